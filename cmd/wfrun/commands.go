@@ -1,0 +1,11 @@
+package main
+
+import "github.com/spf13/cobra"
+
+// commands lists the top-level subcommands. Each constructor lives in its own
+// file (eval.go, secret.go, run.go, ...).
+func commands() []*cobra.Command {
+	return []*cobra.Command{
+		newVersionCmd(),
+	}
+}
