@@ -1,0 +1,171 @@
+package masking
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/url"
+	"strings"
+)
+
+// derive appends to dst the forms of value that are registered with it: the
+// value, its trimmed form, each trimmed line of a multi-line value, the string
+// leaves of a JSON value, and for each of those the encodings below. Forms
+// shorter than minLen are skipped.
+func derive(value string, minLen int, dst []string) []string {
+	bases := []string{value}
+	if t := strings.TrimSpace(value); t != value {
+		bases = append(bases, t)
+	}
+	// Multi-line values: a log line usually shows one line of a key or
+	// certificate at a time (actions/runner#161).
+	if strings.ContainsAny(value, "\r\n") {
+		for _, line := range strings.FieldsFunc(value, func(r rune) bool { return r == '\r' || r == '\n' }) {
+			if line = strings.TrimSpace(line); len(line) >= minLen {
+				bases = append(bases, line)
+			}
+		}
+	}
+	// A JSON secret ({"user":…,"password":…}) leaks field by field when a
+	// task pulls one field out (actions/runner#2232): register its leaves.
+	if t := strings.TrimSpace(value); len(t) > 0 && (t[0] == '{' || t[0] == '[') {
+		var v any
+		if json.Unmarshal([]byte(t), &v) == nil {
+			bases = jsonLeaves(v, minLen, bases)
+		}
+	}
+	add := func(f string) {
+		if len(f) >= minLen {
+			dst = append(dst, f)
+		}
+	}
+	for _, b := range bases {
+		add(b)
+		add(jsonEscape(b))
+		add(goJSONEscape(b))
+		add(url.QueryEscape(b))
+		add(strings.ReplaceAll(url.QueryEscape(b), "+", "%20"))
+		add(url.PathEscape(b))
+		for _, f := range base64Forms(b) {
+			add(f)
+		}
+	}
+	return dst
+}
+
+func jsonLeaves(v any, minLen int, dst []string) []string {
+	switch x := v.(type) {
+	case string:
+		if len(x) >= minLen {
+			dst = append(dst, x)
+		}
+	case map[string]any:
+		for _, e := range x {
+			dst = jsonLeaves(e, minLen, dst)
+		}
+	case []any:
+		for _, e := range x {
+			dst = jsonLeaves(e, minLen, dst)
+		}
+	}
+	return dst
+}
+
+// base64Forms returns the base64 text that reveals b wherever b sits inside a
+// larger base64-encoded blob, in the standard and the URL-safe alphabets.
+//
+// Base64 encodes 3-byte groups as 4 characters. If b starts at a blob offset
+// k (mod 3), the characters produced for b depend on k, and the first and last
+// characters of b's stretch mix in bits of the neighbouring bytes. The
+// actions/runner encoders handle the offset by dropping 1 or 2 leading bytes
+// of the value before encoding (so one of the three shifted values starts on a
+// group boundary), but they keep the '=' padding and the final partial
+// character, so they only match a value that ends the blob on a group
+// boundary: base64("user:"+password) is caught only for some prefix lengths.
+//
+// wfrun instead prefixes k zero bytes (k = 0, 1, 2), encodes, and keeps
+// exactly the characters fully determined by b: it drops the characters that
+// contain prefix bits (0, 2 or 3 characters for k = 0, 1, 2), the '='
+// padding, and, when the total length is not a multiple of 3, the last
+// character, which shares bits with whatever follows b. Each form is thus a
+// substring of the blob's encoding whatever precedes or follows b, so HTTP
+// Basic auth headers, kubeconfig blobs and the like are masked. Prefixing
+// rather than dropping keeps up to two more characters of b, which makes
+// accidental matches rarer. The exact padded encoding is registered too, so a
+// lone base64 of the value disappears entirely.
+func base64Forms(b string) []string {
+	if b == "" {
+		return nil
+	}
+	out := make([]string, 0, 8)
+	full := base64.StdEncoding.EncodeToString([]byte(b))
+	out = append(out, full)
+	skip := [3]int{0, 2, 3}
+	buf := make([]byte, 0, len(b)+2)
+	for k := 0; k < 3; k++ {
+		buf = buf[:0]
+		for i := 0; i < k; i++ {
+			buf = append(buf, 0)
+		}
+		buf = append(buf, b...)
+		enc := base64.RawStdEncoding.EncodeToString(buf)
+		if len(buf)%3 != 0 {
+			enc = enc[:len(enc)-1]
+		}
+		if len(enc) <= skip[k] {
+			continue
+		}
+		out = append(out, enc[skip[k]:])
+	}
+	// URL-safe alphabet (JWTs, base64url tokens) differs only in two symbols.
+	for i, n := 0, len(out); i < n; i++ {
+		if strings.ContainsAny(out[i], "+/") {
+			u := strings.NewReplacer("+", "-", "/", "_").Replace(out[i])
+			out = append(out, strings.TrimRight(u, "="))
+		}
+	}
+	return out
+}
+
+// goJSONEscape is the body of the string literal encoding/json writes for s
+// by default (HTML-safe escapes, invalid UTF-8 replaced), which is what Go
+// programs logging JSON emit.
+func goJSONEscape(s string) string {
+	b, err := json.Marshal(s)
+	if err != nil || len(b) < 2 {
+		return ""
+	}
+	return string(b[1 : len(b)-1])
+}
+
+// jsonEscape returns the body of the JSON string literal for s (without the
+// quotes), escaping only what JSON requires.
+func jsonEscape(s string) string {
+	const hex = "0123456789abcdef"
+	var sb strings.Builder
+	sb.Grow(len(s) + 8)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			sb.WriteByte('\\')
+			sb.WriteByte(c)
+		case c == '\n':
+			sb.WriteString(`\n`)
+		case c == '\r':
+			sb.WriteString(`\r`)
+		case c == '\t':
+			sb.WriteString(`\t`)
+		case c == '\b':
+			sb.WriteString(`\b`)
+		case c == '\f':
+			sb.WriteString(`\f`)
+		case c < 0x20:
+			sb.WriteString(`\u00`)
+			sb.WriteByte(hex[c>>4])
+			sb.WriteByte(hex[c&0xf])
+		default:
+			sb.WriteByte(c)
+		}
+	}
+	return sb.String()
+}
