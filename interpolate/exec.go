@@ -236,7 +236,7 @@ func selectPath(doc []byte, p docPath) (string, bool, error) {
 		if len(bytes.TrimSpace(doc)) == 0 {
 			return "", false, nil
 		}
-		if !json.Valid(doc) {
+		if !gjson.ValidBytes(doc) {
 			return "", false, ErrBadDocument
 		}
 		return bstring(doc), true, nil
@@ -246,7 +246,7 @@ func selectPath(doc []byte, p docPath) (string, bool, error) {
 		if !r.Exists() {
 			return "", false, nil
 		}
-		if !json.Valid(sbytes(r.Raw)) {
+		if !gjson.Valid(r.Raw) {
 			return "", false, ErrBadDocument
 		}
 		return r.Raw, true, nil
@@ -287,9 +287,6 @@ func (st *state) secret(n *strNode, x *expr, r *ref) (value, error) {
 	if err != nil {
 		return fail("cannot be resolved", err)
 	}
-	if !json.Valid(raw) {
-		return fail("value is not valid JSON", ErrSecretValue)
-	}
 	v, ok, err := selectPath(raw, r.path)
 	if err != nil {
 		return fail("value is not valid JSON", ErrSecretValue)
@@ -321,18 +318,9 @@ func (st *state) fetch(src SecretSource, name string) ([]byte, error) {
 		}
 		return nil, ErrSecretNotFound
 	}
-	if v, ok := st.secrets[name]; ok {
-		return v, nil
-	}
-	v, err := src.Secret(st.ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	if st.secrets == nil {
-		st.secrets = map[string][]byte{}
-	}
-	st.secrets[name] = v
-	return v, nil
+	// A plain source is asked each time: caching here would cost a map per Execute, and a
+	// source that is slow to ask should implement BatchSecretSource.
+	return src.Secret(st.ctx, name)
 }
 
 // appendLeaves reports each non-empty string or number leaf of a secret value.

@@ -7,5 +7,6 @@ import "github.com/spf13/cobra"
 func commands() []*cobra.Command {
 	return []*cobra.Command{
 		newVersionCmd(),
+		newEvalCmd(),
 	}
 }
