@@ -56,8 +56,19 @@ func (m *Masker) MaskJSON(doc []byte) ([]byte, error) {
 		return doc, nil
 	}
 	out := w.out
-	if sp := a.spans(out, nil); len(sp) > 0 {
-		out = redactValues(out, sp)
+	// Replacing a value by "***" can complete a pattern that contains '*'
+	// or '"'; repeat while that happens (bounded: a pattern inside a "***"
+	// token itself cannot be removed by another round).
+	for round := 0; round < 8; round++ {
+		sp := a.spans(out, nil)
+		if len(sp) == 0 {
+			break
+		}
+		next := redactValues(out, sp)
+		if string(next) == string(out) {
+			break
+		}
+		out = next
 		changed = true
 	}
 	if !changed {
