@@ -22,8 +22,8 @@
 // Definite paths are looked up with gjson directly in the Env's bytes (keys escaped through
 // one helper, so gjson syntax in a key is never interpreted); indefinite paths use ojg's
 // JSONPath (github.com/ohler55/ojg/jp), chosen because it implements Jayway's filters,
-// recursive descent, slices and unions in pure Go and was already a dependency. Objects in
-// indefinite results are re-encoded with sorted keys.
+// recursive descent, slices and unions in pure Go, was already a dependency, and lets us
+// hand it order-preserving objects: results come out in document order, as with Jayway.
 //
 // # Values
 //

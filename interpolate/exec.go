@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"unsafe"
 
-	"github.com/ohler55/ojg/oj"
 	"github.com/tidwall/gjson"
 )
 
@@ -251,11 +250,10 @@ func selectPath(doc []byte, p docPath) (string, bool, error) {
 		}
 		return r.Raw, true, nil
 	}
-	data, err := oj.Parse(doc)
-	if err != nil {
+	if !gjson.ValidBytes(doc) {
 		return "", false, ErrBadDocument
 	}
-	res := p.jp.Get(data)
+	res := p.jp.Get(decodeOrdered(gjson.ParseBytes(doc)))
 	var sel any
 	if p.indefinite {
 		if res == nil {
@@ -268,11 +266,7 @@ func selectPath(doc []byte, p docPath) (string, bool, error) {
 		}
 		sel = res[0]
 	}
-	b, err := json.Marshal(sel)
-	if err != nil {
-		return "", false, ErrBadDocument
-	}
-	return string(b), true, nil
+	return string(appendOrdered(nil, sel)), true, nil
 }
 
 func (st *state) secret(n *strNode, x *expr, r *ref) (value, error) {
