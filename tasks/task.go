@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"sync"
+
+	"github.com/wfrun/wfrun/store"
 )
 
 // Status is the outcome of one task execution attempt, in Conductor's terms.
@@ -25,6 +27,21 @@ const (
 type Masker interface {
 	// Mask returns b with every registered value replaced by "***".
 	Mask(b []byte) []byte
+	// Register adds a value to mask from now on (a rotated token, a bundle
+	// file's content). It reports false when the value is too short to mask.
+	Register(value string) bool
+}
+
+// SecretAccess is the run's view of the secret store, acting as the run's
+// principal within its project and environment scope. store.RunView
+// implements it.
+type SecretAccess interface {
+	// Secret returns a secret's JSON value.
+	Secret(ctx context.Context, name string) ([]byte, error)
+	// Put creates or updates a secret; ifVersion -1 means no compare-and-swap.
+	Put(ctx context.Context, name string, value json.RawMessage, ifVersion int64) (*store.Secret, error)
+	// Get returns the secret with its metadata (version, for CAS loops).
+	Get(ctx context.Context, name string) (*store.Secret, error)
 }
 
 // Request is what a task executor receives for one attempt.
@@ -52,6 +69,8 @@ type Services struct {
 	Masker     Masker
 	// Logf reports progress; the engine masks what it receives.
 	Logf func(format string, args ...any)
+	// Secrets is nil when the run has no secret store.
+	Secrets SecretAccess
 }
 
 // Result is the outcome of one attempt.
@@ -99,3 +118,5 @@ func (r *Registry) Lookup(taskType string) (Task, bool) {
 	t, ok := r.m[taskType]
 	return t, ok
 }
+
+var _ SecretAccess = (*store.RunView)(nil)
