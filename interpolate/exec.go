@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strings"
 	"unsafe"
 
 	"github.com/tidwall/gjson"
@@ -288,7 +289,7 @@ func (st *state) secret(n *strNode, x *expr, r *ref) (value, error) {
 	if !ok {
 		return fail("field "+quote(r.path.text)+" not found", ErrSecretValue)
 	}
-	st.used = appendLeaves(st.used, r.name, gjson.Parse(v))
+	st.used = appendLeaves(st.used, r.name, v)
 	return value{raw: v}, nil
 }
 
@@ -317,20 +318,21 @@ func (st *state) fetch(src SecretSource, name string) ([]byte, error) {
 	return src.Secret(st.ctx, name)
 }
 
-// appendLeaves reports each non-empty string or number leaf of a secret value.
-func appendLeaves(used []Secret, name string, r gjson.Result) []Secret {
-	switch {
-	case r.IsObject() || r.IsArray():
-		r.ForEach(func(_, v gjson.Result) bool {
-			used = appendLeaves(used, name, v)
+// appendLeaves reports each non-empty string or number leaf of a secret value (raw JSON).
+func appendLeaves(used []Secret, name string, raw string) []Secret {
+	switch raw[0] {
+	case '"':
+		if len(raw) > 2 {
+			used = addUsed(used, Secret{Name: name, Value: unquote(raw)})
+		}
+	case '{', '[':
+		gjson.Parse(raw).ForEach(func(_, v gjson.Result) bool {
+			used = appendLeaves(used, name, v.Raw)
 			return true
 		})
-	case r.Type == gjson.String:
-		if r.Str != "" {
-			used = addUsed(used, Secret{Name: name, Value: r.Str})
-		}
-	case r.Type == gjson.Number:
-		used = addUsed(used, Secret{Name: name, Value: r.Raw})
+	case 't', 'f', 'n':
+	default:
+		used = addUsed(used, Secret{Name: name, Value: strings.Clone(raw)})
 	}
 	return used
 }

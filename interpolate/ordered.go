@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"math"
 	"strconv"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 )
@@ -124,4 +127,69 @@ func appendOrdered(dst []byte, v any) []byte {
 		return append(dst, "null"...)
 	}
 	return append(dst, b...)
+}
+
+// unquote decodes a JSON string literal (quotes included) into a new string that shares no
+// memory with raw (raw may alias a buffer the SecretSource owns). One allocation.
+func unquote(raw string) string {
+	s := raw[1 : len(raw)-1]
+	i := strings.IndexByte(s, '\\')
+	if i < 0 {
+		return strings.Clone(s)
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	b.WriteString(s[:i])
+	for i < len(s) {
+		c := s[i]
+		if c != '\\' || i+1 >= len(s) {
+			b.WriteByte(c)
+			i++
+			continue
+		}
+		i++
+		switch s[i] {
+		case 'b':
+			b.WriteByte('\b')
+		case 'f':
+			b.WriteByte('\f')
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 't':
+			b.WriteByte('\t')
+		case 'u':
+			r, n := hex4(s[i+1:])
+			i += n
+			if utf16.IsSurrogate(r) && strings.HasPrefix(s[i+1:], `\u`) {
+				if r2, n2 := hex4(s[i+3:]); n2 == 4 {
+					if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+						r = d
+						i += 6
+					}
+				}
+			}
+			if utf16.IsSurrogate(r) {
+				r = utf8.RuneError
+			}
+			b.WriteRune(r)
+		default: // '"', '\\', '/'
+			b.WriteByte(s[i])
+		}
+		i++
+	}
+	return b.String()
+}
+
+// hex4 reads four hex digits; it returns how many it consumed (4 on success).
+func hex4(s string) (rune, int) {
+	if len(s) < 4 {
+		return utf8.RuneError, 0
+	}
+	v, err := strconv.ParseUint(s[:4], 16, 32)
+	if err != nil {
+		return utf8.RuneError, 0
+	}
+	return rune(v), 4
 }

@@ -365,3 +365,21 @@ func TestDescentOrderIsStable(t *testing.T) {
 		}
 	}
 }
+
+func TestUsedValuesAreUnescaped(t *testing.T) {
+	env := &testEnv{wf: `{}`, secrets: interpolate.MapSecrets{
+		"u": json.RawMessage(`"\ud83d\ude00 \u00e9 \/ \t\"\\ \ud800x"`),
+	}}
+	out, used, err := interpolate.MustCompile([]byte(`"<${workflow.secrets.u}>"`)).Execute(context.Background(), env, interpolate.ResolveSecrets, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "😀 é / \t\"\\ \uFFFDx"
+	if len(used) != 1 || used[0].Value != want {
+		t.Errorf("used = %q, want %q", used, want)
+	}
+	var got string
+	if err := json.Unmarshal(out, &got); err != nil || got != "<"+want+">" {
+		t.Errorf("out = %s (%v)", out, err)
+	}
+}
