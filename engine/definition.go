@@ -1,0 +1,265 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/wfrun/wfrun/interpolate"
+	"github.com/wfrun/wfrun/tasks"
+	"github.com/wfrun/wfrun/tasks/eval"
+)
+
+// Task types the engine executes itself (control flow and waits). Every
+// other type is looked up in the tasks.Registry.
+const (
+	TypeSimple      = "SIMPLE"
+	TypeSwitch      = "SWITCH"
+	TypeDecision    = "DECISION" // legacy SWITCH (caseValueParam / caseExpression)
+	TypeDoWhile     = "DO_WHILE"
+	TypeForkJoin    = "FORK_JOIN"
+	TypeJoin        = "JOIN"
+	TypeSubWorkflow = "SUB_WORKFLOW"
+	TypeSetVariable = "SET_VARIABLE"
+	TypeTerminate   = "TERMINATE"
+	TypeWait        = "WAIT"
+	TypeHuman       = "HUMAN"
+)
+
+var controlTypes = map[string]bool{
+	TypeSimple: true, TypeSwitch: true, TypeDecision: true, TypeDoWhile: true, TypeForkJoin: true,
+	TypeJoin: true, TypeSubWorkflow: true, TypeSetVariable: true, TypeTerminate: true,
+	TypeWait: true, TypeHuman: true,
+}
+
+// defaultLeafTypes are accepted by ParseDefinition when no registry is given:
+// the types tasks.NewDefaultRegistry provides.
+var defaultLeafTypes = []string{"HTTP", "HTTP_POLL", "INLINE", "JSON_JQ_TRANSFORM"}
+
+// Definition is a parsed, validated and compiled Conductor WorkflowDef.
+// It is immutable after ParseDefinition and safe for concurrent runs.
+type Definition struct {
+	Name             string          `json:"name"`
+	Description      string          `json:"description,omitempty"`
+	Version          int             `json:"version"`
+	Tasks            []*WorkflowTask `json:"tasks"`
+	OutputParameters json.RawMessage `json:"outputParameters,omitempty"`
+	InputTemplate    json.RawMessage `json:"inputTemplate,omitempty"`
+	FailureWorkflow  string          `json:"failureWorkflow,omitempty"`
+	SchemaVersion    *int            `json:"schemaVersion,omitempty"`
+	Restartable      *bool           `json:"restartable,omitempty"`
+	TimeoutSeconds   int64           `json:"timeoutSeconds,omitempty"`
+	TimeoutPolicy    string          `json:"timeoutPolicy,omitempty"`
+	Variables        json.RawMessage `json:"variables,omitempty"`
+	MaskedFields     []string        `json:"maskedFields,omitempty"`
+
+	raw        []byte
+	outputTmpl *interpolate.Template
+	refs       map[string]*WorkflowTask // every taskReferenceName, nested included
+}
+
+// Raw returns the definition JSON as it was parsed.
+func (d *Definition) Raw() []byte { return d.raw }
+
+// Task returns the task configuration with a reference name (nested tasks
+// included).
+func (d *Definition) Task(ref string) (*WorkflowTask, bool) {
+	t, ok := d.refs[ref]
+	return t, ok
+}
+
+// WorkflowTask is one task configuration (Conductor WorkflowTask).
+type WorkflowTask struct {
+	Name              string                     `json:"name"`
+	TaskReferenceName string                     `json:"taskReferenceName"`
+	Type              string                     `json:"type"`
+	Description       string                     `json:"description,omitempty"`
+	InputParameters   json.RawMessage            `json:"inputParameters,omitempty"`
+	Optional          bool                       `json:"optional,omitempty"`
+	RetryCount        *int                       `json:"retryCount,omitempty"`
+	RetryLogic        string                     `json:"retryLogic,omitempty"`
+	RetryDelaySeconds *int                       `json:"retryDelaySeconds,omitempty"`
+	StartDelay        int                        `json:"startDelay,omitempty"`
+	TaskDefinition    *TaskDefinition            `json:"taskDefinition,omitempty"`
+	DecisionCases     map[string][]*WorkflowTask `json:"decisionCases,omitempty"`
+	DefaultCase       []*WorkflowTask            `json:"defaultCase,omitempty"`
+	EvaluatorType     string                     `json:"evaluatorType,omitempty"`
+	Expression        string                     `json:"expression,omitempty"`
+	CaseValueParam    string                     `json:"caseValueParam,omitempty"`
+	CaseExpression    string                     `json:"caseExpression,omitempty"`
+	ForkTasks         [][]*WorkflowTask          `json:"forkTasks,omitempty"`
+	JoinOn            []string                   `json:"joinOn,omitempty"`
+	LoopCondition     string                     `json:"loopCondition,omitempty"`
+	LoopOver          []*WorkflowTask            `json:"loopOver,omitempty"`
+	Items             json.RawMessage            `json:"items,omitempty"`
+	SubWorkflowParam  *SubWorkflowParam          `json:"subWorkflowParam,omitempty"`
+
+	raw      json.RawMessage
+	loc      string // JSON pointer of this node in the definition
+	input    *interpolate.Template
+	items    *interpolate.Template
+	program  eval.Program // SWITCH expression / DO_WHILE loopCondition
+	evalType string       // resolved evaluator type of program
+	subDef   *Definition  // inline subWorkflowParam.workflowDefinition
+}
+
+// UnmarshalJSON keeps the node's raw bytes: executors receive them as
+// tasks.Request.Def.
+func (t *WorkflowTask) UnmarshalJSON(b []byte) error {
+	type plain WorkflowTask
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*t = WorkflowTask(p)
+	t.raw = append(json.RawMessage(nil), b...)
+	return nil
+}
+
+// Location returns the task's JSON pointer in its definition.
+func (t *WorkflowTask) Location() string { return t.loc }
+
+// TaskDefinition is the inline TaskDef of a task (retry settings).
+type TaskDefinition struct {
+	RetryCount         *int   `json:"retryCount,omitempty"`
+	RetryLogic         string `json:"retryLogic,omitempty"`
+	RetryDelaySeconds  *int   `json:"retryDelaySeconds,omitempty"`
+	BackoffScaleFactor int    `json:"backoffScaleFactor,omitempty"`
+	TimeoutSeconds     int64  `json:"timeoutSeconds,omitempty"`
+}
+
+// SubWorkflowParam names the child workflow of a SUB_WORKFLOW task.
+type SubWorkflowParam struct {
+	Name               string          `json:"name,omitempty"`
+	Version            int             `json:"version,omitempty"`
+	WorkflowDefinition json.RawMessage `json:"workflowDefinition,omitempty"`
+}
+
+// retryPolicy merges the task-level and inline TaskDef settings (the task
+// level wins, as Conductor's WorkflowTask.retryCount overrides the TaskDef).
+func (t *WorkflowTask) retryPolicy() (count int, logic string, delay int, scale int) {
+	scale = 1
+	if td := t.TaskDefinition; td != nil {
+		if td.RetryCount != nil {
+			count = *td.RetryCount
+		}
+		logic = td.RetryLogic
+		if td.RetryDelaySeconds != nil {
+			delay = *td.RetryDelaySeconds
+		}
+		if td.BackoffScaleFactor > 0 {
+			scale = td.BackoffScaleFactor
+		}
+	}
+	if t.RetryCount != nil {
+		count = *t.RetryCount
+	}
+	if t.RetryLogic != "" {
+		logic = t.RetryLogic
+	}
+	if t.RetryDelaySeconds != nil {
+		delay = *t.RetryDelaySeconds
+	}
+	if count < 0 {
+		count = 0
+	}
+	return count, strings.ToUpper(logic), delay, scale
+}
+
+// ParseOption configures ParseDefinition.
+type ParseOption func(*parseConfig)
+
+type parseConfig struct {
+	registry *tasks.Registry
+	workers  map[string]bool
+	evalOpts []eval.Option
+}
+
+// WithTaskRegistry makes ParseDefinition accept the task types of r (and
+// run their Validators) instead of the default leaf types.
+func WithTaskRegistry(r *tasks.Registry) ParseOption {
+	return func(c *parseConfig) { c.registry = r }
+}
+
+// ParseDefinition parses, validates and compiles a workflow definition. All
+// problems are reported at once in a *ValidationError (errors.Is
+// ErrInvalidDefinition), each with its JSON pointer.
+func ParseDefinition(b []byte, opts ...ParseOption) (*Definition, error) {
+	var cfg parseConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return parseDefinition(b, "", &cfg)
+}
+
+func parseDefinition(b []byte, prefix string, cfg *parseConfig) (*Definition, error) {
+	v := &validator{cfg: cfg, prefix: prefix}
+	var d Definition
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&d); err != nil {
+		v.add("", "%s", jsonErrorText(b, err))
+		return nil, v.err()
+	}
+	if dec.More() {
+		off := int(dec.InputOffset())
+		l, c := lineCol(b, off)
+		v.add("", "malformed JSON: unexpected data after the definition at line %d, column %d", l, c)
+		return nil, v.err()
+	}
+	d.raw = append([]byte(nil), b...)
+	v.definition(&d)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+func jsonErrorText(b []byte, err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case asErr(err, &se):
+		l, c := lineCol(b, int(se.Offset))
+		return fmt.Sprintf("malformed JSON at line %d, column %d: %v", l, c, se)
+	case asErr(err, &te):
+		l, c := lineCol(b, int(te.Offset))
+		field := te.Field
+		if field == "" {
+			field = "(document)"
+		}
+		return fmt.Sprintf("field %s at line %d, column %d: JSON %s cannot be a %s", field, l, c, te.Value, te.Type)
+	case err.Error() == "EOF":
+		return "malformed JSON: empty document"
+	}
+	return "malformed JSON: " + err.Error()
+}
+
+// lineCol converts a byte offset into 1-based line and column.
+func lineCol(b []byte, off int) (int, int) {
+	if off > len(b) {
+		off = len(b)
+	}
+	line, col := 1, 1
+	for _, c := range b[:off] {
+		if c == '\n' {
+			line++
+			col = 1
+		} else {
+			col++
+		}
+	}
+	return line, col
+}
+
+// pointerEscape escapes one JSON-pointer reference token (RFC 6901).
+func pointerEscape(s string) string {
+	if !strings.ContainsAny(s, "~/") {
+		return s
+	}
+	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -1,0 +1,84 @@
+// Package engine loads Conductor workflow definitions and executes them with
+// wfrun's secrets handling.
+//
+// # Definitions
+//
+// ParseDefinition reads a Conductor WorkflowDef (reference/conductor.md §5)
+// and reports every problem at once in a *ValidationError, each with its JSON
+// pointer: malformed JSON (line:column), schemaVersion other than 2, unknown
+// task types, missing or duplicate taskReferenceName (nested decisionCases,
+// defaultCase, forkTasks and loopOver included), references ${ref.…} to tasks
+// that do not exist, bad evaluatorType, expressions that do not compile,
+// JOIN joinOn refs that do not exist, invalid WAIT durations, and whatever
+// the leaf tasks' Validators report. Every template (inputParameters,
+// outputParameters, DO_WHILE items) and every SWITCH/DO_WHILE expression is
+// compiled at load; running a task never re-parses anything.
+//
+// # Runs
+//
+// A run is persisted (runstore.Store) after every task transition in
+// Conductor's execution shape — workflowId, status, input, output,
+// variables, tasks[] with inputData/outputData/status/retryCount/iteration/
+// seq — plus what a resume needs: the definition itself, its hash and path,
+// the principal and the (project, environment) scope.
+//
+// Execution is a replay of the definition over the recorded tasks: the
+// executor walks the task lists from the top and skips every task whose
+// latest attempt already succeeded (a SWITCH reuses its recorded
+// selectedCase, a DO_WHILE its recorded iteration, a SUB_WORKFLOW its child
+// run id). Resume after a crash (SIGKILL included) therefore continues from
+// the persisted state without running completed tasks again; an attempt that
+// was IN_PROGRESS when the process died is executed again (at-least-once, as
+// with Conductor workers).
+//
+// # Secrets
+//
+// For each task the input template is executed twice from the ORIGINAL
+// compiled template: in DeferSecrets mode for what is stored (secret
+// references stay literally ${workflow.secrets.X}) and, only when the
+// template references secrets, in ResolveSecrets mode for the transient copy
+// handed to the executor. Every resolved value is registered with the run's
+// masking.Masker before the task runs. Whatever a task produces (output,
+// SET_VARIABLE values, workflow output) is masked before it is kept in memory
+// or persisted, except `_secrets` subtrees: their leaves are registered with
+// the masker, they stay in clear in memory (so ${prev.output._secrets.x}
+// gives the real value) and are sealed in the stored document with the
+// run's seal.Keyring, AAD = run id + "|" + the subtree's JSON pointer
+// (/input/…, /variables/…, /output/…, /tasks/<taskId>/inputData/…). When a
+// value is registered after data containing it was stored (a workflow input
+// later read into `_secrets`), the stored forms are masked again before the
+// next write.
+//
+// A missing, expired or forbidden secret fails the task with
+// FAILED_WITH_TERMINAL_ERROR and a reason naming the secret (never its
+// value); the workflow fails. Secret sources that implement
+// interpolate.BatchSecretSource (store.RunView) are asked once per task.
+//
+// When a run ends it is archived: masking.Archive of the document (`_secrets`
+// and maskedFields values become "***" permanently) is written to the archive
+// and the primary record deleted in one transaction. Restart of an archived
+// run fails with ErrArchivedSecrets when the restarted part needs such data.
+//
+// # Control flow
+//
+// SWITCH (value-param, javascript/graaljs, expr; output evaluationResult and
+// selectedCase; legacy DECISION too), DO_WHILE (loopCondition with $.<loopRef>
+// = the loop's output and $.<taskRef> = each loop task's output; items with
+// loopItem/loopIndex in the loop's output; loop task refs get "__N"
+// suffixes; ${ref.output} without suffix reads the latest iteration),
+// FORK_JOIN (branches run concurrently on goroutines; the first failing
+// branch cancels the others) + JOIN (output: joinOn ref → output),
+// SUB_WORKFLOW (inline workflowDefinition or by name from WithDefinitionsDir;
+// the child is a run of its own with parentWorkflowId), SET_VARIABLE,
+// TERMINATE, WAIT (duration, until, or external completion) and HUMAN
+// (external completion: CompleteTask, usable from another process because
+// it is delivered as a runstore signal), SIMPLE (WithWorker handlers).
+// Retries follow retryCount / retryDelaySeconds / retryLogic (FIXED,
+// EXPONENTIAL_BACKOFF, LINEAR_BACKOFF) from the task or its inline
+// taskDefinition; optional tasks end COMPLETED_WITH_ERRORS; timeoutSeconds
+// ends the run TIMED_OUT; failureWorkflow is started with the original input
+// plus workflowId, reason, failureStatus and failureTaskId.
+//
+// Every task output passes through one hook before masking and storage
+// (applyOutputFilter), where Orkes' outputFilter belongs.
+package engine

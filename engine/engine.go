@@ -1,0 +1,668 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/internal/seal"
+	"github.com/wfrun/wfrun/interpolate"
+	"github.com/wfrun/wfrun/masking"
+	"github.com/wfrun/wfrun/tasks"
+)
+
+// Sentinel errors.
+var (
+	// ErrInterrupted: the context was cancelled while the run was active; the
+	// run stays RUNNING in the store and can be resumed.
+	ErrInterrupted = errors.New("run interrupted")
+	// ErrNotRunning: resume/complete of a run that is not RUNNING.
+	ErrNotRunning = errors.New("run is not running")
+	// ErrStillRunning: restart of a run that has not ended.
+	ErrStillRunning = errors.New("run has not ended")
+	// ErrArchivedSecrets: restart of an archived run whose remaining tasks need
+	// `_secrets` data that archiving replaced by "***".
+	ErrArchivedSecrets = errors.New("run needs archived _secrets data")
+	// ErrNotWaiting: external completion of a task that does not wait for one.
+	ErrNotWaiting = errors.New("task is not waiting for completion")
+	// ErrDefinitionNotFound: a SUB_WORKFLOW / failureWorkflow name that is not
+	// in the definitions directory.
+	ErrDefinitionNotFound = errors.New("workflow definition not found")
+)
+
+// WorkerFunc handles a SIMPLE task: it receives the resolved task input
+// (transient: secrets in clear) and returns the task output JSON object.
+type WorkerFunc func(ctx context.Context, input json.RawMessage) (json.RawMessage, error)
+
+// SecretSourceFunc gives the secret source of a run, from who runs it and in
+// which (project, environment) scope. The CLI returns a store.RunView.
+type SecretSourceFunc func(p Principal, project, environment string) interpolate.SecretSource
+
+// Event is one progress notification. Reason is already masked.
+type Event struct {
+	Kind         string // EventWorkflow, EventTask or EventWaiting
+	RunID        string
+	WorkflowType string
+	TaskRef      string
+	TaskType     string
+	TaskID       string
+	Status       string
+	Reason       string
+	Time         time.Time
+}
+
+// Event kinds.
+const (
+	EventWorkflow = "workflow"
+	EventTask     = "task"
+	// EventWaiting: a WAIT/HUMAN task waits; Reason says for what.
+	EventWaiting = "waiting"
+)
+
+// Engine executes workflow definitions. It is safe for concurrent use; each
+// run has its own state.
+type Engine struct {
+	runs         runstore.Store
+	registry     *tasks.Registry
+	keyring      *seal.Keyring
+	secrets      SecretSourceFunc
+	envValues    interpolate.ValueSource
+	workers      map[string]WorkerFunc
+	defsDir      string
+	events       func(Event)
+	httpClient   *http.Client
+	pollInterval time.Duration
+	maxLoop      int
+}
+
+// Option configures New.
+type Option func(*Engine)
+
+// WithRunStore sets where runs are persisted (default: in memory).
+func WithRunStore(s runstore.Store) Option { return func(e *Engine) { e.runs = s } }
+
+// WithRegistry sets the leaf task executors (HTTP, INLINE, ...); default: an empty registry.
+func WithRegistry(r *tasks.Registry) Option { return func(e *Engine) { e.registry = r } }
+
+// WithKeyring sets the keyring that seals `_secrets` subtrees in stored runs.
+// Without one, a random per-Engine key is used: runs then cannot be resumed
+// by another process.
+func WithKeyring(k *seal.Keyring) Option { return func(e *Engine) { e.keyring = k } }
+
+// WithSecrets sets how a run resolves ${workflow.secrets.*}.
+func WithSecrets(f SecretSourceFunc) Option { return func(e *Engine) { e.secrets = f } }
+
+// WithEnvValues sets the source of ${workflow.env.*}.
+func WithEnvValues(v interpolate.ValueSource) Option { return func(e *Engine) { e.envValues = v } }
+
+// WithWorker registers the handler of SIMPLE tasks named name.
+func WithWorker(name string, fn WorkerFunc) Option {
+	return func(e *Engine) { e.workers[name] = fn }
+}
+
+// WithDefinitionsDir sets the directory SUB_WORKFLOW and failureWorkflow
+// names are looked up in (files *.json whose "name" matches).
+func WithDefinitionsDir(dir string) Option { return func(e *Engine) { e.defsDir = dir } }
+
+// WithEvents sets the progress callback. It is called synchronously from
+// the run's goroutines; keep it fast.
+func WithEvents(fn func(Event)) Option { return func(e *Engine) { e.events = fn } }
+
+// WithHTTPClient sets the client leaf tasks use (Services.HTTPClient).
+func WithHTTPClient(c *http.Client) Option { return func(e *Engine) { e.httpClient = c } }
+
+// WithPollInterval sets how often a waiting task checks for an external
+// completion (default 250ms).
+func WithPollInterval(d time.Duration) Option { return func(e *Engine) { e.pollInterval = d } }
+
+// WithMaxLoopIterations caps DO_WHILE iterations (default 10000).
+func WithMaxLoopIterations(n int) Option { return func(e *Engine) { e.maxLoop = n } }
+
+// New returns an Engine.
+func New(opts ...Option) (*Engine, error) {
+	e := &Engine{workers: map[string]WorkerFunc{}, pollInterval: 250 * time.Millisecond, maxLoop: 10000}
+	for _, o := range opts {
+		o(e)
+	}
+	if e.runs == nil {
+		e.runs = runstore.NewMemory()
+	}
+	if e.registry == nil {
+		e.registry = tasks.NewRegistry()
+	}
+	if e.keyring == nil {
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, err
+		}
+		k, err := seal.NewKeyring(key)
+		if err != nil {
+			return nil, err
+		}
+		e.keyring = k
+	}
+	if e.httpClient == nil {
+		e.httpClient = http.DefaultClient
+	}
+	return e, nil
+}
+
+// Parse parses a definition accepting the engine's task types (its
+// registry's types and the control-flow types).
+func (e *Engine) Parse(b []byte) (*Definition, error) {
+	return ParseDefinition(b, WithTaskRegistry(e.registry))
+}
+
+// RunOption configures Start.
+type RunOption func(*runConfig)
+
+type runConfig struct {
+	principal      Principal
+	project, env   string
+	vars           map[string]json.RawMessage
+	correlationID  string
+	definitionPath string
+	id             string
+}
+
+// AsPrincipal sets who the run executes as (default: "local" with "*").
+func AsPrincipal(p Principal) RunOption { return func(c *runConfig) { c.principal = p } }
+
+// InScope sets the run's (project, environment) for secret resolution.
+func InScope(project, environment string) RunOption {
+	return func(c *runConfig) { c.project, c.env = project, environment }
+}
+
+// WithVariable sets an initial workflow variable (overrides the definition's).
+func WithVariable(name string, value json.RawMessage) RunOption {
+	return func(c *runConfig) {
+		if c.vars == nil {
+			c.vars = map[string]json.RawMessage{}
+		}
+		c.vars[name] = value
+	}
+}
+
+// WithCorrelationID sets the run's correlationId.
+func WithCorrelationID(id string) RunOption { return func(c *runConfig) { c.correlationID = id } }
+
+// WithDefinitionPath records where the definition came from.
+func WithDefinitionPath(p string) RunOption { return func(c *runConfig) { c.definitionPath = p } }
+
+// WithRunID fixes the run id (default: a random UUID).
+func WithRunID(id string) RunOption { return func(c *runConfig) { c.id = id } }
+
+// Result is the outcome of a run.
+type Result struct {
+	RunID  string
+	Status string
+	// Output is the workflow output in its display form (masked values,
+	// `_secrets` and maskedFields shown as "***").
+	Output json.RawMessage
+	Reason string
+	// FailedTaskRef names the task that failed the run, if any.
+	FailedTaskRef string
+}
+
+// LocalPrincipal is the CLI's principal: every secret.
+var localPrincipal = Principal{Name: "local", Scopes: []string{"*"}}
+
+// Start creates a run of def with input and executes it to its end (or until
+// ctx is cancelled: ErrInterrupted, the run can be resumed).
+func (e *Engine) Start(ctx context.Context, def *Definition, input json.RawMessage, opts ...RunOption) (*Result, error) {
+	cfg := runConfig{principal: localPrincipal}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	r, err := e.newRun(ctx, def, input, &cfg, "", "", nil)
+	if err != nil {
+		return nil, err
+	}
+	return r.execute(ctx)
+}
+
+func (e *Engine) newRun(ctx context.Context, def *Definition, input json.RawMessage, cfg *runConfig, parentID, parentTaskID string, masker *masking.Masker) (*runState, error) {
+	if len(input) == 0 || string(input) == "null" {
+		input = json.RawMessage("{}")
+	}
+	if input[0] != '{' {
+		return nil, fmt.Errorf("workflow input must be a JSON object")
+	}
+	if cfg.id == "" {
+		cfg.id = newID()
+	}
+	if masker == nil {
+		masker = masking.New()
+	}
+	r := e.newState(def, cfg.id, masker)
+	now := nowMillis()
+	r.doc = runDoc{
+		WorkflowID: cfg.id, WorkflowType: def.Name, Version: def.Version, Status: StatusRunning,
+		CorrelationID: cfg.correlationID, CreateTime: now, UpdateTime: now,
+		ParentWorkflowID: parentID, ParentWorkflowTaskID: parentTaskID, SchemaVersion: 2,
+		MaskedFields: def.MaskedFields, WorkflowDefinition: def.raw, DefinitionHash: defHash(def.raw),
+		DefinitionPath: cfg.definitionPath, Principal: cfg.principal, Project: cfg.project, Environment: cfg.env,
+	}
+	r.setSecrets()
+	if err := r.setInput(input); err != nil {
+		return nil, err
+	}
+	vars, err := initialVariables(def, cfg.vars)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.setVariables(vars); err != nil {
+		return nil, err
+	}
+	if err := r.save(ctx); err != nil {
+		return nil, err
+	}
+	r.emit(Event{Kind: EventWorkflow, Status: StatusRunning})
+	return r, nil
+}
+
+func (e *Engine) newState(def *Definition, id string, masker *masking.Masker) *runState {
+	return &runState{
+		e: e, def: def, id: id, masker: masker, events: e.events,
+		byRef: map[string]*taskRecord{}, latest: map[string]*taskRecord{}, pending: map[string]signal{},
+	}
+}
+
+func (r *runState) setSecrets() {
+	if r.e.secrets != nil {
+		if s := r.e.secrets(r.doc.Principal, r.doc.Project, r.doc.Environment); s != nil {
+			r.secrets = s
+		}
+	}
+}
+
+func initialVariables(def *Definition, extra map[string]json.RawMessage) ([]byte, error) {
+	vars := map[string]json.RawMessage{}
+	if len(def.Variables) > 0 && string(def.Variables) != "null" {
+		if err := json.Unmarshal(def.Variables, &vars); err != nil {
+			return nil, fmt.Errorf("/variables: %w", err)
+		}
+	}
+	for k, v := range extra {
+		vars[k] = v
+	}
+	return json.Marshal(vars)
+}
+
+func (r *runState) setInput(input []byte) error {
+	mem, st, err := r.protect(input, "/input")
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.doc.Input, r.inStored, r.wfDoc = mem, st, nil
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *runState) setVariables(vars []byte) error {
+	mem, st, err := r.protect(vars, "/variables")
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.doc.Variables, r.varStored, r.wfDoc = mem, st, nil
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *runState) setOutput(out []byte) error {
+	mem, st, err := r.protect(out, "/output")
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.doc.Output, r.outStored, r.wfDoc = mem, st, nil
+	r.mu.Unlock()
+	return nil
+}
+
+// Resume continues a RUNNING run from its persisted state (after the process
+// that ran it died): completed tasks are not executed again.
+func (e *Engine) Resume(ctx context.Context, id string) (*Result, error) {
+	r, err := e.load(ctx, id, false)
+	if err != nil {
+		return nil, err
+	}
+	return r.execute(ctx)
+}
+
+// Restart runs an ended run again under the same id. By default it keeps the
+// tasks that completed and re-executes from the failed ones (Conductor's
+// retry); fromStart re-executes everything with the original input. An
+// archived run whose re-execution needs `_secrets` data removed by archiving
+// fails with ErrArchivedSecrets naming the JSON pointers.
+func (e *Engine) Restart(ctx context.Context, id string, fromStart bool) (*Result, error) {
+	doc, archived, err := e.runs.Load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var d runDoc
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return nil, fmt.Errorf("run %s: damaged document: %w", id, err)
+	}
+	if !terminalWorkflow(d.Status) {
+		return nil, fmt.Errorf("%w: run %s is %s (use resume)", ErrStillRunning, id, d.Status)
+	}
+	if archived {
+		var need []string
+		for _, p := range masking.ArchivedSecretsNeeded(doc) {
+			if fromStart && !strings.HasPrefix(p, "/input") {
+				continue
+			}
+			if !fromStart && !e.neededOnRetry(&d, p) {
+				continue
+			}
+			need = append(need, p)
+		}
+		need = append(need, masking.ArchivedFieldsNeeded(doc, d.MaskedFields)...)
+		if len(need) > 0 {
+			return nil, fmt.Errorf("%w: cannot restart run %s: archiving replaced these values by \"***\" and the restarted run would use them: %s",
+				ErrArchivedSecrets, id, strings.Join(need, ", "))
+		}
+	}
+	r, err := e.loadDoc(ctx, id, doc, &d)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	r.doc.Status, r.doc.ReasonForIncompletion, r.doc.FailedTaskID, r.doc.EndTime = StatusRunning, "", "", 0
+	r.doc.Output, r.outStored, r.wfDoc = nil, nil, nil
+	if fromStart {
+		r.tasks, r.byRef, r.latest = nil, map[string]*taskRecord{}, map[string]*taskRecord{}
+	} else {
+		// Forget failed and cancelled attempts: replay schedules them again.
+		kept := r.tasks[:0:0]
+		r.byRef, r.latest = map[string]*taskRecord{}, map[string]*taskRecord{}
+		for _, t := range r.tasks {
+			kept = append(kept, t)
+			if successfulTask(t.Status) && t.TaskType != TypeTerminate {
+				r.byRef[t.Ref], r.latest[t.BaseRef] = t, t
+			}
+		}
+		r.tasks = kept
+	}
+	r.mu.Unlock()
+	if fromStart {
+		vars, err := initialVariables(r.def, nil)
+		if err != nil {
+			return nil, err
+		}
+		if err := r.setVariables(vars); err != nil {
+			return nil, err
+		}
+	}
+	r.mu.Lock()
+	enc, err := r.encodeLocked()
+	sum := r.summaryLocked()
+	r.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if err := e.runs.Restore(ctx, id, enc, sum); err != nil {
+		return nil, err
+	}
+	r.emit(Event{Kind: EventWorkflow, Status: StatusRunning, Reason: "restarted"})
+	return r.execute(ctx)
+}
+
+// neededOnRetry: a retry keeps completed tasks, so their archived `_secrets`
+// matter (a later task may read them); failed attempts are re-run anyway.
+func (e *Engine) neededOnRetry(d *runDoc, ptr string) bool {
+	if !strings.HasPrefix(ptr, "/tasks/") {
+		return true
+	}
+	rest := strings.TrimPrefix(ptr, "/tasks/")
+	idx := rest
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		idx = rest[:i]
+	}
+	var n int
+	if _, err := fmt.Sscanf(idx, "%d", &n); err != nil || n < 0 || n >= len(d.Tasks) {
+		return true
+	}
+	return successfulTask(d.Tasks[n].Status)
+}
+
+func (e *Engine) load(ctx context.Context, id string, allowArchived bool) (*runState, error) {
+	doc, archived, err := e.runs.Load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var d runDoc
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return nil, fmt.Errorf("run %s: damaged document: %w", id, err)
+	}
+	if (archived && !allowArchived) || terminalWorkflow(d.Status) {
+		return nil, fmt.Errorf("%w: run %s ended with status %s", ErrNotRunning, id, d.Status)
+	}
+	return e.loadDoc(ctx, id, doc, &d)
+}
+
+// loadDoc rebuilds the in-memory state of a persisted run.
+func (e *Engine) loadDoc(ctx context.Context, id string, _ []byte, d *runDoc) (*runState, error) {
+	def, err := e.Parse(d.WorkflowDefinition)
+	if err != nil {
+		return nil, fmt.Errorf("run %s: stored definition: %w", id, err)
+	}
+	r := e.newState(def, id, masking.New())
+	r.doc = *d
+	r.doc.Tasks = nil
+	r.setSecrets()
+	r.registerKnownSecrets(ctx)
+	var errs []error
+	unseal := func(b []byte, base string) []byte {
+		out, err := r.unseal(b, base)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		return out
+	}
+	r.inStored, r.varStored, r.outStored = d.Input, d.Variables, d.Output
+	r.doc.Input = unseal(d.Input, "/input")
+	r.doc.Variables = unseal(d.Variables, "/variables")
+	r.doc.Output = unseal(d.Output, "/output")
+	for _, td := range d.Tasks {
+		t := &taskRecord{
+			TaskID: td.TaskID, Ref: td.ReferenceTaskName, TaskType: td.TaskType, TaskDefName: td.TaskDefName,
+			Status: td.Status, RetryCount: td.RetryCount, Iteration: td.Iteration, Seq: td.Seq, Reason: td.Reason,
+			Scheduled: td.ScheduledTime, Start: td.StartTime, End: td.EndTime, WaitUntil: td.WaitUntil,
+			SubWorkflowID: td.SubWorkflowID, inStored: td.InputData, outStored: td.OutputData,
+		}
+		t.inMem = unseal(td.InputData, "/tasks/"+t.TaskID+"/inputData")
+		t.outMem = unseal(td.OutputData, "/tasks/"+t.TaskID+"/outputData")
+		t.BaseRef = baseRef(t.Ref)
+		t.wt, _ = def.Task(t.BaseRef)
+		r.tasks = append(r.tasks, t)
+		r.byRef[t.Ref], r.latest[t.BaseRef] = t, t
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("run %s: %w", id, errors.Join(errs...))
+	}
+	return r, nil
+}
+
+// registerKnownSecrets re-registers, after a load, the secrets the
+// definition references: values used before the process died may appear in
+// later outputs and must still be masked. Errors are ignored here; a task
+// that needs a missing secret fails when it runs.
+func (r *runState) registerKnownSecrets(ctx context.Context) {
+	if r.secrets == nil {
+		return
+	}
+	seen := map[string]bool{}
+	var names []string
+	var visit func(list []*WorkflowTask)
+	visit = func(list []*WorkflowTask) {
+		for _, t := range list {
+			if t.input != nil {
+				for _, n := range t.input.SecretNames() {
+					if !seen[n] {
+						seen[n] = true
+						names = append(names, n)
+					}
+				}
+			}
+			for _, c := range t.DecisionCases {
+				visit(c)
+			}
+			visit(t.DefaultCase)
+			for _, b := range t.ForkTasks {
+				visit(b)
+			}
+			visit(t.LoopOver)
+		}
+	}
+	visit(r.def.Tasks)
+	if len(names) == 0 {
+		return
+	}
+	var values map[string][]byte
+	if b, ok := r.secrets.(interpolate.BatchSecretSource); ok {
+		values, _, _ = b.Secrets(ctx, names)
+	} else {
+		values = map[string][]byte{}
+		for _, n := range names {
+			if v, err := r.secrets.Secret(ctx, n); err == nil {
+				values[n] = v
+			}
+		}
+	}
+	var leaves []string
+	for _, v := range values {
+		dv, err := decodeJSON(v)
+		if err != nil {
+			continue
+		}
+		collectSecretLeaves(map[string]any{"_secrets": dv}, false, &leaves)
+	}
+	r.masker.RegisterAll(leaves...)
+}
+
+// CompleteTask completes (or fails) a task that waits for an external
+// completion (WAIT without duration/until, HUMAN) in a RUNNING run. It may be
+// called from another process than the one running the workflow: the
+// completion is stored as a signal and applied by the runner (or by the next
+// Resume). ref may omit the DO_WHILE "__N" suffix. It returns the exact ref.
+func (e *Engine) CompleteTask(ctx context.Context, runID, ref, status string, output json.RawMessage) (string, error) {
+	if status == "" {
+		status = TaskCompleted
+	}
+	switch status {
+	case TaskCompleted, TaskFailed, TaskFailedTerminal:
+	default:
+		return "", fmt.Errorf("status %q: want COMPLETED, FAILED or FAILED_WITH_TERMINAL_ERROR", status)
+	}
+	if len(output) == 0 {
+		output = json.RawMessage("{}")
+	}
+	if !json.Valid(output) || output[0] != '{' {
+		return "", fmt.Errorf("task output must be a JSON object")
+	}
+	doc, archived, err := e.runs.Load(ctx, runID)
+	if err != nil {
+		return "", err
+	}
+	var d runDoc
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return "", fmt.Errorf("run %s: damaged document: %w", runID, err)
+	}
+	if archived || d.Status != StatusRunning {
+		return "", fmt.Errorf("%w: run %s is %s", ErrNotRunning, runID, d.Status)
+	}
+	var found *taskDoc
+	for i := range d.Tasks {
+		t := &d.Tasks[i]
+		if t.ReferenceTaskName == ref || baseRef(t.ReferenceTaskName) == ref {
+			found = t
+		}
+	}
+	if found == nil {
+		return "", fmt.Errorf("%w: run %s has no task %q yet", ErrNotWaiting, runID, ref)
+	}
+	if found.Status != TaskInProgress && found.Status != TaskScheduled {
+		return "", fmt.Errorf("%w: task %q is %s", ErrNotWaiting, found.ReferenceTaskName, found.Status)
+	}
+	if found.TaskType != TypeWait && found.TaskType != TypeHuman && found.TaskType != TypeSimple {
+		return "", fmt.Errorf("%w: task %q is a %s task, completed by wfrun itself", ErrNotWaiting, found.ReferenceTaskName, found.TaskType)
+	}
+	payload, _ := json.Marshal(signal{Status: status, Output: output})
+	if err := e.runs.PutSignal(ctx, runID, found.ReferenceTaskName, payload); err != nil {
+		return "", err
+	}
+	return found.ReferenceTaskName, nil
+}
+
+// Show returns the display form of a run (masking.View): `_secrets`,
+// `_masked` and maskedFields values as "***".
+func (e *Engine) Show(ctx context.Context, id string) ([]byte, error) {
+	doc, _, err := e.runs.Load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var d struct {
+		MaskedFields []string `json:"maskedFields"`
+	}
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return nil, fmt.Errorf("run %s: damaged document: %w", id, err)
+	}
+	return masking.View(doc, d.MaskedFields)
+}
+
+// List returns run summaries, newest first.
+func (e *Engine) List(ctx context.Context, opt runstore.ListOptions) ([]runstore.Summary, error) {
+	return e.runs.List(ctx, opt)
+}
+
+// findDefinition looks a workflow up by name (and version, 0 = highest) in
+// the definitions directory.
+func (e *Engine) findDefinition(name string, version int) (*Definition, error) {
+	if e.defsDir == "" {
+		return nil, fmt.Errorf("%w: %q (no definitions directory configured)", ErrDefinitionNotFound, name)
+	}
+	files, err := filepath.Glob(filepath.Join(e.defsDir, "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	var best *Definition
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		var head struct {
+			Name    string `json:"name"`
+			Version int    `json:"version"`
+		}
+		if json.Unmarshal(b, &head) != nil || head.Name != name {
+			continue
+		}
+		if version != 0 && head.Version != version {
+			continue
+		}
+		def, err := e.Parse(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		if best == nil || def.Version > best.Version {
+			best = def
+		}
+	}
+	if best == nil {
+		return nil, fmt.Errorf("%w: %q in %s", ErrDefinitionNotFound, name, e.defsDir)
+	}
+	return best, nil
+}

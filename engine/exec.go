@@ -1,0 +1,935 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wfrun/wfrun/interpolate"
+	"github.com/wfrun/wfrun/masking"
+	"github.com/wfrun/wfrun/tasks"
+)
+
+// stopError ends a run early: a task failed (not optional), a TERMINATE ran.
+type stopError struct {
+	status       string
+	reason       string
+	failedRef    string
+	failedTaskID string
+	output       json.RawMessage // TERMINATE workflowOutput
+}
+
+func (s *stopError) Error() string { return s.status + ": " + s.reason }
+
+// execute drives a run to its end. The run executes by replay: the
+// definition is walked from the top and every task whose latest record
+// already succeeded is skipped (SWITCH reuses its recorded selectedCase,
+// DO_WHILE its recorded iteration), so a resumed run continues exactly where
+// the persisted state says, without re-running completed tasks.
+func (r *runState) execute(ctx context.Context) (*Result, error) {
+	runCtx, cancel := context.WithCancel(ctx)
+	if r.def.TimeoutSeconds > 0 {
+		deadline := time.UnixMilli(r.doc.CreateTime).Add(time.Duration(r.def.TimeoutSeconds) * time.Second)
+		runCtx, cancel = context.WithDeadline(ctx, deadline)
+	}
+	defer cancel()
+	err := r.execList(runCtx, r.def.Tasks, "", 0)
+	var st *stopError
+	switch {
+	case err == nil:
+		return r.finish(ctx, &stopError{status: StatusCompleted})
+	case errors.As(err, &st):
+		return r.finish(ctx, st)
+	case ctx.Err() != nil:
+		r.emit(Event{Kind: EventWorkflow, Status: StatusRunning, Reason: "interrupted; continue with: wfrun resume " + r.id})
+		return &Result{RunID: r.id, Status: StatusRunning}, fmt.Errorf("%w: run %s stays RUNNING and can be resumed", ErrInterrupted, r.id)
+	case errors.Is(runCtx.Err(), context.DeadlineExceeded):
+		return r.finish(ctx, &stopError{status: StatusTimedOut,
+			reason: fmt.Sprintf("workflow timed out after %d seconds", r.def.TimeoutSeconds)})
+	default:
+		return nil, err
+	}
+}
+
+// finish records the terminal state, starts the failure workflow if any,
+// and archives the run.
+func (r *runState) finish(ctx context.Context, st *stopError) (*Result, error) {
+	// Tasks still scheduled or running (other FORK branches, a WAIT) are cancelled.
+	r.mu.Lock()
+	var cancelled []*taskRecord
+	for _, t := range r.tasks {
+		if t.Status == TaskScheduled || t.Status == TaskInProgress {
+			t.Status, t.End, t.envDoc = TaskCanceled, nowMillis(), nil
+			cancelled = append(cancelled, t)
+		}
+	}
+	r.mu.Unlock()
+	for _, t := range cancelled {
+		r.emit(Event{Kind: EventTask, TaskRef: t.Ref, TaskType: t.TaskType, TaskID: t.TaskID, Status: TaskCanceled})
+	}
+	var out []byte
+	var err error
+	switch {
+	case st.output != nil:
+		out = st.output
+	case r.def.outputTmpl != nil:
+		out, _, err = r.def.outputTmpl.Execute(ctx, &runEnv{r: r, values: r.e.envValues}, interpolate.DeferSecrets, nil)
+		if err != nil {
+			out = []byte("{}")
+			if st.status == StatusCompleted {
+				st.status, st.reason = StatusFailed, "outputParameters: "+err.Error()
+			}
+		}
+	default:
+		r.mu.Lock()
+		for i := len(r.tasks) - 1; i >= 0; i-- {
+			if t := r.tasks[i]; successfulTask(t.Status) {
+				out = t.outMem
+				break
+			}
+		}
+		r.mu.Unlock()
+	}
+	if len(out) == 0 {
+		out = []byte("{}")
+	}
+	if (st.status == StatusFailed || st.status == StatusTimedOut) && r.def.FailureWorkflow != "" {
+		out, st.reason = r.startFailureWorkflow(ctx, st, out)
+	}
+	if err := r.setOutput(out); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	r.doc.Status, r.doc.ReasonForIncompletion, r.doc.EndTime = st.status, st.reason, nowMillis()
+	r.doc.FailedTaskID = st.failedTaskID
+	r.wfDoc = nil
+	outMem := r.doc.Output
+	r.mu.Unlock()
+	r.emit(Event{Kind: EventWorkflow, Status: st.status, Reason: st.reason})
+	if err := r.archive(ctx); err != nil {
+		return nil, err
+	}
+	view, err := r.displayOutput(outMem)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{RunID: r.id, Status: st.status, Output: view, Reason: r.masker.MaskString(st.reason), FailedTaskRef: st.failedRef}, nil
+}
+
+// displayOutput applies the view rules (_secrets, _masked, maskedFields) to
+// an in-memory workflow output.
+func (r *runState) displayOutput(out []byte) (json.RawMessage, error) {
+	wrapped := append(append([]byte(`{"output":`), orEmpty(out)...), '}')
+	v, err := masking.View(wrapped, r.def.MaskedFields)
+	if err != nil {
+		return nil, err
+	}
+	var w struct {
+		Output json.RawMessage `json:"output"`
+	}
+	if err := json.Unmarshal(v, &w); err != nil {
+		return nil, err
+	}
+	return w.Output, nil
+}
+
+func (r *runState) startFailureWorkflow(ctx context.Context, st *stopError, out []byte) ([]byte, string) {
+	reason := st.reason
+	def, err := r.e.findDefinition(r.def.FailureWorkflow, 0)
+	if err != nil {
+		return out, reason + fmt.Sprintf(" (failure workflow not started: %v)", err)
+	}
+	in := map[string]any{}
+	_ = json.Unmarshal(r.doc.Input, &in)
+	in["workflowId"], in["reason"], in["failureStatus"], in["failureTaskId"] = r.id, r.masker.MaskString(reason), st.status, st.failedTaskID
+	input, _ := json.Marshal(in)
+	cfg := &runConfig{principal: r.doc.Principal, project: r.doc.Project, env: r.doc.Environment}
+	child, err := r.e.newRun(ctx, def, input, cfg, r.id, "", r.masker)
+	if err != nil {
+		return out, reason + fmt.Sprintf(" (failure workflow not started: %v)", err)
+	}
+	_, _ = child.execute(ctx)
+	o := map[string]any{}
+	_ = json.Unmarshal(out, &o)
+	o["conductor.failure_workflow"] = child.id
+	b, _ := json.Marshal(o)
+	return b, reason
+}
+
+func (r *runState) execList(ctx context.Context, list []*WorkflowTask, suffix string, iter int) error {
+	for _, wt := range list {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := r.execTask(ctx, wt, suffix, iter); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *runState) execTask(ctx context.Context, wt *WorkflowTask, suffix string, iter int) error {
+	switch wt.Type {
+	case TypeSwitch, TypeDecision:
+		return r.execSwitch(ctx, wt, suffix, iter)
+	case TypeDoWhile:
+		return r.execDoWhile(ctx, wt, suffix, iter)
+	case TypeForkJoin:
+		return r.execFork(ctx, wt, suffix, iter)
+	case TypeSubWorkflow:
+		return r.execSubWorkflow(ctx, wt, suffix, iter)
+	}
+	return r.execLeaf(ctx, wt, suffix, iter)
+}
+
+// begin returns the record to work on for ref: nil,done=true when its latest
+// attempt already succeeded (replay); the unfinished record of a previous
+// process; or a new SCHEDULED record. input is the transient (secrets
+// resolved) input; a resolution problem is returned as a terminal failure.
+func (r *runState) begin(ctx context.Context, wt *WorkflowTask, ref string, iter, retry int) (rec *taskRecord, input []byte, done bool, fail *tasks.Result, err error) {
+	rec = r.lookup(ref)
+	if rec != nil && successfulTask(rec.Status) {
+		return rec, nil, true, nil, nil
+	}
+	if rec == nil || rec.Status == TaskFailed || rec.Status == TaskFailedTerminal || rec.Status == TaskCanceled || rec.Status == TaskTimedOut {
+		rec = &taskRecord{Ref: ref, TaskType: wt.Type, TaskDefName: wt.Name, Status: TaskScheduled,
+			RetryCount: retry, Iteration: iter, Scheduled: nowMillis(), wt: wt}
+		r.mu.Lock()
+		r.addTaskLocked(rec)
+		r.mu.Unlock()
+	}
+	rec.wt = wt
+	env := &runEnv{r: r, taskID: rec.TaskID, values: r.e.envValues}
+	raw := []byte("{}")
+	if wt.input != nil {
+		raw, _, err = wt.input.Execute(ctx, env, interpolate.DeferSecrets, nil)
+		if err != nil {
+			_ = r.setTaskData(rec, []byte("{}"), nil)
+			return rec, nil, false, &tasks.Result{Status: tasks.FailedTerminal, Reason: "input: " + err.Error()}, r.transition(ctx, rec, TaskScheduled, "")
+		}
+	}
+	if err := r.setTaskData(rec, raw, nil); err != nil {
+		return rec, nil, false, &tasks.Result{Status: tasks.FailedTerminal, Reason: "input: " + err.Error()}, nil
+	}
+	if rec.Status == TaskScheduled {
+		if err := r.transition(ctx, rec, TaskScheduled, ""); err != nil {
+			return rec, nil, false, nil, err
+		}
+	}
+	input = raw
+	if wt.input != nil && wt.input.HasSecrets() {
+		// The transient copy comes from the ORIGINAL template, never from the
+		// stored output: an escaped $${workflow.secrets.x} stays data.
+		resolved, used, err := wt.input.Execute(ctx, env, interpolate.ResolveSecrets, nil)
+		if err != nil {
+			return rec, nil, false, &tasks.Result{Status: tasks.FailedTerminal, Reason: err.Error()}, nil
+		}
+		vals := make([]string, 0, len(used))
+		for _, s := range used {
+			vals = append(vals, s.Value)
+		}
+		// Registered BEFORE the task runs: whatever the task echoes is masked.
+		r.masker.RegisterAll(vals...)
+		input = resolved
+	}
+	return rec, input, false, nil, nil
+}
+
+// complete stores a task's output and marks it COMPLETED.
+func (r *runState) complete(ctx context.Context, rec *taskRecord, output []byte) error {
+	if len(output) == 0 {
+		output = []byte("{}")
+	}
+	if err := r.setTaskData(rec, nil, output); err != nil {
+		return r.failTask(ctx, rec, TaskFailedTerminal, "output: "+err.Error())
+	}
+	return r.transition(ctx, rec, TaskCompleted, "")
+}
+
+// failTask marks rec failed and stops the run, unless the task is optional
+// (COMPLETED_WITH_ERRORS, and the run continues).
+func (r *runState) failTask(ctx context.Context, rec *taskRecord, status, reason string) error {
+	reason = r.masker.MaskString(reason)
+	if rec.wt != nil && rec.wt.Optional {
+		return r.transition(ctx, rec, TaskCompletedWithErrors, reason)
+	}
+	if err := r.transition(ctx, rec, status, reason); err != nil {
+		return err
+	}
+	return &stopError{status: StatusFailed, reason: fmt.Sprintf("task %s (%s) failed: %s", rec.Ref, rec.TaskType, reason),
+		failedRef: rec.Ref, failedTaskID: rec.TaskID}
+}
+
+func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string, iter int) error {
+	ref := wt.TaskReferenceName + suffix
+	maxRetries, logic, delay, scale := wt.retryPolicy()
+	retry := 0
+	if prev := r.lookup(ref); prev != nil && !successfulTask(prev.Status) && prev.Status != TaskScheduled && prev.Status != TaskInProgress {
+		retry = prev.RetryCount + 1
+	}
+	for {
+		rec, input, done, fail, err := r.begin(ctx, wt, ref, iter, retry)
+		if err != nil {
+			return err
+		}
+		if done {
+			if wt.Type == TypeTerminate {
+				return r.terminateStop(rec, rec.inMem)
+			}
+			return nil
+		}
+		if fail != nil {
+			return r.failTask(ctx, rec, string(fail.Status), fail.Reason)
+		}
+		if wt.StartDelay > 0 && rec.Status == TaskScheduled && retry == 0 {
+			if err := sleepCtx(ctx, time.Duration(wt.StartDelay)*time.Second); err != nil {
+				return err
+			}
+		}
+		if err := r.transition(ctx, rec, TaskInProgress, ""); err != nil {
+			return err
+		}
+		res := r.runLeaf(ctx, wt, rec, input)
+		if ctx.Err() != nil {
+			// Interrupted or timed out: the record stays IN_PROGRESS (resume
+			// re-runs this attempt; a timeout cancels it in finish).
+			return ctx.Err()
+		}
+		switch res.Status {
+		case tasks.Completed:
+			out := r.applyOutputFilter(wt, rec, res.Output)
+			if err := r.complete(ctx, rec, out); err != nil {
+				return err
+			}
+			if wt.Type == TypeTerminate {
+				return r.terminateStop(rec, rec.inMem)
+			}
+			return nil
+		case tasks.Failed:
+			if retry < maxRetries {
+				if len(res.Output) > 0 {
+					_ = r.setTaskData(rec, nil, res.Output)
+				}
+				if err := r.transition(ctx, rec, TaskFailed, r.masker.MaskString(res.Reason)); err != nil {
+					return err
+				}
+				if err := sleepCtx(ctx, retryDelay(logic, delay, scale, retry)); err != nil {
+					return err
+				}
+				retry++
+				continue
+			}
+		}
+		if len(res.Output) > 0 {
+			_ = r.setTaskData(rec, nil, res.Output)
+		}
+		status := string(res.Status)
+		if status != TaskFailed && status != TaskFailedTerminal {
+			status = TaskFailedTerminal
+			if res.Reason == "" {
+				res.Reason = fmt.Sprintf("task returned status %q", res.Status)
+			}
+		}
+		return r.failTask(ctx, rec, status, res.Reason)
+	}
+}
+
+// applyOutputFilter is where a task's `outputFilter` (issue 6) will replace
+// the raw output before anything is stored: every task's output passes here,
+// after execution and before masking/sealing/persisting.
+func (r *runState) applyOutputFilter(_ *WorkflowTask, _ *taskRecord, out json.RawMessage) json.RawMessage {
+	return out
+}
+
+func retryDelay(logic string, delay, scale, attempt int) time.Duration {
+	d := time.Duration(delay) * time.Second
+	switch logic {
+	case "EXPONENTIAL_BACKOFF":
+		return d * time.Duration(1<<min(attempt, 20))
+	case "LINEAR_BACKOFF":
+		return d * time.Duration(scale*(attempt+1))
+	}
+	return d
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// runLeaf executes one attempt of a leaf task. Panics in executors become
+// terminal failures (masked), never a crashed run.
+func (r *runState) runLeaf(ctx context.Context, wt *WorkflowTask, rec *taskRecord, input []byte) (res tasks.Result) {
+	defer func() {
+		if p := recover(); p != nil {
+			res = tasks.Result{Status: tasks.FailedTerminal, Reason: r.masker.MaskString(fmt.Sprintf("internal error in %s task: %v", wt.Type, p))}
+		}
+	}()
+	switch wt.Type {
+	case TypeSetVariable:
+		return r.setVariable(input)
+	case TypeTerminate:
+		return r.terminateCheck(input)
+	case TypeWait, TypeHuman:
+		return r.waitTask(ctx, wt, rec, input)
+	case TypeJoin:
+		return r.join(wt, rec)
+	case TypeSimple:
+		fn, ok := r.e.workers[wt.Name]
+		if !ok {
+			return tasks.Result{Status: tasks.FailedTerminal,
+				Reason: fmt.Sprintf("no worker registered for SIMPLE task %q (embedders: engine.WithWorker; CLI: --worker %s=COMMAND)", wt.Name, wt.Name)}
+		}
+		out, err := fn(ctx, input)
+		if err != nil {
+			return tasks.Result{Status: tasks.Failed, Reason: r.masker.MaskString(err.Error())}
+		}
+		if len(out) == 0 {
+			out = json.RawMessage("{}")
+		}
+		if !json.Valid(out) || out[0] != '{' {
+			return tasks.Result{Status: tasks.Failed, Reason: fmt.Sprintf("worker %q returned output that is not a JSON object", wt.Name)}
+		}
+		return tasks.Result{Status: tasks.Completed, Output: out}
+	}
+	impl, ok := r.e.registry.Lookup(wt.Type)
+	if !ok {
+		return tasks.Result{Status: tasks.FailedTerminal, Reason: fmt.Sprintf("no executor registered for task type %q", wt.Type)}
+	}
+	req := &tasks.Request{
+		WorkflowID: r.id, TaskID: rec.TaskID, RefName: rec.Ref, TaskType: wt.Type, Attempt: rec.RetryCount,
+		Def: wt.raw, Input: input,
+		Services: &tasks.Services{HTTPClient: r.e.httpClient, Masker: r.masker, Logf: r.logf(rec)},
+	}
+	if sa, ok := r.secrets.(tasks.SecretAccess); ok {
+		req.Services.Secrets = sa
+	}
+	res = impl.Execute(ctx, req)
+	if res.Status == tasks.InProgress {
+		// Asynchronous completion (e.g. asyncComplete): wait like HUMAN.
+		return r.waitTask(ctx, wt, rec, []byte("{}"))
+	}
+	return res
+}
+
+func (r *runState) logf(rec *taskRecord) func(string, ...any) {
+	return func(format string, args ...any) {
+		r.emit(Event{Kind: EventTask, TaskRef: rec.Ref, TaskType: rec.TaskType, TaskID: rec.TaskID, Status: TaskInProgress,
+			Reason: fmt.Sprintf(format, args...)})
+	}
+}
+
+func (r *runState) setVariable(input []byte) tasks.Result {
+	in := map[string]json.RawMessage{}
+	if err := json.Unmarshal(input, &in); err != nil {
+		return tasks.Result{Status: tasks.FailedTerminal, Reason: "SET_VARIABLE input must be a JSON object"}
+	}
+	r.mu.Lock()
+	vars := map[string]json.RawMessage{}
+	_ = json.Unmarshal(orEmpty(r.doc.Variables), &vars)
+	r.mu.Unlock()
+	for k, v := range in {
+		vars[k] = v
+	}
+	b, _ := json.Marshal(vars)
+	if len(b) > 256<<10 {
+		return tasks.Result{Status: tasks.FailedTerminal, Reason: fmt.Sprintf("variables would be %d bytes, over the 256 KiB limit", len(b))}
+	}
+	if err := r.setVariables(b); err != nil {
+		return tasks.Result{Status: tasks.FailedTerminal, Reason: err.Error()}
+	}
+	return tasks.Result{Status: tasks.Completed, Output: json.RawMessage("{}")}
+}
+
+type terminateInput struct {
+	Status string          `json:"terminationStatus"`
+	Reason string          `json:"terminationReason"`
+	Output json.RawMessage `json:"workflowOutput"`
+}
+
+func (r *runState) terminateCheck(input []byte) tasks.Result {
+	var in terminateInput
+	if err := json.Unmarshal(input, &in); err != nil {
+		return tasks.Result{Status: tasks.FailedTerminal, Reason: "TERMINATE: " + err.Error()}
+	}
+	switch strings.ToUpper(in.Status) {
+	case StatusCompleted, StatusFailed, StatusTerminated:
+	default:
+		return tasks.Result{Status: tasks.FailedTerminal, Reason: fmt.Sprintf("given termination status is not valid: %q", in.Status)}
+	}
+	out := map[string]json.RawMessage{}
+	if len(in.Output) > 0 {
+		out["output"] = in.Output
+	}
+	b, _ := json.Marshal(out)
+	return tasks.Result{Status: tasks.Completed, Output: b}
+}
+
+// terminateStop turns a completed TERMINATE into the run's end. The stored
+// input (masked) carries terminationStatus/Reason/workflowOutput.
+func (r *runState) terminateStop(rec *taskRecord, input []byte) error {
+	var in terminateInput
+	_ = json.Unmarshal(input, &in)
+	st := &stopError{status: strings.ToUpper(in.Status), reason: in.Reason, failedRef: "", failedTaskID: ""}
+	if st.status == StatusFailed {
+		st.failedRef, st.failedTaskID = rec.Ref, rec.TaskID
+	}
+	if len(in.Output) > 0 && string(in.Output) != "null" {
+		if in.Output[0] == '{' {
+			st.output = in.Output
+		} else {
+			st.output, _ = json.Marshal(map[string]json.RawMessage{"output": in.Output})
+		}
+	}
+	return st
+}
+
+// waitTask waits for WAIT's duration/until, or for an external completion
+// (a signal written by CompleteTask, possibly from another process).
+func (r *runState) waitTask(ctx context.Context, wt *WorkflowTask, rec *taskRecord, input []byte) tasks.Result {
+	var in struct {
+		Duration any `json:"duration"`
+		Until    any `json:"until"`
+	}
+	_ = json.Unmarshal(input, &in)
+	r.mu.Lock()
+	waitUntil := rec.WaitUntil
+	r.mu.Unlock()
+	if waitUntil == 0 && wt.Type == TypeWait {
+		if s, ok := in.Duration.(string); ok && s != "" {
+			d, err := parseDuration(s)
+			if err != nil {
+				return tasks.Result{Status: tasks.FailedTerminal, Reason: fmt.Sprintf("invalid duration %q: %v", s, err)}
+			}
+			waitUntil = time.Now().Add(d).UnixMilli()
+		} else if s, ok := in.Until.(string); ok && s != "" {
+			t, err := parseUntil(s)
+			if err != nil {
+				return tasks.Result{Status: tasks.FailedTerminal, Reason: fmt.Sprintf("invalid until %q: %v", s, err)}
+			}
+			waitUntil = t.UnixMilli()
+		}
+		if waitUntil != 0 {
+			r.mu.Lock()
+			rec.WaitUntil = waitUntil
+			r.mu.Unlock()
+			if err := r.save(ctx); err != nil {
+				return tasks.Result{Status: tasks.Failed, Reason: err.Error()}
+			}
+		}
+	}
+	what := "external completion"
+	if waitUntil != 0 {
+		what = "until " + time.UnixMilli(waitUntil).UTC().Format(time.RFC3339)
+	}
+	r.emit(Event{Kind: EventWaiting, TaskRef: rec.Ref, TaskType: rec.TaskType, TaskID: rec.TaskID, Status: TaskInProgress, Reason: what})
+	for {
+		if sig, ok := r.takePending(rec.Ref); ok {
+			return tasks.Result{Status: tasks.Status(sig.Status), Output: sig.Output, Reason: sig.Reason}
+		}
+		if waitUntil != 0 && time.Now().UnixMilli() >= waitUntil {
+			return tasks.Result{Status: tasks.Completed, Output: json.RawMessage("{}")}
+		}
+		d := r.e.pollInterval
+		if waitUntil != 0 {
+			if rem := time.Until(time.UnixMilli(waitUntil)); rem < d {
+				d = rem
+			}
+		}
+		if err := sleepCtx(ctx, d); err != nil {
+			return tasks.Result{Status: tasks.Failed, Reason: err.Error()}
+		}
+		r.pollSignals(ctx)
+	}
+}
+
+func (r *runState) takePending(ref string) (signal, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, ok := r.pending[ref]
+	if ok {
+		delete(r.pending, ref)
+	}
+	return s, ok
+}
+
+func (r *runState) pollSignals(ctx context.Context) {
+	sigs, err := r.e.runs.TakeSignals(ctx, r.id)
+	if err != nil || len(sigs) == 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, v := range sigs {
+		var s signal
+		if json.Unmarshal(v, &s) == nil {
+			r.pending[k] = s
+		}
+	}
+}
+
+func (r *runState) join(wt *WorkflowTask, rec *taskRecord) tasks.Result {
+	suffix := strings.TrimPrefix(rec.Ref, wt.TaskReferenceName)
+	out := map[string]json.RawMessage{}
+	r.mu.Lock()
+	for _, ref := range wt.JoinOn {
+		t := r.byRef[ref+suffix]
+		if t == nil {
+			t = r.latest[ref]
+		}
+		if t != nil {
+			out[ref] = orEmpty(t.outMem)
+		}
+	}
+	r.mu.Unlock()
+	b, _ := json.Marshal(out)
+	return tasks.Result{Status: tasks.Completed, Output: b}
+}
+
+// beginControl is begin for control-flow tasks (no retries).
+func (r *runState) beginControl(ctx context.Context, wt *WorkflowTask, ref string, iter int) (*taskRecord, []byte, bool, error) {
+	rec, input, done, fail, err := r.begin(ctx, wt, ref, iter, 0)
+	if err != nil || done {
+		return rec, nil, done, err
+	}
+	if fail != nil {
+		return rec, nil, false, r.failTask(ctx, rec, string(fail.Status), fail.Reason)
+	}
+	if rec.Status != TaskInProgress {
+		if err := r.transition(ctx, rec, TaskInProgress, ""); err != nil {
+			return rec, nil, false, err
+		}
+	}
+	return rec, input, false, nil
+}
+
+func (r *runState) execSwitch(ctx context.Context, wt *WorkflowTask, suffix string, iter int) error {
+	ref := wt.TaskReferenceName + suffix
+	rec, input, done, err := r.beginControl(ctx, wt, ref, iter)
+	if err != nil {
+		return err
+	}
+	var selected string
+	if done {
+		var o struct {
+			SelectedCase string `json:"selectedCase"`
+		}
+		_ = json.Unmarshal(rec.outMem, &o)
+		selected = o.SelectedCase
+	} else {
+		var in any
+		_ = json.Unmarshal(input, &in)
+		v, err := wt.program.Eval(ctx, in)
+		if err != nil {
+			return r.failTask(ctx, rec, TaskFailedTerminal, "expression: "+err.Error())
+		}
+		selected = caseString(v)
+		out, _ := json.Marshal(map[string]any{"evaluationResult": []string{selected}, "selectedCase": selected})
+		if err := r.complete(ctx, rec, out); err != nil {
+			return err
+		}
+	}
+	branch, ok := wt.DecisionCases[selected]
+	if !ok {
+		branch = wt.DefaultCase
+	}
+	return r.execList(ctx, branch, suffix, iter)
+}
+
+// caseString renders an evaluation result as Conductor does ("" + result).
+func caseString(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return x
+	case bool:
+		return strconv.FormatBool(x)
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case float32:
+		return strconv.FormatFloat(float64(x), 'f', -1, 32)
+	case int:
+		return strconv.Itoa(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case json.Number:
+		return x.String()
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+func truthy(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return x
+	case string:
+		return x != "" && x != "false"
+	case float64:
+		return x != 0
+	case int64:
+		return x != 0
+	case int:
+		return x != 0
+	}
+	return true
+}
+
+func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix string, iter int) error {
+	ref := wt.TaskReferenceName + suffix
+	rec, input, done, err := r.beginControl(ctx, wt, ref, iter)
+	if err != nil || done {
+		return err
+	}
+	inMap := map[string]any{}
+	_ = json.Unmarshal(input, &inMap)
+	// Items: the top-level "items" template (OSS) or inputParameters.items/_items (Orkes).
+	var items []any
+	hasItems := false
+	if wt.items != nil {
+		b, _, err := wt.items.Execute(ctx, &runEnv{r: r, taskID: rec.TaskID, values: r.e.envValues}, interpolate.DeferSecrets, nil)
+		if err != nil {
+			return r.failTask(ctx, rec, TaskFailedTerminal, "items: "+err.Error())
+		}
+		if err := json.Unmarshal(b, &items); err != nil {
+			return r.failTask(ctx, rec, TaskFailedTerminal, "items must resolve to a JSON array")
+		}
+		hasItems = true
+	} else if v, ok := inMap["items"]; ok {
+		items, hasItems = asList(v), true
+	} else if v, ok := inMap["_items"]; ok {
+		items, hasItems = asList(v), true
+	}
+	// The loop record's output carries the iteration count and each
+	// iteration's task outputs; it is persisted at each iteration start, so a
+	// resumed loop continues from its last iteration.
+	out := map[string]any{}
+	_ = json.Unmarshal(rec.outMem, &out)
+	i := 1
+	if n, ok := out["iteration"].(float64); ok && n >= 1 {
+		i = int(n)
+	}
+	for ; ; i++ {
+		if hasItems && i > len(items) {
+			break
+		}
+		if i > r.e.maxLoop {
+			return r.failTask(ctx, rec, TaskFailedTerminal, fmt.Sprintf("DO_WHILE stopped after %d iterations (limit)", r.e.maxLoop))
+		}
+		out["iteration"] = i
+		if hasItems {
+			out["loopItem"], out["loopIndex"] = items[i-1], i-1
+		}
+		if err := r.setLoopOutput(ctx, rec, out); err != nil {
+			return err
+		}
+		iterSfx := suffix + "__" + strconv.Itoa(i)
+		if err := r.execList(ctx, wt.LoopOver, iterSfx, i); err != nil {
+			return err
+		}
+		outs := map[string]any{}
+		r.mu.Lock()
+		walkTasks(wt.LoopOver, func(t *WorkflowTask) {
+			if tr := r.byRef[t.TaskReferenceName+iterSfx]; tr != nil {
+				var o any
+				_ = json.Unmarshal(orEmpty(tr.outMem), &o)
+				outs[t.TaskReferenceName] = o
+			}
+		})
+		r.mu.Unlock()
+		out[strconv.Itoa(i)] = outs
+		if err := r.setLoopOutput(ctx, rec, out); err != nil {
+			return err
+		}
+		if wt.program == nil {
+			if !hasItems {
+				break
+			}
+			continue
+		}
+		cond := map[string]any{}
+		for k, v := range inMap {
+			cond[k] = v
+		}
+		for k, v := range outs {
+			cond[k] = v
+		}
+		cond[wt.TaskReferenceName] = out
+		v, err := wt.program.Eval(ctx, roundTrip(cond))
+		if err != nil {
+			return r.failTask(ctx, rec, TaskFailedTerminal, "loopCondition: "+err.Error())
+		}
+		if !truthy(v) {
+			break
+		}
+	}
+	return r.transition(ctx, rec, TaskCompleted, "")
+}
+
+// roundTrip gives evaluators plain decoded JSON (float64 numbers), whatever
+// Go types the engine used while building the value.
+func roundTrip(v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return v
+	}
+	var out any
+	_ = json.Unmarshal(b, &out)
+	return out
+}
+
+func asList(v any) []any {
+	if l, ok := v.([]any); ok {
+		return l
+	}
+	return nil
+}
+
+func (r *runState) setLoopOutput(ctx context.Context, rec *taskRecord, out map[string]any) error {
+	b, err := json.Marshal(out)
+	if err != nil {
+		return err
+	}
+	if err := r.setTaskData(rec, nil, b); err != nil {
+		return err
+	}
+	return r.save(ctx)
+}
+
+func walkTasks(list []*WorkflowTask, fn func(*WorkflowTask)) {
+	for _, t := range list {
+		fn(t)
+		for _, c := range t.DecisionCases {
+			walkTasks(c, fn)
+		}
+		walkTasks(t.DefaultCase, fn)
+		for _, b := range t.ForkTasks {
+			walkTasks(b, fn)
+		}
+		walkTasks(t.LoopOver, fn)
+	}
+}
+
+func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, suffix string, iter int) error {
+	ref := wt.TaskReferenceName + suffix
+	rec, _, done, err := r.beginControl(ctx, wt, ref, iter)
+	if err != nil {
+		return err
+	}
+	if !done {
+		if err := r.complete(ctx, rec, []byte("{}")); err != nil {
+			return err
+		}
+	}
+	bctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, len(wt.ForkTasks))
+	for i, branch := range wt.ForkTasks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.execList(bctx, branch, suffix, iter); err != nil {
+				errs[i] = err
+				cancel() // one branch failing ends the others
+			}
+		}()
+	}
+	wg.Wait()
+	// Prefer the error that caused the stop over the cancellations it caused.
+	var first error
+	for _, e := range errs {
+		if e == nil {
+			continue
+		}
+		var st *stopError
+		if errors.As(e, &st) {
+			return e
+		}
+		if first == nil {
+			first = e
+		}
+	}
+	if first != nil && ctx.Err() == nil && errors.Is(first, context.Canceled) {
+		return nil
+	}
+	return first
+}
+
+func (r *runState) execSubWorkflow(ctx context.Context, wt *WorkflowTask, suffix string, iter int) error {
+	ref := wt.TaskReferenceName + suffix
+	rec, input, done, err := r.beginControl(ctx, wt, ref, iter)
+	if err != nil || done {
+		return err
+	}
+	def := wt.subDef
+	if def == nil {
+		def, err = r.e.findDefinition(wt.SubWorkflowParam.Name, wt.SubWorkflowParam.Version)
+		if err != nil {
+			return r.failTask(ctx, rec, TaskFailedTerminal, err.Error())
+		}
+	}
+	r.mu.Lock()
+	childID := rec.SubWorkflowID
+	if childID == "" {
+		childID = newID()
+		rec.SubWorkflowID = childID
+	}
+	r.mu.Unlock()
+	if err := r.save(ctx); err != nil {
+		return err
+	}
+	var res *Result
+	var child *runState
+	if _, _, lerr := r.e.runs.Load(ctx, childID); lerr == nil {
+		child, err = r.e.load(ctx, childID, false)
+		if err != nil {
+			// The child already ended: take its recorded outcome.
+			return r.failTask(ctx, rec, TaskFailed, fmt.Sprintf("sub-workflow %s: %v", childID, err))
+		}
+		child.masker = r.masker
+	} else {
+		cfg := &runConfig{id: childID, principal: r.doc.Principal, project: r.doc.Project, env: r.doc.Environment,
+			correlationID: r.doc.CorrelationID}
+		child, err = r.e.newRun(ctx, def, input, cfg, r.id, rec.TaskID, r.masker)
+		if err != nil {
+			return r.failTask(ctx, rec, TaskFailedTerminal, "sub-workflow: "+err.Error())
+		}
+	}
+	res, err = child.execute(ctx)
+	if err != nil {
+		return err
+	}
+	child.mu.Lock()
+	childOut := child.doc.Output
+	child.mu.Unlock()
+	o := map[string]json.RawMessage{}
+	_ = json.Unmarshal(orEmpty(childOut), &o)
+	o["subWorkflowId"], _ = json.Marshal(childID)
+	b, _ := json.Marshal(o)
+	if res.Status != StatusCompleted {
+		_ = r.setTaskData(rec, nil, b)
+		return r.failTask(ctx, rec, TaskFailed, fmt.Sprintf("sub-workflow %s ended %s: %s", childID, res.Status, res.Reason))
+	}
+	return r.complete(ctx, rec, b)
+}

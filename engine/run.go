@@ -1,0 +1,367 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/interpolate"
+	"github.com/wfrun/wfrun/masking"
+)
+
+// Workflow statuses.
+const (
+	StatusRunning    = "RUNNING"
+	StatusCompleted  = "COMPLETED"
+	StatusFailed     = "FAILED"
+	StatusTimedOut   = "TIMED_OUT"
+	StatusTerminated = "TERMINATED"
+	StatusPaused     = "PAUSED"
+)
+
+// Task statuses (Conductor's).
+const (
+	TaskScheduled           = "SCHEDULED"
+	TaskInProgress          = "IN_PROGRESS"
+	TaskCompleted           = "COMPLETED"
+	TaskCompletedWithErrors = "COMPLETED_WITH_ERRORS"
+	TaskFailed              = "FAILED"
+	TaskFailedTerminal      = "FAILED_WITH_TERMINAL_ERROR"
+	TaskCanceled            = "CANCELED"
+	TaskSkipped             = "SKIPPED"
+	TaskTimedOut            = "TIMED_OUT"
+)
+
+func terminalWorkflow(s string) bool {
+	return s == StatusCompleted || s == StatusFailed || s == StatusTimedOut || s == StatusTerminated
+}
+
+func successfulTask(s string) bool {
+	return s == TaskCompleted || s == TaskCompletedWithErrors || s == TaskSkipped
+}
+
+// Principal is who a run executes as, for secret access (store.Principal's
+// fields, persisted with the run so a resumed run keeps its rights).
+type Principal struct {
+	Name   string   `json:"name"`
+	Scopes []string `json:"scopes,omitempty"`
+}
+
+// taskRecord is one task execution attempt. inMem/outMem are the in-memory
+// forms (masked, `_secrets` in clear); inStored/outStored the persisted forms.
+type taskRecord struct {
+	TaskID        string
+	Ref           string
+	BaseRef       string
+	TaskType      string
+	TaskDefName   string
+	Status        string
+	RetryCount    int
+	Iteration     int
+	Seq           int
+	Reason        string
+	Scheduled     int64
+	Start         int64
+	End           int64
+	WaitUntil     int64
+	SubWorkflowID string
+
+	inMem, inStored   []byte
+	outMem, outStored []byte
+	envDoc            []byte // cached interpolate.Env view
+	wt                *WorkflowTask
+}
+
+type taskDoc struct {
+	TaskID             string          `json:"taskId"`
+	ReferenceTaskName  string          `json:"referenceTaskName"`
+	TaskType           string          `json:"taskType"`
+	TaskDefName        string          `json:"taskDefName"`
+	Status             string          `json:"status"`
+	InputData          json.RawMessage `json:"inputData"`
+	OutputData         json.RawMessage `json:"outputData"`
+	RetryCount         int             `json:"retryCount"`
+	Iteration          int             `json:"iteration"`
+	Seq                int             `json:"seq"`
+	Reason             string          `json:"reasonForIncompletion,omitempty"`
+	ScheduledTime      int64           `json:"scheduledTime"`
+	StartTime          int64           `json:"startTime"`
+	EndTime            int64           `json:"endTime"`
+	WorkflowInstanceID string          `json:"workflowInstanceId"`
+	WaitUntil          int64           `json:"waitUntil,omitempty"`
+	SubWorkflowID      string          `json:"subWorkflowId,omitempty"`
+}
+
+// runDoc is the persisted run: Conductor's execution shape plus what a
+// resume needs (the definition, who runs it and where).
+type runDoc struct {
+	WorkflowID            string          `json:"workflowId"`
+	WorkflowType          string          `json:"workflowType"`
+	Version               int             `json:"version"`
+	Status                string          `json:"status"`
+	Input                 json.RawMessage `json:"input"`
+	Output                json.RawMessage `json:"output"`
+	Variables             json.RawMessage `json:"variables"`
+	CorrelationID         string          `json:"correlationId,omitempty"`
+	ReasonForIncompletion string          `json:"reasonForIncompletion,omitempty"`
+	FailedTaskID          string          `json:"failedTaskId,omitempty"`
+	CreateTime            int64           `json:"createTime"`
+	UpdateTime            int64           `json:"updateTime"`
+	EndTime               int64           `json:"endTime,omitempty"`
+	ParentWorkflowID      string          `json:"parentWorkflowId,omitempty"`
+	ParentWorkflowTaskID  string          `json:"parentWorkflowTaskId,omitempty"`
+	SchemaVersion         int             `json:"schemaVersion"`
+	Tasks                 []taskDoc       `json:"tasks"`
+	MaskedFields          []string        `json:"maskedFields,omitempty"`
+	WorkflowDefinition    json.RawMessage `json:"workflowDefinition"`
+	DefinitionHash        string          `json:"definitionHash"`
+	DefinitionPath        string          `json:"definitionPath,omitempty"`
+	Principal             Principal       `json:"principal"`
+	Project               string          `json:"project,omitempty"`
+	Environment           string          `json:"environment,omitempty"`
+	NextSeq               int             `json:"nextSeq"`
+}
+
+// runState is the in-memory run. mu guards everything below it; saveMu
+// orders persistence so an older snapshot never overwrites a newer one.
+type runState struct {
+	e       *Engine
+	def     *Definition
+	id      string
+	masker  *masking.Masker
+	secrets interpolate.SecretSource
+	events  func(Event)
+
+	saveMu                         sync.Mutex
+	mu                             sync.Mutex
+	doc                            runDoc // scalar fields; Input/Output/Variables hold the in-memory forms
+	inStored, outStored, varStored []byte
+	tasks                          []*taskRecord
+	byRef                          map[string]*taskRecord // exact ref (with __N) → latest attempt
+	latest                         map[string]*taskRecord // ref without __N → latest attempt of any iteration
+	wfDoc                          []byte                 // cached Workflow() document
+	// maskedAt is the masker size when the stored forms were last masked:
+	// a value registered later (a `_secrets` leaf read from the workflow
+	// input, say) is masked retroactively in everything stored before.
+	maskedAt int
+	// pending external completions (signals), by exact ref
+	pending map[string]signal
+}
+
+type signal struct {
+	Status string          `json:"status"`
+	Output json.RawMessage `json:"output,omitempty"`
+	Reason string          `json:"reason,omitempty"`
+}
+
+func nowMillis() int64 { return time.Now().UnixMilli() }
+
+// newID returns a random UUID-shaped id.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+func defHash(raw []byte) string {
+	s := sha256.Sum256(raw)
+	return hex.EncodeToString(s[:])
+}
+
+// summary is what List shows.
+func (r *runState) summaryLocked() runstore.Summary {
+	return runstore.Summary{
+		ID: r.id, WorkflowType: r.doc.WorkflowType, Version: r.doc.Version, Status: r.doc.Status,
+		CreateTime: r.doc.CreateTime, UpdateTime: r.doc.UpdateTime, ParentID: r.doc.ParentWorkflowID,
+	}
+}
+
+// remaskLocked re-masks the stored forms when values were registered since
+// they were produced. Callers hold r.mu.
+func (r *runState) remaskLocked() {
+	n := r.masker.Len()
+	if n == r.maskedAt {
+		return
+	}
+	r.maskedAt = n
+	re := func(b []byte) []byte {
+		if len(b) == 0 {
+			return b
+		}
+		if m, err := r.masker.MaskJSON(b); err == nil {
+			return m
+		}
+		return b
+	}
+	r.inStored, r.varStored, r.outStored = re(r.inStored), re(r.varStored), re(r.outStored)
+	for _, t := range r.tasks {
+		t.inStored, t.outStored = re(t.inStored), re(t.outStored)
+	}
+}
+
+// encodeLocked renders the persisted document. Callers hold r.mu.
+func (r *runState) encodeLocked() ([]byte, error) {
+	r.remaskLocked()
+	d := r.doc
+	d.Input, d.Output, d.Variables = orEmpty(r.inStored), orEmpty(r.outStored), orEmpty(r.varStored)
+	d.Tasks = make([]taskDoc, len(r.tasks))
+	for i, t := range r.tasks {
+		d.Tasks[i] = taskDoc{
+			TaskID: t.TaskID, ReferenceTaskName: t.Ref, TaskType: t.TaskType, TaskDefName: t.TaskDefName,
+			Status: t.Status, InputData: orEmpty(t.inStored), OutputData: orEmpty(t.outStored),
+			RetryCount: t.RetryCount, Iteration: t.Iteration, Seq: t.Seq, Reason: t.Reason,
+			ScheduledTime: t.Scheduled, StartTime: t.Start, EndTime: t.End, WorkflowInstanceID: r.id,
+			WaitUntil: t.WaitUntil, SubWorkflowID: t.SubWorkflowID,
+		}
+	}
+	return json.Marshal(&d)
+}
+
+func orEmpty(b []byte) json.RawMessage {
+	if len(b) == 0 {
+		return json.RawMessage("{}")
+	}
+	return b
+}
+
+// save persists the run (after every task transition).
+func (r *runState) save(ctx context.Context) error {
+	r.saveMu.Lock()
+	defer r.saveMu.Unlock()
+	r.mu.Lock()
+	r.doc.UpdateTime = nowMillis()
+	doc, err := r.encodeLocked()
+	sum := r.summaryLocked()
+	r.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("encode run %s: %w", r.id, err)
+	}
+	// A cancelled run context must not stop the final writes of a run that
+	// is being interrupted: persistence uses its own short deadline.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := r.e.runs.Save(sctx, r.id, doc, sum); err != nil {
+		return fmt.Errorf("save run %s: %w", r.id, err)
+	}
+	return nil
+}
+
+// archive moves the terminal run to the archive in its archived form.
+func (r *runState) archive(ctx context.Context) error {
+	r.saveMu.Lock()
+	defer r.saveMu.Unlock()
+	r.mu.Lock()
+	r.doc.UpdateTime = nowMillis()
+	doc, err := r.encodeLocked()
+	sum := r.summaryLocked()
+	mf := r.def.MaskedFields
+	r.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	archived, err := masking.Archive(doc, mf)
+	if err != nil {
+		return fmt.Errorf("archive run %s: %w", r.id, err)
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := r.e.runs.Archive(sctx, r.id, archived, sum); err != nil {
+		return fmt.Errorf("archive run %s: %w", r.id, err)
+	}
+	return nil
+}
+
+// addTask appends a record (a new attempt or a new task). Callers hold r.mu.
+func (r *runState) addTaskLocked(t *taskRecord) {
+	r.doc.NextSeq++
+	t.Seq = r.doc.NextSeq
+	if t.TaskID == "" {
+		t.TaskID = newID()
+	}
+	t.BaseRef = baseRef(t.Ref)
+	r.tasks = append(r.tasks, t)
+	r.byRef[t.Ref] = t
+	r.latest[t.BaseRef] = t
+}
+
+func baseRef(ref string) string {
+	if i := strings.Index(ref, "__"); i > 0 && iterSuffix.MatchString(ref) {
+		return iterSuffix.ReplaceAllString(ref, "")
+	}
+	return ref
+}
+
+// lookup returns the latest attempt for an exact ref.
+func (r *runState) lookup(ref string) *taskRecord {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.byRef[ref]
+}
+
+// setInput stores a record's input (masked + sealed forms).
+func (r *runState) setTaskData(t *taskRecord, input, output []byte) error {
+	var inMem, inSt, outMem, outSt []byte
+	var err error
+	if input != nil {
+		if inMem, inSt, err = r.protect(input, "/tasks/"+t.TaskID+"/inputData"); err != nil {
+			return err
+		}
+	}
+	if output != nil {
+		if outMem, outSt, err = r.protect(output, "/tasks/"+t.TaskID+"/outputData"); err != nil {
+			return err
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if input != nil {
+		t.inMem, t.inStored = inMem, inSt
+	}
+	if output != nil {
+		t.outMem, t.outStored = outMem, outSt
+	}
+	t.envDoc = nil
+	return nil
+}
+
+// transition changes a record's status and persists the run.
+func (r *runState) transition(ctx context.Context, t *taskRecord, status, reason string) error {
+	r.mu.Lock()
+	t.Status = status
+	t.Reason = reason
+	now := nowMillis()
+	switch status {
+	case TaskInProgress:
+		if t.Start == 0 {
+			t.Start = now
+		}
+	case TaskScheduled:
+	default:
+		t.End = now
+	}
+	t.envDoc = nil
+	r.mu.Unlock()
+	r.emit(Event{Kind: EventTask, TaskRef: t.Ref, TaskType: t.TaskType, TaskID: t.TaskID, Status: status, Reason: reason})
+	return r.save(ctx)
+}
+
+func (r *runState) emit(ev Event) {
+	if r.events == nil {
+		return
+	}
+	ev.RunID = r.id
+	ev.WorkflowType = r.doc.WorkflowType
+	ev.Time = time.Now()
+	ev.Reason = r.masker.MaskString(ev.Reason)
+	r.events(ev)
+}

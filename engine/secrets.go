@@ -1,0 +1,227 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// sealedPrefix marks a persisted `_secrets` subtree: the subtree's JSON,
+// sealed with the run's keyring, AAD = run id + JSON pointer of the subtree.
+const sealedPrefix = "wfrun-sealed:v1:"
+
+var secretsKey = []byte(`"_secrets"`)
+
+// protect turns data produced by a task (or a workflow input, or variables)
+// into its in-memory form and its persisted form:
+//
+//   - every string/number leaf under a `_secrets` key is registered with the
+//     run's masker (so the same value anywhere else is masked too);
+//   - everything outside `_secrets` subtrees is masked;
+//   - mem keeps `_secrets` subtrees in clear (a later task may read
+//     ${ref.output._secrets.x}); stored has them sealed.
+//
+// base is the stable JSON pointer of data inside the run ("/input",
+// "/tasks/<taskId>/outputData"), bound into each seal's AAD.
+func (r *runState) protect(data []byte, base string) (mem, stored []byte, err error) {
+	if len(data) == 0 {
+		return nil, nil, nil
+	}
+	if !bytes.Contains(data, secretsKey) {
+		mem, err = r.masker.MaskJSON(data)
+		if err != nil {
+			return nil, nil, fmt.Errorf("mask %s: %w", base, err)
+		}
+		return mem, mem, nil
+	}
+	v, err := decodeJSON(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", base, err)
+	}
+	var leaves []string
+	collectSecretLeaves(v, false, &leaves)
+	if len(leaves) > 0 {
+		r.masker.RegisterAll(leaves...)
+	}
+	mv := r.maskOutsideSecrets(v)
+	mem, err = encodeJSON(mv)
+	if err != nil {
+		return nil, nil, err
+	}
+	sv, err := r.sealSecrets(mv, base)
+	if err != nil {
+		return nil, nil, err
+	}
+	stored, err = encodeJSON(sv)
+	return mem, stored, err
+}
+
+// unseal is the inverse of protect's stored form, used when a run is loaded.
+func (r *runState) unseal(stored []byte, base string) ([]byte, error) {
+	if len(stored) == 0 || !bytes.Contains(stored, secretsKey) {
+		return stored, nil
+	}
+	v, err := decodeJSON(stored)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", base, err)
+	}
+	out, err := r.openSecrets(v, base)
+	if err != nil {
+		return nil, err
+	}
+	var leaves []string
+	collectSecretLeaves(out, false, &leaves)
+	if len(leaves) > 0 {
+		r.masker.RegisterAll(leaves...)
+	}
+	return encodeJSON(out)
+}
+
+func decodeJSON(b []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("invalid JSON: %w", err)
+	}
+	return v, nil
+}
+
+func encodeJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
+func collectSecretLeaves(v any, inSecrets bool, dst *[]string) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, c := range x {
+			collectSecretLeaves(c, inSecrets || k == "_secrets", dst)
+		}
+	case []any:
+		for _, c := range x {
+			collectSecretLeaves(c, inSecrets, dst)
+		}
+	case string:
+		if inSecrets && !strings.HasPrefix(x, sealedPrefix) {
+			*dst = append(*dst, x)
+		}
+	case json.Number:
+		if inSecrets {
+			*dst = append(*dst, x.String())
+		}
+	}
+}
+
+func (r *runState) maskOutsideSecrets(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, c := range x {
+			if k == "_secrets" {
+				out[k] = c
+				continue
+			}
+			out[r.masker.MaskString(k)] = r.maskOutsideSecrets(c)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, c := range x {
+			out[i] = r.maskOutsideSecrets(c)
+		}
+		return out
+	case string:
+		return r.masker.MaskString(x)
+	}
+	return v
+}
+
+func (r *runState) aad(ptr string) []byte { return []byte(r.id + "|" + ptr) }
+
+func (r *runState) sealSecrets(v any, ptr string) (any, error) {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, c := range x {
+			p := ptr + "/" + pointerEscape(k)
+			if k == "_secrets" {
+				plain, err := encodeJSON(c)
+				if err != nil {
+					return nil, err
+				}
+				ct, err := r.e.keyring.Seal(plain, r.aad(p))
+				if err != nil {
+					return nil, fmt.Errorf("seal %s: %w", p, err)
+				}
+				out[k] = sealedPrefix + base64.StdEncoding.EncodeToString(ct)
+				continue
+			}
+			s, err := r.sealSecrets(c, p)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = s
+		}
+		return out, nil
+	case []any:
+		out := make([]any, len(x))
+		for i, c := range x {
+			s, err := r.sealSecrets(c, ptr+"/"+itoa(i))
+			if err != nil {
+				return nil, err
+			}
+			out[i] = s
+		}
+		return out, nil
+	}
+	return v, nil
+}
+
+func (r *runState) openSecrets(v any, ptr string) (any, error) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, c := range x {
+			p := ptr + "/" + pointerEscape(k)
+			if s, ok := c.(string); ok && k == "_secrets" && strings.HasPrefix(s, sealedPrefix) {
+				ct, err := base64.StdEncoding.DecodeString(s[len(sealedPrefix):])
+				if err != nil {
+					return nil, fmt.Errorf("%s: damaged sealed value", p)
+				}
+				plain, err := r.e.keyring.Open(ct, r.aad(p))
+				if err != nil {
+					return nil, fmt.Errorf("%s: cannot unseal: %w", p, err)
+				}
+				dv, err := decodeJSON(plain)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", p, err)
+				}
+				x[k] = dv
+				continue
+			}
+			o, err := r.openSecrets(c, p)
+			if err != nil {
+				return nil, err
+			}
+			x[k] = o
+		}
+		return x, nil
+	case []any:
+		for i, c := range x {
+			o, err := r.openSecrets(c, ptr+"/"+itoa(i))
+			if err != nil {
+				return nil, err
+			}
+			x[i] = o
+		}
+		return x, nil
+	}
+	return v, nil
+}

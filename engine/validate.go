@@ -1,0 +1,384 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/wfrun/wfrun/interpolate"
+	"github.com/wfrun/wfrun/tasks"
+	"github.com/wfrun/wfrun/tasks/eval"
+)
+
+// ErrInvalidDefinition is matched (errors.Is) by every *ValidationError.
+var ErrInvalidDefinition = errors.New("invalid workflow definition")
+
+// Problem is one definition problem at a JSON pointer ("" = the document).
+type Problem struct {
+	Location string `json:"location"`
+	Message  string `json:"message"`
+}
+
+func (p Problem) String() string {
+	if p.Location == "" {
+		return p.Message
+	}
+	return p.Location + ": " + p.Message
+}
+
+// ValidationError lists every problem found in a definition.
+type ValidationError struct {
+	Problems []Problem
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "invalid workflow definition (%d problem", len(e.Problems))
+	if len(e.Problems) != 1 {
+		b.WriteString("s")
+	}
+	b.WriteString(")")
+	for _, p := range e.Problems {
+		b.WriteString("\n  ")
+		b.WriteString(p.String())
+	}
+	return b.String()
+}
+
+// Is makes errors.Is(err, ErrInvalidDefinition) true.
+func (e *ValidationError) Is(target error) bool { return target == ErrInvalidDefinition }
+
+type validator struct {
+	cfg      *parseConfig
+	prefix   string
+	problems []Problem
+	refs     map[string]*WorkflowTask
+}
+
+func (v *validator) add(loc, format string, args ...any) {
+	v.problems = append(v.problems, Problem{Location: v.prefix + loc, Message: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) err() error {
+	if len(v.problems) == 0 {
+		return nil
+	}
+	return &ValidationError{Problems: v.problems}
+}
+
+func asErr[T error](err error, target *T) bool { return errors.As(err, target) }
+
+// iterSuffix matches the "__N" suffixes of DO_WHILE iteration task refs.
+var iterSuffix = regexp.MustCompile(`(__\d+)+$`)
+
+func (v *validator) definition(d *Definition) {
+	if d.SchemaVersion != nil && *d.SchemaVersion != 2 {
+		v.add("/schemaVersion", "schemaVersion %d is not supported (must be 2)", *d.SchemaVersion)
+	}
+	if strings.TrimSpace(d.Name) == "" {
+		v.add("/name", "missing workflow name")
+	}
+	if d.TimeoutSeconds < 0 {
+		v.add("/timeoutSeconds", "must not be negative")
+	}
+	if len(d.Tasks) == 0 {
+		v.add("/tasks", "the workflow has no tasks")
+	}
+	if len(d.Variables) > 0 && string(d.Variables) != "null" && d.Variables[0] != '{' {
+		v.add("/variables", "must be a JSON object")
+	}
+	// Pass 1: locations and reference names (nested lists included).
+	v.refs = map[string]*WorkflowTask{}
+	v.walk(d.Tasks, "/tasks", func(t *WorkflowTask) {
+		if strings.TrimSpace(t.TaskReferenceName) == "" {
+			v.add(t.loc+"/taskReferenceName", "missing taskReferenceName")
+			return
+		}
+		if prev, dup := v.refs[t.TaskReferenceName]; dup {
+			v.add(t.loc+"/taskReferenceName", "duplicate taskReferenceName %q (first used at %s)", t.TaskReferenceName, v.prefix+prev.loc)
+			return
+		}
+		v.refs[t.TaskReferenceName] = t
+	})
+	d.refs = v.refs
+	// Pass 2: each task.
+	v.walk(d.Tasks, "/tasks", v.task)
+	// JOIN placement and joinOn.
+	v.checkForks(d.Tasks, "/tasks")
+	if len(d.OutputParameters) > 0 && string(d.OutputParameters) != "null" {
+		d.outputTmpl = v.compile(d.OutputParameters, "/outputParameters")
+	}
+}
+
+// walk visits every task of a list, nested ones included, in definition
+// order, setting each task's location first.
+func (v *validator) walk(list []*WorkflowTask, loc string, fn func(*WorkflowTask)) {
+	for i, t := range list {
+		l := loc + "/" + itoa(i)
+		if t == nil {
+			v.add(l, "task is null")
+			continue
+		}
+		t.loc = l
+		fn(t)
+		keys := make([]string, 0, len(t.DecisionCases))
+		for k := range t.DecisionCases {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			v.walk(t.DecisionCases[k], l+"/decisionCases/"+pointerEscape(k), fn)
+		}
+		v.walk(t.DefaultCase, l+"/defaultCase", fn)
+		for j, branch := range t.ForkTasks {
+			v.walk(branch, l+"/forkTasks/"+itoa(j), fn)
+		}
+		v.walk(t.LoopOver, l+"/loopOver", fn)
+	}
+}
+
+func (v *validator) compile(doc json.RawMessage, loc string) *interpolate.Template {
+	tmpl, err := interpolate.Compile(doc, interpolate.WithLocation(v.prefix+loc))
+	if err != nil {
+		var ie *interpolate.Error
+		if errors.As(err, &ie) {
+			v.problems = append(v.problems, Problem{Location: ie.Location, Message: strings.TrimPrefix(err.Error(), ie.Location+": ")})
+		} else {
+			v.add(loc, "%v", err)
+		}
+		return nil
+	}
+	for _, ref := range tmpl.References() {
+		base := iterSuffix.ReplaceAllString(ref, "")
+		if _, ok := v.refs[ref]; ok {
+			continue
+		}
+		if _, ok := v.refs[base]; ok {
+			continue
+		}
+		v.add(loc, "reference to unknown task %q (no task has this taskReferenceName)", ref)
+	}
+	return tmpl
+}
+
+func (v *validator) knownType(typ string) bool {
+	if controlTypes[typ] {
+		return true
+	}
+	if v.cfg.registry != nil {
+		_, ok := v.cfg.registry.Lookup(typ)
+		return ok
+	}
+	for _, t := range defaultLeafTypes {
+		if t == typ {
+			return true
+		}
+	}
+	return false
+}
+
+func (v *validator) task(t *WorkflowTask) {
+	if t.Type == "" {
+		t.Type = TypeSimple // Conductor's default
+	}
+	if !v.knownType(t.Type) {
+		v.add(t.loc+"/type", "unknown task type %q", t.Type)
+	}
+	if strings.TrimSpace(t.Name) == "" {
+		v.add(t.loc+"/name", "missing task name")
+	}
+	if len(t.InputParameters) > 0 && string(t.InputParameters) != "null" {
+		if t.InputParameters[0] != '{' {
+			v.add(t.loc+"/inputParameters", "must be a JSON object")
+		} else {
+			t.input = v.compile(t.InputParameters, t.loc+"/inputParameters")
+		}
+	}
+	if t.RetryCount != nil && *t.RetryCount < 0 {
+		v.add(t.loc+"/retryCount", "must not be negative")
+	}
+	if _, logic, _, _ := t.retryPolicy(); logic != "" && logic != "FIXED" && logic != "EXPONENTIAL_BACKOFF" && logic != "LINEAR_BACKOFF" {
+		v.add(t.loc+"/retryLogic", "unknown retryLogic %q (want FIXED, EXPONENTIAL_BACKOFF or LINEAR_BACKOFF)", logic)
+	}
+	switch t.Type {
+	case TypeSwitch, TypeDecision:
+		v.switchTask(t)
+	case TypeDoWhile:
+		v.doWhile(t)
+	case TypeForkJoin:
+		if len(t.ForkTasks) == 0 {
+			v.add(t.loc+"/forkTasks", "FORK_JOIN needs at least one branch")
+		}
+	case TypeJoin:
+		for i, ref := range t.JoinOn {
+			if _, ok := v.refs[ref]; !ok {
+				v.add(t.loc+"/joinOn/"+itoa(i), "JOIN waits on unknown task %q", ref)
+			}
+		}
+	case TypeSubWorkflow:
+		v.subWorkflow(t)
+	case TypeWait:
+		v.wait(t)
+	case TypeTerminate:
+		var in struct {
+			Status json.RawMessage `json:"terminationStatus"`
+		}
+		_ = json.Unmarshal(t.InputParameters, &in)
+		var s string
+		if json.Unmarshal(in.Status, &s) == nil && !strings.Contains(s, "${") {
+			switch strings.ToUpper(s) {
+			case "COMPLETED", "FAILED", "TERMINATED":
+			default:
+				v.add(t.loc+"/inputParameters/terminationStatus", "terminationStatus %q is not COMPLETED, FAILED or TERMINATED", s)
+			}
+		}
+	}
+	if !controlTypes[t.Type] && v.cfg.registry != nil {
+		if impl, ok := v.cfg.registry.Lookup(t.Type); ok {
+			if val, ok := impl.(tasks.Validator); ok {
+				for _, err := range val.Validate(t.raw) {
+					v.add(t.loc, "%v", err)
+				}
+			}
+		}
+	}
+}
+
+func (v *validator) program(t *WorkflowTask, loc, evalType, expr string) {
+	p, err := eval.Compile(evalType, expr)
+	if err != nil {
+		v.add(loc, "%v", err)
+		return
+	}
+	t.program, t.evalType = p, evalType
+}
+
+func (v *validator) switchTask(t *WorkflowTask) {
+	typ, expr, loc := t.EvaluatorType, t.Expression, t.loc+"/expression"
+	if t.Type == TypeDecision && expr == "" {
+		// Legacy DECISION: caseValueParam names an input key, caseExpression is JavaScript.
+		if t.CaseValueParam != "" {
+			typ, expr, loc = eval.TypeValueParam, t.CaseValueParam, t.loc+"/caseValueParam"
+		} else {
+			typ, expr, loc = eval.TypeJavaScript, t.CaseExpression, t.loc+"/caseExpression"
+		}
+	}
+	if typ == "" {
+		typ = eval.TypeValueParam
+	}
+	if !eval.Known(typ) {
+		v.add(t.loc+"/evaluatorType", "unknown evaluatorType %q (want value-param, expr, javascript or graaljs)", typ)
+		return
+	}
+	if strings.TrimSpace(expr) == "" {
+		v.add(loc, "%s needs an expression", t.Type)
+		return
+	}
+	v.program(t, loc, typ, expr)
+}
+
+func (v *validator) doWhile(t *WorkflowTask) {
+	if len(t.LoopOver) == 0 {
+		v.add(t.loc+"/loopOver", "DO_WHILE needs at least one task in loopOver")
+	}
+	if len(t.Items) > 0 && string(t.Items) != "null" {
+		t.items = v.compile(t.Items, t.loc+"/items")
+	}
+	if strings.TrimSpace(t.LoopCondition) == "" {
+		if t.items == nil && !hasInputItems(t) {
+			v.add(t.loc+"/loopCondition", "DO_WHILE needs a loopCondition or items")
+		}
+		return
+	}
+	typ := t.EvaluatorType
+	if typ == "" {
+		typ = eval.TypeJavaScript
+	}
+	if !eval.Known(typ) {
+		v.add(t.loc+"/evaluatorType", "unknown evaluatorType %q (want value-param, expr, javascript or graaljs)", typ)
+		return
+	}
+	v.program(t, t.loc+"/loopCondition", typ, t.LoopCondition)
+}
+
+func hasInputItems(t *WorkflowTask) bool {
+	var in map[string]json.RawMessage
+	if json.Unmarshal(t.InputParameters, &in) != nil {
+		return false
+	}
+	_, a := in["items"]
+	_, b := in["_items"]
+	return a || b
+}
+
+func (v *validator) subWorkflow(t *WorkflowTask) {
+	p := t.SubWorkflowParam
+	if p == nil {
+		v.add(t.loc+"/subWorkflowParam", "SUB_WORKFLOW needs subWorkflowParam")
+		return
+	}
+	wd := p.WorkflowDefinition
+	if len(wd) > 0 && wd[0] == '{' {
+		sub, err := parseDefinition(wd, v.prefix+t.loc+"/subWorkflowParam/workflowDefinition", v.cfg)
+		if err != nil {
+			var ve *ValidationError
+			if errors.As(err, &ve) {
+				v.problems = append(v.problems, ve.Problems...)
+			}
+			return
+		}
+		t.subDef = sub
+		return
+	}
+	if strings.TrimSpace(p.Name) == "" {
+		v.add(t.loc+"/subWorkflowParam/name", "SUB_WORKFLOW needs subWorkflowParam.name or an inline workflowDefinition")
+	}
+}
+
+func (v *validator) wait(t *WorkflowTask) {
+	var in struct {
+		Duration json.RawMessage `json:"duration"`
+		Until    json.RawMessage `json:"until"`
+	}
+	_ = json.Unmarshal(t.InputParameters, &in)
+	var s string
+	if json.Unmarshal(in.Duration, &s) == nil && s != "" && !strings.Contains(s, "${") {
+		if _, err := parseDuration(s); err != nil {
+			v.add(t.loc+"/inputParameters/duration", "invalid WAIT duration %q: %v", s, err)
+		}
+	}
+	s = ""
+	if json.Unmarshal(in.Until, &s) == nil && s != "" && !strings.Contains(s, "${") {
+		if _, err := parseUntil(s); err != nil {
+			v.add(t.loc+"/inputParameters/until", "invalid WAIT until %q: %v", s, err)
+		}
+	}
+	if len(in.Duration) > 0 && len(in.Until) > 0 && string(in.Duration) != "null" && string(in.Until) != "null" {
+		v.add(t.loc+"/inputParameters", "WAIT takes duration or until, not both")
+	}
+}
+
+// checkForks requires a JOIN right after every FORK_JOIN (as Conductor does).
+func (v *validator) checkForks(list []*WorkflowTask, loc string) {
+	for i, t := range list {
+		if t == nil {
+			continue
+		}
+		if t.Type == TypeForkJoin {
+			if i+1 >= len(list) || list[i+1] == nil || list[i+1].Type != TypeJoin {
+				v.add(t.loc, "FORK_JOIN %q must be followed by a JOIN task", t.TaskReferenceName)
+			}
+		}
+		for _, c := range t.DecisionCases {
+			v.checkForks(c, "")
+		}
+		v.checkForks(t.DefaultCase, "")
+		for _, b := range t.ForkTasks {
+			v.checkForks(b, "")
+		}
+		v.checkForks(t.LoopOver, "")
+	}
+}
