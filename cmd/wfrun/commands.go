@@ -8,5 +8,6 @@ func commands() []*cobra.Command {
 	return []*cobra.Command{
 		newVersionCmd(),
 		newEvalCmd(),
+		newSecretCmd(),
 	}
 }

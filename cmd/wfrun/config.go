@@ -1,0 +1,42 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wfrun/wfrun/store"
+	"github.com/wfrun/wfrun/store/open"
+)
+
+// Configuration precedence: flags, then WFRUN_* environment variables, then
+// defaults (see store/open for the store URL syntax).
+
+// addConfigFlags registers --home and --store as persistent flags of cmd, so
+// cmd and its subcommands accept them. Commands that touch the stores call it
+// on themselves and use storeConfig/openStore.
+func addConfigFlags(cmd *cobra.Command) {
+	cmd.PersistentFlags().String("home", "", "wfrun home directory (env WFRUN_HOME; default $XDG_DATA_HOME/wfrun)")
+	cmd.PersistentFlags().String("store", "", "secret store URL: bolt:PATH, redis://…, rediss://…, redis+sentinel://…, redis+cluster://…, env:PREFIX, or A|B layered (env WFRUN_STORE; default bolt under the home)")
+}
+
+// storeConfig resolves the store configuration for cmd.
+func storeConfig(cmd *cobra.Command) open.Config {
+	cfg := open.ConfigFromEnv()
+	if f := cmd.Flag("home"); f != nil && f.Changed {
+		cfg.Home = f.Value.String()
+	}
+	if f := cmd.Flag("store"); f != nil && f.Changed {
+		cfg.URL = f.Value.String()
+	}
+	return cfg
+}
+
+// openStore opens the configured secret store. The caller closes it.
+func openStore(cmd *cobra.Command) (store.Store, error) {
+	s, err := open.Open(cmd.Context(), storeConfig(cmd))
+	if err != nil {
+		return nil, fmt.Errorf("open secret store: %w", err)
+	}
+	return s, nil
+}

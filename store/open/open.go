@@ -1,0 +1,133 @@
+// Package open picks and opens a secret backend from configuration; the CLI
+// and the engine both use it.
+//
+// # Store URLs (WFRUN_STORE, --store)
+//
+//	""  or "bolt:"                 $WFRUN_HOME/secrets.db (the default)
+//	"bolt:PATH"                    a bbolt file at PATH (relative to $WFRUN_HOME)
+//	"redis://[user:pass@]host:port/db"   one Redis node
+//	"rediss://..."                 the same over TLS
+//	"redis+sentinel://[user:pass@]host1:port,host2:port/db?master=NAME"  Sentinel
+//	"redis+cluster://[user:pass@]host1:port,host2:port"                Cluster
+//	"env:" or "env:PREFIX"         read-only WFRUN_SECRET_<NAME> (or PREFIX<NAME>) variables
+//	"A|B|..."                      a layered chain, first match wins, e.g. "env:|bolt:"
+//
+// The Redis topology is always chosen by the scheme, never guessed. Redis
+// URLs also accept ?prefix=KEYPREFIX (default "wfrun") and ?history=N.
+// Bolt and Redis values are encrypted with the keyring from
+// internal/seal.LoadKeyring(Home): WFRUN_MASTER_KEY, else $WFRUN_HOME/master.key.
+package open
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/wfrun/wfrun/internal/seal"
+	"github.com/wfrun/wfrun/store"
+	"github.com/wfrun/wfrun/store/bolt"
+	"github.com/wfrun/wfrun/store/env"
+)
+
+// Config says where the secrets live.
+type Config struct {
+	Home string // WFRUN_HOME
+	URL  string // WFRUN_STORE
+	// Getenv looks up WFRUN_MASTER_KEY and friends; nil means os.Getenv.
+	Getenv func(string) string
+}
+
+// DefaultHome is $XDG_DATA_HOME/wfrun, else ~/.local/share/wfrun.
+func DefaultHome(getenv func(string) string) string {
+	if x := getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "wfrun")
+	}
+	if h := getenv("HOME"); h != "" {
+		return filepath.Join(h, ".local", "share", "wfrun")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "wfrun")
+	}
+	return filepath.Join(os.TempDir(), "wfrun")
+}
+
+// ConfigFromEnv reads WFRUN_HOME and WFRUN_STORE.
+func ConfigFromEnv() Config { return ConfigFromGetenv(os.Getenv) }
+
+// ConfigFromGetenv is ConfigFromEnv with an explicit lookup.
+func ConfigFromGetenv(getenv func(string) string) Config {
+	home := getenv("WFRUN_HOME")
+	if home == "" {
+		home = DefaultHome(getenv)
+	}
+	return Config{Home: home, URL: getenv("WFRUN_STORE"), Getenv: getenv}
+}
+
+func (c Config) getenv() func(string) string {
+	if c.Getenv != nil {
+		return c.Getenv
+	}
+	return os.Getenv
+}
+
+// Keyring loads the keyring for c.
+func (c Config) Keyring() (*seal.Keyring, error) {
+	return seal.LoadKeyringEnv(c.Home, c.getenv())
+}
+
+// Open opens the store c describes.
+func Open(ctx context.Context, cfg Config) (store.Store, error) {
+	parts := strings.Split(cfg.URL, "|")
+	if len(parts) == 1 {
+		return openOne(ctx, cfg, strings.TrimSpace(cfg.URL))
+	}
+	var layers []store.Store
+	for _, p := range parts {
+		s, err := openOne(ctx, cfg, strings.TrimSpace(p))
+		if err != nil {
+			for _, l := range layers {
+				_ = l.Close()
+			}
+			return nil, err
+		}
+		layers = append(layers, s)
+	}
+	return store.Layered(layers...), nil
+}
+
+// ErrBadURL reports a store URL open cannot use.
+var ErrBadURL = errors.New("bad store URL")
+
+func openOne(ctx context.Context, cfg Config, u string) (store.Store, error) {
+	scheme, rest, _ := strings.Cut(u, ":")
+	switch {
+	case u == "" || scheme == "bolt":
+		path := filepath.Join(cfg.Home, bolt.FileName)
+		if rest != "" {
+			path = rest
+			if !filepath.IsAbs(path) {
+				path = filepath.Join(cfg.Home, path)
+			}
+		}
+		if cfg.Home == "" && !filepath.IsAbs(path) {
+			return nil, fmt.Errorf("%w: no WFRUN_HOME for the bolt store", ErrBadURL)
+		}
+		ring, err := cfg.Keyring()
+		if err != nil {
+			return nil, err
+		}
+		return bolt.Open(path, ring)
+	case scheme == "env":
+		prefix := env.DefaultPrefix
+		if rest != "" {
+			prefix = rest
+		}
+		return env.New(env.WithPrefix(prefix)), nil
+	case scheme == "redis" || scheme == "rediss" || scheme == "redis+sentinel" || scheme == "redis+cluster":
+		return openRedis(ctx, cfg, u)
+	}
+	return nil, fmt.Errorf("%w: unknown scheme %q (want bolt:, env:, redis://, rediss://, redis+sentinel:// or redis+cluster://)", ErrBadURL, scheme)
+}
