@@ -1,0 +1,375 @@
+package tasks_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wfrun/wfrun/internal/seal"
+	"github.com/wfrun/wfrun/masking"
+	"github.com/wfrun/wfrun/store"
+	"github.com/wfrun/wfrun/store/bolt"
+	"github.com/wfrun/wfrun/store/memory"
+	"github.com/wfrun/wfrun/tasks"
+)
+
+// rotEnv is one run's view of a real store with a real masker.
+type rotEnv struct {
+	raw    store.Store
+	masker *masking.Masker
+	svc    *tasks.Services
+	logs   *strings.Builder
+	mu     *sync.Mutex
+}
+
+func newRotEnv(t testing.TB, raw store.Store, p store.Principal) *rotEnv {
+	t.Helper()
+	e := &rotEnv{raw: raw, masker: masking.New(), logs: &strings.Builder{}, mu: &sync.Mutex{}}
+	e.svc = &tasks.Services{
+		Masker:  e.masker,
+		Secrets: store.NewRunView(raw, p, "", ""),
+		Logf: func(format string, args ...any) {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			fmt.Fprintf(e.logs, format+"\n", args...)
+		},
+	}
+	return e
+}
+
+func (e *rotEnv) logText() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.logs.String()
+}
+
+func rotRequest(svc *tasks.Services, input string) *tasks.Request {
+	return &tasks.Request{
+		WorkflowID: "wf-1", TaskID: "t-1", RefName: "update_secret_ref",
+		TaskType: tasks.TypeUpdateSecret, Input: json.RawMessage(input), Services: svc,
+	}
+}
+
+func rotInput(key string, value any) string {
+	b, err := json.Marshal(map[string]any{"_secrets": map[string]any{"secretKey": key, "secretValue": value}})
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+func boltStore(t testing.TB, opts ...bolt.Option) *bolt.Store {
+	t.Helper()
+	k, err := seal.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := seal.NewKeyring(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := bolt.Open(filepath.Join(t.TempDir(), "secrets.db"), ring, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func TestUpdateSecretCreatesThenUpdates(t *testing.T) {
+	ctx := context.Background()
+	e := newRotEnv(t, memory.New(), store.LocalPrincipal)
+	task := tasks.NewUpdateSecret()
+
+	res := task.Execute(ctx, rotRequest(e.svc, rotInput("my_token", "first-token-value")))
+	if res.Status != tasks.Completed {
+		t.Fatalf("create: %s %s", res.Status, res.Reason)
+	}
+	if string(res.Output) != "{}" {
+		t.Fatalf("output = %s, want {}", res.Output)
+	}
+	sec, err := e.raw.Get(ctx, "my_token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(sec.Value) != `"first-token-value"` || sec.Version != 1 {
+		t.Fatalf("stored %s v%d", sec.Value, sec.Version)
+	}
+
+	// A JSON value is stored as that JSON.
+	obj := map[string]any{"ACCESS_KEY": "AKIAEXAMPLE123", "SECRET_ACCESS_KEY": "very-secret-key-42"}
+	res = task.Execute(ctx, rotRequest(e.svc, rotInput("my_token", obj)))
+	if res.Status != tasks.Completed {
+		t.Fatalf("update: %s %s", res.Status, res.Reason)
+	}
+	sec, err = e.raw.Get(ctx, "my_token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(sec.Value, &got); err != nil || got["SECRET_ACCESS_KEY"] != "very-secret-key-42" || sec.Version != 2 {
+		t.Fatalf("stored %s v%d (%v)", sec.Value, sec.Version, err)
+	}
+	hist, err := e.raw.History(ctx, "my_token", 10)
+	if err != nil || len(hist) != 2 || string(hist[1].Value) != `"first-token-value"` {
+		t.Fatalf("history: %d versions, err %v", len(hist), err)
+	}
+}
+
+func TestUpdateSecretRegistersValuesWithMasker(t *testing.T) {
+	ctx := context.Background()
+	e := newRotEnv(t, memory.New(), store.LocalPrincipal)
+	task := tasks.NewUpdateSecret()
+	if r := task.Execute(ctx, rotRequest(e.svc, rotInput("tok", "old-token-aaaa"))); r.Status != tasks.Completed {
+		t.Fatal(r.Reason)
+	}
+	// A fresh run (fresh masker) rotates: the new value, its JSON leaves,
+	// and the value it replaces are masked in that run.
+	e2 := newRotEnv(t, e.raw, store.LocalPrincipal)
+	val := map[string]any{"token": "new-token-bbbb", "meta": map[string]any{"refresh": "refresh-cccc"}}
+	if r := task.Execute(ctx, rotRequest(e2.svc, rotInput("tok", val))); r.Status != tasks.Completed {
+		t.Fatal(r.Reason)
+	}
+	text := []byte("a new-token-bbbb b refresh-cccc c old-token-aaaa d")
+	if got := string(e2.masker.Mask(text)); got != "a *** b *** c *** d" {
+		t.Fatalf("masked = %q", got)
+	}
+}
+
+func TestUpdateSecretMaskerRegisteredBeforeWrite(t *testing.T) {
+	// The store's Put observes the masker: the value must already be masked
+	// when it reaches the store.
+	ctx := context.Background()
+	e := newRotEnv(t, memory.New(), store.LocalPrincipal)
+	probe := &rotProbe{SecretAccess: e.svc.Secrets, m: e.masker}
+	e.svc.Secrets = probe
+	if r := tasks.NewUpdateSecret().Execute(ctx, rotRequest(e.svc, rotInput("tok", "value-to-mask-1234"))); r.Status != tasks.Completed {
+		t.Fatal(r.Reason)
+	}
+	if probe.sawUnmasked || probe.puts != 1 {
+		t.Fatalf("masked before write: %v, puts %d", !probe.sawUnmasked, probe.puts)
+	}
+}
+
+// rotProbe wraps a real RunView and checks the masker at Put time.
+type rotProbe struct {
+	tasks.SecretAccess
+	m           *masking.Masker
+	puts        int
+	sawUnmasked bool
+}
+
+func (p *rotProbe) Put(ctx context.Context, name string, value json.RawMessage, ifVersion int64) (*store.Secret, error) {
+	p.puts++
+	if string(p.m.Mask(value)) == string(value) {
+		p.sawUnmasked = true
+	}
+	return p.SecretAccess.Put(ctx, name, value, ifVersion)
+}
+
+func TestUpdateSecretMissingFields(t *testing.T) {
+	ctx := context.Background()
+	e := newRotEnv(t, memory.New(), store.LocalPrincipal)
+	task := tasks.NewUpdateSecret()
+	cases := []struct {
+		name, input, want string
+	}{
+		{"no input", ``, "_secrets"},
+		{"null input", `null`, "_secrets"},
+		{"no _secrets", `{"x":1}`, "_secrets"},
+		{"empty _secrets", `{"_secrets":{}}`, "_secrets"},
+		{"null _secrets", `{"_secrets":null}`, "_secrets"},
+		{"_secrets not object", `{"_secrets":"abc"}`, "_secrets"},
+		{"no key", `{"_secrets":{"secretValue":"v-1234"}}`, "secretKey"},
+		{"empty key", `{"_secrets":{"secretKey":"","secretValue":"v-1234"}}`, "secretKey"},
+		{"key not string", `{"_secrets":{"secretKey":12,"secretValue":"v-1234"}}`, "secretKey"},
+		{"bad key", `{"_secrets":{"secretKey":"a b","secretValue":"v-1234"}}`, "secretKey"},
+		{"no value", `{"_secrets":{"secretKey":"k"}}`, "secretValue"},
+		{"empty value", `{"_secrets":{"secretKey":"k","secretValue":""}}`, "secretValue"},
+		{"null value", `{"_secrets":{"secretKey":"k","secretValue":null}}`, "secretValue"},
+		{"empty object value", `{"_secrets":{"secretKey":"k","secretValue":{}}}`, "secretValue"},
+		{"not json", `{"_secrets":`, "_secrets"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := task.Execute(ctx, rotRequest(e.svc, c.input))
+			if r.Status != tasks.FailedTerminal {
+				t.Fatalf("status %s, want %s (%s)", r.Status, tasks.FailedTerminal, r.Reason)
+			}
+			if !strings.Contains(r.Reason, c.want) {
+				t.Fatalf("reason %q does not name %s", r.Reason, c.want)
+			}
+		})
+	}
+	page, err := e.raw.List(ctx, store.ListOptions{})
+	if err != nil || len(page.Names) != 0 {
+		t.Fatalf("failed inputs wrote secrets: %v %v", page, err)
+	}
+	if errs := task.Validate(json.RawMessage(`{"inputParameters":{"_secrets":{"secretKey":"k"}}}`)); len(errs) != 1 || !strings.Contains(errs[0].Error(), "secretValue") {
+		t.Fatalf("Validate = %v", errs)
+	}
+	if errs := task.Validate(json.RawMessage(`{"inputParameters":{"_secrets":{"secretKey":"k","secretValue":"${a.output.b}"}}}`)); len(errs) != 0 {
+		t.Fatalf("Validate of a valid definition = %v", errs)
+	}
+}
+
+func TestUpdateSecretForbidden(t *testing.T) {
+	ctx := context.Background()
+	raw := memory.New()
+	if _, err := raw.Put(ctx, &store.Secret{Name: "prod/token", Value: json.RawMessage(`"existing-value-xyz"`)}); err != nil {
+		t.Fatal(err)
+	}
+	reader := store.Principal{Name: "ci", Scopes: []string{"secrets:get:*"}}
+	for _, name := range []string{"prod/token", "prod/absent"} {
+		e := newRotEnv(t, raw, reader)
+		r := tasks.NewUpdateSecret().Execute(ctx, rotRequest(e.svc, rotInput(name, "attacker-value-123")))
+		if r.Status != tasks.FailedTerminal || r.Reason != "forbidden: cannot set secret "+name {
+			t.Fatalf("%s: %s %q", name, r.Status, r.Reason)
+		}
+	}
+	sec, err := raw.Get(ctx, "prod/token")
+	if err != nil || string(sec.Value) != `"existing-value-xyz"` || sec.Version != 1 {
+		t.Fatalf("secret changed: %v", err)
+	}
+	// A set-only principal (no get) can still rotate: the write is then
+	// unconditional.
+	writer := store.Principal{Name: "rotator", Scopes: []string{"secrets:set:prod/*"}}
+	e := newRotEnv(t, raw, writer)
+	if r := tasks.NewUpdateSecret().Execute(ctx, rotRequest(e.svc, rotInput("prod/token", "rotated-value-456"))); r.Status != tasks.Completed {
+		t.Fatalf("set-only: %s %s", r.Status, r.Reason)
+	}
+	if sec, _ := raw.Get(ctx, "prod/token"); sec.Version != 2 {
+		t.Fatalf("version %d", sec.Version)
+	}
+}
+
+func TestUpdateSecretNoStore(t *testing.T) {
+	r := tasks.NewUpdateSecret().Execute(context.Background(), rotRequest(&tasks.Services{}, rotInput("k", "v-1234")))
+	if r.Status != tasks.FailedTerminal || !strings.Contains(r.Reason, `"k"`) {
+		t.Fatalf("%s %q", r.Status, r.Reason)
+	}
+}
+
+// TestUpdateSecretGivesUpClearly forces every compare-and-swap to lose: a
+// second writer bumps the version between the task's read and its write.
+func TestUpdateSecretGivesUpClearly(t *testing.T) {
+	ctx := context.Background()
+	raw := memory.New()
+	e := newRotEnv(t, raw, store.LocalPrincipal)
+	e.svc.Secrets = &rotRacer{SecretAccess: e.svc.Secrets, raw: raw}
+	r := tasks.NewUpdateSecret(tasks.WithRotateAttempts(3), tasks.WithRotateBackoff(time.Millisecond)).
+		Execute(ctx, rotRequest(e.svc, rotInput("hot", "loser-value-1234")))
+	if r.Status != tasks.Failed || !strings.Contains(r.Reason, `"hot"`) || !strings.Contains(r.Reason, "3 attempts") {
+		t.Fatalf("%s %q", r.Status, r.Reason)
+	}
+	if strings.Contains(r.Reason, "loser-value") {
+		t.Fatal("reason leaks the value")
+	}
+}
+
+type rotRacer struct {
+	tasks.SecretAccess
+	raw store.Store
+	n   int
+}
+
+func (r *rotRacer) Get(ctx context.Context, name string) (*store.Secret, error) {
+	s, err := r.SecretAccess.Get(ctx, name)
+	r.n++
+	_, _ = r.raw.Put(ctx, &store.Secret{Name: name, Value: json.RawMessage(fmt.Sprintf(`"other-writer-%d"`, r.n))})
+	return s, err
+}
+
+func TestPreviousVersionGraceWindow(t *testing.T) {
+	ctx := context.Background()
+	clock := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	raw := memory.New(memory.WithClock(func() time.Time { return clock }))
+	e := newRotEnv(t, raw, store.LocalPrincipal)
+	task := tasks.NewUpdateSecret()
+	for _, v := range []string{"token-one-1111", "token-two-2222"} {
+		if r := task.Execute(ctx, rotRequest(e.svc, rotInput("tok", v))); r.Status != tasks.Completed {
+			t.Fatal(r.Reason)
+		}
+	}
+	view := store.NewRunView(raw, store.LocalPrincipal, "", "")
+	cur, err := view.Secret(ctx, "tok")
+	if err != nil || string(cur) != `"token-two-2222"` {
+		t.Fatalf("current = %s %v", cur, err)
+	}
+	prev, err := view.Previous(ctx, "tok", time.Minute, clock.Add(30*time.Second))
+	if err != nil || string(prev.Value) != `"token-one-1111"` {
+		t.Fatalf("previous within grace: %v", err)
+	}
+	if _, err := view.Previous(ctx, "tok", time.Minute, clock.Add(2*time.Minute)); !errors.Is(err, store.ErrExpired) {
+		t.Fatalf("after grace: %v", err)
+	}
+	other := store.NewRunView(raw, store.Principal{Name: "x", Scopes: []string{"secrets:get:other"}}, "", "")
+	if _, err := other.Previous(ctx, "tok", time.Minute, clock); !errors.Is(err, store.ErrForbidden) {
+		t.Fatalf("without get: %v", err)
+	}
+}
+
+// rotateConcurrently runs n UPDATE_SECRET tasks on one secret at once, each
+// as its own run (own RunView and masker), and checks the history holds
+// exactly n new versions with every value present once.
+func rotateConcurrently(t *testing.T, raw store.Store, n int) {
+	t.Helper()
+	ctx := context.Background()
+	seed := newRotEnv(t, raw, store.LocalPrincipal)
+	if r := tasks.NewUpdateSecret().Execute(ctx, rotRequest(seed.svc, rotInput("shared/token", "seed-value-0000"))); r.Status != tasks.Completed {
+		t.Fatal(r.Reason)
+	}
+	task := tasks.NewUpdateSecret()
+	var wg sync.WaitGroup
+	results := make([]tasks.Result, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e := newRotEnv(t, raw, store.LocalPrincipal)
+			results[i] = task.Execute(ctx, rotRequest(e.svc, rotInput("shared/token", fmt.Sprintf("rotated-value-%04d", i))))
+		}()
+	}
+	wg.Wait()
+	for i, r := range results {
+		if r.Status != tasks.Completed {
+			t.Fatalf("rotation %d: %s %s", i, r.Status, r.Reason)
+		}
+	}
+	hist, err := raw.History(ctx, "shared/token", n+5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hist) != n+1 {
+		t.Fatalf("history has %d versions, want %d", len(hist), n+1)
+	}
+	seen := map[string]bool{}
+	for i, h := range hist {
+		if want := int64(n + 1 - i); h.Version != want {
+			t.Fatalf("history[%d] is version %d, want %d", i, h.Version, want)
+		}
+		seen[string(h.Value)] = true
+	}
+	for i := range n {
+		if v := fmt.Sprintf(`"rotated-value-%04d"`, i); !seen[v] {
+			t.Fatalf("update %s lost", v)
+		}
+	}
+	if !seen[`"seed-value-0000"`] {
+		t.Fatal("seed version missing")
+	}
+}
+
+func TestUpdateSecretConcurrentMemory(t *testing.T) {
+	rotateConcurrently(t, memory.New(memory.WithHistory(25)), 20)
+}
+
+func TestUpdateSecretConcurrentBolt(t *testing.T) {
+	rotateConcurrently(t, boltStore(t, bolt.WithHistory(25)), 20)
+}
