@@ -3,7 +3,6 @@ package interpolate
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 )
 
 // Env is what expressions resolve against. An engine backs it with its own run state, so
@@ -54,7 +53,7 @@ type MapSecrets map[string]json.RawMessage
 func (m MapSecrets) Secret(_ context.Context, name string) ([]byte, error) {
 	v, ok := m[name]
 	if !ok {
-		return nil, fmt.Errorf("%q: %w", name, ErrSecretNotFound)
+		return nil, ErrSecretNotFound // the *Error around it names the secret
 	}
 	return v, nil
 }

@@ -157,7 +157,7 @@ func (x *expr) finish(src, tail string) (*expr, int, error) {
 		}
 	}
 	if first := x.pieces[0]; first.x == nil && staticSecretPrefix(first.lit) {
-		return nil, 0, &Error{Offset: x.off, Msg: "a secret name cannot be computed by a nested expression", Err: ErrDynamicSecret}
+		return nil, 0, &Error{Offset: x.off, Msg: "a secret reference cannot contain a nested expression (its name and path must be static)", Err: ErrDynamicSecret}
 	}
 	return x, end, nil
 }
