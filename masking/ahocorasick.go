@@ -9,123 +9,166 @@ import (
 // from the full pattern set and never modified afterwards, so any number of
 // goroutines may scan with it while Register builds its successor.
 //
-// Layout: states live in one slice of small structs so that a step touches one
-// cache line. Children of a state form a sibling list sorted by label; states
-// with many children (the root and the first levels of a large dictionary) also
-// get a dense 256-entry row holding the complete transition function (failure
-// links already folded in), which keeps the per-byte cost flat as the number of
-// registered values grows.
+// Layout, chosen so that the per-byte cost stays flat as the dictionary
+// grows (a dictionary of 10 000 values has ~100 000 patterns and millions of
+// states; a scan must not wander through all of that memory):
+//   - states are numbered breadth-first, so the shallow states a scan visits
+//     almost all the time sit together at the front, and the children of a
+//     state are contiguous and sorted by label;
+//   - states with many children (the root and the first trie levels) also
+//     get a dense row holding the complete transition function, failure
+//     links folded in, indexed by byte class: bytes that occur in no pattern
+//     share class 0 (they always lead back to the root), so a row is as wide
+//     as the alphabet actually used (~65 entries for base64-like secrets)
+//     rather than 256.
 type automaton struct {
 	states   []acState
-	dense    []int32 // rows of 256 transitions, indexed by acState.dense
-	maxLen   int     // longest pattern; bounds the streaming look-behind
-	hasStar  bool    // some pattern contains '*', so a replacement may create a new match
+	dense    []int32   // rows of stride transitions, indexed by acState.dense
+	class    [256]byte // byte → class; 0 for bytes in no pattern
+	stride   int
+	maxLen   int  // longest pattern; bounds the streaming look-behind
+	hasStar  bool // some pattern contains '*', so a replacement may create a new match
 	patterns int
 }
 
 type acState struct {
-	first int32 // first child, -1 if none
-	next  int32 // next sibling, -1 if none
+	first int32 // first child (children are first..first+count-1)
+	count int32
 	fail  int32
 	dense int32 // row in automaton.dense, -1 if sparse
-	out   int32 // length of the longest pattern that ends in this state (via dictionary suffixes too)
+	out   int32 // length of the longest pattern ending in this state (dictionary suffixes included)
 	label byte
 }
 
-// denseThreshold is the child count from which a state gets a dense row. A
-// row costs 1 KiB; only the root and the first one or two trie levels of a
-// large dictionary reach it.
-const denseThreshold = 6
+// denseThreshold is the child count from which a state gets a dense row.
+const denseThreshold = 4
+
+// maxDenseRows caps dense rows (memory: rows × stride × 4 bytes).
+const maxDenseRows = 1 << 13
 
 // buildAutomaton builds the machine for patterns (each non-empty).
 func buildAutomaton(patterns []string) *automaton {
 	sorted := append([]string(nil), patterns...)
 	sort.Strings(sorted)
 	a := &automaton{patterns: len(sorted)}
-	total := 1
+
+	// Byte classes.
+	var used [256]bool
 	for _, p := range sorted {
-		total += len(p)
-	}
-	a.states = make([]acState, 1, total)
-	a.states[0] = acState{first: -1, next: -1, dense: -1}
-	// Insert in sorted order: a new child is always the largest label among
-	// its siblings so far, so appending at the end keeps sibling lists sorted.
-	// last[s] remembers the last child of s to append in O(1).
-	last := make([]int32, 1, total)
-	last[0] = -1
-	children := make([]int32, 1, total)
-	for _, p := range sorted {
+		for i := 0; i < len(p); i++ {
+			used[p[i]] = true
+		}
 		if len(p) > a.maxLen {
 			a.maxLen = len(p)
 		}
 		if strings.IndexByte(p, '*') >= 0 {
 			a.hasStar = true
 		}
+	}
+	a.stride = 1
+	for c := 0; c < 256; c++ {
+		if used[c] {
+			a.class[c] = byte(a.stride)
+			a.stride++
+		}
+	}
+
+	// 1. Trie in insertion order. Patterns are sorted, so a new child always
+	// has the largest label among its siblings so far: appending keeps the
+	// sibling lists sorted.
+	total := 1
+	for _, p := range sorted {
+		total += len(p)
+	}
+	type tnode struct {
+		first, next, last int32
+		out               int32
+		children          int32
+		label             byte
+	}
+	trie := make([]tnode, 1, total)
+	trie[0] = tnode{first: -1, next: -1, last: -1}
+	for _, p := range sorted {
 		s := int32(0)
 		for i := 0; i < len(p); i++ {
 			c := p[i]
-			l := last[s]
-			if l >= 0 && a.states[l].label == c {
+			if l := trie[s].last; l >= 0 && trie[l].label == c {
 				s = l
 				continue
 			}
-			n := int32(len(a.states))
-			a.states = append(a.states, acState{first: -1, next: -1, dense: -1, label: c})
-			last = append(last, -1)
-			children = append(children, 0)
-			if l >= 0 {
-				a.states[l].next = n
+			n := int32(len(trie))
+			trie = append(trie, tnode{first: -1, next: -1, last: -1, label: c})
+			if l := trie[s].last; l >= 0 {
+				trie[l].next = n
 			} else {
-				a.states[s].first = n
+				trie[s].first = n
 			}
-			last[s] = n
-			children[s]++
+			trie[s].last = n
+			trie[s].children++
 			s = n
 		}
-		if int32(len(p)) > a.states[s].out {
-			a.states[s].out = int32(len(p))
+		trie[s].out = int32(len(p))
+	}
+
+	// 2. Renumber breadth-first: children of a state become contiguous.
+	order := make([]int32, 0, len(trie))
+	order = append(order, 0)
+	newID := make([]int32, len(trie))
+	for h := 0; h < len(order); h++ {
+		for c := trie[order[h]].first; c >= 0; c = trie[c].next {
+			newID[c] = int32(len(order))
+			order = append(order, c)
 		}
 	}
-	// Dense rows for branching states.
-	nd := int32(0)
-	for s := range a.states {
-		if s == 0 || children[s] >= denseThreshold {
-			a.states[s].dense = nd
-			nd++
+	a.states = make([]acState, len(trie))
+	rows := int32(0)
+	for n, o := range order {
+		t := &trie[o]
+		st := acState{count: t.children, out: t.out, label: t.label, dense: -1}
+		if t.first >= 0 {
+			st.first = newID[t.first]
 		}
+		if (n == 0 || t.children >= denseThreshold) && rows < maxDenseRows {
+			st.dense = rows
+			rows++
+		}
+		a.states[n] = st
 	}
-	a.dense = make([]int32, int(nd)*256)
-	// Breadth-first: failure links, inherited outputs, complete dense rows.
-	queue := make([]int32, 0, len(a.states))
+	trie = nil
+	a.dense = make([]int32, int(rows)*a.stride)
+
+	// 3. Failure links, inherited outputs and complete dense rows, in
+	// breadth-first order (which is now simply increasing state number):
+	// every state's failure target is shallower, hence already final.
 	root := &a.states[0]
-	row := a.dense[0:256]
-	for c := a.states[0].first; c >= 0; c = a.states[c].next {
-		row[a.states[c].label] = c
-		a.states[c].fail = 0
-		queue = append(queue, c)
+	for i := int32(0); i < root.count; i++ {
+		ch := root.first + i
+		a.dense[int(a.class[a.states[ch].label])] = ch // root's row is row 0
 	}
-	_ = root
-	for h := 0; h < len(queue); h++ {
-		s := queue[h]
+	for s := int32(1); s < int32(len(a.states)); s++ {
 		st := &a.states[s]
 		if f := a.states[st.fail].out; f > st.out {
 			st.out = f
 		}
 		if st.dense >= 0 {
-			// A state's failure target is shallower, so its transitions are
-			// final by now: copy them, then overlay the state's own children.
-			d := a.dense[int(st.dense)*256 : int(st.dense)*256+256]
+			row := a.dense[int(st.dense)*a.stride : int(st.dense+1)*a.stride]
+			frow := a.states[st.fail]
 			for c := 0; c < 256; c++ {
-				d[c] = a.step(st.fail, byte(c))
+				if cl := a.class[c]; cl != 0 {
+					if frow.dense >= 0 {
+						row[cl] = a.dense[int(frow.dense)*a.stride+int(cl)]
+					} else {
+						row[cl] = a.step(st.fail, byte(c))
+					}
+				}
+			}
+			for i := int32(0); i < st.count; i++ {
+				row[a.class[a.states[st.first+i].label]] = st.first + i
 			}
 		}
-		for c := st.first; c >= 0; c = a.states[c].next {
-			ch := &a.states[c]
-			ch.fail = a.step(st.fail, ch.label)
-			if st.dense >= 0 {
-				a.dense[int(st.dense)*256+int(ch.label)] = c
-			}
-			queue = append(queue, c)
+		for i := int32(0); i < st.count; i++ {
+			ch := st.first + i
+			a.states[ch].fail = a.step(st.fail, a.states[ch].label)
 		}
 	}
 	return a
@@ -133,20 +176,23 @@ func buildAutomaton(patterns []string) *automaton {
 
 // step is the goto/failure transition function.
 func (a *automaton) step(s int32, c byte) int32 {
+	cl := a.class[c]
+	if cl == 0 {
+		return 0
+	}
 	for {
 		st := &a.states[s]
 		if st.dense >= 0 {
-			return a.dense[int(st.dense)*256+int(c)]
+			return a.dense[int(st.dense)*a.stride+int(cl)]
 		}
-		for ch := st.first; ch >= 0; {
-			cs := &a.states[ch]
-			if cs.label == c {
-				return ch
+		kids := a.states[st.first : st.first+st.count]
+		for i := range kids {
+			if kids[i].label == c {
+				return st.first + int32(i)
 			}
-			if cs.label > c {
+			if kids[i].label > c {
 				break
 			}
-			ch = cs.next
 		}
 		s = st.fail
 	}
@@ -164,12 +210,19 @@ func (a *automaton) spans(b []byte, dst []span) []span {
 	}
 	states := a.states
 	dense := a.dense
+	stride := a.stride
+	class := &a.class
 	s := int32(0)
 	for i := 0; i < len(b); i++ {
 		c := b[i]
-		// Inline the common dense case; fall back to the general step.
+		cl := class[c]
+		if cl == 0 {
+			// A byte in no pattern: back to the root, nothing ends here.
+			s = 0
+			continue
+		}
 		if d := states[s].dense; d >= 0 {
-			s = dense[int(d)<<8|int(c)]
+			s = dense[int(d)*stride+int(cl)]
 		} else {
 			s = a.step(s, c)
 		}

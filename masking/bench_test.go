@@ -1,0 +1,226 @@
+package masking
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math/rand"
+	"net/url"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// Peer hot paths, re-implemented for the benchmark only (see
+// reference/peers.md §9): act masks with one strings.ReplaceAll per value;
+// the actions/runner SecretMasker finds every position of every value,
+// merges the ranges and replaces them.
+
+func actReplaceAll(line string, values []string) string {
+	for _, v := range values {
+		line = strings.ReplaceAll(line, v, Redacted)
+	}
+	return line
+}
+
+func runnerPositions(line string, values []string) string {
+	var sp []span
+	for _, v := range values {
+		for i := 0; ; {
+			j := strings.Index(line[i:], v)
+			if j < 0 {
+				break
+			}
+			sp = append(sp, span{i + j, i + j + len(v)})
+			i += j + 1
+		}
+	}
+	if len(sp) == 0 {
+		return line
+	}
+	sort.Slice(sp, func(a, b int) bool { return sp[a].start < sp[b].start })
+	merged := sp[:1]
+	for _, s := range sp[1:] {
+		top := &merged[len(merged)-1]
+		if s.start <= top.end {
+			top.end = max(top.end, s.end)
+		} else {
+			merged = append(merged, s)
+		}
+	}
+	return string(redact([]byte(line), merged))
+}
+
+// benchSecrets returns n API-key-like values (fixed seed).
+func benchSecrets(n int) []string {
+	r := rand.New(rand.NewSource(42))
+	const chars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
+	out := make([]string, n)
+	for i := range out {
+		b := make([]byte, 20+r.Intn(20))
+		for j := range b {
+			b[j] = chars[r.Intn(len(chars))]
+		}
+		out[i] = string(b)
+	}
+	return out
+}
+
+// benchLine is a 1 KiB log line with three hits: a value as is, inside an
+// HTTP Basic header and URL-escaped in a query.
+func benchLine(secrets []string) string {
+	r := rand.New(rand.NewSource(7))
+	words := strings.Fields("the request to service returned status ok retry after timeout " +
+		"user session token header payload json field value debug info warn error")
+	var sb strings.Builder
+	s := secrets[len(secrets)/2]
+	hits := []string{
+		"token=" + s,
+		"Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte("deploy:"+s)),
+		"url=https://api.example.com/v1?key=" + url.QueryEscape(s),
+	}
+	for sb.Len() < 1024 {
+		if sb.Len() > 200*(4-len(hits)) && len(hits) > 0 {
+			sb.WriteString(hits[0] + " ")
+			hits = hits[1:]
+			continue
+		}
+		sb.WriteString(words[r.Intn(len(words))])
+		sb.WriteByte(' ')
+	}
+	return sb.String()[:1024]
+}
+
+func BenchmarkMask(b *testing.B) {
+	counts := []int{10, 1000, 10000}
+	type fixture struct {
+		line     string
+		variants []string
+		m        *Masker
+	}
+	fx := map[int]*fixture{}
+	get := func(n int) *fixture {
+		if f, ok := fx[n]; ok {
+			return f
+		}
+		secrets := benchSecrets(n)
+		m := New()
+		m.RegisterAll(secrets...)
+		f := &fixture{line: benchLine(secrets), m: m}
+		// The peers get exactly the variant set wfrun registers.
+		f.variants = append(f.variants, m.patterns...)
+		fx[n] = f
+		return f
+	}
+	impls := []struct {
+		name string
+		run  func(f *fixture) string
+	}{
+		{"wfrun", func(f *fixture) string { return f.m.MaskString(f.line) }},
+		{"act-replaceall", func(f *fixture) string { return actReplaceAll(f.line, f.variants) }},
+		{"runner-positions", func(f *fixture) string { return runnerPositions(f.line, f.variants) }},
+	}
+	for _, impl := range impls {
+		for _, n := range counts {
+			b.Run(fmt.Sprintf("impl=%s/secrets=%d/line=1KiB", impl.name, n), func(b *testing.B) {
+				f := get(n)
+				want := f.m.MaskString(f.line)
+				if got := impl.run(f); got != want || strings.Count(got, Redacted) != 3 {
+					b.Fatalf("%s disagrees with wfrun or misses hits:\n%s\n%s", impl.name, got, want)
+				}
+				b.SetBytes(int64(len(f.line)))
+				b.ReportAllocs()
+				b.ResetTimer()
+				for b.Loop() {
+					_ = impl.run(f)
+				}
+			})
+		}
+	}
+}
+
+// benchRunDoc builds a run document of at least size bytes with _secrets,
+// _masked and plain data in every task.
+func benchRunDoc(size int) []byte {
+	var tasks []any
+	doc := map[string]any{
+		"workflowId": "wf-bench", "workflowType": "bench", "version": 1, "status": "COMPLETED",
+		"input":     map[string]any{"apiKey": "k-1", "user": "u", "_secrets": map[string]any{"seed": "s"}},
+		"output":    map[string]any{"result": "done"},
+		"variables": map[string]any{"count": 1},
+	}
+	for n := 0; ; n++ {
+		tasks = append(tasks, map[string]any{
+			"taskId": fmt.Sprintf("task-%06d", n), "referenceTaskName": fmt.Sprintf("call_%d", n),
+			"taskType": "HTTP", "status": "COMPLETED",
+			"inputData": map[string]any{
+				"http_request": map[string]any{"uri": "https://api.example.com/v1/items?page=" + fmt.Sprint(n),
+					"method": "POST", "headers": map[string]any{"Content-Type": "application/json"}},
+				"_secrets": map[string]any{"token": "Bearer tok-" + fmt.Sprint(n)},
+			},
+			"outputData": map[string]any{
+				"response": map[string]any{"statusCode": 200, "body": map[string]any{
+					"items": []any{"alpha", "beta", "gamma", 1.5, true, nil}, "note": "the quick brown fox"}},
+				"_masked":  map[string]any{"email": "someone@example.com"},
+				"_secrets": map[string]any{"refresh": "r-" + fmt.Sprint(n)},
+			},
+		})
+		if n%100 == 0 {
+			doc["tasks"] = tasks
+			if b, _ := json.Marshal(doc); len(b) >= size {
+				return b
+			}
+		}
+	}
+}
+
+func BenchmarkArchive(b *testing.B) {
+	doc := benchRunDoc(1 << 20)
+	fields := []string{"apiKey"}
+	b.Run("impl=wfrun/doc=1MiB", func(b *testing.B) {
+		b.SetBytes(int64(len(doc)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := Archive(doc, fields); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// The obvious alternative: decode, rewrite the tree, encode again
+	// (loses key order and number spelling, shown for scale).
+	b.Run("impl=encoding-json/doc=1MiB", func(b *testing.B) {
+		b.SetBytes(int64(len(doc)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var v any
+			if err := json.Unmarshal(doc, &v); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := json.Marshal(reference(v, nil, fields, false)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("impl=wfrun-need/doc=1MiB", func(b *testing.B) {
+		arch, _ := Archive(doc, fields)
+		b.SetBytes(int64(len(arch)))
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = ArchivedSecretsNeeded(arch)
+		}
+	})
+}
+
+func BenchmarkMaskJSON(b *testing.B) {
+	doc := benchRunDoc(64 << 10)
+	m := New()
+	m.RegisterAll(benchSecrets(1000)...)
+	m.Register("tok-17")
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.MaskJSON(doc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
