@@ -2,6 +2,7 @@ package redistest
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -13,8 +14,24 @@ import (
 	"time"
 )
 
+// Option configures StartServer.
+type Option func(*Server)
+
+// Persistent makes the server write every command to an append-only file
+// (fsync always) in its directory, so data survives Stop and Restart: for
+// "Redis goes away mid-operation, nothing acknowledged is lost" tests.
+func Persistent() Option { return func(s *Server) { s.persistent = true } }
+
+// Cluster starts the server in cluster mode as a one-node cluster owning all
+// 16384 slots, so tests see Cluster semantics (CROSSSLOT checks, MOVED-free
+// routing) with a single process.
+func Cluster() Option { return func(s *Server) { s.cluster = true } }
+
 // Server is a running redis-server owned by one test.
 type Server struct {
+	persistent bool
+	cluster    bool
+
 	t    testing.TB
 	bin  string
 	dir  string
@@ -34,7 +51,7 @@ func Start(t testing.TB) string {
 
 // StartServer is Start returning a handle, for tests that stop or restart
 // Redis in the middle of an operation.
-func StartServer(t testing.TB) *Server {
+func StartServer(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -44,6 +61,9 @@ func StartServer(t testing.TB) *Server {
 		t.Skipf("redistest: redis-server not found on PATH; skipping (set CI=true to make this fatal)")
 	}
 	s := &Server{t: t, bin: bin, dir: t.TempDir()}
+	for _, o := range opts {
+		o(s)
+	}
 	var lastErr error
 	// A free port can be taken between picking and binding; retry a few times.
 	for range 5 {
@@ -95,16 +115,24 @@ func (s *Server) Restart() {
 func (s *Server) launch() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cmd := exec.Command(s.bin,
+	args := []string{
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
 		"--dir", s.dir,
 		"--save", "",
-		"--appendonly", "no",
 		"--protected-mode", "yes",
 		"--daemonize", "no",
 		"--loglevel", "warning",
-	)
+	}
+	if s.persistent {
+		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
+	} else {
+		args = append(args, "--appendonly", "no")
+	}
+	if s.cluster {
+		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", "nodes-"+strconv.Itoa(s.port)+".conf")
+	}
+	cmd := exec.Command(s.bin, args...)
 	var logBuf strings.Builder
 	var logMu sync.Mutex
 	cmd.Stdout = lockedWriter{&logMu, &logBuf}
@@ -124,6 +152,13 @@ func (s *Server) launch() error {
 		default:
 		}
 		if ping(s.Addr()) == nil {
+			if s.cluster {
+				if err := s.assignSlots(); err != nil {
+					_ = cmd.Process.Kill()
+					<-done
+					return err
+				}
+			}
 			s.cmd, s.done = cmd, done
 			return nil
 		}
@@ -165,6 +200,58 @@ func ping(addr string) error {
 		return fmt.Errorf("unexpected PING reply %q", strings.TrimSpace(line))
 	}
 	return nil
+}
+
+// command sends one RESP command and returns the first reply line.
+func command(addr string, args ...string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := c.Write([]byte(b.String())); err != nil {
+		return "", err
+	}
+	r := bufio.NewReader(c)
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	line = strings.TrimSpace(line)
+	if strings.HasPrefix(line, "$") { // bulk string: read its body
+		body, err := r.ReadString('\n')
+		if err != nil {
+			return "", err
+		}
+		return strings.TrimSpace(body), nil
+	}
+	if strings.HasPrefix(line, "-") {
+		return "", fmt.Errorf("redis: %s", line[1:])
+	}
+	return line, nil
+}
+
+// assignSlots makes a fresh cluster-mode node own every slot and waits for
+// the cluster to report ok.
+func (s *Server) assignSlots() error {
+	if _, err := command(s.Addr(), "CLUSTER", "ADDSLOTSRANGE", "0", "16383"); err != nil && !strings.Contains(err.Error(), "busy") {
+		return fmt.Errorf("assign cluster slots: %w", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		info, err := command(s.Addr(), "CLUSTER", "INFO")
+		if err == nil && strings.Contains(info, "cluster_state:ok") {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return errors.New("one-node cluster did not reach cluster_state:ok")
 }
 
 func freePort() (int, error) {

@@ -25,3 +25,30 @@ func TestTwoServersAreIndependent(t *testing.T) {
 		t.Fatalf("two servers share address %s", a)
 	}
 }
+
+func TestPersistentKeepsDataAcrossRestart(t *testing.T) {
+	s := StartServer(t, Persistent())
+	if _, err := command(s.Addr(), "SET", "k", "v1"); err != nil {
+		t.Fatal(err)
+	}
+	s.Restart()
+	got, err := command(s.Addr(), "GET", "k")
+	if err != nil || got != "v1" {
+		t.Fatalf("after restart GET k = %q, %v", got, err)
+	}
+}
+
+func TestClusterOwnsAllSlots(t *testing.T) {
+	s := StartServer(t, Cluster())
+	info, err := command(s.Addr(), "CLUSTER", "INFO")
+	if err != nil || info != "cluster_state:ok" {
+		t.Fatalf("cluster info %q, %v", info, err)
+	}
+	// Cluster semantics: keys in different slots cannot share a command.
+	if _, err := command(s.Addr(), "MSET", "a", "1", "b", "2"); err == nil {
+		t.Fatal("MSET across slots succeeded; not in cluster mode?")
+	}
+	if _, err := command(s.Addr(), "MSET", "{t}a", "1", "{t}b", "2"); err != nil {
+		t.Fatalf("MSET within one hash tag: %v", err)
+	}
+}
