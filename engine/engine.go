@@ -116,7 +116,8 @@ func WithDefinitionsDir(dir string) Option { return func(e *Engine) { e.defsDir 
 // the run's goroutines; keep it fast.
 func WithEvents(fn func(Event)) Option { return func(e *Engine) { e.events = fn } }
 
-// WithHTTPClient sets the client leaf tasks use (Services.HTTPClient).
+// WithHTTPClient sets the client leaf tasks use (Services.HTTPClient); by
+// default the tasks' own client is used.
 func WithHTTPClient(c *http.Client) Option { return func(e *Engine) { e.httpClient = c } }
 
 // WithPollInterval sets how often a waiting task checks for an external
@@ -148,9 +149,6 @@ func New(opts ...Option) (*Engine, error) {
 			return nil, err
 		}
 		e.keyring = k
-	}
-	if e.httpClient == nil {
-		e.httpClient = http.DefaultClient
 	}
 	return e, nil
 }
