@@ -43,6 +43,9 @@ type walker struct {
 	redactMember func(w *walker, key []byte) bool
 	// str writes a string token whose body is raw (escaped, without quotes).
 	str func(w *walker, raw []byte, escaped bool)
+	// valueDone is told the span of every value once it is complete
+	// (inner values first).
+	valueDone func(start, end int)
 }
 
 func (w *walker) fail(msg string) error {
@@ -88,6 +91,18 @@ func (w *walker) ws() {
 }
 
 func (w *walker) value(depth int) error {
+	if w.valueDone == nil {
+		return w.value1(depth)
+	}
+	start := w.pos
+	if err := w.value1(depth); err != nil {
+		return err
+	}
+	w.valueDone(start, w.pos)
+	return nil
+}
+
+func (w *walker) value1(depth int) error {
 	if w.pos >= len(w.src) {
 		return w.fail("unexpected end of input, expected a value")
 	}
@@ -417,13 +432,4 @@ func keyString(raw []byte) string {
 		return string(raw)
 	}
 	return string(unescape(raw))
-}
-
-// valueEnd returns the offset just after the valid JSON value at start.
-func valueEnd(doc []byte, start int) int {
-	w := walker{src: doc, pos: start, mute: 1}
-	if w.value(0) != nil {
-		return len(doc)
-	}
-	return w.pos
 }

@@ -1,5 +1,7 @@
 package masking
 
+import "sort"
+
 // MaskJSON masks registered values inside a JSON document and returns a valid
 // JSON document; it returns an error wrapping ErrInvalidJSON (with the byte
 // offset) when doc is not valid JSON. doc itself is returned when nothing was
@@ -78,94 +80,52 @@ func (m *Masker) MaskJSON(doc []byte) ([]byte, error) {
 }
 
 // redactValues replaces, in the valid document doc, the smallest value that
-// contains each span by "***".
+// contains each span by "***". One walk reports every value's extent, inner
+// values first; the first value that contains a span is the smallest one.
 func redactValues(doc []byte, sp []span) []byte {
-	out := make([]byte, 0, len(doc))
-	// Leading and trailing whitespace around the top-level value.
-	s := 0
-	for s < len(doc) && isWS(doc[s]) {
-		s++
-	}
-	e := valueEnd(doc, s)
-	for _, x := range sp {
-		if x.start < s || x.end > e {
-			return []byte(`"` + Redacted + `"`)
+	assigned := make([]bool, len(sp))
+	left := len(sp)
+	var hits []span
+	w := walker{src: doc, mute: 1}
+	w.valueDone = func(start, end int) {
+		if left == 0 {
+			return
 		}
-	}
-	out = append(out, doc[:s]...)
-	out = redactIn(out, doc, s, e, sp)
-	return append(out, doc[e:]...)
-}
-
-func isWS(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
-
-// redactIn writes the value doc[s:e], every span of sp that lies inside it
-// redacted at the smallest enclosing value.
-func redactIn(out, doc []byte, s, e int, sp []span) []byte {
-	// Spans inside [s,e): the parent only passes spans it could not place
-	// elsewhere, and every span is inside [s,e) or disjoint from it.
-	var inside []span
-	for _, x := range sp {
-		if x.start >= s && x.end <= e {
-			inside = append(inside, x)
-		}
-	}
-	if len(inside) == 0 {
-		return append(out, doc[s:e]...)
-	}
-	if doc[s] != '{' && doc[s] != '[' {
-		return append(out, `"`+Redacted+`"`...)
-	}
-	kids := childValues(doc, s)
-	for _, x := range inside {
-		placed := false
-		for _, k := range kids {
-			if x.start >= k.start && x.end <= k.end {
-				placed = true
-				break
+		// Spans are sorted by start: only those starting in [start,end)
+		// can be inside.
+		i := sort.Search(len(sp), func(i int) bool { return sp[i].start >= start })
+		hit := false
+		for ; i < len(sp) && sp[i].start < end; i++ {
+			if !assigned[i] && sp[i].end <= end {
+				assigned[i] = true
+				left--
+				hit = true
 			}
 		}
-		if !placed {
-			return append(out, `"`+Redacted+`"`...)
+		if hit {
+			hits = append(hits, span{start, end})
 		}
 	}
-	prev := s
-	for _, k := range kids {
-		out = append(out, doc[prev:k.start]...)
-		out = redactIn(out, doc, k.start, k.end, inside)
-		prev = k.end
+	if w.document() != nil || left > 0 {
+		// A span reaching outside the top-level value: nothing smaller holds it.
+		return []byte(`"` + Redacted + `"`)
 	}
-	return append(out, doc[prev:e]...)
-}
-
-// childValues lists the spans of the member values (objects) or elements
-// (arrays) of the valid container at s.
-func childValues(doc []byte, s int) []span {
-	var kids []span
-	i := s + 1
-	skipWS := func() {
-		for i < len(doc) && isWS(doc[i]) {
-			i++
+	// Inner values come first; keep only the outermost of nested hits.
+	sort.Slice(hits, func(i, j int) bool {
+		if hits[i].start != hits[j].start {
+			return hits[i].start < hits[j].start
 		}
+		return hits[i].end > hits[j].end
+	})
+	out := make([]byte, 0, len(doc))
+	prev := 0
+	for _, h := range hits {
+		if h.start < prev {
+			continue // inside a value already replaced
+		}
+		out = append(out, doc[prev:h.start]...)
+		out = append(out, `"`+Redacted+`"`...)
+		prev = h.end
 	}
-	isObj := doc[s] == '{'
-	for {
-		skipWS()
-		if i >= len(doc) || doc[i] == '}' || doc[i] == ']' {
-			return kids
-		}
-		if doc[i] == ',' {
-			i++
-			continue
-		}
-		if isObj {
-			i = valueEnd(doc, i) // the key
-			skipWS()
-			i++ // ':'
-			skipWS()
-		}
-		end := valueEnd(doc, i)
-		kids = append(kids, span{i, end})
-		i = end
-	}
+	return append(out, doc[prev:]...)
 }

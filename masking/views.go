@@ -79,13 +79,21 @@ func redactMembers(doc []byte, maskedFields []string, masked bool) ([]byte, erro
 // ArchivedFieldsNeeded for them.
 func ArchivedSecretsNeeded(archived []byte) []string {
 	var found []string
+	var statuses []gjson.Result // read once, only if a task needs it
 	// Muted: only the hook's observations matter, nothing is written.
 	w := walker{src: archived, mute: 1}
 	w.redactMember = func(w *walker, key []byte) bool {
 		if !keyIs(key, SecretsKey) || !isRedactedAt(w.src, w.pos) {
 			return false
 		}
-		if needsOnRestart(archived, w.path) {
+		if statuses == nil {
+			statuses = []gjson.Result{}
+			gjson.GetBytes(archived, "tasks").ForEach(func(_, t gjson.Result) bool {
+				statuses = append(statuses, t.Get("status"))
+				return true
+			})
+		}
+		if needsOnRestart(statuses, w.path) {
 			found = append(found, pointer(w.path, key))
 		}
 		return false
@@ -121,7 +129,7 @@ func isRedactedAt(doc []byte, pos int) bool {
 	return strings.HasPrefix(string(doc[pos:min(pos+5, len(doc))]), `"`+Redacted+`"`)
 }
 
-func needsOnRestart(doc []byte, path []seg) bool {
+func needsOnRestart(statuses []gjson.Result, path []seg) bool {
 	if len(path) == 0 || path[0].key == nil {
 		return false
 	}
@@ -132,7 +140,10 @@ func needsOnRestart(doc []byte, path []seg) bool {
 		if len(path) < 3 || path[1].key != nil || path[2].key == nil {
 			return false
 		}
-		status := gjson.GetBytes(doc, "tasks."+strconv.Itoa(path[1].index)+".status").String()
+		status := ""
+		if i := path[1].index; i < len(statuses) {
+			status = statuses[i].String()
+		}
 		completed := status == "COMPLETED" || status == "COMPLETED_WITH_ERRORS"
 		switch keyString(path[2].key) {
 		case "outputData":
