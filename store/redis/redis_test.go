@@ -1,0 +1,442 @@
+package redis_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/wfrun/wfrun/internal/redistest"
+	"github.com/wfrun/wfrun/internal/seal"
+	"github.com/wfrun/wfrun/store"
+	"github.com/wfrun/wfrun/store/redis"
+	"github.com/wfrun/wfrun/store/storetest"
+)
+
+func ring(t testing.TB) *seal.Keyring {
+	t.Helper()
+	k, err := seal.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := seal.NewKeyring(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+var prefixes atomic.Int64
+
+func newStore(t testing.TB, client goredis.UniversalClient, r *seal.Keyring, opts ...redis.Option) *redis.Store {
+	t.Helper()
+	opts = append([]redis.Option{redis.WithPrefix(fmt.Sprintf("t%d", prefixes.Add(1)))}, opts...)
+	s, err := redis.New(client, r, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func client(addr string) *goredis.Client {
+	return goredis.NewClient(&goredis.Options{Addr: addr, DialTimeout: 500 * time.Millisecond,
+		ReadTimeout: time.Second, WriteTimeout: time.Second, MaxRetries: 1, PoolSize: 64})
+}
+
+func TestConformance(t *testing.T) {
+	addr := redistest.Start(t)
+	storetest.Run(t, func(t *testing.T) store.Store { return newStore(t, client(addr), ring(t)) })
+}
+
+// TestConformanceOnCluster runs the suite against a one-node Redis Cluster
+// through a ClusterClient: any multi-key command whose keys are not all
+// under the store's hash tag fails there with CROSSSLOT.
+func TestConformanceOnCluster(t *testing.T) {
+	srv := redistest.StartServer(t, redistest.Cluster())
+	storetest.Run(t, func(t *testing.T) store.Store {
+		c := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: []string{srv.Addr()}, PoolSize: 64})
+		return newStore(t, c, ring(t))
+	})
+}
+
+// allKeys returns the raw contents of every key: DUMP plus a type-specific
+// read, as an operator with redis-cli would see them.
+func allKeys(t *testing.T, c *goredis.Client) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	keys, err := c.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, k := range keys {
+		dump, err := c.Dump(ctx, k).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		b.WriteString(dump)
+		switch c.Type(ctx, k).Val() {
+		case "string":
+			b.WriteString(c.Get(ctx, k).Val())
+		case "list":
+			b.WriteString(strings.Join(c.LRange(ctx, k, 0, -1).Val(), "\n"))
+		case "zset":
+			b.WriteString(strings.Join(c.ZRange(ctx, k, 0, -1).Val(), "\n"))
+		case "set":
+			b.WriteString(strings.Join(c.SMembers(ctx, k).Val(), "\n"))
+		}
+		out[k] = b.String()
+	}
+	return out
+}
+
+func TestNoPlaintextInRedis(t *testing.T) {
+	ctx := context.Background()
+	addr := redistest.Start(t)
+	s := newStore(t, client(addr), ring(t))
+	plain := []string{"redis-plain-A1", "AKIAREDISPLAIN", "redis-bundle-pass", "redis-env-scoped", "redis-old-version"}
+	puts := []struct {
+		scope store.Scope
+		name  string
+		value string
+	}{
+		{store.Scope{}, "api_token", `"redis-old-version"`},
+		{store.Scope{}, "api_token", `"redis-plain-A1"`},
+		{store.Scope{}, "aws", `{"ACCESS_KEY":"AKIAREDISPLAIN"}`},
+		{store.Scope{}, "ci:bundle", `{"env_vars":[{"name":"P","value":"redis-bundle-pass"}]}`},
+		{store.Scope{Project: "shop", Environment: "prod"}, "db/password", `"redis-env-scoped"`},
+	}
+	for _, p := range puts {
+		if _, err := s.InScope(p.scope).Put(ctx, &store.Secret{Name: p.name, Value: json.RawMessage(p.value), Tags: map[string]string{"k": "v"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.SetTags(ctx, "api_token", map[string]string{"env": "prod"}); err != nil {
+		t.Fatal(err)
+	}
+	raw := allKeys(t, client(addr))
+	if len(raw) < 8 {
+		t.Fatalf("expected record, history, index and scope keys; got %d keys", len(raw))
+	}
+	for k, v := range raw {
+		if !strings.HasPrefix(k, "{t") {
+			t.Errorf("key %q lacks the hash tag", k)
+		}
+		for _, p := range plain {
+			if strings.Contains(v, p) || strings.Contains(k, p) {
+				t.Errorf("key %q holds plaintext %q", k, p)
+			}
+		}
+	}
+}
+
+func TestSwappedCiphertextFailsAndWrongKey(t *testing.T) {
+	ctx := context.Background()
+	addr := redistest.Start(t)
+	r := ring(t)
+	s := newStore(t, client(addr), r)
+	for _, n := range []string{"alpha", "beta"} {
+		if _, err := s.Put(ctx, &store.Secret{Name: n, Value: json.RawMessage(`"value-of-` + n + `"`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := client(addr)
+	defer c.Close()
+	ka, kb := s.Keys(store.Scope{}, "alpha")[0], s.Keys(store.Scope{}, "beta")[0]
+	var a, b map[string]any
+	_ = json.Unmarshal([]byte(c.Get(ctx, ka).Val()), &a)
+	_ = json.Unmarshal([]byte(c.Get(ctx, kb).Val()), &b)
+	b["sealed"] = a["sealed"]
+	data, _ := json.Marshal(b)
+	if err := c.Set(ctx, kb, data, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Get(ctx, "beta")
+	if !errors.Is(err, seal.ErrDecrypt) || strings.Contains(err.Error(), "value-of") {
+		t.Fatalf("swapped: %v", err)
+	}
+	found, errs, err := s.GetMany(ctx, []string{"alpha", "beta"})
+	if err != nil || found["alpha"] == nil || !errors.Is(errs["beta"], seal.ErrDecrypt) {
+		t.Fatalf("GetMany with one bad record: %v %v %v", found, errs, err)
+	}
+	// Another key cannot read, and says why.
+	other, _ := redis.New(client(addr), ring(t), redis.WithPrefix(strings.Trim(strings.SplitN(ka, ":", 2)[0], "{}")))
+	defer other.Close()
+	_, err = other.Get(ctx, "alpha")
+	if !errors.Is(err, seal.ErrUnknownKey) || !strings.Contains(err.Error(), "WFRUN_MASTER_KEY") {
+		t.Fatalf("wrong key: %v", err)
+	}
+}
+
+func TestInvalidationOnEveryWrite(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	addr := redistest.Start(t)
+	s := newStore(t, client(addr), ring(t))
+	inv, err := s.Invalidations(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Put(ctx, &store.Secret{Name: "x:1", Value: json.RawMessage(`1`)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.InScope(store.Scope{Project: "p"}).Delete(ctx, "y"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetTags(ctx, "x:1", map[string]string{"a": "b"}); err != nil {
+		t.Fatal(err)
+	}
+	want := []store.Key{{Name: "x:1"}, {Scope: store.Scope{Project: "p"}, Name: "y"}, {Name: "x:1"}}
+	for i, w := range want {
+		select {
+		case got := <-inv:
+			if got != w {
+				t.Fatalf("invalidation %d = %v, want %v", i, got, w)
+			}
+		case <-ctx.Done():
+			t.Fatalf("invalidation %d not received", i)
+		}
+	}
+}
+
+func TestRedisDownIsUnavailableAndNothingIsLost(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.StartServer(t, redistest.Persistent())
+	r := ring(t)
+	s := newStore(t, client(srv.Addr()), r)
+	if _, err := s.Put(ctx, &store.Secret{Name: "keep", Value: json.RawMessage(`"before"`)}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	start := time.Now()
+	_, err := s.Put(ctx, &store.Secret{Name: "keep", Value: json.RawMessage(`"during-outage-value"`)})
+	if !errors.Is(err, store.ErrUnavailable) || strings.Contains(err.Error(), "during-outage-value") {
+		t.Fatalf("put while down: %v", err)
+	}
+	if _, err := s.Get(ctx, "keep"); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("get while down: %v", err)
+	}
+	if _, _, err := s.GetMany(ctx, []string{"keep"}); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("getmany while down: %v", err)
+	}
+	if _, err := s.List(ctx, store.ListOptions{}); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("list while down: %v", err)
+	}
+	if time.Since(start) > 20*time.Second {
+		t.Fatalf("failing took %s", time.Since(start))
+	}
+	srv.Restart()
+	got, err := s.Get(ctx, "keep")
+	if err != nil || string(got.Value) != `"before"` || got.Version != 1 {
+		t.Fatalf("after restart: %v %v", got, err)
+	}
+}
+
+// TestRedisStopsMidOperation kills Redis while writers run: every write that
+// was acknowledged survives, every failure is ErrUnavailable, and every
+// stored version decrypts.
+func TestRedisStopsMidOperation(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.StartServer(t, redistest.Persistent())
+	s := newStore(t, client(srv.Addr()), ring(t), redis.WithHistory(1000))
+	var acked atomic.Int64
+	done := make(chan error, 1)
+	go func() {
+		for i := 1; ; i++ {
+			_, err := s.Put(ctx, &store.Secret{Name: "counter", Value: json.RawMessage(fmt.Sprint(i))})
+			if err != nil {
+				done <- err
+				return
+			}
+			acked.Store(int64(i))
+		}
+	}()
+	for acked.Load() < 20 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	srv.Stop()
+	err := <-done
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("write during stop: %v", err)
+	}
+	srv.Restart()
+	got, err := s.Get(ctx, "counter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	_ = json.Unmarshal(got.Value, &n)
+	// The write in flight at the kill may or may not have committed.
+	if n < acked.Load() || n > acked.Load()+1 || got.Version != n {
+		t.Fatalf("after crash: value %d version %d, acknowledged %d", n, got.Version, acked.Load())
+	}
+	h, err := s.History(ctx, "counter", 0)
+	if err != nil || int64(len(h)) != n {
+		t.Fatalf("history after crash: %d entries, %v", len(h), err)
+	}
+	for i, v := range h {
+		if v.Version != n-int64(i) {
+			t.Fatalf("history[%d] version %d", i, v.Version)
+		}
+	}
+}
+
+func TestRekeyRedis(t *testing.T) {
+	ctx := context.Background()
+	addr := redistest.Start(t)
+	oldKey, _ := seal.GenerateKey()
+	newKey, _ := seal.GenerateKey()
+	oldRing, _ := seal.NewKeyring(oldKey)
+	s := newStore(t, client(addr), oldRing)
+	for i := range 3 {
+		if _, err := s.Put(ctx, &store.Secret{Name: "r", Value: json.RawMessage(fmt.Sprint(i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prefix := strings.Trim(strings.SplitN(s.Keys(store.Scope{}, "r")[0], ":", 2)[0], "{}")
+	both, _ := seal.NewKeyring(newKey, seal.WithPreviousKeys(oldKey))
+	s2, _ := redis.New(client(addr), both, redis.WithPrefix(prefix))
+	defer s2.Close()
+	n, err := s2.Rekey(ctx)
+	if err != nil || n != 3 {
+		t.Fatalf("rekey: %d %v", n, err)
+	}
+	onlyNew, _ := seal.NewKeyring(newKey)
+	s3, _ := redis.New(client(addr), onlyNew, redis.WithPrefix(prefix))
+	defer s3.Close()
+	h, err := s3.History(ctx, "r", 0)
+	if err != nil || len(h) != 3 || string(h[2].Value) != "0" {
+		t.Fatalf("after rekey: %v %v", h, err)
+	}
+	if n, err := s3.Rekey(ctx); err != nil || n != 0 {
+		t.Fatalf("second rekey: %d %v", n, err)
+	}
+}
+
+// counter counts round trips and commands through a go-redis hook.
+type counter struct{ trips, cmds atomic.Int64 }
+
+func (c *counter) DialHook(next goredis.DialHook) goredis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) { return next(ctx, network, addr) }
+}
+
+func (c *counter) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		c.trips.Add(1)
+		c.cmds.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (c *counter) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		c.trips.Add(1)
+		c.cmds.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
+}
+
+func TestRunViewResolvesInOneRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	addr := redistest.Start(t)
+	c := client(addr)
+	cnt := &counter{}
+	c.AddHook(cnt)
+	s := newStore(t, c, ring(t))
+	names := make([]string, 20)
+	for i := range names {
+		names[i] = fmt.Sprintf("svc/%d/token", i)
+		sc := []store.Scope{{}, {Project: "shop"}, {Project: "shop", Environment: "prod"}}[i%3]
+		if _, err := s.InScope(sc).Put(ctx, &store.Secret{Name: names[i], Value: json.RawMessage(fmt.Sprintf(`"v%d"`, i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rv := store.NewRunView(s, store.Principal{Name: "run", Scopes: []string{"secrets:get:svc/*"}}, "shop", "prod")
+	before := cnt.trips.Load()
+	vals, errs, err := rv.Secrets(ctx, names)
+	if err != nil || len(errs) != 0 || len(vals) != 20 || string(vals["svc/7/token"]) != `"v7"` {
+		t.Fatalf("Secrets: %v %v", errs, err)
+	}
+	if trips := cnt.trips.Load() - before; trips != 1 {
+		t.Fatalf("RunView.Secrets for 20 names over 3 scopes took %d round trips, want 1", trips)
+	}
+}
+
+// BenchmarkGetMany fetches 1, 10 and 100 secrets per call from a real Redis,
+// against the peer approach of one GET per name, and reports the round trips
+// and commands per call (from a go-redis hook) and Redis's own count of
+// commands (INFO commandstats).
+func BenchmarkGetMany(b *testing.B) {
+	ctx := context.Background()
+	addr := redistest.Start(b)
+	c := client(addr)
+	cnt := &counter{}
+	c.AddHook(cnt)
+	s := newStore(b, c, ring(b))
+	const total = 100
+	names := make([]string, total)
+	for i := range names {
+		names[i] = fmt.Sprintf("bench/secret-%03d", i)
+		if _, err := s.Put(ctx, &store.Secret{Name: names[i], Value: json.RawMessage(`"` + strings.Repeat("x", 40) + `"`)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	admin := client(addr)
+	defer admin.Close()
+	serverCalls := func() int64 {
+		info := admin.Info(ctx, "commandstats").Val()
+		var sum int64
+		for _, line := range strings.Split(info, "\n") {
+			if !strings.HasPrefix(line, "cmdstat_") || strings.HasPrefix(line, "cmdstat_info") {
+				continue
+			}
+			_, rest, _ := strings.Cut(line, "calls=")
+			var n int64
+			fmt.Sscanf(rest, "%d", &n)
+			sum += n
+		}
+		return sum
+	}
+	for _, n := range []int{1, 10, 100} {
+		for _, mode := range []string{"GetMany", "GetLoop"} {
+			b.Run(fmt.Sprintf("%s/n=%d", mode, n), func(b *testing.B) {
+				batch := names[:n]
+				t0, c0, s0 := cnt.trips.Load(), cnt.cmds.Load(), serverCalls()
+				b.ResetTimer()
+				for b.Loop() {
+					var found map[string]*store.Secret
+					var err error
+					if mode == "GetMany" {
+						found, _, err = s.GetMany(ctx, batch)
+					} else {
+						found = make(map[string]*store.Secret, n)
+						for _, name := range batch {
+							var sec *store.Secret
+							if sec, err = s.Get(ctx, name); err != nil {
+								break
+							}
+							found[name] = sec
+						}
+					}
+					if err != nil || len(found) != n {
+						b.Fatalf("got %d of %d: %v", len(found), n, err)
+					}
+				}
+				b.StopTimer()
+				calls := float64(b.N)
+				b.ReportMetric(float64(cnt.trips.Load()-t0)/calls, "roundtrips/op")
+				b.ReportMetric(float64(cnt.cmds.Load()-c0)/calls, "cmds/op")
+				b.ReportMetric(float64(serverCalls()-s0)/calls, "servercmds/op")
+			})
+		}
+	}
+}
