@@ -7,8 +7,8 @@
 //	"bolt:PATH"                    a bbolt file at PATH (relative to $WFRUN_HOME)
 //	"redis://[user:pass@]host:port/db"   one Redis node
 //	"rediss://..."                 the same over TLS
-//	"redis+sentinel://[user:pass@]host1:port,host2:port/db?master=NAME"  Sentinel
-//	"redis+cluster://[user:pass@]host1:port,host2:port"                Cluster
+//	"redis+sentinel://[user:pass@]host1:port,host2:port/db?master=NAME"  Sentinel (rediss+sentinel: TLS)
+//	"redis+cluster://[user:pass@]host1:port,host2:port"                Cluster (rediss+cluster: TLS)
 //	"env:" or "env:PREFIX"         read-only WFRUN_SECRET_<NAME> (or PREFIX<NAME>) variables
 //	"A|B|..."                      a layered chain, first match wins, e.g. "env:|bolt:"
 //
@@ -126,7 +126,7 @@ func openOne(ctx context.Context, cfg Config, u string) (store.Store, error) {
 			prefix = rest
 		}
 		return env.New(env.WithPrefix(prefix)), nil
-	case scheme == "redis" || scheme == "rediss" || scheme == "redis+sentinel" || scheme == "redis+cluster":
+	case strings.HasPrefix(scheme, "redis"):
 		return openRedis(ctx, cfg, u)
 	}
 	return nil, fmt.Errorf("%w: unknown scheme %q (want bolt:, env:, redis://, rediss://, redis+sentinel:// or redis+cluster://)", ErrBadURL, scheme)

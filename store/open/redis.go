@@ -3,10 +3,118 @@ package open
 import (
 	"context"
 	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/wfrun/wfrun/store"
+	"github.com/wfrun/wfrun/store/redis"
 )
 
-func openRedis(ctx context.Context, cfg Config, u string) (store.Store, error) {
-	return nil, fmt.Errorf("%w: redis backend not built yet", ErrBadURL)
+// redactURL hides the password of a Redis URL for error messages.
+func redactURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return p.Redacted()
+}
+
+// splitOwnParams removes wfrun's own query parameters (prefix, history)
+// before the URL goes to go-redis, which rejects unknown ones.
+func splitOwnParams(raw string) (string, []redis.Option, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: %s: %v", ErrBadURL, "redis URL does not parse", err)
+	}
+	q := u.Query()
+	var opts []redis.Option
+	if p := q.Get("prefix"); p != "" {
+		opts = append(opts, redis.WithPrefix(p))
+	}
+	if h := q.Get("history"); h != "" {
+		n, err := strconv.Atoi(h)
+		if err != nil || n < 2 {
+			return "", nil, fmt.Errorf("%w: %s: history must be an integer >= 2", ErrBadURL, redactURL(raw))
+		}
+		opts = append(opts, redis.WithHistory(n))
+	}
+	q.Del("prefix")
+	q.Del("history")
+	u.RawQuery = q.Encode()
+	return u.String(), opts, nil
+}
+
+func openRedis(ctx context.Context, cfg Config, raw string) (store.Store, error) {
+	clean, opts, err := splitOwnParams(raw)
+	if err != nil {
+		return nil, err
+	}
+	scheme, rest, _ := strings.Cut(clean, "://")
+	var client goredis.UniversalClient
+	switch scheme {
+	case "redis", "rediss":
+		o, err := goredis.ParseURL(clean)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrBadURL, redactURL(raw), err)
+		}
+		client = goredis.NewClient(o)
+	case "redis+sentinel", "rediss+sentinel":
+		base := strings.TrimSuffix(scheme, "+sentinel")
+		u, err := url.Parse(base + "://" + rest)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrBadURL, redactURL(raw), err)
+		}
+		hosts := strings.Split(u.Host, ",")
+		u.Host = hosts[0]
+		q := u.Query()
+		if m := q.Get("master"); m != "" {
+			q.Del("master")
+			q.Set("master_name", m)
+		}
+		for _, h := range hosts[1:] {
+			q.Add("addr", h)
+		}
+		u.RawQuery = q.Encode()
+		o, err := goredis.ParseFailoverURL(u.String())
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrBadURL, redactURL(raw), err)
+		}
+		if o.MasterName == "" {
+			return nil, fmt.Errorf("%w: %s: Sentinel needs ?master=NAME", ErrBadURL, redactURL(raw))
+		}
+		client = goredis.NewFailoverClient(o)
+	case "redis+cluster", "rediss+cluster":
+		base := strings.TrimSuffix(scheme, "+cluster")
+		u, err := url.Parse(base + "://" + rest)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrBadURL, redactURL(raw), err)
+		}
+		hosts := strings.Split(u.Host, ",")
+		u.Host = hosts[0]
+		q := u.Query()
+		for _, h := range hosts[1:] {
+			q.Add("addr", h)
+		}
+		u.RawQuery = q.Encode()
+		o, err := goredis.ParseClusterURL(u.String())
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrBadURL, redactURL(raw), err)
+		}
+		client = goredis.NewClusterClient(o)
+	default:
+		return nil, fmt.Errorf("%w: unknown scheme %q", ErrBadURL, scheme)
+	}
+	ring, err := cfg.Keyring()
+	if err != nil {
+		_ = client.Close()
+		return nil, err
+	}
+	if err := client.Ping(ctx).Err(); err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("%w: redis at %s: %v", store.ErrUnavailable, redactURL(raw), err)
+	}
+	return redis.New(client, ring, opts...)
 }
