@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/wfrun/wfrun/internal/redistest"
+)
+
+// TestSecretCLIOnRedisStoresNoPlaintext writes through the CLI with
+// WFRUN_STORE=redis://…, then reads every Redis key raw (GET/LRANGE/DUMP).
+func TestSecretCLIOnRedisStoresNoPlaintext(t *testing.T) {
+	cliEnv(t)
+	addr := redistest.Start(t)
+	t.Setenv("WFRUN_STORE", "redis://"+addr+"/0")
+	mustRun(t, "", "secret", "set", "api_token", "--value", "cli-redis-plain-1")
+	mustRun(t, "", "secret", "set", "api_token", "--value", "cli-redis-plain-2", "--tag", "env=prod")
+	mustRun(t, "", "secret", "set", "aws", "--json", `{"SECRET_ACCESS_KEY":"cli-redis-plain-3"}`, "--project", "shop")
+	if out := mustRun(t, "", "secret", "get", "api_token", "--reveal"); out != "cli-redis-plain-2\n" {
+		t.Fatalf("get through redis: %q", out)
+	}
+	if out := mustRun(t, "", "secret", "ls"); !strings.Contains(out, "api_token") || strings.Contains(out, "cli-redis-plain") {
+		t.Fatalf("ls: %s", out)
+	}
+	ctx := context.Background()
+	c := goredis.NewClient(&goredis.Options{Addr: addr})
+	defer c.Close()
+	keys, err := c.Keys(ctx, "*").Result()
+	if err != nil || len(keys) < 5 {
+		t.Fatalf("keys: %v %v", keys, err)
+	}
+	for _, k := range keys {
+		var raw strings.Builder
+		raw.WriteString(c.Dump(ctx, k).Val())
+		switch c.Type(ctx, k).Val() {
+		case "string":
+			raw.WriteString(c.Get(ctx, k).Val())
+		case "list":
+			raw.WriteString(strings.Join(c.LRange(ctx, k, 0, -1).Val(), ""))
+		}
+		if strings.Contains(raw.String(), "cli-redis-plain") {
+			t.Fatalf("redis key %s holds a plaintext value", k)
+		}
+	}
+	out := mustRun(t, "", "secret", "rekey")
+	if !strings.Contains(out, "re-encrypted") {
+		t.Fatalf("rekey on redis: %s", out)
+	}
+	if out := mustRun(t, "", "secret", "get", "aws", "--reveal", "--project", "shop"); !strings.Contains(out, "cli-redis-plain-3") {
+		t.Fatalf("after rekey: %q", out)
+	}
+	// Redis down: a clear error, non-zero exit.
+	t.Setenv("WFRUN_STORE", "redis://127.0.0.1:1/0")
+	_, errOut, code := wfrun(t, "", "secret", "get", "api_token")
+	if code != 1 || !strings.Contains(errOut, "secret backend unavailable") {
+		t.Fatalf("redis down: %d %s", code, errOut)
+	}
+}
