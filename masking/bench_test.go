@@ -224,3 +224,21 @@ func BenchmarkMaskJSON(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRegister measures one registration into a masker that already
+// holds n values: the automaton is rebuilt copy-on-write, so this is the
+// price of registering a rotated secret mid-run.
+func BenchmarkRegister(b *testing.B) {
+	for _, n := range []int{10, 1000, 10000} {
+		b.Run(fmt.Sprintf("secrets=%d", n), func(b *testing.B) {
+			m := New()
+			m.RegisterAll(benchSecrets(n)...)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				m.Register(fmt.Sprintf("rotated-value-%08d", i))
+			}
+		})
+	}
+}
