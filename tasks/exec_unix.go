@@ -1,0 +1,28 @@
+//go:build unix
+
+package tasks
+
+import (
+	"errors"
+	"os/exec"
+	"syscall"
+)
+
+// setProcessGroup puts the command in a new process group whose id is its
+// pid, so that killProcessGroup reaches its children too.
+func setProcessGroup(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+}
+
+// killProcessGroup sends SIGKILL to the command's whole process group. A
+// group that no longer exists is not an error.
+func killProcessGroup(cmd *exec.Cmd) error {
+	if cmd.Process == nil || cmd.Process.Pid <= 0 {
+		return nil
+	}
+	err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	if errors.Is(err, syscall.ESRCH) {
+		return nil
+	}
+	return err
+}
