@@ -108,7 +108,9 @@ func (v *validator) definition(d *Definition) {
 	v.walk(d.Tasks, "/tasks", v.task)
 	// JOIN placement and joinOn.
 	v.checkForks(d.Tasks, "/tasks")
-	if len(d.OutputParameters) > 0 && string(d.OutputParameters) != "null" {
+	// An empty outputParameters object means "the last task's output", as in
+	// Conductor (its decider only maps a non-empty map).
+	if op := strings.TrimSpace(string(d.OutputParameters)); op != "" && op != "null" && strings.ReplaceAll(op, " ", "") != "{}" {
 		d.outputTmpl = v.compile(d.OutputParameters, "/outputParameters")
 	}
 }

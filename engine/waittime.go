@@ -13,7 +13,7 @@ import (
 // "30 seconds") and days ("1d"). The tasks package exports the same parsers
 // (ParseDuration/ParseUntil); these stay local so the engine's validation does
 // not depend on leaf-task internals.
-var durationPart = regexp.MustCompile(`(?i)^\s*(\d+)\s*(d|days?|h|hrs?|hours?|m|mins?|minutes?|s|secs?|seconds?)\s*,?\s*`)
+var durationPart = regexp.MustCompile(`(?i)^\s*(\d+)\s*(days?|d|hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)\s*,?\s*`)
 
 func parseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)

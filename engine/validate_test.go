@@ -1,0 +1,102 @@
+package engine_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/wfrun/wfrun/engine"
+)
+
+// SPEC §7: each bad definition gets a clear error naming what and where.
+func TestParseDefinitionBadInput(t *testing.T) {
+	cases := []struct {
+		name, def string
+		want      []string // substrings that must all appear
+	}{
+		{"empty", ``, []string{"empty document"}},
+		{"malformed", "{\"name\":\"w\",\n \"tasks\": [ {\"name\": }", []string{"malformed JSON at line 2, column"}},
+		{"trailing", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"WAIT"}]} {}`, []string{"unexpected data after the definition"}},
+		{"not object", `[1,2]`, []string{"cannot be a"}},
+		{"wrong field type", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","retryCount":"x"}]}`, []string{"retryCount", "line 1"}},
+		{"schema version", `{"name":"w","schemaVersion":1,"tasks":[{"name":"a","taskReferenceName":"a","type":"WAIT"}]}`, []string{"/schemaVersion: schemaVersion 1 is not supported"}},
+		{"no name no tasks", `{"tasks":[]}`, []string{"/name: missing workflow name", "/tasks: the workflow has no tasks"}},
+		{"unknown type", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"KAFKA_PUBLISHX"}]}`, []string{`/tasks/0/type: unknown task type "KAFKA_PUBLISHX"`}},
+		{"missing ref", `{"name":"w","tasks":[{"name":"a","type":"WAIT"}]}`, []string{"/tasks/0/taskReferenceName: missing taskReferenceName"}},
+		{"duplicate nested ref", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"WAIT"},
+		   {"name":"s","taskReferenceName":"s","type":"SWITCH","expression":"x","inputParameters":{"x":1},
+		    "decisionCases":{"c/1":[{"name":"b","taskReferenceName":"a","type":"WAIT"}]}}]}`,
+			[]string{`/tasks/1/decisionCases/c~11/0/taskReferenceName: duplicate taskReferenceName "a" (first used at /tasks/0)`}},
+		{"unknown reference", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"WAIT","inputParameters":{"x":"${nosuch.output.y}"}}]}`,
+			[]string{`/tasks/0/inputParameters: reference to unknown task "nosuch"`}},
+		{"unterminated", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"HTTP","inputParameters":{"uri":"http://x","method":"GET","headers":{"Authorization":"Bearer ${workflow.secrets.t"}}}]}`,
+			[]string{`/tasks/0/inputParameters/headers/Authorization`, "unterminated", "offset 7"}},
+		{"bad evaluator", `{"name":"w","tasks":[{"name":"s","taskReferenceName":"s","type":"SWITCH","evaluatorType":"python3","expression":"x"}]}`,
+			[]string{`/tasks/0/evaluatorType: unknown evaluatorType "python3"`}},
+		{"bad javascript", `{"name":"w","tasks":[{"name":"s","taskReferenceName":"s","type":"SWITCH","evaluatorType":"javascript","expression":"$.a ==="}]}`,
+			[]string{`/tasks/0/expression`}},
+		{"do_while without loopOver", `{"name":"w","tasks":[{"name":"l","taskReferenceName":"l","type":"DO_WHILE","loopCondition":"false"}]}`,
+			[]string{`/tasks/0/loopOver: DO_WHILE needs at least one task`}},
+		{"join unknown", `{"name":"w","tasks":[{"name":"f","taskReferenceName":"f","type":"FORK_JOIN","forkTasks":[[{"name":"a","taskReferenceName":"a","type":"WAIT"}]]},
+		   {"name":"j","taskReferenceName":"j","type":"JOIN","joinOn":["a","ghost"]}]}`, []string{`/tasks/1/joinOn/1: JOIN waits on unknown task "ghost"`}},
+		{"fork without join", `{"name":"w","tasks":[{"name":"f","taskReferenceName":"f","type":"FORK_JOIN","forkTasks":[[{"name":"a","taskReferenceName":"a","type":"WAIT"}]]}]}`,
+			[]string{`/tasks/0: FORK_JOIN "f" must be followed by a JOIN`}},
+		{"bad wait duration", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"WAIT","inputParameters":{"duration":"soon"}}]}`,
+			[]string{`/tasks/0/inputParameters/duration: invalid WAIT duration "soon"`}},
+		{"bad wait until", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"WAIT","inputParameters":{"until":"tomorrow"}}]}`,
+			[]string{`/tasks/0/inputParameters/until: invalid WAIT until`}},
+		{"bad retry logic", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"WAIT","taskDefinition":{"retryLogic":"RANDOM"}}]}`,
+			[]string{`/tasks/0/retryLogic: unknown retryLogic "RANDOM"`}},
+		{"bad terminate status", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"TERMINATE","inputParameters":{"terminationStatus":"DONE"}}]}`,
+			[]string{`/tasks/0/inputParameters/terminationStatus`}},
+		{"sub workflow without name", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"SUB_WORKFLOW","subWorkflowParam":{}}]}`,
+			[]string{`/tasks/0/subWorkflowParam/name`}},
+		{"inline sub workflow problems", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"SUB_WORKFLOW","subWorkflowParam":{"workflowDefinition":{"name":"c","tasks":[{"name":"x","type":"NOPE","taskReferenceName":"x"}]}}}]}`,
+			[]string{`/tasks/0/subWorkflowParam/workflowDefinition/tasks/0/type: unknown task type "NOPE"`}},
+		{"null task", `{"name":"w","tasks":[null]}`, []string{"/tasks/0: task is null"}},
+		{"output parameters", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"WAIT"}],"outputParameters":{"x":"${a.output"}}`, []string{"/outputParameters/x", "unterminated"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := engine.ParseDefinition([]byte(c.def))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !errors.Is(err, engine.ErrInvalidDefinition) {
+				t.Errorf("not ErrInvalidDefinition: %v", err)
+			}
+			var ve *engine.ValidationError
+			if !errors.As(err, &ve) || len(ve.Problems) == 0 {
+				t.Fatalf("not a ValidationError: %v", err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+func TestParseDefinitionReportsAllProblems(t *testing.T) {
+	_, err := engine.ParseDefinition([]byte(`{"name":"w","schemaVersion":3,"tasks":[
+	  {"name":"a","taskReferenceName":"a","type":"NOPE"},
+	  {"name":"b","taskReferenceName":"a","type":"WAIT","inputParameters":{"x":"${zz.output}"}}]}`))
+	var ve *engine.ValidationError
+	if !errors.As(err, &ve) || len(ve.Problems) != 4 {
+		t.Fatalf("want 4 problems, got %v", err)
+	}
+}
+
+// Hostile definitions must never panic.
+func FuzzParseDefinition(f *testing.F) {
+	f.Add(`{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"WAIT"}]}`)
+	f.Add(`{"name":"w","tasks":[{"name":"s","taskReferenceName":"s","type":"SWITCH","expression":"x","decisionCases":{"a":[null]}}]}`)
+	f.Add(`{"name":"w","tasks":[{"name":"l","taskReferenceName":"l","type":"DO_WHILE","loopCondition":"$.l.iteration<2","loopOver":[{"taskReferenceName":"x"}]}]}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := engine.ParseDefinition([]byte(s))
+		if err == nil && d == nil {
+			t.Fatal("nil definition without error")
+		}
+	})
+}
