@@ -23,21 +23,28 @@ import (
 //     rather than 256.
 type automaton struct {
 	states   []acState
-	dense    []int32   // rows of stride transitions, indexed by acState.dense
-	class    [256]byte // byte → class; 0 for bytes in no pattern
+	hot      []hotState // per state, what the scan loop reads on every byte
+	labels   []byte     // per state, the label of its incoming edge: a state's children's labels are contiguous
+	dense    []int32    // rows of stride transitions, indexed by acState.dense
+	class    [256]byte  // byte → class; 0 for bytes in no pattern
 	stride   int
 	maxLen   int  // longest pattern; bounds the streaming look-behind
 	hasStar  bool // some pattern contains '*', so a replacement may create a new match
 	patterns int
 }
 
+// acState is the part of a state only the slow path (a sparse state) reads.
 type acState struct {
 	first int32 // first child (children are first..first+count-1)
 	count int32
 	fail  int32
-	dense int32 // row in automaton.dense, -1 if sparse
-	out   int32 // length of the longest pattern ending in this state (dictionary suffixes included)
-	label byte
+}
+
+// hotState packs what the scan reads for every byte into 8 bytes, so the
+// shallow states stay in cache.
+type hotState struct {
+	row int32 // offset of the state's dense row in automaton.dense, -1 if sparse
+	out int32 // length of the longest pattern ending here (dictionary suffixes included)
 }
 
 // denseThreshold is the child count from which a state gets a dense row.
@@ -121,18 +128,22 @@ func buildAutomaton(patterns []string) *automaton {
 		}
 	}
 	a.states = make([]acState, len(trie))
+	a.hot = make([]hotState, len(trie))
+	a.labels = make([]byte, len(trie))
 	rows := int32(0)
 	for n, o := range order {
 		t := &trie[o]
-		st := acState{count: t.children, out: t.out, label: t.label, dense: -1}
+		st := acState{count: t.children}
 		if t.first >= 0 {
 			st.first = newID[t.first]
 		}
+		a.states[n] = st
+		a.labels[n] = t.label
+		a.hot[n] = hotState{row: -1, out: t.out}
 		if (n == 0 || t.children >= denseThreshold) && rows < maxDenseRows {
-			st.dense = rows
+			a.hot[n].row = rows * int32(a.stride)
 			rows++
 		}
-		a.states[n] = st
 	}
 	trie = nil
 	a.dense = make([]int32, int(rows)*a.stride)
@@ -143,32 +154,28 @@ func buildAutomaton(patterns []string) *automaton {
 	root := &a.states[0]
 	for i := int32(0); i < root.count; i++ {
 		ch := root.first + i
-		a.dense[int(a.class[a.states[ch].label])] = ch // root's row is row 0
+		a.dense[int(a.class[a.labels[ch]])] = ch // root's row is row 0
 	}
 	for s := int32(1); s < int32(len(a.states)); s++ {
 		st := &a.states[s]
-		if f := a.states[st.fail].out; f > st.out {
-			st.out = f
+		h := &a.hot[s]
+		if f := a.hot[st.fail].out; f > h.out {
+			h.out = f
 		}
-		if st.dense >= 0 {
-			row := a.dense[int(st.dense)*a.stride : int(st.dense+1)*a.stride]
-			frow := a.states[st.fail]
+		if h.row >= 0 {
+			row := a.dense[h.row : int(h.row)+a.stride]
 			for c := 0; c < 256; c++ {
 				if cl := a.class[c]; cl != 0 {
-					if frow.dense >= 0 {
-						row[cl] = a.dense[int(frow.dense)*a.stride+int(cl)]
-					} else {
-						row[cl] = a.step(st.fail, byte(c))
-					}
+					row[cl] = a.step(st.fail, byte(c))
 				}
 			}
 			for i := int32(0); i < st.count; i++ {
-				row[a.class[a.states[st.first+i].label]] = st.first + i
+				row[a.class[a.labels[st.first+i]]] = st.first + i
 			}
 		}
 		for i := int32(0); i < st.count; i++ {
 			ch := st.first + i
-			a.states[ch].fail = a.step(st.fail, a.states[ch].label)
+			a.states[ch].fail = a.step(st.fail, a.labels[ch])
 		}
 	}
 	return a
@@ -181,16 +188,15 @@ func (a *automaton) step(s int32, c byte) int32 {
 		return 0
 	}
 	for {
-		st := &a.states[s]
-		if st.dense >= 0 {
-			return a.dense[int(st.dense)*a.stride+int(cl)]
+		if r := a.hot[s].row; r >= 0 {
+			return a.dense[int(r)+int(cl)]
 		}
-		kids := a.states[st.first : st.first+st.count]
-		for i := range kids {
-			if kids[i].label == c {
+		st := &a.states[s]
+		for i, l := range a.labels[st.first : st.first+st.count] {
+			if l == c {
 				return st.first + int32(i)
 			}
-			if kids[i].label > c {
+			if l > c {
 				break
 			}
 		}
@@ -208,9 +214,8 @@ func (a *automaton) spans(b []byte, dst []span) []span {
 	if a == nil || len(a.states) <= 1 {
 		return dst
 	}
-	states := a.states
+	hot := a.hot
 	dense := a.dense
-	stride := a.stride
 	class := &a.class
 	s := int32(0)
 	for i := 0; i < len(b); i++ {
@@ -221,12 +226,12 @@ func (a *automaton) spans(b []byte, dst []span) []span {
 			s = 0
 			continue
 		}
-		if d := states[s].dense; d >= 0 {
-			s = dense[int(d)*stride+int(cl)]
+		if r := hot[s].row; r >= 0 {
+			s = dense[int(r)+int(cl)]
 		} else {
 			s = a.step(s, c)
 		}
-		if n := states[s].out; n > 0 {
+		if n := hot[s].out; n > 0 {
 			// The longest pattern ending here covers every shorter one
 			// ending here. Ends arrive in increasing order, so a new range
 			// can only swallow ranges at the top of the stack.
