@@ -1,0 +1,149 @@
+package tasks
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// ErrInvalidDefinition classifies every FieldError a Validator returns.
+var ErrInvalidDefinition = errors.New("invalid task definition")
+
+// FieldError is a problem with one field of a task definition node. Field
+// is a dotted path from the node, e.g. "inputParameters.expression".
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+// Unwrap makes errors.Is(err, ErrInvalidDefinition) hold.
+func (e *FieldError) Unwrap() error { return ErrInvalidDefinition }
+
+func fieldErr(field, format string, args ...any) error {
+	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// isTemplate reports whether a literal in a definition is a ${...}
+// parameter expression, resolved only at run time and so not checkable at
+// load.
+func isTemplate(s string) bool { return strings.Contains(s, "${") }
+
+// decodeObject decodes a JSON object (nil or "null" gives an empty map).
+func decodeObject(raw json.RawMessage) (map[string]any, error) {
+	m := map[string]any{}
+	if len(raw) == 0 {
+		return m, nil
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("input is not a JSON object: %v", err)
+	}
+	if m == nil {
+		m = map[string]any{}
+	}
+	return m, nil
+}
+
+// rawNull reports whether raw is absent or JSON null.
+func rawNull(raw json.RawMessage) bool {
+	s := strings.TrimSpace(string(raw))
+	return s == "" || s == "null"
+}
+
+// flexNumber reads a number given as a JSON number or a numeric string
+// (definitions often quote numbers, e.g. "pollingInterval": "60").
+func flexNumber(raw json.RawMessage) (float64, bool, error) {
+	if rawNull(raw) {
+		return 0, false, nil
+	}
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return 0, false, err
+	}
+	switch x := v.(type) {
+	case float64:
+		return x, true, nil
+	case string:
+		s := strings.TrimSpace(x)
+		if s == "" {
+			return 0, false, nil
+		}
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return 0, false, fmt.Errorf("%q is not a number", x)
+		}
+		return f, true, nil
+	}
+	return 0, false, fmt.Errorf("want a number, got %s", jsonKind(v))
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "a boolean"
+	case float64:
+		return "a number"
+	case string:
+		return "a string"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// mask hides registered secret values in text meant for a reason or an
+// error output.
+func mask(svc *Services, s string) string {
+	if svc == nil || svc.Masker == nil || s == "" {
+		return s
+	}
+	return string(svc.Masker.Mask([]byte(s)))
+}
+
+// failure builds a failed Result whose output carries the reason under
+// "error", as Conductor's INLINE and JSON_JQ_TRANSFORM do.
+func failure(status Status, reason string) Result {
+	out, _ := json.Marshal(map[string]string{"error": reason})
+	return Result{Status: status, Reason: reason, Output: out}
+}
+
+// defNode is the part of a WorkflowTask node the validators read.
+type defNode struct {
+	InputParameters json.RawMessage `json:"inputParameters"`
+}
+
+// defInputs decodes a definition node's inputParameters, reporting problems
+// as FieldErrors.
+func defInputs(def json.RawMessage) (map[string]json.RawMessage, []error) {
+	var n defNode
+	if err := json.Unmarshal(def, &n); err != nil {
+		return nil, []error{fieldErr("(task)", "not a JSON object: %v", err)}
+	}
+	if rawNull(n.InputParameters) {
+		return map[string]json.RawMessage{}, nil
+	}
+	var in map[string]json.RawMessage
+	if err := json.Unmarshal(n.InputParameters, &in); err != nil {
+		return nil, []error{fieldErr("inputParameters", "must be a JSON object")}
+	}
+	return in, nil
+}
+
+// literalString returns the field's string value; ok is false when the
+// field is absent or null, isStr false when it is another JSON kind.
+func literalString(raw json.RawMessage) (s string, ok, isStr bool) {
+	if rawNull(raw) {
+		return "", false, false
+	}
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", true, false
+	}
+	return s, true, true
+}

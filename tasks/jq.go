@@ -1,0 +1,161 @@
+package tasks
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/itchyny/gojq"
+)
+
+// JQTask executes JSON_JQ_TRANSFORM: inputParameters.queryExpression is a
+// jq program (gojq) run with the whole resolved input as ".", so every
+// other input key is ".key". The output is {"result": first value,
+// "resultList": [all values]}; a query that fails fails the task (retryable)
+// with the reason in output "error". Programs are compiled once and cached.
+// The query cannot read the process environment ($ENV and env are empty)
+// and has no "input"/"inputs" stream.
+type JQTask struct {
+	opts *options
+
+	mu    sync.Mutex
+	codes map[string]*gojq.Code
+}
+
+var (
+	_ Task      = (*JQTask)(nil)
+	_ Validator = (*JQTask)(nil)
+)
+
+const jqCacheSize = 4096
+
+func newJQTask(o *options) *JQTask {
+	return &JQTask{opts: o, codes: map[string]*gojq.Code{}}
+}
+
+// JQError is a jq program that does not parse or compile; Offset is the
+// byte offset in the query when gojq reports one (-1 otherwise).
+type JQError struct {
+	Offset int
+	Msg    string
+}
+
+func (e *JQError) Error() string {
+	if e.Offset >= 0 {
+		return fmt.Sprintf("jq: compile error at offset %d: %s", e.Offset, e.Msg)
+	}
+	return "jq: compile error: " + e.Msg
+}
+
+func (t *JQTask) compile(query string) (*gojq.Code, error) {
+	t.mu.Lock()
+	c, ok := t.codes[query]
+	t.mu.Unlock()
+	if ok {
+		return c, nil
+	}
+	q, err := gojq.Parse(query)
+	if err != nil {
+		var pe *gojq.ParseError
+		if errors.As(err, &pe) {
+			return nil, &JQError{Offset: pe.Offset, Msg: pe.Error()}
+		}
+		return nil, &JQError{Offset: -1, Msg: err.Error()}
+	}
+	c, err = gojq.Compile(q, gojq.WithEnvironLoader(func() []string { return nil }))
+	if err != nil {
+		return nil, &JQError{Offset: -1, Msg: err.Error()}
+	}
+	t.mu.Lock()
+	if len(t.codes) >= jqCacheSize {
+		clear(t.codes)
+	}
+	t.codes[query] = c
+	t.mu.Unlock()
+	return c, nil
+}
+
+// Execute runs the query.
+func (t *JQTask) Execute(ctx context.Context, req *Request) (res Result) {
+	svc := req.Services
+	in, err := decodeObject(req.Input)
+	if err != nil {
+		return failure(FailedTerminal, mask(svc, err.Error()))
+	}
+	query, _ := in["queryExpression"].(string)
+	if strings.TrimSpace(query) == "" {
+		return failure(FailedTerminal, "Empty 'queryExpression' in JSON_JQ_TRANSFORM task's input parameters")
+	}
+	code, err := t.compile(query)
+	if err != nil {
+		return failure(FailedTerminal, mask(svc, err.Error()))
+	}
+	if t.opts.jqTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t.opts.jqTimeout)
+		defer cancel()
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			res = failure(Failed, mask(svc, fmt.Sprintf("jq: internal error: %v", r)))
+		}
+	}()
+	results := []any{}
+	iter := code.RunWithContext(ctx, in)
+	for {
+		v, ok := iter.Next()
+		if !ok {
+			break
+		}
+		if err, isErr := v.(error); isErr {
+			var he *gojq.HaltError
+			if errors.As(err, &he) && he.Value() == nil {
+				break // "halt" ends the program without an error
+			}
+			if ctx.Err() != nil {
+				return failure(Failed, mask(svc, "jq: "+ctx.Err().Error()))
+			}
+			return failure(Failed, mask(svc, "jq: "+err.Error()))
+		}
+		if t.opts.jqMaxResults > 0 && len(results) >= t.opts.jqMaxResults {
+			return failure(Failed, fmt.Sprintf("jq: more than %d results", t.opts.jqMaxResults))
+		}
+		results = append(results, v)
+	}
+	var first any
+	if len(results) > 0 {
+		first = results[0]
+	}
+	out, err := json.Marshal(map[string]any{"result": first, "resultList": results})
+	if err != nil {
+		return failure(Failed, mask(svc, "jq: result cannot be encoded as JSON: "+err.Error()))
+	}
+	return Result{Status: Completed, Output: out}
+}
+
+// Validate checks that queryExpression is present and, when it is a
+// literal, that it compiles.
+func (t *JQTask) Validate(def json.RawMessage) []error {
+	in, errs := defInputs(def)
+	if errs != nil {
+		return errs
+	}
+	q, ok, isStr := literalString(in["queryExpression"])
+	switch {
+	case !ok:
+		return []error{fieldErr("inputParameters.queryExpression", "missing (required)")}
+	case !isStr:
+		return []error{fieldErr("inputParameters.queryExpression", "must be a string")}
+	case strings.TrimSpace(q) == "":
+		return []error{fieldErr("inputParameters.queryExpression", "must not be empty")}
+	case isTemplate(q):
+		return nil
+	}
+	if _, err := t.compile(q); err != nil {
+		return []error{fieldErr("inputParameters.queryExpression", "%v", err)}
+	}
+	return nil
+}

@@ -1,0 +1,91 @@
+package tasks
+
+import (
+	"os"
+	"testing"
+	"time"
+)
+
+func TestJQ(t *testing.T) {
+	r := NewDefaultRegistry()
+	cases := []struct {
+		name       string
+		in         map[string]any
+		result     string
+		resultList string
+	}{
+		// The example of Conductor's JSON_JQ_TRANSFORM documentation.
+		{"conductor docs", map[string]any{
+			"key1":            map[string]any{"value1": []any{"a", "b"}},
+			"key2":            map[string]any{"value2": []any{"c", "d"}},
+			"queryExpression": "{ key3: (.key1.value1 + .key2.value2) }",
+		}, `{"key3":["a","b","c","d"]}`, `[{"key3":["a","b","c","d"]}]`},
+		{"several results", map[string]any{"items": []any{1, 2, 3}, "queryExpression": ".items[] | . * 2"}, `2`, `[2,4,6]`},
+		{"no result", map[string]any{"queryExpression": "empty"}, `null`, `[]`},
+		{"select and map", map[string]any{"users": []any{map[string]any{"n": "a", "ok": true}, map[string]any{"n": "b", "ok": false}},
+			"queryExpression": "[.users[] | select(.ok) | .n]"}, `["a"]`, `[["a"]]`},
+		{"env is empty", map[string]any{"queryExpression": "[$ENV, env] | map(length)"}, `[0,0]`, `[[0,0]]`},
+		{"halt stops", map[string]any{"queryExpression": "1, halt, 2"}, `1`, `[1]`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res := run(t, r, TypeJSONJQTransform, tc.in, nil)
+			wantStatus(t, res, Completed)
+			out := output(t, res)
+			if got := jsonText(t, out["result"]); got != tc.result {
+				t.Fatalf("result %s, want %s", got, tc.result)
+			}
+			if got := jsonText(t, out["resultList"]); got != tc.resultList {
+				t.Fatalf("resultList %s, want %s", got, tc.resultList)
+			}
+		})
+	}
+}
+
+func TestJQEnvNotLeaked(t *testing.T) {
+	t.Setenv("WFRUN_TEST_SECRET_ENV", "leak-me")
+	res := run(t, NewDefaultRegistry(), TypeJSONJQTransform, map[string]any{"queryExpression": "$ENV.WFRUN_TEST_SECRET_ENV // env.WFRUN_TEST_SECRET_ENV"}, nil)
+	wantStatus(t, res, Completed)
+	if output(t, res)["result"] != nil || os.Getenv("WFRUN_TEST_SECRET_ENV") != "leak-me" {
+		t.Fatalf("process environment reachable: %s", res.Output)
+	}
+}
+
+func TestJQFailures(t *testing.T) {
+	r := NewDefaultRegistry(WithJQLimits(100*time.Millisecond, 1000))
+	cases := []struct {
+		name   string
+		in     map[string]any
+		status Status
+		reason string
+	}{
+		{"type error", map[string]any{"a": 1, "queryExpression": ".a.b"}, Failed, "jq: "},
+		{"error()", map[string]any{"queryExpression": `error("custom")`}, Failed, "custom"},
+		{"parse error", map[string]any{"queryExpression": ".a | | ."}, FailedTerminal, "jq: compile error at offset"},
+		{"unknown function", map[string]any{"queryExpression": "nosuchfn(1)"}, FailedTerminal, "jq: compile error"},
+		{"missing query", map[string]any{"a": 1}, FailedTerminal, "Empty 'queryExpression'"},
+		{"too many results", map[string]any{"queryExpression": "range(100000000)"}, Failed, "more than 1000 results"},
+		{"endless", map[string]any{"queryExpression": "last(range(1e12))"}, Failed, "deadline"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res := run(t, r, TypeJSONJQTransform, tc.in, nil)
+			wantStatus(t, res, tc.status, tc.reason)
+			if output(t, res)["error"] == nil {
+				t.Fatalf("no output error: %s", res.Output)
+			}
+		})
+	}
+}
+
+func TestJQCompileCache(t *testing.T) {
+	task := newJQTask(buildOptions(nil))
+	a, err := task.compile(".a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := task.compile(".a")
+	if a != b {
+		t.Fatal("query compiled twice")
+	}
+}
