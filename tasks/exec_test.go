@@ -321,3 +321,23 @@ func TestExecOutputLimit(t *testing.T) {
 		t.Fatalf("stdout %d bytes, truncated %v", len(o["stdout"].(string)), o["truncated"])
 	}
 }
+
+// FuzzCheckExecPath: an accepted path always lands strictly inside the
+// work directory, lexically.
+func FuzzCheckExecPath(f *testing.F) {
+	for _, s := range []string{"a", "a/b", "../x", "a/../../x", "/etc/x", ".", "", "a/./b/../c", "..a", "a/..", `a\..\..\x`, "./x", "x/"} {
+		f.Add(s)
+	}
+	const dir = "/work/dir"
+	f.Fuzz(func(t *testing.T, p string) {
+		if err := tasks.CheckExecPath(p); err != nil {
+			if !errors.Is(err, tasks.ErrUnsafePath) {
+				t.Fatalf("error %v is not ErrUnsafePath", err)
+			}
+			return
+		}
+		if j := filepath.Join(dir, p); !strings.HasPrefix(j, dir+"/") {
+			t.Fatalf("%q accepted but resolves to %q", p, j)
+		}
+	})
+}

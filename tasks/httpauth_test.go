@@ -339,3 +339,24 @@ func TestSigV4S3PayloadHeader(t *testing.T) {
 		t.Fatal("payload hash header not signed")
 	}
 }
+
+// FuzzParseAuth: any input is either accepted with a known type and a
+// secret name, or refused with ErrBadAuth; nothing panics.
+func FuzzParseAuth(f *testing.F) {
+	for _, s := range []string{`{"type":"bearer","secret":"x"}`, `{"type":"aws-sigv4","secret":"a","region":"r","service":"s"}`, `null`, `"x"`, `{"type":1}`, `{`, `[]`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		a, err := ParseAuth(json.RawMessage(s))
+		switch {
+		case err != nil:
+			if !errors.Is(err, ErrBadAuth) {
+				t.Fatalf("error %v is not ErrBadAuth", err)
+			}
+		case a != nil:
+			if a.Secret == "" || (a.Type != AuthBearer && a.Type != AuthBasic && a.Type != AuthSigV4) {
+				t.Fatalf("accepted %+v", a)
+			}
+		}
+	})
+}

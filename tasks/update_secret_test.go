@@ -373,3 +373,18 @@ func TestUpdateSecretConcurrentMemory(t *testing.T) {
 func TestUpdateSecretConcurrentBolt(t *testing.T) {
 	rotateConcurrently(t, boltStore(t, bolt.WithHistory(25)), 20)
 }
+
+// FuzzUpdateSecretInput: hostile input never panics and, without a store,
+// always fails terminally with a reason naming UPDATE_SECRET.
+func FuzzUpdateSecretInput(f *testing.F) {
+	for _, s := range []string{rotInput("k", "v-1234"), `{"_secrets":{"secretKey":"k"}}`, `{"_secrets":[]}`, `nul`, `{"_secrets":{"secretKey":"k","secretValue":{"a":[1,{"b":null}]}}}`} {
+		f.Add(s)
+	}
+	task := tasks.NewUpdateSecret()
+	f.Fuzz(func(t *testing.T, in string) {
+		r := task.Execute(context.Background(), rotRequest(&tasks.Services{}, in))
+		if r.Status != tasks.FailedTerminal || !strings.HasPrefix(r.Reason, "UPDATE_SECRET") {
+			t.Fatalf("%s %q", r.Status, r.Reason)
+		}
+	})
+}
