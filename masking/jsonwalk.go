@@ -12,10 +12,10 @@ import (
 // ErrInvalidJSON is returned (wrapped, with the byte offset) for input that
 // is not a single valid JSON value. The message never quotes the input, which
 // may hold secrets.
-var ErrInvalidJSON = errors.New("invalid JSON")
+var ErrInvalidJSON = errors.New("masking: invalid JSON")
 
 // ErrTooDeep is returned for documents nested deeper than MaxDepth.
-var ErrTooDeep = errors.New("JSON nested too deeply")
+var ErrTooDeep = errors.New("masking: JSON nested too deeply")
 
 // MaxDepth bounds object/array nesting, as encoding/json does, so a hostile
 // document cannot exhaust the stack.

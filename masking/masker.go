@@ -45,15 +45,16 @@ func WithMinLength(n int) Option {
 	}
 }
 
-// WithLogger sets where the warning about a too-short value goes. The
-// warning names the length, never the value.
+// WithLogger sets where the warning about a too-short value goes (default
+// slog.Default(); nil silences it). The warning names the length, never the
+// value.
 func WithLogger(l *slog.Logger) Option {
 	return func(m *Masker) { m.logger = l }
 }
 
 // New returns an empty Masker.
 func New(opts ...Option) *Masker {
-	m := &Masker{minLen: DefaultMinLength, seen: map[string]struct{}{}}
+	m := &Masker{minLen: DefaultMinLength, seen: map[string]struct{}{}, logger: slog.Default()}
 	for _, o := range opts {
 		o(m)
 	}
