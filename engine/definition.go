@@ -209,7 +209,13 @@ func parseDefinition(b []byte, prefix string, cfg *parseConfig) (*Definition, er
 		v.add("", "malformed JSON: unexpected data after the definition at line %d, column %d", l, c)
 		return nil, v.err()
 	}
-	d.raw = append([]byte(nil), b...)
+	// Kept compact: the definition is embedded in every persisted run.
+	var compact bytes.Buffer
+	if json.Compact(&compact, b) == nil {
+		d.raw = compact.Bytes()
+	} else {
+		d.raw = append([]byte(nil), b...)
+	}
 	v.definition(&d)
 	if err := v.err(); err != nil {
 		return nil, err

@@ -64,7 +64,7 @@ func (r *runState) finish(ctx context.Context, st *stopError) (*Result, error) {
 	var cancelled []*taskRecord
 	for _, t := range r.tasks {
 		if t.Status == TaskScheduled || t.Status == TaskInProgress {
-			t.Status, t.End, t.envDoc = TaskCanceled, nowMillis(), nil
+			t.Status, t.End, t.envDoc, t.enc = TaskCanceled, nowMillis(), nil, nil
 			cancelled = append(cancelled, t)
 		}
 	}
@@ -525,7 +525,7 @@ func (r *runState) waitTask(ctx context.Context, wt *WorkflowTask, rec *taskReco
 		}
 		if waitUntil != 0 {
 			r.mu.Lock()
-			rec.WaitUntil = waitUntil
+			rec.WaitUntil, rec.enc = waitUntil, nil
 			r.mu.Unlock()
 			if err := r.save(ctx); err != nil {
 				return tasks.Result{Status: tasks.Failed, Reason: err.Error()}
@@ -893,7 +893,7 @@ func (r *runState) execSubWorkflow(ctx context.Context, wt *WorkflowTask, suffix
 	childID := rec.SubWorkflowID
 	if childID == "" {
 		childID = newID()
-		rec.SubWorkflowID = childID
+		rec.SubWorkflowID, rec.enc = childID, nil
 	}
 	r.mu.Unlock()
 	if err := r.save(ctx); err != nil {

@@ -76,6 +76,7 @@ type taskRecord struct {
 	inMem, inStored   []byte
 	outMem, outStored []byte
 	envDoc            []byte // cached interpolate.Env view
+	enc               []byte // cached persisted form (see encode.go)
 	wt                *WorkflowTask
 }
 
@@ -205,26 +206,8 @@ func (r *runState) remaskLocked() {
 	}
 	r.inStored, r.varStored, r.outStored = re(r.inStored), re(r.varStored), re(r.outStored)
 	for _, t := range r.tasks {
-		t.inStored, t.outStored = re(t.inStored), re(t.outStored)
+		t.inStored, t.outStored, t.enc = re(t.inStored), re(t.outStored), nil
 	}
-}
-
-// encodeLocked renders the persisted document. Callers hold r.mu.
-func (r *runState) encodeLocked() ([]byte, error) {
-	r.remaskLocked()
-	d := r.doc
-	d.Input, d.Output, d.Variables = orEmpty(r.inStored), orEmpty(r.outStored), orEmpty(r.varStored)
-	d.Tasks = make([]taskDoc, len(r.tasks))
-	for i, t := range r.tasks {
-		d.Tasks[i] = taskDoc{
-			TaskID: t.TaskID, ReferenceTaskName: t.Ref, TaskType: t.TaskType, TaskDefName: t.TaskDefName,
-			Status: t.Status, InputData: orEmpty(t.inStored), OutputData: orEmpty(t.outStored),
-			RetryCount: t.RetryCount, Iteration: t.Iteration, Seq: t.Seq, Reason: t.Reason,
-			ScheduledTime: t.Scheduled, StartTime: t.Start, EndTime: t.End, WorkflowInstanceID: r.id,
-			WaitUntil: t.WaitUntil, SubWorkflowID: t.SubWorkflowID,
-		}
-	}
-	return json.Marshal(&d)
 }
 
 func orEmpty(b []byte) json.RawMessage {
@@ -330,7 +313,7 @@ func (r *runState) setTaskData(t *taskRecord, input, output []byte) error {
 	if output != nil {
 		t.outMem, t.outStored = outMem, outSt
 	}
-	t.envDoc = nil
+	t.envDoc, t.enc = nil, nil
 	return nil
 }
 
@@ -349,7 +332,7 @@ func (r *runState) transition(ctx context.Context, t *taskRecord, status, reason
 	default:
 		t.End = now
 	}
-	t.envDoc = nil
+	t.envDoc, t.enc = nil, nil
 	r.mu.Unlock()
 	r.emit(Event{Kind: EventTask, TaskRef: t.Ref, TaskType: t.TaskType, TaskID: t.TaskID, Status: status, Reason: reason})
 	return r.save(ctx)

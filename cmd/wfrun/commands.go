@@ -9,5 +9,12 @@ func commands() []*cobra.Command {
 		newVersionCmd(),
 		newEvalCmd(),
 		newSecretCmd(),
+		newRunCmd(),
+		newShowCmd(),
+		newRunsCmd(),
+		newRestartCmd(),
+		newResumeCmd(),
+		newValidateCmd(),
+		newTaskCmd(),
 	}
 }

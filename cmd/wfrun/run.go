@@ -1,0 +1,347 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/interpolate"
+	"github.com/wfrun/wfrun/store"
+	"github.com/wfrun/wfrun/tasks"
+)
+
+// engineFlags are shared by run, resume and restart.
+type engineFlags struct {
+	workers []string
+	defsDir string
+	quiet   bool
+}
+
+func (f *engineFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringArrayVar(&f.workers, "worker", nil, "NAME=COMMAND: run SIMPLE tasks named NAME with `sh -c COMMAND` (task input JSON on stdin, output JSON object on stdout); repeatable")
+	cmd.Flags().StringVar(&f.defsDir, "definitions", "", "directory of workflow definitions for SUB_WORKFLOW and failureWorkflow names (default: the workflow file's directory)")
+	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines on stderr")
+}
+
+// cliEngine is an engine wired to the configured stores.
+type cliEngine struct {
+	*engine.Engine
+	secrets store.Store
+	runs    runstore.Store
+}
+
+func (c *cliEngine) Close() {
+	if c.secrets != nil {
+		_ = c.secrets.Close()
+	}
+	if c.runs != nil {
+		_ = c.runs.Close()
+	}
+}
+
+// openRunStore opens the run store matching the secret store configuration:
+// Redis URLs keep runs in the same Redis, anything else uses
+// $WFRUN_HOME/runs.db.
+func openRunStore(cmd *cobra.Command) (runstore.Store, error) {
+	cfg := storeConfig(cmd)
+	url := ""
+	for _, part := range strings.Split(cfg.URL, "|") {
+		part = strings.TrimSpace(part)
+		if strings.HasPrefix(part, "redis://") || strings.HasPrefix(part, "rediss://") {
+			url = part
+		}
+	}
+	if url == "" && cfg.Home == "" {
+		return nil, errors.New("no WFRUN_HOME for the run store")
+	}
+	rs, err := runstore.Open(cfg.Home, url)
+	if err != nil {
+		return nil, fmt.Errorf("open run store: %w", err)
+	}
+	return rs, nil
+}
+
+func openEngine(cmd *cobra.Command, f *engineFlags, events func(engine.Event)) (*cliEngine, error) {
+	c := &cliEngine{}
+	cfg := storeConfig(cmd)
+	ring, err := cfg.Keyring()
+	if err != nil {
+		return nil, fmt.Errorf("keyring: %w", err)
+	}
+	c.runs, err = openRunStore(cmd)
+	if err != nil {
+		return nil, err
+	}
+	opts := []engine.Option{
+		engine.WithRunStore(c.runs),
+		engine.WithKeyring(ring),
+		engine.WithRegistry(tasks.NewDefaultRegistry()),
+		engine.WithSecrets(func(p engine.Principal, project, environment string) interpolate.SecretSource {
+			// The secret store opens lazily: a workflow without secrets does
+			// not need it.
+			if c.secrets == nil {
+				s, err := openStore(cmd)
+				if err != nil {
+					return failingSource{err}
+				}
+				c.secrets = s
+			}
+			return store.NewRunView(c.secrets, store.Principal{Name: p.Name, Scopes: p.Scopes}, project, environment)
+		}),
+	}
+	if events != nil {
+		opts = append(opts, engine.WithEvents(events))
+	}
+	if f != nil {
+		if f.defsDir != "" {
+			opts = append(opts, engine.WithDefinitionsDir(f.defsDir))
+		}
+		for _, w := range f.workers {
+			name, command, ok := strings.Cut(w, "=")
+			if !ok || strings.TrimSpace(name) == "" || strings.TrimSpace(command) == "" {
+				c.Close()
+				return nil, usageErr(fmt.Errorf("--worker %q: want NAME=COMMAND", w))
+			}
+			opts = append(opts, engine.WithWorker(name, commandWorker(command)))
+		}
+	}
+	e, err := engine.New(opts...)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	c.Engine = e
+	return c, nil
+}
+
+// failingSource reports why the secret store could not be opened, on the
+// first secret a task needs.
+type failingSource struct{ err error }
+
+func (f failingSource) Secret(context.Context, string) ([]byte, error) { return nil, f.err }
+
+// commandWorker runs `sh -c command` with the task input on stdin. Its
+// stdout must be a JSON object (the task output); stderr is kept for the
+// failure reason, which the engine masks.
+func commandWorker(command string) engine.WorkerFunc {
+	return func(ctx context.Context, input json.RawMessage) (json.RawMessage, error) {
+		cmd := exec.CommandContext(ctx, "sh", "-c", command)
+		cmd.Stdin = strings.NewReader(string(input))
+		var stdout, stderr limitedBuffer
+		stdout.max, stderr.max = 16<<20, 4<<10
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+		if err := cmd.Run(); err != nil {
+			msg := strings.TrimSpace(stderr.String())
+			if msg != "" {
+				return nil, fmt.Errorf("worker command failed (%v): %s", err, msg)
+			}
+			return nil, fmt.Errorf("worker command failed: %v", err)
+		}
+		out := strings.TrimSpace(stdout.String())
+		if out == "" {
+			out = "{}"
+		}
+		if !json.Valid([]byte(out)) || out[0] != '{' {
+			return nil, errors.New("worker command did not print a JSON object on stdout")
+		}
+		return json.RawMessage(out), nil
+	}
+}
+
+type limitedBuffer struct {
+	b   []byte
+	max int
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if room := l.max - len(l.b); room > 0 {
+		if len(p) > room {
+			l.b = append(l.b, p[:room]...)
+		} else {
+			l.b = append(l.b, p...)
+		}
+	}
+	return len(p), nil
+}
+
+func (l *limitedBuffer) String() string { return string(l.b) }
+
+// progress prints one line per transition on w (already masked by the
+// engine) and, for waiting tasks, how to complete them.
+func progress(w io.Writer, quiet bool) func(engine.Event) {
+	var mu sync.Mutex
+	return func(ev engine.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		ts := ev.Time.Format("15:04:05")
+		switch ev.Kind {
+		case engine.EventWorkflow:
+			if quiet && ev.Status == engine.StatusRunning && ev.Reason == "" {
+				return
+			}
+			line := fmt.Sprintf("%s run %s (%s) %s", ts, ev.RunID, ev.WorkflowType, ev.Status)
+			if ev.Reason != "" {
+				line += ": " + ev.Reason
+			}
+			fmt.Fprintln(w, line)
+		case engine.EventWaiting:
+			if ev.Reason == "external completion" {
+				fmt.Fprintf(w, "%s task %s (%s) waits for an external completion; complete it with:\n  wfrun task complete %s %s --output '{...}'\n",
+					ts, ev.TaskRef, ev.TaskType, ev.RunID, ev.TaskRef)
+			} else {
+				fmt.Fprintf(w, "%s task %s (%s) waits %s (or: wfrun task complete %s %s)\n", ts, ev.TaskRef, ev.TaskType, ev.Reason, ev.RunID, ev.TaskRef)
+			}
+		default:
+			if quiet {
+				return
+			}
+			line := fmt.Sprintf("%s task %s (%s) %s", ts, ev.TaskRef, ev.TaskType, ev.Status)
+			if ev.Reason != "" {
+				line += ": " + ev.Reason
+			}
+			fmt.Fprintln(w, line)
+		}
+	}
+}
+
+// readJSONArg reads "JSON" or "@file" (or "@-" for stdin).
+func readJSONArg(cmd *cobra.Command, flag, v string) (json.RawMessage, error) {
+	if v == "" {
+		return nil, nil
+	}
+	b := []byte(v)
+	if strings.HasPrefix(v, "@") {
+		var err error
+		if v == "@-" {
+			b, err = io.ReadAll(cmd.InOrStdin())
+		} else {
+			b, err = os.ReadFile(v[1:])
+		}
+		if err != nil {
+			return nil, usageErr(fmt.Errorf("--%s: %w", flag, err))
+		}
+	}
+	if !json.Valid(b) {
+		var x any
+		err := json.Unmarshal(b, &x)
+		return nil, usageErr(fmt.Errorf("--%s: malformed JSON: %v", flag, err))
+	}
+	return b, nil
+}
+
+func signalContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+}
+
+// finishRun prints the masked output and maps the status to the exit code.
+func finishRun(cmd *cobra.Command, res *engine.Result, err error) error {
+	if err != nil {
+		if errors.Is(err, engine.ErrInterrupted) {
+			return &exitError{code: 1, err: err}
+		}
+		return err
+	}
+	out, _ := json.MarshalIndent(json.RawMessage(res.Output), "", "  ")
+	fmt.Fprintf(cmd.OutOrStdout(), "%s\n", out)
+	if res.Status != engine.StatusCompleted {
+		msg := fmt.Sprintf("run %s ended %s", res.RunID, res.Status)
+		if res.Reason != "" {
+			msg += ": " + res.Reason
+		}
+		return &exitError{code: 1, err: errors.New(msg)}
+	}
+	return nil
+}
+
+func newRunCmd() *cobra.Command {
+	var (
+		ef               engineFlags
+		input, corr      string
+		vars             []string
+		project, environ string
+	)
+	cmd := &cobra.Command{
+		Use:   "run WORKFLOW.json",
+		Short: "Run a Conductor workflow definition to its end",
+		Long: `Run executes a Conductor JSON workflow definition locally. Progress goes to stderr
+(one line per task transition); the masked workflow output JSON goes to stdout.
+Exit status: 0 COMPLETED, 1 FAILED / TIMED_OUT / TERMINATED, 2 bad usage or an
+invalid definition. Runs are stored in $WFRUN_HOME/runs.db (or in Redis when
+WFRUN_STORE is a redis:// URL); an interrupted run continues with wfrun resume.`,
+		Example: `  wfrun run testdata/workflows/hello.json --input '{"name":"world"}'
+  wfrun run wf.json --input @input.json --var region=eu --worker enrich='jq "{enriched: .}"'
+  wfrun run wf.json --project shop --environment prod`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := os.ReadFile(args[0])
+			if err != nil {
+				return usageErr(err)
+			}
+			in, err := readJSONArg(cmd, "input", input)
+			if err != nil {
+				return err
+			}
+			if len(in) > 0 && strings.TrimSpace(string(in))[0] != '{' {
+				return usageErr(errors.New("--input must be a JSON object"))
+			}
+			if ef.defsDir == "" {
+				ef.defsDir = filepath.Dir(args[0])
+			}
+			c, err := openEngine(cmd, &ef, progress(cmd.ErrOrStderr(), ef.quiet))
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			def, err := c.Parse(b)
+			if err != nil {
+				return usageErr(fmt.Errorf("%s: %w", args[0], err))
+			}
+			opts := []engine.RunOption{engine.InScope(project, environ), engine.WithCorrelationID(corr)}
+			if abs, err := filepath.Abs(args[0]); err == nil {
+				opts = append(opts, engine.WithDefinitionPath(abs))
+			}
+			for _, kv := range vars {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok || k == "" {
+					return usageErr(fmt.Errorf("--var %q: want NAME=VALUE", kv))
+				}
+				val := json.RawMessage(v)
+				if !json.Valid(val) {
+					val, _ = json.Marshal(v)
+				}
+				opts = append(opts, engine.WithVariable(k, val))
+			}
+			ctx, stop := signalContext(cmd)
+			defer stop()
+			res, err := c.Start(ctx, def, in, opts...)
+			return finishRun(cmd, res, err)
+		},
+	}
+	addConfigFlags(cmd)
+	ef.add(cmd)
+	cmd.Flags().StringVar(&input, "input", "", "workflow input: a JSON object, @FILE or @- for stdin")
+	cmd.Flags().StringArrayVar(&vars, "var", nil, "NAME=VALUE initial workflow variable (VALUE is JSON if it parses, else a string); repeatable")
+	cmd.Flags().StringVar(&project, "project", "", "project scope for secret resolution")
+	cmd.Flags().StringVar(&environ, "environment", "", "environment scope for secret resolution")
+	cmd.Flags().StringVar(&corr, "correlation-id", "", "correlationId of the run")
+	return cmd
+}

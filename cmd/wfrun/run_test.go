@@ -1,0 +1,332 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wfrun/wfrun/internal/redistest"
+)
+
+// TestMain lets tests run the real CLI in a child process (the test binary
+// re-executed with WFRUN_TEST_AS_CLI=1), for the kill/resume and two-process
+// tests.
+func TestMain(m *testing.M) {
+	if os.Getenv("WFRUN_TEST_AS_CLI") == "1" {
+		os.Args = append([]string{"wfrun"}, os.Args[1:]...)
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+const workflows = "../../testdata/workflows/"
+
+func TestRunHelloNoNetwork(t *testing.T) {
+	cliEnv(t)
+	out, errOut, code := wfrun(t, "", "run", workflows+"hello.json", "--input", `{"name":"world","times":3}`)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("stdout is not JSON: %q", out)
+	}
+	want := map[string]any{"greeting": "Hello, world!", "loud": "HELLO, WORLD!", "branch": "many", "iterations": 3.0, "last": "3: Hello, world!"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v (output %s)", k, got[k], v, out)
+		}
+	}
+	if !strings.Contains(errOut, "task greet (INLINE) COMPLETED") || !strings.Contains(errOut, "COMPLETED") {
+		t.Errorf("progress lines missing: %s", errOut)
+	}
+}
+
+// The end-to-end secrets check: the HTTP task sends the token, the server
+// checks it and echoes it back; nothing persisted or printed holds it.
+func TestRunBearerTokenNeverLeaks(t *testing.T) {
+	for _, backend := range []string{"bolt", "redis"} {
+		t.Run(backend, func(t *testing.T) {
+			home := cliEnv(t)
+			var rdb *redis.Client
+			if backend == "redis" {
+				addr := redistest.Start(t)
+				t.Setenv("WFRUN_STORE", "redis://"+addr)
+				rdb = redis.NewClient(&redis.Options{Addr: addr})
+				t.Cleanup(func() { rdb.Close() })
+			}
+			const token = "tok-4f1c9a7e2b8d6053"
+			var hits atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				hits.Add(1)
+				if r.Header.Get("Authorization") != "Bearer "+token {
+					http.Error(w, `{"error":"bad token"}`, http.StatusUnauthorized)
+					return
+				}
+				w.Header().Set("Content-Type", "application/json")
+				fmt.Fprintf(w, `{"youSent":%q,"b64":%q}`, r.Header.Get("Authorization"), base64.StdEncoding.EncodeToString([]byte(token)))
+			}))
+			defer srv.Close()
+			mustRun(t, "", "secret", "set", "api_token", "--value", token)
+
+			out, errOut, code := wfrun(t, "", "run", workflows+"http_bearer.json", "--input", `{"url":"`+srv.URL+`/echo"}`)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			if hits.Load() != 1 {
+				t.Fatalf("server hits = %d", hits.Load())
+			}
+			var res struct {
+				Status int `json:"status"`
+				Body   struct {
+					YouSent string `json:"youSent"`
+					B64     string `json:"b64"`
+				} `json:"body"`
+			}
+			if err := json.Unmarshal([]byte(out), &res); err != nil {
+				t.Fatalf("stdout: %q", out)
+			}
+			if res.Status != 200 || res.Body.YouSent != "Bearer ***" || res.Body.B64 != "***" {
+				t.Fatalf("output not masked as expected: %s", out)
+			}
+			runID := regexp.MustCompile(`run ([0-9a-f-]{36})`).FindStringSubmatch(errOut)
+			if runID == nil {
+				t.Fatalf("no run id in progress: %s", errOut)
+			}
+			show := mustRun(t, "", "show", runID[1], "-o", "json")
+			table := mustRun(t, "", "show", runID[1])
+			runs := mustRun(t, "", "runs", "-o", "json")
+			if !strings.Contains(show, `${workflow.secrets.api_token}`) {
+				t.Errorf("stored input should keep the reference: %s", show)
+			}
+			leaks := map[string]string{"stdout": out, "stderr": errOut, "show json": show, "show table": table, "runs": runs}
+			entries, _ := os.ReadDir(home)
+			for _, e := range entries {
+				b, _ := os.ReadFile(filepath.Join(home, e.Name()))
+				leaks["file "+e.Name()] = string(b)
+			}
+			if backend == "bolt" {
+				if _, ok := leaks["file runs.db"]; !ok {
+					t.Fatalf("no runs.db in %s", home)
+				}
+			}
+			if rdb != nil {
+				keys, err := rdb.Keys(context.Background(), "*").Result()
+				if err != nil || len(keys) == 0 {
+					t.Fatalf("redis keys: %v %v", keys, err)
+				}
+				for _, k := range keys {
+					d, err := rdb.Dump(context.Background(), k).Result()
+					if err != nil {
+						t.Fatal(err)
+					}
+					leaks["redis "+k] = d
+				}
+			}
+			forms := []string{token, base64.StdEncoding.EncodeToString([]byte(token)), base64.StdEncoding.EncodeToString([]byte("Bearer " + token))}
+			for where, text := range leaks {
+				for _, f := range forms {
+					if strings.Contains(text, f) {
+						t.Errorf("%s holds the token (form %q)", where, f)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestRunSecretEchoExample(t *testing.T) {
+	cliEnv(t)
+	mustRun(t, "", "secret", "set", "api_token", "--value", "s3cr3t-value-for-readme")
+	out, errOut, code := wfrun(t, "", "run", workflows+"secret_echo.json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if strings.Contains(out+errOut, "s3cr3t-value-for-readme") {
+		t.Fatalf("leak: %s %s", out, errOut)
+	}
+	var got map[string]any
+	_ = json.Unmarshal([]byte(out), &got)
+	if got["header"] != "Bearer ***" || got["length"] != float64(len("Bearer s3cr3t-value-for-readme")) || got["storedInput"] != "Bearer ${workflow.secrets.api_token}" {
+		t.Fatalf("output: %s", out)
+	}
+}
+
+func TestRunExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cliEnv(t)
+	failing := write("fail.json", `{"name":"f","tasks":[{"name":"t","taskReferenceName":"t","type":"TERMINATE","inputParameters":{"terminationStatus":"FAILED","terminationReason":"nope"}}]}`)
+	_, errOut, code := wfrun(t, "", "run", failing)
+	if code != 1 || !strings.Contains(errOut, "FAILED: nope") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	missing := write("missing.json", `{"name":"m","tasks":[{"name":"t","taskReferenceName":"t","type":"INLINE","inputParameters":{"v":"${workflow.secrets.absent}","expression":"1"}}]}`)
+	_, errOut, code = wfrun(t, "", "run", missing)
+	if code != 1 || !strings.Contains(errOut, `"absent"`) {
+		t.Fatalf("missing secret: exit %d: %s", code, errOut)
+	}
+	bad := write("bad.json", `{"name":"b","tasks":[{"name":"t","taskReferenceName":"t","type":"NOPE"},{"name":"u","taskReferenceName":"t","type":"INLINE","inputParameters":{"a":"${x.output"}}]}`)
+	_, errOut, code = wfrun(t, "", "run", bad)
+	if code != 2 || !strings.Contains(errOut, `/tasks/0/type: unknown task type "NOPE"`) || !strings.Contains(errOut, `/tasks/1/taskReferenceName: duplicate`) {
+		t.Fatalf("invalid: exit %d: %s", code, errOut)
+	}
+	_, errOut, code = wfrun(t, "", "validate", bad)
+	if code != 2 || !strings.Contains(errOut, "/tasks/1/inputParameters/a") {
+		t.Fatalf("validate: exit %d: %s", code, errOut)
+	}
+	out, _, code := wfrun(t, "", "validate", workflows+"hello.json", workflows+"approval.json")
+	if code != 0 || strings.Count(out, ": ok") != 2 {
+		t.Fatalf("validate ok: %d %s", code, out)
+	}
+	_, errOut, code = wfrun(t, "", "run", workflows+"hello.json", "--input", "{bad")
+	if code != 2 || !strings.Contains(errOut, "--input") {
+		t.Fatalf("bad input: %d %s", code, errOut)
+	}
+	_, errOut, code = wfrun(t, "", "run", workflows+"hello.json", "--worker", "oops")
+	if code != 2 {
+		t.Fatalf("bad worker: %d %s", code, errOut)
+	}
+}
+
+// cliProcess starts the CLI as a child process.
+func cliProcess(t *testing.T, args ...string) (*exec.Cmd, *bufio.Scanner, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "WFRUN_TEST_AS_CLI=1")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return cmd, bufio.NewScanner(stderr), &stdout
+}
+
+// waitLine reads lines until one matches re (or the stream ends).
+func waitLine(t *testing.T, sc *bufio.Scanner, re *regexp.Regexp, log *strings.Builder) []string {
+	t.Helper()
+	for sc.Scan() {
+		log.WriteString(sc.Text() + "\n")
+		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			return m
+		}
+	}
+	t.Fatalf("no line matching %s in:\n%s", re, log)
+	return nil
+}
+
+// A `wfrun run` waits on a HUMAN task; another process completes it (two
+// processes on one runs.db); the run then waits on a WAIT and is killed with
+// SIGKILL; `wfrun resume` finishes it without running the first step again.
+func TestKillDuringWaitThenResume(t *testing.T) {
+	home := cliEnv(t)
+	counter := filepath.Join(home, "..", "count")
+	worker := "step=echo ran >> " + counter + "; cat"
+	countRuns := func() int {
+		b, _ := os.ReadFile(counter)
+		return strings.Count(string(b), "ran")
+	}
+	cmd, sc, _ := cliProcess(t, "run", workflows+"approval.json", "--input", `{"pause":"3s"}`, "--worker", worker)
+	var log strings.Builder
+	m := waitLine(t, sc, regexp.MustCompile(`run ([0-9a-f-]{36}) \(approval\) RUNNING`), &log)
+	runID := m[1]
+	waitLine(t, sc, regexp.MustCompile(`task approve \(HUMAN\) waits for an external completion`), &log)
+	if n := countRuns(); n != 1 {
+		t.Fatalf("first step ran %d times", n)
+	}
+	// Complete the HUMAN task from another process while the run waits.
+	done := exec.Command(os.Args[0], "task", "complete", runID, "approve", "--output", `{"approved":true,"by":"carol"}`)
+	done.Env = append(os.Environ(), "WFRUN_TEST_AS_CLI=1")
+	if out, err := done.CombinedOutput(); err != nil {
+		t.Fatalf("task complete: %v: %s", err, out)
+	}
+	waitLine(t, sc, regexp.MustCompile(`task pause \(WAIT\) waits until`), &log)
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	show := mustRun(t, "", "show", runID, "-o", "json")
+	if !strings.Contains(show, `"status": "RUNNING"`) {
+		t.Fatalf("killed run should stay RUNNING: %s", show)
+	}
+	start := time.Now()
+	out, errOut, code := wfrun(t, "", "resume", runID, "--worker", worker)
+	if code != 0 {
+		t.Fatalf("resume: exit %d: %s", code, errOut)
+	}
+	if n := countRuns(); n != 2 {
+		t.Fatalf("worker ran %d times in total, want 2 (first step must not re-run)", n)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Fatalf("resume waited %s: the WAIT deadline should be kept", time.Since(start))
+	}
+	var got map[string]any
+	_ = json.Unmarshal([]byte(out), &got)
+	if got["first"] != 1.0 || got["approvedBy"] != "carol" {
+		t.Fatalf("output %s", out)
+	}
+	if second, _ := got["second"].(map[string]any); second["approved"] != true {
+		t.Fatalf("output %s", out)
+	}
+	_, errOut, code = wfrun(t, "", "resume", runID)
+	if code == 0 || !strings.Contains(errOut, "COMPLETED") {
+		t.Fatalf("resume of a finished run: %d %s", code, errOut)
+	}
+}
+
+func TestRestartArchivedRun(t *testing.T) {
+	cliEnv(t)
+	dir := t.TempDir()
+	wf := filepath.Join(dir, "wf.json")
+	os.WriteFile(wf, []byte(`{"name":"r","tasks":[
+	  {"name":"keep","taskReferenceName":"keep","type":"INLINE","inputParameters":{"expression":"({_secrets:{k:'abcd-1234-efgh'}})"}},
+	  {"name":"t","taskReferenceName":"fail","type":"TERMINATE","inputParameters":{"terminationStatus":"FAILED","terminationReason":"${workflow.input.why}"}}]}`), 0o600)
+	_, errOut, code := wfrun(t, "", "run", wf, "--input", `{"why":"first"}`)
+	if code != 1 {
+		t.Fatalf("exit %d %s", code, errOut)
+	}
+	id := regexp.MustCompile(`run ([0-9a-f-]{36})`).FindStringSubmatch(errOut)[1]
+	_, errOut, code = wfrun(t, "", "restart", id)
+	if code == 0 || !strings.Contains(errOut, "/tasks/0/outputData/result/_secrets") {
+		t.Fatalf("restart needing archived _secrets: %d %s", code, errOut)
+	}
+	_, errOut, code = wfrun(t, "", "restart", id, "--from-start")
+	if code != 1 || !strings.Contains(errOut, "FAILED: first") {
+		t.Fatalf("restart --from-start: %d %s", code, errOut)
+	}
+	out := mustRun(t, "", "runs")
+	if !strings.Contains(out, id) {
+		t.Fatalf("runs: %s", out)
+	}
+}
+
+var _ = io.Discard

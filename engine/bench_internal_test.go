@@ -1,0 +1,110 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/wfrun/wfrun/interpolate"
+	"github.com/wfrun/wfrun/masking"
+	"github.com/wfrun/wfrun/tasks"
+)
+
+// BenchmarkHTTPTask compares the engine's HTTP task path with a bare
+// net/http client loop making the same request to the same loopback server:
+//
+//   - impl=net-http: build the request with the bearer header, Do, decode
+//     the JSON body;
+//   - impl=wfrun: what the engine does for one HTTP task attempt — execute
+//     the compiled input template in ResolveSecrets mode (the token comes
+//     from the secret source), register the used value with the run's
+//     masker, run the tasks package's HTTP executor, mask and seal the
+//     output (the run's masker is reused, as for a run with many tasks);
+//   - impl=wfrun-run: a whole one-task run, every transition persisted in
+//     the memory run store and the run archived (shown for scale; the
+//     per-transition persistence is what BenchmarkRun measures).
+func BenchmarkHTTPTask(b *testing.B) {
+	const token = "tok-9f8e7d6c5b4a"
+	body := `{"id":42,"name":"widget","tags":["a","b","c"],"price":9.99}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+token {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, body)
+	}))
+	defer srv.Close()
+	url := srv.URL + "/items/42"
+	b.Run("impl=net-http", func(b *testing.B) {
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			req, _ := http.NewRequest(http.MethodGet, url, nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			req.Header.Set("Accept", "application/json")
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var v map[string]any
+			if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || resp.StatusCode != 200 {
+				b.Fatal(err, resp.StatusCode)
+			}
+			resp.Body.Close()
+		}
+	})
+	e, err := New(WithRegistry(tasks.NewDefaultRegistry()),
+		WithSecrets(func(Principal, string, string) interpolate.SecretSource {
+			return interpolate.MapSecrets{"api_token": json.RawMessage(`"` + token + `"`)}
+		}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	def, err := e.Parse([]byte(`{"name":"http","tasks":[{"name":"get","taskReferenceName":"get","type":"HTTP","inputParameters":{
+	  "uri":"` + url + `","method":"GET","headers":{"Authorization":"Bearer ${workflow.secrets.api_token}"}}}],
+	  "outputParameters":{"id":"${get.output.response.body.id}"}}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("impl=wfrun", func(b *testing.B) {
+		r := e.newState(def, "bench-run", masking.New())
+		r.doc.WorkflowID = "bench-run"
+		r.setSecrets()
+		wt := def.Tasks[0]
+		ctx := context.Background()
+		var buf []byte
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			rec := &taskRecord{TaskID: "task-1", Ref: wt.TaskReferenceName, TaskType: wt.Type, wt: wt}
+			in, used, err := wt.input.Execute(ctx, &runEnv{r: r, taskID: rec.TaskID}, interpolate.ResolveSecrets, buf[:0])
+			if err != nil {
+				b.Fatal(err)
+			}
+			buf = in
+			for _, s := range used {
+				r.masker.Register(s.Value)
+			}
+			res := r.runLeaf(ctx, wt, rec, in)
+			if res.Status != tasks.Completed {
+				b.Fatalf("%s: %s", res.Status, res.Reason)
+			}
+			if _, _, err := r.protect(r.applyOutputFilter(wt, rec, res.Output), "/tasks/task-1/outputData"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("impl=wfrun-run", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			res, err := e.Start(context.Background(), def, nil)
+			if err != nil || res.Status != StatusCompleted || string(res.Output) != `{"id":42}` {
+				b.Fatalf("%v %+v", err, res)
+			}
+		}
+	})
+}
