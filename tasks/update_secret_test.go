@@ -8,14 +8,19 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/wfrun/wfrun/internal/redistest"
 	"github.com/wfrun/wfrun/internal/seal"
 	"github.com/wfrun/wfrun/masking"
 	"github.com/wfrun/wfrun/store"
 	"github.com/wfrun/wfrun/store/bolt"
 	"github.com/wfrun/wfrun/store/memory"
+	redisstore "github.com/wfrun/wfrun/store/redis"
 	"github.com/wfrun/wfrun/tasks"
 )
 
@@ -327,16 +332,19 @@ func rotateConcurrently(t *testing.T, raw store.Store, n int) {
 	}
 	task := tasks.NewUpdateSecret()
 	var wg sync.WaitGroup
+	var puts, conflicts atomic.Int64
 	results := make([]tasks.Result, n)
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			e := newRotEnv(t, raw, store.LocalPrincipal)
+			e.svc.Secrets = &rotCounter{SecretAccess: e.svc.Secrets, puts: &puts, conflicts: &conflicts}
 			results[i] = task.Execute(ctx, rotRequest(e.svc, rotInput("shared/token", fmt.Sprintf("rotated-value-%04d", i))))
 		}()
 	}
 	wg.Wait()
+	t.Logf("%d rotations: %d compare-and-swap writes, %d conflicts retried", n, puts.Load(), conflicts.Load())
 	for i, r := range results {
 		if r.Status != tasks.Completed {
 			t.Fatalf("rotation %d: %s %s", i, r.Status, r.Reason)
@@ -366,12 +374,48 @@ func rotateConcurrently(t *testing.T, raw store.Store, n int) {
 	}
 }
 
+// rotCounter counts writes and conflicts through a real RunView.
+type rotCounter struct {
+	tasks.SecretAccess
+	puts, conflicts *atomic.Int64
+}
+
+func (c *rotCounter) Put(ctx context.Context, name string, value json.RawMessage, ifVersion int64) (*store.Secret, error) {
+	c.puts.Add(1)
+	s, err := c.SecretAccess.Put(ctx, name, value, ifVersion)
+	if errors.Is(err, store.ErrConflict) {
+		c.conflicts.Add(1)
+	}
+	return s, err
+}
+
 func TestUpdateSecretConcurrentMemory(t *testing.T) {
 	rotateConcurrently(t, memory.New(memory.WithHistory(25)), 20)
 }
 
 func TestUpdateSecretConcurrentBolt(t *testing.T) {
 	rotateConcurrently(t, boltStore(t, bolt.WithHistory(25)), 20)
+}
+
+// TestUpdateSecretConcurrentRedis runs against a real redis-server
+// (skipped locally without one, a failure under CI=true).
+func TestUpdateSecretConcurrentRedis(t *testing.T) {
+	addr := redistest.Start(t)
+	k, err := seal.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := seal.NewKeyring(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := goredis.NewClient(&goredis.Options{Addr: addr, PoolSize: 32})
+	s, err := redisstore.New(client, ring, redisstore.WithHistory(25))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	rotateConcurrently(t, s, 20)
 }
 
 // FuzzUpdateSecretInput: hostile input never panics and, without a store,
