@@ -31,8 +31,11 @@ import (
 //   - contentType (default application/json), set when there is a body;
 //   - connectionTimeOut, readTimeOut: milliseconds, number or numeric
 //     string (default 3000 each, Conductor's Input defaults). The connect
-//     timeout bounds dialing; the whole call is bounded by their sum;
-//   - auth: handed to the AuthFunc installed with WithHTTPAuth.
+//     timeout bounds dialing (with the default client; a client from
+//     Services or WithHTTPClient dials as it is configured); the whole call
+//     is bounded by their sum;
+//   - auth: applied by ApplyAuth (or the AuthFunc given with WithHTTPAuth)
+//     after the headers, so a credential from a secret wins over a literal.
 //
 // The output is {"response":{"statusCode","reasonPhrase","headers","body"}};
 // headers map to lists of values; a JSON object or array body is kept as
@@ -192,9 +195,6 @@ func (t *HTTPTask) call(ctx context.Context, svc *Services, in *httpInput) (json
 		}
 	}
 	if !rawNull(in.Auth) {
-		if t.opts.auth == nil {
-			return nil, Result{Status: FailedTerminal, Reason: "auth: this wfrun has no HTTP auth support configured"}
-		}
 		if err := t.opts.auth(ctx, hreq, body, in.Auth, svc); err != nil {
 			return nil, Result{Status: FailedTerminal, Reason: mask(svc, "auth: "+err.Error())}
 		}

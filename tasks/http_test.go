@@ -290,7 +290,9 @@ func TestHTTPClientChoice(t *testing.T) {
 func TestHTTPAuthHook(t *testing.T) {
 	srv := echoServer(t)
 	in := map[string]any{"uri": srv.URL, "method": "POST", "body": "x", "auth": map[string]any{"type": "bearer", "secret": "api"}}
-	wantStatus(t, run(t, NewDefaultRegistry(), TypeHTTP, in, nil), FailedTerminal, "auth")
+	// The default ApplyAuth needs the run's secrets; without them the task
+	// fails terminally instead of calling unauthenticated.
+	wantStatus(t, run(t, NewDefaultRegistry(), TypeHTTP, in, nil), FailedTerminal, "auth: ")
 
 	hook := func(ctx context.Context, req *http.Request, body []byte, auth json.RawMessage, svc *Services) error {
 		var a struct{ Type, Secret string }

@@ -47,9 +47,10 @@ func WithEvalOptions(opts ...eval.Option) Option {
 	return func(o *options) { o.evalOpts = append(o.evalOpts, opts...) }
 }
 
-// WithHTTPAuth installs the function that applies an HTTP task's "auth"
-// input. Without it, a task that carries "auth" fails terminally rather
-// than sending an unauthenticated request.
+// WithHTTPAuth replaces the function that applies an HTTP task's "auth"
+// input (default ApplyAuth: bearer, basic and aws-sigv4 credentials read
+// from secrets). An auth input the function rejects fails the task
+// terminally rather than sending an unauthenticated request.
 func WithHTTPAuth(fn AuthFunc) Option { return func(o *options) { o.auth = fn } }
 
 // WithMaxResponseBytes bounds the HTTP response body read into the task
@@ -103,6 +104,9 @@ func buildOptions(opts []Option) *options {
 	}
 	if o.client == nil {
 		o.client = newDefaultClient()
+	}
+	if o.auth == nil {
+		o.auth = ApplyAuth
 	}
 	return o
 }
