@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wfrun/wfrun/masking"
 	"github.com/wfrun/wfrun/store"
 	"github.com/wfrun/wfrun/store/memory"
 	"github.com/wfrun/wfrun/tasks"
@@ -340,4 +342,20 @@ func FuzzCheckExecPath(f *testing.F) {
 			t.Fatalf("%q accepted but resolves to %q", p, j)
 		}
 	})
+}
+
+// ExampleRegisterExec enables EXEC and runs a command that reads a secret
+// from its environment; its output comes back masked.
+func ExampleRegisterExec() {
+	r := tasks.NewRegistry()
+	tasks.RegisterExec(r, tasks.WithExecTimeout(30*time.Second))
+	task, _ := r.Lookup(tasks.TypeExec)
+
+	m := masking.New()
+	m.Register("s3cr3t-api-key") // the engine registers resolved secrets
+	in := `{"command":["sh","-c","echo key=$API_KEY; ls"],"env":{"API_KEY":"s3cr3t-api-key"},"files":{"config/app.ini":"[app]\n"}}`
+	res := task.Execute(context.Background(), &tasks.Request{RefName: "deploy", Input: json.RawMessage(in), Services: &tasks.Services{Masker: m}})
+	fmt.Println(res.Status, string(res.Output))
+	// Output:
+	// COMPLETED {"exitCode":0,"stderr":"","stdout":"key=***\nconfig\n"}
 }

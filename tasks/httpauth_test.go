@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -400,4 +401,33 @@ func BenchmarkApplyAuth(b *testing.B) {
 			}
 		})
 	}
+}
+
+// ExampleApplyAuth sends a bearer token that the workflow never sees: the
+// HTTP task's input only names the secret.
+func ExampleApplyAuth() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "you sent: "+r.Header.Get("Authorization"))
+	}))
+	defer srv.Close()
+
+	ctx := context.Background()
+	raw := memory.New()
+	_, _ = raw.Put(ctx, &store.Secret{Name: "api_token", Value: json.RawMessage(`"tok-live-0123456789"`)})
+	svc := &Services{Masker: masking.New(), Secrets: store.NewRunView(raw, store.LocalPrincipal, "", "")}
+
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+	if err := ApplyAuth(ctx, req, nil, json.RawMessage(`{"type":"bearer","secret":"api_token"}`), svc); err != nil {
+		fmt.Println(err)
+		return
+	}
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Println(string(svc.Masker.Mask(body)))
+	// Output: you sent: Bearer ***
 }

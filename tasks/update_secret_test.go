@@ -468,3 +468,31 @@ func BenchmarkRotate(b *testing.B) {
 		})
 	}
 }
+
+// ExampleUpdateSecret rotates a token from inside a run: the task writes a
+// new version, and the value it replaced stays addressable for a grace
+// period.
+func ExampleUpdateSecret() {
+	ctx := context.Background()
+	raw := memory.New()
+	svc := &tasks.Services{
+		Masker:  masking.New(),
+		Secrets: store.NewRunView(raw, store.LocalPrincipal, "", ""),
+	}
+	task := tasks.NewUpdateSecret()
+	for _, token := range []string{"token-issued-first", "token-issued-second"} {
+		in := `{"_secrets":{"secretKey":"my_secret_holding_a_token","secretValue":"` + token + `"}}`
+		res := task.Execute(ctx, &tasks.Request{RefName: "update_secret_task_ref", Input: json.RawMessage(in), Services: svc})
+		fmt.Println(res.Status, string(res.Output))
+	}
+	view := store.NewRunView(raw, store.LocalPrincipal, "", "")
+	cur, _ := view.Get(ctx, "my_secret_holding_a_token")
+	prev, _ := view.Previous(ctx, "my_secret_holding_a_token", time.Hour, time.Now())
+	fmt.Println("current version", cur.Version, "previous version", prev.Version)
+	fmt.Println(string(svc.Masker.Mask([]byte("Authorization: Bearer token-issued-second"))))
+	// Output:
+	// COMPLETED {}
+	// COMPLETED {}
+	// current version 2 previous version 1
+	// Authorization: Bearer ***
+}
