@@ -162,3 +162,16 @@ func TestMaskJSON(t *testing.T) {
 		t.Fatalf("unchanged document copied or failed: %v", err)
 	}
 }
+
+// Task statuses are matched to tasks by position even when a task has no
+// status field (it counts as not completed, so its input is needed).
+func TestArchivedSecretsNeededStatusAlignment(t *testing.T) {
+	arch := []byte(`{"tasks":[{"inputData":{"_secrets":"***"}},` +
+		`{"status":"COMPLETED","inputData":{"_secrets":"***"},"outputData":{"_secrets":"***"}},` +
+		`{"outputData":{"_secrets":"***"},"status":"FAILED"}],"output":{"_secrets":"***"}}`)
+	got := ArchivedSecretsNeeded(arch)
+	want := []string{"/tasks/0/inputData/_secrets", "/tasks/1/outputData/_secrets"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
