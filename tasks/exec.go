@@ -550,6 +550,14 @@ func (e *Exec) run(ctx context.Context, req *Request, svc *Services, dir string,
 	waitErr := cmd.Wait()
 	// Whatever happened, leave no member of the group behind.
 	_ = killProcessGroup(cmd)
+	if errors.Is(waitErr, exec.ErrWaitDelay) && cmd.ProcessState != nil && cmd.ProcessState.Success() {
+		// The command succeeded but left a background process holding its
+		// output open; that process was just killed with the group.
+		waitErr = nil
+		if svc.Logf != nil {
+			svc.Logf("%s", fmt.Sprintf("EXEC %s: a background process kept the output open after the command exited; its process group was killed", req.RefName))
+		}
+	}
 	outW.flush()
 	errW.flush()
 	outC, errC := &outW.capture, &errW.capture

@@ -190,18 +190,7 @@ func TestExecTimeoutKillsProcessGroup(t *testing.T) {
 	if o.ExitCode != -1 {
 		t.Fatalf("exitCode %d", o.ExitCode)
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(o.Stdout))
-	if err != nil {
-		t.Fatalf("child pid %q: %v", o.Stdout, err)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for exAlive(pid) {
-		if time.Now().After(deadline) {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-			t.Fatalf("child sleep %d survived the timeout", pid)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	exWaitGone(t, o.Stdout)
 }
 
 // exAlive reports whether pid is a live (not zombie) process.
@@ -358,4 +347,50 @@ func ExampleRegisterExec() {
 	fmt.Println(res.Status, string(res.Output))
 	// Output:
 	// COMPLETED {"exitCode":0,"stderr":"","stdout":"key=***\nconfig\n"}
+}
+
+func TestExecCancelKillsProcessGroup(t *testing.T) {
+	e := exEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	req := &tasks.Request{RefName: "c", Input: json.RawMessage(`{"command":["sh","-c","sleep 60 & echo $!; wait"]}`), Services: e.svc}
+	r := tasks.NewExec().Execute(ctx, req)
+	if r.Status != tasks.Failed || !strings.Contains(r.Reason, "cancelled") {
+		t.Fatalf("%s: %s", r.Status, r.Reason)
+	}
+	exWaitGone(t, exOut(t, r).Stdout)
+}
+
+// A command that exits 0 but leaves a background child holding stdout
+// completes (after the wait delay) and the child is killed.
+func TestExecBackgroundChildDoesNotHang(t *testing.T) {
+	e := exEnv(t)
+	start := time.Now()
+	r := exRun(t, e, map[string]any{"command": []string{"sh", "-c", "sleep 60 & echo $!"}})
+	if took := time.Since(start); took > 15*time.Second {
+		t.Fatalf("took %s", took)
+	}
+	if r.Status != tasks.Completed {
+		t.Fatalf("%s: %s", r.Status, r.Reason)
+	}
+	exWaitGone(t, exOut(t, r).Stdout)
+	if !strings.Contains(e.logText(), "background process") {
+		t.Fatalf("no note in the logs:\n%s", e.logText())
+	}
+}
+
+func exWaitGone(t *testing.T, pidText string) {
+	t.Helper()
+	pid, err := strconv.Atoi(strings.TrimSpace(pidText))
+	if err != nil {
+		t.Fatalf("child pid %q: %v", pidText, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for exAlive(pid) {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("child %d survived", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
