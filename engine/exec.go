@@ -901,10 +901,18 @@ func (r *runState) execSubWorkflow(ctx context.Context, wt *WorkflowTask, suffix
 	}
 	var res *Result
 	var child *runState
-	if _, _, lerr := r.e.runs.Load(ctx, childID); lerr == nil {
+	if doc, _, lerr := r.e.runs.Load(ctx, childID); lerr == nil {
+		var cd runDoc
+		if err := json.Unmarshal(doc, &cd); err != nil {
+			return r.failTask(ctx, rec, TaskFailedTerminal, fmt.Sprintf("sub-workflow %s: damaged run document", childID))
+		}
+		if terminalWorkflow(cd.Status) {
+			// The child ended before this process could record it (crash
+			// between the two writes): take its recorded outcome.
+			return r.subWorkflowDone(ctx, rec, childID, cd.Status, cd.ReasonForIncompletion, cd.Output)
+		}
 		child, err = r.e.load(ctx, childID, false)
 		if err != nil {
-			// The child already ended: take its recorded outcome.
 			return r.failTask(ctx, rec, TaskFailed, fmt.Sprintf("sub-workflow %s: %v", childID, err))
 		}
 		child.masker = r.masker
@@ -923,13 +931,17 @@ func (r *runState) execSubWorkflow(ctx context.Context, wt *WorkflowTask, suffix
 	child.mu.Lock()
 	childOut := child.doc.Output
 	child.mu.Unlock()
+	return r.subWorkflowDone(ctx, rec, childID, res.Status, res.Reason, childOut)
+}
+
+func (r *runState) subWorkflowDone(ctx context.Context, rec *taskRecord, childID, status, reason string, childOut []byte) error {
 	o := map[string]json.RawMessage{}
 	_ = json.Unmarshal(orEmpty(childOut), &o)
 	o["subWorkflowId"], _ = json.Marshal(childID)
 	b, _ := json.Marshal(o)
-	if res.Status != StatusCompleted {
+	if status != StatusCompleted {
 		_ = r.setTaskData(rec, nil, b)
-		return r.failTask(ctx, rec, TaskFailed, fmt.Sprintf("sub-workflow %s ended %s: %s", childID, res.Status, res.Reason))
+		return r.failTask(ctx, rec, TaskFailed, fmt.Sprintf("sub-workflow %s ended %s: %s", childID, status, reason))
 	}
 	return r.complete(ctx, rec, b)
 }

@@ -173,3 +173,37 @@ func TestSubWorkflowAndFailureWorkflow(t *testing.T) {
 		t.Fatalf("failure workflow run: %v %s", err, view)
 	}
 }
+
+func TestMaskedFieldsAndMaskedKeys(t *testing.T) {
+	h := newHarness(t, nil)
+	res := h.run(`{"name":"w","maskedFields":["password","out"],"tasks":[
+	  {"name":"echo","taskReferenceName":"e1","inputParameters":{"_masked":{"note":"${workflow.input.note}"},"pw":"${workflow.input.password}"}}],
+	  "outputParameters":{"out":"${e1.output.echo.pw}","visible":"${workflow.input.user}","note":"${e1.output.echo._masked.note}"}}`,
+		`{"user":"ann","password":"hunter2-long","note":"keep-me"}`)
+	if res.Status != engine.StatusCompleted {
+		t.Fatalf("%s %s", res.Status, res.Reason)
+	}
+	jsonEq(t, res.Output, `{"out":"***","visible":"ann","note":"keep-me"}`)
+	view, err := h.e.Show(context.Background(), res.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Input  map[string]any `json:"input"`
+		Output map[string]any `json:"output"`
+		Tasks  []struct {
+			InputData map[string]any `json:"inputData"`
+		} `json:"tasks"`
+	}
+	if err := json.Unmarshal(view, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Input["password"] != "***" || doc.Input["user"] != "ann" || doc.Output["out"] != "***" || doc.Tasks[0].InputData["_masked"] != "***" {
+		t.Fatalf("view: %s", view)
+	}
+	// Archive: maskedFields are gone for good, _masked is kept.
+	raw, archived, _ := h.runs.Load(context.Background(), res.RunID)
+	if !archived || bytes.Contains(raw, []byte("hunter2-long")) || !bytes.Contains(raw, []byte("keep-me")) {
+		t.Fatalf("archived=%v %s", archived, raw)
+	}
+}

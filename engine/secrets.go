@@ -25,11 +25,17 @@ var secretsKey = []byte(`"_secrets"`)
 //
 // base is the stable JSON pointer of data inside the run ("/input",
 // "/tasks/<taskId>/outputData"), bound into each seal's AAD.
+//
+// The definition's maskedFields (keys of the workflow input and output) are
+// handled like `_secrets` subtrees: registered, kept in clear in memory,
+// sealed in the primary store (so a resumed run still has them), and copies
+// of their values elsewhere are masked.
 func (r *runState) protect(data []byte, base string) (mem, stored []byte, err error) {
 	if len(data) == 0 {
 		return nil, nil, nil
 	}
-	if !bytes.Contains(data, secretsKey) {
+	top := r.sealedTopKeys(base, data)
+	if top == nil && !bytes.Contains(data, secretsKey) {
 		mem, err = r.masker.MaskJSON(data)
 		if err != nil {
 			return nil, nil, fmt.Errorf("mask %s: %w", base, err)
@@ -42,15 +48,21 @@ func (r *runState) protect(data []byte, base string) (mem, stored []byte, err er
 	}
 	var leaves []string
 	collectSecretLeaves(v, false, &leaves)
+	m, _ := v.(map[string]any)
+	for k := range top {
+		if c, ok := m[k]; ok {
+			collectSecretLeaves(c, true, &leaves)
+		}
+	}
 	if len(leaves) > 0 {
 		r.masker.RegisterAll(leaves...)
 	}
-	mv := r.maskOutsideSecrets(v)
+	mv := r.maskOutsideSecrets(v, top)
 	mem, err = encodeJSON(mv)
 	if err != nil {
 		return nil, nil, err
 	}
-	sv, err := r.sealSecrets(mv, base)
+	sv, err := r.sealSecrets(mv, base, top)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -60,23 +72,49 @@ func (r *runState) protect(data []byte, base string) (mem, stored []byte, err er
 
 // unseal is the inverse of protect's stored form, used when a run is loaded.
 func (r *runState) unseal(stored []byte, base string) ([]byte, error) {
-	if len(stored) == 0 || !bytes.Contains(stored, secretsKey) {
+	top := r.sealedTopKeys(base, stored)
+	if len(stored) == 0 || (top == nil && !bytes.Contains(stored, secretsKey)) {
 		return stored, nil
 	}
 	v, err := decodeJSON(stored)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", base, err)
 	}
-	out, err := r.openSecrets(v, base)
+	out, err := r.openSecrets(v, base, top)
 	if err != nil {
 		return nil, err
 	}
 	var leaves []string
 	collectSecretLeaves(out, false, &leaves)
+	if m, ok := out.(map[string]any); ok {
+		for k := range top {
+			if c, ok := m[k]; ok {
+				collectSecretLeaves(c, true, &leaves)
+			}
+		}
+	}
 	if len(leaves) > 0 {
 		r.masker.RegisterAll(leaves...)
 	}
 	return encodeJSON(out)
+}
+
+// sealedTopKeys returns the maskedFields present in data when data is the
+// workflow input or output, else nil.
+func (r *runState) sealedTopKeys(base string, data []byte) map[string]bool {
+	if (base != "/input" && base != "/output") || len(r.def.MaskedFields) == 0 {
+		return nil
+	}
+	var top map[string]bool
+	for _, f := range r.def.MaskedFields {
+		if bytes.Contains(data, []byte(`"`+f+`"`)) {
+			if top == nil {
+				top = map[string]bool{}
+			}
+			top[f] = true
+		}
+	}
+	return top
 }
 
 func decodeJSON(b []byte) (any, error) {
@@ -120,22 +158,22 @@ func collectSecretLeaves(v any, inSecrets bool, dst *[]string) {
 	}
 }
 
-func (r *runState) maskOutsideSecrets(v any) any {
+func (r *runState) maskOutsideSecrets(v any, top map[string]bool) any {
 	switch x := v.(type) {
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, c := range x {
-			if k == "_secrets" {
+			if k == "_secrets" || top[k] {
 				out[k] = c
 				continue
 			}
-			out[r.masker.MaskString(k)] = r.maskOutsideSecrets(c)
+			out[r.masker.MaskString(k)] = r.maskOutsideSecrets(c, nil)
 		}
 		return out
 	case []any:
 		out := make([]any, len(x))
 		for i, c := range x {
-			out[i] = r.maskOutsideSecrets(c)
+			out[i] = r.maskOutsideSecrets(c, nil)
 		}
 		return out
 	case string:
@@ -146,13 +184,13 @@ func (r *runState) maskOutsideSecrets(v any) any {
 
 func (r *runState) aad(ptr string) []byte { return []byte(r.id + "|" + ptr) }
 
-func (r *runState) sealSecrets(v any, ptr string) (any, error) {
+func (r *runState) sealSecrets(v any, ptr string, top map[string]bool) (any, error) {
 	switch x := v.(type) {
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, c := range x {
 			p := ptr + "/" + pointerEscape(k)
-			if k == "_secrets" {
+			if k == "_secrets" || top[k] {
 				plain, err := encodeJSON(c)
 				if err != nil {
 					return nil, err
@@ -164,7 +202,7 @@ func (r *runState) sealSecrets(v any, ptr string) (any, error) {
 				out[k] = sealedPrefix + base64.StdEncoding.EncodeToString(ct)
 				continue
 			}
-			s, err := r.sealSecrets(c, p)
+			s, err := r.sealSecrets(c, p, nil)
 			if err != nil {
 				return nil, err
 			}
@@ -174,7 +212,7 @@ func (r *runState) sealSecrets(v any, ptr string) (any, error) {
 	case []any:
 		out := make([]any, len(x))
 		for i, c := range x {
-			s, err := r.sealSecrets(c, ptr+"/"+itoa(i))
+			s, err := r.sealSecrets(c, ptr+"/"+itoa(i), nil)
 			if err != nil {
 				return nil, err
 			}
@@ -185,12 +223,12 @@ func (r *runState) sealSecrets(v any, ptr string) (any, error) {
 	return v, nil
 }
 
-func (r *runState) openSecrets(v any, ptr string) (any, error) {
+func (r *runState) openSecrets(v any, ptr string, top map[string]bool) (any, error) {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, c := range x {
 			p := ptr + "/" + pointerEscape(k)
-			if s, ok := c.(string); ok && k == "_secrets" && strings.HasPrefix(s, sealedPrefix) {
+			if s, ok := c.(string); ok && (k == "_secrets" || top[k]) && strings.HasPrefix(s, sealedPrefix) {
 				ct, err := base64.StdEncoding.DecodeString(s[len(sealedPrefix):])
 				if err != nil {
 					return nil, fmt.Errorf("%s: damaged sealed value", p)
@@ -206,7 +244,7 @@ func (r *runState) openSecrets(v any, ptr string) (any, error) {
 				x[k] = dv
 				continue
 			}
-			o, err := r.openSecrets(c, p)
+			o, err := r.openSecrets(c, p, nil)
 			if err != nil {
 				return nil, err
 			}
@@ -215,7 +253,7 @@ func (r *runState) openSecrets(v any, ptr string) (any, error) {
 		return x, nil
 	case []any:
 		for i, c := range x {
-			o, err := r.openSecrets(c, ptr+"/"+itoa(i))
+			o, err := r.openSecrets(c, ptr+"/"+itoa(i), nil)
 			if err != nil {
 				return nil, err
 			}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/wfrun/wfrun/engine"
 	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/internal/seal"
 	"github.com/wfrun/wfrun/interpolate"
 	"github.com/wfrun/wfrun/store"
 	"github.com/wfrun/wfrun/tasks"
@@ -140,6 +141,7 @@ func commandWorker(command string) engine.WorkerFunc {
 	return func(ctx context.Context, input json.RawMessage) (json.RawMessage, error) {
 		cmd := exec.CommandContext(ctx, "sh", "-c", command)
 		cmd.Stdin = strings.NewReader(string(input))
+		cmd.Env = workerEnv(os.Environ())
 		var stdout, stderr limitedBuffer
 		stdout.max, stderr.max = 16<<20, 4<<10
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -161,6 +163,21 @@ func commandWorker(command string) engine.WorkerFunc {
 		}
 		return json.RawMessage(out), nil
 	}
+}
+
+// workerEnv is the environment of worker commands: wfrun's own key material
+// and env-backed secrets are removed, so a worker sees only the input wfrun
+// resolved for it.
+func workerEnv(env []string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		if name == seal.EnvMasterKey || name == seal.EnvPreviousKeys || strings.HasPrefix(name, "WFRUN_SECRET_") || name == "WFRUN_STORE" {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
 }
 
 type limitedBuffer struct {

@@ -329,4 +329,29 @@ func TestRestartArchivedRun(t *testing.T) {
 	}
 }
 
+func TestWorkerCommandEnvironment(t *testing.T) {
+	cliEnv(t)
+	t.Setenv("WFRUN_MASTER_KEY", base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)))
+	t.Setenv("WFRUN_SECRET_DB", "env-secret-value")
+	dir := t.TempDir()
+	wf := filepath.Join(dir, "wf.json")
+	os.WriteFile(wf, []byte(`{"name":"w","tasks":[{"name":"env","taskReferenceName":"env","inputParameters":{"x":"${workflow.input.x}"}}]}`), 0o600)
+	out, errOut, code := wfrun(t, "", "run", wf, "--input", `{"x":5}`,
+		"--worker", `env=printf '{"key":"%s","sec":"%s","in":%s}' "$WFRUN_MASTER_KEY" "$WFRUN_SECRET_DB" "$(cat)"`)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var got struct {
+		Key, Sec string
+		In       map[string]any
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || got.Key != "" || got.Sec != "" || got.In["x"] != 5.0 {
+		t.Fatalf("worker saw %s (%v)", out, err)
+	}
+	_, errOut, code = wfrun(t, "", "run", wf, "--worker", "env=echo not-json")
+	if code != 1 || !strings.Contains(errOut, "did not print a JSON object") {
+		t.Fatalf("bad worker output: %d %s", code, errOut)
+	}
+}
+
 var _ = io.Discard
