@@ -547,7 +547,7 @@ func (r *runState) registerKnownSecrets(ctx context.Context) {
 		}
 		collectSecretLeaves(map[string]any{"_secrets": dv}, false, &leaves)
 	}
-	r.masker.RegisterAll(leaves...)
+	r.register(leaves...)
 }
 
 // CompleteTask completes (or fails) a task that waits for an external

@@ -234,7 +234,7 @@ func (r *runState) begin(ctx context.Context, wt *WorkflowTask, ref string, iter
 			vals = append(vals, s.Value)
 		}
 		// Registered BEFORE the task runs: whatever the task echoes is masked.
-		r.masker.RegisterAll(vals...)
+		r.register(vals...)
 		input = resolved
 	}
 	return rec, input, false, nil, nil

@@ -154,6 +154,30 @@ type runState struct {
 	maskedAt int
 	// pending external completions (signals), by exact ref
 	pending map[string]signal
+	// registered remembers values already given to the masker: deriving a
+	// value's encoded forms costs more than this lookup, and most tasks of a
+	// run reuse the same secrets.
+	regMu      sync.Mutex
+	registered map[string]struct{}
+}
+
+// register gives values to the run's masker (once each).
+func (r *runState) register(values ...string) {
+	r.regMu.Lock()
+	if r.registered == nil {
+		r.registered = map[string]struct{}{}
+	}
+	fresh := values[:0:0]
+	for _, v := range values {
+		if _, ok := r.registered[v]; !ok {
+			r.registered[v] = struct{}{}
+			fresh = append(fresh, v)
+		}
+	}
+	r.regMu.Unlock()
+	if len(fresh) > 0 {
+		r.masker.RegisterAll(fresh...)
+	}
 }
 
 type signal struct {

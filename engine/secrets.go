@@ -55,7 +55,7 @@ func (r *runState) protect(data []byte, base string) (mem, stored []byte, err er
 		}
 	}
 	if len(leaves) > 0 {
-		r.masker.RegisterAll(leaves...)
+		r.register(leaves...)
 	}
 	mv := r.maskOutsideSecrets(v, top)
 	mem, err = encodeJSON(mv)
@@ -94,7 +94,7 @@ func (r *runState) unseal(stored []byte, base string) ([]byte, error) {
 		}
 	}
 	if len(leaves) > 0 {
-		r.masker.RegisterAll(leaves...)
+		r.register(leaves...)
 	}
 	return encodeJSON(out)
 }
