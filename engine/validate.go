@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/wfrun/wfrun/interpolate"
@@ -66,7 +67,27 @@ func (v *validator) err() error {
 	if len(v.problems) == 0 {
 		return nil
 	}
+	// Document order: problems are found in several passes.
+	sort.SliceStable(v.problems, func(i, j int) bool { return pointerLess(v.problems[i].Location, v.problems[j].Location) })
 	return &ValidationError{Problems: v.problems}
+}
+
+// pointerLess orders JSON pointers segment by segment, array indexes
+// numerically ("/tasks/2" before "/tasks/10").
+func pointerLess(a, b string) bool {
+	as, bs := strings.Split(a, "/"), strings.Split(b, "/")
+	for i := 0; i < len(as) && i < len(bs); i++ {
+		if as[i] == bs[i] {
+			continue
+		}
+		ai, aerr := strconv.Atoi(as[i])
+		bi, berr := strconv.Atoi(bs[i])
+		if aerr == nil && berr == nil {
+			return ai < bi
+		}
+		return as[i] < bs[i]
+	}
+	return len(as) < len(bs)
 }
 
 func asErr[T error](err error, target *T) bool { return errors.As(err, target) }
