@@ -354,4 +354,43 @@ func TestWorkerCommandEnvironment(t *testing.T) {
 	}
 }
 
+func TestRunVarsShowYAMLAndRuns(t *testing.T) {
+	cliEnv(t)
+	dir := t.TempDir()
+	wf := filepath.Join(dir, "wf.json")
+	os.WriteFile(wf, []byte(`{"name":"vars","variables":{"region":"us","n":1},"tasks":[
+	  {"name":"sv","taskReferenceName":"sv","type":"SET_VARIABLE","inputParameters":{"seen":"${workflow.variables.region}"}}],
+	  "outputParameters":{"vars":"${workflow.variables}"}}`), 0o600)
+	out, errOut, code := wfrun(t, "", "run", wf, "--var", "region=eu", "--var", `n={"k":2}`, "-q")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var got struct {
+		Vars map[string]any `json:"vars"`
+	}
+	_ = json.Unmarshal([]byte(out), &got)
+	if got.Vars["region"] != "eu" || got.Vars["seen"] != "eu" || got.Vars["n"].(map[string]any)["k"] != 2.0 {
+		t.Fatalf("output %s", out)
+	}
+	if strings.Contains(errOut, "SCHEDULED") {
+		t.Fatalf("-q still prints task lines: %s", errOut)
+	}
+	runs := mustRun(t, "", "runs", "--status", "COMPLETED", "-o", "json")
+	var list []map[string]any
+	if err := json.Unmarshal([]byte(runs), &list); err != nil || len(list) != 1 {
+		t.Fatalf("runs: %s", runs)
+	}
+	id := list[0]["workflowId"].(string)
+	y := mustRun(t, "", "show", id, "-o", "yaml")
+	if !strings.Contains(y, "status: COMPLETED") || !strings.Contains(y, "region: eu") || strings.Contains(y, "workflowDefinition") {
+		t.Fatalf("yaml: %s", y)
+	}
+	if _, errOut, code := wfrun(t, "", "show", "no-such-run"); code != 1 || !strings.Contains(errOut, "run not found") {
+		t.Fatalf("show missing: %d %s", code, errOut)
+	}
+	if _, _, code := wfrun(t, "", "show", id, "-o", "xml"); code != 2 {
+		t.Fatalf("bad -o: %d", code)
+	}
+}
+
 var _ = io.Discard
