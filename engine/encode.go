@@ -46,6 +46,7 @@ type taskHead struct {
 	EndTime            int64  `json:"endTime"`
 	WorkflowInstanceID string `json:"workflowInstanceId"`
 	WaitUntil          int64  `json:"waitUntil,omitempty"`
+	Awaiting           bool   `json:"awaitingCompletion,omitempty"`
 	SubWorkflowID      string `json:"subWorkflowId,omitempty"`
 }
 
@@ -105,7 +106,7 @@ func (r *runState) encodeLocked() ([]byte, error) {
 func (r *runState) encodeTask(t *taskRecord) ([]byte, error) {
 	b, err := openHead(make([]byte, 0, 256+len(t.inStored)+len(t.outStored)), taskHead{
 		t.TaskID, t.Ref, t.TaskType, t.TaskDefName, t.Status, t.RetryCount, t.Iteration, t.Seq, t.Reason,
-		t.Scheduled, t.Start, t.End, r.id, t.WaitUntil, t.SubWorkflowID,
+		t.Scheduled, t.Start, t.End, r.id, t.WaitUntil, t.Awaiting, t.SubWorkflowID,
 	})
 	if err != nil {
 		return nil, err

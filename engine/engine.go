@@ -477,7 +477,7 @@ func (e *Engine) loadDoc(ctx context.Context, id string, _ []byte, d *runDoc) (*
 		t := &taskRecord{
 			TaskID: td.TaskID, Ref: td.ReferenceTaskName, TaskType: td.TaskType, TaskDefName: td.TaskDefName,
 			Status: td.Status, RetryCount: td.RetryCount, Iteration: td.Iteration, Seq: td.Seq, Reason: td.Reason,
-			Scheduled: td.ScheduledTime, Start: td.StartTime, End: td.EndTime, WaitUntil: td.WaitUntil,
+			Scheduled: td.ScheduledTime, Start: td.StartTime, End: td.EndTime, WaitUntil: td.WaitUntil, Awaiting: td.Awaiting,
 			SubWorkflowID: td.SubWorkflowID, inStored: td.InputData, outStored: td.OutputData,
 		}
 		t.inMem = unseal(td.InputData, "/tasks/"+t.TaskID+"/inputData")
@@ -594,7 +594,7 @@ func (e *Engine) CompleteTask(ctx context.Context, runID, ref, status string, ou
 	if found.Status != TaskInProgress && found.Status != TaskScheduled {
 		return "", fmt.Errorf("%w: task %q is %s", ErrNotWaiting, found.ReferenceTaskName, found.Status)
 	}
-	if found.TaskType != TypeWait && found.TaskType != TypeHuman && found.TaskType != TypeSimple {
+	if found.TaskType != TypeWait && found.TaskType != TypeHuman && !found.Awaiting {
 		return "", fmt.Errorf("%w: task %q is a %s task, completed by wfrun itself", ErrNotWaiting, found.ReferenceTaskName, found.TaskType)
 	}
 	payload, _ := json.Marshal(signal{Status: status, Output: output})

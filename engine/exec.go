@@ -523,13 +523,16 @@ func (r *runState) waitTask(ctx context.Context, wt *WorkflowTask, rec *taskReco
 			}
 			waitUntil = t.UnixMilli()
 		}
-		if waitUntil != 0 {
-			r.mu.Lock()
-			rec.WaitUntil, rec.enc = waitUntil, nil
-			r.mu.Unlock()
-			if err := r.save(ctx); err != nil {
-				return tasks.Result{Status: tasks.Failed, Reason: err.Error()}
-			}
+	}
+	// Recorded so that CompleteTask (possibly in another process) knows this
+	// attempt accepts an external completion.
+	r.mu.Lock()
+	changed := rec.WaitUntil != waitUntil || !rec.Awaiting
+	rec.WaitUntil, rec.Awaiting, rec.enc = waitUntil, true, nil
+	r.mu.Unlock()
+	if changed {
+		if err := r.save(ctx); err != nil {
+			return tasks.Result{Status: tasks.Failed, Reason: err.Error()}
 		}
 	}
 	what := "external completion"

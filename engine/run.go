@@ -71,6 +71,7 @@ type taskRecord struct {
 	Start         int64
 	End           int64
 	WaitUntil     int64
+	Awaiting      bool // waits for an external completion (CompleteTask)
 	SubWorkflowID string
 
 	inMem, inStored   []byte
@@ -97,6 +98,7 @@ type taskDoc struct {
 	EndTime            int64           `json:"endTime"`
 	WorkflowInstanceID string          `json:"workflowInstanceId"`
 	WaitUntil          int64           `json:"waitUntil,omitempty"`
+	Awaiting           bool            `json:"awaitingCompletion,omitempty"`
 	SubWorkflowID      string          `json:"subWorkflowId,omitempty"`
 }
 
