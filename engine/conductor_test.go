@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -245,5 +246,40 @@ func TestParseDefinitionUsesTaskValidators(t *testing.T) {
 		engine.WithTaskRegistry(tasks.NewDefaultRegistry()))
 	if err == nil || !strings.Contains(err.Error(), "/tasks/0") {
 		t.Fatalf("HTTP without uri should be reported at /tasks/0: %v", err)
+	}
+}
+
+func TestConductorDoWhileSystemTasks(t *testing.T) {
+	var simple atomic.Int64
+	e := conductorEngine(t, engine.WithWorker("integration_task_1", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+		simple.Add(1)
+		return json.RawMessage(`{"done":true}`), nil
+	}))
+	res := start(t, e, loadConductor(t, e, "do_while_system_tasks.json", ""), `{"loop":3}`)
+	jsonEq(t, res.Output, `{"done":true}`)
+	view, _ := e.Show(context.Background(), res.RunID)
+	var doc struct {
+		Tasks []struct {
+			Ref    string          `json:"referenceTaskName"`
+			Status string          `json:"status"`
+			Output json.RawMessage `json:"outputData"`
+		} `json:"tasks"`
+	}
+	_ = json.Unmarshal(view, &doc)
+	outs := map[string]string{}
+	for _, tk := range doc.Tasks {
+		outs[tk.Ref] = string(tk.Output)
+		if tk.Status != "COMPLETED" {
+			t.Errorf("%s %s", tk.Ref, tk.Status)
+		}
+	}
+	if outs["lambda_locs__3"] != `{"result":{"locationRanId":"some location id"}}` || !strings.Contains(outs["jq_create_hydrus_input__3"], `{"out":{"locationId":"some location id"}}`) {
+		t.Fatalf("loop task outputs: %v", outs)
+	}
+	if _, ok := outs["lambda_locs__4"]; ok || simple.Load() != 1 {
+		t.Fatalf("iterations: %v (simple ran %d)", outs, simple.Load())
+	}
+	if !strings.Contains(outs["loopTask"], `"iteration":3`) {
+		t.Fatalf("loop output %s", outs["loopTask"])
 	}
 }

@@ -26,12 +26,16 @@ const (
 	TypeTerminate   = "TERMINATE"
 	TypeWait        = "WAIT"
 	TypeHuman       = "HUMAN"
+	// TypeLambda is Conductor's legacy JavaScript task:
+	// inputParameters.scriptExpression is a function body over $ (the input);
+	// output {"result": ...}.
+	TypeLambda = "LAMBDA"
 )
 
 var controlTypes = map[string]bool{
 	TypeSimple: true, TypeSwitch: true, TypeDecision: true, TypeDoWhile: true, TypeForkJoin: true,
 	TypeJoin: true, TypeSubWorkflow: true, TypeSetVariable: true, TypeTerminate: true,
-	TypeWait: true, TypeHuman: true,
+	TypeWait: true, TypeHuman: true, TypeLambda: true,
 }
 
 // defaultLeafTypes are accepted by ParseDefinition when no registry is given:

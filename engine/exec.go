@@ -13,6 +13,7 @@ import (
 	"github.com/wfrun/wfrun/interpolate"
 	"github.com/wfrun/wfrun/masking"
 	"github.com/wfrun/wfrun/tasks"
+	"github.com/wfrun/wfrun/tasks/eval"
 )
 
 // stopError ends a run early: a task failed (not optional), a TERMINATE ran.
@@ -388,6 +389,8 @@ func (r *runState) runLeaf(ctx context.Context, wt *WorkflowTask, rec *taskRecor
 		return r.waitTask(ctx, wt, rec, input)
 	case TypeJoin:
 		return r.join(wt, rec)
+	case TypeLambda:
+		return r.lambda(ctx, wt, input)
 	case TypeSimple:
 		fn, ok := r.e.workers[wt.Name]
 		if !ok {
@@ -424,6 +427,33 @@ func (r *runState) runLeaf(ctx context.Context, wt *WorkflowTask, rec *taskRecor
 		return r.waitTask(ctx, wt, rec, []byte("{}"))
 	}
 	return res
+}
+
+func (r *runState) lambda(ctx context.Context, wt *WorkflowTask, input []byte) tasks.Result {
+	prog := wt.program
+	if prog == nil {
+		// The script itself came from an expression: compile it now.
+		var in struct {
+			Script string `json:"scriptExpression"`
+		}
+		_ = json.Unmarshal(input, &in)
+		p, err := eval.Compile(eval.TypeJavaScript, "(function(){ "+in.Script+"\n})()")
+		if err != nil {
+			return tasks.Result{Status: tasks.FailedTerminal, Reason: "scriptExpression: " + err.Error()}
+		}
+		prog = p
+	}
+	var in any
+	_ = json.Unmarshal(input, &in)
+	v, err := prog.Eval(ctx, in)
+	if err != nil {
+		return tasks.Result{Status: tasks.Failed, Reason: r.masker.MaskString("scriptExpression: " + err.Error())}
+	}
+	out, err := json.Marshal(map[string]any{"result": v})
+	if err != nil {
+		return tasks.Result{Status: tasks.FailedTerminal, Reason: "LAMBDA result is not JSON: " + err.Error()}
+	}
+	return tasks.Result{Status: tasks.Completed, Output: out}
 }
 
 func (r *runState) logf(rec *taskRecord) func(string, ...any) {

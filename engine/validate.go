@@ -245,6 +245,16 @@ func (v *validator) task(t *WorkflowTask) {
 		v.subWorkflow(t)
 	case TypeWait:
 		v.wait(t)
+	case TypeLambda:
+		var in struct {
+			Script string `json:"scriptExpression"`
+		}
+		_ = json.Unmarshal(t.InputParameters, &in)
+		if strings.TrimSpace(in.Script) == "" {
+			v.add(t.loc+"/inputParameters/scriptExpression", "LAMBDA needs a scriptExpression")
+		} else if !strings.Contains(in.Script, "${") {
+			v.program(t, t.loc+"/inputParameters/scriptExpression", eval.TypeJavaScript, "(function(){ "+in.Script+"\n})()")
+		}
 	case TypeTerminate:
 		var in struct {
 			Status json.RawMessage `json:"terminationStatus"`
