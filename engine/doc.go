@@ -72,7 +72,8 @@
 // the child is a run of its own with parentWorkflowId), SET_VARIABLE,
 // TERMINATE, WAIT (duration, until, or external completion) and HUMAN
 // (external completion: CompleteTask, usable from another process because
-// it is delivered as a runstore signal), SIMPLE (WithWorker handlers).
+// it is delivered as a runstore signal), SIMPLE (WithWorker handlers),
+// LAMBDA (Conductor's legacy scriptExpression task).
 // Retries follow retryCount / retryDelaySeconds / retryLogic (FIXED,
 // EXPONENTIAL_BACKOFF, LINEAR_BACKOFF) from the task or its inline
 // taskDefinition; optional tasks end COMPLETED_WITH_ERRORS; timeoutSeconds
