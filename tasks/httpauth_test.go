@@ -431,3 +431,69 @@ func ExampleApplyAuth() {
 	fmt.Println(string(svc.Masker.Mask(body)))
 	// Output: you sent: Bearer ***
 }
+
+// TestHTTPTaskAuthFromSecrets runs the registry's HTTP task with each auth
+// type against a real server that checks the credential and echoes the
+// Authorization header: the task completes, and its output, masked with the
+// run's masker as the engine masks every output before persisting it, shows
+// the echo as ***: ApplyAuth registered every form the credential takes.
+func TestHTTPTaskAuthFromSecrets(t *testing.T) {
+	const token, password, secretKey = "tok-live-abcdef-0123", "pa55-w0rd-xyz", "aws-secret-key-for-the-task-test"
+	svc, m := auServices(t, map[string]string{
+		"api_token": `"` + token + `"`,
+		"basic":     `{"user":"svc-robot","password":"` + password + `"}`,
+		"aws":       `{"ACCESS_KEY":"AKIAWFRUNTASKTEST","SECRET_ACCESS_KEY":"` + secretKey + `"}`,
+	})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := r.Header.Get("Authorization")
+		user, pass, basicOK := r.BasicAuth()
+		ok := got == "Bearer "+token ||
+			(basicOK && user == "svc-robot" && pass == password) ||
+			strings.HasPrefix(got, "AWS4-HMAC-SHA256 Credential=AKIAWFRUNTASKTEST/")
+		if !ok {
+			w.WriteHeader(http.StatusUnauthorized)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		b, _ := json.Marshal(map[string]string{"authorization": got})
+		_, _ = w.Write(b)
+	}))
+	defer srv.Close()
+	task, ok := NewDefaultRegistry().Lookup(TypeHTTP)
+	if !ok {
+		t.Fatal("no HTTP task")
+	}
+	for _, auth := range []string{
+		`{"type":"bearer","secret":"api_token"}`,
+		`{"type":"basic","secret":"basic"}`,
+		`{"type":"aws-sigv4","secret":"aws","region":"eu-west-1","service":"execute-api"}`,
+	} {
+		t.Run(auth, func(t *testing.T) {
+			in := `{"http_request":{"uri":"` + srv.URL + `/x","method":"POST","body":{"a":1},"auth":` + auth + `}}`
+			res := task.Execute(context.Background(), &Request{RefName: "call", TaskType: TypeHTTP, Input: json.RawMessage(in), Services: svc})
+			if res.Status != Completed {
+				t.Fatalf("%s: %s", res.Status, res.Reason)
+			}
+			if !strings.Contains(string(res.Output), "authorization") {
+				t.Fatalf("no echo: %s", res.Output)
+			}
+			masked, err := m.MaskJSON(res.Output)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := string(masked)
+			if !strings.Contains(out, "***") {
+				t.Fatalf("echo not masked: %s", out)
+			}
+			for _, leak := range []string{token, password, secretKey, "AKIAWFRUNTASKTEST", "c3ZjLXJvYm90OnBhNTUtdzByZC14eXo"} {
+				if strings.Contains(out, leak) || strings.Contains(res.Reason, leak) {
+					t.Fatalf("output leaks a credential: %s", out)
+				}
+			}
+		})
+	}
+	in := `{"uri":"` + srv.URL + `","method":"GET","auth":{"type":"bearer","secret":"missing_token"}}`
+	res := task.Execute(context.Background(), &Request{RefName: "call", TaskType: TypeHTTP, Input: json.RawMessage(in), Services: svc})
+	if res.Status != FailedTerminal || !strings.Contains(res.Reason, `"missing_token"`) {
+		t.Fatalf("missing secret: %s %q", res.Status, res.Reason)
+	}
+}
