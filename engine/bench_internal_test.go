@@ -95,7 +95,7 @@ func BenchmarkHTTPTask(b *testing.B) {
 			if res.Status != tasks.Completed {
 				b.Fatalf("%s: %s", res.Status, res.Reason)
 			}
-			if _, _, err := r.protect(r.applyOutputFilter(wt, rec, res.Output), "/tasks/task-1/outputData"); err != nil {
+			if _, _, err := r.protect(r.applyOutputFilter(ctx, wt, rec, res).Output, "/tasks/task-1/outputData"); err != nil {
 				b.Fatal(err)
 			}
 		}

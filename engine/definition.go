@@ -107,6 +107,8 @@ type WorkflowTask struct {
 	program  eval.Program // SWITCH expression / DO_WHILE loopCondition
 	evalType string       // resolved evaluator type of program
 	subDef   *Definition  // inline subWorkflowParam.workflowDefinition
+	// outputFilter is inputParameters.outputFilter, compiled (outputfilter.go).
+	outputFilter *outputFilter
 }
 
 // UnmarshalJSON keeps the node's raw bytes: executors receive them as

@@ -295,16 +295,17 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 		if err := r.transition(ctx, rec, TaskInProgress, ""); err != nil {
 			return err
 		}
-		res := r.runLeaf(ctx, wt, rec, input)
+		res := r.runLeaf(ctx, wt, rec, withoutOutputFilter(wt, input))
 		if ctx.Err() != nil {
 			// Interrupted or timed out: the record stays IN_PROGRESS (resume
 			// re-runs this attempt; a timeout cancels it in finish).
 			return ctx.Err()
 		}
+		// Before anything of the output is masked, stored or shown.
+		res = r.applyOutputFilter(ctx, wt, rec, res)
 		switch res.Status {
 		case tasks.Completed:
-			out := r.applyOutputFilter(wt, rec, res.Output)
-			if err := r.complete(ctx, rec, out); err != nil {
+			if err := r.complete(ctx, rec, res.Output); err != nil {
 				return err
 			}
 			if wt.Type == TypeTerminate {
@@ -338,13 +339,6 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 		}
 		return r.failTask(ctx, rec, status, res.Reason)
 	}
-}
-
-// applyOutputFilter is where a task's `outputFilter` (issue 6) will replace
-// the raw output before anything is stored: every task's output passes here,
-// after execution and before masking/sealing/persisting.
-func (r *runState) applyOutputFilter(_ *WorkflowTask, _ *taskRecord, out json.RawMessage) json.RawMessage {
-	return out
 }
 
 func retryDelay(logic string, delay, scale, attempt int) time.Duration {

@@ -208,7 +208,12 @@ func (v *validator) task(t *WorkflowTask) {
 		t.Type = TypeSimple // Conductor's default
 	}
 	if !v.knownType(t.Type) {
-		v.add(t.loc+"/type", "unknown task type %q", t.Type)
+		if t.Type == tasks.TypeExec {
+			// EXEC runs local commands, so it is off unless enabled.
+			v.add(t.loc+"/type", "task type EXEC is disabled: enable it with `wfrun run --allow-exec` (embedders: tasks.RegisterExec on the engine's registry)")
+		} else {
+			v.add(t.loc+"/type", "unknown task type %q", t.Type)
+		}
 	}
 	if strings.TrimSpace(t.Name) == "" {
 		v.add(t.loc+"/name", "missing task name")
@@ -218,6 +223,7 @@ func (v *validator) task(t *WorkflowTask) {
 			v.add(t.loc+"/inputParameters", "must be a JSON object")
 		} else {
 			t.input = v.compile(t.InputParameters, t.loc+"/inputParameters")
+			v.outputFilter(t)
 		}
 	}
 	if t.RetryCount != nil && *t.RetryCount < 0 {

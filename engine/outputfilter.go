@@ -1,0 +1,284 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/wfrun/wfrun/interpolate"
+	"github.com/wfrun/wfrun/tasks"
+)
+
+// outputFilterKey is the inputParameters key of Orkes' outputFilter.
+const outputFilterKey = "outputFilter"
+
+// outputFilter is a task's compiled inputParameters.outputFilter (Orkes).
+//
+// In the definition the filter's expressions are escaped ($${ref.output.x})
+// so that input resolution leaves them alone: the stored inputData shows the
+// filter as ${ref.output.x} text. After the task ran, the filter is resolved
+// against the task's own raw output and its result replaces the output, so
+// only what the filter selects is ever masked, sealed and persisted (the
+// rotation template keeps a token out of the store this way:
+// {"_secrets":{"token":"$${retrieve_token.output.response.body.token}"}}).
+//
+// The filter is compiled once, when the definition loads, from the ORIGINAL
+// source with one level of escape removed. It is never compiled from the
+// resolved input: a value that came from run data and happens to contain
+// "${...}" must stay data, not turn into an expression.
+type outputFilter struct {
+	tmpl *interpolate.Template
+	// checks are the JSON pointers (as segments) of the filter's string
+	// values that hold an expression: a whole expression that resolves to
+	// null there means the task's output lacks what the filter selects.
+	checks [][]string
+}
+
+// promoteEscapes removes one level of escape, as input resolution does:
+// "$${" becomes "${" and "$$<" becomes "$<"; the rest is kept as written.
+// Unescaped expressions therefore stay expressions and are resolved again
+// when the filter runs, against the same run.
+func promoteEscapes(s string) string {
+	if !strings.Contains(s, "$$") {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); {
+		if s[i] == '$' && i+2 < len(s) && s[i+1] == '$' && (s[i+2] == '{' || s[i+2] == '<') {
+			b.WriteByte('$')
+			b.WriteByte(s[i+2])
+			i += 3
+			continue
+		}
+		b.WriteByte(s[i])
+		i++
+	}
+	return b.String()
+}
+
+// promote rewrites every string value of a decoded filter with
+// promoteEscapes and records where expressions are.
+func promote(v any, path []string, checks *[][]string) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, c := range x {
+			x[k] = promote(c, append(path[:len(path):len(path)], k), checks)
+		}
+		return x
+	case []any:
+		for i, c := range x {
+			x[i] = promote(c, append(path[:len(path):len(path)], itoa(i)), checks)
+		}
+		return x
+	case string:
+		p := promoteEscapes(x)
+		if strings.Contains(p, "${") || strings.Contains(p, "$<") {
+			*checks = append(*checks, path)
+		}
+		return p
+	}
+	return v
+}
+
+// outputFilter compiles t's inputParameters.outputFilter, if any. Problems
+// are reported at /…/inputParameters/outputFilter like any other template
+// problem (unterminated expressions, references to unknown tasks).
+func (v *validator) outputFilter(t *WorkflowTask) {
+	if len(t.InputParameters) == 0 || t.InputParameters[0] != '{' {
+		return
+	}
+	var in map[string]json.RawMessage
+	if json.Unmarshal(t.InputParameters, &in) != nil {
+		return
+	}
+	raw, ok := in[outputFilterKey]
+	if !ok || rawIsNull(raw) {
+		return
+	}
+	loc := t.loc + "/inputParameters/" + outputFilterKey
+	switch bytes.TrimSpace(raw)[0] {
+	case '{', '"':
+	default:
+		v.add(loc, "outputFilter must be a JSON object (or one expression giving an object)")
+		return
+	}
+	doc, err := decodeJSON(raw)
+	if err != nil {
+		v.add(loc, "%v", err)
+		return
+	}
+	f := &outputFilter{}
+	doc = promote(doc, nil, &f.checks)
+	src, err := encodeJSON(doc)
+	if err != nil {
+		v.add(loc, "%v", err)
+		return
+	}
+	f.tmpl = v.compile(src, loc)
+	if f.tmpl == nil {
+		return
+	}
+	t.outputFilter = f
+}
+
+func rawIsNull(b []byte) bool {
+	s := bytes.TrimSpace(b)
+	return len(s) == 0 || string(s) == "null"
+}
+
+// withoutOutputFilter returns the transient input an executor receives: the
+// outputFilter key is wfrun's (the engine applies it), so it is removed and
+// never reaches an HTTP server, a worker or a command. The stored inputData
+// keeps it as written.
+func withoutOutputFilter(wt *WorkflowTask, input []byte) []byte {
+	if wt.outputFilter == nil || !bytes.Contains(input, []byte(`"`+outputFilterKey+`"`)) {
+		return input
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(input, &m) != nil {
+		return input
+	}
+	delete(m, outputFilterKey)
+	b, err := json.Marshal(m)
+	if err != nil {
+		return input
+	}
+	return b
+}
+
+// applyOutputFilter replaces a task attempt's raw output by its
+// outputFilter's result before anything is masked, sealed or persisted.
+//
+// A completed attempt whose filter cannot be resolved (an expression error,
+// a selected value that is missing or null, a result that is not an object)
+// becomes a FAILED attempt (retryCount applies) with output {} and a reason
+// that names the filter location, never a value. A failed attempt keeps the
+// filtered output when the filter resolves and {} otherwise: the raw output
+// of a task with an outputFilter is never stored.
+func (r *runState) applyOutputFilter(ctx context.Context, wt *WorkflowTask, rec *taskRecord, res tasks.Result) tasks.Result {
+	f := wt.outputFilter
+	if f == nil {
+		return res
+	}
+	if res.Status != tasks.Completed && len(res.Output) == 0 {
+		return res
+	}
+	out, reason := r.runOutputFilter(ctx, wt, rec, res)
+	if reason == "" {
+		res.Output = out
+		return res
+	}
+	if res.Status == tasks.Completed {
+		return tasks.Result{Status: tasks.Failed, Output: json.RawMessage(`{}`),
+			Reason: fmt.Sprintf("outputFilter of task %s: %s", rec.Ref, reason)}
+	}
+	res.Output = json.RawMessage(`{}`)
+	return res
+}
+
+// runOutputFilter resolves the filter. The task's own reference (with and
+// without a DO_WHILE "__N" suffix) reads {input: stored input, output: raw
+// output}; every other reference reads the run as usual. Secret references
+// stay unresolved (DeferSecrets): a filter never turns into a way to copy a
+// secret into a task output.
+func (r *runState) runOutputFilter(ctx context.Context, wt *WorkflowTask, rec *taskRecord, res tasks.Result) ([]byte, string) {
+	raw := res.Output
+	if len(raw) == 0 {
+		raw = json.RawMessage(`{}`)
+	}
+	if !json.Valid(raw) {
+		return nil, "the task's output is not valid JSON"
+	}
+	r.mu.Lock()
+	own := *rec
+	own.outMem, own.Status = raw, string(res.Status)
+	doc := taskEnvDoc(r, &own)
+	r.mu.Unlock()
+	env := &filterEnv{runEnv: runEnv{r: r, taskID: rec.TaskID, values: r.e.envValues},
+		refs: [2]string{rec.Ref, wt.TaskReferenceName}, own: doc}
+	out, _, err := wt.outputFilter.tmpl.Execute(ctx, env, interpolate.DeferSecrets, nil)
+	if err != nil {
+		return nil, "cannot be resolved: " + err.Error()
+	}
+	v, err := decodeJSON(out)
+	if err != nil {
+		return nil, "result is not valid JSON"
+	}
+	if _, ok := v.(map[string]any); !ok {
+		return nil, "result must be a JSON object, got " + kindOf(v)
+	}
+	for _, path := range wt.outputFilter.checks {
+		if val, found := lookupPath(v, path); found && val == nil {
+			return nil, fmt.Sprintf("%s resolved to null: the task's output has no such value", pointerOf(path))
+		}
+	}
+	return out, ""
+}
+
+// filterEnv is the interpolate.Env of an outputFilter: the run, except that
+// the task being filtered shows its raw output.
+type filterEnv struct {
+	runEnv
+	refs [2]string
+	own  []byte
+}
+
+func (e *filterEnv) Task(ref string) ([]byte, bool) {
+	if ref == e.refs[0] || ref == e.refs[1] {
+		return e.own, true
+	}
+	return e.runEnv.Task(ref)
+}
+
+func lookupPath(v any, path []string) (any, bool) {
+	for _, seg := range path {
+		switch x := v.(type) {
+		case map[string]any:
+			c, ok := x[seg]
+			if !ok {
+				return nil, false
+			}
+			v = c
+		case []any:
+			i := -1
+			if _, err := fmt.Sscanf(seg, "%d", &i); err != nil || i < 0 || i >= len(x) {
+				return nil, false
+			}
+			v = x[i]
+		default:
+			return nil, false
+		}
+	}
+	return v, true
+}
+
+func pointerOf(path []string) string {
+	if len(path) == 0 {
+		return "the filter"
+	}
+	var b strings.Builder
+	for _, s := range path {
+		b.WriteByte('/')
+		b.WriteString(pointerEscape(s))
+	}
+	return b.String()
+}
+
+func kindOf(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case json.Number, float64:
+		return "a number"
+	case []any:
+		return "an array"
+	}
+	return "an object"
+}
