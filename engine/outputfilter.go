@@ -166,6 +166,11 @@ func (r *runState) applyOutputFilter(ctx context.Context, wt *WorkflowTask, rec 
 	if res.Status != tasks.Completed && len(res.Output) == 0 {
 		return res
 	}
+	if res.Status != tasks.Completed {
+		// A failure reason may quote the raw output (the HTTP task adds a
+		// body excerpt): that part is withheld like the output itself.
+		res.Reason = withholdReason(res.Reason, res.Output)
+	}
 	out, reason := r.runOutputFilter(ctx, wt, rec, res)
 	if reason == "" {
 		res.Output = out
@@ -281,4 +286,42 @@ func kindOf(v any) string {
 		return "an array"
 	}
 	return "an object"
+}
+
+// withholdReason cuts a failure reason before the first ": " when it
+// quotes a string of the raw output (a whole value, or the start of a long
+// one, as an excerpt would), so "HTTP 500 Internal Server Error: {…body…}"
+// keeps its status and loses the body.
+func withholdReason(reason string, raw []byte) string {
+	if reason == "" || len(raw) == 0 {
+		return reason
+	}
+	v, err := decodeJSON(raw)
+	if err != nil {
+		return reason
+	}
+	quoted := false
+	var walk func(any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for _, c := range x {
+				walk(c)
+			}
+		case []any:
+			for _, c := range x {
+				walk(c)
+			}
+		case string:
+			if len(x) >= 6 && strings.Contains(reason, x[:min(len(x), 24)]) {
+				quoted = true
+			}
+		}
+	}
+	walk(v)
+	if !quoted {
+		return reason
+	}
+	head, _, _ := strings.Cut(reason, ": ")
+	return head + " (details withheld: the task's output goes through its outputFilter)"
 }

@@ -1,0 +1,231 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/wfrun/wfrun/engine"
+)
+
+// filterServer answers /token with a body holding a token and other data,
+// /empty with a body without a token, /fail with a 500 whose body holds a
+// token, and /echo with the given text; it records every request body.
+type filterServer struct {
+	*httptest.Server
+	mu     sync.Mutex
+	bodies []string
+	token  string
+}
+
+func newFilterServer(t *testing.T, token, echo string) *filterServer {
+	fs := &filterServer{token: token}
+	fs.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		fs.mu.Lock()
+		fs.bodies = append(fs.bodies, string(b)+" "+fmt.Sprint(r.Header))
+		fs.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/token":
+			fmt.Fprintf(w, `{"token":%q,"account":{"id":7,"plan":"pro"},"debug":"raw-body-marker-%s"}`, token, token)
+		case "/empty":
+			fmt.Fprint(w, `{"account":{"id":7}}`)
+		case "/fail":
+			w.WriteHeader(http.StatusInternalServerError)
+			fmt.Fprintf(w, `{"leaked":%q}`, token)
+		case "/echo":
+			fmt.Fprintf(w, `{"echo":%q}`, echo)
+		}
+	}))
+	t.Cleanup(fs.Close)
+	return fs
+}
+
+func (fs *filterServer) requests() string {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return strings.Join(fs.bodies, "\n")
+}
+
+const filterDef = `{"name":"filtered","schemaVersion":2,"tasks":[
+  {"name":"get","taskReferenceName":"get","type":"HTTP","inputParameters":{
+    "uri":"${workflow.input.url}","method":"POST","body":{"q":1},
+    "outputFilter":{"_secrets":{"token":"$${get.output.response.body.token}"},
+                    "plan":"$${get.output.response.body.account.plan}",
+                    "status":"$${get.output.response.statusCode}",
+                    "label":"plan=$${get.output.response.body.account.plan} run=${workflow.input.tag}"}}},
+  {"name":"use","taskReferenceName":"use","type":"INLINE","inputParameters":{
+    "evaluatorType":"javascript","t":"${get.output._secrets.token}","raw":"${get.output.response}",
+    "expression":"({len: $.t.length, rawIsNull: $.raw === null})"}}],
+ "outputParameters":{"get":"${get.output}","use":"${use.output.result}"}}`
+
+// The filter replaces the output: the next task reads the token from
+// _secrets, the raw response is gone, the key never reaches the server, the
+// stored input keeps the filter as written (escapes resolved to text).
+func TestOutputFilterReplacesOutput(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			ctx := context.Background()
+			g := newRig(t, backend, 10)
+			token := "tok-filter-" + randHex(10)
+			fs := newFilterServer(t, token, "")
+			e := g.engine(t, rotationRegistry(false))
+			def, err := e.Parse([]byte(filterDef))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := e.Start(ctx, def, json.RawMessage(`{"url":"`+fs.URL+`/token","tag":"t1"}`))
+			if err != nil || res.Status != engine.StatusCompleted {
+				t.Fatalf("%v %+v", err, res)
+			}
+			jsonEq(t, res.Output, `{"get":{"_secrets":"***","plan":"pro","status":200,"label":"plan=pro run=t1"},
+			  "use":{"len":`+fmt.Sprint(len(token))+`,"rawIsNull":true}}`)
+			if strings.Contains(fs.requests(), "outputFilter") || strings.Contains(fs.requests(), "get.output") {
+				t.Fatalf("the filter reached the server: %s", fs.requests())
+			}
+			view, err := e.Show(ctx, res.RunID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var run struct {
+				Tasks []struct {
+					Input map[string]any `json:"inputData"`
+				} `json:"tasks"`
+			}
+			if err := json.Unmarshal(view, &run); err != nil {
+				t.Fatal(err)
+			}
+			f, _ := run.Tasks[0].Input["outputFilter"].(map[string]any)
+			if f["plan"] != "${get.output.response.body.account.plan}" || f["label"] != "plan=${get.output.response.body.account.plan} run=t1" || f["_secrets"] != "***" {
+				t.Fatalf("stored outputFilter: %v", run.Tasks[0].Input["outputFilter"])
+			}
+			g.leakCheck(t, e, map[string]string{"output": string(res.Output)}, token, "raw-body-marker")
+		})
+	}
+}
+
+// A filter selecting something the output lacks fails the task (no value in
+// the reason, output {}); a failed attempt with a raw body stores nothing
+// of it either.
+func TestOutputFilterFailures(t *testing.T) {
+	ctx := context.Background()
+	g := newRig(t, "bolt", 10)
+	token := "tok-fail-" + randHex(10)
+	fs := newFilterServer(t, token, "")
+	e := g.engine(t, rotationRegistry(false))
+	def, err := e.Parse([]byte(filterDef))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Start(ctx, def, json.RawMessage(`{"url":"`+fs.URL+`/empty"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != engine.StatusFailed || res.FailedTaskRef != "get" ||
+		!strings.Contains(res.Reason, "outputFilter of task get: /_secrets/token resolved to null") {
+		t.Fatalf("%s: %s", res.Status, res.Reason)
+	}
+	view, _ := e.Show(ctx, res.RunID)
+	if !strings.Contains(string(view), `"outputData": {}`) && !strings.Contains(string(view), `"outputData":{}`) {
+		t.Fatalf("failed filter should store {}: %s", view)
+	}
+
+	res, err = e.Start(ctx, def, json.RawMessage(`{"url":"`+fs.URL+`/fail"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != engine.StatusFailed || !strings.Contains(res.Reason, "500") {
+		t.Fatalf("%s: %s", res.Status, res.Reason)
+	}
+	// The HTTP task's reason would carry an excerpt of the body: withheld.
+	if strings.Contains(res.Reason, token) || !strings.Contains(res.Reason, "HTTP 500") || !strings.Contains(res.Reason, "withheld") {
+		t.Fatalf("reason: %s", res.Reason)
+	}
+	view, _ = e.Show(ctx, res.RunID)
+	var run struct {
+		Tasks []struct {
+			Output json.RawMessage `json:"outputData"`
+		} `json:"tasks"`
+	}
+	if err := json.Unmarshal(view, &run); err != nil || len(run.Tasks) != 1 {
+		t.Fatalf("%v %s", err, view)
+	}
+	jsonEq(t, run.Tasks[0].Output, `{}`)
+	g.leakCheck(t, e, map[string]string{"reason": res.Reason}, token)
+}
+
+// A value from the task's output that looks like an expression is data: it
+// is neither resolved nor scanned again, so a server cannot make the filter
+// read a secret or another task.
+func TestOutputFilterValuesAreData(t *testing.T) {
+	ctx := context.Background()
+	g := newRig(t, "bolt", 10)
+	secret := "filter-secret-" + randHex(8)
+	g.put(t, "api", secret)
+	fs := newFilterServer(t, "", "${workflow.secrets.api} $${workflow.input.x}")
+	e := g.engine(t, rotationRegistry(false))
+	def, err := e.Parse([]byte(`{"name":"echo","tasks":[{"name":"get","taskReferenceName":"get","type":"HTTP",
+	  "inputParameters":{"uri":"${workflow.input.url}","method":"GET",
+	    "outputFilter":{"echo":"$${get.output.response.body.echo}","secretRef":"$${workflow.secrets.api}"}}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Start(ctx, def, json.RawMessage(`{"url":"`+fs.URL+`/echo","x":"no"}`))
+	if err != nil || res.Status != engine.StatusCompleted {
+		t.Fatalf("%v %+v", err, res)
+	}
+	jsonEq(t, res.Output, `{"echo":"${workflow.secrets.api} $${workflow.input.x}","secretRef":"${workflow.secrets.api}"}`)
+	g.leakCheck(t, e, map[string]string{"output": string(res.Output)}, secret)
+}
+
+// Problems in a filter are definition problems with their location.
+func TestOutputFilterValidation(t *testing.T) {
+	e, err := engine.New(engine.WithRegistry(rotationRegistry(false)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]string{
+		`{"x":"$${nope.output.a}"}`: `/tasks/0/inputParameters/outputFilter: reference to unknown task "nope"`,
+		`5`:                         `/tasks/0/inputParameters/outputFilter: outputFilter must be a JSON object`,
+		`{"x":"$${get.output.a"}`:   `/tasks/0/inputParameters/outputFilter/x: unterminated`,
+	}
+	for filter, want := range cases {
+		_, err := e.Parse([]byte(`{"name":"v","tasks":[{"name":"get","taskReferenceName":"get","type":"HTTP",
+		  "inputParameters":{"uri":"http://127.0.0.1:1/","method":"GET","outputFilter":` + filter + `}}]}`))
+		if !errors.Is(err, engine.ErrInvalidDefinition) || !strings.Contains(err.Error(), want) {
+			t.Errorf("filter %s: got %v, want %q", filter, err, want)
+		}
+	}
+}
+
+// Inside a DO_WHILE the task's own reference reads the current iteration's
+// raw output; each iteration stores only its filtered output.
+func TestOutputFilterInLoop(t *testing.T) {
+	ctx := context.Background()
+	g := newRig(t, "bolt", 10)
+	token := "tok-loop-" + randHex(8)
+	fs := newFilterServer(t, token, "")
+	e := g.engine(t, rotationRegistry(false))
+	def, err := e.Parse([]byte(`{"name":"loop","tasks":[{"name":"l","taskReferenceName":"l","type":"DO_WHILE",
+	  "loopCondition":"$.l.iteration < 2","loopOver":[{"name":"get","taskReferenceName":"get","type":"HTTP",
+	    "inputParameters":{"uri":"${workflow.input.url}","method":"GET",
+	      "outputFilter":{"plan":"$${get.output.response.body.account.plan}","n":"${l.output.iteration}"}}}]}],
+	  "outputParameters":{"last":"${get.output}","loop":"${l.output}"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Start(ctx, def, json.RawMessage(`{"url":"`+fs.URL+`/token"}`))
+	if err != nil || res.Status != engine.StatusCompleted {
+		t.Fatalf("%v %+v", err, res)
+	}
+	jsonEq(t, res.Output, `{"last":{"plan":"pro","n":2},"loop":{"iteration":2,"1":{"get":{"plan":"pro","n":1}},"2":{"get":{"plan":"pro","n":2}}}}`)
+	g.leakCheck(t, e, map[string]string{"output": string(res.Output)}, token)
+}
