@@ -10,11 +10,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
 )
 
 // HTTPTask executes Conductor's HTTP system task. The request is read from
@@ -59,12 +61,14 @@ const (
 	reasonExcerptBytes      = 256
 )
 
-// httpInput is the request part of the task input, in either form.
+// httpInput is the request part of the task input, in either form. The
+// json.RawMessage fields (and Headers, a JSON object or null) point into the
+// task input, which is not copied.
 type httpInput struct {
 	HTTPRequest       json.RawMessage `json:"http_request"`
 	URI               string          `json:"uri"`
 	Method            string          `json:"method"`
-	Headers           map[string]any  `json:"headers"`
+	Headers           json.RawMessage `json:"headers"`
 	Body              json.RawMessage `json:"body"`
 	Accept            json.RawMessage `json:"accept"`
 	ContentType       string          `json:"contentType"`
@@ -80,6 +84,14 @@ type httpInput struct {
 	MaxPollCount         json.RawMessage `json:"maxPollCount"`
 }
 
+// httpInputKeys are the JSON keys of httpInput. encoding/json also matches
+// them case-insensitively; decodeHTTPInput leaves such keys to it.
+var httpInputKeys = [...]string{
+	"http_request", "uri", "method", "headers", "body", "accept", "contentType",
+	"connectionTimeOut", "readTimeOut", "auth", "terminationCondition",
+	"evaluatorType", "pollingInterval", "pollingStrategy", "maxPollCount",
+}
+
 // parseHTTPInput decodes the task input and, when http_request is given,
 // the nested request. Fields of the nested object take precedence, and
 // the HTTP_POLL fields are also looked up at the top level, because
@@ -87,7 +99,7 @@ type httpInput struct {
 func parseHTTPInput(raw json.RawMessage) (*httpInput, error) {
 	var top httpInput
 	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &top); err != nil {
+		if err := decodeHTTPInput(raw, &top); err != nil {
 			return nil, fmt.Errorf("input is not a valid HTTP request object: %v", err)
 		}
 	}
@@ -95,7 +107,7 @@ func parseHTTPInput(raw json.RawMessage) (*httpInput, error) {
 		return &top, nil
 	}
 	var in httpInput
-	if err := json.Unmarshal(top.HTTPRequest, &in); err != nil {
+	if err := decodeHTTPInput(top.HTTPRequest, &in); err != nil {
 		return nil, fmt.Errorf("http_request is not a valid HTTP request object: %v", err)
 	}
 	if rawNull(in.TerminationCondition) {
@@ -117,6 +129,117 @@ func parseHTTPInput(raw json.RawMessage) (*httpInput, error) {
 		in.Auth = top.Auth
 	}
 	return &in, nil
+}
+
+// decodeHTTPInput fills in from one request object. The common input — an
+// object with exactly spelled keys, string fields without escapes — is read
+// in one gjson pass, the raw fields sliced from raw without copying; anything
+// else (not an object, a wrong type, an escaped or differently cased key, a
+// repeated headers key) is left to encoding/json, so every input decodes, or
+// fails, exactly as json.Unmarshal decides.
+func decodeHTTPInput(raw []byte, in *httpInput) error {
+	if decodeHTTPInputFast(raw, in) {
+		return nil
+	}
+	*in = httpInput{}
+	var full struct {
+		httpInput
+		// Shadows httpInput.Headers, so a non-object is rejected as before.
+		Headers map[string]any `json:"headers"`
+	}
+	if err := json.Unmarshal(raw, &full); err != nil {
+		return err
+	}
+	*in = full.httpInput
+	in.Headers = nil
+	if full.Headers != nil {
+		b, err := json.Marshal(full.Headers)
+		if err != nil {
+			return err
+		}
+		in.Headers = b
+	}
+	return nil
+}
+
+// decodeHTTPInputFast is decodeHTTPInput's single pass; it reports false
+// when the input needs encoding/json.
+func decodeHTTPInputFast(raw []byte, in *httpInput) bool {
+	doc := bytes.TrimLeft(raw, " \t\r\n")
+	if len(doc) == 0 || doc[0] != '{' || !validJSON(doc) {
+		return false
+	}
+	ok, seenHeaders := true, false
+	gjson.Parse(string(doc)).ForEach(func(k, v gjson.Result) bool {
+		if strings.IndexByte(k.Raw, '\\') >= 0 || v.Index < 0 || v.Index+len(v.Raw) > len(doc) {
+			ok = false
+			return false
+		}
+		rv := json.RawMessage(doc[v.Index : v.Index+len(v.Raw) : v.Index+len(v.Raw)])
+		if string(rv) != v.Raw {
+			ok = false // not where gjson said: take the careful path
+			return false
+		}
+		switch k.Str {
+		case "http_request":
+			in.HTTPRequest = rv
+		case "uri":
+			ok = setPlainString(&in.URI, v)
+		case "method":
+			ok = setPlainString(&in.Method, v)
+		case "headers":
+			if seenHeaders || (v.Type != gjson.Null && !v.IsObject()) {
+				ok = false // encoding/json merges repeated maps and rejects non-objects
+			}
+			seenHeaders = true
+			in.Headers = rv
+		case "body":
+			in.Body = rv
+		case "accept":
+			in.Accept = rv
+		case "contentType":
+			ok = setPlainString(&in.ContentType, v)
+		case "connectionTimeOut":
+			in.ConnectionTimeOut = rv
+		case "readTimeOut":
+			in.ReadTimeOut = rv
+		case "auth":
+			in.Auth = rv
+		case "terminationCondition":
+			in.TerminationCondition = rv
+		case "evaluatorType":
+			ok = setPlainString(&in.EvaluatorType, v)
+		case "pollingInterval":
+			in.PollingInterval = rv
+		case "pollingStrategy":
+			ok = setPlainString(&in.PollingStrategy, v)
+		case "maxPollCount":
+			in.MaxPollCount = rv
+		default:
+			for _, f := range httpInputKeys {
+				if strings.EqualFold(k.Str, f) {
+					ok = false
+					break
+				}
+			}
+		}
+		return ok
+	})
+	return ok
+}
+
+// setPlainString stores a JSON string without escapes and in valid UTF-8
+// (null leaves dst as it is, as encoding/json does); anything else reports
+// false.
+func setPlainString(dst *string, v gjson.Result) bool {
+	switch {
+	case v.Type == gjson.Null:
+		return true
+	case v.Type == gjson.String && strings.IndexByte(v.Raw, '\\') < 0 && utf8.ValidString(v.Str):
+		*dst = v.Str
+		return true
+	}
+	return false
 }
 
 // Execute performs one HTTP call.
@@ -183,17 +306,7 @@ func (t *HTTPTask) call(ctx context.Context, svc *Services, in *httpInput) (json
 		hreq.Header.Set("Content-Type", contentType)
 	}
 	hreq.Header.Set("Accept", acceptHeader(in.Accept))
-	for k, v := range in.Headers {
-		switch x := v.(type) {
-		case nil:
-			continue // Conductor skips null header values
-		case string:
-			hreq.Header.Set(k, x)
-		default:
-			b, _ := json.Marshal(x)
-			hreq.Header.Set(k, string(b))
-		}
-	}
+	setHeaders(hreq.Header, in.Headers)
 	if !rawNull(in.Auth) {
 		if err := t.opts.auth(ctx, hreq, body, in.Auth, svc); err != nil {
 			return nil, Result{Status: FailedTerminal, Reason: mask(svc, "auth: "+err.Error())}
@@ -209,11 +322,10 @@ func (t *HTTPTask) call(ctx context.Context, svc *Services, in *httpInput) (json
 		return nil, Result{Status: Failed, Reason: mask(svc, transportReason(ctx, err, method, connectMS, readMS))}
 	}
 	defer resp.Body.Close()
-	respBody, err := readLimited(resp.Body, t.opts.maxResponse)
+	out, respBody, err := readResponse(resp, t.opts.maxResponse)
 	if err != nil {
 		return nil, Result{Status: Failed, Reason: mask(svc, transportReason(ctx, err, method, connectMS, readMS))}
 	}
-	out := encodeResponse(resp, respBody)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		reason := fmt.Sprintf("HTTP %d %s", resp.StatusCode, reasonPhrase(resp))
 		if ex := excerpt(respBody); ex != "" {
@@ -222,6 +334,43 @@ func (t *HTTPTask) call(ctx context.Context, svc *Services, in *httpInput) (json
 		return out, Result{Status: Failed, Reason: mask(svc, reason)}
 	}
 	return out, Result{Status: Completed}
+}
+
+// setHeaders applies the input's headers object (valid JSON, an object or
+// null) in document order: null values are skipped (as Conductor does),
+// strings are set as they are, other values as their JSON encoding.
+func setHeaders(h http.Header, raw json.RawMessage) {
+	if rawNull(raw) {
+		return
+	}
+	gjson.ParseBytes(raw).ForEach(func(k, v gjson.Result) bool {
+		key := jsonStringText(k)
+		switch v.Type {
+		case gjson.Null:
+		case gjson.String:
+			h.Set(key, jsonStringText(v))
+		default:
+			// Rare: the text encoding/json gives the decoded value (numbers
+			// normalized, object keys sorted).
+			var x any
+			_ = json.Unmarshal([]byte(v.Raw), &x)
+			b, _ := json.Marshal(x)
+			h.Set(key, string(b))
+		}
+		return true
+	})
+}
+
+// jsonStringText is the text of a JSON string token exactly as
+// encoding/json decodes it (invalid UTF-8 and lone surrogates become
+// U+FFFD); gjson's own text is used when there is nothing to convert.
+func jsonStringText(r gjson.Result) string {
+	if strings.IndexByte(r.Raw, '\\') < 0 && utf8.ValidString(r.Str) {
+		return r.Str
+	}
+	var s string
+	_ = json.Unmarshal([]byte(r.Raw), &s)
+	return s
 }
 
 func validMethod(m string) bool {
@@ -290,18 +439,34 @@ func acceptHeader(raw json.RawMessage) string {
 
 var errResponseTooLarge = errors.New("response body exceeds the size limit")
 
-func readLimited(r io.Reader, limit int64) ([]byte, error) {
-	if limit <= 0 {
-		return io.ReadAll(r)
+// readAppend appends what r yields to dst, failing with errResponseTooLarge
+// past limit bytes (no limit when limit <= 0).
+func readAppend(dst []byte, r io.Reader, limit int64) ([]byte, error) {
+	start := len(dst)
+	for {
+		if len(dst) == cap(dst) {
+			dst = append(dst, 0)[:len(dst)]
+		}
+		buf := dst[len(dst):cap(dst)]
+		if limit > 0 {
+			// Read at most one byte past the limit, to tell "exactly
+			// limit" from "more".
+			if room := limit + 1 - int64(len(dst)-start); int64(len(buf)) > room {
+				buf = buf[:room]
+			}
+		}
+		n, err := r.Read(buf)
+		dst = dst[:len(dst)+n]
+		if limit > 0 && int64(len(dst)-start) > limit {
+			return nil, fmt.Errorf("%w (%d bytes)", errResponseTooLarge, limit)
+		}
+		if err == io.EOF {
+			return dst, nil
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	b, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%w (%d bytes)", errResponseTooLarge, limit)
-	}
-	return b, nil
 }
 
 // transportReason explains a failed call without the URL's query string,
@@ -384,66 +549,89 @@ func excerpt(b []byte) string {
 	}, s)
 }
 
-// encodeResponse writes the task output directly as JSON, embedding a JSON
-// body as it came (validated, not decoded and re-encoded).
-func encodeResponse(resp *http.Response, body []byte) json.RawMessage {
-	var b bytes.Buffer
-	b.Grow(len(body) + 256)
-	b.WriteString(`{"response":{"statusCode":`)
-	b.WriteString(strconv.Itoa(resp.StatusCode))
-	b.WriteString(`,"reasonPhrase":`)
-	writeJSONString(&b, reasonPhrase(resp))
-	b.WriteString(`,"headers":{`)
-	keys := make([]string, 0, len(resp.Header))
-	for k := range resp.Header {
+// readResponse reads the response body and returns the task output and the
+// body (for a failure reason; it may share the output's memory). The body
+// is read straight into the output, after the status and headers, so a JSON
+// body — the usual case — is embedded as it came, validated but neither
+// decoded, re-encoded nor copied.
+func readResponse(resp *http.Response, limit int64) (json.RawMessage, []byte, error) {
+	reason := reasonPhrase(resp)
+	var kb [16]string // header names; most responses have fewer
+	keys := kb[:0]
+	size := 64 + len(reason)
+	for k, vs := range resp.Header {
 		keys = append(keys, k)
+		size += len(k) + 6
+		for _, v := range vs {
+			size += len(v) + 3
+		}
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
+	hint := int64(512)
+	if n := resp.ContentLength; n >= 0 {
+		hint = n + 1 // the final read sees EOF without growing the buffer
+		if limit > 0 && hint > limit+1 {
+			hint = limit + 1
+		}
+	}
+	out := make([]byte, 0, int64(size)+hint+2)
+	out = append(out, `{"response":{"statusCode":`...)
+	out = strconv.AppendInt(out, int64(resp.StatusCode), 10)
+	out = append(out, `,"reasonPhrase":`...)
+	out = appendJSONString(out, reason)
+	out = append(out, `,"headers":{`...)
 	for i, k := range keys {
 		if i > 0 {
-			b.WriteByte(',')
+			out = append(out, ',')
 		}
-		writeJSONString(&b, k)
-		b.WriteString(":[")
+		out = appendJSONString(out, k)
+		out = append(out, ":["...)
 		for j, v := range resp.Header[k] {
 			if j > 0 {
-				b.WriteByte(',')
+				out = append(out, ',')
 			}
-			writeJSONString(&b, v)
+			out = appendJSONString(out, v)
 		}
-		b.WriteByte(']')
+		out = append(out, ']')
 	}
-	b.WriteString(`},"body":`)
-	writeBody(&b, body)
-	b.WriteString("}}")
-	return b.Bytes()
+	out = append(out, `},"body":`...)
+	start := len(out)
+	out, err := readAppend(out, resp.Body, limit)
+	if err != nil {
+		return nil, nil, err
+	}
+	out, body := appendBody(out, start)
+	return append(out, "}}"...), body, nil
 }
 
-// writeBody applies Conductor's body rules: object and array stay JSON,
-// a number stays a number, a JSON string becomes its text, anything else
-// (true, null, non-JSON) is sent on as text.
-func writeBody(b *bytes.Buffer, body []byte) {
+// appendBody turns out[start:], the raw body, into the output's body value
+// by Conductor's rules: an object or array stays JSON, a number stays a
+// number, a JSON string becomes its text, anything else (true, null,
+// non-JSON) is kept as text. It returns out and the body as received (its
+// surrounding whitespace may be cut).
+func appendBody(out []byte, start int) ([]byte, []byte) {
+	body := out[start:]
 	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) > 0 && json.Valid(trimmed) {
-		switch c := trimmed[0]; {
-		case c == '{' || c == '[' || c == '-' || (c >= '0' && c <= '9'):
-			b.Write(trimmed)
-			return
-		case c == '"':
-			b.Write(trimmed) // already a JSON string of the text
-			return
+	if len(trimmed) > 0 {
+		c := trimmed[0]
+		if (c == '{' || c == '[' || c == '"' || c == '-' || (c >= '0' && c <= '9')) && validJSON(trimmed) {
+			// A JSON string is already the JSON encoding of its text.
+			n := copy(out[start:], trimmed)
+			return out[:start+n], out[start : start+n : start+n]
 		}
-		writeJSONString(b, string(trimmed))
-		return
 	}
-	writeJSONString(b, strings.ToValidUTF8(string(body), "\uFFFD"))
+	text := bytes.Clone(body) // out[start:] is overwritten below
+	if len(trimmed) > 0 && validJSON(trimmed) {
+		return appendJSONString(out[:start], string(bytes.TrimSpace(text))), text
+	}
+	return appendJSONString(out[:start], strings.ToValidUTF8(string(text), "\uFFFD")), text
 }
 
-// writeJSONString writes s as a JSON string without HTML escaping, so the
+// appendJSONString appends s as a JSON string without HTML escaping, so the
 // stored text reads as it was received; invalid UTF-8 becomes U+FFFD.
-func writeJSONString(b *bytes.Buffer, s string) {
+func appendJSONString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
-	b.WriteByte('"')
+	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -452,21 +640,19 @@ func writeJSONString(b *bytes.Buffer, s string) {
 				i++
 				continue
 			}
-			b.WriteString(s[start:i])
+			b = append(b, s[start:i]...)
 			switch c {
 			case '"', '\\':
-				b.WriteByte('\\')
-				b.WriteByte(c)
+				b = append(b, '\\', c)
 			case '\n':
-				b.WriteString(`\n`)
+				b = append(b, `\n`...)
 			case '\r':
-				b.WriteString(`\r`)
+				b = append(b, `\r`...)
 			case '\t':
-				b.WriteString(`\t`)
+				b = append(b, `\t`...)
 			default:
-				b.WriteString(`\u00`)
-				b.WriteByte(hex[c>>4])
-				b.WriteByte(hex[c&0xf])
+				b = append(b, `\u00`...)
+				b = append(b, hex[c>>4], hex[c&0xf])
 			}
 			i++
 			start = i
@@ -474,16 +660,16 @@ func writeJSONString(b *bytes.Buffer, s string) {
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
-			b.WriteString(s[start:i])
-			b.WriteString(`\ufffd`)
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
 			i++
 			start = i
 			continue
 		}
 		i += size
 	}
-	b.WriteString(s[start:])
-	b.WriteByte('"')
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // Validate checks an HTTP task definition: uri and method present, a

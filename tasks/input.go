@@ -1,11 +1,14 @@
 package tasks
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/tidwall/gjson"
 )
 
 // ErrInvalidDefinition classifies every FieldError a Validator returns.
@@ -49,15 +52,38 @@ func decodeObject(raw json.RawMessage) (map[string]any, error) {
 
 // rawNull reports whether raw is absent or JSON null.
 func rawNull(raw json.RawMessage) bool {
-	s := strings.TrimSpace(string(raw))
-	return s == "" || s == "null"
+	b := bytes.TrimSpace(raw) // no string copy: this runs for every optional field
+	return len(b) == 0 || string(b) == "null"
 }
+
+// validJSON is json.Valid, faster for the small documents tasks handle. A
+// document of at most maxValidDepth bytes cannot nest deeper than
+// encoding/json allows, and within that gjson's validator (recursive,
+// without a depth limit of its own) accepts exactly what json.Valid accepts
+// (FuzzValidJSON checks it); longer documents, possibly nested deep enough
+// to matter, get json.Valid.
+func validJSON(b []byte) bool {
+	if len(b) <= maxValidDepth {
+		return gjson.ValidBytes(b)
+	}
+	return json.Valid(b)
+}
+
+// maxValidDepth is encoding/json's nesting limit.
+const maxValidDepth = 10000
 
 // flexNumber reads a number given as a JSON number or a numeric string
 // (definitions often quote numbers, e.g. "pollingInterval": "60").
 func flexNumber(raw json.RawMessage) (float64, bool, error) {
 	if rawNull(raw) {
 		return 0, false, nil
+	}
+	if b := bytes.TrimSpace(raw); b[0] == '-' || (b[0] >= '0' && b[0] <= '9') {
+		// A plain JSON number (the usual timeout or interval) needs no
+		// decoding; a bad or out-of-range one gets encoding/json's error below.
+		if f, err := strconv.ParseFloat(string(b), 64); err == nil && validJSON(b) {
+			return f, true, nil
+		}
 	}
 	var v any
 	if err := json.Unmarshal(raw, &v); err != nil {
