@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/tidwall/gjson"
 )
 
 // sealedPrefix marks a persisted `_secrets` subtree: the subtree's JSON,
@@ -36,6 +38,9 @@ func (r *runState) protect(data []byte, base string) (mem, stored []byte, err er
 	}
 	top := r.sealedTopKeys(base, data)
 	if top == nil && !bytes.Contains(data, secretsKey) {
+		if r.unmaskedJSON(data) {
+			return data, data, nil
+		}
 		mem, err = r.masker.MaskJSON(data)
 		if err != nil {
 			return nil, nil, fmt.Errorf("mask %s: %w", base, err)
@@ -68,6 +73,29 @@ func (r *runState) protect(data []byte, base string) (mem, stored []byte, err er
 	}
 	stored, err = encodeJSON(sv)
 	return mem, stored, err
+}
+
+// unmaskedJSON reports whether MaskJSON would return data unchanged,
+// without its walk: with no escape in the text, every JSON string reads as
+// its raw bytes, so a registered value can only occur in data as it is, and
+// one scan of the whole text (the masker returns data itself when nothing
+// matched) decides. Most task outputs carry no secret, and this check is a
+// fraction of the walk's cost. Invalid JSON is left to MaskJSON's error.
+func (r *runState) unmaskedJSON(data []byte) bool {
+	if bytes.IndexByte(data, '\\') >= 0 {
+		return false
+	}
+	m := r.masker.Mask(data)
+	if len(m) != len(data) || &m[0] != &data[0] {
+		return false
+	}
+	// json.Valid, faster: up to encoding/json's nesting limit in bytes, a
+	// document cannot nest too deep for gjson's recursive validator, which
+	// there accepts exactly what json.Valid does.
+	if len(data) <= 10000 {
+		return gjson.ValidBytes(data)
+	}
+	return json.Valid(data)
 }
 
 // unseal is the inverse of protect's stored form, used when a run is loaded.

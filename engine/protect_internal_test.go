@@ -1,0 +1,75 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/wfrun/wfrun/masking"
+)
+
+// TestProtectSkipsTheWalkOnlyWhenNothingIsMasked checks protect's shortcut
+// for task outputs without registered values against MaskJSON itself: same
+// result for every document, the input slice itself when nothing matched,
+// and secrets found however the document spells them.
+func TestProtectSkipsTheWalkOnlyWhenNothingIsMasked(t *testing.T) {
+	e, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := e.Parse([]byte(`{"name":"p","tasks":[{"name":"a","taskReferenceName":"a","type":"SET_VARIABLE","inputParameters":{}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const secret = "tok-9f8e7d6c5b4a"
+	for _, registered := range []bool{false, true} {
+		m := masking.New()
+		if registered {
+			m.Register(secret)
+		}
+		r := e.newState(def, "run-1", m)
+		for _, tc := range []struct {
+			doc     string
+			changed bool // with the secret registered
+		}{
+			{`{"response":{"statusCode":200,"body":{"id":42,"tags":["a","b"]}}}`, false},
+			{`{"a":"Bearer tok-9f8e7d6c5b4a"}`, true},
+			{`{"a":"\u0074ok-9f8e7d6c5b4a"}`, true},          // escaped: only the walk decodes it
+			{`{"a":"tok-9f8e7d6c5b4\u0061","b":"\n"}`, true}, // escape at the end
+			{`{"a":"no secret here\n\t\"quoted\""}`, false},  // escapes, no secret
+			{`{"tok-9f8e7d6c5b4a":1}`, true},                 // a key
+			{`["tok-9f8e7d6c5b4a"]`, true},                   // an array
+			{`{"a":"tok-9f8e7d6c5b4"}`, false},               // a prefix only
+			{`{"a":`, false},                                 // invalid: MaskJSON's error
+			{`{"a":"x"} {"b":"tok-9f8e7d6c5b4a"}`, false},    // invalid, with the secret
+			{`{"a":"x"}` + "\x00", false},                    // invalid trailing byte
+			{`{"a":"héllo wörld, tok-9f8e7d6c5b4a!"}`, true}, // UTF-8 around it
+		} {
+			data := []byte(tc.doc)
+			mem, stored, err := r.protect(data, "/tasks/t1/outputData")
+			want, wantErr := m.MaskJSON(data)
+			if (err != nil) != (wantErr != nil) {
+				t.Fatalf("registered=%v %s: err %v, MaskJSON err %v", registered, tc.doc, err, wantErr)
+			}
+			if err != nil {
+				if !errors.Is(err, masking.ErrInvalidJSON) {
+					t.Fatalf("%s: %v is not ErrInvalidJSON", tc.doc, err)
+				}
+				continue
+			}
+			if !bytes.Equal(mem, want) || !bytes.Equal(stored, want) {
+				t.Fatalf("registered=%v %s: mem %s stored %s, want %s", registered, tc.doc, mem, stored, want)
+			}
+			changed := !bytes.Equal(mem, data)
+			if changed != (registered && tc.changed) {
+				t.Fatalf("registered=%v %s: changed=%v (%s)", registered, tc.doc, changed, mem)
+			}
+			if changed && bytes.Contains(mem, []byte(secret)) {
+				t.Fatalf("%s: secret left in %s", tc.doc, mem)
+			}
+			if !changed && &mem[0] != &data[0] {
+				t.Fatalf("%s: unchanged output was copied", tc.doc)
+			}
+		}
+	}
+}
