@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -26,15 +27,30 @@ import (
 
 // engineFlags are shared by run, resume and restart.
 type engineFlags struct {
-	workers []string
-	defsDir string
-	quiet   bool
+	workers   []string
+	defsDir   string
+	quiet     bool
+	allowExec bool
 }
 
 func (f *engineFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&f.workers, "worker", nil, "NAME=COMMAND: run SIMPLE tasks named NAME with `sh -c COMMAND` (task input JSON on stdin, output JSON object on stdout); repeatable")
 	cmd.Flags().StringVar(&f.defsDir, "definitions", "", "directory of workflow definitions for SUB_WORKFLOW and failureWorkflow names (default: the workflow file's directory)")
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines on stderr")
+	cmd.Flags().BoolVar(&f.allowExec, "allow-exec", false, "enable EXEC tasks, which run local commands with secrets as env vars and files (off by default: whoever writes the workflow could run any command)")
+}
+
+// cliRegistry is the task registry of run, resume and restart: the default
+// leaf tasks, UPDATE_SECRET, and EXEC only when allowed.
+func cliRegistry(allowExec bool) *tasks.Registry {
+	reg := tasks.NewDefaultRegistry()
+	if _, ok := reg.Lookup(tasks.TypeUpdateSecret); !ok {
+		reg.Register(tasks.TypeUpdateSecret, tasks.NewUpdateSecret())
+	}
+	if allowExec {
+		tasks.RegisterExec(reg)
+	}
+	return reg
 }
 
 // cliEngine is an engine wired to the configured stores.
@@ -89,7 +105,7 @@ func openEngine(cmd *cobra.Command, f *engineFlags, events func(engine.Event)) (
 	opts := []engine.Option{
 		engine.WithRunStore(c.runs),
 		engine.WithKeyring(ring),
-		engine.WithRegistry(tasks.NewDefaultRegistry()),
+		engine.WithRegistry(cliRegistry(f != nil && f.allowExec)),
 		engine.WithSecrets(func(p engine.Principal, project, environment string) interpolate.SecretSource {
 			// The secret store opens lazily: a workflow without secrets does
 			// not need it.
@@ -295,6 +311,8 @@ func newRunCmd() *cobra.Command {
 		input, corr      string
 		vars             []string
 		project, environ string
+		every            time.Duration
+		maxRuns          int
 	)
 	cmd := &cobra.Command{
 		Use:   "run WORKFLOW.json",
@@ -303,10 +321,23 @@ func newRunCmd() *cobra.Command {
 (one line per task transition); the masked workflow output JSON goes to stdout.
 Exit status: 0 COMPLETED, 1 FAILED / TIMED_OUT / TERMINATED, 2 bad usage or an
 invalid definition. Runs are stored in $WFRUN_HOME/runs.db (or in Redis when
-WFRUN_STORE is a redis:// URL); an interrupted run continues with wfrun resume.`,
+WFRUN_STORE is a redis:// URL); an interrupted run continues with wfrun resume.
+
+With --every DURATION the workflow runs now and then again every DURATION,
+measured from the start of each run (a run that takes longer is followed at
+once; runs never overlap), until SIGINT/SIGTERM or --max-runs runs. Each run
+prints its output as one JSON line on stdout and one summary line on stderr;
+a failed run does not stop the schedule. A signal between runs stops it; a
+signal during a run interrupts that run, which stays RUNNING and resumable
+(wfrun resume RUN_ID). Exit status: 0 when the last run COMPLETED, 1 when it
+did not or was interrupted.
+
+EXEC tasks run local commands and are refused unless --allow-exec is given.`,
 		Example: `  wfrun run testdata/workflows/hello.json --input '{"name":"world"}'
   wfrun run wf.json --input @input.json --var region=eu --worker enrich='jq "{enriched: .}"'
-  wfrun run wf.json --project shop --environment prod`,
+  wfrun run wf.json --project shop --environment prod
+  wfrun run testdata/workflows/rotate_token.json --every 30m
+  wfrun run testdata/workflows/exec_bundle.json --allow-exec`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			b, err := os.ReadFile(args[0])
@@ -347,8 +378,20 @@ WFRUN_STORE is a redis:// URL); an interrupted run continues with wfrun resume.`
 				}
 				opts = append(opts, engine.WithVariable(k, val))
 			}
+			if cmd.Flags().Changed("max-runs") && every == 0 {
+				return usageErr(errors.New("--max-runs needs --every"))
+			}
+			if cmd.Flags().Changed("every") && every <= 0 {
+				return usageErr(errors.New("--every must be a positive duration, e.g. 30s or 1h"))
+			}
+			if maxRuns < 0 {
+				return usageErr(errors.New("--max-runs must not be negative"))
+			}
 			ctx, stop := signalContext(cmd)
 			defer stop()
+			if every > 0 {
+				return runEvery(ctx, cmd, c, def, in, opts, every, maxRuns)
+			}
 			res, err := c.Start(ctx, def, in, opts...)
 			return finishRun(cmd, res, err)
 		},
@@ -360,5 +403,68 @@ WFRUN_STORE is a redis:// URL); an interrupted run continues with wfrun resume.`
 	cmd.Flags().StringVar(&project, "project", "", "project scope for secret resolution")
 	cmd.Flags().StringVar(&environ, "environment", "", "environment scope for secret resolution")
 	cmd.Flags().StringVar(&corr, "correlation-id", "", "correlationId of the run")
+	cmd.Flags().DurationVar(&every, "every", 0, "run again every DURATION (e.g. 30s, 15m, 1h) until SIGINT/SIGTERM: a local scheduler")
+	cmd.Flags().IntVar(&maxRuns, "max-runs", 0, "with --every: stop after N runs (0: no limit)")
+	// A malformed flag value (--every soon) is bad usage: exit status 2.
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
 	return cmd
+}
+
+// runEvery is `wfrun run --every`: a fixed-rate schedule of runs of one
+// definition, each a run of its own (own id, own archive). It never starts
+// a run while another is active. A failed run does not stop the schedule
+// (the next one may succeed: a token endpoint that was down); a run-store
+// or secret-store error that prevents a run from being recorded does.
+func runEvery(ctx context.Context, cmd *cobra.Command, c *cliEngine, def *engine.Definition, in json.RawMessage,
+	opts []engine.RunOption, every time.Duration, maxRuns int) error {
+	stderr := cmd.ErrOrStderr()
+	var last *engine.Result
+	for n := 1; ; n++ {
+		started := time.Now()
+		res, err := c.Start(ctx, def, in, opts...)
+		if err != nil {
+			if errors.Is(err, engine.ErrInterrupted) {
+				fmt.Fprintf(stderr, "%s scheduled run %d interrupted by a signal: %v\n", time.Now().Format("15:04:05"), n, err)
+			}
+			return finishRun(cmd, res, err)
+		}
+		last = res
+		out, _ := json.Marshal(json.RawMessage(res.Output))
+		fmt.Fprintf(cmd.OutOrStdout(), "%s\n", out)
+		line := fmt.Sprintf("%s scheduled run %d: %s %s in %s", time.Now().Format("15:04:05"), n, res.RunID, res.Status,
+			time.Since(started).Round(time.Millisecond))
+		if res.Reason != "" {
+			line += " (" + res.Reason + ")"
+		}
+		if maxRuns > 0 && n >= maxRuns {
+			fmt.Fprintf(stderr, "%s; %d of %d runs done\n", line, n, maxRuns)
+			break
+		}
+		next := started.Add(every)
+		fmt.Fprintf(stderr, "%s; next run at %s\n", line, next.Format("15:04:05"))
+		if err := sleepUntil(ctx, next); err != nil {
+			fmt.Fprintf(stderr, "%s stopping the schedule: signal received between runs\n", time.Now().Format("15:04:05"))
+			break
+		}
+	}
+	if last.Status != engine.StatusCompleted {
+		return &exitError{code: 1, err: fmt.Errorf("the last run %s ended %s", last.RunID, last.Status)}
+	}
+	return nil
+}
+
+// sleepUntil waits for t or the end of ctx (then it returns ctx's error).
+func sleepUntil(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
 }
