@@ -99,6 +99,13 @@ func (v *validator) outputFilter(t *WorkflowTask) {
 		return
 	}
 	loc := t.loc + "/inputParameters/" + outputFilterKey
+	switch t.Type {
+	case TypeSwitch, TypeDecision, TypeDoWhile, TypeForkJoin, TypeSubWorkflow:
+		// Their outputs are the engine's own bookkeeping (selected case,
+		// iterations, child run id), read back on resume.
+		v.add(loc, "outputFilter is not supported on %s tasks", t.Type)
+		return
+	}
 	switch bytes.TrimSpace(raw)[0] {
 	case '{', '"':
 	default:
