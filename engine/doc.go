@@ -80,6 +80,23 @@
 // ends the run TIMED_OUT; failureWorkflow is started with the original input
 // plus workflowId, reason, failureStatus and failureTaskId.
 //
-// Every task output passes through one hook before masking and storage
-// (applyOutputFilter), where Orkes' outputFilter belongs.
+// # outputFilter
+//
+// Every leaf task's output passes through one hook before it is masked,
+// sealed or stored: Orkes' inputParameters.outputFilter. Its $${...}
+// expressions survive input resolution (the stored inputData shows them as
+// ${...}); the filter itself is compiled at load from the definition's
+// source with one level of escape removed, and after the task ran it is
+// resolved against the task's own raw output ({input, output} under the
+// task's reference); its result replaces the output. The raw output is
+// never stored, shown or quoted in a failure reason, and the outputFilter
+// key is removed from the input the executor receives (an HTTP server never
+// sees it). A selected value that is missing fails the attempt (FAILED,
+// retryCount applies) with output {} and a reason naming the filter
+// location. Orkes' rotation template relies on this:
+// {"_secrets":{"token":"$${retrieve_token.output.response.body.token}"}}.
+//
+// EXEC (tasks.Exec) runs local commands and is not in the default registry;
+// a definition using it is refused with a message saying how to enable it
+// (wfrun run --allow-exec, tasks.RegisterExec).
 package engine

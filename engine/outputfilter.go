@@ -149,7 +149,9 @@ func withoutOutputFilter(wt *WorkflowTask, input []byte) []byte {
 		return input
 	}
 	delete(m, outputFilterKey)
-	b, err := json.Marshal(m)
+	// Not json.Marshal: it would HTML-escape <, > and & inside the kept
+	// values, changing the bytes an HTTP body is sent (and signed) with.
+	b, err := encodeJSON(m)
 	if err != nil {
 		return input
 	}

@@ -49,3 +49,15 @@ func FuzzOutputFilterDefinition(f *testing.F) {
 		_ = withholdReason(filter, []byte(filter))
 	})
 }
+
+func TestWithoutOutputFilterKeepsBytes(t *testing.T) {
+	wt := &WorkflowTask{outputFilter: &outputFilter{}}
+	in := []byte(`{"body":{"q":"a<b&c>d","n":1.50},"outputFilter":{"x":"${t.output.y}"},"uri":"http://h/?a=1&b=2"}`)
+	got := string(withoutOutputFilter(wt, in))
+	if got != `{"body":{"q":"a<b&c>d","n":1.50},"uri":"http://h/?a=1&b=2"}` {
+		t.Fatalf("got %s", got)
+	}
+	if string(withoutOutputFilter(&WorkflowTask{}, in)) != string(in) {
+		t.Fatal("a task without a filter must get its input unchanged")
+	}
+}
