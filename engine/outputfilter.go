@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/wfrun/wfrun/interpolate"
@@ -119,6 +120,9 @@ func (v *validator) outputFilter(t *WorkflowTask) {
 	}
 	f := &outputFilter{}
 	doc = promote(doc, nil, &f.checks)
+	// Document order is lost in decoding; a fixed order keeps the reported
+	// problem the same from run to run.
+	sort.Slice(f.checks, func(i, j int) bool { return pointerLess(pointerOf(f.checks[i]), pointerOf(f.checks[j])) })
 	src, err := encodeJSON(doc)
 	if err != nil {
 		v.add(loc, "%v", err)
