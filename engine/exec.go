@@ -405,6 +405,9 @@ func (r *runState) runLeaf(ctx context.Context, wt *WorkflowTask, rec *taskRecor
 	}
 	impl, ok := r.e.registry.Lookup(wt.Type)
 	if !ok {
+		if wt.Type == tasks.TypeExec {
+			return tasks.Result{Status: tasks.FailedTerminal, Reason: "task type EXEC is disabled in this engine: enable it with `wfrun run --allow-exec` (embedders: tasks.RegisterExec on the engine's registry)"}
+		}
 		return tasks.Result{Status: tasks.FailedTerminal, Reason: fmt.Sprintf("no executor registered for task type %q", wt.Type)}
 	}
 	req := &tasks.Request{

@@ -560,6 +560,16 @@ func TestExecBundleWorkflow(t *testing.T) {
 				t.Fatalf("EXEC without --allow-exec: %v", err)
 			}
 
+			// A definition checked against another registry still fails at
+			// execution with the same hint.
+			parsedElsewhere, err := engine.ParseDefinition(b, engine.WithTaskRegistry(rotationRegistry(true)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res, err := off.Start(ctx, parsedElsewhere, nil); err != nil || res.Status != engine.StatusFailed || !strings.Contains(res.Reason, "--allow-exec") {
+				t.Fatalf("EXEC on an engine without it: %v %+v", err, res)
+			}
+
 			e := g.engine(t, rotationRegistry(true))
 			def := loadWorkflow(t, e, "exec_bundle.json")
 			res, err := e.Start(ctx, def, nil)
