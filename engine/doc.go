@@ -67,7 +67,10 @@
 // loopItem/loopIndex in the loop's output; loop task refs get "__N"
 // suffixes; ${ref.output} without suffix reads the latest iteration),
 // FORK_JOIN (branches run concurrently on goroutines; the first failing
-// branch cancels the others) + JOIN (output: joinOn ref → output),
+// branch cancels the others and stops the run) + JOIN (waits only for its
+// joinOn tasks, as in Conductor: branches not joined on keep running beside
+// the tasks after the JOIN, and the run ends when they have; output:
+// joinOn ref → output),
 // SUB_WORKFLOW (inline workflowDefinition or by name from WithDefinitionsDir;
 // the child is a run of its own with parentWorkflowId), SET_VARIABLE,
 // TERMINATE, WAIT (duration, until, or external completion) and HUMAN

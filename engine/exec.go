@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wfrun/wfrun/interpolate"
@@ -162,16 +163,60 @@ func (r *runState) startFailureWorkflow(ctx context.Context, st *stopError, out 
 	return b, reason
 }
 
+// execList runs a task list in order. A FORK_JOIN hands back the branches
+// its JOIN did not wait for: they keep running beside the tasks after the
+// JOIN, and the list ends only when they have ended (as a Conductor run
+// completes only when every task is terminal). A branch that fails stops the
+// rest of the list.
 func (r *runState) execList(ctx context.Context, list []*WorkflowTask, suffix string, iter int) error {
-	for _, wt := range list {
-		if err := ctx.Err(); err != nil {
-			return err
+	var rests []*forkRest
+	lctx, stop := ctx, context.CancelFunc(func() {})
+	for i, wt := range list {
+		if err := lctx.Err(); err != nil {
+			return endList(ctx, rests, err)
 		}
-		if err := r.execTask(ctx, wt, suffix, iter); err != nil {
-			return err
+		if wt.Type != TypeForkJoin {
+			if err := r.execTask(lctx, wt, suffix, iter); err != nil {
+				return endList(ctx, rests, err)
+			}
+			continue
+		}
+		if rests == nil {
+			lctx, stop = context.WithCancel(ctx)
+			defer stop()
+		}
+		var join *WorkflowTask
+		if i+1 < len(list) && list[i+1] != nil && list[i+1].Type == TypeJoin {
+			join = list[i+1]
+		}
+		rest, err := r.execFork(lctx, wt, join, suffix, iter, stop)
+		if rest != nil {
+			rests = append(rests, rest)
+		}
+		if err != nil {
+			return endList(ctx, rests, err)
 		}
 	}
-	return nil
+	return endList(ctx, rests, nil)
+}
+
+// endList waits for the branches still running when a list ends; when the
+// list failed they are cancelled first. A branch's own failure (a
+// stopError) is preferred over the cancellation it caused in the list.
+func endList(ctx context.Context, rests []*forkRest, err error) error {
+	if err != nil {
+		for _, f := range rests {
+			f.cancel()
+		}
+	}
+	var st *stopError
+	for _, f := range rests {
+		ferr := f.wait()
+		if ferr != nil && (err == nil || (!errors.As(err, &st) && errors.As(ferr, &st))) {
+			err = ferr
+		}
+	}
+	return err
 }
 
 func (r *runState) execTask(ctx context.Context, wt *WorkflowTask, suffix string, iter int) error {
@@ -181,7 +226,13 @@ func (r *runState) execTask(ctx context.Context, wt *WorkflowTask, suffix string
 	case TypeDoWhile:
 		return r.execDoWhile(ctx, wt, suffix, iter)
 	case TypeForkJoin:
-		return r.execFork(ctx, wt, suffix, iter)
+		// Outside execList (which lets the tasks after the JOIN start
+		// early) every branch is waited for.
+		rest, err := r.execFork(ctx, wt, nil, suffix, iter, func() {})
+		if rest != nil && err == nil {
+			err = rest.wait()
+		}
+		return err
 	case TypeSubWorkflow:
 		return r.execSubWorkflow(ctx, wt, suffix, iter)
 	}
@@ -860,33 +911,108 @@ func walkTasks(list []*WorkflowTask, fn func(*WorkflowTask)) {
 	}
 }
 
-func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, suffix string, iter int) error {
+// forkRest is what remains of a FORK_JOIN once its JOIN may run.
+type forkRest struct {
+	cancel func()       // cancels the branches
+	wait   func() error // waits for them; the fork's outcome
+}
+
+// execFork starts the branches and returns once the JOIN that follows (join,
+// may be nil) may run: when every task in its joinOn has succeeded (Conductor
+// JOIN semantics; branches not joined on keep running) or, failing that,
+// when every branch has ended. A branch that fails cancels the others and
+// calls stop, which ends the tasks after the JOIN. The returned forkRest
+// waits for the branches still running.
+func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *WorkflowTask, suffix string, iter int, stop func()) (*forkRest, error) {
 	ref := wt.TaskReferenceName + suffix
 	rec, _, done, err := r.beginControl(ctx, wt, ref, iter)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !done {
 		if err := r.complete(ctx, rec, []byte("{}")); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	bctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var wg sync.WaitGroup
+	var failed atomic.Bool
+	progress := make(chan struct{}, 1) // a branch task ended
+	notify := func() {
+		select {
+		case progress <- struct{}{}:
+		default:
+		}
+	}
 	errs := make([]error, len(wt.ForkTasks))
 	for i, branch := range wt.ForkTasks {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := r.execList(bctx, branch, suffix, iter); err != nil {
-				errs[i] = err
-				cancel() // one branch failing ends the others
+			defer notify()
+			for _, t := range branch {
+				if err := bctx.Err(); err != nil {
+					errs[i] = err
+					return
+				}
+				if err := r.execTask(bctx, t, suffix, iter); err != nil {
+					errs[i] = err
+					failed.Store(true)
+					cancel() // one branch failing ends the others
+					stop()   // and the tasks after the JOIN
+					return
+				}
+				notify()
 			}
 		}()
 	}
-	wg.Wait()
-	// Prefer the error that caused the stop over the cancellations it caused.
+	ended := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(ended)
+	}()
+	rest := &forkRest{cancel: cancel, wait: func() error {
+		<-ended
+		cancel()
+		return forkOutcome(ctx, errs)
+	}}
+	for !failed.Load() && !r.joined(join, suffix) {
+		select {
+		case <-progress:
+			continue
+		case <-ended:
+		}
+		break
+	}
+	select {
+	case <-ended:
+		return nil, rest.wait()
+	default:
+	}
+	if failed.Load() {
+		return nil, rest.wait()
+	}
+	return rest, nil
+}
+
+// joined reports whether every task join waits on has succeeded.
+func (r *runState) joined(join *WorkflowTask, suffix string) bool {
+	if join == nil {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, ref := range join.JoinOn {
+		if t := r.byRef[ref+suffix]; t == nil || !successfulTask(t.Status) {
+			return false
+		}
+	}
+	return true
+}
+
+// forkOutcome prefers the error that caused a fork to stop over the
+// cancellations it caused.
+func forkOutcome(ctx context.Context, errs []error) error {
 	var first error
 	for _, e := range errs {
 		if e == nil {

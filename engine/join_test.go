@@ -1,0 +1,152 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/engine/runstore"
+)
+
+// joinWorkers are SIMPLE workers for the JOIN tests: "slow" and "boom" wait
+// until "release" runs, which only a task after the JOIN does; so a JOIN
+// that waited for every branch would never let them finish (they give up
+// after a few seconds).
+type joinWorkers struct {
+	release     chan struct{}
+	releaseOnce sync.Once
+	quick       atomic.Int64
+	holdStopped atomic.Bool
+}
+
+func newJoinEngine(t *testing.T) (*engine.Engine, *joinWorkers) {
+	t.Helper()
+	w := &joinWorkers{release: make(chan struct{})}
+	waitRelease := func(ctx context.Context) error {
+		select {
+		case <-w.release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Second):
+			return errors.New("never released: the JOIN waited for a branch it does not join on")
+		}
+	}
+	e, err := engine.New(engine.WithRunStore(runstore.NewMemory()),
+		engine.WithWorker("quick", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+			w.quick.Add(1)
+			return json.RawMessage(`{"q":1}`), nil
+		}),
+		engine.WithWorker("slow", func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+			if err := waitRelease(ctx); err != nil {
+				return nil, err
+			}
+			return json.RawMessage(`{"s":1}`), nil
+		}),
+		engine.WithWorker("boom", func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+			if err := waitRelease(ctx); err != nil {
+				return nil, err
+			}
+			return nil, errors.New("boom after the join")
+		}),
+		engine.WithWorker("release", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+			w.releaseOnce.Do(func() { close(w.release) })
+			return json.RawMessage(`{}`), nil
+		}),
+		engine.WithWorker("hold", func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+			w.releaseOnce.Do(func() { close(w.release) })
+			select {
+			case <-ctx.Done():
+				w.holdStopped.Store(true)
+				return nil, ctx.Err()
+			case <-time.After(5 * time.Second):
+				return json.RawMessage(`{"held":true}`), nil
+			}
+		}),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, w
+}
+
+func startJoin(t *testing.T, e *engine.Engine, def string) *engine.Result {
+	t.Helper()
+	d, err := e.Parse([]byte(def))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Start(context.Background(), d, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// TestJoinWaitsOnlyForJoinOn: the tasks after a JOIN start once the joinOn
+// tasks are done, while a branch not joined on is still running; the run
+// completes only after that branch has ended too.
+func TestJoinWaitsOnlyForJoinOn(t *testing.T) {
+	e, _ := newJoinEngine(t)
+	res := startJoin(t, e, `{"name":"j","tasks":[
+	  {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN","forkTasks":[
+	    [{"name":"quick","taskReferenceName":"b1"}],
+	    [{"name":"slow","taskReferenceName":"s1"},{"name":"quick","taskReferenceName":"s2"}]]},
+	  {"name":"join","taskReferenceName":"join","type":"JOIN","joinOn":["b1"]},
+	  {"name":"release","taskReferenceName":"rel"}],
+	 "outputParameters":{"join":"${join.output}","slow":"${s1.output}","s2":"${s2.status}"}}`)
+	if res.Status != engine.StatusCompleted {
+		t.Fatalf("%s: %s", res.Status, res.Reason)
+	}
+	jsonEq(t, res.Output, `{"join":{"b1":{"q":1}},"slow":{"s":1},"s2":"COMPLETED"}`)
+}
+
+// TestJoinBranchFailingAfterJoinStopsTheRun: a branch not joined on that
+// fails after the JOIN fails the run and cancels the task running after the
+// JOIN; nothing after it runs.
+func TestJoinBranchFailingAfterJoinStopsTheRun(t *testing.T) {
+	e, w := newJoinEngine(t)
+	start := time.Now()
+	res := startJoin(t, e, `{"name":"j","tasks":[
+	  {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN","forkTasks":[
+	    [{"name":"quick","taskReferenceName":"b1"}],
+	    [{"name":"boom","taskReferenceName":"x"}]]},
+	  {"name":"join","taskReferenceName":"join","type":"JOIN","joinOn":["b1"]},
+	  {"name":"hold","taskReferenceName":"h"},
+	  {"name":"quick","taskReferenceName":"never"}]}`)
+	if res.Status != engine.StatusFailed || res.FailedTaskRef != "x" || !strings.Contains(res.Reason, "boom after the join") {
+		t.Fatalf("%s %q %q", res.Status, res.FailedTaskRef, res.Reason)
+	}
+	if !w.holdStopped.Load() {
+		t.Fatal("the task after the JOIN was not cancelled")
+	}
+	if n := w.quick.Load(); n != 1 {
+		t.Fatalf("quick ran %d times, want once (b1 only)", n)
+	}
+	if d := time.Since(start); d > 4*time.Second {
+		t.Fatalf("run took %v", d)
+	}
+}
+
+// TestJoinOnAllBranches keeps the plain case: joinOn names every branch's
+// last task, so the JOIN runs after all of them.
+func TestJoinOnAllBranches(t *testing.T) {
+	e, _ := newJoinEngine(t)
+	res := startJoin(t, e, `{"name":"j","tasks":[
+	  {"name":"release","taskReferenceName":"rel"},
+	  {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN","forkTasks":[
+	    [{"name":"quick","taskReferenceName":"b1"}],
+	    [{"name":"slow","taskReferenceName":"s1"}]]},
+	  {"name":"join","taskReferenceName":"join","type":"JOIN","joinOn":["b1","s1"]}],
+	 "outputParameters":{"join":"${join.output}"}}`)
+	if res.Status != engine.StatusCompleted {
+		t.Fatalf("%s: %s", res.Status, res.Reason)
+	}
+	jsonEq(t, res.Output, `{"join":{"b1":{"q":1},"s1":{"s":1}}}`)
+}
