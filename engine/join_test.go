@@ -150,3 +150,70 @@ func TestJoinOnAllBranches(t *testing.T) {
 	}
 	jsonEq(t, res.Output, `{"join":{"b1":{"q":1},"s1":{"s":1}}}`)
 }
+
+// TestJoinResumeWithBranchStillRunning: a run interrupted while a branch
+// not joined on and the task after the JOIN both run is resumed from the
+// store: the finished tasks are not run again, the two unfinished ones are.
+func TestJoinResumeWithBranchStillRunning(t *testing.T) {
+	rs := runstore.NewMemory()
+	var quick, slowCalls, gateCalls atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	slowStarted := make(chan struct{})
+	var slowOnce sync.Once
+	newEngine := func() *engine.Engine {
+		e, err := engine.New(engine.WithRunStore(rs),
+			engine.WithWorker("quick", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+				quick.Add(1)
+				return json.RawMessage(`{"q":1}`), nil
+			}),
+			engine.WithWorker("slow", func(c context.Context, _ json.RawMessage) (json.RawMessage, error) {
+				if slowCalls.Add(1) == 1 {
+					slowOnce.Do(func() { close(slowStarted) })
+					select {
+					case <-c.Done(): // the first process dies while this runs
+						return nil, c.Err()
+					case <-time.After(5 * time.Second):
+						return nil, errors.New("the task after the JOIN never started")
+					}
+				}
+				return json.RawMessage(`{"s":1}`), nil
+			}),
+			engine.WithWorker("gate", func(c context.Context, _ json.RawMessage) (json.RawMessage, error) {
+				if gateCalls.Add(1) == 1 {
+					<-slowStarted // both unfinished tasks are running now
+					cancel()
+					<-c.Done()
+					return nil, c.Err()
+				}
+				return json.RawMessage(`{"g":1}`), nil
+			}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	a := newEngine()
+	def, err := a.Parse([]byte(`{"name":"j","tasks":[
+	  {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN","forkTasks":[
+	    [{"name":"quick","taskReferenceName":"b1"}],
+	    [{"name":"slow","taskReferenceName":"s1"}]]},
+	  {"name":"join","taskReferenceName":"join","type":"JOIN","joinOn":["b1"]},
+	  {"name":"gate","taskReferenceName":"g"}],
+	 "outputParameters":{"join":"${join.output}","slow":"${s1.output}","gate":"${g.output}"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := a.Start(ctx, def, nil, engine.WithRunID("r-join"))
+	if !errors.Is(err, engine.ErrInterrupted) || res.Status != engine.StatusRunning {
+		t.Fatalf("want interrupted, got %v %+v", err, res)
+	}
+	res, err = newEngine().Resume(context.Background(), "r-join")
+	if err != nil || res.Status != engine.StatusCompleted {
+		t.Fatalf("resume: %v %+v", err, res)
+	}
+	jsonEq(t, res.Output, `{"join":{"b1":{"q":1}},"slow":{"s":1},"gate":{"g":1}}`)
+	if quick.Load() != 1 || slowCalls.Load() != 2 || gateCalls.Load() != 2 {
+		t.Fatalf("calls: quick %d slow %d gate %d", quick.Load(), slowCalls.Load(), gateCalls.Load())
+	}
+}
