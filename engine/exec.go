@@ -169,6 +169,12 @@ func (r *runState) startFailureWorkflow(ctx context.Context, st *stopError, out 
 // completes only when every task is terminal). A branch that fails stops the
 // rest of the list.
 func (r *runState) execList(ctx context.Context, list []*WorkflowTask, suffix string, iter int) error {
+	return r.execListNotify(ctx, list, suffix, iter, nil)
+}
+
+// execListNotify is execList calling after (when not nil) each time one of
+// the list's tasks has succeeded.
+func (r *runState) execListNotify(ctx context.Context, list []*WorkflowTask, suffix string, iter int, after func()) error {
 	var rests []*forkRest
 	lctx, stop := ctx, context.CancelFunc(func() {})
 	for i, wt := range list {
@@ -178,6 +184,9 @@ func (r *runState) execList(ctx context.Context, list []*WorkflowTask, suffix st
 		if wt.Type != TypeForkJoin {
 			if err := r.execTask(lctx, wt, suffix, iter); err != nil {
 				return endList(ctx, rests, err)
+			}
+			if after != nil {
+				after()
 			}
 			continue
 		}
@@ -195,6 +204,9 @@ func (r *runState) execList(ctx context.Context, list []*WorkflowTask, suffix st
 		}
 		if err != nil {
 			return endList(ctx, rests, err)
+		}
+		if after != nil {
+			after()
 		}
 	}
 	return endList(ctx, rests, nil)
@@ -950,19 +962,11 @@ func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *Workflo
 		go func() {
 			defer wg.Done()
 			defer notify()
-			for _, t := range branch {
-				if err := bctx.Err(); err != nil {
-					errs[i] = err
-					return
-				}
-				if err := r.execTask(bctx, t, suffix, iter); err != nil {
-					errs[i] = err
-					failed.Store(true)
-					cancel() // one branch failing ends the others
-					stop()   // and the tasks after the JOIN
-					return
-				}
-				notify()
+			if err := r.execListNotify(bctx, branch, suffix, iter, notify); err != nil {
+				errs[i] = err
+				failed.Store(true)
+				cancel() // one branch failing ends the others
+				stop()   // and the tasks after the JOIN
 			}
 		}()
 	}

@@ -217,3 +217,25 @@ func TestJoinResumeWithBranchStillRunning(t *testing.T) {
 		t.Fatalf("calls: quick %d slow %d gate %d", quick.Load(), slowCalls.Load(), gateCalls.Load())
 	}
 }
+
+// TestJoinNestedInBranch: a FORK_JOIN inside a branch follows the same
+// rule, so the outer JOIN can run while the inner branch it does not need
+// still waits.
+func TestJoinNestedInBranch(t *testing.T) {
+	e, _ := newJoinEngine(t)
+	res := startJoin(t, e, `{"name":"j","tasks":[
+	  {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN","forkTasks":[
+	    [{"name":"inner","taskReferenceName":"inner","type":"FORK_JOIN","forkTasks":[
+	       [{"name":"quick","taskReferenceName":"n1"}],
+	       [{"name":"slow","taskReferenceName":"n2"}]]},
+	     {"name":"ijoin","taskReferenceName":"ijoin","type":"JOIN","joinOn":["n1"]},
+	     {"name":"quick","taskReferenceName":"n3"}],
+	    [{"name":"quick","taskReferenceName":"b2"}]]},
+	  {"name":"join","taskReferenceName":"join","type":"JOIN","joinOn":["n3","b2"]},
+	  {"name":"release","taskReferenceName":"rel"}],
+	 "outputParameters":{"join":"${join.output}","ijoin":"${ijoin.output}","n2":"${n2.output}"}}`)
+	if res.Status != engine.StatusCompleted {
+		t.Fatalf("%s: %s", res.Status, res.Reason)
+	}
+	jsonEq(t, res.Output, `{"join":{"n3":{"q":1},"b2":{"q":1}},"ijoin":{"n1":{"q":1}},"n2":{"s":1}}`)
+}
