@@ -323,7 +323,7 @@ func TestRunEveryStopsOnSignal(t *testing.T) {
 	os.WriteFile(tick, []byte(`{"name":"tick","tasks":[{"name":"n","taskReferenceName":"n","type":"INLINE",
 	  "inputParameters":{"evaluatorType":"javascript","expression":"'tock'"}}]}`), 0o600)
 
-	cmd, sc, stdout := cliProcess(t, "run", tick, "--every", "1s")
+	cmd, sc, stdout := cliProcess(t, "run", tick, "--every", "2s")
 	var log strings.Builder
 	waitLine(t, sc, regexp.MustCompile(`scheduled run 1: .* COMPLETED`), &log)
 	waitLine(t, sc, regexp.MustCompile(`scheduled run 2: .* COMPLETED .*next run at`), &log)
