@@ -309,7 +309,7 @@ func (t *HTTPTask) call(ctx context.Context, svc *Services, in *httpInput) (json
 	setHeaders(hreq.Header, in.Headers)
 	if !rawNull(in.Auth) {
 		if err := t.opts.auth(ctx, hreq, body, in.Auth, svc); err != nil {
-			return nil, Result{Status: FailedTerminal, Reason: mask(svc, "auth: "+err.Error())}
+			return nil, Result{Status: AuthStatus(ctx, err), Reason: mask(svc, "auth: "+err.Error())}
 		}
 	}
 

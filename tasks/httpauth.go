@@ -14,6 +14,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/wfrun/wfrun/store"
 )
 
 // Auth types accepted in an HTTP task's "auth" input.
@@ -132,6 +134,17 @@ func applyAuthAt(ctx context.Context, req *http.Request, body []byte, auth json.
 		}
 	}
 	return nil
+}
+
+// AuthStatus is the task status for an ApplyAuth error: Failed (the engine
+// may retry) when the secret backend was unavailable or the call was
+// cancelled, FailedTerminal otherwise (a missing, forbidden or malformed
+// credential will not fix itself between retries).
+func AuthStatus(ctx context.Context, err error) Status {
+	if errors.Is(err, store.ErrUnavailable) || ctx.Err() != nil {
+		return Failed
+	}
+	return FailedTerminal
 }
 
 func shapeError(typ, name, want string) error {

@@ -497,3 +497,28 @@ func TestHTTPTaskAuthFromSecrets(t *testing.T) {
 		t.Fatalf("missing secret: %s %q", res.Status, res.Reason)
 	}
 }
+
+func TestAuthStatus(t *testing.T) {
+	ctx := context.Background()
+	if AuthStatus(ctx, fmt.Errorf("x: %w", store.ErrUnavailable)) != Failed {
+		t.Fatal("an unavailable backend is retryable")
+	}
+	if AuthStatus(ctx, fmt.Errorf("x: %w", store.ErrNotFound)) != FailedTerminal || AuthStatus(ctx, ErrBadAuth) != FailedTerminal {
+		t.Fatal("a missing secret or a bad auth input is terminal")
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if AuthStatus(cctx, cctx.Err()) != Failed {
+		t.Fatal("cancellation is retryable")
+	}
+}
+
+func TestDefaultRegistryHasUpdateSecretNotExec(t *testing.T) {
+	r := NewDefaultRegistry()
+	if _, ok := r.Lookup(TypeUpdateSecret); !ok {
+		t.Fatal("UPDATE_SECRET missing from the default registry")
+	}
+	if _, ok := r.Lookup(TypeExec); ok {
+		t.Fatal("EXEC must only be added by RegisterExec")
+	}
+}

@@ -112,7 +112,8 @@ func buildOptions(opts []Option) *options {
 }
 
 // Register adds the leaf executors (HTTP, HTTP_POLL, INLINE,
-// JSON_JQ_TRANSFORM) to r. They share one HTTP client and one compile cache.
+// JSON_JQ_TRANSFORM) and UPDATE_SECRET to r. They share one HTTP client and
+// one compile cache. EXEC is never added here: see RegisterExec.
 func Register(r *Registry, opts ...Option) {
 	o := buildOptions(opts)
 	cache := eval.NewCache(o.evalOpts...)
@@ -121,6 +122,7 @@ func Register(r *Registry, opts ...Option) {
 	r.Register(TypeHTTPPoll, &HTTPPollTask{http: h, cache: cache})
 	r.Register(TypeInline, &InlineTask{cache: cache})
 	r.Register(TypeJSONJQTransform, newJQTask(o))
+	r.Register(TypeUpdateSecret, NewUpdateSecret())
 }
 
 // NewDefaultRegistry returns a registry holding this package's leaf
