@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -201,6 +202,13 @@ func TestOutputFilterValidation(t *testing.T) {
 	  "inputParameters":{"x":"a","outputFilter":{"a":"$${s.output.selectedCase}"}},"decisionCases":{}}]}`)); err == nil ||
 		!strings.Contains(err.Error(), "/tasks/0/inputParameters/outputFilter: outputFilter is not supported on SWITCH tasks") {
 		t.Errorf("SWITCH with outputFilter: %v", err)
+	}
+	tmpl, err := os.ReadFile("../testdata/workflows/rotate_token.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := engine.ParseDefinition(tmpl); err != nil {
+		t.Errorf("the rotation template with the default task types: %v", err)
 	}
 	for filter, want := range cases {
 		_, err := e.Parse([]byte(`{"name":"v","tasks":[{"name":"get","taskReferenceName":"get","type":"HTTP",

@@ -122,11 +122,13 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// registry is what `wfrun run` uses: the default leaf tasks plus
-// UPDATE_SECRET, and EXEC when allowed.
+// rotationRegistry is what `wfrun run` uses: the default tasks
+// (UPDATE_SECRET included), and EXEC when allowed.
 func rotationRegistry(allowExec bool) *tasks.Registry {
 	reg := tasks.NewDefaultRegistry()
-	reg.Register(tasks.TypeUpdateSecret, tasks.NewUpdateSecret())
+	if _, ok := reg.Lookup(tasks.TypeUpdateSecret); !ok {
+		panic("the default registry lost UPDATE_SECRET")
+	}
 	if allowExec {
 		tasks.RegisterExec(reg)
 	}

@@ -206,6 +206,7 @@ func TestRunRotationTemplateEvery(t *testing.T) {
 			tr.run(0, "secret", "set", "appKeyId", "--value", keyID)
 			tr.run(0, "secret", "set", "appKeySecret", "--value", keySecret)
 			wf := rotateTemplateCopy(t, srv.URL+"/token")
+			tr.run(0, "validate", workflows+"rotate_token.json")
 
 			out, errOut := tr.run(0, "run", wf, "--every", "50ms", "--max-runs", "2")
 			toks := issued()

@@ -41,12 +41,9 @@ func (f *engineFlags) add(cmd *cobra.Command) {
 }
 
 // cliRegistry is the task registry of run, resume and restart: the default
-// leaf tasks, UPDATE_SECRET, and EXEC only when allowed.
+// tasks (UPDATE_SECRET included), and EXEC only when allowed.
 func cliRegistry(allowExec bool) *tasks.Registry {
 	reg := tasks.NewDefaultRegistry()
-	if _, ok := reg.Lookup(tasks.TypeUpdateSecret); !ok {
-		reg.Register(tasks.TypeUpdateSecret, tasks.NewUpdateSecret())
-	}
 	if allowExec {
 		tasks.RegisterExec(reg)
 	}
