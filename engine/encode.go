@@ -50,6 +50,15 @@ type taskHead struct {
 	SubWorkflowID      string `json:"subWorkflowId,omitempty"`
 }
 
+// head is the task record's scalar members, as stored and as expressions see
+// them (${ref.status}, ${ref.retryCount}, ...).
+func (r *runState) head(t *taskRecord) taskHead {
+	return taskHead{
+		t.TaskID, t.Ref, t.TaskType, t.TaskDefName, t.Status, t.RetryCount, t.Iteration, t.Seq, t.Reason,
+		t.Scheduled, t.Start, t.End, r.id, t.WaitUntil, t.Awaiting, t.SubWorkflowID,
+	}
+}
+
 // openHead marshals v (a struct) and drops its closing brace so that more
 // members can be appended.
 func openHead(dst []byte, v any) ([]byte, error) {
@@ -104,10 +113,7 @@ func (r *runState) encodeLocked() ([]byte, error) {
 }
 
 func (r *runState) encodeTask(t *taskRecord) ([]byte, error) {
-	b, err := openHead(make([]byte, 0, 256+len(t.inStored)+len(t.outStored)), taskHead{
-		t.TaskID, t.Ref, t.TaskType, t.TaskDefName, t.Status, t.RetryCount, t.Iteration, t.Seq, t.Reason,
-		t.Scheduled, t.Start, t.End, r.id, t.WaitUntil, t.Awaiting, t.SubWorkflowID,
-	})
+	b, err := openHead(make([]byte, 0, 256+len(t.inStored)+len(t.outStored)), r.head(t))
 	if err != nil {
 		return nil, err
 	}

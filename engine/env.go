@@ -84,24 +84,9 @@ func (e *runEnv) Task(ref string) ([]byte, bool) {
 
 func taskEnvDoc(r *runState, t *taskRecord) []byte {
 	b, err := openHead(make([]byte, 0, 256+len(t.inMem)+len(t.outMem)), struct {
-		TaskID             string `json:"taskId"`
-		ReferenceTaskName  string `json:"referenceTaskName"`
-		TaskType           string `json:"taskType"`
-		TaskDefName        string `json:"taskDefName"`
-		Status             string `json:"status"`
-		RetryCount         int    `json:"retryCount"`
-		Iteration          int    `json:"iteration"`
-		Seq                int    `json:"seq"`
-		Reason             string `json:"reasonForIncompletion,omitempty"`
-		ScheduledTime      int64  `json:"scheduledTime"`
-		StartTime          int64  `json:"startTime"`
-		EndTime            int64  `json:"endTime"`
-		WorkflowInstanceID string `json:"workflowInstanceId"`
-		CorrelationID      string `json:"correlationId,omitempty"`
-	}{
-		t.TaskID, t.Ref, t.TaskType, t.TaskDefName, t.Status, t.RetryCount, t.Iteration, t.Seq, t.Reason,
-		t.Scheduled, t.Start, t.End, r.id, r.doc.CorrelationID,
-	})
+		taskHead
+		CorrelationID string `json:"correlationId,omitempty"`
+	}{r.head(t), r.doc.CorrelationID})
 	if err != nil {
 		return []byte("{}")
 	}

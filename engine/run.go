@@ -82,24 +82,9 @@ type taskRecord struct {
 }
 
 type taskDoc struct {
-	TaskID             string          `json:"taskId"`
-	ReferenceTaskName  string          `json:"referenceTaskName"`
-	TaskType           string          `json:"taskType"`
-	TaskDefName        string          `json:"taskDefName"`
-	Status             string          `json:"status"`
-	InputData          json.RawMessage `json:"inputData"`
-	OutputData         json.RawMessage `json:"outputData"`
-	RetryCount         int             `json:"retryCount"`
-	Iteration          int             `json:"iteration"`
-	Seq                int             `json:"seq"`
-	Reason             string          `json:"reasonForIncompletion,omitempty"`
-	ScheduledTime      int64           `json:"scheduledTime"`
-	StartTime          int64           `json:"startTime"`
-	EndTime            int64           `json:"endTime"`
-	WorkflowInstanceID string          `json:"workflowInstanceId"`
-	WaitUntil          int64           `json:"waitUntil,omitempty"`
-	Awaiting           bool            `json:"awaitingCompletion,omitempty"`
-	SubWorkflowID      string          `json:"subWorkflowId,omitempty"`
+	taskHead
+	InputData  json.RawMessage `json:"inputData"`
+	OutputData json.RawMessage `json:"outputData"`
 }
 
 // runDoc is the persisted run: Conductor's execution shape plus what a
