@@ -182,3 +182,24 @@ func InScope(s Store, scope Scope) (Store, error) {
 	}
 	return sc.InScope(scope), nil
 }
+
+// GetManyInScope answers GetMany through a backend's GetKeys, for names that
+// all live in one scope: the shape every scoped backend's GetMany shares.
+func GetManyInScope(ctx context.Context, kg KeyGetter, scope Scope, names []string) (map[string]*Secret, map[string]error, error) {
+	keys := make([]Key, len(names))
+	for i, n := range names {
+		keys[i] = Key{Scope: scope, Name: n}
+	}
+	f, e, err := kg.GetKeys(ctx, keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	found, errs := make(map[string]*Secret, len(f)), make(map[string]error, len(e))
+	for k, v := range f {
+		found[k.Name] = v
+	}
+	for k, v := range e {
+		errs[k.Name] = v
+	}
+	return found, errs, nil
+}

@@ -220,22 +220,7 @@ func (s *Store) Get(ctx context.Context, name string) (*store.Secret, error) {
 
 // GetMany implements store.GetManyer in one read transaction.
 func (s *Store) GetMany(ctx context.Context, names []string) (map[string]*store.Secret, map[string]error, error) {
-	keys := make([]store.Key, len(names))
-	for i, n := range names {
-		keys[i] = store.Key{Scope: s.scope, Name: n}
-	}
-	f, e, err := s.GetKeys(ctx, keys)
-	if err != nil {
-		return nil, nil, err
-	}
-	found, errs := map[string]*store.Secret{}, map[string]error{}
-	for k, v := range f {
-		found[k.Name] = v
-	}
-	for k, v := range e {
-		errs[k.Name] = v
-	}
-	return found, errs, nil
+	return store.GetManyInScope(ctx, s, s.scope, names)
 }
 
 // GetKeys implements store.KeyGetter in one read transaction.

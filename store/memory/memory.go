@@ -104,22 +104,7 @@ func (m *Store) Get(ctx context.Context, name string) (*store.Secret, error) {
 
 // GetMany implements store.GetManyer.
 func (m *Store) GetMany(ctx context.Context, names []string) (map[string]*store.Secret, map[string]error, error) {
-	keys := make([]store.Key, len(names))
-	for i, n := range names {
-		keys[i] = store.Key{Scope: m.scope, Name: n}
-	}
-	f, e, err := m.GetKeys(ctx, keys)
-	if err != nil {
-		return nil, nil, err
-	}
-	found, errs := map[string]*store.Secret{}, map[string]error{}
-	for k, v := range f {
-		found[k.Name] = v
-	}
-	for k, v := range e {
-		errs[k.Name] = v
-	}
-	return found, errs, nil
+	return store.GetManyInScope(ctx, m, m.scope, names)
 }
 
 // GetKeys implements store.KeyGetter.

@@ -193,22 +193,7 @@ func (s *Store) Get(ctx context.Context, name string) (*store.Secret, error) {
 
 // GetMany implements store.GetManyer with one MGET.
 func (s *Store) GetMany(ctx context.Context, names []string) (map[string]*store.Secret, map[string]error, error) {
-	keys := make([]store.Key, len(names))
-	for i, n := range names {
-		keys[i] = store.Key{Scope: s.scope, Name: n}
-	}
-	f, e, err := s.GetKeys(ctx, keys)
-	if err != nil {
-		return nil, nil, err
-	}
-	found, errs := make(map[string]*store.Secret, len(f)), make(map[string]error, len(e))
-	for k, v := range f {
-		found[k.Name] = v
-	}
-	for k, v := range e {
-		errs[k.Name] = v
-	}
-	return found, errs, nil
+	return store.GetManyInScope(ctx, s, s.scope, names)
 }
 
 // GetKeys implements store.KeyGetter with one MGET, whatever the scopes.
