@@ -296,34 +296,27 @@ func initialVariables(def *Definition, extra map[string]json.RawMessage) ([]byte
 }
 
 func (r *runState) setInput(input []byte) error {
-	mem, st, err := r.protect(input, "/input")
-	if err != nil {
-		return err
-	}
-	r.mu.Lock()
-	r.doc.Input, r.inStored, r.wfDoc = mem, st, nil
-	r.mu.Unlock()
-	return nil
+	return r.setWorkflowMember(input, "/input", &r.doc.Input, &r.inStored)
 }
 
 func (r *runState) setVariables(vars []byte) error {
-	mem, st, err := r.protect(vars, "/variables")
-	if err != nil {
-		return err
-	}
-	r.mu.Lock()
-	r.doc.Variables, r.varStored, r.wfDoc = mem, st, nil
-	r.mu.Unlock()
-	return nil
+	return r.setWorkflowMember(vars, "/variables", &r.doc.Variables, &r.varStored)
 }
 
 func (r *runState) setOutput(out []byte) error {
-	mem, st, err := r.protect(out, "/output")
+	return r.setWorkflowMember(out, "/output", &r.doc.Output, &r.outStored)
+}
+
+// setWorkflowMember protects a workflow-level member (masked, _secrets
+// sealed) and keeps its in-memory and stored forms; the cached workflow
+// document expressions read is dropped.
+func (r *runState) setWorkflowMember(data []byte, ptr string, mem *json.RawMessage, stored *[]byte) error {
+	m, st, err := r.protect(data, ptr)
 	if err != nil {
 		return err
 	}
 	r.mu.Lock()
-	r.doc.Output, r.outStored, r.wfDoc = mem, st, nil
+	*mem, *stored, r.wfDoc = m, st, nil
 	r.mu.Unlock()
 	return nil
 }
