@@ -324,7 +324,7 @@ func TestRunEveryStopsOnSignal(t *testing.T) {
 	os.WriteFile(tick, []byte(`{"name":"tick","tasks":[{"name":"n","taskReferenceName":"n","type":"INLINE",
 	  "inputParameters":{"evaluatorType":"javascript","expression":"'tock'"}}]}`), 0o600)
 
-	cmd, sc, stdout := cliProcess(t, "run", tick, "--every", "2s")
+	cmd, sc, stdout := cliProcess(t, "run", tick, "--every", "4s")
 	var log strings.Builder
 	waitLine(t, sc, regexp.MustCompile(`scheduled run 1: .* COMPLETED`), &log)
 	waitLine(t, sc, regexp.MustCompile(`scheduled run 2: .* COMPLETED .*next run at`), &log)
@@ -346,7 +346,7 @@ func TestRunEveryStopsOnSignal(t *testing.T) {
 	slow := filepath.Join(dir, "slow.json")
 	os.WriteFile(slow, []byte(`{"name":"slow","tasks":[
 	  {"name":"a","taskReferenceName":"a","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"'first'"}},
-	  {"name":"w","taskReferenceName":"w","type":"WAIT","inputParameters":{"duration":"2 seconds"}}],
+	  {"name":"w","taskReferenceName":"w","type":"WAIT","inputParameters":{"duration":"6 seconds"}}],
 	  "outputParameters":{"a":"${a.output.result}"}}`), 0o600)
 	cmd, sc, _ = cliProcess(t, "run", slow, "--every", "1h")
 	log.Reset()
