@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -598,7 +599,10 @@ func (e *Engine) CompleteTask(ctx context.Context, runID, ref, status string, ou
 }
 
 // Show returns the display form of a run (masking.View): `_secrets`,
-// `_masked` and maskedFields values as "***".
+// `_masked` and maskedFields values as "***". The string values of `_masked`
+// subtrees are kept in clear in the stored run (a restart may need them), so
+// their copies elsewhere in the run — the workflow input a task read them
+// from — are masked in the view too, as Orkes shows them.
 func (e *Engine) Show(ctx context.Context, id string) ([]byte, error) {
 	doc, _, err := e.runs.Load(ctx, id)
 	if err != nil {
@@ -610,7 +614,43 @@ func (e *Engine) Show(ctx context.Context, id string) ([]byte, error) {
 	if err := json.Unmarshal(doc, &d); err != nil {
 		return nil, fmt.Errorf("run %s: damaged document: %w", id, err)
 	}
-	return masking.View(doc, d.MaskedFields)
+	view, err := masking.View(doc, d.MaskedFields)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Contains(doc, []byte(`"`+masking.MaskedKey+`"`)) {
+		return view, nil
+	}
+	var all any
+	if err := json.Unmarshal(doc, &all); err != nil {
+		return nil, fmt.Errorf("run %s: damaged document: %w", id, err)
+	}
+	values := maskedLeaves(all, false, nil)
+	if len(values) == 0 {
+		return view, nil
+	}
+	m := masking.New(masking.WithLogger(nil))
+	m.RegisterAll(values...)
+	return m.MaskJSON(view)
+}
+
+// maskedLeaves collects the string leaves of every `_masked` subtree of v.
+func maskedLeaves(v any, in bool, dst []string) []string {
+	switch x := v.(type) {
+	case string:
+		if in {
+			dst = append(dst, x)
+		}
+	case map[string]any:
+		for k, c := range x {
+			dst = maskedLeaves(c, in || k == masking.MaskedKey, dst)
+		}
+	case []any:
+		for _, c := range x {
+			dst = maskedLeaves(c, in, dst)
+		}
+	}
+	return dst
 }
 
 // List returns run summaries, newest first.
