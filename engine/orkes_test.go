@@ -245,3 +245,37 @@ func TestOrkesChargeCustomerSecret(t *testing.T) {
 	}
 	g.leakCheck(t, e, nil, token)
 }
+
+// set-variable.mdx, "Using the Set Variable task in a workflow": the user name
+// is stored as a variable and both later tasks get it from
+// ${workflow.variables.name}. There are no outputParameters, so the workflow
+// output is the last task's output.
+func TestOrkesSetVariableWelcomeUser(t *testing.T) {
+	var mu sync.Mutex
+	got := map[string]string{}
+	worker := func(name string) engine.Option {
+		return engine.WithWorker(name, func(_ context.Context, in json.RawMessage) (json.RawMessage, error) {
+			mu.Lock()
+			got[name] = string(in)
+			mu.Unlock()
+			return json.Marshal(map[string]string{"sent": name})
+		})
+	}
+	e := conductorEngine(t, worker("greet_user"), worker("send_reminder_email"))
+	res := start(t, e, loadOrkes(t, e, "welcome_user_workflow.json", ""), `{"userName":"Ada"}`)
+	for _, n := range []string{"greet_user", "send_reminder_email"} {
+		jsonEq(t, json.RawMessage(got[n]), `{"var_name":"Ada"}`)
+	}
+	jsonEq(t, res.Output, `{"sent":"send_reminder_email"}`)
+	view, err := e.Show(context.Background(), res.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Variables json.RawMessage `json:"variables"`
+	}
+	if err := json.Unmarshal(view, &d); err != nil {
+		t.Fatal(err)
+	}
+	jsonEq(t, d.Variables, `{"name":"Ada"}`)
+}
