@@ -798,7 +798,7 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 	_ = json.Unmarshal(input, &inMap)
 	// Items: the top-level "items" template (OSS) or inputParameters.items/_items (Orkes).
 	var items []any
-	hasItems := false
+	hasItems, orkesItems := false, false
 	if wt.items != nil {
 		b, _, err := wt.items.Execute(ctx, &runEnv{r: r, taskID: rec.TaskID, values: r.e.envValues}, interpolate.DeferSecrets, nil)
 		if err != nil {
@@ -809,9 +809,9 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 		}
 		hasItems = true
 	} else if v, ok := inMap["items"]; ok {
-		items, hasItems = asList(v), true
+		items, hasItems, orkesItems = asList(v), true, true
 	} else if v, ok := inMap["_items"]; ok {
-		items, hasItems = asList(v), true
+		items, hasItems, orkesItems = asList(v), true, true
 	}
 	// The loop record's output carries the iteration count and each
 	// iteration's task outputs; it is persisted at each iteration start, so a
@@ -832,6 +832,10 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 		out["iteration"] = i
 		if hasItems {
 			out["loopItem"], out["loopIndex"] = items[i-1], i-1
+			if orkesItems {
+				// Orkes names the current item "item" (${loop.output.item}).
+				out["item"] = items[i-1]
+			}
 		}
 		if err := r.setLoopOutput(ctx, rec, out); err != nil {
 			return err
