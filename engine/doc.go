@@ -63,8 +63,10 @@
 //
 // SWITCH (value-param, javascript/graaljs, expr; output evaluationResult and
 // selectedCase; legacy DECISION too), DO_WHILE (loopCondition with $.<loopRef>
-// = the loop's output and $.<taskRef> = each loop task's output; items with
-// loopItem/loopIndex in the loop's output; loop task refs get "__N"
+// = the loop's output, $.<taskRef> = each loop task's output and the loop's
+// own inputParameters resolved again before each evaluation; items with
+// loopItem/loopIndex in the loop's output, plus item for Orkes'
+// inputParameters.items; loop task refs get "__N"
 // suffixes; ${ref.output} without suffix reads the latest iteration),
 // FORK_JOIN (branches run concurrently on goroutines; the first failing
 // branch cancels the others and stops the run) + JOIN (waits only for its

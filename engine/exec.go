@@ -864,8 +864,20 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 			}
 			continue
 		}
+		// As in Conductor, the loop's own inputParameters are resolved again
+		// before each evaluation, so "${loop_ref.output.iteration}" in them
+		// sees the iteration that just ended.
+		condIn := inMap
+		if wt.input != nil {
+			b, _, err := wt.input.Execute(ctx, &runEnv{r: r, taskID: rec.TaskID, values: r.e.envValues}, interpolate.DeferSecrets, nil)
+			if err != nil {
+				return r.failTask(ctx, rec, TaskFailedTerminal, "loopCondition input: "+err.Error())
+			}
+			condIn = map[string]any{}
+			_ = json.Unmarshal(b, &condIn)
+		}
 		cond := map[string]any{}
-		for k, v := range inMap {
+		for k, v := range condIn {
 			cond[k] = v
 		}
 		for k, v := range outs {

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -314,9 +313,8 @@ func TestOrkesDoWhileItems(t *testing.T) {
 }
 
 // do-while.mdx, "Using console logging in a Do While loop condition": with
-// qty 3 the HTTP task runs a fixed number of times (three). wfrun's
-// JavaScript evaluator (tasks/eval) has no console object yet; the test runs
-// its assertions once it has (see testdata/orkes/SOURCES.md).
+// qty 3 the HTTP task runs three times: console.log works (silently) and the
+// loop's own inputParameters are resolved again before each condition.
 func TestOrkesDoWhileConsoleLog(t *testing.T) {
 	ts := newTester(t)
 	e := conductorEngine(t)
@@ -325,9 +323,6 @@ func TestOrkesDoWhileConsoleLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	if res.Status != engine.StatusCompleted {
-		if strings.Contains(res.Reason, "console is not defined") {
-			t.Skipf("known gap: %s", res.Reason)
-		}
 		t.Fatalf("%s: %s", res.Status, res.Reason)
 	}
 	if len(ts.bodies) != 3 {

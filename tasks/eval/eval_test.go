@@ -388,3 +388,23 @@ func TestConcurrentEval(t *testing.T) {
 		wg.Wait()
 	}
 }
+
+// Conductor's examples call console.log in loop conditions; it must work
+// and print nothing.
+func TestJavaScriptConsoleIsSilent(t *testing.T) {
+	p, err := New(TypeJavaScript)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := p.Compile(`console.log("value", $.x); console.error($.x); $.x + 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := prog.Eval(context.Background(), map[string]any{"x": 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != int64(2) {
+		t.Fatalf("got %#v, want 2", got)
+	}
+}

@@ -94,6 +94,9 @@ func (p *jsProgram) Eval(ctx context.Context, input any) (out any, err error) {
 	if err := vm.Set("$", dollar); err != nil {
 		return nil, cfg.newError(name, PhaseEval, ErrEval, 0, 0, err.Error())
 	}
+	if err := setConsole(vm); err != nil {
+		return nil, cfg.newError(name, PhaseEval, ErrEval, 0, 0, err.Error())
+	}
 
 	// Taken before the script runs, so a script that replaces
 	// JSON.stringify cannot influence how its result is exported.
@@ -377,4 +380,19 @@ func exportJS(v goja.Value, stringify goja.Callable, maxBytes int) (any, error) 
 		return nil, fmt.Errorf("result is not JSON: %v", err)
 	}
 	return normalize(out)
+}
+
+// setConsole gives scripts a console whose methods accept anything and print
+// nothing. Conductor's own examples call console.log inside loop conditions;
+// what a script logs may well be a resolved secret, so it is discarded rather
+// than routed to progress output.
+func setConsole(vm *goja.Runtime) error {
+	console := vm.NewObject()
+	discard := func(goja.FunctionCall) goja.Value { return goja.Undefined() }
+	for _, m := range []string{"log", "info", "warn", "error", "debug", "trace"} {
+		if err := console.Set(m, discard); err != nil {
+			return err
+		}
+	}
+	return vm.Set("console", console)
 }
