@@ -8,6 +8,7 @@ import (
 	"unsafe"
 
 	"github.com/tidwall/gjson"
+	"github.com/wfrun/wfrun/internal/jsonenc"
 )
 
 // Mode selects whether workflow.secrets.* references are resolved.
@@ -91,7 +92,7 @@ func (st *state) node(out []byte, n *strNode) ([]byte, error) {
 		switch {
 		case v.literal:
 			out = append(out, '"')
-			out = appendEscaped(out, x.src)
+			out = jsonenc.AppendStringBody(out, x.src)
 			return append(out, '"'), nil
 		case v.missing:
 			return append(out, "null"...), nil
@@ -118,7 +119,7 @@ func (st *state) node(out []byte, n *strNode) ([]byte, error) {
 func (st *state) appendText(out []byte, x *expr, v value) []byte {
 	switch {
 	case v.literal:
-		return appendEscaped(out, x.src)
+		return jsonenc.AppendStringBody(out, x.src)
 	case v.missing || v.raw == "null":
 		return out
 	case v.raw[0] == '"':
@@ -129,9 +130,9 @@ func (st *state) appendText(out []byte, x *expr, v value) []byte {
 		buf := bytes.NewBuffer(st.tmp)
 		if json.Compact(buf, sbytes(v.raw)) == nil {
 			st.tmp = buf.Bytes()
-			return appendEscaped(out, bstring(st.tmp))
+			return jsonenc.AppendStringBody(out, bstring(st.tmp))
 		}
-		return appendEscaped(out, v.raw)
+		return jsonenc.AppendStringBody(out, v.raw)
 	default:
 		return append(out, v.raw...)
 	}
@@ -183,7 +184,7 @@ func (st *state) eval(n *strNode, x *expr, depth int) (value, error) {
 		if id == "" {
 			return value{literal: true}, nil
 		}
-		return value{raw: string(appendQuoted(nil, id))}, nil
+		return value{raw: string(jsonenc.AppendString(nil, id))}, nil
 	case kindWorkflow:
 		if !st.wfDone {
 			st.wf, st.wfDone = st.env.Workflow(), true
@@ -346,13 +347,7 @@ func addUsed(used []Secret, s Secret) []Secret {
 	return append(used, s)
 }
 
-func appendQuoted(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	dst = appendEscaped(dst, s)
-	return append(dst, '"')
-}
-
-func quote(s string) string { return string(appendQuoted(nil, s)) }
+func quote(s string) string { return string(jsonenc.AppendString(nil, s)) }
 
 // bstring and sbytes view bytes as a string and back without copying. Used only on data that
 // is not modified while the view is alive (documents handed in by the Env for one call).

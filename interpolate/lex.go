@@ -1,6 +1,10 @@
 package interpolate
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/wfrun/wfrun/internal/jsonenc"
+)
 
 // expr is one ${...} or $<...> expression. When its path holds no nested expression it is
 // compiled once into ref; otherwise pieces are spliced at execution time and the resulting
@@ -24,7 +28,7 @@ func parseString(s string) ([]part, error) {
 	var lit []byte
 	flush := func() {
 		if len(lit) > 0 {
-			parts = append(parts, part{lit: appendEscaped(nil, string(lit))})
+			parts = append(parts, part{lit: jsonenc.AppendStringBody(nil, string(lit))})
 			lit = lit[:0]
 		}
 	}

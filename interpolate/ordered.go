@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
+	"github.com/wfrun/wfrun/internal/jsonenc"
 )
 
 // object is a JSON object that remembers member order. It implements ojg's jp.Keyed, so
@@ -89,7 +90,7 @@ func appendOrdered(dst []byte, v any) []byte {
 	case bool:
 		return strconv.AppendBool(dst, x)
 	case string:
-		return appendQuoted(dst, x)
+		return jsonenc.AppendString(dst, x)
 	case int64:
 		return strconv.AppendInt(dst, x, 10)
 	case float64:
@@ -113,7 +114,7 @@ func appendOrdered(dst []byte, v any) []byte {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendQuoted(dst, k)
+			dst = jsonenc.AppendString(dst, k)
 			dst = append(dst, ':')
 			dst = appendOrdered(dst, x.vals[k])
 		}

@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
+	"github.com/wfrun/wfrun/internal/jsonenc"
 )
 
 // HTTPTask executes Conductor's HTTP system task. The request is read from
@@ -578,19 +579,19 @@ func readResponse(resp *http.Response, limit int64) (json.RawMessage, []byte, er
 	out = append(out, `{"response":{"statusCode":`...)
 	out = strconv.AppendInt(out, int64(resp.StatusCode), 10)
 	out = append(out, `,"reasonPhrase":`...)
-	out = appendJSONString(out, reason)
+	out = jsonenc.AppendString(out, reason)
 	out = append(out, `,"headers":{`...)
 	for i, k := range keys {
 		if i > 0 {
 			out = append(out, ',')
 		}
-		out = appendJSONString(out, k)
+		out = jsonenc.AppendString(out, k)
 		out = append(out, ":["...)
 		for j, v := range resp.Header[k] {
 			if j > 0 {
 				out = append(out, ',')
 			}
-			out = appendJSONString(out, v)
+			out = jsonenc.AppendString(out, v)
 		}
 		out = append(out, ']')
 	}
@@ -622,54 +623,9 @@ func appendBody(out []byte, start int) ([]byte, []byte) {
 	}
 	text := bytes.Clone(body) // out[start:] is overwritten below
 	if len(trimmed) > 0 && validJSON(trimmed) {
-		return appendJSONString(out[:start], string(bytes.TrimSpace(text))), text
+		return jsonenc.AppendString(out[:start], string(bytes.TrimSpace(text))), text
 	}
-	return appendJSONString(out[:start], strings.ToValidUTF8(string(text), "\uFFFD")), text
-}
-
-// appendJSONString appends s as a JSON string without HTML escaping, so the
-// stored text reads as it was received; invalid UTF-8 becomes U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, `\n`...)
-			case '\r':
-				b = append(b, `\r`...)
-			case '\t':
-				b = append(b, `\t`...)
-			default:
-				b = append(b, `\u00`...)
-				b = append(b, hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return jsonenc.AppendString(out[:start], strings.ToValidUTF8(string(text), "\uFFFD")), text
 }
 
 // Validate checks an HTTP task definition: uri and method present, a
