@@ -84,11 +84,7 @@ func (r *runState) encodeLocked() ([]byte, error) {
 	for _, t := range r.tasks {
 		size += len(t.enc) + 64
 	}
-	buf, err := openHead(make([]byte, 0, size), runHead{
-		d.WorkflowID, d.WorkflowType, d.Version, d.Status, d.CorrelationID, d.ReasonForIncompletion, d.FailedTaskID,
-		d.CreateTime, d.UpdateTime, d.EndTime, d.ParentWorkflowID, d.ParentWorkflowTaskID, d.SchemaVersion,
-		d.MaskedFields, d.DefinitionHash, d.DefinitionPath, d.Principal, d.Project, d.Environment, d.NextSeq,
-	})
+	buf, err := openHead(make([]byte, 0, size), d.runHead)
 	if err != nil {
 		return nil, err
 	}

@@ -243,13 +243,13 @@ func (e *Engine) newRun(ctx context.Context, def *Definition, input json.RawMess
 	}
 	r := e.newState(def, cfg.id, masker)
 	now := nowMillis()
-	r.doc = runDoc{
+	r.doc = runDoc{runHead: runHead{
 		WorkflowID: cfg.id, WorkflowType: def.Name, Version: def.Version, Status: StatusRunning,
 		CorrelationID: cfg.correlationID, CreateTime: now, UpdateTime: now,
 		ParentWorkflowID: parentID, ParentWorkflowTaskID: parentTaskID, SchemaVersion: 2,
-		MaskedFields: def.MaskedFields, WorkflowDefinition: def.raw, DefinitionHash: defHash(def.raw),
+		MaskedFields: def.MaskedFields, DefinitionHash: defHash(def.raw),
 		DefinitionPath: cfg.definitionPath, Principal: cfg.principal, Project: cfg.project, Environment: cfg.env,
-	}
+	}, WorkflowDefinition: def.raw}
 	r.setSecrets()
 	if err := r.setInput(input); err != nil {
 		return nil, err

@@ -90,31 +90,12 @@ type taskDoc struct {
 // runDoc is the persisted run: Conductor's execution shape plus what a
 // resume needs (the definition, who runs it and where).
 type runDoc struct {
-	WorkflowID            string          `json:"workflowId"`
-	WorkflowType          string          `json:"workflowType"`
-	Version               int             `json:"version"`
-	Status                string          `json:"status"`
-	Input                 json.RawMessage `json:"input"`
-	Output                json.RawMessage `json:"output"`
-	Variables             json.RawMessage `json:"variables"`
-	CorrelationID         string          `json:"correlationId,omitempty"`
-	ReasonForIncompletion string          `json:"reasonForIncompletion,omitempty"`
-	FailedTaskID          string          `json:"failedTaskId,omitempty"`
-	CreateTime            int64           `json:"createTime"`
-	UpdateTime            int64           `json:"updateTime"`
-	EndTime               int64           `json:"endTime,omitempty"`
-	ParentWorkflowID      string          `json:"parentWorkflowId,omitempty"`
-	ParentWorkflowTaskID  string          `json:"parentWorkflowTaskId,omitempty"`
-	SchemaVersion         int             `json:"schemaVersion"`
-	Tasks                 []taskDoc       `json:"tasks"`
-	MaskedFields          []string        `json:"maskedFields,omitempty"`
-	WorkflowDefinition    json.RawMessage `json:"workflowDefinition"`
-	DefinitionHash        string          `json:"definitionHash"`
-	DefinitionPath        string          `json:"definitionPath,omitempty"`
-	Principal             Principal       `json:"principal"`
-	Project               string          `json:"project,omitempty"`
-	Environment           string          `json:"environment,omitempty"`
-	NextSeq               int             `json:"nextSeq"`
+	runHead
+	Input              json.RawMessage `json:"input"`
+	Output             json.RawMessage `json:"output"`
+	Variables          json.RawMessage `json:"variables"`
+	Tasks              []taskDoc       `json:"tasks"`
+	WorkflowDefinition json.RawMessage `json:"workflowDefinition"`
 }
 
 // runState is the in-memory run. mu guards everything below it; saveMu
