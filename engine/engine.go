@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/wfrun/wfrun/engine/runstore"
-	"github.com/wfrun/wfrun/internal/seal"
 	"github.com/wfrun/wfrun/interpolate"
 	"github.com/wfrun/wfrun/masking"
+	"github.com/wfrun/wfrun/store/seal"
 	"github.com/wfrun/wfrun/tasks"
 )
 

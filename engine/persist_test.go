@@ -14,8 +14,8 @@ import (
 	"github.com/wfrun/wfrun/engine"
 	"github.com/wfrun/wfrun/engine/runstore"
 	"github.com/wfrun/wfrun/internal/redistest"
-	"github.com/wfrun/wfrun/internal/seal"
 	"github.com/wfrun/wfrun/interpolate"
+	"github.com/wfrun/wfrun/store/seal"
 )
 
 func keyring(t *testing.T, b byte) *seal.Keyring {

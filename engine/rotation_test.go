@@ -27,11 +27,11 @@ import (
 	"github.com/wfrun/wfrun/engine"
 	"github.com/wfrun/wfrun/engine/runstore"
 	"github.com/wfrun/wfrun/internal/redistest"
-	"github.com/wfrun/wfrun/internal/seal"
 	"github.com/wfrun/wfrun/interpolate"
 	"github.com/wfrun/wfrun/store"
 	"github.com/wfrun/wfrun/store/bolt"
 	redisstore "github.com/wfrun/wfrun/store/redis"
+	"github.com/wfrun/wfrun/store/seal"
 	"github.com/wfrun/wfrun/tasks"
 )
 

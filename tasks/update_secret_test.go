@@ -15,12 +15,12 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/wfrun/wfrun/internal/redistest"
-	"github.com/wfrun/wfrun/internal/seal"
 	"github.com/wfrun/wfrun/masking"
 	"github.com/wfrun/wfrun/store"
 	"github.com/wfrun/wfrun/store/bolt"
 	"github.com/wfrun/wfrun/store/memory"
 	redisstore "github.com/wfrun/wfrun/store/redis"
+	"github.com/wfrun/wfrun/store/seal"
 	"github.com/wfrun/wfrun/tasks"
 )
 

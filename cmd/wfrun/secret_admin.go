@@ -6,9 +6,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/wfrun/wfrun/internal/seal"
 	"github.com/wfrun/wfrun/store"
 	"github.com/wfrun/wfrun/store/open"
+	"github.com/wfrun/wfrun/store/seal"
 )
 
 func newSecretRekeyCmd() *cobra.Command {

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wfrun/wfrun/internal/seal"
+	"github.com/wfrun/wfrun/store/seal"
 )
 
 // cliEnv points the CLI at a fresh home with a key file and no overrides.

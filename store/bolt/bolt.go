@@ -14,9 +14,9 @@ import (
 	bbolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 
-	"github.com/wfrun/wfrun/internal/seal"
 	"github.com/wfrun/wfrun/store"
 	"github.com/wfrun/wfrun/store/internal/sealed"
+	"github.com/wfrun/wfrun/store/seal"
 )
 
 // FileName is the secrets file's name under $WFRUN_HOME.

@@ -15,9 +15,9 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 
-	"github.com/wfrun/wfrun/internal/seal"
 	"github.com/wfrun/wfrun/store"
 	"github.com/wfrun/wfrun/store/bolt"
+	"github.com/wfrun/wfrun/store/seal"
 	"github.com/wfrun/wfrun/store/storetest"
 )
 

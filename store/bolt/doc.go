@@ -1,5 +1,5 @@
 // Package bolt is wfrun's embedded default secret store: one bbolt file,
-// $WFRUN_HOME/secrets.db, with every value encrypted by internal/seal
+// $WFRUN_HOME/secrets.db, with every value encrypted by store/seal
 // (AES-256-GCM, scope+name+version as associated data). No plaintext value
 // is ever written to the file; names, tags, descriptions and timestamps are
 // metadata and are stored in clear.

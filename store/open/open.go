@@ -15,7 +15,7 @@
 // The Redis topology is always chosen by the scheme, never guessed. Redis
 // URLs also accept ?prefix=KEYPREFIX (default "wfrun") and ?history=N.
 // Bolt and Redis values are encrypted with the keyring from
-// internal/seal.LoadKeyring(Home): WFRUN_MASTER_KEY, else $WFRUN_HOME/master.key.
+// store/seal.LoadKeyring(Home): WFRUN_MASTER_KEY, else $WFRUN_HOME/master.key.
 package open
 
 import (
@@ -26,10 +26,10 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/wfrun/wfrun/internal/seal"
 	"github.com/wfrun/wfrun/store"
 	"github.com/wfrun/wfrun/store/bolt"
 	"github.com/wfrun/wfrun/store/env"
+	"github.com/wfrun/wfrun/store/seal"
 )
 
 // Config says where the secrets live.

@@ -9,9 +9,9 @@ import (
 	"testing"
 
 	"github.com/wfrun/wfrun/internal/redistest"
-	"github.com/wfrun/wfrun/internal/seal"
 	"github.com/wfrun/wfrun/store"
 	"github.com/wfrun/wfrun/store/open"
+	"github.com/wfrun/wfrun/store/seal"
 )
 
 func cfg(t *testing.T, url string, env map[string]string) open.Config {

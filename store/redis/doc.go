@@ -1,6 +1,6 @@
 // Package redis is the shared secret store on Redis (single node, Sentinel
 // or Cluster through go-redis v9's UniversalClient). Values are sealed with
-// internal/seal before they leave the process; Redis only ever sees
+// store/seal before they leave the process; Redis only ever sees
 // ciphertext and metadata.
 //
 // # Keys

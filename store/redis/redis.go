@@ -10,9 +10,9 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/wfrun/wfrun/internal/seal"
 	"github.com/wfrun/wfrun/store"
 	"github.com/wfrun/wfrun/store/internal/sealed"
+	"github.com/wfrun/wfrun/store/seal"
 )
 
 // DefaultPrefix is the key prefix (and hash tag) unless WithPrefix says

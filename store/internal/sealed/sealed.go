@@ -1,6 +1,6 @@
 // Package sealed is the at-rest record format shared by the bolt and redis
 // backends: a secret's metadata in JSON with its value sealed by
-// internal/seal, bound to the secret's scope, name and version.
+// store/seal, bound to the secret's scope, name and version.
 package sealed
 
 import (
@@ -10,8 +10,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/wfrun/wfrun/internal/seal"
 	"github.com/wfrun/wfrun/store"
+	"github.com/wfrun/wfrun/store/seal"
 )
 
 // Record is what a backend stores for one version of a secret. Only Sealed

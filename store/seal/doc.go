@@ -1,8 +1,10 @@
 // Package seal encrypts small values with AES-256-GCM under a keyring whose
 // keys are identified by a short key id carried in every ciphertext.
 //
-// It is used by the bolt and redis secret stores and by the engine to keep
-// _secrets subtrees encrypted at rest.
+// It is public so that embedders can build bolt and Redis stores and keep
+// one keyring across processes. The bolt and Redis secret stores use it, and
+// so does the run's secret boundary, to keep _secrets subtrees encrypted at
+// rest.
 //
 // # Ciphertext format
 //

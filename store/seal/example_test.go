@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"fmt"
 
-	"github.com/wfrun/wfrun/internal/seal"
+	"github.com/wfrun/wfrun/store/seal"
 )
 
 func Example() {
