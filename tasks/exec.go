@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wfrun/wfrun/internal/procgroup"
 	"github.com/wfrun/wfrun/store"
 )
 
@@ -536,8 +537,8 @@ func (e *Exec) run(ctx context.Context, req *Request, svc *Services, dir string,
 	cmd.Dir = dir
 	cmd.Env = mergeEnv(baseEnv(dir), bundleEnv, plan.env)
 	cmd.Stdin = nil
-	setProcessGroup(cmd)
-	cmd.Cancel = func() error { return killProcessGroup(cmd) }
+	procgroup.Set(cmd)
+	cmd.Cancel = func() error { return procgroup.Kill(cmd) }
 	// After the command exits or is killed, stop waiting for its output
 	// once this long has passed (a stray grandchild may hold the pipes).
 	cmd.WaitDelay = 2 * time.Second
@@ -549,7 +550,7 @@ func (e *Exec) run(ctx context.Context, req *Request, svc *Services, dir string,
 	}
 	waitErr := cmd.Wait()
 	// Whatever happened, leave no member of the group behind.
-	_ = killProcessGroup(cmd)
+	_ = procgroup.Kill(cmd)
 	if errors.Is(waitErr, exec.ErrWaitDelay) && cmd.ProcessState != nil && cmd.ProcessState.Success() {
 		// The command succeeded but left a background process holding its
 		// output open; that process was just killed with the group.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/wfrun/wfrun/engine"
 	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/internal/procgroup"
 	"github.com/wfrun/wfrun/interpolate"
 	"github.com/wfrun/wfrun/store"
 	"github.com/wfrun/wfrun/store/seal"
@@ -158,8 +159,8 @@ func commandWorker(command string) engine.WorkerFunc {
 		var stdout, stderr limitedBuffer
 		stdout.max, stderr.max = 16<<20, 4<<10
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+		procgroup.Set(cmd)
+		cmd.Cancel = func() error { return procgroup.Kill(cmd) }
 		if err := cmd.Run(); err != nil {
 			msg := strings.TrimSpace(stderr.String())
 			if msg != "" {

@@ -1,14 +1,14 @@
 //go:build !unix
 
-package tasks
+package procgroup
 
 import "os/exec"
 
 // On systems without process groups the command alone is killed; its
 // children may outlive a timeout.
-func setProcessGroup(cmd *exec.Cmd) {}
+func Set(cmd *exec.Cmd) {}
 
-func killProcessGroup(cmd *exec.Cmd) error {
+func Kill(cmd *exec.Cmd) error {
 	if cmd.Process == nil {
 		return nil
 	}

@@ -1,6 +1,6 @@
 //go:build unix
 
-package tasks
+package procgroup
 
 import (
 	"errors"
@@ -8,15 +8,15 @@ import (
 	"syscall"
 )
 
-// setProcessGroup puts the command in a new process group whose id is its
-// pid, so that killProcessGroup reaches its children too.
-func setProcessGroup(cmd *exec.Cmd) {
+// Set puts the command in a new process group whose id is its
+// pid, so that Kill reaches its children too.
+func Set(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 }
 
-// killProcessGroup sends SIGKILL to the command's whole process group. A
+// Kill sends SIGKILL to the command's whole process group. A
 // group that no longer exists is not an error.
-func killProcessGroup(cmd *exec.Cmd) error {
+func Kill(cmd *exec.Cmd) error {
 	if cmd.Process == nil || cmd.Process.Pid <= 0 {
 		return nil
 	}
