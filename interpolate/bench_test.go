@@ -128,6 +128,8 @@ func BenchmarkResolve(b *testing.B) {
 		{"doc=1KiB/refs=1", 1024, 1, true},
 		{"doc=16KiB/refs=10", 16 * 1024, 10, true},
 		{"doc=16KiB/refs=0", 16 * 1024, 0, false},
+		// Many references: the used list must not de-duplicate quadratically.
+		{"doc=64KiB/refs=1000", 64 * 1024, 1000, true},
 	}
 	ctx := context.Background()
 	for _, sh := range shapes {

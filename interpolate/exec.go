@@ -69,6 +69,7 @@ type state struct {
 	secErrs  map[string]error
 	prefetch bool
 	used     []Secret
+	usedSet  map[Secret]struct{} // index of used once it is long enough to need one
 	tmp      []byte
 }
 
@@ -290,7 +291,7 @@ func (st *state) secret(n *strNode, x *expr, r *ref) (value, error) {
 	if !ok {
 		return fail("field "+quote(r.path.text)+" not found", ErrSecretValue)
 	}
-	st.used = appendLeaves(st.used, r.name, v)
+	st.appendLeaves(r.name, v)
 	return value{raw: v}, nil
 }
 
@@ -320,31 +321,50 @@ func (st *state) fetch(src SecretSource, name string) ([]byte, error) {
 }
 
 // appendLeaves reports each non-empty string or number leaf of a secret value (raw JSON).
-func appendLeaves(used []Secret, name string, raw string) []Secret {
+func (st *state) appendLeaves(name string, raw string) {
 	switch raw[0] {
 	case '"':
 		if len(raw) > 2 {
-			used = addUsed(used, Secret{Name: name, Value: unquote(raw)})
+			st.addUsed(Secret{Name: name, Value: unquote(raw)})
 		}
 	case '{', '[':
 		gjson.Parse(raw).ForEach(func(_, v gjson.Result) bool {
-			used = appendLeaves(used, name, v.Raw)
+			st.appendLeaves(name, v.Raw)
 			return true
 		})
 	case 't', 'f', 'n':
 	default:
-		used = addUsed(used, Secret{Name: name, Value: strings.Clone(raw)})
+		st.addUsed(Secret{Name: name, Value: strings.Clone(raw)})
 	}
-	return used
 }
 
-func addUsed(used []Secret, s Secret) []Secret {
-	for _, u := range used {
-		if u == s {
-			return used
+// usedScanMax is how many used entries a linear scan checks before addUsed indexes them
+// in a map: below it the scan is cheaper than hashing and allocates nothing, above it
+// the scan would make a template with many references quadratic.
+const usedScanMax = 8
+
+// addUsed appends s to st.used unless it is already there. st.used keeps first-use order.
+func (st *state) addUsed(s Secret) {
+	if st.usedSet == nil {
+		for _, u := range st.used {
+			if u == s {
+				return
+			}
 		}
+		st.used = append(st.used, s)
+		if len(st.used) > usedScanMax {
+			st.usedSet = make(map[Secret]struct{}, 2*len(st.used))
+			for _, u := range st.used {
+				st.usedSet[u] = struct{}{}
+			}
+		}
+		return
 	}
-	return append(used, s)
+	if _, ok := st.usedSet[s]; ok {
+		return
+	}
+	st.usedSet[s] = struct{}{}
+	st.used = append(st.used, s)
 }
 
 func quote(s string) string { return string(jsonenc.AppendString(nil, s)) }

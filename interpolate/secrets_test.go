@@ -383,3 +383,43 @@ func TestUsedValuesAreUnescaped(t *testing.T) {
 		t.Errorf("out = %s (%v)", out, err)
 	}
 }
+
+// TestUsedManyReferencesDeduplicatedInOrder: used lists each value once, in
+// first-use order, also past the point where addUsed switches to a map.
+func TestUsedManyReferencesDeduplicatedInOrder(t *testing.T) {
+	for _, n := range []int{1, 8, 9, 40} {
+		secrets := interpolate.MapSecrets{}
+		var doc strings.Builder
+		doc.WriteString(`[`)
+		var want []string
+		for i := 0; i < n; i++ {
+			name := fmt.Sprintf("s%d", i)
+			secrets[name] = json.RawMessage(fmt.Sprintf(`"value-%d"`, i))
+			want = append(want, fmt.Sprintf("%s=value-%d", name, i))
+		}
+		// Every name twice, the second round in reverse order.
+		for i := 0; i < 2*n; i++ {
+			j := i
+			if i >= n {
+				j = 2*n - 1 - i
+			}
+			if i > 0 {
+				doc.WriteString(`,`)
+			}
+			fmt.Fprintf(&doc, `"${workflow.secrets.s%d}"`, j)
+		}
+		doc.WriteString(`]`)
+		env := &testEnv{wf: `{}`, secrets: secrets}
+		_, used, err := interpolate.MustCompile([]byte(doc.String())).Execute(context.Background(), env, interpolate.ResolveSecrets, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, u := range used {
+			got = append(got, u.Name+"="+u.Value)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("n=%d: used = %q, want %q", n, got, want)
+		}
+	}
+}
