@@ -10,6 +10,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/wfrun/wfrun/internal/boltfile"
 )
 
 var (
@@ -66,7 +68,10 @@ func OpenBolt(path string, opts ...BoltOption) (*Bolt, error) {
 func (b *Bolt) Path() string { return b.path }
 
 func (b *Bolt) open(readOnly bool) (*bolt.DB, error) {
-	db, err := bolt.Open(b.path, 0o600, &bolt.Options{Timeout: b.timeout, ReadOnly: readOnly && fileExists(b.path)})
+	db, err := boltfile.Open(b.path, &bolt.Options{Timeout: b.timeout, ReadOnly: readOnly && fileExists(b.path)})
+	if errors.Is(err, boltfile.ErrDamaged) {
+		return nil, err
+	}
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
 			return nil, fmt.Errorf("%w: %s is locked by another process (waited %s)", ErrUnavailable, b.path, b.timeout)
@@ -87,7 +92,7 @@ func (b *Bolt) update(ctx context.Context, fn func(*bolt.Tx) error) error {
 	if err != nil {
 		return err
 	}
-	err = db.Update(fn)
+	err = boltfile.Update(db, fn)
 	if cerr := db.Close(); err == nil {
 		err = cerr
 	}
@@ -104,7 +109,7 @@ func (b *Bolt) view(ctx context.Context, fn func(*bolt.Tx) error) error {
 	if err != nil {
 		return err
 	}
-	err = db.View(fn)
+	err = boltfile.View(db, fn)
 	if cerr := db.Close(); err == nil {
 		err = cerr
 	}

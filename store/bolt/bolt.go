@@ -14,6 +14,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 
+	"github.com/wfrun/wfrun/internal/boltfile"
 	"github.com/wfrun/wfrun/store"
 	"github.com/wfrun/wfrun/store/internal/sealed"
 	"github.com/wfrun/wfrun/store/seal"
@@ -112,7 +113,10 @@ func (f *file) acquire() (*bbolt.DB, error) {
 		return nil, fmt.Errorf("%w: %s: store is closed", store.ErrUnavailable, f.path)
 	}
 	if f.db == nil {
-		db, err := bbolt.Open(f.path, 0o600, &bbolt.Options{Timeout: f.cfg.lockTimeout})
+		db, err := boltfile.Open(f.path, &bbolt.Options{Timeout: f.cfg.lockTimeout})
+		if errors.Is(err, boltfile.ErrDamaged) {
+			return nil, err
+		}
 		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("%w: %s is locked by another process (waited %s)", store.ErrUnavailable, f.path, f.cfg.lockTimeout)
 		}
@@ -145,7 +149,7 @@ func (f *file) view(fn func(*bbolt.Tx) error) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, f.release()) }()
-	return db.View(fn)
+	return boltfile.View(db, fn)
 }
 
 func (f *file) update(fn func(*bbolt.Tx) error) (err error) {
@@ -154,7 +158,7 @@ func (f *file) update(fn func(*bbolt.Tx) error) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, f.release()) }()
-	return db.Update(fn)
+	return boltfile.Update(db, fn)
 }
 
 // InScope implements store.Scoper.
