@@ -16,5 +16,6 @@ func commands() []*cobra.Command {
 		newResumeCmd(),
 		newValidateCmd(),
 		newTaskCmd(),
+		newServeCmd(),
 	}
 }

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wfrun/wfrun/engine/server"
+)
+
+type serveFlags struct {
+	addr     string
+	auth     string
+	logLevel string
+	grace    time.Duration
+}
+
+func newServeCmd() *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the Orkes and Taskcluster secrets APIs (and the Conductor API) over wfrun's stores",
+		Long: `Serve answers the HTTP APIs real clients use, unchanged:
+  - Orkes secrets: /api/secrets/{key} (PUT, GET as text, DELETE, /exists, /tags),
+    /api/secrets-v2, and POST /api/token when --auth is given;
+  - Taskcluster secrets: /api/secrets/v1/{ping,secret/<name>,secrets} with Hawk;
+  - /metrics (Prometheus) and /healthz.
+It uses the same secret store as the CLI (--store, WFRUN_STORE). Without --auth every
+caller holds every scope: keep the default loopback address then. --auth names a YAML
+or JSON file of application keys and Taskcluster clients with their scopes (see
+"wfrun serve --help" in the README). Logs are JSON on stderr, masked. SIGINT/SIGTERM
+stop accepting requests and let in-flight ones finish.`,
+		Example: `  wfrun serve
+  wfrun serve --addr 0.0.0.0:8080 --auth auth.yaml --store redis://localhost:6379/0`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd, &f) },
+	}
+	cmd.Flags().StringVar(&f.addr, "addr", "127.0.0.1:8080", "listen address")
+	cmd.Flags().StringVar(&f.auth, "auth", "", "auth configuration file (application keys, Taskcluster clients, scopes); none: no auth")
+	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	cmd.Flags().DurationVar(&f.grace, "shutdown-grace", 30*time.Second, "how long in-flight requests may take after SIGINT/SIGTERM")
+	addConfigFlags(cmd)
+	return cmd
+}
+
+func runServe(cmd *cobra.Command, f *serveFlags) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return usageErr(fmt.Errorf("--log-level %q: want debug, info, warn or error", f.logLevel))
+	}
+	logger := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+	opts := []server.Option{server.WithLogger(logger)}
+	if f.auth != "" {
+		ac, err := server.LoadAuthConfig(f.auth)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, server.WithAuth(ac))
+	}
+	st, err := openStore(cmd)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	srv, err := server.New(st, opts...)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", f.addr, err)
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serveUntil(ctx, srv, ln, f.grace)
+}
+
+// serveUntil serves on ln until ctx ends, then shuts down gracefully:
+// no new connections, in-flight requests get up to grace to finish.
+func serveUntil(ctx context.Context, srv *server.Server, ln net.Listener, grace time.Duration) error {
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv.Logger().Info("listening", "addr", ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	srv.Logger().Info("shutting down", "grace", grace.String())
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	return err
+}

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestServeSecretsAndGracefulStop runs `wfrun serve` as a process: a secret
+// PUT through the Orkes API lands in the CLI's store, the token endpoint
+// follows --auth, SIGTERM stops it cleanly, and no value reaches its log.
+func TestServeSecretsAndGracefulStop(t *testing.T) {
+	home := cliEnv(t)
+	authFile := filepath.Join(t.TempDir(), "auth.yaml")
+	if err := os.WriteFile(authFile, []byte("applications:\n  - keyId: ci\n    keySecret: ci-key-secret-0123456789\n    scopes: [\"*\"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd, sc, _ := cliProcess(t, "serve", "--addr", "127.0.0.1:0", "--auth", authFile, "--home", home)
+	var log strings.Builder
+	m := waitLine(t, sc, regexp.MustCompile(`"addr":"(127\.0\.0\.1:\d+)"`), &log)
+	if m == nil {
+		t.Fatalf("no listening line:\n%s", log.String())
+	}
+	base := "http://" + m[1]
+	resp, err := http.Post(base+"/api/token", "application/json", strings.NewReader(`{"keyId":"ci","keySecret":"ci-key-secret-0123456789"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	tok := regexp.MustCompile(`"token":"([^"]+)"`).FindStringSubmatch(string(body))
+	if resp.StatusCode != 200 || tok == nil {
+		t.Fatalf("/api/token: %d %s", resp.StatusCode, body)
+	}
+	req, _ := http.NewRequest("PUT", base+"/api/secrets/deploy_key", strings.NewReader("served-value-31337"))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Authorization", tok[1])
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("PUT: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for sc.Scan() {
+		log.WriteString(sc.Text() + "\n")
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve exited with %v:\n%s", err, log.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop after SIGTERM")
+	}
+	if !strings.Contains(log.String(), "shutting down") {
+		t.Errorf("no shutdown line:\n%s", log.String())
+	}
+	for _, v := range []string{"served-value-31337", "ci-key-secret-0123456789", tok[1]} {
+		if strings.Contains(log.String(), v) {
+			t.Errorf("serve log leaks %q:\n%s", v, log.String())
+		}
+	}
+	out, errOut, code := wfrun(t, "", "secret", "get", "deploy_key", "--reveal")
+	if code != 0 || !strings.Contains(out, "served-value-31337") {
+		t.Errorf("secret get after serve: %d %q %q", code, out, errOut)
+	}
+}

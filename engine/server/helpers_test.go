@@ -1,0 +1,121 @@
+package server_test
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/wfrun/wfrun/engine/server"
+	"github.com/wfrun/wfrun/store"
+	"github.com/wfrun/wfrun/store/memory"
+)
+
+// logBuffer collects the server's log lines for leak checks.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+type testServer struct {
+	*httptest.Server
+	srv   *server.Server
+	store store.Store
+	logs  *logBuffer
+}
+
+func newTestServer(t *testing.T, opts ...server.Option) *testServer {
+	t.Helper()
+	st := memory.New()
+	logs := &logBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv, err := server.New(st, append([]server.Option{server.WithLogger(logger)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	return &testServer{Server: hs, srv: srv, store: st, logs: logs}
+}
+
+// do sends a raw request and returns status, content type and body.
+func (ts *testServer) do(t *testing.T, method, path, body string, hdr ...string) (int, string, string) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, ts.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
+}
+
+// assertNoLeak fails when value appears in the logs.
+func (ts *testServer) assertNoLeak(t *testing.T, values ...string) {
+	t.Helper()
+	logs := ts.logs.String()
+	for _, v := range values {
+		if v != "" && strings.Contains(logs, v) {
+			t.Errorf("secret value %q appears in the server log", v)
+		}
+	}
+}
+
+const authYAML = `
+tokenTTL: 1h
+applications:
+  - keyId: app-all
+    keySecret: app-all-secret-0123456789
+    scopes: ["*"]
+  - keyId: app-reader
+    keySecret: app-reader-secret-0123456789
+    scopes: ["secrets:get:shared_*"]
+taskclusterClients:
+  - clientId: tc-admin
+    accessToken: tc-admin-token-0123456789
+    scopes: ["secrets:*"]
+  - clientId: tc-reader
+    accessToken: tc-reader-token-0123456789
+    scopes: ["secrets:get:project/app/*"]
+`
+
+func authConfig(t *testing.T) *server.AuthConfig {
+	t.Helper()
+	c, err := server.ParseAuthConfig([]byte(authYAML), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func serverWithAuth(t *testing.T) server.Option { return server.WithAuth(authConfig(t)) }

@@ -1,0 +1,155 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/wfrun/wfrun/masking"
+)
+
+// reqInfo is filled in by handlers for the request log line.
+type reqInfo struct {
+	mu        sync.Mutex
+	principal string
+}
+
+type reqInfoKey struct{}
+
+func setPrincipal(r *http.Request, name string) {
+	if ri, ok := r.Context().Value(reqInfoKey{}).(*reqInfo); ok {
+		ri.mu.Lock()
+		ri.principal = name
+		ri.mu.Unlock()
+	}
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// instrument logs each request (method, path, route, status, duration,
+// principal: never a body, never a header value), counts it, and turns a
+// handler panic into a 500 instead of a dropped connection.
+func (s *Server) instrument(next *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ri := &reqInfo{}
+		r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, ri))
+		sw := &statusWriter{ResponseWriter: w}
+		_, route := next.Handler(r)
+		if route == "" {
+			route = "unmatched"
+		}
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("handler panic", "route", route, "panic", fmt.Sprint(p))
+				if sw.status == 0 {
+					conductorError(sw, r, http.StatusInternalServerError, "internal error")
+				}
+			}
+			d := time.Since(start)
+			code := strconv.Itoa(sw.status)
+			s.metrics.requests.WithLabelValues(route, r.Method, code).Inc()
+			s.metrics.latency.WithLabelValues(route).Observe(d.Seconds())
+			ri.mu.Lock()
+			principal := ri.principal
+			ri.mu.Unlock()
+			level := slog.LevelInfo
+			if route == "GET /metrics" || route == "GET /healthz" || route == "GET /health" || (sw.status < 400 && isPoll(route)) {
+				level = slog.LevelDebug
+			}
+			s.log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "route", route,
+				"status", sw.status, "bytes", sw.bytes, "durationMs", float64(d.Microseconds())/1000, "principal", principal)
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+func isPoll(route string) bool {
+	return len(route) > 20 && route[:20] == "GET /api/tasks/poll/"
+}
+
+// maskingHandler masks every log record (message and string attributes,
+// groups included) with the server's masker before the next handler sees it.
+type maskingHandler struct {
+	next   slog.Handler
+	masker *masking.Masker
+}
+
+func newMaskingHandler(next slog.Handler, m *masking.Masker) slog.Handler {
+	return &maskingHandler{next: next, masker: m}
+}
+
+func (h *maskingHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.next.Enabled(ctx, l)
+}
+
+func (h *maskingHandler) Handle(ctx context.Context, r slog.Record) error {
+	out := slog.NewRecord(r.Time, r.Level, h.masker.MaskString(r.Message), r.PC)
+	r.Attrs(func(a slog.Attr) bool {
+		out.AddAttrs(h.maskAttr(a))
+		return true
+	})
+	return h.next.Handle(ctx, out)
+}
+
+func (h *maskingHandler) maskAttr(a slog.Attr) slog.Attr {
+	v := a.Value.Resolve()
+	switch v.Kind() {
+	case slog.KindString:
+		return slog.String(a.Key, h.masker.MaskString(v.String()))
+	case slog.KindGroup:
+		g := v.Group()
+		out := make([]any, len(g))
+		for i, c := range g {
+			out[i] = h.maskAttr(c)
+		}
+		return slog.Group(a.Key, out...)
+	case slog.KindAny:
+		return slog.String(a.Key, h.masker.MaskString(fmt.Sprint(v.Any())))
+	}
+	return slog.Attr{Key: a.Key, Value: v}
+}
+
+func (h *maskingHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	masked := make([]slog.Attr, len(as))
+	for i, a := range as {
+		masked[i] = h.maskAttr(a)
+	}
+	return &maskingHandler{next: h.next.WithAttrs(masked), masker: h.masker}
+}
+
+func (h *maskingHandler) WithGroup(name string) slog.Handler {
+	return &maskingHandler{next: h.next.WithGroup(name), masker: h.masker}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -1,0 +1,162 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wfrun/wfrun/masking"
+	"github.com/wfrun/wfrun/store"
+)
+
+// DefaultMaxBody caps request bodies (Taskcluster's limit is 10 MB; secret
+// values are at most store.MaxValueSize anyway).
+const DefaultMaxBody = 10 << 20
+
+// Server serves the HTTP APIs. Build it with New; it is safe for concurrent use.
+type Server struct {
+	secrets  store.Store
+	auth     *AuthConfig
+	log      *slog.Logger
+	masker   *masking.Masker
+	now      func() time.Time
+	maxBody  int64
+	nonces   nonceCache
+	metrics  *metrics
+	registry *prometheus.Registry
+	mux      *http.ServeMux
+	started  time.Time
+}
+
+// Option configures New.
+type Option func(*Server)
+
+// WithAuth turns authentication on with c (nil leaves it off: every caller
+// is the local principal).
+func WithAuth(c *AuthConfig) Option { return func(s *Server) { s.auth = c } }
+
+// WithLogger sets where request logs go (default: JSON on stderr). Every
+// record passes through the server's masker first.
+func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
+
+// WithClock sets the clock (tests: Hawk skew, token expiry).
+func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
+
+// WithMaxBody caps request bodies in bytes (default DefaultMaxBody).
+func WithMaxBody(n int64) Option { return func(s *Server) { s.maxBody = n } }
+
+// New returns a Server over the secret store st (the unrestricted store:
+// every request narrows it to the caller's principal with store.WithAccess).
+func New(st store.Store, opts ...Option) (*Server, error) {
+	if st == nil {
+		return nil, errors.New("server: nil secret store")
+	}
+	s := &Server{secrets: st, now: time.Now, maxBody: DefaultMaxBody, started: time.Now()}
+	for _, o := range opts {
+		o(s)
+	}
+	s.masker = masking.New(masking.WithLogger(nil))
+	if s.auth != nil {
+		s.masker.RegisterAll(s.auth.credentials()...)
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	s.log = slog.New(newMaskingHandler(s.log.Handler(), s.masker))
+	s.registry = prometheus.NewRegistry()
+	s.metrics = newMetrics(s.registry)
+	s.routes()
+	return s, nil
+}
+
+// Masker is the server's masker: every secret value and credential the
+// server handled is registered with it. Embedders mask their own log
+// lines with it.
+func (s *Server) Masker() *masking.Masker { return s.masker }
+
+// Logger is the server's masked logger.
+func (s *Server) Logger() *slog.Logger { return s.log }
+
+// Handler returns the HTTP handler of every API.
+func (s *Server) Handler() http.Handler { return s.instrument(s.mux) }
+
+func (s *Server) routes() {
+	m := http.NewServeMux()
+	s.mux = m
+	m.HandleFunc("GET /healthz", s.healthz)
+	m.HandleFunc("GET /health", s.healthz)
+	m.Handle("GET /metrics", s.metricsHandler())
+	m.HandleFunc("POST /api/token", s.token)
+	s.orkesRoutes(m)
+	s.taskclusterRoutes(m)
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		conductorError(w, r, http.StatusNotFound, fmt.Sprintf("no API at %s %s", r.Method, r.URL.Path))
+	})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"healthy": true, "uptimeSeconds": int64(s.now().Sub(s.started).Seconds())})
+}
+
+// readBody reads the whole request body within the size limit.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, fmt.Errorf("%w: request body is larger than %d bytes", errTooLarge, s.maxBody)
+	}
+	return b, err
+}
+
+var errTooLarge = errors.New("request too large")
+
+// writeJSON writes v as application/json with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"status":500,"message":"response encoding failed"}`)
+	}
+	writeRaw(w, status, "application/json", b)
+}
+
+func writeRaw(w http.ResponseWriter, status int, contentType string, b []byte) {
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// writeText answers text/plain (workflow ids, task ids, secret values).
+func writeText(w http.ResponseWriter, status int, text string) {
+	writeRaw(w, status, "text/plain;charset=UTF-8", []byte(text))
+}
+
+// writeEmpty answers status with no body (Content-Length: 0: the JS SDK
+// reads a body without length as a stream).
+func writeEmpty(w http.ResponseWriter, status int) {
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(status)
+}
+
+// conductorError writes Conductor's error shape.
+func conductorError(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	writeJSON(w, status, map[string]any{
+		"status": status, "message": msg, "instance": hostname, "retryable": status >= 500,
+	})
+}
+
+var hostname = func() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "wfrun"
+	}
+	return h
+}()
