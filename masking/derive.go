@@ -1,6 +1,7 @@
 package masking
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"net/url"
@@ -31,6 +32,11 @@ func derive(value string, minLen int, dst []string) []string {
 		var v any
 		if json.Unmarshal([]byte(t), &v) == nil {
 			bases = jsonLeaves(v, minLen, bases)
+			// Fields shorter than minLen are not registered, so the
+			// document is, whole, in the spellings programs re-encode it
+			// to: compact (JavaScript, Go), keys sorted (Go maps) and
+			// Python's json.dumps spacing.
+			bases = append(bases, jsonSpellings(t, v)...)
 		}
 	}
 	add := func(f string) {
@@ -168,4 +174,42 @@ func jsonEscape(s string) string {
 		}
 	}
 	return sb.String()
+}
+
+// jsonSpellings returns the re-encodings of the JSON document t (decoded
+// as v) other than t itself.
+func jsonSpellings(t string, v any) []string {
+	var out []string
+	var c bytes.Buffer
+	if json.Compact(&c, []byte(t)) == nil {
+		out = append(out, c.String(), pySpaced(c.Bytes()))
+	}
+	var sorted bytes.Buffer
+	enc := json.NewEncoder(&sorted)
+	enc.SetEscapeHTML(false)
+	if enc.Encode(v) == nil {
+		out = append(out, strings.TrimSuffix(sorted.String(), "\n"))
+	}
+	return out
+}
+
+// pySpaced respaces compact JSON as Python's json.dumps does by default:
+// ", " between members and ": " after keys.
+func pySpaced(compact []byte) string {
+	out := make([]byte, 0, len(compact)+len(compact)/4)
+	inStr := false
+	for i := 0; i < len(compact); i++ {
+		c := compact[i]
+		out = append(out, c)
+		switch {
+		case inStr && c == '\\' && i+1 < len(compact):
+			i++
+			out = append(out, compact[i])
+		case c == '"':
+			inStr = !inStr
+		case !inStr && (c == ',' || c == ':'):
+			out = append(out, ' ')
+		}
+	}
+	return string(out)
 }

@@ -28,7 +28,7 @@ type Masker struct {
 	seen     map[string]struct{}
 	patterns []string
 
-	ac atomic.Pointer[automaton]
+	snap atomic.Pointer[matcher]
 }
 
 // Option configures a Masker.
@@ -106,7 +106,8 @@ func (m *Masker) RegisterAll(values ...string) int {
 	if added {
 		// Copy-on-write: readers keep using the previous automaton until the
 		// swap, which is fine because Register has not returned yet.
-		m.ac.Store(buildAutomaton(m.patterns))
+		a := buildAutomaton(m.patterns)
+		m.snap.Store(&matcher{ac: a, maxLen: a.maxLen, hasStar: a.hasStar})
 	}
 	return accepted
 }
@@ -119,36 +120,16 @@ func (m *Masker) Len() int {
 	return len(m.patterns)
 }
 
-// Mask replaces every occurrence of a registered pattern in b by "***";
-// overlapping and adjacent occurrences become a single "***". When nothing
-// matches it returns b itself; otherwise a new slice, b is never modified.
+// Mask replaces every occurrence of a registered pattern in b by "***",
+// also where b spells it with escapes (see the package documentation for
+// the forms); overlapping and adjacent occurrences become a single "***".
+// When nothing matches it returns b itself; otherwise a new slice, b is
+// never modified.
 func (m *Masker) Mask(b []byte) []byte {
 	if m == nil {
 		return b
 	}
-	return m.ac.Load().mask(b)
-}
-
-func (a *automaton) mask(b []byte) []byte {
-	if a == nil {
-		return b
-	}
-	var buf [16]span
-	sp := a.spans(b, buf[:0])
-	if len(sp) == 0 {
-		return b
-	}
-	out := redact(b, sp)
-	// A pattern containing '*' may be completed by an inserted "***". Every
-	// round shrinks the text (patterns are longer than "***"), so this ends.
-	for a.hasStar {
-		sp = a.spans(out, sp[:0])
-		if len(sp) == 0 {
-			break
-		}
-		out = redact(out, sp)
-	}
-	return out
+	return m.snap.Load().mask(b)
 }
 
 // MaskString is Mask for strings; it returns s itself when nothing matches.

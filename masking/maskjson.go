@@ -16,11 +16,11 @@ import "sort"
 // ever write whole, well-formed tokens, so the output is valid by
 // construction.
 func (m *Masker) MaskJSON(doc []byte) ([]byte, error) {
-	a := m.ac.Load()
+	a := m.snap.Load()
 	changed := false
 	var spanBuf [16]span
 	w := walker{src: doc, out: make([]byte, 0, len(doc))}
-	if a != nil {
+	if !a.empty() {
 		w.str = func(w *walker, raw []byte, escaped bool) {
 			w.out = append(w.out, '"')
 			if !escaped {
@@ -54,7 +54,7 @@ func (m *Masker) MaskJSON(doc []byte) ([]byte, error) {
 	if err := w.document(); err != nil {
 		return nil, err
 	}
-	if a == nil {
+	if a.empty() {
 		return doc, nil
 	}
 	out := w.out

@@ -12,7 +12,8 @@ import "io"
 type Writer struct {
 	m    *Masker
 	w    io.Writer
-	buf  []byte
+	buf  []byte // buf[:keep] was written already and is only context
+	keep int
 	sp   []span
 	err  error
 	done bool
@@ -57,23 +58,40 @@ func (w *Writer) Close() error {
 }
 
 func (w *Writer) emit(final bool) error {
-	if len(w.buf) == 0 {
+	if len(w.buf) == w.keep {
 		return nil
 	}
-	a := w.m.ac.Load()
-	var cut int
-	if final || a == nil {
-		cut = len(w.buf)
-	} else {
+	mt := w.m.snap.Load()
+	hold := -1
+	if !final && !mt.empty() {
 		// No occurrence that ends beyond the data seen so far can start
-		// before len-(maxLen-1).
-		cut = max(len(w.buf)-(a.maxLen-1), 0)
+		// more than maxLen-1 bytes before the end of any view of it; the
+		// slack covers an escape or a line break whose decoding the next
+		// bytes may still change.
+		hold = mt.maxLen - 1 + viewSlack
 	}
-	w.sp = a.spans(w.buf, w.sp[:0])
+	var cut int
+	w.sp, cut = mt.scan(w.buf, w.sp[:0], hold)
+	if cut <= w.keep {
+		return nil
+	}
+	// Spans are relative to the data not written yet; the context before
+	// it was written (masked) already.
+	sp := w.sp[:0]
+	for _, s := range w.sp {
+		if s.end <= w.keep {
+			continue
+		}
+		s.start = max(s.start, w.keep) - w.keep
+		s.end -= w.keep
+		sp = append(sp, s)
+	}
+	cut -= w.keep
+	pending := w.buf[w.keep:]
 	// Keep a masked range that straddles the cut whole: it may still grow
 	// (merge with a later match) and must not be written half in clear.
 	n := 0
-	for _, s := range w.sp {
+	for _, s := range sp {
 		if s.start >= cut {
 			break
 		}
@@ -88,19 +106,29 @@ func (w *Writer) emit(final bool) error {
 	}
 	var out []byte
 	if n == 0 {
-		out = w.buf[:cut]
+		out = pending[:cut]
 	} else {
-		out = redact(w.buf[:cut], w.sp[:n])
-		if a.hasStar {
-			out = a.mask(out)
+		out = redact(pending[:cut], sp[:n])
+		if mt.hasStar {
+			out = mt.mask(out)
 		}
 	}
 	if _, err := w.w.Write(out); err != nil {
 		w.err = err
 		return err
 	}
-	// Keep the tail; compact so the buffer does not grow without bound.
-	rest := copy(w.buf, w.buf[cut:])
+	// Keep the tail and a little written context before it (whether a view
+	// joins a line break depends on the text before it); compact so the
+	// buffer does not grow without bound.
+	cut += w.keep
+	from := max(cut-writerContext, 0)
+	rest := copy(w.buf, w.buf[from:])
 	w.buf = w.buf[:rest]
+	w.keep = cut - from
 	return nil
 }
+
+// writerContext is how much already written text a Writer keeps in front
+// of what it holds back, so that views of the rest are built as in the
+// whole stream (see joinBreaks, which looks back minJoinRun view bytes).
+const writerContext = 256
