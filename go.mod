@@ -17,6 +17,7 @@ require (
 	github.com/taskcluster/taskcluster/v44 v44.23.4
 	github.com/tidwall/gjson v1.20.0
 	go.etcd.io/bbolt v1.5.0
+	golang.org/x/term v0.38.0
 	gopkg.in/yaml.v3 v3.0.1
 )
 

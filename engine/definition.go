@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -233,20 +234,46 @@ func jsonErrorText(b []byte, err error) string {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
+	case asErr(err, &se) && strings.Contains(se.Error(), "max depth"):
+		l, c := lineCol(b, int(se.Offset))
+		return fmt.Sprintf("JSON nested too deeply at line %d, column %d (more than 10000 levels of arrays and objects)", l, c)
 	case asErr(err, &se):
 		l, c := lineCol(b, int(se.Offset))
 		return fmt.Sprintf("malformed JSON at line %d, column %d: %v", l, c, se)
 	case asErr(err, &te):
 		l, c := lineCol(b, int(te.Offset))
-		field := te.Field
-		if field == "" {
-			field = "(document)"
+		if te.Field == "" {
+			return fmt.Sprintf("line %d, column %d: the document is a JSON %s; a workflow definition is a JSON object", l, c, te.Value)
 		}
-		return fmt.Sprintf("field %s at line %d, column %d: JSON %s cannot be a %s", field, l, c, te.Value, te.Type)
+		return fmt.Sprintf("field %s at line %d, column %d: a JSON %s where a %s belongs", te.Field, l, c, te.Value, jsonKind(te.Type))
 	case err.Error() == "EOF":
 		return "malformed JSON: empty document"
 	}
 	return "malformed JSON: " + err.Error()
+}
+
+// jsonKind names the JSON kind that decodes into t, for error messages
+// (not Go type names).
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return "value"
+	}
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "JSON object"
+	case reflect.Slice, reflect.Array:
+		return "JSON array"
+	case reflect.String:
+		return "JSON string"
+	case reflect.Bool:
+		return "JSON boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8,
+		reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return "JSON number"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	}
+	return "value"
 }
 
 // lineCol converts a byte offset into 1-based line and column.

@@ -17,7 +17,7 @@ func TestParseDefinitionBadInput(t *testing.T) {
 		{"empty", ``, []string{"empty document"}},
 		{"malformed", "{\"name\":\"w\",\n \"tasks\": [ {\"name\": }", []string{"malformed JSON at line 2, column"}},
 		{"trailing", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"WAIT"}]} {}`, []string{"unexpected data after the definition"}},
-		{"not object", `[1,2]`, []string{"cannot be a"}},
+		{"not object", `[1,2]`, []string{"a workflow definition is a JSON object"}},
 		{"wrong field type", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","retryCount":"x"}]}`, []string{"retryCount", "line 1"}},
 		{"schema version", `{"name":"w","schemaVersion":1,"tasks":[{"name":"a","taskReferenceName":"a","type":"WAIT"}]}`, []string{"/schemaVersion: schemaVersion 1 is not supported"}},
 		{"no name no tasks", `{"tasks":[]}`, []string{"/name: missing workflow name", "/tasks: the workflow has no tasks"}},

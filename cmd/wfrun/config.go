@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -39,4 +41,20 @@ func openStore(cmd *cobra.Command) (store.Store, error) {
 		return nil, fmt.Errorf("open secret store: %w", err)
 	}
 	return s, nil
+}
+
+// errNoHome: without a home, wfrun would have to invent one (a temporary
+// directory that loses the stores and the master key); it refuses instead.
+var errNoHome = errors.New("no home directory for wfrun's stores and master key: HOME is not set; set WFRUN_HOME=/path/to/dir (or pass --home)")
+
+// checkHome refuses to guess a home for commands that use the stores.
+func checkHome(cmd *cobra.Command) error {
+	f := cmd.Flag("home")
+	if f == nil || f.Changed || os.Getenv("WFRUN_HOME") != "" || os.Getenv("XDG_DATA_HOME") != "" {
+		return nil
+	}
+	if h, err := os.UserHomeDir(); err == nil && h != "" {
+		return nil
+	}
+	return errNoHome
 }

@@ -4,50 +4,86 @@
 package main
 
 import (
-	"errors"
+	"context"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
 )
 
-// exitError carries a process exit code through cobra's error return.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-// usageErr marks err as bad usage (exit status 2).
-func usageErr(err error) error { return &exitError{code: 2, err: err} }
+const rootExamples = `  wfrun run testdata/workflows/hello.json --input '{"name":"world","times":3}'
+  printf '%s' "$API_TOKEN" | wfrun secret set api_token
+  wfrun runs --status FAILED -o json
+  wfrun eval --doc task.json --context ctx.json`
 
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
-		Use:           "wfrun",
-		Short:         "Run JSON workflows with real secrets handling",
+		Use:   "wfrun",
+		Short: "Run JSON workflows with real secrets handling",
+		Long: `wfrun runs Conductor-style JSON workflows locally, with secrets resolved when a
+task runs and masked everywhere else.
+
+Exit status: 0 success; 1 a run that did not complete or an operation that
+failed; 2 bad usage (unknown command or flag, wrong arguments, a malformed
+flag value, an invalid workflow definition).
+
+Environment: WFRUN_HOME, WFRUN_STORE, WFRUN_MASTER_KEY (see README.md),
+WFRUN_OUTPUT (default for -o), NO_COLOR (no colours).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Example: `  wfrun run testdata/workflows/hello.json --input '{"name":"world"}'
-  wfrun secret set api_token --value s3cr3t
-  wfrun eval --doc task.json --context ctx.json`,
+		Version:       versionString(),
+		Example:       rootExamples,
 	}
-	// Each subcommand lives in its own file; add new ones here.
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if f := os.Getenv(envOutput); f != "" {
+			if err := validFormatName(f); err != nil {
+				return usageErr(fmt.Errorf("%s: %w", envOutput, err))
+			}
+		}
+		return checkHome(cmd)
+	}
+	root.PersistentFlags().Bool("verbose", false, "print diagnostic detail (driver messages, stack traces of internal errors) on stderr")
+	// A malformed or unknown flag anywhere is bad usage; subcommands inherit
+	// this unless they set their own.
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
+	// Each subcommand lives in its own file; add new ones in commands().
 	root.AddCommand(commands()...)
+	enforceConventions(root)
 	return root
 }
 
 func main() {
-	root := newRootCmd()
-	err := root.Execute()
-	if err == nil {
-		return
-	}
-	fmt.Fprintln(os.Stderr, "wfrun:", err)
-	var ee *exitError
-	if errors.As(err, &ee) {
-		os.Exit(ee.code)
-	}
-	os.Exit(1)
+	os.Exit(execute(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// verbose reports whether --verbose was given to cmd (or its parents).
+func verbose(cmd *cobra.Command) bool {
+	v, _ := cmd.Flags().GetBool("verbose")
+	return v
+}
+
+// execute runs wfrun with args and returns the process exit status. It is
+// the one path from an error (or a panic) to a message and a status: main
+// and the tests both go through it.
+func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	quietDrivers(hasVerboseArg(args), stderr)
+	return executeRoot(ctx, newRootCmd(), args, stdin, stdout, stderr)
+}
+
+// executeRoot is execute on a given command tree.
+func executeRoot(ctx context.Context, root *cobra.Command, args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	defer func() {
+		if r := recover(); r != nil {
+			reportPanic(stderr, args, r, hasVerboseArg(args))
+			code = exitFailed
+		}
+	}()
+	cmd, err := root.ExecuteContextC(ctx)
+	return reportError(stderr, cmd, err)
 }

@@ -21,7 +21,10 @@ and names what is missing.`,
   wfrun restart RUN_ID --from-start`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := openEngine(cmd, &ef, progress(cmd.ErrOrStderr(), ef.quiet))
+			if err := ef.out.check(); err != nil {
+				return err
+			}
+			c, err := openEngine(cmd, &ef, ef.progress(cmd))
 			if err != nil {
 				return err
 			}
@@ -29,7 +32,7 @@ and names what is missing.`,
 			ctx, stop := signalContext(cmd)
 			defer stop()
 			res, err := c.Restart(ctx, args[0], fromStart)
-			return finishRun(cmd, res, err)
+			return finishRun(cmd, &ef, res, err)
 		},
 	}
 	addConfigFlags(cmd)

@@ -16,7 +16,10 @@ in progress is executed again; a WAIT keeps its original deadline.`,
   wfrun resume RUN_ID --worker enrich=./enrich.sh`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := openEngine(cmd, &ef, progress(cmd.ErrOrStderr(), ef.quiet))
+			if err := ef.out.check(); err != nil {
+				return err
+			}
+			c, err := openEngine(cmd, &ef, ef.progress(cmd))
 			if err != nil {
 				return err
 			}
@@ -24,7 +27,7 @@ in progress is executed again; a WAIT keeps its original deadline.`,
 			ctx, stop := signalContext(cmd)
 			defer stop()
 			res, err := c.Resume(ctx, args[0])
-			return finishRun(cmd, res, err)
+			return finishRun(cmd, &ef, res, err)
 		},
 	}
 	addConfigFlags(cmd)

@@ -11,7 +11,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -32,6 +31,15 @@ type engineFlags struct {
 	defsDir   string
 	quiet     bool
 	allowExec bool
+	out       outputFlags
+	pv        *progressView
+}
+
+// progress starts the progress view on cmd's stderr and returns the
+// engine's event callback.
+func (f *engineFlags) progress(cmd *cobra.Command) func(engine.Event) {
+	f.pv = newProgress(cmd.ErrOrStderr(), f.quiet)
+	return f.pv.event
 }
 
 func (f *engineFlags) add(cmd *cobra.Command) {
@@ -39,6 +47,7 @@ func (f *engineFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.defsDir, "definitions", "", "directory of workflow definitions for SUB_WORKFLOW and failureWorkflow names (default: the workflow file's directory)")
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines on stderr")
 	cmd.Flags().BoolVar(&f.allowExec, "allow-exec", false, "enable EXEC tasks, which run local commands with secrets as env vars and files (off by default: whoever writes the workflow could run any command)")
+	f.out.add(cmd)
 }
 
 // cliRegistry is the task registry of run, resume and restart: the default
@@ -212,44 +221,6 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 
 func (l *limitedBuffer) String() string { return string(l.b) }
 
-// progress prints one line per transition on w (already masked by the
-// engine) and, for waiting tasks, how to complete them.
-func progress(w io.Writer, quiet bool) func(engine.Event) {
-	var mu sync.Mutex
-	return func(ev engine.Event) {
-		mu.Lock()
-		defer mu.Unlock()
-		ts := ev.Time.Format("15:04:05")
-		switch ev.Kind {
-		case engine.EventWorkflow:
-			if quiet && ev.Status == engine.StatusRunning && ev.Reason == "" {
-				return
-			}
-			line := fmt.Sprintf("%s run %s (%s) %s", ts, ev.RunID, ev.WorkflowType, ev.Status)
-			if ev.Reason != "" {
-				line += ": " + ev.Reason
-			}
-			fmt.Fprintln(w, line)
-		case engine.EventWaiting:
-			if ev.Reason == "external completion" {
-				fmt.Fprintf(w, "%s task %s (%s) waits for an external completion; complete it with:\n  wfrun task complete %s %s --output '{...}'\n",
-					ts, ev.TaskRef, ev.TaskType, ev.RunID, ev.TaskRef)
-			} else {
-				fmt.Fprintf(w, "%s task %s (%s) waits %s (or: wfrun task complete %s %s)\n", ts, ev.TaskRef, ev.TaskType, ev.Reason, ev.RunID, ev.TaskRef)
-			}
-		default:
-			if quiet {
-				return
-			}
-			line := fmt.Sprintf("%s task %s (%s) %s", ts, ev.TaskRef, ev.TaskType, ev.Status)
-			if ev.Reason != "" {
-				line += ": " + ev.Reason
-			}
-			fmt.Fprintln(w, line)
-		}
-	}
-}
-
 // readJSONArg reads "JSON" or "@file" (or "@-" for stdin).
 func readJSONArg(cmd *cobra.Command, flag, v string) (json.RawMessage, error) {
 	if v == "" {
@@ -283,22 +254,76 @@ func signalContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 }
 
+// runResult is `run -o json`: the run id and status with the masked output,
+// so a script gets the id of a failed run from stdout.
+type runResult struct {
+	WorkflowID            string          `json:"workflowId"`
+	Status                string          `json:"status"`
+	ReasonForIncompletion string          `json:"reasonForIncompletion,omitempty"`
+	Output                json.RawMessage `json:"output"`
+}
+
+func newRunResult(res *engine.Result) runResult {
+	out := res.Output
+	if len(out) == 0 {
+		out = json.RawMessage("{}")
+	}
+	return runResult{WorkflowID: res.RunID, Status: res.Status, ReasonForIncompletion: res.Reason, Output: out}
+}
+
+// printResult writes a run's result on stdout: the masked workflow output
+// (SPEC §5) by default, the envelope with -o json/yaml/--field. oneLine is
+// for --every (one JSON line per run).
+func printResult(cmd *cobra.Command, out *outputFlags, res *engine.Result, oneLine bool) error {
+	w := cmd.OutOrStdout()
+	if out.structured() {
+		v := newRunResult(res)
+		if oneLine && out.format == formatJSON {
+			b, err := json.Marshal(v)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(w, "%s\n", b)
+			return err
+		}
+		return out.render(w, v, nil)
+	}
+	var b []byte
+	if oneLine {
+		b, _ = json.Marshal(json.RawMessage(res.Output))
+	} else {
+		b, _ = json.MarshalIndent(json.RawMessage(res.Output), "", "  ")
+	}
+	_, err := fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
 // finishRun prints the masked output and maps the status to the exit code.
-func finishRun(cmd *cobra.Command, res *engine.Result, err error) error {
+// An error during the run (a store that went away) names the run and how to
+// resume it.
+func finishRun(cmd *cobra.Command, f *engineFlags, res *engine.Result, err error) error {
+	out, pv := &f.out, f.pv
+	if pv != nil {
+		pv.close()
+	}
 	if err != nil {
 		if errors.Is(err, engine.ErrInterrupted) {
-			return &exitError{code: 1, err: err}
+			return failed(err)
+		}
+		if id := pv.runID(); pv != nil && id != "" && !errors.Is(err, engine.ErrInvalidDefinition) {
+			return failed(fmt.Errorf("run %s did not finish: %w; it stays RUNNING: once the cause is fixed, continue it with: wfrun resume %s", id, err, id))
 		}
 		return err
 	}
-	out, _ := json.MarshalIndent(json.RawMessage(res.Output), "", "  ")
-	fmt.Fprintf(cmd.OutOrStdout(), "%s\n", out)
+	if perr := printResult(cmd, out, res, false); perr != nil {
+		return perr
+	}
 	if res.Status != engine.StatusCompleted {
 		msg := fmt.Sprintf("run %s ended %s", res.RunID, res.Status)
 		if res.Reason != "" {
 			msg += ": " + res.Reason
 		}
-		return &exitError{code: 1, err: errors.New(msg)}
+		return failed(errors.New(msg))
 	}
 	return nil
 }
@@ -352,14 +377,14 @@ EXEC tasks run local commands and are refused unless --allow-exec is given.`,
 			if ef.defsDir == "" {
 				ef.defsDir = filepath.Dir(args[0])
 			}
-			c, err := openEngine(cmd, &ef, progress(cmd.ErrOrStderr(), ef.quiet))
+			c, err := openEngine(cmd, &ef, ef.progress(cmd))
 			if err != nil {
 				return err
 			}
 			defer c.Close()
 			def, err := c.Parse(b)
 			if err != nil {
-				return usageErr(fmt.Errorf("%s: %w", args[0], err))
+				return invalidErr(fmt.Errorf("%s: %w", args[0], err))
 			}
 			opts := []engine.RunOption{engine.InScope(project, environ), engine.WithCorrelationID(corr)}
 			if abs, err := filepath.Abs(args[0]); err == nil {
@@ -388,10 +413,10 @@ EXEC tasks run local commands and are refused unless --allow-exec is given.`,
 			ctx, stop := signalContext(cmd)
 			defer stop()
 			if every > 0 {
-				return runEvery(ctx, cmd, c, def, in, opts, every, maxRuns)
+				return runEvery(ctx, cmd, &ef, c, def, in, opts, every, maxRuns)
 			}
 			res, err := c.Start(ctx, def, in, opts...)
-			return finishRun(cmd, res, err)
+			return finishRun(cmd, &ef, res, err)
 		},
 	}
 	addConfigFlags(cmd)
@@ -413,22 +438,24 @@ EXEC tasks run local commands and are refused unless --allow-exec is given.`,
 // a run while another is active. A failed run does not stop the schedule
 // (the next one may succeed: a token endpoint that was down); a run-store
 // or secret-store error that prevents a run from being recorded does.
-func runEvery(ctx context.Context, cmd *cobra.Command, c *cliEngine, def *engine.Definition, in json.RawMessage,
+func runEvery(ctx context.Context, cmd *cobra.Command, ef *engineFlags, c *cliEngine, def *engine.Definition, in json.RawMessage,
 	opts []engine.RunOption, every time.Duration, maxRuns int) error {
 	stderr := cmd.ErrOrStderr()
 	var last *engine.Result
 	for n := 1; ; n++ {
 		started := time.Now()
+		ef.pv.resetRun()
 		res, err := c.Start(ctx, def, in, opts...)
 		if err != nil {
 			if errors.Is(err, engine.ErrInterrupted) {
 				fmt.Fprintf(stderr, "%s scheduled run %d interrupted by a signal: %v\n", time.Now().Format("15:04:05"), n, err)
 			}
-			return finishRun(cmd, res, err)
+			return finishRun(cmd, ef, res, err)
 		}
 		last = res
-		out, _ := json.Marshal(json.RawMessage(res.Output))
-		fmt.Fprintf(cmd.OutOrStdout(), "%s\n", out)
+		if err := printResult(cmd, &ef.out, res, true); err != nil {
+			return err
+		}
 		line := fmt.Sprintf("%s scheduled run %d: %s %s in %s", time.Now().Format("15:04:05"), n, res.RunID, res.Status,
 			time.Since(started).Round(time.Millisecond))
 		if res.Reason != "" {

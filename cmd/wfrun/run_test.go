@@ -264,7 +264,7 @@ func TestKillDuringWaitThenResume(t *testing.T) {
 		t.Fatalf("first step ran %d times", n)
 	}
 	// Complete the HUMAN task from another process while the run waits.
-	done := exec.Command(os.Args[0], "task", "complete", runID, "approve", "--output", `{"approved":true,"by":"carol"}`)
+	done := exec.Command(os.Args[0], "task", "complete", runID, "approve", "--data", `{"approved":true,"by":"carol"}`)
 	done.Env = append(os.Environ(), "WFRUN_TEST_AS_CLI=1")
 	if out, err := done.CombinedOutput(); err != nil {
 		t.Fatalf("task complete: %v: %s", err, out)

@@ -37,7 +37,7 @@ narrowest level holding a name. Values are never printed without --reveal.`,
   wfrun secret ls project/ -o json`,
 	}
 	addConfigFlags(cmd)
-	cmd.AddCommand(newSecretSetCmd(), newSecretGetCmd(), newSecretLsCmd(), newSecretRmCmd(),
+	cmd.AddCommand(newSecretSetCmd(), newSecretGetCmd(), newSecretExistsCmd(), newSecretLsCmd(), newSecretRmCmd(),
 		newSecretTagCmd(), newSecretHistoryCmd(), newSecretRekeyCmd(), newSecretSweepCmd())
 	return cmd
 }
@@ -201,7 +201,7 @@ version never expires. --if-version makes the write a compare-and-swap
 					src = fromFile
 					data, err = os.ReadFile(fromFile)
 				} else {
-					data, err = io.ReadAll(io.LimitReader(cmd.InOrStdin(), store.MaxValueSize*2))
+					data, src, err = readSecretStdin(cmd, name, store.MaxValueSize*2)
 				}
 				if err != nil {
 					return usageErr(fmt.Errorf("set: read value: %w", err))
@@ -238,6 +238,7 @@ version never expires. --if-version makes the write a compare-and-swap
 			if cmd.Flags().Changed("if-version") {
 				opts = append(opts, store.IfVersion(ifVersion))
 			}
+			warnShortValue(cmd, sec)
 			return withStore(cmd, &sf, func(s store.Store, scope store.Scope) error {
 				out, err := s.Put(cmd.Context(), sec, opts...)
 				if err != nil {
@@ -436,6 +437,7 @@ yaml, include it as "value".`,
 // listEntry is one row of `secret ls`.
 type listEntry struct {
 	Name      string            `json:"name"`
+	Scope     string            `json:"scope"`
 	Version   int64             `json:"version"`
 	Type      string            `json:"type"`
 	Tags      map[string]string `json:"tags,omitempty"`
@@ -468,7 +470,7 @@ are more, the token for the next page is printed on stderr.`,
 			if len(args) == 1 {
 				prefix = args[0]
 			}
-			return withStore(cmd, &sf, func(s store.Store, _ store.Scope) error {
+			return withStore(cmd, &sf, func(s store.Store, scope store.Scope) error {
 				var names []string
 				tok := token
 				for {
@@ -491,10 +493,10 @@ are more, the token for the next page is printed on stderr.`,
 				}
 				entries := make([]listEntry, 0, len(names))
 				for _, n := range names {
-					e := listEntry{Name: n, Type: "-"}
+					e := listEntry{Name: n, Scope: scope.String(), Type: "-"}
 					if sec := found[n]; sec != nil {
 						v := newSecretView(sec, false)
-						e.Version, e.Type, e.Tags, e.Expires, e.UpdatedAt = v.Version, v.Type, v.Tags, v.Expires, v.UpdatedAt
+						e.Scope, e.Version, e.Type, e.Tags, e.Expires, e.UpdatedAt = v.Scope, v.Version, v.Type, v.Tags, v.Expires, v.UpdatedAt
 					}
 					entries = append(entries, e)
 				}
@@ -502,13 +504,13 @@ are more, the token for the next page is printed on stderr.`,
 					fmt.Fprintf(cmd.ErrOrStderr(), "more secrets: --continuation-token %s\n", tok)
 				}
 				return render(cmd.OutOrStdout(), format, entries, func(w io.Writer) error {
-					row(w, "NAME", "VERSION", "TYPE", "UPDATED", "EXPIRES", "TAGS")
+					row(w, "NAME", "SCOPE", "VERSION", "TYPE", "UPDATED", "EXPIRES", "TAGS")
 					for _, e := range entries {
 						exp := "never"
 						if e.Expires != nil {
 							exp = fmtTime(*e.Expires)
 						}
-						row(w, e.Name, strconv.FormatInt(e.Version, 10), e.Type, fmtTime(e.UpdatedAt), exp, fmtTags(e.Tags))
+						row(w, e.Name, e.Scope, strconv.FormatInt(e.Version, 10), e.Type, fmtTime(e.UpdatedAt), exp, fmtTags(e.Tags))
 					}
 					return nil
 				})
@@ -537,10 +539,18 @@ func newSecretRmCmd() *cobra.Command {
 			}
 			return withStore(cmd, &sf, func(s store.Store, _ store.Scope) error {
 				for _, n := range args {
+					existed, err := secretExists(cmd.Context(), s, n)
+					if err != nil {
+						return err
+					}
 					if err := s.Delete(cmd.Context(), n); err != nil {
 						return err
 					}
-					fmt.Fprintf(cmd.OutOrStdout(), "removed secret %q\n", n)
+					if existed {
+						fmt.Fprintf(cmd.OutOrStdout(), "removed secret %q\n", n)
+					} else {
+						fmt.Fprintf(cmd.OutOrStdout(), "secret %q does not exist: nothing to remove\n", n)
+					}
 				}
 				return nil
 			})

@@ -95,9 +95,6 @@ masked before storage, and _secrets, _masked and maskedFields values display as 
 					if t.Reason != "" {
 						detail = t.Reason
 					}
-					if len(detail) > 100 {
-						detail = detail[:97] + "..."
-					}
 					dur := ""
 					if t.StartTime != 0 && t.EndTime >= t.StartTime {
 						dur = (time.Duration(t.EndTime-t.StartTime) * time.Millisecond).String()

@@ -9,15 +9,19 @@ import (
 
 func newTaskCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "task",
-		Short: "Act on the tasks of a run",
+		Use:     "task",
+		Short:   "Act on the tasks of a run",
+		Example: `  wfrun task complete RUN_ID approval --data '{"approved":true}'`,
 	}
 	cmd.AddCommand(newTaskCompleteCmd())
 	return cmd
 }
 
 func newTaskCompleteCmd() *cobra.Command {
-	var output, status string
+	var (
+		output, status string
+		out            outputFlags
+	)
 	cmd := &cobra.Command{
 		Use:   "complete RUN_ID TASK_REF",
 		Short: "Complete a WAIT or HUMAN task that waits for an external completion",
@@ -25,11 +29,20 @@ func newTaskCompleteCmd() *cobra.Command {
 "wfrun run" waits in another process (the run picks it up within a second) and
 for a run whose process stopped (the next "wfrun resume" applies it). TASK_REF
 may omit a DO_WHILE iteration suffix (__N): the latest waiting iteration is used.`,
-		Example: `  wfrun task complete RUN_ID approval --output '{"approved":true}'
-  wfrun task complete RUN_ID approval --status FAILED`,
+		Example: `  wfrun task complete RUN_ID approval --data '{"approved":true}'
+  wfrun task complete RUN_ID approval --status FAILED -o json`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			out, err := readJSONArg(cmd, "output", output)
+			if err := out.check(); err != nil {
+				return err
+			}
+			st := strings.ToUpper(status)
+			switch st {
+			case "COMPLETED", "FAILED", "FAILED_WITH_TERMINAL_ERROR":
+			default:
+				return usageErr(fmt.Errorf("--status %q: want COMPLETED, FAILED or FAILED_WITH_TERMINAL_ERROR", status))
+			}
+			taskOut, err := readJSONArg(cmd, "data", output)
 			if err != nil {
 				return err
 			}
@@ -38,16 +51,25 @@ may omit a DO_WHILE iteration suffix (__N): the latest waiting iteration is used
 				return err
 			}
 			defer c.Close()
-			ref, err := c.CompleteTask(cmd.Context(), args[0], args[1], strings.ToUpper(status), out)
+			ref, err := c.CompleteTask(cmd.Context(), args[0], args[1], st, taskOut)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "task %s of run %s: %s delivered\n", ref, args[0], strings.ToUpper(status))
-			return nil
+			v := struct {
+				WorkflowID string `json:"workflowId"`
+				TaskRef    string `json:"referenceTaskName"`
+				Status     string `json:"status"`
+			}{args[0], ref, st}
+			return out.render(cmd.OutOrStdout(), v, func(t *table) {
+				t.line(fmt.Sprintf("task %s of run %s: %s delivered", ref, args[0], st))
+			})
 		},
 	}
 	addConfigFlags(cmd)
-	cmd.Flags().StringVar(&output, "output", "", "task output: a JSON object, @FILE or @- for stdin")
+	cmd.Flags().StringVar(&output, "data", "", "the task's outputData: a JSON object, @FILE or @- for stdin")
 	cmd.Flags().StringVar(&status, "status", "COMPLETED", "COMPLETED, FAILED or FAILED_WITH_TERMINAL_ERROR")
+	_ = cmd.RegisterFlagCompletionFunc("status", fixedCompletion("COMPLETED", "FAILED", "FAILED_WITH_TERMINAL_ERROR"))
+	cmd.ValidArgsFunction = completeRunThenTask
+	out.add(cmd)
 	return cmd
 }

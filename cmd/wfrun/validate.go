@@ -1,50 +1,90 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/wfrun/wfrun/engine"
-	"github.com/wfrun/wfrun/tasks"
 )
 
+// validation is one file's verdict in `validate -o json`.
+type validation struct {
+	File     string `json:"file"`
+	Valid    bool   `json:"valid"`
+	Name     string `json:"name,omitempty"`
+	Version  int    `json:"version,omitempty"`
+	Tasks    int    `json:"tasks,omitempty"`
+	Problems string `json:"problems,omitempty"`
+}
+
 func newValidateCmd() *cobra.Command {
-	return &cobra.Command{
+	var (
+		allowExec bool
+		out       outputFlags
+	)
+	cmd := &cobra.Command{
 		Use:   "validate WORKFLOW.json...",
 		Short: "Check workflow definitions without running them",
 		Long: `Validate parses each definition and reports every problem with its JSON
 location (unknown task types, missing or duplicate taskReferenceName, references to
-unknown tasks, bad evaluators, unterminated expressions, ...). Exit status 2 when a
+unknown tasks, bad evaluators, unterminated expressions, ...). EXEC tasks are
+valid only with --allow-exec, as for 'wfrun run'. Exit status 2 when a
 definition is invalid.`,
-		Example: `  wfrun validate testdata/workflows/*.json`,
-		Args:    cobra.MinimumNArgs(1),
+		Example: `  wfrun validate testdata/workflows/hello.json
+  wfrun validate --allow-exec testdata/workflows/*.json
+  wfrun validate wf.json -o json`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			reg := tasks.NewDefaultRegistry()
+			if err := out.check(); err != nil {
+				return err
+			}
+			reg := cliRegistry(allowExec)
+			var results []validation
 			bad := 0
 			for _, p := range args {
+				v := validation{File: p}
 				b, err := os.ReadFile(p)
-				if err != nil {
-					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %v\n", p, err)
-					bad++
-					continue
+				if err == nil {
+					var def *engine.Definition
+					def, err = engine.ParseDefinition(b, engine.WithTaskRegistry(reg))
+					if err == nil {
+						v.Valid, v.Name, v.Version, v.Tasks = true, def.Name, def.Version, len(def.Tasks)
+					} else {
+						err = fmt.Errorf("%s: %w", p, err)
+					}
 				}
-				def, err := engine.ParseDefinition(b, engine.WithTaskRegistry(reg))
 				if err != nil {
-					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %v\n", p, err)
+					// A read error (*fs.PathError) names the file already.
+					v.Problems = err.Error()
 					bad++
-					continue
+					if !out.structured() {
+						fmt.Fprintln(cmd.ErrOrStderr(), err)
+					}
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%s v%d, %d tasks)\n", p, def.Name, def.Version, len(def.Tasks))
+				results = append(results, v)
+			}
+			if out.structured() {
+				if err := out.render(cmd.OutOrStdout(), results, nil); err != nil {
+					return err
+				}
+			} else {
+				for _, v := range results {
+					if v.Valid {
+						fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%s v%d, %s)\n", v.File, v.Name, v.Version, plural(v.Tasks, "task"))
+					}
+				}
 			}
 			if bad > 0 {
-				return usageErr(errors.New(plural(bad, "invalid definition")))
+				return invalidErr(fmt.Errorf("%d of %s invalid or unreadable", bad, plural(len(args), "definition")))
 			}
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&allowExec, "allow-exec", false, "accept EXEC tasks (as 'wfrun run --allow-exec' does)")
+	out.add(cmd)
+	return cmd
 }
 
 func plural(n int, what string) string {

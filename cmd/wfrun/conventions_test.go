@@ -1,0 +1,221 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+)
+
+// cli runs wfrun through execute, the path main takes: the exit status,
+// the one-line error and the panic handling are main's.
+func cli(t *testing.T, stdin string, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := execute(context.Background(), args, strings.NewReader(stdin), &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+// writeFile writes body under dir and returns its path.
+func writeFile(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// allCommands lists every visible command path of the tree (cobra's own
+// help and completion included).
+func allCommands() [][]string {
+	var out [][]string
+	var walk func(c *cobra.Command, path []string)
+	walk = func(c *cobra.Command, path []string) {
+		if c.Hidden {
+			return
+		}
+		out = append(out, path)
+		for _, sub := range c.Commands() {
+			walk(sub, append(append([]string(nil), path...), sub.Name()))
+		}
+	}
+	walk(newRootCmd(), nil)
+	return out
+}
+
+func TestEveryCommandHelpHasAnExample(t *testing.T) {
+	cliEnv(t)
+	cmds := allCommands()
+	if len(cmds) < 20 {
+		t.Fatalf("only %d commands found", len(cmds))
+	}
+	for _, path := range cmds {
+		t.Run(strings.Join(append([]string{"wfrun"}, path...), " "), func(t *testing.T) {
+			out, errOut, code := cli(t, "", append(path, "--help")...)
+			if code != 0 {
+				t.Fatalf("--help exit %d: %s", code, errOut)
+			}
+			i := strings.Index(out, "Examples:\n")
+			if i < 0 || !strings.Contains(out[i:], "wfrun ") {
+				t.Fatalf("no example in --help:\n%s", out)
+			}
+		})
+	}
+}
+
+const failingWorkflow = `{"name":"f","tasks":[{"name":"t","taskReferenceName":"t","type":"TERMINATE",
+  "inputParameters":{"terminationStatus":"FAILED","terminationReason":"nope"}}]}`
+
+func TestExitStatuses(t *testing.T) {
+	cliEnv(t)
+	dir := t.TempDir()
+	failing := writeFile(t, dir, "fail.json", failingWorkflow)
+	invalid := writeFile(t, dir, "bad.json", `{"name":"b","tasks":[{"name":"t","taskReferenceName":"t","type":"NOPE"}]}`)
+	if _, errOut, code := cli(t, "", "secret", "set", "exists_already", "--value", "value-1234"); code != 0 {
+		t.Fatal(errOut)
+	}
+	cases := []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"no arguments prints help", nil, 0},
+		{"unknown command", []string{"bogus"}, 2},
+		{"unknown subcommand", []string{"secret", "bogus"}, 2},
+		{"unknown flag", []string{"runs", "--bogus"}, 2},
+		{"unknown root flag", []string{"--bogus"}, 2},
+		{"missing argument", []string{"run"}, 2},
+		{"too many arguments", []string{"show", "a", "b"}, 2},
+		{"malformed duration", []string{"run", failing, "--every", "soon"}, 2},
+		{"malformed int", []string{"runs", "--limit", "many"}, 2},
+		{"bad -o", []string{"runs", "-o", "xml"}, 2},
+		{"bad --status", []string{"runs", "--status", "BOGUS"}, 2},
+		{"bad task status", []string{"task", "complete", "r", "t", "--status", "MAYBE"}, 2},
+		{"malformed --input", []string{"run", failing, "--input", "{bad"}, 2},
+		{"invalid definition", []string{"run", invalid}, 2},
+		{"invalid definition (validate)", []string{"validate", invalid}, 2},
+		{"invalid secret name", []string{"secret", "get", "bad name"}, 2},
+		{"failed run", []string{"run", failing}, 1},
+		{"failed run, json", []string{"run", failing, "-o", "json"}, 1},
+		{"missing run", []string{"show", "no-such-run"}, 1},
+		{"missing secret", []string{"secret", "get", "no_such_secret"}, 1},
+		{"secret exists: no", []string{"secret", "exists", "no_such_secret"}, 1},
+		{"secret exists: yes", []string{"secret", "exists", "exists_already"}, 0},
+		{"missing workflow file", []string{"run", filepath.Join(dir, "absent.json")}, 2},
+		{"version", []string{"--version"}, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, errOut, code := cli(t, "", c.args...)
+			if code != c.want {
+				t.Fatalf("wfrun %q: exit %d, want %d; stderr:\n%s", c.args, code, c.want, errOut)
+			}
+			if code != 0 && c.name != "secret exists: no" {
+				// One "wfrun: " line; only a definition's problem list
+				// follows it, indented.
+				i := strings.LastIndex(errOut, "wfrun: ")
+				if i < 0 || (i > 0 && errOut[i-1] != '\n') {
+					t.Fatalf("no 'wfrun: ' error line:\n%s", errOut)
+				}
+				for _, l := range strings.Split(strings.TrimSpace(errOut[i:]), "\n")[1:] {
+					if !strings.HasPrefix(l, "  ") {
+						t.Errorf("error continues on an unindented line %q", l)
+					}
+				}
+				if strings.Contains(errOut, "goroutine ") || strings.Contains(errOut, "Usage:") {
+					t.Errorf("stack trace or usage dump on error:\n%s", errOut)
+				}
+			}
+		})
+	}
+}
+
+func TestJSONOutputParses(t *testing.T) {
+	cliEnv(t)
+	dir := t.TempDir()
+	failing := writeFile(t, dir, "fail.json", failingWorkflow)
+	if _, errOut, code := cli(t, "", "secret", "set", "api_token", "--value", "tok-8f2a61c9d0"); code != 0 {
+		t.Fatal(errOut)
+	}
+	out, _, _ := cli(t, "", "run", failing, "-o", "json", "-q")
+	var res runResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.WorkflowID == "" || res.Status != "FAILED" || res.ReasonForIncompletion != "nope" {
+		t.Fatalf("run -o json of a failed run: %v %q", err, out)
+	}
+	cases := [][]string{
+		{"run", workflows + "hello.json", "--input", `{"name":"ann","times":2}`, "-q"},
+		{"runs"},
+		{"show", res.WorkflowID},
+		{"validate", workflows + "hello.json"},
+		{"version"},
+		{"secret", "set", "db", "--json", `{"user":"app-user","password":"pw-12345"}`},
+		{"secret", "get", "db"},
+		{"secret", "get", "db", "--reveal"},
+		{"secret", "exists", "db"},
+		{"secret", "ls"},
+		{"secret", "history", "db"},
+	}
+	for _, args := range cases {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			for _, how := range []string{"flag", "env"} {
+				a := append([]string(nil), args...)
+				if how == "flag" {
+					a = append(a, "-o", "json")
+					t.Setenv(envOutput, "")
+				} else {
+					t.Setenv(envOutput, "json")
+				}
+				out, errOut, code := cli(t, "", a...)
+				if code != 0 {
+					t.Fatalf("%s: exit %d: %s", how, code, errOut)
+				}
+				if !json.Valid([]byte(out)) {
+					t.Fatalf("%s: stdout is not JSON:\n%s", how, out)
+				}
+			}
+		})
+	}
+	t.Setenv(envOutput, "")
+	if out, _, _ := cli(t, "", "secret", "get", "db", "--reveal", "--field", "value.password"); out != "pw-12345\n" {
+		t.Errorf("--field value.password = %q", out)
+	}
+	if out, _, _ := cli(t, "", "runs", "--field", "status", "--status", "failed"); out != "FAILED\n" {
+		t.Errorf("runs --field status = %q", out)
+	}
+	if _, errOut, code := cli(t, "", "runs", "--field", "nope"); code != 2 || !strings.Contains(errOut, "workflowId") {
+		t.Errorf("--field of a missing field: exit %d: %s", code, errOut)
+	}
+	t.Setenv(envOutput, "xml")
+	if _, errOut, code := cli(t, "", "runs"); code != 2 || !strings.Contains(errOut, envOutput) {
+		t.Errorf("bad WFRUN_OUTPUT: exit %d: %s", code, errOut)
+	}
+}
+
+func TestPanicExits1WithoutStack(t *testing.T) {
+	for _, verbose := range []bool{false, true} {
+		root := newRootCmd()
+		root.AddCommand(&cobra.Command{Use: "boom", RunE: func(*cobra.Command, []string) error { panic("kaboom-value") }})
+		args := []string{"boom"}
+		if verbose {
+			args = append(args, "--verbose")
+		}
+		var out, errb bytes.Buffer
+		code := executeRoot(context.Background(), root, args, strings.NewReader(""), &out, &errb)
+		if code != 1 {
+			t.Fatalf("verbose=%v: exit %d", verbose, code)
+		}
+		lines := strings.Count(strings.TrimSpace(errb.String()), "\n") + 1
+		if !verbose && (lines != 1 || strings.Contains(errb.String(), "kaboom-value") || !strings.Contains(errb.String(), "--verbose")) {
+			t.Errorf("panic report: %q", errb.String())
+		}
+		if verbose && (!strings.Contains(errb.String(), "kaboom-value") || !strings.Contains(errb.String(), "goroutine")) {
+			t.Errorf("verbose panic report lacks the value or stack: %q", errb.String())
+		}
+	}
+}
