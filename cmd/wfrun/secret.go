@@ -238,12 +238,12 @@ version never expires. --if-version makes the write a compare-and-swap
 			if cmd.Flags().Changed("if-version") {
 				opts = append(opts, store.IfVersion(ifVersion))
 			}
-			warnShortValue(cmd, sec)
 			return withStore(cmd, &sf, func(s store.Store, scope store.Scope) error {
 				out, err := s.Put(cmd.Context(), sec, opts...)
 				if err != nil {
 					return err
 				}
+				warnShortValue(cmd, sec)
 				view := newSecretView(out, false)
 				return render(cmd.OutOrStdout(), format, view, func(w io.Writer) error {
 					row(w, fmt.Sprintf("stored secret %q version %d (%s)", out.Name, out.Version, out.Scope))
