@@ -15,7 +15,8 @@ require (
 	github.com/spf13/cobra v1.10.2
 	github.com/taskcluster/httpbackoff/v3 v3.1.0
 	github.com/taskcluster/taskcluster/v44 v44.23.4
-	github.com/tidwall/gjson v1.20.0
+	github.com/tidwall/gjson v1.20.2
+	github.com/tidwall/sjson v1.2.9
 	go.etcd.io/bbolt v1.5.0
 	golang.org/x/term v0.38.0
 	gopkg.in/yaml.v3 v3.0.1
@@ -45,7 +46,7 @@ require (
 	github.com/taskcluster/taskcluster-lib-urls v13.0.1+incompatible // indirect
 	github.com/tent/hawk-go v0.0.0-20161026210932-d341ea318957 // indirect
 	github.com/tidwall/match v1.1.1 // indirect
-	github.com/tidwall/pretty v1.2.0 // indirect
+	github.com/tidwall/pretty v1.3.0 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
 	golang.org/x/text v0.42.0 // indirect

@@ -90,31 +90,26 @@ func BenchmarkHTTPTask(b *testing.B) {
 		b.Fatal(err)
 	}
 	attempt := func(b *testing.B, e *Engine) {
-		r := e.newState(def, "bench-run", masking.New())
+		r := e.newState(def, "bench-run")
 		r.doc.WorkflowID = "bench-run"
-		r.setSecrets()
+		if err := r.newSecrets(nil); err != nil {
+			b.Fatal(err)
+		}
 		wt := def.Tasks[0]
 		ctx := context.Background()
-		var buf []byte
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
 			rec := &taskRecord{TaskID: "task-1", Ref: wt.TaskReferenceName, TaskType: wt.Type, wt: wt}
-			in, used, err := wt.input.Execute(ctx, &runEnv{r: r, taskID: rec.TaskID}, interpolate.ResolveSecrets, buf[:0])
+			in, err := r.sec.ResolveOnly(ctx, wt.input, &runEnv{r: r, taskID: rec.TaskID})
 			if err != nil {
 				b.Fatal(err)
 			}
-			buf = in
-			vals := make([]string, 0, len(used))
-			for _, s := range used {
-				vals = append(vals, s.Value)
-			}
-			r.register(vals...)
 			res := r.runLeaf(ctx, wt, rec, in)
 			if res.Status != tasks.Completed {
 				b.Fatalf("%s: %s", res.Status, res.Reason)
 			}
-			if _, _, err := r.protect(r.applyOutputFilter(ctx, wt, rec, res).Output, "/tasks/task-1/outputData"); err != nil {
+			if _, _, err := r.sec.Protect(r.applyOutputFilter(ctx, wt, rec, res).Output, "/tasks/task-1/outputData"); err != nil {
 				b.Fatal(err)
 			}
 		}

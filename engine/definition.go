@@ -110,6 +110,10 @@ type WorkflowTask struct {
 	subDef   *Definition  // inline subWorkflowParam.workflowDefinition
 	// outputFilter is inputParameters.outputFilter, compiled (outputfilter.go).
 	outputFilter *outputFilter
+	// staticSecrets are the secret names the task reads or writes by name
+	// (HTTP auth.secret, EXEC bundles, UPDATE_SECRET secretKey), checked
+	// static at load (secretrules.go).
+	staticSecrets []string
 }
 
 // UnmarshalJSON keeps the node's raw bytes: executors receive them as

@@ -29,6 +29,9 @@ type runHead struct {
 	Project               string    `json:"project,omitempty"`
 	Environment           string    `json:"environment,omitempty"`
 	NextSeq               int       `json:"nextSeq"`
+	// RegisteredValues is the run's sealed journal of masked values
+	// (runsecrets.Run.Journal): a resumed run masks what this one did.
+	RegisteredValues string `json:"registeredValues,omitempty"`
 }
 
 type taskHead struct {

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -16,6 +15,7 @@ import (
 	"github.com/wfrun/wfrun/engine/runstore"
 	"github.com/wfrun/wfrun/interpolate"
 	"github.com/wfrun/wfrun/masking"
+	"github.com/wfrun/wfrun/runsecrets"
 	"github.com/wfrun/wfrun/store/seal"
 	"github.com/wfrun/wfrun/tasks"
 )
@@ -228,7 +228,7 @@ func (e *Engine) Start(ctx context.Context, def *Definition, input json.RawMessa
 	return r.execute(ctx)
 }
 
-func (e *Engine) newRun(ctx context.Context, def *Definition, input json.RawMessage, cfg *runConfig, parentID, parentTaskID string, masker *masking.Masker) (*runState, error) {
+func (e *Engine) newRun(ctx context.Context, def *Definition, input json.RawMessage, cfg *runConfig, parentID, parentTaskID string, parent *runsecrets.Run) (*runState, error) {
 	if len(input) == 0 || string(input) == "null" {
 		input = json.RawMessage("{}")
 	}
@@ -238,10 +238,7 @@ func (e *Engine) newRun(ctx context.Context, def *Definition, input json.RawMess
 	if cfg.id == "" {
 		cfg.id = newID()
 	}
-	if masker == nil {
-		masker = masking.New()
-	}
-	r := e.newState(def, cfg.id, masker)
+	r := e.newState(def, cfg.id)
 	now := nowMillis()
 	r.doc = runDoc{runHead: runHead{
 		WorkflowID: cfg.id, WorkflowType: def.Name, Version: def.Version, Status: StatusRunning,
@@ -250,7 +247,9 @@ func (e *Engine) newRun(ctx context.Context, def *Definition, input json.RawMess
 		MaskedFields: def.MaskedFields, DefinitionHash: defHash(def.raw),
 		DefinitionPath: cfg.definitionPath, Principal: cfg.principal, Project: cfg.project, Environment: cfg.env,
 	}, WorkflowDefinition: def.raw}
-	r.setSecrets()
+	if err := r.newSecrets(parent); err != nil {
+		return nil, err
+	}
 	if err := r.setInput(input); err != nil {
 		return nil, err
 	}
@@ -268,18 +267,10 @@ func (e *Engine) newRun(ctx context.Context, def *Definition, input json.RawMess
 	return r, nil
 }
 
-func (e *Engine) newState(def *Definition, id string, masker *masking.Masker) *runState {
+func (e *Engine) newState(def *Definition, id string) *runState {
 	return &runState{
-		e: e, def: def, id: id, masker: masker, events: e.events,
+		e: e, def: def, id: id, events: e.events,
 		byRef: map[string]*taskRecord{}, latest: map[string]*taskRecord{}, pending: map[string]signal{},
-	}
-}
-
-func (r *runState) setSecrets() {
-	if r.e.secrets != nil {
-		if s := r.e.secrets(r.doc.Principal, r.doc.Project, r.doc.Environment); s != nil {
-			r.secrets = s
-		}
 	}
 }
 
@@ -312,7 +303,7 @@ func (r *runState) setOutput(out []byte) error {
 // sealed) and keeps its in-memory and stored forms; the cached workflow
 // document expressions read is dropped.
 func (r *runState) setWorkflowMember(data []byte, ptr string, mem *json.RawMessage, stored *[]byte) error {
-	m, st, err := r.protect(data, ptr)
+	m, st, err := r.sec.Protect(data, ptr)
 	if err != nil {
 		return err
 	}
@@ -325,7 +316,7 @@ func (r *runState) setWorkflowMember(data []byte, ptr string, mem *json.RawMessa
 // Resume continues a RUNNING run from its persisted state (after the process
 // that ran it died): completed tasks are not executed again.
 func (e *Engine) Resume(ctx context.Context, id string) (*Result, error) {
-	r, err := e.load(ctx, id, false)
+	r, err := e.load(ctx, id, false, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -366,7 +357,7 @@ func (e *Engine) Restart(ctx context.Context, id string, fromStart bool) (*Resul
 				ErrArchivedSecrets, id, strings.Join(need, ", "))
 		}
 	}
-	r, err := e.loadDoc(ctx, id, doc, &d)
+	r, err := e.loadDoc(ctx, id, doc, &d, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -429,7 +420,7 @@ func (e *Engine) neededOnRetry(d *runDoc, ptr string) bool {
 	return successfulTask(d.Tasks[n].Status)
 }
 
-func (e *Engine) load(ctx context.Context, id string, allowArchived bool) (*runState, error) {
+func (e *Engine) load(ctx context.Context, id string, allowArchived bool, parent *runsecrets.Run) (*runState, error) {
 	doc, archived, err := e.runs.Load(ctx, id)
 	if err != nil {
 		return nil, err
@@ -441,23 +432,27 @@ func (e *Engine) load(ctx context.Context, id string, allowArchived bool) (*runS
 	if (archived && !allowArchived) || terminalWorkflow(d.Status) {
 		return nil, fmt.Errorf("%w: run %s ended with status %s", ErrNotRunning, id, d.Status)
 	}
-	return e.loadDoc(ctx, id, doc, &d)
+	return e.loadDoc(ctx, id, doc, &d, parent)
 }
 
 // loadDoc rebuilds the in-memory state of a persisted run.
-func (e *Engine) loadDoc(ctx context.Context, id string, _ []byte, d *runDoc) (*runState, error) {
+func (e *Engine) loadDoc(ctx context.Context, id string, _ []byte, d *runDoc, parent *runsecrets.Run) (*runState, error) {
 	def, err := e.Parse(d.WorkflowDefinition)
 	if err != nil {
 		return nil, fmt.Errorf("run %s: stored definition: %w", id, err)
 	}
-	r := e.newState(def, id, masking.New())
+	r := e.newState(def, id)
 	r.doc = *d
 	r.doc.Tasks = nil
-	r.setSecrets()
-	r.registerKnownSecrets(ctx)
+	if err := r.newSecrets(parent); err != nil {
+		return nil, fmt.Errorf("run %s: %w", id, err)
+	}
+	if err := r.restoreSecrets(ctx, d.RegisteredValues); err != nil {
+		return nil, fmt.Errorf("run %s: %w", id, err)
+	}
 	var errs []error
 	unseal := func(b []byte, base string) []byte {
-		out, err := r.unseal(b, base)
+		out, err := r.sec.Unseal(b, base)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -485,63 +480,6 @@ func (e *Engine) loadDoc(ctx context.Context, id string, _ []byte, d *runDoc) (*
 		return nil, fmt.Errorf("run %s: %w", id, errors.Join(errs...))
 	}
 	return r, nil
-}
-
-// registerKnownSecrets re-registers, after a load, the secrets the
-// definition references: values used before the process died may appear in
-// later outputs and must still be masked. Errors are ignored here; a task
-// that needs a missing secret fails when it runs.
-func (r *runState) registerKnownSecrets(ctx context.Context) {
-	if r.secrets == nil {
-		return
-	}
-	seen := map[string]bool{}
-	var names []string
-	var visit func(list []*WorkflowTask)
-	visit = func(list []*WorkflowTask) {
-		for _, t := range list {
-			if t.input != nil {
-				for _, n := range t.input.SecretNames() {
-					if !seen[n] {
-						seen[n] = true
-						names = append(names, n)
-					}
-				}
-			}
-			for _, c := range t.DecisionCases {
-				visit(c)
-			}
-			visit(t.DefaultCase)
-			for _, b := range t.ForkTasks {
-				visit(b)
-			}
-			visit(t.LoopOver)
-		}
-	}
-	visit(r.def.Tasks)
-	if len(names) == 0 {
-		return
-	}
-	var values map[string][]byte
-	if b, ok := r.secrets.(interpolate.BatchSecretSource); ok {
-		values, _, _ = b.Secrets(ctx, names)
-	} else {
-		values = map[string][]byte{}
-		for _, n := range names {
-			if v, err := r.secrets.Secret(ctx, n); err == nil {
-				values[n] = v
-			}
-		}
-	}
-	var leaves []string
-	for _, v := range values {
-		dv, err := decodeJSON(v)
-		if err != nil {
-			continue
-		}
-		collectSecretLeaves(map[string]any{"_secrets": dv}, false, &leaves)
-	}
-	r.register(leaves...)
 }
 
 // CompleteTask completes (or fails) a task that waits for an external
@@ -591,18 +529,28 @@ func (e *Engine) CompleteTask(ctx context.Context, runID, ref, status string, ou
 	if found.TaskType != TypeWait && found.TaskType != TypeHuman && !found.Awaiting {
 		return "", fmt.Errorf("%w: task %q is a %s task, completed by wfrun itself", ErrNotWaiting, found.ReferenceTaskName, found.TaskType)
 	}
-	payload, _ := json.Marshal(signal{Status: status, Output: output})
+	// Sealed now: the output rests in the run store until a runner takes
+	// it, and may carry values (`_secrets`) the runner will protect.
+	sec, err := runsecrets.New(runID, nil, e.keyring)
+	if err != nil {
+		return "", err
+	}
+	sealed, err := sec.SealCompletion(found.ReferenceTaskName, output)
+	if err != nil {
+		return "", err
+	}
+	payload, _ := json.Marshal(signal{Status: status, SealedOutput: sealed})
 	if err := e.runs.PutSignal(ctx, runID, found.ReferenceTaskName, payload); err != nil {
 		return "", err
 	}
 	return found.ReferenceTaskName, nil
 }
 
-// Show returns the display form of a run (masking.View): `_secrets`,
-// `_masked` and maskedFields values as "***". The string values of `_masked`
-// subtrees are kept in clear in the stored run (a restart may need them), so
-// their copies elsewhere in the run — the workflow input a task read them
-// from — are masked in the view too, as Orkes shows them.
+// Show returns the display form of a run (runsecrets.ViewStored):
+// `_secrets`, `_masked` and maskedFields values as "***". The string values
+// of `_masked` subtrees are kept in clear in the stored run (a restart may
+// need them), so their copies elsewhere in the run — the workflow input a
+// task read them from — are masked in the view too, as Orkes shows them.
 func (e *Engine) Show(ctx context.Context, id string) ([]byte, error) {
 	doc, _, err := e.runs.Load(ctx, id)
 	if err != nil {
@@ -614,43 +562,7 @@ func (e *Engine) Show(ctx context.Context, id string) ([]byte, error) {
 	if err := json.Unmarshal(doc, &d); err != nil {
 		return nil, fmt.Errorf("run %s: damaged document: %w", id, err)
 	}
-	view, err := masking.View(doc, d.MaskedFields)
-	if err != nil {
-		return nil, err
-	}
-	if !bytes.Contains(doc, []byte(`"`+masking.MaskedKey+`"`)) {
-		return view, nil
-	}
-	var all any
-	if err := json.Unmarshal(doc, &all); err != nil {
-		return nil, fmt.Errorf("run %s: damaged document: %w", id, err)
-	}
-	values := maskedLeaves(all, false, nil)
-	if len(values) == 0 {
-		return view, nil
-	}
-	m := masking.New(masking.WithLogger(nil))
-	m.RegisterAll(values...)
-	return m.MaskJSON(view)
-}
-
-// maskedLeaves collects the string leaves of every `_masked` subtree of v.
-func maskedLeaves(v any, in bool, dst []string) []string {
-	switch x := v.(type) {
-	case string:
-		if in {
-			dst = append(dst, x)
-		}
-	case map[string]any:
-		for k, c := range x {
-			dst = maskedLeaves(c, in || k == masking.MaskedKey, dst)
-		}
-	case []any:
-		for _, c := range x {
-			dst = maskedLeaves(c, in, dst)
-		}
-	}
-	return dst
+	return runsecrets.ViewStored(doc, d.MaskedFields)
 }
 
 // List returns run summaries, newest first.

@@ -96,5 +96,5 @@ func taskEnvDoc(r *runState, t *taskRecord) []byte {
 }
 
 func (e *runEnv) TaskID() string                     { return e.taskID }
-func (e *runEnv) Secrets() interpolate.SecretSource  { return e.r.secrets }
+func (e *runEnv) Secrets() interpolate.SecretSource  { return nil } // secrets resolve through runsecrets only
 func (e *runEnv) EnvValues() interpolate.ValueSource { return e.values }

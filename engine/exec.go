@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/wfrun/wfrun/interpolate"
-	"github.com/wfrun/wfrun/masking"
 	"github.com/wfrun/wfrun/tasks"
 	"github.com/wfrun/wfrun/tasks/eval"
 )
@@ -120,24 +119,13 @@ func (r *runState) finish(ctx context.Context, st *stopError) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Result{RunID: r.id, Status: st.status, Output: view, Reason: r.masker.MaskString(st.reason), FailedTaskRef: st.failedRef}, nil
+	return &Result{RunID: r.id, Status: st.status, Output: view, Reason: r.sec.Text(st.reason), FailedTaskRef: st.failedRef}, nil
 }
 
 // displayOutput applies the view rules (_secrets, _masked, maskedFields) to
 // an in-memory workflow output.
 func (r *runState) displayOutput(out []byte) (json.RawMessage, error) {
-	wrapped := append(append([]byte(`{"output":`), orEmpty(out)...), '}')
-	v, err := masking.View(wrapped, r.def.MaskedFields)
-	if err != nil {
-		return nil, err
-	}
-	var w struct {
-		Output json.RawMessage `json:"output"`
-	}
-	if err := json.Unmarshal(v, &w); err != nil {
-		return nil, err
-	}
-	return w.Output, nil
+	return r.sec.ViewMember("output", orEmpty(out))
 }
 
 func (r *runState) startFailureWorkflow(ctx context.Context, st *stopError, out []byte) ([]byte, string) {
@@ -148,10 +136,10 @@ func (r *runState) startFailureWorkflow(ctx context.Context, st *stopError, out 
 	}
 	in := map[string]any{}
 	_ = json.Unmarshal(r.doc.Input, &in)
-	in["workflowId"], in["reason"], in["failureStatus"], in["failureTaskId"] = r.id, r.masker.MaskString(reason), st.status, st.failedTaskID
+	in["workflowId"], in["reason"], in["failureStatus"], in["failureTaskId"] = r.id, r.sec.Text(reason), st.status, st.failedTaskID
 	input, _ := json.Marshal(in)
 	cfg := &runConfig{principal: r.doc.Principal, project: r.doc.Project, env: r.doc.Environment}
-	child, err := r.e.newRun(ctx, def, input, cfg, r.id, "", r.masker)
+	child, err := r.e.newRun(ctx, def, input, cfg, r.id, "", r.sec)
 	if err != nil {
 		return out, reason + fmt.Sprintf(" (failure workflow not started: %v)", err)
 	}
@@ -269,12 +257,18 @@ func (r *runState) begin(ctx context.Context, wt *WorkflowTask, ref string, iter
 	}
 	rec.wt = wt
 	env := &runEnv{r: r, taskID: rec.TaskID, values: r.e.envValues}
-	raw := []byte("{}")
+	raw, transient := []byte("{}"), []byte("{}")
+	var secretErr error
 	if wt.input != nil {
-		raw, _, err = wt.input.Execute(ctx, env, interpolate.DeferSecrets, nil)
-		if err != nil {
+		// One call: the stored form (secret references kept), the transient
+		// form (values) and every value used registered, BEFORE the task
+		// runs, so whatever it echoes is masked. The transient form comes
+		// from the ORIGINAL template, never from the stored one: an escaped
+		// $${workflow.secrets.x} stays data.
+		raw, transient, secretErr = r.sec.Resolve(ctx, wt.input, env)
+		if raw == nil {
 			_ = r.setTaskData(rec, []byte("{}"), nil)
-			return rec, nil, false, &tasks.Result{Status: tasks.FailedTerminal, Reason: "input: " + err.Error()}, r.transition(ctx, rec, TaskScheduled, "")
+			return rec, nil, false, &tasks.Result{Status: tasks.FailedTerminal, Reason: "input: " + r.sec.Text(secretErr.Error())}, r.transition(ctx, rec, TaskScheduled, "")
 		}
 	}
 	if err := r.setTaskData(rec, raw, nil); err != nil {
@@ -285,23 +279,10 @@ func (r *runState) begin(ctx context.Context, wt *WorkflowTask, ref string, iter
 			return rec, nil, false, nil, err
 		}
 	}
-	input = raw
-	if wt.input != nil && wt.input.HasSecrets() {
-		// The transient copy comes from the ORIGINAL template, never from the
-		// stored output: an escaped $${workflow.secrets.x} stays data.
-		resolved, used, err := wt.input.Execute(ctx, env, interpolate.ResolveSecrets, nil)
-		if err != nil {
-			return rec, nil, false, &tasks.Result{Status: tasks.FailedTerminal, Reason: err.Error()}, nil
-		}
-		vals := make([]string, 0, len(used))
-		for _, s := range used {
-			vals = append(vals, s.Value)
-		}
-		// Registered BEFORE the task runs: whatever the task echoes is masked.
-		r.register(vals...)
-		input = resolved
+	if secretErr != nil {
+		return rec, nil, false, &tasks.Result{Status: tasks.FailedTerminal, Reason: r.sec.Text(secretErr.Error())}, nil
 	}
-	return rec, input, false, nil, nil
+	return rec, transient, false, nil, nil
 }
 
 // complete stores a task's output and marks it COMPLETED.
@@ -318,7 +299,7 @@ func (r *runState) complete(ctx context.Context, rec *taskRecord, output []byte)
 // failTask marks rec failed and stops the run, unless the task is optional
 // (COMPLETED_WITH_ERRORS, and the run continues).
 func (r *runState) failTask(ctx context.Context, rec *taskRecord, status, reason string) error {
-	reason = r.masker.MaskString(reason)
+	reason = r.sec.Text(reason)
 	if rec.wt != nil && rec.wt.Optional {
 		return r.transition(ctx, rec, TaskCompletedWithErrors, reason)
 	}
@@ -380,7 +361,7 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 				if len(res.Output) > 0 {
 					_ = r.setTaskData(rec, nil, res.Output)
 				}
-				if err := r.transition(ctx, rec, TaskFailed, r.masker.MaskString(res.Reason)); err != nil {
+				if err := r.transition(ctx, rec, TaskFailed, r.sec.Text(res.Reason)); err != nil {
 					return err
 				}
 				if err := sleepCtx(ctx, retryDelay(logic, delay, scale, retry)); err != nil {
@@ -434,7 +415,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 func (r *runState) runLeaf(ctx context.Context, wt *WorkflowTask, rec *taskRecord, input []byte) (res tasks.Result) {
 	defer func() {
 		if p := recover(); p != nil {
-			res = tasks.Result{Status: tasks.FailedTerminal, Reason: r.masker.MaskString(fmt.Sprintf("internal error in %s task: %v", wt.Type, p))}
+			res = tasks.Result{Status: tasks.FailedTerminal, Reason: r.sec.Text(fmt.Sprintf("internal error in %s task: %v", wt.Type, p))}
 		}
 	}()
 	switch wt.Type {
@@ -456,7 +437,9 @@ func (r *runState) runLeaf(ctx context.Context, wt *WorkflowTask, rec *taskRecor
 		}
 		out, err := fn(ctx, input)
 		if err != nil {
-			return tasks.Result{Status: tasks.Failed, Reason: r.masker.MaskString(err.Error())}
+			// Worker errors quote what the worker printed: masked whole,
+			// then cut.
+			return tasks.Result{Status: tasks.Failed, Reason: r.sec.Excerpt(err.Error(), maxReasonBytes)}
 		}
 		if len(out) == 0 {
 			out = json.RawMessage("{}")
@@ -476,10 +459,7 @@ func (r *runState) runLeaf(ctx context.Context, wt *WorkflowTask, rec *taskRecor
 	req := &tasks.Request{
 		WorkflowID: r.id, TaskID: rec.TaskID, RefName: rec.Ref, TaskType: wt.Type, Attempt: rec.RetryCount,
 		Def: wt.raw, Input: input,
-		Services: &tasks.Services{HTTPClient: r.e.httpClient, Masker: r.masker, Logf: r.logf(rec)},
-	}
-	if sa, ok := r.secrets.(tasks.SecretAccess); ok {
-		req.Services.Secrets = sa
+		Services: r.services(rec),
 	}
 	res = impl.Execute(ctx, req)
 	if res.Status == tasks.InProgress {
@@ -507,7 +487,7 @@ func (r *runState) lambda(ctx context.Context, wt *WorkflowTask, input []byte) t
 	_ = json.Unmarshal(input, &in)
 	v, err := prog.Eval(ctx, in)
 	if err != nil {
-		return tasks.Result{Status: tasks.Failed, Reason: r.masker.MaskString("scriptExpression: " + err.Error())}
+		return tasks.Result{Status: tasks.Failed, Reason: r.sec.Text("scriptExpression: " + err.Error())}
 	}
 	out, err := json.Marshal(map[string]any{"result": v})
 	if err != nil {
@@ -669,9 +649,18 @@ func (r *runState) pollSignals(ctx context.Context) {
 	defer r.mu.Unlock()
 	for k, v := range sigs {
 		var s signal
-		if json.Unmarshal(v, &s) == nil {
-			r.pending[k] = s
+		if json.Unmarshal(v, &s) != nil {
+			continue
 		}
+		if s.SealedOutput != "" {
+			out, err := r.sec.OpenCompletion(k, s.SealedOutput)
+			if err != nil {
+				s = signal{Status: TaskFailedTerminal, Reason: "external completion: " + err.Error()}
+			} else {
+				s.Output, s.SealedOutput = out, ""
+			}
+		}
+		r.pending[k] = s
 	}
 }
 
@@ -1087,15 +1076,14 @@ func (r *runState) execSubWorkflow(ctx context.Context, wt *WorkflowTask, suffix
 			// between the two writes): take its recorded outcome.
 			return r.subWorkflowDone(ctx, rec, childID, cd.Status, cd.ReasonForIncompletion, cd.Output)
 		}
-		child, err = r.e.load(ctx, childID, false)
+		child, err = r.e.load(ctx, childID, false, r.sec)
 		if err != nil {
 			return r.failTask(ctx, rec, TaskFailed, fmt.Sprintf("sub-workflow %s: %v", childID, err))
 		}
-		child.masker = r.masker
 	} else {
 		cfg := &runConfig{id: childID, principal: r.doc.Principal, project: r.doc.Project, env: r.doc.Environment,
 			correlationID: r.doc.CorrelationID}
-		child, err = r.e.newRun(ctx, def, input, cfg, r.id, rec.TaskID, r.masker)
+		child, err = r.e.newRun(ctx, def, input, cfg, r.id, rec.TaskID, r.sec)
 		if err != nil {
 			return r.failTask(ctx, rec, TaskFailedTerminal, "sub-workflow: "+err.Error())
 		}

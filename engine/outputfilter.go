@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/tidwall/sjson"
+
 	"github.com/wfrun/wfrun/interpolate"
 	"github.com/wfrun/wfrun/tasks"
 )
@@ -148,14 +150,10 @@ func withoutOutputFilter(wt *WorkflowTask, input []byte) []byte {
 	if wt.outputFilter == nil || !bytes.Contains(input, []byte(`"`+outputFilterKey+`"`)) {
 		return input
 	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(input, &m) != nil {
-		return input
-	}
-	delete(m, outputFilterKey)
-	// Not json.Marshal: it would HTML-escape <, > and & inside the kept
-	// values, changing the bytes an HTTP body is sent (and signed) with.
-	b, err := encodeJSON(m)
+	// Deleted in place: the rest of the input keeps its bytes and its key
+	// order (a decode/re-encode would sort the keys and change the body an
+	// HTTP task sends and SigV4 signs).
+	b, err := sjson.DeleteBytes(input, outputFilterKey)
 	if err != nil {
 		return input
 	}

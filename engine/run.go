@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/wfrun/wfrun/engine/runstore"
-	"github.com/wfrun/wfrun/interpolate"
-	"github.com/wfrun/wfrun/masking"
+	"github.com/wfrun/wfrun/runsecrets"
+	"github.com/wfrun/wfrun/store"
 )
 
 // Workflow statuses.
@@ -47,12 +47,9 @@ func successfulTask(s string) bool {
 	return s == TaskCompleted || s == TaskCompletedWithErrors || s == TaskSkipped
 }
 
-// Principal is who a run executes as, for secret access (store.Principal's
-// fields, persisted with the run so a resumed run keeps its rights).
-type Principal struct {
-	Name   string   `json:"name"`
-	Scopes []string `json:"scopes,omitempty"`
-}
+// Principal is who a run executes as, for secret access; it is persisted
+// with the run so a resumed run keeps its rights.
+type Principal = store.Principal
 
 // taskRecord is one task execution attempt. inMem/outMem are the in-memory
 // forms (masked, `_secrets` in clear); inStored/outStored the persisted forms.
@@ -101,12 +98,11 @@ type runDoc struct {
 // runState is the in-memory run. mu guards everything below it; saveMu
 // orders persistence so an older snapshot never overwrites a newer one.
 type runState struct {
-	e       *Engine
-	def     *Definition
-	id      string
-	masker  *masking.Masker
-	secrets interpolate.SecretSource
-	events  func(Event)
+	e      *Engine
+	def    *Definition
+	id     string
+	sec    *runsecrets.Run // every secret of the run goes through it
+	events func(Event)
 
 	saveMu                         sync.Mutex
 	mu                             sync.Mutex
@@ -122,36 +118,15 @@ type runState struct {
 	maskedAt int
 	// pending external completions (signals), by exact ref
 	pending map[string]signal
-	// registered remembers values already given to the masker: deriving a
-	// value's encoded forms costs more than this lookup, and most tasks of a
-	// run reuse the same secrets.
-	regMu      sync.Mutex
-	registered map[string]struct{}
 }
 
-// register gives values to the run's masker (once each).
-func (r *runState) register(values ...string) {
-	r.regMu.Lock()
-	if r.registered == nil {
-		r.registered = map[string]struct{}{}
-	}
-	fresh := values[:0:0]
-	for _, v := range values {
-		if _, ok := r.registered[v]; !ok {
-			r.registered[v] = struct{}{}
-			fresh = append(fresh, v)
-		}
-	}
-	r.regMu.Unlock()
-	if len(fresh) > 0 {
-		r.masker.RegisterAll(fresh...)
-	}
-}
-
+// signal is an external completion. Its output is written sealed
+// (SealedOutput, runsecrets.SealCompletion) and opened by the runner.
 type signal struct {
-	Status string          `json:"status"`
-	Output json.RawMessage `json:"output,omitempty"`
-	Reason string          `json:"reason,omitempty"`
+	Status       string          `json:"status"`
+	Output       json.RawMessage `json:"output,omitempty"`
+	SealedOutput string          `json:"sealedOutput,omitempty"`
+	Reason       string          `json:"reason,omitempty"`
 }
 
 func nowMillis() int64 { return time.Now().UnixMilli() }
@@ -182,7 +157,8 @@ func (r *runState) summaryLocked() runstore.Summary {
 // remaskLocked re-masks the stored forms when values were registered since
 // they were produced. Callers hold r.mu.
 func (r *runState) remaskLocked() {
-	n := r.masker.Len()
+	m := r.sec.Masker()
+	n := m.Len()
 	if n == r.maskedAt {
 		return
 	}
@@ -191,8 +167,8 @@ func (r *runState) remaskLocked() {
 		if len(b) == 0 {
 			return b
 		}
-		if m, err := r.masker.MaskJSON(b); err == nil {
-			return m
+		if mb, err := m.MaskJSON(b); err == nil {
+			return mb
 		}
 		return b
 	}
@@ -215,7 +191,7 @@ func (r *runState) save(ctx context.Context) error {
 	defer r.saveMu.Unlock()
 	r.mu.Lock()
 	r.doc.UpdateTime = nowMillis()
-	doc, err := r.encodeLocked()
+	doc, err := r.encodeWithJournalLocked()
 	sum := r.summaryLocked()
 	r.mu.Unlock()
 	if err != nil {
@@ -237,16 +213,16 @@ func (r *runState) archive(ctx context.Context) error {
 	defer r.saveMu.Unlock()
 	r.mu.Lock()
 	r.doc.UpdateTime = nowMillis()
+	r.doc.RegisteredValues = "" // an archived run is never resumed
 	doc, err := r.encodeLocked()
 	sum := r.summaryLocked()
-	mf := r.def.MaskedFields
 	r.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	archived, err := masking.Archive(doc, mf)
+	archived, err := r.sec.Archive(doc)
 	if err != nil {
-		return fmt.Errorf("archive run %s: %w", r.id, err)
+		return err
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
@@ -288,12 +264,12 @@ func (r *runState) setTaskData(t *taskRecord, input, output []byte) error {
 	var inMem, inSt, outMem, outSt []byte
 	var err error
 	if input != nil {
-		if inMem, inSt, err = r.protect(input, "/tasks/"+t.TaskID+"/inputData"); err != nil {
+		if inMem, inSt, err = r.sec.Protect(input, "/tasks/"+t.TaskID+"/inputData"); err != nil {
 			return err
 		}
 	}
 	if output != nil {
-		if outMem, outSt, err = r.protect(output, "/tasks/"+t.TaskID+"/outputData"); err != nil {
+		if outMem, outSt, err = r.sec.Protect(output, "/tasks/"+t.TaskID+"/outputData"); err != nil {
 			return err
 		}
 	}
@@ -337,6 +313,6 @@ func (r *runState) emit(ev Event) {
 	ev.RunID = r.id
 	ev.WorkflowType = r.doc.WorkflowType
 	ev.Time = time.Now()
-	ev.Reason = r.masker.MaskString(ev.Reason)
+	ev.Reason = r.sec.Text(ev.Reason)
 	r.events(ev)
 }

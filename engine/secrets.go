@@ -2,147 +2,102 @@ package engine
 
 import (
 	"bytes"
-	"encoding/base64"
+	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 
-	"github.com/tidwall/gjson"
+	"github.com/wfrun/wfrun/runsecrets"
+	"github.com/wfrun/wfrun/tasks"
 )
 
-// sealedPrefix marks a persisted `_secrets` subtree: the subtree's JSON,
-// sealed with the run's keyring, AAD = run id + JSON pointer of the subtree.
-const sealedPrefix = "wfrun-sealed:v1:"
+// The engine keeps no secret logic of its own: resolving, registering,
+// protecting, sealing, unsealing, viewing and archiving are runsecrets'
+// (one *runsecrets.Run per run, r.sec). This file is the seam: it builds
+// that value for a run and tells it what the definition needs.
 
-var secretsKey = []byte(`"_secrets"`)
-
-// protect turns data produced by a task (or a workflow input, or variables)
-// into its in-memory form and its persisted form:
-//
-//   - every string/number leaf under a `_secrets` key is registered with the
-//     run's masker (so the same value anywhere else is masked too);
-//   - everything outside `_secrets` subtrees is masked;
-//   - mem keeps `_secrets` subtrees in clear (a later task may read
-//     ${ref.output._secrets.x}); stored has them sealed.
-//
-// base is the stable JSON pointer of data inside the run ("/input",
-// "/tasks/<taskId>/outputData"), bound into each seal's AAD.
-//
-// The definition's maskedFields (keys of the workflow input and output) are
-// handled like `_secrets` subtrees: registered, kept in clear in memory,
-// sealed in the primary store (so a resumed run still has them), and copies
-// of their values elsewhere are masked.
-func (r *runState) protect(data []byte, base string) (mem, stored []byte, err error) {
-	if len(data) == 0 {
-		return nil, nil, nil
-	}
-	top := r.sealedTopKeys(base, data)
-	if top == nil && !bytes.Contains(data, secretsKey) {
-		if r.unmaskedJSON(data) {
-			return data, data, nil
-		}
-		mem, err = r.masker.MaskJSON(data)
-		if err != nil {
-			return nil, nil, fmt.Errorf("mask %s: %w", base, err)
-		}
-		return mem, mem, nil
-	}
-	v, err := decodeJSON(data)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", base, err)
-	}
-	var leaves []string
-	collectSecretLeaves(v, false, &leaves)
-	m, _ := v.(map[string]any)
-	for k := range top {
-		if c, ok := m[k]; ok {
-			collectSecretLeaves(c, true, &leaves)
+// newSecrets builds the run's secret boundary. parent, when not nil, is the
+// run whose masker a SUB_WORKFLOW or failure workflow shares.
+func (r *runState) newSecrets(parent *runsecrets.Run) error {
+	var src runsecrets.Source
+	if r.e.secrets != nil {
+		if s := r.e.secrets(r.doc.Principal, r.doc.Project, r.doc.Environment); s != nil {
+			src = s
 		}
 	}
-	if len(leaves) > 0 {
-		r.register(leaves...)
+	opts := []runsecrets.Option{
+		runsecrets.WithMaskedFields(r.def.MaskedFields),
+		runsecrets.Requiring(r.def.secretNeeds()),
 	}
-	mv := r.maskOutsideSecrets(v, top)
-	mem, err = encodeJSON(mv)
+	if parent != nil {
+		opts = append(opts, runsecrets.ChildOf(parent))
+	}
+	sec, err := runsecrets.New(r.id, src, r.e.keyring, opts...)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	sv, err := r.sealSecrets(mv, base, top)
-	if err != nil {
-		return nil, nil, err
-	}
-	stored, err = encodeJSON(sv)
-	return mem, stored, err
+	r.sec = sec
+	return nil
 }
 
-// unmaskedJSON reports whether MaskJSON would return data unchanged,
-// without its walk: with no escape in the text, every JSON string reads as
-// its raw bytes, so a registered value can only occur in data as it is, and
-// one scan of the whole text (the masker returns data itself when nothing
-// matched) decides. Most task outputs carry no secret, and this check is a
-// fraction of the walk's cost. Invalid JSON is left to MaskJSON's error.
-func (r *runState) unmaskedJSON(data []byte) bool {
-	if bytes.IndexByte(data, '\\') >= 0 {
-		return false
-	}
-	m := r.masker.Mask(data)
-	if len(m) != len(data) || &m[0] != &data[0] {
-		return false
-	}
-	// json.Valid, faster: up to encoding/json's nesting limit in bytes, a
-	// document cannot nest too deep for gjson's recursive validator, which
-	// there accepts exactly what json.Valid does.
-	if len(data) <= 10000 {
-		return gjson.ValidBytes(data)
-	}
-	return json.Valid(data)
+// secretNeeds says whether the definition reads secrets (templates, HTTP
+// auth, EXEC bundles) or writes them (UPDATE_SECRET).
+func (d *Definition) secretNeeds() runsecrets.Needs {
+	var n runsecrets.Needs
+	walkTasks(d.Tasks, func(t *WorkflowTask) {
+		if t.input != nil && t.input.HasSecrets() {
+			n.Read = true
+		}
+		if len(t.staticSecrets) > 0 {
+			n.Read = true
+		}
+		if t.Type == tasks.TypeUpdateSecret {
+			n.Write = true
+		}
+	})
+	return n
 }
 
-// unseal is the inverse of protect's stored form, used when a run is loaded.
-func (r *runState) unseal(stored []byte, base string) ([]byte, error) {
-	top := r.sealedTopKeys(base, stored)
-	if len(stored) == 0 || (top == nil && !bytes.Contains(stored, secretsKey)) {
-		return stored, nil
+// staticSecretNames lists every secret name the definition names
+// statically: template references, HTTP auth.secret, EXEC bundles and
+// UPDATE_SECRET keys. A resumed run reads them again (runsecrets.Reread).
+func (d *Definition) staticSecretNames() []string {
+	seen := map[string]bool{}
+	var names []string
+	add := func(n string) {
+		if n != "" && !seen[n] {
+			seen[n] = true
+			names = append(names, n)
+		}
 	}
-	v, err := decodeJSON(stored)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", base, err)
-	}
-	out, err := r.openSecrets(v, base, top)
-	if err != nil {
-		return nil, err
-	}
-	var leaves []string
-	collectSecretLeaves(out, false, &leaves)
-	if m, ok := out.(map[string]any); ok {
-		for k := range top {
-			if c, ok := m[k]; ok {
-				collectSecretLeaves(c, true, &leaves)
+	walkTasks(d.Tasks, func(t *WorkflowTask) {
+		if t.input != nil {
+			for _, n := range t.input.SecretNames() {
+				add(n)
 			}
 		}
-	}
-	if len(leaves) > 0 {
-		r.register(leaves...)
-	}
-	return encodeJSON(out)
+		for _, n := range t.staticSecrets {
+			add(n)
+		}
+	})
+	return names
 }
 
-// sealedTopKeys returns the maskedFields present in data when data is the
-// workflow input or output, else nil.
-func (r *runState) sealedTopKeys(base string, data []byte) map[string]bool {
-	if (base != "/input" && base != "/output") || len(r.def.MaskedFields) == 0 {
-		return nil
+// restoreSecrets rebuilds, after a load, the masker the run had: the sealed
+// journal of registered values, then the definition's static names read
+// again (values used before the process died may appear in later outputs).
+func (r *runState) restoreSecrets(ctx context.Context, journal string) error {
+	if err := r.sec.Restore(journal); err != nil {
+		return err
 	}
-	var top map[string]bool
-	for _, f := range r.def.MaskedFields {
-		if bytes.Contains(data, []byte(`"`+f+`"`)) {
-			if top == nil {
-				top = map[string]bool{}
-			}
-			top[f] = true
-		}
-	}
-	return top
+	r.sec.Reread(ctx, r.def.staticSecretNames())
+	return nil
+}
+
+// services is what a leaf task executor gets: the run's boundary is both
+// its masker and its secret access, so no credential reaches a task without
+// being registered.
+func (r *runState) services(rec *taskRecord) *tasks.Services {
+	return &tasks.Services{HTTPClient: r.e.httpClient, Masker: r.sec, Secrets: r.sec, Logf: r.logf(rec)}
 }
 
 func decodeJSON(b []byte) (any, error) {
@@ -165,129 +120,17 @@ func encodeJSON(v any) ([]byte, error) {
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
-func collectSecretLeaves(v any, inSecrets bool, dst *[]string) {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, c := range x {
-			collectSecretLeaves(c, inSecrets || k == "_secrets", dst)
-		}
-	case []any:
-		for _, c := range x {
-			collectSecretLeaves(c, inSecrets, dst)
-		}
-	case string:
-		if inSecrets && !strings.HasPrefix(x, sealedPrefix) {
-			*dst = append(*dst, x)
-		}
-	case json.Number:
-		if inSecrets {
-			*dst = append(*dst, x.String())
-		}
+// encodeWithJournalLocked is encodeLocked with the run's sealed journal of
+// registered values, which a resume restores. Callers hold r.mu.
+func (r *runState) encodeWithJournalLocked() ([]byte, error) {
+	j, err := r.sec.Journal()
+	if err != nil {
+		return nil, err
 	}
+	r.doc.RegisteredValues = j
+	return r.encodeLocked()
 }
 
-func (r *runState) maskOutsideSecrets(v any, top map[string]bool) any {
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, c := range x {
-			if k == "_secrets" || top[k] {
-				out[k] = c
-				continue
-			}
-			out[r.masker.MaskString(k)] = r.maskOutsideSecrets(c, nil)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, c := range x {
-			out[i] = r.maskOutsideSecrets(c, nil)
-		}
-		return out
-	case string:
-		return r.masker.MaskString(x)
-	}
-	return v
-}
-
-func (r *runState) aad(ptr string) []byte { return []byte(r.id + "|" + ptr) }
-
-func (r *runState) sealSecrets(v any, ptr string, top map[string]bool) (any, error) {
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, c := range x {
-			p := ptr + "/" + pointerEscape(k)
-			if k == "_secrets" || top[k] {
-				plain, err := encodeJSON(c)
-				if err != nil {
-					return nil, err
-				}
-				ct, err := r.e.keyring.Seal(plain, r.aad(p))
-				if err != nil {
-					return nil, fmt.Errorf("seal %s: %w", p, err)
-				}
-				out[k] = sealedPrefix + base64.StdEncoding.EncodeToString(ct)
-				continue
-			}
-			s, err := r.sealSecrets(c, p, nil)
-			if err != nil {
-				return nil, err
-			}
-			out[k] = s
-		}
-		return out, nil
-	case []any:
-		out := make([]any, len(x))
-		for i, c := range x {
-			s, err := r.sealSecrets(c, ptr+"/"+itoa(i), nil)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = s
-		}
-		return out, nil
-	}
-	return v, nil
-}
-
-func (r *runState) openSecrets(v any, ptr string, top map[string]bool) (any, error) {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, c := range x {
-			p := ptr + "/" + pointerEscape(k)
-			if s, ok := c.(string); ok && (k == "_secrets" || top[k]) && strings.HasPrefix(s, sealedPrefix) {
-				ct, err := base64.StdEncoding.DecodeString(s[len(sealedPrefix):])
-				if err != nil {
-					return nil, fmt.Errorf("%s: damaged sealed value", p)
-				}
-				plain, err := r.e.keyring.Open(ct, r.aad(p))
-				if err != nil {
-					return nil, fmt.Errorf("%s: cannot unseal: %w", p, err)
-				}
-				dv, err := decodeJSON(plain)
-				if err != nil {
-					return nil, fmt.Errorf("%s: %w", p, err)
-				}
-				x[k] = dv
-				continue
-			}
-			o, err := r.openSecrets(c, p, nil)
-			if err != nil {
-				return nil, err
-			}
-			x[k] = o
-		}
-		return x, nil
-	case []any:
-		for i, c := range x {
-			o, err := r.openSecrets(c, ptr+"/"+itoa(i), nil)
-			if err != nil {
-				return nil, err
-			}
-			x[i] = o
-		}
-		return x, nil
-	}
-	return v, nil
-}
+// maxReasonBytes bounds text quoted into a failure reason (a worker's
+// stderr): masked whole first, then cut.
+const maxReasonBytes = 4 << 10

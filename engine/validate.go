@@ -275,6 +275,7 @@ func (v *validator) task(t *WorkflowTask) {
 			}
 		}
 	}
+	v.secretRules(t)
 	if !controlTypes[t.Type] && v.cfg.registry != nil {
 		if impl, ok := v.cfg.registry.Lookup(t.Type); ok {
 			if val, ok := impl.(tasks.Validator); ok {

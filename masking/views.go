@@ -34,7 +34,7 @@ func Archive(doc []byte, maskedFields []string) ([]byte, error) {
 func redactMembers(doc []byte, maskedFields []string, masked bool) ([]byte, error) {
 	w := walker{src: doc, out: make([]byte, 0, len(doc))}
 	w.redactMember = func(w *walker, key []byte) bool {
-		if keyIs(key, SecretsKey) || (masked && keyIs(key, MaskedKey)) {
+		if KeyIs(key, SecretsKey) || (masked && KeyIs(key, MaskedKey)) {
 			return true
 		}
 		if len(w.path) == 1 && len(maskedFields) > 0 {

@@ -10,8 +10,8 @@ import (
 // Principal is who an operation runs as, with Taskcluster-style scopes (see
 // the package doc for the syntax).
 type Principal struct {
-	Name   string
-	Scopes []string
+	Name   string   `json:"name"`
+	Scopes []string `json:"scopes,omitempty"`
 }
 
 // LocalPrincipal is the local CLI's principal: it holds every scope.

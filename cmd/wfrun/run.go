@@ -155,7 +155,11 @@ func openEngine(cmd *cobra.Command, f *engineFlags, events func(engine.Event)) (
 // first secret a task needs.
 type failingSource struct{ err error }
 
-func (f failingSource) Secret(context.Context, string) ([]byte, error) { return nil, f.err }
+func (f failingSource) Secret(context.Context, string) ([]byte, error)     { return nil, f.err }
+func (f failingSource) Get(context.Context, string) (*store.Secret, error) { return nil, f.err }
+func (f failingSource) Put(context.Context, string, json.RawMessage, int64) (*store.Secret, error) {
+	return nil, f.err
+}
 
 // commandWorker runs `sh -c command` with the task input on stdin. Its
 // stdout must be a JSON object (the task output); stderr is kept for the

@@ -1,4 +1,4 @@
-package engine
+package runsecrets
 
 import (
 	"bytes"
@@ -6,28 +6,33 @@ import (
 	"testing"
 
 	"github.com/wfrun/wfrun/masking"
+	"github.com/wfrun/wfrun/store/seal"
 )
+
+func testRing(t testing.TB) *seal.Keyring {
+	t.Helper()
+	k, err := seal.NewKeyring(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
 
 // TestProtectSkipsTheWalkOnlyWhenNothingIsMasked checks protect's shortcut
 // for task outputs without registered values against MaskJSON itself: same
 // result for every document, the input slice itself when nothing matched,
 // and secrets found however the document spells them.
 func TestProtectSkipsTheWalkOnlyWhenNothingIsMasked(t *testing.T) {
-	e, err := New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	def, err := e.Parse([]byte(`{"name":"p","tasks":[{"name":"a","taskReferenceName":"a","type":"SET_VARIABLE","inputParameters":{}}]}`))
-	if err != nil {
-		t.Fatal(err)
-	}
 	const secret = "tok-9f8e7d6c5b4a"
 	for _, registered := range []bool{false, true} {
-		m := masking.New()
-		if registered {
-			m.Register(secret)
+		r, err := New("run-1", nil, testRing(t))
+		if err != nil {
+			t.Fatal(err)
 		}
-		r := e.newState(def, "run-1", m)
+		m := r.Masker()
+		if registered {
+			r.Register(secret)
+		}
 		for _, tc := range []struct {
 			doc     string
 			changed bool // with the secret registered
@@ -46,7 +51,7 @@ func TestProtectSkipsTheWalkOnlyWhenNothingIsMasked(t *testing.T) {
 			{`{"a":"héllo wörld, tok-9f8e7d6c5b4a!"}`, true}, // UTF-8 around it
 		} {
 			data := []byte(tc.doc)
-			mem, stored, err := r.protect(data, "/tasks/t1/outputData")
+			mem, stored, err := r.Protect(data, "/tasks/t1/outputData")
 			want, wantErr := m.MaskJSON(data)
 			if (err != nil) != (wantErr != nil) {
 				t.Fatalf("registered=%v %s: err %v, MaskJSON err %v", registered, tc.doc, err, wantErr)

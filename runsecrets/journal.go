@@ -1,0 +1,122 @@
+package runsecrets
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// SealedPrefix starts every sealed string this package stores: the sealed
+// JSON, base64, after the prefix. The seal's associated data is the run id
+// and the JSON pointer of the place the string is stored at, so a sealed
+// value copied to another run or another place does not open.
+const SealedPrefix = "wfrun-sealed:v1:"
+
+// journalPointer is where Journal's output is bound (its AAD).
+const journalPointer = "/registeredValues"
+
+// Journal returns the values registered so far, sealed for storage with the
+// run (in the run document). Restore gives them back to the masker of a
+// resumed run, which then masks exactly what the uninterrupted run masked:
+// values resolved from templates, HTTP auth credentials, EXEC bundles, both
+// sides of an UPDATE_SECRET — including a value the store no longer holds.
+// It returns "" when nothing was registered, and the same text until a new
+// value is registered.
+func (r *Run) Journal() (string, error) {
+	reg := r.reg
+	reg.mu.Lock()
+	n := len(reg.values)
+	if n == 0 {
+		reg.mu.Unlock()
+		return "", nil
+	}
+	if j, ok := reg.journals[r.id]; ok && j.n == n {
+		reg.mu.Unlock()
+		return j.text, nil
+	}
+	plain, err := json.Marshal(reg.values)
+	reg.mu.Unlock()
+	if err != nil {
+		return "", err
+	}
+	s, err := r.sealString(plain, journalPointer)
+	if err != nil {
+		return "", err
+	}
+	reg.mu.Lock()
+	if reg.journals == nil {
+		reg.journals = map[string]journal{}
+	}
+	reg.journals[r.id] = journal{n: n, text: s}
+	reg.mu.Unlock()
+	return s, nil
+}
+
+type journal struct {
+	n    int
+	text string
+}
+
+// Restore registers the values of a Journal text read back from storage.
+// The text is authenticated: one that was edited, or that belongs to
+// another run, is an error wrapping ErrSealed.
+func (r *Run) Restore(text string) error {
+	if text == "" {
+		return nil
+	}
+	plain, err := r.openString(text, journalPointer)
+	if err != nil {
+		return err
+	}
+	var values []string
+	if err := json.Unmarshal(plain, &values); err != nil {
+		return fmt.Errorf("%s: %w: not a list of values", journalPointer, ErrSealed)
+	}
+	r.register(values...)
+	return nil
+}
+
+func (r *Run) aad(ptr string) []byte { return []byte(r.id + "|" + ptr) }
+
+// sealString seals plain for storage at ptr.
+func (r *Run) sealString(plain []byte, ptr string) (string, error) {
+	ct, err := r.ring.Seal(plain, r.aad(ptr))
+	if err != nil {
+		return "", fmt.Errorf("seal %s: %w", ptr, err)
+	}
+	return SealedPrefix + base64.StdEncoding.EncodeToString(ct), nil
+}
+
+// openString opens a sealString result stored at ptr.
+func (r *Run) openString(s, ptr string) ([]byte, error) {
+	if !strings.HasPrefix(s, SealedPrefix) {
+		return nil, fmt.Errorf("%s: %w: not a sealed value", ptr, ErrSealed)
+	}
+	ct, err := base64.StdEncoding.DecodeString(s[len(SealedPrefix):])
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w: damaged encoding", ptr, ErrSealed)
+	}
+	plain, err := r.ring.Open(ct, r.aad(ptr))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w: %v", ptr, ErrSealed, err)
+	}
+	return plain, nil
+}
+
+// SealCompletion seals the output of an externally completed task (wfrun
+// task complete, an API) at the moment it is written, so it never rests in
+// clear in the run store while it waits for the runner. ref is the task's
+// exact reference name; it is bound into the seal.
+func (r *Run) SealCompletion(ref string, output []byte) (string, error) {
+	return r.sealString(output, completionPointer(ref))
+}
+
+// OpenCompletion opens a SealCompletion text for task ref. The runner then
+// stores the output through Protect (which registers its `_secrets`
+// leaves and masks the rest), like any task output.
+func (r *Run) OpenCompletion(ref, sealed string) ([]byte, error) {
+	return r.openString(sealed, completionPointer(ref))
+}
+
+func completionPointer(ref string) string { return "/signals/" + escapePointer(ref) + "/output" }

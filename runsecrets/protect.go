@@ -1,0 +1,330 @@
+package runsecrets
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/wfrun/wfrun/masking"
+)
+
+// Protect turns data a run is about to keep (a task's input or output, the
+// workflow input, variables or output) into its two forms:
+//
+//   - mem, for the run's own use: registered values masked everywhere except
+//     inside `_secrets` subtrees (and maskedFields), which stay in clear so a
+//     later task can read ${ref.output._secrets.x};
+//   - stored, for the run store: mem with every `_secrets` subtree (and
+//     maskedFields value) sealed as one string, bound to the run id and to
+//     its JSON pointer (ptr + the path to the member).
+//
+// Every string or number leaf of a `_secrets` subtree or a maskedFields
+// value is registered first, so the same value anywhere else — in this
+// document or in a later one — is masked. The keys are recognised decoded:
+// "\u005fsecrets" is "_secrets". The leaves of `_masked` subtrees are
+// remembered for View. ptr is the stable JSON pointer of data inside the
+// run ("/input", "/tasks/<taskId>/outputData"); maskedFields apply at
+// "/input" and "/output".
+func (r *Run) Protect(data []byte, ptr string) (mem, stored []byte, err error) {
+	if len(data) == 0 {
+		return nil, nil, nil
+	}
+	top := r.sealedTopKeys(ptr, data)
+	if masking.MayHoldKey(data, masking.MaskedKey) {
+		r.noteMasked(data)
+	}
+	var v any
+	if top != nil || masking.MayHoldKey(data, masking.SecretsKey) {
+		if v, err = decodeJSON(data); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", ptr, err)
+		}
+	}
+	if top == nil && (v == nil || !hasKey(v, masking.SecretsKey)) {
+		if r.unmaskedJSON(data) {
+			return data, data, nil
+		}
+		mem, err = r.reg.masker.MaskJSON(data)
+		if err != nil {
+			return nil, nil, fmt.Errorf("mask %s: %w", ptr, err)
+		}
+		return mem, mem, nil
+	}
+	if leaves := secretLeaves(v, top); len(leaves) > 0 {
+		r.register(leaves...)
+	}
+	mv := r.maskOutsideSecrets(v, top)
+	mem, err = encodeJSON(mv)
+	if err != nil {
+		return nil, nil, err
+	}
+	sv, err := r.sealSecrets(mv, ptr, top)
+	if err != nil {
+		return nil, nil, err
+	}
+	stored, err = encodeJSON(sv)
+	return mem, stored, err
+}
+
+// Unseal is the inverse of Protect's stored form, for a run read back from
+// storage: every sealed member is authenticated (run id and place) and
+// opened, and its leaves are registered again, as Protect did.
+func (r *Run) Unseal(stored []byte, ptr string) ([]byte, error) {
+	if len(stored) == 0 {
+		return stored, nil
+	}
+	if masking.MayHoldKey(stored, masking.MaskedKey) {
+		r.noteMasked(stored)
+	}
+	top := r.sealedTopKeys(ptr, stored)
+	if top == nil && !masking.MayHoldKey(stored, masking.SecretsKey) {
+		return stored, nil
+	}
+	v, err := decodeJSON(stored)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ptr, err)
+	}
+	out, err := r.openSecrets(v, ptr, top)
+	if err != nil {
+		return nil, err
+	}
+	if leaves := secretLeaves(out, top); len(leaves) > 0 {
+		r.register(leaves...)
+	}
+	return encodeJSON(out)
+}
+
+// hasKey reports whether a decoded document has a member named key.
+func hasKey(v any, key string) bool {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, c := range x {
+			if k == key || hasKey(c, key) {
+				return true
+			}
+		}
+	case []any:
+		for _, c := range x {
+			if hasKey(c, key) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// IsSecretsKey reports whether a decoded object key marks a `_secrets`
+// subtree. Raw (still escaped) keys go through masking.KeyIs.
+func IsSecretsKey(key string) bool { return key == masking.SecretsKey }
+
+// sealedTopKeys returns the maskedFields present in data when data is the
+// workflow input or output, else nil.
+func (r *Run) sealedTopKeys(ptr string, data []byte) map[string]bool {
+	if (ptr != "/input" && ptr != "/output") || len(r.maskedFields) == 0 {
+		return nil
+	}
+	var top map[string]bool
+	for _, f := range r.maskedFields {
+		if masking.MayHoldKey(data, f) {
+			if top == nil {
+				top = map[string]bool{}
+			}
+			top[f] = true
+		}
+	}
+	return top
+}
+
+// unmaskedJSON reports whether MaskJSON would return data unchanged,
+// without its walk: with no escape in the text, every JSON string reads as
+// its raw bytes, so a registered value can only occur in data as it is, and
+// one scan of the whole text decides. Invalid JSON is left to MaskJSON.
+func (r *Run) unmaskedJSON(data []byte) bool {
+	if bytes.IndexByte(data, '\\') >= 0 {
+		return false
+	}
+	m := r.reg.masker.Mask(data)
+	if len(m) != len(data) || &m[0] != &data[0] {
+		return false
+	}
+	if len(data) <= 10000 {
+		return gjson.ValidBytes(data)
+	}
+	return json.Valid(data)
+}
+
+func decodeJSON(b []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("invalid JSON: %w", err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("invalid JSON: data after the top-level value")
+	}
+	return v, nil
+}
+
+func encodeJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
+// secretLeaves lists the string and number leaves under `_secrets` keys of
+// v and under the top-level keys in top.
+func secretLeaves(v any, top map[string]bool) []string {
+	var leaves []string
+	collectLeaves(v, false, masking.SecretsKey, &leaves)
+	if m, ok := v.(map[string]any); ok {
+		for k := range top {
+			if c, ok := m[k]; ok {
+				collectLeaves(c, true, masking.SecretsKey, &leaves)
+			}
+		}
+	}
+	return leaves
+}
+
+// collectLeaves appends the leaves of v found under a key named key (or all
+// of them when in is true). Sealed strings are not values.
+func collectLeaves(v any, in bool, key string, dst *[]string) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, c := range x {
+			collectLeaves(c, in || k == key, key, dst)
+		}
+	case []any:
+		for _, c := range x {
+			collectLeaves(c, in, key, dst)
+		}
+	case string:
+		if in && !strings.HasPrefix(x, SealedPrefix) {
+			*dst = append(*dst, x)
+		}
+	case json.Number:
+		if in {
+			*dst = append(*dst, x.String())
+		}
+	}
+}
+
+func (r *Run) maskOutsideSecrets(v any, top map[string]bool) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, c := range x {
+			if IsSecretsKey(k) || top[k] {
+				out[k] = c
+				continue
+			}
+			out[r.reg.masker.MaskString(k)] = r.maskOutsideSecrets(c, nil)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, c := range x {
+			out[i] = r.maskOutsideSecrets(c, nil)
+		}
+		return out
+	case string:
+		return r.reg.masker.MaskString(x)
+	case json.Number:
+		if m := r.reg.masker.MaskString(x.String()); m != x.String() {
+			return m
+		}
+	}
+	return v
+}
+
+func (r *Run) sealSecrets(v any, ptr string, top map[string]bool) (any, error) {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, c := range x {
+			p := ptr + "/" + escapePointer(k)
+			if IsSecretsKey(k) || top[k] {
+				plain, err := encodeJSON(c)
+				if err != nil {
+					return nil, err
+				}
+				s, err := r.sealString(plain, p)
+				if err != nil {
+					return nil, err
+				}
+				out[k] = s
+				continue
+			}
+			s, err := r.sealSecrets(c, p, nil)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = s
+		}
+		return out, nil
+	case []any:
+		out := make([]any, len(x))
+		for i, c := range x {
+			s, err := r.sealSecrets(c, ptr+"/"+strconv.Itoa(i), nil)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = s
+		}
+		return out, nil
+	}
+	return v, nil
+}
+
+func (r *Run) openSecrets(v any, ptr string, top map[string]bool) (any, error) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, c := range x {
+			p := ptr + "/" + escapePointer(k)
+			if s, ok := c.(string); ok && (IsSecretsKey(k) || top[k]) && strings.HasPrefix(s, SealedPrefix) {
+				plain, err := r.openString(s, p)
+				if err != nil {
+					return nil, err
+				}
+				dv, err := decodeJSON(plain)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", p, err)
+				}
+				x[k] = dv
+				continue
+			}
+			o, err := r.openSecrets(c, p, nil)
+			if err != nil {
+				return nil, err
+			}
+			x[k] = o
+		}
+		return x, nil
+	case []any:
+		for i, c := range x {
+			o, err := r.openSecrets(c, ptr+"/"+strconv.Itoa(i), nil)
+			if err != nil {
+				return nil, err
+			}
+			x[i] = o
+		}
+		return x, nil
+	}
+	return v, nil
+}
+
+// escapePointer escapes one JSON pointer token (RFC 6901).
+func escapePointer(s string) string {
+	if !strings.ContainsAny(s, "~/") {
+		return s
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
+}

@@ -1,0 +1,349 @@
+package runsecrets
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/wfrun/wfrun/interpolate"
+	"github.com/wfrun/wfrun/masking"
+	"github.com/wfrun/wfrun/store"
+	"github.com/wfrun/wfrun/store/seal"
+)
+
+// Source is where a run reads secrets: by name, as the run's principal, in
+// the run's scope. store.RunView is the access-controlled source wfrun uses;
+// interpolate.MapSecrets serves tests and embedders with fixed values.
+type Source = interpolate.SecretSource
+
+// Writer is the optional part of a Source that UPDATE_SECRET needs: read a
+// secret with its metadata (its version, for a compare-and-swap) and write a
+// new version. store.RunView implements it.
+type Writer interface {
+	Get(ctx context.Context, name string) (*store.Secret, error)
+	Put(ctx context.Context, name string, value json.RawMessage, ifVersion int64) (*store.Secret, error)
+}
+
+// Sentinel errors.
+var (
+	// ErrNoSource: the run reads a secret but was built without a Source.
+	ErrNoSource = errors.New("the run has no secret source")
+	// ErrReadOnly: the run writes a secret (UPDATE_SECRET) but its Source
+	// does not implement Writer. It is store.ErrReadOnly, so errors.Is
+	// matches either name.
+	ErrReadOnly = store.ErrReadOnly
+	// ErrNotFound is the one "no such secret" sentinel: store.ErrNotFound.
+	// A Source that reports a missing name with interpolate.ErrSecretNotFound
+	// is translated at this boundary, so errors.Is(err, ErrNotFound) holds
+	// for every source.
+	ErrNotFound = store.ErrNotFound
+	// ErrSealed: a sealed member of a stored document does not open (wrong
+	// key, edited bytes, or moved to another run or place).
+	ErrSealed = errors.New("cannot unseal")
+)
+
+// Needs says what a run will do with secrets, so New can refuse a run it
+// could not serve instead of failing a task half-way through.
+type Needs struct {
+	// Read is true when the run resolves or reads any secret (templates,
+	// HTTP auth, EXEC bundles).
+	Read bool
+	// Write is true when the run writes secrets (UPDATE_SECRET).
+	Write bool
+}
+
+// Option configures New.
+type Option func(*config)
+
+type config struct {
+	maskerOpts   []masking.Option
+	maskedFields []string
+	needs        Needs
+	parent       *Run
+}
+
+// WithMaskerOptions passes options to the run's masker (minimum length,
+// logger).
+func WithMaskerOptions(opts ...masking.Option) Option {
+	return func(c *config) { c.maskerOpts = append(c.maskerOpts, opts...) }
+}
+
+// WithMaskedFields names the keys of the workflow input and output that are
+// handled like `_secrets` subtrees (the definition's maskedFields).
+func WithMaskedFields(fields []string) Option {
+	return func(c *config) { c.maskedFields = append([]string(nil), fields...) }
+}
+
+// Requiring makes New fail unless the source can serve needs.
+func Requiring(needs Needs) Option { return func(c *config) { c.needs = needs } }
+
+// ChildOf makes the run share parent's masker and registered values (a
+// SUB_WORKFLOW or failure workflow): a value the parent used is masked in
+// the child and the other way round. Sealing stays bound to the child's id.
+func ChildOf(parent *Run) Option { return func(c *config) { c.parent = parent } }
+
+// Run is the secret lifecycle of one workflow run. It is safe for
+// concurrent use by the run's tasks.
+type Run struct {
+	id           string
+	src          Source
+	ring         *seal.Keyring
+	maskedFields []string
+	reg          *registry
+}
+
+// registry is the masker and what was registered with it, shared by a run
+// and its child runs.
+type registry struct {
+	masker *masking.Masker
+	mu     sync.Mutex
+	seen   map[string]bool // value → accepted by the masker
+	values []string        // in registration order: the journal
+	// views masks copies of `_masked` leaves in displayed documents.
+	views *masking.Masker
+	// journals caches each run's sealed Journal by how many values it holds.
+	journals map[string]journal
+}
+
+// New returns the secret boundary of run id. src may be nil for a run that
+// uses no secret (Requiring reports the ones that do); ring seals what the
+// run stores and must be the same in every process that resumes the run.
+func New(id string, src Source, ring *seal.Keyring, opts ...Option) (*Run, error) {
+	if id == "" {
+		return nil, errors.New("runsecrets: empty run id")
+	}
+	if ring == nil {
+		return nil, errors.New("runsecrets: a keyring is required (it seals what the run stores)")
+	}
+	var c config
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.needs.Read || c.needs.Write {
+		if src == nil {
+			return nil, fmt.Errorf("run %s uses secrets: %w (configure one: a store view, interpolate.MapSecrets, ...)", id, ErrNoSource)
+		}
+	}
+	if c.needs.Write {
+		if _, ok := src.(Writer); !ok {
+			return nil, fmt.Errorf("run %s writes secrets (UPDATE_SECRET) but its source %T cannot: %w", id, src, ErrReadOnly)
+		}
+	}
+	r := &Run{id: id, src: src, ring: ring, maskedFields: c.maskedFields}
+	if c.parent != nil {
+		r.reg = c.parent.reg
+	} else {
+		r.reg = &registry{
+			masker: masking.New(c.maskerOpts...),
+			views:  masking.New(masking.WithLogger(nil)),
+			seen:   map[string]bool{},
+		}
+	}
+	return r, nil
+}
+
+// ID returns the run id bound into every seal.
+func (r *Run) ID() string { return r.id }
+
+// Masker returns the run's masker. Prefer the Run's own methods, which also
+// keep the journal that Resume needs; the masker is exposed for streaming
+// (masking.Writer) and for slog handlers.
+func (r *Run) Masker() *masking.Masker { return r.reg.masker }
+
+// MaskedFields returns the maskedFields the run seals.
+func (r *Run) MaskedFields() []string { return append([]string(nil), r.maskedFields...) }
+
+// RegisterValues registers several values at once.
+func (r *Run) RegisterValues(values ...string) { r.register(values...) }
+
+func (r *Run) register(values ...string) int {
+	reg := r.reg
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	var fresh []string
+	for _, v := range values {
+		if _, seen := reg.seen[v]; !seen && v != "" {
+			reg.seen[v] = true
+			fresh = append(fresh, v)
+		}
+	}
+	if len(fresh) == 0 {
+		return 0
+	}
+	reg.values = append(reg.values, fresh...)
+	// One automaton rebuild for the batch.
+	if n := reg.masker.RegisterAll(fresh...); n != len(fresh) && len(fresh) == 1 {
+		reg.seen[fresh[0]] = false
+	}
+	return len(fresh)
+}
+
+// Register is the door for a value that entered the run by any other way
+// than the methods below (an embedder's own credential, say). It reports
+// false when the value is too short to mask (under 4 bytes by default).
+func (r *Run) Register(value string) bool {
+	r.register(value)
+	r.reg.mu.Lock()
+	defer r.reg.mu.Unlock()
+	return r.reg.seen[value]
+}
+
+// RegisterSecret registers a secret's JSON value: the text of a JSON string,
+// or the compact JSON of anything else (the masker then registers its string
+// leaves and the whole document).
+func (r *Run) RegisterSecret(raw []byte) {
+	r.register(secretText(raw))
+}
+
+// secretText is the text a task would send for a secret value.
+func secretText(raw []byte) string {
+	v := strings.TrimSpace(string(raw))
+	if len(v) > 0 && v[0] == '"' {
+		var s string
+		if json.Unmarshal([]byte(v), &s) == nil {
+			return s
+		}
+	}
+	return v
+}
+
+// Secret reads secret name through the run's source and registers its value
+// before returning it: the door for HTTP auth credentials and EXEC bundles.
+// A missing name is ErrNotFound whatever the source.
+func (r *Run) Secret(ctx context.Context, name string) ([]byte, error) {
+	if r.src == nil {
+		return nil, fmt.Errorf("secret %q: %w", name, ErrNoSource)
+	}
+	raw, err := r.src.Secret(ctx, name)
+	if err != nil {
+		return nil, normalise(name, err)
+	}
+	r.RegisterSecret(raw)
+	return raw, nil
+}
+
+// Get reads a secret with its metadata (UPDATE_SECRET's compare-and-swap
+// loop) and registers its value: the value a rotation replaces stays live
+// during the grace window, so it stays masked.
+func (r *Run) Get(ctx context.Context, name string) (*store.Secret, error) {
+	w, err := r.writer(name)
+	if err != nil {
+		return nil, err
+	}
+	s, err := w.Get(ctx, name)
+	if s != nil && len(s.Value) > 0 {
+		r.RegisterSecret(s.Value)
+	}
+	if err != nil {
+		return s, normalise(name, err)
+	}
+	return s, nil
+}
+
+// Put writes a new version of a secret (UPDATE_SECRET). The new value is
+// registered before it is written, so it is masked from the moment it
+// exists.
+func (r *Run) Put(ctx context.Context, name string, value json.RawMessage, ifVersion int64) (*store.Secret, error) {
+	w, err := r.writer(name)
+	if err != nil {
+		return nil, err
+	}
+	r.RegisterSecret(value)
+	s, err := w.Put(ctx, name, value, ifVersion)
+	if err != nil {
+		return s, normalise(name, err)
+	}
+	return s, nil
+}
+
+func (r *Run) writer(name string) (Writer, error) {
+	if r.src == nil {
+		return nil, fmt.Errorf("secret %q: %w", name, ErrNoSource)
+	}
+	w, ok := r.src.(Writer)
+	if !ok {
+		return nil, fmt.Errorf("secret %q: %w", name, ErrReadOnly)
+	}
+	return w, nil
+}
+
+// normalise makes a "not found" from any source match ErrNotFound (and
+// still interpolate.ErrSecretNotFound when that is what the source said).
+func normalise(name string, err error) error {
+	if errors.Is(err, interpolate.ErrSecretNotFound) && !errors.Is(err, store.ErrNotFound) {
+		return &notFound{name: name, err: err}
+	}
+	return err
+}
+
+type notFound struct {
+	name string
+	err  error
+}
+
+func (e *notFound) Error() string {
+	return fmt.Sprintf("secret %q: %v", e.name, store.ErrNotFound)
+}
+func (e *notFound) Unwrap() []error { return []error{store.ErrNotFound, e.err} }
+
+// Reread reads names again and registers their values: after a resume, the
+// secrets the definition names statically (template references, HTTP auth,
+// EXEC bundles, UPDATE_SECRET keys). Names that no longer resolve are
+// skipped: the task that needs one fails when it runs.
+func (r *Run) Reread(ctx context.Context, names []string) {
+	if r.src == nil || len(names) == 0 {
+		return
+	}
+	if b, ok := r.src.(interpolate.BatchSecretSource); ok {
+		vals, _, err := b.Secrets(ctx, names)
+		if err == nil {
+			for _, v := range vals {
+				r.RegisterSecret(v)
+			}
+			return
+		}
+	}
+	for _, n := range names {
+		if v, err := r.src.Secret(ctx, n); err == nil {
+			r.RegisterSecret(v)
+		}
+	}
+}
+
+// sourceOnly hides a Writer: interpolate only ever reads.
+type sourceOnly struct{ r *Run }
+
+func (s sourceOnly) Secret(ctx context.Context, name string) ([]byte, error) {
+	if s.r.src == nil {
+		return nil, interpolate.ErrNoSecretSource
+	}
+	v, err := s.r.src.Secret(ctx, name)
+	if err != nil {
+		return nil, normalise(name, err)
+	}
+	return v, nil
+}
+
+// batchSource keeps a source's one-round-trip lookup.
+type batchSource struct{ sourceOnly }
+
+func (s batchSource) Secrets(ctx context.Context, names []string) (map[string][]byte, map[string]error, error) {
+	vals, errs, err := s.r.src.(interpolate.BatchSecretSource).Secrets(ctx, names)
+	for n, e := range errs {
+		errs[n] = normalise(n, e)
+	}
+	return vals, errs, err
+}
+
+func (r *Run) source() interpolate.SecretSource {
+	if r.src == nil {
+		return nil
+	}
+	if _, ok := r.src.(interpolate.BatchSecretSource); ok {
+		return batchSource{sourceOnly{r}}
+	}
+	return sourceOnly{r}
+}
