@@ -74,3 +74,26 @@ func ExampleArchive() {
 	// {"input":{"_secrets":"***"},"tasks":[{"status":"COMPLETED","outputData":{"_secrets":"***","_masked":"kept"}}]}
 	// [/input/_secrets /tasks/0/outputData/_secrets]
 }
+
+// ContainsAny tells which stored documents a value registered mid-run can
+// be in, so only those are masked again.
+func ExampleMasker_ContainsAny() {
+	m := masking.New()
+	m.Register("first-token-0001")
+	since := m.Len() // the stored documents below were masked at this point
+	stored := map[string][]byte{
+		"task1": []byte(`{"out":"***"}`),
+		"task2": []byte(`{"out":"got rotated-token-0002"}`),
+		"task3": []byte(`{"out":"got rotated\u002dtoken-0002"}`),
+	}
+	m.Register("rotated-token-0002")
+	for _, name := range []string{"task1", "task2", "task3"} {
+		if m.ContainsAny(stored[name], since) {
+			out, _ := m.MaskJSON(stored[name])
+			fmt.Println(name, string(out))
+		}
+	}
+	// Output:
+	// task2 {"out":"got ***"}
+	// task3 {"out":"got ***"}
+}

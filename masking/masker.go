@@ -3,6 +3,7 @@ package masking
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -18,15 +19,25 @@ const DefaultMinLength = 4
 
 // Masker holds the secret values of one run and replaces them, and their
 // encoded forms, by "***". Register and the Mask family may be called
-// concurrently: Register builds a new automaton and swaps it in atomically,
-// so masking never waits for a registration.
+// concurrently: Register publishes a new immutable snapshot atomically
+// (see pending.go), so masking never waits for a registration.
 type Masker struct {
 	minLen int
 	logger *slog.Logger
 
 	mu       sync.Mutex // serialises Register; never held while masking
 	seen     map[string]struct{}
-	patterns []string
+	patterns []string    // every pattern, in registration order
+	built    int         // patterns[:built] are in the automaton
+	pend     *pendingSet // patterns[built:], nil until the first one
+	patBytes int         // total length of patterns
+
+	compacting atomic.Bool // a background rebuild is under way (noteScan)
+
+	since struct { // ContainsAny's matcher of patterns[from:to]
+		from, to int
+		mt       *matcher
+	}
 
 	snap atomic.Pointer[matcher]
 }
@@ -68,12 +79,14 @@ func (m *Masker) Register(value string) bool {
 	return m.RegisterAll(value) == 1
 }
 
-// RegisterAll registers several values with a single automaton rebuild and
-// reports how many were accepted. Use it when a run starts with many secrets:
-// every call rebuilds the automaton from all registered patterns (about
-// 0.1 ms with 10 values, 10 ms with 1 000, 100–200 ms with 10 000 on the
-// benchmark machine; see BenchmarkRegister), while masking goes on with the
-// previous automaton until the new one is swapped in.
+// RegisterAll registers several values and reports how many were accepted.
+// New patterns join a pending set matched beside the automaton; when that
+// set would outgrow the automaton, the automaton is rebuilt with every
+// pattern (copy-on-write: masking goes on with the previous snapshot until
+// the new one is swapped in). Builds thus double in size, and registering N
+// values one at a time costs O(N log N) overall, within a small factor of
+// one RegisterAll of the same values (BenchmarkRegister). A batch is still
+// cheaper than the same values one by one, so pass what you have at once.
 func (m *Masker) RegisterAll(values ...string) int {
 	accepted := 0
 	var forms []string
@@ -94,22 +107,58 @@ func (m *Masker) RegisterAll(values ...string) int {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	added := false
+	start := len(m.patterns)
 	for _, f := range forms {
 		if _, ok := m.seen[f]; ok {
 			continue
 		}
 		m.seen[f] = struct{}{}
 		m.patterns = append(m.patterns, f)
-		added = true
+		m.patBytes += len(f)
 	}
-	if added {
-		// Copy-on-write: readers keep using the previous automaton until the
-		// swap, which is fine because Register has not returned yet.
-		a := buildAutomaton(m.patterns)
-		m.snap.Store(&matcher{ac: a, maxLen: a.maxLen, hasStar: a.hasStar})
+	if len(m.patterns) > start {
+		m.publish(m.patterns[start:])
 	}
 	return accepted
+}
+
+// publish makes fresh, the patterns just appended, visible to Mask: into
+// the pending set while it has room, else by rebuilding the automaton with
+// every pattern (copy-on-write: readers keep the previous snapshot until
+// the swap, which is fine because Register has not returned yet).
+func (m *Masker) publish(fresh []string) {
+	cur := m.snap.Load()
+	pendCap := max(minPendingCap, m.built)
+	if cur == nil || m.pending()+len(fresh) > pendCap {
+		m.rebuild()
+		return
+	}
+	if m.pend == nil {
+		m.pend = newPendingSet(min(m.minLen, 4), pendCap, m.patBytes)
+	}
+	next := *cur
+	for _, f := range fresh {
+		m.pend.add(f)
+		next.maxLen = max(next.maxLen, len(f))
+		next.hasStar = next.hasStar || strings.IndexByte(f, '*') >= 0
+	}
+	next.pend = pendView{set: m.pend, n: m.pend.n}
+	m.snap.Store(&next)
+}
+
+// rebuild builds the automaton from every pattern and empties the pending
+// set. Callers hold m.mu.
+func (m *Masker) rebuild() {
+	a := buildAutomaton(m.patterns)
+	m.built, m.pend = len(m.patterns), nil
+	m.snap.Store(&matcher{ac: a, maxLen: a.maxLen, hasStar: a.hasStar})
+}
+
+func (m *Masker) pending() int {
+	if m.pend == nil {
+		return 0
+	}
+	return m.pend.n
 }
 
 // Len reports the number of registered patterns (values plus derived forms,
@@ -118,6 +167,37 @@ func (m *Masker) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return len(m.patterns)
+}
+
+// ContainsAny reports whether b holds, in any form Mask recognises, one of
+// the patterns registered after Len returned since: whether masking b again
+// could change it now. An engine that stored documents masked when Len was
+// since re-masks only those for which ContainsAny is true, instead of every
+// document whenever a value is registered mid-run.
+//
+// The first call for a given (since, Len) pair builds a small matcher of
+// the new patterns only; later calls with the same pair reuse it, so
+// checking many stored documents costs one pass over each.
+func (m *Masker) ContainsAny(b []byte, since int) bool {
+	if m == nil || len(b) == 0 {
+		return false
+	}
+	since = max(since, 0)
+	m.mu.Lock()
+	to := len(m.patterns)
+	if since >= to {
+		m.mu.Unlock()
+		return false
+	}
+	c := &m.since
+	if c.mt == nil || c.from != since || c.to != to {
+		a := buildAutomaton(m.patterns[since:to])
+		c.from, c.to, c.mt = since, to, &matcher{ac: a, maxLen: a.maxLen, hasStar: a.hasStar}
+	}
+	mt := c.mt
+	m.mu.Unlock()
+	var buf [4]span
+	return len(mt.spans(b, buf[:0])) > 0
 }
 
 // Mask replaces every occurrence of a registered pattern in b by "***",
@@ -129,7 +209,10 @@ func (m *Masker) Mask(b []byte) []byte {
 	if m == nil {
 		return b
 	}
-	return m.snap.Load().mask(b)
+	mt := m.snap.Load()
+	out := mt.mask(b)
+	m.noteScan(mt, len(b))
+	return out
 }
 
 // MaskString is Mask for strings; it returns s itself when nothing matches.

@@ -17,6 +17,7 @@ import "sort"
 // construction.
 func (m *Masker) MaskJSON(doc []byte) ([]byte, error) {
 	a := m.snap.Load()
+	defer m.noteScan(a, len(doc))
 	changed := false
 	var spanBuf [16]span
 	w := walker{src: doc, out: make([]byte, 0, len(doc))}

@@ -7,16 +7,29 @@ import "slices"
 // throughout, so they never see half a registration.
 type matcher struct {
 	ac      *automaton
-	maxLen  int  // longest pattern; bounds the streaming look-behind
-	hasStar bool // some pattern contains '*', so a replacement may create a new match
+	pend    pendView // patterns registered since ac was built
+	maxLen  int      // longest pattern; bounds the streaming look-behind
+	hasStar bool     // some pattern contains '*', so a replacement may create a new match
 }
 
-func (mt *matcher) empty() bool { return mt == nil || mt.ac == nil || len(mt.ac.states) <= 1 }
+func (mt *matcher) empty() bool {
+	return mt == nil || (mt.ac == nil || len(mt.ac.states) <= 1) && mt.pend.n == 0
+}
 
 // rawSpans appends the merged ranges of every pattern occurrence in b as it
 // is (no view).
 func (mt *matcher) rawSpans(b []byte, dst []span) []span {
-	return mt.ac.spans(b, dst)
+	start := len(dst)
+	dst = mt.ac.spans(b, dst)
+	if mt.pend.n == 0 {
+		return dst
+	}
+	before := len(dst)
+	dst = mt.pend.spans(b, dst)
+	if len(dst) == before {
+		return dst
+	}
+	return dst[:start+len(mergeSpans(dst[start:]))]
 }
 
 // spans appends to dst the merged, sorted ranges of b to redact: every

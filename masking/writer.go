@@ -72,6 +72,7 @@ func (w *Writer) emit(final bool) error {
 	}
 	var cut int
 	w.sp, cut = mt.scan(w.buf, w.sp[:0], hold)
+	w.m.noteScan(mt, len(w.buf)-w.keep)
 	if cut <= w.keep {
 		return nil
 	}
