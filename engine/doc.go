@@ -16,20 +16,64 @@
 //
 // # Runs
 //
-// A run is persisted (runstore.Store) after every task transition in
-// Conductor's execution shape — workflowId, status, input, output,
-// variables, tasks[] with inputData/outputData/status/retryCount/iteration/
-// seq — plus what a resume needs: the definition itself, its hash and path,
-// the principal and the (project, environment) scope.
+// A run is persisted (runstore.Store) in Conductor's execution shape —
+// workflowId, status, input, output, variables, tasks[] with
+// inputData/outputData/status/retryCount/iteration/seq — plus what a resume
+// needs: the definition, its hash and path, the principal and the
+// (project, environment) scope. It is stored by parts and a write carries
+// what changed, never the whole run: the head (the scalar members), each
+// task record on its own (keyed by seq), input/variables/output when they
+// were set, and the definition once per distinct definition (by hash,
+// shared by every run of it). runstore.Assemble gives the one document back.
+//
+// Durable points. A write is one synchronous commit, made at:
+//
+//  1. the run's creation (with its lease, see below);
+//  2. each task attempt that ended (COMPLETED, FAILED, ...): the record
+//     carries whatever changed since the previous write — its SCHEDULED
+//     and IN_PROGRESS states, a DO_WHILE's iteration, variables;
+//  3. a task that starts waiting for an external completion (WAIT, HUMAN,
+//     an asynchronous task), so that another process may complete it;
+//  4. a SUB_WORKFLOW's child run id, before the child starts;
+//  5. the end: the archive (one transaction, below).
+//
+// A sequential run therefore pays one commit per completed task, plus its
+// creation and its end. What a crash (SIGKILL included) replays, by where it
+// happens:
+//
+//   - before point 1: nothing was stored; there is no run to resume.
+//   - between points: resume replays the definition over the stored
+//     records. A task whose ended attempt was written is never run again.
+//     A task whose attempt was running, or only scheduled, has no ended
+//     record: it runs again (at-least-once, as with Conductor workers) —
+//     its SCHEDULED/IN_PROGRESS states were not written, or were written
+//     along with an earlier commit, and either way are redone.
+//   - during a commit: the store applies a commit wholly or not at all, so
+//     this is the case before or after it.
+//   - waiting (point 3): the WAIT keeps its recorded deadline; a completion
+//     delivered meanwhile (a signal) is applied on resume.
+//   - during the archive: the primary record or the masked archive, never
+//     an unmasked archive and never nothing.
+//
+// Other processes (wfrun show, wfrun runs) see the state of the last
+// commit: a task that is running may show as not started.
 //
 // Execution is a replay of the definition over the recorded tasks: the
 // executor walks the task lists from the top and skips every task whose
 // latest attempt already succeeded (a SWITCH reuses its recorded
 // selectedCase, a DO_WHILE its recorded iteration, a SUB_WORKFLOW its child
-// run id). Resume after a crash (SIGKILL included) therefore continues from
-// the persisted state without running completed tasks again; an attempt that
-// was IN_PROGRESS when the process died is executed again (at-least-once, as
-// with Conductor workers).
+// run id).
+//
+// Leases. The process that executes a run holds its lease (runstore.Lease:
+// owner, pid, host, heartbeat), taken with the run's first write or by
+// Resume/Restart, renewed every third of WithLeaseTTL (default 10s) and
+// dropped with the archive, or when the run is interrupted. Resume and
+// Restart of a run whose lease is live fail with runstore.ErrLeased naming
+// the holder; the lease of a process that died expires after the TTL (at
+// once when that process ran on this host and no longer exists). Terminate
+// ends a run whoever holds it: the holder is asked through a signal its
+// heartbeat watches; an orphaned run is ended by the caller; RUNNING
+// sub-workflow runs are terminated with it. DeleteRun removes an ended run.
 //
 // # Secrets
 //

@@ -1,12 +1,19 @@
 package engine
 
-import "encoding/json"
+import (
+	"encoding/json"
 
-// The persisted document and the expression-environment documents are
-// spliced together from pre-encoded parts: the JSON sub-documents (inputs,
-// outputs, the definition) are already valid compact JSON and re-validating
-// them through json.Marshal of json.RawMessage fields dominated the cost of a
-// save. Each task record caches its encoded form until it changes.
+	"github.com/wfrun/wfrun/engine/runstore"
+)
+
+// The persisted parts and the expression-environment documents are spliced
+// together from pre-encoded parts: the JSON sub-documents (inputs, outputs,
+// the definition) are already valid compact JSON and re-validating them
+// through json.Marshal of json.RawMessage fields dominated the cost of a
+// save. Each task record caches its encoded form until it changes, and a
+// write carries only what changed (changeLocked): the run's head, the task
+// records touched since the previous write, the workflow members that were
+// set, and the definition once.
 
 type runHead struct {
 	WorkflowID            string    `json:"workflowId"`
@@ -79,36 +86,97 @@ func appendMember(dst []byte, key string, raw []byte) []byte {
 	return append(dst, orEmpty(raw)...)
 }
 
-// encodeLocked renders the persisted document. Callers hold r.mu.
+// encodeLocked renders the whole persisted document (archive, restart).
+// Callers hold r.mu.
 func (r *runState) encodeLocked() ([]byte, error) {
 	r.remaskLocked()
-	d := &r.doc
-	size := 512 + len(r.inStored) + len(r.outStored) + len(r.varStored) + len(r.def.raw)
-	for _, t := range r.tasks {
-		size += len(t.enc) + 64
-	}
-	buf, err := openHead(make([]byte, 0, size), d.runHead)
+	head, err := json.Marshal(r.doc.runHead)
 	if err != nil {
 		return nil, err
 	}
-	buf = appendMember(buf, "input", r.inStored)
-	buf = appendMember(buf, "output", r.outStored)
-	buf = appendMember(buf, "variables", r.varStored)
-	buf = append(buf, `,"tasks":[`...)
+	encs := make([][]byte, len(r.tasks))
 	for i, t := range r.tasks {
 		if t.enc == nil {
 			if t.enc, err = r.encodeTask(t); err != nil {
 				return nil, err
 			}
 		}
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		buf = append(buf, t.enc...)
+		encs[i] = t.enc
 	}
-	buf = append(buf, ']')
-	buf = appendMember(buf, "workflowDefinition", r.def.raw)
-	return append(buf, '}'), nil
+	return runstore.Assemble(head, r.inStored, r.outStored, r.varStored, encs, r.def.raw)
+}
+
+// changeLocked is what the next write carries: the head, the workflow
+// members and task records that changed since the last write (all of them
+// when full), and the definition on the run's first write. It clears the
+// dirty marks; a failed write puts them back (markChanged). Callers hold
+// r.mu.
+func (r *runState) changeLocked(full bool) (*runstore.Change, error) {
+	r.remaskLocked()
+	head, err := json.Marshal(r.doc.runHead)
+	if err != nil {
+		return nil, err
+	}
+	ch := &runstore.Change{Summary: r.summaryLocked(), Head: head}
+	if full || !r.stored {
+		r.changedIn, r.changedVars, r.changedOut = true, true, true
+		for _, t := range r.tasks {
+			r.touchLocked(t)
+		}
+		ch.DefinitionHash, ch.Definition = r.doc.DefinitionHash, r.def.raw
+	}
+	if r.changedIn {
+		ch.Input = orEmpty(r.inStored)
+	}
+	if r.changedVars {
+		ch.Variables = orEmpty(r.varStored)
+	}
+	if r.changedOut {
+		ch.Output = orEmpty(r.outStored)
+	}
+	r.changedIn, r.changedVars, r.changedOut = false, false, false
+	ch.Tasks = make([]runstore.Task, 0, len(r.dirty))
+	for _, t := range r.dirty {
+		if t.enc == nil {
+			if t.enc, err = r.encodeTask(t); err != nil {
+				return nil, err
+			}
+		}
+		t.dirty = false
+		ch.Tasks = append(ch.Tasks, runstore.Task{Seq: t.Seq, Doc: t.enc})
+	}
+	r.dirty = r.dirty[:0]
+	return ch, nil
+}
+
+// markChanged puts back the dirty marks of a change that was not written.
+func (r *runState) markChangedLocked(ch *runstore.Change) {
+	r.changedIn = r.changedIn || ch.Input != nil
+	r.changedVars = r.changedVars || ch.Variables != nil
+	r.changedOut = r.changedOut || ch.Output != nil
+	bySeq := make(map[int]*taskRecord, len(ch.Tasks))
+	for _, t := range ch.Tasks {
+		bySeq[t.Seq] = nil
+	}
+	for _, t := range r.tasks {
+		if _, ok := bySeq[t.Seq]; ok && !t.dirty {
+			t.dirty = true
+			r.dirty = append(r.dirty, t)
+		}
+	}
+	if ch.DefinitionHash != "" {
+		r.stored = false
+	}
+}
+
+// touchLocked marks a task record changed: its cached encodings are dropped
+// and the next write carries it. Callers hold r.mu.
+func (r *runState) touchLocked(t *taskRecord) {
+	t.envDoc, t.enc = nil, nil
+	if !t.dirty {
+		t.dirty = true
+		r.dirty = append(r.dirty, t)
+	}
 }
 
 func (r *runState) encodeTask(t *taskRecord) ([]byte, error) {

@@ -82,6 +82,9 @@ type Engine struct {
 	httpClient   *http.Client
 	pollInterval time.Duration
 	maxLoop      int
+	// owner names this engine in the leases of the runs it executes.
+	owner    string
+	leaseTTL time.Duration
 }
 
 // Option configures New.
@@ -128,9 +131,15 @@ func WithPollInterval(d time.Duration) Option { return func(e *Engine) { e.pollI
 // WithMaxLoopIterations caps DO_WHILE iterations (default 10000).
 func WithMaxLoopIterations(n int) Option { return func(e *Engine) { e.maxLoop = n } }
 
+// WithLeaseTTL sets how long the lease of a run outlives a heartbeat of
+// the process executing it (default 10s): after the process dies, another
+// one may take the run over that much later.
+func WithLeaseTTL(d time.Duration) Option { return func(e *Engine) { e.leaseTTL = d } }
+
 // New returns an Engine.
 func New(opts ...Option) (*Engine, error) {
-	e := &Engine{workers: map[string]WorkerFunc{}, pollInterval: 250 * time.Millisecond, maxLoop: 10000}
+	e := &Engine{workers: map[string]WorkerFunc{}, pollInterval: 250 * time.Millisecond, maxLoop: 10000,
+		owner: newID(), leaseTTL: 10 * time.Second}
 	for _, o := range opts {
 		o(e)
 	}
@@ -309,17 +318,32 @@ func (r *runState) setWorkflowMember(data []byte, ptr string, mem *json.RawMessa
 	}
 	r.mu.Lock()
 	*mem, *stored, r.wfDoc = m, st, nil
+	switch ptr {
+	case "/input":
+		r.changedIn = true
+	case "/variables":
+		r.changedVars = true
+	default:
+		r.changedOut = true
+	}
 	r.mu.Unlock()
 	return nil
 }
 
 // Resume continues a RUNNING run from its persisted state (after the process
 // that ran it died): completed tasks are not executed again.
+// A run that another live process executes is refused (runstore.ErrLeased,
+// naming the holder).
 func (e *Engine) Resume(ctx context.Context, id string) (*Result, error) {
+	if err := e.runs.AcquireLease(ctx, id, e.newLease(), e.leaseTTL); err != nil {
+		return nil, fmt.Errorf("resume: %w", err)
+	}
 	r, err := e.load(ctx, id, false, nil)
 	if err != nil {
+		_ = e.runs.ReleaseLease(context.WithoutCancel(ctx), id, e.owner)
 		return nil, err
 	}
+	r.lease.held = true
 	return r.execute(ctx)
 }
 
@@ -389,15 +413,19 @@ func (e *Engine) Restart(ctx context.Context, id string, fromStart bool) (*Resul
 		}
 	}
 	r.mu.Lock()
-	enc, err := r.encodeLocked()
-	sum := r.summaryLocked()
+	ch, err := r.changeLocked(true)
 	r.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	if err := e.runs.Restore(ctx, id, enc, sum); err != nil {
-		return nil, err
+	l := e.newLease()
+	ch.Lease, ch.LeaseTTL = &l, e.leaseTTL
+	if err := e.runs.Restore(ctx, id, ch); err != nil {
+		return nil, fmt.Errorf("restart: %w", err)
 	}
+	r.mu.Lock()
+	r.stored, r.lease.held = true, true
+	r.mu.Unlock()
 	r.emit(Event{Kind: EventWorkflow, Status: StatusRunning, Reason: "restarted"})
 	return r.execute(ctx)
 }

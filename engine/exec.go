@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wfrun/wfrun/engine/runstore"
 	"github.com/wfrun/wfrun/interpolate"
 	"github.com/wfrun/wfrun/tasks"
 	"github.com/wfrun/wfrun/tasks/eval"
@@ -33,26 +34,43 @@ func (s *stopError) Error() string { return s.status + ": " + s.reason }
 // DO_WHILE its recorded iteration), so a resumed run continues exactly where
 // the persisted state says, without re-running completed tasks.
 func (r *runState) execute(ctx context.Context) (*Result, error) {
-	runCtx, cancel := context.WithCancel(ctx)
+	if err := r.acquireLease(ctx); err != nil {
+		return nil, err
+	}
+	leaseCtx, cancelLease := context.WithCancelCause(ctx)
+	defer cancelLease(nil)
+	runCtx, cancel := leaseCtx, context.CancelFunc(func() {})
 	if r.def.TimeoutSeconds > 0 {
 		deadline := time.UnixMilli(r.doc.CreateTime).Add(time.Duration(r.def.TimeoutSeconds) * time.Second)
-		runCtx, cancel = context.WithDeadline(ctx, deadline)
+		runCtx, cancel = context.WithDeadline(leaseCtx, deadline)
 	}
 	defer cancel()
+	stopLease := r.keepLease(leaseCtx, cancelLease)
 	err := r.execList(runCtx, r.def.Tasks, "", 0)
+	stopLease()
 	var st *stopError
+	var term *terminated
+	cause := context.Cause(leaseCtx)
 	switch {
+	case err != nil && errors.As(cause, &term):
+		return r.finish(ctx, &stopError{status: StatusTerminated, reason: term.reason})
 	case err == nil:
 		return r.finish(ctx, &stopError{status: StatusCompleted})
 	case errors.As(err, &st):
 		return r.finish(ctx, st)
 	case ctx.Err() != nil:
+		r.releaseLease(ctx)
 		r.emit(Event{Kind: EventWorkflow, Status: StatusRunning, Reason: "interrupted; continue with: wfrun resume " + r.id})
 		return &Result{RunID: r.id, Status: StatusRunning}, fmt.Errorf("%w: run %s stays RUNNING and can be resumed", ErrInterrupted, r.id)
+	case errors.Is(cause, ErrLeaseLost):
+		return nil, fmt.Errorf("run %s: %w", r.id, cause)
 	case errors.Is(runCtx.Err(), context.DeadlineExceeded):
 		return r.finish(ctx, &stopError{status: StatusTimedOut,
 			reason: fmt.Sprintf("workflow timed out after %d seconds", r.def.TimeoutSeconds)})
 	default:
+		if !errors.Is(err, runstore.ErrUnavailable) {
+			r.releaseLease(ctx)
+		}
 		return nil, err
 	}
 }
@@ -65,7 +83,8 @@ func (r *runState) finish(ctx context.Context, st *stopError) (*Result, error) {
 	var cancelled []*taskRecord
 	for _, t := range r.tasks {
 		if t.Status == TaskScheduled || t.Status == TaskInProgress {
-			t.Status, t.End, t.envDoc, t.enc = TaskCanceled, nowMillis(), nil, nil
+			t.Status, t.End = TaskCanceled, nowMillis()
+			r.touchLocked(t)
 			cancelled = append(cancelled, t)
 		}
 	}
@@ -598,7 +617,8 @@ func (r *runState) waitTask(ctx context.Context, wt *WorkflowTask, rec *taskReco
 	// attempt accepts an external completion.
 	r.mu.Lock()
 	changed := rec.WaitUntil != waitUntil || !rec.Awaiting
-	rec.WaitUntil, rec.Awaiting, rec.enc = waitUntil, true, nil
+	rec.WaitUntil, rec.Awaiting = waitUntil, true
+	r.touchLocked(rec)
 	r.mu.Unlock()
 	if changed {
 		if err := r.save(ctx); err != nil {
@@ -640,10 +660,13 @@ func (r *runState) takePending(ref string) (signal, bool) {
 	return s, ok
 }
 
-func (r *runState) pollSignals(ctx context.Context) {
+func (r *runState) pollSignals(ctx context.Context) { _ = r.takeSignals(ctx) }
+
+// takeSignals moves the run's pending signals from the store to r.pending.
+func (r *runState) takeSignals(ctx context.Context) error {
 	sigs, err := r.e.runs.TakeSignals(ctx, r.id)
 	if err != nil || len(sigs) == 0 {
-		return
+		return err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -662,6 +685,7 @@ func (r *runState) pollSignals(ctx context.Context) {
 		}
 		r.pending[k] = s
 	}
+	return nil
 }
 
 func (r *runState) join(wt *WorkflowTask, rec *taskRecord) tasks.Result {
@@ -908,10 +932,9 @@ func (r *runState) setLoopOutput(ctx context.Context, rec *taskRecord, out map[s
 	if err != nil {
 		return err
 	}
-	if err := r.setTaskData(rec, nil, b); err != nil {
-		return err
-	}
-	return r.save(ctx)
+	// Not written on its own: the loop record travels with the next write
+	// (the iteration's first task that ends).
+	return r.setTaskData(rec, nil, b)
 }
 
 func walkTasks(list []*WorkflowTask, fn func(*WorkflowTask)) {
@@ -1058,7 +1081,8 @@ func (r *runState) execSubWorkflow(ctx context.Context, wt *WorkflowTask, suffix
 	childID := rec.SubWorkflowID
 	if childID == "" {
 		childID = newID()
-		rec.SubWorkflowID, rec.enc = childID, nil
+		rec.SubWorkflowID = childID
+		r.touchLocked(rec)
 	}
 	r.mu.Unlock()
 	if err := r.save(ctx); err != nil {

@@ -57,7 +57,8 @@ func TestSecretsFetchedOncePerTask(t *testing.T) {
 }
 
 // SPEC §7: the run store going away mid-run is a clear error, nothing is
-// lost, and the run resumes once the store is back.
+// lost, and the run resumes once the store is back (and the lease the first
+// engine could not release has expired: its TTL is short here).
 func TestRedisGoesAwayMidRun(t *testing.T) {
 	srv := redistest.StartServer(t, redistest.Persistent())
 	rs, err := runstore.OpenRedis("redis://" + srv.Addr())
@@ -68,7 +69,7 @@ func TestRedisGoesAwayMidRun(t *testing.T) {
 	var steps atomic.Int64
 	mk := func(events func(engine.Event)) *engine.Engine {
 		e, err := engine.New(engine.WithRunStore(rs), engine.WithKeyring(keyring(t, 3)), engine.WithEvents(events),
-			engine.WithPollInterval(20*time.Millisecond),
+			engine.WithPollInterval(20*time.Millisecond), engine.WithLeaseTTL(300*time.Millisecond),
 			engine.WithWorker("step", func(_ context.Context, in json.RawMessage) (json.RawMessage, error) {
 				steps.Add(1)
 				return in, nil

@@ -75,6 +75,7 @@ type taskRecord struct {
 	outMem, outStored []byte
 	envDoc            []byte // cached interpolate.Env view
 	enc               []byte // cached persisted form (see encode.go)
+	dirty             bool   // changed since the last write (in runState.dirty)
 	wt                *WorkflowTask
 }
 
@@ -118,6 +119,14 @@ type runState struct {
 	maskedAt int
 	// pending external completions (signals), by exact ref
 	pending map[string]signal
+	// What the next write carries (see changeLocked): task records and
+	// workflow members changed since the last write. stored is false until
+	// the first write of this process has created the record in full.
+	dirty                              []*taskRecord
+	changedIn, changedVars, changedOut bool
+	stored                             bool
+	// lease is held while this process executes the run (lease.go).
+	lease leaseState
 }
 
 // signal is an external completion. Its output is written sealed
@@ -173,8 +182,10 @@ func (r *runState) remaskLocked() {
 		return b
 	}
 	r.inStored, r.varStored, r.outStored = re(r.inStored), re(r.varStored), re(r.outStored)
+	r.changedIn, r.changedVars, r.changedOut = true, true, true
 	for _, t := range r.tasks {
-		t.inStored, t.outStored, t.enc = re(t.inStored), re(t.outStored), nil
+		t.inStored, t.outStored = re(t.inStored), re(t.outStored)
+		r.touchLocked(t)
 	}
 }
 
@@ -185,14 +196,30 @@ func orEmpty(b []byte) json.RawMessage {
 	return b
 }
 
-// save persists the run (after every task transition).
+// save writes what changed since the previous write, synchronously (one
+// commit): the durable points of a run are its creation, each task attempt
+// that ended, a task that starts waiting for an external completion, a
+// sub-workflow's child id, and the end (archive). Transitions in between
+// (SCHEDULED, IN_PROGRESS, a DO_WHILE's iteration count) only mark the
+// record changed and travel with the next write; see the package comment
+// for what a crash at each point replays.
 func (r *runState) save(ctx context.Context) error {
 	r.saveMu.Lock()
 	defer r.saveMu.Unlock()
 	r.mu.Lock()
 	r.doc.UpdateTime = nowMillis()
-	doc, err := r.encodeWithJournalLocked()
-	sum := r.summaryLocked()
+	j, err := r.sec.Journal()
+	if err == nil {
+		r.doc.RegisteredValues = j
+	}
+	var ch *runstore.Change
+	if err == nil {
+		ch, err = r.changeLocked(false)
+	}
+	if err == nil && !r.lease.held {
+		l := r.e.newLease()
+		ch.Lease, ch.LeaseTTL = &l, r.e.leaseTTL
+	}
 	r.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("encode run %s: %w", r.id, err)
@@ -201,9 +228,18 @@ func (r *runState) save(ctx context.Context) error {
 	// is being interrupted: persistence uses its own short deadline.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if err := r.e.runs.Save(sctx, r.id, doc, sum); err != nil {
+	if err := r.e.runs.Commit(sctx, r.id, ch); err != nil {
+		r.mu.Lock()
+		r.markChangedLocked(ch)
+		r.mu.Unlock()
 		return fmt.Errorf("save run %s: %w", r.id, err)
 	}
+	r.mu.Lock()
+	r.stored = true
+	if ch.Lease != nil {
+		r.lease.held = true
+	}
+	r.mu.Unlock()
 	return nil
 }
 
@@ -243,6 +279,7 @@ func (r *runState) addTaskLocked(t *taskRecord) {
 	r.tasks = append(r.tasks, t)
 	r.byRef[t.Ref] = t
 	r.latest[t.BaseRef] = t
+	r.touchLocked(t)
 }
 
 func baseRef(ref string) string {
@@ -281,11 +318,12 @@ func (r *runState) setTaskData(t *taskRecord, input, output []byte) error {
 	if output != nil {
 		t.outMem, t.outStored = outMem, outSt
 	}
-	t.envDoc, t.enc = nil, nil
+	r.touchLocked(t)
 	return nil
 }
 
-// transition changes a record's status and persists the run.
+// transition changes a record's status. An attempt that ended is written at
+// once (save); SCHEDULED and IN_PROGRESS travel with the next write.
 func (r *runState) transition(ctx context.Context, t *taskRecord, status, reason string) error {
 	r.mu.Lock()
 	t.Status = status
@@ -300,9 +338,12 @@ func (r *runState) transition(ctx context.Context, t *taskRecord, status, reason
 	default:
 		t.End = now
 	}
-	t.envDoc, t.enc = nil, nil
+	r.touchLocked(t)
 	r.mu.Unlock()
 	r.emit(Event{Kind: EventTask, TaskRef: t.Ref, TaskType: t.TaskType, TaskID: t.TaskID, Status: status, Reason: reason})
+	if status == TaskScheduled || status == TaskInProgress {
+		return nil
+	}
 	return r.save(ctx)
 }
 

@@ -2,11 +2,12 @@ package runstore
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -15,20 +16,30 @@ import (
 )
 
 var (
-	bucketRuns    = []byte("runs")
+	bucketPrimary = []byte("primary")
+	bucketDefs    = []byte("definitions")
 	bucketArchive = []byte("archive")
 	bucketIndex   = []byte("index")
 	bucketSignals = []byte("signals")
+	bucketLeases  = []byte("leases")
+	// bucketLegacy holds whole run documents written by earlier versions;
+	// they are read as they are and dropped when the run is next written.
+	bucketLegacy = []byte("runs")
+
+	allBuckets = [][]byte{bucketPrimary, bucketDefs, bucketArchive, bucketIndex, bucketSignals, bucketLeases, bucketLegacy}
+
+	keyHead, keyInput, keyOutput, keyVariables, keyDef = []byte("head"), []byte("input"), []byte("output"), []byte("variables"), []byte("def")
 )
 
-// Bolt is a Store over one bbolt file. It holds the file open only for the
-// duration of one operation (see the package comment), so several processes
-// can share the file; an operation waits up to the lock timeout for another
-// process to finish its transaction.
+// Bolt is a Store over one bbolt file. The file stays open while this
+// process uses it and is handed over to another process that asks for it
+// (see boltFile); concurrent writers in this process share transactions
+// (group commit).
 type Bolt struct {
-	path    string
-	timeout time.Duration
-	noSync  bool
+	f       boltFile
+	gc      groupCommit
+	commits atomic.Int64
+	bytes   atomic.Int64
 }
 
 var _ Store = (*Bolt)(nil)
@@ -36,87 +47,112 @@ var _ Store = (*Bolt)(nil)
 // BoltOption configures OpenBolt.
 type BoltOption func(*Bolt)
 
-// WithLockTimeout sets how long an operation waits for the file lock held by
+// WithLockTimeout sets how long an operation waits for the file held by
 // another process (default 10s).
-func WithLockTimeout(d time.Duration) BoltOption { return func(b *Bolt) { b.timeout = d } }
+func WithLockTimeout(d time.Duration) BoltOption { return func(b *Bolt) { b.f.timeout = d } }
+
+// WithIdleRelease sets after how long without operations the file is
+// closed, letting other processes in without asking (default 100ms).
+func WithIdleRelease(d time.Duration) BoltOption { return func(b *Bolt) { b.f.idle = d } }
 
 // OpenBolt returns a Store over the bbolt file at path, creating the file and
 // its buckets if needed (directory 0700, file 0600).
 func OpenBolt(path string, opts ...BoltOption) (*Bolt, error) {
-	b := &Bolt{path: path, timeout: 10 * time.Second}
+	b := &Bolt{f: boltFile{path: path, wantPath: path + ".want", timeout: 10 * time.Second, idle: 100 * time.Millisecond}}
 	for _, o := range opts {
 		o(b)
 	}
+	b.f.onOpen = ensureBuckets
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("run store %s: %w", path, err)
 	}
-	err := b.update(context.Background(), func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketRuns, bucketArchive, bucketIndex, bucketSignals} {
+	if err := b.f.with(context.Background(), func(*bolt.DB) error { return nil }); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func ensureBuckets(db *bolt.DB) error {
+	missing := false
+	_ = db.View(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets {
+			if tx.Bucket(name) == nil {
+				missing = true
+			}
+		}
+		return nil
+	})
+	if !missing {
+		return nil
+	}
+	return db.Update(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return b, nil
 }
 
 // Path returns the file the store uses.
-func (b *Bolt) Path() string { return b.path }
+func (b *Bolt) Path() string { return b.f.path }
 
-func (b *Bolt) open(readOnly bool) (*bolt.DB, error) {
-	db, err := boltfile.Open(b.path, &bolt.Options{Timeout: b.timeout, ReadOnly: readOnly && fileExists(b.path)})
-	if errors.Is(err, boltfile.ErrDamaged) {
-		return nil, err
-	}
-	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("%w: %s is locked by another process (waited %s)", ErrUnavailable, b.path, b.timeout)
+// Stats implements StatsReporter.
+func (b *Bolt) Stats() Stats { return Stats{Commits: b.commits.Load(), Bytes: b.bytes.Load()} }
+
+func (b *Bolt) runBatch(ctx context.Context) func([]*commitReq) {
+	return func(batch []*commitReq) {
+		err := b.f.with(ctx, func(db *bolt.DB) error {
+			return boltfile.Update(db, func(tx *bolt.Tx) error {
+				for _, r := range batch {
+					if err := r.fn(tx); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		})
+		if err == nil || len(batch) == 1 {
+			if err == nil {
+				b.commits.Add(1)
+				for _, r := range batch {
+					b.bytes.Add(int64(r.size))
+				}
+			}
+			for _, r := range batch {
+				r.done <- err
+			}
+			return
 		}
-		return nil, fmt.Errorf("%w: open %s: %v", ErrUnavailable, b.path, err)
+		// One change failed the shared transaction: each alone, so only
+		// the failing one fails.
+		for _, r := range batch {
+			err := b.f.with(ctx, func(db *bolt.DB) error { return boltfile.Update(db, r.fn) })
+			if err == nil {
+				b.commits.Add(1)
+				b.bytes.Add(int64(r.size))
+			}
+			r.done <- err
+		}
 	}
-	db.NoSync = b.noSync
-	return db, nil
 }
 
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
-
-func (b *Bolt) update(ctx context.Context, fn func(*bolt.Tx) error) error {
+// update runs fn in a write transaction shared with concurrent callers. A
+// cancelled ctx does not interrupt a commit that has started.
+func (b *Bolt) update(ctx context.Context, size int, fn func(*bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	db, err := b.open(false)
-	if err != nil {
-		return err
-	}
-	err = boltfile.Update(db, fn)
-	if cerr := db.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return b.gc.do(b.runBatch(context.WithoutCancel(ctx)), fn, size)
 }
 
 func (b *Bolt) view(ctx context.Context, fn func(*bolt.Tx) error) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	// A read-only open takes a shared lock: readers in several processes
-	// do not exclude each other.
-	db, err := b.open(true)
-	if err != nil {
-		return err
-	}
-	err = boltfile.View(db, fn)
-	if cerr := db.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return b.f.with(ctx, func(db *bolt.DB) error { return boltfile.View(db, fn) })
 }
 
 func putSummary(tx *bolt.Tx, sum Summary) error {
+	sum.Lease = nil
 	js, err := json.Marshal(sum)
 	if err != nil {
 		return err
@@ -124,15 +160,59 @@ func putSummary(tx *bolt.Tx, sum Summary) error {
 	return tx.Bucket(bucketIndex).Put([]byte(sum.ID), js)
 }
 
-// Save implements Store.
-func (b *Bolt) Save(ctx context.Context, id string, doc []byte, sum Summary) error {
-	sum.ID, sum.Archived = id, false
-	return b.update(ctx, func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketRuns).Put([]byte(id), doc); err != nil {
+func taskKey(seq int) []byte {
+	k := make([]byte, 9)
+	k[0] = 't'
+	binary.BigEndian.PutUint64(k[1:], uint64(seq))
+	return k
+}
+
+func applyBolt(tx *bolt.Tx, id string, ch *Change) error {
+	if ch.Lease != nil {
+		if err := putLease(tx, id, *ch.Lease, ch.LeaseTTL); err != nil {
 			return err
 		}
-		return putSummary(tx, sum)
-	})
+	}
+	pb, err := tx.Bucket(bucketPrimary).CreateBucketIfNotExists([]byte(id))
+	if err != nil {
+		return err
+	}
+	for _, kv := range []struct {
+		k, v []byte
+	}{{keyHead, ch.Head}, {keyInput, ch.Input}, {keyOutput, ch.Output}, {keyVariables, ch.Variables}} {
+		if kv.v != nil {
+			if err := pb.Put(kv.k, kv.v); err != nil {
+				return err
+			}
+		}
+	}
+	for _, t := range ch.Tasks {
+		if err := pb.Put(taskKey(t.Seq), t.Doc); err != nil {
+			return err
+		}
+	}
+	if ch.DefinitionHash != "" {
+		if err := pb.Put(keyDef, []byte(ch.DefinitionHash)); err != nil {
+			return err
+		}
+		defs := tx.Bucket(bucketDefs)
+		if defs.Get([]byte(ch.DefinitionHash)) == nil && ch.Definition != nil {
+			if err := defs.Put([]byte(ch.DefinitionHash), ch.Definition); err != nil {
+				return err
+			}
+		}
+		if err := tx.Bucket(bucketLegacy).Delete([]byte(id)); err != nil {
+			return err
+		}
+	}
+	sum := ch.Summary
+	sum.ID, sum.Archived = id, false
+	return putSummary(tx, sum)
+}
+
+// Commit implements Store.
+func (b *Bolt) Commit(ctx context.Context, id string, ch *Change) error {
+	return b.update(ctx, ch.Size(), func(tx *bolt.Tx) error { return applyBolt(tx, id, ch) })
 }
 
 // Load implements Store.
@@ -140,7 +220,36 @@ func (b *Bolt) Load(ctx context.Context, id string) ([]byte, bool, error) {
 	var doc []byte
 	var archived bool
 	err := b.view(ctx, func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketRuns).Get([]byte(id)); v != nil {
+		if pb := tx.Bucket(bucketPrimary).Bucket([]byte(id)); pb != nil {
+			p := parts{tasks: map[int][]byte{}}
+			err := pb.ForEach(func(k, v []byte) error {
+				switch {
+				case len(k) == 9 && k[0] == 't':
+					p.tasks[int(binary.BigEndian.Uint64(k[1:]))] = v
+				case string(k) == "head":
+					p.head = v
+				case string(k) == "input":
+					p.input = v
+				case string(k) == "output":
+					p.output = v
+				case string(k) == "variables":
+					p.variables = v
+				case string(k) == "def":
+					p.defHash = string(v)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			// Assemble copies: nothing of the mmap escapes the transaction.
+			doc, err = p.assemble(tx.Bucket(bucketDefs).Get([]byte(p.defHash)))
+			if err != nil {
+				return fmt.Errorf("run %s: %w", id, err)
+			}
+			return nil
+		}
+		if v := tx.Bucket(bucketLegacy).Get([]byte(id)); v != nil {
 			doc = clone(v)
 			return nil
 		}
@@ -157,10 +266,14 @@ func (b *Bolt) Load(ctx context.Context, id string) ([]byte, bool, error) {
 func (b *Bolt) List(ctx context.Context, opt ListOptions) ([]Summary, error) {
 	var all []Summary
 	err := b.view(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketIndex).ForEach(func(_, v []byte) error {
+		leases := tx.Bucket(bucketLeases)
+		return tx.Bucket(bucketIndex).ForEach(func(k, v []byte) error {
 			var s Summary
 			if err := json.Unmarshal(v, &s); err != nil {
 				return nil // a damaged index entry must not hide the others
+			}
+			if l, ok := decodeLease(leases.Get(k)); ok {
+				s.Lease = &l
 			}
 			all = append(all, s)
 			return nil
@@ -172,18 +285,30 @@ func (b *Bolt) List(ctx context.Context, opt ListOptions) ([]Summary, error) {
 	return sortSummaries(all, opt), nil
 }
 
-// Archive implements Store: one bbolt transaction writes the archive, deletes
-// the primary record and its signals.
+func deletePrimary(tx *bolt.Tx, id string) error {
+	if tx.Bucket(bucketPrimary).Bucket([]byte(id)) != nil {
+		if err := tx.Bucket(bucketPrimary).DeleteBucket([]byte(id)); err != nil {
+			return err
+		}
+	}
+	return tx.Bucket(bucketLegacy).Delete([]byte(id))
+}
+
+// Archive implements Store: one bbolt transaction writes the archive and
+// deletes the primary record, its signals and its lease.
 func (b *Bolt) Archive(ctx context.Context, id string, archived []byte, sum Summary) error {
 	sum.ID, sum.Archived = id, true
-	return b.update(ctx, func(tx *bolt.Tx) error {
+	return b.update(ctx, len(archived), func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketArchive).Put([]byte(id), archived); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketRuns).Delete([]byte(id)); err != nil {
+		if err := deletePrimary(tx, id); err != nil {
 			return err
 		}
 		if err := deleteSignals(tx, id); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketLeases).Delete([]byte(id)); err != nil {
 			return err
 		}
 		return putSummary(tx, sum)
@@ -191,16 +316,33 @@ func (b *Bolt) Archive(ctx context.Context, id string, archived []byte, sum Summ
 }
 
 // Restore implements Store.
-func (b *Bolt) Restore(ctx context.Context, id string, doc []byte, sum Summary) error {
-	sum.ID, sum.Archived = id, false
-	return b.update(ctx, func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketRuns).Put([]byte(id), doc); err != nil {
+func (b *Bolt) Restore(ctx context.Context, id string, ch *Change) error {
+	return b.update(ctx, ch.Size(), func(tx *bolt.Tx) error {
+		if err := deletePrimary(tx, id); err != nil {
 			return err
 		}
 		if err := tx.Bucket(bucketArchive).Delete([]byte(id)); err != nil {
 			return err
 		}
-		return putSummary(tx, sum)
+		return applyBolt(tx, id, ch)
+	})
+}
+
+// Delete implements Store.
+func (b *Bolt) Delete(ctx context.Context, id string) error {
+	return b.update(ctx, 0, func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketPrimary).Bucket([]byte(id)) != nil || tx.Bucket(bucketLegacy).Get([]byte(id)) != nil {
+			return ErrNotEnded
+		}
+		if tx.Bucket(bucketArchive).Get([]byte(id)) == nil {
+			return ErrNotFound
+		}
+		for _, name := range [][]byte{bucketArchive, bucketIndex, bucketLeases} {
+			if err := tx.Bucket(name).Delete([]byte(id)); err != nil {
+				return err
+			}
+		}
+		return deleteSignals(tx, id)
 	})
 }
 
@@ -208,7 +350,7 @@ func signalKey(id, key string) []byte { return []byte(id + "\x00" + key) }
 
 // PutSignal implements Store.
 func (b *Bolt) PutSignal(ctx context.Context, id, key string, payload []byte) error {
-	return b.update(ctx, func(tx *bolt.Tx) error {
+	return b.update(ctx, len(payload), func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketSignals).Put(signalKey(id, key), payload)
 	})
 }
@@ -231,11 +373,12 @@ func deleteSignals(tx *bolt.Tx, id string) error {
 // TakeSignals implements Store.
 func (b *Bolt) TakeSignals(ctx context.Context, id string) (map[string][]byte, error) {
 	var out map[string][]byte
-	// Peek with a shared lock first: polling runners must not serialise on
-	// the exclusive lock when there is nothing to take.
+	// Peek in a read transaction first: polling runners must not queue
+	// write transactions when there is nothing to take.
+	prefix := id + "\x00"
 	err := b.view(ctx, func(tx *bolt.Tx) error {
-		k, _ := tx.Bucket(bucketSignals).Cursor().Seek([]byte(id + "\x00"))
-		if k != nil && len(k) > len(id) && string(k[:len(id)+1]) == id+"\x00" {
+		k, _ := tx.Bucket(bucketSignals).Cursor().Seek([]byte(prefix))
+		if k != nil && len(k) >= len(prefix) && string(k[:len(prefix)]) == prefix {
 			out = map[string][]byte{}
 		}
 		return nil
@@ -243,9 +386,8 @@ func (b *Bolt) TakeSignals(ctx context.Context, id string) (map[string][]byte, e
 	if err != nil || out == nil {
 		return nil, err
 	}
-	err = b.update(ctx, func(tx *bolt.Tx) error {
+	err = b.update(ctx, 0, func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketSignals).Cursor()
-		prefix := id + "\x00"
 		for k, v := c.Seek([]byte(prefix)); k != nil && len(k) >= len(prefix) && string(k[:len(prefix)]) == prefix; k, v = c.Next() {
 			out[string(k[len(prefix):])] = clone(v)
 		}
@@ -254,5 +396,46 @@ func (b *Bolt) TakeSignals(ctx context.Context, id string) (map[string][]byte, e
 	return out, err
 }
 
-// Close implements Store (nothing is held open between operations).
-func (b *Bolt) Close() error { return nil }
+// AcquireLease implements Leaser.
+func (b *Bolt) AcquireLease(ctx context.Context, id string, l Lease, ttl time.Duration) error {
+	return b.update(ctx, 0, func(tx *bolt.Tx) error { return putLease(tx, id, l, ttl) })
+}
+
+func putLease(tx *bolt.Tx, id string, l Lease, ttl time.Duration) error {
+	lb := tx.Bucket(bucketLeases)
+	cur, has := decodeLease(lb.Get([]byte(id)))
+	nl, err := grant(id, cur, has, l, ttl, time.Now())
+	if err != nil {
+		return err
+	}
+	js, err := json.Marshal(nl)
+	if err != nil {
+		return err
+	}
+	return lb.Put([]byte(id), js)
+}
+
+// ReleaseLease implements Leaser.
+func (b *Bolt) ReleaseLease(ctx context.Context, id, owner string) error {
+	return b.update(ctx, 0, func(tx *bolt.Tx) error {
+		lb := tx.Bucket(bucketLeases)
+		if cur, ok := decodeLease(lb.Get([]byte(id))); ok && cur.Owner == owner {
+			return lb.Delete([]byte(id))
+		}
+		return nil
+	})
+}
+
+// GetLease implements Leaser.
+func (b *Bolt) GetLease(ctx context.Context, id string) (Lease, bool, error) {
+	var l Lease
+	var ok bool
+	err := b.view(ctx, func(tx *bolt.Tx) error {
+		l, ok = decodeLease(tx.Bucket(bucketLeases).Get([]byte(id)))
+		return nil
+	})
+	return l, ok, err
+}
+
+// Close implements Store: the file is closed and its lock released.
+func (b *Bolt) Close() error { return b.f.close() }

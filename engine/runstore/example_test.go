@@ -16,17 +16,27 @@ func ExampleBolt() {
 	if err != nil {
 		panic(err)
 	}
+	defer s.Close()
 	ctx := context.Background()
-	_ = s.Save(ctx, "run-1", []byte(`{"status":"RUNNING"}`), runstore.Summary{WorkflowType: "hello", Status: "RUNNING"})
+	sum := runstore.Summary{WorkflowType: "hello", Status: "RUNNING"}
+	// The first write carries the definition (stored once under its hash).
+	_ = s.Commit(ctx, "run-1", &runstore.Change{Summary: sum, Head: []byte(`{"status":"RUNNING"}`),
+		DefinitionHash: "4f1c", Definition: []byte(`{"name":"hello"}`)})
+	// Later writes carry what changed: here one task record.
+	_ = s.Commit(ctx, "run-1", &runstore.Change{Summary: sum, Tasks: []runstore.Task{{Seq: 1, Doc: []byte(`{"status":"COMPLETED"}`)}}})
+	doc, _, _ := s.Load(ctx, "run-1")
+	fmt.Println(string(doc))
 	// Another process may deliver a completion while the runner waits.
 	_ = s.PutSignal(ctx, "run-1", "approve", []byte(`{"status":"COMPLETED"}`))
 	sig, _ := s.TakeSignals(ctx, "run-1")
 	fmt.Println(string(sig["approve"]))
 	// The terminal run moves to the archive in one transaction.
-	_ = s.Archive(ctx, "run-1", []byte(`{"status":"COMPLETED"}`), runstore.Summary{WorkflowType: "hello", Status: "COMPLETED"})
+	sum.Status = "COMPLETED"
+	_ = s.Archive(ctx, "run-1", []byte(`{"status":"COMPLETED"}`), sum)
 	doc, archived, _ := s.Load(ctx, "run-1")
 	fmt.Println(string(doc), archived)
 	// Output:
+	// {"status":"RUNNING","input":{},"output":{},"variables":{},"tasks":[{"status":"COMPLETED"}],"workflowDefinition":{"name":"hello"}}
 	// {"status":"COMPLETED"}
 	// {"status":"COMPLETED"} true
 }

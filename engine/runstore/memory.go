@@ -3,16 +3,20 @@ package runstore
 import (
 	"context"
 	"sync"
+	"time"
 )
 
-// Memory is an in-process Store. Documents are copied in and out, so callers
+// Memory is an in-process Store. Parts are copied in and out, so callers
 // may reuse their buffers.
 type Memory struct {
 	mu      sync.Mutex
-	primary map[string][]byte
+	primary map[string]*parts
+	defs    map[string][]byte
 	archive map[string][]byte
 	sums    map[string]Summary
 	signals map[string]map[string][]byte
+	leases  map[string]Lease
+	stats   Stats
 }
 
 var _ Store = (*Memory)(nil)
@@ -20,23 +24,77 @@ var _ Store = (*Memory)(nil)
 // NewMemory returns an empty in-memory store.
 func NewMemory() *Memory {
 	return &Memory{
-		primary: map[string][]byte{},
+		primary: map[string]*parts{},
+		defs:    map[string][]byte{},
 		archive: map[string][]byte{},
 		sums:    map[string]Summary{},
 		signals: map[string]map[string][]byte{},
+		leases:  map[string]Lease{},
 	}
 }
 
-func clone(b []byte) []byte { return append([]byte(nil), b...) }
-
-// Save implements Store.
-func (m *Memory) Save(_ context.Context, id string, doc []byte, sum Summary) error {
+// Stats implements StatsReporter.
+func (m *Memory) Stats() Stats {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	sum.ID = id
-	m.primary[id] = clone(doc)
-	sum.Archived = false
+	return m.stats
+}
+
+func (m *Memory) applyLocked(id string, ch *Change) {
+	p := m.primary[id]
+	if p == nil {
+		p = &parts{tasks: map[int][]byte{}}
+		m.primary[id] = p
+	}
+	if ch.Head != nil {
+		p.head = clone(ch.Head)
+	}
+	if ch.Input != nil {
+		p.input = clone(ch.Input)
+	}
+	if ch.Output != nil {
+		p.output = clone(ch.Output)
+	}
+	if ch.Variables != nil {
+		p.variables = clone(ch.Variables)
+	}
+	for _, t := range ch.Tasks {
+		p.tasks[t.Seq] = clone(t.Doc)
+	}
+	if ch.DefinitionHash != "" {
+		p.defHash = ch.DefinitionHash
+		if _, ok := m.defs[ch.DefinitionHash]; !ok && ch.Definition != nil {
+			m.defs[ch.DefinitionHash] = clone(ch.Definition)
+		}
+	}
+	sum := ch.Summary
+	sum.ID, sum.Archived, sum.Lease = id, false, nil
 	m.sums[id] = sum
+	m.stats.Commits++
+	m.stats.Bytes += int64(ch.Size())
+}
+
+// Commit implements Store.
+func (m *Memory) Commit(_ context.Context, id string, ch *Change) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.leaseLocked(id, ch); err != nil {
+		return err
+	}
+	m.applyLocked(id, ch)
+	return nil
+}
+
+func (m *Memory) leaseLocked(id string, ch *Change) error {
+	if ch.Lease == nil {
+		return nil
+	}
+	cur, has := m.leases[id]
+	nl, err := grant(id, cur, has, *ch.Lease, ch.LeaseTTL, time.Now())
+	if err != nil {
+		return err
+	}
+	m.leases[id] = nl
 	return nil
 }
 
@@ -44,8 +102,9 @@ func (m *Memory) Save(_ context.Context, id string, doc []byte, sum Summary) err
 func (m *Memory) Load(_ context.Context, id string) ([]byte, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if d, ok := m.primary[id]; ok {
-		return clone(d), false, nil
+	if p, ok := m.primary[id]; ok {
+		doc, err := p.assemble(m.defs[p.defHash])
+		return doc, false, err
 	}
 	if d, ok := m.archive[id]; ok {
 		return clone(d), true, nil
@@ -57,7 +116,10 @@ func (m *Memory) Load(_ context.Context, id string) ([]byte, bool, error) {
 func (m *Memory) List(_ context.Context, opt ListOptions) ([]Summary, error) {
 	m.mu.Lock()
 	all := make([]Summary, 0, len(m.sums))
-	for _, s := range m.sums {
+	for id, s := range m.sums {
+		if l, ok := m.leases[id]; ok {
+			s.Lease = &l
+		}
 		all = append(all, s)
 	}
 	m.mu.Unlock()
@@ -68,24 +130,44 @@ func (m *Memory) List(_ context.Context, opt ListOptions) ([]Summary, error) {
 func (m *Memory) Archive(_ context.Context, id string, archived []byte, sum Summary) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	sum.ID = id
 	m.archive[id] = clone(archived)
 	delete(m.primary, id)
 	delete(m.signals, id)
-	sum.Archived = true
+	delete(m.leases, id)
+	sum.ID, sum.Archived, sum.Lease = id, true, nil
 	m.sums[id] = sum
+	m.stats.Commits++
+	m.stats.Bytes += int64(len(archived))
 	return nil
 }
 
 // Restore implements Store.
-func (m *Memory) Restore(_ context.Context, id string, doc []byte, sum Summary) error {
+func (m *Memory) Restore(_ context.Context, id string, ch *Change) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	sum.ID = id
-	m.primary[id] = clone(doc)
+	if err := m.leaseLocked(id, ch); err != nil {
+		return err
+	}
+	delete(m.primary, id)
 	delete(m.archive, id)
-	sum.Archived = false
-	m.sums[id] = sum
+	m.applyLocked(id, ch)
+	return nil
+}
+
+// Delete implements Store.
+func (m *Memory) Delete(_ context.Context, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.primary[id]; ok {
+		return ErrNotEnded
+	}
+	if _, ok := m.archive[id]; !ok {
+		return ErrNotFound
+	}
+	delete(m.archive, id)
+	delete(m.sums, id)
+	delete(m.signals, id)
+	delete(m.leases, id)
 	return nil
 }
 
@@ -107,6 +189,37 @@ func (m *Memory) TakeSignals(_ context.Context, id string) (map[string][]byte, e
 	s := m.signals[id]
 	delete(m.signals, id)
 	return s, nil
+}
+
+// AcquireLease implements Leaser.
+func (m *Memory) AcquireLease(_ context.Context, id string, l Lease, ttl time.Duration) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur, has := m.leases[id]
+	nl, err := grant(id, cur, has, l, ttl, time.Now())
+	if err != nil {
+		return err
+	}
+	m.leases[id] = nl
+	return nil
+}
+
+// ReleaseLease implements Leaser.
+func (m *Memory) ReleaseLease(_ context.Context, id, owner string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if cur, ok := m.leases[id]; ok && cur.Owner == owner {
+		delete(m.leases, id)
+	}
+	return nil
+}
+
+// GetLease implements Leaser.
+func (m *Memory) GetLease(_ context.Context, id string) (Lease, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l, ok := m.leases[id]
+	return l, ok, nil
 }
 
 // Close implements Store.

@@ -5,16 +5,25 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
 // Redis is a Store over a go-redis UniversalClient. All keys share the hash
-// tag {wfrun-runs} so that Archive's MULTI/EXEC touches one Cluster slot.
+// tag {wfrun-runs} so that the MULTI/EXEC of Commit and Archive touches one
+// Cluster slot. A primary record is one hash (fields head, input, output,
+// variables, def and t:<seq>), a definition one string under its hash, a
+// lease one string with a TTL.
 type Redis struct {
-	c      redis.UniversalClient
-	prefix string
-	owned  bool
+	c       redis.UniversalClient
+	prefix  string
+	owned   bool
+	commits atomic.Int64
+	bytes   atomic.Int64
 }
 
 var _ Store = (*Redis)(nil)
@@ -39,39 +48,125 @@ func OpenRedis(url string) (*Redis, error) {
 func (r *Redis) key(kind, id string) string { return r.prefix + kind + ":" + id }
 func (r *Redis) indexKey() string           { return r.prefix + "index" }
 
+// Stats implements StatsReporter.
+func (r *Redis) Stats() Stats { return Stats{Commits: r.commits.Load(), Bytes: r.bytes.Load()} }
+
 func unavailable(err error) error {
-	if err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	var le *LeasedError
+	if err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrNotEnded) || errors.As(err, &le) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
 	return fmt.Errorf("%w: redis: %v", ErrUnavailable, err)
 }
 
-// Save implements Store.
-func (r *Redis) Save(ctx context.Context, id string, doc []byte, sum Summary) error {
-	sum.ID, sum.Archived = id, false
+func taskField(seq int) string { return fmt.Sprintf("t:%010d", seq) }
+
+func (r *Redis) queueChange(ctx context.Context, p redis.Pipeliner, id string, ch *Change) error {
+	sum := ch.Summary
+	sum.ID, sum.Archived, sum.Lease = id, false, nil
 	js, err := json.Marshal(sum)
 	if err != nil {
 		return err
 	}
-	_, err = r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, r.key("run", id), doc, 0)
-		p.HSet(ctx, r.indexKey(), id, js)
-		return nil
+	fields := make([]any, 0, 2*(5+len(ch.Tasks)))
+	for _, kv := range []struct {
+		k string
+		v []byte
+	}{{"head", ch.Head}, {"input", ch.Input}, {"output", ch.Output}, {"variables", ch.Variables}} {
+		if kv.v != nil {
+			fields = append(fields, kv.k, kv.v)
+		}
+	}
+	for _, t := range ch.Tasks {
+		fields = append(fields, taskField(t.Seq), t.Doc)
+	}
+	if ch.DefinitionHash != "" {
+		fields = append(fields, "def", ch.DefinitionHash)
+		if ch.Definition != nil {
+			p.SetNX(ctx, r.key("def", ch.DefinitionHash), ch.Definition, 0)
+		}
+		p.Del(ctx, r.key("run", id)) // a document of an earlier version
+	}
+	if len(fields) > 0 {
+		p.HSet(ctx, r.key("p", id), fields...)
+	}
+	p.HSet(ctx, r.indexKey(), id, js)
+	return nil
+}
+
+// Commit implements Store (one MULTI/EXEC; a lease to take is checked by a
+// script first).
+func (r *Redis) Commit(ctx context.Context, id string, ch *Change) error {
+	if ch.Lease != nil {
+		if err := r.AcquireLease(ctx, id, *ch.Lease, ch.LeaseTTL); err != nil {
+			return err
+		}
+	}
+	var qerr error
+	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		qerr = r.queueChange(ctx, p, id, ch)
+		return qerr
 	})
+	if qerr != nil {
+		return qerr
+	}
+	if err == nil {
+		r.commits.Add(1)
+		r.bytes.Add(int64(ch.Size()))
+	}
 	return unavailable(err)
 }
 
 // Load implements Store.
 func (r *Redis) Load(ctx context.Context, id string) ([]byte, bool, error) {
-	vals, err := r.c.MGet(ctx, r.key("run", id), r.key("archive", id)).Result()
-	if err != nil {
+	var prim *redis.MapStringStringCmd
+	var arch, legacy *redis.StringCmd
+	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		prim = p.HGetAll(ctx, r.key("p", id))
+		arch = p.Get(ctx, r.key("archive", id))
+		legacy = p.Get(ctx, r.key("run", id))
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, false, unavailable(err)
 	}
-	if s, ok := vals[0].(string); ok {
-		return []byte(s), false, nil
+	if m := prim.Val(); len(m) > 0 {
+		pt := parts{tasks: map[int][]byte{}}
+		for k, v := range m {
+			switch {
+			case strings.HasPrefix(k, "t:"):
+				n, err := strconv.Atoi(k[2:])
+				if err == nil {
+					pt.tasks[n] = []byte(v)
+				}
+			case k == "head":
+				pt.head = []byte(v)
+			case k == "input":
+				pt.input = []byte(v)
+			case k == "output":
+				pt.output = []byte(v)
+			case k == "variables":
+				pt.variables = []byte(v)
+			case k == "def":
+				pt.defHash = v
+			}
+		}
+		def, err := r.c.Get(ctx, r.key("def", pt.defHash)).Bytes()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, false, unavailable(err)
+		}
+		doc, err := pt.assemble(def)
+		if err != nil {
+			return nil, false, fmt.Errorf("run %s: %w", id, err)
+		}
+		return doc, false, nil
 	}
-	if s, ok := vals[1].(string); ok {
-		return []byte(s), true, nil
+	if s, err := legacy.Bytes(); err == nil {
+		return s, false, nil
+	}
+	if s, err := arch.Bytes(); err == nil {
+		return s, true, nil
 	}
 	return nil, false, ErrNotFound
 }
@@ -83,10 +178,31 @@ func (r *Redis) List(ctx context.Context, opt ListOptions) ([]Summary, error) {
 		return nil, unavailable(err)
 	}
 	all := make([]Summary, 0, len(m))
+	var running []int
 	for _, v := range m {
 		var s Summary
 		if json.Unmarshal([]byte(v), &s) == nil {
+			if !s.Archived {
+				running = append(running, len(all))
+			}
 			all = append(all, s)
+		}
+	}
+	if len(running) > 0 {
+		keys := make([]string, len(running))
+		for i, n := range running {
+			keys[i] = r.key("lease", all[n].ID)
+		}
+		vals, err := r.c.MGet(ctx, keys...).Result()
+		if err != nil {
+			return nil, unavailable(err)
+		}
+		for i, v := range vals {
+			if s, ok := v.(string); ok {
+				if l, ok := decodeLease([]byte(s)); ok {
+					all[running[i]].Lease = &l
+				}
+			}
 		}
 	}
 	return sortSummaries(all, opt), nil
@@ -94,34 +210,66 @@ func (r *Redis) List(ctx context.Context, opt ListOptions) ([]Summary, error) {
 
 // Archive implements Store with one MULTI/EXEC.
 func (r *Redis) Archive(ctx context.Context, id string, archived []byte, sum Summary) error {
-	sum.ID, sum.Archived = id, true
+	sum.ID, sum.Archived, sum.Lease = id, true, nil
 	js, err := json.Marshal(sum)
 	if err != nil {
 		return err
 	}
 	_, err = r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, r.key("archive", id), archived, 0)
-		p.Del(ctx, r.key("run", id), r.key("signals", id))
+		p.Del(ctx, r.key("p", id), r.key("run", id), r.key("signals", id), r.key("lease", id))
 		p.HSet(ctx, r.indexKey(), id, js)
 		return nil
 	})
+	if err == nil {
+		r.commits.Add(1)
+		r.bytes.Add(int64(len(archived)))
+	}
 	return unavailable(err)
 }
 
 // Restore implements Store with one MULTI/EXEC.
-func (r *Redis) Restore(ctx context.Context, id string, doc []byte, sum Summary) error {
-	sum.ID, sum.Archived = id, false
-	js, err := json.Marshal(sum)
-	if err != nil {
-		return err
+func (r *Redis) Restore(ctx context.Context, id string, ch *Change) error {
+	if ch.Lease != nil {
+		if err := r.AcquireLease(ctx, id, *ch.Lease, ch.LeaseTTL); err != nil {
+			return err
+		}
 	}
-	_, err = r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, r.key("run", id), doc, 0)
-		p.Del(ctx, r.key("archive", id))
-		p.HSet(ctx, r.indexKey(), id, js)
-		return nil
+	var qerr error
+	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, r.key("p", id), r.key("run", id), r.key("archive", id))
+		qerr = r.queueChange(ctx, p, id, ch)
+		return qerr
 	})
+	if qerr != nil {
+		return qerr
+	}
 	return unavailable(err)
+}
+
+// deleteScript removes an ended run: refused while a primary record exists.
+var deleteScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return 'running' end
+if redis.call('EXISTS', KEYS[3]) == 0 then return 'missing' end
+redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
+redis.call('HDEL', KEYS[6], ARGV[1])
+return 'ok'`)
+
+// Delete implements Store.
+func (r *Redis) Delete(ctx context.Context, id string) error {
+	res, err := deleteScript.Run(ctx, r.c, []string{
+		r.key("p", id), r.key("run", id), r.key("archive", id), r.key("signals", id), r.key("lease", id), r.indexKey(),
+	}, id).Text()
+	if err != nil {
+		return unavailable(err)
+	}
+	switch res {
+	case "running":
+		return ErrNotEnded
+	case "missing":
+		return ErrNotFound
+	}
+	return nil
 }
 
 // PutSignal implements Store.
@@ -149,6 +297,74 @@ func (r *Redis) TakeSignals(ctx context.Context, id string) (map[string][]byte, 
 		out[k] = []byte(v)
 	}
 	return out, nil
+}
+
+// acquireScript takes or renews a lease unless another owner holds it; it
+// returns the holder's lease when it does. Expiry is Redis's own TTL.
+var acquireScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur and cur ~= ARGV[4] then
+  local ok, l = pcall(cjson.decode, cur)
+  if ok and type(l) == 'table' and l.owner ~= ARGV[1] then return cur end
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 'ok'`)
+
+var releaseScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local ok, l = pcall(cjson.decode, cur)
+  if ok and type(l) == 'table' and l.owner == ARGV[1] then redis.call('DEL', KEYS[1]) end
+end
+return 'ok'`)
+
+// AcquireLease implements Leaser.
+func (r *Redis) AcquireLease(ctx context.Context, id string, l Lease, ttl time.Duration) error {
+	if ttl < time.Millisecond {
+		ttl = time.Millisecond
+	}
+	now := time.Now()
+	l.Heartbeat, l.Expires = millis(now), millis(now.Add(ttl))
+	js, err := json.Marshal(l)
+	if err != nil {
+		return err
+	}
+	// ARGV[4] is a holder known to be dead (a process of this host that
+	// no longer exists): its lease is replaced like an expired one.
+	stale := ""
+	for range 2 {
+		res, err := acquireScript.Run(ctx, r.c, []string{r.key("lease", id)}, l.Owner, js, ttl.Milliseconds(), stale).Text()
+		if err != nil {
+			return unavailable(err)
+		}
+		if res == "ok" {
+			return nil
+		}
+		holder, _ := decodeLease([]byte(res))
+		if holder.Live(now) {
+			return &LeasedError{RunID: id, Holder: holder}
+		}
+		stale = res
+	}
+	return fmt.Errorf("%w: lease of run %s changed hands while taking it", ErrUnavailable, id)
+}
+
+// ReleaseLease implements Leaser.
+func (r *Redis) ReleaseLease(ctx context.Context, id, owner string) error {
+	return unavailable(releaseScript.Run(ctx, r.c, []string{r.key("lease", id)}, owner).Err())
+}
+
+// GetLease implements Leaser.
+func (r *Redis) GetLease(ctx context.Context, id string) (Lease, bool, error) {
+	b, err := r.c.Get(ctx, r.key("lease", id)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return Lease{}, false, nil
+	}
+	if err != nil {
+		return Lease{}, false, unavailable(err)
+	}
+	l, ok := decodeLease(b)
+	return l, ok, nil
 }
 
 // Close implements Store.

@@ -3,8 +3,10 @@ package runstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // ErrNotFound is returned by Load when no primary or archived run has the id.
@@ -12,6 +14,14 @@ var ErrNotFound = errors.New("run not found")
 
 // ErrUnavailable wraps backend failures (file locked too long, Redis down).
 var ErrUnavailable = errors.New("run store unavailable")
+
+// ErrNotEnded is returned by Delete for a run that has not ended (it still
+// has a primary record: terminate it first).
+var ErrNotEnded = errors.New("run has not ended")
+
+// ErrLeased is matched (errors.Is) by a *LeasedError: another live process
+// holds the run's lease.
+var ErrLeased = errors.New("run is leased by another process")
 
 // Summary is the small per-run record used by List.
 type Summary struct {
@@ -23,6 +33,9 @@ type Summary struct {
 	UpdateTime   int64  `json:"updateTime"`
 	ParentID     string `json:"parentWorkflowId,omitempty"`
 	Archived     bool   `json:"archived"`
+	// Lease is the run's lease as List found it (nil: none). It is not
+	// stored in the index: List reads it beside the summaries.
+	Lease *Lease `json:"lease,omitempty"`
 }
 
 // ListOptions filter List.
@@ -31,27 +44,90 @@ type ListOptions struct {
 	Status string
 	// Limit caps the number of summaries (0 = no cap). The newest come first.
 	Limit int
+	// ParentID keeps only the children of this run ("" = all).
+	ParentID string
 }
 
-// Store persists run documents. Implementations are safe for concurrent use.
+// Change is one atomic write to the primary record of a run: the parts
+// that changed since the previous write, never the whole run. A nil member
+// is left as stored.
+type Change struct {
+	// Summary is the run's List entry (always written).
+	Summary Summary
+	// Head is the run document's scalar members, a JSON object.
+	Head []byte
+	// Input, Output and Variables are the run's JSON members.
+	Input, Output, Variables []byte
+	// Tasks are task records to create or replace, keyed by Seq.
+	Tasks []Task
+	// DefinitionHash names the run's definition; Definition is its text,
+	// stored under the hash once and shared by every run of it. Both are set
+	// on a run's first write (and by Restore).
+	DefinitionHash string
+	Definition     []byte
+	// Lease, when set, is acquired (or renewed) for LeaseTTL in the same
+	// transaction; the change fails with a *LeasedError if another live
+	// owner holds the run.
+	Lease    *Lease
+	LeaseTTL time.Duration
+}
+
+// Task is one stored task record: a JSON object, keyed within its run by
+// Seq (the run's task sequence number, which also orders them).
+type Task struct {
+	Seq int
+	Doc []byte
+}
+
+// Size is the number of bytes the change carries.
+func (c *Change) Size() int {
+	n := len(c.Head) + len(c.Input) + len(c.Output) + len(c.Variables) + len(c.Definition)
+	for _, t := range c.Tasks {
+		n += len(t.Doc)
+	}
+	return n
+}
+
+// Store persists runs. Implementations are safe for concurrent use.
 type Store interface {
-	// Save writes the primary record of a run (create or replace).
-	Save(ctx context.Context, id string, doc []byte, sum Summary) error
-	// Load returns the primary record, or else the archived one.
+	// Commit applies a change to the primary record of a run, creating it
+	// when needed, in one transaction.
+	Commit(ctx context.Context, id string, ch *Change) error
+	// Load returns the run document: the primary record assembled from its
+	// parts (see Assemble), or else the archived document.
 	Load(ctx context.Context, id string) (doc []byte, archived bool, err error)
-	// List returns run summaries, newest first.
+	// List returns run summaries, newest first, each with its lease.
 	List(ctx context.Context, opt ListOptions) ([]Summary, error)
-	// Archive stores the archived form and removes the primary atomically.
+	// Archive stores the archived document and removes the primary record,
+	// its signals and its lease atomically.
 	Archive(ctx context.Context, id string, archived []byte, sum Summary) error
-	// Restore makes an archived run primary again (restart): it writes doc
-	// as the primary and removes the archive atomically.
-	Restore(ctx context.Context, id string, doc []byte, sum Summary) error
+	// Restore makes a run primary again (restart): the primary record
+	// becomes exactly ch (previous parts are dropped) and the archive is
+	// removed, atomically.
+	Restore(ctx context.Context, id string, ch *Change) error
+	// Delete removes an ended run (its archive and index entry). A run with
+	// a primary record is refused with ErrNotEnded.
+	Delete(ctx context.Context, id string) error
 	// PutSignal records an out-of-band message for a run, keyed by name
 	// (a later one with the same key replaces it).
 	PutSignal(ctx context.Context, id, key string, payload []byte) error
 	// TakeSignals returns and deletes the pending signals of a run.
 	TakeSignals(ctx context.Context, id string) (map[string][]byte, error)
+	Leaser
 	Close() error
+}
+
+// Stats counts what a store wrote: transactions that reached the backend
+// (a group commit of several Commit calls counts once) and the bytes they
+// carried.
+type Stats struct {
+	Commits int64
+	Bytes   int64
+}
+
+// StatsReporter is implemented by the stores of this package.
+type StatsReporter interface {
+	Stats() Stats
 }
 
 // sortSummaries orders newest first and applies the options.
@@ -59,6 +135,9 @@ func sortSummaries(all []Summary, opt ListOptions) []Summary {
 	out := all[:0]
 	for _, s := range all {
 		if opt.Status != "" && !strings.EqualFold(s.Status, opt.Status) {
+			continue
+		}
+		if opt.ParentID != "" && s.ParentID != opt.ParentID {
 			continue
 		}
 		out = append(out, s)
@@ -74,3 +153,91 @@ func sortSummaries(all []Summary, opt ListOptions) []Summary {
 	}
 	return out
 }
+
+// parts is a primary record as the backends keep it.
+type parts struct {
+	head, input, output, variables []byte
+	defHash                        string
+	tasks                          map[int][]byte
+}
+
+// Assemble renders a primary record as one run document: the head's
+// members, then "input", "output", "variables", "tasks" (ordered by Seq)
+// and "workflowDefinition". Every backend stores the same parts and
+// assembles them with this function, so the document is the same whatever
+// the store.
+func Assemble(head, input, output, variables []byte, tasks [][]byte, definition []byte) ([]byte, error) {
+	head = trimSpace(head)
+	if len(head) < 2 || head[0] != '{' || head[len(head)-1] != '}' {
+		return nil, fmt.Errorf("run head is not a JSON object")
+	}
+	n := len(head) + len(input) + len(output) + len(variables) + len(definition) + 96
+	for _, t := range tasks {
+		n += len(t) + 1
+	}
+	buf := make([]byte, 0, n)
+	buf = append(buf, head[:len(head)-1]...)
+	if len(head) > 2 {
+		buf = append(buf, ',')
+	}
+	buf = member(buf, "input", input)
+	buf = append(buf, ',')
+	buf = member(buf, "output", output)
+	buf = append(buf, ',')
+	buf = member(buf, "variables", variables)
+	buf = append(buf, `,"tasks":[`...)
+	for i, t := range tasks {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, t...)
+	}
+	buf = append(buf, "],"...)
+	buf = member(buf, "workflowDefinition", definition)
+	return append(buf, '}'), nil
+}
+
+func member(dst []byte, key string, raw []byte) []byte {
+	dst = append(dst, '"')
+	dst = append(dst, key...)
+	dst = append(dst, '"', ':')
+	if len(raw) == 0 {
+		return append(dst, '{', '}')
+	}
+	return append(dst, raw...)
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\n' || b[0] == '\t' || b[0] == '\r') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\n' || b[len(b)-1] == '\t' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func (p *parts) assemble(def []byte) ([]byte, error) {
+	seqs := make([]int, 0, len(p.tasks))
+	for s := range p.tasks {
+		seqs = append(seqs, s)
+	}
+	sort.Ints(seqs)
+	tasks := make([][]byte, len(seqs))
+	for i, s := range seqs {
+		tasks[i] = p.tasks[s]
+	}
+	if p.head == nil {
+		return nil, fmt.Errorf("run record has no head")
+	}
+	return Assemble(p.head, p.input, p.output, p.variables, tasks, def)
+}
+
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte(nil), b...)
+}
+
+func millis(t time.Time) int64 { return t.UnixMilli() }

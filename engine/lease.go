@@ -1,0 +1,209 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wfrun/wfrun/engine/runstore"
+)
+
+// ErrLeaseLost: another process took the run over while this one executed
+// it (this process stalled longer than the lease TTL). The run is left to
+// the new holder.
+var ErrLeaseLost = errors.New("run lease lost to another process")
+
+// terminateSignal is the signal key Terminate uses to ask the process that
+// holds a run to end it.
+const terminateSignal = "__wfrun_terminate"
+
+// leaseState is a run's lease as this process holds it (guarded by r.mu).
+type leaseState struct {
+	held bool
+}
+
+// terminated is the cause of a run context cancelled by Terminate.
+type terminated struct{ reason string }
+
+func (t *terminated) Error() string { return "terminated: " + t.reason }
+
+func (e *Engine) newLease() runstore.Lease { return runstore.NewLease(e.owner) }
+
+// acquireLease takes the lease of a run this process is about to execute;
+// a run that another live process executes is refused (runstore.ErrLeased,
+// naming the holder).
+func (r *runState) acquireLease(ctx context.Context) error {
+	r.mu.Lock()
+	held := r.lease.held
+	r.mu.Unlock()
+	if held {
+		return nil
+	}
+	if err := r.e.runs.AcquireLease(ctx, r.id, r.e.newLease(), r.e.leaseTTL); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.lease.held = true
+	r.mu.Unlock()
+	return nil
+}
+
+// releaseLease drops the lease of a run this process stops executing
+// without ending it (interrupted): another process may resume it at once.
+func (r *runState) releaseLease(ctx context.Context) {
+	r.mu.Lock()
+	held := r.lease.held
+	r.lease.held = false
+	r.mu.Unlock()
+	if held {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = r.e.runs.ReleaseLease(sctx, r.id, r.e.owner)
+	}
+}
+
+// keepLease renews the lease (the heartbeat) every third of its TTL and
+// watches the run's signals for a termination, until the returned stop is
+// called. A lost lease or a termination cancels the run with that cause.
+func (r *runState) keepLease(ctx context.Context, cancel context.CancelCauseFunc) (stop func()) {
+	ttl := r.e.leaseTTL
+	renewEvery := ttl / 3
+	poll := min(renewEvery, 200*time.Millisecond)
+	done := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		t := time.NewTicker(poll)
+		defer t.Stop()
+		last := time.Now()
+		var quietUntil time.Time
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if time.Now().After(quietUntil) {
+				if err := r.takeSignals(ctx); err != nil {
+					// The store is failing: do not add to its load.
+					quietUntil = time.Now().Add(renewEvery)
+				}
+			}
+			if sig, ok := r.takePending(terminateSignal); ok {
+				cancel(&terminated{reason: sig.Reason})
+				return
+			}
+			if time.Since(last) < renewEvery || time.Now().Before(quietUntil) {
+				continue
+			}
+			last = time.Now()
+			err := r.e.runs.AcquireLease(ctx, r.id, r.e.newLease(), ttl)
+			if errors.Is(err, runstore.ErrLeased) {
+				cancel(fmt.Errorf("%w: %v", ErrLeaseLost, err))
+				return
+			}
+			if err != nil {
+				quietUntil = time.Now().Add(renewEvery)
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-exited
+	}
+}
+
+// Terminate ends a RUNNING run with status TERMINATED, whichever process
+// executes it: a run leased by a live process is ended by that process
+// (asked through a signal, and waited for); an orphaned run (its process
+// died) is ended here. Tasks still scheduled or running are cancelled, the
+// run is archived, and its RUNNING sub-workflow runs are terminated too.
+func (e *Engine) Terminate(ctx context.Context, id, reason string) error {
+	if reason == "" {
+		reason = "terminated"
+	}
+	for {
+		doc, archived, err := e.runs.Load(ctx, id)
+		if err != nil {
+			return err
+		}
+		var d runDoc
+		if err := json.Unmarshal(doc, &d); err != nil {
+			return fmt.Errorf("run %s: damaged document: %w", id, err)
+		}
+		if archived || terminalWorkflow(d.Status) {
+			return fmt.Errorf("%w: run %s ended with status %s", ErrNotRunning, id, d.Status)
+		}
+		err = e.runs.AcquireLease(ctx, id, e.newLease(), e.leaseTTL)
+		if err == nil {
+			r, err := e.loadDoc(ctx, id, doc, &d, nil)
+			if err != nil {
+				_ = e.runs.ReleaseLease(context.WithoutCancel(ctx), id, e.owner)
+				return err
+			}
+			r.lease.held = true
+			if _, err := r.finish(ctx, &stopError{status: StatusTerminated, reason: reason}); err != nil {
+				return err
+			}
+			return e.terminateChildren(ctx, id, reason)
+		}
+		if !errors.Is(err, runstore.ErrLeased) {
+			return err
+		}
+		payload, _ := json.Marshal(signal{Status: StatusTerminated, Reason: reason})
+		if err := e.runs.PutSignal(ctx, id, terminateSignal, payload); err != nil {
+			return err
+		}
+		if err := e.waitEnded(ctx, id); err != nil {
+			return err
+		}
+		if _, archived, err := e.runs.Load(ctx, id); err == nil && archived {
+			return e.terminateChildren(ctx, id, reason)
+		}
+		// The holder let go without ending the run (it died or was
+		// interrupted): end it here.
+	}
+}
+
+// waitEnded waits until run id is archived or nobody holds its lease.
+func (e *Engine) waitEnded(ctx context.Context, id string) error {
+	for {
+		if _, archived, err := e.runs.Load(ctx, id); err != nil || archived {
+			return err
+		}
+		l, ok, err := e.runs.GetLease(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !ok || !l.Live(time.Now()) {
+			return nil
+		}
+		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+func (e *Engine) terminateChildren(ctx context.Context, id, reason string) error {
+	kids, err := e.runs.List(ctx, runstore.ListOptions{ParentID: id, Status: StatusRunning})
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, k := range kids {
+		if err := e.Terminate(ctx, k.ID, "parent "+id+" terminated: "+reason); err != nil && !errors.Is(err, ErrNotRunning) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// DeleteRun removes an ended run from the store (wfrun runs rm). A run that
+// has not ended is refused with runstore.ErrNotEnded.
+func (e *Engine) DeleteRun(ctx context.Context, id string) error {
+	return e.runs.Delete(ctx, id)
+}
