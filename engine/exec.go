@@ -318,7 +318,8 @@ func (r *runState) complete(ctx context.Context, rec *taskRecord, output []byte)
 // failTask marks rec failed and stops the run, unless the task is optional
 // (COMPLETED_WITH_ERRORS, and the run continues).
 func (r *runState) failTask(ctx context.Context, rec *taskRecord, status, reason string) error {
-	reason = r.sec.Text(reason)
+	// Reasons quote evaluator errors and remote text: masked whole, then cut.
+	reason = r.sec.Excerpt(reason, maxReasonBytes)
 	if rec.wt != nil && rec.wt.Optional {
 		return r.transition(ctx, rec, TaskCompletedWithErrors, reason)
 	}

@@ -31,11 +31,16 @@ func (r *Run) Excerpt(s string, max int) string { return r.reg.masker.ExcerptStr
 // remote or user text.
 func (r *Run) Line(s string, max int) string { return Line(r.reg.masker, s, max) }
 
+// Masker is what the text path needs of a masker (*masking.Masker, *Run).
+type Masker interface {
+	Mask(b []byte) []byte
+}
+
 // Line is Run.Line for any masker (nil: no masking — only for text known to
 // hold no secret).
-func Line(m *masking.Masker, s string, max int) string {
-	if m != nil {
-		s = m.MaskString(s)
+func Line(m Masker, s string, max int) string {
+	if m != nil && s != "" {
+		s = string(m.Mask([]byte(s)))
 	}
 	s = strings.TrimSpace(strings.ToValidUTF8(s, "?"))
 	s = strings.Map(func(c rune) rune {

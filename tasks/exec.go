@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wfrun/wfrun/internal/procgroup"
+	"github.com/wfrun/wfrun/masking"
 	"github.com/wfrun/wfrun/store"
 )
 
@@ -483,10 +484,19 @@ func (c *capture) add(b []byte) {
 	c.buf.Write(b)
 }
 
+// streamMasker is a masker that can mask a stream (a value split across
+// writes is still masked): *masking.Masker and *runsecrets.Run.
+type streamMasker interface {
+	NewWriter(w io.Writer) *masking.Writer
+}
+
 // lineWriter receives one stream of the command: it keeps the first bytes
-// (capture) and logs each complete line, masked. exec.Cmd copies the pipe
-// into it from one goroutine and Wait waits for that copy, bounded by
-// WaitDelay, so a grandchild holding the pipe open cannot hang the task.
+// (capture) and logs each complete line, a long line in pieces. With a
+// streamMasker the stream is masked before it reaches the lineWriter, so
+// the capture limit and the pieces cut masked text only; otherwise each
+// line is masked on its own. exec.Cmd copies the pipe into it from one
+// goroutine and Wait waits for that copy, bounded by WaitDelay, so a
+// grandchild holding the pipe open cannot hang the task.
 type lineWriter struct {
 	capture
 	name, ref string
@@ -545,6 +555,13 @@ func (e *Exec) run(ctx context.Context, req *Request, svc *Services, dir string,
 	outW := &lineWriter{capture: capture{limit: e.outputLimit}, name: "stdout", ref: req.RefName, logf: svc.Logf, mask: mask}
 	errW := &lineWriter{capture: capture{limit: e.outputLimit}, name: "stderr", ref: req.RefName, logf: svc.Logf, mask: mask}
 	cmd.Stdout, cmd.Stderr = outW, errW
+	var streams []*masking.Writer
+	if sm, ok := svc.Masker.(streamMasker); ok {
+		// Mask the stream, then cut it into lines, pieces and the capture.
+		so, se := sm.NewWriter(outW), sm.NewWriter(errW)
+		cmd.Stdout, cmd.Stderr = so, se
+		streams = append(streams, so, se)
+	}
 	if err := cmd.Start(); err != nil {
 		return Result{Status: FailedTerminal, Reason: mask(fmt.Sprintf("EXEC: cannot start %q: %v", plan.argv[0], pathErr(err)))}
 	}
@@ -558,6 +575,9 @@ func (e *Exec) run(ctx context.Context, req *Request, svc *Services, dir string,
 		if svc.Logf != nil {
 			svc.Logf("%s", fmt.Sprintf("EXEC %s: a background process kept the output open after the command exited; its process group was killed", req.RefName))
 		}
+	}
+	for _, s := range streams {
+		_ = s.Close()
 	}
 	outW.flush()
 	errW.flush()

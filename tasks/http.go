@@ -18,6 +18,7 @@ import (
 
 	"github.com/tidwall/gjson"
 	"github.com/wfrun/wfrun/internal/jsonenc"
+	"github.com/wfrun/wfrun/runsecrets"
 )
 
 // HTTPTask executes Conductor's HTTP system task. The request is read from
@@ -38,7 +39,14 @@ import (
 //     Services or WithHTTPClient dials as it is configured); the whole call
 //     is bounded by their sum;
 //   - auth: applied by ApplyAuth (or the AuthFunc given with WithHTTPAuth)
-//     after the headers, so a credential from a secret wins over a literal.
+//     after the headers, so a credential from a secret wins over a literal;
+//   - followRedirects: redirects are followed only to the same scheme, host
+//     and port. A list of hosts ("api.example.com" or "host:port") also
+//     allows those hosts; a request redirected there carries no body and
+//     none of the task's headers (custom headers, auth credentials,
+//     X-Amz-Security-Token, cookies), and a 307/308 that would resend the
+//     body there fails the task. false follows no redirect. A redirect
+//     that is not followed is the response (a 3xx fails the task).
 //
 // The output is {"response":{"statusCode","reasonPhrase","headers","body"}};
 // headers map to lists of values; a JSON object or array body is kept as
@@ -76,6 +84,7 @@ type httpInput struct {
 	ConnectionTimeOut json.RawMessage `json:"connectionTimeOut"`
 	ReadTimeOut       json.RawMessage `json:"readTimeOut"`
 	Auth              json.RawMessage `json:"auth"`
+	FollowRedirects   json.RawMessage `json:"followRedirects"`
 
 	// HTTP_POLL's fields, read from the same object.
 	TerminationCondition json.RawMessage `json:"terminationCondition"`
@@ -89,7 +98,7 @@ type httpInput struct {
 // them case-insensitively; decodeHTTPInput leaves such keys to it.
 var httpInputKeys = [...]string{
 	"http_request", "uri", "method", "headers", "body", "accept", "contentType",
-	"connectionTimeOut", "readTimeOut", "auth", "terminationCondition",
+	"connectionTimeOut", "readTimeOut", "auth", "followRedirects", "terminationCondition",
 	"evaluatorType", "pollingInterval", "pollingStrategy", "maxPollCount",
 }
 
@@ -128,6 +137,9 @@ func parseHTTPInput(raw json.RawMessage) (*httpInput, error) {
 	}
 	if rawNull(in.Auth) {
 		in.Auth = top.Auth
+	}
+	if rawNull(in.FollowRedirects) {
+		in.FollowRedirects = top.FollowRedirects
 	}
 	return &in, nil
 }
@@ -206,6 +218,8 @@ func decodeHTTPInputFast(raw []byte, in *httpInput) bool {
 			in.ReadTimeOut = rv
 		case "auth":
 			in.Auth = rv
+		case "followRedirects":
+			in.FollowRedirects = rv
 		case "terminationCondition":
 			in.TerminationCondition = rv
 		case "evaluatorType":
@@ -318,6 +332,14 @@ func (t *HTTPTask) call(ctx context.Context, svc *Services, in *httpInput) (json
 	if svc != nil && svc.HTTPClient != nil {
 		client = svc.HTTPClient
 	}
+	policy, err := newRedirectPolicy(hreq.URL, in.FollowRedirects)
+	if err != nil {
+		return nil, Result{Status: FailedTerminal, Reason: "followRedirects: " + err.Error()}
+	}
+	// A copy: the shared client keeps no per-task state.
+	c := *client
+	c.CheckRedirect = policy.check
+	client = &c
 	resp, err := client.Do(hreq)
 	if err != nil {
 		return nil, Result{Status: Failed, Reason: mask(svc, transportReason(ctx, err, method, connectMS, readMS))}
@@ -328,8 +350,11 @@ func (t *HTTPTask) call(ctx context.Context, svc *Services, in *httpInput) (json
 		return nil, Result{Status: Failed, Reason: mask(svc, transportReason(ctx, err, method, connectMS, readMS))}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		// The body is masked whole, and only then made one line and cut:
+		// a value cut first, or with its TAB turned into a space, would no
+		// longer match and its head would be shown in clear.
 		reason := fmt.Sprintf("HTTP %d %s", resp.StatusCode, reasonPhrase(resp))
-		if ex := excerpt(respBody); ex != "" {
+		if ex := runsecrets.Line(svcMasker(svc), string(respBody), reasonExcerptBytes); ex != "" {
 			reason += ": " + ex
 		}
 		return out, Result{Status: Failed, Reason: mask(svc, reason)}
@@ -525,29 +550,6 @@ func reasonPhrase(resp *http.Response) string {
 		return resp.Status[i+1:]
 	}
 	return ""
-}
-
-// excerpt returns the start of a response body for a failure reason:
-// printable, on one line, cut at a rune boundary.
-func excerpt(b []byte) string {
-	b = bytes.TrimSpace(b)
-	if len(b) > reasonExcerptBytes {
-		cut := reasonExcerptBytes
-		for cut > 0 && !utf8.RuneStart(b[cut]) {
-			cut--
-		}
-		b = append(b[:cut:cut], "…"...)
-	}
-	s := strings.ToValidUTF8(string(b), "?")
-	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\r' || r == '\t' {
-			return ' '
-		}
-		if r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, s)
 }
 
 // readResponse reads the response body and returns the task output and the

@@ -62,7 +62,8 @@ func (t *InlineTask) Execute(ctx context.Context, req *Request) Result {
 		if errors.Is(err, eval.ErrCompile) || errors.Is(err, eval.ErrUnknownEvaluator) {
 			status = FailedTerminal
 		}
-		return failure(status, mask(req.Services, err.Error()))
+		// Thrown text may quote the input: masked whole, then cut.
+		return failure(status, maskCut(req.Services, err.Error(), maxQuotedError))
 	}
 	out, err := json.Marshal(map[string]any{"result": v})
 	if err != nil {

@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/wfrun/wfrun/runsecrets"
 )
 
 // ErrInvalidDefinition classifies every FieldError a Validator returns.
@@ -133,6 +136,30 @@ func mask(svc *Services, s string) string {
 	return string(svc.Masker.Mask([]byte(s)))
 }
 
+// svcMasker is svc's masker for the text path (nil when there is none).
+func svcMasker(svc *Services) runsecrets.Masker {
+	if svc == nil || svc.Masker == nil {
+		return nil
+	}
+	return svc.Masker
+}
+
+// maskCut masks the whole of s, then cuts it to at most max bytes: the
+// order every quoted text (evaluator errors, stderr) needs.
+func maskCut(svc *Services, s string, max int) string {
+	if m := svcMasker(svc); m != nil {
+		s = string(m.Mask([]byte(s)))
+	}
+	if max > 0 && len(s) > max {
+		i := max
+		for i > 0 && !utf8.RuneStart(s[i]) {
+			i--
+		}
+		s = s[:i] + "…"
+	}
+	return s
+}
+
 // failure builds a failed Result whose output carries the reason under
 // "error", as Conductor's INLINE and JSON_JQ_TRANSFORM do.
 func failure(status Status, reason string) Result {
@@ -173,3 +200,6 @@ func literalString(raw json.RawMessage) (s string, ok, isStr bool) {
 	}
 	return s, true, true
 }
+
+// maxQuotedError bounds an evaluator or jq error quoted into a reason.
+const maxQuotedError = 1 << 10

@@ -118,7 +118,7 @@ func (t *JQTask) Execute(ctx context.Context, req *Request) (res Result) {
 			if ctx.Err() != nil {
 				return failure(Failed, mask(svc, "jq: "+ctx.Err().Error()))
 			}
-			return failure(Failed, mask(svc, "jq: "+err.Error()))
+			return failure(Failed, maskCut(svc, "jq: "+withoutPreviews(err.Error()), maxQuotedError))
 		}
 		if t.opts.jqMaxResults > 0 && len(results) >= t.opts.jqMaxResults {
 			return failure(Failed, fmt.Sprintf("jq: more than %d results", t.opts.jqMaxResults))
@@ -158,4 +158,59 @@ func (t *JQTask) Validate(def json.RawMessage) []error {
 		return []error{fieldErr("inputParameters.queryExpression", "%v", err)}
 	}
 	return nil
+}
+
+// jqTypes are the type names gojq puts before a value preview.
+var jqTypes = [...]string{"null", "boolean", "number", "string", "array", "object"}
+
+// withoutPreviews removes the value previews gojq writes into its runtime
+// errors ("cannot iterate over: string (\"tok-3f9a7c...\")" becomes
+// "cannot iterate over: string"). gojq cuts a preview at 30 bytes, so a
+// secret value shows its head, which no masker can recognise once the tail
+// is gone; the type says what went wrong without quoting the data.
+func withoutPreviews(msg string) string {
+	var b strings.Builder
+	for i := 0; i < len(msg); {
+		matched := false
+		for _, typ := range jqTypes {
+			if strings.HasPrefix(msg[i:], typ+" (") {
+				if end := previewEnd(msg, i+len(typ)+2); end > 0 {
+					b.WriteString(typ)
+					i = end
+					matched = true
+				}
+				break
+			}
+		}
+		if !matched {
+			b.WriteByte(msg[i])
+			i++
+		}
+	}
+	return b.String()
+}
+
+// previewEnd returns the index just after the ')' that closes a preview
+// starting at start (inside the parenthesis), skipping JSON strings; 0 when
+// there is none.
+func previewEnd(s string, start int) int {
+	depth, inStr := 0, false
+	for i := start; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case inStr && c == '\\':
+			i++
+		case c == '"':
+			inStr = !inStr
+		case inStr:
+		case c == '(':
+			depth++
+		case c == ')':
+			if depth == 0 {
+				return i + 1
+			}
+			depth--
+		}
+	}
+	return 0
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dop251/goja"
 	"github.com/dop251/goja/parser"
@@ -168,9 +169,9 @@ func (p *jsProgram) classify(vm *goja.Runtime, raised any) *Error {
 			pos := st[0].Position()
 			line, col = pos.Line, pos.Column
 		}
-		return cfg.newError(name, PhaseEval, ErrEval, line, col, truncate(thrownText(ex)))
+		return cfg.newError(name, PhaseEval, ErrEval, line, col, cfg.maskThenCut(thrownText(ex)))
 	default:
-		return cfg.newError(name, PhaseEval, ErrEval, 0, 0, truncate(err.Error()))
+		return cfg.newError(name, PhaseEval, ErrEval, 0, 0, cfg.maskThenCut(err.Error()))
 	}
 }
 
@@ -188,11 +189,23 @@ func thrownText(ex *goja.Exception) (s string) {
 	return "uncaught exception"
 }
 
-func truncate(s string) string {
-	if len(s) > maxErrMsg {
-		return s[:maxErrMsg] + "…"
+// maskThenCut shortens thrown text, which may quote input values, to
+// maxErrMsg bytes — but only once it is masked: a value cut first keeps its
+// head in clear. Without a WithMasker hook the text is returned whole, and
+// the caller masks it and then cuts it.
+func (c *config) maskThenCut(s string) string {
+	if c.mask == nil || len(s) <= maxErrMsg {
+		return s
 	}
-	return s
+	s = c.mask(s)
+	if len(s) <= maxErrMsg {
+		return s
+	}
+	i := maxErrMsg
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
 }
 
 // guard interrupts one evaluation on context cancellation, on timeout, or

@@ -1,0 +1,142 @@
+package tasks_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/wfrun/wfrun/masking"
+	"github.com/wfrun/wfrun/tasks"
+)
+
+// leakToken is long and unlike any other text of these tests, so a
+// 5-byte window of it found anywhere is a piece of it.
+const leakToken = "Zq8Xw7Vu6Ts5Rr4Qp3On"
+
+// assertNoPiece fails when text holds 5 consecutive bytes of any form of
+// value (as is, JSON-escaped, base64, URL-escaped).
+func assertNoPiece(t *testing.T, what, text string, values ...string) {
+	t.Helper()
+	for _, v := range values {
+		q, _ := json.Marshal(v)
+		for _, form := range []string{v, string(q[1 : len(q)-1]), base64.StdEncoding.EncodeToString([]byte(v)), url.QueryEscape(v)} {
+			for i := 0; i+5 <= len(form); i++ {
+				if strings.Contains(text, form[i:i+5]) {
+					t.Fatalf("%s holds %q, a piece of a secret's form %q:\n%s", what, form[i:i+5], form, text)
+				}
+			}
+		}
+	}
+}
+
+func maskerWith(values ...string) *masking.Masker {
+	m := masking.New(masking.WithLogger(nil))
+	m.RegisterAll(values...)
+	return m
+}
+
+func execute(t *testing.T, typ string, input any, svc *tasks.Services) tasks.Result {
+	t.Helper()
+	r := tasks.NewDefaultRegistry()
+	tasks.RegisterExec(r)
+	task, _ := r.Lookup(typ)
+	b, err := json.Marshal(input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return task.Execute(context.Background(), &tasks.Request{WorkflowID: "wf", TaskID: "t", RefName: "ref", TaskType: typ, Input: b, Services: svc})
+}
+
+// An HTTP failure quotes the start of the response body. The body is
+// masked whole before it is cut at 256 bytes and before TAB becomes a
+// space: a token straddling the cut, or holding a TAB, is never shown.
+func TestHTTPFailureExcerptMasksFirst(t *testing.T) {
+	const tabbed = "tab\tseparated-credential-77"
+	for _, tc := range []struct {
+		name, body, secret string
+	}{
+		{"token across the 256-byte cut", strings.Repeat("x", 250) + leakToken, leakToken},
+		{"value with a TAB", "error: " + tabbed, tabbed},
+		{"value with a newline", "error: line-one-credential\nline-two-credential", "line-one-credential\nline-two-credential"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(http.StatusForbidden)
+				_, _ = io.WriteString(w, tc.body)
+			}))
+			defer srv.Close()
+			res := execute(t, tasks.TypeHTTP, map[string]any{"uri": srv.URL, "method": "GET"}, &tasks.Services{Masker: maskerWith(tc.secret)})
+			if res.Status != tasks.Failed || !strings.HasPrefix(res.Reason, "HTTP 403") {
+				t.Fatalf("%s: %s", res.Status, res.Reason)
+			}
+			pieces := []string{tc.secret}
+			if strings.Contains(tc.secret, "\t") {
+				pieces = append(pieces, strings.ReplaceAll(tc.secret, "\t", " "))
+			}
+			assertNoPiece(t, "failure reason", res.Reason, pieces...)
+		})
+	}
+}
+
+// JavaScript error text is cut at 1 KiB only after it is masked.
+func TestInlineErrorMasksFirst(t *testing.T) {
+	res := execute(t, tasks.TypeInline, map[string]any{
+		"evaluatorType": "javascript",
+		"tok":           leakToken,
+		"expression":    "function f(){ throw new Error('e'.repeat(1010) + $.tok); } f();",
+	}, &tasks.Services{Masker: maskerWith(leakToken)})
+	if res.Status == tasks.Completed {
+		t.Fatal("expression did not fail")
+	}
+	assertNoPiece(t, "INLINE reason", res.Reason, leakToken)
+	assertNoPiece(t, "INLINE output", string(res.Output), leakToken)
+}
+
+// gojq quotes a 30-byte preview of the value an error is about; the head
+// of a longer secret would survive any masker. The preview is dropped.
+func TestJQErrorQuotesNoValue(t *testing.T) {
+	secret := leakToken + "-and-more-of-it-1234567890"
+	res := execute(t, tasks.TypeJSONJQTransform, map[string]any{
+		"queryExpression": ".tok | .[]",
+		"tok":             secret,
+	}, &tasks.Services{Masker: maskerWith(secret)})
+	if res.Status != tasks.Failed || !strings.Contains(res.Reason, "cannot iterate over: string") {
+		t.Fatalf("%s: %s", res.Status, res.Reason)
+	}
+	assertNoPiece(t, "jq reason", res.Reason, secret)
+	assertNoPiece(t, "jq output", string(res.Output), secret)
+}
+
+// EXEC streams its output to progress lines in 4 KiB pieces when a line is
+// longer; the stream is masked before it is cut, so a value across a piece
+// boundary (or across two writes of the command) is masked.
+func TestExecProgressMasksAcrossPieces(t *testing.T) {
+	var mu sync.Mutex
+	var lines []string
+	svc := &tasks.Services{Masker: maskerWith(leakToken), Logf: func(format string, args ...any) {
+		mu.Lock()
+		lines = append(lines, fmt.Sprintf(format, args...))
+		mu.Unlock()
+	}}
+	script := fmt.Sprintf(`printf '%%s' "$(head -c 4090 /dev/zero | tr '\0' x)"; printf '%s'; sleep 0.05; printf '%s\n'; printf '%%s' "$(head -c 8188 /dev/zero | tr '\0' y)%s"`,
+		leakToken[:10], leakToken[10:], leakToken)
+	res := execute(t, tasks.TypeExec, map[string]any{"command": []string{"sh", "-c", script}}, svc)
+	if res.Status != tasks.Completed {
+		t.Fatalf("%s: %s", res.Status, res.Reason)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(lines) < 3 {
+		t.Fatalf("expected the long lines in pieces, got %d lines", len(lines))
+	}
+	assertNoPiece(t, "progress lines", strings.Join(lines, "\n"), leakToken)
+	assertNoPiece(t, "EXEC output", string(res.Output), leakToken)
+}
