@@ -57,6 +57,11 @@ func (e *Error) Error() string {
 	}
 	if e.Err != nil && e.Err != ErrSyntax {
 		msg := e.Err.Error()
+		if e.Secret != "" {
+			// Stores name the secret too (`secret "x": secret not found`):
+			// say it once.
+			msg = strings.TrimPrefix(msg, "secret "+strconv.Quote(e.Secret)+": ")
+		}
 		if msg != e.Msg {
 			b.WriteString(": ")
 			b.WriteString(msg)

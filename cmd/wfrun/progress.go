@@ -29,6 +29,11 @@ type progressView struct {
 
 	firstRun string // the top-level run, for "can be resumed" messages
 
+	// failures printed: a run's reason that repeats a task failure shown
+	// just above says so instead of repeating it.
+	lastFailure string
+	endShown    map[string]bool // runs whose end line was printed
+
 	// plain mode: loop iterations not printed yet, by task ref without __N.
 	loops     map[string]*loopTally
 	lastFlush time.Time
@@ -61,7 +66,8 @@ var iterationRef = regexp.MustCompile(`^(.*)__([0-9]+)$`)
 const summaryEvery = 10 * time.Second
 
 func newProgress(w io.Writer, quiet bool) *progressView {
-	p := &progressView{w: w, quiet: quiet, now: time.Now, loops: map[string]*loopTally{}, drawEvery: 100 * time.Millisecond}
+	p := &progressView{w: w, quiet: quiet, now: time.Now, loops: map[string]*loopTally{}, drawEvery: 100 * time.Millisecond,
+		endShown: map[string]bool{}}
 	if !quiet && isTerminal(w) {
 		p.live = true
 		p.color = colorEnabled(w)
@@ -142,20 +148,41 @@ func waitingLines(ev engine.Event, ts string) string {
 	return fmt.Sprintf("%s task %s (%s) waits %s (or: wfrun task complete %s %s)", ts, ev.TaskRef, ev.TaskType, ev.Reason, ev.RunID, ev.TaskRef)
 }
 
-func workflowLine(ev engine.Event, ts string) string {
+func (p *progressView) workflowLine(ev engine.Event, ts string) string {
 	line := fmt.Sprintf("%s run %s (%s) %s", ts, ev.RunID, ev.WorkflowType, ev.Status)
-	if ev.Reason != "" {
-		line += ": " + ev.Reason
+	reason := ev.Reason
+	if p.lastFailure != "" && strings.HasSuffix(reason, ": "+p.lastFailure) {
+		reason = strings.TrimSuffix(reason, ": "+p.lastFailure) + " (reason above)"
+	}
+	if reason != "" {
+		line += ": " + reason
+	}
+	if ev.Status != engine.StatusRunning {
+		p.endShown[ev.RunID] = true
 	}
 	return line
 }
 
-func taskLine(ev engine.Event, ts string) string {
+func (p *progressView) taskLine(ev engine.Event, ts string) string {
 	line := fmt.Sprintf("%s task %s (%s) %s", ts, ev.TaskRef, ev.TaskType, ev.Status)
 	if ev.Reason != "" {
 		line += ": " + ev.Reason
+		if failedStatus(ev.Status) {
+			p.lastFailure = ev.Reason
+		}
 	}
 	return line
+}
+
+// endShown reports whether the end of run id (with its reason) is on
+// screen already.
+func (p *progressView) shownEnd(id string) bool {
+	if p == nil {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.endShown[id]
 }
 
 func (p *progressView) plainEvent(ev engine.Event) {
@@ -166,7 +193,7 @@ func (p *progressView) plainEvent(ev engine.Event) {
 			return
 		}
 		p.flushLoops(false)
-		fmt.Fprintln(p.w, workflowLine(ev, ts))
+		fmt.Fprintln(p.w, p.workflowLine(ev, ts))
 	case engine.EventWaiting:
 		p.flushLoops(false)
 		fmt.Fprintln(p.w, waitingLines(ev, ts))
@@ -186,7 +213,7 @@ func (p *progressView) plainEvent(ev engine.Event) {
 			return
 		}
 		p.flushLoops(false)
-		fmt.Fprintln(p.w, taskLine(ev, ts))
+		fmt.Fprintln(p.w, p.taskLine(ev, ts))
 	}
 }
 
@@ -303,7 +330,7 @@ func (p *progressView) liveEvent(ev engine.Event) {
 	case engine.EventWorkflow:
 		if ev.Status == engine.StatusRunning {
 			if ev.Reason != "" {
-				p.permanent(workflowLine(ev, ts))
+				p.permanent(p.workflowLine(ev, ts))
 			}
 			break
 		}
@@ -321,7 +348,7 @@ func (p *progressView) liveEvent(ev engine.Event) {
 		if terminalTask(ev.Status) {
 			if failedStatus(ev.Status) {
 				r.failed++
-				p.permanent(strings.Replace(taskLine(ev, ts), ev.Status, p.paint(ev.Status), 1))
+				p.permanent(strings.Replace(p.taskLine(ev, ts), ev.Status, p.paint(ev.Status), 1))
 				return
 			}
 			r.done++
@@ -333,7 +360,7 @@ func (p *progressView) liveEvent(ev engine.Event) {
 }
 
 func (p *progressView) paintWorkflow(ev engine.Event, ts string) string {
-	return strings.Replace(workflowLine(ev, ts), " "+ev.Status, " "+p.paint(ev.Status), 1)
+	return strings.Replace(p.workflowLine(ev, ts), " "+ev.Status, " "+p.paint(ev.Status), 1)
 }
 
 // clearBlock erases the live block and leaves the cursor where it began.

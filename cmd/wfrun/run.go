@@ -324,7 +324,10 @@ func finishRun(cmd *cobra.Command, f *engineFlags, res *engine.Result, err error
 	}
 	if res.Status != engine.StatusCompleted {
 		msg := fmt.Sprintf("run %s ended %s", res.RunID, res.Status)
-		if res.Reason != "" {
+		switch {
+		case pv.shownEnd(res.RunID):
+			msg += fmt.Sprintf(" (reason above; the run: wfrun show %s)", res.RunID)
+		case res.Reason != "":
 			msg += ": " + res.Reason
 		}
 		return failed(errors.New(msg))
