@@ -290,4 +290,3 @@ func TestCompletion(t *testing.T) {
 		}
 	}
 }
-
