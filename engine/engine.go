@@ -85,6 +85,7 @@ type Engine struct {
 	// owner names this engine in the leases of the runs it executes.
 	owner    string
 	leaseTTL time.Duration
+	remote   RemoteWorkerFunc
 }
 
 // Option configures New.
@@ -111,6 +112,27 @@ func WithEnvValues(v interpolate.ValueSource) Option { return func(e *Engine) { 
 func WithWorker(name string, fn WorkerFunc) Option {
 	return func(e *Engine) { e.workers[name] = fn }
 }
+
+// RemoteTask is a SIMPLE task handed to a RemoteWorkerFunc. Input is the
+// transient resolved input (secrets in clear): never store or log it.
+type RemoteTask struct {
+	RunID, WorkflowType, CorrelationID string
+	WorkflowVersion                    int
+	TaskID, Ref, Name                  string
+	RetryCount, Iteration              int
+	Input                              json.RawMessage
+	// Def is the task's entry in the workflow definition (its JSON).
+	Def json.RawMessage
+}
+
+// RemoteWorkerFunc runs a SIMPLE task for which no WithWorker handler is
+// registered (wfrun serve hands it to workers polling the Conductor API).
+// Its result goes through the same path as any task's: the output is
+// masked and its `_secrets` sealed before it is stored.
+type RemoteWorkerFunc func(ctx context.Context, t RemoteTask) tasks.Result
+
+// WithRemoteWorker sets the handler of SIMPLE tasks that have no WithWorker handler.
+func WithRemoteWorker(fn RemoteWorkerFunc) Option { return func(e *Engine) { e.remote = fn } }
 
 // WithDefinitionsDir sets the directory SUB_WORKFLOW and failureWorkflow
 // names are looked up in (files *.json whose "name" matches).

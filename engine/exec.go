@@ -451,6 +451,9 @@ func (r *runState) runLeaf(ctx context.Context, wt *WorkflowTask, rec *taskRecor
 		return r.lambda(ctx, wt, input)
 	case TypeSimple:
 		fn, ok := r.e.workers[wt.Name]
+		if !ok && r.e.remote != nil {
+			return r.remoteTask(ctx, wt, rec, input)
+		}
 		if !ok {
 			return tasks.Result{Status: tasks.FailedTerminal,
 				Reason: fmt.Sprintf("no worker registered for SIMPLE task %q (embedders: engine.WithWorker; CLI: --worker %s=COMMAND)", wt.Name, wt.Name)}
@@ -486,6 +489,28 @@ func (r *runState) runLeaf(ctx context.Context, wt *WorkflowTask, rec *taskRecor
 		// Asynchronous completion (e.g. asyncComplete): wait like HUMAN.
 		return r.waitTask(ctx, wt, rec, []byte("{}"))
 	}
+	return res
+}
+
+// remoteTask hands a SIMPLE task to the engine's RemoteWorkerFunc.
+func (r *runState) remoteTask(ctx context.Context, wt *WorkflowTask, rec *taskRecord, input []byte) tasks.Result {
+	r.mu.Lock()
+	t := RemoteTask{
+		RunID: r.id, WorkflowType: r.doc.WorkflowType, CorrelationID: r.doc.CorrelationID, WorkflowVersion: r.doc.Version,
+		TaskID: rec.TaskID, Ref: rec.Ref, Name: wt.Name, RetryCount: rec.RetryCount, Iteration: rec.Iteration,
+		Input: input, Def: wt.raw,
+	}
+	r.mu.Unlock()
+	res := r.e.remote(ctx, t)
+	if res.Status == tasks.Completed {
+		if len(res.Output) == 0 {
+			res.Output = json.RawMessage("{}")
+		}
+		if !json.Valid(res.Output) || res.Output[0] != '{' {
+			return tasks.Result{Status: tasks.Failed, Reason: fmt.Sprintf("worker for %q returned output that is not a JSON object", wt.Name)}
+		}
+	}
+	res.Reason = r.sec.Excerpt(res.Reason, maxReasonBytes)
 	return res
 }
 

@@ -9,27 +9,38 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/wfrun/wfrun/engine"
 	"github.com/wfrun/wfrun/engine/server"
+	"github.com/wfrun/wfrun/interpolate"
+	"github.com/wfrun/wfrun/store"
 )
 
 type serveFlags struct {
-	addr     string
-	auth     string
-	logLevel string
-	grace    time.Duration
+	addr      string
+	auth      string
+	logLevel  string
+	grace     time.Duration
+	defsDir   string
+	allowExec bool
 }
 
 func newServeCmd() *cobra.Command {
 	var f serveFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Serve the Orkes and Taskcluster secrets APIs (and the Conductor API) over wfrun's stores",
+		Short: "Serve the Conductor API and the Orkes and Taskcluster secrets APIs over wfrun's engine and stores",
 		Long: `Serve answers the HTTP APIs real clients use, unchanged:
+  - Conductor: /api/metadata (workflow and task definitions), /api/workflow (start,
+    execution, status, search, restart, retry, rerun, resume), /api/tasks (batch poll with
+    long-poll, update). SIMPLE tasks go to workers polling the API: they receive
+    ${workflow.secrets.*} resolved and $<…> verbatim; what they return is masked and
+    sealed before it is stored;
   - Orkes secrets: /api/secrets/{key} (PUT, GET as text, DELETE, /exists, /tags),
     /api/secrets-v2, and POST /api/token when --auth is given;
   - Taskcluster secrets: /api/secrets/v1/{ping,secret/<name>,secrets} with Hawk;
@@ -47,6 +58,8 @@ stop accepting requests and let in-flight ones finish.`,
 	cmd.Flags().StringVar(&f.addr, "addr", "127.0.0.1:8080", "listen address")
 	cmd.Flags().StringVar(&f.auth, "auth", "", "auth configuration file (application keys, Taskcluster clients, scopes); none: no auth")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	cmd.Flags().StringVar(&f.defsDir, "definitions", "", "directory of workflow and task definitions registered through /api/metadata (default $WFRUN_HOME/definitions)")
+	cmd.Flags().BoolVar(&f.allowExec, "allow-exec", false, "enable EXEC tasks in served workflows (they run local commands)")
 	cmd.Flags().DurationVar(&f.grace, "shutdown-grace", 30*time.Second, "how long in-flight requests may take after SIGINT/SIGTERM")
 	addConfigFlags(cmd)
 	return cmd
@@ -71,6 +84,28 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 		return err
 	}
 	defer st.Close()
+	cfg := storeConfig(cmd)
+	ring, err := cfg.Keyring()
+	if err != nil {
+		return fmt.Errorf("keyring: %w", err)
+	}
+	runs, err := openRunStore(cmd)
+	if err != nil {
+		return err
+	}
+	defer runs.Close()
+	defs := f.defsDir
+	if defs == "" {
+		defs = filepath.Join(cfg.Home, "definitions")
+	}
+	opts = append(opts, server.WithConductor(defs,
+		engine.WithRunStore(runs),
+		engine.WithKeyring(ring),
+		engine.WithRegistry(cliRegistry(f.allowExec)),
+		engine.WithSecrets(func(p engine.Principal, project, environment string) interpolate.SecretSource {
+			return store.NewRunView(st, store.Principal{Name: p.Name, Scopes: p.Scopes}, project, environment)
+		}),
+	))
 	srv, err := server.New(st, opts...)
 	if err != nil {
 		return err
@@ -100,6 +135,10 @@ func serveUntil(ctx context.Context, srv *server.Server, ln net.Listener, grace 
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	err := hs.Shutdown(sctx)
+	// Runs still executing stop here and stay resumable in the run store.
+	if rerr := srv.Shutdown(sctx); err == nil {
+		err = rerr
+	}
 	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
 	}

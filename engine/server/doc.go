@@ -12,8 +12,18 @@
 //   - Taskcluster secrets under /api/secrets/v1 (ping, PUT/GET/DELETE
 //     /secret/<name>, GET /secrets with continuationToken and limit), with
 //     Hawk authentication and Taskcluster scopes.
-//   - The Conductor API (metadata, workflows, task poll and update) over
-//     wfrun's engine, when the Server is built with an engine.
+//   - The Conductor API over wfrun's engine (WithConductor): task and
+//     workflow definitions (/api/metadata, kept as files), start
+//     (POST /api/workflow and /api/workflow/{name}, text/plain id),
+//     execution, status, search, restart/retry/rerun/resume, batch poll with
+//     long-poll (200 [] when idle) and the three task updates. SIMPLE tasks
+//     without a local worker wait in an in-memory queue for a polling
+//     worker: it receives ${workflow.secrets.*} resolved (as Orkes does)
+//     and $<…> verbatim (SPEC §1: the executing component resolves it);
+//     what it returns goes through the engine's path, masked and sealed
+//     before it is stored. A polled task not answered within its task
+//     definition's responseTimeoutSeconds is offered again under a new task
+//     id; the late answer is refused (404).
 //   - /metrics (Prometheus) and /healthz.
 //
 // # Principals
@@ -21,7 +31,10 @@
 // An auth configuration (LoadAuthConfig) maps Orkes application keys and
 // Taskcluster clients to store principals with Taskcluster-style scopes;
 // every secret operation goes through store.WithAccess with the caller's
-// principal, exactly as the CLI's do. Without a configuration every caller
+// principal, exactly as the CLI's do. A workflow runs as the principal that
+// started it (its secret references resolve with that principal's scopes);
+// polling and updating tasks of name N needs the scope tasks:poll:N, since
+// polled input holds resolved secrets. Without a configuration every caller
 // is the local principal (all scopes): bind to loopback then.
 //
 // # What is never written anywhere

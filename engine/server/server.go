@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wfrun/wfrun/engine"
 	"github.com/wfrun/wfrun/masking"
 	"github.com/wfrun/wfrun/store"
 )
@@ -34,6 +36,10 @@ type Server struct {
 	registry *prometheus.Registry
 	mux      *http.ServeMux
 	started  time.Time
+
+	conductorDir string
+	engineOpts   []engine.Option
+	conductor    *conductor // nil without WithConductor
 }
 
 // Option configures New.
@@ -73,6 +79,9 @@ func New(st store.Store, opts ...Option) (*Server, error) {
 	s.log = slog.New(newMaskingHandler(s.log.Handler(), s.masker))
 	s.registry = prometheus.NewRegistry()
 	s.metrics = newMetrics(s.registry)
+	if err := s.initConductor(); err != nil {
+		return nil, err
+	}
 	s.routes()
 	return s, nil
 }
@@ -97,6 +106,9 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /api/token", s.token)
 	s.orkesRoutes(m)
 	s.taskclusterRoutes(m)
+	if s.conductor != nil {
+		s.conductorRoutes(m)
+	}
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		conductorError(w, r, http.StatusNotFound, fmt.Sprintf("no API at %s %s", r.Method, r.URL.Path))
 	})
@@ -120,9 +132,14 @@ var errTooLarge = errors.New("request too large")
 
 // writeJSON writes v as application/json with status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"status":500,"message":"response encoding failed"}`)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // `$<…>` stays readable
+	b := []byte(`{"status":500,"message":"response encoding failed"}`)
+	if err := enc.Encode(v); err != nil {
+		status = http.StatusInternalServerError
+	} else {
+		b = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	}
 	writeRaw(w, status, "application/json", b)
 }

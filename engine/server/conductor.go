@@ -1,0 +1,228 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/store"
+)
+
+// conductor is the Conductor API's state: the engine, the registered
+// definitions, the task queue and the runs this process executes.
+type conductor struct {
+	eng   *engine.Engine
+	defs  *defStore
+	queue *queue
+
+	ctx    context.Context // cancelled at shutdown: runs stop, resumable
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	starting map[string]chan error // run id → persisted (nil) or failed
+	active   map[string]bool       // runs executing in this process
+}
+
+// WithConductor enables the Conductor API: workflows run on an engine built
+// from engineOpts (run store, keyring, registry, secrets) plus the server's
+// remote-worker queue; definitions registered through /api/metadata are
+// kept as files in defsDir, which is also where SUB_WORKFLOW names are
+// looked up.
+func WithConductor(defsDir string, engineOpts ...engine.Option) Option {
+	return func(s *Server) {
+		s.conductorDir = defsDir
+		s.engineOpts = engineOpts
+	}
+}
+
+func (s *Server) initConductor() error {
+	if s.conductorDir == "" {
+		return nil
+	}
+	c := &conductor{defs: &defStore{dir: s.conductorDir}, starting: map[string]chan error{}, active: map[string]bool{}}
+	c.queue = newQueue(s.now, c.defs.responseTimeout)
+	c.queue.onPoll = func(name string, n int) { s.metrics.tasksPolled.WithLabelValues(name).Add(float64(n)) }
+	opts := append([]engine.Option{}, s.engineOpts...)
+	opts = append(opts,
+		engine.WithDefinitionsDir(s.conductorDir),
+		engine.WithRemoteWorker(c.queue.dispatch),
+		engine.WithEvents(s.onEvent),
+	)
+	eng, err := engine.New(opts...)
+	if err != nil {
+		return err
+	}
+	c.eng = eng
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	go c.queue.sweep(c.ctx, time.Second)
+	s.conductor = c
+	return nil
+}
+
+// onEvent follows runs: a run's first RUNNING event means it is persisted
+// (the start request may answer); ends are counted and logged.
+func (s *Server) onEvent(ev engine.Event) {
+	if ev.Kind != engine.EventWorkflow {
+		return
+	}
+	s.metrics.runs.WithLabelValues(ev.Status).Inc()
+	c := s.conductor
+	if ev.Status == engine.StatusRunning {
+		c.mu.Lock()
+		ch := c.starting[ev.RunID]
+		delete(c.starting, ev.RunID)
+		c.mu.Unlock()
+		if ch != nil {
+			ch <- nil
+		}
+		return
+	}
+	s.log.Info("workflow ended", "workflowId", ev.RunID, "workflowType", ev.WorkflowType, "status", ev.Status, "reason", ev.Reason)
+}
+
+func newRunID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	h := hex.EncodeToString(b)
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// launch starts run fn (a Start, Restart or Resume) on its own goroutine and
+// returns once the run is persisted, or with the error that stopped it
+// before.
+func (c *conductor) launch(id string, fn func(ctx context.Context) error) error {
+	return c.launchWait(id, true, fn)
+}
+
+// launchWait is launch; without wait it returns as soon as the run is
+// handed to its goroutine (Resume emits no start event).
+func (c *conductor) launchWait(id string, wait bool, fn func(ctx context.Context) error) error {
+	ch := make(chan error, 1)
+	c.mu.Lock()
+	if c.active[id] {
+		c.mu.Unlock()
+		return fmt.Errorf("%w: run %s is executing", engine.ErrStillRunning, id)
+	}
+	if wait {
+		c.starting[id] = ch
+	}
+	c.active[id] = true
+	c.mu.Unlock()
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		err := fn(c.ctx)
+		c.mu.Lock()
+		delete(c.active, id)
+		pending := c.starting[id]
+		delete(c.starting, id)
+		c.mu.Unlock()
+		if pending != nil {
+			if err == nil {
+				err = errors.New("run ended before it was stored")
+			}
+			pending <- err
+		}
+	}()
+	if !wait {
+		return nil
+	}
+	return <-ch
+}
+
+// shutdown stops the runs of this process: they stay RUNNING in the run
+// store and continue with Resume (PUT /api/workflow/{id}/resume, or the
+// next serve). In-flight HTTP requests are the http.Server's business.
+func (c *conductor) shutdown(ctx context.Context) error {
+	c.cancel()
+	done := make(chan struct{})
+	go func() { c.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Shutdown stops background work: the Conductor API's runs are
+// interrupted and left resumable in the run store. Call it after
+// http.Server.Shutdown.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if s.conductor != nil {
+		return s.conductor.shutdown(ctx)
+	}
+	return nil
+}
+
+// Engine returns the engine of the Conductor API (nil without WithConductor).
+func (s *Server) Engine() *engine.Engine {
+	if s.conductor == nil {
+		return nil
+	}
+	return s.conductor.eng
+}
+
+// enginePrincipal converts a store principal for a run.
+func enginePrincipal(p store.Principal) engine.Principal {
+	return engine.Principal{Name: p.Name, Scopes: append([]string(nil), p.Scopes...)}
+}
+
+// conductorHandler runs as an authenticated principal.
+type conductorHandler func(w http.ResponseWriter, r *http.Request, p store.Principal)
+
+func (s *Server) cond(h conductorHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, ok := s.orkesPrincipal(w, r)
+		if !ok {
+			return
+		}
+		setPrincipal(r, p.Name)
+		h(w, r, p)
+	}
+}
+
+func (s *Server) conductorRoutes(m *http.ServeMux) {
+	// metadata
+	m.HandleFunc("POST /api/metadata/workflow", s.cond(s.registerWorkflow))
+	m.HandleFunc("PUT /api/metadata/workflow", s.cond(s.updateWorkflows))
+	m.HandleFunc("GET /api/metadata/workflow", s.cond(s.listWorkflowDefs))
+	m.HandleFunc("GET /api/metadata/workflow/{name}", s.cond(s.getWorkflowDef))
+	m.HandleFunc("DELETE /api/metadata/workflow/{name}/{version}", s.cond(s.deleteWorkflowDef))
+	m.HandleFunc("POST /api/metadata/taskdefs", s.cond(s.registerTaskDefs))
+	m.HandleFunc("PUT /api/metadata/taskdefs", s.cond(s.updateTaskDef))
+	m.HandleFunc("GET /api/metadata/taskdefs", s.cond(s.listTaskDefs))
+	m.HandleFunc("GET /api/metadata/taskdefs/{name}", s.cond(s.getTaskDef))
+	m.HandleFunc("DELETE /api/metadata/taskdefs/{name}", s.cond(s.deleteTaskDef))
+	// workflows
+	m.HandleFunc("POST /api/workflow", s.cond(s.startWorkflowRequest))
+	m.HandleFunc("POST /api/workflow/{name}", s.cond(s.startWorkflowByName))
+	m.HandleFunc("GET /api/workflow/search", s.cond(s.searchWorkflows))
+	m.HandleFunc("GET /api/workflow/{id}", s.cond(s.getWorkflow))
+	m.HandleFunc("GET /api/workflow/{id}/status", s.cond(s.getWorkflowStatus))
+	m.HandleFunc("POST /api/workflow/{id}/restart", s.cond(s.restartWorkflow(true, false)))
+	m.HandleFunc("POST /api/workflow/{id}/rerun", s.cond(s.restartWorkflow(true, true)))
+	m.HandleFunc("POST /api/workflow/{id}/retry", s.cond(s.restartWorkflow(false, false)))
+	m.HandleFunc("PUT /api/workflow/{id}/resume", s.cond(s.resumeWorkflow))
+	m.HandleFunc("PUT /api/workflow/{id}/pause", s.cond(s.unsupported("pause: wfrun runs do not pause; a WAIT or HUMAN task holds a run")))
+	m.HandleFunc("DELETE /api/workflow/{id}", s.cond(s.unsupported("terminate is not supported by this engine yet")))
+	// tasks
+	m.HandleFunc("GET /api/tasks/poll/batch/{type}", s.cond(s.pollBatch))
+	m.HandleFunc("GET /api/tasks/poll/{type}", s.cond(s.pollOne))
+	m.HandleFunc("POST /api/tasks", s.cond(s.updateTask(false)))
+	m.HandleFunc("POST /api/tasks/update-v2", s.cond(s.updateTask(true)))
+	m.HandleFunc("POST /api/tasks/{workflowId}/{ref}/{status}", s.cond(s.updateTaskByRef))
+}
+
+func (s *Server) unsupported(msg string) conductorHandler {
+	return func(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+		conductorError(w, r, http.StatusNotImplemented, msg)
+	}
+}

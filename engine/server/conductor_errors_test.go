@@ -1,0 +1,120 @@
+package server_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wfrun/wfrun/engine/server"
+)
+
+const simpleDef = `{"name":"one_simple","version":1,"schemaVersion":2,
+ "tasks":[{"name":"slow_task","taskReferenceName":"work","type":"SIMPLE","inputParameters":{"k":"${workflow.input.k}"}}],
+ "outputParameters":{"r":"${work.output.r}"}}`
+
+// TestConductorBadRequests: malformed JSON, unknown definitions, oversize
+// bodies and unknown tasks get Conductor's error shape; nothing panics.
+func TestConductorBadRequests(t *testing.T) {
+	ts := newConductorServer(t, nil, server.WithMaxBody(64<<10))
+	for _, tc := range []struct {
+		method, path, body string
+		status             int
+		msg                string
+	}{
+		{"POST", "/api/metadata/workflow", `{"name":`, 400, "malformed JSON"},
+		{"POST", "/api/metadata/workflow", `{"name":"bad","schemaVersion":2,"tasks":[{"name":"x","type":"NO_SUCH_TYPE","taskReferenceName":"x"}]}`, 400, "NO_SUCH_TYPE"},
+		{"POST", "/api/metadata/workflow", `{"name":"../etc","version":1,"schemaVersion":2,"tasks":[]}`, 400, "definition name"},
+		{"GET", "/api/metadata/workflow/nope", "", 404, "not found"},
+		{"POST", "/api/workflow", `{"name":"nope"}`, 404, "not found"},
+		{"POST", "/api/workflow", `[1,2]`, 400, "StartWorkflowRequest"},
+		{"POST", "/api/workflow/nope", `{}`, 404, "not found"},
+		{"POST", "/api/workflow/one_simple", `{"k":`, 400, "malformed JSON"},
+		{"GET", "/api/workflow/no-such-run", "", 404, "workflow not found"},
+		{"POST", "/api/tasks", `{"taskId":"nope","status":"COMPLETED"}`, 404, "not in progress"},
+		{"POST", "/api/tasks", `{"status":"COMPLETED"}`, 400, "taskId"},
+		{"POST", "/api/tasks/update-v2", `not json`, 400, "malformed JSON"},
+		{"POST", "/api/metadata/taskdefs", `{"name":"x"}`, 400, "array"},
+		{"POST", "/api/workflow/one_simple", `{"big":"` + strings.Repeat("x", 70<<10) + `"}`, 413, "larger than"},
+		{"DELETE", "/api/workflow/x", "", 501, "terminate"},
+	} {
+		if tc.path == "/api/workflow/one_simple" {
+			if st, _, body := ts.do(t, "POST", "/api/metadata/workflow", simpleDef); st != 200 {
+				t.Fatalf("register: %d %s", st, body)
+			}
+		}
+		st, ct, body := ts.do(t, tc.method, tc.path, tc.body)
+		var shape struct {
+			Status  int    `json:"status"`
+			Message string `json:"message"`
+		}
+		if st != tc.status || ct != "application/json" || json.Unmarshal([]byte(body), &shape) != nil || shape.Status != tc.status || !strings.Contains(shape.Message, tc.msg) {
+			t.Errorf("%s %s: %d %s %s; want %d with a message about %q", tc.method, tc.path, st, ct, body, tc.status, tc.msg)
+		}
+	}
+	// An idle batch poll is 200 [] (never 204 or an empty body).
+	start := time.Now()
+	st, ct, body := ts.do(t, "GET", "/api/tasks/poll/batch/idle_task?count=5&timeout=150", "")
+	if st != 200 || ct != "application/json" || body != "[]" || time.Since(start) < 140*time.Millisecond {
+		t.Errorf("idle poll: %d %s %q after %s; want 200 [] after the timeout", st, ct, body, time.Since(start))
+	}
+}
+
+// TestConductorResponseTimeoutReassigns: a worker that polls and never
+// answers loses the task after responseTimeoutSeconds; the next poll gets it
+// under a new id, and the late worker's update is refused.
+func TestConductorResponseTimeoutReassigns(t *testing.T) {
+	ts := newConductorServer(t, nil)
+	if st, _, body := ts.do(t, "POST", "/api/metadata/taskdefs", `[{"name":"slow_task","responseTimeoutSeconds":1,"retryCount":0}]`); st != 200 {
+		t.Fatalf("taskdefs: %d %s", st, body)
+	}
+	if st, _, body := ts.do(t, "POST", "/api/metadata/workflow", simpleDef); st != 200 {
+		t.Fatalf("register: %d %s", st, body)
+	}
+	st, ct, id := ts.do(t, "POST", "/api/workflow/one_simple", `{"k":"v"}`)
+	if st != 200 || !strings.HasPrefix(ct, "text/plain") || id == "" {
+		t.Fatalf("start: %d %s %q", st, ct, id)
+	}
+	poll := func() []map[string]any {
+		_, _, body := ts.do(t, "GET", "/api/tasks/poll/batch/slow_task?workerid=w&count=1&timeout=3000", "")
+		var got []map[string]any
+		if err := json.Unmarshal([]byte(body), &got); err != nil {
+			t.Fatalf("poll: %v %s", err, body)
+		}
+		return got
+	}
+	first := poll()
+	if len(first) != 1 || first[0]["workflowInstanceId"] != id || first[0]["referenceTaskName"] != "work" {
+		t.Fatalf("first poll: %v", first)
+	}
+	// The silent worker: nothing for a second, then the task is offered again.
+	second := poll()
+	if len(second) != 1 || second[0]["taskId"] == first[0]["taskId"] {
+		t.Fatalf("second poll after the response timeout: %v", second)
+	}
+	late, _ := json.Marshal(map[string]any{"taskId": first[0]["taskId"], "workflowInstanceId": id, "status": "COMPLETED", "outputData": map[string]any{"r": "late"}})
+	if st, _, body := ts.do(t, "POST", "/api/tasks", string(late)); st != 404 {
+		t.Errorf("late update: %d %s, want 404", st, body)
+	}
+	upd, _ := json.Marshal(map[string]any{"taskId": second[0]["taskId"], "workflowInstanceId": id, "status": "COMPLETED", "outputData": map[string]any{"r": "on time"}})
+	if st, ct, body := ts.do(t, "POST", "/api/tasks", string(upd)); st != 200 || !strings.HasPrefix(ct, "text/plain") || body != second[0]["taskId"] {
+		t.Fatalf("update: %d %s %q", st, ct, body)
+	}
+	if st, _, body := ts.do(t, "POST", "/api/tasks", string(upd)); st != 404 {
+		t.Errorf("second update of the same task: %d %s, want 404", st, body)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, _, body := ts.do(t, "GET", "/api/workflow/"+id+"/status?includeOutput=true", "")
+		if strings.Contains(body, `"COMPLETED"`) {
+			if !strings.Contains(body, `"r":"on time"`) {
+				t.Errorf("status: %s", body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not completed: %s", body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,237 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/store"
+)
+
+// metaError maps definition errors to Conductor statuses.
+func (s *Server) metaError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, ErrNoDefinition):
+		conductorError(w, r, http.StatusNotFound, err.Error())
+	case errors.Is(err, ErrDefinitionExists):
+		conductorError(w, r, http.StatusConflict, err.Error())
+	case errors.Is(err, engine.ErrInvalidDefinition), errors.Is(err, errBadRequest):
+		conductorError(w, r, http.StatusBadRequest, s.masker.MaskString(err.Error()))
+	default:
+		s.log.Error("definitions", "path", r.URL.Path, "error", err.Error())
+		conductorError(w, r, http.StatusInternalServerError, s.masker.MaskString(err.Error()))
+	}
+}
+
+var errBadRequest = errors.New("bad request")
+
+// validateWorkflowDef checks a definition as the engine will run it.
+func (s *Server) validateWorkflowDef(raw []byte) error {
+	var h defHead
+	if json.Unmarshal(raw, &h) == nil {
+		if err := validDefName(h.Name); err != nil {
+			return errors.Join(errBadRequest, err)
+		}
+	}
+	prepared, err := s.conductor.defs.prepareDefinition(raw)
+	if err != nil {
+		return errors.Join(errBadRequest, errors.New("workflow definition: "+jsonErr(err)))
+	}
+	_, err = s.conductor.eng.Parse(prepared)
+	return err
+}
+
+func (s *Server) readJSON(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		s.bodyError(w, r, err)
+		return nil, false
+	}
+	if !json.Valid(body) {
+		var v any
+		conductorError(w, r, http.StatusBadRequest, "request body: "+jsonErr(json.Unmarshal(body, &v)))
+		return nil, false
+	}
+	return body, true
+}
+
+func (s *Server) registerWorkflow(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+	body, ok := s.readJSON(w, r)
+	if !ok {
+		return
+	}
+	if err := s.validateWorkflowDef(body); err != nil {
+		s.metaError(w, r, err)
+		return
+	}
+	overwrite := r.URL.Query().Get("overwrite") != "false"
+	if err := s.conductor.defs.putWorkflow(body, overwrite); err != nil {
+		s.metaError(w, r, err)
+		return
+	}
+	writeEmpty(w, http.StatusOK)
+}
+
+// updateWorkflows is PUT /api/metadata/workflow: a list, overwriting.
+func (s *Server) updateWorkflows(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+	body, ok := s.readJSON(w, r)
+	if !ok {
+		return
+	}
+	var list []json.RawMessage
+	if err := json.Unmarshal(body, &list); err != nil {
+		conductorError(w, r, http.StatusBadRequest, "request body must be a JSON array of workflow definitions")
+		return
+	}
+	for _, d := range list {
+		if err := s.validateWorkflowDef(d); err != nil {
+			s.metaError(w, r, err)
+			return
+		}
+	}
+	for _, d := range list {
+		if err := s.conductor.defs.putWorkflow(d, true); err != nil {
+			s.metaError(w, r, err)
+			return
+		}
+	}
+	writeEmpty(w, http.StatusOK)
+}
+
+func rawList(items [][]byte) []byte {
+	var buf bytes.Buffer
+	buf.WriteByte('[')
+	for i, it := range items {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.Write(bytes.TrimSpace(it))
+	}
+	buf.WriteByte(']')
+	return buf.Bytes()
+}
+
+func (s *Server) listWorkflowDefs(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+	all, err := s.conductor.defs.workflows("")
+	if err != nil {
+		s.metaError(w, r, err)
+		return
+	}
+	writeRaw(w, http.StatusOK, "application/json", rawList(all))
+}
+
+func (s *Server) getWorkflowDef(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+	version := 0
+	if v := r.URL.Query().Get("version"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			conductorError(w, r, http.StatusBadRequest, "version must be an integer")
+			return
+		}
+		version = n
+	}
+	b, err := s.conductor.defs.workflow(r.PathValue("name"), version)
+	if err != nil {
+		s.metaError(w, r, err)
+		return
+	}
+	writeRaw(w, http.StatusOK, "application/json", b)
+}
+
+func (s *Server) deleteWorkflowDef(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+	v, err := strconv.Atoi(r.PathValue("version"))
+	if err != nil {
+		conductorError(w, r, http.StatusBadRequest, "version must be an integer")
+		return
+	}
+	if err := s.conductor.defs.deleteWorkflow(r.PathValue("name"), v); err != nil {
+		s.metaError(w, r, err)
+		return
+	}
+	writeEmpty(w, http.StatusOK)
+}
+
+func checkTaskDef(raw []byte) error {
+	var h defHead
+	if err := json.Unmarshal(raw, &h); err != nil {
+		return errors.Join(errBadRequest, errors.New("task definition: "+jsonErr(err)))
+	}
+	if err := validDefName(h.Name); err != nil {
+		return errors.Join(errBadRequest, err)
+	}
+	var st taskSettings
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return errors.Join(errBadRequest, errors.New("task definition "+h.Name+": "+jsonErr(err)))
+	}
+	return nil
+}
+
+func (s *Server) registerTaskDefs(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+	body, ok := s.readJSON(w, r)
+	if !ok {
+		return
+	}
+	var list []json.RawMessage
+	if err := json.Unmarshal(body, &list); err != nil {
+		conductorError(w, r, http.StatusBadRequest, "request body must be a JSON array of task definitions")
+		return
+	}
+	for _, d := range list {
+		if err := checkTaskDef(d); err != nil {
+			s.metaError(w, r, err)
+			return
+		}
+	}
+	for _, d := range list {
+		if err := s.conductor.defs.putTask(d); err != nil {
+			s.metaError(w, r, err)
+			return
+		}
+	}
+	writeEmpty(w, http.StatusOK)
+}
+
+func (s *Server) updateTaskDef(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+	body, ok := s.readJSON(w, r)
+	if !ok {
+		return
+	}
+	if err := checkTaskDef(body); err != nil {
+		s.metaError(w, r, err)
+		return
+	}
+	if err := s.conductor.defs.putTask(body); err != nil {
+		s.metaError(w, r, err)
+		return
+	}
+	writeEmpty(w, http.StatusOK)
+}
+
+func (s *Server) listTaskDefs(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+	all, err := s.conductor.defs.tasks()
+	if err != nil {
+		s.metaError(w, r, err)
+		return
+	}
+	writeRaw(w, http.StatusOK, "application/json", rawList(all))
+}
+
+func (s *Server) getTaskDef(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+	b, err := s.conductor.defs.task(r.PathValue("name"))
+	if err != nil {
+		s.metaError(w, r, err)
+		return
+	}
+	writeRaw(w, http.StatusOK, "application/json", b)
+}
+
+func (s *Server) deleteTaskDef(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+	if err := s.conductor.defs.deleteTask(r.PathValue("name")); err != nil {
+		s.metaError(w, r, err)
+		return
+	}
+	writeEmpty(w, http.StatusOK)
+}

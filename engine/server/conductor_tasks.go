@@ -1,0 +1,178 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/store"
+)
+
+// MaxPollWait caps a long poll's timeout parameter.
+const MaxPollWait = 60 * time.Second
+
+// ScopePollPrefix + a task name is the scope a principal needs (when auth
+// is on) to poll and update tasks of that name: polled input holds
+// resolved `${workflow.secrets.*}` values.
+const ScopePollPrefix = "tasks:poll:"
+
+// task is a polled task in Conductor's Task shape.
+func (d *delivery) task() map[string]any {
+	input := d.t.Input
+	if len(input) == 0 {
+		input = json.RawMessage("{}")
+	}
+	wt := d.t.Def
+	if len(wt) == 0 {
+		wt = json.RawMessage("null")
+	}
+	return map[string]any{
+		"taskType": d.t.Name, "taskDefName": d.t.Name, "status": "IN_PROGRESS",
+		"inputData": input, "referenceTaskName": d.t.Ref, "retryCount": d.t.RetryCount + d.attempt,
+		"pollCount": d.pollCount, "iteration": d.t.Iteration,
+		"scheduledTime": d.scheduled.UnixMilli(), "startTime": d.polled.UnixMilli(), "updateTime": d.polled.UnixMilli(),
+		"responseTimeoutSeconds": int64(d.timeout / time.Second),
+		"workflowInstanceId":     d.t.RunID, "workflowType": d.t.WorkflowType, "correlationId": d.t.CorrelationID,
+		"taskId": d.id, "workerId": d.workerID, "workflowTask": wt,
+	}
+}
+
+func (s *Server) mayPoll(w http.ResponseWriter, r *http.Request, p store.Principal, name string) bool {
+	if s.auth == nil || p.Satisfies(ScopePollPrefix+name) {
+		return true
+	}
+	conductorError(w, r, http.StatusForbidden, "principal "+p.Name+" lacks scope "+ScopePollPrefix+name)
+	return false
+}
+
+func (s *Server) pollParams(r *http.Request) (count int, wait time.Duration) {
+	q := r.URL.Query()
+	count, _ = strconv.Atoi(q.Get("count"))
+	count = max(1, min(count, 1000))
+	ms, _ := strconv.Atoi(q.Get("timeout"))
+	wait = min(time.Duration(max(ms, 0))*time.Millisecond, MaxPollWait)
+	return count, wait
+}
+
+// pollBatch answers 200 with a JSON array, [] when no task came within
+// the timeout (never 204 or an empty body: the JS SDK counts the array).
+func (s *Server) pollBatch(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	name := r.PathValue("type")
+	if !s.mayPoll(w, r, p, name) {
+		return
+	}
+	count, wait := s.pollParams(r)
+	got := s.conductor.queue.poll(r.Context(), name, r.URL.Query().Get("workerid"), count, wait)
+	out := make([]map[string]any, len(got))
+	for i, d := range got {
+		out[i] = d.task()
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// pollOne is the single poll: a Task, or 204 when none.
+func (s *Server) pollOne(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	name := r.PathValue("type")
+	if !s.mayPoll(w, r, p, name) {
+		return
+	}
+	_, wait := s.pollParams(r)
+	got := s.conductor.queue.poll(r.Context(), name, r.URL.Query().Get("workerid"), 1, wait)
+	if len(got) == 0 {
+		writeEmpty(w, http.StatusNoContent)
+		return
+	}
+	writeJSON(w, http.StatusOK, got[0].task())
+}
+
+// taskResult is Conductor's TaskResult.
+type taskResult struct {
+	WorkflowInstanceID string `json:"workflowInstanceId"`
+	TaskID             string `json:"taskId"`
+	WorkerID           string `json:"workerId"`
+	workerResult
+}
+
+func (s *Server) taskUpdateError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, ErrUnknownTask) {
+		conductorError(w, r, http.StatusNotFound, err.Error())
+		return
+	}
+	conductorError(w, r, http.StatusBadRequest, s.masker.MaskString(err.Error()))
+}
+
+// updateTask is POST /api/tasks (text/plain task id) and
+// /api/tasks/update-v2 (204: no next task is handed out with the answer).
+func (s *Server) updateTask(v2 bool) conductorHandler {
+	return func(w http.ResponseWriter, r *http.Request, p store.Principal) {
+		body, ok := s.readJSON(w, r)
+		if !ok {
+			return
+		}
+		var res taskResult
+		if err := json.Unmarshal(body, &res); err != nil {
+			conductorError(w, r, http.StatusBadRequest, "TaskResult: "+jsonErr(err))
+			return
+		}
+		if res.TaskID == "" {
+			conductorError(w, r, http.StatusBadRequest, "TaskResult: taskId is required")
+			return
+		}
+		if name, ok := s.conductor.queue.nameOf(res.TaskID); ok && !s.mayPoll(w, r, p, name) {
+			return
+		}
+		if err := s.conductor.queue.complete(res.TaskID, res.workerResult); err != nil {
+			s.taskUpdateError(w, r, err)
+			return
+		}
+		if v2 {
+			writeEmpty(w, http.StatusNoContent)
+			return
+		}
+		writeText(w, http.StatusOK, res.TaskID)
+	}
+}
+
+// updateTaskByRef is POST /api/tasks/{workflowId}/{ref}/{status}: the body
+// is the output. It completes a SIMPLE task waiting for a worker, or a WAIT
+// or HUMAN task waiting for an external completion.
+func (s *Server) updateTaskByRef(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		s.bodyError(w, r, err)
+		return
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	if !json.Valid(body) || bytes.TrimSpace(body)[0] != '{' {
+		conductorError(w, r, http.StatusBadRequest, "the request body (the task output) must be a JSON object")
+		return
+	}
+	runID, ref, status := r.PathValue("workflowId"), r.PathValue("ref"), r.PathValue("status")
+	if name, ok := s.conductor.queue.nameOfRef(runID, ref); ok {
+		if !s.mayPoll(w, r, p, name) {
+			return
+		}
+		id, err := s.conductor.queue.completeRef(runID, ref, workerResult{Status: status, Output: body})
+		if err != nil {
+			s.taskUpdateError(w, r, err)
+			return
+		}
+		writeText(w, http.StatusOK, id)
+		return
+	}
+	exact, err := s.conductor.eng.CompleteTask(r.Context(), runID, ref, status, body)
+	switch {
+	case err == nil:
+		writeText(w, http.StatusOK, exact)
+	case errors.Is(err, engine.ErrNotWaiting), errors.Is(err, engine.ErrNotRunning):
+		conductorError(w, r, http.StatusConflict, s.masker.MaskString(err.Error()))
+	default:
+		s.runError(w, r, err)
+	}
+}

@@ -1,0 +1,287 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/store"
+)
+
+// startRequest is Conductor's StartWorkflowRequest.
+type startRequest struct {
+	Name          string          `json:"name"`
+	Version       int             `json:"version"`
+	CorrelationID string          `json:"correlationId"`
+	Input         json.RawMessage `json:"input"`
+	WorkflowDef   json.RawMessage `json:"workflowDef"`
+}
+
+func (s *Server) startWorkflowRequest(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	body, ok := s.readJSON(w, r)
+	if !ok {
+		return
+	}
+	var req startRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		conductorError(w, r, http.StatusBadRequest, "StartWorkflowRequest: "+jsonErr(err))
+		return
+	}
+	s.start(w, r, p, req)
+}
+
+func (s *Server) startWorkflowByName(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		s.bodyError(w, r, err)
+		return
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	if !json.Valid(body) {
+		var v any
+		conductorError(w, r, http.StatusBadRequest, "workflow input: "+jsonErr(json.Unmarshal(body, &v)))
+		return
+	}
+	q := r.URL.Query()
+	req := startRequest{Name: r.PathValue("name"), CorrelationID: q.Get("correlationId"), Input: body}
+	if v := q.Get("version"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			conductorError(w, r, http.StatusBadRequest, "version must be an integer")
+			return
+		}
+		req.Version = n
+	}
+	s.start(w, r, p, req)
+}
+
+// start runs a workflow for principal p and answers its id as text/plain
+// once the run is stored.
+func (s *Server) start(w http.ResponseWriter, r *http.Request, p store.Principal, req startRequest) {
+	raw := []byte(req.WorkflowDef)
+	if len(raw) == 0 || string(raw) == "null" {
+		b, err := s.conductor.defs.workflow(req.Name, req.Version)
+		if err != nil {
+			s.metaError(w, r, err)
+			return
+		}
+		raw = b
+	}
+	prepared, err := s.conductor.defs.prepareDefinition(raw)
+	if err != nil {
+		conductorError(w, r, http.StatusBadRequest, "workflow definition: "+jsonErr(err))
+		return
+	}
+	def, err := s.conductor.eng.Parse(prepared)
+	if err != nil {
+		s.metaError(w, r, err)
+		return
+	}
+	input := req.Input
+	if len(input) == 0 || string(input) == "null" {
+		input = json.RawMessage("{}")
+	}
+	if bytes.TrimSpace(input)[0] != '{' {
+		conductorError(w, r, http.StatusBadRequest, "workflow input must be a JSON object")
+		return
+	}
+	id := newRunID()
+	opts := []engine.RunOption{engine.WithRunID(id), engine.AsPrincipal(enginePrincipal(p))}
+	if req.CorrelationID != "" {
+		opts = append(opts, engine.WithCorrelationID(req.CorrelationID))
+	}
+	err = s.conductor.launch(id, func(ctx context.Context) error {
+		_, err := s.conductor.eng.Start(ctx, def, input, opts...)
+		if err != nil && !errors.Is(err, engine.ErrInterrupted) {
+			s.log.Warn("workflow stopped", "workflowId", id, "error", s.masker.MaskString(err.Error()))
+		}
+		return err
+	})
+	if err != nil {
+		conductorError(w, r, http.StatusBadRequest, s.masker.MaskString(err.Error()))
+		return
+	}
+	writeText(w, http.StatusOK, id)
+}
+
+// runError maps engine and run store errors.
+func (s *Server) runError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, runstore.ErrNotFound):
+		conductorError(w, r, http.StatusNotFound, "workflow not found: "+r.PathValue("id"))
+	case errors.Is(err, engine.ErrStillRunning), errors.Is(err, engine.ErrNotRunning), errors.Is(err, engine.ErrArchivedSecrets):
+		conductorError(w, r, http.StatusConflict, s.masker.MaskString(err.Error()))
+	default:
+		s.log.Error("run store", "path", r.URL.Path, "error", s.masker.MaskString(err.Error()))
+		conductorError(w, r, http.StatusInternalServerError, s.masker.MaskString(err.Error()))
+	}
+}
+
+// execution loads a run's display form (masked; `_secrets`, `_masked` and
+// maskedFields values as "***") in Conductor's Workflow shape.
+func (s *Server) execution(ctx context.Context, id string) (map[string]any, error) {
+	view, err := s.conductor.eng.Show(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(view))
+	dec.UseNumber()
+	var doc map[string]any
+	if err := dec.Decode(&doc); err != nil {
+		return nil, err
+	}
+	doc["workflowName"] = doc["workflowType"]
+	doc["workflowVersion"] = doc["version"]
+	doc["startTime"] = doc["createTime"]
+	// Internal members: who runs it (scopes), and the definition as the
+	// engine runs it (the registered one is under /api/metadata).
+	for _, k := range []string{"principal", "workflowDefinition", "definitionHash", "definitionPath", "nextSeq"} {
+		delete(doc, k)
+	}
+	if list, ok := doc["tasks"].([]any); ok {
+		for _, it := range list {
+			if t, ok := it.(map[string]any); ok {
+				if t["taskDefName"] == "" || t["taskDefName"] == nil {
+					t["taskDefName"] = t["referenceTaskName"]
+				}
+				t["workflowType"] = doc["workflowType"]
+			}
+		}
+	} else {
+		doc["tasks"] = []any{}
+	}
+	return doc, nil
+}
+
+func (s *Server) getWorkflow(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+	doc, err := s.execution(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.runError(w, r, err)
+		return
+	}
+	if r.URL.Query().Get("includeTasks") == "false" {
+		delete(doc, "tasks")
+	}
+	writeJSON(w, http.StatusOK, doc)
+}
+
+func (s *Server) getWorkflowStatus(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+	doc, err := s.execution(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.runError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	out := map[string]any{"workflowId": doc["workflowId"], "correlationId": doc["correlationId"], "status": doc["status"]}
+	if q.Get("includeOutput") == "true" {
+		out["output"] = doc["output"]
+	}
+	if q.Get("includeVariables") == "true" {
+		out["variables"] = doc["variables"]
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// searchWorkflows answers GET /api/workflow/search (start, size, query
+// "status = X" or "workflowType = X", freeText "*") from the run summaries.
+func (s *Server) searchWorkflows(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+	q := r.URL.Query()
+	start, _ := strconv.Atoi(q.Get("start"))
+	size, err := strconv.Atoi(q.Get("size"))
+	if err != nil || size <= 0 {
+		size = 100
+	}
+	var status, wfType string
+	for _, clause := range strings.Split(q.Get("query"), " AND ") {
+		k, v, ok := strings.Cut(clause, "=")
+		if !ok {
+			continue
+		}
+		v = strings.Trim(strings.TrimSpace(v), `"'`)
+		switch strings.TrimSpace(k) {
+		case "status":
+			status = v
+		case "workflowType":
+			wfType = v
+		}
+	}
+	all, err := s.conductor.eng.List(r.Context(), runstore.ListOptions{Status: status})
+	if err != nil {
+		s.runError(w, r, err)
+		return
+	}
+	type summary struct {
+		WorkflowType string `json:"workflowType"`
+		Version      int    `json:"version"`
+		WorkflowID   string `json:"workflowId"`
+		Status       string `json:"status"`
+		StartTime    string `json:"startTime"`
+		UpdateTime   string `json:"updateTime"`
+	}
+	results := []summary{}
+	total := 0
+	for _, sum := range all {
+		if wfType != "" && sum.WorkflowType != wfType {
+			continue
+		}
+		total++
+		if total <= start || len(results) >= size {
+			continue
+		}
+		results = append(results, summary{sum.WorkflowType, sum.Version, sum.ID, sum.Status,
+			strconv.FormatInt(sum.CreateTime, 10), strconv.FormatInt(sum.UpdateTime, 10)})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"totalHits": total, "results": results})
+}
+
+// restartWorkflow: restart and rerun run an ended workflow again from the
+// start, retry from its failed tasks (engine.Restart).
+func (s *Server) restartWorkflow(fromStart, answerID bool) conductorHandler {
+	return func(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+		id := r.PathValue("id")
+		err := s.conductor.launch(id, func(ctx context.Context) error {
+			_, err := s.conductor.eng.Restart(ctx, id, fromStart)
+			return err
+		})
+		if err != nil {
+			s.runError(w, r, err)
+			return
+		}
+		if answerID {
+			writeText(w, http.StatusOK, id)
+			return
+		}
+		writeEmpty(w, http.StatusNoContent)
+	}
+}
+
+// resumeWorkflow continues a RUNNING run that no process executes (its
+// serve stopped): completed tasks are not run again.
+func (s *Server) resumeWorkflow(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+	id := r.PathValue("id")
+	// Check first, so that a run that cannot resume is an answer, not a log line.
+	if _, err := s.conductor.eng.Show(r.Context(), id); err != nil {
+		s.runError(w, r, err)
+		return
+	}
+	err := s.conductor.launchWait(id, false, func(ctx context.Context) error {
+		_, err := s.conductor.eng.Resume(ctx, id)
+		if err != nil && !errors.Is(err, engine.ErrInterrupted) {
+			s.log.Warn("resume stopped", "workflowId", id, "error", s.masker.MaskString(err.Error()))
+		}
+		return err
+	})
+	if err != nil {
+		s.runError(w, r, err)
+		return
+	}
+	writeEmpty(w, http.StatusNoContent)
+}

@@ -1,0 +1,303 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Definitions registered through /api/metadata live as JSON files in one
+// directory: workflows as <name>.<version>.json (the directory the engine
+// looks SUB_WORKFLOW names up in), task definitions under taskdefs/.
+// Several serve processes may share the directory.
+
+// ErrNoDefinition: an unknown workflow or task definition.
+var ErrNoDefinition = errors.New("definition not found")
+
+// ErrDefinitionExists: a workflow version registered again without overwrite.
+var ErrDefinitionExists = errors.New("definition already exists")
+
+type defStore struct {
+	dir string
+	mu  sync.Mutex
+}
+
+func validDefName(name string) error {
+	if name == "" || len(name) > 200 {
+		return fmt.Errorf("definition name must be 1-200 characters")
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return fmt.Errorf("definition name %q: allowed are A-Z a-z 0-9 _ -", name)
+		}
+	}
+	return nil
+}
+
+type defHead struct {
+	Name    string `json:"name"`
+	Version int    `json:"version"`
+}
+
+func (d *defStore) workflowPath(name string, version int) string {
+	return filepath.Join(d.dir, fmt.Sprintf("%s.%d.json", name, version))
+}
+
+// putWorkflow stores a workflow definition (already validated).
+func (d *defStore) putWorkflow(raw []byte, overwrite bool) error {
+	var h defHead
+	if err := json.Unmarshal(raw, &h); err != nil {
+		return err
+	}
+	if err := validDefName(h.Name); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p := d.workflowPath(h.Name, h.Version)
+	if !overwrite {
+		if _, err := os.Stat(p); err == nil {
+			return fmt.Errorf("%w: workflow %s version %d", ErrDefinitionExists, h.Name, h.Version)
+		}
+	}
+	return writeFileAtomic(p, raw)
+}
+
+// workflow returns a workflow definition; version 0 means the highest.
+func (d *defStore) workflow(name string, version int) ([]byte, error) {
+	if err := validDefName(name); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoDefinition, err)
+	}
+	if version > 0 {
+		b, err := os.ReadFile(d.workflowPath(name, version))
+		if err != nil {
+			return nil, fmt.Errorf("%w: workflow %s version %d", ErrNoDefinition, name, version)
+		}
+		return b, nil
+	}
+	all, err := d.workflows(name)
+	if err != nil {
+		return nil, err
+	}
+	if len(all) == 0 {
+		return nil, fmt.Errorf("%w: workflow %s", ErrNoDefinition, name)
+	}
+	return all[len(all)-1], nil
+}
+
+// workflows lists the definitions of name ("" = all), by name then version.
+func (d *defStore) workflows(name string) ([][]byte, error) {
+	files, err := filepath.Glob(filepath.Join(d.dir, "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	type item struct {
+		h   defHead
+		raw []byte
+	}
+	var items []item
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		var h defHead
+		if json.Unmarshal(b, &h) != nil || (name != "" && h.Name != name) {
+			continue
+		}
+		items = append(items, item{h, b})
+	}
+	sort.Slice(items, func(i, j int) bool {
+		if items[i].h.Name != items[j].h.Name {
+			return items[i].h.Name < items[j].h.Name
+		}
+		return items[i].h.Version < items[j].h.Version
+	})
+	out := make([][]byte, len(items))
+	for i, it := range items {
+		out[i] = it.raw
+	}
+	return out, nil
+}
+
+func (d *defStore) deleteWorkflow(name string, version int) error {
+	if err := validDefName(name); err != nil {
+		return fmt.Errorf("%w: %v", ErrNoDefinition, err)
+	}
+	if err := os.Remove(d.workflowPath(name, version)); err != nil {
+		return fmt.Errorf("%w: workflow %s version %d", ErrNoDefinition, name, version)
+	}
+	return nil
+}
+
+func (d *defStore) taskPath(name string) string {
+	return filepath.Join(d.dir, "taskdefs", name+".json")
+}
+
+func (d *defStore) putTask(raw []byte) error {
+	var h defHead
+	if err := json.Unmarshal(raw, &h); err != nil {
+		return err
+	}
+	if err := validDefName(h.Name); err != nil {
+		return err
+	}
+	return writeFileAtomic(d.taskPath(h.Name), raw)
+}
+
+func (d *defStore) task(name string) ([]byte, error) {
+	if validDefName(name) != nil {
+		return nil, fmt.Errorf("%w: task %s", ErrNoDefinition, name)
+	}
+	b, err := os.ReadFile(d.taskPath(name))
+	if err != nil {
+		return nil, fmt.Errorf("%w: task %s", ErrNoDefinition, name)
+	}
+	return b, nil
+}
+
+func (d *defStore) tasks() ([][]byte, error) {
+	files, err := filepath.Glob(filepath.Join(d.dir, "taskdefs", "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(files)
+	var out [][]byte
+	for _, f := range files {
+		if b, err := os.ReadFile(f); err == nil {
+			out = append(out, b)
+		}
+	}
+	return out, nil
+}
+
+func (d *defStore) deleteTask(name string) error {
+	if validDefName(name) != nil || os.Remove(d.taskPath(name)) != nil {
+		return fmt.Errorf("%w: task %s", ErrNoDefinition, name)
+	}
+	return nil
+}
+
+// taskSettings are the parts of a registered TaskDef the server applies.
+type taskSettings struct {
+	ResponseTimeoutSeconds int64  `json:"responseTimeoutSeconds"`
+	RetryCount             *int   `json:"retryCount"`
+	RetryLogic             string `json:"retryLogic"`
+	RetryDelaySeconds      *int   `json:"retryDelaySeconds"`
+	BackoffScaleFactor     int    `json:"backoffScaleFactor"`
+	TimeoutSeconds         int64  `json:"timeoutSeconds"`
+}
+
+func (d *defStore) settings(name string) (taskSettings, bool) {
+	b, err := d.task(name)
+	if err != nil {
+		return taskSettings{}, false
+	}
+	var s taskSettings
+	if json.Unmarshal(b, &s) != nil {
+		return taskSettings{}, false
+	}
+	return s, true
+}
+
+func (d *defStore) responseTimeout(name string) time.Duration {
+	if s, ok := d.settings(name); ok && s.ResponseTimeoutSeconds > 0 {
+		return time.Duration(s.ResponseTimeoutSeconds) * time.Second
+	}
+	return DefaultResponseTimeout
+}
+
+func writeFileAtomic(path string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".def-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// prepareDefinition turns a registered definition into what the engine
+// runs: SIMPLE tasks keep `$<…>` verbatim for the remote worker (SPEC §1:
+// the server only interprets `${…}`), and take the retry settings of their
+// registered task definition unless they carry their own.
+func (d *defStore) prepareDefinition(raw []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var doc map[string]any
+	if err := dec.Decode(&doc); err != nil {
+		return nil, err
+	}
+	var walk func(list any)
+	walk = func(list any) {
+		items, _ := list.([]any)
+		for _, it := range items {
+			t, ok := it.(map[string]any)
+			if !ok {
+				continue
+			}
+			typ, _ := t["type"].(string)
+			if typ == "" || typ == "SIMPLE" {
+				if in, ok := t["inputParameters"]; ok {
+					t["inputParameters"] = keepAngle(in)
+				}
+				name, _ := t["name"].(string)
+				if td, has := t["taskDefinition"].(map[string]any); !has || len(td) == 0 {
+					if s, ok := d.settings(name); ok {
+						t["taskDefinition"] = s
+					}
+				}
+			}
+			if dc, ok := t["decisionCases"].(map[string]any); ok {
+				for _, c := range dc {
+					walk(c)
+				}
+			}
+			walk(t["defaultCase"])
+			walk(t["loopOver"])
+			if ft, ok := t["forkTasks"].([]any); ok {
+				for _, b := range ft {
+					walk(b)
+				}
+			}
+		}
+	}
+	walk(doc["tasks"])
+	return json.Marshal(doc)
+}
+
+// keepAngle escapes every `$<` in the strings of v so that resolution
+// gives back the original text: `$<x>` → `$$<x>` (resolves to `$<x>`),
+// and an escaped `$$<x>` → `$$$<x>` (resolves to `$$<x>`).
+func keepAngle(v any) any {
+	switch x := v.(type) {
+	case string:
+		return strings.ReplaceAll(x, "$<", "$$<")
+	case map[string]any:
+		for k, c := range x {
+			x[k] = keepAngle(c)
+		}
+	case []any:
+		for i, c := range x {
+			x[i] = keepAngle(c)
+		}
+	}
+	return v
+}
