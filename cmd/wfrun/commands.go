@@ -14,6 +14,7 @@ func commands() []*cobra.Command {
 		newRunsCmd(),
 		newRestartCmd(),
 		newResumeCmd(),
+		newTerminateCmd(),
 		newValidateCmd(),
 		newTaskCmd(),
 		newServeCmd(),

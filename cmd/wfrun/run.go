@@ -129,6 +129,12 @@ func openEngine(cmd *cobra.Command, f *engineFlags, events func(engine.Event)) (
 	if events != nil {
 		opts = append(opts, engine.WithEvents(events))
 	}
+	if ttl, ok, err := leaseTTL(); err != nil {
+		c.Close()
+		return nil, err
+	} else if ok {
+		opts = append(opts, engine.WithLeaseTTL(ttl))
+	}
 	if f != nil {
 		if f.defsDir != "" {
 			opts = append(opts, engine.WithDefinitionsDir(f.defsDir))

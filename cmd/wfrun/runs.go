@@ -61,7 +61,9 @@ func newRunsCmd() *cobra.Command {
 		Use:   "runs",
 		Short: "List runs, newest first, a page at a time",
 		Long: `List runs, newest first. At most --limit runs are printed (0: all); when
-there are more, the command to print the next page is printed on stderr.`,
+there are more, the command to print the next page is printed on stderr.
+EXECUTOR says, for a RUNNING run, whether a live process executes it (its pid and
+host) or it is orphaned (its process died: wfrun resume or wfrun terminate it).`,
 		Example: `  wfrun runs
   wfrun runs --status FAILED -o json
   wfrun runs --limit 20 --continuation-token TOKEN
@@ -101,9 +103,9 @@ there are more, the command to print the next page is printed on stderr.`,
 				list = []runstore.Summary{}
 			}
 			if err := out.render(cmd.OutOrStdout(), list, func(t *table) {
-				t.row("RUN", "WORKFLOW", "VERSION", "STATUS", "CREATED", "ARCHIVED")
+				t.row("RUN", "WORKFLOW", "VERSION", "STATUS", "CREATED", "ARCHIVED", "EXECUTOR")
 				for _, s := range list {
-					t.row(s.ID, s.WorkflowType, strconv.Itoa(s.Version), s.Status, millis(s.CreateTime), strconv.FormatBool(s.Archived))
+					t.row(s.ID, s.WorkflowType, strconv.Itoa(s.Version), s.Status, millis(s.CreateTime), strconv.FormatBool(s.Archived), executor(s))
 				}
 			}); err != nil {
 				return err
@@ -124,5 +126,6 @@ there are more, the command to print the next page is printed on stderr.`,
 	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many runs (0: all)")
 	cmd.Flags().StringVar(&token, "continuation-token", "", "print the page after the one that printed this token")
 	_ = cmd.RegisterFlagCompletionFunc("status", fixedCompletion(runStatuses...))
+	cmd.AddCommand(newRunsRmCmd())
 	return cmd
 }
