@@ -2,6 +2,7 @@ package masking
 
 import (
 	"bytes"
+	"math/bits"
 	"unicode/utf8"
 )
 
@@ -64,37 +65,47 @@ func mayHaveViews(b []byte) bool {
 		bytes.IndexByte(b, '%') >= 0 || bytes.IndexByte(b, '\n') >= 0 || bytes.IndexByte(b, '\r') >= 0)
 }
 
-// viewIter yields every view of a text except the text itself; a view
-// stays valid until the iteration ends.
-type viewIter struct {
-	cur      []byte
-	parent   *view
-	round    int
-	joinDone bool
-	done     bool
-}
+// Escape families decodeOnce undoes.
+const (
+	escJSON = 1 << iota // backslash escapes
+	escHTML             // character references
+	escURL              // %HH
+	escAll  = escJSON | escHTML | escURL
+)
 
-func (it *viewIter) next() *view {
-	for !it.done {
-		if !it.joinDone {
-			it.joinDone = true
-			if j, ok := joinBreaks(it.cur, it.parent); ok {
-				return &j
+// views returns every view of b except b itself (nil when there is none):
+// the chain D1, D2, … decoding every family at once with the joined view of
+// each level, and, when b mixes several families, one view per family
+// decoded alone — a value that itself holds "%41" or a backslash, written
+// HTML-escaped, is only found when the other families are left as they are.
+func views(b []byte) []*view {
+	var out []*view
+	cur := b
+	var parent *view
+	for round := 0; ; round++ {
+		if j, ok := joinBreaks(cur, parent); ok {
+			out = append(out, &j)
+		}
+		if round == maxDecodeRounds {
+			return out
+		}
+		d, kinds, ok := decodeOnce(cur, parent, escAll)
+		if !ok {
+			return out
+		}
+		out = append(out, &d)
+		if round == 0 && bits.OnesCount8(kinds) > 1 {
+			for _, k := range []uint8{escJSON, escHTML, escURL} {
+				if kinds&k == 0 {
+					continue
+				}
+				if one, _, ok := decodeOnce(b, nil, k); ok {
+					out = append(out, &one)
+				}
 			}
 		}
-		if it.round == maxDecodeRounds {
-			break
-		}
-		d, ok := decodeOnce(it.cur, it.parent)
-		if !ok {
-			break
-		}
-		it.round++
-		it.parent, it.cur, it.joinDone = &d, d.b, false
-		return &d
+		parent, cur = &d, d.b
 	}
-	it.done = true
-	return nil
 }
 
 // builder accumulates a view of src, whose own origin is parent (nil: src
@@ -139,15 +150,25 @@ func (bd *builder) copy(src []byte, from, to int) {
 // `\\` `\/` `\b` `\f` `\n` `\r` `\t` `\uXXXX`, surrogate pairs joined, a
 // lone surrogate read as U+FFFD), HTML character references (`&lt;` `&gt;`
 // `&amp;` `&quot;` `&apos;`, `&#NNN;`, `&#xHHH;`) and URL escapes (`%HH`).
-// Anything else, including a malformed escape, is copied as it is. It
-// reports false when there was nothing to decode.
-func decodeOnce(src []byte, parent *view) (view, bool) {
+// Only the families in kinds are decoded; anything else, including a
+// malformed escape, is copied as it is. It reports which families it
+// decoded, and false when there was nothing to decode.
+func decodeOnce(src []byte, parent *view, kinds uint8) (view, uint8, bool) {
 	var bd *builder
 	var tmp [8]byte
+	var found uint8
 	prev := 0 // src[prev:i] is still to be copied
 	for i := 0; i < len(src); {
-		c := src[i]
-		if c != '\\' && c != '&' && c != '%' {
+		var k uint8
+		switch src[i] {
+		case '\\':
+			k = escJSON
+		case '&':
+			k = escHTML
+		case '%':
+			k = escURL
+		}
+		if k&kinds == 0 {
 			i++
 			continue
 		}
@@ -156,6 +177,7 @@ func decodeOnce(src []byte, parent *view) (view, bool) {
 			i++
 			continue
 		}
+		found |= k
 		if bd == nil {
 			bd = newBuilder(len(src), parent)
 		}
@@ -165,10 +187,10 @@ func decodeOnce(src []byte, parent *view) (view, bool) {
 		prev = i
 	}
 	if bd == nil {
-		return view{}, false
+		return view{}, 0, false
 	}
 	bd.copy(src, prev, len(src))
-	return bd.v, true
+	return bd.v, found, true
 }
 
 // decodeToken decodes the escape at the start of s into dst and returns the

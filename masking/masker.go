@@ -162,7 +162,8 @@ func (m *Masker) pending() int {
 }
 
 // Len reports the number of registered patterns (values plus derived forms,
-// without duplicates).
+// without duplicates). It only grows; a value of it is the "since" that
+// ContainsAny takes.
 func (m *Masker) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -52,7 +52,7 @@ func (mt *matcher) scan(b []byte, dst []span, hold int) ([]span, int) {
 	dst = mt.rawSpans(b, dst)
 	cut := len(b)
 	if hold >= 0 {
-		cut = max(len(b)-hold, 0)
+		cut = max(trimmedLen(b)-hold, 0)
 	}
 	if !mayHaveViews(b) {
 		return dst, cut
@@ -65,10 +65,9 @@ func (mt *matcher) scan(b []byte, dst []span, hold int) ([]span, int) {
 func (mt *matcher) scanViews(b []byte, dst []span, base, hold, cut int) ([]span, int) {
 	merged := true
 	var vbuf [8]span
-	it := viewIter{cur: b}
-	for v := it.next(); v != nil; v = it.next() {
+	for _, v := range views(b) {
 		if hold >= 0 && cut > 0 {
-			if i := len(v.b) - hold; i <= 0 {
+			if i := trimmedLen(v.b) - hold; i <= 0 {
 				cut = 0
 			} else if c := int(v.lo[i]); c < cut {
 				cut = c
@@ -131,4 +130,16 @@ func (mt *matcher) mask(b []byte) []byte {
 		out = next
 	}
 	return out
+}
+
+// trimmedLen is len(b) without trailing white space. The Writer measures its
+// look-behind from there: a line break and indentation at the end of the
+// data may yet be removed by a join (a base64 run continuing on the next
+// line), so they must not count against it.
+func trimmedLen(b []byte) int {
+	n := len(b)
+	for n > 0 && (b[n-1] == ' ' || b[n-1] == '\t' || b[n-1] == '\n' || b[n-1] == '\r') {
+		n--
+	}
+	return n
 }
