@@ -201,6 +201,10 @@ func (g *rig) raw(t *testing.T) map[string][]byte {
 		}
 		out["redis "+k] = []byte(d)
 	}
+	// A DUMP may LZF-compress a long string: read the values too.
+	for k, v := range g.redisValues(t) {
+		out[k+" (value)"] = v
+	}
 	return out
 }
 

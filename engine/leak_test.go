@@ -1,0 +1,333 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/interpolate"
+	"github.com/wfrun/wfrun/store"
+	"github.com/wfrun/wfrun/store/seal"
+	"github.com/wfrun/wfrun/tasks"
+)
+
+// boundaryEngine is a wfrun engine as one process of the CLI builds it:
+// the rig's stores, a fixed keyring (every process has the same master
+// key), the default tasks and EXEC, progress into the rig.
+func (g *rig) boundaryEngine(t *testing.T, ring *seal.Keyring, onEvent func(engine.Event), opts ...engine.Option) *engine.Engine {
+	t.Helper()
+	base := []engine.Option{
+		engine.WithRegistry(rotationRegistry(true)),
+		engine.WithRunStore(g.runs),
+		engine.WithKeyring(ring),
+		engine.WithPollInterval(10 * time.Millisecond),
+		engine.WithSecrets(func(p engine.Principal, project, env string) interpolate.SecretSource {
+			return store.NewRunView(g.secrets, store.Principal{Name: p.Name, Scopes: p.Scopes}, project, env)
+		}),
+		engine.WithEvents(func(ev engine.Event) {
+			g.mu.Lock()
+			fmt.Fprintf(&g.events, "%s %s %s %s %s: %s\n", ev.Kind, ev.RunID, ev.TaskRef, ev.TaskType, ev.Status, ev.Reason)
+			g.mu.Unlock()
+			if onEvent != nil {
+				onEvent(ev)
+			}
+		}),
+	}
+	e, err := engine.New(append(base, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// startUntilWaiting starts def and "kills the process" (cancels it) as soon
+// as a task waits for an external completion.
+func startUntilWaiting(t *testing.T, g *rig, ring *seal.Keyring, def string, input string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e := g.boundaryEngine(t, ring, func(ev engine.Event) {
+		if ev.Kind == engine.EventWaiting {
+			cancel()
+		}
+	})
+	d, err := e.Parse([]byte(def))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Start(ctx, d, json.RawMessage(input))
+	if !errors.Is(err, engine.ErrInterrupted) {
+		t.Fatalf("want an interrupted run, got %v %+v", err, res)
+	}
+	return res.RunID
+}
+
+// A run killed while it waits, completed from another process (wfrun task
+// complete) and resumed by a third one masks exactly what the uninterrupted
+// run would have: the HTTP auth credential, the EXEC bundle's value, and
+// both the replaced and the new value of an UPDATE_SECRET — though the
+// store no longer holds the replaced one and no template names any of them.
+// Artifacts: the raw runs.db / Redis values, wfrun show, progress lines and
+// logs, in every encoded form.
+func TestResumeMasksEveryValueTheRunUsed(t *testing.T) {
+	const (
+		bearer   = "bearer-tok-Hq7Lw2Zp9Xv4"
+		oldValue = "rotated-old-Jt5Nc8Rb3Ky6"
+		newValue = "rotated-new-Pd2Fs7Gm4Wa9"
+		bundled  = "bundle-val-Tu6Ye1Io8Pa3"
+	)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/call":
+			_, _ = io.WriteString(w, `{"ok":true}`)
+		case "/issue": // a token endpoint: the new credential, under _secrets
+			fmt.Fprintf(w, `{"_secrets":{"token":%q}}`, newValue)
+		case "/leak": // a careless API that echoes every credential it knows
+			fmt.Fprintf(w, `{"a":%q,"b":%q,"c":%q,"d":%q}`, bearer, oldValue, newValue, bundled)
+		}
+	}))
+	defer api.Close()
+	def := `{"name":"resume_masks","tasks":[
+	  {"name":"call","taskReferenceName":"call","type":"HTTP","inputParameters":{"uri":"` + api.URL + `/call","method":"GET","auth":{"type":"bearer","secret":"api_token"}}},
+	  {"name":"bundle","taskReferenceName":"bundle","type":"EXEC","inputParameters":{"command":["true"],"bundles":["deploy_bundle"]}},
+	  {"name":"issue","taskReferenceName":"issue","type":"HTTP","inputParameters":{"uri":"` + api.URL + `/issue","method":"POST"}},
+	  {"name":"rotate","taskReferenceName":"rotate","type":"UPDATE_SECRET","inputParameters":{"_secrets":{"secretKey":"rotating","secretValue":"${issue.output.response.body._secrets.token}"}}},
+	  {"name":"approve","taskReferenceName":"approve","type":"HUMAN"},
+	  {"name":"leak","taskReferenceName":"leak","type":"HTTP","inputParameters":{"uri":"` + api.URL + `/leak","method":"GET"}}],
+	 "outputParameters":{"echoed":"${leak.output.response.body}"}}`
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			g := newRig(t, backend, 2)
+			g.put(t, "api_token", bearer)
+			g.put(t, "rotating", oldValue)
+			g.put(t, "deploy_bundle", store.Bundle{EnvVars: []store.BundleEnvVar{{Name: "DEPLOY", Value: bundled}}})
+			ring := keyring(t, 7)
+			id := startUntilWaiting(t, g, ring, def, `{}`)
+
+			other := g.boundaryEngine(t, ring, nil) // wfrun task complete
+			if _, err := other.CompleteTask(context.Background(), id, "approve", "", json.RawMessage(`{"by":"dana"}`)); err != nil {
+				t.Fatal(err)
+			}
+			third := g.boundaryEngine(t, ring, nil) // wfrun resume
+			res, err := third.Resume(context.Background(), id)
+			if err != nil || res.Status != engine.StatusCompleted {
+				t.Fatalf("resume: %v %+v", err, res)
+			}
+			if want := `{"echoed":{"a":"***","b":"***","c":"***","d":"***"}}`; string(res.Output) != want {
+				t.Fatalf("output %s, want %s", res.Output, want)
+			}
+			g.leakCheck(t, third, map[string]string{"result": string(res.Output)}, bearer, oldValue, newValue, bundled)
+		})
+	}
+}
+
+// A task output key spelled with an escape ("\u005fsecrets" is
+// "_secrets") is sealed and its leaves are masked like any other.
+func TestEscapedSecretsKeyIsSealed(t *testing.T) {
+	const value = "escaped-key-value-Vb4Nm8Qx2"
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			g := newRig(t, backend, 2)
+			var got string
+			e := g.boundaryEngine(t, keyring(t, 3), nil,
+				engine.WithWorker("issue", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+					return json.RawMessage(`{"\u005fsecrets":{"k":"` + value + `"},"deeper":{"_s\u0065crets":{"k2":"` + value + `-2"}},"echo":"` + value + `"}`), nil
+				}),
+				engine.WithWorker("use", func(_ context.Context, in json.RawMessage) (json.RawMessage, error) {
+					got = string(in)
+					return json.RawMessage(`{"copy":` + string(in) + `}`), nil
+				}))
+			d, err := e.Parse([]byte(`{"name":"esc","tasks":[{"name":"issue","taskReferenceName":"issue"},
+			  {"name":"use","taskReferenceName":"use","inputParameters":{"k":"${issue.output._secrets.k}","k2":"${issue.output.deeper._secrets.k2}"}}]}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := e.Start(context.Background(), d, nil)
+			if err != nil || res.Status != engine.StatusCompleted {
+				t.Fatalf("%v %+v", err, res)
+			}
+			// The next task read both values: the keys were recognised.
+			if !strings.Contains(got, value) || !strings.Contains(got, value+"-2") {
+				t.Fatalf("the next task got %s", got)
+			}
+			g.leakCheck(t, e, map[string]string{"result": string(res.Output)}, value, value+"-2")
+		})
+	}
+}
+
+// wfrun task complete seals the output it writes: until a runner takes it,
+// it rests in the run store, and nothing of it is readable there.
+func TestExternalCompletionIsSealedWhenWritten(t *testing.T) {
+	const (
+		code = "completion-code-Rt5Yu8Io2"
+		note = "completion-note-Kl3Zx6Cv9"
+	)
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			g := newRig(t, backend, 2)
+			ring := keyring(t, 5)
+			id := startUntilWaiting(t, g, ring, `{"name":"wait","tasks":[{"name":"approve","taskReferenceName":"approve","type":"HUMAN"}],
+			  "outputParameters":{"note":"${approve.output.note}"}}`, `{}`)
+			e := g.boundaryEngine(t, ring, nil)
+			if _, err := e.CompleteTask(context.Background(), id, "approve", "", json.RawMessage(`{"_secrets":{"code":"`+code+`"},"note":"`+note+`"}`)); err != nil {
+				t.Fatal(err)
+			}
+			// Before any runner took it: neither value is in the store.
+			for where, b := range g.plainValues(t) {
+				for _, v := range []string{code, note} {
+					for _, f := range leakForms(v) {
+						if strings.Contains(string(b), f) {
+							t.Fatalf("%s holds the pending completion's %q in clear", where, v)
+						}
+					}
+				}
+			}
+			res, err := g.boundaryEngine(t, ring, nil).Resume(context.Background(), id)
+			if err != nil || res.Status != engine.StatusCompleted || !strings.Contains(string(res.Output), note) {
+				t.Fatalf("resume: %v %+v", err, res)
+			}
+			g.leakCheck(t, e, nil, code)
+		})
+	}
+}
+
+// A run that writes secrets needs a source that can write them: with
+// interpolate.MapSecrets it is refused when it starts, not when the task
+// runs; reading (HTTP auth) works with any source.
+func TestSecretSourceCheckedAtConstruction(t *testing.T) {
+	const bearer = "map-bearer-Gh5Jk8Lz3"
+	var seen string
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = r.Header.Get("Authorization")
+		_, _ = io.WriteString(w, `{}`)
+	}))
+	defer api.Close()
+	mk := func(withSource bool) *engine.Engine {
+		opts := []engine.Option{engine.WithRegistry(tasks.NewDefaultRegistry())}
+		if withSource {
+			opts = append(opts, engine.WithSecrets(func(engine.Principal, string, string) interpolate.SecretSource {
+				return interpolate.MapSecrets{"api_token": json.RawMessage(`"` + bearer + `"`)}
+			}))
+		}
+		e, err := engine.New(opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	run := func(e *engine.Engine, def string) (*engine.Result, error) {
+		d, err := e.Parse([]byte(def))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.Start(context.Background(), d, nil)
+	}
+	rotate := `{"name":"rot","tasks":[{"name":"r","taskReferenceName":"r","type":"UPDATE_SECRET","inputParameters":{"_secrets":{"secretKey":"api_token","secretValue":"next-value-123456"}}}]}`
+	if res, err := run(mk(true), rotate); err == nil || !errors.Is(err, store.ErrReadOnly) {
+		t.Fatalf("UPDATE_SECRET over MapSecrets: want ErrReadOnly at start, got %v %+v", err, res)
+	}
+	auth := `{"name":"auth","tasks":[{"name":"c","taskReferenceName":"c","type":"HTTP","inputParameters":{"uri":"` + api.URL + `","method":"GET","auth":{"type":"bearer","secret":"api_token"}}}]}`
+	if res, err := run(mk(false), auth); err == nil || !strings.Contains(err.Error(), "no secret source") {
+		t.Fatalf("HTTP auth without a source: want an error at start, got %v %+v", err, res)
+	}
+	res, err := run(mk(true), auth)
+	if err != nil || res.Status != engine.StatusCompleted || seen != "Bearer "+bearer {
+		t.Fatalf("HTTP auth over MapSecrets: %v %+v (server saw %q)", err, res, seen)
+	}
+}
+
+// The names of the secrets a task reads or writes by name are literal, and
+// a secret never becomes program text: both are definition errors naming
+// the place.
+func TestSecretRulesAtLoad(t *testing.T) {
+	e, err := engine.New(engine.WithRegistry(rotationRegistry(true)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, task, where string }{
+		{"auth.secret from run input", `{"name":"h","taskReferenceName":"h","type":"HTTP","inputParameters":{"uri":"http://x","method":"GET","auth":{"type":"bearer","secret":"${workflow.input.which}"}}}`,
+			"/tasks/0/inputParameters/auth/secret"},
+		{"auth inside http_request", `{"name":"h","taskReferenceName":"h","type":"HTTP","inputParameters":{"http_request":{"uri":"http://x","method":"GET","auth":{"type":"bearer","secret":"$<workflow.input.which>"}}}}`,
+			"/tasks/0/inputParameters/http_request/auth/secret"},
+		{"auth object from an expression", `{"name":"h","taskReferenceName":"h","type":"HTTP","inputParameters":{"uri":"http://x","method":"GET","auth":"${workflow.input.auth}"}}`,
+			"/tasks/0/inputParameters/auth"},
+		{"bundle from run input", `{"name":"x","taskReferenceName":"x","type":"EXEC","inputParameters":{"command":["true"],"bundles":["ok","${workflow.input.b}"]}}`,
+			"/tasks/0/inputParameters/bundles/1"},
+		{"UPDATE_SECRET key from run input", `{"name":"u","taskReferenceName":"u","type":"UPDATE_SECRET","inputParameters":{"_secrets":{"secretKey":"${workflow.input.k}","secretValue":"v"}}}`,
+			"/tasks/0/inputParameters/_secrets/secretKey"},
+		{"secret in INLINE source", `{"name":"i","taskReferenceName":"i","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"'${workflow.secrets.api_token}'.length"}}`,
+			"/tasks/0/inputParameters/expression"},
+		{"secret in jq query", `{"name":"j","taskReferenceName":"j","type":"JSON_JQ_TRANSFORM","inputParameters":{"queryExpression":".x == \"${workflow.secrets.api_token}\""}}`,
+			"/tasks/0/inputParameters/queryExpression"},
+		{"secret in SWITCH expression", `{"name":"s","taskReferenceName":"s","type":"SWITCH","evaluatorType":"javascript","expression":"'${workflow.secrets.api_token}' == 'x'","decisionCases":{}}`,
+			"/tasks/0/expression"},
+		{"secret in DO_WHILE loopCondition", `{"name":"d","taskReferenceName":"d","type":"DO_WHILE","loopCondition":"'${workflow.secrets.api_token}' == 'x'","loopOver":[{"name":"w","taskReferenceName":"w","type":"SET_VARIABLE","inputParameters":{}}]}`,
+			"/tasks/0/loopCondition"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := e.Parse([]byte(`{"name":"w","tasks":[` + tc.task + `]}`))
+			if err == nil || !strings.Contains(err.Error(), tc.where) {
+				t.Fatalf("want a definition error at %s, got %v", tc.where, err)
+			}
+		})
+	}
+	// Literal names and secrets passed as inputs are fine.
+	if _, err := e.Parse([]byte(`{"name":"ok","tasks":[
+	  {"name":"h","taskReferenceName":"h","type":"HTTP","inputParameters":{"uri":"http://x","method":"GET","auth":{"type":"bearer","secret":"api_token"}}},
+	  {"name":"i","taskReferenceName":"i","type":"INLINE","inputParameters":{"evaluatorType":"javascript","tok":"${workflow.secrets.api_token}","expression":"$.tok.length"}}]}`)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// plainValues is rig.raw with Redis values read as values (GET, HGETALL,
+// ...) rather than DUMPed: a DUMP may LZF-compress a long string, which
+// hides it from a byte search.
+func (g *rig) plainValues(t *testing.T) map[string][]byte {
+	t.Helper()
+	if g.rdb == nil {
+		return g.raw(t)
+	}
+	return g.redisValues(t)
+}
+
+func (g *rig) redisValues(t *testing.T) map[string][]byte {
+	ctx := context.Background()
+	out := map[string][]byte{}
+	keys, err := g.rdb.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		var text string
+		switch typ, _ := g.rdb.Type(ctx, k).Result(); typ {
+		case "string":
+			text, _ = g.rdb.Get(ctx, k).Result()
+		case "hash":
+			m, _ := g.rdb.HGetAll(ctx, k).Result()
+			text = fmt.Sprint(m)
+		case "list":
+			l, _ := g.rdb.LRange(ctx, k, 0, -1).Result()
+			text = strings.Join(l, "\n")
+		case "set":
+			l, _ := g.rdb.SMembers(ctx, k).Result()
+			text = strings.Join(l, "\n")
+		case "zset":
+			l, _ := g.rdb.ZRange(ctx, k, 0, -1).Result()
+			text = strings.Join(l, "\n")
+		case "stream":
+			l, _ := g.rdb.XRange(ctx, k, "-", "+").Result()
+			text = fmt.Sprint(l)
+		}
+		out["redis "+k] = []byte(text)
+	}
+	return out
+}
