@@ -1,6 +1,20 @@
 // Package store is wfrun's secret store: the secret model, the Store
-// interface every backend implements, scopes, layering, access control and
-// the per-run view a workflow run resolves secrets through.
+// interface, the barrier that implements it once above a small Storage
+// interface, scopes, layering, access control, the audit trail and the
+// per-run view a workflow run resolves secrets through.
+//
+// # Barrier
+//
+// Storage is untrusted (Vault's model). Backends (memory, bolt, redis)
+// implement only Storage: opaque records, get/list and an atomic
+// conditional commit. Barrier implements every rule above it — versions,
+// history, tags, expiry, description, compare-and-swap, sweeping, rekeying,
+// key safety and the audit trail — and seals each record whole, value and
+// metadata, with the record's exact storage key (scope, name, kind,
+// version) as associated data. A record copied under another name or
+// version, or edited, fails to open with ErrIntegrity. The store records
+// the ids of its keys; a keyring that does not hold them is refused with
+// ErrWrongKey before anything is written.
 //
 // # Model
 //
@@ -59,8 +73,13 @@
 //	secrets:get:tag:<k>=<v>     read every secret carrying tag k=v (Orkes-style tag grant)
 //	secrets:set:tag:<k>=<v>     update or delete an existing secret carrying tag k=v
 //
-// Tag grants cannot be confused with name grants because "=" is not allowed
-// in names; "secrets:get:tag:env=*" grants every value of tag env. A tag grant
+// Tag grants and name scopes are different kinds: a tag grant is
+// "secrets:<action>:tag:<key>=<value>" ("=" is not allowed in names), where
+// a trailing "*" may only stand for the end of the value
+// ("secrets:get:tag:env=*" grants every value of tag env). A name scope,
+// even a pattern such as "secrets:get:t*" or "*", never satisfies a tag
+// requirement. Reading history through a tag grant returns only the
+// versions whose own tags are granted. A tag grant
 // never creates a secret (creation needs a name grant) and an update through
 // it must keep a granted tag, so it cannot be used to take over other
 // secrets. Lacking permission is ErrForbidden with the same message whether or

@@ -185,3 +185,13 @@ func (l *layered) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// auditEvents records in the trail of the first layer that keeps one.
+func (l *layered) auditEvents(ctx context.Context, evs ...AuditEvent) error {
+	for _, s := range l.layers {
+		if a, ok := s.(auditor); ok {
+			return a.auditEvents(ctx, evs...)
+		}
+	}
+	return nil
+}

@@ -44,33 +44,39 @@ func (v *RunView) resolve(ctx context.Context, names []string) (map[string]resol
 			keys = append(keys, Key{Scope: sc, Name: n})
 		}
 	}
-	found, errs, err := GetKeys(ctx, v.raw, keys)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]resolved, len(names))
-	for _, n := range names {
-		if _, done := out[n]; done {
-			continue
-		}
-		var r resolved
-		r.err = fmt.Errorf("secret %q: %w", n, ErrNotFound)
-		for _, sc := range v.order {
-			k := Key{Scope: sc, Name: n}
-			e := errs[k]
-			if e != nil && errors.Is(e, ErrNotFound) {
+	var out map[string]resolved
+	decide := func(found map[Key]*Secret, errs map[Key]error) []AuditEvent {
+		out = make(map[string]resolved, len(names))
+		var evs []AuditEvent
+		for _, n := range names {
+			if _, done := out[n]; done {
 				continue
 			}
-			r = resolved{sec: found[k], err: e}
-			break
+			var r resolved
+			r.err = fmt.Errorf("secret %q: %w", n, ErrNotFound)
+			where := v.order[0]
+			for _, sc := range v.order {
+				k := Key{Scope: sc, Name: n}
+				e := errs[k]
+				if e != nil && errors.Is(e, ErrNotFound) {
+					continue
+				}
+				r, where = resolved{sec: found[k], err: e}, sc
+				break
+			}
+			switch {
+			case v.p.CanName(ActionGet, n):
+			case r.sec != nil && v.p.CanTags(ActionGet, r.sec.Tags):
+			default:
+				r = resolved{err: v.p.forbidden(ActionGet, n)}
+			}
+			out[n] = r
+			evs = append(evs, readEvent(OpGet, where, n, r.sec, r.err))
 		}
-		switch {
-		case v.p.CanName(ActionGet, n):
-		case r.sec != nil && v.p.CanTags(ActionGet, r.sec.Tags):
-		default:
-			r = resolved{err: v.p.forbidden(ActionGet, n)}
-		}
-		out[n] = r
+		return evs
+	}
+	if err := readAudited(withPrincipal(ctx, v.p.Name), v.raw, keys, decide); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

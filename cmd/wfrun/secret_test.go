@@ -260,7 +260,7 @@ func TestSecretFileHasNoPlaintextAndRekey(t *testing.T) {
 	// The old key alone no longer opens anything: everything moved.
 	t.Setenv(seal.EnvMasterKey, seal.EncodeKey(oldKeys[0]))
 	_, errOut, code := wfrun(t, "", "secret", "get", "tok", "--reveal")
-	if code != 1 || !strings.Contains(errOut, "cannot decrypt") || !strings.Contains(errOut, "WFRUN_MASTER_KEY") {
+	if code != 1 || !strings.Contains(errOut, "master key does not match the store") || !strings.Contains(errOut, "WFRUN_MASTER_KEY") {
 		t.Fatalf("old key after rekey: %d %s", code, errOut)
 	}
 }
@@ -272,12 +272,25 @@ func TestSecretWrongMasterKey(t *testing.T) {
 	t.Setenv(seal.EnvMasterKey, seal.EncodeKey(k1))
 	mustRun(t, "", "secret", "set", "x", "--value", "wrong-key-plain")
 	t.Setenv(seal.EnvMasterKey, seal.EncodeKey(k2))
-	_, errOut, code := wfrun(t, "", "secret", "get", "x", "--reveal")
-	if code != 1 || !strings.Contains(errOut, "cannot decrypt") || strings.Contains(errOut, "wrong-key-plain") {
-		t.Fatalf("wrong key: %d %s", code, errOut)
+	path := filepath.Join(os.Getenv("WFRUN_HOME"), "secrets.db")
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "wfrun: open secret store: master key does not match the store: " + path +
+		" was written with master key " + seal.KeyIDFor(k1) + ", this process has " + seal.KeyIDFor(k2) +
+		"; every process sharing a store needs the same WFRUN_MASTER_KEY (or master.key); to change keys, put the old key in WFRUN_MASTER_KEY_PREVIOUS and run `wfrun secret rekey`\n"
+	for _, args := range [][]string{{"secret", "get", "x", "--reveal"}, {"secret", "set", "x", "--value", "other-value"}, {"secret", "set", "new", "--value", "other-value"}} {
+		out, errOut, code := wfrun(t, "", args...)
+		if code != 1 || out != "" || errOut != want {
+			t.Fatalf("wfrun %v with the wrong key: exit %d, stderr %q, want exit 1 and %q", args, code, errOut, want)
+		}
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Fatal("a command with the wrong key changed secrets.db")
 	}
 	t.Setenv(seal.EnvMasterKey, "not-a-valid-key")
-	_, errOut, code = wfrun(t, "", "secret", "get", "x")
+	_, errOut, code := wfrun(t, "", "secret", "get", "x")
 	if code != 1 || !strings.Contains(errOut, "WFRUN_MASTER_KEY") || strings.Contains(errOut, "not-a-valid-key") {
 		t.Fatalf("bad key: %d %s", code, errOut)
 	}

@@ -1,8 +1,7 @@
 // Package bolt is wfrun's embedded default secret store: one bbolt file,
-// $WFRUN_HOME/secrets.db, with every value encrypted by store/seal
-// (AES-256-GCM, scope+name+version as associated data). No plaintext value
-// is ever written to the file; names, tags, descriptions and timestamps are
-// metadata and are stored in clear.
+// $WFRUN_HOME/secrets.db, with every record sealed by store/seal
+// (AES-256-GCM, the record's storage key as associated data). No plaintext
+// value or metadata is ever written to the file.
 //
 // # Several processes, one file
 //
@@ -17,9 +16,11 @@
 //
 // # Layout
 //
-//	secrets/<scope key>/<name>                 current record (JSON, value sealed)
-//	history/<scope key>/<name>/<version BE64>  last N records, current included
-//
-// Scope keys are store.Scope.Key() ("o", "p/P", "e/P/E"); names may contain
-// "/" and ":" because each scope is its own bucket.
+// The file is a store.Storage: one bucket, "records", holding the opaque
+// records the store's barrier (store.Barrier) writes, keyed by their
+// storage key (see store.Storage). Every record is sealed whole — value and
+// metadata — with its key as associated data; only the keys (scope and
+// secret names) are readable in the file. Deleting a secret or rekeying
+// compacts the file into a new one that replaces it atomically, so no old
+// ciphertext stays in free pages.
 package bolt

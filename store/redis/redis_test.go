@@ -93,6 +93,10 @@ func allKeys(t *testing.T, c *goredis.Client) map[string]string {
 			b.WriteString(strings.Join(c.ZRange(ctx, k, 0, -1).Val(), "\n"))
 		case "set":
 			b.WriteString(strings.Join(c.SMembers(ctx, k).Val(), "\n"))
+		case "stream":
+			for _, m := range c.XRange(ctx, k, "-", "+").Val() {
+				fmt.Fprint(&b, m.Values)
+			}
 		}
 		out[k] = b.String()
 	}
@@ -139,41 +143,28 @@ func TestNoPlaintextInRedis(t *testing.T) {
 	}
 }
 
-func TestSwappedCiphertextFailsAndWrongKey(t *testing.T) {
+func TestWrongKeyIsRefusedBeforeAnyWrite(t *testing.T) {
 	ctx := context.Background()
 	addr := redistest.Start(t)
-	r := ring(t)
-	s := newStore(t, client(addr), r)
-	for _, n := range []string{"alpha", "beta"} {
-		if _, err := s.Put(ctx, &store.Secret{Name: n, Value: json.RawMessage(`"value-of-` + n + `"`)}); err != nil {
-			t.Fatal(err)
-		}
+	s := newStore(t, client(addr), ring(t), redis.WithPrefix("shared"))
+	if _, err := s.Put(ctx, &store.Secret{Name: "alpha", Value: json.RawMessage(`"value-of-alpha"`)}); err != nil {
+		t.Fatal(err)
 	}
 	c := client(addr)
 	defer c.Close()
-	ka, kb := s.Keys(store.Scope{}, "alpha")[0], s.Keys(store.Scope{}, "beta")[0]
-	var a, b map[string]any
-	_ = json.Unmarshal([]byte(c.Get(ctx, ka).Val()), &a)
-	_ = json.Unmarshal([]byte(c.Get(ctx, kb).Val()), &b)
-	b["sealed"] = a["sealed"]
-	data, _ := json.Marshal(b)
-	if err := c.Set(ctx, kb, data, 0).Err(); err != nil {
-		t.Fatal(err)
-	}
-	_, err := s.Get(ctx, "beta")
-	if !errors.Is(err, seal.ErrDecrypt) || strings.Contains(err.Error(), "value-of") {
-		t.Fatalf("swapped: %v", err)
-	}
-	found, errs, err := s.GetMany(ctx, []string{"alpha", "beta"})
-	if err != nil || found["alpha"] == nil || !errors.Is(errs["beta"], seal.ErrDecrypt) {
-		t.Fatalf("GetMany with one bad record: %v %v %v", found, errs, err)
-	}
-	// Another key cannot read, and says why.
-	other, _ := redis.New(client(addr), ring(t), redis.WithPrefix(strings.Trim(strings.SplitN(ka, ":", 2)[0], "{}")))
-	defer other.Close()
-	_, err = other.Get(ctx, "alpha")
-	if !errors.Is(err, seal.ErrUnknownKey) || !strings.Contains(err.Error(), "WFRUN_MASTER_KEY") {
+	before := allKeys(t, c)
+	_, err := redis.New(client(addr), ring(t), redis.WithPrefix("shared"))
+	if !errors.Is(err, store.ErrWrongKey) || !strings.Contains(err.Error(), "same WFRUN_MASTER_KEY") {
 		t.Fatalf("wrong key: %v", err)
+	}
+	after := allKeys(t, c)
+	if len(before) != len(after) {
+		t.Fatalf("a refused open changed Redis: %d keys before, %d after", len(before), len(after))
+	}
+	for k, v := range before {
+		if after[k] != v {
+			t.Fatalf("a refused open changed %s", k)
+		}
 	}
 }
 
@@ -302,12 +293,12 @@ func TestRekeyRedis(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	prefix := strings.Trim(strings.SplitN(s.Keys(store.Scope{}, "r")[0], ":", 2)[0], "{}")
+	prefix := strings.Trim(strings.SplitN(s.RedisKey("x"), ":", 2)[0], "{}")
 	both, _ := seal.NewKeyring(newKey, seal.WithPreviousKeys(oldKey))
 	s2, _ := redis.New(client(addr), both, redis.WithPrefix(prefix))
 	defer s2.Close()
 	n, err := s2.Rekey(ctx)
-	if err != nil || n != 3 {
+	if err != nil || n != 4 { // the current record and three kept versions
 		t.Fatalf("rekey: %d %v", n, err)
 	}
 	onlyNew, _ := seal.NewKeyring(newKey)
@@ -366,8 +357,9 @@ func TestRunViewResolvesInOneRoundTrip(t *testing.T) {
 	if err != nil || len(errs) != 0 || len(vals) != 20 || string(vals["svc/7/token"]) != `"v7"` {
 		t.Fatalf("Secrets: %v %v", errs, err)
 	}
-	if trips := cnt.trips.Load() - before; trips != 1 {
-		t.Fatalf("RunView.Secrets for 20 names over 3 scopes took %d round trips, want 1", trips)
+	// One read of every candidate key, one append to the audit trail.
+	if trips := cnt.trips.Load() - before; trips != 2 {
+		t.Fatalf("RunView.Secrets for 20 names over 3 scopes took %d round trips, want 2 (read, audit)", trips)
 	}
 }
 
@@ -439,4 +431,30 @@ func BenchmarkGetMany(b *testing.B) {
 			})
 		}
 	}
+}
+
+func TestAttacks(t *testing.T) {
+	addr := redistest.Start(t)
+	storetest.RunAttacks(t, func(t *testing.T) storetest.Target {
+		prefix := fmt.Sprintf("t%d", prefixes.Add(1))
+		return storetest.Target{
+			Storage: func(t *testing.T) store.Storage {
+				st, err := redis.NewStorage(client(addr), prefix)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = st.Close() })
+				return st
+			},
+			Dump: func(t *testing.T) []byte {
+				c := client(addr)
+				defer c.Close()
+				var b strings.Builder
+				for k, v := range allKeys(t, c) {
+					b.WriteString(k + "\n" + v + "\n")
+				}
+				return []byte(b.String())
+			},
+		}
+	})
 }

@@ -1,0 +1,403 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Audit trail. Every secret operation — a read for a run (with the run id
+// and task ref from ForRun), set, delete, tag, list, history, sweep, rekey;
+// allowed or denied — appends one AuditEvent. Events never hold a value.
+// Each event carries the hash of the one before it, and the sealed m/audit
+// record holds the last sequence number and hash, so VerifyAudit detects an
+// event that was edited, inserted or removed, including at the end. bolt
+// keeps the events in the store file; Redis in a stream.
+
+// Audit operations.
+const (
+	OpGet     = "get"
+	OpSet     = "set"
+	OpDelete  = "delete"
+	OpTag     = "tag"
+	OpList    = "list"
+	OpHistory = "history"
+	OpSweep   = "sweep"
+	OpRekey   = "rekey"
+)
+
+// Audit outcomes.
+const (
+	OutcomeAllowed  = "allowed"
+	OutcomeDenied   = "denied"
+	OutcomeNotFound = "not-found"
+	OutcomeExpired  = "expired"
+	OutcomeFailed   = "failed"
+)
+
+// AuditEvent is one audit record.
+type AuditEvent struct {
+	Seq       int64     `json:"seq"`
+	Time      time.Time `json:"time"`
+	Principal string    `json:"principal"`
+	Op        string    `json:"op"`
+	Scope     string    `json:"scope,omitempty"`
+	Name      string    `json:"name,omitempty"`
+	Version   int64     `json:"version,omitempty"`
+	Outcome   string    `json:"outcome"`
+	Run       string    `json:"run,omitempty"`
+	Task      string    `json:"task,omitempty"`
+	Prev      string    `json:"prev"`
+	Hash      string    `json:"hash"`
+}
+
+// ErrAuditBroken reports an audit trail that fails verification.
+var ErrAuditBroken = errors.New("audit trail does not verify")
+
+type ctxKey int
+
+const (
+	ctxRun ctxKey = iota
+	ctxPrincipal
+)
+
+type runInfo struct{ run, task string }
+
+// ForRun returns ctx carrying the run id and task ref a secret read is made
+// for; the store's audit trail records them with the read.
+func ForRun(ctx context.Context, runID, taskRef string) context.Context {
+	return context.WithValue(ctx, ctxRun, runInfo{runID, taskRef})
+}
+
+func withPrincipal(ctx context.Context, name string) context.Context {
+	return context.WithValue(ctx, ctxPrincipal, name)
+}
+
+// outcomeOf classifies an operation's error for the audit trail.
+func outcomeOf(err error) string {
+	switch {
+	case err == nil:
+		return OutcomeAllowed
+	case errors.Is(err, ErrForbidden):
+		return OutcomeDenied
+	case errors.Is(err, ErrNotFound):
+		return OutcomeNotFound
+	case errors.Is(err, ErrExpired):
+		return OutcomeExpired
+	}
+	return OutcomeFailed
+}
+
+// auditor is implemented by stores that keep an audit trail (the Barrier,
+// and wrappers that pass events down to one).
+type auditor interface {
+	auditEvents(ctx context.Context, evs ...AuditEvent) error
+}
+
+// audit records evs in s's trail when s keeps one.
+func audit(ctx context.Context, s Store, evs ...AuditEvent) error {
+	if a, ok := s.(auditor); ok && len(evs) > 0 {
+		return a.auditEvents(ctx, evs...)
+	}
+	return nil
+}
+
+func (s *Barrier) auditEvents(ctx context.Context, evs ...AuditEvent) error {
+	return s.sh.audit.append(ctx, evs...)
+}
+
+// auditedReader is a store that can read keys and record the reads' audit
+// events in one step: the events are committed on condition that the
+// records read are unchanged, so the read takes effect when its audit
+// record does (no write can slip in between).
+type auditedReader interface {
+	readAudited(ctx context.Context, keys []Key, decide func(map[Key]*Secret, map[Key]error) []AuditEvent) error
+}
+
+// readAudited reads keys from s, lets decide turn the result into audit
+// events, and records them.
+func readAudited(ctx context.Context, s Store, keys []Key, decide func(map[Key]*Secret, map[Key]error) []AuditEvent) error {
+	if ar, ok := s.(auditedReader); ok {
+		return ar.readAudited(ctx, keys, decide)
+	}
+	found, errs, err := GetKeys(ctx, s, keys)
+	if err != nil {
+		return err
+	}
+	return audit(ctx, s, decide(found, errs)...)
+}
+
+func (s *Barrier) readAudited(ctx context.Context, keys []Key, decide func(map[Key]*Secret, map[Key]error) []AuditEvent) error {
+	for range 100 {
+		found, errs, conds, err := s.getKeys(ctx, keys)
+		if err != nil {
+			return err
+		}
+		evs := decide(found, errs)
+		if len(evs) == 0 {
+			return nil
+		}
+		err = s.sh.audit.commitWith(ctx, conds, nil, evs...)
+		if errors.Is(err, ErrConflict) {
+			continue // a record changed since it was read: read again
+		}
+		if err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+		return nil
+	}
+	return fmt.Errorf("audit: %w: the secrets kept changing while being read", ErrConflict)
+}
+
+type auditLog struct {
+	b  *barrier
+	mu sync.Mutex // one appender per process: no CAS retries among our own goroutines
+	// The head this process last wrote or read: an append commits against
+	// it without reading it first, and re-reads only when another process
+	// appended meanwhile (the commit's condition fails).
+	cached     bool
+	headData   []byte
+	headRecord auditHead
+
+	flush sync.Mutex // held by the caller committing the queue
+	qmu   sync.Mutex
+	queue []*pendingAudit
+}
+
+const auditHeadKey = "m/audit"
+
+type auditHead struct {
+	Seq  int64  `json:"seq"`
+	Hash string `json:"hash"`
+}
+
+func auditKey(seq int64) string { return fmt.Sprintf("%s%016x", auditPrefix, seq) }
+
+// hashEvent is the hex SHA-256 of e's JSON with Hash empty.
+func hashEvent(e AuditEvent) string {
+	e.Hash = ""
+	b, _ := json.Marshal(e)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func (l *auditLog) head(ctx context.Context) ([]byte, auditHead, error) {
+	got, err := l.b.st.Get(ctx, auditHeadKey)
+	if err != nil || got[0] == nil {
+		return nil, auditHead{}, err
+	}
+	pt, err := l.b.ring.Open(got[0], recordAAD(auditHeadKey))
+	if err != nil {
+		return nil, auditHead{}, fmt.Errorf("%w: the audit head record %q does not open", ErrAuditBroken, auditHeadKey)
+	}
+	var h auditHead
+	if err := json.Unmarshal(pt, &h); err != nil {
+		return nil, auditHead{}, fmt.Errorf("%w: the audit head record is malformed", ErrAuditBroken)
+	}
+	return got[0], h, nil
+}
+
+// record appends one event, best effort, for operations whose result is
+// already committed.
+func (l *auditLog) record(ctx context.Context, e AuditEvent) { _ = l.append(ctx, e) }
+
+// append adds evs to the chain and returns once they are committed.
+// Concurrent appends are committed together (group commit): the first
+// caller to get the appender's lock commits every event queued so far, so
+// many concurrent reads cost one storage commit, not one each.
+func (l *auditLog) append(ctx context.Context, evs ...AuditEvent) error {
+	principal, _ := ctx.Value(ctxPrincipal).(string)
+	ri, _ := ctx.Value(ctxRun).(runInfo)
+	for i := range evs {
+		if evs[i].Principal == "" {
+			evs[i].Principal = principal
+		}
+		if evs[i].Run == "" {
+			evs[i].Run, evs[i].Task = ri.run, ri.task
+		}
+	}
+	me := &pendingAudit{evs: evs, done: make(chan error, 1)}
+	l.qmu.Lock()
+	l.queue = append(l.queue, me)
+	l.qmu.Unlock()
+
+	l.flush.Lock()
+	select {
+	case err := <-me.done: // committed by another caller's flush
+		l.flush.Unlock()
+		return err
+	default:
+	}
+	l.qmu.Lock()
+	batch := l.queue
+	l.queue = nil
+	l.qmu.Unlock()
+	var all []AuditEvent
+	for _, p := range batch {
+		all = append(all, p.evs...)
+	}
+	err := l.commitWith(ctx, nil, nil, all...)
+	if err != nil {
+		err = fmt.Errorf("audit: %w", err)
+	}
+	for _, p := range batch {
+		p.done <- err
+	}
+	l.flush.Unlock()
+	return <-me.done
+}
+
+type pendingAudit struct {
+	evs  []AuditEvent
+	done chan error
+}
+
+// commitWith commits writes under conds together with evs appended to the
+// chain, so a change and its audit record are one atomic commit. A conflict
+// on the chain's head alone (another process appended) is retried; a
+// conflict on conds is returned (ErrConflict).
+func (l *auditLog) commitWith(ctx context.Context, conds []Cond, writes []Write, evs ...AuditEvent) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	principal, _ := ctx.Value(ctxPrincipal).(string)
+	ri, _ := ctx.Value(ctxRun).(runInfo)
+	now := l.b.now().UTC().Truncate(time.Millisecond)
+	for range 100 {
+		if !l.cached {
+			data, h, err := l.head(ctx)
+			if err != nil {
+				return err
+			}
+			l.cached, l.headData, l.headRecord = true, data, h
+		}
+		headData, h := l.headData, l.headRecord
+		all := append([]Write(nil), writes...)
+		for _, e := range evs {
+			if e.Principal == "" {
+				e.Principal = principal
+			}
+			if e.Run == "" {
+				e.Run, e.Task = ri.run, ri.task
+			}
+			e.Time = now
+			e.Seq = h.Seq + 1
+			e.Prev = h.Hash
+			e.Hash = hashEvent(e)
+			data, err := json.Marshal(e)
+			if err != nil {
+				return err
+			}
+			all = append(all, Write{auditKey(e.Seq), data})
+			h = auditHead{Seq: e.Seq, Hash: e.Hash}
+		}
+		pt, _ := json.Marshal(h)
+		hdata, err := l.b.ring.Seal(pt, recordAAD(auditHeadKey))
+		if err != nil {
+			return err
+		}
+		all = append(all, Write{auditHeadKey, hdata})
+		err = l.b.st.Commit(ctx, append([]Cond{{auditHeadKey, headData}}, conds...), all)
+		if errors.Is(err, ErrConflict) {
+			data, fresh, herr := l.head(ctx)
+			if herr != nil {
+				l.cached = false
+				return herr
+			}
+			if string(data) == string(headData) {
+				return err // the caller's condition failed, not the chain's
+			}
+			l.headData, l.headRecord = data, fresh // another process appended: again
+			continue
+		}
+		if err != nil {
+			l.cached = false
+			return err
+		}
+		l.headData, l.headRecord = hdata, h
+		return nil
+	}
+	return fmt.Errorf("%w: gave up after 100 concurrent audit appends", ErrConflict)
+}
+
+// AuditFilter selects events for ReadAudit.
+type AuditFilter struct {
+	Name string // only events about this secret name
+	Run  string // only events for this run id
+}
+
+// ReadAudit returns the events matching f, oldest first.
+func (s *Barrier) ReadAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error) {
+	var out []AuditEvent
+	err := s.sh.audit.each(ctx, func(_ string, e AuditEvent, _ error) error {
+		if (f.Name == "" || e.Name == f.Name) && (f.Run == "" || e.Run == f.Run) {
+			out = append(out, e)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (l *auditLog) each(ctx context.Context, fn func(key string, e AuditEvent, decodeErr error) error) error {
+	after := ""
+	for {
+		keys, err := l.b.st.List(ctx, auditPrefix, after, 500)
+		if err != nil || len(keys) == 0 {
+			return err
+		}
+		got, err := l.b.st.Get(ctx, keys...)
+		if err != nil {
+			return err
+		}
+		for i, k := range keys {
+			var e AuditEvent
+			derr := json.Unmarshal(got[i], &e)
+			if err := fn(k, e, derr); err != nil {
+				return err
+			}
+		}
+		after = keys[len(keys)-1]
+	}
+}
+
+// VerifyAudit checks the whole chain: every event's hash, its link to the
+// one before, consecutive sequence numbers, and the sealed head (so a
+// removed last event is found too). It returns how many events it checked;
+// a failure names the first event that does not verify.
+func (s *Barrier) VerifyAudit(ctx context.Context) (int, error) {
+	l := s.sh.audit
+	_, h, err := l.head(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	prev := ""
+	err = l.each(ctx, func(k string, e AuditEvent, derr error) error {
+		n++
+		where := fmt.Sprintf("record %d (%s)", n, k)
+		switch {
+		case derr != nil:
+			return fmt.Errorf("%w: %s is not an audit record", ErrAuditBroken, where)
+		case k != auditKey(e.Seq) || e.Seq != n:
+			return fmt.Errorf("%w: %s: expected sequence %d, found %d (a record was inserted or removed before it)", ErrAuditBroken, where, n, e.Seq)
+		case e.Prev != prev:
+			return fmt.Errorf("%w: %s (seq %d): its link to the previous record is broken (a record was edited, inserted or removed before it)", ErrAuditBroken, where, e.Seq)
+		case hashEvent(e) != e.Hash:
+			return fmt.Errorf("%w: %s (seq %d, %s %q): its content was edited", ErrAuditBroken, where, e.Seq, e.Op, e.Name)
+		}
+		prev = e.Hash
+		return nil
+	})
+	if err != nil {
+		return int(n), err
+	}
+	if h.Seq != n || h.Hash != prev {
+		return int(n), fmt.Errorf("%w: the trail ends at record %d but the head says %s; records were removed from the end or added after it", ErrAuditBroken, n, strconv.FormatInt(h.Seq, 10))
+	}
+	return int(n), nil
+}
