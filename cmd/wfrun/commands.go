@@ -18,5 +18,6 @@ func commands() []*cobra.Command {
 		newValidateCmd(),
 		newTaskCmd(),
 		newServeCmd(),
+		newWorkerCmd(),
 	}
 }

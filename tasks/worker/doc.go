@@ -1,0 +1,19 @@
+// Package worker is a Conductor worker that runs wfrun's tasks (HTTP, EXEC,
+// UPDATE_SECRET, …) for a remote Conductor server — Conductor OSS, Orkes or
+// wfrun serve — as SIMPLE task names (`wfrun worker`).
+//
+// It authenticates like the Orkes SDKs (key id and secret → token in
+// X-Authorization; a server without /api/token is used without auth),
+// polls each configured task name in batches with long-poll, runs at most
+// Concurrency tasks at once, answers within each task's
+// responseTimeoutSeconds and, when its context ends, stops polling and lets
+// running tasks finish.
+//
+// Secrets: a Conductor server interprets only `${…}`, so
+// `$<workflow.secrets.x>` in a task's input arrives verbatim and the worker
+// resolves it from its own store, through the run boundary (runsecrets):
+// the server never holds the value. Whatever `${…}` text is left in the
+// polled input stays literal. The output goes back with every `_secrets`
+// subtree removed and every value the task used masked, so the server
+// stores references and "***" only.
+package worker

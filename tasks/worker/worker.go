@@ -1,0 +1,380 @@
+package worker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wfrun/wfrun/interpolate"
+	"github.com/wfrun/wfrun/masking"
+	"github.com/wfrun/wfrun/runsecrets"
+	"github.com/wfrun/wfrun/store/seal"
+	"github.com/wfrun/wfrun/tasks"
+)
+
+// Sentinel errors.
+var (
+	// ErrConfig: a worker configuration that cannot run.
+	ErrConfig = errors.New("invalid worker configuration")
+	// ErrAuth: the server refused the key id and secret.
+	ErrAuth = errors.New("authentication failed")
+)
+
+// Config configures a Worker.
+type Config struct {
+	// Server is the Conductor server's base URL, with or without "/api"
+	// (http://localhost:8080 and http://localhost:8080/api are the same).
+	Server string
+	// KeyID and KeySecret authenticate like the Orkes SDKs (POST /api/token,
+	// then X-Authorization). Empty: no auth; a server without /api/token
+	// (Conductor OSS) is used without auth too.
+	KeyID, KeySecret string
+	// Tasks maps Conductor task names to the wfrun task type that runs
+	// them (HTTP, EXEC, UPDATE_SECRET, or any type of Registry).
+	Tasks map[string]string
+	// Registry holds the task implementations (default: the default
+	// registry; EXEC only if the caller registered it).
+	Registry *tasks.Registry
+	// Secrets is where `$<workflow.secrets.x>` resolves: the worker's own
+	// store (a store.RunView; it also serves UPDATE_SECRET). Nil: the
+	// worker resolves no secret.
+	Secrets runsecrets.Source
+	// Concurrency caps the tasks executing at once (default 8).
+	Concurrency int
+	// PollTimeout is the long-poll wait the server is asked for (default 1s).
+	PollTimeout time.Duration
+	// WorkerID is reported to the server (default: hostname).
+	WorkerID string
+	// HTTPClient talks to the Conductor server (default: 30s timeout past
+	// the long poll). The tasks use the registry's own client.
+	HTTPClient *http.Client
+	// Logger gets the worker's log lines (masked); nil: slog.Default().
+	Logger *slog.Logger
+	// StopGrace is how long running tasks may take to finish after Run's
+	// context ends (default 30s); then they are cancelled.
+	StopGrace time.Duration
+}
+
+// Worker polls a Conductor server and runs wfrun tasks for it.
+type Worker struct {
+	cfg    Config
+	base   string
+	client *http.Client
+	ring   *seal.Keyring
+	log    *slog.Logger
+	auth   tokenSource
+	slots  chan struct{}
+}
+
+// New checks cfg and returns a Worker.
+func New(cfg Config) (*Worker, error) {
+	if cfg.Server == "" {
+		return nil, fmt.Errorf("%w: no server URL", ErrConfig)
+	}
+	if len(cfg.Tasks) == 0 {
+		return nil, fmt.Errorf("%w: no task to poll (--task NAME=TYPE)", ErrConfig)
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = tasks.NewDefaultRegistry()
+	}
+	for name, kind := range cfg.Tasks {
+		if name == "" || strings.ContainsAny(name, "/?#") {
+			return nil, fmt.Errorf("%w: task name %q", ErrConfig, name)
+		}
+		if _, ok := cfg.Registry.Lookup(kind); !ok {
+			return nil, fmt.Errorf("%w: task %s: no wfrun task type %q in the registry", ErrConfig, name, kind)
+		}
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 8
+	}
+	if cfg.PollTimeout <= 0 {
+		cfg.PollTimeout = time.Second
+	}
+	if cfg.StopGrace <= 0 {
+		cfg.StopGrace = 30 * time.Second
+	}
+	if cfg.WorkerID == "" {
+		cfg.WorkerID, _ = os.Hostname()
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: cfg.PollTimeout + 30*time.Second}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	// The worker stores nothing: a per-process key is enough for the
+	// boundary's seals, which never leave the process.
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	ring, err := seal.NewKeyring(key)
+	if err != nil {
+		return nil, err
+	}
+	base := strings.TrimRight(cfg.Server, "/")
+	if !strings.HasSuffix(base, "/api") {
+		base += "/api"
+	}
+	w := &Worker{cfg: cfg, base: base, client: cfg.HTTPClient, ring: ring, log: cfg.Logger,
+		slots: make(chan struct{}, cfg.Concurrency)}
+	w.auth = tokenSource{w: w}
+	return w, nil
+}
+
+// Run polls every configured task name until ctx ends, then stops polling
+// and waits for the running tasks (up to StopGrace) before it returns.
+func (w *Worker) Run(ctx context.Context) error {
+	if err := w.auth.init(ctx); err != nil {
+		return err
+	}
+	// Tasks run on a context that outlives ctx by the grace period.
+	taskCtx, cancelTasks := context.WithCancel(context.Background())
+	defer cancelTasks()
+	var running sync.WaitGroup
+	var pollers sync.WaitGroup
+	for name, kind := range w.cfg.Tasks {
+		pollers.Add(1)
+		go func() {
+			defer pollers.Done()
+			w.pollLoop(ctx, taskCtx, name, kind, &running)
+		}()
+	}
+	pollers.Wait()
+	done := make(chan struct{})
+	go func() { running.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(w.cfg.StopGrace):
+		w.log.Warn("stop grace over: cancelling running tasks", "grace", w.cfg.StopGrace.String())
+		cancelTasks()
+		<-done
+	}
+	return nil
+}
+
+func (w *Worker) pollLoop(ctx, taskCtx context.Context, name, kind string, running *sync.WaitGroup) {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		// Wait for at least one free slot, then ask for as many tasks as are free.
+		select {
+		case w.slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		// Several names share the slots: none may hold them all through a long poll.
+		free, most := 1, max(1, cap(w.slots)/len(w.cfg.Tasks))
+	fill:
+		for free < most {
+			select {
+			case w.slots <- struct{}{}:
+				free++
+			default:
+				break fill
+			}
+		}
+		got, err := w.poll(ctx, name, free)
+		for i := len(got); i < free; i++ {
+			<-w.slots
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			w.log.Warn("poll failed", "task", name, "error", err.Error())
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return
+			}
+			backoff = min(backoff*2, 10*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		for _, t := range got {
+			running.Add(1)
+			go func() {
+				defer running.Done()
+				defer func() { <-w.slots }()
+				w.execute(taskCtx, kind, t)
+			}()
+		}
+	}
+}
+
+// polledTask is the part of Conductor's Task the worker reads.
+type polledTask struct {
+	TaskID                 string          `json:"taskId"`
+	WorkflowInstanceID     string          `json:"workflowInstanceId"`
+	ReferenceTaskName      string          `json:"referenceTaskName"`
+	TaskDefName            string          `json:"taskDefName"`
+	TaskType               string          `json:"taskType"`
+	RetryCount             int             `json:"retryCount"`
+	ResponseTimeoutSeconds int64           `json:"responseTimeoutSeconds"`
+	InputData              json.RawMessage `json:"inputData"`
+	WorkflowTask           json.RawMessage `json:"workflowTask"`
+}
+
+// execute runs one polled task and reports its result.
+func (w *Worker) execute(ctx context.Context, kind string, t polledTask) {
+	// Answer within the response timeout: after it the server gives the
+	// task to another worker and refuses this answer.
+	if t.ResponseTimeoutSeconds > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(t.ResponseTimeoutSeconds)*time.Second)
+		defer cancel()
+	}
+	rs, err := runsecrets.New(t.WorkflowInstanceID+"/"+t.TaskID, w.cfg.Secrets, w.ring,
+		runsecrets.WithMaskerOptions(masking.WithLogger(nil)))
+	if err != nil {
+		w.report(ctx, t, nil, tasks.Result{Status: tasks.FailedTerminal, Reason: err.Error()})
+		return
+	}
+	res := w.run(ctx, rs, kind, t)
+	w.report(ctx, t, rs, res)
+}
+
+func (w *Worker) run(ctx context.Context, rs *runsecrets.Run, kind string, t polledTask) (res tasks.Result) {
+	defer func() {
+		if p := recover(); p != nil {
+			res = tasks.Result{Status: tasks.FailedTerminal, Reason: rs.Excerpt(fmt.Sprintf("internal error in %s task: %v", kind, p), 4096)}
+		}
+	}()
+	input, err := w.resolve(ctx, rs, t)
+	if err != nil {
+		return tasks.Result{Status: tasks.FailedTerminal, Reason: rs.Excerpt(err.Error(), 4096)}
+	}
+	impl, _ := w.cfg.Registry.Lookup(kind)
+	req := &tasks.Request{
+		WorkflowID: t.WorkflowInstanceID, TaskID: t.TaskID, RefName: t.ReferenceTaskName, TaskType: kind,
+		Attempt: t.RetryCount, Def: t.WorkflowTask, Input: input,
+		Services: &tasks.Services{Masker: rs, Logf: func(format string, args ...any) {
+			w.log.Info(rs.Line(fmt.Sprintf(format, args...), 4096), "task", t.TaskDefName, "taskId", t.TaskID)
+		}},
+	}
+	if w.cfg.Secrets != nil {
+		req.Services.Secrets = rs
+	}
+	res = impl.Execute(ctx, req)
+	if res.Status == tasks.InProgress {
+		return tasks.Result{Status: tasks.FailedTerminal, Reason: kind + " task asked for an asynchronous completion, which a worker cannot give"}
+	}
+	return res
+}
+
+// resolve resolves `$<…>` in the polled input from the worker's own
+// secrets. The server already interpreted `${…}`: what is left of that
+// spelling is literal text, so it is escaped first and comes out as sent.
+func (w *Worker) resolve(ctx context.Context, rs *runsecrets.Run, t polledTask) ([]byte, error) {
+	in := t.InputData
+	if len(in) == 0 || string(in) == "null" {
+		return []byte("{}"), nil
+	}
+	var v any
+	if err := json.Unmarshal(in, &v); err != nil {
+		return nil, fmt.Errorf("polled inputData is not JSON: %w", err)
+	}
+	if _, ok := v.(map[string]any); !ok {
+		return nil, errors.New("polled inputData is not a JSON object")
+	}
+	escaped, err := json.Marshal(escapeBraces(v))
+	if err != nil {
+		return nil, err
+	}
+	tpl, err := interpolate.Compile(escaped, interpolate.WithLocation("/inputData"))
+	if err != nil {
+		return nil, err
+	}
+	wf, _ := json.Marshal(map[string]any{"workflow": map[string]any{"workflowId": t.WorkflowInstanceID, "input": map[string]any{}}})
+	env, err := interpolate.NewDocEnv(wf)
+	if err != nil {
+		return nil, err
+	}
+	_, transient, err := rs.Resolve(ctx, tpl, env)
+	return transient, err
+}
+
+// escapeBraces makes every `${` of v literal for interpolate (`$${`).
+func escapeBraces(v any) any {
+	switch x := v.(type) {
+	case string:
+		return strings.ReplaceAll(x, "${", "$${")
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, c := range x {
+			out[k] = escapeBraces(c)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, c := range x {
+			out[i] = escapeBraces(c)
+		}
+		return out
+	}
+	return v
+}
+
+// clean removes every `_secrets` subtree of an output after registering its
+// leaves (so copies elsewhere are masked), then masks the rest: the server
+// stores references and "***" only.
+func clean(rs *runsecrets.Run, out json.RawMessage) (json.RawMessage, error) {
+	if len(out) == 0 || string(out) == "null" {
+		return json.RawMessage("{}"), nil
+	}
+	var v any
+	if err := json.Unmarshal(out, &v); err != nil {
+		return nil, fmt.Errorf("task output is not JSON: %w", err)
+	}
+	var leaves []string
+	v = dropSecrets(v, &leaves)
+	rs.RegisterValues(leaves...)
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return rs.Mask(b), nil
+}
+
+func dropSecrets(v any, leaves *[]string) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, c := range x {
+			if runsecrets.IsSecretsKey(k) {
+				collect(c, leaves)
+				delete(x, k)
+				continue
+			}
+			x[k] = dropSecrets(c, leaves)
+		}
+	case []any:
+		for i, c := range x {
+			x[i] = dropSecrets(c, leaves)
+		}
+	}
+	return v
+}
+
+func collect(v any, dst *[]string) {
+	switch x := v.(type) {
+	case string:
+		*dst = append(*dst, x)
+	case map[string]any:
+		for _, c := range x {
+			collect(c, dst)
+		}
+	case []any:
+		for _, c := range x {
+			collect(c, dst)
+		}
+	}
+}

@@ -1,0 +1,168 @@
+package worker_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/engine/server"
+	"github.com/wfrun/wfrun/interpolate"
+	"github.com/wfrun/wfrun/store"
+	"github.com/wfrun/wfrun/store/memory"
+	"github.com/wfrun/wfrun/tasks"
+	"github.com/wfrun/wfrun/tasks/worker"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func call(t *testing.T, method, url, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestWorkerResolvesOnlyItsOwnSecrets: wfrun serve runs a workflow whose
+// SIMPLE task carries `Authorization: Bearer $<workflow.secrets.x>`; only
+// the worker's store holds x. The worker resolves it, the HTTP target gets
+// the value, and the server sees it nowhere: not in its stores, its
+// responses or its logs.
+func TestWorkerResolvesOnlyItsOwnSecrets(t *testing.T) {
+	const value = "worker-only-VALUE-9d2c"
+	var gotAuth sync.Map
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotAuth.Store(r.Header.Get("Authorization"), true)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"auth": r.Header.Get("Authorization"),
+			"_secrets": map[string]string{"session": "session-from-target-77"}})
+	}))
+	defer target.Close()
+
+	// The server side: its own (empty) secret store and run store.
+	serverSecrets := memory.New()
+	runs := runstore.NewMemory()
+	serverLogs := &syncBuffer{}
+	srv, err := server.New(serverSecrets,
+		server.WithLogger(slog.New(slog.NewJSONHandler(serverLogs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
+		server.WithConductor(t.TempDir(),
+			engine.WithRunStore(runs), engine.WithRegistry(tasks.NewDefaultRegistry()),
+			engine.WithSecrets(func(p engine.Principal, project, env string) interpolate.SecretSource {
+				return store.NewRunView(serverSecrets, store.Principal{Name: p.Name, Scopes: p.Scopes}, project, env)
+			})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+
+	// The worker side: the only store that holds x.
+	workerSecrets := memory.New()
+	v, _ := json.Marshal(value)
+	if _, err := workerSecrets.Put(context.Background(), &store.Secret{Name: "x", Value: v}); err != nil {
+		t.Fatal(err)
+	}
+	workerLogs := &syncBuffer{}
+	w, err := worker.New(worker.Config{
+		Server: hs.URL, Tasks: map[string]string{"wfrun_http": "HTTP"},
+		Secrets:     store.NewRunView(workerSecrets, store.LocalPrincipal, "", ""),
+		Concurrency: 2, PollTimeout: 200 * time.Millisecond,
+		Logger: slog.New(slog.NewJSONHandler(workerLogs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	go func() { stopped <- w.Run(ctx) }()
+
+	def := `{"name":"remote_secret","version":1,"schemaVersion":2,"tasks":[
+	  {"name":"wfrun_http","taskReferenceName":"call","type":"SIMPLE","inputParameters":{
+	    "http_request":{"uri":"` + target.URL + `","method":"GET","headers":{"Authorization":"Bearer $<workflow.secrets.x>"}},
+	    "literal":"$${kept}"}}],
+	  "outputParameters":{"auth":"${call.output.response.body.auth}","session":"${call.output.response.body._secrets}"}}`
+	if st, body := call(t, "POST", hs.URL+"/api/metadata/workflow", def); st != 200 {
+		t.Fatalf("register: %d %s", st, body)
+	}
+	st, id := call(t, "POST", hs.URL+"/api/workflow/remote_secret", `{}`)
+	if st != 200 {
+		t.Fatalf("start: %d %s", st, id)
+	}
+	var exec string
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, exec = call(t, "GET", hs.URL+"/api/workflow/"+id, "")
+		if strings.Contains(exec, `"status":"COMPLETED"`) || strings.Contains(exec, `"status":"FAILED"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not done: %s", exec)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(exec, `"status":"COMPLETED"`) {
+		t.Fatalf("run: %s\nworker log: %s", exec, workerLogs.String())
+	}
+	if _, ok := gotAuth.Load("Bearer " + value); !ok {
+		t.Errorf("the HTTP target did not get the resolved secret")
+	}
+	// What the server stored and shows: the reference and "***", never the value.
+	if !strings.Contains(exec, `"Authorization":"Bearer $<workflow.secrets.x>"`) || !strings.Contains(exec, `"auth":"Bearer ***"`) {
+		t.Errorf("execution: %s", exec)
+	}
+	if strings.Contains(exec, "session-from-target-77") || strings.Contains(exec, `"_secrets"`) && !strings.Contains(exec, `"session":null`) {
+		t.Errorf("_secrets of the worker output reached the server: %s", exec)
+	}
+	stored, _, err := runs.Load(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := serverSecrets.List(context.Background(), store.ListOptions{})
+	if err != nil || len(names.Names) != 0 {
+		t.Errorf("server store holds %v", names)
+	}
+	for what, text := range map[string]string{"execution": exec, "stored run": string(stored), "server log": serverLogs.String(), "worker log": workerLogs.String()} {
+		if strings.Contains(text, value) || strings.Contains(text, "session-from-target-77") {
+			t.Errorf("%s contains a secret value:\n%s", what, text)
+		}
+	}
+	cancel()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("worker did not stop")
+	}
+}
