@@ -136,7 +136,12 @@ func (r *runState) changeLocked(full bool) (*runstore.Change, error) {
 	}
 	r.changedIn, r.changedVars, r.changedOut = false, false, false
 	ch.Tasks = make([]runstore.Task, 0, len(r.dirty))
+	ch.DeleteTasks, r.deleted = r.deleted, nil
 	for _, t := range r.dirty {
+		if t.forgotten {
+			t.dirty = false
+			continue
+		}
 		if t.enc == nil {
 			if t.enc, err = r.encodeTask(t); err != nil {
 				return nil, err
@@ -167,6 +172,21 @@ func (r *runState) markChangedLocked(ch *runstore.Change) {
 	if ch.DefinitionHash != "" {
 		r.stored = false
 	}
+	r.deleted = append(r.deleted, ch.DeleteTasks...)
+}
+
+// forgetLocked drops a task record from the run: expressions no longer see
+// it and the next write deletes it. Callers hold r.mu and remove it from
+// r.tasks.
+func (r *runState) forgetLocked(t *taskRecord) {
+	t.forgotten = true
+	if r.byRef[t.Ref] == t {
+		delete(r.byRef, t.Ref)
+	}
+	if r.latest[t.BaseRef] == t {
+		delete(r.latest, t.BaseRef)
+	}
+	r.deleted = append(r.deleted, t.Seq)
 }
 
 // touchLocked marks a task record changed: its cached encodings are dropped

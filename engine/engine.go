@@ -494,6 +494,7 @@ func (e *Engine) loadDoc(ctx context.Context, id string, _ []byte, d *runDoc, pa
 	r := e.newState(def, id)
 	r.doc = *d
 	r.doc.Tasks = nil
+	r.resumed = true
 	if err := r.newSecrets(parent); err != nil {
 		return nil, fmt.Errorf("run %s: %w", id, err)
 	}

@@ -76,6 +76,7 @@ type taskRecord struct {
 	envDoc            []byte // cached interpolate.Env view
 	enc               []byte // cached persisted form (see encode.go)
 	dirty             bool   // changed since the last write (in runState.dirty)
+	forgotten         bool   // dropped from the run (keepLastN)
 	wt                *WorkflowTask
 }
 
@@ -125,6 +126,9 @@ type runState struct {
 	dirty                              []*taskRecord
 	changedIn, changedVars, changedOut bool
 	stored                             bool
+	deleted                            []int // seqs of records forgotten (keepLastN)
+	// resumed: the run was loaded from the store (not started here).
+	resumed bool
 	// lease is held while this process executes the run (lease.go).
 	lease leaseState
 }

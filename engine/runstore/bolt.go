@@ -191,6 +191,11 @@ func applyBolt(tx *bolt.Tx, id string, ch *Change) error {
 			return err
 		}
 	}
+	for _, seq := range ch.DeleteTasks {
+		if err := pb.Delete(taskKey(seq)); err != nil {
+			return err
+		}
+	}
 	if ch.DefinitionHash != "" {
 		if err := pb.Put(keyDef, []byte(ch.DefinitionHash)); err != nil {
 			return err

@@ -61,6 +61,9 @@ func (m *Memory) applyLocked(id string, ch *Change) {
 	for _, t := range ch.Tasks {
 		p.tasks[t.Seq] = clone(t.Doc)
 	}
+	for _, seq := range ch.DeleteTasks {
+		delete(p.tasks, seq)
+	}
 	if ch.DefinitionHash != "" {
 		p.defHash = ch.DefinitionHash
 		if _, ok := m.defs[ch.DefinitionHash]; !ok && ch.Definition != nil {

@@ -91,6 +91,13 @@ func (r *Redis) queueChange(ctx context.Context, p redis.Pipeliner, id string, c
 	if len(fields) > 0 {
 		p.HSet(ctx, r.key("p", id), fields...)
 	}
+	if len(ch.DeleteTasks) > 0 {
+		del := make([]string, len(ch.DeleteTasks))
+		for i, seq := range ch.DeleteTasks {
+			del[i] = taskField(seq)
+		}
+		p.HDel(ctx, r.key("p", id), del...)
+	}
 	p.HSet(ctx, r.indexKey(), id, js)
 	return nil
 }

@@ -60,6 +60,8 @@ type Change struct {
 	Input, Output, Variables []byte
 	// Tasks are task records to create or replace, keyed by Seq.
 	Tasks []Task
+	// DeleteTasks are the seqs of task records to delete.
+	DeleteTasks []int
 	// DefinitionHash names the run's definition; Definition is its text,
 	// stored under the hash once and shared by every run of it. Both are set
 	// on a run's first write (and by Restore).

@@ -113,7 +113,8 @@ func testCommitByParts(t *testing.T, s runstore.Store) {
 		{Summary: sum("RUNNING", 1), Tasks: []runstore.Task{{Seq: 1, Doc: []byte(`{"ref":"a"}`)}}, Variables: []byte(`{"v":2}`)},
 		{Summary: sum("RUNNING", 1), Tasks: []runstore.Task{{Seq: 2, Doc: []byte(`{"ref":"b","done":true}`)}},
 			Head: []byte(`{"workflowId":"r1","status":"RUNNING","updateTime":5}`)},
-		{Summary: sum("RUNNING", 1), Tasks: []runstore.Task{{Seq: 10, Doc: []byte(`{"ref":"c"}`)}}},
+		{Summary: sum("RUNNING", 1), Tasks: []runstore.Task{{Seq: 10, Doc: []byte(`{"ref":"c"}`)}, {Seq: 11, Doc: []byte(`{"ref":"d"}`)}}},
+		{Summary: sum("RUNNING", 1), DeleteTasks: []int{11, 12}},
 	}
 	for _, ch := range steps {
 		if err := s.Commit(ctx, "r1", ch); err != nil {

@@ -1,0 +1,335 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/wfrun/wfrun/interpolate"
+)
+
+// A DO_WHILE costs the same per iteration however many ran before:
+//
+//   - its output ({iteration, loopItem, loopIndex, item, "1": {...}, ...})
+//     is kept as bytes: each iteration's entry is appended once, built from
+//     its tasks' outputs as they are, never decoded and re-encoded with the
+//     earlier ones;
+//   - the loop record is not written per iteration: the iteration's task
+//     records are (each when it ends), and a resumed loop finds its
+//     iteration from them; the whole output is protected and written once,
+//     when the loop ends;
+//   - loopCondition gets the loop's inputParameters (resolved again), the
+//     tasks' outputs of the iteration that ended, and under the loop's ref
+//     the iteration members and that iteration's entry — not every earlier
+//     iteration (read those through ${loop.output.N...} in inputParameters);
+//   - keepLastN (inputParameters, as in Conductor) drops the task records
+//     and output entries of older iterations, so a long loop keeps a bounded
+//     run.
+type loopState struct {
+	scalars []byte // `"iteration":N,...` members, rebuilt each iteration
+	entries []byte // `,"1":{...},"2":{...}` appended per iteration
+	// entryAt[i] is where iteration i's entry starts in entries.
+	entryAt map[int]int
+	order   []int // iterations with an entry, ascending
+}
+
+func (l *loopState) bytes() []byte {
+	b := make([]byte, 0, 2+len(l.scalars)+len(l.entries))
+	b = append(b, '{')
+	b = append(b, l.scalars...)
+	b = append(b, l.entries...)
+	return append(b, '}')
+}
+
+func (l *loopState) add(i int, entry []byte) {
+	l.entryAt[i] = len(l.entries)
+	l.order = append(l.order, i)
+	l.entries = append(l.entries, `,"`...)
+	l.entries = strconv.AppendInt(l.entries, int64(i), 10)
+	l.entries = append(l.entries, `":`...)
+	l.entries = append(l.entries, entry...)
+}
+
+// drop removes the entries of iterations up to and including i.
+func (l *loopState) drop(i int) {
+	n := 0
+	for n < len(l.order) && l.order[n] <= i {
+		delete(l.entryAt, l.order[n])
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	l.order = l.order[n:]
+	if len(l.order) == 0 {
+		l.entries = l.entries[:0]
+		return
+	}
+	cut := l.entryAt[l.order[0]]
+	l.entries = append(l.entries[:0], l.entries[cut:]...)
+	for _, k := range l.order {
+		l.entryAt[k] -= cut
+	}
+}
+
+func marshalOr(v any, def string) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return []byte(def)
+	}
+	return b
+}
+
+func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix string, iter int) (err error) {
+	ref := wt.TaskReferenceName + suffix
+	rec, input, done, err := r.beginControl(ctx, wt, ref, iter)
+	if err != nil || done {
+		return err
+	}
+	inMap := map[string]any{}
+	_ = json.Unmarshal(input, &inMap)
+	// Items: the top-level "items" template (OSS) or inputParameters.items/_items (Orkes).
+	var items []any
+	hasItems, orkesItems := false, false
+	if wt.items != nil {
+		b, _, err := wt.items.Execute(ctx, &runEnv{r: r, taskID: rec.TaskID, values: r.e.envValues}, interpolate.DeferSecrets, nil)
+		if err != nil {
+			return r.failTask(ctx, rec, TaskFailedTerminal, "items: "+err.Error())
+		}
+		if err := json.Unmarshal(b, &items); err != nil {
+			return r.failTask(ctx, rec, TaskFailedTerminal, "items must resolve to a JSON array")
+		}
+		hasItems = true
+	} else if v, ok := inMap["items"]; ok {
+		items, hasItems, orkesItems = asList(v), true, true
+	} else if v, ok := inMap["_items"]; ok {
+		items, hasItems, orkesItems = asList(v), true, true
+	}
+	keep := 0
+	if n, ok := inMap["keepLastN"].(float64); ok && n >= 1 {
+		keep = int(n)
+	}
+	names := map[string]bool{}
+	walkTasks(wt.LoopOver, func(t *WorkflowTask) { names[t.TaskReferenceName] = true })
+
+	ls := &loopState{entryAt: map[int]int{}}
+	i := r.resumeLoop(rec, suffix, names, ls)
+	// A loop that fails or is interrupted keeps its output too (the run's
+	// archive, or the next write, carries it).
+	defer func() {
+		if err != nil {
+			r.setLoopOutputMem(rec, ls)
+			r.mu.Lock()
+			out := append([]byte(nil), rec.outMem...)
+			r.mu.Unlock()
+			_ = r.setTaskData(rec, nil, out)
+		}
+	}()
+	for ; ; i++ {
+		if hasItems && i > len(items) {
+			break
+		}
+		if i > r.e.maxLoop {
+			return r.failTask(ctx, rec, TaskFailedTerminal, fmt.Sprintf("DO_WHILE stopped after %d iterations (limit)", r.e.maxLoop))
+		}
+		scalars := map[string]any{"iteration": i}
+		if hasItems {
+			scalars["loopItem"], scalars["loopIndex"] = items[i-1], i-1
+			if orkesItems {
+				// Orkes names the current item "item" (${loop.output.item}).
+				scalars["item"] = items[i-1]
+			}
+		}
+		sb := marshalOr(scalars, `{}`)
+		ls.scalars = sb[1 : len(sb)-1]
+		r.setLoopOutputMem(rec, ls)
+		iterSfx := suffix + "__" + strconv.Itoa(i)
+		r.mu.Lock()
+		seqStart := r.doc.NextSeq
+		r.mu.Unlock()
+		if err := r.execList(ctx, wt.LoopOver, iterSfx, i); err != nil {
+			return err
+		}
+		entry, outs := r.iterationOutputs(wt, iterSfx)
+		ls.add(i, entry)
+		if keep > 0 && i > keep {
+			ls.drop(i - keep)
+			r.dropIteration(suffix, i-keep, names, seqStart)
+		}
+		if wt.program != nil && wt.input != nil {
+			// The loop's inputParameters, resolved again below, may read it.
+			r.setLoopOutputMem(rec, ls)
+		}
+		if wt.program == nil {
+			if !hasItems {
+				break
+			}
+			continue
+		}
+		// As in Conductor, the loop's own inputParameters are resolved again
+		// before each evaluation, so "${loop_ref.output.iteration}" in them
+		// sees the iteration that just ended.
+		cond := map[string]any{}
+		if wt.input != nil {
+			b, _, err := wt.input.Execute(ctx, &runEnv{r: r, taskID: rec.TaskID, values: r.e.envValues}, interpolate.DeferSecrets, nil)
+			if err != nil {
+				return r.failTask(ctx, rec, TaskFailedTerminal, "loopCondition input: "+err.Error())
+			}
+			_ = json.Unmarshal(b, &cond)
+		} else {
+			for k, v := range inMap {
+				cond[k] = v
+			}
+		}
+		for k, v := range outs {
+			cond[k] = v
+		}
+		self := map[string]any{}
+		_ = json.Unmarshal(sb, &self)
+		self[strconv.Itoa(i)] = outs
+		cond[wt.TaskReferenceName] = self
+		v, err := wt.program.Eval(ctx, cond)
+		if err != nil {
+			return r.failTask(ctx, rec, TaskFailedTerminal, "loopCondition: "+err.Error())
+		}
+		if !truthy(v) {
+			break
+		}
+	}
+	if err := r.setTaskData(rec, nil, ls.bytes()); err != nil {
+		return err
+	}
+	return r.transition(ctx, rec, TaskCompleted, "")
+}
+
+// setLoopOutputMem shows the loop's output to expressions. It is not
+// written: the iteration's task records are, and the loop record is
+// written whole when the loop ends.
+func (r *runState) setLoopOutputMem(rec *taskRecord, ls *loopState) {
+	b := ls.bytes()
+	r.mu.Lock()
+	rec.outMem, rec.envDoc = b, nil
+	r.mu.Unlock()
+}
+
+// iterationOutputs is the loop-output entry of the iteration with suffix
+// iterSfx ({taskRef: output} of its tasks, as bytes) and the same decoded
+// for loopCondition.
+func (r *runState) iterationOutputs(wt *WorkflowTask, iterSfx string) ([]byte, map[string]any) {
+	outs := map[string]any{}
+	entry := []byte{'{'}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	walkTasks(wt.LoopOver, func(t *WorkflowTask) {
+		tr := r.byRef[t.TaskReferenceName+iterSfx]
+		if tr == nil {
+			return
+		}
+		if len(entry) > 1 {
+			entry = append(entry, ',')
+		}
+		entry = append(entry, marshalOr(t.TaskReferenceName, `""`)...)
+		entry = append(entry, ':')
+		entry = append(entry, orEmpty(tr.outMem)...)
+		var o any
+		_ = json.Unmarshal(orEmpty(tr.outMem), &o)
+		outs[t.TaskReferenceName] = o
+	})
+	return append(entry, '}'), outs
+}
+
+// loopIteration returns N when ref is a loop task's ref of the loop with
+// suffix in iteration N (name + suffix + "__N", possibly followed by an
+// inner loop's "__M").
+func loopIteration(ref, suffix string, names map[string]bool) (int, bool) {
+	base := baseRef(ref)
+	if !names[base] {
+		return 0, false
+	}
+	rest, ok := strings.CutPrefix(ref, base+suffix+"__")
+	if !ok {
+		return 0, false
+	}
+	if j := strings.Index(rest, "__"); j >= 0 {
+		rest = rest[:j]
+	}
+	n, err := strconv.Atoi(rest)
+	return n, err == nil && n >= 1
+}
+
+// resumeLoop rebuilds, for a loop that ran before this process, the output
+// entries of the iterations that ended and returns the iteration to go on
+// with (1 for a new loop). The last iteration with records is replayed: its
+// completed tasks are skipped, the rest run.
+func (r *runState) resumeLoop(rec *taskRecord, suffix string, names map[string]bool, ls *loopState) int {
+	r.mu.Lock()
+	if !r.resumed {
+		// Started by this process: no iteration ran before.
+		r.mu.Unlock()
+		return 1
+	}
+	last := 0
+	seen := map[int]bool{}
+	for _, t := range r.tasks {
+		if n, ok := loopIteration(t.Ref, suffix, names); ok {
+			seen[n] = true
+			last = max(last, n)
+		}
+	}
+	// A loop persisted by an earlier version recorded its iteration.
+	var prev struct {
+		Iteration int `json:"iteration"`
+	}
+	if json.Unmarshal(rec.outMem, &prev) == nil && prev.Iteration > last {
+		last = prev.Iteration
+	}
+	r.mu.Unlock()
+	if last == 0 {
+		return 1
+	}
+	var its []int
+	for n := range seen {
+		if n < last {
+			its = append(its, n)
+		}
+	}
+	sort.Ints(its)
+	for _, n := range its {
+		wt := rec.wt
+		entry, _ := r.iterationOutputs(wt, suffix+"__"+strconv.Itoa(n))
+		ls.add(n, entry)
+	}
+	return last
+}
+
+// dropIteration forgets the task records of iteration n of a loop
+// (keepLastN): from memory now, from the store with the next write. seqFrom
+// bounds the search: records of iteration n have a seq below it.
+func (r *runState) dropIteration(suffix string, n int, names map[string]bool, seqFrom int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	kept := r.tasks[:0]
+	for _, t := range r.tasks {
+		if t.Seq <= seqFrom {
+			if it, ok := loopIteration(t.Ref, suffix, names); ok && it == n {
+				r.forgetLocked(t)
+				continue
+			}
+		}
+		kept = append(kept, t)
+	}
+	for i := len(kept); i < len(r.tasks); i++ {
+		r.tasks[i] = nil
+	}
+	r.tasks = kept
+}
+
+func asList(v any) []any {
+	if l, ok := v.([]any); ok {
+		return l
+	}
+	return nil
+}
