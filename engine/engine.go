@@ -41,6 +41,8 @@ var (
 
 // WorkerFunc handles a SIMPLE task: it receives the resolved task input
 // (transient: secrets in clear) and returns the task output JSON object.
+// runsecrets.FromContext(ctx) is the run's secret boundary: text a worker
+// cuts (its stderr, say) must be masked through it first.
 type WorkerFunc func(ctx context.Context, input json.RawMessage) (json.RawMessage, error)
 
 // SecretSourceFunc gives the secret source of a run, from who runs it and in

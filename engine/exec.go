@@ -13,6 +13,7 @@ import (
 
 	"github.com/wfrun/wfrun/engine/runstore"
 	"github.com/wfrun/wfrun/interpolate"
+	"github.com/wfrun/wfrun/runsecrets"
 	"github.com/wfrun/wfrun/tasks"
 	"github.com/wfrun/wfrun/tasks/eval"
 )
@@ -458,7 +459,8 @@ func (r *runState) runLeaf(ctx context.Context, wt *WorkflowTask, rec *taskRecor
 			return tasks.Result{Status: tasks.FailedTerminal,
 				Reason: fmt.Sprintf("no worker registered for SIMPLE task %q (embedders: engine.WithWorker; CLI: --worker %s=COMMAND)", wt.Name, wt.Name)}
 		}
-		out, err := fn(ctx, input)
+		// The worker may mask its own text (stderr) before it cuts it.
+		out, err := fn(runsecrets.NewContext(ctx, r.sec), input)
 		if err != nil {
 			// Worker errors quote what the worker printed: masked whole,
 			// then cut.

@@ -347,3 +347,18 @@ func (r *Run) source() interpolate.SecretSource {
 	}
 	return sourceOnly{r}
 }
+
+type ctxKey struct{}
+
+// NewContext returns ctx carrying run, for code that the engine calls with a
+// context only (a worker function): it can then mask its own text, before
+// it cuts it, with FromContext(ctx).
+func NewContext(ctx context.Context, run *Run) context.Context {
+	return context.WithValue(ctx, ctxKey{}, run)
+}
+
+// FromContext returns the Run NewContext put in ctx, or nil.
+func FromContext(ctx context.Context) *Run {
+	r, _ := ctx.Value(ctxKey{}).(*Run)
+	return r
+}

@@ -8,12 +8,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/wfrun/wfrun/interpolate"
+	"github.com/wfrun/wfrun/masking"
 )
 
 // newEvalCmd resolves a JSON document's expressions against a context file: the quickest way
@@ -85,21 +85,14 @@ func readInput(stdin io.Reader, path string) ([]byte, error) {
 	return os.ReadFile(path)
 }
 
-// maskValues replaces every reported secret value by "***" in the printed text, in its
-// JSON-escaped form (how it appears in the output). Longest first, so a value containing
-// another is masked whole. A plain replacement for now; the masking package supersedes it.
+// maskValues masks every reported secret value in the printed text with
+// wfrun's masker, which knows the forms a value takes in JSON text (escaped
+// <, > and &, \uXXXX escapes of non-ASCII characters, ...), not only the
+// value as it is.
 func maskValues(text string, used []interpolate.Secret) string {
-	forms := make([]string, 0, len(used))
+	m := masking.New(masking.WithLogger(nil))
 	for _, s := range used {
-		if s.Value == "" {
-			continue
-		}
-		q, _ := json.Marshal(s.Value)
-		forms = append(forms, string(q[1:len(q)-1]))
+		m.Register(s.Value)
 	}
-	sort.Slice(forms, func(i, j int) bool { return len(forms[i]) > len(forms[j]) })
-	for _, f := range forms {
-		text = strings.ReplaceAll(text, f, "***")
-	}
-	return text
+	return m.MaskString(text)
 }

@@ -20,8 +20,9 @@ import (
 	"github.com/wfrun/wfrun/engine/runstore"
 	"github.com/wfrun/wfrun/internal/procgroup"
 	"github.com/wfrun/wfrun/interpolate"
+	"github.com/wfrun/wfrun/masking"
+	"github.com/wfrun/wfrun/runsecrets"
 	"github.com/wfrun/wfrun/store"
-	"github.com/wfrun/wfrun/store/seal"
 	"github.com/wfrun/wfrun/tasks"
 )
 
@@ -178,9 +179,21 @@ func commandWorker(command string) engine.WorkerFunc {
 		var stdout, stderr limitedBuffer
 		stdout.max, stderr.max = 16<<20, 4<<10
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		// stderr is kept for the failure reason, and only its first bytes:
+		// it is masked as a stream before it is cut, so a value across the
+		// cut is never half kept.
+		var masked *masking.Writer
+		if sec := runsecrets.FromContext(ctx); sec != nil {
+			masked = sec.NewWriter(&stderr)
+			cmd.Stderr = masked
+		}
 		procgroup.Set(cmd)
 		cmd.Cancel = func() error { return procgroup.Kill(cmd) }
-		if err := cmd.Run(); err != nil {
+		err := cmd.Run()
+		if masked != nil {
+			_ = masked.Close()
+		}
+		if err != nil {
 			msg := strings.TrimSpace(stderr.String())
 			if msg != "" {
 				return nil, fmt.Errorf("worker command failed (%v): %s", err, msg)
@@ -198,17 +211,27 @@ func commandWorker(command string) engine.WorkerFunc {
 	}
 }
 
-// workerEnv is the environment of worker commands: wfrun's own key material
-// and env-backed secrets are removed, so a worker sees only the input wfrun
-// resolved for it.
+// workerEnvAllowed are the variables a worker command inherits: what a
+// shell command needs to run and to read text, nothing else. An allowlist,
+// because an env: secret store may use any prefix, and wfrun's own
+// configuration (WFRUN_MASTER_KEY, WFRUN_STORE with its credentials) must
+// not reach a worker either: a worker sees only the input wfrun resolved
+// for it.
+var workerEnvAllowed = map[string]bool{
+	"PATH": true, "HOME": true, "USER": true, "LOGNAME": true, "SHELL": true,
+	"LANG": true, "LANGUAGE": true, "TZ": true, "TMPDIR": true, "TMP": true, "TEMP": true,
+	"SYSTEMROOT": true, "COMSPEC": true, "PATHEXT": true, "WINDIR": true, // Windows needs these to start a process
+}
+
+// workerEnv is the environment of worker commands: the allowlisted
+// variables of env, plus the LC_* locale settings.
 func workerEnv(env []string) []string {
 	out := env[:0:0]
 	for _, kv := range env {
 		name, _, _ := strings.Cut(kv, "=")
-		if name == seal.EnvMasterKey || name == seal.EnvPreviousKeys || strings.HasPrefix(name, "WFRUN_SECRET_") || name == "WFRUN_STORE" {
-			continue
+		if workerEnvAllowed[strings.ToUpper(name)] || strings.HasPrefix(name, "LC_") {
+			out = append(out, kv)
 		}
-		out = append(out, kv)
 	}
 	return out
 }

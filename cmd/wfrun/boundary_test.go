@@ -1,0 +1,115 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// noPiece fails when text holds 5 consecutive bytes of any form of a value.
+func noPiece(t *testing.T, what, text string, values ...string) {
+	t.Helper()
+	for _, v := range values {
+		q, _ := json.Marshal(v)
+		forms := []string{v, string(q[1 : len(q)-1]), base64.StdEncoding.EncodeToString([]byte(v)), url.QueryEscape(v)}
+		for _, f := range forms {
+			for i := 0; i+5 <= len(f); i++ {
+				if strings.Contains(text, f[i:i+5]) {
+					t.Fatalf("%s holds %q, a piece of a secret (form %q):\n%s", what, f[i:i+5], f, text)
+				}
+			}
+		}
+	}
+}
+
+// A worker command runs with an allowlisted environment: the variables of
+// an env: secret store never reach it, whatever their prefix, and neither
+// does wfrun's own configuration. Artifacts: stdout, stderr, show.
+func TestWorkerEnvironmentIsAnAllowlist(t *testing.T) {
+	cliEnv(t)
+	const unreferenced = "unreferenced-env-secret-Mq3Wz8"
+	t.Setenv("WFRUN_STORE", "env:MYAPP_")
+	t.Setenv("MYAPP_DB_PASSWORD", unreferenced)
+	t.Setenv("OTHER_SERVICE_TOKEN", unreferenced+"-2")
+	dir := t.TempDir()
+	wf := filepath.Join(dir, "wf.json")
+	if err := os.WriteFile(wf, []byte(`{"name":"w","tasks":[{"name":"env","taskReferenceName":"env"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := wfrun(t, "", "run", wf, "--worker", `env=printf '{"env":"%s","path":"%s"}' "$(env | tr '\n' ' ' | tr -d '"\\')" "$PATH"`)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var got struct{ Env, Path string }
+	if err := json.Unmarshal([]byte(out), &got); err != nil || got.Path == "" {
+		t.Fatalf("worker output %s (%v)", out, err)
+	}
+	for _, name := range []string{"MYAPP_DB_PASSWORD", "OTHER_SERVICE_TOKEN", "WFRUN_STORE", "WFRUN_HOME"} {
+		if strings.Contains(got.Env, name+"=") {
+			t.Fatalf("the worker saw %s: %s", name, got.Env)
+		}
+	}
+	noPiece(t, "stdout", out, unreferenced)
+	noPiece(t, "stderr", errOut, unreferenced)
+}
+
+// A failing worker's stderr is cut for the reason only once it is masked:
+// a value across the 4 KiB cut is never half shown (stderr, show).
+func TestWorkerStderrMaskedBeforeCut(t *testing.T) {
+	home := cliEnv(t)
+	_ = home
+	const secret = "Hb6Yt2Kc9Qz4Wp7Lm3Rv"
+	mustRun(t, "", "secret", "set", "tok", "--value", secret)
+	dir := t.TempDir()
+	wf := filepath.Join(dir, "wf.json")
+	if err := os.WriteFile(wf, []byte(`{"name":"w","tasks":[{"name":"leaky","taskReferenceName":"leaky","inputParameters":{"t":"${workflow.secrets.tok}"}}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	worker := `leaky=head -c 4080 /dev/zero | tr '\0' x >&2; sed 's/.*"t":"\([^"]*\)".*/\1/' >&2; exit 3`
+	out, errOut, code := wfrun(t, "", "run", wf, "--worker", worker)
+	if code != 1 || !strings.Contains(errOut, "worker command failed") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	noPiece(t, "stdout", out, secret)
+	noPiece(t, "stderr", errOut, secret)
+	ids := mustRun(t, "", "runs", "-o", "json")
+	var runs []struct {
+		ID string `json:"workflowId"`
+	}
+	if err := json.Unmarshal([]byte(ids), &runs); err != nil || len(runs) == 0 {
+		t.Fatalf("runs: %s (%v)", ids, err)
+	}
+	noPiece(t, "show", mustRun(t, "", "show", runs[0].ID, "-o", "json"), secret)
+}
+
+// wfrun eval masks a value however the printed JSON spells it: with <, >
+// and & (which json.Marshal would have escaped), and with non-ASCII
+// characters the context file wrote as \uXXXX escapes (which the printed
+// document keeps).
+func TestEvalMasksEveryForm(t *testing.T) {
+	dir := t.TempDir()
+	ctx := filepath.Join(dir, "ctx.json")
+	// Written by hand: the spelling of the file is the point.
+	ctxDoc := `{"workflow":{"input":{}},"secrets":{
+	  "html":"a<b>&c-credential-77",
+	  "intl":"p\u00e4ssw\u00f6rd-\u00fcn\u00efcode-\u03a9",
+	  "obj":{"k":"x<y>&z-credential-88"}}}`
+	if err := os.WriteFile(ctx, []byte(ctxDoc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCLI(t, `{"h":"x ${workflow.secrets.html} y","i":"${workflow.secrets.intl}","o":"${workflow.secrets.obj}","t":"in text ${workflow.secrets.obj} too"}`,
+		"eval", "--doc", "-", "--context", ctx)
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	for _, v := range []string{"a<b>&c-credential-77", "p\u00e4ssw\u00f6rd-\u00fcn\u00efcode-\u03a9", "pässwörd-ünïcode-Ω", "x<y>&z-credential-88"} {
+		noPiece(t, "eval output", out, v)
+	}
+	if !strings.Contains(out, `"x *** y"`) {
+		t.Fatalf("eval output: %s", out)
+	}
+}
