@@ -31,6 +31,13 @@ const (
 	// inputParameters.scriptExpression is a function body over $ (the input);
 	// output {"result": ...}.
 	TypeLambda = "LAMBDA"
+	// TypeFork is the taskType of a FORK_JOIN's (and FORK_JOIN_DYNAMIC's)
+	// record, as Conductor names it.
+	TypeFork            = "FORK"
+	TypeForkJoinDynamic = "FORK_JOIN_DYNAMIC"
+	TypeDynamic         = "DYNAMIC"
+	TypeStartWorkflow   = "START_WORKFLOW"
+	TypeEvent           = "EVENT"
 )
 
 var controlTypes = map[string]bool{
@@ -132,51 +139,15 @@ func (t *WorkflowTask) UnmarshalJSON(b []byte) error {
 // Location returns the task's JSON pointer in its definition.
 func (t *WorkflowTask) Location() string { return t.loc }
 
-// TaskDefinition is the inline TaskDef of a task (retry settings).
-type TaskDefinition struct {
-	RetryCount         *int   `json:"retryCount,omitempty"`
-	RetryLogic         string `json:"retryLogic,omitempty"`
-	RetryDelaySeconds  *int   `json:"retryDelaySeconds,omitempty"`
-	BackoffScaleFactor int    `json:"backoffScaleFactor,omitempty"`
-	TimeoutSeconds     int64  `json:"timeoutSeconds,omitempty"`
-}
+// TaskDefinition is a task's inline taskDefinition: a whole TaskDef, which
+// takes precedence over the registered one (WithTaskDefs).
+type TaskDefinition = TaskDef
 
 // SubWorkflowParam names the child workflow of a SUB_WORKFLOW task.
 type SubWorkflowParam struct {
 	Name               string          `json:"name,omitempty"`
 	Version            int             `json:"version,omitempty"`
 	WorkflowDefinition json.RawMessage `json:"workflowDefinition,omitempty"`
-}
-
-// retryPolicy merges the task-level and inline TaskDef settings (the task
-// level wins, as Conductor's WorkflowTask.retryCount overrides the TaskDef).
-func (t *WorkflowTask) retryPolicy() (count int, logic string, delay int, scale int) {
-	scale = 1
-	if td := t.TaskDefinition; td != nil {
-		if td.RetryCount != nil {
-			count = *td.RetryCount
-		}
-		logic = td.RetryLogic
-		if td.RetryDelaySeconds != nil {
-			delay = *td.RetryDelaySeconds
-		}
-		if td.BackoffScaleFactor > 0 {
-			scale = td.BackoffScaleFactor
-		}
-	}
-	if t.RetryCount != nil {
-		count = *t.RetryCount
-	}
-	if t.RetryLogic != "" {
-		logic = t.RetryLogic
-	}
-	if t.RetryDelaySeconds != nil {
-		delay = *t.RetryDelaySeconds
-	}
-	if count < 0 {
-		count = 0
-	}
-	return count, strings.ToUpper(logic), delay, scale
 }
 
 // ParseOption configures ParseDefinition.

@@ -123,11 +123,30 @@
 // (external completion: CompleteTask, usable from another process because
 // it is delivered as a runstore signal), SIMPLE (WithWorker handlers),
 // LAMBDA (Conductor's legacy scriptExpression task).
-// Retries follow retryCount / retryDelaySeconds / retryLogic (FIXED,
-// EXPONENTIAL_BACKOFF, LINEAR_BACKOFF) from the task or its inline
-// taskDefinition; optional tasks end COMPLETED_WITH_ERRORS; timeoutSeconds
-// ends the run TIMED_OUT; failureWorkflow is started with the original input
-// plus workflowId, reason, failureStatus and failureTaskId.
+//
+// # Task definitions, retries and timeouts
+//
+// A task's settings come from its inline taskDefinition, else from the
+// registered TaskDef of its name (WithTaskDefs: a TaskDefs registry filled
+// from a directory, or any TaskDefSource such as a server's metadata API),
+// with TaskDef's defaults for absent fields; the task-level retryCount
+// overrides the definition's, as in Conductor. retryLogic FIXED,
+// LINEAR_BACKOFF and EXPONENTIAL_BACKOFF (capped by maxRetryDelaySeconds);
+// every retry is a new record with retriedTaskId. timeoutSeconds applies
+// timeoutPolicy (RETRY, TIME_OUT_WF, ALERT_ONLY); responseTimeoutSeconds
+// times an unanswered attempt out and retries it; inputTemplate supplies
+// input defaults; concurrentExecLimit and rateLimitPerFrequency hold tasks
+// SCHEDULED across the engine's runs. The workflow's timeoutSeconds applies
+// its timeoutPolicy (TIME_OUT_WF, or ALERT_ONLY, the default). Every timer
+// reads the engine's Clock (WithClock; ManualClock in tests). Optional
+// tasks end COMPLETED_WITH_ERRORS.
+//
+// A run that fails, times out or is ended by a TERMINATE task starts its
+// failureWorkflow (a name, or "$workflow.input.x" / "${workflow.input.x}")
+// with the original input plus workflowId, reason, failureStatus,
+// failureTaskId and failedWorkflow (the failed run in its display form:
+// masked, `_secrets` as "***"), under the same correlationId; its id is the
+// output's "conductor.failure_workflow".
 //
 // # outputFilter
 //

@@ -58,6 +58,7 @@ type taskHead struct {
 	WaitUntil          int64  `json:"waitUntil,omitempty"`
 	Awaiting           bool   `json:"awaitingCompletion,omitempty"`
 	SubWorkflowID      string `json:"subWorkflowId,omitempty"`
+	RetriedTaskID      string `json:"retriedTaskId,omitempty"`
 }
 
 // head is the task record's scalar members, as stored and as expressions see
@@ -65,7 +66,7 @@ type taskHead struct {
 func (r *runState) head(t *taskRecord) taskHead {
 	return taskHead{
 		t.TaskID, t.Ref, t.TaskType, t.TaskDefName, t.Status, t.RetryCount, t.Iteration, t.Seq, t.Reason,
-		t.Scheduled, t.Start, t.End, r.id, t.WaitUntil, t.Awaiting, t.SubWorkflowID,
+		t.Scheduled, t.Start, t.End, r.id, t.WaitUntil, t.Awaiting, t.SubWorkflowID, t.RetriedTaskID,
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wfrun/wfrun/engine/runstore"
@@ -85,9 +86,13 @@ type Engine struct {
 	pollInterval time.Duration
 	maxLoop      int
 	// owner names this engine in the leases of the runs it executes.
-	owner    string
-	leaseTTL time.Duration
-	remote   RemoteWorkerFunc
+	owner     string
+	leaseTTL  time.Duration
+	remote    RemoteWorkerFunc
+	clock     Clock
+	taskDefs  TaskDefSource
+	limits    *taskLimits
+	templates sync.Map // templateKey → *templateEntry
 }
 
 // Option configures New.
@@ -170,6 +175,10 @@ func New(opts ...Option) (*Engine, error) {
 	if e.runs == nil {
 		e.runs = runstore.NewMemory()
 	}
+	if e.clock == nil {
+		e.clock = systemClock{}
+	}
+	e.limits = newTaskLimits()
 	if e.registry == nil {
 		e.registry = tasks.NewRegistry()
 	}
@@ -272,7 +281,7 @@ func (e *Engine) newRun(ctx context.Context, def *Definition, input json.RawMess
 		cfg.id = newID()
 	}
 	r := e.newState(def, cfg.id)
-	now := nowMillis()
+	now := r.nowMillis()
 	r.doc = runDoc{runHead: runHead{
 		WorkflowID: cfg.id, WorkflowType: def.Name, Version: def.Version, Status: StatusRunning,
 		CorrelationID: cfg.correlationID, CreateTime: now, UpdateTime: now,
@@ -283,6 +292,7 @@ func (e *Engine) newRun(ctx context.Context, def *Definition, input json.RawMess
 	if err := r.newSecrets(parent); err != nil {
 		return nil, err
 	}
+	input = withInputTemplate(input, def.InputTemplate)
 	if err := r.setInput(input); err != nil {
 		return nil, err
 	}
@@ -520,7 +530,7 @@ func (e *Engine) loadDoc(ctx context.Context, id string, _ []byte, d *runDoc, pa
 			TaskID: td.TaskID, Ref: td.ReferenceTaskName, TaskType: td.TaskType, TaskDefName: td.TaskDefName,
 			Status: td.Status, RetryCount: td.RetryCount, Iteration: td.Iteration, Seq: td.Seq, Reason: td.Reason,
 			Scheduled: td.ScheduledTime, Start: td.StartTime, End: td.EndTime, WaitUntil: td.WaitUntil, Awaiting: td.Awaiting,
-			SubWorkflowID: td.SubWorkflowID, inStored: td.InputData, outStored: td.OutputData,
+			SubWorkflowID: td.SubWorkflowID, RetriedTaskID: td.RetriedTaskID, inStored: td.InputData, outStored: td.OutputData,
 		}
 		t.inMem = unseal(td.InputData, "/tasks/"+t.TaskID+"/inputData")
 		t.outMem = unseal(td.OutputData, "/tasks/"+t.TaskID+"/outputData")

@@ -249,7 +249,7 @@ func TestUnregisteredSimpleTask(t *testing.T) {
 
 func TestWorkflowTimeout(t *testing.T) {
 	h := newHarness(t, nil)
-	res := h.run(`{"name":"w","timeoutSeconds":1,"tasks":[{"name":"h","taskReferenceName":"h","type":"HUMAN"}]}`, `{}`)
+	res := h.run(`{"name":"w","timeoutSeconds":1,"timeoutPolicy":"TIME_OUT_WF","tasks":[{"name":"h","taskReferenceName":"h","type":"HUMAN"}]}`, `{}`)
 	if res.Status != engine.StatusTimedOut {
 		t.Fatalf("%s %q", res.Status, res.Reason)
 	}

@@ -40,17 +40,19 @@ func (r *runState) execute(ctx context.Context) (*Result, error) {
 	}
 	leaseCtx, cancelLease := context.WithCancelCause(ctx)
 	defer cancelLease(nil)
-	runCtx, cancel := leaseCtx, context.CancelFunc(func() {})
-	if r.def.TimeoutSeconds > 0 {
-		deadline := time.UnixMilli(r.doc.CreateTime).Add(time.Duration(r.def.TimeoutSeconds) * time.Second)
-		runCtx, cancel = context.WithDeadline(leaseCtx, deadline)
-	}
-	defer cancel()
+	runCtx, cancel := context.WithCancelCause(leaseCtx)
+	defer cancel(nil)
+	r.mu.Lock()
+	r.rootCtx = ctx
+	r.mu.Unlock()
+	stopWatch := r.watchWorkflow(cancel)
 	stopLease := r.keepLease(leaseCtx, cancelLease)
 	err := r.execList(runCtx, r.def.Tasks, "", 0)
 	stopLease()
+	stopWatch()
 	var st *stopError
 	var term *terminated
+	var wto *workflowTimeout
 	cause := context.Cause(leaseCtx)
 	switch {
 	case err != nil && errors.As(cause, &term):
@@ -65,9 +67,8 @@ func (r *runState) execute(ctx context.Context) (*Result, error) {
 		return &Result{RunID: r.id, Status: StatusRunning}, fmt.Errorf("%w: run %s stays RUNNING and can be resumed", ErrInterrupted, r.id)
 	case errors.Is(cause, ErrLeaseLost):
 		return nil, fmt.Errorf("run %s: %w", r.id, cause)
-	case errors.Is(runCtx.Err(), context.DeadlineExceeded):
-		return r.finish(ctx, &stopError{status: StatusTimedOut,
-			reason: fmt.Sprintf("workflow timed out after %d seconds", r.def.TimeoutSeconds)})
+	case errors.As(context.Cause(runCtx), &wto):
+		return r.finish(ctx, &stopError{status: StatusTimedOut, reason: wto.reason})
 	default:
 		if !errors.Is(err, runstore.ErrUnavailable) {
 			r.releaseLease(ctx)
@@ -84,7 +85,7 @@ func (r *runState) finish(ctx context.Context, st *stopError) (*Result, error) {
 	var cancelled []*taskRecord
 	for _, t := range r.tasks {
 		if t.Status == TaskScheduled || t.Status == TaskInProgress {
-			t.Status, t.End = TaskCanceled, nowMillis()
+			t.Status, t.End = TaskCanceled, r.nowMillis()
 			r.touchLocked(t)
 			cancelled = append(cancelled, t)
 		}
@@ -119,16 +120,20 @@ func (r *runState) finish(ctx context.Context, st *stopError) (*Result, error) {
 	if len(out) == 0 {
 		out = []byte("{}")
 	}
-	if (st.status == StatusFailed || st.status == StatusTimedOut) && r.def.FailureWorkflow != "" {
-		out, st.reason = r.startFailureWorkflow(ctx, st, out)
-	}
 	if err := r.setOutput(out); err != nil {
 		return nil, err
 	}
 	r.mu.Lock()
-	r.doc.Status, r.doc.ReasonForIncompletion, r.doc.EndTime = st.status, st.reason, nowMillis()
+	r.doc.Status, r.doc.ReasonForIncompletion, r.doc.EndTime = st.status, st.reason, r.nowMillis()
 	r.doc.FailedTaskID = st.failedTaskID
 	r.wfDoc = nil
+	r.mu.Unlock()
+	if r.def.FailureWorkflow != "" && failureStarts(st) {
+		if err := r.setOutput(r.startFailureWorkflow(ctx, st, out)); err != nil {
+			return nil, err
+		}
+	}
+	r.mu.Lock()
 	outMem := r.doc.Output
 	r.mu.Unlock()
 	r.emit(Event{Kind: EventWorkflow, Status: st.status, Reason: st.reason})
@@ -146,29 +151,6 @@ func (r *runState) finish(ctx context.Context, st *stopError) (*Result, error) {
 // an in-memory workflow output.
 func (r *runState) displayOutput(out []byte) (json.RawMessage, error) {
 	return r.sec.ViewMember("output", orEmpty(out))
-}
-
-func (r *runState) startFailureWorkflow(ctx context.Context, st *stopError, out []byte) ([]byte, string) {
-	reason := st.reason
-	def, err := r.e.findDefinition(r.def.FailureWorkflow, 0)
-	if err != nil {
-		return out, reason + fmt.Sprintf(" (failure workflow not started: %v)", err)
-	}
-	in := map[string]any{}
-	_ = json.Unmarshal(r.doc.Input, &in)
-	in["workflowId"], in["reason"], in["failureStatus"], in["failureTaskId"] = r.id, r.sec.Text(reason), st.status, st.failedTaskID
-	input, _ := json.Marshal(in)
-	cfg := &runConfig{principal: r.doc.Principal, project: r.doc.Project, env: r.doc.Environment}
-	child, err := r.e.newRun(ctx, def, input, cfg, r.id, "", r.sec)
-	if err != nil {
-		return out, reason + fmt.Sprintf(" (failure workflow not started: %v)", err)
-	}
-	_, _ = child.execute(ctx)
-	o := map[string]any{}
-	_ = json.Unmarshal(out, &o)
-	o["conductor.failure_workflow"] = child.id
-	b, _ := json.Marshal(o)
-	return b, reason
 }
 
 // execList runs a task list in order. A FORK_JOIN hands back the branches
@@ -269,8 +251,12 @@ func (r *runState) begin(ctx context.Context, wt *WorkflowTask, ref string, iter
 		return rec, nil, true, nil, nil
 	}
 	if rec == nil || rec.Status == TaskFailed || rec.Status == TaskFailedTerminal || rec.Status == TaskCanceled || rec.Status == TaskTimedOut {
-		rec = &taskRecord{Ref: ref, TaskType: wt.Type, TaskDefName: wt.Name, Status: TaskScheduled,
-			RetryCount: retry, Iteration: iter, Scheduled: nowMillis(), wt: wt}
+		prev := rec
+		rec = &taskRecord{Ref: ref, TaskType: recordType(wt), TaskDefName: wt.Name, Status: TaskScheduled,
+			RetryCount: retry, Iteration: iter, Scheduled: r.nowMillis(), wt: wt}
+		if prev != nil && retry > 0 {
+			rec.RetriedTaskID = prev.TaskID
+		}
 		r.mu.Lock()
 		r.addTaskLocked(rec)
 		r.mu.Unlock()
@@ -279,13 +265,15 @@ func (r *runState) begin(ctx context.Context, wt *WorkflowTask, ref string, iter
 	env := &runEnv{r: r, taskID: rec.TaskID, values: r.e.envValues}
 	raw, transient := []byte("{}"), []byte("{}")
 	var secretErr error
-	if wt.input != nil {
+	inTmpl, defaults := r.e.inputTemplate(wt)
+	if inTmpl != nil {
 		// One call: the stored form (secret references kept), the transient
 		// form (values) and every value used registered, BEFORE the task
 		// runs, so whatever it echoes is masked. The transient form comes
 		// from the ORIGINAL template, never from the stored one: an escaped
 		// $${workflow.secrets.x} stays data.
-		raw, transient, secretErr = r.sec.Resolve(ctx, wt.input, env)
+		raw, transient, secretErr = r.sec.Resolve(ctx, inTmpl, env)
+		raw, transient = templateDefaults(raw, defaults), templateDefaults(transient, defaults)
 		if raw == nil {
 			_ = r.setTaskData(rec, []byte("{}"), nil)
 			return rec, nil, false, &tasks.Result{Status: tasks.FailedTerminal, Reason: "input: " + r.sec.Text(secretErr.Error())}, r.transition(ctx, rec, TaskScheduled, "")
@@ -317,7 +305,8 @@ func (r *runState) complete(ctx context.Context, rec *taskRecord, output []byte)
 }
 
 // failTask marks rec failed and stops the run, unless the task is optional
-// (COMPLETED_WITH_ERRORS, and the run continues).
+// (COMPLETED_WITH_ERRORS, and the run continues). A TIMED_OUT task times
+// the workflow out, as Conductor's retry() decides.
 func (r *runState) failTask(ctx context.Context, rec *taskRecord, status, reason string) error {
 	// Reasons quote evaluator errors and remote text: masked whole, then cut.
 	reason = r.sec.Excerpt(reason, maxReasonBytes)
@@ -327,17 +316,47 @@ func (r *runState) failTask(ctx context.Context, rec *taskRecord, status, reason
 	if err := r.transition(ctx, rec, status, reason); err != nil {
 		return err
 	}
-	return &stopError{status: StatusFailed, reason: fmt.Sprintf("task %s (%s) failed: %s", rec.Ref, rec.TaskType, reason),
+	wfStatus := StatusFailed
+	if status == TaskTimedOut {
+		wfStatus = StatusTimedOut
+	}
+	return &stopError{status: wfStatus, reason: fmt.Sprintf("Task %s failed with status: %s and reason: '%s'", rec.TaskID, wfStatus, reason),
 		failedRef: rec.Ref, failedTaskID: rec.TaskID}
+}
+
+// recordType is the taskType a record carries, as Conductor's mappers set
+// it: a SIMPLE task's type is its name, a FORK_JOIN's is FORK.
+func recordType(wt *WorkflowTask) string {
+	switch wt.Type {
+	case TypeSimple:
+		return wt.Name
+	case TypeForkJoin, TypeForkJoinDynamic:
+		return TypeFork
+	}
+	return wt.Type
+}
+
+// builtIn types are never retried (Conductor's TaskType.isBuiltIn).
+func builtIn(typ string) bool {
+	switch typ {
+	case TypeSwitch, TypeDecision, TypeForkJoin, TypeForkJoinDynamic, TypeJoin, TypeDoWhile:
+		return true
+	}
+	return false
 }
 
 func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string, iter int) error {
 	ref := wt.TaskReferenceName + suffix
-	maxRetries, logic, delay, scale := wt.retryPolicy()
+	pol := r.e.policy(wt)
 	retry := 0
 	if prev := r.lookup(ref); prev != nil && !successfulTask(prev.Status) && prev.Status != TaskScheduled && prev.Status != TaskInProgress {
 		retry = prev.RetryCount + 1
 	}
+	// WAIT/HUMAN wait for an external completion; a SIMPLE task handed to
+	// remote workers (WithRemoteWorkers) has its response timeout enforced
+	// where workers poll (the server's queue reassigns it).
+	_, local := r.e.workers[wt.Name]
+	waits := wt.Type == TypeWait || wt.Type == TypeHuman || (wt.Type == TypeSimple && !local && r.e.remote != nil)
 	for {
 		rec, input, done, fail, err := r.begin(ctx, wt, ref, iter, retry)
 		if err != nil {
@@ -353,21 +372,42 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 			return r.failTask(ctx, rec, string(fail.Status), fail.Reason)
 		}
 		if wt.StartDelay > 0 && rec.Status == TaskScheduled && retry == 0 {
-			if err := sleepCtx(ctx, time.Duration(wt.StartDelay)*time.Second); err != nil {
+			if err := r.e.sleep(ctx, time.Duration(wt.StartDelay)*time.Second); err != nil {
 				return err
 			}
 		}
-		if err := r.transition(ctx, rec, TaskInProgress, ""); err != nil {
+		release, err := r.e.acquireSlot(ctx, pol)
+		if err != nil {
 			return err
 		}
-		res := r.runLeaf(ctx, wt, rec, withoutOutputFilter(wt, input))
+		if err := r.transition(ctx, rec, TaskInProgress, ""); err != nil {
+			release()
+			return err
+		}
+		actx, cancel := context.WithCancelCause(ctx)
+		stopWatch := r.watchAttempt(cancel, rec, pol, waits)
+		res := r.runLeaf(actx, wt, rec, withoutOutputFilter(wt, input))
+		stopWatch()
+		release()
+		timedOut := attemptTimedOut(actx)
+		cancel(nil)
 		if ctx.Err() != nil {
-			// Interrupted or timed out: the record stays IN_PROGRESS (resume
-			// re-runs this attempt; a timeout cancels it in finish).
+			// Interrupted or the run ended: the record stays IN_PROGRESS
+			// (resume re-runs this attempt; finish cancels it).
 			return ctx.Err()
 		}
-		// Before anything of the output is masked, stored or shown.
-		res = r.applyOutputFilter(ctx, wt, rec, res)
+		if timedOut != nil {
+			res = tasks.Result{Status: TaskTimedOut, Reason: timedOut.reason}
+			if timedOut.policy == TimeoutWorkflow {
+				if err := r.transition(ctx, rec, TaskTimedOut, timedOut.reason); err != nil {
+					return err
+				}
+				return &stopError{status: StatusTimedOut, reason: timedOut.reason, failedRef: rec.Ref, failedTaskID: rec.TaskID}
+			}
+		} else {
+			// Before anything of the output is masked, stored or shown.
+			res = r.applyOutputFilter(ctx, wt, rec, res)
+		}
 		switch res.Status {
 		case tasks.Completed:
 			if err := r.complete(ctx, rec, res.Output); err != nil {
@@ -377,15 +417,15 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 				return r.terminateStop(rec, rec.inMem)
 			}
 			return nil
-		case tasks.Failed:
-			if retry < maxRetries {
+		case tasks.Failed, TaskTimedOut:
+			if retry < pol.retryCount && !builtIn(wt.Type) {
 				if len(res.Output) > 0 {
 					_ = r.setTaskData(rec, nil, res.Output)
 				}
-				if err := r.transition(ctx, rec, TaskFailed, r.sec.Text(res.Reason)); err != nil {
+				if err := r.transition(ctx, rec, string(res.Status), r.sec.Text(res.Reason)); err != nil {
 					return err
 				}
-				if err := sleepCtx(ctx, retryDelay(logic, delay, scale, retry)); err != nil {
+				if err := r.e.sleep(ctx, retryDelay(pol, retry)); err != nil {
 					return err
 				}
 				retry++
@@ -396,7 +436,7 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 			_ = r.setTaskData(rec, nil, res.Output)
 		}
 		status := string(res.Status)
-		if status != TaskFailed && status != TaskFailedTerminal {
+		if status != TaskFailed && status != TaskFailedTerminal && status != TaskTimedOut {
 			status = TaskFailedTerminal
 			if res.Reason == "" {
 				res.Reason = fmt.Sprintf("task returned status %q", res.Status)
@@ -406,29 +446,21 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 	}
 }
 
-func retryDelay(logic string, delay, scale, attempt int) time.Duration {
-	d := time.Duration(delay) * time.Second
-	switch logic {
+// retryDelay is the wait before retry attempt+1, as Conductor computes it
+// (FIXED, LINEAR_BACKOFF: delay*scale*(n+1), EXPONENTIAL_BACKOFF:
+// delay*2^n; capped by maxRetryDelaySeconds).
+func retryDelay(p taskPolicy, attempt int) time.Duration {
+	d := int64(p.retryDelay)
+	switch p.retryLogic {
 	case "EXPONENTIAL_BACKOFF":
-		return d * time.Duration(1<<min(attempt, 20))
+		d *= int64(1) << min(attempt, 30)
 	case "LINEAR_BACKOFF":
-		return d * time.Duration(scale*(attempt+1))
+		d *= int64(p.scale) * int64(attempt+1)
 	}
-	return d
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
+	if p.maxDelay > 0 && d > int64(p.maxDelay) {
+		d = int64(p.maxDelay)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return time.Duration(d) * time.Second
 }
 
 // runLeaf executes one attempt of a leaf task. Panics in executors become
@@ -588,11 +620,15 @@ func (r *runState) terminateCheck(input []byte) tasks.Result {
 	default:
 		return tasks.Result{Status: tasks.FailedTerminal, Reason: fmt.Sprintf("given termination status is not valid: %q", in.Status)}
 	}
-	out := map[string]json.RawMessage{}
-	if len(in.Output) > 0 {
-		out["output"] = in.Output
+	// Conductor's Terminate: a map workflowOutput is the task output, any
+	// other value is wrapped as {"output": value}.
+	if len(in.Output) == 0 || string(in.Output) == "null" {
+		return tasks.Result{Status: tasks.Completed, Output: json.RawMessage("{}")}
 	}
-	b, _ := json.Marshal(out)
+	if in.Output[0] == '{' {
+		return tasks.Result{Status: tasks.Completed, Output: in.Output}
+	}
+	b, _ := json.Marshal(map[string]json.RawMessage{"output": in.Output})
 	return tasks.Result{Status: tasks.Completed, Output: b}
 }
 
@@ -602,7 +638,10 @@ func (r *runState) terminateStop(rec *taskRecord, input []byte) error {
 	var in terminateInput
 	_ = json.Unmarshal(input, &in)
 	st := &stopError{status: strings.ToUpper(in.Status), reason: in.Reason, failedRef: "", failedTaskID: ""}
-	if st.status == StatusFailed {
+	if strings.TrimSpace(st.reason) == "" {
+		st.reason = fmt.Sprintf("Workflow is %s by TERMINATE task: %s", st.status, rec.TaskID)
+	}
+	if st.status == StatusFailed || st.status == StatusTerminated {
 		st.failedRef, st.failedTaskID = rec.Ref, rec.TaskID
 	}
 	if len(in.Output) > 0 && string(in.Output) != "null" {
@@ -632,7 +671,7 @@ func (r *runState) waitTask(ctx context.Context, wt *WorkflowTask, rec *taskReco
 			if err != nil {
 				return tasks.Result{Status: tasks.FailedTerminal, Reason: fmt.Sprintf("invalid duration %q: %v", s, err)}
 			}
-			waitUntil = time.Now().Add(d).UnixMilli()
+			waitUntil = r.e.now().Add(d).UnixMilli()
 		} else if s, ok := in.Until.(string); ok && s != "" {
 			t, err := parseUntil(s)
 			if err != nil {
@@ -658,21 +697,31 @@ func (r *runState) waitTask(ctx context.Context, wt *WorkflowTask, rec *taskReco
 		what = "until " + time.UnixMilli(waitUntil).UTC().Format(time.RFC3339)
 	}
 	r.emit(Event{Kind: EventWaiting, TaskRef: rec.Ref, TaskType: rec.TaskType, TaskID: rec.TaskID, Status: TaskInProgress, Reason: what})
+	var due <-chan time.Time
+	if waitUntil != 0 {
+		var stop func()
+		due, stop = r.e.clock.After(time.UnixMilli(waitUntil).Sub(r.e.now()))
+		defer stop()
+	}
+	poll := time.NewTicker(r.e.pollInterval)
+	defer poll.Stop()
 	for {
 		if sig, ok := r.takePending(rec.Ref); ok {
 			return tasks.Result{Status: tasks.Status(sig.Status), Output: sig.Output, Reason: sig.Reason}
 		}
-		if waitUntil != 0 && time.Now().UnixMilli() >= waitUntil {
+		// The deadline before another poll: a slow poll (a store that went
+		// away) must not starve it.
+		select {
+		case <-due:
 			return tasks.Result{Status: tasks.Completed, Output: json.RawMessage("{}")}
+		default:
 		}
-		d := r.e.pollInterval
-		if waitUntil != 0 {
-			if rem := time.Until(time.UnixMilli(waitUntil)); rem < d {
-				d = rem
-			}
-		}
-		if err := sleepCtx(ctx, d); err != nil {
-			return tasks.Result{Status: tasks.Failed, Reason: err.Error()}
+		select {
+		case <-due:
+			return tasks.Result{Status: tasks.Completed, Output: json.RawMessage("{}")}
+		case <-ctx.Done():
+			return tasks.Result{Status: tasks.Failed, Reason: ctx.Err().Error()}
+		case <-poll.C:
 		}
 		r.pollSignals(ctx)
 	}
@@ -760,10 +809,14 @@ func (r *runState) execSwitch(ctx context.Context, wt *WorkflowTask, suffix stri
 	var selected string
 	if done {
 		var o struct {
-			SelectedCase string `json:"selectedCase"`
+			SelectedCase string   `json:"selectedCase"`
+			CaseOutput   []string `json:"caseOutput"`
 		}
 		_ = json.Unmarshal(rec.outMem, &o)
 		selected = o.SelectedCase
+		if wt.Type == TypeDecision && len(o.CaseOutput) > 0 {
+			selected = o.CaseOutput[0]
+		}
 	} else {
 		var in any
 		_ = json.Unmarshal(input, &in)
@@ -772,16 +825,48 @@ func (r *runState) execSwitch(ctx context.Context, wt *WorkflowTask, suffix stri
 			return r.failTask(ctx, rec, TaskFailedTerminal, "expression: "+err.Error())
 		}
 		selected = caseString(v)
-		out, _ := json.Marshal(map[string]any{"evaluationResult": []string{selected}, "selectedCase": selected})
+		// As Conductor's mappers record it: the evaluated case in the input
+		// ("case"); SWITCH's output evaluationResult + selectedCase,
+		// DECISION's caseOutput.
+		stored := map[string]any{}
+		_ = json.Unmarshal(orEmpty(rec.inMem), &stored)
+		stored["case"] = selected
+		var out []byte
+		if wt.Type == TypeDecision {
+			if len(decisionBranch(wt, selected)) > 0 {
+				stored["hasChildren"] = "true"
+			}
+			out, _ = json.Marshal(map[string]any{"caseOutput": []string{selected}})
+		} else {
+			out, _ = json.Marshal(map[string]any{"evaluationResult": []string{selected}, "selectedCase": selected})
+		}
+		if b, err := json.Marshal(stored); err == nil {
+			if err := r.setTaskData(rec, b, nil); err != nil {
+				return r.failTask(ctx, rec, TaskFailedTerminal, "input: "+err.Error())
+			}
+		}
 		if err := r.complete(ctx, rec, out); err != nil {
 			return err
 		}
+	}
+	if wt.Type == TypeDecision {
+		return r.execList(ctx, decisionBranch(wt, selected), suffix, iter)
 	}
 	branch, ok := wt.DecisionCases[selected]
 	if !ok {
 		branch = wt.DefaultCase
 	}
 	return r.execList(ctx, branch, suffix, iter)
+}
+
+// decisionBranch: a DECISION whose case has no tasks (absent or empty) takes
+// the default case (Conductor's DecisionTaskMapper; a SWITCH's empty case is
+// a no-op instead).
+func decisionBranch(wt *WorkflowTask, selected string) []*WorkflowTask {
+	if b := wt.DecisionCases[selected]; len(b) > 0 {
+		return b
+	}
+	return wt.DefaultCase
 }
 
 // caseString renders an evaluation result as Conductor does ("" + result).

@@ -70,6 +70,7 @@ type taskRecord struct {
 	WaitUntil     int64
 	Awaiting      bool // waits for an external completion (CompleteTask)
 	SubWorkflowID string
+	RetriedTaskID string // the attempt this one retries
 
 	inMem, inStored   []byte
 	outMem, outStored []byte
@@ -131,6 +132,9 @@ type runState struct {
 	resumed bool
 	// lease is held while this process executes the run (lease.go).
 	lease leaseState
+	// rootCtx is the context execute was called with: when it is still
+	// live but a task's context ended, the run itself is ending early.
+	rootCtx context.Context
 }
 
 // signal is an external completion. Its output is written sealed
@@ -211,7 +215,7 @@ func (r *runState) save(ctx context.Context) error {
 	r.saveMu.Lock()
 	defer r.saveMu.Unlock()
 	r.mu.Lock()
-	r.doc.UpdateTime = nowMillis()
+	r.doc.UpdateTime = r.nowMillis()
 	j, err := r.sec.Journal()
 	if err == nil {
 		r.doc.RegisteredValues = j
@@ -252,7 +256,7 @@ func (r *runState) archive(ctx context.Context) error {
 	r.saveMu.Lock()
 	defer r.saveMu.Unlock()
 	r.mu.Lock()
-	r.doc.UpdateTime = nowMillis()
+	r.doc.UpdateTime = r.nowMillis()
 	r.doc.RegisteredValues = "" // an archived run is never resumed
 	doc, err := r.encodeLocked()
 	sum := r.summaryLocked()
@@ -332,7 +336,7 @@ func (r *runState) transition(ctx context.Context, t *taskRecord, status, reason
 	r.mu.Lock()
 	t.Status = status
 	t.Reason = reason
-	now := nowMillis()
+	now := r.nowMillis()
 	switch status {
 	case TaskInProgress:
 		if t.Start == 0 {

@@ -105,6 +105,11 @@ func (v *validator) definition(d *Definition) {
 	if d.TimeoutSeconds < 0 {
 		v.add("/timeoutSeconds", "must not be negative")
 	}
+	switch strings.ToUpper(d.TimeoutPolicy) {
+	case "", TimeoutWorkflow, TimeoutAlertOnly:
+	default:
+		v.add("/timeoutPolicy", "unknown workflow timeoutPolicy %q (want TIME_OUT_WF or ALERT_ONLY)", d.TimeoutPolicy)
+	}
 	if len(d.Tasks) == 0 {
 		v.add("/tasks", "the workflow has no tasks")
 	}
@@ -229,8 +234,18 @@ func (v *validator) task(t *WorkflowTask) {
 	if t.RetryCount != nil && *t.RetryCount < 0 {
 		v.add(t.loc+"/retryCount", "must not be negative")
 	}
-	if _, logic, _, _ := t.retryPolicy(); logic != "" && logic != "FIXED" && logic != "EXPONENTIAL_BACKOFF" && logic != "LINEAR_BACKOFF" {
-		v.add(t.loc+"/retryLogic", "unknown retryLogic %q (want FIXED, EXPONENTIAL_BACKOFF or LINEAR_BACKOFF)", logic)
+	if err := checkRetryLogic(t.RetryLogic); err != nil {
+		v.add(t.loc+"/retryLogic", "%v", err)
+	}
+	if t.TaskDefinition != nil {
+		if err := checkRetryLogic(t.TaskDefinition.RetryLogic); err != nil {
+			v.add(t.loc+"/taskDefinition/retryLogic", "%v", err)
+		}
+		switch strings.ToUpper(t.TaskDefinition.TimeoutPolicy) {
+		case "", TimeoutRetry, TimeoutWorkflow, TimeoutAlertOnly:
+		default:
+			v.add(t.loc+"/taskDefinition/timeoutPolicy", "unknown timeoutPolicy %q (want RETRY, TIME_OUT_WF or ALERT_ONLY)", t.TaskDefinition.TimeoutPolicy)
+		}
 	}
 	switch t.Type {
 	case TypeSwitch, TypeDecision:

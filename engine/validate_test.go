@@ -46,7 +46,7 @@ func TestParseDefinitionBadInput(t *testing.T) {
 		{"bad wait until", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"WAIT","inputParameters":{"until":"tomorrow"}}]}`,
 			[]string{`/tasks/0/inputParameters/until: invalid WAIT until`}},
 		{"bad retry logic", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"WAIT","taskDefinition":{"retryLogic":"RANDOM"}}]}`,
-			[]string{`/tasks/0/retryLogic: unknown retryLogic "RANDOM"`}},
+			[]string{`/tasks/0/taskDefinition/retryLogic: unknown retryLogic "RANDOM"`}},
 		{"bad terminate status", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"TERMINATE","inputParameters":{"terminationStatus":"DONE"}}]}`,
 			[]string{`/tasks/0/inputParameters/terminationStatus`}},
 		{"sub workflow without name", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"SUB_WORKFLOW","subWorkflowParam":{}}]}`,

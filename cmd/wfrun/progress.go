@@ -153,6 +153,9 @@ func (p *progressView) workflowLine(ev engine.Event, ts string) string {
 	reason := ev.Reason
 	if p.lastFailure != "" && strings.HasSuffix(reason, ": "+p.lastFailure) {
 		reason = strings.TrimSuffix(reason, ": "+p.lastFailure) + " (reason above)"
+	} else if q := " and reason: '" + p.lastFailure + "'"; p.lastFailure != "" && strings.HasSuffix(reason, q) {
+		// Conductor's wording: "Task <id> failed with status: S and reason: '<r>'".
+		reason = strings.TrimSuffix(reason, q) + " (reason above)"
 	}
 	if reason != "" {
 		line += ": " + reason

@@ -30,6 +30,7 @@ import (
 type engineFlags struct {
 	workers   []string
 	defsDir   string
+	taskDefs  string
 	quiet     bool
 	allowExec bool
 	out       outputFlags
@@ -46,6 +47,7 @@ func (f *engineFlags) progress(cmd *cobra.Command) func(engine.Event) {
 func (f *engineFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&f.workers, "worker", nil, "NAME=COMMAND: run SIMPLE tasks named NAME with `sh -c COMMAND` (task input JSON on stdin, output JSON object on stdout); repeatable")
 	cmd.Flags().StringVar(&f.defsDir, "definitions", "", "directory of workflow definitions for SUB_WORKFLOW and failureWorkflow names (default: the workflow file's directory)")
+	cmd.Flags().StringVar(&f.taskDefs, "taskdefs", "", "directory of Conductor task definitions (JSON TaskDef objects or lists: retries, timeouts, inputTemplate, limits); task definitions in the definitions directory are read too")
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines on stderr")
 	cmd.Flags().BoolVar(&f.allowExec, "allow-exec", false, "enable EXEC tasks, which run local commands with secrets as env vars and files (off by default: whoever writes the workflow could run any command)")
 	f.out.add(cmd)
@@ -140,6 +142,12 @@ func openEngine(cmd *cobra.Command, f *engineFlags, events func(engine.Event)) (
 		if f.defsDir != "" {
 			opts = append(opts, engine.WithDefinitionsDir(f.defsDir))
 		}
+		defs, err := loadTaskDefs(f.defsDir, f.taskDefs)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		opts = append(opts, engine.WithTaskDefs(defs))
 		for _, w := range f.workers {
 			name, command, ok := strings.Cut(w, "=")
 			if !ok || strings.TrimSpace(name) == "" || strings.TrimSpace(command) == "" {
@@ -528,4 +536,24 @@ func sleepUntil(ctx context.Context, t time.Time) error {
 	case <-timer.C:
 		return nil
 	}
+}
+
+// loadTaskDefs reads the task definitions of the definitions directory, then
+// of --taskdefs (which wins for a name defined in both).
+func loadTaskDefs(defsDir, taskDefsDir string) (*engine.TaskDefs, error) {
+	defs := engine.NewTaskDefs()
+	if defsDir != "" {
+		if err := defs.LoadDir(defsDir); err != nil {
+			return nil, err
+		}
+	}
+	if taskDefsDir != "" {
+		if st, err := os.Stat(taskDefsDir); err != nil || !st.IsDir() {
+			return nil, usageErr(fmt.Errorf("--taskdefs %s: not a directory", taskDefsDir))
+		}
+		if err := defs.LoadDir(taskDefsDir); err != nil {
+			return nil, err
+		}
+	}
+	return defs, nil
 }

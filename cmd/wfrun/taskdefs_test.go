@@ -1,0 +1,42 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A SIMPLE task's registered definition (retryCount) applies: from
+// --taskdefs, and from the definitions directory.
+func TestRunTaskDefsRetry(t *testing.T) {
+	cliEnv(t)
+	dir := t.TempDir()
+	wf := filepath.Join(dir, "wf.json")
+	os.WriteFile(wf, []byte(`{"name":"w","tasks":[{"name":"flaky","taskReferenceName":"f"}]}`), 0o600)
+	// Fails on its first call in each run directory, succeeds on the second.
+	worker := func(marker string) string {
+		return `flaky=if [ -e ` + marker + ` ]; then echo '{"ok":true}'; else touch ` + marker + `; exit 3; fi`
+	}
+	tdDir := t.TempDir()
+	os.WriteFile(filepath.Join(tdDir, "flaky.json"), []byte(`{"name":"flaky","retryCount":1,"retryDelaySeconds":0,"timeoutSeconds":60}`), 0o600)
+
+	_, errOut, code := wfrun(t, "", "run", wf, "--worker", worker(filepath.Join(dir, "m1")))
+	if code == 0 {
+		t.Fatalf("without a task definition the task is not retried: %s", errOut)
+	}
+	out, errOut, code := wfrun(t, "", "run", wf, "--taskdefs", tdDir, "--worker", worker(filepath.Join(dir, "m2")))
+	if code != 0 || !strings.Contains(out, `"ok"`) {
+		t.Fatalf("--taskdefs: exit %d: %s %s", code, out, errOut)
+	}
+	// The same definition in the definitions directory (beside the workflow).
+	os.WriteFile(filepath.Join(dir, "flaky_def.json"), []byte(`[{"name":"flaky","retryCount":1,"retryDelaySeconds":0}]`), 0o600)
+	out, errOut, code = wfrun(t, "", "run", wf, "--worker", worker(filepath.Join(dir, "m3")))
+	if code != 0 || !strings.Contains(out, `"ok"`) {
+		t.Fatalf("definitions directory: exit %d: %s %s", code, out, errOut)
+	}
+	_, errOut, code = wfrun(t, "", "run", wf, "--taskdefs", filepath.Join(dir, "missing"))
+	if code == 0 || !strings.Contains(errOut, "--taskdefs") {
+		t.Fatalf("missing --taskdefs dir: %d %s", code, errOut)
+	}
+}

@@ -1,0 +1,125 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// failureStarts: Conductor starts the failureWorkflow when the decider ends a
+// run early — a task failure, a timeout, or a TERMINATE task (FAILED or
+// TERMINATED) — and not when a client terminates the run.
+func failureStarts(st *stopError) bool {
+	switch st.status {
+	case StatusFailed, StatusTimedOut:
+		return true
+	case StatusTerminated:
+		return st.failedTaskID != ""
+	}
+	return false
+}
+
+// failureWorkflowName resolves the definition's failureWorkflow: a name, or
+// (as Conductor reads "$workflow.input.x") the workflow input member naming
+// it; "${workflow.input.x}" is read the same way. "" means none.
+func (r *runState) failureWorkflowName() string {
+	name := strings.TrimSpace(r.def.FailureWorkflow)
+	if !strings.HasPrefix(name, "$") {
+		return name
+	}
+	path := strings.TrimPrefix(name, "$")
+	if strings.HasPrefix(path, "{") && strings.HasSuffix(path, "}") {
+		path = path[1 : len(path)-1]
+	}
+	parts := strings.Split(path, ".")
+	if len(parts) != 3 || parts[0] != "workflow" || parts[1] != "input" {
+		return ""
+	}
+	in := map[string]any{}
+	r.mu.Lock()
+	_ = json.Unmarshal(orEmpty(r.doc.Input), &in)
+	r.mu.Unlock()
+	s, _ := in[parts[2]].(string)
+	return strings.TrimSpace(s)
+}
+
+// startFailureWorkflow runs the failure workflow and returns the run output
+// with "conductor.failure_workflow" (the failure run's id, or why it did not
+// start). The failure run's input is the failed run's input plus
+// workflowId, reason, failureStatus, failureTaskId and failedWorkflow (the
+// failed run as a client sees it: masked, `_secrets` as "***"); it keeps the
+// failed run's correlationId.
+func (r *runState) startFailureWorkflow(ctx context.Context, st *stopError, out []byte) []byte {
+	o := map[string]any{}
+	_ = json.Unmarshal(orEmpty(out), &o)
+	result := func() []byte {
+		b, _ := json.Marshal(o)
+		return b
+	}
+	name := r.failureWorkflowName()
+	if name == "" {
+		return out
+	}
+	def, err := r.e.findDefinition(name, 0)
+	if err != nil {
+		o["conductor.failure_workflow"] = r.sec.Text(fmt.Sprintf("Error workflow %s failed to start.  reason: %v", name, err))
+		return result()
+	}
+	failed, err := r.failedWorkflowView()
+	if err != nil {
+		o["conductor.failure_workflow"] = r.sec.Text(fmt.Sprintf("Error workflow %s failed to start.  reason: %v", name, err))
+		return result()
+	}
+	in := map[string]any{}
+	r.mu.Lock()
+	_ = json.Unmarshal(orEmpty(r.doc.Input), &in)
+	correlationID := r.doc.CorrelationID
+	r.mu.Unlock()
+	in["workflowId"], in["reason"], in["failureStatus"] = r.id, r.sec.Text(st.reason), st.status
+	if st.failedTaskID != "" {
+		in["failureTaskId"] = st.failedTaskID
+	}
+	in["failedWorkflow"] = failed
+	input, err := encodeJSON(in)
+	if err != nil {
+		o["conductor.failure_workflow"] = fmt.Sprintf("Error workflow %s failed to start.  reason: %v", name, err)
+		return result()
+	}
+	cfg := &runConfig{principal: r.doc.Principal, project: r.doc.Project, env: r.doc.Environment, correlationID: correlationID}
+	child, err := r.e.newRun(ctx, def, input, cfg, "", "", r.sec)
+	if err != nil {
+		o["conductor.failure_workflow"] = r.sec.Text(fmt.Sprintf("Error workflow %s failed to start.  reason: %v", name, err))
+		return result()
+	}
+	_, _ = child.execute(ctx)
+	o["conductor.failure_workflow"] = child.id
+	return result()
+}
+
+// failedWorkflowView is the failed run's document in its display form: the
+// stored form (masked, `_secrets` sealed) through masking.View, so no secret
+// and no sealed blob is copied into the failure run.
+func (r *runState) failedWorkflowView() (any, error) {
+	r.mu.Lock()
+	doc, err := r.encodeLocked()
+	r.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	view, err := r.sec.View(doc)
+	if err != nil {
+		return nil, err
+	}
+	v, err := decodeJSON(view)
+	if err != nil {
+		return nil, err
+	}
+	if m, ok := v.(map[string]any); ok {
+		// Bookkeeping of wfrun's store, not part of Conductor's Workflow.
+		for _, k := range []string{"principal", "definitionHash", "definitionPath", "nextSeq", "registeredValues"} {
+			delete(m, k)
+		}
+	}
+	return v, nil
+}

@@ -1,0 +1,340 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// ErrInvalidTaskDef: a task definition that cannot be used (no name, an
+// unknown retryLogic or timeoutPolicy, malformed JSON).
+var ErrInvalidTaskDef = errors.New("invalid task definition")
+
+// TaskDef is a Conductor task definition (TaskDef): the retry, timeout,
+// input-default and limit settings of every task with its name. Pointer
+// fields distinguish "absent" from zero: an absent field takes Conductor's
+// default (see Effective).
+type TaskDef struct {
+	Name                        string          `json:"name"`
+	Description                 string          `json:"description,omitempty"`
+	RetryCount                  *int            `json:"retryCount,omitempty"`
+	RetryLogic                  string          `json:"retryLogic,omitempty"`
+	RetryDelaySeconds           *int            `json:"retryDelaySeconds,omitempty"`
+	BackoffScaleFactor          *int            `json:"backoffScaleFactor,omitempty"`
+	MaxRetryDelaySeconds        int             `json:"maxRetryDelaySeconds,omitempty"`
+	TimeoutSeconds              int64           `json:"timeoutSeconds,omitempty"`
+	ResponseTimeoutSeconds      *int64          `json:"responseTimeoutSeconds,omitempty"`
+	TimeoutPolicy               string          `json:"timeoutPolicy,omitempty"`
+	InputTemplate               json.RawMessage `json:"inputTemplate,omitempty"`
+	ConcurrentExecLimit         *int            `json:"concurrentExecLimit,omitempty"`
+	RateLimitPerFrequency       *int            `json:"rateLimitPerFrequency,omitempty"`
+	RateLimitFrequencyInSeconds *int            `json:"rateLimitFrequencyInSeconds,omitempty"`
+	InputKeys                   []string        `json:"inputKeys,omitempty"`
+	OutputKeys                  []string        `json:"outputKeys,omitempty"`
+	OwnerEmail                  string          `json:"ownerEmail,omitempty"`
+}
+
+// Timeout policies of task definitions (RETRY, TIME_OUT_WF, ALERT_ONLY);
+// workflows accept TIME_OUT_WF and ALERT_ONLY.
+const (
+	TimeoutRetry     = "RETRY"
+	TimeoutWorkflow  = "TIME_OUT_WF"
+	TimeoutAlertOnly = "ALERT_ONLY"
+)
+
+// Validate reports the first problem of d, or nil.
+func (d *TaskDef) Validate() error {
+	switch {
+	case d == nil:
+		return fmt.Errorf("%w: null", ErrInvalidTaskDef)
+	case strings.TrimSpace(d.Name) == "":
+		return fmt.Errorf("%w: missing name", ErrInvalidTaskDef)
+	}
+	if err := checkRetryLogic(d.RetryLogic); err != nil {
+		return fmt.Errorf("%w %q: %v", ErrInvalidTaskDef, d.Name, err)
+	}
+	switch strings.ToUpper(d.TimeoutPolicy) {
+	case "", TimeoutRetry, TimeoutWorkflow, TimeoutAlertOnly:
+	default:
+		return fmt.Errorf("%w %q: unknown timeoutPolicy %q (want RETRY, TIME_OUT_WF or ALERT_ONLY)", ErrInvalidTaskDef, d.Name, d.TimeoutPolicy)
+	}
+	if d.RetryCount != nil && *d.RetryCount < 0 {
+		return fmt.Errorf("%w %q: retryCount must not be negative", ErrInvalidTaskDef, d.Name)
+	}
+	if it := bytes.TrimSpace(d.InputTemplate); len(it) > 0 && string(it) != "null" && it[0] != '{' {
+		return fmt.Errorf("%w %q: inputTemplate must be a JSON object", ErrInvalidTaskDef, d.Name)
+	}
+	return nil
+}
+
+func checkRetryLogic(logic string) error {
+	switch strings.ToUpper(logic) {
+	case "", "FIXED", "EXPONENTIAL_BACKOFF", "LINEAR_BACKOFF":
+		return nil
+	}
+	return fmt.Errorf("unknown retryLogic %q (want FIXED, EXPONENTIAL_BACKOFF or LINEAR_BACKOFF)", logic)
+}
+
+// TaskDefSource gives the registered definition of a task name. The engine
+// asks it each time a task is scheduled, so a source that changes (a server's
+// metadata API) takes effect for the next task.
+type TaskDefSource interface {
+	TaskDef(name string) (*TaskDef, bool)
+}
+
+// WithTaskDefs sets where task definitions are looked up (by task name). A
+// task's inline taskDefinition takes precedence, as in Conductor.
+func WithTaskDefs(src TaskDefSource) Option { return func(e *Engine) { e.taskDefs = src } }
+
+// TaskDefs is an in-memory, concurrency-safe TaskDefSource.
+type TaskDefs struct {
+	mu   sync.RWMutex
+	defs map[string]*TaskDef
+}
+
+var _ TaskDefSource = (*TaskDefs)(nil)
+
+// NewTaskDefs returns an empty registry.
+func NewTaskDefs() *TaskDefs { return &TaskDefs{defs: map[string]*TaskDef{}} }
+
+// TaskDef returns the definition registered under name.
+func (t *TaskDefs) TaskDef(name string) (*TaskDef, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	d, ok := t.defs[name]
+	return d, ok
+}
+
+// Put registers (or replaces) definitions after validating each.
+func (t *TaskDefs) Put(defs ...*TaskDef) error {
+	for _, d := range defs {
+		if err := d.Validate(); err != nil {
+			return err
+		}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, d := range defs {
+		c := *d
+		t.defs[d.Name] = &c
+	}
+	return nil
+}
+
+// Delete removes a definition; it reports whether one was registered.
+func (t *TaskDefs) Delete(name string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.defs[name]
+	delete(t.defs, name)
+	return ok
+}
+
+// All returns the registered definitions sorted by name.
+func (t *TaskDefs) All() []*TaskDef {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	out := make([]*TaskDef, 0, len(t.defs))
+	for _, d := range t.defs {
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// ParseTaskDefs reads a JSON document holding one task definition (an object
+// with "name" and no "tasks") or a list of them (as Conductor's
+// POST /metadata/taskdefs takes). A workflow definition (an object with
+// "tasks") gives no task definitions and no error.
+func ParseTaskDefs(b []byte) ([]*TaskDef, error) {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return nil, fmt.Errorf("%w: empty document", ErrInvalidTaskDef)
+	}
+	var list []*TaskDef
+	switch b[0] {
+	case '[':
+		if err := json.Unmarshal(b, &list); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInvalidTaskDef, err)
+		}
+	case '{':
+		var probe map[string]json.RawMessage
+		if err := json.Unmarshal(b, &probe); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInvalidTaskDef, err)
+		}
+		if _, wf := probe["tasks"]; wf {
+			return nil, nil
+		}
+		var d TaskDef
+		if err := json.Unmarshal(b, &d); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInvalidTaskDef, err)
+		}
+		list = []*TaskDef{&d}
+	default:
+		return nil, fmt.Errorf("%w: want a JSON object or array", ErrInvalidTaskDef)
+	}
+	for i, d := range list {
+		if err := d.Validate(); err != nil {
+			return nil, fmt.Errorf("[%d]: %w", i, err)
+		}
+	}
+	return list, nil
+}
+
+// LoadDir registers the task definitions of every *.json file in dir (one
+// definition or a list per file). Workflow definitions in the same
+// directory are skipped, so a definitions directory can hold both. A file
+// that cannot be read or parsed is an error naming it.
+func (t *TaskDefs) LoadDir(dir string) error {
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return err
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("task definitions: %w", err)
+		}
+		if !looksLikeTaskDefs(b) {
+			continue
+		}
+		defs, err := ParseTaskDefs(b)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		if err := t.Put(defs...); err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+	}
+	return nil
+}
+
+// looksLikeTaskDefs: a list of objects with "name", or an object with "name"
+// and no "tasks" (a workflow). Anything else in a definitions directory
+// (inputs, outputs) is not a task definition file.
+func looksLikeTaskDefs(b []byte) bool {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return false
+	}
+	switch b[0] {
+	case '{':
+		var probe map[string]json.RawMessage
+		if json.Unmarshal(b, &probe) != nil {
+			return false
+		}
+		_, name := probe["name"]
+		_, wf := probe["tasks"]
+		_, tl := probe["timeoutSeconds"]
+		_, rc := probe["retryCount"]
+		_, rt := probe["responseTimeoutSeconds"]
+		return name && !wf && (tl || rc || rt || probe["ownerEmail"] != nil || probe["inputTemplate"] != nil || probe["retryLogic"] != nil)
+	case '[':
+		var probe []map[string]json.RawMessage
+		if json.Unmarshal(b, &probe) != nil || len(probe) == 0 {
+			return false
+		}
+		for _, p := range probe {
+			if _, ok := p["name"]; !ok {
+				return false
+			}
+			if _, wf := p["tasks"]; wf {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// taskPolicy is a task's effective settings: the definition (inline or
+// registered) with Conductor's defaults, and the task-level overrides.
+type taskPolicy struct {
+	hasDef          bool
+	retryCount      int
+	retryLogic      string
+	retryDelay      int
+	scale           int
+	maxDelay        int
+	timeout         int64
+	responseTimeout int64
+	timeoutPolicy   string
+	inputTemplate   json.RawMessage
+	concurrentLimit int
+	ratePerFreq     int
+	rateFreqSeconds int
+	defName         string
+}
+
+// policy returns the effective settings of wt. Conductor uses the inline
+// taskDefinition, else the registered definition of the task's name; each
+// absent field takes TaskDef's default (retryCount 3, retryDelaySeconds 60,
+// FIXED, responseTimeoutSeconds 3600, TIME_OUT_WF); the task-level
+// retryCount overrides the definition's. Without any definition a task is
+// not retried, unless its own retryCount says so (then without delay).
+func (e *Engine) policy(wt *WorkflowTask) taskPolicy {
+	td := wt.TaskDefinition
+	if td == nil && e.taskDefs != nil {
+		if d, ok := e.taskDefs.TaskDef(wt.Name); ok {
+			td = d
+		}
+	}
+	p := taskPolicy{scale: 1, retryLogic: "FIXED", defName: wt.Name}
+	if td != nil {
+		p.hasDef = true
+		p.retryCount, p.retryDelay, p.responseTimeout, p.timeoutPolicy = 3, 60, 3600, TimeoutWorkflow
+		if td.RetryCount != nil {
+			p.retryCount = *td.RetryCount
+		}
+		if td.RetryLogic != "" {
+			p.retryLogic = strings.ToUpper(td.RetryLogic)
+		}
+		if td.RetryDelaySeconds != nil {
+			p.retryDelay = *td.RetryDelaySeconds
+		}
+		if td.BackoffScaleFactor != nil && *td.BackoffScaleFactor > 0 {
+			p.scale = *td.BackoffScaleFactor
+		}
+		p.maxDelay = td.MaxRetryDelaySeconds
+		p.timeout = td.TimeoutSeconds
+		if td.ResponseTimeoutSeconds != nil {
+			p.responseTimeout = *td.ResponseTimeoutSeconds
+		}
+		if td.TimeoutPolicy != "" {
+			p.timeoutPolicy = strings.ToUpper(td.TimeoutPolicy)
+		}
+		if it := bytes.TrimSpace(td.InputTemplate); len(it) > 2 && it[0] == '{' {
+			p.inputTemplate = it
+		}
+		if td.ConcurrentExecLimit != nil {
+			p.concurrentLimit = *td.ConcurrentExecLimit
+		}
+		if td.RateLimitPerFrequency != nil && td.RateLimitFrequencyInSeconds != nil {
+			p.ratePerFreq, p.rateFreqSeconds = *td.RateLimitPerFrequency, *td.RateLimitFrequencyInSeconds
+		}
+	}
+	// Task-level settings override the definition (WorkflowTask.retryCount).
+	if wt.RetryCount != nil {
+		p.retryCount = *wt.RetryCount
+	}
+	if wt.RetryLogic != "" {
+		p.retryLogic = strings.ToUpper(wt.RetryLogic)
+	}
+	if wt.RetryDelaySeconds != nil {
+		p.retryDelay = *wt.RetryDelaySeconds
+	}
+	if p.retryCount < 0 {
+		p.retryCount = 0
+	}
+	if p.retryDelay < 0 {
+		p.retryDelay = 0
+	}
+	return p
+}

@@ -1,0 +1,132 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// attemptTimeout is the cancellation cause of a task attempt that ran past
+// its definition's timeoutSeconds or responseTimeoutSeconds.
+type attemptTimeout struct {
+	reason string
+	policy string // the timeoutPolicy that applies (a response timeout retries)
+}
+
+func (a *attemptTimeout) Error() string { return a.reason }
+
+// errWorkflowTimeout is the cancellation cause of a run past its
+// definition's timeoutSeconds (timeoutPolicy TIME_OUT_WF).
+type workflowTimeout struct{ reason string }
+
+func (w *workflowTimeout) Error() string { return w.reason }
+
+// watchAttempt cancels an attempt (with an *attemptTimeout cause) once it
+// exceeds the task definition's timeoutSeconds (as the definition's
+// timeoutPolicy says: RETRY and TIME_OUT_WF stop the attempt, ALERT_ONLY
+// only reports) or responseTimeoutSeconds (an attempt that has not answered
+// is TIMED_OUT and retried, whatever the policy: Conductor's
+// isResponseTimedOut). The returned function stops the watch.
+func (r *runState) watchAttempt(cancel context.CancelCauseFunc, rec *taskRecord, p taskPolicy, waits bool) func() {
+	if !p.hasDef {
+		return func() {}
+	}
+	timeout := time.Duration(p.timeout) * time.Second
+	response := time.Duration(0)
+	// WAIT/HUMAN and asynchronously completed tasks are exempt from the
+	// response timeout, as Conductor exempts async-complete tasks.
+	if p.responseTimeout > 0 && !waits {
+		response = time.Duration(p.responseTimeout) * time.Second
+	}
+	if timeout <= 0 && response <= 0 {
+		return func() {}
+	}
+	start := r.e.now()
+	var tch, rch <-chan time.Time
+	stopT, stopR := func() {}, func() {}
+	if timeout > 0 {
+		tch, stopT = r.e.clock.After(timeout)
+	}
+	if response > 0 {
+		rch, stopR = r.e.clock.After(response)
+	}
+	timedOut := &attemptTimeout{policy: p.timeoutPolicy,
+		reason: fmt.Sprintf("Task timed out after %d seconds. Timeout configured as %d seconds. Timeout policy configured to %s", p.timeout, p.timeout, p.timeoutPolicy)}
+	noResponse := &attemptTimeout{policy: TimeoutRetry,
+		reason: fmt.Sprintf("responseTimeout: %d exceeded for the taskId: %s with Task Definition: %s", p.responseTimeout, rec.TaskID, p.defName)}
+	done := make(chan struct{})
+	go func() {
+		defer stopT()
+		defer stopR()
+		for tch != nil || rch != nil {
+			select {
+			case <-done:
+				return
+			case <-tch:
+				tch = nil
+			case <-rch:
+				rch = nil
+			}
+			// Conductor checks the task's timeout before its response
+			// timeout: when both have passed, timeoutSeconds decides.
+			if timeout > 0 && !r.e.now().Before(start.Add(timeout)) && timedOut != nil {
+				if timedOut.policy != TimeoutAlertOnly {
+					cancel(timedOut)
+					return
+				}
+				r.emit(Event{Kind: EventTask, TaskRef: rec.Ref, TaskType: rec.TaskType, TaskID: rec.TaskID, Status: TaskInProgress, Reason: timedOut.reason})
+				timedOut, tch = nil, nil
+			}
+			if response > 0 && !r.e.now().Before(start.Add(response)) {
+				cancel(noResponse)
+				return
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+// attemptTimedOut returns the timeout that stopped an attempt, if any.
+func attemptTimedOut(actx context.Context) *attemptTimeout {
+	var at *attemptTimeout
+	if errors.As(context.Cause(actx), &at) {
+		return at
+	}
+	return nil
+}
+
+// watchWorkflow enforces the definition's timeoutSeconds from the run's
+// creation: TIME_OUT_WF cancels the run (cause *workflowTimeout); ALERT_ONLY
+// (Conductor's default) only reports it.
+func (r *runState) watchWorkflow(cancel context.CancelCauseFunc) func() {
+	if r.def.TimeoutSeconds <= 0 {
+		return func() {}
+	}
+	policy := r.def.TimeoutPolicy
+	if policy == "" {
+		policy = TimeoutAlertOnly
+	}
+	r.mu.Lock()
+	from := r.doc.CreateTime
+	r.mu.Unlock()
+	deadline := time.UnixMilli(from).Add(time.Duration(r.def.TimeoutSeconds) * time.Second)
+	ch, stop := r.e.clock.After(deadline.Sub(r.e.now()))
+	done := make(chan struct{})
+	go func() {
+		defer stop()
+		select {
+		case <-done:
+		case <-ch:
+			elapsed := (r.nowMillis() - from) / 1000
+			reason := fmt.Sprintf("Workflow timed out after %d seconds. Timeout configured as %d seconds. Timeout policy configured to %s",
+				elapsed, r.def.TimeoutSeconds, policy)
+			if policy == TimeoutAlertOnly {
+				r.emit(Event{Kind: EventWorkflow, Status: StatusRunning, Reason: reason})
+				return
+			}
+			cancel(&workflowTimeout{reason: reason})
+		}
+	}()
+	return func() { close(done) }
+}
