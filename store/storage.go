@@ -68,6 +68,10 @@ var ErrWrongKey = errors.New("master key does not match the store")
 //
 // A scope key ("o", "p/P", "e/P/E") has a fixed number of segments given
 // by its first letter, and names cannot contain "@", so keys never collide.
+// KeysRecordKey is the storage key of the record holding the ids of the
+// keys a store is sealed with (its ciphertext carries the id in clear).
+const KeysRecordKey = keysKey
+
 const (
 	kindCurrent = "c"
 	kindVersion = "h"

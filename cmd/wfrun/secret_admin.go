@@ -3,9 +3,13 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
+	"sort"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/wfrun/wfrun/engine/runstore"
 	"github.com/wfrun/wfrun/store"
 	"github.com/wfrun/wfrun/store/open"
 	"github.com/wfrun/wfrun/store/seal"
@@ -15,61 +19,125 @@ func newSecretRekeyCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "rekey",
 		Short: "Re-encrypt every stored value under a new master key",
-		Long: `Re-encrypt every stored value (current versions and history) under a new
-master key.
+		Long: `Re-encrypt every stored record (current versions, history, metadata)
+under a new master key, all or nothing, and leave no record under the old
+key (the bolt file is compacted into a new one; Redis records are
+overwritten).
 
-With the key file ($WFRUN_HOME/master.key): a new key is generated and put
-first in the file, the old one kept after it; every value is re-encrypted in
-one transaction; then the old key is removed from the file. If the command is
-interrupted the file still holds both keys, and running it again finishes.
+With the key file ($WFRUN_HOME/master.key): a new key is generated and kept
+in master.key.next; the store is re-sealed in one commit; only then is
+master.key replaced by the new key. If the command fails or is interrupted,
+master.key is unchanged, and running it again finishes with the same new
+key.
 
 With WFRUN_MASTER_KEY: set WFRUN_MASTER_KEY to the new key and
 WFRUN_MASTER_KEY_PREVIOUS to the old one, run rekey, then drop
 WFRUN_MASTER_KEY_PREVIOUS. Every process sharing a Redis store needs the new
-key afterwards.`,
+key afterwards.
+
+Runs that are still RUNNING or PAUSED hold values sealed under the current
+key; rekey refuses while there are any.`,
 		Example: `  wfrun secret rekey
   WFRUN_MASTER_KEY=$(openssl rand -base64 32) WFRUN_MASTER_KEY_PREVIOUS=$OLD wfrun secret rekey`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := storeConfig(cmd)
-			fromEnv := cfg.Getenv != nil && cfg.Getenv(seal.EnvMasterKey) != ""
-			var oldKeys [][]byte
-			if !fromEnv {
-				// Make sure a key file exists (first use), then add a new primary.
-				if _, err := cfg.Keyring(); err != nil {
-					return err
-				}
-				keys, err := seal.ReadKeyFile(cfg.Home)
-				if err != nil {
-					return err
-				}
-				oldKeys = keys
-				fresh, err := seal.GenerateKey()
-				if err != nil {
-					return err
-				}
-				if err := seal.WriteKeyFile(cfg.Home, append([][]byte{fresh}, keys...)...); err != nil {
-					return err
-				}
+			// Nothing is generated or written before the store is known to
+			// hold encrypted records and no live run depends on the key.
+			if err := checkRekeyable(cmd, cfg); err != nil {
+				return err
 			}
-			n, keyID, err := rekeyStore(cmd, cfg)
+			if err := refuseWhileRunsLive(cmd); err != nil {
+				return err
+			}
+			getenv := cfg.Getenv
+			if getenv == nil {
+				getenv = os.Getenv
+			}
+			if strings.TrimSpace(getenv(seal.EnvMasterKey)) != "" {
+				n, keyID, err := rekeyStore(cmd, cfg)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "re-encrypted %d value(s) under key %s\n", n, keyID)
+				return nil
+			}
+			oldKeys, err := seal.ReadKeyFile(cfg.Home)
 			if err != nil {
 				return err
 			}
-			if !fromEnv {
-				keys, err := seal.ReadKeyFile(cfg.Home)
-				if err != nil {
-					return err
-				}
-				if err := seal.WriteKeyFile(cfg.Home, keys[0]); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "removed %d old key(s) from %s\n", len(oldKeys), seal.KeyFilePath(cfg.Home))
+			fresh, resumed, err := seal.ReadNextKey(cfg.Home)
+			if err != nil {
+				return err
 			}
+			if !resumed {
+				if fresh, err = seal.GenerateKey(); err != nil {
+					return err
+				}
+				if err := seal.WriteNextKey(cfg.Home, fresh); err != nil {
+					return err
+				}
+			}
+			ring, err := seal.NewKeyring(fresh, seal.WithPreviousKeys(oldKeys...))
+			if err != nil {
+				return err
+			}
+			cfg.Ring = ring
+			n, keyID, err := rekeyStore(cmd, cfg)
+			if err != nil {
+				return fmt.Errorf("%w (master.key is unchanged; the new key waits in %s for the next rekey)", err, seal.NextKeyFileName)
+			}
+			if err := seal.WriteKeyFile(cfg.Home, fresh); err != nil {
+				return err
+			}
+			if err := seal.RemoveNextKey(cfg.Home); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "removed %d old key(s) from %s\n", len(oldKeys), seal.KeyFilePath(cfg.Home))
 			fmt.Fprintf(cmd.OutOrStdout(), "re-encrypted %d value(s) under key %s\n", n, keyID)
 			return nil
 		},
 	}
+}
+
+// checkRekeyable opens the store with the current keys and makes sure it
+// holds encrypted records.
+func checkRekeyable(cmd *cobra.Command, cfg open.Config) (err error) {
+	s, err := open.Open(cmd.Context(), cfg)
+	if err != nil {
+		return fmt.Errorf("open secret store: %w", err)
+	}
+	defer func() { err = errors.Join(err, s.Close()) }()
+	if _, ok := s.(store.Rekeyer); !ok {
+		return fmt.Errorf("rekey: %w: this store holds no encrypted values (only bolt and Redis stores do); nothing was changed", store.ErrUnsupported)
+	}
+	return nil
+}
+
+// refuseWhileRunsLive refuses a rekey while runs that may still read their
+// sealed values (RUNNING or PAUSED) exist: the old key would be gone.
+func refuseWhileRunsLive(cmd *cobra.Command) (err error) {
+	rs, err := openRunStore(cmd)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, rs.Close()) }()
+	var live []string
+	for _, status := range []string{"RUNNING", "PAUSED"} {
+		list, err := rs.List(cmd.Context(), runstore.ListOptions{Status: status})
+		if err != nil {
+			return err
+		}
+		for _, s := range list {
+			live = append(live, s.ID)
+		}
+	}
+	if len(live) > 0 {
+		sort.Strings(live)
+		return fmt.Errorf("rekey: %d run(s) still RUNNING or PAUSED hold values sealed under the current key (%s); let them finish or stop them with `wfrun terminate RUN_ID`, then run rekey again; nothing was changed",
+			len(live), strings.Join(live, ", "))
+	}
+	return nil
 }
 
 func rekeyStore(cmd *cobra.Command, cfg open.Config) (n int, keyID string, err error) {

@@ -25,6 +25,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/wfrun/wfrun/store"
 	"github.com/wfrun/wfrun/store/bolt"
@@ -38,6 +39,9 @@ type Config struct {
 	URL  string // WFRUN_STORE
 	// Getenv looks up WFRUN_MASTER_KEY and friends; nil means os.Getenv.
 	Getenv func(string) string
+	// Ring, when set, is the keyring to use instead of loading one (rekey
+	// opens the store with the new key and the old ones).
+	Ring *seal.Keyring
 }
 
 // DefaultHome is $XDG_DATA_HOME/wfrun, else ~/.local/share/wfrun.
@@ -73,9 +77,37 @@ func (c Config) getenv() func(string) string {
 	return os.Getenv
 }
 
-// Keyring loads the keyring for c.
+// Keyring loads the keyring for c: Ring when set, else WFRUN_MASTER_KEY,
+// else $WFRUN_HOME/master.key. A key file is created on first use, except
+// when c names a Redis store that already holds secrets: a second home on a
+// shared Redis must use the key the store was written with, never create
+// its own.
 func (c Config) Keyring() (*seal.Keyring, error) {
-	return seal.LoadKeyringEnv(c.Home, c.getenv())
+	if c.Ring != nil {
+		return c.Ring, nil
+	}
+	getenv := c.getenv()
+	if strings.TrimSpace(getenv(seal.EnvMasterKey)) == "" && c.Home != "" {
+		if _, err := os.Stat(seal.KeyFilePath(c.Home)); errors.Is(err, os.ErrNotExist) {
+			for _, part := range strings.Split(c.URL, "|") {
+				part = strings.TrimSpace(part)
+				if !strings.HasPrefix(part, "redis") {
+					continue
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				id, err := redisKeyID(ctx, part)
+				cancel()
+				if err != nil {
+					return nil, err
+				}
+				if id != "" {
+					return nil, fmt.Errorf("%w: the Redis store at %s already holds secrets sealed with master key %s, and %s has no master.key: set WFRUN_MASTER_KEY to the key every process sharing the store uses (no key file was created)",
+						store.ErrWrongKey, redactURL(part), id, c.Home)
+				}
+			}
+		}
+	}
+	return seal.LoadKeyringEnv(c.Home, getenv)
 }
 
 // Open opens the store c describes.

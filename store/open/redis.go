@@ -11,6 +11,7 @@ import (
 
 	"github.com/wfrun/wfrun/store"
 	"github.com/wfrun/wfrun/store/redis"
+	"github.com/wfrun/wfrun/store/seal"
 )
 
 // redactURL hides the password of a Redis URL for error messages.
@@ -48,9 +49,59 @@ func splitOwnParams(raw string) (string, []redis.Option, error) {
 }
 
 func openRedis(ctx context.Context, cfg Config, raw string) (store.Store, error) {
-	clean, opts, err := splitOwnParams(raw)
+	client, opts, err := redisClient(raw)
 	if err != nil {
 		return nil, err
+	}
+	ring, err := cfg.Keyring()
+	if err != nil {
+		_ = client.Close()
+		return nil, err
+	}
+	if err := client.Ping(ctx).Err(); err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("%w: redis at %s: %v", store.ErrUnavailable, redactURL(raw), err)
+	}
+	return redis.New(client, ring, opts...)
+}
+
+// redisKeyID returns the id of the key the Redis store at raw was written
+// with, or "" for a store that holds nothing yet.
+func redisKeyID(ctx context.Context, raw string) (string, error) {
+	client, _, err := redisClient(raw)
+	if err != nil {
+		return "", err
+	}
+	defer client.Close()
+	u, _ := url.Parse(raw)
+	prefix := redis.DefaultPrefix
+	if p := u.Query().Get("prefix"); p != "" {
+		prefix = p
+	}
+	st, err := redis.NewStorage(client, prefix)
+	if err != nil {
+		return "", err
+	}
+	got, err := st.Get(ctx, store.KeysRecordKey)
+	if err != nil {
+		return "", fmt.Errorf("redis at %s: %w", redactURL(raw), err)
+	}
+	if got[0] == nil {
+		return "", nil
+	}
+	id, err := seal.KeyIDOf(got[0])
+	if err != nil {
+		return "", fmt.Errorf("redis at %s: %w: the key record is malformed", redactURL(raw), store.ErrIntegrity)
+	}
+	return id, nil
+}
+
+// redisClient builds the client a Redis store URL describes (not yet
+// connected) and the store options in its query.
+func redisClient(raw string) (goredis.UniversalClient, []redis.Option, error) {
+	clean, opts, err := splitOwnParams(raw)
+	if err != nil {
+		return nil, nil, err
 	}
 	scheme, rest, _ := strings.Cut(clean, "://")
 	var client goredis.UniversalClient
@@ -58,14 +109,14 @@ func openRedis(ctx context.Context, cfg Config, raw string) (store.Store, error)
 	case "redis", "rediss":
 		o, err := goredis.ParseURL(clean)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrBadURL, redactURL(raw), err)
+			return nil, nil, fmt.Errorf("%w: %s: %v", ErrBadURL, redactURL(raw), err)
 		}
 		client = goredis.NewClient(o)
 	case "redis+sentinel", "rediss+sentinel":
 		base := strings.TrimSuffix(scheme, "+sentinel")
 		u, err := url.Parse(base + "://" + rest)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrBadURL, redactURL(raw), err)
+			return nil, nil, fmt.Errorf("%w: %s: %v", ErrBadURL, redactURL(raw), err)
 		}
 		hosts := strings.Split(u.Host, ",")
 		u.Host = hosts[0]
@@ -80,17 +131,17 @@ func openRedis(ctx context.Context, cfg Config, raw string) (store.Store, error)
 		u.RawQuery = q.Encode()
 		o, err := goredis.ParseFailoverURL(u.String())
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrBadURL, redactURL(raw), err)
+			return nil, nil, fmt.Errorf("%w: %s: %v", ErrBadURL, redactURL(raw), err)
 		}
 		if o.MasterName == "" {
-			return nil, fmt.Errorf("%w: %s: Sentinel needs ?master=NAME", ErrBadURL, redactURL(raw))
+			return nil, nil, fmt.Errorf("%w: %s: Sentinel needs ?master=NAME", ErrBadURL, redactURL(raw))
 		}
 		client = goredis.NewFailoverClient(o)
 	case "redis+cluster", "rediss+cluster":
 		base := strings.TrimSuffix(scheme, "+cluster")
 		u, err := url.Parse(base + "://" + rest)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrBadURL, redactURL(raw), err)
+			return nil, nil, fmt.Errorf("%w: %s: %v", ErrBadURL, redactURL(raw), err)
 		}
 		hosts := strings.Split(u.Host, ",")
 		u.Host = hosts[0]
@@ -101,20 +152,11 @@ func openRedis(ctx context.Context, cfg Config, raw string) (store.Store, error)
 		u.RawQuery = q.Encode()
 		o, err := goredis.ParseClusterURL(u.String())
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrBadURL, redactURL(raw), err)
+			return nil, nil, fmt.Errorf("%w: %s: %v", ErrBadURL, redactURL(raw), err)
 		}
 		client = goredis.NewClusterClient(o)
 	default:
-		return nil, fmt.Errorf("%w: unknown scheme %q", ErrBadURL, scheme)
+		return nil, nil, fmt.Errorf("%w: unknown scheme %q", ErrBadURL, scheme)
 	}
-	ring, err := cfg.Keyring()
-	if err != nil {
-		_ = client.Close()
-		return nil, err
-	}
-	if err := client.Ping(ctx).Err(); err != nil {
-		_ = client.Close()
-		return nil, fmt.Errorf("%w: redis at %s: %v", store.ErrUnavailable, redactURL(raw), err)
-	}
-	return redis.New(client, ring, opts...)
+	return client, opts, nil
 }

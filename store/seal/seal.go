@@ -266,6 +266,15 @@ func LoadKeyringEnv(home string, getenv func(string) string) (*Keyring, error) {
 	if err != nil {
 		return nil, err
 	}
+	// An interrupted rekey may have re-sealed the store under the next key
+	// already: keep it readable.
+	next, ok, err := ReadNextKey(home)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		keys = append(keys, next)
+	}
 	return NewKeyring(keys[0], WithPreviousKeys(keys[1:]...))
 }
 
@@ -358,3 +367,43 @@ func WriteKeyFile(home string, keys ...[]byte) error {
 
 // ReadKeyFile returns the raw keys in home/master.key, primary first.
 func ReadKeyFile(home string) ([][]byte, error) { return readKeyFile(KeyFilePath(home)) }
+
+// NextKeyFileName holds the key a rekey is moving the store to, from just
+// before the store is re-sealed until the key file is switched to it, so an
+// interrupted rekey never strands values under a key kept nowhere.
+const NextKeyFileName = "master.key.next"
+
+func nextKeyPath(home string) string { return filepath.Join(home, NextKeyFileName) }
+
+// WriteNextKey writes home/master.key.next (0600), replacing any.
+func WriteNextKey(home string, raw []byte) error {
+	tmp := home + "/." + NextKeyFileName + ".tmp"
+	if err := os.WriteFile(tmp, []byte(EncodeKey(raw)+"\n"), 0o600); err != nil {
+		return fmt.Errorf("seal: write %s: %w", NextKeyFileName, err)
+	}
+	if err := os.Rename(tmp, nextKeyPath(home)); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("seal: write %s: %w", NextKeyFileName, err)
+	}
+	return nil
+}
+
+// ReadNextKey returns the key in home/master.key.next, if there is one.
+func ReadNextKey(home string) ([]byte, bool, error) {
+	keys, err := readKeyFile(nextKeyPath(home))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return keys[0], true, nil
+}
+
+// RemoveNextKey removes home/master.key.next.
+func RemoveNextKey(home string) error {
+	if err := os.Remove(nextKeyPath(home)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("seal: remove %s: %w", NextKeyFileName, err)
+	}
+	return nil
+}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/internal/redistest"
+	"github.com/wfrun/wfrun/store/seal"
+)
+
+func readFileOrNil(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// A rekey of a store without encrypted values is refused before any key is
+// generated: the key file is untouched and no next key is left behind.
+func TestRekeyOnEnvStoreAddsNoKey(t *testing.T) {
+	home := cliEnv(t)
+	mustRun(t, "", "secret", "set", "x", "--value", "rekey-env-value")
+	keyFile := seal.KeyFilePath(home)
+	before := readFileOrNil(t, keyFile)
+	t.Setenv("WFRUN_STORE", "env:")
+	out, errOut, code := wfrun(t, "", "secret", "rekey")
+	want := "wfrun: rekey: not supported by this secret backend: this store holds no encrypted values (only bolt and Redis stores do); nothing was changed\n"
+	if code != 1 || out != "" || errOut != want {
+		t.Fatalf("rekey on env: exit %d, stdout %q, stderr %q; want exit 1 and %q", code, out, errOut, want)
+	}
+	if after := readFileOrNil(t, keyFile); !bytes.Equal(before, after) {
+		t.Fatal("a failed rekey changed master.key")
+	}
+	if _, err := os.Stat(filepath.Join(home, seal.NextKeyFileName)); !os.IsNotExist(err) {
+		t.Fatalf("a failed rekey left %s: %v", seal.NextKeyFileName, err)
+	}
+	t.Setenv("WFRUN_STORE", "")
+	if got := mustRun(t, "", "secret", "get", "x", "--reveal"); got != "rekey-env-value\n" {
+		t.Fatalf("after failed rekey: %q", got)
+	}
+}
+
+// Runs that are still RUNNING or PAUSED hold values sealed under the
+// current key: rekey refuses, naming them, and changes nothing.
+func TestRekeyRefusedWhileRunsLive(t *testing.T) {
+	home := cliEnv(t)
+	mustRun(t, "", "secret", "set", "x", "--value", "rekey-live-value")
+	rs, err := runstore.OpenBolt(filepath.Join(home, "runs.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, status := range map[string]string{"run-b": "RUNNING", "run-a": "PAUSED", "run-c": "COMPLETED"} {
+		ch := &runstore.Change{Summary: runstore.Summary{ID: id, WorkflowType: "w", Status: status}, Head: []byte(`{}`)}
+		if err := rs.Commit(context.Background(), id, ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rs.Close()
+	keyFile, secrets := seal.KeyFilePath(home), filepath.Join(home, "secrets.db")
+	keyBefore, dbBefore := readFileOrNil(t, keyFile), readFileOrNil(t, secrets)
+	out, errOut, code := wfrun(t, "", "secret", "rekey")
+	want := "wfrun: rekey: 2 run(s) still RUNNING or PAUSED hold values sealed under the current key (run-a, run-b); let them finish or stop them with `wfrun terminate RUN_ID`, then run rekey again; nothing was changed\n"
+	if code != 1 || out != "" || errOut != want {
+		t.Fatalf("rekey with live runs: exit %d, stdout %q, stderr %q; want exit 1 and %q", code, out, errOut, want)
+	}
+	if !bytes.Equal(keyBefore, readFileOrNil(t, keyFile)) || !bytes.Equal(dbBefore, readFileOrNil(t, secrets)) {
+		t.Fatal("a refused rekey changed master.key or secrets.db")
+	}
+	if got := mustRun(t, "", "secret", "get", "x", "--reveal"); got != "rekey-live-value\n" {
+		t.Fatalf("after refused rekey: %q", got)
+	}
+}
+
+// A second home on a shared Redis store does not create its own master key:
+// it is told to use the store's.
+func TestSecondHomeOnSharedRedisCreatesNoKey(t *testing.T) {
+	addr := redistest.Start(t)
+	first := cliEnv(t)
+	url := "redis://" + addr
+	t.Setenv("WFRUN_STORE", url)
+	mustRun(t, "", "secret", "set", "shared", "--value", "shared-redis-value")
+	keys, err := seal.ReadKeyFile(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := filepath.Join(t.TempDir(), "second")
+	t.Setenv("WFRUN_HOME", second)
+	want := "wfrun: open secret store: master key does not match the store: the Redis store at " + url +
+		" already holds secrets sealed with master key " + seal.KeyIDFor(keys[0]) + ", and " + second +
+		" has no master.key: set WFRUN_MASTER_KEY to the key every process sharing the store uses (no key file was created)\n"
+	for _, args := range [][]string{{"secret", "get", "shared", "--reveal"}, {"secret", "set", "other", "--value", "v"}} {
+		out, errOut, code := wfrun(t, "", args...)
+		if code != 1 || out != "" || errOut != want {
+			t.Fatalf("wfrun %v from a second home: exit %d, stdout %q, stderr %q; want exit 1 and %q", args, code, out, errOut, want)
+		}
+	}
+	if _, err := os.Stat(seal.KeyFilePath(second)); !os.IsNotExist(err) {
+		t.Fatalf("the second home got its own master.key: %v", err)
+	}
+	// With the shared key it works.
+	t.Setenv(seal.EnvMasterKey, seal.EncodeKey(keys[0]))
+	if got := mustRun(t, "", "secret", "get", "shared", "--reveal"); got != "shared-redis-value\n" {
+		t.Fatalf("with the shared key: %q", got)
+	}
+}
