@@ -17,6 +17,7 @@ func commands() []*cobra.Command {
 		newTerminateCmd(),
 		newValidateCmd(),
 		newTaskCmd(),
+		newDemoTokenServerCmd(),
 		newServeCmd(),
 		newWorkerCmd(),
 	}

@@ -192,7 +192,9 @@ func (p *progressView) plainEvent(ev engine.Event) {
 	ts := p.stamp(ev.Time)
 	switch ev.Kind {
 	case engine.EventWorkflow:
-		if p.quiet && ev.Status == engine.StatusRunning && ev.Reason == "" {
+		if p.quiet {
+			// The end of the run is the exit status and, for a run that
+			// did not complete, the error line.
 			return
 		}
 		p.flushLoops(false)

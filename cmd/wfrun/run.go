@@ -502,7 +502,7 @@ func runEvery(ctx context.Context, cmd *cobra.Command, ef *engineFlags, c *cliEn
 		}
 		line := fmt.Sprintf("%s scheduled run %d: %s %s in %s", time.Now().Format("15:04:05"), n, res.RunID, res.Status,
 			time.Since(started).Round(time.Millisecond))
-		if res.Reason != "" {
+		if res.Reason != "" && !ef.pv.shownEnd(res.RunID) {
 			line += " (" + res.Reason + ")"
 		}
 		if maxRuns > 0 && n >= maxRuns {
