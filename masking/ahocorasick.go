@@ -29,6 +29,7 @@ type automaton struct {
 	class    [256]byte  // byte → class; 0 for bytes in no pattern
 	stride   int
 	maxLen   int  // longest pattern; bounds the streaming look-behind
+	pre      prefilter
 	hasStar  bool // some pattern contains '*', so a replacement may create a new match
 	patterns int
 }
@@ -147,6 +148,7 @@ func buildAutomaton(patterns []string) *automaton {
 	}
 	trie = nil
 	a.dense = make([]int32, int(rows)*a.stride)
+	a.pre = newPrefilter(sorted)
 
 	// 3. Failure links, inherited outputs and complete dense rows, in
 	// breadth-first order (which is now simply increasing state number):
@@ -207,10 +209,11 @@ func (a *automaton) step(s int32, c byte) int32 {
 // span is a half-open byte range [start, end) to redact.
 type span struct{ start, end int }
 
-// spans appends to dst the merged ranges of every pattern occurrence in b:
-// overlapping and adjacent occurrences become one range, as the runner's
-// SecretMasker does. Ranges come out sorted and disjoint.
-func (a *automaton) spans(b []byte, dst []span) []span {
+// spansAC appends to dst the merged ranges of every pattern occurrence in
+// b: overlapping and adjacent occurrences become one range, as the runner's
+// SecretMasker does. Ranges come out sorted and disjoint. It is the
+// guaranteed-linear scan behind spans (prefilter.go).
+func (a *automaton) spansAC(b []byte, dst []span) []span {
 	if a == nil || len(a.states) <= 1 {
 		return dst
 	}
