@@ -28,7 +28,7 @@ type automaton struct {
 	dense    []int32    // rows of stride transitions, indexed by acState.dense
 	class    [256]byte  // byte → class; 0 for bytes in no pattern
 	stride   int
-	maxLen   int  // longest pattern; bounds the streaming look-behind
+	maxLen   int // longest pattern; bounds the streaming look-behind
 	pre      prefilter
 	hasStar  bool // some pattern contains '*', so a replacement may create a new match
 	patterns int
