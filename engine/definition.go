@@ -43,7 +43,7 @@ const (
 var controlTypes = map[string]bool{
 	TypeSimple: true, TypeSwitch: true, TypeDecision: true, TypeDoWhile: true, TypeForkJoin: true,
 	TypeJoin: true, TypeSubWorkflow: true, TypeSetVariable: true, TypeTerminate: true,
-	TypeWait: true, TypeHuman: true, TypeLambda: true,
+	TypeWait: true, TypeHuman: true, TypeLambda: true, TypeForkJoinDynamic: true,
 }
 
 // defaultLeafTypes are accepted by ParseDefinition when no registry is given:
@@ -107,6 +107,12 @@ type WorkflowTask struct {
 	LoopOver          []*WorkflowTask            `json:"loopOver,omitempty"`
 	Items             json.RawMessage            `json:"items,omitempty"`
 	SubWorkflowParam  *SubWorkflowParam          `json:"subWorkflowParam,omitempty"`
+	// FORK_JOIN_DYNAMIC: the input members holding the tasks to fork and
+	// their inputs (the newer forkTaskName/forkTaskInputs form needs none).
+	DynamicForkTasksParam          string `json:"dynamicForkTasksParam,omitempty"`
+	DynamicForkTasksInputParamName string `json:"dynamicForkTasksInputParamName,omitempty"`
+	// DYNAMIC: the input member naming the task to run.
+	DynamicTaskNameParam string `json:"dynamicTaskNameParam,omitempty"`
 
 	raw      json.RawMessage
 	loc      string // JSON pointer of this node in the definition

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/wfrun/wfrun/engine/runstore"
@@ -171,7 +169,7 @@ func (r *runState) execListNotify(ctx context.Context, list []*WorkflowTask, suf
 		if err := lctx.Err(); err != nil {
 			return endList(ctx, rests, err)
 		}
-		if wt.Type != TypeForkJoin {
+		if wt.Type != TypeForkJoin && wt.Type != TypeForkJoinDynamic {
 			if err := r.execTask(lctx, wt, suffix, iter); err != nil {
 				return endList(ctx, rests, err)
 			}
@@ -227,7 +225,7 @@ func (r *runState) execTask(ctx context.Context, wt *WorkflowTask, suffix string
 		return r.execSwitch(ctx, wt, suffix, iter)
 	case TypeDoWhile:
 		return r.execDoWhile(ctx, wt, suffix, iter)
-	case TypeForkJoin:
+	case TypeForkJoin, TypeForkJoinDynamic:
 		// Outside execList (which lets the tasks after the JOIN start
 		// early) every branch is waited for.
 		rest, err := r.execFork(ctx, wt, nil, suffix, iter, func() {})
@@ -248,6 +246,7 @@ func (r *runState) execTask(ctx context.Context, wt *WorkflowTask, suffix string
 func (r *runState) begin(ctx context.Context, wt *WorkflowTask, ref string, iter, retry int) (rec *taskRecord, input []byte, done bool, fail *tasks.Result, err error) {
 	rec = r.lookup(ref)
 	if rec != nil && successfulTask(rec.Status) {
+		notifyScheduled(ctx)
 		return rec, nil, true, nil, nil
 	}
 	if rec == nil || rec.Status == TaskFailed || rec.Status == TaskFailedTerminal || rec.Status == TaskCanceled || rec.Status == TaskTimedOut {
@@ -262,10 +261,15 @@ func (r *runState) begin(ctx context.Context, wt *WorkflowTask, ref string, iter
 		r.mu.Unlock()
 	}
 	rec.wt = wt
+	notifyScheduled(ctx)
 	env := &runEnv{r: r, taskID: rec.TaskID, values: r.e.envValues}
 	raw, transient := []byte("{}"), []byte("{}")
 	var secretErr error
 	inTmpl, defaults := r.e.inputTemplate(wt)
+	if wt.Type == TypeJoin {
+		raw = withJoinOn(raw, r.joinList(wt, ref))
+		transient = raw
+	}
 	if inTmpl != nil {
 		// One call: the stored form (secret references kept), the transient
 		// form (values) and every value used registered, BEFORE the task
@@ -274,6 +278,9 @@ func (r *runState) begin(ctx context.Context, wt *WorkflowTask, ref string, iter
 		// $${workflow.secrets.x} stays data.
 		raw, transient, secretErr = r.sec.Resolve(ctx, inTmpl, env)
 		raw, transient = templateDefaults(raw, defaults), templateDefaults(transient, defaults)
+		if wt.Type == TypeJoin && raw != nil {
+			raw, transient = withJoinOn(raw, r.joinList(wt, ref)), withJoinOn(transient, r.joinList(wt, ref))
+		}
 		if raw == nil {
 			_ = r.setTaskData(rec, []byte("{}"), nil)
 			return rec, nil, false, &tasks.Result{Status: tasks.FailedTerminal, Reason: "input: " + r.sec.Text(secretErr.Error())}, r.transition(ctx, rec, TaskScheduled, "")
@@ -765,24 +772,6 @@ func (r *runState) takeSignals(ctx context.Context) error {
 	return nil
 }
 
-func (r *runState) join(wt *WorkflowTask, rec *taskRecord) tasks.Result {
-	suffix := strings.TrimPrefix(rec.Ref, wt.TaskReferenceName)
-	out := map[string]json.RawMessage{}
-	r.mu.Lock()
-	for _, ref := range wt.JoinOn {
-		t := r.byRef[ref+suffix]
-		if t == nil {
-			t = r.latest[ref]
-		}
-		if t != nil {
-			out[ref] = orEmpty(t.outMem)
-		}
-	}
-	r.mu.Unlock()
-	b, _ := json.Marshal(out)
-	return tasks.Result{Status: tasks.Completed, Output: b}
-}
-
 // beginControl is begin for control-flow tasks (no retries).
 func (r *runState) beginControl(ctx context.Context, wt *WorkflowTask, ref string, iter int) (*taskRecord, []byte, bool, error) {
 	rec, input, done, fail, err := r.begin(ctx, wt, ref, iter, 0)
@@ -926,119 +915,6 @@ func walkTasks(list []*WorkflowTask, fn func(*WorkflowTask)) {
 		}
 		walkTasks(t.LoopOver, fn)
 	}
-}
-
-// forkRest is what remains of a FORK_JOIN once its JOIN may run.
-type forkRest struct {
-	cancel func()       // cancels the branches
-	wait   func() error // waits for them; the fork's outcome
-}
-
-// execFork starts the branches and returns once the JOIN that follows (join,
-// may be nil) may run: when every task in its joinOn has succeeded (Conductor
-// JOIN semantics; branches not joined on keep running) or, failing that,
-// when every branch has ended. A branch that fails cancels the others and
-// calls stop, which ends the tasks after the JOIN. The returned forkRest
-// waits for the branches still running.
-func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *WorkflowTask, suffix string, iter int, stop func()) (*forkRest, error) {
-	ref := wt.TaskReferenceName + suffix
-	rec, _, done, err := r.beginControl(ctx, wt, ref, iter)
-	if err != nil {
-		return nil, err
-	}
-	if !done {
-		if err := r.complete(ctx, rec, []byte("{}")); err != nil {
-			return nil, err
-		}
-	}
-	bctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	var failed atomic.Bool
-	progress := make(chan struct{}, 1) // a branch task ended
-	notify := func() {
-		select {
-		case progress <- struct{}{}:
-		default:
-		}
-	}
-	errs := make([]error, len(wt.ForkTasks))
-	for i, branch := range wt.ForkTasks {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer notify()
-			if err := r.execListNotify(bctx, branch, suffix, iter, notify); err != nil {
-				errs[i] = err
-				failed.Store(true)
-				cancel() // one branch failing ends the others
-				stop()   // and the tasks after the JOIN
-			}
-		}()
-	}
-	ended := make(chan struct{})
-	go func() {
-		wg.Wait()
-		close(ended)
-	}()
-	rest := &forkRest{cancel: cancel, wait: func() error {
-		<-ended
-		cancel()
-		return forkOutcome(ctx, errs)
-	}}
-	for !failed.Load() && !r.joined(join, suffix) {
-		select {
-		case <-progress:
-			continue
-		case <-ended:
-		}
-		break
-	}
-	select {
-	case <-ended:
-		return nil, rest.wait()
-	default:
-	}
-	if failed.Load() {
-		return nil, rest.wait()
-	}
-	return rest, nil
-}
-
-// joined reports whether every task join waits on has succeeded.
-func (r *runState) joined(join *WorkflowTask, suffix string) bool {
-	if join == nil {
-		return false
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, ref := range join.JoinOn {
-		if t := r.byRef[ref+suffix]; t == nil || !successfulTask(t.Status) {
-			return false
-		}
-	}
-	return true
-}
-
-// forkOutcome prefers the error that caused a fork to stop over the
-// cancellations it caused.
-func forkOutcome(ctx context.Context, errs []error) error {
-	var first error
-	for _, e := range errs {
-		if e == nil {
-			continue
-		}
-		var st *stopError
-		if errors.As(e, &st) {
-			return e
-		}
-		if first == nil {
-			first = e
-		}
-	}
-	if first != nil && ctx.Err() == nil && errors.Is(first, context.Canceled) {
-		return nil
-	}
-	return first
 }
 
 func (r *runState) execSubWorkflow(ctx context.Context, wt *WorkflowTask, suffix string, iter int) error {

@@ -135,6 +135,9 @@ type runState struct {
 	// rootCtx is the context execute was called with: when it is still
 	// live but a task's context ended, the run itself is ending early.
 	rootCtx context.Context
+	// joinOn is what each JOIN (exact ref) waits on when its fork computed
+	// it (FORK_JOIN_DYNAMIC).
+	joinOn map[string][]string
 }
 
 // signal is an external completion. Its output is written sealed

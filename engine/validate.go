@@ -256,6 +256,10 @@ func (v *validator) task(t *WorkflowTask) {
 		if len(t.ForkTasks) == 0 {
 			v.add(t.loc+"/forkTasks", "FORK_JOIN needs at least one branch")
 		}
+	case TypeForkJoinDynamic:
+		if t.DynamicForkTasksParam == "" && !hasInputKey(t, "forkTaskInputs") {
+			v.add(t.loc, "FORK_JOIN_DYNAMIC needs dynamicForkTasksParam (and dynamicForkTasksInputParamName) or inputParameters.forkTaskName and forkTaskInputs")
+		}
 	case TypeJoin:
 		for i, ref := range t.JoinOn {
 			if _, ok := v.refs[ref]; !ok {
@@ -422,9 +426,9 @@ func (v *validator) checkForks(list []*WorkflowTask, loc string) {
 		if t == nil {
 			continue
 		}
-		if t.Type == TypeForkJoin {
+		if t.Type == TypeForkJoin || t.Type == TypeForkJoinDynamic {
 			if i+1 >= len(list) || list[i+1] == nil || list[i+1].Type != TypeJoin {
-				v.add(t.loc, "FORK_JOIN %q must be followed by a JOIN task", t.TaskReferenceName)
+				v.add(t.loc, "%s %q must be followed by a JOIN task", t.Type, t.TaskReferenceName)
 			}
 		}
 		for _, c := range t.DecisionCases {
@@ -436,4 +440,13 @@ func (v *validator) checkForks(list []*WorkflowTask, loc string) {
 		}
 		v.checkForks(t.LoopOver, "")
 	}
+}
+
+func hasInputKey(t *WorkflowTask, key string) bool {
+	var in map[string]json.RawMessage
+	if json.Unmarshal(t.InputParameters, &in) != nil {
+		return false
+	}
+	_, ok := in[key]
+	return ok
 }

@@ -1,0 +1,231 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// dynamicFork returns the tasks a FORK_JOIN_DYNAMIC forks, one per branch,
+// as Conductor's ForkJoinDynamicTaskMapper builds them: from
+// inputParameters.forkTaskName / forkTaskType / forkTaskWorkflow +
+// forkTaskInputs (one task per input, refs "_<name>_<i>", "__index" in the
+// input), or from the list under dynamicForkTasksParam with the inputs under
+// dynamicForkTasksInputParamName (a map ref → input). They are built from
+// the fork's STORED input (masked, secret references kept as references),
+// recorded in its inputData (forkedTasks, forkedTaskDefs), and read back from
+// there on replay.
+func (r *runState) dynamicFork(wt *WorkflowTask, rec *taskRecord, _ []byte, done bool) ([]*WorkflowTask, error) {
+	r.mu.Lock()
+	stored := append([]byte(nil), rec.inMem...)
+	r.mu.Unlock()
+	in := map[string]any{}
+	if err := json.Unmarshal(orEmpty(stored), &in); err != nil {
+		return nil, fmt.Errorf("FORK_JOIN_DYNAMIC input: %v", err)
+	}
+	if done {
+		raw, _ := json.Marshal(in["forkedTaskDefs"])
+		return r.parseDynamicTasks(wt, raw)
+	}
+	list, err := r.dynamicTaskList(wt, in)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(list)
+	if err != nil {
+		return nil, err
+	}
+	tasks, err := r.parseDynamicTasks(wt, raw)
+	if err != nil {
+		return nil, err
+	}
+	refs := make([]string, len(tasks))
+	for i, t := range tasks {
+		refs[i] = t.TaskReferenceName
+	}
+	in["forkedTasks"], in["forkedTaskDefs"] = refs, list
+	b, err := json.Marshal(in)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.setTaskData(rec, b, nil); err != nil {
+		return nil, err
+	}
+	return tasks, nil
+}
+
+func (r *runState) dynamicTaskList(wt *WorkflowTask, in map[string]any) ([]map[string]any, error) {
+	if inputs, ok := in["forkTaskInputs"].([]any); ok {
+		return r.simpleDynamicTasks(wt, in, inputs), nil
+	}
+	param := wt.DynamicForkTasksParam
+	rawList, ok := in[param].([]any)
+	if !ok {
+		return nil, fmt.Errorf("Input '%s' is invalid. Cannot deserialize a list of Workflow Tasks from '%s'", param, r.sec.Excerpt(jsonText(in[param]), 200))
+	}
+	inputs, ok := in[wt.DynamicForkTasksInputParamName].(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("Input to the dynamically forked tasks is not a map -> expecting a map of K,V  but found %s", r.sec.Excerpt(jsonText(in[wt.DynamicForkTasksInputParamName]), 200))
+	}
+	out := make([]map[string]any, 0, len(rawList))
+	for _, x := range rawList {
+		t, ok := x.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("Input '%s' is invalid. Cannot deserialize a list of Workflow Tasks from '%s'", param, r.sec.Excerpt(jsonText(in[param]), 200))
+		}
+		ref, _ := t["taskReferenceName"].(string)
+		if ref == "" {
+			return nil, errors.New("One of the tasks had a null/missing taskReferenceName")
+		}
+		c := make(map[string]any, len(t))
+		for k, v := range t {
+			c[k] = v
+		}
+		if typ, _ := c["type"].(string); typ == "" {
+			c["type"] = TypeSimple
+		}
+		params, _ := c["inputParameters"].(map[string]any)
+		merged := map[string]any{}
+		for k, v := range params {
+			merged[k] = v
+		}
+		if ti, ok := inputs[ref].(map[string]any); ok {
+			for k, v := range ti {
+				merged[k] = v
+			}
+		}
+		c["inputParameters"] = merged
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// simpleDynamicTasks is the forkTaskName / forkTaskInputs form.
+func (r *runState) simpleDynamicTasks(wt *WorkflowTask, in map[string]any, inputs []any) []map[string]any {
+	name, _ := in["forkTaskName"].(string)
+	typ, _ := in["forkTaskType"].(string)
+	subName, _ := in["forkTaskWorkflow"].(string)
+	subVersion := 0
+	if s, ok := in["forkTaskWorkflowVersion"].(string); ok {
+		subVersion, _ = strconv.Atoi(s)
+	}
+	if name == "" && typ != "" && typ != TypeSimple {
+		name = typ
+	}
+	if name == "" {
+		name = wt.TaskReferenceName
+	}
+	if typ == "" {
+		typ = TypeSimple
+	}
+	// Two dynamic forks in one run prefix the refs with the fork's ref.
+	prefix := "_"
+	r.mu.Lock()
+	for _, t := range r.tasks {
+		if t.wt != nil && t.wt.Type == TypeForkJoinDynamic && t.wt != wt {
+			prefix = "_" + wt.TaskReferenceName + "_"
+			break
+		}
+	}
+	r.mu.Unlock()
+	out := make([]map[string]any, 0, len(inputs))
+	for i, x := range inputs {
+		params := map[string]any{}
+		if m, ok := x.(map[string]any); ok {
+			for k, v := range m {
+				params[k] = v
+			}
+		} else {
+			params["input"] = x
+		}
+		params["__index"] = i
+		t := map[string]any{"name": name, "type": typ, "taskReferenceName": prefix + name + "_" + strconv.Itoa(i), "inputParameters": params}
+		if subName != "" {
+			t["name"], t["type"] = subName, TypeSubWorkflow
+			sp := map[string]any{"name": subName}
+			if subVersion > 0 {
+				sp["version"] = subVersion
+			}
+			t["subWorkflowParam"] = sp
+			t["taskReferenceName"] = prefix + name + "_" + strconv.Itoa(i)
+		}
+		if wt.Optional {
+			t["optional"] = true
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// parseDynamicTasks validates and compiles generated tasks like the tasks of
+// a definition. Their inputs may reference only the secrets the definition
+// itself references: run data never chooses which secret is read.
+func (r *runState) parseDynamicTasks(fork *WorkflowTask, raw []byte) ([]*WorkflowTask, error) {
+	var list []*WorkflowTask
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, fmt.Errorf("dynamic tasks: %v", err)
+	}
+	v := &validator{cfg: &parseConfig{registry: r.e.registry}, prefix: fork.loc + "/dynamicTasks"}
+	v.refs = make(map[string]*WorkflowTask, len(r.def.refs)+len(list))
+	for k, t := range r.def.refs {
+		v.refs[k] = t
+	}
+	v.walk(list, "", func(t *WorkflowTask) {
+		if strings.TrimSpace(t.TaskReferenceName) == "" {
+			v.add(t.loc+"/taskReferenceName", "missing taskReferenceName")
+			return
+		}
+		if _, dup := v.refs[t.TaskReferenceName]; dup {
+			v.add(t.loc+"/taskReferenceName", "duplicate taskReferenceName %q", t.TaskReferenceName)
+			return
+		}
+		v.refs[t.TaskReferenceName] = t
+	})
+	v.walk(list, "", v.task)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	allowed := r.def.secretNames()
+	for _, t := range list {
+		var bad []string
+		walkTasks([]*WorkflowTask{t}, func(x *WorkflowTask) {
+			if x.input == nil {
+				return
+			}
+			for _, n := range x.input.SecretNames() {
+				if !allowed[n] {
+					bad = append(bad, n)
+				}
+			}
+		})
+		if len(bad) > 0 {
+			sort.Strings(bad)
+			return nil, fmt.Errorf("dynamic task %q references secrets the workflow definition does not (%s): run data cannot choose a secret", t.TaskReferenceName, strings.Join(bad, ", "))
+		}
+	}
+	return list, nil
+}
+
+// secretNames is every secret name the definition's task inputs reference.
+func (d *Definition) secretNames() map[string]bool {
+	names := map[string]bool{}
+	walkTasks(d.Tasks, func(t *WorkflowTask) {
+		if t.input != nil {
+			for _, n := range t.input.SecretNames() {
+				names[n] = true
+			}
+		}
+	})
+	return names
+}
+
+func jsonText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}

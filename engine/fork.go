@@ -1,0 +1,248 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/wfrun/wfrun/tasks"
+)
+
+// forkRest is what remains of a FORK_JOIN once its JOIN may run.
+type forkRest struct {
+	cancel func()       // cancels the branches
+	wait   func() error // waits for them; the fork's outcome
+}
+
+// scheduledHook is the context key of a function begin calls when it
+// schedules a new record: a fork waits for the first record of each branch
+// before it records its JOIN, so the task list reads fork, branch tasks,
+// join, as Conductor's does.
+type scheduledHook struct{}
+
+func notifyScheduled(ctx context.Context) {
+	if f, ok := ctx.Value(scheduledHook{}).(func()); ok {
+		f()
+	}
+}
+
+// execFork starts the branches and returns once the JOIN that follows (join,
+// may be nil) may run: when every task in its joinOn has succeeded (Conductor
+// JOIN semantics; branches not joined on keep running) or, failing that,
+// when every branch has ended. A branch that fails cancels the others and
+// calls stop, which ends the tasks after the JOIN. The returned forkRest
+// waits for the branches still running. The JOIN's record exists (IN_PROGRESS,
+// inputData.joinOn) from the moment the branches are scheduled, so a run
+// that ends early still shows it, CANCELED.
+func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *WorkflowTask, suffix string, iter int, stop func()) (*forkRest, error) {
+	ref := wt.TaskReferenceName + suffix
+	rec, input, done, err := r.beginControl(ctx, wt, ref, iter)
+	if err != nil {
+		return nil, err
+	}
+	branches := wt.ForkTasks
+	var joinOn []string
+	if join != nil {
+		joinOn = join.JoinOn
+	}
+	if wt.Type == TypeForkJoinDynamic {
+		dyn, err := r.dynamicFork(wt, rec, input, done)
+		if err != nil {
+			return nil, r.failTask(ctx, rec, TaskFailedTerminal, err.Error())
+		}
+		branches, joinOn = make([][]*WorkflowTask, len(dyn)), make([]string, len(dyn))
+		for i, t := range dyn {
+			branches[i], joinOn[i] = []*WorkflowTask{t}, t.TaskReferenceName
+		}
+	}
+	if join != nil {
+		r.mu.Lock()
+		if r.joinOn == nil {
+			r.joinOn = map[string][]string{}
+		}
+		r.joinOn[join.TaskReferenceName+suffix] = joinOn
+		r.mu.Unlock()
+	}
+	if !done {
+		if err := r.complete(ctx, rec, []byte("{}")); err != nil {
+			return nil, err
+		}
+	}
+	bctx, cancelCause := context.WithCancelCause(ctx)
+	cancel := func() { cancelCause(nil) }
+	var wg sync.WaitGroup
+	var failed atomic.Bool
+	progress := make(chan struct{}, 1) // a branch task ended
+	notify := func() {
+		select {
+		case progress <- struct{}{}:
+		default:
+		}
+	}
+	errs := make([]error, len(branches))
+	// Branches start one after the other, each once the previous one has
+	// scheduled its first task: the records read in definition order, as
+	// Conductor schedules them; then they run concurrently.
+	for i, branch := range branches {
+		wg.Add(1)
+		scheduled := make(chan struct{})
+		var once sync.Once
+		first := func() { once.Do(func() { close(scheduled) }) }
+		go func() {
+			defer wg.Done()
+			defer notify()
+			defer first()
+			if err := r.execListNotify(context.WithValue(bctx, scheduledHook{}, first), branch, suffix, iter, notify); err != nil {
+				errs[i] = err
+				failed.Store(true)
+				cancelCause(err) // one branch failing ends the others
+				stop()           // and the tasks after the JOIN
+			}
+		}()
+		<-scheduled
+	}
+	ended := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(ended)
+	}()
+	if join != nil {
+		if err := r.recordJoin(ctx, join, suffix, iter, joinOn); err != nil {
+			cancel()
+			<-ended
+			return nil, err
+		}
+	}
+	rest := &forkRest{cancel: cancel, wait: func() error {
+		<-ended
+		cancel()
+		return forkOutcome(ctx, errs)
+	}}
+	for !failed.Load() && !r.joined(joinOn, join != nil, suffix) {
+		select {
+		case <-progress:
+			continue
+		case <-ended:
+		}
+		break
+	}
+	select {
+	case <-ended:
+		return nil, rest.wait()
+	default:
+	}
+	if failed.Load() {
+		return nil, rest.wait()
+	}
+	return rest, nil
+}
+
+// recordJoin schedules the JOIN's record (IN_PROGRESS, waiting on joinOn)
+// unless a previous process did.
+func (r *runState) recordJoin(ctx context.Context, join *WorkflowTask, suffix string, iter int, joinOn []string) error {
+	ref := join.TaskReferenceName + suffix
+	if r.lookup(ref) != nil {
+		return nil
+	}
+	rec := &taskRecord{Ref: ref, TaskType: TypeJoin, TaskDefName: TypeJoin, Status: TaskInProgress,
+		Iteration: iter, Scheduled: r.nowMillis(), Start: r.nowMillis(), wt: join}
+	r.mu.Lock()
+	r.addTaskLocked(rec)
+	r.mu.Unlock()
+	in, _ := json.Marshal(map[string]any{"joinOn": orEmptyList(joinOn)})
+	if err := r.setTaskData(rec, in, nil); err != nil {
+		return err
+	}
+	return r.transition(ctx, rec, TaskInProgress, "")
+}
+
+func orEmptyList(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
+
+// joinList is what the JOIN at ref waits on: the refs its fork computed
+// (a FORK_JOIN_DYNAMIC's generated tasks), else its joinOn.
+func (r *runState) joinList(wt *WorkflowTask, ref string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if l, ok := r.joinOn[ref]; ok {
+		return l
+	}
+	return wt.JoinOn
+}
+
+// withJoinOn sets a JOIN's inputData.joinOn, as Conductor's mappers record it.
+func withJoinOn(raw []byte, joinOn []string) []byte {
+	m := map[string]json.RawMessage{}
+	_ = json.Unmarshal(orEmpty(raw), &m)
+	m["joinOn"], _ = json.Marshal(orEmptyList(joinOn))
+	b, err := json.Marshal(m)
+	if err != nil {
+		return raw
+	}
+	return b
+}
+
+// joined reports whether every task the JOIN waits on has succeeded.
+func (r *runState) joined(joinOn []string, hasJoin bool, suffix string) bool {
+	if !hasJoin {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, ref := range joinOn {
+		if t := r.byRef[ref+suffix]; t == nil || !successfulTask(t.Status) {
+			return false
+		}
+	}
+	return true
+}
+
+// join completes a JOIN: its output maps each joined ref to that task's
+// output.
+func (r *runState) join(wt *WorkflowTask, rec *taskRecord) tasks.Result {
+	suffix := strings.TrimPrefix(rec.Ref, wt.TaskReferenceName)
+	joinOn := r.joinList(wt, rec.Ref)
+	out := map[string]json.RawMessage{}
+	r.mu.Lock()
+	for _, ref := range joinOn {
+		t := r.byRef[ref+suffix]
+		if t == nil {
+			t = r.latest[ref]
+		}
+		if t != nil {
+			out[ref] = orEmpty(t.outMem)
+		}
+	}
+	r.mu.Unlock()
+	b, _ := json.Marshal(out)
+	return tasks.Result{Status: tasks.Completed, Output: b}
+}
+
+// forkOutcome prefers the error that caused a fork to stop over the
+// cancellations it caused.
+func forkOutcome(ctx context.Context, errs []error) error {
+	var first error
+	for _, e := range errs {
+		if e == nil {
+			continue
+		}
+		var st *stopError
+		if errors.As(e, &st) {
+			return e
+		}
+		if first == nil {
+			first = e
+		}
+	}
+	if first != nil && ctx.Err() == nil && errors.Is(first, context.Canceled) {
+		return nil
+	}
+	return first
+}
