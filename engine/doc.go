@@ -77,31 +77,37 @@
 //
 // # Secrets
 //
-// For each task the input template is executed twice from the ORIGINAL
-// compiled template: in DeferSecrets mode for what is stored (secret
-// references stay literally ${workflow.secrets.X}) and, only when the
-// template references secrets, in ResolveSecrets mode for the transient copy
-// handed to the executor. Every resolved value is registered with the run's
-// masking.Masker before the task runs. Whatever a task produces (output,
-// SET_VARIABLE values, workflow output) is masked before it is kept in memory
-// or persisted, except `_secrets` subtrees: their leaves are registered with
-// the masker, they stay in clear in memory (so ${prev.output._secrets.x}
-// gives the real value) and are sealed in the stored document with the
-// run's seal.Keyring, AAD = run id + "|" + the subtree's JSON pointer
-// (/input/…, /variables/…, /output/…, /tasks/<taskId>/inputData/…). When a
-// value is registered after data containing it was stored (a workflow input
-// later read into `_secrets`), the stored forms are masked again before the
-// next write.
+// The engine has no secret logic of its own: every run has one
+// *runsecrets.Run (package runsecrets), built from the engine's secret
+// source, keyring and the definition's maskedFields, and everything secret
+// goes through it. For each task, Resolve executes the ORIGINAL compiled
+// input template twice (the stored form keeps ${workflow.secrets.X}, the
+// transient copy handed to the executor has the values) and registers every
+// value used before the task runs. The Run is the executor's Masker and
+// SecretAccess, so HTTP auth credentials, EXEC bundles and UPDATE_SECRET's
+// replaced and new values are registered as they are read. Whatever a task
+// produces goes through Protect: masked, `_secrets` subtrees and
+// maskedFields sealed, bound to the run id and JSON pointer. Every write of
+// the run carries the sealed journal of registered values (registeredValues),
+// so a resumed run masks what the interrupted one did; an external
+// completion (CompleteTask) is sealed when it is written. Show and the
+// printed output are runsecrets views; the archive is runsecrets.Archive.
+//
+// The definition is checked at load: the secret names a task reads or
+// writes by name (HTTP auth.secret, EXEC bundles, UPDATE_SECRET secretKey)
+// are literal, and no secret reference is part of program text (INLINE,
+// LAMBDA, SWITCH, DO_WHILE, jq). A run that reads or writes secrets without
+// a source able to serve it fails when it starts.
 //
 // A missing, expired or forbidden secret fails the task with
 // FAILED_WITH_TERMINAL_ERROR and a reason naming the secret (never its
 // value); the workflow fails. Secret sources that implement
 // interpolate.BatchSecretSource (store.RunView) are asked once per task.
 //
-// When a run ends it is archived: masking.Archive of the document (`_secrets`
-// and maskedFields values become "***" permanently) is written to the archive
-// and the primary record deleted in one transaction. Restart of an archived
-// run fails with ErrArchivedSecrets when the restarted part needs such data.
+// When a run ends it is archived (`_secrets` and maskedFields values become
+// "***" permanently), written to the archive with the primary record
+// deleted in one transaction. Restart of an archived run fails with
+// ErrArchivedSecrets when the restarted part needs such data.
 //
 // # Control flow
 //

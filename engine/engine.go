@@ -15,7 +15,6 @@ import (
 
 	"github.com/wfrun/wfrun/engine/runstore"
 	"github.com/wfrun/wfrun/interpolate"
-	"github.com/wfrun/wfrun/masking"
 	"github.com/wfrun/wfrun/runsecrets"
 	"github.com/wfrun/wfrun/store/seal"
 	"github.com/wfrun/wfrun/tasks"
@@ -400,7 +399,7 @@ func (e *Engine) Restart(ctx context.Context, id string, fromStart bool) (*Resul
 	}
 	if archived {
 		var need []string
-		for _, p := range masking.ArchivedSecretsNeeded(doc) {
+		for _, p := range runsecrets.ArchivedSecretsNeeded(doc) {
 			if fromStart && !strings.HasPrefix(p, "/input") {
 				continue
 			}
@@ -409,7 +408,7 @@ func (e *Engine) Restart(ctx context.Context, id string, fromStart bool) (*Resul
 			}
 			need = append(need, p)
 		}
-		need = append(need, masking.ArchivedFieldsNeeded(doc, d.MaskedFields)...)
+		need = append(need, runsecrets.ArchivedFieldsNeeded(doc, d.MaskedFields)...)
 		if len(need) > 0 {
 			return nil, fmt.Errorf("%w: cannot restart run %s: archiving replaced these values by \"***\" and the restarted run would use them: %s",
 				ErrArchivedSecrets, id, strings.Join(need, ", "))

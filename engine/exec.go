@@ -276,7 +276,7 @@ func (r *runState) begin(ctx context.Context, wt *WorkflowTask, ref string, iter
 		// runs, so whatever it echoes is masked. The transient form comes
 		// from the ORIGINAL template, never from the stored one: an escaped
 		// $${workflow.secrets.x} stays data.
-		raw, transient, secretErr = r.sec.Resolve(ctx, inTmpl, env)
+		raw, transient, secretErr = r.sec.Resolve(r.sec.ForTask(ctx, ref), inTmpl, env)
 		raw, transient = templateDefaults(raw, defaults), templateDefaults(transient, defaults)
 		if wt.Type == TypeJoin && raw != nil {
 			raw, transient = withJoinOn(raw, r.joinList(wt, ref)), withJoinOn(transient, r.joinList(wt, ref))
@@ -499,7 +499,7 @@ func (r *runState) runLeaf(ctx context.Context, wt *WorkflowTask, rec *taskRecor
 				Reason: fmt.Sprintf("no worker registered for SIMPLE task %q (embedders: engine.WithWorker; CLI: --worker %s=COMMAND)", wt.Name, wt.Name)}
 		}
 		// The worker may mask its own text (stderr) before it cuts it.
-		out, err := fn(runsecrets.NewContext(ctx, r.sec), input)
+		out, err := fn(runsecrets.NewContext(r.sec.ForTask(ctx, rec.Ref), r.sec), input)
 		if err != nil {
 			// Worker errors quote what the worker printed: masked whole,
 			// then cut.
@@ -525,7 +525,7 @@ func (r *runState) runLeaf(ctx context.Context, wt *WorkflowTask, rec *taskRecor
 		Def: wt.raw, Input: input,
 		Services: r.services(rec),
 	}
-	res = impl.Execute(ctx, req)
+	res = impl.Execute(r.sec.ForTask(ctx, rec.Ref), req)
 	if res.Status == tasks.InProgress {
 		// Asynchronous completion (e.g. asyncComplete): wait like HUMAN.
 		return r.waitTask(ctx, wt, rec, []byte("{}"))

@@ -331,3 +331,43 @@ func (g *rig) redisValues(t *testing.T) map[string][]byte {
 	}
 	return out
 }
+
+// Every secret read a task makes — template references and HTTP auth — is
+// recorded in the store's audit trail with the run id and the task.
+func TestSecretReadsAreAuditedWithRunAndTask(t *testing.T) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, `{}`) }))
+	defer api.Close()
+	g := newRig(t, "bolt", 2)
+	g.put(t, "api_token", "audited-token-Wq3Er5Ty7")
+	g.put(t, "other", "audited-other-Ui8Op2As4")
+	e := g.boundaryEngine(t, keyring(t, 9), nil)
+	d, err := e.Parse([]byte(`{"name":"aud","tasks":[
+	  {"name":"call","taskReferenceName":"call","type":"HTTP","inputParameters":{"uri":"` + api.URL + `","method":"GET","auth":{"type":"bearer","secret":"api_token"},"headers":{"X-Other":"${workflow.secrets.other}"}}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Start(context.Background(), d, nil)
+	if err != nil || res.Status != engine.StatusCompleted {
+		t.Fatalf("%v %+v", err, res)
+	}
+	b, ok := g.secrets.(interface {
+		ReadAudit(context.Context, store.AuditFilter) ([]store.AuditEvent, error)
+	})
+	if !ok {
+		t.Fatalf("%T has no audit trail", g.secrets)
+	}
+	evs, err := b.ReadAudit(context.Background(), store.AuditFilter{Run: res.RunID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, ev := range evs {
+		if ev.Task != "call" {
+			t.Fatalf("audit event without its task: %+v", ev)
+		}
+		names[ev.Name] = true
+	}
+	if !names["api_token"] || !names["other"] {
+		t.Fatalf("audit events for run %s: %+v", res.RunID, evs)
+	}
+}

@@ -362,3 +362,10 @@ func FromContext(ctx context.Context) *Run {
 	r, _ := ctx.Value(ctxKey{}).(*Run)
 	return r
 }
+
+// ForTask returns ctx marked for the secret reads task taskRef of this run
+// makes (store.ForRun): the store's audit trail records the run id and the
+// task with every read. Pass it to Resolve and to the task's executor.
+func (r *Run) ForTask(ctx context.Context, taskRef string) context.Context {
+	return store.ForRun(ctx, r.id, taskRef)
+}

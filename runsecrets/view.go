@@ -82,3 +82,15 @@ func (r *Run) noteMasked(doc []byte) {
 		r.reg.views.RegisterAll(leaves...)
 	}
 }
+
+// ArchivedSecretsNeeded lists the JSON pointers of the `_secrets` values of
+// an archived run document that restarting or retrying the run would read
+// again (masking.ArchivedSecretsNeeded explains which). A restart that
+// needs one fails with them as the reason.
+func ArchivedSecretsNeeded(archived []byte) []string { return masking.ArchivedSecretsNeeded(archived) }
+
+// ArchivedFieldsNeeded lists the maskedFields of the archived workflow
+// input whose value archiving destroyed.
+func ArchivedFieldsNeeded(archived []byte, maskedFields []string) []string {
+	return masking.ArchivedFieldsNeeded(archived, maskedFields)
+}
