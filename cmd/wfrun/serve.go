@@ -28,6 +28,8 @@ type serveFlags struct {
 	grace     time.Duration
 	defsDir   string
 	allowExec bool
+	takeover  time.Duration
+	leaseTTL  time.Duration
 }
 
 func newServeCmd() *cobra.Command {
@@ -60,6 +62,8 @@ stop accepting requests and let in-flight ones finish.`,
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	cmd.Flags().StringVar(&f.defsDir, "definitions", "", "directory of workflow and task definitions registered through /api/metadata (default $WFRUN_HOME/definitions)")
 	cmd.Flags().BoolVar(&f.allowExec, "allow-exec", false, "enable EXEC tasks in served workflows (they run local commands)")
+	cmd.Flags().DurationVar(&f.takeover, "takeover", 5*time.Second, "how often to look for RUNNING runs no live process holds and resume them (0: never)")
+	cmd.Flags().DurationVar(&f.leaseTTL, "lease-ttl", 10*time.Second, "how long a run's lease outlives its last heartbeat (a dead process's runs wait this long)")
 	cmd.Flags().DurationVar(&f.grace, "shutdown-grace", 30*time.Second, "how long in-flight requests may take after SIGINT/SIGTERM")
 	addConfigFlags(cmd)
 	return cmd
@@ -98,8 +102,9 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	if defs == "" {
 		defs = filepath.Join(cfg.Home, "definitions")
 	}
-	opts = append(opts, server.WithConductor(defs,
+	opts = append(opts, server.WithTakeover(f.takeover), server.WithConductor(defs,
 		engine.WithRunStore(runs),
+		engine.WithLeaseTTL(f.leaseTTL),
 		engine.WithKeyring(ring),
 		engine.WithRegistry(cliRegistry(f.allowExec)),
 		engine.WithSecrets(func(p engine.Principal, project, environment string) interpolate.SecretSource {

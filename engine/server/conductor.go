@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/engine/runstore"
 	"github.com/wfrun/wfrun/store"
 )
 
@@ -28,7 +29,14 @@ type conductor struct {
 	mu       sync.Mutex
 	starting map[string]chan error // run id → persisted (nil) or failed
 	active   map[string]bool       // runs executing in this process
+	gaveUp   map[string]bool       // runs whose takeover failed for good
 }
+
+// WithTakeover makes the server look for RUNNING runs that no live process
+// holds (their lease expired, or its process is gone) every interval, and
+// resume them: serve processes sharing a run store finish each other's runs
+// when one dies, and a restarted serve finishes its own. 0 disables it.
+func WithTakeover(every time.Duration) Option { return func(s *Server) { s.takeover = every } }
 
 // WithConductor enables the Conductor API: workflows run on an engine built
 // from engineOpts (run store, keyring, registry, secrets) plus the server's
@@ -46,7 +54,7 @@ func (s *Server) initConductor() error {
 	if s.conductorDir == "" {
 		return nil
 	}
-	c := &conductor{defs: &defStore{dir: s.conductorDir}, starting: map[string]chan error{}, active: map[string]bool{}}
+	c := &conductor{defs: &defStore{dir: s.conductorDir}, starting: map[string]chan error{}, active: map[string]bool{}, gaveUp: map[string]bool{}}
 	c.queue = newQueue(s.now, c.defs.responseTimeout)
 	c.queue.onPoll = func(name string, n int) { s.metrics.tasksPolled.WithLabelValues(name).Add(float64(n)) }
 	opts := append([]engine.Option{}, s.engineOpts...)
@@ -63,7 +71,60 @@ func (s *Server) initConductor() error {
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	go c.queue.sweep(c.ctx, time.Second)
 	s.conductor = c
+	if s.takeover > 0 {
+		go s.takeoverLoop(c.ctx, s.takeover)
+	}
 	return nil
+}
+
+// takeoverLoop resumes orphaned runs (see WithTakeover). Resume takes the
+// run's lease atomically, so of several processes exactly one wins a run;
+// the others get runstore.ErrLeased and leave it.
+func (s *Server) takeoverLoop(ctx context.Context, every time.Duration) {
+	c := s.conductor
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		sums, err := c.eng.List(ctx, runstore.ListOptions{Status: engine.StatusRunning})
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("takeover: listing runs", "error", s.masker.MaskString(err.Error()))
+			}
+			continue
+		}
+		now := time.Now()
+		for _, sum := range sums {
+			if sum.Lease != nil && sum.Lease.Live(now) {
+				continue
+			}
+			c.mu.Lock()
+			skip := c.active[sum.ID] || c.gaveUp[sum.ID]
+			c.mu.Unlock()
+			if skip {
+				continue
+			}
+			id := sum.ID
+			_ = c.launchWait(id, false, func(ctx context.Context) error {
+				_, err := c.eng.Resume(ctx, id)
+				switch {
+				case err == nil:
+					s.log.Info("resumed an orphaned run", "workflowId", id)
+				case errors.Is(err, runstore.ErrLeased), errors.Is(err, engine.ErrInterrupted), errors.Is(err, engine.ErrNotRunning):
+				default:
+					c.mu.Lock()
+					c.gaveUp[id] = true
+					c.mu.Unlock()
+					s.log.Error("takeover failed", "workflowId", id, "error", s.masker.MaskString(err.Error()))
+				}
+				return err
+			})
+		}
+	}
 }
 
 // onEvent follows runs: a run's first RUNNING event means it is persisted

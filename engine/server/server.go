@@ -37,6 +37,7 @@ type Server struct {
 	mux      *http.ServeMux
 	started  time.Time
 
+	takeover     time.Duration
 	conductorDir string
 	engineOpts   []engine.Option
 	conductor    *conductor // nil without WithConductor

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wfrun/wfrun/internal/redistest"
+)
+
+// TestServeTwoProcessesTakeOver: two `wfrun serve` processes share one
+// Redis (secrets and runs) and one definitions directory. Runs started on
+// the first are killed with it (SIGKILL) in the middle of a WAIT; the second
+// takes them over once their leases are dead and finishes them, with the
+// secret the first resolved still masked.
+func TestServeTwoProcessesTakeOver(t *testing.T) {
+	cliEnv(t)
+	url := "redis://" + redistest.Start(t) + "/0"
+	t.Setenv("WFRUN_STORE", url)
+	const value = "shared-redis-secret-8080"
+	if _, errOut, code := wfrun(t, "", "secret", "set", "shared_key", "--value", value); code != 0 {
+		t.Fatalf("secret set: %s", errOut)
+	}
+	defs := filepath.Join(t.TempDir(), "defs")
+	start := func(name string) (string, func()) {
+		cmd, sc, _ := cliProcess(t, "serve", "--addr", "127.0.0.1:0", "--definitions", defs,
+			"--takeover", "200ms", "--lease-ttl", "2s")
+		var log strings.Builder
+		m := waitLine(t, sc, regexp.MustCompile(`"addr":"(127\.0\.0\.1:\d+)"`), &log)
+		if m == nil {
+			t.Fatalf("%s did not start:\n%s", name, log.String())
+		}
+		go func() {
+			for sc.Scan() {
+			}
+		}()
+		return "http://" + m[1], func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+	}
+	a, killA := start("A")
+	b, _ := start("B")
+
+	def := `{"name":"long_run","version":1,"schemaVersion":2,"tasks":[
+	  {"name":"use","taskReferenceName":"use","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"'token ' + $.k","k":"${workflow.secrets.shared_key}"}},
+	  {"name":"pause","taskReferenceName":"pause","type":"WAIT","inputParameters":{"duration":"2 seconds"}},
+	  {"name":"after","taskReferenceName":"after","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"$.n * 2","n":"${workflow.input.n}"}}],
+	  "outputParameters":{"doubled":"${after.output.result}","used":"${use.output.result}"}}`
+	if st, body := httpCall(t, "POST", a+"/api/metadata/workflow", def); st != 200 {
+		t.Fatalf("register: %d %s", st, body)
+	}
+	var ids []string
+	for i := range 3 {
+		st, id := httpCall(t, "POST", a+"/api/workflow/long_run", `{"n":`+string(rune('1'+i))+`}`)
+		if st != 200 {
+			t.Fatalf("start: %d %s", st, id)
+		}
+		ids = append(ids, id)
+	}
+	// Wait until every run is in its WAIT, then kill A.
+	for _, id := range ids {
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			_, body := httpCall(t, "GET", a+"/api/workflow/"+id, "")
+			if strings.Contains(body, `"referenceTaskName":"pause"`) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("run %s never reached its WAIT: %s", id, body)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	killA()
+	for i, id := range ids {
+		var body string
+		for deadline := time.Now().Add(30 * time.Second); ; {
+			_, body = httpCall(t, "GET", b+"/api/workflow/"+id, "")
+			if !strings.Contains(body, `"status":"RUNNING"`) || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		var wf struct {
+			Status string         `json:"status"`
+			Output map[string]any `json:"output"`
+			Tasks  []struct {
+				Ref    string `json:"referenceTaskName"`
+				Status string `json:"status"`
+			} `json:"tasks"`
+		}
+		if err := json.Unmarshal([]byte(body), &wf); err != nil || wf.Status != "COMPLETED" || wf.Output["doubled"] != float64(2*(i+1)) {
+			t.Fatalf("run %s after A died: %s", id, body)
+		}
+		if wf.Output["used"] != "token ***" {
+			t.Errorf("run %s: used = %v, want the secret masked", id, wf.Output["used"])
+		}
+		// "use" ran once, on A: the takeover did not run it again.
+		n := 0
+		for _, tk := range wf.Tasks {
+			if tk.Ref == "use" {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("run %s: task use has %d records, want 1", id, n)
+		}
+		if strings.Contains(body, value) {
+			t.Errorf("run %s shows the secret value", id)
+		}
+	}
+}
