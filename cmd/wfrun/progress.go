@@ -43,6 +43,7 @@ type progressView struct {
 	drawn     int        // lines of the live block on screen
 	lastDraw  time.Time
 	drawEvery time.Duration
+	stopTick  chan struct{} // ends the ticker that keeps elapsed times moving
 }
 
 type loopTally struct {
@@ -72,8 +73,29 @@ func newProgress(w io.Writer, quiet bool) *progressView {
 		p.live = true
 		p.color = colorEnabled(w)
 		p.width = terminalWidth(w)
+		p.stopTick = make(chan struct{})
+		go p.tick(p.stopTick)
 	}
 	return p
+}
+
+// tick redraws the live block every second, so a run waiting on a long
+// task still shows its clock moving.
+func (p *progressView) tick(stop chan struct{}) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			p.mu.Lock()
+			if len(p.runs) > 0 {
+				p.redraw()
+			}
+			p.mu.Unlock()
+		}
+	}
 }
 
 // event is the engine's event callback.
@@ -109,6 +131,10 @@ func (p *progressView) close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.live {
+		if p.stopTick != nil {
+			close(p.stopTick)
+			p.stopTick = nil
+		}
 		p.clearBlock()
 		p.runs = nil
 		return
