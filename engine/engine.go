@@ -92,6 +92,10 @@ type Engine struct {
 	taskDefs  TaskDefSource
 	limits    *taskLimits
 	templates sync.Map // templateKey → *templateEntry
+	// active are the runs this engine executes now (their lease is this
+	// engine's, so the store alone cannot tell them from a lease to renew).
+	activeMu sync.Mutex
+	active   map[string]bool
 }
 
 // Option configures New.
@@ -167,7 +171,7 @@ func WithLeaseTTL(d time.Duration) Option { return func(e *Engine) { e.leaseTTL 
 // New returns an Engine.
 func New(opts ...Option) (*Engine, error) {
 	e := &Engine{workers: map[string]WorkerFunc{}, pollInterval: 250 * time.Millisecond, maxLoop: 10000,
-		owner: newID(), leaseTTL: 10 * time.Second}
+		owner: newID(), leaseTTL: 10 * time.Second, active: map[string]bool{}}
 	for _, o := range opts {
 		o(e)
 	}
@@ -368,6 +372,9 @@ func (r *runState) setWorkflowMember(data []byte, ptr string, mem *json.RawMessa
 // A run that another live process executes is refused (runstore.ErrLeased,
 // naming the holder).
 func (e *Engine) Resume(ctx context.Context, id string) (*Result, error) {
+	if e.isActive(id) {
+		return nil, fmt.Errorf("resume: %w", &runstore.LeasedError{RunID: id, Holder: e.newLease()})
+	}
 	if err := e.runs.AcquireLease(ctx, id, e.newLease(), e.leaseTTL); err != nil {
 		return nil, fmt.Errorf("resume: %w", err)
 	}

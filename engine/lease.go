@@ -31,6 +31,27 @@ func (t *terminated) Error() string { return "terminated: " + t.reason }
 
 func (e *Engine) newLease() runstore.Lease { return runstore.NewLease(e.owner) }
 
+func (e *Engine) isActive(id string) bool {
+	e.activeMu.Lock()
+	defer e.activeMu.Unlock()
+	return e.active[id]
+}
+
+// setActive marks run id executing in this engine; false when it already is.
+func (e *Engine) setActive(id string, on bool) bool {
+	e.activeMu.Lock()
+	defer e.activeMu.Unlock()
+	if on && e.active[id] {
+		return false
+	}
+	if on {
+		e.active[id] = true
+	} else {
+		delete(e.active, id)
+	}
+	return true
+}
+
 // acquireLease takes the lease of a run this process is about to execute;
 // a run that another live process executes is refused (runstore.ErrLeased,
 // naming the holder).
@@ -138,7 +159,11 @@ func (e *Engine) Terminate(ctx context.Context, id, reason string) error {
 		if archived || terminalWorkflow(d.Status) {
 			return fmt.Errorf("%w: run %s ended with status %s", ErrNotRunning, id, d.Status)
 		}
-		err = e.runs.AcquireLease(ctx, id, e.newLease(), e.leaseTTL)
+		if e.isActive(id) {
+			err = &runstore.LeasedError{RunID: id, Holder: e.newLease()}
+		} else {
+			err = e.runs.AcquireLease(ctx, id, e.newLease(), e.leaseTTL)
+		}
 		if err == nil {
 			r, err := e.loadDoc(ctx, id, doc, &d, nil)
 			if err != nil {
