@@ -401,3 +401,27 @@ func (s *Barrier) VerifyAudit(ctx context.Context) (int, error) {
 	}
 	return int(n), nil
 }
+
+// Auditor is a store that keeps an audit trail (every Barrier, and a
+// layered store holding one).
+type Auditor interface {
+	ReadAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+	VerifyAudit(ctx context.Context) (int, error)
+}
+
+var _ Auditor = (*Barrier)(nil)
+
+// AuditorOf returns the store in s that keeps the audit trail.
+func AuditorOf(s Store) (Auditor, bool) {
+	switch v := s.(type) {
+	case Auditor:
+		return v, true
+	case *layered:
+		for _, l := range v.layers {
+			if a, ok := AuditorOf(l); ok {
+				return a, true
+			}
+		}
+	}
+	return nil, false
+}

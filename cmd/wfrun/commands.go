@@ -20,5 +20,6 @@ func commands() []*cobra.Command {
 		newDemoTokenServerCmd(),
 		newServeCmd(),
 		newWorkerCmd(),
+		newAuditCmd(),
 	}
 }

@@ -263,3 +263,30 @@ func TestAttacks(t *testing.T) {
 		}
 	})
 }
+
+func TestAuditTampering(t *testing.T) {
+	target := func(t *testing.T) storetest.Target {
+		path := filepath.Join(t.TempDir(), bolt.FileName)
+		return storetest.Target{Storage: func(t *testing.T) store.Storage {
+			f, err := bolt.OpenFile(path, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}}
+	}
+	storetest.RunAuditTampering(t, target, func(t *testing.T, st store.Storage, entries []store.Write) {
+		ctx := context.Background()
+		old, err := st.List(ctx, "a/", "", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var writes []store.Write
+		for _, k := range old {
+			writes = append(writes, store.Write{Key: k})
+		}
+		if err := st.Commit(ctx, nil, append(writes, entries...)); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

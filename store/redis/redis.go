@@ -105,6 +105,9 @@ func NewStorage(client goredis.UniversalClient, prefix string) (*Storage, error)
 	return &Storage{client: client, tag: "{" + prefix + "}"}, nil
 }
 
+// AuditStream is the Redis key of the audit trail's stream.
+func (s *Storage) AuditStream() string { return s.streamKey() }
+
 func (s *Storage) dataKey(k string) string { return s.tag + ":r:" + k }
 func (s *Storage) indexKey() string        { return s.tag + ":idx" }
 func (s *Storage) streamKey() string       { return s.tag + ":audit" }

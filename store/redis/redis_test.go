@@ -458,3 +458,30 @@ func TestAttacks(t *testing.T) {
 		}
 	})
 }
+
+func TestAuditTampering(t *testing.T) {
+	addr := redistest.Start(t)
+	target := func(t *testing.T) storetest.Target {
+		prefix := fmt.Sprintf("t%d", prefixes.Add(1))
+		return storetest.Target{Storage: func(t *testing.T) store.Storage {
+			st, err := redis.NewStorage(client(addr), prefix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = st.Close() })
+			return st
+		}}
+	}
+	storetest.RunAuditTampering(t, target, func(t *testing.T, st store.Storage, entries []store.Write) {
+		ctx := context.Background()
+		c := client(addr)
+		defer c.Close()
+		// The trail is a stream: an attacker rewrites it whole.
+		if err := c.Del(ctx, st.(*redis.Storage).AuditStream()).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Commit(ctx, nil, entries); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
