@@ -168,14 +168,24 @@ func BenchmarkMask(b *testing.B) {
 				b.SetBytes(int64(len(f.line)))
 				b.ReportAllocs()
 				b.ResetTimer()
+				cpu := cpuNanos()
 				for b.Loop() {
 					_ = impl.run(f)
 				}
+				reportCPU(b, cpu)
 				if impl.name == "wfrun-pending" {
 					b.ReportMetric(float64(f.inc.pending()), "pending-patterns")
 				}
 			})
 		}
+	}
+}
+
+// reportCPU reports the process CPU time per operation since start (see
+// cpuNanos), when the platform gives it.
+func reportCPU(b *testing.B, start int64) {
+	if c := cpuNanos() - start; start > 0 && c > 0 && b.N > 0 {
+		b.ReportMetric(float64(c)/float64(b.N), "cpu-ns/op")
 	}
 }
 
@@ -275,18 +285,22 @@ func BenchmarkRegister(b *testing.B) {
 		secrets := benchSecrets(n)
 		b.Run(fmt.Sprintf("oneByOne/n=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
+			cpu := cpuNanos()
 			for b.Loop() {
 				m := New()
 				for _, s := range secrets {
 					m.Register(s)
 				}
 			}
+			reportCPU(b, cpu)
 		})
 		b.Run(fmt.Sprintf("all/n=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
+			cpu := cpuNanos()
 			for b.Loop() {
 				New().RegisterAll(secrets...)
 			}
+			reportCPU(b, cpu)
 		})
 	}
 	for _, n := range []int{10, 1000, 10000} {

@@ -27,7 +27,25 @@ type prefilter struct {
 	w     int
 	shift uint // 64 - log2(bits)
 	bits  []uint64
+
+	// Sampling: when every pattern is at least w+step-1 bytes long, every
+	// occurrence holds, at one of its first step offsets, a text position
+	// that is a multiple of step. grams has a bit for each w-byte piece at
+	// offsets 0..step-1 of every pattern, so the scan probes only every
+	// step-th position and checks the step positions before a hit.
+	step       int
+	gramsShift uint
+	grams      []uint64
 }
+
+// Sampling sizes: at most maxStep offsets, and a grams table of at most
+// maxGramBits bits at gramBitsPer bits an entry (the step shrinks for large
+// dictionaries so the table stays in cache and mostly empty).
+const (
+	maxStep     = 16
+	maxGramBits = 1 << 22
+	gramBitsPer = 8
+)
 
 func prefixKey(b []byte, w int) uint32 {
 	if w == 4 {
@@ -40,19 +58,44 @@ func prefixKey(b []byte, w int) uint32 {
 	return k
 }
 
+func setBit(bits []uint64, shift uint, key uint32) {
+	h := hashKey(key) >> shift
+	bits[h>>6] |= 1 << (h & 63)
+}
+
+func hasBit(bits []uint64, shift uint, key uint32) bool {
+	h := hashKey(key) >> shift
+	return bits[h>>6]&(1<<(h&63)) != 0
+}
+
+// bitTable returns a table of at least n bits (a power of two, at least
+// 512) and its shift.
+func bitTable(n int) ([]uint64, uint) {
+	size := max(512, 1<<bits.Len(uint(n)))
+	return make([]uint64, size/64), uint(64 - bits.TrailingZeros(uint(size)))
+}
+
 func newPrefilter(patterns []string) prefilter {
 	if len(patterns) == 0 {
 		return prefilter{}
 	}
-	w := 4
+	shortest := len(patterns[0])
 	for _, p := range patterns {
-		w = min(w, len(p))
+		shortest = min(shortest, len(p))
 	}
-	n := max(512, 1<<bits.Len(uint(16*len(patterns))))
-	f := prefilter{w: w, shift: uint(64 - bits.TrailingZeros(uint(n))), bits: make([]uint64, n/64)}
+	f := prefilter{w: min(shortest, 4)}
+	f.bits, f.shift = bitTable(16 * len(patterns))
 	for _, p := range patterns {
-		h := hashKey(prefixKey([]byte(p[:w]), w)) >> f.shift
-		f.bits[h>>6] |= 1 << (h & 63)
+		setBit(f.bits, f.shift, prefixKey([]byte(p[:f.w]), f.w))
+	}
+	f.step = min(shortest-f.w+1, maxStep, maxGramBits/(gramBitsPer*len(patterns)))
+	if f.step > 1 {
+		f.grams, f.gramsShift = bitTable(gramBitsPer * f.step * len(patterns))
+		for _, p := range patterns {
+			for o := 0; o < f.step; o++ {
+				setBit(f.grams, f.gramsShift, prefixKey([]byte(p[o:o+f.w]), f.w))
+			}
+		}
 	}
 	return f
 }
@@ -74,37 +117,62 @@ func (a *automaton) spans(b []byte, dst []span) []span {
 	}
 	base := len(dst)
 	budget := walkBudget*len(b) + 64
+	ok := true
+	if f.step > 1 {
+		step := f.step
+		for j := 0; j+w <= len(b); j += step {
+			if !hasBit(f.grams, f.gramsShift, prefixKey(b[j:], w)) {
+				continue
+			}
+			for i := max(j-step+1, 0); i <= j; i++ {
+				if dst, ok = a.at(b, i, dst, base, &budget); !ok {
+					return a.spansAC(b, dst[:base])
+				}
+			}
+		}
+		return dst
+	}
 	for i := 0; i+w <= len(b); i++ {
-		h := hashKey(prefixKey(b[i:], w)) >> f.shift
-		if f.bits[h>>6]&(1<<(h&63)) == 0 {
-			continue
-		}
-		end := 0
-		s := int32(0)
-		for j := i; j < len(b); j++ {
-			t := a.child(s, b[j])
-			if t < 0 {
-				break
-			}
-			s = t
-			if int(a.hot[s].out) == j+1-i { // s ends a pattern (not only a suffix of one)
-				end = j + 1
-			}
-			budget--
-		}
-		if budget < 0 {
+		if dst, ok = a.at(b, i, dst, base, &budget); !ok {
 			return a.spansAC(b, dst[:base])
-		}
-		if end == 0 {
-			continue
-		}
-		if n := len(dst); n > base && i <= dst[n-1].end {
-			dst[n-1].end = max(dst[n-1].end, end)
-		} else {
-			dst = append(dst, span{i, end})
 		}
 	}
 	return dst
+}
+
+// at adds the longest pattern starting at b[i:], if any, to the ranges in
+// dst[base:] (which end before i or reach it, and merge with it). It
+// reports false when the walks have used up budget.
+func (a *automaton) at(b []byte, i int, dst []span, base int, budget *int) ([]span, bool) {
+	f := &a.pre
+	if !hasBit(f.bits, f.shift, prefixKey(b[i:], f.w)) {
+		return dst, true
+	}
+	end := 0
+	s := int32(0)
+	for j := i; j < len(b); j++ {
+		t := a.child(s, b[j])
+		if t < 0 {
+			break
+		}
+		s = t
+		if int(a.hot[s].out) == j+1-i { // s ends a pattern (not only a suffix of one)
+			end = j + 1
+		}
+		*budget--
+	}
+	if *budget < 0 {
+		return dst, false
+	}
+	if end == 0 {
+		return dst, true
+	}
+	if n := len(dst); n > base && i <= dst[n-1].end {
+		dst[n-1].end = max(dst[n-1].end, end)
+	} else {
+		dst = append(dst, span{i, end})
+	}
+	return dst, true
 }
 
 // child is the goto transition: the child of s labelled c, or -1.

@@ -12,27 +12,49 @@ import (
 // patterns (WithMinLength) and overlapping ones included.
 func TestPrefilterAgreesWithAhoCorasick(t *testing.T) {
 	r := rand.New(rand.NewSource(12))
-	alpha := "abcab*"
-	for it := 0; it < 3000; it++ {
-		var pats []string
-		for i := 0; i < 1+r.Intn(12); i++ {
-			n := 1 + r.Intn(7)
-			var sb strings.Builder
-			for j := 0; j < n; j++ {
-				sb.WriteByte(alpha[r.Intn(len(alpha))])
+	cases := []struct {
+		alpha            string
+		minLen, maxLen   int
+		textLen, samples int
+	}{
+		{"abcab*", 1, 7, 60, 3000},     // short patterns: every position probed
+		{"abcd", 6, 30, 400, 2000},     // long patterns: sampled positions
+		{"ab", 20, 40, 300, 500},       // many overlapping occurrences
+		{"abcdefgh", 4, 12, 200, 1000}, // mixed
+	}
+	sampled := 0
+	for _, c := range cases {
+		for it := 0; it < c.samples; it++ {
+			var pats []string
+			for i := 0; i < 1+r.Intn(12); i++ {
+				n := c.minLen + r.Intn(c.maxLen-c.minLen+1)
+				var sb strings.Builder
+				for j := 0; j < n; j++ {
+					sb.WriteByte(c.alpha[r.Intn(len(c.alpha))])
+				}
+				pats = append(pats, sb.String())
 			}
-			pats = append(pats, sb.String())
+			a := buildAutomaton(pats)
+			if a.pre.step > 1 {
+				sampled++
+			}
+			var sb strings.Builder
+			for sb.Len() < r.Intn(c.textLen) {
+				if r.Intn(4) == 0 {
+					sb.WriteString(pats[r.Intn(len(pats))])
+				} else {
+					sb.WriteByte(c.alpha[r.Intn(len(c.alpha))])
+				}
+			}
+			text := []byte(sb.String())
+			fast, ac := a.spans(text, nil), a.spansAC(text, nil)
+			if !reflect.DeepEqual(fast, ac) {
+				t.Fatalf("patterns %q text %q: prefiltered %v, Aho–Corasick %v", pats, text, fast, ac)
+			}
 		}
-		a := buildAutomaton(pats)
-		var sb strings.Builder
-		for j := 0; j < r.Intn(60); j++ {
-			sb.WriteByte(alpha[r.Intn(len(alpha))])
-		}
-		text := []byte(sb.String())
-		fast, ac := a.spans(text, nil), a.spansAC(text, nil)
-		if !reflect.DeepEqual(fast, ac) {
-			t.Fatalf("patterns %q text %q: prefiltered %v, Aho–Corasick %v", pats, text, fast, ac)
-		}
+	}
+	if sampled < 1000 {
+		t.Errorf("only %d automata sampled positions", sampled)
 	}
 }
 
