@@ -19,9 +19,10 @@ type RunView struct {
 }
 
 // NewRunView returns the view of s for a run executing as p in project and
-// environment (either may be empty).
+// environment (either may be empty). Build one per run: backends with
+// per-run state (PerRun) get a fresh view each time.
 func NewRunView(s Store, p Principal, project, environment string) *RunView {
-	return &RunView{raw: s, p: p, order: ResolutionOrder(project, environment)}
+	return &RunView{raw: PerRun(s), p: p, order: ResolutionOrder(project, environment)}
 }
 
 // Scopes returns the scopes the view reads, narrowest first.

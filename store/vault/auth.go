@@ -1,0 +1,345 @@
+package vault
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-cleanhttp"
+	"github.com/hashicorp/vault/api"
+
+	"github.com/wfrun/wfrun/store"
+)
+
+// AuthMethod names a way to log in to Vault.
+type AuthMethod string
+
+// The methods, in the order AuthAuto tries them (Prefect's order).
+const (
+	AuthAuto       AuthMethod = ""
+	AuthToken      AuthMethod = "token"
+	AuthAppRole    AuthMethod = "approle"
+	AuthKubernetes AuthMethod = "kubernetes"
+)
+
+// AppRole holds AppRole credentials (POST /v1/auth/MOUNT/login).
+type AppRole struct {
+	RoleID, SecretID string
+	Mount            string // default "approle"
+}
+
+// Kubernetes holds Kubernetes auth settings (POST /v1/auth/MOUNT/login with
+// the pod's service-account JWT).
+type Kubernetes struct {
+	Role      string
+	TokenFile string // default DefaultKubeTokenFile
+	Mount     string // default "kubernetes"
+}
+
+// DefaultKubeTokenFile is where Kubernetes mounts a pod's service-account
+// token.
+const DefaultKubeTokenFile = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+
+// ErrNoCredentials reports Options without any way to log in.
+var ErrNoCredentials = errors.New("no Vault credentials")
+
+var errClosed = fmt.Errorf("%w: the Vault store is closed", store.ErrUnavailable)
+
+// conn is the client and login state shared by a Store and its run views.
+type conn struct {
+	client  *api.Client
+	method  AuthMethod
+	opts    Options
+	mount   string
+	prefix  string
+	timeout time.Duration
+
+	mu      sync.Mutex // guards the fields below and serialises logins
+	authed  bool
+	gen     int // bumped by every login; a stale watcher cannot undo a newer one
+	watcher *api.LifetimeWatcher
+	closed  bool
+}
+
+// method picks the auth method: the forced one, else the first configured
+// one in Prefect's order.
+func (o Options) method() (AuthMethod, error) {
+	switch o.Auth {
+	case AuthToken:
+		if o.Token == "" {
+			return "", fmt.Errorf("%w: auth=token needs a token (VAULT_TOKEN)", ErrNoCredentials)
+		}
+		return AuthToken, nil
+	case AuthAppRole:
+		if o.AppRole.RoleID == "" || o.AppRole.SecretID == "" {
+			return "", fmt.Errorf("%w: auth=approle needs a role id and a secret id (VAULT_ROLE_ID, VAULT_SECRET_ID)", ErrNoCredentials)
+		}
+		return AuthAppRole, nil
+	case AuthKubernetes:
+		if o.Kubernetes.Role == "" {
+			return "", fmt.Errorf("%w: auth=kubernetes needs a role (VAULT_KUBE_AUTH_ROLE)", ErrNoCredentials)
+		}
+		return AuthKubernetes, nil
+	case AuthAuto:
+		switch {
+		case o.Token != "":
+			return AuthToken, nil
+		case o.AppRole.RoleID != "" && o.AppRole.SecretID != "":
+			return AuthAppRole, nil
+		case o.Kubernetes.Role != "":
+			return AuthKubernetes, nil
+		}
+		return "", fmt.Errorf("%w: set VAULT_TOKEN, or VAULT_ROLE_ID and VAULT_SECRET_ID (AppRole), or VAULT_KUBE_AUTH_ROLE (Kubernetes)", ErrNoCredentials)
+	}
+	return "", fmt.Errorf("unknown Vault auth method %q (want token, approle or kubernetes)", o.Auth)
+}
+
+func newConn(o Options) (*conn, error) {
+	if strings.TrimSpace(o.Address) == "" {
+		return nil, errors.New("vault: no address (set VAULT_ADDR or give vault://HOST:PORT)")
+	}
+	method, err := o.method()
+	if err != nil {
+		return nil, err
+	}
+	mount := strings.Trim(o.Mount, "/")
+	if mount == "" {
+		mount = DefaultMount
+	}
+	prefix := strings.Trim(o.Prefix, "/")
+	if prefix != "" {
+		if err := checkPath(prefix); err != nil {
+			return nil, fmt.Errorf("vault: prefix %q: not a usable Vault folder", o.Prefix)
+		}
+		prefix += "/"
+	}
+	if err := checkPath(mount); err != nil {
+		return nil, fmt.Errorf("vault: mount %q: not a usable Vault path", o.Mount)
+	}
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+
+	cfg := &api.Config{
+		Address:    o.Address,
+		HttpClient: cleanhttp.DefaultPooledClient(),
+		Timeout:    timeout,
+		MaxRetries: 2,
+	}
+	switch {
+	case o.MaxRetries < 0:
+		cfg.MaxRetries = 0
+	case o.MaxRetries > 0:
+		cfg.MaxRetries = o.MaxRetries
+	}
+	// Like api.DefaultConfig: never follow redirects blindly (the client
+	// handles Vault's own), and TLS 1.2 at least.
+	cfg.HttpClient.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	cfg.HttpClient.Transport.(*http.Transport).TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	if err := cfg.ConfigureTLS(&api.TLSConfig{CACert: o.CACert, CAPath: o.CAPath}); err != nil {
+		return nil, fmt.Errorf("vault: TLS settings (CA cert %q, CA path %q): %w", o.CACert, o.CAPath, err)
+	}
+	if o.WrapTransport != nil {
+		cfg.HttpClient.Transport = o.WrapTransport(cfg.HttpClient.Transport)
+	}
+	client, err := api.NewClient(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("vault: address %q: %w", o.Address, err)
+	}
+	// NewClient also reads VAULT_TOKEN and VAULT_NAMESPACE from the process
+	// environment; the options are the one source of truth.
+	client.ClearToken()
+	client.ClearNamespace()
+	if o.Namespace != "" {
+		client.SetNamespace(o.Namespace)
+	}
+	return &conn{client: client, method: method, opts: o, mount: mount, prefix: prefix, timeout: timeout}, nil
+}
+
+// where describes the store for messages (no credentials).
+func (c *conn) where() string {
+	return fmt.Sprintf("Vault %s, KV v2 mount %q, prefix %q", c.opts.Address, c.mount, c.prefix)
+}
+
+// do runs f with a logged-in client. A login-based client that is refused
+// logs in again once (its token may have expired or been revoked).
+func (c *conn) do(ctx context.Context, f func(context.Context, *api.Client) error) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	for attempt := 0; ; attempt++ {
+		gen, err := c.ensureLogin(ctx)
+		if err != nil {
+			return err
+		}
+		err = f(ctx, c.client)
+		var re *api.ResponseError
+		if attempt == 0 && c.method != AuthToken && errors.As(err, &re) && re.StatusCode == http.StatusForbidden {
+			c.invalidate(gen)
+			continue
+		}
+		return err
+	}
+}
+
+// invalidate forgets login generation gen, so the next request logs in.
+func (c *conn) invalidate(gen int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen == gen {
+		c.authed = false
+		if c.watcher != nil {
+			c.watcher.Stop()
+			c.watcher = nil
+		}
+	}
+}
+
+func (c *conn) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	c.authed = false
+	if c.watcher != nil {
+		c.watcher.Stop()
+		c.watcher = nil
+	}
+}
+
+// ensureLogin logs in unless a login is current and returns its generation.
+func (c *conn) ensureLogin(ctx context.Context) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return 0, errClosed
+	}
+	if c.authed {
+		return c.gen, nil
+	}
+	var auth *api.Secret
+	var err error
+	switch c.method {
+	case AuthToken:
+		auth, err = c.useToken(ctx)
+	case AuthAppRole:
+		auth, err = c.login(ctx, "approle", c.opts.AppRole.Mount, map[string]any{
+			"role_id": c.opts.AppRole.RoleID, "secret_id": c.opts.AppRole.SecretID,
+		})
+	case AuthKubernetes:
+		auth, err = c.kubernetesLogin(ctx)
+	}
+	if err != nil {
+		return 0, err
+	}
+	c.gen++
+	c.authed = true
+	if auth != nil && auth.Auth != nil && auth.Auth.Renewable && auth.Auth.LeaseDuration > 0 {
+		c.watch(auth)
+	}
+	return c.gen, nil
+}
+
+// useToken sets the given token and learns whether Vault renews it. A token
+// that may not look itself up is used as it is, without renewal.
+func (c *conn) useToken(ctx context.Context) (*api.Secret, error) {
+	c.client.SetToken(c.opts.Token)
+	self, err := c.client.Auth().Token().LookupSelfWithContext(ctx)
+	var re *api.ResponseError
+	if errors.As(err, &re) && re.StatusCode < 500 {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: token lookup at %s: %v", store.ErrUnavailable, c.opts.Address, scrub(err, c.opts.Token))
+	}
+	renewable, _ := self.TokenIsRenewable()
+	ttl, _ := self.TokenTTL()
+	if !renewable || ttl <= 0 {
+		return nil, nil
+	}
+	return &api.Secret{Auth: &api.SecretAuth{ClientToken: c.opts.Token, Renewable: true, LeaseDuration: int(ttl / time.Second)}}, nil
+}
+
+func (c *conn) kubernetesLogin(ctx context.Context) (*api.Secret, error) {
+	file := c.opts.Kubernetes.TokenFile
+	if file == "" {
+		file = DefaultKubeTokenFile
+	}
+	jwt, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("%w: Kubernetes auth: service-account token: %v", store.ErrForbidden, err)
+	}
+	return c.login(ctx, "kubernetes", c.opts.Kubernetes.Mount, map[string]any{
+		"role": c.opts.Kubernetes.Role, "jwt": strings.TrimSpace(string(jwt)),
+	})
+}
+
+// login posts credentials to auth/MOUNT/login and uses the token it gets.
+// Errors carry the HTTP status only: a login error text is never echoed.
+func (c *conn) login(ctx context.Context, kind, mount string, body map[string]any) (*api.Secret, error) {
+	if mount = strings.Trim(mount, "/"); mount == "" {
+		mount = kind
+	}
+	c.client.ClearToken()
+	sec, err := c.client.Logical().WriteWithContext(ctx, "auth/"+mount+"/login", body)
+	var re *api.ResponseError
+	switch {
+	case errors.As(err, &re) && re.StatusCode < 500:
+		return nil, fmt.Errorf("%w: %s login at %s refused (HTTP %d)", store.ErrForbidden, kind, c.opts.Address, re.StatusCode)
+	case err != nil:
+		return nil, fmt.Errorf("%w: %s login at %s: %v", store.ErrUnavailable, kind, c.opts.Address, scrubAll(err, body))
+	case sec == nil || sec.Auth == nil || sec.Auth.ClientToken == "":
+		return nil, fmt.Errorf("%w: %s login at %s returned no token", store.ErrForbidden, kind, c.opts.Address)
+	}
+	c.client.SetToken(sec.Auth.ClientToken)
+	return sec, nil
+}
+
+// watch renews auth's token in the background until renewal ends (the
+// token's max TTL, or an error); then the next request logs in again.
+func (c *conn) watch(auth *api.Secret) {
+	w, err := c.client.NewLifetimeWatcher(&api.LifetimeWatcherInput{Secret: auth})
+	if err != nil {
+		return
+	}
+	c.watcher = w
+	gen := c.gen
+	go w.Start()
+	go func() {
+		for {
+			select {
+			case <-w.DoneCh():
+				if c.method != AuthToken {
+					c.invalidate(gen)
+				}
+				return
+			case <-w.RenewCh():
+			}
+		}
+	}()
+}
+
+// scrub removes secret from err's text (defence in depth: the api package's
+// errors name the URL, never a body or header).
+func scrub(err error, secret string) string {
+	s := err.Error()
+	if secret != "" {
+		s = strings.ReplaceAll(s, secret, "***")
+	}
+	return s
+}
+
+func scrubAll(err error, body map[string]any) string {
+	s := err.Error()
+	for _, v := range body {
+		if str, ok := v.(string); ok && str != "" {
+			s = strings.ReplaceAll(s, str, "***")
+		}
+	}
+	return s
+}
