@@ -19,7 +19,7 @@ import (
 // on themselves and use storeConfig/openStore.
 func addConfigFlags(cmd *cobra.Command) {
 	cmd.PersistentFlags().String("home", "", "wfrun home directory (env WFRUN_HOME; default $XDG_DATA_HOME/wfrun)")
-	cmd.PersistentFlags().String("store", "", "secret store URL: bolt:PATH, redis://…, rediss://…, redis+sentinel://…, redis+cluster://…, env:PREFIX, or A|B layered (env WFRUN_STORE; default bolt under the home)")
+	cmd.PersistentFlags().String("store", "", "secret store URL: bolt:PATH, redis://…, rediss://…, redis+sentinel://…, redis+cluster://…, env:PREFIX, vault://HOST:PORT/MOUNT?prefix=P (read-only), or A|B layered (env WFRUN_STORE; default bolt under the home)")
 }
 
 // storeConfig resolves the store configuration for cmd.

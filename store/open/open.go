@@ -10,10 +10,26 @@
 //	"redis+sentinel://[user:pass@]host1:port,host2:port/db?master=NAME"  Sentinel (rediss+sentinel: TLS)
 //	"redis+cluster://[user:pass@]host1:port,host2:port"                Cluster (rediss+cluster: TLS)
 //	"env:" or "env:PREFIX"         read-only WFRUN_SECRET_<NAME> (or PREFIX<NAME>) variables
-//	"A|B|..."                      a layered chain, first match wins, e.g. "env:|bolt:"
+//	"vault://host:port/MOUNT?prefix=P&auth=M"  read-only Vault KV v2 over HTTPS (vault+http:// for
+//	                               a dev server; "vault:" takes VAULT_ADDR); see below
+//	"A|B|..."                      a layered chain, first match wins, e.g. "env:|bolt:" or
+//	                               "env:|vault://vault.internal:8200/secret?prefix=wfrun/|bolt:"
 //
 // The Redis topology is always chosen by the scheme, never guessed. Redis
 // URLs also accept ?prefix=KEYPREFIX (default "wfrun") and ?history=N.
+//
+// Vault URLs (read-only KV v2, package store/vault) name the server and the
+// KV mount: vault://HOST:PORT/MOUNT is HTTPS, vault+http://HOST:PORT/MOUNT
+// plain HTTP (dev servers), and "vault:" or vault:///MOUNT take the address
+// from VAULT_ADDR. Parameters: prefix (the folder holding wfrun's secrets),
+// auth (token, approle or kubernetes; default: the first configured, in that
+// order), namespace, cacert, capath, approle_mount, kube_role, kube_mount,
+// kube_token_file. Vault's variables are honoured as its CLI does:
+// VAULT_ADDR, VAULT_TOKEN, VAULT_NAMESPACE, VAULT_CACERT, VAULT_CAPATH, plus
+// Prefect's VAULT_ROLE_ID, VAULT_SECRET_ID, VAULT_KUBE_AUTH_ROLE,
+// VAULT_KUBE_AUTH_PATH and VAULT_KUBE_TOKEN_FILE. Credentials are never
+// taken from the URL.
+//
 // Bolt and Redis values are encrypted with the keyring from
 // store/seal.LoadKeyring(Home): WFRUN_MASTER_KEY, else $WFRUN_HOME/master.key.
 package open
@@ -160,6 +176,8 @@ func openOne(ctx context.Context, cfg Config, u string) (store.Store, error) {
 		return env.New(env.WithPrefix(prefix)), nil
 	case strings.HasPrefix(scheme, "redis"):
 		return openRedis(ctx, cfg, u)
+	case scheme == "vault" || scheme == "vault+http":
+		return openVault(cfg, u)
 	}
-	return nil, fmt.Errorf("%w: unknown scheme %q (want bolt:, env:, redis://, rediss://, redis+sentinel:// or redis+cluster://)", ErrBadURL, scheme)
+	return nil, fmt.Errorf("%w: unknown scheme %q (want bolt:, env:, redis://, rediss://, redis+sentinel://, redis+cluster://, vault:// or vault+http://)", ErrBadURL, scheme)
 }
