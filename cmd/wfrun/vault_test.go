@@ -1,0 +1,105 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/wfrun/wfrun/internal/vaulttest"
+)
+
+// vaultEnv points the CLI at srv through WFRUN_STORE (env over Vault over
+// the embedded file) and clears every other Vault variable.
+func vaultEnv(t *testing.T, srv *vaulttest.Server, token string) {
+	t.Helper()
+	for _, k := range []string{"VAULT_ADDR", "VAULT_NAMESPACE", "VAULT_CACERT", "VAULT_CAPATH", "VAULT_ROLE_ID", "VAULT_SECRET_ID", "VAULT_KUBE_AUTH_ROLE", "VAULT_KUBE_AUTH_PATH", "VAULT_KUBE_TOKEN_FILE"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("VAULT_TOKEN", token)
+	host := strings.TrimPrefix(srv.Addr, "http://")
+	t.Setenv("WFRUN_STORE", "env:|vault+http://"+host+"/secret?prefix=wfrun/|bolt:")
+}
+
+func TestRunResolvesSecretFromVault(t *testing.T) {
+	home := cliEnv(t)
+	srv := vaulttest.Start(t)
+	const value = "vault-s3cr3t-bearer-token"
+	srv.Put(t, "secret", "wfrun/api_token", map[string]any{"value": value})
+	srv.Policy(t, "wfrun-read", `path "secret/data/wfrun/*" { capabilities = ["read"] }`)
+	tok := srv.Token(t, &api.TokenCreateRequest{Policies: []string{"wfrun-read"}})
+	vaultEnv(t, srv, tok.ClientToken)
+
+	out, errOut, code := wfrun(t, "", "run", workflows+"secret_echo.json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if strings.Contains(out+errOut, value) {
+		t.Fatalf("the Vault value reached the CLI output:\n%s\n%s", out, errOut)
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("stdout is not JSON: %q", out)
+	}
+	// The INLINE task saw the real value (its length), everything shown is masked.
+	if got["header"] != "Bearer ***" || got["length"] != float64(len("Bearer "+value)) || got["storedInput"] != "Bearer ${workflow.secrets.api_token}" {
+		t.Fatalf("output: %s", out)
+	}
+	runs, err := os.ReadFile(filepath.Join(home, "runs.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(runs), value) || strings.Contains(string(runs), tok.ClientToken) {
+		t.Fatal("runs.db holds the Vault value or token")
+	}
+
+	// The environment layer overrides Vault; a name only in the file falls
+	// through Vault (not found there) to the embedded store.
+	t.Setenv("WFRUN_SECRET_api_token", "from-env")
+	if n := echoLength(t); n != len("Bearer from-env") {
+		t.Fatalf("env over vault: length %d", n)
+	}
+	os.Unsetenv("WFRUN_SECRET_api_token")
+	if err := srv.Client(t).KVv2("secret").DeleteMetadata(t.Context(), "wfrun/api_token"); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, "", "secret", "set", "api_token", "--value", "from-the-file")
+	if n := echoLength(t); n != len("Bearer from-the-file") {
+		t.Fatalf("vault over bolt: length %d", n)
+	}
+}
+
+// echoLength runs secret_echo.json and returns the header length the task saw.
+func echoLength(t *testing.T) int {
+	t.Helper()
+	out, errOut, code := wfrun(t, "", "run", workflows+"secret_echo.json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var got struct{ Length int }
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("stdout is not JSON: %q", out)
+	}
+	return got.Length
+}
+
+func TestRunVaultForbiddenFailsTheRun(t *testing.T) {
+	cliEnv(t)
+	srv := vaulttest.Start(t)
+	const value = "not-for-this-token"
+	srv.Put(t, "secret", "wfrun/api_token", map[string]any{"value": value})
+	srv.Policy(t, "nothing", `path "secret/data/other/*" { capabilities = ["read"] }`)
+	tok := srv.Token(t, &api.TokenCreateRequest{Policies: []string{"nothing"}})
+	vaultEnv(t, srv, tok.ClientToken)
+
+	out, errOut, code := wfrun(t, "", "run", workflows+"secret_echo.json")
+	if code == 0 || !strings.Contains(errOut, "forbidden") || !strings.Contains(errOut, `"api_token"`) {
+		t.Fatalf("exit %d: %s %s", code, out, errOut)
+	}
+	if strings.Contains(out+errOut, value) || strings.Contains(out+errOut, tok.ClientToken) {
+		t.Fatalf("leak: %s %s", out, errOut)
+	}
+}
