@@ -448,7 +448,8 @@ func (c *conn) classify(op, name, path string, err error) error {
 	if errors.As(err, &re) {
 		detail := ""
 		if !re.RawError && len(re.Errors) > 0 {
-			detail = ": " + cut(strings.Join(re.Errors, "; "), 200)
+			// Vault's texts are multi-line lists ("1 error occurred:\n\t* …").
+			detail = ": " + cut(strings.Join(strings.Fields(strings.Join(re.Errors, "; ")), " "), 200)
 		}
 		var sentinel error
 		switch {
