@@ -121,6 +121,9 @@ type WorkflowTask struct {
 	program  eval.Program // SWITCH expression / DO_WHILE loopCondition
 	evalType string       // resolved evaluator type of program
 	subDef   *Definition  // inline subWorkflowParam.workflowDefinition
+	// subParams resolves a subWorkflowParam name/version given as
+	// expressions ({"name":..,"version":..}).
+	subParams *interpolate.Template
 	// outputFilter is inputParameters.outputFilter, compiled (outputfilter.go).
 	outputFilter *outputFilter
 	// staticSecrets are the secret names the task reads or writes by name
@@ -154,6 +157,48 @@ type SubWorkflowParam struct {
 	Name               string          `json:"name,omitempty"`
 	Version            int             `json:"version,omitempty"`
 	WorkflowDefinition json.RawMessage `json:"workflowDefinition,omitempty"`
+	// VersionExpr is a version given as an expression ("${workflow.input.v}");
+	// Name may be one too. Both are resolved when the task runs.
+	VersionExpr string `json:"-"`
+}
+
+// UnmarshalJSON accepts a version given as a number, a numeric string or an
+// expression, as Conductor's SubWorkflowParams does.
+func (p *SubWorkflowParam) UnmarshalJSON(b []byte) error {
+	var raw struct {
+		Name               string          `json:"name"`
+		Version            json.RawMessage `json:"version"`
+		WorkflowDefinition json.RawMessage `json:"workflowDefinition"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	*p = SubWorkflowParam{Name: raw.Name, WorkflowDefinition: raw.WorkflowDefinition}
+	v := bytes.TrimSpace(raw.Version)
+	switch {
+	case len(v) == 0 || string(v) == "null":
+	case v[0] == '"':
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			return err
+		}
+		if n, err := strconv.Atoi(strings.TrimSpace(s)); err == nil {
+			p.Version = n
+		} else if s != "" {
+			p.VersionExpr = s
+		}
+	default:
+		var n json.Number
+		if err := json.Unmarshal(v, &n); err != nil {
+			return fmt.Errorf("subWorkflowParam.version: %w", err)
+		}
+		i, err := n.Int64()
+		if err != nil {
+			return fmt.Errorf("subWorkflowParam.version %s is not an integer", n)
+		}
+		p.Version = int(i)
+	}
+	return nil
 }
 
 // ParseOption configures ParseDefinition.

@@ -929,7 +929,11 @@ func (r *runState) execSubWorkflow(ctx context.Context, wt *WorkflowTask, suffix
 	}
 	def := wt.subDef
 	if def == nil {
-		def, err = r.e.findDefinition(wt.SubWorkflowParam.Name, wt.SubWorkflowParam.Version)
+		name, version, err := r.subWorkflowName(ctx, wt, rec)
+		if err != nil {
+			return r.failTask(ctx, rec, TaskFailedTerminal, err.Error())
+		}
+		def, err = r.e.findDefinition(name, version)
 		if err != nil {
 			return r.failTask(ctx, rec, TaskFailedTerminal, err.Error())
 		}
@@ -971,6 +975,15 @@ func (r *runState) execSubWorkflow(ctx context.Context, wt *WorkflowTask, suffix
 	}
 	res, err = child.execute(ctx)
 	if err != nil {
+		if reason, ending := parentEnding(ctx); ending {
+			// The parent ends early (a timeout, a failed branch, a
+			// terminate): its child is terminated, as Conductor's
+			// SubWorkflow.cancel does.
+			if _, ferr := child.finish(context.WithoutCancel(ctx), &stopError{status: StatusTerminated,
+				reason: "Parent workflow has been terminated with reason: " + reason}); ferr != nil {
+				return errors.Join(err, ferr)
+			}
+		}
 		return err
 	}
 	child.mu.Lock()

@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/wfrun/wfrun/engine"
 )
@@ -98,4 +101,120 @@ func TestConductorDynamicForkJoinFailure(t *testing.T) {
 	if join := wf.Tasks[4]; join.Ref != "dynamicfanouttask_join" || !reflect.DeepEqual(join.Input["joinOn"], []any{"xdt1", "xdt2"}) {
 		t.Fatalf("join %+v", join)
 	}
+}
+
+// DoWhileSpec "Test DO_WHILE iteration counter is correct at 500 iterations
+// (issue #799)": the loop task's own iteration, read as
+// ${loopTask['iteration']} by each LAMBDA, and the records' iterations.
+func TestConductorDoWhileIteration(t *testing.T) {
+	for _, file := range []string{"do_while_iteration_fix_test.json", "do_while_high_iteration_test.json"} {
+		t.Run(file, func(t *testing.T) {
+			e := harnessEngine(t, nil)
+			d := harnessDef(t, e, file)
+			res := startRun(t, e, d, `{"loop":500}`)
+			wf := viewRun(t, e, res.RunID)
+			if wf.Status != engine.StatusCompleted {
+				t.Fatalf("%s %q", wf.Status, wf.Reason)
+			}
+			if len(wf.Tasks) != 501 {
+				t.Fatalf("%d tasks", len(wf.Tasks))
+			}
+			if tk := wf.Tasks[0]; tk.TaskType != "DO_WHILE" || tk.Status != "COMPLETED" || tk.Iteration != 500 {
+				t.Fatalf("loop %s %s iteration %d", tk.TaskType, tk.Status, tk.Iteration)
+			}
+			first, last := wf.Tasks[1], wf.Tasks[500]
+			if first.TaskType != "LAMBDA" || first.Iteration != 1 || last.Iteration != 500 || last.Status != "COMPLETED" {
+				t.Fatalf("first %+v last %+v", first, last)
+			}
+			if file == "do_while_iteration_fix_test.json" && (first.Output["result"] != 0.0 || last.Output["result"] != 499.0) {
+				t.Fatalf("results %v %v", first.Output["result"], last.Output["result"])
+			}
+		})
+	}
+}
+
+// DecisionTaskSpec "Test simple decision workflow": a legacy DECISION
+// (caseValueParam) records its case in inputData.case and, as Conductor's
+// DecisionTaskMapper does, its output is caseOutput (not SWITCH's
+// evaluationResult).
+func TestConductorDecisionCaseOutput(t *testing.T) {
+	opts := []engine.Option{}
+	for _, n := range []string{"integration_task_1", "integration_task_2", "integration_task_5", "integration_task_20"} {
+		opts = append(opts, engine.WithWorker(n, echoWorker(`{}`)))
+	}
+	e := harnessEngine(t, nil, opts...)
+	d := harnessDef(t, e, "simple_decision_task_integration_test.json")
+	res := startRun(t, e, d, `{"param1":"p1","param2":"p2","case":"c"}`, engine.WithCorrelationID("decision_workflow"))
+	wf := viewRun(t, e, res.RunID)
+	if wf.Status != engine.StatusCompleted {
+		t.Fatalf("%s %q", wf.Status, wf.Reason)
+	}
+	checkTasks(t, wf.Tasks, "DECISION:COMPLETED", "integration_task_1:COMPLETED", "integration_task_2:COMPLETED", "integration_task_20:COMPLETED")
+	dec := wf.Tasks[0]
+	if dec.Input["case"] != "c" || dec.Input["hasChildren"] != "true" || !reflect.DeepEqual(dec.Output, map[string]any{"caseOutput": []any{"c"}}) {
+		t.Fatalf("decision input %v output %v", dec.Input, dec.Output)
+	}
+}
+
+// SubWorkflowSpec "Test retrying a subworkflow where parent workflow timed
+// out due to workflowTimeout" (up to the retry): the sub-workflow's name is
+// "${workflow.input.subwf}"; the parent (timeoutPolicy TIME_OUT_WF,
+// timeoutSeconds 10, as the spec sets them) times out while the child waits
+// on its worker: the parent is TIMED_OUT with its SUB_WORKFLOW task
+// CANCELED, the child TERMINATED with its task CANCELED.
+func TestConductorSubWorkflowParentTimeout(t *testing.T) {
+	b, err := os.ReadFile(conductorDir + "/workflow_with_sub_workflow_1_integration_test.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["timeoutPolicy"], m["timeoutSeconds"] = "TIME_OUT_WF", 10
+	b, _ = json.Marshal(m)
+	clock := engine.NewManualClock(time.Now())
+	polled := make(chan struct{}, 1)
+	e := harnessEngine(t, nil, engine.WithClock(clock),
+		engine.WithWorker("integration_task_1", echoWorker(`{"op":"task1.done"}`)),
+		engine.WithWorker("simple_task_in_sub_wf", func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+			polled <- struct{}{}
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}))
+	d, err := e.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan *engine.Result, 1)
+	go func() {
+		res, err := e.Start(context.Background(), d, json.RawMessage(`{"param1":"p1 value","param2":"p2 value","subwf":"sub_workflow"}`),
+			engine.WithCorrelationID("wf_with_subwf_test_1"))
+		if err != nil {
+			t.Error(err)
+		}
+		done <- res
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	<-polled
+	// The parent's deadline and the child task's response timeout.
+	if err := clock.WaitForWaiters(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(11 * time.Second)
+	res := <-done
+	if res == nil {
+		t.FailNow()
+	}
+	wf := viewRun(t, e, res.RunID)
+	if wf.Status != engine.StatusTimedOut {
+		t.Fatalf("%s %q", wf.Status, wf.Reason)
+	}
+	checkTasks(t, wf.Tasks, "integration_task_1:COMPLETED", "SUB_WORKFLOW:CANCELED")
+	sub := viewRun(t, e, wf.Tasks[1].SubWorkflowID)
+	if sub.Status != engine.StatusTerminated || !strings.HasPrefix(sub.Reason, "Parent workflow has been terminated with reason: Workflow timed out") {
+		t.Fatalf("sub-workflow %s %q", sub.Status, sub.Reason)
+	}
+	checkTasks(t, sub.Tasks, "simple_task_in_sub_wf:CANCELED")
 }

@@ -145,6 +145,14 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 		}
 		sb := marshalOr(scalars, `{}`)
 		ls.scalars = sb[1 : len(sb)-1]
+		// The loop task's own iteration (${loop['iteration']},
+		// ${loop.iteration}) is the current one, as Conductor's DoWhile sets it.
+		r.mu.Lock()
+		if rec.Iteration != i {
+			rec.Iteration = i
+			r.touchLocked(rec)
+		}
+		r.mu.Unlock()
 		r.setLoopOutputMem(rec, ls)
 		iterSfx := suffix + "__" + strconv.Itoa(i)
 		r.mu.Lock()

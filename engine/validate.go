@@ -394,6 +394,14 @@ func (v *validator) subWorkflow(t *WorkflowTask) {
 	}
 	if strings.TrimSpace(p.Name) == "" {
 		v.add(t.loc+"/subWorkflowParam/name", "SUB_WORKFLOW needs subWorkflowParam.name or an inline workflowDefinition")
+		return
+	}
+	if strings.Contains(p.Name, "${") || p.VersionExpr != "" {
+		doc, _ := json.Marshal(map[string]any{"name": p.Name, "version": p.VersionExpr})
+		t.subParams = v.compile(doc, t.loc+"/subWorkflowParam")
+		if t.subParams != nil && t.subParams.HasSecrets() {
+			v.add(t.loc+"/subWorkflowParam", "a sub-workflow name or version cannot come from a secret")
+		}
 	}
 }
 
