@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -160,6 +161,8 @@ func TestJSONOutputParses(t *testing.T) {
 		{"secret", "exists", "db"},
 		{"secret", "ls"},
 		{"secret", "history", "db"},
+		{"secret", "tag", "db", "team=payments"},
+		{"secret", "rm", "never_there"},
 	}
 	for _, args := range cases {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
@@ -217,5 +220,45 @@ func TestPanicExits1WithoutStack(t *testing.T) {
 		if verbose && (!strings.Contains(errb.String(), "kaboom-value") || !strings.Contains(errb.String(), "goroutine")) {
 			t.Errorf("verbose panic report lacks the value or stack: %q", errb.String())
 		}
+	}
+}
+
+// task complete -o json, against a run waiting in another goroutine (as a
+// second terminal would).
+func TestTaskCompleteJSON(t *testing.T) {
+	cliEnv(t)
+	wf := writeFile(t, t.TempDir(), "human.json", `{"name":"human","tasks":[
+	  {"name":"approve","taskReferenceName":"approve","type":"HUMAN"}],
+	  "outputParameters":{"ok":"${approve.output.approved}"}}`)
+	type result struct {
+		out, errOut string
+		code        int
+	}
+	done := make(chan result, 1)
+	go func() {
+		o, e, c := cli(t, "", "run", wf, "-q")
+		done <- result{o, e, c}
+	}()
+	var id string
+	for deadline := time.Now().Add(20 * time.Second); id == "" && time.Now().Before(deadline); {
+		out, _, _ := cli(t, "", "runs", "--status", "RUNNING", "--field", "workflowId")
+		id = strings.TrimSpace(out)
+		time.Sleep(100 * time.Millisecond)
+	}
+	if id == "" {
+		t.Fatal("the run never showed up as RUNNING")
+	}
+	out, errOut, code := cli(t, "", "task", "complete", id, "approve", "--data", `{"approved":true}`, "-o", "json")
+	var v map[string]string
+	if code != 0 || json.Unmarshal([]byte(out), &v) != nil || v["workflowId"] != id || v["referenceTaskName"] != "approve" || v["status"] != "COMPLETED" {
+		t.Fatalf("task complete -o json: exit %d: %q %s", code, out, errOut)
+	}
+	select {
+	case r := <-done:
+		if r.code != 0 || !strings.Contains(r.out, `"ok": true`) {
+			t.Fatalf("run: exit %d: %s %s", r.code, r.out, r.errOut)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the run did not pick up the completion")
 	}
 }

@@ -525,11 +525,14 @@ are more, the token for the next page is printed on stderr.`,
 }
 
 func newSecretRmCmd() *cobra.Command {
-	var sf scopeFlags
+	var (
+		sf  scopeFlags
+		out outputFlags
+	)
 	cmd := &cobra.Command{
 		Use:     "rm NAME…",
 		Short:   "Delete secrets and their history (deleting a missing secret succeeds)",
-		Example: "  wfrun secret rm api_token old/token",
+		Example: "  wfrun secret rm api_token old/token\n  wfrun secret rm api_token -o json",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			for _, n := range args {
@@ -537,7 +540,16 @@ func newSecretRmCmd() *cobra.Command {
 					return err
 				}
 			}
-			return withStore(cmd, &sf, func(s store.Store, _ store.Scope) error {
+			if err := out.check(); err != nil {
+				return err
+			}
+			type removal struct {
+				Name    string `json:"name"`
+				Scope   string `json:"scope"`
+				Removed bool   `json:"removed"` // false: there was nothing to remove
+			}
+			return withStore(cmd, &sf, func(s store.Store, scope store.Scope) error {
+				var done []removal
 				for _, n := range args {
 					existed, err := secretExists(cmd.Context(), s, n)
 					if err != nil {
@@ -546,17 +558,22 @@ func newSecretRmCmd() *cobra.Command {
 					if err := s.Delete(cmd.Context(), n); err != nil {
 						return err
 					}
-					if existed {
-						fmt.Fprintf(cmd.OutOrStdout(), "removed secret %q\n", n)
-					} else {
-						fmt.Fprintf(cmd.OutOrStdout(), "secret %q does not exist: nothing to remove\n", n)
-					}
+					done = append(done, removal{n, scope.String(), existed})
 				}
-				return nil
+				return out.render(cmd.OutOrStdout(), done, func(t *table) {
+					for _, r := range done {
+						if r.Removed {
+							t.line(fmt.Sprintf("removed secret %q", r.Name))
+						} else {
+							t.line(fmt.Sprintf("secret %q does not exist: nothing to remove", r.Name))
+						}
+					}
+				})
 			})
 		},
 	}
 	sf.add(cmd)
+	out.add(cmd)
 	return cmd
 }
 
@@ -564,6 +581,7 @@ func newSecretTagCmd() *cobra.Command {
 	var (
 		remove []string
 		sf     scopeFlags
+		out    outputFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "tag NAME [key=value…] [--rm key…]",
@@ -583,6 +601,9 @@ func newSecretTagCmd() *cobra.Command {
 			if err != nil {
 				return usageErr(err)
 			}
+			if err := out.check(); err != nil {
+				return err
+			}
 			return withStore(cmd, &sf, func(s store.Store, _ store.Scope) error {
 				if len(tags) > 0 {
 					if err := s.SetTags(cmd.Context(), name, tags); err != nil {
@@ -594,13 +615,30 @@ func newSecretTagCmd() *cobra.Command {
 						return err
 					}
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "tagged secret %q\n", name)
-				return nil
+				sec, err := s.Get(cmd.Context(), name)
+				if err != nil && !errors.Is(err, store.ErrExpired) {
+					return err
+				}
+				v := struct {
+					Name  string            `json:"name"`
+					Scope string            `json:"scope,omitempty"`
+					Tags  map[string]string `json:"tags"`
+				}{Name: name, Tags: map[string]string{}}
+				if sec != nil {
+					v.Scope = sec.Scope.String()
+					if sec.Tags != nil {
+						v.Tags = sec.Tags
+					}
+				}
+				return out.render(cmd.OutOrStdout(), v, func(t *table) {
+					t.line(fmt.Sprintf("tagged secret %q: %s", name, fmtTags(v.Tags)))
+				})
 			})
 		},
 	}
 	cmd.Flags().StringArrayVar(&remove, "rm", nil, "tag key to remove (repeatable)")
 	sf.add(cmd)
+	out.add(cmd)
 	return cmd
 }
 
