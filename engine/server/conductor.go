@@ -28,7 +28,7 @@ type conductor struct {
 
 	mu       sync.Mutex
 	starting map[string]chan error // run id → persisted (nil) or failed
-	active   map[string]bool       // runs executing in this process
+	active   map[string]*runHandle // runs executing in this process
 	gaveUp   map[string]bool       // runs whose takeover failed for good
 }
 
@@ -54,12 +54,13 @@ func (s *Server) initConductor() error {
 	if s.conductorDir == "" {
 		return nil
 	}
-	c := &conductor{defs: &defStore{dir: s.conductorDir}, starting: map[string]chan error{}, active: map[string]bool{}, gaveUp: map[string]bool{}}
+	c := &conductor{defs: &defStore{dir: s.conductorDir}, starting: map[string]chan error{}, active: map[string]*runHandle{}, gaveUp: map[string]bool{}}
 	c.queue = newQueue(s.now, c.defs.responseTimeout)
 	c.queue.onPoll = func(name string, n int) { s.metrics.tasksPolled.WithLabelValues(name).Add(float64(n)) }
 	opts := append([]engine.Option{}, s.engineOpts...)
 	opts = append(opts,
 		engine.WithDefinitionsDir(s.conductorDir),
+		engine.WithTaskDefs(c.defs),
 		engine.WithRemoteWorker(c.queue.dispatch),
 		engine.WithEvents(s.onEvent),
 	)
@@ -103,7 +104,7 @@ func (s *Server) takeoverLoop(ctx context.Context, every time.Duration) {
 				continue
 			}
 			c.mu.Lock()
-			skip := c.active[sum.ID] || c.gaveUp[sum.ID]
+			skip := c.active[sum.ID] != nil || c.gaveUp[sum.ID]
 			c.mu.Unlock()
 			if skip {
 				continue
@@ -167,24 +168,30 @@ func (c *conductor) launch(id string, fn func(ctx context.Context) error) error 
 func (c *conductor) launchWait(id string, wait bool, fn func(ctx context.Context) error) error {
 	ch := make(chan error, 1)
 	c.mu.Lock()
-	if c.active[id] {
+	if c.active[id] != nil {
 		c.mu.Unlock()
 		return fmt.Errorf("%w: run %s is executing", engine.ErrStillRunning, id)
 	}
 	if wait {
 		c.starting[id] = ch
 	}
-	c.active[id] = true
+	ctx, cancel := context.WithCancel(c.ctx)
+	h := &runHandle{cancel: cancel, done: make(chan struct{})}
+	c.active[id] = h
 	c.mu.Unlock()
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		err := fn(c.ctx)
+		defer cancel()
+		err := fn(ctx)
 		c.mu.Lock()
-		delete(c.active, id)
+		if !h.keep {
+			delete(c.active, id)
+		}
 		pending := c.starting[id]
 		delete(c.starting, id)
 		c.mu.Unlock()
+		close(h.done)
 		if pending != nil {
 			if err == nil {
 				err = errors.New("run ended before it was stored")
@@ -196,6 +203,38 @@ func (c *conductor) launchWait(id string, wait bool, fn func(ctx context.Context
 		return nil
 	}
 	return <-ch
+}
+
+// runHandle is a run executing in this process.
+type runHandle struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	keep   bool // stays in active after it stops (being terminated)
+}
+
+// stopLocal interrupts run id if this process executes it and waits until
+// it has stopped (RUNNING in the store, lease released); the run stays
+// marked active, so nothing here resumes it, until release is called.
+func (c *conductor) stopLocal(id string) (release func()) {
+	c.mu.Lock()
+	h := c.active[id]
+	if h == nil {
+		// Reserve the id so the takeover loop leaves it alone meanwhile.
+		h = &runHandle{cancel: func() {}, done: make(chan struct{}), keep: true}
+		close(h.done)
+		c.active[id] = h
+	}
+	h.keep = true
+	c.mu.Unlock()
+	h.cancel()
+	<-h.done
+	return func() {
+		c.mu.Lock()
+		if c.active[id] == h {
+			delete(c.active, id)
+		}
+		c.mu.Unlock()
+	}
 }
 
 // shutdown stops the runs of this process: they stay RUNNING in the run
@@ -273,7 +312,8 @@ func (s *Server) conductorRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /api/workflow/{id}/retry", s.cond(s.restartWorkflow(false, false)))
 	m.HandleFunc("PUT /api/workflow/{id}/resume", s.cond(s.resumeWorkflow))
 	m.HandleFunc("PUT /api/workflow/{id}/pause", s.cond(s.unsupported("pause: wfrun runs do not pause; a WAIT or HUMAN task holds a run")))
-	m.HandleFunc("DELETE /api/workflow/{id}", s.cond(s.unsupported("terminate is not supported by this engine yet")))
+	m.HandleFunc("DELETE /api/workflow/{id}", s.cond(s.terminateWorkflow))
+	m.HandleFunc("POST /api/workflow/{id}/terminate", s.cond(s.terminateWorkflow))
 	// tasks
 	m.HandleFunc("GET /api/tasks/poll/batch/{type}", s.cond(s.pollBatch))
 	m.HandleFunc("GET /api/tasks/poll/{type}", s.cond(s.pollOne))

@@ -36,7 +36,8 @@ func TestConductorBadRequests(t *testing.T) {
 		{"POST", "/api/tasks/update-v2", `not json`, 400, "malformed JSON"},
 		{"POST", "/api/metadata/taskdefs", `{"name":"x"}`, 400, "array"},
 		{"POST", "/api/workflow/one_simple", `{"big":"` + strings.Repeat("x", 70<<10) + `"}`, 413, "larger than"},
-		{"DELETE", "/api/workflow/x", "", 501, "terminate"},
+		{"DELETE", "/api/workflow/x", "", 404, "workflow not found"},
+		{"PUT", "/api/workflow/x/pause", "", 501, "pause"},
 	} {
 		if tc.path == "/api/workflow/one_simple" {
 			if st, _, body := ts.do(t, "POST", "/api/metadata/workflow", simpleDef); st != 200 {
@@ -116,5 +117,78 @@ func TestConductorResponseTimeoutReassigns(t *testing.T) {
 			t.Fatalf("not completed: %s", body)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestConductorRegisteredTaskDefRetries: a task definition registered
+// through /api/metadata/taskdefs applies to the SIMPLE task of its name: a
+// worker's FAILED answer is retried (retryCount 1), the second answer ends
+// the run, and a bad definition is refused with a reason.
+func TestConductorRegisteredTaskDefRetries(t *testing.T) {
+	ts := newConductorServer(t, nil)
+	if st, _, body := ts.do(t, "POST", "/api/metadata/taskdefs", `[{"name":"slow_task","retryLogic":"SOMETIMES"}]`); st != 400 || !strings.Contains(body, "retryLogic") {
+		t.Errorf("bad taskdef: %d %s", st, body)
+	}
+	if st, _, body := ts.do(t, "POST", "/api/metadata/taskdefs", `[{"name":"slow_task","retryCount":1,"retryDelaySeconds":0}]`); st != 200 {
+		t.Fatalf("taskdefs: %d %s", st, body)
+	}
+	if st, _, body := ts.do(t, "GET", "/api/metadata/taskdefs/slow_task", ""); st != 200 || !strings.Contains(body, `"retryCount":1`) {
+		t.Errorf("get taskdef: %d %s", st, body)
+	}
+	if st, _, body := ts.do(t, "POST", "/api/metadata/workflow", simpleDef); st != 200 {
+		t.Fatalf("register: %d %s", st, body)
+	}
+	_, _, id := ts.do(t, "POST", "/api/workflow", `{"name":"one_simple","input":{"k":"v"}}`)
+	answer := func(status string) {
+		_, _, body := ts.do(t, "GET", "/api/tasks/poll/batch/slow_task?count=1&timeout=5000", "")
+		var got []map[string]any
+		if err := json.Unmarshal([]byte(body), &got); err != nil || len(got) != 1 {
+			t.Fatalf("poll: %s", body)
+		}
+		res, _ := json.Marshal(map[string]any{"taskId": got[0]["taskId"], "workflowInstanceId": id, "status": status,
+			"reasonForIncompletion": "flaky", "outputData": map[string]any{"r": status}})
+		if st, _, body := ts.do(t, "POST", "/api/tasks/update-v2", string(res)); st != 204 {
+			t.Fatalf("update-v2: %d %s", st, body)
+		}
+	}
+	answer("FAILED")
+	answer("COMPLETED")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, _, body := ts.do(t, "GET", "/api/workflow/"+id, "")
+		if strings.Contains(body, `"status":"COMPLETED","tasks"`) || !strings.Contains(body, `"status":"RUNNING"`) {
+			if !strings.Contains(body, `"r":"COMPLETED"`) || strings.Count(body, `"referenceTaskName":"work"`) != 2 {
+				t.Errorf("run: %s", body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not done: %s", body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestConductorTerminate: DELETE /api/workflow/{id} ends a run waiting for a
+// worker as TERMINATED; the waiting task leaves the queue; a second
+// terminate is a conflict.
+func TestConductorTerminate(t *testing.T) {
+	ts := newConductorServer(t, nil)
+	if st, _, body := ts.do(t, "POST", "/api/metadata/workflow", simpleDef); st != 200 {
+		t.Fatalf("register: %d %s", st, body)
+	}
+	_, _, id := ts.do(t, "POST", "/api/workflow/one_simple", `{"k":"v"}`)
+	if st, _, body := ts.do(t, "DELETE", "/api/workflow/"+id+"?reason=no+longer+needed", ""); st != 200 {
+		t.Fatalf("terminate: %d %s", st, body)
+	}
+	_, _, body := ts.do(t, "GET", "/api/workflow/"+id, "")
+	if !strings.Contains(body, `"status":"TERMINATED"`) || !strings.Contains(body, "no longer needed") {
+		t.Errorf("after terminate: %s", body)
+	}
+	if _, _, got := ts.do(t, "GET", "/api/tasks/poll/batch/slow_task?count=1&timeout=200", ""); got != "[]" {
+		t.Errorf("poll after terminate: %s", got)
+	}
+	if st, _, body := ts.do(t, "DELETE", "/api/workflow/"+id, ""); st != 409 {
+		t.Errorf("second terminate: %d %s", st, body)
 	}
 }

@@ -162,9 +162,8 @@ func checkTaskDef(raw []byte) error {
 	if err := validDefName(h.Name); err != nil {
 		return errors.Join(errBadRequest, err)
 	}
-	var st taskSettings
-	if err := json.Unmarshal(raw, &st); err != nil {
-		return errors.Join(errBadRequest, errors.New("task definition "+h.Name+": "+jsonErr(err)))
+	if _, err := engine.ParseTaskDefs(raw); err != nil {
+		return errors.Join(errBadRequest, err)
 	}
 	return nil
 }

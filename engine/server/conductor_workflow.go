@@ -285,3 +285,22 @@ func (s *Server) resumeWorkflow(w http.ResponseWriter, r *http.Request, _ store.
 	}
 	writeEmpty(w, http.StatusNoContent)
 }
+
+// terminateWorkflow ends a RUNNING run as TERMINATED, whichever serve
+// process executes it (engine.Terminate); its sub-workflows too.
+func (s *Server) terminateWorkflow(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+	reason := r.URL.Query().Get("reason")
+	if reason == "" {
+		reason = "terminated through the API"
+	}
+	id := r.PathValue("id")
+	// A run this process executes is stopped first: the engine ends it
+	// here, as it ends a run whose process died.
+	release := s.conductor.stopLocal(id)
+	defer release()
+	if err := s.conductor.eng.Terminate(r.Context(), id, reason); err != nil {
+		s.runError(w, r, err)
+		return
+	}
+	writeEmpty(w, http.StatusOK)
+}

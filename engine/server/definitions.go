@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/wfrun/wfrun/engine"
 	"os"
 	"path/filepath"
 	"sort"
@@ -185,31 +186,24 @@ func (d *defStore) deleteTask(name string) error {
 	return nil
 }
 
-// taskSettings are the parts of a registered TaskDef the server applies.
-type taskSettings struct {
-	ResponseTimeoutSeconds int64  `json:"responseTimeoutSeconds"`
-	RetryCount             *int   `json:"retryCount"`
-	RetryLogic             string `json:"retryLogic"`
-	RetryDelaySeconds      *int   `json:"retryDelaySeconds"`
-	BackoffScaleFactor     int    `json:"backoffScaleFactor"`
-	TimeoutSeconds         int64  `json:"timeoutSeconds"`
-}
-
-func (d *defStore) settings(name string) (taskSettings, bool) {
+// TaskDef implements engine.TaskDefSource: the engine asks for a task's
+// registered definition each time it schedules one, so a definition
+// registered through the API applies to the next task.
+func (d *defStore) TaskDef(name string) (*engine.TaskDef, bool) {
 	b, err := d.task(name)
 	if err != nil {
-		return taskSettings{}, false
+		return nil, false
 	}
-	var s taskSettings
-	if json.Unmarshal(b, &s) != nil {
-		return taskSettings{}, false
+	defs, err := engine.ParseTaskDefs(b)
+	if err != nil || len(defs) != 1 {
+		return nil, false
 	}
-	return s, true
+	return defs[0], true
 }
 
 func (d *defStore) responseTimeout(name string) time.Duration {
-	if s, ok := d.settings(name); ok && s.ResponseTimeoutSeconds > 0 {
-		return time.Duration(s.ResponseTimeoutSeconds) * time.Second
+	if td, ok := d.TaskDef(name); ok && td.ResponseTimeoutSeconds != nil && *td.ResponseTimeoutSeconds > 0 {
+		return time.Duration(*td.ResponseTimeoutSeconds) * time.Second
 	}
 	return DefaultResponseTimeout
 }
@@ -236,8 +230,7 @@ func writeFileAtomic(path string, b []byte) error {
 
 // prepareDefinition turns a registered definition into what the engine
 // runs: SIMPLE tasks keep `$<…>` verbatim for the remote worker (SPEC §1:
-// the server only interprets `${…}`), and take the retry settings of their
-// registered task definition unless they carry their own.
+// the server only interprets `${…}`).
 func (d *defStore) prepareDefinition(raw []byte) ([]byte, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
@@ -257,12 +250,6 @@ func (d *defStore) prepareDefinition(raw []byte) ([]byte, error) {
 			if typ == "" || typ == "SIMPLE" {
 				if in, ok := t["inputParameters"]; ok {
 					t["inputParameters"] = keepAngle(in)
-				}
-				name, _ := t["name"].(string)
-				if td, has := t["taskDefinition"].(map[string]any); !has || len(td) == 0 {
-					if s, ok := d.settings(name); ok {
-						t["taskDefinition"] = s
-					}
 				}
 			}
 			if dc, ok := t["decisionCases"].(map[string]any); ok {
