@@ -61,9 +61,20 @@ const maxViewText = 1<<31 - 1
 // line break, so that some view of b may differ from b. It is the fast
 // path: most log lines hold none.
 func mayHaveViews(b []byte) bool {
+	if len(b) < 64 {
+		// Short texts (most JSON strings): one loop beats five calls.
+		for _, c := range b {
+			if viewStart[c] {
+				return true
+			}
+		}
+		return false
+	}
 	return len(b) <= maxViewText && (bytes.IndexByte(b, '\\') >= 0 || bytes.IndexByte(b, '&') >= 0 ||
 		bytes.IndexByte(b, '%') >= 0 || bytes.IndexByte(b, '\n') >= 0 || bytes.IndexByte(b, '\r') >= 0)
 }
+
+var viewStart = [256]bool{'\\': true, '&': true, '%': true, '\n': true, '\r': true}
 
 // Escape families decodeOnce undoes.
 const (

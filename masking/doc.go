@@ -5,8 +5,9 @@
 // A Masker belongs to one run. The engine registers every secret value it
 // resolves, and the Masker replaces every occurrence of the value, in any of
 // the forms below, by "***" in a single pass whose cost per byte does not
-// depend on how many values are registered (an Aho–Corasick automaton, see
-// BenchmarkMask). Overlapping and adjacent occurrences merge into one "***",
+// depend on how many values are registered (a bit-set prefilter in front of
+// an Aho–Corasick automaton, which takes over on hostile text so the pass
+// stays linear; see prefilter.go and BenchmarkMask). Overlapping and adjacent occurrences merge into one "***",
 // as in the GitHub Actions runner. Values shorter than the minimum length (4
 // by default) are refused with a warning: masking "1" or "test" everywhere
 // would make output useless.
