@@ -103,3 +103,48 @@ func TestRunVaultForbiddenFailsTheRun(t *testing.T) {
 		t.Fatalf("leak: %s %s", out, errOut)
 	}
 }
+
+// TestRunReadsEachVaultSecretOnce counts reads in Vault's own audit log:
+// two tasks of one run use the same secret, and Vault serves it once per run.
+func TestRunReadsEachVaultSecretOnce(t *testing.T) {
+	cliEnv(t)
+	srv := vaulttest.Start(t)
+	srv.Put(t, "secret", "wfrun/api_token", map[string]any{"value": "read-me-once"})
+	auditLog := filepath.Join(t.TempDir(), "audit.log")
+	srv.Write(t, "sys/audit/file", map[string]any{"type": "file", "options": map[string]any{"file_path": auditLog}})
+	vaultEnv(t, srv, vaulttest.RootToken)
+
+	wf := filepath.Join(t.TempDir(), "twice.json")
+	task := func(ref string) string {
+		return `{"name":"` + ref + `","taskReferenceName":"` + ref + `","type":"INLINE","inputParameters":{"evaluatorType":"javascript","t":"${workflow.secrets.api_token}","expression":"$.t.length"}}`
+	}
+	if err := os.WriteFile(wf, []byte(`{"name":"twice","tasks":[`+task("first")+`,`+task("second")+`],"outputParameters":{"a":"${first.output.result}","b":"${second.output.result}"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reads := func() int {
+		b, err := os.ReadFile(auditLog)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, line := range strings.Split(string(b), "\n") {
+			var e struct {
+				Type    string
+				Request struct{ Operation, Path string }
+			}
+			if json.Unmarshal([]byte(line), &e) == nil && e.Type == "request" && e.Request.Operation == "read" && e.Request.Path == "secret/data/wfrun/api_token" {
+				n++
+			}
+		}
+		return n
+	}
+	for run := 1; run <= 2; run++ {
+		out := mustRun(t, "", "run", wf)
+		if !strings.Contains(out, `"a": 12`) || !strings.Contains(out, `"b": 12`) {
+			t.Fatalf("run %d output: %s", run, out)
+		}
+		if n := reads(); n != run {
+			t.Fatalf("after run %d Vault served %d reads of the secret, want %d", run, n, run)
+		}
+	}
+}
