@@ -29,6 +29,10 @@ import (
 //     and output entries of older iterations, so a long loop keeps a bounded
 //     run.
 type loopState struct {
+	// out is the output shown to expressions (the loop record's outMem
+	// while the loop runs). It is rebuilt in place: every reader of outMem
+	// copies it under r.mu (taskEnvDoc), and the final output is a copy.
+	out     []byte
 	scalars []byte // `"iteration":N,...` members, rebuilt each iteration
 	entries []byte // `,"1":{...},"2":{...}` appended per iteration
 	// entryAt[i] is where iteration i's entry starts in entries.
@@ -37,7 +41,10 @@ type loopState struct {
 }
 
 func (l *loopState) bytes() []byte {
-	b := make([]byte, 0, 2+len(l.scalars)+len(l.entries))
+	return l.render(make([]byte, 0, 2+len(l.scalars)+len(l.entries)))
+}
+
+func (l *loopState) render(b []byte) []byte {
 	b = append(b, '{')
 	b = append(b, l.scalars...)
 	b = append(b, l.entries...)
@@ -217,9 +224,9 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 // written: the iteration's task records are, and the loop record is
 // written whole when the loop ends.
 func (r *runState) setLoopOutputMem(rec *taskRecord, ls *loopState) {
-	b := ls.bytes()
 	r.mu.Lock()
-	rec.outMem, rec.envDoc = b, nil
+	ls.out = ls.render(ls.out[:0])
+	rec.outMem, rec.envDoc = ls.out, nil
 	r.mu.Unlock()
 }
 
