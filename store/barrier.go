@@ -113,11 +113,12 @@ type record struct {
 	Description string            `json:"description,omitempty"`
 	CreatedAt   time.Time         `json:"createdAt"`
 	UpdatedAt   time.Time         `json:"updatedAt"`
+	Encoding    string            `json:"encoding,omitempty"`
 }
 
 func toRecord(s *Secret) *record {
 	r := &record{Name: s.Name, Scope: s.Scope.Key(), Version: s.Version, Value: []byte(s.Value), Tags: s.Tags,
-		Description: s.Description, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt}
+		Description: s.Description, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, Encoding: s.Encoding}
 	if !s.Expires.IsZero() {
 		e := s.Expires
 		r.Expires = &e
@@ -131,7 +132,7 @@ func (r *record) secret() (*Secret, error) {
 		return nil, err
 	}
 	s := &Secret{Name: r.Name, Value: json.RawMessage(r.Value), Tags: r.Tags, Description: r.Description, Version: r.Version,
-		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Scope: sc}
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Scope: sc, Encoding: r.Encoding}
 	if r.Expires != nil {
 		s.Expires = *r.Expires
 	}
@@ -439,7 +440,7 @@ func (s *Barrier) List(ctx context.Context, opt ListOptions) (*ListPage, error) 
 			if err != nil {
 				return nil, err
 			}
-			if sec.Expired(now) {
+			if sec.Expired(now) && !opt.Expired {
 				continue
 			}
 			if len(page.Names) == limit {

@@ -143,7 +143,7 @@ func (l *layered) List(ctx context.Context, opt ListOptions) (*ListPage, error) 
 	for _, s := range l.layers {
 		tok := ""
 		for {
-			p, err := s.List(ctx, ListOptions{Prefix: opt.Prefix, Limit: MaxListLimit, ContinuationToken: tok})
+			p, err := s.List(ctx, ListOptions{Prefix: opt.Prefix, Limit: MaxListLimit, ContinuationToken: tok, Expired: opt.Expired})
 			if err != nil {
 				return nil, err
 			}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"unicode/utf8"
@@ -126,6 +127,19 @@ func (s *Secret) Validate() error {
 	}
 	if err := s.Scope.Validate(); err != nil {
 		return fmt.Errorf("secret %q: %w", s.Name, err)
+	}
+	switch s.Encoding {
+	case "":
+	case EncodingBase64:
+		var b64 string
+		if json.Unmarshal(s.Value, &b64) != nil {
+			return fmt.Errorf("secret %q: %w: a base64 value must be a JSON string", s.Name, ErrInvalidValue)
+		}
+		if _, err := base64.StdEncoding.DecodeString(b64); err != nil {
+			return fmt.Errorf("secret %q: %w: the value is not standard base64", s.Name, ErrInvalidValue)
+		}
+	default:
+		return fmt.Errorf("secret %q: %w: unknown encoding %q (want \"\" or %q)", s.Name, ErrInvalidValue, s.Encoding, EncodingBase64)
 	}
 	return nil
 }

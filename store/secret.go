@@ -32,6 +32,20 @@ type Secret struct {
 	CreatedAt   time.Time         `json:"createdAt"`
 	UpdatedAt   time.Time         `json:"updatedAt"`
 	Scope       Scope             `json:"scope"`
+	// Encoding is "base64" for a binary value: Value is then the JSON
+	// string of the bytes in standard base64, kept exactly. "" is JSON.
+	Encoding string `json:"encoding,omitempty"`
+}
+
+// EncodingBase64 marks a binary secret (see Secret.Encoding).
+const EncodingBase64 = "base64"
+
+// State is "expired" for a secret past its expiry at now, else "active".
+func (s *Secret) State(now time.Time) string {
+	if s.Expired(now) {
+		return "expired"
+	}
+	return "active"
 }
 
 // Expired reports whether s has an expiry at or before now.
@@ -77,6 +91,9 @@ type ListOptions struct {
 	Prefix            string
 	Limit             int // <= 0: DefaultListLimit; capped at MaxListLimit
 	ContinuationToken string
+	// Expired includes expired secrets (their metadata stays readable;
+	// their values never are).
+	Expired bool
 }
 
 // ListPage is one page of names in byte order. ContinuationToken is empty on

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -148,6 +149,7 @@ func newSecretSetCmd() *cobra.Command {
 		ifVersion                                        int64
 		sf                                               scopeFlags
 		format                                           string
+		binary                                           bool
 	)
 	cmd := &cobra.Command{
 		Use:   "set NAME (--value V | --json J | --from-file F | < stdin)",
@@ -157,6 +159,10 @@ string), --json (any JSON value), --from-file (the file's text; with --as-json,
 its JSON) or, when none is given, standard input (text, one trailing newline
 removed; with --as-json, JSON). Prefer --from-file or stdin for real secrets:
 command-line arguments are visible to other local users.
+
+Values are text: a file or stdin that is not UTF-8 is refused, unless
+--binary is given: then its bytes are stored exactly, as base64 with the
+encoding recorded ("type: binary"; --reveal prints the base64).
 
 Tags and description given replace the stored ones; omitted, they are kept.
 --expires takes RFC 3339 or a duration from now (24h, 7d); without it the new
@@ -185,8 +191,15 @@ version never expires. --if-version makes the write a compare-and-swap
 				return usageErr(errors.New("set: give only one of --value, --json, --from-file"))
 			}
 			var val json.RawMessage
+			encoding := ""
+			if binary && (asJSON || cmd.Flags().Changed("value") || cmd.Flags().Changed("json")) {
+				return usageErr(errors.New("set: --binary takes the value from --from-file or stdin, as bytes (not with --value, --json or --as-json)"))
+			}
 			switch {
 			case cmd.Flags().Changed("value"):
+				if err := checkText("--value", []byte(value)); err != nil {
+					return usageErr(err)
+				}
 				val, _ = json.Marshal(value)
 			case cmd.Flags().Changed("json"):
 				val = json.RawMessage(strings.TrimSpace(jsonValue))
@@ -205,6 +218,17 @@ version never expires. --if-version makes the write a compare-and-swap
 				}
 				if err != nil {
 					return usageErr(fmt.Errorf("set: read value: %w", err))
+				}
+				if binary {
+					if len(data) == 0 {
+						return usageErr(fmt.Errorf("set: empty value from %s", src))
+					}
+					val, _ = json.Marshal(base64.StdEncoding.EncodeToString(data))
+					encoding = store.EncodingBase64
+					break
+				}
+				if err := checkText(src, data); err != nil {
+					return usageErr(err)
 				}
 				if asJSON {
 					val = json.RawMessage(bytes.TrimSpace(data))
@@ -225,7 +249,7 @@ version never expires. --if-version makes the write a compare-and-swap
 			if err != nil {
 				return usageErr(err)
 			}
-			sec := &store.Secret{Name: name, Value: val, Expires: exp, Description: description}
+			sec := &store.Secret{Name: name, Value: val, Expires: exp, Description: description, Encoding: encoding}
 			if len(tags) > 0 {
 				if sec.Tags, err = parseTags(tags); err != nil {
 					return usageErr(err)
@@ -256,6 +280,7 @@ version never expires. --if-version makes the write a compare-and-swap
 	cmd.Flags().StringVar(&jsonValue, "json", "", "the value, as JSON")
 	cmd.Flags().StringVar(&fromFile, "from-file", "", "read the value from a file")
 	cmd.Flags().BoolVar(&asJSON, "as-json", false, "parse the file or stdin as JSON instead of text")
+	cmd.Flags().BoolVar(&binary, "binary", false, "store the file's or stdin's bytes exactly (as base64), for values that are not text")
 	cmd.Flags().StringVar(&expires, "expires", "", "expiry: RFC 3339 time or duration from now (24h, 7d)")
 	cmd.Flags().StringArrayVar(&tags, "tag", nil, "tag key=value (repeatable)")
 	cmd.Flags().StringVar(&description, "description", "", "description")
@@ -282,18 +307,29 @@ type secretView struct {
 	Expired     bool              `json:"expired,omitempty"`
 	CreatedAt   time.Time         `json:"createdAt"`
 	UpdatedAt   time.Time         `json:"updatedAt"`
+	State       string            `json:"state"`
+	Encoding    string            `json:"encoding,omitempty"`
 	Value       json.RawMessage   `json:"value,omitempty"`
 }
 
 func newSecretView(s *store.Secret, reveal bool) *secretView {
 	v := &secretView{Name: s.Name, Scope: s.Scope.String(), Version: s.Version, Size: len(s.Value),
 		Description: s.Description, Tags: s.Tags, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt}
+	now := time.Now()
+	v.State, v.Encoding = s.State(now), s.Encoding
 	if !s.Expires.IsZero() {
 		e := s.Expires
 		v.Expires = &e
-		v.Expired = s.Expired(time.Now())
+		v.Expired = s.Expired(now)
 	}
-	if b, ok := store.ParseBundle(s.Value); ok {
+	if s.Encoding == store.EncodingBase64 {
+		var b64 string
+		_ = json.Unmarshal(s.Value, &b64)
+		v.Type, v.Size = "binary", base64.StdEncoding.DecodedLen(len(b64))
+		if raw, err := base64.StdEncoding.DecodeString(b64); err == nil {
+			v.Size = len(raw)
+		}
+	} else if b, ok := store.ParseBundle(s.Value); ok {
 		v.Type = "bundle"
 		v.EnvVars, v.Files = b.EnvNames(), b.FilePaths()
 	} else {
@@ -309,7 +345,9 @@ func newSecretView(s *store.Secret, reveal bool) *secretView {
 		}
 	}
 	if s.Value == nil {
-		v.Type = "unavailable"
+		// An expired secret's value is never read back, so its type is not
+		// known: the state says why.
+		v.Type, v.Size = "-", 0
 	}
 	if reveal {
 		v.Value = s.Value
@@ -386,7 +424,9 @@ yaml, include it as "value".`,
 			}
 			return withStore(cmd, &sf, func(s store.Store, _ store.Scope) error {
 				sec, err := s.Get(cmd.Context(), args[0])
-				if err != nil {
+				// An expired secret shows its metadata (state: expired); its
+				// value is never returned.
+				if err != nil && !(errors.Is(err, store.ErrExpired) && sec != nil && !reveal) {
 					return err
 				}
 				w := cmd.OutOrStdout()
@@ -404,7 +444,17 @@ yaml, include it as "value".`,
 					row(tw, "name:", v.Name)
 					row(tw, "scope:", v.Scope)
 					row(tw, "version:", strconv.FormatInt(v.Version, 10))
-					row(tw, "type:", fmt.Sprintf("%s (%d bytes)", v.Type, v.Size))
+					if v.State != "active" {
+						row(tw, "state:", v.State)
+					}
+					if v.Type == "-" {
+						row(tw, "type:", "- (the value of an expired secret is never read)")
+					} else {
+						row(tw, "type:", fmt.Sprintf("%s (%d bytes)", v.Type, v.Size))
+					}
+					if v.Encoding != "" {
+						row(tw, "encoding:", v.Encoding)
+					}
 					if len(v.Fields) > 0 {
 						row(tw, "fields:", strings.Join(v.Fields, ", "))
 					}
@@ -443,21 +493,25 @@ type listEntry struct {
 	Tags      map[string]string `json:"tags,omitempty"`
 	Expires   *time.Time        `json:"expires,omitempty"`
 	UpdatedAt time.Time         `json:"updatedAt"`
+	State     string            `json:"state"`
 }
 
 func newSecretLsCmd() *cobra.Command {
 	var (
-		limit  int
-		token  string
-		sf     scopeFlags
-		format string
+		expired bool
+		limit   int
+		token   string
+		sf      scopeFlags
+		format  string
 	)
 	cmd := &cobra.Command{
 		Use:   "ls [PREFIX]",
 		Short: "List secrets (names and metadata, never values)",
 		Long: `List the secrets whose names start with PREFIX, in name order. Without
 --limit every page is read; with --limit one page is printed and, if there
-are more, the token for the next page is printed on stderr.`,
+are more, the token for the next page is printed on stderr. Expired secrets
+are left out unless --expired is given (their STATE is then "expired"; their
+values are never read).`,
 		Example: `  wfrun secret ls
   wfrun secret ls project/app/ -o json
   wfrun secret ls --limit 50 --continuation-token TOKEN`,
@@ -474,7 +528,7 @@ are more, the token for the next page is printed on stderr.`,
 				var names []string
 				tok := token
 				for {
-					p, err := s.List(cmd.Context(), store.ListOptions{Prefix: prefix, Limit: limit, ContinuationToken: tok})
+					p, err := s.List(cmd.Context(), store.ListOptions{Prefix: prefix, Limit: limit, ContinuationToken: tok, Expired: expired})
 					if err != nil {
 						if errors.Is(err, store.ErrInvalidToken) {
 							return usageErr(err)
@@ -496,7 +550,7 @@ are more, the token for the next page is printed on stderr.`,
 					e := listEntry{Name: n, Scope: scope.String(), Type: "-"}
 					if sec := found[n]; sec != nil {
 						v := newSecretView(sec, false)
-						e.Scope, e.Version, e.Type, e.Tags, e.Expires, e.UpdatedAt = v.Scope, v.Version, v.Type, v.Tags, v.Expires, v.UpdatedAt
+						e.Scope, e.Version, e.Type, e.Tags, e.Expires, e.UpdatedAt, e.State = v.Scope, v.Version, v.Type, v.Tags, v.Expires, v.UpdatedAt, v.State
 					}
 					entries = append(entries, e)
 				}
@@ -504,19 +558,28 @@ are more, the token for the next page is printed on stderr.`,
 					fmt.Fprintf(cmd.ErrOrStderr(), "more secrets: --continuation-token %s\n", tok)
 				}
 				return render(cmd.OutOrStdout(), format, entries, func(w io.Writer) error {
-					row(w, "NAME", "SCOPE", "VERSION", "TYPE", "UPDATED", "EXPIRES", "TAGS")
+					head := []string{"NAME", "SCOPE", "VERSION", "TYPE", "UPDATED", "EXPIRES", "TAGS"}
+					if expired {
+						head = append(head, "STATE")
+					}
+					row(w, head...)
 					for _, e := range entries {
 						exp := "never"
 						if e.Expires != nil {
 							exp = fmtTime(*e.Expires)
 						}
-						row(w, e.Name, e.Scope, strconv.FormatInt(e.Version, 10), e.Type, fmtTime(e.UpdatedAt), exp, fmtTags(e.Tags))
+						cells := []string{e.Name, e.Scope, strconv.FormatInt(e.Version, 10), e.Type, fmtTime(e.UpdatedAt), exp, fmtTags(e.Tags)}
+						if expired {
+							cells = append(cells, e.State)
+						}
+						row(w, cells...)
 					}
 					return nil
 				})
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&expired, "expired", false, "include expired secrets (metadata only, with their state)")
 	cmd.Flags().IntVar(&limit, "limit", 0, "print one page of at most this many names")
 	cmd.Flags().StringVar(&token, "continuation-token", "", "resume a paged listing")
 	sf.add(cmd)
@@ -672,7 +735,16 @@ func newSecretHistoryCmd() *cobra.Command {
 					views[i] = newSecretView(sec, reveal)
 				}
 				return render(cmd.OutOrStdout(), format, views, func(w io.Writer) error {
+					// STATE appears when a version has expired (the model of
+					// `secret get` and `ls --expired`).
+					showState := false
+					for _, v := range views {
+						showState = showState || v.State != "active"
+					}
 					head := []string{"VERSION", "UPDATED", "EXPIRES", "TYPE", "SIZE"}
+					if showState {
+						head = []string{"VERSION", "UPDATED", "EXPIRES", "STATE", "TYPE", "SIZE"}
+					}
 					if reveal {
 						head = append(head, "VALUE")
 					}
@@ -683,6 +755,9 @@ func newSecretHistoryCmd() *cobra.Command {
 							exp = fmtTime(*v.Expires)
 						}
 						cells := []string{strconv.FormatInt(v.Version, 10), fmtTime(v.UpdatedAt), exp, v.Type, strconv.Itoa(v.Size)}
+						if showState {
+							cells = []string{strconv.FormatInt(v.Version, 10), fmtTime(v.UpdatedAt), exp, v.State, v.Type, strconv.Itoa(v.Size)}
+						}
 						if reveal {
 							cells = append(cells, string(v.Value))
 						}

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -533,6 +534,68 @@ func Run(t *testing.T, newStore Factory) {
 		again, err := sw.Sweep(ctx)
 		if err != nil || len(again) != 0 {
 			t.Fatalf("second sweep: %v %v", again, err)
+		}
+	})
+
+	t.Run("BinaryValuesKeepTheirBytesAndEncoding", func(t *testing.T) {
+		s := open(t)
+		raw := []byte{0x00, 0xff, 0xfe, 0x80, 'a', 0x0a, 0xc3}
+		b64 := base64.StdEncoding.EncodeToString(raw)
+		mustPut(t, s, &store.Secret{Name: "bin", Value: str(b64), Encoding: store.EncodingBase64})
+		got, err := s.Get(ctx, "bin")
+		if err != nil || got.Encoding != store.EncodingBase64 || string(got.Value) != string(str(b64)) {
+			t.Fatalf("binary: %v %v", got, err)
+		}
+		var back string
+		_ = json.Unmarshal(got.Value, &back)
+		if dec, _ := base64.StdEncoding.DecodeString(back); !slices.Equal(dec, raw) {
+			t.Fatal("binary bytes changed")
+		}
+		for _, bad := range []*store.Secret{
+			{Name: "bin", Value: str("not base64!"), Encoding: store.EncodingBase64},
+			{Name: "bin", Value: json.RawMessage(`{"a":1}`), Encoding: store.EncodingBase64},
+			{Name: "bin", Value: str("x"), Encoding: "rot13"},
+		} {
+			if _, err := s.Put(ctx, bad); !errors.Is(err, store.ErrInvalidValue) {
+				t.Fatalf("Put %q with encoding %q: %v, want ErrInvalidValue", bad.Value, bad.Encoding, err)
+			}
+		}
+		// A text value written over it is text again.
+		mustPut(t, s, &store.Secret{Name: "bin", Value: str("text")})
+		if got, _ := s.Get(ctx, "bin"); got.Encoding != "" {
+			t.Fatalf("encoding kept over a text value: %q", got.Encoding)
+		}
+	})
+
+	t.Run("ExpiredIsOneModel", func(t *testing.T) {
+		s := open(t)
+		past := time.Now().Add(-time.Hour)
+		mustPut(t, s, &store.Secret{Name: "old", Value: str("old-value-v1")})
+		mustPut(t, s, &store.Secret{Name: "old", Value: str("old-value-v2"), Expires: past, Tags: map[string]string{"k": "v"}})
+		mustPut(t, s, &store.Secret{Name: "live", Value: str("live-value")})
+		now := time.Now()
+		// Get: metadata with state expired, never the value.
+		got, err := s.Get(ctx, "old")
+		wantErr(t, "get", err, store.ErrExpired)
+		if got == nil || got.Value != nil || got.State(now) != "expired" || got.Version != 2 || got.Tags["k"] != "v" {
+			t.Fatalf("expired get: %+v", got)
+		}
+		// List: hidden by default, listed on request.
+		p, err := s.List(ctx, store.ListOptions{})
+		if err != nil || !slices.Equal(p.Names, []string{"live"}) {
+			t.Fatalf("list: %v %v", p, err)
+		}
+		p, err = s.List(ctx, store.ListOptions{Expired: true})
+		if err != nil || !slices.Equal(p.Names, []string{"live", "old"}) {
+			t.Fatalf("list expired: %v %v", p, err)
+		}
+		// History: the same model per version.
+		h, err := s.History(ctx, "old", 0)
+		if err != nil || len(h) != 2 {
+			t.Fatalf("history: %v %v", h, err)
+		}
+		if h[0].Value != nil || h[0].State(now) != "expired" || h[1].State(now) != "active" || string(h[1].Value) != string(str("old-value-v1")) {
+			t.Fatalf("history states: %+v", h)
 		}
 	})
 
