@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -369,5 +370,75 @@ func TestSecretReadsAreAuditedWithRunAndTask(t *testing.T) {
 	}
 	if !names["api_token"] || !names["other"] {
 		t.Fatalf("audit events for run %s: %+v", res.RunID, evs)
+	}
+}
+
+// The forms a value takes on the wire, end to end: a remote API answers
+// with the token base64-wrapped at 64 and 76 columns (PEM, MIME), JSON
+// \uXXXX- and \/-escaped, as HTML entities, and a JSON secret of short
+// fields echoed whole. Nothing of them is stored or shown (runs.db, Redis,
+// show, progress, printed output).
+func TestEncodedFormsEndToEnd(t *testing.T) {
+	const (
+		token = "wire-token/Ab3Cd5Ef7Gh9Ij1Kl3Mn5Op7Qr9St1Uv3Wx5Yz7-Ab3Cd5Ef7Gh9Ij1Kl3Mn5Op7Qr9St1Uv3Wx5Yz7-end"
+	)
+	short := map[string]string{"u": "ab1", "p": "x9z", "k": "q7w"} // every field under 4 bytes
+	shortJSON, _ := json.Marshal(short)
+	wrap := func(s string, n int) string {
+		var b strings.Builder
+		for len(s) > n {
+			b.WriteString(s[:n] + "\n")
+			s = s[n:]
+		}
+		b.WriteString(s)
+		return b.String()
+	}
+	b64 := base64.StdEncoding.EncodeToString([]byte(token + token))
+	var uesc strings.Builder
+	for _, c := range token {
+		fmt.Fprintf(&uesc, `\u%04x`, c)
+	}
+	var html strings.Builder
+	for _, c := range token {
+		fmt.Fprintf(&html, "&#%d;", c)
+	}
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/json":
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"u":"%s","slash":%q,"whole":%q}`, uesc.String(), strings.ReplaceAll(token, "/", `\/`), string(shortJSON))
+		case "/text":
+			w.Header().Set("Content-Type", "text/plain")
+			fmt.Fprintf(w, "-----BEGIN X-----\n%s\n-----END X-----\n%s\n%s\n", wrap(b64, 64), wrap(b64, 76), html.String())
+		}
+	}))
+	defer api.Close()
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			g := newRig(t, backend, 2)
+			g.put(t, "wire", token)
+			g.put(t, "shorts", short)
+			e := g.boundaryEngine(t, keyring(t, 4), nil)
+			d, err := e.Parse([]byte(`{"name":"forms","tasks":[
+			  {"name":"j","taskReferenceName":"j","type":"HTTP","inputParameters":{"uri":"` + api.URL + `/json","method":"POST","body":{"t":"${workflow.secrets.wire}","s":"${workflow.secrets.shorts}"}}},
+			  {"name":"x","taskReferenceName":"x","type":"HTTP","inputParameters":{"uri":"` + api.URL + `/text","method":"GET"}}],
+			 "outputParameters":{"j":"${j.output.response.body}","x":"${x.output.response.body}"}}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := e.Start(context.Background(), d, nil)
+			if err != nil || res.Status != engine.StatusCompleted {
+				t.Fatalf("%v %+v", err, res)
+			}
+			extra := map[string]string{"result": string(res.Output)}
+			g.leakCheck(t, e, extra, token)
+			for where, text := range map[string]string{"result": string(res.Output)} {
+				for _, form := range []string{string(shortJSON), uesc.String()[:36], html.String()[:40], wrap(b64, 64)[:60], b64[:60]} {
+					if strings.Contains(text, form) || strings.Contains(text, strings.ReplaceAll(form, `"`, `\"`)) {
+						t.Errorf("%s holds %.20s…", where, form)
+					}
+				}
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package runsecrets
 
 import (
 	"context"
+	"sync"
 
 	"github.com/wfrun/wfrun/interpolate"
 )
@@ -34,19 +35,62 @@ func (r *Run) Resolve(ctx context.Context, tpl *interpolate.Template, env interp
 // ResolveOnly is the transient half of Resolve: every reference resolved,
 // every substituted value registered.
 func (r *Run) ResolveOnly(ctx context.Context, tpl *interpolate.Template, env interpolate.Env) ([]byte, error) {
-	e := envWith{Env: env, src: r.source()}
-	out, used, err := tpl.Execute(ctx, e, interpolate.ResolveSecrets, nil)
+	rec := &recording{src: r.source(), raw: map[string][]byte{}}
+	var src interpolate.SecretSource = rec
+	if _, ok := rec.src.(interpolate.BatchSecretSource); ok {
+		src = batchRecording{rec}
+	}
+	if rec.src == nil {
+		src = nil
+	}
+	out, used, err := tpl.Execute(ctx, envWith{Env: env, src: src}, interpolate.ResolveSecrets, nil)
 	if err != nil {
 		return nil, err
 	}
 	if len(used) > 0 {
-		vals := make([]string, 0, len(used))
+		vals := make([]string, 0, len(used)+1)
+		seen := map[string]bool{}
 		for _, s := range used {
 			vals = append(vals, s.Value)
+			// The whole value too: a JSON secret whose fields are all too
+			// short to mask is still masked where it appears whole.
+			if raw, ok := rec.raw[s.Name]; ok && !seen[s.Name] {
+				seen[s.Name] = true
+				vals = append(vals, secretText(raw))
+			}
 		}
 		r.register(vals...)
 	}
 	return out, nil
+}
+
+// recording is a source that remembers the raw values it returned.
+type recording struct {
+	src interpolate.SecretSource
+	mu  sync.Mutex
+	raw map[string][]byte
+}
+
+func (s *recording) Secret(ctx context.Context, name string) ([]byte, error) {
+	v, err := s.src.Secret(ctx, name)
+	if err == nil {
+		s.mu.Lock()
+		s.raw[name] = v
+		s.mu.Unlock()
+	}
+	return v, err
+}
+
+type batchRecording struct{ *recording }
+
+func (s batchRecording) Secrets(ctx context.Context, names []string) (map[string][]byte, map[string]error, error) {
+	vals, errs, err := s.src.(interpolate.BatchSecretSource).Secrets(ctx, names)
+	s.mu.Lock()
+	for n, v := range vals {
+		s.raw[n] = v
+	}
+	s.mu.Unlock()
+	return vals, errs, err
 }
 
 // envWith is env with the run's secret source.
