@@ -44,6 +44,7 @@ var controlTypes = map[string]bool{
 	TypeSimple: true, TypeSwitch: true, TypeDecision: true, TypeDoWhile: true, TypeForkJoin: true,
 	TypeJoin: true, TypeSubWorkflow: true, TypeSetVariable: true, TypeTerminate: true,
 	TypeWait: true, TypeHuman: true, TypeLambda: true, TypeForkJoinDynamic: true,
+	TypeDynamic: true, TypeEvent: true,
 }
 
 // defaultLeafTypes are accepted by ParseDefinition when no registry is given:
@@ -113,6 +114,8 @@ type WorkflowTask struct {
 	DynamicForkTasksInputParamName string `json:"dynamicForkTasksInputParamName,omitempty"`
 	// DYNAMIC: the input member naming the task to run.
 	DynamicTaskNameParam string `json:"dynamicTaskNameParam,omitempty"`
+	// EVENT: where the task publishes ("conductor", "conductor:queue", ...).
+	Sink string `json:"sink,omitempty"`
 
 	raw      json.RawMessage
 	loc      string // JSON pointer of this node in the definition

@@ -1,12 +1,15 @@
 package engine
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/wfrun/wfrun/interpolate"
 )
 
 // dynamicFork returns the tasks a FORK_JOIN_DYNAMIC forks, one per branch,
@@ -228,4 +231,63 @@ func jsonText(v any) string {
 		return fmt.Sprint(v)
 	}
 	return string(b)
+}
+
+type dynamicKey struct {
+	wt   *WorkflowTask
+	name string
+}
+
+// execDynamic runs a DYNAMIC task as the task its input names (Conductor's
+// DynamicTaskMapper): inputParameters[dynamicTaskNameParam] is the task
+// name; a registered task type of that name (HTTP, INLINE, ...) runs as that
+// type, anything else as a worker task of that name, which needs a task
+// definition (inline or registered), as in Conductor.
+func (r *runState) execDynamic(ctx context.Context, wt *WorkflowTask, suffix string, iter int) error {
+	name, err := r.dynamicName(ctx, wt)
+	if err != nil || name == "" {
+		msg := fmt.Sprintf("Cannot map a dynamic task based on the parameter and input. Parameter= %s", wt.DynamicTaskNameParam)
+		if err != nil {
+			msg += ": " + err.Error()
+		}
+		return &stopError{status: StatusFailed, reason: msg}
+	}
+	key := dynamicKey{wt, name}
+	if v, ok := r.e.dynTasks.Load(key); ok {
+		return r.execLeaf(ctx, v.(*WorkflowTask), suffix, iter)
+	}
+	t := *wt
+	t.Name, t.Type = name, TypeSimple
+	if _, ok := r.e.registry.Lookup(name); ok {
+		t.Type = name
+	} else if t.TaskDefinition == nil {
+		if r.e.taskDefs == nil {
+			return &stopError{status: StatusFailed, reason: fmt.Sprintf("Invalid task specified.  Cannot find task by name %s in the task definitions", name)}
+		}
+		if _, ok := r.e.taskDefs.TaskDef(name); !ok {
+			return &stopError{status: StatusFailed, reason: fmt.Sprintf("Invalid task specified.  Cannot find task by name %s in the task definitions", name)}
+		}
+	}
+	v, _ := r.e.dynTasks.LoadOrStore(key, &t)
+	return r.execLeaf(ctx, v.(*WorkflowTask), suffix, iter)
+}
+
+func (r *runState) dynamicName(ctx context.Context, wt *WorkflowTask) (string, error) {
+	if wt.input == nil {
+		return "", nil
+	}
+	b, _, err := wt.input.Execute(ctx, &runEnv{r: r, values: r.e.envValues}, interpolate.DeferSecrets, nil)
+	if err != nil {
+		return "", err
+	}
+	var in map[string]any
+	_ = json.Unmarshal(b, &in)
+	switch x := in[wt.DynamicTaskNameParam].(type) {
+	case string:
+		return x, nil
+	case nil:
+		return "", nil
+	default:
+		return fmt.Sprint(x), nil
+	}
 }

@@ -92,6 +92,8 @@ type Engine struct {
 	taskDefs  TaskDefSource
 	limits    *taskLimits
 	templates sync.Map // templateKey → *templateEntry
+	eventSink EventSink
+	dynTasks  sync.Map // dynamicKey → *WorkflowTask
 	// active are the runs this engine executes now (their lease is this
 	// engine's, so the store alone cannot tell them from a lease to renew).
 	activeMu sync.Mutex

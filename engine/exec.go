@@ -239,6 +239,8 @@ func (r *runState) execTask(ctx context.Context, wt *WorkflowTask, suffix string
 		return err
 	case TypeSubWorkflow:
 		return r.execSubWorkflow(ctx, wt, suffix, iter)
+	case TypeDynamic:
+		return r.execDynamic(ctx, wt, suffix, iter)
 	}
 	return r.execLeaf(ctx, wt, suffix, iter)
 }
@@ -491,6 +493,8 @@ func (r *runState) runLeaf(ctx context.Context, wt *WorkflowTask, rec *taskRecor
 		return r.waitTask(ctx, wt, rec, input)
 	case TypeJoin:
 		return r.join(wt, rec)
+	case TypeEvent:
+		return r.eventTask(ctx, wt, rec)
 	case TypeLambda:
 		return r.lambda(ctx, wt, input)
 	case TypeSimple:

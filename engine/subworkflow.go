@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/wfrun/wfrun/interpolate"
 )
 
 // subWorkflowName resolves a SUB_WORKFLOW's subWorkflowParam name and
@@ -17,7 +19,7 @@ func (r *runState) subWorkflowName(ctx context.Context, wt *WorkflowTask, rec *t
 	if wt.subParams == nil {
 		return p.Name, p.Version, nil
 	}
-	b, err := r.sec.ResolveOnly(ctx, wt.subParams, &runEnv{r: r, taskID: rec.TaskID, values: r.e.envValues})
+	b, _, err := wt.subParams.Execute(ctx, &runEnv{r: r, taskID: rec.TaskID, values: r.e.envValues}, interpolate.DeferSecrets, nil)
 	if err != nil {
 		return "", 0, fmt.Errorf("subWorkflowParam: %v", err)
 	}

@@ -260,6 +260,14 @@ func (v *validator) task(t *WorkflowTask) {
 		if t.DynamicForkTasksParam == "" && !hasInputKey(t, "forkTaskInputs") {
 			v.add(t.loc, "FORK_JOIN_DYNAMIC needs dynamicForkTasksParam (and dynamicForkTasksInputParamName) or inputParameters.forkTaskName and forkTaskInputs")
 		}
+	case TypeDynamic:
+		if t.DynamicTaskNameParam == "" {
+			v.add(t.loc+"/dynamicTaskNameParam", "DYNAMIC needs dynamicTaskNameParam (the input member naming the task)")
+		}
+	case TypeEvent:
+		if strings.TrimSpace(t.Sink) == "" {
+			v.add(t.loc+"/sink", "EVENT needs a sink")
+		}
 	case TypeJoin:
 		for i, ref := range t.JoinOn {
 			if _, ok := v.refs[ref]; !ok {

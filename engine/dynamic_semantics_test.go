@@ -1,0 +1,127 @@
+package engine_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/internal/redistest"
+)
+
+// kitchensinkEngine runs Conductor's kitchensink workflow (EVENT, DYNAMIC,
+// DECISION, FORK_JOIN_DYNAMIC, HTTP): its SIMPLE tasks answer from Go, its
+// Elasticsearch call goes to a local server.
+func kitchensink(t *testing.T, sink engine.EventSink) (*engine.Engine, *engine.Definition) {
+	t.Helper()
+	es := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"hits":{"hits":[{"status":"COMPLETED","workflowId":"w1"}]}}`))
+	}))
+	t.Cleanup(es.Close)
+	defs := harnessTaskDefs(t)
+	zero := 0
+	if err := defs.Put(&engine.TaskDef{Name: "task_2", RetryCount: &zero, TimeoutSeconds: 60}); err != nil {
+		t.Fatal(err)
+	}
+	e := harnessEngine(t, nil, engine.WithTaskDefs(defs), engine.WithEventSink(sink),
+		engine.WithWorker("task_1", echoWorker(`{"mod":"5","oddEven":"0"}`)),
+		engine.WithWorker("task_2", func(_ context.Context, in json.RawMessage) (json.RawMessage, error) {
+			return json.RawMessage(`{"mod":"5","oddEven":"0","sawName":` + string(in) + `}`), nil
+		}),
+		engine.WithWorker("task_4", echoWorker(`{"dynamicTasks":[{"name":"task_10","taskReferenceName":"t10"},{"name":"task_11","taskReferenceName":"t11"}],"inputs":{"t10":{"k":"a"},"t11":{"k":"b"}}}`)),
+		engine.WithWorker("task_10", func(_ context.Context, in json.RawMessage) (json.RawMessage, error) { return in, nil }),
+		engine.WithWorker("task_11", func(_ context.Context, in json.RawMessage) (json.RawMessage, error) { return in, nil }),
+		engine.WithWorker("task_30", echoWorker(`{"done":true}`)))
+	b, err := os.ReadFile(conductorDir + "/kitchensink.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.Parse(bytes.ReplaceAll(b, []byte("http://localhost:9200"), []byte(es.URL)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, d
+}
+
+// DYNAMIC runs the task its input names (a worker task, whose definition is
+// required); EVENT publishes its output to the sink under Conductor's queue
+// name; the run goes on through DECISION case "0" and FORK_JOIN_DYNAMIC.
+func TestConductorKitchensinkDynamicAndEvent(t *testing.T) {
+	var buf bytes.Buffer
+	e, d := kitchensink(t, engine.NewWriterSink(&buf))
+	res := startRun(t, e, d, `{"mod":"5","oddEven":"0","task2Name":"task_2"}`, engine.WithCorrelationID("ks-1"))
+	wf := viewRun(t, e, res.RunID)
+	if wf.Status != engine.StatusCompleted {
+		t.Fatalf("%s %q", wf.Status, wf.Reason)
+	}
+	checkTasks(t, wf.Tasks, "task_1:COMPLETED", "EVENT:COMPLETED", "task_2:COMPLETED", "DECISION:COMPLETED", "task_4:COMPLETED",
+		"FORK:COMPLETED", "task_10:COMPLETED", "task_11:COMPLETED", "JOIN:COMPLETED", "HTTP:COMPLETED", "task_30:COMPLETED")
+	if wf.Tasks[2].Ref != "task_2" || wf.Tasks[2].Input["taskToExecute"] != "task_2" {
+		t.Fatalf("dynamic task %+v", wf.Tasks[2])
+	}
+	ev := wf.Tasks[1]
+	if ev.Output["event_produced"] != "conductor:kitchensink:event_0" || ev.Output["workflowInstanceId"] != res.RunID || ev.Output["correlationId"] != "ks-1" {
+		t.Fatalf("event output %v", ev.Output)
+	}
+	var msg struct {
+		Queue   string         `json:"queue"`
+		ID      string         `json:"id"`
+		Payload map[string]any `json:"payload"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &msg); err != nil {
+		t.Fatalf("sink got %q: %v", buf.String(), err)
+	}
+	if msg.Queue != "conductor:kitchensink:event_0" || msg.ID != ev.TaskID || msg.Payload["mod"] != "5" || msg.Payload["workflowType"] != "kitchensink" {
+		t.Fatalf("message %+v", msg)
+	}
+	if j := wf.Tasks[8]; j.Output["t10"].(map[string]any)["k"] != "a" || j.Output["t11"].(map[string]any)["k"] != "b" {
+		t.Fatalf("join output %v", j.Output)
+	}
+}
+
+// A DYNAMIC task naming a task without a definition fails the run, as
+// Conductor's DynamicTaskMapper does.
+func TestConductorDynamicNeedsTaskDef(t *testing.T) {
+	e, d := kitchensink(t, engine.NewWriterSink(&bytes.Buffer{}))
+	res := startRun(t, e, d, `{"mod":"5","oddEven":"0","task2Name":"no_such_task"}`)
+	if res.Status != engine.StatusFailed || !strings.Contains(res.Reason, "Cannot find task by name no_such_task") {
+		t.Fatalf("%s %q", res.Status, res.Reason)
+	}
+}
+
+// The EVENT payload goes to a Redis stream named by the queue; a `_secrets`
+// member of the input is masked in it.
+func TestEventRedisStreamSink(t *testing.T) {
+	srv := redistest.StartServer(t)
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer client.Close()
+	e, err := engine.New(engine.WithEventSink(engine.NewRedisStreamSink(client, "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.Parse([]byte(`{"name":"ev","tasks":[{"name":"e","taskReferenceName":"e","type":"EVENT","sink":"conductor:orders",
+	  "inputParameters":{"order":"${workflow.input.order}","_secrets":{"k":"${workflow.input.key}"}}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Start(context.Background(), d, json.RawMessage(`{"order":42,"_secrets":{"x":"y"},"key":"sk-live-9f8e7d6c"}`))
+	if err != nil || res.Status != engine.StatusCompleted {
+		t.Fatalf("%v %+v", err, res)
+	}
+	msgs, err := client.XRange(context.Background(), "conductor:ev:orders", "-", "+").Result()
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("stream: %v %v", msgs, err)
+	}
+	payload, _ := msgs[0].Values["payload"].(string)
+	if strings.Contains(payload, "sk-live") || !strings.Contains(payload, `"order":42`) || !strings.Contains(payload, `"_secrets":"***"`) {
+		t.Fatalf("payload %s", payload)
+	}
+}
