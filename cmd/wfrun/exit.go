@@ -125,7 +125,7 @@ func reportError(w io.Writer, cmd *cobra.Command, err error) int {
 		return code
 	}
 	msg := strings.TrimSpace(err.Error())
-	if h := hint(err); h != "" && !strings.Contains(msg, h) {
+	if h := hint(err); h != "" && !strings.Contains(msg, h) && !strings.Contains(msg, "wfrun resume") {
 		msg += "; " + h
 	}
 	if (ee == nil || ee.helpHint) && code == exitUsage && cmd != nil {
@@ -145,7 +145,7 @@ func hint(err error) string {
 	case errors.Is(err, context.Canceled):
 		return ""
 	case unreachable(err):
-		return "is the server up and WFRUN_STORE right? (--verbose shows the driver's messages)"
+		return "is the server up, and WFRUN_STORE (or --store) right? (--verbose shows the driver's messages)"
 	}
 	return ""
 }
@@ -196,7 +196,7 @@ func hasVerboseArg(args []string) bool {
 // says what failed.
 func quietDrivers(verbose bool, stderr io.Writer) {
 	if verbose {
-		redis.SetLogger(driverLogger{log.New(stderr, "redis: ", log.LstdFlags)})
+		redis.SetLogger(driverLogger{log.New(stderr, "", log.LstdFlags)})
 		return
 	}
 	redis.SetLogger(driverLogger{log.New(io.Discard, "", 0)})

@@ -352,7 +352,11 @@ func finishRun(cmd *cobra.Command, f *engineFlags, res *engine.Result, err error
 			return failed(err)
 		}
 		if id := pv.runID(); pv != nil && id != "" && !errors.Is(err, engine.ErrInvalidDefinition) {
-			return failed(fmt.Errorf("run %s did not finish: %w; it stays RUNNING: once the cause is fixed, continue it with: wfrun resume %s", id, err, id))
+			cause := "once the cause is fixed"
+			if unreachable(err) {
+				cause = "once the store is reachable again"
+			}
+			return failed(fmt.Errorf("run %s did not finish: %w; it stays RUNNING: %s, continue it with: wfrun resume %s", id, err, cause, id))
 		}
 		return err
 	}
