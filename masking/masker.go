@@ -142,7 +142,7 @@ func (m *Masker) publish(fresh []string) {
 		next.maxLen = max(next.maxLen, len(f))
 		next.hasStar = next.hasStar || strings.IndexByte(f, '*') >= 0
 	}
-	next.pend = pendView{set: m.pend, n: m.pend.n}
+	next.pend = pendView{set: m.pend, n: m.pend.len(), nShort: int32(m.pend.short.n), nLong: int32(m.pend.long.n)}
 	m.snap.Store(&next)
 }
 
@@ -158,7 +158,7 @@ func (m *Masker) pending() int {
 	if m.pend == nil {
 		return 0
 	}
-	return m.pend.n
+	return m.pend.len()
 }
 
 // Len reports the number of registered patterns (values plus derived forms,

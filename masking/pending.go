@@ -1,7 +1,6 @@
 package masking
 
 import (
-	"encoding/binary"
 	"math/bits"
 	"sync/atomic"
 )
@@ -33,8 +32,28 @@ import (
 // rebuild is cheap anyway.
 const minPendingCap = 64
 
+// pendStep is the sampling step of the pending set's long table: patterns
+// of at least w+pendStep-1 bytes are found by probing every pendStep-th
+// position (as the automaton's prefilter does), shorter ones by probing
+// every position.
+const pendStep = 8
+
 type pendingSet struct {
-	w      int
+	w           int
+	short, long *pendTable
+	gramsShift  uint
+	grams       []atomic.Uint64 // w-byte pieces at offsets 0..pendStep-1 of the long patterns
+
+	// scanned counts bytes masked while the set was not empty; past
+	// compactAfter, the extra work has cost about one rebuild, and Mask
+	// starts one in the background (see Masker.noteScan).
+	scanned      atomic.Int64
+	compactAfter int64
+}
+
+// pendTable is an append-only hash table of patterns by their first w
+// bytes, behind a bit filter.
+type pendTable struct {
 	shift  uint            // 64 - log2(len(heads))
 	fshift uint            // 64 - log2(bits in filter)
 	filter []atomic.Uint64 // one bit per hash prefix: set when a pattern has it
@@ -43,12 +62,6 @@ type pendingSet struct {
 	keys   []uint32        // pattern → its first w bytes
 	pats   []string
 	n      int // patterns added; written only by Register (under Masker.mu)
-
-	// scanned counts bytes masked while the set was not empty; past
-	// compactAfter, the extra work has cost about one rebuild, and Mask
-	// starts one in the background (see Masker.noteScan).
-	scanned      atomic.Int64
-	compactAfter int64
 }
 
 // compactFactor: a rebuild costs roughly as much as scanning this many
@@ -58,13 +71,25 @@ const compactFactor = 32
 // newPendingSet returns an empty set for up to capacity patterns of at
 // least w bytes (1 <= w <= 4), next to an automaton of patternBytes.
 func newPendingSet(w, capacity, patternBytes int) *pendingSet {
+	p := &pendingSet{
+		w:            w,
+		short:        newPendTable(capacity),
+		long:         newPendTable(capacity),
+		compactAfter: int64(compactFactor) * int64(max(patternBytes, 1024)),
+	}
+	size := max(512, 1<<bits.Len(uint(gramBitsPer*pendStep*capacity)))
+	p.grams = make([]atomic.Uint64, size/64)
+	p.gramsShift = uint(64 - bits.TrailingZeros(uint(size)))
+	return p
+}
+
+func newPendTable(capacity int) *pendTable {
 	// The filter (16 bits a pattern, at most one set in 16, 2 bytes a
 	// pattern so it stays in cache) rejects almost every position with one
 	// load; the bucket table behind it is only read on a filter hit.
 	size := max(64, 1<<bits.Len(uint(2*capacity)))
 	fbits := max(512, 1<<bits.Len(uint(16*capacity)))
-	return &pendingSet{
-		w:      w,
+	return &pendTable{
 		shift:  uint(64 - bits.TrailingZeros(uint(size))),
 		fshift: uint(64 - bits.TrailingZeros(uint(fbits))),
 		filter: make([]atomic.Uint64, fbits/64),
@@ -72,81 +97,106 @@ func newPendingSet(w, capacity, patternBytes int) *pendingSet {
 		next:   make([]int32, capacity),
 		keys:   make([]uint32, capacity),
 		pats:   make([]string, capacity),
-
-		compactAfter: int64(compactFactor) * int64(max(patternBytes, 1024)),
 	}
 }
 
-func (p *pendingSet) full() bool { return p.n == len(p.pats) }
-
-func (p *pendingSet) key(b []byte) uint32 {
-	if p.w == 4 {
-		return binary.LittleEndian.Uint32(b)
-	}
-	k := uint32(0)
-	for i := 0; i < p.w; i++ {
-		k |= uint32(b[i]) << (8 * i)
-	}
-	return k
-}
+func (p *pendingSet) len() int { return p.short.n + p.long.n }
 
 func hashKey(k uint32) uint64 { return uint64(k) * 0x9E3779B97F4A7C15 }
 
-// add appends pat (len(pat) >= p.w; the set must not be full). Only
-// Register calls it, holding the Masker's lock.
-func (p *pendingSet) add(pat string) {
-	i := p.n
-	k := p.key([]byte(pat[:p.w]))
-	hk := hashKey(k)
-	h := hk >> p.shift
-	p.pats[i], p.keys[i] = pat, k
-	p.next[i] = p.heads[h].Load()
-	p.heads[h].Store(int32(i + 1)) // publishes the entry to readers
-	f := hk >> p.fshift
-	p.filter[f>>6].Or(1 << (f & 63))
-	p.n++
+func atomicSetBit(bits []atomic.Uint64, shift uint, k uint32) {
+	h := hashKey(k) >> shift
+	bits[h>>6].Or(1 << (h & 63))
 }
 
-// pendView is a reader's snapshot of a pending set: its first n patterns.
+func atomicHasBit(bits []atomic.Uint64, shift uint, k uint32) bool {
+	h := hashKey(k) >> shift
+	return bits[h>>6].Load()&(1<<(h&63)) != 0
+}
+
+// add appends pat (len(pat) >= p.w; fewer than capacity patterns added).
+// Only Register calls it, holding the Masker's lock.
+func (p *pendingSet) add(pat string) {
+	w := p.w
+	if len(pat) < w+pendStep-1 {
+		p.short.add(pat, prefixKey([]byte(pat), w))
+		return
+	}
+	// The pieces first: a reader that finds the pattern through the table
+	// must also find its pieces.
+	for o := 0; o < pendStep; o++ {
+		atomicSetBit(p.grams, p.gramsShift, prefixKey([]byte(pat[o:o+w]), w))
+	}
+	p.long.add(pat, prefixKey([]byte(pat), w))
+}
+
+func (t *pendTable) add(pat string, k uint32) {
+	i := t.n
+	hk := hashKey(k)
+	h := hk >> t.shift
+	t.pats[i], t.keys[i] = pat, k
+	t.next[i] = t.heads[h].Load()
+	atomicSetBit(t.filter, t.fshift, k)
+	t.heads[h].Store(int32(i + 1)) // publishes the entry to readers
+	t.n++
+}
+
+// longestAt returns the end of the longest of the first n patterns that
+// starts at b[i:] (whose first w bytes are k), or 0.
+func (t *pendTable) longestAt(b []byte, i int, k uint32, n int32) int {
+	if !atomicHasBit(t.filter, t.fshift, k) {
+		return 0
+	}
+	e := t.heads[hashKey(k)>>t.shift].Load()
+	for e > n {
+		e = t.next[e-1] // added after this snapshot
+	}
+	end := 0
+	for ; e != 0; e = t.next[e-1] {
+		if t.keys[e-1] != k {
+			continue
+		}
+		pat := t.pats[e-1]
+		if len(pat) <= len(b)-i && i+len(pat) > end && string(b[i:i+len(pat)]) == pat {
+			end = i + len(pat)
+		}
+	}
+	return end
+}
+
+// pendView is a reader's snapshot of a pending set: the first nShort and
+// nLong patterns of its tables (n in all).
 type pendView struct {
-	set *pendingSet
-	n   int
+	set           *pendingSet
+	n             int
+	nShort, nLong int32
 }
 
 // spans appends a range for every occurrence in b of a pattern in the
-// view, in order of start (ranges may overlap).
+// view: two runs, each in order of start (ranges may overlap).
 func (v *pendView) spans(b []byte, dst []span) []span {
 	p := v.set
 	if p == nil || v.n == 0 {
 		return dst
 	}
 	w := p.w
-	n := int32(v.n)
-	for i := 0; i+w <= len(b); i++ {
-		k := p.key(b[i:])
-		hk := hashKey(k)
-		if f := hk >> p.fshift; p.filter[f>>6].Load()&(1<<(f&63)) == 0 {
-			continue
-		}
-		e := p.heads[hk>>p.shift].Load()
-		for e > n {
-			e = p.next[e-1] // added after this snapshot
-		}
-		if e == 0 {
-			continue
-		}
-		end := 0
-		for ; e != 0; e = p.next[e-1] {
-			if p.keys[e-1] != k {
+	if v.nLong > 0 {
+		for j := 0; j+w <= len(b); j += pendStep {
+			if !atomicHasBit(p.grams, p.gramsShift, prefixKey(b[j:], w)) {
 				continue
 			}
-			pat := p.pats[e-1]
-			if len(pat) <= len(b)-i && len(pat) > end-i && string(b[i:i+len(pat)]) == pat {
-				end = i + len(pat)
+			for i := max(j-pendStep+1, 0); i <= j; i++ {
+				if end := p.long.longestAt(b, i, prefixKey(b[i:], w), v.nLong); end > 0 {
+					dst = append(dst, span{i, end})
+				}
 			}
 		}
-		if end > 0 {
-			dst = append(dst, span{i, end})
+	}
+	if v.nShort > 0 {
+		for i := 0; i+w <= len(b); i++ {
+			if end := p.short.longestAt(b, i, prefixKey(b[i:], w), v.nShort); end > 0 {
+				dst = append(dst, span{i, end})
+			}
 		}
 	}
 	return dst
