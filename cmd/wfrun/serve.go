@@ -128,6 +128,8 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 // no new connections, in-flight requests get up to grace to finish.
 func serveUntil(ctx context.Context, srv *server.Server, ln net.Listener, grace time.Duration) error {
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// Long polls answer at once when shutdown starts instead of holding it.
+	hs.RegisterOnShutdown(srv.StopPolling)
 	srv.Logger().Info("listening", "addr", ln.Addr().String())
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()

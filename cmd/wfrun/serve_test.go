@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -73,5 +75,57 @@ func TestServeSecretsAndGracefulStop(t *testing.T) {
 	out, errOut, code := wfrun(t, "", "secret", "get", "deploy_key", "--reveal")
 	if code != 0 || !strings.Contains(out, "served-value-31337") {
 		t.Errorf("secret get after serve: %d %q %q", code, out, errOut)
+	}
+}
+
+// TestServeStopLeavesRunsResumable: SIGTERM stops `wfrun serve` at once even
+// with a long poll waiting; the run it was executing stays RUNNING in the
+// run store, and the next serve on the same home finishes it.
+func TestServeStopLeavesRunsResumable(t *testing.T) {
+	home := cliEnv(t)
+	start := func() (*exec.Cmd, string, *bufio.Scanner) {
+		cmd, sc, _ := cliProcess(t, "serve", "--addr", "127.0.0.1:0", "--home", home, "--takeover", "200ms")
+		var log strings.Builder
+		m := waitLine(t, sc, regexp.MustCompile(`"addr":"(127\.0\.0\.1:\d+)"`), &log)
+		if m == nil {
+			t.Fatalf("serve did not start:\n%s", log.String())
+		}
+		return cmd, "http://" + m[1], sc
+	}
+	cmd, base, sc := start()
+	def := `{"name":"waits","version":1,"schemaVersion":2,"tasks":[
+	  {"name":"pause","taskReferenceName":"pause","type":"WAIT","inputParameters":{"duration":"1 seconds"}},
+	  {"name":"after","taskReferenceName":"after","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"'done'"}}],
+	  "outputParameters":{"r":"${after.output.result}"}}`
+	if st, body := httpCall(t, "POST", base+"/api/metadata/workflow", def); st != 200 {
+		t.Fatalf("register: %d %s", st, body)
+	}
+	_, id := httpCall(t, "POST", base+"/api/workflow/waits", `{}`)
+	go func() { _, _ = http.Get(base + "/api/tasks/poll/batch/nobody?timeout=30000") }()
+	time.Sleep(100 * time.Millisecond)
+	stopAt := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("serve exit: %v", err)
+	}
+	if d := time.Since(stopAt); d > 5*time.Second {
+		t.Errorf("serve took %s to stop with a long poll waiting", d)
+	}
+	_, base, _ = start()
+	var body string
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		_, body = httpCall(t, "GET", base+"/api/workflow/"+id+"/status?includeOutput=true", "")
+		if strings.Contains(body, `"COMPLETED"`) {
+			break
+		}
+	}
+	if !strings.Contains(body, `"COMPLETED"`) || !strings.Contains(body, `"r":"done"`) {
+		t.Fatalf("the interrupted run after a restart: %s", body)
 	}
 }

@@ -24,6 +24,9 @@ type conductor struct {
 
 	ctx    context.Context // cancelled at shutdown: runs stop, resumable
 	cancel context.CancelFunc
+	// polls ends every long poll (shutdown: they answer [] at once).
+	polls     context.Context
+	stopPolls context.CancelFunc
 	wg     sync.WaitGroup
 
 	mu       sync.Mutex
@@ -70,6 +73,7 @@ func (s *Server) initConductor() error {
 	}
 	c.eng = eng
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.polls, c.stopPolls = context.WithCancel(c.ctx)
 	go c.queue.sweep(c.ctx, time.Second)
 	s.conductor = c
 	if s.takeover > 0 {
@@ -249,6 +253,15 @@ func (c *conductor) shutdown(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// StopPolling ends every long poll now and makes new polls answer at once
+// ([] or 204): call it when the HTTP server starts shutting down
+// (http.Server.RegisterOnShutdown), so waiting polls do not hold it up.
+func (s *Server) StopPolling() {
+	if s.conductor != nil {
+		s.conductor.stopPolls()
 	}
 }
 

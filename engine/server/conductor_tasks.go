@@ -66,7 +66,7 @@ func (s *Server) pollBatch(w http.ResponseWriter, r *http.Request, p store.Princ
 		return
 	}
 	count, wait := s.pollParams(r)
-	got := s.conductor.queue.poll(r.Context(), name, r.URL.Query().Get("workerid"), count, wait)
+	got := s.conductor.queue.poll(r.Context(), s.conductor.polls, name, r.URL.Query().Get("workerid"), count, wait)
 	out := make([]map[string]any, len(got))
 	for i, d := range got {
 		out[i] = d.task()
@@ -81,7 +81,7 @@ func (s *Server) pollOne(w http.ResponseWriter, r *http.Request, p store.Princip
 		return
 	}
 	_, wait := s.pollParams(r)
-	got := s.conductor.queue.poll(r.Context(), name, r.URL.Query().Get("workerid"), 1, wait)
+	got := s.conductor.queue.poll(r.Context(), s.conductor.polls, name, r.URL.Query().Get("workerid"), 1, wait)
 	if len(got) == 0 {
 		writeEmpty(w, http.StatusNoContent)
 		return

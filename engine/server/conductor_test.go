@@ -186,6 +186,12 @@ func TestConductorGoSDKSecretNeverStored(t *testing.T) {
 	if !strings.Contains(exec, `"received":"***"`) || !strings.Contains(exec, id) || !strings.Contains(search, id) {
 		t.Errorf("execution lacks the masked worker output or the id:\n%s\n%s", exec, search)
 	}
+	_, _, metrics := ts.do(t, "GET", "/metrics", "")
+	for _, want := range []string{`wfrun_runs_total{status="COMPLETED"} 1`, `wfrun_tasks_polled_total{task="sdk_worker_task"} 1`, `wfrun_http_request_duration_seconds_count{route="POST /api/workflow"} 1`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	for what, text := range map[string]string{"execution": exec, "status": stat, "search": search, "stored run": string(stored), "log": ts.logs.String()} {
 		if strings.Contains(text, value) || strings.Contains(text, "TOPSECRET") {
 			t.Errorf("%s contains the secret value:\n%s", what, text)

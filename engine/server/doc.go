@@ -26,6 +26,16 @@
 //     id; the late answer is refused (404).
 //   - /metrics (Prometheus) and /healthz.
 //
+// # Several processes
+//
+// Processes sharing a run store (Redis) and a definitions directory share
+// secrets, definitions and runs; each run executes in one process at a time
+// (the engine's leases), and WithTakeover makes the others resume the runs
+// of a process that died. The queue of SIMPLE tasks is per process: a task
+// is polled and answered through the process that executes its run, so a
+// worker pool is pointed at one process (or routed to it); after a takeover
+// the survivor queues the task again.
+//
 // # Principals
 //
 // An auth configuration (LoadAuthConfig) maps Orkes application keys and

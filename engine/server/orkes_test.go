@@ -11,6 +11,8 @@ import (
 	"github.com/conductor-sdk/conductor-go/sdk/client"
 	"github.com/conductor-sdk/conductor-go/sdk/model"
 	"github.com/conductor-sdk/conductor-go/sdk/settings"
+
+	"github.com/wfrun/wfrun/store"
 )
 
 func secretsClient(ts *testServer, keyID, keySecret string) client.SecretsClient {
@@ -192,4 +194,21 @@ func TestOrkesTokenAuth(t *testing.T) {
 		t.Errorf("reader list: %d, want 403", status(resp))
 	}
 	ts.assertNoLeak(t, "shared-value-777", "private-value-888", "app-all-secret-0123456789", "app-reader-secret-0123456789", "wrong-secret-000000000")
+	// The same audit trail as the CLI's, with the application's principal.
+	aud, ok := store.AuditorOf(ts.store)
+	if !ok {
+		t.Fatal("the store keeps no audit trail")
+	}
+	evs, err := aud.ReadAudit(ctx, store.AuditFilter{Name: "private_db"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var denied, set bool
+	for _, e := range evs {
+		denied = denied || (e.Principal == "app-reader" && e.Op == store.OpGet && e.Outcome == store.OutcomeDenied)
+		set = set || (e.Principal == "app-all" && e.Op == store.OpSet && e.Outcome == store.OutcomeAllowed)
+	}
+	if !denied || !set {
+		t.Errorf("audit of private_db lacks the reader's denial or the admin's set: %+v", evs)
+	}
 }

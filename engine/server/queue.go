@@ -116,7 +116,8 @@ func (q *queue) removeLocked(d *delivery) {
 }
 
 // poll takes up to count tasks of name, waiting up to wait for the first.
-func (q *queue) poll(ctx context.Context, name, workerID string, count int, wait time.Duration) []*delivery {
+// Both ctx (the request) and stop (the server's shutdown) end the wait.
+func (q *queue) poll(ctx, stop context.Context, name, workerID string, count int, wait time.Duration) []*delivery {
 	if count < 1 {
 		count = 1
 	}
@@ -144,7 +145,7 @@ func (q *queue) poll(ctx context.Context, name, workerID string, count int, wait
 		}
 		ch := q.waitChanLocked(name)
 		q.mu.Unlock()
-		if wait <= 0 {
+		if wait <= 0 || stop.Err() != nil {
 			return nil
 		}
 		select {
@@ -152,6 +153,8 @@ func (q *queue) poll(ctx context.Context, name, workerID string, count int, wait
 		case <-deadline.C:
 			return nil
 		case <-ctx.Done():
+			return nil
+		case <-stop.Done():
 			return nil
 		}
 	}
