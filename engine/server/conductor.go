@@ -27,7 +27,7 @@ type conductor struct {
 	// polls ends every long poll (shutdown: they answer [] at once).
 	polls     context.Context
 	stopPolls context.CancelFunc
-	wg     sync.WaitGroup
+	wg        sync.WaitGroup
 
 	mu       sync.Mutex
 	starting map[string]chan error // run id → persisted (nil) or failed
