@@ -227,6 +227,25 @@ func (e *Engine) terminateChildren(ctx context.Context, id, reason string) error
 	return errors.Join(errs...)
 }
 
+// OrphanedRuns lists the RUNNING runs that no live process executes (their
+// lease expired, or their process died): Resume takes one over, and of
+// several processes trying, one wins the lease and the others get
+// runstore.ErrLeased.
+func (e *Engine) OrphanedRuns(ctx context.Context) ([]runstore.Summary, error) {
+	list, err := e.runs.List(ctx, runstore.ListOptions{Status: StatusRunning})
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	out := list[:0]
+	for _, s := range list {
+		if !s.Archived && (s.Lease == nil || !s.Lease.Live(now)) && !e.isActive(s.ID) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
 // DeleteRun removes an ended run from the store (wfrun runs rm). A run that
 // has not ended is refused with runstore.ErrNotEnded.
 func (e *Engine) DeleteRun(ctx context.Context, id string) error {

@@ -28,6 +28,16 @@ func TestLeaseOfAnotherHostExpires(t *testing.T) {
 	if !errors.Is(err, engine.ErrInterrupted) {
 		t.Fatalf("%v %+v", err, res)
 	}
+	orphans := func() int {
+		list, err := h.e.OrphanedRuns(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(list)
+	}
+	if n := orphans(); n != 1 {
+		t.Fatalf("an interrupted run is orphaned: %d orphans", n)
+	}
 	other := runstore.Lease{Owner: "elsewhere", PID: 1, Host: "another-host"}
 	if err := rs.AcquireLease(context.Background(), "r1", other, 400*time.Millisecond); err != nil {
 		t.Fatal(err)
@@ -37,7 +47,13 @@ func TestLeaseOfAnotherHostExpires(t *testing.T) {
 	if !errors.As(err, &le) || le.Holder.Host != "another-host" {
 		t.Fatalf("resume under another host's lease: %v", err)
 	}
+	if n := orphans(); n != 0 {
+		t.Fatalf("a run leased by another host is not orphaned: %d orphans", n)
+	}
 	time.Sleep(450 * time.Millisecond)
+	if n := orphans(); n != 1 {
+		t.Fatalf("a run whose lease expired is orphaned: %d orphans", n)
+	}
 	res, err = h.e.Resume(context.Background(), "r1")
 	if err != nil || res.Status != engine.StatusCompleted {
 		t.Fatalf("resume after the lease expired: %v %+v", err, res)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -80,5 +81,35 @@ func TestTerminateOrphanedRun(t *testing.T) {
 	mustRun(t, "", "terminate", runID)
 	if show := mustRun(t, "", "show", runID, "-o", "json"); !strings.Contains(show, `"status": "TERMINATED"`) || !strings.Contains(show, `"CANCELED"`) {
 		t.Fatalf("show after terminate: %s", show)
+	}
+}
+
+// Several `wfrun run` processes share runs.db: each holds the file only
+// while it needs it, so concurrent runs all complete.
+func TestConcurrentRunsShareRunsDB(t *testing.T) {
+	cliEnv(t)
+	wf := filepath.Join(t.TempDir(), "short.json")
+	if err := os.WriteFile(wf, []byte(`{"name":"short","tasks":[
+	  {"name":"a","taskReferenceName":"a","type":"INLINE","inputParameters":{"evaluatorType":"expr","expression":"1 + 1"}},
+	  {"name":"pause","taskReferenceName":"pause","type":"WAIT","inputParameters":{"duration":"500ms"}},
+	  {"name":"b","taskReferenceName":"b","type":"INLINE","inputParameters":{"evaluatorType":"expr","expression":"2 + 2"}}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var cmds []*exec.Cmd
+	for i := 0; i < 4; i++ {
+		cmd := exec.Command(os.Args[0], "run", wf)
+		cmd.Env = append(os.Environ(), "WFRUN_TEST_AS_CLI=1")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+	}
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("run %d: %v", i, err)
+		}
+	}
+	if out := mustRun(t, "", "runs", "--status", "COMPLETED"); strings.Count(out, "short") != 4 {
+		t.Fatalf("runs:\n%s", out)
 	}
 }

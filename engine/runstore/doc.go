@@ -1,31 +1,48 @@
-// Package runstore persists workflow run documents for the engine.
+// Package runstore persists workflow runs for the engine.
 //
-// A run document is the engine's JSON rendering of one execution (Conductor's
-// execution shape, with `_secrets` subtrees already sealed and outputs already
-// masked by the engine: a Store never sees a plaintext secret and never needs
-// a key). A Store keeps two key spaces:
+// A run's stored parts are the engine's JSON (Conductor's execution shape,
+// with `_secrets` subtrees already sealed and outputs already masked by the
+// engine: a Store never sees a plaintext secret and never needs a key). A
+// Store keeps:
 //
-//   - primary: runs that have not reached a terminal state, rewritten after
-//     every task transition (Save);
-//   - archive: terminal runs in their archived form (masking.Archive applied by
-//     the engine). Archive writes the archived form and deletes the primary in
-//     ONE transaction, so a crash leaves either the primary record or the
-//     masked archive, never an unmasked archive and never nothing.
-//
-// Signals are small out-of-band messages for a run ("task X was completed from
-// outside", written by `wfrun task complete`). They live beside the run, not in
-// it, so that a process that is rewriting the run document after every
-// transition can never overwrite an external completion (no lost update): the
-// runner takes (reads and deletes) pending signals and applies them itself.
+//   - primary records: runs that have not ended, stored by parts — the head
+//     (the run's scalar members), input, output, variables, one record per
+//     task keyed by its seq, and the name (hash) of its definition. A write
+//     (Commit) carries what changed since the previous one, never the whole
+//     run; Assemble gives the one document back, the same on every backend;
+//   - definitions, once each, under their hash, shared by every run of them;
+//   - the archive: ended runs in their archived form (masking applied by the
+//     engine). Archive writes the archived form and deletes the primary
+//     record in ONE transaction, so a crash leaves either the primary record
+//     or the masked archive, never an unmasked archive and never nothing;
+//   - signals: small out-of-band messages for a run ("task X was completed
+//     from outside", written by `wfrun task complete`; "terminate"). They
+//     live beside the run, not in it, so a process writing the run can never
+//     overwrite them (no lost update): the runner takes (reads and deletes)
+//     pending signals and applies them itself;
+//   - leases (Leaser): which process executes a run, with its pid, host and
+//     heartbeat; `wfrun serve` processes sharing one store use them to run
+//     each run in one process and to take over the runs of one that died.
 //
 // Backends:
-//   - Bolt: one bbolt file ($WFRUN_HOME/runs.db). bbolt takes an exclusive
-//     file lock for as long as a DB is open, so every operation opens the file,
-//     does one transaction and closes it again, waiting up to a timeout for the
-//     lock. A `wfrun run` waiting on a WAIT task and a `wfrun task complete` in
-//     another process therefore both work on the same file.
-//   - Redis: keys under one hash tag ({wfrun-runs}) so that the MULTI/EXEC of
-//     Archive is valid on Redis Cluster too.
+//   - Bolt: one bbolt file ($WFRUN_HOME/runs.db). bbolt holds an exclusive
+//     file lock while a DB is open. The file stays open while this process
+//     uses it (no open/mmap/close per operation) and is handed over when
+//     another process asks for it: a process that finds the file locked
+//     touches runs.db.want and polls; the holder notices (after each
+//     operation and every few milliseconds) and closes the file for a
+//     moment; a holder also closes it after WithIdleRelease without use.
+//     So a `wfrun run` and a `wfrun task complete` or a second `wfrun run`
+//     share the file, each waiting at most for the other's transaction.
+//     Concurrent writers in one process share transactions (group commit:
+//     one caller commits what the others queued meanwhile, without a
+//     batching delay), so throughput rises with concurrency.
+//   - Redis: a hash per primary record, keys under one hash tag
+//     ({wfrun-runs}) so that Commit's and Archive's MULTI/EXEC and the lease
+//     scripts are valid on Redis Cluster too; a lease is a key with a TTL.
 //   - Memory: for tests, benchmarks and embedding programs that do not need
 //     durability.
+//
+// All three run one conformance suite (store_test.go) and report what they
+// wrote (StatsReporter: commits and bytes).
 package runstore
