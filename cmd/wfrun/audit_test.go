@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -124,4 +125,35 @@ func TestAuditLsAndVerify(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A run's secret reads are in the trail with the run id and the task ref.
+func TestAuditRecordsRunReads(t *testing.T) {
+	cliEnv(t)
+	mustRun(t, "", "secret", "set", "api_token", "--value", "audit-run-token-77")
+	_, errOut, code := wfrun(t, "", "run", workflows+"secret_echo.json")
+	if code != 0 {
+		t.Fatalf("run: exit %d: %s", code, errOut)
+	}
+	m := regexp.MustCompile(`run ([0-9a-f-]{36})`).FindStringSubmatch(errOut)
+	if m == nil {
+		t.Fatalf("no run id in %q", errOut)
+	}
+	out := mustRun(t, "", "audit", "ls", "--run", m[1], "-o", "json")
+	if strings.Contains(out, "audit-run-token-77") {
+		t.Fatal("audit trail holds the value")
+	}
+	var evs []store.AuditEvent
+	if err := json.Unmarshal([]byte(out), &evs); err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) == 0 {
+		t.Fatalf("no audit record for run %s: %s", m[1], mustRun(t, "", "audit", "ls"))
+	}
+	for _, e := range evs {
+		if e.Op != store.OpGet || e.Name != "api_token" || e.Run != m[1] || e.Task != "use_token" || e.Outcome != store.OutcomeAllowed || e.Version != 1 {
+			t.Fatalf("run read record: %+v", e)
+		}
+	}
+	mustRun(t, "", "audit", "verify")
 }

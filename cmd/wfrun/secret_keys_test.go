@@ -5,10 +5,12 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/wfrun/wfrun/engine/runstore"
 	"github.com/wfrun/wfrun/internal/redistest"
+	"github.com/wfrun/wfrun/store/bolt"
 	"github.com/wfrun/wfrun/store/seal"
 )
 
@@ -108,4 +110,48 @@ func TestSecondHomeOnSharedRedisCreatesNoKey(t *testing.T) {
 	if got := mustRun(t, "", "secret", "get", "shared", "--reveal"); got != "shared-redis-value\n" {
 		t.Fatalf("with the shared key: %q", got)
 	}
+}
+
+// A rekey interrupted after the store was re-sealed (master.key not yet
+// switched) strands nothing: reads work through master.key.next, and the
+// next rekey finishes with that same key.
+func TestRekeyInterruptedResumes(t *testing.T) {
+	home := cliEnv(t)
+	mustRun(t, "", "secret", "set", "x", "--value", "resume-rekey-value")
+	old, err := seal.ReadKeyFile(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, _ := seal.GenerateKey()
+	if err := seal.WriteNextKey(home, fresh); err != nil {
+		t.Fatal(err)
+	}
+	ring, _ := seal.NewKeyring(fresh, seal.WithPreviousKeys(old...))
+	s, err := bolt.Open(filepath.Join(home, "secrets.db"), ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Rekey(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	// "Crash" here: master.key still holds the old key.
+	if got := mustRun(t, "", "secret", "get", "x", "--reveal"); got != "resume-rekey-value\n" {
+		t.Fatalf("read after an interrupted rekey: %q", got)
+	}
+	if _, errOut, code := wfrun(t, "", "secret", "set", "x", "--value", "v2"); code != 1 || !strings.Contains(errOut, "run `wfrun secret rekey`") {
+		t.Fatalf("write after an interrupted rekey: %d %s", code, errOut)
+	}
+	out := mustRun(t, "", "secret", "rekey")
+	if !strings.Contains(out, "under key "+seal.KeyIDFor(fresh)) {
+		t.Fatalf("resumed rekey: %s", out)
+	}
+	keys, err := seal.ReadKeyFile(home)
+	if err != nil || len(keys) != 1 || !bytes.Equal(keys[0], fresh) {
+		t.Fatalf("key file after resume: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(home, seal.NextKeyFileName)); !os.IsNotExist(err) {
+		t.Fatalf("%s left after a successful rekey", seal.NextKeyFileName)
+	}
+	mustRun(t, "", "secret", "set", "x", "--value", "v2")
 }
