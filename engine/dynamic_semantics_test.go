@@ -125,3 +125,26 @@ func TestEventRedisStreamSink(t *testing.T) {
 		t.Fatalf("payload %s", payload)
 	}
 }
+
+// DoWhileSpec "Test workflow with Do While task contains decision task":
+// GraalJS-style $.list.get(i) on the input list (and $.list.length in the
+// loopCondition); each iteration's WAIT is completed from outside.
+func TestConductorDoWhileJavaListGet(t *testing.T) {
+	var e *engine.Engine
+	e = harnessEngine(t, nil, engine.WithEvents(func(ev engine.Event) {
+		if ev.Kind == engine.EventWaiting {
+			go func() { _, _ = e.CompleteTask(context.Background(), ev.RunID, ev.TaskRef, engine.TaskCompleted, nil) }()
+		}
+	}))
+	d := harnessDef(t, e, "do_while_with_decision_task.json")
+	res := startRun(t, e, d, `{"list":[1,2]}`, engine.WithCorrelationID("looptest"))
+	wf := viewRun(t, e, res.RunID)
+	if wf.Status != engine.StatusCompleted {
+		t.Fatalf("%s %q", wf.Status, wf.Reason)
+	}
+	checkTasks(t, wf.Tasks, "DO_WHILE:COMPLETED", "INLINE:COMPLETED", "SWITCH:COMPLETED", "WAIT:COMPLETED", "INLINE:COMPLETED",
+		"INLINE:COMPLETED", "SWITCH:COMPLETED", "WAIT:COMPLETED", "INLINE:COMPLETED")
+	if wf.Tasks[0].Iteration != 2 || wf.Tasks[1].Output["result"] != 1.0 || wf.Tasks[5].Output["result"] != 2.0 {
+		t.Fatalf("loop iteration %d, elements %v %v", wf.Tasks[0].Iteration, wf.Tasks[1].Output, wf.Tasks[5].Output)
+	}
+}

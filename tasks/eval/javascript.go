@@ -88,7 +88,8 @@ func (p *jsProgram) Eval(ctx context.Context, input any) (out any, err error) {
 	if budget <= 0 {
 		budget = int(^uint(0) >> 1)
 	}
-	dollar, err := toJS(vm, input, &budget)
+	jc := newJavaCollections(vm)
+	dollar, err := toJSWith(vm, input, &budget, jc)
 	if err != nil {
 		return nil, cfg.newError(name, PhaseEval, ErrTooLarge, 0, 0, "input: "+err.Error())
 	}
@@ -285,6 +286,10 @@ func (g *guard) stop() {
 // script sees real objects and arrays (Array.isArray, push, for-in all
 // behave) and cannot write through to the caller's maps.
 func toJS(vm *goja.Runtime, v any, budget *int) (goja.Value, error) {
+	return toJSWith(vm, v, budget, nil)
+}
+
+func toJSWith(vm *goja.Runtime, v any, budget *int, jc *javaCollections) (goja.Value, error) {
 	*budget--
 	if *budget < 0 {
 		return nil, errors.New("too many values")
@@ -303,7 +308,7 @@ func toJS(vm *goja.Runtime, v any, budget *int) (goja.Value, error) {
 	case map[string]any:
 		obj := vm.NewObject()
 		for k, e := range x {
-			jv, err := toJS(vm, e, budget)
+			jv, err := toJSWith(vm, e, budget, jc)
 			if err != nil {
 				return nil, err
 			}
@@ -319,17 +324,20 @@ func toJS(vm *goja.Runtime, v any, budget *int) (goja.Value, error) {
 				return nil, err
 			}
 		}
+		jc.addMap(obj, x)
 		return obj, nil
 	case []any:
 		items := make([]any, len(x))
 		for i, e := range x {
-			jv, err := toJS(vm, e, budget)
+			jv, err := toJSWith(vm, e, budget, jc)
 			if err != nil {
 				return nil, err
 			}
 			items[i] = jv
 		}
-		return vm.NewArray(items...), nil
+		arr := vm.NewArray(items...)
+		jc.addList(arr)
+		return arr, nil
 	}
 	n, err := normalize(v)
 	if err != nil {
@@ -338,7 +346,7 @@ func toJS(vm *goja.Runtime, v any, budget *int) (goja.Value, error) {
 	switch n.(type) {
 	case map[string]any, []any, nil, string, bool, int64, float64:
 		*budget++ // the normalized copy is counted instead
-		return toJS(vm, n, budget)
+		return toJSWith(vm, n, budget, jc)
 	}
 	return nil, fmt.Errorf("unsupported input value of type %T", v)
 }
