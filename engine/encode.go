@@ -39,6 +39,10 @@ type runHead struct {
 	// RegisteredValues is the run's sealed journal of masked values
 	// (runsecrets.Run.Journal): a resumed run masks what this one did.
 	RegisteredValues string `json:"registeredValues,omitempty"`
+	// SealedInput is, for a SUB_WORKFLOW child, its in-memory input sealed
+	// (runsecrets.Run.Seal): the visible input keeps the parent's secret
+	// references, and a resumed child reads its input from here.
+	SealedInput string `json:"sealedInput,omitempty"`
 }
 
 type taskHead struct {

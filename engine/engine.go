@@ -217,6 +217,9 @@ type runConfig struct {
 	correlationID  string
 	definitionPath string
 	id             string
+	// refInput, for a SUB_WORKFLOW child, is its input with the parent's
+	// secret references kept: what the child stores as its input.
+	refInput []byte
 }
 
 // AsPrincipal sets who the run executes as (default: "local" with "*").
@@ -300,6 +303,11 @@ func (e *Engine) newRun(ctx context.Context, def *Definition, input json.RawMess
 	input = withInputTemplate(input, def.InputTemplate)
 	if err := r.setInput(input); err != nil {
 		return nil, err
+	}
+	if cfg.refInput != nil {
+		if err := r.keepReferenceInput(cfg.refInput); err != nil {
+			return nil, err
+		}
 	}
 	vars, err := initialVariables(def, cfg.vars)
 	if err != nil {
@@ -531,6 +539,14 @@ func (e *Engine) loadDoc(ctx context.Context, id string, _ []byte, d *runDoc, pa
 	}
 	r.inStored, r.varStored, r.outStored = d.Input, d.Variables, d.Output
 	r.doc.Input = unseal(d.Input, "/input")
+	if d.SealedInput != "" {
+		in, err := r.openSealedInput(d.SealedInput)
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			r.doc.Input = in
+		}
+	}
 	r.doc.Variables = unseal(d.Variables, "/variables")
 	r.doc.Output = unseal(d.Output, "/output")
 	for _, td := range d.Tasks {

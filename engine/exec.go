@@ -970,8 +970,14 @@ func (r *runState) execSubWorkflow(ctx context.Context, wt *WorkflowTask, suffix
 			return r.failTask(ctx, rec, TaskFailed, fmt.Sprintf("sub-workflow %s: %v", childID, err))
 		}
 	} else {
+		// The child stores the parent's references, never the values they
+		// resolved to (as the parent's own task input does).
+		refs, err := r.sec.Unseal(rec.inStored, "/tasks/"+rec.TaskID+"/inputData")
+		if err != nil {
+			return r.failTask(ctx, rec, TaskFailedTerminal, "sub-workflow input: "+err.Error())
+		}
 		cfg := &runConfig{id: childID, principal: r.doc.Principal, project: r.doc.Project, env: r.doc.Environment,
-			correlationID: r.doc.CorrelationID}
+			correlationID: r.doc.CorrelationID, refInput: refs}
 		child, err = r.e.newRun(ctx, def, input, cfg, r.id, rec.TaskID, r.sec)
 		if err != nil {
 			return r.failTask(ctx, rec, TaskFailedTerminal, "sub-workflow: "+err.Error())

@@ -442,3 +442,87 @@ func TestEncodedFormsEndToEnd(t *testing.T) {
 		})
 	}
 }
+
+// A SUB_WORKFLOW child stores the parent's secret references as its input,
+// never the values they resolved to — not even a value too short to mask —
+// and a child resumed after a kill still reads its `_secrets` input.
+func TestSubWorkflowStoresReferences(t *testing.T) {
+	const (
+		long = "sub-long-Rf4Tg6Yh8Uj"
+		tiny = "Zq!"
+	)
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			g := newRig(t, backend, 2)
+			var seen string
+			mk := func(onEvent func(engine.Event)) *engine.Engine {
+				return g.boundaryEngine(t, keyring(t, 6), onEvent,
+					engine.WithSecrets(func(engine.Principal, string, string) interpolate.SecretSource {
+						return interpolate.MapSecrets{"long": json.RawMessage(`"` + long + `"`), "tiny": json.RawMessage(`"` + tiny + `"`)}
+					}),
+					engine.WithWorker("use", func(_ context.Context, in json.RawMessage) (json.RawMessage, error) {
+						seen = string(in)
+						return json.RawMessage(`{}`), nil
+					}))
+			}
+			def := `{"name":"parent","tasks":[{"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW",
+			  "subWorkflowParam":{"workflowDefinition":{"name":"child","tasks":[
+			    {"name":"approve","taskReferenceName":"approve","type":"HUMAN"},
+			    {"name":"use","taskReferenceName":"use","inputParameters":{"_secrets":{"l":"${workflow.input._secrets.l}","t":"${workflow.input._secrets.t}"}}}]}},
+			  "inputParameters":{"plain":"${workflow.secrets.long}","short":"${workflow.secrets.tiny}","_secrets":{"l":"${workflow.secrets.long}","t":"${workflow.secrets.tiny}"}}}]}`
+			ctx, cancel := context.WithCancel(context.Background())
+			a := mk(func(ev engine.Event) {
+				if ev.Kind == engine.EventWaiting {
+					cancel()
+				}
+			})
+			d, err := a.Parse([]byte(def))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := a.Start(ctx, d, nil)
+			if !errors.Is(err, engine.ErrInterrupted) {
+				t.Fatalf("%v %+v", err, res)
+			}
+			// The child's stored input, while it waits: references only.
+			for where, b := range g.plainValues(t) {
+				for _, v := range []string{long, `"` + tiny + `"`} {
+					if strings.Contains(string(b), v) {
+						t.Fatalf("%s holds %q", where, v)
+					}
+				}
+			}
+			var childID string
+			for _, ev := range strings.Split(g.events.String(), "\n") {
+				if strings.Contains(ev, " approve HUMAN ") {
+					childID = strings.Fields(ev)[1]
+				}
+			}
+			raw, _, err := g.runs.Load(context.Background(), childID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var child struct {
+				Input map[string]any `json:"input"`
+			}
+			if err := json.Unmarshal(raw, &child); err != nil {
+				t.Fatal(err)
+			}
+			if child.Input["plain"] != "${workflow.secrets.long}" || child.Input["short"] != "${workflow.secrets.tiny}" {
+				t.Fatalf("child input %v", child.Input)
+			}
+			b := mk(nil)
+			if _, err := b.CompleteTask(context.Background(), childID, "approve", "", nil); err != nil {
+				t.Fatal(err)
+			}
+			res, err = b.Resume(context.Background(), res.RunID)
+			if err != nil || res.Status != engine.StatusCompleted {
+				t.Fatalf("resume: %v %+v", err, res)
+			}
+			if !strings.Contains(seen, long) || !strings.Contains(seen, `"t":"`+tiny+`"`) {
+				t.Fatalf("the resumed child's task got %s", seen)
+			}
+			g.leakCheck(t, b, nil, long)
+		})
+	}
+}

@@ -260,7 +260,7 @@ func (r *runState) archive(ctx context.Context) error {
 	defer r.saveMu.Unlock()
 	r.mu.Lock()
 	r.doc.UpdateTime = r.nowMillis()
-	r.doc.RegisteredValues = "" // an archived run is never resumed
+	r.doc.RegisteredValues, r.doc.SealedInput = "", "" // an archived run is never resumed
 	doc, err := r.encodeLocked()
 	sum := r.summaryLocked()
 	r.mu.Unlock()

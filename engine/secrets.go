@@ -120,17 +120,41 @@ func encodeJSON(v any) ([]byte, error) {
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
-// encodeWithJournalLocked is encodeLocked with the run's sealed journal of
-// registered values, which a resume restores. Callers hold r.mu.
-func (r *runState) encodeWithJournalLocked() ([]byte, error) {
-	j, err := r.sec.Journal()
-	if err != nil {
-		return nil, err
-	}
-	r.doc.RegisteredValues = j
-	return r.encodeLocked()
-}
-
 // maxReasonBytes bounds text quoted into a failure reason (a worker's
 // stderr): masked whole first, then cut.
 const maxReasonBytes = 4 << 10
+
+// sealedInputPointer binds a child's sealed input.
+const sealedInputPointer = "/sealedInput"
+
+// keepReferenceInput makes a SUB_WORKFLOW child store refs (its input with
+// the parent's secret references kept) as its input, and its in-memory
+// input (values masked outside `_secrets`) sealed, for a resume.
+func (r *runState) keepReferenceInput(refs []byte) error {
+	_, stored, err := r.sec.Protect(refs, "/input")
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	mem := r.doc.Input
+	r.mu.Unlock()
+	sealed, err := r.sec.Seal(mem, sealedInputPointer)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.inStored, r.doc.SealedInput = stored, sealed
+	r.mu.Unlock()
+	return nil
+}
+
+// openSealedInput is the in-memory input of a resumed SUB_WORKFLOW child;
+// its `_secrets` leaves are registered again.
+func (r *runState) openSealedInput(sealed string) ([]byte, error) {
+	mem, err := r.sec.Open(sealed, sealedInputPointer)
+	if err != nil {
+		return nil, err
+	}
+	mem, _, err = r.sec.Protect(mem, "/input")
+	return mem, err
+}

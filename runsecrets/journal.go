@@ -104,6 +104,14 @@ func (r *Run) openString(s, ptr string) ([]byte, error) {
 	return plain, nil
 }
 
+// Seal seals plain for storage at ptr (a JSON pointer inside the run): it
+// opens only with Open for the same run and pointer.
+func (r *Run) Seal(plain []byte, ptr string) (string, error) { return r.sealString(plain, ptr) }
+
+// Open opens a Seal result stored at ptr; anything else (another run,
+// another place, edited bytes) is an error wrapping ErrSealed.
+func (r *Run) Open(sealed, ptr string) ([]byte, error) { return r.openString(sealed, ptr) }
+
 // SealCompletion seals the output of an externally completed task (wfrun
 // task complete, an API) at the moment it is written, so it never rests in
 // clear in the run store while it waits for the runner. ref is the task's

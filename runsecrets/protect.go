@@ -207,7 +207,7 @@ func collectLeaves(v any, in bool, key string, dst *[]string) {
 			collectLeaves(c, in, key, dst)
 		}
 	case string:
-		if in && !strings.HasPrefix(x, SealedPrefix) {
+		if in && !strings.HasPrefix(x, SealedPrefix) && !isSecretReference(x) {
 			*dst = append(*dst, x)
 		}
 	case json.Number:
@@ -327,4 +327,26 @@ func escapePointer(s string) string {
 		return s
 	}
 	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
+}
+
+// isSecretReference reports a string that is one secret reference as a
+// stored task input keeps it (${workflow.secrets.X}, $<workflow.secrets.X>):
+// the name of a secret, not a value, so it is not registered (it would mask
+// the references themselves).
+func isSecretReference(s string) bool {
+	if len(s) < 20 || s[0] != '$' {
+		return false
+	}
+	var body string
+	switch {
+	case strings.HasPrefix(s, "${") && strings.HasSuffix(s, "}"):
+		body = s[2 : len(s)-1]
+	case strings.HasPrefix(s, "$<") && strings.HasSuffix(s, ">"):
+		body = s[2 : len(s)-1]
+	default:
+		return false
+	}
+	body = strings.TrimSpace(body)
+	return (strings.HasPrefix(body, "workflow.secrets.") || strings.HasPrefix(body, "workflow.secrets[")) &&
+		!strings.ContainsAny(body, "${}<>")
 }
