@@ -133,6 +133,10 @@ func FuzzExcerpt(f *testing.F) {
 			return
 		}
 		m := New()
+		if seed%2 == 0 {
+			// Another value first: this one then sits in the pending set.
+			m.Register("decoy-value-0000")
+		}
 		if !m.Register(value) {
 			return
 		}
