@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +27,10 @@ func (k *kvServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	k.mu.Unlock()
 	if strings.HasSuffix(r.URL.Path, "/lookup-self") {
 		http.Error(w, `{"errors":["permission denied"]}`, http.StatusForbidden)
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, "/v1/sys/internal/ui/mounts/") {
+		fmt.Fprint(w, `{"data":{"type":"kv","options":{"version":"2"}}}`)
 		return
 	}
 	if strings.HasSuffix(r.URL.Path, "/data/p/missing") {
@@ -67,8 +72,8 @@ func TestOpenVaultURL(t *testing.T) {
 			t.Fatalf("%s: put: %v", c.url, err)
 		}
 		s.Close()
-		if len(kv.seen) < 2 || kv.seen[1] != c.want {
-			t.Fatalf("%s: requests %q, want %q after the token lookup", c.url, kv.seen, c.want)
+		if !slices.Contains(kv.seen, c.want) {
+			t.Fatalf("%s: requests %q, want %q among them", c.url, kv.seen, c.want)
 		}
 	}
 }

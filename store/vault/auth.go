@@ -62,7 +62,8 @@ type conn struct {
 
 	mu      sync.Mutex // guards the fields below and serialises logins
 	authed  bool
-	gen     int // bumped by every login; a stale watcher cannot undo a newer one
+	mountOK bool // the mount was checked to be KV version 2 (or could not be checked)
+	gen     int  // bumped by every login; a stale watcher cannot undo a newer one
 	watcher *api.LifetimeWatcher
 	closed  bool
 }
@@ -237,6 +238,12 @@ func (c *conn) ensureLogin(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if !c.mountOK {
+		if err := c.checkMount(ctx); err != nil {
+			return 0, err
+		}
+		c.mountOK = true
+	}
 	c.gen++
 	c.authed = true
 	if auth != nil && auth.Auth != nil && auth.Auth.Renewable && auth.Auth.LeaseDuration > 0 {
@@ -342,4 +349,30 @@ func scrubAll(err error, body map[string]any) string {
 		}
 	}
 	return s
+}
+
+// checkMount asks Vault what the mount is, so that a KV version 1 mount (or
+// another engine) is a clear error rather than every secret reading as
+// missing. A token that may not ask is let through.
+func (c *conn) checkMount(ctx context.Context) error {
+	sec, err := c.client.Logical().ReadWithContext(ctx, "sys/internal/ui/mounts/"+c.mount)
+	var re *api.ResponseError
+	switch {
+	case errors.As(err, &re) && re.StatusCode < 500:
+		return nil
+	case err != nil:
+		return fmt.Errorf("%w: %s: %v", store.ErrUnavailable, c.where(), scrub(err, c.client.Token()))
+	case sec == nil || sec.Data == nil:
+		return nil
+	}
+	typ, _ := sec.Data["type"].(string)
+	opts, _ := sec.Data["options"].(map[string]any)
+	version, _ := opts["version"].(string)
+	switch {
+	case typ == "kv" && version == "2":
+		return nil
+	case typ == "kv":
+		return fmt.Errorf("%w: %s: the mount is KV version 1; wfrun reads KV version 2 (vault kv enable-versioning %s)", store.ErrUnavailable, c.where(), c.mount)
+	}
+	return fmt.Errorf("%w: %s: the mount is a %q engine, not KV version 2", store.ErrUnavailable, c.where(), typ)
 }

@@ -451,3 +451,31 @@ func TestOpenTLS(t *testing.T) {
 		t.Fatalf("untrusted certificate: %v", err)
 	}
 }
+
+func TestMountMustBeKVv2(t *testing.T) {
+	srv := vaulttest.Start(t)
+	c := srv.Client(t)
+	if err := c.Sys().Mount("kv1", &api.MountInput{Type: "kv", Options: map[string]string{"version": "1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Sys().Mount("transit", &api.MountInput{Type: "transit"}); err != nil {
+		t.Fatal(err)
+	}
+	for mount, want := range map[string]string{"kv1": "KV version 1", "transit": `"transit" engine`} {
+		s := newStore(t, vault.Options{Address: srv.Addr, Token: vaulttest.RootToken, Mount: mount})
+		_, err := s.Get(context.Background(), "x")
+		if !errors.Is(err, store.ErrUnavailable) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", mount, err, want)
+		}
+		s.Close()
+	}
+	// A token limited to its folder passes the check and reads.
+	srv.Put(t, "secret", "wfrun/a", map[string]any{"value": "a1"})
+	srv.Policy(t, "wfrun-read", readPolicy)
+	tok := srv.Token(t, &api.TokenCreateRequest{Policies: []string{"wfrun-read"}, NoDefaultPolicy: true})
+	s := newStore(t, vault.Options{Address: srv.Addr, Token: tok.ClientToken, Prefix: "wfrun"})
+	defer s.Close()
+	if got, err := s.Get(context.Background(), "a"); err != nil || string(got.Value) != `"a1"` {
+		t.Fatalf("limited token: %v", err)
+	}
+}
