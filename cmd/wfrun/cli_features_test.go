@@ -290,3 +290,28 @@ func TestCompletion(t *testing.T) {
 		}
 	}
 }
+
+// A template's placeholder endpoint is flagged at validate time, not at
+// every run; expressions and real URLs are not.
+func TestValidateWarnsAboutPlaceholderURI(t *testing.T) {
+	cliEnv(t)
+	out, errOut, code := cli(t, "", "validate", workflows+"rotate_token.json")
+	if code != 0 || !strings.Contains(out, ": ok") || !strings.Contains(errOut, `/tasks/0/inputParameters/uri: "<YOUR_TOKEN_API_ENDPOINT>" is not an http(s) URL`) {
+		t.Fatalf("exit %d: %s %s", code, out, errOut)
+	}
+	for _, uri := range []string{"https://auth.example.com/token", "${workflow.input.url}", "http://127.0.0.1:18089/token"} {
+		def := `{"name":"x","tasks":[{"name":"h","taskReferenceName":"h","type":"SWITCH","evaluatorType":"value-param","expression":"k",
+		  "inputParameters":{"k":"a"},"decisionCases":{"a":[{"name":"t","taskReferenceName":"t","type":"HTTP","inputParameters":{"uri":"` + uri + `"}}]}}]}`
+		if w := literalURIWarnings([]byte(def)); len(w) != 0 {
+			t.Errorf("%s: %q", uri, w)
+		}
+		bad := strings.Replace(def, uri, "TODO", 1)
+		if w := literalURIWarnings([]byte(bad)); len(w) != 1 || !strings.Contains(w[0], "/tasks/0/decisionCases/a/0/inputParameters/uri") {
+			t.Errorf("nested placeholder: %q", w)
+		}
+	}
+	out, _, _ = cli(t, "", "validate", workflows+"rotate_token.json", "-o", "json")
+	if !strings.Contains(out, `"warnings"`) {
+		t.Errorf("-o json lacks the warning: %s", out)
+	}
+}

@@ -11,12 +11,13 @@ import (
 
 // validation is one file's verdict in `validate -o json`.
 type validation struct {
-	File     string `json:"file"`
-	Valid    bool   `json:"valid"`
-	Name     string `json:"name,omitempty"`
-	Version  int    `json:"version,omitempty"`
-	Tasks    int    `json:"tasks,omitempty"`
-	Problems string `json:"problems,omitempty"`
+	File     string   `json:"file"`
+	Valid    bool     `json:"valid"`
+	Name     string   `json:"name,omitempty"`
+	Version  int      `json:"version,omitempty"`
+	Tasks    int      `json:"tasks,omitempty"`
+	Problems string   `json:"problems,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 func newValidateCmd() *cobra.Command {
@@ -51,6 +52,7 @@ definition is invalid.`,
 					def, err = engine.ParseDefinition(b, engine.WithTaskRegistry(reg))
 					if err == nil {
 						v.Valid, v.Name, v.Version, v.Tasks = true, def.Name, def.Version, len(def.Tasks)
+						v.Warnings = literalURIWarnings(b)
 					} else {
 						err = fmt.Errorf("%s: %w", p, err)
 					}
@@ -63,17 +65,17 @@ definition is invalid.`,
 						fmt.Fprintln(cmd.ErrOrStderr(), err)
 					}
 				}
+				if !out.structured() && v.Valid {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%s v%d, %s)\n", v.File, v.Name, v.Version, plural(v.Tasks, "task"))
+					for _, w := range v.Warnings {
+						fmt.Fprintf(cmd.ErrOrStderr(), "%s: warning: %s\n", v.File, w)
+					}
+				}
 				results = append(results, v)
 			}
 			if out.structured() {
 				if err := out.render(cmd.OutOrStdout(), results, nil); err != nil {
 					return err
-				}
-			} else {
-				for _, v := range results {
-					if v.Valid {
-						fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%s v%d, %s)\n", v.File, v.Name, v.Version, plural(v.Tasks, "task"))
-					}
 				}
 			}
 			if bad > 0 {
