@@ -3,10 +3,16 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -112,4 +118,55 @@ func TestEvalMasksEveryForm(t *testing.T) {
 	if !strings.Contains(out, `"x *** y"`) {
 		t.Fatalf("eval output: %s", out)
 	}
+}
+
+// `wfrun run` calls an API with an HTTP auth credential, waits on a HUMAN
+// task and is killed with SIGKILL; `wfrun task complete` completes the task
+// from another process and `wfrun resume` finishes the run, whose last call
+// gets the credential echoed back. The resumed process masks it: stdout,
+// stderr, show, and the raw runs.db.
+func TestKill9CompleteResumeKeepsAuthMasked(t *testing.T) {
+	home := cliEnv(t)
+	const bearer = "Kx7Mv2Nq9Bw4Lz6Pr3Ty"
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"youSent":"`+r.Header.Get("Authorization")+`","again":"`+bearer+`"}`)
+	}))
+	defer api.Close()
+	mustRun(t, "", "secret", "set", "api_token", "--value", bearer)
+	wf := filepath.Join(t.TempDir(), "auth_wait.json")
+	def := `{"name":"auth_wait","tasks":[
+	  {"name":"call","taskReferenceName":"call","type":"HTTP","inputParameters":{"uri":"` + api.URL + `/a","method":"GET","auth":{"type":"bearer","secret":"api_token"}}},
+	  {"name":"approve","taskReferenceName":"approve","type":"HUMAN"},
+	  {"name":"echo","taskReferenceName":"echo","type":"HTTP","inputParameters":{"uri":"` + api.URL + `/b","method":"GET"}}],
+	 "outputParameters":{"echo":"${echo.output.response.body}"}}`
+	if err := os.WriteFile(wf, []byte(def), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd, sc, _ := cliProcess(t, "run", wf)
+	var log strings.Builder
+	m := waitLine(t, sc, regexp.MustCompile(`run ([0-9a-f-]{36}) \(auth_wait\) RUNNING`), &log)
+	runID := m[1]
+	waitLine(t, sc, regexp.MustCompile(`task approve \(HUMAN\) waits for an external completion`), &log)
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	done := exec.Command(os.Args[0], "task", "complete", runID, "approve", "--data", `{"ok":true}`)
+	done.Env = append(os.Environ(), "WFRUN_TEST_AS_CLI=1")
+	if out, err := done.CombinedOutput(); err != nil {
+		t.Fatalf("task complete: %v: %s", err, out)
+	}
+	out, errOut, code := wfrun(t, "", "resume", runID)
+	if code != 0 || !strings.Contains(out, `"***"`) {
+		t.Fatalf("resume: exit %d: %s %s", code, out, errOut)
+	}
+	noPiece(t, "stdout", out, bearer)
+	noPiece(t, "stderr", log.String()+errOut, bearer)
+	noPiece(t, "show", mustRun(t, "", "show", runID, "-o", "json"), bearer)
+	raw, err := os.ReadFile(filepath.Join(home, "runs.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	noPiece(t, "runs.db", string(raw), bearer)
 }
