@@ -44,7 +44,7 @@ var controlTypes = map[string]bool{
 	TypeSimple: true, TypeSwitch: true, TypeDecision: true, TypeDoWhile: true, TypeForkJoin: true,
 	TypeJoin: true, TypeSubWorkflow: true, TypeSetVariable: true, TypeTerminate: true,
 	TypeWait: true, TypeHuman: true, TypeLambda: true, TypeForkJoinDynamic: true,
-	TypeDynamic: true, TypeEvent: true,
+	TypeDynamic: true, TypeEvent: true, TypeStartWorkflow: true,
 }
 
 // defaultLeafTypes are accepted by ParseDefinition when no registry is given:

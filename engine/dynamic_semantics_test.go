@@ -148,3 +148,35 @@ func TestConductorDoWhileJavaListGet(t *testing.T) {
 		t.Fatalf("loop iteration %d, elements %v %v", wf.Tasks[0].Iteration, wf.Tasks[1].Output, wf.Tasks[5].Output)
 	}
 }
+
+// StartWorkflowSpec "start another workflow using workflowName" and
+// "start_workflow does not conform to StartWorkflowRequest".
+func TestConductorStartWorkflow(t *testing.T) {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	polled := make(chan struct{}, 1)
+	e := harnessEngine(t, nil, engine.WithWorker("integration_task_1", func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+		polled <- struct{}{}
+		<-release // the started run stays RUNNING while the test looks
+		return json.RawMessage(`{}`), nil
+	}))
+	d := harnessDef(t, e, "workflow_that_starts_another_workflow.json")
+	res := startRun(t, e, d, `{"startWorkflow":{"name":"integration_test_wf","input":{"param1":"p1","param2":"p2"}}}`, engine.WithCorrelationID("starter-1"))
+	wf := viewRun(t, e, res.RunID)
+	if wf.Status != engine.StatusCompleted {
+		t.Fatalf("%s %q", wf.Status, wf.Reason)
+	}
+	checkTasks(t, wf.Tasks, "START_WORKFLOW:COMPLETED")
+	id, _ := wf.Tasks[0].Output["workflowId"].(string)
+	<-polled
+	started := viewRun(t, e, id)
+	if started.Status != engine.StatusRunning || started.CorrelationID != "starter-1" || started.Input["param1"] != "p1" {
+		t.Fatalf("started run %s %q %v", started.Status, started.CorrelationID, started.Input)
+	}
+
+	res = startRun(t, e, d, `{"start_workflow":{"param1":"value1","param2":"value2"}}`)
+	wf = viewRun(t, e, res.RunID)
+	if wf.Status != engine.StatusFailed || len(wf.Tasks) != 1 || wf.Tasks[0].Status != "FAILED" || wf.Tasks[0].Reason == "" {
+		t.Fatalf("%s %+v", wf.Status, wf.Tasks)
+	}
+}

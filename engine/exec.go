@@ -495,6 +495,8 @@ func (r *runState) runLeaf(ctx context.Context, wt *WorkflowTask, rec *taskRecor
 		return r.join(wt, rec)
 	case TypeEvent:
 		return r.eventTask(ctx, wt, rec)
+	case TypeStartWorkflow:
+		return r.startWorkflowTask(ctx, rec)
 	case TypeLambda:
 		return r.lambda(ctx, wt, input)
 	case TypeSimple:
