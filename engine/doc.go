@@ -117,7 +117,11 @@
 // own inputParameters resolved again before each evaluation; items with
 // loopItem/loopIndex in the loop's output, plus item for Orkes'
 // inputParameters.items; loop task refs get "__N"
-// suffixes; ${ref.output} without suffix reads the latest iteration),
+// suffixes; ${ref.output} without suffix reads the latest iteration;
+// loopCondition sees, under the loop's ref, the iteration members and the
+// entry of the iteration that just ended, not every earlier one, so an
+// iteration costs the same however many ran before; inputParameters
+// keepLastN keeps only the last N iterations' task records and entries),
 // FORK_JOIN (branches run concurrently on goroutines; the first failing
 // branch cancels the others and stops the run) + JOIN (waits only for its
 // joinOn tasks, as in Conductor: branches not joined on keep running beside

@@ -91,7 +91,7 @@ func (r *runState) releaseLease(ctx context.Context) {
 func (r *runState) keepLease(ctx context.Context, cancel context.CancelCauseFunc) (stop func()) {
 	ttl := r.e.leaseTTL
 	renewEvery := ttl / 3
-	poll := min(renewEvery, 200*time.Millisecond)
+	poll := min(renewEvery, time.Second)
 	done := make(chan struct{})
 	exited := make(chan struct{})
 	go func() {
