@@ -88,3 +88,45 @@ func TestDamagedRunsFile(t *testing.T) {
 		assertUnchanged(t, path, damaged)
 	}
 }
+
+// Damaged pages (the header intact) make bbolt panic when it reads them:
+// the command reports the file instead, exit 1, and changes nothing.
+func TestDamagedPagesInRunsAndSecretsFiles(t *testing.T) {
+	home := cliEnv(t)
+	mustRun(t, "", "secret", "set", "api_token", "--value", "damaged-page-value")
+	for range 5 {
+		mustRun(t, "", "run", workflows+"hello.json", "--input", `{"name":"world","times":1}`)
+	}
+	scribble := func(path string) []byte {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 8192; i < len(b); i++ {
+			b[i] = 0xff
+		}
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	re := func(prefix, path string) *regexp.Regexp {
+		return regexp.MustCompile(`^wfrun: ` + regexp.QuoteMeta(prefix+path) +
+			` is damaged \([^)]*\): restore it from a backup, or move it aside to start with an empty file\n$`)
+	}
+	for _, c := range []struct {
+		file, prefix string
+		args         []string
+	}{
+		{"runs.db", "open run store: ", []string{"runs"}},
+		{"secrets.db", "open secret store: ", []string{"secret", "get", "api_token"}},
+	} {
+		path := filepath.Join(home, c.file)
+		damaged := scribble(path)
+		out, errOut, code := wfrun(t, "", c.args...)
+		if code != 1 || out != "" || !re(c.prefix, path).MatchString(errOut) {
+			t.Errorf("wfrun %v with damaged pages in %s: exit %d, stdout %q, stderr %q", c.args, c.file, code, out, errOut)
+		}
+		assertUnchanged(t, path, damaged)
+	}
+}
