@@ -31,6 +31,7 @@ type engineFlags struct {
 	workers   []string
 	defsDir   string
 	taskDefs  string
+	eventSink string
 	quiet     bool
 	allowExec bool
 	out       outputFlags
@@ -48,6 +49,7 @@ func (f *engineFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&f.workers, "worker", nil, "NAME=COMMAND: run SIMPLE tasks named NAME with `sh -c COMMAND` (task input JSON on stdin, output JSON object on stdout); repeatable")
 	cmd.Flags().StringVar(&f.defsDir, "definitions", "", "directory of workflow definitions for SUB_WORKFLOW and failureWorkflow names (default: the workflow file's directory)")
 	cmd.Flags().StringVar(&f.taskDefs, "taskdefs", "", "directory of Conductor task definitions (JSON TaskDef objects or lists: retries, timeouts, inputTemplate, limits); task definitions in the definitions directory are read too")
+	cmd.Flags().StringVar(&f.eventSink, "event-sink", "", "where EVENT tasks publish: stdout, stderr, file:PATH (JSON lines) or a redis:// URL (one stream per queue, named as Conductor names it)")
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines on stderr")
 	cmd.Flags().BoolVar(&f.allowExec, "allow-exec", false, "enable EXEC tasks, which run local commands with secrets as env vars and files (off by default: whoever writes the workflow could run any command)")
 	f.out.add(cmd)
@@ -66,11 +68,15 @@ func cliRegistry(allowExec bool) *tasks.Registry {
 // cliEngine is an engine wired to the configured stores.
 type cliEngine struct {
 	*engine.Engine
-	secrets store.Store
-	runs    runstore.Store
+	secrets   store.Store
+	runs      runstore.Store
+	closeSink func()
 }
 
 func (c *cliEngine) Close() {
+	if c.closeSink != nil {
+		c.closeSink()
+	}
 	if c.secrets != nil {
 		_ = c.secrets.Close()
 	}
@@ -148,6 +154,15 @@ func openEngine(cmd *cobra.Command, f *engineFlags, events func(engine.Event)) (
 			return nil, err
 		}
 		opts = append(opts, engine.WithTaskDefs(defs))
+		sink, closeSink, err := openEventSink(f.eventSink, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		if sink != nil {
+			opts = append(opts, engine.WithEventSink(sink))
+			c.closeSink = closeSink
+		}
 		for _, w := range f.workers {
 			name, command, ok := strings.Cut(w, "=")
 			if !ok || strings.TrimSpace(name) == "" || strings.TrimSpace(command) == "" {

@@ -40,3 +40,29 @@ func TestRunTaskDefsRetry(t *testing.T) {
 		t.Fatalf("missing --taskdefs dir: %d %s", code, errOut)
 	}
 }
+
+// EVENT tasks publish where --event-sink says (Conductor's queue names).
+func TestRunEventSinkFile(t *testing.T) {
+	cliEnv(t)
+	dir := t.TempDir()
+	wf := filepath.Join(dir, "wf.json")
+	os.WriteFile(wf, []byte(`{"name":"orders","tasks":[{"name":"e","taskReferenceName":"notify","type":"EVENT","sink":"conductor",
+	  "inputParameters":{"order":"${workflow.input.order}"}}]}`), 0o600)
+	sink := filepath.Join(dir, "events.jsonl")
+	_, errOut, code := wfrun(t, "", "run", wf, "--input", `{"order":7}`, "--event-sink", "file:"+sink)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	b, err := os.ReadFile(sink)
+	if err != nil || !strings.Contains(string(b), `"queue":"conductor:orders:notify"`) || !strings.Contains(string(b), `"order":7`) {
+		t.Fatalf("sink file %q %v", b, err)
+	}
+	_, errOut, code = wfrun(t, "", "run", wf, "--input", `{"order":7}`)
+	if code == 0 || !strings.Contains(errOut, "no event sink configured") {
+		t.Fatalf("without a sink: %d %s", code, errOut)
+	}
+	_, errOut, code = wfrun(t, "", "run", wf, "--event-sink", "carrier-pigeon")
+	if code != 2 || !strings.Contains(errOut, "--event-sink") {
+		t.Fatalf("bad sink: %d %s", code, errOut)
+	}
+}
