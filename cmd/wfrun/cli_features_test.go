@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -313,5 +314,32 @@ func TestValidateWarnsAboutPlaceholderURI(t *testing.T) {
 	out, _, _ = cli(t, "", "validate", workflows+"rotate_token.json", "-o", "json")
 	if !strings.Contains(out, `"warnings"`) {
 		t.Errorf("-o json lacks the warning: %s", out)
+	}
+}
+
+// Too-deep JSON is called that, not "malformed"; paths are named once.
+func TestJSONErrorMessages(t *testing.T) {
+	cliEnv(t)
+	dir := t.TempDir()
+	deep := writeFile(t, dir, "deep.json", strings.Repeat("[", 20000)+strings.Repeat("]", 20000))
+	arr := writeFile(t, dir, "array.json", `[1,2]`)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", workflows + "hello.json", "--input", "@" + deep}, "--input: JSON nested too deeply"},
+		{[]string{"validate", deep}, "JSON nested too deeply"},
+		{[]string{"secret", "set", "x_deep", "--json", strings.Repeat("[", 20000) + strings.Repeat("]", 20000)}, "nested too deeply"},
+		{[]string{"validate", arr}, "the document is a JSON array; a workflow definition is a JSON object"},
+		{[]string{"validate", filepath.Join(dir, "absent.json")}, "open " + filepath.Join(dir, "absent.json") + ": no such file"},
+	}
+	for _, c := range cases {
+		_, errOut, code := cli(t, "", c.args...)
+		if code != 2 || !strings.Contains(errOut, c.want) || strings.Contains(errOut, "malformed") || strings.Contains(errOut, "engine.Definition") {
+			t.Errorf("%.60q: exit %d:\n%s", c.args, code, errOut)
+		}
+		if strings.Count(errOut, filepath.Join(dir, "absent.json")) > 1 {
+			t.Errorf("path named twice:\n%s", errOut)
+		}
 	}
 }

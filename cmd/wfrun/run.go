@@ -295,9 +295,7 @@ func readJSONArg(cmd *cobra.Command, flag, v string) (json.RawMessage, error) {
 		}
 	}
 	if !json.Valid(b) {
-		var x any
-		err := json.Unmarshal(b, &x)
-		return nil, usageErr(fmt.Errorf("--%s: malformed JSON: %v", flag, err))
+		return nil, usageErr(jsonSyntaxError("--"+flag, b))
 	}
 	return b, nil
 }

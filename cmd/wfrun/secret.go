@@ -31,7 +31,7 @@ Names are 1-255 bytes of A-Z a-z 0-9 _ . / : - ; values are JSON (a plain
 --value is a JSON string) of at most 64 KiB. Secrets live at organization
 level unless --project/--environment say otherwise; a run reads the
 narrowest level holding a name. Values are never printed without --reveal.`,
-		Example: `  wfrun secret set api_token --value s3cr3t --expires 720h --tag env=prod
+		Example: `  wfrun secret set api_token --expires 720h --tag env=prod     # asks for the value, hidden
   wfrun secret set aws --json '{"ACCESS_KEY":"AK…","SECRET_ACCESS_KEY":"…"}'
   wfrun secret set tls/key --from-file key.pem --project shop --environment prod
   wfrun secret get api_token
@@ -136,6 +136,9 @@ func jsonSyntaxError(what string, data []byte) error {
 				col++
 			}
 		}
+		if strings.Contains(se.Error(), "max depth") {
+			return fmt.Errorf("%s: JSON nested too deeply at line %d, column %d (more than 10000 levels of arrays and objects)", what, line, col)
+		}
 		return fmt.Errorf("%s: malformed JSON at line %d, column %d (byte %d)", what, line, col, se.Offset)
 	}
 	return fmt.Errorf("%s: malformed JSON", what)
@@ -157,8 +160,10 @@ func newSecretSetCmd() *cobra.Command {
 		Long: `Create or update a secret. The value comes from exactly one of --value (a
 string), --json (any JSON value), --from-file (the file's text; with --as-json,
 its JSON) or, when none is given, standard input (text, one trailing newline
-removed; with --as-json, JSON). Prefer --from-file or stdin for real secrets:
-command-line arguments are visible to other local users.
+removed; with --as-json, JSON); at a terminal, stdin is a prompt that does not
+echo what you type. Prefer the prompt, --from-file or a pipe for real secrets:
+command-line arguments land in shell history and are visible to other local
+users in ps. A value under 4 bytes cannot be masked in run output: set warns.
 
 Values are text: a file or stdin that is not UTF-8 is refused, unless
 --binary is given: then its bytes are stored exactly, as base64 with the
@@ -168,9 +173,10 @@ Tags and description given replace the stored ones; omitted, they are kept.
 --expires takes RFC 3339 or a duration from now (24h, 7d); without it the new
 version never expires. --if-version makes the write a compare-and-swap
 (0: only if the secret does not exist).`,
-		Example: `  wfrun secret set api_token --value s3cr3t
+		Example: `  wfrun secret set api_token                      # at a terminal: a hidden prompt
   printf '%s' "$TOKEN" | wfrun secret set github/token --expires 24h --tag team=ci
-  wfrun secret set aws --json '{"ACCESS_KEY":"AK","SECRET_ACCESS_KEY":"SK"}' --description "deploy user"
+  wfrun secret set aws --from-file aws.json --as-json --description "deploy user"
+  wfrun secret set region --value eu-west-1       # --value: for scripts and values that are not secret
   wfrun secret set ci/bundle --from-file bundle.json --as-json --project shop`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
