@@ -91,7 +91,7 @@ func Example() {
 	// call.input: {"uri":"URL","headers":{"Authorization":"Bearer ${workflow.secrets.api_token}"}}
 	// call.output: {"seen":"Bearer ***"}
 	// echo.input: {"said":"${workflow.secrets.api_token}","_secrets":{"token":"${workflow.secrets.api_token}"}}
-	// echo.output: {"_secrets":"<sealed>","said":"***"}
+	// echo.output: {"said":"***","_secrets":"<sealed>"}
 	// token stored in clear: false
 	// later tasks read _secrets: true
 }

@@ -56,6 +56,15 @@ func (r *Run) Protect(data []byte, ptr string) (mem, stored []byte, err error) {
 	if leaves := secretLeaves(v, top); len(leaves) > 0 {
 		r.register(leaves...)
 	}
+	if mem, stored, ok, err := r.protectInPlace(data, ptr, top); ok || err != nil {
+		return mem, stored, err
+	}
+	return r.protectDecoded(v, ptr, top)
+}
+
+// protectDecoded is Protect over the decoded document, re-encoded (sorted
+// keys): for the documents protectInPlace leaves to it.
+func (r *Run) protectDecoded(v any, ptr string, top map[string]bool) (mem, stored []byte, err error) {
 	mv := r.maskOutsideSecrets(v, top)
 	mem, err = encodeJSON(mv)
 	if err != nil {
