@@ -21,6 +21,10 @@ import (
 // FileName is the secrets file's name under $WFRUN_HOME.
 const FileName = "secrets.db"
 
+// ErrOldFormat reports a secrets file written in the format before the
+// barrier.
+var ErrOldFormat = errors.New("old secrets file format")
+
 // bucketRecords holds every record, keyed by its storage key.
 var bucketRecords = []byte("records")
 
@@ -101,15 +105,21 @@ func OpenFile(path string, lockTimeout time.Duration) (*File, error) {
 		return nil, fmt.Errorf("%w: create directory for %s: %v", store.ErrUnavailable, path, err)
 	}
 	f := &File{path: path, lockTimeout: lockTimeout}
-	exists := false
+	exists, legacy := false, false
 	if _, err := os.Stat(path); err == nil {
 		err := f.view(func(tx *bbolt.Tx) error {
 			exists = tx.Bucket(bucketRecords) != nil
+			legacy = tx.Bucket([]byte("secrets")) != nil || tx.Bucket([]byte("history")) != nil
 			return nil
 		})
 		if err != nil {
 			return nil, err
 		}
+	}
+	if legacy && !exists {
+		// The format before the barrier kept metadata in clear: reading it
+		// as an empty store would hide every secret.
+		return nil, fmt.Errorf("%w: %s was written by an earlier wfrun (records with clear metadata); this version cannot read it: move it aside and set the secrets again", ErrOldFormat, path)
 	}
 	if exists {
 		return f, nil // opening writes nothing

@@ -290,3 +290,31 @@ func TestAuditTampering(t *testing.T) {
 		}
 	})
 }
+
+// A file in the format before the barrier is refused, not read as empty.
+func TestOldFormatIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), bolt.FileName)
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bbolt.Tx) error {
+		b, err := tx.CreateBucket([]byte("secrets"))
+		if err != nil {
+			return err
+		}
+		_, err = b.CreateBucket([]byte("o"))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	before, _ := os.ReadFile(path)
+	_, err = bolt.Open(path, ring(t))
+	if !errors.Is(err, bolt.ErrOldFormat) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("old format: %v", err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Fatal("opening an old file changed it")
+	}
+}
