@@ -2,6 +2,9 @@ package engine
 
 import (
 	"encoding/json"
+	"strings"
+
+	"github.com/tidwall/gjson"
 
 	"github.com/wfrun/wfrun/interpolate"
 )
@@ -93,6 +96,98 @@ func taskEnvDoc(r *runState, t *taskRecord) []byte {
 	b = appendMember(b, "input", t.inMem)
 	b = appendMember(b, "output", t.outMem)
 	return append(b, '}')
+}
+
+// indexFrom is the output size from which references into a task's output
+// are served from an index of its members (SelectTask) rather than by
+// scanning the output per reference.
+const indexFrom = 4 << 10
+
+var _ interpolate.TaskSelector = (*runEnv)(nil)
+
+// SelectTask implements interpolate.TaskSelector for paths into a large
+// output: the members of a large object are indexed once (per version of
+// the output, level by level as references reach them), and a reference
+// scans only the small member it ends in.
+func (e *runEnv) SelectTask(ref, gpath string) (string, bool, bool) {
+	rest, ok := strings.CutPrefix(gpath, "output.")
+	if !ok {
+		return "", false, false
+	}
+	r := e.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t := r.byRef[ref]
+	if t == nil {
+		t = r.latest[ref]
+	}
+	// Only the output of an ended attempt: a running DO_WHILE's output
+	// changes every iteration, and indexing it each time would cost more
+	// than the scan.
+	if t == nil || len(t.outMem) < indexFrom || t.Status == TaskInProgress || t.Status == TaskScheduled {
+		return "", false, false
+	}
+	if t.outIdx == nil {
+		t.outIdx = newObjIndex(string(t.outMem))
+		if t.outIdx == nil {
+			return "", false, false
+		}
+	}
+	return t.outIdx.selectPath(rest)
+}
+
+// objIndex is the members of one JSON object, and the indexes of its large
+// object members once a reference went into them.
+type objIndex struct {
+	members map[string]string
+	sub     map[string]*objIndex
+}
+
+func newObjIndex(doc string) *objIndex {
+	res := gjson.Parse(doc)
+	if !res.IsObject() {
+		return nil
+	}
+	x := &objIndex{members: map[string]string{}}
+	res.ForEach(func(k, v gjson.Result) bool {
+		if _, dup := x.members[k.String()]; !dup { // the first wins, as with gjson.Get
+			x.members[k.String()] = v.Raw
+		}
+		return true
+	})
+	return x
+}
+
+func (x *objIndex) selectPath(gpath string) (string, bool, bool) {
+	key, rest, more := strings.Cut(gpath, ".")
+	if key == "" || strings.ContainsRune(key, '\\') {
+		return "", false, false
+	}
+	member, found := x.members[key]
+	if !found {
+		return "", false, true
+	}
+	if !more {
+		return member, true, true
+	}
+	if len(member) >= indexFrom && member[0] == '{' {
+		sub := x.sub[key]
+		if sub == nil {
+			if sub = newObjIndex(member); sub != nil {
+				if x.sub == nil {
+					x.sub = map[string]*objIndex{}
+				}
+				x.sub[key] = sub
+			}
+		}
+		if sub != nil {
+			if raw, found, handled := sub.selectPath(rest); handled {
+				return raw, found, true
+			}
+		}
+	}
+	v := gjson.Get(member, rest)
+	return v.Raw, v.Exists(), true
 }
 
 func (e *runEnv) TaskID() string                     { return e.taskID }

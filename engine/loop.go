@@ -226,7 +226,7 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 func (r *runState) setLoopOutputMem(rec *taskRecord, ls *loopState) {
 	r.mu.Lock()
 	ls.out = ls.render(ls.out[:0])
-	rec.outMem, rec.envDoc = ls.out, nil
+	rec.outMem, rec.envDoc, rec.outIdx = ls.out, nil, nil
 	r.mu.Unlock()
 }
 

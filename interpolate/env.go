@@ -24,6 +24,14 @@ type Env interface {
 	EnvValues() ValueSource
 }
 
+// TaskSelector is optional: an Env whose task documents may be large answers a definite path
+// into one itself (from an index of the document), so that many references into one large
+// output do not scan it once each. gpath is the path in gjson syntax with every key escaped
+// (gjson.Escape). handled=false leaves the lookup to Execute (the document is scanned).
+type TaskSelector interface {
+	SelectTask(ref, gpath string) (raw string, found, handled bool)
+}
+
 // SecretSource looks secrets up by name.
 type SecretSource interface {
 	// Secret returns the secret's JSON value (a JSON string for string secrets). Errors

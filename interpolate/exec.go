@@ -192,6 +192,17 @@ func (st *state) eval(n *strNode, x *expr, depth int) (value, error) {
 		}
 		return st.selectIn(n, x, st.wf, r.path, "workflow")
 	case kindTask:
+		if ts, ok := st.env.(TaskSelector); ok && !r.path.empty && r.path.jp == nil {
+			if raw, found, handled := ts.SelectTask(r.name, r.path.gpath); handled {
+				if !found {
+					return value{missing: true}, nil
+				}
+				if !gjson.Valid(raw) {
+					return value{}, &Error{Location: n.loc, Offset: x.off, Msg: "task " + r.name + " document is not valid JSON", Err: ErrBadDocument}
+				}
+				return value{raw: raw}, nil
+			}
+		}
 		doc, ok := st.env.Task(r.name)
 		if !ok {
 			return value{missing: true}, nil
