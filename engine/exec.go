@@ -551,8 +551,16 @@ func (r *runState) remoteTask(ctx context.Context, wt *WorkflowTask, rec *taskRe
 		TaskID: rec.TaskID, Ref: rec.Ref, Name: wt.Name, RetryCount: rec.RetryCount, Iteration: rec.Iteration,
 		Input: input, Def: wt.raw,
 	}
+	// Stored IN_PROGRESS and awaiting: the task shows while a worker has
+	// it, and its answer may reach another process sharing the run store
+	// (CompleteTask).
+	rec.Awaiting = true
+	r.touchLocked(rec)
 	r.mu.Unlock()
-	res := r.e.remote(ctx, t)
+	if err := r.save(ctx); err != nil {
+		return tasks.Result{Status: tasks.Failed, Reason: r.sec.Excerpt(err.Error(), maxReasonBytes)}
+	}
+	res := r.remoteOrSignal(ctx, t, rec.Ref)
 	if res.Status == tasks.Completed {
 		if len(res.Output) == 0 {
 			res.Output = json.RawMessage("{}")
@@ -563,6 +571,31 @@ func (r *runState) remoteTask(ctx context.Context, wt *WorkflowTask, rec *taskRe
 	}
 	res.Reason = r.sec.Excerpt(res.Reason, maxReasonBytes)
 	return res
+}
+
+// remoteOrSignal waits for the remote worker's answer, or for the same
+// answer delivered through the run store (CompleteTask from another process
+// sharing it: the lease heartbeat moves such signals into r.pending),
+// whichever comes first; the other is cancelled.
+func (r *runState) remoteOrSignal(ctx context.Context, t RemoteTask, ref string) tasks.Result {
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan tasks.Result, 1)
+	go func() { done <- r.e.remote(rctx, t) }()
+	tick := time.NewTicker(r.e.pollInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case res := <-done:
+			return res
+		case <-tick.C:
+			if sig, ok := r.takePending(ref); ok {
+				cancel()
+				<-done
+				return tasks.Result{Status: tasks.Status(sig.Status), Output: sig.Output, Reason: sig.Reason}
+			}
+		}
+	}
 }
 
 func (r *runState) lambda(ctx context.Context, wt *WorkflowTask, input []byte) tasks.Result {

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/wfrun/wfrun/engine"
@@ -125,7 +127,11 @@ func (s *Server) updateTask(v2 bool) conductorHandler {
 		if name, ok := s.conductor.queue.nameOf(res.TaskID); ok && !s.mayPoll(w, r, p, name) {
 			return
 		}
-		if err := s.conductor.queue.complete(res.TaskID, res.workerResult); err != nil {
+		err := s.conductor.queue.complete(res.TaskID, res.workerResult)
+		if errors.Is(err, ErrUnknownTask) {
+			err = s.forwardUpdate(r, res)
+		}
+		if err != nil {
 			s.taskUpdateError(w, r, err)
 			return
 		}
@@ -175,4 +181,49 @@ func (s *Server) updateTaskByRef(w http.ResponseWriter, r *http.Request, p store
 	default:
 		s.runError(w, r, err)
 	}
+}
+
+// forwardUpdate delivers a worker's answer for a run another serve process
+// executes (sharing the run store): through engine.CompleteTask, which
+// seals it into the run store, where that process's runner picks it up. A
+// run this process executes is answered by its queue alone, so an answer
+// that came too late (the task was reassigned) stays refused.
+func (s *Server) forwardUpdate(r *http.Request, res taskResult) error {
+	c := s.conductor
+	runID := res.WorkflowInstanceID
+	c.mu.Lock()
+	local := c.active[runID] != nil
+	c.mu.Unlock()
+	if local || runID == "" {
+		return fmt.Errorf("%w: %s", ErrUnknownTask, res.TaskID)
+	}
+	doc, err := s.execution(r.Context(), runID)
+	if err != nil {
+		return fmt.Errorf("%w: %s (run %s: %v)", ErrUnknownTask, res.TaskID, runID, err)
+	}
+	base, _, _ := strings.Cut(res.TaskID, "-r")
+	ref := ""
+	list, _ := doc["tasks"].([]any)
+	for _, it := range list {
+		t, _ := it.(map[string]any)
+		if id, _ := t["taskId"].(string); id != "" && (id == res.TaskID || strings.HasPrefix(res.TaskID, id+"-r") || id == base) && t["status"] == "IN_PROGRESS" {
+			ref, _ = t["referenceTaskName"].(string)
+		}
+	}
+	if ref == "" {
+		return fmt.Errorf("%w: %s", ErrUnknownTask, res.TaskID)
+	}
+	switch res.Status {
+	case "COMPLETED", "FAILED", "FAILED_WITH_TERMINAL_ERROR":
+	default:
+		return fmt.Errorf("%w: %s is executed by another serve process, which takes final answers only (COMPLETED, FAILED, FAILED_WITH_TERMINAL_ERROR)", ErrUnknownTask, res.TaskID)
+	}
+	out := res.Output
+	if len(out) == 0 || string(out) == "null" {
+		out = json.RawMessage("{}")
+	}
+	if _, err := c.eng.CompleteTask(r.Context(), runID, ref, res.Status, out); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrUnknownTask, res.TaskID, s.masker.MaskString(err.Error()))
+	}
+	return nil
 }

@@ -32,9 +32,11 @@
 // secrets, definitions and runs; each run executes in one process at a time
 // (the engine's leases), and WithTakeover makes the others resume the runs
 // of a process that died. The queue of SIMPLE tasks is per process: a task
-// is polled and answered through the process that executes its run, so a
-// worker pool is pointed at one process (or routed to it); after a takeover
-// the survivor queues the task again.
+// is polled from the process that executes its run (a poll that reaches
+// another one waits and answers []); its answer may go through any of them,
+// since one that does not execute the run delivers it through the run store
+// (engine.CompleteTask, sealed). After a takeover the survivor queues the
+// task again.
 //
 // # Principals
 //
