@@ -178,21 +178,12 @@ func (r *runState) summaryLocked() runstore.Summary {
 // remaskLocked re-masks the stored forms when values were registered since
 // they were produced. Callers hold r.mu.
 func (r *runState) remaskLocked() {
-	m := r.sec.Masker()
-	n := m.Len()
+	n := r.sec.Generation()
 	if n == r.maskedAt {
 		return
 	}
 	r.maskedAt = n
-	re := func(b []byte) []byte {
-		if len(b) == 0 {
-			return b
-		}
-		if mb, err := m.MaskJSON(b); err == nil {
-			return mb
-		}
-		return b
-	}
+	re := r.sec.Remask
 	r.inStored, r.varStored, r.outStored = re(r.inStored), re(r.varStored), re(r.outStored)
 	r.changedIn, r.changedVars, r.changedOut = true, true, true
 	for _, t := range r.tasks {

@@ -45,7 +45,11 @@
 // maskedFields value is one sealed string (SealedPrefix + base64 of
 // AES-256-GCM), its associated data the run id and the member's JSON
 // pointer: moved to another run or another place, it does not open.
-// Unseal reverses it for a resumed run and registers the leaves again.
+// The members are replaced in place (sjson): the rest of the document keeps
+// its bytes. Unseal reverses it for a resumed run and registers the leaves
+// again; Generation and Remask mask stored forms again when a value is
+// registered after they were produced. Seal and Open seal any other member
+// of a run the same way.
 // `_secrets` and `_masked` keys are recognised decoded ("\u005fsecrets" is
 // "_secrets", see masking.KeyIs).
 //
@@ -60,6 +64,13 @@
 // `_masked` and maskedFields values as "***", registered values masked, and
 // copies of `_masked` values masked too. Archive is the terminal stored
 // form: `_secrets` and maskedFields values destroyed, `_masked` kept.
+//
+// # Around a task
+//
+// ForTask marks a context for the reads one task makes (the store's audit
+// trail records run id and task). NewContext/FromContext hand the Run to
+// code that only gets a context, such as a worker function, so it can mask
+// its own text before cutting it.
 //
 // # Text
 //

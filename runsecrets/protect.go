@@ -359,3 +359,21 @@ func isSecretReference(s string) bool {
 	return (strings.HasPrefix(body, "workflow.secrets.") || strings.HasPrefix(body, "workflow.secrets[")) &&
 		!strings.ContainsAny(body, "${}<>")
 }
+
+// Generation grows each time a value (or an encoded form) is registered.
+// A stored form produced at an older generation may hold a value
+// registered since — a workflow input later read into `_secrets` — and
+// needs Remask before it is written again.
+func (r *Run) Generation() int { return r.reg.masker.Len() }
+
+// Remask masks a stored form again with every value registered so far;
+// sealed members stay as they are. Invalid JSON is returned unchanged.
+func (r *Run) Remask(stored []byte) []byte {
+	if len(stored) == 0 {
+		return stored
+	}
+	if m, err := r.reg.masker.MaskJSON(stored); err == nil {
+		return m
+	}
+	return stored
+}
