@@ -28,7 +28,9 @@ type automaton struct {
 	dense    []int32    // rows of stride transitions, indexed by acState.dense
 	class    [256]byte  // byte → class; 0 for bytes in no pattern
 	stride   int
-	maxLen   int // longest pattern; bounds the streaming look-behind
+	sorted   []string // the patterns, sorted
+	only     []int32  // per state, the one pattern whose path passes there, or -1
+	maxLen   int      // longest pattern; bounds the streaming look-behind
 	pre      prefilter
 	hasStar  bool // some pattern contains '*', so a replacement may create a new match
 	patterns int
@@ -92,20 +94,23 @@ func buildAutomaton(patterns []string) *automaton {
 		first, next, last int32
 		out               int32
 		children          int32
+		passes, pat       int32 // patterns whose path passes here, and the last of them
 		label             byte
 	}
 	trie := make([]tnode, 1, total)
 	trie[0] = tnode{first: -1, next: -1, last: -1}
-	for _, p := range sorted {
+	for pi, p := range sorted {
 		s := int32(0)
 		for i := 0; i < len(p); i++ {
 			c := p[i]
 			if l := trie[s].last; l >= 0 && trie[l].label == c {
 				s = l
+				trie[s].passes++
+				trie[s].pat = int32(pi)
 				continue
 			}
 			n := int32(len(trie))
-			trie = append(trie, tnode{first: -1, next: -1, last: -1, label: c})
+			trie = append(trie, tnode{first: -1, next: -1, last: -1, label: c, passes: 1, pat: int32(pi)})
 			if l := trie[s].last; l >= 0 {
 				trie[l].next = n
 			} else {
@@ -131,6 +136,8 @@ func buildAutomaton(patterns []string) *automaton {
 	a.states = make([]acState, len(trie))
 	a.hot = make([]hotState, len(trie))
 	a.labels = make([]byte, len(trie))
+	a.sorted = sorted
+	a.only = make([]int32, len(trie))
 	rows := int32(0)
 	for n, o := range order {
 		t := &trie[o]
@@ -140,6 +147,10 @@ func buildAutomaton(patterns []string) *automaton {
 		}
 		a.states[n] = st
 		a.labels[n] = t.label
+		a.only[n] = -1
+		if n > 0 && t.passes == 1 {
+			a.only[n] = t.pat
+		}
 		a.hot[n] = hotState{row: -1, out: t.out}
 		if (n == 0 || t.children >= denseThreshold) && rows < maxDenseRows {
 			a.hot[n].row = rows * int32(a.stride)

@@ -156,10 +156,19 @@ func (a *automaton) at(b []byte, i int, dst []span, base int, budget *int) ([]sp
 			break
 		}
 		s = t
+		*budget--
 		if int(a.hot[s].out) == j+1-i { // s ends a pattern (not only a suffix of one)
 			end = j + 1
 		}
-		*budget--
+		if o := a.only[s]; o >= 0 {
+			// One pattern below: compare the rest of it at once.
+			p := a.sorted[o]
+			*budget -= len(p) / 16
+			if len(p) <= len(b)-i && string(b[j+1:i+len(p)]) == p[j+1-i:] {
+				end = i + len(p)
+			}
+			break
+		}
 	}
 	if *budget < 0 {
 		return dst, false
