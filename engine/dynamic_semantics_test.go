@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -178,5 +181,79 @@ func TestConductorStartWorkflow(t *testing.T) {
 	wf = viewRun(t, e, res.RunID)
 	if wf.Status != engine.StatusFailed || len(wf.Tasks) != 1 || wf.Tasks[0].Status != "FAILED" || wf.Tasks[0].Reason == "" {
 		t.Fatalf("%s %+v", wf.Status, wf.Tasks)
+	}
+}
+
+// WorkflowAndTaskConfigurationSpec "Test pause and resume simple workflow":
+// paused while integration_task_1 runs, the task still completes but
+// integration_task_2 is not scheduled until the run is resumed.
+func TestConductorPauseResume(t *testing.T) {
+	started, finish := make(chan struct{}), make(chan struct{})
+	var t2 atomic.Int64
+	e := harnessEngine(t, nil,
+		engine.WithWorker("integration_task_1", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+			close(started)
+			<-finish
+			return json.RawMessage(`{"op":"task1.done"}`), nil
+		}),
+		engine.WithWorker("integration_task_2", func(_ context.Context, in json.RawMessage) (json.RawMessage, error) {
+			t2.Add(1)
+			return json.RawMessage(`{"uuid":"u-2","in":` + string(in) + `}`), nil
+		}))
+	d := harnessDef(t, e, "simple_workflow_1_integration_test.json")
+	done := make(chan *engine.Result, 1)
+	go func() {
+		res, err := e.Start(context.Background(), d, json.RawMessage(`{"param1":"p1 value","param2":"p2 value"}`),
+			engine.WithRunID("pause-1"), engine.WithCorrelationID("unit_test_1"))
+		if err != nil {
+			t.Error(err)
+		}
+		done <- res
+	}()
+	<-started
+	ctx := context.Background()
+	if err := e.Pause(ctx, "pause-1"); err != nil {
+		t.Fatal(err)
+	}
+	close(finish)
+	// The running task completes; nothing new is scheduled while paused.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		wf := viewRun(t, e, "pause-1")
+		if len(wf.Tasks) == 1 && wf.Tasks[0].Status == "COMPLETED" {
+			if wf.Status != engine.StatusPaused {
+				t.Fatalf("status %s", wf.Status)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task 1 did not complete while paused: %+v", wf.Tasks)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if wf := viewRun(t, e, "pause-1"); len(wf.Tasks) != 1 || t2.Load() != 0 {
+		t.Fatalf("scheduled while paused: %+v", wf.Tasks)
+	}
+	if err := e.ResumePaused(ctx, "pause-1"); err != nil {
+		t.Fatal(err)
+	}
+	res := <-done
+	if res == nil {
+		t.FailNow()
+	}
+	wf := viewRun(t, e, "pause-1")
+	if wf.Status != engine.StatusCompleted || t2.Load() != 1 {
+		t.Fatalf("%s %q", wf.Status, wf.Reason)
+	}
+	checkTasks(t, wf.Tasks, "integration_task_1:COMPLETED", "integration_task_2:COMPLETED")
+	if in := wf.Tasks[1].Input; in["tp1"] != "p1 value" || in["tp2"] != "task1.done" {
+		t.Fatalf("task 2 input %v", in)
+	}
+	if _, ok := wf.Output["o3"]; !ok {
+		t.Fatalf("output %v", wf.Output)
+	}
+	if err := e.ResumePaused(ctx, "pause-1"); !errors.Is(err, engine.ErrNotRunning) {
+		t.Fatalf("resume of an ended run: %v", err)
 	}
 }

@@ -597,7 +597,7 @@ func (e *Engine) CompleteTask(ctx context.Context, runID, ref, status string, ou
 	if err := json.Unmarshal(doc, &d); err != nil {
 		return "", fmt.Errorf("run %s: damaged document: %w", runID, err)
 	}
-	if archived || d.Status != StatusRunning {
+	if archived || (d.Status != StatusRunning && d.Status != StatusPaused) {
 		return "", fmt.Errorf("%w: run %s is %s", ErrNotRunning, runID, d.Status)
 	}
 	var found *taskDoc

@@ -256,6 +256,10 @@ func (r *runState) begin(ctx context.Context, wt *WorkflowTask, ref string, iter
 		return rec, nil, true, nil, nil
 	}
 	if rec == nil || rec.Status == TaskFailed || rec.Status == TaskFailedTerminal || rec.Status == TaskCanceled || rec.Status == TaskTimedOut {
+		// A PAUSED run schedules nothing new until it is resumed.
+		if err := r.waitUnpaused(ctx); err != nil {
+			return nil, nil, false, nil, err
+		}
 		prev := rec
 		rec = &taskRecord{Ref: ref, TaskType: recordType(wt), TaskDefName: wt.Name, Status: TaskScheduled,
 			RetryCount: retry, Iteration: iter, Scheduled: r.nowMillis(), wt: wt}

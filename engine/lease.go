@@ -118,6 +118,7 @@ func (r *runState) keepLease(ctx context.Context, cancel context.CancelCauseFunc
 				cancel(&terminated{reason: sig.Reason})
 				return
 			}
+			r.applyPauseSignals(ctx)
 			if time.Since(last) < renewEvery || time.Now().Before(quietUntil) {
 				continue
 			}

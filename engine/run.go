@@ -139,6 +139,8 @@ type runState struct {
 	// joinOn is what each JOIN (exact ref) waits on when its fork computed
 	// it (FORK_JOIN_DYNAMIC).
 	joinOn map[string][]string
+	// unpaused is closed (and replaced) when a PAUSED run resumes.
+	unpaused chan struct{}
 }
 
 // signal is an external completion. Its output is written sealed

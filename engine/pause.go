@@ -1,0 +1,154 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wfrun/wfrun/engine/runstore"
+)
+
+// Signal keys Pause and ResumePaused use to reach the process executing a run.
+const (
+	pauseSignal  = "__wfrun_pause"
+	resumeSignal = "__wfrun_resume"
+)
+
+// ErrNotPaused: ResumePaused of a run that is not PAUSED.
+var ErrNotPaused = errors.New("run is not paused")
+
+// Pause pauses a RUNNING run, as Conductor's pauseWorkflow does: tasks
+// already scheduled or running go on to their end (a worker may still
+// complete its task), but no new task is scheduled until ResumePaused. The
+// run's status is PAUSED once Pause returns. A run executed by a live
+// process is paused by that process (asked through a signal); a run nobody
+// executes is marked here.
+func (e *Engine) Pause(ctx context.Context, id string) error {
+	return e.setPause(ctx, id, true)
+}
+
+// ResumePaused resumes a PAUSED run (Conductor's resumeWorkflow): its next
+// tasks are scheduled. A paused run that no process executes is marked
+// RUNNING here; continue it with Resume.
+func (e *Engine) ResumePaused(ctx context.Context, id string) error {
+	return e.setPause(ctx, id, false)
+}
+
+func (e *Engine) setPause(ctx context.Context, id string, pause bool) error {
+	doc, archived, err := e.runs.Load(ctx, id)
+	if err != nil {
+		return err
+	}
+	var d runDoc
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return fmt.Errorf("run %s: damaged document: %w", id, err)
+	}
+	from, to, key := StatusRunning, StatusPaused, pauseSignal
+	if !pause {
+		from, to, key = StatusPaused, StatusRunning, resumeSignal
+	}
+	switch {
+	case archived || terminalWorkflow(d.Status):
+		return fmt.Errorf("%w: run %s ended with status %s", ErrNotRunning, id, d.Status)
+	case d.Status == to:
+		return nil
+	case d.Status != from && !pause:
+		return fmt.Errorf("%w: run %s is %s", ErrNotPaused, id, d.Status)
+	}
+	if !e.isActive(id) {
+		if err := e.runs.AcquireLease(ctx, id, e.newLease(), e.leaseTTL); err == nil {
+			// Nobody executes the run: mark it here.
+			defer func() { _ = e.runs.ReleaseLease(context.WithoutCancel(ctx), id, e.owner) }()
+			r, err := e.loadDoc(ctx, id, doc, &d, nil)
+			if err != nil {
+				return err
+			}
+			r.lease.held = true
+			return r.setPausedStatus(ctx, pause)
+		} else if !errors.Is(err, runstore.ErrLeased) {
+			return err
+		}
+	}
+	if err := e.runs.PutSignal(ctx, id, key, []byte(`{}`)); err != nil {
+		return err
+	}
+	// Wait for the executing process to apply it.
+	for {
+		doc, archived, err := e.runs.Load(ctx, id)
+		if err != nil {
+			return err
+		}
+		var s struct {
+			Status string `json:"status"`
+		}
+		_ = json.Unmarshal(doc, &s)
+		if archived || s.Status == to || terminalWorkflow(s.Status) {
+			return nil
+		}
+		if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// applyPauseSignals applies pause/resume signals taken from the store (the
+// lease keeper calls it with each batch).
+func (r *runState) applyPauseSignals(ctx context.Context) {
+	if _, ok := r.takePending(pauseSignal); ok {
+		_ = r.setPausedStatus(ctx, true)
+	}
+	if _, ok := r.takePending(resumeSignal); ok {
+		_ = r.setPausedStatus(ctx, false)
+	}
+}
+
+func (r *runState) setPausedStatus(ctx context.Context, pause bool) error {
+	r.mu.Lock()
+	if terminalWorkflow(r.doc.Status) {
+		r.mu.Unlock()
+		return nil
+	}
+	status := StatusRunning
+	if pause {
+		status = StatusPaused
+	}
+	changed := r.doc.Status != status
+	r.doc.Status, r.wfDoc = status, nil
+	if r.unpaused == nil {
+		r.unpaused = make(chan struct{})
+	}
+	if !pause {
+		close(r.unpaused)
+		r.unpaused = make(chan struct{})
+	}
+	r.mu.Unlock()
+	if !changed {
+		return nil
+	}
+	r.emit(Event{Kind: EventWorkflow, Status: status})
+	return r.save(ctx)
+}
+
+// waitUnpaused blocks, while the run is PAUSED, before a new task is
+// scheduled.
+func (r *runState) waitUnpaused(ctx context.Context) error {
+	for {
+		r.mu.Lock()
+		if r.doc.Status != StatusPaused {
+			r.mu.Unlock()
+			return nil
+		}
+		if r.unpaused == nil {
+			r.unpaused = make(chan struct{})
+		}
+		ch := r.unpaused
+		r.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+		}
+	}
+}
