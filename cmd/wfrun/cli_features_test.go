@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -341,5 +342,21 @@ func TestJSONErrorMessages(t *testing.T) {
 		if strings.Count(errOut, filepath.Join(dir, "absent.json")) > 1 {
 			t.Errorf("path named twice:\n%s", errOut)
 		}
+	}
+}
+
+// A release build's -ldflags -X values are what --version prints.
+func TestVersionLdflags(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds wfrun")
+	}
+	bin := filepath.Join(t.TempDir(), "wfrun")
+	build := exec.Command("go", "build", "-ldflags", "-X main.version=v1.2.3 -X main.commit=abcdef0123456789", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil || !strings.HasPrefix(string(out), "wfrun v1.2.3 (commit abcdef012345) go1.") {
+		t.Fatalf("--version = %q (%v)", out, err)
 	}
 }

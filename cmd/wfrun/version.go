@@ -19,8 +19,8 @@ var (
 // buildVersion is what wfrun knows about its own build: the -X values
 // first, then the module version and VCS revision Go records in the binary
 // (`go install github.com/wfrun/wfrun/cmd/wfrun@v1.2.0` records v1.2.0; a
-// build inside a checkout records "(devel)" and, unless -buildvcs=false,
-// the commit).
+// build inside a git checkout records a pseudo-version and the commit, one
+// with -buildvcs=false "(devel)" and no commit).
 type buildVersion struct {
 	Version   string `json:"version"`
 	Commit    string `json:"commit,omitempty"`
@@ -80,8 +80,9 @@ func newVersionCmd() *cobra.Command {
 		Short: "Print the wfrun version, commit, Go version and platform",
 		Long: `Print the module version and VCS commit recorded in the binary. A binary
 installed with 'go install github.com/wfrun/wfrun/cmd/wfrun@VERSION' reports
-VERSION; one built in a checkout reports "(devel)" and the commit (unless it was
-built with -buildvcs=false). Release builds set both with
+VERSION; 'go install ./cmd/wfrun' in a git checkout reports a pseudo-version
+(v0.0.0-DATE-COMMIT) and the commit; built with -buildvcs=false or outside git,
+"(devel)" and no commit. Release builds set both with
 -ldflags "-X main.version=... -X main.commit=...".`,
 		Example: "  wfrun version\n  wfrun --version\n  wfrun version -o json",
 		Args:    cobra.NoArgs,
