@@ -698,6 +698,11 @@ func validateHTTPFields(in map[string]json.RawMessage, prefix string) []error {
 			errs = append(errs, fieldErr(prefix+f, "must not be negative"))
 		}
 	}
+	if raw, ok := in["followRedirects"]; ok && !rawNull(raw) {
+		if _, err := newRedirectPolicy(&url.URL{}, raw); err != nil {
+			errs = append(errs, fieldErr(prefix+"followRedirects", "%v", err))
+		}
+	}
 	if raw, ok := in["headers"]; ok && !rawNull(raw) {
 		if s, _, isStr := literalString(raw); !(isStr && isTemplate(s)) {
 			var m map[string]json.RawMessage

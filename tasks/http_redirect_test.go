@@ -118,3 +118,14 @@ func TestHTTPRedirectPolicyInput(t *testing.T) {
 		t.Fatalf("%s: %s", res.Status, res.Reason)
 	}
 }
+
+func TestHTTPFollowRedirectsValidated(t *testing.T) {
+	h, _ := tasks.NewDefaultRegistry().Lookup(tasks.TypeHTTP)
+	errs := h.(tasks.Validator).Validate([]byte(`{"inputParameters":{"uri":"http://x","method":"GET","followRedirects":{"hosts":"x"}}}`))
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "followRedirects") {
+		t.Fatalf("%v", errs)
+	}
+	if errs := h.(tasks.Validator).Validate([]byte(`{"inputParameters":{"uri":"http://x","method":"GET","followRedirects":["api.example.com:8443"]}}`)); len(errs) != 0 {
+		t.Fatalf("%v", errs)
+	}
+}
