@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"sort"
+	"unicode/utf8"
 
 	"github.com/wfrun/wfrun/store"
 )
@@ -141,6 +142,11 @@ func (s *Server) putSecret(w http.ResponseWriter, r *http.Request, st store.Stor
 	body, err := s.readBody(w, r)
 	if err != nil {
 		s.bodyError(w, r, err)
+		return
+	}
+	if !utf8.Valid(body) {
+		// JSON would replace the invalid bytes: refuse rather than alter.
+		conductorError(w, r, http.StatusBadRequest, "secret value is not UTF-8 text; Orkes secret values are text")
 		return
 	}
 	val := orkesValue(body)

@@ -139,6 +139,10 @@ func TestOrkesPutBodyEncodings(t *testing.T) {
 	if st, _, _ := ts.do(t, "POST", "/api/token", `{"keyId":"a","keySecret":"b"}`); st != 404 {
 		t.Errorf("/api/token without auth: %d, want 404", st)
 	}
+	// Bytes that are not UTF-8 are refused, not silently altered.
+	if st, _, body := ts.do(t, "PUT", "/api/secrets/bin", "\xff\xfe binary"); st != 400 || !strings.Contains(body, "UTF-8") {
+		t.Errorf("binary value: %d %s", st, body)
+	}
 	// Oversize values are refused with a reason, not stored.
 	big := strings.Repeat("x", 70<<10)
 	if st, _, body := ts.do(t, "PUT", "/api/secrets/big", big); st != 413 && st != 400 {
