@@ -257,3 +257,47 @@ func TestConductorPauseResume(t *testing.T) {
 		t.Fatalf("resume of an ended run: %v", err)
 	}
 }
+
+// WorkflowAndTaskConfigurationSpec "Test re-running the simple workflow
+// multiple times after completion": rerun from integration_task_2 keeps
+// integration_task_1's record and runs task 2 again; a rerun without a task
+// runs everything again. Both under the same run id.
+func TestConductorRerunFromTask(t *testing.T) {
+	var t1, t2 atomic.Int64
+	e := harnessEngine(t, nil,
+		engine.WithWorker("integration_task_1", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+			t1.Add(1)
+			return json.RawMessage(`{"op":"task1.done"}`), nil
+		}),
+		engine.WithWorker("integration_task_2", func(_ context.Context, in json.RawMessage) (json.RawMessage, error) {
+			t2.Add(1)
+			return json.RawMessage(`{"uuid":"u","in":` + string(in) + `}`), nil
+		}))
+	d := harnessDef(t, e, "simple_workflow_1_integration_test.json")
+	res := startRun(t, e, d, `{"param1":"p1 value","param2":"p2 value"}`, engine.WithCorrelationID("unit_test_1"))
+	wf := viewRun(t, e, res.RunID)
+	checkTasks(t, wf.Tasks, "integration_task_1:COMPLETED", "integration_task_2:COMPLETED")
+	first1 := wf.Tasks[0].TaskID
+	ctx := context.Background()
+	res, err := e.Rerun(ctx, res.RunID, wf.Tasks[1].TaskID)
+	if err != nil || res.Status != engine.StatusCompleted {
+		t.Fatalf("rerun: %v %+v", err, res)
+	}
+	wf = viewRun(t, e, res.RunID)
+	checkTasks(t, wf.Tasks, "integration_task_1:COMPLETED", "integration_task_2:COMPLETED")
+	if wf.Tasks[0].TaskID != first1 || t1.Load() != 1 || t2.Load() != 2 {
+		t.Fatalf("rerun from task 2 re-ran task 1 (%d/%d runs)", t1.Load(), t2.Load())
+	}
+	if in := wf.Tasks[1].Input; in["tp1"] != "p1 value" || in["tp2"] != "task1.done" {
+		t.Fatalf("task 2 input %v", in)
+	}
+	if _, ok := wf.Output["o3"]; !ok {
+		t.Fatalf("output %v", wf.Output)
+	}
+	if res, err = e.Rerun(ctx, res.RunID, ""); err != nil || res.Status != engine.StatusCompleted || t1.Load() != 2 || t2.Load() != 3 {
+		t.Fatalf("rerun from the start: %v %+v %d/%d", err, res, t1.Load(), t2.Load())
+	}
+	if _, err := e.Rerun(ctx, res.RunID, "no-such-task"); !errors.Is(err, engine.ErrTaskNotFound) {
+		t.Fatalf("unknown task: %v", err)
+	}
+}

@@ -403,6 +403,20 @@ func (e *Engine) Resume(ctx context.Context, id string) (*Result, error) {
 // archived run whose re-execution needs `_secrets` data removed by archiving
 // fails with ErrArchivedSecrets naming the JSON pointers.
 func (e *Engine) Restart(ctx context.Context, id string, fromStart bool) (*Result, error) {
+	return e.restart(ctx, id, fromStart, "")
+}
+
+// Rerun runs an ended run again from one of its tasks, under the same id
+// (Conductor's rerun with reRunFromTaskId): the tasks recorded before it are
+// kept, it and every later record are dropped and scheduled again.
+func (e *Engine) Rerun(ctx context.Context, id, fromTaskID string) (*Result, error) {
+	if fromTaskID == "" {
+		return e.restart(ctx, id, true, "")
+	}
+	return e.restart(ctx, id, false, fromTaskID)
+}
+
+func (e *Engine) restart(ctx context.Context, id string, fromStart bool, fromTaskID string) (*Result, error) {
 	doc, archived, err := e.runs.Load(ctx, id)
 	if err != nil {
 		return nil, err
@@ -435,6 +449,17 @@ func (e *Engine) Restart(ctx context.Context, id string, fromStart bool) (*Resul
 	if err != nil {
 		return nil, err
 	}
+	fromSeq := 0
+	if fromTaskID != "" {
+		for _, t := range r.tasks {
+			if t.TaskID == fromTaskID {
+				fromSeq = t.Seq
+			}
+		}
+		if fromSeq == 0 {
+			return nil, fmt.Errorf("%w: run %s has no task with id %q", ErrTaskNotFound, id, fromTaskID)
+		}
+	}
 	r.mu.Lock()
 	r.doc.Status, r.doc.ReasonForIncompletion, r.doc.FailedTaskID, r.doc.EndTime = StatusRunning, "", "", 0
 	r.doc.Output, r.outStored, r.wfDoc = nil, nil, nil
@@ -445,6 +470,9 @@ func (e *Engine) Restart(ctx context.Context, id string, fromStart bool) (*Resul
 		kept := r.tasks[:0:0]
 		r.byRef, r.latest = map[string]*taskRecord{}, map[string]*taskRecord{}
 		for _, t := range r.tasks {
+			if fromSeq > 0 && (t.Seq >= fromSeq || !successfulTask(t.Status)) {
+				continue // rerun: this task and the later ones run again
+			}
 			kept = append(kept, t)
 			if successfulTask(t.Status) && t.TaskType != TypeTerminate {
 				r.byRef[t.Ref], r.latest[t.BaseRef] = t, t

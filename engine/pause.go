@@ -19,6 +19,9 @@ const (
 // ErrNotPaused: ResumePaused of a run that is not PAUSED.
 var ErrNotPaused = errors.New("run is not paused")
 
+// ErrTaskNotFound: Rerun from a task id the run does not have.
+var ErrTaskNotFound = errors.New("task not found")
+
 // Pause pauses a RUNNING run, as Conductor's pauseWorkflow does: tasks
 // already scheduled or running go on to their end (a worker may still
 // complete its task), but no new task is scheduled until ResumePaused. The
