@@ -134,6 +134,11 @@ func readAudited(ctx context.Context, s Store, keys []Key, decide func(map[Key]*
 }
 
 func (s *Barrier) readAudited(ctx context.Context, keys []Key, decide func(map[Key]*Secret, map[Key]error) []AuditEvent) error {
+	if rc, ok := s.sh.st.(ReadCommitter); ok {
+		if done, err := s.readAuditedOnce(ctx, rc, keys, decide); done {
+			return err
+		}
+	}
 	for range 100 {
 		found, errs, conds, err := s.getKeys(ctx, keys)
 		if err != nil {
@@ -192,15 +197,28 @@ func (l *auditLog) head(ctx context.Context) ([]byte, auditHead, error) {
 	if err != nil || got[0] == nil {
 		return nil, auditHead{}, err
 	}
-	pt, err := l.b.ring.Open(got[0], recordAAD(auditHeadKey))
+	h, err := l.openHead(got[0])
 	if err != nil {
-		return nil, auditHead{}, fmt.Errorf("%w: the audit head record %q does not open", ErrAuditBroken, auditHeadKey)
+		return nil, auditHead{}, err
+	}
+	return got[0], h, nil
+}
+
+// openHead authenticates and decodes the sealed head record data (nil: the
+// trail is empty).
+func (l *auditLog) openHead(data []byte) (auditHead, error) {
+	if data == nil {
+		return auditHead{}, nil
+	}
+	pt, err := l.b.ring.Open(data, recordAAD(auditHeadKey))
+	if err != nil {
+		return auditHead{}, fmt.Errorf("%w: the audit head record %q does not open", ErrAuditBroken, auditHeadKey)
 	}
 	var h auditHead
 	if err := json.Unmarshal(pt, &h); err != nil {
-		return nil, auditHead{}, fmt.Errorf("%w: the audit head record is malformed", ErrAuditBroken)
+		return auditHead{}, fmt.Errorf("%w: the audit head record is malformed", ErrAuditBroken)
 	}
-	return got[0], h, nil
+	return h, nil
 }
 
 // record appends one event, best effort, for operations whose result is
@@ -276,32 +294,12 @@ func (l *auditLog) commitWith(ctx context.Context, conds []Cond, writes []Write,
 			}
 			l.cached, l.headData, l.headRecord = true, data, h
 		}
-		headData, h := l.headData, l.headRecord
-		all := append([]Write(nil), writes...)
-		for _, e := range evs {
-			if e.Principal == "" {
-				e.Principal = principal
-			}
-			if e.Run == "" {
-				e.Run, e.Task = ri.run, ri.task
-			}
-			e.Time = now
-			e.Seq = h.Seq + 1
-			e.Prev = h.Hash
-			e.Hash = hashEvent(e)
-			data, err := json.Marshal(e)
-			if err != nil {
-				return err
-			}
-			all = append(all, Write{auditKey(e.Seq), data})
-			h = auditHead{Seq: e.Seq, Hash: e.Hash}
-		}
-		pt, _ := json.Marshal(h)
-		hdata, err := l.b.ring.Seal(pt, recordAAD(auditHeadKey))
+		headData := l.headData
+		chain, h, hdata, err := l.chain(l.headRecord, now, principal, ri, evs)
 		if err != nil {
 			return err
 		}
-		all = append(all, Write{auditHeadKey, hdata})
+		all := append(append([]Write(nil), writes...), chain...)
 		err = l.b.st.Commit(ctx, append([]Cond{{auditHeadKey, headData}}, conds...), all)
 		if errors.Is(err, ErrConflict) {
 			data, fresh, herr := l.head(ctx)
@@ -320,9 +318,40 @@ func (l *auditLog) commitWith(ctx context.Context, conds []Cond, writes []Write,
 			return err
 		}
 		l.headData, l.headRecord = hdata, h
+		l.b.remember(all)
 		return nil
 	}
 	return fmt.Errorf("%w: gave up after 100 concurrent audit appends", ErrConflict)
+}
+
+// chain links evs after head h: it returns the writes of the events and of
+// the new sealed head (last), the new head and its sealed data.
+func (l *auditLog) chain(h auditHead, now time.Time, principal string, ri runInfo, evs []AuditEvent) ([]Write, auditHead, []byte, error) {
+	all := make([]Write, 0, len(evs)+1)
+	for _, e := range evs {
+		if e.Principal == "" {
+			e.Principal = principal
+		}
+		if e.Run == "" {
+			e.Run, e.Task = ri.run, ri.task
+		}
+		e.Time = now
+		e.Seq = h.Seq + 1
+		e.Prev = h.Hash
+		e.Hash = hashEvent(e)
+		data, err := json.Marshal(e)
+		if err != nil {
+			return nil, h, nil, err
+		}
+		all = append(all, Write{auditKey(e.Seq), data})
+		h = auditHead{Seq: e.Seq, Hash: e.Hash}
+	}
+	pt, _ := json.Marshal(h)
+	hdata, err := l.b.ring.Seal(pt, recordAAD(auditHeadKey))
+	if err != nil {
+		return nil, h, nil, err
+	}
+	return append(all, Write{auditHeadKey, hdata}), h, hdata, nil
 }
 
 // AuditFilter selects events for ReadAudit.

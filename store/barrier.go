@@ -44,6 +44,8 @@ type barrier struct {
 
 	mu   sync.Mutex
 	keys keyState
+
+	seen recordCache // last known current records, to read and audit in one step
 }
 
 // BarrierOption configures NewBarrier.
@@ -237,11 +239,10 @@ func (s *Barrier) GetKeys(ctx context.Context, keys []Key) (map[Key]*Secret, map
 	return found, errs, err
 }
 
-// getKeys is GetKeys that also returns what it read as commit conditions.
-func (s *Barrier) getKeys(ctx context.Context, keys []Key) (map[Key]*Secret, map[Key]error, []Cond, error) {
-	found, errs := map[Key]*Secret{}, map[Key]error{}
-	var want []Key
-	var rkeys []string
+// recordKeys returns the valid keys among keys and their current-record
+// keys; errs holds the invalid names.
+func recordKeys(keys []Key) (want []Key, rkeys []string, errs map[Key]error, err error) {
+	errs = map[Key]error{}
 	for _, k := range keys {
 		if err := k.Scope.Validate(); err != nil {
 			return nil, nil, nil, err
@@ -253,6 +254,16 @@ func (s *Barrier) getKeys(ctx context.Context, keys []Key) (map[Key]*Secret, map
 		want = append(want, k)
 		rkeys = append(rkeys, currentKey(k.Scope.Key(), k.Name))
 	}
+	return want, rkeys, errs, nil
+}
+
+// getKeys is GetKeys that also returns what it read as commit conditions.
+func (s *Barrier) getKeys(ctx context.Context, keys []Key) (map[Key]*Secret, map[Key]error, []Cond, error) {
+	found := map[Key]*Secret{}
+	want, rkeys, errs, err := recordKeys(keys)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	if len(want) == 0 {
 		return found, errs, nil, nil
 	}
@@ -260,17 +271,25 @@ func (s *Barrier) getKeys(ctx context.Context, keys []Key) (map[Key]*Secret, map
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	s.sh.rememberRead(rkeys, got)
 	conds := make([]Cond, len(rkeys))
 	for i, k := range rkeys {
 		conds[i] = Cond{k, got[i]}
 	}
-	now := s.sh.now()
+	s.sh.openRecords(want, rkeys, got, found, errs)
+	return found, errs, conds, nil
+}
+
+// openRecords opens the current records got, read under rkeys for want,
+// into found and errs.
+func (b *barrier) openRecords(want []Key, rkeys []string, got [][]byte, found map[Key]*Secret, errs map[Key]error) {
+	now := b.now()
 	for i, k := range want {
 		if got[i] == nil {
 			errs[k] = fmt.Errorf("secret %q: %w", k.Name, ErrNotFound)
 			continue
 		}
-		sec, err := s.sh.open(rkeys[i], k.Scope.Key(), k.Name, 0, got[i])
+		sec, err := b.open(rkeys[i], k.Scope.Key(), k.Name, 0, got[i])
 		switch {
 		case err != nil:
 			errs[k] = err
@@ -280,7 +299,6 @@ func (s *Barrier) getKeys(ctx context.Context, keys []Key) (map[Key]*Secret, map
 			found[k] = sec
 		}
 	}
-	return found, errs, conds, nil
 }
 
 // Put implements Store.

@@ -70,6 +70,11 @@ func New(client goredis.UniversalClient, ring *seal.Keyring, opts ...Option) (*S
 	if err != nil {
 		return nil, err
 	}
+	// Best effort: with the scripts loaded, their first use is one round
+	// trip (EVALSHA) rather than two (EVALSHA, then EVAL).
+	for _, sc := range []*goredis.Script{commitScript, readCommitScript} {
+		_ = sc.Load(context.Background(), client).Err()
+	}
 	return &Store{Barrier: b, st: st}, nil
 }
 
@@ -227,48 +232,72 @@ func (s *Storage) List(ctx context.Context, prefix, after string, limit int) ([]
 	return keys, nil
 }
 
-// commitScript checks every condition, then applies audit appends first
-// (XADD can refuse an id; nothing else has been written then), then the
-// other writes, keeping the index in step.
-var commitScript = goredis.NewScript(`
-local nc, nw = tonumber(ARGV[1]), tonumber(ARGV[2])
-local a = 3
+// commitLua checks every condition, then applies audit appends first (XADD
+// can refuse an id; nothing else has been written then), then the other
+// writes, keeping the index in step. KEYS: index, stream, then KEYS[base+i]
+// for the nc conditions and nw writes; ARGV[argBase] = nc, ARGV[argBase+1]
+// = nw, then their values. It sets ok (false: a condition failed).
+const commitLua = `
+local nc, nw = tonumber(ARGV[argBase]), tonumber(ARGV[argBase + 1])
+local a = argBase + 2
+local ok = true
 for i = 1, nc do
-  local got = redis.call('GET', KEYS[2 + i])
+  local got = redis.call('GET', KEYS[base + i])
   if ARGV[a + 1] == '1' then
-    if got then return 0 end
+    if got then ok = false end
   elseif got ~= ARGV[a] then
-    return 0
+    ok = false
   end
   a = a + 2
 end
-local first = a
-for pass = 1, 2 do
-  a = first
-  for i = 1, nw do
-    local k = KEYS[2 + nc + i]
-    local v, del, member, sid = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
-    a = a + 4
-    if sid ~= '' and pass == 1 then
-      if del == '1' then redis.call('XDEL', KEYS[2], sid) else redis.call('XADD', KEYS[2], sid, 'r', v) end
-    elseif sid == '' and pass == 2 then
-      if del == '1' then
-        redis.call('DEL', k)
-        redis.call('ZREM', KEYS[1], member)
-      else
-        redis.call('SET', k, v)
-        redis.call('ZADD', KEYS[1], 0, member)
+if ok then
+  local first = a
+  for pass = 1, 2 do
+    a = first
+    for i = 1, nw do
+      local k = KEYS[base + nc + i]
+      local v, del, member, sid = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+      a = a + 4
+      if sid ~= '' and pass == 1 then
+        if del == '1' then redis.call('XDEL', KEYS[2], sid) else redis.call('XADD', KEYS[2], sid, 'r', v) end
+      elseif sid == '' and pass == 2 then
+        if del == '1' then
+          redis.call('DEL', k)
+          redis.call('ZREM', KEYS[1], member)
+        else
+          redis.call('SET', k, v)
+          redis.call('ZADD', KEYS[1], 0, member)
+        end
       end
     end
   end
 end
-return 1
+`
+
+var commitScript = goredis.NewScript(`
+local base, argBase = 2, 1
+` + commitLua + `
+if ok then return 1 end
+return 0
 `)
 
-// Commit implements store.Storage with one Lua script (atomic, one slot).
-func (s *Storage) Commit(ctx context.Context, conds []store.Cond, writes []store.Write) error {
-	keys := []string{s.indexKey(), s.streamKey()}
-	args := []any{len(conds), len(writes)}
+// readCommitScript reads ARGV[1] records (KEYS[3..]) first, then runs the
+// commit; it returns {committed, record...} (a missing record is nil).
+var readCommitScript = goredis.NewScript(`
+local nr = tonumber(ARGV[1])
+local base, argBase = 2 + nr, 2
+local got = {}
+for i = 1, nr do got[i] = redis.call('GET', KEYS[2 + i]) end
+` + commitLua + `
+local res = {0}
+if ok then res[1] = 1 end
+for i = 1, nr do res[i + 1] = got[i] end
+return res
+`)
+
+// commitArgs encodes conds and writes for commitLua.
+func (s *Storage) commitArgs(keys []string, args []any, conds []store.Cond, writes []store.Write) ([]string, []any) {
+	args = append(args, len(conds), len(writes))
 	for _, c := range conds {
 		keys = append(keys, s.dataKey(c.Key))
 		absent := "0"
@@ -290,6 +319,12 @@ func (s *Storage) Commit(ctx context.Context, conds []store.Cond, writes []store
 		}
 		args = append(args, string(w.Value), del, w.Key, sid)
 	}
+	return keys, args
+}
+
+// Commit implements store.Storage with one Lua script (atomic, one slot).
+func (s *Storage) Commit(ctx context.Context, conds []store.Cond, writes []store.Write) error {
+	keys, args := s.commitArgs([]string{s.indexKey(), s.streamKey()}, nil, conds, writes)
 	n, err := commitScript.Run(ctx, s.client, keys, args...).Int()
 	if err != nil {
 		return unavailable("commit", err)
@@ -298,6 +333,36 @@ func (s *Storage) Commit(ctx context.Context, conds []store.Cond, writes []store
 		return fmt.Errorf("%w: a record changed concurrently", store.ErrConflict)
 	}
 	return nil
+}
+
+var _ store.ReadCommitter = (*Storage)(nil)
+
+// ReadCommit implements store.ReadCommitter with one Lua script: the reads
+// and the conditional commit happen at one instant, in one round trip.
+func (s *Storage) ReadCommit(ctx context.Context, read []string, conds []store.Cond, writes []store.Write) ([][]byte, bool, error) {
+	keys := []string{s.indexKey(), s.streamKey()}
+	for _, k := range read {
+		if _, isAudit := streamID(k); isAudit {
+			return nil, false, fmt.Errorf("read-commit: audit record %q cannot be read with records", k)
+		}
+		keys = append(keys, s.dataKey(k))
+	}
+	keys, args := s.commitArgs(keys, []any{len(read)}, conds, writes)
+	res, err := readCommitScript.Run(ctx, s.client, keys, args...).Slice()
+	if err != nil {
+		return nil, false, unavailable("read-commit", err)
+	}
+	if len(res) != len(read)+1 {
+		return nil, false, fmt.Errorf("read-commit: %w: redis returned %d values for %d keys", store.ErrUnavailable, len(res)-1, len(read))
+	}
+	n, _ := res[0].(int64)
+	out := make([][]byte, len(read))
+	for i, v := range res[1:] {
+		if str, ok := v.(string); ok {
+			out[i] = []byte(str)
+		}
+	}
+	return out, n == 1, nil
 }
 
 // Close implements store.Storage: it closes the client.

@@ -342,7 +342,8 @@ func TestRunViewResolvesInOneRoundTrip(t *testing.T) {
 	c := client(addr)
 	cnt := &counter{}
 	c.AddHook(cnt)
-	s := newStore(t, c, ring(t))
+	r, pfx := ring(t), fmt.Sprintf("rt%d", prefixes.Add(1))
+	s := newStore(t, c, r, redis.WithPrefix(pfx))
 	names := make([]string, 20)
 	for i := range names {
 		names[i] = fmt.Sprintf("svc/%d/token", i)
@@ -351,15 +352,61 @@ func TestRunViewResolvesInOneRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rv := store.NewRunView(s, store.Principal{Name: "run", Scopes: []string{"secrets:get:svc/*"}}, "shop", "prod")
-	before := cnt.trips.Load()
-	vals, errs, err := rv.Secrets(ctx, names)
-	if err != nil || len(errs) != 0 || len(vals) != 20 || string(vals["svc/7/token"]) != `"v7"` {
-		t.Fatalf("Secrets: %v %v", errs, err)
+	p := store.Principal{Name: "run", Scopes: []string{"secrets:get:svc/*"}}
+	resolve := func(s *redis.Store, run string, want string) int64 {
+		t.Helper()
+		rv := store.NewRunView(s, p, "shop", "prod")
+		before := cnt.trips.Load()
+		vals, errs, err := rv.Secrets(store.ForRun(ctx, run, "task"), names)
+		if err != nil || len(errs) != 0 || len(vals) != 20 || string(vals["svc/7/token"]) != want {
+			t.Fatalf("Secrets: %v %v", errs, err)
+		}
+		return cnt.trips.Load() - before
 	}
-	// One read of every candidate key, one append to the audit trail.
-	if trips := cnt.trips.Load() - before; trips != 2 {
-		t.Fatalf("RunView.Secrets for 20 names over 3 scopes took %d round trips, want 2 (read, audit)", trips)
+	// The reads of every candidate key and the audit record of the run's
+	// reads, conditional on what was read, are one script.
+	if trips := resolve(s, "run-1", `"v7"`); trips != 1 {
+		t.Fatalf("RunView.Secrets for 20 names over 3 scopes took %d round trips, want 1", trips)
+	}
+	// Another process changes a secret: the next resolution sees the new
+	// value (its audit record is not committed against the old one).
+	oc := client(addr)
+	oc.AddHook(cnt)
+	other := newStore(t, oc, r, redis.WithPrefix(pfx))
+	if _, err := other.InScope(store.Scope{Project: "shop"}).Put(ctx, &store.Secret{Name: "svc/7/token", Value: json.RawMessage(`"v7b"`)}); err != nil {
+		t.Fatal(err)
+	}
+	if trips := resolve(s, "run-2", `"v7b"`); trips != 2 {
+		t.Fatalf("after a change by another process: %d round trips, want 2 (the stale prediction is refused)", trips)
+	}
+	if trips := resolve(s, "run-3", `"v7b"`); trips != 1 {
+		t.Fatalf("again: %d round trips, want 1", trips)
+	}
+	// A process that has never read them: one trip to learn them and the
+	// audit head, then one per task.
+	if trips := resolve(other, "run-4", `"v7b"`); trips > 3 {
+		t.Fatalf("cold process: %d round trips, want at most 3", trips)
+	}
+	if trips := resolve(other, "run-5", `"v7b"`); trips != 1 {
+		t.Fatalf("warm second process: %d round trips, want 1", trips)
+	}
+	n, err := s.VerifyAudit(ctx)
+	if err != nil {
+		t.Fatalf("VerifyAudit after %d records: %v", n, err)
+	}
+	for _, run := range []string{"run-1", "run-2", "run-3", "run-4", "run-5"} {
+		evs, err := s.ReadAudit(ctx, store.AuditFilter{Run: run})
+		if err != nil || len(evs) != 20 {
+			t.Fatalf("audit of %s: %d events, %v; want one per name", run, len(evs), err)
+		}
+		for _, e := range evs {
+			if e.Op != store.OpGet || e.Outcome != store.OutcomeAllowed || e.Task != "task" || e.Principal != "run" || e.Version == 0 {
+				t.Fatalf("audit of %s: %+v", run, e)
+			}
+			if e.Name == "svc/7/token" && (run == "run-1") != (e.Version == 1) {
+				t.Fatalf("audit of %s records version %d of the changed secret", run, e.Version)
+			}
+		}
 	}
 }
 

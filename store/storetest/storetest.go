@@ -600,6 +600,7 @@ func Run(t *testing.T, newStore Factory) {
 	})
 
 	t.Run("AccessControl", func(t *testing.T) { runAccess(t, open(t)) })
+	t.Run("RunReadsMatchTheirAudit", func(t *testing.T) { runReadsMatchAudit(t, open(t)) })
 }
 
 func mapsEqual(a, b map[string]string) bool {
