@@ -132,7 +132,24 @@
 // TERMINATE, WAIT (duration, until, or external completion) and HUMAN
 // (external completion: CompleteTask, usable from another process because
 // it is delivered as a runstore signal), SIMPLE (WithWorker handlers),
-// LAMBDA (Conductor's legacy scriptExpression task).
+// LAMBDA (Conductor's legacy scriptExpression task), FORK_JOIN_DYNAMIC
+// (dynamicForkTasksParam + dynamicForkTasksInputParamName, or
+// forkTaskName/forkTaskType/forkTaskWorkflow + forkTaskInputs; the generated
+// tasks are built from the fork's stored input and may reference only the
+// secrets the definition references), DYNAMIC (dynamicTaskNameParam; a
+// worker task needs its task definition), START_WORKFLOW (an independent
+// run, its id in the output), EVENT (to WithEventSink, under Conductor's
+// queue names, payload masked).
+//
+// Records read as Conductor's: a SIMPLE task's taskType is its name, a
+// fork's is FORK, a JOIN's inputData has joinOn (and the JOIN is recorded
+// when its branches are scheduled, so an early end shows it CANCELED),
+// SWITCH/DECISION record inputData.case, DECISION's output is caseOutput,
+// the DO_WHILE record's iteration is the current one, retries carry
+// retriedTaskId, TERMINATE's default reason is "Workflow is <S> by
+// TERMINATE task: <id>". A SUB_WORKFLOW's name/version may be expressions;
+// its child is TERMINATED when the parent ends early. Pause/ResumePaused
+// and Rerun (from a task) follow Conductor's pause/resume/rerun.
 //
 // # Task definitions, retries and timeouts
 //
