@@ -324,7 +324,7 @@ func (s *Server) conductorRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /api/workflow/{id}/rerun", s.cond(s.restartWorkflow(true, true)))
 	m.HandleFunc("POST /api/workflow/{id}/retry", s.cond(s.restartWorkflow(false, false)))
 	m.HandleFunc("PUT /api/workflow/{id}/resume", s.cond(s.resumeWorkflow))
-	m.HandleFunc("PUT /api/workflow/{id}/pause", s.cond(s.unsupported("pause: wfrun runs do not pause; a WAIT or HUMAN task holds a run")))
+	m.HandleFunc("PUT /api/workflow/{id}/pause", s.cond(s.pauseWorkflow))
 	m.HandleFunc("DELETE /api/workflow/{id}", s.cond(s.terminateWorkflow))
 	m.HandleFunc("POST /api/workflow/{id}/terminate", s.cond(s.terminateWorkflow))
 	// tasks

@@ -37,7 +37,7 @@ func TestConductorBadRequests(t *testing.T) {
 		{"POST", "/api/metadata/taskdefs", `{"name":"x"}`, 400, "array"},
 		{"POST", "/api/workflow/one_simple", `{"big":"` + strings.Repeat("x", 70<<10) + `"}`, 413, "larger than"},
 		{"DELETE", "/api/workflow/x", "", 404, "workflow not found"},
-		{"PUT", "/api/workflow/x/pause", "", 501, "pause"},
+		{"PUT", "/api/workflow/x/pause", "", 404, "workflow not found"},
 	} {
 		if tc.path == "/api/workflow/one_simple" {
 			if st, _, body := ts.do(t, "POST", "/api/metadata/workflow", simpleDef); st != 200 {
@@ -190,5 +190,42 @@ func TestConductorTerminate(t *testing.T) {
 	}
 	if st, _, body := ts.do(t, "DELETE", "/api/workflow/"+id, ""); st != 409 {
 		t.Errorf("second terminate: %d %s", st, body)
+	}
+}
+
+// TestConductorPauseResume: a paused run schedules nothing new; resumed, it
+// goes on with the worker's answer.
+func TestConductorPauseResume(t *testing.T) {
+	ts := newConductorServer(t, nil)
+	if st, _, body := ts.do(t, "POST", "/api/metadata/workflow", simpleDef); st != 200 {
+		t.Fatalf("register: %d %s", st, body)
+	}
+	_, _, id := ts.do(t, "POST", "/api/workflow/one_simple", `{"k":"v"}`)
+	if st, _, body := ts.do(t, "PUT", "/api/workflow/"+id+"/pause", ""); st != 200 {
+		t.Fatalf("pause: %d %s", st, body)
+	}
+	if _, _, body := ts.do(t, "GET", "/api/workflow/"+id+"/status", ""); !strings.Contains(body, `"PAUSED"`) {
+		t.Errorf("after pause: %s", body)
+	}
+	if st, _, body := ts.do(t, "PUT", "/api/workflow/"+id+"/resume", ""); st != 204 {
+		t.Fatalf("resume: %d %s", st, body)
+	}
+	_, _, body := ts.do(t, "GET", "/api/tasks/poll/batch/slow_task?count=1&timeout=5000", "")
+	var got []map[string]any
+	if err := json.Unmarshal([]byte(body), &got); err != nil || len(got) != 1 {
+		t.Fatalf("poll: %s", body)
+	}
+	upd, _ := json.Marshal(map[string]any{"taskId": got[0]["taskId"], "workflowInstanceId": id, "status": "COMPLETED", "outputData": map[string]any{"r": "ok"}})
+	if st, _, body := ts.do(t, "POST", "/api/tasks", string(upd)); st != 200 {
+		t.Fatalf("update: %d %s", st, body)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		_, _, body = ts.do(t, "GET", "/api/workflow/"+id+"/status?includeOutput=true", "")
+		if strings.Contains(body, `"COMPLETED"`) || time.Now().After(deadline) {
+			break
+		}
+	}
+	if !strings.Contains(body, `"COMPLETED"`) || !strings.Contains(body, `"r":"ok"`) {
+		t.Errorf("after resume: %s", body)
 	}
 }

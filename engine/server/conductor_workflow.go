@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -117,7 +118,7 @@ func (s *Server) runError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, runstore.ErrNotFound):
 		conductorError(w, r, http.StatusNotFound, "workflow not found: "+r.PathValue("id"))
-	case errors.Is(err, engine.ErrStillRunning), errors.Is(err, engine.ErrNotRunning), errors.Is(err, engine.ErrArchivedSecrets):
+	case errors.Is(err, engine.ErrStillRunning), errors.Is(err, engine.ErrNotRunning), errors.Is(err, engine.ErrArchivedSecrets), errors.Is(err, engine.ErrNotPaused):
 		conductorError(w, r, http.StatusConflict, s.masker.MaskString(err.Error()))
 	default:
 		s.log.Error("run store", "path", r.URL.Path, "error", s.masker.MaskString(err.Error()))
@@ -263,25 +264,47 @@ func (s *Server) restartWorkflow(fromStart, answerID bool) conductorHandler {
 	}
 }
 
-// resumeWorkflow continues a RUNNING run that no process executes (its
-// serve stopped): completed tasks are not run again.
-func (s *Server) resumeWorkflow(w http.ResponseWriter, r *http.Request, _ store.Principal) {
-	id := r.PathValue("id")
-	// Check first, so that a run that cannot resume is an answer, not a log line.
-	if _, err := s.conductor.eng.Show(r.Context(), id); err != nil {
+// pauseWorkflow pauses a run (engine.Pause): its running tasks may finish,
+// nothing new is scheduled until it is resumed.
+func (s *Server) pauseWorkflow(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+	if err := s.conductor.eng.Pause(r.Context(), r.PathValue("id")); err != nil {
 		s.runError(w, r, err)
 		return
 	}
-	err := s.conductor.launchWait(id, false, func(ctx context.Context) error {
-		_, err := s.conductor.eng.Resume(ctx, id)
-		if err != nil && !errors.Is(err, engine.ErrInterrupted) {
-			s.log.Warn("resume stopped", "workflowId", id, "error", s.masker.MaskString(err.Error()))
-		}
-		return err
-	})
+	writeEmpty(w, http.StatusOK)
+}
+
+// resumeWorkflow resumes a PAUSED run, and continues a RUNNING run that no
+// process executes (its serve stopped): completed tasks are not run again.
+func (s *Server) resumeWorkflow(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+	id := r.PathValue("id")
+	doc, err := s.execution(r.Context(), id)
 	if err != nil {
 		s.runError(w, r, err)
 		return
+	}
+	if doc["status"] == engine.StatusPaused {
+		if err := s.conductor.eng.ResumePaused(r.Context(), id); err != nil {
+			s.runError(w, r, err)
+			return
+		}
+	} else if doc["status"] != engine.StatusRunning {
+		conductorError(w, r, http.StatusConflict, "run "+id+" is "+fmt.Sprint(doc["status"])+", not PAUSED or RUNNING")
+		return
+	}
+	s.conductor.mu.Lock()
+	here := s.conductor.active[id] != nil
+	s.conductor.mu.Unlock()
+	if !here {
+		// Nobody here executes it; if another live process does, Resume is
+		// refused with runstore.ErrLeased and that process goes on.
+		_ = s.conductor.launchWait(id, false, func(ctx context.Context) error {
+			_, err := s.conductor.eng.Resume(ctx, id)
+			if err != nil && !errors.Is(err, engine.ErrInterrupted) && !errors.Is(err, runstore.ErrLeased) {
+				s.log.Warn("resume stopped", "workflowId", id, "error", s.masker.MaskString(err.Error()))
+			}
+			return err
+		})
 	}
 	writeEmpty(w, http.StatusNoContent)
 }
