@@ -185,6 +185,12 @@ func TestJSONOutputParses(t *testing.T) {
 		})
 	}
 	t.Setenv(envOutput, "")
+	// restart (and resume, through the same code) print the run envelope.
+	out, errOut, code := cli(t, "", "restart", res.WorkflowID, "--from-start", "-q", "-o", "json")
+	var again runResult
+	if code != 1 || json.Unmarshal([]byte(out), &again) != nil || again.WorkflowID != res.WorkflowID || again.Status != "FAILED" {
+		t.Errorf("restart -o json of a failing run: exit %d: %q %s", code, out, errOut)
+	}
 	if out, _, _ := cli(t, "", "secret", "get", "db", "--reveal", "--field", "value.password"); out != "pw-12345\n" {
 		t.Errorf("--field value.password = %q", out)
 	}

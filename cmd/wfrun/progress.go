@@ -114,6 +114,9 @@ func (p *progressView) event(ev engine.Event) {
 
 // runID is the first run the view saw ("" before any event).
 func (p *progressView) runID() string {
+	if p == nil {
+		return ""
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.firstRun

@@ -364,7 +364,7 @@ func finishRun(cmd *cobra.Command, f *engineFlags, res *engine.Result, err error
 		if errors.Is(err, engine.ErrInterrupted) {
 			return failed(err)
 		}
-		if id := pv.runID(); pv != nil && id != "" && !errors.Is(err, engine.ErrInvalidDefinition) {
+		if id := pv.runID(); id != "" && !errors.Is(err, engine.ErrInvalidDefinition) {
 			cause := "once the cause is fixed"
 			if unreachable(err) {
 				cause = "once the store is reachable again"
