@@ -229,3 +229,56 @@ func TestConductorPauseResume(t *testing.T) {
 		t.Errorf("after resume: %s", body)
 	}
 }
+
+// TestConductorRerunFromTask: POST /api/workflow/{id}/rerun with
+// reRunFromTaskId schedules that task again and the run completes with its
+// new output; replacing the input is refused, not ignored.
+func TestConductorRerunFromTask(t *testing.T) {
+	ts := newConductorServer(t, nil)
+	if st, _, body := ts.do(t, "POST", "/api/metadata/workflow", simpleDef); st != 200 {
+		t.Fatalf("register: %d %s", st, body)
+	}
+	_, _, id := ts.do(t, "POST", "/api/workflow/one_simple", `{"k":"v"}`)
+	complete := func(r string) {
+		t.Helper()
+		_, _, body := ts.do(t, "GET", "/api/tasks/poll/batch/slow_task?count=1&timeout=5000", "")
+		var got []map[string]any
+		if err := json.Unmarshal([]byte(body), &got); err != nil || len(got) != 1 {
+			t.Fatalf("poll: %s", body)
+		}
+		upd, _ := json.Marshal(map[string]any{"taskId": got[0]["taskId"], "workflowInstanceId": id, "status": "COMPLETED", "outputData": map[string]any{"r": r}})
+		if st, _, body := ts.do(t, "POST", "/api/tasks", string(upd)); st != 200 {
+			t.Fatalf("update: %d %s", st, body)
+		}
+	}
+	waitFor := func(want string) map[string]any {
+		t.Helper()
+		var doc map[string]any
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			_, _, body := ts.do(t, "GET", "/api/workflow/"+id, "")
+			doc = nil
+			_ = json.Unmarshal([]byte(body), &doc)
+			if strings.Contains(body, want) || time.Now().After(deadline) {
+				if !strings.Contains(body, want) {
+					t.Fatalf("want %s: %s", want, body)
+				}
+				return doc
+			}
+		}
+	}
+	complete("first")
+	doc := waitFor(`"r":"first"`)
+	tasks, _ := doc["tasks"].([]any)
+	if len(tasks) != 1 {
+		t.Fatalf("tasks: %v", tasks)
+	}
+	taskID, _ := tasks[0].(map[string]any)["taskId"].(string)
+	if st, _, body := ts.do(t, "POST", "/api/workflow/"+id+"/rerun", `{"reRunFromTaskId":"`+taskID+`","workflowInput":{"k":"other"}}`); st != 400 || !strings.Contains(body, "workflowInput") {
+		t.Fatalf("rerun with new input: %d %s", st, body)
+	}
+	if st, _, body := ts.do(t, "POST", "/api/workflow/"+id+"/rerun", `{"reRunFromWorkflowId":"`+id+`","reRunFromTaskId":"`+taskID+`"}`); st != 200 || body != id {
+		t.Fatalf("rerun: %d %s", st, body)
+	}
+	complete("second")
+	waitFor(`"r":"second"`)
+}

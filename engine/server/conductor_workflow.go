@@ -243,9 +243,9 @@ func (s *Server) searchWorkflows(w http.ResponseWriter, r *http.Request, _ store
 	writeJSON(w, http.StatusOK, map[string]any{"totalHits": total, "results": results})
 }
 
-// restartWorkflow: restart and rerun run an ended workflow again from the
-// start, retry from its failed tasks (engine.Restart).
-func (s *Server) restartWorkflow(fromStart, answerID bool) conductorHandler {
+// restartWorkflow: restart runs an ended workflow again from the start,
+// retry from its failed tasks (engine.Restart).
+func (s *Server) restartWorkflow(fromStart bool) conductorHandler {
 	return func(w http.ResponseWriter, r *http.Request, _ store.Principal) {
 		id := r.PathValue("id")
 		err := s.conductor.launch(id, func(ctx context.Context) error {
@@ -256,12 +256,48 @@ func (s *Server) restartWorkflow(fromStart, answerID bool) conductorHandler {
 			s.runError(w, r, err)
 			return
 		}
-		if answerID {
-			writeText(w, http.StatusOK, id)
-			return
-		}
 		writeEmpty(w, http.StatusNoContent)
 	}
+}
+
+// rerunRequest is Conductor's RerunWorkflowRequest. wfrun reruns a run from
+// one of its tasks, or from the start when no task is named; replacing the
+// run's or the task's input is refused rather than silently ignored.
+type rerunRequest struct {
+	ReRunFromTaskID string         `json:"reRunFromTaskId"`
+	WorkflowInput   map[string]any `json:"workflowInput"`
+	TaskInput       map[string]any `json:"taskInput"`
+}
+
+// rerunWorkflow reruns an ended workflow (engine.Rerun): from the task named
+// by reRunFromTaskId, its earlier tasks kept, or from the start.
+func (s *Server) rerunWorkflow(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		s.bodyError(w, r, err)
+		return
+	}
+	var req rerunRequest
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := json.Unmarshal(body, &req); err != nil {
+			conductorError(w, r, http.StatusBadRequest, "RerunWorkflowRequest: "+jsonErr(err))
+			return
+		}
+	}
+	if len(req.WorkflowInput) > 0 || len(req.TaskInput) > 0 {
+		conductorError(w, r, http.StatusBadRequest, "RerunWorkflowRequest: workflowInput and taskInput are not supported; rerun keeps the run's input")
+		return
+	}
+	id := r.PathValue("id")
+	err = s.conductor.launch(id, func(ctx context.Context) error {
+		_, err := s.conductor.eng.Rerun(ctx, id, req.ReRunFromTaskID)
+		return err
+	})
+	if err != nil {
+		s.runError(w, r, err)
+		return
+	}
+	writeText(w, http.StatusOK, id)
 }
 
 // pauseWorkflow pauses a run (engine.Pause): its running tasks may finish,
