@@ -410,7 +410,8 @@ func TestRunViewResolvesInOneRoundTrip(t *testing.T) {
 	}
 }
 
-// BenchmarkGetMany fetches 1, 10 and 100 secrets per call from a real Redis,
+// BenchmarkGetMany fetches 1, 10 and 100 secrets per call from a real Redis
+// (GetMany; RunView: a run resolving them over three scopes with its audited reads),
 // against the peer approach of one GET per name, and reports the round trips
 // and commands per call (from a go-redis hook) and Redis's own count of
 // commands (INFO commandstats).
@@ -445,8 +446,9 @@ func BenchmarkGetMany(b *testing.B) {
 		}
 		return sum
 	}
+	rv := store.NewRunView(s, store.Principal{Name: "bench", Scopes: []string{"secrets:get:bench/*"}}, "shop", "prod")
 	for _, n := range []int{1, 10, 100} {
-		for _, mode := range []string{"GetMany", "GetLoop"} {
+		for _, mode := range []string{"GetMany", "GetLoop", "RunView"} {
 			b.Run(fmt.Sprintf("%s/n=%d", mode, n), func(b *testing.B) {
 				batch := names[:n]
 				t0, c0, s0 := cnt.trips.Load(), cnt.cmds.Load(), serverCalls()
@@ -454,9 +456,23 @@ func BenchmarkGetMany(b *testing.B) {
 				for b.Loop() {
 					var found map[string]*store.Secret
 					var err error
-					if mode == "GetMany" {
+					switch mode {
+					case "GetMany":
 						found, _, err = s.GetMany(ctx, batch)
-					} else {
+					case "RunView":
+						// A task's resolution: every name over the run's
+						// three scopes, with its audited reads.
+						var vals map[string][]byte
+						var errs map[string]error
+						vals, errs, err = rv.Secrets(store.ForRun(ctx, "bench", "task"), batch)
+						if err == nil && len(errs) > 0 {
+							err = fmt.Errorf("%d names failed", len(errs))
+						}
+						found = make(map[string]*store.Secret, len(vals))
+						for k := range vals {
+							found[k] = nil
+						}
+					default:
 						found = make(map[string]*store.Secret, n)
 						for _, name := range batch {
 							var sec *store.Secret
