@@ -236,13 +236,15 @@ func (s *Storage) List(ctx context.Context, prefix, after string, limit int) ([]
 // can refuse an id; nothing else has been written then), then the other
 // writes, keeping the index in step. KEYS: index, stream, then KEYS[base+i]
 // for the nc conditions and nw writes; ARGV[argBase] = nc, ARGV[argBase+1]
-// = nw, then their values. It sets ok (false: a condition failed).
+// = nw, then their values; seen holds values already read in the script
+// (false: missing). It sets ok (false: a condition failed).
 const commitLua = `
 local nc, nw = tonumber(ARGV[argBase]), tonumber(ARGV[argBase + 1])
 local a = argBase + 2
 local ok = true
 for i = 1, nc do
-  local got = redis.call('GET', KEYS[base + i])
+  local got = seen[KEYS[base + i]]
+  if got == nil then got = redis.call('GET', KEYS[base + i]) end
   if ARGV[a + 1] == '1' then
     if got then ok = false end
   elseif got ~= ARGV[a] then
@@ -275,7 +277,7 @@ end
 `
 
 var commitScript = goredis.NewScript(`
-local base, argBase = 2, 1
+local base, argBase, seen = 2, 1, {}
 ` + commitLua + `
 if ok then return 1 end
 return 0
@@ -286,8 +288,15 @@ return 0
 var readCommitScript = goredis.NewScript(`
 local nr = tonumber(ARGV[1])
 local base, argBase = 2 + nr, 2
-local got = {}
-for i = 1, nr do got[i] = redis.call('GET', KEYS[2 + i]) end
+local got, seen = {}, {}
+for from = 1, nr, 500 do
+  local to = math.min(from + 499, nr)
+  local part = redis.call('MGET', unpack(KEYS, 2 + from, 2 + to))
+  for j = 1, #part do
+    got[from + j - 1] = part[j]
+    seen[KEYS[1 + from + j]] = part[j]
+  end
+end
 ` + commitLua + `
 local res = {0}
 if ok then res[1] = 1 end

@@ -548,3 +548,47 @@ func TestAuditTampering(t *testing.T) {
 		}
 	})
 }
+
+// TestReadCommit reads more keys than one MGET chunk of the script and
+// checks that a failed condition commits nothing and still returns the
+// records, while a holding one commits.
+func TestReadCommit(t *testing.T) {
+	ctx := context.Background()
+	st, err := redis.NewStorage(client(redistest.Start(t)), "rc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Commit(ctx, nil, []store.Write{{Key: "c/o/k0", Value: []byte("a")}, {Key: "c/o/k777", Value: []byte("b")}}); err != nil {
+		t.Fatal(err)
+	}
+	keys := make([]string, 1203)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("c/o/k%d", i)
+	}
+	for _, tc := range []struct {
+		name  string
+		cond  []byte
+		write bool
+	}{
+		{"condition fails", []byte("stale"), false},
+		{"condition holds", []byte("b"), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok, err := st.ReadCommit(ctx, keys, []store.Cond{{Key: "c/o/k777", Value: tc.cond}}, []store.Write{{Key: "c/o/new", Value: []byte("n")}})
+			if err != nil || ok != tc.write || len(got) != len(keys) {
+				t.Fatalf("ReadCommit: %d records, committed %v, %v", len(got), ok, err)
+			}
+			for i, v := range got {
+				want := map[int]string{0: "a", 777: "b"}[i]
+				if string(v) != want || (want == "") != (v == nil) {
+					t.Fatalf("record %d = %q, want %q", i, v, want)
+				}
+			}
+			now, err := st.Get(ctx, "c/o/new")
+			if err != nil || (now[0] != nil) != tc.write {
+				t.Fatalf("after ReadCommit, the write is there: %v (%v), want %v", now[0] != nil, err, tc.write)
+			}
+		})
+	}
+}
