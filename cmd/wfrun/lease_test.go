@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,7 +39,9 @@ func TestTerminateLiveRunAndRemove(t *testing.T) {
 		t.Fatalf("runs rm of a running run: exit %d: %s", code, errOut)
 	}
 	start := time.Now()
-	mustRun(t, "", "terminate", runID, "--reason", "no longer needed")
+	if out := mustRun(t, "", "terminate", runID, "--reason", "no longer needed", "-o", "json"); !json.Valid([]byte(out)) || !strings.Contains(out, `"status": "TERMINATED"`) || !strings.Contains(out, runID) {
+		t.Fatalf("terminate -o json: %s", out)
+	}
 	if err := cmd.Wait(); err == nil || cmd.ProcessState.ExitCode() != 1 {
 		t.Fatalf("the terminated run's process: %v", err)
 	}
@@ -52,7 +55,13 @@ func TestTerminateLiveRunAndRemove(t *testing.T) {
 	if _, errOut, code := wfrun(t, "", "terminate", runID); code != 1 || !strings.Contains(errOut, "TERMINATED") {
 		t.Fatalf("terminate of an ended run: exit %d: %s", code, errOut)
 	}
-	mustRun(t, "", "runs", "rm", runID)
+	var removed []struct {
+		WorkflowID string `json:"workflowId"`
+		Deleted    bool   `json:"deleted"`
+	}
+	if out := mustRun(t, "", "runs", "rm", runID, "-o", "json"); json.Unmarshal([]byte(out), &removed) != nil || len(removed) != 1 || removed[0].WorkflowID != runID || !removed[0].Deleted {
+		t.Fatalf("runs rm -o json: %s", out)
+	}
 	if _, _, code := wfrun(t, "", "show", runID); code != 1 {
 		t.Fatalf("show of a removed run: exit %d", code)
 	}
