@@ -35,8 +35,9 @@ WFRUN_MASTER_KEY_PREVIOUS to the old one, run rekey, then drop
 WFRUN_MASTER_KEY_PREVIOUS. Every process sharing a Redis store needs the new
 key afterwards.
 
-Runs that are still RUNNING or PAUSED hold values sealed under the current
-key; rekey refuses while there are any.`,
+Runs that are not archived yet (RUNNING, PAUSED, or ended and kept for a
+restart) hold values sealed under the current key; rekey refuses while there
+are any.`,
 		Example: `  wfrun secret rekey
   WFRUN_MASTER_KEY=$(openssl rand -base64 32) WFRUN_MASTER_KEY_PREVIOUS=$OLD wfrun secret rekey`,
 		Args: cobra.NoArgs,
@@ -114,27 +115,29 @@ func checkRekeyable(cmd *cobra.Command, cfg open.Config) (err error) {
 	return nil
 }
 
-// refuseWhileRunsLive refuses a rekey while runs that may still read their
-// sealed values (RUNNING or PAUSED) exist: the old key would be gone.
+// refuseWhileRunsLive refuses a rekey while any run that is not archived
+// exists: its _secrets are sealed under the current key and the key would be
+// gone (RUNNING and PAUSED runs still read them; an ended run not yet
+// archived may be restarted). Archived runs hold no sealed data.
 func refuseWhileRunsLive(cmd *cobra.Command) (err error) {
 	rs, err := openRunStore(cmd)
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, rs.Close()) }()
+	list, err := rs.List(cmd.Context(), runstore.ListOptions{})
+	if err != nil {
+		return err
+	}
 	var live []string
-	for _, status := range []string{"RUNNING", "PAUSED"} {
-		list, err := rs.List(cmd.Context(), runstore.ListOptions{Status: status})
-		if err != nil {
-			return err
-		}
-		for _, s := range list {
-			live = append(live, s.ID)
+	for _, s := range list {
+		if !s.Archived {
+			live = append(live, s.ID+" ("+s.Status+")")
 		}
 	}
 	if len(live) > 0 {
 		sort.Strings(live)
-		return fmt.Errorf("rekey: %d run(s) still RUNNING or PAUSED hold values sealed under the current key (%s); let them finish or stop them with `wfrun terminate RUN_ID`, then run rekey again; nothing was changed",
+		return fmt.Errorf("rekey: %d run(s) not yet archived hold values sealed under the current key (%s); let them finish or stop them with `wfrun terminate RUN_ID`, then run rekey again; nothing was changed",
 			len(live), strings.Join(live, ", "))
 	}
 	return nil

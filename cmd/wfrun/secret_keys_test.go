@@ -48,8 +48,9 @@ func TestRekeyOnEnvStoreAddsNoKey(t *testing.T) {
 	}
 }
 
-// Runs that are still RUNNING or PAUSED hold values sealed under the
-// current key: rekey refuses, naming them, and changes nothing.
+// Runs that are not archived (RUNNING, PAUSED, or ended but not yet
+// archived) hold values sealed under the current key: rekey refuses, naming
+// them, and changes nothing. Archived runs hold no sealed data.
 func TestRekeyRefusedWhileRunsLive(t *testing.T) {
 	home := cliEnv(t)
 	mustRun(t, "", "secret", "set", "x", "--value", "rekey-live-value")
@@ -63,11 +64,18 @@ func TestRekeyRefusedWhileRunsLive(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	done := runstore.Summary{ID: "run-d", WorkflowType: "w", Status: "COMPLETED", Archived: true}
+	if err := rs.Commit(context.Background(), "run-d", &runstore.Change{Summary: runstore.Summary{ID: "run-d", WorkflowType: "w", Status: "RUNNING"}, Head: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rs.Archive(context.Background(), "run-d", []byte(`{"workflowId":"run-d","status":"COMPLETED"}`), done); err != nil {
+		t.Fatal(err)
+	}
 	rs.Close()
 	keyFile, secrets := seal.KeyFilePath(home), filepath.Join(home, "secrets.db")
 	keyBefore, dbBefore := readFileOrNil(t, keyFile), readFileOrNil(t, secrets)
 	out, errOut, code := wfrun(t, "", "secret", "rekey")
-	want := "wfrun: rekey: 2 run(s) still RUNNING or PAUSED hold values sealed under the current key (run-a, run-b); let them finish or stop them with `wfrun terminate RUN_ID`, then run rekey again; nothing was changed\n"
+	want := "wfrun: rekey: 3 run(s) not yet archived hold values sealed under the current key (run-a (PAUSED), run-b (RUNNING), run-c (COMPLETED)); let them finish or stop them with `wfrun terminate RUN_ID`, then run rekey again; nothing was changed\n"
 	if code != 1 || out != "" || errOut != want {
 		t.Fatalf("rekey with live runs: exit %d, stdout %q, stderr %q; want exit 1 and %q", code, out, errOut, want)
 	}
