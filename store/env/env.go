@@ -37,6 +37,7 @@ func WithEnviron(environ []string) Option {
 
 // Store is the read-only environment backend.
 type Store struct {
+	store.ReadOnly
 	prefix  string
 	environ func() []string
 }
@@ -52,6 +53,7 @@ func New(opts ...Option) *Store {
 	for _, o := range opts {
 		o(s)
 	}
+	s.Why = "secrets come from " + s.prefix + "* environment variables"
 	return s
 }
 
@@ -137,32 +139,6 @@ func (s *Store) History(ctx context.Context, name string, n int) ([]*store.Secre
 		return nil, err
 	}
 	return []*store.Secret{sec}, nil
-}
-
-func (s *Store) readOnly(op, name string) error {
-	return fmt.Errorf("%s secret %q: %w: secrets come from %s* environment variables", op, name, store.ErrReadOnly, s.prefix)
-}
-
-// Put implements store.Store; the environment is read-only.
-func (s *Store) Put(ctx context.Context, sec *store.Secret, opts ...store.PutOption) (*store.Secret, error) {
-	name := ""
-	if sec != nil {
-		name = sec.Name
-	}
-	return nil, s.readOnly("put", name)
-}
-
-// Delete implements store.Store; the environment is read-only.
-func (s *Store) Delete(ctx context.Context, name string) error { return s.readOnly("delete", name) }
-
-// SetTags implements store.Store; the environment is read-only.
-func (s *Store) SetTags(ctx context.Context, name string, tags map[string]string) error {
-	return s.readOnly("tag", name)
-}
-
-// DeleteTags implements store.Store; the environment is read-only.
-func (s *Store) DeleteTags(ctx context.Context, name string, keys ...string) error {
-	return s.readOnly("untag", name)
 }
 
 // Close implements store.Store.

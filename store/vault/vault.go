@@ -60,6 +60,7 @@ type Options struct {
 // Store is the read-only Vault backend. The value New returns keeps no
 // secret values; ForRun returns a view that reads each secret once.
 type Store struct {
+	store.ReadOnly
 	c     *conn
 	cache *runCache // nil on the shared store
 }
@@ -78,7 +79,12 @@ func New(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{c: c}, nil
+	return &Store{ReadOnly: readOnly(c), c: c}, nil
+}
+
+// readOnly says where a refused write should go instead.
+func readOnly(c *conn) store.ReadOnly {
+	return store.ReadOnly{Why: "secrets are managed in Vault (" + c.where() + ")"}
 }
 
 // ForRun returns a view for one run: it shares the client and its login,
@@ -86,7 +92,7 @@ func New(opts Options) (*Store, error) {
 // its own lifetime, so a run reads each secret from Vault at most once.
 // store.NewRunView calls it (through store.PerRun) for every run.
 func (s *Store) ForRun() store.Store {
-	return &Store{c: s.c, cache: &runCache{m: map[string]cached{}}}
+	return &Store{ReadOnly: s.ReadOnly, c: s.c, cache: &runCache{m: map[string]cached{}}}
 }
 
 type cached struct {
@@ -199,32 +205,6 @@ func (s *Store) History(ctx context.Context, name string, n int) ([]*store.Secre
 		return nil, fmt.Errorf("secret %q: %w", name, store.ErrNotFound)
 	}
 	return out, nil
-}
-
-func (s *Store) readOnly(op, name string) error {
-	return fmt.Errorf("%s secret %q: %w: secrets are managed in Vault (%s)", op, name, store.ErrReadOnly, s.c.where())
-}
-
-// Put implements store.Store; Vault is read-only to wfrun.
-func (s *Store) Put(ctx context.Context, sec *store.Secret, opts ...store.PutOption) (*store.Secret, error) {
-	name := ""
-	if sec != nil {
-		name = sec.Name
-	}
-	return nil, s.readOnly("put", name)
-}
-
-// Delete implements store.Store; Vault is read-only to wfrun.
-func (s *Store) Delete(ctx context.Context, name string) error { return s.readOnly("delete", name) }
-
-// SetTags implements store.Store; Vault is read-only to wfrun.
-func (s *Store) SetTags(ctx context.Context, name string, tags map[string]string) error {
-	return s.readOnly("tag", name)
-}
-
-// DeleteTags implements store.Store; Vault is read-only to wfrun.
-func (s *Store) DeleteTags(ctx context.Context, name string, keys ...string) error {
-	return s.readOnly("untag", name)
 }
 
 // Close stops token renewal. Closing a run view (ForRun) only drops its
