@@ -168,7 +168,7 @@ func (r *runState) execList(ctx context.Context, list []*WorkflowTask, suffix st
 // the list's tasks has succeeded.
 func (r *runState) execListNotify(ctx context.Context, list []*WorkflowTask, suffix string, iter int, after func()) error {
 	var rests []*forkRest
-	lctx, stop := ctx, context.CancelFunc(func() {})
+	lctx, stop := ctx, context.CancelCauseFunc(func(error) {})
 	for i, wt := range list {
 		if err := lctx.Err(); err != nil {
 			return endList(ctx, rests, err)
@@ -183,8 +183,11 @@ func (r *runState) execListNotify(ctx context.Context, list []*WorkflowTask, suf
 			continue
 		}
 		if rests == nil {
-			lctx, stop = context.WithCancel(ctx)
-			defer stop()
+			// A failing branch stops the tasks after its JOIN with its own
+			// error as the cause, so a SUB_WORKFLOW there ends its child as
+			// for any other early end of the parent.
+			lctx, stop = context.WithCancelCause(ctx)
+			defer stop(nil)
 		}
 		var join *WorkflowTask
 		if i+1 < len(list) && list[i+1] != nil && list[i+1].Type == TypeJoin {
@@ -232,7 +235,7 @@ func (r *runState) execTask(ctx context.Context, wt *WorkflowTask, suffix string
 	case TypeForkJoin, TypeForkJoinDynamic:
 		// Outside execList (which lets the tasks after the JOIN start
 		// early) every branch is waited for.
-		rest, err := r.execFork(ctx, wt, nil, suffix, iter, func() {})
+		rest, err := r.execFork(ctx, wt, nil, suffix, iter, func(error) {})
 		if rest != nil && err == nil {
 			err = rest.wait()
 		}

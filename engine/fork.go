@@ -33,11 +33,11 @@ func notifyScheduled(ctx context.Context) {
 // may be nil) may run: when every task in its joinOn has succeeded (Conductor
 // JOIN semantics; branches not joined on keep running) or, failing that,
 // when every branch has ended. A branch that fails cancels the others and
-// calls stop, which ends the tasks after the JOIN. The returned forkRest
+// calls stop with its error, which ends the tasks after the JOIN. The returned forkRest
 // waits for the branches still running. The JOIN's record exists (IN_PROGRESS,
 // inputData.joinOn) from the moment the branches are scheduled, so a run
 // that ends early still shows it, CANCELED.
-func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *WorkflowTask, suffix string, iter int, stop func()) (*forkRest, error) {
+func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *WorkflowTask, suffix string, iter int, stop func(cause error)) (*forkRest, error) {
 	ref := wt.TaskReferenceName + suffix
 	rec, input, done, err := r.beginControl(ctx, wt, ref, iter)
 	if err != nil {
@@ -99,7 +99,7 @@ func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *Workflo
 				errs[i] = err
 				failed.Store(true)
 				cancelCause(err) // one branch failing ends the others
-				stop()           // and the tasks after the JOIN
+				stop(err)        // and the tasks after the JOIN
 			}
 		}()
 		<-scheduled

@@ -218,3 +218,61 @@ func TestConductorSubWorkflowParentTimeout(t *testing.T) {
 	}
 	checkTasks(t, sub.Tasks, "simple_task_in_sub_wf:CANCELED")
 }
+
+// A branch that is not joined on fails while a SUB_WORKFLOW after the JOIN
+// runs: the parent FAILS and its child is TERMINATED (Conductor cancels every
+// non-terminal task of a failed workflow, and SubWorkflow.cancel terminates
+// the child), not left RUNNING.
+func TestForkBranchFailureTerminatesSubWorkflowAfterJoin(t *testing.T) {
+	const def = `{"name":"fork_then_sub","version":1,"schemaVersion":2,"tasks":[
+	 {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN","forkTasks":[
+	   [{"name":"late_failure","taskReferenceName":"fails","type":"SIMPLE","retryCount":0}],
+	   [{"name":"quick","taskReferenceName":"quick","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"1"}}]]},
+	 {"name":"join","taskReferenceName":"join","type":"JOIN","joinOn":["quick"]},
+	 {"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"child_wf","version":1,
+	   "workflowDefinition":{"name":"child_wf","version":1,"schemaVersion":2,"tasks":[
+	     {"name":"child_task","taskReferenceName":"child_task","type":"SIMPLE","retryCount":0}]}}}]}`
+	childPolled := make(chan struct{})
+	e := harnessEngine(t, nil,
+		engine.WithWorker("late_failure", func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+			select {
+			case <-childPolled:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			return nil, errors.New("the branch fails after the JOIN let the sub-workflow start")
+		}),
+		engine.WithWorker("child_task", func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+			close(childPolled)
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}))
+	d, err := e.Parse([]byte(def))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := e.Start(ctx, d, json.RawMessage(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wf := viewRun(t, e, res.RunID)
+	if wf.Status != engine.StatusFailed {
+		t.Fatalf("parent %s %q", wf.Status, wf.Reason)
+	}
+	var childID string
+	for _, tk := range wf.Tasks {
+		if tk.TaskType == "SUB_WORKFLOW" {
+			childID = tk.SubWorkflowID
+		}
+	}
+	if childID == "" {
+		t.Fatalf("no sub-workflow started: %+v", wf.Tasks)
+	}
+	sub := viewRun(t, e, childID)
+	if sub.Status != engine.StatusTerminated || !strings.HasPrefix(sub.Reason, "Parent workflow has been terminated with reason: ") {
+		t.Fatalf("sub-workflow %s %q", sub.Status, sub.Reason)
+	}
+	checkTasks(t, sub.Tasks, "child_task:CANCELED")
+}
