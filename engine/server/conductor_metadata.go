@@ -58,6 +58,21 @@ func (s *Server) readJSON(w http.ResponseWriter, r *http.Request) ([]byte, bool)
 	return body, true
 }
 
+// decodeRequest reads a JSON body into v; a body that does not fit v is a
+// 400 naming the request type (what) and the JSON problem. It reports
+// whether the handler may go on.
+func (s *Server) decodeRequest(w http.ResponseWriter, r *http.Request, what string, v any) bool {
+	body, ok := s.readJSON(w, r)
+	if !ok {
+		return false
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		conductorError(w, r, http.StatusBadRequest, what+": "+jsonErr(err))
+		return false
+	}
+	return true
+}
+
 func (s *Server) registerWorkflow(w http.ResponseWriter, r *http.Request, _ store.Principal) {
 	body, ok := s.readJSON(w, r)
 	if !ok {

@@ -111,13 +111,8 @@ func (s *Server) taskUpdateError(w http.ResponseWriter, r *http.Request, err err
 // /api/tasks/update-v2 (204: no next task is handed out with the answer).
 func (s *Server) updateTask(v2 bool) conductorHandler {
 	return func(w http.ResponseWriter, r *http.Request, p store.Principal) {
-		body, ok := s.readJSON(w, r)
-		if !ok {
-			return
-		}
 		var res taskResult
-		if err := json.Unmarshal(body, &res); err != nil {
-			conductorError(w, r, http.StatusBadRequest, "TaskResult: "+jsonErr(err))
+		if !s.decodeRequest(w, r, "TaskResult", &res) {
 			return
 		}
 		if res.TaskID == "" {

@@ -25,13 +25,8 @@ type startRequest struct {
 }
 
 func (s *Server) startWorkflowRequest(w http.ResponseWriter, r *http.Request, p store.Principal) {
-	body, ok := s.readJSON(w, r)
-	if !ok {
-		return
-	}
 	var req startRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		conductorError(w, r, http.StatusBadRequest, "StartWorkflowRequest: "+jsonErr(err))
+	if !s.decodeRequest(w, r, "StartWorkflowRequest", &req) {
 		return
 	}
 	s.start(w, r, p, req)
