@@ -157,7 +157,9 @@
 // registered TaskDef of its name (WithTaskDefs: a TaskDefs registry filled
 // from a directory, or any TaskDefSource such as a server's metadata API),
 // with TaskDef's defaults for absent fields; the task-level retryCount
-// overrides the definition's, as in Conductor. retryLogic FIXED,
+// overrides the definition's, as in Conductor, and a task without any
+// definition is never retried (its own retryCount alone does not make it
+// retry, as in Conductor's DeciderService). retryLogic FIXED,
 // LINEAR_BACKOFF and EXPONENTIAL_BACKOFF (capped by maxRetryDelaySeconds);
 // every retry is a new record with retriedTaskId. timeoutSeconds applies
 // timeoutPolicy (RETRY, TIME_OUT_WF, ALERT_ONLY); responseTimeoutSeconds

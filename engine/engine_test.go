@@ -233,8 +233,16 @@ func TestRetriesAndOptional(t *testing.T) {
 	if h.calls["flaky"].Load() != 3 {
 		t.Fatalf("flaky ran %d times", h.calls["flaky"].Load())
 	}
+	// Without a task definition (inline or registered) a task is never
+	// retried, whatever its own retryCount says (Conductor's
+	// DeciderService.retry expects 0 retries when it finds no TaskDef).
 	res = h.run(`{"name":"w","tasks":[{"name":"fail","taskReferenceName":"f","retryCount":1}]}`, `{}`)
-	if res.Status != engine.StatusFailed || h.calls["fail"].Load() != 3 || !strings.Contains(res.Reason, "worker says no") {
+	if res.Status != engine.StatusFailed || h.calls["fail"].Load() != 2 || !strings.Contains(res.Reason, "worker says no") {
+		t.Fatalf("%s %q calls=%d", res.Status, res.Reason, h.calls["fail"].Load())
+	}
+	// With one, the task-level retryCount overrides the definition's.
+	res = h.run(`{"name":"w","tasks":[{"name":"fail","taskReferenceName":"f","retryCount":1,"taskDefinition":{"retryCount":5,"retryDelaySeconds":0}}]}`, `{}`)
+	if res.Status != engine.StatusFailed || h.calls["fail"].Load() != 4 {
 		t.Fatalf("%s %q calls=%d", res.Status, res.Reason, h.calls["fail"].Load())
 	}
 }

@@ -278,7 +278,8 @@ type taskPolicy struct {
 // absent field takes TaskDef's default (retryCount 3, retryDelaySeconds 60,
 // FIXED, responseTimeoutSeconds 3600, TIME_OUT_WF); the task-level
 // retryCount overrides the definition's. Without any definition a task is
-// not retried, unless its own retryCount says so (then without delay).
+// never retried, whatever its own retryCount says: Conductor's
+// DeciderService.retry expects 0 retries when it finds no TaskDef.
 func (e *Engine) policy(wt *WorkflowTask) taskPolicy {
 	td := wt.TaskDefinition
 	if td == nil && e.taskDefs != nil {
@@ -321,6 +322,9 @@ func (e *Engine) policy(wt *WorkflowTask) taskPolicy {
 		}
 	}
 	// Task-level settings override the definition (WorkflowTask.retryCount).
+	if !p.hasDef {
+		return p
+	}
 	if wt.RetryCount != nil {
 		p.retryCount = *wt.RetryCount
 	}
