@@ -127,6 +127,10 @@ type WorkflowTask struct {
 	// subParams resolves a subWorkflowParam name/version given as
 	// expressions ({"name":..,"version":..}).
 	subParams *interpolate.Template
+	// subDefExpr resolves a subWorkflowParam.workflowDefinition given as an
+	// expression ({"workflowDefinition":"${ref.output.def}"}): the
+	// definition is what the expression reads when the task is scheduled.
+	subDefExpr *interpolate.Template
 	// outputFilter is inputParameters.outputFilter, compiled (outputfilter.go).
 	outputFilter *outputFilter
 	// staticSecrets are the secret names the task reads or writes by name

@@ -974,6 +974,11 @@ func (r *runState) execSubWorkflow(ctx context.Context, wt *WorkflowTask, suffix
 		return err
 	}
 	def := wt.subDef
+	if def == nil && wt.subDefExpr != nil {
+		if def, err = r.subWorkflowDefinition(ctx, wt, rec); err != nil {
+			return r.failTask(ctx, rec, TaskFailedTerminal, err.Error())
+		}
+	}
 	if def == nil {
 		name, version, err := r.subWorkflowName(ctx, wt, rec)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -70,4 +71,90 @@ func parentEnding(ctx context.Context) (string, bool) {
 		return at.reason, true
 	}
 	return "", false
+}
+
+// subWorkflowDefinition resolves a subWorkflowParam.workflowDefinition given
+// as an expression (Conductor's SubWorkflowTaskMapper resolves it when the
+// task is scheduled, and SubWorkflow.start runs the Map it gives). It
+// returns nil when the expression gives nothing: the task then falls back
+// to subWorkflowParam.name, as Conductor does. The definition comes from run
+// data, so it may reference only the secrets this run's own definition
+// references: run data never chooses which secret is read.
+func (r *runState) subWorkflowDefinition(ctx context.Context, wt *WorkflowTask, rec *taskRecord) (*Definition, error) {
+	b, _, err := wt.subDefExpr.Execute(ctx, &runEnv{r: r, taskID: rec.TaskID, values: r.e.envValues}, interpolate.DeferSecrets, nil)
+	if err != nil {
+		return nil, fmt.Errorf("subWorkflowParam.workflowDefinition: %v", err)
+	}
+	var v struct {
+		WorkflowDefinition json.RawMessage `json:"workflowDefinition"`
+	}
+	_ = json.Unmarshal(b, &v)
+	raw := v.WorkflowDefinition
+	switch {
+	case len(raw) == 0 || string(raw) == "null":
+		return nil, nil
+	case raw[0] != '{':
+		return nil, fmt.Errorf("subWorkflowParam.workflowDefinition %s resolved to %s, not a workflow definition (a JSON object)",
+			wt.SubWorkflowParam.WorkflowDefinition, jsonKindOf(raw))
+	}
+	def, err := r.e.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("subWorkflowParam.workflowDefinition: %w", err)
+	}
+	allowed := definitionSecrets(r.def)
+	var bad []string
+	for n := range definitionSecrets(def) {
+		if !allowed[n] {
+			bad = append(bad, n)
+		}
+	}
+	if len(bad) > 0 {
+		sort.Strings(bad)
+		return nil, fmt.Errorf("subWorkflowParam.workflowDefinition references secrets the workflow definition does not (%s): run data cannot choose a secret", strings.Join(bad, ", "))
+	}
+	return def, nil
+}
+
+// definitionSecrets is every secret name a definition reads: its task
+// inputs, the names tasks read by name, its output, and those of its inline
+// sub-workflow definitions.
+func definitionSecrets(d *Definition) map[string]bool {
+	names := map[string]bool{}
+	var add func(d *Definition)
+	add = func(d *Definition) {
+		if d.outputTmpl != nil {
+			for _, n := range d.outputTmpl.SecretNames() {
+				names[n] = true
+			}
+		}
+		walkTasks(d.Tasks, func(t *WorkflowTask) {
+			if t.input != nil {
+				for _, n := range t.input.SecretNames() {
+					names[n] = true
+				}
+			}
+			for _, n := range t.staticSecrets {
+				names[n] = true
+			}
+			if t.subDef != nil {
+				add(t.subDef)
+			}
+		})
+	}
+	add(d)
+	return names
+}
+
+// jsonKindOf names the JSON kind of a value for an error message (never
+// the value: it may come from run data).
+func jsonKindOf(raw json.RawMessage) string {
+	switch raw[0] {
+	case '"':
+		return "a string"
+	case '[':
+		return "a list"
+	case 't', 'f':
+		return "a boolean"
+	}
+	return "a number"
 }

@@ -400,6 +400,18 @@ func (v *validator) subWorkflow(t *WorkflowTask) {
 		t.subDef = sub
 		return
 	}
+	if len(wd) > 0 && wd[0] == '"' {
+		var expr string
+		if err := json.Unmarshal(wd, &expr); err != nil || !isExpression(expr) {
+			v.add(t.loc+"/subWorkflowParam/workflowDefinition", "must be a workflow definition (a JSON object) or an expression giving one")
+			return
+		}
+		doc, _ := json.Marshal(map[string]string{"workflowDefinition": expr})
+		t.subDefExpr = v.compile(doc, t.loc+"/subWorkflowParam/workflowDefinition")
+		if t.subDefExpr != nil && t.subDefExpr.HasSecrets() {
+			v.add(t.loc+"/subWorkflowParam/workflowDefinition", "a sub-workflow definition cannot come from a secret")
+		}
+	}
 	if strings.TrimSpace(p.Name) == "" {
 		v.add(t.loc+"/subWorkflowParam/name", "SUB_WORKFLOW needs subWorkflowParam.name or an inline workflowDefinition")
 		return

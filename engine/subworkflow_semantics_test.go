@@ -1,0 +1,90 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/wfrun/wfrun/engine"
+)
+
+// InlineSubWorkflowFromExpressionSpec: the definitions the spec builds in
+// Groovy, transcribed as JSON (testdata/conductor/transcribed, SOURCES.md).
+// wf_builder (integration_task_1) returns the sub-workflow definition; the
+// SUB_WORKFLOW's workflowDefinition "${wf_builder.output.result}" runs it
+// (complex_dynamic_plan_wf is not in the definitions directory). With
+// iterations=2, threshold=5: iteration 1 takes the low path (INLINE),
+// iteration 2 the high path (integration_task_1 with category "high"); the
+// child completes with loopsDone 2, allDone true, and so does the parent.
+func TestConductorInlineSubWorkflowFromExpression(t *testing.T) {
+	sub, err := os.ReadFile(conductorDir + "/transcribed/complex_dynamic_plan_wf.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var highInputs []map[string]any
+	e := harnessEngine(t, nil, engine.WithWorker("integration_task_1", func(_ context.Context, in json.RawMessage) (json.RawMessage, error) {
+		var m map[string]any
+		_ = json.Unmarshal(in, &m)
+		if m["category"] == "high" {
+			highInputs = append(highInputs, m)
+			return json.RawMessage(`{"label":"high","done":true}`), nil
+		}
+		if m["tp1"] != 5.0 || m["tp2"] != 2.0 {
+			t.Errorf("wf_builder input %v", m)
+		}
+		return json.RawMessage(`{"result":` + string(sub) + `}`), nil
+	}))
+	d := harnessDef(t, e, "transcribed/inline_subwf_expr_parent_wf.json")
+	res := startRun(t, e, d, `{"iterations":2,"threshold":5}`, engine.WithCorrelationID("inline-subwf-expr-test"))
+	wf := viewRun(t, e, res.RunID)
+	if wf.Status != engine.StatusCompleted {
+		t.Fatalf("%s %q", wf.Status, wf.Reason)
+	}
+	checkTasks(t, wf.Tasks, "integration_task_1:COMPLETED", "SUB_WORKFLOW:COMPLETED")
+	if wf.Tasks[0].Ref != "wf_builder" {
+		t.Fatalf("tasks %+v", wf.Tasks)
+	}
+	child := viewRun(t, e, wf.Tasks[1].SubWorkflowID)
+	if child.Status != engine.StatusCompleted || child.Output["loopsDone"] != 2.0 || child.Output["allDone"] != true {
+		t.Fatalf("sub-workflow %s %v", child.Status, child.Output)
+	}
+	var high int
+	for _, tk := range child.Tasks {
+		if tk.TaskType == "integration_task_1" && tk.Input["category"] == "high" {
+			high++
+		}
+	}
+	if high != 1 || len(highInputs) != 1 || highInputs[0]["product"] != 10.0 {
+		t.Fatalf("high-path tasks %d, inputs %v", high, highInputs)
+	}
+	jsonEq(t, res.Output, `{"loopsDone":2,"allDone":true}`)
+}
+
+// A workflowDefinition expression that gives something other than a
+// definition fails the task with the reason; one that gives nothing falls
+// back to subWorkflowParam.name (SubWorkflowTaskMapper); one whose
+// definition reads a secret the parent's definition does not is refused.
+func TestSubWorkflowDefinitionExpressionEdges(t *testing.T) {
+	for _, tc := range []struct {
+		name, output, wantStatus, wantReason string
+	}{
+		{"not an object", `{"result":"a text"}`, engine.StatusFailed, "resolved to a string, not a workflow definition"},
+		{"absent: by name", `{}`, engine.StatusFailed, `workflow definition not found: "complex_dynamic_plan_wf"`},
+		{"invalid definition", `{"result":{"name":"x","tasks":[{"name":"a","type":"SIMPLE"}]}}`, engine.StatusFailed, "taskReferenceName"},
+		{"chosen secret", `{"result":{"name":"x","tasks":[{"name":"a","taskReferenceName":"a","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"1","k":"${workflow.secrets.db_password}"}}]}}`,
+			engine.StatusFailed, "references secrets the workflow definition does not (db_password)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := harnessEngine(t, nil, engine.WithWorker("integration_task_1", echoWorker(tc.output)))
+			d := harnessDef(t, e, "transcribed/inline_subwf_expr_parent_wf.json")
+			res := startRun(t, e, d, `{"iterations":2,"threshold":5}`)
+			wf := viewRun(t, e, res.RunID)
+			if wf.Status != tc.wantStatus || !strings.Contains(wf.Reason, tc.wantReason) {
+				t.Fatalf("%s %q, want %s with %q", wf.Status, wf.Reason, tc.wantStatus, tc.wantReason)
+			}
+			checkTasks(t, wf.Tasks, "integration_task_1:COMPLETED", "SUB_WORKFLOW:FAILED_WITH_TERMINAL_ERROR")
+		})
+	}
+}
