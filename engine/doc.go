@@ -163,7 +163,9 @@
 // LINEAR_BACKOFF and EXPONENTIAL_BACKOFF (capped by maxRetryDelaySeconds);
 // every retry is a new record with retriedTaskId. timeoutSeconds applies
 // timeoutPolicy (RETRY, TIME_OUT_WF, ALERT_ONLY); responseTimeoutSeconds
-// times an unanswered attempt out and retries it; inputTemplate supplies
+// times an unanswered attempt out and retries it (a SIMPLE task handed to
+// remote workers runs these clocks from the worker's poll, and
+// pollTimeoutSeconds while it waits for one: remote.go); inputTemplate supplies
 // input defaults; concurrentExecLimit and rateLimitPerFrequency hold tasks
 // SCHEDULED across the engine's runs. The workflow's timeoutSeconds applies
 // its timeoutPolicy (TIME_OUT_WF, or ALERT_ONLY, the default). Every timer

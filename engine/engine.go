@@ -135,6 +135,11 @@ type RemoteTask struct {
 	Input                              json.RawMessage
 	// Def is the task's entry in the workflow definition (its JSON).
 	Def json.RawMessage
+	// ResponseTimeout is how long a worker that polled the task may stay
+	// silent before the attempt times out (see Polled).
+	ResponseTimeout time.Duration
+
+	att *remoteAttempt // the attempt's clocks (Polled, Progress)
 }
 
 // RemoteWorkerFunc runs a SIMPLE task for which no WithWorker handler is

@@ -373,10 +373,11 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 		retry = prev.RetryCount + 1
 	}
 	// WAIT/HUMAN wait for an external completion; a SIMPLE task handed to
-	// remote workers (WithRemoteWorkers) has its response timeout enforced
-	// where workers poll (the server's queue reassigns it).
+	// remote workers (WithRemoteWorker) is IN_PROGRESS from a worker's poll
+	// and its clocks run from there (remote.go).
 	_, local := r.e.workers[wt.Name]
-	waits := wt.Type == TypeWait || wt.Type == TypeHuman || (wt.Type == TypeSimple && !local && r.e.remote != nil)
+	remote := wt.Type == TypeSimple && !local && r.e.remote != nil
+	waits := wt.Type == TypeWait || wt.Type == TypeHuman || remote
 	for {
 		rec, input, done, fail, err := r.begin(ctx, wt, ref, iter, retry)
 		if err != nil {
@@ -400,12 +401,19 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 		if err != nil {
 			return err
 		}
-		if err := r.transition(ctx, rec, TaskInProgress, ""); err != nil {
-			release()
-			return err
+		if !remote {
+			if err := r.transition(ctx, rec, TaskInProgress, ""); err != nil {
+				release()
+				return err
+			}
 		}
 		actx, cancel := context.WithCancelCause(ctx)
-		stopWatch := r.watchAttempt(cancel, rec, pol, waits)
+		stopWatch := func() {}
+		if remote {
+			actx = withAttemptCancel(actx, cancel)
+		} else {
+			stopWatch = r.watchAttempt(cancel, rec, pol, waits)
+		}
 		res := r.runLeaf(actx, wt, rec, withoutOutputFilter(wt, input))
 		stopWatch()
 		release()
@@ -558,15 +566,22 @@ func (r *runState) remoteTask(ctx context.Context, wt *WorkflowTask, rec *taskRe
 		TaskID: rec.TaskID, Ref: rec.Ref, Name: wt.Name, RetryCount: rec.RetryCount, Iteration: rec.Iteration,
 		Input: input, Def: wt.raw,
 	}
-	// Stored IN_PROGRESS and awaiting: the task shows while a worker has
-	// it, and its answer may reach another process sharing the run store
-	// (CompleteTask).
+	// Stored SCHEDULED and awaiting: the task shows while it waits for a
+	// worker, and its answer may reach another process sharing the run
+	// store (CompleteTask). A resumed attempt is offered again.
 	rec.Awaiting = true
+	if rec.Status == TaskInProgress {
+		rec.Status, rec.Start = TaskScheduled, 0
+	}
 	r.touchLocked(rec)
 	r.mu.Unlock()
 	if err := r.save(ctx); err != nil {
 		return tasks.Result{Status: tasks.Failed, Reason: r.sec.Excerpt(err.Error(), maxReasonBytes)}
 	}
+	pol := r.e.policy(wt)
+	att, stop := r.watchRemote(ctx, rec, pol)
+	defer stop()
+	t.att, t.ResponseTimeout = att, time.Duration(remoteResponseTimeout(pol))*time.Second
 	res := r.remoteOrSignal(ctx, t, rec.Ref)
 	if res.Status == tasks.Completed {
 		if len(res.Output) == 0 {

@@ -30,6 +30,7 @@ type TaskDef struct {
 	MaxRetryDelaySeconds        int             `json:"maxRetryDelaySeconds,omitempty"`
 	TimeoutSeconds              int64           `json:"timeoutSeconds,omitempty"`
 	ResponseTimeoutSeconds      *int64          `json:"responseTimeoutSeconds,omitempty"`
+	PollTimeoutSeconds          *int64          `json:"pollTimeoutSeconds,omitempty"`
 	TimeoutPolicy               string          `json:"timeoutPolicy,omitempty"`
 	InputTemplate               json.RawMessage `json:"inputTemplate,omitempty"`
 	ConcurrentExecLimit         *int            `json:"concurrentExecLimit,omitempty"`
@@ -265,6 +266,7 @@ type taskPolicy struct {
 	maxDelay        int
 	timeout         int64
 	responseTimeout int64
+	pollTimeout     int64 // remote tasks: SCHEDULED longer than this times out
 	timeoutPolicy   string
 	inputTemplate   json.RawMessage
 	concurrentLimit int
@@ -307,6 +309,9 @@ func (e *Engine) policy(wt *WorkflowTask) taskPolicy {
 		p.timeout = td.TimeoutSeconds
 		if td.ResponseTimeoutSeconds != nil {
 			p.responseTimeout = *td.ResponseTimeoutSeconds
+		}
+		if td.PollTimeoutSeconds != nil {
+			p.pollTimeout = *td.PollTimeoutSeconds
 		}
 		if td.TimeoutPolicy != "" {
 			p.timeoutPolicy = strings.ToUpper(td.TimeoutPolicy)

@@ -58,7 +58,7 @@ func (s *Server) initConductor() error {
 		return nil
 	}
 	c := &conductor{defs: &defStore{dir: s.conductorDir}, starting: map[string]chan error{}, active: map[string]*runHandle{}, gaveUp: map[string]bool{}}
-	c.queue = newQueue(s.now, c.defs.responseTimeout)
+	c.queue = newQueue()
 	c.queue.onPoll = func(name string, n int) { s.metrics.tasksPolled.WithLabelValues(name).Add(float64(n)) }
 	opts := append([]engine.Option{}, s.engineOpts...)
 	opts = append(opts,
@@ -72,9 +72,9 @@ func (s *Server) initConductor() error {
 		return err
 	}
 	c.eng = eng
+	c.queue.clock = eng.Clock()
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.polls, c.stopPolls = context.WithCancel(c.ctx)
-	go c.queue.sweep(c.ctx, time.Second)
 	s.conductor = c
 	if s.takeover > 0 {
 		go s.takeoverLoop(c.ctx, s.takeover)

@@ -61,65 +61,6 @@ func TestConductorBadRequests(t *testing.T) {
 	}
 }
 
-// TestConductorResponseTimeoutReassigns: a worker that polls and never
-// answers loses the task after responseTimeoutSeconds; the next poll gets it
-// under a new id, and the late worker's update is refused.
-func TestConductorResponseTimeoutReassigns(t *testing.T) {
-	ts := newConductorServer(t, nil)
-	if st, _, body := ts.do(t, "POST", "/api/metadata/taskdefs", `[{"name":"slow_task","responseTimeoutSeconds":1,"retryCount":0}]`); st != 200 {
-		t.Fatalf("taskdefs: %d %s", st, body)
-	}
-	if st, _, body := ts.do(t, "POST", "/api/metadata/workflow", simpleDef); st != 200 {
-		t.Fatalf("register: %d %s", st, body)
-	}
-	st, ct, id := ts.do(t, "POST", "/api/workflow/one_simple", `{"k":"v"}`)
-	if st != 200 || !strings.HasPrefix(ct, "text/plain") || id == "" {
-		t.Fatalf("start: %d %s %q", st, ct, id)
-	}
-	poll := func() []map[string]any {
-		_, _, body := ts.do(t, "GET", "/api/tasks/poll/batch/slow_task?workerid=w&count=1&timeout=3000", "")
-		var got []map[string]any
-		if err := json.Unmarshal([]byte(body), &got); err != nil {
-			t.Fatalf("poll: %v %s", err, body)
-		}
-		return got
-	}
-	first := poll()
-	if len(first) != 1 || first[0]["workflowInstanceId"] != id || first[0]["referenceTaskName"] != "work" {
-		t.Fatalf("first poll: %v", first)
-	}
-	// The silent worker: nothing for a second, then the task is offered again.
-	second := poll()
-	if len(second) != 1 || second[0]["taskId"] == first[0]["taskId"] {
-		t.Fatalf("second poll after the response timeout: %v", second)
-	}
-	late, _ := json.Marshal(map[string]any{"taskId": first[0]["taskId"], "workflowInstanceId": id, "status": "COMPLETED", "outputData": map[string]any{"r": "late"}})
-	if st, _, body := ts.do(t, "POST", "/api/tasks", string(late)); st != 404 {
-		t.Errorf("late update: %d %s, want 404", st, body)
-	}
-	upd, _ := json.Marshal(map[string]any{"taskId": second[0]["taskId"], "workflowInstanceId": id, "status": "COMPLETED", "outputData": map[string]any{"r": "on time"}})
-	if st, ct, body := ts.do(t, "POST", "/api/tasks", string(upd)); st != 200 || !strings.HasPrefix(ct, "text/plain") || body != second[0]["taskId"] {
-		t.Fatalf("update: %d %s %q", st, ct, body)
-	}
-	if st, _, body := ts.do(t, "POST", "/api/tasks", string(upd)); st != 404 {
-		t.Errorf("second update of the same task: %d %s, want 404", st, body)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		_, _, body := ts.do(t, "GET", "/api/workflow/"+id+"/status?includeOutput=true", "")
-		if strings.Contains(body, `"COMPLETED"`) {
-			if !strings.Contains(body, `"r":"on time"`) {
-				t.Errorf("status: %s", body)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not completed: %s", body)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestConductorRegisteredTaskDefRetries: a task definition registered
 // through /api/metadata/taskdefs applies to the SIMPLE task of its name: a
 // worker's FAILED answer is retried (retryCount 1), the second answer ends

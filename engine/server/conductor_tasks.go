@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/wfrun/wfrun/engine"
@@ -34,10 +33,10 @@ func (d *delivery) task() map[string]any {
 	}
 	return map[string]any{
 		"taskType": d.t.Name, "taskDefName": d.t.Name, "status": "IN_PROGRESS",
-		"inputData": input, "referenceTaskName": d.t.Ref, "retryCount": d.t.RetryCount + d.attempt,
+		"inputData": input, "referenceTaskName": d.t.Ref, "retryCount": d.t.RetryCount,
 		"pollCount": d.pollCount, "iteration": d.t.Iteration,
 		"scheduledTime": d.scheduled.UnixMilli(), "startTime": d.polled.UnixMilli(), "updateTime": d.polled.UnixMilli(),
-		"responseTimeoutSeconds": int64(d.timeout / time.Second),
+		"responseTimeoutSeconds": int64(d.t.ResponseTimeout / time.Second),
 		"workflowInstanceId":     d.t.RunID, "workflowType": d.t.WorkflowType, "correlationId": d.t.CorrelationID,
 		"taskId": d.id, "workerId": d.workerID, "workflowTask": wt,
 	}
@@ -126,6 +125,14 @@ func (s *Server) updateTask(v2 bool) conductorHandler {
 		if errors.Is(err, ErrUnknownTask) {
 			err = s.forwardUpdate(r, res)
 		}
+		if errors.Is(err, errTaskEnded) {
+			// Conductor's answer to an update of a task that already ended
+			// (a worker answering after its response timeout, a second
+			// answer): success, and the update is not applied.
+			s.log.Info("task update ignored: the task already ended", "taskId", res.TaskID,
+				"workflowId", res.WorkflowInstanceID, "status", res.Status)
+			err = nil
+		}
 		if err != nil {
 			s.taskUpdateError(w, r, err)
 			return
@@ -178,36 +185,48 @@ func (s *Server) updateTaskByRef(w http.ResponseWriter, r *http.Request, p store
 	}
 }
 
-// forwardUpdate delivers a worker's answer for a run another serve process
-// executes (sharing the run store): through engine.CompleteTask, which
-// seals it into the run store, where that process's runner picks it up. A
-// run this process executes is answered by its queue alone, so an answer
-// that came too late (the task was reassigned) stays refused.
+// errTaskEnded: an update for a task whose attempt already ended.
+var errTaskEnded = errors.New("the task already ended")
+
+// forwardUpdate handles an answer this process's queue does not hold. For
+// a run another serve process executes (sharing the run store) it goes
+// through engine.CompleteTask, which seals it into the run store, where that
+// process's runner picks it up. An answer for an attempt that already ended
+// (timed out and retried under a new id, answered before, or its run
+// ended) is errTaskEnded: never applied, to this attempt or its retry.
 func (s *Server) forwardUpdate(r *http.Request, res taskResult) error {
 	c := s.conductor
 	runID := res.WorkflowInstanceID
-	c.mu.Lock()
-	local := c.active[runID] != nil
-	c.mu.Unlock()
-	if local || runID == "" {
+	if runID == "" {
 		return fmt.Errorf("%w: %s", ErrUnknownTask, res.TaskID)
 	}
 	doc, err := s.execution(r.Context(), runID)
 	if err != nil {
 		return fmt.Errorf("%w: %s (run %s: %v)", ErrUnknownTask, res.TaskID, runID, err)
 	}
-	base, _, _ := strings.Cut(res.TaskID, "-r")
-	ref := ""
+	var task map[string]any
 	list, _ := doc["tasks"].([]any)
 	for _, it := range list {
-		t, _ := it.(map[string]any)
-		if id, _ := t["taskId"].(string); id != "" && (id == res.TaskID || strings.HasPrefix(res.TaskID, id+"-r") || id == base) && t["status"] == "IN_PROGRESS" {
-			ref, _ = t["referenceTaskName"].(string)
+		if t, _ := it.(map[string]any); t != nil && t["taskId"] == res.TaskID {
+			task = t
 		}
 	}
-	if ref == "" {
+	if task == nil {
 		return fmt.Errorf("%w: %s", ErrUnknownTask, res.TaskID)
 	}
+	status, _ := task["status"].(string)
+	wfStatus, _ := doc["status"].(string)
+	if (status != engine.TaskScheduled && status != engine.TaskInProgress) || (wfStatus != engine.StatusRunning && wfStatus != engine.StatusPaused) {
+		return fmt.Errorf("%w: task %s is %s", errTaskEnded, res.TaskID, status)
+	}
+	c.mu.Lock()
+	local := c.active[runID] != nil
+	c.mu.Unlock()
+	if local {
+		// Executed here, and no longer in the queue: its attempt is ending.
+		return fmt.Errorf("%w: %s", ErrUnknownTask, res.TaskID)
+	}
+	ref, _ := task["referenceTaskName"].(string)
 	switch res.Status {
 	case "COMPLETED", "FAILED", "FAILED_WITH_TERMINAL_ERROR":
 	default:

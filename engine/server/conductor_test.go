@@ -34,6 +34,13 @@ type conductorServer struct {
 // secret store and a memory run store (or runs, when given).
 func newConductorServer(t *testing.T, runs runstore.Store, opts ...server.Option) *conductorServer {
 	t.Helper()
+	return newConductorServerWith(t, runs, nil, opts...)
+}
+
+// newConductorServerWith is newConductorServer with more engine options
+// (a manual clock).
+func newConductorServerWith(t *testing.T, runs runstore.Store, more []engine.Option, opts ...server.Option) *conductorServer {
+	t.Helper()
 	st := memory.New()
 	if runs == nil {
 		runs = runstore.NewMemory()
@@ -47,6 +54,7 @@ func newConductorServer(t *testing.T, runs runstore.Store, opts ...server.Option
 			return store.NewRunView(st, store.Principal{Name: p.Name, Scopes: p.Scopes}, project, environment)
 		}),
 	}
+	engOpts = append(engOpts, more...)
 	all := append([]server.Option{server.WithLogger(logger), server.WithConductor(t.TempDir(), engOpts...)}, opts...)
 	srv, err := server.New(st, all...)
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"time"
 )
 
 // Definitions registered through /api/metadata live as JSON files in one
@@ -199,13 +198,6 @@ func (d *defStore) TaskDef(name string) (*engine.TaskDef, bool) {
 		return nil, false
 	}
 	return defs[0], true
-}
-
-func (d *defStore) responseTimeout(name string) time.Duration {
-	if td, ok := d.TaskDef(name); ok && td.ResponseTimeoutSeconds != nil && *td.ResponseTimeoutSeconds > 0 {
-		return time.Duration(*td.ResponseTimeoutSeconds) * time.Second
-	}
-	return DefaultResponseTimeout
 }
 
 func writeFileAtomic(path string, b []byte) error {

@@ -21,9 +21,12 @@
 //     worker: it receives ${workflow.secrets.*} resolved (as Orkes does)
 //     and $<…> verbatim (SPEC §1: the executing component resolves it);
 //     what it returns goes through the engine's path, masked and sealed
-//     before it is stored. A polled task not answered within its task
-//     definition's responseTimeoutSeconds is offered again under a new task
-//     id; the late answer is refused (404).
+//     before it is stored. A task is SCHEDULED until a worker polls it and
+//     IN_PROGRESS from then; the engine keeps its clocks (timeoutSeconds,
+//     pollTimeoutSeconds, responseTimeoutSeconds, see engine.RemoteTask):
+//     an attempt not answered in time is TIMED_OUT and retried under a new
+//     task id as its definition says. An answer for an attempt that already
+//     ended is taken with success and applied to nothing, as Conductor does.
 //   - /metrics (Prometheus) and /healthz.
 //
 // # Several processes

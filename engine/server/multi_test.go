@@ -73,10 +73,16 @@ func TestUpdateThroughAnotherProcess(t *testing.T) {
 	if !strings.Contains(body, `"COMPLETED"`) || !strings.Contains(body, "answered via B") {
 		t.Fatalf("run after an answer through B: %s", body)
 	}
-	// A second answer for the same task is refused by both.
+	// A second answer for the same task is taken by both (Conductor answers
+	// an update of an ended task with success) and applied by neither.
+	again, _ := json.Marshal(map[string]any{"taskId": got[0]["taskId"], "workflowInstanceId": id, "status": "FAILED",
+		"outputData": map[string]any{"r": "a second answer"}})
 	for name, s := range map[string]*testServer{"A": a, "B": b} {
-		if st, _, body := s.do(t, "POST", "/api/tasks", string(upd)); st != 404 {
+		if st, _, body := s.do(t, "POST", "/api/tasks", string(again)); st != 200 {
 			t.Errorf("repeated answer through %s: %d %s", name, st, body)
 		}
+	}
+	if _, _, view := b.do(t, "GET", "/api/workflow/"+id, ""); strings.Contains(view, "a second answer") || !strings.Contains(view, `"status":"COMPLETED"`) {
+		t.Errorf("a second answer was applied: %s", view)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
@@ -15,48 +14,51 @@ import (
 
 // The task queue between the engine's SIMPLE tasks and the workers that
 // poll for them. A task waits in its name's queue until a worker polls it;
-// it then belongs to that worker until it answers or its response timeout
-// passes, when it goes back to the head of the queue under a new task id
-// (the late worker's update is refused, so no result is taken twice).
-// The resolved input lives only here, in memory, until the task is done.
+// the poll makes it IN_PROGRESS in the run (engine.RemoteTask.Polled), and
+// from then on the engine keeps its clocks: when a worker stays silent past
+// responseTimeoutSeconds the engine times the attempt out and retries it
+// under a new task id as the task definition says, and the attempt leaves
+// this queue (its dispatch context ends). The resolved input lives only
+// here, in memory, until the task is done.
 
-// DefaultResponseTimeout applies to tasks whose task definition sets no
-// responseTimeoutSeconds (Conductor's default is one hour).
-const DefaultResponseTimeout = time.Hour
-
-// ErrUnknownTask: an update for a task id that is not waiting for a result
-// (never polled, already answered, or reassigned after its response timeout).
+// ErrUnknownTask: an update for a task id this server knows nothing of
+// (never scheduled, or of a run no longer stored).
 var ErrUnknownTask = errors.New("task is not in progress on this server")
 
 type delivery struct {
 	id        string // the task id the worker sees
-	attempt   int    // reassignments so far
 	t         engine.RemoteTask
-	timeout   time.Duration
 	scheduled time.Time
 	polled    time.Time
 	workerID  string
 	pollCount int
-	deadline  time.Time
+	queued    bool              // waiting in pending (false: with a worker, or waiting for its callback)
+	ctx       context.Context   // the dispatch's: ends when the engine stops waiting
 	done      chan tasks.Result // buffered 1; receives exactly one result
 }
 
 type queue struct {
-	mu       sync.Mutex
-	pending  map[string][]*delivery // task name → FIFO
-	inflight map[string]*delivery   // task id → polled task
-	byRef    map[string]*delivery   // run id + "/" + ref → current delivery
-	wake     map[string]chan struct{}
-	timeouts func(name string) time.Duration
-	now      func() time.Time
-	onPoll   func(name string, n int)
+	mu      sync.Mutex
+	pending map[string][]*delivery // task name → FIFO
+	byID    map[string]*delivery   // task id → live delivery (queued or not)
+	byRef   map[string]*delivery   // run id + "/" + ref → live delivery
+	wake    map[string]chan struct{}
+	clock   engine.Clock // the engine's: callbacks and timestamps
+	onPoll  func(name string, n int)
 }
 
-func newQueue(now func() time.Time, timeouts func(string) time.Duration) *queue {
+func newQueue() *queue {
 	return &queue{
-		pending: map[string][]*delivery{}, inflight: map[string]*delivery{}, byRef: map[string]*delivery{},
-		wake: map[string]chan struct{}{}, timeouts: timeouts, now: now,
+		pending: map[string][]*delivery{}, byID: map[string]*delivery{}, byRef: map[string]*delivery{},
+		wake: map[string]chan struct{}{},
 	}
+}
+
+func (q *queue) now() time.Time {
+	if q.clock == nil {
+		return time.Now()
+	}
+	return q.clock.Now()
 }
 
 // wakeLocked wakes the pollers of name.
@@ -77,12 +79,14 @@ func (q *queue) waitChanLocked(name string) <-chan struct{} {
 }
 
 // dispatch is the engine's RemoteWorkerFunc: it queues t and waits for a
-// worker's result. When ctx ends (shutdown) the task leaves the queue and
-// the engine leaves it IN_PROGRESS in the stored run (resumable).
+// worker's result. When ctx ends (shutdown, or the engine timed the
+// attempt out) the task leaves the queue: a worker's later answer for it is
+// not taken.
 func (q *queue) dispatch(ctx context.Context, t engine.RemoteTask) tasks.Result {
-	d := &delivery{id: t.TaskID, t: t, timeout: q.timeouts(t.Name), scheduled: q.now(), done: make(chan tasks.Result, 1)}
+	d := &delivery{id: t.TaskID, t: t, scheduled: q.now(), queued: true, ctx: ctx, done: make(chan tasks.Result, 1)}
 	q.mu.Lock()
 	q.pending[t.Name] = append(q.pending[t.Name], d)
+	q.byID[d.id] = d
 	q.byRef[t.RunID+"/"+t.Ref] = d
 	q.wakeLocked(t.Name)
 	q.mu.Unlock()
@@ -102,6 +106,20 @@ func (q *queue) remove(d *delivery) {
 }
 
 func (q *queue) removeLocked(d *delivery) {
+	q.unqueueLocked(d)
+	if q.byID[d.id] == d {
+		delete(q.byID, d.id)
+	}
+	if q.byRef[d.t.RunID+"/"+d.t.Ref] == d {
+		delete(q.byRef, d.t.RunID+"/"+d.t.Ref)
+	}
+}
+
+func (q *queue) unqueueLocked(d *delivery) {
+	if !d.queued {
+		return
+	}
+	d.queued = false
 	list := q.pending[d.t.Name]
 	for i, x := range list {
 		if x == d {
@@ -109,14 +127,11 @@ func (q *queue) removeLocked(d *delivery) {
 			break
 		}
 	}
-	delete(q.inflight, d.id)
-	if q.byRef[d.t.RunID+"/"+d.t.Ref] == d {
-		delete(q.byRef, d.t.RunID+"/"+d.t.Ref)
-	}
 }
 
 // poll takes up to count tasks of name, waiting up to wait for the first.
 // Both ctx (the request) and stop (the server's shutdown) end the wait.
+// Each task taken is IN_PROGRESS in its run before poll returns it.
 func (q *queue) poll(ctx, stop context.Context, name, workerID string, count int, wait time.Duration) []*delivery {
 	if count < 1 {
 		count = 1
@@ -125,7 +140,6 @@ func (q *queue) poll(ctx, stop context.Context, name, workerID string, count int
 	defer deadline.Stop()
 	for {
 		q.mu.Lock()
-		q.reassignLocked()
 		list := q.pending[name]
 		if len(list) > 0 {
 			n := min(count, len(list))
@@ -133,11 +147,15 @@ func (q *queue) poll(ctx, stop context.Context, name, workerID string, count int
 			q.pending[name] = list[n:]
 			now := q.now()
 			for _, d := range out {
-				d.polled, d.workerID, d.deadline = now, workerID, now.Add(d.timeout)
+				d.queued = false
+				d.polled, d.workerID = now, workerID
 				d.pollCount++
-				q.inflight[d.id] = d
 			}
 			q.mu.Unlock()
+			for _, d := range out {
+				// The run's own context: the poll request may end first.
+				_ = d.t.Polled(d.ctx, workerID)
+			}
 			if q.onPoll != nil {
 				q.onPoll(name, len(out))
 			}
@@ -160,40 +178,6 @@ func (q *queue) poll(ctx, stop context.Context, name, workerID string, count int
 	}
 }
 
-// reassignLocked puts every polled task past its response timeout back at
-// the head of its queue under a new id.
-func (q *queue) reassignLocked() {
-	now := q.now()
-	for id, d := range q.inflight {
-		if now.Before(d.deadline) {
-			continue
-		}
-		delete(q.inflight, id)
-		d.attempt++
-		d.id = d.t.TaskID + "-r" + strconv.Itoa(d.attempt)
-		d.workerID = ""
-		q.pending[d.t.Name] = append([]*delivery{d}, q.pending[d.t.Name]...)
-		q.wakeLocked(d.t.Name)
-	}
-}
-
-// sweep runs reassignLocked until ctx ends, so timed-out tasks are offered
-// again even when no worker of their name is polling.
-func (q *queue) sweep(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			q.mu.Lock()
-			q.reassignLocked()
-			q.mu.Unlock()
-		}
-	}
-}
-
 // workerResult is a worker's answer in Conductor's TaskResult terms.
 type workerResult struct {
 	Status       string          `json:"status"`
@@ -203,14 +187,14 @@ type workerResult struct {
 }
 
 // complete hands a worker's result for task id to the waiting engine. An
-// IN_PROGRESS result keeps the task with the worker (a new response
-// timeout), or with callbackAfterSeconds puts it back in the queue then.
+// IN_PROGRESS result keeps the task with the worker (its response timeout
+// starts again), or with callbackAfterSeconds puts it back in the queue
+// then (SCHEDULED meanwhile, as Conductor does).
 func (q *queue) complete(id string, res workerResult) error {
 	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.reassignLocked()
-	d, ok := q.inflight[id]
+	d, ok := q.byID[id]
 	if !ok {
+		q.mu.Unlock()
 		return fmt.Errorf("%w: %s", ErrUnknownTask, id)
 	}
 	return q.deliverLocked(d, res)
@@ -219,15 +203,15 @@ func (q *queue) complete(id string, res workerResult) error {
 // completeRef is complete by run id and task reference.
 func (q *queue) completeRef(runID, ref string, res workerResult) (string, error) {
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	d, ok := q.byRef[runID+"/"+ref]
 	if !ok {
+		q.mu.Unlock()
 		return "", fmt.Errorf("%w: run %s has no task %q waiting for a worker", ErrUnknownTask, runID, ref)
 	}
-	id := d.id
-	return id, q.deliverLocked(d, res)
+	return d.id, q.deliverLocked(d, res)
 }
 
+// deliverLocked is called with q.mu held and releases it.
 func (q *queue) deliverLocked(d *delivery, res workerResult) error {
 	var r tasks.Result
 	switch res.Status {
@@ -238,24 +222,21 @@ func (q *queue) deliverLocked(d *delivery, res workerResult) error {
 	case "FAILED_WITH_TERMINAL_ERROR":
 		r = tasks.Result{Status: tasks.FailedTerminal, Output: res.Output, Reason: orDefault(res.Reason, "worker reported FAILED_WITH_TERMINAL_ERROR")}
 	case "IN_PROGRESS", "SCHEDULED":
-		if res.CallbackSecs > 0 {
-			delete(q.inflight, d.id)
-			go func() {
-				time.Sleep(time.Duration(res.CallbackSecs) * time.Second)
-				q.mu.Lock()
-				defer q.mu.Unlock()
-				if q.byRef[d.t.RunID+"/"+d.t.Ref] == d {
-					q.pending[d.t.Name] = append(q.pending[d.t.Name], d)
-					q.wakeLocked(d.t.Name)
-				}
-			}()
-		} else {
-			d.deadline = q.now().Add(d.timeout)
+		callback := time.Duration(max(res.CallbackSecs, 0)) * time.Second
+		q.unqueueLocked(d)
+		q.mu.Unlock()
+		if err := d.t.Progress(d.ctx, callback); err != nil {
+			return err
+		}
+		if callback > 0 {
+			go q.requeueAfter(d, callback)
 		}
 		return nil
 	default:
+		q.mu.Unlock()
 		return fmt.Errorf("status %q: want COMPLETED, FAILED, FAILED_WITH_TERMINAL_ERROR or IN_PROGRESS", res.Status)
 	}
+	defer q.mu.Unlock()
 	if len(r.Output) > 0 && string(r.Output) != "null" && r.Output[0] != '{' {
 		return errors.New("outputData must be a JSON object")
 	}
@@ -265,6 +246,32 @@ func (q *queue) deliverLocked(d *delivery, res workerResult) error {
 	q.removeLocked(d)
 	d.done <- r
 	return nil
+}
+
+// requeueAfter offers d again once its callback time has passed on the
+// engine's clock, unless it ended meanwhile.
+func (q *queue) requeueAfter(d *delivery, after time.Duration) {
+	var ch <-chan time.Time
+	stop := func() {}
+	if q.clock != nil {
+		ch, stop = q.clock.After(after)
+	} else {
+		t := time.NewTimer(after)
+		ch, stop = t.C, func() { t.Stop() }
+	}
+	defer stop()
+	select {
+	case <-d.ctx.Done():
+		return
+	case <-ch:
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.byID[d.id] == d && !d.queued {
+		d.queued = true
+		q.pending[d.t.Name] = append(q.pending[d.t.Name], d)
+		q.wakeLocked(d.t.Name)
+	}
 }
 
 func orDefault(s, def string) string {
@@ -281,11 +288,11 @@ func (q *queue) pendingCount(name string) int {
 	return len(q.pending[name])
 }
 
-// nameOf returns the task name of a polled task id.
+// nameOf returns the task name of a live task id.
 func (q *queue) nameOf(id string) (string, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	d, ok := q.inflight[id]
+	d, ok := q.byID[id]
 	if !ok {
 		return "", false
 	}

@@ -1,0 +1,231 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// A SIMPLE task handed to remote workers (WithRemoteWorker) follows
+// Conductor's task life: SCHEDULED until a worker polls it, IN_PROGRESS from
+// the poll, and its clocks run from there, as Conductor's DeciderService
+// checks them (checkTaskTimeout, checkTaskPollTimeout, isResponseTimedOut):
+//
+//   - timeoutSeconds from the first poll of the attempt, with the
+//     definition's timeoutPolicy (ALERT_ONLY reports, RETRY times the
+//     attempt out, TIME_OUT_WF times the workflow out);
+//   - pollTimeoutSeconds while SCHEDULED, from the attempt's scheduling
+//     (plus a worker's callbackAfterSeconds), with the same policy;
+//   - responseTimeoutSeconds while IN_PROGRESS, from the poll or the
+//     worker's last IN_PROGRESS update: the attempt is TIMED_OUT whatever
+//     the policy.
+//
+// A timed-out attempt ends like any attempt the engine times out itself
+// (execLeaf): retried as the definition says (retryCount, retryDelaySeconds,
+// retryLogic) under a new task id with retriedTaskId, and when the retries
+// are spent the workflow is TIMED_OUT, unless the task is optional. The
+// RemoteWorkerFunc sees its context cancelled; whatever the worker says
+// later about that attempt is not taken.
+
+// remoteAttempt watches one attempt of a remote SIMPLE task.
+type remoteAttempt struct {
+	r      *runState
+	rec    *taskRecord
+	p      taskPolicy
+	cancel context.CancelCauseFunc
+
+	mu        sync.Mutex
+	scheduled time.Time
+	started   time.Time // first poll (zero: never polled)
+	updated   time.Time // last poll or IN_PROGRESS update
+	polled    bool      // IN_PROGRESS (false: SCHEDULED, waiting for a poll)
+	callback  time.Duration
+	alerted   map[string]bool // ALERT_ONLY reports already given
+	kick      chan struct{}
+	done      chan struct{}
+}
+
+type attemptCancelKey struct{}
+
+// withAttemptCancel hands an attempt's cancel function to the code that
+// runs it (remoteTask watches a remote attempt's clocks itself).
+func withAttemptCancel(ctx context.Context, cancel context.CancelCauseFunc) context.Context {
+	return context.WithValue(ctx, attemptCancelKey{}, cancel)
+}
+
+// remoteResponseTimeout is the response timeout of a remote task: the
+// definition's, or TaskDef's default (3600 s) when the task has none, so a
+// worker that died with a task never holds a run for ever.
+func remoteResponseTimeout(p taskPolicy) int64 {
+	if !p.hasDef {
+		return 3600
+	}
+	return p.responseTimeout
+}
+
+// watchRemote starts the clocks of a remote attempt that was just handed
+// to the workers (SCHEDULED). The returned stop ends the watch.
+func (r *runState) watchRemote(ctx context.Context, rec *taskRecord, p taskPolicy) (*remoteAttempt, func()) {
+	cancel, _ := ctx.Value(attemptCancelKey{}).(context.CancelCauseFunc)
+	a := &remoteAttempt{r: r, rec: rec, p: p, cancel: cancel, scheduled: r.e.now(),
+		alerted: map[string]bool{}, kick: make(chan struct{}, 1), done: make(chan struct{})}
+	if cancel == nil {
+		return a, func() {}
+	}
+	go a.watch()
+	var once sync.Once
+	return a, func() { once.Do(func() { close(a.done) }) }
+}
+
+func (a *remoteAttempt) watch() {
+	for {
+		next, over := a.check()
+		if over {
+			return
+		}
+		var ch <-chan time.Time
+		stop := func() {}
+		if next > 0 {
+			ch, stop = a.r.e.clock.After(next)
+		}
+		select {
+		case <-a.done:
+			stop()
+			return
+		case <-a.kick:
+		case <-ch:
+		}
+		stop()
+	}
+}
+
+// check applies the clocks at the engine's now, in Conductor's order. It
+// returns the time to the next deadline (0: none) or over when the attempt
+// was cancelled.
+func (a *remoteAttempt) check() (next time.Duration, over bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.r.e.now()
+	soonest := time.Duration(0)
+	due := func(at time.Time) bool {
+		if !now.Before(at) {
+			return true
+		}
+		if d := at.Sub(now); soonest == 0 || d < soonest {
+			soonest = d
+		}
+		return false
+	}
+	p := a.p
+	if p.timeout > 0 && !a.started.IsZero() && !a.alerted["timeout"] {
+		limit := time.Duration(p.timeout) * time.Second
+		if due(a.started.Add(limit)) {
+			reason := fmt.Sprintf("Task timed out after %d seconds. Timeout configured as %d seconds. Timeout policy configured to %s",
+				int64(now.Sub(a.started)/time.Second), p.timeout, p.timeoutPolicy)
+			if a.policyLocked("timeout", reason) {
+				return 0, true
+			}
+		}
+	}
+	if p.pollTimeout > 0 && !a.polled && !a.alerted["poll"] {
+		limit := time.Duration(p.pollTimeout)*time.Second + a.callback
+		if due(a.scheduled.Add(limit)) {
+			reason := fmt.Sprintf("Task poll timed out after %d seconds. Poll timeout configured as %d seconds. Timeout policy configured to %s",
+				int64(now.Sub(a.scheduled)/time.Second), p.pollTimeout, p.timeoutPolicy)
+			if a.policyLocked("poll", reason) {
+				return 0, true
+			}
+		}
+	}
+	if rt := remoteResponseTimeout(p); rt > 0 && a.polled {
+		if due(a.updated.Add(time.Duration(rt)*time.Second + a.callback)) {
+			a.cancel(&attemptTimeout{policy: TimeoutRetry,
+				reason: fmt.Sprintf("responseTimeout: %d exceeded for the taskId: %s with Task Definition: %s", rt, a.rec.TaskID, p.defName)})
+			return 0, true
+		}
+	}
+	return soonest, false
+}
+
+// policyLocked applies the timeout policy of the definition; it reports
+// whether the attempt was cancelled.
+func (a *remoteAttempt) policyLocked(which, reason string) bool {
+	if a.p.timeoutPolicy == TimeoutAlertOnly {
+		a.alerted[which] = true
+		status := TaskScheduled
+		if a.polled {
+			status = TaskInProgress
+		}
+		a.r.emit(Event{Kind: EventTask, TaskRef: a.rec.Ref, TaskType: a.rec.TaskType, TaskID: a.rec.TaskID, Status: status, Reason: reason})
+		return false
+	}
+	a.cancel(&attemptTimeout{policy: a.p.timeoutPolicy, reason: reason})
+	return true
+}
+
+func (a *remoteAttempt) poke() {
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Polled tells the engine that a worker took the task: the record becomes
+// IN_PROGRESS (stored at once, as Conductor stores a poll) and its
+// timeoutSeconds and responseTimeoutSeconds clocks start. Call it for every
+// poll that hands the task out.
+func (t RemoteTask) Polled(ctx context.Context, workerID string) error {
+	a := t.att
+	if a == nil {
+		return nil
+	}
+	now := a.r.e.now()
+	a.mu.Lock()
+	first := a.started.IsZero()
+	if first {
+		a.started = now
+	}
+	a.updated, a.polled = now, true
+	a.mu.Unlock()
+	a.poke()
+	if first {
+		a.r.mu.Lock()
+		a.rec.Start = 0 // the first poll starts the attempt (Conductor's startTime)
+		a.r.mu.Unlock()
+	}
+	if err := a.r.transition(ctx, a.rec, TaskInProgress, ""); err != nil {
+		return err
+	}
+	return a.r.save(ctx)
+}
+
+// Progress tells the engine that the worker holding the task reported
+// IN_PROGRESS: the response timeout starts again. With a callbackAfter the
+// task goes back to SCHEDULED (Conductor's updateTask), to be offered again
+// once the callback time has passed; its response and poll timeouts are
+// extended by it.
+func (t RemoteTask) Progress(ctx context.Context, callbackAfter time.Duration) error {
+	a := t.att
+	if a == nil {
+		return nil
+	}
+	now := a.r.e.now()
+	a.mu.Lock()
+	a.updated, a.callback = now, callbackAfter
+	if callbackAfter > 0 {
+		a.polled = false
+	}
+	a.mu.Unlock()
+	a.poke()
+	if callbackAfter <= 0 {
+		return nil
+	}
+	if err := a.r.transition(ctx, a.rec, TaskScheduled, ""); err != nil {
+		return err
+	}
+	return a.r.save(ctx)
+}
+
+// Clock returns the engine's clock (servers time their queues with it).
+func (e *Engine) Clock() Clock { return e.clock }
