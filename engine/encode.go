@@ -1,9 +1,10 @@
 package engine
 
 import (
-	"encoding/json"
+	"strconv"
 
 	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/internal/jsonenc"
 )
 
 // The persisted parts and the expression-environment documents are spliced
@@ -65,23 +66,124 @@ type taskHead struct {
 	RetriedTaskID      string `json:"retriedTaskId,omitempty"`
 }
 
-// head is the task record's scalar members, as stored and as expressions see
-// them (${ref.status}, ${ref.retryCount}, ...).
-func (r *runState) head(t *taskRecord) taskHead {
-	return taskHead{
-		t.TaskID, t.Ref, t.TaskType, t.TaskDefName, t.Status, t.RetryCount, t.Iteration, t.Seq, t.Reason,
-		t.Scheduled, t.Start, t.End, r.id, t.WaitUntil, t.Awaiting, t.SubWorkflowID, t.RetriedTaskID,
+// The heads are written by hand rather than by json.Marshal: a save encodes
+// the run's head and the changed task records every time, and reflection
+// over these structs was most of that cost. The members and their order are
+// the structs' tags (json.Marshal of the structs decodes to the same values;
+// encode_internal_test.go checks it).
+
+// appendRunHead appends h as an open JSON object (no closing brace).
+func appendRunHead(b []byte, h *runHead) []byte {
+	b = appendStrMember(append(b, '{'), "workflowId", h.WorkflowID, false)
+	b = appendStrMember(b, "workflowType", h.WorkflowType, true)
+	b = appendIntMember(b, "version", int64(h.Version))
+	b = appendStrMember(b, "status", h.Status, true)
+	b = appendOptStr(b, "correlationId", h.CorrelationID)
+	b = appendOptStr(b, "reasonForIncompletion", h.ReasonForIncompletion)
+	b = appendOptStr(b, "failedTaskId", h.FailedTaskID)
+	b = appendIntMember(b, "createTime", h.CreateTime)
+	b = appendIntMember(b, "updateTime", h.UpdateTime)
+	if h.EndTime != 0 {
+		b = appendIntMember(b, "endTime", h.EndTime)
 	}
+	b = appendOptStr(b, "parentWorkflowId", h.ParentWorkflowID)
+	b = appendOptStr(b, "parentWorkflowTaskId", h.ParentWorkflowTaskID)
+	b = appendIntMember(b, "schemaVersion", int64(h.SchemaVersion))
+	if len(h.MaskedFields) > 0 {
+		b = appendStrings(append(b, `,"maskedFields":`...), h.MaskedFields)
+	}
+	b = appendStrMember(b, "definitionHash", h.DefinitionHash, true)
+	b = appendOptStr(b, "definitionPath", h.DefinitionPath)
+	b = appendStrMember(append(b, `,"principal":{`...), "name", h.Principal.Name, false)
+	if len(h.Principal.Scopes) > 0 {
+		b = appendStrings(append(b, `,"scopes":`...), h.Principal.Scopes)
+	}
+	b = append(b, '}')
+	b = appendOptStr(b, "project", h.Project)
+	b = appendOptStr(b, "environment", h.Environment)
+	b = appendIntMember(b, "nextSeq", int64(h.NextSeq))
+	b = appendOptStr(b, "registeredValues", h.RegisteredValues)
+	return appendOptStr(b, "sealedInput", h.SealedInput)
 }
 
-// openHead marshals v (a struct) and drops its closing brace so that more
-// members can be appended.
-func openHead(dst []byte, v any) ([]byte, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
+// encodeRunHead is the run's head as a JSON object.
+func encodeRunHead(h *runHead) []byte {
+	n := 320 + len(h.WorkflowType) + len(h.CorrelationID) + len(h.ReasonForIncompletion) + len(h.DefinitionPath) +
+		len(h.Principal.Name) + len(h.Project) + len(h.Environment) + len(h.RegisteredValues) + len(h.SealedInput)
+	for _, f := range h.MaskedFields {
+		n += len(f) + 3
 	}
-	return append(dst, b[:len(b)-1]...), nil
+	for _, s := range h.Principal.Scopes {
+		n += len(s) + 3
+	}
+	return append(appendRunHead(make([]byte, 0, n), h), '}')
+}
+
+// appendTaskHead appends t's scalar members (taskHead's) as an open JSON
+// object.
+func appendTaskHead(b []byte, t *taskRecord, runID string) []byte {
+	b = appendStrMember(append(b, '{'), "taskId", t.TaskID, false)
+	b = appendStrMember(b, "referenceTaskName", t.Ref, true)
+	b = appendStrMember(b, "taskType", t.TaskType, true)
+	b = appendStrMember(b, "taskDefName", t.TaskDefName, true)
+	b = appendStrMember(b, "status", t.Status, true)
+	b = appendIntMember(b, "retryCount", int64(t.RetryCount))
+	b = appendIntMember(b, "iteration", int64(t.Iteration))
+	b = appendIntMember(b, "seq", int64(t.Seq))
+	b = appendOptStr(b, "reasonForIncompletion", t.Reason)
+	b = appendIntMember(b, "scheduledTime", t.Scheduled)
+	b = appendIntMember(b, "startTime", t.Start)
+	b = appendIntMember(b, "endTime", t.End)
+	b = appendStrMember(b, "workflowInstanceId", runID, true)
+	if t.WaitUntil != 0 {
+		b = appendIntMember(b, "waitUntil", t.WaitUntil)
+	}
+	if t.Awaiting {
+		b = append(b, `,"awaitingCompletion":true`...)
+	}
+	b = appendOptStr(b, "subWorkflowId", t.SubWorkflowID)
+	return appendOptStr(b, "retriedTaskId", t.RetriedTaskID)
+}
+
+// taskHeadSize is a capacity hint for appendTaskHead.
+func taskHeadSize(t *taskRecord, runID string) int {
+	return 300 + len(t.TaskID) + len(t.Ref) + len(t.TaskType) + len(t.TaskDefName) + len(t.Status) + len(t.Reason) +
+		len(runID) + len(t.SubWorkflowID) + len(t.RetriedTaskID)
+}
+
+func appendStrMember(b []byte, key, v string, comma bool) []byte {
+	if comma {
+		b = append(b, ',')
+	}
+	b = append(b, '"')
+	b = append(b, key...)
+	b = append(b, '"', ':')
+	return jsonenc.AppendString(b, v)
+}
+
+func appendOptStr(b []byte, key, v string) []byte {
+	if v == "" {
+		return b
+	}
+	return appendStrMember(b, key, v, true)
+}
+
+func appendIntMember(b []byte, key string, v int64) []byte {
+	b = append(b, ',', '"')
+	b = append(b, key...)
+	b = append(b, '"', ':')
+	return strconv.AppendInt(b, v, 10)
+}
+
+func appendStrings(b []byte, list []string) []byte {
+	b = append(b, '[')
+	for i, s := range list {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = jsonenc.AppendString(b, s)
+	}
+	return append(b, ']')
 }
 
 func appendMember(dst []byte, key string, raw []byte) []byte {
@@ -95,10 +197,8 @@ func appendMember(dst []byte, key string, raw []byte) []byte {
 // Callers hold r.mu.
 func (r *runState) encodeLocked() ([]byte, error) {
 	r.remaskLocked()
-	head, err := json.Marshal(r.doc.runHead)
-	if err != nil {
-		return nil, err
-	}
+	head := encodeRunHead(&r.doc.runHead)
+	var err error
 	encs := make([][]byte, len(r.tasks))
 	for i, t := range r.tasks {
 		if t.enc == nil {
@@ -118,10 +218,8 @@ func (r *runState) encodeLocked() ([]byte, error) {
 // r.mu.
 func (r *runState) changeLocked(full bool) (*runstore.Change, error) {
 	r.remaskLocked()
-	head, err := json.Marshal(r.doc.runHead)
-	if err != nil {
-		return nil, err
-	}
+	head := encodeRunHead(&r.doc.runHead)
+	var err error
 	ch := &runstore.Change{Summary: r.summaryLocked(), Head: head}
 	if full || !r.stored {
 		r.changedIn, r.changedVars, r.changedOut = true, true, true
@@ -205,10 +303,7 @@ func (r *runState) touchLocked(t *taskRecord) {
 }
 
 func (r *runState) encodeTask(t *taskRecord) ([]byte, error) {
-	b, err := openHead(make([]byte, 0, 256+len(t.inStored)+len(t.outStored)), r.head(t))
-	if err != nil {
-		return nil, err
-	}
+	b := appendTaskHead(make([]byte, 0, taskHeadSize(t, r.id)+len(t.inStored)+len(t.outStored)+32), t, r.id)
 	b = appendMember(b, "inputData", t.inStored)
 	b = appendMember(b, "outputData", t.outStored)
 	return append(b, '}'), nil

@@ -86,13 +86,8 @@ func (e *runEnv) Task(ref string) ([]byte, bool) {
 }
 
 func taskEnvDoc(r *runState, t *taskRecord) []byte {
-	b, err := openHead(make([]byte, 0, 256+len(t.inMem)+len(t.outMem)), struct {
-		taskHead
-		CorrelationID string `json:"correlationId,omitempty"`
-	}{r.head(t), r.doc.CorrelationID})
-	if err != nil {
-		return []byte("{}")
-	}
+	b := appendTaskHead(make([]byte, 0, taskHeadSize(t, r.id)+len(r.doc.CorrelationID)+len(t.inMem)+len(t.outMem)+32), t, r.id)
+	b = appendOptStr(b, "correlationId", r.doc.CorrelationID)
 	b = appendMember(b, "input", t.inMem)
 	b = appendMember(b, "output", t.outMem)
 	return append(b, '}')

@@ -365,6 +365,12 @@ func builtIn(typ string) bool {
 	return false
 }
 
+// attemptWatched reports whether an attempt has a timeout for watchAttempt
+// to enforce (its conditions).
+func attemptWatched(p taskPolicy, waits bool) bool {
+	return p.hasDef && (p.timeout > 0 || (p.responseTimeout > 0 && !waits))
+}
+
 func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string, iter int) error {
 	ref := wt.TaskReferenceName + suffix
 	pol := r.e.policy(wt)
@@ -407,18 +413,27 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 				return err
 			}
 		}
-		actx, cancel := context.WithCancelCause(ctx)
-		stopWatch := func() {}
-		if remote {
-			actx = withAttemptCancel(actx, cancel)
+		var res tasks.Result
+		var timedOut *attemptTimeout
+		if remote || attemptWatched(pol, waits) {
+			actx, cancel := context.WithCancelCause(ctx)
+			stopWatch := func() {}
+			if remote {
+				actx = withAttemptCancel(actx, cancel)
+			} else {
+				stopWatch = r.watchAttempt(cancel, rec, pol, waits)
+			}
+			res = r.runLeaf(actx, wt, rec, withoutOutputFilter(wt, input))
+			stopWatch()
+			timedOut = attemptTimedOut(actx)
+			cancel(nil)
 		} else {
-			stopWatch = r.watchAttempt(cancel, rec, pol, waits)
+			// No timeout to enforce: no context of its own for the attempt
+			// (under a cancellable run context, one costs a registration
+			// with its parent per task).
+			res = r.runLeaf(ctx, wt, rec, withoutOutputFilter(wt, input))
 		}
-		res := r.runLeaf(actx, wt, rec, withoutOutputFilter(wt, input))
-		stopWatch()
 		release()
-		timedOut := attemptTimedOut(actx)
-		cancel(nil)
 		if ctx.Err() != nil {
 			// Interrupted or the run ended: the record stays IN_PROGRESS
 			// (resume re-runs this attempt; finish cancels it).

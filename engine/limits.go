@@ -50,10 +50,11 @@ func (e *Engine) acquireSlot(ctx context.Context, p taskPolicy) (release func(),
 			}
 			l.mu.Unlock()
 			var once sync.Once
+			name := p.defName // not p: a captured p would be moved to the heap on every call
 			return func() {
 				once.Do(func() {
 					l.mu.Lock()
-					l.running[p.defName]--
+					l.running[name]--
 					close(l.changed)
 					l.changed = make(chan struct{})
 					l.mu.Unlock()

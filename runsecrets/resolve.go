@@ -35,7 +35,7 @@ func (r *Run) Resolve(ctx context.Context, tpl *interpolate.Template, env interp
 // ResolveOnly is the transient half of Resolve: every reference resolved,
 // every substituted value registered.
 func (r *Run) ResolveOnly(ctx context.Context, tpl *interpolate.Template, env interpolate.Env) ([]byte, error) {
-	rec := &recording{src: r.source(), raw: map[string][]byte{}}
+	rec := &recording{src: r.source()}
 	var src interpolate.SecretSource = rec
 	if _, ok := rec.src.(interpolate.BatchSecretSource); ok {
 		src = batchRecording{rec}
@@ -49,13 +49,18 @@ func (r *Run) ResolveOnly(ctx context.Context, tpl *interpolate.Template, env in
 	}
 	if len(used) > 0 {
 		vals := make([]string, 0, len(used)+1)
-		seen := map[string]bool{}
+		var seen map[string]bool // names whose whole value is in vals; one name needs no set
 		for _, s := range used {
 			vals = append(vals, s.Value)
 			// The whole value too: a JSON secret whose fields are all too
 			// short to mask is still masked where it appears whole.
-			if raw, ok := rec.raw[s.Name]; ok && !seen[s.Name] {
-				seen[s.Name] = true
+			if raw, ok := rec.get(s.Name); ok && !seen[s.Name] {
+				if len(used) > 1 {
+					if seen == nil {
+						seen = map[string]bool{}
+					}
+					seen[s.Name] = true
+				}
 				vals = append(vals, secretText(raw))
 			}
 		}
@@ -68,15 +73,62 @@ func (r *Run) ResolveOnly(ctx context.Context, tpl *interpolate.Template, env in
 type recording struct {
 	src interpolate.SecretSource
 	mu  sync.Mutex
-	raw map[string][]byte
+	// raw holds the values by name: a short list scanned (a task reads a
+	// few secrets), indexed once it grows past recordScanMax.
+	raw   []namedRaw
+	index map[string][]byte
+}
+
+type namedRaw struct {
+	name string
+	raw  []byte
+}
+
+const recordScanMax = 8
+
+func (s *recording) put(name string, v []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.index != nil {
+		s.index[name] = v
+		return
+	}
+	for i := range s.raw {
+		if s.raw[i].name == name {
+			s.raw[i].raw = v
+			return
+		}
+	}
+	if len(s.raw) < recordScanMax {
+		s.raw = append(s.raw, namedRaw{name, v})
+		return
+	}
+	s.index = make(map[string][]byte, 2*len(s.raw))
+	for _, n := range s.raw {
+		s.index[n.name] = n.raw
+	}
+	s.index[name], s.raw = v, nil
+}
+
+func (s *recording) get(name string) ([]byte, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.index != nil {
+		v, ok := s.index[name]
+		return v, ok
+	}
+	for _, n := range s.raw {
+		if n.name == name {
+			return n.raw, true
+		}
+	}
+	return nil, false
 }
 
 func (s *recording) Secret(ctx context.Context, name string) ([]byte, error) {
 	v, err := s.src.Secret(ctx, name)
 	if err == nil {
-		s.mu.Lock()
-		s.raw[name] = v
-		s.mu.Unlock()
+		s.put(name, v)
 	}
 	return v, err
 }
@@ -85,11 +137,9 @@ type batchRecording struct{ *recording }
 
 func (s batchRecording) Secrets(ctx context.Context, names []string) (map[string][]byte, map[string]error, error) {
 	vals, errs, err := s.src.(interpolate.BatchSecretSource).Secrets(ctx, names)
-	s.mu.Lock()
 	for n, v := range vals {
-		s.raw[n] = v
+		s.put(n, v)
 	}
-	s.mu.Unlock()
 	return vals, errs, err
 }
 

@@ -1,12 +1,13 @@
 package runsecrets
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/wfrun/wfrun/interpolate"
 	"github.com/wfrun/wfrun/masking"
@@ -200,14 +201,30 @@ func (r *Run) RegisterSecret(raw []byte) {
 
 // secretText is the text a task would send for a secret value.
 func secretText(raw []byte) string {
-	v := strings.TrimSpace(string(raw))
+	v := bytes.TrimSpace(raw)
 	if len(v) > 0 && v[0] == '"' {
+		// A string without escapes is its own text (the usual token).
+		if in := v[1:]; len(in) > 0 && in[len(in)-1] == '"' && plainJSONText(in[:len(in)-1]) {
+			return string(in[:len(in)-1])
+		}
 		var s string
-		if json.Unmarshal([]byte(v), &s) == nil {
+		if json.Unmarshal(v, &s) == nil {
 			return s
 		}
 	}
-	return v
+	return string(v)
+}
+
+// plainJSONText reports whether b, between quotes, is a JSON string that
+// decodes to exactly b: valid UTF-8 with no quote, backslash or control
+// character.
+func plainJSONText(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return utf8.Valid(b)
 }
 
 // Secret reads secret name through the run's source and registers its value

@@ -1,0 +1,69 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"testing"
+)
+
+// The hand-written head encoders write what json.Marshal of the head
+// structs writes: the same members, in the same order, decoding to the same
+// values (and the same bytes where json.Marshal's HTML escaping does not
+// apply).
+func TestHeadEncodersMatchJSONMarshal(t *testing.T) {
+	odd := "q\"b\\s/\n\t\x01é\u2028<&>\xff"
+	recs := []*taskRecord{
+		{TaskID: "t1", Ref: "a", TaskType: "HTTP", TaskDefName: "a", Status: TaskScheduled, Scheduled: 1},
+		{TaskID: "t2", Ref: "b__3", TaskType: odd, TaskDefName: odd, Status: TaskFailed, RetryCount: 2, Iteration: 3,
+			Seq: 9, Reason: odd, Scheduled: 1, Start: 2, End: 3, WaitUntil: -4, Awaiting: true, SubWorkflowID: "c",
+			RetriedTaskID: "t0"},
+	}
+	for i, rec := range recs {
+		want, err := json.Marshal(taskHead{rec.TaskID, rec.Ref, rec.TaskType, rec.TaskDefName, rec.Status, rec.RetryCount,
+			rec.Iteration, rec.Seq, rec.Reason, rec.Scheduled, rec.Start, rec.End, "run-1", rec.WaitUntil, rec.Awaiting,
+			rec.SubWorkflowID, rec.RetriedTaskID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := append(appendTaskHead(nil, rec, "run-1"), '}')
+		sameJSON(t, i, got, want, rec.TaskType != odd)
+	}
+	heads := []runHead{
+		{WorkflowID: "w", WorkflowType: "x", Status: StatusRunning, CreateTime: 1, UpdateTime: 2, SchemaVersion: 2,
+			DefinitionHash: "h", Principal: Principal{Name: "local"}},
+		{WorkflowID: "w", WorkflowType: odd, Version: 3, Status: StatusFailed, CorrelationID: odd, ReasonForIncompletion: odd,
+			FailedTaskID: "f", CreateTime: 1, UpdateTime: 2, EndTime: 3, ParentWorkflowID: "p", ParentWorkflowTaskID: "pt",
+			SchemaVersion: 2, MaskedFields: []string{"a", odd}, DefinitionHash: "h", DefinitionPath: odd,
+			Principal: Principal{Name: odd, Scopes: []string{"*", "x"}}, Project: "pr", Environment: "env", NextSeq: 7,
+			RegisteredValues: "wfrun-sealed:v1:abc", SealedInput: "wfrun-sealed:v1:def"},
+		{WorkflowID: "w", MaskedFields: []string{}, Principal: Principal{Scopes: []string{}}},
+	}
+	for i, h := range heads {
+		want, err := json.Marshal(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameJSON(t, i, encodeRunHead(&h), want, h.WorkflowType != odd)
+	}
+}
+
+func sameJSON(t *testing.T, i int, got, want []byte, sameBytes bool) {
+	t.Helper()
+	if !json.Valid(got) {
+		t.Fatalf("%d: invalid JSON %s", i, got)
+	}
+	var g, w any
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(want, &w); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(g, w) {
+		t.Errorf("%d:\n got %s\nwant %s", i, got, want)
+	}
+	if sameBytes && !bytes.Equal(got, want) {
+		t.Errorf("%d: bytes differ:\n got %s\nwant %s", i, got, want)
+	}
+}
