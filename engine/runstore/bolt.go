@@ -1,12 +1,15 @@
 package runstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -16,20 +19,76 @@ import (
 )
 
 var (
-	bucketPrimary = []byte("primary")
+	// bucketParts holds the primary records, one key per part (partKey).
+	bucketParts   = []byte("parts")
 	bucketDefs    = []byte("definitions")
 	bucketArchive = []byte("archive")
+	// bucketIndex holds the summaries of archived runs (a primary record
+	// keeps its summary among its parts).
 	bucketIndex   = []byte("index")
 	bucketSignals = []byte("signals")
 	bucketLeases  = []byte("leases")
-	// bucketLegacy holds whole run documents written by earlier versions;
-	// they are read as they are and dropped when the run is next written.
+	// bucketNested holds primary records of the previous layout (a bucket
+	// per run, its summary in the index); bucketLegacy whole run documents
+	// of the one before. Both are read as they are and moved to the parts
+	// layout when the run is next written.
+	bucketNested = []byte("primary")
 	bucketLegacy = []byte("runs")
 
-	allBuckets = [][]byte{bucketPrimary, bucketDefs, bucketArchive, bucketIndex, bucketSignals, bucketLeases, bucketLegacy}
-
-	keyHead, keyInput, keyOutput, keyVariables, keyDef = []byte("head"), []byte("input"), []byte("output"), []byte("variables"), []byte("def")
+	allBuckets = [][]byte{bucketParts, bucketDefs, bucketArchive, bucketIndex, bucketSignals, bucketLeases, bucketNested, bucketLegacy}
 )
+
+// The parts of a primary record are keys id 0x00 tag [seq] of one bucket,
+// so that a run's parts are neighbours in the B+tree. The tags order the
+// parts that change on every write (the newest task, the head, the summary)
+// next to each other: a write usually dirties one leaf page per run, which
+// is what a group commit of many runs pays for.
+const (
+	tagDef       = 'd'
+	tagInput     = 'i'
+	tagOutput    = 'o'
+	tagTask      = 't'
+	tagHead      = 'u'
+	tagVariables = 'v'
+	tagSummary   = 'w'
+)
+
+// ErrBadRunID is returned for a run id the store cannot key (empty, or
+// with a NUL byte).
+var ErrBadRunID = errors.New("run id is empty or contains a NUL byte")
+
+func checkID(id string) error {
+	if id == "" || strings.IndexByte(id, 0) >= 0 {
+		return fmt.Errorf("%w: %q", ErrBadRunID, id)
+	}
+	return nil
+}
+
+func runPrefix(id string) []byte { return append([]byte(id), 0) }
+
+func partKey(id string, tag byte) []byte { return append(runPrefix(id), tag) }
+
+func taskKey(id string, seq int) []byte {
+	k := partKey(id, tagTask)
+	return binary.BigEndian.AppendUint64(k, uint64(seq))
+}
+
+// runKeys returns (copies of) every key of run id's primary record.
+func runKeys(b *bolt.Bucket, id string) [][]byte {
+	prefix := runPrefix(id)
+	var keys [][]byte
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		keys = append(keys, clone(k))
+	}
+	return keys
+}
+
+func hasRun(b *bolt.Bucket, id string) bool {
+	prefix := runPrefix(id)
+	k, _ := b.Cursor().Seek(prefix)
+	return k != nil && bytes.HasPrefix(k, prefix)
+}
 
 // Bolt is a Store over one bbolt file. The file stays open while this
 // process uses it and is handed over to another process that asks for it
@@ -151,53 +210,45 @@ func (b *Bolt) view(ctx context.Context, fn func(*bolt.Tx) error) error {
 	return b.f.with(ctx, func(db *bolt.DB) error { return boltfile.View(db, fn) })
 }
 
-func putSummary(tx *bolt.Tx, sum Summary) error {
-	sum.Lease = nil
-	js, err := json.Marshal(sum)
-	if err != nil {
-		return err
-	}
-	return tx.Bucket(bucketIndex).Put([]byte(sum.ID), js)
+func encodeSummary(id string, sum Summary, archived bool) ([]byte, error) {
+	sum.ID, sum.Archived, sum.Lease = id, archived, nil
+	return json.Marshal(sum)
 }
 
-func taskKey(seq int) []byte {
-	k := make([]byte, 9)
-	k[0] = 't'
-	binary.BigEndian.PutUint64(k[1:], uint64(seq))
-	return k
-}
-
-func applyBolt(tx *bolt.Tx, id string, ch *Change) error {
+// applyBolt writes a change; sumJS is its encoded summary (encoded by the
+// caller, outside the shared transaction).
+func applyBolt(tx *bolt.Tx, id string, ch *Change, sumJS []byte) error {
 	if ch.Lease != nil {
 		if err := putLease(tx, id, *ch.Lease, ch.LeaseTTL); err != nil {
 			return err
 		}
 	}
-	pb, err := tx.Bucket(bucketPrimary).CreateBucketIfNotExists([]byte(id))
-	if err != nil {
+	pb := tx.Bucket(bucketParts)
+	if err := moveNested(tx, id); err != nil {
 		return err
 	}
 	for _, kv := range []struct {
-		k, v []byte
-	}{{keyHead, ch.Head}, {keyInput, ch.Input}, {keyOutput, ch.Output}, {keyVariables, ch.Variables}} {
+		tag byte
+		v   []byte
+	}{{tagHead, ch.Head}, {tagInput, ch.Input}, {tagOutput, ch.Output}, {tagVariables, ch.Variables}} {
 		if kv.v != nil {
-			if err := pb.Put(kv.k, kv.v); err != nil {
+			if err := pb.Put(partKey(id, kv.tag), kv.v); err != nil {
 				return err
 			}
 		}
 	}
 	for _, t := range ch.Tasks {
-		if err := pb.Put(taskKey(t.Seq), t.Doc); err != nil {
+		if err := pb.Put(taskKey(id, t.Seq), t.Doc); err != nil {
 			return err
 		}
 	}
 	for _, seq := range ch.DeleteTasks {
-		if err := pb.Delete(taskKey(seq)); err != nil {
+		if err := pb.Delete(taskKey(id, seq)); err != nil {
 			return err
 		}
 	}
 	if ch.DefinitionHash != "" {
-		if err := pb.Put(keyDef, []byte(ch.DefinitionHash)); err != nil {
+		if err := pb.Put(partKey(id, tagDef), []byte(ch.DefinitionHash)); err != nil {
 			return err
 		}
 		defs := tx.Bucket(bucketDefs)
@@ -210,44 +261,64 @@ func applyBolt(tx *bolt.Tx, id string, ch *Change) error {
 			return err
 		}
 	}
-	sum := ch.Summary
-	sum.ID, sum.Archived = id, false
-	return putSummary(tx, sum)
+	return pb.Put(partKey(id, tagSummary), sumJS)
 }
 
 // Commit implements Store.
 func (b *Bolt) Commit(ctx context.Context, id string, ch *Change) error {
-	return b.update(ctx, ch.Size(), func(tx *bolt.Tx) error { return applyBolt(tx, id, ch) })
+	if err := checkID(id); err != nil {
+		return err
+	}
+	sumJS, err := encodeSummary(id, ch.Summary, false)
+	if err != nil {
+		return err
+	}
+	return b.update(ctx, ch.Size(), func(tx *bolt.Tx) error { return applyBolt(tx, id, ch, sumJS) })
+}
+
+// loadParts reads run id's primary record in the parts layout (ok false:
+// there is none).
+func loadParts(tx *bolt.Tx, id string) (p parts, ok bool) {
+	prefix := runPrefix(id)
+	p.tasks = map[int][]byte{}
+	c := tx.Bucket(bucketParts).Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		ok = true
+		rest := k[len(prefix):]
+		switch {
+		case len(rest) == 9 && rest[0] == tagTask:
+			p.tasks[int(binary.BigEndian.Uint64(rest[1:]))] = v
+		case len(rest) != 1:
+		case rest[0] == tagHead:
+			p.head = v
+		case rest[0] == tagInput:
+			p.input = v
+		case rest[0] == tagOutput:
+			p.output = v
+		case rest[0] == tagVariables:
+			p.variables = v
+		case rest[0] == tagDef:
+			p.defHash = string(v)
+		}
+	}
+	return p, ok
 }
 
 // Load implements Store.
 func (b *Bolt) Load(ctx context.Context, id string) ([]byte, bool, error) {
+	if err := checkID(id); err != nil {
+		return nil, false, err
+	}
 	var doc []byte
 	var archived bool
 	err := b.view(ctx, func(tx *bolt.Tx) error {
-		if pb := tx.Bucket(bucketPrimary).Bucket([]byte(id)); pb != nil {
-			p := parts{tasks: map[int][]byte{}}
-			err := pb.ForEach(func(k, v []byte) error {
-				switch {
-				case len(k) == 9 && k[0] == 't':
-					p.tasks[int(binary.BigEndian.Uint64(k[1:]))] = v
-				case string(k) == "head":
-					p.head = v
-				case string(k) == "input":
-					p.input = v
-				case string(k) == "output":
-					p.output = v
-				case string(k) == "variables":
-					p.variables = v
-				case string(k) == "def":
-					p.defHash = string(v)
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
+		p, ok := loadParts(tx, id)
+		if !ok {
+			p, ok = loadNested(tx, id)
+		}
+		if ok {
 			// Assemble copies: nothing of the mmap escapes the transaction.
+			var err error
 			doc, err = p.assemble(tx.Bucket(bucketDefs).Get([]byte(p.defHash)))
 			if err != nil {
 				return fmt.Errorf("run %s: %w", id, err)
@@ -267,32 +338,64 @@ func (b *Bolt) Load(ctx context.Context, id string) ([]byte, bool, error) {
 	return doc, archived, err
 }
 
-// List implements Store.
+// List implements Store: the summaries of archived runs (and of runs of
+// the earlier layouts) from the index, those of primary records from their
+// parts.
 func (b *Bolt) List(ctx context.Context, opt ListOptions) ([]Summary, error) {
-	var all []Summary
+	byID := map[string]Summary{}
 	err := b.view(ctx, func(tx *bolt.Tx) error {
-		leases := tx.Bucket(bucketLeases)
-		return tx.Bucket(bucketIndex).ForEach(func(k, v []byte) error {
+		add := func(v []byte) {
 			var s Summary
-			if err := json.Unmarshal(v, &s); err != nil {
-				return nil // a damaged index entry must not hide the others
+			if json.Unmarshal(v, &s) == nil { // a damaged entry must not hide the others
+				byID[s.ID] = s
 			}
-			if l, ok := decodeLease(leases.Get(k)); ok {
+		}
+		if err := tx.Bucket(bucketIndex).ForEach(func(_, v []byte) error { add(v); return nil }); err != nil {
+			return err
+		}
+		// One seek per run: to its summary, then past its parts.
+		c := tx.Bucket(bucketParts).Cursor()
+		for k, _ := c.First(); k != nil; {
+			i := bytes.IndexByte(k, 0)
+			if i < 0 {
+				k, _ = c.Next()
+				continue
+			}
+			id := string(k[:i])
+			if sk, v := c.Seek(partKey(id, tagSummary)); sk != nil && bytes.Equal(sk, partKey(id, tagSummary)) {
+				add(v)
+			}
+			k, _ = c.Seek(append(runPrefix(id), 0xff))
+		}
+		leases := tx.Bucket(bucketLeases)
+		for id, s := range byID {
+			if l, ok := decodeLease(leases.Get([]byte(id))); ok {
 				s.Lease = &l
+				byID[id] = s
 			}
-			all = append(all, s)
-			return nil
-		})
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	all := make([]Summary, 0, len(byID))
+	for _, s := range byID {
+		all = append(all, s)
+	}
 	return sortSummaries(all, opt), nil
 }
 
+// deletePrimary removes run id's primary record, whatever its layout.
 func deletePrimary(tx *bolt.Tx, id string) error {
-	if tx.Bucket(bucketPrimary).Bucket([]byte(id)) != nil {
-		if err := tx.Bucket(bucketPrimary).DeleteBucket([]byte(id)); err != nil {
+	pb := tx.Bucket(bucketParts)
+	for _, k := range runKeys(pb, id) {
+		if err := pb.Delete(k); err != nil {
+			return err
+		}
+	}
+	if tx.Bucket(bucketNested).Bucket([]byte(id)) != nil {
+		if err := tx.Bucket(bucketNested).DeleteBucket([]byte(id)); err != nil {
 			return err
 		}
 	}
@@ -302,7 +405,13 @@ func deletePrimary(tx *bolt.Tx, id string) error {
 // Archive implements Store: one bbolt transaction writes the archive and
 // deletes the primary record, its signals and its lease.
 func (b *Bolt) Archive(ctx context.Context, id string, archived []byte, sum Summary) error {
-	sum.ID, sum.Archived = id, true
+	if err := checkID(id); err != nil {
+		return err
+	}
+	sumJS, err := encodeSummary(id, sum, true)
+	if err != nil {
+		return err
+	}
 	return b.update(ctx, len(archived), func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketArchive).Put([]byte(id), archived); err != nil {
 			return err
@@ -316,27 +425,36 @@ func (b *Bolt) Archive(ctx context.Context, id string, archived []byte, sum Summ
 		if err := tx.Bucket(bucketLeases).Delete([]byte(id)); err != nil {
 			return err
 		}
-		return putSummary(tx, sum)
+		return tx.Bucket(bucketIndex).Put([]byte(id), sumJS)
 	})
 }
 
 // Restore implements Store.
 func (b *Bolt) Restore(ctx context.Context, id string, ch *Change) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	sumJS, err := encodeSummary(id, ch.Summary, false)
+	if err != nil {
+		return err
+	}
 	return b.update(ctx, ch.Size(), func(tx *bolt.Tx) error {
 		if err := deletePrimary(tx, id); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketArchive).Delete([]byte(id)); err != nil {
-			return err
+		for _, name := range [][]byte{bucketArchive, bucketIndex} {
+			if err := tx.Bucket(name).Delete([]byte(id)); err != nil {
+				return err
+			}
 		}
-		return applyBolt(tx, id, ch)
+		return applyBolt(tx, id, ch, sumJS)
 	})
 }
 
 // Delete implements Store.
 func (b *Bolt) Delete(ctx context.Context, id string) error {
 	return b.update(ctx, 0, func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketPrimary).Bucket([]byte(id)) != nil || tx.Bucket(bucketLegacy).Get([]byte(id)) != nil {
+		if hasRun(tx.Bucket(bucketParts), id) || tx.Bucket(bucketNested).Bucket([]byte(id)) != nil || tx.Bucket(bucketLegacy).Get([]byte(id)) != nil {
 			return ErrNotEnded
 		}
 		if tx.Bucket(bucketArchive).Get([]byte(id)) == nil {
@@ -362,7 +480,7 @@ func (b *Bolt) PutSignal(ctx context.Context, id, key string, payload []byte) er
 
 func deleteSignals(tx *bolt.Tx, id string) error {
 	c := tx.Bucket(bucketSignals).Cursor()
-	prefix := []byte(id + "\x00")
+	prefix := runPrefix(id)
 	var keys [][]byte
 	for k, _ := c.Seek(prefix); k != nil && len(k) >= len(prefix) && string(k[:len(prefix)]) == string(prefix); k, _ = c.Next() {
 		keys = append(keys, clone(k))

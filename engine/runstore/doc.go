@@ -37,6 +37,12 @@
 //     Concurrent writers in one process share transactions (group commit:
 //     one caller commits what the others queued meanwhile, without a
 //     batching delay), so throughput rises with concurrency.
+//     A primary record's parts are keys "id NUL tag" of one bucket, the
+//     summary among them, so that a write of a run dirties about one leaf
+//     page (its newest task, head and summary are neighbours): what a
+//     group commit of many runs costs grows with the pages it writes.
+//     Records of the earlier layouts (a bucket per run; whole documents)
+//     are read as they are and moved by the run's next write.
 //   - Redis: a hash per primary record, keys under one hash tag
 //     ({wfrun-runs}) so that Commit's and Archive's MULTI/EXEC and the lease
 //     scripts are valid on Redis Cluster too; a lease is a key with a TTL.

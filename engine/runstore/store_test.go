@@ -58,6 +58,7 @@ func TestConformance(t *testing.T) {
 		{"Leases", testLeases},
 		{"LeaseInCommit", testLeaseInCommit},
 		{"ConcurrentCommits", testConcurrentCommits},
+		{"NeighbourIDs", testNeighbourIDs},
 	}
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
@@ -332,6 +333,44 @@ func testConcurrentCommits(t *testing.T, s runstore.Store) {
 	list, err := s.List(ctx, runstore.ListOptions{Status: "COMPLETED"})
 	if err != nil || len(list) != runs {
 		t.Fatalf("List = %d runs, %v", len(list), err)
+	}
+}
+
+// Runs whose ids extend one another keep their own records.
+func testNeighbourIDs(t *testing.T, s runstore.Store) {
+	ids := []string{"a", "a0", "a-b", "ab"}
+	for i, id := range ids {
+		ch := first(id)
+		ch.Summary = sum("RUNNING", int64(i+1))
+		ch.Tasks = []runstore.Task{{Seq: 1, Doc: []byte(`{"of":"` + id + `"}`)}}
+		if err := s.Commit(ctx, id, ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Archive(ctx, "a", []byte(`{"archived":"a"}`), sum("COMPLETED", 1)); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids[1:] {
+		doc, archived := load(t, s, id)
+		want := `{"workflowId":"` + id + `","status":"RUNNING","input":{"a":1},"output":{},"variables":{},"tasks":[{"of":"` + id + `"}],"workflowDefinition":{"name":"wf"}}`
+		if archived || doc != want {
+			t.Fatalf("Load(%s) = %s", id, doc)
+		}
+	}
+	list, err := s.List(ctx, runstore.ListOptions{})
+	if err != nil || len(list) != len(ids) {
+		t.Fatalf("List = %+v %v", list, err)
+	}
+	for i, l := range list {
+		if want := ids[len(ids)-1-i]; l.ID != want || l.Archived != (want == "a") {
+			t.Fatalf("List[%d] = %+v, want %s", i, l, want)
+		}
+	}
+	if err := s.Delete(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, "a0"); !errors.Is(err, runstore.ErrNotEnded) {
+		t.Fatalf("Delete(a0) = %v", err)
 	}
 }
 
