@@ -330,7 +330,11 @@ func rotateConcurrently(t *testing.T, raw store.Store, n int) {
 	if r := tasks.NewUpdateSecret().Execute(ctx, rotRequest(seed.svc, rotInput("shared/token", "seed-value-0000"))); r.Status != tasks.Completed {
 		t.Fatal(r.Reason)
 	}
-	task := tasks.NewUpdateSecret()
+	// A compare-and-swap loses only to another rotation's write landing
+	// between its read and its write, and each of the other n-1 rotations
+	// writes once, so n attempts always suffice whatever the scheduling; the
+	// default bound depends on how fast the backend writes under load.
+	task := tasks.NewUpdateSecret(tasks.WithRotateAttempts(n))
 	var wg sync.WaitGroup
 	var puts, conflicts atomic.Int64
 	results := make([]tasks.Result, n)
