@@ -307,19 +307,39 @@ func readKeyFile(path string) ([][]byte, error) {
 	return keys, nil
 }
 
+// createKeyFile creates home/master.key holding raw, or fails with an error
+// wrapping fs.ErrExist when it exists. The key is written and synced under a
+// temporary name and then linked into place, so another process never reads
+// a key file that exists but is still empty (and a crash never leaves one).
 func createKeyFile(home string, raw []byte) error {
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return fmt.Errorf("seal: create home: %w", err)
 	}
-	f, err := os.OpenFile(KeyFilePath(home), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	tmp, err := os.CreateTemp(home, ".master.key.new.*")
 	if err != nil {
 		return fmt.Errorf("seal: create key file: %w", err)
 	}
-	if _, err := f.WriteString(EncodeKey(raw) + "\n"); err != nil {
-		f.Close()
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("seal: create key file: %w", err)
+	}
+	if _, err := tmp.WriteString(EncodeKey(raw) + "\n"); err != nil {
+		tmp.Close()
 		return fmt.Errorf("seal: write key file: %w", err)
 	}
-	return f.Close()
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("seal: write key file: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("seal: write key file: %w", err)
+	}
+	// Unlike a rename, a link never replaces a key another process created.
+	if err := os.Link(tmp.Name(), KeyFilePath(home)); err != nil {
+		return fmt.Errorf("seal: create key file: %w", err)
+	}
+	return nil
 }
 
 // WriteKeyFile atomically replaces home/master.key with keys (first is

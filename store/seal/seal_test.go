@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -140,6 +141,47 @@ func TestLoadKeyringCreatesKeyFile0600(t *testing.T) {
 	k2, err := LoadKeyringEnv(home, env)
 	if err != nil || k2.KeyID() != k1.KeyID() {
 		t.Fatalf("second load: %v, id %s vs %s", err, k2.KeyID(), k1.KeyID())
+	}
+}
+
+// Processes starting at once on a fresh home all end up with the one key
+// that was created first: a loader never sees a key file that exists but is
+// not written yet.
+func TestLoadKeyringConcurrentFirstUse(t *testing.T) {
+	env := func(string) string { return "" }
+	for round := range 20 {
+		home := filepath.Join(t.TempDir(), "home")
+		const n = 8
+		ids := make([]string, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				k, err := LoadKeyringEnv(home, env)
+				if err == nil {
+					ids[i] = k.KeyID()
+				}
+				errs[i] = err
+			}()
+		}
+		wg.Wait()
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("round %d, loader %d: %v", round, i, errs[i])
+			}
+			if ids[i] != ids[0] {
+				t.Fatalf("round %d: loaders got keys %s and %s", round, ids[0], ids[i])
+			}
+		}
+		entries, err := os.ReadDir(home)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(entries) != 1 || entries[0].Name() != KeyFileName {
+			t.Fatalf("round %d: home holds %v, want only %s", round, entries, KeyFileName)
+		}
 	}
 }
 
