@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -105,17 +106,20 @@ func TestConcurrentRunsShareRunsDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	var cmds []*exec.Cmd
+	var stderrs []*bytes.Buffer
 	for i := 0; i < 4; i++ {
 		cmd := exec.Command(os.Args[0], "run", wf)
 		cmd.Env = append(os.Environ(), "WFRUN_TEST_AS_CLI=1")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		cmds = append(cmds, cmd)
+		cmds, stderrs = append(cmds, cmd), append(stderrs, &stderr)
 	}
 	for i, cmd := range cmds {
 		if err := cmd.Wait(); err != nil {
-			t.Fatalf("run %d: %v", i, err)
+			t.Fatalf("run %d: %v:\n%s", i, err, stderrs[i])
 		}
 	}
 	if out := mustRun(t, "", "runs", "--status", "COMPLETED"); strings.Count(out, "short") != 4 {

@@ -18,7 +18,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -278,7 +277,10 @@ func TestKillDuringWaitThenResume(t *testing.T) {
 	if !strings.Contains(show, `"status": "RUNNING"`) {
 		t.Fatalf("killed run should stay RUNNING: %s", show)
 	}
-	start := time.Now()
+	before := waitTaskOf(t, show, "pause")
+	if before.WaitUntil == 0 || before.Status != "IN_PROGRESS" {
+		t.Fatalf("killed run's WAIT: %+v", before)
+	}
 	out, errOut, code := wfrun(t, "", "resume", runID, "--worker", worker)
 	if code != 0 {
 		t.Fatalf("resume: exit %d: %s", code, errOut)
@@ -286,8 +288,11 @@ func TestKillDuringWaitThenResume(t *testing.T) {
 	if n := countRuns(); n != 2 {
 		t.Fatalf("worker ran %d times in total, want 2 (first step must not re-run)", n)
 	}
-	if time.Since(start) > 5*time.Second {
-		t.Fatalf("resume waited %s: the WAIT deadline should be kept", time.Since(start))
+	// The resumed WAIT keeps the deadline the killed process recorded (not
+	// a new one counted from the resume) and does not end before it.
+	after := waitTaskOf(t, mustRun(t, "", "show", runID, "-o", "json"), "pause")
+	if after.WaitUntil != before.WaitUntil || after.Status != "COMPLETED" || after.EndTime < before.WaitUntil {
+		t.Fatalf("WAIT deadline not kept: before the kill %+v, after the resume %+v", before, after)
 	}
 	var got map[string]any
 	_ = json.Unmarshal([]byte(out), &got)
@@ -301,6 +306,34 @@ func TestKillDuringWaitThenResume(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut, "COMPLETED") {
 		t.Fatalf("resume of a finished run: %d %s", code, errOut)
 	}
+}
+
+// waitTask is what a test reads of one task in `wfrun show -o json`.
+type waitTask struct {
+	Status    string `json:"status"`
+	WaitUntil int64  `json:"waitUntil"`
+	EndTime   int64  `json:"endTime"`
+}
+
+// waitTaskOf returns task ref of the run shown as JSON.
+func waitTaskOf(t *testing.T, show, ref string) waitTask {
+	t.Helper()
+	var run struct {
+		Tasks []struct {
+			Ref string `json:"referenceTaskName"`
+			waitTask
+		} `json:"tasks"`
+	}
+	if err := json.Unmarshal([]byte(show), &run); err != nil {
+		t.Fatalf("show -o json: %v: %s", err, show)
+	}
+	for _, task := range run.Tasks {
+		if task.Ref == ref {
+			return task.waitTask
+		}
+	}
+	t.Fatalf("no task %s in %s", ref, show)
+	return waitTask{}
 }
 
 func TestRestartArchivedRun(t *testing.T) {
