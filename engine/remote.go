@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/wfrun/wfrun/store/seal"
 )
 
 // A SIMPLE task handed to remote workers (WithRemoteWorker) follows
@@ -229,3 +231,8 @@ func (t RemoteTask) Progress(ctx context.Context, callbackAfter time.Duration) e
 
 // Clock returns the engine's clock (servers time their queues with it).
 func (e *Engine) Clock() Clock { return e.clock }
+
+// Keyring returns the keyring that seals the engine's stored data (serve
+// processes sharing a task queue seal the resolved input they share with
+// it).
+func (e *Engine) Keyring() *seal.Keyring { return e.keyring }

@@ -10,9 +10,11 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/wfrun/wfrun/engine"
@@ -98,6 +100,17 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 		return err
 	}
 	defer runs.Close()
+	if url := redisRunURL(cfg.URL); url != "" {
+		// Runs are shared: so are the tasks waiting for workers, whichever
+		// process a worker polls.
+		opt, err := redis.ParseURL(url)
+		if err != nil {
+			return fmt.Errorf("shared task queue: bad Redis URL: %w", err)
+		}
+		rc := redis.NewClient(opt)
+		defer rc.Close()
+		opts = append(opts, server.WithSharedQueue(rc))
+	}
 	defs := f.defsDir
 	if defs == "" {
 		defs = filepath.Join(cfg.Home, "definitions")
@@ -150,4 +163,17 @@ func serveUntil(ctx context.Context, srv *server.Server, ln net.Listener, grace 
 		err = serr
 	}
 	return err
+}
+
+// redisRunURL is the Redis URL of a store configuration (the run store's,
+// as openRunStore chooses it), or "".
+func redisRunURL(storeURL string) string {
+	url := ""
+	for _, part := range strings.Split(storeURL, "|") {
+		part = strings.TrimSpace(part)
+		if strings.HasPrefix(part, "redis://") || strings.HasPrefix(part, "rediss://") {
+			url = part
+		}
+	}
+	return url
 }

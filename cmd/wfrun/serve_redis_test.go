@@ -110,3 +110,108 @@ func TestServeTwoProcessesTakeOver(t *testing.T) {
 		}
 	}
 }
+
+// TestServeSharedQueueSurvivesKill: two `wfrun serve` processes on one
+// Redis share the tasks waiting for workers. Two runs started on A wait
+// for a worker; A is killed (SIGKILL). A worker polling B gets one task at
+// once, before B has taken the runs over, and the other after: each task
+// exactly once, never again after the takeover. Both answers, given to B,
+// complete their runs with one record of the task each.
+func TestServeSharedQueueSurvivesKill(t *testing.T) {
+	cliEnv(t)
+	url := "redis://" + redistest.Start(t) + "/0"
+	t.Setenv("WFRUN_STORE", url)
+	defs := filepath.Join(t.TempDir(), "defs")
+	start := func(name string) (string, func()) {
+		cmd, sc, _ := cliProcess(t, "serve", "--addr", "127.0.0.1:0", "--definitions", defs,
+			"--takeover", "200ms", "--lease-ttl", "2s")
+		var log strings.Builder
+		m := waitLine(t, sc, regexp.MustCompile(`"addr":"(127\.0\.0\.1:\d+)"`), &log)
+		if m == nil {
+			t.Fatalf("%s did not start:\n%s", name, log.String())
+		}
+		go func() {
+			for sc.Scan() {
+			}
+		}()
+		return "http://" + m[1], func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+	}
+	a, killA := start("A")
+	b, _ := start("B")
+	def := `{"name":"worker_run","version":1,"schemaVersion":2,"tasks":[
+	  {"name":"shared_task","taskReferenceName":"work","type":"SIMPLE","inputParameters":{"n":"${workflow.input.n}"}}],
+	  "outputParameters":{"r":"${work.output.r}"}}`
+	if st, body := httpCall(t, "POST", a+"/api/metadata/workflow", def); st != 200 {
+		t.Fatalf("register: %d %s", st, body)
+	}
+	var ids []string
+	for i := range 2 {
+		st, id := httpCall(t, "POST", a+"/api/workflow/worker_run", `{"n":`+string(rune('1'+i))+`}`)
+		if st != 200 {
+			t.Fatalf("start: %d %s", st, id)
+		}
+		ids = append(ids, id)
+	}
+	for _, id := range ids {
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if _, body := httpCall(t, "GET", a+"/api/workflow/"+id, ""); strings.Contains(body, `"status":"SCHEDULED"`) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("run %s never offered its task", id)
+			}
+		}
+	}
+	killA()
+	type polled struct {
+		TaskID string `json:"taskId"`
+		RunID  string `json:"workflowInstanceId"`
+	}
+	poll := func(count int) []polled {
+		t.Helper()
+		_, body := httpCall(t, "GET", b+"/api/tasks/poll/batch/shared_task?workerid=w&timeout=300&count="+string(rune('0'+count)), "")
+		var got []polled
+		if err := json.Unmarshal([]byte(body), &got); err != nil {
+			t.Fatalf("poll on B: %s", body)
+		}
+		return got
+	}
+	first := poll(1)
+	if len(first) != 1 {
+		t.Fatalf("poll on B right after A died: %v", first)
+	}
+	// Until well after the takeover, only the other task is handed out, once.
+	var rest []polled
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		rest = append(rest, poll(5)...)
+	}
+	if len(rest) != 1 || rest[0].RunID == first[0].RunID {
+		t.Fatalf("after the first task (%v), B handed out %v; want the other run's task once", first, rest)
+	}
+	for _, p := range append(first, rest...) {
+		upd, _ := json.Marshal(map[string]any{"taskId": p.TaskID, "workflowInstanceId": p.RunID, "status": "COMPLETED",
+			"outputData": map[string]any{"r": "done " + p.RunID}})
+		if st, body := httpCall(t, "POST", b+"/api/tasks", string(upd)); st != 200 {
+			t.Fatalf("answer to B: %d %s", st, body)
+		}
+	}
+	for _, id := range ids {
+		var body string
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			_, body = httpCall(t, "GET", b+"/api/workflow/"+id, "")
+			if !strings.Contains(body, `"status":"RUNNING"`) || time.Now().After(deadline) {
+				break
+			}
+		}
+		var wf struct {
+			Status string         `json:"status"`
+			Output map[string]any `json:"output"`
+			Tasks  []struct {
+				Ref string `json:"referenceTaskName"`
+			} `json:"tasks"`
+		}
+		if err := json.Unmarshal([]byte(body), &wf); err != nil || wf.Status != "COMPLETED" || wf.Output["r"] != "done "+id || len(wf.Tasks) != 1 {
+			t.Fatalf("run %s after A died: %s", id, body)
+		}
+	}
+}

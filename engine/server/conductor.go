@@ -74,6 +74,14 @@ func (s *Server) initConductor() error {
 	c.eng = eng
 	c.queue.clock = eng.Clock()
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.queue.stopping = func() bool { return c.ctx.Err() != nil }
+	if s.shared != nil {
+		c.queue.shared = newSharedQueue(s.shared, eng.Keyring())
+		if err := c.queue.shared.listen(c.ctx, c.queue.wakeName, c.queue.told); err != nil {
+			c.cancel()
+			return err
+		}
+	}
 	c.polls, c.stopPolls = context.WithCancel(c.ctx)
 	s.conductor = c
 	if s.takeover > 0 {

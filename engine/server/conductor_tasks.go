@@ -123,7 +123,11 @@ func (s *Server) updateTask(v2 bool) conductorHandler {
 		}
 		err := s.conductor.queue.complete(res.TaskID, res.workerResult)
 		if errors.Is(err, ErrUnknownTask) {
-			err = s.forwardUpdate(r, res)
+			err = s.forwardUpdate(r, res, func(name string) bool { return s.auth == nil || p.Satisfies(ScopePollPrefix+name) })
+		}
+		if errors.Is(err, errNoScope) {
+			conductorError(w, r, http.StatusForbidden, "principal "+p.Name+" lacks scope "+ScopePollPrefix+"<the task's name>")
+			return
 		}
 		if errors.Is(err, errTaskEnded) {
 			// Conductor's answer to an update of a task that already ended
@@ -185,6 +189,9 @@ func (s *Server) updateTaskByRef(w http.ResponseWriter, r *http.Request, p store
 	}
 }
 
+// errNoScope: the caller may not poll or update tasks of the task's name.
+var errNoScope = errors.New("missing the task's poll scope")
+
 // errTaskEnded: an update for a task whose attempt already ended.
 var errTaskEnded = errors.New("the task already ended")
 
@@ -194,7 +201,7 @@ var errTaskEnded = errors.New("the task already ended")
 // process's runner picks it up. An answer for an attempt that already ended
 // (timed out and retried under a new id, answered before, or its run
 // ended) is errTaskEnded: never applied, to this attempt or its retry.
-func (s *Server) forwardUpdate(r *http.Request, res taskResult) error {
+func (s *Server) forwardUpdate(r *http.Request, res taskResult, allowed func(name string) bool) error {
 	c := s.conductor
 	runID := res.WorkflowInstanceID
 	if runID == "" {
@@ -214,6 +221,9 @@ func (s *Server) forwardUpdate(r *http.Request, res taskResult) error {
 	if task == nil {
 		return fmt.Errorf("%w: %s", ErrUnknownTask, res.TaskID)
 	}
+	if name, _ := task["taskDefName"].(string); !allowed(name) {
+		return errNoScope
+	}
 	status, _ := task["status"].(string)
 	wfStatus, _ := doc["status"].(string)
 	if (status != engine.TaskScheduled && status != engine.TaskInProgress) || (wfStatus != engine.StatusRunning && wfStatus != engine.StatusPaused) {
@@ -229,6 +239,15 @@ func (s *Server) forwardUpdate(r *http.Request, res taskResult) error {
 	ref, _ := task["referenceTaskName"].(string)
 	switch res.Status {
 	case "COMPLETED", "FAILED", "FAILED_WITH_TERMINAL_ERROR":
+	case "IN_PROGRESS", "SCHEDULED":
+		if sq := c.queue.shared; sq != nil {
+			// Only the executing process keeps the task's clocks.
+			if owner, err := sq.ownerOf(r.Context(), res.TaskID); err == nil &&
+				sq.tell(r.Context(), owner, "progress", res.TaskID, strconv.FormatInt(res.CallbackSecs, 10)) {
+				return nil
+			}
+		}
+		fallthrough
 	default:
 		return fmt.Errorf("%w: %s is executed by another serve process, which takes final answers only (COMPLETED, FAILED, FAILED_WITH_TERMINAL_ERROR)", ErrUnknownTask, res.TaskID)
 	}

@@ -34,12 +34,15 @@
 // Processes sharing a run store (Redis) and a definitions directory share
 // secrets, definitions and runs; each run executes in one process at a time
 // (the engine's leases), and WithTakeover makes the others resume the runs
-// of a process that died. The queue of SIMPLE tasks is per process: a task
-// is polled from the process that executes its run (a poll that reaches
-// another one waits and answers []); its answer may go through any of them,
-// since one that does not execute the run delivers it through the run store
-// (engine.CompleteTask, sealed). After a takeover the survivor queues the
-// task again.
+// of a process that died. With WithSharedQueue (wfrun serve on a Redis
+// store) the SIMPLE tasks waiting for workers are shared too: a worker
+// polling any process gets any pending task, each handed out once
+// (sharedqueue.go); the process executing the run keeps its clocks, told
+// of polls and IN_PROGRESS reports over Redis pub/sub, and final answers
+// given to another process reach it through the run store
+// (engine.CompleteTask, sealed). After a takeover a pending task stays
+// pending in its place and a polled one stays with its worker. Without a
+// shared queue a task is polled only from the process executing its run.
 //
 // # Principals
 //

@@ -1,12 +1,15 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/wfrun/wfrun/engine"
 	"github.com/wfrun/wfrun/engine/runstore"
@@ -85,4 +88,119 @@ func TestUpdateThroughAnotherProcess(t *testing.T) {
 	if _, _, view := b.do(t, "GET", "/api/workflow/"+id, ""); strings.Contains(view, "a second answer") || !strings.Contains(view, `"status":"COMPLETED"`) {
 		t.Errorf("a second answer was applied: %s", view)
 	}
+}
+
+// TestSharedQueueAcrossProcesses: two servers share a Redis run store and
+// task queue behind one address. Runs started on A wait for workers; a
+// worker polling B gets every one of them, each once (a second poll on
+// either process gets []), and A shows them IN_PROGRESS (B told it of the
+// poll). One answer goes through B, one IN_PROGRESS report through B and
+// its final answer through A, one answer through A: every run completes
+// with its own answer.
+func TestSharedQueueAcrossProcesses(t *testing.T) {
+	addr := redistest.Start(t)
+	url := "redis://" + addr + "/0"
+	defs := t.TempDir()
+	ring, err := seal.NewKeyring([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	newServer := func() *testServer {
+		runs, err := runstore.OpenRedis(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = runs.Close() })
+		rc := redis.NewClient(&redis.Options{Addr: addr})
+		t.Cleanup(func() { _ = rc.Close() })
+		logs := &logBuffer{}
+		srv, err := server.New(memory.New(), server.WithLogger(slog.New(slog.NewJSONHandler(logs, nil))), server.WithSharedQueue(rc),
+			server.WithConductor(defs, engine.WithRunStore(runs), engine.WithKeyring(ring), engine.WithRegistry(tasks.NewDefaultRegistry())))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs := httptest.NewServer(srv.Handler())
+		t.Cleanup(func() {
+			hs.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(ctx)
+		})
+		return &testServer{Server: hs, srv: srv, logs: logs}
+	}
+	a, b := newServer(), newServer()
+	if st, _, body := a.do(t, "POST", "/api/metadata/workflow", simpleDef); st != 200 {
+		t.Fatalf("register: %d %s", st, body)
+	}
+	ids := map[string]bool{}
+	var order []string
+	for i := range 3 {
+		_, _, id := a.do(t, "POST", "/api/workflow/one_simple", `{"k":"v`+string(rune('0'+i))+`"}`)
+		ids[id] = true
+		order = append(order, id)
+	}
+	var got []map[string]any
+	for deadline := time.Now().Add(10 * time.Second); len(got) < 3 && time.Now().Before(deadline); {
+		_, _, body := b.do(t, "GET", "/api/tasks/poll/batch/slow_task?workerid=wb&count=5&timeout=500", "")
+		var batch []map[string]any
+		if err := json.Unmarshal([]byte(body), &batch); err != nil {
+			t.Fatalf("poll on B: %s", body)
+		}
+		got = append(got, batch...)
+	}
+	if len(got) != 3 {
+		t.Fatalf("B handed out %d tasks of A's runs, want 3: %v", len(got), got)
+	}
+	byRun := map[string]map[string]any{}
+	for _, task := range got {
+		id, _ := task["workflowInstanceId"].(string)
+		if !ids[id] || byRun[id] != nil {
+			t.Fatalf("task of an unknown or repeated run: %v", task)
+		}
+		byRun[id] = task
+		in, _ := task["inputData"].(map[string]any)
+		if in["k"] == nil || task["status"] != "IN_PROGRESS" {
+			t.Errorf("task as B hands it out: %v", task)
+		}
+	}
+	for name, s := range map[string]*testServer{"A": a, "B": b} {
+		if _, _, body := s.do(t, "GET", "/api/tasks/poll/batch/slow_task?count=5&timeout=100", ""); body != "[]" {
+			t.Errorf("a second poll on %s: %s", name, body)
+		}
+	}
+	for _, id := range order {
+		waitView(t, a, id, `"status":"IN_PROGRESS"`)
+	}
+	answer := func(s *testServer, id, status, r string) {
+		t.Helper()
+		upd, _ := json.Marshal(map[string]any{"taskId": byRun[id]["taskId"], "workflowInstanceId": id, "status": status,
+			"outputData": map[string]any{"r": r}})
+		if st, _, body := s.do(t, "POST", "/api/tasks", string(upd)); st != 200 {
+			t.Fatalf("%s update of %s: %d %s", status, id, st, body)
+		}
+	}
+	answer(b, order[0], "COMPLETED", "r0 via B")
+	answer(b, order[1], "IN_PROGRESS", "")
+	answer(a, order[1], "COMPLETED", "r1 via A")
+	answer(a, order[2], "COMPLETED", "r2 via A")
+	for i, id := range order {
+		view := waitView(t, b, id, `"status":"COMPLETED","tasks"`)
+		if want := []string{"r0 via B", "r1 via A", "r2 via A"}[i]; !strings.Contains(view, want) || strings.Count(view, `"referenceTaskName":"work"`) != 1 {
+			t.Errorf("run %d: %s", i, view)
+		}
+	}
+}
+
+// waitView reads run id from s until its JSON contains want.
+func waitView(t *testing.T, s *testServer, id, want string) string {
+	t.Helper()
+	var view string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		_, _, view = s.do(t, "GET", "/api/workflow/"+id, "")
+		if strings.Contains(view, want) {
+			return view
+		}
+	}
+	t.Fatalf("run %s never showed %s: %s", id, want, view)
+	return view
 }

@@ -45,6 +45,12 @@ type queue struct {
 	wake    map[string]chan struct{}
 	clock   engine.Clock // the engine's: callbacks and timestamps
 	onPoll  func(name string, n int)
+
+	// shared, when set, holds the pending tasks instead of pending
+	// (sharedqueue.go); stopping reports a shutdown, when the tasks of
+	// this process's runs stay there for the process that takes them over.
+	shared   *sharedQueue
+	stopping func() bool
 }
 
 func newQueue() *queue {
@@ -83,18 +89,41 @@ func (q *queue) waitChanLocked(name string) <-chan struct{} {
 // attempt out) the task leaves the queue: a worker's later answer for it is
 // not taken.
 func (q *queue) dispatch(ctx context.Context, t engine.RemoteTask) tasks.Result {
-	d := &delivery{id: t.TaskID, t: t, scheduled: q.now(), queued: true, ctx: ctx, done: make(chan tasks.Result, 1)}
+	d := &delivery{id: t.TaskID, t: t, scheduled: q.now(), queued: q.shared == nil, ctx: ctx, done: make(chan tasks.Result, 1)}
 	q.mu.Lock()
-	q.pending[t.Name] = append(q.pending[t.Name], d)
+	if q.shared == nil {
+		q.pending[t.Name] = append(q.pending[t.Name], d)
+		q.wakeLocked(t.Name)
+	}
 	q.byID[d.id] = d
 	q.byRef[t.RunID+"/"+t.Ref] = d
-	q.wakeLocked(t.Name)
 	q.mu.Unlock()
+	if q.shared != nil {
+		worker, claimed, err := q.shared.put(ctx, d)
+		if err != nil {
+			q.remove(d)
+			return tasks.Result{Status: tasks.Failed, Reason: err.Error()}
+		}
+		if claimed {
+			// Polled from the process that executed the run before: the
+			// worker still has it.
+			q.mu.Lock()
+			d.polled, d.workerID, d.pollCount = q.now(), worker, 1
+			q.mu.Unlock()
+			_ = d.t.Polled(ctx, worker)
+		}
+	}
 	select {
 	case res := <-d.done:
+		if q.shared != nil {
+			q.shared.remove(context.WithoutCancel(ctx), d.id, t.Name)
+		}
 		return res
 	case <-ctx.Done():
 		q.remove(d)
+		if q.shared != nil && (q.stopping == nil || !q.stopping()) {
+			q.shared.remove(context.WithoutCancel(ctx), d.id, t.Name)
+		}
 		return tasks.Result{Status: tasks.Failed, Reason: "interrupted: " + ctx.Err().Error()}
 	}
 }
@@ -138,6 +167,9 @@ func (q *queue) poll(ctx, stop context.Context, name, workerID string, count int
 	}
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
+	if q.shared != nil {
+		return q.pollShared(ctx, stop, deadline.C, name, workerID, count, wait)
+	}
 	for {
 		q.mu.Lock()
 		list := q.pending[name]
@@ -265,6 +297,15 @@ func (q *queue) requeueAfter(d *delivery, after time.Duration) {
 		return
 	case <-ch:
 	}
+	if q.shared != nil {
+		q.mu.Lock()
+		live := q.byID[d.id] == d
+		q.mu.Unlock()
+		if live {
+			q.shared.requeue(context.WithoutCancel(d.ctx), d.id, d.t.Name)
+		}
+		return
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.byID[d.id] == d && !d.queued {
@@ -308,4 +349,90 @@ func (q *queue) nameOfRef(runID, ref string) (string, bool) {
 		return "", false
 	}
 	return d.t.Name, true
+}
+
+// pollShared is poll over the shared queue: tasks of this process's runs
+// are handed out as they are locally; a task of another process's run is
+// handed out from its sealed copy, and its owner is told it was polled.
+func (q *queue) pollShared(ctx, stop context.Context, deadline <-chan time.Time, name, workerID string, count int, wait time.Duration) []*delivery {
+	// Offers are announced over pub/sub; a missed announcement costs at
+	// most this long.
+	recheck := time.NewTicker(250 * time.Millisecond)
+	defer recheck.Stop()
+	for {
+		q.mu.Lock()
+		ch := q.waitChanLocked(name)
+		q.mu.Unlock()
+		got, err := q.shared.take(ctx, name, workerID, count, q.now())
+		if err == nil && len(got) > 0 {
+			now := q.now()
+			out := make([]*delivery, 0, len(got))
+			for _, c := range got {
+				q.mu.Lock()
+				d := q.byID[c.id]
+				if c.owner == q.shared.self && d != nil {
+					d.polled, d.workerID = now, workerID
+					d.pollCount++
+				}
+				q.mu.Unlock()
+				if c.owner == q.shared.self {
+					if d == nil {
+						continue // its attempt ended meanwhile
+					}
+					_ = d.t.Polled(d.ctx, workerID)
+					out = append(out, d)
+					continue
+				}
+				q.shared.tell(context.WithoutCancel(ctx), c.owner, "polled", c.id, workerID)
+				out = append(out, &delivery{id: c.id, t: c.task.Task, scheduled: time.UnixMilli(c.task.Scheduled),
+					polled: now, workerID: workerID, pollCount: 1})
+			}
+			if len(out) > 0 {
+				if q.onPoll != nil {
+					q.onPoll(name, len(out))
+				}
+				return out
+			}
+		}
+		if wait <= 0 || stop.Err() != nil {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-recheck.C:
+		case <-deadline:
+			return nil
+		case <-ctx.Done():
+			return nil
+		case <-stop.Done():
+			return nil
+		}
+	}
+}
+
+// told handles a message of another process about a task of this one's
+// runs: a worker polled it there, or reported IN_PROGRESS there.
+func (q *queue) told(kind, id, arg string) {
+	switch kind {
+	case "polled":
+		q.mu.Lock()
+		d := q.byID[id]
+		if d != nil {
+			d.polled, d.workerID = q.now(), arg
+			d.pollCount++
+		}
+		q.mu.Unlock()
+		if d != nil {
+			go func() { _ = d.t.Polled(d.ctx, arg) }()
+		}
+	case "progress":
+		_ = q.complete(id, workerResult{Status: "IN_PROGRESS", CallbackSecs: atoiOr(arg, 0)})
+	}
+}
+
+// wakeName wakes the pollers of name (a task was offered elsewhere).
+func (q *queue) wakeName(name string) {
+	q.mu.Lock()
+	q.wakeLocked(name)
+	q.mu.Unlock()
 }

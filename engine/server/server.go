@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/wfrun/wfrun/engine"
 	"github.com/wfrun/wfrun/masking"
@@ -41,6 +42,7 @@ type Server struct {
 	conductorDir string
 	engineOpts   []engine.Option
 	conductor    *conductor // nil without WithConductor
+	shared       redis.UniversalClient
 }
 
 // Option configures New.

@@ -1,0 +1,235 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/store/seal"
+)
+
+// The shared task queue: serve processes on one Redis offer their pending
+// SIMPLE tasks there, so a worker polling any process gets any pending
+// task, whoever executes its run.
+//
+// Per task: a hash holding the task as a worker receives it (its resolved
+// input, so sealed with the keyring every process sharing the store holds,
+// bound to the task id), the process that executes its run (owner), its
+// name and its state (pending, or claimed by a poll). Per task name: a
+// sorted set of the pending task ids in the order they were offered. A poll
+// claims ids atomically (one Lua script), so a task is handed out once.
+//
+// The owner keeps executing the run: the process that handed the task out
+// tells it over Redis pub/sub that the task was polled (the owner marks it
+// IN_PROGRESS and starts its clocks) or that the worker reported
+// IN_PROGRESS; final answers travel durably through the run store
+// (engine.CompleteTask), as they did before, where the owner's runner takes
+// them. When the owner dies, the process that takes its run over offers the
+// task again under the same id: a task still pending stays pending (in its
+// place), a task already claimed stays claimed and is IN_PROGRESS in the
+// new owner, so it is not handed out twice.
+
+const sharedPrefix = "wfrun:{wfrun-queue}:"
+
+// WithSharedQueue makes the server offer its remote SIMPLE tasks through
+// Redis (c) instead of keeping them in memory: use it when several serve
+// processes share a Redis run store behind one address. Every process needs
+// the same keyring (it seals the resolved input it stores there).
+func WithSharedQueue(c redis.UniversalClient) Option { return func(s *Server) { s.shared = c } }
+
+type sharedQueue struct {
+	c     redis.UniversalClient
+	self  string // this process's owner id
+	ring  *seal.Keyring
+	offer *redis.Script
+	claim *redis.Script
+	drop  *redis.Script
+	back  *redis.Script
+}
+
+func newSharedQueue(c redis.UniversalClient, ring *seal.Keyring) *sharedQueue {
+	return &sharedQueue{c: c, self: newRunID(), ring: ring,
+		// KEYS: task hash, pending set, sequence. ARGV: id, blob, owner, name.
+		offer: redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'state') == 'claimed' then
+  redis.call('HSET', KEYS[1], 'owner', ARGV[3], 'blob', ARGV[2])
+  return {'claimed', redis.call('HGET', KEYS[1], 'worker') or ''}
+end
+redis.call('HSET', KEYS[1], 'blob', ARGV[2], 'owner', ARGV[3], 'name', ARGV[4], 'state', 'pending')
+redis.call('ZADD', KEYS[2], 'NX', redis.call('INCR', KEYS[3]), ARGV[1])
+return {'pending', ''}`),
+		// KEYS: pending set. ARGV: task key prefix, count, worker, time.
+		claim: redis.NewScript(`
+local out = {}
+local n = tonumber(ARGV[2])
+while #out < 3 * n do
+  local m = redis.call('ZPOPMIN', KEYS[1])
+  if #m == 0 then break end
+  local k = ARGV[1] .. m[1]
+  if redis.call('HGET', k, 'state') == 'pending' then
+    redis.call('HSET', k, 'state', 'claimed', 'worker', ARGV[3], 'claimedAt', ARGV[4])
+    table.insert(out, m[1])
+    table.insert(out, redis.call('HGET', k, 'blob'))
+    table.insert(out, redis.call('HGET', k, 'owner'))
+  end
+end
+return out`),
+		// KEYS: task hash, pending set. ARGV: id, owner.
+		drop: redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'owner') == ARGV[2] then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return 1
+end
+return 0`),
+		// KEYS: task hash, pending set, sequence. ARGV: id.
+		back: redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HSET', KEYS[1], 'state', 'pending')
+  redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), ARGV[1])
+  return 1
+end
+return 0`),
+	}
+}
+
+func (s *sharedQueue) taskKey(id string) string      { return sharedPrefix + "task:" + id }
+func (s *sharedQueue) pendingKey(name string) string { return sharedPrefix + "pending:" + name }
+func (s *sharedQueue) seqKey() string                { return sharedPrefix + "seq" }
+func (s *sharedQueue) offersChannel() string         { return sharedPrefix + "offers" }
+func (s *sharedQueue) ownerChannel(o string) string  { return sharedPrefix + "owner:" + o }
+
+// sharedTask is what the shared queue holds of a task (sealed).
+type sharedTask struct {
+	Task      engine.RemoteTask `json:"task"`
+	Scheduled int64             `json:"scheduled"`
+}
+
+func taskAAD(id string) []byte { return []byte("wfrun shared queue task " + id) }
+
+// put offers d; it reports the worker holding it when a poll already
+// claimed it (a run taken over from a process that died).
+func (s *sharedQueue) put(ctx context.Context, d *delivery) (claimedBy string, claimed bool, err error) {
+	plain, err := json.Marshal(sharedTask{Task: d.t, Scheduled: d.scheduled.UnixMilli()})
+	if err != nil {
+		return "", false, err
+	}
+	blob, err := s.ring.Seal(plain, taskAAD(d.id))
+	if err != nil {
+		return "", false, err
+	}
+	res, err := s.offer.Run(ctx, s.c, []string{s.taskKey(d.id), s.pendingKey(d.t.Name), s.seqKey()},
+		d.id, blob, s.self, d.t.Name).StringSlice()
+	if err != nil {
+		return "", false, fmt.Errorf("shared task queue: offer %s: %w", d.id, err)
+	}
+	if len(res) == 2 && res[0] == "claimed" {
+		return res[1], true, nil
+	}
+	s.c.Publish(ctx, s.offersChannel(), d.t.Name)
+	return "", false, nil
+}
+
+// claimed is a task a poll took from the shared queue.
+type claimed struct {
+	id, owner string
+	task      sharedTask
+}
+
+// take claims up to n pending tasks of name for workerID.
+func (s *sharedQueue) take(ctx context.Context, name, workerID string, n int, now time.Time) ([]claimed, error) {
+	res, err := s.claim.Run(ctx, s.c, []string{s.pendingKey(name)}, sharedPrefix+"task:", n, workerID, now.UnixMilli()).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("shared task queue: poll %s: %w", name, err)
+	}
+	var out []claimed
+	for i := 0; i+2 < len(res); i += 3 {
+		c := claimed{id: res[i], owner: res[i+2]}
+		plain, err := s.ring.Open([]byte(res[i+1]), taskAAD(c.id))
+		if err == nil {
+			err = json.Unmarshal(plain, &c.task)
+		}
+		if err != nil {
+			// Not ours to hand out (another keyring, or damaged): the owner's
+			// clocks time it out.
+			continue
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// remove drops task id if this process still owns it.
+func (s *sharedQueue) remove(ctx context.Context, id, name string) {
+	s.drop.Run(ctx, s.c, []string{s.taskKey(id), s.pendingKey(name)}, id, s.self)
+}
+
+// requeue offers a task again (after a worker's callbackAfterSeconds).
+func (s *sharedQueue) requeue(ctx context.Context, id, name string) {
+	if n, err := s.back.Run(ctx, s.c, []string{s.taskKey(id), s.pendingKey(name), s.seqKey()}, id).Int(); err == nil && n == 1 {
+		s.c.Publish(ctx, s.offersChannel(), name)
+	}
+}
+
+// ownerOf returns the process executing task id's run.
+func (s *sharedQueue) ownerOf(ctx context.Context, id string) (string, error) {
+	o, err := s.c.HGet(ctx, s.taskKey(id), "owner").Result()
+	if errors.Is(err, redis.Nil) {
+		return "", fmt.Errorf("%w: %s", ErrUnknownTask, id)
+	}
+	return o, err
+}
+
+// Messages to a task's owner: "polled <id> <worker>", "progress <id> <seconds>".
+func (s *sharedQueue) tell(ctx context.Context, owner string, parts ...string) bool {
+	n, err := s.c.Publish(ctx, s.ownerChannel(owner), strings.Join(parts, " ")).Result()
+	return err == nil && n > 0
+}
+
+// listen delivers offers of other processes (wake pollers of the name) and
+// messages to this process until ctx ends. It returns once subscribed.
+func (s *sharedQueue) listen(ctx context.Context, offered func(name string), told func(kind, id, arg string)) error {
+	ps := s.c.Subscribe(ctx, s.offersChannel(), s.ownerChannel(s.self))
+	if _, err := ps.Receive(ctx); err != nil {
+		_ = ps.Close()
+		return fmt.Errorf("shared task queue: subscribe: %w", err)
+	}
+	ch := ps.Channel()
+	go func() {
+		defer ps.Close()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case m, ok := <-ch:
+				if !ok {
+					return
+				}
+				if m.Channel == s.offersChannel() {
+					offered(m.Payload)
+					continue
+				}
+				parts := strings.SplitN(m.Payload, " ", 3)
+				if len(parts) == 3 {
+					told(parts[0], parts[1], parts[2])
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+func atoiOr(s string, def int64) int64 {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return def
+	}
+	return n
+}
