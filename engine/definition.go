@@ -61,12 +61,15 @@ type Definition struct {
 	OutputParameters json.RawMessage `json:"outputParameters,omitempty"`
 	InputTemplate    json.RawMessage `json:"inputTemplate,omitempty"`
 	FailureWorkflow  string          `json:"failureWorkflow,omitempty"`
-	SchemaVersion    *int            `json:"schemaVersion,omitempty"`
-	Restartable      *bool           `json:"restartable,omitempty"`
-	TimeoutSeconds   int64           `json:"timeoutSeconds,omitempty"`
-	TimeoutPolicy    string          `json:"timeoutPolicy,omitempty"`
-	Variables        json.RawMessage `json:"variables,omitempty"`
-	MaskedFields     []string        `json:"maskedFields,omitempty"`
+	// FailureWorkflowVersion picks the failure workflow's version (absent:
+	// the latest).
+	FailureWorkflowVersion int             `json:"failureWorkflowVersion,omitempty"`
+	SchemaVersion          *int            `json:"schemaVersion,omitempty"`
+	Restartable            *bool           `json:"restartable,omitempty"`
+	TimeoutSeconds         int64           `json:"timeoutSeconds,omitempty"`
+	TimeoutPolicy          string          `json:"timeoutPolicy,omitempty"`
+	Variables              json.RawMessage `json:"variables,omitempty"`
+	MaskedFields           []string        `json:"maskedFields,omitempty"`
 
 	raw        []byte
 	outputTmpl *interpolate.Template

@@ -177,7 +177,15 @@
 // with the original input plus workflowId, reason, failureStatus,
 // failureTaskId and failedWorkflow (the failed run in its display form:
 // masked, `_secrets` as "***"), under the same correlationId; its id is the
-// output's "conductor.failure_workflow".
+// output's "conductor.failure_workflow" (failureWorkflowVersion picks a
+// version).
+//
+// The failure run and a START_WORKFLOW task's run are runs of their own, as
+// in Conductor: persisted before they execute, started and not waited for
+// (Start returns when its own run ends), executed in the background by the
+// engine that started them (Started lists them, WaitStarted waits for them
+// or interrupts them), and RUNNING and resumable by any engine (Resume) if
+// that process stops first.
 //
 // # outputFilter
 //

@@ -94,6 +94,8 @@ type Engine struct {
 	templates sync.Map // templateKey → *templateEntry
 	eventSink EventSink
 	dynTasks  sync.Map // dynamicKey → *WorkflowTask
+	// bg executes the runs the engine starts on its own (background.go).
+	bg background
 	// active are the runs this engine executes now (their lease is this
 	// engine's, so the store alone cannot tell them from a lease to renew).
 	activeMu sync.Mutex

@@ -44,9 +44,9 @@ func (r *runState) failureWorkflowName() string {
 	return strings.TrimSpace(s)
 }
 
-// startFailureWorkflow runs the failure workflow and returns the run output
-// with "conductor.failure_workflow" (the failure run's id, or why it did not
-// start). The failure run's input is the failed run's input plus
+// startFailureWorkflow starts the failure workflow and returns the run
+// output with "conductor.failure_workflow" (the failure run's id, or why it
+// did not start). The failure run's input is the failed run's input plus
 // workflowId, reason, failureStatus, failureTaskId and failedWorkflow (the
 // failed run as a client sees it: masked, `_secrets` as "***"); it keeps the
 // failed run's correlationId.
@@ -61,7 +61,7 @@ func (r *runState) startFailureWorkflow(ctx context.Context, st *stopError, out 
 	if name == "" {
 		return out
 	}
-	def, err := r.e.findDefinition(name, 0)
+	def, err := r.e.findDefinition(name, r.def.FailureWorkflowVersion)
 	if err != nil {
 		o["conductor.failure_workflow"] = r.sec.Text(fmt.Sprintf("Error workflow %s failed to start.  reason: %v", name, err))
 		return result()
@@ -92,7 +92,10 @@ func (r *runState) startFailureWorkflow(ctx context.Context, st *stopError, out 
 		o["conductor.failure_workflow"] = r.sec.Text(fmt.Sprintf("Error workflow %s failed to start.  reason: %v", name, err))
 		return result()
 	}
-	_, _ = child.execute(ctx)
+	// As Conductor's terminateWorkflow does, the failure run is started —
+	// persisted, with its id in this run's output — and not waited for: it
+	// is a run of its own (Engine.WaitStarted, Resume).
+	r.e.startBackground(child)
 	o["conductor.failure_workflow"] = child.id
 	return result()
 }

@@ -168,6 +168,9 @@ func TestSubWorkflowAndFailureWorkflow(t *testing.T) {
 	if fid == "" {
 		t.Fatalf("no failure workflow id in %s", res.Output)
 	}
+	if err := h.e.WaitStarted(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	view, err := h.e.Show(context.Background(), fid)
 	if err != nil || !bytes.Contains(view, []byte(`"status":"COMPLETED"`)) || !bytes.Contains(view, []byte(res.RunID)) || !bytes.Contains(view, []byte("worker says no")) {
 		t.Fatalf("failure workflow run: %v %s", err, view)

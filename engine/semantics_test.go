@@ -111,6 +111,18 @@ func startRun(t *testing.T, e *engine.Engine, d *engine.Definition, input string
 	return res
 }
 
+// waitRun views a run the engine started on its own (a failure workflow,
+// a START_WORKFLOW run) once the engine's background runs have ended.
+func waitRun(t *testing.T, e *engine.Engine, id string) runView {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := e.WaitStarted(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return viewRun(t, e, id)
+}
+
 func checkTasks(t *testing.T, got []taskView, want ...string) {
 	t.Helper()
 	var g []string
@@ -139,7 +151,7 @@ func TestConductorFailureWorkflowAfterTerminate(t *testing.T) {
 	if failedID == "" {
 		t.Fatalf("no failure workflow in output %v", wf.Output)
 	}
-	fw := viewRun(t, e, failedID)
+	fw := waitRun(t, e, failedID)
 	if fw.Status != engine.StatusCompleted || fw.CorrelationID != "testId" {
 		t.Fatalf("failure run %s correlationId %q", fw.Status, fw.CorrelationID)
 	}
@@ -174,7 +186,7 @@ func TestConductorFailureWorkflowAfterSubWorkflow(t *testing.T) {
 		t.Fatalf("sub-workflow %s %q", sub.Status, sub.Reason)
 	}
 	checkTasks(t, sub.Tasks, "LAMBDA:COMPLETED", "TERMINATE:COMPLETED")
-	fw := viewRun(t, e, wf.Output["conductor.failure_workflow"].(string))
+	fw := waitRun(t, e, wf.Output["conductor.failure_workflow"].(string))
 	if fw.Status != engine.StatusCompleted || fw.CorrelationID != wf.CorrelationID {
 		t.Fatalf("failure run %s %q", fw.Status, fw.CorrelationID)
 	}
@@ -194,6 +206,7 @@ func TestFailureWorkflowInputIsMasked(t *testing.T) {
 	res := startRun(t, e, d, `{"a":1,"_secrets":{"token":"`+secret+`"},"copy":"`+secret+`"}`)
 	wf := viewRun(t, e, res.RunID)
 	id := wf.Output["conductor.failure_workflow"].(string)
+	waitRun(t, e, id)
 	stored, _, err := store.Load(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)

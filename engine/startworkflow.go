@@ -2,26 +2,47 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"sort"
+	"strings"
 
+	"github.com/wfrun/wfrun/engine/runstore"
 	"github.com/wfrun/wfrun/tasks"
 )
 
 // startWorkflowTask starts the workflow its input's startWorkflow (a
 // Conductor StartWorkflowRequest: name, version, input, correlationId, or an
 // inline workflowDef) describes, and completes with its workflowId without
-// waiting for it: the started run is independent (no parent) and runs in
-// the background; if this process ends first it stays RUNNING and resumable.
+// waiting for it, as Conductor's StartWorkflow task does: the started run is
+// a run of its own (no parent, its own secrets and masker), persisted before
+// it executes, executed in the background (Engine.WaitStarted), and left
+// RUNNING and resumable if this process ends first.
+//
 // The request is read from the task's stored input, so a secret reference in
-// it reaches the started run as text, never as a value. Without a
-// correlationId the started run takes this run's.
+// it reaches the started run as text, never as a value; an inline
+// workflowDef comes from run data and may read only the secrets this run's
+// definition reads. Without a correlationId the started run takes this
+// run's. The started run's id is derived from the task's id: a task that
+// runs again after a crash finds the run it started (and executes it if
+// nobody does) instead of starting another.
 func (r *runState) startWorkflowTask(ctx context.Context, rec *taskRecord) tasks.Result {
 	r.mu.Lock()
 	stored := append([]byte(nil), rec.inMem...)
 	corr := r.doc.CorrelationID
-	cfg := &runConfig{principal: r.doc.Principal, project: r.doc.Project, env: r.doc.Environment}
+	cfg := &runConfig{principal: r.doc.Principal, project: r.doc.Project, env: r.doc.Environment, id: startedRunID(rec.TaskID)}
 	r.mu.Unlock()
+	if doc, archived, err := r.e.runs.Load(ctx, cfg.id); err == nil {
+		if !archived {
+			r.continueStarted(ctx, cfg.id, doc)
+		}
+		return startedOutput(cfg.id)
+	} else if !errors.Is(err, runstore.ErrNotFound) {
+		return tasks.Result{Status: tasks.Failed, Reason: "START_WORKFLOW: " + r.sec.Text(err.Error())}
+	}
 	var in struct {
 		StartWorkflow *struct {
 			Name          string          `json:"name"`
@@ -44,6 +65,9 @@ func (r *runState) startWorkflowTask(ctx context.Context, rec *taskRecord) tasks
 	switch {
 	case len(req.WorkflowDef) > 0 && req.WorkflowDef[0] == '{':
 		def, err = r.e.Parse(req.WorkflowDef)
+		if err == nil {
+			err = onlySecretsOf(r.def, def, "startWorkflow.workflowDef")
+		}
 	case req.Name != "":
 		def, err = r.e.findDefinition(req.Name, req.Version)
 	default:
@@ -56,14 +80,65 @@ func (r *runState) startWorkflowTask(ctx context.Context, rec *taskRecord) tasks
 	if cfg.correlationID == "" {
 		cfg.correlationID = corr
 	}
-	// A new run of its own: not a child of this one (its secrets, masker
-	// and lifetime are its own).
-	bg := context.WithoutCancel(ctx)
-	child, err := r.e.newRun(bg, def, req.Input, cfg, "", "", nil)
+	child, err := r.e.newRun(context.WithoutCancel(ctx), def, req.Input, cfg, "", "", nil)
 	if err != nil {
 		return tasks.Result{Status: tasks.Failed, Reason: "START_WORKFLOW: " + err.Error()}
 	}
-	go func() { _, _ = child.execute(bg) }()
-	out, _ := json.Marshal(map[string]string{"workflowId": child.id})
+	r.e.startBackground(child)
+	return startedOutput(child.id)
+}
+
+func startedOutput(id string) tasks.Result {
+	out, _ := json.Marshal(map[string]string{"workflowId": id})
 	return tasks.Result{Status: tasks.Completed, Output: out}
+}
+
+// continueStarted executes a run an earlier attempt of this task started
+// when it is RUNNING and no live process executes it.
+func (r *runState) continueStarted(ctx context.Context, id string, doc []byte) {
+	var head struct {
+		Status string `json:"status"`
+	}
+	if json.Unmarshal(doc, &head) != nil || head.Status != StatusRunning || r.e.isActive(id) {
+		return
+	}
+	if err := r.e.runs.AcquireLease(ctx, id, r.e.newLease(), r.e.leaseTTL); err != nil {
+		return // executed elsewhere, or the store says why on the next read
+	}
+	child, err := r.e.load(ctx, id, false, nil)
+	if err != nil {
+		_ = r.e.runs.ReleaseLease(context.WithoutCancel(ctx), id, r.e.owner)
+		return
+	}
+	child.lease.held = true
+	r.e.startBackground(child)
+}
+
+// startedRunID is the id of the run a START_WORKFLOW task with id taskID
+// starts (a UUID derived from it).
+func startedRunID(taskID string) string {
+	s := sha256.Sum256([]byte("wfrun START_WORKFLOW " + taskID))
+	b := s[:16]
+	b[6] = b[6]&0x0f | 0x50
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// onlySecretsOf refuses a definition taken from run data (what) that reads a
+// secret the running definition does not: run data never chooses which
+// secret is read.
+func onlySecretsOf(running, def *Definition, what string) error {
+	allowed := definitionSecrets(running)
+	var bad []string
+	for n := range definitionSecrets(def) {
+		if !allowed[n] {
+			bad = append(bad, n)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	sort.Strings(bad)
+	return fmt.Errorf("%s references secrets the workflow definition does not (%s): run data cannot choose a secret", what, strings.Join(bad, ", "))
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -101,16 +100,8 @@ func (r *runState) subWorkflowDefinition(ctx context.Context, wt *WorkflowTask, 
 	if err != nil {
 		return nil, fmt.Errorf("subWorkflowParam.workflowDefinition: %w", err)
 	}
-	allowed := definitionSecrets(r.def)
-	var bad []string
-	for n := range definitionSecrets(def) {
-		if !allowed[n] {
-			bad = append(bad, n)
-		}
-	}
-	if len(bad) > 0 {
-		sort.Strings(bad)
-		return nil, fmt.Errorf("subWorkflowParam.workflowDefinition references secrets the workflow definition does not (%s): run data cannot choose a secret", strings.Join(bad, ", "))
+	if err := onlySecretsOf(r.def, def, "subWorkflowParam.workflowDefinition"); err != nil {
+		return nil, err
 	}
 	return def, nil
 }

@@ -410,6 +410,18 @@ func (p *progressView) clearBlock() {
 	p.drawn = 0
 }
 
+// note prints a line of the command's own among the event lines (runs
+// started in the background emit events while it is written).
+func (p *progressView) note(line string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.live {
+		p.permanent(line)
+		return
+	}
+	fmt.Fprintln(p.w, line)
+}
+
 // permanent prints line above the live block.
 func (p *progressView) permanent(line string) {
 	p.clearBlock()

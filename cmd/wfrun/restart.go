@@ -32,6 +32,7 @@ and names what is missing.`,
 			ctx, stop := signalContext(cmd)
 			defer stop()
 			res, err := c.Restart(ctx, args[0], fromStart)
+			waitStarted(ctx, cmd, &ef, c)
 			return finishRun(cmd, &ef, res, err)
 		},
 	}

@@ -27,6 +27,7 @@ in progress is executed again; a WAIT keeps its original deadline.`,
 			ctx, stop := signalContext(cmd)
 			defer stop()
 			res, err := c.Resume(ctx, args[0])
+			waitStarted(ctx, cmd, &ef, c)
 			return finishRun(cmd, &ef, res, err)
 		},
 	}

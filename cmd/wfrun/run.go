@@ -352,6 +352,31 @@ func printResult(cmd *cobra.Command, out *outputFlags, res *engine.Result, oneLi
 	return err
 }
 
+// waitStarted waits for the runs the engine started on its own — a
+// failureWorkflow, START_WORKFLOW runs. They are runs of their own, as in
+// Conductor, and the run that started them has already ended; but a CLI
+// user who runs a workflow expects its compensation or the runs it starts
+// to happen, not to find them stranded in the store when the command
+// exits. So the command stays until they end, saying so on stderr; a
+// signal interrupts them, and they stay RUNNING for wfrun resume.
+func waitStarted(ctx context.Context, cmd *cobra.Command, ef *engineFlags, c *cliEngine) {
+	ids := c.Started()
+	if len(ids) == 0 {
+		return
+	}
+	say := func(line string) {
+		if ef.pv != nil {
+			ef.pv.note(line)
+			return
+		}
+		fmt.Fprintln(cmd.ErrOrStderr(), line)
+	}
+	say(fmt.Sprintf("waiting for the run(s) it started: %s (a signal leaves them RUNNING for wfrun resume)", strings.Join(ids, ", ")))
+	if err := c.WaitStarted(ctx); err != nil {
+		say(fmt.Sprintf("%v; continue each one still RUNNING with: wfrun resume %s", err, strings.Join(ids, ", wfrun resume ")))
+	}
+}
+
 // finishRun prints the masked output and maps the status to the exit code.
 // An error during the run (a store that went away) names the run and how to
 // resume it.
@@ -477,6 +502,7 @@ EXEC tasks run local commands and are refused unless --allow-exec is given.`,
 				return runEvery(ctx, cmd, &ef, c, def, in, opts, every, maxRuns)
 			}
 			res, err := c.Start(ctx, def, in, opts...)
+			waitStarted(ctx, cmd, &ef, c)
 			return finishRun(cmd, &ef, res, err)
 		},
 	}
@@ -507,6 +533,7 @@ func runEvery(ctx context.Context, cmd *cobra.Command, ef *engineFlags, c *cliEn
 		started := time.Now()
 		ef.pv.resetRun()
 		res, err := c.Start(ctx, def, in, opts...)
+		waitStarted(ctx, cmd, ef, c)
 		if err != nil {
 			if errors.Is(err, engine.ErrInterrupted) {
 				fmt.Fprintf(stderr, "%s scheduled run %d interrupted by a signal: %v\n", time.Now().Format("15:04:05"), n, err)
