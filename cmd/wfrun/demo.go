@@ -32,6 +32,11 @@ type tokenEndpoint struct {
 
 func (t *tokenEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
+	if r.URL.Path == "/healthz" && r.Method == http.MethodGet {
+		// What a script started with & polls before its first call.
+		fmt.Fprintln(w, `{"status":"ok"}`)
+		return
+	}
 	if r.URL.Path != "/token" || r.Method != http.MethodPost {
 		w.WriteHeader(http.StatusNotFound)
 		fmt.Fprintln(w, `{"error":"POST /token"}`)
@@ -67,11 +72,13 @@ func newDemoTokenServerCmd() *cobra.Command {
 		Hidden: true,
 		Long: `A token endpoint of the shape the Orkes rotation template calls: POST /token with
 {"keyId":ID,"keySecret":SECRET} returns {"token":"tok-N-…","expiresIn":3600}, a new
-random token each time; anything else is 401/404. The key secret is the file's
+random token each time; GET /healthz answers 200 once it listens; anything else is
+401/404. The key secret is the file's
 bytes exactly, as 'wfrun secret set --from-file' stores them. It listens on
 --listen until interrupted. For demos and tests only.`,
-		Example: `  wfrun demo-token-server --listen 127.0.0.1:18089 --key-id demo-app-4711 --key-secret-file app-key-secret.txt &`,
-		Args:    cobra.NoArgs,
+		Example: `  wfrun demo-token-server --listen 127.0.0.1:18089 --key-id demo-app-4711 --key-secret-file app-key-secret.txt &
+  curl -sS --retry 10 --retry-connrefused --retry-delay 1 http://127.0.0.1:18089/healthz`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			secret, err := os.ReadFile(keySecretFile)
 			if err != nil {

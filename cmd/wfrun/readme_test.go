@@ -145,8 +145,14 @@ func TestReadme(t *testing.T) {
 	if testing.Short() {
 		t.Skip("installs wfrun and runs the README tour")
 	}
-	for _, tool := range []string{"bash", "go", "base64", "sed", "head", "sha256sum", "curl"} {
-		if _, err := exec.LookPath(tool); err != nil {
+	for _, tool := range []string{"bash", "go", "base64", "sed", "head", "sha256sum|shasum", "curl"} {
+		found := false
+		for _, alt := range strings.Split(tool, "|") {
+			if _, err := exec.LookPath(alt); err == nil {
+				found = true
+			}
+		}
+		if !found {
 			if os.Getenv("CI") == "true" {
 				t.Fatalf("%s is missing", tool)
 			}
@@ -249,6 +255,38 @@ func TestReadme(t *testing.T) {
 		}
 		if !outputMatches(s.output, lines) {
 			t.Errorf("README.md:%d: %s: printed\n%s\nthe README shows\n%s", s.line, s.command, printed, strings.Join(s.output, "\n"))
+		}
+	}
+}
+
+// nonPortable are command forms that work on Linux only (GNU coreutils);
+// the README's commands run as printed on macOS too.
+var nonPortable = []struct{ re, why string }{
+	{`\bsha256sum\b`, "macOS has shasum -a 256"},
+	{`\bstat -c\b`, "macOS stat takes -f"},
+	{`\bsed -i\b`, "macOS sed -i needs a suffix argument"},
+	{`\bdate -d\b`, "macOS date has no -d"},
+	{`\breadlink -f\b`, "older macOS readlink has no -f"},
+	{`\bbase64 -w\b`, "macOS base64 has no -w"},
+	{`\bgrep -P\b`, "macOS grep has no -P"},
+	{`\bxargs -r\b`, "macOS xargs has no -r"},
+	{`\btimeout \d`, "macOS has no timeout"},
+}
+
+func TestReadmeCommandsArePortable(t *testing.T) {
+	text, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps, err := readmeSteps(string(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range steps {
+		for _, np := range nonPortable {
+			if regexp.MustCompile(np.re).MatchString(s.command) {
+				t.Errorf("README.md:%d: %s: Linux only (%s)", s.line, s.command, np.why)
+			}
 		}
 	}
 }
