@@ -33,7 +33,7 @@ func (r *runState) dynamicFork(wt *WorkflowTask, rec *taskRecord, _ []byte, done
 		raw, _ := json.Marshal(in["forkedTaskDefs"])
 		return r.parseDynamicTasks(wt, raw)
 	}
-	list, err := r.dynamicTaskList(wt, in)
+	list, err := r.dynamicTaskList(wt, rec, in)
 	if err != nil {
 		return nil, err
 	}
@@ -60,9 +60,9 @@ func (r *runState) dynamicFork(wt *WorkflowTask, rec *taskRecord, _ []byte, done
 	return tasks, nil
 }
 
-func (r *runState) dynamicTaskList(wt *WorkflowTask, in map[string]any) ([]map[string]any, error) {
+func (r *runState) dynamicTaskList(wt *WorkflowTask, rec *taskRecord, in map[string]any) ([]map[string]any, error) {
 	if inputs, ok := in["forkTaskInputs"].([]any); ok {
-		return r.simpleDynamicTasks(wt, in, inputs), nil
+		return r.simpleDynamicTasks(wt, rec, in, inputs), nil
 	}
 	param := wt.DynamicForkTasksParam
 	rawList, ok := in[param].([]any)
@@ -107,7 +107,7 @@ func (r *runState) dynamicTaskList(wt *WorkflowTask, in map[string]any) ([]map[s
 }
 
 // simpleDynamicTasks is the forkTaskName / forkTaskInputs form.
-func (r *runState) simpleDynamicTasks(wt *WorkflowTask, in map[string]any, inputs []any) []map[string]any {
+func (r *runState) simpleDynamicTasks(wt *WorkflowTask, rec *taskRecord, in map[string]any, inputs []any) []map[string]any {
 	name, _ := in["forkTaskName"].(string)
 	typ, _ := in["forkTaskType"].(string)
 	subName, _ := in["forkTaskWorkflow"].(string)
@@ -124,11 +124,14 @@ func (r *runState) simpleDynamicTasks(wt *WorkflowTask, in map[string]any, input
 	if typ == "" {
 		typ = TypeSimple
 	}
-	// Two dynamic forks in one run prefix the refs with the fork's ref.
+	// Once the run holds a dynamic fork (another one, or this one in an
+	// earlier DO_WHILE iteration), the refs are prefixed with the fork's
+	// ref, as ForkJoinDynamicTaskMapper does when the workflow already has
+	// a FORK_JOIN_DYNAMIC task.
 	prefix := "_"
 	r.mu.Lock()
 	for _, t := range r.tasks {
-		if t.wt != nil && t.wt.Type == TypeForkJoinDynamic && t.wt != wt {
+		if t != rec && t.wt != nil && t.wt.Type == TypeForkJoinDynamic {
 			prefix = "_" + wt.TaskReferenceName + "_"
 			break
 		}

@@ -88,3 +88,42 @@ func TestSubWorkflowDefinitionExpressionEdges(t *testing.T) {
 		})
 	}
 }
+
+// DynamicForkTests.testTaskDynamicForkDuplicateReferenceNameOfForkedTasksWhenMultipleFor
+// (e2e; the definition built in Java, transcribed): two FORK_JOIN_DYNAMIC
+// tasks in the forkTaskName/forkTaskInputs form fork forked_task twice each;
+// the second fork's refs carry its own ref so they do not collide with the
+// first's, and the run COMPLETES.
+func TestConductorTwoIdenticalDynamicForks(t *testing.T) {
+	var inputs []map[string]any
+	e := harnessEngine(t, nil, engine.WithWorker("forked_task", func(_ context.Context, in json.RawMessage) (json.RawMessage, error) {
+		var m map[string]any
+		_ = json.Unmarshal(in, &m)
+		inputs = append(inputs, m)
+		return json.RawMessage(`{"b":true}`), nil
+	}))
+	d := harnessDef(t, e, "transcribed/two_identical_dynamic_forks.json")
+	res := startRun(t, e, d, `{}`)
+	wf := viewRun(t, e, res.RunID)
+	if wf.Status != engine.StatusCompleted {
+		t.Fatalf("%s %q", wf.Status, wf.Reason)
+	}
+	checkTasks(t, wf.Tasks, "FORK:COMPLETED", "forked_task:COMPLETED", "forked_task:COMPLETED", "JOIN:COMPLETED",
+		"FORK:COMPLETED", "forked_task:COMPLETED", "forked_task:COMPLETED", "JOIN:COMPLETED")
+	var refs []string
+	for _, tk := range wf.Tasks {
+		if tk.TaskType == "forked_task" {
+			refs = append(refs, tk.Ref)
+			if tk.Input["__index"] == nil || tk.Input["a"] == nil {
+				t.Fatalf("forked task input %v", tk.Input)
+			}
+		}
+	}
+	if strings.Join(refs, " ") != "_forked_task_0 _forked_task_1 _dynamicFork2_forked_task_0 _dynamicFork2_forked_task_1" {
+		t.Fatalf("refs %v", refs)
+	}
+	join2 := wf.Tasks[7]
+	if join2.Output["_dynamicFork2_forked_task_1"] == nil || len(inputs) != 4 {
+		t.Fatalf("join2 output %v, inputs %v", join2.Output, inputs)
+	}
+}
