@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/wfrun/wfrun/interpolate"
 	"github.com/wfrun/wfrun/masking"
@@ -38,6 +39,11 @@ import (
 //     each one schedules the task afresh;
 //   - impl=tasks-http: the tasks package's HTTP executor alone, on the
 //     already resolved input (attributes the gap);
+//   - impl=interleaved: net-http and wfrun in turn, reporting each one's
+//     time per request and their ratio (the figure to read on a loaded
+//     machine);
+//   - impl=wfrun-no-network: impl=wfrun with an executor that returns the
+//     recorded response at once: the engine's own cost per task;
 //   - impl=wfrun-default-client: impl=wfrun with the tasks package's
 //     default client (http.DefaultTransport's settings: proxy from the
 //     environment, idle connection timer), shown for scale;
@@ -58,22 +64,27 @@ func BenchmarkHTTPTask(b *testing.B) {
 	defer srv.Close()
 	url := srv.URL + "/items/42"
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	netHTTP := func(b *testing.B) {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Accept", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var v map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || resp.StatusCode != 200 {
+			b.Fatal(err, resp.StatusCode)
+		}
+		resp.Body.Close()
+	}
 	b.Run("impl=net-http", func(b *testing.B) {
 		b.ReportAllocs()
+		cpu := cpuNanos()
 		for i := 0; i < b.N; i++ {
-			req, _ := http.NewRequest(http.MethodGet, url, nil)
-			req.Header.Set("Authorization", "Bearer "+token)
-			req.Header.Set("Accept", "application/json")
-			resp, err := client.Do(req)
-			if err != nil {
-				b.Fatal(err)
-			}
-			var v map[string]any
-			if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || resp.StatusCode != 200 {
-				b.Fatal(err, resp.StatusCode)
-			}
-			resp.Body.Close()
+			netHTTP(b)
 		}
+		reportCPU(b, cpu)
 	})
 	secrets := WithSecrets(func(Principal, string, string) interpolate.SecretSource {
 		return interpolate.MapSecrets{"api_token": json.RawMessage(`"` + token + `"`)}
@@ -92,7 +103,10 @@ func BenchmarkHTTPTask(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	attempt := func(b *testing.B, e *Engine) {
+	// leafTask returns one execution of the HTTP task through execLeaf, on
+	// a run whose task list is emptied each time so that the task is
+	// scheduled afresh.
+	leafTask := func(b *testing.B, e *Engine, def *Definition) func() {
 		r := e.newState(def, "bench-run")
 		r.doc.WorkflowID = "bench-run"
 		if err := r.newSecrets(nil); err != nil {
@@ -100,9 +114,7 @@ func BenchmarkHTTPTask(b *testing.B) {
 		}
 		wt := def.Tasks[0]
 		ctx := context.Background()
-		b.ReportAllocs()
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
+		return func() {
 			r.mu.Lock()
 			r.tasks, r.dirty, r.doc.NextSeq = r.tasks[:0], r.dirty[:0], 0
 			clear(r.byRef)
@@ -116,18 +128,66 @@ func BenchmarkHTTPTask(b *testing.B) {
 			}
 		}
 	}
+	attempt := func(b *testing.B, e *Engine) {
+		task := leafTask(b, e, def)
+		b.ReportAllocs()
+		b.ResetTimer()
+		cpu := cpuNanos()
+		for i := 0; i < b.N; i++ {
+			task()
+		}
+		reportCPU(b, cpu)
+	}
 	b.Run("impl=wfrun", func(b *testing.B) { attempt(b, e) })
 	b.Run("impl=tasks-http", func(b *testing.B) {
 		impl, _ := tasks.NewDefaultRegistry().Lookup("HTTP")
 		in := []byte(`{"uri":"` + url + `","method":"GET","headers":{"Authorization":"Bearer ` + token + `"}}`)
 		svc := &tasks.Services{Masker: masking.New(), HTTPClient: client}
 		b.ReportAllocs()
+		cpu := cpuNanos()
+		defer reportCPU(b, cpu)
 		for i := 0; i < b.N; i++ {
 			res := impl.Execute(context.Background(), &tasks.Request{TaskType: "HTTP", Input: in, Def: def.Tasks[0].raw, Services: svc})
 			if res.Status != tasks.Completed {
 				b.Fatal(res.Reason)
 			}
 		}
+	})
+	b.Run("impl=interleaved", func(b *testing.B) {
+		// One net-http request and one wfrun task per iteration, in turn
+		// first: on a loaded machine the load falls on both alike, so the
+		// ratio holds where the separate figures drift.
+		task := leafTask(b, e, def)
+		var tNet, tWf time.Duration
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			t0 := time.Now()
+			if i%2 == 0 {
+				netHTTP(b)
+				t1 := time.Now()
+				task()
+				tNet, tWf = tNet+t1.Sub(t0), tWf+time.Since(t1)
+			} else {
+				task()
+				t1 := time.Now()
+				netHTTP(b)
+				tWf, tNet = tWf+t1.Sub(t0), tNet+time.Since(t1)
+			}
+		}
+		b.ReportMetric(float64(tNet.Nanoseconds())/float64(b.N), "net-http-ns/req")
+		b.ReportMetric(float64(tWf.Nanoseconds())/float64(b.N), "wfrun-ns/req")
+		b.ReportMetric(float64(tWf)/float64(tNet), "wfrun/net-http")
+	})
+	b.Run("impl=wfrun-no-network", func(b *testing.B) {
+		// The engine's own part of impl=wfrun: the same task with an
+		// executor that returns the response impl=wfrun receives, at once.
+		reg := tasks.NewDefaultRegistry()
+		reg.Register("HTTP", recordedTask(`{"response":{"statusCode":200,"reasonPhrase":"200 OK","headers":{"Content-Length":["61"],"Content-Type":["application/json"],"Date":["Tue, 01 Dec 2026 01:14:30 GMT"]},"body":`+body+`}}`))
+		eNoNet, err := New(WithRegistry(reg), secrets)
+		if err != nil {
+			b.Fatal(err)
+		}
+		attempt(b, eNoNet)
 	})
 	b.Run("impl=wfrun-default-client", func(b *testing.B) { attempt(b, eDefault) })
 	b.Run("impl=wfrun-run", func(b *testing.B) {
@@ -139,4 +199,20 @@ func BenchmarkHTTPTask(b *testing.B) {
 			}
 		}
 	})
+}
+
+// reportCPU reports the process's CPU time (every goroutine: client,
+// server, collector) per operation since start: on a loaded machine it
+// moves less than the wall time, which also counts waiting for a core.
+func reportCPU(b *testing.B, start int64) {
+	if start > 0 {
+		b.ReportMetric(float64(cpuNanos()-start)/float64(b.N), "cpu-ns/op")
+	}
+}
+
+// recordedTask is an executor that returns one recorded output.
+type recordedTask string
+
+func (t recordedTask) Execute(context.Context, *tasks.Request) tasks.Result {
+	return tasks.Result{Status: tasks.Completed, Output: []byte(t)}
 }

@@ -231,7 +231,7 @@ func (r *runState) save(ctx context.Context) error {
 	}
 	// A cancelled run context must not stop the final writes of a run that
 	// is being interrupted: persistence uses its own short deadline.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	sctx, cancel := newPersistCtx(ctx, persistDeadline)
 	defer cancel()
 	if err := r.e.runs.Commit(sctx, r.id, ch); err != nil {
 		r.mu.Lock()
@@ -265,7 +265,7 @@ func (r *runState) archive(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	sctx, cancel := newPersistCtx(ctx, persistDeadline)
 	defer cancel()
 	if err := r.e.runs.Archive(sctx, r.id, archived, sum); err != nil {
 		return fmt.Errorf("archive run %s: %w", r.id, err)

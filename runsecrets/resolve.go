@@ -21,7 +21,7 @@ import (
 // secret references returns the same slice twice.
 func (r *Run) Resolve(ctx context.Context, tpl *interpolate.Template, env interpolate.Env) (stored, transient []byte, err error) {
 	e := envWith{Env: env, src: r.source()}
-	stored, _, err = tpl.Execute(ctx, e, interpolate.DeferSecrets, nil)
+	stored, _, err = tpl.Execute(ctx, e, interpolate.DeferSecrets, outBuf(tpl))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -43,7 +43,7 @@ func (r *Run) ResolveOnly(ctx context.Context, tpl *interpolate.Template, env in
 	if rec.src == nil {
 		src = nil
 	}
-	out, used, err := tpl.Execute(ctx, envWith{Env: env, src: src}, interpolate.ResolveSecrets, nil)
+	out, used, err := tpl.Execute(ctx, envWith{Env: env, src: src}, interpolate.ResolveSecrets, outBuf(tpl))
 	if err != nil {
 		return nil, err
 	}
@@ -67,6 +67,13 @@ func (r *Run) ResolveOnly(ctx context.Context, tpl *interpolate.Template, env in
 		r.register(vals...)
 	}
 	return out, nil
+}
+
+// outBuf is room for a template's output: its source and some, so that a
+// document whose references resolve to short values is written without
+// growing.
+func outBuf(tpl *interpolate.Template) []byte {
+	return make([]byte, 0, len(tpl.Source())+64)
 }
 
 // recording is a source that remembers the raw values it returned.
