@@ -95,28 +95,42 @@ func views(b []byte) []*view {
 	var parent *view
 	for round := 0; ; round++ {
 		if j, ok := joinBreaks(cur, parent); ok {
-			out = append(out, &j)
+			out = append(out, heapView(j))
 		}
 		if round == maxDecodeRounds {
+			return out
+		}
+		if round == 0 && !hasEscapeChar(cur) {
+			// Only line breaks (mayHaveViews): nothing to decode.
 			return out
 		}
 		d, kinds, ok := decodeOnce(cur, parent, escAll)
 		if !ok {
 			return out
 		}
-		out = append(out, &d)
+		dp := heapView(d)
+		out = append(out, dp)
 		if round == 0 && bits.OnesCount8(kinds) > 1 {
 			for _, k := range []uint8{escJSON, escHTML, escURL} {
 				if kinds&k == 0 {
 					continue
 				}
 				if one, _, ok := decodeOnce(b, nil, k); ok {
-					out = append(out, &one)
+					out = append(out, heapView(one))
 				}
 			}
 		}
-		parent, cur = &d, d.b
+		parent, cur = dp, d.b
 	}
+}
+
+// heapView moves a view found to the heap (views that are not found, the
+// usual case, then cost no allocation).
+func heapView(v view) *view { return &v }
+
+// hasEscapeChar reports whether b holds a character decodeOnce decodes from.
+func hasEscapeChar(b []byte) bool {
+	return bytes.IndexByte(b, '\\') >= 0 || bytes.IndexByte(b, '&') >= 0 || bytes.IndexByte(b, '%') >= 0
 }
 
 // builder accumulates a view of src, whose own origin is parent (nil: src
