@@ -417,13 +417,14 @@ func (e *Engine) Restart(ctx context.Context, id string, fromStart bool) (*Resul
 // (Conductor's rerun with reRunFromTaskId): the tasks recorded before it are
 // kept, it and every later record are dropped and scheduled again.
 func (e *Engine) Rerun(ctx context.Context, id, fromTaskID string) (*Result, error) {
-	if fromTaskID == "" {
-		return e.restart(ctx, id, true, "")
-	}
-	return e.restart(ctx, id, false, fromTaskID)
+	return e.RerunWith(ctx, id, RerunOptions{FromTaskID: fromTaskID})
 }
 
 func (e *Engine) restart(ctx context.Context, id string, fromStart bool, fromTaskID string) (*Result, error) {
+	return e.restartWith(ctx, id, fromStart, fromTaskID, nil)
+}
+
+func (e *Engine) restartWith(ctx context.Context, id string, fromStart bool, fromTaskID string, o *RerunOptions) (*Result, error) {
 	doc, archived, err := e.runs.Load(ctx, id)
 	if err != nil {
 		return nil, err
@@ -456,11 +457,11 @@ func (e *Engine) restart(ctx context.Context, id string, fromStart bool, fromTas
 	if err != nil {
 		return nil, err
 	}
-	fromSeq := 0
+	fromSeq, fromRef := 0, ""
 	if fromTaskID != "" {
 		for _, t := range r.tasks {
 			if t.TaskID == fromTaskID {
-				fromSeq = t.Seq
+				fromSeq, fromRef = t.Seq, t.Ref
 			}
 		}
 		if fromSeq == 0 {
@@ -488,6 +489,11 @@ func (e *Engine) restart(ctx context.Context, id string, fromStart bool, fromTas
 		r.tasks = kept
 	}
 	r.mu.Unlock()
+	if o != nil {
+		if err := r.applyRerun(o, fromRef); err != nil {
+			return nil, err
+		}
+	}
 	if fromStart {
 		vars, err := initialVariables(r.def, nil)
 		if err != nil {

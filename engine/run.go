@@ -114,6 +114,7 @@ type runState struct {
 	inStored, outStored, varStored []byte
 	tasks                          []*taskRecord
 	byRef                          map[string]*taskRecord // exact ref (with __N) → latest attempt
+	inputOverride                  map[string][]byte      // rerun: a task's replacement input, by exact ref (rerun.go)
 	latest                         map[string]*taskRecord // ref without __N → latest attempt of any iteration
 	wfDoc                          []byte                 // cached Workflow() document
 	// maskedAt is the masker size when the stored forms were last masked:

@@ -259,13 +259,15 @@ func (s *Server) restartWorkflow(fromStart bool) conductorHandler {
 // one of its tasks, or from the start when no task is named; replacing the
 // run's or the task's input is refused rather than silently ignored.
 type rerunRequest struct {
-	ReRunFromTaskID string         `json:"reRunFromTaskId"`
-	WorkflowInput   map[string]any `json:"workflowInput"`
-	TaskInput       map[string]any `json:"taskInput"`
+	ReRunFromTaskID string          `json:"reRunFromTaskId"`
+	WorkflowInput   json.RawMessage `json:"workflowInput"`
+	TaskInput       json.RawMessage `json:"taskInput"`
+	CorrelationID   string          `json:"correlationId"`
 }
 
-// rerunWorkflow reruns an ended workflow (engine.Rerun): from the task named
-// by reRunFromTaskId, its earlier tasks kept, or from the start.
+// rerunWorkflow reruns an ended workflow (engine.RerunWith): from the task
+// named by reRunFromTaskId, its earlier tasks kept, or from the start, with
+// the replacement workflowInput, taskInput and correlationId it gives.
 func (s *Server) rerunWorkflow(w http.ResponseWriter, r *http.Request, _ store.Principal) {
 	body, err := s.readBody(w, r)
 	if err != nil {
@@ -279,13 +281,14 @@ func (s *Server) rerunWorkflow(w http.ResponseWriter, r *http.Request, _ store.P
 			return
 		}
 	}
-	if len(req.WorkflowInput) > 0 || len(req.TaskInput) > 0 {
-		conductorError(w, r, http.StatusBadRequest, "RerunWorkflowRequest: workflowInput and taskInput are not supported; rerun keeps the run's input")
+	opts := engine.RerunOptions{FromTaskID: req.ReRunFromTaskID, WorkflowInput: req.WorkflowInput, TaskInput: req.TaskInput, CorrelationID: req.CorrelationID}
+	if err := opts.Validate(); err != nil {
+		conductorError(w, r, http.StatusBadRequest, "RerunWorkflowRequest: "+err.Error())
 		return
 	}
 	id := r.PathValue("id")
 	err = s.conductor.launch(id, func(ctx context.Context) error {
-		_, err := s.conductor.eng.Rerun(ctx, id, req.ReRunFromTaskID)
+		_, err := s.conductor.eng.RerunWith(ctx, id, opts)
 		return err
 	})
 	if err != nil {

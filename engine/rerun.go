@@ -1,0 +1,92 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// ErrBadRerun: a rerun request that cannot apply (a replacement input that
+// is not a JSON object, a taskInput without the task to rerun from).
+var ErrBadRerun = errors.New("invalid rerun request")
+
+// RerunOptions is Conductor's RerunWorkflowRequest.
+type RerunOptions struct {
+	// FromTaskID is the task to rerun from: the tasks recorded before it
+	// are kept. Empty: the whole run again.
+	FromTaskID string
+	// WorkflowInput, when set, replaces the run's input.
+	WorkflowInput json.RawMessage
+	// TaskInput, when set, replaces the input of the FromTaskID task
+	// (instead of its inputParameters).
+	TaskInput json.RawMessage
+	// CorrelationID, when set, replaces the run's correlation id.
+	CorrelationID string
+}
+
+// RerunWith runs an ended run again under the same id, as Conductor's rerun
+// does: from o.FromTaskID (or from the start), with the run's input
+// replaced by o.WorkflowInput and the rerun task's by o.TaskInput when
+// they are given. Replacement input is run input: a
+// `${workflow.secrets.x}` in it is text, never resolved (only a
+// definition's inputParameters read secrets).
+func (e *Engine) RerunWith(ctx context.Context, id string, o RerunOptions) (*Result, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if o.FromTaskID == "" {
+		return e.restartWith(ctx, id, true, "", &o)
+	}
+	return e.restartWith(ctx, id, false, o.FromTaskID, &o)
+}
+
+// Validate reports a request that cannot apply (ErrBadRerun).
+func (o *RerunOptions) Validate() error {
+	for name, v := range map[string]json.RawMessage{"workflowInput": o.WorkflowInput, "taskInput": o.TaskInput} {
+		if v := bytes.TrimSpace(v); len(v) > 0 && string(v) != "null" && (v[0] != '{' || !json.Valid(v)) {
+			return fmt.Errorf("%w: %s must be a JSON object", ErrBadRerun, name)
+		}
+	}
+	if hasJSON(o.TaskInput) && o.FromTaskID == "" {
+		return fmt.Errorf("%w: taskInput replaces the input of the task to rerun from: reRunFromTaskId is required with it", ErrBadRerun)
+	}
+	return nil
+}
+
+func hasJSON(v json.RawMessage) bool {
+	v = bytes.TrimSpace(v)
+	return len(v) > 0 && string(v) != "null"
+}
+
+// applyRerun puts a rerun's replacements in place before the run is stored
+// again; fromRef is the exact ref of the task rerun from.
+func (r *runState) applyRerun(o *RerunOptions, fromRef string) error {
+	if hasJSON(o.WorkflowInput) {
+		// Conductor sets the input as given: no inputTemplate. A child's
+		// sealed input (SUB_WORKFLOW) is replaced with it.
+		if err := r.setInput(bytes.TrimSpace(o.WorkflowInput)); err != nil {
+			return err
+		}
+		r.mu.Lock()
+		r.doc.SealedInput = ""
+		r.mu.Unlock()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if o.CorrelationID != "" {
+		r.doc.CorrelationID = o.CorrelationID
+	}
+	if hasJSON(o.TaskInput) && fromRef != "" {
+		r.inputOverride = map[string][]byte{fromRef: append([]byte(nil), bytes.TrimSpace(o.TaskInput)...)}
+	}
+	return nil
+}
+
+// replacementInput is the rerun's taskInput for ref, if any.
+func (r *runState) replacementInput(ref string) []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.inputOverride[ref]
+}
