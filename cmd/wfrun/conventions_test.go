@@ -163,6 +163,7 @@ func TestJSONOutputParses(t *testing.T) {
 		{"secret", "history", "db"},
 		{"secret", "tag", "db", "team=payments"},
 		{"secret", "rm", "never_there"},
+		{"secret", "sweep"},
 	}
 	for _, args := range cases {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {

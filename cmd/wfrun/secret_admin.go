@@ -15,8 +15,16 @@ import (
 	"github.com/wfrun/wfrun/store/seal"
 )
 
+// rekeyResult is what `secret rekey` reports.
+type rekeyResult struct {
+	Reencrypted    int    `json:"reencrypted"`    // records re-sealed
+	KeyID          string `json:"keyId"`          // the key they are sealed under now
+	OldKeysRemoved int    `json:"oldKeysRemoved"` // keys dropped from master.key (0 with WFRUN_MASTER_KEY)
+}
+
 func newSecretRekeyCmd() *cobra.Command {
-	return &cobra.Command{
+	var out outputFlags
+	cmd := &cobra.Command{
 		Use:   "rekey",
 		Short: "Re-encrypt every stored value under a new master key",
 		Long: `Re-encrypt every stored record (current versions, history, metadata)
@@ -39,9 +47,17 @@ Runs that are not archived yet (RUNNING, PAUSED, or ended and kept for a
 restart) hold values sealed under the current key; rekey refuses while there
 are any.`,
 		Example: `  wfrun secret rekey
-  WFRUN_MASTER_KEY=$(openssl rand -base64 32) WFRUN_MASTER_KEY_PREVIOUS=$OLD wfrun secret rekey`,
+  WFRUN_MASTER_KEY=$(openssl rand -base64 32) WFRUN_MASTER_KEY_PREVIOUS=$OLD wfrun secret rekey -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := out.check(); err != nil {
+				return err
+			}
+			report := func(r rekeyResult) error {
+				return out.render(cmd.OutOrStdout(), r, func(t *table) {
+					t.line(fmt.Sprintf("re-encrypted %d value(s) under key %s", r.Reencrypted, r.KeyID))
+				})
+			}
 			cfg := storeConfig(cmd)
 			// Nothing is generated or written before the store is known to
 			// hold encrypted records and no live run depends on the key.
@@ -60,8 +76,7 @@ are any.`,
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "re-encrypted %d value(s) under key %s\n", n, keyID)
-				return nil
+				return report(rekeyResult{Reencrypted: n, KeyID: keyID})
 			}
 			oldKeys, err := seal.ReadKeyFile(cfg.Home)
 			if err != nil {
@@ -95,10 +110,11 @@ are any.`,
 				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "removed %d old key(s) from %s\n", len(oldKeys), seal.KeyFilePath(cfg.Home))
-			fmt.Fprintf(cmd.OutOrStdout(), "re-encrypted %d value(s) under key %s\n", n, keyID)
-			return nil
+			return report(rekeyResult{Reencrypted: n, KeyID: keyID, OldKeysRemoved: len(oldKeys)})
 		},
 	}
+	out.add(cmd)
+	return cmd
 }
 
 // checkRekeyable opens the store with the current keys and makes sure it
@@ -162,12 +178,17 @@ func rekeyStore(cmd *cobra.Command, cfg open.Config) (n int, keyID string, err e
 }
 
 func newSecretSweepCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:     "sweep",
-		Short:   "Delete expired secrets (in every scope) and list what was removed",
-		Example: "  wfrun secret sweep",
-		Args:    cobra.NoArgs,
+	var out outputFlags
+	cmd := &cobra.Command{
+		Use:   "sweep",
+		Short: "Delete expired secrets (in every scope) and list what was removed",
+		Example: `  wfrun secret sweep
+  wfrun secret sweep -o json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) (err error) {
+			if err := out.check(); err != nil {
+				return err
+			}
 			s, err := openStore(cmd)
 			if err != nil {
 				return err
@@ -181,11 +202,25 @@ func newSecretSweepCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			type removal struct {
+				Name  string `json:"name"`
+				Scope string `json:"scope"`
+			}
+			done := make([]removal, 0, len(removed)) // [] rather than null when nothing expired
 			for _, k := range removed {
-				fmt.Fprintf(cmd.OutOrStdout(), "expired: removed secret %q (%s)\n", k.Name, k.Scope)
+				done = append(done, removal{k.Name, k.Scope.String()})
+			}
+			if err := out.render(cmd.OutOrStdout(), done, func(t *table) {
+				for _, r := range done {
+					t.line(fmt.Sprintf("expired: removed secret %q (%s)", r.Name, r.Scope))
+				}
+			}); err != nil {
+				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "swept %d expired secret(s)\n", len(removed))
 			return nil
 		},
 	}
+	out.add(cmd)
+	return cmd
 }
