@@ -408,7 +408,7 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 				return err
 			}
 		}
-		release, err := r.e.acquireSlot(ctx, pol)
+		release, err := r.acquireSlot(ctx, pol)
 		if err != nil {
 			return err
 		}

@@ -21,13 +21,21 @@ func newTaskLimits() *taskLimits {
 	return &taskLimits{running: map[string]int{}, starts: map[string][]time.Time{}, changed: make(chan struct{})}
 }
 
-// acquire waits for a slot of the task definition p names; release frees it.
-func (e *Engine) acquireSlot(ctx context.Context, p taskPolicy) (release func(), err error) {
+// acquireSlot waits for a slot of the task definition p names; release
+// frees it. A task that has to wait is persisted first, so whoever reads the
+// run sees it SCHEDULED, held by its limit, as Conductor shows it.
+func (r *runState) acquireSlot(ctx context.Context, p taskPolicy) (release func(), err error) {
+	return r.e.acquireSlot(ctx, p, func() error { return r.save(ctx) })
+}
+
+// acquireSlot waits for a slot of the task definition p names, calling
+// beforeWait once if it has to wait; release frees the slot.
+func (e *Engine) acquireSlot(ctx context.Context, p taskPolicy, beforeWait func() error) (release func(), err error) {
 	if p.concurrentLimit <= 0 && (p.ratePerFreq <= 0 || p.rateFreqSeconds <= 0) {
 		return func() {}, nil
 	}
 	l := e.limits
-	for {
+	for waited := false; ; waited = true {
 		l.mu.Lock()
 		now := e.now()
 		wait := time.Duration(0)
@@ -63,6 +71,11 @@ func (e *Engine) acquireSlot(ctx context.Context, p taskPolicy) (release func(),
 		}
 		changed := l.changed
 		l.mu.Unlock()
+		if !waited && beforeWait != nil {
+			if err := beforeWait(); err != nil {
+				return nil, err
+			}
+		}
 		var timer <-chan time.Time
 		stop := func() {}
 		if wait > 0 {
