@@ -96,7 +96,7 @@ func hasRun(b *bolt.Bucket, id string) bool {
 // (group commit).
 type Bolt struct {
 	f       boltFile
-	gc      groupCommit
+	gc      groupCommit[func(*bolt.Tx) error]
 	commits atomic.Int64
 	bytes   atomic.Int64
 }
@@ -160,12 +160,14 @@ func (b *Bolt) Path() string { return b.f.path }
 // Stats implements StatsReporter.
 func (b *Bolt) Stats() Stats { return Stats{Commits: b.commits.Load(), Bytes: b.bytes.Load()} }
 
-func (b *Bolt) runBatch(ctx context.Context) func([]*commitReq) {
-	return func(batch []*commitReq) {
+type boltReq = commitReq[func(*bolt.Tx) error]
+
+func (b *Bolt) runBatch(ctx context.Context) func([]*boltReq) {
+	return func(batch []*boltReq) {
 		err := b.f.with(ctx, func(db *bolt.DB) error {
 			return boltfile.Update(db, func(tx *bolt.Tx) error {
 				for _, r := range batch {
-					if err := r.fn(tx); err != nil {
+					if err := r.op(tx); err != nil {
 						return err
 					}
 				}
@@ -187,7 +189,7 @@ func (b *Bolt) runBatch(ctx context.Context) func([]*commitReq) {
 		// One change failed the shared transaction: each alone, so only
 		// the failing one fails.
 		for _, r := range batch {
-			err := b.f.with(ctx, func(db *bolt.DB) error { return boltfile.Update(db, r.fn) })
+			err := b.f.with(ctx, func(db *bolt.DB) error { return boltfile.Update(db, r.op) })
 			if err == nil {
 				b.commits.Add(1)
 				b.bytes.Add(int64(r.size))
@@ -197,13 +199,15 @@ func (b *Bolt) runBatch(ctx context.Context) func([]*commitReq) {
 	}
 }
 
-// update runs fn in a write transaction shared with concurrent callers. A
-// cancelled ctx does not interrupt a commit that has started.
-func (b *Bolt) update(ctx context.Context, size int, fn func(*bolt.Tx) error) error {
+// update runs fn in a write transaction shared with concurrent callers
+// (the writer of run id; once: it is not expected to write again soon, as
+// after Archive, or for a signal or a lease renewal). A cancelled ctx does
+// not interrupt a commit that has started.
+func (b *Bolt) update(ctx context.Context, id string, once bool, size int, fn func(*bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return b.gc.do(b.runBatch(context.WithoutCancel(ctx)), fn, size)
+	return b.gc.do(b.runBatch(context.WithoutCancel(ctx)), newReq(id, once, size, fn))
 }
 
 func (b *Bolt) view(ctx context.Context, fn func(*bolt.Tx) error) error {
@@ -273,7 +277,7 @@ func (b *Bolt) Commit(ctx context.Context, id string, ch *Change) error {
 	if err != nil {
 		return err
 	}
-	return b.update(ctx, ch.Size(), func(tx *bolt.Tx) error { return applyBolt(tx, id, ch, sumJS) })
+	return b.update(ctx, id, false, ch.Size(), func(tx *bolt.Tx) error { return applyBolt(tx, id, ch, sumJS) })
 }
 
 // loadParts reads run id's primary record in the parts layout (ok false:
@@ -412,7 +416,7 @@ func (b *Bolt) Archive(ctx context.Context, id string, archived []byte, sum Summ
 	if err != nil {
 		return err
 	}
-	return b.update(ctx, len(archived), func(tx *bolt.Tx) error {
+	return b.update(ctx, id, true, len(archived), func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketArchive).Put([]byte(id), archived); err != nil {
 			return err
 		}
@@ -438,7 +442,7 @@ func (b *Bolt) Restore(ctx context.Context, id string, ch *Change) error {
 	if err != nil {
 		return err
 	}
-	return b.update(ctx, ch.Size(), func(tx *bolt.Tx) error {
+	return b.update(ctx, id, false, ch.Size(), func(tx *bolt.Tx) error {
 		if err := deletePrimary(tx, id); err != nil {
 			return err
 		}
@@ -453,7 +457,7 @@ func (b *Bolt) Restore(ctx context.Context, id string, ch *Change) error {
 
 // Delete implements Store.
 func (b *Bolt) Delete(ctx context.Context, id string) error {
-	return b.update(ctx, 0, func(tx *bolt.Tx) error {
+	return b.update(ctx, id, true, 0, func(tx *bolt.Tx) error {
 		if hasRun(tx.Bucket(bucketParts), id) || tx.Bucket(bucketNested).Bucket([]byte(id)) != nil || tx.Bucket(bucketLegacy).Get([]byte(id)) != nil {
 			return ErrNotEnded
 		}
@@ -473,7 +477,7 @@ func signalKey(id, key string) []byte { return []byte(id + "\x00" + key) }
 
 // PutSignal implements Store.
 func (b *Bolt) PutSignal(ctx context.Context, id, key string, payload []byte) error {
-	return b.update(ctx, len(payload), func(tx *bolt.Tx) error {
+	return b.update(ctx, id, true, len(payload), func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketSignals).Put(signalKey(id, key), payload)
 	})
 }
@@ -509,7 +513,7 @@ func (b *Bolt) TakeSignals(ctx context.Context, id string) (map[string][]byte, e
 	if err != nil || out == nil {
 		return nil, err
 	}
-	err = b.update(ctx, 0, func(tx *bolt.Tx) error {
+	err = b.update(ctx, id, true, 0, func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketSignals).Cursor()
 		for k, v := c.Seek([]byte(prefix)); k != nil && len(k) >= len(prefix) && string(k[:len(prefix)]) == prefix; k, v = c.Next() {
 			out[string(k[len(prefix):])] = clone(v)
@@ -521,7 +525,7 @@ func (b *Bolt) TakeSignals(ctx context.Context, id string) (map[string][]byte, e
 
 // AcquireLease implements Leaser.
 func (b *Bolt) AcquireLease(ctx context.Context, id string, l Lease, ttl time.Duration) error {
-	return b.update(ctx, 0, func(tx *bolt.Tx) error { return putLease(tx, id, l, ttl) })
+	return b.update(ctx, id, true, 0, func(tx *bolt.Tx) error { return putLease(tx, id, l, ttl) })
 }
 
 func putLease(tx *bolt.Tx, id string, l Lease, ttl time.Duration) error {
@@ -540,7 +544,7 @@ func putLease(tx *bolt.Tx, id string, l Lease, ttl time.Duration) error {
 
 // ReleaseLease implements Leaser.
 func (b *Bolt) ReleaseLease(ctx context.Context, id, owner string) error {
-	return b.update(ctx, 0, func(tx *bolt.Tx) error {
+	return b.update(ctx, id, true, 0, func(tx *bolt.Tx) error {
 		lb := tx.Bucket(bucketLeases)
 		if cur, ok := decodeLease(lb.Get([]byte(id))); ok && cur.Owner == owner {
 			return lb.Delete([]byte(id))

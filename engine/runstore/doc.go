@@ -35,8 +35,10 @@
 //     So a `wfrun run` and a `wfrun task complete` or a second `wfrun run`
 //     share the file, each waiting at most for the other's transaction.
 //     Concurrent writers in one process share transactions (group commit:
-//     one caller commits what the others queued meanwhile, without a
-//     batching delay), so throughput rises with concurrency.
+//     one caller commits what the others queued meanwhile), so throughput
+//     rises with concurrency. A writer alone never waits; with several,
+//     the committing caller waits for the writers of the previous batch at
+//     most half a commit's time (see groupCommit).
 //     A primary record's parts are keys "id NUL tag" of one bucket, the
 //     summary among them, so that a write of a run dirties about one leaf
 //     page (its newest task, head and summary are neighbours): what a
