@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"sort"
 	"strings"
 	"testing"
 
@@ -57,5 +58,47 @@ func TestSecretCLIOnRedisStoresNoPlaintext(t *testing.T) {
 	_, errOut, code := wfrun(t, "", "secret", "get", "api_token")
 	if code != 1 || !strings.Contains(errOut, "secret backend unavailable") {
 		t.Fatalf("redis down: %d %s", code, errOut)
+	}
+}
+
+// A Redis holding secrets of the format before the barrier is refused with
+// one line naming the URL (without its password) and what to do; nothing
+// is written to it.
+func TestSecretCLIRefusesOldRedisFormat(t *testing.T) {
+	cliEnv(t)
+	addr := redistest.Start(t)
+	ctx := context.Background()
+	c := goredis.NewClient(&goredis.Options{Addr: addr})
+	defer c.Close()
+	old := `{"name":"api_token","version":1,"scope":"o","value":{"kid":"3f2a9c1e","ct":"c2VhbGVk"}}`
+	for _, err := range []error{
+		c.SAdd(ctx, "{wfrun}:scopes", "o").Err(),
+		c.Set(ctx, "{wfrun}:s:o:api_token", old, 0).Err(),
+		c.LPush(ctx, "{wfrun}:h:o:api_token", old).Err(),
+		c.ZAdd(ctx, "{wfrun}:i:o", goredis.Z{Member: "api_token"}).Err(),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys := func() []string { k, _ := c.Keys(ctx, "*").Result(); sort.Strings(k); return k }
+	before := keys()
+	t.Setenv("WFRUN_STORE", "redis://:hunter2-redis-pw@"+addr+"/0")
+	for _, args := range [][]string{{"secret", "ls"}, {"secret", "set", "x", "--value", "new-value-1"}} {
+		out, errOut, code := wfrun(t, "", args...)
+		want := "wfrun: open secret store: redis at redis://:xxxxx@" + addr + "/0: old Redis store format: 1 secret(s) under {wfrun}:s:* were written by an earlier wfrun"
+		if code != 1 || out != "" || !strings.HasPrefix(errOut, want) || strings.Count(errOut, "\n") != 1 ||
+			!strings.Contains(errOut, "?prefix=NAME") || strings.Contains(errOut, "hunter2") {
+			t.Fatalf("%v: exit %d, stdout %q, stderr %q; want exit 1 and one line starting %q", args, code, out, errOut, want)
+		}
+	}
+	if after := keys(); strings.Join(after, " ") != strings.Join(before, " ") {
+		t.Fatalf("keys changed: %v -> %v", before, after)
+	}
+	// Another prefix on the same Redis works.
+	t.Setenv("WFRUN_STORE", "redis://"+addr+"/0?prefix=wfrun2")
+	mustRun(t, "", "secret", "set", "x", "--value", "new-value-1")
+	if out := mustRun(t, "", "secret", "get", "x", "--reveal"); out != "new-value-1\n" {
+		t.Fatalf("new prefix: %q", out)
 	}
 }

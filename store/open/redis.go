@@ -2,6 +2,7 @@ package open
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -62,7 +63,15 @@ func openRedis(ctx context.Context, cfg Config, raw string) (store.Store, error)
 		_ = client.Close()
 		return nil, fmt.Errorf("%w: redis at %s: %v", store.ErrUnavailable, redactURL(raw), err)
 	}
-	return redis.New(client, ring, opts...)
+	s, err := redis.New(client, ring, opts...)
+	if err != nil {
+		_ = client.Close()
+		if errors.Is(err, redis.ErrOldFormat) {
+			return nil, fmt.Errorf("redis at %s: %w", redactURL(raw), err)
+		}
+		return nil, err
+	}
+	return s, nil
 }
 
 // redisKeyID returns the id of the key the Redis store at raw was written

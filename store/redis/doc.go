@@ -25,6 +25,10 @@
 // resolution are one MGET; recording the reads in the audit trail is one
 // more script call.
 //
+// A prefix that still holds secrets of the format before the barrier (keys
+// {wfrun}:s:…, {wfrun}:h:…, {wfrun}:i:…, {wfrun}:scopes) is refused with
+// ErrOldFormat rather than read as an empty store.
+//
 // Every process sharing a store needs the same master key: opening with
 // another one is refused (store.ErrWrongKey) before anything is written.
 //

@@ -64,6 +64,9 @@ func New(client goredis.UniversalClient, ring *seal.Keyring, opts ...Option) (*S
 	if err != nil {
 		return nil, err
 	}
+	if err := st.checkFormat(context.Background()); err != nil {
+		return nil, err
+	}
 	b, err := store.NewBarrier(context.Background(), st, ring,
 		store.WithHistoryDepth(cfg.history), store.WithNow(cfg.now), store.WithWriteRetries(cfg.retries),
 		store.WithWhere("the Redis store "+st.tag), store.WithOnWrite(st.publish))
