@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -186,8 +187,11 @@ func (s *Server) getWorkflowStatus(w http.ResponseWriter, r *http.Request, _ sto
 	writeJSON(w, http.StatusOK, out)
 }
 
-// searchWorkflows answers GET /api/workflow/search (start, size, query
-// "status = X" or "workflowType = X", freeText "*") from the run summaries.
+// searchWorkflows answers GET /api/workflow/search (start, size, sort,
+// query in Conductor's syntax — search.go —, freeText "*" or a text that
+// the run's id, type, correlation id or status contains) from the run
+// summaries; a run's correlation id is read from the run itself, only when
+// the query or the page needs it.
 func (s *Server) searchWorkflows(w http.ResponseWriter, r *http.Request, _ store.Principal) {
 	q := r.URL.Query()
 	start, _ := strconv.Atoi(q.Get("start"))
@@ -195,44 +199,97 @@ func (s *Server) searchWorkflows(w http.ResponseWriter, r *http.Request, _ store
 	if err != nil || size <= 0 {
 		size = 100
 	}
-	var status, wfType string
-	for _, clause := range strings.Split(q.Get("query"), " AND ") {
-		k, v, ok := strings.Cut(clause, "=")
-		if !ok {
-			continue
-		}
-		v = strings.Trim(strings.TrimSpace(v), `"'`)
-		switch strings.TrimSpace(k) {
-		case "status":
-			status = v
-		case "workflowType":
-			wfType = v
-		}
+	expr, err := parseSearch(q.Get("query"))
+	if err != nil {
+		conductorError(w, r, http.StatusBadRequest, err.Error())
+		return
 	}
-	all, err := s.conductor.eng.List(r.Context(), runstore.ListOptions{Status: status})
+	free := strings.TrimSpace(q.Get("freeText"))
+	if free == "*" {
+		free = ""
+	}
+	opts := runstore.ListOptions{}
+	if c, ok := expr.(*condition); ok && c.field == "status" && c.op == "=" {
+		opts.Status = c.values[0]
+	}
+	all, err := s.conductor.eng.List(r.Context(), opts)
 	if err != nil {
 		s.runError(w, r, err)
 		return
 	}
+	if field, desc, ok := strings.Cut(q.Get("sort"), ":"); ok || field != "" {
+		key := func(sum runstore.Summary) int64 { return sum.CreateTime }
+		if field == "updateTime" {
+			key = func(sum runstore.Summary) int64 { return sum.UpdateTime }
+		}
+		asc := !strings.EqualFold(desc, "DESC")
+		sort.SliceStable(all, func(i, j int) bool {
+			if asc {
+				return key(all[i]) < key(all[j])
+			}
+			return key(all[i]) > key(all[j])
+		})
+	}
+	correlation := func(id string) string {
+		view, err := s.conductor.eng.Show(r.Context(), id)
+		if err != nil {
+			return ""
+		}
+		var d struct {
+			CorrelationID string `json:"correlationId"`
+		}
+		_ = json.Unmarshal(view, &d)
+		return d.CorrelationID
+	}
 	type summary struct {
-		WorkflowType string `json:"workflowType"`
-		Version      int    `json:"version"`
-		WorkflowID   string `json:"workflowId"`
-		Status       string `json:"status"`
-		StartTime    string `json:"startTime"`
-		UpdateTime   string `json:"updateTime"`
+		WorkflowType  string `json:"workflowType"`
+		Version       int    `json:"version"`
+		WorkflowID    string `json:"workflowId"`
+		CorrelationID string `json:"correlationId,omitempty"`
+		Status        string `json:"status"`
+		StartTime     string `json:"startTime"`
+		UpdateTime    string `json:"updateTime"`
 	}
 	results := []summary{}
 	total := 0
 	for _, sum := range all {
-		if wfType != "" && sum.WorkflowType != wfType {
+		corr, haveCorr := "", false
+		get := func(field string) string {
+			switch field {
+			case "workflowId":
+				return sum.ID
+			case "workflowType":
+				return sum.WorkflowType
+			case "version":
+				return strconv.Itoa(sum.Version)
+			case "status":
+				return sum.Status
+			case "startTime":
+				return strconv.FormatInt(sum.CreateTime, 10)
+			case "updateTime":
+				return strconv.FormatInt(sum.UpdateTime, 10)
+			case "parentWorkflowId":
+				return sum.ParentID
+			case "correlationId":
+				if !haveCorr {
+					corr, haveCorr = correlation(sum.ID), true
+				}
+				return corr
+			}
+			return ""
+		}
+		if expr != nil && !expr.match(get) {
+			continue
+		}
+		if free != "" && !strings.Contains(sum.ID, free) && !strings.Contains(sum.WorkflowType, free) &&
+			!strings.Contains(sum.Status, free) && !strings.Contains(get("correlationId"), free) {
 			continue
 		}
 		total++
 		if total <= start || len(results) >= size {
 			continue
 		}
-		results = append(results, summary{sum.WorkflowType, sum.Version, sum.ID, sum.Status,
+		results = append(results, summary{sum.WorkflowType, sum.Version, sum.ID, get("correlationId"), sum.Status,
 			strconv.FormatInt(sum.CreateTime, 10), strconv.FormatInt(sum.UpdateTime, 10)})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"totalHits": total, "results": results})
@@ -255,9 +312,9 @@ func (s *Server) restartWorkflow(fromStart bool) conductorHandler {
 	}
 }
 
-// rerunRequest is Conductor's RerunWorkflowRequest. wfrun reruns a run from
-// one of its tasks, or from the start when no task is named; replacing the
-// run's or the task's input is refused rather than silently ignored.
+// rerunRequest is Conductor's RerunWorkflowRequest: rerun from one of the
+// run's tasks (from the start when none is named), optionally with a new
+// run input, a new input for that task and a new correlation id.
 type rerunRequest struct {
 	ReRunFromTaskID string          `json:"reRunFromTaskId"`
 	WorkflowInput   json.RawMessage `json:"workflowInput"`
