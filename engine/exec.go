@@ -255,7 +255,7 @@ func (r *runState) execTask(ctx context.Context, wt *WorkflowTask, suffix string
 func (r *runState) begin(ctx context.Context, wt *WorkflowTask, ref string, iter, retry int) (rec *taskRecord, input []byte, done bool, fail *tasks.Result, err error) {
 	rec = r.lookup(ref)
 	if rec != nil && successfulTask(rec.Status) {
-		notifyScheduled(ctx)
+		notifyScheduled(ctx, "")
 		return rec, nil, true, nil, nil
 	}
 	if rec == nil || rec.Status == TaskFailed || rec.Status == TaskFailedTerminal || rec.Status == TaskCanceled || rec.Status == TaskTimedOut {
@@ -274,7 +274,7 @@ func (r *runState) begin(ctx context.Context, wt *WorkflowTask, ref string, iter
 		r.mu.Unlock()
 	}
 	rec.wt = wt
-	notifyScheduled(ctx)
+	notifyScheduled(ctx, wt.Type)
 	env := &runEnv{r: r, taskID: rec.TaskID, values: r.e.envValues}
 	raw, transient := []byte("{}"), []byte("{}")
 	var secretErr error

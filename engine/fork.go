@@ -18,15 +18,31 @@ type forkRest struct {
 }
 
 // scheduledHook is the context key of a function begin calls when it
-// schedules a new record: a fork waits for the first record of each branch
-// before it records its JOIN, so the task list reads fork, branch tasks,
-// join, as Conductor's does.
+// schedules a new record: a fork waits until each branch has scheduled a
+// task that waits before it starts the next branch and records its JOIN,
+// so the task list reads fork, branch tasks, join, as Conductor's does.
 type scheduledHook struct{}
 
-func notifyScheduled(ctx context.Context) {
+// notifyScheduled tells the enclosing fork that its branch has scheduled a
+// task of type typ. A task Conductor's decider completes as it schedules it
+// (INLINE, SWITCH, SET_VARIABLE, ...) does not count: the decider goes on
+// to the branch's next task in the same pass, so that task is recorded
+// before the next branch's. A nested fork tells once its own branches and
+// JOIN are recorded. typ "" always counts.
+func notifyScheduled(ctx context.Context, typ string) {
+	if decidedAtOnce[typ] {
+		return
+	}
 	if f, ok := ctx.Value(scheduledHook{}).(func()); ok {
 		f()
 	}
+}
+
+// decidedAtOnce are the task types Conductor's decider executes while it
+// schedules them (synchronous system tasks and operators).
+var decidedAtOnce = map[string]bool{
+	"INLINE": true, TypeLambda: true, "JSON_JQ_TRANSFORM": true, TypeSetVariable: true, TypeTerminate: true,
+	TypeSwitch: true, TypeDecision: true, TypeForkJoin: true, TypeForkJoinDynamic: true, TypeDoWhile: true,
 }
 
 // execFork starts the branches and returns once the JOIN that follows (join,
@@ -84,13 +100,25 @@ func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *Workflo
 	}
 	errs := make([]error, len(branches))
 	// Branches start one after the other, each once the previous one has
-	// scheduled its first task: the records read in definition order, as
-	// Conductor schedules them; then they run concurrently.
+	// scheduled a task that waits; that task starts once every branch has
+	// and the JOIN is recorded (release): the records read as Conductor's
+	// decider writes them in one pass — fork, each branch's tasks up to the
+	// first that waits, join — then the branches run concurrently.
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	releaseBranches := func() { releaseOnce.Do(func() { close(release) }) }
+	defer releaseBranches()
 	for i, branch := range branches {
 		wg.Add(1)
 		scheduled := make(chan struct{})
 		var once sync.Once
-		first := func() { once.Do(func() { close(scheduled) }) }
+		first := func() {
+			once.Do(func() { close(scheduled) })
+			select {
+			case <-release:
+			case <-bctx.Done():
+			}
+		}
 		go func() {
 			defer wg.Done()
 			defer notify()
@@ -116,6 +144,10 @@ func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *Workflo
 			return nil, err
 		}
 	}
+	// A fork enclosing this one goes on to its next branch; this one's
+	// branches run once it lets them.
+	notifyScheduled(ctx, "")
+	releaseBranches()
 	rest := &forkRest{cancel: cancel, wait: func() error {
 		<-ended
 		cancel()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/wfrun/wfrun/engine"
@@ -95,10 +96,13 @@ func TestSubWorkflowDefinitionExpressionEdges(t *testing.T) {
 // the second fork's refs carry its own ref so they do not collide with the
 // first's, and the run COMPLETES.
 func TestConductorTwoIdenticalDynamicForks(t *testing.T) {
+	var mu sync.Mutex
 	var inputs []map[string]any
 	e := harnessEngine(t, nil, engine.WithWorker("forked_task", func(_ context.Context, in json.RawMessage) (json.RawMessage, error) {
 		var m map[string]any
 		_ = json.Unmarshal(in, &m)
+		mu.Lock()
+		defer mu.Unlock()
 		inputs = append(inputs, m)
 		return json.RawMessage(`{"b":true}`), nil
 	}))
