@@ -157,3 +157,15 @@ type envWith struct {
 }
 
 func (e envWith) Secrets() interpolate.SecretSource { return e.src }
+
+// SelectTask passes the environment's own lookups into large task documents
+// through (interpolate.TaskSelector): embedding the Env interface alone
+// would hide them.
+func (e envWith) SelectTask(ref, gpath string) (raw string, found, handled bool) {
+	if ts, ok := e.Env.(interpolate.TaskSelector); ok {
+		return ts.SelectTask(ref, gpath)
+	}
+	return "", false, false
+}
+
+var _ interpolate.TaskSelector = envWith{}
