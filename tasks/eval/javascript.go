@@ -326,6 +326,8 @@ func toJSWith(vm *goja.Runtime, v any, budget *int, jc *javaCollections) (goja.V
 		}
 		jc.addMap(obj, x)
 		return obj, nil
+	case Lazy:
+		return newLazyObject(vm, x, budget, jc), nil
 	case []any:
 		items := make([]any, len(x))
 		for i, e := range x {

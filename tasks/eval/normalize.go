@@ -67,6 +67,8 @@ func normalize(v any) (any, error) {
 		return x.UTC().Format(time.RFC3339Nano), nil
 	case time.Duration:
 		return x.String(), nil
+	case Lazy:
+		return normalize(map[string]any(x))
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
