@@ -295,7 +295,7 @@ func (r *runState) forgetLocked(t *taskRecord) {
 // touchLocked marks a task record changed: its cached encodings are dropped
 // and the next write carries it. Callers hold r.mu.
 func (r *runState) touchLocked(t *taskRecord) {
-	t.envDoc, t.enc, t.outIdx = nil, nil, nil
+	t.envDoc, t.headDoc, t.enc, t.outIdx = nil, nil, nil, nil
 	if !t.dirty {
 		t.dirty = true
 		r.dirty = append(r.dirty, t)

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 
 	"github.com/tidwall/gjson"
@@ -85,12 +86,62 @@ func (e *runEnv) Task(ref string) ([]byte, bool) {
 	return t.envDoc, true
 }
 
+// taskEnvDoc is the record as expressions see it. Callers hold r.mu.
 func taskEnvDoc(r *runState, t *taskRecord) []byte {
-	b := appendTaskHead(make([]byte, 0, taskHeadSize(t, r.id)+len(r.doc.CorrelationID)+len(t.inMem)+len(t.outMem)+32), t, r.id)
+	out := t.outMem
+	if t.loop != nil {
+		out = t.loop.output()
+	}
+	return taskEnvDocWith(r, t, out)
+}
+
+func taskEnvDocWith(r *runState, t *taskRecord, out []byte) []byte {
+	b := appendTaskHead(make([]byte, 0, taskHeadSize(t, r.id)+len(r.doc.CorrelationID)+len(t.inMem)+len(out)+32), t, r.id)
 	b = appendOptStr(b, "correlationId", r.doc.CorrelationID)
 	b = appendMember(b, "input", t.inMem)
-	b = appendMember(b, "output", t.outMem)
+	b = appendMember(b, "output", out)
 	return append(b, '}')
+}
+
+// selectLoop answers a path into a running DO_WHILE's record from the
+// loop's state: a member of its output (the iteration scalars, or one
+// iteration's entry) or of the rest of the record, without rendering the
+// output, which grows with every iteration. A path to the whole output is
+// left to the document. Callers hold r.mu.
+func (r *runState) selectLoop(t *taskRecord, gpath string) (string, bool, bool) {
+	rest, ok := strings.CutPrefix(gpath, "output.")
+	if !ok {
+		if gpath == "output" || strings.HasPrefix(gpath, "output|") || strings.HasPrefix(gpath, "output@") {
+			return "", false, false
+		}
+		if t.headDoc == nil {
+			t.headDoc = taskEnvDocWith(r, t, []byte("{}"))
+		}
+		v := gjson.GetBytes(t.headDoc, gpath)
+		return v.Raw, v.Exists(), true
+	}
+	key, sub, more := strings.Cut(rest, ".")
+	if key == "" || strings.ContainsAny(key, `\*?|@#`) {
+		return "", false, false
+	}
+	ls := t.loop
+	var member []byte
+	if n, err := strconv.Atoi(key); err == nil && strconv.Itoa(n) == key {
+		if member, ok = ls.entry(n); !ok {
+			return "", false, true
+		}
+	} else {
+		v := gjson.GetBytes(ls.scalarsObj, key)
+		if !v.Exists() {
+			return "", false, true
+		}
+		member = []byte(v.Raw)
+	}
+	if !more {
+		return string(member), true, true
+	}
+	v := gjson.GetBytes(member, sub)
+	return v.Raw, v.Exists(), true
 }
 
 // indexFrom is the output size from which references into a task's output
@@ -105,16 +156,19 @@ var _ interpolate.TaskSelector = (*runEnv)(nil)
 // the output, level by level as references reach them), and a reference
 // scans only the small member it ends in.
 func (e *runEnv) SelectTask(ref, gpath string) (string, bool, bool) {
-	rest, ok := strings.CutPrefix(gpath, "output.")
-	if !ok {
-		return "", false, false
-	}
 	r := e.r
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	t := r.byRef[ref]
 	if t == nil {
 		t = r.latest[ref]
+	}
+	if t != nil && t.loop != nil {
+		return r.selectLoop(t, gpath)
+	}
+	rest, ok := strings.CutPrefix(gpath, "output.")
+	if !ok {
+		return "", false, false
 	}
 	// Only the output of an ended attempt: a running DO_WHILE's output
 	// changes every iteration, and indexing it each time would cost more

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/wfrun/wfrun/interpolate"
+	"github.com/wfrun/wfrun/tasks/eval"
 )
 
 // A DO_WHILE costs the same per iteration however many ran before:
@@ -17,27 +18,44 @@ import (
 //     is kept as bytes: each iteration's entry is appended once, built from
 //     its tasks' outputs as they are, never decoded and re-encoded with the
 //     earlier ones;
+//   - while the loop runs, expressions read that output through the loop's
+//     state (env.go, selectLoop): ${loop.output.iteration} or
+//     ${loop.output.3.step.output} reads one member, never a copy of the
+//     whole output; only a reference to the whole output renders it;
 //   - the loop record is not written per iteration: the iteration's task
 //     records are (each when it ends), and a resumed loop finds its
 //     iteration from them; the whole output is protected and written once,
 //     when the loop ends;
-//   - loopCondition gets the loop's inputParameters (resolved again), the
-//     tasks' outputs of the iteration that ended, and under the loop's ref
-//     the iteration members and that iteration's entry — not every earlier
-//     iteration (read those through ${loop.output.N...} in inputParameters);
+//   - loopCondition sees what Conductor's DoWhile.evaluateCondition gives
+//     it: the loop's inputParameters (resolved again), under the loop's ref
+//     its whole output — every kept iteration — and under each loop-over
+//     task's ref its latest output (plus loopIndex/loopItem over items).
+//     The iterations are handed over as an eval.Lazy: a JavaScript
+//     condition converts only the iterations it reads, and each iteration
+//     is decoded once, when it ends;
 //   - keepLastN (inputParameters, as in Conductor) drops the task records
 //     and output entries of older iterations, so a long loop keeps a bounded
 //     run.
 type loopState struct {
-	// out is the output shown to expressions (the loop record's outMem
-	// while the loop runs). It is rebuilt in place: every reader of outMem
-	// copies it under r.mu (taskEnvDoc), and the final output is a copy.
-	out     []byte
-	scalars []byte // `"iteration":N,...` members, rebuilt each iteration
-	entries []byte // `,"1":{...},"2":{...}` appended per iteration
+	// out is the rendered output (see output); version counts the changes
+	// since, rendered the version out holds.
+	out               []byte
+	version, rendered int
+	scalars           []byte // `"iteration":N,...` members, rebuilt each iteration
+	scalarsObj        []byte // the same as an object
+	entries           []byte // `,"1":{...},"2":{...}` appended per iteration
 	// entryAt[i] is where iteration i's entry starts in entries.
 	entryAt map[int]int
 	order   []int // iterations with an entry, ascending
+}
+
+// output is the loop's output as it stands. It is rendered again only when
+// it changed, in place: callers hold r.mu and copy what they keep.
+func (l *loopState) output() []byte {
+	if l.out == nil || l.rendered != l.version {
+		l.out, l.rendered = l.render(l.out[:0]), l.version
+	}
+	return l.out
 }
 
 func (l *loopState) bytes() []byte {
@@ -51,6 +69,11 @@ func (l *loopState) render(b []byte) []byte {
 	return append(b, '}')
 }
 
+func (l *loopState) setScalars(obj []byte) {
+	l.scalarsObj, l.scalars = obj, obj[1:len(obj)-1]
+	l.version++
+}
+
 func (l *loopState) add(i int, entry []byte) {
 	l.entryAt[i] = len(l.entries)
 	l.order = append(l.order, i)
@@ -58,27 +81,78 @@ func (l *loopState) add(i int, entry []byte) {
 	l.entries = strconv.AppendInt(l.entries, int64(i), 10)
 	l.entries = append(l.entries, `":`...)
 	l.entries = append(l.entries, entry...)
+	l.version++
 }
 
-// drop removes the entries of iterations up to and including i.
-func (l *loopState) drop(i int) {
+// entry returns iteration i's entry ({taskRef: output, ...}).
+func (l *loopState) entry(i int) ([]byte, bool) {
+	at, ok := l.entryAt[i]
+	if !ok {
+		return nil, false
+	}
+	end := len(l.entries)
+	if k := sort.SearchInts(l.order, i) + 1; k < len(l.order) {
+		end = l.entryAt[l.order[k]]
+	}
+	head := 4 + len(strconv.Itoa(i)) // `,"i":`
+	return l.entries[at+head : end], true
+}
+
+// drop removes the entries of iterations up to and including i and returns
+// those iterations.
+func (l *loopState) drop(i int) []int {
 	n := 0
 	for n < len(l.order) && l.order[n] <= i {
 		delete(l.entryAt, l.order[n])
 		n++
 	}
 	if n == 0 {
-		return
+		return nil
 	}
+	dropped := append([]int(nil), l.order[:n]...)
+	l.version++
 	l.order = l.order[n:]
 	if len(l.order) == 0 {
 		l.entries = l.entries[:0]
-		return
+		return dropped
 	}
 	cut := l.entryAt[l.order[0]]
 	l.entries = append(l.entries[:0], l.entries[cut:]...)
 	for _, k := range l.order {
 		l.entryAt[k] -= cut
+	}
+	return dropped
+}
+
+// loopView is what loopCondition reads besides the inputParameters: the
+// loop's output as an eval.Lazy (every kept iteration, each decoded once)
+// and each loop-over task's latest output, with the iteration it is from.
+type loopView struct {
+	self       eval.Lazy
+	latest     map[string]any
+	latestIter map[string]int
+}
+
+func newLoopView() *loopView {
+	return &loopView{self: eval.Lazy{}, latest: map[string]any{}, latestIter: map[string]int{}}
+}
+
+func (v *loopView) add(i int, outs map[string]any) {
+	v.self[strconv.Itoa(i)] = outs
+	for k, o := range outs {
+		v.latest[k], v.latestIter[k] = o, i
+	}
+}
+
+// drop forgets iteration i: its entry, and the latest outputs that came
+// from it (Conductor removes its tasks from the workflow).
+func (v *loopView) drop(i int) {
+	delete(v.self, strconv.Itoa(i))
+	for k, it := range v.latestIter {
+		if it == i {
+			delete(v.latest, k)
+			delete(v.latestIter, k)
+		}
 	}
 }
 
@@ -123,15 +197,19 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 	walkTasks(wt.LoopOver, func(t *WorkflowTask) { names[t.TaskReferenceName] = true })
 
 	ls := &loopState{entryAt: map[int]int{}}
-	i := r.resumeLoop(rec, suffix, names, ls)
+	var view *loopView
+	if wt.program != nil {
+		view = newLoopView()
+	}
+	i := r.resumeLoop(rec, suffix, names, ls, view)
 	// A loop that fails or is interrupted keeps its output too (the run's
 	// archive, or the next write, carries it).
 	defer func() {
+		r.mu.Lock()
+		out := ls.bytes()
+		rec.loop, rec.envDoc, rec.headDoc, rec.outIdx = nil, nil, nil, nil
+		r.mu.Unlock()
 		if err != nil {
-			r.setLoopOutputMem(rec, ls)
-			r.mu.Lock()
-			out := append([]byte(nil), rec.outMem...)
-			r.mu.Unlock()
 			_ = r.setTaskData(rec, nil, out)
 		}
 	}()
@@ -150,17 +228,21 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 				scalars["item"] = items[i-1]
 			}
 		}
-		sb := marshalOr(scalars, `{}`)
-		ls.scalars = sb[1 : len(sb)-1]
+		r.mu.Lock()
+		ls.setScalars(marshalOr(scalars, `{}`))
 		// The loop task's own iteration (${loop['iteration']},
 		// ${loop.iteration}) is the current one, as Conductor's DoWhile sets it.
-		r.mu.Lock()
 		if rec.Iteration != i {
 			rec.Iteration = i
 			r.touchLocked(rec)
 		}
+		r.showLoopLocked(rec, ls)
 		r.mu.Unlock()
-		r.setLoopOutputMem(rec, ls)
+		if view != nil {
+			for k, v := range scalars {
+				view.self[k] = v
+			}
+		}
 		iterSfx := suffix + "__" + strconv.Itoa(i)
 		r.mu.Lock()
 		seqStart := r.doc.NextSeq
@@ -168,15 +250,24 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 		if err := r.execList(ctx, wt.LoopOver, iterSfx, i); err != nil {
 			return err
 		}
-		entry, outs := r.iterationOutputs(wt, iterSfx)
+		entry, outs := r.iterationOutputs(wt, iterSfx, view != nil)
+		r.mu.Lock()
 		ls.add(i, entry)
+		var dropped []int
 		if keep > 0 && i > keep {
-			ls.drop(i - keep)
-			r.dropIteration(suffix, i-keep, names, seqStart)
+			dropped = ls.drop(i - keep)
 		}
-		if wt.program != nil && wt.input != nil {
-			// The loop's inputParameters, resolved again below, may read it.
-			r.setLoopOutputMem(rec, ls)
+		// The loop's inputParameters, resolved again below, may read it.
+		r.showLoopLocked(rec, ls)
+		r.mu.Unlock()
+		if view != nil {
+			view.add(i, outs)
+			for _, d := range dropped {
+				view.drop(d)
+			}
+		}
+		if len(dropped) > 0 {
+			r.dropIteration(suffix, i-keep, names, seqStart)
 		}
 		if wt.program == nil {
 			if !hasItems {
@@ -199,13 +290,16 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 				cond[k] = v
 			}
 		}
-		for k, v := range outs {
+		// As Conductor's evaluateCondition: the loop's whole output under
+		// its ref, then each loop-over task's latest output, then (over
+		// items) the current loopIndex and loopItem.
+		cond[wt.TaskReferenceName] = view.self
+		for k, v := range view.latest {
 			cond[k] = v
 		}
-		self := map[string]any{}
-		_ = json.Unmarshal(sb, &self)
-		self[strconv.Itoa(i)] = outs
-		cond[wt.TaskReferenceName] = self
+		if hasItems {
+			cond["loopIndex"], cond["loopItem"] = i-1, items[i-1]
+		}
 		v, err := wt.program.Eval(ctx, cond)
 		if err != nil {
 			return r.failTask(ctx, rec, TaskFailedTerminal, "loopCondition: "+err.Error())
@@ -220,21 +314,22 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 	return r.transition(ctx, rec, TaskCompleted, "")
 }
 
-// setLoopOutputMem shows the loop's output to expressions. It is not
-// written: the iteration's task records are, and the loop record is
-// written whole when the loop ends.
-func (r *runState) setLoopOutputMem(rec *taskRecord, ls *loopState) {
-	r.mu.Lock()
-	ls.out = ls.render(ls.out[:0])
-	rec.outMem, rec.envDoc, rec.outIdx = ls.out, nil, nil
-	r.mu.Unlock()
+// showLoopLocked shows the loop's output, as it stands, to expressions
+// (env.go reads it through rec.loop). It is not written: the iteration's
+// task records are, and the loop record is written whole when the loop
+// ends. Callers hold r.mu.
+func (r *runState) showLoopLocked(rec *taskRecord, ls *loopState) {
+	rec.loop, rec.envDoc, rec.headDoc, rec.outIdx = ls, nil, nil, nil
 }
 
 // iterationOutputs is the loop-output entry of the iteration with suffix
-// iterSfx ({taskRef: output} of its tasks, as bytes) and the same decoded
-// for loopCondition.
-func (r *runState) iterationOutputs(wt *WorkflowTask, iterSfx string) ([]byte, map[string]any) {
-	outs := map[string]any{}
+// iterSfx ({taskRef: output} of its tasks, as bytes) and, when decode is
+// set, the same decoded for loopCondition.
+func (r *runState) iterationOutputs(wt *WorkflowTask, iterSfx string, decode bool) ([]byte, map[string]any) {
+	var outs map[string]any
+	if decode {
+		outs = map[string]any{}
+	}
 	entry := []byte{'{'}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -249,9 +344,11 @@ func (r *runState) iterationOutputs(wt *WorkflowTask, iterSfx string) ([]byte, m
 		entry = append(entry, marshalOr(t.TaskReferenceName, `""`)...)
 		entry = append(entry, ':')
 		entry = append(entry, orEmpty(tr.outMem)...)
-		var o any
-		_ = json.Unmarshal(orEmpty(tr.outMem), &o)
-		outs[t.TaskReferenceName] = o
+		if decode {
+			var o any
+			_ = json.Unmarshal(orEmpty(tr.outMem), &o)
+			outs[t.TaskReferenceName] = o
+		}
 	})
 	return append(entry, '}'), outs
 }
@@ -279,7 +376,7 @@ func loopIteration(ref, suffix string, names map[string]bool) (int, bool) {
 // entries of the iterations that ended and returns the iteration to go on
 // with (1 for a new loop). The last iteration with records is replayed: its
 // completed tasks are skipped, the rest run.
-func (r *runState) resumeLoop(rec *taskRecord, suffix string, names map[string]bool, ls *loopState) int {
+func (r *runState) resumeLoop(rec *taskRecord, suffix string, names map[string]bool, ls *loopState, view *loopView) int {
 	r.mu.Lock()
 	if !r.resumed {
 		// Started by this process: no iteration ran before.
@@ -314,8 +411,11 @@ func (r *runState) resumeLoop(rec *taskRecord, suffix string, names map[string]b
 	sort.Ints(its)
 	for _, n := range its {
 		wt := rec.wt
-		entry, _ := r.iterationOutputs(wt, suffix+"__"+strconv.Itoa(n))
+		entry, outs := r.iterationOutputs(wt, suffix+"__"+strconv.Itoa(n), view != nil)
 		ls.add(n, entry)
+		if view != nil {
+			view.add(n, outs)
+		}
 	}
 	return last
 }

@@ -74,11 +74,13 @@ type taskRecord struct {
 
 	inMem, inStored   []byte
 	outMem, outStored []byte
-	envDoc            []byte    // cached interpolate.Env view
-	outIdx            *objIndex // output's members, for references into a large output (env.go)
-	enc               []byte    // cached persisted form (see encode.go)
-	dirty             bool      // changed since the last write (in runState.dirty)
-	forgotten         bool      // dropped from the run (keepLastN)
+	envDoc            []byte     // cached interpolate.Env view
+	headDoc           []byte     // envDoc without the output, for a running loop (env.go)
+	loop              *loopState // a running DO_WHILE's output (loop.go)
+	outIdx            *objIndex  // output's members, for references into a large output (env.go)
+	enc               []byte     // cached persisted form (see encode.go)
+	dirty             bool       // changed since the last write (in runState.dirty)
+	forgotten         bool       // dropped from the run (keepLastN)
 	wt                *WorkflowTask
 }
 
