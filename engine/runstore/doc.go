@@ -48,6 +48,9 @@
 //   - Redis: a hash per primary record, keys under one hash tag
 //     ({wfrun-runs}) so that Commit's and Archive's MULTI/EXEC and the lease
 //     scripts are valid on Redis Cluster too; a lease is a key with a TTL.
+//     Concurrent writes share round trips: the group commit sends the
+//     Commits and Archives queued meanwhile in one MULTI/EXEC, each write's
+//     result read from its own commands.
 //   - Memory: for tests, benchmarks and embedding programs that do not need
 //     durability.
 //

@@ -22,9 +22,14 @@ type Redis struct {
 	c       redis.UniversalClient
 	prefix  string
 	owned   bool
+	gc      groupCommit[redisOp]
 	commits atomic.Int64
 	bytes   atomic.Int64
 }
+
+// redisOp queues one write's commands in the shared MULTI/EXEC and returns
+// how to read its result once the transaction ran.
+type redisOp func(p redis.Pipeliner) (result func() error)
 
 var _ Store = (*Redis)(nil)
 
@@ -62,13 +67,10 @@ func unavailable(err error) error {
 
 func taskField(seq int) string { return fmt.Sprintf("t:%010d", seq) }
 
-func (r *Redis) queueChange(ctx context.Context, p redis.Pipeliner, id string, ch *Change) error {
-	sum := ch.Summary
-	sum.ID, sum.Archived, sum.Lease = id, false, nil
-	js, err := json.Marshal(sum)
-	if err != nil {
-		return err
-	}
+// queueChange queues a change's commands and returns them; sumJS is its
+// encoded summary.
+func (r *Redis) queueChange(ctx context.Context, p redis.Pipeliner, id string, ch *Change, sumJS []byte) []redis.Cmder {
+	var cmds []redis.Cmder
 	fields := make([]any, 0, 2*(5+len(ch.Tasks)))
 	for _, kv := range []struct {
 		k string
@@ -84,45 +86,97 @@ func (r *Redis) queueChange(ctx context.Context, p redis.Pipeliner, id string, c
 	if ch.DefinitionHash != "" {
 		fields = append(fields, "def", ch.DefinitionHash)
 		if ch.Definition != nil {
-			p.SetNX(ctx, r.key("def", ch.DefinitionHash), ch.Definition, 0)
+			cmds = append(cmds, p.SetNX(ctx, r.key("def", ch.DefinitionHash), ch.Definition, 0))
 		}
-		p.Del(ctx, r.key("run", id)) // a document of an earlier version
+		cmds = append(cmds, p.Del(ctx, r.key("run", id))) // a document of an earlier version
 	}
 	if len(fields) > 0 {
-		p.HSet(ctx, r.key("p", id), fields...)
+		cmds = append(cmds, p.HSet(ctx, r.key("p", id), fields...))
 	}
 	if len(ch.DeleteTasks) > 0 {
 		del := make([]string, len(ch.DeleteTasks))
 		for i, seq := range ch.DeleteTasks {
 			del[i] = taskField(seq)
 		}
-		p.HDel(ctx, r.key("p", id), del...)
+		cmds = append(cmds, p.HDel(ctx, r.key("p", id), del...))
 	}
-	p.HSet(ctx, r.indexKey(), id, js)
-	return nil
+	return append(cmds, p.HSet(ctx, r.indexKey(), id, sumJS))
 }
 
-// Commit implements Store (one MULTI/EXEC; a lease to take is checked by a
-// script first).
+// firstErr is the result of a write: the first error of its commands.
+func firstErr(cmds []redis.Cmder) func() error {
+	return func() error {
+		for _, c := range cmds {
+			if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// write runs op in a MULTI/EXEC shared with the concurrent writes of this
+// process (group commit): concurrent runs share round trips. A cancelled
+// ctx does not interrupt a transaction that was sent.
+func (r *Redis) write(ctx context.Context, id string, once bool, size int, op redisOp) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return unavailable(r.gc.do(r.runBatch(ctx), newReq(id, once, size, op)))
+}
+
+func (r *Redis) runBatch(ctx context.Context) func([]*commitReq[redisOp]) {
+	return func(batch []*commitReq[redisOp]) {
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		results := make([]func() error, len(batch))
+		_, err := r.c.TxPipelined(tctx, func(p redis.Pipeliner) error {
+			for i, req := range batch {
+				results[i] = req.op(p)
+			}
+			return nil
+		})
+		if err != nil && !isCommandError(err) {
+			// The transaction did not run (connection, timeout): every
+			// write of the batch fails with it.
+			for _, req := range batch {
+				req.done <- err
+			}
+			return
+		}
+		r.commits.Add(1)
+		for i, req := range batch {
+			err := results[i]()
+			if err == nil {
+				r.bytes.Add(int64(req.size))
+			}
+			req.done <- err
+		}
+	}
+}
+
+// isCommandError reports an error of one command inside a transaction that
+// ran (the others' results stand).
+func isCommandError(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && !strings.HasPrefix(re.Error(), "EXECABORT")
+}
+
+// Commit implements Store: one MULTI/EXEC, shared with concurrent writes;
+// a lease to take is checked by a script first.
 func (r *Redis) Commit(ctx context.Context, id string, ch *Change) error {
+	sumJS, err := encodeSummary(id, ch.Summary, false)
+	if err != nil {
+		return err
+	}
 	if ch.Lease != nil {
 		if err := r.AcquireLease(ctx, id, *ch.Lease, ch.LeaseTTL); err != nil {
 			return err
 		}
 	}
-	var qerr error
-	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		qerr = r.queueChange(ctx, p, id, ch)
-		return qerr
+	return r.write(ctx, id, false, ch.Size(), func(p redis.Pipeliner) func() error {
+		return firstErr(r.queueChange(ctx, p, id, ch, sumJS))
 	})
-	if qerr != nil {
-		return qerr
-	}
-	if err == nil {
-		r.commits.Add(1)
-		r.bytes.Add(int64(ch.Size()))
-	}
-	return unavailable(err)
 }
 
 // Load implements Store.
@@ -215,43 +269,36 @@ func (r *Redis) List(ctx context.Context, opt ListOptions) ([]Summary, error) {
 	return sortSummaries(all, opt), nil
 }
 
-// Archive implements Store with one MULTI/EXEC.
+// Archive implements Store with one MULTI/EXEC (shared like Commit's).
 func (r *Redis) Archive(ctx context.Context, id string, archived []byte, sum Summary) error {
-	sum.ID, sum.Archived, sum.Lease = id, true, nil
-	js, err := json.Marshal(sum)
+	sumJS, err := encodeSummary(id, sum, true)
 	if err != nil {
 		return err
 	}
-	_, err = r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, r.key("archive", id), archived, 0)
-		p.Del(ctx, r.key("p", id), r.key("run", id), r.key("signals", id), r.key("lease", id))
-		p.HSet(ctx, r.indexKey(), id, js)
-		return nil
+	return r.write(ctx, id, true, len(archived), func(p redis.Pipeliner) func() error {
+		return firstErr([]redis.Cmder{
+			p.Set(ctx, r.key("archive", id), archived, 0),
+			p.Del(ctx, r.key("p", id), r.key("run", id), r.key("signals", id), r.key("lease", id)),
+			p.HSet(ctx, r.indexKey(), id, sumJS),
+		})
 	})
-	if err == nil {
-		r.commits.Add(1)
-		r.bytes.Add(int64(len(archived)))
-	}
-	return unavailable(err)
 }
 
 // Restore implements Store with one MULTI/EXEC.
 func (r *Redis) Restore(ctx context.Context, id string, ch *Change) error {
+	sumJS, err := encodeSummary(id, ch.Summary, false)
+	if err != nil {
+		return err
+	}
 	if ch.Lease != nil {
 		if err := r.AcquireLease(ctx, id, *ch.Lease, ch.LeaseTTL); err != nil {
 			return err
 		}
 	}
-	var qerr error
-	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, r.key("p", id), r.key("run", id), r.key("archive", id))
-		qerr = r.queueChange(ctx, p, id, ch)
-		return qerr
+	return r.write(ctx, id, false, ch.Size(), func(p redis.Pipeliner) func() error {
+		del := p.Del(ctx, r.key("p", id), r.key("run", id), r.key("archive", id))
+		return firstErr(append([]redis.Cmder{del}, r.queueChange(ctx, p, id, ch, sumJS)...))
 	})
-	if qerr != nil {
-		return qerr
-	}
-	return unavailable(err)
 }
 
 // deleteScript removes an ended run: refused while a primary record exists.
