@@ -44,8 +44,15 @@ type remoteAttempt struct {
 	polled    bool      // IN_PROGRESS (false: SCHEDULED, waiting for a poll)
 	callback  time.Duration
 	alerted   map[string]bool // ALERT_ONLY reports already given
+	ended     bool            // the attempt is over: Polled and Progress change nothing
 	kick      chan struct{}
 	done      chan struct{}
+	// store asks the watcher to store the record (a poll made it
+	// IN_PROGRESS): off the poll's path, and finished before the attempt
+	// ends (stop waits for the watcher), so no write follows the run's end.
+	store  chan struct{}
+	exited chan struct{}
+	ctx    context.Context
 }
 
 type attemptCancelKey struct{}
@@ -71,20 +78,43 @@ func remoteResponseTimeout(p taskPolicy) int64 {
 func (r *runState) watchRemote(ctx context.Context, rec *taskRecord, p taskPolicy) (*remoteAttempt, func()) {
 	cancel, _ := ctx.Value(attemptCancelKey{}).(context.CancelCauseFunc)
 	a := &remoteAttempt{r: r, rec: rec, p: p, cancel: cancel, scheduled: r.e.now(),
-		alerted: map[string]bool{}, kick: make(chan struct{}, 1), done: make(chan struct{})}
+		alerted: map[string]bool{}, kick: make(chan struct{}, 1), done: make(chan struct{}),
+		store: make(chan struct{}, 1), exited: make(chan struct{}), ctx: ctx}
+	end := func() {
+		a.mu.Lock()
+		a.ended = true
+		a.mu.Unlock()
+	}
 	if cancel == nil {
-		return a, func() {}
+		a.store = nil // Polled and Progress store the record themselves
+		return a, end
 	}
 	go a.watch()
 	var once sync.Once
-	return a, func() { once.Do(func() { close(a.done) }) }
+	return a, func() {
+		once.Do(func() { close(a.done) })
+		<-a.exited
+		end()
+	}
 }
 
 func (a *remoteAttempt) watch() {
+	defer close(a.exited)
+	over := false
 	for {
-		next, over := a.check()
+		var next time.Duration
+		if !over {
+			next, over = a.check()
+		}
 		if over {
-			return
+			// Cancelled: only a pending write is left to do.
+			select {
+			case <-a.done:
+				return
+			case <-a.store:
+				_ = a.r.save(a.ctx)
+				continue
+			}
 		}
 		var ch <-chan time.Time
 		stop := func() {}
@@ -96,10 +126,24 @@ func (a *remoteAttempt) watch() {
 			stop()
 			return
 		case <-a.kick:
+		case <-a.store:
+			_ = a.r.save(a.ctx)
 		case <-ch:
 		}
 		stop()
 	}
+}
+
+// persist stores the record now (no watcher) or has the watcher store it.
+func (a *remoteAttempt) persist(ctx context.Context) error {
+	if a.store == nil {
+		return a.r.save(ctx)
+	}
+	select {
+	case a.store <- struct{}{}:
+	default: // a write is already due
+	}
+	return nil
 }
 
 // check applies the clocks at the engine's now, in Conductor's order. It
@@ -174,7 +218,8 @@ func (a *remoteAttempt) poke() {
 }
 
 // Polled tells the engine that a worker took the task: the record becomes
-// IN_PROGRESS (stored at once, as Conductor stores a poll) and its
+// IN_PROGRESS (stored as Conductor stores a poll, by the attempt's watcher
+// so the poll does not wait for the write) and its
 // timeoutSeconds and responseTimeoutSeconds clocks start. Call it for every
 // poll that hands the task out.
 func (t RemoteTask) Polled(ctx context.Context, workerID string) error {
@@ -183,13 +228,18 @@ func (t RemoteTask) Polled(ctx context.Context, workerID string) error {
 		return nil
 	}
 	now := a.r.e.now()
+	// Under a.mu, so the attempt cannot end (and its record change)
+	// between the check and the transition.
 	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.ended {
+		return nil
+	}
 	first := a.started.IsZero()
 	if first {
 		a.started = now
 	}
 	a.updated, a.polled = now, true
-	a.mu.Unlock()
 	a.poke()
 	if first {
 		a.r.mu.Lock()
@@ -199,7 +249,7 @@ func (t RemoteTask) Polled(ctx context.Context, workerID string) error {
 	if err := a.r.transition(ctx, a.rec, TaskInProgress, ""); err != nil {
 		return err
 	}
-	return a.r.save(ctx)
+	return a.persist(ctx)
 }
 
 // Progress tells the engine that the worker holding the task reported
@@ -214,11 +264,14 @@ func (t RemoteTask) Progress(ctx context.Context, callbackAfter time.Duration) e
 	}
 	now := a.r.e.now()
 	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.ended {
+		return nil
+	}
 	a.updated, a.callback = now, callbackAfter
 	if callbackAfter > 0 {
 		a.polled = false
 	}
-	a.mu.Unlock()
 	a.poke()
 	if callbackAfter <= 0 {
 		return nil
@@ -226,7 +279,7 @@ func (t RemoteTask) Progress(ctx context.Context, callbackAfter time.Duration) e
 	if err := a.r.transition(ctx, a.rec, TaskScheduled, ""); err != nil {
 		return err
 	}
-	return a.r.save(ctx)
+	return a.persist(ctx)
 }
 
 // Clock returns the engine's clock (servers time their queues with it).

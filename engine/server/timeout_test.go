@@ -130,9 +130,7 @@ func TestConductorResponseTimeoutSpec(t *testing.T) {
 	if again := poll("task_rt"); len(again) != 0 {
 		t.Fatalf("a second poll got the polled task: %+v", again)
 	}
-	if w := status(); w.Tasks[0].Status != "IN_PROGRESS" {
-		t.Fatalf("after the poll: %+v", w.Tasks)
-	}
+	ts.waitRun(t, id, "task_rt IN_PROGRESS", func(d runDoc) bool { return len(d.Tasks) == 1 && d.Tasks[0].Status == "IN_PROGRESS" })
 
 	mc.Advance(11 * time.Second) // the worker stays silent past responseTimeoutSeconds
 	d := ts.waitRun(t, id, "a retry", func(d runDoc) bool { return len(d.Tasks) == 2 })
