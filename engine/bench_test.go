@@ -34,10 +34,11 @@ func inlineChain(n int) string {
 }
 
 // doWhile is a loop of n iterations over one INLINE task that reads the
-// previous iteration's result.
+// loop's iteration; the condition reads the iteration that ended from the
+// loop's output (which holds every iteration).
 func doWhile(n int) string {
 	return fmt.Sprintf(`{"name":"bench","tasks":[{"name":"loop","taskReferenceName":"loop","type":"DO_WHILE",
-	  "loopCondition":"if ($.loop['iteration'] < %d) { true; } else { false; }",
+	  "loopCondition":"if ($.loop['iteration'] < %d && $.loop[String($.loop['iteration'])].step.result > 0) { true; } else { false; }",
 	  "loopOver":[{"name":"step","taskReferenceName":"step","type":"INLINE",
 	    "inputParameters":{"evaluatorType":"expr","expression":"a + 1","a":"${loop.output.iteration}"}}]}],
 	  "outputParameters":{"n":"${step.output.result}"}}`, n)
