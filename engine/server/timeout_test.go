@@ -197,7 +197,8 @@ func TestConductorResponseTimeoutSpec(t *testing.T) {
 
 // TestConductorRemoteTaskTimeouts: the timeouts of a remote SIMPLE task and
 // what follows them, each from its task definition, on the engine's clock:
-// retries after retryDelaySeconds (EXPONENTIAL_BACKOFF), the workflow
+// retries after retryDelaySeconds (EXPONENTIAL_BACKOFF: 5 s, LINEAR_BACKOFF
+// 2 s × 3: 6 s), the workflow
 // TIMED_OUT once they are spent, an optional task letting the workflow
 // complete, timeoutSeconds with TIME_OUT_WF, pollTimeoutSeconds.
 func TestConductorRemoteTaskTimeouts(t *testing.T) {
@@ -213,6 +214,9 @@ func TestConductorRemoteTaskTimeouts(t *testing.T) {
 	}{
 		{"retries spent", `{"name":"slow_task","responseTimeoutSeconds":1,"retryCount":1,"retryDelaySeconds":5,"retryLogic":"EXPONENTIAL_BACKOFF"}`, false,
 			[]string{"poll", "advance:1", "none", "advance:5", "poll", "advance:1"},
+			"TIMED_OUT", []string{"TIMED_OUT", "TIMED_OUT"}, "responseTimeout: 1 exceeded"},
+		{"linear backoff", `{"name":"slow_task","responseTimeoutSeconds":1,"retryCount":1,"retryDelaySeconds":2,"backoffScaleFactor":3,"retryLogic":"LINEAR_BACKOFF"}`, false,
+			[]string{"poll", "advance:1", "none", "advance:5", "none", "advance:1", "poll", "advance:1"},
 			"TIMED_OUT", []string{"TIMED_OUT", "TIMED_OUT"}, "responseTimeout: 1 exceeded"},
 		{"optional", `{"name":"slow_task","responseTimeoutSeconds":1,"retryCount":0}`, true,
 			[]string{"poll", "advance:1"},
