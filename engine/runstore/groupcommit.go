@@ -12,22 +12,24 @@ import (
 //
 // A caller alone never waits for company: it leads at once and its batch is
 // itself. When several runs write concurrently, a leader that finds fewer
-// writers queued than were active in the last two batches waits for them a
-// little (at most half the duration of the previous commit): otherwise the
-// runs settle into two halves that alternate, each committing while the
-// other prepares its next write, and every commit carries half of them.
-// Writers not expected back soon (a run that was archived, a signal, a
-// lease renewal) are not waited for.
+// writers queued than keep writing (wrote at least twice in the last four
+// batches) waits for them a little, at most half the duration of the
+// previous commit: otherwise the runs settle into two halves that
+// alternate, each committing while the other prepares its next write, and
+// every commit carries half of them. Writers that wrote once (a run whose
+// next write is far off) and those not expected back soon (a run that was
+// archived, a signal, a lease renewal) are not waited for.
 type groupCommit[T any] struct {
 	mu        sync.Mutex
 	queue     []*commitReq[T]
 	leading   bool
 	gathering bool
 	arrived   chan struct{}
-	// active is how many writers the last two batches had (the leader
-	// waits for that many); lastDur is how long the last commit took.
+	// active is how many writers keep writing (the leader waits for that
+	// many); recent are the last batches; lastDur is how long the last
+	// commit took.
 	active   int
-	prev     []*commitReq[T]
+	recent   [][]*commitReq[T]
 	lastDur  time.Duration
 	maxDelay time.Duration // maxGroupDelay when 0
 }
@@ -81,8 +83,11 @@ func (g *groupCommit[T]) do(run func([]*commitReq[T]), req *commitReq[T]) error 
 	dur := time.Since(start)
 	g.mu.Lock()
 	g.lastDur = dur
-	g.active = writers(g.prev, batch)
-	g.prev = batch
+	if len(g.recent) == recentBatches {
+		g.recent = append(g.recent[:0], g.recent[1:]...)
+	}
+	g.recent = append(g.recent, batch)
+	g.active = writers(g.recent)
 	if len(g.queue) > 0 {
 		// The next waiter leads; this caller returns with its result.
 		g.queue[0].lead <- struct{}{}
@@ -127,17 +132,28 @@ func (g *groupCommit[T]) gatherLocked() {
 	g.gathering = false
 }
 
-// writers counts the distinct writers of two batches expected back.
-func writers[T any](a, b []*commitReq[T]) int {
-	ended := map[string]bool{}
-	for _, batch := range [][]*commitReq[T]{a, b} {
+// recentBatches is how many batches writers are counted over.
+const recentBatches = 4
+
+// writers counts the distinct writers that wrote at least twice in batches
+// and are expected back.
+func writers[T any](batches [][]*commitReq[T]) int {
+	type seen struct {
+		n    int
+		once bool
+	}
+	by := map[string]seen{}
+	for _, batch := range batches {
 		for _, r := range batch {
-			ended[r.key] = ended[r.key] || r.once
+			w := by[r.key]
+			w.n++
+			w.once = w.once || r.once
+			by[r.key] = w
 		}
 	}
 	n := 0
-	for _, e := range ended {
-		if !e {
+	for _, w := range by {
+		if w.n >= 2 && !w.once {
 			n++
 		}
 	}

@@ -46,6 +46,15 @@ func TestGroupCommit(t *testing.T) {
 		if g.active > 1 {
 			t.Fatalf("one-off writes counted as active writers: %d", g.active)
 		}
+		// Nor are writers that wrote once (their next write is far off).
+		for i := 0; i < 8; i++ {
+			if err := g.do(run, newReq(fmt.Sprint("w", i), false, 0, fakeOp{})); err != nil {
+				t.Fatal(err)
+			}
+			if g.active > 0 {
+				t.Fatalf("writers that wrote once counted active: %d", g.active)
+			}
+		}
 	})
 	t.Run("concurrent writers share commits", func(t *testing.T) {
 		g := groupCommit[fakeOp]{maxDelay: 50 * time.Millisecond}
