@@ -89,6 +89,9 @@ func report(b *testing.B, rs runstore.Store, before runstore.Stats, units int) {
 	b.ReportMetric(float64(st.Commits-before.Commits)/n, "commits/op")
 	b.ReportMetric(float64(st.Bytes-before.Bytes)/n, "bytes-persisted/op")
 	b.ReportMetric(float64(st.Bytes-before.Bytes)/n/float64(units), "bytes-persisted/unit")
+	if st.Writes > 0 {
+		b.ReportMetric(float64(st.Writes-before.Writes)/n, "page-writes/op")
+	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n/float64(units), "ns/unit")
 }
 

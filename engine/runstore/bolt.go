@@ -99,6 +99,7 @@ type Bolt struct {
 	gc      groupCommit[func(*bolt.Tx) error]
 	commits atomic.Int64
 	bytes   atomic.Int64
+	writes  atomic.Int64
 }
 
 var _ Store = (*Bolt)(nil)
@@ -158,7 +159,17 @@ func ensureBuckets(db *bolt.DB) error {
 func (b *Bolt) Path() string { return b.f.path }
 
 // Stats implements StatsReporter.
-func (b *Bolt) Stats() Stats { return Stats{Commits: b.commits.Load(), Bytes: b.bytes.Load()} }
+func (b *Bolt) Stats() Stats {
+	return Stats{Commits: b.commits.Load(), Bytes: b.bytes.Load(), Writes: b.writes.Load()}
+}
+
+// countWrites adds the page writes of tx to the stats once it committed.
+func (b *Bolt) countWrites(tx *bolt.Tx) {
+	tx.OnCommit(func() {
+		st := tx.Stats()
+		b.writes.Add(st.GetWrite())
+	})
+}
 
 type boltReq = commitReq[func(*bolt.Tx) error]
 
@@ -171,6 +182,7 @@ func (b *Bolt) runBatch(ctx context.Context) func([]*boltReq) {
 						return err
 					}
 				}
+				b.countWrites(tx)
 				return nil
 			})
 		})
@@ -189,7 +201,15 @@ func (b *Bolt) runBatch(ctx context.Context) func([]*boltReq) {
 		// One change failed the shared transaction: each alone, so only
 		// the failing one fails.
 		for _, r := range batch {
-			err := b.f.with(ctx, func(db *bolt.DB) error { return boltfile.Update(db, r.op) })
+			err := b.f.with(ctx, func(db *bolt.DB) error {
+				return boltfile.Update(db, func(tx *bolt.Tx) error {
+					if err := r.op(tx); err != nil {
+						return err
+					}
+					b.countWrites(tx)
+					return nil
+				})
+			})
 			if err == nil {
 				b.commits.Add(1)
 				b.bytes.Add(int64(r.size))

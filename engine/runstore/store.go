@@ -125,6 +125,10 @@ type Store interface {
 type Stats struct {
 	Commits int64
 	Bytes   int64
+	// Writes counts the backend's write operations where it knows them
+	// (bolt: pages written, the meta page included; 0 elsewhere): what a
+	// commit costs grows with them.
+	Writes int64
 }
 
 // StatsReporter is implemented by the stores of this package.
