@@ -24,24 +24,31 @@ type forkRest struct {
 type scheduledHook struct{}
 
 // notifyScheduled tells the enclosing fork that its branch has scheduled a
-// task of type typ. A task Conductor's decider completes as it schedules it
-// (INLINE, SWITCH, SET_VARIABLE, ...) does not count: the decider goes on
-// to the branch's next task in the same pass, so that task is recorded
-// before the next branch's. A nested fork tells once its own branches and
-// JOIN are recorded. typ "" always counts.
+// task of type typ. An operator whose mapper schedules its first inner task
+// with it (SWITCH, DECISION, a fork, DO_WHILE) does not count: Conductor's
+// decider records that inner task in the same pass, before the next
+// branch's. A nested fork tells once its own branches and JOIN are
+// recorded. typ "" always counts.
 func notifyScheduled(ctx context.Context, typ string) {
-	if decidedAtOnce[typ] {
+	if mappedWithFirstTask[typ] {
 		return
 	}
-	if f, ok := ctx.Value(scheduledHook{}).(func()); ok {
-		f()
+	if f, ok := ctx.Value(scheduledHook{}).(func(string)); ok {
+		f(typ)
 	}
 }
 
-// decidedAtOnce are the task types Conductor's decider executes while it
-// schedules them (synchronous system tasks and operators).
-var decidedAtOnce = map[string]bool{
+// executedByDecider are the task types Conductor's decider executes itself
+// as soon as it has scheduled them (synchronous system tasks): a branch at
+// one of them goes on to schedule its next task in the next pass, where
+// any other task waits for a worker, a timer or a child run.
+var executedByDecider = map[string]bool{
 	"INLINE": true, TypeLambda: true, "JSON_JQ_TRANSFORM": true, TypeSetVariable: true, TypeTerminate: true,
+}
+
+// mappedWithFirstTask are the operators Conductor's task mappers schedule
+// together with their first inner task.
+var mappedWithFirstTask = map[string]bool{
 	TypeSwitch: true, TypeDecision: true, TypeForkJoin: true, TypeForkJoinDynamic: true, TypeDoWhile: true,
 }
 
@@ -99,31 +106,56 @@ func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *Workflo
 		}
 	}
 	errs := make([]error, len(branches))
-	// Branches start one after the other, each once the previous one has
-	// scheduled a task that waits; that task starts once every branch has
-	// and the JOIN is recorded (release): the records read as Conductor's
-	// decider writes them in one pass — fork, each branch's tasks up to the
-	// first that waits, join — then the branches run concurrently.
+	// The records read as Conductor's decider writes them, pass by pass.
+	// Pass 1: the branches start one after the other, each once the
+	// previous one has scheduled its first task (an operator's first inner
+	// task for SWITCH, DO_WHILE, a nested fork), and the JOIN is recorded;
+	// then (release) pass 2: in branch order, each branch runs until it has
+	// scheduled its next task, then hands the turn to the next branch. From
+	// there the branches run concurrently.
 	release := make(chan struct{})
 	var releaseOnce sync.Once
 	releaseBranches := func() { releaseOnce.Do(func() { close(release) }) }
 	defer releaseBranches()
+	turns := make([]chan struct{}, len(branches)+1)
+	for i := range turns {
+		turns[i] = make(chan struct{})
+	}
+	close(turns[0])
 	for i, branch := range branches {
 		wg.Add(1)
 		scheduled := make(chan struct{})
-		var once sync.Once
-		first := func() {
-			once.Do(func() { close(scheduled) })
-			select {
-			case <-release:
-			case <-bctx.Done():
+		var firstOnce, passOnce sync.Once
+		calls := 0
+		var callsMu sync.Mutex
+		pass := func() { passOnce.Do(func() { close(turns[i+1]) }) }
+		hook := func(typ string) {
+			callsMu.Lock()
+			calls++
+			n := calls
+			callsMu.Unlock()
+			if n > 1 {
+				pass() // this branch's pass-2 task is recorded
+				return
+			}
+			firstOnce.Do(func() { close(scheduled) })
+			for _, ch := range []chan struct{}{release, turns[i]} {
+				select {
+				case <-ch:
+				case <-bctx.Done():
+					return
+				}
+			}
+			if !executedByDecider[typ] {
+				pass() // its first task waits: nothing more in pass 2
 			}
 		}
 		go func() {
 			defer wg.Done()
 			defer notify()
-			defer first()
-			if err := r.execListNotify(context.WithValue(bctx, scheduledHook{}, first), branch, suffix, iter, notify); err != nil {
+			defer pass()
+			defer firstOnce.Do(func() { close(scheduled) })
+			if err := r.execListNotify(context.WithValue(bctx, scheduledHook{}, hook), branch, suffix, iter, notify); err != nil {
 				errs[i] = err
 				failed.Store(true)
 				cancelCause(err) // one branch failing ends the others
@@ -145,9 +177,10 @@ func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *Workflo
 		}
 	}
 	// A fork enclosing this one goes on to its next branch; this one's
-	// branches run once it lets them.
+	// branches run once it lets them, and its turn passes on.
 	notifyScheduled(ctx, "")
 	releaseBranches()
+	notifyScheduled(ctx, "")
 	rest := &forkRest{cancel: cancel, wait: func() error {
 		<-ended
 		cancel()

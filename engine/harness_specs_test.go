@@ -182,3 +182,157 @@ func TestConductorDecisionTaskSpec(t *testing.T) {
 			check:     evaluationResults("caseOutput", `["three"]`, `["notify"]`)},
 	})
 }
+
+func seqs(want ...int) func(*testing.T, *engine.Engine, runView) {
+	return func(t *testing.T, _ *engine.Engine, wf runView) {
+		t.Helper()
+		for i, tk := range wf.Tasks {
+			if i < len(want) && tk.Seq != want[i] {
+				t.Fatalf("task %d (%s) seq %d, want %d", i, tk.Ref, tk.Seq, want[i])
+			}
+		}
+	}
+}
+
+// LambdaAndTerminateTaskSpec (the failed-TERMINATE test is
+// TestConductorFailureWorkflowAfterTerminate; the sub-workflow one is
+// TestConductorTerminateWithSubWorkflow).
+func TestConductorLambdaAndTerminateTaskSpec(t *testing.T) {
+	runSpecCases(t, []specCase{
+		{name: "terminate task when the status is completed", file: "terminate_task_completed_workflow_integration_test.json",
+			input: `{"a":1}`, wantStatus: engine.StatusCompleted, wantTasks: []string{"LAMBDA:COMPLETED", "TERMINATE:COMPLETED"},
+			check: func(t *testing.T, e *engine.Engine, wf runView) {
+				seqs(1, 2)(t, e, wf)
+				if !strings.Contains(wf.Reason, "Workflow is COMPLETED by TERMINATE task") {
+					t.Fatalf("reason %q", wf.Reason)
+				}
+				if b, _ := json.Marshal(wf.Output); string(b) != `{"result":{"testvalue":true}}` {
+					t.Fatalf("output %s", b)
+				}
+			}},
+		{name: "terminate task within a decision branch", file: "decision_and_terminate_integration_test.json",
+			input: `{"param1":"p1","param2":"p2","case":"two"}`, outputs: map[string]string{"integration_task_1": `{"op":"task1 completed"}`},
+			wantStatus: engine.StatusFailed, wantTasks: []string{"integration_task_1:COMPLETED", "DECISION:COMPLETED", "TERMINATE:COMPLETED"},
+			check: func(t *testing.T, e *engine.Engine, wf runView) {
+				seqs(1, 2, 3)(t, e, wf)
+				if !strings.Contains(wf.Reason, "Workflow is FAILED by TERMINATE task") || wf.Tasks[0].Output["op"] != "task1 completed" {
+					t.Fatalf("reason %q, task output %v", wf.Reason, wf.Tasks[0].Output)
+				}
+				if b, _ := json.Marshal(wf.Output); string(b) != `{"output":"task1 completed"}` {
+					t.Fatalf("output %s", b)
+				}
+			}},
+		{name: "lambda task", file: "simple_lambda_workflow_integration_test.json",
+			input: `{"a":1}`, wantStatus: engine.StatusCompleted, wantTasks: []string{"LAMBDA:COMPLETED"},
+			check: func(t *testing.T, e *engine.Engine, wf runView) {
+				seqs(1)(t, e, wf)
+				if b, _ := json.Marshal(wf.Tasks[0].Output); string(b) != `{"result":{"testvalue":true}}` {
+					t.Fatalf("lambda output %s", b)
+				}
+			}},
+	})
+}
+
+// LambdaAndTerminateTaskSpec "Test workflow with a terminate task when the
+// workflow has a subworkflow": the fork's second branch completes its WAIT
+// and reaches TERMINATE (COMPLETED) while the first branch's sub-workflow
+// still runs: the parent COMPLETES, its JOIN and SUB_WORKFLOW are CANCELED,
+// the child is TERMINATED with the parent's reason and its task CANCELED.
+func TestConductorTerminateWithSubWorkflow(t *testing.T) {
+	polled := make(chan struct{}, 1)
+	e := harnessEngine(t, nil, engine.WithWorker("integration_task_3", func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+		polled <- struct{}{}
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}))
+	d := harnessDef(t, e, "terminate_task_parent_workflow.json")
+	done := make(chan *engine.Result, 1)
+	go func() {
+		res, err := e.Start(context.Background(), d, json.RawMessage(`{"a":1}`), engine.WithRunID("term-parent"))
+		if err != nil {
+			t.Error(err)
+		}
+		done <- res
+	}()
+	<-polled
+	wf := waitTasks(t, e, "term-parent", "FORK:COMPLETED", "LAMBDA:COMPLETED", "LAMBDA:COMPLETED", "JOIN:IN_PROGRESS", "SUB_WORKFLOW:IN_PROGRESS", "WAIT:IN_PROGRESS")
+	if wf.Tasks[1].Ref != "lambdaTask1" || wf.Tasks[2].Ref != "lambdaTask2" {
+		t.Fatalf("tasks %+v", wf.Tasks)
+	}
+	subID := wf.Tasks[4].SubWorkflowID
+	if _, err := e.CompleteTask(context.Background(), "term-parent", "basicJavaA", engine.TaskCompleted, nil); err != nil {
+		t.Fatal(err)
+	}
+	if res := <-done; res == nil || res.Status != engine.StatusCompleted {
+		t.Fatalf("parent %+v", res)
+	}
+	wf = viewRun(t, e, "term-parent")
+	checkTasks(t, wf.Tasks, "FORK:COMPLETED", "LAMBDA:COMPLETED", "LAMBDA:COMPLETED", "JOIN:CANCELED", "SUB_WORKFLOW:CANCELED", "WAIT:COMPLETED", "TERMINATE:COMPLETED")
+	seqs(1, 2, 3, 4, 5, 6, 7)(t, e, wf)
+	if !strings.Contains(wf.Reason, "Workflow is COMPLETED by TERMINATE task") {
+		t.Fatalf("reason %q", wf.Reason)
+	}
+	sub := viewRun(t, e, subID)
+	if sub.Status != engine.StatusTerminated || !strings.Contains(sub.Reason, "Parent workflow has been terminated with reason: Workflow is COMPLETED by TERMINATE task") {
+		t.Fatalf("sub-workflow %s %q", sub.Status, sub.Reason)
+	}
+	checkTasks(t, sub.Tasks, "integration_task_3:CANCELED")
+}
+
+// ForkJoinSpec "Test a simple workflow with fork join success flow" and
+// "... failure flow" (FanInOutTest). integration_task_2 (second branch)
+// answers only once integration_task_3 (first branch, after
+// integration_task_1) runs: the branches run at the same time. On success
+// the records read FORK, t1, t2, JOIN, t3, t4; when integration_task_2 (no
+// retries) fails, the run FAILS with the JOIN and the running
+// integration_task_3 CANCELED.
+func TestConductorForkJoinSpec(t *testing.T) {
+	for _, failing := range []bool{false, true} {
+		t.Run(map[bool]string{false: "success flow", true: "failure flow"}[failing], func(t *testing.T) {
+			defs := harnessTaskDefs(t)
+			zero := 0
+			if err := defs.Put(&engine.TaskDef{Name: "integration_task_2", RetryCount: &zero, ResponseTimeoutSeconds: new(int64)}); err != nil {
+				t.Fatal(err)
+			}
+			t3running := make(chan struct{})
+			var once sync.Once
+			ok := func(context.Context, json.RawMessage) (json.RawMessage, error) { return json.RawMessage(`{}`), nil }
+			e := harnessEngine(t, nil, engine.WithTaskDefs(defs),
+				engine.WithWorker("integration_task_1", ok), engine.WithWorker("integration_task_4", ok),
+				engine.WithWorker("integration_task_3", func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+					once.Do(func() { close(t3running) })
+					if failing {
+						<-ctx.Done()
+						return nil, ctx.Err()
+					}
+					return json.RawMessage(`{}`), nil
+				}),
+				engine.WithWorker("integration_task_2", func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+					select {
+					case <-t3running:
+					case <-ctx.Done():
+						return nil, ctx.Err()
+					}
+					if failing {
+						return nil, fmt.Errorf("Failed....")
+					}
+					return json.RawMessage(`{}`), nil
+				}))
+			d := harnessDef(t, e, "fork_join_integration_test.json")
+			res := startRun(t, e, d, `{}`, engine.WithCorrelationID("fanoutTest"))
+			wf := viewRun(t, e, res.RunID)
+			if failing {
+				if wf.Status != engine.StatusFailed {
+					t.Fatalf("%s %q", wf.Status, wf.Reason)
+				}
+				checkTasks(t, wf.Tasks, "FORK:COMPLETED", "integration_task_1:COMPLETED", "integration_task_2:FAILED", "JOIN:CANCELED", "integration_task_3:CANCELED")
+				return
+			}
+			if wf.Status != engine.StatusCompleted {
+				t.Fatalf("%s %q", wf.Status, wf.Reason)
+			}
+			checkTasks(t, wf.Tasks, "FORK:COMPLETED", "integration_task_1:COMPLETED", "integration_task_2:COMPLETED", "JOIN:COMPLETED",
+				"integration_task_3:COMPLETED", "integration_task_4:COMPLETED")
+		})
+	}
+}
