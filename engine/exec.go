@@ -378,6 +378,9 @@ func attemptWatched(p taskPolicy, waits bool) bool {
 
 func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string, iter int) error {
 	ref := wt.TaskReferenceName + suffix
+	// Marked once for the store's audit of the task's secret reads
+	// (resolving its input, its executor's own reads).
+	ctx = r.sec.ForTask(ctx, ref)
 	pol := r.e.policy(wt)
 	retry := 0
 	if prev := r.lookup(ref); prev != nil && !successfulTask(prev.Status) && prev.Status != TaskScheduled && prev.Status != TaskInProgress {
@@ -565,12 +568,13 @@ func (r *runState) runLeaf(ctx context.Context, wt *WorkflowTask, rec *taskRecor
 		}
 		return tasks.Result{Status: tasks.FailedTerminal, Reason: fmt.Sprintf("no executor registered for task type %q", wt.Type)}
 	}
-	req := &tasks.Request{
+	call := &leafCall{r: r, rec: rec}
+	call.svc = tasks.Services{HTTPClient: r.e.httpClient, Masker: r.sec, Secrets: r.sec, Logf: call.logf}
+	call.req = tasks.Request{
 		WorkflowID: r.id, TaskID: rec.TaskID, RefName: rec.Ref, TaskType: wt.Type, Attempt: rec.RetryCount,
-		Def: wt.raw, Input: input,
-		Services: r.services(rec),
+		Def: wt.raw, Input: input, Services: &call.svc,
 	}
-	res = impl.Execute(r.sec.ForTask(ctx, rec.Ref), req)
+	res = impl.Execute(r.sec.ForTask(ctx, rec.Ref), &call.req)
 	if res.Status == tasks.InProgress {
 		// Asynchronous completion (e.g. asyncComplete): wait like HUMAN.
 		return r.waitTask(ctx, wt, rec, []byte("{}"))

@@ -25,11 +25,10 @@ type persistCtx struct {
 	err   error
 }
 
-// newPersistCtx returns the write's context and the function that releases
-// it (stops its timer, if one started).
-func newPersistCtx(ctx context.Context, d time.Duration) (*persistCtx, func()) {
-	c := &persistCtx{parent: context.WithoutCancel(ctx), deadline: time.Now().Add(d)}
-	return c, c.stop
+// newPersistCtx returns the write's context; its stop releases it (stops
+// its timer, if one started).
+func newPersistCtx(ctx context.Context, d time.Duration) *persistCtx {
+	return &persistCtx{parent: context.WithoutCancel(ctx), deadline: time.Now().Add(d)}
 }
 
 func (c *persistCtx) Deadline() (time.Time, bool) { return c.deadline, true }

@@ -14,7 +14,8 @@ type persistKey struct{}
 // store waits on Done or only asks Err, and Canceled once released.
 func TestPersistCtxIsATimeoutWithoutParentCancel(t *testing.T) {
 	parent, cancelParent := context.WithCancel(context.WithValue(context.Background(), persistKey{}, "v"))
-	c, stop := newPersistCtx(parent, time.Hour)
+	c := newPersistCtx(parent, time.Hour)
+	stop := c.stop
 	cancelParent()
 	if c.Value(persistKey{}) != "v" {
 		t.Fatal("value of the parent context lost")
@@ -37,7 +38,8 @@ func TestPersistCtxIsATimeoutWithoutParentCancel(t *testing.T) {
 	}
 
 	for _, waits := range []bool{true, false} {
-		c, stop := newPersistCtx(context.Background(), 20*time.Millisecond)
+		c := newPersistCtx(context.Background(), 20*time.Millisecond)
+		stop := c.stop
 		child, cancelChild := context.WithCancel(c)
 		if waits {
 			select {

@@ -234,8 +234,8 @@ func (r *runState) save(ctx context.Context) error {
 	}
 	// A cancelled run context must not stop the final writes of a run that
 	// is being interrupted: persistence uses its own short deadline.
-	sctx, cancel := newPersistCtx(ctx, persistDeadline)
-	defer cancel()
+	sctx := newPersistCtx(ctx, persistDeadline)
+	defer sctx.stop()
 	if err := r.e.runs.Commit(sctx, r.id, ch); err != nil {
 		r.mu.Lock()
 		r.markChangedLocked(ch)
@@ -268,8 +268,8 @@ func (r *runState) archive(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sctx, cancel := newPersistCtx(ctx, persistDeadline)
-	defer cancel()
+	sctx := newPersistCtx(ctx, persistDeadline)
+	defer sctx.stop()
 	if err := r.e.runs.Archive(sctx, r.id, archived, sum); err != nil {
 		return fmt.Errorf("archive run %s: %w", r.id, err)
 	}

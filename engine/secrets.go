@@ -93,12 +93,18 @@ func (r *runState) restoreSecrets(ctx context.Context, journal string) error {
 	return nil
 }
 
-// services is what a leaf task executor gets: the run's boundary is both
-// its masker and its secret access, so no credential reaches a task without
-// being registered.
-func (r *runState) services(rec *taskRecord) *tasks.Services {
-	return &tasks.Services{HTTPClient: r.e.httpClient, Masker: r.sec, Secrets: r.sec, Logf: r.logf(rec)}
+// leafCall is what an executor is handed for one attempt, in one
+// allocation: the request and its services. The run's boundary is both
+// the executor's masker and its secret access, so no credential reaches a
+// task without being registered.
+type leafCall struct {
+	r   *runState
+	rec *taskRecord
+	req tasks.Request
+	svc tasks.Services
 }
+
+func (c *leafCall) logf(format string, args ...any) { c.r.logf(c.rec)(format, args...) }
 
 func decodeJSON(b []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))

@@ -384,5 +384,8 @@ func FromContext(ctx context.Context) *Run {
 // makes (store.ForRun): the store's audit trail records the run id and the
 // task with every read. Pass it to Resolve and to the task's executor.
 func (r *Run) ForTask(ctx context.Context, taskRef string) context.Context {
+	if run, task := store.RunOf(ctx); run == r.id && task == taskRef {
+		return ctx // already marked: a task's steps share one context
+	}
 	return store.ForRun(ctx, r.id, taskRef)
 }

@@ -120,3 +120,23 @@ func TestChildSharesTheMasker(t *testing.T) {
 		t.Fatalf("the parent opened the child's seal: %v", err)
 	}
 }
+
+// ForTask marks a context once: marking it again for the same task returns
+// it as it is, another task or run gets its own mark.
+func TestForTaskMarksOnce(t *testing.T) {
+	r := newRun(t, "run-1", interpolate.MapSecrets{})
+	ctx := r.ForTask(context.Background(), "a")
+	if run, task := store.RunOf(ctx); run != "run-1" || task != "a" {
+		t.Fatalf("marked %q %q", run, task)
+	}
+	if r.ForTask(ctx, "a") != ctx {
+		t.Fatal("the same task marked twice")
+	}
+	if _, task := store.RunOf(r.ForTask(ctx, "b")); task != "b" {
+		t.Fatalf("another task: %q", task)
+	}
+	other := newRun(t, "run-2", interpolate.MapSecrets{})
+	if run, _ := store.RunOf(other.ForTask(ctx, "a")); run != "run-2" {
+		t.Fatalf("another run: %q", run)
+	}
+}

@@ -75,6 +75,12 @@ func ForRun(ctx context.Context, runID, taskRef string) context.Context {
 	return context.WithValue(ctx, ctxRun, runInfo{runID, taskRef})
 }
 
+// RunOf returns the run id and task ref ForRun put in ctx ("" when none).
+func RunOf(ctx context.Context) (runID, taskRef string) {
+	ri, _ := ctx.Value(ctxRun).(runInfo)
+	return ri.run, ri.task
+}
+
 func withPrincipal(ctx context.Context, name string) context.Context {
 	return context.WithValue(ctx, ctxPrincipal, name)
 }
