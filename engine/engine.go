@@ -616,6 +616,14 @@ func (e *Engine) loadDoc(ctx context.Context, id string, _ []byte, d *runDoc, pa
 // completion is stored as a signal and applied by the runner (or by the next
 // Resume). ref may omit the DO_WHILE "__N" suffix. It returns the exact ref.
 func (e *Engine) CompleteTask(ctx context.Context, runID, ref, status string, output json.RawMessage) (string, error) {
+	return e.completeTask(ctx, runID, status, output, "", fmt.Sprintf("task %q", ref), func(t *taskDoc) bool {
+		return t.ReferenceTaskName == ref || baseRef(t.ReferenceTaskName) == ref
+	})
+}
+
+// completeTask stores the completion of the latest record match accepts;
+// with taskID the signal applies to that attempt only.
+func (e *Engine) completeTask(ctx context.Context, runID, status string, output json.RawMessage, taskID, what string, match func(*taskDoc) bool) (string, error) {
 	if status == "" {
 		status = TaskCompleted
 	}
@@ -644,12 +652,12 @@ func (e *Engine) CompleteTask(ctx context.Context, runID, ref, status string, ou
 	var found *taskDoc
 	for i := range d.Tasks {
 		t := &d.Tasks[i]
-		if t.ReferenceTaskName == ref || baseRef(t.ReferenceTaskName) == ref {
+		if match(t) {
 			found = t
 		}
 	}
 	if found == nil {
-		return "", fmt.Errorf("%w: run %s has no task %q yet", ErrNotWaiting, runID, ref)
+		return "", fmt.Errorf("%w: run %s has no %s yet", ErrNotWaiting, runID, what)
 	}
 	if found.Status != TaskInProgress && found.Status != TaskScheduled {
 		return "", fmt.Errorf("%w: task %q is %s", ErrNotWaiting, found.ReferenceTaskName, found.Status)
@@ -667,7 +675,7 @@ func (e *Engine) CompleteTask(ctx context.Context, runID, ref, status string, ou
 	if err != nil {
 		return "", err
 	}
-	payload, _ := json.Marshal(signal{Status: status, SealedOutput: sealed})
+	payload, _ := json.Marshal(signal{Status: status, SealedOutput: sealed, TaskID: taskID})
 	if err := e.runs.PutSignal(ctx, runID, found.ReferenceTaskName, payload); err != nil {
 		return "", err
 	}

@@ -636,6 +636,9 @@ func (r *runState) remoteOrSignal(ctx context.Context, t RemoteTask, ref string)
 			return res
 		case <-tick.C:
 			if sig, ok := r.takePending(ref); ok {
+				if sig.TaskID != "" && sig.TaskID != t.TaskID {
+					continue // an answer for an earlier attempt (CompleteTaskAttempt)
+				}
 				cancel()
 				<-done
 				return tasks.Result{Status: tasks.Status(sig.Status), Output: sig.Output, Reason: sig.Reason}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -280,6 +281,14 @@ func (t RemoteTask) Progress(ctx context.Context, callbackAfter time.Duration) e
 		return err
 	}
 	return a.persist(ctx)
+}
+
+// CompleteTaskAttempt is CompleteTask for the attempt with task id taskID
+// of a task handed to remote workers: the answer is taken only while that
+// attempt is the one waiting, never by a retry that replaced it (a worker
+// answering late, through another process sharing the run store).
+func (e *Engine) CompleteTaskAttempt(ctx context.Context, runID, taskID, status string, output json.RawMessage) (string, error) {
+	return e.completeTask(ctx, runID, status, output, taskID, "task with id "+taskID, func(t *taskDoc) bool { return t.TaskID == taskID })
 }
 
 // Clock returns the engine's clock (servers time their queues with it).

@@ -153,6 +153,7 @@ type signal struct {
 	Output       json.RawMessage `json:"output,omitempty"`
 	SealedOutput string          `json:"sealedOutput,omitempty"`
 	Reason       string          `json:"reason,omitempty"`
+	TaskID       string          `json:"taskId,omitempty"` // only for this attempt (CompleteTaskAttempt)
 }
 
 func nowMillis() int64 { return time.Now().UnixMilli() }

@@ -197,7 +197,7 @@ var errTaskEnded = errors.New("the task already ended")
 
 // forwardUpdate handles an answer this process's queue does not hold. For
 // a run another serve process executes (sharing the run store) it goes
-// through engine.CompleteTask, which seals it into the run store, where that
+// through engine.CompleteTaskAttempt, which seals it into the run store, where that
 // process's runner picks it up. An answer for an attempt that already ended
 // (timed out and retried under a new id, answered before, or its run
 // ended) is errTaskEnded: never applied, to this attempt or its retry.
@@ -236,7 +236,6 @@ func (s *Server) forwardUpdate(r *http.Request, res taskResult, allowed func(nam
 		// Executed here, and no longer in the queue: its attempt is ending.
 		return fmt.Errorf("%w: %s", ErrUnknownTask, res.TaskID)
 	}
-	ref, _ := task["referenceTaskName"].(string)
 	switch res.Status {
 	case "COMPLETED", "FAILED", "FAILED_WITH_TERMINAL_ERROR":
 	case "IN_PROGRESS", "SCHEDULED":
@@ -255,7 +254,7 @@ func (s *Server) forwardUpdate(r *http.Request, res taskResult, allowed func(nam
 	if len(out) == 0 || string(out) == "null" {
 		out = json.RawMessage("{}")
 	}
-	if _, err := c.eng.CompleteTask(r.Context(), runID, ref, res.Status, out); err != nil {
+	if _, err := c.eng.CompleteTaskAttempt(r.Context(), runID, res.TaskID, res.Status, out); err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrUnknownTask, res.TaskID, s.masker.MaskString(err.Error()))
 	}
 	return nil

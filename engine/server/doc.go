@@ -40,7 +40,7 @@
 // (sharedqueue.go); the process executing the run keeps its clocks, told
 // of polls and IN_PROGRESS reports over Redis pub/sub, and final answers
 // given to another process reach it through the run store
-// (engine.CompleteTask, sealed). After a takeover a pending task stays
+// (engine.CompleteTaskAttempt, sealed). After a takeover a pending task stays
 // pending in its place and a polled one stays with its worker. Without a
 // shared queue a task is polled only from the process executing its run.
 //

@@ -423,7 +423,9 @@ func (q *queue) told(kind, id, arg string) {
 		}
 		q.mu.Unlock()
 		if d != nil {
-			go func() { _ = d.t.Polled(d.ctx, arg) }()
+			// In order with the "progress" messages that may follow (Polled
+			// does not wait for the store).
+			_ = d.t.Polled(d.ctx, arg)
 		}
 	case "progress":
 		_ = q.complete(id, workerResult{Status: "IN_PROGRESS", CallbackSecs: atoiOr(arg, 0)})

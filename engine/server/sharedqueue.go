@@ -30,7 +30,7 @@ import (
 // tells it over Redis pub/sub that the task was polled (the owner marks it
 // IN_PROGRESS and starts its clocks) or that the worker reported
 // IN_PROGRESS; final answers travel durably through the run store
-// (engine.CompleteTask), as they did before, where the owner's runner takes
+// (engine.CompleteTaskAttempt: for that attempt only), as they did before, where the owner's runner takes
 // them. When the owner dies, the process that takes its run over offers the
 // task again under the same id: a task still pending stays pending (in its
 // place), a task already claimed stays claimed and is IN_PROGRESS in the
