@@ -336,3 +336,60 @@ func TestConductorForkJoinSpec(t *testing.T) {
 		})
 	}
 }
+
+// JsonJQTransformSpec (the sequential test is TestConductorSequentialJQ;
+// the rerun with a replacement taskInput is the server's) and
+// SetVariableTaskSpec "Test workflow with set variable task".
+func TestConductorJQAndSetVariableSpecs(t *testing.T) {
+	runSpecCases(t, []specCase{
+		{name: "json jq transform task succeeds", file: "simple_json_jq_transform_integration_test.json",
+			input: `{"in1":{"array":["a","b"]},"in2":{"array":["c","d"]}}`, wantStatus: engine.StatusCompleted,
+			wantTasks: []string{"JSON_JQ_TRANSFORM:COMPLETED"},
+			check: func(t *testing.T, _ *engine.Engine, wf runView) {
+				if _, ok := wf.Tasks[0].Output["result"]; !ok {
+					t.Fatalf("output %v", wf.Tasks[0].Output)
+				}
+				if _, ok := wf.Tasks[0].Output["resultList"]; !ok {
+					t.Fatalf("output %v", wf.Tasks[0].Output)
+				}
+			}},
+		{name: "json jq transform task fails", file: "simple_json_jq_transform_integration_test.json",
+			input: `{"in1":"a","in2":"b"}`, wantStatus: engine.StatusFailed, wantTasks: []string{"JSON_JQ_TRANSFORM:FAILED"},
+			check: func(t *testing.T, _ *engine.Engine, wf runView) {
+				if wf.Tasks[0].Reason == "" {
+					t.Fatal("no reason")
+				}
+			}},
+		{name: "jq with different json object results", file: "json_jq_transform_result_integration_test.json",
+			input: `{"requestedAction":"redeliver"}`, wantStatus: engine.StatusCompleted,
+			wantTasks: []string{"JSON_JQ_TRANSFORM:COMPLETED", "DECISION:COMPLETED", "JSON_JQ_TRANSFORM:COMPLETED", "DECISION:COMPLETED"},
+			check: func(t *testing.T, _ *engine.Engine, wf runView) {
+				if wf.Tasks[0].Output["result"] != "CREATE" || wf.Tasks[1].Input["case"] != "CREATE" || wf.Tasks[3].Input["case"] != "true" {
+					t.Fatalf("tasks %+v", wf.Tasks)
+				}
+				list, _ := wf.Tasks[2].Output["result"].([]any)
+				found := false
+				for _, x := range list {
+					found = found || x == "redeliver"
+				}
+				if len(list) != 3 || !found {
+					t.Fatalf("result %v", wf.Tasks[2].Output["result"])
+				}
+			}},
+		{name: "set variable task", file: "simple_set_variable_workflow_integration_test.json",
+			input: `{"var":"var_test_value"}`, wantStatus: engine.StatusCompleted, wantTasks: []string{"SET_VARIABLE:COMPLETED"},
+			check: func(t *testing.T, e *engine.Engine, wf runView) {
+				b, _ := e.Show(context.Background(), wf.WorkflowID)
+				var v struct {
+					Variables map[string]any `json:"variables"`
+				}
+				_ = json.Unmarshal(b, &v)
+				if got, _ := json.Marshal(v.Variables); string(got) != `{"var":"var_test_value"}` {
+					t.Fatalf("variables %s", got)
+				}
+				if got, _ := json.Marshal(wf.Output); string(got) != `{"variables":{"var":"var_test_value"}}` {
+					t.Fatalf("output %s", got)
+				}
+			}},
+	})
+}
