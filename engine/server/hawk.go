@@ -197,7 +197,7 @@ func (s *Server) authenticateHawk(r *http.Request, header string, body []byte) (
 	if d := now.Sub(time.Unix(ts, 0)); d > HawkSkew || d < -HawkSkew {
 		return store.Principal{}, fmt.Errorf("%w: %s off the server clock (allowed ±%s)", ErrHawkStale, d.Round(time.Second), HawkSkew)
 	}
-	if !s.nonces.firstUse(h.id+"\x00"+h.nonce+"\x00"+h.ts, now) {
+	if !s.nonceFirstUse(r.Context(), h.id+"\x00"+h.nonce+"\x00"+h.ts, now) {
 		return store.Principal{}, ErrHawkReplay
 	}
 	if h.hash != "" && !hmac.Equal([]byte(h.hash), []byte(hawkPayloadHash(r.Header.Get("Content-Type"), body))) {

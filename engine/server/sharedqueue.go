@@ -39,9 +39,10 @@ import (
 const sharedPrefix = "wfrun:{wfrun-queue}:"
 
 // WithSharedQueue makes the server offer its remote SIMPLE tasks through
-// Redis (c) instead of keeping them in memory: use it when several serve
-// processes share a Redis run store behind one address. Every process needs
-// the same keyring (it seals the resolved input it stores there).
+// Redis (c) instead of keeping them in memory, and check Hawk nonces there
+// too: use it when several serve processes share a Redis run store behind
+// one address. Every process needs the same keyring (it seals the resolved
+// input it stores there).
 func WithSharedQueue(c redis.UniversalClient) Option { return func(s *Server) { s.shared = c } }
 
 type sharedQueue struct {

@@ -11,11 +11,13 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v3"
+	"github.com/redis/go-redis/v9"
 	"github.com/taskcluster/httpbackoff/v3"
 	tcclient "github.com/taskcluster/taskcluster/v44/clients/client-go"
 	"github.com/taskcluster/taskcluster/v44/clients/client-go/tcsecrets"
 
 	"github.com/wfrun/wfrun/engine/server"
+	"github.com/wfrun/wfrun/internal/redistest"
 )
 
 func tcClient(ts *testServer, clientID, token string) *tcsecrets.Secrets {
@@ -218,5 +220,47 @@ func TestTaskclusterHawk(t *testing.T) {
 	}
 	if st, _, body := ts.do(t, "GET", "/healthz", ""); st != 200 || !strings.Contains(body, `"healthy":true`) {
 		t.Errorf("/healthz: %d %s", st, body)
+	}
+}
+
+// TestHawkReplayAcrossProcesses: two servers sharing a Redis (as serve
+// processes behind one address do) refuse a signed request replayed to the
+// other one; each still takes fresh requests.
+func TestHawkReplayAcrossProcesses(t *testing.T) {
+	addr := redistest.Start(t)
+	newServer := func() *testServer {
+		rc := redis.NewClient(&redis.Options{Addr: addr})
+		t.Cleanup(func() { _ = rc.Close() })
+		return newTestServer(t, serverWithAuth(t), server.WithSharedQueue(rc))
+	}
+	a, b := newServer(), newServer()
+	creds := &tcclient.Credentials{ClientID: "tc-admin", AccessToken: "tc-admin-token-0123456789"}
+	signed := func(base string) *http.Request {
+		req, _ := http.NewRequest("GET", base+"/api/secrets/v1/secrets", nil)
+		if err := creds.SignRequest(req); err != nil {
+			t.Fatal(err)
+		}
+		return req
+	}
+	send := func(req *http.Request, to string) int {
+		r2, _ := http.NewRequest(req.Method, to+req.URL.Path, nil)
+		r2.Header = req.Header.Clone()
+		r2.Host = req.URL.Host // the signature covers the host the client meant
+		resp, err := http.DefaultClient.Do(r2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	req := signed(a.URL)
+	if st := send(req, a.URL); st != 200 {
+		t.Fatalf("first use on A: %d", st)
+	}
+	if st := send(req, b.URL); st != 401 {
+		t.Errorf("the same request replayed to B: %d, want 401", st)
+	}
+	if st := send(signed(a.URL), b.URL); st != 200 {
+		t.Errorf("a fresh request to B (signed for A's host, as behind a load balancer): %d", st)
 	}
 }
