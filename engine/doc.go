@@ -112,16 +112,20 @@
 // # Control flow
 //
 // SWITCH (value-param, javascript/graaljs, expr; output evaluationResult and
-// selectedCase; legacy DECISION too), DO_WHILE (loopCondition with $.<loopRef>
-// = the loop's output, $.<taskRef> = each loop task's output and the loop's
-// own inputParameters resolved again before each evaluation; items with
-// loopItem/loopIndex in the loop's output, plus item for Orkes'
-// inputParameters.items; loop task refs get "__N"
-// suffixes; ${ref.output} without suffix reads the latest iteration;
-// loopCondition sees, under the loop's ref, the iteration members and the
-// entry of the iteration that just ended, not every earlier one, so an
-// iteration costs the same however many ran before; inputParameters
-// keepLastN keeps only the last N iterations' task records and entries),
+// selectedCase; legacy DECISION too), DO_WHILE (loopCondition sees what
+// Conductor's DoWhile.evaluateCondition gives it: the loop's own
+// inputParameters resolved again before each evaluation, $.<loopRef> = the
+// loop's whole output — iteration, and every kept iteration by number,
+// $.loop['1'] — and $.<taskRef> = each loop task's latest output, from
+// whichever iteration ran it last; over items also $.loopIndex and
+// $.loopItem; items with loopItem/loopIndex in the loop's output, plus item
+// for Orkes' inputParameters.items; loop task refs get "__N" suffixes;
+// ${ref.output} without suffix reads the latest iteration; the iterations
+// reach a JavaScript condition lazily (tasks/eval.Lazy) and expressions
+// read a running loop's output member by member, so an iteration costs the
+// same however many ran before; inputParameters keepLastN keeps only the
+// last N iterations' task records and entries, and the condition then sees
+// only those),
 // FORK_JOIN (branches run concurrently on goroutines; the first failing
 // branch cancels the others and stops the run) + JOIN (waits only for its
 // joinOn tasks, as in Conductor: branches not joined on keep running beside
