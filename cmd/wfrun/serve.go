@@ -49,7 +49,11 @@ func newServeCmd() *cobra.Command {
     /api/secrets-v2, and POST /api/token when --auth is given;
   - Taskcluster secrets: /api/secrets/v1/{ping,secret/<name>,secrets} with Hawk;
   - /metrics (Prometheus) and /healthz.
-It uses the same secret store as the CLI (--store, WFRUN_STORE). Without --auth every
+It uses the same secret store as the CLI (--store, WFRUN_STORE). On a Redis store several
+serve processes can stand behind one address: they share definitions, runs (one process
+executes a run at a time; --takeover resumes a dead one's runs), the tasks waiting for
+workers (a worker polling any of them gets any pending task, once) and Hawk replay
+protection; every process needs the same WFRUN_MASTER_KEY. Without --auth every
 caller holds every scope: keep the default loopback address then. --auth names a YAML
 or JSON file of application keys and Taskcluster clients with their scopes (see
 "wfrun serve --help" in the README). Logs are JSON on stderr, masked. SIGINT/SIGTERM

@@ -43,6 +43,8 @@
 // (engine.CompleteTaskAttempt, sealed). After a takeover a pending task stays
 // pending in its place and a polled one stays with its worker. Without a
 // shared queue a task is polled only from the process executing its run.
+// The same Redis keeps the Hawk nonces, so a signed request replayed to
+// another process is refused (sharednonce.go).
 //
 // # Principals
 //
