@@ -30,6 +30,8 @@ const (
 	OpHistory = "history"
 	OpSweep   = "sweep"
 	OpRekey   = "rekey"
+	OpExport  = "export"
+	OpImport  = "import"
 )
 
 // Audit outcomes.

@@ -303,6 +303,13 @@ func (b *barrier) openRecords(want []Key, rkeys []string, got [][]byte, found ma
 
 // Put implements Store.
 func (s *Barrier) Put(ctx context.Context, in *Secret, opts ...PutOption) (*Secret, error) {
+	return s.put(ctx, in, OpSet, false, opts...)
+}
+
+// put writes in as the next version, audited as op. exact takes the tags
+// and description from in as they are (an import restores them), instead
+// of keeping the stored ones when in leaves them empty.
+func (s *Barrier) put(ctx context.Context, in *Secret, op string, exact bool, opts ...PutOption) (*Secret, error) {
 	if in == nil {
 		return nil, fmt.Errorf("%w: nil secret", ErrInvalidValue)
 	}
@@ -328,6 +335,12 @@ func (s *Barrier) Put(ctx context.Context, in *Secret, opts ...PutOption) (*Secr
 		if err != nil {
 			return nil, err
 		}
+		if exact {
+			next.Tags, next.Description = maps.Clone(in.Tags), in.Description
+			if len(next.Tags) == 0 {
+				next.Tags = nil
+			}
+		}
 		cdata, err := s.sh.seal(ck, next)
 		if err != nil {
 			return nil, err
@@ -341,7 +354,7 @@ func (s *Barrier) Put(ctx context.Context, in *Secret, opts ...PutOption) (*Secr
 		if old := next.Version - int64(s.sh.history); old > 0 {
 			writes = append(writes, Write{Key: versionKey(sk, next.Name, old)})
 		}
-		ev := AuditEvent{Op: OpSet, Scope: sk, Name: next.Name, Version: next.Version, Outcome: OutcomeAllowed}
+		ev := AuditEvent{Op: op, Scope: sk, Name: next.Name, Version: next.Version, Outcome: OutcomeAllowed}
 		err = s.sh.audit.commitWith(ctx, []Cond{{ck, curData}, keysCond}, writes, ev)
 		if errors.Is(err, ErrConflict) {
 			if err := s.sh.refresh(ctx); err != nil {
