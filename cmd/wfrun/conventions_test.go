@@ -164,6 +164,8 @@ func TestJSONOutputParses(t *testing.T) {
 		{"secret", "tag", "db", "team=payments"},
 		{"secret", "rm", "never_there"},
 		{"secret", "sweep"},
+		{"secret", "export", filepath.Join(dir, "all.sealed"), "--force"},
+		{"secret", "import", filepath.Join(dir, "all.sealed")},
 	}
 	for _, args := range cases {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {

@@ -39,7 +39,8 @@ narrowest level holding a name. Values are never printed without --reveal.`,
 	}
 	addConfigFlags(cmd)
 	cmd.AddCommand(newSecretSetCmd(), newSecretGetCmd(), newSecretExistsCmd(), newSecretLsCmd(), newSecretRmCmd(),
-		newSecretTagCmd(), newSecretHistoryCmd(), newSecretRekeyCmd(), newSecretSweepCmd())
+		newSecretTagCmd(), newSecretHistoryCmd(), newSecretRekeyCmd(), newSecretSweepCmd(),
+		newSecretExportCmd(), newSecretImportCmd())
 	return cmd
 }
 
