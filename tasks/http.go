@@ -306,7 +306,16 @@ func (t *HTTPTask) call(ctx context.Context, svc *Services, in *httpInput) (json
 
 	connect := time.Duration(connectMS) * time.Millisecond
 	total := connect + time.Duration(readMS)*time.Millisecond
-	callCtx, cancel := context.WithTimeout(context.WithValue(ctx, connectTimeoutKey{}, connect), total)
+	client := t.opts.client
+	if svc != nil && svc.HTTPClient != nil {
+		client = svc.HTTPClient
+	}
+	dialCtx := ctx
+	if client == t.opts.defaultClient {
+		// Only the default client's dialer reads the connect timeout here.
+		dialCtx = context.WithValue(ctx, connectTimeoutKey{}, connect)
+	}
+	callCtx, cancel := context.WithTimeout(dialCtx, total)
 	defer cancel()
 
 	var bodyReader io.Reader
@@ -328,10 +337,6 @@ func (t *HTTPTask) call(ctx context.Context, svc *Services, in *httpInput) (json
 		}
 	}
 
-	client := t.opts.client
-	if svc != nil && svc.HTTPClient != nil {
-		client = svc.HTTPClient
-	}
 	policy, err := newRedirectPolicy(hreq.URL, in.FollowRedirects)
 	if err != nil {
 		return nil, Result{Status: FailedTerminal, Reason: "followRedirects: " + err.Error()}

@@ -26,6 +26,7 @@ type AuthFunc func(ctx context.Context, req *http.Request, body []byte, auth jso
 // options configure the leaf executors.
 type options struct {
 	client          *http.Client
+	defaultClient   *http.Client // client when it is newDefaultClient's (it reads connectTimeoutKey)
 	evalOpts        []eval.Option
 	auth            AuthFunc
 	maxResponse     int64
@@ -104,6 +105,7 @@ func buildOptions(opts []Option) *options {
 	}
 	if o.client == nil {
 		o.client = newDefaultClient()
+		o.defaultClient = o.client
 	}
 	if o.auth == nil {
 		o.auth = ApplyAuth
