@@ -342,8 +342,11 @@ func (r *runState) failTask(ctx context.Context, rec *taskRecord, status, reason
 		return err
 	}
 	wfStatus := StatusFailed
-	if status == TaskTimedOut {
+	switch status {
+	case TaskTimedOut:
 		wfStatus = StatusTimedOut
+	case TaskCanceled:
+		wfStatus = StatusTerminated // Conductor's retry(): a CANCELED task terminates the run
 	}
 	return &stopError{status: wfStatus, reason: fmt.Sprintf("Task %s failed with status: %s and reason: '%s'", rec.TaskID, wfStatus, reason),
 		failedRef: rec.Ref, failedTaskID: rec.TaskID}
@@ -1052,7 +1055,7 @@ func (r *runState) execSubWorkflow(ctx context.Context, wt *WorkflowTask, suffix
 		if terminalWorkflow(cd.Status) {
 			// The child ended before this process could record it (crash
 			// between the two writes): take its recorded outcome.
-			return r.subWorkflowDone(ctx, rec, childID, cd.Status, cd.ReasonForIncompletion, cd.Output)
+			return r.subWorkflowDone(ctx, rec, shortName(cd.WorkflowType, cd.Version, childID), cd.Status, cd.ReasonForIncompletion, cd.Output)
 		}
 		child, err = r.e.load(ctx, childID, false, r.sec)
 		if err != nil {
@@ -1086,19 +1089,7 @@ func (r *runState) execSubWorkflow(ctx context.Context, wt *WorkflowTask, suffix
 		return err
 	}
 	child.mu.Lock()
-	childOut := child.doc.Output
+	childOut, short := child.doc.Output, shortName(child.doc.WorkflowType, child.doc.Version, childID)
 	child.mu.Unlock()
-	return r.subWorkflowDone(ctx, rec, childID, res.Status, res.Reason, childOut)
-}
-
-func (r *runState) subWorkflowDone(ctx context.Context, rec *taskRecord, childID, status, reason string, childOut []byte) error {
-	o := map[string]json.RawMessage{}
-	_ = json.Unmarshal(orEmpty(childOut), &o)
-	o["subWorkflowId"], _ = json.Marshal(childID)
-	b, _ := json.Marshal(o)
-	if status != StatusCompleted {
-		_ = r.setTaskData(rec, nil, b)
-		return r.failTask(ctx, rec, TaskFailed, fmt.Sprintf("sub-workflow %s ended %s: %s", childID, status, reason))
-	}
-	return r.complete(ctx, rec, b)
+	return r.subWorkflowDone(ctx, rec, short, res.Status, res.Reason, childOut)
 }

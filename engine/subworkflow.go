@@ -149,3 +149,33 @@ func jsonKindOf(raw json.RawMessage) string {
 	}
 	return "a number"
 }
+
+// subWorkflowDone ends a SUB_WORKFLOW task with its child's outcome, as
+// Conductor's SubWorkflow task does: the child's output plus subWorkflowId;
+// a child FAILED fails the task, TERMINATED cancels it (which terminates
+// this run), TIMED_OUT times it out, with the reason "Sub workflow
+// <name>.<version>/<id> failure reason: <child's reason>".
+func (r *runState) subWorkflowDone(ctx context.Context, rec *taskRecord, child, status, reason string, childOut []byte) error {
+	childID := child[strings.LastIndexByte(child, '/')+1:]
+	o := map[string]json.RawMessage{}
+	_ = json.Unmarshal(orEmpty(childOut), &o)
+	o["subWorkflowId"], _ = json.Marshal(childID)
+	b, _ := json.Marshal(o)
+	if status == StatusCompleted {
+		return r.complete(ctx, rec, b)
+	}
+	_ = r.setTaskData(rec, nil, b)
+	taskStatus := TaskFailed
+	switch status {
+	case StatusTerminated:
+		taskStatus = TaskCanceled
+	case StatusTimedOut:
+		taskStatus = TaskTimedOut
+	}
+	return r.failTask(ctx, rec, taskStatus, fmt.Sprintf("Sub workflow %s failure reason: %s", child, reason))
+}
+
+// shortName is Conductor's WorkflowModel.toShortString: name.version/id.
+func shortName(name string, version int, id string) string {
+	return fmt.Sprintf("%s.%d/%s", name, version, id)
+}

@@ -131,3 +131,50 @@ func TestConductorTwoIdenticalDynamicForks(t *testing.T) {
 		t.Fatalf("join2 output %v, inputs %v", join2.Output, inputs)
 	}
 }
+
+// SubWorkflowSpec "Test terminating a subworkflow terminates parent
+// workflow": the child, terminated by a client while its task runs, is
+// TERMINATED with the client's reason and its task CANCELED; the parent's
+// SUB_WORKFLOW task is CANCELED and the parent TERMINATED, its reason
+// carrying the child's (SubWorkflow.updateTaskStatus, DeciderService.retry).
+func TestConductorTerminatingSubWorkflowTerminatesParent(t *testing.T) {
+	polled := make(chan struct{}, 1)
+	e := harnessEngine(t, nil,
+		engine.WithWorker("integration_task_1", echoWorker(`{"op":"task1.done"}`)),
+		engine.WithWorker("simple_task_in_sub_wf", func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+			polled <- struct{}{}
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}))
+	d := harnessDef(t, e, "workflow_with_sub_workflow_1_integration_test.json")
+	done := make(chan *engine.Result, 1)
+	go func() {
+		res, err := e.Start(context.Background(), d, json.RawMessage(`{"param1":"p1 value","param2":"p2 value","subwf":"sub_workflow"}`),
+			engine.WithRunID("parent-1"), engine.WithCorrelationID("wf_with_subwf_test_1"))
+		if err != nil {
+			t.Error(err)
+		}
+		done <- res
+	}()
+	<-polled
+	wf := waitTasks(t, e, "parent-1", "integration_task_1:COMPLETED", "SUB_WORKFLOW:IN_PROGRESS")
+	subID := wf.Tasks[1].SubWorkflowID
+	const reason = "terminating from a test case"
+	if err := e.Terminate(context.Background(), subID, reason); err != nil {
+		t.Fatal(err)
+	}
+	res := <-done
+	if res == nil || res.Status != engine.StatusTerminated {
+		t.Fatalf("parent %+v", res)
+	}
+	sub := viewRun(t, e, subID)
+	if sub.Status != engine.StatusTerminated || sub.Reason != reason {
+		t.Fatalf("sub-workflow %s %q", sub.Status, sub.Reason)
+	}
+	checkTasks(t, sub.Tasks, "simple_task_in_sub_wf:CANCELED")
+	wf = viewRun(t, e, "parent-1")
+	checkTasks(t, wf.Tasks, "integration_task_1:COMPLETED", "SUB_WORKFLOW:CANCELED")
+	if !strings.Contains(wf.Reason, reason) || !strings.Contains(wf.Tasks[1].Reason, "Sub workflow sub_workflow.1/"+subID+" failure reason: "+reason) {
+		t.Fatalf("parent reason %q, task reason %q", wf.Reason, wf.Tasks[1].Reason)
+	}
+}
