@@ -93,9 +93,9 @@ func (r *runState) watchRemote(ctx context.Context, rec *taskRecord, p taskPolic
 	go a.watch()
 	var once sync.Once
 	return a, func() {
+		end()
 		once.Do(func() { close(a.done) })
 		<-a.exited
-		end()
 	}
 }
 
@@ -104,8 +104,9 @@ func (a *remoteAttempt) watch() {
 	over := false
 	for {
 		var next time.Duration
+		var at time.Time
 		if !over {
-			next, over = a.check()
+			next, at, over = a.check()
 		}
 		if over {
 			// Cancelled: only a pending write is left to do.
@@ -121,6 +122,12 @@ func (a *remoteAttempt) watch() {
 		stop := func() {}
 		if next > 0 {
 			ch, stop = a.r.e.clock.After(next)
+			if a.r.e.now().Sub(at) >= 10*time.Millisecond {
+				// The clock moved on while the timer was set (a test's
+				// ManualClock.Advance): look again.
+				stop()
+				continue
+			}
 		}
 		select {
 		case <-a.done:
@@ -148,12 +155,12 @@ func (a *remoteAttempt) persist(ctx context.Context) error {
 }
 
 // check applies the clocks at the engine's now, in Conductor's order. It
-// returns the time to the next deadline (0: none) or over when the attempt
-// was cancelled.
-func (a *remoteAttempt) check() (next time.Duration, over bool) {
+// returns the time to the next deadline (0: none) from now, or over when
+// the attempt was cancelled.
+func (a *remoteAttempt) check() (next time.Duration, now time.Time, over bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	now := a.r.e.now()
+	now = a.r.e.now()
 	soonest := time.Duration(0)
 	due := func(at time.Time) bool {
 		if !now.Before(at) {
@@ -171,7 +178,7 @@ func (a *remoteAttempt) check() (next time.Duration, over bool) {
 			reason := fmt.Sprintf("Task timed out after %d seconds. Timeout configured as %d seconds. Timeout policy configured to %s",
 				int64(now.Sub(a.started)/time.Second), p.timeout, p.timeoutPolicy)
 			if a.policyLocked("timeout", reason) {
-				return 0, true
+				return 0, now, true
 			}
 		}
 	}
@@ -181,7 +188,7 @@ func (a *remoteAttempt) check() (next time.Duration, over bool) {
 			reason := fmt.Sprintf("Task poll timed out after %d seconds. Poll timeout configured as %d seconds. Timeout policy configured to %s",
 				int64(now.Sub(a.scheduled)/time.Second), p.pollTimeout, p.timeoutPolicy)
 			if a.policyLocked("poll", reason) {
-				return 0, true
+				return 0, now, true
 			}
 		}
 	}
@@ -189,10 +196,10 @@ func (a *remoteAttempt) check() (next time.Duration, over bool) {
 		if due(a.updated.Add(time.Duration(rt)*time.Second + a.callback)) {
 			a.cancel(&attemptTimeout{policy: TimeoutRetry,
 				reason: fmt.Sprintf("responseTimeout: %d exceeded for the taskId: %s with Task Definition: %s", rt, a.rec.TaskID, p.defName)})
-			return 0, true
+			return 0, now, true
 		}
 	}
-	return soonest, false
+	return soonest, now, false
 }
 
 // policyLocked applies the timeout policy of the definition; it reports
