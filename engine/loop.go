@@ -206,7 +206,10 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 	// archive, or the next write, carries it).
 	defer func() {
 		r.mu.Lock()
-		out := ls.bytes()
+		var out []byte
+		if err != nil {
+			out = ls.bytes()
+		}
 		rec.loop, rec.envDoc, rec.headDoc, rec.outIdx = nil, nil, nil, nil
 		r.mu.Unlock()
 		if err != nil {
