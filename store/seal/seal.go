@@ -312,31 +312,8 @@ func readKeyFile(path string) ([][]byte, error) {
 // temporary name and then linked into place, so another process never reads
 // a key file that exists but is still empty (and a crash never leaves one).
 func createKeyFile(home string, raw []byte) error {
-	if err := os.MkdirAll(home, 0o700); err != nil {
-		return fmt.Errorf("seal: create home: %w", err)
-	}
-	tmp, err := os.CreateTemp(home, ".master.key.new.*")
-	if err != nil {
-		return fmt.Errorf("seal: create key file: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("seal: create key file: %w", err)
-	}
-	if _, err := tmp.WriteString(EncodeKey(raw) + "\n"); err != nil {
-		tmp.Close()
-		return fmt.Errorf("seal: write key file: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("seal: write key file: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("seal: write key file: %w", err)
-	}
 	// Unlike a rename, a link never replaces a key another process created.
-	if err := os.Link(tmp.Name(), KeyFilePath(home)); err != nil {
+	if err := placeKeyFile(home, EncodeKey(raw)+"\n", os.Link); err != nil {
 		return fmt.Errorf("seal: create key file: %w", err)
 	}
 	return nil
@@ -356,33 +333,38 @@ func WriteKeyFile(home string, keys ...[]byte) error {
 		}
 		b.WriteString(EncodeKey(k) + "\n")
 	}
-	if err := os.MkdirAll(home, 0o700); err != nil {
-		return fmt.Errorf("seal: create home: %w", err)
-	}
-	tmp, err := os.CreateTemp(home, ".master.key.*")
-	if err != nil {
-		return fmt.Errorf("seal: write key file: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("seal: write key file: %w", err)
-	}
-	if _, err := tmp.WriteString(b.String()); err != nil {
-		tmp.Close()
-		return fmt.Errorf("seal: write key file: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("seal: write key file: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("seal: write key file: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), KeyFilePath(home)); err != nil {
+	if err := placeKeyFile(home, b.String(), os.Rename); err != nil {
 		return fmt.Errorf("seal: write key file: %w", err)
 	}
 	return nil
+}
+
+// placeKeyFile writes content (0600) to a synced temporary file in home and
+// puts it at home/master.key with place (os.Link: only if there is none;
+// os.Rename: replacing it).
+func placeKeyFile(home, content string, place func(from, to string) error) error {
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return fmt.Errorf("create home: %w", err)
+	}
+	tmp, err := os.CreateTemp(home, ".master.key.*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	err = tmp.Chmod(0o600)
+	if err == nil {
+		_, err = tmp.WriteString(content)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return place(tmp.Name(), KeyFilePath(home))
 }
 
 // ReadKeyFile returns the raw keys in home/master.key, primary first.
