@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wfrun/wfrun/internal/redistest"
+	"github.com/wfrun/wfrun/internal/testkit"
 )
 
 // TestServeTwoProcessesTakeOver: two `wfrun serve` processes share one
@@ -47,12 +48,12 @@ func TestServeTwoProcessesTakeOver(t *testing.T) {
 	  {"name":"pause","taskReferenceName":"pause","type":"WAIT","inputParameters":{"duration":"2 seconds"}},
 	  {"name":"after","taskReferenceName":"after","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"$.n * 2","n":"${workflow.input.n}"}}],
 	  "outputParameters":{"doubled":"${after.output.result}","used":"${use.output.result}"}}`
-	if st, body := httpCall(t, "POST", a+"/api/metadata/workflow", def); st != 200 {
+	if st, body := testkit.HTTPCall(t, "POST", a+"/api/metadata/workflow", def); st != 200 {
 		t.Fatalf("register: %d %s", st, body)
 	}
 	var ids []string
 	for i := range 3 {
-		st, id := httpCall(t, "POST", a+"/api/workflow/long_run", `{"n":`+string(rune('1'+i))+`}`)
+		st, id := testkit.HTTPCall(t, "POST", a+"/api/workflow/long_run", `{"n":`+string(rune('1'+i))+`}`)
 		if st != 200 {
 			t.Fatalf("start: %d %s", st, id)
 		}
@@ -61,7 +62,7 @@ func TestServeTwoProcessesTakeOver(t *testing.T) {
 	// Wait until every run is in its WAIT, then kill A.
 	for _, id := range ids {
 		for deadline := time.Now().Add(10 * time.Second); ; {
-			_, body := httpCall(t, "GET", a+"/api/workflow/"+id, "")
+			_, body := testkit.HTTPCall(t, "GET", a+"/api/workflow/"+id, "")
 			if strings.Contains(body, `"referenceTaskName":"pause"`) {
 				break
 			}
@@ -75,7 +76,7 @@ func TestServeTwoProcessesTakeOver(t *testing.T) {
 	for i, id := range ids {
 		var body string
 		for deadline := time.Now().Add(30 * time.Second); ; {
-			_, body = httpCall(t, "GET", b+"/api/workflow/"+id, "")
+			_, body = testkit.HTTPCall(t, "GET", b+"/api/workflow/"+id, "")
 			if !strings.Contains(body, `"status":"RUNNING"`) || time.Now().After(deadline) {
 				break
 			}
@@ -141,12 +142,12 @@ func TestServeSharedQueueSurvivesKill(t *testing.T) {
 	def := `{"name":"worker_run","version":1,"schemaVersion":2,"tasks":[
 	  {"name":"shared_task","taskReferenceName":"work","type":"SIMPLE","inputParameters":{"n":"${workflow.input.n}"}}],
 	  "outputParameters":{"r":"${work.output.r}"}}`
-	if st, body := httpCall(t, "POST", a+"/api/metadata/workflow", def); st != 200 {
+	if st, body := testkit.HTTPCall(t, "POST", a+"/api/metadata/workflow", def); st != 200 {
 		t.Fatalf("register: %d %s", st, body)
 	}
 	var ids []string
 	for i := range 2 {
-		st, id := httpCall(t, "POST", a+"/api/workflow/worker_run", `{"n":`+string(rune('1'+i))+`}`)
+		st, id := testkit.HTTPCall(t, "POST", a+"/api/workflow/worker_run", `{"n":`+string(rune('1'+i))+`}`)
 		if st != 200 {
 			t.Fatalf("start: %d %s", st, id)
 		}
@@ -154,7 +155,7 @@ func TestServeSharedQueueSurvivesKill(t *testing.T) {
 	}
 	for _, id := range ids {
 		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			if _, body := httpCall(t, "GET", a+"/api/workflow/"+id, ""); strings.Contains(body, `"status":"SCHEDULED"`) {
+			if _, body := testkit.HTTPCall(t, "GET", a+"/api/workflow/"+id, ""); strings.Contains(body, `"status":"SCHEDULED"`) {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -169,7 +170,7 @@ func TestServeSharedQueueSurvivesKill(t *testing.T) {
 	}
 	poll := func(count int) []polled {
 		t.Helper()
-		_, body := httpCall(t, "GET", b+"/api/tasks/poll/batch/shared_task?workerid=w&timeout=300&count="+string(rune('0'+count)), "")
+		_, body := testkit.HTTPCall(t, "GET", b+"/api/tasks/poll/batch/shared_task?workerid=w&timeout=300&count="+string(rune('0'+count)), "")
 		var got []polled
 		if err := json.Unmarshal([]byte(body), &got); err != nil {
 			t.Fatalf("poll on B: %s", body)
@@ -191,14 +192,14 @@ func TestServeSharedQueueSurvivesKill(t *testing.T) {
 	for _, p := range append(first, rest...) {
 		upd, _ := json.Marshal(map[string]any{"taskId": p.TaskID, "workflowInstanceId": p.RunID, "status": "COMPLETED",
 			"outputData": map[string]any{"r": "done " + p.RunID}})
-		if st, body := httpCall(t, "POST", b+"/api/tasks", string(upd)); st != 200 {
+		if st, body := testkit.HTTPCall(t, "POST", b+"/api/tasks", string(upd)); st != 200 {
 			t.Fatalf("answer to B: %d %s", st, body)
 		}
 	}
 	for _, id := range ids {
 		var body string
 		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-			_, body = httpCall(t, "GET", b+"/api/workflow/"+id, "")
+			_, body = testkit.HTTPCall(t, "GET", b+"/api/workflow/"+id, "")
 			if !strings.Contains(body, `"status":"RUNNING"`) || time.Now().After(deadline) {
 				break
 			}

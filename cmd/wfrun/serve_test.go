@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wfrun/wfrun/internal/testkit"
 )
 
 // TestServeSecretsAndGracefulStop runs `wfrun serve` as a process: a secret
@@ -97,10 +99,10 @@ func TestServeStopLeavesRunsResumable(t *testing.T) {
 	  {"name":"pause","taskReferenceName":"pause","type":"WAIT","inputParameters":{"duration":"1 seconds"}},
 	  {"name":"after","taskReferenceName":"after","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"'done'"}}],
 	  "outputParameters":{"r":"${after.output.result}"}}`
-	if st, body := httpCall(t, "POST", base+"/api/metadata/workflow", def); st != 200 {
+	if st, body := testkit.HTTPCall(t, "POST", base+"/api/metadata/workflow", def); st != 200 {
 		t.Fatalf("register: %d %s", st, body)
 	}
-	_, id := httpCall(t, "POST", base+"/api/workflow/waits", `{}`)
+	_, id := testkit.HTTPCall(t, "POST", base+"/api/workflow/waits", `{}`)
 	go func() { _, _ = http.Get(base + "/api/tasks/poll/batch/nobody?timeout=30000") }()
 	time.Sleep(100 * time.Millisecond)
 	stopAt := time.Now()
@@ -120,7 +122,7 @@ func TestServeStopLeavesRunsResumable(t *testing.T) {
 	_, base, _ = start()
 	var body string
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		_, body = httpCall(t, "GET", base+"/api/workflow/"+id+"/status?includeOutput=true", "")
+		_, body = testkit.HTTPCall(t, "GET", base+"/api/workflow/"+id+"/status?includeOutput=true", "")
 		if strings.Contains(body, `"COMPLETED"`) {
 			break
 		}

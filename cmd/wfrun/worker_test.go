@@ -14,22 +14,10 @@ import (
 	"github.com/wfrun/wfrun/engine"
 	"github.com/wfrun/wfrun/engine/runstore"
 	"github.com/wfrun/wfrun/engine/server"
+	"github.com/wfrun/wfrun/internal/testkit"
 	"github.com/wfrun/wfrun/store/memory"
 	"github.com/wfrun/wfrun/tasks"
 )
-
-func httpCall(t *testing.T, method, url, body string) (int, string) {
-	t.Helper()
-	req, _ := http.NewRequest(method, url, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
 
 // TestWorkerCommandAgainstServe: `wfrun worker` (a process, its secret in
 // its own bolt store) runs the SIMPLE task of a workflow served by
@@ -64,13 +52,13 @@ func TestWorkerCommandAgainstServe(t *testing.T) {
 	}
 	def := `{"name":"cli_remote","version":1,"schemaVersion":2,"tasks":[{"name":"wfrun_http","taskReferenceName":"call","type":"SIMPLE",
 	  "inputParameters":{"http_request":{"uri":"` + target.URL + `","method":"GET","headers":{"Authorization":"Bearer $<workflow.secrets.target_token>"}}}}]}`
-	if st, body := httpCall(t, "POST", hs.URL+"/api/metadata/workflow", def); st != 200 {
+	if st, body := testkit.HTTPCall(t, "POST", hs.URL+"/api/metadata/workflow", def); st != 200 {
 		t.Fatalf("register: %d %s", st, body)
 	}
-	_, id := httpCall(t, "POST", hs.URL+"/api/workflow/cli_remote", `{}`)
+	_, id := testkit.HTTPCall(t, "POST", hs.URL+"/api/workflow/cli_remote", `{}`)
 	var exec string
 	for deadline := time.Now().Add(20 * time.Second); ; {
-		_, exec = httpCall(t, "GET", hs.URL+"/api/workflow/"+id+"/status", "")
+		_, exec = testkit.HTTPCall(t, "GET", hs.URL+"/api/workflow/"+id+"/status", "")
 		if !strings.Contains(exec, "RUNNING") || time.Now().After(deadline) {
 			break
 		}

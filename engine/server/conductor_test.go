@@ -19,6 +19,7 @@ import (
 	"github.com/wfrun/wfrun/engine"
 	"github.com/wfrun/wfrun/engine/runstore"
 	"github.com/wfrun/wfrun/engine/server"
+	"github.com/wfrun/wfrun/internal/testkit"
 	"github.com/wfrun/wfrun/interpolate"
 	"github.com/wfrun/wfrun/store"
 	"github.com/wfrun/wfrun/store/memory"
@@ -45,7 +46,7 @@ func newConductorServerWith(t *testing.T, runs runstore.Store, more []engine.Opt
 	if runs == nil {
 		runs = runstore.NewMemory()
 	}
-	logs := &logBuffer{}
+	logs := &testkit.SyncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	engOpts := []engine.Option{
 		engine.WithRunStore(runs),

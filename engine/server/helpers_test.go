@@ -1,49 +1,30 @@
 package server_test
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/wfrun/wfrun/engine/server"
+	"github.com/wfrun/wfrun/internal/testkit"
 	"github.com/wfrun/wfrun/store"
 	"github.com/wfrun/wfrun/store/memory"
 )
-
-// logBuffer collects the server's log lines for leak checks.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
 
 type testServer struct {
 	*httptest.Server
 	srv   *server.Server
 	store store.Store
-	logs  *logBuffer
+	logs  *testkit.SyncBuffer
 }
 
 func newTestServer(t *testing.T, opts ...server.Option) *testServer {
 	t.Helper()
 	st := memory.New()
-	logs := &logBuffer{}
+	logs := &testkit.SyncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv, err := server.New(st, append([]server.Option{server.WithLogger(logger)}, opts...)...)
 	if err != nil {

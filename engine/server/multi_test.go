@@ -15,6 +15,7 @@ import (
 	"github.com/wfrun/wfrun/engine/runstore"
 	"github.com/wfrun/wfrun/engine/server"
 	"github.com/wfrun/wfrun/internal/redistest"
+	"github.com/wfrun/wfrun/internal/testkit"
 	"github.com/wfrun/wfrun/store/memory"
 	"github.com/wfrun/wfrun/store/seal"
 	"github.com/wfrun/wfrun/tasks"
@@ -38,7 +39,7 @@ func TestUpdateThroughAnotherProcess(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = runs.Close() })
-		logs := &logBuffer{}
+		logs := &testkit.SyncBuffer{}
 		srv, err := server.New(memory.New(), server.WithLogger(slog.New(slog.NewJSONHandler(logs, nil))),
 			server.WithConductor(defs, engine.WithRunStore(runs), engine.WithKeyring(ring), engine.WithRegistry(tasks.NewDefaultRegistry())))
 		if err != nil {
@@ -113,7 +114,7 @@ func TestSharedQueueAcrossProcesses(t *testing.T) {
 		t.Cleanup(func() { _ = runs.Close() })
 		rc := redis.NewClient(&redis.Options{Addr: addr})
 		t.Cleanup(func() { _ = rc.Close() })
-		logs := &logBuffer{}
+		logs := &testkit.SyncBuffer{}
 		srv, err := server.New(memory.New(), server.WithLogger(slog.New(slog.NewJSONHandler(logs, nil))), server.WithSharedQueue(rc),
 			server.WithConductor(defs, engine.WithRunStore(runs), engine.WithKeyring(ring), engine.WithRegistry(tasks.NewDefaultRegistry())))
 		if err != nil {

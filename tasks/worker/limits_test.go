@@ -15,6 +15,7 @@ import (
 	"github.com/wfrun/wfrun/engine"
 	"github.com/wfrun/wfrun/engine/runstore"
 	"github.com/wfrun/wfrun/engine/server"
+	"github.com/wfrun/wfrun/internal/testkit"
 	"github.com/wfrun/wfrun/store"
 	"github.com/wfrun/wfrun/store/memory"
 	"github.com/wfrun/wfrun/tasks"
@@ -39,7 +40,7 @@ func serve(t *testing.T) (string, runstore.Store) {
 func waitDone(t *testing.T, base, id string) string {
 	t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		_, body := call(t, "GET", base+"/api/workflow/"+id, "")
+		_, body := testkit.HTTPCall(t, "GET", base+"/api/workflow/"+id, "")
 		if !strings.Contains(body, `"status":"RUNNING"`) || time.Now().After(deadline) {
 			return body
 		}
@@ -71,12 +72,12 @@ func TestWorkerConcurrencyLimit(t *testing.T) {
 	go func() { _ = w.Run(ctx) }()
 	def := `{"name":"slow","version":1,"schemaVersion":2,"tasks":[{"name":"slow_http","taskReferenceName":"call","type":"SIMPLE",
 	  "inputParameters":{"http_request":{"uri":"` + target.URL + `","method":"GET"}}}]}`
-	if st, body := call(t, "POST", base+"/api/metadata/workflow", def); st != 200 {
+	if st, body := testkit.HTTPCall(t, "POST", base+"/api/metadata/workflow", def); st != 200 {
 		t.Fatalf("register: %d %s", st, body)
 	}
 	var ids []string
 	for range 12 {
-		_, id := call(t, "POST", base+"/api/workflow/slow", `{}`)
+		_, id := testkit.HTTPCall(t, "POST", base+"/api/workflow/slow", `{}`)
 		ids = append(ids, id)
 	}
 	for _, id := range ids {
@@ -110,13 +111,13 @@ func TestWorkerUpdateSecret(t *testing.T) {
 	go func() { _ = w.Run(ctx) }()
 	def := `{"name":"rotate","version":1,"schemaVersion":2,"tasks":[{"name":"wfrun_rotate","taskReferenceName":"rotate","type":"SIMPLE",
 	  "inputParameters":{"_secrets":{"secretKey":"api_token","secretValue":"${workflow.input.token}"}}}]}`
-	if st, body := call(t, "POST", base+"/api/metadata/workflow", def); st != 200 {
+	if st, body := testkit.HTTPCall(t, "POST", base+"/api/metadata/workflow", def); st != 200 {
 		t.Fatalf("register: %d %s", st, body)
 	}
 	// The new value arrives as workflow input here only to have one; the
 	// server masks nothing it was not told about, so the test checks the
 	// worker's store and that the task's output holds no value.
-	_, id := call(t, "POST", base+"/api/workflow/rotate", `{"token":"`+newValue+`"}`)
+	_, id := testkit.HTTPCall(t, "POST", base+"/api/workflow/rotate", `{"token":"`+newValue+`"}`)
 	body := waitDone(t, base, id)
 	if !strings.Contains(body, `"status":"COMPLETED"`) {
 		t.Fatalf("run: %s", body)

@@ -1,10 +1,8 @@
 package worker_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -16,42 +14,13 @@ import (
 	"github.com/wfrun/wfrun/engine"
 	"github.com/wfrun/wfrun/engine/runstore"
 	"github.com/wfrun/wfrun/engine/server"
+	"github.com/wfrun/wfrun/internal/testkit"
 	"github.com/wfrun/wfrun/interpolate"
 	"github.com/wfrun/wfrun/store"
 	"github.com/wfrun/wfrun/store/memory"
 	"github.com/wfrun/wfrun/tasks"
 	"github.com/wfrun/wfrun/tasks/worker"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func call(t *testing.T, method, url, body string) (int, string) {
-	t.Helper()
-	req, _ := http.NewRequest(method, url, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
 
 // TestWorkerResolvesOnlyItsOwnSecrets: wfrun serve runs a workflow whose
 // SIMPLE task carries `Authorization: Bearer $<workflow.secrets.x>`; only
@@ -72,7 +41,7 @@ func TestWorkerResolvesOnlyItsOwnSecrets(t *testing.T) {
 	// The server side: its own (empty) secret store and run store.
 	serverSecrets := memory.New()
 	runs := runstore.NewMemory()
-	serverLogs := &syncBuffer{}
+	serverLogs := &testkit.SyncBuffer{}
 	srv, err := server.New(serverSecrets,
 		server.WithLogger(slog.New(slog.NewJSONHandler(serverLogs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
 		server.WithConductor(t.TempDir(),
@@ -92,7 +61,7 @@ func TestWorkerResolvesOnlyItsOwnSecrets(t *testing.T) {
 	if _, err := workerSecrets.Put(context.Background(), &store.Secret{Name: "x", Value: v}); err != nil {
 		t.Fatal(err)
 	}
-	workerLogs := &syncBuffer{}
+	workerLogs := &testkit.SyncBuffer{}
 	w, err := worker.New(worker.Config{
 		Server: hs.URL, Tasks: map[string]string{"wfrun_http": "HTTP"},
 		Secrets:     store.NewRunView(workerSecrets, store.LocalPrincipal, "", ""),
@@ -111,17 +80,17 @@ func TestWorkerResolvesOnlyItsOwnSecrets(t *testing.T) {
 	    "http_request":{"uri":"` + target.URL + `","method":"GET","headers":{"Authorization":"Bearer $<workflow.secrets.x>"}},
 	    "literal":"$${kept}"}}],
 	  "outputParameters":{"auth":"${call.output.response.body.auth}","session":"${call.output.response.body._secrets}"}}`
-	if st, body := call(t, "POST", hs.URL+"/api/metadata/workflow", def); st != 200 {
+	if st, body := testkit.HTTPCall(t, "POST", hs.URL+"/api/metadata/workflow", def); st != 200 {
 		t.Fatalf("register: %d %s", st, body)
 	}
-	st, id := call(t, "POST", hs.URL+"/api/workflow/remote_secret", `{}`)
+	st, id := testkit.HTTPCall(t, "POST", hs.URL+"/api/workflow/remote_secret", `{}`)
 	if st != 200 {
 		t.Fatalf("start: %d %s", st, id)
 	}
 	var exec string
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		_, exec = call(t, "GET", hs.URL+"/api/workflow/"+id, "")
+		_, exec = testkit.HTTPCall(t, "GET", hs.URL+"/api/workflow/"+id, "")
 		if strings.Contains(exec, `"status":"COMPLETED"`) || strings.Contains(exec, `"status":"FAILED"`) {
 			break
 		}
