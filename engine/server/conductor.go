@@ -75,6 +75,7 @@ func (s *Server) initConductor() error {
 	c.queue.clock = eng.Clock()
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.queue.stopping = func() bool { return c.ctx.Err() != nil }
+	c.queue.warn = s.log.Warn
 	if s.shared != nil {
 		c.queue.shared = newSharedQueue(s.shared, eng.Keyring())
 		if err := c.queue.shared.listen(c.ctx, c.queue.wakeName, c.queue.told); err != nil {

@@ -205,3 +205,38 @@ func waitView(t *testing.T, s *testServer, id, want string) string {
 	t.Fatalf("run %s never showed %s: %s", id, want, view)
 	return view
 }
+
+// TestSharedQueueWaitsForRedis: while the shared queue's Redis is down a
+// task waits to be offered (the run stays RUNNING, one warning is logged,
+// nothing fails); once Redis is back the task is offered, polled and the
+// run completes.
+func TestSharedQueueWaitsForRedis(t *testing.T) {
+	rs := redistest.StartServer(t)
+	rc := redis.NewClient(&redis.Options{Addr: rs.Addr(), MaxRetries: -1})
+	t.Cleanup(func() { _ = rc.Close() })
+	ts := newConductorServer(t, nil, server.WithSharedQueue(rc))
+	if st, _, body := ts.do(t, "POST", "/api/metadata/workflow", simpleDef); st != 200 {
+		t.Fatalf("register: %d %s", st, body)
+	}
+	rs.Stop()
+	_, _, id := ts.do(t, "POST", "/api/workflow/one_simple", `{"k":"v"}`)
+	time.Sleep(time.Second)
+	d := ts.waitRun(t, id, "a task", func(d runDoc) bool { return len(d.Tasks) == 1 })
+	if d.Status != "RUNNING" || d.Tasks[0].Status != "SCHEDULED" || !strings.Contains(ts.logs.String(), "offering a task failed, trying again") {
+		t.Fatalf("while Redis is down: %+v\n%s", d, ts.logs.String())
+	}
+	rs.Restart()
+	var got []map[string]any
+	for deadline := time.Now().Add(15 * time.Second); len(got) == 0 && time.Now().Before(deadline); {
+		_, _, body := ts.do(t, "GET", "/api/tasks/poll/batch/slow_task?count=1&timeout=500", "")
+		_ = json.Unmarshal([]byte(body), &got)
+	}
+	if len(got) != 1 {
+		t.Fatalf("nothing offered after Redis came back")
+	}
+	upd, _ := json.Marshal(map[string]any{"taskId": got[0]["taskId"], "workflowInstanceId": id, "status": "COMPLETED", "outputData": map[string]any{"r": "back"}})
+	if st, _, body := ts.do(t, "POST", "/api/tasks", string(upd)); st != 200 {
+		t.Fatalf("update: %d %s", st, body)
+	}
+	ts.waitRun(t, id, "COMPLETED", func(d runDoc) bool { return d.Status == "COMPLETED" })
+}

@@ -51,6 +51,7 @@ type queue struct {
 	// this process's runs stay there for the process that takes them over.
 	shared   *sharedQueue
 	stopping func() bool
+	warn     func(msg string, args ...any) // the server's masked logger
 }
 
 func newQueue() *queue {
@@ -100,9 +101,19 @@ func (q *queue) dispatch(ctx context.Context, t engine.RemoteTask) tasks.Result 
 	q.mu.Unlock()
 	if q.shared != nil {
 		worker, claimed, err := q.shared.put(ctx, d)
-		if err != nil {
-			q.remove(d)
-			return tasks.Result{Status: tasks.Failed, Reason: err.Error()}
+		for wait := 250 * time.Millisecond; err != nil; wait = min(2*wait, 5*time.Second) {
+			// Redis holds the run too: the run waits for it (and stays
+			// resumable if this process stops meanwhile).
+			if q.warn != nil {
+				q.warn("shared task queue: offering a task failed, trying again", "taskId", d.id, "error", err.Error(), "retryIn", wait.String())
+			}
+			select {
+			case <-ctx.Done():
+				q.remove(d)
+				return tasks.Result{Status: tasks.Failed, Reason: "interrupted: " + ctx.Err().Error()}
+			case <-time.After(wait):
+			}
+			worker, claimed, err = q.shared.put(ctx, d)
 		}
 		if claimed {
 			// Polled from the process that executed the run before: the
