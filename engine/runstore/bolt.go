@@ -19,7 +19,8 @@ import (
 )
 
 var (
-	// bucketParts holds the primary records, one key per part (partKey).
+	// bucketParts holds the base of the primary records, one key per part
+	// (partKey); bucketJournal what was written since (boltjournal.go).
 	bucketParts   = []byte("parts")
 	bucketDefs    = []byte("definitions")
 	bucketArchive = []byte("archive")
@@ -35,7 +36,7 @@ var (
 	bucketNested = []byte("primary")
 	bucketLegacy = []byte("runs")
 
-	allBuckets = [][]byte{bucketParts, bucketDefs, bucketArchive, bucketIndex, bucketSignals, bucketLeases, bucketNested, bucketLegacy}
+	allBuckets = [][]byte{bucketParts, bucketJournal, bucketDefs, bucketArchive, bucketIndex, bucketSignals, bucketLeases, bucketNested, bucketLegacy}
 )
 
 // The parts of a primary record are keys id 0x00 tag [seq] of one bucket,
@@ -84,12 +85,6 @@ func runKeys(b *bolt.Bucket, id string) [][]byte {
 	return keys
 }
 
-func hasRun(b *bolt.Bucket, id string) bool {
-	prefix := runPrefix(id)
-	k, _ := b.Cursor().Seek(prefix)
-	return k != nil && bytes.HasPrefix(k, prefix)
-}
-
 // Bolt is a Store over one bbolt file. The file stays open while this
 // process uses it and is handed over to another process that asks for it
 // (see boltFile); concurrent writers in this process share transactions
@@ -100,6 +95,20 @@ type Bolt struct {
 	commits atomic.Int64
 	bytes   atomic.Int64
 	writes  atomic.Int64
+	// journalLimit is how many entries the journal holds before it is
+	// folded; foldDue says it reached that; journaled that entries were
+	// appended since the last fold.
+	journalLimit int
+	foldDue      atomic.Bool
+	journaled    atomic.Bool
+	// direct: the batch being committed is a writer alone (it follows a
+	// batch of one, or is the first), so its change goes to the parts
+	// directly when the journal is empty: a lone run pays no more pages
+	// than without a journal, and never a fold. Set by the leader of the
+	// group commit; alone and forceJournal (tests) decide it.
+	direct       bool
+	alone        bool
+	forceJournal bool
 }
 
 var _ Store = (*Bolt)(nil)
@@ -118,7 +127,8 @@ func WithIdleRelease(d time.Duration) BoltOption { return func(b *Bolt) { b.f.id
 // OpenBolt returns a Store over the bbolt file at path, creating the file and
 // its buckets if needed (directory 0700, file 0600).
 func OpenBolt(path string, opts ...BoltOption) (*Bolt, error) {
-	b := &Bolt{f: boltFile{path: path, wantPath: path + ".want", timeout: 10 * time.Second, idle: 100 * time.Millisecond}}
+	b := &Bolt{f: boltFile{path: path, wantPath: path + ".want", timeout: 10 * time.Second, idle: 100 * time.Millisecond},
+		journalLimit: defaultJournalLimit, alone: true}
 	for _, o := range opts {
 		o(b)
 	}
@@ -175,6 +185,14 @@ type boltReq = commitReq[func(*bolt.Tx) error]
 
 func (b *Bolt) runBatch(ctx context.Context) func([]*boltReq) {
 	return func(batch []*boltReq) {
+		b.direct = len(batch) == 1 && b.alone && !b.forceJournal
+		b.alone = len(batch) == 1
+		if b.direct && b.journaled.Load() {
+			// Writes go to the parts again: fold what the concurrent
+			// writers journaled first.
+			b.foldDue.Store(true)
+			b.fold(ctx)
+		}
 		err := b.f.with(ctx, func(db *bolt.DB) error {
 			return boltfile.Update(db, func(tx *bolt.Tx) error {
 				for _, r := range batch {
@@ -196,6 +214,7 @@ func (b *Bolt) runBatch(ctx context.Context) func([]*boltReq) {
 			for _, r := range batch {
 				r.done <- err
 			}
+			b.fold(ctx)
 			return
 		}
 		// One change failed the shared transaction: each alone, so only
@@ -216,7 +235,55 @@ func (b *Bolt) runBatch(ctx context.Context) func([]*boltReq) {
 			}
 			r.done <- err
 		}
+		b.fold(ctx)
 	}
+}
+
+// fold folds the journal into the parts when it is full. It runs in its
+// own transaction, by the leader of the group commit after its batch: a
+// failure leaves the journal as it is (the next append asks again).
+func (b *Bolt) fold(ctx context.Context) {
+	if !b.foldDue.Swap(false) {
+		return
+	}
+	folded := false
+	err := b.f.with(ctx, func(db *bolt.DB) error {
+		return boltfile.Update(db, func(tx *bolt.Tx) error {
+			if k, _ := tx.Bucket(bucketJournal).Cursor().First(); k == nil {
+				return nil
+			}
+			b.countWrites(tx)
+			folded = true
+			return foldJournal(tx)
+		})
+	})
+	if err == nil {
+		b.journaled.Store(false)
+		if folded {
+			b.commits.Add(1)
+		}
+	}
+}
+
+// journal appends an entry in tx.
+func (b *Bolt) journal(tx *bolt.Tx, entry []byte) error {
+	full, err := appendEntry(tx, entry, b.journalLimit)
+	if full {
+		b.foldDue.Store(true)
+	}
+	b.journaled.Store(true)
+	return err
+}
+
+// writeDirect says whether this transaction's change goes to the parts
+// directly: a lone writer, and no journal entry that would be applied over
+// it (another process may have appended some).
+func (b *Bolt) writeDirect(tx *bolt.Tx) bool {
+	if !b.direct {
+		return false
+	}
+	k, _ := tx.Bucket(bucketJournal).Cursor().First()
+	return k == nil
 }
 
 // update runs fn in a write transaction shared with concurrent callers
@@ -239,18 +306,38 @@ func encodeSummary(id string, sum Summary, archived bool) ([]byte, error) {
 	return json.Marshal(sum)
 }
 
-// applyBolt writes a change; sumJS is its encoded summary (encoded by the
-// caller, outside the shared transaction).
-func applyBolt(tx *bolt.Tx, id string, ch *Change, sumJS []byte) error {
+// applyBolt writes a change, as a journal entry (encoded by the caller,
+// outside the shared transaction) or to the parts directly, with what goes
+// beside it: the lease, the definition, the move of a record of an earlier
+// layout.
+func (b *Bolt) applyBolt(tx *bolt.Tx, id string, ch *Change, sumJS, entry []byte) error {
 	if ch.Lease != nil {
 		if err := putLease(tx, id, *ch.Lease, ch.LeaseTTL); err != nil {
 			return err
 		}
 	}
-	pb := tx.Bucket(bucketParts)
 	if err := moveNested(tx, id); err != nil {
 		return err
 	}
+	if ch.DefinitionHash != "" {
+		defs := tx.Bucket(bucketDefs)
+		if defs.Get([]byte(ch.DefinitionHash)) == nil && ch.Definition != nil {
+			if err := defs.Put([]byte(ch.DefinitionHash), ch.Definition); err != nil {
+				return err
+			}
+		}
+		if err := tx.Bucket(bucketLegacy).Delete([]byte(id)); err != nil {
+			return err
+		}
+	}
+	if b.writeDirect(tx) {
+		return putParts(tx.Bucket(bucketParts), id, ch, sumJS)
+	}
+	return b.journal(tx, entry)
+}
+
+// putParts writes a change into run id's parts.
+func putParts(pb *bolt.Bucket, id string, ch *Change, sumJS []byte) error {
 	for _, kv := range []struct {
 		tag byte
 		v   []byte
@@ -275,15 +362,6 @@ func applyBolt(tx *bolt.Tx, id string, ch *Change, sumJS []byte) error {
 		if err := pb.Put(partKey(id, tagDef), []byte(ch.DefinitionHash)); err != nil {
 			return err
 		}
-		defs := tx.Bucket(bucketDefs)
-		if defs.Get([]byte(ch.DefinitionHash)) == nil && ch.Definition != nil {
-			if err := defs.Put([]byte(ch.DefinitionHash), ch.Definition); err != nil {
-				return err
-			}
-		}
-		if err := tx.Bucket(bucketLegacy).Delete([]byte(id)); err != nil {
-			return err
-		}
 	}
 	return pb.Put(partKey(id, tagSummary), sumJS)
 }
@@ -297,7 +375,8 @@ func (b *Bolt) Commit(ctx context.Context, id string, ch *Change) error {
 	if err != nil {
 		return err
 	}
-	return b.update(ctx, id, false, ch.Size(), func(tx *bolt.Tx) error { return applyBolt(tx, id, ch, sumJS) })
+	entry := encodeEntry(entryChange, id, ch, sumJS)
+	return b.update(ctx, id, false, ch.Size(), func(tx *bolt.Tx) error { return b.applyBolt(tx, id, ch, sumJS, entry) })
 }
 
 // loadParts reads run id's primary record in the parts layout (ok false:
@@ -336,14 +415,13 @@ func (b *Bolt) Load(ctx context.Context, id string) ([]byte, bool, error) {
 	var doc []byte
 	var archived bool
 	err := b.view(ctx, func(tx *bolt.Tx) error {
-		p, ok := loadParts(tx, id)
-		if !ok {
-			p, ok = loadNested(tx, id)
+		r, err := loadRecord(tx, id)
+		if err != nil {
+			return err
 		}
-		if ok {
+		if r.live {
 			// Assemble copies: nothing of the mmap escapes the transaction.
-			var err error
-			doc, err = p.assemble(tx.Bucket(bucketDefs).Get([]byte(p.defHash)))
+			doc, err = r.p.assemble(tx.Bucket(bucketDefs).Get([]byte(r.p.defHash)))
 			if err != nil {
 				return fmt.Errorf("run %s: %w", id, err)
 			}
@@ -377,6 +455,10 @@ func (b *Bolt) List(ctx context.Context, opt ListOptions) ([]Summary, error) {
 		if err := tx.Bucket(bucketIndex).ForEach(func(_, v []byte) error { add(v); return nil }); err != nil {
 			return err
 		}
+		journal, err := journalSummaries(tx)
+		if err != nil {
+			return err
+		}
 		// One seek per run: to its summary, then past its parts.
 		c := tx.Bucket(bucketParts).Cursor()
 		for k, _ := c.First(); k != nil; {
@@ -386,10 +468,17 @@ func (b *Bolt) List(ctx context.Context, opt ListOptions) ([]Summary, error) {
 				continue
 			}
 			id := string(k[:i])
-			if sk, v := c.Seek(partKey(id, tagSummary)); sk != nil && bytes.Equal(sk, partKey(id, tagSummary)) {
-				add(v)
+			if r := journal[id]; r == nil || !r.reset {
+				if sk, v := c.Seek(partKey(id, tagSummary)); sk != nil && bytes.Equal(sk, partKey(id, tagSummary)) {
+					add(v)
+				}
 			}
 			k, _ = c.Seek(append(runPrefix(id), 0xff))
+		}
+		for _, r := range journal {
+			if r.live && r.p.summary != nil {
+				add(r.p.summary)
+			}
 		}
 		leases := tx.Bucket(bucketLeases)
 		for id, s := range byID {
@@ -410,7 +499,8 @@ func (b *Bolt) List(ctx context.Context, opt ListOptions) ([]Summary, error) {
 	return sortSummaries(all, opt), nil
 }
 
-// deletePrimary removes run id's primary record, whatever its layout.
+// deletePrimary removes the base of run id's primary record, whatever its
+// layout; the caller appends the journal entry that ends or replaces it.
 func deletePrimary(tx *bolt.Tx, id string) error {
 	pb := tx.Bucket(bucketParts)
 	for _, k := range runKeys(pb, id) {
@@ -436,7 +526,14 @@ func (b *Bolt) Archive(ctx context.Context, id string, archived []byte, sum Summ
 	if err != nil {
 		return err
 	}
+	end := encodeEntry(entryEnd, id, nil, nil)
 	return b.update(ctx, id, true, len(archived), func(tx *bolt.Tx) error {
+		// Journal entries of the run must not outlive it.
+		if k, _ := tx.Bucket(bucketJournal).Cursor().First(); k != nil {
+			if err := b.journal(tx, end); err != nil {
+				return err
+			}
+		}
 		if err := tx.Bucket(bucketArchive).Put([]byte(id), archived); err != nil {
 			return err
 		}
@@ -462,6 +559,7 @@ func (b *Bolt) Restore(ctx context.Context, id string, ch *Change) error {
 	if err != nil {
 		return err
 	}
+	entry := encodeEntry(entryRestore, id, ch, sumJS)
 	return b.update(ctx, id, false, ch.Size(), func(tx *bolt.Tx) error {
 		if err := deletePrimary(tx, id); err != nil {
 			return err
@@ -471,14 +569,18 @@ func (b *Bolt) Restore(ctx context.Context, id string, ch *Change) error {
 				return err
 			}
 		}
-		return applyBolt(tx, id, ch, sumJS)
+		return b.applyBolt(tx, id, ch, sumJS, entry)
 	})
 }
 
 // Delete implements Store.
 func (b *Bolt) Delete(ctx context.Context, id string) error {
 	return b.update(ctx, id, true, 0, func(tx *bolt.Tx) error {
-		if hasRun(tx.Bucket(bucketParts), id) || tx.Bucket(bucketNested).Bucket([]byte(id)) != nil || tx.Bucket(bucketLegacy).Get([]byte(id)) != nil {
+		r, err := loadRecord(tx, id)
+		if err != nil {
+			return err
+		}
+		if r.live || tx.Bucket(bucketLegacy).Get([]byte(id)) != nil {
 			return ErrNotEnded
 		}
 		if tx.Bucket(bucketArchive).Get([]byte(id)) == nil {

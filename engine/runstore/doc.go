@@ -40,11 +40,15 @@
 //     the committing caller waits for the writers of the previous batch at
 //     most half a commit's time (see groupCommit).
 //     A primary record's parts are keys "id NUL tag" of one bucket, the
-//     summary among them, so that a write of a run dirties about one leaf
-//     page (its newest task, head and summary are neighbours): what a
-//     group commit of many runs costs grows with the pages it writes.
-//     Records of the earlier layouts (a bucket per run; whole documents)
-//     are read as they are and moved by the run's next write.
+//     summary among them, so that a lone run's write dirties about one
+//     leaf page (its newest task, head and summary are neighbours). The
+//     writes of a group commit of several runs are appended to a journal
+//     instead (boltjournal.go): neighbouring entries, so the pages a
+//     commit writes grow with its bytes, not with one leaf per run; the
+//     journal is folded into the parts in one transaction when it is full
+//     or a writer is alone again. Records of the earlier layouts (a bucket
+//     per run; whole documents) are read as they are and moved by the
+//     run's next write.
 //   - Redis: a hash per primary record, keys under one hash tag
 //     ({wfrun-runs}) so that Commit's and Archive's MULTI/EXEC and the lease
 //     scripts are valid on Redis Cluster too; a lease is a key with a TTL.

@@ -163,6 +163,7 @@ func sortSummaries(all []Summary, opt ListOptions) []Summary {
 // parts is a primary record as the backends keep it.
 type parts struct {
 	head, input, output, variables []byte
+	summary                        []byte // the encoded Summary (bolt)
 	defHash                        string
 	tasks                          map[int][]byte
 }

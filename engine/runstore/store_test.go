@@ -33,6 +33,10 @@ func backends() []struct {
 			t.Cleanup(func() { s.Close() })
 			return s
 		}},
+		// The bolt store folding its journal into the parts after every
+		// write, and every third.
+		{"bolt-fold-1", openBoltFolding(1)},
+		{"bolt-fold-3", openBoltFolding(3)},
 		{"redis", func(t *testing.T) runstore.Store {
 			addr := redistest.Start(t)
 			s, err := runstore.OpenRedis("redis://" + addr)
@@ -70,6 +74,17 @@ func TestConformance(t *testing.T) {
 }
 
 var ctx = context.Background()
+
+func openBoltFolding(limit int) func(t *testing.T) runstore.Store {
+	return func(t *testing.T) runstore.Store {
+		s, err := runstore.OpenBolt(filepath.Join(t.TempDir(), "runs.db"), runstore.WithJournalLimit(limit))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+}
 
 func sum(status string, created int64) runstore.Summary {
 	return runstore.Summary{WorkflowType: "wf", Version: 1, Status: status, CreateTime: created}

@@ -1,0 +1,346 @@
+package runstore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The journal: a run's writes (Commit, Restore, Archive) are appended as
+// entries to one bucket under a growing sequence, instead of being written
+// into the run's record where it lies in the B+tree. The entries of one
+// group commit are neighbours, so the pages a commit writes grow with the
+// bytes it carries rather than with the number of runs in it (a write into
+// each run's own record dirtied a leaf page per run). A primary record is
+// its parts (bucketParts, the base) with its journal entries applied in
+// order. When the journal holds journalLimit entries it is folded: the
+// records of runs still primary are written to their parts and the journal
+// is emptied, in one transaction, so a crash leaves either the journal or
+// the folded parts.
+//
+// An entry is: kind ('c' change, 'r' restore: the record is exactly this
+// change, 'e' end: the record is gone), uvarint length and run id, then the
+// parts it writes — tag, for a task uvarint seq, uvarint length and bytes;
+// tagDeleteTask and uvarint seq for a task record deleted.
+
+var bucketJournal = []byte("journal")
+
+const (
+	entryChange   = 'c'
+	entryRestore  = 'r'
+	entryEnd      = 'e'
+	tagDeleteTask = 'x'
+
+	// defaultJournalLimit is how many entries the journal holds before
+	// it is folded into the parts.
+	defaultJournalLimit = 256
+)
+
+var errBadEntry = errors.New("damaged journal entry")
+
+// encodeEntry encodes a journal entry (ch nil for entryEnd); callers do it
+// outside the shared transaction.
+func encodeEntry(kind byte, id string, ch *Change, sumJS []byte) []byte {
+	n := 1 + binary.MaxVarintLen64 + len(id)
+	if ch != nil {
+		n += ch.Size() + len(sumJS) + len(ch.DefinitionHash) + 3*binary.MaxVarintLen64*(len(ch.Tasks)+len(ch.DeleteTasks)+6)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, kind)
+	b = binary.AppendUvarint(b, uint64(len(id)))
+	b = append(b, id...)
+	if ch == nil {
+		return b
+	}
+	put := func(tag byte, v []byte) {
+		if v != nil {
+			b = append(b, tag)
+			b = binary.AppendUvarint(b, uint64(len(v)))
+			b = append(b, v...)
+		}
+	}
+	put(tagHead, ch.Head)
+	put(tagInput, ch.Input)
+	put(tagOutput, ch.Output)
+	put(tagVariables, ch.Variables)
+	if ch.DefinitionHash != "" {
+		put(tagDef, []byte(ch.DefinitionHash))
+	}
+	for _, t := range ch.Tasks {
+		b = append(b, tagTask)
+		b = binary.AppendUvarint(b, uint64(t.Seq))
+		b = binary.AppendUvarint(b, uint64(len(t.Doc)))
+		b = append(b, t.Doc...)
+	}
+	for _, seq := range ch.DeleteTasks {
+		b = append(b, tagDeleteTask)
+		b = binary.AppendUvarint(b, uint64(seq))
+	}
+	put(tagSummary, sumJS)
+	return b
+}
+
+// entryHeader splits an entry into its kind, run id and body.
+func entryHeader(v []byte) (kind byte, id, body []byte, err error) {
+	if len(v) < 2 {
+		return 0, nil, nil, errBadEntry
+	}
+	n, w := binary.Uvarint(v[1:])
+	if w <= 0 || n > uint64(len(v)-1-w) {
+		return 0, nil, nil, errBadEntry
+	}
+	start := 1 + w
+	return v[0], v[start : start+int(n)], v[start+int(n):], nil
+}
+
+func readBytes(b []byte) (v, rest []byte, err error) {
+	n, w := binary.Uvarint(b)
+	if w <= 0 || n > uint64(len(b)-w) {
+		return nil, nil, errBadEntry
+	}
+	return b[w : w+int(n)], b[w+int(n):], nil
+}
+
+// apply applies an entry body to p. The parts point into body.
+func (p *parts) apply(body []byte) error {
+	if p.tasks == nil {
+		p.tasks = map[int][]byte{}
+	}
+	for len(body) > 0 {
+		tag := body[0]
+		body = body[1:]
+		seq := -1
+		if tag == tagTask || tag == tagDeleteTask {
+			n, w := binary.Uvarint(body)
+			if w <= 0 || n > 1<<62 {
+				return errBadEntry
+			}
+			body, seq = body[w:], int(n)
+			if tag == tagDeleteTask {
+				delete(p.tasks, seq)
+				continue
+			}
+		}
+		v, rest, err := readBytes(body)
+		if err != nil {
+			return err
+		}
+		body = rest
+		switch tag {
+		case tagTask:
+			p.tasks[seq] = v
+		case tagHead:
+			p.head = v
+		case tagInput:
+			p.input = v
+		case tagOutput:
+			p.output = v
+		case tagVariables:
+			p.variables = v
+		case tagDef:
+			p.defHash = string(v)
+		case tagSummary:
+			p.summary = v
+		default:
+			return errBadEntry
+		}
+	}
+	return nil
+}
+
+// record is a primary record as base parts and journal make it.
+type record struct {
+	p    parts
+	live bool
+	// reset: the journal dropped the base parts (a restore or an end).
+	reset bool
+}
+
+// replayEntry applies one journal entry to r.
+func (r *record) replayEntry(kind byte, body []byte) error {
+	switch kind {
+	case entryEnd:
+		*r = record{reset: true}
+		return nil
+	case entryRestore:
+		*r = record{reset: true}
+	case entryChange:
+	default:
+		return errBadEntry
+	}
+	r.live = true
+	return r.p.apply(body)
+}
+
+// loadRecord returns run id's primary record: its base parts (or a record
+// of the previous layout) with its journal entries applied.
+func loadRecord(tx *bolt.Tx, id string) (record, error) {
+	var r record
+	r.p, r.live = loadParts(tx, id)
+	if !r.live {
+		r.p, r.live = loadNested(tx, id)
+	}
+	c := tx.Bucket(bucketJournal).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		kind, eid, body, err := entryHeader(v)
+		if err != nil {
+			return r, fmt.Errorf("journal entry %x: %w", k, err)
+		}
+		if string(eid) != id {
+			continue
+		}
+		if err := r.replayEntry(kind, body); err != nil {
+			return r, fmt.Errorf("run %s: journal entry %x: %w", id, k, err)
+		}
+	}
+	return r, nil
+}
+
+// journalSummaries returns, for every run with journal entries, its
+// summary when the journal leaves it primary (nil when the journal ended
+// or restored it without one), and whether the journal reset its base.
+func journalSummaries(tx *bolt.Tx) (map[string]*record, error) {
+	out := map[string]*record{}
+	c := tx.Bucket(bucketJournal).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		kind, eid, body, err := entryHeader(v)
+		if err != nil {
+			return nil, fmt.Errorf("journal entry %x: %w", k, err)
+		}
+		r := out[string(eid)]
+		if r == nil {
+			r = &record{}
+			out[string(eid)] = r
+		}
+		if err := r.replayEntry(kind, body); err != nil {
+			return nil, fmt.Errorf("journal entry %x: %w", k, err)
+		}
+		// Only the summary is kept: drop what List does not need.
+		r.p = parts{summary: r.p.summary}
+	}
+	return out, nil
+}
+
+// appendEntry appends an encoded entry; full reports that the journal
+// reached limit and should be folded.
+func appendEntry(tx *bolt.Tx, entry []byte, limit int) (full bool, err error) {
+	jb := tx.Bucket(bucketJournal)
+	jb.FillPercent = 1 // appended in order: pack the pages
+	seq, err := jb.NextSequence()
+	if err != nil {
+		return false, err
+	}
+	if err := jb.Put(binary.BigEndian.AppendUint64(nil, seq), entry); err != nil {
+		return false, err
+	}
+	first, _ := jb.Cursor().First()
+	return len(first) == 8 && seq-binary.BigEndian.Uint64(first)+1 >= uint64(limit), nil
+}
+
+// foldJournal applies the journal to the parts — for each run, the parts
+// its entries wrote (all of its parts when an entry replaced or ended the
+// record) — and empties the journal.
+func foldJournal(tx *bolt.Tx) error {
+	type fold struct {
+		reset bool
+		puts  map[string][]byte // part key → value; nil value: delete
+	}
+	runs := map[string]*fold{}
+	c := tx.Bucket(bucketJournal).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		kind, eid, body, err := entryHeader(v)
+		if err != nil {
+			return fmt.Errorf("journal entry %x: %w", k, err)
+		}
+		id := string(eid)
+		f := runs[id]
+		if f == nil {
+			f = &fold{puts: map[string][]byte{}}
+			runs[id] = f
+		}
+		if kind == entryEnd || kind == entryRestore {
+			f.reset, f.puts = true, map[string][]byte{}
+		}
+		if kind == entryEnd {
+			continue
+		}
+		var p parts
+		if err := p.apply(body); err != nil {
+			return fmt.Errorf("run %s: journal entry %x: %w", id, k, err)
+		}
+		// Copy what is written: the values point into pages this
+		// transaction frees, and a commit may remap the file.
+		for _, kv := range []struct {
+			tag byte
+			v   []byte
+		}{{tagHead, p.head}, {tagInput, p.input}, {tagOutput, p.output}, {tagVariables, p.variables}, {tagSummary, p.summary}} {
+			if kv.v != nil {
+				f.puts[string(partKey(id, kv.tag))] = clone(kv.v)
+			}
+		}
+		if p.defHash != "" {
+			f.puts[string(partKey(id, tagDef))] = []byte(p.defHash)
+		}
+		for seq, doc := range p.tasks {
+			f.puts[string(taskKey(id, seq))] = clone(doc)
+		}
+		for _, seq := range deletedTasks(body) {
+			f.puts[string(taskKey(id, seq))] = nil
+		}
+	}
+	pb := tx.Bucket(bucketParts)
+	for id, f := range runs {
+		if f.reset {
+			for _, k := range runKeys(pb, id) {
+				if err := pb.Delete(k); err != nil {
+					return err
+				}
+			}
+		}
+		for k, v := range f.puts {
+			var err error
+			if v == nil {
+				err = pb.Delete([]byte(k))
+			} else {
+				err = pb.Put([]byte(k), v)
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	if err := tx.DeleteBucket(bucketJournal); err != nil {
+		return err
+	}
+	_, err := tx.CreateBucket(bucketJournal)
+	return err
+}
+
+// deletedTasks lists the task records an (already validated) entry body
+// deletes.
+func deletedTasks(body []byte) []int {
+	var out []int
+	for len(body) > 0 {
+		tag := body[0]
+		body = body[1:]
+		if tag == tagTask || tag == tagDeleteTask {
+			n, w := binary.Uvarint(body)
+			if w <= 0 {
+				return out
+			}
+			body = body[w:]
+			if tag == tagDeleteTask {
+				out = append(out, int(n))
+				continue
+			}
+		}
+		_, rest, err := readBytes(body)
+		if err != nil {
+			return out
+		}
+		body = rest
+	}
+	return out
+}
