@@ -28,15 +28,11 @@ type lazyObject struct {
 	jc      *javaCollections
 	conv    map[string]goja.Value
 	deleted map[string]bool
-	methods map[string]goja.Value // java.util.Map methods (javacollections.go)
+	methods map[string]goja.Value // java.util.Map methods (javacollections.go), made on first use
 }
 
 func newLazyObject(vm *goja.Runtime, data Lazy, budget *int, jc *javaCollections) goja.Value {
-	o := &lazyObject{vm: vm, data: data, budget: budget, jc: jc, conv: map[string]goja.Value{}}
-	if jc != nil {
-		o.methods = o.mapMethods()
-	}
-	return vm.NewDynamicObject(o)
+	return vm.NewDynamicObject(&lazyObject{vm: vm, data: data, budget: budget, jc: jc, conv: map[string]goja.Value{}})
 }
 
 func (o *lazyObject) Get(key string) goja.Value {
@@ -53,10 +49,21 @@ func (o *lazyObject) Get(key string) goja.Value {
 			return v
 		}
 	}
-	if f, ok := o.methods[key]; ok {
-		return f
+	if o.jc != nil && javaMapMethod(key) {
+		if o.methods == nil {
+			o.methods = o.mapMethods()
+		}
+		return o.methods[key]
 	}
 	return nil
+}
+
+func javaMapMethod(key string) bool {
+	switch key {
+	case "get", "containsKey", "size", "isEmpty":
+		return true
+	}
+	return false
 }
 
 func (o *lazyObject) Set(key string, val goja.Value) bool {
