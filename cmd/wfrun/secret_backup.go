@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/wfrun/wfrun/store"
 	"github.com/wfrun/wfrun/store/backup"
@@ -37,6 +38,7 @@ derived from a passphrase (to move secrets to a store with another master key).
 There is no clear-text form. Expired secrets are left out. Each exported secret
 is recorded in the audit trail. FILE is not replaced unless --force.`,
 		Example: `  wfrun secret export secrets.backup
+  wfrun secret export move.sealed --passphrase-file -      # asks for the passphrase, hidden
   wfrun secret export move.sealed --passphrase-file pass.txt -o json
   WFRUN_STORE=redis://redis:6379/0 wfrun secret import move.sealed --passphrase-file pass.txt`,
 		Args: cobra.ExactArgs(1),
@@ -52,7 +54,7 @@ is recorded in the audit trail. FILE is not replaced unless --force.`,
 			}
 			var pass []byte
 			if passFile != "" {
-				if pass, err = readPassphrase(cmd, passFile); err != nil {
+				if pass, err = readPassphrase(cmd, passFile, true); err != nil {
 					return err
 				}
 			}
@@ -107,7 +109,7 @@ is recorded in the audit trail. FILE is not replaced unless --force.`,
 		},
 	}
 	out.add(cmd)
-	cmd.Flags().StringVar(&passFile, "passphrase-file", "", "seal with a passphrase read from this file (- for stdin) instead of the master key")
+	cmd.Flags().StringVar(&passFile, "passphrase-file", "", "seal with a passphrase read from this file (- for stdin; at a terminal, a hidden prompt) instead of the master key")
 	cmd.Flags().BoolVar(&force, "force", false, "replace FILE if it exists")
 	return cmd
 }
@@ -141,7 +143,7 @@ a file twice changes nothing. Each secret is recorded in the audit trail.`,
 			}
 			var pass func() ([]byte, error)
 			if passFile != "" {
-				pass = func() ([]byte, error) { return readPassphrase(cmd, passFile) }
+				pass = func() ([]byte, error) { return readPassphrase(cmd, passFile, false) }
 			}
 			contents, err := backup.Open(data, ring, pass)
 			if errors.Is(err, backup.ErrNeedPassphrase) {
@@ -172,7 +174,7 @@ a file twice changes nothing. Each secret is recorded in the audit trail.`,
 		},
 	}
 	out.add(cmd)
-	cmd.Flags().StringVar(&passFile, "passphrase-file", "", "the passphrase the file was sealed with, read from this file (- for stdin)")
+	cmd.Flags().StringVar(&passFile, "passphrase-file", "", "the passphrase the file was sealed with, read from this file (- for stdin; at a terminal, a hidden prompt)")
 	return cmd
 }
 
@@ -197,14 +199,24 @@ func openExporter(cmd *cobra.Command) (store.Exporter, func() error, error) {
 	return ex, raw.Close, nil
 }
 
-// readPassphrase reads a passphrase file ("-": stdin) without its final
-// line break.
-func readPassphrase(cmd *cobra.Command, path string) ([]byte, error) {
+// readPassphrase reads a passphrase file without its final line break;
+// "-" is stdin, and at a terminal a hidden prompt (asked twice when confirm
+// is set: a mistyped passphrase would make an export unreadable).
+func readPassphrase(cmd *cobra.Command, path string, confirm bool) ([]byte, error) {
 	var b []byte
 	var err error
-	if path == "-" {
+	switch fd, tty := terminalFd(cmd.InOrStdin()); {
+	case path == "-" && tty:
+		b, err = promptHidden(cmd, fd, "Passphrase (input hidden): ")
+		if err == nil && confirm {
+			var again []byte
+			if again, err = promptHidden(cmd, fd, "The same passphrase again: "); err == nil && !bytes.Equal(b, again) {
+				return nil, usageErr(errors.New("the two passphrases differ; nothing was written"))
+			}
+		}
+	case path == "-":
 		b, err = io.ReadAll(io.LimitReader(cmd.InOrStdin(), 4096))
-	} else {
+	default:
 		b, err = os.ReadFile(path)
 	}
 	if err != nil {
@@ -215,6 +227,13 @@ func readPassphrase(cmd *cobra.Command, path string) ([]byte, error) {
 		return nil, usageErr(errors.New("--passphrase-file: the passphrase is empty"))
 	}
 	return b, nil
+}
+
+func promptHidden(cmd *cobra.Command, fd int, prompt string) ([]byte, error) {
+	fmt.Fprint(cmd.ErrOrStderr(), prompt)
+	b, err := term.ReadPassword(fd)
+	fmt.Fprintln(cmd.ErrOrStderr())
+	return b, err
 }
 
 // writeFileAtomic writes data to path (0600) through a temporary file in
