@@ -88,12 +88,16 @@ func (d *Definition) Task(ref string) (*WorkflowTask, bool) {
 
 // WorkflowTask is one task configuration (Conductor WorkflowTask).
 type WorkflowTask struct {
-	Name              string                     `json:"name"`
-	TaskReferenceName string                     `json:"taskReferenceName"`
-	Type              string                     `json:"type"`
-	Description       string                     `json:"description,omitempty"`
-	InputParameters   json.RawMessage            `json:"inputParameters,omitempty"`
-	Optional          bool                       `json:"optional,omitempty"`
+	Name              string          `json:"name"`
+	TaskReferenceName string          `json:"taskReferenceName"`
+	Type              string          `json:"type"`
+	Description       string          `json:"description,omitempty"`
+	InputParameters   json.RawMessage `json:"inputParameters,omitempty"`
+	Optional          bool            `json:"optional,omitempty"`
+	// Permissive: a failure of this task does not stop the run at once; the
+	// tasks after it still run, and the run FAILS when it would complete
+	// (a JOIN on it fails once its other tasks have ended), as in Conductor.
+	Permissive        bool                       `json:"permissive,omitempty"`
 	RetryCount        *int                       `json:"retryCount,omitempty"`
 	RetryLogic        string                     `json:"retryLogic,omitempty"`
 	RetryDelaySeconds *int                       `json:"retryDelaySeconds,omitempty"`

@@ -174,7 +174,10 @@
 // SCHEDULED across the engine's runs. The workflow's timeoutSeconds applies
 // its timeoutPolicy (TIME_OUT_WF, or ALERT_ONLY, the default). Every timer
 // reads the engine's Clock (WithClock; ManualClock in tests). Optional
-// tasks end COMPLETED_WITH_ERRORS.
+// tasks end COMPLETED_WITH_ERRORS. A permissive task that fails lets the run
+// go on: a JOIN on it fails once its other tasks have ended, and a run that
+// would complete FAILS with "Task <id> failed with status: ... and reason:
+// ..." (Conductor's decider).
 //
 // A run that fails, times out or is ended by a TERMINATE task starts its
 // failureWorkflow (a name, or "$workflow.input.x" / "${workflow.input.x}")

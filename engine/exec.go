@@ -122,6 +122,11 @@ func (r *runState) finish(ctx context.Context, st *stopError) (*Result, error) {
 	if len(out) == 0 {
 		out = []byte("{}")
 	}
+	if st.status == StatusCompleted {
+		if reason := r.permissiveFailures(); reason != "" {
+			st = &stopError{status: StatusFailed, reason: reason}
+		}
+	}
 	if err := r.setOutput(out); err != nil {
 		return nil, err
 	}
@@ -340,6 +345,9 @@ func (r *runState) failTask(ctx context.Context, rec *taskRecord, status, reason
 	}
 	if err := r.transition(ctx, rec, status, reason); err != nil {
 		return err
+	}
+	if rec.wt != nil && rec.wt.Permissive {
+		return nil // the run goes on; finish or a JOIN on it fails it (permissive.go)
 	}
 	wfStatus := StatusFailed
 	switch status {

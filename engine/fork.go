@@ -287,6 +287,9 @@ func (r *runState) join(wt *WorkflowTask, rec *taskRecord) tasks.Result {
 	}
 	r.mu.Unlock()
 	b, _ := json.Marshal(out)
+	if reason := r.joinFailure(joinOn, suffix); reason != "" {
+		return tasks.Result{Status: tasks.Failed, Reason: reason, Output: b}
+	}
 	return tasks.Result{Status: tasks.Completed, Output: b}
 }
 

@@ -21,7 +21,9 @@ type specCase struct {
 	// outputs: what the worker of a task name returns (default {}).
 	outputs map[string]string
 	// fails: how many times the worker of a task name fails first.
-	fails      map[string]int
+	fails map[string]int
+	// defs replace harness task definitions (the spec's updateTaskDef).
+	defs       []*engine.TaskDef
 	wantStatus string
 	wantTasks  []string
 	check      func(t *testing.T, e *engine.Engine, wf runView)
@@ -31,7 +33,7 @@ type specCase struct {
 func harnessWorkers(outputs map[string]string, fails map[string]int) []engine.Option {
 	var mu sync.Mutex
 	failed := map[string]int{}
-	names := []string{"task_rt", "task_optional", "simple_task_in_sub_wf", "waitTimeout", "user_task"}
+	names := []string{"task_rt", "task_optional", "task_permissive", "simple_task_in_sub_wf", "waitTimeout", "user_task"}
 	for i := 0; i <= 20; i++ {
 		names = append(names, fmt.Sprintf("integration_task_%d", i))
 	}
@@ -49,7 +51,7 @@ func harnessWorkers(outputs map[string]string, fails map[string]int) []engine.Op
 			}
 			mu.Unlock()
 			if f {
-				return nil, fmt.Errorf("%s failed on purpose", n)
+				return nil, fmt.Errorf("NETWORK ERROR")
 			}
 			if out, ok := outputs[n]; ok {
 				return json.RawMessage(out), nil
@@ -64,7 +66,11 @@ func runSpecCases(t *testing.T, cases []specCase) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e := harnessEngine(t, nil, harnessWorkers(tc.outputs, tc.fails)...)
+			defs := harnessTaskDefs(t)
+			if err := defs.Put(tc.defs...); err != nil {
+				t.Fatal(err)
+			}
+			e := harnessEngine(t, nil, append(harnessWorkers(tc.outputs, tc.fails), engine.WithTaskDefs(defs))...)
 			d := harnessDef(t, e, tc.file)
 			in := tc.input
 			if in == "" {
@@ -391,5 +397,33 @@ func TestConductorJQAndSetVariableSpecs(t *testing.T) {
 					t.Fatalf("output %s", got)
 				}
 			}},
+	})
+}
+
+// WorkflowAndTaskConfigurationSpec "... an optional task", "... a permissive
+// task", "... a permissive optional task", and ForkJoinSpec "... fork join
+// permissive failure flow". A permissive task's failure lets the run go on
+// and fails it at its end (or at the JOIN on it) with Conductor's reason.
+func TestConductorOptionalAndPermissiveTasks(t *testing.T) {
+	zero := 0
+	runSpecCases(t, []specCase{
+		{name: "optional task", file: "simple_workflow_with_optional_task_integration_test.json",
+			input: `{"param1":"p1 value","param2":"p2 value"}`, fails: map[string]int{"task_optional": 2}, wantStatus: engine.StatusCompleted,
+			wantTasks: []string{"task_optional:FAILED", "task_optional:COMPLETED_WITH_ERRORS", "integration_task_2:COMPLETED"}},
+		{name: "permissive task", file: "simple_workflow_with_permissive_task_integration_test.json",
+			input: `{"param1":"p1 value","param2":"p2 value"}`, fails: map[string]int{"task_permissive": 2}, wantStatus: engine.StatusFailed,
+			wantTasks: []string{"task_permissive:FAILED", "task_permissive:FAILED", "integration_task_2:COMPLETED"},
+			check: func(t *testing.T, _ *engine.Engine, wf runView) {
+				if want := "Task " + wf.Tasks[1].TaskID + " failed with status: FAILED and reason: 'NETWORK ERROR'"; wf.Reason != want {
+					t.Fatalf("reason %q, want %q", wf.Reason, want)
+				}
+			}},
+		{name: "permissive optional task", file: "simple_workflow_with_permissive_optional_task_integration_test.json",
+			input: `{"param1":"p1 value","param2":"p2 value"}`, fails: map[string]int{"task_optional": 2}, wantStatus: engine.StatusCompleted,
+			wantTasks: []string{"task_optional:FAILED", "task_optional:COMPLETED_WITH_ERRORS", "integration_task_2:COMPLETED"}},
+		{name: "fork join permissive failure flow", file: "fork_join_permissive_integration_test.json",
+			defs:  []*engine.TaskDef{{Name: "integration_task_1", RetryCount: &zero, ResponseTimeoutSeconds: new(int64)}},
+			fails: map[string]int{"integration_task_1": 1}, wantStatus: engine.StatusFailed,
+			wantTasks: []string{"FORK:COMPLETED", "integration_task_1:FAILED", "integration_task_2:COMPLETED", "JOIN:FAILED"}},
 	})
 }

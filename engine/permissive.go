@@ -1,0 +1,73 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+)
+
+// permissiveFailures is why a run that would complete fails instead: the
+// permissive (and not optional) tasks whose latest attempt ended
+// unsuccessfully, as Conductor's decider reports them ("Task <id> failed
+// with status: <S> and reason: '<reason>'", joined by ". "). "" when none.
+func (r *runState) permissiveFailures() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	latest := map[string]*taskRecord{}
+	var order []string
+	for _, t := range r.tasks {
+		if t.wt == nil || !t.wt.Permissive || t.wt.Optional {
+			continue
+		}
+		prev, seen := latest[t.Ref]
+		if !seen {
+			order = append(order, t.Ref)
+		}
+		if !seen || t.RetryCount >= prev.RetryCount {
+			latest[t.Ref] = t
+		}
+	}
+	var msgs []string
+	for _, ref := range order {
+		t := latest[ref]
+		if terminalTask(t.Status) && !successfulTask(t.Status) {
+			msgs = append(msgs, fmt.Sprintf("Task %s failed with status: %s and reason: '%s'", t.TaskID, t.Status, t.Reason))
+		}
+	}
+	return strings.Join(msgs, ". ")
+}
+
+// joinFailure is why a JOIN fails, as Conductor's Join decides once its
+// tasks have ended: a task it joins on that did not succeed and is not
+// optional (a permissive one lets the others end first). Its reason joins
+// the failed tasks' reasons. "" when the JOIN completes.
+func (r *runState) joinFailure(joinOn []string, suffix string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	failed := false
+	var reasons []string
+	for _, ref := range joinOn {
+		t := r.byRef[ref+suffix]
+		if t == nil || successfulTask(t.Status) {
+			continue
+		}
+		if t.wt == nil || !t.wt.Optional {
+			failed = true
+		}
+		if t.Reason != "" {
+			reasons = append(reasons, t.Reason)
+		}
+	}
+	if !failed {
+		return ""
+	}
+	return strings.Join(reasons, " ")
+}
+
+// terminalTask: the task has ended (successfully or not).
+func terminalTask(s string) bool {
+	switch s {
+	case TaskScheduled, TaskInProgress:
+		return false
+	}
+	return true
+}
