@@ -3,6 +3,11 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -14,32 +19,49 @@ import (
 	"github.com/conductor-sdk/conductor-go/sdk/model"
 	"github.com/conductor-sdk/conductor-go/sdk/settings"
 	"github.com/conductor-sdk/conductor-go/sdk/worker"
+	"github.com/redis/go-redis/v9"
 
+	"github.com/wfrun/wfrun/engine"
 	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/engine/server"
+	"github.com/wfrun/wfrun/interpolate"
 	"github.com/wfrun/wfrun/internal/redistest"
+	"github.com/wfrun/wfrun/internal/testkit"
+	"github.com/wfrun/wfrun/store"
+	"github.com/wfrun/wfrun/store/memory"
+	"github.com/wfrun/wfrun/store/seal"
+	"github.com/wfrun/wfrun/tasks"
 )
 
 // TestLoad200Workflows: 200 workflows started concurrently through the API,
 // each a SIMPLE task done by 8 Conductor Go SDK workers and an INLINE task,
-// on a bolt and on a Redis run store. Every workflow completes, every task
+// on a bolt and on a Redis run store, and on two servers sharing a Redis
+// behind a round-robin proxy. Every workflow completes, every task
 // runs exactly once; throughput and p99 start-to-end latency are logged.
 func TestLoad200Workflows(t *testing.T) {
 	const n, workers = 200, 8
-	for _, backend := range []string{"bolt", "redis"} {
+	for _, backend := range []string{"bolt", "redis", "redis-2-processes"} {
 		t.Run(backend, func(t *testing.T) {
 			var runs runstore.Store
 			var err error
+			var ts *conductorServer
 			switch backend {
 			case "bolt":
 				runs, err = runstore.OpenBolt(filepath.Join(t.TempDir(), "runs.db"))
 			case "redis":
 				runs, err = runstore.OpenRedis("redis://" + redistest.Start(t) + "/0")
+			case "redis-2-processes":
+				// Two servers on one Redis behind a round-robin proxy: every
+				// request, poll and update may reach either.
+				ts = twoProcesses(t, redistest.Start(t))
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { _ = runs.Close() })
-			ts := newConductorServer(t, runs)
+			if ts == nil {
+				t.Cleanup(func() { _ = runs.Close() })
+				ts = newConductorServer(t, runs)
+			}
 			putSecret(t, ts.store, "load_key", "load-secret-value-0000")
 
 			api := client.NewAPIClient(nil, settings.NewHttpSettings(ts.URL+"/api"))
@@ -141,4 +163,50 @@ func TestLoad200Workflows(t *testing.T) {
 				backend, n, workers, peak.Load(), float64(n)/wall.Seconds(), p50, p99, wall.Round(time.Millisecond))
 		})
 	}
+}
+
+// twoProcesses is two Conductor servers sharing a Redis (runs, task queue)
+// and a secret store, behind a round-robin reverse proxy.
+func twoProcesses(t *testing.T, addr string) *conductorServer {
+	t.Helper()
+	st := memory.New()
+	defs := t.TempDir()
+	ring, err := seal.NewKeyring([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var backends []*url.URL
+	for range 2 {
+		runs, err := runstore.OpenRedis("redis://" + addr + "/0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc := redis.NewClient(&redis.Options{Addr: addr})
+		srv, err := server.New(st, server.WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))), server.WithSharedQueue(rc),
+			server.WithConductor(defs, engine.WithRunStore(runs), engine.WithKeyring(ring), engine.WithRegistry(tasks.NewDefaultRegistry()),
+				engine.WithSecrets(func(p engine.Principal, project, environment string) interpolate.SecretSource {
+					return store.NewRunView(st, store.Principal{Name: p.Name, Scopes: p.Scopes}, project, environment)
+				})))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs := httptest.NewServer(srv.Handler())
+		t.Cleanup(func() {
+			hs.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(ctx)
+			_ = rc.Close()
+			_ = runs.Close()
+		})
+		u, _ := url.Parse(hs.URL)
+		backends = append(backends, u)
+	}
+	var next atomic.Uint32
+	proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(backends[next.Add(1)%uint32(len(backends))])
+	}}
+	hs := httptest.NewServer(proxy)
+	t.Cleanup(hs.Close)
+	return &conductorServer{testServer: &testServer{Server: hs, store: st, logs: &testkit.SyncBuffer{}}}
 }
