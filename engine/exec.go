@@ -309,7 +309,14 @@ func (r *runState) begin(ctx context.Context, wt *WorkflowTask, ref string, iter
 			return rec, nil, false, &tasks.Result{Status: tasks.FailedTerminal, Reason: "input: " + r.sec.Text(secretErr.Error())}, r.transition(ctx, rec, TaskScheduled, "")
 		}
 	}
-	if err := r.setTaskData(rec, raw, nil); err != nil {
+	var inErr error
+	if inTmpl != nil {
+		inErr = r.setResolvedInput(rec, raw)
+	} else {
+		// Not a template's output (a rerun's replacement input): checked.
+		inErr = r.setTaskData(rec, raw, nil)
+	}
+	if err := inErr; err != nil {
 		return rec, nil, false, &tasks.Result{Status: tasks.FailedTerminal, Reason: "input: " + err.Error()}, nil
 	}
 	if rec.Status == TaskScheduled {

@@ -331,6 +331,21 @@ func (r *runState) setTaskData(t *taskRecord, input, output []byte) error {
 	return nil
 }
 
+// setResolvedInput is setTaskData for an input begin resolved from the
+// task's template: valid JSON by construction, so it is masked and sealed
+// without being validated again (runsecrets.ProtectResolved).
+func (r *runState) setResolvedInput(t *taskRecord, input []byte) error {
+	inMem, inSt, err := r.sec.ProtectResolved(input, "/tasks/"+t.TaskID+"/inputData")
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	t.inMem, t.inStored = inMem, inSt
+	r.touchLocked(t)
+	r.mu.Unlock()
+	return nil
+}
+
 // transition changes a record's status. An attempt that ended is written at
 // once (save); SCHEDULED and IN_PROGRESS travel with the next write.
 func (r *runState) transition(ctx context.Context, t *taskRecord, status, reason string) error {

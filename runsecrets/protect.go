@@ -30,6 +30,18 @@ import (
 // run ("/input", "/tasks/<taskId>/outputData"); maskedFields apply at
 // "/input" and "/output".
 func (r *Run) Protect(data []byte, ptr string) (mem, stored []byte, err error) {
+	return r.protect(data, ptr, false)
+}
+
+// ProtectResolved is Protect for the stored form Resolve returned (possibly
+// with members added by encoding/json): a compiled template's output is
+// valid JSON by construction (interpolate checks every fragment it splices,
+// and its fuzz target holds it to that), so it is not validated again.
+func (r *Run) ProtectResolved(data []byte, ptr string) (mem, stored []byte, err error) {
+	return r.protect(data, ptr, true)
+}
+
+func (r *Run) protect(data []byte, ptr string, valid bool) (mem, stored []byte, err error) {
 	if len(data) == 0 {
 		return nil, nil, nil
 	}
@@ -44,7 +56,7 @@ func (r *Run) Protect(data []byte, ptr string) (mem, stored []byte, err error) {
 		}
 	}
 	if top == nil && (v == nil || !hasKey(v, masking.SecretsKey)) {
-		if r.unmaskedJSON(data) {
+		if r.unmaskedJSON(data, valid) {
 			return data, data, nil
 		}
 		mem, err = r.reg.masker.MaskJSON(data)
@@ -150,14 +162,18 @@ func (r *Run) sealedTopKeys(ptr string, data []byte) map[string]bool {
 // unmaskedJSON reports whether MaskJSON would return data unchanged,
 // without its walk: with no escape in the text, every JSON string reads as
 // its raw bytes, so a registered value can only occur in data as it is, and
-// one scan of the whole text decides. Invalid JSON is left to MaskJSON.
-func (r *Run) unmaskedJSON(data []byte) bool {
+// one scan of the whole text decides. Invalid JSON is left to MaskJSON;
+// valid says data is known to be valid.
+func (r *Run) unmaskedJSON(data []byte, valid bool) bool {
 	if bytes.IndexByte(data, '\\') >= 0 {
 		return false
 	}
 	m := r.reg.masker.Mask(data)
 	if len(m) != len(data) || &m[0] != &data[0] {
 		return false
+	}
+	if valid {
+		return true
 	}
 	if len(data) <= 10000 {
 		return gjson.ValidBytes(data)

@@ -19,6 +19,7 @@ func testRing(t testing.TB) *seal.Keyring {
 }
 
 // TestProtectSkipsTheWalkOnlyWhenNothingIsMasked checks protect's shortcut
+// (and ProtectResolved's, which skips the validation)
 // for task outputs without registered values against MaskJSON itself: same
 // result for every document, the input slice itself when nothing matched,
 // and secrets found however the document spells them.
@@ -64,6 +65,10 @@ func TestProtectSkipsTheWalkOnlyWhenNothingIsMasked(t *testing.T) {
 			}
 			if !bytes.Equal(mem, want) || !bytes.Equal(stored, want) {
 				t.Fatalf("registered=%v %s: mem %s stored %s, want %s", registered, tc.doc, mem, stored, want)
+			}
+			// A resolved template's output (valid) is protected alike.
+			if rm, rs, err := r.ProtectResolved(data, "/tasks/t1/inputData"); err != nil || !bytes.Equal(rm, want) || !bytes.Equal(rs, want) {
+				t.Fatalf("registered=%v %s: ProtectResolved %s %s %v, want %s", registered, tc.doc, rm, rs, err, want)
 			}
 			changed := !bytes.Equal(mem, data)
 			if changed != (registered && tc.changed) {
