@@ -652,6 +652,14 @@ func (r *runState) remoteOrSignal(ctx context.Context, t RemoteTask, ref string)
 		select {
 		case res := <-done:
 			return res
+		case <-t.att.nudged():
+			// An answer was just stored for this task (RemoteTask.Nudge).
+			_ = r.takeSignals(ctx)
+			if sig, ok := r.takePending(ref); ok && (sig.TaskID == "" || sig.TaskID == t.TaskID) {
+				cancel()
+				<-done
+				return tasks.Result{Status: tasks.Status(sig.Status), Output: sig.Output, Reason: sig.Reason}
+			}
 		case <-tick.C:
 			if sig, ok := r.takePending(ref); ok {
 				if sig.TaskID != "" && sig.TaskID != t.TaskID {

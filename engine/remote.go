@@ -54,6 +54,7 @@ type remoteAttempt struct {
 	store  chan struct{}
 	exited chan struct{}
 	ctx    context.Context
+	nudge  chan struct{} // an answer is waiting in the run store (Nudge)
 }
 
 type attemptCancelKey struct{}
@@ -80,7 +81,7 @@ func (r *runState) watchRemote(ctx context.Context, rec *taskRecord, p taskPolic
 	cancel, _ := ctx.Value(attemptCancelKey{}).(context.CancelCauseFunc)
 	a := &remoteAttempt{r: r, rec: rec, p: p, cancel: cancel, scheduled: r.e.now(),
 		alerted: map[string]bool{}, kick: make(chan struct{}, 1), done: make(chan struct{}),
-		store: make(chan struct{}, 1), exited: make(chan struct{}), ctx: ctx}
+		store: make(chan struct{}, 1), exited: make(chan struct{}), ctx: ctx, nudge: make(chan struct{}, 1)}
 	end := func() {
 		a.mu.Lock()
 		a.ended = true
@@ -296,6 +297,27 @@ func (t RemoteTask) Progress(ctx context.Context, callbackAfter time.Duration) e
 // answering late, through another process sharing the run store).
 func (e *Engine) CompleteTaskAttempt(ctx context.Context, runID, taskID, status string, output json.RawMessage) (string, error) {
 	return e.completeTask(ctx, runID, status, output, taskID, "task with id "+taskID, func(t *taskDoc) bool { return t.TaskID == taskID })
+}
+
+// Nudge tells the engine that an answer for this attempt was just stored in
+// the run store (CompleteTaskAttempt through another process): it is taken
+// now rather than at the next look at the store.
+func (t RemoteTask) Nudge() {
+	if t.att == nil {
+		return
+	}
+	select {
+	case t.att.nudge <- struct{}{}:
+	default:
+	}
+}
+
+// nudged is the channel Nudge signals (nil without an attempt: never).
+func (a *remoteAttempt) nudged() <-chan struct{} {
+	if a == nil {
+		return nil
+	}
+	return a.nudge
 }
 
 // Clock returns the engine's clock (servers time their queues with it).

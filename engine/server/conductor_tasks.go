@@ -257,5 +257,11 @@ func (s *Server) forwardUpdate(r *http.Request, res taskResult, allowed func(nam
 	if _, err := c.eng.CompleteTaskAttempt(r.Context(), runID, res.TaskID, res.Status, out); err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrUnknownTask, res.TaskID, s.masker.MaskString(err.Error()))
 	}
+	if sq := c.queue.shared; sq != nil {
+		// The executing process takes the answer now, not at its next look.
+		if owner, err := sq.ownerOf(r.Context(), res.TaskID); err == nil {
+			sq.tell(r.Context(), owner, "answered", res.TaskID, "-")
+		}
+	}
 	return nil
 }

@@ -422,7 +422,8 @@ func (q *queue) pollShared(ctx, stop context.Context, deadline <-chan time.Time,
 }
 
 // told handles a message of another process about a task of this one's
-// runs: a worker polled it there, or reported IN_PROGRESS there.
+// runs: a worker polled it there, reported IN_PROGRESS there, or answered
+// there (the answer waits in the run store).
 func (q *queue) told(kind, id, arg string) {
 	switch kind {
 	case "polled":
@@ -440,6 +441,13 @@ func (q *queue) told(kind, id, arg string) {
 		}
 	case "progress":
 		_ = q.complete(id, workerResult{Status: "IN_PROGRESS", CallbackSecs: atoiOr(arg, 0)})
+	case "answered":
+		q.mu.Lock()
+		d := q.byID[id]
+		q.mu.Unlock()
+		if d != nil {
+			d.t.Nudge()
+		}
 	}
 }
 

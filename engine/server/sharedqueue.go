@@ -188,7 +188,8 @@ func (s *sharedQueue) ownerOf(ctx context.Context, id string) (string, error) {
 	return o, err
 }
 
-// Messages to a task's owner: "polled <id> <worker>", "progress <id> <seconds>".
+// Messages to a task's owner: "polled <id> <worker>", "progress <id>
+// <seconds>", "answered <id> -".
 func (s *sharedQueue) tell(ctx context.Context, owner string, parts ...string) bool {
 	n, err := s.c.Publish(ctx, s.ownerChannel(owner), strings.Join(parts, " ")).Result()
 	return err == nil && n > 0
