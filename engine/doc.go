@@ -151,8 +151,11 @@
 // SWITCH/DECISION record inputData.case, DECISION's output is caseOutput,
 // the DO_WHILE record's iteration is the current one, retries carry
 // retriedTaskId, TERMINATE's default reason is "Workflow is <S> by
-// TERMINATE task: <id>". A SUB_WORKFLOW's name/version may be expressions;
-// its child is TERMINATED when the parent ends early. Pause/ResumePaused
+// TERMINATE task: <id>". A SUB_WORKFLOW's name/version may be expressions,
+// and so may its workflowDefinition; its child is TERMINATED when the parent
+// ends early; a child that FAILED or TIMED_OUT fails or times the task out
+// and is retried as the task's definition says, a TERMINATED child cancels
+// the task (and so terminates the parent). Pause/ResumePaused
 // and Rerun (from a task) follow Conductor's pause/resume/rerun.
 //
 // # Task definitions, retries and timeouts

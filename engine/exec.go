@@ -892,7 +892,13 @@ func (r *runState) takeSignals(ctx context.Context) error {
 
 // beginControl is begin for control-flow tasks (no retries).
 func (r *runState) beginControl(ctx context.Context, wt *WorkflowTask, ref string, iter int) (*taskRecord, []byte, bool, error) {
-	rec, input, done, fail, err := r.begin(ctx, wt, ref, iter, 0)
+	return r.beginAttempt(ctx, wt, ref, iter, 0)
+}
+
+// beginAttempt is beginControl for attempt retry of a task (its retries
+// are new records with retriedTaskId).
+func (r *runState) beginAttempt(ctx context.Context, wt *WorkflowTask, ref string, iter, retry int) (*taskRecord, []byte, bool, error) {
+	rec, input, done, fail, err := r.begin(ctx, wt, ref, iter, retry)
 	if err != nil || done {
 		return rec, nil, done, err
 	}
@@ -1035,9 +1041,8 @@ func walkTasks(list []*WorkflowTask, fn func(*WorkflowTask)) {
 	}
 }
 
-func (r *runState) execSubWorkflow(ctx context.Context, wt *WorkflowTask, suffix string, iter int) error {
-	ref := wt.TaskReferenceName + suffix
-	rec, input, done, err := r.beginControl(ctx, wt, ref, iter)
+func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref string, iter, retry int, canRetry bool) error {
+	rec, input, done, err := r.beginAttempt(ctx, wt, ref, iter, retry)
 	if err != nil || done {
 		return err
 	}
@@ -1078,7 +1083,7 @@ func (r *runState) execSubWorkflow(ctx context.Context, wt *WorkflowTask, suffix
 		if terminalWorkflow(cd.Status) {
 			// The child ended before this process could record it (crash
 			// between the two writes): take its recorded outcome.
-			return r.subWorkflowDone(ctx, rec, shortName(cd.WorkflowType, cd.Version, childID), cd.Status, cd.ReasonForIncompletion, cd.Output)
+			return r.subWorkflowDone(ctx, rec, shortName(cd.WorkflowType, cd.Version, childID), cd.Status, cd.ReasonForIncompletion, cd.Output, canRetry)
 		}
 		child, err = r.e.load(ctx, childID, false, r.sec)
 		if err != nil {
@@ -1114,5 +1119,5 @@ func (r *runState) execSubWorkflow(ctx context.Context, wt *WorkflowTask, suffix
 	child.mu.Lock()
 	childOut, short := child.doc.Output, shortName(child.doc.WorkflowType, child.doc.Version, childID)
 	child.mu.Unlock()
-	return r.subWorkflowDone(ctx, rec, short, res.Status, res.Reason, childOut)
+	return r.subWorkflowDone(ctx, rec, short, res.Status, res.Reason, childOut, canRetry)
 }

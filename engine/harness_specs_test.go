@@ -427,3 +427,48 @@ func TestConductorOptionalAndPermissiveTasks(t *testing.T) {
 			wantTasks: []string{"FORK:COMPLETED", "integration_task_1:FAILED", "integration_task_2:COMPLETED", "JOIN:FAILED"}},
 	})
 }
+
+// WaitTaskSpec "Verify that a wait based simple workflow is executed": the
+// WAIT without duration waits IN_PROGRESS for an external completion, then
+// integration_task_1 runs and the run COMPLETES.
+func TestConductorWaitTaskSpec(t *testing.T) {
+	e := harnessEngine(t, nil, harnessWorkers(nil, nil)...)
+	d := harnessDef(t, e, "wait_workflow_integration_test.json")
+	done := startAsync(t, e, d, "wait-1")
+	waitTasks(t, e, "wait-1", "WAIT:IN_PROGRESS")
+	if _, err := e.CompleteTask(context.Background(), "wait-1", "wait0", engine.TaskCompleted, nil); err != nil {
+		t.Fatal(err)
+	}
+	if res := <-done; res == nil || res.Status != engine.StatusCompleted {
+		t.Fatalf("%+v", res)
+	}
+	checkTasks(t, viewRun(t, e, "wait-1").Tasks, "WAIT:COMPLETED", "integration_task_1:COMPLETED")
+}
+
+// ForkJoinSpec "Test fork join with sub workflow task using task
+// definition": the sub-workflow fails once (simple_task_in_sub_wf has no
+// retries); sub_workflow_task's definition (retryCount 1, no delay) retries
+// the SUB_WORKFLOW task with a new child, which completes; the JOIN and the
+// run complete.
+func TestConductorForkJoinSubWorkflowRetry(t *testing.T) {
+	runSpecCases(t, []specCase{
+		{name: "sub workflow task using task definition", file: "fork_join_sub_workflow.json",
+			input: `{"param1":"p1 value","param2":"p2 value"}`, fails: map[string]int{"simple_task_in_sub_wf": 1}, wantStatus: engine.StatusCompleted,
+			wantTasks: []string{"FORK:COMPLETED", "SUB_WORKFLOW:FAILED", "integration_task_2:COMPLETED", "JOIN:COMPLETED", "SUB_WORKFLOW:COMPLETED"},
+			check: func(t *testing.T, e *engine.Engine, wf runView) {
+				first, retried := wf.Tasks[1], wf.Tasks[4]
+				if retried.RetryCount != 1 || retried.RetriedTaskID != first.TaskID || first.SubWorkflowID == retried.SubWorkflowID {
+					t.Fatalf("retry %+v of %+v", retried, first)
+				}
+				if sub := viewRun(t, e, first.SubWorkflowID); sub.Status != engine.StatusFailed {
+					t.Fatalf("first child %s", sub.Status)
+				}
+				if sub := viewRun(t, e, retried.SubWorkflowID); sub.Status != engine.StatusCompleted {
+					t.Fatalf("second child %s", sub.Status)
+				}
+				if !strings.HasPrefix(first.Reason, "Sub workflow sub_workflow.1/"+first.SubWorkflowID+" failure reason: ") {
+					t.Fatalf("reason %q", first.Reason)
+				}
+			}},
+	})
+}

@@ -155,7 +155,7 @@ func jsonKindOf(raw json.RawMessage) string {
 // a child FAILED fails the task, TERMINATED cancels it (which terminates
 // this run), TIMED_OUT times it out, with the reason "Sub workflow
 // <name>.<version>/<id> failure reason: <child's reason>".
-func (r *runState) subWorkflowDone(ctx context.Context, rec *taskRecord, child, status, reason string, childOut []byte) error {
+func (r *runState) subWorkflowDone(ctx context.Context, rec *taskRecord, child, status, reason string, childOut []byte, canRetry bool) error {
 	childID := child[strings.LastIndexByte(child, '/')+1:]
 	o := map[string]json.RawMessage{}
 	_ = json.Unmarshal(orEmpty(childOut), &o)
@@ -172,7 +172,40 @@ func (r *runState) subWorkflowDone(ctx context.Context, rec *taskRecord, child, 
 	case StatusTimedOut:
 		taskStatus = TaskTimedOut
 	}
-	return r.failTask(ctx, rec, taskStatus, fmt.Sprintf("Sub workflow %s failure reason: %s", child, reason))
+	reason = fmt.Sprintf("Sub workflow %s failure reason: %s", child, reason)
+	if canRetry && taskStatus != TaskCanceled {
+		if err := r.transition(ctx, rec, taskStatus, r.sec.Excerpt(reason, maxReasonBytes)); err != nil {
+			return err
+		}
+		return errRetrySubWorkflow
+	}
+	return r.failTask(ctx, rec, taskStatus, reason)
+}
+
+// errRetrySubWorkflow: the attempt failed and its task definition retries it.
+var errRetrySubWorkflow = errors.New("retry the sub-workflow")
+
+// execSubWorkflow runs a SUB_WORKFLOW task: a child run per attempt. A
+// child that FAILED or TIMED_OUT is retried as its task definition says
+// (retryCount, retryDelaySeconds, retryLogic; the task-level retryCount
+// overrides it), each retry a new record with a new child, as Conductor's
+// DeciderService.retry does for any task; a TERMINATED child is not.
+func (r *runState) execSubWorkflow(ctx context.Context, wt *WorkflowTask, suffix string, iter int) error {
+	ref := wt.TaskReferenceName + suffix
+	pol := r.e.policy(wt)
+	for {
+		retry := 0
+		if prev := r.lookup(ref); prev != nil && !successfulTask(prev.Status) && prev.Status != TaskScheduled && prev.Status != TaskInProgress {
+			retry = prev.RetryCount + 1
+		}
+		err := r.subWorkflowAttempt(ctx, wt, ref, iter, retry, retry < pol.retryCount)
+		if !errors.Is(err, errRetrySubWorkflow) {
+			return err
+		}
+		if err := r.e.sleep(ctx, retryDelay(pol, retry)); err != nil {
+			return err
+		}
+	}
 }
 
 // shortName is Conductor's WorkflowModel.toShortString: name.version/id.
