@@ -130,6 +130,9 @@ func (r *runState) finish(ctx context.Context, st *stopError) (*Result, error) {
 	if err := r.setOutput(out); err != nil {
 		return nil, err
 	}
+	// Reasons quote task names, evaluator errors and a child's reason: the
+	// stored run holds the masked text only.
+	st.reason = r.sec.Text(st.reason)
 	r.mu.Lock()
 	r.doc.Status, r.doc.ReasonForIncompletion, r.doc.EndTime = st.status, st.reason, r.nowMillis()
 	r.doc.FailedTaskID = st.failedTaskID
