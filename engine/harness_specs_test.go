@@ -472,3 +472,37 @@ func TestConductorForkJoinSubWorkflowRetry(t *testing.T) {
 			}},
 	})
 }
+
+// SimpleWorkflowSpec "Test simple workflow completion" and "Test simple
+// workflow with null inputs" (integration_test_wf).
+func TestConductorSimpleWorkflowSpec(t *testing.T) {
+	runSpecCases(t, []specCase{
+		{name: "simple workflow completion", file: "simple_workflow_1_integration_test.json",
+			input: `{"param1":"p1 value","param2":"p2 value"}`, outputs: map[string]string{"integration_task_1": `{"op":"task1.done"}`},
+			wantStatus: engine.StatusCompleted, wantTasks: []string{"integration_task_1:COMPLETED", "integration_task_2:COMPLETED"},
+			check: func(t *testing.T, _ *engine.Engine, wf runView) {
+				if _, ok := wf.Output["o3"]; !ok {
+					t.Fatalf("output %v", wf.Output)
+				}
+			}},
+		{name: "simple workflow with null inputs", file: "simple_workflow_1_integration_test.json",
+			input: `{"param1":"p1 value","param2":null}`, outputs: map[string]string{"integration_task_1": `{"someOtherKey":{"a":1,"A":null},"someKey":null}`},
+			wantStatus: engine.StatusCompleted, wantTasks: []string{"integration_task_1:COMPLETED", "integration_task_2:COMPLETED"},
+			check: func(t *testing.T, _ *engine.Engine, wf runView) {
+				if v, ok := wf.Input["param2"]; !ok || v != nil {
+					t.Fatalf("input %v", wf.Input)
+				}
+				if v := wf.Tasks[0].Input["someNullKey"]; v != nil {
+					t.Fatalf("someNullKey %v", v)
+				}
+				out := wf.Tasks[0].Output
+				other, _ := out["someOtherKey"].(map[string]any)
+				if v, ok := out["someKey"]; !ok || v != nil {
+					t.Fatalf("output %v", out)
+				}
+				if v, ok := other["A"]; !ok || v != nil {
+					t.Fatalf("output %v", out)
+				}
+			}},
+	})
+}
