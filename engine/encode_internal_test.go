@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"regexp"
 	"testing"
 )
 
@@ -65,5 +66,21 @@ func sameJSON(t *testing.T, i int, got, want []byte, sameBytes bool) {
 	}
 	if sameBytes && !bytes.Equal(got, want) {
 		t.Errorf("%d: bytes differ:\n got %s\nwant %s", i, got, want)
+	}
+}
+
+// Ids are random version 4 UUIDs in their canonical text form.
+func TestNewIDIsARandomUUID(t *testing.T) {
+	shape := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	seen := map[string]bool{}
+	for i := 0; i < 2000; i++ {
+		id := newID()
+		if !shape.MatchString(id) {
+			t.Fatalf("id %q is not a version 4 UUID", id)
+		}
+		if seen[id] {
+			t.Fatalf("id %q twice", id)
+		}
+		seen[id] = true
 	}
 }
