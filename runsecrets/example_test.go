@@ -95,3 +95,26 @@ func Example() {
 	// token stored in clear: false
 	// later tasks read _secrets: true
 }
+
+// A task's input is kept in the form Resolve stores (secret references as
+// written) and protected without being validated again: a compiled
+// template's output is valid JSON.
+func ExampleRun_ProtectResolved() {
+	ring, _ := seal.NewKeyring([]byte("0123456789abcdef0123456789abcdef"))
+	run, err := runsecrets.New("run-1", interpolate.MapSecrets{"api_token": json.RawMessage(`"tok-3f9a7c21e5b8"`)}, ring)
+	if err != nil {
+		panic(err)
+	}
+	tpl := interpolate.MustCompile([]byte(`{"auth":"Bearer ${workflow.secrets.api_token}","n":"${workflow.input.n}"}`))
+	env, _ := interpolate.NewDocEnv([]byte(`{"workflow":{"input":{"n":2}}}`))
+	stored, transient, err := run.Resolve(context.Background(), tpl, env)
+	if err != nil {
+		panic(err)
+	}
+	mem, kept, err := run.ProtectResolved(stored, "/tasks/t1/inputData")
+	fmt.Println(string(mem), string(kept) == string(mem), err)
+	fmt.Println(strings.Contains(string(transient), "tok-3f9a7c21e5b8"))
+	// Output:
+	// {"auth":"Bearer ${workflow.secrets.api_token}","n":2} true <nil>
+	// true
+}

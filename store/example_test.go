@@ -72,3 +72,10 @@ func ExampleParseBundle() {
 	fmt.Println(ok, b.EnvNames(), b.FilePaths())
 	// Output: true [DB_USER] [ca.pem]
 }
+
+func ExampleRunOf() {
+	ctx := store.ForRun(context.Background(), "run-1", "fetch")
+	run, task := store.RunOf(ctx)
+	fmt.Println(run, task)
+	// Output: run-1 fetch
+}

@@ -43,3 +43,16 @@ func ExampleError() {
 	fmt.Println(err)
 	// Output: javascript: compile at 1:9: SyntaxError: Unexpected token {
 }
+
+func ExampleLazy() {
+	// A loop's output with every iteration: a JavaScript condition converts
+	// only the members it reads ("iteration" and "3" here).
+	loop := eval.Lazy{"iteration": 3.0}
+	for i := 1; i <= 3; i++ {
+		loop[fmt.Sprint(i)] = map[string]any{"step": map[string]any{"n": float64(i * 10)}}
+	}
+	p, _ := eval.Compile("javascript", "$.loop[String($.loop['iteration'])].step.n < 100")
+	out, err := p.Eval(context.Background(), map[string]any{"loop": loop})
+	fmt.Println(out, err)
+	// Output: true <nil>
+}
