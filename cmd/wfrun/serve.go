@@ -19,6 +19,7 @@ import (
 
 	"github.com/wfrun/wfrun/engine"
 	"github.com/wfrun/wfrun/engine/server"
+	"github.com/wfrun/wfrun/internal/redisurl"
 	"github.com/wfrun/wfrun/interpolate"
 	"github.com/wfrun/wfrun/store"
 )
@@ -107,7 +108,7 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	if url := redisRunURL(cfg.URL); url != "" {
 		// Runs are shared: so are the tasks waiting for workers, whichever
 		// process a worker polls.
-		opt, err := redis.ParseURL(url)
+		opt, err := redisurl.Parse(url)
 		if err != nil {
 			return fmt.Errorf("shared task queue: bad Redis URL: %w", err)
 		}

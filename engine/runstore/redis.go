@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/wfrun/wfrun/internal/redisurl"
 )
 
 // Redis is a Store over a go-redis UniversalClient. All keys share the hash
@@ -41,7 +43,7 @@ func NewRedis(c redis.UniversalClient) *Redis {
 // OpenRedis parses a redis:// or rediss:// URL and returns a Store that owns
 // its client.
 func OpenRedis(url string) (*Redis, error) {
-	opt, err := redis.ParseURL(url)
+	opt, err := redisurl.Parse(url)
 	if err != nil {
 		return nil, fmt.Errorf("run store: bad Redis URL: %w", err)
 	}

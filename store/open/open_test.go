@@ -78,6 +78,9 @@ func TestOpenErrors(t *testing.T) {
 		{"redis://user:hunter2@" + free + "/0", store.ErrUnavailable, "xxxxx"},
 		{"redis+sentinel://" + free, open.ErrBadURL, "master"},
 		{"redis://" + free + "?history=1", open.ErrBadURL, "history"},
+		// A parse error quotes the URL: withheld when it holds a password.
+		{"redis://user:hunter2@127.0.0.1:badport/0", open.ErrBadURL, "does not parse"},
+		{"redis://:12/hunter2@" + free + "/0", open.ErrBadURL, "does not parse"},
 	}
 	for _, c := range cases {
 		_, err := open.Open(context.Background(), cfg(t, c.url, nil))

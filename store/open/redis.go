@@ -10,6 +10,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/wfrun/wfrun/internal/redisurl"
 	"github.com/wfrun/wfrun/store"
 	"github.com/wfrun/wfrun/store/redis"
 	"github.com/wfrun/wfrun/store/seal"
@@ -21,6 +22,11 @@ func redactURL(u string) string {
 	if err != nil {
 		return "(unparsable URL)"
 	}
+	if _, rest, _ := strings.Cut(u, "://"); p.User == nil && strings.Contains(rest, "@") {
+		// A password with an unescaped "/", "?" or "#" is read as the path
+		// or the query: Redacted would show it.
+		return "(a URL whose password is not URL-escaped)"
+	}
 	return p.Redacted()
 }
 
@@ -29,7 +35,7 @@ func redactURL(u string) string {
 func splitOwnParams(raw string) (string, []redis.Option, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return "", nil, fmt.Errorf("%w: %s: %v", ErrBadURL, "redis URL does not parse", err)
+		return "", nil, fmt.Errorf("%w: redis URL: %v", ErrBadURL, redisurl.Err(raw, err))
 	}
 	q := u.Query()
 	var opts []redis.Option
@@ -118,14 +124,14 @@ func redisClient(raw string) (goredis.UniversalClient, []redis.Option, error) {
 	case "redis", "rediss":
 		o, err := goredis.ParseURL(clean)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: %s: %v", ErrBadURL, redactURL(raw), err)
+			return nil, nil, fmt.Errorf("%w: %s: %v", ErrBadURL, redactURL(raw), redisurl.Err(raw, err))
 		}
 		client = goredis.NewClient(o)
 	case "redis+sentinel", "rediss+sentinel":
 		base := strings.TrimSuffix(scheme, "+sentinel")
 		u, err := url.Parse(base + "://" + rest)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: %s: %v", ErrBadURL, redactURL(raw), err)
+			return nil, nil, fmt.Errorf("%w: %s: %v", ErrBadURL, redactURL(raw), redisurl.Err(raw, err))
 		}
 		hosts := strings.Split(u.Host, ",")
 		u.Host = hosts[0]
@@ -140,7 +146,7 @@ func redisClient(raw string) (goredis.UniversalClient, []redis.Option, error) {
 		u.RawQuery = q.Encode()
 		o, err := goredis.ParseFailoverURL(u.String())
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: %s: %v", ErrBadURL, redactURL(raw), err)
+			return nil, nil, fmt.Errorf("%w: %s: %v", ErrBadURL, redactURL(raw), redisurl.Err(raw, err))
 		}
 		if o.MasterName == "" {
 			return nil, nil, fmt.Errorf("%w: %s: Sentinel needs ?master=NAME", ErrBadURL, redactURL(raw))
@@ -150,7 +156,7 @@ func redisClient(raw string) (goredis.UniversalClient, []redis.Option, error) {
 		base := strings.TrimSuffix(scheme, "+cluster")
 		u, err := url.Parse(base + "://" + rest)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: %s: %v", ErrBadURL, redactURL(raw), err)
+			return nil, nil, fmt.Errorf("%w: %s: %v", ErrBadURL, redactURL(raw), redisurl.Err(raw, err))
 		}
 		hosts := strings.Split(u.Host, ",")
 		u.Host = hosts[0]
@@ -161,7 +167,7 @@ func redisClient(raw string) (goredis.UniversalClient, []redis.Option, error) {
 		u.RawQuery = q.Encode()
 		o, err := goredis.ParseClusterURL(u.String())
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: %s: %v", ErrBadURL, redactURL(raw), err)
+			return nil, nil, fmt.Errorf("%w: %s: %v", ErrBadURL, redactURL(raw), redisurl.Err(raw, err))
 		}
 		client = goredis.NewClusterClient(o)
 	default:
