@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -694,11 +696,60 @@ func (e *Engine) Show(ctx context.Context, id string) ([]byte, error) {
 	}
 	var d struct {
 		MaskedFields []string `json:"maskedFields"`
+		Status       string   `json:"status"`
+		Tasks        []struct {
+			Ref     string `json:"referenceTaskName"`
+			DefName string `json:"taskDefName"`
+			Status  string `json:"status"`
+		} `json:"tasks"`
 	}
 	if err := json.Unmarshal(doc, &d); err != nil {
 		return nil, fmt.Errorf("run %s: damaged document: %w", id, err)
 	}
-	return runsecrets.ViewStored(doc, d.MaskedFields)
+	view, err := runsecrets.ViewStored(doc, d.MaskedFields)
+	if err != nil || !terminalWorkflow(d.Status) {
+		return view, err
+	}
+	// An ended run names its failed tasks (every FAILED or
+	// FAILED_WITH_TERMINAL_ERROR attempt, retried or not), as Conductor
+	// records them when a run completes or is terminated.
+	refs, names := map[string]bool{}, map[string]bool{}
+	for _, t := range d.Tasks {
+		if t.Status == TaskFailed || t.Status == TaskFailedTerminal {
+			refs[t.Ref], names[t.DefName] = true, true
+		}
+	}
+	return appendMembers(view, "failedReferenceTaskNames", sortedKeys(refs), "failedTaskNames", sortedKeys(names)), nil
+}
+
+// appendMembers adds members (name, list of strings pairs) at the end of a
+// JSON object, keeping its bytes and order.
+func appendMembers(obj []byte, kv ...any) []byte {
+	end := bytes.LastIndexByte(obj, '}')
+	if end < 0 {
+		return obj
+	}
+	out := append([]byte(nil), obj[:end]...)
+	empty := len(bytes.TrimSpace(out)) == 1 // "{"
+	for i := 0; i+1 < len(kv); i += 2 {
+		k, _ := json.Marshal(kv[i])
+		v, _ := json.Marshal(kv[i+1])
+		if !empty {
+			out = append(out, ',')
+		}
+		empty = false
+		out = append(append(append(out, k...), ':'), v...)
+	}
+	return append(out, obj[end:]...)
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // List returns run summaries, newest first.

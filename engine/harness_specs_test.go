@@ -409,13 +409,21 @@ func TestConductorOptionalAndPermissiveTasks(t *testing.T) {
 	runSpecCases(t, []specCase{
 		{name: "optional task", file: "simple_workflow_with_optional_task_integration_test.json",
 			input: `{"param1":"p1 value","param2":"p2 value"}`, fails: map[string]int{"task_optional": 2}, wantStatus: engine.StatusCompleted,
-			wantTasks: []string{"task_optional:FAILED", "task_optional:COMPLETED_WITH_ERRORS", "integration_task_2:COMPLETED"}},
+			wantTasks: []string{"task_optional:FAILED", "task_optional:COMPLETED_WITH_ERRORS", "integration_task_2:COMPLETED"},
+			check: func(t *testing.T, _ *engine.Engine, wf runView) {
+				if fmt.Sprint(wf.FailedRefs, wf.FailedNames) != "[t1] [task_optional]" {
+					t.Fatalf("failedReferenceTaskNames %v, failedTaskNames %v", wf.FailedRefs, wf.FailedNames)
+				}
+			}},
 		{name: "permissive task", file: "simple_workflow_with_permissive_task_integration_test.json",
 			input: `{"param1":"p1 value","param2":"p2 value"}`, fails: map[string]int{"task_permissive": 2}, wantStatus: engine.StatusFailed,
 			wantTasks: []string{"task_permissive:FAILED", "task_permissive:FAILED", "integration_task_2:COMPLETED"},
 			check: func(t *testing.T, _ *engine.Engine, wf runView) {
 				if want := "Task " + wf.Tasks[1].TaskID + " failed with status: FAILED and reason: 'NETWORK ERROR'"; wf.Reason != want {
 					t.Fatalf("reason %q, want %q", wf.Reason, want)
+				}
+				if fmt.Sprint(wf.FailedRefs, wf.FailedNames) != "[t1] [task_permissive]" {
+					t.Fatalf("failedReferenceTaskNames %v, failedTaskNames %v", wf.FailedRefs, wf.FailedNames)
 				}
 			}},
 		{name: "permissive optional task", file: "simple_workflow_with_permissive_optional_task_integration_test.json",

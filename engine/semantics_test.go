@@ -29,6 +29,8 @@ type runView struct {
 	Input         map[string]any `json:"input"`
 	Output        map[string]any `json:"output"`
 	Tasks         []taskView     `json:"tasks"`
+	FailedRefs    []string       `json:"failedReferenceTaskNames"`
+	FailedNames   []string       `json:"failedTaskNames"`
 }
 
 type taskView struct {
