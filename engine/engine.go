@@ -459,11 +459,11 @@ func (e *Engine) restartWith(ctx context.Context, id string, fromStart bool, fro
 	if err != nil {
 		return nil, err
 	}
-	fromSeq, fromRef := 0, ""
+	fromSeq, fromRef, fromIn := 0, "", []byte(nil)
 	if fromTaskID != "" {
 		for _, t := range r.tasks {
 			if t.TaskID == fromTaskID {
-				fromSeq, fromRef = t.Seq, t.Ref
+				fromSeq, fromRef, fromIn = t.Seq, t.Ref, t.inMem
 			}
 		}
 		if fromSeq == 0 {
@@ -492,7 +492,7 @@ func (e *Engine) restartWith(ctx context.Context, id string, fromStart bool, fro
 	}
 	r.mu.Unlock()
 	if o != nil {
-		if err := r.applyRerun(o, fromRef); err != nil {
+		if err := r.applyRerun(o, fromRef, fromIn); err != nil {
 			return nil, err
 		}
 	}

@@ -287,7 +287,7 @@ func (r *runState) begin(ctx context.Context, wt *WorkflowTask, ref string, iter
 	raw, transient := []byte("{}"), []byte("{}")
 	var secretErr error
 	inTmpl, defaults := r.e.inputTemplate(wt)
-	if ov := r.replacementInput(ref); ov != nil {
+	if ov := r.replacementInput(ref, inTmpl); ov != nil {
 		// A rerun's taskInput: data given by the caller, resolved from
 		// nothing (a secret reference in it stays text).
 		inTmpl, raw, transient = nil, ov, ov

@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/wfrun/wfrun/interpolate"
+	"github.com/wfrun/wfrun/masking"
 )
 
 // ErrBadRerun: a rerun request that cannot apply (a replacement input that
@@ -61,8 +64,9 @@ func hasJSON(v json.RawMessage) bool {
 }
 
 // applyRerun puts a rerun's replacements in place before the run is stored
-// again; fromRef is the exact ref of the task rerun from.
-func (r *runState) applyRerun(o *RerunOptions, fromRef string) error {
+// again; fromRef is the exact ref of the task rerun from, prevIn its
+// previous input (in-memory form).
+func (r *runState) applyRerun(o *RerunOptions, fromRef string, prevIn []byte) error {
 	if hasJSON(o.WorkflowInput) {
 		// Conductor sets the input as given: no inputTemplate. A child's
 		// sealed input (SUB_WORKFLOW) is replaced with it.
@@ -78,15 +82,39 @@ func (r *runState) applyRerun(o *RerunOptions, fromRef string) error {
 	if o.CorrelationID != "" {
 		r.doc.CorrelationID = o.CorrelationID
 	}
-	if hasJSON(o.TaskInput) && fromRef != "" {
+	switch {
+	case fromRef == "":
+	case hasJSON(o.TaskInput):
 		r.inputOverride = map[string][]byte{fromRef: append([]byte(nil), bytes.TrimSpace(o.TaskInput)...)}
+	case hasJSON(prevIn):
+		// Conductor keeps the rerun task's inputData (the later tasks are
+		// scheduled anew, from their templates): even with a replaced
+		// workflow input, the task runs again with what it had.
+		r.keptInput = map[string][]byte{fromRef: append([]byte(nil), prevIn...)}
 	}
 	return nil
 }
 
-// replacementInput is the rerun's taskInput for ref, if any.
-func (r *runState) replacementInput(ref string) []byte {
+// replacementInput is the rerun's taskInput for ref, if any, else the
+// previous input a rerun keeps for its task, when that can be given again
+// as it was: the template reads no secret (the kept form holds references,
+// never values, and a reference in data must stay text) and nothing in it
+// was masked. Otherwise the input is built from the template again.
+func (r *runState) replacementInput(ref string, tmpl *interpolate.Template) []byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.inputOverride[ref]
+	if ov := r.inputOverride[ref]; ov != nil {
+		return ov
+	}
+	prev := r.keptInput[ref]
+	if prev == nil {
+		return nil
+	}
+	if tmpl != nil && (tmpl.HasSecrets() || bytes.Contains(tmpl.Source(), []byte("_secrets"))) {
+		return nil
+	}
+	if bytes.Contains(prev, []byte(masking.Redacted)) {
+		return nil
+	}
+	return prev
 }

@@ -117,6 +117,7 @@ type runState struct {
 	tasks                          []*taskRecord
 	byRef                          map[string]*taskRecord // exact ref (with __N) → latest attempt
 	inputOverride                  map[string][]byte      // rerun: a task's replacement input, by exact ref (rerun.go)
+	keptInput                      map[string][]byte      // rerun: the rerun task's previous input, by exact ref (rerun.go)
 	latest                         map[string]*taskRecord // ref without __N → latest attempt of any iteration
 	wfDoc                          []byte                 // cached Workflow() document
 	// maskedAt is the masker size when the stored forms were last masked:
