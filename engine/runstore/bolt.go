@@ -417,7 +417,7 @@ func (b *Bolt) Load(ctx context.Context, id string) ([]byte, bool, error) {
 	err := b.view(ctx, func(tx *bolt.Tx) error {
 		r, err := loadRecord(tx, id)
 		if err != nil {
-			return err
+			return fmt.Errorf("run store %s: %w", b.f.path, err)
 		}
 		if r.live {
 			// Assemble copies: nothing of the mmap escapes the transaction.
@@ -455,10 +455,7 @@ func (b *Bolt) List(ctx context.Context, opt ListOptions) ([]Summary, error) {
 		if err := tx.Bucket(bucketIndex).ForEach(func(_, v []byte) error { add(v); return nil }); err != nil {
 			return err
 		}
-		journal, err := journalSummaries(tx)
-		if err != nil {
-			return err
-		}
+		journal := journalSummaries(tx)
 		// One seek per run: to its summary, then past its parts.
 		c := tx.Bucket(bucketParts).Cursor()
 		for k, _ := c.First(); k != nil; {
@@ -578,7 +575,7 @@ func (b *Bolt) Delete(ctx context.Context, id string) error {
 	return b.update(ctx, id, true, 0, func(tx *bolt.Tx) error {
 		r, err := loadRecord(tx, id)
 		if err != nil {
-			return err
+			return fmt.Errorf("run store %s: %w", b.f.path, err)
 		}
 		if r.live || tx.Bucket(bucketLegacy).Get([]byte(id)) != nil {
 			return ErrNotEnded

@@ -200,14 +200,16 @@ func loadRecord(tx *bolt.Tx, id string) (record, error) {
 
 // journalSummaries returns, for every run with journal entries, its
 // summary when the journal leaves it primary (nil when the journal ended
-// or restored it without one), and whether the journal reset its base.
-func journalSummaries(tx *bolt.Tx) (map[string]*record, error) {
+// or restored it without one), and whether the journal reset its base. A
+// damaged entry is passed over, as List passes over a damaged summary: it
+// must not hide the other runs (Load of its run reports it).
+func journalSummaries(tx *bolt.Tx) map[string]*record {
 	out := map[string]*record{}
 	c := tx.Bucket(bucketJournal).Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
+	for _, v := c.First(); v != nil; _, v = c.Next() {
 		kind, eid, body, err := entryHeader(v)
 		if err != nil {
-			return nil, fmt.Errorf("journal entry %x: %w", k, err)
+			continue
 		}
 		r := out[string(eid)]
 		if r == nil {
@@ -215,12 +217,12 @@ func journalSummaries(tx *bolt.Tx) (map[string]*record, error) {
 			out[string(eid)] = r
 		}
 		if err := r.replayEntry(kind, body); err != nil {
-			return nil, fmt.Errorf("journal entry %x: %w", k, err)
+			continue
 		}
 		// Only the summary is kept: drop what List does not need.
 		r.p = parts{summary: r.p.summary}
 	}
-	return out, nil
+	return out
 }
 
 // appendEntry appends an encoded entry; full reports that the journal
