@@ -14,7 +14,7 @@ import (
 	"github.com/wfrun/wfrun/store/seal"
 )
 
-func ring(t *testing.T, prev ...[]byte) (*seal.Keyring, []byte) {
+func ring(t testing.TB, prev ...[]byte) (*seal.Keyring, []byte) {
 	t.Helper()
 	k, err := seal.GenerateKey()
 	if err != nil {
