@@ -220,7 +220,10 @@ func (r *runState) changeLocked(full bool) (*runstore.Change, error) {
 	r.remaskLocked()
 	head := encodeRunHead(&r.doc.runHead)
 	var err error
-	ch := &runstore.Change{Summary: r.summaryLocked(), Head: head}
+	// Head and every task document are encoded afresh and never modified
+	// afterwards (a change of a task drops its encoding: touchLocked), so
+	// they are handed over to the store.
+	ch := &runstore.Change{Summary: r.summaryLocked(), Head: head, HandOver: true}
 	if full || !r.stored {
 		r.changedIn, r.changedVars, r.changedOut = true, true, true
 		for _, t := range r.tasks {

@@ -7,7 +7,8 @@ import (
 )
 
 // Memory is an in-process Store. Parts are copied in and out, so callers
-// may reuse their buffers.
+// may reuse their buffers; only a Change marked HandOver gives its Head
+// and task documents to the store, which then keeps them as they are.
 type Memory struct {
 	mu      sync.Mutex
 	primary map[string]*parts
@@ -46,8 +47,12 @@ func (m *Memory) applyLocked(id string, ch *Change) {
 		p = &parts{tasks: map[int][]byte{}}
 		m.primary[id] = p
 	}
+	keep := clone
+	if ch.HandOver {
+		keep = func(b []byte) []byte { return b[:len(b):len(b)] }
+	}
 	if ch.Head != nil {
-		p.head = clone(ch.Head)
+		p.head = keep(ch.Head)
 	}
 	if ch.Input != nil {
 		p.input = clone(ch.Input)
@@ -59,7 +64,7 @@ func (m *Memory) applyLocked(id string, ch *Change) {
 		p.variables = clone(ch.Variables)
 	}
 	for _, t := range ch.Tasks {
-		p.tasks[t.Seq] = clone(t.Doc)
+		p.tasks[t.Seq] = keep(t.Doc)
 	}
 	for _, seq := range ch.DeleteTasks {
 		delete(p.tasks, seq)

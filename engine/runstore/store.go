@@ -72,6 +72,12 @@ type Change struct {
 	// owner holds the run.
 	Lease    *Lease
 	LeaseTTL time.Duration
+	// HandOver says that Head and the Tasks' Doc slices are handed over:
+	// the caller never modifies their bytes after the call (it encoded
+	// them for this change), so a store that keeps bytes in memory may
+	// keep these slices instead of a copy. Input, Output, Variables and
+	// Definition are copied whatever it says.
+	HandOver bool
 }
 
 // Task is one stored task record: a JSON object, keyed within its run by
