@@ -61,13 +61,7 @@ func newConductorServerWith(t *testing.T, runs runstore.Store, more []engine.Opt
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		hs.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
+	hs := serveTest(t, srv)
 	return &conductorServer{testServer: &testServer{Server: hs, srv: srv, store: st, logs: logs}, runs: runs}
 }
 

@@ -1,12 +1,14 @@
 package server_test
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wfrun/wfrun/engine/server"
 	"github.com/wfrun/wfrun/internal/testkit"
@@ -33,6 +35,20 @@ func newTestServer(t *testing.T, opts ...server.Option) *testServer {
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	return &testServer{Server: hs, srv: srv, store: st, logs: logs}
+}
+
+// serveTest serves srv on a test HTTP server; at cleanup the server is
+// closed, then srv shut down (its runs stop).
+func serveTest(t *testing.T, srv *server.Server) *httptest.Server {
+	t.Helper()
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		hs.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	return hs
 }
 
 // do sends a raw request and returns status, content type and body.

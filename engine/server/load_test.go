@@ -182,6 +182,7 @@ func twoProcesses(t *testing.T, addr string) *conductorServer {
 			t.Fatal(err)
 		}
 		rc := redis.NewClient(&redis.Options{Addr: addr})
+		t.Cleanup(func() { _ = rc.Close(); _ = runs.Close() }) // after the server's shutdown
 		srv, err := server.New(st, server.WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))), server.WithSharedQueue(rc),
 			server.WithConductor(defs, engine.WithRunStore(runs), engine.WithKeyring(ring), engine.WithRegistry(tasks.NewDefaultRegistry()),
 				engine.WithSecrets(func(p engine.Principal, project, environment string) interpolate.SecretSource {
@@ -190,15 +191,7 @@ func twoProcesses(t *testing.T, addr string) *conductorServer {
 		if err != nil {
 			t.Fatal(err)
 		}
-		hs := httptest.NewServer(srv.Handler())
-		t.Cleanup(func() {
-			hs.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = srv.Shutdown(ctx)
-			_ = rc.Close()
-			_ = runs.Close()
-		})
+		hs := serveTest(t, srv)
 		u, _ := url.Parse(hs.URL)
 		backends = append(backends, u)
 	}
