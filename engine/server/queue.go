@@ -51,7 +51,10 @@ type queue struct {
 	// this process's runs stay there for the process that takes them over.
 	shared   *sharedQueue
 	stopping func() bool
-	warn     func(msg string, args ...any) // the server's masked logger
+	// waiting reports whether a task of a run another process executes
+	// still waits for a worker (engine.TaskAttemptWaiting).
+	waiting func(ctx context.Context, runID, taskID string) (bool, error)
+	warn    func(msg string, args ...any) // the server's masked logger
 }
 
 func newQueue() *queue {
@@ -388,11 +391,27 @@ func (q *queue) pollShared(ctx, stop context.Context, deadline <-chan time.Time,
 				q.mu.Unlock()
 				if c.owner == q.shared.self {
 					if d == nil {
-						continue // its attempt ended meanwhile
+						// Its attempt ended meanwhile (its run too, maybe).
+						q.shared.forget(context.WithoutCancel(ctx), c.id, name)
+						continue
 					}
 					_ = d.t.Polled(d.ctx, workerID)
 					out = append(out, d)
 					continue
+				}
+				if q.waiting != nil {
+					// A run terminated, timed out or failed in another
+					// process (or whose owner died) leaves no task for a
+					// worker.
+					live, err := q.waiting(ctx, c.task.Task.RunID, c.id)
+					if err != nil {
+						q.shared.requeue(context.WithoutCancel(ctx), c.id, name)
+						continue
+					}
+					if !live {
+						q.shared.forget(context.WithoutCancel(ctx), c.id, name)
+						continue
+					}
 				}
 				q.shared.tell(context.WithoutCancel(ctx), c.owner, "polled", c.id, workerID)
 				out = append(out, &delivery{id: c.id, t: c.task.Task, scheduled: time.UnixMilli(c.task.Scheduled),

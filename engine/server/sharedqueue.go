@@ -34,7 +34,11 @@ import (
 // them. When the owner dies, the process that takes its run over offers the
 // task again under the same id: a task still pending stays pending (in its
 // place), a task already claimed stays claimed and is IN_PROGRESS in the
-// new owner, so it is not handed out twice.
+// new owner, so it is not handed out twice. A poll that claims a task of
+// another process's run hands it out only while the run store still shows
+// the attempt waiting (engine.TaskAttemptWaiting): the task of a run that
+// was terminated, timed out or failed elsewhere, or whose owner stopped,
+// is removed instead.
 
 const sharedPrefix = "wfrun:{wfrun-queue}:"
 
@@ -170,6 +174,14 @@ func (s *sharedQueue) take(ctx context.Context, name, workerID string, n int, no
 // remove drops task id if this process still owns it.
 func (s *sharedQueue) remove(ctx context.Context, id, name string) {
 	s.drop.Run(ctx, s.c, []string{s.taskKey(id), s.pendingKey(name)}, id, s.self)
+}
+
+// forget drops task id whoever owns it: its attempt no longer waits (its
+// run ended, or the attempt was replaced) — a poll that claimed it hands
+// it to no worker.
+func (s *sharedQueue) forget(ctx context.Context, id, name string) {
+	s.c.Del(ctx, s.taskKey(id))
+	s.c.ZRem(ctx, s.pendingKey(name), id)
 }
 
 // requeue offers a task again (after a worker's callbackAfterSeconds).

@@ -1,0 +1,127 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/engine/server"
+	"github.com/wfrun/wfrun/internal/redistest"
+	"github.com/wfrun/wfrun/internal/testkit"
+	"github.com/wfrun/wfrun/store/memory"
+	"github.com/wfrun/wfrun/store/seal"
+	"github.com/wfrun/wfrun/tasks"
+)
+
+// sharedServers starts serve processes on one Redis (run store and shared
+// task queue) with one keyring, as `wfrun serve --redis` does; stop shuts
+// one down as a process stopping does (its runs' tasks stay in the queue).
+type sharedServers struct {
+	addr, url, defs string
+	ring            *seal.Keyring
+	opts            []engine.Option
+}
+
+func newSharedServers(t *testing.T, opts ...engine.Option) *sharedServers {
+	t.Helper()
+	ring, err := seal.NewKeyring([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := redistest.Start(t)
+	return &sharedServers{addr: addr, url: "redis://" + addr + "/0", defs: t.TempDir(), ring: ring, opts: opts}
+}
+
+func (ss *sharedServers) start(t *testing.T) (*testServer, func()) {
+	t.Helper()
+	runs, err := runstore.OpenRedis(ss.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = runs.Close() })
+	rc := redis.NewClient(&redis.Options{Addr: ss.addr})
+	t.Cleanup(func() { _ = rc.Close() })
+	logs := &testkit.SyncBuffer{}
+	opts := append([]engine.Option{engine.WithRunStore(runs), engine.WithKeyring(ss.ring), engine.WithRegistry(tasks.NewDefaultRegistry())}, ss.opts...)
+	srv, err := server.New(memory.New(), server.WithLogger(slog.New(slog.NewJSONHandler(logs, nil))), server.WithSharedQueue(rc),
+		server.WithConductor(ss.defs, opts...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		hs.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}
+	t.Cleanup(stop)
+	return &testServer{Server: hs, srv: srv, logs: logs}, stop
+}
+
+// queuedTasks counts the tasks the shared queue holds in Redis.
+func (ss *sharedServers) queuedTasks(t *testing.T) int {
+	t.Helper()
+	rc := redis.NewClient(&redis.Options{Addr: ss.addr})
+	defer rc.Close()
+	keys, err := rc.Keys(context.Background(), "wfrun:{wfrun-queue}:task:*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(keys)
+}
+
+// TestSharedQueueDropsTasksOfEndedRuns: a task waiting in the shared queue
+// is handed to no worker once its run ended elsewhere — terminated through
+// another process while its owner runs, or after its owner stopped (the
+// entry it left for a takeover) — and the entry is removed.
+func TestSharedQueueDropsTasksOfEndedRuns(t *testing.T) {
+	ss := newSharedServers(t)
+	a, stopA := ss.start(t)
+	b, _ := ss.start(t)
+	if st, _, body := a.do(t, "POST", "/api/metadata/workflow", simpleDef); st != 200 {
+		t.Fatalf("register: %d %s", st, body)
+	}
+	_, _, running := a.do(t, "POST", "/api/workflow/one_simple", `{"k":"owner runs"}`)
+	_, _, orphan := a.do(t, "POST", "/api/workflow/one_simple", `{"k":"owner stopped"}`)
+	for _, id := range []string{running, orphan} {
+		waitView(t, b, id, `"status":"SCHEDULED"`)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ss.queuedTasks(t) < 2; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the tasks were never offered")
+		}
+	}
+	if st, _, body := b.do(t, "DELETE", "/api/workflow/"+running+"?reason=stop", ""); st != 200 {
+		t.Fatalf("terminate through B: %d %s", st, body)
+	}
+	stopA()
+	if st, _, body := b.do(t, "DELETE", "/api/workflow/"+orphan+"?reason=stop", ""); st != 200 {
+		t.Fatalf("terminate of the stopped process's run: %d %s", st, body)
+	}
+	for _, id := range []string{running, orphan} {
+		waitView(t, b, id, `"status":"TERMINATED"`)
+	}
+	for range 3 {
+		_, _, body := b.do(t, "GET", "/api/tasks/poll/batch/slow_task?workerid=w&count=5&timeout=300", "")
+		var got []map[string]any
+		if err := json.Unmarshal([]byte(body), &got); err != nil || len(got) != 0 {
+			t.Fatalf("a worker got a task of an ended run: %s", body)
+		}
+	}
+	if n := ss.queuedTasks(t); n != 0 {
+		t.Fatalf("%d tasks of ended runs left in the shared queue", n)
+	}
+}
