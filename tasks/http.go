@@ -102,23 +102,25 @@ var httpInputKeys = [...]string{
 	"evaluatorType", "pollingInterval", "pollingStrategy", "maxPollCount",
 }
 
-// parseHTTPInput decodes the task input and, when http_request is given,
-// the nested request. Fields of the nested object take precedence, and
-// the HTTP_POLL fields are also looked up at the top level, because
-// definitions put them in either place.
-func parseHTTPInput(raw json.RawMessage) (*httpInput, error) {
-	var top httpInput
+// parseHTTPInput decodes the task input into in and, when http_request is
+// given, the nested request. Fields of the nested object take precedence,
+// and the HTTP_POLL fields are also looked up at the top level, because
+// definitions put them in either place. The caller's in (usually on its
+// stack) is filled, so a call allocates no request object.
+func parseHTTPInput(raw json.RawMessage, in *httpInput) error {
+	*in = httpInput{}
 	if len(raw) > 0 {
-		if err := decodeHTTPInput(raw, &top); err != nil {
-			return nil, fmt.Errorf("input is not a valid HTTP request object: %v", err)
+		if err := decodeHTTPInput(raw, in); err != nil {
+			return fmt.Errorf("input is not a valid HTTP request object: %v", err)
 		}
 	}
-	if rawNull(top.HTTPRequest) {
-		return &top, nil
+	if rawNull(in.HTTPRequest) {
+		return nil
 	}
-	var in httpInput
-	if err := decodeHTTPInput(top.HTTPRequest, &in); err != nil {
-		return nil, fmt.Errorf("http_request is not a valid HTTP request object: %v", err)
+	top := *in
+	*in = httpInput{}
+	if err := decodeHTTPInput(top.HTTPRequest, in); err != nil {
+		return fmt.Errorf("http_request is not a valid HTTP request object: %v", err)
 	}
 	if rawNull(in.TerminationCondition) {
 		in.TerminationCondition = top.TerminationCondition
@@ -141,7 +143,7 @@ func parseHTTPInput(raw json.RawMessage) (*httpInput, error) {
 	if rawNull(in.FollowRedirects) {
 		in.FollowRedirects = top.FollowRedirects
 	}
-	return &in, nil
+	return nil
 }
 
 // decodeHTTPInput fills in from one request object. The common input — an
@@ -259,11 +261,11 @@ func setPlainString(dst *string, v gjson.Result) bool {
 
 // Execute performs one HTTP call.
 func (t *HTTPTask) Execute(ctx context.Context, req *Request) Result {
-	in, err := parseHTTPInput(req.Input)
-	if err != nil {
+	var in httpInput
+	if err := parseHTTPInput(req.Input, &in); err != nil {
 		return Result{Status: FailedTerminal, Reason: mask(req.Services, err.Error())}
 	}
-	out, res := t.call(ctx, req.Services, in)
+	out, res := t.call(ctx, req.Services, &in)
 	if res.Status == "" {
 		res.Status = Completed
 	}

@@ -137,11 +137,11 @@ func (c *pollConfig) wait(n int) time.Duration {
 // fails or ctx ends.
 func (t *HTTPPollTask) Execute(ctx context.Context, req *Request) Result {
 	svc := req.Services
-	in, err := parseHTTPInput(req.Input)
-	if err != nil {
+	var in httpInput
+	if err := parseHTTPInput(req.Input, &in); err != nil {
 		return Result{Status: FailedTerminal, Reason: mask(svc, err.Error())}
 	}
-	cfg, err := t.config(in)
+	cfg, err := t.config(&in)
 	if err != nil {
 		return failure(FailedTerminal, mask(svc, err.Error()))
 	}
@@ -152,7 +152,7 @@ func (t *HTTPPollTask) Execute(ctx context.Context, req *Request) Result {
 		return Result{Status: FailedTerminal, Reason: mask(svc, err.Error())}
 	}
 	for n := 1; ; n++ {
-		out, res := t.http.call(ctx, svc, in)
+		out, res := t.http.call(ctx, svc, &in)
 		if res.Status != Completed {
 			res.Output = withPollCount(out, n)
 			return res
