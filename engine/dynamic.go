@@ -95,10 +95,15 @@ func (r *runState) dynamicTaskList(wt *WorkflowTask, rec *taskRecord, in map[str
 		for k, v := range params {
 			merged[k] = v
 		}
-		if ti, ok := inputs[ref].(map[string]any); ok {
+		switch ti := inputs[ref].(type) {
+		case map[string]any:
 			for k, v := range ti {
 				merged[k] = v
 			}
+		case nil:
+		default:
+			// ForkJoinDynamicTaskMapper casts each task's input to a Map.
+			return nil, fmt.Errorf("Tasks could not be dynamically forked due to invalid input: the input of %q is %s, not a map", ref, jsonKindOf(json.RawMessage(jsonText(ti))))
 		}
 		c["inputParameters"] = merged
 		out = append(out, c)

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -281,8 +282,9 @@ func (r *runState) join(wt *WorkflowTask, rec *taskRecord) tasks.Result {
 		if t == nil {
 			t = r.latest[ref]
 		}
-		if t != nil {
-			out[ref] = orEmpty(t.outMem)
+		// Join adds a task's output only when it has one.
+		if t != nil && len(bytes.TrimSpace(t.outMem)) > 0 && !emptyObject(t.outMem) {
+			out[ref] = t.outMem
 		}
 	}
 	r.mu.Unlock()
@@ -313,4 +315,13 @@ func forkOutcome(ctx context.Context, errs []error) error {
 		return nil
 	}
 	return first
+}
+
+// emptyObject: b is the JSON object {} (whitespace aside).
+func emptyObject(b []byte) bool {
+	b = bytes.TrimSpace(b)
+	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
+		return false
+	}
+	return len(bytes.TrimSpace(b[1:len(b)-1])) == 0
 }

@@ -514,3 +514,31 @@ func TestConductorSimpleWorkflowSpec(t *testing.T) {
 			}},
 	})
 }
+
+// DynamicForkJoinSpec "Test dynamic fork join empty output" (the JOIN's
+// output has no member for a forked task whose output is empty) and "...
+// fail when task input is invalid" (a forked task's input that is not a map
+// fails the run; no forked task runs).
+func TestConductorDynamicForkJoinSpecInputs(t *testing.T) {
+	runSpecCases(t, []specCase{
+		{name: "empty output", file: "dynamic_fork_join_integration_test.json",
+			outputs: map[string]string{"integration_task_1": dynamicTasksOutput}, wantStatus: engine.StatusCompleted,
+			wantTasks: []string{"integration_task_1:COMPLETED", "FORK:COMPLETED", "integration_task_2:COMPLETED", "integration_task_3:COMPLETED",
+				"JOIN:COMPLETED", "integration_task_4:COMPLETED"},
+			check: func(t *testing.T, e *engine.Engine, wf runView) {
+				joinOnIs("dynamicfanouttask_join", "xdt1", "xdt2")(t, e, wf)
+				if len(wf.Tasks[4].Output) != 0 {
+					t.Fatalf("join output %v", wf.Tasks[4].Output)
+				}
+			}},
+		{name: "task input is invalid", file: "dynamic_fork_join_integration_test.json",
+			outputs: map[string]string{"integration_task_1": `{"dynamicTasks":[{"name":"integration_task_2","taskReferenceName":"xdt1"},{"name":"integration_task_3","taskReferenceName":"xdt2"}],
+			  "dynamicTasksInput":{"xdt1":"v1","xdt2":"v2"}}`},
+			wantStatus: engine.StatusFailed, wantTasks: []string{"integration_task_1:COMPLETED", "FORK:FAILED_WITH_TERMINAL_ERROR"},
+			check: func(t *testing.T, _ *engine.Engine, wf runView) {
+				if !strings.Contains(wf.Reason, "Tasks could not be dynamically forked due to invalid input") {
+					t.Fatalf("reason %q", wf.Reason)
+				}
+			}},
+	})
+}
