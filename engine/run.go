@@ -182,10 +182,16 @@ func defHash(raw []byte) string {
 
 // summary is what List shows.
 func (r *runState) summaryLocked() runstore.Summary {
-	return runstore.Summary{
+	s := runstore.Summary{
 		ID: r.id, WorkflowType: r.doc.WorkflowType, Version: r.doc.Version, Status: r.doc.Status,
 		CreateTime: r.doc.CreateTime, UpdateTime: r.doc.UpdateTime, ParentID: r.doc.ParentWorkflowID,
+		Correlated: true,
 	}
+	if c := r.doc.CorrelationID; c != "" {
+		// As Show displays it: a search answers from summaries.
+		s.CorrelationID = r.sec.Text(c)
+	}
+	return s
 }
 
 // remaskLocked re-masks the stored forms when values were registered since

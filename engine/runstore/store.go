@@ -33,6 +33,11 @@ type Summary struct {
 	UpdateTime   int64  `json:"updateTime"`
 	ParentID     string `json:"parentWorkflowId,omitempty"`
 	Archived     bool   `json:"archived"`
+	// CorrelationID is the run's correlation id as a client is shown it
+	// (masked), when Correlated: summaries written before it was recorded
+	// do not say (read the run then).
+	CorrelationID string `json:"correlationId,omitempty"`
+	Correlated    bool   `json:"correlated,omitempty"`
 	// Lease is the run's lease as List found it (nil: none). It is not
 	// stored in the index: List reads it beside the summaries.
 	Lease *Lease `json:"lease,omitempty"`

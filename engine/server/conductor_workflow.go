@@ -230,8 +230,12 @@ func (s *Server) searchWorkflows(w http.ResponseWriter, r *http.Request, _ store
 			return key(all[i]) > key(all[j])
 		})
 	}
-	correlation := func(id string) string {
-		view, err := s.conductor.eng.Show(r.Context(), id)
+	correlation := func(sum runstore.Summary) string {
+		if sum.Correlated {
+			return sum.CorrelationID
+		}
+		// A summary written before summaries said: from the run.
+		view, err := s.conductor.eng.Show(r.Context(), sum.ID)
 		if err != nil {
 			return ""
 		}
@@ -272,7 +276,7 @@ func (s *Server) searchWorkflows(w http.ResponseWriter, r *http.Request, _ store
 				return sum.ParentID
 			case "correlationId":
 				if !haveCorr {
-					corr, haveCorr = correlation(sum.ID), true
+					corr, haveCorr = correlation(sum), true
 				}
 				return corr
 			}
