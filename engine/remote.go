@@ -232,11 +232,21 @@ func (a *remoteAttempt) poke() {
 // timeoutSeconds and responseTimeoutSeconds clocks start. Call it for every
 // poll that hands the task out.
 func (t RemoteTask) Polled(ctx context.Context, workerID string) error {
+	return t.PolledAt(ctx, workerID, time.Time{})
+}
+
+// PolledAt is Polled for a poll made at a known earlier time (another
+// process's claim, learnt late): the clocks run from at, never from later
+// than now, and a later poll or update already seen is kept.
+func (t RemoteTask) PolledAt(ctx context.Context, workerID string, at time.Time) error {
 	a := t.att
 	if a == nil {
 		return nil
 	}
 	now := a.r.e.now()
+	if at.IsZero() || at.After(now) {
+		at = now
+	}
 	// Under a.mu, so the attempt cannot end (and its record change)
 	// between the check and the transition.
 	a.mu.Lock()
@@ -246,9 +256,12 @@ func (t RemoteTask) Polled(ctx context.Context, workerID string) error {
 	}
 	first := a.started.IsZero()
 	if first {
-		a.started = now
+		a.started = at
 	}
-	a.updated, a.polled = now, true
+	if at.After(a.updated) || !a.polled {
+		a.updated = at
+	}
+	a.polled = true
 	a.poke()
 	if first {
 		a.r.mu.Lock()

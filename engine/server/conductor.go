@@ -83,6 +83,7 @@ func (s *Server) initConductor() error {
 			c.cancel()
 			return err
 		}
+		go c.queue.watchClaims(c.ctx)
 	}
 	c.polls, c.stopPolls = context.WithCancel(c.ctx)
 	s.conductor = c

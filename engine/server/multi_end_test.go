@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,5 +124,40 @@ func TestSharedQueueDropsTasksOfEndedRuns(t *testing.T) {
 	}
 	if n := ss.queuedTasks(t); n != 0 {
 		t.Fatalf("%d tasks of ended runs left in the shared queue", n)
+	}
+}
+
+// TestLostPolledNotice: the "polled" notice of a claim made on B never
+// reaches A, which executes the run. A learns of the claim from Redis at
+// its next look, marks the task IN_PROGRESS from the claim's time and its
+// response timeout fires: the worker that took the task and died does not
+// hold the run for ever.
+func TestLostPolledNotice(t *testing.T) {
+	mc := engine.NewManualClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	ss := newSharedServers(t, engine.WithClock(mc))
+	a, _ := ss.start(t)
+	b, _ := ss.start(t)
+	server.SetClaimCheck(a.srv, 50*time.Millisecond)
+	server.LoseNotices(b.srv, time.Hour)
+	if st, _, body := a.do(t, "POST", "/api/metadata/taskdefs", `[{"name":"slow_task","responseTimeoutSeconds":10,"timeoutSeconds":0,"retryCount":0}]`); st != 200 {
+		t.Fatalf("task definition: %d %s", st, body)
+	}
+	if st, _, body := a.do(t, "POST", "/api/metadata/workflow", simpleDef); st != 200 {
+		t.Fatalf("register: %d %s", st, body)
+	}
+	_, _, id := a.do(t, "POST", "/api/workflow/one_simple", `{"k":"v"}`)
+	var got []map[string]any
+	for deadline := time.Now().Add(10 * time.Second); len(got) == 0 && time.Now().Before(deadline); {
+		_, _, body := b.do(t, "GET", "/api/tasks/poll/batch/slow_task?workerid=gone&count=1&timeout=300", "")
+		_ = json.Unmarshal([]byte(body), &got)
+	}
+	if len(got) != 1 || got[0]["workflowInstanceId"] != id {
+		t.Fatalf("poll on B: %v", got)
+	}
+	waitView(t, b, id, `"status":"IN_PROGRESS"`)
+	mc.Advance(11 * time.Second)
+	view := waitView(t, b, id, `"status":"TIMED_OUT"`)
+	if !strings.Contains(view, "responseTimeout: 10 exceeded") {
+		t.Fatalf("run after the response timeout: %s", view)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wfrun/wfrun/engine"
@@ -54,7 +55,9 @@ type queue struct {
 	// waiting reports whether a task of a run another process executes
 	// still waits for a worker (engine.TaskAttemptWaiting).
 	waiting func(ctx context.Context, runID, taskID string) (bool, error)
-	warn    func(msg string, args ...any) // the server's masked logger
+	// claimCheck: how often watchClaims looks (ns; 0: defaultClaimCheck).
+	claimCheck atomic.Int64
+	warn       func(msg string, args ...any) // the server's masked logger
 }
 
 func newQueue() *queue {
@@ -467,6 +470,62 @@ func (q *queue) told(kind, id, arg string) {
 		if d != nil {
 			d.t.Nudge()
 		}
+	}
+}
+
+// defaultClaimCheck is how often a process looks in the shared queue for
+// claims of its tasks it was not told of.
+const defaultClaimCheck = time.Second
+
+// watchClaims learns of the polls of this process's tasks from the claims
+// recorded in Redis, every claimCheck until ctx ends: a "polled" notice
+// lost on pub/sub (a reconnection) would otherwise leave a claimed task
+// SCHEDULED here, its response timeout never started, and a worker that
+// died with it would hold the run for ever.
+func (q *queue) watchClaims(ctx context.Context) {
+	for {
+		every := time.Duration(q.claimCheck.Load())
+		if every <= 0 {
+			every = defaultClaimCheck
+		}
+		t := time.NewTimer(every)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		q.checkClaims(ctx)
+	}
+}
+
+// checkClaims applies each recorded claim of a live task of this process
+// that is newer than the last poll it applied (at the claim's time).
+func (q *queue) checkClaims(ctx context.Context) {
+	q.mu.Lock()
+	ids := make([]string, 0, len(q.byID))
+	for id := range q.byID {
+		ids = append(ids, id)
+	}
+	q.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	found, err := q.shared.claims(ctx, ids)
+	if err != nil {
+		return // Redis is away: looked at again next time
+	}
+	for id, c := range found {
+		q.mu.Lock()
+		d := q.byID[id]
+		if d == nil || (!d.polled.IsZero() && !c.at.After(d.polled)) {
+			q.mu.Unlock()
+			continue
+		}
+		d.polled, d.workerID = c.at, c.worker
+		d.pollCount++
+		q.mu.Unlock()
+		_ = d.t.PolledAt(d.ctx, c.worker, c.at)
 	}
 }
 

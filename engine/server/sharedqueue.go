@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -29,7 +30,9 @@ import (
 // The owner keeps executing the run: the process that handed the task out
 // tells it over Redis pub/sub that the task was polled (the owner marks it
 // IN_PROGRESS and starts its clocks) or that the worker reported
-// IN_PROGRESS; final answers travel durably through the run store
+// IN_PROGRESS. The claim itself (worker, time) stays in the task's hash,
+// and the owner looks there every second (watchClaims), so a notice lost
+// on pub/sub delays the clocks' start by a second, never for ever; final answers travel durably through the run store
 // (engine.CompleteTaskAttempt: for that attempt only), as they did before, where the owner's runner takes
 // them. When the owner dies, the process that takes its run over offers the
 // task again under the same id: a task still pending stays pending (in its
@@ -50,13 +53,16 @@ const sharedPrefix = "wfrun:{wfrun-queue}:"
 func WithSharedQueue(c redis.UniversalClient) Option { return func(s *Server) { s.shared = c } }
 
 type sharedQueue struct {
-	c     redis.UniversalClient
-	self  string // this process's owner id
-	ring  *seal.Keyring
-	offer *redis.Script
-	claim *redis.Script
-	drop  *redis.Script
-	back  *redis.Script
+	c    redis.UniversalClient
+	self string // this process's owner id
+	// dropPolled (tests): "polled" notices are not sent, as when pub/sub
+	// loses them.
+	dropPolled atomic.Bool
+	ring       *seal.Keyring
+	offer      *redis.Script
+	claim      *redis.Script
+	drop       *redis.Script
+	back       *redis.Script
 }
 
 func newSharedQueue(c redis.UniversalClient, ring *seal.Keyring) *sharedQueue {
@@ -184,6 +190,37 @@ func (s *sharedQueue) forget(ctx context.Context, id, name string) {
 	s.c.ZRem(ctx, s.pendingKey(name), id)
 }
 
+// claim is a poll of a task recorded in Redis.
+type claim struct {
+	worker string
+	at     time.Time
+}
+
+// claims returns the recorded claims of the tasks ids (claimed now).
+func (s *sharedQueue) claims(ctx context.Context, ids []string) (map[string]claim, error) {
+	pipe := s.c.Pipeline()
+	cmds := make([]*redis.SliceCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.HMGet(ctx, s.taskKey(id), "state", "worker", "claimedAt")
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	out := map[string]claim{}
+	for i, cmd := range cmds {
+		v, err := cmd.Result()
+		if err != nil || len(v) != 3 || v[0] != "claimed" {
+			continue
+		}
+		worker, _ := v[1].(string)
+		at, _ := v[2].(string)
+		if ms := atoiOr(at, 0); ms > 0 {
+			out[ids[i]] = claim{worker: worker, at: time.UnixMilli(ms)}
+		}
+	}
+	return out, nil
+}
+
 // requeue offers a task again (after a worker's callbackAfterSeconds).
 func (s *sharedQueue) requeue(ctx context.Context, id, name string) {
 	if n, err := s.back.Run(ctx, s.c, []string{s.taskKey(id), s.pendingKey(name), s.seqKey()}, id).Int(); err == nil && n == 1 {
@@ -203,6 +240,9 @@ func (s *sharedQueue) ownerOf(ctx context.Context, id string) (string, error) {
 // Messages to a task's owner: "polled <id> <worker>", "progress <id>
 // <seconds>", "answered <id> -".
 func (s *sharedQueue) tell(ctx context.Context, owner string, parts ...string) bool {
+	if len(parts) > 0 && parts[0] == "polled" && s.dropPolled.Load() {
+		return false
+	}
 	n, err := s.c.Publish(ctx, s.ownerChannel(owner), strings.Join(parts, " ")).Result()
 	return err == nil && n > 0
 }

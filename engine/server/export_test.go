@@ -1,0 +1,13 @@
+package server
+
+import "time"
+
+// LoseNotices makes s send no "polled" notices over pub/sub (as when they
+// are lost) and look for claims of its own tasks every claimCheck.
+func LoseNotices(s *Server, claimCheck time.Duration) {
+	s.conductor.queue.shared.dropPolled.Store(true)
+	s.conductor.queue.claimCheck.Store(int64(claimCheck))
+}
+
+// SetClaimCheck sets how often s looks for claims of its tasks.
+func SetClaimCheck(s *Server, every time.Duration) { s.conductor.queue.claimCheck.Store(int64(every)) }
