@@ -26,9 +26,10 @@ type scheduledHook struct{}
 
 // notifyScheduled tells the enclosing fork that its branch has scheduled a
 // task of type typ. An operator whose mapper schedules its first inner task
-// with it (SWITCH, DECISION, a fork, DO_WHILE) does not count: Conductor's
-// decider records that inner task in the same pass, before the next
-// branch's. A nested fork tells once its own branches and JOIN are
+// with it (SWITCH, DECISION, a fork) does not count: Conductor's decider
+// records that inner task in the same pass, before the next branch's.
+// DO_WHILE's mapper schedules the loop task alone; the decider then
+// executes it, which schedules its first iteration in the next pass. A nested fork tells once its own branches and JOIN are
 // recorded. typ "" always counts.
 func notifyScheduled(ctx context.Context, typ string) {
 	if mappedWithFirstTask[typ] {
@@ -45,12 +46,13 @@ func notifyScheduled(ctx context.Context, typ string) {
 // any other task waits for a worker, a timer or a child run.
 var executedByDecider = map[string]bool{
 	"INLINE": true, TypeLambda: true, "JSON_JQ_TRANSFORM": true, TypeSetVariable: true, TypeTerminate: true,
+	TypeDoWhile: true,
 }
 
 // mappedWithFirstTask are the operators Conductor's task mappers schedule
 // together with their first inner task.
 var mappedWithFirstTask = map[string]bool{
-	TypeSwitch: true, TypeDecision: true, TypeForkJoin: true, TypeForkJoinDynamic: true, TypeDoWhile: true,
+	TypeSwitch: true, TypeDecision: true, TypeForkJoin: true, TypeForkJoinDynamic: true,
 }
 
 // execFork starts the branches and returns once the JOIN that follows (join,
@@ -271,7 +273,8 @@ func (r *runState) joined(joinOn []string, hasJoin bool, suffix string) bool {
 }
 
 // join completes a JOIN: its output maps each joined ref to that task's
-// output.
+// output. Inside a loop the key carries the iteration's __N suffix, as
+// Conductor's Join names the task of that iteration it waited for.
 func (r *runState) join(wt *WorkflowTask, rec *taskRecord) tasks.Result {
 	suffix := strings.TrimPrefix(rec.Ref, wt.TaskReferenceName)
 	joinOn := r.joinList(wt, rec.Ref)
@@ -284,7 +287,7 @@ func (r *runState) join(wt *WorkflowTask, rec *taskRecord) tasks.Result {
 		}
 		// Join adds a task's output only when it has one.
 		if t != nil && len(bytes.TrimSpace(t.outMem)) > 0 && !emptyObject(t.outMem) {
-			out[ref] = t.outMem
+			out[ref+suffix] = t.outMem
 		}
 	}
 	r.mu.Unlock()
