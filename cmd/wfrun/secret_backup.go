@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -86,7 +87,7 @@ is recorded in the audit trail. FILE is not replaced unless --force.`,
 				}
 				return err
 			}
-			if err := writeFileAtomic(path, data); err != nil {
+			if err := writeFileAtomic(path, data, force); err != nil {
 				return fmt.Errorf("export: %w", err)
 			}
 			list := make([]exportedSecret, 0, len(secrets))
@@ -238,7 +239,10 @@ func promptHidden(cmd *cobra.Command, fd int, prompt string) ([]byte, error) {
 
 // writeFileAtomic writes data to path (0600) through a temporary file in
 // the same directory, so a failure never leaves a partial file at path.
-func writeFileAtomic(path string, data []byte) error {
+// Without replace a file at path is never replaced, even one created after
+// the caller looked: the temporary file is linked into place, which fails
+// when the name is taken.
+func writeFileAtomic(path string, data []byte, replace bool) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
@@ -258,6 +262,29 @@ func writeFileAtomic(path string, data []byte) error {
 	}
 	if err := tmp.Close(); err != nil {
 		return err
+	}
+	if !replace {
+		err := os.Link(tmp.Name(), path)
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%s exists; choose another file or pass --force to replace it", path)
+		}
+		if err == nil {
+			return nil
+		}
+		// No hard links here: claim the name, then put the file there.
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%s exists; choose another file or pass --force to replace it", path)
+		}
+		if err != nil {
+			return err
+		}
+		_ = f.Close()
+		if err := os.Rename(tmp.Name(), path); err != nil {
+			_ = os.Remove(path)
+			return err
+		}
+		return nil
 	}
 	return os.Rename(tmp.Name(), path)
 }
