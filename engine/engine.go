@@ -492,7 +492,7 @@ func (e *Engine) restartWith(ctx context.Context, id string, fromStart bool, fro
 	}
 	r.mu.Unlock()
 	if o != nil {
-		if err := r.applyRerun(o, fromRef, fromIn); err != nil {
+		if err := r.applyRerun(o, fromRef, fromTaskID, fromIn); err != nil {
 			return nil, err
 		}
 	}

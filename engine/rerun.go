@@ -66,7 +66,7 @@ func hasJSON(v json.RawMessage) bool {
 // applyRerun puts a rerun's replacements in place before the run is stored
 // again; fromRef is the exact ref of the task rerun from, prevIn its
 // previous input (in-memory form).
-func (r *runState) applyRerun(o *RerunOptions, fromRef string, prevIn []byte) error {
+func (r *runState) applyRerun(o *RerunOptions, fromRef, fromID string, prevIn []byte) error {
 	if hasJSON(o.WorkflowInput) {
 		// Conductor sets the input as given: no inputTemplate. A child's
 		// sealed input (SUB_WORKFLOW) is replaced with it.
@@ -82,6 +82,10 @@ func (r *runState) applyRerun(o *RerunOptions, fromRef string, prevIn []byte) er
 	if o.CorrelationID != "" {
 		r.doc.CorrelationID = o.CorrelationID
 	}
+	if fromRef != "" && fromID != "" {
+		// Conductor reschedules the rerun task itself: same task id.
+		r.keptID = map[string]string{fromRef: fromID}
+	}
 	switch {
 	case fromRef == "":
 	case hasJSON(o.TaskInput):
@@ -93,6 +97,13 @@ func (r *runState) applyRerun(o *RerunOptions, fromRef string, prevIn []byte) er
 		r.keptInput = map[string][]byte{fromRef: append([]byte(nil), prevIn...)}
 	}
 	return nil
+}
+
+// takeKeptIDLocked returns (once) the id a rerun keeps for the task ref.
+func (r *runState) takeKeptIDLocked(ref string) string {
+	id := r.keptID[ref]
+	delete(r.keptID, ref)
+	return id
 }
 
 // replacementInput is the rerun's taskInput for ref, if any, else the

@@ -10,7 +10,7 @@ import (
 )
 
 // TestRerunKeepsTheTaskInput: as Conductor's rerunWF, the task rerun from
-// keeps its previous inputData when no taskInput is given — even when the
+// keeps its task id and its previous inputData when no taskInput is given — even when the
 // rerun replaces the run's input or a SET_VARIABLE after it changed what
 // its template reads — while the tasks after it are scheduled anew from
 // their templates (they read the replaced input).
@@ -64,6 +64,12 @@ func TestRerunKeepsTheTaskInput(t *testing.T) {
 			if err != nil || r.Status != engine.StatusCompleted {
 				t.Fatalf("rerun: %v %+v", err, r)
 			}
+			after := viewRun(t, e, res.RunID)
+			for i, tk := range after.Tasks {
+				if (tk.Ref == tc.from) != (tk.TaskID == tc.opts.FromTaskID) || (tk.Ref != tc.from && tk.TaskID == wf.Tasks[i].TaskID && tk.Seq >= seqOf(wf, tc.from)) {
+					t.Errorf("task %s has id %s (rerun from %s): the rerun task keeps its id, the later ones get new ones", tk.Ref, tk.TaskID, tc.opts.FromTaskID)
+				}
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if len(seen) != len(tc.want) {
@@ -76,4 +82,14 @@ func TestRerunKeepsTheTaskInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// seqOf is the seq of the task ref in wf.
+func seqOf(wf runView, ref string) int {
+	for _, tk := range wf.Tasks {
+		if tk.Ref == ref {
+			return tk.Seq
+		}
+	}
+	return 0
 }

@@ -118,6 +118,7 @@ type runState struct {
 	byRef                          map[string]*taskRecord // exact ref (with __N) → latest attempt
 	inputOverride                  map[string][]byte      // rerun: a task's replacement input, by exact ref (rerun.go)
 	keptInput                      map[string][]byte      // rerun: the rerun task's previous input, by exact ref (rerun.go)
+	keptID                         map[string]string      // rerun: the rerun task's id, by exact ref, until it is scheduled again
 	latest                         map[string]*taskRecord // ref without __N → latest attempt of any iteration
 	wfDoc                          []byte                 // cached Workflow() document
 	// maskedAt is the masker size when the stored forms were last masked:
@@ -295,7 +296,12 @@ func (r *runState) addTaskLocked(t *taskRecord) {
 	r.doc.NextSeq++
 	t.Seq = r.doc.NextSeq
 	if t.TaskID == "" {
-		t.TaskID = newID()
+		if r.keptID != nil {
+			t.TaskID = r.takeKeptIDLocked(t.Ref) // rerun.go
+		}
+		if t.TaskID == "" {
+			t.TaskID = newID()
+		}
 	}
 	t.BaseRef = baseRef(t.Ref)
 	r.tasks = append(r.tasks, t)

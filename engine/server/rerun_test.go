@@ -82,7 +82,10 @@ func TestConductorRerunWithReplacementInput(t *testing.T) {
 		t.Fatalf("rerun task's input: %s, want exactly the taskInput", b)
 	}
 	d = ended()
-	if len(d.Tasks) != 2 || d.Tasks[0].Output["r"] != "f1" || d.Output["second"] != "s2" || d.Output["seen"] != "replaced" {
+	if len(d.Tasks) != 2 || d.Tasks[1].TaskID != second {
+		t.Fatalf("the rerun task's id: %+v, want %s kept (Conductor)", d.Tasks, second)
+	}
+	if d.Tasks[0].Output["r"] != "f1" || d.Output["second"] != "s2" || d.Output["seen"] != "replaced" {
 		t.Fatalf("after the rerun from the second task: %+v", d)
 	}
 	w, _, err := wc.GetExecutionStatus(ctx, id, &client.WorkflowResourceApiGetExecutionStatusOpts{IncludeTasks: optional.NewBool(false)})
