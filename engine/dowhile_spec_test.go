@@ -1,7 +1,12 @@
 package engine_test
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/wfrun/wfrun/engine"
@@ -14,23 +19,12 @@ func refsAndIterations(want ...string) func(*testing.T, *engine.Engine, runView)
 		t.Helper()
 		var got []string
 		for _, tk := range wf.Tasks {
-			got = append(got, tk.Ref+"@"+itoa(tk.Iteration))
+			got = append(got, tk.Ref+"@"+strconv.Itoa(tk.Iteration))
 		}
 		if strings.Join(got, " ") != strings.Join(want, " ") {
 			t.Fatalf("refs %v, want %v", got, want)
 		}
 	}
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b []byte
-	for ; n > 0; n /= 10 {
-		b = append([]byte{byte('0' + n%10)}, b...)
-	}
-	return string(b)
 }
 
 func allChecks(checks ...func(*testing.T, *engine.Engine, runView)) func(*testing.T, *engine.Engine, runView) {
@@ -46,7 +40,36 @@ func allChecks(checks ...func(*testing.T, *engine.Engine, runView)) func(*testin
 // its definitions unmodified: statuses, the task list, the __N reference
 // suffixes and each record's iteration (0 outside a loop).
 func TestConductorDoWhileSpec(t *testing.T) {
+	zero, one := 0, 1
+	loopOnce := []string{"DO_WHILE:COMPLETED", "integration_task_0:FAILED", "integration_task_0:COMPLETED", "FORK:COMPLETED",
+		"integration_task_1:COMPLETED", "integration_task_2:COMPLETED", "JOIN:COMPLETED"}
 	runSpecCases(t, []specCase{
+		{name: "retrying a failed loop", file: "do_while_integration_test.json",
+			input: `{"loop":1}`, fails: map[string]int{"integration_task_0": 1},
+			defs:       []*engine.TaskDef{{Name: "integration_task_0", RetryCount: &zero, ResponseTimeoutSeconds: new(int64)}},
+			wantStatus: engine.StatusFailed, wantTasks: []string{"DO_WHILE:CANCELED", "integration_task_0:FAILED"},
+			check: func(t *testing.T, e *engine.Engine, wf runView) {
+				if _, err := e.Restart(context.Background(), wf.WorkflowID, false); err != nil {
+					t.Fatal(err)
+				}
+				wf = viewRun(t, e, wf.WorkflowID)
+				if wf.Status != engine.StatusCompleted {
+					t.Fatalf("after retry %s %q", wf.Status, wf.Reason)
+				}
+				checkTasks(t, wf.Tasks, loopOnce...)
+				refsAndIterations("loopTask@1", "integration_task_0__1@1", "integration_task_0__1@1", "fork__1@1",
+					"integration_task_1__1@1", "integration_task_2__1@1", "join__1@1")(t, e, wf)
+			}},
+		{name: "auto retrying a failed loop", file: "do_while_integration_test.json",
+			input: `{"loop":1}`, fails: map[string]int{"integration_task_0": 1},
+			defs:       []*engine.TaskDef{{Name: "integration_task_0", RetryCount: &one, RetryDelaySeconds: &zero, ResponseTimeoutSeconds: new(int64)}},
+			wantStatus: engine.StatusCompleted, wantTasks: loopOnce,
+			check: func(t *testing.T, _ *engine.Engine, wf runView) {
+				if wf.Tasks[2].RetryCount != 1 || wf.Tasks[2].RetriedTaskID != wf.Tasks[1].TaskID || wf.Tasks[2].Iteration != 1 {
+					t.Fatalf("retried task: retryCount %d, retriedTaskId %q (failed %q), iteration %d",
+						wf.Tasks[2].RetryCount, wf.Tasks[2].RetriedTaskID, wf.Tasks[1].TaskID, wf.Tasks[2].Iteration)
+				}
+			}},
 		{name: "2 iterations of five tasks", file: "do_while_five_loop_over_integration_test.json",
 			input: `{"loop":2}`, wantStatus: engine.StatusCompleted,
 			wantTasks: []string{"DO_WHILE:COMPLETED",
@@ -130,4 +153,56 @@ func TestConductorDoWhileSpec(t *testing.T) {
 				}
 			}},
 	})
+}
+
+// ForkJoinSpec "Test retrying a failed fork join workflow": t2 fails while
+// t3 runs; the run FAILS with the JOIN and t3 CANCELED. Retry reopens the
+// JOIN record (IN_PROGRESS, no copy) and schedules t2 and t3 again.
+func TestConductorForkJoinRetryReopensJoin(t *testing.T) {
+	started3 := make(chan struct{})
+	var calls2, calls3 atomic.Int64
+	e := harnessEngine(t, nil,
+		engine.WithWorker("integration_task_0_RT_1", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+			return json.RawMessage(`{}`), nil
+		}),
+		engine.WithWorker("integration_task_0_RT_3", func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+			if calls3.Add(1) == 1 {
+				close(started3)
+				<-ctx.Done() // cancelled when t2 fails the run
+				return nil, ctx.Err()
+			}
+			return json.RawMessage(`{"t3":"done"}`), nil
+		}),
+		engine.WithWorker("integration_task_0_RT_2", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+			if calls2.Add(1) == 1 {
+				<-started3
+				return nil, errors.New("induced failure")
+			}
+			return json.RawMessage(`{"t2":"done"}`), nil
+		}),
+		engine.WithWorker("integration_task_0_RT_4", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+			return json.RawMessage(`{}`), nil
+		}))
+	d := harnessDef(t, e, "fork_join_with_no_task_retry_integration_test.json")
+	res := startRun(t, e, d, `{"param1":"p1 value","param2":"p2 value"}`)
+	wf := viewRun(t, e, res.RunID)
+	if wf.Status != engine.StatusFailed {
+		t.Fatalf("%s %q", wf.Status, wf.Reason)
+	}
+	checkTasks(t, wf.Tasks, "FORK:COMPLETED", "integration_task_0_RT_1:COMPLETED", "integration_task_0_RT_2:FAILED",
+		"JOIN:CANCELED", "integration_task_0_RT_3:CANCELED")
+	joinID := wf.Tasks[3].TaskID
+	if _, err := e.Restart(context.Background(), res.RunID, false); err != nil {
+		t.Fatal(err)
+	}
+	wf = viewRun(t, e, res.RunID)
+	if wf.Status != engine.StatusCompleted {
+		t.Fatalf("after retry %s %q", wf.Status, wf.Reason)
+	}
+	checkTasks(t, wf.Tasks, "FORK:COMPLETED", "integration_task_0_RT_1:COMPLETED", "integration_task_0_RT_2:FAILED",
+		"JOIN:COMPLETED", "integration_task_0_RT_3:CANCELED", "integration_task_0_RT_2:COMPLETED",
+		"integration_task_0_RT_3:COMPLETED", "integration_task_0_RT_4:COMPLETED")
+	if wf.Tasks[3].TaskID != joinID || wf.Tasks[3].Output["t2"] == nil || wf.Tasks[3].Output["t3"] == nil {
+		t.Fatalf("join %s (was %s) output %v", wf.Tasks[3].TaskID, joinID, wf.Tasks[3].Output)
+	}
 }

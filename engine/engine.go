@@ -484,6 +484,9 @@ func (e *Engine) restartWith(ctx context.Context, id string, fromStart bool, fro
 				continue // rerun: this task and the later ones run again
 			}
 			kept = append(kept, t)
+			if fromSeq == 0 && r.reopenOnRetryLocked(t) {
+				r.byRef[t.Ref], r.latest[t.BaseRef] = t, t
+			}
 			if successfulTask(t.Status) && t.TaskType != TypeTerminate {
 				r.byRef[t.Ref], r.latest[t.BaseRef] = t, t
 			}

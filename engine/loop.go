@@ -451,3 +451,16 @@ func asList(v any) []any {
 	}
 	return nil
 }
+
+// reopenOnRetryLocked is what Conductor's retry does to a cancelled DO_WHILE
+// or JOIN: the record itself goes back to IN_PROGRESS (no retried copy), and
+// the replay resumes it like the unfinished record of a previous process.
+// It reports whether t was reopened. Callers hold r.mu.
+func (r *runState) reopenOnRetryLocked(t *taskRecord) bool {
+	if t.Status != TaskCanceled || (t.TaskType != TypeDoWhile && t.TaskType != TypeJoin) {
+		return false
+	}
+	t.Status, t.Reason, t.End = TaskInProgress, "", 0
+	r.touchLocked(t)
+	return true
+}
