@@ -36,7 +36,7 @@ var (
 	bucketNested = []byte("primary")
 	bucketLegacy = []byte("runs")
 
-	allBuckets = [][]byte{bucketParts, bucketJournal, bucketDefs, bucketArchive, bucketIndex, bucketSignals, bucketLeases, bucketNested, bucketLegacy}
+	allBuckets = [][]byte{bucketParts, bucketJournal, bucketDefs, bucketArchive, bucketIndex, bucketSignals, bucketLeases, bucketNested, bucketLegacy, bucketDamaged}
 )
 
 // The parts of a primary record are keys id 0x00 tag [seq] of one bucket,
@@ -254,7 +254,10 @@ func (b *Bolt) fold(ctx context.Context) {
 			}
 			b.countWrites(tx)
 			folded = true
-			return foldJournal(tx)
+			// Entries that do not decode are moved to bucketDamaged:
+			// Load of their run names them.
+			_, err := foldJournal(tx)
+			return err
 		})
 	})
 	if err == nil {
@@ -415,7 +418,12 @@ func (b *Bolt) Load(ctx context.Context, id string) ([]byte, bool, error) {
 	var doc []byte
 	var archived bool
 	err := b.view(ctx, func(tx *bolt.Tx) error {
-		r, err := loadRecord(tx, id)
+		r, damaged, err := loadRecord(tx, id)
+		if damaged {
+			// An entry no run can be told by: the next write folds
+			// the journal, which moves it aside.
+			b.foldDue.Store(true)
+		}
 		if err != nil {
 			return fmt.Errorf("run store %s: %w", b.f.path, err)
 		}
@@ -573,7 +581,7 @@ func (b *Bolt) Restore(ctx context.Context, id string, ch *Change) error {
 // Delete implements Store.
 func (b *Bolt) Delete(ctx context.Context, id string) error {
 	return b.update(ctx, id, true, 0, func(tx *bolt.Tx) error {
-		r, err := loadRecord(tx, id)
+		r, _, err := loadRecord(tx, id)
 		if err != nil {
 			return fmt.Errorf("run store %s: %w", b.f.path, err)
 		}

@@ -1,9 +1,11 @@
 package runstore
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -27,6 +29,13 @@ import (
 
 var bucketJournal = []byte("journal")
 
+// bucketDamaged keeps the journal entries a fold could not read, as they
+// were, so that the journal still empties and nothing is lost: key run id,
+// NUL, 8-byte sequence (an empty run id when the entry's header is damaged
+// and it cannot be tied to a run). A run with an entry kept there does not
+// load (ErrDamagedEntry names the key); the other runs are unaffected.
+var bucketDamaged = []byte("damaged")
+
 const (
 	entryChange   = 'c'
 	entryRestore  = 'r'
@@ -38,7 +47,13 @@ const (
 	defaultJournalLimit = 256
 )
 
-var errBadEntry = errors.New("damaged journal entry")
+// ErrDamagedEntry is returned by Load (and Delete) of a bolt store's run
+// with a journal entry that does not decode; the error names the file,
+// the run and the entry, in the journal or in bucket "damaged" where a
+// fold moved it.
+var ErrDamagedEntry = errors.New("damaged journal entry")
+
+var errBadEntry = ErrDamagedEntry
 
 // encodeEntry encodes a journal entry (ch nil for entryEnd); callers do it
 // outside the shared transaction.
@@ -176,26 +191,46 @@ func (r *record) replayEntry(kind byte, body []byte) error {
 
 // loadRecord returns run id's primary record: its base parts (or a record
 // of the previous layout) with its journal entries applied.
-func loadRecord(tx *bolt.Tx, id string) (record, error) {
-	var r record
+// damaged reports an entry whose header does not decode (passed over).
+func loadRecord(tx *bolt.Tx, id string) (r record, damaged bool, err error) {
 	r.p, r.live = loadParts(tx, id)
 	if !r.live {
 		r.p, r.live = loadNested(tx, id)
+	}
+	if dk := damagedKey(tx, id); dk != nil {
+		return r, false, fmt.Errorf("run %s: journal entry kept in bucket %s as key %x: %w", id, bucketDamaged, dk, errBadEntry)
 	}
 	c := tx.Bucket(bucketJournal).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		kind, eid, body, err := entryHeader(v)
 		if err != nil {
-			return r, fmt.Errorf("journal entry %x: %w", k, err)
+			// It cannot be tied to a run: it must not fail the others
+			// (the next fold moves it to bucketDamaged).
+			damaged = true
+			continue
 		}
 		if string(eid) != id {
 			continue
 		}
 		if err := r.replayEntry(kind, body); err != nil {
-			return r, fmt.Errorf("run %s: journal entry %x: %w", id, k, err)
+			return r, damaged, fmt.Errorf("run %s: journal entry %x: %w", id, k, err)
 		}
 	}
-	return r, nil
+	return r, damaged, nil
+}
+
+// damagedKey returns the first key of bucketDamaged holding an entry of
+// run id (nil: none).
+func damagedKey(tx *bolt.Tx, id string) []byte {
+	db := tx.Bucket(bucketDamaged)
+	if db == nil {
+		return nil
+	}
+	prefix := runPrefix(id)
+	if k, _ := db.Cursor().Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) {
+		return clone(k)
+	}
+	return nil
 }
 
 // journalSummaries returns, for every run with journal entries, its
@@ -243,20 +278,39 @@ func appendEntry(tx *bolt.Tx, entry []byte, limit int) (full bool, err error) {
 
 // foldJournal applies the journal to the parts — for each run, the parts
 // its entries wrote (all of its parts when an entry replaced or ended the
-// record) — and empties the journal.
-func foldJournal(tx *bolt.Tx) error {
+// record) — and empties the journal. An entry that does not decode is
+// moved to bucketDamaged as it is (n counts them) and the others are
+// folded: one damaged entry must not keep the journal from emptying.
+func foldJournal(tx *bolt.Tx) (n int, err error) {
 	type fold struct {
 		reset bool
 		puts  map[string][]byte // part key → value; nil value: delete
 	}
+	type bad struct {
+		id string // "" when the header is damaged
+		v  []byte
+	}
+	var damaged []bad
 	runs := map[string]*fold{}
 	c := tx.Bucket(bucketJournal).Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
+	for _, v := c.First(); v != nil; _, v = c.Next() {
 		kind, eid, body, err := entryHeader(v)
-		if err != nil {
-			return fmt.Errorf("journal entry %x: %w", k, err)
+		if err != nil || strings.IndexByte(string(eid), 0) >= 0 || len(eid) == 0 {
+			damaged = append(damaged, bad{v: clone(v)})
+			continue
 		}
 		id := string(eid)
+		if kind != entryChange && kind != entryRestore && kind != entryEnd {
+			damaged = append(damaged, bad{id: id, v: clone(v)})
+			continue
+		}
+		var p parts
+		if kind != entryEnd {
+			if err := p.apply(body); err != nil {
+				damaged = append(damaged, bad{id: id, v: clone(v)})
+				continue
+			}
+		}
 		f := runs[id]
 		if f == nil {
 			f = &fold{puts: map[string][]byte{}}
@@ -267,10 +321,6 @@ func foldJournal(tx *bolt.Tx) error {
 		}
 		if kind == entryEnd {
 			continue
-		}
-		var p parts
-		if err := p.apply(body); err != nil {
-			return fmt.Errorf("run %s: journal entry %x: %w", id, k, err)
 		}
 		// Copy what is written: the values point into pages this
 		// transaction frees, and a commit may remap the file.
@@ -297,7 +347,7 @@ func foldJournal(tx *bolt.Tx) error {
 		if f.reset {
 			for _, k := range runKeys(pb, id) {
 				if err := pb.Delete(k); err != nil {
-					return err
+					return 0, err
 				}
 			}
 		}
@@ -309,15 +359,30 @@ func foldJournal(tx *bolt.Tx) error {
 				err = pb.Put([]byte(k), v)
 			}
 			if err != nil {
-				return err
+				return 0, err
+			}
+		}
+	}
+	if len(damaged) > 0 {
+		db, err := tx.CreateBucketIfNotExists(bucketDamaged)
+		if err != nil {
+			return 0, err
+		}
+		for _, d := range damaged {
+			seq, err := db.NextSequence()
+			if err != nil {
+				return 0, err
+			}
+			if err := db.Put(binary.BigEndian.AppendUint64(runPrefix(d.id), seq), d.v); err != nil {
+				return 0, err
 			}
 		}
 	}
 	if err := tx.DeleteBucket(bucketJournal); err != nil {
-		return err
+		return 0, err
 	}
-	_, err := tx.CreateBucket(bucketJournal)
-	return err
+	_, err = tx.CreateBucket(bucketJournal)
+	return len(damaged), err
 }
 
 // deletedTasks lists the task records an (already validated) entry body

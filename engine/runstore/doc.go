@@ -46,7 +46,10 @@
 //     instead (boltjournal.go): neighbouring entries, so the pages a
 //     commit writes grow with its bytes, not with one leaf per run; the
 //     journal is folded into the parts in one transaction when it is full
-//     or a writer is alone again. Records of the earlier layouts (a bucket
+//     or a writer is alone again; an entry that does not decode is moved,
+//     as it is, to bucket "damaged" (keyed by its run) and the rest is
+//     folded, and Load of that run is ErrDamagedEntry naming the file, the
+//     run and the key, the other runs unaffected. Records of the earlier layouts (a bucket
 //     per run; whole documents) are read as they are and moved by the
 //     run's next write.
 //   - Redis: a hash per primary record, keys under one hash tag
