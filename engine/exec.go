@@ -1055,6 +1055,7 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 			return r.failTask(ctx, rec, TaskFailedTerminal, err.Error())
 		}
 	}
+	byName := def == nil
 	if def == nil {
 		name, version, err := r.subWorkflowName(ctx, wt, rec)
 		if err != nil {
@@ -1064,6 +1065,15 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 		if err != nil {
 			return r.failTask(ctx, rec, TaskFailedTerminal, err.Error())
 		}
+	}
+	// The child stores the parent's references, never the values they
+	// resolved to (as the parent's own task input does).
+	refs, err := r.sec.Unseal(rec.inStored, "/tasks/"+rec.TaskID+"/inputData")
+	if err != nil {
+		return r.failTask(ctx, rec, TaskFailedTerminal, "sub-workflow input: "+err.Error())
+	}
+	if err := r.setResolvedInput(rec, subWorkflowRecordInput(def, byName, refs)); err != nil {
+		return r.failTask(ctx, rec, TaskFailedTerminal, "sub-workflow input: "+err.Error())
 	}
 	r.mu.Lock()
 	childID := rec.SubWorkflowID
@@ -1093,12 +1103,6 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 			return r.failTask(ctx, rec, TaskFailed, fmt.Sprintf("sub-workflow %s: %v", childID, err))
 		}
 	} else {
-		// The child stores the parent's references, never the values they
-		// resolved to (as the parent's own task input does).
-		refs, err := r.sec.Unseal(rec.inStored, "/tasks/"+rec.TaskID+"/inputData")
-		if err != nil {
-			return r.failTask(ctx, rec, TaskFailedTerminal, "sub-workflow input: "+err.Error())
-		}
 		cfg := &runConfig{id: childID, principal: r.doc.Principal, project: r.doc.Project, env: r.doc.Environment,
 			correlationID: r.doc.CorrelationID, refInput: refs}
 		child, err = r.e.newRun(ctx, def, input, cfg, r.id, rec.TaskID, r.sec)

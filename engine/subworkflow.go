@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -211,4 +212,34 @@ func (r *runState) execSubWorkflow(ctx context.Context, wt *WorkflowTask, suffix
 // shortName is Conductor's WorkflowModel.toShortString: name.version/id.
 func shortName(name string, version int, id string) string {
 	return fmt.Sprintf("%s.%d/%s", name, version, id)
+}
+
+// subWorkflowRecordInput is a SUB_WORKFLOW record's inputData as Conductor's
+// SubWorkflowTaskMapper writes it: the child's name and version
+// (subWorkflowVersion null for an inline definition), the members the
+// mapper copies from subWorkflowParam that wfrun does not use (null), and
+// the task's resolved input under workflowInput. in is the input's stored
+// form (secret references, not values).
+func subWorkflowRecordInput(def *Definition, byName bool, in []byte) []byte {
+	if len(bytes.TrimSpace(in)) == 0 {
+		in = []byte("{}")
+	}
+	var version any
+	if byName {
+		version = def.Version
+	}
+	b, err := json.Marshal(map[string]any{
+		"subWorkflowName":         def.Name,
+		"subWorkflowVersion":      version,
+		"priority":                nil,
+		"subWorkflowTaskToDomain": nil,
+		"subWorkflowDefinition":   nil,
+		"idempotencyKey":          nil,
+		"idempotencyStrategy":     nil,
+		"workflowInput":           json.RawMessage(in),
+	})
+	if err != nil {
+		return in // in is not JSON: stored as it was
+	}
+	return b
 }

@@ -178,3 +178,48 @@ func TestConductorTerminatingSubWorkflowTerminatesParent(t *testing.T) {
 		t.Fatalf("parent reason %q, task reason %q", wf.Reason, wf.Tasks[1].Reason)
 	}
 }
+
+// A SUB_WORKFLOW record's inputData is what Conductor's
+// SubWorkflowTaskMapper writes: subWorkflowName and subWorkflowVersion as
+// resolved, the task's input under workflowInput, and the mapper's other
+// members (null here). The child's input is workflowInput.
+func TestSubWorkflowRecordInput(t *testing.T) {
+	e := harnessEngine(t, nil, harnessWorkers(nil, nil)...)
+	d := harnessDef(t, e, "workflow_with_sub_workflow_1_integration_test.json")
+	res := startRun(t, e, d, `{"param1":"p1 value","param2":"p2 value","subwf":"sub_workflow"}`)
+	wf := viewRun(t, e, res.RunID)
+	if wf.Status != engine.StatusCompleted {
+		t.Fatalf("%s %q", wf.Status, wf.Reason)
+	}
+	checkTasks(t, wf.Tasks, "integration_task_1:COMPLETED", "SUB_WORKFLOW:COMPLETED")
+	in := wf.Tasks[1].Input
+	b, _ := json.Marshal(in["workflowInput"])
+	if in["subWorkflowName"] != "sub_workflow" || in["subWorkflowVersion"] != 1.0 ||
+		string(b) != `{"param1":"p1 value","param2":"p2 value","subwf":null}` {
+		t.Fatalf("inputData %v", in)
+	}
+	for _, k := range []string{"priority", "subWorkflowTaskToDomain", "subWorkflowDefinition", "idempotencyKey", "idempotencyStrategy"} {
+		if v, ok := in[k]; !ok || v != nil {
+			t.Fatalf("inputData.%s = %v (present %v), want null", k, v, ok)
+		}
+	}
+	child := viewRun(t, e, wf.Tasks[1].SubWorkflowID)
+	if child.Input["param1"] != "p1 value" || child.Input["subWorkflowName"] != nil {
+		t.Fatalf("child input %v", child.Input)
+	}
+
+	// An inline definition: its name, no version.
+	d, err := e.Parse([]byte(`{"name":"parent","tasks":[{"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW",
+	  "subWorkflowParam":{"workflowDefinition":{"name":"inline_child","version":3,"tasks":[{"name":"i","taskReferenceName":"i","type":"INLINE",
+	    "inputParameters":{"evaluatorType":"javascript","expression":"$.x","x":"${workflow.input.x}"}}]}},
+	  "inputParameters":{"x":"${workflow.input.x}"}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wf = viewRun(t, e, startRun(t, e, d, `{"x":7}`).RunID)
+	in = wf.Tasks[0].Input
+	if wf.Status != engine.StatusCompleted || in["subWorkflowName"] != "inline_child" || in["subWorkflowVersion"] != nil ||
+		in["workflowInput"].(map[string]any)["x"] != 7.0 {
+		t.Fatalf("%s %q inputData %v", wf.Status, wf.Reason, in)
+	}
+}
