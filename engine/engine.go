@@ -86,6 +86,7 @@ type Engine struct {
 	httpClient   *http.Client
 	pollInterval time.Duration
 	maxLoop      int
+	maxVarsKB    int64 // SET_VARIABLE's limit on the variables' size, in KiB
 	// owner names this engine in the leases of the runs it executes.
 	owner     string
 	leaseTTL  time.Duration
@@ -173,6 +174,19 @@ func WithPollInterval(d time.Duration) Option { return func(e *Engine) { e.pollI
 
 // WithMaxLoopIterations caps DO_WHILE iterations (default 10000).
 func WithMaxLoopIterations(n int) Option { return func(e *Engine) { e.maxLoop = n } }
+
+// WithMaxVariablesPayloadKB caps the size of a run's variables a
+// SET_VARIABLE may leave, in kilobytes of 1024 bytes (default 256, as
+// Conductor's maxWorkflowVariablesPayloadSizeThreshold). A SET_VARIABLE that
+// would exceed it fails with FAILED_WITH_TERMINAL_ERROR and changes nothing.
+// kb <= 0 keeps the default.
+func WithMaxVariablesPayloadKB(kb int64) Option {
+	return func(e *Engine) {
+		if kb > 0 {
+			e.maxVarsKB = kb
+		}
+	}
+}
 
 // WithLeaseTTL sets how long the lease of a run outlives a heartbeat of
 // the process executing it (default 10s): after the process dies, another

@@ -710,6 +710,10 @@ func (r *runState) logf(rec *taskRecord) func(string, ...any) {
 	}
 }
 
+// defaultMaxVariablesKB is Conductor's default
+// maxWorkflowVariablesPayloadSizeThreshold (256 KB).
+const defaultMaxVariablesKB = 256
+
 func (r *runState) setVariable(input []byte) tasks.Result {
 	in := map[string]json.RawMessage{}
 	if err := json.Unmarshal(input, &in); err != nil {
@@ -723,8 +727,14 @@ func (r *runState) setVariable(input []byte) tasks.Result {
 		vars[k] = v
 	}
 	b, _ := json.Marshal(vars)
-	if len(b) > 256<<10 {
-		return tasks.Result{Status: tasks.FailedTerminal, Reason: fmt.Sprintf("variables would be %d bytes, over the 256 KiB limit", len(b))}
+	maxKB := r.e.maxVarsKB
+	if maxKB <= 0 {
+		maxKB = defaultMaxVariablesKB
+	}
+	if int64(len(b)) > maxKB*1024 {
+		// Conductor's SetVariable reason; the variables stay as they were.
+		return tasks.Result{Status: tasks.FailedTerminal, Reason: fmt.Sprintf(
+			"The variables payload size: %d of workflow: %s is greater than the permissible limit: %d kilobytes", len(b), r.id, maxKB)}
 	}
 	if err := r.setVariables(b); err != nil {
 		return tasks.Result{Status: tasks.FailedTerminal, Reason: err.Error()}
