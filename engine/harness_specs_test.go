@@ -542,3 +542,39 @@ func TestConductorDynamicForkJoinSpecInputs(t *testing.T) {
 			}},
 	})
 }
+
+// SetVariableTaskSpec "Test workflow with set variable task passing
+// variables payload size threshold" (the harness sets the limit to 2KB).
+func TestConductorSetVariablePayloadLimit(t *testing.T) {
+	e := harnessEngine(t, nil, engine.WithMaxVariablesPayloadKB(2))
+	d := harnessDef(t, e, "simple_set_variable_workflow_integration_test.json")
+	in, _ := json.Marshal(map[string]string{"var": strings.Repeat("01234567", 1+2*1024/8)})
+	res := startRun(t, e, d, string(in))
+	wf := viewRun(t, e, res.RunID)
+	if wf.Status != engine.StatusFailed {
+		t.Fatalf("%s %q", wf.Status, wf.Reason)
+	}
+	checkTasks(t, wf.Tasks, "SET_VARIABLE:FAILED_WITH_TERMINAL_ERROR")
+	want := "The variables payload size: 2066 of workflow: " + res.RunID + " is greater than the permissible limit: 2 kilobytes"
+	if wf.Tasks[0].Reason != want {
+		t.Fatalf("reason %q, want %q", wf.Tasks[0].Reason, want)
+	}
+	b, _ := e.Show(context.Background(), res.RunID)
+	var v struct {
+		Variables map[string]any `json:"variables"`
+	}
+	_ = json.Unmarshal(b, &v)
+	if got, _ := json.Marshal(v.Variables); string(got) != `{}` {
+		t.Fatalf("variables %s", got)
+	}
+	if got, _ := json.Marshal(wf.Output); string(got) != `{"variables":{}}` {
+		t.Fatalf("output %s", got)
+	}
+
+	// Within the limit (the default, 256 KB) the same value is set.
+	e = harnessEngine(t, nil)
+	wf = viewRun(t, e, startRun(t, e, d, string(in)).RunID)
+	if wf.Status != engine.StatusCompleted {
+		t.Fatalf("default limit: %s %q", wf.Status, wf.Reason)
+	}
+}
