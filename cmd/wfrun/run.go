@@ -71,6 +71,7 @@ type cliEngine struct {
 	secrets   store.Store
 	runs      runstore.Store
 	closeSink func()
+	taskDefs  *engine.TaskDefs // the registry the engine reads (nil without flags)
 }
 
 func (c *cliEngine) Close() {
@@ -154,6 +155,7 @@ func openEngine(cmd *cobra.Command, f *engineFlags, events func(engine.Event)) (
 			return nil, err
 		}
 		opts = append(opts, engine.WithTaskDefs(defs))
+		c.taskDefs = defs
 		sink, closeSink, err := openEventSink(f.eventSink, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		if err != nil {
 			c.Close()
@@ -471,6 +473,9 @@ EXEC tasks run local commands and are refused unless --allow-exec is given.`,
 			def, err := c.Parse(b)
 			if err != nil {
 				return invalidErr(fmt.Errorf("%s: %w", args[0], err))
+			}
+			for _, w := range retryWarnings(def, c.taskDefs) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s: warning: %s\n", args[0], w)
 			}
 			opts := []engine.RunOption{engine.InScope(project, environ), engine.WithCorrelationID(corr)}
 			if abs, err := filepath.Abs(args[0]); err == nil {

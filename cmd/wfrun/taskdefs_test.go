@@ -66,3 +66,33 @@ func TestRunEventSinkFile(t *testing.T) {
 		t.Fatalf("bad sink: %d %s", code, errOut)
 	}
 }
+
+// A retryCount that will never retry (no task definition) is named in a
+// warning by run and validate; a task with an inline taskDefinition or a
+// registered definition is not.
+func TestRetryCountWithoutTaskDefWarns(t *testing.T) {
+	cliEnv(t)
+	dir := t.TempDir()
+	wf := filepath.Join(dir, "wf.json")
+	os.WriteFile(wf, []byte(`{"name":"w","tasks":[
+	  {"name":"bare","taskReferenceName":"b","type":"INLINE","retryCount":2,
+	   "inputParameters":{"evaluatorType":"javascript","expression":"1"}},
+	  {"name":"inline_def","taskReferenceName":"i","type":"INLINE","retryCount":2,"taskDefinition":{"retryCount":1},
+	   "inputParameters":{"evaluatorType":"javascript","expression":"1"}},
+	  {"name":"registered","taskReferenceName":"r","type":"INLINE","retryCount":2,
+	   "inputParameters":{"evaluatorType":"javascript","expression":"1"}}]}`), 0o600)
+	os.WriteFile(filepath.Join(dir, "registered_def.json"), []byte(`{"name":"registered","retryCount":1}`), 0o600)
+
+	for _, args := range [][]string{{"run", wf}, {"validate", wf}} {
+		_, errOut, code := wfrun(t, "", args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errOut)
+		}
+		if !strings.Contains(errOut, `/tasks/0: task "bare" (ref "b") sets retryCount 2 but has no task definition`) {
+			t.Errorf("%v: no warning for the task without a definition:\n%s", args, errOut)
+		}
+		if strings.Contains(errOut, `"inline_def"`) || strings.Contains(errOut, `"registered"`) {
+			t.Errorf("%v: warning for a task that has a definition:\n%s", args, errOut)
+		}
+	}
+}

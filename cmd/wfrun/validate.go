@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -53,6 +54,11 @@ definition is invalid.`,
 					if err == nil {
 						v.Valid, v.Name, v.Version, v.Tasks = true, def.Name, def.Version, len(def.Tasks)
 						v.Warnings = literalURIWarnings(b)
+						// The task definitions wfrun run would read by default: those
+						// in the workflow file's directory.
+						if defs, err := loadTaskDefs(filepath.Dir(p), ""); err == nil {
+							v.Warnings = append(v.Warnings, retryWarnings(def, defs)...)
+						}
 					} else {
 						err = fmt.Errorf("%s: %w", p, err)
 					}
@@ -94,4 +100,20 @@ func plural(n int, what string) string {
 		return "1 " + what
 	}
 	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// retryWarnings names each task whose own retryCount will not make it
+// retry because it has no task definition (Conductor retries only tasks
+// with one), and what to do about it.
+func retryWarnings(def *engine.Definition, defs *engine.TaskDefs) []string {
+	var src engine.TaskDefSource
+	if defs != nil {
+		src = defs
+	}
+	var out []string
+	for _, t := range def.UnretriedTasks(src) {
+		out = append(out, fmt.Sprintf("%s: task %q (ref %q) sets retryCount %d but has no task definition, so it is never retried (as in Conductor): give it an inline taskDefinition or a definition in --taskdefs",
+			t.Location(), t.Name, t.TaskReferenceName, *t.RetryCount))
+	}
+	return out
 }
