@@ -11,3 +11,6 @@ func LoseNotices(s *Server, claimCheck time.Duration) {
 
 // SetClaimCheck sets how often s looks for claims of its tasks.
 func SetClaimCheck(s *Server, every time.Duration) { s.conductor.queue.claimCheck.Store(int64(every)) }
+
+// SharedTaskTTL is how long a shared task outlives its owner's last renewal.
+const SharedTaskTTL = sharedTaskTTL

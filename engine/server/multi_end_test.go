@@ -161,3 +161,48 @@ func TestLostPolledNotice(t *testing.T) {
 		t.Fatalf("run after the response timeout: %s", view)
 	}
 }
+
+// TestSharedTaskExpiresWithoutItsOwner: a task's hash in the shared queue
+// (its sealed, resolved input) lives only as long as its owner renews it;
+// once the owner has stopped and nobody takes the run over, Redis drops it.
+func TestSharedTaskExpiresWithoutItsOwner(t *testing.T) {
+	ss := newSharedServers(t)
+	a, stopA := ss.start(t)
+	server.SetClaimCheck(a.srv, 50*time.Millisecond)
+	if st, _, body := a.do(t, "POST", "/api/metadata/workflow", simpleDef); st != 200 {
+		t.Fatalf("register: %d %s", st, body)
+	}
+	a.do(t, "POST", "/api/workflow/one_simple", `{"k":"v"}`)
+	ctx := context.Background()
+	rc := redis.NewClient(&redis.Options{Addr: ss.addr})
+	defer rc.Close()
+	var key string
+	for deadline := time.Now().Add(10 * time.Second); key == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if keys, _ := rc.Keys(ctx, "wfrun:{wfrun-queue}:task:*").Result(); len(keys) == 1 {
+			key = keys[0]
+		}
+	}
+	if key == "" {
+		t.Fatal("the task was never offered in Redis")
+	}
+	if ttl := rc.PTTL(ctx, key).Val(); ttl <= 0 || ttl > server.SharedTaskTTL {
+		t.Fatalf("offered task's time to live: %v", ttl)
+	}
+	// The owner renews it while it runs the task.
+	rc.PExpire(ctx, key, 5*time.Second)
+	for deadline := time.Now().Add(10 * time.Second); rc.PTTL(ctx, key).Val() <= time.Minute; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the owner did not renew its task (ttl %v)", rc.PTTL(ctx, key).Val())
+		}
+	}
+	stopA()
+	if n := ss.queuedTasks(t); n != 1 {
+		t.Fatalf("a stopped owner leaves its task for a takeover: %d tasks", n)
+	}
+	// As when the time to live has run out since the owner's last renewal.
+	rc.PExpire(ctx, key, 200*time.Millisecond)
+	time.Sleep(600 * time.Millisecond)
+	if n := ss.queuedTasks(t); n != 0 {
+		t.Fatalf("task of a run nobody executes still in Redis: %d", n)
+	}
+}

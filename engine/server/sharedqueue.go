@@ -45,6 +45,14 @@ import (
 
 const sharedPrefix = "wfrun:{wfrun-queue}:"
 
+// sharedTaskTTL bounds how long a task's hash (with its sealed, resolved
+// input) outlives the process executing its run: the owner renews it on
+// each look at its tasks' claims (every second), a process that takes the
+// run over offers it again, and when neither happens — the owner died and
+// nobody resumed the run — Redis drops it, so no ciphertext of a resolved
+// secret lingers there for ever.
+const sharedTaskTTL = 10 * time.Minute
+
 // WithSharedQueue makes the server offer its remote SIMPLE tasks through
 // Redis (c) instead of keeping them in memory, and check Hawk nonces there
 // too: use it when several serve processes share a Redis run store behind
@@ -67,13 +75,15 @@ type sharedQueue struct {
 
 func newSharedQueue(c redis.UniversalClient, ring *seal.Keyring) *sharedQueue {
 	return &sharedQueue{c: c, self: newRunID(), ring: ring,
-		// KEYS: task hash, pending set, sequence. ARGV: id, blob, owner, name.
+		// KEYS: task hash, pending set, sequence. ARGV: id, blob, owner, name, ttl (ms).
 		offer: redis.NewScript(`
 if redis.call('HGET', KEYS[1], 'state') == 'claimed' then
   redis.call('HSET', KEYS[1], 'owner', ARGV[3], 'blob', ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
   return {'claimed', redis.call('HGET', KEYS[1], 'worker') or ''}
 end
 redis.call('HSET', KEYS[1], 'blob', ARGV[2], 'owner', ARGV[3], 'name', ARGV[4], 'state', 'pending')
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('ZADD', KEYS[2], 'NX', redis.call('INCR', KEYS[3]), ARGV[1])
 return {'pending', ''}`),
 		// KEYS: pending set. ARGV: task key prefix, count, worker, time.
@@ -137,7 +147,7 @@ func (s *sharedQueue) put(ctx context.Context, d *delivery) (claimedBy string, c
 		return "", false, err
 	}
 	res, err := s.offer.Run(ctx, s.c, []string{s.taskKey(d.id), s.pendingKey(d.t.Name), s.seqKey()},
-		d.id, blob, s.self, d.t.Name).StringSlice()
+		d.id, blob, s.self, d.t.Name, sharedTaskTTL.Milliseconds()).StringSlice()
 	if err != nil {
 		return "", false, fmt.Errorf("shared task queue: offer %s: %w", d.id, err)
 	}
@@ -196,12 +206,14 @@ type claim struct {
 	at     time.Time
 }
 
-// claims returns the recorded claims of the tasks ids (claimed now).
+// claims returns the recorded claims of the tasks ids (claimed now), and
+// renews their time to live: ids are the live tasks of this process.
 func (s *sharedQueue) claims(ctx context.Context, ids []string) (map[string]claim, error) {
 	pipe := s.c.Pipeline()
 	cmds := make([]*redis.SliceCmd, len(ids))
 	for i, id := range ids {
 		cmds[i] = pipe.HMGet(ctx, s.taskKey(id), "state", "worker", "claimedAt")
+		pipe.PExpire(ctx, s.taskKey(id), sharedTaskTTL)
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, err
