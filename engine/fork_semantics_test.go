@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -163,50 +162,11 @@ func TestConductorDecisionCaseOutput(t *testing.T) {
 // on its worker: the parent is TIMED_OUT with its SUB_WORKFLOW task
 // CANCELED, the child TERMINATED with its task CANCELED.
 func TestConductorSubWorkflowParentTimeout(t *testing.T) {
-	b, err := os.ReadFile(conductorDir + "/workflow_with_sub_workflow_1_integration_test.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	m["timeoutPolicy"], m["timeoutSeconds"] = "TIME_OUT_WF", 10
-	b, _ = json.Marshal(m)
-	clock := engine.NewManualClock(time.Now())
-	polled := make(chan struct{}, 1)
-	e := harnessEngine(t, nil, engine.WithClock(clock),
-		engine.WithWorker("integration_task_1", echoWorker(`{"op":"task1.done"}`)),
-		engine.WithWorker("simple_task_in_sub_wf", func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
-			polled <- struct{}{}
-			<-ctx.Done()
-			return nil, ctx.Err()
-		}))
-	d, err := e.Parse(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan *engine.Result, 1)
-	go func() {
-		res, err := e.Start(context.Background(), d, json.RawMessage(`{"param1":"p1 value","param2":"p2 value","subwf":"sub_workflow"}`),
-			engine.WithCorrelationID("wf_with_subwf_test_1"))
-		if err != nil {
-			t.Error(err)
-		}
-		done <- res
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	<-polled
 	// The parent's deadline and the child task's response timeout.
-	if err := clock.WaitForWaiters(ctx, 2); err != nil {
-		t.Fatal(err)
-	}
-	clock.Advance(11 * time.Second)
-	res := <-done
-	if res == nil {
-		t.FailNow()
-	}
+	e, res := runUntilTimeout(t, "workflow_with_sub_workflow_1_integration_test.json", 10, "simple_task_in_sub_wf", 2, 11*time.Second,
+		`{"param1":"p1 value","param2":"p2 value","subwf":"sub_workflow"}`,
+		[]engine.Option{engine.WithWorker("integration_task_1", echoWorker(`{"op":"task1.done"}`))},
+		engine.WithCorrelationID("wf_with_subwf_test_1"))
 	wf := viewRun(t, e, res.RunID)
 	if wf.Status != engine.StatusTimedOut {
 		t.Fatalf("%s %q", wf.Status, wf.Reason)

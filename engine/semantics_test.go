@@ -104,6 +104,59 @@ func harnessDef(t *testing.T, e *engine.Engine, file string) *engine.Definition 
 	return d
 }
 
+// runUntilTimeout runs the harness definition file with timeoutPolicy
+// TIME_OUT_WF and timeoutSeconds set (as Conductor's spec sets them), on a
+// manual clock; the worker named blocked waits until its context ends. Once
+// that worker was called and the engine waits on waiters clock timers, the
+// clock moves by advance. It returns the engine and the run's result.
+func runUntilTimeout(t *testing.T, file string, timeoutSeconds int, blocked string, waiters int, advance time.Duration,
+	input string, opts []engine.Option, runOpts ...engine.RunOption) (*engine.Engine, *engine.Result) {
+	t.Helper()
+	b, err := os.ReadFile(conductorDir + "/" + file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["timeoutPolicy"], m["timeoutSeconds"] = "TIME_OUT_WF", timeoutSeconds
+	b, _ = json.Marshal(m)
+	clock := engine.NewManualClock(time.Now())
+	polled := make(chan struct{}, 1)
+	opts = append(opts, engine.WithClock(clock),
+		engine.WithWorker(blocked, func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+			polled <- struct{}{}
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}))
+	e := harnessEngine(t, nil, opts...)
+	d, err := e.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan *engine.Result, 1)
+	go func() {
+		res, err := e.Start(context.Background(), d, json.RawMessage(input), runOpts...)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- res
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	<-polled
+	if err := clock.WaitForWaiters(ctx, waiters); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(advance)
+	res := <-done
+	if res == nil {
+		t.FailNow()
+	}
+	return e, res
+}
+
 func startRun(t *testing.T, e *engine.Engine, d *engine.Definition, input string, opts ...engine.RunOption) *engine.Result {
 	t.Helper()
 	res, err := e.Start(context.Background(), d, json.RawMessage(input), opts...)
@@ -300,48 +353,9 @@ func TestConductorTaskTimeoutRetry(t *testing.T) {
 // integration_test_wf3 with timeoutPolicy TIME_OUT_WF and timeoutSeconds 5
 // (the spec sets both on the registered definition).
 func TestConductorWorkflowTimeout(t *testing.T) {
-	b, err := os.ReadFile(conductorDir + "/simple_workflow_3_integration_test.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	m["timeoutPolicy"], m["timeoutSeconds"] = "TIME_OUT_WF", 5
-	b, _ = json.Marshal(m)
-	clock := engine.NewManualClock(time.Now())
-	polled := make(chan struct{}, 1)
-	e := harnessEngine(t, nil, engine.WithClock(clock),
-		engine.WithWorker("integration_task_1", func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
-			polled <- struct{}{}
-			<-ctx.Done()
-			return nil, ctx.Err()
-		}))
-	d, err := e.Parse(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan *engine.Result, 1)
-	go func() {
-		res, err := e.Start(context.Background(), d, json.RawMessage(`{"param1":"p1 value","param2":"p2 value","failureWfName":"FanInOutTest"}`))
-		if err != nil {
-			t.Error(err)
-		}
-		done <- res
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	<-polled
 	// The workflow's deadline and the task's two timeouts (120 s each).
-	if err := clock.WaitForWaiters(ctx, 3); err != nil {
-		t.Fatal(err)
-	}
-	clock.Advance(6 * time.Second)
-	res := <-done
-	if res == nil {
-		t.FailNow()
-	}
+	e, res := runUntilTimeout(t, "simple_workflow_3_integration_test.json", 5, "integration_task_1", 3, 6*time.Second,
+		`{"param1":"p1 value","param2":"p2 value","failureWfName":"FanInOutTest"}`, nil)
 	wf := viewRun(t, e, res.RunID)
 	if wf.Status != engine.StatusTimedOut || !strings.HasPrefix(wf.Reason, "Workflow timed out after 6 seconds. Timeout configured as 5 seconds.") {
 		t.Fatalf("%s %q", wf.Status, wf.Reason)
