@@ -26,20 +26,7 @@ func TestServeTwoProcessesTakeOver(t *testing.T) {
 		t.Fatalf("secret set: %s", errOut)
 	}
 	defs := filepath.Join(t.TempDir(), "defs")
-	start := func(name string) (string, func()) {
-		cmd, sc, _ := cliProcess(t, "serve", "--addr", "127.0.0.1:0", "--definitions", defs,
-			"--takeover", "200ms", "--lease-ttl", "2s")
-		var log strings.Builder
-		m := waitLine(t, sc, regexp.MustCompile(`"addr":"(127\.0\.0\.1:\d+)"`), &log)
-		if m == nil {
-			t.Fatalf("%s did not start:\n%s", name, log.String())
-		}
-		go func() {
-			for sc.Scan() {
-			}
-		}()
-		return "http://" + m[1], func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
-	}
+	start := func(name string) (string, func()) { return startTakeoverServe(t, name, defs) }
 	a, killA := start("A")
 	b, _ := start("B")
 
@@ -123,20 +110,7 @@ func TestServeSharedQueueSurvivesKill(t *testing.T) {
 	url := "redis://" + redistest.Start(t) + "/0"
 	t.Setenv("WFRUN_STORE", url)
 	defs := filepath.Join(t.TempDir(), "defs")
-	start := func(name string) (string, func()) {
-		cmd, sc, _ := cliProcess(t, "serve", "--addr", "127.0.0.1:0", "--definitions", defs,
-			"--takeover", "200ms", "--lease-ttl", "2s")
-		var log strings.Builder
-		m := waitLine(t, sc, regexp.MustCompile(`"addr":"(127\.0\.0\.1:\d+)"`), &log)
-		if m == nil {
-			t.Fatalf("%s did not start:\n%s", name, log.String())
-		}
-		go func() {
-			for sc.Scan() {
-			}
-		}()
-		return "http://" + m[1], func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
-	}
+	start := func(name string) (string, func()) { return startTakeoverServe(t, name, defs) }
 	a, killA := start("A")
 	b, _ := start("B")
 	def := `{"name":"worker_run","version":1,"schemaVersion":2,"tasks":[
@@ -215,4 +189,23 @@ func TestServeSharedQueueSurvivesKill(t *testing.T) {
 			t.Fatalf("run %s after A died: %s", id, body)
 		}
 	}
+}
+
+// startTakeoverServe starts a `wfrun serve` process (named name in
+// failures) on the configured store that takes over orphaned runs within
+// 200ms of a 2s lease running out; it returns its base URL and a kill -9.
+func startTakeoverServe(t *testing.T, name, defs string) (string, func()) {
+	t.Helper()
+	cmd, sc, _ := cliProcess(t, "serve", "--addr", "127.0.0.1:0", "--definitions", defs,
+		"--takeover", "200ms", "--lease-ttl", "2s")
+	var log strings.Builder
+	m := waitLine(t, sc, regexp.MustCompile(`"addr":"(127\.0\.0\.1:\d+)"`), &log)
+	if m == nil {
+		t.Fatalf("%s did not start:\n%s", name, log.String())
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	return "http://" + m[1], func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
 }
