@@ -98,31 +98,9 @@ func TestUpdateThroughAnotherProcess(t *testing.T) {
 // its final answer through A, one answer through A: every run completes
 // with its own answer.
 func TestSharedQueueAcrossProcesses(t *testing.T) {
-	addr := redistest.Start(t)
-	url := "redis://" + addr + "/0"
-	defs := t.TempDir()
-	ring, err := seal.NewKeyring([]byte("0123456789abcdef0123456789abcdef"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	newServer := func() *testServer {
-		runs, err := runstore.OpenRedis(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = runs.Close() })
-		rc := redis.NewClient(&redis.Options{Addr: addr})
-		t.Cleanup(func() { _ = rc.Close() })
-		logs := &testkit.SyncBuffer{}
-		srv, err := server.New(memory.New(), server.WithLogger(slog.New(slog.NewJSONHandler(logs, nil))), server.WithSharedQueue(rc),
-			server.WithConductor(defs, engine.WithRunStore(runs), engine.WithKeyring(ring), engine.WithRegistry(tasks.NewDefaultRegistry())))
-		if err != nil {
-			t.Fatal(err)
-		}
-		hs := serveTest(t, srv)
-		return &testServer{Server: hs, srv: srv, logs: logs}
-	}
-	a, b := newServer(), newServer()
+	ss := newSharedServers(t)
+	a, _ := ss.start(t)
+	b, _ := ss.start(t)
 	if st, _, body := a.do(t, "POST", "/api/metadata/workflow", simpleDef); st != 200 {
 		t.Fatalf("register: %d %s", st, body)
 	}
