@@ -112,6 +112,9 @@ func TestOpenFailures(t *testing.T) {
 		{"no passphrase", byPass, r, nil, backup.ErrNeedPassphrase, ""},
 		{"iterations lowered", edit(byPass, iters, fmt.Sprintf(`"iterations": %d`, backup.SealIterations+1)), r, passphrase("correct horse battery"), backup.ErrOpen, ""},
 		{"iterations too low", edit(byPass, iters, `"iterations": 1`), r, passphrase("correct horse battery"), backup.ErrFormat, ""},
+		// A hostile count is refused before any derivation (this case would
+		// take minutes under the race detector otherwise).
+		{"iterations too high", edit(byPass, iters, `"iterations": 6000001`), r, passphrase("correct horse battery"), backup.ErrFormat, "6000001 iterations"},
 		{"sealing switched", edit(byPass, `"sealedWith": "passphrase"`, `"sealedWith": "master-key"`), r, nil, backup.ErrOpen, ""},
 	}
 	for _, tc := range cases {
