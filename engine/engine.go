@@ -36,6 +36,9 @@ var (
 	ErrArchivedSecrets = errors.New("run needs archived _secrets data")
 	// ErrNotWaiting: external completion of a task that does not wait for one.
 	ErrNotWaiting = errors.New("task is not waiting for completion")
+	// ErrBadCompletion: an external completion with a status or an output
+	// the engine does not take.
+	ErrBadCompletion = errors.New("bad task completion")
 	// ErrDefinitionNotFound: a SUB_WORKFLOW / failureWorkflow name that is not
 	// in the definitions directory.
 	ErrDefinitionNotFound = errors.New("workflow definition not found")
@@ -649,13 +652,13 @@ func (e *Engine) completeTask(ctx context.Context, runID, status string, output 
 	switch status {
 	case TaskCompleted, TaskFailed, TaskFailedTerminal:
 	default:
-		return "", fmt.Errorf("status %q: want COMPLETED, FAILED or FAILED_WITH_TERMINAL_ERROR", status)
+		return "", fmt.Errorf("%w: status %q: want COMPLETED, FAILED or FAILED_WITH_TERMINAL_ERROR", ErrBadCompletion, status)
 	}
 	if len(output) == 0 {
 		output = json.RawMessage("{}")
 	}
 	if !json.Valid(output) || output[0] != '{' {
-		return "", fmt.Errorf("task output must be a JSON object")
+		return "", fmt.Errorf("%w: the task output must be a JSON object", ErrBadCompletion)
 	}
 	doc, archived, err := e.runs.Load(ctx, runID)
 	if err != nil {

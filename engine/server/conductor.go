@@ -344,6 +344,8 @@ func (s *Server) conductorRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /api/tasks", s.cond(s.updateTask(false)))
 	m.HandleFunc("POST /api/tasks/update-v2", s.cond(s.updateTask(true)))
 	m.HandleFunc("POST /api/tasks/{workflowId}/{ref}/{status}", s.cond(s.updateTaskByRef))
+	m.HandleFunc("POST /api/tasks/{workflowId}/{status}/signal", s.cond(s.signalAsync))
+	m.HandleFunc("POST /api/tasks/{workflowId}/{status}/signal/sync", s.cond(s.signalSync))
 }
 
 func (s *Server) unsupported(msg string) conductorHandler {

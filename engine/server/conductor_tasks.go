@@ -184,6 +184,8 @@ func (s *Server) updateTaskByRef(w http.ResponseWriter, r *http.Request, p store
 		writeText(w, http.StatusOK, exact)
 	case errors.Is(err, engine.ErrNotWaiting), errors.Is(err, engine.ErrNotRunning):
 		conductorError(w, r, http.StatusConflict, s.masker.MaskString(err.Error()))
+	case errors.Is(err, engine.ErrBadCompletion):
+		conductorError(w, r, http.StatusBadRequest, s.masker.MaskString(err.Error()))
 	default:
 		s.runError(w, r, err)
 	}
