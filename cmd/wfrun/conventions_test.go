@@ -271,3 +271,59 @@ func TestTaskCompleteJSON(t *testing.T) {
 		t.Fatal("the run did not pick up the completion")
 	}
 }
+
+// task signal completes the WAIT task a run is blocked on, here inside its
+// inline sub-workflow, from a second process; a run with nothing blocked
+// is one line and exit 1.
+func TestTaskSignal(t *testing.T) {
+	cliEnv(t)
+	wf := writeFile(t, t.TempDir(), "signal.json", `{"name":"signal_parent","tasks":[
+	  {"name":"child","taskReferenceName":"child","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"signal_child",
+	    "workflowDefinition":{"name":"signal_child","tasks":[{"name":"hold","taskReferenceName":"hold","type":"WAIT"}],
+	      "outputParameters":{"approved":"${hold.output.approved}"}}}}],
+	  "outputParameters":{"ok":"${child.output.approved}"}}`)
+	type result struct {
+		out, errOut string
+		code        int
+	}
+	done := make(chan result, 1)
+	go func() {
+		o, e, c := cli(t, "", "run", wf, "-q")
+		done <- result{o, e, c}
+	}()
+	var parent string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		out, _, _ := cli(t, "", "runs", "--status", "RUNNING", "-o", "json")
+		var runs []map[string]any
+		_ = json.Unmarshal([]byte(out), &runs)
+		if len(runs) == 2 { // the parent and its child
+			for _, r := range runs {
+				if r["workflowType"] == "signal_parent" {
+					parent, _ = r["workflowId"].(string)
+				}
+			}
+			break
+		}
+	}
+	if parent == "" {
+		t.Fatal("the parent and its child never showed up as RUNNING")
+	}
+	out, errOut, code := cli(t, "", "task", "signal", parent, "--data", `{"approved":true}`, "-o", "json")
+	var v map[string]string
+	if code != 0 || json.Unmarshal([]byte(out), &v) != nil || v["workflowId"] == parent || v["workflowId"] == "" ||
+		v["referenceTaskName"] != "hold" || v["status"] != "COMPLETED" || v["taskId"] == "" {
+		t.Fatalf("task signal -o json: exit %d: %q %s", code, out, errOut)
+	}
+	select {
+	case r := <-done:
+		if r.code != 0 || !strings.Contains(r.out, `"ok": true`) {
+			t.Fatalf("run: exit %d: %s %s", r.code, r.out, r.errOut)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the run did not pick up the signal")
+	}
+	_, errOut, code = cli(t, "", "task", "signal", parent)
+	if code != 1 || !strings.Contains(errOut, "no blocked task to signal") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+		t.Fatalf("signal with nothing blocked: exit %d: %q", code, errOut)
+	}
+}
