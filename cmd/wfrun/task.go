@@ -9,8 +9,8 @@ import (
 
 func newTaskCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:     "task",
-		Short:   "Act on the tasks of a run",
+		Use:   "task",
+		Short: "Act on the tasks of a run",
 		Example: `  wfrun task complete RUN_ID approval --data '{"approved":true}'
   wfrun task signal RUN_ID --data '{"approved":true}'`,
 	}
