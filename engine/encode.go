@@ -44,6 +44,10 @@ type runHead struct {
 	// (runsecrets.Run.Seal): the visible input keeps the parent's secret
 	// references, and a resumed child reads its input from here.
 	SealedInput string `json:"sealedInput,omitempty"`
+	// RerunTask is, until the task a rerun starts from is scheduled
+	// again, what the rerun keeps of it (its id and input), sealed
+	// (rerun.go): a run resumed after a crash keeps them too.
+	RerunTask string `json:"rerunTask,omitempty"`
 }
 
 type taskHead struct {
@@ -103,13 +107,14 @@ func appendRunHead(b []byte, h *runHead) []byte {
 	b = appendOptStr(b, "environment", h.Environment)
 	b = appendIntMember(b, "nextSeq", int64(h.NextSeq))
 	b = appendOptStr(b, "registeredValues", h.RegisteredValues)
-	return appendOptStr(b, "sealedInput", h.SealedInput)
+	b = appendOptStr(b, "sealedInput", h.SealedInput)
+	return appendOptStr(b, "rerunTask", h.RerunTask)
 }
 
 // encodeRunHead is the run's head as a JSON object.
 func encodeRunHead(h *runHead) []byte {
 	n := 320 + len(h.WorkflowType) + len(h.CorrelationID) + len(h.ReasonForIncompletion) + len(h.DefinitionPath) +
-		len(h.Principal.Name) + len(h.Project) + len(h.Environment) + len(h.RegisteredValues) + len(h.SealedInput)
+		len(h.Principal.Name) + len(h.Project) + len(h.Environment) + len(h.RegisteredValues) + len(h.SealedInput) + len(h.RerunTask)
 	for _, f := range h.MaskedFields {
 		n += len(f) + 3
 	}

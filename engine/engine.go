@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -439,128 +438,6 @@ func (e *Engine) Rerun(ctx context.Context, id, fromTaskID string) (*Result, err
 	return e.RerunWith(ctx, id, RerunOptions{FromTaskID: fromTaskID})
 }
 
-func (e *Engine) restart(ctx context.Context, id string, fromStart bool, fromTaskID string) (*Result, error) {
-	return e.restartWith(ctx, id, fromStart, fromTaskID, nil)
-}
-
-func (e *Engine) restartWith(ctx context.Context, id string, fromStart bool, fromTaskID string, o *RerunOptions) (*Result, error) {
-	doc, archived, err := e.runs.Load(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	var d runDoc
-	if err := json.Unmarshal(doc, &d); err != nil {
-		return nil, fmt.Errorf("run %s: damaged document: %w", id, err)
-	}
-	if !terminalWorkflow(d.Status) {
-		return nil, fmt.Errorf("%w: run %s is %s (use resume)", ErrStillRunning, id, d.Status)
-	}
-	if archived {
-		var need []string
-		for _, p := range runsecrets.ArchivedSecretsNeeded(doc) {
-			if fromStart && !strings.HasPrefix(p, "/input") {
-				continue
-			}
-			if !fromStart && !e.neededOnRetry(&d, p) {
-				continue
-			}
-			need = append(need, p)
-		}
-		need = append(need, runsecrets.ArchivedFieldsNeeded(doc, d.MaskedFields)...)
-		if len(need) > 0 {
-			return nil, fmt.Errorf("%w: cannot restart run %s: archiving replaced these values by \"***\" and the restarted run would use them: %s",
-				ErrArchivedSecrets, id, strings.Join(need, ", "))
-		}
-	}
-	r, err := e.loadDoc(ctx, id, doc, &d, nil)
-	if err != nil {
-		return nil, err
-	}
-	fromSeq, fromRef, fromIn := 0, "", []byte(nil)
-	if fromTaskID != "" {
-		for _, t := range r.tasks {
-			if t.TaskID == fromTaskID {
-				fromSeq, fromRef, fromIn = t.Seq, t.Ref, t.inMem
-			}
-		}
-		if fromSeq == 0 {
-			return nil, fmt.Errorf("%w: run %s has no task with id %q", ErrTaskNotFound, id, fromTaskID)
-		}
-	}
-	r.mu.Lock()
-	r.doc.Status, r.doc.ReasonForIncompletion, r.doc.FailedTaskID, r.doc.EndTime = StatusRunning, "", "", 0
-	r.doc.Output, r.outStored, r.wfDoc = nil, nil, nil
-	if fromStart {
-		r.tasks, r.byRef, r.latest = nil, map[string]*taskRecord{}, map[string]*taskRecord{}
-	} else {
-		// Forget failed and cancelled attempts: replay schedules them again.
-		kept := r.tasks[:0:0]
-		r.byRef, r.latest = map[string]*taskRecord{}, map[string]*taskRecord{}
-		for _, t := range r.tasks {
-			if fromSeq > 0 && (t.Seq >= fromSeq || !successfulTask(t.Status)) {
-				continue // rerun: this task and the later ones run again
-			}
-			kept = append(kept, t)
-			if fromSeq == 0 && r.reopenOnRetryLocked(t) {
-				r.byRef[t.Ref], r.latest[t.BaseRef] = t, t
-			}
-			if successfulTask(t.Status) && t.TaskType != TypeTerminate {
-				r.byRef[t.Ref], r.latest[t.BaseRef] = t, t
-			}
-		}
-		r.tasks = kept
-	}
-	r.mu.Unlock()
-	if o != nil {
-		if err := r.applyRerun(o, fromRef, fromTaskID, fromIn); err != nil {
-			return nil, err
-		}
-	}
-	if fromStart {
-		vars, err := initialVariables(r.def, nil)
-		if err != nil {
-			return nil, err
-		}
-		if err := r.setVariables(vars); err != nil {
-			return nil, err
-		}
-	}
-	r.mu.Lock()
-	ch, err := r.changeLocked(true)
-	r.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	l := e.newLease()
-	ch.Lease, ch.LeaseTTL = &l, e.leaseTTL
-	if err := e.runs.Restore(ctx, id, ch); err != nil {
-		return nil, fmt.Errorf("restart: %w", err)
-	}
-	r.mu.Lock()
-	r.stored, r.lease.held = true, true
-	r.mu.Unlock()
-	r.emit(Event{Kind: EventWorkflow, Status: StatusRunning, Reason: "restarted"})
-	return r.execute(ctx)
-}
-
-// neededOnRetry: a retry keeps completed tasks, so their archived `_secrets`
-// matter (a later task may read them); failed attempts are re-run anyway.
-func (e *Engine) neededOnRetry(d *runDoc, ptr string) bool {
-	if !strings.HasPrefix(ptr, "/tasks/") {
-		return true
-	}
-	rest := strings.TrimPrefix(ptr, "/tasks/")
-	idx := rest
-	if i := strings.IndexByte(rest, '/'); i >= 0 {
-		idx = rest[:i]
-	}
-	var n int
-	if _, err := fmt.Sscanf(idx, "%d", &n); err != nil || n < 0 || n >= len(d.Tasks) {
-		return true
-	}
-	return successfulTask(d.Tasks[n].Status)
-}
-
 func (e *Engine) load(ctx context.Context, id string, allowArchived bool, parent *runsecrets.Run) (*runState, error) {
 	doc, archived, err := e.runs.Load(ctx, id)
 	if err != nil {
@@ -608,6 +485,11 @@ func (e *Engine) loadDoc(ctx context.Context, id string, _ []byte, d *runDoc, pa
 			errs = append(errs, err)
 		} else {
 			r.doc.Input = in
+		}
+	}
+	if d.RerunTask != "" {
+		if err := r.openRerunTask(d.RerunTask); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	r.doc.Variables = unseal(d.Variables, "/variables")

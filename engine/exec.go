@@ -1109,6 +1109,9 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 			return r.subWorkflowDone(ctx, rec, shortName(cd.WorkflowType, cd.Version, childID), cd.Status, cd.ReasonForIncompletion, cd.Output, canRetry)
 		}
 		child, err = r.e.load(ctx, childID, false, r.sec)
+		if err == nil {
+			err = child.restoreParentInput(input, refs) // reopen.go
+		}
 		if err != nil {
 			return r.failTask(ctx, rec, TaskFailed, fmt.Sprintf("sub-workflow %s: %v", childID, err))
 		}

@@ -78,31 +78,92 @@ func (r *runState) applyRerun(o *RerunOptions, fromRef, fromID string, prevIn []
 		r.mu.Unlock()
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if o.CorrelationID != "" {
 		r.doc.CorrelationID = o.CorrelationID
 	}
-	if fromRef != "" && fromID != "" {
-		// Conductor reschedules the rerun task itself: same task id.
-		r.keptID = map[string]string{fromRef: fromID}
+	r.mu.Unlock()
+	if fromRef == "" || fromID == "" {
+		return nil
 	}
+	// Conductor reschedules the rerun task itself: same task id.
+	kept := rerunTask{Ref: fromRef, TaskID: fromID}
 	switch {
-	case fromRef == "":
 	case hasJSON(o.TaskInput):
-		r.inputOverride = map[string][]byte{fromRef: append([]byte(nil), bytes.TrimSpace(o.TaskInput)...)}
+		kept.Input, kept.Override = append([]byte(nil), bytes.TrimSpace(o.TaskInput)...), true
 	case hasJSON(prevIn):
 		// Conductor keeps the rerun task's inputData (the later tasks are
 		// scheduled anew, from their templates): even with a replaced
 		// workflow input, the task runs again with what it had.
-		r.keptInput = map[string][]byte{fromRef: append([]byte(nil), prevIn...)}
+		kept.Input = append([]byte(nil), prevIn...)
 	}
+	// Kept with the rerun's commit, sealed (the input's `_secrets` leaves
+	// are in clear in memory): a process that resumes the run after a
+	// crash reschedules the task with the same id and input.
+	plain, err := json.Marshal(kept)
+	if err != nil {
+		return err
+	}
+	sealed, err := r.sec.Seal(plain, rerunTaskPointer)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.doc.RerunTask = sealed
+	r.keepRerunTaskLocked(&kept)
+	r.mu.Unlock()
+	return nil
+}
+
+// rerunTaskPointer binds a run's sealed rerunTask.
+const rerunTaskPointer = "/rerunTask"
+
+// rerunTask is what a rerun keeps of the task it starts from until that
+// task is scheduled again: its id, and the input it runs with (the
+// rerun's taskInput when Override, else its previous input).
+type rerunTask struct {
+	Ref      string          `json:"ref"`
+	TaskID   string          `json:"taskId"`
+	Input    json.RawMessage `json:"input,omitempty"`
+	Override bool            `json:"override,omitempty"`
+}
+
+func (r *runState) keepRerunTaskLocked(k *rerunTask) {
+	r.keptID = map[string]string{k.Ref: k.TaskID}
+	r.inputOverride, r.keptInput = nil, nil
+	switch {
+	case k.Override:
+		r.inputOverride = map[string][]byte{k.Ref: k.Input}
+	case hasJSON(k.Input):
+		r.keptInput = map[string][]byte{k.Ref: k.Input}
+	}
+}
+
+// openRerunTask restores, on resume, what a rerun kept of its task (its
+// sealed rerunTask): authenticated, bound to this run.
+func (r *runState) openRerunTask(sealed string) error {
+	plain, err := r.sec.Open(sealed, rerunTaskPointer)
+	if err != nil {
+		return fmt.Errorf("rerunTask: %w", err)
+	}
+	var k rerunTask
+	if err := json.Unmarshal(plain, &k); err != nil || k.Ref == "" || k.TaskID == "" {
+		return fmt.Errorf("rerunTask: damaged")
+	}
+	r.mu.Lock()
+	r.keepRerunTaskLocked(&k)
+	r.mu.Unlock()
 	return nil
 }
 
 // takeKeptIDLocked returns (once) the id a rerun keeps for the task ref.
 func (r *runState) takeKeptIDLocked(ref string) string {
-	id := r.keptID[ref]
-	delete(r.keptID, ref)
+	id, ok := r.keptID[ref]
+	if ok {
+		delete(r.keptID, ref)
+		// The task is scheduled again: its record now carries the id
+		// and the input (the next write stores both).
+		r.doc.RerunTask = ""
+	}
 	return id
 }
 

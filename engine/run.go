@@ -272,7 +272,7 @@ func (r *runState) archive(ctx context.Context) error {
 	defer r.saveMu.Unlock()
 	r.mu.Lock()
 	r.doc.UpdateTime = r.nowMillis()
-	r.doc.RegisteredValues, r.doc.SealedInput = "", "" // an archived run is never resumed
+	r.doc.RegisteredValues, r.doc.SealedInput, r.doc.RerunTask = "", "", "" // an archived run is never resumed
 	doc, err := r.encodeLocked()
 	sum := r.summaryLocked()
 	r.mu.Unlock()

@@ -1,0 +1,203 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+
+	"github.com/wfrun/wfrun/engine/runstore"
+)
+
+// A child run that runs again (retry, restart, rerun) while the parent it
+// failed is ended re-opens that parent, as Conductor's
+// updateAndPushParents does: the parent's SUB_WORKFLOW task goes back to
+// IN_PROGRESS (same record, same child), the parent to RUNNING, and so on
+// up the chain; when the child ends, the parent goes on from there. The
+// topmost re-opened run executes: its replay reaches the SUB_WORKFLOW task,
+// loads the child and runs it, exactly as a resume after a crash does, so
+// each run's masker is rebuilt as on resume.
+
+// maxSubWorkflowDepth bounds the walks up and down a run's sub-workflows
+// (a stored parent link is data: a cycle must not loop for ever).
+const maxSubWorkflowDepth = 64
+
+// reopenStep is a parent to re-open and its SUB_WORKFLOW task.
+type reopenStep struct {
+	run    *endedRun
+	taskID string
+}
+
+// parentsToReopen walks up from an ended run: each parent that ended, whose
+// SUB_WORKFLOW record that started this child is its latest attempt, did
+// not succeed and is not optional, is re-opened (Conductor stops at an
+// optional task and at a task a retry has superseded). Nearest first.
+func (e *Engine) parentsToReopen(ctx context.Context, d *runDoc) ([]reopenStep, error) {
+	var steps []reopenStep
+	cur := d
+	for depth := 0; cur.ParentWorkflowID != "" && depth < maxSubWorkflowDepth; depth++ {
+		pr, err := e.loadEnded(ctx, cur.ParentWorkflowID)
+		if errors.Is(err, runstore.ErrNotFound) || errors.Is(err, ErrStillRunning) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		var sub *taskDoc
+		superseded := false
+		for i := range pr.d.Tasks {
+			t := &pr.d.Tasks[i]
+			if sub != nil && t.ReferenceTaskName == sub.ReferenceTaskName {
+				superseded = true
+			}
+			if t.TaskID == cur.ParentWorkflowTaskID {
+				sub = t
+			}
+		}
+		if sub == nil || superseded || sub.TaskType != TypeSubWorkflow || sub.SubWorkflowID != cur.WorkflowID || successfulTask(sub.Status) {
+			break
+		}
+		def, err := e.Parse(pr.d.WorkflowDefinition)
+		if err != nil {
+			return nil, fmt.Errorf("run %s: stored definition: %w", pr.id, err)
+		}
+		if wt, ok := def.Task(baseRef(sub.ReferenceTaskName)); ok && wt.Optional {
+			break
+		}
+		if err := e.checkArchived(pr, false); err != nil {
+			return nil, err
+		}
+		steps = append(steps, reopenStep{run: pr, taskID: sub.TaskID})
+		cur = &pr.d
+	}
+	return steps, nil
+}
+
+// reopenParents stores each parent RUNNING again, its SUB_WORKFLOW task
+// IN_PROGRESS and its other records as a retry leaves them, nearest
+// first, and returns the topmost one, ready to execute.
+func (e *Engine) reopenParents(ctx context.Context, steps []reopenStep) (*runState, error) {
+	var top *runState
+	for _, s := range steps {
+		r, err := e.loadDoc(ctx, s.run.id, s.run.doc, &s.run.d, nil)
+		if err != nil {
+			return nil, err
+		}
+		r.mu.Lock()
+		r.reopenHeadLocked()
+		r.retainForRetryLocked(s.taskID)
+		r.mu.Unlock()
+		if err := r.restore(ctx); err != nil {
+			return nil, err
+		}
+		r.emit(Event{Kind: EventWorkflow, Status: StatusRunning, Reason: "sub-workflow runs again"})
+		top = r
+	}
+	return top, nil
+}
+
+// childHoldingTask finds, down the run's sub-workflows (latest attempts of
+// its SUB_WORKFLOW tasks), the child run that has the task taskID.
+func (e *Engine) childHoldingTask(ctx context.Context, d *runDoc, taskID string, depth int) (string, error) {
+	if depth >= maxSubWorkflowDepth {
+		return "", nil
+	}
+	for i := range d.Tasks {
+		t := &d.Tasks[i]
+		if t.TaskType != TypeSubWorkflow || t.SubWorkflowID == "" {
+			continue
+		}
+		doc, _, err := e.runs.Load(ctx, t.SubWorkflowID)
+		if errors.Is(err, runstore.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		var cd runDoc
+		if err := json.Unmarshal(doc, &cd); err != nil {
+			return "", fmt.Errorf("run %s: damaged document: %w", t.SubWorkflowID, err)
+		}
+		for j := range cd.Tasks {
+			if cd.Tasks[j].TaskID == taskID {
+				return t.SubWorkflowID, nil
+			}
+		}
+		if id, err := e.childHoldingTask(ctx, &cd, taskID, depth+1); id != "" || err != nil {
+			return id, err
+		}
+	}
+	return "", nil
+}
+
+// Retry retries an ended run from its failed tasks (Restart with
+// fromStart false). With resumeSubworkflowTasks, as Conductor's retry with
+// that flag, the retry goes down to where the failure started: while the
+// run's first unsuccessful task is a SUB_WORKFLOW, its child is retried
+// instead, which re-opens the runs above it (their SUB_WORKFLOW tasks keep
+// their child). The Result is the run id's.
+func (e *Engine) Retry(ctx context.Context, id string, resumeSubworkflowTasks bool) (*Result, error) {
+	if !resumeSubworkflowTasks {
+		return e.Restart(ctx, id, false)
+	}
+	target := id
+	for depth := 0; depth < maxSubWorkflowDepth; depth++ {
+		er, err := e.loadEnded(ctx, target)
+		if err != nil {
+			return nil, err
+		}
+		next := ""
+		for i := range er.d.Tasks {
+			t := &er.d.Tasks[i]
+			if terminalTask(t.Status) && !successfulTask(t.Status) {
+				if t.TaskType == TypeSubWorkflow && t.SubWorkflowID != "" {
+					next = t.SubWorkflowID
+				}
+				break
+			}
+		}
+		if next == "" {
+			break
+		}
+		if _, err := e.loadEnded(ctx, next); err != nil {
+			break // the child is gone or runs: retry this run
+		}
+		target = next
+	}
+	res, err := e.Restart(ctx, target, false)
+	if err != nil || target == id {
+		return res, err
+	}
+	return e.resultOf(ctx, id)
+}
+
+// restoreParentInput gives a child that runs again under its re-opened
+// parent the input the parent's task resolved for it now, when archiving
+// dropped the child's sealed input: what its stored input keeps are the
+// parent's secret references, never their values. A child whose input a
+// rerun replaced keeps that input.
+func (c *runState) restoreParentInput(input, refs []byte) error {
+	c.mu.Lock()
+	sealed, cur := c.doc.SealedInput, c.doc.Input
+	c.mu.Unlock()
+	if sealed != "" {
+		return nil
+	}
+	mem, _, err := c.sec.Protect(refs, "/input")
+	if err != nil || !equalJSON(mem, cur) {
+		return nil
+	}
+	if err := c.setInput(input); err != nil {
+		return err
+	}
+	return c.keepReferenceInput(refs)
+}
+
+func equalJSON(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
+}

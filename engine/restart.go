@@ -1,0 +1,304 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/wfrun/wfrun/runsecrets"
+)
+
+// Retry, restart and rerun of an ended run. A run that is the child of a
+// SUB_WORKFLOW task and runs again re-opens its parent (reopen.go), as
+// Conductor's updateAndPushParents does.
+
+func (e *Engine) restart(ctx context.Context, id string, fromStart bool, fromTaskID string) (*Result, error) {
+	return e.restartWith(ctx, id, fromStart, fromTaskID, nil)
+}
+
+// endedRun is an ended run as stored.
+type endedRun struct {
+	id       string
+	doc      []byte
+	d        runDoc
+	archived bool
+}
+
+// loadEnded loads a run that has ended (ErrStillRunning otherwise).
+func (e *Engine) loadEnded(ctx context.Context, id string) (*endedRun, error) {
+	doc, archived, err := e.runs.Load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	er := &endedRun{id: id, doc: doc, archived: archived}
+	if err := json.Unmarshal(doc, &er.d); err != nil {
+		return nil, fmt.Errorf("run %s: damaged document: %w", id, err)
+	}
+	if !terminalWorkflow(er.d.Status) {
+		return nil, fmt.Errorf("%w: run %s is %s (use resume)", ErrStillRunning, id, er.d.Status)
+	}
+	return er, nil
+}
+
+func (e *Engine) restartWith(ctx context.Context, id string, fromStart bool, fromTaskID string, o *RerunOptions) (*Result, error) {
+	er, err := e.loadEnded(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if fromTaskID != "" && !er.hasTask(fromTaskID) {
+		// Conductor's rerunWF looks for the task in the run's children:
+		// the child holding it reruns from it and re-opens this run.
+		child, err := e.childHoldingTask(ctx, &er.d, fromTaskID, 0)
+		if err != nil {
+			return nil, err
+		}
+		if child != "" {
+			co := &RerunOptions{FromTaskID: fromTaskID}
+			if o != nil {
+				co.TaskInput = o.TaskInput
+			}
+			if _, err := e.restartWith(ctx, child, false, fromTaskID, co); err != nil {
+				return nil, err
+			}
+			return e.resultOf(ctx, id)
+		}
+	}
+	parents, err := e.parentsToReopen(ctx, &er.d)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.checkArchived(er, fromStart); err != nil {
+		return nil, err
+	}
+	r, err := e.prepareRestart(ctx, er, fromStart, fromTaskID, o)
+	if err != nil {
+		return nil, err
+	}
+	if len(parents) == 0 {
+		return r.execute(ctx)
+	}
+	// The parents execute the child again: the topmost one re-opened
+	// replays down to it.
+	top, err := e.reopenParents(ctx, parents)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := top.execute(ctx); err != nil {
+		if errors.Is(err, ErrInterrupted) {
+			return &Result{RunID: id, Status: StatusRunning}, err
+		}
+		return nil, err
+	}
+	return e.resultOf(ctx, id)
+}
+
+func (er *endedRun) hasTask(taskID string) bool {
+	for i := range er.d.Tasks {
+		if er.d.Tasks[i].TaskID == taskID {
+			return true
+		}
+	}
+	return false
+}
+
+// checkArchived refuses to run again an archived run whose re-execution
+// needs `_secrets` data that archiving replaced by "***".
+func (e *Engine) checkArchived(er *endedRun, fromStart bool) error {
+	if !er.archived {
+		return nil
+	}
+	var need []string
+	for _, p := range runsecrets.ArchivedSecretsNeeded(er.doc) {
+		if fromStart && !strings.HasPrefix(p, "/input") {
+			continue
+		}
+		if !fromStart && !e.neededOnRetry(&er.d, p) {
+			continue
+		}
+		need = append(need, p)
+	}
+	need = append(need, runsecrets.ArchivedFieldsNeeded(er.doc, er.d.MaskedFields)...)
+	if len(need) > 0 {
+		return fmt.Errorf("%w: cannot restart run %s: archiving replaced these values by \"***\" and the restarted run would use them: %s",
+			ErrArchivedSecrets, er.id, strings.Join(need, ", "))
+	}
+	return nil
+}
+
+// prepareRestart stores the ended run as RUNNING again, ready to execute:
+// from the start (fromStart), from fromTaskID (a rerun: that task and the
+// later ones are dropped) or from its failed tasks (a retry).
+func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart bool, fromTaskID string, o *RerunOptions) (*runState, error) {
+	id := er.id
+	r, err := e.loadDoc(ctx, id, er.doc, &er.d, nil)
+	if err != nil {
+		return nil, err
+	}
+	fromSeq, fromRef, fromIn := 0, "", []byte(nil)
+	if fromTaskID != "" {
+		for _, t := range r.tasks {
+			if t.TaskID == fromTaskID {
+				fromSeq, fromRef, fromIn = t.Seq, t.Ref, t.inMem
+			}
+		}
+		if fromSeq == 0 {
+			return nil, fmt.Errorf("%w: run %s has no task with id %q", ErrTaskNotFound, id, fromTaskID)
+		}
+	}
+	r.mu.Lock()
+	r.reopenHeadLocked()
+	switch {
+	case fromStart:
+		r.tasks, r.byRef, r.latest = nil, map[string]*taskRecord{}, map[string]*taskRecord{}
+	case fromSeq > 0:
+		kept := r.tasks[:0:0]
+		r.byRef, r.latest = map[string]*taskRecord{}, map[string]*taskRecord{}
+		for _, t := range r.tasks {
+			if t.Seq >= fromSeq || !successfulTask(t.Status) {
+				continue // rerun: this task and the later ones run again
+			}
+			kept = append(kept, t)
+			if t.TaskType != TypeTerminate {
+				r.byRef[t.Ref], r.latest[t.BaseRef] = t, t
+			}
+		}
+		r.tasks = kept
+	default:
+		r.retainForRetryLocked("")
+	}
+	r.mu.Unlock()
+	if o != nil {
+		if err := r.applyRerun(o, fromRef, fromTaskID, fromIn); err != nil {
+			return nil, err
+		}
+	}
+	if fromStart {
+		vars, err := initialVariables(r.def, nil)
+		if err != nil {
+			return nil, err
+		}
+		if err := r.setVariables(vars); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.restore(ctx); err != nil {
+		return nil, err
+	}
+	r.emit(Event{Kind: EventWorkflow, Status: StatusRunning, Reason: "restarted"})
+	return r, nil
+}
+
+// reopenHeadLocked puts an ended run's head back to RUNNING. Callers
+// hold r.mu.
+func (r *runState) reopenHeadLocked() {
+	r.doc.Status, r.doc.ReasonForIncompletion, r.doc.FailedTaskID, r.doc.EndTime = StatusRunning, "", "", 0
+	r.doc.Output, r.outStored, r.wfDoc = nil, nil, nil
+}
+
+// restore writes the whole run back to the primary store (out of the
+// archive), with this engine's lease.
+func (r *runState) restore(ctx context.Context) error {
+	r.mu.Lock()
+	ch, err := r.changeLocked(true)
+	r.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	l := r.e.newLease()
+	ch.Lease, ch.LeaseTTL = &l, r.e.leaseTTL
+	if err := r.e.runs.Restore(ctx, r.id, ch); err != nil {
+		return fmt.Errorf("restart: %w", err)
+	}
+	r.mu.Lock()
+	r.stored, r.lease.held = true, true
+	r.mu.Unlock()
+	return nil
+}
+
+// retainForRetryLocked is Conductor's retry of a run's records: every
+// record is kept; the replay skips the successful ones, resumes a
+// cancelled DO_WHILE or JOIN in place (reopenOnRetryLocked) and the record
+// reopenID (a SUB_WORKFLOW whose child runs again) like the unfinished
+// record of a previous process, and schedules a failed or cancelled task
+// again as a new attempt that retries it (retryCount + 1, retriedTaskId).
+// Callers hold r.mu.
+func (r *runState) retainForRetryLocked(reopenID string) {
+	r.byRef, r.latest = map[string]*taskRecord{}, map[string]*taskRecord{}
+	for _, t := range r.tasks {
+		switch {
+		case reopenID != "" && t.TaskID == reopenID:
+			t.Status, t.Reason, t.End = TaskInProgress, "", 0
+			r.touchLocked(t)
+		case r.reopenOnRetryLocked(t):
+		case successfulTask(t.Status):
+			if t.TaskType == TypeTerminate {
+				continue
+			}
+		case !retriedAsNewAttempt(t):
+			continue
+		}
+		r.byRef[t.Ref], r.latest[t.BaseRef] = t, t
+	}
+}
+
+// retriedAsNewAttempt: a leaf or SUB_WORKFLOW record that ended
+// unsuccessfully, which a retry schedules again as a new attempt linked to
+// it. Control tasks are scheduled anew from their definition.
+func retriedAsNewAttempt(t *taskRecord) bool {
+	if t.wt == nil || successfulTask(t.Status) || t.Status == TaskScheduled || t.Status == TaskInProgress {
+		return false
+	}
+	switch t.wt.Type {
+	case TypeSwitch, TypeDecision, TypeDoWhile, TypeForkJoin, TypeForkJoinDynamic, TypeJoin, TypeDynamic, TypeTerminate:
+		return false
+	}
+	return true
+}
+
+// neededOnRetry: a retry keeps completed tasks, so their archived `_secrets`
+// matter (a later task may read them); failed attempts are re-run anyway.
+func (e *Engine) neededOnRetry(d *runDoc, ptr string) bool {
+	if !strings.HasPrefix(ptr, "/tasks/") {
+		return true
+	}
+	rest := strings.TrimPrefix(ptr, "/tasks/")
+	idx := rest
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		idx = rest[:i]
+	}
+	var n int
+	if _, err := fmt.Sscanf(idx, "%d", &n); err != nil || n < 0 || n >= len(d.Tasks) {
+		return true
+	}
+	return successfulTask(d.Tasks[n].Status)
+}
+
+// resultOf is the Result of a stored run (its output in display form).
+func (e *Engine) resultOf(ctx context.Context, id string) (*Result, error) {
+	view, err := e.Show(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var v struct {
+		Status       string          `json:"status"`
+		Reason       string          `json:"reasonForIncompletion"`
+		Output       json.RawMessage `json:"output"`
+		FailedTaskID string          `json:"failedTaskId"`
+		Tasks        []struct {
+			TaskID string `json:"taskId"`
+			Ref    string `json:"referenceTaskName"`
+		} `json:"tasks"`
+	}
+	if err := json.Unmarshal(view, &v); err != nil {
+		return nil, fmt.Errorf("run %s: damaged document: %w", id, err)
+	}
+	res := &Result{RunID: id, Status: v.Status, Output: orEmpty(v.Output), Reason: v.Reason}
+	for _, t := range v.Tasks {
+		if v.FailedTaskID != "" && t.TaskID == v.FailedTaskID {
+			res.FailedTaskRef = t.Ref
+		}
+	}
+	return res, nil
+}

@@ -1,0 +1,386 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wfrun/wfrun/engine"
+)
+
+// The SubWorkflowRetrySpec, SubWorkflowRestartSpec and SubWorkflowRerunSpec
+// setup: a 3-level run (integration_test_wf_with_sub_wf, itself as the
+// mid level, integration_test_wf as the leaf; the definitions unmodified)
+// whose leaf's integration_task_2 (retryCount 0, as the spec's
+// updateTaskDef sets it) fails, so all three end FAILED. Then one of them
+// is retried, restarted or rerun. The spec looks at the runs while the
+// leaf's task waits for its worker and once it completed: here the second
+// call of integration_task_2 blocks until the test has looked.
+type threeLevel struct {
+	e               *engine.Engine
+	root, mid, leaf string
+	entered         chan struct{}
+	release         chan struct{}
+}
+
+const threeLevelInput = `{"param1":"p1 value","param2":"p2 value","subwf":"integration_test_wf_with_sub_wf","nextSubwf":"integration_test_wf"}`
+
+func newThreeLevel(t *testing.T) *threeLevel {
+	t.Helper()
+	s := &threeLevel{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	var mu sync.Mutex
+	calls := 0
+	zero, rto := 0, int64(120)
+	defs := harnessTaskDefs(t)
+	if err := defs.Put(&engine.TaskDef{Name: "integration_task_2", Description: "integration_task_2", OwnerEmail: "test@harness.com",
+		RetryCount: &zero, TimeoutSeconds: 120, ResponseTimeoutSeconds: &rto}); err != nil {
+		t.Fatal(err)
+	}
+	s.e = harnessEngine(t, nil, engine.WithTaskDefs(defs),
+		engine.WithWorker("integration_task_1", echoWorker(`{"op":"task1.done"}`)),
+		engine.WithWorker("integration_task_2", func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+			mu.Lock()
+			calls++
+			n := calls
+			mu.Unlock()
+			if n == 1 {
+				return nil, errors.New("failed")
+			}
+			s.entered <- struct{}{}
+			select {
+			case <-s.release:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			return json.RawMessage(`{"op":"task2.done"}`), nil
+		}))
+	d := harnessDef(t, s.e, "workflow_with_sub_workflow_1_integration_test.json")
+	res := startRun(t, s.e, d, threeLevelInput, engine.WithCorrelationID("retry_on_root_in_3level_wf"))
+	s.root = res.RunID
+	root := s.expect(t, s.root, engine.StatusFailed, "integration_task_1:COMPLETED", "SUB_WORKFLOW:FAILED")
+	s.mid = root.Tasks[1].SubWorkflowID
+	mid := s.expect(t, s.mid, engine.StatusFailed, "integration_task_1:COMPLETED", "SUB_WORKFLOW:FAILED")
+	s.leaf = mid.Tasks[1].SubWorkflowID
+	s.expect(t, s.leaf, engine.StatusFailed, "integration_task_1:COMPLETED", "integration_task_2:FAILED")
+	return s
+}
+
+// expect checks a run's status and task list and returns its view.
+func (s *threeLevel) expect(t *testing.T, id, status string, tasks ...string) runView {
+	t.Helper()
+	wf := viewRun(t, s.e, id)
+	if wf.Status != status {
+		t.Fatalf("run %s is %s (%q), want %s", wf.WorkflowID, wf.Status, wf.Reason, status)
+	}
+	checkTasks(t, wf.Tasks, tasks...)
+	return wf
+}
+
+// expectRunning checks a run whose last task waits for its worker: the
+// engine writes a SCHEDULED or IN_PROGRESS record with the next write, so
+// the stored run has that record, or not yet.
+func (s *threeLevel) expectRunning(t *testing.T, id string, tasks ...string) runView {
+	t.Helper()
+	wf := viewRun(t, s.e, id)
+	if wf.Status != running {
+		t.Fatalf("run %s is %s (%q), want RUNNING", id, wf.Status, wf.Reason)
+	}
+	if n := len(tasks) - 1; len(wf.Tasks) == n {
+		checkTasks(t, wf.Tasks, tasks[:n]...)
+		return wf
+	}
+	last := &wf.Tasks[len(wf.Tasks)-1]
+	if last.Status == engine.TaskScheduled {
+		last.Status = engine.TaskInProgress
+	}
+	checkTasks(t, wf.Tasks, tasks...)
+	return wf
+}
+
+// run executes op; during runs while the leaf's integration_task_2 waits
+// for its worker, after once op returned.
+func (s *threeLevel) run(t *testing.T, op func(context.Context) (*engine.Result, error), during, after func(*testing.T)) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := op(ctx)
+		done <- err
+	}()
+	select {
+	case <-s.entered:
+	case err := <-done:
+		t.Fatalf("ended before the leaf's task ran again: %v", err)
+	case <-ctx.Done():
+		t.Fatal("the leaf's task never ran again")
+	}
+	during(t)
+	close(s.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	after(t)
+}
+
+// retried checks that task i of wf is a new attempt of task i-1.
+func retried(t *testing.T, wf runView, i int) {
+	t.Helper()
+	if wf.Tasks[i].RetriedTaskID != wf.Tasks[i-1].TaskID || wf.Tasks[i].RetryCount != wf.Tasks[i-1].RetryCount+1 {
+		t.Fatalf("task %d of %s: retriedTaskId %q retryCount %d, want %q and %d", i, wf.WorkflowID,
+			wf.Tasks[i].RetriedTaskID, wf.Tasks[i].RetryCount, wf.Tasks[i-1].TaskID, wf.Tasks[i-1].RetryCount+1)
+	}
+}
+
+const (
+	t1Done  = "integration_task_1:COMPLETED"
+	t2Done  = "integration_task_2:COMPLETED"
+	t2Runs  = "integration_task_2:IN_PROGRESS"
+	t2Fail  = "integration_task_2:FAILED"
+	swDone  = "SUB_WORKFLOW:COMPLETED"
+	swRuns  = "SUB_WORKFLOW:IN_PROGRESS"
+	swFail  = "SUB_WORKFLOW:FAILED"
+	running = engine.StatusRunning
+	done    = engine.StatusCompleted
+)
+
+// retryLeafChecks: the leaf's failed task is retried in the leaf; the mid
+// level and root SUB_WORKFLOW tasks (the same records, the same children)
+// are IN_PROGRESS again, and all three complete.
+func retryLeafChecks(s *threeLevel) (during, after func(*testing.T)) {
+	return func(t *testing.T) {
+			if leaf := s.expectRunning(t, s.leaf, t1Done, t2Fail, t2Runs); len(leaf.Tasks) == 3 {
+				retried(t, leaf, 2)
+			}
+			s.sameChild(t, s.mid, running, swRuns, s.leaf)
+			s.sameChild(t, s.root, running, swRuns, s.mid)
+		}, func(t *testing.T) {
+			retried(t, s.expect(t, s.leaf, done, t1Done, t2Fail, t2Done), 2)
+			s.sameChild(t, s.mid, done, swDone, s.leaf)
+			s.sameChild(t, s.root, done, swDone, s.mid)
+		}
+}
+
+// sameChild: the run's tasks are integration_task_1 and its SUB_WORKFLOW
+// record (in state sw), whose child is still child.
+func (s *threeLevel) sameChild(t *testing.T, id, status, sw, child string) runView {
+	t.Helper()
+	wf := s.expect(t, id, status, t1Done, sw)
+	if wf.Tasks[1].SubWorkflowID != child || wf.Reason != "" {
+		t.Fatalf("run %s: SUB_WORKFLOW child %s (want %s), reason %q", id, wf.Tasks[1].SubWorkflowID, child, wf.Reason)
+	}
+	return wf
+}
+
+// newChild: the run's task i is a SUB_WORKFLOW with a child other than
+// old; it returns the new child.
+func newChild(t *testing.T, wf runView, i int, old string) string {
+	t.Helper()
+	c := wf.Tasks[i].SubWorkflowID
+	if c == "" || c == old {
+		t.Fatalf("run %s task %d: child %q, want a new one (old %s)", wf.WorkflowID, i, c, old)
+	}
+	return c
+}
+
+// TestConductorSubWorkflowRetrySpec: SubWorkflowRetrySpec, every case.
+func TestConductorSubWorkflowRetrySpec(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		target func(*threeLevel) string
+		resume bool
+	}{
+		{"retry on the leaf", func(s *threeLevel) string { return s.leaf }, false},
+		{"retry on the leaf with resume flag", func(s *threeLevel) string { return s.leaf }, true},
+		{"retry on the mid-level with resume flag", func(s *threeLevel) string { return s.mid }, true},
+		{"retry on the root with resume flag", func(s *threeLevel) string { return s.root }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newThreeLevel(t)
+			during, after := retryLeafChecks(s)
+			s.run(t, func(ctx context.Context) (*engine.Result, error) { return s.e.Retry(ctx, tc.target(s), tc.resume) }, during, after)
+		})
+	}
+	t.Run("retry on the mid-level", func(t *testing.T) {
+		// The mid level retries its SUB_WORKFLOW task: a new record and a
+		// new leaf; the root's task keeps the mid level.
+		s := newThreeLevel(t)
+		var leaf2 string
+		s.run(t, func(ctx context.Context) (*engine.Result, error) { return s.e.Retry(ctx, s.mid, false) },
+			func(t *testing.T) {
+				mid := s.expect(t, s.mid, running, t1Done, swFail, swRuns)
+				retried(t, mid, 2)
+				leaf2 = newChild(t, mid, 2, s.leaf)
+				s.expectRunning(t, leaf2, t1Done, t2Runs)
+				s.sameChild(t, s.root, running, swRuns, s.mid)
+			}, func(t *testing.T) {
+				s.expect(t, leaf2, done, t1Done, t2Done)
+				retried(t, s.expect(t, s.mid, done, t1Done, swFail, swDone), 2)
+				s.sameChild(t, s.root, done, swDone, s.mid)
+				s.expect(t, s.leaf, engine.StatusFailed, t1Done, t2Fail)
+			})
+	})
+	t.Run("retry on the root", func(t *testing.T) {
+		// The root retries its SUB_WORKFLOW task: a new mid level, which
+		// starts a new leaf.
+		s := newThreeLevel(t)
+		var mid2, leaf2 string
+		s.run(t, func(ctx context.Context) (*engine.Result, error) { return s.e.Retry(ctx, s.root, false) },
+			func(t *testing.T) {
+				root := s.expect(t, s.root, running, t1Done, swFail, swRuns)
+				retried(t, root, 2)
+				mid2 = newChild(t, root, 2, s.mid)
+				leaf2 = newChild(t, s.expect(t, mid2, running, t1Done, swRuns), 1, s.leaf)
+				s.expectRunning(t, leaf2, t1Done, t2Runs)
+			}, func(t *testing.T) {
+				s.expect(t, leaf2, done, t1Done, t2Done)
+				s.sameChild(t, mid2, done, swDone, leaf2)
+				retried(t, s.expect(t, s.root, done, t1Done, swFail, swDone), 2)
+				s.expect(t, s.mid, engine.StatusFailed, t1Done, swFail)
+			})
+	})
+}
+
+// TestConductorSubWorkflowRestartSpec: SubWorkflowRestartSpec, every case.
+// A restarted child runs from the start and re-opens its parents; a
+// restarted root starts new children.
+func TestConductorSubWorkflowRestartSpec(t *testing.T) {
+	t.Run("restart on the root", func(t *testing.T) {
+		s := newThreeLevel(t)
+		var mid2, leaf2 string
+		s.run(t, func(ctx context.Context) (*engine.Result, error) { return s.e.Restart(ctx, s.root, true) },
+			func(t *testing.T) {
+				mid2 = newChild(t, s.expect(t, s.root, running, t1Done, swRuns), 1, s.mid)
+				leaf2 = newChild(t, s.expect(t, mid2, running, t1Done, swRuns), 1, s.leaf)
+				s.expectRunning(t, leaf2, t1Done, t2Runs)
+			}, func(t *testing.T) {
+				s.expect(t, leaf2, done, t1Done, t2Done)
+				s.sameChild(t, mid2, done, swDone, leaf2)
+				s.sameChild(t, s.root, done, swDone, mid2)
+			})
+	})
+	t.Run("restart on the mid-level", func(t *testing.T) {
+		s := newThreeLevel(t)
+		var leaf2 string
+		s.run(t, func(ctx context.Context) (*engine.Result, error) { return s.e.Restart(ctx, s.mid, true) },
+			func(t *testing.T) {
+				leaf2 = newChild(t, s.expect(t, s.mid, running, t1Done, swRuns), 1, s.leaf)
+				s.expectRunning(t, leaf2, t1Done, t2Runs)
+				s.sameChild(t, s.root, running, swRuns, s.mid)
+			}, func(t *testing.T) {
+				s.expect(t, leaf2, done, t1Done, t2Done)
+				s.sameChild(t, s.mid, done, swDone, leaf2)
+				s.sameChild(t, s.root, done, swDone, s.mid)
+			})
+	})
+	t.Run("restart on the leaf", func(t *testing.T) {
+		s := newThreeLevel(t)
+		s.run(t, func(ctx context.Context) (*engine.Result, error) { return s.e.Restart(ctx, s.leaf, true) },
+			func(t *testing.T) {
+				s.expectRunning(t, s.leaf, t1Done, t2Runs)
+				s.sameChild(t, s.mid, running, swRuns, s.leaf)
+				s.sameChild(t, s.root, running, swRuns, s.mid)
+			}, func(t *testing.T) {
+				s.expect(t, s.leaf, done, t1Done, t2Done)
+				s.sameChild(t, s.mid, done, swDone, s.leaf)
+				s.sameChild(t, s.root, done, swDone, s.mid)
+			})
+	})
+}
+
+// TestConductorSubWorkflowRerunSpec: SubWorkflowRerunSpec, every case. A
+// rerun of the root (from the start or from its first task) starts new
+// children; a rerun of a child re-opens its parents.
+func TestConductorSubWorkflowRerunSpec(t *testing.T) {
+	firstTask := func(t *testing.T, s *threeLevel, id string) string { return viewRun(t, s.e, id).Tasks[0].TaskID }
+	for _, tc := range []struct {
+		name     string
+		level    func(*threeLevel) string
+		fromTask bool
+	}{
+		{"rerun on the root-level", func(s *threeLevel) string { return s.root }, false},
+		{"rerun on the root-level with taskId", func(s *threeLevel) string { return s.root }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newThreeLevel(t)
+			o := engine.RerunOptions{}
+			if tc.fromTask {
+				o.FromTaskID = firstTask(t, s, s.root)
+			}
+			var mid2, leaf2 string
+			s.run(t, func(ctx context.Context) (*engine.Result, error) { return s.e.RerunWith(ctx, tc.level(s), o) },
+				func(t *testing.T) {
+					root := s.expect(t, s.root, running, t1Done, swRuns)
+					if tc.fromTask && root.Tasks[0].TaskID != o.FromTaskID {
+						t.Fatalf("the task rerun from has id %s, want %s", root.Tasks[0].TaskID, o.FromTaskID)
+					}
+					mid2 = newChild(t, root, 1, s.mid)
+					leaf2 = newChild(t, s.expect(t, mid2, running, t1Done, swRuns), 1, s.leaf)
+					s.expectRunning(t, leaf2, t1Done, t2Runs)
+				}, func(t *testing.T) {
+					s.expect(t, leaf2, done, t1Done, t2Done)
+					s.sameChild(t, mid2, done, swDone, leaf2)
+					s.sameChild(t, s.root, done, swDone, mid2)
+				})
+		})
+	}
+	for _, tc := range []struct {
+		name     string
+		fromTask bool
+	}{{"rerun on the mid-level", false}, {"rerun on the mid-level with taskId", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newThreeLevel(t)
+			o := engine.RerunOptions{}
+			if tc.fromTask {
+				o.FromTaskID = firstTask(t, s, s.mid)
+			}
+			var leaf2 string
+			s.run(t, func(ctx context.Context) (*engine.Result, error) { return s.e.RerunWith(ctx, s.mid, o) },
+				func(t *testing.T) {
+					leaf2 = newChild(t, s.expect(t, s.mid, running, t1Done, swRuns), 1, s.leaf)
+					s.expectRunning(t, leaf2, t1Done, t2Runs)
+					s.sameChild(t, s.root, running, swRuns, s.mid)
+				}, func(t *testing.T) {
+					s.expect(t, leaf2, done, t1Done, t2Done)
+					s.sameChild(t, s.mid, done, swDone, leaf2)
+					s.sameChild(t, s.root, done, swDone, s.mid)
+				})
+		})
+	}
+	for _, tc := range []struct {
+		name     string
+		fromTask bool
+		// via: the rerun names the root's id and the leaf's task (Conductor
+		// looks for the task down the root's children).
+		via bool
+	}{{"rerun on the leaf-level", false, false}, {"rerun on the leaf-level with taskId", true, false},
+		{"rerun from a leaf task named to the root", true, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newThreeLevel(t)
+			o := engine.RerunOptions{}
+			if tc.fromTask {
+				o.FromTaskID = firstTask(t, s, s.leaf)
+			}
+			id := s.leaf
+			if tc.via {
+				id = s.root
+			}
+			s.run(t, func(ctx context.Context) (*engine.Result, error) { return s.e.RerunWith(ctx, id, o) },
+				func(t *testing.T) {
+					leaf := s.expectRunning(t, s.leaf, t1Done, t2Runs)
+					if tc.fromTask && leaf.Tasks[0].TaskID != o.FromTaskID {
+						t.Fatalf("the task rerun from has id %s, want %s", leaf.Tasks[0].TaskID, o.FromTaskID)
+					}
+					s.sameChild(t, s.mid, running, swRuns, s.leaf)
+					s.sameChild(t, s.root, running, swRuns, s.mid)
+				}, func(t *testing.T) {
+					s.expect(t, s.leaf, done, t1Done, t2Done)
+					s.sameChild(t, s.mid, done, swDone, s.leaf)
+					s.sameChild(t, s.root, done, swDone, s.mid)
+				})
+		})
+	}
+}
