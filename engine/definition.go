@@ -49,7 +49,7 @@ var controlTypes = map[string]bool{
 
 // defaultLeafTypes are accepted by ParseDefinition when no registry is given:
 // the types tasks.NewDefaultRegistry provides.
-var defaultLeafTypes = []string{"HTTP", "HTTP_POLL", "INLINE", "JSON_JQ_TRANSFORM", "UPDATE_SECRET"}
+var defaultLeafTypes = []string{"HTTP", "HTTP_POLL", "INLINE", "JSON_JQ_TRANSFORM", "UPDATE_SECRET", "NOOP"}
 
 // Definition is a parsed, validated and compiled Conductor WorkflowDef.
 // It is immutable after ParseDefinition and safe for concurrent runs.

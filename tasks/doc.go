@@ -4,7 +4,7 @@
 // resolved input and return an output.
 //
 // NewDefaultRegistry (or Register on an existing Registry) installs the leaf
-// executors HTTP, HTTP_POLL, INLINE and JSON_JQ_TRANSFORM. They share one
+// executors HTTP, HTTP_POLL, INLINE, JSON_JQ_TRANSFORM and NOOP. They share one
 // keep-alive HTTP client (unless the request's Services carry one) and one
 // expression compile cache (package tasks/eval), so an expression or jq
 // program compiles once per process, not once per execution. Each also

@@ -114,7 +114,7 @@ func buildOptions(opts []Option) *options {
 }
 
 // Register adds the leaf executors (HTTP, HTTP_POLL, INLINE,
-// JSON_JQ_TRANSFORM) and UPDATE_SECRET to r. They share one HTTP client and
+// JSON_JQ_TRANSFORM, NOOP) and UPDATE_SECRET to r. They share one HTTP client and
 // one compile cache. EXEC is never added here: see RegisterExec.
 func Register(r *Registry, opts ...Option) {
 	o := buildOptions(opts)
@@ -125,6 +125,7 @@ func Register(r *Registry, opts ...Option) {
 	r.Register(TypeInline, &InlineTask{cache: cache})
 	r.Register(TypeJSONJQTransform, newJQTask(o))
 	r.Register(TypeUpdateSecret, NewUpdateSecret())
+	r.Register(TypeNoop, Noop{})
 }
 
 // NewDefaultRegistry returns a registry holding this package's leaf
