@@ -7,6 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/internal/envvalues"
 	"github.com/wfrun/wfrun/store"
 	"github.com/wfrun/wfrun/store/open"
 )
@@ -57,4 +59,28 @@ func checkHome(cmd *cobra.Command) error {
 		return nil
 	}
 	return errNoHome
+}
+
+// envValuesUsage is the help of --env-values (run, resume, restart, serve).
+const envValuesUsage = "source of ${workflow.env.NAME} values (non-secret; stored in task input): env:PREFIX (variables named PREFIX+NAME, e.g. env:CONDUCTOR_ENV_; never the whole environment) or file:PATH (a JSON object) (env WFRUN_ENV_VALUES; default none)"
+
+// addEnvValuesFlag registers --env-values on cmd.
+func addEnvValuesFlag(cmd *cobra.Command) { cmd.Flags().String("env-values", "", envValuesUsage) }
+
+// envValuesOption is the engine option for the configured ${workflow.env.*}
+// source: --env-values, then WFRUN_ENV_VALUES; none when neither is set.
+func envValuesOption(cmd *cobra.Command) ([]engine.Option, error) {
+	spec := os.Getenv("WFRUN_ENV_VALUES")
+	from := "WFRUN_ENV_VALUES"
+	if f := cmd.Flag("env-values"); f != nil && f.Changed {
+		spec, from = f.Value.String(), "--env-values"
+	}
+	src, err := envvalues.Parse(spec, nil)
+	if err != nil {
+		return nil, usageErr(fmt.Errorf("%s: %w", from, err))
+	}
+	if src == nil {
+		return nil, nil
+	}
+	return []engine.Option{engine.WithEnvValues(src)}, nil
 }

@@ -52,6 +52,7 @@ func (f *engineFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.eventSink, "event-sink", "", "where EVENT tasks publish: stdout, stderr, file:PATH (JSON lines) or a redis:// URL (one stream per queue, named as Conductor names it)")
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines on stderr")
 	cmd.Flags().BoolVar(&f.allowExec, "allow-exec", false, "enable EXEC tasks, which run local commands with secrets as env vars and files (off by default: whoever writes the workflow could run any command)")
+	addEnvValuesFlag(cmd)
 	f.out.add(cmd)
 }
 
@@ -139,6 +140,12 @@ func openEngine(cmd *cobra.Command, f *engineFlags, events func(engine.Event)) (
 	if events != nil {
 		opts = append(opts, engine.WithEvents(events))
 	}
+	envOpts, err := envValuesOption(cmd)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	opts = append(opts, envOpts...)
 	if ttl, ok, err := leaseTTL(); err != nil {
 		c.Close()
 		return nil, err
@@ -447,6 +454,7 @@ EXEC tasks run local commands and are refused unless --allow-exec is given.`,
 		Example: `  wfrun run testdata/workflows/hello.json --input '{"name":"world"}'
   wfrun run wf.json --input @input.json --var region=eu --worker enrich='jq "{enriched: .}"'
   wfrun run wf.json --project shop --environment prod
+  wfrun run wf.json --env-values file:env.json     # ${workflow.env.NAME} from a JSON object
   wfrun run testdata/workflows/rotate_token.json --every 30m
   wfrun run testdata/workflows/exec_bundle.json --allow-exec`,
 		Args: cobra.ExactArgs(1),

@@ -60,7 +60,8 @@ or JSON file of application keys and Taskcluster clients with their scopes (see
 "wfrun serve --help" in the README). Logs are JSON on stderr, masked. SIGINT/SIGTERM
 stop accepting requests and let in-flight ones finish.`,
 		Example: `  wfrun serve
-  wfrun serve --addr 0.0.0.0:8080 --auth auth.yaml --store redis://localhost:6379/0`,
+  wfrun serve --addr 0.0.0.0:8080 --auth auth.yaml --store redis://localhost:6379/0
+  wfrun serve --env-values env:CONDUCTOR_ENV_    # ${workflow.env.REGION} = $CONDUCTOR_ENV_REGION`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd, &f) },
 	}
@@ -72,6 +73,7 @@ stop accepting requests and let in-flight ones finish.`,
 	cmd.Flags().DurationVar(&f.takeover, "takeover", 5*time.Second, "how often to look for RUNNING runs no live process holds and resume them (0: never)")
 	cmd.Flags().DurationVar(&f.leaseTTL, "lease-ttl", 10*time.Second, "how long a run's lease outlives its last heartbeat (a dead process's runs wait this long)")
 	cmd.Flags().DurationVar(&f.grace, "shutdown-grace", 30*time.Second, "how long in-flight requests may take after SIGINT/SIGTERM")
+	addEnvValuesFlag(cmd)
 	addConfigFlags(cmd)
 	return cmd
 }
@@ -83,6 +85,10 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	}
 	logger := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 	opts := []server.Option{server.WithLogger(logger)}
+	envOpts, err := envValuesOption(cmd)
+	if err != nil {
+		return err
+	}
 	if f.auth != "" {
 		ac, err := server.LoadAuthConfig(f.auth)
 		if err != nil {
@@ -120,7 +126,7 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	if defs == "" {
 		defs = filepath.Join(cfg.Home, "definitions")
 	}
-	opts = append(opts, server.WithTakeover(f.takeover), server.WithConductor(defs,
+	engOpts := append([]engine.Option{
 		engine.WithRunStore(runs),
 		engine.WithLeaseTTL(f.leaseTTL),
 		engine.WithKeyring(ring),
@@ -128,7 +134,8 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 		engine.WithSecrets(func(p engine.Principal, project, environment string) interpolate.SecretSource {
 			return store.NewRunView(st, store.Principal{Name: p.Name, Scopes: p.Scopes}, project, environment)
 		}),
-	))
+	}, envOpts...)
+	opts = append(opts, server.WithTakeover(f.takeover), server.WithConductor(defs, engOpts...))
 	srv, err := server.New(st, opts...)
 	if err != nil {
 		return err

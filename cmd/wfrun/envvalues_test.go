@@ -1,0 +1,84 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// EnvBackedSecretsSpec's definition (transcribed) run by the CLI: the
+// secret store is Conductor's CONDUCTOR_SECRET_ variables, the env values
+// its CONDUCTOR_ENV_ variables (WFRUN_ENV_VALUES) or a JSON file
+// (--env-values, which wins over the variable). The worker (`cat`) gets
+// the secret resolved and the env value; the stored task input keeps the
+// secret's reference literally and holds the env value (resolved when the
+// task was scheduled).
+func TestRunEnvValues(t *testing.T) {
+	const def = "../../testdata/conductor/transcribed/env_backed_secrets_wf.json"
+	valuesFile := filepath.Join(t.TempDir(), "env.json")
+	if err := os.WriteFile(valuesFile, []byte(`{"REGION":"eu-west-3"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, envVar string
+		args         []string
+		wantRegion   any
+		wantErr      string
+	}{
+		{name: "WFRUN_ENV_VALUES", envVar: "env:CONDUCTOR_ENV_", wantRegion: "us-east-1"},
+		{name: "flag over variable", envVar: "env:CONDUCTOR_ENV_", args: []string{"--env-values", "file:" + valuesFile}, wantRegion: "eu-west-3"},
+		{name: "none: the OS environment is not a source", wantRegion: nil},
+		{name: "prefix required", args: []string{"--env-values", "env:"}, wantErr: "--env-values: bad env values source \"env:\": env: needs a variable prefix"},
+		{name: "bad variable", envVar: "nope", wantErr: "WFRUN_ENV_VALUES: bad env values source \"nope\""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cliEnv(t)
+			t.Setenv("WFRUN_STORE", "env:CONDUCTOR_SECRET_")
+			t.Setenv("CONDUCTOR_SECRET_DB_PASSWORD", "s3cr3t-db-pw")
+			t.Setenv("CONDUCTOR_ENV_REGION", "us-east-1")
+			t.Setenv("REGION", "from-the-os-environment")
+			t.Setenv("WFRUN_ENV_VALUES", tc.envVar)
+			args := append([]string{"run", def, "-q", "--worker", "echo_task=cat"}, tc.args...)
+			out, errOut, code := wfrun(t, "", args...)
+			if tc.wantErr != "" {
+				if code != 2 || !strings.Contains(errOut, tc.wantErr) {
+					t.Fatalf("exit %d, stderr %q; want 2 and %q", code, errOut, tc.wantErr)
+				}
+				return
+			}
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			var got map[string]any
+			if err := json.Unmarshal([]byte(out), &got); err != nil {
+				t.Fatalf("stdout %q: %v", out, err)
+			}
+			if got["region"] != tc.wantRegion || got["pwd"] != "***" {
+				t.Fatalf("output %s: want region %v and pwd masked", out, tc.wantRegion)
+			}
+			var sum []struct {
+				ID string `json:"workflowId"`
+			}
+			if err := json.Unmarshal([]byte(mustRun(t, "", "runs", "-o", "json")), &sum); err != nil || len(sum) != 1 {
+				t.Fatalf("runs: %v %v", sum, err)
+			}
+			shown := mustRun(t, "", "show", sum[0].ID, "-o", "json")
+			var wf struct {
+				Tasks []struct {
+					Input map[string]any `json:"inputData"`
+				} `json:"tasks"`
+			}
+			if err := json.Unmarshal([]byte(shown), &wf); err != nil || len(wf.Tasks) != 1 {
+				t.Fatalf("show: %v\n%s", err, shown)
+			}
+			if in := wf.Tasks[0].Input; in["pwd"] != "${workflow.secrets.DB_PASSWORD}" || in["region"] != tc.wantRegion {
+				t.Fatalf("stored input %v: want the secret reference literal and region %v", in, tc.wantRegion)
+			}
+			if strings.Contains(out+errOut+shown, "s3cr3t-db-pw") {
+				t.Fatal("the secret value was printed")
+			}
+		})
+	}
+}
