@@ -145,6 +145,12 @@ type RemoteTask struct {
 	// ResponseTimeout is how long a worker that polled the task may stay
 	// silent before the attempt times out (see Polled).
 	ResponseTimeout time.Duration
+	// RuntimeMetadata holds the values of the names the task's definition
+	// declares in runtimeMetadata (secrets, then env values; names found in
+	// neither are left out), for the worker that polls the task only: like
+	// the resolved Input, it is transient, and its secret values are
+	// registered with the run's masker.
+	RuntimeMetadata map[string]string `json:",omitempty"`
 
 	att *remoteAttempt // the attempt's clocks (Polled, Progress)
 }

@@ -624,6 +624,11 @@ func (r *runState) remoteTask(ctx context.Context, wt *WorkflowTask, rec *taskRe
 		return tasks.Result{Status: tasks.Failed, Reason: r.sec.Excerpt(err.Error(), maxReasonBytes)}
 	}
 	pol := r.e.policy(wt)
+	md, err := r.runtimeMetadata(ctx, rec.Ref, pol.runtimeMetadata)
+	if err != nil {
+		return tasks.Result{Status: tasks.FailedTerminal, Reason: r.sec.Excerpt(err.Error(), maxReasonBytes)}
+	}
+	t.RuntimeMetadata = md
 	att, stop := r.watchRemote(ctx, rec, pol)
 	defer stop()
 	t.att, t.ResponseTimeout = att, time.Duration(remoteResponseTimeout(pol))*time.Second

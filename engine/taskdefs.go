@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/wfrun/wfrun/store"
 )
 
 // ErrInvalidTaskDef: a task definition that cannot be used (no name, an
@@ -39,6 +41,9 @@ type TaskDef struct {
 	InputKeys                   []string        `json:"inputKeys,omitempty"`
 	OutputKeys                  []string        `json:"outputKeys,omitempty"`
 	OwnerEmail                  string          `json:"ownerEmail,omitempty"`
+	// RuntimeMetadata names the secrets and env values the workers of the
+	// task get resolved when they poll it (runtimemeta.go).
+	RuntimeMetadata []string `json:"runtimeMetadata,omitempty"`
 }
 
 // Timeout policies of task definitions (RETRY, TIME_OUT_WF, ALERT_ONLY);
@@ -70,6 +75,11 @@ func (d *TaskDef) Validate() error {
 	}
 	if it := bytes.TrimSpace(d.InputTemplate); len(it) > 0 && string(it) != "null" && it[0] != '{' {
 		return fmt.Errorf("%w %q: inputTemplate must be a JSON object", ErrInvalidTaskDef, d.Name)
+	}
+	for i, name := range d.RuntimeMetadata {
+		if err := store.ValidateName(name); err != nil {
+			return fmt.Errorf("%w %q: runtimeMetadata[%d]: %v", ErrInvalidTaskDef, d.Name, i, err)
+		}
 	}
 	return nil
 }
@@ -236,7 +246,7 @@ func looksLikeTaskDefs(b []byte) bool {
 		_, tl := probe["timeoutSeconds"]
 		_, rc := probe["retryCount"]
 		_, rt := probe["responseTimeoutSeconds"]
-		return name && !wf && (tl || rc || rt || probe["ownerEmail"] != nil || probe["inputTemplate"] != nil || probe["retryLogic"] != nil)
+		return name && !wf && (tl || rc || rt || probe["ownerEmail"] != nil || probe["inputTemplate"] != nil || probe["retryLogic"] != nil || probe["runtimeMetadata"] != nil)
 	case '[':
 		var probe []map[string]json.RawMessage
 		if json.Unmarshal(b, &probe) != nil || len(probe) == 0 {
@@ -273,6 +283,7 @@ type taskPolicy struct {
 	ratePerFreq     int
 	rateFreqSeconds int
 	defName         string
+	runtimeMetadata []string // names resolved for the worker that polls the task
 }
 
 // policy returns the effective settings of wt. Conductor uses the inline
@@ -325,6 +336,7 @@ func (e *Engine) policy(wt *WorkflowTask) taskPolicy {
 		if td.RateLimitPerFrequency != nil && td.RateLimitFrequencyInSeconds != nil {
 			p.ratePerFreq, p.rateFreqSeconds = *td.RateLimitPerFrequency, *td.RateLimitFrequencyInSeconds
 		}
+		p.runtimeMetadata = td.RuntimeMetadata
 	}
 	// Task-level settings override the definition (WorkflowTask.retryCount).
 	if !p.hasDef {

@@ -31,7 +31,7 @@ func (d *delivery) task() map[string]any {
 	if len(wt) == 0 {
 		wt = json.RawMessage("null")
 	}
-	return map[string]any{
+	task := map[string]any{
 		"taskType": d.t.Name, "taskDefName": d.t.Name, "status": "IN_PROGRESS",
 		"inputData": input, "referenceTaskName": d.t.Ref, "retryCount": d.t.RetryCount,
 		"pollCount": d.pollCount, "iteration": d.t.Iteration,
@@ -40,6 +40,13 @@ func (d *delivery) task() map[string]any {
 		"workflowInstanceId":     d.t.RunID, "workflowType": d.t.WorkflowType, "correlationId": d.t.CorrelationID,
 		"taskId": d.id, "workerId": d.workerID, "workflowTask": wt,
 	}
+	if len(d.t.RuntimeMetadata) > 0 {
+		// The task definition's declared secrets and env values, resolved
+		// for this worker only (engine.RemoteTask.RuntimeMetadata); absent
+		// when empty, as Conductor leaves it out.
+		task["runtimeMetadata"] = d.t.RuntimeMetadata
+	}
+	return task
 }
 
 func (s *Server) mayPoll(w http.ResponseWriter, r *http.Request, p store.Principal, name string) bool {

@@ -1,0 +1,92 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/wfrun/wfrun/runsecrets"
+	"github.com/wfrun/wfrun/store"
+)
+
+// Task-declared secrets (Conductor's TaskDef.runtimeMetadata): a task
+// definition lists the secret and env-value names its workers need, and
+// the worker that polls the task gets them resolved, as a name → value map
+// beside the input (RemoteTask.RuntimeMetadata, the polled Task's
+// runtimeMetadata). Each name is read from the run's secrets first, as the
+// run's principal, through the run's boundary (audited with the run id and
+// the task's ref, and registered with the run's masker, so a worker that
+// echoes a value back has it masked), then from the env values
+// (WithEnvValues). The values are resolved when the task is handed to the
+// workers, as its input is, and held with the transient input only: never
+// in the task record or the run store.
+//
+// What a name that resolves nowhere does:
+//   - not found in the secrets (or no secret source) and no env value: the
+//     name is left out, as Conductor does — the list is declared metadata
+//     of the task type, not a reference a workflow makes;
+//   - forbidden to the run's principal and no env value: the task fails
+//     with store.ErrForbidden naming the name (SPEC §1: no silent omission
+//     of a secret the run may not read). The store answers forbidden
+//     whether or not the secret exists, so neither the failure nor the
+//     omission of missing names tells anyone which secrets exist;
+//   - expired, or any other error of the store: the task fails naming the
+//     name (never a value).
+
+// runtimeMetadata resolves names for the task ref of r.
+func (r *runState) runtimeMetadata(ctx context.Context, ref string, names []string) (map[string]string, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	ctx = r.sec.ForTask(ctx, ref)
+	out := make(map[string]string, len(names))
+	for _, name := range names {
+		if _, done := out[name]; done {
+			continue
+		}
+		raw, err := r.sec.Secret(ctx, name)
+		if err == nil {
+			out[name] = metadataText(raw)
+			continue
+		}
+		forbidden := errors.Is(err, store.ErrForbidden)
+		if !forbidden && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, runsecrets.ErrNoSource) {
+			return nil, fmt.Errorf("task definition's runtimeMetadata %q: %w", name, err)
+		}
+		if r.e.envValues != nil {
+			v, ok, verr := r.e.envValues.Value(ctx, name)
+			if verr != nil {
+				return nil, fmt.Errorf("task definition's runtimeMetadata %q: env values: %w", name, verr)
+			}
+			if ok {
+				out[name] = metadataText(v)
+				continue
+			}
+		}
+		if forbidden {
+			return nil, fmt.Errorf("task definition's runtimeMetadata %q: %w", name, store.ErrForbidden)
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// metadataText is a value as the polled Task's map carries it (Conductor's
+// Map<String, String>): a JSON string as its text, anything else as
+// compact JSON.
+func metadataText(raw []byte) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var v any
+	if json.Unmarshal(raw, &v) == nil {
+		if b, err := json.Marshal(v); err == nil {
+			return string(b)
+		}
+	}
+	return string(raw)
+}
