@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/wfrun/wfrun/store/seal"
+	"github.com/wfrun/wfrun/runsecrets"
 )
 
 // A SIMPLE task handed to remote workers (WithRemoteWorker) follows
@@ -336,7 +336,11 @@ func (a *remoteAttempt) nudged() <-chan struct{} {
 // Clock returns the engine's clock (servers time their queues with it).
 func (e *Engine) Clock() Clock { return e.clock }
 
-// Keyring returns the keyring that seals the engine's stored data (serve
-// processes sharing a task queue seal the resolved input they share with
-// it).
-func (e *Engine) Keyring() *seal.Keyring { return e.keyring }
+// Transit returns the sealer, over the engine's keyring, of what leaves
+// the process outside a run's record (serve processes sharing a task queue
+// seal the resolved input they share with it): the server reaches secrets
+// through the boundary, never the keyring itself.
+func (e *Engine) Transit() *runsecrets.Transit {
+	t, _ := runsecrets.NewTransit(e.keyring) // New always sets a keyring
+	return t
+}

@@ -59,6 +59,9 @@
 // (a rotated token). Reread reads the definition's static names again.
 // SealCompletion seals an externally completed task output at the moment it
 // is written, so it never rests in clear while it waits for the runner.
+// Transit seals what leaves the process outside any run's record — a
+// task's resolved input offered to workers through a queue that several
+// processes share — bound to its kind and id.
 //
 // View is the display form (API, show, printed output): `_secrets`,
 // `_masked` and maskedFields values as "***", registered values masked, and

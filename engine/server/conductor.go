@@ -77,7 +77,7 @@ func (s *Server) initConductor() error {
 	c.queue.stopping = func() bool { return c.ctx.Err() != nil }
 	c.queue.warn = s.log.Warn
 	if s.shared != nil {
-		c.queue.shared = newSharedQueue(s.shared, eng.Keyring())
+		c.queue.shared = newSharedQueue(s.shared, eng.Transit())
 		c.queue.waiting = eng.TaskAttemptWaiting
 		if err := c.queue.shared.listen(c.ctx, c.queue.wakeName, c.queue.told); err != nil {
 			c.cancel()

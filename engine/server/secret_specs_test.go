@@ -14,6 +14,7 @@ import (
 	"github.com/conductor-sdk/conductor-go/sdk/client"
 	"github.com/conductor-sdk/conductor-go/sdk/model"
 	"github.com/conductor-sdk/conductor-go/sdk/settings"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/wfrun/wfrun/engine"
 	"github.com/wfrun/wfrun/engine/runstore"
@@ -23,6 +24,7 @@ import (
 	"github.com/wfrun/wfrun/interpolate"
 	"github.com/wfrun/wfrun/store"
 	"github.com/wfrun/wfrun/store/env"
+	"github.com/wfrun/wfrun/store/memory"
 	"github.com/wfrun/wfrun/tasks"
 )
 
@@ -208,4 +210,93 @@ func TestConductorEnvBackedSecretsSpec(t *testing.T) {
 		t.Fatalf("polled input %v: want pwd and region resolved", got[0].InputData)
 	}
 	ts.assertNoLeak(t, pwd)
+}
+
+// Task-declared secrets across serve processes sharing a Redis: the process
+// executing the run offers the task sealed through the boundary (with its
+// resolved input and declared values), a poll on another process opens it
+// and hands the worker the runtimeMetadata. Redis holds neither value in
+// clear, and a blob copied under another task's key is handed to no worker
+// (ExampleTransit shows the binding to the id on its own).
+func TestSharedQueueTaskDeclaredSecrets(t *testing.T) {
+	const apiKey, pwd = "key-shared-7731", "pw-shared-5520"
+	st := memory.New()
+	for name, v := range map[string]string{"API_KEY": apiKey, "DB_PASSWORD": pwd} {
+		putSecret(t, st, name, v)
+	}
+	ss := newSharedServers(t,
+		engine.WithEnvValues(envvalues.FromEnviron("CONDUCTOR_ENV_", []string{"CONDUCTOR_ENV_REGION=us-east-1"})),
+		engine.WithSecrets(func(p engine.Principal, project, environment string) interpolate.SecretSource {
+			return store.NewRunView(st, store.Principal{Name: p.Name, Scopes: p.Scopes}, project, environment)
+		}))
+	a, _ := ss.start(t)
+	b, _ := ss.start(t)
+	td, err := os.ReadFile(transcribedDir + "declared_secret_task.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, body := a.do(t, "POST", "/api/metadata/taskdefs", "["+string(td)+"]"); code != 200 {
+		t.Fatalf("register task definition: %d %s", code, body)
+	}
+	def := `{"name":"declared_shared","version":1,"tasks":[{"name":"declared_secret_task","taskReferenceName":"declared_secret_task_ref","type":"SIMPLE","inputParameters":{"pwd":"${workflow.secrets.DB_PASSWORD}"}}]}`
+	if code, _, body := a.do(t, "POST", "/api/metadata/workflow", def); code != 200 {
+		t.Fatalf("register: %d %s", code, body)
+	}
+	_, _, id := a.do(t, "POST", "/api/workflow/declared_shared", `{}`)
+	rc := redis.NewClient(&redis.Options{Addr: ss.addr})
+	defer rc.Close()
+	ctx := context.Background()
+	var keys []string
+	for deadline := time.Now().Add(10 * time.Second); len(keys) == 0; time.Sleep(20 * time.Millisecond) {
+		if keys, _ = rc.Keys(ctx, "wfrun:{wfrun-queue}:task:*").Result(); time.Now().After(deadline) {
+			t.Fatal("the task was never offered")
+		}
+	}
+	blob, err := rc.HGet(ctx, keys[0], "blob").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(blob, apiKey) || strings.Contains(blob, pwd) || strings.Contains(blob, "runtimeMetadata") || strings.Contains(blob, "RuntimeMetadata") {
+		t.Fatal("the shared queue holds the task in clear")
+	}
+	// The same blob under another task id (a decoy pending entry, first in
+	// line) is not handed out.
+	decoy := "wfrun:{wfrun-queue}:task:decoy-task"
+	if err := rc.HSet(ctx, decoy, "blob", blob, "owner", "nobody", "name", "declared_secret_task", "state", "pending").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.ZAdd(ctx, "wfrun:{wfrun-queue}:pending:declared_secret_task", redis.Z{Score: -1, Member: "decoy-task"}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	var polled map[string]any
+	for deadline := time.Now().Add(10 * time.Second); polled == nil && time.Now().Before(deadline); {
+		_, _, body := b.do(t, "GET", "/api/tasks/poll/batch/declared_secret_task?workerid=wb&count=5&timeout=500", "")
+		var batch []map[string]any
+		if err := json.Unmarshal([]byte(body), &batch); err != nil {
+			t.Fatalf("poll on B: %s", body)
+		}
+		for _, task := range batch {
+			if task["taskId"] == "decoy-task" {
+				t.Fatal("B handed out a blob copied under another task id")
+			}
+			polled = task
+		}
+	}
+	if polled == nil {
+		t.Fatal("B handed out no task of A's run")
+	}
+	md, _ := polled["runtimeMetadata"].(map[string]any)
+	in, _ := polled["inputData"].(map[string]any)
+	if md["API_KEY"] != apiKey || md["REGION"] != "us-east-1" || len(md) != 2 || in["pwd"] != pwd || polled["workflowInstanceId"] != id {
+		t.Fatalf("task as B hands it out: %v", polled)
+	}
+	upd, _ := json.Marshal(map[string]any{"taskId": polled["taskId"], "workflowInstanceId": id, "status": "COMPLETED",
+		"outputData": map[string]any{"echo": apiKey + " " + pwd}})
+	if code, _, body := b.do(t, "POST", "/api/tasks", string(upd)); code != 200 {
+		t.Fatalf("update through B: %d %s", code, body)
+	}
+	view := waitView(t, a, id, `"status":"COMPLETED","tasks"`)
+	if !strings.Contains(view, `"echo":"*** ***"`) || strings.Contains(view, apiKey) || strings.Contains(view, pwd) {
+		t.Fatalf("run view: want the echoed values masked:\n%s", view)
+	}
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wfrun/wfrun/engine"
-	"github.com/wfrun/wfrun/store/seal"
+	"github.com/wfrun/wfrun/runsecrets"
 )
 
 // The shared task queue: serve processes on one Redis offer their pending
@@ -21,8 +21,8 @@ import (
 // task, whoever executes its run.
 //
 // Per task: a hash holding the task as a worker receives it (its resolved
-// input, so sealed with the keyring every process sharing the store holds,
-// bound to the task id), the process that executes its run (owner), its
+// input, so sealed through runsecrets.Transit with the keyring every
+// process sharing the store holds, bound to the task id), the process that executes its run (owner), its
 // name and its state (pending, or claimed by a poll). Per task name: a
 // sorted set of the pending task ids in the order they were offered. A poll
 // claims ids atomically (one Lua script), so a task is handed out once.
@@ -66,15 +66,15 @@ type sharedQueue struct {
 	// dropPolled (tests): "polled" notices are not sent, as when pub/sub
 	// loses them.
 	dropPolled atomic.Bool
-	ring       *seal.Keyring
+	transit    *runsecrets.Transit // seals each task's hash content, bound to its id
 	offer      *redis.Script
 	claim      *redis.Script
 	drop       *redis.Script
 	back       *redis.Script
 }
 
-func newSharedQueue(c redis.UniversalClient, ring *seal.Keyring) *sharedQueue {
-	return &sharedQueue{c: c, self: newRunID(), ring: ring,
+func newSharedQueue(c redis.UniversalClient, transit *runsecrets.Transit) *sharedQueue {
+	return &sharedQueue{c: c, self: newRunID(), transit: transit,
 		// KEYS: task hash, pending set, sequence. ARGV: id, blob, owner, name, ttl (ms).
 		offer: redis.NewScript(`
 if redis.call('HGET', KEYS[1], 'state') == 'claimed' then
@@ -133,7 +133,8 @@ type sharedTask struct {
 	Scheduled int64             `json:"scheduled"`
 }
 
-func taskAAD(id string) []byte { return []byte("wfrun shared queue task " + id) }
+// transitKind is what a shared task's blob is sealed as (with its id).
+const transitKind = "shared queue task"
 
 // put offers d; it reports the worker holding it when a poll already
 // claimed it (a run taken over from a process that died).
@@ -142,7 +143,7 @@ func (s *sharedQueue) put(ctx context.Context, d *delivery) (claimedBy string, c
 	if err != nil {
 		return "", false, err
 	}
-	blob, err := s.ring.Seal(plain, taskAAD(d.id))
+	blob, err := s.transit.Seal(plain, transitKind, d.id)
 	if err != nil {
 		return "", false, err
 	}
@@ -173,7 +174,7 @@ func (s *sharedQueue) take(ctx context.Context, name, workerID string, n int, no
 	var out []claimed
 	for i := 0; i+2 < len(res); i += 3 {
 		c := claimed{id: res[i], owner: res[i+2]}
-		plain, err := s.ring.Open([]byte(res[i+1]), taskAAD(c.id))
+		plain, err := s.transit.Open([]byte(res[i+1]), transitKind, c.id)
 		if err == nil {
 			err = json.Unmarshal(plain, &c.task)
 		}
