@@ -9,9 +9,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -54,15 +55,29 @@ const (
 	tagSummary   = 'w'
 )
 
-// ErrBadRunID is returned for a run id the store cannot key (empty, or
-// with a NUL byte).
-var ErrBadRunID = errors.New("run id is empty or contains a NUL byte")
+// ErrBadRunID is returned for a run id the store cannot key: empty, not
+// UTF-8, or with a control character (NUL among them).
+var ErrBadRunID = errors.New("run id is empty, not UTF-8 or contains a control character")
 
 func checkID(id string) error {
-	if id == "" || strings.IndexByte(id, 0) >= 0 {
+	if !validID([]byte(id)) {
 		return fmt.Errorf("%w: %q", ErrBadRunID, id)
 	}
 	return nil
+}
+
+// validID reports whether id is a run id the store keys: what a damaged
+// journal entry header decodes to mostly is not (boltjournal.go).
+func validID(id []byte) bool {
+	if len(id) == 0 || !utf8.Valid(id) {
+		return false
+	}
+	for _, c := range string(id) {
+		if unicode.IsControl(c) {
+			return false
+		}
+	}
+	return true
 }
 
 func runPrefix(id string) []byte { return append([]byte(id), 0) }

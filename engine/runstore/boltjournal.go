@@ -2,10 +2,11 @@ package runstore
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"strings"
+	"sort"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -31,9 +32,12 @@ var bucketJournal = []byte("journal")
 
 // bucketDamaged keeps the journal entries a fold could not read, as they
 // were, so that the journal still empties and nothing is lost: key run id,
-// NUL, 8-byte sequence (an empty run id when the entry's header is damaged
-// and it cannot be tied to a run). A run with an entry kept there does not
-// load (ErrDamagedEntry names the key); the other runs are unaffected.
+// NUL, 8-byte sequence of the bucket, 8-byte key the entry had in the
+// journal (files written before have no journal key). The run id is empty
+// when the entry's header is damaged: the id is inside that header, so
+// which run the entry belongs to is unknown (Damaged says so, naming the
+// file and the key). A run with an entry kept there does not load
+// (ErrDamagedEntry names the key); the other runs are unaffected.
 var bucketDamaged = []byte("damaged")
 
 const (
@@ -108,6 +112,26 @@ func entryHeader(v []byte) (kind byte, id, body []byte, err error) {
 	}
 	start := 1 + w
 	return v[0], v[start : start+int(n)], v[start+int(n):], nil
+}
+
+// headerProblem says why an entry's header (kind, run id length, run id)
+// does not decode, or "" when it does.
+func headerProblem(v []byte) string {
+	if len(v) < 2 {
+		return fmt.Sprintf("the entry is %d bytes, shorter than any header", len(v))
+	}
+	n, w := binary.Uvarint(v[1:])
+	switch {
+	case w <= 0:
+		return "the run id length is not a valid uvarint"
+	case n > uint64(len(v)-1-w):
+		return fmt.Sprintf("the run id length %d runs past the end of the entry (%d bytes)", n, len(v))
+	case n == 0:
+		return "the run id is empty"
+	case !validID(v[1+w : 1+w+int(n)]):
+		return fmt.Sprintf("the %d bytes it gives as the run id are no run id (not UTF-8, or a control character)", n)
+	}
+	return ""
 }
 
 func readBytes(b []byte) (v, rest []byte, err error) {
@@ -203,7 +227,7 @@ func loadRecord(tx *bolt.Tx, id string) (r record, damaged bool, err error) {
 	c := tx.Bucket(bucketJournal).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		kind, eid, body, err := entryHeader(v)
-		if err != nil {
+		if err != nil || !validID(eid) {
 			// It cannot be tied to a run: it must not fail the others
 			// (the next fold moves it to bucketDamaged).
 			damaged = true
@@ -287,27 +311,27 @@ func foldJournal(tx *bolt.Tx) (n int, err error) {
 		puts  map[string][]byte // part key → value; nil value: delete
 	}
 	type bad struct {
-		id string // "" when the header is damaged
-		v  []byte
+		id   string // "" when the header is damaged
+		k, v []byte
 	}
 	var damaged []bad
 	runs := map[string]*fold{}
 	c := tx.Bucket(bucketJournal).Cursor()
-	for _, v := c.First(); v != nil; _, v = c.Next() {
-		kind, eid, body, err := entryHeader(v)
-		if err != nil || strings.IndexByte(string(eid), 0) >= 0 || len(eid) == 0 {
-			damaged = append(damaged, bad{v: clone(v)})
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if headerProblem(v) != "" {
+			damaged = append(damaged, bad{k: clone(k), v: clone(v)})
 			continue
 		}
+		kind, eid, body, _ := entryHeader(v)
 		id := string(eid)
 		if kind != entryChange && kind != entryRestore && kind != entryEnd {
-			damaged = append(damaged, bad{id: id, v: clone(v)})
+			damaged = append(damaged, bad{id: id, k: clone(k), v: clone(v)})
 			continue
 		}
 		var p parts
 		if kind != entryEnd {
 			if err := p.apply(body); err != nil {
-				damaged = append(damaged, bad{id: id, v: clone(v)})
+				damaged = append(damaged, bad{id: id, k: clone(k), v: clone(v)})
 				continue
 			}
 		}
@@ -373,7 +397,7 @@ func foldJournal(tx *bolt.Tx) (n int, err error) {
 			if err != nil {
 				return 0, err
 			}
-			if err := db.Put(binary.BigEndian.AppendUint64(runPrefix(d.id), seq), d.v); err != nil {
+			if err := db.Put(append(binary.BigEndian.AppendUint64(runPrefix(d.id), seq), d.k...), d.v); err != nil {
 				return 0, err
 			}
 		}
@@ -410,4 +434,70 @@ func deletedTasks(body []byte) []int {
 		body = rest
 	}
 	return out
+}
+
+// DamagedEntry is a journal entry a fold could not read, kept as it was in
+// bucket "damaged" of a bolt store.
+type DamagedEntry struct {
+	// RunID is the run the entry belongs to; "" when the entry's header is
+	// damaged: the run id is inside that header, so the run is unknown.
+	RunID string
+	// Key is the entry's key in bucket "damaged".
+	Key []byte
+	// Err is one line naming the file, the key, and the run or why the run
+	// is unknown (errors.Is ErrDamagedEntry).
+	Err error
+}
+
+// Damaged lists the journal entries kept in bucket "damaged", oldest first.
+func (b *Bolt) Damaged(ctx context.Context) ([]DamagedEntry, error) {
+	var out []DamagedEntry
+	err := b.view(ctx, func(tx *bolt.Tx) error {
+		db := tx.Bucket(bucketDamaged)
+		if db == nil {
+			return nil
+		}
+		return db.ForEach(func(k, v []byte) error {
+			out = append(out, damagedEntry(b.f.path, clone(k), v))
+			return nil
+		})
+	})
+	// Keys begin with the run id: the oldest first is the bucket's order.
+	sort.SliceStable(out, func(i, j int) bool { return damagedSeq(out[i].Key) < damagedSeq(out[j].Key) })
+	return out, err
+}
+
+// damagedSeq is the bucket sequence in a key of bucketDamaged.
+func damagedSeq(k []byte) uint64 {
+	i := bytes.IndexByte(k, 0)
+	if i < 0 || len(k) < i+9 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(k[i+1 : i+9])
+}
+
+func damagedEntry(path string, k, v []byte) DamagedEntry {
+	d := DamagedEntry{Key: k}
+	where := fmt.Sprintf("journal entry kept in bucket %s as key %x", bucketDamaged, k)
+	if i := bytes.IndexByte(k, 0); i >= 0 {
+		d.RunID = string(k[:i])
+		if rest := k[i+1:]; len(rest) == 16 {
+			where += fmt.Sprintf(" (journal key %x)", rest[8:])
+		}
+	}
+	why := headerProblem(v)
+	switch {
+	case why != "":
+		why += ", so the run it belongs to is unknown (its id is in the header)"
+	case v[0] != entryChange && v[0] != entryRestore && v[0] != entryEnd:
+		why = fmt.Sprintf("its kind %q is unknown", v[0])
+	default:
+		why = "its parts do not decode"
+	}
+	if d.RunID != "" {
+		d.Err = fmt.Errorf("run store %s: run %s: %s: %s: %w", path, d.RunID, where, why, ErrDamagedEntry)
+	} else {
+		d.Err = fmt.Errorf("run store %s: %s: %s: %w", path, where, why, ErrDamagedEntry)
+	}
+	return d
 }

@@ -49,7 +49,10 @@
 //     or a writer is alone again; an entry that does not decode is moved,
 //     as it is, to bucket "damaged" (keyed by its run) and the rest is
 //     folded, and Load of that run is ErrDamagedEntry naming the file, the
-//     run and the key, the other runs unaffected. Records of the earlier layouts (a bucket
+//     run and the key, the other runs unaffected. An entry whose header
+//     (which holds the run id) is damaged is kept under no run; Damaged
+//     lists every kept entry with one line naming the file, the key, and
+//     the run or why the run is unknown. Records of the earlier layouts (a bucket
 //     per run; whole documents) are read as they are and moved by the
 //     run's next write.
 //   - Redis: a hash per primary record, keys under one hash tag

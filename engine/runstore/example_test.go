@@ -40,3 +40,26 @@ func ExampleBolt() {
 	// {"status":"COMPLETED"}
 	// {"status":"COMPLETED"} true
 }
+
+// Damaged lists the journal entries a fold could not read and kept aside
+// (the file is untrusted): each with one line naming the file, the key,
+// and the run or why the run is unknown.
+func ExampleBolt_Damaged() {
+	dir, _ := os.MkdirTemp("", "runs")
+	defer os.RemoveAll(dir)
+	s, err := runstore.OpenBolt(filepath.Join(dir, "runs.db"))
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close()
+	kept, err := s.Damaged(context.Background())
+	if err != nil {
+		panic(err)
+	}
+	for _, d := range kept {
+		fmt.Println(d.Err)
+	}
+	fmt.Println(len(kept), "damaged entries")
+	// Output:
+	// 0 damaged entries
+}

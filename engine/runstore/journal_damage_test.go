@@ -76,10 +76,19 @@ func TestBoltDamagedJournalEntryFolded(t *testing.T) {
 		damage func(v []byte) []byte
 		// aErr: Load of run a fails naming the run (else: not found).
 		aErr bool
+		// why is what Damaged says of the entry.
+		why string
 	}{
-		{"body", func(v []byte) []byte { return append(append([]byte(nil), v[:3]...), 0x01, 0xff) }, true},
-		{"kind", func(v []byte) []byte { return append([]byte{'?'}, v[1:]...) }, true},
-		{"header", func(v []byte) []byte { return []byte{v[0], 0xff} }, false},
+		{"body", func(v []byte) []byte { return append(append([]byte(nil), v[:3]...), 0x01, 0xff) }, true, "its parts do not decode"},
+		{"kind", func(v []byte) []byte { return append([]byte{'?'}, v[1:]...) }, true, `its kind '?' is unknown`},
+		{"header", func(v []byte) []byte { return []byte{v[0], 0xff} }, false,
+			"the run id length is not a valid uvarint, so the run it belongs to is unknown"},
+		{"header-length", func(v []byte) []byte { return []byte{v[0], 0x7f, 'a'} }, false,
+			"the run id length 127 runs past the end of the entry (3 bytes)"},
+		// A length that still fits gives a run id made of the entry's
+		// parts: not taken for a run's.
+		{"header-id", func(v []byte) []byte { return append([]byte{v[0], 0x7f}, v[2:]...) }, false,
+			"the 127 bytes it gives as the run id are no run id"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const limit = 4
@@ -96,10 +105,10 @@ func TestBoltDamagedJournalEntryFolded(t *testing.T) {
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
-			var damaged []byte
+			var damaged, journalKey []byte
 			editBolt(t, p, func(tx *bolt.Tx) error {
 				k, v := tx.Bucket([]byte("journal")).Cursor().First() // run a's entry
-				damaged = tc.damage(v)
+				damaged, journalKey = tc.damage(v), append([]byte(nil), k...)
 				return tx.Bucket([]byte("journal")).Put(k, damaged)
 			})
 			s, err = runstore.OpenBolt(p, runstore.WithJournalLimit(limit))
@@ -156,6 +165,22 @@ func TestBoltDamagedJournalEntryFolded(t *testing.T) {
 			if err != nil || len(sums) != 3 {
 				t.Errorf("List: %v %+v, want runs b c d", err, sums)
 			}
+			// The kept entry is one clear line: the file, its key (and the
+			// key it had in the journal), the run or why it is unknown.
+			kept, err := s.Damaged(ctx)
+			if err != nil || len(kept) != 1 {
+				t.Fatalf("Damaged: %v %+v, want one entry", err, kept)
+			}
+			d := kept[0]
+			wantRun := map[bool]string{true: "a"}[tc.aErr]
+			msg := d.Err.Error()
+			if d.RunID != wantRun || !bytes.HasSuffix(d.Key, journalKey) || !errors.Is(d.Err, runstore.ErrDamagedEntry) ||
+				!strings.Contains(msg, p) || !strings.Contains(msg, fmt.Sprintf("%x", d.Key)) || !strings.Contains(msg, tc.why) ||
+				strings.Contains(msg, "\n") || (wantRun != "" && !strings.Contains(msg, "run a:")) {
+				t.Errorf("Damaged: run %q key %x: %v; want run %q, key ending %x, one line naming %s, the key and %q",
+					d.RunID, d.Key, d.Err, wantRun, journalKey, p, tc.why)
+			}
+			t.Logf("Damaged: %v", d.Err)
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}

@@ -144,7 +144,7 @@ func TestBoltRefusesBadRunID(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	for _, id := range []string{"", "a\x00t"} {
+	for _, id := range []string{"", "a\x00t", "a\tb", "a\xffb"} {
 		if err := s.Commit(ctx, id, first(id)); !errors.Is(err, runstore.ErrBadRunID) {
 			t.Fatalf("Commit(%q) = %v", id, err)
 		}
