@@ -88,6 +88,18 @@ func crashEngine(t *testing.T, rs runstore.Store, logPath string, opts ...engine
 			}
 			return in, nil
 		}),
+		// slow is step that, in a process started with WFRUN_CRASH_HOLD,
+		// never ends (the process is killed while it runs).
+		engine.WithWorker("slow", func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
+			if err := logRef(ctx, in); err != nil {
+				return nil, err
+			}
+			if os.Getenv("WFRUN_CRASH_HOLD") == "1" {
+				<-ctx.Done()
+				return nil, ctx.Err()
+			}
+			return json.RawMessage(`{"ok":true}`), nil
+		}),
 	}
 	e, err := engine.New(append(base, opts...)...)
 	if err != nil {
@@ -349,5 +361,97 @@ func TestResumeOfLiveRunRefusedThenKilled(t *testing.T) {
 	}
 	if n := countLog(t, logPath); n["a"] != 1 || n["e"] != 1 {
 		t.Fatalf("worker runs %v", n)
+	}
+}
+
+// A process killed while a task runs has already written the task
+// IN_PROGRESS (a task that keeps running is written early), with its input
+// masked; resume runs that same attempt again (no retry record, no task
+// that completed runs again) and completes the run.
+func TestKillWhileTaskRunsThenResume(t *testing.T) {
+	dir := t.TempDir()
+	db, logPath, runID := filepath.Join(dir, "runs.db"), filepath.Join(dir, "log"), "inflight-run"
+	def := `{"name":"inflight","tasks":[{"name":"issue","taskReferenceName":"a"},
+	  {"name":"slow","taskReferenceName":"s","inputParameters":{"ref":"s","tok":"${a.output._secrets.tok}"}},
+	  {"name":"step","taskReferenceName":"e","inputParameters":{"ref":"e"}}]}`
+	child := exec.Command(os.Args[0], "-test.run", "^TestCrashChild$", "-test.v")
+	child.Env = append(os.Environ(), "WFRUN_CRASH_DB="+db, "WFRUN_CRASH_AT=1000", "WFRUN_CRASH_LOG="+logPath,
+		"WFRUN_CRASH_DEF="+def, "WFRUN_CRASH_RUN="+runID, "WFRUN_CRASH_HOLD=1")
+	stdout, err := child.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer child.Process.Kill()
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() && sc.Text() != "started" {
+	}
+	rs, err := runstore.OpenBolt(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	type task struct {
+		Ref        string          `json:"referenceTaskName"`
+		Status     string          `json:"status"`
+		RetryCount int             `json:"retryCount"`
+		Input      json.RawMessage `json:"inputData"`
+	}
+	type run struct {
+		Status string `json:"status"`
+		Tasks  []task `json:"tasks"`
+	}
+	load := func() (run, []byte) {
+		doc, _, err := rs.Load(context.Background(), runID)
+		var r run
+		if err == nil {
+			_ = json.Unmarshal(doc, &r)
+		}
+		return r, doc
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		r, doc := load()
+		if len(r.Tasks) == 2 && r.Tasks[1].Ref == "s" && r.Tasks[1].Status == engine.TaskInProgress {
+			if strings.Contains(string(doc), crashSecret) {
+				t.Fatalf("the running task was stored with the secret in clear: %s", doc)
+			}
+			var in struct{ Ref, Tok string }
+			if err := json.Unmarshal(r.Tasks[1].Input, &in); err != nil || in.Ref != "s" || in.Tok != "***" {
+				t.Fatalf("the running task's stored input: %s", r.Tasks[1].Input)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the running task never showed IN_PROGRESS in the store: %s", doc)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	_ = child.Process.Signal(syscall.SIGKILL)
+	_ = child.Wait()
+	e := crashEngine(t, rs, logPath)
+	res, err := e.Resume(context.Background(), runID)
+	if err != nil || res.Status != engine.StatusCompleted {
+		t.Fatalf("resume: %v %+v", err, res)
+	}
+	if n := countLog(t, logPath); n["a"] != 1 || n["s"] != 2 || n["e"] != 1 {
+		t.Fatalf("worker runs %v, want a once, s twice (killed, resumed), e once", n)
+	}
+	doc, archived, err := rs.Load(context.Background(), runID)
+	if err != nil || !archived {
+		t.Fatalf("after resume: %v archived=%v", err, archived)
+	}
+	var r run
+	if err := json.Unmarshal(doc, &r); err != nil {
+		t.Fatal(err)
+	}
+	var refs []string
+	for _, tk := range r.Tasks {
+		refs = append(refs, fmt.Sprintf("%s:%s:%d", tk.Ref, tk.Status, tk.RetryCount))
+	}
+	if got := strings.Join(refs, " "); got != "a:COMPLETED:0 s:COMPLETED:0 e:COMPLETED:0" {
+		t.Fatalf("tasks after resume: %s", got)
 	}
 }

@@ -37,8 +37,14 @@
 //  4. a SUB_WORKFLOW's child run id, before the child starts;
 //  5. the end: the archive (one transaction, below).
 //
-// A sequential run therefore pays one commit per completed task, plus its
-// creation and its end. What a crash (SIGKILL included) replays, by where it
+// Beside them, a task still running (or scheduled) a few tens of
+// milliseconds after it started is written early, by one goroutine of the
+// engine that looks at its runs (visible.go): another process sees it
+// IN_PROGRESS, with its input as every write stores it. A task that ends
+// sooner is not, so a sequential run of fast tasks still pays one commit
+// per completed task, plus its creation and its end; an early write is
+// ordered with the run's other writes (it never lands after a later
+// state). What a crash (SIGKILL included) replays, by where it
 // happens:
 //
 //   - before point 1: nothing was stored; there is no run to resume.
@@ -56,7 +62,8 @@
 //     an unmasked archive and never nothing.
 //
 // Other processes (wfrun show, wfrun runs) see the state of the last
-// commit: a task that is running may show as not started.
+// commit: a task that started less than a few tens of milliseconds ago may
+// show as not started.
 //
 // Execution is a replay of the definition over the recorded tasks: the
 // executor walks the task lists from the top and skips every task whose

@@ -101,6 +101,8 @@ type Engine struct {
 	dynTasks  sync.Map // dynamicKey → *WorkflowTask
 	// bg executes the runs the engine starts on its own (background.go).
 	bg background
+	// vis writes the records of tasks that keep running (visible.go).
+	vis visibility
 	// active are the runs this engine executes now (their lease is this
 	// engine's, so the store alone cannot tell them from a lease to renew).
 	activeMu sync.Mutex

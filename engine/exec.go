@@ -45,11 +45,13 @@ func (r *runState) execute(ctx context.Context) (*Result, error) {
 	runCtx, cancel := context.WithCancelCause(leaseCtx)
 	defer cancel(nil)
 	r.mu.Lock()
-	r.rootCtx = ctx
+	r.rootCtx, r.runCtx = ctx, runCtx
 	r.mu.Unlock()
 	stopWatch := r.watchWorkflow(cancel)
 	stopLease := r.keepLease(leaseCtx, cancelLease)
+	r.e.visibleAdd(r) // a task that keeps running is written early (visible.go)
 	err := r.execList(runCtx, r.def.Tasks, "", 0)
+	r.e.visibleRemove(r)
 	stopLease()
 	stopWatch()
 	var st *stopError

@@ -146,6 +146,12 @@ type runState struct {
 	joinOn map[string][]string
 	// unpaused is closed (and replaced) when a PAUSED run resumes.
 	unpaused chan struct{}
+	// runCtx is the context execute runs the task list with: ended when
+	// the run ends early (a termination, a lost lease, a timeout, an
+	// interruption). vis is the run's part of the early writes of running
+	// tasks (visible.go).
+	runCtx context.Context
+	vis    visState
 }
 
 // signal is an external completion. Its output is written sealed
@@ -224,12 +230,24 @@ func orEmpty(b []byte) json.RawMessage {
 // that ended, a task that starts waiting for an external completion, a
 // sub-workflow's child id, and the end (archive). Transitions in between
 // (SCHEDULED, IN_PROGRESS, a DO_WHILE's iteration count) only mark the
-// record changed and travel with the next write; see the package comment
-// for what a crash at each point replays.
+// record changed and travel with the next write — or with an early write
+// when a task keeps running (visible.go); see the package comment for what
+// a crash at each point replays.
 func (r *runState) save(ctx context.Context) error {
+	return r.write(ctx, persistDeadline, nil)
+}
+
+// write is save with a deadline of its own and, when only is not nil, a
+// condition checked with saveMu and r.mu held: false skips the write. A
+// conditional write (visible.go's) never takes the run's lease.
+func (r *runState) write(ctx context.Context, deadline time.Duration, only func() bool) error {
 	r.saveMu.Lock()
 	defer r.saveMu.Unlock()
 	r.mu.Lock()
+	if only != nil && !only() {
+		r.mu.Unlock()
+		return nil
+	}
 	r.doc.UpdateTime = r.nowMillis()
 	j, err := r.sec.Journal()
 	if err == nil {
@@ -239,7 +257,7 @@ func (r *runState) save(ctx context.Context) error {
 	if err == nil {
 		ch, err = r.changeLocked(false)
 	}
-	if err == nil && !r.lease.held {
+	if err == nil && !r.lease.held && only == nil {
 		l := r.e.newLease()
 		ch.Lease, ch.LeaseTTL = &l, r.e.leaseTTL
 	}
@@ -249,7 +267,7 @@ func (r *runState) save(ctx context.Context) error {
 	}
 	// A cancelled run context must not stop the final writes of a run that
 	// is being interrupted: persistence uses its own short deadline.
-	sctx := newPersistCtx(ctx, persistDeadline)
+	sctx := newPersistCtx(ctx, deadline)
 	defer sctx.stop()
 	if err := r.e.runs.Commit(sctx, r.id, ch); err != nil {
 		r.mu.Lock()
@@ -259,6 +277,7 @@ func (r *runState) save(ctx context.Context) error {
 	}
 	r.mu.Lock()
 	r.stored = true
+	r.vis.saves++
 	if ch.Lease != nil {
 		r.lease.held = true
 	}
