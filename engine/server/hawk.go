@@ -37,7 +37,7 @@ var (
 	ErrHawkStale     = errors.New("stale Hawk timestamp")
 	ErrHawkReplay    = errors.New("replayed Hawk nonce")
 	ErrHawkHash      = errors.New("Hawk payload hash does not match the body")
-	ErrHawkExt       = errors.New("unsupported Hawk ext")
+	ErrHawkExt       = errors.New("invalid Hawk ext")
 )
 
 type hawkHeader struct {
@@ -171,18 +171,41 @@ type hawkExt struct {
 
 // authenticateHawk validates r's Hawk header against the configured
 // Taskcluster clients and returns the caller's principal. body is the
-// request body already read (for a payload hash).
+// request body already read (for a payload hash). Temporary credentials
+// (a certificate in ext, signed by a configured client) and
+// authorizedScopes are taken as Taskcluster's auth service takes them
+// (tempcreds.go).
 func (s *Server) authenticateHawk(r *http.Request, header string, body []byte) (store.Principal, error) {
 	h, err := parseHawk(header)
 	if err != nil {
 		return store.Principal{}, err
 	}
-	idx, ok := s.auth.tc[h.id]
+	var ext hawkExt
+	if h.ext != "" {
+		raw, err := base64.StdEncoding.DecodeString(h.ext)
+		if err != nil || json.Unmarshal(raw, &ext) != nil {
+			return store.Principal{}, fmt.Errorf("%w: not base64 JSON", ErrHawkExt)
+		}
+	}
+	now := s.now()
+	// The credential's name is the Hawk id; a named temporary credential
+	// is signed by another client, its certificate's issuer.
+	issuer, err := certificateIssuer(ext.Certificate, h.id)
+	if err != nil {
+		return store.Principal{}, err
+	}
+	idx, ok := s.auth.tc[issuer]
 	if !ok {
-		return store.Principal{}, fmt.Errorf("%w %q", ErrHawkUnknownID, h.id)
+		return store.Principal{}, fmt.Errorf("%w %q", ErrHawkUnknownID, issuer)
 	}
 	client := s.auth.TaskclusterKeys[idx]
-	mac := hmac.New(sha256.New, []byte(client.AccessToken))
+	p, key := client.principal(), client.AccessToken
+	if hasCertificate(ext.Certificate) {
+		if p, key, err = openCertificate(ext.Certificate, h.id, issuer, p, key, now); err != nil {
+			return store.Principal{}, err
+		}
+	}
+	mac := hmac.New(sha256.New, []byte(key))
 	mac.Write([]byte(hawkNormalized(h, r)))
 	got, err := base64.StdEncoding.DecodeString(h.mac)
 	if err != nil || !hmac.Equal(got, mac.Sum(nil)) {
@@ -193,7 +216,6 @@ func (s *Server) authenticateHawk(r *http.Request, header string, body []byte) (
 	if err != nil {
 		return store.Principal{}, ErrHawkMalformed
 	}
-	now := s.now()
 	if d := now.Sub(time.Unix(ts, 0)); d > HawkSkew || d < -HawkSkew {
 		return store.Principal{}, fmt.Errorf("%w: %s off the server clock (allowed ±%s)", ErrHawkStale, d.Round(time.Second), HawkSkew)
 	}
@@ -203,26 +225,18 @@ func (s *Server) authenticateHawk(r *http.Request, header string, body []byte) (
 	if h.hash != "" && !hmac.Equal([]byte(h.hash), []byte(hawkPayloadHash(r.Header.Get("Content-Type"), body))) {
 		return store.Principal{}, ErrHawkHash
 	}
-	p := client.principal()
-	if h.ext != "" {
-		raw, err := base64.StdEncoding.DecodeString(h.ext)
-		var ext hawkExt
-		if err != nil || json.Unmarshal(raw, &ext) != nil {
-			return store.Principal{}, fmt.Errorf("%w: not base64 JSON", ErrHawkExt)
-		}
-		if len(ext.Certificate) > 0 && string(ext.Certificate) != "null" {
-			return store.Principal{}, fmt.Errorf("%w: temporary credentials (certificate) are not supported; use a permanent client", ErrHawkExt)
-		}
-		if ext.AuthorizedScopes != nil {
-			// authorizedScopes narrows the client's scopes; it never widens them.
-			var kept []string
-			for _, sc := range *ext.AuthorizedScopes {
-				if p.Satisfies(sc) {
-					kept = append(kept, sc)
-				}
+	if ext.AuthorizedScopes != nil {
+		// authorizedScopes narrows the credentials to exactly these scopes;
+		// asking for one they do not hold is refused, as Taskcluster does.
+		for _, sc := range *ext.AuthorizedScopes {
+			if !validScope(sc) {
+				return store.Principal{}, fmt.Errorf("%w: authorizedScopes must be printable ASCII scopes", ErrHawkExt)
 			}
-			p.Scopes = kept
+			if !p.Satisfies(sc) {
+				return store.Principal{}, fmt.Errorf("%w: the credentials do not satisfy authorizedScope %q", ErrHawkExt, sc)
+			}
 		}
+		p.Scopes = append([]string{}, *ext.AuthorizedScopes...)
 	}
 	return p, nil
 }
