@@ -1,10 +1,13 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/wfrun/wfrun/runsecrets"
@@ -39,7 +42,66 @@ func (e *Engine) loadEnded(ctx context.Context, id string) (*endedRun, error) {
 	if !terminalWorkflow(er.d.Status) {
 		return nil, fmt.Errorf("%w: run %s is %s (use resume)", ErrStillRunning, id, er.d.Status)
 	}
+	if archived {
+		if err := e.intactDefinition(ctx, id, &er.d, 0); err != nil {
+			return nil, err
+		}
+	}
 	return er, nil
+}
+
+// intactDefinition gives an archived run its definition back when
+// archiving replaced the definition's `_secrets` members (templates such
+// as UPDATE_SECRET's) by "***": a copy whose hash is the one the run
+// recorded, from the file it was run from, the definitions directory, or
+// its parent's inline sub-workflow definitions. Without one the run
+// cannot run again: it fails with ErrArchivedSecrets rather than running
+// "***" where the templates were.
+func (e *Engine) intactDefinition(ctx context.Context, id string, d *runDoc, depth int) error {
+	if d.DefinitionHash == "" || defHash(d.WorkflowDefinition) == d.DefinitionHash {
+		return nil
+	}
+	var cands [][]byte
+	if d.DefinitionPath != "" {
+		if b, err := os.ReadFile(d.DefinitionPath); err == nil {
+			cands = append(cands, b)
+		}
+	}
+	if e.defsDir != "" {
+		files, _ := filepath.Glob(filepath.Join(e.defsDir, "*.json"))
+		for _, f := range files {
+			if b, err := os.ReadFile(f); err == nil {
+				cands = append(cands, b)
+			}
+		}
+	}
+	if d.ParentWorkflowID != "" && depth < maxSubWorkflowDepth {
+		if doc, _, err := e.runs.Load(ctx, d.ParentWorkflowID); err == nil {
+			var pd runDoc
+			if json.Unmarshal(doc, &pd) == nil && e.intactDefinition(ctx, d.ParentWorkflowID, &pd, depth+1) == nil {
+				if def, err := e.Parse(pd.WorkflowDefinition); err == nil {
+					walkTasks(def.Tasks, func(t *WorkflowTask) {
+						if t.subDef != nil {
+							cands = append(cands, t.subDef.raw)
+						}
+					})
+				}
+			}
+		}
+	}
+	for _, c := range cands {
+		// A parsed definition is kept compact (ParseDefinition).
+		var compact bytes.Buffer
+		if json.Compact(&compact, c) == nil {
+			c = compact.Bytes()
+		}
+		if defHash(c) == d.DefinitionHash {
+			d.WorkflowDefinition = c
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: cannot restart run %s: archiving replaced the _secrets members of its definition by \"***\" and no copy of the definition (its file, the definitions directory, its parent's) matches the one it ran",
+		ErrArchivedSecrets, id)
 }
 
 func (e *Engine) restartWith(ctx context.Context, id string, fromStart bool, fromTaskID string, o *RerunOptions) (*Result, error) {
@@ -69,7 +131,10 @@ func (e *Engine) restartWith(ctx context.Context, id string, fromStart bool, fro
 	if err != nil {
 		return nil, err
 	}
-	if err := e.checkArchived(er, fromStart); err != nil {
+	// A child re-opened by its parent gets its input from the parent again
+	// (restoreParentInput), as a rerun's workflowInput replaces it.
+	inputGiven := len(parents) > 0 || (o != nil && hasJSON(o.WorkflowInput))
+	if err := e.checkArchived(er, fromStart, inputGiven); err != nil {
 		return nil, err
 	}
 	r, err := e.prepareRestart(ctx, er, fromStart, fromTaskID, o)
@@ -105,12 +170,15 @@ func (er *endedRun) hasTask(taskID string) bool {
 
 // checkArchived refuses to run again an archived run whose re-execution
 // needs `_secrets` data that archiving replaced by "***".
-func (e *Engine) checkArchived(er *endedRun, fromStart bool) error {
+func (e *Engine) checkArchived(er *endedRun, fromStart, inputGiven bool) error {
 	if !er.archived {
 		return nil
 	}
 	var need []string
 	for _, p := range runsecrets.ArchivedSecretsNeeded(er.doc) {
+		if inputGiven && (p == "/input" || strings.HasPrefix(p, "/input/")) {
+			continue
+		}
 		if fromStart && !strings.HasPrefix(p, "/input") {
 			continue
 		}
