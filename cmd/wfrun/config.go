@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -83,4 +84,38 @@ func envValuesOption(cmd *cobra.Command) ([]engine.Option, error) {
 		return nil, nil
 	}
 	return []engine.Option{engine.WithEnvValues(src)}, nil
+}
+
+// addLimitFlags registers the engine's limits on cmd (run, resume,
+// restart, serve).
+func addLimitFlags(cmd *cobra.Command) {
+	cmd.Flags().Int64("max-variables-kb", 0, "largest size of a run's variables a SET_VARIABLE may leave, in KiB (env WFRUN_MAX_VARIABLES_KB; default 256, as Conductor's maxWorkflowVariablesPayloadSizeThreshold)")
+	cmd.Flags().Int("max-loop-iterations", 0, "most iterations a DO_WHILE may run (env WFRUN_MAX_LOOP_ITERATIONS; default 10000)")
+}
+
+// limitOptions are the engine options of the limits the user set: a flag,
+// then its WFRUN_* variable; none when neither is set.
+func limitOptions(cmd *cobra.Command) ([]engine.Option, error) {
+	var opts []engine.Option
+	for _, l := range []struct {
+		flag, env string
+		option    func(int64) engine.Option
+	}{
+		{"max-variables-kb", "WFRUN_MAX_VARIABLES_KB", engine.WithMaxVariablesPayloadKB},
+		{"max-loop-iterations", "WFRUN_MAX_LOOP_ITERATIONS", func(n int64) engine.Option { return engine.WithMaxLoopIterations(int(n)) }},
+	} {
+		spec, from := os.Getenv(l.env), l.env
+		if f := cmd.Flag(l.flag); f != nil && f.Changed {
+			spec, from = f.Value.String(), "--"+l.flag
+		}
+		if spec == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(spec, 10, 64)
+		if err != nil || n <= 0 || n > 1<<30 {
+			return nil, usageErr(fmt.Errorf("%s %q: want a positive whole number", from, spec))
+		}
+		opts = append(opts, l.option(n))
+	}
+	return opts, nil
 }

@@ -53,6 +53,7 @@ func (f *engineFlags) add(cmd *cobra.Command) {
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines on stderr")
 	cmd.Flags().BoolVar(&f.allowExec, "allow-exec", false, "enable EXEC tasks, which run local commands with secrets as env vars and files (off by default: whoever writes the workflow could run any command)")
 	addEnvValuesFlag(cmd)
+	addLimitFlags(cmd)
 	f.out.add(cmd)
 }
 
@@ -146,6 +147,12 @@ func openEngine(cmd *cobra.Command, f *engineFlags, events func(engine.Event)) (
 		return nil, err
 	}
 	opts = append(opts, envOpts...)
+	limits, err := limitOptions(cmd)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	opts = append(opts, limits...)
 	if ttl, ok, err := leaseTTL(); err != nil {
 		c.Close()
 		return nil, err

@@ -74,6 +74,7 @@ stop accepting requests and let in-flight ones finish.`,
 	cmd.Flags().DurationVar(&f.leaseTTL, "lease-ttl", 10*time.Second, "how long a run's lease outlives its last heartbeat (a dead process's runs wait this long)")
 	cmd.Flags().DurationVar(&f.grace, "shutdown-grace", 30*time.Second, "how long in-flight requests may take after SIGINT/SIGTERM")
 	addEnvValuesFlag(cmd)
+	addLimitFlags(cmd)
 	addConfigFlags(cmd)
 	return cmd
 }
@@ -89,6 +90,11 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
+	limits, err := limitOptions(cmd)
+	if err != nil {
+		return err
+	}
+	envOpts = append(envOpts, limits...)
 	if f.auth != "" {
 		ac, err := server.LoadAuthConfig(f.auth)
 		if err != nil {
