@@ -349,12 +349,25 @@ func isBase64Char(c byte) bool {
 func joinBreaks(src []byte, parent *view) (view, bool) {
 	var bd *builder
 	prev := 0
+	// The next '\n' and '\r' at or after i (-1: none), each found with one
+	// IndexByte scan: a line break is rare, and IndexAny walks byte by byte.
+	nl, cr := nextByte(src, 0, '\n'), nextByte(src, 0, '\r')
 	for i := 0; i < len(src); {
-		j := bytes.IndexAny(src[i:], "\r\n")
-		if j < 0 {
-			break
+		if nl >= 0 && nl < i {
+			nl = nextByte(src, i, '\n')
 		}
-		i += j
+		if cr >= 0 && cr < i {
+			cr = nextByte(src, i, '\r')
+		}
+		switch {
+		case nl < 0 && cr < 0:
+			i = len(src)
+			continue
+		case nl < 0 || (cr >= 0 && cr < nl):
+			i = cr
+		default:
+			i = nl
+		}
 		n := 1
 		if src[i] == '\r' && i+1 < len(src) && src[i+1] == '\n' {
 			n = 2
@@ -377,6 +390,14 @@ func joinBreaks(src []byte, parent *view) (view, bool) {
 	}
 	bd.copy(src, prev, len(src))
 	return bd.v, true
+}
+
+// nextByte is the index of the first c in src at or after from, or -1.
+func nextByte(src []byte, from int, c byte) int {
+	if j := bytes.IndexByte(src[from:], c); j >= 0 {
+		return from + j
+	}
+	return -1
 }
 
 // base64RunBefore reports whether at least minJoinRun base64 characters
