@@ -390,15 +390,14 @@ func (r *runState) transition(ctx context.Context, t *taskRecord, status, reason
 	r.mu.Lock()
 	t.Status = status
 	t.Reason = reason
-	now := r.nowMillis()
 	switch status {
 	case TaskInProgress:
 		if t.Start == 0 {
-			t.Start = now
+			t.Start = r.nowMillis()
 		}
 	case TaskScheduled:
 	default:
-		t.End = now
+		t.End = r.nowMillis()
 	}
 	r.touchLocked(t)
 	r.mu.Unlock()
