@@ -33,10 +33,12 @@ func (r *Run) Protect(data []byte, ptr string) (mem, stored []byte, err error) {
 	return r.protect(data, ptr, false)
 }
 
-// ProtectResolved is Protect for the stored form Resolve returned (possibly
-// with members added by encoding/json): a compiled template's output is
-// valid JSON by construction (interpolate checks every fragment it splices,
-// and its fuzz target holds it to that), so it is not validated again.
+// ProtectResolved is Protect for data known to be valid JSON, which is not
+// validated again: the stored form Resolve returned (possibly with members
+// added by encoding/json; a compiled template's output is valid by
+// construction: interpolate checks every fragment it splices, and its fuzz
+// target holds it to that), or an executor's output it built valid
+// (tasks.Result.OutputValid). Masking and sealing are Protect's.
 func (r *Run) ProtectResolved(data []byte, ptr string) (mem, stored []byte, err error) {
 	return r.protect(data, ptr, true)
 }

@@ -270,7 +270,9 @@ func (t *HTTPTask) Execute(ctx context.Context, req *Request) Result {
 		res.Status = Completed
 	}
 	if out != nil {
-		res.Output = out
+		// readResponse's output is valid by construction: its members are
+		// encoded here and a JSON body is validated before it is kept.
+		res.Output, res.OutputValid = out, true
 	}
 	return res
 }

@@ -1,6 +1,7 @@
 package tasks
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -77,8 +78,8 @@ func TestHTTPResponseReadIntoOutput(t *testing.T) {
 				}
 				return
 			}
-			if !json.Valid(res.Output) {
-				t.Fatalf("output is not JSON: %q", res.Output)
+			if !json.Valid(res.Output) || !res.OutputValid {
+				t.Fatalf("output (OutputValid %v) is not JSON: %q", res.OutputValid, res.Output)
 			}
 			out := output(t, res)
 			if got := path(out, "response", "body"); fmt.Sprintf("%#v", got) != fmt.Sprintf("%#v", tc.want) {
@@ -98,4 +99,37 @@ func mustDecode(t *testing.T, s string) any {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// FuzzHTTPResponseOutputValid holds readResponse to what HTTPTask claims
+// with Result.OutputValid: whatever the status, headers and body, the
+// output is one valid JSON document.
+func FuzzHTTPResponseOutputValid(f *testing.F) {
+	for _, s := range []struct {
+		status      int
+		hdr, body   string
+		knownLength bool
+	}{
+		{200, "application/json", `{"a":1}`, true},
+		{200, "text/plain", " \n\t-1.5e3\r\n", false},
+		{418, "x\"y\u2028", "\xff\xfe not json", true},
+		{200, "", "\u00a0{\"a\":1}\u0085", true},
+		{204, "", "", true},
+	} {
+		f.Add(s.status, s.hdr, []byte(s.body), s.knownLength)
+	}
+	f.Fuzz(func(t *testing.T, status int, hdr string, body []byte, knownLength bool) {
+		resp := &http.Response{StatusCode: status, Status: fmt.Sprintf("%d %s", status, hdr),
+			Header: http.Header{"X-Fuzz": {hdr, hdr + "2"}, hdr: {"v"}}, Body: io.NopCloser(bytes.NewReader(body)), ContentLength: -1}
+		if knownLength {
+			resp.ContentLength = int64(len(body))
+		}
+		out, _, err := readResponse(resp, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !json.Valid(out) {
+			t.Fatalf("output is not valid JSON: %q", out)
+		}
+	})
 }

@@ -81,6 +81,12 @@ type Result struct {
 	// Reason explains a failure; it must not contain secret values
 	// (executors pass text through Services.Masker when in doubt).
 	Reason string
+	// OutputValid says the executor built Output as one valid JSON
+	// document (every piece it spliced checked or encoded by it), so the
+	// engine does not validate it again before masking and storing it.
+	// Masking is the same either way. Leave it false for output taken
+	// from elsewhere (a process, a remote worker, user code).
+	OutputValid bool
 }
 
 // Task executes one system task type.
