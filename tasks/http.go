@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -56,6 +57,9 @@ import (
 // response.
 type HTTPTask struct {
 	opts *options
+	// sameOrigin is the last client given a same-origin CheckRedirect
+	// (sameOriginClient), reused while calls use the same client.
+	sameOrigin atomic.Pointer[redirectClient]
 }
 
 var (
@@ -341,14 +345,19 @@ func (t *HTTPTask) call(ctx context.Context, svc *Services, in *httpInput) (json
 		}
 	}
 
-	policy, err := newRedirectPolicy(hreq.URL, in.FollowRedirects)
-	if err != nil {
-		return nil, Result{Status: FailedTerminal, Reason: "followRedirects: " + err.Error()}
+	if rawNull(in.FollowRedirects) {
+		// The default policy needs nothing of this call but its URL.
+		client = t.sameOriginClient(client)
+	} else {
+		policy, err := newRedirectPolicy(hreq.URL, in.FollowRedirects)
+		if err != nil {
+			return nil, Result{Status: FailedTerminal, Reason: "followRedirects: " + err.Error()}
+		}
+		// A copy: the shared client keeps no per-task state.
+		c := *client
+		c.CheckRedirect = policy.check
+		client = &c
 	}
-	// A copy: the shared client keeps no per-task state.
-	c := *client
-	c.CheckRedirect = policy.check
-	client = &c
 	resp, err := client.Do(hreq)
 	if err != nil {
 		return nil, Result{Status: Failed, Reason: mask(svc, transportReason(ctx, err, method, connectMS, readMS))}

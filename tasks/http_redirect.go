@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
+	"time"
 )
 
 // maxRedirects is how many redirects one call follows (net/http's default).
@@ -50,6 +52,49 @@ func newRedirectPolicy(origin *url.URL, raw json.RawMessage) (*redirectPolicy, e
 		p.hosts = append(p.hosts, h)
 	}
 	return p, nil
+}
+
+// redirectClient is a copy of a client that follows redirects to the same
+// origin only (followRedirects absent or null), and what it was copied
+// from.
+type redirectClient struct {
+	base      *http.Client
+	transport http.RoundTripper
+	jar       http.CookieJar
+	timeout   time.Duration
+	client    *http.Client
+}
+
+// sameOriginClient returns client with checkSameOrigin as its
+// CheckRedirect. The copy is made once and reused while calls use the same
+// client with the same settings (its own CheckRedirect is replaced in any
+// case), instead of a copy and a policy per call.
+func (t *HTTPTask) sameOriginClient(client *http.Client) *http.Client {
+	if rc := t.sameOrigin.Load(); rc != nil && rc.base == client && samePointer(rc.transport, client.Transport) &&
+		samePointer(rc.jar, client.Jar) && rc.timeout == client.Timeout {
+		return rc.client
+	}
+	c := *client
+	c.CheckRedirect = checkSameOrigin
+	t.sameOrigin.Store(&redirectClient{base: client, transport: client.Transport, jar: client.Jar, timeout: client.Timeout, client: &c})
+	return &c
+}
+
+// samePointer reports whether a and b hold the same pointer (or are both
+// nil). Other dynamic types count as different: comparing them could panic
+// (a func, a struct holding a map).
+func samePointer(a, b any) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return reflect.TypeOf(a).Kind() == reflect.Pointer && a == b
+}
+
+// checkSameOrigin is the default policy's CheckRedirect: the origin is the
+// first request's URL (via[0], the task's URI).
+func checkSameOrigin(req *http.Request, via []*http.Request) error {
+	p := redirectPolicy{origin: via[0].URL}
+	return p.check(req, via)
 }
 
 func (p *redirectPolicy) check(req *http.Request, via []*http.Request) error {

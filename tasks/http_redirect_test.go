@@ -1,6 +1,8 @@
 package tasks_test
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -127,5 +129,81 @@ func TestHTTPFollowRedirectsValidated(t *testing.T) {
 	}
 	if errs := h.(tasks.Validator).Validate([]byte(`{"inputParameters":{"uri":"http://x","method":"GET","followRedirects":["api.example.com:8443"]}}`)); len(errs) != 0 {
 		t.Fatalf("%v", errs)
+	}
+}
+
+// roundTripFunc is a RoundTripper of a type that cannot be compared.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// One HTTP task serves calls with different clients, one after the other:
+// the same-origin policy holds for each, and each call goes through its own
+// client's current transport (the task reuses its copy of a client only
+// while the client is unchanged).
+func TestHTTPRedirectsAcrossClients(t *testing.T) {
+	other := newRecorder(t)
+	var origin *httptest.Server
+	origin = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/same":
+			http.Redirect(w, r, origin.URL+"/final", http.StatusFound)
+		case "/away":
+			http.Redirect(w, r, other.URL+"/landing", http.StatusFound)
+		case "/final":
+			_, _ = io.WriteString(w, `{"here":true}`)
+		}
+	}))
+	defer origin.Close()
+	task, _ := tasks.NewDefaultRegistry().Lookup(tasks.TypeHTTP)
+	var mu sync.Mutex
+	trips := map[string]int{}
+	counting := func(name string, next http.RoundTripper) roundTripFunc {
+		return func(r *http.Request) (*http.Response, error) {
+			mu.Lock()
+			trips[name]++
+			mu.Unlock()
+			return next.RoundTrip(r)
+		}
+	}
+	plain := &http.Client{Transport: &http.Transport{}}
+	funcClient := &http.Client{Transport: counting("func", http.DefaultTransport)}
+	swapped := &http.Client{Transport: &http.Transport{}}
+	for i, step := range []struct {
+		client     *http.Client
+		swapTo     http.RoundTripper // set as client.Transport before the call
+		path       string
+		wantStatus tasks.Status
+		wantTrips  string // "name=n" after the call, "" to skip
+	}{
+		{plain, nil, "/same", tasks.Completed, ""},
+		{plain, nil, "/away", tasks.Failed, ""},
+		{funcClient, nil, "/same", tasks.Completed, "func=2"},
+		{funcClient, nil, "/away", tasks.Failed, "func=3"},
+		{plain, nil, "/same", tasks.Completed, "func=3"},
+		{swapped, nil, "/same", tasks.Completed, ""},
+		{swapped, counting("swapped", http.DefaultTransport), "/same", tasks.Completed, "swapped=2"},
+		{swapped, counting("swapped-again", http.DefaultTransport), "/away", tasks.Failed, "swapped-again=1"},
+	} {
+		if step.swapTo != nil {
+			step.client.Transport = step.swapTo
+		}
+		in := []byte(`{"uri":"` + origin.URL + step.path + `","method":"GET"}`)
+		res := task.Execute(context.Background(), &tasks.Request{TaskType: tasks.TypeHTTP, Input: in, Services: &tasks.Services{HTTPClient: step.client}})
+		if res.Status != step.wantStatus {
+			t.Fatalf("step %d (%s): %s %s, want %s", i, step.path, res.Status, res.Reason, step.wantStatus)
+		}
+		if step.wantTrips != "" {
+			name, n, _ := strings.Cut(step.wantTrips, "=")
+			mu.Lock()
+			got := trips[name]
+			mu.Unlock()
+			if fmt.Sprint(got) != n {
+				t.Fatalf("step %d: %d round trips through %s, want %s", i, got, name, n)
+			}
+		}
+	}
+	if seen := other.requests(); seen != "" {
+		t.Fatalf("the other host was reached: %q", seen)
 	}
 }
