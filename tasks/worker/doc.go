@@ -16,4 +16,11 @@
 // polled input stays literal. The output goes back with every `_secrets`
 // subtree removed and every value the task used masked, so the server
 // stores references and "***" only.
+//
+// A polled task's runtimeMetadata (the secrets and env values its task
+// definition declares, resolved by the server at poll time — Conductor OSS
+// and wfrun serve both do) is not resolved again by the worker: the
+// declaration and the store it names are the server's. The worker treats
+// the values as secrets: they are registered with the task's masker, so an
+// output or a failure reason that echoes one goes back masked.
 package worker

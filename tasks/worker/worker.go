@@ -222,6 +222,9 @@ type polledTask struct {
 	ResponseTimeoutSeconds int64           `json:"responseTimeoutSeconds"`
 	InputData              json.RawMessage `json:"inputData"`
 	WorkflowTask           json.RawMessage `json:"workflowTask"`
+	// RuntimeMetadata: the secrets and env values the task's definition
+	// declares, as the server resolved them for this poll.
+	RuntimeMetadata map[string]string `json:"runtimeMetadata"`
 }
 
 // execute runs one polled task and reports its result.
@@ -238,6 +241,14 @@ func (w *Worker) execute(ctx context.Context, kind string, t polledTask) {
 	if err != nil {
 		w.report(ctx, t, nil, tasks.Result{Status: tasks.FailedTerminal, Reason: err.Error()})
 		return
+	}
+	// The server resolved the definition's runtimeMetadata (the worker does
+	// not: the declaration lives in the server's task definition, and the
+	// worker's own secrets come in as $<…>). The values are secret-grade:
+	// registered, so output or text that echoes one goes back masked — a
+	// Conductor server stores what it gets.
+	for _, v := range t.RuntimeMetadata {
+		rs.RegisterValues(v)
 	}
 	res := w.run(ctx, rs, kind, t)
 	w.report(ctx, t, rs, res)
