@@ -165,4 +165,17 @@ func TestRuntimeMetadataNamesValidated(t *testing.T) {
 	if err != nil || len(defs) != 1 || !reflect.DeepEqual(defs[0].RuntimeMetadata, []string{"API_KEY", "project/app/token"}) {
 		t.Fatalf("%v %v", defs, err)
 	}
+	// A file in a task-definitions directory that only declares names is a
+	// task definition.
+	dir := t.TempDir()
+	if err := writeFile(dir+"/t.json", `{"name":"only_declares","runtimeMetadata":["API_KEY"]}`); err != nil {
+		t.Fatal(err)
+	}
+	reg := engine.NewTaskDefs()
+	if err := reg.LoadDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	if d, ok := reg.TaskDef("only_declares"); !ok || !reflect.DeepEqual(d.RuntimeMetadata, []string{"API_KEY"}) {
+		t.Fatalf("loaded %+v %v", d, ok)
+	}
 }

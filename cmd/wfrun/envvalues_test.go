@@ -4,8 +4,13 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+
+	"github.com/wfrun/wfrun/internal/testkit"
 )
 
 // EnvBackedSecretsSpec's definition (transcribed) run by the CLI: the
@@ -80,5 +85,85 @@ func TestRunEnvValues(t *testing.T) {
 				t.Fatal("the secret value was printed")
 			}
 		})
+	}
+}
+
+// wfrun serve with Conductor's own variables: the secret store is
+// env:CONDUCTOR_SECRET_ and the env values WFRUN_ENV_VALUES=env:CONDUCTOR_ENV_.
+// EnvBackedSecretsSpec's and TaskDeclaredSecretsSpec's definitions
+// (transcribed) registered over HTTP: the stored input keeps the secret
+// literal and holds the env value; the polling worker gets both resolved,
+// and the declared names in runtimeMetadata (MISSING_ONE left out); the
+// server's log holds no value.
+func TestServeEnvValuesAndDeclaredSecrets(t *testing.T) {
+	home := cliEnv(t)
+	t.Setenv("WFRUN_STORE", "env:CONDUCTOR_SECRET_")
+	t.Setenv("CONDUCTOR_SECRET_DB_PASSWORD", "s3cr3t-serve-pw")
+	t.Setenv("CONDUCTOR_SECRET_API_KEY", "key-123-serve")
+	t.Setenv("CONDUCTOR_ENV_REGION", "us-east-1")
+	t.Setenv("WFRUN_ENV_VALUES", "env:CONDUCTOR_ENV_")
+	cmd, sc, _ := cliProcess(t, "serve", "--addr", "127.0.0.1:0", "--home", home, "--log-level", "debug")
+	var log strings.Builder
+	m := waitLine(t, sc, regexp.MustCompile(`"addr":"(127\.0\.0\.1:\d+)"`), &log)
+	base := "http://" + m[1]
+	var logMu sync.Mutex
+	go func() {
+		for sc.Scan() {
+			logMu.Lock()
+			log.WriteString(sc.Text() + "\n")
+			logMu.Unlock()
+		}
+	}()
+	const dir = "../../testdata/conductor/transcribed/"
+	for _, f := range []string{"echo_task.json", "declared_secret_task.json"} {
+		b, err := os.ReadFile(dir + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, body := testkit.HTTPCall(t, "POST", base+"/api/metadata/taskdefs", "["+string(b)+"]"); st != 200 {
+			t.Fatalf("register %s: %d %s", f, st, body)
+		}
+	}
+	for _, f := range []string{"env_backed_secrets_wf.json", "declared_secret_wf.json"} {
+		b, err := os.ReadFile(dir + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, body := testkit.HTTPCall(t, "POST", base+"/api/metadata/workflow", string(b)); st != 200 {
+			t.Fatalf("register %s: %d %s", f, st, body)
+		}
+	}
+	poll := func(name string) map[string]any {
+		t.Helper()
+		_, body := testkit.HTTPCall(t, "GET", base+"/api/tasks/poll/batch/"+name+"?workerid=w&count=1&timeout=5000", "")
+		var got []map[string]any
+		if err := json.Unmarshal([]byte(body), &got); err != nil || len(got) != 1 {
+			t.Fatalf("poll %s: %s", name, body)
+		}
+		return got[0]
+	}
+
+	_, envID := testkit.HTTPCall(t, "POST", base+"/api/workflow/env_backed_secrets_wf", `{}`)
+	task := poll("echo_task")
+	if in, _ := task["inputData"].(map[string]any); in["pwd"] != "s3cr3t-serve-pw" || in["region"] != "us-east-1" {
+		t.Fatalf("polled input %v", task["inputData"])
+	}
+	_, view := testkit.HTTPCall(t, "GET", base+"/api/workflow/"+envID+"?includeTasks=true", "")
+	if !strings.Contains(view, `"pwd":"${workflow.secrets.DB_PASSWORD}"`) || !strings.Contains(view, `"region":"us-east-1"`) {
+		t.Fatalf("stored task input: %s", view)
+	}
+
+	_, _ = testkit.HTTPCall(t, "POST", base+"/api/workflow/declared_secret_wf", `{}`)
+	task = poll("declared_secret_task")
+	md, _ := task["runtimeMetadata"].(map[string]any)
+	if md["API_KEY"] != "key-123-serve" || md["REGION"] != "us-east-1" || len(md) != 2 {
+		t.Fatalf("runtimeMetadata %v", task["runtimeMetadata"])
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Wait()
+	logMu.Lock()
+	defer logMu.Unlock()
+	if strings.Contains(log.String(), "s3cr3t-serve-pw") || strings.Contains(log.String(), "key-123-serve") {
+		t.Fatalf("the serve log holds a secret value:\n%s", log.String())
 	}
 }
