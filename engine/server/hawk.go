@@ -180,30 +180,10 @@ func (s *Server) authenticateHawk(r *http.Request, header string, body []byte) (
 	if err != nil {
 		return store.Principal{}, err
 	}
-	var ext hawkExt
-	if h.ext != "" {
-		raw, err := base64.StdEncoding.DecodeString(h.ext)
-		if err != nil || json.Unmarshal(raw, &ext) != nil {
-			return store.Principal{}, fmt.Errorf("%w: not base64 JSON", ErrHawkExt)
-		}
-	}
 	now := s.now()
-	// The credential's name is the Hawk id; a named temporary credential
-	// is signed by another client, its certificate's issuer.
-	issuer, err := certificateIssuer(ext.Certificate, h.id)
+	p, key, ext, err := s.hawkCredentials(h.id, h.ext, now)
 	if err != nil {
 		return store.Principal{}, err
-	}
-	idx, ok := s.auth.tc[issuer]
-	if !ok {
-		return store.Principal{}, fmt.Errorf("%w %q", ErrHawkUnknownID, issuer)
-	}
-	client := s.auth.TaskclusterKeys[idx]
-	p, key := client.principal(), client.AccessToken
-	if hasCertificate(ext.Certificate) {
-		if p, key, err = openCertificate(ext.Certificate, h.id, issuer, p, key, now); err != nil {
-			return store.Principal{}, err
-		}
 	}
 	mac := hmac.New(sha256.New, []byte(key))
 	mac.Write([]byte(hawkNormalized(h, r)))
@@ -225,18 +205,55 @@ func (s *Server) authenticateHawk(r *http.Request, header string, body []byte) (
 	if h.hash != "" && !hmac.Equal([]byte(h.hash), []byte(hawkPayloadHash(r.Header.Get("Content-Type"), body))) {
 		return store.Principal{}, ErrHawkHash
 	}
-	if ext.AuthorizedScopes != nil {
-		// authorizedScopes narrows the credentials to exactly these scopes;
-		// asking for one they do not hold is refused, as Taskcluster does.
-		for _, sc := range *ext.AuthorizedScopes {
-			if !validScope(sc) {
-				return store.Principal{}, fmt.Errorf("%w: authorizedScopes must be printable ASCII scopes", ErrHawkExt)
-			}
-			if !p.Satisfies(sc) {
-				return store.Principal{}, fmt.Errorf("%w: the credentials do not satisfy authorizedScope %q", ErrHawkExt, sc)
-			}
+	return narrowToAuthorized(p, ext)
+}
+
+// hawkCredentials resolves the credential id (a Hawk id) and its ext to
+// the principal before authorizedScopes, and the key its MACs use: a
+// configured client's access token, or the token derived for temporary
+// credentials. A named temporary credential is signed by another client,
+// its certificate's issuer.
+func (s *Server) hawkCredentials(id, rawExt string, now time.Time) (store.Principal, string, hawkExt, error) {
+	var ext hawkExt
+	if rawExt != "" {
+		raw, err := base64.StdEncoding.DecodeString(rawExt)
+		if err != nil || json.Unmarshal(raw, &ext) != nil {
+			return store.Principal{}, "", ext, fmt.Errorf("%w: not base64 JSON", ErrHawkExt)
 		}
-		p.Scopes = append([]string{}, *ext.AuthorizedScopes...)
 	}
+	issuer, err := certificateIssuer(ext.Certificate, id)
+	if err != nil {
+		return store.Principal{}, "", ext, err
+	}
+	idx, ok := s.auth.tc[issuer]
+	if !ok {
+		return store.Principal{}, "", ext, fmt.Errorf("%w %q", ErrHawkUnknownID, issuer)
+	}
+	client := s.auth.TaskclusterKeys[idx]
+	p, key := client.principal(), client.AccessToken
+	if hasCertificate(ext.Certificate) {
+		if p, key, err = openCertificate(ext.Certificate, id, issuer, p, key, now); err != nil {
+			return store.Principal{}, "", ext, err
+		}
+	}
+	return p, key, ext, nil
+}
+
+// narrowToAuthorized applies ext.authorizedScopes: the credentials are
+// narrowed to exactly these scopes; asking for one they do not hold is
+// refused, as Taskcluster does.
+func narrowToAuthorized(p store.Principal, ext hawkExt) (store.Principal, error) {
+	if ext.AuthorizedScopes == nil {
+		return p, nil
+	}
+	for _, sc := range *ext.AuthorizedScopes {
+		if !validScope(sc) {
+			return store.Principal{}, fmt.Errorf("%w: authorizedScopes must be printable ASCII scopes", ErrHawkExt)
+		}
+		if !p.Satisfies(sc) {
+			return store.Principal{}, fmt.Errorf("%w: the credentials do not satisfy authorizedScope %q", ErrHawkExt, sc)
+		}
+	}
+	p.Scopes = append([]string{}, *ext.AuthorizedScopes...)
 	return p, nil
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -80,13 +81,19 @@ func (s *Server) tc(h tcHandler) http.HandlerFunc {
 		p := store.LocalPrincipal
 		if s.auth != nil {
 			p = s.auth.anonymous()
-			if hdr := r.Header.Get("Authorization"); hdr != "" {
+			hdr, bewit := r.Header.Get("Authorization"), bewitParam(r)
+			switch {
+			case hdr != "" && bewit != "":
+				err = fmt.Errorf("%w: a request carries a bewit or an Authorization header, not both", ErrHawkBewit)
+			case hdr != "":
 				p, err = s.authenticateHawk(r, hdr, body)
-				if err != nil {
-					s.log.Warn("hawk authentication failed", "path", r.URL.Path, "reason", err.Error())
-					tcError(w, r, "AuthenticationFailed", err.Error())
-					return
-				}
+			case bewit != "":
+				p, err = s.authenticateBewit(r, bewit)
+			}
+			if err != nil {
+				s.log.Warn("hawk authentication failed", "path", r.URL.Path, "reason", err.Error())
+				tcError(w, r, "AuthenticationFailed", err.Error())
+				return
 			}
 		}
 		setPrincipal(r, p.Name)
@@ -188,7 +195,7 @@ func (s *Server) tcRemove(w http.ResponseWriter, r *http.Request, _ []byte, st s
 func (s *Server) tcList(w http.ResponseWriter, r *http.Request, _ []byte, st store.Store, _ store.Principal) {
 	q := r.URL.Query()
 	for k := range q {
-		if k != "continuationToken" && k != "limit" {
+		if k != "continuationToken" && k != "limit" && k != "bewit" { // bewit: a signed URL's credentials
 			tcError(w, r, "InvalidRequestArguments", "Query-string parameter: "+k+" is not supported!")
 			return
 		}
