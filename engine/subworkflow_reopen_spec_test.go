@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/engine/runstore"
 )
 
 // The SubWorkflowRetrySpec, SubWorkflowRestartSpec and SubWorkflowRerunSpec
@@ -30,6 +31,23 @@ const threeLevelInput = `{"param1":"p1 value","param2":"p2 value","subwf":"integ
 
 func newThreeLevel(t *testing.T) *threeLevel {
 	t.Helper()
+	s := newThreeLevelOf(t, "workflow_with_sub_workflow_1_integration_test.json", threeLevelInput, 0)
+	root := s.expect(t, s.root, engine.StatusFailed, "integration_task_1:COMPLETED", "SUB_WORKFLOW:FAILED")
+	s.mid = root.Tasks[1].SubWorkflowID
+	mid := s.expect(t, s.mid, engine.StatusFailed, "integration_task_1:COMPLETED", "SUB_WORKFLOW:FAILED")
+	s.leaf = mid.Tasks[1].SubWorkflowID
+	s.expect(t, s.leaf, engine.StatusFailed, "integration_task_1:COMPLETED", "integration_task_2:FAILED")
+	return s
+}
+
+// newThreeLevelOf runs file (root and mid level) with input until the
+// leaf fails. The leaf is integration_test_wf: its integration_task_2
+// (input tp1…) fails the first time, once branches other
+// integration_task_2 records (the FORK branches of the upper levels) have
+// completed, as in the spec; later calls of the leaf's task block until
+// the test has looked (run).
+func newThreeLevelOf(t *testing.T, file, input string, branches int) *threeLevel {
+	t.Helper()
 	s := &threeLevel{entered: make(chan struct{}, 1), release: make(chan struct{})}
 	var mu sync.Mutex
 	calls := 0
@@ -41,12 +59,20 @@ func newThreeLevel(t *testing.T) *threeLevel {
 	}
 	s.e = harnessEngine(t, nil, engine.WithTaskDefs(defs),
 		engine.WithWorker("integration_task_1", echoWorker(`{"op":"task1.done"}`)),
-		engine.WithWorker("integration_task_2", func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+		engine.WithWorker("integration_task_2", func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
+			var v map[string]any
+			_ = json.Unmarshal(in, &v)
+			if _, leaf := v["tp1"]; !leaf {
+				return json.RawMessage(`{"op":"task2.done"}`), nil
+			}
 			mu.Lock()
 			calls++
 			n := calls
 			mu.Unlock()
 			if n == 1 {
+				if err := s.waitBranches(ctx, branches); err != nil {
+					return nil, err
+				}
 				return nil, errors.New("failed")
 			}
 			s.entered <- struct{}{}
@@ -57,15 +83,44 @@ func newThreeLevel(t *testing.T) *threeLevel {
 			}
 			return json.RawMessage(`{"op":"task2.done"}`), nil
 		}))
-	d := harnessDef(t, s.e, "workflow_with_sub_workflow_1_integration_test.json")
-	res := startRun(t, s.e, d, threeLevelInput, engine.WithCorrelationID("retry_on_root_in_3level_wf"))
+	d := harnessDef(t, s.e, file)
+	res := startRun(t, s.e, d, input, engine.WithCorrelationID("retry_on_root_in_3level_wf"))
 	s.root = res.RunID
-	root := s.expect(t, s.root, engine.StatusFailed, "integration_task_1:COMPLETED", "SUB_WORKFLOW:FAILED")
-	s.mid = root.Tasks[1].SubWorkflowID
-	mid := s.expect(t, s.mid, engine.StatusFailed, "integration_task_1:COMPLETED", "SUB_WORKFLOW:FAILED")
-	s.leaf = mid.Tasks[1].SubWorkflowID
-	s.expect(t, s.leaf, engine.StatusFailed, "integration_task_1:COMPLETED", "integration_task_2:FAILED")
 	return s
+}
+
+// waitBranches waits until n integration_task_2 records outside the leaf
+// are stored COMPLETED.
+func (s *threeLevel) waitBranches(ctx context.Context, n int) error {
+	for n > 0 {
+		sums, err := s.e.List(ctx, runstore.ListOptions{})
+		if err != nil {
+			return err
+		}
+		got := 0
+		for _, sum := range sums {
+			b, err := s.e.Show(ctx, sum.ID)
+			if err != nil {
+				return err
+			}
+			var v runView
+			_ = json.Unmarshal(b, &v)
+			for _, tk := range v.Tasks {
+				if tk.TaskType == "integration_task_2" && tk.Status == engine.TaskCompleted && tk.Input["p1"] != nil {
+					got++
+				}
+			}
+		}
+		if got >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // expect checks a run's status and task list and returns its view.
@@ -129,9 +184,15 @@ func (s *threeLevel) run(t *testing.T, op func(context.Context) (*engine.Result,
 // retried checks that task i of wf is a new attempt of task i-1.
 func retried(t *testing.T, wf runView, i int) {
 	t.Helper()
-	if wf.Tasks[i].RetriedTaskID != wf.Tasks[i-1].TaskID || wf.Tasks[i].RetryCount != wf.Tasks[i-1].RetryCount+1 {
+	retriedOf(t, wf, i, i-1)
+}
+
+// retriedOf checks that task i of wf is a new attempt of task of.
+func retriedOf(t *testing.T, wf runView, i, of int) {
+	t.Helper()
+	if wf.Tasks[i].RetriedTaskID != wf.Tasks[of].TaskID || wf.Tasks[i].RetryCount != wf.Tasks[of].RetryCount+1 {
 		t.Fatalf("task %d of %s: retriedTaskId %q retryCount %d, want %q and %d", i, wf.WorkflowID,
-			wf.Tasks[i].RetriedTaskID, wf.Tasks[i].RetryCount, wf.Tasks[i-1].TaskID, wf.Tasks[i-1].RetryCount+1)
+			wf.Tasks[i].RetriedTaskID, wf.Tasks[i].RetryCount, wf.Tasks[of].TaskID, wf.Tasks[of].RetryCount+1)
 	}
 }
 
