@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -263,5 +264,58 @@ func TestEarlyWriteNeverOverwritesCompletion(t *testing.T) {
 				t.Fatalf("no COMPLETED record: %+v", recs)
 			}
 		})
+	}
+}
+
+// A resumed run's task that keeps running is written early too, before
+// the resumed run's first write of its own.
+func TestResumedRunningTaskWrittenWhileItRuns(t *testing.T) {
+	rs := runstore.NewMemory()
+	ctx, cancel := context.WithCancel(context.Background())
+	first, err := engine.New(engine.WithRunStore(rs), engine.WithKeyring(keyring(t, 3)),
+		engine.WithSecrets(func(engine.Principal, string, string) interpolate.SecretSource {
+			return interpolate.MapSecrets{"api_token": json.RawMessage(`"` + visibleToken + `"`)}
+		}),
+		// The process stops as soon as the slow task starts.
+		engine.WithWorker("slow", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+			cancel()
+			return nil, context.Canceled
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := first.Parse([]byte(visibleDef))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.Start(ctx, def, nil, engine.WithRunID("run-resumed")); !errors.Is(err, engine.ErrInterrupted) {
+		t.Fatalf("want an interrupted run, got %v", err)
+	}
+	doc, _, err := rs.Load(context.Background(), "run-resumed")
+	if err != nil || bytes.Contains(doc, []byte(`"status":"IN_PROGRESS"`)) {
+		t.Fatalf("the interrupted run should hold no running task yet: %v %s", err, doc)
+	}
+	release := make(chan struct{})
+	e := visibleEngine(t, rs, release)
+	done := make(chan error, 1)
+	go func() {
+		res, err := e.Resume(context.Background(), "run-resumed")
+		if err == nil && res.Status != engine.StatusCompleted {
+			err = fmt.Errorf("resumed run ended %s", res.Status)
+		}
+		done <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !bytes.Contains(doc, []byte(`"status":"IN_PROGRESS"`)) {
+		if time.Now().After(deadline) {
+			close(release)
+			t.Fatalf("the resumed run's running task never became visible: %s", doc)
+		}
+		time.Sleep(5 * time.Millisecond)
+		doc, _, _ = rs.Load(context.Background(), "run-resumed")
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
