@@ -279,6 +279,7 @@ func TestCompletion(t *testing.T) {
 		{[]string{"__complete", "secret", "rm", "api_token", "api_o"}, []string{"api_other"}},
 		{[]string{"__complete", "runs", "--status", ""}, []string{"RUNNING", "COMPLETED", "FAILED"}},
 		{[]string{"__complete", "runs", "-o", ""}, []string{"json", "yaml", "table"}},
+		{[]string{"__complete", "serve", "--env-values", ""}, []string{"env:CONDUCTOR_ENV_", "file:"}},
 	}
 	for _, c := range cases {
 		out, errOut, code := cli(t, "", c.args...)

@@ -66,7 +66,13 @@ func checkHome(cmd *cobra.Command) error {
 const envValuesUsage = "source of ${workflow.env.NAME} values (non-secret; stored in task input): env:PREFIX (variables named PREFIX+NAME, e.g. env:CONDUCTOR_ENV_; never the whole environment) or file:PATH (a JSON object) (env WFRUN_ENV_VALUES; default none)"
 
 // addEnvValuesFlag registers --env-values on cmd.
-func addEnvValuesFlag(cmd *cobra.Command) { cmd.Flags().String("env-values", "", envValuesUsage) }
+func addEnvValuesFlag(cmd *cobra.Command) {
+	cmd.Flags().String("env-values", "", envValuesUsage)
+	_ = cmd.RegisterFlagCompletionFunc("env-values", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return []string{"env:CONDUCTOR_ENV_\tConductor's CONDUCTOR_ENV_<NAME> variables", "env:\tvariables with a prefix", "file:\ta JSON object of values"},
+			cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+	})
+}
 
 // envValuesOption is the engine option for the configured ${workflow.env.*}
 // source: --env-values, then WFRUN_ENV_VALUES; none when neither is set.
