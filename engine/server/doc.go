@@ -21,7 +21,10 @@
 //     worker: it receives ${workflow.secrets.*} resolved (as Orkes does)
 //     and $<…> verbatim (SPEC §1: the executing component resolves it);
 //     what it returns goes through the engine's path, masked and sealed
-//     before it is stored. A task is SCHEDULED until a worker polls it and
+//     before it is stored. A task whose definition declares runtimeMetadata
+//     names is polled with them resolved (engine.RemoteTask.RuntimeMetadata:
+//     secrets, then env values; missing names left out), for that worker
+//     only. A task is SCHEDULED until a worker polls it and
 //     IN_PROGRESS from then; the engine keeps its clocks (timeoutSeconds,
 //     pollTimeoutSeconds, responseTimeoutSeconds, see engine.RemoteTask):
 //     an attempt not answered in time is TIMED_OUT and retried under a new
