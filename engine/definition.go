@@ -38,13 +38,16 @@ const (
 	TypeDynamic         = "DYNAMIC"
 	TypeStartWorkflow   = "START_WORKFLOW"
 	TypeEvent           = "EVENT"
+	// TypeExclusiveJoin ends a DECISION/SWITCH: its output is the output of
+	// the first task of joinOn (else defaultExclusiveJoinTask) that ran.
+	TypeExclusiveJoin = "EXCLUSIVE_JOIN"
 )
 
 var controlTypes = map[string]bool{
 	TypeSimple: true, TypeSwitch: true, TypeDecision: true, TypeDoWhile: true, TypeForkJoin: true,
 	TypeJoin: true, TypeSubWorkflow: true, TypeSetVariable: true, TypeTerminate: true,
 	TypeWait: true, TypeHuman: true, TypeLambda: true, TypeForkJoinDynamic: true,
-	TypeDynamic: true, TypeEvent: true, TypeStartWorkflow: true,
+	TypeDynamic: true, TypeEvent: true, TypeStartWorkflow: true, TypeExclusiveJoin: true,
 }
 
 // defaultLeafTypes are accepted by ParseDefinition when no registry is given:
@@ -123,6 +126,8 @@ type WorkflowTask struct {
 	DynamicTaskNameParam string `json:"dynamicTaskNameParam,omitempty"`
 	// EVENT: where the task publishes ("conductor", "conductor:queue", ...).
 	Sink string `json:"sink,omitempty"`
+	// EXCLUSIVE_JOIN: the refs joined when none of joinOn ran, in order.
+	DefaultExclusiveJoinTask []string `json:"defaultExclusiveJoinTask,omitempty"`
 
 	raw      json.RawMessage
 	loc      string // JSON pointer of this node in the definition

@@ -150,7 +150,9 @@
 // secrets the definition references), DYNAMIC (dynamicTaskNameParam; a
 // worker task needs its task definition), START_WORKFLOW (an independent
 // run, its id in the output), EVENT (to WithEventSink, under Conductor's
-// queue names, payload masked).
+// queue names, payload masked), EXCLUSIVE_JOIN (after DECISION/SWITCH
+// branches: the output of the first joinOn task that ran, else of the
+// first defaultExclusiveJoinTask that ran; a failed one fails it).
 //
 // Records read as Conductor's: a SIMPLE task's taskType is its name, a
 // fork's is FORK, a JOIN's inputData has joinOn (and the JOIN is recorded

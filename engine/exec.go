@@ -298,6 +298,11 @@ func (r *runState) begin(ctx context.Context, wt *WorkflowTask, ref string, iter
 		raw = withJoinOn(raw, r.joinList(wt, ref))
 		transient = raw
 	}
+	if wt.Type == TypeExclusiveJoin {
+		// Its mapper's input, whatever the inputParameters say.
+		inTmpl, raw = nil, exclusiveJoinInput(wt)
+		transient = raw
+	}
 	if inTmpl != nil {
 		// One call: the stored form (secret references kept), the transient
 		// form (values) and every value used registered, BEFORE the task
@@ -402,7 +407,7 @@ func recordType(wt *WorkflowTask) string {
 // builtIn types are never retried (Conductor's TaskType.isBuiltIn).
 func builtIn(typ string) bool {
 	switch typ {
-	case TypeSwitch, TypeDecision, TypeForkJoin, TypeForkJoinDynamic, TypeJoin, TypeDoWhile:
+	case TypeSwitch, TypeDecision, TypeForkJoin, TypeForkJoinDynamic, TypeJoin, TypeDoWhile, TypeExclusiveJoin:
 		return true
 	}
 	return false
@@ -575,6 +580,8 @@ func (r *runState) runLeaf(ctx context.Context, wt *WorkflowTask, rec *taskRecor
 		return r.join(wt, rec)
 	case TypeEvent:
 		return r.eventTask(ctx, wt, rec)
+	case TypeExclusiveJoin:
+		return r.exclusiveJoin(ctx, wt, rec)
 	case TypeStartWorkflow:
 		return r.startWorkflowTask(ctx, rec)
 	case TypeLambda:

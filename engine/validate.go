@@ -274,6 +274,8 @@ func (v *validator) task(t *WorkflowTask) {
 				v.add(t.loc+"/joinOn/"+itoa(i), "JOIN waits on unknown task %q", ref)
 			}
 		}
+	case TypeExclusiveJoin:
+		v.exclusiveJoin(t)
 	case TypeSubWorkflow:
 		v.subWorkflow(t)
 	case TypeWait:
