@@ -453,14 +453,44 @@ func asList(v any) []any {
 }
 
 // reopenOnRetryLocked is what Conductor's retry does to a cancelled DO_WHILE
-// or JOIN: the record itself goes back to IN_PROGRESS (no retried copy), and
-// the replay resumes it like the unfinished record of a previous process.
+// or JOIN and to an ended JOIN or EXCLUSIVE_JOIN: the record itself goes
+// back to IN_PROGRESS (no retried copy), and the replay resumes it like the
+// unfinished record of a previous process.
 // It reports whether t was reopened. Callers hold r.mu.
 func (r *runState) reopenOnRetryLocked(t *taskRecord) bool {
-	if t.Status != TaskCanceled || (t.TaskType != TypeDoWhile && t.TaskType != TypeJoin) {
+	joins := t.TaskType == TypeJoin || t.TaskType == TypeExclusiveJoin
+	switch {
+	case t.Status == TaskCanceled && (t.TaskType == TypeDoWhile || t.TaskType == TypeJoin):
+	case t.Status == TaskFailed && joins && r.joinOnFailedPermissiveLocked(t):
+	case (t.Status == TaskCanceled || t.Status == TaskFailed || t.Status == TaskFailedTerminal || t.Status == TaskTimedOut) && joins:
+		// Any other ended join is retried in place too, its retryCount
+		// moving on.
+		t.RetryCount++
+	default:
 		return false
 	}
 	t.Status, t.Reason, t.End = TaskInProgress, "", 0
 	r.touchLocked(t)
 	return true
+}
+
+// joinOnFailedPermissiveLocked: a task the join waits on is permissive, not
+// optional, and FAILED (Conductor's retry reopens such a join as it is).
+func (r *runState) joinOnFailedPermissiveLocked(join *taskRecord) bool {
+	var in struct {
+		JoinOn []string `json:"joinOn"`
+	}
+	_ = json.Unmarshal(join.inMem, &in)
+	suffix := strings.TrimPrefix(join.Ref, join.BaseRef)
+	// The latest record of each ref (r.byRef is being rebuilt).
+	latest := map[string]*taskRecord{}
+	for _, t := range r.tasks {
+		latest[t.Ref] = t
+	}
+	for _, ref := range in.JoinOn {
+		if t := latest[ref+suffix]; t != nil && t.wt != nil && t.wt.Permissive && !t.wt.Optional && t.Status == TaskFailed {
+			return true
+		}
+	}
+	return false
 }
