@@ -42,7 +42,8 @@ func (r *runState) execute(ctx context.Context) (*Result, error) {
 	}
 	leaseCtx, cancelLease := context.WithCancelCause(ctx)
 	defer cancelLease(nil)
-	runCtx, cancel := context.WithCancelCause(leaseCtx)
+	// A run (a child run too) takes no turns in its parent's fork.
+	runCtx, cancel := context.WithCancelCause(context.WithValue(leaseCtx, branchKey{}, (*branchTurn)(nil)))
 	defer cancel(nil)
 	r.mu.Lock()
 	r.rootCtx, r.runCtx = ctx, runCtx
@@ -271,6 +272,10 @@ func (r *runState) begin(ctx context.Context, wt *WorkflowTask, ref string, iter
 	if rec == nil || rec.Status == TaskFailed || rec.Status == TaskFailedTerminal || rec.Status == TaskCanceled || rec.Status == TaskTimedOut {
 		// A PAUSED run schedules nothing new until it is resumed.
 		if err := r.waitUnpaused(ctx); err != nil {
+			return nil, nil, false, nil, err
+		}
+		// Inside a fork, records are scheduled pass by pass (forkpasses.go).
+		if err := awaitTurn(ctx); err != nil {
 			return nil, nil, false, nil, err
 		}
 		prev := rec

@@ -18,25 +18,20 @@ type forkRest struct {
 	wait   func() error // waits for them; the fork's outcome
 }
 
-// scheduledHook is the context key of a function begin calls when it
-// schedules a new record: a fork waits until each branch has scheduled a
-// task that waits before it starts the next branch and records its JOIN,
-// so the task list reads fork, branch tasks, join, as Conductor's does.
-type scheduledHook struct{}
-
 // notifyScheduled tells the enclosing fork that its branch has scheduled a
-// task of type typ. An operator whose mapper schedules its first inner task
-// with it (SWITCH, DECISION, a fork) does not count: Conductor's decider
-// records that inner task in the same pass, before the next branch's.
-// DO_WHILE's mapper schedules the loop task alone; the decider then
-// executes it, which schedules its first iteration in the next pass. A nested fork tells once its own branches and JOIN are
-// recorded. typ "" always counts.
+// task of type typ (forkpasses.go). An operator whose mapper schedules its
+// first inner task with it (SWITCH, DECISION, a fork) does not count:
+// Conductor's decider records that inner task in the same pass, before the
+// next branch's. DO_WHILE's mapper schedules the loop task alone; the
+// decider then executes it, which schedules its first iteration in the next
+// pass. A nested fork tells once its own branches and JOIN are recorded.
+// typ "" (a replayed record, a nested fork) counts as a task that waits.
 func notifyScheduled(ctx context.Context, typ string) {
 	if mappedWithFirstTask[typ] {
 		return
 	}
-	if f, ok := ctx.Value(scheduledHook{}).(func(string)); ok {
-		f(typ)
+	if b, ok := ctx.Value(branchKey{}).(*branchTurn); ok && b != nil {
+		b.scheduled(ctx, typ)
 	}
 }
 
@@ -65,6 +60,15 @@ var mappedWithFirstTask = map[string]bool{
 // that ends early still shows it, CANCELED.
 func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *WorkflowTask, suffix string, iter int, stop func(cause error)) (*forkRest, error) {
 	ref := wt.TaskReferenceName + suffix
+	if wt.Type == TypeForkJoinDynamic {
+		if prev := r.lookup(ref); prev == nil || !successfulTask(prev.Status) {
+			// Conductor's mapper builds the forked tasks before it records
+			// anything: input it cannot fork fails the run with no FORK.
+			if err := r.checkDynamicFork(ctx, wt); err != nil {
+				return nil, &stopError{status: StatusFailed, reason: r.sec.Excerpt(err.Error(), maxReasonBytes)}
+			}
+		}
+	}
 	rec, input, done, err := r.beginControl(ctx, wt, ref, iter)
 	if err != nil {
 		return nil, err
@@ -109,80 +113,44 @@ func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *Workflo
 		}
 	}
 	errs := make([]error, len(branches))
-	// The records read as Conductor's decider writes them, pass by pass.
-	// Pass 1: the branches start one after the other, each once the
-	// previous one has scheduled its first task (an operator's first inner
-	// task for SWITCH, DO_WHILE, a nested fork), and the JOIN is recorded;
-	// then (release) pass 2: in branch order, each branch runs until it has
-	// scheduled its next task, then hands the turn to the next branch. From
-	// there the branches run concurrently.
-	release := make(chan struct{})
-	var releaseOnce sync.Once
-	releaseBranches := func() { releaseOnce.Do(func() { close(release) }) }
-	defer releaseBranches()
-	turns := make([]chan struct{}, len(branches)+1)
-	for i := range turns {
-		turns[i] = make(chan struct{})
-	}
-	close(turns[0])
+	// The records read as Conductor's decider writes them, pass by pass
+	// (forkpasses.go): the branches and then the fork itself (its JOIN)
+	// take turns; a branch whose task waits leaves the turns and, once
+	// that task has ended, comes back when the others have nothing more to
+	// schedule.
+	passes := newForkPasses(len(branches) + 1)
 	for i, branch := range branches {
 		wg.Add(1)
-		scheduled := make(chan struct{})
-		var firstOnce, passOnce sync.Once
-		calls := 0
-		var callsMu sync.Mutex
-		pass := func() { passOnce.Do(func() { close(turns[i+1]) }) }
-		hook := func(typ string) {
-			callsMu.Lock()
-			calls++
-			n := calls
-			callsMu.Unlock()
-			if n > 1 {
-				pass() // this branch's pass-2 task is recorded
-				return
-			}
-			firstOnce.Do(func() { close(scheduled) })
-			for _, ch := range []chan struct{}{release, turns[i]} {
-				select {
-				case <-ch:
-				case <-bctx.Done():
-					return
-				}
-			}
-			if !executedByDecider[typ] {
-				pass() // its first task waits: nothing more in pass 2
-			}
-		}
 		go func() {
 			defer wg.Done()
 			defer notify()
-			defer pass()
-			defer firstOnce.Do(func() { close(scheduled) })
-			if err := r.execListNotify(context.WithValue(bctx, scheduledHook{}, hook), branch, suffix, iter, notify); err != nil {
+			defer passes.leave(i)
+			bt := &branchTurn{p: passes, m: i}
+			if err := r.execListNotify(context.WithValue(bctx, branchKey{}, bt), branch, suffix, iter, notify); err != nil {
 				errs[i] = err
 				failed.Store(true)
 				cancelCause(err) // one branch failing ends the others
 				stop(err)        // and the tasks after the JOIN
 			}
 		}()
-		<-scheduled
 	}
 	ended := make(chan struct{})
 	go func() {
 		wg.Wait()
 		close(ended)
 	}()
-	if join != nil {
+	// The fork's turn comes once every branch has scheduled its first
+	// task: its JOIN is recorded, then the branches' second pass begins.
+	if err := passes.await(ctx, len(branches)); err == nil && join != nil {
 		if err := r.recordJoin(ctx, join, suffix, iter, joinOn); err != nil {
+			passes.leave(len(branches))
 			cancel()
 			<-ended
 			return nil, err
 		}
 	}
-	// A fork enclosing this one goes on to its next branch; this one's
-	// branches run once it lets them, and its turn passes on.
-	notifyScheduled(ctx, "")
-	releaseBranches()
+	passes.leave(len(branches))
+	// A fork enclosing this one goes on to its next branch.
 	notifyScheduled(ctx, "")
 	rest := &forkRest{cancel: cancel, wait: func() error {
 		<-ended

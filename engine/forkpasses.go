@@ -1,0 +1,145 @@
+package engine
+
+import (
+	"context"
+	"slices"
+	"sync"
+)
+
+// forkPasses orders the records a fork's branches schedule as Conductor's
+// decider writes them. The decider works in passes: in each, every branch
+// whose last task has ended schedules its next one, in the order of the
+// task list, and then executes the synchronous ones (INLINE, SET_VARIABLE,
+// ...), whose branches go on in the next pass. A task that waits (a worker,
+// a WAIT, a child run) ends outside the passes: its branch schedules its
+// next task in a later decision, once the passes have nothing more to
+// schedule.
+//
+// Here the members (the branches, then the fork itself, which records the
+// JOIN) take turns around a ring: a member schedules a record on its turn;
+// after a synchronous task it hands the turn on and runs that task when the
+// turn comes back (the next pass); after a task that waits it leaves the
+// ring. A member outside the ring joins it when the ring is empty. So the
+// records of synchronous branches follow pass by pass, whatever goroutine
+// runs first.
+type forkPasses struct {
+	mu      sync.Mutex
+	ring    []int // members, in branch order
+	turn    int   // the member whose turn it is; -1 when the ring is empty
+	changed chan struct{}
+}
+
+func newForkPasses(members int) *forkPasses {
+	p := &forkPasses{ring: make([]int, members), changed: make(chan struct{})}
+	for i := range p.ring {
+		p.ring[i] = i
+	}
+	return p
+}
+
+// broadcastLocked wakes every member waiting for a change.
+func (p *forkPasses) broadcastLocked() {
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// waitLocked waits (unlocked) until ok holds; callers hold p.mu and hold it
+// again when it returns.
+func (p *forkPasses) waitLocked(ctx context.Context, ok func() bool) error {
+	for !ok() {
+		ch := p.changed
+		p.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			p.mu.Lock()
+			return ctx.Err()
+		}
+		p.mu.Lock()
+	}
+	return nil
+}
+
+// await returns when member m may schedule a record: on its turn, or, when
+// it is out of the ring, once the ring is empty (it then joins it).
+func (p *forkPasses) await(ctx context.Context, m int) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	err := p.waitLocked(ctx, func() bool {
+		return p.turn == m && slices.Contains(p.ring, m) || len(p.ring) == 0
+	})
+	if err != nil {
+		return err
+	}
+	if len(p.ring) == 0 {
+		p.ring, p.turn = []int{m}, m
+		p.broadcastLocked()
+	}
+	return nil
+}
+
+// pass hands the turn from m to the next member; with remove, m leaves the
+// ring.
+func (p *forkPasses) passLocked(m int, remove bool) {
+	i := slices.Index(p.ring, m)
+	if i < 0 {
+		return
+	}
+	if remove {
+		p.ring = slices.Delete(p.ring, i, i+1)
+		switch {
+		case len(p.ring) == 0:
+			p.turn = -1
+		case p.turn == m:
+			p.turn = p.ring[i%len(p.ring)]
+		}
+	} else if p.turn == m {
+		p.turn = p.ring[(i+1)%len(p.ring)]
+	}
+	p.broadcastLocked()
+}
+
+// leave takes m out of the ring (its branch ended, or the fork recorded
+// its JOIN).
+func (p *forkPasses) leave(m int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.passLocked(m, true)
+}
+
+// branchKey is the context key of a branch's *branchTurn.
+type branchKey struct{}
+
+// branchTurn is one branch of a fork taking turns (begin calls it).
+type branchTurn struct {
+	p *forkPasses
+	m int
+}
+
+// awaitTurn returns when the branch of ctx (if any) may schedule a record.
+func awaitTurn(ctx context.Context) error {
+	if b, ok := ctx.Value(branchKey{}).(*branchTurn); ok && b != nil {
+		return b.p.await(ctx, b.m)
+	}
+	return nil
+}
+
+// scheduled: the branch has scheduled a task of type typ. A synchronous one
+// runs when the branch's turn comes back; any other leaves the ring.
+func (b *branchTurn) scheduled(ctx context.Context, typ string) {
+	p := b.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !slices.Contains(p.ring, b.m) {
+		return
+	}
+	if !executedByDecider[typ] {
+		p.passLocked(b.m, true)
+		return
+	}
+	if p.turn != b.m {
+		return // a record of a previous process, scheduled out of turn
+	}
+	p.passLocked(b.m, false)
+	_ = p.waitLocked(ctx, func() bool { return p.turn == b.m || !slices.Contains(p.ring, b.m) })
+}
