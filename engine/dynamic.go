@@ -60,6 +60,32 @@ func (r *runState) dynamicFork(wt *WorkflowTask, rec *taskRecord, _ []byte, done
 	return tasks, nil
 }
 
+// checkDynamicFork builds a FORK_JOIN_DYNAMIC's tasks from its input
+// (resolved with secret references kept) without recording anything, and
+// reports why they cannot be forked.
+func (r *runState) checkDynamicFork(ctx context.Context, wt *WorkflowTask) error {
+	in := map[string]any{}
+	if wt.input != nil {
+		b, _, err := wt.input.Execute(ctx, &runEnv{r: r, values: r.e.envValues}, interpolate.DeferSecrets, nil)
+		if err != nil {
+			return fmt.Errorf("FORK_JOIN_DYNAMIC input: %v", err)
+		}
+		if err := json.Unmarshal(b, &in); err != nil {
+			return fmt.Errorf("FORK_JOIN_DYNAMIC input: %v", err)
+		}
+	}
+	list, err := r.dynamicTaskList(wt, nil, in)
+	if err != nil {
+		return err
+	}
+	raw, err := json.Marshal(list)
+	if err != nil {
+		return err
+	}
+	_, err = r.parseDynamicTasks(wt, raw)
+	return err
+}
+
 func (r *runState) dynamicTaskList(wt *WorkflowTask, rec *taskRecord, in map[string]any) ([]map[string]any, error) {
 	if inputs, ok := in["forkTaskInputs"].([]any); ok {
 		return r.simpleDynamicTasks(wt, rec, in, inputs), nil

@@ -518,7 +518,8 @@ func TestConductorSimpleWorkflowSpec(t *testing.T) {
 // DynamicForkJoinSpec "Test dynamic fork join empty output" (the JOIN's
 // output has no member for a forked task whose output is empty) and "...
 // fail when task input is invalid" (a forked task's input that is not a map
-// fails the run; no forked task runs).
+// fails the run before anything of the fork is recorded, as Conductor's
+// mapper throws: the task list is integration_task_1 alone).
 func TestConductorDynamicForkJoinSpecInputs(t *testing.T) {
 	runSpecCases(t, []specCase{
 		{name: "empty output", file: "dynamic_fork_join_integration_test.json",
@@ -534,9 +535,9 @@ func TestConductorDynamicForkJoinSpecInputs(t *testing.T) {
 		{name: "task input is invalid", file: "dynamic_fork_join_integration_test.json",
 			outputs: map[string]string{"integration_task_1": `{"dynamicTasks":[{"name":"integration_task_2","taskReferenceName":"xdt1"},{"name":"integration_task_3","taskReferenceName":"xdt2"}],
 			  "dynamicTasksInput":{"xdt1":"v1","xdt2":"v2"}}`},
-			wantStatus: engine.StatusFailed, wantTasks: []string{"integration_task_1:COMPLETED", "FORK:FAILED_WITH_TERMINAL_ERROR"},
+			wantStatus: engine.StatusFailed, wantTasks: []string{"integration_task_1:COMPLETED"},
 			check: func(t *testing.T, _ *engine.Engine, wf runView) {
-				if !strings.Contains(wf.Reason, "Tasks could not be dynamically forked due to invalid input") {
+				if !strings.HasPrefix(wf.Reason, "Tasks could not be dynamically forked due to invalid input: ") {
 					t.Fatalf("reason %q", wf.Reason)
 				}
 			}},
@@ -576,5 +577,33 @@ func TestConductorSetVariablePayloadLimit(t *testing.T) {
 	wf = viewRun(t, e, startRun(t, e, d, string(in)).RunID)
 	if wf.Status != engine.StatusCompleted {
 		t.Fatalf("default limit: %s %q", wf.Status, wf.Reason)
+	}
+}
+
+// DynamicForkJoinSpec "Test dynamic fork join return failed workflow when
+// start with invalid input", translated: the spec's Groovy-built definition
+// (a FORK_JOIN_DYNAMIC alone, started with input whose dynamicTasksInput
+// members are not maps) gets a JOIN after the fork here, because wfrun
+// checks at load that one follows (Conductor's mapper checks it only after
+// the input). The run FAILS with an empty task list.
+func TestConductorDynamicForkJoinInvalidStartInput(t *testing.T) {
+	const def = `{"name":"DynamicForkJoinStartTest","version":1,"schemaVersion":2,"ownerEmail":"test@harness.com","tasks":[
+	 {"name":"dynamicfanouttask","taskReferenceName":"dynamicfanouttask","type":"FORK_JOIN_DYNAMIC",
+	  "inputParameters":{"dynamicTasks":"${workflow.input.dynamicTasks}","dynamicTasksInput":"${workflow.input.dynamicTasksInput}"},
+	  "dynamicForkTasksParam":"dynamicTasks","dynamicForkTasksInputParamName":"dynamicTasksInput"},
+	 {"name":"dynamicfanouttask_join","taskReferenceName":"dynamicfanouttask_join","type":"JOIN"}]}`
+	e := harnessEngine(t, nil, harnessWorkers(nil, nil)...)
+	d, err := e.Parse([]byte(def))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := startRun(t, e, d, `{"dynamicTasks":[{"name":"integration_task_2","taskReferenceName":"xdt1"},{"name":"integration_task_3","taskReferenceName":"xdt2"}],
+	  "dynamicTasksInput":{"xdt1":"v1","xdt2":"v2"}}`)
+	wf := viewRun(t, e, res.RunID)
+	if wf.Status != engine.StatusFailed || !strings.HasPrefix(wf.Reason, "Tasks could not be dynamically forked due to invalid input: ") {
+		t.Fatalf("%s %q", wf.Status, wf.Reason)
+	}
+	if len(wf.Tasks) != 0 {
+		t.Fatalf("tasks %+v", wf.Tasks)
 	}
 }
