@@ -315,11 +315,17 @@ func (r *runState) retainForRetryLocked(reopenID string) {
 // unsuccessfully, which a retry schedules again as a new attempt linked to
 // it. Control tasks are scheduled anew from their definition.
 func retriedAsNewAttempt(t *taskRecord) bool {
-	if t.wt == nil || successfulTask(t.Status) || t.Status == TaskScheduled || t.Status == TaskInProgress {
+	if successfulTask(t.Status) || t.Status == TaskScheduled || t.Status == TaskInProgress {
 		return false
 	}
-	switch t.wt.Type {
-	case TypeSwitch, TypeDecision, TypeDoWhile, TypeForkJoin, TypeForkJoinDynamic, TypeJoin, TypeDynamic, TypeTerminate:
+	// A task a FORK_JOIN_DYNAMIC generated has no configuration in the
+	// definition: its record's type tells.
+	typ := t.TaskType
+	if t.wt != nil {
+		typ = t.wt.Type
+	}
+	switch typ {
+	case TypeSwitch, TypeDecision, TypeDoWhile, TypeForkJoin, TypeForkJoinDynamic, TypeFork, TypeJoin, TypeDynamic, TypeTerminate:
 		return false
 	}
 	return true
