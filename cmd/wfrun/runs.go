@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"strconv"
@@ -110,6 +111,7 @@ host) or it is orphaned (its process died: wfrun resume or wfrun terminate it).`
 			}); err != nil {
 				return err
 			}
+			warnDamaged(cmd, rs)
 			if next != "" {
 				again := fmt.Sprintf("wfrun runs --limit %d --continuation-token %s", limit, next)
 				if st != "" {
@@ -128,4 +130,28 @@ host) or it is orphaned (its process died: wfrun resume or wfrun terminate it).`
 	_ = cmd.RegisterFlagCompletionFunc("status", fixedCompletion(runStatuses...))
 	cmd.AddCommand(newRunsRmCmd())
 	return cmd
+}
+
+// warnDamaged says on stderr which journal entries the run store kept
+// aside as damaged (a bolt store's bucket "damaged"): each names the file,
+// its key, and its run or why the run is unknown.
+func warnDamaged(cmd *cobra.Command, rs runstore.Store) {
+	d, ok := rs.(interface {
+		Damaged(context.Context) ([]runstore.DamagedEntry, error)
+	})
+	if !ok {
+		return
+	}
+	kept, err := d.Damaged(cmd.Context())
+	if err != nil {
+		return // List just read the same file: nothing more to say
+	}
+	const most = 5
+	for i, e := range kept {
+		if i == most {
+			fmt.Fprintf(cmd.ErrOrStderr(), "warning: and %d more damaged journal entries\n", len(kept)-most)
+			break
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: %v\n", e.Err)
+	}
 }

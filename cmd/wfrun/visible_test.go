@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/wfrun/wfrun/internal/redistest"
 )
@@ -122,5 +125,46 @@ func TestRunningWorkerShownByAnotherProcess(t *testing.T) {
 				t.Fatalf("after the worker ended:\n%s", out)
 			}
 		})
+	}
+}
+
+// `wfrun runs` says which journal entries the run store kept aside as
+// damaged: the file, the key, and why the run is unknown when the entry's
+// header (which holds the run id) is damaged. The listing itself works.
+func TestRunsWarnsOfDamagedJournalEntry(t *testing.T) {
+	home := cliEnv(t)
+	mustRun(t, "", "runs") // creates runs.db
+	path := filepath.Join(home, "runs.db")
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := append([]byte{0}, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 9)
+	err = db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte("damaged"))
+		if err != nil {
+			return err
+		}
+		return b.Put(key, []byte{'c', 0xff})
+	})
+	if err2 := db.Close(); err == nil {
+		err = err2
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := wfrun(t, "", "runs")
+	if code != 0 || !strings.Contains(out, "RUN") {
+		t.Fatalf("runs: exit %d: %s %s", code, out, errOut)
+	}
+	want := []string{"warning: run store " + path, fmt.Sprintf("key %x", key), "journal key 0000000000000009", "so the run it belongs to is unknown"}
+	for _, w := range want {
+		if !strings.Contains(errOut, w) {
+			t.Fatalf("runs stderr lacks %q:\n%s", w, errOut)
+		}
+	}
+	t.Logf("runs stderr: %s", errOut)
+	if strings.Count(errOut, "\n") != 1 {
+		t.Fatalf("want one warning line:\n%s", errOut)
 	}
 }
