@@ -300,12 +300,19 @@ func (s *Server) searchWorkflows(w http.ResponseWriter, r *http.Request, _ store
 }
 
 // restartWorkflow: restart runs an ended workflow again from the start,
-// retry from its failed tasks (engine.Restart).
+// retry from its failed tasks (engine.Restart), with
+// resumeSubworkflowTasks=true from the failed sub-workflow it ended with
+// (engine.Retry).
 func (s *Server) restartWorkflow(fromStart bool) conductorHandler {
 	return func(w http.ResponseWriter, r *http.Request, _ store.Principal) {
 		id := r.PathValue("id")
+		resume := !fromStart && r.URL.Query().Get("resumeSubworkflowTasks") == "true"
 		err := s.conductor.launch(id, func(ctx context.Context) error {
-			_, err := s.conductor.eng.Restart(ctx, id, fromStart)
+			if fromStart {
+				_, err := s.conductor.eng.Restart(ctx, id, true)
+				return err
+			}
+			_, err := s.conductor.eng.Retry(ctx, id, resume)
 			return err
 		})
 		if err != nil {
