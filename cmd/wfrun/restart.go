@@ -1,13 +1,17 @@
 package main
 
 import (
+	"errors"
+
 	"github.com/spf13/cobra"
+	"github.com/wfrun/wfrun/engine"
 )
 
 func newRestartCmd() *cobra.Command {
 	var (
 		ef        engineFlags
 		fromStart bool
+		resumeSub bool
 	)
 	cmd := &cobra.Command{
 		Use:   "restart RUN_ID",
@@ -16,9 +20,15 @@ func newRestartCmd() *cobra.Command {
 are kept and execution continues from the failed ones; --from-start runs every task
 again with the original input. A run that was archived lost its _secrets and
 maskedFields data ("***"); if the restarted part would need it, restart refuses
-and names what is missing.`,
+and names what is missing.
+
+A sub-workflow run that runs again re-opens the parent runs it failed: their
+SUB_WORKFLOW task waits for it again and they go on when it completes.
+--resume-subworkflow-tasks retries, instead of the run, the failed
+sub-workflow it ended with (Conductor's retry with resumeSubworkflowTasks).`,
 		Example: `  wfrun restart RUN_ID
-  wfrun restart RUN_ID --from-start`,
+  wfrun restart RUN_ID --from-start
+  wfrun restart PARENT_RUN_ID --resume-subworkflow-tasks`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := ef.out.check(); err != nil {
@@ -31,7 +41,15 @@ and names what is missing.`,
 			defer c.Close()
 			ctx, stop := signalContext(cmd)
 			defer stop()
-			res, err := c.Restart(ctx, args[0], fromStart)
+			if fromStart && resumeSub {
+				return usageErr(errors.New("--from-start and --resume-subworkflow-tasks exclude each other"))
+			}
+			var res *engine.Result
+			if resumeSub {
+				res, err = c.Retry(ctx, args[0], true)
+			} else {
+				res, err = c.Restart(ctx, args[0], fromStart)
+			}
 			waitStarted(ctx, cmd, &ef, c)
 			return finishRun(cmd, &ef, res, err)
 		},
@@ -39,5 +57,6 @@ and names what is missing.`,
 	addConfigFlags(cmd)
 	ef.add(cmd)
 	cmd.Flags().BoolVar(&fromStart, "from-start", false, "re-run every task with the original input")
+	cmd.Flags().BoolVar(&resumeSub, "resume-subworkflow-tasks", false, "retry the failed sub-workflow the run ended with (its parents are re-opened)")
 	return cmd
 }
