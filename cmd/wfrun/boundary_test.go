@@ -37,7 +37,9 @@ func noPiece(t *testing.T, what, text string, values ...string) {
 // does wfrun's own configuration. Artifacts: stdout, stderr, show.
 func TestWorkerEnvironmentIsAnAllowlist(t *testing.T) {
 	cliEnv(t)
-	const unreferenced = "unreferenced-env-secret-Mq3Wz8"
+	// Random letters: a word such as "secret" could be in the checkout's path,
+	// which the worker sees in PWD.
+	const unreferenced = "Zq8Mx3Vw7Kp2Nt6Rb4Yh"
 	t.Setenv("WFRUN_STORE", "env:MYAPP_")
 	t.Setenv("MYAPP_DB_PASSWORD", unreferenced)
 	t.Setenv("OTHER_SERVICE_TOKEN", unreferenced+"-2")
