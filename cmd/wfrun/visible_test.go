@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -166,5 +167,62 @@ func TestRunsWarnsOfDamagedJournalEntry(t *testing.T) {
 	t.Logf("runs stderr: %s", errOut)
 	if strings.Count(errOut, "\n") != 1 {
 		t.Fatalf("want one warning line:\n%s", errOut)
+	}
+}
+
+// `wfrun run` killed (SIGKILL) while its worker command runs has already
+// written the task IN_PROGRESS; `wfrun resume` runs the same attempt again
+// (no retry record) and completes the run.
+func TestKillWhileWorkerRunsThenResume(t *testing.T) {
+	home := cliEnv(t)
+	dir := t.TempDir()
+	wf, gate, counter := filepath.Join(dir, "slow.json"), filepath.Join(dir, "gate"), filepath.Join(home, "..", "count")
+	if err := os.WriteFile(wf, []byte(`{"name":"slowwork","tasks":[
+	  {"name":"slow","taskReferenceName":"slow","inputParameters":{"n":1}}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.WriteFile(gate, nil, 0o600) }) // the killed run's worker ends too
+	worker := "slow=echo ran >> " + counter + "; while [ ! -e " + gate + " ]; do sleep 0.02; done; cat >/dev/null; echo '{\"ok\":true}'"
+	cmd, sc, _ := cliProcess(t, "run", wf, "--worker", worker)
+	var log strings.Builder
+	runID := waitLine(t, sc, regexp.MustCompile(`run ([0-9a-f-]{36}) \(slowwork\) RUNNING`), &log)[1]
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		out, err := cliOutput(t, "show", runID, "-o", "json")
+		if err == nil && strings.Contains(out, `"status": "IN_PROGRESS"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the running worker never showed IN_PROGRESS: %v\n%s", err, out)
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if err := os.WriteFile(gate, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := wfrun(t, "", "resume", runID, "--worker", worker)
+	if code != 0 || !strings.Contains(out, "ok") {
+		t.Fatalf("resume: exit %d: %s %s", code, out, errOut)
+	}
+	if b, _ := os.ReadFile(counter); strings.Count(string(b), "ran") != 2 {
+		t.Fatalf("the worker ran %d times, want 2 (killed, resumed)", strings.Count(string(b), "ran"))
+	}
+	var run struct {
+		Status string `json:"status"`
+		Tasks  []struct {
+			Status     string `json:"status"`
+			RetryCount int    `json:"retryCount"`
+		} `json:"tasks"`
+	}
+	show := mustRun(t, "", "show", runID, "-o", "json")
+	if err := json.Unmarshal([]byte(show), &run); err != nil || run.Status != "COMPLETED" || len(run.Tasks) != 1 ||
+		run.Tasks[0].Status != "COMPLETED" || run.Tasks[0].RetryCount != 0 {
+		t.Fatalf("after resume: %v\n%s", err, show)
 	}
 }
