@@ -148,12 +148,13 @@ func (r *runState) visibleDue(now time.Time) bool {
 }
 
 // inFlightUnsavedLocked reports a record changed since the last write that
-// is SCHEDULED or IN_PROGRESS, on a run leased by this process and RUNNING.
+// is SCHEDULED or IN_PROGRESS, on a run leased by this process and RUNNING
+// (or PAUSED: a task that started before the pause runs on).
 // The run is in the store (created before execute, or loaded from it); a
 // resumed run's first write of this process is a full one (changeLocked),
 // early or not. Callers hold r.mu.
 func (r *runState) inFlightUnsavedLocked() bool {
-	if !r.lease.held || r.doc.Status != StatusRunning {
+	if !r.lease.held || (r.doc.Status != StatusRunning && r.doc.Status != StatusPaused) {
 		return false
 	}
 	for _, t := range r.dirty {
