@@ -46,6 +46,19 @@ func (s *threeLevel) forkParent(t *testing.T, id, status, sw, join, child, joinI
 	return wf
 }
 
+// freshLevel checks a level that runs from its start while the leaf's task
+// waits: RUNNING, its SUB_WORKFLOW record (task i) IN_PROGRESS with a child
+// other than old, which it returns. Its other branch and its JOIN may not
+// be stored yet.
+func (s *threeLevel) freshLevel(t *testing.T, id string, i int, old string) string {
+	t.Helper()
+	wf := viewRun(t, s.e, id)
+	if wf.Status != running || len(wf.Tasks) <= i || wf.Tasks[i].TaskType != "SUB_WORKFLOW" || wf.Tasks[i].Status != engine.TaskInProgress {
+		t.Fatalf("run %s: %s %+v, want RUNNING with SUB_WORKFLOW task %d IN_PROGRESS", id, wf.Status, wf.Tasks, i)
+	}
+	return newChild(t, wf, i, old)
+}
+
 // joinID is the id of the run's JOIN record.
 func joinID(t *testing.T, e *engine.Engine, id string) string {
 	t.Helper()
@@ -139,8 +152,8 @@ func TestConductorHierarchicalForkJoinSubworkflowRestartAndRerunSpecs(t *testing
 			var mid2, leaf2 string
 			s.run(t, func(ctx context.Context) (*engine.Result, error) { return ops[op](s.e, ctx, s.root) },
 				func(t *testing.T) {
-					mid2 = newChild(t, s.expect(t, s.root, running, forkDone, swRuns, t2Done, joinRuns), 1, s.mid)
-					leaf2 = newChild(t, s.expect(t, mid2, running, forkDone, swRuns, t2Done, joinRuns), 1, s.leaf)
+					mid2 = s.freshLevel(t, s.root, 1, s.mid)
+					leaf2 = s.freshLevel(t, mid2, 1, s.leaf)
 					s.expectRunning(t, leaf2, t1Done, t2Runs)
 				}, func(t *testing.T) {
 					s.expect(t, leaf2, done, t1Done, t2Done)
@@ -154,7 +167,7 @@ func TestConductorHierarchicalForkJoinSubworkflowRestartAndRerunSpecs(t *testing
 			var leaf2 string
 			s.run(t, func(ctx context.Context) (*engine.Result, error) { return ops[op](s.e, ctx, s.mid) },
 				func(t *testing.T) {
-					leaf2 = newChild(t, s.expect(t, s.mid, running, forkDone, swRuns, t2Done, joinRuns), 1, s.leaf)
+					leaf2 = s.freshLevel(t, s.mid, 1, s.leaf)
 					s.expectRunning(t, leaf2, t1Done, t2Runs)
 					s.forkParent(t, s.root, running, swRuns, joinRuns, s.mid, rootJoin)
 				}, func(t *testing.T) {

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 
 	"github.com/wfrun/wfrun/engine"
@@ -77,8 +78,7 @@ func TestConductorNestedForkJoinSubWorkflowSpec(t *testing.T) {
 		var child string
 		s.run(t, func(ctx context.Context) (*engine.Result, error) { return s.e.Restart(ctx, s.root, true) },
 			func(t *testing.T) {
-				wf := s.expect(t, s.root, running, forkDone, forkDone, swRuns, t2Done, joinRuns, t2Done, joinRuns)
-				child = newChild(t, wf, 2, s.leaf)
+				child = s.freshLevel(t, s.root, 2, s.leaf)
 				s.expectRunning(t, child, t1Done, t2Runs)
 			}, func(t *testing.T) {
 				s.expect(t, child, done, t1Done, t2Done)
@@ -105,5 +105,40 @@ func TestConductorNestedForkJoinSubWorkflowSpec(t *testing.T) {
 					t.Fatalf("joins %s %s, want the records %v", wf.Tasks[4].TaskID, wf.Tasks[6].TaskID, joins)
 				}
 			})
+	})
+}
+
+// rerunWF on a SUB_WORKFLOW task (Conductor resets it in place and starts
+// a new child; finalizeRerun schedules the run's other unsuccessful tasks
+// again and keeps the ones that succeeded): the SUB_WORKFLOW record keeps
+// its id and place, the branch tasks that completed are not run again, the
+// JOINs are the same records, and the new child gets the input the task
+// had, even when the rerun replaces the run's input.
+func TestRerunFromSubWorkflowTaskInAFork(t *testing.T) {
+	s := newNested(t)
+	joins := nestedJoins(t, s)
+	before := viewRun(t, s.e, s.root)
+	sub := before.Tasks[2].TaskID
+	var child string
+	s.run(t, func(ctx context.Context) (*engine.Result, error) {
+		return s.e.RerunWith(ctx, s.root, engine.RerunOptions{FromTaskID: sub, WorkflowInput: json.RawMessage(`{"param1":"other","subwf":"integration_test_wf"}`)})
+	}, func(t *testing.T) {
+		wf := s.expect(t, s.root, running, forkDone, forkDone, swRuns, t2Done, joinRuns, t2Done, joinRuns)
+		child = newChild(t, wf, 2, s.leaf)
+		s.expectRunning(t, child, t1Done, t2Runs)
+	}, func(t *testing.T) {
+		wf := s.expect(t, s.root, done, forkDone, forkDone, swDone, t2Done, joinDone, t2Done, joinDone)
+		if wf.Tasks[2].TaskID != sub || wf.Tasks[4].TaskID != joins[0] || wf.Tasks[6].TaskID != joins[1] {
+			t.Fatalf("records after the rerun: %+v", wf.Tasks)
+		}
+		for _, i := range []int{3, 5} {
+			if wf.Tasks[i].TaskID != before.Tasks[i].TaskID {
+				t.Fatalf("branch task %d ran again", i)
+			}
+		}
+		c := s.expect(t, child, done, t1Done, t2Done)
+		if c.Input["param1"] != "p1 value" {
+			t.Fatalf("the new child's input %v, want the task's previous input", c.Input)
+		}
 	})
 }

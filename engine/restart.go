@@ -205,14 +205,27 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 		return nil, err
 	}
 	fromSeq, fromRef, fromIn := 0, "", []byte(nil)
+	var from *taskRecord
 	if fromTaskID != "" {
 		for _, t := range r.tasks {
 			if t.TaskID == fromTaskID {
-				fromSeq, fromRef, fromIn = t.Seq, t.Ref, t.inMem
+				fromSeq, fromRef, fromIn, from = t.Seq, t.Ref, t.inMem, t
 			}
 		}
 		if fromSeq == 0 {
 			return nil, fmt.Errorf("%w: run %s has no task with id %q", ErrTaskNotFound, id, fromTaskID)
+		}
+	}
+	subRerun := from != nil && from.TaskType == TypeSubWorkflow
+	if subRerun {
+		// Conductor reruns a SUB_WORKFLOW task in place: it keeps the
+		// child's input (the record's workflowInput; a taskInput is not
+		// applied to it) and starts a new child.
+		fromIn = subWorkflowInputOf(fromIn)
+		if o != nil && hasJSON(o.TaskInput) {
+			oc := *o
+			oc.TaskInput = nil
+			o = &oc
 		}
 	}
 	r.mu.Lock()
@@ -220,6 +233,15 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 	switch {
 	case fromStart:
 		r.tasks, r.byRef, r.latest = nil, map[string]*taskRecord{}, map[string]*taskRecord{}
+	case subRerun:
+		// The run's other records stay (Conductor's finalizeRerun): the
+		// tasks that succeeded are not run again, the unsuccessful ones
+		// are scheduled again as on a retry.
+		from.Status, from.Reason, from.Start, from.End, from.SubWorkflowID = TaskScheduled, "", 0, 0, ""
+		from.outMem, from.outStored = nil, nil
+		r.touchLocked(from)
+		r.retainForRetryLocked("")
+		r.byRef[from.Ref], r.latest[from.BaseRef] = from, from
 	case fromSeq > 0:
 		kept := r.tasks[:0:0]
 		r.byRef, r.latest = map[string]*taskRecord{}, map[string]*taskRecord{}
@@ -375,4 +397,16 @@ func (e *Engine) resultOf(ctx context.Context, id string) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// subWorkflowInputOf is the child's input a SUB_WORKFLOW record's input
+// holds (its workflowInput member).
+func subWorkflowInputOf(in []byte) []byte {
+	var v struct {
+		WorkflowInput json.RawMessage `json:"workflowInput"`
+	}
+	if json.Unmarshal(in, &v) != nil || !hasJSON(v.WorkflowInput) {
+		return nil
+	}
+	return v.WorkflowInput
 }
