@@ -15,11 +15,13 @@ import (
 //
 // So one goroutine per engine looks at the runs it executes every
 // visibleEvery: a run that had an unwritten SCHEDULED or IN_PROGRESS record
-// at two looks in a row, with no write of the run in between, is written
-// (save's path: the same masked and sealed forms, the same delta, the run's
-// saveMu). A task that ends within visibleEvery is never written early: a
-// fast sequential run still pays one commit per completed task. A task
-// still running after at most 2×visibleEvery is visible.
+// at visibleLooks looks in a row, with no write of the run in between, is
+// written (save's path: the same masked and sealed forms, the same delta,
+// the run's saveMu). A task that ends within (visibleLooks-1)×visibleEvery
+// (50ms) is never written early: a fast sequential run still pays one
+// commit per completed task (a task held off the CPU that long on a loaded
+// machine may be). A task still running after visibleLooks×visibleEvery
+// (75ms) is visible.
 //
 // Ordering: every write of a run — this one, a task's completion, the
 // archive — holds r.saveMu from the snapshot (changeLocked, under r.mu) to
@@ -33,8 +35,13 @@ import (
 // Nothing of this is on a task's path: execute registers a run once, and
 // a save counts its commits.
 
-// visibleEvery is how often the engine looks at its running runs.
-const visibleEvery = 20 * time.Millisecond
+// visibleEvery is how often the engine looks at its running runs;
+// visibleLooks how many looks in a row find a run's unwritten in-flight
+// record before it is written.
+const (
+	visibleEvery = 25 * time.Millisecond
+	visibleLooks = 3
+)
 
 // visibleIdle is how many looks without a run the goroutine waits before
 // it exits (the next run starts it again).
@@ -61,8 +68,8 @@ type visState struct {
 	saves uint64 // writes of the run that committed
 	idx   int
 
-	seen      bool   // an unwritten in-flight record at the previous look
-	seenSaves uint64 // saves then
+	seen      int    // looks in a row that found an unwritten in-flight record
+	seenSaves uint64 // saves at the last of them
 	busy      bool   // an early write is under way
 	retryAt   time.Time
 }
@@ -134,17 +141,25 @@ func (e *Engine) visibleLoop() {
 }
 
 // visibleDue reports whether r had an unwritten SCHEDULED or IN_PROGRESS
-// record at this look and the previous one, with no write in between.
+// record at this look and the visibleLooks-1 before, with no write in
+// between.
 func (r *runState) visibleDue(now time.Time) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.vis.on || r.vis.busy || now.Before(r.vis.retryAt) || !r.inFlightUnsavedLocked() {
-		r.vis.seen = false
+		r.vis.seen = 0
 		return false
 	}
-	due := r.vis.seen && r.vis.seenSaves == r.vis.saves
-	r.vis.seen, r.vis.seenSaves = !due, r.vis.saves
-	return due
+	if r.vis.seenSaves != r.vis.saves {
+		r.vis.seen = 0
+	}
+	r.vis.seen++
+	r.vis.seenSaves = r.vis.saves
+	if r.vis.seen < visibleLooks {
+		return false
+	}
+	r.vis.seen = 0
+	return true
 }
 
 // inFlightUnsavedLocked reports a record changed since the last write that
