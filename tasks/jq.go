@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -118,7 +119,7 @@ func (t *JQTask) Execute(ctx context.Context, req *Request) (res Result) {
 			if ctx.Err() != nil {
 				return failure(Failed, mask(svc, "jq: "+ctx.Err().Error()))
 			}
-			return failure(Failed, maskCut(svc, "jq: "+withoutPreviews(err.Error()), maxQuotedError))
+			return failure(Failed, maskCut(svc, jqWording(withoutPreviews(err.Error())), maxQuotedError))
 		}
 		if t.opts.jqMaxResults > 0 && len(results) >= t.opts.jqMaxResults {
 			return failure(Failed, fmt.Sprintf("jq: more than %d results", t.opts.jqMaxResults))
@@ -158,6 +159,28 @@ func (t *JQTask) Validate(def json.RawMessage) []error {
 		return []error{fieldErr("inputParameters.queryExpression", "%v", err)}
 	}
 	return nil
+}
+
+// jqWordings are gojq's runtime errors that jq (and jackson-jq, which
+// Conductor runs) words otherwise, by prefix: the first member is gojq's,
+// the second jq's, followed by the type.
+var jqWordings = [...]struct{ gojq, jq, suffix string }{
+	{"expected an object but got: ", "Cannot index ", " with string"},
+	{"expected an array but got: ", "Cannot index ", " with number"},
+	{"cannot iterate over: ", "Cannot iterate over ", ""},
+}
+
+// jqWording gives a runtime error (previews removed) jq's wording when
+// gojq words it otherwise ("expected an object but got: string" is jq's
+// "Cannot index string with string"; jq goes on with the key, which gojq
+// does not report), else "jq: " and gojq's text.
+func jqWording(msg string) string {
+	for _, w := range jqWordings {
+		if typ, ok := strings.CutPrefix(msg, w.gojq); ok && slices.Contains(jqTypes[:], typ) {
+			return w.jq + typ + w.suffix
+		}
+	}
+	return "jq: " + msg
 }
 
 // jqTypes are the type names gojq puts before a value preview.

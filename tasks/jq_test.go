@@ -63,7 +63,10 @@ func TestJQFailures(t *testing.T) {
 		status Status
 		reason string
 	}{
-		{"type error", map[string]any{"a": 1, "queryExpression": ".a.b"}, Failed, "jq: "},
+		{"type error", map[string]any{"a": 1, "queryExpression": ".a.b"}, Failed, "Cannot index number with string"},
+		{"index an array", map[string]any{"a": true, "queryExpression": ".a[0]"}, Failed, "Cannot index boolean with number"},
+		{"iterate", map[string]any{"a": true, "queryExpression": ".a[]"}, Failed, "Cannot iterate over boolean"},
+		{"other runtime error", map[string]any{"a": "x", "queryExpression": ".a + 1"}, Failed, "jq: cannot add: string and number"},
 		{"error()", map[string]any{"queryExpression": `error("custom")`}, Failed, "custom"},
 		{"parse error", map[string]any{"queryExpression": ".a | | ."}, FailedTerminal, "jq: compile error at offset"},
 		{"unknown function", map[string]any{"queryExpression": "nosuchfn(1)"}, FailedTerminal, "jq: compile error"},

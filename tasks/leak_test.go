@@ -108,7 +108,7 @@ func TestJQErrorQuotesNoValue(t *testing.T) {
 		"queryExpression": ".tok | .[]",
 		"tok":             secret,
 	}, &tasks.Services{Masker: maskerWith(secret)})
-	if res.Status != tasks.Failed || !strings.Contains(res.Reason, "cannot iterate over: string") {
+	if res.Status != tasks.Failed || res.Reason != "Cannot iterate over string" {
 		t.Fatalf("%s: %s", res.Status, res.Reason)
 	}
 	assertNoPiece(t, "jq reason", res.Reason, secret)
