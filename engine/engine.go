@@ -434,8 +434,15 @@ func (e *Engine) Resume(ctx context.Context, id string) (*Result, error) {
 // tasks that completed and re-executes from the failed ones (Conductor's
 // retry); fromStart re-executes everything with the original input. An
 // archived run whose re-execution needs `_secrets` data removed by archiving
-// fails with ErrArchivedSecrets naming the JSON pointers.
+// fails with ErrArchivedSecrets naming the JSON pointers. A COMPLETED run of
+// a definition with "restartable": false is not restarted from the start
+// (ErrNotRestartable), as in Conductor.
 func (e *Engine) Restart(ctx context.Context, id string, fromStart bool) (*Result, error) {
+	if fromStart {
+		if err := e.checkRestartable(ctx, id); err != nil {
+			return nil, err
+		}
+	}
 	return e.restart(ctx, id, fromStart, "")
 }
 
