@@ -129,5 +129,44 @@ func (r *runState) eventTask(ctx context.Context, wt *WorkflowTask, rec *taskRec
 	if err := r.e.eventSink.Publish(ctx, queue, rec.TaskID, payload); err != nil {
 		return tasks.Result{Status: tasks.Failed, Reason: r.sec.Text(err.Error())}
 	}
-	return tasks.Result{Status: tasks.Completed, Output: b}
+	if !asyncComplete(wt) {
+		return tasks.Result{Status: tasks.Completed, Output: b}
+	}
+	// asyncComplete: published, the task stays IN_PROGRESS (its output
+	// recorded) until it is completed from outside (CompleteTask, the
+	// server's task update), as Conductor's Event leaves it.
+	if err := r.setTaskData(rec, nil, b); err != nil {
+		return tasks.Result{Status: tasks.FailedTerminal, Reason: "output: " + err.Error()}
+	}
+	res := r.waitTask(ctx, wt, rec, []byte("{}"))
+	res.Output = mergeOutput(b, res.Output)
+	return res
+}
+
+// asyncComplete reads a task configuration's asyncComplete.
+func asyncComplete(wt *WorkflowTask) bool {
+	var c struct {
+		AsyncComplete bool `json:"asyncComplete"`
+	}
+	_ = json.Unmarshal(wt.raw, &c)
+	return c.AsyncComplete
+}
+
+// mergeOutput lays the members of a completion's output over the output
+// a task already recorded.
+func mergeOutput(recorded, given []byte) []byte {
+	m := map[string]json.RawMessage{}
+	_ = json.Unmarshal(recorded, &m)
+	g := map[string]json.RawMessage{}
+	if json.Unmarshal(given, &g) != nil || len(g) == 0 {
+		return recorded
+	}
+	for k, v := range g {
+		m[k] = v
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return recorded
+	}
+	return b
 }
