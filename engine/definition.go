@@ -139,6 +139,9 @@ type WorkflowTask struct {
 	// subParams resolves a subWorkflowParam name/version given as
 	// expressions ({"name":..,"version":..}).
 	subParams *interpolate.Template
+	// subExtra resolves the subWorkflowParam members wfrun shows without
+	// acting on them (priority, taskToDomain, idempotencyKey).
+	subExtra *interpolate.Template
 	// subDefExpr resolves a subWorkflowParam.workflowDefinition given as an
 	// expression ({"workflowDefinition":"${ref.output.def}"}): the
 	// definition is what the expression reads when the task is scheduled.
@@ -179,20 +182,39 @@ type SubWorkflowParam struct {
 	// VersionExpr is a version given as an expression ("${workflow.input.v}");
 	// Name may be one too. Both are resolved when the task runs.
 	VersionExpr string `json:"-"`
+	// Priority (0-99, or an expression), TaskToDomain, IdempotencyKey (may
+	// be an expression) and IdempotencyStrategy (FAIL, RETURN_EXISTING,
+	// FAIL_ON_RUNNING) are Conductor's: wfrun has no task domains, no
+	// priority queues and no idempotent starts, so it validates them and
+	// shows their resolved values in the SUB_WORKFLOW record's inputData,
+	// as Conductor's SubWorkflowTaskMapper writes it, without acting on
+	// them.
+	Priority            json.RawMessage   `json:"priority,omitempty"`
+	TaskToDomain        map[string]string `json:"taskToDomain,omitempty"`
+	IdempotencyKey      string            `json:"idempotencyKey,omitempty"`
+	IdempotencyStrategy string            `json:"idempotencyStrategy,omitempty"`
 }
 
 // UnmarshalJSON accepts a version given as a number, a numeric string or an
 // expression, as Conductor's SubWorkflowParams does.
 func (p *SubWorkflowParam) UnmarshalJSON(b []byte) error {
 	var raw struct {
-		Name               string          `json:"name"`
-		Version            json.RawMessage `json:"version"`
-		WorkflowDefinition json.RawMessage `json:"workflowDefinition"`
+		Name                string            `json:"name"`
+		Version             json.RawMessage   `json:"version"`
+		WorkflowDefinition  json.RawMessage   `json:"workflowDefinition"`
+		Priority            json.RawMessage   `json:"priority"`
+		TaskToDomain        map[string]string `json:"taskToDomain"`
+		IdempotencyKey      string            `json:"idempotencyKey"`
+		IdempotencyStrategy string            `json:"idempotencyStrategy"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return err
 	}
-	*p = SubWorkflowParam{Name: raw.Name, WorkflowDefinition: raw.WorkflowDefinition}
+	*p = SubWorkflowParam{Name: raw.Name, WorkflowDefinition: raw.WorkflowDefinition, TaskToDomain: raw.TaskToDomain,
+		IdempotencyKey: raw.IdempotencyKey, IdempotencyStrategy: raw.IdempotencyStrategy}
+	if pr := bytes.TrimSpace(raw.Priority); len(pr) > 0 && string(pr) != "null" {
+		p.Priority = pr
+	}
 	v := bytes.TrimSpace(raw.Version)
 	switch {
 	case len(v) == 0 || string(v) == "null":

@@ -1120,7 +1120,11 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 	if err != nil {
 		return r.failTask(ctx, rec, TaskFailedTerminal, "sub-workflow input: "+err.Error())
 	}
-	if err := r.setResolvedInput(rec, subWorkflowRecordInput(def, byName, refs)); err != nil {
+	extras, err := r.subWorkflowExtras(ctx, wt, rec)
+	if err != nil {
+		return r.failTask(ctx, rec, TaskFailedTerminal, err.Error())
+	}
+	if err := r.setResolvedInput(rec, subWorkflowRecordInput(def, byName, refs, extras)); err != nil {
 		return r.failTask(ctx, rec, TaskFailedTerminal, "sub-workflow input: "+err.Error())
 	}
 	r.mu.Lock()

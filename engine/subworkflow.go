@@ -216,30 +216,87 @@ func shortName(name string, version int, id string) string {
 
 // subWorkflowRecordInput is a SUB_WORKFLOW record's inputData as Conductor's
 // SubWorkflowTaskMapper writes it: the child's name and version
-// (subWorkflowVersion null for an inline definition), the members the
-// mapper copies from subWorkflowParam that wfrun does not use (null), and
-// the task's resolved input under workflowInput. in is the input's stored
-// form (secret references, not values).
-func subWorkflowRecordInput(def *Definition, byName bool, in []byte) []byte {
+// (subWorkflowVersion null for an inline definition, subWorkflowDefinition
+// that definition), the subWorkflowParam members wfrun shows without acting
+// on them (extras: priority, subWorkflowTaskToDomain, idempotencyKey,
+// idempotencyStrategy; null when absent), and the task's resolved input
+// under workflowInput. in is the input's stored form (secret references,
+// not values).
+func subWorkflowRecordInput(def *Definition, byName bool, in []byte, extras map[string]any) []byte {
 	if len(bytes.TrimSpace(in)) == 0 {
 		in = []byte("{}")
 	}
-	var version any
+	var version, inline any
 	if byName {
 		version = def.Version
+	} else {
+		inline = json.RawMessage(def.raw)
 	}
-	b, err := json.Marshal(map[string]any{
+	m := map[string]any{
 		"subWorkflowName":         def.Name,
 		"subWorkflowVersion":      version,
 		"priority":                nil,
 		"subWorkflowTaskToDomain": nil,
-		"subWorkflowDefinition":   nil,
+		"subWorkflowDefinition":   inline,
 		"idempotencyKey":          nil,
 		"idempotencyStrategy":     nil,
 		"workflowInput":           json.RawMessage(in),
-	})
+	}
+	for k, v := range extras {
+		m[k] = v
+	}
+	b, err := json.Marshal(m)
 	if err != nil {
 		return in // in is not JSON: stored as it was
 	}
 	return b
+}
+
+// subWorkflowExtras resolves the subWorkflowParam members a SUB_WORKFLOW
+// record shows (priority, taskToDomain, idempotencyKey may be
+// expressions; idempotencyStrategy is static), keyed as the record's
+// inputData names them.
+func (r *runState) subWorkflowExtras(ctx context.Context, wt *WorkflowTask, rec *taskRecord) (map[string]any, error) {
+	p := wt.SubWorkflowParam
+	out := map[string]any{}
+	if p.IdempotencyStrategy != "" {
+		out["idempotencyStrategy"] = p.IdempotencyStrategy
+	}
+	if wt.subExtra == nil {
+		return out, nil
+	}
+	b, _, err := wt.subExtra.Execute(ctx, &runEnv{r: r, taskID: rec.TaskID, values: r.e.envValues}, interpolate.DeferSecrets, nil)
+	if err != nil {
+		return nil, fmt.Errorf("subWorkflowParam: %v", err)
+	}
+	var v struct {
+		Priority       json.RawMessage `json:"priority"`
+		TaskToDomain   json.RawMessage `json:"taskToDomain"`
+		IdempotencyKey json.RawMessage `json:"idempotencyKey"`
+	}
+	_ = json.Unmarshal(b, &v)
+	if hasJSON(v.Priority) {
+		var n float64
+		if json.Unmarshal(v.Priority, &n) != nil {
+			var s string
+			_ = json.Unmarshal(v.Priority, &s)
+			f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+			if err != nil {
+				return nil, fmt.Errorf("subWorkflowParam.priority resolved to %s, not a number", jsonKindOf(v.Priority))
+			}
+			n = f
+		}
+		if n != float64(int(n)) || n < 0 || n > 99 {
+			return nil, fmt.Errorf("subWorkflowParam.priority resolved to %v: want an integer from 0 to 99", n)
+		}
+		out["priority"] = int(n)
+	}
+	if hasJSON(v.TaskToDomain) && v.TaskToDomain[0] == '{' {
+		out["subWorkflowTaskToDomain"] = v.TaskToDomain
+	}
+	var key string
+	if json.Unmarshal(v.IdempotencyKey, &key) == nil && key != "" {
+		out["idempotencyKey"] = key
+	}
+	return out, nil
 }

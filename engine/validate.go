@@ -389,6 +389,7 @@ func (v *validator) subWorkflow(t *WorkflowTask) {
 		v.add(t.loc+"/subWorkflowParam", "SUB_WORKFLOW needs subWorkflowParam")
 		return
 	}
+	v.subWorkflowExtras(t)
 	wd := p.WorkflowDefinition
 	if len(wd) > 0 && wd[0] == '{' {
 		sub, err := parseDefinition(wd, v.prefix+t.loc+"/subWorkflowParam/workflowDefinition", v.cfg)
@@ -424,6 +425,39 @@ func (v *validator) subWorkflow(t *WorkflowTask) {
 		if t.subParams != nil && t.subParams.HasSecrets() {
 			v.add(t.loc+"/subWorkflowParam", "a sub-workflow name or version cannot come from a secret")
 		}
+	}
+}
+
+// subWorkflowExtras validates the subWorkflowParam members wfrun shows in
+// the SUB_WORKFLOW record without acting on them, and compiles them.
+func (v *validator) subWorkflowExtras(t *WorkflowTask) {
+	p, loc := t.SubWorkflowParam, t.loc+"/subWorkflowParam"
+	switch p.IdempotencyStrategy {
+	case "", "FAIL", "RETURN_EXISTING", "FAIL_ON_RUNNING":
+	default:
+		v.add(loc+"/idempotencyStrategy", "unknown idempotencyStrategy %q: want FAIL, RETURN_EXISTING or FAIL_ON_RUNNING", p.IdempotencyStrategy)
+	}
+	if pr := p.Priority; len(pr) > 0 {
+		var n float64
+		var s string
+		switch {
+		case json.Unmarshal(pr, &n) == nil:
+			if n != float64(int(n)) || n < 0 || n > 99 {
+				v.add(loc+"/priority", "priority %s: want an integer from 0 to 99", pr)
+			}
+		case json.Unmarshal(pr, &s) == nil && isExpression(s):
+		default:
+			v.add(loc+"/priority", "priority must be an integer from 0 to 99 or an expression")
+		}
+	}
+	if len(p.Priority) == 0 && len(p.TaskToDomain) == 0 && p.IdempotencyKey == "" {
+		return
+	}
+	doc, _ := json.Marshal(map[string]any{"priority": p.Priority, "taskToDomain": p.TaskToDomain, "idempotencyKey": p.IdempotencyKey})
+	t.subExtra = v.compile(doc, loc)
+	if t.subExtra != nil && t.subExtra.HasSecrets() {
+		// They are shown in the record as resolved.
+		v.add(loc, "priority, taskToDomain and idempotencyKey cannot come from a secret")
 	}
 }
 
