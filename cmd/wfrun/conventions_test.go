@@ -232,6 +232,23 @@ func TestPanicExits1WithoutStack(t *testing.T) {
 	}
 }
 
+// cliResult is what a wfrun command run by cli gave.
+type cliResult struct {
+	out, errOut string
+	code        int
+}
+
+// runInBackground runs `wfrun run wf -q` in a goroutine (as a second
+// terminal would) and sends what it gave when it ends.
+func runInBackground(t *testing.T, wf string) <-chan cliResult {
+	done := make(chan cliResult, 1)
+	go func() {
+		o, e, c := cli(t, "", "run", wf, "-q")
+		done <- cliResult{o, e, c}
+	}()
+	return done
+}
+
 // task complete -o json, against a run waiting in another goroutine (as a
 // second terminal would).
 func TestTaskCompleteJSON(t *testing.T) {
@@ -239,15 +256,7 @@ func TestTaskCompleteJSON(t *testing.T) {
 	wf := writeFile(t, t.TempDir(), "human.json", `{"name":"human","tasks":[
 	  {"name":"approve","taskReferenceName":"approve","type":"HUMAN"}],
 	  "outputParameters":{"ok":"${approve.output.approved}"}}`)
-	type result struct {
-		out, errOut string
-		code        int
-	}
-	done := make(chan result, 1)
-	go func() {
-		o, e, c := cli(t, "", "run", wf, "-q")
-		done <- result{o, e, c}
-	}()
+	done := runInBackground(t, wf)
 	var id string
 	for deadline := time.Now().Add(20 * time.Second); id == "" && time.Now().Before(deadline); {
 		out, _, _ := cli(t, "", "runs", "--status", "RUNNING", "--field", "workflowId")
@@ -282,15 +291,7 @@ func TestTaskSignal(t *testing.T) {
 	    "workflowDefinition":{"name":"signal_child","tasks":[{"name":"hold","taskReferenceName":"hold","type":"WAIT"}],
 	      "outputParameters":{"approved":"${hold.output.approved}"}}}}],
 	  "outputParameters":{"ok":"${child.output.approved}"}}`)
-	type result struct {
-		out, errOut string
-		code        int
-	}
-	done := make(chan result, 1)
-	go func() {
-		o, e, c := cli(t, "", "run", wf, "-q")
-		done <- result{o, e, c}
-	}()
+	done := runInBackground(t, wf)
 	var parent string
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		out, _, _ := cli(t, "", "runs", "--status", "RUNNING", "-o", "json")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -18,11 +19,62 @@ func newTaskCmd() *cobra.Command {
 	return cmd
 }
 
+// delivery holds what task complete and task signal share: --data,
+// --status and -o.
+type delivery struct {
+	output, status string
+	out            outputFlags
+}
+
+func (d *delivery) add(cmd *cobra.Command) {
+	addConfigFlags(cmd)
+	cmd.Flags().StringVar(&d.output, "data", "", "the task's outputData: a JSON object, @FILE or @- for stdin")
+	cmd.Flags().StringVar(&d.status, "status", "COMPLETED", "COMPLETED, FAILED or FAILED_WITH_TERMINAL_ERROR")
+	_ = cmd.RegisterFlagCompletionFunc("status", fixedCompletion("COMPLETED", "FAILED", "FAILED_WITH_TERMINAL_ERROR"))
+	d.out.add(cmd)
+}
+
+// delivered is what a delivery prints.
+type delivered struct {
+	WorkflowID string `json:"workflowId"`
+	TaskID     string `json:"taskId,omitempty"`
+	TaskRef    string `json:"referenceTaskName"`
+	Status     string `json:"status"`
+}
+
+// run checks the flags, opens the engine and delivers the completion with
+// send, which names the task it reached.
+func (d *delivery) run(cmd *cobra.Command, send func(c *cliEngine, status string, output json.RawMessage) (delivered, error)) error {
+	if err := d.out.check(); err != nil {
+		return err
+	}
+	st := strings.ToUpper(d.status)
+	switch st {
+	case "COMPLETED", "FAILED", "FAILED_WITH_TERMINAL_ERROR":
+	default:
+		return usageErr(fmt.Errorf("--status %q: want COMPLETED, FAILED or FAILED_WITH_TERMINAL_ERROR", d.status))
+	}
+	taskOut, err := readJSONArg(cmd, "data", d.output)
+	if err != nil {
+		return err
+	}
+	c, err := openEngine(cmd, nil, nil)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	v, err := send(c, st, taskOut)
+	if err != nil {
+		return err
+	}
+	v.Status = st
+	return d.out.render(cmd.OutOrStdout(), v, func(t *table) {
+		t.line(fmt.Sprintf("task %s of run %s: %s delivered", v.TaskRef, v.WorkflowID, st))
+	})
+}
+
 func newTaskCompleteCmd() *cobra.Command {
-	var (
-		output, status string
-		out            outputFlags
-	)
+	var d delivery
 	cmd := &cobra.Command{
 		Use:   "complete RUN_ID TASK_REF",
 		Short: "Complete a WAIT or HUMAN task that waits for an external completion",
@@ -34,52 +86,19 @@ may omit a DO_WHILE iteration suffix (__N): the latest waiting iteration is used
   wfrun task complete RUN_ID approval --status FAILED -o json`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := out.check(); err != nil {
-				return err
-			}
-			st := strings.ToUpper(status)
-			switch st {
-			case "COMPLETED", "FAILED", "FAILED_WITH_TERMINAL_ERROR":
-			default:
-				return usageErr(fmt.Errorf("--status %q: want COMPLETED, FAILED or FAILED_WITH_TERMINAL_ERROR", status))
-			}
-			taskOut, err := readJSONArg(cmd, "data", output)
-			if err != nil {
-				return err
-			}
-			c, err := openEngine(cmd, nil, nil)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ref, err := c.CompleteTask(cmd.Context(), args[0], args[1], st, taskOut)
-			if err != nil {
-				return err
-			}
-			v := struct {
-				WorkflowID string `json:"workflowId"`
-				TaskRef    string `json:"referenceTaskName"`
-				Status     string `json:"status"`
-			}{args[0], ref, st}
-			return out.render(cmd.OutOrStdout(), v, func(t *table) {
-				t.line(fmt.Sprintf("task %s of run %s: %s delivered", ref, args[0], st))
+			return d.run(cmd, func(c *cliEngine, st string, out json.RawMessage) (delivered, error) {
+				ref, err := c.CompleteTask(cmd.Context(), args[0], args[1], st, out)
+				return delivered{WorkflowID: args[0], TaskRef: ref}, err
 			})
 		},
 	}
-	addConfigFlags(cmd)
-	cmd.Flags().StringVar(&output, "data", "", "the task's outputData: a JSON object, @FILE or @- for stdin")
-	cmd.Flags().StringVar(&status, "status", "COMPLETED", "COMPLETED, FAILED or FAILED_WITH_TERMINAL_ERROR")
-	_ = cmd.RegisterFlagCompletionFunc("status", fixedCompletion("COMPLETED", "FAILED", "FAILED_WITH_TERMINAL_ERROR"))
+	d.add(cmd)
 	cmd.ValidArgsFunction = completeRunThenTask
-	out.add(cmd)
 	return cmd
 }
 
 func newTaskSignalCmd() *cobra.Command {
-	var (
-		output, status string
-		out            outputFlags
-	)
+	var d delivery
 	cmd := &cobra.Command{
 		Use:   "signal RUN_ID",
 		Short: "Complete the WAIT task a run is blocked on, in the run or its sub-workflows",
@@ -91,44 +110,13 @@ the task. It is delivered as "wfrun task complete" delivers a completion.`,
   wfrun task signal RUN_ID --status FAILED -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := out.check(); err != nil {
-				return err
-			}
-			st := strings.ToUpper(status)
-			switch st {
-			case "COMPLETED", "FAILED", "FAILED_WITH_TERMINAL_ERROR":
-			default:
-				return usageErr(fmt.Errorf("--status %q: want COMPLETED, FAILED or FAILED_WITH_TERMINAL_ERROR", status))
-			}
-			taskOut, err := readJSONArg(cmd, "data", output)
-			if err != nil {
-				return err
-			}
-			c, err := openEngine(cmd, nil, nil)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			got, err := c.Signal(cmd.Context(), args[0], st, taskOut)
-			if err != nil {
-				return err
-			}
-			v := struct {
-				WorkflowID string `json:"workflowId"`
-				TaskID     string `json:"taskId"`
-				TaskRef    string `json:"referenceTaskName"`
-				Status     string `json:"status"`
-			}{got.RunID, got.TaskID, got.Ref, st}
-			return out.render(cmd.OutOrStdout(), v, func(t *table) {
-				t.line(fmt.Sprintf("task %s of run %s: %s delivered", got.Ref, got.RunID, st))
+			return d.run(cmd, func(c *cliEngine, st string, out json.RawMessage) (delivered, error) {
+				got, err := c.Signal(cmd.Context(), args[0], st, out)
+				return delivered{WorkflowID: got.RunID, TaskID: got.TaskID, TaskRef: got.Ref}, err
 			})
 		},
 	}
-	addConfigFlags(cmd)
-	cmd.Flags().StringVar(&output, "data", "", "the task's outputData: a JSON object, @FILE or @- for stdin")
-	cmd.Flags().StringVar(&status, "status", "COMPLETED", "COMPLETED, FAILED or FAILED_WITH_TERMINAL_ERROR")
-	_ = cmd.RegisterFlagCompletionFunc("status", fixedCompletion("COMPLETED", "FAILED", "FAILED_WITH_TERMINAL_ERROR"))
+	d.add(cmd)
 	cmd.ValidArgsFunction = completeRunIDs
-	out.add(cmd)
 	return cmd
 }

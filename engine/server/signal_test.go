@@ -11,6 +11,22 @@ import (
 	"time"
 )
 
+// signalRun is the part of a WorkflowRun signal answer these tests read.
+type signalRun struct {
+	ResponseType         string `json:"responseType"`
+	TargetWorkflowID     string `json:"targetWorkflowId"`
+	TargetWorkflowStatus string `json:"targetWorkflowStatus"`
+	WorkflowID           string `json:"workflowId"`
+	Status               string `json:"status"`
+	SignalTimeout        bool   `json:"signalTimeout"`
+	RequestID            string `json:"requestId"`
+	Tasks                []struct {
+		TaskType string         `json:"taskType"`
+		Status   string         `json:"status"`
+		Output   map[string]any `json:"outputData"`
+	} `json:"tasks"`
+}
+
 // registerConductorDef registers a definition file of testdata/conductor
 // through the metadata API.
 func registerConductorDef(t *testing.T, ts *conductorServer, file string) {
@@ -51,25 +67,12 @@ func TestSignalEndpoints(t *testing.T) {
 	ts.waitRun(t, id, "WAIT in progress", func(d runDoc) bool {
 		return len(d.Tasks) == 1 && d.Tasks[0].TaskType == "WAIT" && d.Tasks[0].Status == "IN_PROGRESS"
 	})
-	st, ctype, body := ts.do(t, "POST", "/api/tasks/"+id+"/COMPLETED/signal/sync?timeoutMillis=300",
+	st, ctype, body := ts.do(t, "POST", "/api/tasks/"+id+"/COMPLETED/signal/sync?timeoutMillis=2000",
 		`{"result":"done","_secrets":{"token":"`+value+`"}}`)
 	if st != 200 || !strings.HasPrefix(ctype, "application/json") {
 		t.Fatalf("signal/sync: %d %s %s", st, ctype, body)
 	}
-	var run struct {
-		ResponseType         string `json:"responseType"`
-		TargetWorkflowID     string `json:"targetWorkflowId"`
-		TargetWorkflowStatus string `json:"targetWorkflowStatus"`
-		WorkflowID           string `json:"workflowId"`
-		Status               string `json:"status"`
-		SignalTimeout        bool   `json:"signalTimeout"`
-		RequestID            string `json:"requestId"`
-		Tasks                []struct {
-			TaskType string         `json:"taskType"`
-			Status   string         `json:"status"`
-			Output   map[string]any `json:"outputData"`
-		} `json:"tasks"`
-	}
+	var run signalRun
 	if err := json.Unmarshal([]byte(body), &run); err != nil {
 		t.Fatal(err)
 	}
@@ -123,20 +126,7 @@ func TestSignalEndpoints(t *testing.T) {
 		t.Errorf("array output: %d %s", st, body)
 	}
 	st, _, body = ts.do(t, "POST", "/api/tasks/"+parent+"/COMPLETED/signal/sync?returnStrategy=TARGET_WORKFLOW", `{"result":"sub-done"}`)
-	run = struct {
-		ResponseType         string `json:"responseType"`
-		TargetWorkflowID     string `json:"targetWorkflowId"`
-		TargetWorkflowStatus string `json:"targetWorkflowStatus"`
-		WorkflowID           string `json:"workflowId"`
-		Status               string `json:"status"`
-		SignalTimeout        bool   `json:"signalTimeout"`
-		RequestID            string `json:"requestId"`
-		Tasks                []struct {
-			TaskType string         `json:"taskType"`
-			Status   string         `json:"status"`
-			Output   map[string]any `json:"outputData"`
-		} `json:"tasks"`
-	}{}
+	run = signalRun{}
 	if err := json.Unmarshal([]byte(body), &run); st != 200 || err != nil {
 		t.Fatalf("signal parent: %d %s", st, body)
 	}
