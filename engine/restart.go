@@ -142,12 +142,21 @@ func (e *Engine) restartWith(ctx context.Context, id string, fromStart bool, fro
 		return nil, err
 	}
 	if len(parents) == 0 {
+		if err := r.restoreRestarted(ctx); err != nil {
+			return nil, err
+		}
 		return r.execute(ctx)
 	}
 	// The parents execute the child again: the topmost one re-opened
-	// replays down to it.
+	// replays down to it. They are stored RUNNING before the child: after
+	// a crash in between, a resumed parent finds its child ended and takes
+	// its outcome again, rather than a child running under parents that
+	// stay ended.
 	top, err := e.reopenParents(ctx, parents)
 	if err != nil {
+		return nil, err
+	}
+	if err := r.restoreRestarted(ctx); err != nil {
 		return nil, err
 	}
 	if _, err := top.execute(ctx); err != nil {
@@ -195,7 +204,8 @@ func (e *Engine) checkArchived(er *endedRun, fromStart, inputGiven bool) error {
 	return nil
 }
 
-// prepareRestart stores the ended run as RUNNING again, ready to execute:
+// prepareRestart builds the ended run RUNNING again, ready to be stored
+// (restoreRestarted) and executed:
 // from the start (fromStart), from fromTaskID (a rerun: that task and the
 // later ones are dropped) or from its failed tasks (a retry).
 func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart bool, fromTaskID string, o *RerunOptions) (*runState, error) {
@@ -273,11 +283,16 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 			return nil, err
 		}
 	}
+	return r, nil
+}
+
+// restoreRestarted stores a run prepareRestart prepared (RUNNING again).
+func (r *runState) restoreRestarted(ctx context.Context) error {
 	if err := r.restore(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	r.emit(Event{Kind: EventWorkflow, Status: StatusRunning, Reason: "restarted"})
-	return r, nil
+	return nil
 }
 
 // reopenHeadLocked puts an ended run's head back to RUNNING. Callers
