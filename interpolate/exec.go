@@ -41,18 +41,26 @@ func (t *Template) Execute(ctx context.Context, env Env, mode Mode, dst []byte) 
 		return append(dst, t.src...), nil, nil
 	}
 	st := state{ctx: ctx, env: env, mode: mode, t: t}
+	out, err = t.run(&st, dst)
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, st.used, nil
+}
+
+// run writes the document with every node resolved by st after dst.
+func (t *Template) run(st *state, dst []byte) (out []byte, err error) {
 	out = dst
 	prev := 0
 	for _, n := range t.nodes {
 		out = append(out, t.src[prev:n.start]...)
 		out, err = st.node(out, n)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		prev = n.end
 	}
-	out = append(out, t.src[prev:]...)
-	return out, st.used, nil
+	return append(out, t.src[prev:]...), nil
 }
 
 // state is per-Execute: the template itself is never written to.
@@ -71,6 +79,9 @@ type state struct {
 	used     []Secret
 	usedSet  map[Secret]struct{} // index of used once it is long enough to need one
 	tmp      []byte
+
+	holes  []Hole // ExecuteDeferred: where the deferred secret references are
+	record bool
 }
 
 // value is a resolved expression: raw JSON text, or missing.
@@ -92,9 +103,12 @@ func (st *state) node(out []byte, n *strNode) ([]byte, error) {
 		}
 		switch {
 		case v.literal:
+			start := len(out)
 			out = append(out, '"')
 			out = jsonenc.AppendStringBody(out, x.src)
-			return append(out, '"'), nil
+			out = append(out, '"')
+			st.hole(n, x, start, len(out), true)
+			return out, nil
 		case v.missing:
 			return append(out, "null"...), nil
 		}
@@ -110,7 +124,11 @@ func (st *state) node(out []byte, n *strNode) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+		start := len(out)
 		out = st.appendText(out, p.x, v)
+		if v.literal {
+			st.hole(n, p.x, start, len(out), false)
+		}
 	}
 	return append(out, '"'), nil
 }
