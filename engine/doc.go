@@ -184,8 +184,8 @@
 // pollTimeoutSeconds while it waits for one: remote.go); inputTemplate supplies
 // input defaults; concurrentExecLimit and rateLimitPerFrequency hold tasks
 // SCHEDULED across the engine's runs; runtimeMetadata names the secrets and
-// env values a remote worker gets resolved beside the input
-// (runtimemeta.go). The workflow's timeoutSeconds applies
+// env values a remote worker gets resolved beside the input (runtimemeta.go;
+// both resolve when a worker's poll takes the task, remote_handoff.go). The workflow's timeoutSeconds applies
 // its timeoutPolicy (TIME_OUT_WF, or ALERT_ONLY, the default). Every timer
 // reads the engine's Clock (WithClock; ManualClock in tests). Optional
 // tasks end COMPLETED_WITH_ERRORS. A permissive task that fails lets the run

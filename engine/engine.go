@@ -134,27 +134,23 @@ func WithWorker(name string, fn WorkerFunc) Option {
 	return func(e *Engine) { e.workers[name] = fn }
 }
 
-// RemoteTask is a SIMPLE task handed to a RemoteWorkerFunc. Input is the
-// transient resolved input (secrets in clear): never store or log it.
+// RemoteTask is a SIMPLE task handed to a RemoteWorkerFunc. It holds no
+// secret value: what the worker that takes it gets — its input with
+// `${workflow.secrets.*}` resolved, and its definition's runtimeMetadata
+// values — comes from Resolve, called when a worker takes the task.
 type RemoteTask struct {
 	RunID, WorkflowType, CorrelationID string
 	WorkflowVersion                    int
 	TaskID, Ref, Name                  string
 	RetryCount, Iteration              int
-	Input                              json.RawMessage
 	// Def is the task's entry in the workflow definition (its JSON).
 	Def json.RawMessage
 	// ResponseTimeout is how long a worker that polled the task may stay
 	// silent before the attempt times out (see Polled).
 	ResponseTimeout time.Duration
-	// RuntimeMetadata holds the values of the names the task's definition
-	// declares in runtimeMetadata (secrets, then env values; names found in
-	// neither are left out), for the worker that polls the task only: like
-	// the resolved Input, it is transient, and its secret values are
-	// registered with the run's masker.
-	RuntimeMetadata map[string]string `json:",omitempty"`
 
-	att *remoteAttempt // the attempt's clocks (Polled, Progress)
+	att  *remoteAttempt // the attempt's clocks (Polled, Progress)
+	hand *handoff       // what Resolve resolves
 }
 
 // RemoteWorkerFunc runs a SIMPLE task for which no WithWorker handler is

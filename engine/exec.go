@@ -314,7 +314,14 @@ func (r *runState) begin(ctx context.Context, wt *WorkflowTask, ref string, iter
 		// runs, so whatever it echoes is masked. The transient form comes
 		// from the ORIGINAL template, never from the stored one: an escaped
 		// $${workflow.secrets.x} stays data.
-		raw, transient, secretErr = r.sec.Resolve(r.sec.ForTask(ctx, ref), inTmpl, env)
+		rec.later = nil
+		if r.e.remoteSimple(wt) && inTmpl.HasSecrets() {
+			// Handed to remote workers: the references resolve when a
+			// worker's poll takes the task (RemoteTask.Resolve), not now.
+			raw, transient, secretErr = r.resolveLater(ctx, rec, inTmpl, env, defaults)
+		} else {
+			raw, transient, secretErr = r.sec.Resolve(r.sec.ForTask(ctx, ref), inTmpl, env)
+		}
 		raw, transient = templateDefaults(raw, defaults), templateDefaults(transient, defaults)
 		if wt.Type == TypeJoin && raw != nil {
 			raw, transient = withJoinOn(raw, r.joinList(wt, ref)), withJoinOn(transient, r.joinList(wt, ref))
@@ -638,11 +645,12 @@ func (r *runState) runLeaf(ctx context.Context, wt *WorkflowTask, rec *taskRecor
 
 // remoteTask hands a SIMPLE task to the engine's RemoteWorkerFunc.
 func (r *runState) remoteTask(ctx context.Context, wt *WorkflowTask, rec *taskRecord, input []byte) tasks.Result {
+	pol := r.e.policy(wt)
 	r.mu.Lock()
 	t := RemoteTask{
 		RunID: r.id, WorkflowType: r.doc.WorkflowType, CorrelationID: r.doc.CorrelationID, WorkflowVersion: r.doc.Version,
 		TaskID: rec.TaskID, Ref: rec.Ref, Name: wt.Name, RetryCount: rec.RetryCount, Iteration: rec.Iteration,
-		Input: input, Def: wt.raw,
+		Def: wt.raw, hand: &handoff{r: r, wt: wt, input: input, later: rec.later, names: pol.runtimeMetadata},
 	}
 	// Stored SCHEDULED and awaiting: the task shows while it waits for a
 	// worker, and its answer may reach another process sharing the run
@@ -656,12 +664,6 @@ func (r *runState) remoteTask(ctx context.Context, wt *WorkflowTask, rec *taskRe
 	if err := r.save(ctx); err != nil {
 		return tasks.Result{Status: tasks.Failed, Reason: r.sec.Excerpt(err.Error(), maxReasonBytes)}
 	}
-	pol := r.e.policy(wt)
-	md, err := r.runtimeMetadata(ctx, rec.Ref, pol.runtimeMetadata)
-	if err != nil {
-		return tasks.Result{Status: tasks.FailedTerminal, Reason: r.sec.Excerpt(err.Error(), maxReasonBytes)}
-	}
-	t.RuntimeMetadata = md
 	att, stop := r.watchRemote(ctx, rec, pol)
 	defer stop()
 	t.att, t.ResponseTimeout = att, time.Duration(remoteResponseTimeout(pol))*time.Second

@@ -82,6 +82,7 @@ type taskRecord struct {
 	dirty             bool       // changed since the last write (in runState.dirty)
 	forgotten         bool       // dropped from the run (keepLastN)
 	wt                *WorkflowTask
+	later             *laterInput // a remote task's input, resolved at hand-off (remote_handoff.go)
 }
 
 type taskDoc struct {

@@ -18,8 +18,9 @@ import (
 // run's principal, through the run's boundary (audited with the run id and
 // the task's ref, and registered with the run's masker, so a worker that
 // echoes a value back has it masked), then from the env values
-// (WithEnvValues). The values are resolved when the task is handed to the
-// workers, as its input is, and held with the transient input only: never
+// (WithEnvValues). The values are resolved when a worker takes the task
+// (RemoteTask.Resolve, at its poll), as its input's secret references are,
+// and handed to that worker only: never held while the task waits, never
 // in the task record or the run store.
 //
 // What a name that resolves nowhere does:

@@ -86,11 +86,15 @@ func TestRuntimeMetadata(t *testing.T) {
 				engine.WithSecrets(func(p engine.Principal, project, environment string) interpolate.SecretSource {
 					return store.NewRunView(st, store.Principal{Name: p.Name, Scopes: p.Scopes}, project, environment)
 				}),
-				engine.WithRemoteWorker(func(_ context.Context, rt engine.RemoteTask) tasks.Result {
+				engine.WithRemoteWorker(func(ctx context.Context, rt engine.RemoteTask) tasks.Result {
+					_, md, err := rt.Resolve(ctx)
+					if err != nil {
+						return tasks.Result{Status: tasks.FailedTerminal, Reason: err.Error()}
+					}
 					mu.Lock()
-					got = rt.RuntimeMetadata
+					got = md
 					mu.Unlock()
-					out, _ := json.Marshal(map[string]any{"echo": rt.RuntimeMetadata})
+					out, _ := json.Marshal(map[string]any{"echo": md})
 					return tasks.Result{Status: tasks.Completed, Output: out}
 				}),
 			)

@@ -22,8 +22,9 @@ const MaxPollWait = 60 * time.Second
 const ScopePollPrefix = "tasks:poll:"
 
 // task is a polled task in Conductor's Task shape.
-func (d *delivery) task() map[string]any {
-	input := d.t.Input
+func (h handed) task() map[string]any {
+	d := h.delivery
+	input := h.input
 	if len(input) == 0 {
 		input = json.RawMessage("{}")
 	}
@@ -40,11 +41,11 @@ func (d *delivery) task() map[string]any {
 		"workflowInstanceId":     d.t.RunID, "workflowType": d.t.WorkflowType, "correlationId": d.t.CorrelationID,
 		"taskId": d.id, "workerId": d.workerID, "workflowTask": wt,
 	}
-	if len(d.t.RuntimeMetadata) > 0 {
+	if len(h.meta) > 0 {
 		// The task definition's declared secrets and env values, resolved
-		// for this worker only (engine.RemoteTask.RuntimeMetadata); absent
-		// when empty, as Conductor leaves it out.
-		task["runtimeMetadata"] = d.t.RuntimeMetadata
+		// for this worker only at its poll (engine.RemoteTask.Resolve);
+		// absent when empty, as Conductor leaves it out.
+		task["runtimeMetadata"] = h.meta
 	}
 	return task
 }

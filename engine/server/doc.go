@@ -22,9 +22,12 @@
 //     and $<…> verbatim (SPEC §1: the executing component resolves it);
 //     what it returns goes through the engine's path, masked and sealed
 //     before it is stored. A task whose definition declares runtimeMetadata
-//     names is polled with them resolved (engine.RemoteTask.RuntimeMetadata:
-//     secrets, then env values; missing names left out), for that worker
-//     only. A task is SCHEDULED until a worker polls it and
+//     names is polled with them resolved (secrets, then env values; missing
+//     names left out), for that worker only. Both resolve when the poll
+//     takes the task (engine.RemoteTask.Resolve), never while it waits: a
+//     secret rotated meanwhile arrives rotated, and one that is missing or
+//     forbidden then fails the task (the poll hands it to nobody).
+//     A task is SCHEDULED until a worker polls it and
 //     IN_PROGRESS from then; the engine keeps its clocks (timeoutSeconds,
 //     pollTimeoutSeconds, responseTimeoutSeconds, see engine.RemoteTask):
 //     an attempt not answered in time is TIMED_OUT and retried under a new

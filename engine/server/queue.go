@@ -19,8 +19,10 @@ import (
 // from then on the engine keeps its clocks: when a worker stays silent past
 // responseTimeoutSeconds the engine times the attempt out and retries it
 // under a new task id as the task definition says, and the attempt leaves
-// this queue (its dispatch context ends). The resolved input lives only
-// here, in memory, until the task is done.
+// this queue (its dispatch context ends). The queue holds no secret value:
+// a task's secret references (its input's and its definition's
+// runtimeMetadata) resolve when a poll takes it (engine.RemoteTask.Resolve),
+// and the values go to that worker's response only.
 
 // ErrUnknownTask: an update for a task id this server knows nothing of
 // (never scheduled, or of a run no longer stored).
@@ -36,6 +38,17 @@ type delivery struct {
 	queued    bool              // waiting in pending (false: with a worker, or waiting for its callback)
 	ctx       context.Context   // the dispatch's: ends when the engine stops waiting
 	done      chan tasks.Result // buffered 1; receives exactly one result
+	input     json.RawMessage   // shared queue: resolved for the copy in Redis
+	meta      map[string]string
+}
+
+// handed is a task a poll takes, with what its worker gets: the input and
+// the runtimeMetadata values resolved at this poll (transient: written in
+// the poll's response, then dropped).
+type handed struct {
+	*delivery
+	input json.RawMessage
+	meta  map[string]string
 }
 
 type queue struct {
@@ -106,6 +119,10 @@ func (q *queue) dispatch(ctx context.Context, t engine.RemoteTask) tasks.Result 
 	q.byRef[t.RunID+"/"+t.Ref] = d
 	q.mu.Unlock()
 	if q.shared != nil {
+		if res, failed := q.resolveForShared(d); failed {
+			q.remove(d)
+			return res
+		}
 		worker, claimed, err := q.shared.put(ctx, d)
 		for wait := 250 * time.Millisecond; err != nil; wait = min(2*wait, 5*time.Second) {
 			// Redis holds the run too: the run waits for it (and stays
@@ -178,7 +195,7 @@ func (q *queue) unqueueLocked(d *delivery) {
 // poll takes up to count tasks of name, waiting up to wait for the first.
 // Both ctx (the request) and stop (the server's shutdown) end the wait.
 // Each task taken is IN_PROGRESS in its run before poll returns it.
-func (q *queue) poll(ctx, stop context.Context, name, workerID string, count int, wait time.Duration) []*delivery {
+func (q *queue) poll(ctx, stop context.Context, name, workerID string, count int, wait time.Duration) []handed {
 	if count < 1 {
 		count = 1
 	}
@@ -201,14 +218,23 @@ func (q *queue) poll(ctx, stop context.Context, name, workerID string, count int
 				d.pollCount++
 			}
 			q.mu.Unlock()
+			got := make([]handed, 0, len(out))
 			for _, d := range out {
+				h, ok := q.handOut(d)
+				if !ok {
+					continue
+				}
 				// The run's own context: the poll request may end first.
 				_ = d.t.Polled(d.ctx, workerID)
+				got = append(got, h)
 			}
-			if q.onPoll != nil {
-				q.onPoll(name, len(out))
+			if len(got) > 0 {
+				if q.onPoll != nil {
+					q.onPoll(name, len(got))
+				}
+				return got
 			}
-			return out
+			continue // every task taken failed at hand-off: wait on
 		}
 		ch := q.waitChanLocked(name)
 		q.mu.Unlock()
@@ -225,6 +251,27 @@ func (q *queue) poll(ctx, stop context.Context, name, workerID string, count int
 			return nil
 		}
 	}
+}
+
+// handOut resolves what the worker taking d gets, now (engine.RemoteTask.
+// Resolve: as the run's principal, audited, registered with the run's
+// masker). When that fails the attempt fails with the reason (a missing,
+// expired or forbidden secret) and the worker gets nothing for it; an
+// attempt that ended meanwhile is for no worker.
+func (q *queue) handOut(d *delivery) (handed, bool) {
+	input, meta, err := d.t.Resolve(d.ctx)
+	if err == nil {
+		return handed{delivery: d, input: input, meta: meta}, true
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.byID[d.id] != d || errors.Is(err, engine.ErrNotWaiting) || d.ctx.Err() != nil {
+		q.removeLocked(d)
+		return handed{}, false
+	}
+	q.removeLocked(d)
+	d.done <- tasks.Result{Status: tasks.FailedTerminal, Reason: err.Error()}
+	return handed{}, false
 }
 
 // workerResult is a worker's answer in Conductor's TaskResult terms.
@@ -371,7 +418,7 @@ func (q *queue) nameOfRef(runID, ref string) (string, bool) {
 // pollShared is poll over the shared queue: tasks of this process's runs
 // are handed out as they are locally; a task of another process's run is
 // handed out from its sealed copy, and its owner is told it was polled.
-func (q *queue) pollShared(ctx, stop context.Context, deadline <-chan time.Time, name, workerID string, count int, wait time.Duration) []*delivery {
+func (q *queue) pollShared(ctx, stop context.Context, deadline <-chan time.Time, name, workerID string, count int, wait time.Duration) []handed {
 	// Offers are announced over pub/sub; a missed announcement costs at
 	// most this long.
 	recheck := time.NewTicker(250 * time.Millisecond)
@@ -383,7 +430,7 @@ func (q *queue) pollShared(ctx, stop context.Context, deadline <-chan time.Time,
 		got, err := q.shared.take(ctx, name, workerID, count, q.now())
 		if err == nil && len(got) > 0 {
 			now := q.now()
-			out := make([]*delivery, 0, len(got))
+			out := make([]handed, 0, len(got))
 			for _, c := range got {
 				q.mu.Lock()
 				d := q.byID[c.id]
@@ -398,8 +445,14 @@ func (q *queue) pollShared(ctx, stop context.Context, deadline <-chan time.Time,
 						q.shared.forget(context.WithoutCancel(ctx), c.id, name)
 						continue
 					}
+					h, ok := q.handOut(d)
+					if !ok {
+						// Failed at hand-off (its dispatch drops it) or ended.
+						q.shared.forget(context.WithoutCancel(ctx), c.id, name)
+						continue
+					}
 					_ = d.t.Polled(d.ctx, workerID)
-					out = append(out, d)
+					out = append(out, h)
 					continue
 				}
 				if q.waiting != nil {
@@ -417,8 +470,8 @@ func (q *queue) pollShared(ctx, stop context.Context, deadline <-chan time.Time,
 					}
 				}
 				q.shared.tell(context.WithoutCancel(ctx), c.owner, "polled", c.id, workerID)
-				out = append(out, &delivery{id: c.id, t: c.task.Task, scheduled: time.UnixMilli(c.task.Scheduled),
-					polled: now, workerID: workerID, pollCount: 1})
+				out = append(out, handed{delivery: &delivery{id: c.id, t: c.task.Task, scheduled: time.UnixMilli(c.task.Scheduled),
+					polled: now, workerID: workerID, pollCount: 1}, input: c.task.Input, meta: c.task.Meta})
 			}
 			if len(out) > 0 {
 				if q.onPoll != nil {
@@ -534,4 +587,15 @@ func (q *queue) wakeName(name string) {
 	q.mu.Lock()
 	q.wakeLocked(name)
 	q.mu.Unlock()
+}
+
+// resolveForShared resolves d for the copy a poll of another process hands
+// out: its failure is the attempt's.
+func (q *queue) resolveForShared(d *delivery) (tasks.Result, bool) {
+	input, meta, err := d.t.Resolve(d.ctx)
+	if err != nil {
+		return tasks.Result{Status: tasks.FailedTerminal, Reason: err.Error()}, true
+	}
+	d.input, d.meta = input, meta
+	return tasks.Result{}, false
 }

@@ -131,6 +131,9 @@ func (s *sharedQueue) ownerChannel(o string) string  { return sharedPrefix + "ow
 type sharedTask struct {
 	Task      engine.RemoteTask `json:"task"`
 	Scheduled int64             `json:"scheduled"`
+	// Input and Meta: what a worker polling another process gets.
+	Input json.RawMessage   `json:"input,omitempty"`
+	Meta  map[string]string `json:"meta,omitempty"`
 }
 
 // transitKind is what a shared task's blob is sealed as (with its id).
@@ -139,7 +142,7 @@ const transitKind = "shared queue task"
 // put offers d; it reports the worker holding it when a poll already
 // claimed it (a run taken over from a process that died).
 func (s *sharedQueue) put(ctx context.Context, d *delivery) (claimedBy string, claimed bool, err error) {
-	plain, err := json.Marshal(sharedTask{Task: d.t, Scheduled: d.scheduled.UnixMilli()})
+	plain, err := json.Marshal(sharedTask{Task: d.t, Scheduled: d.scheduled.UnixMilli(), Input: d.input, Meta: d.meta})
 	if err != nil {
 		return "", false, err
 	}
