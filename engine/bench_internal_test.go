@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -41,7 +42,8 @@ import (
 //     already resolved input (attributes the gap);
 //   - impl=interleaved: net-http and wfrun in turn, reporting each one's
 //     time per request and their ratio (the figure to read on a loaded
-//     machine);
+//     machine), and the ratio of their median request times (steadier
+//     still when other processes take a core now and then);
 //   - impl=wfrun-no-network: impl=wfrun with an executor that returns the
 //     recorded response at once: the engine's own cost per task;
 //   - impl=wfrun-default-client: impl=wfrun with the tasks package's
@@ -159,6 +161,11 @@ func BenchmarkHTTPTask(b *testing.B) {
 		// ratio holds where the separate figures drift.
 		task := leafTask(b, e, def)
 		var tNet, tWf time.Duration
+		// Each request's time too, for the medians: a core taken by another
+		// process for a while inflates a few requests of either side, which
+		// moves the means (and their ratio) but hardly the medians.
+		each := make([]time.Duration, 2*b.N)
+		nets, wfs := each[:b.N], each[b.N:]
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
 			t0 := time.Now()
@@ -166,17 +173,22 @@ func BenchmarkHTTPTask(b *testing.B) {
 				netHTTP(b)
 				t1 := time.Now()
 				task()
-				tNet, tWf = tNet+t1.Sub(t0), tWf+time.Since(t1)
+				nets[i], wfs[i] = t1.Sub(t0), time.Since(t1)
 			} else {
 				task()
 				t1 := time.Now()
 				netHTTP(b)
-				tWf, tNet = tWf+t1.Sub(t0), tNet+time.Since(t1)
+				wfs[i], nets[i] = t1.Sub(t0), time.Since(t1)
 			}
+			tNet, tWf = tNet+nets[i], tWf+wfs[i]
 		}
+		b.StopTimer()
 		b.ReportMetric(float64(tNet.Nanoseconds())/float64(b.N), "net-http-ns/req")
 		b.ReportMetric(float64(tWf.Nanoseconds())/float64(b.N), "wfrun-ns/req")
 		b.ReportMetric(float64(tWf)/float64(tNet), "wfrun/net-http")
+		slices.Sort(nets)
+		slices.Sort(wfs)
+		b.ReportMetric(float64(wfs[b.N/2])/float64(nets[b.N/2]), "p50-wfrun/net-http")
 	})
 	b.Run("impl=wfrun-no-network", func(b *testing.B) {
 		// The engine's own part of impl=wfrun: the same task with an
