@@ -570,6 +570,12 @@ func reasonPhrase(resp *http.Response) string {
 	return ""
 }
 
+// headerField is one response header, for sorting them by name.
+type headerField struct {
+	name   string
+	values []string
+}
+
 // readResponse reads the response body and returns the task output and the
 // body (for a failure reason; it may share the output's memory). The body
 // is read straight into the output, after the status and headers, so a JSON
@@ -577,17 +583,17 @@ func reasonPhrase(resp *http.Response) string {
 // decoded, re-encoded nor copied.
 func readResponse(resp *http.Response, limit int64) (json.RawMessage, []byte, error) {
 	reason := reasonPhrase(resp)
-	var kb [16]string // header names; most responses have fewer
-	keys := kb[:0]
+	var hb [16]headerField // most responses have fewer
+	fields := hb[:0]
 	size := 64 + len(reason)
 	for k, vs := range resp.Header {
-		keys = append(keys, k)
+		fields = append(fields, headerField{k, vs})
 		size += len(k) + 6
 		for _, v := range vs {
 			size += len(v) + 3
 		}
 	}
-	slices.Sort(keys)
+	slices.SortFunc(fields, func(a, b headerField) int { return strings.Compare(a.name, b.name) })
 	hint := int64(512)
 	if n := resp.ContentLength; n >= 0 {
 		hint = n + 1 // the final read sees EOF without growing the buffer
@@ -601,13 +607,13 @@ func readResponse(resp *http.Response, limit int64) (json.RawMessage, []byte, er
 	out = append(out, `,"reasonPhrase":`...)
 	out = jsonenc.AppendString(out, reason)
 	out = append(out, `,"headers":{`...)
-	for i, k := range keys {
+	for i, f := range fields {
 		if i > 0 {
 			out = append(out, ',')
 		}
-		out = jsonenc.AppendString(out, k)
+		out = jsonenc.AppendString(out, f.name)
 		out = append(out, ":["...)
-		for j, v := range resp.Header[k] {
+		for j, v := range f.values {
 			if j > 0 {
 				out = append(out, ',')
 			}
