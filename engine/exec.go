@@ -631,9 +631,11 @@ func (r *runState) runLeaf(ctx context.Context, wt *WorkflowTask, rec *taskRecor
 	}
 	call := &leafCall{r: r, rec: rec}
 	call.svc = tasks.Services{HTTPClient: r.e.httpClient, Masker: r.sec, Secrets: r.sec, Logf: call.logf}
+	// The input is valid JSON: begin resolved it from the compiled template
+	// (valid by construction) or checked it (a rerun's replacement input).
 	call.req = tasks.Request{
 		WorkflowID: r.id, TaskID: rec.TaskID, RefName: rec.Ref, TaskType: wt.Type, Attempt: rec.RetryCount,
-		Def: wt.raw, Input: input, Services: &call.svc,
+		Def: wt.raw, Input: input, InputValid: len(input) > 0, Services: &call.svc,
 	}
 	res = impl.Execute(r.sec.ForTask(ctx, rec.Ref), &call.req)
 	if res.Status == tasks.InProgress {

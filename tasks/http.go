@@ -111,10 +111,10 @@ var httpInputKeys = [...]string{
 // and the HTTP_POLL fields are also looked up at the top level, because
 // definitions put them in either place. The caller's in (usually on its
 // stack) is filled, so a call allocates no request object.
-func parseHTTPInput(raw json.RawMessage, in *httpInput) error {
+func parseHTTPInput(raw json.RawMessage, valid bool, in *httpInput) error {
 	*in = httpInput{}
 	if len(raw) > 0 {
-		if err := decodeHTTPInput(raw, in); err != nil {
+		if err := decodeHTTPInput(raw, valid, in); err != nil {
 			return fmt.Errorf("input is not a valid HTTP request object: %v", err)
 		}
 	}
@@ -123,7 +123,7 @@ func parseHTTPInput(raw json.RawMessage, in *httpInput) error {
 	}
 	top := *in
 	*in = httpInput{}
-	if err := decodeHTTPInput(top.HTTPRequest, in); err != nil {
+	if err := decodeHTTPInput(top.HTTPRequest, valid, in); err != nil {
 		return fmt.Errorf("http_request is not a valid HTTP request object: %v", err)
 	}
 	if rawNull(in.TerminationCondition) {
@@ -156,8 +156,8 @@ func parseHTTPInput(raw json.RawMessage, in *httpInput) error {
 // else (not an object, a wrong type, an escaped or differently cased key, a
 // repeated headers key) is left to encoding/json, so every input decodes, or
 // fails, exactly as json.Unmarshal decides.
-func decodeHTTPInput(raw []byte, in *httpInput) error {
-	if decodeHTTPInputFast(raw, in) {
+func decodeHTTPInput(raw []byte, valid bool, in *httpInput) error {
+	if decodeHTTPInputFast(raw, valid, in) {
 		return nil
 	}
 	*in = httpInput{}
@@ -182,10 +182,12 @@ func decodeHTTPInput(raw []byte, in *httpInput) error {
 }
 
 // decodeHTTPInputFast is decodeHTTPInput's single pass; it reports false
-// when the input needs encoding/json.
-func decodeHTTPInputFast(raw []byte, in *httpInput) bool {
+// when the input needs encoding/json. valid says raw is known to be valid
+// JSON (Request.InputValid, or a member of such a document): it is then not
+// validated again.
+func decodeHTTPInputFast(raw []byte, valid bool, in *httpInput) bool {
 	doc := bytes.TrimLeft(raw, " \t\r\n")
-	if len(doc) == 0 || doc[0] != '{' || !validJSON(doc) {
+	if len(doc) == 0 || doc[0] != '{' || !(valid || validJSON(doc)) {
 		return false
 	}
 	ok, seenHeaders := true, false
@@ -266,7 +268,7 @@ func setPlainString(dst *string, v gjson.Result) bool {
 // Execute performs one HTTP call.
 func (t *HTTPTask) Execute(ctx context.Context, req *Request) Result {
 	var in httpInput
-	if err := parseHTTPInput(req.Input, &in); err != nil {
+	if err := parseHTTPInput(req.Input, req.InputValid, &in); err != nil {
 		return Result{Status: FailedTerminal, Reason: mask(req.Services, err.Error())}
 	}
 	out, res := t.call(ctx, req.Services, &in)

@@ -47,17 +47,25 @@ func checkHTTPInputDecoding(t *testing.T, raw []byte) {
 	t.Helper()
 	want, wantHeaders, wantErr := referenceHTTPInput(raw)
 	var got httpInput
-	fast := decodeHTTPInputFast(raw, &got)
+	fast := decodeHTTPInputFast(raw, false, &got)
 	if fast && wantErr != nil {
 		t.Fatalf("%q: single pass accepted what encoding/json rejects: %v", raw, wantErr)
 	}
 	got = httpInput{}
-	err := decodeHTTPInput(raw, &got)
+	err := decodeHTTPInput(raw, false, &got)
 	if (err != nil) != (wantErr != nil) || (err != nil && err.Error() != wantErr.Error()) {
 		t.Fatalf("%q: error %v, encoding/json says %v", raw, err, wantErr)
 	}
 	if err != nil {
 		return
+	}
+	if json.Valid(raw) {
+		// Known valid (Request.InputValid): the same decoding without the
+		// validation pass.
+		var known httpInput
+		if err := decodeHTTPInput(raw, true, &known); err != nil || !reflect.DeepEqual(known, got) {
+			t.Fatalf("%q: known valid: %+v %v, checked: %+v", raw, known, err, got)
+		}
 	}
 	var gotHeaders map[string]any
 	if !rawNull(got.Headers) {
@@ -89,7 +97,7 @@ func TestHTTPInputDecodingMatchesEncodingJSON(t *testing.T) {
 	}
 	// The fast path must actually be taken for the ordinary input.
 	var in httpInput
-	if !decodeHTTPInputFast([]byte(httpInputCorpus[0]), &in) || in.Method != "POST" || string(in.Body) != `{"k":[1,2]}` {
+	if !decodeHTTPInputFast([]byte(httpInputCorpus[0]), false, &in) || in.Method != "POST" || string(in.Body) != `{"k":[1,2]}` {
 		t.Fatalf("ordinary input not read in one pass: %+v", in)
 	}
 }

@@ -138,7 +138,7 @@ func (c *pollConfig) wait(n int) time.Duration {
 func (t *HTTPPollTask) Execute(ctx context.Context, req *Request) Result {
 	svc := req.Services
 	var in httpInput
-	if err := parseHTTPInput(req.Input, &in); err != nil {
+	if err := parseHTTPInput(req.Input, req.InputValid, &in); err != nil {
 		return Result{Status: FailedTerminal, Reason: mask(svc, err.Error())}
 	}
 	cfg, err := t.config(&in)

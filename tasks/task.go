@@ -59,6 +59,10 @@ type Request struct {
 	// Input is the resolved input, secret references included. It is
 	// transient: an executor must never persist it or log it unmasked.
 	Input json.RawMessage
+	// InputValid says Input is known to be one valid JSON document (the
+	// engine resolved it from a compiled template or checked it), so an
+	// executor need not validate it again. False: Input may be anything.
+	InputValid bool
 
 	Services *Services
 }
