@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"strconv"
 
 	"github.com/wfrun/wfrun/engine/runstore"
@@ -78,6 +79,15 @@ type taskHead struct {
 
 // appendRunHead appends h as an open JSON object (no closing brace).
 func appendRunHead(b []byte, h *runHead) []byte {
+	b = appendHeadStatic(appendHeadChanging(b, h), h)
+	b = appendIntMember(b, "nextSeq", int64(h.NextSeq))
+	b = appendOptStr(b, "registeredValues", h.RegisteredValues)
+	return appendHeadTail(b, h)
+}
+
+// appendHeadChanging appends the head's members up to endTime: the ones a
+// save usually changes (status, times).
+func appendHeadChanging(b []byte, h *runHead) []byte {
 	b = appendStrMember(append(b, '{'), "workflowId", h.WorkflowID, false)
 	b = appendStrMember(b, "workflowType", h.WorkflowType, true)
 	b = appendIntMember(b, "version", int64(h.Version))
@@ -90,6 +100,13 @@ func appendRunHead(b []byte, h *runHead) []byte {
 	if h.EndTime != 0 {
 		b = appendIntMember(b, "endTime", h.EndTime)
 	}
+	return b
+}
+
+// appendHeadStatic appends the members from parentWorkflowId to
+// environment: set when the run starts and hardly ever changed (headCache
+// keeps them encoded).
+func appendHeadStatic(b []byte, h *runHead) []byte {
 	b = appendOptStr(b, "parentWorkflowId", h.ParentWorkflowID)
 	b = appendOptStr(b, "parentWorkflowTaskId", h.ParentWorkflowTaskID)
 	b = appendIntMember(b, "schemaVersion", int64(h.SchemaVersion))
@@ -104,15 +121,22 @@ func appendRunHead(b []byte, h *runHead) []byte {
 	}
 	b = append(b, '}')
 	b = appendOptStr(b, "project", h.Project)
-	b = appendOptStr(b, "environment", h.Environment)
-	b = appendIntMember(b, "nextSeq", int64(h.NextSeq))
-	b = appendOptStr(b, "registeredValues", h.RegisteredValues)
+	return appendOptStr(b, "environment", h.Environment)
+}
+
+// appendHeadTail appends the members after registeredValues.
+func appendHeadTail(b []byte, h *runHead) []byte {
 	b = appendOptStr(b, "sealedInput", h.SealedInput)
 	return appendOptStr(b, "rerunTask", h.RerunTask)
 }
 
 // encodeRunHead is the run's head as a JSON object.
 func encodeRunHead(h *runHead) []byte {
+	return append(appendRunHead(make([]byte, 0, runHeadSize(h)), h), '}')
+}
+
+// runHeadSize is a capacity hint for an encoded head.
+func runHeadSize(h *runHead) int {
 	n := 320 + len(h.WorkflowType) + len(h.CorrelationID) + len(h.ReasonForIncompletion) + len(h.DefinitionPath) +
 		len(h.Principal.Name) + len(h.Project) + len(h.Environment) + len(h.RegisteredValues) + len(h.SealedInput) + len(h.RerunTask)
 	for _, f := range h.MaskedFields {
@@ -121,7 +145,61 @@ func encodeRunHead(h *runHead) []byte {
 	for _, s := range h.Principal.Scopes {
 		n += len(s) + 3
 	}
-	return append(appendRunHead(make([]byte, 0, n), h), '}')
+	return n
+}
+
+// headCache keeps encoded the parts of a run's head that every save writes
+// but that rarely change: the members appendHeadStatic writes, and the
+// sealed journal (registeredValues), which grows with every value the run
+// registers and would otherwise be escaped again on each save. A part is
+// encoded again as soon as what it was encoded from differs. Callers hold
+// r.mu.
+type headCache struct {
+	static     headStatic
+	staticEnc  []byte // nil: nothing cached
+	journal    string
+	journalEnc []byte
+}
+
+// headStatic is what appendHeadStatic reads, its slices copied.
+type headStatic struct {
+	parentID, parentTaskID string
+	schemaVersion          int
+	maskedFields           []string
+	defHash, defPath       string
+	principal              string
+	scopes                 []string
+	project, environment   string
+}
+
+func staticOf(h *runHead) headStatic {
+	return headStatic{h.ParentWorkflowID, h.ParentWorkflowTaskID, h.SchemaVersion, h.MaskedFields, h.DefinitionHash,
+		h.DefinitionPath, h.Principal.Name, h.Principal.Scopes, h.Project, h.Environment}
+}
+
+func (a *headStatic) equal(b *headStatic) bool {
+	return a.parentID == b.parentID && a.parentTaskID == b.parentTaskID && a.schemaVersion == b.schemaVersion &&
+		slices.Equal(a.maskedFields, b.maskedFields) && a.defHash == b.defHash && a.defPath == b.defPath &&
+		a.principal == b.principal && slices.Equal(a.scopes, b.scopes) && a.project == b.project && a.environment == b.environment
+}
+
+// encodeHeadLocked is encodeRunHead(&r.doc.runHead), reusing what headCache
+// holds. Callers hold r.mu.
+func (r *runState) encodeHeadLocked() []byte {
+	h, c := &r.doc.runHead, &r.headEnc
+	if st := staticOf(h); c.staticEnc == nil || !c.static.equal(&st) {
+		st.maskedFields, st.scopes = slices.Clone(st.maskedFields), slices.Clone(st.scopes)
+		c.static, c.staticEnc = st, appendHeadStatic(nil, h)
+	}
+	if h.RegisteredValues != c.journal {
+		c.journal, c.journalEnc = h.RegisteredValues, appendOptStr(nil, "registeredValues", h.RegisteredValues)
+	}
+	n := runHeadSize(h) - len(h.RegisteredValues) + len(c.journalEnc)
+	b := appendHeadChanging(make([]byte, 0, n), h)
+	b = append(b, c.staticEnc...)
+	b = appendIntMember(b, "nextSeq", int64(h.NextSeq))
+	b = append(b, c.journalEnc...)
+	return append(appendHeadTail(b, h), '}')
 }
 
 // appendTaskHead appends t's scalar members (taskHead's) as an open JSON
@@ -202,7 +280,7 @@ func appendMember(dst []byte, key string, raw []byte) []byte {
 // Callers hold r.mu.
 func (r *runState) encodeLocked() ([]byte, error) {
 	r.remaskLocked()
-	head := encodeRunHead(&r.doc.runHead)
+	head := r.encodeHeadLocked()
 	var err error
 	encs := make([][]byte, len(r.tasks))
 	for i, t := range r.tasks {
@@ -223,7 +301,7 @@ func (r *runState) encodeLocked() ([]byte, error) {
 // r.mu.
 func (r *runState) changeLocked(full bool) (*runstore.Change, error) {
 	r.remaskLocked()
-	head := encodeRunHead(&r.doc.runHead)
+	head := r.encodeHeadLocked()
 	var err error
 	// Head and every task document are encoded afresh and never modified
 	// afterwards (a change of a task drops its encoding: touchLocked), so

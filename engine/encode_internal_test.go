@@ -84,3 +84,39 @@ func TestNewIDIsARandomUUID(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+// A run's head encoded through its cache is the head encoded afresh, after
+// every kind of change: each cached member changed (slices in place too),
+// the journal grown and dropped, the changing members moved on.
+func TestHeadCacheMatchesFreshEncoding(t *testing.T) {
+	r := &runState{}
+	h := &r.doc.runHead
+	*h = runHead{WorkflowID: "w", WorkflowType: "t", Status: StatusRunning, CreateTime: 1, UpdateTime: 2, SchemaVersion: 2,
+		MaskedFields: []string{"a", "b"}, DefinitionHash: "h", Principal: Principal{Name: "p", Scopes: []string{"x"}}}
+	steps := []func(){
+		func() {},
+		func() { h.UpdateTime, h.NextSeq = 3, 1 },
+		func() { h.RegisteredValues = "wfrun-sealed:v1:one" },
+		func() { h.UpdateTime = 4 },
+		func() { h.RegisteredValues = "wfrun-sealed:v1:one-two" },
+		func() { h.MaskedFields[1] = "c" },
+		func() { h.MaskedFields = append(h.MaskedFields, "d") },
+		func() { h.Principal.Scopes[0] = "y" },
+		func() { h.Principal.Name = "q\"\n" },
+		func() { h.ParentWorkflowID, h.ParentWorkflowTaskID = "pw", "pt" },
+		func() { h.SchemaVersion = 3 },
+		func() { h.DefinitionHash, h.DefinitionPath = "h2", "/defs/x.json" },
+		func() { h.Project, h.Environment = "pr", "env" },
+		func() { h.Status, h.EndTime, h.ReasonForIncompletion = StatusFailed, 9, "why" },
+		func() { h.SealedInput, h.RerunTask = "s", "rt" },
+		func() { h.RegisteredValues = "" },
+		func() { h.MaskedFields, h.Principal.Scopes = nil, nil },
+	}
+	for i, step := range steps {
+		step()
+		got, want := r.encodeHeadLocked(), encodeRunHead(h)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("step %d:\n got %s\nwant %s", i, got, want)
+		}
+	}
+}

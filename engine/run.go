@@ -113,7 +113,8 @@ type runState struct {
 
 	saveMu                         sync.Mutex
 	mu                             sync.Mutex
-	doc                            runDoc // scalar fields; Input/Output/Variables hold the in-memory forms
+	doc                            runDoc    // scalar fields; Input/Output/Variables hold the in-memory forms
+	headEnc                        headCache // parts of doc's head kept encoded (encode.go)
 	inStored, outStored, varStored []byte
 	tasks                          []*taskRecord
 	byRef                          map[string]*taskRecord // exact ref (with __N) → latest attempt
