@@ -222,9 +222,10 @@ func reportCPU(b *testing.B, start int64) {
 	}
 }
 
-// recordedTask is an executor that returns one recorded output.
+// recordedTask is an executor that returns one recorded output, valid JSON
+// built by the executor as the HTTP task's is (OutputValid).
 type recordedTask string
 
 func (t recordedTask) Execute(context.Context, *tasks.Request) tasks.Result {
-	return tasks.Result{Status: tasks.Completed, Output: []byte(t)}
+	return tasks.Result{Status: tasks.Completed, Output: []byte(t), OutputValid: true}
 }

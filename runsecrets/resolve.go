@@ -1,6 +1,7 @@
 package runsecrets
 
 import (
+	"bytes"
 	"context"
 	"sync"
 
@@ -47,7 +48,12 @@ func (r *Run) ResolveOnly(ctx context.Context, tpl *interpolate.Template, env in
 	if err != nil {
 		return nil, err
 	}
-	if len(used) > 0 {
+	switch {
+	case len(used) == 1 && rec.isText(used[0].Name, used[0].Value):
+		// The usual task: one string secret, used whole; its text is the
+		// one value to register.
+		r.register(used[0].Value)
+	case len(used) > 0:
 		vals := make([]string, 0, len(used)+1)
 		var seen map[string]bool // names whose whole value is in vals; one name needs no set
 		for _, s := range used {
@@ -67,6 +73,17 @@ func (r *Run) ResolveOnly(ctx context.Context, tpl *interpolate.Template, env in
 		r.register(vals...)
 	}
 	return out, nil
+}
+
+// isText reports whether the value recorded for name is a JSON string
+// whose text is text: secretText of it would be text again.
+func (s *recording) isText(name, text string) bool {
+	raw, ok := s.get(name)
+	if !ok {
+		return false
+	}
+	v := bytes.TrimSpace(raw)
+	return len(v) == len(text)+2 && v[0] == '"' && v[len(v)-1] == '"' && string(v[1:len(v)-1]) == text
 }
 
 // outBuf is room for a template's output: its source and some, so that a
