@@ -60,6 +60,8 @@ type HTTPTask struct {
 	// sameOrigin is the last client given a same-origin CheckRedirect
 	// (sameOriginClient), reused while calls use the same client.
 	sameOrigin atomic.Pointer[redirectClient]
+	// deadlines bounds each call by connectionTimeOut + readTimeOut.
+	deadlines callDeadlines
 }
 
 var (
@@ -325,8 +327,8 @@ func (t *HTTPTask) call(ctx context.Context, svc *Services, in *httpInput) (json
 		// Only the default client's dialer reads the connect timeout here.
 		dialCtx = context.WithValue(ctx, connectTimeoutKey{}, connect)
 	}
-	callCtx, cancel := context.WithTimeout(dialCtx, total)
-	defer cancel()
+	callCtx := t.deadlines.start(dialCtx, total)
+	defer t.deadlines.end(callCtx)
 
 	var bodyReader io.Reader
 	if body != nil {
