@@ -114,7 +114,11 @@
 // When a run ends it is archived (`_secrets` and maskedFields values become
 // "***" permanently), written to the archive with the primary record
 // deleted in one transaction. Restart of an archived run fails with
-// ErrArchivedSecrets when the restarted part needs such data.
+// ErrArchivedSecrets when the restarted part needs such data. Archiving
+// also replaces the `_secrets` templates of the stored definition: a
+// restart takes the definition back from a copy whose hash the run
+// recorded (its file, the definitions directory, its parent's inline
+// sub-workflow), and fails with ErrArchivedSecrets without one.
 //
 // # Control flow
 //
@@ -166,6 +170,21 @@
 // and is retried as the task's definition says, a TERMINATED child cancels
 // the task (and so terminates the parent). Pause/ResumePaused
 // and Rerun (from a task) follow Conductor's pause/resume/rerun.
+//
+// A child run that runs again (Restart, Retry, RerunWith) while the parent
+// it failed has ended re-opens that parent, as Conductor's
+// updateAndPushParents: the parent's SUB_WORKFLOW record goes back to
+// IN_PROGRESS with the same child, its cancelled JOINs and DO_WHILEs
+// resume, and so on up the chain (not past an optional SUB_WORKFLOW task or
+// one a retry superseded); the topmost re-opened run executes and replays
+// down to the child, so each run's masker is rebuilt as on resume. A child
+// whose archived input lost its `_secrets` gets them from its parent again.
+// Retry with resumeSubworkflowTasks retries the failed sub-workflow a run
+// ended with instead of the run. A rerun whose task id belongs to a child
+// reruns that child; a rerun from a SUB_WORKFLOW task reruns it in place
+// (same record, a new child, the other records kept). A rerun's kept task
+// id and input travel sealed in its commit (rerunTask), so a resume after
+// a crash keeps them.
 //
 // # Task definitions, retries and timeouts
 //
