@@ -84,17 +84,88 @@ func (e *Engine) reopenParents(ctx context.Context, steps []reopenStep) (*runSta
 		if err != nil {
 			return nil, err
 		}
+		reopen := map[string]bool{s.taskID: true}
+		siblings, err := e.siblingsToRetry(ctx, &s.run.d, s.taskID, reopen)
+		if err != nil {
+			return nil, err
+		}
 		r.mu.Lock()
 		r.reopenHeadLocked()
-		r.retainForRetryLocked(s.taskID)
+		r.retainForRetryLocked(reopen)
 		r.mu.Unlock()
 		if err := r.restore(ctx); err != nil {
 			return nil, err
 		}
 		r.emit(Event{Kind: EventWorkflow, Status: StatusRunning, Reason: "sub-workflow runs again"})
+		// After the parent, as the child that started the re-opening.
+		for _, c := range siblings {
+			if err := c.restoreRestarted(ctx); err != nil {
+				return nil, err
+			}
+		}
 		top = r
 	}
 	return top, nil
+}
+
+// siblingsToRetry is what Conductor's updateAndPushParents does to the
+// parent's other SUB_WORKFLOW tasks that ended unsuccessfully (a FORK
+// branch that failed too, or was cancelled when the run failed): when the
+// latest attempt's child still runs, or ended with an unsuccessful task,
+// the record is re-opened (added to reopen) and its child retried in place
+// rather than replaced. It returns the children prepared for the retry
+// (stored by the caller).
+func (e *Engine) siblingsToRetry(ctx context.Context, d *runDoc, taskID string, reopen map[string]bool) ([]*runState, error) {
+	var out []*runState
+	for i := range d.Tasks {
+		t := &d.Tasks[i]
+		if t.TaskID == taskID || t.TaskType != TypeSubWorkflow || t.SubWorkflowID == "" || !terminalTask(t.Status) || successfulTask(t.Status) {
+			continue
+		}
+		superseded := false
+		for j := i + 1; j < len(d.Tasks); j++ {
+			superseded = superseded || d.Tasks[j].ReferenceTaskName == t.ReferenceTaskName
+		}
+		if superseded {
+			continue
+		}
+		doc, _, err := e.runs.Load(ctx, t.SubWorkflowID)
+		if errors.Is(err, runstore.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		var cd runDoc
+		if err := json.Unmarshal(doc, &cd); err != nil {
+			return nil, fmt.Errorf("run %s: damaged document: %w", t.SubWorkflowID, err)
+		}
+		if !terminalWorkflow(cd.Status) {
+			reopen[t.TaskID] = true // it runs: the parent's replay joins it
+			continue
+		}
+		unsuccessful := false
+		for j := range cd.Tasks {
+			unsuccessful = unsuccessful || (terminalTask(cd.Tasks[j].Status) && !successfulTask(cd.Tasks[j].Status))
+		}
+		if !unsuccessful {
+			continue
+		}
+		er, err := e.loadEnded(ctx, t.SubWorkflowID)
+		if err != nil {
+			return nil, err
+		}
+		if err := e.checkArchived(er, false, true); err != nil {
+			return nil, err
+		}
+		c, err := e.prepareRestart(ctx, er, false, "", nil)
+		if err != nil {
+			return nil, err
+		}
+		reopen[t.TaskID] = true
+		out = append(out, c)
+	}
+	return out, nil
 }
 
 // childHoldingTask finds, down the run's sub-workflows (latest attempts of

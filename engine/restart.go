@@ -250,7 +250,7 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 		from.Status, from.Reason, from.Start, from.End, from.SubWorkflowID = TaskScheduled, "", 0, 0, ""
 		from.outMem, from.outStored = nil, nil
 		r.touchLocked(from)
-		r.retainForRetryLocked("")
+		r.retainForRetryLocked(nil)
 		r.byRef[from.Ref], r.latest[from.BaseRef] = from, from
 	case fromSeq > 0:
 		kept := r.tasks[:0:0]
@@ -266,7 +266,7 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 		}
 		r.tasks = kept
 	default:
-		r.retainForRetryLocked("")
+		r.retainForRetryLocked(nil)
 	}
 	r.mu.Unlock()
 	if o != nil {
@@ -324,16 +324,16 @@ func (r *runState) restore(ctx context.Context) error {
 
 // retainForRetryLocked is Conductor's retry of a run's records: every
 // record is kept; the replay skips the successful ones, resumes a
-// cancelled DO_WHILE or JOIN in place (reopenOnRetryLocked) and the record
-// reopenID (a SUB_WORKFLOW whose child runs again) like the unfinished
-// record of a previous process, and schedules a failed or cancelled task
-// again as a new attempt that retries it (retryCount + 1, retriedTaskId).
-// Callers hold r.mu.
-func (r *runState) retainForRetryLocked(reopenID string) {
+// cancelled DO_WHILE or JOIN in place (reopenOnRetryLocked) and the
+// records reopen names (SUB_WORKFLOWs whose child runs again) like the
+// unfinished record of a previous process, and schedules a failed or
+// cancelled task again as a new attempt that retries it (retryCount + 1,
+// retriedTaskId). Callers hold r.mu.
+func (r *runState) retainForRetryLocked(reopen map[string]bool) {
 	r.byRef, r.latest = map[string]*taskRecord{}, map[string]*taskRecord{}
 	for _, t := range r.tasks {
 		switch {
-		case reopenID != "" && t.TaskID == reopenID:
+		case reopen[t.TaskID]:
 			t.Status, t.Reason, t.End = TaskInProgress, "", 0
 			r.touchLocked(t)
 		case r.reopenOnRetryLocked(t):
