@@ -37,6 +37,9 @@ func TestRunEnvValues(t *testing.T) {
 		{name: "none: the OS environment is not a source", wantRegion: nil},
 		{name: "prefix required", args: []string{"--env-values", "env:"}, wantErr: "--env-values: bad env values source \"env:\": env: needs a variable prefix"},
 		{name: "bad variable", envVar: "nope", wantErr: "WFRUN_ENV_VALUES: bad env values source \"nope\""},
+		// The secret store's own variables never become env values.
+		{name: "the store's prefix", args: []string{"--env-values", "env:CONDUCTOR_"}, wantErr: "would make CONDUCTOR_SECRET_ variables (credentials)"},
+		{name: "inside the store's prefix", args: []string{"--env-values", "env:CONDUCTOR_SECRET_DB_"}, wantErr: "would make CONDUCTOR_SECRET_ variables (credentials)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cliEnv(t)

@@ -14,10 +14,26 @@ import (
 // ErrBadSpec: a configuration string that names no usable source.
 var ErrBadSpec = errors.New("bad env values source")
 
+// credentialVariables are the variables (and prefixes of variables) that
+// hold credentials: wfrun's master key, its store URL (a Redis URL may hold
+// a password), its server keys, Vault's login, and the env secret stores'
+// default prefixes (wfrun's, Conductor's, Prefect's).
+var credentialVariables = []string{
+	"WFRUN_MASTER_KEY", "WFRUN_STORE", "WFRUN_KEY_SECRET", "WFRUN_SECRET_",
+	"CONDUCTOR_SECRET_", "PREFECT__CONTEXT__SECRETS__",
+	"VAULT_TOKEN", "VAULT_SECRET_ID", "VAULT_ROLE_ID",
+}
+
 // Parse returns the source spec names ("env:PREFIX" or "file:PATH"), with
 // environ as the process environment (os.Environ when nil). An empty spec
 // is no source (nil, nil).
-func Parse(spec string, environ []string) (interpolate.MapValues, error) {
+//
+// Env values are configuration: they are stored in task input in clear and
+// any definition reads them without a secrets scope. So an env: prefix
+// that would take in a credential variable is refused: one that starts one
+// of credentialVariables or secretPrefixes (the prefixes of the env secret
+// stores the caller configured), or that starts with a secret prefix.
+func Parse(spec string, environ []string, secretPrefixes ...string) (interpolate.MapValues, error) {
 	spec = strings.TrimSpace(spec)
 	switch {
 	case spec == "":
@@ -26,6 +42,14 @@ func Parse(spec string, environ []string) (interpolate.MapValues, error) {
 		prefix := strings.TrimPrefix(spec, "env:")
 		if prefix == "" {
 			return nil, fmt.Errorf("%w %q: env: needs a variable prefix (e.g. env:CONDUCTOR_ENV_); the whole environment is never read", ErrBadSpec, spec)
+		}
+		for _, c := range append(append([]string{}, credentialVariables...), secretPrefixes...) {
+			if c == "" {
+				continue
+			}
+			if strings.HasPrefix(c, prefix) || strings.HasPrefix(prefix, c) {
+				return nil, fmt.Errorf("%w %q: the prefix would make %s variables (credentials) ${workflow.env.*} values, stored in clear; use a prefix of their own (e.g. env:CONDUCTOR_ENV_)", ErrBadSpec, spec, c)
+			}
 		}
 		if environ == nil {
 			environ = os.Environ()

@@ -70,3 +70,51 @@ func TestParse(t *testing.T) {
 		})
 	}
 }
+
+// An env: prefix that would make a credential variable a ${workflow.env.*}
+// value (stored in task input in clear, readable by any definition without
+// a secrets scope) is refused: the master key, the store URL (it may hold
+// a Redis password), the server's key secret, Vault's token, and every
+// variable of an env: secret store — the built-in prefixes and those the
+// caller names.
+func TestParseRefusesCredentialPrefixes(t *testing.T) {
+	environ := []string{"WFRUN_MASTER_KEY=k", "WFRUN_SECRET_DB=pw", "CONDUCTOR_SECRET_API_KEY=t", "APP_SECRET_X=y", "WFRUN_ENV_REGION=eu"}
+	for _, tc := range []struct {
+		spec     string
+		reserved []string
+		ok       bool
+	}{
+		{spec: "env:WFRUN_"},
+		{spec: "env:W"},
+		{spec: "env:WFRUN_MASTER"},
+		{spec: "env:WFRUN_SECRET_"},
+		{spec: "env:WFRUN_SECRET_APP_"},
+		{spec: "env:CONDUCTOR_"},
+		{spec: "env:CONDUCTOR_SECRET_"},
+		{spec: "env:VAULT_"},
+		{spec: "env:PREFECT__CONTEXT__"},
+		{spec: "env:APP_", reserved: []string{"APP_SECRET_"}},
+		{spec: "env:APP_SECRET_X_", reserved: []string{"APP_SECRET_"}},
+		{spec: "env:WFRUN_ENV_", ok: true},
+		{spec: "env:CONDUCTOR_ENV_", ok: true},
+		{spec: "env:APP_ENV_", reserved: []string{"APP_SECRET_"}, ok: true},
+	} {
+		t.Run(tc.spec, func(t *testing.T) {
+			_, err := envvalues.Parse(tc.spec, environ, tc.reserved...)
+			if tc.ok {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, envvalues.ErrBadSpec) || !strings.Contains(err.Error(), "credential") {
+				t.Fatalf("err %v, want ErrBadSpec naming the credential variables", err)
+			}
+			for _, kv := range environ {
+				if _, v, _ := strings.Cut(kv, "="); strings.Contains(err.Error(), "="+v) {
+					t.Fatalf("error %q shows a variable's value", err)
+				}
+			}
+		})
+	}
+}
