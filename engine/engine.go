@@ -539,19 +539,9 @@ func (e *Engine) CompleteTask(ctx context.Context, runID, ref, status string, ou
 // completeTask stores the completion of the latest record match accepts;
 // with taskID the signal applies to that attempt only.
 func (e *Engine) completeTask(ctx context.Context, runID, status string, output json.RawMessage, taskID, what string, match func(*taskDoc) bool) (string, error) {
-	if status == "" {
-		status = TaskCompleted
-	}
-	switch status {
-	case TaskCompleted, TaskFailed, TaskFailedTerminal:
-	default:
-		return "", fmt.Errorf("%w: status %q: want COMPLETED, FAILED or FAILED_WITH_TERMINAL_ERROR", ErrBadCompletion, status)
-	}
-	if len(output) == 0 {
-		output = json.RawMessage("{}")
-	}
-	if !json.Valid(output) || output[0] != '{' {
-		return "", fmt.Errorf("%w: the task output must be a JSON object", ErrBadCompletion)
+	status, output, err := checkCompletion(status, output)
+	if err != nil {
+		return "", err
 	}
 	doc, archived, err := e.runs.Load(ctx, runID)
 	if err != nil {
@@ -595,6 +585,26 @@ func (e *Engine) completeTask(ctx context.Context, runID, status string, output 
 		return "", err
 	}
 	return found.ReferenceTaskName, nil
+}
+
+// checkCompletion validates an external completion's status (COMPLETED
+// when empty) and output (a JSON object, {} when empty): ErrBadCompletion.
+func checkCompletion(status string, output json.RawMessage) (string, json.RawMessage, error) {
+	if status == "" {
+		status = TaskCompleted
+	}
+	switch status {
+	case TaskCompleted, TaskFailed, TaskFailedTerminal:
+	default:
+		return "", nil, fmt.Errorf("%w: status %q: want COMPLETED, FAILED or FAILED_WITH_TERMINAL_ERROR", ErrBadCompletion, status)
+	}
+	if output = bytes.TrimSpace(output); len(output) == 0 {
+		output = json.RawMessage("{}")
+	}
+	if !json.Valid(output) || output[0] != '{' {
+		return "", nil, fmt.Errorf("%w: the task output must be a JSON object", ErrBadCompletion)
+	}
+	return status, output, nil
 }
 
 // Show returns the display form of a run (runsecrets.ViewStored):

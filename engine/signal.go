@@ -32,6 +32,10 @@ type Signalled struct {
 // status and output are those of CompleteTask. ErrNoBlockedTask means there
 // is nothing to signal; a run that does not exist is runstore.ErrNotFound.
 func (e *Engine) Signal(ctx context.Context, runID, status string, output json.RawMessage) (Signalled, error) {
+	// Bad input is told as such, whether or not something is blocked.
+	if _, _, err := checkCompletion(status, output); err != nil {
+		return Signalled{}, err
+	}
 	found, err := e.findBlocked(ctx, runID, 0, true)
 	if err != nil {
 		return Signalled{}, err

@@ -103,7 +103,9 @@ func (s *Server) signalSync(w http.ResponseWriter, r *http.Request, _ store.Prin
 			conductorError(w, r, http.StatusBadRequest, fmt.Sprintf("timeoutMillis %q: want a number of milliseconds", v))
 			return
 		}
-		wait = min(time.Duration(ms)*time.Millisecond, maxSignalWait)
+		// Compared in milliseconds: a huge value would overflow a Duration
+		// into a negative wait (an answer at once, not the longest wait).
+		wait = time.Duration(min(ms, maxSignalWait.Milliseconds())) * time.Millisecond
 	}
 	got, ok := s.signal(w, r)
 	if !ok {

@@ -113,6 +113,37 @@ func TestSignalEndpoints(t *testing.T) {
 	ts.waitRun(t, parent, "SUB_WORKFLOW in progress", func(d runDoc) bool {
 		return len(d.Tasks) == 1 && d.Tasks[0].Status == "IN_PROGRESS"
 	})
+	// A bad output is 400 whether or not something is blocked: the input
+	// is checked first (id has nothing blocked).
+	for _, bad := range []struct{ path, body, want string }{
+		{"/COMPLETED/signal", `[1]`, "JSON object"},
+		{"/COMPLETED/signal/sync", `{"a":`, "JSON object"},
+	} {
+		if st, _, body := ts.do(t, "POST", "/api/tasks/"+id+bad.path, bad.body); st != 400 || !strings.Contains(body, bad.want) {
+			t.Errorf("%s %s on a run with nothing blocked: %d %s", bad.path, bad.body, st, body)
+		}
+	}
+	// The parent's SUB_WORKFLOW is IN_PROGRESS before its child reaches
+	// its WAIT task (on a loaded machine, a while before).
+	var started struct {
+		Tasks []struct {
+			SubWorkflowID string `json:"subWorkflowId"`
+		} `json:"tasks"`
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, _, body := ts.do(t, "GET", "/api/workflow/"+parent, "")
+		if json.Unmarshal([]byte(body), &started) == nil && len(started.Tasks) == 1 && started.Tasks[0].SubWorkflowID != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no child run: %s", body)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ts.waitRun(t, started.Tasks[0].SubWorkflowID, "child's WAIT in progress", func(d runDoc) bool {
+		return len(d.Tasks) == 1 && d.Tasks[0].TaskType == "WAIT" && d.Tasks[0].Status == "IN_PROGRESS"
+	})
 	for _, bad := range []struct{ path, want string }{
 		{"/SKIPPED/signal", "a signal delivers COMPLETED"},
 		{"/COMPLETED/signal/sync?returnStrategy=EVERYTHING", "returnStrategy"},
@@ -125,7 +156,9 @@ func TestSignalEndpoints(t *testing.T) {
 	if st, _, body := ts.do(t, "POST", "/api/tasks/"+parent+"/COMPLETED/signal", `[1]`); st != 400 || !strings.Contains(body, "JSON object") {
 		t.Errorf("array output: %d %s", st, body)
 	}
-	st, _, body = ts.do(t, "POST", "/api/tasks/"+parent+"/COMPLETED/signal/sync?returnStrategy=TARGET_WORKFLOW", `{"result":"sub-done"}`)
+	// The largest timeoutMillis waits (up to maxSignalWait) for the run to
+	// end: it does not overflow into no wait at all.
+	st, _, body = ts.do(t, "POST", "/api/tasks/"+parent+"/COMPLETED/signal/sync?returnStrategy=TARGET_WORKFLOW&timeoutMillis=9223372036854775807", `{"result":"sub-done"}`)
 	run = signalRun{}
 	if err := json.Unmarshal([]byte(body), &run); st != 200 || err != nil {
 		t.Fatalf("signal parent: %d %s", st, body)
