@@ -150,3 +150,61 @@ func mustList(t *testing.T, rs runstore.Store) []string {
 	}
 	return ids
 }
+
+// A re-opened parent masks as the uninterrupted run did: a secret its
+// definition reads (by an earlier, completed task) is registered again when
+// the parent is re-opened, so a later task that echoes the value without
+// reading it stores "***".
+func TestReopenedParentMasksItsSecrets(t *testing.T) {
+	rs := runstore.NewMemory()
+	fail := true
+	e, err := engine.New(engine.WithRunStore(rs), engine.WithRegistry(tasks.NewDefaultRegistry()),
+		engine.WithSecrets(func(engine.Principal, string, string) interpolate.SecretSource {
+			return interpolate.MapSecrets{"api_token": json.RawMessage(`"` + reopenSecret + `"`)}
+		}),
+		engine.WithWorker("reader", func(context.Context, json.RawMessage) (json.RawMessage, error) { return json.RawMessage(`{}`), nil }),
+		engine.WithWorker("flaky", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+			if fail {
+				fail = false
+				return nil, errors.New("failed")
+			}
+			return json.RawMessage(`{}`), nil
+		}),
+		engine.WithWorker("leaky", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+			return json.RawMessage(`{"out":"token is ` + reopenSecret + `"}`), nil
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.Parse([]byte(`{"name":"masking_parent","version":1,"schemaVersion":2,"tasks":[
+	 {"name":"reader","taskReferenceName":"read","inputParameters":{"tok":"${workflow.secrets.api_token}"}},
+	 {"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW","retryCount":0,"subWorkflowParam":{"name":"c",
+	  "workflowDefinition":{"name":"c","version":1,"schemaVersion":2,"tasks":[{"name":"flaky","taskReferenceName":"f","retryCount":0}]}}},
+	 {"name":"leaky","taskReferenceName":"leak"}],
+	 "outputParameters":{"leaked":"${leak.output.out}"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := startRun(t, e, d, `{}`)
+	parent := viewRun(t, e, res.RunID)
+	if parent.Status != engine.StatusFailed {
+		t.Fatalf("parent %s", parent.Status)
+	}
+	after, err := e.Retry(context.Background(), parent.Tasks[1].SubWorkflowID, false)
+	if err != nil || after.Status != engine.StatusCompleted {
+		t.Fatalf("retry: %v %+v", err, after)
+	}
+	parent = viewRun(t, e, res.RunID)
+	if parent.Status != engine.StatusCompleted || parent.Tasks[2].Output["out"] != "token is ***" || parent.Output["leaked"] != "token is ***" {
+		t.Fatalf("parent %s, leak output %v, output %v", parent.Status, parent.Tasks[2].Output, parent.Output)
+	}
+	for _, id := range mustList(t, rs) {
+		doc, _, err := rs.Load(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(doc), reopenSecret) {
+			t.Fatalf("run %s stores the secret in clear", id)
+		}
+	}
+}
