@@ -18,26 +18,29 @@ import (
 // set, and the definition once.
 
 type runHead struct {
-	WorkflowID            string    `json:"workflowId"`
-	WorkflowType          string    `json:"workflowType"`
-	Version               int       `json:"version"`
-	Status                string    `json:"status"`
-	CorrelationID         string    `json:"correlationId,omitempty"`
-	ReasonForIncompletion string    `json:"reasonForIncompletion,omitempty"`
-	FailedTaskID          string    `json:"failedTaskId,omitempty"`
-	CreateTime            int64     `json:"createTime"`
-	UpdateTime            int64     `json:"updateTime"`
-	EndTime               int64     `json:"endTime,omitempty"`
-	ParentWorkflowID      string    `json:"parentWorkflowId,omitempty"`
-	ParentWorkflowTaskID  string    `json:"parentWorkflowTaskId,omitempty"`
-	SchemaVersion         int       `json:"schemaVersion"`
-	MaskedFields          []string  `json:"maskedFields,omitempty"`
-	DefinitionHash        string    `json:"definitionHash"`
-	DefinitionPath        string    `json:"definitionPath,omitempty"`
-	Principal             Principal `json:"principal"`
-	Project               string    `json:"project,omitempty"`
-	Environment           string    `json:"environment,omitempty"`
-	NextSeq               int       `json:"nextSeq"`
+	WorkflowID            string `json:"workflowId"`
+	WorkflowType          string `json:"workflowType"`
+	Version               int    `json:"version"`
+	Status                string `json:"status"`
+	CorrelationID         string `json:"correlationId,omitempty"`
+	ReasonForIncompletion string `json:"reasonForIncompletion,omitempty"`
+	FailedTaskID          string `json:"failedTaskId,omitempty"`
+	CreateTime            int64  `json:"createTime"`
+	UpdateTime            int64  `json:"updateTime"`
+	EndTime               int64  `json:"endTime,omitempty"`
+	// LastRetriedTime is when the run was last retried: its workflow
+	// timeout counts from there (Conductor's lastRetriedTime).
+	LastRetriedTime      int64     `json:"lastRetriedTime,omitempty"`
+	ParentWorkflowID     string    `json:"parentWorkflowId,omitempty"`
+	ParentWorkflowTaskID string    `json:"parentWorkflowTaskId,omitempty"`
+	SchemaVersion        int       `json:"schemaVersion"`
+	MaskedFields         []string  `json:"maskedFields,omitempty"`
+	DefinitionHash       string    `json:"definitionHash"`
+	DefinitionPath       string    `json:"definitionPath,omitempty"`
+	Principal            Principal `json:"principal"`
+	Project              string    `json:"project,omitempty"`
+	Environment          string    `json:"environment,omitempty"`
+	NextSeq              int       `json:"nextSeq"`
 	// RegisteredValues is the run's sealed journal of masked values
 	// (runsecrets.Run.Journal): a resumed run masks what this one did.
 	RegisteredValues string `json:"registeredValues,omitempty"`
@@ -99,6 +102,9 @@ func appendHeadChanging(b []byte, h *runHead) []byte {
 	b = appendIntMember(b, "updateTime", h.UpdateTime)
 	if h.EndTime != 0 {
 		b = appendIntMember(b, "endTime", h.EndTime)
+	}
+	if h.LastRetriedTime != 0 {
+		b = appendIntMember(b, "lastRetriedTime", h.LastRetriedTime)
 	}
 	return b
 }

@@ -243,6 +243,7 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 	switch {
 	case fromStart:
 		r.tasks, r.byRef, r.latest = nil, map[string]*taskRecord{}, map[string]*taskRecord{}
+		r.doc.LastRetriedTime = 0
 	case subRerun:
 		// The run's other records stay (Conductor's finalizeRerun): the
 		// tasks that succeeded are not run again, the unsuccessful ones
@@ -267,6 +268,7 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 		r.tasks = kept
 	default:
 		r.retainForRetryLocked(nil)
+		r.doc.LastRetriedTime = r.nowMillis()
 	}
 	r.mu.Unlock()
 	if o != nil {

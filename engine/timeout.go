@@ -109,6 +109,9 @@ func (r *runState) watchWorkflow(cancel context.CancelCauseFunc) func() {
 	}
 	r.mu.Lock()
 	from := r.doc.CreateTime
+	if r.doc.LastRetriedTime > 0 {
+		from = r.doc.LastRetriedTime // a retried run's timeout counts from the retry
+	}
 	r.mu.Unlock()
 	deadline := time.UnixMilli(from).Add(time.Duration(r.def.TimeoutSeconds) * time.Second)
 	ch, stop := r.e.clock.After(deadline.Sub(r.e.now()))
