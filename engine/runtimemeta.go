@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -76,18 +77,18 @@ func (r *runState) runtimeMetadata(ctx context.Context, ref string, names []stri
 }
 
 // metadataText is a value as the polled Task's map carries it (Conductor's
-// Map<String, String>): a JSON string as its text, anything else as
-// compact JSON.
+// Map<String, String>): a JSON string as its text, anything else as its
+// compact JSON, exactly — keys in their order, every digit of a number,
+// nothing re-escaped — the form the run's masker registered, so a worker
+// that echoes it back has it masked whole.
 func metadataText(raw []byte) string {
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
 		return s
 	}
-	var v any
-	if json.Unmarshal(raw, &v) == nil {
-		if b, err := json.Marshal(v); err == nil {
-			return string(b)
-		}
+	var c bytes.Buffer
+	if json.Compact(&c, raw) == nil {
+		return c.String()
 	}
 	return string(raw)
 }

@@ -41,7 +41,7 @@ func TestRuntimeMetadata(t *testing.T) {
 		{name: "a secret wins over an env value", declared: []string{"API_KEY"},
 			env: map[string]string{"API_KEY": `"not-this"`}, wantMeta: map[string]string{"API_KEY": "key-123-abc"}, wantStatus: engine.StatusCompleted},
 		{name: "JSON secret as compact JSON", declared: []string{"DB"},
-			wantMeta: map[string]string{"DB": `{"password":"pw-json-4242","user":"app"}`}, wantStatus: engine.StatusCompleted},
+			wantMeta: map[string]string{"DB": `{"user":"app","password":"pw-json-4242"}`}, wantStatus: engine.StatusCompleted},
 		{name: "nothing resolves: no map", declared: []string{"MISSING_ONE"}, wantStatus: engine.StatusCompleted},
 		{name: "forbidden, env value", declared: []string{"REGION"}, scopes: []string{"secrets:get:other/*"},
 			env: map[string]string{"REGION": `"eu-west-1"`}, wantMeta: map[string]string{"REGION": "eu-west-1"}, wantStatus: engine.StatusCompleted},
