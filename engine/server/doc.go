@@ -43,8 +43,11 @@
 // of a process that died. With WithSharedQueue (wfrun serve on a Redis
 // store) the SIMPLE tasks waiting for workers are shared too: a worker
 // polling any process gets any pending task, each handed out once
-// (sharedqueue.go); the process executing the run keeps its clocks, told
-// of polls and IN_PROGRESS reports over Redis pub/sub, and final answers
+// (sharedqueue.go); the process executing the run keeps its clocks and
+// resolves a task's values when a poll anywhere takes it, handing them to
+// that poll over Redis sealed and bound to the claim (sharedhandoff.go:
+// nothing resolved waits in Redis for a poll); it is told of IN_PROGRESS
+// reports over Redis pub/sub, and final answers
 // given to another process reach it through the run store
 // (engine.CompleteTaskAttempt, sealed). After a takeover a pending task stays
 // pending in its place and a polled one stays with its worker. Without a

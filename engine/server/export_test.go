@@ -2,8 +2,9 @@ package server
 
 import "time"
 
-// LoseNotices makes s send no "polled" notices over pub/sub (as when they
-// are lost) and look for claims of its own tasks every claimCheck.
+// LoseNotices makes s apply no poll of another process when it hands a
+// task's values over to it, nor send "polled" notices (as when a notice is
+// lost), and look for claims of its own tasks every claimCheck.
 func LoseNotices(s *Server, claimCheck time.Duration) {
 	s.conductor.queue.shared.dropPolled.Store(true)
 	s.conductor.queue.claimCheck.Store(int64(claimCheck))

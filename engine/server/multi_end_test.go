@@ -127,8 +127,9 @@ func TestSharedQueueDropsTasksOfEndedRuns(t *testing.T) {
 	}
 }
 
-// TestLostPolledNotice: the "polled" notice of a claim made on B never
-// reaches A, which executes the run. A learns of the claim from Redis at
+// TestLostPolledNotice: the poll of a claim made on B is not applied by A,
+// which executes the run, when it hands the values over (as when the
+// notice of a poll is lost). A learns of the claim from Redis at
 // its next look, marks the task IN_PROGRESS from the claim's time and its
 // response timeout fires: the worker that took the task and died does not
 // hold the run for ever.

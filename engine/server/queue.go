@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,8 +39,6 @@ type delivery struct {
 	queued    bool              // waiting in pending (false: with a worker, or waiting for its callback)
 	ctx       context.Context   // the dispatch's: ends when the engine stops waiting
 	done      chan tasks.Result // buffered 1; receives exactly one result
-	input     json.RawMessage   // shared queue: resolved for the copy in Redis
-	meta      map[string]string
 }
 
 // handed is a task a poll takes, with what its worker gets: the input and
@@ -119,10 +118,6 @@ func (q *queue) dispatch(ctx context.Context, t engine.RemoteTask) tasks.Result 
 	q.byRef[t.RunID+"/"+t.Ref] = d
 	q.mu.Unlock()
 	if q.shared != nil {
-		if res, failed := q.resolveForShared(d); failed {
-			q.remove(d)
-			return res
-		}
 		worker, claimed, err := q.shared.put(ctx, d)
 		for wait := 250 * time.Millisecond; err != nil; wait = min(2*wait, 5*time.Second) {
 			// Redis holds the run too: the run waits for it (and stays
@@ -417,7 +412,7 @@ func (q *queue) nameOfRef(runID, ref string) (string, bool) {
 
 // pollShared is poll over the shared queue: tasks of this process's runs
 // are handed out as they are locally; a task of another process's run is
-// handed out from its sealed copy, and its owner is told it was polled.
+// handed out with what its owner resolves for this claim (handOverFrom).
 func (q *queue) pollShared(ctx, stop context.Context, deadline <-chan time.Time, name, workerID string, count int, wait time.Duration) []handed {
 	// Offers are announced over pub/sub; a missed announcement costs at
 	// most this long.
@@ -431,6 +426,7 @@ func (q *queue) pollShared(ctx, stop context.Context, deadline <-chan time.Time,
 		if err == nil && len(got) > 0 {
 			now := q.now()
 			out := make([]handed, 0, len(got))
+			var others []claimed // of runs other processes execute
 			for _, c := range got {
 				q.mu.Lock()
 				d := q.byID[c.id]
@@ -469,10 +465,9 @@ func (q *queue) pollShared(ctx, stop context.Context, deadline <-chan time.Time,
 						continue
 					}
 				}
-				q.shared.tell(context.WithoutCancel(ctx), c.owner, "polled", c.id, workerID)
-				out = append(out, handed{delivery: &delivery{id: c.id, t: c.task.Task, scheduled: time.UnixMilli(c.task.Scheduled),
-					polled: now, workerID: workerID, pollCount: 1}, input: c.task.Input, meta: c.task.Meta})
+				others = append(others, c)
 			}
+			out = append(out, q.handOverFrom(ctx, name, workerID, now, others)...)
 			if len(out) > 0 {
 				if q.onPoll != nil {
 					q.onPoll(name, len(out))
@@ -501,6 +496,9 @@ func (q *queue) pollShared(ctx, stop context.Context, deadline <-chan time.Time,
 // there (the answer waits in the run store).
 func (q *queue) told(kind, id, arg string) {
 	switch kind {
+	case "handoff":
+		token, worker, _ := strings.Cut(arg, " ")
+		go q.handOffTo(id, token, worker)
 	case "polled":
 		q.mu.Lock()
 		d := q.byID[id]
@@ -587,15 +585,4 @@ func (q *queue) wakeName(name string) {
 	q.mu.Lock()
 	q.wakeLocked(name)
 	q.mu.Unlock()
-}
-
-// resolveForShared resolves d for the copy a poll of another process hands
-// out: its failure is the attempt's.
-func (q *queue) resolveForShared(d *delivery) (tasks.Result, bool) {
-	input, meta, err := d.t.Resolve(d.ctx)
-	if err != nil {
-		return tasks.Result{Status: tasks.FailedTerminal, Reason: err.Error()}, true
-	}
-	d.input, d.meta = input, meta
-	return tasks.Result{}, false
 }

@@ -20,16 +20,21 @@ import (
 // SIMPLE tasks there, so a worker polling any process gets any pending
 // task, whoever executes its run.
 //
-// Per task: a hash holding the task as a worker receives it (its resolved
-// input, so sealed through runsecrets.Transit with the keyring every
-// process sharing the store holds, bound to the task id), the process that executes its run (owner), its
-// name and its state (pending, or claimed by a poll). Per task name: a
+// Per task: a hash holding the task as a worker receives it, without any
+// secret value (its ids, definition and names; sealed through
+// runsecrets.Transit with the keyring every process sharing the store
+// holds, bound to the task id), the process that executes its run (owner),
+// its name and its state (pending, or claimed by a poll). Per task name: a
 // sorted set of the pending task ids in the order they were offered. A poll
 // claims ids atomically (one Lua script), so a task is handed out once.
 //
-// The owner keeps executing the run: the process that handed the task out
-// tells it over Redis pub/sub that the task was polled (the owner marks it
-// IN_PROGRESS and starts its clocks) or that the worker reported
+// The values a worker gets are resolved when its poll takes the task, by
+// the owner, through the run's boundary (sharedhandoff.go): the polling
+// process asks the owner over pub/sub for the task's hand-off, bound to
+// that claim; the owner resolves, marks the task IN_PROGRESS (its clocks
+// start) and hands the values over sealed, through a list the poll pops at
+// once. Nothing resolved waits in Redis for a poll. The process that handed
+// the task out tells the owner over Redis pub/sub when the worker reports
 // IN_PROGRESS. The claim itself (worker, time) stays in the task's hash,
 // and the owner looks there every second (watchClaims), so a notice lost
 // on pub/sub delays the clocks' start by a second, never for ever; final answers travel durably through the run store
@@ -45,26 +50,25 @@ import (
 
 const sharedPrefix = "wfrun:{wfrun-queue}:"
 
-// sharedTaskTTL bounds how long a task's hash (with its sealed, resolved
-// input) outlives the process executing its run: the owner renews it on
+// sharedTaskTTL bounds how long a task's hash (sealed, without values)
+// outlives the process executing its run: the owner renews it on
 // each look at its tasks' claims (every second), a process that takes the
 // run over offers it again, and when neither happens — the owner died and
-// nobody resumed the run — Redis drops it, so no ciphertext of a resolved
-// secret lingers there for ever.
+// nobody resumed the run — Redis drops it.
 const sharedTaskTTL = 10 * time.Minute
 
 // WithSharedQueue makes the server offer its remote SIMPLE tasks through
 // Redis (c) instead of keeping them in memory, and check Hawk nonces there
 // too: use it when several serve processes share a Redis run store behind
-// one address. Every process needs the same keyring (it seals the resolved
-// input it stores there).
+// one address. Every process needs the same keyring (it seals what they
+// hand each other there).
 func WithSharedQueue(c redis.UniversalClient) Option { return func(s *Server) { s.shared = c } }
 
 type sharedQueue struct {
 	c    redis.UniversalClient
 	self string // this process's owner id
-	// dropPolled (tests): "polled" notices are not sent, as when pub/sub
-	// loses them.
+	// dropPolled (tests): polls of other processes are not applied at
+	// hand-off and "polled" notices are not sent, as when one is lost.
 	dropPolled atomic.Bool
 	transit    *runsecrets.Transit // seals each task's hash content, bound to its id
 	offer      *redis.Script
@@ -86,7 +90,7 @@ redis.call('HSET', KEYS[1], 'blob', ARGV[2], 'owner', ARGV[3], 'name', ARGV[4], 
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('ZADD', KEYS[2], 'NX', redis.call('INCR', KEYS[3]), ARGV[1])
 return {'pending', ''}`),
-		// KEYS: pending set. ARGV: task key prefix, count, worker, time.
+		// KEYS: pending set. ARGV: task key prefix, count, worker, time, claim token.
 		claim: redis.NewScript(`
 local out = {}
 local n = tonumber(ARGV[2])
@@ -95,7 +99,7 @@ while #out < 3 * n do
   if #m == 0 then break end
   local k = ARGV[1] .. m[1]
   if redis.call('HGET', k, 'state') == 'pending' then
-    redis.call('HSET', k, 'state', 'claimed', 'worker', ARGV[3], 'claimedAt', ARGV[4])
+    redis.call('HSET', k, 'state', 'claimed', 'worker', ARGV[3], 'claimedAt', ARGV[4], 'token', ARGV[5])
     table.insert(out, m[1])
     table.insert(out, redis.call('HGET', k, 'blob'))
     table.insert(out, redis.call('HGET', k, 'owner'))
@@ -131,9 +135,6 @@ func (s *sharedQueue) ownerChannel(o string) string  { return sharedPrefix + "ow
 type sharedTask struct {
 	Task      engine.RemoteTask `json:"task"`
 	Scheduled int64             `json:"scheduled"`
-	// Input and Meta: what a worker polling another process gets.
-	Input json.RawMessage   `json:"input,omitempty"`
-	Meta  map[string]string `json:"meta,omitempty"`
 }
 
 // transitKind is what a shared task's blob is sealed as (with its id).
@@ -142,7 +143,7 @@ const transitKind = "shared queue task"
 // put offers d; it reports the worker holding it when a poll already
 // claimed it (a run taken over from a process that died).
 func (s *sharedQueue) put(ctx context.Context, d *delivery) (claimedBy string, claimed bool, err error) {
-	plain, err := json.Marshal(sharedTask{Task: d.t, Scheduled: d.scheduled.UnixMilli(), Input: d.input, Meta: d.meta})
+	plain, err := json.Marshal(sharedTask{Task: d.t, Scheduled: d.scheduled.UnixMilli()})
 	if err != nil {
 		return "", false, err
 	}
@@ -165,18 +166,20 @@ func (s *sharedQueue) put(ctx context.Context, d *delivery) (claimedBy string, c
 // claimed is a task a poll took from the shared queue.
 type claimed struct {
 	id, owner string
+	token     string // the claim's: its hand-off is bound to it
 	task      sharedTask
 }
 
 // take claims up to n pending tasks of name for workerID.
 func (s *sharedQueue) take(ctx context.Context, name, workerID string, n int, now time.Time) ([]claimed, error) {
-	res, err := s.claim.Run(ctx, s.c, []string{s.pendingKey(name)}, sharedPrefix+"task:", n, workerID, now.UnixMilli()).StringSlice()
+	token := newRunID()
+	res, err := s.claim.Run(ctx, s.c, []string{s.pendingKey(name)}, sharedPrefix+"task:", n, workerID, now.UnixMilli(), token).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("shared task queue: poll %s: %w", name, err)
 	}
 	var out []claimed
 	for i := 0; i+2 < len(res); i += 3 {
-		c := claimed{id: res[i], owner: res[i+2]}
+		c := claimed{id: res[i], owner: res[i+2], token: token}
 		plain, err := s.transit.Open([]byte(res[i+1]), transitKind, c.id)
 		if err == nil {
 			err = json.Unmarshal(plain, &c.task)
@@ -253,8 +256,9 @@ func (s *sharedQueue) ownerOf(ctx context.Context, id string) (string, error) {
 	return o, err
 }
 
-// Messages to a task's owner: "polled <id> <worker>", "progress <id>
-// <seconds>", "answered <id> -".
+// Messages to a task's owner: "handoff <id> <token> <worker>" (a poll
+// claimed it: resolve and hand over), "polled <id> <worker>", "progress
+// <id> <seconds>", "answered <id> -".
 func (s *sharedQueue) tell(ctx context.Context, owner string, parts ...string) bool {
 	if len(parts) > 0 && parts[0] == "polled" && s.dropPolled.Load() {
 		return false
