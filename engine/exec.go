@@ -1131,6 +1131,9 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 	if err := r.setResolvedInput(rec, subWorkflowRecordInput(def, byName, refs, extras)); err != nil {
 		return r.failTask(ctx, rec, TaskFailedTerminal, "sub-workflow input: "+err.Error())
 	}
+	if !byName {
+		input, refs = markDynamic(input), markDynamic(refs) // subworkflow.go
+	}
 	r.mu.Lock()
 	childID := rec.SubWorkflowID
 	if childID == "" {

@@ -300,3 +300,23 @@ func (r *runState) subWorkflowExtras(ctx context.Context, wt *WorkflowTask, rec 
 	}
 	return out, nil
 }
+
+// markDynamic adds `_systemMetadata.dynamic: true` to the input of a child
+// run from an inline definition, as Conductor's SubWorkflow.start does, so
+// its tasks can tell it from a registered workflow (other members of an
+// input's _systemMetadata are kept).
+func markDynamic(in []byte) []byte {
+	m := map[string]json.RawMessage{}
+	if json.Unmarshal(orEmpty(in), &m) != nil {
+		return in
+	}
+	meta := map[string]json.RawMessage{}
+	_ = json.Unmarshal(m["_systemMetadata"], &meta)
+	meta["dynamic"] = json.RawMessage("true")
+	m["_systemMetadata"], _ = json.Marshal(meta)
+	b, err := json.Marshal(m)
+	if err != nil {
+		return in
+	}
+	return b
+}

@@ -44,6 +44,17 @@ func TestSubWorkflowRecordShowsItsParams(t *testing.T) {
 		t.Fatalf("record input members %s", b)
 	}
 
+	// The inline child's input is marked dynamic (SubWorkflow.start; e2e
+	// SubWorkflowInlineTests); a child found by name is not.
+	child := viewRun(t, e, wf.Tasks[0].SubWorkflowID)
+	if meta, _ := child.Input["_systemMetadata"].(map[string]any); meta["dynamic"] != true || child.Input["x"] != "42" {
+		t.Fatalf("inline child's input %v", child.Input)
+	}
+	s := newThreeLevel(t)
+	if mid := viewRun(t, s.e, s.mid); mid.Input["_systemMetadata"] != nil || mid.Input["param1"] != "p1 value" {
+		t.Fatalf("registered child's input %v", mid.Input)
+	}
+
 	// Absent, they are null (and so is subWorkflowDefinition for a child
 	// found by name).
 	d, err = e.Parse([]byte(subWorkflowParamsDef(``)))
