@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -558,7 +559,7 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 
 // retryDelay is the wait before retry attempt+1, as Conductor computes it
 // (FIXED, LINEAR_BACKOFF: delay*scale*(n+1), EXPONENTIAL_BACKOFF:
-// delay*2^n; capped by maxRetryDelaySeconds).
+// delay*2^n; capped by maxRetryDelaySeconds; plus 0..backoffJitterMs ms).
 func retryDelay(p taskPolicy, attempt int) time.Duration {
 	d := int64(p.retryDelay)
 	switch p.retryLogic {
@@ -569,6 +570,10 @@ func retryDelay(p taskPolicy, attempt int) time.Duration {
 	}
 	if p.maxDelay > 0 && d > int64(p.maxDelay) {
 		d = int64(p.maxDelay)
+	}
+	if p.jitterMs > 0 {
+		// backoffJitterMs, added after the cap, as Conductor does.
+		return time.Duration(d)*time.Second + time.Duration(rand.Int64N(p.jitterMs+1))*time.Millisecond
 	}
 	return time.Duration(d) * time.Second
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,32 +16,43 @@ import (
 const retryPolicyDef = `{"name":"retry_policy_wf","version":1,"ownerEmail":"test@example.com","timeoutSeconds":3600,"timeoutPolicy":"ALERT_ONLY",
  "tasks":[{"name":"retry_policy_task","taskReferenceName":"retry_task_ref","type":"SIMPLE"}]}`
 
-// RetryPolicySpec "Exponential backoff delay is capped by
-// maxRetryDelaySeconds" and "Linear backoff delay is capped by
-// maxRetryDelaySeconds", translated: Conductor schedules the retry at once
-// with callbackAfterSeconds (the spec reads it off the SCHEDULED copy);
-// wfrun waits that long on the engine clock before it schedules the copy.
-// The test measures the wait on a manual clock: after each failure the
-// retry's timer is pending one millisecond before the expected delay and
-// fires at it. (The task definition leaves out the spec's 3600 s task
-// timeouts, so that the retry's timer is the only one besides the
-// workflow's.)
-func TestConductorRetryDelayCap(t *testing.T) {
+// delayRange is when a retry may run, after the failure before it.
+type delayRange struct{ min, max time.Duration }
+
+func exactly(d time.Duration) delayRange { return delayRange{d, d} }
+
+// RetryPolicySpec's maxRetryDelaySeconds and backoffJitterMs cases,
+// translated: Conductor schedules the retry at once with
+// callbackAfterSeconds/callbackAfterMs (the spec reads them off the
+// SCHEDULED copy); wfrun waits that long on the engine clock before it
+// schedules the copy. The test measures the wait on a manual clock: after
+// each failure the retry's timer is still pending one millisecond before
+// the earliest delay allowed, and has fired at the latest. (The task
+// definitions leave out the spec's 3600 s task timeouts, so that the
+// retry's timer is the only one besides the workflow's.)
+func TestConductorRetryPolicySpec(t *testing.T) {
 	scale := 2
 	for _, tc := range []struct {
-		name   string
-		def    engine.TaskDef
-		delays []time.Duration
+		name    string
+		def     engine.TaskDef
+		retries int
+		delay   int
+		delays  []delayRange
 	}{
-		{"exponential backoff capped", engine.TaskDef{RetryLogic: "EXPONENTIAL_BACKOFF", MaxRetryDelaySeconds: 3},
-			[]time.Duration{2 * time.Second, 3 * time.Second, 3 * time.Second}},
-		{"linear backoff capped", engine.TaskDef{RetryLogic: "LINEAR_BACKOFF", BackoffScaleFactor: &scale, MaxRetryDelaySeconds: 5},
-			[]time.Duration{4 * time.Second, 5 * time.Second, 5 * time.Second}},
+		{"exponential backoff delay is capped by maxRetryDelaySeconds", engine.TaskDef{RetryLogic: "EXPONENTIAL_BACKOFF", MaxRetryDelaySeconds: 3},
+			5, 2, []delayRange{exactly(2 * time.Second), exactly(3 * time.Second), exactly(3 * time.Second)}},
+		{"linear backoff delay is capped by maxRetryDelaySeconds", engine.TaskDef{RetryLogic: "LINEAR_BACKOFF", BackoffScaleFactor: &scale, MaxRetryDelaySeconds: 5},
+			5, 2, []delayRange{exactly(4 * time.Second), exactly(5 * time.Second), exactly(5 * time.Second)}},
+		{"backoffJitterMs adds a random offset in [0, maxJitterMs] to the retry delay", engine.TaskDef{RetryLogic: "FIXED", BackoffJitterMs: 5000},
+			3, 60, []delayRange{{60 * time.Second, 65 * time.Second}}},
+		{"backoffJitterMs of zero produces no jitter", engine.TaskDef{RetryLogic: "FIXED"},
+			3, 30, []delayRange{exactly(30 * time.Second)}},
+		{"cap is applied before jitter", engine.TaskDef{RetryLogic: "EXPONENTIAL_BACKOFF", MaxRetryDelaySeconds: 3, BackoffJitterMs: 2000},
+			5, 2, []delayRange{{2 * time.Second, 4 * time.Second}, {3 * time.Second, 5 * time.Second}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			retries, delay := 5, 2
 			td := tc.def
-			td.Name, td.RetryCount, td.RetryDelaySeconds, td.ResponseTimeoutSeconds = "retry_policy_task", &retries, &delay, new(int64)
+			td.Name, td.RetryCount, td.RetryDelaySeconds, td.ResponseTimeoutSeconds = "retry_policy_task", &tc.retries, &tc.delay, new(int64)
 			defs := harnessTaskDefs(t)
 			if err := defs.Put(&td); err != nil {
 				t.Fatal(err)
@@ -60,7 +72,7 @@ func TestConductorRetryDelayCap(t *testing.T) {
 			ended := make(chan struct{})
 			go func() {
 				defer close(ended)
-				_, _ = e.Start(ctx, d, json.RawMessage(`{}`), engine.WithRunID("retry-cap"))
+				_, _ = e.Start(ctx, d, json.RawMessage(`{}`), engine.WithRunID("retry-policy"))
 			}()
 			defer func() { cancel(); <-ended }() // the run, interrupted, stays resumable
 			<-calls
@@ -69,22 +81,30 @@ func TestConductorRetryDelayCap(t *testing.T) {
 				if err := clock.WaitForWaiters(ctx, 2); err != nil {
 					t.Fatal(err)
 				}
-				clock.Advance(want - time.Millisecond)
+				clock.Advance(want.min - time.Millisecond)
 				if n := clock.Waiters(); n != 2 {
-					t.Fatalf("retry %d fired before %v (%d timers left)", i, want, n)
+					t.Fatalf("retry %d fired before %v (%d timers left)", i, want.min, n)
 				}
 				select {
 				case <-calls:
-					t.Fatalf("retry %d ran before %v", i, want)
+					t.Fatalf("retry %d ran before %v", i, want.min)
 				default:
 				}
-				clock.Advance(time.Millisecond)
+				clock.Advance(want.max - want.min + time.Millisecond)
 				select {
 				case <-calls:
 				case <-ctx.Done():
-					t.Fatalf("retry %d did not run after %v", i, want)
+					t.Fatalf("retry %d did not run by %v", i, want.max)
 				}
 			}
 		})
+	}
+}
+
+// A negative backoffJitterMs is refused with the task definition.
+func TestTaskDefNegativeJitter(t *testing.T) {
+	err := engine.NewTaskDefs().Put(&engine.TaskDef{Name: "jittery", BackoffJitterMs: -1})
+	if !errors.Is(err, engine.ErrInvalidTaskDef) || !strings.Contains(err.Error(), "backoffJitterMs must not be negative") {
+		t.Fatalf("error %v", err)
 	}
 }

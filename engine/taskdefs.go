@@ -23,13 +23,16 @@ var ErrInvalidTaskDef = errors.New("invalid task definition")
 // fields distinguish "absent" from zero: an absent field takes Conductor's
 // default (see Effective).
 type TaskDef struct {
-	Name                        string          `json:"name"`
-	Description                 string          `json:"description,omitempty"`
-	RetryCount                  *int            `json:"retryCount,omitempty"`
-	RetryLogic                  string          `json:"retryLogic,omitempty"`
-	RetryDelaySeconds           *int            `json:"retryDelaySeconds,omitempty"`
-	BackoffScaleFactor          *int            `json:"backoffScaleFactor,omitempty"`
-	MaxRetryDelaySeconds        int             `json:"maxRetryDelaySeconds,omitempty"`
+	Name                 string `json:"name"`
+	Description          string `json:"description,omitempty"`
+	RetryCount           *int   `json:"retryCount,omitempty"`
+	RetryLogic           string `json:"retryLogic,omitempty"`
+	RetryDelaySeconds    *int   `json:"retryDelaySeconds,omitempty"`
+	BackoffScaleFactor   *int   `json:"backoffScaleFactor,omitempty"`
+	MaxRetryDelaySeconds int    `json:"maxRetryDelaySeconds,omitempty"`
+	// BackoffJitterMs adds a random 0..BackoffJitterMs milliseconds to
+	// each retry's delay (after the maxRetryDelaySeconds cap).
+	BackoffJitterMs             int64           `json:"backoffJitterMs,omitempty"`
 	TimeoutSeconds              int64           `json:"timeoutSeconds,omitempty"`
 	ResponseTimeoutSeconds      *int64          `json:"responseTimeoutSeconds,omitempty"`
 	PollTimeoutSeconds          *int64          `json:"pollTimeoutSeconds,omitempty"`
@@ -72,6 +75,9 @@ func (d *TaskDef) Validate() error {
 	}
 	if d.RetryCount != nil && *d.RetryCount < 0 {
 		return fmt.Errorf("%w %q: retryCount must not be negative", ErrInvalidTaskDef, d.Name)
+	}
+	if d.BackoffJitterMs < 0 {
+		return fmt.Errorf("%w %q: backoffJitterMs must not be negative", ErrInvalidTaskDef, d.Name)
 	}
 	if it := bytes.TrimSpace(d.InputTemplate); len(it) > 0 && string(it) != "null" && it[0] != '{' {
 		return fmt.Errorf("%w %q: inputTemplate must be a JSON object", ErrInvalidTaskDef, d.Name)
@@ -274,6 +280,7 @@ type taskPolicy struct {
 	retryDelay      int
 	scale           int
 	maxDelay        int
+	jitterMs        int64 // backoffJitterMs
 	timeout         int64
 	responseTimeout int64
 	pollTimeout     int64 // remote tasks: SCHEDULED longer than this times out
@@ -316,7 +323,7 @@ func (e *Engine) policy(wt *WorkflowTask) taskPolicy {
 		if td.BackoffScaleFactor != nil && *td.BackoffScaleFactor > 0 {
 			p.scale = *td.BackoffScaleFactor
 		}
-		p.maxDelay = td.MaxRetryDelaySeconds
+		p.maxDelay, p.jitterMs = td.MaxRetryDelaySeconds, td.BackoffJitterMs
 		p.timeout = td.TimeoutSeconds
 		if td.ResponseTimeoutSeconds != nil {
 			p.responseTimeout = *td.ResponseTimeoutSeconds
