@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"sync"
 	"testing"
 
 	"github.com/wfrun/wfrun/engine"
@@ -141,4 +142,44 @@ func TestRerunFromSubWorkflowTaskInAFork(t *testing.T) {
 			t.Fatalf("the new child's input %v, want the task's previous input", c.Input)
 		}
 	})
+}
+
+// rerunWF from a dynamic fork's FORK task (finalizeRerun): the fork is
+// mapped again from the task before it, whose output it reads: a new FORK
+// record and new branch tasks, which run again, then the JOIN and the rest;
+// the task before it does not run again.
+func TestRerunFromDynamicForkTask(t *testing.T) {
+	var mu sync.Mutex
+	calls := map[string]int{}
+	count := func(name, out string) engine.Option {
+		return engine.WithWorker(name, func(context.Context, json.RawMessage) (json.RawMessage, error) {
+			mu.Lock()
+			calls[name]++
+			mu.Unlock()
+			return json.RawMessage(out), nil
+		})
+	}
+	e := harnessEngine(t, nil, count("integration_task_1", dynamicTasksOutput), count("integration_task_2", `{}`),
+		count("integration_task_3", `{}`), count("integration_task_4", `{}`))
+	d := harnessDef(t, e, "dynamic_fork_join_integration_test.json")
+	res := startRun(t, e, d, `{}`)
+	wf := viewRun(t, e, res.RunID)
+	want := []string{"integration_task_1:COMPLETED", "FORK:COMPLETED", "integration_task_2:COMPLETED", "integration_task_3:COMPLETED",
+		"JOIN:COMPLETED", "integration_task_4:COMPLETED"}
+	checkTasks(t, wf.Tasks, want...)
+	r, err := e.Rerun(context.Background(), res.RunID, wf.Tasks[1].TaskID)
+	if err != nil || r.Status != engine.StatusCompleted {
+		t.Fatalf("rerun: %v %+v", err, r)
+	}
+	after := viewRun(t, e, res.RunID)
+	checkTasks(t, after.Tasks, want...)
+	if after.Tasks[0].TaskID != wf.Tasks[0].TaskID || after.Tasks[1].TaskID == wf.Tasks[1].TaskID || after.Tasks[2].TaskID == wf.Tasks[2].TaskID {
+		t.Fatalf("records after the rerun: %+v", after.Tasks)
+	}
+	joinOnIs("dynamicfanouttask_join", "xdt1", "xdt2")(t, e, after)
+	mu.Lock()
+	defer mu.Unlock()
+	if calls["integration_task_1"] != 1 || calls["integration_task_2"] != 2 || calls["integration_task_3"] != 2 || calls["integration_task_4"] != 2 {
+		t.Fatalf("worker calls %v", calls)
+	}
 }

@@ -272,7 +272,13 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 	}
 	r.mu.Unlock()
 	if o != nil {
-		if err := r.applyRerun(o, fromRef, fromTaskID, fromIn); err != nil {
+		keptID := fromTaskID
+		if from != nil && from.wt != nil && from.wt.Type == TypeForkJoinDynamic {
+			// Conductor's finalizeRerun drops a dynamic fork's FORK task
+			// and maps the fork again: a new FORK record, new branches.
+			keptID, fromIn = "", nil
+		}
+		if err := r.applyRerun(o, fromRef, keptID, fromIn); err != nil {
 			return nil, err
 		}
 	}
