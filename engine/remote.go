@@ -338,8 +338,9 @@ func (e *Engine) Clock() Clock { return e.clock }
 
 // Transit returns the sealer, over the engine's keyring, of what leaves
 // the process outside a run's record (serve processes sharing a task queue
-// seal the resolved input they share with it): the server reaches secrets
-// through the boundary, never the keyring itself.
+// seal with it the tasks they offer and the values a task's owner hands to
+// the poll of another process): the server reaches secrets through the
+// boundary, never the keyring itself.
 func (e *Engine) Transit() *runsecrets.Transit {
 	t, _ := runsecrets.NewTransit(e.keyring) // New always sets a keyring
 	return t

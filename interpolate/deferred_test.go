@@ -134,3 +134,43 @@ func TestDeferredResolveRefusesMismatch(t *testing.T) {
 		t.Errorf("untouched: %s, %v", out, err)
 	}
 }
+
+// FuzzDeferredResolve: for any document, resolving the Deferred form gives
+// exactly what ResolveSecrets gives (output and values used), and fails
+// exactly when it fails; data shaped like a reference stays data.
+func FuzzDeferredResolve(f *testing.F) {
+	for _, tc := range cases {
+		f.Add([]byte(tc.doc), `s3${workflow.secrets.s}"\`)
+	}
+	f.Add([]byte(`{"a":"${workflow.secrets.s}","b":"x $<workflow.secrets.obj.k> ${workflow.input.v}","c":"$${workflow.secrets.s}"}`), "${workflow.secrets.s}")
+	f.Add([]byte(`["${workflow.secrets.obj}", "in ${workflow.secrets.obj} ${workflow.secrets.missing}"]`), `"}`)
+	f.Fuzz(func(t *testing.T, doc []byte, secret string) {
+		secretJSON, _ := json.Marshal(secret)
+		src := interpolate.MapSecrets{"s": secretJSON, "obj": json.RawMessage(`{"k":` + string(secretJSON) + `}`)}
+		env := &testEnv{
+			wf:      `{"input":{"v":` + string(secretJSON) + `,"k":"v"}}`,
+			tasks:   map[string]string{"t": `{"output":{"v":` + string(secretJSON) + `}}`},
+			taskID:  "tid",
+			secrets: src,
+		}
+		tpl, err := interpolate.Compile(doc)
+		if err != nil {
+			return
+		}
+		ctx := context.Background()
+		want, wantUsed, werr := tpl.Execute(ctx, env, interpolate.ResolveSecrets, nil)
+		d, derr := tpl.ExecuteDeferred(ctx, env, nil)
+		var got []byte
+		var used []interpolate.Secret
+		gerr := derr
+		if derr == nil {
+			got, used, gerr = d.Resolve(ctx, src)
+		}
+		if (werr == nil) != (gerr == nil) {
+			t.Fatalf("%q: ResolveSecrets error %v, deferred error %v", doc, werr, gerr)
+		}
+		if werr == nil && (string(got) != string(want) || !reflect.DeepEqual(used, wantUsed)) {
+			t.Fatalf("%q:\n got %s %q\nwant %s %q", doc, got, used, want, wantUsed)
+		}
+	})
+}

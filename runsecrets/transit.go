@@ -8,9 +8,10 @@ import (
 )
 
 // Transit seals what a run hands to another process sharing its keyring,
-// outside any one run's stored record: a SIMPLE task's resolved input (and
-// its declared secrets) offered to workers through a shared task queue in
-// Redis, which a poll in another process opens. Such data rests only
+// outside any one run's stored record: a SIMPLE task offered to workers
+// through a shared task queue in Redis, and the input (and declared
+// secrets) its run resolves for the poll of another process that took it,
+// which that poll opens. Such data rests only
 // sealed outside the process, each item bound to what it is (a kind, such
 // as "shared queue task", and its id): copied under another id, or opened
 // as another kind, it does not open. Every process that opens an item
