@@ -530,6 +530,9 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 			return nil
 		case tasks.Failed, TaskTimedOut:
 			if retry < pol.retryCount && !builtIn(wt.Type) {
+				if st := r.totalTimeoutSpent(ctx, pol, rec, res); st != nil {
+					return st
+				}
 				if len(res.Output) > 0 {
 					_ = r.setTaskData(rec, nil, res.Output)
 				}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -106,5 +108,68 @@ func TestTaskDefNegativeJitter(t *testing.T) {
 	err := engine.NewTaskDefs().Put(&engine.TaskDef{Name: "jittery", BackoffJitterMs: -1})
 	if !errors.Is(err, engine.ErrInvalidTaskDef) || !strings.Contains(err.Error(), "backoffJitterMs must not be negative") {
 		t.Fatalf("error %v", err)
+	}
+}
+
+// RetryPolicySpec "totalTimeoutSeconds=0 is disabled — retries continue as
+// normal" and "totalTimeoutSeconds exceeded on retry — workflow fails with
+// no further retries", translated: where the spec backdates the task's
+// firstScheduledTime by 60 s, the test moves a manual clock 60 s while the
+// first attempt runs; that attempt then fails.
+func TestConductorRetryPolicyTotalTimeout(t *testing.T) {
+	for _, total := range []int64{0, 5} {
+		t.Run(fmt.Sprint("totalTimeoutSeconds=", total), func(t *testing.T) {
+			retries, delay := 10, 0
+			defs := harnessTaskDefs(t)
+			if err := defs.Put(&engine.TaskDef{Name: "retry_policy_task", RetryCount: &retries, RetryDelaySeconds: &delay, RetryLogic: "FIXED",
+				TotalTimeoutSeconds: total, ResponseTimeoutSeconds: new(int64)}); err != nil {
+				t.Fatal(err)
+			}
+			clock := engine.NewManualClock(time.Now())
+			calls := make(chan struct{}, 10)
+			release := make(chan struct{})
+			var n atomic.Int32
+			e := harnessEngine(t, nil, engine.WithTaskDefs(defs), engine.WithClock(clock),
+				engine.WithWorker("retry_policy_task", func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+					calls <- struct{}{}
+					if n.Add(1) == 1 {
+						<-release
+						return nil, errors.New("failed")
+					}
+					return json.RawMessage(`{}`), nil
+				}))
+			d, err := e.Parse([]byte(retryPolicyDef))
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan *engine.Result, 1)
+			go func() {
+				res, err := e.Start(context.Background(), d, json.RawMessage(`{}`), engine.WithRunID("total-timeout"))
+				if err != nil {
+					t.Error(err)
+				}
+				done <- res
+			}()
+			<-calls
+			clock.Advance(60 * time.Second)
+			close(release)
+			res := <-done
+			wf := viewRun(t, e, "total-timeout")
+			if total == 0 {
+				if res.Status != engine.StatusCompleted {
+					t.Fatalf("%s %q", res.Status, res.Reason)
+				}
+				checkTasks(t, wf.Tasks, "retry_policy_task:FAILED", "retry_policy_task:COMPLETED")
+				return
+			}
+			if res.Status != engine.StatusFailed {
+				t.Fatalf("%s %q", res.Status, res.Reason)
+			}
+			checkTasks(t, wf.Tasks, "retry_policy_task:FAILED")
+			want := "Task " + wf.Tasks[0].TaskID + "/retry_policy_task exceeded total timeout of 5 seconds (elapsed 60 seconds across all attempts). No further retries will be attempted."
+			if wf.Reason != want {
+				t.Fatalf("reason %q, want %q", wf.Reason, want)
+			}
+		})
 	}
 }

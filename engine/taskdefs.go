@@ -32,7 +32,11 @@ type TaskDef struct {
 	MaxRetryDelaySeconds int    `json:"maxRetryDelaySeconds,omitempty"`
 	// BackoffJitterMs adds a random 0..BackoffJitterMs milliseconds to
 	// each retry's delay (after the maxRetryDelaySeconds cap).
-	BackoffJitterMs             int64           `json:"backoffJitterMs,omitempty"`
+	BackoffJitterMs int64 `json:"backoffJitterMs,omitempty"`
+	// TotalTimeoutSeconds bounds a task's attempts together: once that
+	// long has passed since its first attempt was scheduled, a failure is
+	// not retried (0: no bound).
+	TotalTimeoutSeconds         int64           `json:"totalTimeoutSeconds,omitempty"`
 	TimeoutSeconds              int64           `json:"timeoutSeconds,omitempty"`
 	ResponseTimeoutSeconds      *int64          `json:"responseTimeoutSeconds,omitempty"`
 	PollTimeoutSeconds          *int64          `json:"pollTimeoutSeconds,omitempty"`
@@ -75,6 +79,9 @@ func (d *TaskDef) Validate() error {
 	}
 	if d.RetryCount != nil && *d.RetryCount < 0 {
 		return fmt.Errorf("%w %q: retryCount must not be negative", ErrInvalidTaskDef, d.Name)
+	}
+	if d.TotalTimeoutSeconds < 0 {
+		return fmt.Errorf("%w %q: totalTimeoutSeconds must not be negative", ErrInvalidTaskDef, d.Name)
 	}
 	if d.BackoffJitterMs < 0 {
 		return fmt.Errorf("%w %q: backoffJitterMs must not be negative", ErrInvalidTaskDef, d.Name)
@@ -281,6 +288,7 @@ type taskPolicy struct {
 	scale           int
 	maxDelay        int
 	jitterMs        int64 // backoffJitterMs
+	totalTimeout    int64 // totalTimeoutSeconds
 	timeout         int64
 	responseTimeout int64
 	pollTimeout     int64 // remote tasks: SCHEDULED longer than this times out
@@ -323,7 +331,7 @@ func (e *Engine) policy(wt *WorkflowTask) taskPolicy {
 		if td.BackoffScaleFactor != nil && *td.BackoffScaleFactor > 0 {
 			p.scale = *td.BackoffScaleFactor
 		}
-		p.maxDelay, p.jitterMs = td.MaxRetryDelaySeconds, td.BackoffJitterMs
+		p.maxDelay, p.jitterMs, p.totalTimeout = td.MaxRetryDelaySeconds, td.BackoffJitterMs, td.TotalTimeoutSeconds
 		p.timeout = td.TimeoutSeconds
 		if td.ResponseTimeoutSeconds != nil {
 			p.responseTimeout = *td.ResponseTimeoutSeconds
