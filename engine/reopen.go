@@ -77,12 +77,18 @@ func (e *Engine) parentsToReopen(ctx context.Context, d *runDoc) ([]reopenStep, 
 // reopenParents stores each parent RUNNING again, its SUB_WORKFLOW task
 // IN_PROGRESS and its other records as a retry leaves them, nearest
 // first, and returns the topmost one, ready to execute.
-func (e *Engine) reopenParents(ctx context.Context, steps []reopenStep) (*runState, error) {
+func (e *Engine) reopenParents(ctx context.Context, steps []reopenStep, o *RerunOptions) (*runState, error) {
 	var top *runState
 	for _, s := range steps {
 		r, err := e.loadDoc(ctx, s.run.id, s.run.doc, &s.run.d, nil)
 		if err != nil {
 			return nil, err
+		}
+		if o != nil && o.ancestor != nil && o.ancestor.id == s.run.id {
+			a := o.ancestor
+			if err := r.applyRerun(&RerunOptions{WorkflowInput: a.input, CorrelationID: a.correlationID}, "", "", nil); err != nil {
+				return nil, err
+			}
 		}
 		reopen := map[string]bool{s.taskID: true}
 		siblings, err := e.siblingsToRetry(ctx, &s.run.d, s.taskID, reopen)

@@ -27,6 +27,18 @@ type RerunOptions struct {
 	TaskInput json.RawMessage
 	// CorrelationID, when set, replaces the run's correlation id.
 	CorrelationID string
+
+	// ancestor: the rerun named an ancestor's id and a task of this child
+	// run; the replacements are the ancestor's (restart.go).
+	ancestor *ancestorEdit
+}
+
+// ancestorEdit is the workflowInput and correlationId a rerun gives the run
+// it named when the task it reruns from is in one of its children.
+type ancestorEdit struct {
+	id            string
+	input         json.RawMessage
+	correlationID string
 }
 
 // RerunWith runs an ended run again under the same id, as Conductor's rerun

@@ -119,7 +119,10 @@ func (e *Engine) restartWith(ctx context.Context, id string, fromStart bool, fro
 		if child != "" {
 			co := &RerunOptions{FromTaskID: fromTaskID}
 			if o != nil {
+				// The workflowInput and correlationId are this run's, which
+				// the child re-opens.
 				co.TaskInput = o.TaskInput
+				co.ancestor = &ancestorEdit{id: id, input: o.WorkflowInput, correlationID: o.CorrelationID}
 			}
 			if _, err := e.restartWith(ctx, child, false, fromTaskID, co); err != nil {
 				return nil, err
@@ -152,7 +155,7 @@ func (e *Engine) restartWith(ctx context.Context, id string, fromStart bool, fro
 	// a crash in between, a resumed parent finds its child ended and takes
 	// its outcome again, rather than a child running under parents that
 	// stay ended.
-	top, err := e.reopenParents(ctx, parents)
+	top, err := e.reopenParents(ctx, parents, o)
 	if err != nil {
 		return nil, err
 	}

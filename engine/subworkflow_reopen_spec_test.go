@@ -445,3 +445,25 @@ func TestConductorSubWorkflowRerunSpec(t *testing.T) {
 		})
 	}
 }
+
+// A rerun that names the root and a task of its leaf (rerunWF looks for
+// the task down the root's children) gives its workflowInput and
+// correlationId to the root, not to the child that reruns.
+func TestRerunThroughChildrenReplacesTheRootsInput(t *testing.T) {
+	s := newThreeLevel(t)
+	leafTask := viewRun(t, s.e, s.leaf).Tasks[0].TaskID
+	in := `{"param1":"p1 value","param2":"p2 value","subwf":"integration_test_wf_with_sub_wf","nextSubwf":"integration_test_wf","extra":1}`
+	o := engine.RerunOptions{FromTaskID: leafTask, WorkflowInput: json.RawMessage(in), CorrelationID: "rerun-corr"}
+	s.run(t, func(ctx context.Context) (*engine.Result, error) { return s.e.RerunWith(ctx, s.root, o) },
+		func(t *testing.T) {}, func(t *testing.T) {
+			root := s.sameChild(t, s.root, done, swDone, s.mid)
+			if root.Input["extra"] != 1.0 || root.CorrelationID != "rerun-corr" {
+				t.Fatalf("root input %v, correlationId %q", root.Input, root.CorrelationID)
+			}
+			for _, id := range []string{s.mid, s.leaf} {
+				if c := viewRun(t, s.e, id); c.Input["extra"] != nil || c.CorrelationID != "retry_on_root_in_3level_wf" {
+					t.Fatalf("child %s input %v, correlationId %q", id, c.Input, c.CorrelationID)
+				}
+			}
+		})
+}
