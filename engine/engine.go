@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tidwall/sjson"
+
 	"github.com/wfrun/wfrun/engine/runstore"
 	"github.com/wfrun/wfrun/interpolate"
 	"github.com/wfrun/wfrun/runsecrets"
@@ -607,6 +609,9 @@ func checkCompletion(status string, output json.RawMessage) (string, json.RawMes
 	return status, output, nil
 }
 
+// sealedMembers are the members of a stored run that hold sealed values.
+var sealedMembers = []string{"registeredValues", "sealedInput", "rerunTask"}
+
 // Show returns the display form of a run (runsecrets.ViewStored):
 // `_secrets`, `_masked` and maskedFields values as "***". The string values
 // of `_masked` subtrees are kept in clear in the stored run (a restart may
@@ -630,8 +635,19 @@ func (e *Engine) Show(ctx context.Context, id string) ([]byte, error) {
 		return nil, fmt.Errorf("run %s: damaged document: %w", id, err)
 	}
 	view, err := runsecrets.ViewStored(doc, d.MaskedFields)
-	if err != nil || !terminalWorkflow(d.Status) {
-		return view, err
+	if err != nil {
+		return nil, err
+	}
+	// The store's sealed bookkeeping (the journal of the values the run
+	// registered, a sealed input, a rerun's sealed task) is for resume only:
+	// ciphertext of secret values leaves no view.
+	for _, k := range sealedMembers {
+		if view, err = sjson.DeleteBytes(view, k); err != nil {
+			return nil, fmt.Errorf("run %s: view: %w", id, err)
+		}
+	}
+	if !terminalWorkflow(d.Status) {
+		return view, nil
 	}
 	// An ended run names its failed tasks (every FAILED or
 	// FAILED_WITH_TERMINAL_ERROR attempt, retried or not), as Conductor
