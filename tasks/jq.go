@@ -119,7 +119,9 @@ func (t *JQTask) Execute(ctx context.Context, req *Request) (res Result) {
 			if ctx.Err() != nil {
 				return failure(Failed, mask(svc, "jq: "+ctx.Err().Error()))
 			}
-			return failure(Failed, maskCut(svc, jqWording(withoutPreviews(err.Error())), maxQuotedError))
+			// Masked whole first, then its previews dropped (a cut of
+			// unmasked text could leave a secret's head), then cut.
+			return failure(Failed, maskCut(svc, jqWording(withoutPreviews(withoutCutPreviews(mask(svc, err.Error())))), maxQuotedError))
 		}
 		if t.opts.jqMaxResults > 0 && len(results) >= t.opts.jqMaxResults {
 			return failure(Failed, fmt.Sprintf("jq: more than %d results", t.opts.jqMaxResults))
@@ -211,6 +213,54 @@ func withoutPreviews(msg string) string {
 		}
 	}
 	return b.String()
+}
+
+// previewWidth is the most bytes a gojq value preview takes (gojq.Preview
+// cuts at 30 bytes, on a rune boundary, and ends a cut one with " ...",
+// ` ..."`, " ...]" or " ...}").
+const previewWidth = 30
+
+// withoutCutPreviews replaces each value preview gojq cut short by the
+// kind of value it was. gojq quotes such previews without a type in front
+// of them too ("tonumber cannot be applied to \"tok-3f9a7c ...\": ...",
+// "ltrimstr(\"tok-3f9a ...\")"), and a cut string leaves the preview's
+// quotes unbalanced, so no parse of the message finds where it ends: the
+// cut marker does, and the preview starts at most previewWidth bytes
+// before the marker's end.
+func withoutCutPreviews(msg string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(msg, " ...")
+		if i < 0 {
+			b.WriteString(msg)
+			return b.String()
+		}
+		end := i + len(" ...")
+		if end < len(msg) && (msg[end] == '"' || msg[end] == ']' || msg[end] == '}') {
+			end++
+		}
+		start := max(0, end-previewWidth)
+		// The preview starts with its value's first byte, after a space,
+		// '(' or ';' (or at the start): the first such place in its window.
+		for j := start; j <= i; j++ {
+			if strings.IndexByte(`"[{-0123456789tfn`, msg[j]) >= 0 && (j == 0 || strings.IndexByte(" (;", msg[j-1]) >= 0) {
+				start = j
+				break
+			}
+		}
+		kind := "number"
+		switch msg[start] {
+		case '"':
+			kind = "string"
+		case '[':
+			kind = "array"
+		case '{':
+			kind = "object"
+		}
+		b.WriteString(msg[:start])
+		b.WriteString(kind)
+		msg = msg[end:]
+	}
 }
 
 // previewEnd returns the index just after the ')' that closes a preview

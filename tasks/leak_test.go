@@ -140,3 +140,37 @@ func TestExecProgressMasksAcrossPieces(t *testing.T) {
 	assertNoPiece(t, "progress lines", strings.Join(lines, "\n"), leakToken)
 	assertNoPiece(t, "EXEC output", string(res.Output), leakToken)
 }
+
+// gojq quotes a preview cut at 30 bytes in more places than after a type
+// name: a function's input ("tonumber cannot be applied to \"…\""), its
+// arguments, a cut object or array whose quotes no longer balance. None of
+// them may leave the head of a secret in the reason.
+func TestJQErrorPreviewsQuoteNoPiece(t *testing.T) {
+	secret := leakToken + "-and-more-of-it-1234567890"
+	for _, tc := range []struct{ query, want string }{
+		{".tok | tonumber", "jq: tonumber cannot be applied to string: invalid number"},
+		{".tok | fromjson", ""},
+		{".tok | @base64d", ""},
+		{".tok | getpath([\"a\"])", "jq: getpath([\"a\"]) cannot be applied to string: expected an object but got: string"},
+		{".tok | strptime(\"%Y\")", ""},
+		{".tok | fromdate", ""},
+		{"{(.tok): 1} | .[0]", "Cannot index object with number"},
+		{"[.tok] | .[.tok]", "Cannot index array with string"},
+		{"[.tok] | ltrimstr(.[0]) | .[1:2] | ltrimstr(1) | tonumber", ""},
+		{". as $x | .tok | ltrimstr($x)", ""},
+		{".tok | error", "jq: error: ***"},
+		{".tok | error(. + \" ...\")", ""},
+	} {
+		t.Run(tc.query, func(t *testing.T) {
+			res := execute(t, tasks.TypeJSONJQTransform, map[string]any{"queryExpression": tc.query, "tok": secret}, &tasks.Services{Masker: maskerWith(secret)})
+			if res.Status == tasks.Completed {
+				t.Fatalf("query did not fail: %s", res.Output)
+			}
+			if tc.want != "" && res.Reason != tc.want {
+				t.Errorf("reason %q, want %q", res.Reason, tc.want)
+			}
+			assertNoPiece(t, "jq reason", res.Reason, secret)
+			assertNoPiece(t, "jq output", string(res.Output), secret)
+		})
+	}
+}
