@@ -106,7 +106,9 @@ func TestPollGetsSecretRotatedAfterQueueing(t *testing.T) {
 		t.Fatalf("TOKEN was read while the task waited for a worker: %+v", reads)
 	}
 	time.Sleep(30 * time.Millisecond) // the queued task waits
-	rotated := time.Now()
+	// Audit records keep milliseconds: a read in the same millisecond as
+	// the rotation is not before it.
+	rotated := time.Now().Truncate(time.Millisecond)
 	putSecret(t, ts.store, "TOKEN", newV)
 
 	// Raw batch poll: the Go SDK's Task has no runtimeMetadata.
