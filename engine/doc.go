@@ -171,6 +171,18 @@
 // the task (and so terminates the parent). Pause/ResumePaused
 // and Rerun (from a task) follow Conductor's pause/resume/rerun.
 //
+// A fork's records follow Conductor's decider passes, whatever goroutine
+// runs first (forkpasses.go): the fork, each branch's first task and the
+// JOIN; then, pass by pass, the next task of each branch whose synchronous
+// task (INLINE, SET_VARIABLE, JSON_JQ_TRANSFORM, ...) ran; a branch whose
+// task waits (a worker, a WAIT, a child run) schedules its next task once
+// the passes have nothing more to schedule. (A nested fork's own branches
+// keep their order among themselves, not with the outer fork's.) A
+// FORK_JOIN_DYNAMIC whose input cannot be forked fails the run before the
+// fork is recorded. A retry (Restart without fromStart) sets
+// lastRetriedTime, from which the workflow timeout then counts; a restart
+// from the start of a COMPLETED non-restartable run is refused.
+//
 // A child run that runs again (Restart, Retry, RerunWith) while the parent
 // it failed has ended re-opens that parent, as Conductor's
 // updateAndPushParents: the parent's SUB_WORKFLOW record goes back to
@@ -195,8 +207,10 @@
 // overrides the definition's, as in Conductor, and a task without any
 // definition is never retried (its own retryCount alone does not make it
 // retry, as in Conductor's DeciderService). retryLogic FIXED,
-// LINEAR_BACKOFF and EXPONENTIAL_BACKOFF (capped by maxRetryDelaySeconds);
-// every retry is a new record with retriedTaskId. timeoutSeconds applies
+// LINEAR_BACKOFF and EXPONENTIAL_BACKOFF (capped by maxRetryDelaySeconds,
+// then 0..backoffJitterMs ms added); totalTimeoutSeconds stops the retries
+// once that long has passed since the first attempt; every retry is a new
+// record with retriedTaskId. timeoutSeconds applies
 // timeoutPolicy (RETRY, TIME_OUT_WF, ALERT_ONLY); responseTimeoutSeconds
 // times an unanswered attempt out and retries it (a SIMPLE task handed to
 // remote workers runs these clocks from the worker's poll, and
