@@ -429,7 +429,7 @@ func builtIn(typ string) bool {
 // attemptWatched reports whether an attempt has a timeout for watchAttempt
 // to enforce (its conditions).
 func attemptWatched(p taskPolicy, waits bool) bool {
-	return p.hasDef && (p.timeout > 0 || (p.responseTimeout > 0 && !waits))
+	return p.hasDef && (p.timeout > 0 || (p.responseTimeout > 0 && !waits) || p.totalTimeout > 0)
 }
 
 func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string, iter int) error {

@@ -115,14 +115,18 @@ func TestTaskDefNegativeJitter(t *testing.T) {
 // normal" and "totalTimeoutSeconds exceeded on retry — workflow fails with
 // no further retries", translated: where the spec backdates the task's
 // firstScheduledTime by 60 s, the test moves a manual clock 60 s while the
-// first attempt runs; that attempt then fails.
+// first attempt runs; that attempt then fails. The task's timeoutPolicy is
+// ALERT_ONLY here (the spec's is TIME_OUT_WF, and it accepts FAILED or
+// TIMED_OUT): the budget spent while the attempt runs only reports, and the
+// failure's retry meets the guard. With TIME_OUT_WF or RETRY the attempt is
+// timed out first (TestConductorRetryPolicyTotalTimeoutInProgress).
 func TestConductorRetryPolicyTotalTimeout(t *testing.T) {
 	for _, total := range []int64{0, 5} {
 		t.Run(fmt.Sprint("totalTimeoutSeconds=", total), func(t *testing.T) {
 			retries, delay := 10, 0
 			defs := harnessTaskDefs(t)
 			if err := defs.Put(&engine.TaskDef{Name: "retry_policy_task", RetryCount: &retries, RetryDelaySeconds: &delay, RetryLogic: "FIXED",
-				TotalTimeoutSeconds: total, ResponseTimeoutSeconds: new(int64)}); err != nil {
+				TotalTimeoutSeconds: total, ResponseTimeoutSeconds: new(int64), TimeoutPolicy: "ALERT_ONLY"}); err != nil {
 				t.Fatal(err)
 			}
 			clock := engine.NewManualClock(time.Now())
@@ -171,5 +175,58 @@ func TestConductorRetryPolicyTotalTimeout(t *testing.T) {
 				t.Fatalf("reason %q, want %q", wf.Reason, want)
 			}
 		})
+	}
+}
+
+// RetryPolicySpec "totalTimeoutSeconds exceeded in checkTotalTimeout —
+// IN_PROGRESS task is timed out", translated: the spec backdates the
+// running task's firstScheduledTime by 60 s and sweeps; the test moves a
+// manual clock 60 s while the attempt runs (its responseTimeoutSeconds is
+// left out, so the total budget alone times it out). The attempt ends
+// TIMED_OUT; with timeoutPolicy RETRY its retry finds the budget spent, and
+// the run ends TIMED_OUT.
+func TestConductorRetryPolicyTotalTimeoutInProgress(t *testing.T) {
+	retries, delay := 10, 0
+	defs := harnessTaskDefs(t)
+	if err := defs.Put(&engine.TaskDef{Name: "retry_policy_task", RetryCount: &retries, RetryDelaySeconds: &delay, RetryLogic: "FIXED",
+		TotalTimeoutSeconds: 5, ResponseTimeoutSeconds: new(int64), TimeoutPolicy: "RETRY"}); err != nil {
+		t.Fatal(err)
+	}
+	clock := engine.NewManualClock(time.Now())
+	calls := make(chan struct{}, 10)
+	e := harnessEngine(t, nil, engine.WithTaskDefs(defs), engine.WithClock(clock),
+		engine.WithWorker("retry_policy_task", func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+			calls <- struct{}{}
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}))
+	d, err := e.Parse([]byte(retryPolicyDef))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan *engine.Result, 1)
+	go func() {
+		res, err := e.Start(context.Background(), d, json.RawMessage(`{}`), engine.WithRunID("total-in-progress"))
+		if err != nil {
+			t.Error(err)
+		}
+		done <- res
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	<-calls
+	// The workflow's timer and the task's total budget.
+	if err := clock.WaitForWaiters(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(60 * time.Second)
+	res := <-done
+	if res == nil || res.Status != engine.StatusTimedOut {
+		t.Fatalf("run %+v", res)
+	}
+	wf := viewRun(t, e, "total-in-progress")
+	checkTasks(t, wf.Tasks, "retry_policy_task:TIMED_OUT")
+	if want := "Task retry_policy_task/" + wf.Tasks[0].TaskID + " exceeded total timeout of 5 seconds"; !strings.HasPrefix(wf.Tasks[0].Reason, want) {
+		t.Fatalf("task reason %q, want %q...", wf.Tasks[0].Reason, want)
 	}
 }

@@ -39,7 +39,8 @@ func (r *runState) watchAttempt(cancel context.CancelCauseFunc, rec *taskRecord,
 	if p.responseTimeout > 0 && !waits {
 		response = time.Duration(p.responseTimeout) * time.Second
 	}
-	if timeout <= 0 && response <= 0 {
+	totch, stopTot, total := r.watchTotal(rec, p)
+	if timeout <= 0 && response <= 0 && totch == nil {
 		return func() {}
 	}
 	start := r.e.now()
@@ -59,7 +60,8 @@ func (r *runState) watchAttempt(cancel context.CancelCauseFunc, rec *taskRecord,
 	go func() {
 		defer stopT()
 		defer stopR()
-		for tch != nil || rch != nil {
+		defer stopTot()
+		for tch != nil || rch != nil || totch != nil {
 			select {
 			case <-done:
 				return
@@ -67,6 +69,14 @@ func (r *runState) watchAttempt(cancel context.CancelCauseFunc, rec *taskRecord,
 				tch = nil
 			case <-rch:
 				rch = nil
+			case <-totch:
+				totch = nil
+				if total.policy != TimeoutAlertOnly {
+					cancel(total)
+					return
+				}
+				r.emit(Event{Kind: EventTask, TaskRef: rec.Ref, TaskType: rec.TaskType, TaskID: rec.TaskID, Status: TaskInProgress, Reason: total.reason})
+				continue
 			}
 			// Conductor checks the task's timeout before its response
 			// timeout: when both have passed, timeoutSeconds decides.
@@ -132,4 +142,32 @@ func (r *runState) watchWorkflow(cancel context.CancelCauseFunc) func() {
 		}
 	}()
 	return func() { close(done) }
+}
+
+// watchTotal is the timer of a task definition's totalTimeoutSeconds for
+// an attempt: it fires when the budget, counted from the first attempt of
+// the task's ref, is spent (Conductor's checkTotalTimeout), with the
+// timeout the attempt then ends with (the definition's timeoutPolicy). A
+// nil channel when there is no budget.
+func (r *runState) watchTotal(rec *taskRecord, p taskPolicy) (<-chan time.Time, func(), *attemptTimeout) {
+	if p.totalTimeout <= 0 {
+		return nil, func() {}, nil
+	}
+	r.mu.Lock()
+	first := rec.Scheduled
+	for _, t := range r.tasks {
+		if t.Ref == rec.Ref && t.Scheduled > 0 && t.Scheduled < first {
+			first = t.Scheduled
+		}
+	}
+	r.mu.Unlock()
+	budget := time.Duration(p.totalTimeout) * time.Second
+	ch, stop := r.e.clock.After(time.UnixMilli(first).Add(budget).Sub(r.e.now()))
+	elapsed := p.totalTimeout
+	if d := (r.nowMillis() - first) / 1000; d > elapsed {
+		elapsed = d
+	}
+	return ch, stop, &attemptTimeout{policy: p.timeoutPolicy, reason: fmt.Sprintf(
+		"Task %s/%s exceeded total timeout of %d seconds (elapsed %d seconds across all attempts including retry delays). Timeout policy: %s",
+		p.defName, rec.TaskID, p.totalTimeout, elapsed, p.timeoutPolicy)}
 }
