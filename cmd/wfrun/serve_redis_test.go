@@ -206,3 +206,71 @@ func startTakeoverServe(t *testing.T, name, defs string) (string, func()) {
 	}()
 	return "http://" + m[1], func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
 }
+
+// TestServeHandOffSurvivesOwnerKill: two `wfrun serve` processes on one
+// Redis. A run started on A offers a SIMPLE task that reads a secret; a
+// worker polls B, and A resolves the secret for that poll (registering it
+// with the run's masker) and stores the task IN_PROGRESS. A is killed; B
+// takes the run over and takes the worker's answer, which echoes the
+// value: the run B completes has it masked.
+func TestServeHandOffSurvivesOwnerKill(t *testing.T) {
+	cliEnv(t)
+	url := "redis://" + redistest.Start(t) + "/0"
+	t.Setenv("WFRUN_STORE", url)
+	const value = "handoff-secret-Rb6Tn2Wq"
+	if _, errOut, code := wfrun(t, "", "secret", "set", "poll_tok", "--value", value); code != 0 {
+		t.Fatalf("secret set: %s", errOut)
+	}
+	defs := filepath.Join(t.TempDir(), "defs")
+	a, killA := startTakeoverServe(t, "A", defs)
+	b, _ := startTakeoverServe(t, "B", defs)
+	def := `{"name":"handoff_run","version":1,"schemaVersion":2,"tasks":[
+	  {"name":"handoff_task","taskReferenceName":"work","type":"SIMPLE","inputParameters":{"auth":"Bearer ${workflow.secrets.poll_tok}"}}],
+	  "outputParameters":{"echo":"${work.output.echo}"}}`
+	if st, body := testkit.HTTPCall(t, "POST", a+"/api/metadata/workflow", def); st != 200 {
+		t.Fatalf("register: %d %s", st, body)
+	}
+	st, id := testkit.HTTPCall(t, "POST", a+"/api/workflow/handoff_run", `{}`)
+	if st != 200 {
+		t.Fatalf("start: %d %s", st, id)
+	}
+	var got []struct {
+		TaskID string         `json:"taskId"`
+		RunID  string         `json:"workflowInstanceId"`
+		Input  map[string]any `json:"inputData"`
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(got) == 0 && time.Now().Before(deadline); {
+		_, body := testkit.HTTPCall(t, "GET", b+"/api/tasks/poll/batch/handoff_task?workerid=w&timeout=300&count=1", "")
+		if err := json.Unmarshal([]byte(body), &got); err != nil {
+			t.Fatalf("poll on B: %s", body)
+		}
+	}
+	if len(got) != 1 || got[0].RunID != id || got[0].Input["auth"] != "Bearer "+value {
+		t.Fatalf("poll on B: %+v", got)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		// B reads the run from the store: A stored the poll.
+		if _, body := testkit.HTTPCall(t, "GET", b+"/api/workflow/"+id, ""); strings.Contains(body, `"status":"IN_PROGRESS"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("A never stored the task IN_PROGRESS")
+		}
+	}
+	killA()
+	upd, _ := json.Marshal(map[string]any{"taskId": got[0].TaskID, "workflowInstanceId": id, "status": "COMPLETED",
+		"outputData": map[string]any{"echo": "used " + value}})
+	if st, body := testkit.HTTPCall(t, "POST", b+"/api/tasks", string(upd)); st != 200 {
+		t.Fatalf("answer to B: %d %s", st, body)
+	}
+	var body string
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, body = testkit.HTTPCall(t, "GET", b+"/api/workflow/"+id, "")
+		if strings.Contains(body, `"status":"COMPLETED","tasks"`) || time.Now().After(deadline) {
+			break
+		}
+	}
+	if !strings.Contains(body, `"status":"COMPLETED","tasks"`) || !strings.Contains(body, `"echo":"used ***"`) || strings.Contains(body, value) {
+		t.Fatalf("run after A died: want COMPLETED with the echo masked:\n%s", body)
+	}
+}
