@@ -98,6 +98,9 @@ func (e *Engine) reopenParents(ctx context.Context, steps []reopenStep, o *Rerun
 		r.mu.Lock()
 		r.reopenHeadLocked()
 		r.retainForRetryLocked(reopen)
+		// Its workflow timeout counts from here (Conductor sets the
+		// parent's lastRetriedTime).
+		r.doc.LastRetriedTime = r.nowMillis()
 		r.mu.Unlock()
 		if err := r.restore(ctx); err != nil {
 			return nil, err

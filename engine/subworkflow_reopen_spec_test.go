@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -466,4 +467,84 @@ func TestRerunThroughChildrenReplacesTheRootsInput(t *testing.T) {
 				}
 			}
 		})
+}
+
+// SubWorkflowSpec "Test retrying a subworkflow where parent workflow timed
+// out due to workflowTimeout" to its end: the parent (TIME_OUT_WF, 10s, as
+// the spec sets them) timed out while the child's task waited; the child
+// was TERMINATED. Retrying the child retries its cancelled task and
+// re-opens the parent (its SUB_WORKFLOW task IN_PROGRESS again, its
+// timeout counted from the retry); the child completes and so does the
+// parent, with the child's output.
+func TestConductorRetrySubWorkflowAfterParentTimeout(t *testing.T) {
+	b, err := os.ReadFile(conductorDir + "/workflow_with_sub_workflow_1_integration_test.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["timeoutPolicy"], m["timeoutSeconds"] = "TIME_OUT_WF", 10
+	b, _ = json.Marshal(m)
+	clock := engine.NewManualClock(time.Now())
+	polled := make(chan struct{}, 1)
+	var mu sync.Mutex
+	calls := 0
+	e := harnessEngine(t, nil, engine.WithClock(clock),
+		engine.WithWorker("integration_task_1", echoWorker(`{"op":"task1.done"}`)),
+		engine.WithWorker("simple_task_in_sub_wf", func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+			mu.Lock()
+			calls++
+			n := calls
+			mu.Unlock()
+			if n == 1 {
+				polled <- struct{}{}
+				<-ctx.Done()
+				return nil, ctx.Err()
+			}
+			return json.RawMessage(`{"op":"simple_task_in_sub_wf.done"}`), nil
+		}))
+	d, err := e.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	done := make(chan *engine.Result, 1)
+	go func() {
+		res, err := e.Start(ctx, d, json.RawMessage(`{"param1":"p1 value","param2":"p2 value","subwf":"sub_workflow"}`))
+		if err != nil {
+			t.Error(err)
+		}
+		done <- res
+	}()
+	<-polled
+	if err := clock.WaitForWaiters(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(11 * time.Second)
+	res := <-done
+	if res == nil {
+		t.FailNow()
+	}
+	parent := viewRun(t, e, res.RunID)
+	checkTasks(t, parent.Tasks, "integration_task_1:COMPLETED", "SUB_WORKFLOW:CANCELED")
+	child := parent.Tasks[1].SubWorkflowID
+	if parent.Status != engine.StatusTimedOut || viewRun(t, e, child).Status != engine.StatusTerminated {
+		t.Fatalf("parent %s, child %s", parent.Status, viewRun(t, e, child).Status)
+	}
+	if r, err := e.Retry(ctx, child, false); err != nil || r.Status != engine.StatusCompleted {
+		t.Fatalf("retry of the child: %v %+v", err, r)
+	}
+	c := viewRun(t, e, child)
+	checkTasks(t, c.Tasks, "simple_task_in_sub_wf:CANCELED", "simple_task_in_sub_wf:COMPLETED")
+	if c.Status != engine.StatusCompleted {
+		t.Fatalf("child %s", c.Status)
+	}
+	parent = viewRun(t, e, res.RunID)
+	checkTasks(t, parent.Tasks, "integration_task_1:COMPLETED", "SUB_WORKFLOW:COMPLETED")
+	if parent.Status != engine.StatusCompleted || parent.Tasks[1].SubWorkflowID != child || parent.Output["op"] != "simple_task_in_sub_wf.done" {
+		t.Fatalf("parent %s %+v output %v", parent.Status, parent.Tasks, parent.Output)
+	}
 }
