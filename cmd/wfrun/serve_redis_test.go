@@ -210,9 +210,10 @@ func startTakeoverServe(t *testing.T, name, defs string) (string, func()) {
 // TestServeHandOffSurvivesOwnerKill: two `wfrun serve` processes on one
 // Redis. A run started on A offers a SIMPLE task that reads a secret; a
 // worker polls B, and A resolves the secret for that poll (registering it
-// with the run's masker) and stores the task IN_PROGRESS. A is killed; B
-// takes the run over and takes the worker's answer, which echoes the
-// value: the run B completes has it masked.
+// with the run's masker) and stores the task IN_PROGRESS. The secret is
+// rotated again and A is killed; B takes the run over and takes the
+// worker's answer, which echoes the value handed off: the run B completes
+// has it masked (the run's stored masker journal holds it).
 func TestServeHandOffSurvivesOwnerKill(t *testing.T) {
 	cliEnv(t)
 	url := "redis://" + redistest.Start(t) + "/0"
@@ -256,6 +257,13 @@ func TestServeHandOffSurvivesOwnerKill(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("A never stored the task IN_PROGRESS")
 		}
+	}
+	// Rotated again after the hand-off: the process that takes the run over
+	// reads the newer value, and masks the one handed off from what A
+	// stored with the run.
+	const newer = "handoff-secret-Yc8Km3Ph"
+	if _, errOut, code := wfrun(t, "", "secret", "set", "poll_tok", "--value", newer); code != 0 {
+		t.Fatalf("secret set: %s", errOut)
 	}
 	killA()
 	upd, _ := json.Marshal(map[string]any{"taskId": got[0].TaskID, "workflowInstanceId": id, "status": "COMPLETED",

@@ -109,14 +109,15 @@ func pollOn(t *testing.T, s *testServer, within time.Duration) map[string]any {
 // clear anywhere nor sealed in the task's entry — and after the poll no
 // hand-off is left behind. The worker's echo is masked in A's run.
 func TestSharedQueueResolvesAtPoll(t *testing.T) {
-	const oldV, newV = "tok-shared-old-Wq5Ej9", "tok-shared-new-Ko3Mz6"
+	const oldV, newV, onlyV = "tok-shared-old-Wq5Ej9", "tok-shared-new-Ko3Mz6", "only-shared-Dn4Bv8"
 	st := memory.New()
 	putSecret(t, st, "TOKEN", oldV)
+	putSecret(t, st, "ONLY", onlyV)
 	a, b, ss, id, taskID, rc := sharedRotating(t, st)
 	ctx := context.Background()
 
 	before := redisText(t, rc)
-	if strings.Contains(before, oldV) {
+	if strings.Contains(before, oldV) || strings.Contains(before, onlyV) {
 		t.Fatal("Redis holds the secret in clear while the task waits")
 	}
 	blob, err := rc.HGet(ctx, "wfrun:{wfrun-queue}:task:"+taskID, "blob").Result()
@@ -131,7 +132,7 @@ func TestSharedQueueResolvesAtPoll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(plain), oldV) {
+	if strings.Contains(string(plain), oldV) || strings.Contains(string(plain), onlyV) {
 		t.Fatalf("the task's entry in Redis holds the secret (sealed) while it waits for a poll: %s", plain)
 	}
 	if reads := tokenReads(t, st, id); len(reads) != 0 {
@@ -148,7 +149,7 @@ func TestSharedQueueResolvesAtPoll(t *testing.T) {
 	in, _ := polled["inputData"].(map[string]any)
 	md, _ := polled["runtimeMetadata"].(map[string]any)
 	if polled["workflowInstanceId"] != id || polled["taskId"] != taskID || in["auth"] != "Bearer "+newV ||
-		in["kept"] != "$<workflow.secrets.TOKEN>" || md["TOKEN"] != newV {
+		in["kept"] != "$<workflow.secrets.TOKEN>" || in["only"] != onlyV || md["TOKEN"] != newV {
 		t.Fatalf("task as B hands it out: %v", polled)
 	}
 	reads := tokenReads(t, st, id)
@@ -161,7 +162,7 @@ func TestSharedQueueResolvesAtPoll(t *testing.T) {
 		}
 	}
 	after := redisText(t, rc)
-	if strings.Contains(after, newV) || strings.Contains(after, oldV) {
+	if strings.Contains(after, newV) || strings.Contains(after, oldV) || strings.Contains(after, onlyV) {
 		t.Fatal("Redis holds the secret in clear after the poll")
 	}
 	if keys, _ := rc.Keys(ctx, "wfrun:{wfrun-queue}:handoff:*").Result(); len(keys) != 0 {
@@ -170,16 +171,16 @@ func TestSharedQueueResolvesAtPoll(t *testing.T) {
 	waitView(t, a, id, `"status":"IN_PROGRESS"`)
 
 	upd, _ := json.Marshal(map[string]any{"taskId": taskID, "workflowInstanceId": id, "status": "COMPLETED",
-		"outputData": map[string]any{"echo": "got " + newV}})
+		"outputData": map[string]any{"echo": "got " + newV, "only": "and " + onlyV}})
 	if code, _, body := b.do(t, "POST", "/api/tasks", string(upd)); code != 200 {
 		t.Fatalf("update through B: %d %s", code, body)
 	}
 	view := waitView(t, a, id, `"status":"COMPLETED","tasks"`)
-	if !strings.Contains(view, `"echo":"got ***"`) || strings.Contains(view, newV) {
+	if !strings.Contains(view, `"echo":"got ***"`) || !strings.Contains(view, `"only":"and ***"`) || strings.Contains(view, newV) || strings.Contains(view, onlyV) {
 		t.Fatalf("run view: want the echoed value masked:\n%s", view)
 	}
-	a.assertNoLeak(t, oldV, newV)
-	b.assertNoLeak(t, oldV, newV)
+	a.assertNoLeak(t, oldV, newV, onlyV)
+	b.assertNoLeak(t, oldV, newV, onlyV)
 }
 
 // TestSharedQueueHandOffFailure: the secret is deleted while the task
@@ -188,6 +189,7 @@ func TestSharedQueueResolvesAtPoll(t *testing.T) {
 func TestSharedQueueHandOffFailure(t *testing.T) {
 	st := memory.New()
 	putSecret(t, st, "TOKEN", "tok-gone-Lp2Xc7")
+	putSecret(t, st, "ONLY", "only-gone-Lp2Xc7")
 	a, b, _, id, _, rc := sharedRotating(t, st)
 	if err := st.Delete(context.Background(), "TOKEN"); err != nil {
 		t.Fatal(err)

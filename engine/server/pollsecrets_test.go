@@ -20,12 +20,12 @@ import (
 // task (SPEC §6, Conductor's EnvBackedSecretsSpec: "only resolved at
 // hand-off (on worker poll)"), not when the task is queued.
 
-// rotatingDef is a SIMPLE task whose input and declared runtimeMetadata
-// read the secret TOKEN.
+// rotatingWf is a SIMPLE task whose input and declared runtimeMetadata
+// read the secret TOKEN; its input reads ONLY too (declared nowhere else).
 const (
 	rotatingTaskDef = `[{"name":"rotating_task","runtimeMetadata":["TOKEN"],"responseTimeoutSeconds":60}]`
 	rotatingWf      = `{"name":"rotating_wf","version":1,"tasks":[{"name":"rotating_task","taskReferenceName":"rotating_ref","type":"SIMPLE",
-	  "inputParameters":{"auth":"Bearer ${workflow.secrets.TOKEN}","kept":"$<workflow.secrets.TOKEN>","who":"${workflow.input.who}"}}]}`
+	  "inputParameters":{"auth":"Bearer ${workflow.secrets.TOKEN}","kept":"$<workflow.secrets.TOKEN>","who":"${workflow.input.who}","only":"${workflow.secrets.ONLY}"}}]}`
 )
 
 func registerRotating(t *testing.T, ts *conductorServer, hdr ...string) {
@@ -87,9 +87,10 @@ func tokenReads(t *testing.T, st store.Store, id string) []store.AuditEvent {
 // audit trail records the reads at the poll, for the run and the task's
 // ref. The worker echoes the value: the stored output has it masked.
 func TestPollGetsSecretRotatedAfterQueueing(t *testing.T) {
-	const oldV, newV = "tok-old-Hq7Kd2Lm", "tok-new-Vx4Nb8Rs"
+	const oldV, newV, onlyV = "tok-old-Hq7Kd2Lm", "tok-new-Vx4Nb8Rs", "only-Gt5Yw1Zs"
 	ts := newConductorServer(t, nil)
 	putSecret(t, ts.store, "TOKEN", oldV)
+	putSecret(t, ts.store, "ONLY", onlyV)
 	registerRotating(t, ts)
 	api := client.NewAPIClient(nil, settings.NewHttpSettings(ts.URL+"/api"))
 	wc := client.NewWorkflowClient(api)
@@ -118,7 +119,8 @@ func TestPollGetsSecretRotatedAfterQueueing(t *testing.T) {
 	if code != http.StatusOK || json.Unmarshal([]byte(body), &got) != nil || json.Unmarshal([]byte(body), &raw) != nil || len(got) != 1 {
 		t.Fatalf("poll: %d %s", code, body)
 	}
-	if got[0].InputData["auth"] != "Bearer "+newV || got[0].InputData["kept"] != "$<workflow.secrets.TOKEN>" || got[0].InputData["who"] != "ada" {
+	if got[0].InputData["auth"] != "Bearer "+newV || got[0].InputData["kept"] != "$<workflow.secrets.TOKEN>" || got[0].InputData["who"] != "ada" ||
+		got[0].InputData["only"] != onlyV {
 		t.Fatalf("polled input %v: want the rotated token, $<…> verbatim and the run input", got[0].InputData)
 	}
 	if md, _ := raw[0]["runtimeMetadata"].(map[string]any); md["TOKEN"] != newV {
@@ -136,26 +138,26 @@ func TestPollGetsSecretRotatedAfterQueueing(t *testing.T) {
 	}
 
 	if _, resp, err := client.NewTaskClient(api).UpdateTask(ctx, &model.TaskResult{WorkflowInstanceId: id, TaskId: got[0].TaskId,
-		Status: "COMPLETED", OutputData: map[string]any{"echo": "got " + newV, "md": newV}}); err != nil {
+		Status: "COMPLETED", OutputData: map[string]any{"echo": "got " + newV, "md": newV, "only": "and " + onlyV}}); err != nil {
 		t.Fatalf("UpdateTask: %v (status %d)", err, status(resp))
 	}
 	if st := waitStatus(t, wc, id, 10*time.Second); st.Status != "COMPLETED" {
 		t.Fatalf("status %s", st.Status)
 	}
 	_, _, exec := ts.do(t, "GET", "/api/workflow/"+id+"?includeTasks=true", "")
-	if !strings.Contains(exec, `"echo":"got ***"`) || !strings.Contains(exec, `"md":"***"`) {
+	if !strings.Contains(exec, `"echo":"got ***"`) || !strings.Contains(exec, `"md":"***"`) || !strings.Contains(exec, `"only":"and ***"`) {
 		t.Errorf("execution: want the echoed token masked:\n%s", exec)
 	}
 	run, _, err := ts.runs.Load(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range []string{oldV, newV} {
+	for _, v := range []string{oldV, newV, onlyV} {
 		if strings.Contains(string(run), v) || strings.Contains(exec, v) {
 			t.Errorf("the stored run or the execution holds %q", v)
 		}
 	}
-	ts.assertNoLeak(t, oldV, newV)
+	ts.assertNoLeak(t, oldV, newV, onlyV)
 }
 
 // TestPollFailsTaskOnUnreadableSecret: a secret the run may not read (its
@@ -173,6 +175,7 @@ func TestPollFailsTaskOnUnreadableSecret(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ts := newConductorServer(t, nil, serverWithAuth(t))
 			putSecret(t, ts.store, "TOKEN", "tok-Jw3Pz8Qc")
+			putSecret(t, ts.store, "ONLY", "only-Jw3Pz8Qc")
 			all := token(t, ts)
 			registerRotating(t, ts, "X-Authorization", all)
 			starter := all
