@@ -548,3 +548,25 @@ func TestConductorRetrySubWorkflowAfterParentTimeout(t *testing.T) {
 		t.Fatalf("parent %s %+v output %v", parent.Status, parent.Tasks, parent.Output)
 	}
 }
+
+// SubWorkflowSpec "Test retrying a workflow with subworkflow resume": a
+// two-level run whose child's integration_task_2 failed; the parent is
+// retried with resumeSubworkflowTasks: the child retries its task, the
+// parent's SUB_WORKFLOW task waits for it again (same record, same child),
+// and both complete.
+func TestConductorRetryWithSubWorkflowResume(t *testing.T) {
+	s := newThreeLevelOf(t, "workflow_with_sub_workflow_1_integration_test.json", `{"param1":"p1 value","param2":"p2 value","subwf":"integration_test_wf"}`, 0)
+	root := s.expect(t, s.root, engine.StatusFailed, t1Done, swFail)
+	s.leaf = root.Tasks[1].SubWorkflowID
+	s.expect(t, s.leaf, engine.StatusFailed, t1Done, t2Fail)
+	s.run(t, func(ctx context.Context) (*engine.Result, error) { return s.e.Retry(ctx, s.root, true) },
+		func(t *testing.T) {
+			if leaf := s.expectRunning(t, s.leaf, t1Done, t2Fail, t2Runs); len(leaf.Tasks) == 3 {
+				retried(t, leaf, 2)
+			}
+			s.sameChild(t, s.root, running, swRuns, s.leaf)
+		}, func(t *testing.T) {
+			retried(t, s.expect(t, s.leaf, done, t1Done, t2Fail, t2Done), 2)
+			s.sameChild(t, s.root, done, swDone, s.leaf)
+		})
+}
