@@ -127,3 +127,41 @@ func viewRetried(t *testing.T, e *engine.Engine, id string) (runView, int64) {
 	_ = json.Unmarshal(b, &v)
 	return viewRun(t, e, id), v.LastRetriedTime
 }
+
+// WorkflowAndTaskConfigurationSpec "Test wait time out task based simple
+// workflow": the WAIT task waitTimeout (its definition: timeoutSeconds 2,
+// timeoutPolicy RETRY, retryCount 1, retryDelaySeconds 10) times out and is
+// retried; the retried WAIT is completed from outside and
+// integration_task_1 completes the run. Translated: Conductor records the
+// retry at once with callbackAfterSeconds 10; wfrun records it once the 10 s
+// have passed, on a manual clock here.
+func TestConductorWaitTimeoutRetried(t *testing.T) {
+	clock := engine.NewManualClock(time.Now())
+	e := harnessEngine(t, nil, append(harnessWorkers(nil, nil), engine.WithClock(clock))...)
+	d := harnessDef(t, e, "simple_wait_task_workflow_integration_test.json")
+	done := startAsync(t, e, d, "wait-timeout")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	waitTasks(t, e, "wait-timeout", "WAIT:IN_PROGRESS")
+	// The WAIT's timeoutSeconds.
+	if err := clock.WaitForWaiters(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(3 * time.Second)
+	// The retry's delay.
+	if err := clock.WaitForWaiters(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(10 * time.Second)
+	wf := waitTasks(t, e, "wait-timeout", "WAIT:TIMED_OUT", "WAIT:IN_PROGRESS")
+	if wf.Status != engine.StatusRunning || wf.Tasks[1].RetriedTaskID != wf.Tasks[0].TaskID {
+		t.Fatalf("%s, retried %+v", wf.Status, wf.Tasks[1])
+	}
+	if _, err := e.CompleteTask(context.Background(), "wait-timeout", "wait0", engine.TaskCompleted, nil); err != nil {
+		t.Fatal(err)
+	}
+	if res := <-done; res == nil || res.Status != engine.StatusCompleted {
+		t.Fatalf("run %+v", res)
+	}
+	checkTasks(t, viewRun(t, e, "wait-timeout").Tasks, "WAIT:TIMED_OUT", "WAIT:COMPLETED", "integration_task_1:COMPLETED")
+}
