@@ -109,14 +109,25 @@ func (q *queue) handOffTo(id, token, worker string) {
 		_ = d.t.Polled(d.ctx, worker)
 	}
 	plain, err := json.Marshal(handOff{Input: h.input, Meta: h.meta, PollCount: count})
+	var sealed []byte
+	if err == nil {
+		sealed, err = q.shared.transit.Seal(plain, handOffKind, id+" "+token)
+	}
 	if err != nil {
+		q.warnf("shared task queue: sealing a hand-off failed; the poll puts the task back", "taskId", id, "error", err.Error())
 		return
 	}
-	sealed, err := q.shared.transit.Seal(plain, handOffKind, id+" "+token)
-	if err != nil {
-		return
+	if !q.shared.answer(ctx, id, token, sealed) {
+		// The poll gave up (it put the task back) or Redis is away: the
+		// task is offered again, and a later poll gets a hand-off of its own.
+		q.warnf("shared task queue: a hand-off was not taken", "taskId", id)
 	}
-	q.shared.answer(ctx, id, token, sealed)
+}
+
+func (q *queue) warnf(msg string, args ...any) {
+	if q.warn != nil {
+		q.warn(msg, args...)
+	}
 }
 
 // handOverFrom is the polling side: it asks the owners of the claimed
