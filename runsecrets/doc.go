@@ -60,8 +60,11 @@
 // SealCompletion seals an externally completed task output at the moment it
 // is written, so it never rests in clear while it waits for the runner.
 // Transit seals what leaves the process outside any run's record — a
-// task's resolved input offered to workers through a queue that several
-// processes share — bound to its kind and id.
+// task offered to workers through a queue that several processes share,
+// and the values its run resolves for another process's poll — bound to
+// its kind and id. ResolveLater and ResolveDeferred resolve a task's input
+// when its executor takes it (a remote worker's poll), not when it is
+// scheduled.
 //
 // View is the display form (API, show, printed output): `_secrets`,
 // `_masked` and maskedFields values as "***", registered values masked, and
