@@ -47,7 +47,7 @@ func newThreeLevel(t *testing.T) *threeLevel {
 // integration_task_2 records (the FORK branches of the upper levels) have
 // completed, as in the spec; later calls of the leaf's task block until
 // the test has looked (run).
-func newThreeLevelOf(t *testing.T, file, input string, branches int) *threeLevel {
+func newThreeLevelOf(t *testing.T, file, input string, branches int, opts ...engine.Option) *threeLevel {
 	t.Helper()
 	s := &threeLevel{entered: make(chan struct{}, 1), release: make(chan struct{})}
 	var mu sync.Mutex
@@ -58,40 +58,43 @@ func newThreeLevelOf(t *testing.T, file, input string, branches int) *threeLevel
 		RetryCount: &zero, TimeoutSeconds: 120, ResponseTimeoutSeconds: &rto}); err != nil {
 		t.Fatal(err)
 	}
-	s.e = harnessEngine(t, nil, engine.WithTaskDefs(defs),
-		engine.WithWorker("integration_task_1", echoWorker(`{"op":"task1.done"}`)),
-		engine.WithWorker("integration_task_2", func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
-			var v map[string]any
-			_ = json.Unmarshal(in, &v)
-			if _, leaf := v["tp1"]; !leaf {
-				return json.RawMessage(`{"op":"task2.done"}`), nil
-			}
-			mu.Lock()
-			calls++
-			n := calls
-			mu.Unlock()
-			if n == 1 {
-				if err := s.waitBranches(ctx, branches); err != nil {
-					return nil, err
-				}
-				return nil, errors.New("failed")
-			}
-			s.entered <- struct{}{}
-			select {
-			case <-s.release:
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
+	leaf := func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
+		var v map[string]any
+		_ = json.Unmarshal(in, &v)
+		if _, leaf := v["tp1"]; !leaf {
 			return json.RawMessage(`{"op":"task2.done"}`), nil
-		}))
+		}
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		if n == 1 {
+			if err := s.waitBranches(ctx, branches); err != nil {
+				return nil, err
+			}
+			return nil, errors.New("failed")
+		}
+		s.entered <- struct{}{}
+		select {
+		case <-s.release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return json.RawMessage(`{"op":"task2.done"}`), nil
+	}
+	// opts come last: they may replace integration_task_1's worker.
+	s.e = harnessEngine(t, nil, append([]engine.Option{engine.WithTaskDefs(defs),
+		engine.WithWorker("integration_task_1", echoWorker(`{"op":"task1.done"}`)),
+		engine.WithWorker("integration_task_2", leaf)}, opts...)...)
 	d := harnessDef(t, s.e, file)
 	res := startRun(t, s.e, d, input, engine.WithCorrelationID("retry_on_root_in_3level_wf"))
 	s.root = res.RunID
 	return s
 }
 
-// waitBranches waits until n integration_task_2 records outside the leaf
-// are stored COMPLETED.
+// waitBranches waits until n branch tasks of the upper levels
+// (integration_task_2 outside the leaf, integration_task_10) are stored
+// COMPLETED.
 func (s *threeLevel) waitBranches(ctx context.Context, n int) error {
 	for n > 0 {
 		sums, err := s.e.List(ctx, runstore.ListOptions{})
@@ -107,7 +110,8 @@ func (s *threeLevel) waitBranches(ctx context.Context, n int) error {
 			var v runView
 			_ = json.Unmarshal(b, &v)
 			for _, tk := range v.Tasks {
-				if tk.TaskType == "integration_task_2" && tk.Status == engine.TaskCompleted && tk.Input["p1"] != nil {
+				branch := tk.TaskType == "integration_task_10" || (tk.TaskType == "integration_task_2" && tk.Input["p1"] != nil)
+				if branch && tk.Status == engine.TaskCompleted {
 					got++
 				}
 			}
@@ -568,5 +572,51 @@ func TestConductorRetryWithSubWorkflowResume(t *testing.T) {
 		}, func(t *testing.T) {
 			retried(t, s.expect(t, s.leaf, done, t1Done, t2Fail, t2Done), 2)
 			s.sameChild(t, s.root, done, swDone, s.leaf)
+		})
+}
+
+// DynamicForkJoinSpec "Retry a failed dynamic fork join workflow with
+// forked subworkflow": the dynamic fork runs a SUB_WORKFLOW
+// (integration_test_wf3) and integration_task_10; the child's
+// integration_task_2 (retryCount 0) fails, so the child, the SUB_WORKFLOW
+// task and the run fail, the JOIN CANCELED. A retry with
+// resumeSubworkflowTasks retries the child's task; the SUB_WORKFLOW task
+// and the JOIN are IN_PROGRESS again (same records); the child completes
+// (integration_task_3 after the retried task), then the JOIN and
+// integration_task_4.
+func TestConductorDynamicForkRetryWithForkedSubWorkflow(t *testing.T) {
+	dynamic := `{"dynamicTasks":[{"name":"sub_wf_task","taskReferenceName":"xdt1","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"integration_test_wf3","version":1}},
+	  {"name":"integration_task_10","taskReferenceName":"xdt10"}],"dynamicTasksInput":{"xdt1":{"p1":"q1","p2":"q2"},"xdt10":{"k2":"v2"}}}`
+	s := newThreeLevelOf(t, "dynamic_fork_join_integration_test.json", `{"param1":"root"}`, 1,
+		engine.WithWorker("integration_task_1", func(_ context.Context, in json.RawMessage) (json.RawMessage, error) {
+			var v map[string]any
+			_ = json.Unmarshal(in, &v)
+			if v["p1"] == "root" {
+				return json.RawMessage(dynamic), nil
+			}
+			return json.RawMessage(`{"op":"task1.done"}`), nil // the child's first task
+		}),
+		engine.WithWorker("integration_task_3", echoWorker(`{}`)), engine.WithWorker("integration_task_4", echoWorker(`{}`)),
+		engine.WithWorker("integration_task_10", echoWorker(`{}`)))
+	failed := s.expect(t, s.root, engine.StatusFailed, t1Done, forkDone, swFail, "integration_task_10:COMPLETED", "JOIN:CANCELED")
+	s.leaf = failed.Tasks[2].SubWorkflowID
+	s.expect(t, s.leaf, engine.StatusFailed, t1Done, t2Fail)
+	join := failed.Tasks[4].TaskID
+	parent := func(t *testing.T, status, sw, j string, more ...string) {
+		t.Helper()
+		wf := s.expect(t, s.root, status, append([]string{t1Done, forkDone, sw, "integration_task_10:COMPLETED", j}, more...)...)
+		if wf.Tasks[2].SubWorkflowID != s.leaf || wf.Tasks[4].TaskID != join || wf.Tasks[4].Ref != "dynamicfanouttask_join" {
+			t.Fatalf("records %+v", wf.Tasks)
+		}
+	}
+	s.run(t, func(ctx context.Context) (*engine.Result, error) { return s.e.Retry(ctx, s.root, true) },
+		func(t *testing.T) {
+			if leaf := s.expectRunning(t, s.leaf, t1Done, t2Fail, t2Runs); len(leaf.Tasks) == 3 {
+				retried(t, leaf, 2)
+			}
+			parent(t, running, swRuns, joinRuns)
+		}, func(t *testing.T) {
+			retried(t, s.expect(t, s.leaf, done, t1Done, t2Fail, t2Done, "integration_task_3:COMPLETED"), 2)
+			parent(t, done, swDone, joinDone, "integration_task_4:COMPLETED")
 		})
 }
