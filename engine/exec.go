@@ -280,7 +280,7 @@ func (r *runState) begin(ctx context.Context, wt *WorkflowTask, ref string, iter
 			return nil, nil, false, nil, err
 		}
 		prev := rec
-		rec = &taskRecord{Ref: ref, TaskType: recordType(wt), TaskDefName: wt.Name, Status: TaskScheduled,
+		rec = &taskRecord{Ref: ref, TaskType: recordType(wt), TaskDefName: recordDefName(wt), Status: TaskScheduled,
 			RetryCount: retry, Iteration: iter, Scheduled: r.nowMillis(), wt: wt}
 		if prev != nil && retry > 0 {
 			rec.RetriedTaskID = prev.TaskID
@@ -415,6 +415,19 @@ func recordType(wt *WorkflowTask) string {
 		return TypeFork
 	}
 	return wt.Type
+}
+
+// recordDefName is a record's taskDefName: the task's name, or for the
+// operators Conductor's mappers name by their type (DECISION, SWITCH, FORK,
+// EXCLUSIVE_JOIN; JOIN in fork.go), that type.
+func recordDefName(wt *WorkflowTask) string {
+	switch wt.Type {
+	case TypeDecision, TypeSwitch, TypeExclusiveJoin:
+		return wt.Type
+	case TypeForkJoin, TypeForkJoinDynamic:
+		return TypeFork
+	}
+	return wt.Name
 }
 
 // builtIn types are never retried (Conductor's TaskType.isBuiltIn).
