@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/wfrun/wfrun/engine"
 	"github.com/wfrun/wfrun/engine/runstore"
@@ -67,8 +68,14 @@ func TestConductorSignalDescendsIntoSubWorkflow(t *testing.T) {
 	e := harnessEngine(t, nil)
 	d := harnessDef(t, e, "signal_sub_wf_parent_integration_test.json")
 	done := startAsync(t, e, d, "signal-parent")
-	parent := waitTasks(t, e, "signal-parent", "SUB_WORKFLOW:IN_PROGRESS")
-	childID := parent.Tasks[0].SubWorkflowID
+	// The SUB_WORKFLOW record may be stored (a task that keeps running is
+	// written early) before its child's id is in it.
+	var childID string
+	for deadline := time.Now().Add(20 * time.Second); childID == "" && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if parent := waitTasks(t, e, "signal-parent", "SUB_WORKFLOW:IN_PROGRESS"); len(parent.Tasks) == 1 {
+			childID = parent.Tasks[0].SubWorkflowID
+		}
+	}
 	if childID == "" {
 		t.Fatal("no child run")
 	}
