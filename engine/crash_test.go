@@ -227,17 +227,43 @@ func (c *countingStore) Archive(ctx context.Context, id string, doc []byte, sum 
 	return c.Store.Archive(ctx, id, doc, sum)
 }
 
-func crashAndResume(t *testing.T, k int, before bool) {
-	dir := t.TempDir()
-	db, logPath, runID := filepath.Join(dir, "runs.db"), filepath.Join(dir, "log"), "crash-run"
-	child := exec.Command(os.Args[0], "-test.run", "^TestCrashChild$", "-test.v")
-	child.Env = append(os.Environ(), "WFRUN_CRASH_DB="+db, "WFRUN_CRASH_AT="+strconv.Itoa(k), "WFRUN_CRASH_LOG="+logPath,
-		"WFRUN_CRASH_DEF="+crashDef, "WFRUN_CRASH_RUN="+runID, "WFRUN_CRASH_BEFORE="+map[bool]string{true: "1"}[before])
+// runKilledChild runs the test process's function run (a Test…Child that
+// kills itself) with env added, and fails unless SIGKILL ended it.
+func runKilledChild(t *testing.T, run string, env ...string) {
+	t.Helper()
+	child := exec.Command(os.Args[0], "-test.run", "^"+run+"$", "-test.v")
+	child.Env = append(os.Environ(), env...)
 	out, err := child.CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 		t.Fatalf("child was not killed: %v\n%s", err, out)
 	}
+}
+
+// startCrashChild starts TestCrashChild with env added and returns once it
+// has said "started"; the caller kills it.
+func startCrashChild(t *testing.T, env ...string) *exec.Cmd {
+	t.Helper()
+	child := exec.Command(os.Args[0], "-test.run", "^TestCrashChild$", "-test.v")
+	child.Env = append(os.Environ(), env...)
+	stdout, err := child.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() && sc.Text() != "started" {
+	}
+	return child
+}
+
+func crashAndResume(t *testing.T, k int, before bool) {
+	dir := t.TempDir()
+	db, logPath, runID := filepath.Join(dir, "runs.db"), filepath.Join(dir, "log"), "crash-run"
+	runKilledChild(t, "TestCrashChild", "WFRUN_CRASH_DB="+db, "WFRUN_CRASH_AT="+strconv.Itoa(k), "WFRUN_CRASH_LOG="+logPath,
+		"WFRUN_CRASH_DEF="+crashDef, "WFRUN_CRASH_RUN="+runID, "WFRUN_CRASH_BEFORE="+map[bool]string{true: "1"}[before])
 	rs, err := runstore.OpenBolt(db)
 	if err != nil {
 		t.Fatal(err)
@@ -316,20 +342,9 @@ func TestResumeOfLiveRunRefusedThenKilled(t *testing.T) {
 	def := `{"name":"live","tasks":[{"name":"issue","taskReferenceName":"a"},
 	  {"name":"pause","taskReferenceName":"pause","type":"WAIT","inputParameters":{"duration":"2s"}},
 	  {"name":"step","taskReferenceName":"e","inputParameters":{"ref":"e"}}]}`
-	child := exec.Command(os.Args[0], "-test.run", "^TestCrashChild$", "-test.v")
-	child.Env = append(os.Environ(), "WFRUN_CRASH_DB="+db, "WFRUN_CRASH_AT=1000", "WFRUN_CRASH_LOG="+logPath,
+	child := startCrashChild(t, "WFRUN_CRASH_DB="+db, "WFRUN_CRASH_AT=1000", "WFRUN_CRASH_LOG="+logPath,
 		"WFRUN_CRASH_DEF="+def, "WFRUN_CRASH_RUN="+runID)
-	stdout, err := child.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
 	defer child.Process.Kill()
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() && sc.Text() != "started" {
-	}
 	rs, err := runstore.OpenBolt(db)
 	if err != nil {
 		t.Fatal(err)
@@ -374,20 +389,9 @@ func TestKillWhileTaskRunsThenResume(t *testing.T) {
 	def := `{"name":"inflight","tasks":[{"name":"issue","taskReferenceName":"a"},
 	  {"name":"slow","taskReferenceName":"s","inputParameters":{"ref":"s","tok":"${a.output._secrets.tok}"}},
 	  {"name":"step","taskReferenceName":"e","inputParameters":{"ref":"e"}}]}`
-	child := exec.Command(os.Args[0], "-test.run", "^TestCrashChild$", "-test.v")
-	child.Env = append(os.Environ(), "WFRUN_CRASH_DB="+db, "WFRUN_CRASH_AT=1000", "WFRUN_CRASH_LOG="+logPath,
+	child := startCrashChild(t, "WFRUN_CRASH_DB="+db, "WFRUN_CRASH_AT=1000", "WFRUN_CRASH_LOG="+logPath,
 		"WFRUN_CRASH_DEF="+def, "WFRUN_CRASH_RUN="+runID, "WFRUN_CRASH_HOLD=1")
-	stdout, err := child.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
 	defer child.Process.Kill()
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() && sc.Text() != "started" {
-	}
 	rs, err := runstore.OpenBolt(db)
 	if err != nil {
 		t.Fatal(err)

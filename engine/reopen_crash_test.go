@@ -7,9 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 
 	"github.com/wfrun/wfrun/engine"
@@ -80,13 +78,7 @@ func TestRetryOfAChildKilledWhileReopening(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cmd := exec.Command(os.Args[0], "-test.run", "^TestReopenCrashChild$", "-test.v")
-	cmd.Env = append(os.Environ(), "WFRUN_REOPEN_CRASH_DB="+db, "WFRUN_REOPEN_CRASH_FAIL="+failPath, "WFRUN_REOPEN_CRASH_RUN="+child)
-	out, err := cmd.CombinedOutput()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-		t.Fatalf("child was not killed: %v\n%s", err, out)
-	}
+	runKilledChild(t, "TestReopenCrashChild", "WFRUN_REOPEN_CRASH_DB="+db, "WFRUN_REOPEN_CRASH_FAIL="+failPath, "WFRUN_REOPEN_CRASH_RUN="+child)
 
 	rs, err = runstore.OpenBolt(db)
 	if err != nil {

@@ -5,9 +5,7 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -123,14 +121,8 @@ func TestRerunKeepsItsTaskAcrossACrash(t *testing.T) {
 				o.TaskInput = json.RawMessage(tc.taskInput)
 			}
 			opts, _ := json.Marshal(o)
-			child := exec.Command(os.Args[0], "-test.run", "^TestRerunCrashChild$", "-test.v")
-			child.Env = append(os.Environ(), "WFRUN_RERUN_CRASH_DB="+db, "WFRUN_RERUN_CRASH_LOG="+logPath,
+			runKilledChild(t, "TestRerunCrashChild", "WFRUN_RERUN_CRASH_DB="+db, "WFRUN_RERUN_CRASH_LOG="+logPath,
 				"WFRUN_RERUN_CRASH_RUN="+res.RunID, "WFRUN_RERUN_CRASH_OPTS="+string(opts))
-			out, err := child.CombinedOutput()
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-				t.Fatalf("child was not killed: %v\n%s", err, out)
-			}
 
 			rs, err = runstore.OpenBolt(db)
 			if err != nil {
