@@ -266,6 +266,13 @@ func (r *runState) execTask(ctx context.Context, wt *WorkflowTask, suffix string
 // resolved) input; a resolution problem is returned as a terminal failure.
 func (r *runState) begin(ctx context.Context, wt *WorkflowTask, ref string, iter, retry int) (rec *taskRecord, input []byte, done bool, fail *tasks.Result, err error) {
 	rec = r.lookup(ref)
+	if rec == nil && retry == 0 {
+		// A skip (SkipTask) taken from the store but not yet recorded.
+		if skipped, err := r.applySkip(ctx, ref); skipped != nil {
+			notifyScheduled(ctx, "")
+			return skipped, nil, true, nil, err
+		}
+	}
 	if rec != nil && successfulTask(rec.Status) {
 		notifyScheduled(ctx, "")
 		return rec, nil, true, nil, nil

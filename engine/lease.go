@@ -119,6 +119,7 @@ func (r *runState) keepLease(ctx context.Context, cancel context.CancelCauseFunc
 				return
 			}
 			r.applyPauseSignals(ctx)
+			r.applySkips(ctx)
 			if time.Since(last) < renewEvery || time.Now().Before(quietUntil) {
 				continue
 			}

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/wfrun/wfrun/engine"
 )
 
 func newTaskCmd() *cobra.Command {
@@ -13,9 +15,10 @@ func newTaskCmd() *cobra.Command {
 		Use:   "task",
 		Short: "Act on the tasks of a run",
 		Example: `  wfrun task complete RUN_ID approval --data '{"approved":true}'
-  wfrun task signal RUN_ID --data '{"approved":true}'`,
+  wfrun task signal RUN_ID --data '{"approved":true}'
+  wfrun task skip RUN_ID notify --data '{"sent":false}'`,
 	}
-	cmd.AddCommand(newTaskCompleteCmd(), newTaskSignalCmd())
+	cmd.AddCommand(newTaskCompleteCmd(), newTaskSignalCmd(), newTaskSkipCmd())
 	return cmd
 }
 
@@ -117,6 +120,56 @@ the task. It is delivered as "wfrun task complete" delivers a completion.`,
 		},
 	}
 	d.add(cmd)
+	cmd.ValidArgsFunction = completeRunIDs
+	return cmd
+}
+
+func newTaskSkipCmd() *cobra.Command {
+	var output, input string
+	var out outputFlags
+	cmd := &cobra.Command{
+		Use:   "skip RUN_ID TASK_REF",
+		Short: "Skip a task a running run has not reached yet",
+		Long: `Skip records the task TASK_REF of a RUNNING run as SKIPPED before the run
+reaches it, as Conductor's skip task API does; when the run gets there it goes
+on as if the task had completed, with --data as the task's outputData (and
+--input as its inputData). A task the run has already scheduled cannot be
+skipped. Like "wfrun task complete" it works while "wfrun run" runs the run in
+another process and for a run whose process stopped (the next "wfrun resume"
+applies it). A _secrets member in --data is protected like any task output.`,
+		Example: `  wfrun task skip RUN_ID notify
+  wfrun task skip RUN_ID lookup --data '{"id":"42"}' -o json`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := out.check(); err != nil {
+				return err
+			}
+			taskOut, err := readJSONArg(cmd, "data", output)
+			if err != nil {
+				return err
+			}
+			taskIn, err := readJSONArg(cmd, "input", input)
+			if err != nil {
+				return err
+			}
+			c, err := openEngine(cmd, nil, nil)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			if err := c.SkipTask(cmd.Context(), args[0], args[1], engine.SkipRequest{TaskInput: taskIn, TaskOutput: taskOut}); err != nil {
+				return err
+			}
+			v := delivered{WorkflowID: args[0], TaskRef: args[1], Status: engine.TaskSkipped}
+			return out.render(cmd.OutOrStdout(), v, func(t *table) {
+				t.line(fmt.Sprintf("task %s of run %s: SKIPPED", v.TaskRef, v.WorkflowID))
+			})
+		},
+	}
+	addConfigFlags(cmd)
+	cmd.Flags().StringVar(&output, "data", "", "the skipped task's outputData: a JSON object, @FILE or @- for stdin")
+	cmd.Flags().StringVar(&input, "input", "", "the skipped task's inputData: a JSON object, @FILE or @- for stdin")
+	out.add(cmd)
 	cmd.ValidArgsFunction = completeRunIDs
 	return cmd
 }

@@ -366,6 +366,35 @@ func (s *Server) rerunWorkflow(w http.ResponseWriter, r *http.Request, _ store.P
 	writeText(w, http.StatusOK, id)
 }
 
+// skipTask is PUT /api/workflow/{id}/skiptask/{ref} (engine.SkipTask):
+// the task the RUNNING run has not reached yet is recorded SKIPPED with
+// the optional SkipTaskRequest's taskInput and taskOutput.
+func (s *Server) skipTask(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		s.bodyError(w, r, err)
+		return
+	}
+	var req engine.SkipRequest
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := json.Unmarshal(body, &req); err != nil {
+			conductorError(w, r, http.StatusBadRequest, "SkipTaskRequest: "+jsonErr(err))
+			return
+		}
+	}
+	err = s.conductor.eng.SkipTask(r.Context(), r.PathValue("id"), r.PathValue("ref"), req)
+	switch {
+	case err == nil:
+		writeEmpty(w, http.StatusOK)
+	case errors.Is(err, engine.ErrBadCompletion):
+		conductorError(w, r, http.StatusBadRequest, s.masker.MaskString(err.Error()))
+	case errors.Is(err, engine.ErrNotSkippable):
+		conductorError(w, r, http.StatusConflict, s.masker.MaskString(err.Error()))
+	default:
+		s.runError(w, r, err)
+	}
+}
+
 // pauseWorkflow pauses a run (engine.Pause): its running tasks may finish,
 // nothing new is scheduled until it is resumed.
 func (s *Server) pauseWorkflow(w http.ResponseWriter, r *http.Request, _ store.Principal) {

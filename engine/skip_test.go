@@ -1,0 +1,120 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/engine/runstore"
+)
+
+// waitRecords polls the run's view until it has n task records.
+func waitRecords(t *testing.T, e *engine.Engine, id string, n int) runView {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		wf := viewRun(t, e, id)
+		if len(wf.Tasks) >= n {
+			return wf
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %s: %d task records, want %d: %+v", id, len(wf.Tasks), n, wf.Tasks)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// WorkflowAndTaskConfigurationSpec "Test task skipping in simple
+// workflows": while integration_task_1 waits for its worker, t2 is skipped;
+// its record is SKIPPED at once, the run goes on to t3 after t1 and
+// completes, integration_task_2's worker never runs. The skip's output
+// (external input) is protected like a completion's: a `_secrets` leaf is
+// stored sealed and shown "***", and later tasks read the output.
+func TestConductorSkipTask(t *testing.T) {
+	release := make(chan struct{})
+	var t2 atomic.Int64
+	started := make(chan struct{})
+	store := runstore.NewMemory()
+	e := harnessEngine(t, store,
+		engine.WithWorker("integration_task_1", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+			close(started)
+			<-release
+			return json.RawMessage(`{"op":"task1.done"}`), nil
+		}),
+		engine.WithWorker("integration_task_2", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+			t2.Add(1)
+			return json.RawMessage(`{}`), nil
+		}),
+		engine.WithWorker("integration_task_3", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+			return json.RawMessage(`{"op":"task3.done"}`), nil
+		}))
+	d := harnessDef(t, e, "simple_workflow_3_integration_test.json")
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.Start(context.Background(), d, json.RawMessage(`{"param1":"p1 value","param2":"p2 value"}`),
+			engine.WithRunID("skip-1"), engine.WithCorrelationID("unit_test_3"))
+		done <- err
+	}()
+	<-started
+	ctx := context.Background()
+	wf := waitRecords(t, e, "skip-1", 1)
+	if wf.Status != engine.StatusRunning || len(wf.Tasks) != 1 || wf.Tasks[0].TaskType != "integration_task_1" {
+		t.Fatalf("%s %+v", wf.Status, wf.Tasks)
+	}
+	const value = "skip-secret-value-8841"
+	err := e.SkipTask(ctx, "skip-1", "t2", engine.SkipRequest{
+		TaskInput:  json.RawMessage(`{"why":"manual"}`),
+		TaskOutput: json.RawMessage(`{"uuid":"given","_secrets":{"token":"` + value + `"}}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wf = waitRecords(t, e, "skip-1", 2)
+	if wf.Status != engine.StatusRunning {
+		t.Fatalf("status %s", wf.Status)
+	}
+	checkTasks(t, wf.Tasks, "integration_task_1:IN_PROGRESS", "integration_task_2:SKIPPED")
+	// Refused: already processed, not in the definition, a bad body.
+	for _, c := range []struct {
+		ref  string
+		req  engine.SkipRequest
+		want error
+	}{
+		{"t1", engine.SkipRequest{}, engine.ErrNotSkippable},
+		{"t2", engine.SkipRequest{}, engine.ErrNotSkippable},
+		{"nope", engine.SkipRequest{}, engine.ErrNotSkippable},
+		{"t3", engine.SkipRequest{TaskOutput: json.RawMessage(`[1]`)}, engine.ErrBadCompletion},
+	} {
+		if err := e.SkipTask(ctx, "skip-1", c.ref, c.req); !errors.Is(err, c.want) {
+			t.Errorf("skip %s: %v, want %v", c.ref, err, c.want)
+		}
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	wf = viewRun(t, e, "skip-1")
+	if wf.Status != engine.StatusCompleted || t2.Load() != 0 {
+		t.Fatalf("%s %q, task 2 ran %d times", wf.Status, wf.Reason, t2.Load())
+	}
+	checkTasks(t, wf.Tasks, "integration_task_1:COMPLETED", "integration_task_2:SKIPPED", "integration_task_3:COMPLETED")
+	if wf.Tasks[1].Output["uuid"] != "given" || wf.Tasks[1].Input["why"] != "manual" {
+		t.Fatalf("skipped record %+v", wf.Tasks[1])
+	}
+	view, _ := e.Show(ctx, "skip-1")
+	doc, _, _ := store.Load(ctx, "skip-1")
+	if strings.Contains(string(view), value) || strings.Contains(string(doc), value) {
+		t.Fatal("the skip's secret is in the run")
+	}
+	if !strings.Contains(string(view), `"_secrets":"***"`) {
+		t.Fatalf("view: %s", view)
+	}
+	// An ended run: nothing to skip.
+	if err := e.SkipTask(ctx, "skip-1", "t3", engine.SkipRequest{}); !errors.Is(err, engine.ErrNotRunning) {
+		t.Fatalf("skip in an ended run: %v", err)
+	}
+}
