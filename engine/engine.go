@@ -699,10 +699,15 @@ func (e *Engine) List(ctx context.Context, opt runstore.ListOptions) ([]runstore
 // findDefinition looks a workflow up by name (and version, 0 = highest) in
 // the definitions directory.
 func (e *Engine) findDefinition(name string, version int) (*Definition, error) {
-	if e.defsDir == "" {
+	return e.findDefinitionIn(e.defsDir, name, version)
+}
+
+// findDefinitionIn is findDefinition in the directory dir.
+func (e *Engine) findDefinitionIn(dir, name string, version int) (*Definition, error) {
+	if dir == "" {
 		return nil, fmt.Errorf("%w: %q (no definitions directory configured)", ErrDefinitionNotFound, name)
 	}
-	files, err := filepath.Glob(filepath.Join(e.defsDir, "*.json"))
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil {
 		return nil, err
 	}
@@ -731,7 +736,7 @@ func (e *Engine) findDefinition(name string, version int) (*Definition, error) {
 		}
 	}
 	if best == nil {
-		return nil, fmt.Errorf("%w: %q in %s", ErrDefinitionNotFound, name, e.defsDir)
+		return nil, fmt.Errorf("%w: %q in %s", ErrDefinitionNotFound, name, dir)
 	}
 	return best, nil
 }

@@ -31,6 +31,9 @@ type RerunOptions struct {
 	// ancestor: the rerun named an ancestor's id and a task of this child
 	// run; the replacements are the ancestor's (restart.go).
 	ancestor *ancestorEdit
+	// latestDefinition: a restart on the latest definition
+	// (RestartWith).
+	latestDefinition bool
 }
 
 // ancestorEdit is the workflowInput and correlationId a rerun gives the run

@@ -109,6 +109,11 @@ func (e *Engine) restartWith(ctx context.Context, id string, fromStart bool, fro
 	if err != nil {
 		return nil, err
 	}
+	if o != nil && o.latestDefinition {
+		if err := e.useLatestDefinition(er); err != nil {
+			return nil, err
+		}
+	}
 	if fromTaskID != "" && !er.hasTask(fromTaskID) {
 		// Conductor's rerunWF looks for the task in the run's children:
 		// the child holding it reruns from it and re-opens this run.

@@ -12,6 +12,7 @@ func newRestartCmd() *cobra.Command {
 		ef        engineFlags
 		fromStart bool
 		resumeSub bool
+		latest    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "restart RUN_ID",
@@ -25,9 +26,16 @@ and names what is missing.
 A sub-workflow run that runs again re-opens the parent runs it failed: their
 SUB_WORKFLOW task waits for it again and they go on when it completes.
 --resume-subworkflow-tasks retries, instead of the run, the failed
-sub-workflow it ended with (Conductor's retry with resumeSubworkflowTasks).`,
+sub-workflow it ended with (Conductor's retry with resumeSubworkflowTasks).
+
+--use-latest-definitions (implies --from-start) restarts the run on the highest
+version of its workflow definition found in --definitions DIR or, without it,
+in the directory of the file the run was started from; when there is no such
+directory or no definition of the run's name there, restart refuses (exit 1)
+and leaves the run as it was. Task definitions are always the current ones.`,
 		Example: `  wfrun restart RUN_ID
   wfrun restart RUN_ID --from-start
+  wfrun restart RUN_ID --use-latest-definitions --definitions ./workflows
   wfrun restart PARENT_RUN_ID --resume-subworkflow-tasks`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -44,10 +52,16 @@ sub-workflow it ended with (Conductor's retry with resumeSubworkflowTasks).`,
 			if fromStart && resumeSub {
 				return usageErr(errors.New("--from-start and --resume-subworkflow-tasks exclude each other"))
 			}
+			if latest && resumeSub {
+				return usageErr(errors.New("--use-latest-definitions and --resume-subworkflow-tasks exclude each other"))
+			}
 			var res *engine.Result
-			if resumeSub {
+			switch {
+			case resumeSub:
 				res, err = c.Retry(ctx, args[0], true)
-			} else {
+			case latest:
+				res, err = c.RestartWith(ctx, args[0], engine.RestartOptions{UseLatestDefinitions: true})
+			default:
 				res, err = c.Restart(ctx, args[0], fromStart)
 			}
 			waitStarted(ctx, cmd, &ef, c)
@@ -57,6 +71,7 @@ sub-workflow it ended with (Conductor's retry with resumeSubworkflowTasks).`,
 	addConfigFlags(cmd)
 	ef.add(cmd)
 	cmd.Flags().BoolVar(&fromStart, "from-start", false, "re-run every task with the original input")
+	cmd.Flags().BoolVar(&latest, "use-latest-definitions", false, "restart from the start on the newest version of the run's workflow definition")
 	cmd.Flags().BoolVar(&resumeSub, "resume-subworkflow-tasks", false, "retry the failed sub-workflow the run ended with (its parents are re-opened)")
 	return cmd
 }

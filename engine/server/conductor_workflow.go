@@ -307,14 +307,19 @@ func (s *Server) restartWorkflow(fromStart bool) conductorHandler {
 	return func(w http.ResponseWriter, r *http.Request, _ store.Principal) {
 		id := r.PathValue("id")
 		resume := !fromStart && r.URL.Query().Get("resumeSubworkflowTasks") == "true"
+		latest := fromStart && r.URL.Query().Get("useLatestDefinitions") == "true"
 		err := s.conductor.launch(id, func(ctx context.Context) error {
 			if fromStart {
-				_, err := s.conductor.eng.Restart(ctx, id, true)
+				_, err := s.conductor.eng.RestartWith(ctx, id, engine.RestartOptions{UseLatestDefinitions: latest})
 				return err
 			}
 			_, err := s.conductor.eng.Retry(ctx, id, resume)
 			return err
 		})
+		if errors.Is(err, engine.ErrDefinitionNotFound) {
+			conductorError(w, r, http.StatusNotFound, s.masker.MaskString(err.Error()))
+			return
+		}
 		if err != nil {
 			s.runError(w, r, err)
 			return
