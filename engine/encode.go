@@ -70,6 +70,7 @@ type taskHead struct {
 	WorkflowInstanceID string `json:"workflowInstanceId"`
 	WaitUntil          int64  `json:"waitUntil,omitempty"`
 	Awaiting           bool   `json:"awaitingCompletion,omitempty"`
+	Callback           int64  `json:"callbackAfterSeconds,omitempty"`
 	SubWorkflowID      string `json:"subWorkflowId,omitempty"`
 	RetriedTaskID      string `json:"retriedTaskId,omitempty"`
 }
@@ -229,6 +230,9 @@ func appendTaskHead(b []byte, t *taskRecord, runID string) []byte {
 	}
 	if t.Awaiting {
 		b = append(b, `,"awaitingCompletion":true`...)
+	}
+	if t.Callback != 0 {
+		b = appendIntMember(b, "callbackAfterSeconds", t.Callback)
 	}
 	b = appendOptStr(b, "subWorkflowId", t.SubWorkflowID)
 	return appendOptStr(b, "retriedTaskId", t.RetriedTaskID)

@@ -511,7 +511,7 @@ func (e *Engine) loadDoc(ctx context.Context, id string, _ []byte, d *runDoc, pa
 		t := &taskRecord{
 			TaskID: td.TaskID, Ref: td.ReferenceTaskName, TaskType: td.TaskType, TaskDefName: td.TaskDefName,
 			Status: td.Status, RetryCount: td.RetryCount, Iteration: td.Iteration, Seq: td.Seq, Reason: td.Reason,
-			Scheduled: td.ScheduledTime, Start: td.StartTime, End: td.EndTime, WaitUntil: td.WaitUntil, Awaiting: td.Awaiting,
+			Scheduled: td.ScheduledTime, Start: td.StartTime, End: td.EndTime, WaitUntil: td.WaitUntil, Awaiting: td.Awaiting, Callback: td.Callback,
 			SubWorkflowID: td.SubWorkflowID, RetriedTaskID: td.RetriedTaskID, inStored: td.InputData, outStored: td.OutputData,
 		}
 		t.inMem = unseal(td.InputData, "/tasks/"+t.TaskID+"/inputData")

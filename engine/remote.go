@@ -275,10 +275,10 @@ func (t RemoteTask) PolledAt(ctx context.Context, workerID string, at time.Time)
 }
 
 // Progress tells the engine that the worker holding the task reported
-// IN_PROGRESS: the response timeout starts again. With a callbackAfter the
-// task goes back to SCHEDULED (Conductor's updateTask), to be offered again
-// once the callback time has passed; its response and poll timeouts are
-// extended by it.
+// IN_PROGRESS: the task goes back to SCHEDULED (Conductor's updateTask),
+// to be offered again once callbackAfter has passed (at once without
+// one), and the record keeps callbackAfterSeconds; its response and poll
+// timeouts are extended by it.
 func (t RemoteTask) Progress(ctx context.Context, callbackAfter time.Duration) error {
 	a := t.att
 	if a == nil {
@@ -291,13 +291,14 @@ func (t RemoteTask) Progress(ctx context.Context, callbackAfter time.Duration) e
 		return nil
 	}
 	a.updated, a.callback = now, callbackAfter
-	if callbackAfter > 0 {
-		a.polled = false
-	}
+	// Back in the queue, SCHEDULED, as Conductor puts a worker task
+	// updated IN_PROGRESS: pollable again after the callback (at once
+	// without one).
+	a.polled = false
 	a.poke()
-	if callbackAfter <= 0 {
-		return nil
-	}
+	a.r.mu.Lock()
+	a.rec.Callback = int64(max(callbackAfter, 0) / time.Second)
+	a.r.mu.Unlock()
 	if err := a.r.transition(ctx, a.rec, TaskScheduled, ""); err != nil {
 		return err
 	}

@@ -68,7 +68,8 @@ type taskRecord struct {
 	Start         int64
 	End           int64
 	WaitUntil     int64
-	Awaiting      bool // waits for an external completion (CompleteTask)
+	Awaiting      bool  // waits for an external completion (CompleteTask)
+	Callback      int64 // a worker's callbackAfterSeconds (IN_PROGRESS update)
 	SubWorkflowID string
 	RetriedTaskID string // the attempt this one retries
 

@@ -278,9 +278,8 @@ type workerResult struct {
 }
 
 // complete hands a worker's result for task id to the waiting engine. An
-// IN_PROGRESS result keeps the task with the worker (its response timeout
-// starts again), or with callbackAfterSeconds puts it back in the queue
-// then (SCHEDULED meanwhile, as Conductor does).
+// IN_PROGRESS result puts the task back in the queue, SCHEDULED, as
+// Conductor does: at once, or after its callbackAfterSeconds.
 func (q *queue) complete(id string, res workerResult) error {
 	q.mu.Lock()
 	d, ok := q.byID[id]
@@ -321,6 +320,8 @@ func (q *queue) deliverLocked(d *delivery, res workerResult) error {
 		}
 		if callback > 0 {
 			go q.requeueAfter(d, callback)
+		} else {
+			q.requeue(d)
 		}
 		return nil
 	default:
@@ -356,6 +357,11 @@ func (q *queue) requeueAfter(d *delivery, after time.Duration) {
 		return
 	case <-ch:
 	}
+	q.requeue(d)
+}
+
+// requeue offers d again, unless it ended meanwhile.
+func (q *queue) requeue(d *delivery) {
 	if q.shared != nil {
 		q.mu.Lock()
 		live := q.byID[d.id] == d
