@@ -146,3 +146,53 @@ func TestConductorUpdateWithCallbackSpec(t *testing.T) {
 		t.Fatalf("polled before its callback: %+v", try3)
 	}
 }
+
+// SimpleWorkflowSpec "Test simple workflow when the task's call back after
+// seconds are reset": integration_task_1 answered IN_PROGRESS with
+// callbackAfterSeconds 3600 is not polled again (twice); after
+// ResetWorkflow (POST /api/workflow/{id}/resetcallbacks) it is, at once,
+// and completed; integration_task_2 gets its output and the run
+// completes. A reset of an unknown run is 404.
+func TestConductorResetCallbacksSpec(t *testing.T) {
+	s := newCallbackSpec(t)
+	try1 := s.poll(t, "integration_task_1", time.Second)
+	if try1 == nil || try1.InputData["p1"] != "p1 value" {
+		t.Fatalf("first poll: %+v", try1)
+	}
+	s.update(t, try1, "IN_PROGRESS", 3600, map[string]any{"op": "task1.in.progress"})
+	s.ts.waitRun(t, s.id, "integration_task_1 SCHEDULED again", func(d runDoc) bool { return d.Tasks[0].Status == "SCHEDULED" })
+	for i := 0; i < 2; i++ {
+		if again := s.poll(t, "integration_task_1", 200*time.Millisecond); again != nil {
+			t.Fatalf("polled before its callback: %+v", again)
+		}
+	}
+	if _, err := s.wc.ResetWorkflow(s.ctx, s.id); err != nil {
+		t.Fatal(err)
+	}
+	try4 := s.poll(t, "integration_task_1", 2*time.Second)
+	if try4 == nil || try4.TaskId != try1.TaskId {
+		t.Fatalf("poll after the reset: %+v", try4)
+	}
+	s.update(t, try4, "COMPLETED", 0, map[string]any{"op": "task1.done"})
+	d := s.ts.waitRun(t, s.id, "integration_task_2 SCHEDULED", func(d runDoc) bool { return len(d.Tasks) == 2 })
+	if d.Tasks[0].Status != "COMPLETED" || d.Tasks[0].Output["op"] != "task1.done" {
+		t.Fatalf("task 1: %+v", d.Tasks[0])
+	}
+	t2 := s.poll(t, "integration_task_2", 2*time.Second)
+	if t2 == nil || t2.InputData["tp2"] != "task1.done" || t2.InputData["tp1"] != "p1 value" {
+		t.Fatalf("task 2: %+v", t2)
+	}
+	s.update(t, t2, "COMPLETED", 0, nil)
+	d = s.ts.waitRun(t, s.id, "COMPLETED", func(d runDoc) bool { return d.Status == "COMPLETED" })
+	if len(d.Tasks) != 2 || d.Tasks[0].Status != "COMPLETED" || d.Tasks[1].Status != "COMPLETED" {
+		t.Fatalf("at the end: %+v", d.Tasks)
+	}
+	// The late callback of the reset update hands out nothing.
+	s.mc.Advance(2 * time.Hour)
+	if late := s.poll(t, "integration_task_1", 200*time.Millisecond); late != nil {
+		t.Fatalf("polled after the run ended: %+v", late)
+	}
+	if st, _, _ := s.ts.do(t, "POST", "/api/workflow/no-such-run/resetcallbacks", ""); st != 404 {
+		t.Fatalf("reset of an unknown run: %d", st)
+	}
+}

@@ -337,6 +337,7 @@ func (s *Server) conductorRoutes(m *http.ServeMux) {
 	m.HandleFunc("PUT /api/workflow/{id}/resume", s.cond(s.resumeWorkflow))
 	m.HandleFunc("PUT /api/workflow/{id}/pause", s.cond(s.pauseWorkflow))
 	m.HandleFunc("PUT /api/workflow/{id}/skiptask/{ref}", s.cond(s.skipTask))
+	m.HandleFunc("POST /api/workflow/{id}/resetcallbacks", s.cond(s.resetCallbacks))
 	m.HandleFunc("DELETE /api/workflow/{id}", s.cond(s.terminateWorkflow))
 	m.HandleFunc("POST /api/workflow/{id}/terminate", s.cond(s.terminateWorkflow))
 	// tasks

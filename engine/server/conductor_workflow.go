@@ -400,6 +400,20 @@ func (s *Server) skipTask(w http.ResponseWriter, r *http.Request, _ store.Princi
 	}
 }
 
+// resetCallbacks is POST /api/workflow/{id}/resetcallbacks: the run's
+// worker tasks waiting for the callbackAfterSeconds of an IN_PROGRESS
+// update are offered to workers at once (those of the runs this process
+// executes).
+func (s *Server) resetCallbacks(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+	id := r.PathValue("id")
+	if _, err := s.execution(r.Context(), id); err != nil {
+		s.runError(w, r, err)
+		return
+	}
+	s.conductor.queue.resetCallbacks(id)
+	writeEmpty(w, http.StatusOK)
+}
+
 // pauseWorkflow pauses a run (engine.Pause): its running tasks may finish,
 // nothing new is scheduled until it is resumed.
 func (s *Server) pauseWorkflow(w http.ResponseWriter, r *http.Request, _ store.Principal) {

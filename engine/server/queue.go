@@ -37,6 +37,8 @@ type delivery struct {
 	workerID  string
 	pollCount int
 	queued    bool              // waiting in pending (false: with a worker, or waiting for its callback)
+	callback  bool              // waiting for its callback (an IN_PROGRESS update's)
+	gen       int               // counts IN_PROGRESS updates and resets: a callback of an earlier one is void
 	ctx       context.Context   // the dispatch's: ends when the engine stops waiting
 	done      chan tasks.Result // buffered 1; receives exactly one result
 }
@@ -314,12 +316,15 @@ func (q *queue) deliverLocked(d *delivery, res workerResult) error {
 	case "IN_PROGRESS", "SCHEDULED":
 		callback := time.Duration(max(res.CallbackSecs, 0)) * time.Second
 		q.unqueueLocked(d)
+		d.gen++
+		gen := d.gen
+		d.callback = callback > 0
 		q.mu.Unlock()
 		if err := d.t.Progress(d.ctx, callback); err != nil {
 			return err
 		}
 		if callback > 0 {
-			go q.requeueAfter(d, callback)
+			go q.requeueAfter(d, callback, gen)
 		} else {
 			q.requeue(d)
 		}
@@ -342,7 +347,7 @@ func (q *queue) deliverLocked(d *delivery, res workerResult) error {
 
 // requeueAfter offers d again once its callback time has passed on the
 // engine's clock, unless it ended meanwhile.
-func (q *queue) requeueAfter(d *delivery, after time.Duration) {
+func (q *queue) requeueAfter(d *delivery, after time.Duration, gen int) {
 	var ch <-chan time.Time
 	stop := func() {}
 	if q.clock != nil {
@@ -357,7 +362,36 @@ func (q *queue) requeueAfter(d *delivery, after time.Duration) {
 		return
 	case <-ch:
 	}
-	q.requeue(d)
+	q.mu.Lock()
+	current := d.gen == gen
+	if current {
+		d.callback = false
+	}
+	q.mu.Unlock()
+	if current {
+		q.requeue(d)
+	}
+}
+
+// resetCallbacks offers at once the tasks of run id that wait for their
+// callback (Conductor's resetCallbacksForWorkflow); their records' callback
+// goes back to 0. It returns how many it reset.
+func (q *queue) resetCallbacks(runID string) int {
+	q.mu.Lock()
+	var reset []*delivery
+	for _, d := range q.byID {
+		if d.t.RunID == runID && d.callback && !d.queued {
+			d.gen++
+			d.callback = false
+			reset = append(reset, d)
+		}
+	}
+	q.mu.Unlock()
+	for _, d := range reset {
+		_ = d.t.Progress(d.ctx, 0)
+		q.requeue(d)
+	}
+	return len(reset)
 }
 
 // requeue offers d again, unless it ended meanwhile.
