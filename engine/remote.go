@@ -280,6 +280,13 @@ func (t RemoteTask) PolledAt(ctx context.Context, workerID string, at time.Time)
 // one), and the record keeps callbackAfterSeconds; its response and poll
 // timeouts are extended by it.
 func (t RemoteTask) Progress(ctx context.Context, callbackAfter time.Duration) error {
+	return t.ProgressOutput(ctx, callbackAfter, nil)
+}
+
+// ProgressOutput is Progress with the outputData the worker sent with its
+// IN_PROGRESS update (a JSON object; nil: none), which becomes the record's
+// output as Conductor stores it, masked and sealed like any task output.
+func (t RemoteTask) ProgressOutput(ctx context.Context, callbackAfter time.Duration, output json.RawMessage) error {
 	a := t.att
 	if a == nil {
 		return nil
@@ -299,6 +306,11 @@ func (t RemoteTask) Progress(ctx context.Context, callbackAfter time.Duration) e
 	a.r.mu.Lock()
 	a.rec.Callback = int64(max(callbackAfter, 0) / time.Second)
 	a.r.mu.Unlock()
+	if len(output) > 0 && string(output) != "null" {
+		if err := a.r.setTaskData(a.rec, nil, output); err != nil {
+			return fmt.Errorf("outputData: %w", err)
+		}
+	}
 	if err := a.r.transition(ctx, a.rec, TaskScheduled, ""); err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -120,7 +121,8 @@ func TestConductorUpdateWithCallbackSpec(t *testing.T) {
 	if try1 == nil {
 		t.Fatal("nothing polled")
 	}
-	s.update(t, try1, "IN_PROGRESS", 0, map[string]any{"op": "task1.in.progress"})
+	const value = "in-progress-secret-3319"
+	s.update(t, try1, "IN_PROGRESS", 0, map[string]any{"op": "task1.in.progress", "_secrets": map[string]any{"token": value}})
 	w := func() model.Workflow {
 		t.Helper()
 		w, _, err := s.wc.GetExecutionStatus(s.ctx, s.id, &client.WorkflowResourceApiGetExecutionStatusOpts{IncludeTasks: optional.NewBool(true)})
@@ -132,6 +134,16 @@ func TestConductorUpdateWithCallbackSpec(t *testing.T) {
 	s.ts.waitRun(t, s.id, "integration_task_1 SCHEDULED again", func(d runDoc) bool { return d.Tasks[0].Status == "SCHEDULED" })
 	if got := w(); got.Status != "RUNNING" || len(got.Tasks) != 1 || got.Tasks[0].TaskType != "integration_task_1" || got.Tasks[0].CallbackAfterSeconds != 0 {
 		t.Fatalf("after IN_PROGRESS: %+v", got.Tasks)
+	}
+	// The update's outputData is the record's, protected as any output.
+	if got := w(); got.Tasks[0].OutputData["op"] != "task1.in.progress" || got.Tasks[0].OutputData["_secrets"] != "***" {
+		t.Fatalf("output after IN_PROGRESS: %v", got.Tasks[0].OutputData)
+	}
+	if stored, _, err := s.ts.runs.Load(s.ctx, s.id); err != nil || strings.Contains(string(stored), value) {
+		t.Fatalf("the IN_PROGRESS output's secret is stored in clear (%v)", err)
+	}
+	if st, _, body := s.ts.do(t, "POST", "/api/tasks", `{"workflowInstanceId":"`+s.id+`","taskId":"`+try1.TaskId+`","status":"IN_PROGRESS","outputData":[1]}`); st != 400 {
+		t.Fatalf("IN_PROGRESS with an array output: %d %s", st, body)
 	}
 	try2 := s.poll(t, "integration_task_1", 2*time.Second)
 	if try2 == nil || try2.TaskId != try1.TaskId {

@@ -314,13 +314,17 @@ func (q *queue) deliverLocked(d *delivery, res workerResult) error {
 	case "FAILED_WITH_TERMINAL_ERROR":
 		r = tasks.Result{Status: tasks.FailedTerminal, Output: res.Output, Reason: orDefault(res.Reason, "worker reported FAILED_WITH_TERMINAL_ERROR")}
 	case "IN_PROGRESS", "SCHEDULED":
+		if o := res.Output; len(o) > 0 && string(o) != "null" && o[0] != '{' {
+			q.mu.Unlock()
+			return errors.New("outputData must be a JSON object")
+		}
 		callback := time.Duration(max(res.CallbackSecs, 0)) * time.Second
 		q.unqueueLocked(d)
 		d.gen++
 		gen := d.gen
 		d.callback = callback > 0
 		q.mu.Unlock()
-		if err := d.t.Progress(d.ctx, callback); err != nil {
+		if err := d.t.ProgressOutput(d.ctx, callback, res.Output); err != nil {
 			return err
 		}
 		if callback > 0 {
