@@ -425,6 +425,9 @@ func (e *Engine) Resume(ctx context.Context, id string) (*Result, error) {
 		return nil, err
 	}
 	r.lease.held = true
+	// What was delivered while no process ran it (completions, skips) is
+	// known before the first task is looked at.
+	_ = r.takeSignals(ctx)
 	return r.execute(ctx)
 }
 

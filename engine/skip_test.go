@@ -118,3 +118,55 @@ func TestConductorSkipTask(t *testing.T) {
 		t.Fatalf("skip in an ended run: %v", err)
 	}
 }
+
+// A skip stored while no process runs the run (its process stopped) is
+// applied by Resume before the run reaches the task: the resumed run
+// records it SKIPPED and never runs its worker.
+func TestSkipTaskThenResume(t *testing.T) {
+	var t2 atomic.Int64
+	var block atomic.Bool
+	block.Store(true)
+	started := make(chan struct{}, 1)
+	e := harnessEngine(t, nil,
+		engine.WithWorker("integration_task_1", func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+			if block.Load() {
+				started <- struct{}{}
+				<-ctx.Done()
+				return nil, ctx.Err()
+			}
+			return json.RawMessage(`{"op":"task1.done"}`), nil
+		}),
+		engine.WithWorker("integration_task_2", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+			t2.Add(1)
+			return json.RawMessage(`{}`), nil
+		}),
+		engine.WithWorker("integration_task_3", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+			return json.RawMessage(`{}`), nil
+		}))
+	d := harnessDef(t, e, "simple_workflow_3_integration_test.json")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.Start(ctx, d, json.RawMessage(`{"param1":"p1 value","param2":"p2 value"}`), engine.WithRunID("skip-resume"))
+		done <- err
+	}()
+	<-started
+	cancel() // the process stops: the run stays RUNNING
+	<-done
+	if wf := viewRun(t, e, "skip-resume"); wf.Status != engine.StatusRunning {
+		t.Fatalf("after the stop: %s", wf.Status)
+	}
+	if err := e.SkipTask(context.Background(), "skip-resume", "t2", engine.SkipRequest{TaskOutput: json.RawMessage(`{"given":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	block.Store(false)
+	res, err := e.Resume(context.Background(), "skip-resume")
+	if err != nil || res.Status != engine.StatusCompleted {
+		t.Fatalf("resume: %v %+v", err, res)
+	}
+	wf := viewRun(t, e, "skip-resume")
+	checkTasks(t, wf.Tasks, "integration_task_1:COMPLETED", "integration_task_2:SKIPPED", "integration_task_3:COMPLETED")
+	if t2.Load() != 0 || wf.Tasks[1].Output["given"] != 1.0 {
+		t.Fatalf("task 2 ran %d times; skipped record %+v", t2.Load(), wf.Tasks[1])
+	}
+}
