@@ -220,6 +220,35 @@ func (c *conductor) launchWait(id string, wait bool, fn func(ctx context.Context
 	return <-ch
 }
 
+// settleWait bounds how long a restart, retry or rerun waits for this
+// process to let go of a run that is stored as ended.
+const settleWait = 5 * time.Second
+
+// settle waits, up to settleWait, for this process's goroutine of run id
+// to let go of it when the run is stored as ended: its end is stored before
+// the goroutine has archived it and given up its lease, and a restart,
+// retry or rerun sent as soon as a client saw it end must not be refused
+// as "executing". A run still running is not waited for.
+func (s *Server) settle(ctx context.Context, id string) {
+	c := s.conductor
+	c.mu.Lock()
+	h := c.active[id]
+	c.mu.Unlock()
+	if h == nil || h.keep {
+		return
+	}
+	if doc, err := s.execution(ctx, id); err != nil || !terminalStatus(doc["status"]) {
+		return
+	}
+	t := time.NewTimer(settleWait)
+	defer t.Stop()
+	select {
+	case <-h.done:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
 // runHandle is a run executing in this process.
 type runHandle struct {
 	cancel context.CancelFunc

@@ -308,6 +308,7 @@ func (s *Server) restartWorkflow(fromStart bool) conductorHandler {
 		id := r.PathValue("id")
 		resume := !fromStart && r.URL.Query().Get("resumeSubworkflowTasks") == "true"
 		latest := fromStart && r.URL.Query().Get("useLatestDefinitions") == "true"
+		s.settle(r.Context(), id)
 		err := s.conductor.launch(id, func(ctx context.Context) error {
 			if fromStart {
 				_, err := s.conductor.eng.RestartWith(ctx, id, engine.RestartOptions{UseLatestDefinitions: latest})
@@ -360,6 +361,7 @@ func (s *Server) rerunWorkflow(w http.ResponseWriter, r *http.Request, _ store.P
 		return
 	}
 	id := r.PathValue("id")
+	s.settle(r.Context(), id)
 	err = s.conductor.launch(id, func(ctx context.Context) error {
 		_, err := s.conductor.eng.RerunWith(ctx, id, opts)
 		return err
