@@ -249,14 +249,10 @@ func runInBackground(t *testing.T, wf string) <-chan cliResult {
 	return done
 }
 
-// task complete -o json, against a run waiting in another goroutine (as a
-// second terminal would).
-func TestTaskCompleteJSON(t *testing.T) {
-	cliEnv(t)
-	wf := writeFile(t, t.TempDir(), "human.json", `{"name":"human","tasks":[
-	  {"name":"approve","taskReferenceName":"approve","type":"HUMAN"}],
-	  "outputParameters":{"ok":"${approve.output.approved}"}}`)
-	done := runInBackground(t, wf)
+// runningID waits for the one RUNNING run (started by runInBackground)
+// and returns its id.
+func runningID(t *testing.T) string {
+	t.Helper()
 	var id string
 	for deadline := time.Now().Add(20 * time.Second); id == "" && time.Now().Before(deadline); {
 		out, _, _ := cli(t, "", "runs", "--status", "RUNNING", "--field", "workflowId")
@@ -266,6 +262,18 @@ func TestTaskCompleteJSON(t *testing.T) {
 	if id == "" {
 		t.Fatal("the run never showed up as RUNNING")
 	}
+	return id
+}
+
+// task complete -o json, against a run waiting in another goroutine (as a
+// second terminal would).
+func TestTaskCompleteJSON(t *testing.T) {
+	cliEnv(t)
+	wf := writeFile(t, t.TempDir(), "human.json", `{"name":"human","tasks":[
+	  {"name":"approve","taskReferenceName":"approve","type":"HUMAN"}],
+	  "outputParameters":{"ok":"${approve.output.approved}"}}`)
+	done := runInBackground(t, wf)
+	id := runningID(t)
 	out, errOut, code := cli(t, "", "task", "complete", id, "approve", "--data", `{"approved":true}`, "-o", "json")
 	var v map[string]string
 	if code != 0 || json.Unmarshal([]byte(out), &v) != nil || v["workflowId"] != id || v["referenceTaskName"] != "approve" || v["status"] != "COMPLETED" {

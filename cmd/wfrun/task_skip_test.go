@@ -19,15 +19,7 @@ func TestTaskSkip(t *testing.T) {
 	    "evaluatorType":"javascript","expression":"'computed'"}}],
 	  "outputParameters":{"result":"${compute.output.result}"}}`)
 	done := runInBackground(t, wf)
-	var id string
-	for deadline := time.Now().Add(20 * time.Second); id == "" && time.Now().Before(deadline); {
-		out, _, _ := cli(t, "", "runs", "--status", "RUNNING", "--field", "workflowId")
-		id = strings.TrimSpace(out)
-		time.Sleep(100 * time.Millisecond)
-	}
-	if id == "" {
-		t.Fatal("the run never showed up as RUNNING")
-	}
+	id := runningID(t)
 	const value = "cli-skip-secret-7730"
 	out, errOut, code := cli(t, "", "task", "skip", id, "compute", "--data",
 		`{"result":"given","_secrets":{"token":"`+value+`"}}`, "-o", "json")
