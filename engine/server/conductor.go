@@ -228,7 +228,8 @@ const settleWait = 5 * time.Second
 // to let go of it when the run is stored as ended: its end is stored before
 // the goroutine has archived it and given up its lease, and a restart,
 // retry or rerun sent as soon as a client saw it end must not be refused
-// as "executing". A run still running is not waited for.
+// as "executing". A run that is ending (every task it has ended, its own
+// end not stored yet) is waited for too; one still running is not.
 func (s *Server) settle(ctx context.Context, id string) {
 	c := s.conductor
 	c.mu.Lock()
@@ -237,7 +238,7 @@ func (s *Server) settle(ctx context.Context, id string) {
 	if h == nil || h.keep {
 		return
 	}
-	if doc, err := s.execution(ctx, id); err != nil || !terminalStatus(doc["status"]) {
+	if doc, err := s.execution(ctx, id); err != nil || !(terminalStatus(doc["status"]) || allTasksEnded(doc)) {
 		return
 	}
 	t := time.NewTimer(settleWait)
@@ -247,6 +248,18 @@ func (s *Server) settle(ctx context.Context, id string) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
+}
+
+// allTasksEnded: the run view has tasks and every one of them ended.
+func allTasksEnded(doc map[string]any) bool {
+	list, _ := doc["tasks"].([]any)
+	for _, it := range list {
+		t, _ := it.(map[string]any)
+		if st, _ := t["status"].(string); st == engine.TaskScheduled || st == engine.TaskInProgress {
+			return false
+		}
+	}
+	return len(list) > 0
 }
 
 // runHandle is a run executing in this process.
