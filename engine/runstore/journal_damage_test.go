@@ -14,9 +14,10 @@ import (
 	"github.com/wfrun/wfrun/engine/runstore"
 )
 
-// A damaged journal entry (the file is untrusted) is one clear error for
-// the run it belongs to, naming the file; the other runs still load and list.
-func TestBoltDamagedJournalEntry(t *testing.T) {
+// journaledRuns writes runs a and b into a new bolt file, both as journal
+// entries (no fold), closes it and returns its path.
+func journaledRuns(t *testing.T) string {
+	t.Helper()
 	p := filepath.Join(t.TempDir(), "runs.db")
 	s, err := runstore.OpenBolt(p, runstore.WithJournalLimit(1000))
 	if err != nil {
@@ -30,6 +31,13 @@ func TestBoltDamagedJournalEntry(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
+	return p
+}
+
+// A damaged journal entry (the file is untrusted) is one clear error for
+// the run it belongs to, naming the file; the other runs still load and list.
+func TestBoltDamagedJournalEntry(t *testing.T) {
+	p := journaledRuns(t)
 	db, err := bolt.Open(p, 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +53,7 @@ func TestBoltDamagedJournalEntry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err = runstore.OpenBolt(p, runstore.WithJournalLimit(1000))
+	s, err := runstore.OpenBolt(p, runstore.WithJournalLimit(1000))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,26 +100,14 @@ func TestBoltDamagedJournalEntryFolded(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const limit = 4
-			p := filepath.Join(t.TempDir(), "runs.db")
-			s, err := runstore.OpenBolt(p, runstore.WithJournalLimit(1000))
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, id := range []string{"a", "b"} {
-				if err := s.Commit(ctx, id, first(id)); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
+			p := journaledRuns(t)
 			var damaged, journalKey []byte
 			editBolt(t, p, func(tx *bolt.Tx) error {
 				k, v := tx.Bucket([]byte("journal")).Cursor().First() // run a's entry
 				damaged, journalKey = tc.damage(v), append([]byte(nil), k...)
 				return tx.Bucket([]byte("journal")).Put(k, damaged)
 			})
-			s, err = runstore.OpenBolt(p, runstore.WithJournalLimit(limit))
+			s, err := runstore.OpenBolt(p, runstore.WithJournalLimit(limit))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -124,9 +124,7 @@ func (q *queue) dispatch(ctx context.Context, t engine.RemoteTask) tasks.Result 
 		for wait := 250 * time.Millisecond; err != nil; wait = min(2*wait, 5*time.Second) {
 			// Redis holds the run too: the run waits for it (and stays
 			// resumable if this process stops meanwhile).
-			if q.warn != nil {
-				q.warn("shared task queue: offering a task failed, trying again", "taskId", d.id, "error", err.Error(), "retryIn", wait.String())
-			}
+			q.warnf("shared task queue: offering a task failed, trying again", "taskId", d.id, "error", err.Error(), "retryIn", wait.String())
 			select {
 			case <-ctx.Done():
 				q.remove(d)
