@@ -10,9 +10,9 @@ import (
 	"github.com/wfrun/wfrun/engine/runstore"
 )
 
-// A child run that runs again (retry, restart, rerun) while the parent it
-// failed is ended re-opens that parent, as Conductor's
-// updateAndPushParents does: the parent's SUB_WORKFLOW task goes back to
+// A child run that runs again (retry, restart, rerun) while its parent is
+// ended (FAILED by the child, or COMPLETED) re-opens that parent, as
+// Conductor's updateAndPushParents does: the parent's SUB_WORKFLOW task goes back to
 // IN_PROGRESS (same record, same child), the parent to RUNNING, and so on
 // up the chain; when the child ends, the parent goes on from there. The
 // topmost re-opened run executes: its replay reaches the SUB_WORKFLOW task,
@@ -30,9 +30,11 @@ type reopenStep struct {
 }
 
 // parentsToReopen walks up from an ended run: each parent that ended, whose
-// SUB_WORKFLOW record that started this child is its latest attempt, did
-// not succeed and is not optional, is re-opened (Conductor stops at an
-// optional task and at a task a retry has superseded). Nearest first.
+// SUB_WORKFLOW record that started this child is its latest attempt and is
+// not optional, is re-opened, whatever the parent's status and the
+// record's: Conductor's updateAndPushParents stops only at an optional
+// task and at a task a retry has superseded, so a COMPLETED parent of a
+// restarted or rerun child runs again too. Nearest first.
 func (e *Engine) parentsToReopen(ctx context.Context, d *runDoc) ([]reopenStep, error) {
 	var steps []reopenStep
 	cur := d
@@ -55,7 +57,7 @@ func (e *Engine) parentsToReopen(ctx context.Context, d *runDoc) ([]reopenStep, 
 				sub = t
 			}
 		}
-		if sub == nil || superseded || sub.TaskType != TypeSubWorkflow || sub.SubWorkflowID != cur.WorkflowID || successfulTask(sub.Status) {
+		if sub == nil || superseded || sub.TaskType != TypeSubWorkflow || sub.SubWorkflowID != cur.WorkflowID {
 			break
 		}
 		def, err := e.Parse(pr.d.WorkflowDefinition)

@@ -1,0 +1,187 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wfrun/wfrun/engine"
+)
+
+// gate is a worker that answers at once on its first call and, on later
+// calls, reports that it was entered and waits until released.
+type gate struct {
+	mu      sync.Mutex
+	calls   int
+	fail    bool // the first call fails
+	entered chan struct{}
+	release chan struct{}
+}
+
+func newGate(failFirst bool) *gate {
+	return &gate{fail: failFirst, entered: make(chan struct{}, 1), release: make(chan struct{})}
+}
+
+func (g *gate) worker(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+	g.mu.Lock()
+	g.calls++
+	n := g.calls
+	g.mu.Unlock()
+	if n == 1 {
+		if g.fail {
+			return nil, errors.New("failed")
+		}
+		return json.RawMessage(`{"call":1}`), nil
+	}
+	g.entered <- struct{}{}
+	select {
+	case <-g.release:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return json.RawMessage(`{"call":2}`), nil
+}
+
+func (g *gate) count() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.calls
+}
+
+// whileBlocked runs op, calls during once the gate's worker is entered,
+// then releases it and returns op's outcome.
+func (g *gate) whileBlocked(t *testing.T, op func(context.Context) (*engine.Result, error), during func()) *engine.Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	type out struct {
+		res *engine.Result
+		err error
+	}
+	done := make(chan out, 1)
+	go func() {
+		res, err := op(ctx)
+		done <- out{res, err}
+	}()
+	select {
+	case <-g.entered:
+	case o := <-done:
+		t.Fatalf("ended before the child's task ran again: %+v %v", o.res, o.err)
+	case <-ctx.Done():
+		t.Fatal("the child's task never ran again")
+	}
+	during()
+	close(g.release)
+	o := <-done
+	if o.err != nil {
+		t.Fatal(o.err)
+	}
+	return o.res
+}
+
+const childWithGate = `{"name":"gated_child","version":1,"schemaVersion":2,"tasks":[{"name":"gated","taskReferenceName":"g"}]}`
+
+// Conductor's updateAndPushParents walks up from a child that runs again
+// whatever the parent's state: it stops only at an optional SUB_WORKFLOW
+// task and at one a retry superseded. A child that COMPLETED and is
+// restarted (or rerun) therefore re-opens its COMPLETED parent: the same
+// SUB_WORKFLOW record goes back to IN_PROGRESS with the same child, the
+// parent to RUNNING, and once the child completes again the parent
+// completes, its later tasks (already executed) not run again.
+func TestRestartOfACompletedChildReopensItsCompletedParent(t *testing.T) {
+	for _, op := range []string{"restart", "rerun"} {
+		t.Run(op, func(t *testing.T) {
+			g := newGate(false)
+			after := 0
+			e := harnessEngine(t, nil, engine.WithWorker("gated", g.worker),
+				engine.WithWorker("after", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+					after++
+					return json.RawMessage(`{"after":true}`), nil
+				}))
+			d, err := e.Parse([]byte(`{"name":"completed_parent","version":1,"schemaVersion":2,"tasks":[
+			 {"name":"sw","taskReferenceName":"sw","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"gated_child","workflowDefinition":` + childWithGate + `}},
+			 {"name":"after","taskReferenceName":"after"}]}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := startRun(t, e, d, `{}`)
+			if res.Status != engine.StatusCompleted {
+				t.Fatalf("parent %s (%s)", res.Status, res.Reason)
+			}
+			parent := viewRun(t, e, res.RunID)
+			child := parent.Tasks[0].SubWorkflowID
+			childTask := viewRun(t, e, child).Tasks[0].TaskID
+			reopened := g.whileBlocked(t, func(ctx context.Context) (*engine.Result, error) {
+				if op == "rerun" {
+					return e.Rerun(ctx, child, childTask)
+				}
+				return e.Restart(ctx, child, true)
+			}, func() {
+				wf := viewRun(t, e, res.RunID)
+				if wf.Status != engine.StatusRunning {
+					t.Errorf("parent while the child runs again: %s, want RUNNING", wf.Status)
+				}
+				checkTasks(t, wf.Tasks, "SUB_WORKFLOW:IN_PROGRESS", "after:COMPLETED")
+				if wf.Tasks[0].TaskID != parent.Tasks[0].TaskID || wf.Tasks[0].SubWorkflowID != child {
+					t.Errorf("SUB_WORKFLOW record %+v, want the same record and child as %+v", wf.Tasks[0], parent.Tasks[0])
+				}
+			})
+			if reopened.Status != engine.StatusCompleted {
+				t.Fatalf("child after the %s: %s", op, reopened.Status)
+			}
+			wf := viewRun(t, e, res.RunID)
+			if wf.Status != engine.StatusCompleted {
+				t.Fatalf("parent after the child completed: %s (%s)", wf.Status, wf.Reason)
+			}
+			checkTasks(t, wf.Tasks, "SUB_WORKFLOW:COMPLETED", "after:COMPLETED")
+			if wf.Tasks[0].TaskID != parent.Tasks[0].TaskID || wf.Tasks[1].TaskID != parent.Tasks[1].TaskID || after != 1 {
+				t.Fatalf("parent's records %+v (before %+v), 'after' ran %d times", wf.Tasks, parent.Tasks, after)
+			}
+			if got := wf.Tasks[0].Output["call"]; got != float64(2) {
+				t.Fatalf("SUB_WORKFLOW output %v, want the child's new output", wf.Tasks[0].Output)
+			}
+		})
+	}
+}
+
+// WorkflowRetryTests.testRetryWithSubWorkflowOptionalLevels: the parent's
+// SUB_WORKFLOW task is optional, its child fails and the parent completes;
+// retrying the child runs it again while the parent stays COMPLETED
+// (Conductor: "Sub workflow task ... is optional, skip updating parents").
+func TestRetryOfAChildUnderAnOptionalTaskLeavesTheParentCompleted(t *testing.T) {
+	g := newGate(true)
+	e := harnessEngine(t, nil, engine.WithWorker("gated", g.worker))
+	d, err := e.Parse([]byte(`{"name":"parent-wf-2level","version":1,"schemaVersion":2,"tasks":[
+	 {"name":"sw","taskReferenceName":"sw","type":"SUB_WORKFLOW","optional":true,"subWorkflowParam":{"name":"gated_child","workflowDefinition":` + childWithGate + `}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := startRun(t, e, d, `{}`)
+	parent := viewRun(t, e, res.RunID)
+	if parent.Status != engine.StatusCompleted {
+		t.Fatalf("parent %s", parent.Status)
+	}
+	checkTasks(t, parent.Tasks, "SUB_WORKFLOW:COMPLETED_WITH_ERRORS")
+	child := parent.Tasks[0].SubWorkflowID
+	got := g.whileBlocked(t, func(ctx context.Context) (*engine.Result, error) {
+		return e.Retry(ctx, child, false)
+	}, func() {
+		if c := viewRun(t, e, child); c.Status != engine.StatusRunning {
+			t.Errorf("child %s, want RUNNING", c.Status)
+		}
+		if wf := viewRun(t, e, res.RunID); wf.Status != engine.StatusCompleted {
+			t.Errorf("parent %s, want COMPLETED", wf.Status)
+		}
+	})
+	if got.Status != engine.StatusCompleted {
+		t.Fatalf("child %s", got.Status)
+	}
+	wf := viewRun(t, e, res.RunID)
+	if wf.Status != engine.StatusCompleted || wf.Tasks[0].TaskID != parent.Tasks[0].TaskID {
+		t.Fatalf("parent %s %+v", wf.Status, wf.Tasks)
+	}
+	checkTasks(t, wf.Tasks, "SUB_WORKFLOW:COMPLETED_WITH_ERRORS")
+}
