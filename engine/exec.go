@@ -764,7 +764,7 @@ func (r *runState) lambda(ctx context.Context, wt *WorkflowTask, input []byte) t
 	_ = json.Unmarshal(input, &in)
 	v, err := prog.Eval(ctx, in)
 	if err != nil {
-		return tasks.Result{Status: tasks.Failed, Reason: r.sec.Text("scriptExpression: " + err.Error())}
+		return tasks.Result{Status: tasks.Failed, Reason: r.sec.CodeExcerpt("scriptExpression: "+err.Error(), maxReasonBytes)}
 	}
 	out, err := json.Marshal(map[string]any{"result": v})
 	if err != nil {
@@ -1018,7 +1018,7 @@ func (r *runState) execSwitch(ctx context.Context, wt *WorkflowTask, suffix stri
 		_ = json.Unmarshal(input, &in)
 		v, err := wt.program.Eval(ctx, in)
 		if err != nil {
-			return r.failTask(ctx, rec, TaskFailedTerminal, "expression: "+err.Error())
+			return r.failTask(ctx, rec, TaskFailedTerminal, r.sec.CodeExcerpt("expression: "+err.Error(), maxReasonBytes))
 		}
 		selected = caseString(v)
 		// As Conductor's mappers record it: the evaluated case in the input

@@ -305,7 +305,7 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 		}
 		v, err := wt.program.Eval(ctx, cond)
 		if err != nil {
-			return r.failTask(ctx, rec, TaskFailedTerminal, "loopCondition: "+err.Error())
+			return r.failTask(ctx, rec, TaskFailedTerminal, r.sec.CodeExcerpt("loopCondition: "+err.Error(), maxReasonBytes))
 		}
 		if !truthy(v) {
 			break

@@ -39,3 +39,36 @@ func TestReasonForIncompletionIsMasked(t *testing.T) {
 		})
 	}
 }
+
+// Expressions that evaluate a secret input as program text fail with an
+// error quoting its first token; SWITCH, INLINE and LAMBDA mask
+// every piece of a value in that reason, and nothing stored holds one.
+func TestEvaluatorErrorsMaskPiecesOfValues(t *testing.T) {
+	for _, tc := range []struct{ name, task string }{
+		{"SWITCH", `{"name":"sw","taskReferenceName":"sw","type":"SWITCH","evaluatorType":"javascript","expression":"eval($.v)",
+  "inputParameters":{"v":"${workflow.secrets.tok}"},"decisionCases":{"a":[]}}`},
+		{"INLINE", `{"name":"in","taskReferenceName":"in","type":"INLINE","inputParameters":{"v":"${workflow.secrets.tok}",
+  "evaluatorType":"javascript","expression":"eval($.v)"}}`},
+		{"LAMBDA", `{"name":"la","taskReferenceName":"la","type":"LAMBDA","inputParameters":{"v":"${workflow.secrets.tok}",
+  "scriptExpression":"return eval($.v);"}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newRig(t, "bolt", 2)
+			tok := "tok_" + randHex(16) + "-tail"
+			g.put(t, "tok", tok)
+			e := g.engine(t, rotationRegistry(false))
+			d, err := e.Parse([]byte(`{"name":"eval_leak","version":1,"tasks":[` + tc.task + `]}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := e.Start(context.Background(), d, json.RawMessage(`{}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Status != engine.StatusFailed || !strings.Contains(res.Reason, "*** is not defined") {
+				t.Fatalf("want FAILED with a masked ReferenceError, got %s %q", res.Status, res.Reason)
+			}
+			g.leakCheck(t, e, nil, tok, tok[:20])
+		})
+	}
+}

@@ -31,6 +31,11 @@ type Masker struct {
 	built    int         // patterns[:built] are in the automaton
 	pend     *pendingSet // patterns[built:], nil until the first one
 	patBytes int         // total length of patterns
+	raws     []string    // the values themselves, for MaskFragments
+	rawText  struct {    // raws joined by NUL, built on MaskFragments' first need
+		n    int
+		text string
+	}
 
 	compacting atomic.Bool // a background rebuild is under way (noteScan)
 
@@ -89,7 +94,7 @@ func (m *Masker) Register(value string) bool {
 // cheaper than the same values one by one, so pass what you have at once.
 func (m *Masker) RegisterAll(values ...string) int {
 	accepted := 0
-	var forms []string
+	var forms, vals []string
 	for _, v := range values {
 		if len(v) < m.minLen {
 			if v != "" && m.logger != nil {
@@ -100,6 +105,7 @@ func (m *Masker) RegisterAll(values ...string) int {
 			continue
 		}
 		accepted++
+		vals = append(vals, v)
 		forms = derive(v, m.minLen, forms)
 	}
 	if len(forms) == 0 {
@@ -107,6 +113,11 @@ func (m *Masker) RegisterAll(values ...string) int {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	for _, v := range vals {
+		if _, ok := m.seen[v]; !ok {
+			m.raws = append(m.raws, v)
+		}
+	}
 	start := len(m.patterns)
 	for _, f := range forms {
 		if _, ok := m.seen[f]; ok {

@@ -72,3 +72,16 @@ func cutMasked(s string, max int) string {
 // value split across writes is still masked. Cut or split the stream only
 // after this writer (Close flushes what it holds back).
 func (r *Run) NewWriter(w io.Writer) *masking.Writer { return r.reg.masker.NewWriter(w) }
+
+// MaskFragments masks b, then every word of it that is a piece of a
+// registered value (see masking.Masker.MaskFragments). For errors written by
+// user code that cut a value into tokens: an evaluator's "abc is not
+// defined" for a value "abc-def" quotes a piece no pattern matches.
+func (r *Run) MaskFragments(b []byte) []byte { return r.reg.masker.MaskFragments(b) }
+
+// CodeExcerpt is Excerpt for the errors of user code (INLINE and LAMBDA
+// scripts, SWITCH and DO_WHILE expressions, jq queries): the whole text is
+// masked, then every piece of a value in it, and only then is it cut.
+func (r *Run) CodeExcerpt(s string, max int) string {
+	return cutMasked(r.reg.masker.MaskFragmentsString(s), max)
+}

@@ -177,7 +177,7 @@ func (t *HTTPPollTask) Execute(ctx context.Context, req *Request) Result {
 		v, err := cfg.cond.Eval(ctx, base)
 		if err != nil {
 			return Result{Status: Failed, Output: withPollCount(out, n),
-				Reason: mask(svc, "terminationCondition: "+err.Error())}
+				Reason: maskCode(svc, "terminationCondition: "+err.Error(), 0)}
 		}
 		if truthy(v) {
 			return Result{Status: Completed, Output: withPollCount(out, n)}

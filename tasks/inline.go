@@ -63,7 +63,7 @@ func (t *InlineTask) Execute(ctx context.Context, req *Request) Result {
 			status = FailedTerminal
 		}
 		// Thrown text may quote the input: masked whole, then cut.
-		return failure(status, maskCut(req.Services, err.Error(), maxQuotedError))
+		return failure(status, maskCode(req.Services, err.Error(), maxQuotedError))
 	}
 	out, err := json.Marshal(map[string]any{"result": v})
 	if err != nil {

@@ -100,6 +100,23 @@ func TestInlineErrorMasksFirst(t *testing.T) {
 	assertNoPiece(t, "INLINE output", string(res.Output), leakToken)
 }
 
+// Code that evaluates a secret as program text gets an error naming the
+// first token of it ("Zq8X… is not defined"): a piece of the value, which no
+// pattern matches. Every such piece is masked.
+func TestInlineErrorMasksPiecesOfValues(t *testing.T) {
+	value := leakToken + "-tail.end"
+	for _, expr := range []string{"eval($.tok)", "new Function('return ' + $.tok)()"} {
+		res := execute(t, tasks.TypeInline, map[string]any{
+			"evaluatorType": "javascript", "tok": value, "expression": expr,
+		}, &tasks.Services{Masker: maskerWith(value)})
+		if res.Status == tasks.Completed || !strings.Contains(res.Reason, "*** is not defined") {
+			t.Fatalf("%s: want a masked ReferenceError, got %s %q", expr, res.Status, res.Reason)
+		}
+		assertNoPiece(t, "INLINE reason", res.Reason, value)
+		assertNoPiece(t, "INLINE output", string(res.Output), value)
+	}
+}
+
 // gojq quotes a 30-byte preview of the value an error is about; the head
 // of a longer secret would survive any masker. The preview is dropped.
 func TestJQErrorQuotesNoValue(t *testing.T) {
