@@ -24,8 +24,8 @@ type forkRest struct {
 // Conductor's decider records that inner task in the same pass, before the
 // next branch's. DO_WHILE's mapper schedules the loop task alone; the
 // decider then executes it, which schedules its first iteration in the next
-// pass. A nested fork tells once its own branches and JOIN are recorded.
-// typ "" (a replayed record, a nested fork) counts as a task that waits.
+// pass. A nested fork takes its branch's place in the turns (enter).
+// typ "" (a replayed record) counts as a task that waits.
 func notifyScheduled(ctx context.Context, typ string) {
 	if mappedWithFirstTask[typ] {
 		return
@@ -118,14 +118,19 @@ func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *Workflo
 	// take turns; a branch whose task waits leaves the turns and, once
 	// that task has ended, comes back when the others have nothing more to
 	// schedule.
-	passes := newForkPasses(len(branches) + 1)
+	passes, parent := newForkPasses(), -1
+	if b, ok := ctx.Value(branchKey{}).(*branchTurn); ok && b != nil {
+		passes, parent = b.p, b.m
+	}
+	members := passes.enter(parent, len(branches))
+	self := members[len(branches)]
 	for i, branch := range branches {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer notify()
-			defer passes.leave(i)
-			bt := &branchTurn{p: passes, m: i}
+			defer passes.leave(members[i])
+			bt := &branchTurn{p: passes, m: members[i]}
 			if err := r.execListNotify(context.WithValue(bctx, branchKey{}, bt), branch, suffix, iter, notify); err != nil {
 				errs[i] = err
 				failed.Store(true)
@@ -141,17 +146,15 @@ func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *Workflo
 	}()
 	// The fork's turn comes once every branch has scheduled its first
 	// task: its JOIN is recorded, then the branches' second pass begins.
-	if err := passes.await(ctx, len(branches)); err == nil && join != nil {
+	if err := passes.await(ctx, self); err == nil && join != nil {
 		if err := r.recordJoin(ctx, join, suffix, iter, joinOn); err != nil {
-			passes.leave(len(branches))
+			passes.leave(self)
 			cancel()
 			<-ended
 			return nil, err
 		}
 	}
-	passes.leave(len(branches))
-	// A fork enclosing this one goes on to its next branch.
-	notifyScheduled(ctx, "")
+	passes.leave(self)
 	rest := &forkRest{cancel: cancel, wait: func() error {
 		<-ended
 		cancel()

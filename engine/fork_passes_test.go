@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/wfrun/wfrun/engine"
@@ -82,4 +83,99 @@ func TestForkPassesStopAtChildRun(t *testing.T) {
 		t.Fatalf("%s %q", wf.Status, wf.Reason)
 	}
 	checkTasks(t, wf.Tasks, "FORK:COMPLETED", "SUB_WORKFLOW:COMPLETED", "INLINE:COMPLETED", "JOIN:COMPLETED", "INLINE:COMPLETED")
+}
+
+// nestedPassesDef nests a fork in the second branch of another; every task
+// is synchronous (executed by Conductor's decider as soon as it is
+// scheduled), so the whole task list follows from the decider's passes.
+const nestedPassesDef = `{"name":"nested_passes","version":1,"schemaVersion":2,"tasks":[
+ {"name":"fo","taskReferenceName":"fo","type":"FORK_JOIN","forkTasks":[
+   [{"name":"a1","taskReferenceName":"a1","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"1"}},
+    {"name":"a2","taskReferenceName":"a2","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"2"}}],
+   [{"name":"fi","taskReferenceName":"fi","type":"FORK_JOIN","forkTasks":[
+      [{"name":"c1","taskReferenceName":"c1","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"1"}},
+       {"name":"c2","taskReferenceName":"c2","type":"SET_VARIABLE","inputParameters":{"c":2}},
+       {"name":"c3","taskReferenceName":"c3","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"3"}}],
+      [{"name":"d1","taskReferenceName":"d1","type":"JSON_JQ_TRANSFORM","inputParameters":{"queryExpression":"1"}},
+       {"name":"d2","taskReferenceName":"d2","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"2"}}]]},
+    {"name":"ji","taskReferenceName":"ji","type":"JOIN","joinOn":["c3","d2"]},
+    {"name":"e1","taskReferenceName":"e1","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"1"}}],
+   [{"name":"f1","taskReferenceName":"f1","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"1"}},
+    {"name":"f2","taskReferenceName":"f2","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"2"}},
+    {"name":"f3","taskReferenceName":"f3","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"3"}},
+    {"name":"f4","taskReferenceName":"f4","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"4"}}]]},
+ {"name":"jo","taskReferenceName":"jo","type":"JOIN","joinOn":["a2","e1","f4"]}]}`
+
+// A nested fork's records follow Conductor's decider passes across both
+// forks. Pass 1 is the fork mapper's depth-first list: fo, a1, the inner
+// fork fi with its branches' first tasks and its JOIN, f1, jo. Every later
+// pass schedules the next task of each task the previous pass executed, in
+// the order those tasks stand in the task list: a2 c2 d2 f2, then c3 f3,
+// then f4. The inner JOIN is asynchronous in Conductor (its system task
+// worker evaluates it outside the decider's passes), so e1 comes last.
+func TestNestedForkRecordsFollowDeciderPasses(t *testing.T) {
+	e := harnessEngine(t, nil)
+	d, err := e.Parse([]byte(nestedPassesDef))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "fo a1 fi c1 d1 ji f1 jo a2 c2 d2 f2 c3 f3 f4 e1"
+	for i := range 40 {
+		wf := viewRun(t, e, startRun(t, e, d, `{}`).RunID)
+		if wf.Status != engine.StatusCompleted {
+			t.Fatalf("run %d: %s %q", i, wf.Status, wf.Reason)
+		}
+		var refs []string
+		for _, tk := range wf.Tasks {
+			refs = append(refs, tk.Ref)
+		}
+		if got := strings.Join(refs, " "); got != want {
+			t.Fatalf("run %d: records %s, want %s", i, got, want)
+		}
+		seqs(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)(t, e, wf)
+	}
+}
+
+// ForkJoinSpec "Test nested fork join workflow success flow" on its own
+// definition: the spec completes integration_task_11, _12 and _13 in that
+// order, then _16 and _14, _19, _20 and _15, and asserts the task list after
+// each step. The workers here answer in the same order: _13 answers once
+// _14 was handed out (the decision on _12 has scheduled it), so the records
+// read as the spec's.
+func TestConductorNestedForkJoinSpec(t *testing.T) {
+	for i := range 15 {
+		t14 := make(chan struct{})
+		var once sync.Once
+		ok := func(context.Context, json.RawMessage) (json.RawMessage, error) { return json.RawMessage(`{}`), nil }
+		opts := []engine.Option{
+			engine.WithWorker("integration_task_14", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+				once.Do(func() { close(t14) })
+				return json.RawMessage(`{}`), nil
+			}),
+			engine.WithWorker("integration_task_13", func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+				select {
+				case <-t14:
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+				return json.RawMessage(`{}`), nil
+			}),
+		}
+		for _, n := range []string{"integration_task_11", "integration_task_12", "integration_task_15", "integration_task_16",
+			"integration_task_19", "integration_task_20"} {
+			opts = append(opts, engine.WithWorker(n, ok))
+		}
+		e := harnessEngine(t, nil, opts...)
+		d := harnessDef(t, e, "nested_fork_join_integration_test.json")
+		wf := viewRun(t, e, startRun(t, e, d, `{"case":"a"}`).RunID)
+		if wf.Status != engine.StatusCompleted {
+			t.Fatalf("run %d: %s %q", i, wf.Status, wf.Reason)
+		}
+		checkTasks(t, wf.Tasks, "FORK:COMPLETED", "integration_task_11:COMPLETED", "FORK:COMPLETED",
+			"integration_task_12:COMPLETED", "integration_task_13:COMPLETED", "JOIN:COMPLETED", "JOIN:COMPLETED",
+			"integration_task_14:COMPLETED", "DECISION:COMPLETED", "integration_task_16:COMPLETED",
+			"integration_task_19:COMPLETED", "integration_task_20:COMPLETED", "integration_task_15:COMPLETED")
+		joinOnIs("join2", "t14", "t20")(t, e, wf)
+		joinOnIs("join1", "t11", "join2")(t, e, wf)
+	}
 }

@@ -19,22 +19,54 @@ import (
 // JOIN) take turns around a ring: a member schedules a record on its turn;
 // after a synchronous task it hands the turn on and runs that task when the
 // turn comes back (the next pass); after a task that waits it leaves the
-// ring. A member outside the ring joins it when the ring is empty. So the
+// ring. A member outside the ring joins it when the ring is empty. A fork
+// nested in a branch shares the ring of the run's outermost fork, so the
+// passes order the records of every fork of the run together. So the
 // records of synchronous branches follow pass by pass, whatever goroutine
 // runs first.
 type forkPasses struct {
 	mu      sync.Mutex
-	ring    []int // members, in branch order
+	ring    []int // members, in the order of their last records
 	turn    int   // the member whose turn it is; -1 when the ring is empty
+	next    int   // the id the next member gets
 	changed chan struct{}
 }
 
-func newForkPasses(members int) *forkPasses {
-	p := &forkPasses{ring: make([]int, members), changed: make(chan struct{})}
-	for i := range p.ring {
-		p.ring[i] = i
+func newForkPasses() *forkPasses {
+	return &forkPasses{turn: -1, changed: make(chan struct{})}
+}
+
+// enter adds the members of a fork: its n branches, then the fork itself
+// (it records the JOIN). A fork nested in a branch (parent, a member; -1
+// for none) shares the enclosing fork's ring and takes the parent's place
+// in it: Conductor's fork mapper schedules the nested fork's branches and
+// JOIN where the parent branch's next task would stand, and in the passes
+// after, the nested branches' tasks come in that place, before the tasks
+// of the branches that follow. The parent is out of the ring until the
+// nested JOIN lets it go on (the JOIN ends outside the passes).
+func (p *forkPasses) enter(parent, n int) []int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ids := make([]int, n+1)
+	for i := range ids {
+		ids[i] = p.next
+		p.next++
 	}
-	return p
+	if i := slices.Index(p.ring, parent); parent >= 0 && i >= 0 {
+		p.ring = slices.Concat(p.ring[:i:i], ids, p.ring[i+1:])
+		if p.turn == parent {
+			p.turn = ids[0]
+		}
+	} else {
+		// A fork replayed from a previous process's records: its parent
+		// took no turn; its members queue after the others.
+		p.ring = append(p.ring, ids...)
+		if p.turn < 0 {
+			p.turn = ids[0]
+		}
+	}
+	p.broadcastLocked()
+	return ids
 }
 
 // broadcastLocked wakes every member waiting for a change.
