@@ -52,6 +52,10 @@ type runHead struct {
 	// again, what the rerun keeps of it (its id and input), sealed
 	// (rerun.go): a run resumed after a crash keeps them too.
 	RerunTask string `json:"rerunTask,omitempty"`
+	// ReopenFailure is, for a parent a child's retry re-opened, the id of
+	// the failed task that fails it again at its first step, sealed
+	// (reopen.go).
+	ReopenFailure string `json:"reopenFailure,omitempty"`
 }
 
 type taskHead struct {
@@ -134,7 +138,8 @@ func appendHeadStatic(b []byte, h *runHead) []byte {
 // appendHeadTail appends the members after registeredValues.
 func appendHeadTail(b []byte, h *runHead) []byte {
 	b = appendOptStr(b, "sealedInput", h.SealedInput)
-	return appendOptStr(b, "rerunTask", h.RerunTask)
+	b = appendOptStr(b, "rerunTask", h.RerunTask)
+	return appendOptStr(b, "reopenFailure", h.ReopenFailure)
 }
 
 // encodeRunHead is the run's head as a JSON object.
@@ -145,7 +150,7 @@ func encodeRunHead(h *runHead) []byte {
 // runHeadSize is a capacity hint for an encoded head.
 func runHeadSize(h *runHead) int {
 	n := 320 + len(h.WorkflowType) + len(h.CorrelationID) + len(h.ReasonForIncompletion) + len(h.DefinitionPath) +
-		len(h.Principal.Name) + len(h.Project) + len(h.Environment) + len(h.RegisteredValues) + len(h.SealedInput) + len(h.RerunTask)
+		len(h.Principal.Name) + len(h.Project) + len(h.Environment) + len(h.RegisteredValues) + len(h.SealedInput) + len(h.RerunTask) + len(h.ReopenFailure)
 	for _, f := range h.MaskedFields {
 		n += len(f) + 3
 	}

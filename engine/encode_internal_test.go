@@ -109,6 +109,7 @@ func TestHeadCacheMatchesFreshEncoding(t *testing.T) {
 		func() { h.Project, h.Environment = "pr", "env" },
 		func() { h.Status, h.EndTime, h.ReasonForIncompletion = StatusFailed, 9, "why" },
 		func() { h.SealedInput, h.RerunTask = "s", "rt" },
+		func() { h.ReopenFailure = "rf" },
 		func() { h.RegisteredValues = "" },
 		func() { h.MaskedFields, h.Principal.Scopes = nil, nil },
 	}

@@ -508,6 +508,11 @@ func (e *Engine) loadDoc(ctx context.Context, id string, _ []byte, d *runDoc, pa
 			errs = append(errs, err)
 		}
 	}
+	if d.ReopenFailure != "" {
+		if err := r.openReopenFailure(d.ReopenFailure); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	r.doc.Variables = unseal(d.Variables, "/variables")
 	r.doc.Output = unseal(d.Output, "/output")
 	for _, td := range d.Tasks {

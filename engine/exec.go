@@ -41,6 +41,9 @@ func (r *runState) execute(ctx context.Context) (*Result, error) {
 	if err := r.acquireLease(ctx); err != nil {
 		return nil, err
 	}
+	if r.reopenFailure != "" {
+		return r.failReopened(ctx) // reopen.go
+	}
 	leaseCtx, cancelLease := context.WithCancelCause(ctx)
 	defer cancelLease(nil)
 	// A run (a child run too) takes no turns in its parent's fork.

@@ -103,7 +103,13 @@ func (e *Engine) reopenParents(ctx context.Context, steps []reopenStep, o *Rerun
 		// Its workflow timeout counts from here (Conductor sets the
 		// parent's lastRetriedTime).
 		r.doc.LastRetriedTime = r.nowMillis()
+		failing := r.keptFailureLocked()
 		r.mu.Unlock()
+		if failing != nil {
+			if err := r.keepReopenFailure(failing.TaskID); err != nil {
+				return nil, err
+			}
+		}
 		if err := r.restore(ctx); err != nil {
 			return nil, err
 		}
@@ -289,4 +295,98 @@ func equalJSON(a, b []byte) bool {
 		return false
 	}
 	return reflect.DeepEqual(x, y)
+}
+
+// Conductor's updateAndPushParents leaves a re-opened parent's failed
+// tasks other than SUB_WORKFLOW as they are (it re-opens SUB_WORKFLOW
+// tasks and reschedules cancelled ones only). The task that failed the
+// parent was never marked executed, so the parent's first decide hands it
+// to retry() again: a new attempt when its retries allow one, else the
+// parent fails again at once with that task, and cancelling its
+// SUB_WORKFLOW tasks terminates the children that were about to run
+// again. keptFailureLocked finds that task; the re-opened parent keeps its
+// id, sealed, until it executes (a crash in between keeps it too), and
+// failReopened ends it. Callers hold r.mu.
+func (r *runState) keptFailureLocked() *taskRecord {
+	for _, t := range r.tasks {
+		if r.byRef[t.Ref] != t || t.TaskType == TypeSubWorkflow || !retriedAsNewAttempt(t) || t.Status == TaskCanceled {
+			continue
+		}
+		if t.wt != nil && (t.wt.Optional || t.wt.Permissive) {
+			continue
+		}
+		retriable := t.Status == TaskFailed || t.Status == TaskTimedOut
+		if retriable && t.wt != nil && !builtIn(t.wt.Type) && t.RetryCount < r.e.policy(t.wt).retryCount {
+			continue // retry() schedules a new attempt: the replay does
+		}
+		return t
+	}
+	return nil
+}
+
+// reopenFailurePointer binds a run's sealed reopenFailure.
+const reopenFailurePointer = "/reopenFailure"
+
+func (r *runState) keepReopenFailure(taskID string) error {
+	sealed, err := r.sec.Seal([]byte(taskID), reopenFailurePointer)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.doc.ReopenFailure, r.reopenFailure = sealed, taskID
+	r.mu.Unlock()
+	return nil
+}
+
+// openReopenFailure restores, on load, the task a re-opened run fails
+// with: authenticated, bound to this run.
+func (r *runState) openReopenFailure(sealed string) error {
+	plain, err := r.sec.Open(sealed, reopenFailurePointer)
+	if err != nil || len(plain) == 0 {
+		return fmt.Errorf("reopenFailure: damaged: %v", err)
+	}
+	r.mu.Lock()
+	r.reopenFailure = string(plain)
+	r.mu.Unlock()
+	return nil
+}
+
+// failReopened ends a re-opened run whose kept failed task fails it again
+// (keptFailureLocked), before anything runs: the run fails with that
+// task, as retry() words it, its SUB_WORKFLOW tasks are cancelled and
+// their children, stored RUNNING to run again, are terminated, as
+// Conductor's SubWorkflow.cancel does.
+func (r *runState) failReopened(ctx context.Context) (*Result, error) {
+	r.mu.Lock()
+	id := r.reopenFailure
+	r.reopenFailure, r.doc.ReopenFailure = "", ""
+	var rec *taskRecord
+	var children []string
+	for _, t := range r.tasks {
+		if t.TaskID == id {
+			rec = t
+		}
+		if t.TaskType == TypeSubWorkflow && t.SubWorkflowID != "" && (t.Status == TaskInProgress || t.Status == TaskScheduled) {
+			children = append(children, t.SubWorkflowID)
+		}
+	}
+	r.mu.Unlock()
+	st := &stopError{status: StatusFailed, reason: "re-opened run: its failed task is gone"}
+	if rec != nil {
+		if rec.Status == TaskTimedOut {
+			st.status = StatusTimedOut
+		}
+		st.reason = fmt.Sprintf("Task %s failed with status: %s and reason: '%s'", rec.TaskID, st.status, rec.Reason)
+		st.failedRef, st.failedTaskID = rec.Ref, rec.TaskID
+	}
+	res, err := r.finish(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range children {
+		if err := r.e.Terminate(ctx, c, "Parent workflow has been terminated with reason: "+res.Reason); err != nil && !errors.Is(err, ErrNotRunning) {
+			return nil, err
+		}
+	}
+	return res, nil
 }

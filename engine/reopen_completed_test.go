@@ -185,3 +185,114 @@ func TestRetryOfAChildUnderAnOptionalTaskLeavesTheParentCompleted(t *testing.T) 
 	}
 	checkTasks(t, wf.Tasks, "SUB_WORKFLOW:COMPLETED_WITH_ERRORS")
 }
+
+// Conductor's updateAndPushParents re-opens the parent without touching
+// its failed tasks other than SUB_WORKFLOW; the parent's first decide
+// hands the task that failed it to retry() again, which (no retries left)
+// fails the parent once more with that task, and cancelling the parent's
+// SUB_WORKFLOW task terminates the child that was retried. Here a FORK:
+// branch b's task fails the parent while branch a's child runs (the child
+// is terminated, a's record cancelled); retrying a's child re-opens the
+// parent, which fails again at once. b's task is not run again.
+func TestReopenedParentKeepsItsFailedTask(t *testing.T) {
+	t.Run("parent", func(t *testing.T) { testKeptFailure(t, false) })
+	// The parent re-opened under its own re-opened parent: the top one
+	// executes and loads it from the store, kept failure included.
+	t.Run("grandparent", func(t *testing.T) { testKeptFailure(t, true) })
+}
+
+func testKeptFailure(t *testing.T, nested bool) {
+	var mu sync.Mutex
+	calls := map[string]int{}
+	call := func(name string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		calls[name]++
+		return calls[name]
+	}
+	slowEntered := make(chan struct{}, 1)
+	e := harnessEngine(t, nil,
+		engine.WithWorker("slow", func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+			if call("slow") == 1 {
+				slowEntered <- struct{}{}
+				<-ctx.Done()
+				return nil, ctx.Err()
+			}
+			return json.RawMessage(`{"slow":2}`), nil
+		}),
+		engine.WithWorker("bad", func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+			if call("bad") == 1 {
+				select {
+				case <-slowEntered:
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+				return nil, errors.New("bad failed")
+			}
+			return json.RawMessage(`{"bad":2}`), nil
+		}))
+	parent := `{"name":"kept_failure","version":1,"schemaVersion":2,"tasks":[
+	 {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN","forkTasks":[
+	  [{"name":"a","taskReferenceName":"a","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"ca","workflowDefinition":{"name":"ca","version":1,"schemaVersion":2,"tasks":[{"name":"slow","taskReferenceName":"s"}]}}}],
+	  [{"name":"bad","taskReferenceName":"b"}]]},
+	 {"name":"join","taskReferenceName":"join","type":"JOIN","joinOn":["a","b"]}]}`
+	top := parent
+	if nested {
+		top = `{"name":"kept_failure_top","version":1,"schemaVersion":2,"tasks":[
+		 {"name":"p","taskReferenceName":"p","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"kept_failure","workflowDefinition":` + parent + `}}]}`
+	}
+	d, err := e.Parse([]byte(top))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := startRun(t, e, d, `{}`)
+	parentID := res.RunID
+	if nested {
+		parentID = viewRun(t, e, res.RunID).Tasks[0].SubWorkflowID
+	}
+	before := viewRun(t, e, parentID)
+	recs := map[string]taskView{}
+	for _, tk := range before.Tasks {
+		recs[tk.Ref] = tk
+	}
+	a, b := recs["a"], recs["b"]
+	if before.Status != engine.StatusFailed || a.Status != engine.TaskCanceled || b.Status != engine.TaskFailed {
+		t.Fatalf("parent %s, tasks %+v", before.Status, before.Tasks)
+	}
+	if c := viewRun(t, e, a.SubWorkflowID); c.Status != engine.StatusTerminated {
+		t.Fatalf("child %s", c.Status)
+	}
+	got, err := e.Retry(context.Background(), a.SubWorkflowID, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wf := viewRun(t, e, parentID)
+	want := "Task " + b.TaskID + " failed with status: FAILED and reason: 'bad failed'"
+	if wf.Status != engine.StatusFailed || wf.Reason != want {
+		t.Fatalf("parent after the retry: %s %q, want FAILED %q", wf.Status, wf.Reason, want)
+	}
+	if len(wf.Tasks) != len(before.Tasks) {
+		t.Fatalf("parent's tasks %+v, want the records it had %+v", wf.Tasks, before.Tasks)
+	}
+	for _, tk := range wf.Tasks {
+		was := recs[tk.Ref]
+		if tk.TaskID != was.TaskID || tk.Status != was.Status {
+			t.Fatalf("record %s after the retry: %s %s, want %s %s", tk.Ref, tk.TaskID, tk.Status, was.TaskID, was.Status)
+		}
+	}
+	if n := calls["bad"]; n != 1 {
+		t.Fatalf("the failed task ran %d times, want once", n)
+	}
+	c := viewRun(t, e, a.SubWorkflowID)
+	if got.Status != engine.StatusTerminated || c.Status != engine.StatusTerminated ||
+		c.Reason != "Parent workflow has been terminated with reason: "+want {
+		t.Fatalf("child after the retry: %s / %s %q", got.Status, c.Status, c.Reason)
+	}
+	if nested {
+		g := viewRun(t, e, res.RunID)
+		checkTasks(t, g.Tasks, "SUB_WORKFLOW:FAILED")
+		if g.Status != engine.StatusFailed || g.Tasks[0].SubWorkflowID != parentID {
+			t.Fatalf("top run after the retry: %s %+v", g.Status, g.Tasks)
+		}
+	}
+}

@@ -122,6 +122,7 @@ type runState struct {
 	inputOverride                  map[string][]byte      // rerun: a task's replacement input, by exact ref (rerun.go)
 	keptInput                      map[string][]byte      // rerun: the rerun task's previous input, by exact ref (rerun.go)
 	keptID                         map[string]string      // rerun: the rerun task's id, by exact ref, until it is scheduled again
+	reopenFailure                  string                 // a re-opened parent's kept failed task (reopen.go)
 	latest                         map[string]*taskRecord // ref without __N → latest attempt of any iteration
 	wfDoc                          []byte                 // cached Workflow() document
 	// maskedAt is the masker size when the stored forms were last masked:
@@ -294,7 +295,7 @@ func (r *runState) archive(ctx context.Context) error {
 	defer r.saveMu.Unlock()
 	r.mu.Lock()
 	r.doc.UpdateTime = r.nowMillis()
-	r.doc.RegisteredValues, r.doc.SealedInput, r.doc.RerunTask = "", "", "" // an archived run is never resumed
+	r.doc.RegisteredValues, r.doc.SealedInput, r.doc.RerunTask, r.doc.ReopenFailure = "", "", "", "" // an archived run is never resumed
 	doc, err := r.encodeLocked()
 	sum := r.summaryLocked()
 	r.mu.Unlock()
