@@ -25,8 +25,9 @@ import (
 // ratio is wfrun's own overhead, not a difference of transport settings.
 // The bare loop does what a plain client user does with the job: build the
 // request, send it, read and parse the JSON body. It sets no timeout;
-// wfrun's call always has one (connectionTimeOut + readTimeOut), and that
-// deadline context is part of what impl=wfrun pays.
+// wfrun's call always applies connectionTimeOut and readTimeOut (through a
+// clone of the client's transport whose connections keep the read
+// deadline), and that is part of what impl=wfrun pays.
 //
 //   - impl=net-http: the bare loop;
 //   - impl=wfrun: one HTTP task through the engine's own task path

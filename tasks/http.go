@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,10 +36,14 @@ import (
 //   - accept: a string or a list of strings (default application/json);
 //   - contentType (default application/json), set when there is a body;
 //   - connectionTimeOut, readTimeOut: milliseconds, number or numeric
-//     string (default 3000 each, Conductor's Input defaults). The connect
-//     timeout bounds dialing (with the default client; a client from
-//     Services or WithHTTPClient dials as it is configured); the whole call
-//     is bounded by their sum;
+//     string (default 3000 each, Conductor's Input defaults). As in
+//     Conductor, the first bounds connecting and the second every wait for
+//     data (sending the request, its response's headers, each part of its
+//     body), not the whole call: a task definition's timeoutSeconds or
+//     responseTimeoutSeconds bounds that. A client from Services or
+//     WithHTTPClient whose Transport is an *http.Transport is used through
+//     a clone of it that dials so (its settings kept); with any other
+//     RoundTripper the whole call is bounded by the sum of both;
 //   - auth: applied by ApplyAuth (or the AuthFunc given with WithHTTPAuth)
 //     after the headers, so a credential from a secret wins over a literal;
 //   - followRedirects: redirects are followed only to the same scheme, host
@@ -60,7 +65,8 @@ type HTTPTask struct {
 	// sameOrigin is the last client given a same-origin CheckRedirect
 	// (sameOriginClient), reused while calls use the same client.
 	sameOrigin atomic.Pointer[redirectClient]
-	// deadlines bounds each call by connectionTimeOut + readTimeOut.
+	// deadlines bounds a call by connectionTimeOut + readTimeOut when its
+	// client's RoundTripper is not an *http.Transport (timedTransports).
 	deadlines callDeadlines
 }
 
@@ -317,18 +323,40 @@ func (t *HTTPTask) call(ctx context.Context, svc *Services, in *httpInput) (json
 	}
 
 	connect := time.Duration(connectMS) * time.Millisecond
-	total := connect + time.Duration(readMS)*time.Millisecond
+	read := time.Duration(readMS) * time.Millisecond
 	client := t.opts.client
 	if svc != nil && svc.HTTPClient != nil {
 		client = svc.HTTPClient
 	}
-	dialCtx := ctx
-	if client == t.opts.defaultClient {
-		// Only the default client's dialer reads the connect timeout here.
-		dialCtx = context.WithValue(ctx, connectTimeoutKey{}, connect)
+	var policy *redirectPolicy
+	timed := false
+	if rawNull(in.FollowRedirects) {
+		// The default policy needs nothing of this call but its URL.
+		client, timed = t.sameOriginClient(client)
+	} else {
+		policy, err = newRedirectPolicy(nil, in.FollowRedirects)
+		if err != nil {
+			return nil, Result{Status: FailedTerminal, Reason: "followRedirects: " + err.Error()}
+		}
+		// A copy: the shared client keeps no per-task state.
+		c := *client
+		c.CheckRedirect = policy.check
+		c.Transport, timed = t.opts.transports.get(client.Transport)
+		client = &c
 	}
-	callCtx := t.deadlines.start(dialCtx, total)
-	defer t.deadlines.end(callCtx)
+	callCtx := ctx
+	if timed {
+		// connectionTimeOut and readTimeOut apply at the connection.
+		var cc *callConns
+		callCtx, cc = startCall(ctx, connect, read)
+		defer cc.done()
+	} else {
+		// A RoundTripper wfrun cannot reach the connections of: the
+		// whole call is bounded by the sum.
+		dc := t.deadlines.start(ctx, connect+read)
+		defer t.deadlines.end(dc)
+		callCtx = dc
+	}
 
 	var bodyReader io.Reader
 	if body != nil {
@@ -337,6 +365,9 @@ func (t *HTTPTask) call(ctx context.Context, svc *Services, in *httpInput) (json
 	hreq, err := http.NewRequestWithContext(callCtx, method, in.URI, bodyReader)
 	if err != nil {
 		return nil, Result{Status: FailedTerminal, Reason: mask(svc, "invalid HTTP request: "+redactURLError(err).Error())}
+	}
+	if policy != nil {
+		policy.origin = hreq.URL
 	}
 	if body != nil {
 		hreq.Header.Set("Content-Type", contentType)
@@ -349,19 +380,6 @@ func (t *HTTPTask) call(ctx context.Context, svc *Services, in *httpInput) (json
 		}
 	}
 
-	if rawNull(in.FollowRedirects) {
-		// The default policy needs nothing of this call but its URL.
-		client = t.sameOriginClient(client)
-	} else {
-		policy, err := newRedirectPolicy(hreq.URL, in.FollowRedirects)
-		if err != nil {
-			return nil, Result{Status: FailedTerminal, Reason: "followRedirects: " + err.Error()}
-		}
-		// A copy: the shared client keeps no per-task state.
-		c := *client
-		c.CheckRedirect = policy.check
-		client = &c
-	}
 	resp, err := client.Do(hreq)
 	if err != nil {
 		return nil, Result{Status: Failed, Reason: mask(svc, transportReason(ctx, err, method, connectMS, readMS))}
@@ -532,6 +550,9 @@ func transportReason(ctx context.Context, err error, method string, connectMS, r
 			return fmt.Sprintf("HTTP %s: connect timeout after %dms", method, connectMS)
 		}
 		return fmt.Sprintf("HTTP %s: cannot connect: %v", method, opErr.Err)
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Sprintf("HTTP %s: read timeout: no data from the server for %dms (readTimeOut)", method, readMS)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Sprintf("HTTP %s: no complete response within %dms (connectionTimeOut %dms + readTimeOut %dms)",

@@ -16,7 +16,8 @@ import (
 // minimum any caller does with a JSON response. Both send the same headers
 // (Content-Type, Accept, X-Trace) through the same client configuration
 // (the package's default client); the bare loop sets no timeout, while the
-// task always bounds its call. SPEC §8: wfrun within 1.2×.
+// task always applies its connect and read timeouts. SPEC §8: wfrun within
+// 1.2×.
 func BenchmarkHTTPTask(b *testing.B) {
 	const respBody = `{"id":42,"status":"ok","items":[1,2,3],"name":"benchmark"}`
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -9,7 +9,10 @@ import (
 )
 
 // callDeadlines bounds HTTP calls in time (connectionTimeOut + readTimeOut)
-// the way context.WithTimeout does, without a runtime timer per call.
+// the way context.WithTimeout does, without a runtime timer per call. It
+// serves the calls whose client has a RoundTripper wfrun cannot reach the
+// connections of; an *http.Transport's calls get the timeouts at the
+// connection instead (http_conn.go).
 //
 // context.WithTimeout arms and stops a timer for every call, and arming one
 // that is due before every other timer of the process wakes the network

@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// The default client's dialer gets each task's connectionTimeOut; a client
-// of the embedder's (Services.HTTPClient) is used as it is.
+// The default client's dialer gets each task's connectionTimeOut (a client
+// of the embedder's: TestHTTPTimeoutsWithTheEmbeddersClient).
 func TestConnectTimeoutReachesTheDefaultDialer(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(`{}`)) }))
 	defer srv.Close()

@@ -55,29 +55,33 @@ func newRedirectPolicy(origin *url.URL, raw json.RawMessage) (*redirectPolicy, e
 }
 
 // redirectClient is a copy of a client that follows redirects to the same
-// origin only (followRedirects absent or null), and what it was copied
-// from.
+// origin only (followRedirects absent or null) through its timed transport
+// (timedTransports), and what it was copied from.
 type redirectClient struct {
 	base      *http.Client
 	transport http.RoundTripper
 	jar       http.CookieJar
 	timeout   time.Duration
 	client    *http.Client
+	timed     bool // client.Transport applies the timeouts at the connection
 }
 
-// sameOriginClient returns client with checkSameOrigin as its
-// CheckRedirect. The copy is made once and reused while calls use the same
-// client with the same settings (its own CheckRedirect is replaced in any
-// case), instead of a copy and a policy per call.
-func (t *HTTPTask) sameOriginClient(client *http.Client) *http.Client {
+// sameOriginClient returns client with checkSameOrigin as its CheckRedirect
+// and its transport's timed equivalent, and whether that applies the
+// timeouts at the connection. The copy is made once and reused while calls
+// use the same client with the same settings (its own CheckRedirect is
+// replaced in any case), instead of a copy and a policy per call.
+func (t *HTTPTask) sameOriginClient(client *http.Client) (*http.Client, bool) {
 	if rc := t.sameOrigin.Load(); rc != nil && rc.base == client && samePointer(rc.transport, client.Transport) &&
 		samePointer(rc.jar, client.Jar) && rc.timeout == client.Timeout {
-		return rc.client
+		return rc.client, rc.timed
 	}
 	c := *client
 	c.CheckRedirect = checkSameOrigin
-	t.sameOrigin.Store(&redirectClient{base: client, transport: client.Transport, jar: client.Jar, timeout: client.Timeout, client: &c})
-	return &c
+	var timed bool
+	c.Transport, timed = t.opts.transports.get(client.Transport)
+	t.sameOrigin.Store(&redirectClient{base: client, transport: client.Transport, jar: client.Jar, timeout: client.Timeout, client: &c, timed: timed})
+	return &c, timed
 }
 
 // samePointer reports whether a and b hold the same pointer (or are both

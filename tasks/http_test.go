@@ -215,7 +215,7 @@ func TestHTTPTimeouts(t *testing.T) {
 	defer func() { close(release); srv.Close() }()
 	start := time.Now()
 	res := run(t, NewDefaultRegistry(), TypeHTTP, map[string]any{"uri": srv.URL, "method": "GET", "readTimeOut": "100", "connectionTimeOut": 50}, nil)
-	wantStatus(t, res, Failed, "no complete response within 150ms")
+	wantStatus(t, res, Failed, "read timeout: no data from the server for 100ms")
 	if el := time.Since(start); el > 2*time.Second {
 		t.Fatalf("took %v", el)
 	}

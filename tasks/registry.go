@@ -26,7 +26,7 @@ type AuthFunc func(ctx context.Context, req *http.Request, body []byte, auth jso
 // options configure the leaf executors.
 type options struct {
 	client          *http.Client
-	defaultClient   *http.Client // client when it is newDefaultClient's (it reads connectTimeoutKey)
+	transports      *timedTransports
 	evalOpts        []eval.Option
 	auth            AuthFunc
 	maxResponse     int64
@@ -68,27 +68,20 @@ func WithJQLimits(timeout time.Duration, maxResults int) Option {
 // (default 0: no floor; Orkes enforces 60s on its hosted service).
 func WithMinPollInterval(d time.Duration) Option { return func(o *options) { o.minPollInterval = d } }
 
-// connectTimeoutKey carries a per-request connect timeout to the default
-// transport's dialer, so one shared transport can honour every task's
+// connectTimeoutKey carries a call's connect timeout to the dialer of a
+// timed transport (timedDial), so one shared transport honours every task's
 // connectionTimeOut.
 type connectTimeoutKey struct{}
 
 // newDefaultClient returns the shared client: keep-alive on, enough idle
 // connections per host for a workflow's parallel branches, and a dialer
-// that reads the per-request connect timeout from the context.
+// that applies each call's connect and read timeouts (timedDial).
 func newDefaultClient() *http.Client {
 	dialer := &net.Dialer{KeepAlive: 30 * time.Second}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns = 256
 	tr.MaxIdleConnsPerHost = 64
-	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		if d, ok := ctx.Value(connectTimeoutKey{}).(time.Duration); ok && d > 0 {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, d)
-			defer cancel()
-		}
-		return dialer.DialContext(ctx, network, addr)
-	}
+	tr.DialContext = timedDial(dialer.DialContext)
 	// Redirects are followed as Conductor's RestTemplate does (GET/HEAD);
 	// the task reports the final response.
 	return &http.Client{Transport: tr}
@@ -103,9 +96,10 @@ func buildOptions(opts []Option) *options {
 	for _, f := range opts {
 		f(o)
 	}
+	o.transports = newTimedTransports()
 	if o.client == nil {
 		o.client = newDefaultClient()
-		o.defaultClient = o.client
+		o.transports.adopt(o.client.Transport.(*http.Transport))
 	}
 	if o.auth == nil {
 		o.auth = ApplyAuth
