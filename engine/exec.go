@@ -1031,10 +1031,10 @@ func (r *runState) execSwitch(ctx context.Context, wt *WorkflowTask, suffix stri
 		_ = json.Unmarshal(orEmpty(rec.inMem), &stored)
 		stored["case"] = selected
 		var out []byte
+		if len(switchBranch(wt, selected)) > 0 {
+			stored["hasChildren"] = "true"
+		}
 		if wt.Type == TypeDecision {
-			if len(decisionBranch(wt, selected)) > 0 {
-				stored["hasChildren"] = "true"
-			}
 			out, _ = json.Marshal(map[string]any{"caseOutput": []string{selected}})
 		} else {
 			out, _ = json.Marshal(map[string]any{"evaluationResult": []string{selected}, "selectedCase": selected})
@@ -1047,15 +1047,25 @@ func (r *runState) execSwitch(ctx context.Context, wt *WorkflowTask, suffix stri
 		if err := r.complete(ctx, rec, out); err != nil {
 			return err
 		}
+		if len(switchBranch(wt, selected)) == 0 {
+			// Nothing scheduled with it: executed by the decider, its
+			// branch goes on in the next pass (forkpasses.go).
+			notifyScheduledSync(ctx)
+		}
 	}
+	return r.execList(ctx, switchBranch(wt, selected), suffix, iter)
+}
+
+// switchBranch is the case a SWITCH or DECISION takes for selected.
+func switchBranch(wt *WorkflowTask, selected string) []*WorkflowTask {
 	if wt.Type == TypeDecision {
-		return r.execList(ctx, decisionBranch(wt, selected), suffix, iter)
+		return decisionBranch(wt, selected)
 	}
 	branch, ok := wt.DecisionCases[selected]
 	if !ok {
 		branch = wt.DefaultCase
 	}
-	return r.execList(ctx, branch, suffix, iter)
+	return branch
 }
 
 // decisionBranch: a DECISION whose case has no tasks (absent or empty) takes

@@ -31,7 +31,16 @@ func notifyScheduled(ctx context.Context, typ string) {
 		return
 	}
 	if b, ok := ctx.Value(branchKey{}).(*branchTurn); ok && b != nil {
-		b.scheduled(ctx, typ)
+		b.scheduled(ctx, executedByDecider[typ])
+	}
+}
+
+// notifyScheduledSync tells the enclosing fork that its branch's operator
+// scheduled nothing with it and ends in the decider's pass, as a
+// synchronous task does (a SWITCH or DECISION whose case has no tasks).
+func notifyScheduledSync(ctx context.Context) {
+	if b, ok := ctx.Value(branchKey{}).(*branchTurn); ok && b != nil {
+		b.scheduled(ctx, true)
 	}
 }
 

@@ -179,3 +179,58 @@ func TestConductorNestedForkJoinSpec(t *testing.T) {
 		joinOnIs("join1", "t11", "join2")(t, e, wf)
 	}
 }
+
+// emptyCaseDef has, in a fork, a SWITCH whose selected case is empty, a
+// DECISION whose case and default are empty, and a SWITCH whose case has
+// tasks, each followed by more tasks of its branch.
+const emptyCaseDef = `{"name":"empty_case","version":1,"schemaVersion":2,"tasks":[
+ {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN","forkTasks":[
+   [{"name":"sw","taskReferenceName":"sw","type":"SWITCH","evaluatorType":"value-param","expression":"k","inputParameters":{"k":"none"},
+     "decisionCases":{"none":[],"x":[{"name":"x1","taskReferenceName":"x1","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"1"}}]},
+     "defaultCase":[{"name":"xd","taskReferenceName":"xd","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"1"}}]},
+    {"name":"x2","taskReferenceName":"x2","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"2"}}],
+   [{"name":"dc","taskReferenceName":"dc","type":"DECISION","caseValueParam":"k","inputParameters":{"k":"none"},"decisionCases":{"none":[]}},
+    {"name":"y2","taskReferenceName":"y2","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"2"}}],
+   [{"name":"s2","taskReferenceName":"s2","type":"SWITCH","evaluatorType":"value-param","expression":"k","inputParameters":{"k":"go"},
+     "decisionCases":{"go":[
+       {"name":"a1","taskReferenceName":"a1","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"1"}},
+       {"name":"a2","taskReferenceName":"a2","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"2"}}]}},
+    {"name":"a3","taskReferenceName":"a3","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"3"}}]]},
+ {"name":"join","taskReferenceName":"join","type":"JOIN","joinOn":["x2","y2","a3"]}]}`
+
+// A SWITCH or DECISION whose case has no tasks schedules nothing with it
+// (Conductor's mappers set no hasChildren): the decider executes it, and
+// the next pass schedules the task after it. A case with tasks is scheduled
+// with its first task in the same pass, and the SWITCH's input says
+// hasChildren. So: pass 1 fork sw dc s2 a1 join, pass 2 x2 y2 a2, pass 3 a3.
+func TestEmptyCaseInForkWaitsForNextPass(t *testing.T) {
+	e := harnessEngine(t, nil)
+	d, err := e.Parse([]byte(emptyCaseDef))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "fork sw dc s2 a1 join x2 y2 a2 a3"
+	for i := range 40 {
+		wf := viewRun(t, e, startRun(t, e, d, `{}`).RunID)
+		if wf.Status != engine.StatusCompleted {
+			t.Fatalf("run %d: %s %q", i, wf.Status, wf.Reason)
+		}
+		var refs []string
+		for _, tk := range wf.Tasks {
+			refs = append(refs, tk.Ref)
+			switch tk.Ref {
+			case "sw", "dc":
+				if _, ok := tk.Input["hasChildren"]; ok || tk.Input["case"] != "none" {
+					t.Fatalf("%s input %v, want case none and no hasChildren", tk.Ref, tk.Input)
+				}
+			case "s2":
+				if tk.Input["hasChildren"] != "true" || tk.Input["case"] != "go" {
+					t.Fatalf("s2 input %v, want case go, hasChildren true", tk.Input)
+				}
+			}
+		}
+		if got := strings.Join(refs, " "); got != want {
+			t.Fatalf("run %d: records %s, want %s", i, got, want)
+		}
+	}
+}

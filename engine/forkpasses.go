@@ -156,16 +156,16 @@ func awaitTurn(ctx context.Context) error {
 	return nil
 }
 
-// scheduled: the branch has scheduled a task of type typ. A synchronous one
-// runs when the branch's turn comes back; any other leaves the ring.
-func (b *branchTurn) scheduled(ctx context.Context, typ string) {
+// scheduled: the branch has scheduled a task; a synchronous one (sync)
+// runs when the branch's turn comes back, any other leaves the ring.
+func (b *branchTurn) scheduled(ctx context.Context, sync bool) {
 	p := b.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !slices.Contains(p.ring, b.m) {
 		return
 	}
-	if !executedByDecider[typ] {
+	if !sync {
 		p.passLocked(b.m, true)
 		return
 	}
