@@ -196,7 +196,7 @@ func (r *runState) summaryLocked() runstore.Summary {
 	s := runstore.Summary{
 		ID: r.id, WorkflowType: r.doc.WorkflowType, Version: r.doc.Version, Status: r.doc.Status,
 		CreateTime: r.doc.CreateTime, UpdateTime: r.doc.UpdateTime, ParentID: r.doc.ParentWorkflowID,
-		Correlated: true,
+		Correlated: true, Principal: r.doc.Principal.Name,
 	}
 	if c := r.doc.CorrelationID; c != "" {
 		// As Show displays it: a search answers from summaries.

@@ -38,6 +38,9 @@ type Summary struct {
 	// do not say (read the run then).
 	CorrelationID string `json:"correlationId,omitempty"`
 	Correlated    bool   `json:"correlated,omitempty"`
+	// Principal is the name of the principal the run executes as (who
+	// started it); "" in summaries written before it was recorded.
+	Principal string `json:"principal,omitempty"`
 	// Lease is the run's lease as List found it (nil: none). It is not
 	// stored in the index: List reads it beside the summaries.
 	Lease *Lease `json:"lease,omitempty"`
