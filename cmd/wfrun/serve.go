@@ -57,7 +57,14 @@ workers (a worker polling any of them gets any pending task, once) and Hawk repl
 protection; every process needs the same WFRUN_MASTER_KEY. Without --auth every
 caller holds every scope: keep the default loopback address then. --auth names a YAML
 or JSON file of application keys and Taskcluster clients with their scopes (see
-"wfrun serve --help" in the README). Logs are JSON on stderr, masked. SIGINT/SIGTERM
+"wfrun serve" in the README). With --auth the Conductor API needs scopes as well:
+workflows:start:<workflow> to start a run, workflows:read:<workflow> to read runs
+(search leaves out the others), workflows:manage:<workflow> to terminate, pause, resume,
+restart, retry, rerun, skip, signal or complete tasks of runs, metadata:write:<name> to
+register or delete definitions, tasks:poll:<task> to poll; the principal that started a
+run reads and manages it without them. A run executes as the principal that started it,
+also when another one reruns it: grant workflows:manage and metadata:write like the
+secrets of the runs they cover. Logs are JSON on stderr, masked. SIGINT/SIGTERM
 stop accepting requests and let in-flight ones finish.`,
 		Example: `  wfrun serve
   wfrun serve --addr 0.0.0.0:8080 --auth auth.yaml --store redis://localhost:6379/0

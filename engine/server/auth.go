@@ -18,6 +18,20 @@ import (
 	"github.com/wfrun/wfrun/store"
 )
 
+// Scope prefixes of the Conductor API (see AuthConfig); each is followed
+// by a workflow or definition name.
+const (
+	ScopeWorkflowStart  = "workflows:start:"
+	ScopeWorkflowRead   = "workflows:read:"
+	ScopeWorkflowManage = "workflows:manage:"
+	ScopeMetadataWrite  = "metadata:write:"
+)
+
+// Principal names the configuration may not give: "anonymous" is every
+// caller without credentials, "local" the CLI's principal (it owns the
+// runs the CLI starts in a shared run store).
+var reservedPrincipals = map[string]bool{"anonymous": true, store.LocalPrincipal.Name: true}
+
 // Sentinel errors of authentication.
 var (
 	// ErrInvalidToken: a missing, malformed, forged or unknown X-Authorization token.
@@ -39,12 +53,37 @@ var (
 //	  - keyId: ci
 //	    keySecret: "…"
 //	    principal: ci           # default: the keyId
-//	    scopes: ["secrets:get:deploy/*", "secrets:list-secrets"]
+//	    scopes: ["secrets:get:deploy/*", "secrets:list-secrets",
+//	             "workflows:start:deploy_*", "tasks:poll:deploy_*"]
 //	taskclusterClients:         # Taskcluster clients (Hawk)
 //	  - clientId: tc-ci
 //	    accessToken: "…"
 //	    scopes: ["secrets:get:project/*"]
 //	anonymousScopes: []         # scopes of requests without credentials
+//
+// Scopes (Taskcluster style: a scope ending in "*" grants every scope it
+// is a prefix of; "*" grants everything):
+//
+//	secrets:get:<name>, secrets:set:<name>, secrets:list-secrets   secrets
+//	tasks:poll:<task>              poll and update tasks of that name
+//	workflows:start:<workflow>     start a run of that workflow
+//	workflows:read:<workflow>      read its runs (execution, status, search)
+//	workflows:manage:<workflow>    change its runs: terminate, pause, resume,
+//	                               restart, retry, rerun, skip a task, reset
+//	                               callbacks, signal, complete a task by
+//	                               reference
+//	metadata:write:<name>          register, update or delete the workflow
+//	                               or task definition of that name
+//
+// Reading definitions needs no scope. The principal that started a run
+// may read and manage it without workflows:read or workflows:manage (the
+// anonymous principal owns nothing: it is everyone without credentials).
+// A run executes as the principal that started it, also when another
+// principal restarts, retries or reruns it (with new input too): give
+// workflows:manage:<workflow> only to principals trusted with the
+// secrets of every run of that workflow, and metadata:write:<name> only
+// to principals trusted with the secrets of every run that uses the
+// definition (as a workflow, a sub-workflow or a task).
 type AuthConfig struct {
 	TokenKey        string         `yaml:"tokenKey" json:"tokenKey"`
 	TokenTTL        string         `yaml:"tokenTTL" json:"tokenTTL"`
@@ -142,6 +181,9 @@ func (c *AuthConfig) init() error {
 		if _, dup := c.apps[a.KeyID]; dup {
 			return fmt.Errorf("applications[%d]: duplicate keyId %q", i, a.KeyID)
 		}
+		if name := a.principal().Name; reservedPrincipals[name] {
+			return fmt.Errorf("applications[%d] (%s): principal %q is reserved", i, a.KeyID, name)
+		}
 		c.apps[a.KeyID] = i
 	}
 	for i, t := range c.TaskclusterKeys {
@@ -153,6 +195,9 @@ func (c *AuthConfig) init() error {
 		}
 		if _, dup := c.tc[t.ClientID]; dup {
 			return fmt.Errorf("taskclusterClients[%d]: duplicate clientId %q", i, t.ClientID)
+		}
+		if name := t.principal().Name; reservedPrincipals[name] {
+			return fmt.Errorf("taskclusterClients[%d] (%s): principal %q is reserved", i, t.ClientID, name)
 		}
 		c.tc[t.ClientID] = i
 	}

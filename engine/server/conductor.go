@@ -371,25 +371,28 @@ func (s *Server) conductorRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /api/workflow", s.cond(s.startWorkflowRequest))
 	m.HandleFunc("POST /api/workflow/{name}", s.cond(s.startWorkflowByName))
 	m.HandleFunc("GET /api/workflow/search", s.cond(s.searchWorkflows))
-	m.HandleFunc("GET /api/workflow/{id}", s.cond(s.getWorkflow))
-	m.HandleFunc("GET /api/workflow/{id}/status", s.cond(s.getWorkflowStatus))
-	m.HandleFunc("POST /api/workflow/{id}/restart", s.cond(s.restartWorkflow(true)))
-	m.HandleFunc("POST /api/workflow/{id}/rerun", s.cond(s.rerunWorkflow))
-	m.HandleFunc("POST /api/workflow/{id}/retry", s.cond(s.restartWorkflow(false)))
-	m.HandleFunc("PUT /api/workflow/{id}/resume", s.cond(s.resumeWorkflow))
-	m.HandleFunc("PUT /api/workflow/{id}/pause", s.cond(s.pauseWorkflow))
-	m.HandleFunc("PUT /api/workflow/{id}/skiptask/{ref}", s.cond(s.skipTask))
-	m.HandleFunc("POST /api/workflow/{id}/resetcallbacks", s.cond(s.resetCallbacks))
-	m.HandleFunc("DELETE /api/workflow/{id}", s.cond(s.terminateWorkflow))
-	m.HandleFunc("POST /api/workflow/{id}/terminate", s.cond(s.terminateWorkflow))
+	m.HandleFunc("GET /api/workflow/{id}", s.condRun(needRead, "id", s.getWorkflow))
+	m.HandleFunc("GET /api/workflow/{id}/status", s.condRun(needRead, "id", s.getWorkflowStatus))
+	m.HandleFunc("POST /api/workflow/{id}/restart", s.condRun(needManage, "id", s.restartWorkflow(true)))
+	m.HandleFunc("POST /api/workflow/{id}/rerun", s.condRun(needManage, "id", s.rerunWorkflow))
+	m.HandleFunc("POST /api/workflow/{id}/retry", s.condRun(needManage, "id", s.restartWorkflow(false)))
+	m.HandleFunc("PUT /api/workflow/{id}/resume", s.condRun(needManage, "id", s.resumeWorkflow))
+	m.HandleFunc("PUT /api/workflow/{id}/pause", s.condRun(needManage, "id", s.pauseWorkflow))
+	m.HandleFunc("PUT /api/workflow/{id}/skiptask/{ref}", s.condRun(needManage, "id", s.skipTask))
+	m.HandleFunc("POST /api/workflow/{id}/resetcallbacks", s.condRun(needManage, "id", s.resetCallbacks))
+	m.HandleFunc("DELETE /api/workflow/{id}", s.condRun(needManage, "id", s.terminateWorkflow))
+	m.HandleFunc("POST /api/workflow/{id}/terminate", s.condRun(needManage, "id", s.terminateWorkflow))
 	// tasks
 	m.HandleFunc("GET /api/tasks/poll/batch/{type}", s.cond(s.pollBatch))
 	m.HandleFunc("GET /api/tasks/poll/{type}", s.cond(s.pollOne))
 	m.HandleFunc("POST /api/tasks", s.cond(s.updateTask(false)))
 	m.HandleFunc("POST /api/tasks/update-v2", s.cond(s.updateTask(true)))
-	m.HandleFunc("POST /api/tasks/{workflowId}/{ref}/{status}", s.cond(s.updateTaskByRef))
-	m.HandleFunc("POST /api/tasks/{workflowId}/{status}/signal", s.cond(s.signalAsync))
-	m.HandleFunc("POST /api/tasks/{workflowId}/{status}/signal/sync", s.cond(s.signalSync))
+	// An external completion of a run's task, like a signal, changes the
+	// run: it needs workflows:manage (or to own the run), and a task
+	// held for a worker also the task's poll scope, as before.
+	m.HandleFunc("POST /api/tasks/{workflowId}/{ref}/{status}", s.condRun(needManage, "workflowId", s.updateTaskByRef))
+	m.HandleFunc("POST /api/tasks/{workflowId}/{status}/signal", s.condRun(needManage, "workflowId", s.signalAsync))
+	m.HandleFunc("POST /api/tasks/{workflowId}/{status}/signal/sync", s.condRun(needManage, "workflowId", s.signalSync))
 }
 
 func (s *Server) unsupported(msg string) conductorHandler {

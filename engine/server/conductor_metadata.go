@@ -73,9 +73,25 @@ func (s *Server) decodeRequest(w http.ResponseWriter, r *http.Request, what stri
 	return true
 }
 
-func (s *Server) registerWorkflow(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+// defName is the name of the definition raw ("" when it has none).
+func defName(raw []byte) string {
+	var h defHead
+	_ = json.Unmarshal(raw, &h)
+	return h.Name
+}
+
+// defNames are the names of the definitions in list.
+func defNames(list []json.RawMessage) []string {
+	out := make([]string, len(list))
+	for i, d := range list {
+		out[i] = defName(d)
+	}
+	return out
+}
+
+func (s *Server) registerWorkflow(w http.ResponseWriter, r *http.Request, p store.Principal) {
 	body, ok := s.readJSON(w, r)
-	if !ok {
+	if !ok || !s.mayWriteMetadata(w, r, p, defName(body)) {
 		return
 	}
 	if err := s.validateWorkflowDef(body); err != nil {
@@ -91,7 +107,7 @@ func (s *Server) registerWorkflow(w http.ResponseWriter, r *http.Request, _ stor
 }
 
 // updateWorkflows is PUT /api/metadata/workflow: a list, overwriting.
-func (s *Server) updateWorkflows(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+func (s *Server) updateWorkflows(w http.ResponseWriter, r *http.Request, p store.Principal) {
 	body, ok := s.readJSON(w, r)
 	if !ok {
 		return
@@ -99,6 +115,9 @@ func (s *Server) updateWorkflows(w http.ResponseWriter, r *http.Request, _ store
 	var list []json.RawMessage
 	if err := json.Unmarshal(body, &list); err != nil {
 		conductorError(w, r, http.StatusBadRequest, "request body must be a JSON array of workflow definitions")
+		return
+	}
+	if !s.mayWriteMetadata(w, r, p, defNames(list)...) {
 		return
 	}
 	for _, d := range list {
@@ -156,7 +175,10 @@ func (s *Server) getWorkflowDef(w http.ResponseWriter, r *http.Request, _ store.
 	writeRaw(w, http.StatusOK, "application/json", b)
 }
 
-func (s *Server) deleteWorkflowDef(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+func (s *Server) deleteWorkflowDef(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	if !s.mayWriteMetadata(w, r, p, r.PathValue("name")) {
+		return
+	}
 	v, err := strconv.Atoi(r.PathValue("version"))
 	if err != nil {
 		conductorError(w, r, http.StatusBadRequest, "version must be an integer")
@@ -183,7 +205,7 @@ func checkTaskDef(raw []byte) error {
 	return nil
 }
 
-func (s *Server) registerTaskDefs(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+func (s *Server) registerTaskDefs(w http.ResponseWriter, r *http.Request, p store.Principal) {
 	body, ok := s.readJSON(w, r)
 	if !ok {
 		return
@@ -191,6 +213,9 @@ func (s *Server) registerTaskDefs(w http.ResponseWriter, r *http.Request, _ stor
 	var list []json.RawMessage
 	if err := json.Unmarshal(body, &list); err != nil {
 		conductorError(w, r, http.StatusBadRequest, "request body must be a JSON array of task definitions")
+		return
+	}
+	if !s.mayWriteMetadata(w, r, p, defNames(list)...) {
 		return
 	}
 	for _, d := range list {
@@ -208,9 +233,9 @@ func (s *Server) registerTaskDefs(w http.ResponseWriter, r *http.Request, _ stor
 	writeEmpty(w, http.StatusOK)
 }
 
-func (s *Server) updateTaskDef(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+func (s *Server) updateTaskDef(w http.ResponseWriter, r *http.Request, p store.Principal) {
 	body, ok := s.readJSON(w, r)
-	if !ok {
+	if !ok || !s.mayWriteMetadata(w, r, p, defName(body)) {
 		return
 	}
 	if err := checkTaskDef(body); err != nil {
@@ -242,7 +267,10 @@ func (s *Server) getTaskDef(w http.ResponseWriter, r *http.Request, _ store.Prin
 	writeRaw(w, http.StatusOK, "application/json", b)
 }
 
-func (s *Server) deleteTaskDef(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+func (s *Server) deleteTaskDef(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	if !s.mayWriteMetadata(w, r, p, r.PathValue("name")) {
+		return
+	}
 	if err := s.conductor.defs.deleteTask(r.PathValue("name")); err != nil {
 		s.metaError(w, r, err)
 		return

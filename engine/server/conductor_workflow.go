@@ -82,6 +82,9 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request, p store.Principal
 		s.metaError(w, r, err)
 		return
 	}
+	if !s.mayStart(w, r, p, def.Name) {
+		return
+	}
 	input := req.Input
 	if len(input) == 0 || string(input) == "null" {
 		input = json.RawMessage("{}")
@@ -192,7 +195,11 @@ func (s *Server) getWorkflowStatus(w http.ResponseWriter, r *http.Request, _ sto
 // the run's id, type, correlation id or status contains) from the run
 // summaries; a run's correlation id is read from the run itself, only when
 // the query or the page needs it.
-func (s *Server) searchWorkflows(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+//
+// Runs the caller may not read (workflows:read of their workflow, or
+// having started them) are left out before counting: totalHits and the
+// pages are those of the runs the caller may see.
+func (s *Server) searchWorkflows(w http.ResponseWriter, r *http.Request, p store.Principal) {
 	q := r.URL.Query()
 	start, _ := strconv.Atoi(q.Get("start"))
 	size, err := strconv.Atoi(q.Get("size"))
@@ -245,6 +252,17 @@ func (s *Server) searchWorkflows(w http.ResponseWriter, r *http.Request, _ store
 		_ = json.Unmarshal(view, &d)
 		return d.CorrelationID
 	}
+	runPrincipal := func(sum runstore.Summary) string {
+		if sum.Principal != "" {
+			return sum.Principal
+		}
+		// A summary written before summaries said: from the run.
+		_, owner, err := s.runOwner(r.Context(), sum.ID)
+		if err != nil {
+			return ""
+		}
+		return owner
+	}
 	type summary struct {
 		WorkflowType  string `json:"workflowType"`
 		Version       int    `json:"version"`
@@ -287,6 +305,9 @@ func (s *Server) searchWorkflows(w http.ResponseWriter, r *http.Request, _ store
 		}
 		if free != "" && !strings.Contains(sum.ID, free) && !strings.Contains(sum.WorkflowType, free) &&
 			!strings.Contains(sum.Status, free) && !strings.Contains(get("correlationId"), free) {
+			continue
+		}
+		if !s.mayReadSummary(p, sum, func() string { return runPrincipal(sum) }) {
 			continue
 		}
 		total++

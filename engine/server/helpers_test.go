@@ -96,7 +96,7 @@ applications:
     scopes: ["*"]
   - keyId: app-reader
     keySecret: app-reader-secret-0123456789
-    scopes: ["secrets:get:shared_*"]
+    scopes: ["secrets:get:shared_*", "workflows:start:*"]
 taskclusterClients:
   - clientId: tc-admin
     accessToken: tc-admin-token-0123456789
