@@ -639,7 +639,15 @@ func (r *runState) runLeaf(ctx context.Context, wt *WorkflowTask, rec *taskRecor
 				Reason: fmt.Sprintf("no worker registered for SIMPLE task %q (embedders: engine.WithWorker; CLI: --worker %s=COMMAND)", wt.Name, wt.Name)}
 		}
 		// The worker may mask its own text (stderr) before it cuts it.
-		out, err := fn(runsecrets.NewContext(r.sec.ForTask(ctx, rec.Ref), r.sec), input)
+		wctx := runsecrets.NewContext(r.sec.ForTask(ctx, rec.Ref), r.sec)
+		if names := r.e.policy(wt).runtimeMetadata; len(names) > 0 {
+			md, err := r.runtimeMetadata(ctx, rec.Ref, names)
+			if err != nil {
+				return tasks.Result{Status: tasks.FailedTerminal, Reason: r.sec.Excerpt(err.Error(), maxReasonBytes)}
+			}
+			wctx = context.WithValue(wctx, runtimeMetadataKey{}, md)
+		}
+		out, err := fn(wctx, input)
 		if err != nil {
 			// Worker errors quote what the worker printed: masked whole,
 			// then cut.

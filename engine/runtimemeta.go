@@ -36,6 +36,20 @@ import (
 //   - expired, or any other error of the store: the task fails naming the
 //     name (never a value).
 
+type runtimeMetadataKey struct{}
+
+// RuntimeMetadata returns, inside a WorkerFunc, the names the task's
+// definition declares in runtimeMetadata with their values, resolved as a
+// remote worker gets them at its poll (RemoteTask.Resolve): secrets first,
+// then env values, names found in neither left out. nil when the
+// definition declares none. The values are secrets: pass them to what
+// needs them, never into the task's output or a log (a value echoed back is
+// masked in what the run stores).
+func RuntimeMetadata(ctx context.Context) map[string]string {
+	md, _ := ctx.Value(runtimeMetadataKey{}).(map[string]string)
+	return md
+}
+
 // runtimeMetadata resolves names for the task ref of r.
 func (r *runState) runtimeMetadata(ctx context.Context, ref string, names []string) (map[string]string, error) {
 	if len(names) == 0 {

@@ -18,7 +18,8 @@ import (
 )
 
 // A task definition's runtimeMetadata (Conductor's TaskDef.runtimeMetadata):
-// the remote worker gets each declared name resolved, secrets first (as the
+// the worker gets each declared name resolved — a remote worker at its poll,
+// a local WorkerFunc through engine.RuntimeMetadata — secrets first (as the
 // run's principal), then env values; a missing name is left out, a
 // forbidden one fails the task unless an env value has it, an expired
 // secret fails it; the values reach the worker only, are registered with
@@ -52,109 +53,121 @@ func TestRuntimeMetadata(t *testing.T) {
 		{name: "expired fails", declared: []string{"OLD"},
 			wantStatus: engine.StatusFailed, wantReason: `task definition's runtimeMetadata "OLD": secret "OLD": ` + store.ErrExpired.Error()},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			st := memory.New(memory.WithClock(clock))
-			ctx := context.Background()
-			for name, v := range map[string]string{"API_KEY": `"key-123-abc"`, "DB": `{"user":"app","password":"pw-json-4242"}`} {
-				if _, err := st.Put(ctx, &store.Secret{Name: name, Value: json.RawMessage(v)}); err != nil {
+		for _, kind := range []string{"remote", "local"} {
+			t.Run(tc.name+"/"+kind, func(t *testing.T) {
+				st := memory.New(memory.WithClock(clock))
+				ctx := context.Background()
+				for name, v := range map[string]string{"API_KEY": `"key-123-abc"`, "DB": `{"user":"app","password":"pw-json-4242"}`} {
+					if _, err := st.Put(ctx, &store.Secret{Name: name, Value: json.RawMessage(v)}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if _, err := st.Put(ctx, &store.Secret{Name: "OLD", Value: json.RawMessage(`"old-value-77"`), Expires: now.Add(-time.Minute)}); err == nil {
+					// A store that refuses an expiry in the past: write it valid
+					// and let it expire.
+				} else if _, err := st.Put(ctx, &store.Secret{Name: "OLD", Value: json.RawMessage(`"old-value-77"`), Expires: now.Add(time.Minute)}); err != nil {
 					t.Fatal(err)
 				}
-			}
-			if _, err := st.Put(ctx, &store.Secret{Name: "OLD", Value: json.RawMessage(`"old-value-77"`), Expires: now.Add(-time.Minute)}); err == nil {
-				// A store that refuses an expiry in the past: write it valid
-				// and let it expire.
-			} else if _, err := st.Put(ctx, &store.Secret{Name: "OLD", Value: json.RawMessage(`"old-value-77"`), Expires: now.Add(time.Minute)}); err != nil {
-				t.Fatal(err)
-			}
-			now = now.Add(2 * time.Minute)
-			values := interpolate.MapValues{}
-			for k, v := range tc.env {
-				values[k] = json.RawMessage(v)
-			}
-			defs := engine.NewTaskDefs()
-			if err := defs.Put(&engine.TaskDef{Name: "declared_task", RuntimeMetadata: tc.declared}); err != nil {
-				t.Fatal(err)
-			}
-			var mu sync.Mutex
-			var got map[string]string
-			runs := runstore.NewMemory()
-			e, err := engine.New(
-				engine.WithRegistry(tasks.NewDefaultRegistry()),
-				engine.WithRunStore(runs),
-				engine.WithTaskDefs(defs),
-				engine.WithEnvValues(values),
-				engine.WithSecrets(func(p engine.Principal, project, environment string) interpolate.SecretSource {
-					return store.NewRunView(st, store.Principal{Name: p.Name, Scopes: p.Scopes}, project, environment)
-				}),
-				engine.WithRemoteWorker(func(ctx context.Context, rt engine.RemoteTask) tasks.Result {
-					_, md, err := rt.Resolve(ctx)
-					if err != nil {
-						return tasks.Result{Status: tasks.FailedTerminal, Reason: err.Error()}
-					}
+				now = now.Add(2 * time.Minute)
+				values := interpolate.MapValues{}
+				for k, v := range tc.env {
+					values[k] = json.RawMessage(v)
+				}
+				defs := engine.NewTaskDefs()
+				if err := defs.Put(&engine.TaskDef{Name: "declared_task", RuntimeMetadata: tc.declared}); err != nil {
+					t.Fatal(err)
+				}
+				var mu sync.Mutex
+				var got map[string]string
+				runs := runstore.NewMemory()
+				engineOpts := []engine.Option{
+					engine.WithRegistry(tasks.NewDefaultRegistry()),
+					engine.WithRunStore(runs),
+					engine.WithTaskDefs(defs),
+					engine.WithEnvValues(values),
+					engine.WithSecrets(func(p engine.Principal, project, environment string) interpolate.SecretSource {
+						return store.NewRunView(st, store.Principal{Name: p.Name, Scopes: p.Scopes}, project, environment)
+					}),
+				}
+				echo := func(md map[string]string) json.RawMessage {
 					mu.Lock()
 					got = md
 					mu.Unlock()
 					out, _ := json.Marshal(map[string]any{"echo": md})
-					return tasks.Result{Status: tasks.Completed, Output: out}
-				}),
-			)
-			if err != nil {
-				t.Fatal(err)
-			}
-			d, err := e.Parse([]byte(`{"name":"declared_wf","version":1,"tasks":[{"name":"declared_task","taskReferenceName":"declared_ref","type":"SIMPLE"}]}`))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var opts []engine.RunOption
-			if tc.scopes != nil {
-				opts = append(opts, engine.AsPrincipal(engine.Principal{Name: "app-restricted", Scopes: tc.scopes}))
-			}
-			res, err := e.Start(ctx, d, json.RawMessage(`{}`), opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			wf := viewRun(t, e, res.RunID)
-			if wf.Status != tc.wantStatus || !strings.Contains(wf.Reason, tc.wantReason) {
-				t.Fatalf("%s %q, want %s %q", wf.Status, wf.Reason, tc.wantStatus, tc.wantReason)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if tc.wantStatus == engine.StatusCompleted && !reflect.DeepEqual(got, tc.wantMeta) {
-				t.Fatalf("runtimeMetadata %v, want %v", got, tc.wantMeta)
-			}
-			stored, _, err := runs.Load(ctx, res.RunID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			shown, _ := json.Marshal(wf)
-			for _, v := range []string{"key-123-abc", "pw-json-4242", "old-value-77"} {
-				if strings.Contains(string(stored)+string(shown), v) {
-					t.Errorf("secret value %q is in the stored or shown run", v)
+					return out
 				}
-			}
-			if strings.Contains(string(stored), `"runtimeMetadata":{`) || strings.Contains(string(stored), `"RuntimeMetadata"`) {
-				t.Errorf("the stored run keeps the runtimeMetadata map")
-			}
-			if tc.wantStatus == engine.StatusCompleted && got["API_KEY"] != "" {
-				echo, _ := json.Marshal(wf.Tasks[0].Output["echo"])
-				if !strings.Contains(string(echo), `"API_KEY":"***"`) {
-					t.Errorf("a worker echoing the value back: output %s, want it masked", echo)
+				if kind == "remote" {
+					engineOpts = append(engineOpts, engine.WithRemoteWorker(func(ctx context.Context, rt engine.RemoteTask) tasks.Result {
+						_, md, err := rt.Resolve(ctx)
+						if err != nil {
+							return tasks.Result{Status: tasks.FailedTerminal, Reason: err.Error()}
+						}
+						return tasks.Result{Status: tasks.Completed, Output: echo(md)}
+					}))
+				} else {
+					engineOpts = append(engineOpts, engine.WithWorker("declared_task", func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+						return echo(engine.RuntimeMetadata(ctx)), nil
+					}))
 				}
-			}
-			evs, err := st.ReadAudit(ctx, store.AuditFilter{Run: res.RunID})
-			if err != nil {
-				t.Fatal(err)
-			}
-			reads := map[string]string{}
-			for _, ev := range evs {
-				if ev.Task == "declared_ref" {
-					reads[ev.Name] = ev.Outcome
+				e, err := engine.New(engineOpts...)
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-			if _, ok := reads[tc.declared[0]]; !ok {
-				t.Errorf("audit of run %s has no read of %s by task declared_ref: %+v", res.RunID, tc.declared[0], evs)
-			}
-		})
+				d, err := e.Parse([]byte(`{"name":"declared_wf","version":1,"tasks":[{"name":"declared_task","taskReferenceName":"declared_ref","type":"SIMPLE"}]}`))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var opts []engine.RunOption
+				if tc.scopes != nil {
+					opts = append(opts, engine.AsPrincipal(engine.Principal{Name: "app-restricted", Scopes: tc.scopes}))
+				}
+				res, err := e.Start(ctx, d, json.RawMessage(`{}`), opts...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wf := viewRun(t, e, res.RunID)
+				if wf.Status != tc.wantStatus || !strings.Contains(wf.Reason, tc.wantReason) {
+					t.Fatalf("%s %q, want %s %q", wf.Status, wf.Reason, tc.wantStatus, tc.wantReason)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if tc.wantStatus == engine.StatusCompleted && !reflect.DeepEqual(got, tc.wantMeta) {
+					t.Fatalf("runtimeMetadata %v, want %v", got, tc.wantMeta)
+				}
+				stored, _, err := runs.Load(ctx, res.RunID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				shown, _ := json.Marshal(wf)
+				for _, v := range []string{"key-123-abc", "pw-json-4242", "old-value-77"} {
+					if strings.Contains(string(stored)+string(shown), v) {
+						t.Errorf("secret value %q is in the stored or shown run", v)
+					}
+				}
+				if strings.Contains(string(stored), `"runtimeMetadata":{`) || strings.Contains(string(stored), `"RuntimeMetadata"`) {
+					t.Errorf("the stored run keeps the runtimeMetadata map")
+				}
+				if tc.wantStatus == engine.StatusCompleted && got["API_KEY"] != "" {
+					echo, _ := json.Marshal(wf.Tasks[0].Output["echo"])
+					if !strings.Contains(string(echo), `"API_KEY":"***"`) {
+						t.Errorf("a worker echoing the value back: output %s, want it masked", echo)
+					}
+				}
+				evs, err := st.ReadAudit(ctx, store.AuditFilter{Run: res.RunID})
+				if err != nil {
+					t.Fatal(err)
+				}
+				reads := map[string]string{}
+				for _, ev := range evs {
+					if ev.Task == "declared_ref" {
+						reads[ev.Name] = ev.Outcome
+					}
+				}
+				if _, ok := reads[tc.declared[0]]; !ok {
+					t.Errorf("audit of run %s has no read of %s by task declared_ref: %+v", res.RunID, tc.declared[0], evs)
+				}
+			})
+		}
 	}
 }
 

@@ -46,7 +46,7 @@ func (f *engineFlags) progress(cmd *cobra.Command) func(engine.Event) {
 }
 
 func (f *engineFlags) add(cmd *cobra.Command) {
-	cmd.Flags().StringArrayVar(&f.workers, "worker", nil, "NAME=COMMAND: run SIMPLE tasks named NAME with `sh -c COMMAND` (task input JSON on stdin, output JSON object on stdout); repeatable")
+	cmd.Flags().StringArrayVar(&f.workers, "worker", nil, "NAME=COMMAND: run SIMPLE tasks named NAME with `sh -c COMMAND` (task input JSON on stdin, output JSON object on stdout; the task definition's runtimeMetadata values in the JSON file $WFRUN_RUNTIME_METADATA names); repeatable")
 	cmd.Flags().StringVar(&f.defsDir, "definitions", "", "directory of workflow definitions for SUB_WORKFLOW and failureWorkflow names (default: the workflow file's directory)")
 	cmd.Flags().StringVar(&f.taskDefs, "taskdefs", "", "directory of Conductor task definitions (JSON TaskDef objects or lists: retries, timeouts, inputTemplate, limits); task definitions in the definitions directory are read too")
 	cmd.Flags().StringVar(&f.eventSink, "event-sink", "", "where EVENT tasks publish: stdout, stderr, file:PATH (JSON lines) or a redis:// URL (one stream per queue, named as Conductor names it)")
@@ -215,6 +215,14 @@ func commandWorker(command string) engine.WorkerFunc {
 		cmd := exec.CommandContext(ctx, "sh", "-c", command)
 		cmd.Stdin = strings.NewReader(string(input))
 		cmd.Env = workerEnv(os.Environ())
+		if md := engine.RuntimeMetadata(ctx); len(md) > 0 {
+			path, remove, err := writeRuntimeMetadata(md)
+			if err != nil {
+				return nil, err
+			}
+			defer remove()
+			cmd.Env = append(cmd.Env, runtimeMetadataEnv+"="+path)
+		}
 		var stdout, stderr limitedBuffer
 		stdout.max, stderr.max = 16<<20, 4<<10
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -248,6 +256,29 @@ func commandWorker(command string) engine.WorkerFunc {
 		}
 		return json.RawMessage(out), nil
 	}
+}
+
+// runtimeMetadataEnv names the file that holds, for a worker command, the
+// values its task definition declares in runtimeMetadata (a JSON object
+// name → value, as Conductor hands them to its workers beside the input).
+const runtimeMetadataEnv = "WFRUN_RUNTIME_METADATA"
+
+// writeRuntimeMetadata writes md into a file readable by this user only, in
+// a private directory that remove deletes (the values are secrets: never
+// in the command line, the environment or the input).
+func writeRuntimeMetadata(md map[string]string) (path string, remove func(), err error) {
+	dir, err := os.MkdirTemp("", "wfrun-worker-")
+	if err != nil {
+		return "", nil, fmt.Errorf("worker runtimeMetadata: %v", err)
+	}
+	remove = func() { _ = os.RemoveAll(dir) }
+	b, _ := json.Marshal(md)
+	path = filepath.Join(dir, "runtime-metadata.json")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		remove()
+		return "", nil, fmt.Errorf("worker runtimeMetadata: %v", err)
+	}
+	return path, remove, nil
 }
 
 // workerEnvAllowed are the variables a worker command inherits: what a
