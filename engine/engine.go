@@ -251,6 +251,8 @@ type runConfig struct {
 	// refInput, for a SUB_WORKFLOW child, is its input with the parent's
 	// secret references kept: what the child stores as its input.
 	refInput []byte
+	// test makes the run a test run (mock.go).
+	test *testRun
 }
 
 // AsPrincipal sets who the run executes as (default: "local" with "*").
@@ -302,6 +304,9 @@ func (e *Engine) Start(ctx context.Context, def *Definition, input json.RawMessa
 	for _, o := range opts {
 		o(&cfg)
 	}
+	if cfg.test != nil {
+		defer cfg.test.t.stop()
+	}
 	r, err := e.newRun(ctx, def, input, &cfg, "", "", nil)
 	if err != nil {
 		return nil, err
@@ -320,6 +325,7 @@ func (e *Engine) newRun(ctx context.Context, def *Definition, input json.RawMess
 		cfg.id = newID()
 	}
 	r := e.newState(def, cfg.id)
+	r.test = cfg.test
 	now := r.nowMillis()
 	r.doc = runDoc{runHead: runHead{
 		WorkflowID: cfg.id, WorkflowType: def.Name, Version: def.Version, Status: StatusRunning,

@@ -486,11 +486,11 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 			return r.failTask(ctx, rec, string(fail.Status), fail.Reason)
 		}
 		if wt.StartDelay > 0 && rec.Status == TaskScheduled && retry == 0 {
-			if err := r.e.sleep(ctx, time.Duration(wt.StartDelay)*time.Second); err != nil {
+			if err := r.e.sleep(ctx, r.testDelay(time.Duration(wt.StartDelay)*time.Second)); err != nil {
 				return err
 			}
 		}
-		release, err := r.acquireSlot(ctx, pol)
+		release, err := r.testSlot(ctx, wt, ref, pol)
 		if err != nil {
 			return err
 		}
@@ -562,7 +562,7 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 				if err := r.transition(ctx, rec, string(res.Status), r.sec.Text(res.Reason)); err != nil {
 					return err
 				}
-				if err := r.e.sleep(ctx, retryDelay(pol, retry)); err != nil {
+				if err := r.e.sleep(ctx, r.testDelay(retryDelay(pol, retry))); err != nil {
 					return err
 				}
 				retry++
@@ -612,6 +612,9 @@ func (r *runState) runLeaf(ctx context.Context, wt *WorkflowTask, rec *taskRecor
 			res = tasks.Result{Status: tasks.FailedTerminal, Reason: r.sec.Text(fmt.Sprintf("internal error in %s task: %v", wt.Type, p))}
 		}
 	}()
+	if res, ok := r.mocked(ctx, wt, rec); ok {
+		return res // a test run's mock (mock.go)
+	}
 	switch wt.Type {
 	case TypeSetVariable:
 		return r.setVariable(input)
@@ -1221,6 +1224,7 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 			return r.failTask(ctx, rec, TaskFailedTerminal, "sub-workflow: "+err.Error())
 		}
 	}
+	child.test = r.test.child(ref) // a test run's child is one too (mock.go)
 	res, err = child.execute(ctx)
 	if err != nil {
 		if reason, ending := parentEnding(ctx); ending {

@@ -156,6 +156,8 @@ type runState struct {
 	// tasks (visible.go).
 	runCtx context.Context
 	vis    visState
+	// test holds the mocks of a test run (mock.go); nil otherwise.
+	test *testRun
 }
 
 // signal is an external completion. Its output is written sealed

@@ -1,0 +1,331 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/wfrun/wfrun/tasks"
+)
+
+// A test run (Conductor's workflow test API, POST /api/workflow/test) is a
+// real run whose tasks that wait for something outside the engine take
+// their outcome from a list of mocks instead, as Conductor's
+// WorkflowTestService completes them:
+//
+//   - which tasks: every task except Conductor's operators (FORK, JOIN,
+//     DO_WHILE, SWITCH, DECISION, DYNAMIC, SUB_WORKFLOW, SET_VARIABLE,
+//     INLINE, TERMINATE) and the system tasks Conductor completes as it
+//     schedules them (JSON_JQ_TRANSFORM, LAMBDA, NOOP, EXCLUSIVE_JOIN):
+//     those always run for real. So SIMPLE tasks, HTTP, WAIT, HUMAN, EVENT,
+//     START_WORKFLOW, EXEC, UPDATE_SECRET… take mocks;
+//   - by the task's exact reference name (a DO_WHILE iteration's is
+//     "ref__N"), one mock a step, in order: a retry or the next
+//     iteration takes the next one;
+//   - a mock's status is COMPLETED (the default), FAILED (the task fails
+//     and is retried as its definition says, as a worker's FAILED is),
+//     FAILED_WITH_TERMINAL_ERROR, or IN_PROGRESS (its output is recorded
+//     and the task takes the next mock); executionTime and queueWaitTime
+//     (ms) set the attempt's startTime and scheduledTime that far back;
+//   - the output enters the run exactly as a worker's answer does: the
+//     tasks.Result of the attempt, masked, its `_secrets` sealed and its
+//     values registered by the run's secret boundary;
+//   - a SUB_WORKFLOW's child is a test run too, with the mocks of
+//     subWorkflowTestRequest[ref] (none: every task of it waits);
+//   - retry delays and startDelay are not waited for (Conductor's test
+//     loop completes the next attempt at once).
+//
+// A task with no mock left stops the test (Test.Stopped), as Conductor's
+// test loop stops at the first task it has no mock data for: a SIMPLE
+// task then stays SCHEDULED and is never offered to a worker (Conductor
+// isolates test runs in a domain of their own) — POST
+// /api/tasks/{workflowId}/{ref}/{status} still completes it —, any other
+// task runs for real.
+
+// ErrBadMock: a workflow test request whose mocks the engine does not take.
+var ErrBadMock = errors.New("bad task mock")
+
+// TaskMock is one mocked outcome of a task (Conductor's
+// WorkflowTestRequest.TaskMock).
+type TaskMock struct {
+	// Status is COMPLETED (when empty), FAILED, FAILED_WITH_TERMINAL_ERROR
+	// or IN_PROGRESS.
+	Status string `json:"status,omitempty"`
+	// Output is the task's output, a JSON object (null or absent: {}).
+	Output json.RawMessage `json:"output,omitempty"`
+	// ExecutionTime and QueueWaitTime, in milliseconds, date the
+	// attempt's start and scheduling back.
+	ExecutionTime int64 `json:"executionTime,omitempty"`
+	QueueWaitTime int64 `json:"queueWaitTime,omitempty"`
+}
+
+// Mocks are the mocks of a test run: the members of Conductor's
+// WorkflowTestRequest that say how its tasks end (its other members are
+// those of a start request).
+type Mocks struct {
+	// Tasks are the mocks of each task, by exact reference name, used in order.
+	Tasks map[string][]TaskMock `json:"taskRefToMockOutput,omitempty"`
+	// SubWorkflows are the mocks of the child run of each SUB_WORKFLOW
+	// task, by reference name.
+	SubWorkflows map[string]*Mocks `json:"subWorkflowTestRequest,omitempty"`
+}
+
+// Validate checks every mock (status, output, times), naming the first bad
+// one by its JSON location: ErrBadMock.
+func (m *Mocks) Validate() error {
+	return m.validate("")
+}
+
+func (m *Mocks) validate(at string) error {
+	if m == nil {
+		return nil
+	}
+	for _, ref := range sortedMockRefs(m.Tasks) {
+		for i, tm := range m.Tasks[ref] {
+			where := fmt.Sprintf("%staskRefToMockOutput[%q][%d]", at, ref, i)
+			switch tm.Status {
+			case "", TaskCompleted, TaskFailed, TaskFailedTerminal, TaskInProgress:
+			default:
+				return fmt.Errorf("%w: %s.status %q: want COMPLETED, FAILED, FAILED_WITH_TERMINAL_ERROR or IN_PROGRESS", ErrBadMock, where, tm.Status)
+			}
+			if out := bytes.TrimSpace(tm.Output); len(out) > 0 && string(out) != "null" && (out[0] != '{' || !json.Valid(out)) {
+				return fmt.Errorf("%w: %s.output must be a JSON object", ErrBadMock, where)
+			}
+			if tm.ExecutionTime < 0 || tm.QueueWaitTime < 0 {
+				return fmt.Errorf("%w: %s: executionTime and queueWaitTime must not be negative", ErrBadMock, where)
+			}
+		}
+	}
+	subs := make([]string, 0, len(m.SubWorkflows))
+	for ref := range m.SubWorkflows {
+		subs = append(subs, ref)
+	}
+	sort.Strings(subs)
+	for _, ref := range subs {
+		if err := m.SubWorkflows[ref].validate(fmt.Sprintf("%ssubWorkflowTestRequest[%q].", at, ref)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func sortedMockRefs(m map[string][]TaskMock) []string {
+	refs := make([]string, 0, len(m))
+	for ref := range m {
+		refs = append(refs, ref)
+	}
+	sort.Strings(refs)
+	return refs
+}
+
+// Test is the state of one workflow test: the mocks left, for the run and
+// the child runs of its sub-workflows, and whether the test stopped.
+type Test struct {
+	stopOnce sync.Once
+	stopped  chan struct{}
+	root     *testRun
+}
+
+// NewTest prepares a test run of mocks (validated: ErrBadMock); start it
+// with Start and the RunOption AsTest. The mocks are copied.
+func NewTest(m *Mocks) (*Test, error) {
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	t := &Test{stopped: make(chan struct{})}
+	t.root = newTestRun(t, m)
+	return t, nil
+}
+
+// Stopped is closed when the test has gone as far as its mocks take it: a
+// task has no mock left (the run goes on waiting there), or the run ended,
+// or Start returned for any other reason.
+func (t *Test) Stopped() <-chan struct{} { return t.stopped }
+
+func (t *Test) stop() { t.stopOnce.Do(func() { close(t.stopped) }) }
+
+// AsTest makes the run a test run of t (see Test).
+func AsTest(t *Test) RunOption {
+	return func(c *runConfig) {
+		if t != nil {
+			c.test = t.root
+		}
+	}
+}
+
+// testRun holds the mocks of one run of a test (the root, or the child of
+// a SUB_WORKFLOW: every child of the same reference shares them, so a
+// retried child takes the mocks the first one left, as in Conductor).
+type testRun struct {
+	t    *Test
+	mu   sync.Mutex
+	left map[string][]TaskMock
+	subs map[string]*Mocks
+	kids map[string]*testRun
+}
+
+func newTestRun(t *Test, m *Mocks) *testRun {
+	tr := &testRun{t: t, left: map[string][]TaskMock{}, subs: map[string]*Mocks{}, kids: map[string]*testRun{}}
+	if m == nil {
+		return tr
+	}
+	for ref, list := range m.Tasks {
+		tr.left[ref] = append([]TaskMock(nil), list...)
+	}
+	for ref, sub := range m.SubWorkflows {
+		tr.subs[ref] = sub
+	}
+	return tr
+}
+
+// child is the test state of the child run of the SUB_WORKFLOW ref.
+func (tr *testRun) child(ref string) *testRun {
+	if tr == nil {
+		return nil
+	}
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	k := tr.kids[ref]
+	if k == nil {
+		k = newTestRun(tr.t, tr.subs[ref])
+		tr.kids[ref] = k
+	}
+	return k
+}
+
+// next takes the next mock of ref.
+func (tr *testRun) next(ref string) (TaskMock, bool) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	list := tr.left[ref]
+	if len(list) == 0 {
+		return TaskMock{}, false
+	}
+	tr.left[ref] = list[1:]
+	return list[0], true
+}
+
+// has reports whether ref has a mock left.
+func (tr *testRun) has(ref string) bool {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return len(tr.left[ref]) > 0
+}
+
+// mockable reports whether tasks of type typ take mocks in a test run.
+func mockable(typ string) bool {
+	switch typ {
+	case TypeJoin, TypeDoWhile, TypeSetVariable, TypeFork, TypeForkJoin, tasks.TypeInline, TypeTerminate,
+		TypeDecision, TypeDynamic, TypeForkJoinDynamic, TypeSwitch, TypeSubWorkflow,
+		tasks.TypeJSONJQTransform, TypeLambda, tasks.TypeNoop, TypeExclusiveJoin:
+		return false
+	}
+	return true
+}
+
+// testSlot is acquireSlot, except for an attempt of a test run that a mock
+// ends or that waits for ever: it takes no slot of its definition's
+// concurrency limit (a SIMPLE task with no mock would hold it for good).
+func (r *runState) testSlot(ctx context.Context, wt *WorkflowTask, ref string, p taskPolicy) (func(), error) {
+	if r.test != nil && mockable(wt.Type) && (wt.Type == TypeSimple || r.test.has(ref)) {
+		return func() {}, nil
+	}
+	return r.acquireSlot(ctx, p)
+}
+
+// testDelay is a retry or start delay d, none in a test run.
+func (r *runState) testDelay(d time.Duration) time.Duration {
+	if r.test != nil {
+		return 0
+	}
+	return d
+}
+
+// mocked ends the attempt rec of a test run's task from its mocks. ok is
+// false when the attempt is to run for real.
+func (r *runState) mocked(ctx context.Context, wt *WorkflowTask, rec *taskRecord) (res tasks.Result, ok bool) {
+	if r.test == nil || !mockable(wt.Type) {
+		return tasks.Result{}, false
+	}
+	progressed := false
+	for {
+		m, found := r.test.next(rec.Ref)
+		if !found {
+			if wt.Type == TypeSimple {
+				return r.parkTest(ctx, rec, progressed), true
+			}
+			// Conductor's test stops here; the task itself runs.
+			r.test.t.stop()
+			return tasks.Result{}, false
+		}
+		now := r.nowMillis()
+		r.mu.Lock()
+		if m.ExecutionTime > 0 || m.QueueWaitTime > 0 {
+			rec.Scheduled = now - m.ExecutionTime - m.QueueWaitTime
+			rec.Start = now - m.ExecutionTime
+		} else if rec.Start == 0 {
+			rec.Start = now
+		}
+		r.touchLocked(rec)
+		r.mu.Unlock()
+		out := json.RawMessage(bytes.TrimSpace(m.Output))
+		if len(out) == 0 || string(out) == "null" {
+			out = json.RawMessage("{}")
+		}
+		switch m.Status {
+		case "", TaskCompleted:
+			return tasks.Result{Status: tasks.Completed, Output: out}, true
+		case TaskFailed:
+			return tasks.Result{Status: tasks.Failed, Output: out, Reason: "task mock reported FAILED"}, true
+		case TaskFailedTerminal:
+			return tasks.Result{Status: tasks.FailedTerminal, Output: out, Reason: "task mock reported FAILED_WITH_TERMINAL_ERROR"}, true
+		}
+		// IN_PROGRESS: recorded as a worker's IN_PROGRESS update is; the
+		// task takes the next mock.
+		if err := r.setTaskData(rec, nil, out); err != nil {
+			return tasks.Result{Status: tasks.FailedTerminal, Reason: "task mock output: " + err.Error()}, true
+		}
+		if err := r.transition(ctx, rec, TaskInProgress, ""); err != nil {
+			return tasks.Result{Status: tasks.Failed, Reason: r.sec.Excerpt(err.Error(), maxReasonBytes)}, true
+		}
+		progressed = true
+	}
+}
+
+// parkTest keeps a SIMPLE task of a test run that has no mock left
+// waiting, never offered to a worker, until an external completion
+// (CompleteTask) or the run's end; the test stops.
+func (r *runState) parkTest(ctx context.Context, rec *taskRecord, progressed bool) tasks.Result {
+	r.mu.Lock()
+	rec.Awaiting = true
+	if rec.Status == TaskInProgress && !progressed {
+		// Started by execLeaf, not by a mock's IN_PROGRESS: it waits
+		// for a worker, as Conductor shows it.
+		rec.Status, rec.Start = TaskScheduled, 0
+	}
+	r.touchLocked(rec)
+	r.mu.Unlock()
+	err := r.save(ctx)
+	r.test.t.stop()
+	if err != nil {
+		return tasks.Result{Status: tasks.Failed, Reason: r.sec.Excerpt(err.Error(), maxReasonBytes)}
+	}
+	poll := time.NewTicker(r.e.pollInterval)
+	defer poll.Stop()
+	for {
+		if sig, ok := r.takePending(rec.Ref); ok {
+			return tasks.Result{Status: tasks.Status(sig.Status), Output: sig.Output, Reason: sig.Reason}
+		}
+		select {
+		case <-ctx.Done():
+			return tasks.Result{Status: tasks.Failed, Reason: ctx.Err().Error()}
+		case <-poll.C:
+		}
+		r.pollSignals(ctx)
+	}
+}
