@@ -425,15 +425,32 @@ func (s *Server) skipTask(w http.ResponseWriter, r *http.Request, _ store.Princi
 
 // resetCallbacks is POST /api/workflow/{id}/resetcallbacks: the run's
 // worker tasks waiting for the callbackAfterSeconds of an IN_PROGRESS
-// update are offered to workers at once (those of the runs this process
-// executes).
+// update are offered to workers at once, by the process that executes the
+// run: this one, or (serve processes sharing a queue) the one that owns
+// the run's waiting tasks, told over Redis.
 func (s *Server) resetCallbacks(w http.ResponseWriter, r *http.Request, _ store.Principal) {
 	id := r.PathValue("id")
-	if _, err := s.execution(r.Context(), id); err != nil {
+	doc, err := s.execution(r.Context(), id)
+	if err != nil {
 		s.runError(w, r, err)
 		return
 	}
 	s.conductor.queue.resetCallbacks(id)
+	if sq := s.conductor.queue.shared; sq != nil {
+		told := map[string]bool{sq.self: true}
+		list, _ := doc["tasks"].([]any)
+		for _, it := range list {
+			t, _ := it.(map[string]any)
+			taskID, _ := t["taskId"].(string)
+			if st, _ := t["status"].(string); taskID == "" || (st != engine.TaskScheduled && st != engine.TaskInProgress) {
+				continue
+			}
+			if owner, err := sq.ownerOf(r.Context(), taskID); err == nil && !told[owner] {
+				told[owner] = true
+				sq.tell(r.Context(), owner, "resetcallbacks", id, "-")
+			}
+		}
+	}
 	writeEmpty(w, http.StatusOK)
 }
 

@@ -556,6 +556,8 @@ func (q *queue) told(kind, id, arg string) {
 		}
 	case "progress":
 		_ = q.complete(id, workerResult{Status: "IN_PROGRESS", CallbackSecs: atoiOr(arg, 0)})
+	case "resetcallbacks": // id is a run's
+		go q.resetCallbacks(id) // it writes to the run store
 	case "answered":
 		q.mu.Lock()
 		d := q.byID[id]

@@ -258,7 +258,7 @@ func (s *sharedQueue) ownerOf(ctx context.Context, id string) (string, error) {
 
 // Messages to a task's owner: "handoff <id> <token> <worker>" (a poll
 // claimed it: resolve and hand over), "polled <id> <worker>", "progress
-// <id> <seconds>", "answered <id> -".
+// <id> <seconds>", "answered <id> -", "resetcallbacks <run id> -".
 func (s *sharedQueue) tell(ctx context.Context, owner string, parts ...string) bool {
 	if len(parts) > 0 && parts[0] == "polled" && s.dropPolled.Load() {
 		return false
