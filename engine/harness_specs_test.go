@@ -362,10 +362,8 @@ func TestConductorJQAndSetVariableSpecs(t *testing.T) {
 		{name: "json jq transform task fails", file: "simple_json_jq_transform_integration_test.json",
 			input: `{"in1":"a","in2":"b"}`, wantStatus: engine.StatusFailed, wantTasks: []string{"JSON_JQ_TRANSFORM:FAILED"},
 			check: func(t *testing.T, _ *engine.Engine, wf runView) {
-				// Conductor (jackson-jq): 'Cannot index string with string
-				// "array"'. gojq does not report the key, so wfrun's reason
-				// stops before it.
-				if r := wf.Tasks[0].Reason; r != "Cannot index string with string" || wf.Tasks[0].Output["error"] != r {
+				// As Conductor's (jackson-jq) reason reads.
+				if r := wf.Tasks[0].Reason; r != `Cannot index string with string "array"` || wf.Tasks[0].Output["error"] != r {
 					t.Fatalf("reason %q, output %v", r, wf.Tasks[0].Output)
 				}
 			}},

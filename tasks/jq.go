@@ -38,10 +38,35 @@ func newJQTask(o *options) *JQTask {
 }
 
 // JQError is a jq program that does not parse or compile; Offset is the
-// byte offset in the query when gojq reports one (-1 otherwise).
+// byte offset in the query when gojq reports one (-1 otherwise). EOF: the
+// query ends where more was expected.
 type JQError struct {
 	Offset int
 	Msg    string
+	EOF    bool
+	query  string
+}
+
+// Reason is the error as a failed task reports it: Conductor's jq
+// (jackson-jq) words a query that ends too early as its parser does,
+// `Encountered "<EOF>" at line L, column C.`, at the query's last
+// character; other errors read as Error.
+func (e *JQError) Reason() string {
+	if !e.EOF || e.query == "" {
+		return e.Error()
+	}
+	line, col := 1, 0
+	for i, r := range e.query {
+		if i > 0 && e.query[i-1] == '\n' {
+			line, col = line+1, 0
+		}
+		col++
+		if r == '\t' {
+			// jackson-jq's parser counts a tab to the next multiple of 8.
+			col += 7 - (col-1)%8
+		}
+	}
+	return fmt.Sprintf("Encountered \"<EOF>\" at line %d, column %d.", line, col)
 }
 
 func (e *JQError) Error() string {
@@ -62,7 +87,7 @@ func (t *JQTask) compile(query string) (*gojq.Code, error) {
 	if err != nil {
 		var pe *gojq.ParseError
 		if errors.As(err, &pe) {
-			return nil, &JQError{Offset: pe.Offset, Msg: pe.Error()}
+			return nil, &JQError{Offset: pe.Offset, Msg: pe.Error(), EOF: pe.Token == "" && pe.Offset >= len(query), query: query}
 		}
 		return nil, &JQError{Offset: -1, Msg: err.Error()}
 	}
@@ -92,6 +117,10 @@ func (t *JQTask) Execute(ctx context.Context, req *Request) (res Result) {
 	}
 	code, err := t.compile(query)
 	if err != nil {
+		var je *JQError
+		if errors.As(err, &je) {
+			return failure(FailedTerminal, maskCut(svc, je.Reason(), maxQuotedError))
+		}
 		return failure(FailedTerminal, mask(svc, err.Error()))
 	}
 	if t.opts.jqTimeout > 0 {
@@ -118,6 +147,12 @@ func (t *JQTask) Execute(ctx context.Context, req *Request) (res Result) {
 			}
 			if ctx.Err() != nil {
 				return failure(Failed, mask(svc, "jq: "+ctx.Err().Error()))
+			}
+			if strings.HasPrefix(err.Error(), jqWordings[0].gojq) {
+				// jq names the key; the diagnosis finds it (jqindex.go).
+				if reason, ok := indexDiagnosis(ctx, query, in, t.opts.jqMaxResults); ok {
+					return failure(Failed, maskCode(svc, reason, maxQuotedError))
+				}
 			}
 			// Masked whole first, then its previews dropped (a cut of
 			// unmasked text could leave a secret's head), then the pieces

@@ -63,12 +63,13 @@ func TestJQFailures(t *testing.T) {
 		status Status
 		reason string
 	}{
-		{"type error", map[string]any{"a": 1, "queryExpression": ".a.b"}, Failed, "Cannot index number with string"},
+		{"type error", map[string]any{"a": 1, "queryExpression": ".a.b"}, Failed, `Cannot index number with string "b"`},
 		{"index an array", map[string]any{"a": true, "queryExpression": ".a[0]"}, Failed, "Cannot index boolean with number"},
 		{"iterate", map[string]any{"a": true, "queryExpression": ".a[]"}, Failed, "Cannot iterate over boolean"},
 		{"other runtime error", map[string]any{"a": "x", "queryExpression": ".a + 1"}, Failed, "jq: cannot add: string and number"},
 		{"error()", map[string]any{"queryExpression": `error("custom")`}, Failed, "custom"},
 		{"parse error", map[string]any{"queryExpression": ".a | | ."}, FailedTerminal, "jq: compile error at offset"},
+		{"query ends early", map[string]any{"queryExpression": "{"}, FailedTerminal, `Encountered "<EOF>" at line 1, column 1.`},
 		{"unknown function", map[string]any{"queryExpression": "nosuchfn(1)"}, FailedTerminal, "jq: compile error"},
 		{"missing query", map[string]any{"a": 1}, FailedTerminal, "Empty 'queryExpression'"},
 		{"too many results", map[string]any{"queryExpression": "range(100000000)"}, Failed, "more than 1000 results"},
@@ -98,5 +99,52 @@ func TestJQCompileCache(t *testing.T) {
 	b, _ := task.compile(".a")
 	if a != b {
 		t.Fatal("query compiled twice")
+	}
+}
+
+// jq (jackson-jq in Conductor) names the key a query failed to read:
+// JsonJQTransformSpec asserts `Cannot index string with string "array"`.
+// Keys the query text spells out are named, wherever the read is; a key
+// computed from data is not, nor one read after a path expression (the
+// reason then stops before the key). A query that catches the error goes on as
+// it would have: the key finding changes no result.
+func TestJQIndexErrorNamesKey(t *testing.T) {
+	r := NewDefaultRegistry()
+	spec := ".input as $_ | { out: ($_.in1.array + $_.in2.array) }"
+	cases := []struct {
+		name   string
+		in     map[string]any
+		reason string
+	}{
+		{"JsonJQTransformSpec", map[string]any{"input": map[string]any{"in1": "a", "in2": "b"}, "queryExpression": spec},
+			`Cannot index string with string "array"`},
+		{"first of two", map[string]any{"a": map[string]any{"b": true}, "queryExpression": ".a.b.c.d"}, `Cannot index boolean with string "c"`},
+		{"quoted key", map[string]any{"a": []any{1}, "queryExpression": `.a."x y"`}, `Cannot index array with string "x y"`},
+		{"bracket key", map[string]any{"a": 2, "queryExpression": `.a["k\"q"]`}, `Cannot index number with string "k\"q"`},
+		{"in a function", map[string]any{"a": "s", "queryExpression": `def f: .q; [.a | f]`}, `Cannot index string with string "q"`},
+		{"after an array index", map[string]any{"a": []any{"s"}, "queryExpression": `.a[0].b`}, `Cannot index string with string "b"`},
+		{"in reduce", map[string]any{"a": []any{1, 2}, "queryExpression": `reduce .a[] as $x (0; . + ($x | .v))`}, `Cannot index number with string "v"`},
+		{"after a caught one", map[string]any{"a": "s", "queryExpression": `(try .a.b catch "c"), .a.z`}, `Cannot index string with string "z"`},
+		{"key from data", map[string]any{"a": "s", "k": "name", "queryExpression": `.k as $k | .a | .[$k]`}, "Cannot index string with string"},
+		{"in a path expression", map[string]any{"a": "s", "queryExpression": `[path(.a.b)]`}, `Cannot index string with string "b"`},
+		{"after a path expression", map[string]any{"a": map[string]any{}, "c": "s", "queryExpression": `[path(.a.b)], .c.d`}, "Cannot index string with string"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res := run(t, r, TypeJSONJQTransform, tc.in, nil)
+			if res.Status != Failed || res.Reason != tc.reason {
+				t.Fatalf("%s %q, want FAILED %q", res.Status, res.Reason, tc.reason)
+			}
+			if got := output(t, res)["error"]; got != tc.reason {
+				t.Fatalf("output error %v", got)
+			}
+		})
+	}
+	// Caught, the error reads as gojq's: the query's result is the same as
+	// without the key finding.
+	res := run(t, r, TypeJSONJQTransform, map[string]any{"a": "s", "queryExpression": `try .a.b catch .`}, nil)
+	wantStatus(t, res, Completed)
+	if got := output(t, res)["result"]; got != `expected an object but got: string ("s")` {
+		t.Fatalf("result %v", got)
 	}
 }
