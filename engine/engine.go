@@ -632,6 +632,7 @@ var sealedMembers = []string{"registeredValues", "sealedInput", "rerunTask"}
 // need them), so their copies elsewhere in the run — the workflow input a
 // task read them from — are masked in the view too, as Orkes shows them.
 func (e *Engine) Show(ctx context.Context, id string) ([]byte, error) {
+	e.visibleNow(id)
 	doc, _, err := e.runs.Load(ctx, id)
 	if err != nil {
 		return nil, err

@@ -32,6 +32,13 @@ import (
 // checks that under saveMu: nothing is written after the archive, and no
 // lease is taken for a run this process lets go.
 //
+// A reader of this engine (Show: serve's GET /api/workflow/{id}, the CLI)
+// does not wait for the looks: a run this engine executes that has an
+// unwritten in-flight record is written before Show reads it
+// (visibleNow), so a client that starts a run and reads it at once sees
+// its running task, as Conductor shows a task SCHEDULED when its decider
+// schedules it. Readers in other processes see it after the looks.
+//
 // Nothing of this is on a task's path: execute registers a run once, and
 // a save counts its commits.
 
@@ -178,6 +185,34 @@ func (r *runState) inFlightUnsavedLocked() bool {
 		}
 	}
 	return false
+}
+
+// visibleNow writes run id at once, if this engine executes it and it has
+// an unwritten in-flight record (Show, before it reads the store).
+func (e *Engine) visibleNow(id string) {
+	v := &e.vis
+	var r *runState
+	v.mu.Lock()
+	for _, c := range v.runs {
+		if c.id == id {
+			r = c
+			break
+		}
+	}
+	v.mu.Unlock()
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	due := r.vis.on && r.inFlightUnsavedLocked()
+	r.mu.Unlock()
+	if due {
+		// An error leaves the store as it was: the reader sees the last
+		// write, and the looks try again.
+		_ = r.write(context.Background(), visibleDeadline, func() bool {
+			return r.vis.on && r.runCtx != nil && r.runCtx.Err() == nil && r.inFlightUnsavedLocked()
+		})
+	}
 }
 
 // saveVisible is the early write of a run whose task keeps running: save,

@@ -319,3 +319,53 @@ func TestResumedRunningTaskWrittenWhileItRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A reader of the engine that executes a run sees a task that started a
+// moment ago: Show writes the run's in-flight records first, as Conductor
+// shows a task SCHEDULED as soon as it is scheduled.
+func TestShowSeesATaskThatJustStarted(t *testing.T) {
+	for name, open := range visibleStores(t) {
+		t.Run("store="+name, func(t *testing.T) {
+			entered, release := make(chan struct{}), make(chan struct{})
+			e, err := engine.New(engine.WithRunStore(open()),
+				engine.WithWorker("slow", func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
+					close(entered)
+					select {
+					case <-release:
+					case <-ctx.Done():
+					}
+					return json.RawMessage(`{"done":true}`), nil
+				}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			def, err := e.Parse([]byte(`{"name":"just_started","tasks":[{"name":"slow","taskReferenceName":"slow"}]}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() {
+				_, err := e.Start(context.Background(), def, nil, engine.WithRunID("run-just-started"))
+				done <- err
+			}()
+			<-entered
+			view, err := e.Show(context.Background(), "run-just-started")
+			close(release)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var d struct {
+				Tasks []storedTask `json:"tasks"`
+			}
+			if err := json.Unmarshal(view, &d); err != nil {
+				t.Fatal(err)
+			}
+			if len(d.Tasks) != 1 || d.Tasks[0].Status != engine.TaskInProgress {
+				t.Fatalf("shown right after the task started: %+v, want slow IN_PROGRESS", d.Tasks)
+			}
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
