@@ -624,7 +624,7 @@ func checkCompletion(status string, output json.RawMessage) (string, json.RawMes
 }
 
 // sealedMembers are the members of a stored run that hold sealed values.
-var sealedMembers = []string{"registeredValues", "sealedInput", "rerunTask"}
+var sealedMembers = []string{"registeredValues", "sealedInput", "rerunTask", "reopenFailure"}
 
 // Show returns the display form of a run (runsecrets.ViewStored):
 // `_secrets`, `_masked` and maskedFields values as "***". The string values
@@ -659,6 +659,14 @@ func (e *Engine) Show(ctx context.Context, id string) ([]byte, error) {
 	for _, k := range sealedMembers {
 		if view, err = sjson.DeleteBytes(view, k); err != nil {
 			return nil, fmt.Errorf("run %s: view: %w", id, err)
+		}
+	}
+	for _, t := range d.Tasks {
+		if t.Status == TaskSkipped {
+			if view, err = skippedFirst(view); err != nil { // skip.go
+				return nil, fmt.Errorf("run %s: view: %w", id, err)
+			}
+			break
 		}
 	}
 	if !terminalWorkflow(d.Status) {

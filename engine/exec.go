@@ -296,6 +296,12 @@ func (r *runState) begin(ctx context.Context, wt *WorkflowTask, ref string, iter
 			rec.RetriedTaskID = prev.TaskID
 		}
 		r.mu.Lock()
+		if cur := r.byRef[ref]; prev == nil && cur != nil && cur.Status == TaskSkipped {
+			// Skipped meanwhile (applySkip): the skip wins (skip.go).
+			r.mu.Unlock()
+			notifyScheduled(ctx, "")
+			return cur, nil, true, nil, nil
+		}
 		r.addTaskLocked(rec)
 		r.mu.Unlock()
 	}

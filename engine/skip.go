@@ -6,6 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
 
 	"github.com/wfrun/wfrun/runsecrets"
 )
@@ -27,8 +32,12 @@ type SkipRequest struct {
 // added with the request's input and output, and when the run gets to the
 // task it goes on as if the task had completed. Like CompleteTask it may be
 // called from another process: the skip is stored, sealed, as a signal
-// and applied by the runner (or by the next Resume). The request is
-// external input: a `_secrets` leaf in it is protected as in a task output.
+// and applied by the runner (or by the next Resume). While a process
+// executes the run, SkipTask returns once that process has recorded the
+// skip, or fails with ErrNotSkippable when the run reached the task first
+// (awaitSkip). The views list SKIPPED records first (skippedFirst). The
+// request is external input: a `_secrets` leaf in it is protected as in a
+// task output.
 func (e *Engine) SkipTask(ctx context.Context, runID, ref string, req SkipRequest) error {
 	data, err := skipData(req)
 	if err != nil {
@@ -66,7 +75,72 @@ func (e *Engine) SkipTask(ctx context.Context, runID, ref string, req SkipReques
 		return err
 	}
 	payload, _ := json.Marshal(signal{Status: TaskSkipped, SealedOutput: sealed})
-	return e.runs.PutSignal(ctx, runID, ref, payload)
+	if err := e.runs.PutSignal(ctx, runID, ref, payload); err != nil {
+		return err
+	}
+	return e.awaitSkip(ctx, runID, ref)
+}
+
+// skipAckTimeout bounds how long SkipTask waits for the process executing
+// the run to record the skip.
+const skipAckTimeout = 15 * time.Second
+
+// awaitSkip waits until the process executing the run has decided the
+// skip: Conductor's skipTaskFromWorkflow records the SKIPPED task at once,
+// so a skip that returned nil must never lose to the run reaching the
+// task (the runner takes signals about once a second). The runner records
+// either the SKIPPED record or, when it scheduled the task first, the
+// task's own record, which refuses the skip (ErrNotSkippable). A run that
+// no live process executes takes the skip when it is resumed, before it
+// reaches the task: nothing to wait for.
+func (e *Engine) awaitSkip(ctx context.Context, runID, ref string) error {
+	deadline := time.Now().Add(skipAckTimeout)
+	for {
+		// Whether anyone executes the run is read before the run: a runner
+		// that lets go after this read has written what it decided.
+		executed := e.isActive(runID)
+		if !executed {
+			l, held, err := e.runs.GetLease(ctx, runID)
+			if err != nil {
+				return err
+			}
+			executed = held && l.Live(time.Now())
+		}
+		doc, archived, err := e.runs.Load(ctx, runID)
+		if err != nil {
+			return err
+		}
+		var d struct {
+			Status string `json:"status"`
+			Tasks  []struct {
+				Ref    string `json:"referenceTaskName"`
+				Status string `json:"status"`
+			} `json:"tasks"`
+		}
+		if err := json.Unmarshal(doc, &d); err != nil {
+			return fmt.Errorf("run %s: damaged document: %w", runID, err)
+		}
+		for _, t := range d.Tasks {
+			if t.Ref != ref {
+				continue
+			}
+			if t.Status == TaskSkipped {
+				return nil
+			}
+			return fmt.Errorf("%w: task %q of run %s was reached before the skip (%s)", ErrNotSkippable, ref, runID, t.Status)
+		}
+		if archived || d.Status != StatusRunning {
+			return fmt.Errorf("%w: run %s is %s, task %q cannot be skipped", ErrNotRunning, runID, d.Status, ref)
+		}
+		if !executed || time.Now().After(deadline) {
+			// The skip stays stored: the runner, or a process resuming
+			// the run, takes it before the task.
+			return nil
+		}
+		if err := sleepCtx(ctx, 10*time.Millisecond); err != nil {
+			return err
+		}
+	}
 }
 
 // skipData checks a request's members (JSON objects or absent) and returns
@@ -144,4 +218,33 @@ func (r *runState) applySkip(ctx context.Context, ref string) (*taskRecord, erro
 	}
 	r.emit(Event{Kind: EventTask, TaskRef: rec.Ref, TaskType: rec.TaskType, TaskID: rec.TaskID, Status: TaskSkipped})
 	return rec, r.save(ctx)
+}
+
+// skippedFirst lists a run view's SKIPPED records first, with seq 0, as
+// Conductor shows them: skipTaskFromWorkflow creates the SKIPPED task with
+// no sequence number, and the store lists a run's tasks by seq. The run's
+// own records keep their order and numbers (storage is keyed by them);
+// only the view moves them.
+func skippedFirst(view []byte) ([]byte, error) {
+	tasks := gjson.GetBytes(view, "tasks")
+	if !tasks.IsArray() {
+		return view, nil
+	}
+	var skipped, rest []string
+	for _, t := range tasks.Array() {
+		if t.Get("status").String() != TaskSkipped {
+			rest = append(rest, t.Raw)
+			continue
+		}
+		raw, err := sjson.SetRaw(t.Raw, "seq", "0")
+		if err != nil {
+			return nil, err
+		}
+		skipped = append(skipped, raw)
+	}
+	if len(skipped) == 0 {
+		return view, nil
+	}
+	list := "[" + strings.Join(append(skipped, rest...), ",") + "]"
+	return sjson.SetRawBytes(view, "tasks", []byte(list))
 }

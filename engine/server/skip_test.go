@@ -16,7 +16,8 @@ import (
 // task skipping in simple workflows" on integration_test_wf3 through wfrun
 // serve with the Go SDK (SkipTaskFromWorkflow, polls and updates): t2,
 // skipped while integration_task_1 is SCHEDULED, is recorded SKIPPED at
-// once; after t1 completes t3 is scheduled, then the run completes.
+// once and listed first (tasks[0], as the spec asserts); after t1 completes
+// t3 is scheduled, then the run completes.
 // Skips of a processed task, of a task the definition lacks, with a body
 // that is not a SkipTaskRequest, and in an ended run are refused. The
 // skip's taskOutput is external input: a `_secrets` leaf in it is shown
@@ -62,8 +63,8 @@ func TestConductorSkipTaskSpec(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := ts.waitRun(t, id, "t2 SKIPPED", func(d runDoc) bool { return len(d.Tasks) == 2 })
-	if d.Status != "RUNNING" || d.Tasks[0].TaskType != "integration_task_1" || d.Tasks[0].Status != "SCHEDULED" ||
-		d.Tasks[1].TaskType != "integration_task_2" || d.Tasks[1].Status != "SKIPPED" {
+	if d.Status != "RUNNING" || d.Tasks[0].TaskType != "integration_task_2" || d.Tasks[0].Status != "SKIPPED" ||
+		d.Tasks[1].TaskType != "integration_task_1" || d.Tasks[1].Status != "SCHEDULED" {
 		t.Fatalf("after the skip: %+v", d)
 	}
 	for _, c := range []struct {
@@ -85,12 +86,12 @@ func TestConductorSkipTaskSpec(t *testing.T) {
 	}
 	pollAndComplete("integration_task_1", map[string]any{"op": "task1.done"})
 	d = ts.waitRun(t, id, "t3 SCHEDULED", func(d runDoc) bool { return len(d.Tasks) == 3 })
-	if d.Status != "RUNNING" || d.Tasks[0].Status != "COMPLETED" || d.Tasks[2].TaskType != "integration_task_3" || d.Tasks[2].Status != "SCHEDULED" {
+	if d.Status != "RUNNING" || d.Tasks[1].TaskType != "integration_task_1" || d.Tasks[1].Status != "COMPLETED" || d.Tasks[2].TaskType != "integration_task_3" || d.Tasks[2].Status != "SCHEDULED" {
 		t.Fatalf("after t1: %+v", d)
 	}
 	pollAndComplete("integration_task_3", nil)
 	d = ts.waitRun(t, id, "COMPLETED", func(d runDoc) bool { return d.Status == "COMPLETED" })
-	if len(d.Tasks) != 3 || d.Tasks[2].Status != "COMPLETED" || d.Tasks[1].Status != "SKIPPED" {
+	if len(d.Tasks) != 3 || d.Tasks[2].Status != "COMPLETED" || d.Tasks[0].Status != "SKIPPED" {
 		t.Fatalf("at the end: %+v", d)
 	}
 	if st, _, _ := ts.do(t, "PUT", "/api/workflow/"+id+"/skiptask/t3", ""); st != 409 {
@@ -105,8 +106,8 @@ func TestConductorSkipTaskSpec(t *testing.T) {
 		t.Fatalf("skip with data: %d %s", st, resp)
 	}
 	d = ts.waitRun(t, id, "t2 SKIPPED", func(d runDoc) bool { return len(d.Tasks) == 2 })
-	if d.Tasks[1].Status != "SKIPPED" || d.Tasks[1].Output["uuid"] != "given" || d.Tasks[1].Output["_secrets"] != "***" {
-		t.Fatalf("skipped record: %+v", d.Tasks[1])
+	if d.Tasks[0].Status != "SKIPPED" || d.Tasks[0].Output["uuid"] != "given" || d.Tasks[0].Output["_secrets"] != "***" {
+		t.Fatalf("skipped record: %+v", d.Tasks[0])
 	}
 	_, _, view := ts.do(t, "GET", "/api/workflow/"+id+"?includeTasks=true", "")
 	stored, _, err := ts.runs.Load(ctx, id)
