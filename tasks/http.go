@@ -345,9 +345,9 @@ func (t *HTTPTask) call(ctx context.Context, svc *Services, in *httpInput) (json
 		client = &c
 	}
 	callCtx := ctx
+	var cc *callConns
 	if timed {
 		// connectionTimeOut and readTimeOut apply at the connection.
-		var cc *callConns
 		callCtx, cc = startCall(ctx, connect, read)
 		defer cc.done()
 	} else {
@@ -382,12 +382,12 @@ func (t *HTTPTask) call(ctx context.Context, svc *Services, in *httpInput) (json
 
 	resp, err := client.Do(hreq)
 	if err != nil {
-		return nil, Result{Status: Failed, Reason: mask(svc, transportReason(ctx, err, method, connectMS, readMS))}
+		return nil, Result{Status: Failed, Reason: mask(svc, transportReason(ctx, readTimedOut(cc, err), method, connectMS, readMS))}
 	}
 	defer resp.Body.Close()
 	out, respBody, err := readResponse(resp, t.opts.maxResponse)
 	if err != nil {
-		return nil, Result{Status: Failed, Reason: mask(svc, transportReason(ctx, err, method, connectMS, readMS))}
+		return nil, Result{Status: Failed, Reason: mask(svc, transportReason(ctx, readTimedOut(cc, err), method, connectMS, readMS))}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		// The body is masked whole, and only then made one line and cut:
@@ -533,6 +533,16 @@ func readAppend(dst []byte, r io.Reader, limit int64) ([]byte, error) {
 			return nil, err
 		}
 	}
+}
+
+// readTimedOut returns err, or os.ErrDeadlineExceeded when a read of the
+// call timed out: the transport may report what that caused instead (a
+// write to the connection it closed).
+func readTimedOut(cc *callConns, err error) error {
+	if cc != nil && !errors.Is(err, os.ErrDeadlineExceeded) && cc.readTimedOut() {
+		return os.ErrDeadlineExceeded
+	}
+	return err
 }
 
 // transportReason explains a failed call without the URL's query string,

@@ -52,6 +52,9 @@ type timedConn struct {
 	idle  atomic.Int64 // readTimeOut of the latest call, ns
 	// The read deadline in force, as ns since born; 0: none.
 	readBy atomic.Int64
+	// expired is set when a call's read timed out (the transport then
+	// closes the connection; a write under way fails as closed).
+	expired atomic.Bool
 }
 
 func newTimedConn(c net.Conn) *timedConn { return &timedConn{Conn: c, born: time.Now()} }
@@ -62,7 +65,11 @@ func (c *timedConn) Read(p []byte) (int, error) {
 			c.extend()
 		}
 		n, err := c.Conn.Read(p)
-		if n > 0 || err == nil || !errors.Is(err, os.ErrDeadlineExceeded) || !c.stale() {
+		if n > 0 || err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return n, err
+		}
+		if !c.stale() {
+			c.expired.Store(true)
 			return n, err
 		}
 	}
@@ -200,6 +207,16 @@ func (cc *callConns) gotConn(info httptrace.GotConnInfo) {
 	}
 }
 
+// readTimedOut reports whether a read of the call timed out.
+func (cc *callConns) readTimedOut() bool {
+	for _, tc := range cc.conns {
+		if tc.expired.Load() {
+			return true
+		}
+	}
+	return false
+}
+
 func (cc *callConns) done() {
 	for i, tc := range cc.conns {
 		tc.end()
@@ -265,7 +282,13 @@ func (tt *timedTransports) get(rt http.RoundTripper) (http.RoundTripper, bool) {
 			break
 		}
 	}
-	c := base.Clone()
+	c := base.Clone() // which settles the base's HTTP/2 setup first
+	if _, h2 := base.TLSNextProto["h2"]; h2 {
+		// The base speaks HTTP/2 (configured, or by default having no
+		// dialer of its own); a Transport with a dialer does only when
+		// forced: keep the base's choice.
+		c.ForceAttemptHTTP2 = true
+	}
 	dial := c.DialContext
 	if dial == nil {
 		dial = (&net.Dialer{}).DialContext // what a Transport without one uses

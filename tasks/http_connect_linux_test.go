@@ -1,8 +1,10 @@
 package tasks
 
 import (
+	"context"
 	"net"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -50,6 +52,34 @@ func TestHTTPConnectTimeout(t *testing.T) {
 	res := run(t, NewDefaultRegistry(), TypeHTTP, map[string]any{"uri": "http://" + addr + "/x", "method": "GET", "connectionTimeOut": 150, "readTimeOut": 5000}, nil)
 	wantStatus(t, res, Failed, "connect timeout after 150ms")
 	if el := time.Since(start); el < 150*time.Millisecond || el > 3*time.Second {
+		t.Fatalf("failed after %v", el)
+	}
+}
+
+// A request body the server never reads (more than the socket buffers
+// hold: the listener's receive buffer is made small) does not hang the
+// task: the transport reads the response while it writes, and when that
+// read times out the reason says so, not "use of closed connection".
+func TestHTTPRequestTheServerNeverReads(t *testing.T) {
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close() // never accepts
+	body := strings.Repeat("x", 8<<20)
+	start := time.Now()
+	res := run(t, NewDefaultRegistry(), TypeHTTP, map[string]any{"uri": "http://" + ln.Addr().String() + "/upload", "method": "PUT",
+		"contentType": "text/plain", "body": body, "readTimeOut": 200}, nil)
+	wantStatus(t, res, Failed, "read timeout: no data from the server for 200ms")
+	if el := time.Since(start); el > 10*time.Second {
 		t.Fatalf("failed after %v", el)
 	}
 }

@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -167,4 +168,72 @@ func TestHTTPTimeoutsWithTheEmbeddersClient(t *testing.T) {
 	other := &http.Client{Transport: &countingTransport{rt: http.DefaultTransport}}
 	in["connectionTimeOut"] = 50
 	wantStatus(t, run(t, NewDefaultRegistry(WithHTTPClient(other)), TypeHTTP, in, nil), Failed, "no complete response within 150ms")
+}
+
+// Over TLS and HTTP/2 (a client of the embedder's for an httptest TLS
+// server), the timeouts apply too: the connection under TLS is the timed
+// one, and one HTTP/2 connection serves call after call.
+func TestHTTPTimeoutsOverTLSAndHTTP2(t *testing.T) {
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(5 * time.Second):
+			}
+			return
+		}
+		io.WriteString(w, `{"proto":`+strconv.Itoa(r.ProtoMajor)+`}`)
+	}))
+	srv.EnableHTTP2 = true
+	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.StartTLS()
+	defer srv.Close()
+	svc := &Services{HTTPClient: srv.Client()}
+	r := NewDefaultRegistry()
+	for i := 0; i < 3; i++ {
+		res := run(t, r, TypeHTTP, map[string]any{"uri": srv.URL + "/fast", "method": "GET", "readTimeOut": 100}, svc)
+		wantStatus(t, res, Completed)
+		if got := path(output(t, res), "response", "body", "proto"); got != 2.0 {
+			t.Fatalf("served over HTTP/%v", got)
+		}
+		time.Sleep(150 * time.Millisecond) // idle past readTimeOut
+	}
+	start := time.Now()
+	wantStatus(t, run(t, r, TypeHTTP, map[string]any{"uri": srv.URL + "/slow", "method": "GET", "readTimeOut": 100}, svc), Failed, "read timeout")
+	if el := time.Since(start); el > 3*time.Second {
+		t.Fatalf("failed after %v", el)
+	}
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("%d connections for the calls before the slow one, want 1", n)
+	}
+}
+
+// The clone of an embedder's transport keeps its HTTP/2 choice and its
+// dialing; a transport that dials TLS itself is left as it is.
+func TestTimedTransportClones(t *testing.T) {
+	tt := newTimedTransports()
+	plain := &http.Transport{}
+	c, ok := tt.get(plain)
+	if !ok || c == http.RoundTripper(plain) || !c.(*http.Transport).ForceAttemptHTTP2 {
+		t.Fatalf("plain: %v %v", ok, c)
+	}
+	if again, _ := tt.get(plain); again != c {
+		t.Fatal("a second clone of the same transport")
+	}
+	if same, ok := tt.get(c); !ok || same != c {
+		t.Fatal("a timed clone is cloned again")
+	}
+	withTLS := &http.Transport{TLSClientConfig: &tls.Config{ServerName: "x"}}
+	if c, ok := tt.get(withTLS); !ok || c.(*http.Transport).ForceAttemptHTTP2 {
+		t.Fatalf("TLS config: HTTP/2 forced where the base would not try it")
+	}
+	ownTLS := &http.Transport{DialTLSContext: func(context.Context, string, string) (net.Conn, error) { return nil, io.EOF }}
+	if c, ok := tt.get(ownTLS); ok || c != http.RoundTripper(ownTLS) {
+		t.Fatal("a transport with its own TLS dialer was cloned")
+	}
 }
