@@ -618,7 +618,7 @@ func (r *runState) runLeaf(ctx context.Context, wt *WorkflowTask, rec *taskRecor
 			res = tasks.Result{Status: tasks.FailedTerminal, Reason: r.sec.Text(fmt.Sprintf("internal error in %s task: %v", wt.Type, p))}
 		}
 	}()
-	if res, ok := r.mocked(ctx, wt, rec); ok {
+	if res, ok := r.mocked(ctx, wt, rec, input); ok {
 		return res // a test run's mock (mock.go)
 	}
 	switch wt.Type {

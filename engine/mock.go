@@ -248,13 +248,26 @@ func (r *runState) testDelay(d time.Duration) time.Duration {
 
 // mocked ends the attempt rec of a test run's task from its mocks. ok is
 // false when the attempt is to run for real.
-func (r *runState) mocked(ctx context.Context, wt *WorkflowTask, rec *taskRecord) (res tasks.Result, ok bool) {
+func (r *runState) mocked(ctx context.Context, wt *WorkflowTask, rec *taskRecord, input []byte) (res tasks.Result, ok bool) {
 	if r.test == nil || !mockable(wt.Type) {
 		return tasks.Result{}, false
 	}
-	progressed := false
+	progressed, resolved := false, false
 	for {
 		m, found := r.test.next(rec.Ref)
+		if found && !resolved && r.e.remoteSimple(wt) {
+			// What a worker's poll does before the worker answers: the
+			// task's secret references and runtimeMetadata are read, as
+			// the run's principal (a missing or forbidden one fails the
+			// attempt), and their values registered, so a mock that
+			// repeats one has it masked as a worker's answer would.
+			resolved = true
+			t := RemoteTask{TaskID: rec.TaskID, Ref: rec.Ref,
+				hand: &handoff{r: r, wt: wt, input: input, later: rec.later, names: r.e.policy(wt).runtimeMetadata}}
+			if _, _, err := t.Resolve(ctx); err != nil {
+				return tasks.Result{Status: tasks.FailedTerminal, Reason: err.Error()}, true
+			}
+		}
 		if !found {
 			if wt.Type == TypeSimple {
 				return r.parkTest(ctx, rec, progressed), true

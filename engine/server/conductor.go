@@ -370,6 +370,7 @@ func (s *Server) conductorRoutes(m *http.ServeMux) {
 	// workflows
 	m.HandleFunc("POST /api/workflow", s.cond(s.startWorkflowRequest))
 	m.HandleFunc("POST /api/workflow/{name}", s.cond(s.startWorkflowByName))
+	m.HandleFunc("POST /api/workflow/test", s.cond(s.testWorkflow))
 	m.HandleFunc("GET /api/workflow/search", s.cond(s.searchWorkflows))
 	m.HandleFunc("GET /api/workflow/{id}", s.condRun(needRead, "id", s.getWorkflow))
 	m.HandleFunc("GET /api/workflow/{id}/status", s.condRun(needRead, "id", s.getWorkflowStatus))

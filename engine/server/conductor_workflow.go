@@ -23,6 +23,9 @@ type startRequest struct {
 	CorrelationID string          `json:"correlationId"`
 	Input         json.RawMessage `json:"input"`
 	WorkflowDef   json.RawMessage `json:"workflowDef"`
+	// A workflow test's run option and answer (workflowtest.go).
+	extra  []engine.RunOption
+	answer func(w http.ResponseWriter, r *http.Request, id string)
 }
 
 func (s *Server) startWorkflowRequest(w http.ResponseWriter, r *http.Request, p store.Principal) {
@@ -98,6 +101,7 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request, p store.Principal
 	if req.CorrelationID != "" {
 		opts = append(opts, engine.WithCorrelationID(req.CorrelationID))
 	}
+	opts = append(opts, req.extra...)
 	err = s.conductor.launch(id, func(ctx context.Context) error {
 		_, err := s.conductor.eng.Start(ctx, def, input, opts...)
 		if err != nil && !errors.Is(err, engine.ErrInterrupted) {
@@ -107,6 +111,10 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request, p store.Principal
 	})
 	if err != nil {
 		conductorError(w, r, http.StatusBadRequest, s.masker.MaskString(err.Error()))
+		return
+	}
+	if req.answer != nil {
+		req.answer(w, r, id)
 		return
 	}
 	writeText(w, http.StatusOK, id)

@@ -1,0 +1,53 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/store"
+)
+
+// workflowTestRequest is Conductor's WorkflowTestRequest: a start request
+// (a registered definition by name and version, or an inline workflowDef)
+// with the mocked outcomes of its tasks.
+type workflowTestRequest struct {
+	startRequest
+	engine.Mocks
+}
+
+// testWorkflow is POST /api/workflow/test (Conductor's WorkflowTestService):
+// it starts a test run (engine.AsTest) as POST /api/workflow starts a run —
+// the same checks, the same principal — and answers the run, in the shape
+// and masked view of GET /api/workflow/{id}, once the mocks have taken it
+// as far as they go: to its end, or to the first task without a mock, which
+// waits there (a SIMPLE one is never offered to a worker).
+func (s *Server) testWorkflow(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	var req workflowTestRequest
+	if !s.decodeRequest(w, r, "WorkflowTestRequest", &req) {
+		return
+	}
+	test, err := engine.NewTest(&req.Mocks)
+	if err != nil {
+		conductorError(w, r, http.StatusBadRequest, "WorkflowTestRequest: "+s.masker.MaskString(err.Error()))
+		return
+	}
+	start := req.startRequest
+	start.extra = []engine.RunOption{engine.AsTest(test)}
+	start.answer = func(w http.ResponseWriter, r *http.Request, id string) {
+		select {
+		case <-test.Stopped():
+		case <-r.Context().Done():
+			return // the client left; the run goes on
+		}
+		if !s.mayRun(w, r, p, id, needRead) {
+			return // a caller who may start it but not read it (anonymous)
+		}
+		doc, err := s.execution(r.Context(), id)
+		if err != nil {
+			s.runError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, doc)
+	}
+	s.start(w, r, p, start)
+}

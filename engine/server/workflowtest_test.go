@@ -1,0 +1,250 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// testAnswer is what the tests read of POST /api/workflow/test's answer
+// (Conductor's Workflow).
+type testAnswer struct {
+	WorkflowID string         `json:"workflowId"`
+	Status     string         `json:"status"`
+	Output     map[string]any `json:"output"`
+	Tasks      []struct {
+		TaskType string         `json:"taskType"`
+		Ref      string         `json:"referenceTaskName"`
+		Status   string         `json:"status"`
+		Output   map[string]any `json:"outputData"`
+	} `json:"tasks"`
+}
+
+func (a testAnswer) list() string {
+	var parts []string
+	for _, tk := range a.Tasks {
+		parts = append(parts, tk.Ref+":"+tk.TaskType+":"+tk.Status)
+	}
+	return strings.Join(parts, " ")
+}
+
+func decodeAnswer(t *testing.T, body string) testAnswer {
+	t.Helper()
+	var a testAnswer
+	if err := json.Unmarshal([]byte(body), &a); err != nil {
+		t.Fatalf("answer %q: %v", body, err)
+	}
+	return a
+}
+
+// TestWorkflowTestAPISpec sends TestWorkflowSpec's two WorkflowTestRequests
+// (transcribed) to POST /api/workflow/test and checks what the spec checks
+// of the run it answers and of GET /api/workflow/{id}: RUNNING, task1
+// completed from its mock, the next task SCHEDULED. That task is never
+// offered to a worker polling for it; completing it by reference goes on.
+func TestWorkflowTestAPISpec(t *testing.T) {
+	cases := []struct {
+		file, want, waiting, wantAfter string
+	}{
+		{"test_workflow_simple_tasks_request.json", "task1:task1:COMPLETED task2:task2:SCHEDULED", "task2",
+			"task1:task1:COMPLETED task2:task2:COMPLETED"},
+		{"test_workflow_decision_request.json", "task1:task1:COMPLETED switch:SWITCH:COMPLETED d2:task2:SCHEDULED", "d2",
+			"task1:task1:COMPLETED switch:SWITCH:COMPLETED d2:task2:COMPLETED"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.file, func(t *testing.T) {
+			ts := newConductorServer(t, nil)
+			body, err := os.ReadFile("../../testdata/conductor/transcribed/" + tc.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, ctype, resp := ts.do(t, "POST", "/api/workflow/test", string(body))
+			if code != http.StatusOK || !strings.HasPrefix(ctype, "application/json") {
+				t.Fatalf("POST /api/workflow/test: %d %s %s", code, ctype, resp)
+			}
+			got := decodeAnswer(t, resp)
+			if got.Status != "RUNNING" || got.list() != tc.want || got.Tasks[0].Output["key"] != "value" {
+				t.Fatalf("answer: %s %s %v", got.Status, got.list(), got.Tasks[0].Output)
+			}
+			_, _, view := ts.do(t, "GET", "/api/workflow/"+got.WorkflowID, "")
+			if again := decodeAnswer(t, view); again.Status != "RUNNING" || again.list() != tc.want {
+				t.Fatalf("GET: %s %s", again.Status, again.list())
+			}
+			if _, _, polled := ts.do(t, "GET", "/api/tasks/poll/batch/task2?count=1&timeout=200", ""); polled != "[]" {
+				t.Fatalf("a worker polled the test run's task: %s", polled)
+			}
+			if code, _, b := ts.do(t, "POST", "/api/tasks/"+got.WorkflowID+"/"+tc.waiting+"/COMPLETED", `{"by":"hand"}`); code != http.StatusOK {
+				t.Fatalf("completing %s: %d %s", tc.waiting, code, b)
+			}
+			var end testAnswer
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+				_, _, view := ts.do(t, "GET", "/api/workflow/"+got.WorkflowID, "")
+				if end = decodeAnswer(t, view); end.Status != "RUNNING" {
+					break
+				}
+			}
+			if end.Status != "COMPLETED" || end.list() != tc.wantAfter {
+				t.Fatalf("after the completion: %s %s", end.Status, end.list())
+			}
+		})
+	}
+}
+
+// TestWorkflowTestAPIMaskedSecrets: a mocked output enters the run as a
+// worker's does: its `_secrets` are shown as "***" and sealed in the
+// store, a secret value it repeats (one the run resolved) is masked, in
+// the answer, GET, the stored run and the log.
+func TestWorkflowTestAPIMaskedSecrets(t *testing.T) {
+	const (
+		resolved = "resolved-SECRET-0c7a31e9"
+		mocked   = "mocked-SECRET-5e2b88d4"
+	)
+	ts := newConductorServer(t, nil)
+	putSecret(t, ts.store, "api_key", resolved)
+	req := `{"name":"masked_test","workflowDef":{"name":"masked_test","version":1,"schemaVersion":2,"tasks":[
+	    {"name":"auth","taskReferenceName":"auth","type":"SIMPLE","inputParameters":{"key":"${workflow.secrets.api_key}"}},
+	    {"name":"use","taskReferenceName":"use","type":"INLINE","inputParameters":{"evaluatorType":"graaljs","expression":"'token ' + $.tok","tok":"${auth.output._secrets.token}"}}],
+	  "outputParameters":{"used":"${use.output.result}","echo":"${auth.output.echo}"}},
+	  "taskRefToMockOutput":{"auth":[{"output":{"_secrets":{"token":"` + mocked + `"},"echo":"key ` + resolved + ` token ` + mocked + `"}}]}}`
+	code, _, resp := ts.do(t, "POST", "/api/workflow/test", req)
+	if code != http.StatusOK {
+		t.Fatalf("%d %s", code, resp)
+	}
+	got := decodeAnswer(t, resp)
+	if got.Status != "COMPLETED" || got.Output["used"] != "token ***" || got.Output["echo"] != "key *** token ***" {
+		t.Fatalf("answer: %s %v", got.Status, got.Output)
+	}
+	if s := got.Tasks[0].Output["_secrets"]; s != "***" {
+		t.Errorf("auth's _secrets shown as %v", s)
+	}
+	_, _, view := ts.do(t, "GET", "/api/workflow/"+got.WorkflowID, "")
+	stored, _, err := ts.runs.Load(context.Background(), got.WorkflowID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, text := range map[string]string{"answer": resp, "GET": view, "stored run": string(stored)} {
+		for _, v := range []string{resolved, mocked} {
+			if strings.Contains(text, v) {
+				t.Errorf("the %s holds %q", what, v)
+			}
+		}
+	}
+	ts.assertNoLeak(t, resolved, mocked)
+}
+
+// TestWorkflowTestAPIBadRequests: what POST /api/workflow/test refuses,
+// with one clear line each, starting no run; mocks for a reference the
+// definition does not have are taken (Conductor ignores them).
+func TestWorkflowTestAPIBadRequests(t *testing.T) {
+	const def = `"workflowDef":{"name":"bad_test","version":1,"schemaVersion":2,"tasks":[{"name":"a","taskReferenceName":"a","type":"SIMPLE"}]}`
+	cases := []struct {
+		name, body string
+		code       int
+		want       string // in the answer's message (200: in the answer)
+	}{
+		{"malformed", `{"name":"x",`, 400, "malformed JSON at byte"},
+		{"mocks not a list", `{` + def + `,"taskRefToMockOutput":{"a":{"status":"COMPLETED"}}}`, 400, "WorkflowTestRequest: wrong JSON type"},
+		{"bad status", `{` + def + `,"taskRefToMockOutput":{"a":[{"status":"DONE"}]}}`, 400, `taskRefToMockOutput["a"][0].status "DONE"`},
+		{"output not an object", `{` + def + `,"taskRefToMockOutput":{"a":[{"output":"text"}]}}`, 400, `taskRefToMockOutput["a"][0].output must be a JSON object`},
+		{"bad sub-workflow mock", `{` + def + `,"subWorkflowTestRequest":{"s":{"taskRefToMockOutput":{"x":[{"status":"SKIPPED"}]}}}}`, 400, `subWorkflowTestRequest["s"].taskRefToMockOutput["x"][0].status`},
+		{"input not an object", `{` + def + `,"input":[1]}`, 400, "workflow input must be a JSON object"},
+		{"unknown workflow", `{"name":"no_such_workflow","version":1}`, 404, "no_such_workflow"},
+		{"unknown reference", `{` + def + `,"taskRefToMockOutput":{"a":[{}],"nowhere":[{"output":{"x":1}}]}}`, 200, `"status":"COMPLETED"`},
+	}
+	ts := newConductorServer(t, nil)
+	runs := func() int {
+		_, _, b := ts.do(t, "GET", "/api/workflow/search?size=1000", "")
+		var res struct {
+			TotalHits int `json:"totalHits"`
+		}
+		_ = json.Unmarshal([]byte(b), &res)
+		return res.TotalHits
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := runs()
+			code, _, body := ts.do(t, "POST", "/api/workflow/test", tc.body)
+			var msg struct {
+				Message string `json:"message"`
+			}
+			if code != http.StatusOK {
+				_ = json.Unmarshal([]byte(body), &msg)
+				body = msg.Message
+			}
+			if code != tc.code || !strings.Contains(body, tc.want) {
+				t.Fatalf("got %d %s, want %d with %s", code, body, tc.code, tc.want)
+			}
+			if code != http.StatusOK {
+				if strings.Contains(body, "\n") {
+					t.Errorf("a multi-line error: %q", body)
+				}
+				if after := runs(); after != before {
+					t.Errorf("a refused request started a run (%d runs, %d before)", after, before)
+				}
+			}
+		})
+	}
+}
+
+// TestWorkflowTestAPIAuth: with --auth, POST /api/workflow/test needs what
+// starting the workflow needs (workflows:start:<workflow>); the caller who
+// started it reads the answer.
+func TestWorkflowTestAPIAuth(t *testing.T) {
+	ts := newScopedServer(t)
+	req := `{"name":"guarded","workflowDef":` + guardedDef + `,"taskRefToMockOutput":{"hold":[{"output":{"a":1}}],"later":[{"output":{"b":2}}]}}`
+	for _, who := range []string{"anonymous", "carol", "rita"} {
+		code, _, body := ts.do(t, "POST", "/api/workflow/test", req, "X-Authorization", ts.tokens[who])
+		if code != http.StatusForbidden || !strings.Contains(body, "workflows:start:guarded") {
+			t.Errorf("%s: %d %s, want 403 naming workflows:start:guarded", who, code, body)
+		}
+	}
+	code, _, body := ts.do(t, "POST", "/api/workflow/test", req, "X-Authorization", ts.tokens["alice"])
+	if got := decodeAnswer(t, body); code != http.StatusOK || got.Status != "COMPLETED" || got.list() != "hold:WAIT:COMPLETED later:WAIT:COMPLETED" {
+		t.Fatalf("alice: %d %s", code, body)
+	}
+}
+
+// TestOrkesJSSDKTestWorkflow sends TestWorkflowSpec's requests with the
+// Orkes JavaScript SDK 4.0.0 (WorkflowExecutor.testWorkflow), token auth
+// on, and checks the runs it gets back and reads again.
+func TestOrkesJSSDKTestWorkflow(t *testing.T) {
+	sdk := jsSDKDir(t)
+	ts := newConductorServer(t, nil, serverWithAuth(t))
+	dir, _ := filepath.Abs("../../testdata/conductor/transcribed")
+	files := []string{filepath.Join(dir, "test_workflow_simple_tasks_request.json"), filepath.Join(dir, "test_workflow_decision_request.json")}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "testdata/js/testworkflow.cjs")
+	cmd.Env = append(os.Environ(), "SDK_DIR="+sdk, "SERVER_URL="+ts.URL+"/api", "KEY_ID=app-all",
+		"KEY_SECRET=app-all-secret-0123456789", "REQUEST_FILES="+strings.Join(files, ","))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var got struct {
+		Error    string `json:"error"`
+		Findings []struct {
+			Status, Tasks, AgainStatus, AgainTasks string
+			FirstOutput                            map[string]any
+		} `json:"findings"`
+	}
+	lines := bytes.Split(bytes.TrimSpace(stdout.Bytes()), []byte("\n"))
+	if jerr := json.Unmarshal(lines[len(lines)-1], &got); err != nil || jerr != nil || got.Error != "" {
+		t.Fatalf("node: %v %v\nstdout: %s\nstderr: %s", err, got.Error, stdout.String(), stderr.String())
+	}
+	want := []string{"task1:task1:COMPLETED task2:task2:SCHEDULED", "task1:task1:COMPLETED switch:SWITCH:COMPLETED d2:task2:SCHEDULED"}
+	if len(got.Findings) != len(want) {
+		t.Fatalf("findings: %+v", got.Findings)
+	}
+	for i, f := range got.Findings {
+		if f.Status != "RUNNING" || f.Tasks != want[i] || f.FirstOutput["key"] != "value" || f.AgainStatus != "RUNNING" || f.AgainTasks != want[i] {
+			t.Errorf("%s: %+v", filepath.Base(files[i]), f)
+		}
+	}
+}
