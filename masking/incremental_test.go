@@ -3,6 +3,7 @@ package masking
 import (
 	"encoding/base64"
 	"fmt"
+	"math/bits"
 	"math/rand"
 	"net/url"
 	"strings"
@@ -82,6 +83,36 @@ func TestRegisterAllLargeBatchRebuilds(t *testing.T) {
 	}
 	if got := m.MaskString("first-value-1234 later-value-5678"); got != "*** ***" {
 		t.Fatalf("got %q", got)
+	}
+}
+
+// Registering N values one at a time builds the automaton a logarithmic
+// number of times, with sizes that double: the patterns built in all add up
+// to at most about twice the final count, so the registrations cost
+// O(N log N) (the log being the sort inside each build) whatever the
+// machine's caches do to the time per state (BenchmarkRegister).
+func TestRegisterOneByOneBuildsGeometrically(t *testing.T) {
+	for _, n := range []int{100, 1000, 10000} {
+		m := New()
+		builds, builtPatterns := 0, 0
+		for _, v := range benchSecrets(n) {
+			var before *automaton
+			if mt := m.snap.Load(); mt != nil {
+				before = mt.ac
+			}
+			m.Register(v)
+			if m.snap.Load().ac != before {
+				builds++
+				builtPatterns += m.built
+			}
+		}
+		final := m.Len()
+		if maxBuilds := bits.Len(uint(final/minPendingCap)) + 2; builds > maxBuilds {
+			t.Errorf("n=%d: %d builds for %d patterns, want at most %d", n, builds, final, maxBuilds)
+		}
+		if builtPatterns > 2*final+minPendingCap {
+			t.Errorf("n=%d: the builds took %d patterns in all for %d registered, want at most about twice", n, builtPatterns, final)
+		}
 	}
 }
 
