@@ -184,11 +184,10 @@ type SubWorkflowParam struct {
 	VersionExpr string `json:"-"`
 	// Priority (0-99, or an expression), TaskToDomain, IdempotencyKey (may
 	// be an expression) and IdempotencyStrategy (FAIL, RETURN_EXISTING,
-	// FAIL_ON_RUNNING) are Conductor's: wfrun has no task domains, no
-	// priority queues and no idempotent starts, so it validates them and
-	// shows their resolved values in the SUB_WORKFLOW record's inputData,
-	// as Conductor's SubWorkflowTaskMapper writes it, without acting on
-	// them.
+	// FAIL_ON_RUNNING) are Conductor's: they show resolved in the
+	// SUB_WORKFLOW record's inputData, as Conductor's SubWorkflowTaskMapper
+	// writes it, and the child run gets them (childConfig, domains.go,
+	// idempotency.go).
 	Priority            json.RawMessage   `json:"priority,omitempty"`
 	TaskToDomain        map[string]string `json:"taskToDomain,omitempty"`
 	IdempotencyKey      string            `json:"idempotencyKey,omitempty"`

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"maps"
 	"slices"
 	"strconv"
 
@@ -56,6 +57,11 @@ type runHead struct {
 	// the failed task that fails it again at its first step, sealed
 	// (reopen.go).
 	ReopenFailure string `json:"reopenFailure,omitempty"`
+	// Priority (0-99), TaskToDomain and IdempotencyKey are the start
+	// request's (Conductor's Workflow members; domains.go, idempotency.go).
+	Priority       int               `json:"priority,omitempty"`
+	TaskToDomain   map[string]string `json:"taskToDomain,omitempty"`
+	IdempotencyKey string            `json:"idempotencyKey,omitempty"`
 }
 
 type taskHead struct {
@@ -77,6 +83,7 @@ type taskHead struct {
 	Callback           int64  `json:"callbackAfterSeconds,omitempty"`
 	SubWorkflowID      string `json:"subWorkflowId,omitempty"`
 	RetriedTaskID      string `json:"retriedTaskId,omitempty"`
+	Domain             string `json:"domain,omitempty"`
 }
 
 // The heads are written by hand rather than by json.Marshal: a save encodes
@@ -139,7 +146,22 @@ func appendHeadStatic(b []byte, h *runHead) []byte {
 func appendHeadTail(b []byte, h *runHead) []byte {
 	b = appendOptStr(b, "sealedInput", h.SealedInput)
 	b = appendOptStr(b, "rerunTask", h.RerunTask)
-	return appendOptStr(b, "reopenFailure", h.ReopenFailure)
+	b = appendOptStr(b, "reopenFailure", h.ReopenFailure)
+	if h.Priority != 0 {
+		b = appendIntMember(b, "priority", int64(h.Priority))
+	}
+	if len(h.TaskToDomain) > 0 {
+		b = append(b, `,"taskToDomain":{`...)
+		for i, k := range slices.Sorted(maps.Keys(h.TaskToDomain)) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(jsonenc.AppendString(b, k), ':')
+			b = jsonenc.AppendString(b, h.TaskToDomain[k])
+		}
+		b = append(b, '}')
+	}
+	return appendOptStr(b, "idempotencyKey", h.IdempotencyKey)
 }
 
 // encodeRunHead is the run's head as a JSON object.
@@ -150,7 +172,10 @@ func encodeRunHead(h *runHead) []byte {
 // runHeadSize is a capacity hint for an encoded head.
 func runHeadSize(h *runHead) int {
 	n := 320 + len(h.WorkflowType) + len(h.CorrelationID) + len(h.ReasonForIncompletion) + len(h.DefinitionPath) +
-		len(h.Principal.Name) + len(h.Project) + len(h.Environment) + len(h.RegisteredValues) + len(h.SealedInput) + len(h.RerunTask) + len(h.ReopenFailure)
+		len(h.Principal.Name) + len(h.Project) + len(h.Environment) + len(h.RegisteredValues) + len(h.SealedInput) + len(h.RerunTask) + len(h.ReopenFailure) + len(h.IdempotencyKey)
+	for k, v := range h.TaskToDomain {
+		n += len(k) + len(v) + 6
+	}
 	for _, f := range h.MaskedFields {
 		n += len(f) + 3
 	}
@@ -240,13 +265,14 @@ func appendTaskHead(b []byte, t *taskRecord, runID string) []byte {
 		b = appendIntMember(b, "callbackAfterSeconds", t.Callback)
 	}
 	b = appendOptStr(b, "subWorkflowId", t.SubWorkflowID)
-	return appendOptStr(b, "retriedTaskId", t.RetriedTaskID)
+	b = appendOptStr(b, "retriedTaskId", t.RetriedTaskID)
+	return appendOptStr(b, "domain", t.Domain)
 }
 
 // taskHeadSize is a capacity hint for appendTaskHead.
 func taskHeadSize(t *taskRecord, runID string) int {
 	return 300 + len(t.TaskID) + len(t.Ref) + len(t.TaskType) + len(t.TaskDefName) + len(t.Status) + len(t.Reason) +
-		len(runID) + len(t.SubWorkflowID) + len(t.RetriedTaskID)
+		len(runID) + len(t.SubWorkflowID) + len(t.RetriedTaskID) + len(t.Domain)
 }
 
 func appendStrMember(b []byte, key, v string, comma bool) []byte {

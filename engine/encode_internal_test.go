@@ -18,12 +18,12 @@ func TestHeadEncodersMatchJSONMarshal(t *testing.T) {
 		{TaskID: "t1", Ref: "a", TaskType: "HTTP", TaskDefName: "a", Status: TaskScheduled, Scheduled: 1},
 		{TaskID: "t2", Ref: "b__3", TaskType: odd, TaskDefName: odd, Status: TaskFailed, RetryCount: 2, Iteration: 3,
 			Seq: 9, Reason: odd, Scheduled: 1, Start: 2, End: 3, WaitUntil: -4, Awaiting: true, Callback: 3600, SubWorkflowID: "c",
-			RetriedTaskID: "t0"},
+			RetriedTaskID: "t0", Domain: odd},
 	}
 	for i, rec := range recs {
 		want, err := json.Marshal(taskHead{rec.TaskID, rec.Ref, rec.TaskType, rec.TaskDefName, rec.Status, rec.RetryCount,
 			rec.Iteration, rec.Seq, rec.Reason, rec.Scheduled, rec.Start, rec.End, "run-1", rec.WaitUntil, rec.Awaiting,
-			rec.Callback, rec.SubWorkflowID, rec.RetriedTaskID})
+			rec.Callback, rec.SubWorkflowID, rec.RetriedTaskID, rec.Domain})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -37,7 +37,8 @@ func TestHeadEncodersMatchJSONMarshal(t *testing.T) {
 			FailedTaskID: "f", CreateTime: 1, UpdateTime: 2, EndTime: 3, ParentWorkflowID: "p", ParentWorkflowTaskID: "pt",
 			SchemaVersion: 2, MaskedFields: []string{"a", odd}, DefinitionHash: "h", DefinitionPath: odd,
 			Principal: Principal{Name: odd, Scopes: []string{"*", "x"}}, Project: "pr", Environment: "env", NextSeq: 7,
-			RegisteredValues: "wfrun-sealed:v1:abc", SealedInput: "wfrun-sealed:v1:def"},
+			RegisteredValues: "wfrun-sealed:v1:abc", SealedInput: "wfrun-sealed:v1:def", Priority: 7,
+			TaskToDomain: map[string]string{"*": "d1,NO_DOMAIN", odd: odd, "a": "b"}, IdempotencyKey: odd},
 		{WorkflowID: "w", MaskedFields: []string{}, Principal: Principal{Scopes: []string{}}},
 	}
 	for i, h := range heads {

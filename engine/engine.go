@@ -109,6 +109,9 @@ type Engine struct {
 	// engine's, so the store alone cannot tell them from a lease to renew).
 	activeMu sync.Mutex
 	active   map[string]bool
+	// lastPoll and idem: domains.go, idempotency.go.
+	lastPoll LastPollFunc
+	idem     localKeys
 }
 
 // Option configures New.
@@ -150,6 +153,10 @@ type RemoteTask struct {
 	// ResponseTimeout is how long a worker that polled the task may stay
 	// silent before the attempt times out (see Polled).
 	ResponseTimeout time.Duration
+	// Domain is the queue domain the task was scheduled in ("": none);
+	// Priority its run's priority (domains.go).
+	Domain   string
+	Priority int
 
 	att  *remoteAttempt // the attempt's clocks (Polled, Progress)
 	hand *handoff       // what Resolve resolves
@@ -253,6 +260,10 @@ type runConfig struct {
 	refInput []byte
 	// test makes the run a test run (mock.go).
 	test *testRun
+	// priority, taskToDomain and idempotencyKey: domains.go.
+	priority       int
+	taskToDomain   map[string]string
+	idempotencyKey string
 }
 
 // AsPrincipal sets who the run executes as (default: "local" with "*").
@@ -333,6 +344,7 @@ func (e *Engine) newRun(ctx context.Context, def *Definition, input json.RawMess
 		ParentWorkflowID: parentID, ParentWorkflowTaskID: parentTaskID, SchemaVersion: 2,
 		MaskedFields: def.MaskedFields, DefinitionHash: defHash(def.raw),
 		DefinitionPath: cfg.definitionPath, Principal: cfg.principal, Project: cfg.project, Environment: cfg.env,
+		Priority: cfg.priority, TaskToDomain: cfg.taskToDomain, IdempotencyKey: cfg.idempotencyKey,
 	}, WorkflowDefinition: def.raw}
 	if err := r.newSecrets(parent); err != nil {
 		return nil, err
@@ -526,7 +538,7 @@ func (e *Engine) loadDoc(ctx context.Context, id string, _ []byte, d *runDoc, pa
 			TaskID: td.TaskID, Ref: td.ReferenceTaskName, TaskType: td.TaskType, TaskDefName: td.TaskDefName,
 			Status: td.Status, RetryCount: td.RetryCount, Iteration: td.Iteration, Seq: td.Seq, Reason: td.Reason,
 			Scheduled: td.ScheduledTime, Start: td.StartTime, End: td.EndTime, WaitUntil: td.WaitUntil, Awaiting: td.Awaiting, Callback: td.Callback,
-			SubWorkflowID: td.SubWorkflowID, RetriedTaskID: td.RetriedTaskID, inStored: td.InputData, outStored: td.OutputData,
+			SubWorkflowID: td.SubWorkflowID, RetriedTaskID: td.RetriedTaskID, Domain: td.Domain, inStored: td.InputData, outStored: td.OutputData,
 		}
 		t.inMem = unseal(td.InputData, "/tasks/"+t.TaskID+"/inputData")
 		t.outMem = unseal(td.OutputData, "/tasks/"+t.TaskID+"/outputData")

@@ -711,6 +711,7 @@ func (r *runState) remoteTask(ctx context.Context, wt *WorkflowTask, rec *taskRe
 	}
 	r.touchLocked(rec)
 	r.mu.Unlock()
+	r.queueRemote(&t, rec) // domains.go
 	if err := r.save(ctx); err != nil {
 		return tasks.Result{Status: tasks.Failed, Reason: r.sec.Excerpt(err.Error(), maxReasonBytes)}
 	}
@@ -1225,8 +1226,18 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 	} else {
 		cfg := &runConfig{id: childID, principal: r.doc.Principal, project: r.doc.Project, env: r.doc.Environment,
 			correlationID: r.doc.CorrelationID, refInput: refs}
+		r.childConfig(cfg, extras) // subworkflow.go: domains, priority, idempotency
+		if existing, err := r.claimChildKey(ctx, wt, def.Name, cfg); err != nil || existing != "" {
+			if err != nil {
+				return r.failTask(ctx, rec, TaskFailed, "sub-workflow: "+err.Error())
+			}
+			return r.followExisting(ctx, rec, existing, canRetry)
+		}
 		child, err = r.e.newRun(ctx, def, input, cfg, r.id, rec.TaskID, r.sec)
 		if err != nil {
+			if cfg.idempotencyKey != "" {
+				_ = r.e.ReleaseIdempotencyKey(context.WithoutCancel(ctx), def.Name, cfg.idempotencyKey, childID)
+			}
 			return r.failTask(ctx, rec, TaskFailedTerminal, "sub-workflow: "+err.Error())
 		}
 	}

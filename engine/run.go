@@ -72,6 +72,7 @@ type taskRecord struct {
 	Callback      int64 // a worker's callbackAfterSeconds (IN_PROGRESS update)
 	SubWorkflowID string
 	RetriedTaskID string // the attempt this one retries
+	Domain        string // the queue domain of a worker task (domains.go)
 
 	inMem, inStored   []byte
 	outMem, outStored []byte

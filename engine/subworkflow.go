@@ -320,3 +320,68 @@ func markDynamic(in []byte) []byte {
 	}
 	return b
 }
+
+// childConfig adds to a child run's configuration what Conductor's
+// SubWorkflow.start gives it from its SUB_WORKFLOW task (extras,
+// subWorkflowExtras): the parent's taskToDomain, or the subWorkflowParam's
+// in its place; the subWorkflowParam's priority (a child does not inherit
+// its parent's: without one it has 0); its idempotencyKey.
+func (r *runState) childConfig(cfg *runConfig, extras map[string]any) {
+	r.mu.Lock()
+	cfg.taskToDomain = r.doc.TaskToDomain
+	r.mu.Unlock()
+	if raw, ok := extras["subWorkflowTaskToDomain"].(json.RawMessage); ok {
+		m := map[string]string{}
+		if json.Unmarshal(raw, &m) == nil {
+			cfg.taskToDomain = m
+		}
+	}
+	if p, ok := extras["priority"].(int); ok {
+		cfg.priority = p
+	}
+	if k, ok := extras["idempotencyKey"].(string); ok {
+		cfg.idempotencyKey = k
+	}
+}
+
+// claimChildKey claims the child's idempotency key (childConfig) for its
+// run about to start, as the subWorkflowParam's idempotencyStrategy says:
+// it returns the run already holding it when the strategy is
+// RETURN_EXISTING (the task then follows that run), or an error (the task
+// fails with it) when the strategy refuses the start.
+func (r *runState) claimChildKey(ctx context.Context, wt *WorkflowTask, workflow string, cfg *runConfig) (string, error) {
+	if cfg.idempotencyKey == "" {
+		return "", nil
+	}
+	return r.e.ClaimIdempotencyKey(ctx, workflow, cfg.idempotencyKey, wt.SubWorkflowParam.IdempotencyStrategy, cfg.id)
+}
+
+// followExisting ends a SUB_WORKFLOW task with the outcome of the run
+// already started with its idempotency key (RETURN_EXISTING): the task
+// records that run as its sub-workflow and waits for its end, reading the
+// run store (the run may be executed by another process).
+func (r *runState) followExisting(ctx context.Context, rec *taskRecord, id string, canRetry bool) error {
+	r.mu.Lock()
+	rec.SubWorkflowID = id
+	r.touchLocked(rec)
+	r.mu.Unlock()
+	if err := r.save(ctx); err != nil {
+		return err
+	}
+	for {
+		doc, _, err := r.e.runs.Load(ctx, id)
+		if err != nil {
+			return r.failTask(ctx, rec, TaskFailed, fmt.Sprintf("sub-workflow %s: %v", id, err))
+		}
+		var cd runDoc
+		if err := json.Unmarshal(doc, &cd); err != nil {
+			return r.failTask(ctx, rec, TaskFailedTerminal, fmt.Sprintf("sub-workflow %s: damaged run document", id))
+		}
+		if terminalWorkflow(cd.Status) {
+			return r.subWorkflowDone(ctx, rec, shortName(cd.WorkflowType, cd.Version, id), cd.Status, cd.ReasonForIncompletion, cd.Output, canRetry)
+		}
+		if err := r.e.sleep(ctx, r.e.pollInterval); err != nil {
+			return err
+		}
+	}
+}

@@ -17,6 +17,7 @@ type Memory struct {
 	sums    map[string]Summary
 	signals map[string]map[string][]byte
 	leases  map[string]Lease
+	keys    map[string][]byte // key claims (keys.go)
 	stats   Stats
 }
 
