@@ -65,6 +65,7 @@ func (s *Server) initConductor() error {
 		engine.WithDefinitionsDir(s.conductorDir),
 		engine.WithTaskDefs(c.defs),
 		engine.WithRemoteWorker(c.queue.dispatch),
+		engine.WithLastPoll(c.queue.lastPoll),
 		engine.WithEvents(s.onEvent),
 	)
 	eng, err := engine.New(opts...)
@@ -384,6 +385,9 @@ func (s *Server) conductorRoutes(m *http.ServeMux) {
 	m.HandleFunc("DELETE /api/workflow/{id}", s.condRun(needManage, "id", s.terminateWorkflow))
 	m.HandleFunc("POST /api/workflow/{id}/terminate", s.condRun(needManage, "id", s.terminateWorkflow))
 	// tasks
+	m.HandleFunc("GET /api/tasks/queue/sizes", s.cond(s.queueSizes)) // conductor_queues.go
+	m.HandleFunc("GET /api/tasks/queue/size", s.cond(s.queueSize))
+	m.HandleFunc("GET /api/tasks/queue/all", s.cond(s.queueAll))
 	m.HandleFunc("GET /api/tasks/poll/batch/{type}", s.cond(s.pollBatch))
 	m.HandleFunc("GET /api/tasks/poll/{type}", s.cond(s.pollOne))
 	m.HandleFunc("POST /api/tasks", s.cond(s.updateTask(false)))

@@ -39,7 +39,10 @@ func (h handed) task() map[string]any {
 		"scheduledTime": d.scheduled.UnixMilli(), "startTime": d.polled.UnixMilli(), "updateTime": d.polled.UnixMilli(),
 		"responseTimeoutSeconds": int64(d.t.ResponseTimeout / time.Second),
 		"workflowInstanceId":     d.t.RunID, "workflowType": d.t.WorkflowType, "correlationId": d.t.CorrelationID,
-		"taskId": d.id, "workerId": d.workerID, "workflowTask": wt,
+		"taskId": d.id, "workerId": d.workerID, "workflowTask": wt, "workflowPriority": d.t.Priority,
+	}
+	if d.t.Domain != "" {
+		task["domain"] = d.t.Domain
 	}
 	if len(h.meta) > 0 {
 		// The task definition's declared secrets and env values, resolved
@@ -75,7 +78,8 @@ func (s *Server) pollBatch(w http.ResponseWriter, r *http.Request, p store.Princ
 		return
 	}
 	count, wait := s.pollParams(r)
-	got := s.conductor.queue.poll(r.Context(), s.conductor.polls, name, r.URL.Query().Get("workerid"), count, wait)
+	q := r.URL.Query()
+	got := s.conductor.queue.poll(r.Context(), s.conductor.polls, name, q.Get("domain"), q.Get("workerid"), count, wait)
 	out := make([]map[string]any, len(got))
 	for i, d := range got {
 		out[i] = d.task()
@@ -90,7 +94,8 @@ func (s *Server) pollOne(w http.ResponseWriter, r *http.Request, p store.Princip
 		return
 	}
 	_, wait := s.pollParams(r)
-	got := s.conductor.queue.poll(r.Context(), s.conductor.polls, name, r.URL.Query().Get("workerid"), 1, wait)
+	q := r.URL.Query()
+	got := s.conductor.queue.poll(r.Context(), s.conductor.polls, name, q.Get("domain"), q.Get("workerid"), 1, wait)
 	if len(got) == 0 {
 		writeEmpty(w, http.StatusNoContent)
 		return

@@ -24,8 +24,9 @@ type startRequest struct {
 	Input         json.RawMessage `json:"input"`
 	WorkflowDef   json.RawMessage `json:"workflowDef"`
 	// A workflow test's run option and answer (workflowtest.go).
-	extra  []engine.RunOption
-	answer func(w http.ResponseWriter, r *http.Request, id string)
+	extra        []engine.RunOption
+	answer       func(w http.ResponseWriter, r *http.Request, id string)
+	startOptions // conductor_start.go
 }
 
 func (s *Server) startWorkflowRequest(w http.ResponseWriter, r *http.Request, p store.Principal) {
@@ -52,6 +53,9 @@ func (s *Server) startWorkflowByName(w http.ResponseWriter, r *http.Request, p s
 	}
 	q := r.URL.Query()
 	req := startRequest{Name: r.PathValue("name"), CorrelationID: q.Get("correlationId"), Input: body}
+	if !req.fromQuery(w, r) {
+		return
+	}
 	if v := q.Get("version"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -102,6 +106,19 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request, p store.Principal
 		opts = append(opts, engine.WithCorrelationID(req.CorrelationID))
 	}
 	opts = append(opts, req.extra...)
+	more, existing, ok := s.startWith(w, r, &req.startOptions, def.Name, id)
+	if !ok {
+		return
+	}
+	if existing != "" { // RETURN_EXISTING
+		if req.answer != nil {
+			req.answer(w, r, existing)
+			return
+		}
+		writeText(w, http.StatusOK, existing)
+		return
+	}
+	opts = append(opts, more...)
 	err = s.conductor.launch(id, func(ctx context.Context) error {
 		_, err := s.conductor.eng.Start(ctx, def, input, opts...)
 		if err != nil && !errors.Is(err, engine.ErrInterrupted) {
@@ -110,6 +127,7 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request, p store.Principal
 		return err
 	})
 	if err != nil {
+		s.releaseStart(r, &req.startOptions, def.Name, id)
 		conductorError(w, r, http.StatusBadRequest, s.masker.MaskString(err.Error()))
 		return
 	}
@@ -149,6 +167,9 @@ func (s *Server) execution(ctx context.Context, id string) (map[string]any, erro
 	doc["workflowName"] = doc["workflowType"]
 	doc["workflowVersion"] = doc["version"]
 	doc["startTime"] = doc["createTime"]
+	if doc["priority"] == nil {
+		doc["priority"] = 0 // Conductor's Workflow always has it
+	}
 	// Internal members: who runs it (scopes), and the definition as the
 	// engine runs it (the registered one is under /api/metadata).
 	for _, k := range []string{"principal", "workflowDefinition", "definitionHash", "definitionPath", "nextSeq"} {

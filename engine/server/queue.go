@@ -32,6 +32,8 @@ var ErrUnknownTask = errors.New("task is not in progress on this server")
 type delivery struct {
 	id        string // the task id the worker sees
 	t         engine.RemoteTask
+	queue     string // its queue: queueName(t.Name, t.Domain)
+	seq       uint64 // orders a priority's tasks: first come, first out
 	scheduled time.Time
 	polled    time.Time
 	workerID  string
@@ -54,9 +56,10 @@ type handed struct {
 
 type queue struct {
 	mu      sync.Mutex
-	pending map[string][]*delivery // task name → FIFO
-	byID    map[string]*delivery   // task id → live delivery (queued or not)
-	byRef   map[string]*delivery   // run id + "/" + ref → live delivery
+	pending map[string][]*delivery // queue name → by priority, then FIFO (enqueueLocked)
+	seq     uint64
+	byID    map[string]*delivery // task id → live delivery (queued or not)
+	byRef   map[string]*delivery // run id + "/" + ref → live delivery
 	wake    map[string]chan struct{}
 	clock   engine.Clock // the engine's: callbacks and timestamps
 	onPoll  func(name string, n int)
@@ -72,12 +75,15 @@ type queue struct {
 	// claimCheck: how often watchClaims looks (ns; 0: defaultClaimCheck).
 	claimCheck atomic.Int64
 	warn       func(msg string, args ...any) // the server's masked logger
+	// polled: when a worker last polled each task type and domain
+	// (queuedomains.go).
+	polled map[pollKey]time.Time
 }
 
 func newQueue() *queue {
 	return &queue{
 		pending: map[string][]*delivery{}, byID: map[string]*delivery{}, byRef: map[string]*delivery{},
-		wake: map[string]chan struct{}{},
+		wake: map[string]chan struct{}{}, polled: map[pollKey]time.Time{},
 	}
 }
 
@@ -110,11 +116,10 @@ func (q *queue) waitChanLocked(name string) <-chan struct{} {
 // attempt out) the task leaves the queue: a worker's later answer for it is
 // not taken.
 func (q *queue) dispatch(ctx context.Context, t engine.RemoteTask) tasks.Result {
-	d := &delivery{id: t.TaskID, t: t, scheduled: q.now(), queued: q.shared == nil, ctx: ctx, done: make(chan tasks.Result, 1)}
+	d := &delivery{id: t.TaskID, t: t, queue: queueName(t.Name, t.Domain), scheduled: q.now(), ctx: ctx, done: make(chan tasks.Result, 1)}
 	q.mu.Lock()
 	if q.shared == nil {
-		q.pending[t.Name] = append(q.pending[t.Name], d)
-		q.wakeLocked(t.Name)
+		q.enqueueLocked(d)
 	}
 	q.byID[d.id] = d
 	q.byRef[t.RunID+"/"+t.Ref] = d
@@ -145,13 +150,13 @@ func (q *queue) dispatch(ctx context.Context, t engine.RemoteTask) tasks.Result 
 	select {
 	case res := <-d.done:
 		if q.shared != nil {
-			q.shared.remove(context.WithoutCancel(ctx), d.id, t.Name)
+			q.shared.remove(context.WithoutCancel(ctx), d.id, d.queue)
 		}
 		return res
 	case <-ctx.Done():
 		q.remove(d)
 		if q.shared != nil && (q.stopping == nil || !q.stopping()) {
-			q.shared.remove(context.WithoutCancel(ctx), d.id, t.Name)
+			q.shared.remove(context.WithoutCancel(ctx), d.id, d.queue)
 		}
 		return tasks.Result{Status: tasks.Failed, Reason: "interrupted: " + ctx.Err().Error()}
 	}
@@ -178,34 +183,37 @@ func (q *queue) unqueueLocked(d *delivery) {
 		return
 	}
 	d.queued = false
-	list := q.pending[d.t.Name]
+	list := q.pending[d.queue]
 	for i, x := range list {
 		if x == d {
-			q.pending[d.t.Name] = append(list[:i:i], list[i+1:]...)
+			q.pending[d.queue] = append(list[:i:i], list[i+1:]...)
 			break
 		}
 	}
 }
 
-// poll takes up to count tasks of name, waiting up to wait for the first.
-// Both ctx (the request) and stop (the server's shutdown) end the wait.
-// Each task taken is IN_PROGRESS in its run before poll returns it.
-func (q *queue) poll(ctx, stop context.Context, name, workerID string, count int, wait time.Duration) []handed {
+// poll takes up to count tasks of type name in domain ("": the tasks
+// without a domain), highest priority first, waiting up to wait for the
+// first. Both ctx (the request) and stop (the server's shutdown) end the
+// wait. Each task taken is IN_PROGRESS in its run before poll returns it.
+func (q *queue) poll(ctx, stop context.Context, name, domain, workerID string, count int, wait time.Duration) []handed {
 	if count < 1 {
 		count = 1
 	}
+	q.notePoll(ctx, name, domain) // queuedomains.go
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
+	qn := queueName(name, domain)
 	if q.shared != nil {
-		return q.pollShared(ctx, stop, deadline.C, name, workerID, count, wait)
+		return q.pollShared(ctx, stop, deadline.C, name, qn, workerID, count, wait)
 	}
 	for {
 		q.mu.Lock()
-		list := q.pending[name]
+		list := q.pending[qn]
 		if len(list) > 0 {
 			n := min(count, len(list))
 			out := append([]*delivery(nil), list[:n]...)
-			q.pending[name] = list[n:]
+			q.pending[qn] = list[n:]
 			now := q.now()
 			for _, d := range out {
 				d.queued = false
@@ -231,7 +239,7 @@ func (q *queue) poll(ctx, stop context.Context, name, workerID string, count int
 			}
 			continue // every task taken failed at hand-off: wait on
 		}
-		ch := q.waitChanLocked(name)
+		ch := q.waitChanLocked(qn)
 		q.mu.Unlock()
 		if wait <= 0 || stop.Err() != nil {
 			return nil
@@ -403,16 +411,14 @@ func (q *queue) requeue(d *delivery) {
 		live := q.byID[d.id] == d
 		q.mu.Unlock()
 		if live {
-			q.shared.requeue(context.WithoutCancel(d.ctx), d.id, d.t.Name)
+			q.shared.requeue(context.WithoutCancel(d.ctx), d.id, d.queue)
 		}
 		return
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.byID[d.id] == d && !d.queued {
-		d.queued = true
-		q.pending[d.t.Name] = append(q.pending[d.t.Name], d)
-		q.wakeLocked(d.t.Name)
+		q.enqueueLocked(d)
 	}
 }
 
@@ -423,11 +429,11 @@ func orDefault(s, def string) string {
 	return s
 }
 
-// pendingCount reports queued (not polled) tasks per name.
-func (q *queue) pendingCount(name string) int {
+// pendingCount reports the tasks waiting in queue qn for a poll.
+func (q *queue) pendingCount(qn string) int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.pending[name])
+	return len(q.pending[qn])
 }
 
 // nameOf returns the task name of a live task id.
@@ -455,16 +461,16 @@ func (q *queue) nameOfRef(runID, ref string) (string, bool) {
 // pollShared is poll over the shared queue: tasks of this process's runs
 // are handed out as they are locally; a task of another process's run is
 // handed out with what its owner resolves for this claim (handOverFrom).
-func (q *queue) pollShared(ctx, stop context.Context, deadline <-chan time.Time, name, workerID string, count int, wait time.Duration) []handed {
+func (q *queue) pollShared(ctx, stop context.Context, deadline <-chan time.Time, name, qn, workerID string, count int, wait time.Duration) []handed {
 	// Offers are announced over pub/sub; a missed announcement costs at
 	// most this long.
 	recheck := time.NewTicker(250 * time.Millisecond)
 	defer recheck.Stop()
 	for {
 		q.mu.Lock()
-		ch := q.waitChanLocked(name)
+		ch := q.waitChanLocked(qn)
 		q.mu.Unlock()
-		got, err := q.shared.take(ctx, name, workerID, count, q.now())
+		got, err := q.shared.take(ctx, qn, workerID, count, q.now())
 		if err == nil && len(got) > 0 {
 			now := q.now()
 			out := make([]handed, 0, len(got))
@@ -480,13 +486,13 @@ func (q *queue) pollShared(ctx, stop context.Context, deadline <-chan time.Time,
 				if c.owner == q.shared.self {
 					if d == nil {
 						// Its attempt ended meanwhile (its run too, maybe).
-						q.shared.forget(context.WithoutCancel(ctx), c.id, name)
+						q.shared.forget(context.WithoutCancel(ctx), c.id, qn)
 						continue
 					}
 					h, ok := q.handOut(d)
 					if !ok {
 						// Failed at hand-off (its dispatch drops it) or ended.
-						q.shared.forget(context.WithoutCancel(ctx), c.id, name)
+						q.shared.forget(context.WithoutCancel(ctx), c.id, qn)
 						continue
 					}
 					_ = d.t.Polled(d.ctx, workerID)
@@ -499,17 +505,17 @@ func (q *queue) pollShared(ctx, stop context.Context, deadline <-chan time.Time,
 					// worker.
 					live, err := q.waiting(ctx, c.task.Task.RunID, c.id)
 					if err != nil {
-						q.shared.requeue(context.WithoutCancel(ctx), c.id, name)
+						q.shared.requeue(context.WithoutCancel(ctx), c.id, qn)
 						continue
 					}
 					if !live {
-						q.shared.forget(context.WithoutCancel(ctx), c.id, name)
+						q.shared.forget(context.WithoutCancel(ctx), c.id, qn)
 						continue
 					}
 				}
 				others = append(others, c)
 			}
-			out = append(out, q.handOverFrom(ctx, name, workerID, now, others)...)
+			out = append(out, q.handOverFrom(ctx, qn, workerID, now, others)...)
 			if len(out) > 0 {
 				if q.onPoll != nil {
 					q.onPoll(name, len(out))
@@ -624,9 +630,9 @@ func (q *queue) checkClaims(ctx context.Context) {
 	}
 }
 
-// wakeName wakes the pollers of name (a task was offered elsewhere).
-func (q *queue) wakeName(name string) {
+// wakeName wakes the pollers of queue qn (a task was offered elsewhere).
+func (q *queue) wakeName(qn string) {
 	q.mu.Lock()
-	q.wakeLocked(name)
+	q.wakeLocked(qn)
 	q.mu.Unlock()
 }

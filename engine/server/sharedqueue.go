@@ -25,7 +25,8 @@ import (
 // runsecrets.Transit with the keyring every process sharing the store
 // holds, bound to the task id), the process that executes its run (owner),
 // its name and its state (pending, or claimed by a poll). Per task name: a
-// sorted set of the pending task ids in the order they were offered. A poll
+// sorted set of the pending task ids, by their run's priority and then in
+// the order they were offered (score: rank·2^40 + sequence). A poll
 // claims ids atomically (one Lua script), so a task is handed out once.
 //
 // The values a worker gets are resolved when its poll takes the task, by
@@ -79,16 +80,16 @@ type sharedQueue struct {
 
 func newSharedQueue(c redis.UniversalClient, transit *runsecrets.Transit) *sharedQueue {
 	return &sharedQueue{c: c, self: newRunID(), transit: transit,
-		// KEYS: task hash, pending set, sequence. ARGV: id, blob, owner, name, ttl (ms).
+		// KEYS: task hash, pending set, sequence. ARGV: id, blob, owner, queue name, ttl (ms), rank.
 		offer: redis.NewScript(`
 if redis.call('HGET', KEYS[1], 'state') == 'claimed' then
   redis.call('HSET', KEYS[1], 'owner', ARGV[3], 'blob', ARGV[2])
   redis.call('PEXPIRE', KEYS[1], ARGV[5])
   return {'claimed', redis.call('HGET', KEYS[1], 'worker') or ''}
 end
-redis.call('HSET', KEYS[1], 'blob', ARGV[2], 'owner', ARGV[3], 'name', ARGV[4], 'state', 'pending')
+redis.call('HSET', KEYS[1], 'blob', ARGV[2], 'owner', ARGV[3], 'name', ARGV[4], 'state', 'pending', 'rank', ARGV[6])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
-redis.call('ZADD', KEYS[2], 'NX', redis.call('INCR', KEYS[3]), ARGV[1])
+redis.call('ZADD', KEYS[2], 'NX', tonumber(ARGV[6]) * 1099511627776 + redis.call('INCR', KEYS[3]), ARGV[1])
 return {'pending', ''}`),
 		// KEYS: pending set. ARGV: task key prefix, count, worker, time, claim token.
 		claim: redis.NewScript(`
@@ -118,18 +119,19 @@ return 0`),
 		back: redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('HSET', KEYS[1], 'state', 'pending')
-  redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), ARGV[1])
+  local rank = tonumber(redis.call('HGET', KEYS[1], 'rank') or '100')
+  redis.call('ZADD', KEYS[2], rank * 1099511627776 + redis.call('INCR', KEYS[3]), ARGV[1])
   return 1
 end
 return 0`),
 	}
 }
 
-func (s *sharedQueue) taskKey(id string) string      { return sharedPrefix + "task:" + id }
-func (s *sharedQueue) pendingKey(name string) string { return sharedPrefix + "pending:" + name }
-func (s *sharedQueue) seqKey() string                { return sharedPrefix + "seq" }
-func (s *sharedQueue) offersChannel() string         { return sharedPrefix + "offers" }
-func (s *sharedQueue) ownerChannel(o string) string  { return sharedPrefix + "owner:" + o }
+func (s *sharedQueue) taskKey(id string) string     { return sharedPrefix + "task:" + id }
+func (s *sharedQueue) pendingKey(qn string) string  { return sharedPrefix + "pending:" + qn }
+func (s *sharedQueue) seqKey() string               { return sharedPrefix + "seq" }
+func (s *sharedQueue) offersChannel() string        { return sharedPrefix + "offers" }
+func (s *sharedQueue) ownerChannel(o string) string { return sharedPrefix + "owner:" + o }
 
 // sharedTask is what the shared queue holds of a task (sealed).
 type sharedTask struct {
@@ -151,15 +153,15 @@ func (s *sharedQueue) put(ctx context.Context, d *delivery) (claimedBy string, c
 	if err != nil {
 		return "", false, err
 	}
-	res, err := s.offer.Run(ctx, s.c, []string{s.taskKey(d.id), s.pendingKey(d.t.Name), s.seqKey()},
-		d.id, blob, s.self, d.t.Name, sharedTaskTTL.Milliseconds()).StringSlice()
+	res, err := s.offer.Run(ctx, s.c, []string{s.taskKey(d.id), s.pendingKey(d.queue), s.seqKey()},
+		d.id, blob, s.self, d.queue, sharedTaskTTL.Milliseconds(), rank(d.t.Priority)).StringSlice()
 	if err != nil {
 		return "", false, fmt.Errorf("shared task queue: offer %s: %w", d.id, err)
 	}
 	if len(res) == 2 && res[0] == "claimed" {
 		return res[1], true, nil
 	}
-	s.c.Publish(ctx, s.offersChannel(), d.t.Name)
+	s.c.Publish(ctx, s.offersChannel(), d.queue)
 	return "", false, nil
 }
 

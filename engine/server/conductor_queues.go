@@ -1,0 +1,115 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/wfrun/wfrun/store"
+)
+
+// Conductor's queue size endpoints (TaskResource): how many tasks wait for
+// a worker's poll in a queue. A queue is named as Conductor names it:
+// "domain:type" for a domain's queue, the type alone otherwise
+// (queuedomains.go). Tasks a worker reported IN_PROGRESS with a
+// callbackAfterSeconds are counted again once their callback time has come.
+
+// queueSizes is GET /api/tasks/queue/sizes?taskType=a&taskType=b (or
+// taskType=a,b): {"a": n, "b": m}, one member per queue name asked for.
+func (s *Server) queueSizes(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+	var names []string
+	for _, v := range r.URL.Query()["taskType"] {
+		for _, n := range strings.Split(v, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				names = append(names, n)
+			}
+		}
+	}
+	if len(names) == 0 {
+		conductorError(w, r, http.StatusBadRequest, "taskType is required: the task types (queue names) to count, e.g. ?taskType=a&taskType=b")
+		return
+	}
+	out := make(map[string]int, len(names))
+	for _, n := range names {
+		size, err := s.conductor.queue.size(r.Context(), n)
+		if err != nil {
+			s.queueError(w, r, err)
+			return
+		}
+		out[n] = size
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// queueSize is GET /api/tasks/queue/size?taskType=&domain=&isolationGroupId=&executionNamespace=:
+// the size of that one queue, a JSON number.
+func (s *Server) queueSize(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+	q := r.URL.Query()
+	taskType := strings.TrimSpace(q.Get("taskType"))
+	if taskType == "" {
+		conductorError(w, r, http.StatusBadRequest, "taskType is required")
+		return
+	}
+	qn := queueName(taskType, strings.TrimSpace(q.Get("domain")))
+	if ns := strings.TrimSpace(q.Get("executionNamespace")); ns != "" {
+		qn += "@" + ns
+	}
+	if iso := strings.TrimSpace(q.Get("isolationGroupId")); iso != "" {
+		qn += "-" + iso
+	}
+	size, err := s.conductor.queue.size(r.Context(), qn)
+	if err != nil {
+		s.queueError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, size)
+}
+
+// queueAll is GET /api/tasks/queue/all: every queue with a task waiting
+// for a poll, by queue name.
+func (s *Server) queueAll(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+	all, err := s.conductor.queue.sizes(r.Context())
+	if err != nil {
+		s.queueError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, all)
+}
+
+func (s *Server) queueError(w http.ResponseWriter, r *http.Request, err error) {
+	s.log.Error("task queue", "path", r.URL.Path, "error", s.masker.MaskString(err.Error()))
+	conductorError(w, r, http.StatusInternalServerError, "task queue: "+s.masker.MaskString(err.Error()))
+}
+
+// sizes returns the size of every non-empty queue.
+func (q *queue) sizes(ctx context.Context) (map[string]int, error) {
+	if q.shared != nil {
+		return q.shared.sizes(ctx)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := map[string]int{}
+	for qn, list := range q.pending {
+		if len(list) > 0 {
+			out[qn] = len(list)
+		}
+	}
+	return out, nil
+}
+
+func (s *sharedQueue) sizes(ctx context.Context) (map[string]int, error) {
+	out := map[string]int{}
+	prefix := sharedPrefix + "pending:"
+	iter := s.c.Scan(ctx, 0, prefix+"*", 200).Iterator()
+	for iter.Next(ctx) {
+		key := iter.Val()
+		n, err := s.c.ZCard(ctx, key).Result()
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			out[strings.TrimPrefix(key, prefix)] = int(n)
+		}
+	}
+	return out, iter.Err()
+}

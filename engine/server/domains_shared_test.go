@@ -1,0 +1,146 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/conductor-sdk/conductor-go/sdk/model"
+
+	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/engine/server"
+	"github.com/wfrun/wfrun/store/memory"
+	"github.com/wfrun/wfrun/tasks"
+)
+
+// TestSharedQueueDomainsAndPriority: two serve processes on one Redis (run
+// store and shared task queue). A run A executes keeps its task's domain
+// through the hand-off: a worker polling B with that domain gets it (its
+// domain shown), polls without a domain or with another get nothing; a
+// worker that polled a domain on B makes it the active one for a run A
+// schedules; B hands out A's tasks by priority; both count the queues.
+func TestSharedQueueDomainsAndPriority(t *testing.T) {
+	ss := newSharedServers(t)
+	a, _ := ss.start(t)
+	b, _ := ss.start(t)
+	ca := newSDK(t, a.URL, taskFlow("shared_dom", "shared_task"))
+	cb := newSDK(t, b.URL)
+
+	id := ca.start(t, model.StartWorkflowRequest{Name: "shared_dom", Version: 1, TaskToDomain: map[string]string{"shared_task": "teal"}})
+	cb.waitSize(t, "teal:shared_task", 1)
+	if n := ca.size(t, "teal:shared_task"); n != 1 {
+		t.Errorf("A counts %d tasks in teal:shared_task", n)
+	}
+	for _, other := range []string{"", "olive"} {
+		if got := cb.poll(t, "shared_task", other, 1, 300*time.Millisecond); len(got) != 0 {
+			t.Fatalf("a poll of B in domain %q got %+v", other, got)
+		}
+	}
+	got := cb.poll(t, "shared_task", "teal", 1, 5*time.Second)
+	if len(got) != 1 || got[0].WorkflowInstanceId != id || got[0].Domain != "teal" {
+		t.Fatalf("poll of B in domain teal = %+v", got)
+	}
+	cb.complete(t, got[0])
+	if st := waitStatus(t, ca.wf, id, 10*time.Second); st.Status != "COMPLETED" {
+		t.Fatalf("run %s", st.Status)
+	}
+	if wf := ca.workflow(t, id); wf.Tasks[0].Domain != "teal" {
+		t.Errorf("task record domain %q", wf.Tasks[0].Domain)
+	}
+
+	// A worker polled "amber" on B: A schedules into it.
+	cb.poll(t, "shared_task", "amber", 1, 0)
+	id = ca.start(t, model.StartWorkflowRequest{Name: "shared_dom", Version: 1, TaskToDomain: map[string]string{"*": "cyan,amber,NO_DOMAIN"}})
+	cb.waitSize(t, "amber:shared_task", 1)
+	if got := cb.poll(t, "shared_task", "amber", 1, 5*time.Second); len(got) != 1 || got[0].WorkflowInstanceId != id {
+		t.Fatalf("poll of B in the active domain = %+v", got)
+	} else {
+		cb.complete(t, got[0])
+	}
+
+	// Priority across processes.
+	prios := []int32{0, 3, 1, 0, 2}
+	ids := make([]string, len(prios))
+	for i, p := range prios {
+		ids[i] = ca.start(t, model.StartWorkflowRequest{Name: "shared_dom", Version: 1, Priority: p})
+		cb.waitSize(t, "shared_task", i+1)
+	}
+	all := cb.poll(t, "shared_task", "", 10, 5*time.Second)
+	for len(all) < len(prios) {
+		more := cb.poll(t, "shared_task", "", 10, 5*time.Second)
+		if len(more) == 0 {
+			break
+		}
+		all = append(all, more...)
+	}
+	want := []string{ids[2], ids[4], ids[1], ids[0], ids[3]}
+	var order []string
+	for _, task := range all {
+		order = append(order, task.WorkflowInstanceId)
+		cb.complete(t, task)
+	}
+	if strings.Join(order, " ") != strings.Join(want, " ") {
+		t.Errorf("B handed A's tasks out in order %v, want %v", order, want)
+	}
+}
+
+// TestSharedIdempotencyKeys: idempotency keys live in the shared run
+// store: a key claimed through A is refused (409) or answered (RETURN_EXISTING)
+// through B, and concurrent starts through both with one key start one run.
+func TestSharedIdempotencyKeys(t *testing.T) {
+	ss := newSharedServers(t)
+	a, _ := ss.start(t)
+	b, _ := ss.start(t)
+	ca := newSDK(t, a.URL, taskFlow("shared_idem", "idem_shared_task"))
+	first := ca.start(t, model.StartWorkflowRequest{Name: "shared_idem", Version: 1, IdempotencyKey: "k1"})
+	if st, _, body := b.do(t, "POST", "/api/workflow", `{"name":"shared_idem","idempotencyKey":"k1"}`); st != http.StatusConflict || !strings.Contains(body, first) {
+		t.Errorf("B: %d %s", st, body)
+	}
+	if st, _, body := b.do(t, "POST", "/api/workflow", `{"name":"shared_idem","idempotencyKey":"k1","idempotencyStrategy":"RETURN_EXISTING"}`); st != 200 || body != first {
+		t.Errorf("B RETURN_EXISTING: %d %s, want %s", st, body, first)
+	}
+	assertOneRunPerKey(t, []string{a.URL, b.URL}, "shared_idem", "race-shared")
+}
+
+// TestIdempotencyKeysSurviveRestart: with the bolt run store, a key holds
+// after the serve process stops and another opens the same store.
+func TestIdempotencyKeysSurviveRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "runs.db")
+	defs := t.TempDir()
+	open := func() (*testServer, func()) {
+		runs, err := runstore.OpenBolt(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv, err := server.New(memory.New(), server.WithConductor(defs, engine.WithRunStore(runs), engine.WithRegistry(tasks.NewDefaultRegistry())))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs := serveTest(t, srv)
+		return &testServer{Server: hs, srv: srv}, func() {
+			hs.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(ctx)
+			_ = runs.Close()
+		}
+	}
+	a, stop := open()
+	newSDK(t, a.URL, taskFlow("kept_idem", "kept_task"))
+	st, _, first := a.do(t, "POST", "/api/workflow", `{"name":"kept_idem","idempotencyKey":"once"}`)
+	if st != 200 {
+		t.Fatalf("start: %d %s", st, first)
+	}
+	stop()
+	b, _ := open()
+	if st, _, body := b.do(t, "POST", "/api/workflow", `{"name":"kept_idem","idempotencyKey":"once"}`); st != http.StatusConflict || !strings.Contains(body, first) {
+		t.Errorf("after a restart: %d %s", st, body)
+	}
+	if st, _, body := b.do(t, "POST", "/api/workflow", `{"name":"kept_idem","idempotencyKey":"once","idempotencyStrategy":"RETURN_EXISTING"}`); st != 200 || body != first {
+		t.Errorf("after a restart, RETURN_EXISTING: %d %s", st, body)
+	}
+}

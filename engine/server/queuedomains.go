@@ -1,0 +1,121 @@
+package server
+
+import (
+	"context"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/wfrun/wfrun/engine"
+)
+
+// Task queues by domain and priority, as Conductor keeps them.
+//
+// A worker task waits in the queue of its type and domain, named as
+// Conductor's QueueUtils names it: "domain:type", or the type alone. A poll
+// with ?domain=D takes from D's queue only; a poll without one takes only
+// the tasks without a domain. The engine picks a task's domain when it
+// schedules it (engine/domains.go), from the poll data kept here: when a
+// worker last polled each type in each domain (in Redis with the shared
+// queue, so every process sees every poll).
+//
+// Within a queue, tasks of runs with a priority go first, as Conductor's
+// Redis queue (orkes-queues, the one its e2e tests run on) orders them:
+// it scores a task ready now by its run's priority when that is 1-99 and
+// by the time otherwise, and hands out the lowest score first — so
+// priority 1 before 2 … before 99, and runs without a priority (0) after
+// all of them. Tasks of one priority go first come, first out.
+
+// queueName is Conductor's QueueUtils.getQueueName (without isolation
+// groups or namespaces).
+func queueName(taskType, domain string) string {
+	if domain == "" {
+		return taskType
+	}
+	return domain + ":" + taskType
+}
+
+// rank orders tasks by their run's priority: lower goes first.
+func rank(priority int) int {
+	if priority > 0 && priority <= engine.MaxPriority {
+		return priority
+	}
+	return engine.MaxPriority + 1
+}
+
+// enqueueLocked puts d in its queue after the tasks of its rank (q.mu held)
+// and wakes the queue's pollers.
+func (q *queue) enqueueLocked(d *delivery) {
+	q.seq++
+	d.seq, d.queued = q.seq, true
+	list := q.pending[d.queue]
+	r := rank(d.t.Priority)
+	i := sort.Search(len(list), func(i int) bool { return rank(list[i].t.Priority) > r })
+	list = append(list, nil)
+	copy(list[i+1:], list[i:])
+	list[i] = d
+	q.pending[d.queue] = list
+	q.wakeLocked(d.queue)
+}
+
+type pollKey struct{ taskType, domain string }
+
+// notePoll records a poll of taskType in domain now (Conductor records it
+// for every poll, whether it gets a task or not).
+func (q *queue) notePoll(ctx context.Context, taskType, domain string) {
+	now := q.now()
+	q.mu.Lock()
+	q.polled[pollKey{taskType, domain}] = now
+	q.mu.Unlock()
+	if q.shared != nil {
+		q.shared.notePoll(context.WithoutCancel(ctx), taskType, domain, now)
+	}
+}
+
+// lastPoll is the engine's engine.LastPollFunc.
+func (q *queue) lastPoll(taskType, domain string) (time.Time, bool) {
+	q.mu.Lock()
+	last, ok := q.polled[pollKey{taskType, domain}]
+	q.mu.Unlock()
+	if q.shared != nil {
+		if at, found := q.shared.lastPoll(context.Background(), taskType, domain); found && (!ok || at.After(last)) {
+			last, ok = at, true
+		}
+	}
+	return last, ok
+}
+
+// size is the number of tasks waiting for a poll in queue qn.
+func (q *queue) size(ctx context.Context, qn string) (int, error) {
+	if q.shared != nil {
+		return q.shared.size(ctx, qn)
+	}
+	return q.pendingCount(qn), nil
+}
+
+// pollDataKey holds, per task type, the last poll time (ms) of each domain
+// ("" for none) in the shared queue.
+func (s *sharedQueue) pollDataKey(taskType string) string {
+	return sharedPrefix + "polldata:" + taskType
+}
+
+func (s *sharedQueue) notePoll(ctx context.Context, taskType, domain string, at time.Time) {
+	s.c.HSet(ctx, s.pollDataKey(taskType), domain, at.UnixMilli())
+}
+
+func (s *sharedQueue) lastPoll(ctx context.Context, taskType, domain string) (time.Time, bool) {
+	v, err := s.c.HGet(ctx, s.pollDataKey(taskType), domain).Result()
+	if err != nil {
+		return time.Time{}, false
+	}
+	ms, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(ms), true
+}
+
+func (s *sharedQueue) size(ctx context.Context, qn string) (int, error) {
+	n, err := s.c.ZCard(ctx, s.pendingKey(qn)).Result()
+	return int(n), err
+}
