@@ -1,0 +1,118 @@
+package server_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/conductor-sdk/conductor-go/sdk/model"
+)
+
+func subFlow(name string, param map[string]any) string {
+	p := map[string]any{"name": "kid_flow", "version": 1}
+	for k, v := range param {
+		p[k] = v
+	}
+	return fmt.Sprintf(`{"name":%q,"version":1,"schemaVersion":2,"tasks":[{"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW","subWorkflowParam":%s}]}`,
+		name, mustMarshal(p))
+}
+
+// childOf waits for the SUB_WORKFLOW task of run id to have its child.
+func (c sdkClients) childOf(t *testing.T, id string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		wf := c.workflow(t, id)
+		if len(wf.Tasks) > 0 && wf.Tasks[0].SubWorkflowId != "" {
+			return wf.Tasks[0].SubWorkflowId
+		}
+		if wf.Status != "RUNNING" || time.Now().After(deadline) {
+			t.Fatalf("run %s (%s) has no child: %+v", id, wf.Status, wf.Tasks)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestSubWorkflowDomainsPriorityIdempotency: a SUB_WORKFLOW child runs with
+// its parent's taskToDomain, or its subWorkflowParam's in its place, and
+// the param's priority (not the parent's), as Conductor's SubWorkflow task
+// starts it; a subWorkflowParam idempotencyKey (an expression) with
+// RETURN_EXISTING makes a second parent follow the first one's child, and
+// with FAIL fails the second parent's task.
+func TestSubWorkflowDomainsPriorityIdempotency(t *testing.T) {
+	ts := newConductorServer(t, nil)
+	c := newSDK(t, ts.URL, taskFlow("kid_flow", "kid_task"))
+	for _, def := range []string{
+		subFlow("own_params", map[string]any{"priority": 4, "taskToDomain": map[string]string{"kid_task": "kid"}}),
+		subFlow("inherits", nil),
+		subFlow("idem_return", map[string]any{"idempotencyKey": "${workflow.input.key}", "idempotencyStrategy": "RETURN_EXISTING"}),
+		subFlow("idem_fail", map[string]any{"idempotencyKey": "${workflow.input.key}", "idempotencyStrategy": "FAIL"}),
+	} {
+		if st, _, body := ts.do(t, "POST", "/api/metadata/workflow", def); st != 200 {
+			t.Fatalf("register: %d %s", st, body)
+		}
+	}
+	parentDomains := map[string]string{"kid_task": "adult"}
+	for _, tc := range []struct {
+		flow     string
+		domain   string
+		priority int32
+	}{
+		{"own_params", "kid", 4},
+		{"inherits", "adult", 0},
+	} {
+		id := c.start(t, model.StartWorkflowRequest{Name: tc.flow, Version: 1, Priority: 9, TaskToDomain: parentDomains})
+		child := c.childOf(t, id)
+		got := c.poll(t, "kid_task", tc.domain, 1, 5*time.Second)
+		if len(got) != 1 || got[0].WorkflowInstanceId != child || got[0].Domain != tc.domain || got[0].WorkflowPriority != tc.priority {
+			t.Fatalf("%s: poll in %q = %+v", tc.flow, tc.domain, got)
+		}
+		if wf := c.workflow(t, child); wf.Priority != tc.priority || wf.TaskToDomain["kid_task"] != tc.domain {
+			t.Errorf("%s: child priority %d taskToDomain %v", tc.flow, wf.Priority, wf.TaskToDomain)
+		}
+		c.complete(t, got[0])
+		if st := waitStatus(t, c.wf, id, 10*time.Second); st.Status != "COMPLETED" {
+			t.Fatalf("%s: parent %s", tc.flow, st.Status)
+		}
+	}
+
+	first := c.start(t, model.StartWorkflowRequest{Name: "idem_return", Version: 1, Input: map[string]any{"key": "order-7"}})
+	second := c.start(t, model.StartWorkflowRequest{Name: "idem_return", Version: 1, Input: map[string]any{"key": "order-7"}})
+	child := c.childOf(t, first)
+	if other := c.childOf(t, second); other != child {
+		t.Fatalf("RETURN_EXISTING: the second parent's child %s, want %s", other, child)
+	}
+	if wf := c.workflow(t, first); wf.Tasks[0].InputData["idempotencyKey"] != "order-7" || wf.Tasks[0].InputData["idempotencyStrategy"] != "RETURN_EXISTING" {
+		t.Errorf("SUB_WORKFLOW inputData %v", wf.Tasks[0].InputData)
+	}
+	got := c.poll(t, "kid_task", "", 5, 5*time.Second)
+	if len(got) != 1 || got[0].WorkflowInstanceId != child {
+		t.Fatalf("one child task: %+v", got)
+	}
+	c.complete(t, got[0])
+	for _, id := range []string{first, second} {
+		if st := waitStatus(t, c.wf, id, 10*time.Second); st.Status != "COMPLETED" {
+			t.Errorf("parent %s: %s", id, st.Status)
+		}
+	}
+
+	failFirst := c.start(t, model.StartWorkflowRequest{Name: "idem_fail", Version: 1, Input: map[string]any{"key": "order-8"}})
+	c.childOf(t, failFirst)
+	failSecond := c.start(t, model.StartWorkflowRequest{Name: "idem_fail", Version: 1, Input: map[string]any{"key": "order-8"}})
+	if st := waitStatus(t, c.wf, failSecond, 10*time.Second); st.Status != "FAILED" {
+		t.Fatalf("FAIL: the second parent is %s", st.Status)
+	}
+	if wf := c.workflow(t, failSecond); wf.Tasks[0].Status != "FAILED" || !strings.Contains(wf.Tasks[0].ReasonForIncompletion, "order-8") {
+		t.Errorf("FAIL: task %s %q", wf.Tasks[0].Status, wf.Tasks[0].ReasonForIncompletion)
+	}
+}
+
+func mustMarshal(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
