@@ -1195,12 +1195,22 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 	}
 	r.mu.Lock()
 	childID := rec.SubWorkflowID
+	r.mu.Unlock()
 	if childID == "" {
 		childID = newID()
+		// subworkflow.go: an idempotency key held by another run makes
+		// the task follow that run, or fail.
+		if existing, err := r.claimChildKey(ctx, wt, def.Name, extras, childID); err != nil || existing != "" {
+			if err != nil {
+				return r.failTask(ctx, rec, TaskFailed, "sub-workflow: "+err.Error())
+			}
+			return r.followExisting(ctx, rec, existing, canRetry)
+		}
+		r.mu.Lock()
 		rec.SubWorkflowID = childID
 		r.touchLocked(rec)
+		r.mu.Unlock()
 	}
-	r.mu.Unlock()
 	if err := r.save(ctx); err != nil {
 		return err
 	}
@@ -1226,13 +1236,7 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 	} else {
 		cfg := &runConfig{id: childID, principal: r.doc.Principal, project: r.doc.Project, env: r.doc.Environment,
 			correlationID: r.doc.CorrelationID, refInput: refs}
-		r.childConfig(cfg, extras) // subworkflow.go: domains, priority, idempotency
-		if existing, err := r.claimChildKey(ctx, wt, def.Name, cfg); err != nil || existing != "" {
-			if err != nil {
-				return r.failTask(ctx, rec, TaskFailed, "sub-workflow: "+err.Error())
-			}
-			return r.followExisting(ctx, rec, existing, canRetry)
-		}
+		r.childConfig(cfg, extras) // subworkflow.go: domains, priority, idempotency key
 		child, err = r.e.newRun(ctx, def, input, cfg, r.id, rec.TaskID, r.sec)
 		if err != nil {
 			if cfg.idempotencyKey != "" {

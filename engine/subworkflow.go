@@ -344,16 +344,17 @@ func (r *runState) childConfig(cfg *runConfig, extras map[string]any) {
 	}
 }
 
-// claimChildKey claims the child's idempotency key (childConfig) for its
-// run about to start, as the subWorkflowParam's idempotencyStrategy says:
-// it returns the run already holding it when the strategy is
-// RETURN_EXISTING (the task then follows that run), or an error (the task
-// fails with it) when the strategy refuses the start.
-func (r *runState) claimChildKey(ctx context.Context, wt *WorkflowTask, workflow string, cfg *runConfig) (string, error) {
-	if cfg.idempotencyKey == "" {
+// claimChildKey claims the subWorkflowParam's idempotency key (extras,
+// subWorkflowExtras) for the child run id about to start, as its
+// idempotencyStrategy says: it returns the run already holding it when the
+// strategy is RETURN_EXISTING (the task then follows that run), or an error
+// (the task fails with it) when the strategy refuses the start.
+func (r *runState) claimChildKey(ctx context.Context, wt *WorkflowTask, workflow string, extras map[string]any, id string) (string, error) {
+	key, _ := extras["idempotencyKey"].(string)
+	if key == "" {
 		return "", nil
 	}
-	return r.e.ClaimIdempotencyKey(ctx, workflow, cfg.idempotencyKey, wt.SubWorkflowParam.IdempotencyStrategy, cfg.id)
+	return r.e.ClaimIdempotencyKey(ctx, workflow, key, wt.SubWorkflowParam.IdempotencyStrategy, id)
 }
 
 // followExisting ends a SUB_WORKFLOW task with the outcome of the run
