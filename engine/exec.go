@@ -54,6 +54,11 @@ func (r *runState) execute(ctx context.Context) (*Result, error) {
 	r.mu.Unlock()
 	stopWatch := r.watchWorkflow(cancel)
 	stopLease := r.keepLease(leaseCtx, cancelLease)
+	if len(r.def.Tasks) == 0 {
+		stopLease()
+		stopWatch()
+		return r.finish(ctx, noTasks())
+	}
 	r.e.visibleAdd(r) // a task that keeps running is written early (visible.go)
 	err := r.execList(runCtx, r.def.Tasks, "", 0)
 	r.e.visibleRemove(r)
@@ -84,6 +89,13 @@ func (r *runState) execute(ctx context.Context) (*Result, error) {
 		}
 		return nil, err
 	}
+}
+
+// noTasks is how Conductor ends a workflow without tasks (its decider's
+// first decision): COMPLETED with this reason, and no output, whatever
+// the outputParameters (there is no task to take an output from).
+func noTasks() *stopError {
+	return &stopError{status: StatusCompleted, reason: "No tasks found to be executed", output: json.RawMessage("{}")}
 }
 
 // finish records the terminal state, starts the failure workflow if any,

@@ -95,6 +95,21 @@ func asErr[T error](err error, target *T) bool { return errors.As(err, target) }
 // iterSuffix matches the "__N" suffixes of DO_WHILE iteration task refs.
 var iterSuffix = regexp.MustCompile(`(__\d+)+$`)
 
+// CheckRegistrable reports what Conductor's metadata validation refuses in
+// a definition that a run accepts: a workflow without tasks. Conductor
+// starts such a workflow, when it is given inline (a start request's
+// definition, a SUB_WORKFLOW's workflowDefinition), and completes it at
+// once with "No tasks found to be executed"; its metadata API refuses to
+// register it ("WorkflowTask list cannot be empty"), and so does its
+// start endpoint, which validates the request. The result is a
+// *ValidationError (errors.Is ErrInvalidDefinition).
+func CheckRegistrable(d *Definition) error {
+	if len(d.Tasks) == 0 {
+		return &ValidationError{Problems: []Problem{{Location: "/tasks", Message: "the workflow has no tasks (WorkflowTask list cannot be empty)"}}}
+	}
+	return nil
+}
+
 func (v *validator) definition(d *Definition) {
 	if d.SchemaVersion != nil && *d.SchemaVersion != 2 {
 		v.add("/schemaVersion", "schemaVersion %d is not supported (must be 2)", *d.SchemaVersion)
@@ -109,9 +124,6 @@ func (v *validator) definition(d *Definition) {
 	case "", TimeoutWorkflow, TimeoutAlertOnly:
 	default:
 		v.add("/timeoutPolicy", "unknown workflow timeoutPolicy %q (want TIME_OUT_WF or ALERT_ONLY)", d.TimeoutPolicy)
-	}
-	if len(d.Tasks) == 0 {
-		v.add("/tasks", "the workflow has no tasks")
 	}
 	if len(d.Variables) > 0 && string(d.Variables) != "null" && d.Variables[0] != '{' {
 		v.add("/variables", "must be a JSON object")

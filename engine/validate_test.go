@@ -20,7 +20,7 @@ func TestParseDefinitionBadInput(t *testing.T) {
 		{"not object", `[1,2]`, []string{"a workflow definition is a JSON object"}},
 		{"wrong field type", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","retryCount":"x"}]}`, []string{"retryCount", "line 1"}},
 		{"schema version", `{"name":"w","schemaVersion":1,"tasks":[{"name":"a","taskReferenceName":"a","type":"WAIT"}]}`, []string{"/schemaVersion: schemaVersion 1 is not supported"}},
-		{"no name no tasks", `{"tasks":[]}`, []string{"/name: missing workflow name", "/tasks: the workflow has no tasks"}},
+		{"no name", `{"tasks":[]}`, []string{"/name: missing workflow name"}},
 		{"unknown type", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"KAFKA_PUBLISHX"}]}`, []string{`/tasks/0/type: unknown task type "KAFKA_PUBLISHX"`}},
 		{"missing ref", `{"name":"w","tasks":[{"name":"a","type":"WAIT"}]}`, []string{"/tasks/0/taskReferenceName: missing taskReferenceName"}},
 		{"duplicate nested ref", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"WAIT"},

@@ -40,8 +40,11 @@ func (s *Server) validateWorkflowDef(raw []byte) error {
 	if err != nil {
 		return errors.Join(errBadRequest, errors.New("workflow definition: "+jsonErr(err)))
 	}
-	_, err = s.conductor.eng.Parse(prepared)
-	return err
+	d, err := s.conductor.eng.Parse(prepared)
+	if err != nil {
+		return err
+	}
+	return engine.CheckRegistrable(d)
 }
 
 func (s *Server) readJSON(w http.ResponseWriter, r *http.Request) ([]byte, bool) {

@@ -71,7 +71,8 @@ func (s *Server) startWorkflowByName(w http.ResponseWriter, r *http.Request, p s
 // once the run is stored.
 func (s *Server) start(w http.ResponseWriter, r *http.Request, p store.Principal, req startRequest) {
 	raw := []byte(req.WorkflowDef)
-	if len(raw) == 0 || string(raw) == "null" {
+	inline := !(len(raw) == 0 || string(raw) == "null")
+	if !inline {
 		b, err := s.conductor.defs.workflow(req.Name, req.Version)
 		if err != nil {
 			s.metaError(w, r, err)
@@ -85,6 +86,11 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request, p store.Principal
 		return
 	}
 	def, err := s.conductor.eng.Parse(prepared)
+	if err == nil && inline {
+		// Conductor validates a start request's definition as its
+		// metadata API does.
+		err = engine.CheckRegistrable(def)
+	}
 	if err != nil {
 		s.metaError(w, r, err)
 		return
