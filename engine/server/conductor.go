@@ -33,6 +33,9 @@ type conductor struct {
 	starting map[string]chan error // run id → persisted (nil) or failed
 	active   map[string]*runHandle // runs executing in this process
 	gaveUp   map[string]bool       // runs whose takeover failed for good
+	// ending reports whether a run is ending (Server.ending): a launch
+	// waits for this process to let go of such a run.
+	ending func(ctx context.Context, id string) bool
 }
 
 // WithTakeover makes the server look for RUNNING runs that no live process
@@ -58,6 +61,7 @@ func (s *Server) initConductor() error {
 		return nil
 	}
 	c := &conductor{defs: &defStore{dir: s.conductorDir}, starting: map[string]chan error{}, active: map[string]*runHandle{}, gaveUp: map[string]bool{}}
+	c.ending = s.ending
 	c.queue = newQueue()
 	c.queue.onPoll = func(name string, n int) { s.metrics.tasksPolled.WithLabelValues(name).Add(float64(n)) }
 	opts := append([]engine.Option{}, s.engineOpts...)
@@ -180,13 +184,23 @@ func (c *conductor) launch(id string, fn func(ctx context.Context) error) error 
 }
 
 // launchWait is launch; without wait it returns as soon as the run is
-// handed to its goroutine (Resume emits no start event).
+// handed to its goroutine (Resume emits no start event). A run this
+// process's goroutine is letting go of — its end stored, or every task
+// ended and the end being stored — is waited for first (settle), so a
+// restart, retry, rerun or resume sent as soon as a client saw the run end
+// is not refused as "executing" nor lost.
 func (c *conductor) launchWait(id string, wait bool, fn func(ctx context.Context) error) error {
 	ch := make(chan error, 1)
-	c.mu.Lock()
-	if c.active[id] != nil {
+	for settled := false; ; settled = true {
+		c.mu.Lock()
+		h := c.active[id]
+		if h == nil {
+			break // c.mu is held
+		}
 		c.mu.Unlock()
-		return fmt.Errorf("%w: run %s is executing", engine.ErrStillRunning, id)
+		if settled || h.keep || !c.settle(id, h) {
+			return fmt.Errorf("%w: run %s is executing", engine.ErrStillRunning, id)
+		}
 	}
 	if wait {
 		c.starting[id] = ch
@@ -221,34 +235,49 @@ func (c *conductor) launchWait(id string, wait bool, fn func(ctx context.Context
 	return <-ch
 }
 
-// settleWait bounds how long a restart, retry or rerun waits for this
-// process to let go of a run that is stored as ended.
+// settleWait bounds how long a launch waits for this process to let go of
+// a run that is ending.
 const settleWait = 5 * time.Second
 
-// settle waits, up to settleWait, for this process's goroutine of run id
-// to let go of it when the run is stored as ended: its end is stored before
-// the goroutine has archived it and given up its lease, and a restart,
-// retry or rerun sent as soon as a client saw it end must not be refused
-// as "executing". A run that is ending (every task it has ended, its own
-// end not stored yet) is waited for too; one still running is not.
-func (s *Server) settle(ctx context.Context, id string) {
-	c := s.conductor
-	c.mu.Lock()
-	h := c.active[id]
-	c.mu.Unlock()
-	if h == nil || h.keep {
-		return
+// settleTick is how often settle looks whether the run is still ending.
+const settleTick = 50 * time.Millisecond
+
+// settle waits, up to settleWait, for h (run id's goroutine in this
+// process) to let go of the run while the run is ending (c.ending: its end
+// is stored before the goroutine has archived it and given up its lease,
+// and every task ended before its end is stored). It reports whether h let
+// go; it stops waiting as soon as the run is no longer ending (a run still
+// running, or one that moved on to its next task, is not waited for).
+func (c *conductor) settle(id string, h *runHandle) bool {
+	deadline := time.NewTimer(settleWait)
+	defer deadline.Stop()
+	tick := time.NewTicker(settleTick)
+	defer tick.Stop()
+	for {
+		select {
+		case <-h.done:
+			return true
+		default:
+		}
+		if c.ending == nil || !c.ending(c.ctx, id) {
+			return false
+		}
+		select {
+		case <-h.done:
+			return true
+		case <-deadline.C:
+			return false
+		case <-c.ctx.Done():
+			return false
+		case <-tick.C:
+		}
 	}
-	if doc, err := s.execution(ctx, id); err != nil || !(terminalStatus(doc["status"]) || allTasksEnded(doc)) {
-		return
-	}
-	t := time.NewTimer(settleWait)
-	defer t.Stop()
-	select {
-	case <-h.done:
-	case <-t.C:
-	case <-ctx.Done():
-	}
+}
+
+// ending: the run is stored as ended, or every one of its tasks ended.
+func (s *Server) ending(ctx context.Context, id string) bool {
+	doc, err := s.execution(ctx, id)
+	return err == nil && (terminalStatus(doc["status"]) || allTasksEnded(doc))
 }
 
 // allTasksEnded: the run view has tasks and every one of them ended.

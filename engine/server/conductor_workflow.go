@@ -364,7 +364,6 @@ func (s *Server) restartWorkflow(fromStart bool) conductorHandler {
 		id := r.PathValue("id")
 		resume := !fromStart && r.URL.Query().Get("resumeSubworkflowTasks") == "true"
 		latest := fromStart && r.URL.Query().Get("useLatestDefinitions") == "true"
-		s.settle(r.Context(), id)
 		err := s.conductor.launch(id, func(ctx context.Context) error {
 			if fromStart {
 				_, err := s.conductor.eng.RestartWith(ctx, id, engine.RestartOptions{UseLatestDefinitions: latest})
@@ -417,7 +416,6 @@ func (s *Server) rerunWorkflow(w http.ResponseWriter, r *http.Request, _ store.P
 		return
 	}
 	id := r.PathValue("id")
-	s.settle(r.Context(), id)
 	err = s.conductor.launch(id, func(ctx context.Context) error {
 		_, err := s.conductor.eng.RerunWith(ctx, id, opts)
 		return err
@@ -520,12 +518,16 @@ func (s *Server) resumeWorkflow(w http.ResponseWriter, r *http.Request, _ store.
 	s.conductor.mu.Lock()
 	here := s.conductor.active[id] != nil
 	s.conductor.mu.Unlock()
-	if !here {
+	if !here || doc["status"] == engine.StatusRunning {
 		// Nobody here executes it; if another live process does, Resume is
-		// refused with runstore.ErrLeased and that process goes on.
+		// refused with runstore.ErrLeased and that process goes on. A RUNNING
+		// run this process is letting go of (its tasks ended, the end not
+		// stored: that may fail and leave it RUNNING) is waited for, then
+		// resumed; one executing here goes on (ErrStillRunning). A PAUSED
+		// run executing here takes the resume from the store.
 		_ = s.conductor.launchWait(id, false, func(ctx context.Context) error {
 			_, err := s.conductor.eng.Resume(ctx, id)
-			if err != nil && !errors.Is(err, engine.ErrInterrupted) && !errors.Is(err, runstore.ErrLeased) {
+			if err != nil && !errors.Is(err, engine.ErrInterrupted) && !errors.Is(err, runstore.ErrLeased) && !errors.Is(err, engine.ErrNotRunning) {
 				s.log.Warn("resume stopped", "workflowId", id, "error", s.masker.MaskString(err.Error()))
 			}
 			return err
