@@ -417,6 +417,8 @@ func (s *Server) conductorRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /api/tasks/queue/sizes", s.cond(s.queueSizes)) // conductor_queues.go
 	m.HandleFunc("GET /api/tasks/queue/size", s.cond(s.queueSize))
 	m.HandleFunc("GET /api/tasks/queue/all", s.cond(s.queueAll))
+	m.HandleFunc("GET /api/tasks/queue/polldata", s.cond(s.pollDataOf))
+	m.HandleFunc("GET /api/tasks/queue/polldata/all", s.cond(s.pollDataAll))
 	m.HandleFunc("GET /api/tasks/poll/batch/{type}", s.cond(s.pollBatch))
 	m.HandleFunc("GET /api/tasks/poll/{type}", s.cond(s.pollOne))
 	m.HandleFunc("POST /api/tasks", s.cond(s.updateTask(false)))

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"sort"
 	"strings"
 
 	"github.com/wfrun/wfrun/store"
@@ -112,4 +113,62 @@ func (s *sharedQueue) sizes(ctx context.Context) (map[string]int, error) {
 		}
 	}
 	return out, iter.Err()
+}
+
+// pollDataJSON is Conductor's PollData: the last poll of a task type
+// (queueName) in a domain (absent for none), by whom and when.
+type pollDataJSON struct {
+	QueueName    string `json:"queueName"`
+	Domain       string `json:"domain,omitempty"`
+	WorkerID     string `json:"workerId,omitempty"`
+	LastPollTime int64  `json:"lastPollTime"`
+}
+
+func (q *queue) pollDataList(ctx context.Context, taskType string) ([]pollDataJSON, error) {
+	m, err := q.pollData(ctx, taskType)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]pollDataJSON, 0, len(m))
+	for domain, p := range m {
+		out = append(out, pollDataJSON{QueueName: taskType, Domain: domain, WorkerID: p.worker, LastPollTime: p.at.UnixMilli()})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Domain < out[j].Domain })
+	return out, nil
+}
+
+// pollDataOf is GET /api/tasks/queue/polldata?taskType=: the last poll of
+// the task type in each domain (the active-worker rule reads these).
+func (s *Server) pollDataOf(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+	taskType := strings.TrimSpace(r.URL.Query().Get("taskType"))
+	if taskType == "" {
+		conductorError(w, r, http.StatusBadRequest, "taskType is required")
+		return
+	}
+	out, err := s.conductor.queue.pollDataList(r.Context(), taskType)
+	if err != nil {
+		s.queueError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// pollDataAll is GET /api/tasks/queue/polldata/all: every task type's.
+func (s *Server) pollDataAll(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+	types, err := s.conductor.queue.pollTypes(r.Context())
+	if err != nil {
+		s.queueError(w, r, err)
+		return
+	}
+	sort.Strings(types)
+	out := []pollDataJSON{}
+	for _, tt := range types {
+		list, err := s.conductor.queue.pollDataList(r.Context(), tt)
+		if err != nil {
+			s.queueError(w, r, err)
+			return
+		}
+		out = append(out, list...)
+	}
+	writeJSON(w, http.StatusOK, out)
 }

@@ -52,8 +52,11 @@ func TestSharedQueueDomainsAndPriority(t *testing.T) {
 		t.Errorf("task record domain %q", wf.Tasks[0].Domain)
 	}
 
-	// A worker polled "amber" on B: A schedules into it.
+	// A worker polled "amber" on B: A knows it and schedules into it.
 	cb.poll(t, "shared_task", "amber", 1, 0)
+	if pd, _, err := ca.tasks.GetPollData(context.Background(), "shared_task"); err != nil || !hasDomain(pd, "amber") {
+		t.Errorf("A's poll data %+v %v", pd, err)
+	}
 	id = ca.start(t, model.StartWorkflowRequest{Name: "shared_dom", Version: 1, TaskToDomain: map[string]string{"*": "cyan,amber,NO_DOMAIN"}})
 	cb.waitSize(t, "amber:shared_task", 1)
 	if got := cb.poll(t, "shared_task", "amber", 1, 5*time.Second); len(got) != 1 || got[0].WorkflowInstanceId != id {
@@ -143,4 +146,13 @@ func TestIdempotencyKeysSurviveRestart(t *testing.T) {
 	if st, _, body := b.do(t, "POST", "/api/workflow", `{"name":"kept_idem","idempotencyKey":"once","idempotencyStrategy":"RETURN_EXISTING"}`); st != 200 || body != first {
 		t.Errorf("after a restart, RETURN_EXISTING: %d %s", st, body)
 	}
+}
+
+func hasDomain(pd []model.PollData, domain string) bool {
+	for _, p := range pd {
+		if p.Domain == domain {
+			return true
+		}
+	}
+	return false
 }

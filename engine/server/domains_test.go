@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -407,5 +408,96 @@ func assertOneRunPerKey(t *testing.T, urls []string, workflow, key string) {
 	}
 	if len(ids) != 1 {
 		t.Errorf("concurrent starts with one key started %d runs: %v", len(ids), ids)
+	}
+}
+
+// TestDoWhileTasksKeepTheirDomain: the DO_WHILE of Conductor's
+// WorkflowRerunTests.testDoWhileRerun (transcribed), started with
+// taskToDomain {simple_do_while_task: test-domain}: each iteration's task
+// is queued in test-domain and records it, and after a rerun from the
+// DO_WHILE task the new first iteration's task (a new id) is too.
+func TestDoWhileTasksKeepTheirDomain(t *testing.T) {
+	ts := newConductorServer(t, nil)
+	def, err := os.ReadFile("../../testdata/conductor/transcribed/rerun_do_while_workflow.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _, body := ts.do(t, "POST", "/api/metadata/workflow", string(def)); st != 200 {
+		t.Fatalf("register: %d %s", st, body)
+	}
+	c := newSDK(t, ts.URL)
+	id := c.start(t, model.StartWorkflowRequest{Name: "rerun-do-while-workflow", Version: 1, Input: map[string]any{"maxIterations": 3},
+		TaskToDomain: map[string]string{"simple_do_while_task": "test-domain"}})
+	if wf := c.workflow(t, id); wf.TaskToDomain["simple_do_while_task"] != "test-domain" {
+		t.Errorf("run taskToDomain %v", wf.TaskToDomain)
+	}
+	var ids []string
+	for iteration := int32(1); iteration <= 2; iteration++ {
+		if got := c.poll(t, "simple_do_while_task", "", 1, 0); len(got) != 0 {
+			t.Fatalf("a poll without a domain got %+v", got)
+		}
+		got := c.poll(t, "simple_do_while_task", "test-domain", 1, 5*time.Second)
+		if len(got) != 1 || got[0].Domain != "test-domain" || got[0].Iteration != iteration {
+			t.Fatalf("iteration %d: poll in test-domain = %+v", iteration, got)
+		}
+		ids = append(ids, got[0].TaskId)
+		answer := "COMPLETED"
+		if iteration == 2 {
+			answer = "FAILED_WITH_TERMINAL_ERROR"
+		}
+		if _, resp, err := c.tasks.UpdateTask(context.Background(), &model.TaskResult{WorkflowInstanceId: id, TaskId: got[0].TaskId, Status: model.TaskResultStatus(answer)}); err != nil {
+			t.Fatalf("UpdateTask: %v (status %d)", err, status(resp))
+		}
+	}
+	if st := waitStatus(t, c.wf, id, 10*time.Second); st.Status != "FAILED" {
+		t.Fatalf("run %s, want FAILED", st.Status)
+	}
+	wf := c.workflow(t, id)
+	var loopID string
+	for _, task := range wf.Tasks {
+		switch task.TaskType {
+		case "DO_WHILE":
+			loopID = task.TaskId
+		case "simple_do_while_task":
+			if task.Domain != "test-domain" {
+				t.Errorf("iteration %d record domain %q", task.Iteration, task.Domain)
+			}
+		}
+	}
+	body, _ := json.Marshal(map[string]any{"reRunFromWorkflowId": id, "reRunFromTaskId": loopID})
+	if st, _, resp := ts.do(t, "POST", "/api/workflow/"+id+"/rerun", string(body)); st != 200 {
+		t.Fatalf("rerun: %d %s", st, resp)
+	}
+	got := c.poll(t, "simple_do_while_task", "test-domain", 1, 5*time.Second)
+	if len(got) != 1 || got[0].Domain != "test-domain" || got[0].Iteration != 1 || got[0].TaskId == ids[0] {
+		t.Fatalf("after the rerun: poll in test-domain = %+v (earlier ids %v)", got, ids)
+	}
+}
+
+// TestPollData: GET /api/tasks/queue/polldata answers, through the Go
+// SDK's GetPollData, the last poll of a task type in each domain (no
+// domain shown for polls without one), by whom and when — what the
+// active-worker rule reads; /queue/polldata/all every type's.
+func TestPollData(t *testing.T) {
+	ts := newConductorServer(t, nil)
+	c := newSDK(t, ts.URL)
+	before := time.Now().UnixMilli()
+	c.poll(t, "pd_task", "", 1, 0)
+	c.poll(t, "pd_task", "east", 1, 0)
+	c.poll(t, "pd_other", "west", 1, 0)
+	got, resp, err := c.tasks.GetPollData(context.Background(), "pd_task")
+	if err != nil {
+		t.Fatalf("GetPollData: %v (status %d)", err, status(resp))
+	}
+	if len(got) != 2 || got[0].QueueName != "pd_task" || got[0].Domain != "" || got[1].Domain != "east" ||
+		got[1].WorkerId != "w1" || got[1].LastPollTime < before {
+		t.Errorf("poll data %+v", got)
+	}
+	all, _, err := c.tasks.GetAllPollData(context.Background())
+	if err != nil || len(all) != 3 || all[0].QueueName != "pd_other" || all[0].Domain != "west" || all[2].Domain != "east" {
+		t.Errorf("all poll data %+v %v", all, err)
+	}
+	if st, _, body := ts.do(t, "GET", "/api/tasks/queue/polldata", ""); st != 400 {
+		t.Errorf("polldata without taskType: %d %s", st, body)
 	}
 }

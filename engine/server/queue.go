@@ -77,13 +77,13 @@ type queue struct {
 	warn       func(msg string, args ...any) // the server's masked logger
 	// polled: when a worker last polled each task type and domain
 	// (queuedomains.go).
-	polled map[pollKey]time.Time
+	polled map[pollKey]pollInfo
 }
 
 func newQueue() *queue {
 	return &queue{
 		pending: map[string][]*delivery{}, byID: map[string]*delivery{}, byRef: map[string]*delivery{},
-		wake: map[string]chan struct{}{}, polled: map[pollKey]time.Time{},
+		wake: map[string]chan struct{}{}, polled: map[pollKey]pollInfo{},
 	}
 }
 
@@ -200,7 +200,7 @@ func (q *queue) poll(ctx, stop context.Context, name, domain, workerID string, c
 	if count < 1 {
 		count = 1
 	}
-	q.notePoll(ctx, name, domain) // queuedomains.go
+	q.notePoll(ctx, name, domain, workerID) // queuedomains.go
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	qn := queueName(name, domain)

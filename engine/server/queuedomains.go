@@ -4,6 +4,7 @@ import (
 	"context"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/wfrun/wfrun/engine"
@@ -60,15 +61,22 @@ func (q *queue) enqueueLocked(d *delivery) {
 
 type pollKey struct{ taskType, domain string }
 
+// pollInfo is Conductor's PollData: the last poll of a task type in a
+// domain, and by whom.
+type pollInfo struct {
+	at     time.Time
+	worker string
+}
+
 // notePoll records a poll of taskType in domain now (Conductor records it
 // for every poll, whether it gets a task or not).
-func (q *queue) notePoll(ctx context.Context, taskType, domain string) {
-	now := q.now()
+func (q *queue) notePoll(ctx context.Context, taskType, domain, worker string) {
+	p := pollInfo{q.now(), worker}
 	q.mu.Lock()
-	q.polled[pollKey{taskType, domain}] = now
+	q.polled[pollKey{taskType, domain}] = p
 	q.mu.Unlock()
 	if q.shared != nil {
-		q.shared.notePoll(context.WithoutCancel(ctx), taskType, domain, now)
+		q.shared.notePoll(context.WithoutCancel(ctx), taskType, domain, p)
 	}
 }
 
@@ -78,11 +86,47 @@ func (q *queue) lastPoll(taskType, domain string) (time.Time, bool) {
 	last, ok := q.polled[pollKey{taskType, domain}]
 	q.mu.Unlock()
 	if q.shared != nil {
-		if at, found := q.shared.lastPoll(context.Background(), taskType, domain); found && (!ok || at.After(last)) {
-			last, ok = at, true
+		if all, err := q.shared.pollData(context.Background(), taskType); err == nil {
+			if p, found := all[domain]; found && (!ok || p.at.After(last.at)) {
+				last, ok = p, true
+			}
 		}
 	}
-	return last, ok
+	return last.at, ok
+}
+
+// pollData returns the poll data of taskType by domain ("" none).
+func (q *queue) pollData(ctx context.Context, taskType string) (map[string]pollInfo, error) {
+	if q.shared != nil {
+		return q.shared.pollData(ctx, taskType)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := map[string]pollInfo{}
+	for k, p := range q.polled {
+		if k.taskType == taskType {
+			out[k.domain] = p
+		}
+	}
+	return out, nil
+}
+
+// pollTypes returns the task types with poll data.
+func (q *queue) pollTypes(ctx context.Context) ([]string, error) {
+	if q.shared != nil {
+		return q.shared.pollTypes(ctx)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	seen := map[string]bool{}
+	var out []string
+	for k := range q.polled {
+		if !seen[k.taskType] {
+			seen[k.taskType] = true
+			out = append(out, k.taskType)
+		}
+	}
+	return out, nil
 }
 
 // size is the number of tasks waiting for a poll in queue qn.
@@ -99,20 +143,36 @@ func (s *sharedQueue) pollDataKey(taskType string) string {
 	return sharedPrefix + "polldata:" + taskType
 }
 
-func (s *sharedQueue) notePoll(ctx context.Context, taskType, domain string, at time.Time) {
-	s.c.HSet(ctx, s.pollDataKey(taskType), domain, at.UnixMilli())
+// A poll's entry is "ms worker".
+func (s *sharedQueue) notePoll(ctx context.Context, taskType, domain string, p pollInfo) {
+	s.c.HSet(ctx, s.pollDataKey(taskType), domain, strconv.FormatInt(p.at.UnixMilli(), 10)+" "+p.worker)
 }
 
-func (s *sharedQueue) lastPoll(ctx context.Context, taskType, domain string) (time.Time, bool) {
-	v, err := s.c.HGet(ctx, s.pollDataKey(taskType), domain).Result()
+func (s *sharedQueue) pollData(ctx context.Context, taskType string) (map[string]pollInfo, error) {
+	all, err := s.c.HGetAll(ctx, s.pollDataKey(taskType)).Result()
 	if err != nil {
-		return time.Time{}, false
+		return nil, err
 	}
-	ms, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		return time.Time{}, false
+	out := map[string]pollInfo{}
+	for domain, v := range all {
+		ms, worker, _ := strings.Cut(v, " ")
+		n, err := strconv.ParseInt(ms, 10, 64)
+		if err != nil {
+			continue // not ours
+		}
+		out[domain] = pollInfo{time.UnixMilli(n), worker}
 	}
-	return time.UnixMilli(ms), true
+	return out, nil
+}
+
+func (s *sharedQueue) pollTypes(ctx context.Context) ([]string, error) {
+	prefix := sharedPrefix + "polldata:"
+	var out []string
+	iter := s.c.Scan(ctx, 0, prefix+"*", 200).Iterator()
+	for iter.Next(ctx) {
+		out = append(out, strings.TrimPrefix(iter.Val(), prefix))
+	}
+	return out, iter.Err()
 }
 
 func (s *sharedQueue) size(ctx context.Context, qn string) (int, error) {
