@@ -113,28 +113,54 @@ const nestedPassesDef = `{"name":"nested_passes","version":1,"schemaVersion":2,"
 // the order those tasks stand in the task list: a2 c2 d2 f2, then c3 f3,
 // then f4. The inner JOIN is asynchronous in Conductor (its system task
 // worker evaluates it outside the decider's passes), so e1 comes last.
+//
+// A worker in a nested branch that answers at once is decided on after the
+// passes of the whole run, not of its own fork only: in nestedWaitDef, x
+// follows w's answer and comes after the outer branch's chain s2..s4.
 func TestNestedForkRecordsFollowDeciderPasses(t *testing.T) {
-	e := harnessEngine(t, nil)
-	d, err := e.Parse([]byte(nestedPassesDef))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := "fo a1 fi c1 d1 ji f1 jo a2 c2 d2 f2 c3 f3 f4 e1"
-	for i := range 40 {
-		wf := viewRun(t, e, startRun(t, e, d, `{}`).RunID)
-		if wf.Status != engine.StatusCompleted {
-			t.Fatalf("run %d: %s %q", i, wf.Status, wf.Reason)
+	e := harnessEngine(t, nil, engine.WithWorker("quick_worker", echoWorker(`{}`)))
+	for _, tc := range []struct{ def, want string }{
+		{nestedPassesDef, "fo a1 fi c1 d1 ji f1 jo a2 c2 d2 f2 c3 f3 f4 e1"},
+		{nestedWaitDef, "fo fi w ji s1 jo s2 s3 s4 x"},
+	} {
+		d, err := e.Parse([]byte(tc.def))
+		if err != nil {
+			t.Fatal(err)
 		}
-		var refs []string
-		for _, tk := range wf.Tasks {
-			refs = append(refs, tk.Ref)
+		for i := range 40 {
+			wf := viewRun(t, e, startRun(t, e, d, `{}`).RunID)
+			if wf.Status != engine.StatusCompleted {
+				t.Fatalf("%s run %d: %s %q", d.Name, i, wf.Status, wf.Reason)
+			}
+			var refs []string
+			for _, tk := range wf.Tasks {
+				refs = append(refs, tk.Ref)
+			}
+			if got := strings.Join(refs, " "); got != tc.want {
+				t.Fatalf("%s run %d: records %s, want %s", d.Name, i, got, tc.want)
+			}
+			for j, tk := range wf.Tasks {
+				if tk.Seq != j+1 {
+					t.Fatalf("%s run %d: %s has seq %d, want %d", d.Name, i, tk.Ref, tk.Seq, j+1)
+				}
+			}
 		}
-		if got := strings.Join(refs, " "); got != want {
-			t.Fatalf("run %d: records %s, want %s", i, got, want)
-		}
-		seqs(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)(t, e, wf)
 	}
 }
+
+// nestedWaitDef nests a fork whose branch starts with a worker task beside
+// a chain of synchronous tasks.
+const nestedWaitDef = `{"name":"nested_wait","version":1,"schemaVersion":2,"tasks":[
+ {"name":"fo","taskReferenceName":"fo","type":"FORK_JOIN","forkTasks":[
+   [{"name":"fi","taskReferenceName":"fi","type":"FORK_JOIN","forkTasks":[
+      [{"name":"quick_worker","taskReferenceName":"w","type":"SIMPLE"},
+       {"name":"x","taskReferenceName":"x","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"1"}}]]},
+    {"name":"ji","taskReferenceName":"ji","type":"JOIN","joinOn":["x"]}],
+   [{"name":"s1","taskReferenceName":"s1","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"1"}},
+    {"name":"s2","taskReferenceName":"s2","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"2"}},
+    {"name":"s3","taskReferenceName":"s3","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"3"}},
+    {"name":"s4","taskReferenceName":"s4","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"4"}}]]},
+ {"name":"jo","taskReferenceName":"jo","type":"JOIN","joinOn":["ji","s4"]}]}`
 
 // ForkJoinSpec "Test nested fork join workflow success flow" on its own
 // definition: the spec completes integration_task_11, _12 and _13 in that
