@@ -63,8 +63,15 @@
 // principal, exactly as the CLI's do. A workflow runs as the principal that
 // started it (its secret references resolve with that principal's scopes);
 // polling and updating tasks of name N needs the scope tasks:poll:N, since
-// polled input holds resolved secrets. Without a configuration every caller
-// is the local principal (all scopes): bind to loopback then.
+// polled input holds resolved secrets. Starting a run of workflow W needs
+// workflows:start:W, reading one workflows:read:W (search leaves out the
+// runs the caller may not read), changing one workflows:manage:W, and
+// writing definition D metadata:write:D; the principal that started a run
+// reads and manages it without them (access.go, AuthConfig). Since a run
+// keeps executing as the principal that started it, also when another one
+// reruns it, those two scopes are as strong as the run's secrets. Without a
+// configuration every caller is the local principal (all scopes): bind to
+// loopback then.
 //
 // # What is never written anywhere
 //
