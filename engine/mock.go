@@ -128,6 +128,9 @@ func sortedMockRefs(m map[string][]TaskMock) []string {
 type Test struct {
 	stopOnce sync.Once
 	stopped  chan struct{}
+	parkOnce sync.Once
+	parked   chan struct{}
+	parkedAt string // set before parked is closed
 	root     *testRun
 }
 
@@ -137,7 +140,7 @@ func NewTest(m *Mocks) (*Test, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
-	t := &Test{stopped: make(chan struct{})}
+	t := &Test{stopped: make(chan struct{}), parked: make(chan struct{})}
 	t.root = newTestRun(t, m)
 	return t, nil
 }
@@ -148,6 +151,31 @@ func NewTest(m *Mocks) (*Test, error) {
 func (t *Test) Stopped() <-chan struct{} { return t.stopped }
 
 func (t *Test) stop() { t.stopOnce.Do(func() { close(t.stopped) }) }
+
+// Waiting is closed when a SIMPLE task of the test (of its run or a
+// child's) has no mock left and waits there for good: the run will not
+// end on its own. Stopped is closed by then too.
+func (t *Test) Waiting() <-chan struct{} { return t.parked }
+
+// WaitingAt is the reference name of the first task that waits for good
+// (with the child run's id when it is a sub-workflow's: "RUN_ID/ref"),
+// once Waiting is closed; "" before.
+func (t *Test) WaitingAt() string {
+	select {
+	case <-t.parked:
+		return t.parkedAt
+	default:
+		return ""
+	}
+}
+
+func (t *Test) park(where string) {
+	t.parkOnce.Do(func() {
+		t.parkedAt = where
+		close(t.parked)
+	})
+	t.stop()
+}
 
 // AsTest makes the run a test run of t (see Test).
 func AsTest(t *Test) RunOption {
@@ -324,7 +352,13 @@ func (r *runState) parkTest(ctx context.Context, rec *taskRecord, progressed boo
 	r.touchLocked(rec)
 	r.mu.Unlock()
 	err := r.save(ctx)
-	r.test.t.stop()
+	where := rec.Ref
+	r.mu.Lock()
+	if r.doc.ParentWorkflowID != "" {
+		where = r.id + "/" + rec.Ref
+	}
+	r.mu.Unlock()
+	r.test.t.park(where)
 	if err != nil {
 		return tasks.Result{Status: tasks.Failed, Reason: r.sec.Excerpt(err.Error(), maxReasonBytes)}
 	}

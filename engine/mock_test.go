@@ -275,3 +275,50 @@ func TestWorkflowTestBadMocks(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkflowTestChildWithoutMocks: a SUB_WORKFLOW with no
+// subWorkflowTestRequest runs a child whose tasks have no mock: the test
+// stops at the child's first SIMPLE task (Waiting names it with the
+// child's id); the parent waits on its SUB_WORKFLOW, RUNNING.
+func TestWorkflowTestChildWithoutMocks(t *testing.T) {
+	const def = `{"name":"parent","version":1,"schemaVersion":2,"tasks":[
+	  {"name":"first","taskReferenceName":"first","type":"SIMPLE"},
+	  {"name":"child","taskReferenceName":"child","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"kid","version":1,"workflowDefinition":
+	    {"name":"kid","version":1,"schemaVersion":2,"tasks":[{"name":"inner","taskReferenceName":"inner","type":"SIMPLE"}]}}}]}`
+	var offered atomic.Int32
+	e := mockEngine(t, nil, &offered)
+	d, err := e.Parse([]byte(def))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := engine.NewTest(&engine.Mocks{Tasks: map[string][]engine.TaskMock{"first": {{}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = e.Start(ctx, d, nil, engine.WithRunID("parent-run"), engine.AsTest(tr))
+	}()
+	defer func() { cancel(); <-done }()
+	select {
+	case <-tr.Waiting():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the test did not stop")
+	}
+	wf := viewRun(t, e, "parent-run")
+	if got := taskList(wf); wf.Status != engine.StatusRunning || got != "first:first:COMPLETED child:SUB_WORKFLOW:IN_PROGRESS" {
+		t.Fatalf("parent: %s %s", wf.Status, got)
+	}
+	childID := wf.Tasks[1].SubWorkflowID
+	if at := tr.WaitingAt(); at != childID+"/inner" {
+		t.Errorf("WaitingAt %q, want %q", at, childID+"/inner")
+	}
+	if got := taskList(viewRun(t, e, childID)); got != "inner:inner:SCHEDULED" {
+		t.Errorf("child: %s", got)
+	}
+	if n := offered.Load(); n != 0 {
+		t.Errorf("%d tasks offered to workers", n)
+	}
+}

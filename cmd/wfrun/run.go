@@ -469,6 +469,7 @@ func newRunCmd() *cobra.Command {
 		project, environ string
 		every            time.Duration
 		maxRuns          int
+		mocks            string
 	)
 	cmd := &cobra.Command{
 		Use:   "run WORKFLOW.json",
@@ -488,13 +489,23 @@ signal during a run interrupts that run, which stays RUNNING and resumable
 (wfrun resume RUN_ID). Exit status: 0 when the last run COMPLETED, 1 when it
 did not or was interrupted.
 
+With --mocks FILE (Conductor's WorkflowTestRequest JSON, as POST
+/api/workflow/test takes it) the run is a test run: each task other than
+the operators and the tasks that complete at once (SWITCH, FORK, JOIN,
+DO_WHILE, INLINE, JSON_JQ_TRANSFORM, SUB_WORKFLOW...) takes its outcome from
+taskRefToMockOutput by reference name, in order (retries, loop iterations
+"ref__N"), a sub-workflow's from subWorkflowTestRequest; mocked outputs are
+masked like any task output. A SIMPLE task with no mock left stops the run
+there (it stays RUNNING; exit status 1).
+
 EXEC tasks run local commands and are refused unless --allow-exec is given.`,
 		Example: `  wfrun run testdata/workflows/hello.json --input '{"name":"world"}'
   wfrun run wf.json --input @input.json --var region=eu --worker enrich='jq "{enriched: .}"'
   wfrun run wf.json --project shop --environment prod
   wfrun run wf.json --env-values file:env.json     # ${workflow.env.NAME} from a JSON object
   wfrun run testdata/workflows/rotate_token.json --every 30m
-  wfrun run testdata/workflows/exec_bundle.json --allow-exec`,
+  wfrun run testdata/workflows/exec_bundle.json --allow-exec
+  wfrun run wf.json --mocks test_request.json      # task outputs mocked, as POST /api/workflow/test`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			b, err := os.ReadFile(args[0])
@@ -549,6 +560,16 @@ EXEC tasks run local commands and are refused unless --allow-exec is given.`,
 			}
 			ctx, stop := signalContext(cmd)
 			defer stop()
+			if mocks != "" {
+				if every > 0 {
+					return usageErr(errors.New("--mocks and --every do not go together"))
+				}
+				test, err := readMocks(mocks)
+				if err != nil {
+					return err
+				}
+				return runTest(ctx, cmd, &ef, c, def, in, opts, test)
+			}
 			if every > 0 {
 				return runEvery(ctx, cmd, &ef, c, def, in, opts, every, maxRuns)
 			}
@@ -566,6 +587,7 @@ EXEC tasks run local commands and are refused unless --allow-exec is given.`,
 	cmd.Flags().StringVar(&corr, "correlation-id", "", "correlationId of the run")
 	cmd.Flags().DurationVar(&every, "every", 0, "run again every DURATION (e.g. 30s, 15m, 1h) until SIGINT/SIGTERM: a local scheduler")
 	cmd.Flags().IntVar(&maxRuns, "max-runs", 0, "with --every: stop after N runs (0: no limit)")
+	cmd.Flags().StringVar(&mocks, "mocks", "", "a test run: task outcomes mocked from FILE (Conductor's WorkflowTestRequest JSON)")
 	// A malformed flag value (--every soon) is bad usage: exit status 2.
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
 	return cmd
