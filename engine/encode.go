@@ -62,6 +62,9 @@ type runHead struct {
 	Priority       int               `json:"priority,omitempty"`
 	TaskToDomain   map[string]string `json:"taskToDomain,omitempty"`
 	IdempotencyKey string            `json:"idempotencyKey,omitempty"`
+	// TaskDefs is the task definitions the run started with, sealed
+	// (taskdefsnap.go).
+	TaskDefs string `json:"taskDefs,omitempty"`
 }
 
 type taskHead struct {
@@ -161,7 +164,8 @@ func appendHeadTail(b []byte, h *runHead) []byte {
 		}
 		b = append(b, '}')
 	}
-	return appendOptStr(b, "idempotencyKey", h.IdempotencyKey)
+	b = appendOptStr(b, "idempotencyKey", h.IdempotencyKey)
+	return appendOptStr(b, "taskDefs", h.TaskDefs)
 }
 
 // encodeRunHead is the run's head as a JSON object.
@@ -172,7 +176,7 @@ func encodeRunHead(h *runHead) []byte {
 // runHeadSize is a capacity hint for an encoded head.
 func runHeadSize(h *runHead) int {
 	n := 320 + len(h.WorkflowType) + len(h.CorrelationID) + len(h.ReasonForIncompletion) + len(h.DefinitionPath) +
-		len(h.Principal.Name) + len(h.Project) + len(h.Environment) + len(h.RegisteredValues) + len(h.SealedInput) + len(h.RerunTask) + len(h.ReopenFailure) + len(h.IdempotencyKey)
+		len(h.Principal.Name) + len(h.Project) + len(h.Environment) + len(h.RegisteredValues) + len(h.SealedInput) + len(h.RerunTask) + len(h.ReopenFailure) + len(h.IdempotencyKey) + len(h.TaskDefs)
 	for k, v := range h.TaskToDomain {
 		n += len(k) + len(v) + 6
 	}

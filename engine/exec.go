@@ -322,7 +322,7 @@ func (r *runState) begin(ctx context.Context, wt *WorkflowTask, ref string, iter
 	env := &runEnv{r: r, taskID: rec.TaskID, values: r.e.envValues}
 	raw, transient := []byte("{}"), []byte("{}")
 	var secretErr error
-	inTmpl, defaults := r.e.inputTemplate(wt)
+	inTmpl, defaults := r.e.inputTemplate(wt, r.policy(wt))
 	if ov := r.replacementInput(ref, inTmpl); ov != nil {
 		// A rerun's taskInput: data given by the caller, resolved from
 		// nothing (a secret reference in it stays text).
@@ -478,7 +478,7 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 	// Marked once for the store's audit of the task's secret reads
 	// (resolving its input, its executor's own reads).
 	ctx = r.sec.ForTask(ctx, ref)
-	pol := r.e.policy(wt)
+	pol := r.policy(wt)
 	retry := 0
 	if prev := r.lookup(ref); prev != nil && !successfulTask(prev.Status) && prev.Status != TaskScheduled && prev.Status != TaskInProgress {
 		retry = prev.RetryCount + 1
@@ -661,7 +661,7 @@ func (r *runState) runLeaf(ctx context.Context, wt *WorkflowTask, rec *taskRecor
 		}
 		// The worker may mask its own text (stderr) before it cuts it.
 		wctx := runsecrets.NewContext(r.sec.ForTask(ctx, rec.Ref), r.sec)
-		if names := r.e.policy(wt).runtimeMetadata; len(names) > 0 {
+		if names := r.policy(wt).runtimeMetadata; len(names) > 0 {
 			md, err := r.runtimeMetadata(ctx, rec.Ref, names)
 			if err != nil {
 				return tasks.Result{Status: tasks.FailedTerminal, Reason: r.sec.Excerpt(err.Error(), maxReasonBytes)}
@@ -707,7 +707,7 @@ func (r *runState) runLeaf(ctx context.Context, wt *WorkflowTask, rec *taskRecor
 
 // remoteTask hands a SIMPLE task to the engine's RemoteWorkerFunc.
 func (r *runState) remoteTask(ctx context.Context, wt *WorkflowTask, rec *taskRecord, input []byte) tasks.Result {
-	pol := r.e.policy(wt)
+	pol := r.policy(wt)
 	r.mu.Lock()
 	t := RemoteTask{
 		RunID: r.id, WorkflowType: r.doc.WorkflowType, CorrelationID: r.doc.CorrelationID, WorkflowVersion: r.doc.Version,

@@ -19,13 +19,12 @@ type templateEntry struct {
 	defaults map[string]json.RawMessage
 }
 
-// inputTemplate returns the template a task's input is resolved from, and
-// the definition's inputTemplate defaults. As Conductor's getTaskInputV2
+// inputTemplate returns the template a task's input is resolved from (p:
+// its settings), and the definition's inputTemplate defaults. As Conductor's getTaskInputV2
 // does, the keys of the task definition's inputTemplate that the task's
 // inputParameters lack are added (and resolved like the others), and a key
 // that resolves to null takes the template's value (templateDefaults).
-func (e *Engine) inputTemplate(wt *WorkflowTask) (*interpolate.Template, map[string]json.RawMessage) {
-	p := e.policy(wt)
+func (e *Engine) inputTemplate(wt *WorkflowTask, p taskPolicy) (*interpolate.Template, map[string]json.RawMessage) {
 	if len(p.inputTemplate) == 0 {
 		return wt.input, nil
 	}

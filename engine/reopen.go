@@ -316,7 +316,7 @@ func (r *runState) keptFailureLocked() *taskRecord {
 			continue
 		}
 		retriable := t.Status == TaskFailed || t.Status == TaskTimedOut
-		if retriable && t.wt != nil && !builtIn(t.wt.Type) && t.RetryCount < r.e.policy(t.wt).retryCount {
+		if retriable && t.wt != nil && !builtIn(t.wt.Type) && t.RetryCount < r.policy(t.wt).retryCount {
 			continue // retry() schedules a new attempt: the replay does
 		}
 		return t

@@ -149,6 +149,13 @@ func (e *Engine) restartWith(ctx context.Context, id string, fromStart bool, fro
 	if err != nil {
 		return nil, err
 	}
+	if o != nil && o.latestDefinition {
+		// useLatestDefinitions: the task definitions registered now too,
+		// not the ones the run started with (taskdefsnap.go).
+		if err := r.snapshotTaskDefs(); err != nil {
+			return nil, err
+		}
+	}
 	if len(parents) == 0 {
 		if err := r.restoreRestarted(ctx); err != nil {
 			return nil, err

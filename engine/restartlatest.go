@@ -11,8 +11,8 @@ import (
 type RestartOptions struct {
 	// UseLatestDefinitions: the run restarts on the highest version of its
 	// workflow definition in the definitions directory (Conductor's
-	// useLatestDefinitions), instead of the definition it ran. Task
-	// definitions are always the registry's current ones.
+	// useLatestDefinitions), instead of the definition it ran, with the
+	// task definitions registered now instead of the ones it started with.
 	UseLatestDefinitions bool
 }
 

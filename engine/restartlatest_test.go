@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/engine/runstore"
 )
 
 // SimpleWorkflowSpec "Test Simple workflow restart with the latest
@@ -103,4 +104,97 @@ func TestConductorRestartLatestDefinition(t *testing.T) {
 	if wf := viewRun(t, e, id); wf.Status != engine.StatusFailed {
 		t.Fatalf("after the refused restart: %s", wf.Status)
 	}
+}
+
+// Conductor stores the task definitions with the run's WorkflowDef at its
+// start (populateTaskDefinitions): a restart, a retry, keeps them; a
+// restart with useLatestDefinitions takes the ones registered now. Here
+// "flaky" has no retries when the runs start and two afterwards. The kept
+// definitions are sealed in the run: another run's copy does not open.
+func TestRestartKeepsTheTaskDefinitionsTheRunStartedWith(t *testing.T) {
+	dir := t.TempDir()
+	wfJSON := `{"name":"snap_wf","version":1,"schemaVersion":2,"tasks":[{"name":"flaky","taskReferenceName":"f"}]}`
+	if err := os.WriteFile(filepath.Join(dir, "snap_wf.json"), []byte(wfJSON), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	defs := engine.NewTaskDefs()
+	if err := defs.Put(taskDefRetries("flaky", 0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	store := runstore.NewMemory()
+	e := harnessEngine(t, store, engine.WithTaskDefs(defs), engine.WithDefinitionsDir(dir),
+		engine.WithWorker("flaky", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+			return nil, errors.New("flaky failed")
+		}))
+	d, err := e.Parse([]byte(wfJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var plain, retried, latest string
+	for _, id := range []*string{&plain, &retried, &latest} {
+		res := startRun(t, e, d, `{}`)
+		*id = res.RunID
+		checkTasks(t, viewRun(t, e, res.RunID).Tasks, "flaky:FAILED")
+	}
+	if err := defs.Put(taskDefRetries("flaky", 2, 0)); err != nil {
+		t.Fatal(err)
+	}
+	attempts := func(id string, want int) {
+		t.Helper()
+		wf := viewRun(t, e, id)
+		if wf.Status != engine.StatusFailed || len(wf.Tasks) != want {
+			t.Fatalf("run %s: %s with %d attempts, want FAILED with %d", id, wf.Status, len(wf.Tasks), want)
+		}
+	}
+	if _, err := e.Restart(ctx, plain, true); err != nil {
+		t.Fatal(err)
+	}
+	attempts(plain, 1) // retryCount 0, as when it started
+	if _, err := e.Retry(ctx, retried, false); err != nil {
+		t.Fatal(err)
+	}
+	attempts(retried, 2) // the retried attempt, not retried again
+	if _, err := e.RestartWith(ctx, latest, engine.RestartOptions{UseLatestDefinitions: true}); err != nil {
+		t.Fatal(err)
+	}
+	attempts(latest, 3) // retryCount 2, registered now
+	// A restart with useLatestDefinitions keeps what it took: a plain
+	// restart after it retries twice too.
+	if _, err := e.Restart(ctx, latest, true); err != nil {
+		t.Fatal(err)
+	}
+	attempts(latest, 3)
+
+	// Run latest's sealed definitions copied into run plain: refused.
+	docOf := func(id string) map[string]json.RawMessage {
+		t.Helper()
+		doc, archived, err := store.Load(ctx, id)
+		if err != nil || !archived {
+			t.Fatalf("load %s: archived %v, %v", id, archived, err)
+		}
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(doc, &m); err != nil || m["taskDefs"] == nil {
+			t.Fatalf("run %s stores no task definitions: %v", id, err)
+		}
+		return m
+	}
+	m := docOf(plain)
+	m["taskDefs"] = docOf(latest)["taskDefs"]
+	edited, _ := json.Marshal(m)
+	sums, err := store.List(ctx, runstore.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sums {
+		if s.ID == plain {
+			if err := store.Archive(ctx, plain, edited, s); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := e.Restart(ctx, plain, true); err == nil || !strings.Contains(err.Error(), "taskDefs") {
+		t.Fatalf("restart with another run's task definitions: %v", err)
+	}
+	attempts(plain, 1)
 }

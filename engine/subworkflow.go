@@ -193,7 +193,7 @@ var errRetrySubWorkflow = errors.New("retry the sub-workflow")
 // DeciderService.retry does for any task; a TERMINATED child is not.
 func (r *runState) execSubWorkflow(ctx context.Context, wt *WorkflowTask, suffix string, iter int) error {
 	ref := wt.TaskReferenceName + suffix
-	pol := r.e.policy(wt)
+	pol := r.policy(wt)
 	for {
 		retry := 0
 		if prev := r.lookup(ref); prev != nil && !successfulTask(prev.Status) && prev.Status != TaskScheduled && prev.Status != TaskInProgress {

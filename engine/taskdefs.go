@@ -105,9 +105,12 @@ func checkRetryLogic(logic string) error {
 	return fmt.Errorf("unknown retryLogic %q (want FIXED, EXPONENTIAL_BACKOFF or LINEAR_BACKOFF)", logic)
 }
 
-// TaskDefSource gives the registered definition of a task name. The engine
-// asks it each time a task is scheduled, so a source that changes (a server's
-// metadata API) takes effect for the next task.
+// TaskDefSource gives the registered definition of a task name. A run
+// reads the definitions of its tasks when it starts and keeps them, as
+// Conductor does (taskdefsnap.go): a source that changes (a server's
+// metadata API) takes effect for the runs started afterwards, for restarts
+// with useLatestDefinitions, and for the tasks a DYNAMIC or
+// FORK_JOIN_DYNAMIC task names at run time.
 type TaskDefSource interface {
 	TaskDef(name string) (*TaskDef, bool)
 }
@@ -315,6 +318,11 @@ func (e *Engine) policy(wt *WorkflowTask) taskPolicy {
 			td = d
 		}
 	}
+	return policyOf(wt, td)
+}
+
+// policyOf is wt's effective settings with td its definition (nil: none).
+func policyOf(wt *WorkflowTask, td *TaskDef) taskPolicy {
 	p := taskPolicy{scale: 1, retryLogic: "FIXED", defName: wt.Name}
 	if td != nil {
 		p.hasDef = true
