@@ -83,7 +83,12 @@ var (
 // workflows:manage:<workflow> only to principals trusted with the
 // secrets of every run of that workflow, and metadata:write:<name> only
 // to principals trusted with the secrets of every run that uses the
-// definition (as a workflow, a sub-workflow or a task).
+// definition (as a workflow, a sub-workflow, a failure workflow, a
+// START_WORKFLOW target or a task). workflows:start is checked on the
+// API's start requests: a run's sub-workflows and START_WORKFLOW tasks
+// start their workflows as the run's principal without it, and each is a
+// run of its own workflow (read and managed under that workflow's name,
+// or by the principal that owns it).
 type AuthConfig struct {
 	TokenKey        string         `yaml:"tokenKey" json:"tokenKey"`
 	TokenTTL        string         `yaml:"tokenTTL" json:"tokenTTL"`
