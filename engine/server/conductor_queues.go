@@ -9,11 +9,11 @@ import (
 	"github.com/wfrun/wfrun/store"
 )
 
-// Conductor's queue size endpoints (TaskResource): how many tasks wait for
-// a worker's poll in a queue. A queue is named as Conductor names it:
-// "domain:type" for a domain's queue, the type alone otherwise
-// (queuedomains.go). Tasks a worker reported IN_PROGRESS with a
-// callbackAfterSeconds are counted again once their callback time has come.
+// Conductor's queue size endpoints (TaskResource): how many tasks a queue
+// holds — waiting for a worker's poll, or put back by a worker's
+// IN_PROGRESS update until its callbackAfterSeconds pass (queue.size). A
+// queue is named as Conductor names it: "domain:type" for a domain's
+// queue, the type alone otherwise (queuedomains.go).
 
 // queueSizes is GET /api/tasks/queue/sizes?taskType=a&taskType=b (or
 // taskType=a,b): {"a": n, "b": m}, one member per queue name asked for.
@@ -66,8 +66,8 @@ func (s *Server) queueSize(w http.ResponseWriter, r *http.Request, _ store.Princ
 	writeJSON(w, http.StatusOK, size)
 }
 
-// queueAll is GET /api/tasks/queue/all: every queue with a task waiting
-// for a poll, by queue name.
+// queueAll is GET /api/tasks/queue/all: the size of every queue holding a
+// task, by queue name.
 func (s *Server) queueAll(w http.ResponseWriter, r *http.Request, _ store.Principal) {
 	all, err := s.conductor.queue.sizes(r.Context())
 	if err != nil {
@@ -84,35 +84,38 @@ func (s *Server) queueError(w http.ResponseWriter, r *http.Request, err error) {
 
 // sizes returns the size of every non-empty queue.
 func (q *queue) sizes(ctx context.Context) (map[string]int, error) {
+	names := map[string]bool{}
 	if q.shared != nil {
-		return q.shared.sizes(ctx)
-	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	out := map[string]int{}
-	for qn, list := range q.pending {
-		if len(list) > 0 {
-			out[qn] = len(list)
+		for _, prefix := range []string{sharedPrefix + "pending:", sharedPrefix + "delayed:"} {
+			iter := q.shared.c.Scan(ctx, 0, prefix+"*", 200).Iterator()
+			for iter.Next(ctx) {
+				names[strings.TrimPrefix(iter.Val(), prefix)] = true
+			}
+			if err := iter.Err(); err != nil {
+				return nil, err
+			}
 		}
+	} else {
+		q.mu.Lock()
+		for qn := range q.pending {
+			names[qn] = true
+		}
+		for _, d := range q.byID {
+			names[d.queue] = true
+		}
+		q.mu.Unlock()
 	}
-	return out, nil
-}
-
-func (s *sharedQueue) sizes(ctx context.Context) (map[string]int, error) {
 	out := map[string]int{}
-	prefix := sharedPrefix + "pending:"
-	iter := s.c.Scan(ctx, 0, prefix+"*", 200).Iterator()
-	for iter.Next(ctx) {
-		key := iter.Val()
-		n, err := s.c.ZCard(ctx, key).Result()
+	for qn := range names {
+		n, err := q.size(ctx, qn)
 		if err != nil {
 			return nil, err
 		}
 		if n > 0 {
-			out[strings.TrimPrefix(key, prefix)] = int(n)
+			out[qn] = n
 		}
 	}
-	return out, iter.Err()
+	return out, nil
 }
 
 // pollDataJSON is Conductor's PollData: the last poll of a task type

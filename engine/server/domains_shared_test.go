@@ -44,7 +44,13 @@ func TestSharedQueueDomainsAndPriority(t *testing.T) {
 	if len(got) != 1 || got[0].WorkflowInstanceId != id || got[0].Domain != "teal" {
 		t.Fatalf("poll of B in domain teal = %+v", got)
 	}
+	cb.waitSize(t, "teal:shared_task", 0)
+	// Put back IN_PROGRESS through B for an hour: counted again by both.
+	inProgress(t, cb, got[0], 3600)
+	ca.waitSize(t, "teal:shared_task", 1)
+	cb.waitSize(t, "teal:shared_task", 1)
 	cb.complete(t, got[0])
+	cb.waitSize(t, "teal:shared_task", 0)
 	if st := waitStatus(t, ca.wf, id, 10*time.Second); st.Status != "COMPLETED" {
 		t.Fatalf("run %s", st.Status)
 	}

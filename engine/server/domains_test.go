@@ -126,12 +126,21 @@ func TestTaskQueueSizes(t *testing.T) {
 	c.start(t, model.StartWorkflowRequest{Name: "sized_flow", Version: 1, TaskToDomain: map[string]string{"sized_task": "d1"}})
 	c.waitSize(t, "sized_task", 3)
 	c.waitSize(t, "d1:sized_task", 1)
-	if got := c.poll(t, "sized_task", "", 1, time.Second); len(got) != 1 {
-		t.Fatalf("poll got %d tasks", len(got))
+	polled := c.poll(t, "sized_task", "", 1, time.Second)
+	if len(polled) != 1 {
+		t.Fatalf("poll got %d tasks", len(polled))
 	}
 	if n := c.size(t, "sized_task"); n != 2 {
 		t.Errorf("size after a poll = %d, want 2", n)
 	}
+	// Put back IN_PROGRESS for an hour: in the queue again (postponed),
+	// as Conductor counts it; completed: gone.
+	inProgress(t, c, polled[0], 3600)
+	if n := c.size(t, "sized_task"); n != 3 {
+		t.Errorf("size with a task waiting for its callback = %d, want 3", n)
+	}
+	c.complete(t, polled[0])
+	c.waitSize(t, "sized_task", 2)
 	if n := c.size(t, "no_such_task"); n != 0 {
 		t.Errorf("size of an unknown queue = %d, want 0", n)
 	}
@@ -499,5 +508,15 @@ func TestPollData(t *testing.T) {
 	}
 	if st, _, body := ts.do(t, "GET", "/api/tasks/queue/polldata", ""); st != 400 {
 		t.Errorf("polldata without taskType: %d %s", st, body)
+	}
+}
+
+// inProgress reports task IN_PROGRESS with callbackAfterSeconds.
+func inProgress(t *testing.T, c sdkClients, task model.Task, callback int64) {
+	t.Helper()
+	_, resp, err := c.tasks.UpdateTask(context.Background(), &model.TaskResult{WorkflowInstanceId: task.WorkflowInstanceId,
+		TaskId: task.TaskId, Status: "IN_PROGRESS", CallbackAfterSeconds: callback})
+	if err != nil {
+		t.Fatalf("UpdateTask IN_PROGRESS: %v (status %d)", err, status(resp))
 	}
 }

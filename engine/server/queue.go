@@ -334,6 +334,9 @@ func (q *queue) deliverLocked(d *delivery, res workerResult) error {
 			return err
 		}
 		if callback > 0 {
+			if q.shared != nil {
+				q.shared.delay(context.WithoutCancel(d.ctx), d.id, d.queue, q.now().Add(callback))
+			}
 			go q.requeueAfter(d, callback, gen)
 		} else {
 			q.requeue(d)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/wfrun/wfrun/engine"
 )
 
@@ -129,12 +131,23 @@ func (q *queue) pollTypes(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// size is the number of tasks waiting for a poll in queue qn.
+// size is the number of tasks in queue qn, as Conductor counts them:
+// those waiting for a poll and those a worker put back IN_PROGRESS whose
+// callbackAfterSeconds has not passed yet (Conductor's queue holds them,
+// postponed).
 func (q *queue) size(ctx context.Context, qn string) (int, error) {
 	if q.shared != nil {
-		return q.shared.size(ctx, qn)
+		return q.shared.size(ctx, qn, q.now())
 	}
-	return q.pendingCount(qn), nil
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := len(q.pending[qn])
+	for _, d := range q.byID {
+		if d.queue == qn && d.callback && !d.queued {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // pollDataKey holds, per task type, the last poll time (ms) of each domain
@@ -175,7 +188,22 @@ func (s *sharedQueue) pollTypes(ctx context.Context) ([]string, error) {
 	return out, iter.Err()
 }
 
-func (s *sharedQueue) size(ctx context.Context, qn string) (int, error) {
-	n, err := s.c.ZCard(ctx, s.pendingKey(qn)).Result()
-	return int(n), err
+// delayedKey holds, per queue, the tasks waiting for their callback time
+// (score: that time, ms): counted in the queue's size until then, and
+// dropped when they are offered again or end. An entry a dead process left
+// stops counting when its time passes.
+func (s *sharedQueue) delayedKey(qn string) string { return sharedPrefix + "delayed:" + qn }
+
+func (s *sharedQueue) delay(ctx context.Context, id, qn string, until time.Time) {
+	s.c.ZAdd(ctx, s.delayedKey(qn), redis.Z{Score: float64(until.UnixMilli()), Member: id})
+}
+
+func (s *sharedQueue) size(ctx context.Context, qn string, now time.Time) (int, error) {
+	pipe := s.c.Pipeline()
+	pending := pipe.ZCard(ctx, s.pendingKey(qn))
+	delayed := pipe.ZCount(ctx, s.delayedKey(qn), strconv.FormatInt(now.UnixMilli(), 10), "+inf")
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, err
+	}
+	return int(pending.Val() + delayed.Val()), nil
 }

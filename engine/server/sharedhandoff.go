@@ -173,7 +173,7 @@ func (s *sharedQueue) handOverFrom(ctx context.Context, name string, c claimed, 
 	giveBack := func() {
 		// Pending again, unannounced: announcing it would wake this very
 		// poll at once, which would ask the same silent owner again.
-		s.back.Run(bg, s.c, []string{s.taskKey(c.id), s.pendingKey(name), s.seqKey()}, c.id)
+		s.back.Run(bg, s.c, []string{s.taskKey(c.id), s.pendingKey(name), s.seqKey(), s.delayedKey(name)}, c.id)
 		s.c.Del(bg, key) // an answer pushed before the task went back
 	}
 	if !s.tell(bg, c.owner, "handoff", c.id, c.token+" "+workerID) {

@@ -107,16 +107,18 @@ while #out < 3 * n do
   end
 end
 return out`),
-		// KEYS: task hash, pending set. ARGV: id, owner.
+		// KEYS: task hash, pending set, delayed set. ARGV: id, owner.
 		drop: redis.NewScript(`
 if redis.call('HGET', KEYS[1], 'owner') == ARGV[2] then
   redis.call('DEL', KEYS[1])
   redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('ZREM', KEYS[3], ARGV[1])
   return 1
 end
 return 0`),
-		// KEYS: task hash, pending set, sequence. ARGV: id.
+		// KEYS: task hash, pending set, sequence, delayed set. ARGV: id.
 		back: redis.NewScript(`
+redis.call('ZREM', KEYS[4], ARGV[1])
 if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('HSET', KEYS[1], 'state', 'pending')
   local rank = tonumber(redis.call('HGET', KEYS[1], 'rank') or '100')
@@ -198,7 +200,7 @@ func (s *sharedQueue) take(ctx context.Context, name, workerID string, n int, no
 
 // remove drops task id if this process still owns it.
 func (s *sharedQueue) remove(ctx context.Context, id, name string) {
-	s.drop.Run(ctx, s.c, []string{s.taskKey(id), s.pendingKey(name)}, id, s.self)
+	s.drop.Run(ctx, s.c, []string{s.taskKey(id), s.pendingKey(name), s.delayedKey(name)}, id, s.self)
 }
 
 // forget drops task id whoever owns it: its attempt no longer waits (its
@@ -207,6 +209,7 @@ func (s *sharedQueue) remove(ctx context.Context, id, name string) {
 func (s *sharedQueue) forget(ctx context.Context, id, name string) {
 	s.c.Del(ctx, s.taskKey(id))
 	s.c.ZRem(ctx, s.pendingKey(name), id)
+	s.c.ZRem(ctx, s.delayedKey(name), id)
 }
 
 // claim is a poll of a task recorded in Redis.
@@ -244,7 +247,7 @@ func (s *sharedQueue) claims(ctx context.Context, ids []string) (map[string]clai
 
 // requeue offers a task again (after a worker's callbackAfterSeconds).
 func (s *sharedQueue) requeue(ctx context.Context, id, name string) {
-	if n, err := s.back.Run(ctx, s.c, []string{s.taskKey(id), s.pendingKey(name), s.seqKey()}, id).Int(); err == nil && n == 1 {
+	if n, err := s.back.Run(ctx, s.c, []string{s.taskKey(id), s.pendingKey(name), s.seqKey(), s.delayedKey(name)}, id).Int(); err == nil && n == 1 {
 		s.c.Publish(ctx, s.offersChannel(), name)
 	}
 }
