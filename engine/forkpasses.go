@@ -24,16 +24,24 @@ import (
 // passes order the records of every fork of the run together. So the
 // records of synchronous branches follow pass by pass, whatever goroutine
 // runs first.
+//
+// Waking is targeted, so a pass costs O(members), not O(members²): a turn
+// that moves wakes the one member it moves to, and a ring that empties
+// wakes the first member waiting to join it.
 type forkPasses struct {
-	mu      sync.Mutex
-	ring    []int // members, in the order of their last records
-	turn    int   // the member whose turn it is; -1 when the ring is empty
-	next    int   // the id the next member gets
-	changed chan struct{}
+	mu   sync.Mutex
+	ring []int // members, in the order of their last records
+	turn int   // the member whose turn it is; -1 when the ring is empty
+	next int   // the id the next member gets
+	// wake holds the channel of each member waiting (closed to wake it);
+	// idle the members out of the ring waiting for it to empty, first
+	// come first.
+	wake map[int]chan struct{}
+	idle []int
 }
 
 func newForkPasses() *forkPasses {
-	return &forkPasses{turn: -1, changed: make(chan struct{})}
+	return &forkPasses{turn: -1, wake: map[int]chan struct{}{}}
 }
 
 // enter adds the members of a fork: its n branches, then the fork itself
@@ -65,29 +73,50 @@ func (p *forkPasses) enter(parent, n int) []int {
 			p.turn = ids[0]
 		}
 	}
-	p.broadcastLocked()
+	p.signalLocked()
 	return ids
 }
 
-// broadcastLocked wakes every member waiting for a change.
-func (p *forkPasses) broadcastLocked() {
-	close(p.changed)
-	p.changed = make(chan struct{})
+// signalLocked wakes the member that may go on after a change: the one
+// whose turn it is, or, when the ring is empty, the first member waiting
+// to join it.
+func (p *forkPasses) signalLocked() {
+	m := p.turn
+	if len(p.ring) == 0 {
+		if len(p.idle) == 0 {
+			return
+		}
+		m, p.idle = p.idle[0], p.idle[1:]
+	}
+	if ch, ok := p.wake[m]; ok {
+		close(ch)
+		delete(p.wake, m)
+	}
 }
 
-// waitLocked waits (unlocked) until ok holds; callers hold p.mu and hold it
-// again when it returns.
-func (p *forkPasses) waitLocked(ctx context.Context, ok func() bool) error {
+// waitLocked waits (unlocked) until ok holds for member m; callers hold
+// p.mu and hold it again when it returns.
+func (p *forkPasses) waitLocked(ctx context.Context, m int, ok func() bool) error {
 	for !ok() {
-		ch := p.changed
+		ch := make(chan struct{})
+		p.wake[m] = ch
+		if !slices.Contains(p.ring, m) {
+			p.idle = append(p.idle, m)
+		}
 		p.mu.Unlock()
 		select {
 		case <-ch:
+			p.mu.Lock()
 		case <-ctx.Done():
 			p.mu.Lock()
+			delete(p.wake, m)
+			if i := slices.Index(p.idle, m); i >= 0 {
+				p.idle = slices.Delete(p.idle, i, i+1)
+			}
+			// A wake meant for m goes to whoever may go on instead.
+			p.signalLocked()
 			return ctx.Err()
 		}
-		p.mu.Lock()
 	}
 	return nil
 }
@@ -97,7 +126,7 @@ func (p *forkPasses) waitLocked(ctx context.Context, ok func() bool) error {
 func (p *forkPasses) await(ctx context.Context, m int) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	err := p.waitLocked(ctx, func() bool {
+	err := p.waitLocked(ctx, m, func() bool {
 		return p.turn == m && slices.Contains(p.ring, m) || len(p.ring) == 0
 	})
 	if err != nil {
@@ -105,7 +134,6 @@ func (p *forkPasses) await(ctx context.Context, m int) error {
 	}
 	if len(p.ring) == 0 {
 		p.ring, p.turn = []int{m}, m
-		p.broadcastLocked()
 	}
 	return nil
 }
@@ -128,7 +156,7 @@ func (p *forkPasses) passLocked(m int, remove bool) {
 	} else if p.turn == m {
 		p.turn = p.ring[(i+1)%len(p.ring)]
 	}
-	p.broadcastLocked()
+	p.signalLocked()
 }
 
 // leave takes m out of the ring (its branch ended, or the fork recorded
@@ -173,5 +201,5 @@ func (b *branchTurn) scheduled(ctx context.Context, sync bool) {
 		return // a record of a previous process, scheduled out of turn
 	}
 	p.passLocked(b.m, false)
-	_ = p.waitLocked(ctx, func() bool { return p.turn == b.m || !slices.Contains(p.ring, b.m) })
+	_ = p.waitLocked(ctx, b.m, func() bool { return p.turn == b.m || !slices.Contains(p.ring, b.m) })
 }
