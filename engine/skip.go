@@ -78,7 +78,28 @@ func (e *Engine) SkipTask(ctx context.Context, runID, ref string, req SkipReques
 	if err := e.runs.PutSignal(ctx, runID, ref, payload); err != nil {
 		return err
 	}
+	if r := e.executing(runID); r != nil {
+		// Executed here: taken now rather than at the runner's next
+		// signal tick.
+		if err := r.takeSignals(ctx); err == nil {
+			r.applySkips(ctx)
+		}
+	}
 	return e.awaitSkip(ctx, runID, ref)
+}
+
+// executing is the run id this engine executes now (visible.go's list),
+// or nil.
+func (e *Engine) executing(id string) *runState {
+	v := &e.vis
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, r := range v.runs {
+		if r.id == id {
+			return r
+		}
+	}
+	return nil
 }
 
 // skipAckTimeout bounds how long SkipTask waits for the process executing
