@@ -1,11 +1,15 @@
 package server_test
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
 	"sort"
 	"strings"
 	"testing"
@@ -425,5 +429,49 @@ func TestAuthConfigReservedPrincipals(t *testing.T) {
 		if !errors.Is(err, server.ErrAuthConfig) || !strings.Contains(err.Error(), "auth.yaml: "+tc.want) {
 			t.Errorf("%q: %v, want %s", tc.yaml, err, tc.want)
 		}
+	}
+}
+
+// TestOrkesJSSDKScopes: the Orkes JavaScript SDK 4.0.0, as rita (may read
+// runs of guarded, not start or change them), gets the server's one-line
+// refusal for a start and a terminate — at once, without the retries it
+// gives a token error — and reads alice's run; the run goes on.
+func TestOrkesJSSDKScopes(t *testing.T) {
+	sdk := jsSDKDir(t)
+	ts := newScopedServer(t)
+	id := ts.startGuarded(t, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "testdata/js/scopes.cjs")
+	cmd.Env = append(os.Environ(), "SDK_DIR="+sdk, "SERVER_URL="+ts.URL+"/api", "KEY_ID=rita",
+		"KEY_SECRET=rita-secret-0123456789", "RUN_ID="+id)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	type refusal struct {
+		OK      bool   `json:"ok"`
+		Message string `json:"message"`
+		MS      int    `json:"ms"`
+	}
+	var got struct {
+		Error      string  `json:"error"`
+		Start      refusal `json:"start"`
+		Terminate  refusal `json:"terminate"`
+		ReadStatus string  `json:"readStatus"`
+	}
+	lines := bytes.Split(bytes.TrimSpace(stdout.Bytes()), []byte("\n"))
+	if jerr := json.Unmarshal(lines[len(lines)-1], &got); err != nil || jerr != nil || got.Error != "" {
+		t.Fatalf("node: %v %v\nstdout: %s\nstderr: %s", err, got.Error, stdout.String(), stderr.String())
+	}
+	for what, r := range map[string]struct {
+		got   refusal
+		scope string
+	}{"start": {got.Start, "workflows:start:guarded"}, "terminate": {got.Terminate, "workflows:manage:guarded"}} {
+		if r.got.OK || !strings.Contains(r.got.Message, "principal rita lacks scope "+r.scope) || r.got.MS > 5000 {
+			t.Errorf("%s: %+v, want a refusal naming %s at once", what, r.got, r.scope)
+		}
+	}
+	if got.ReadStatus != "RUNNING" || !strings.HasPrefix(ts.snapshot(t, id), "RUNNING") {
+		t.Errorf("rita's read: %q; the run: %s", got.ReadStatus, ts.snapshot(t, id))
 	}
 }
