@@ -527,6 +527,9 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 				actx = withAttemptCancel(actx, cancel)
 			} else {
 				stopWatch = r.watchAttempt(cancel, rec, pol, waits)
+				if r.test != nil {
+					actx = withAttemptCancel(actx, cancel) // a mock's timeout (mock.go)
+				}
 			}
 			res = r.runLeaf(actx, wt, rec, withoutOutputFilter(wt, input))
 			stopWatch()

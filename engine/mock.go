@@ -31,7 +31,10 @@ import (
 //     and is retried as its definition says, as a worker's FAILED is),
 //     FAILED_WITH_TERMINAL_ERROR, or IN_PROGRESS (its output is recorded
 //     and the task takes the next mock); executionTime and queueWaitTime
-//     (ms) set the attempt's startTime and scheduledTime that far back;
+//     (ms) set the attempt's startTime and scheduledTime that far back,
+//     and an IN_PROGRESS mock whose executionTime passes the definition's
+//     timeoutSeconds times the task out by its timeoutPolicy, as
+//     Conductor's decider does with the task it dated back;
 //   - the output enters the run exactly as a worker's answer does: the
 //     tasks.Result of the attempt, masked, its `_secrets` sealed and its
 //     values registered by the run's secret boundary;
@@ -43,7 +46,8 @@ import (
 // A task with no mock left stops the test (Test.Stopped), as Conductor's
 // test loop stops at the first task it has no mock data for: a SIMPLE
 // task then stays SCHEDULED and is never offered to a worker (Conductor
-// isolates test runs in a domain of their own) — POST
+// also queues a test run's worker tasks in a domain of its own, which
+// wfrun serve does too) — POST
 // /api/tasks/{workflowId}/{ref}/{status} still completes it —, any other
 // task runs for real.
 
@@ -280,6 +284,9 @@ func (r *runState) mocked(ctx context.Context, wt *WorkflowTask, rec *taskRecord
 	if r.test == nil || !mockable(wt.Type) {
 		return tasks.Result{}, false
 	}
+	if wt.Type == TypeSimple {
+		r.scheduleDomain(wt, rec)
+	}
 	progressed, resolved := false, false
 	for {
 		m, found := r.test.next(rec.Ref)
@@ -331,11 +338,57 @@ func (r *runState) mocked(ctx context.Context, wt *WorkflowTask, rec *taskRecord
 		if err := r.setTaskData(rec, nil, out); err != nil {
 			return tasks.Result{Status: tasks.FailedTerminal, Reason: "task mock output: " + err.Error()}, true
 		}
+		if res, over := r.mockTimedOut(ctx, wt, rec, m); over {
+			return res, true
+		}
 		if err := r.transition(ctx, rec, TaskInProgress, ""); err != nil {
 			return tasks.Result{Status: tasks.Failed, Reason: r.sec.Excerpt(err.Error(), maxReasonBytes)}, true
 		}
 		progressed = true
 	}
+}
+
+// mockTimedOut applies the task definition's timeoutSeconds to a task a
+// mock leaves IN_PROGRESS for executionTime ms, as Conductor's decider
+// checks the task it dated back (checkTaskTimeout): past the timeout,
+// ALERT_ONLY reports it and the task goes on; RETRY times the attempt out
+// (retried as its definition says); TIME_OUT_WF times the workflow out.
+func (r *runState) mockTimedOut(ctx context.Context, wt *WorkflowTask, rec *taskRecord, m TaskMock) (tasks.Result, bool) {
+	p := r.e.policy(wt)
+	if m.ExecutionTime <= 0 || !p.hasDef || p.timeout <= 0 || m.ExecutionTime < p.timeout*1000 {
+		return tasks.Result{}, false
+	}
+	reason := fmt.Sprintf("Task timed out after %d seconds. Timeout configured as %d seconds. Timeout policy configured to %s",
+		m.ExecutionTime/1000, p.timeout, p.timeoutPolicy)
+	switch p.timeoutPolicy {
+	case TimeoutAlertOnly:
+		r.emit(Event{Kind: EventTask, TaskRef: rec.Ref, TaskType: rec.TaskType, TaskID: rec.TaskID, Status: TaskInProgress, Reason: reason})
+		return tasks.Result{}, false
+	case TimeoutWorkflow:
+		if cancel, _ := ctx.Value(attemptCancelKey{}).(context.CancelCauseFunc); cancel != nil {
+			// execLeaf ends the workflow TIMED_OUT (attemptTimedOut).
+			cancel(&attemptTimeout{policy: TimeoutWorkflow, reason: reason})
+			return tasks.Result{Status: tasks.Failed, Reason: reason}, true
+		}
+	}
+	return tasks.Result{Status: TaskTimedOut, Reason: reason}, true
+}
+
+// scheduleDomain records the domain a worker task is scheduled in (the
+// run's taskToDomain, as queueRemote does for a task handed out): a test
+// run's tasks show the test's own domain, as in Conductor.
+func (r *runState) scheduleDomain(wt *WorkflowTask, rec *taskRecord) {
+	r.mu.Lock()
+	have := rec.Domain != ""
+	r.mu.Unlock()
+	if have {
+		return
+	}
+	domain := r.taskDomain(wt.Name)
+	r.mu.Lock()
+	rec.Domain = domain
+	r.touchLocked(rec)
+	r.mu.Unlock()
 }
 
 // parkTest keeps a SIMPLE task of a test run that has no mock left

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -320,5 +321,44 @@ func TestWorkflowTestChildWithoutMocks(t *testing.T) {
 	}
 	if n := offered.Load(); n != 0 {
 		t.Errorf("%d tasks offered to workers", n)
+	}
+}
+
+// TestWorkflowTestMockTimeouts: a mock that leaves a task IN_PROGRESS for
+// an executionTime past its definition's timeoutSeconds times it out as
+// Conductor's decider does, by the definition's timeoutPolicy; for tasks
+// handed to remote workers and for local ones alike.
+func TestWorkflowTestMockTimeouts(t *testing.T) {
+	cases := []struct {
+		policy, mocks, wantStatus, wantTasks string
+	}{
+		{"TIME_OUT_WF", `[{"status":"IN_PROGRESS","executionTime":20000},{"output":{}}]`, engine.StatusTimedOut, "slow:slow:TIMED_OUT"},
+		{"RETRY", `[{"status":"IN_PROGRESS","executionTime":20000},{"output":{"ok":true}}]`, engine.StatusCompleted, "slow:slow:TIMED_OUT slow:slow:COMPLETED"},
+		{"ALERT_ONLY", `[{"status":"IN_PROGRESS","executionTime":20000},{"output":{"ok":true}}]`, engine.StatusCompleted, "slow:slow:COMPLETED"},
+		{"RETRY", `[{"status":"IN_PROGRESS","executionTime":5000},{"output":{"ok":true}}]`, engine.StatusCompleted, "slow:slow:COMPLETED"},
+	}
+	for _, remote := range []bool{true, false} {
+		for _, tc := range cases {
+			t.Run(fmt.Sprintf("remote=%v/%s/%s", remote, tc.policy, tc.wantTasks), func(t *testing.T) {
+				def := `{"name":"timeouts","version":1,"schemaVersion":2,"tasks":[{"name":"slow","taskReferenceName":"slow","type":"SIMPLE",
+				  "taskDefinition":{"name":"slow","retryCount":1,"retryDelaySeconds":0,"timeoutSeconds":10,"responseTimeoutSeconds":5,"timeoutPolicy":"` + tc.policy + `"}}]}`
+				var req testRequest
+				req.WorkflowDef = json.RawMessage(def)
+				var list []engine.TaskMock
+				if err := json.Unmarshal([]byte(tc.mocks), &list); err != nil {
+					t.Fatal(err)
+				}
+				req.Tasks = map[string][]engine.TaskMock{"slow": list}
+				var offered atomic.Int32
+				e := harnessEngine(t, nil)
+				if remote {
+					e = mockEngine(t, nil, &offered)
+				}
+				wf := runTest(t, e, req)
+				if wf.Status != tc.wantStatus || taskList(wf) != tc.wantTasks {
+					t.Fatalf("got %s %s (%s), want %s %s", wf.Status, taskList(wf), wf.Reason, tc.wantStatus, tc.wantTasks)
+				}
+			})
+		}
 	}
 }

@@ -20,7 +20,8 @@ type workflowTestRequest struct {
 // the same checks, the same principal — and answers the run, in the shape
 // and masked view of GET /api/workflow/{id}, once the mocks have taken it
 // as far as they go: to its end, or to the first task without a mock, which
-// waits there (a SIMPLE one is never offered to a worker).
+// waits there (a SIMPLE one is never offered to a worker: it waits in the
+// test's own domain).
 func (s *Server) testWorkflow(w http.ResponseWriter, r *http.Request, p store.Principal) {
 	var req workflowTestRequest
 	if !s.decodeRequest(w, r, "WorkflowTestRequest", &req) {
@@ -32,6 +33,19 @@ func (s *Server) testWorkflow(w http.ResponseWriter, r *http.Request, p store.Pr
 		return
 	}
 	start := req.startRequest
+	// As Conductor does, every worker task of the test run (and of its
+	// children, which inherit it) is queued in a domain of its own that no
+	// worker polls: a task without a mock, which the run keeps waiting,
+	// is never handed to one, also after the run is resumed without its
+	// mocks (another serve process, a restart). A task type the request
+	// maps itself keeps its domain, as in Conductor.
+	domains := map[string]string{"*": newRunID()}
+	for k, v := range start.TaskToDomain {
+		if k != "*" {
+			domains[k] = v
+		}
+	}
+	start.TaskToDomain = domains
 	start.extra = []engine.RunOption{engine.AsTest(test)}
 	start.answer = func(w http.ResponseWriter, r *http.Request, id string) {
 		select {

@@ -11,6 +11,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/store/seal"
 )
 
 // testAnswer is what the tests read of POST /api/workflow/test's answer
@@ -246,5 +250,60 @@ func TestOrkesJSSDKTestWorkflow(t *testing.T) {
 		if f.Status != "RUNNING" || f.Tasks != want[i] || f.FirstOutput["key"] != "value" || f.AgainStatus != "RUNNING" || f.AgainTasks != want[i] {
 			t.Errorf("%s: %+v", filepath.Base(files[i]), f)
 		}
+	}
+}
+
+// TestWorkflowTestAPIIsolatedAfterResume: a test run's worker tasks are in
+// a domain of the test's own (Conductor's random taskToDomain "*"), so the
+// task a test left waiting stays out of workers' reach when another serve
+// process resumes the run without its mocks: a poll without that domain
+// gets nothing; only a poll in that domain would.
+func TestWorkflowTestAPIIsolatedAfterResume(t *testing.T) {
+	ring, err := seal.NewKeyring([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := runstore.NewMemory()
+	a := newConductorServerWith(t, runs, []engine.Option{engine.WithKeyring(ring)})
+	body, err := os.ReadFile("../../testdata/conductor/transcribed/test_workflow_simple_tasks_request.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, resp := a.do(t, "POST", "/api/workflow/test", string(body))
+	if code != http.StatusOK {
+		t.Fatalf("%d %s", code, resp)
+	}
+	var got struct {
+		WorkflowID   string            `json:"workflowId"`
+		TaskToDomain map[string]string `json:"taskToDomain"`
+		Tasks        []struct {
+			Ref    string `json:"referenceTaskName"`
+			Status string `json:"status"`
+			Domain string `json:"domain"`
+		} `json:"tasks"`
+	}
+	if err := json.Unmarshal([]byte(resp), &got); err != nil {
+		t.Fatal(err)
+	}
+	domain := got.TaskToDomain["*"]
+	if domain == "" || len(got.Tasks) != 2 || got.Tasks[1].Domain != domain || got.Tasks[1].Status != "SCHEDULED" {
+		t.Fatalf("answer: %s", resp)
+	}
+	a.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b := newConductorServerWith(t, runs, []engine.Option{engine.WithKeyring(ring)})
+	if code, _, body := b.do(t, "PUT", "/api/workflow/"+got.WorkflowID+"/resume", ""); code != http.StatusNoContent {
+		t.Fatalf("resume on another server: %d %s", code, body)
+	}
+	if _, _, polled := b.do(t, "GET", "/api/tasks/poll/batch/task2?count=1&timeout=500", ""); polled != "[]" {
+		t.Fatalf("a worker without the test's domain polled its task: %s", polled)
+	}
+	_, _, polled := b.do(t, "GET", "/api/tasks/poll/batch/task2?count=1&timeout=5000&domain="+domain, "")
+	if !strings.Contains(polled, `"referenceTaskName":"task2"`) {
+		t.Fatalf("the resumed run's task is not in the test's domain queue: %s", polled)
 	}
 }
