@@ -62,10 +62,14 @@ func WithTaskToDomain(m map[string]string) RunOption {
 	}
 }
 
-// CheckPriority reports a priority outside 0..99.
+// CheckPriority reports a priority outside 0..99, in the words of
+// Conductor's StartWorkflowRequest validation.
 func CheckPriority(p int) error {
-	if p < 0 || p > MaxPriority {
-		return fmt.Errorf("priority %d: want 0 to %d", p, MaxPriority)
+	switch {
+	case p < 0:
+		return fmt.Errorf("priority: %d should be minimum 0", p)
+	case p > MaxPriority:
+		return fmt.Errorf("priority: %d should be maximum %d", p, MaxPriority)
 	}
 	return nil
 }

@@ -28,7 +28,11 @@ import (
 // definition reads. Without a correlationId the started run takes this
 // run's. The started run's id is derived from the task's id: a task that
 // runs again after a crash finds the run it started (and executes it if
-// nobody does) instead of starting another.
+// nobody does) instead of starting another. The request's priority and
+// taskToDomain apply to the started run (without a taskToDomain it takes
+// this run's), and its idempotencyKey and idempotencyStrategy as on a start
+// through the API (idempotency.go): RETURN_EXISTING completes the task with
+// the id of the run holding the key, a refused start fails it.
 func (r *runState) startWorkflowTask(ctx context.Context, rec *taskRecord) tasks.Result {
 	r.mu.Lock()
 	stored := append([]byte(nil), rec.inMem...)
@@ -50,6 +54,7 @@ func (r *runState) startWorkflowTask(ctx context.Context, rec *taskRecord) tasks
 			Input         json.RawMessage `json:"input"`
 			CorrelationID string          `json:"correlationId"`
 			WorkflowDef   json.RawMessage `json:"workflowDef"`
+			startOptions
 		} `json:"startWorkflow"`
 	}
 	if err := json.Unmarshal(orEmpty(stored), &in); err != nil || in.StartWorkflow == nil {
@@ -80,8 +85,14 @@ func (r *runState) startWorkflowTask(ctx context.Context, rec *taskRecord) tasks
 	if cfg.correlationID == "" {
 		cfg.correlationID = corr
 	}
+	if res, done := r.startOptionsOf(ctx, &req.startOptions, def.Name, cfg); done {
+		return res
+	}
 	child, err := r.e.newRun(context.WithoutCancel(ctx), def, req.Input, cfg, "", "", nil)
 	if err != nil {
+		if cfg.idempotencyKey != "" {
+			_ = r.e.ReleaseIdempotencyKey(context.WithoutCancel(ctx), def.Name, cfg.idempotencyKey, cfg.id)
+		}
 		return tasks.Result{Status: tasks.Failed, Reason: "START_WORKFLOW: " + err.Error()}
 	}
 	r.e.startBackground(child)
@@ -141,4 +152,48 @@ func onlySecretsOf(running, def *Definition, what string) error {
 	}
 	sort.Strings(bad)
 	return fmt.Errorf("%s references secrets the workflow definition does not (%s): run data cannot choose a secret", what, strings.Join(bad, ", "))
+}
+
+// startOptions are a START_WORKFLOW request's priority, taskToDomain and
+// idempotency members (Conductor's StartWorkflowRequest).
+type startOptions struct {
+	Priority            *int              `json:"priority"`
+	TaskToDomain        map[string]string `json:"taskToDomain"`
+	IdempotencyKey      string            `json:"idempotencyKey"`
+	IdempotencyStrategy string            `json:"idempotencyStrategy"`
+}
+
+// startOptionsOf applies o to the run about to start (cfg): validated as
+// Conductor's StartWorkflow task validates its request, the taskToDomain
+// taken from this run when o has none, the idempotency key claimed. done
+// means the task ends with res instead (a bad request, a refused start, or
+// the run already holding the key).
+func (r *runState) startOptionsOf(ctx context.Context, o *startOptions, workflow string, cfg *runConfig) (res tasks.Result, done bool) {
+	if o.Priority != nil {
+		if err := CheckPriority(*o.Priority); err != nil {
+			return tasks.Result{Status: tasks.Failed, Reason: "startWorkflow validation failed. 'priority' -> " + err.Error() + ". "}, true
+		}
+		cfg.priority = *o.Priority
+	}
+	if err := CheckIdempotencyStrategy(o.IdempotencyStrategy); err != nil {
+		return tasks.Result{Status: tasks.Failed, Reason: "START_WORKFLOW: " + err.Error()}, true
+	}
+	cfg.taskToDomain = o.TaskToDomain
+	if len(cfg.taskToDomain) == 0 {
+		r.mu.Lock()
+		cfg.taskToDomain = r.doc.TaskToDomain
+		r.mu.Unlock()
+	}
+	if o.IdempotencyKey == "" {
+		return tasks.Result{}, false
+	}
+	existing, err := r.e.ClaimIdempotencyKey(ctx, workflow, o.IdempotencyKey, o.IdempotencyStrategy, cfg.id)
+	switch {
+	case err != nil:
+		return tasks.Result{Status: tasks.Failed, Reason: "START_WORKFLOW: " + r.sec.Text(err.Error())}, true
+	case existing != "":
+		return startedOutput(existing), true
+	}
+	cfg.idempotencyKey = o.IdempotencyKey
+	return tasks.Result{}, false
 }

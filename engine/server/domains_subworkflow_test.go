@@ -3,6 +3,7 @@ package server_test
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -115,4 +116,52 @@ func mustMarshal(v any) string {
 		panic(err)
 	}
 	return string(b)
+}
+
+// TestStartWorkflowTaskOptions: test-harness's
+// workflow_that_starts_another_workflow with a StartWorkflowRequest that
+// sets priority and an idempotency key: the started run has the priority
+// and, having no taskToDomain of its own, the starter's (Conductor's
+// StartWorkflow task); a second starter with the key and RETURN_EXISTING
+// completes with the first started run's id; a priority of 100 fails the
+// task with Conductor's validation message.
+func TestStartWorkflowTaskOptions(t *testing.T) {
+	ts := newConductorServer(t, nil)
+	def, err := os.ReadFile("../../testdata/conductor/workflow_that_starts_another_workflow.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _, body := ts.do(t, "POST", "/api/metadata/workflow", string(def)); st != 200 {
+		t.Fatalf("register: %d %s", st, body)
+	}
+	c := newSDK(t, ts.URL, taskFlow("kid_flow", "kid_task"))
+	startReq := func(priority int) map[string]any {
+		return map[string]any{"startWorkflow": map[string]any{"name": "kid_flow", "version": 1, "priority": priority,
+			"idempotencyKey": "sw-1", "idempotencyStrategy": "RETURN_EXISTING"}}
+	}
+	started := func(id string) (string, model.WorkflowState) {
+		st := waitStatus(t, c.wf, id, 10*time.Second)
+		wf := c.workflow(t, id)
+		out, _ := wf.Tasks[0].OutputData["workflowId"].(string)
+		return out, st
+	}
+	first, st := started(c.start(t, model.StartWorkflowRequest{Name: "workflow_that_starts_another_workflow", Version: 1,
+		Input: startReq(6), TaskToDomain: map[string]string{"kid_task": "sw"}}))
+	if st.Status != "COMPLETED" || first == "" {
+		t.Fatalf("starter %s, started %q", st.Status, first)
+	}
+	got := c.poll(t, "kid_task", "sw", 1, 5*time.Second)
+	if len(got) != 1 || got[0].WorkflowInstanceId != first || got[0].WorkflowPriority != 6 {
+		t.Fatalf("poll in sw = %+v", got)
+	}
+	if again, st := started(c.start(t, model.StartWorkflowRequest{Name: "workflow_that_starts_another_workflow", Version: 1, Input: startReq(6)})); st.Status != "COMPLETED" || again != first {
+		t.Errorf("RETURN_EXISTING starter %s, started %q, want %s", st.Status, again, first)
+	}
+	id := c.start(t, model.StartWorkflowRequest{Name: "workflow_that_starts_another_workflow", Version: 1, Input: startReq(100)})
+	if st := waitStatus(t, c.wf, id, 10*time.Second); st.Status != "FAILED" {
+		t.Fatalf("priority 100: starter %s", st.Status)
+	}
+	if wf := c.workflow(t, id); wf.Tasks[0].ReasonForIncompletion != "startWorkflow validation failed. 'priority' -> priority: 100 should be maximum 99. " {
+		t.Errorf("reason %q", wf.Tasks[0].ReasonForIncompletion)
+	}
 }
