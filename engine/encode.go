@@ -235,12 +235,37 @@ func (r *runState) encodeHeadLocked() []byte {
 	if h.RegisteredValues != c.journal {
 		c.journal, c.journalEnc = h.RegisteredValues, appendOptStr(nil, "registeredValues", h.RegisteredValues)
 	}
-	n := runHeadSize(h) - len(h.RegisteredValues) + len(c.journalEnc)
-	b := appendHeadChanging(make([]byte, 0, n), h)
+	b := appendHeadChanging(r.scratchLocked(runHeadSize(h)-len(h.RegisteredValues)+len(c.journalEnc)), h)
 	b = append(b, c.staticEnc...)
 	b = appendIntMember(b, "nextSeq", int64(h.NextSeq))
 	b = append(b, c.journalEnc...)
-	return append(appendHeadTail(b, h), '}')
+	return r.exactLocked(append(appendHeadTail(b, h), '}'))
+}
+
+// maxScratch bounds the encoding buffer a run keeps between writes.
+const maxScratch = 16 << 10
+
+// scratchLocked returns the run's encoding buffer, empty, with room for n
+// bytes. What is encoded in it leaves through exactLocked. Callers hold
+// r.mu.
+func (r *runState) scratchLocked(n int) []byte {
+	if cap(r.encBuf) < n {
+		return make([]byte, 0, n)
+	}
+	return r.encBuf[:0]
+}
+
+// exactLocked returns a copy of b of its exact size, and keeps b's array
+// as the run's encoding buffer: an encoded head or task record is handed
+// to the store (and kept by a store in memory) at the size it has, not at
+// the capacity its encoding reserved. Callers hold r.mu.
+func (r *runState) exactLocked(b []byte) []byte {
+	out := make([]byte, len(b))
+	copy(out, b)
+	if cap(b) <= maxScratch {
+		r.encBuf = b[:0]
+	}
+	return out
 }
 
 // appendTaskHead appends t's scalar members (taskHead's) as an open JSON
@@ -351,7 +376,8 @@ func (r *runState) changeLocked(full bool) (*runstore.Change, error) {
 	// Head and every task document are encoded afresh and never modified
 	// afterwards (a change of a task drops its encoding: touchLocked), so
 	// they are handed over to the store.
-	ch := &runstore.Change{Summary: r.summaryLocked(), Head: head, HandOver: true}
+	ch := newChange(len(r.dirty))
+	ch.Summary, ch.Head, ch.HandOver = r.summaryLocked(), head, true
 	if full || !r.stored {
 		r.changedIn, r.changedVars, r.changedOut = true, true, true
 		for _, t := range r.tasks {
@@ -369,7 +395,6 @@ func (r *runState) changeLocked(full bool) (*runstore.Change, error) {
 		ch.Output = orEmpty(r.outStored)
 	}
 	r.changedIn, r.changedVars, r.changedOut = false, false, false
-	ch.Tasks = make([]runstore.Task, 0, len(r.dirty))
 	ch.DeleteTasks, r.deleted = r.deleted, nil
 	for _, t := range r.dirty {
 		if t.forgotten {
@@ -386,6 +411,23 @@ func (r *runState) changeLocked(full bool) (*runstore.Change, error) {
 	}
 	r.dirty = r.dirty[:0]
 	return ch, nil
+}
+
+// changeOfOne is a Change with room for one task record, allocated
+// together: a sequential run's write carries the one task that ended.
+type changeOfOne struct {
+	ch   runstore.Change
+	task [1]runstore.Task
+}
+
+// newChange returns an empty Change whose Tasks have room for n records.
+func newChange(n int) *runstore.Change {
+	if n <= 1 {
+		c := &changeOfOne{}
+		c.ch.Tasks = c.task[:0]
+		return &c.ch
+	}
+	return &runstore.Change{Tasks: make([]runstore.Task, 0, n)}
 }
 
 // markChanged puts back the dirty marks of a change that was not written.
@@ -434,8 +476,8 @@ func (r *runState) touchLocked(t *taskRecord) {
 }
 
 func (r *runState) encodeTask(t *taskRecord) ([]byte, error) {
-	b := appendTaskHead(make([]byte, 0, taskHeadSize(t, r.id)+len(t.inStored)+len(t.outStored)+32), t, r.id)
+	b := appendTaskHead(r.scratchLocked(taskHeadSize(t, r.id)+len(t.inStored)+len(t.outStored)+32), t, r.id)
 	b = appendMember(b, "inputData", t.inStored)
 	b = appendMember(b, "outputData", t.outStored)
-	return append(b, '}'), nil
+	return r.exactLocked(append(b, '}')), nil
 }

@@ -319,7 +319,9 @@ func (r *runState) begin(ctx context.Context, wt *WorkflowTask, ref string, iter
 	}
 	rec.wt = wt
 	notifyScheduled(ctx, wt.Type)
-	env := &runEnv{r: r, taskID: rec.TaskID, values: r.e.envValues}
+	// The record's room for its environment: one allocation fewer a task.
+	rec.env = runEnv{r: r, taskID: rec.TaskID, values: r.e.envValues}
+	env := &rec.env
 	raw, transient := []byte("{}"), []byte("{}")
 	var secretErr error
 	inTmpl, defaults := r.e.inputTemplate(wt, r.policy(wt))

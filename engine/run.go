@@ -85,6 +85,7 @@ type taskRecord struct {
 	forgotten         bool       // dropped from the run (keepLastN)
 	wt                *WorkflowTask
 	later             *laterInput // a remote task's input, resolved at hand-off (remote_handoff.go)
+	env               runEnv      // its input's environment (begin)
 }
 
 type taskDoc struct {
@@ -117,6 +118,7 @@ type runState struct {
 	mu                             sync.Mutex
 	doc                            runDoc    // scalar fields; Input/Output/Variables hold the in-memory forms
 	headEnc                        headCache // parts of doc's head kept encoded (encode.go)
+	encBuf                         []byte    // room to encode a head or a task record in (encode.go)
 	inStored, outStored, varStored []byte
 	tasks                          []*taskRecord
 	byRef                          map[string]*taskRecord // exact ref (with __N) → latest attempt

@@ -28,7 +28,7 @@ func (r *Run) ResolveDeferred(ctx context.Context, d interpolate.Deferred) ([]by
 	if !d.HasSecrets() {
 		return append([]byte(nil), d.Doc...), nil
 	}
-	rec := &recording{src: r.source()}
+	rec := newRecording(r.source())
 	var src interpolate.SecretSource = rec
 	if _, ok := rec.src.(interpolate.BatchSecretSource); ok {
 		src = batchRecording{rec}

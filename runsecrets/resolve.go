@@ -36,7 +36,7 @@ func (r *Run) Resolve(ctx context.Context, tpl *interpolate.Template, env interp
 // ResolveOnly is the transient half of Resolve: every reference resolved,
 // every substituted value registered.
 func (r *Run) ResolveOnly(ctx context.Context, tpl *interpolate.Template, env interpolate.Env) ([]byte, error) {
-	rec := &recording{src: r.source()}
+	rec := newRecording(r.source())
 	var src interpolate.SecretSource = rec
 	if _, ok := rec.src.(interpolate.BatchSecretSource); ok {
 		src = batchRecording{rec}
@@ -101,6 +101,9 @@ type recording struct {
 	// few secrets), indexed once it grows past recordScanMax.
 	raw   []namedRaw
 	index map[string][]byte
+	// first is raw's room for the usual task's one secret, in the same
+	// allocation as the recording.
+	first [1]namedRaw
 }
 
 type namedRaw struct {
@@ -109,6 +112,12 @@ type namedRaw struct {
 }
 
 const recordScanMax = 8
+
+func newRecording(src interpolate.SecretSource) *recording {
+	rec := &recording{src: src}
+	rec.raw = rec.first[:0]
+	return rec
+}
 
 func (s *recording) put(name string, v []byte) {
 	s.mu.Lock()

@@ -71,15 +71,39 @@ const (
 
 type runInfo struct{ run, task string }
 
+// runCtx is context.WithValue(parent, ctxRun, &info) in one allocation:
+// every task of a run is marked once (ForRun), on the engine's hot path.
+type runCtx struct {
+	context.Context
+	info runInfo
+}
+
+func (c *runCtx) Value(key any) any {
+	if k, ok := key.(ctxKey); ok && k == ctxRun {
+		return &c.info
+	}
+	return c.Context.Value(key)
+}
+
+func (c *runCtx) String() string { return fmt.Sprintf("%v.WithValue(store.ForRun)", c.Context) }
+
 // ForRun returns ctx carrying the run id and task ref a secret read is made
 // for; the store's audit trail records them with the read.
 func ForRun(ctx context.Context, runID, taskRef string) context.Context {
-	return context.WithValue(ctx, ctxRun, runInfo{runID, taskRef})
+	return &runCtx{Context: ctx, info: runInfo{runID, taskRef}}
+}
+
+// runInfoOf is what ForRun put in ctx (empty when nothing).
+func runInfoOf(ctx context.Context) runInfo {
+	if ri, _ := ctx.Value(ctxRun).(*runInfo); ri != nil {
+		return *ri
+	}
+	return runInfo{}
 }
 
 // RunOf returns the run id and task ref ForRun put in ctx ("" when none).
 func RunOf(ctx context.Context) (runID, taskRef string) {
-	ri, _ := ctx.Value(ctxRun).(runInfo)
+	ri := runInfoOf(ctx)
 	return ri.run, ri.task
 }
 
@@ -239,7 +263,7 @@ func (l *auditLog) record(ctx context.Context, e AuditEvent) { _ = l.append(ctx,
 // many concurrent reads cost one storage commit, not one each.
 func (l *auditLog) append(ctx context.Context, evs ...AuditEvent) error {
 	principal, _ := ctx.Value(ctxPrincipal).(string)
-	ri, _ := ctx.Value(ctxRun).(runInfo)
+	ri := runInfoOf(ctx)
 	for i := range evs {
 		if evs[i].Principal == "" {
 			evs[i].Principal = principal
@@ -292,7 +316,7 @@ func (l *auditLog) commitWith(ctx context.Context, conds []Cond, writes []Write,
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	principal, _ := ctx.Value(ctxPrincipal).(string)
-	ri, _ := ctx.Value(ctxRun).(runInfo)
+	ri := runInfoOf(ctx)
 	now := l.b.now().UTC().Truncate(time.Millisecond)
 	for range 100 {
 		if !l.cached {

@@ -46,7 +46,7 @@ func (s *Barrier) readAuditedOnce(ctx context.Context, rc ReadCommitter, keys []
 		l.cached, l.headData, l.headRecord = true, data, h
 	}
 	principal, _ := ctx.Value(ctxPrincipal).(string)
-	ri, _ := ctx.Value(ctxRun).(runInfo)
+	ri := runInfoOf(ctx)
 	read := append(append([]string(nil), rkeys...), auditHeadKey)
 	pred := s.sh.seen.get(rkeys)
 	for range 100 {
