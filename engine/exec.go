@@ -24,6 +24,9 @@ type stopError struct {
 	failedRef    string
 	failedTaskID string
 	output       json.RawMessage // TERMINATE workflowOutput
+	// viaTerminate: ended as Conductor's terminate path ends a run, which
+	// starts the failureWorkflow whatever the status (failure.go).
+	viaTerminate bool
 }
 
 func (s *stopError) Error() string { return s.status + ": " + s.reason }
@@ -93,9 +96,10 @@ func (r *runState) execute(ctx context.Context) (*Result, error) {
 
 // noTasks is how Conductor ends a workflow without tasks (its decider's
 // first decision): COMPLETED with this reason, and no output, whatever
-// the outputParameters (there is no task to take an output from).
+// the outputParameters (there is no task to take an output from). It ends
+// it through its terminate path, so a failureWorkflow starts too.
 func noTasks() *stopError {
-	return &stopError{status: StatusCompleted, reason: "No tasks found to be executed", output: json.RawMessage("{}")}
+	return &stopError{status: StatusCompleted, reason: "No tasks found to be executed", output: json.RawMessage("{}"), viaTerminate: true}
 }
 
 // finish records the terminal state, starts the failure workflow if any,

@@ -9,8 +9,13 @@ import (
 
 // failureStarts: Conductor starts the failureWorkflow when the decider ends a
 // run early — a task failure, a timeout, or a TERMINATE task (FAILED or
-// TERMINATED) — and not when a client terminates the run.
+// TERMINATED) — and not when a client terminates the run. A run its
+// decider ends through the terminate path with another status (a workflow
+// without tasks, COMPLETED) starts it all the same.
 func failureStarts(st *stopError) bool {
+	if st.viaTerminate {
+		return true
+	}
 	switch st.status {
 	case StatusFailed, StatusTimedOut:
 		return true

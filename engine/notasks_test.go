@@ -68,3 +68,24 @@ func TestSubWorkflowInlineWithNoTasks(t *testing.T) {
 		t.Fatalf("child %s with %d tasks, reason %q", child.Status, len(child.Tasks), child.Reason)
 	}
 }
+
+// Conductor ends a workflow without tasks through its terminate path, which
+// starts the definition's failureWorkflow whatever the status: the run is
+// COMPLETED and its output names the failure run, whose input says
+// failureStatus COMPLETED and the reason.
+func TestWorkflowWithNoTasksStartsFailureWorkflow(t *testing.T) {
+	e := harnessEngine(t, nil)
+	d, err := e.Parse([]byte(`{"name":"empty_with_fw","version":1,"schemaVersion":2,"failureWorkflow":"failure_workflow","tasks":[]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wf := viewRun(t, e, startRun(t, e, d, `{"a":1}`).RunID)
+	id, _ := wf.Output["conductor.failure_workflow"].(string)
+	if wf.Status != engine.StatusCompleted || len(wf.Output) != 1 || id == "" {
+		t.Fatalf("%s, output %v", wf.Status, wf.Output)
+	}
+	fw := waitRun(t, e, id)
+	if fw.Input["failureStatus"] != "COMPLETED" || fw.Input["reason"] != "No tasks found to be executed" || fw.Input["workflowId"] != wf.WorkflowID {
+		t.Fatalf("failure run input %v", fw.Input)
+	}
+}
