@@ -488,6 +488,8 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 	retry := 0
 	if prev := r.lookup(ref); prev != nil && !successfulTask(prev.Status) && prev.Status != TaskScheduled && prev.Status != TaskInProgress {
 		retry = prev.RetryCount + 1
+	} else if prev != nil && !successfulTask(prev.Status) {
+		retry = prev.RetryCount // an unfinished attempt runs on (reopen.go)
 	}
 	// WAIT/HUMAN wait for an external completion; a SIMPLE task handed to
 	// remote workers (WithRemoteWorker) is IN_PROGRESS from a worker's poll

@@ -103,6 +103,7 @@ func (e *Engine) reopenParents(ctx context.Context, steps []reopenStep, o *Rerun
 		// Its workflow timeout counts from here (Conductor sets the
 		// parent's lastRetriedTime).
 		r.doc.LastRetriedTime = r.nowMillis()
+		r.rescheduleCancelledLocked()
 		failing := r.keptFailureLocked()
 		r.mu.Unlock()
 		if failing != nil {
@@ -322,6 +323,23 @@ func (r *runState) keptFailureLocked() *taskRecord {
 		return t
 	}
 	return nil
+}
+
+// rescheduleCancelledLocked is updateAndPushParents' treatment of a
+// re-opened parent's CANCELED tasks (other than SUB_WORKFLOW, JOIN and
+// DO_WHILE, which retainForRetryLocked re-opens): the record itself is
+// SCHEDULED again with retryCount + 1, and the replay runs it as the
+// unfinished record it now is. Callers hold r.mu.
+func (r *runState) rescheduleCancelledLocked() {
+	now := r.nowMillis()
+	for _, t := range r.tasks {
+		if r.byRef[t.Ref] != t || t.Status != TaskCanceled || t.TaskType == TypeSubWorkflow || !retriedAsNewAttempt(t) {
+			continue
+		}
+		t.Status, t.Reason, t.RetryCount = TaskScheduled, "", t.RetryCount+1
+		t.Scheduled, t.Start, t.End = now, 0, 0
+		r.touchLocked(t)
+	}
 }
 
 // reopenFailurePointer binds a run's sealed reopenFailure.

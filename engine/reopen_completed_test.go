@@ -296,3 +296,75 @@ func testKeptFailure(t *testing.T, nested bool) {
 		}
 	}
 }
+
+// Conductor's updateAndPushParents reschedules a re-opened parent's
+// CANCELED tasks in place: the same record (same task id) SCHEDULED again
+// with retryCount + 1, not a new attempt beside it. Here FORK branch b's
+// task was cancelled when branch a's child failed; retrying the child
+// re-opens the parent, b's record runs again and the parent completes with
+// the records it had.
+func TestReopenedParentReschedulesCancelledTasksInPlace(t *testing.T) {
+	var mu sync.Mutex
+	calls := map[string]int{}
+	call := func(name string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		calls[name]++
+		return calls[name]
+	}
+	slowEntered := make(chan struct{}, 1)
+	e := harnessEngine(t, nil,
+		engine.WithWorker("fails_once", func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+			if call("fails_once") == 1 {
+				select {
+				case <-slowEntered:
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+				return nil, errors.New("failed")
+			}
+			return json.RawMessage(`{"a":2}`), nil
+		}),
+		engine.WithWorker("slow", func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+			if call("slow") == 1 {
+				slowEntered <- struct{}{}
+				<-ctx.Done()
+				return nil, ctx.Err()
+			}
+			return json.RawMessage(`{"b":2}`), nil
+		}))
+	d, err := e.Parse([]byte(`{"name":"cancelled_in_place","version":1,"schemaVersion":2,"tasks":[
+	 {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN","forkTasks":[
+	  [{"name":"a","taskReferenceName":"a","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"ca","workflowDefinition":{"name":"ca","version":1,"schemaVersion":2,"tasks":[{"name":"fails_once","taskReferenceName":"w"}]}}}],
+	  [{"name":"slow","taskReferenceName":"b"}]]},
+	 {"name":"join","taskReferenceName":"join","type":"JOIN","joinOn":["a","b"]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := startRun(t, e, d, `{}`)
+	before := viewRun(t, e, res.RunID)
+	recs := map[string]taskView{}
+	for _, tk := range before.Tasks {
+		recs[tk.Ref] = tk
+	}
+	if before.Status != engine.StatusFailed || recs["a"].Status != engine.TaskFailed || recs["b"].Status != engine.TaskCanceled {
+		t.Fatalf("parent %s, tasks %+v", before.Status, before.Tasks)
+	}
+	got, err := e.Retry(context.Background(), recs["a"].SubWorkflowID, false)
+	if err != nil || got.Status != engine.StatusCompleted {
+		t.Fatalf("retry: %v %+v", err, got)
+	}
+	wf := viewRun(t, e, res.RunID)
+	if wf.Status != engine.StatusCompleted || len(wf.Tasks) != len(before.Tasks) {
+		t.Fatalf("parent after the retry: %s %+v", wf.Status, wf.Tasks)
+	}
+	for _, tk := range wf.Tasks {
+		was := recs[tk.Ref]
+		if tk.TaskID != was.TaskID || tk.Status != engine.TaskCompleted {
+			t.Fatalf("record %s: %+v, want record %s COMPLETED", tk.Ref, tk, was.TaskID)
+		}
+		if tk.Ref == "b" && (tk.RetryCount != was.RetryCount+1 || tk.Output["b"] != float64(2)) {
+			t.Fatalf("b rescheduled in place: %+v", tk)
+		}
+	}
+}
