@@ -80,6 +80,9 @@ func (r *runState) startFailureWorkflow(ctx context.Context, st *stopError, out 
 	r.mu.Lock()
 	_ = json.Unmarshal(orEmpty(r.doc.Input), &in)
 	correlationID := r.doc.CorrelationID
+	// The failed run's taskToDomain, as Conductor starts the failure
+	// workflow with it (a test run's own domain, too).
+	domains := r.doc.TaskToDomain
 	r.mu.Unlock()
 	in["workflowId"], in["reason"], in["failureStatus"] = r.id, r.sec.Text(st.reason), st.status
 	if st.failedTaskID != "" {
@@ -91,7 +94,7 @@ func (r *runState) startFailureWorkflow(ctx context.Context, st *stopError, out 
 		o["conductor.failure_workflow"] = fmt.Sprintf("Error workflow %s failed to start.  reason: %v", name, err)
 		return result()
 	}
-	cfg := &runConfig{principal: r.doc.Principal, project: r.doc.Project, env: r.doc.Environment, correlationID: correlationID}
+	cfg := &runConfig{principal: r.doc.Principal, project: r.doc.Project, env: r.doc.Environment, correlationID: correlationID, taskToDomain: domains}
 	child, err := r.e.newRun(ctx, def, input, cfg, "", "", r.sec)
 	if err != nil {
 		o["conductor.failure_workflow"] = r.sec.Text(fmt.Sprintf("Error workflow %s failed to start.  reason: %v", name, err))

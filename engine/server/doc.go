@@ -33,6 +33,10 @@
 //     an attempt not answered in time is TIMED_OUT and retried under a new
 //     task id as its definition says. An answer for an attempt that already
 //     ended is taken with success and applied to nothing, as Conductor does.
+//     POST /api/workflow/test (workflowtest.go) is Conductor's workflow
+//     test: a start request with mocked task outcomes (engine.Test),
+//     answered with the run once the mocks took it as far as they go; its
+//     worker tasks are in a domain of the test's own.
 //   - /metrics (Prometheus) and /healthz.
 //
 // # Several processes

@@ -307,3 +307,49 @@ func TestWorkflowTestAPIIsolatedAfterResume(t *testing.T) {
 		t.Fatalf("the resumed run's task is not in the test's domain queue: %s", polled)
 	}
 }
+
+// TestWorkflowTestAPIFailureWorkflow: a mocked FAILED fails the test run as
+// a worker's failure would; its failureWorkflow starts with the failed
+// run's taskToDomain (Conductor's handleWorkflowFailure), so its worker
+// tasks are in the test's domain too, out of workers' reach.
+func TestWorkflowTestAPIFailureWorkflow(t *testing.T) {
+	ts := newConductorServer(t, nil)
+	const onFail = `{"name":"on_test_fail","version":1,"schemaVersion":2,"tasks":[{"name":"compensate","taskReferenceName":"compensate","type":"SIMPLE"}]}`
+	if code, _, body := ts.do(t, "POST", "/api/metadata/workflow", onFail); code != http.StatusOK {
+		t.Fatalf("register: %d %s", code, body)
+	}
+	req := `{"name":"fails","workflowDef":{"name":"fails","version":1,"schemaVersion":2,"failureWorkflow":"on_test_fail",
+	  "tasks":[{"name":"a","taskReferenceName":"a","type":"SIMPLE"}]},
+	  "taskRefToMockOutput":{"a":[{"status":"FAILED","output":{"why":"mocked"}}]}}`
+	code, _, resp := ts.do(t, "POST", "/api/workflow/test", req)
+	var got struct {
+		Status       string            `json:"status"`
+		Output       map[string]any    `json:"output"`
+		TaskToDomain map[string]string `json:"taskToDomain"`
+	}
+	if err := json.Unmarshal([]byte(resp), &got); err != nil || code != http.StatusOK || got.Status != "FAILED" {
+		t.Fatalf("%d %s", code, resp)
+	}
+	failID, _ := got.Output["conductor.failure_workflow"].(string)
+	var fail struct {
+		TaskToDomain map[string]string `json:"taskToDomain"`
+		Tasks        []struct {
+			Ref    string `json:"referenceTaskName"`
+			Status string `json:"status"`
+			Domain string `json:"domain"`
+		} `json:"tasks"`
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		_, _, view := ts.do(t, "GET", "/api/workflow/"+failID, "")
+		fail.Tasks = nil
+		if json.Unmarshal([]byte(view), &fail) == nil && len(fail.Tasks) == 1 {
+			break
+		}
+	}
+	if len(fail.Tasks) != 1 || fail.TaskToDomain["*"] != got.TaskToDomain["*"] || fail.Tasks[0].Domain != got.TaskToDomain["*"] {
+		t.Fatalf("failure run %s: %+v (the test's domain %q)", failID, fail, got.TaskToDomain["*"])
+	}
+	if _, _, polled := ts.do(t, "GET", "/api/tasks/poll/batch/compensate?count=1&timeout=300", ""); polled != "[]" {
+		t.Fatalf("a worker polled the failure run's task: %s", polled)
+	}
+}
