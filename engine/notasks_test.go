@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/wfrun/wfrun/engine"
@@ -87,5 +88,17 @@ func TestWorkflowWithNoTasksStartsFailureWorkflow(t *testing.T) {
 	fw := waitRun(t, e, id)
 	if fw.Input["failureStatus"] != "COMPLETED" || fw.Input["reason"] != "No tasks found to be executed" || fw.Input["workflowId"] != wf.WorkflowID {
 		t.Fatalf("failure run input %v", fw.Input)
+	}
+}
+
+// START_WORKFLOW validates its StartWorkflowRequest as Conductor's start
+// endpoint does: an inline workflowDef without tasks fails the task.
+func TestStartWorkflowWithNoTasksFails(t *testing.T) {
+	e := harnessEngine(t, nil)
+	d := harnessDef(t, e, "workflow_that_starts_another_workflow.json")
+	wf := viewRun(t, e, startRun(t, e, d, `{"startWorkflow":{"name":"empty_wf","workflowDef":{"name":"empty_wf","schemaVersion":2,"tasks":[]}}}`).RunID)
+	if wf.Status != engine.StatusFailed || len(wf.Tasks) != 1 || wf.Tasks[0].Status != engine.TaskFailed ||
+		!strings.Contains(wf.Tasks[0].Reason, "WorkflowTask list cannot be empty") {
+		t.Fatalf("%s %q, tasks %+v", wf.Status, wf.Reason, wf.Tasks)
 	}
 }

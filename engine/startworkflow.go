@@ -71,6 +71,10 @@ func (r *runState) startWorkflowTask(ctx context.Context, rec *taskRecord) tasks
 	case len(req.WorkflowDef) > 0 && req.WorkflowDef[0] == '{':
 		def, err = r.e.Parse(req.WorkflowDef)
 		if err == nil {
+			// Conductor validates the request as its start endpoint does.
+			err = CheckRegistrable(def)
+		}
+		if err == nil {
 			err = onlySecretsOf(r.def, def, "startWorkflow.workflowDef")
 		}
 	case req.Name != "":
