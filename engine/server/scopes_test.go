@@ -224,7 +224,7 @@ func TestRunScopes(t *testing.T) {
 
 // TestStartScope: starting a run needs workflows:start:<workflow>, by
 // name or with an inline definition (which names the scope its own name
-// needs); nothing is started when refused.
+// needs), as a run or as a workflow test; nothing is started when refused.
 func TestStartScope(t *testing.T) {
 	ts := newScopedServer(t)
 	inline := `{"workflowDef":` + strings.Replace(guardedDef, `"guarded"`, `"inline_wf"`, 1) + `,"input":{}}`
@@ -241,6 +241,8 @@ func TestStartScope(t *testing.T) {
 		{"bob", "POST", "/api/workflow", `{"name":"guarded","input":{}}`, 403, "workflows:start:guarded"},
 		{"carol", "POST", "/api/workflow/guarded", `{}`, 403, "workflows:start:guarded"},
 		{"anonymous", "POST", "/api/workflow/guarded", `{}`, 403, "workflows:start:guarded"},
+		{"bob", "POST", "/api/workflow/test", `{"name":"guarded","input":{},"taskRefToMockOutput":{}}`, 403, "workflows:start:guarded"},
+		{"alice", "POST", "/api/workflow/test", `{"name":"guarded","input":{},"taskRefToMockOutput":{"hold":[{"status":"COMPLETED","output":{}}],"later":[{"status":"COMPLETED","output":{}}]}}`, 200, ""},
 	} {
 		t.Run(tc.who+" "+tc.path+" "+tc.body[:min(len(tc.body), 12)], func(t *testing.T) {
 			// The runs there are (ids only: earlier runs move on meanwhile).
