@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -360,5 +362,37 @@ func TestWorkflowTestMockTimeouts(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestWorkflowTestHTTPMockedOrReal: a mocked HTTP task sends no request;
+// one without a mock stops the test there and runs for real, as
+// Conductor's system task worker runs it.
+func TestWorkflowTestHTTPMockedOrReal(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"real":true}`))
+	}))
+	defer srv.Close()
+	def := `{"name":"calls","version":1,"schemaVersion":2,"tasks":[
+	  {"name":"first","taskReferenceName":"first","type":"HTTP","inputParameters":{"http_request":{"uri":"` + srv.URL + `/a","method":"GET"}}},
+	  {"name":"second","taskReferenceName":"second","type":"HTTP","inputParameters":{"http_request":{"uri":"` + srv.URL + `/b","method":"GET"}}}],
+	  "outputParameters":{"first":"${first.output.response.body}","second":"${second.output.response.body}"}}`
+	var req testRequest
+	req.WorkflowDef = json.RawMessage(def)
+	req.Tasks = map[string][]engine.TaskMock{"first": {{Output: json.RawMessage(`{"response":{"statusCode":200,"body":{"mocked":true}}}`)}}}
+	e := harnessEngine(t, nil)
+	wf := runTest(t, e, req)
+	if n := hits.Load(); n > 1 {
+		t.Fatalf("%d requests: the mocked task called out", n)
+	}
+	for deadline := time.Now().Add(10 * time.Second); wf.Status == engine.StatusRunning && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		wf = viewRun(t, e, wf.WorkflowID)
+	}
+	out, _ := json.Marshal(wf.Output)
+	if wf.Status != engine.StatusCompleted || string(out) != `{"first":{"mocked":true},"second":{"real":true}}` || hits.Load() != 1 {
+		t.Fatalf("got %s %s after %d requests", wf.Status, out, hits.Load())
 	}
 }
