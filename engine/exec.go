@@ -292,7 +292,7 @@ func (r *runState) begin(ctx context.Context, wt *WorkflowTask, ref string, iter
 			return skipped, nil, true, nil, err
 		}
 	}
-	if rec != nil && successfulTask(rec.Status) {
+	if rec != nil && (successfulTask(rec.Status) || r.keptAsIs(rec)) {
 		notifyScheduled(ctx, "")
 		return rec, nil, true, nil, nil
 	}

@@ -105,9 +105,14 @@ func (e *Engine) reopenParents(ctx context.Context, steps []reopenStep, o *Rerun
 		r.doc.LastRetriedTime = r.nowMillis()
 		r.rescheduleCancelledLocked()
 		failing := r.keptFailureLocked()
+		kept := r.keptPermissiveLocked()
 		r.mu.Unlock()
-		if failing != nil {
-			if err := r.keepReopenFailure(failing.TaskID); err != nil {
+		if failing != nil || len(kept) > 0 {
+			k := reopenKept{Kept: kept}
+			if failing != nil {
+				k.Fail = failing.TaskID
+			}
+			if err := r.keepReopenFailure(k); err != nil {
 				return nil, err
 			}
 		}
@@ -342,31 +347,82 @@ func (r *runState) rescheduleCancelledLocked() {
 	}
 }
 
+// keptPermissiveLocked lists the re-opened parent's permissive tasks that
+// ended unsuccessfully: Conductor's decider marked them executed when the
+// run went on past them, so a re-opened parent neither retries nor runs
+// them again; they stay as they are and fail the parent (its JOIN, or its
+// completion) again. Callers hold r.mu.
+func (r *runState) keptPermissiveLocked() []string {
+	var ids []string
+	for _, t := range r.tasks {
+		if r.byRef[t.Ref] != t || t.TaskType == TypeSubWorkflow || !retriedAsNewAttempt(t) || t.Status == TaskCanceled {
+			continue
+		}
+		if t.wt != nil && t.wt.Permissive && !t.wt.Optional {
+			ids = append(ids, t.TaskID)
+		}
+	}
+	return ids
+}
+
+// reopenKept is what a re-opened parent keeps (sealed, as reopenFailure)
+// until it ends: the task that fails it at its first step, and the
+// permissive failed tasks that stay as they are.
+type reopenKept struct {
+	Fail string   `json:"fail,omitempty"`
+	Kept []string `json:"kept,omitempty"`
+}
+
 // reopenFailurePointer binds a run's sealed reopenFailure.
 const reopenFailurePointer = "/reopenFailure"
 
-func (r *runState) keepReopenFailure(taskID string) error {
-	sealed, err := r.sec.Seal([]byte(taskID), reopenFailurePointer)
+func (r *runState) keepReopenFailure(k reopenKept) error {
+	plain, err := json.Marshal(k)
+	if err != nil {
+		return err
+	}
+	sealed, err := r.sec.Seal(plain, reopenFailurePointer)
 	if err != nil {
 		return err
 	}
 	r.mu.Lock()
-	r.doc.ReopenFailure, r.reopenFailure = sealed, taskID
+	r.doc.ReopenFailure = sealed
+	r.setReopenKeptLocked(k)
 	r.mu.Unlock()
 	return nil
 }
 
-// openReopenFailure restores, on load, the task a re-opened run fails
-// with: authenticated, bound to this run.
+func (r *runState) setReopenKeptLocked(k reopenKept) {
+	r.reopenFailure, r.reopenKept = k.Fail, nil
+	for _, id := range k.Kept {
+		if r.reopenKept == nil {
+			r.reopenKept = map[string]bool{}
+		}
+		r.reopenKept[id] = true
+	}
+}
+
+// openReopenFailure restores, on load, what a re-opened run keeps:
+// authenticated, bound to this run.
 func (r *runState) openReopenFailure(sealed string) error {
 	plain, err := r.sec.Open(sealed, reopenFailurePointer)
-	if err != nil || len(plain) == 0 {
+	var k reopenKept
+	if err == nil {
+		err = json.Unmarshal(plain, &k)
+	}
+	if err != nil {
 		return fmt.Errorf("reopenFailure: damaged: %v", err)
 	}
 	r.mu.Lock()
-	r.reopenFailure = string(plain)
+	r.setReopenKeptLocked(k)
 	r.mu.Unlock()
 	return nil
+}
+
+// keptAsIs: rec is a failed record a re-opened run keeps as it is (the
+// replay goes on past it). Set before the run executes: no lock.
+func (r *runState) keptAsIs(rec *taskRecord) bool {
+	return r.reopenKept[rec.TaskID] && terminalTask(rec.Status)
 }
 
 // failReopened ends a re-opened run whose kept failed task fails it again
@@ -377,7 +433,7 @@ func (r *runState) openReopenFailure(sealed string) error {
 func (r *runState) failReopened(ctx context.Context) (*Result, error) {
 	r.mu.Lock()
 	id := r.reopenFailure
-	r.reopenFailure, r.doc.ReopenFailure = "", ""
+	r.reopenFailure, r.reopenKept, r.doc.ReopenFailure = "", nil, ""
 	var rec *taskRecord
 	var children []string
 	for _, t := range r.tasks {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -366,5 +367,95 @@ func TestReopenedParentReschedulesCancelledTasksInPlace(t *testing.T) {
 		if tk.Ref == "b" && (tk.RetryCount != was.RetryCount+1 || tk.Output["b"] != float64(2)) {
 			t.Fatalf("b rescheduled in place: %+v", tk)
 		}
+	}
+}
+
+// A permissive task that failed is one Conductor's decider went on past
+// (marked executed): a re-opened parent leaves it FAILED, never runs it
+// again, and its JOIN fails once more on it. Here FORK branch p's
+// permissive task fails, then branch a's child fails the parent; retrying
+// the child re-opens the parent, the child completes, and the parent
+// fails again with p's record as it was.
+func TestReopenedParentKeepsItsFailedPermissiveTask(t *testing.T) {
+	var mu sync.Mutex
+	calls := map[string]int{}
+	call := func(name string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		calls[name]++
+		return calls[name]
+	}
+	var e *engine.Engine
+	var parentID atomic.Value
+	e = harnessEngine(t, nil,
+		engine.WithWorker("perm", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+			if call("perm") == 1 {
+				return nil, errors.New("perm failed")
+			}
+			return json.RawMessage(`{"p":2}`), nil
+		}),
+		engine.WithWorker("fails_once", func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+			if call("fails_once") > 1 {
+				return json.RawMessage(`{"a":2}`), nil
+			}
+			// Fail once the other branch's permissive task is stored FAILED.
+			for {
+				if id, _ := parentID.Load().(string); id != "" {
+					b, _ := e.Show(ctx, id)
+					var v runView
+					_ = json.Unmarshal(b, &v)
+					for _, tk := range v.Tasks {
+						if tk.Ref == "p" && tk.Status == engine.TaskFailed {
+							return nil, errors.New("child failed")
+						}
+					}
+				}
+				select {
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				case <-time.After(5 * time.Millisecond):
+				}
+			}
+		}))
+	d, err := e.Parse([]byte(`{"name":"kept_permissive","version":1,"schemaVersion":2,"tasks":[
+	 {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN","forkTasks":[
+	  [{"name":"a","taskReferenceName":"a","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"ca","workflowDefinition":{"name":"ca","version":1,"schemaVersion":2,"tasks":[{"name":"fails_once","taskReferenceName":"w"}]}}}],
+	  [{"name":"perm","taskReferenceName":"p","permissive":true}]]},
+	 {"name":"join","taskReferenceName":"join","type":"JOIN","joinOn":["a","p"]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	parentID.Store("kept-permissive")
+	res := startRun(t, e, d, `{}`, engine.WithRunID("kept-permissive"))
+	before := viewRun(t, e, res.RunID)
+	recs := map[string]taskView{}
+	for _, tk := range before.Tasks {
+		recs[tk.Ref] = tk
+	}
+	if before.Status != engine.StatusFailed || recs["a"].Status != engine.TaskFailed || recs["p"].Status != engine.TaskFailed {
+		t.Fatalf("parent %s, tasks %+v", before.Status, before.Tasks)
+	}
+	got, err := e.Retry(context.Background(), recs["a"].SubWorkflowID, false)
+	if err != nil || got.Status != engine.StatusCompleted {
+		t.Fatalf("retry: %v %+v", err, got)
+	}
+	wf := viewRun(t, e, res.RunID)
+	if wf.Status != engine.StatusFailed || len(wf.Tasks) != len(before.Tasks) {
+		t.Fatalf("parent after the retry: %s %+v", wf.Status, wf.Tasks)
+	}
+	for _, tk := range wf.Tasks {
+		was := recs[tk.Ref]
+		if tk.TaskID != was.TaskID {
+			t.Fatalf("record %s: %s, want the record %s", tk.Ref, tk.TaskID, was.TaskID)
+		}
+		if tk.Ref == "p" && (tk.Status != engine.TaskFailed || tk.RetryCount != was.RetryCount) {
+			t.Fatalf("permissive record after the retry: %+v", tk)
+		}
+		if tk.Ref == "a" && tk.Status != engine.TaskCompleted {
+			t.Fatalf("SUB_WORKFLOW record after the retry: %+v", tk)
+		}
+	}
+	if calls["perm"] != 1 {
+		t.Fatalf("the permissive task ran %d times, want once", calls["perm"])
 	}
 }

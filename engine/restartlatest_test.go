@@ -197,4 +197,20 @@ func TestRestartKeepsTheTaskDefinitionsTheRunStartedWith(t *testing.T) {
 		t.Fatalf("restart with another run's task definitions: %v", err)
 	}
 	attempts(plain, 1)
+
+	// A run stored without task definitions (by an older wfrun) keeps
+	// reading the registry's current ones.
+	delete(m, "taskDefs")
+	edited, _ = json.Marshal(m)
+	for _, s := range sums {
+		if s.ID == plain {
+			if err := store.Archive(ctx, plain, edited, s); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := e.Restart(ctx, plain, true); err != nil {
+		t.Fatal(err)
+	}
+	attempts(plain, 3)
 }

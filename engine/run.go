@@ -126,6 +126,7 @@ type runState struct {
 	keptInput                      map[string][]byte      // rerun: the rerun task's previous input, by exact ref (rerun.go)
 	keptID                         map[string]string      // rerun: the rerun task's id, by exact ref, until it is scheduled again
 	reopenFailure                  string                 // a re-opened parent's kept failed task (reopen.go)
+	reopenKept                     map[string]bool        // a re-opened parent's failed tasks kept as they are, by id (reopen.go)
 	taskDefSnap                    map[string]*TaskDef    // the task definitions the run started with (taskdefsnap.go)
 	latest                         map[string]*taskRecord // ref without __N → latest attempt of any iteration
 	wfDoc                          []byte                 // cached Workflow() document
