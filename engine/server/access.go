@@ -3,10 +3,12 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/tidwall/gjson"
 
+	"github.com/wfrun/wfrun/engine"
 	"github.com/wfrun/wfrun/engine/runstore"
 	"github.com/wfrun/wfrun/store"
 )
@@ -145,4 +147,34 @@ func (s *Server) mayReadSummary(p store.Principal, sum runstore.Summary, owner f
 		return true
 	}
 	return owns(p, owner())
+}
+
+// mayReadRun reports whether p may read run id; false as well when it
+// cannot be read at all.
+func (s *Server) mayReadRun(ctx context.Context, p store.Principal, id string) bool {
+	if s.auth == nil {
+		return true
+	}
+	wfType, owner, err := s.runOwner(ctx, id)
+	if err != nil {
+		return false
+	}
+	ok, _, _ := mayRunAs(p, needRead, wfType, owner)
+	return ok
+}
+
+// idempotencyConflict answers 409 for a start whose idempotency key a run
+// holds; the holder's id and status only to a caller that may read it.
+func (s *Server) idempotencyConflict(w http.ResponseWriter, r *http.Request, p store.Principal, err error) {
+	var ce *engine.IdempotencyConflictError
+	if errors.As(err, &ce) && !s.mayReadRun(r.Context(), p, ce.RunID) {
+		strategy := ce.Strategy
+		if strategy == "" {
+			strategy = engine.IdempotencyFail
+		}
+		conductorError(w, r, http.StatusConflict, s.masker.MaskString(fmt.Sprintf(
+			"workflow %s with idempotencyKey %q already exists (idempotencyStrategy %s)", ce.Workflow, ce.Key, strategy)))
+		return
+	}
+	conductorError(w, r, http.StatusConflict, s.masker.MaskString(err.Error()))
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/store"
 )
 
 // startOptions are StartWorkflowRequest's members beyond the definition,
@@ -39,8 +40,9 @@ func (o *startOptions) fromQuery(w http.ResponseWriter, r *http.Request) bool {
 // workflow) and claims its idempotency key. It returns the run options they
 // give, or the id of the run already holding the key when the strategy is
 // RETURN_EXISTING (the start answers it and starts nothing); false when it
-// answered the request (a bad option: 400; the key in use: 409).
-func (s *Server) startWith(w http.ResponseWriter, r *http.Request, o *startOptions, workflow, id string) ([]engine.RunOption, string, bool) {
+// answered the request (a bad option: 400; the key in use: 409, also for
+// RETURN_EXISTING when p may not read the run holding it).
+func (s *Server) startWith(w http.ResponseWriter, r *http.Request, p store.Principal, o *startOptions, workflow, id string) ([]engine.RunOption, string, bool) {
 	if err := engine.CheckPriority(o.Priority); err != nil {
 		conductorError(w, r, http.StatusBadRequest, err.Error())
 		return nil, "", false
@@ -62,10 +64,14 @@ func (s *Server) startWith(w http.ResponseWriter, r *http.Request, o *startOptio
 	existing, err := s.conductor.eng.ClaimIdempotencyKey(r.Context(), workflow, o.IdempotencyKey, o.IdempotencyStrategy, id)
 	switch {
 	case errors.Is(err, engine.ErrIdempotencyConflict):
-		conductorError(w, r, http.StatusConflict, s.masker.MaskString(err.Error()))
+		s.idempotencyConflict(w, r, p, err)
 		return nil, "", false
 	case err != nil:
 		s.runError(w, r, err)
+		return nil, "", false
+	case existing != "" && !s.mayReadRun(r.Context(), p, existing):
+		s.idempotencyConflict(w, r, p, &engine.IdempotencyConflictError{Workflow: workflow, Key: o.IdempotencyKey, RunID: existing,
+			Strategy: o.IdempotencyStrategy})
 		return nil, "", false
 	case existing != "":
 		return nil, existing, true

@@ -112,7 +112,7 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request, p store.Principal
 		opts = append(opts, engine.WithCorrelationID(req.CorrelationID))
 	}
 	opts = append(opts, req.extra...)
-	more, existing, ok := s.startWith(w, r, &req.startOptions, def.Name, id)
+	more, existing, ok := s.startWith(w, r, p, &req.startOptions, def.Name, id)
 	if !ok {
 		return
 	}

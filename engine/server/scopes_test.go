@@ -20,8 +20,9 @@ import (
 
 // scopesYAML: alice starts the runs (their owner); bob may read and
 // manage runs of "guarded", rita only read them; carol holds scopes for
-// another workflow only; callers without credentials are admitted with a
-// scope that has nothing to do with workflows.
+// another workflow only; sam may start runs of guarded, not read others';
+// callers without credentials are admitted with a scope that has nothing
+// to do with workflows.
 const scopesYAML = `
 applications:
   - keyId: admin
@@ -39,6 +40,9 @@ applications:
   - keyId: carol
     keySecret: carol-secret-0123456789
     scopes: ["workflows:read:other", "workflows:manage:other", "metadata:write:other"]
+  - keyId: sam
+    keySecret: sam-secret-0123456789
+    scopes: ["workflows:start:guarded"]
 anonymousScopes: ["secrets:get:public/*"]
 `
 
@@ -59,7 +63,7 @@ func newScopedServer(t *testing.T) *scopedServer {
 		t.Fatal(err)
 	}
 	ts := &scopedServer{conductorServer: newConductorServer(t, nil, server.WithAuth(cfg)), tokens: map[string]string{"anonymous": ""}}
-	for _, k := range []string{"admin", "alice", "bob", "rita", "carol"} {
+	for _, k := range []string{"admin", "alice", "bob", "rita", "carol", "sam"} {
 		_, _, body := ts.do(t, "POST", "/api/token", `{"keyId":"`+k+`","keySecret":"`+k+`-secret-0123456789"}`)
 		var tok struct{ Token string }
 		if err := json.Unmarshal([]byte(body), &tok); err != nil || tok.Token == "" {
@@ -475,5 +479,47 @@ func TestOrkesJSSDKScopes(t *testing.T) {
 	}
 	if got.ReadStatus != "RUNNING" || !strings.HasPrefix(ts.snapshot(t, id), "RUNNING") {
 		t.Errorf("rita's read: %q; the run: %s", got.ReadStatus, ts.snapshot(t, id))
+	}
+}
+
+// TestIdempotencyKeyScopes: a start whose idempotency key a run already
+// holds tells the holder's id (RETURN_EXISTING answers it; FAIL names it)
+// only to a caller that may read that run; another one gets 409 naming the
+// workflow and the key it sent, and nothing is started.
+func TestIdempotencyKeyScopes(t *testing.T) {
+	ts := newScopedServer(t)
+	start := func(who, strategy string) (int, string) {
+		t.Helper()
+		st, _, body := ts.as(t, who, "POST", "/api/workflow",
+			`{"name":"guarded","input":{},"idempotencyKey":"order-7","idempotencyStrategy":"`+strategy+`"}`)
+		return st, body
+	}
+	st, id := start("alice", "RETURN_EXISTING")
+	if st != 200 {
+		t.Fatalf("first start: %d %s", st, id)
+	}
+	for _, tc := range []struct {
+		who, strategy string
+		want          int
+		tellsID       bool
+	}{
+		{"alice", "RETURN_EXISTING", 200, true},
+		{"admin", "RETURN_EXISTING", 200, true},
+		{"alice", "FAIL", 409, true},
+		{"sam", "RETURN_EXISTING", 409, false},
+		{"sam", "FAIL", 409, false},
+		{"sam", "FAIL_ON_RUNNING", 409, false},
+	} {
+		st, body := start(tc.who, tc.strategy)
+		if st != tc.want || strings.Contains(body, id) != tc.tellsID {
+			t.Errorf("%s %s: %d %s, want %d (the holder's id told: %v)", tc.who, tc.strategy, st, body, tc.want, tc.tellsID)
+		}
+		if !tc.tellsID && !strings.Contains(body, `guarded with idempotencyKey \"order-7\" already exists`) {
+			t.Errorf("%s %s: %s, want the workflow and the key named", tc.who, tc.strategy, body)
+		}
+	}
+	_, _, all := ts.as(t, "admin", "GET", "/api/workflow/search?size=100", "")
+	if n := strings.Count(all, `"workflowId"`); n != 1 {
+		t.Errorf("%d runs after the refused starts, want 1: %s", n, all)
 	}
 }
