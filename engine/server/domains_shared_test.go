@@ -162,3 +162,41 @@ func hasDomain(pd []model.PollData, domain string) bool {
 	}
 	return false
 }
+
+// TestLongPollKeepsItsDomainActive: a worker waiting in a long poll is an
+// active worker of its domain however long it has waited (Conductor's
+// polls last at most 5 s; wfrun's up to 60 s), in its own process and,
+// through the shared poll data, in another: a run scheduled meanwhile
+// with "late,fallback" goes to "late", and the waiting poll gets it.
+func TestLongPollKeepsItsDomainActive(t *testing.T) {
+	clock := engine.NewManualClock(time.Now())
+	check := func(t *testing.T, starter, poller sdkClients) {
+		t.Helper()
+		got := make(chan []model.Task, 1)
+		go func() { got <- poller.poll(t, "long_task", "late", 1, 20*time.Second) }()
+		time.Sleep(300 * time.Millisecond) // the poll waits
+		clock.Advance(30 * time.Second)    // far past the 10 s window since it began
+		time.Sleep(600 * time.Millisecond) // a waiting poll records itself again (shared)
+		id := starter.start(t, model.StartWorkflowRequest{Name: "long_flow", Version: 1, TaskToDomain: map[string]string{"long_task": "late,fallback"}})
+		select {
+		case tasks := <-got:
+			if len(tasks) != 1 || tasks[0].WorkflowInstanceId != id || tasks[0].Domain != "late" {
+				t.Fatalf("the waiting poll got %+v", tasks)
+			}
+			starter.complete(t, tasks[0])
+		case <-time.After(15 * time.Second):
+			t.Fatal("the waiting poll got nothing")
+		}
+	}
+	t.Run("one process", func(t *testing.T) {
+		ts := newConductorServerWith(t, nil, []engine.Option{engine.WithClock(clock)})
+		c := newSDK(t, ts.URL, taskFlow("long_flow", "long_task"))
+		check(t, c, c)
+	})
+	t.Run("two processes", func(t *testing.T) {
+		ss := newSharedServers(t, engine.WithClock(clock))
+		a, _ := ss.start(t)
+		b, _ := ss.start(t)
+		check(t, newSDK(t, a.URL, taskFlow("long_flow", "long_task")), newSDK(t, b.URL))
+	})
+}

@@ -78,12 +78,14 @@ type queue struct {
 	// polled: when a worker last polled each task type and domain
 	// (queuedomains.go).
 	polled map[pollKey]pollInfo
+	// waitingPolls counts the polls waiting now, by task type and domain.
+	waitingPolls map[pollKey]int
 }
 
 func newQueue() *queue {
 	return &queue{
 		pending: map[string][]*delivery{}, byID: map[string]*delivery{}, byRef: map[string]*delivery{},
-		wake: map[string]chan struct{}{}, polled: map[pollKey]pollInfo{},
+		wake: map[string]chan struct{}{}, polled: map[pollKey]pollInfo{}, waitingPolls: map[pollKey]int{},
 	}
 }
 
@@ -200,7 +202,8 @@ func (q *queue) poll(ctx, stop context.Context, name, domain, workerID string, c
 	if count < 1 {
 		count = 1
 	}
-	q.notePoll(ctx, name, domain, workerID) // queuedomains.go
+	done := q.polling(ctx, name, domain, workerID) // queuedomains.go
+	defer done()
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	qn := queueName(name, domain)
@@ -469,7 +472,13 @@ func (q *queue) pollShared(ctx, stop context.Context, deadline <-chan time.Time,
 	// most this long.
 	recheck := time.NewTicker(250 * time.Millisecond)
 	defer recheck.Stop()
+	noted := q.now()
 	for {
+		if now := q.now(); now.Sub(noted) >= pollNoteEvery {
+			// Still waiting: other processes see a worker polling here.
+			q.notePoll(ctx, name, domainOf(qn, name), workerID)
+			noted = now
+		}
 		q.mu.Lock()
 		ch := q.waitChanLocked(qn)
 		q.mu.Unlock()

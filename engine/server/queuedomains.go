@@ -82,10 +82,48 @@ func (q *queue) notePoll(ctx context.Context, taskType, domain, worker string) {
 	}
 }
 
-// lastPoll is the engine's engine.LastPollFunc.
+// pollNoteEvery is how often a poll waiting in the shared queue records
+// itself again: a long poll (up to MaxPollWait) keeps its domain active
+// for the other processes (engine.ActiveWorkerWindow is 10 s).
+const pollNoteEvery = 2 * time.Second
+
+// polling records a poll of taskType in domain by worker that starts now,
+// and counts it as waiting until done is called (it records the poll's end
+// too, as Conductor records a poll when it returns): a worker waiting in a
+// long poll is an active worker of its domain.
+func (q *queue) polling(ctx context.Context, taskType, domain, worker string) (done func()) {
+	k := pollKey{taskType, domain}
+	q.mu.Lock()
+	q.waitingPolls[k]++
+	q.mu.Unlock()
+	q.notePoll(ctx, taskType, domain, worker)
+	return func() {
+		q.mu.Lock()
+		if q.waitingPolls[k]--; q.waitingPolls[k] <= 0 {
+			delete(q.waitingPolls, k)
+		}
+		q.mu.Unlock()
+		q.notePoll(ctx, taskType, domain, worker)
+	}
+}
+
+// domainOf is the domain of queue qn of taskType ("" none).
+func domainOf(qn, taskType string) string {
+	d, _ := strings.CutSuffix(qn, ":"+taskType)
+	if d == qn {
+		return ""
+	}
+	return d
+}
+
+// lastPoll is the engine's engine.LastPollFunc: a poll waiting now counts
+// as a poll now.
 func (q *queue) lastPoll(taskType, domain string) (time.Time, bool) {
 	q.mu.Lock()
 	last, ok := q.polled[pollKey{taskType, domain}]
+	if q.waitingPolls[pollKey{taskType, domain}] > 0 {
+		last, ok = pollInfo{at: q.now(), worker: last.worker}, true
+	}
 	q.mu.Unlock()
 	if q.shared != nil {
 		if all, err := q.shared.pollData(context.Background(), taskType); err == nil {
