@@ -120,8 +120,9 @@ func (e *Engine) activeDomain(taskType string, domains []string) string {
 }
 
 // queueRemote sets what the queue needs of a worker task about to be
-// handed out: its domain (chosen now, at scheduling, and recorded; a
-// resumed attempt keeps the one it had) and its run's priority.
+// handed out: its domain (the one its record got when it was scheduled,
+// begin in exec.go; chosen now for a record that has none) and its run's
+// priority.
 func (r *runState) queueRemote(t *RemoteTask, rec *taskRecord) {
 	r.mu.Lock()
 	domain := rec.Domain

@@ -311,6 +311,9 @@ func (r *runState) begin(ctx context.Context, wt *WorkflowTask, ref string, iter
 		if prev != nil && retry > 0 {
 			rec.RetriedTaskID = prev.TaskID
 		}
+		if r.e.remoteSimple(wt) {
+			rec.Domain = r.taskDomain(wt.Name) // chosen as it is scheduled (domains.go)
+		}
 		r.mu.Lock()
 		if cur := r.byRef[ref]; prev == nil && cur != nil && cur.Status == TaskSkipped {
 			// Skipped meanwhile (applySkip): the skip wins (skip.go).
