@@ -269,7 +269,9 @@ func ParseDefinition(b []byte, opts ...ParseOption) (*Definition, error) {
 
 func parseDefinition(b []byte, prefix string, cfg *parseConfig) (*Definition, error) {
 	v := &validator{cfg: cfg, prefix: prefix}
-	var d Definition
+	// A definition without a version is version 1, as Conductor's WorkflowDef
+	// defaults it (the decoder leaves an absent member as it is).
+	d := Definition{Version: 1}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	if err := dec.Decode(&d); err != nil {

@@ -259,3 +259,29 @@ func TestConductorSchemaVersionDefault(t *testing.T) {
 		}
 	}
 }
+
+// A definition without a version is version 1, as Conductor's WorkflowDef
+// defaults it; the run shows it.
+func TestDefinitionVersionDefault(t *testing.T) {
+	e := harnessEngine(t, nil, harnessWorkers(nil, nil)...)
+	for def, want := range map[string]int{
+		`{"name":"no_version","tasks":[{"name":"integration_task_1","taskReferenceName":"t1"}]}`:            1,
+		`{"name":"version_3","version":3,"tasks":[{"name":"integration_task_1","taskReferenceName":"t1"}]}`: 3,
+	} {
+		d, err := e.Parse([]byte(def))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Version != want {
+			t.Fatalf("%s: version %d, want %d", d.Name, d.Version, want)
+		}
+		res := startRun(t, e, d, `{}`)
+		b, _ := e.Show(context.Background(), res.RunID)
+		var v struct {
+			Version int `json:"version"`
+		}
+		if err := json.Unmarshal(b, &v); err != nil || v.Version != want {
+			t.Fatalf("%s: run shows version %d, want %d", d.Name, v.Version, want)
+		}
+	}
+}

@@ -111,17 +111,20 @@ func (t *JQTask) Execute(ctx context.Context, req *Request) (res Result) {
 	if err != nil {
 		return failure(FailedTerminal, mask(svc, err.Error()))
 	}
-	query, _ := in["queryExpression"].(string)
-	if strings.TrimSpace(query) == "" {
-		return failure(FailedTerminal, "Empty 'queryExpression' in JSON_JQ_TRANSFORM task's input parameters")
+	// As Conductor's JsonJqTransform: a missing query and one that does not
+	// compile fail the task FAILED (retried as its definition says), like
+	// a runtime error.
+	query, ok := in["queryExpression"].(string)
+	if !ok {
+		return failure(Failed, "Missing 'queryExpression' in input parameters")
 	}
 	code, err := t.compile(query)
 	if err != nil {
 		var je *JQError
 		if errors.As(err, &je) {
-			return failure(FailedTerminal, maskCut(svc, je.Reason(), maxQuotedError))
+			return failure(Failed, maskCut(svc, je.Reason(), maxQuotedError))
 		}
-		return failure(FailedTerminal, mask(svc, err.Error()))
+		return failure(Failed, mask(svc, err.Error()))
 	}
 	if t.opts.jqTimeout > 0 {
 		var cancel context.CancelFunc

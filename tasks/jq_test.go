@@ -68,10 +68,13 @@ func TestJQFailures(t *testing.T) {
 		{"iterate", map[string]any{"a": true, "queryExpression": ".a[]"}, Failed, "Cannot iterate over boolean"},
 		{"other runtime error", map[string]any{"a": "x", "queryExpression": ".a + 1"}, Failed, "jq: cannot add: string and number"},
 		{"error()", map[string]any{"queryExpression": `error("custom")`}, Failed, "custom"},
-		{"parse error", map[string]any{"queryExpression": ".a | | ."}, FailedTerminal, "jq: compile error at offset"},
-		{"query ends early", map[string]any{"queryExpression": "{"}, FailedTerminal, `Encountered "<EOF>" at line 1, column 1.`},
-		{"unknown function", map[string]any{"queryExpression": "nosuchfn(1)"}, FailedTerminal, "jq: compile error"},
-		{"missing query", map[string]any{"a": 1}, FailedTerminal, "Empty 'queryExpression'"},
+		// Conductor fails these FAILED too (retryable), not terminally.
+		{"parse error", map[string]any{"queryExpression": ".a | | ."}, Failed, "jq: compile error at offset"},
+		{"query ends early", map[string]any{"queryExpression": "{"}, Failed, `Encountered "<EOF>" at line 1, column 1.`},
+		{"empty query", map[string]any{"queryExpression": ""}, Failed, "jq: compile error"},
+		{"unknown function", map[string]any{"queryExpression": "nosuchfn(1)"}, Failed, "jq: compile error"},
+		{"missing query", map[string]any{"a": 1}, Failed, "Missing 'queryExpression' in input parameters"},
+		{"query not a string", map[string]any{"queryExpression": 7}, Failed, "Missing 'queryExpression' in input parameters"},
 		{"too many results", map[string]any{"queryExpression": "range(100000000)"}, Failed, "more than 1000 results"},
 		{"endless", map[string]any{"queryExpression": "last(range(1e12))"}, Failed, "deadline"},
 	}
