@@ -41,6 +41,7 @@ type strNode struct {
 	parts      []part
 	whole      bool   // exactly one expression and nothing else: the value keeps its type
 	constant   []byte // when there is no expression (only escapes): the final JSON string
+	secret     bool   // an expression in it reads workflow.secrets.* (nested ones too)
 }
 
 // part is either literal text (already JSON-escaped, without quotes) or an expression.
@@ -248,7 +249,9 @@ func (c *compiler) value(start, end int) error {
 	for _, p := range parts {
 		if p.x != nil {
 			exprs++
-			c.note(p.x)
+			if c.note(p.x) {
+				n.secret = true
+			}
 		}
 	}
 	switch {
@@ -271,22 +274,25 @@ func (c *compiler) value(start, end int) error {
 	return nil
 }
 
-// note records what an expression reads, for HasSecrets / SecretNames / References.
-func (c *compiler) note(x *expr) {
+// note records what an expression reads, for HasSecrets / SecretNames / References, and
+// reports whether it (or one nested in it) reads a secret.
+func (c *compiler) note(x *expr) (secret bool) {
 	if x.ref != nil {
 		switch x.ref.kind {
 		case kindSecret:
 			c.anySecret = true
 			c.secrets[x.ref.name] = true
+			secret = true
 		case kindTask:
 			c.refs[x.ref.name] = true
 		}
 	}
 	for _, p := range x.pieces {
-		if p.x != nil {
-			c.note(p.x)
+		if p.x != nil && c.note(p.x) {
+			secret = true
 		}
 	}
+	return secret
 }
 
 func containsAny(b []byte, x, y byte) bool {

@@ -8,8 +8,8 @@ import (
 	"github.com/wfrun/wfrun/interpolate"
 )
 
-// Resolve executes a compiled template twice from the same compiled form
-// and returns:
+// Resolve executes a compiled template in both modes, from one walk of
+// the compiled form (interpolate.Template.ExecuteSplit), and returns:
 //
 //   - stored: everything resolved except secret references, which stay
 //     exactly as written (${workflow.secrets.X}): what the run keeps;
@@ -19,23 +19,40 @@ import (
 // and registers every secret value it substituted before returning, so
 // whatever the task does with them afterwards is masked. Secrets are read
 // through the run's source, whatever env.Secrets says. A template without
-// secret references returns the same slice twice.
+// secret references returns the same slice twice. When only a secret
+// cannot be resolved, stored is returned with the error (and no transient).
 func (r *Run) Resolve(ctx context.Context, tpl *interpolate.Template, env interpolate.Env) (stored, transient []byte, err error) {
-	e := envWith{Env: env, src: r.source()}
-	stored, _, err = tpl.Execute(ctx, e, interpolate.DeferSecrets, outBuf(tpl))
-	if err != nil {
-		return nil, nil, err
-	}
 	if !tpl.HasSecrets() {
+		stored, _, err = tpl.Execute(ctx, envWith{Env: env, src: r.source()}, interpolate.DeferSecrets, outBuf(tpl))
+		if err != nil {
+			return nil, nil, err
+		}
 		return stored, stored, nil
 	}
-	transient, err = r.ResolveOnly(ctx, tpl, env)
-	return stored, transient, err
+	rec, src := r.recorder()
+	stored, transient, used, err := tpl.ExecuteSplit(ctx, envWith{Env: env, src: src}, outBuf(tpl), outBuf(tpl))
+	if err != nil {
+		return stored, nil, err
+	}
+	r.registerResolved(rec, used)
+	return stored, transient, nil
 }
 
 // ResolveOnly is the transient half of Resolve: every reference resolved,
 // every substituted value registered.
 func (r *Run) ResolveOnly(ctx context.Context, tpl *interpolate.Template, env interpolate.Env) ([]byte, error) {
+	rec, src := r.recorder()
+	out, used, err := tpl.Execute(ctx, envWith{Env: env, src: src}, interpolate.ResolveSecrets, outBuf(tpl))
+	if err != nil {
+		return nil, err
+	}
+	r.registerResolved(rec, used)
+	return out, nil
+}
+
+// recorder returns the run's secret source wrapped to remember the values
+// it returns (nil when the run has no source).
+func (r *Run) recorder() (*recording, interpolate.SecretSource) {
 	rec := newRecording(r.source())
 	var src interpolate.SecretSource = rec
 	if _, ok := rec.src.(interpolate.BatchSecretSource); ok {
@@ -44,10 +61,12 @@ func (r *Run) ResolveOnly(ctx context.Context, tpl *interpolate.Template, env in
 	if rec.src == nil {
 		src = nil
 	}
-	out, used, err := tpl.Execute(ctx, envWith{Env: env, src: src}, interpolate.ResolveSecrets, outBuf(tpl))
-	if err != nil {
-		return nil, err
-	}
+	return rec, src
+}
+
+// registerResolved registers the values a resolution substituted (used),
+// with rec the values its source returned.
+func (r *Run) registerResolved(rec *recording, used []interpolate.Secret) {
 	switch {
 	case len(used) == 1 && rec.isText(used[0].Name, used[0].Value):
 		// The usual task: one string secret, used whole; its text is the
@@ -72,7 +91,6 @@ func (r *Run) ResolveOnly(ctx context.Context, tpl *interpolate.Template, env in
 		}
 		r.register(vals...)
 	}
-	return out, nil
 }
 
 // isText reports whether the value recorded for name is a JSON string
