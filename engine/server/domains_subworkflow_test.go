@@ -50,6 +50,7 @@ func TestSubWorkflowDomainsPriorityIdempotency(t *testing.T) {
 		subFlow("inherits", nil),
 		subFlow("idem_return", map[string]any{"idempotencyKey": "${workflow.input.key}", "idempotencyStrategy": "RETURN_EXISTING"}),
 		subFlow("idem_fail", map[string]any{"idempotencyKey": "${workflow.input.key}", "idempotencyStrategy": "FAIL"}),
+		subFlow("idem_running", map[string]any{"idempotencyKey": "${workflow.input.key}", "idempotencyStrategy": "FAIL_ON_RUNNING"}),
 	} {
 		if st, _, body := ts.do(t, "POST", "/api/metadata/workflow", def); st != 200 {
 			t.Fatalf("register: %d %s", st, body)
@@ -107,6 +108,29 @@ func TestSubWorkflowDomainsPriorityIdempotency(t *testing.T) {
 	}
 	if wf := c.workflow(t, failSecond); wf.Tasks[0].Status != "FAILED" || !strings.Contains(wf.Tasks[0].ReasonForIncompletion, "order-8") {
 		t.Errorf("FAIL: task %s %q", wf.Tasks[0].Status, wf.Tasks[0].ReasonForIncompletion)
+	}
+	drain := c.poll(t, "kid_task", "", 5, time.Second)
+	for _, task := range drain {
+		c.complete(t, task)
+	}
+
+	// FAIL_ON_RUNNING: refused while the holder runs, a new child once it
+	// ended.
+	runFirst := c.start(t, model.StartWorkflowRequest{Name: "idem_running", Version: 1, Input: map[string]any{"key": "order-9"}})
+	held := c.childOf(t, runFirst)
+	runSecond := c.start(t, model.StartWorkflowRequest{Name: "idem_running", Version: 1, Input: map[string]any{"key": "order-9"}})
+	if st := waitStatus(t, c.wf, runSecond, 10*time.Second); st.Status != "FAILED" {
+		t.Fatalf("FAIL_ON_RUNNING with a running holder: the second parent is %s", st.Status)
+	}
+	got = c.poll(t, "kid_task", "", 5, 5*time.Second)
+	if len(got) != 1 || got[0].WorkflowInstanceId != held {
+		t.Fatalf("the holder's task: %+v", got)
+	}
+	c.complete(t, got[0])
+	waitStatus(t, c.wf, runFirst, 10*time.Second)
+	runThird := c.start(t, model.StartWorkflowRequest{Name: "idem_running", Version: 1, Input: map[string]any{"key": "order-9"}})
+	if child := c.childOf(t, runThird); child == held {
+		t.Errorf("FAIL_ON_RUNNING after the holder ended followed it")
 	}
 }
 

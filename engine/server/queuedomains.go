@@ -97,13 +97,18 @@ func (q *queue) polling(ctx context.Context, taskType, domain, worker string) (d
 	q.waitingPolls[k]++
 	q.mu.Unlock()
 	q.notePoll(ctx, taskType, domain, worker)
+	began := q.now()
 	return func() {
 		q.mu.Lock()
 		if q.waitingPolls[k]--; q.waitingPolls[k] <= 0 {
 			delete(q.waitingPolls, k)
 		}
 		q.mu.Unlock()
-		q.notePoll(ctx, taskType, domain, worker)
+		if q.now().Sub(began) >= time.Second {
+			// A poll that waited: its end is news (one that returned
+			// at once was recorded as it began).
+			q.notePoll(ctx, taskType, domain, worker)
+		}
 	}
 }
 
