@@ -87,11 +87,8 @@ func (q *queue) sizes(ctx context.Context) (map[string]int, error) {
 	names := map[string]bool{}
 	if q.shared != nil {
 		for _, prefix := range []string{sharedPrefix + "pending:", sharedPrefix + "delayed:"} {
-			iter := q.shared.c.Scan(ctx, 0, prefix+"*", 200).Iterator()
-			for iter.Next(ctx) {
-				names[strings.TrimPrefix(iter.Val(), prefix)] = true
-			}
-			if err := iter.Err(); err != nil {
+			err := q.shared.scanKeys(ctx, prefix+"*", func(key string) { names[strings.TrimPrefix(key, prefix)] = true })
+			if err != nil {
 				return nil, err
 			}
 		}

@@ -35,6 +35,9 @@ func TestSharedQueueDomainsAndPriority(t *testing.T) {
 	if n := ca.size(t, "teal:shared_task"); n != 1 {
 		t.Errorf("A counts %d tasks in teal:shared_task", n)
 	}
+	if all, _, err := cb.tasks.All(context.Background()); err != nil || all["teal:shared_task"] != 1 || len(all) != 1 {
+		t.Errorf("B's queue/all = %v, %v", all, err)
+	}
 	for _, other := range []string{"", "olive"} {
 		if got := cb.poll(t, "shared_task", other, 1, 300*time.Millisecond); len(got) != 0 {
 			t.Fatalf("a poll of B in domain %q got %+v", other, got)
@@ -62,6 +65,9 @@ func TestSharedQueueDomainsAndPriority(t *testing.T) {
 	cb.poll(t, "shared_task", "amber", 1, 0)
 	if pd, _, err := ca.tasks.GetPollData(context.Background(), "shared_task"); err != nil || !hasDomain(pd, "amber") {
 		t.Errorf("A's poll data %+v %v", pd, err)
+	}
+	if pd, _, err := ca.tasks.GetAllPollData(context.Background()); err != nil || !hasDomain(pd, "amber") || !hasDomain(pd, "teal") {
+		t.Errorf("A's poll data of all types %+v %v", pd, err)
 	}
 	id = ca.start(t, model.StartWorkflowRequest{Name: "shared_dom", Version: 1, TaskToDomain: map[string]string{"*": "cyan,amber,NO_DOMAIN"}})
 	cb.waitSize(t, "amber:shared_task", 1)

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -224,11 +225,27 @@ func (s *sharedQueue) pollData(ctx context.Context, taskType string) (map[string
 func (s *sharedQueue) pollTypes(ctx context.Context) ([]string, error) {
 	prefix := sharedPrefix + "polldata:"
 	var out []string
-	iter := s.c.Scan(ctx, 0, prefix+"*", 200).Iterator()
-	for iter.Next(ctx) {
-		out = append(out, strings.TrimPrefix(iter.Val(), prefix))
+	err := s.scanKeys(ctx, prefix+"*", func(key string) { out = append(out, strings.TrimPrefix(key, prefix)) })
+	return out, err
+}
+
+// scanKeys calls fn (one call at a time) with every key matching match, on
+// every master of a Redis Cluster.
+func (s *sharedQueue) scanKeys(ctx context.Context, match string, fn func(key string)) error {
+	var mu sync.Mutex
+	scan := func(ctx context.Context, c redis.Cmdable) error {
+		iter := c.Scan(ctx, 0, match, 200).Iterator()
+		for iter.Next(ctx) {
+			mu.Lock()
+			fn(iter.Val())
+			mu.Unlock()
+		}
+		return iter.Err()
 	}
-	return out, iter.Err()
+	if cc, ok := s.c.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error { return scan(ctx, n) })
+	}
+	return scan(ctx, s.c)
 }
 
 // delayedKey holds, per queue, the tasks waiting for their callback time
