@@ -146,6 +146,12 @@ func (r *runState) keepLease(ctx context.Context, cancel context.CancelCauseFunc
 // died) is ended here. Tasks still scheduled or running are cancelled, the
 // run is archived, and its RUNNING sub-workflow runs are terminated too.
 func (e *Engine) Terminate(ctx context.Context, id, reason string) error {
+	return e.terminate(ctx, id, reason, nil)
+}
+
+// terminate is Terminate; prep, when set, changes the run loaded here
+// (not one another runner holds) before it ends, under its lock.
+func (e *Engine) terminate(ctx context.Context, id, reason string, prep func(*runState)) error {
 	if reason == "" {
 		reason = "terminated"
 	}
@@ -173,6 +179,11 @@ func (e *Engine) Terminate(ctx context.Context, id, reason string) error {
 				return err
 			}
 			r.lease.held = true
+			if prep != nil {
+				r.mu.Lock()
+				prep(r)
+				r.mu.Unlock()
+			}
 			if _, err := r.finish(ctx, &stopError{status: StatusTerminated, reason: reason}); err != nil {
 				return err
 			}

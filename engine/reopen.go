@@ -425,6 +425,25 @@ func (r *runState) keptAsIs(rec *taskRecord) bool {
 	return r.reopenKept[rec.TaskID] && terminalTask(rec.Status)
 }
 
+// scheduleRetryAttemptsLocked gives a retried run that has not executed
+// yet the attempts its replay would schedule: Conductor's retry creates
+// them at once, SCHEDULED (a new task id, retriedTaskId, retryCount + 1),
+// so a run terminated before it goes on lists them CANCELED beside the
+// records they retry. Callers hold r.mu.
+func (r *runState) scheduleRetryAttemptsLocked() {
+	var prev []*taskRecord
+	for _, t := range r.tasks {
+		if r.byRef[t.Ref] == t && retriedAsNewAttempt(t) && !r.keptAsIs(t) {
+			prev = append(prev, t)
+		}
+	}
+	now := r.nowMillis()
+	for _, p := range prev {
+		r.addTaskLocked(&taskRecord{Ref: p.Ref, TaskType: p.TaskType, TaskDefName: p.TaskDefName, Status: TaskScheduled,
+			RetryCount: p.RetryCount + 1, Iteration: p.Iteration, Scheduled: now, RetriedTaskID: p.TaskID, Domain: p.Domain, wt: p.wt})
+	}
+}
+
 // failReopened ends a re-opened run whose kept failed task fails it again
 // (keptFailureLocked), before anything runs: the run fails with that
 // task, as retry() words it, its SUB_WORKFLOW tasks are cancelled and
@@ -458,7 +477,8 @@ func (r *runState) failReopened(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	for _, c := range children {
-		if err := r.e.Terminate(ctx, c, "Parent workflow has been terminated with reason: "+res.Reason); err != nil && !errors.Is(err, ErrNotRunning) {
+		reason := "Parent workflow has been terminated with reason: " + res.Reason
+		if err := r.e.terminate(ctx, c, reason, (*runState).scheduleRetryAttemptsLocked); err != nil && !errors.Is(err, ErrNotRunning) {
 			return nil, err
 		}
 	}

@@ -289,6 +289,13 @@ func testKeptFailure(t *testing.T, nested bool) {
 		c.Reason != "Parent workflow has been terminated with reason: "+want {
 		t.Fatalf("child after the retry: %s / %s %q", got.Status, c.Status, c.Reason)
 	}
+	// Conductor's retry of the child schedules a new attempt of its
+	// cancelled task at once; the parent failing again cancels it: the
+	// child's task list shows both records.
+	checkTasks(t, c.Tasks, "slow:CANCELED", "slow:CANCELED")
+	if at := c.Tasks[1]; at.RetriedTaskID != c.Tasks[0].TaskID || at.RetryCount != c.Tasks[0].RetryCount+1 || at.TaskID == c.Tasks[0].TaskID {
+		t.Fatalf("child's retry attempt %+v, want one retrying %s", at, c.Tasks[0].TaskID)
+	}
 	if nested {
 		g := viewRun(t, e, res.RunID)
 		checkTasks(t, g.Tasks, "SUB_WORKFLOW:FAILED")
