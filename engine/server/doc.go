@@ -37,6 +37,12 @@
 //     test: a start request with mocked task outcomes (engine.Test),
 //     answered with the run once the mocks took it as far as they go; its
 //     worker tasks are in a domain of the test's own.
+//     A start's taskToDomain puts worker tasks in domain queues
+//     ("domain:type", polled with ?domain=), its priority orders them in
+//     their queue, and its idempotencyKey/idempotencyStrategy make it
+//     idempotent (queuedomains.go, conductor_start.go; the engine's
+//     domains.go and idempotency.go). GET /api/tasks/queue/sizes, /size,
+//     /all and /polldata[/all] report the queues (conductor_queues.go).
 //   - /metrics (Prometheus) and /healthz.
 //
 // # Several processes
