@@ -16,7 +16,8 @@ import (
 // save. Each task record caches its encoded form until it changes, and a
 // write carries only what changed (changeLocked): the run's head, the task
 // records touched since the previous write, the workflow members that were
-// set, and the definition once.
+// set, the task definitions the run keeps when it takes them, and the
+// definition once.
 
 type runHead struct {
 	WorkflowID            string `json:"workflowId"`
@@ -62,9 +63,6 @@ type runHead struct {
 	Priority       int               `json:"priority,omitempty"`
 	TaskToDomain   map[string]string `json:"taskToDomain,omitempty"`
 	IdempotencyKey string            `json:"idempotencyKey,omitempty"`
-	// TaskDefs is the task definitions the run started with, sealed
-	// (taskdefsnap.go).
-	TaskDefs string `json:"taskDefs,omitempty"`
 }
 
 type taskHead struct {
@@ -164,8 +162,7 @@ func appendHeadTail(b []byte, h *runHead) []byte {
 		}
 		b = append(b, '}')
 	}
-	b = appendOptStr(b, "idempotencyKey", h.IdempotencyKey)
-	return appendOptStr(b, "taskDefs", h.TaskDefs)
+	return appendOptStr(b, "idempotencyKey", h.IdempotencyKey)
 }
 
 // encodeRunHead is the run's head as a JSON object.
@@ -176,7 +173,7 @@ func encodeRunHead(h *runHead) []byte {
 // runHeadSize is a capacity hint for an encoded head.
 func runHeadSize(h *runHead) int {
 	n := 320 + len(h.WorkflowType) + len(h.CorrelationID) + len(h.ReasonForIncompletion) + len(h.DefinitionPath) +
-		len(h.Principal.Name) + len(h.Project) + len(h.Environment) + len(h.RegisteredValues) + len(h.SealedInput) + len(h.RerunTask) + len(h.ReopenFailure) + len(h.IdempotencyKey) + len(h.TaskDefs)
+		len(h.Principal.Name) + len(h.Project) + len(h.Environment) + len(h.RegisteredValues) + len(h.SealedInput) + len(h.RerunTask) + len(h.ReopenFailure) + len(h.IdempotencyKey)
 	for k, v := range h.TaskToDomain {
 		n += len(k) + len(v) + 6
 	}
@@ -361,7 +358,7 @@ func (r *runState) encodeLocked() ([]byte, error) {
 		}
 		encs[i] = t.enc
 	}
-	return runstore.Assemble(head, r.inStored, r.outStored, r.varStored, encs, r.def.raw)
+	return runstore.Assemble(head, r.inStored, r.outStored, r.varStored, r.taskDefsPartLocked(), encs, r.def.raw)
 }
 
 // changeLocked is what the next write carries: the head, the workflow
@@ -384,6 +381,13 @@ func (r *runState) changeLocked(full bool) (*runstore.Change, error) {
 			r.touchLocked(t)
 		}
 		ch.DefinitionHash, ch.Definition = r.doc.DefinitionHash, r.def.raw
+		r.changedTaskDefs = true
+	}
+	if r.changedTaskDefs {
+		// Written with the record's first write and when the run takes
+		// other definitions, not with every write (taskdefsnap.go).
+		ch.TaskDefs = r.taskDefsPartLocked()
+		r.changedTaskDefs = false
 	}
 	if r.changedIn {
 		ch.Input = orEmpty(r.inStored)
@@ -435,6 +439,7 @@ func (r *runState) markChangedLocked(ch *runstore.Change) {
 	r.changedIn = r.changedIn || ch.Input != nil
 	r.changedVars = r.changedVars || ch.Variables != nil
 	r.changedOut = r.changedOut || ch.Output != nil
+	r.changedTaskDefs = r.changedTaskDefs || ch.TaskDefs != nil
 	bySeq := make(map[int]*taskRecord, len(ch.Tasks))
 	for _, t := range ch.Tasks {
 		bySeq[t.Seq] = nil

@@ -111,7 +111,6 @@ func TestHeadCacheMatchesFreshEncoding(t *testing.T) {
 		func() { h.Status, h.EndTime, h.ReasonForIncompletion = StatusFailed, 9, "why" },
 		func() { h.SealedInput, h.RerunTask = "s", "rt" },
 		func() { h.ReopenFailure = "rf" },
-		func() { h.TaskDefs = "td" },
 		func() { h.RegisteredValues = "" },
 		func() { h.MaskedFields, h.Principal.Scopes = nil, nil },
 	}

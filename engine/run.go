@@ -103,6 +103,10 @@ type runDoc struct {
 	Variables          json.RawMessage `json:"variables"`
 	Tasks              []taskDoc       `json:"tasks"`
 	WorkflowDefinition json.RawMessage `json:"workflowDefinition"`
+	// TaskDefs is the task definitions the run started with, sealed
+	// (taskdefsnap.go): a part of the stored run of its own, not a member
+	// of the head every write carries.
+	TaskDefs string `json:"taskDefs,omitempty"`
 }
 
 // runState is the in-memory run. mu guards everything below it; saveMu
@@ -141,6 +145,7 @@ type runState struct {
 	// the first write of this process has created the record in full.
 	dirty                              []*taskRecord
 	changedIn, changedVars, changedOut bool
+	changedTaskDefs                    bool
 	stored                             bool
 	deleted                            []int // seqs of records forgotten (keepLastN)
 	// resumed: the run was loaded from the store (not started here).

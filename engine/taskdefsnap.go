@@ -3,6 +3,8 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/wfrun/wfrun/internal/jsonenc"
 )
 
 // A run keeps the task definitions it started with, as Conductor does: its
@@ -10,36 +12,38 @@ import (
 // workflow (MetadataMapperService.populateTaskDefinitions), and a restart
 // without useLatestDefinitions runs that stored WorkflowDef again, while
 // useLatestDefinitions populates the latest WorkflowDef with the task
-// definitions registered now. wfrun's run keeps, sealed in its head (bound
-// to the run, so an edited or copied snapshot fails to open), the
-// registered definition of every task name of its definition, or null for
-// a name none was registered for; the run's tasks take their settings from
-// there. A name the definition does not hold (a DYNAMIC or
-// FORK_JOIN_DYNAMIC task's) is looked up when the task is scheduled, as
-// Conductor's mappers do. A run stored by an older wfrun has no snapshot:
-// it keeps taking the registry's current definitions, as it always did.
+// definitions registered now. wfrun's run keeps, sealed (bound to the run,
+// so an edited or copied snapshot fails to open), the registered
+// definition of each task name of its definition that has one; the run's
+// tasks take their settings from there, and a name of the definition none
+// was registered for keeps having none (the names are the definition's, so
+// they are found again when the run is loaded rather than stored). A name
+// the definition does not hold (a DYNAMIC or FORK_JOIN_DYNAMIC task's) is
+// looked up when the task is scheduled, as Conductor's mappers do. A run
+// stored by an older wfrun has no snapshot: it keeps taking the registry's
+// current definitions, as it always did.
+//
+// The snapshot is a part of the stored run of its own ("taskDefs",
+// runstore.Change.TaskDefs): written when the run is created and when it
+// takes other definitions (a restart with useLatestDefinitions, a restore),
+// not with each write of the run (SPEC §8: the definition once). A run
+// stored by an earlier wfrun kept it in its head; it is read from there and
+// moved to its part by the run's next (full) write.
 
 // taskDefsPointer binds a run's sealed task definitions.
 const taskDefsPointer = "/taskDefs"
 
 // snapshotTaskDefs records the registered definitions of the run
-// definition's task names as they are now. Without a registry there is
-// nothing to record.
+// definition's task names as they are now, to be written with the run's
+// next write. Without a registry there is nothing to record.
 func (r *runState) snapshotTaskDefs() error {
 	if r.e.taskDefs == nil {
 		return nil
 	}
 	snap := map[string]*TaskDef{}
-	walkTasks(r.def.Tasks, func(wt *WorkflowTask) {
-		if wt.Name == "" || wt.TaskDefinition != nil {
-			return // an inline taskDefinition is in the definition itself
-		}
-		if _, seen := snap[wt.Name]; seen {
-			return
-		}
-		snap[wt.Name] = nil
-		if d, ok := r.e.taskDefs.TaskDef(wt.Name); ok && d != nil {
-			snap[wt.Name] = d
+	r.registeredTaskNames(func(name string) {
+		if d, ok := r.e.taskDefs.TaskDef(name); ok && d != nil {
+			snap[name] = d
 		}
 	})
 	plain, err := json.Marshal(snap)
@@ -50,7 +54,21 @@ func (r *runState) snapshotTaskDefs() error {
 	if err != nil {
 		return err
 	}
-	return r.keepTaskDefs(sealed, plain)
+	return r.keepTaskDefs(sealed, plain, true)
+}
+
+// registeredTaskNames calls fn once for each task name of the run's
+// definition whose settings come from the registry (a task with an inline
+// taskDefinition has them in the definition itself).
+func (r *runState) registeredTaskNames(fn func(name string)) {
+	seen := map[string]bool{}
+	walkTasks(r.def.Tasks, func(wt *WorkflowTask) {
+		if wt.Name == "" || wt.TaskDefinition != nil || seen[wt.Name] {
+			return
+		}
+		seen[wt.Name] = true
+		fn(wt.Name)
+	})
 }
 
 // openTaskDefs restores a stored run's snapshot: authenticated, bound to
@@ -60,10 +78,14 @@ func (r *runState) openTaskDefs(sealed string) error {
 	if err != nil {
 		return fmt.Errorf("taskDefs: %w", err)
 	}
-	return r.keepTaskDefs(sealed, plain)
+	return r.keepTaskDefs(sealed, plain, false)
 }
 
-func (r *runState) keepTaskDefs(sealed string, plain []byte) error {
+// keepTaskDefs makes plain (sealed: its stored form) the run's snapshot;
+// changed: the next write carries it. A name of the definition it holds no
+// definition for is held as none (snapshots written before held it as
+// null).
+func (r *runState) keepTaskDefs(sealed string, plain []byte, changed bool) error {
 	var snap map[string]*TaskDef
 	if err := json.Unmarshal(plain, &snap); err != nil || snap == nil {
 		return fmt.Errorf("taskDefs: damaged")
@@ -76,10 +98,25 @@ func (r *runState) keepTaskDefs(sealed string, plain []byte) error {
 			return fmt.Errorf("taskDefs: %s: %w", name, err)
 		}
 	}
+	r.registeredTaskNames(func(name string) {
+		if _, held := snap[name]; !held {
+			snap[name] = nil
+		}
+	})
 	r.mu.Lock()
 	r.doc.TaskDefs, r.taskDefSnap = sealed, snap
+	r.changedTaskDefs = r.changedTaskDefs || changed
 	r.mu.Unlock()
 	return nil
+}
+
+// taskDefsPartLocked is the run's snapshot as its stored part, a JSON
+// string (nil: the run has none). Callers hold r.mu.
+func (r *runState) taskDefsPartLocked() []byte {
+	if r.doc.TaskDefs == "" {
+		return nil
+	}
+	return jsonenc.AppendString(nil, r.doc.TaskDefs)
 }
 
 // policy is wt's effective settings for this run: from the run's snapshot

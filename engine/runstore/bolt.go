@@ -48,6 +48,7 @@ var (
 const (
 	tagDef       = 'd'
 	tagInput     = 'i'
+	tagTaskDefs  = 'k'
 	tagOutput    = 'o'
 	tagTask      = 't'
 	tagHead      = 'u'
@@ -359,7 +360,7 @@ func putParts(pb *bolt.Bucket, id string, ch *Change, sumJS []byte) error {
 	for _, kv := range []struct {
 		tag byte
 		v   []byte
-	}{{tagHead, ch.Head}, {tagInput, ch.Input}, {tagOutput, ch.Output}, {tagVariables, ch.Variables}} {
+	}{{tagHead, ch.Head}, {tagInput, ch.Input}, {tagOutput, ch.Output}, {tagVariables, ch.Variables}, {tagTaskDefs, ch.TaskDefs}} {
 		if kv.v != nil {
 			if err := pb.Put(partKey(id, kv.tag), kv.v); err != nil {
 				return err
@@ -418,6 +419,8 @@ func loadParts(tx *bolt.Tx, id string) (p parts, ok bool) {
 			p.output = v
 		case rest[0] == tagVariables:
 			p.variables = v
+		case rest[0] == tagTaskDefs:
+			p.taskDefs = v
 		case rest[0] == tagDef:
 			p.defHash = string(v)
 		}

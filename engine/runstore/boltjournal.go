@@ -84,6 +84,7 @@ func encodeEntry(kind byte, id string, ch *Change, sumJS []byte) []byte {
 	put(tagInput, ch.Input)
 	put(tagOutput, ch.Output)
 	put(tagVariables, ch.Variables)
+	put(tagTaskDefs, ch.TaskDefs)
 	if ch.DefinitionHash != "" {
 		put(tagDef, []byte(ch.DefinitionHash))
 	}
@@ -178,6 +179,8 @@ func (p *parts) apply(body []byte) error {
 			p.output = v
 		case tagVariables:
 			p.variables = v
+		case tagTaskDefs:
+			p.taskDefs = v
 		case tagDef:
 			p.defHash = string(v)
 		case tagSummary:
@@ -351,7 +354,7 @@ func foldJournal(tx *bolt.Tx) (n int, err error) {
 		for _, kv := range []struct {
 			tag byte
 			v   []byte
-		}{{tagHead, p.head}, {tagInput, p.input}, {tagOutput, p.output}, {tagVariables, p.variables}, {tagSummary, p.summary}} {
+		}{{tagHead, p.head}, {tagInput, p.input}, {tagOutput, p.output}, {tagVariables, p.variables}, {tagTaskDefs, p.taskDefs}, {tagSummary, p.summary}} {
 			if kv.v != nil {
 				f.puts[string(partKey(id, kv.tag))] = clone(kv.v)
 			}

@@ -64,6 +64,9 @@ func (m *Memory) applyLocked(id string, ch *Change) {
 	if ch.Variables != nil {
 		p.variables = clone(ch.Variables)
 	}
+	if ch.TaskDefs != nil {
+		p.taskDefs = clone(ch.TaskDefs)
+	}
 	for _, t := range ch.Tasks {
 		p.tasks[t.Seq] = keep(t.Doc)
 	}

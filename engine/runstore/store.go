@@ -66,6 +66,11 @@ type Change struct {
 	Head []byte
 	// Input, Output and Variables are the run's JSON members.
 	Input, Output, Variables []byte
+	// TaskDefs is the run's "taskDefs" member, a JSON value: what the run
+	// keeps of the task definitions it started with. It changes rarely, so
+	// it is a part of its own, written only when set (nil: left as
+	// stored); a record without it assembles without the member.
+	TaskDefs []byte
 	// Tasks are task records to create or replace, keyed by Seq.
 	Tasks []Task
 	// DeleteTasks are the seqs of task records to delete.
@@ -83,8 +88,8 @@ type Change struct {
 	// HandOver says that Head and the Tasks' Doc slices are handed over:
 	// the caller never modifies their bytes after the call (it encoded
 	// them for this change), so a store that keeps bytes in memory may
-	// keep these slices instead of a copy. Input, Output, Variables and
-	// Definition are copied whatever it says.
+	// keep these slices instead of a copy. Input, Output, Variables,
+	// TaskDefs and Definition are copied whatever it says.
 	HandOver bool
 }
 
@@ -97,7 +102,7 @@ type Task struct {
 
 // Size is the number of bytes the change carries.
 func (c *Change) Size() int {
-	n := len(c.Head) + len(c.Input) + len(c.Output) + len(c.Variables) + len(c.Definition)
+	n := len(c.Head) + len(c.Input) + len(c.Output) + len(c.Variables) + len(c.TaskDefs) + len(c.Definition)
 	for _, t := range c.Tasks {
 		n += len(t.Doc)
 	}
@@ -177,22 +182,23 @@ func sortSummaries(all []Summary, opt ListOptions) []Summary {
 // parts is a primary record as the backends keep it.
 type parts struct {
 	head, input, output, variables []byte
+	taskDefs                       []byte // nil: the record has none
 	summary                        []byte // the encoded Summary (bolt)
 	defHash                        string
 	tasks                          map[int][]byte
 }
 
 // Assemble renders a primary record as one run document: the head's
-// members, then "input", "output", "variables", "tasks" (ordered by Seq)
-// and "workflowDefinition". Every backend stores the same parts and
-// assembles them with this function, so the document is the same whatever
-// the store.
-func Assemble(head, input, output, variables []byte, tasks [][]byte, definition []byte) ([]byte, error) {
+// members, then "input", "output", "variables", "taskDefs" (when taskDefs
+// is not empty), "tasks" (ordered by Seq) and "workflowDefinition". Every
+// backend stores the same parts and assembles them with this function, so
+// the document is the same whatever the store.
+func Assemble(head, input, output, variables, taskDefs []byte, tasks [][]byte, definition []byte) ([]byte, error) {
 	head = trimSpace(head)
 	if len(head) < 2 || head[0] != '{' || head[len(head)-1] != '}' {
 		return nil, fmt.Errorf("run head is not a JSON object")
 	}
-	n := len(head) + len(input) + len(output) + len(variables) + len(definition) + 96
+	n := len(head) + len(input) + len(output) + len(variables) + len(taskDefs) + len(definition) + 112
 	for _, t := range tasks {
 		n += len(t) + 1
 	}
@@ -206,6 +212,10 @@ func Assemble(head, input, output, variables []byte, tasks [][]byte, definition 
 	buf = member(buf, "output", output)
 	buf = append(buf, ',')
 	buf = member(buf, "variables", variables)
+	if len(taskDefs) > 0 {
+		buf = append(buf, ',')
+		buf = member(buf, "taskDefs", taskDefs)
+	}
 	buf = append(buf, `,"tasks":[`...)
 	for i, t := range tasks {
 		if i > 0 {
@@ -251,7 +261,7 @@ func (p *parts) assemble(def []byte) ([]byte, error) {
 	if p.head == nil {
 		return nil, fmt.Errorf("run record has no head")
 	}
-	return Assemble(p.head, p.input, p.output, p.variables, tasks, def)
+	return Assemble(p.head, p.input, p.output, p.variables, p.taskDefs, tasks, def)
 }
 
 func clone(b []byte) []byte {

@@ -63,6 +63,7 @@ func TestConformance(t *testing.T) {
 		{"LeaseInCommit", testLeaseInCommit},
 		{"ConcurrentCommits", testConcurrentCommits},
 		{"NeighbourIDs", testNeighbourIDs},
+		{"TaskDefsPart", testTaskDefsPart},
 	}
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
