@@ -186,6 +186,13 @@ func (r *runState) simpleDynamicTasks(wt *WorkflowTask, rec *taskRecord, in map[
 			if subVersion > 0 {
 				sp["version"] = subVersion
 			}
+			if m, ok := x.(map[string]any); ok {
+				// A fork input's taskToDomain is its child's (the mapper's
+				// generateSubWorkflowWorkflowTask).
+				if tm, ok := stringMap(m["taskToDomain"]); ok {
+					sp["taskToDomain"] = tm
+				}
+			}
 			t["subWorkflowParam"] = sp
 			t["taskReferenceName"] = prefix + name + "_" + strconv.Itoa(i)
 		}
@@ -324,4 +331,21 @@ func (r *runState) dynamicName(ctx context.Context, wt *WorkflowTask) (string, e
 	default:
 		return fmt.Sprint(x), nil
 	}
+}
+
+// stringMap is v as a map of strings, when it is one.
+func stringMap(v any) (map[string]string, bool) {
+	m, ok := v.(map[string]any)
+	if !ok || len(m) == 0 {
+		return nil, false
+	}
+	out := make(map[string]string, len(m))
+	for k, x := range m {
+		s, ok := x.(string)
+		if !ok {
+			return nil, false
+		}
+		out[k] = s
+	}
+	return out, true
 }

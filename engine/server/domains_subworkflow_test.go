@@ -189,3 +189,31 @@ func TestStartWorkflowTaskOptions(t *testing.T) {
 		t.Errorf("reason %q", wf.Tasks[0].ReasonForIncompletion)
 	}
 }
+
+// TestDynamicForkChildDomains: a FORK_JOIN_DYNAMIC of sub-workflows
+// (forkTaskWorkflow) gives each child the taskToDomain of its fork input,
+// as Conductor's ForkJoinDynamicTaskMapper sets it on the generated
+// subWorkflowParam; a child whose input has none takes the parent's.
+func TestDynamicForkChildDomains(t *testing.T) {
+	ts := newConductorServer(t, nil)
+	c := newSDK(t, ts.URL, taskFlow("kid_flow", "kid_task"))
+	const def = `{"name":"dyn_kids","version":1,"schemaVersion":2,"tasks":[
+	  {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN_DYNAMIC","inputParameters":{
+	    "forkTaskWorkflow":"kid_flow","forkTaskWorkflowVersion":"1",
+	    "forkTaskInputs":[{"taskToDomain":{"kid_task":"fork-dom"},"n":1},{"n":2}]}},
+	  {"name":"join","taskReferenceName":"join","type":"JOIN"}]}`
+	if st, _, body := ts.do(t, "POST", "/api/metadata/workflow", def); st != 200 {
+		t.Fatalf("register: %d %s", st, body)
+	}
+	id := c.start(t, model.StartWorkflowRequest{Name: "dyn_kids", Version: 1, TaskToDomain: map[string]string{"kid_task": "parent-dom"}})
+	for _, domain := range []string{"fork-dom", "parent-dom"} {
+		got := c.poll(t, "kid_task", domain, 5, 5*time.Second)
+		if len(got) != 1 || got[0].Domain != domain {
+			t.Fatalf("poll in %s = %+v", domain, got)
+		}
+		c.complete(t, got[0])
+	}
+	if st := waitStatus(t, c.wf, id, 10*time.Second); st.Status != "COMPLETED" {
+		t.Fatalf("parent %s", st.Status)
+	}
+}
