@@ -255,13 +255,17 @@ func (r *runState) scratchLocked(n int) []byte {
 // exactLocked returns a copy of b of its exact size, and keeps b's array
 // as the run's encoding buffer: an encoded head or task record is handed
 // to the store (and kept by a store in memory) at the size it has, not at
-// the capacity its encoding reserved. Callers hold r.mu.
+// the capacity its encoding reserved. A record too large for the buffer is
+// returned as it is. Callers hold r.mu.
 func (r *runState) exactLocked(b []byte) []byte {
+	if cap(b) > maxScratch {
+		// Too large to keep: b is an array of its own (encBuf never
+		// grows past maxScratch), handed over as it is, not copied.
+		return b
+	}
 	out := make([]byte, len(b))
 	copy(out, b)
-	if cap(b) <= maxScratch {
-		r.encBuf = b[:0]
-	}
+	r.encBuf = b[:0]
 	return out
 }
 

@@ -1,0 +1,31 @@
+package engine
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestEncodeBufferNeverAliased: what changeLocked hands to the store never
+// shares its array with the run's encoding buffer (the next encoding would
+// overwrite it), small records and large ones alike.
+func TestEncodeBufferNeverAliased(t *testing.T) {
+	r := &runState{id: "run-1"}
+	for _, size := range []int{10, 3000, maxScratch + 1, 10, 2 * maxScratch} {
+		rec := &taskRecord{TaskID: "t", Ref: "r", Status: TaskCompleted, outStored: []byte(`{"v":"` + strings.Repeat("x", size) + `"}`)}
+		r.mu.Lock()
+		a, _ := r.encodeTask(rec)
+		keep := string(a)
+		other := &taskRecord{TaskID: "u", Ref: "s", Status: TaskFailed, outStored: []byte(`{"w":"` + strings.Repeat("y", size/2) + `"}`)}
+		b, _ := r.encodeTask(other)
+		r.mu.Unlock()
+		if string(a) != keep {
+			t.Fatalf("size %d: the first encoding changed when the second was made", size)
+		}
+		if len(a) != cap(a) && cap(a) <= maxScratch {
+			t.Fatalf("size %d: handed over with capacity %d for %d bytes", size, cap(a), len(a))
+		}
+		if len(b) == 0 || !strings.Contains(string(b), `"taskId":"u"`) {
+			t.Fatalf("size %d: second encoding %q", size, b[:min(len(b), 60)])
+		}
+	}
+}
