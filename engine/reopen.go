@@ -10,8 +10,9 @@ import (
 	"github.com/wfrun/wfrun/engine/runstore"
 )
 
-// A child run that runs again (retry, restart, rerun) while its parent is
-// ended (FAILED by the child, or COMPLETED) re-opens that parent, as
+// A child run that runs again (retry, restart, rerun) re-opens its parent,
+// ended (FAILED by the child, or COMPLETED) or still running when no
+// process executes it (runningParentToReopen), as
 // Conductor's updateAndPushParents does: the parent's SUB_WORKFLOW task goes back to
 // IN_PROGRESS (same record, same child), the parent to RUNNING, and so on
 // up the chain; when the child ends, the parent goes on from there. The
@@ -27,6 +28,10 @@ const maxSubWorkflowDepth = 64
 type reopenStep struct {
 	run    *endedRun
 	taskID string
+	// running is set instead of run for a parent that still runs and that
+	// no process executes: loaded, its lease held by this engine from
+	// parentsToReopen on (runningParentToReopen).
+	running *runState
 }
 
 // parentsToReopen walks up from an ended run: each parent that ended, whose
@@ -40,7 +45,19 @@ func (e *Engine) parentsToReopen(ctx context.Context, d *runDoc) ([]reopenStep, 
 	cur := d
 	for depth := 0; cur.ParentWorkflowID != "" && depth < maxSubWorkflowDepth; depth++ {
 		pr, err := e.loadEnded(ctx, cur.ParentWorkflowID)
-		if errors.Is(err, runstore.ErrNotFound) || errors.Is(err, ErrStillRunning) {
+		if errors.Is(err, ErrStillRunning) {
+			// A parent that runs still re-opens its task too; the walk
+			// stops there (its own parent waits on it).
+			s, err := e.runningParentToReopen(ctx, cur)
+			if err != nil {
+				return nil, err
+			}
+			if s.running != nil {
+				steps = append(steps, s)
+			}
+			break
+		}
+		if errors.Is(err, runstore.ErrNotFound) {
 			break
 		}
 		if err != nil {
@@ -76,12 +93,94 @@ func (e *Engine) parentsToReopen(ctx context.Context, d *runDoc) ([]reopenStep, 
 	return steps, nil
 }
 
+// runningParentToReopen is the step for child's parent when that parent
+// still runs (Conductor's updateAndPushParents re-opens the task whatever
+// the parent's status): when no process executes it, this engine takes
+// its lease and loads it, and the step re-opens its SUB_WORKFLOW task that
+// started child, an ended latest attempt of a task that is not optional.
+// A parent that another runner executes is left as it is (no step).
+func (e *Engine) runningParentToReopen(ctx context.Context, child *runDoc) (reopenStep, error) {
+	id := child.ParentWorkflowID
+	if e.isActive(id) {
+		return reopenStep{}, nil
+	}
+	if err := e.runs.AcquireLease(ctx, id, e.newLease(), e.leaseTTL); err != nil {
+		if errors.Is(err, runstore.ErrLeased) {
+			return reopenStep{}, nil
+		}
+		return reopenStep{}, err
+	}
+	r, err := e.load(ctx, id, false, nil)
+	if err != nil {
+		_ = e.runs.ReleaseLease(context.WithoutCancel(ctx), id, e.owner)
+		return reopenStep{}, err
+	}
+	r.lease.held = true
+	r.mu.Lock()
+	var sub *taskRecord
+	for _, t := range r.tasks {
+		if t.TaskID == child.ParentWorkflowTaskID {
+			sub = t
+		}
+	}
+	ok := r.doc.Status == StatusRunning && sub != nil && r.byRef[sub.Ref] == sub && sub.TaskType == TypeSubWorkflow &&
+		sub.SubWorkflowID == child.WorkflowID && terminalTask(sub.Status)
+	if ok {
+		if wt, found := r.def.Task(baseRef(sub.Ref)); found && wt.Optional {
+			ok = false
+		}
+	}
+	r.mu.Unlock()
+	if !ok {
+		_ = e.runs.ReleaseLease(context.WithoutCancel(ctx), id, e.owner)
+		return reopenStep{}, nil
+	}
+	return reopenStep{running: r, taskID: sub.TaskID}, nil
+}
+
+// releaseReopened lets go of the running parents parentsToReopen took when
+// they are not executed after all (an error on the way).
+func (e *Engine) releaseReopened(ctx context.Context, steps []reopenStep) {
+	for _, s := range steps {
+		if s.running != nil {
+			_ = e.runs.ReleaseLease(context.WithoutCancel(ctx), s.running.id, e.owner)
+		}
+	}
+}
+
+// reopenRunning re-opens a running parent's SUB_WORKFLOW task in place:
+// the same record IN_PROGRESS with the same child, stored; the parent
+// then executes as on resume and its replay runs the child.
+func (r *runState) reopenRunning(ctx context.Context, taskID string) error {
+	r.mu.Lock()
+	for _, t := range r.tasks {
+		if t.TaskID == taskID {
+			t.Status, t.Reason, t.End = TaskInProgress, "", 0
+			r.touchLocked(t)
+		}
+	}
+	r.doc.LastRetriedTime = r.nowMillis()
+	r.mu.Unlock()
+	if err := r.save(ctx); err != nil {
+		return err
+	}
+	// What was delivered while no process ran it, as Resume takes it.
+	return r.takeSignals(ctx)
+}
+
 // reopenParents stores each parent RUNNING again, its SUB_WORKFLOW task
 // IN_PROGRESS and its other records as a retry leaves them, nearest
 // first, and returns the topmost one, ready to execute.
 func (e *Engine) reopenParents(ctx context.Context, steps []reopenStep, o *RerunOptions) (*runState, error) {
 	var top *runState
 	for _, s := range steps {
+		if s.running != nil {
+			if err := s.running.reopenRunning(ctx, s.taskID); err != nil {
+				return nil, err
+			}
+			top = s.running
+			continue
+		}
 		r, err := e.loadDoc(ctx, s.run.id, s.run.doc, &s.run.d, nil)
 		if err != nil {
 			return nil, err

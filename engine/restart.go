@@ -139,6 +139,12 @@ func (e *Engine) restartWith(ctx context.Context, id string, fromStart bool, fro
 	if err != nil {
 		return nil, err
 	}
+	executing := false
+	defer func() {
+		if !executing {
+			e.releaseReopened(ctx, parents) // a running parent taken: let go
+		}
+	}()
 	// A child re-opened by its parent gets its input from the parent again
 	// (restoreParentInput), as a rerun's workflowInput replaces it.
 	inputGiven := len(parents) > 0 || (o != nil && hasJSON(o.WorkflowInput))
@@ -174,6 +180,7 @@ func (e *Engine) restartWith(ctx context.Context, id string, fromStart bool, fro
 	if err := r.restoreRestarted(ctx); err != nil {
 		return nil, err
 	}
+	executing = true
 	if _, err := top.execute(ctx); err != nil {
 		if errors.Is(err, ErrInterrupted) {
 			return &Result{RunID: id, Status: StatusRunning}, err
