@@ -206,3 +206,32 @@ func TestLongPollKeepsItsDomainActive(t *testing.T) {
 		check(t, newSDK(t, a.URL, taskFlow("long_flow", "long_task")), newSDK(t, b.URL))
 	})
 }
+
+// TestDomainKeptAfterTakeover: the process executing a run stops while its
+// task waits in a domain queue; another process resumes the run and offers
+// the task again in the same domain (the record keeps it), so a worker
+// polling that domain gets it and one polling without a domain does not.
+func TestDomainKeptAfterTakeover(t *testing.T) {
+	ss := newSharedServers(t)
+	a, stopA := ss.start(t)
+	b, _ := ss.start(t)
+	ca := newSDK(t, a.URL, taskFlow("moved_flow", "moved_task"))
+	cb := newSDK(t, b.URL)
+	id := ca.start(t, model.StartWorkflowRequest{Name: "moved_flow", Version: 1, Priority: 2, TaskToDomain: map[string]string{"moved_task": "kept"}})
+	ca.waitSize(t, "kept:moved_task", 1)
+	stopA()
+	if st, _, body := b.do(t, "PUT", "/api/workflow/"+id+"/resume", ""); st != http.StatusNoContent {
+		t.Fatalf("resume on B: %d %s", st, body)
+	}
+	if got := cb.poll(t, "moved_task", "", 1, 500*time.Millisecond); len(got) != 0 {
+		t.Fatalf("a poll without a domain got %+v", got)
+	}
+	got := cb.poll(t, "moved_task", "kept", 1, 10*time.Second)
+	if len(got) != 1 || got[0].WorkflowInstanceId != id || got[0].Domain != "kept" || got[0].WorkflowPriority != 2 {
+		t.Fatalf("poll of B in the domain after the takeover = %+v", got)
+	}
+	cb.complete(t, got[0])
+	if st := waitStatus(t, cb.wf, id, 10*time.Second); st.Status != "COMPLETED" {
+		t.Fatalf("run %s", st.Status)
+	}
+}
