@@ -404,9 +404,16 @@ func (r *runState) changeLocked(full bool) (*runstore.Change, error) {
 	}
 	r.changedIn, r.changedVars, r.changedOut = false, false, false
 	ch.DeleteTasks, r.deleted = r.deleted, nil
+	keep := r.dirty[:0]
 	for _, t := range r.dirty {
 		if t.forgotten {
 			t.dirty = false
+			continue
+		}
+		if t.inStored == nil && t.Status == TaskScheduled {
+			// Just scheduled, its input not set yet (begin): written with
+			// its input by a later change, never shown without it.
+			keep = append(keep, t)
 			continue
 		}
 		if t.enc == nil {
@@ -417,7 +424,8 @@ func (r *runState) changeLocked(full bool) (*runstore.Change, error) {
 		t.dirty = false
 		ch.Tasks = append(ch.Tasks, runstore.Task{Seq: t.Seq, Doc: t.enc})
 	}
-	r.dirty = r.dirty[:0]
+	clear(r.dirty[len(keep):])
+	r.dirty = keep
 	return ch, nil
 }
 

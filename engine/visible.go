@@ -180,7 +180,7 @@ func (r *runState) inFlightUnsavedLocked() bool {
 		return false
 	}
 	for _, t := range r.dirty {
-		if !t.forgotten && (t.Status == TaskScheduled || t.Status == TaskInProgress) {
+		if !t.forgotten && t.inStored != nil && (t.Status == TaskScheduled || t.Status == TaskInProgress) {
 			return true
 		}
 	}

@@ -369,3 +369,70 @@ func TestShowSeesATaskThatJustStarted(t *testing.T) {
 		})
 	}
 }
+
+// blockingSecrets answers a secret only when release is closed, and says
+// when it was asked.
+type blockingSecrets struct {
+	asked, release chan struct{}
+	once           sync.Once
+}
+
+func (b *blockingSecrets) Secret(ctx context.Context, name string) ([]byte, error) {
+	b.once.Do(func() { close(b.asked) })
+	select {
+	case <-b.release:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return json.RawMessage(`"` + visibleToken + `"`), nil
+}
+
+// A record is never written before its input is: a reader that comes while
+// a task's input is being resolved (its record SCHEDULED, no input yet)
+// sees no record of it, then the record with its input.
+func TestScheduledRecordIsWrittenWithItsInput(t *testing.T) {
+	for name, open := range visibleStores(t) {
+		t.Run("store="+name, func(t *testing.T) {
+			src := &blockingSecrets{asked: make(chan struct{}), release: make(chan struct{})}
+			e, err := engine.New(engine.WithRunStore(open()), engine.WithKeyring(keyring(t, 3)),
+				engine.WithSecrets(func(engine.Principal, string, string) interpolate.SecretSource { return src }),
+				engine.WithWorker("slow", func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
+					return json.RawMessage(`{}`), nil
+				}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			def, err := e.Parse([]byte(`{"name":"input_first","tasks":[{"name":"slow","taskReferenceName":"slow",
+			  "inputParameters":{"auth":"${workflow.secrets.api_token}","n":1}}]}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() {
+				_, err := e.Start(context.Background(), def, nil, engine.WithRunID("run-input-first"))
+				done <- err
+			}()
+			<-src.asked
+			time.Sleep(100 * time.Millisecond) // past the looks too
+			view, err := e.Show(context.Background(), "run-input-first")
+			close(src.release)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var d struct {
+				Tasks []storedTask `json:"tasks"`
+			}
+			if err := json.Unmarshal(view, &d); err != nil {
+				t.Fatal(err)
+			}
+			for _, task := range d.Tasks {
+				if task.Ref == "slow" && !bytes.Contains(task.Input, []byte(`"n":1`)) {
+					t.Fatalf("the record was written before its input: %+v", task)
+				}
+			}
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
