@@ -46,6 +46,29 @@ type defHead struct {
 	Version int    `json:"version"`
 }
 
+// storedAs reads the definition at path and reports whether it is named
+// name. On a case-insensitive filesystem (macOS, Windows) "Deploy.1.json"
+// and "deploy.1.json" are one file: a definition is read, replaced or
+// deleted through a path only when the file holds that exact name, so a
+// principal with metadata:write:Deploy can neither overwrite nor delete
+// deploy, nor is Deploy answered with deploy's definition.
+func storedAs(path, name string) (b []byte, exists, same bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, false, false
+	}
+	var h defHead
+	if json.Unmarshal(b, &h) != nil {
+		return b, true, false
+	}
+	return b, true, h.Name == name
+}
+
+// caseClash is the error for a name whose file holds another name.
+func caseClash(kind, name string) error {
+	return fmt.Errorf("%w: %s %s: its file holds a definition whose name differs only in case (one file on this filesystem)", ErrDefinitionExists, kind, name)
+}
+
 func (d *defStore) workflowPath(name string, version int) string {
 	return filepath.Join(d.dir, fmt.Sprintf("%s.%d.json", name, version))
 }
@@ -62,8 +85,11 @@ func (d *defStore) putWorkflow(raw []byte, overwrite bool) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	p := d.workflowPath(h.Name, h.Version)
-	if !overwrite {
-		if _, err := os.Stat(p); err == nil {
+	if _, exists, same := storedAs(p, h.Name); exists {
+		if !same {
+			return caseClash("workflow", h.Name)
+		}
+		if !overwrite {
 			return fmt.Errorf("%w: workflow %s version %d", ErrDefinitionExists, h.Name, h.Version)
 		}
 	}
@@ -76,8 +102,8 @@ func (d *defStore) workflow(name string, version int) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %v", ErrNoDefinition, err)
 	}
 	if version > 0 {
-		b, err := os.ReadFile(d.workflowPath(name, version))
-		if err != nil {
+		b, _, same := storedAs(d.workflowPath(name, version), name)
+		if !same {
 			return nil, fmt.Errorf("%w: workflow %s version %d", ErrNoDefinition, name, version)
 		}
 		return b, nil
@@ -131,7 +157,10 @@ func (d *defStore) deleteWorkflow(name string, version int) error {
 	if err := validDefName(name); err != nil {
 		return fmt.Errorf("%w: %v", ErrNoDefinition, err)
 	}
-	if err := os.Remove(d.workflowPath(name, version)); err != nil {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p := d.workflowPath(name, version)
+	if _, _, same := storedAs(p, name); !same || os.Remove(p) != nil {
 		return fmt.Errorf("%w: workflow %s version %d", ErrNoDefinition, name, version)
 	}
 	return nil
@@ -149,15 +178,21 @@ func (d *defStore) putTask(raw []byte) error {
 	if err := validDefName(h.Name); err != nil {
 		return err
 	}
-	return writeFileAtomic(d.taskPath(h.Name), raw)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p := d.taskPath(h.Name)
+	if _, exists, same := storedAs(p, h.Name); exists && !same {
+		return caseClash("task", h.Name)
+	}
+	return writeFileAtomic(p, raw)
 }
 
 func (d *defStore) task(name string) ([]byte, error) {
 	if validDefName(name) != nil {
 		return nil, fmt.Errorf("%w: task %s", ErrNoDefinition, name)
 	}
-	b, err := os.ReadFile(d.taskPath(name))
-	if err != nil {
+	b, _, same := storedAs(d.taskPath(name), name)
+	if !same {
 		return nil, fmt.Errorf("%w: task %s", ErrNoDefinition, name)
 	}
 	return b, nil
@@ -179,7 +214,13 @@ func (d *defStore) tasks() ([][]byte, error) {
 }
 
 func (d *defStore) deleteTask(name string) error {
-	if validDefName(name) != nil || os.Remove(d.taskPath(name)) != nil {
+	if validDefName(name) != nil {
+		return fmt.Errorf("%w: task %s", ErrNoDefinition, name)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p := d.taskPath(name)
+	if _, _, same := storedAs(p, name); !same || os.Remove(p) != nil {
 		return fmt.Errorf("%w: task %s", ErrNoDefinition, name)
 	}
 	return nil
