@@ -267,7 +267,17 @@ func TestStartScope(t *testing.T) {
 				sort.Strings(ids)
 				return strings.Join(ids, ",")
 			}
+			// An earlier subtest's start may still be writing its run's
+			// first record: wait until the list holds still.
 			before := runs()
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+				time.Sleep(50 * time.Millisecond)
+				again := runs()
+				if again == before {
+					break
+				}
+				before = again
+			}
 			st, _, body := ts.as(t, tc.who, tc.method, tc.path, tc.body)
 			if st != tc.want {
 				t.Fatalf("%d %s, want %d", st, body, tc.want)
@@ -278,8 +288,9 @@ func TestStartScope(t *testing.T) {
 			if !strings.Contains(body, `"message":"principal `+tc.who+` lacks scope `+tc.scope+`"`) {
 				t.Errorf("answer %s: want it to name %s and %s", body, tc.who, tc.scope)
 			}
+			time.Sleep(20 * time.Millisecond) // a run started anyway would show by now
 			if after := runs(); after != before {
-				t.Errorf("a refused start started a run")
+				t.Errorf("a refused start started a run:\n before %s\n after  %s", before, after)
 			}
 		})
 	}
