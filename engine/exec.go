@@ -721,6 +721,15 @@ func (r *runState) runLeaf(ctx context.Context, wt *WorkflowTask, rec *taskRecor
 
 // remoteTask hands a SIMPLE task to the engine's RemoteWorkerFunc.
 func (r *runState) remoteTask(ctx context.Context, wt *WorkflowTask, rec *taskRecord, input []byte) tasks.Result {
+	// Queues are named "domain:type" (Conductor's): a ':' in either would
+	// let a poll of another type or domain name this task's queue.
+	r.mu.Lock()
+	domain := rec.Domain
+	r.mu.Unlock()
+	if strings.Contains(wt.Name, ":") || strings.Contains(domain, ":") {
+		return tasks.Result{Status: tasks.FailedTerminal,
+			Reason: fmt.Sprintf("worker task %q in domain %q: a task type or domain containing ':' cannot be queued for workers (queues are named domain:type)", wt.Name, domain)}
+	}
 	pol := r.policy(wt)
 	r.mu.Lock()
 	t := RemoteTask{

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/wfrun/wfrun/engine"
@@ -54,6 +55,12 @@ func (h handed) task() map[string]any {
 }
 
 func (s *Server) mayPoll(w http.ResponseWriter, r *http.Request, p store.Principal, name string) bool {
+	// Queues are named "domain:type": a ':' in either would name another
+	// type's or domain's queue (the engine queues no such task).
+	if strings.Contains(name, ":") || strings.Contains(r.URL.Query().Get("domain"), ":") {
+		conductorError(w, r, http.StatusBadRequest, "task type and domain must not contain ':'")
+		return false
+	}
 	if s.auth == nil || p.Satisfies(ScopePollPrefix+name) {
 		return true
 	}

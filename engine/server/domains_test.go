@@ -199,7 +199,7 @@ func TestTaskToDomain(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			// Domains of their own: a poll in an earlier case made its
 			// domains active for 10 s.
-			n := strings.ReplaceAll(tc.name, " ", "_")
+			n := strings.NewReplacer(" ", "_", ":", "").Replace(tc.name)
 			sfx := strings.NewReplacer("alpha", "alpha-"+n, "beta", "beta-"+n, "blue", "blue-"+n, "green", "green-"+n)
 			m := map[string]string{}
 			for k, v := range tc.m {
@@ -518,5 +518,40 @@ func inProgress(t *testing.T, c sdkClients, task model.Task, callback int64) {
 		TaskId: task.TaskId, Status: "IN_PROGRESS", CallbackAfterSeconds: callback})
 	if err != nil {
 		t.Fatalf("UpdateTask IN_PROGRESS: %v (status %d)", err, status(resp))
+	}
+}
+
+// Queues are named "domain:type", so a ':' in a domain or a task type
+// would let a poll of one type or domain take another's tasks (domain
+// "a:b" of type "t" and domain "a" of type "b:t" are one queue name): a
+// poll naming one is refused, and a worker task that would be queued under
+// one fails instead of waiting where another type's poll could take it.
+func TestColonInDomainOrTaskType(t *testing.T) {
+	ts := newConductorServer(t, nil)
+	c := newSDK(t, ts.URL, taskFlow("colon_flow", "colon_task"), taskFlow("colon_type_flow", "b:colon_task"))
+	for _, path := range []string{
+		"/api/tasks/poll/batch/colon_task?domain=a:b&timeout=0",
+		"/api/tasks/poll/b:colon_task?domain=a",
+		"/api/tasks/poll/batch/b:colon_task?timeout=0",
+	} {
+		if code, _, body := ts.do(t, "GET", path, ""); code != http.StatusBadRequest || !strings.Contains(body, "must not contain ':'") {
+			t.Fatalf("GET %s: %d %s, want 400", path, code, body)
+		}
+	}
+	for _, tc := range []struct {
+		flow string
+		m    map[string]string
+	}{
+		{"colon_flow", map[string]string{"colon_task": "a:b"}},
+		{"colon_type_flow", nil},
+	} {
+		id := c.start(t, model.StartWorkflowRequest{Name: tc.flow, Version: 1, TaskToDomain: tc.m})
+		st := waitStatus(t, c.wf, id, 10*time.Second)
+		if st.Status != "FAILED" {
+			t.Fatalf("%s: run %s, want FAILED", tc.flow, st.Status)
+		}
+		if wf := c.workflow(t, id); !strings.Contains(wf.ReasonForIncompletion, "cannot be queued for workers") {
+			t.Fatalf("%s: reason %q", tc.flow, wf.ReasonForIncompletion)
+		}
 	}
 }
