@@ -80,20 +80,34 @@ func TestConductorRegisteredTaskDefRetries(t *testing.T) {
 		t.Fatalf("register: %d %s", st, body)
 	}
 	_, _, id := ts.do(t, "POST", "/api/workflow", `{"name":"one_simple","input":{"k":"v"}}`)
-	answer := func(status string) {
-		_, _, body := ts.do(t, "GET", "/api/tasks/poll/batch/slow_task?count=1&timeout=5000", "")
-		var got []map[string]any
-		if err := json.Unmarshal([]byte(body), &got); err != nil || len(got) != 1 {
-			t.Fatalf("poll: %s", body)
-		}
-		res, _ := json.Marshal(map[string]any{"taskId": got[0]["taskId"], "workflowInstanceId": id, "status": status,
-			"reasonForIncompletion": "flaky", "outputData": map[string]any{"r": status}})
-		if st, _, body := ts.do(t, "POST", "/api/tasks/update-v2", string(res)); st != 204 {
-			t.Fatalf("update-v2: %d %s", st, body)
-		}
+	_, _, body := ts.do(t, "GET", "/api/tasks/poll/batch/slow_task?count=1&timeout=5000", "")
+	var got []map[string]any
+	if err := json.Unmarshal([]byte(body), &got); err != nil || len(got) != 1 {
+		t.Fatalf("poll: %s", body)
 	}
-	answer("FAILED")
-	answer("COMPLETED")
+	// update-v2 answers the next slow_task, here the retry of the one that
+	// failed (Conductor's TaskResource polls after the update); after the
+	// last one, 204.
+	answer := func(task map[string]any, status string, want int) map[string]any {
+		res, _ := json.Marshal(map[string]any{"taskId": task["taskId"], "workflowInstanceId": id, "status": status,
+			"reasonForIncompletion": "flaky", "outputData": map[string]any{"r": status}})
+		st, _, body := ts.do(t, "POST", "/api/tasks/update-v2", string(res))
+		if st != want {
+			t.Fatalf("update-v2 %s: %d %s, want %d", status, st, body, want)
+		}
+		var next map[string]any
+		if want == 200 {
+			if err := json.Unmarshal([]byte(body), &next); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return next
+	}
+	retry := answer(got[0], "FAILED", 200)
+	if retry["referenceTaskName"] != "work" || retry["retryCount"] != float64(1) || retry["taskId"] == got[0]["taskId"] {
+		t.Fatalf("update-v2's next task: %v, want the retry of %v", retry, got[0]["taskId"])
+	}
+	answer(retry, "COMPLETED", 204)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		_, _, body := ts.do(t, "GET", "/api/workflow/"+id, "")

@@ -127,7 +127,9 @@ func (s *Server) taskUpdateError(w http.ResponseWriter, r *http.Request, err err
 }
 
 // updateTask is POST /api/tasks (text/plain task id) and
-// /api/tasks/update-v2 (204: no next task is handed out with the answer).
+// /api/tasks/update-v2, which answers, as Conductor's TaskResource does,
+// the next task of the same type and domain for the same worker when the
+// update ended the task (a poll that does not wait), else 204.
 func (s *Server) updateTask(v2 bool) conductorHandler {
 	return func(w http.ResponseWriter, r *http.Request, p store.Principal) {
 		var res taskResult
@@ -138,13 +140,15 @@ func (s *Server) updateTask(v2 bool) conductorHandler {
 			conductorError(w, r, http.StatusBadRequest, "TaskResult: taskId is required")
 			return
 		}
-		if name, ok := s.conductor.queue.nameOf(res.TaskID); ok && !s.mayPoll(w, r, p, name) {
+		name, domain, ok := s.conductor.queue.kindOf(res.TaskID)
+		if ok && !s.mayPoll(w, r, p, name) {
 			return
 		}
 		err := s.conductor.queue.complete(res.TaskID, res.workerResult)
 		if errors.Is(err, ErrUnknownTask) {
-			err = s.forwardUpdate(r, res, func(name string) bool { return s.auth == nil || p.Satisfies(ScopePollPrefix+name) })
+			name, domain, err = s.forwardUpdate(r, res, func(name string) bool { return s.auth == nil || p.Satisfies(ScopePollPrefix+name) })
 		}
+		ended := err == nil
 		if errors.Is(err, errNoScope) {
 			conductorError(w, r, http.StatusForbidden, "principal "+p.Name+" lacks scope "+ScopePollPrefix+"<the task's name>")
 			return
@@ -162,12 +166,36 @@ func (s *Server) updateTask(v2 bool) conductorHandler {
 			return
 		}
 		if v2 {
-			writeEmpty(w, http.StatusNoContent)
+			s.nextTask(w, r, res, name, domain, ended)
 			return
 		}
 		writeText(w, http.StatusOK, res.TaskID)
 	}
 }
+
+// nextTask answers update-v2: the next task of name in domain for the
+// worker when the update ended its task, else 204. The poll waits up to
+// nextTaskWait, as Conductor's single poll does (100 ms).
+func (s *Server) nextTask(w http.ResponseWriter, r *http.Request, res taskResult, name, domain string, ended bool) {
+	switch res.Status {
+	case engine.TaskCompleted, engine.TaskFailed, engine.TaskFailedTerminal:
+	default:
+		ended = false
+	}
+	if !ended || name == "" || strings.Contains(name, ":") || strings.Contains(domain, ":") {
+		writeEmpty(w, http.StatusNoContent)
+		return
+	}
+	got := s.conductor.queue.poll(r.Context(), s.conductor.polls, name, domain, res.WorkerID, 1, nextTaskWait)
+	if len(got) == 0 {
+		writeEmpty(w, http.StatusNoContent)
+		return
+	}
+	writeJSON(w, http.StatusOK, got[0].task())
+}
+
+// nextTaskWait is how long update-v2 waits for a next task.
+const nextTaskWait = 100 * time.Millisecond
 
 // updateTaskByRef is POST /api/tasks/{workflowId}/{ref}/{status}: the body
 // is the output. It completes a SIMPLE task waiting for a worker, or a WAIT
@@ -223,15 +251,15 @@ var errTaskEnded = errors.New("the task already ended")
 // process's runner picks it up. An answer for an attempt that already ended
 // (timed out and retried under a new id, answered before, or its run
 // ended) is errTaskEnded: never applied, to this attempt or its retry.
-func (s *Server) forwardUpdate(r *http.Request, res taskResult, allowed func(name string) bool) error {
+func (s *Server) forwardUpdate(r *http.Request, res taskResult, allowed func(name string) bool) (name, domain string, err error) {
 	c := s.conductor
 	runID := res.WorkflowInstanceID
 	if runID == "" {
-		return fmt.Errorf("%w: %s", ErrUnknownTask, res.TaskID)
+		return "", "", fmt.Errorf("%w: %s", ErrUnknownTask, res.TaskID)
 	}
 	doc, err := s.execution(r.Context(), runID)
 	if err != nil {
-		return fmt.Errorf("%w: %s (run %s: %v)", ErrUnknownTask, res.TaskID, runID, err)
+		return "", "", fmt.Errorf("%w: %s (run %s: %v)", ErrUnknownTask, res.TaskID, runID, err)
 	}
 	var task map[string]any
 	list, _ := doc["tasks"].([]any)
@@ -241,22 +269,24 @@ func (s *Server) forwardUpdate(r *http.Request, res taskResult, allowed func(nam
 		}
 	}
 	if task == nil {
-		return fmt.Errorf("%w: %s", ErrUnknownTask, res.TaskID)
+		return "", "", fmt.Errorf("%w: %s", ErrUnknownTask, res.TaskID)
 	}
-	if name, _ := task["taskDefName"].(string); !allowed(name) {
-		return errNoScope
+	name, _ = task["taskDefName"].(string)
+	domain, _ = task["domain"].(string)
+	if !allowed(name) {
+		return "", "", errNoScope
 	}
 	status, _ := task["status"].(string)
 	wfStatus, _ := doc["status"].(string)
 	if (status != engine.TaskScheduled && status != engine.TaskInProgress) || (wfStatus != engine.StatusRunning && wfStatus != engine.StatusPaused) {
-		return fmt.Errorf("%w: task %s is %s", errTaskEnded, res.TaskID, status)
+		return "", "", fmt.Errorf("%w: task %s is %s", errTaskEnded, res.TaskID, status)
 	}
 	c.mu.Lock()
 	local := c.active[runID] != nil
 	c.mu.Unlock()
 	if local {
 		// Executed here, and no longer in the queue: its attempt is ending.
-		return fmt.Errorf("%w: %s", ErrUnknownTask, res.TaskID)
+		return "", "", fmt.Errorf("%w: %s", ErrUnknownTask, res.TaskID)
 	}
 	switch res.Status {
 	case "COMPLETED", "FAILED", "FAILED_WITH_TERMINAL_ERROR":
@@ -265,19 +295,19 @@ func (s *Server) forwardUpdate(r *http.Request, res taskResult, allowed func(nam
 			// Only the executing process keeps the task's clocks.
 			if owner, err := sq.ownerOf(r.Context(), res.TaskID); err == nil &&
 				sq.tell(r.Context(), owner, "progress", res.TaskID, strconv.FormatInt(res.CallbackSecs, 10)) {
-				return nil
+				return name, domain, nil
 			}
 		}
 		fallthrough
 	default:
-		return fmt.Errorf("%w: %s is executed by another serve process, which takes final answers only (COMPLETED, FAILED, FAILED_WITH_TERMINAL_ERROR)", ErrUnknownTask, res.TaskID)
+		return "", "", fmt.Errorf("%w: %s is executed by another serve process, which takes final answers only (COMPLETED, FAILED, FAILED_WITH_TERMINAL_ERROR)", ErrUnknownTask, res.TaskID)
 	}
 	out := res.Output
 	if len(out) == 0 || string(out) == "null" {
 		out = json.RawMessage("{}")
 	}
 	if _, err := c.eng.CompleteTaskAttempt(r.Context(), runID, res.TaskID, res.Status, out); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrUnknownTask, res.TaskID, s.masker.MaskString(err.Error()))
+		return "", "", fmt.Errorf("%w: %s: %v", ErrUnknownTask, res.TaskID, s.masker.MaskString(err.Error()))
 	}
 	if sq := c.queue.shared; sq != nil {
 		// The executing process takes the answer now, not at its next look.
@@ -285,5 +315,5 @@ func (s *Server) forwardUpdate(r *http.Request, res taskResult, allowed func(nam
 			sq.tell(r.Context(), owner, "answered", res.TaskID, "-")
 		}
 	}
-	return nil
+	return name, domain, nil
 }

@@ -444,13 +444,19 @@ func (q *queue) pendingCount(qn string) int {
 
 // nameOf returns the task name of a live task id.
 func (q *queue) nameOf(id string) (string, bool) {
+	name, _, ok := q.kindOf(id)
+	return name, ok
+}
+
+// kindOf returns the task name and domain of task id waiting for a worker.
+func (q *queue) kindOf(id string) (name, domain string, ok bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	d, ok := q.byID[id]
 	if !ok {
-		return "", false
+		return "", "", false
 	}
-	return d.t.Name, true
+	return d.t.Name, d.t.Domain, true
 }
 
 // nameOfRef returns the task name of the task ref of run waiting for a worker.
