@@ -63,6 +63,10 @@ type runHead struct {
 	Priority       int               `json:"priority,omitempty"`
 	TaskToDomain   map[string]string `json:"taskToDomain,omitempty"`
 	IdempotencyKey string            `json:"idempotencyKey,omitempty"`
+	// Test marks a test run (mock.go): its mocks are the part "testMocks",
+	// and MocksUsed is how many mocks of each task reference it has taken.
+	Test      bool           `json:"test,omitempty"`
+	MocksUsed map[string]int `json:"mocksUsed,omitempty"`
 }
 
 type taskHead struct {
@@ -162,7 +166,22 @@ func appendHeadTail(b []byte, h *runHead) []byte {
 		}
 		b = append(b, '}')
 	}
-	return appendOptStr(b, "idempotencyKey", h.IdempotencyKey)
+	b = appendOptStr(b, "idempotencyKey", h.IdempotencyKey)
+	if h.Test {
+		b = append(b, `,"test":true`...)
+	}
+	if len(h.MocksUsed) > 0 {
+		b = append(b, `,"mocksUsed":{`...)
+		for i, k := range slices.Sorted(maps.Keys(h.MocksUsed)) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(jsonenc.AppendString(b, k), ':')
+			b = strconv.AppendInt(b, int64(h.MocksUsed[k]), 10)
+		}
+		b = append(b, '}')
+	}
+	return b
 }
 
 // encodeRunHead is the run's head as a JSON object.
@@ -176,6 +195,9 @@ func runHeadSize(h *runHead) int {
 		len(h.Principal.Name) + len(h.Project) + len(h.Environment) + len(h.RegisteredValues) + len(h.SealedInput) + len(h.RerunTask) + len(h.ReopenFailure) + len(h.IdempotencyKey)
 	for k, v := range h.TaskToDomain {
 		n += len(k) + len(v) + 6
+	}
+	for k := range h.MocksUsed {
+		n += len(k) + 24
 	}
 	for _, f := range h.MaskedFields {
 		n += len(f) + 3
@@ -362,7 +384,7 @@ func (r *runState) encodeLocked() ([]byte, error) {
 		}
 		encs[i] = t.enc
 	}
-	return runstore.Assemble(head, r.inStored, r.outStored, r.varStored, r.taskDefsPartLocked(), encs, r.def.raw)
+	return runstore.Assemble(head, r.inStored, r.outStored, r.varStored, r.taskDefsPartLocked(), r.mocksPartLocked(), encs, r.def.raw)
 }
 
 // changeLocked is what the next write carries: the head, the workflow
@@ -385,7 +407,12 @@ func (r *runState) changeLocked(full bool) (*runstore.Change, error) {
 			r.touchLocked(t)
 		}
 		ch.DefinitionHash, ch.Definition = r.doc.DefinitionHash, r.def.raw
-		r.changedTaskDefs = true
+		r.changedTaskDefs, r.changedMocks = true, true
+	}
+	if r.changedMocks {
+		// Written with the record's first write only (mock.go).
+		ch.Mocks = r.mocksPartLocked()
+		r.changedMocks = false
 	}
 	if r.changedTaskDefs {
 		// Written with the record's first write and when the run takes
@@ -452,6 +479,7 @@ func (r *runState) markChangedLocked(ch *runstore.Change) {
 	r.changedVars = r.changedVars || ch.Variables != nil
 	r.changedOut = r.changedOut || ch.Output != nil
 	r.changedTaskDefs = r.changedTaskDefs || ch.TaskDefs != nil
+	r.changedMocks = r.changedMocks || ch.Mocks != nil
 	bySeq := make(map[int]*taskRecord, len(ch.Tasks))
 	for _, t := range ch.Tasks {
 		bySeq[t.Seq] = nil

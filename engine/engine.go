@@ -352,6 +352,9 @@ func (e *Engine) newRun(ctx context.Context, def *Definition, input json.RawMess
 	if err := r.snapshotTaskDefs(); err != nil { // taskdefsnap.go
 		return nil, err
 	}
+	if err := r.keepMocks(); err != nil { // mock.go
+		return nil, err
+	}
 	input = withInputTemplate(input, def.InputTemplate)
 	if err := r.setInput(input); err != nil {
 		return nil, err
@@ -539,6 +542,11 @@ func (e *Engine) loadDoc(ctx context.Context, id string, _ []byte, d *runDoc, pa
 			errs = append(errs, err)
 		}
 	}
+	if d.Test || d.TestMocks != "" {
+		if err := r.openMocks(d.TestMocks, d.MocksUsed); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	r.doc.Variables = unseal(d.Variables, "/variables")
 	r.doc.Output = unseal(d.Output, "/output")
 	for _, td := range d.Tasks {
@@ -644,7 +652,7 @@ func checkCompletion(status string, output json.RawMessage) (string, json.RawMes
 }
 
 // sealedMembers are the members of a stored run that hold sealed values.
-var sealedMembers = []string{"registeredValues", "sealedInput", "rerunTask", "reopenFailure", "taskDefs"}
+var sealedMembers = []string{"registeredValues", "sealedInput", "rerunTask", "reopenFailure", "taskDefs", "testMocks"}
 
 // Show returns the display form of a run (runsecrets.ViewStored):
 // `_secrets`, `_masked` and maskedFields values as "***". The string values

@@ -1265,12 +1265,15 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 		if err == nil {
 			err = child.restoreParentInput(input, refs) // reopen.go
 		}
+		if err == nil {
+			child.test = r.test.adopt(ref, child.test) // its mocks as stored (mock.go)
+		}
 		if err != nil {
 			return r.failTask(ctx, rec, TaskFailed, fmt.Sprintf("sub-workflow %s: %v", childID, err))
 		}
 	} else {
 		cfg := &runConfig{id: childID, principal: r.doc.Principal, project: r.doc.Project, env: r.doc.Environment,
-			correlationID: r.doc.CorrelationID, refInput: refs}
+			correlationID: r.doc.CorrelationID, refInput: refs, test: r.test.child(ref)} // a test run's child is one too (mock.go)
 		r.childConfig(cfg, extras) // subworkflow.go: domains, priority, idempotency key
 		child, err = r.e.newRun(ctx, def, input, cfg, r.id, rec.TaskID, r.sec)
 		if err != nil {
@@ -1280,7 +1283,6 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 			return r.failTask(ctx, rec, TaskFailedTerminal, "sub-workflow: "+err.Error())
 		}
 	}
-	child.test = r.test.child(ref) // a test run's child is one too (mock.go)
 	res, err = child.execute(ctx)
 	if err != nil {
 		if reason, ending := parentEnding(ctx); ending {

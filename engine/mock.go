@@ -144,9 +144,13 @@ func NewTest(m *Mocks) (*Test, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
-	t := &Test{stopped: make(chan struct{}), parked: make(chan struct{})}
+	t := newTestState()
 	t.root = newTestRun(t, m)
 	return t, nil
+}
+
+func newTestState() *Test {
+	return &Test{stopped: make(chan struct{}), parked: make(chan struct{})}
 }
 
 // Stopped is closed when the test has gone as far as its mocks take it: a
@@ -194,15 +198,18 @@ func AsTest(t *Test) RunOption {
 // a SUB_WORKFLOW: every child of the same reference shares them, so a
 // retried child takes the mocks the first one left, as in Conductor).
 type testRun struct {
-	t    *Test
-	mu   sync.Mutex
-	left map[string][]TaskMock
-	subs map[string]*Mocks
-	kids map[string]*testRun
+	t      *Test
+	mocks  *Mocks // as the test request gave them (stored with the run)
+	mu     sync.Mutex
+	left   map[string][]TaskMock
+	used   map[string]int // mocks of each ref taken (stored in the run's head)
+	subs   map[string]*Mocks
+	kids   map[string]*testRun
+	absent bool // a test run stored without its mocks (mockstore.go)
 }
 
 func newTestRun(t *Test, m *Mocks) *testRun {
-	tr := &testRun{t: t, left: map[string][]TaskMock{}, subs: map[string]*Mocks{}, kids: map[string]*testRun{}}
+	tr := &testRun{t: t, mocks: m, left: map[string][]TaskMock{}, used: map[string]int{}, subs: map[string]*Mocks{}, kids: map[string]*testRun{}}
 	if m == nil {
 		return tr
 	}
@@ -225,21 +232,24 @@ func (tr *testRun) child(ref string) *testRun {
 	k := tr.kids[ref]
 	if k == nil {
 		k = newTestRun(tr.t, tr.subs[ref])
+		k.absent = tr.absent
 		tr.kids[ref] = k
 	}
 	return k
 }
 
-// next takes the next mock of ref.
-func (tr *testRun) next(ref string) (TaskMock, bool) {
+// next takes the next mock of ref; used is how many of ref's mocks are
+// taken with it.
+func (tr *testRun) next(ref string) (m TaskMock, used int, ok bool) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	list := tr.left[ref]
 	if len(list) == 0 {
-		return TaskMock{}, false
+		return TaskMock{}, tr.used[ref], false
 	}
 	tr.left[ref] = list[1:]
-	return list[0], true
+	tr.used[ref]++
+	return list[0], tr.used[ref], true
 }
 
 // has reports whether ref has a mock left.
@@ -289,7 +299,17 @@ func (r *runState) mocked(ctx context.Context, wt *WorkflowTask, rec *taskRecord
 	}
 	progressed, resolved := false, false
 	for {
-		m, found := r.test.next(rec.Ref)
+		m, used, found := r.test.next(rec.Ref)
+		if found {
+			// Stored with the attempt's next write: a resumed run takes
+			// the mock after this one (mockstore.go).
+			r.mu.Lock()
+			if r.doc.MocksUsed == nil {
+				r.doc.MocksUsed = map[string]int{}
+			}
+			r.doc.MocksUsed[rec.Ref] = used
+			r.mu.Unlock()
+		}
 		if found && !resolved && r.e.remoteSimple(wt) {
 			// What a worker's poll does before the worker answers: the
 			// task's secret references and runtimeMetadata are read, as
@@ -306,6 +326,12 @@ func (r *runState) mocked(ctx context.Context, wt *WorkflowTask, rec *taskRecord
 		if !found {
 			if wt.Type == TypeSimple {
 				return r.parkTest(ctx, rec, progressed), true
+			}
+			if r.test.absent {
+				// Its mocks are not known: never run it for real.
+				r.test.t.stop()
+				return tasks.Result{Status: tasks.FailedTerminal, Reason: fmt.Sprintf(
+					"%s task %q of a test run stored without its mocks is not run for real", wt.Type, rec.Ref)}, true
 			}
 			// Conductor's test stops here; the task itself runs.
 			r.test.t.stop()

@@ -107,6 +107,9 @@ type runDoc struct {
 	// (taskdefsnap.go): a part of the stored run of its own, not a member
 	// of the head every write carries.
 	TaskDefs string `json:"taskDefs,omitempty"`
+	// TestMocks is a test run's mocks, sealed (mock.go): a part of the
+	// stored run of its own, written once.
+	TestMocks string `json:"testMocks,omitempty"`
 }
 
 // runState is the in-memory run. mu guards everything below it; saveMu
@@ -145,7 +148,7 @@ type runState struct {
 	// the first write of this process has created the record in full.
 	dirty                              []*taskRecord
 	changedIn, changedVars, changedOut bool
-	changedTaskDefs                    bool
+	changedTaskDefs, changedMocks      bool
 	stored                             bool
 	deleted                            []int // seqs of records forgotten (keepLastN)
 	// resumed: the run was loaded from the store (not started here).

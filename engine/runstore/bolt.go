@@ -49,6 +49,7 @@ const (
 	tagDef       = 'd'
 	tagInput     = 'i'
 	tagTaskDefs  = 'k'
+	tagMocks     = 'm'
 	tagOutput    = 'o'
 	tagTask      = 't'
 	tagHead      = 'u'
@@ -360,7 +361,7 @@ func putParts(pb *bolt.Bucket, id string, ch *Change, sumJS []byte) error {
 	for _, kv := range []struct {
 		tag byte
 		v   []byte
-	}{{tagHead, ch.Head}, {tagInput, ch.Input}, {tagOutput, ch.Output}, {tagVariables, ch.Variables}, {tagTaskDefs, ch.TaskDefs}} {
+	}{{tagHead, ch.Head}, {tagInput, ch.Input}, {tagOutput, ch.Output}, {tagVariables, ch.Variables}, {tagTaskDefs, ch.TaskDefs}, {tagMocks, ch.Mocks}} {
 		if kv.v != nil {
 			if err := pb.Put(partKey(id, kv.tag), kv.v); err != nil {
 				return err
@@ -421,6 +422,8 @@ func loadParts(tx *bolt.Tx, id string) (p parts, ok bool) {
 			p.variables = v
 		case rest[0] == tagTaskDefs:
 			p.taskDefs = v
+		case rest[0] == tagMocks:
+			p.mocks = v
 		case rest[0] == tagDef:
 			p.defHash = string(v)
 		}

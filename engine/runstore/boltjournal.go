@@ -85,6 +85,7 @@ func encodeEntry(kind byte, id string, ch *Change, sumJS []byte) []byte {
 	put(tagOutput, ch.Output)
 	put(tagVariables, ch.Variables)
 	put(tagTaskDefs, ch.TaskDefs)
+	put(tagMocks, ch.Mocks)
 	if ch.DefinitionHash != "" {
 		put(tagDef, []byte(ch.DefinitionHash))
 	}
@@ -181,6 +182,8 @@ func (p *parts) apply(body []byte) error {
 			p.variables = v
 		case tagTaskDefs:
 			p.taskDefs = v
+		case tagMocks:
+			p.mocks = v
 		case tagDef:
 			p.defHash = string(v)
 		case tagSummary:
@@ -354,7 +357,7 @@ func foldJournal(tx *bolt.Tx) (n int, err error) {
 		for _, kv := range []struct {
 			tag byte
 			v   []byte
-		}{{tagHead, p.head}, {tagInput, p.input}, {tagOutput, p.output}, {tagVariables, p.variables}, {tagTaskDefs, p.taskDefs}, {tagSummary, p.summary}} {
+		}{{tagHead, p.head}, {tagInput, p.input}, {tagOutput, p.output}, {tagVariables, p.variables}, {tagTaskDefs, p.taskDefs}, {tagMocks, p.mocks}, {tagSummary, p.summary}} {
 			if kv.v != nil {
 				f.puts[string(partKey(id, kv.tag))] = clone(kv.v)
 			}

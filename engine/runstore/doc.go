@@ -8,7 +8,7 @@
 //   - primary records: runs that have not ended, stored by parts — the head
 //     (the run's scalar members), input, output, variables, the task
 //     definitions the run keeps (written when they change, not with every
-//     write), one record per task keyed by its seq, and the name (hash) of
+//     write), a test run's mocks (written once), one record per task keyed by its seq, and the name (hash) of
 //     its definition. A write
 //     (Commit) carries what changed since the previous one, never the whole
 //     run; Assemble gives the one document back, the same on every backend;

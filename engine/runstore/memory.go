@@ -67,6 +67,9 @@ func (m *Memory) applyLocked(id string, ch *Change) {
 	if ch.TaskDefs != nil {
 		p.taskDefs = clone(ch.TaskDefs)
 	}
+	if ch.Mocks != nil {
+		p.mocks = clone(ch.Mocks)
+	}
 	for _, t := range ch.Tasks {
 		p.tasks[t.Seq] = keep(t.Doc)
 	}

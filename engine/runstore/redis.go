@@ -18,7 +18,7 @@ import (
 // Redis is a Store over a go-redis UniversalClient. All keys share the hash
 // tag {wfrun-runs} so that the MULTI/EXEC of Commit and Archive touches one
 // Cluster slot. A primary record is one hash (fields head, input, output,
-// variables, taskDefs, def and t:<seq>), a definition one string under its hash, a
+// variables, taskDefs, testMocks, def and t:<seq>), a definition one string under its hash, a
 // lease one string with a TTL.
 type Redis struct {
 	c       redis.UniversalClient
@@ -73,11 +73,11 @@ func taskField(seq int) string { return fmt.Sprintf("t:%010d", seq) }
 // encoded summary.
 func (r *Redis) queueChange(ctx context.Context, p redis.Pipeliner, id string, ch *Change, sumJS []byte) []redis.Cmder {
 	var cmds []redis.Cmder
-	fields := make([]any, 0, 2*(6+len(ch.Tasks)))
+	fields := make([]any, 0, 2*(7+len(ch.Tasks)))
 	for _, kv := range []struct {
 		k string
 		v []byte
-	}{{"head", ch.Head}, {"input", ch.Input}, {"output", ch.Output}, {"variables", ch.Variables}, {"taskDefs", ch.TaskDefs}} {
+	}{{"head", ch.Head}, {"input", ch.Input}, {"output", ch.Output}, {"variables", ch.Variables}, {"taskDefs", ch.TaskDefs}, {"testMocks", ch.Mocks}} {
 		if kv.v != nil {
 			fields = append(fields, kv.k, kv.v)
 		}
@@ -213,6 +213,8 @@ func (r *Redis) Load(ctx context.Context, id string) ([]byte, bool, error) {
 				pt.variables = []byte(v)
 			case k == "taskDefs":
 				pt.taskDefs = []byte(v)
+			case k == "testMocks":
+				pt.mocks = []byte(v)
 			case k == "def":
 				pt.defHash = v
 			}

@@ -71,6 +71,11 @@ type Change struct {
 	// it is a part of its own, written only when set (nil: left as
 	// stored); a record without it assembles without the member.
 	TaskDefs []byte
+	// Mocks is the run's "testMocks" member, a JSON value: the mocks of a
+	// test run. Written once, when the run is created (and again by a full
+	// rewrite), never with every write; nil: left as stored; a record
+	// without it assembles without the member.
+	Mocks []byte
 	// Tasks are task records to create or replace, keyed by Seq.
 	Tasks []Task
 	// DeleteTasks are the seqs of task records to delete.
@@ -89,7 +94,7 @@ type Change struct {
 	// the caller never modifies their bytes after the call (it encoded
 	// them for this change), so a store that keeps bytes in memory may
 	// keep these slices instead of a copy. Input, Output, Variables,
-	// TaskDefs and Definition are copied whatever it says.
+	// TaskDefs, Mocks and Definition are copied whatever it says.
 	HandOver bool
 }
 
@@ -102,7 +107,7 @@ type Task struct {
 
 // Size is the number of bytes the change carries.
 func (c *Change) Size() int {
-	n := len(c.Head) + len(c.Input) + len(c.Output) + len(c.Variables) + len(c.TaskDefs) + len(c.Definition)
+	n := len(c.Head) + len(c.Input) + len(c.Output) + len(c.Variables) + len(c.TaskDefs) + len(c.Mocks) + len(c.Definition)
 	for _, t := range c.Tasks {
 		n += len(t.Doc)
 	}
@@ -183,22 +188,23 @@ func sortSummaries(all []Summary, opt ListOptions) []Summary {
 type parts struct {
 	head, input, output, variables []byte
 	taskDefs                       []byte // nil: the record has none
+	mocks                          []byte // nil: the record has none
 	summary                        []byte // the encoded Summary (bolt)
 	defHash                        string
 	tasks                          map[int][]byte
 }
 
 // Assemble renders a primary record as one run document: the head's
-// members, then "input", "output", "variables", "taskDefs" (when taskDefs
-// is not empty), "tasks" (ordered by Seq) and "workflowDefinition". Every
+// members, then "input", "output", "variables", "taskDefs" and "testMocks"
+// (each when not empty), "tasks" (ordered by Seq) and "workflowDefinition". Every
 // backend stores the same parts and assembles them with this function, so
 // the document is the same whatever the store.
-func Assemble(head, input, output, variables, taskDefs []byte, tasks [][]byte, definition []byte) ([]byte, error) {
+func Assemble(head, input, output, variables, taskDefs, mocks []byte, tasks [][]byte, definition []byte) ([]byte, error) {
 	head = trimSpace(head)
 	if len(head) < 2 || head[0] != '{' || head[len(head)-1] != '}' {
 		return nil, fmt.Errorf("run head is not a JSON object")
 	}
-	n := len(head) + len(input) + len(output) + len(variables) + len(taskDefs) + len(definition) + 112
+	n := len(head) + len(input) + len(output) + len(variables) + len(taskDefs) + len(mocks) + len(definition) + 128
 	for _, t := range tasks {
 		n += len(t) + 1
 	}
@@ -215,6 +221,10 @@ func Assemble(head, input, output, variables, taskDefs []byte, tasks [][]byte, d
 	if len(taskDefs) > 0 {
 		buf = append(buf, ',')
 		buf = member(buf, "taskDefs", taskDefs)
+	}
+	if len(mocks) > 0 {
+		buf = append(buf, ',')
+		buf = member(buf, "testMocks", mocks)
 	}
 	buf = append(buf, `,"tasks":[`...)
 	for i, t := range tasks {
@@ -261,7 +271,7 @@ func (p *parts) assemble(def []byte) ([]byte, error) {
 	if p.head == nil {
 		return nil, fmt.Errorf("run record has no head")
 	}
-	return Assemble(p.head, p.input, p.output, p.variables, p.taskDefs, tasks, def)
+	return Assemble(p.head, p.input, p.output, p.variables, p.taskDefs, p.mocks, tasks, def)
 }
 
 func clone(b []byte) []byte {

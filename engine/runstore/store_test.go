@@ -64,6 +64,7 @@ func TestConformance(t *testing.T) {
 		{"ConcurrentCommits", testConcurrentCommits},
 		{"NeighbourIDs", testNeighbourIDs},
 		{"TaskDefsPart", testTaskDefsPart},
+		{"MocksPart", testMocksPart},
 	}
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
