@@ -26,6 +26,7 @@ type workerFlags struct {
 	grace       time.Duration
 	project     string
 	environment string
+	domain      string
 	logLevel    string
 }
 
@@ -57,6 +58,7 @@ SIGINT/SIGTERM stop polling; running tasks finish (up to --stop-grace).`,
 	fl.IntVar(&f.concurrency, "concurrency", 8, "tasks running at once")
 	fl.DurationVar(&f.pollTimeout, "poll-timeout", time.Second, "long-poll wait asked of the server")
 	fl.DurationVar(&f.grace, "stop-grace", 30*time.Second, "how long running tasks may take after SIGINT/SIGTERM")
+	fl.StringVar(&f.domain, "domain", "", "task domain to poll (the runs' taskToDomain); default: tasks without a domain")
 	fl.StringVar(&f.project, "project", "", "project scope for secret resolution")
 	fl.StringVar(&f.environment, "environment", "", "environment scope for secret resolution")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -107,7 +109,7 @@ func runWorker(cmd *cobra.Command, f *workerFlags) error {
 	defer st.Close()
 	logger := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 	w, err := worker.New(worker.Config{
-		Server: f.server, KeyID: f.keyID, KeySecret: f.keySecret, Tasks: taskMap, Registry: reg,
+		Server: f.server, KeyID: f.keyID, KeySecret: f.keySecret, Tasks: taskMap, Registry: reg, Domain: f.domain,
 		Secrets:     store.NewRunView(st, store.LocalPrincipal, f.project, f.environment),
 		Concurrency: f.concurrency, PollTimeout: f.pollTimeout, StopGrace: f.grace, Logger: logger,
 	})

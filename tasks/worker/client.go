@@ -114,6 +114,9 @@ func (w *Worker) do(ctx context.Context, method, path string, body []byte) (int,
 func (w *Worker) poll(ctx context.Context, name string, count int) ([]polledTask, error) {
 	q := url.Values{}
 	q.Set("workerid", w.cfg.WorkerID)
+	if w.cfg.Domain != "" {
+		q.Set("domain", w.cfg.Domain)
+	}
 	q.Set("count", strconv.Itoa(count))
 	q.Set("timeout", strconv.FormatInt(w.cfg.PollTimeout.Milliseconds(), 10))
 	st, body, err := w.do(ctx, http.MethodGet, "/tasks/poll/batch/"+url.PathEscape(name)+"?"+q.Encode(), nil)

@@ -53,6 +53,11 @@ type Config struct {
 	PollTimeout time.Duration
 	// WorkerID is reported to the server (default: hostname).
 	WorkerID string
+	// Domain is the task domain polled (Conductor's taskToDomain: a run
+	// started with {"wfrun_http": "blue"} queues its wfrun_http tasks in
+	// domain blue, for workers polling that domain only). Empty: the tasks
+	// without a domain. It may not contain ':' (queues are domain:type).
+	Domain string
 	// HTTPClient talks to the Conductor server (default: 30s timeout past
 	// the long poll). The tasks use the registry's own client.
 	HTTPClient *http.Client
@@ -85,8 +90,11 @@ func New(cfg Config) (*Worker, error) {
 	if cfg.Registry == nil {
 		cfg.Registry = tasks.NewDefaultRegistry()
 	}
+	if strings.Contains(cfg.Domain, ":") || cfg.Domain != strings.TrimSpace(cfg.Domain) {
+		return nil, fmt.Errorf("%w: domain %q: no ':' and no surrounding spaces", ErrConfig, cfg.Domain)
+	}
 	for name, kind := range cfg.Tasks {
-		if name == "" || strings.ContainsAny(name, "/?#") {
+		if name == "" || strings.ContainsAny(name, "/?#:") {
 			return nil, fmt.Errorf("%w: task name %q", ErrConfig, name)
 		}
 		if _, ok := cfg.Registry.Lookup(kind); !ok {
