@@ -148,6 +148,9 @@ type RemoteTask struct {
 	WorkflowVersion                    int
 	TaskID, Ref, Name                  string
 	RetryCount, Iteration              int
+	// RetriedTaskID is the id of the attempt this one retries ("" for a
+	// first attempt), as Conductor's Task shows it.
+	RetriedTaskID string
 	// Def is the task's entry in the workflow definition (its JSON).
 	Def json.RawMessage
 	// ResponseTimeout is how long a worker that polled the task may stay

@@ -104,7 +104,7 @@ func TestConductorRegisteredTaskDefRetries(t *testing.T) {
 		return next
 	}
 	retry := answer(got[0], "FAILED", 200)
-	if retry["referenceTaskName"] != "work" || retry["retryCount"] != float64(1) || retry["taskId"] == got[0]["taskId"] {
+	if retry["referenceTaskName"] != "work" || retry["retryCount"] != float64(1) || retry["retriedTaskId"] != got[0]["taskId"] {
 		t.Fatalf("update-v2's next task: %v, want the retry of %v", retry, got[0]["taskId"])
 	}
 	answer(retry, "COMPLETED", 204)

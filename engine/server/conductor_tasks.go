@@ -45,6 +45,9 @@ func (h handed) task() map[string]any {
 	if d.t.Domain != "" {
 		task["domain"] = d.t.Domain
 	}
+	if d.t.RetriedTaskID != "" {
+		task["retriedTaskId"] = d.t.RetriedTaskID
+	}
 	if len(h.meta) > 0 {
 		// The task definition's declared secrets and env values, resolved
 		// for this worker only at its poll (engine.RemoteTask.Resolve);
