@@ -252,10 +252,7 @@ func testKeptFailure(t *testing.T, nested bool) {
 		parentID = viewRun(t, e, res.RunID).Tasks[0].SubWorkflowID
 	}
 	before := viewRun(t, e, parentID)
-	recs := map[string]taskView{}
-	for _, tk := range before.Tasks {
-		recs[tk.Ref] = tk
-	}
+	recs := byRef(before.Tasks)
 	a, b := recs["a"], recs["b"]
 	if before.Status != engine.StatusFailed || a.Status != engine.TaskCanceled || b.Status != engine.TaskFailed {
 		t.Fatalf("parent %s, tasks %+v", before.Status, before.Tasks)
@@ -351,10 +348,7 @@ func TestReopenedParentReschedulesCancelledTasksInPlace(t *testing.T) {
 	}
 	res := startRun(t, e, d, `{}`)
 	before := viewRun(t, e, res.RunID)
-	recs := map[string]taskView{}
-	for _, tk := range before.Tasks {
-		recs[tk.Ref] = tk
-	}
+	recs := byRef(before.Tasks)
 	if before.Status != engine.StatusFailed || recs["a"].Status != engine.TaskFailed || recs["b"].Status != engine.TaskCanceled {
 		t.Fatalf("parent %s, tasks %+v", before.Status, before.Tasks)
 	}
@@ -435,10 +429,7 @@ func TestReopenedParentKeepsItsFailedPermissiveTask(t *testing.T) {
 	parentID.Store("kept-permissive")
 	res := startRun(t, e, d, `{}`, engine.WithRunID("kept-permissive"))
 	before := viewRun(t, e, res.RunID)
-	recs := map[string]taskView{}
-	for _, tk := range before.Tasks {
-		recs[tk.Ref] = tk
-	}
+	recs := byRef(before.Tasks)
 	if before.Status != engine.StatusFailed || recs["a"].Status != engine.TaskFailed || recs["p"].Status != engine.TaskFailed {
 		t.Fatalf("parent %s, tasks %+v", before.Status, before.Tasks)
 	}

@@ -134,10 +134,7 @@ func TestRetryOfAChildReopensItsRunningParentInAFork(t *testing.T) {
 	if !errors.Is(err, engine.ErrInterrupted) || res.Status != engine.StatusRunning {
 		t.Fatalf("want the parent interrupted while running: %v %+v", err, res)
 	}
-	recs := map[string]taskView{}
-	for _, tk := range viewRun(t, e, "fork-parent").Tasks {
-		recs[tk.Ref] = tk
-	}
+	recs := byRef(viewRun(t, e, "fork-parent").Tasks)
 	sub := recs["sub"]
 	if sub.Status != engine.TaskFailed || viewRun(t, e, sub.SubWorkflowID).Status != engine.StatusFailed {
 		t.Fatalf("parent's sub-workflow task %+v", sub)

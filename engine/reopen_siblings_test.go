@@ -62,10 +62,7 @@ func TestReopenRetriesCancelledSiblingSubWorkflow(t *testing.T) {
 	if wf.Status != engine.StatusFailed {
 		t.Fatalf("%s", wf.Status)
 	}
-	recs := map[string]taskView{}
-	for _, tk := range wf.Tasks {
-		recs[tk.Ref] = tk
-	}
+	recs := byRef(wf.Tasks)
 	a, b := recs["a"], recs["b"]
 	if a.Status != engine.TaskFailed || b.Status != engine.TaskCanceled || recs["join"].Status != engine.TaskCanceled {
 		t.Fatalf("tasks %+v", wf.Tasks)
