@@ -538,8 +538,17 @@ func (r *runState) scheduleRetryAttemptsLocked() {
 	}
 	now := r.nowMillis()
 	for _, p := range prev {
-		r.addTaskLocked(&taskRecord{Ref: p.Ref, TaskType: p.TaskType, TaskDefName: p.TaskDefName, Status: TaskScheduled,
-			RetryCount: p.RetryCount + 1, Iteration: p.Iteration, Scheduled: now, RetriedTaskID: p.TaskID, Domain: p.Domain, wt: p.wt})
+		t := &taskRecord{Ref: p.Ref, TaskType: p.TaskType, TaskDefName: p.TaskDefName, Status: TaskScheduled,
+			RetryCount: p.RetryCount + 1, Iteration: p.Iteration, Scheduled: now, RetriedTaskID: p.TaskID, Domain: p.Domain, wt: p.wt}
+		r.addTaskLocked(t)
+		// Conductor's retry copies the attempt's input: the kept (masked,
+		// `_secrets` in clear) form, sealed again for the new record. Without
+		// it the record keeps no input (and is written once it ends).
+		if len(p.inMem) > 0 {
+			if mem, stored, err := r.sec.Protect(p.inMem, "/tasks/"+t.TaskID+"/inputData"); err == nil {
+				t.inMem, t.inStored = mem, stored
+			}
+		}
 	}
 }
 

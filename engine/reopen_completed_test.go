@@ -234,7 +234,7 @@ func testKeptFailure(t *testing.T, nested bool) {
 		}))
 	parent := `{"name":"kept_failure","version":1,"schemaVersion":2,"tasks":[
 	 {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN","forkTasks":[
-	  [{"name":"a","taskReferenceName":"a","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"ca","workflowDefinition":{"name":"ca","version":1,"schemaVersion":2,"tasks":[{"name":"slow","taskReferenceName":"s"}]}}}],
+	  [{"name":"a","taskReferenceName":"a","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"ca","workflowDefinition":{"name":"ca","version":1,"schemaVersion":2,"tasks":[{"name":"slow","taskReferenceName":"s","inputParameters":{"n":7}}]}}}],
 	  [{"name":"bad","taskReferenceName":"b"}]]},
 	 {"name":"join","taskReferenceName":"join","type":"JOIN","joinOn":["a","b"]}]}`
 	top := parent
@@ -292,6 +292,10 @@ func testKeptFailure(t *testing.T, nested bool) {
 	checkTasks(t, c.Tasks, "slow:CANCELED", "slow:CANCELED")
 	if at := c.Tasks[1]; at.RetriedTaskID != c.Tasks[0].TaskID || at.RetryCount != c.Tasks[0].RetryCount+1 || at.TaskID == c.Tasks[0].TaskID {
 		t.Fatalf("child's retry attempt %+v, want one retrying %s", at, c.Tasks[0].TaskID)
+	}
+	// Conductor's retry copies the attempt's input.
+	if at := c.Tasks[1]; at.Input["n"] != float64(7) || len(at.Input) != len(c.Tasks[0].Input) {
+		t.Fatalf("child's retry attempt input %v, want the first attempt's %v", at.Input, c.Tasks[0].Input)
 	}
 	if nested {
 		g := viewRun(t, e, res.RunID)
