@@ -165,3 +165,16 @@ func (e *Engine) runStatus(ctx context.Context, id string) (string, error) {
 	}
 	return h.Status, nil
 }
+
+// errSecretKey: an idempotency key that holds a secret value.
+var errSecretKey = errors.New("holds a secret value: an idempotency key is stored in clear and shown (build it from non-secret input)")
+
+// plainKey refuses a key resolved from a secret (a `_secrets` output, say):
+// the key is stored in clear in the run's head and the key claims, and
+// quoted in conflict answers, where no value may go.
+func (r *runState) plainKey(key string) error {
+	if r.sec.Text(key) != key {
+		return errSecretKey
+	}
+	return nil
+}

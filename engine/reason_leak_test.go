@@ -72,3 +72,40 @@ func TestEvaluatorErrorsMaskPiecesOfValues(t *testing.T) {
 		})
 	}
 }
+
+// An idempotency key is stored in clear (the run's head, the key claims)
+// and quoted in conflict answers: a SUB_WORKFLOW key resolved from a secret
+// (a `_secrets` output) fails the task instead. START_WORKFLOW reads its
+// request from the task's masked input, so its key is "***" already. In
+// neither case does anything stored hold the value.
+func TestIdempotencyKeyFromASecretIsRefused(t *testing.T) {
+	for _, tc := range []struct{ name, task string }{
+		{"SUB_WORKFLOW", `{"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW","subWorkflowParam":{
+  "idempotencyKey":"${pick.output.result._secrets.k}","workflowDefinition":{"name":"child","version":1,"tasks":[
+   {"name":"n","taskReferenceName":"n","type":"SET_VARIABLE","inputParameters":{"x":1}}]}}}`},
+		{"START_WORKFLOW", `{"name":"start","taskReferenceName":"start","type":"START_WORKFLOW","inputParameters":{"startWorkflow":{
+  "name":"child","idempotencyKey":"${pick.output.result._secrets.k}","workflowDef":{"name":"child","version":1,"tasks":[
+   {"name":"n","taskReferenceName":"n","type":"SET_VARIABLE","inputParameters":{"x":1}}]}}}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newRig(t, "bolt", 2)
+			tok := "key-" + randHex(16)
+			g.put(t, "tok", tok)
+			e := g.engine(t, rotationRegistry(false))
+			d, err := e.Parse([]byte(`{"name":"secret_key","version":1,"tasks":[
+ {"name":"pick","taskReferenceName":"pick","type":"INLINE","inputParameters":{"v":"${workflow.secrets.tok}",
+  "evaluatorType":"javascript","expression":"({_secrets: {k: $.v}})"}},` + tc.task + `]}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := e.Start(context.Background(), d, json.RawMessage(`{}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.name == "SUB_WORKFLOW" && (res.Status != engine.StatusFailed || !strings.Contains(res.Reason, "idempotencyKey") || !strings.Contains(res.Reason, "holds a secret value")) {
+				t.Fatalf("want FAILED naming the key, got %s %q", res.Status, res.Reason)
+			}
+			g.leakCheck(t, e, nil, tok)
+		})
+	}
+}

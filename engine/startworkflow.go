@@ -191,6 +191,9 @@ func (r *runState) startOptionsOf(ctx context.Context, o *startOptions, workflow
 	if o.IdempotencyKey == "" {
 		return tasks.Result{}, false
 	}
+	if err := r.plainKey(o.IdempotencyKey); err != nil {
+		return tasks.Result{Status: tasks.FailedTerminal, Reason: "START_WORKFLOW: idempotencyKey: " + err.Error()}, true
+	}
 	existing, err := r.e.ClaimIdempotencyKey(ctx, workflow, o.IdempotencyKey, o.IdempotencyStrategy, cfg.id)
 	switch {
 	case err != nil:

@@ -296,6 +296,9 @@ func (r *runState) subWorkflowExtras(ctx context.Context, wt *WorkflowTask, rec 
 	}
 	var key string
 	if json.Unmarshal(v.IdempotencyKey, &key) == nil && key != "" {
+		if err := r.plainKey(key); err != nil {
+			return nil, fmt.Errorf("subWorkflowParam.idempotencyKey: %w", err)
+		}
 		out["idempotencyKey"] = key
 	}
 	return out, nil
