@@ -102,7 +102,10 @@ func (e *Engine) activeDomain(taskType string, domains []string) string {
 	}
 	if e.lastPoll != nil {
 		now := e.now()
-		for _, d := range domains {
+		// The last domain is the answer whether or not a worker polled it:
+		// only the ones before it are looked up (with a shared queue, each
+		// look is a Redis round trip on the task's scheduling path).
+		for _, d := range domains[:len(domains)-1] {
 			d = strings.TrimSpace(d)
 			if d == "" || strings.EqualFold(d, NoDomain) {
 				continue

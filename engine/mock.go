@@ -318,7 +318,7 @@ func (r *runState) mocked(ctx context.Context, wt *WorkflowTask, rec *taskRecord
 			// repeats one has it masked as a worker's answer would.
 			resolved = true
 			t := RemoteTask{TaskID: rec.TaskID, Ref: rec.Ref,
-				hand: &handoff{r: r, wt: wt, input: input, later: rec.later, names: r.e.policy(wt).runtimeMetadata}}
+				hand: &handoff{r: r, wt: wt, input: input, later: rec.later, names: r.policy(wt).runtimeMetadata}}
 			if _, _, err := t.Resolve(ctx); err != nil {
 				return tasks.Result{Status: tasks.FailedTerminal, Reason: err.Error()}, true
 			}
@@ -380,7 +380,7 @@ func (r *runState) mocked(ctx context.Context, wt *WorkflowTask, rec *taskRecord
 // ALERT_ONLY reports it and the task goes on; RETRY times the attempt out
 // (retried as its definition says); TIME_OUT_WF times the workflow out.
 func (r *runState) mockTimedOut(ctx context.Context, wt *WorkflowTask, rec *taskRecord, m TaskMock) (tasks.Result, bool) {
-	p := r.e.policy(wt)
+	p := r.policy(wt)
 	if m.ExecutionTime <= 0 || !p.hasDef || p.timeout <= 0 || m.ExecutionTime < p.timeout*1000 {
 		return tasks.Result{}, false
 	}

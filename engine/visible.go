@@ -190,16 +190,7 @@ func (r *runState) inFlightUnsavedLocked() bool {
 // visibleNow writes run id at once, if this engine executes it and it has
 // an unwritten in-flight record (Show, before it reads the store).
 func (e *Engine) visibleNow(id string) {
-	v := &e.vis
-	var r *runState
-	v.mu.Lock()
-	for _, c := range v.runs {
-		if c.id == id {
-			r = c
-			break
-		}
-	}
-	v.mu.Unlock()
+	r := e.executing(id) // skip.go
 	if r == nil {
 		return
 	}

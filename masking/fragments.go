@@ -1,6 +1,7 @@
 package masking
 
 import (
+	"index/suffixarray"
 	"strings"
 )
 
@@ -17,16 +18,18 @@ const maxFragmentWords = 2048
 // Mask leaves it. Words are runs of bytes between spaces, quotes, brackets,
 // commas and semicolons, with sentence punctuation trimmed from their ends.
 //
-// Each distinct word costs a search of every registered value, so this is
-// for error text (evaluator and parser errors), not for outputs or streams.
+// The values are searched through a suffix array built on the first need
+// (and again after new registrations), so a word costs O(log n) whatever
+// the number of values; it is still for error text (evaluator and parser
+// errors), not for outputs or streams.
 // It returns b itself when nothing changed.
 func (m *Masker) MaskFragments(b []byte) []byte {
 	if m == nil || len(b) == 0 {
 		return b
 	}
 	b = m.Mask(b)
-	corpus := m.rawCorpus()
-	if corpus == "" {
+	corpus := m.rawIndex()
+	if corpus == nil {
 		return b
 	}
 	var out []byte
@@ -51,7 +54,7 @@ func (m *Masker) MaskFragments(b []byte) []byte {
 		if w := string(b[s:e]); len(w) >= m.minLen && w != Redacted {
 			hit, ok := looked[w]
 			if !ok {
-				hit = len(looked) >= maxFragmentWords || strings.Contains(corpus, w)
+				hit = len(looked) >= maxFragmentWords || len(corpus.Lookup([]byte(w), 1)) > 0
 				looked[w] = hit
 			}
 			if hit {
@@ -77,14 +80,17 @@ func (m *Masker) MaskFragmentsString(s string) string {
 
 // rawCorpus returns the registered values joined by NUL (no value holds a
 // word with a NUL in it that a text could quote), rebuilt only when values
-// were registered since the last call.
-func (m *Masker) rawCorpus() string {
+// were registered since the last call; nil without values.
+func (m *Masker) rawIndex() *suffixarray.Index {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.rawText.n != len(m.raws) {
-		m.rawText.text, m.rawText.n = strings.Join(m.raws, "\x00"), len(m.raws)
+	if len(m.raws) == 0 {
+		return nil
 	}
-	return m.rawText.text
+	if m.rawText.n != len(m.raws) {
+		m.rawText.index, m.rawText.n = suffixarray.New([]byte(strings.Join(m.raws, "\x00"))), len(m.raws)
+	}
+	return m.rawText.index
 }
 
 func isFragmentBreak(c byte) bool {

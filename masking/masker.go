@@ -2,6 +2,7 @@ package masking
 
 import (
 	"context"
+	"index/suffixarray"
 	"log/slog"
 	"strings"
 	"sync"
@@ -32,9 +33,9 @@ type Masker struct {
 	pend     *pendingSet // patterns[built:], nil until the first one
 	patBytes int         // total length of patterns
 	raws     []string    // the values themselves, for MaskFragments
-	rawText  struct {    // raws joined by NUL, built on MaskFragments' first need
-		n    int
-		text string
+	rawText  struct {    // raws joined by NUL and indexed, built on MaskFragments' first need
+		n     int
+		index *suffixarray.Index
 	}
 
 	compacting atomic.Bool // a background rebuild is under way (noteScan)
@@ -113,10 +114,21 @@ func (m *Masker) RegisterAll(values ...string) int {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	var batch map[string]struct{} // a value given twice in one call is kept once
+	if len(vals) > 1 {
+		batch = make(map[string]struct{}, len(vals))
+	}
 	for _, v := range vals {
-		if _, ok := m.seen[v]; !ok {
-			m.raws = append(m.raws, v)
+		if _, ok := m.seen[v]; ok {
+			continue
 		}
+		if batch != nil {
+			if _, dup := batch[v]; dup {
+				continue
+			}
+			batch[v] = struct{}{}
+		}
+		m.raws = append(m.raws, v)
 	}
 	start := len(m.patterns)
 	for _, f := range forms {

@@ -82,6 +82,16 @@ func (r *Run) MaskFragments(b []byte) []byte { return r.reg.masker.MaskFragments
 // CodeExcerpt is Excerpt for the errors of user code (INLINE and LAMBDA
 // scripts, SWITCH and DO_WHILE expressions, jq queries): the whole text is
 // masked, then every piece of a value in it, and only then is it cut.
-func (r *Run) CodeExcerpt(s string, max int) string {
-	return cutMasked(r.reg.masker.MaskFragmentsString(s), max)
+func (r *Run) CodeExcerpt(s string, max int) string { return CodeExcerpt(r.reg.masker, s, max) }
+
+// CodeExcerpt is Run.CodeExcerpt for any masker: one that has
+// MaskFragments (*masking.Masker, *Run) masks the pieces of values too,
+// another the whole text only (nil: no masking).
+func CodeExcerpt(m Masker, s string, max int) string {
+	if f, ok := m.(interface{ MaskFragments([]byte) []byte }); ok && s != "" {
+		s = string(f.MaskFragments([]byte(s)))
+	} else if m != nil && s != "" {
+		s = string(m.Mask([]byte(s)))
+	}
+	return cutMasked(s, max)
 }

@@ -161,16 +161,10 @@ func maskCut(svc *Services, s string, max int) string {
 }
 
 // maskCode is maskCut for the errors of user code (scripts, expressions, jq
-// queries), which may quote a piece of a value the code cut into tokens:
-// the whole text is masked, then every such piece, and only then is it cut.
-// A Services.Masker without MaskFragments gets the whole-text masking only.
+// queries), which may quote a piece of a value the code cut into tokens
+// (runsecrets.CodeExcerpt).
 func maskCode(svc *Services, s string, max int) string {
-	if svc != nil && svc.Masker != nil {
-		if f, ok := svc.Masker.(interface{ MaskFragments([]byte) []byte }); ok {
-			s = string(f.MaskFragments([]byte(s)))
-		}
-	}
-	return maskCut(svc, s, max)
+	return runsecrets.CodeExcerpt(svcMasker(svc), s, max)
 }
 
 // failure builds a failed Result whose output carries the reason under

@@ -160,7 +160,8 @@ func (t *JQTask) Execute(ctx context.Context, req *Request) (res Result) {
 			// Masked whole first, then its previews dropped (a cut of
 			// unmasked text could leave a secret's head), then the pieces
 			// of values a query cut out masked, then cut.
-			return failure(Failed, maskCut(svc, jqWording(maskCode(svc, withoutPreviews(withoutCutPreviews(mask(svc, err.Error()))), 0)), maxQuotedError))
+			// jqWording only rewords masked text: cut, not masked again.
+			return failure(Failed, maskCut(nil, jqWording(maskCode(svc, withoutPreviews(withoutCutPreviews(mask(svc, err.Error()))), 0)), maxQuotedError))
 		}
 		if t.opts.jqMaxResults > 0 && len(results) >= t.opts.jqMaxResults {
 			return failure(Failed, fmt.Sprintf("jq: more than %d results", t.opts.jqMaxResults))

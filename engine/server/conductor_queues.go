@@ -93,14 +93,21 @@ func (q *queue) sizes(ctx context.Context) (map[string]int, error) {
 			}
 		}
 	} else {
+		// One pass: size's count for every queue at once.
 		q.mu.Lock()
-		for qn := range q.pending {
-			names[qn] = true
+		out := map[string]int{}
+		for qn, list := range q.pending {
+			if len(list) > 0 {
+				out[qn] += len(list)
+			}
 		}
 		for _, d := range q.byID {
-			names[d.queue] = true
+			if d.callback && !d.queued {
+				out[d.queue]++
+			}
 		}
 		q.mu.Unlock()
+		return out, nil
 	}
 	out := map[string]int{}
 	for qn := range names {

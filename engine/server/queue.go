@@ -33,7 +33,6 @@ type delivery struct {
 	id        string // the task id the worker sees
 	t         engine.RemoteTask
 	queue     string // its queue: queueName(t.Name, t.Domain)
-	seq       uint64 // orders a priority's tasks: first come, first out
 	scheduled time.Time
 	polled    time.Time
 	workerID  string
@@ -57,9 +56,8 @@ type handed struct {
 type queue struct {
 	mu      sync.Mutex
 	pending map[string][]*delivery // queue name → by priority, then FIFO (enqueueLocked)
-	seq     uint64
-	byID    map[string]*delivery // task id → live delivery (queued or not)
-	byRef   map[string]*delivery // run id + "/" + ref → live delivery
+	byID    map[string]*delivery   // task id → live delivery (queued or not)
+	byRef   map[string]*delivery   // run id + "/" + ref → live delivery
 	wake    map[string]chan struct{}
 	clock   engine.Clock // the engine's: callbacks and timestamps
 	onPoll  func(name string, n int)
@@ -440,12 +438,6 @@ func (q *queue) pendingCount(qn string) int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return len(q.pending[qn])
-}
-
-// nameOf returns the task name of a live task id.
-func (q *queue) nameOf(id string) (string, bool) {
-	name, _, ok := q.kindOf(id)
-	return name, ok
 }
 
 // kindOf returns the task name and domain of task id waiting for a worker.

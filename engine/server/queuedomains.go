@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"strconv"
 	"strings"
@@ -50,8 +51,7 @@ func rank(priority int) int {
 // enqueueLocked puts d in its queue after the tasks of its rank (q.mu held)
 // and wakes the queue's pollers.
 func (q *queue) enqueueLocked(d *delivery) {
-	q.seq++
-	d.seq, d.queued = q.seq, true
+	d.queued = true
 	list := q.pending[d.queue]
 	r := rank(d.t.Priority)
 	i := sort.Search(len(list), func(i int) bool { return rank(list[i].t.Priority) > r })
@@ -127,15 +127,14 @@ func domainOf(qn, taskType string) string {
 func (q *queue) lastPoll(taskType, domain string) (time.Time, bool) {
 	q.mu.Lock()
 	last, ok := q.polled[pollKey{taskType, domain}]
-	if q.waitingPolls[pollKey{taskType, domain}] > 0 {
+	waiting := q.waitingPolls[pollKey{taskType, domain}] > 0
+	if waiting {
 		last, ok = pollInfo{at: q.now(), worker: last.worker}, true
 	}
 	q.mu.Unlock()
-	if q.shared != nil {
-		if all, err := q.shared.pollData(context.Background(), taskType); err == nil {
-			if p, found := all[domain]; found && (!ok || p.at.After(last.at)) {
-				last, ok = p, true
-			}
+	if q.shared != nil && !waiting { // a poll waiting here is as recent as any
+		if p, found, err := q.shared.pollOf(context.Background(), taskType, domain); err == nil && found && (!ok || p.at.After(last.at)) {
+			last, ok = p, true
 		}
 	}
 	return last.at, ok
@@ -212,14 +211,34 @@ func (s *sharedQueue) pollData(ctx context.Context, taskType string) (map[string
 	}
 	out := map[string]pollInfo{}
 	for domain, v := range all {
-		ms, worker, _ := strings.Cut(v, " ")
-		n, err := strconv.ParseInt(ms, 10, 64)
-		if err != nil {
-			continue // not ours
+		if p, ok := parsePollEntry(v); ok {
+			out[domain] = p
 		}
-		out[domain] = pollInfo{time.UnixMilli(n), worker}
 	}
 	return out, nil
+}
+
+// pollOf is the last poll of taskType in domain: one field, not the map.
+func (s *sharedQueue) pollOf(ctx context.Context, taskType, domain string) (pollInfo, bool, error) {
+	v, err := s.c.HGet(ctx, s.pollDataKey(taskType), domain).Result()
+	if errors.Is(err, redis.Nil) {
+		return pollInfo{}, false, nil
+	}
+	if err != nil {
+		return pollInfo{}, false, err
+	}
+	p, ok := parsePollEntry(v)
+	return p, ok, nil
+}
+
+// parsePollEntry reads a poll-data entry, "ms worker" (false: not ours).
+func parsePollEntry(v string) (pollInfo, bool) {
+	ms, worker, _ := strings.Cut(v, " ")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil {
+		return pollInfo{}, false
+	}
+	return pollInfo{time.UnixMilli(n), worker}, true
 }
 
 func (s *sharedQueue) pollTypes(ctx context.Context) ([]string, error) {
