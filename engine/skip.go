@@ -158,7 +158,14 @@ func (e *Engine) awaitSkip(ctx context.Context, runID, ref string) error {
 			// the run, takes it before the task.
 			return nil
 		}
-		if err := sleepCtx(ctx, 10*time.Millisecond); err != nil {
+		// This process takes the skip at once; another one at its next
+		// signal look (about a second): no need to reload the run 100
+		// times a second for it.
+		step := 100 * time.Millisecond
+		if e.isActive(runID) {
+			step = 10 * time.Millisecond
+		}
+		if err := sleepCtx(ctx, step); err != nil {
 			return err
 		}
 	}
