@@ -61,8 +61,9 @@ or JSON file of application keys and Taskcluster clients with their scopes (see
 workflows:start:<workflow> to start a run, workflows:read:<workflow> to read runs
 (search leaves out the others), workflows:manage:<workflow> to terminate, pause, resume,
 restart, retry, rerun, skip, signal or complete tasks of runs, metadata:write:<name> to
-register or delete definitions, tasks:poll:<task> to poll; the principal that started a
-run reads and manages it without them. A run executes as the principal that started it,
+register or delete definitions, tasks:poll:<task> to poll, update and requeue tasks,
+tasks:read:<task> (or tasks:poll) to read that type's queue sizes and poll data; the
+principal that started a run reads and manages it without them. A run executes as the principal that started it,
 also when another one reruns it: grant workflows:manage and metadata:write like the
 secrets of the runs they cover. Logs are JSON on stderr, masked. SIGINT/SIGTERM
 stop accepting requests and let in-flight ones finish.`,

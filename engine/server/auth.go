@@ -65,7 +65,10 @@ var (
 // is a prefix of; "*" grants everything):
 //
 //	secrets:get:<name>, secrets:set:<name>, secrets:list-secrets   secrets
-//	tasks:poll:<task>              poll and update tasks of that name
+//	tasks:poll:<task>              poll and update tasks of that name, read
+//	                               its queues, requeue its pending tasks
+//	tasks:read:<task>              read its queues: sizes, the tasks workers
+//	                               hold, poll data (which worker, when)
 //	workflows:start:<workflow>     start a run of that workflow
 //	workflows:read:<workflow>      read its runs (execution, status, search)
 //	workflows:manage:<workflow>    change its runs: terminate, pause, resume,

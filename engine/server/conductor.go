@@ -417,6 +417,7 @@ func (s *Server) conductorRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /api/tasks/queue/sizes", s.cond(s.queueSizes)) // conductor_queues.go
 	m.HandleFunc("GET /api/tasks/queue/size", s.cond(s.queueSize))
 	m.HandleFunc("GET /api/tasks/queue/all", s.cond(s.queueAll))
+	m.HandleFunc("GET /api/tasks/queue/all/verbose", s.cond(s.queueAllVerbose))
 	m.HandleFunc("GET /api/tasks/queue/polldata", s.cond(s.pollDataOf))
 	m.HandleFunc("GET /api/tasks/queue/polldata/all", s.cond(s.pollDataAll))
 	m.HandleFunc("GET /api/tasks/poll/batch/{type}", s.cond(s.pollBatch))
@@ -426,8 +427,9 @@ func (s *Server) conductorRoutes(m *http.ServeMux) {
 	// An external completion of a run's task, like a signal, changes the
 	// run: it needs workflows:manage (or to own the run), and a task
 	// held for a worker also the task's poll scope, as before.
-	m.HandleFunc("POST /api/tasks/{workflowId}/{ref}/{status}", s.condRun(needManage, "workflowId", s.updateTaskByRef))
-	m.HandleFunc("POST /api/tasks/{workflowId}/{status}/signal", s.condRun(needManage, "workflowId", s.signalAsync))
+	// Both also carry POST /api/tasks/queue/requeue/{taskType} (requeueRoute).
+	m.HandleFunc("POST /api/tasks/{workflowId}/{ref}/{status}", s.requeueRoute(s.condRun(needManage, "workflowId", s.updateTaskByRef)))
+	m.HandleFunc("POST /api/tasks/{workflowId}/{status}/signal", s.requeueRoute(s.condRun(needManage, "workflowId", s.signalAsync)))
 	m.HandleFunc("POST /api/tasks/{workflowId}/{status}/signal/sync", s.condRun(needManage, "workflowId", s.signalSync))
 }
 

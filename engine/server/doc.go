@@ -73,7 +73,9 @@
 // principal, exactly as the CLI's do. A workflow runs as the principal that
 // started it (its secret references resolve with that principal's scopes);
 // polling and updating tasks of name N needs the scope tasks:poll:N, since
-// polled input holds resolved secrets. Starting a run of workflow W needs
+// polled input holds resolved secrets; reading N's queues (sizes, poll
+// data) needs tasks:read:N or tasks:poll:N, and requeuing them tasks:poll:N
+// (conductor_queues.go). Starting a run of workflow W needs
 // workflows:start:W, reading one workflows:read:W (search leaves out the
 // runs the caller may not read), changing one workflows:manage:W, and
 // writing definition D metadata:write:D; the principal that started a run
