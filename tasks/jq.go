@@ -151,17 +151,7 @@ func (t *JQTask) Execute(ctx context.Context, req *Request) (res Result) {
 			if ctx.Err() != nil {
 				return failure(Failed, mask(svc, "jq: "+ctx.Err().Error()))
 			}
-			if strings.HasPrefix(err.Error(), jqWordings[0].gojq) {
-				// jq names the key; the diagnosis finds it (jqindex.go).
-				if reason, ok := indexDiagnosis(ctx, query, in, t.opts.jqMaxResults); ok {
-					return failure(Failed, maskCode(svc, reason, maxQuotedError))
-				}
-			}
-			// Masked whole first, then its previews dropped (a cut of
-			// unmasked text could leave a secret's head), then the pieces
-			// of values a query cut out masked, then cut.
-			// jqWording only rewords masked text: cut, not masked again.
-			return failure(Failed, maskCut(nil, jqWording(maskCode(svc, withoutPreviews(withoutCutPreviews(mask(svc, err.Error()))), 0)), maxQuotedError))
+			return failure(Failed, t.runtimeReason(ctx, svc, query, in, err))
 		}
 		if t.opts.jqMaxResults > 0 && len(results) >= t.opts.jqMaxResults {
 			return failure(Failed, fmt.Sprintf("jq: more than %d results", t.opts.jqMaxResults))
@@ -177,6 +167,26 @@ func (t *JQTask) Execute(ctx context.Context, req *Request) (res Result) {
 		return failure(Failed, mask(svc, "jq: result cannot be encoded as JSON: "+err.Error()))
 	}
 	return Result{Status: Completed, Output: out}
+}
+
+// runtimeReason is the failure reason of a query that failed with err:
+// jackson-jq's wording where wfrun knows it (jqerror.go), the key of an
+// index placed by the diagnosis (jqindex.go), else gojq's message without
+// its value previews. Masked whole (with the pieces of values), then cut.
+func (t *JQTask) runtimeReason(ctx context.Context, svc *Services, query string, in any, err error) string {
+	m := svcMasker(svc)
+	if slices.Contains(jqIndexErrorTypes, jqErrorType(err)) {
+		if reason, ok := indexDiagnosis(ctx, m, query, in, t.opts.jqMaxResults); ok {
+			return maskCode(svc, reason, maxQuotedError)
+		}
+	}
+	if reason, ok := jacksonRuntimeReason(m, err); ok {
+		return maskCode(svc, reason, maxQuotedError)
+	}
+	// Masked whole first, then its previews dropped (a cut of unmasked
+	// text could leave a secret's head), then the pieces of values a
+	// query cut out masked, then cut.
+	return maskCut(nil, "jq: "+maskCode(svc, withoutPreviews(withoutCutPreviews(mask(svc, err.Error()))), 0), maxQuotedError)
 }
 
 // Validate checks that queryExpression is present and, when it is a
@@ -201,28 +211,6 @@ func (t *JQTask) Validate(def json.RawMessage) []error {
 		return []error{fieldErr("inputParameters.queryExpression", "%v", err)}
 	}
 	return nil
-}
-
-// jqWordings are gojq's runtime errors that jq (and jackson-jq, which
-// Conductor runs) words otherwise, by prefix: the first member is gojq's,
-// the second jq's, followed by the type.
-var jqWordings = [...]struct{ gojq, jq, suffix string }{
-	{"expected an object but got: ", "Cannot index ", " with string"},
-	{"expected an array but got: ", "Cannot index ", " with number"},
-	{"cannot iterate over: ", "Cannot iterate over ", ""},
-}
-
-// jqWording gives a runtime error (previews removed) jq's wording when
-// gojq words it otherwise ("expected an object but got: string" is jq's
-// "Cannot index string with string"; jq goes on with the key, which gojq
-// does not report), else "jq: " and gojq's text.
-func jqWording(msg string) string {
-	for _, w := range jqWordings {
-		if typ, ok := strings.CutPrefix(msg, w.gojq); ok && slices.Contains(jqTypes[:], typ) {
-			return w.jq + typ + w.suffix
-		}
-	}
-	return "jq: " + msg
 }
 
 // jqTypes are the type names gojq puts before a value preview.

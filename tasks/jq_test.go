@@ -66,7 +66,7 @@ func TestJQFailures(t *testing.T) {
 		{"type error", map[string]any{"a": 1, "queryExpression": ".a.b"}, Failed, `Cannot index number with string "b"`},
 		{"index an array", map[string]any{"a": true, "queryExpression": ".a[0]"}, Failed, "Cannot index boolean with number"},
 		{"iterate", map[string]any{"a": true, "queryExpression": ".a[]"}, Failed, "Cannot iterate over boolean"},
-		{"other runtime error", map[string]any{"a": "x", "queryExpression": ".a + 1"}, Failed, "jq: cannot add: string and number"},
+		{"other runtime error", map[string]any{"a": "x", "queryExpression": ".a + 1"}, Failed, `string ("x") and number (1) cannot be added`},
 		{"error()", map[string]any{"queryExpression": `error("custom")`}, Failed, "custom"},
 		// Conductor fails these FAILED too (retryable), not terminally.
 		{"parse error", map[string]any{"queryExpression": ".a | | ."}, Failed, "jq: compile error at offset"},
@@ -107,9 +107,9 @@ func TestJQCompileCache(t *testing.T) {
 
 // jq (jackson-jq in Conductor) names the key a query failed to read:
 // JsonJQTransformSpec asserts `Cannot index string with string "array"`.
-// Keys the query text spells out are named, wherever the read is; a key
-// computed from data is not, nor one read after a path expression (the
-// reason then stops before the key). A query that catches the error goes on as
+// Keys are named wherever the read is, from the query text or computed
+// from data, as jackson-jq writes them (inside quotes, not escaped); not
+// one read after a path expression (the reason then stops before the key). A query that catches the error goes on as
 // it would have: the key finding changes no result.
 func TestJQIndexErrorNamesKey(t *testing.T) {
 	r := NewDefaultRegistry()
@@ -123,12 +123,12 @@ func TestJQIndexErrorNamesKey(t *testing.T) {
 			`Cannot index string with string "array"`},
 		{"first of two", map[string]any{"a": map[string]any{"b": true}, "queryExpression": ".a.b.c.d"}, `Cannot index boolean with string "c"`},
 		{"quoted key", map[string]any{"a": []any{1}, "queryExpression": `.a."x y"`}, `Cannot index array with string "x y"`},
-		{"bracket key", map[string]any{"a": 2, "queryExpression": `.a["k\"q"]`}, `Cannot index number with string "k\"q"`},
+		{"bracket key", map[string]any{"a": 2, "queryExpression": `.a["k\"q"]`}, `Cannot index number with string "k"q"`},
 		{"in a function", map[string]any{"a": "s", "queryExpression": `def f: .q; [.a | f]`}, `Cannot index string with string "q"`},
 		{"after an array index", map[string]any{"a": []any{"s"}, "queryExpression": `.a[0].b`}, `Cannot index string with string "b"`},
 		{"in reduce", map[string]any{"a": []any{1, 2}, "queryExpression": `reduce .a[] as $x (0; . + ($x | .v))`}, `Cannot index number with string "v"`},
 		{"after a caught one", map[string]any{"a": "s", "queryExpression": `(try .a.b catch "c"), .a.z`}, `Cannot index string with string "z"`},
-		{"key from data", map[string]any{"a": "s", "k": "name", "queryExpression": `.k as $k | .a | .[$k]`}, "Cannot index string with string"},
+		{"key from data", map[string]any{"a": "s", "k": "name", "queryExpression": `.k as $k | .a | .[$k]`}, `Cannot index string with string "name"`},
 		{"in a path expression", map[string]any{"a": "s", "queryExpression": `[path(.a.b)]`}, `Cannot index string with string "b"`},
 		{"after a path expression", map[string]any{"a": map[string]any{}, "c": "s", "queryExpression": `[path(.a.b)], .c.d`}, "Cannot index string with string"},
 	}

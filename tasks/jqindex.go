@@ -3,70 +3,135 @@ package tasks
 import (
 	"context"
 	"errors"
-	"strconv"
 
 	"github.com/itchyny/gojq"
+
+	"github.com/wfrun/wfrun/runsecrets"
 )
 
-// jq's "Cannot index string with string \"array\"" names the key the query
+// jq's `Cannot index string with string "array"` names the key the query
 // asked for; gojq's "expected an object but got: string" does not. When a
-// query fails with that error, Execute runs it once more in a diagnostic
-// form (indexDiagnosis) in which every key the query text spells out
-// (.key, ."key", .["key"]) is read by a function that, on a value that is
-// not an object, fails with the key. The diagnosis runs only after a
-// failure, so it costs a successful run nothing, and it changes no result:
-// its error reads as gojq's own to a try/catch in the query, and whatever
-// it cannot place (a key computed from data, a key a destructuring pattern
-// reads, a failure after a path expression, which gojq cannot follow
-// through the diagnostic function) leaves the reason without the key.
+// query fails with an error of an index (jqIndexErrorTypes), Execute runs
+// it once more in a diagnostic form (indexDiagnosis) in which every index
+// and slice of the query (.key, ."key", .["key"], .[expr], .[a:b]) is read
+// by a function that does what gojq does and, when that fails, fails with
+// the value indexed, the key and the input of the term: what jackson-jq's
+// message names. The diagnosis runs only after a failure, so it costs a
+// successful run nothing, and it changes no result: its error reads as
+// gojq's own to a try/catch in the query. Whatever it cannot place (a key
+// a destructuring pattern reads, a failure after a path expression, which
+// gojq cannot follow through the diagnostic functions) leaves the reason
+// without the key.
 //
-// Only keys from the query text are quoted: a key computed from data could
-// be a secret or a piece of one. Program text holds no secret (a secret
-// reference in a queryExpression is a validation error) and the reason is
-// masked whole before it is cut all the same.
+// A key computed from data can be a secret or a piece of one: the reason
+// is masked (with the pieces of values) before it is cut, as every reason.
 
-// jqIndexFunc is the diagnostic form's key reader. A query that calls it
-// itself does not compile, so never reaches the diagnosis; one that defines
-// a function of that name gets a diagnosis that finds nothing or its own
-// key reads.
-const jqIndexFunc = "_wfrun_index_key"
+// The diagnostic form's readers. A query that calls one itself does not
+// compile, so never reaches the diagnosis; one that defines a function of
+// such a name gets a diagnosis that finds nothing or its own reads.
+const (
+	jqIndexFunc = "_wfrun_index_key" // (key): . | .[key], key from the query text
+	jqIndexAt   = "_wfrun_index_at"  // (target; key): target[key], key computed
+	jqSliceAt   = "_wfrun_slice_at"  // (target; start; end): target[start:end]
+)
 
-// jqIndexError is the diagnostic form's failure: the type of the value
-// indexed and the key.
+// jqIndexError is the diagnostic form's failure: the input of the term
+// (in), the value indexed (v), the key or the slice's bounds, and gojq's
+// error for the same read.
 type jqIndexError struct {
-	v   any
-	key string
+	in, v      any
+	key        any
+	slice      bool
+	start, end any
+	err        error
 }
 
-// Error reads as gojq's expectedObjectError, so a query that catches it
-// goes on exactly as it did in the run that failed.
-func (e *jqIndexError) Error() string {
-	return "expected an object but got: " + gojq.TypeOf(e.v) + " (" + gojq.Preview(e.v) + ")"
+// Error is gojq's own message, so a query that catches it goes on exactly
+// as it did in the run that failed.
+func (e *jqIndexError) Error() string { return e.err.Error() }
+
+// jqIndexCode and jqSliceCode are gojq's own index and slice, run by the
+// readers on [value, key] and [value, start, end].
+var jqIndexCode, jqSliceCode = mustCompileJQ(".[0][.[1]]"), mustCompileJQ(".[0][.[1]:.[2]]")
+
+func mustCompileJQ(src string) *gojq.Code {
+	q, err := gojq.Parse(src)
+	if err == nil {
+		var c *gojq.Code
+		if c, err = gojq.Compile(q); err == nil {
+			return c
+		}
+	}
+	panic("tasks: jq reader " + src + ": " + err.Error())
+}
+
+// jqRead runs code on args and returns its value, or a jqIndexError.
+func jqRead(code *gojq.Code, in any, args []any, slice bool) any {
+	v, ok := code.Run(args).Next()
+	if !ok {
+		return nil
+	}
+	if err, isErr := v.(error); isErr {
+		e := &jqIndexError{in: in, v: args[0], slice: slice, err: err}
+		if slice {
+			e.start, e.end = args[1], args[2]
+		} else {
+			e.key = args[1]
+		}
+		return e
+	}
+	return v
 }
 
 func jqIndexKey(v any, args []any) any {
-	key, _ := args[0].(string)
-	switch m := v.(type) {
-	case nil:
-		return nil
-	case map[string]any:
-		return m[key]
+	return jqRead(jqIndexCode, v, []any{v, args[0]}, false)
+}
+
+func jqIndexAtFunc(in any, args []any) any {
+	return jqRead(jqIndexCode, in, []any{args[0], args[1]}, false)
+}
+
+func jqSliceAtFunc(in any, args []any) any {
+	return jqRead(jqSliceCode, in, []any{args[0], args[1], args[2]}, true)
+}
+
+// reason is jackson-jq 0.0.13's message for the read (see jqerror.go for
+// the sources): the key as it is, inside quotes, masked.
+func (e *jqIndexError) reason(m runsecrets.Masker) string {
+	if e.slice {
+		for _, b := range []any{e.start, e.end} {
+			if b != nil && !jqIntegral(b) {
+				return "Start and end indices of an " + jqTypeOf(e.in) + " slice must be numbers"
+			}
+		}
+		return "Cannot index " + jqTypeOf(e.v) + " with object"
 	}
-	return &jqIndexError{v: v, key: key}
+	switch k := e.key.(type) {
+	case string:
+		return "Cannot index " + jqTypeOf(e.v) + " with string \"" + runsecrets.CodeExcerpt(m, k, 0) + "\""
+	default:
+		if jqIntegral(k) {
+			return "Cannot index " + jqTypeOf(e.v) + " with number"
+		}
+		// BracketFieldAccess names the type of the term's input here.
+		return "Cannot index " + jqTypeOf(e.in) + " with " + jqTypeOf(k)
+	}
 }
 
 // indexDiagnosis re-runs query on in in its diagnostic form and returns
-// jq's wording of its first error when that error is a key read from a
-// value that is not an object: `Cannot index string with string "array"`.
-// ok is false when the diagnosis does not find that error first.
-func indexDiagnosis(ctx context.Context, query string, in any, maxResults int) (string, bool) {
+// jackson-jq's wording of its first error when that error is an index or a
+// slice: `Cannot index string with string "array"`. ok is false when the
+// diagnosis does not find such an error first.
+func indexDiagnosis(ctx context.Context, m runsecrets.Masker, query string, in any, maxResults int) (string, bool) {
 	q, err := gojq.Parse(query)
 	if err != nil {
 		return "", false
 	}
 	rewriteQuery(q)
 	code, err := gojq.Compile(q, gojq.WithEnvironLoader(func() []string { return nil }),
-		gojq.WithFunction(jqIndexFunc, 1, 1, jqIndexKey))
+		gojq.WithFunction(jqIndexFunc, 1, 1, jqIndexKey),
+		gojq.WithFunction(jqIndexAt, 2, 2, jqIndexAtFunc),
+		gojq.WithFunction(jqSliceAt, 3, 3, jqSliceAtFunc))
 	if err != nil {
 		return "", false
 	}
@@ -81,7 +146,7 @@ func indexDiagnosis(ctx context.Context, query string, in any, maxResults int) (
 			if !errors.As(err, &ie) {
 				return "", false
 			}
-			return "Cannot index " + gojq.TypeOf(ie.v) + " with string " + strconv.Quote(ie.key), true
+			return ie.reason(m), true
 		}
 	}
 	return "", false
@@ -202,16 +267,47 @@ func rewriteTerm(t *gojq.Term) {
 	cur := new(gojq.Term)
 	*cur = *t
 	cur.SuffixList = nil
-	if key, ok := literalKey(t.Index); ok && t.Type == gojq.TermTypeIndex {
-		cur = keyReader(key)
+	if t.Type == gojq.TermTypeIndex {
+		if r := indexReader(&gojq.Term{Type: gojq.TermTypeIdentity}, t.Index); r != nil {
+			cur = r
+		}
 	}
 	for _, s := range suffixes {
-		if key, ok := literalKey(s.Index); ok {
-			cur = &gojq.Term{Type: gojq.TermTypeQuery, Query: &gojq.Query{
-				Left: &gojq.Query{Term: cur}, Op: gojq.OpPipe, Right: &gojq.Query{Term: keyReader(key)}}}
-			continue
+		if s.Index != nil {
+			if r := indexReader(cur, s.Index); r != nil {
+				cur = r
+				continue
+			}
 		}
 		cur.SuffixList = append(cur.SuffixList, s)
 	}
 	*t = *cur
+}
+
+// indexReader is target's read of ix in the diagnostic form (nil when ix
+// is none of the reads it knows).
+func indexReader(target *gojq.Term, ix *gojq.Index) *gojq.Term {
+	call := func(name string, args ...*gojq.Query) *gojq.Term {
+		return &gojq.Term{Type: gojq.TermTypeFunc, Func: &gojq.Func{Name: name, Args: args}}
+	}
+	null := &gojq.Query{Term: &gojq.Term{Type: gojq.TermTypeNull}}
+	orNull := func(q *gojq.Query) *gojq.Query {
+		if q == nil {
+			return null
+		}
+		return q
+	}
+	if key, ok := literalKey(ix); ok {
+		return &gojq.Term{Type: gojq.TermTypeQuery, Query: &gojq.Query{
+			Left: &gojq.Query{Term: target}, Op: gojq.OpPipe, Right: &gojq.Query{Term: keyReader(key)}}}
+	}
+	switch {
+	case ix.IsSlice || ix.End != nil:
+		return call(jqSliceAt, &gojq.Query{Term: target}, orNull(ix.Start), orNull(ix.End))
+	case ix.Str != nil:
+		return call(jqIndexAt, &gojq.Query{Term: target}, &gojq.Query{Term: &gojq.Term{Type: gojq.TermTypeString, Str: ix.Str}})
+	case ix.Start != nil:
+		return call(jqIndexAt, &gojq.Query{Term: target}, ix.Start)
+	}
+	return nil
 }

@@ -175,9 +175,9 @@ func TestJQErrorPreviewsQuoteNoPiece(t *testing.T) {
 		{"[.tok] | .[.tok]", `Cannot index array with string "tok"`}, // the key is the query's
 		{"[.tok] | ltrimstr(.[0]) | .[1:2] | ltrimstr(1) | tonumber", ""},
 		{". as $x | .tok | ltrimstr($x)", ""},
-		{".tok | error", "jq: error: ***"},
+		{".tok | error", "***"},
 		{`.tok | .["` + secret + `"]`, `Cannot index string with string "***"`},
-		{".tok as $k | 1 | .[$k]", "Cannot index number with string"},
+		{".tok as $k | 1 | .[$k]", `Cannot index number with string "***"`},
 		{".tok | error(. + \" ...\")", ""},
 	} {
 		t.Run(tc.query, func(t *testing.T) {

@@ -1,0 +1,46 @@
+package tasks_test
+
+import (
+	"testing"
+
+	"github.com/wfrun/wfrun/tasks"
+)
+
+// jackson-jq's reasons quote values ("string (\"...\") and number (1)
+// cannot be added", keys of an index). A value holding a secret, or a
+// piece of one, is masked before its preview is cut to 14 characters: no
+// piece of the secret reaches the reason or the output, whichever side of
+// the cut it falls.
+func TestJQPreviewsMaskedBeforeCut(t *testing.T) {
+	secret := leakToken + "-and-more-of-it-1234567890"
+	for _, tc := range []struct{ query, want string }{
+		{".tok + 1", `string ("***") and number (1) cannot be added`},
+		// Cut first, the preview would keep the secret's head.
+		{`("01234" + .tok) - 1`, `string ("01234***") and number (1) cannot be subtracted`},
+		{`("abcdefghij" + .tok) - 1`, `string ("abcdefghij...) and number (1) cannot be subtracted`},
+		{`.tok[0:12] - 1`, `string ("***") and number (1) cannot be subtracted`},
+		{`{"k": .tok} - 1`, `object ({"k":"***"}) and number (1) cannot be subtracted`},
+		{`{(.tok): 1} - 1`, `object ({"***":1}) and number (1) cannot be subtracted`},
+		{`1 - {"a": [.tok]}`, `number (1) and object ({"a":["***"]}) cannot be subtracted`},
+		{`-(.tok)`, `string ("***") cannot be negated`},
+		{`{(.tok | length): 1}`, `Cannot use number (46) as object key`},
+		{`.tok as $k | {} | .[$k[0:9]] | .x[0]`, ""},
+		{`.tok as $k | 1 | .[$k[0:9]]`, `Cannot index number with string "***"`},
+		{`error(.tok[3:20])`, "***"},
+	} {
+		t.Run(tc.query, func(t *testing.T) {
+			res := execute(t, tasks.TypeJSONJQTransform, map[string]any{"queryExpression": tc.query, "tok": secret}, &tasks.Services{Masker: maskerWith(secret)})
+			if tc.want == "" {
+				if res.Status != tasks.Completed {
+					t.Fatalf("%s %q", res.Status, res.Reason)
+				}
+				return
+			}
+			if res.Status != tasks.Failed || res.Reason != tc.want {
+				t.Fatalf("%s %q, want FAILED %q", res.Status, res.Reason, tc.want)
+			}
+			assertNoPiece(t, "jq reason", res.Reason, secret)
+			assertNoPiece(t, "jq output", string(res.Output), secret)
+		})
+	}
+}
