@@ -146,6 +146,8 @@ type WorkflowTask struct {
 	// expression ({"workflowDefinition":"${ref.output.def}"}): the
 	// definition is what the expression reads when the task is scheduled.
 	subDefExpr *interpolate.Template
+	// sinkTmpl resolves an EVENT sink given as an expression ({"sink":..}).
+	sinkTmpl *interpolate.Template
 	// outputFilter is inputParameters.outputFilter, compiled (outputfilter.go).
 	outputFilter *outputFilter
 	// staticSecrets are the secret names the task reads or writes by name

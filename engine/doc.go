@@ -153,8 +153,9 @@
 // tasks are built from the fork's stored input and may reference only the
 // secrets the definition references), DYNAMIC (dynamicTaskNameParam; a
 // worker task needs its task definition), START_WORKFLOW (an independent
-// run, its id in the output), EVENT (to WithEventSink, under Conductor's
-// queue names, payload masked), EXCLUSIVE_JOIN (after DECISION/SWITCH
+// run, its id in the output), EVENT (to WithEventSink, or WithEventProvider
+// for other queue types, under Conductor's queue names, payload masked;
+// event.go), EXCLUSIVE_JOIN (after DECISION/SWITCH
 // branches: the output of the first joinOn task that ran, else of the
 // first defaultExclusiveJoinTask that ran; a failed one fails it).
 //

@@ -99,7 +99,7 @@ type Engine struct {
 	taskDefs  TaskDefSource
 	limits    *taskLimits
 	templates sync.Map // templateKey → *templateEntry
-	eventSink EventSink
+	eventSink map[string]EventSink
 	dynTasks  sync.Map // dynamicKey → *WorkflowTask
 	// bg executes the runs the engine starts on its own (background.go).
 	bg background

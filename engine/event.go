@@ -5,129 +5,193 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
-	"sync"
+	"time"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/wfrun/wfrun/interpolate"
 	"github.com/wfrun/wfrun/tasks"
 )
 
-// ErrNoEventSink: an EVENT task ran in an engine without WithEventSink.
-var ErrNoEventSink = errors.New("no event sink configured")
+// EVENT follows Conductor's Event system task (core/…/tasks/Event.java):
+//
+//   - it is not asynchronous: the engine publishes when the task is
+//     scheduled, no worker polls it;
+//   - its input gets the task's sink and asyncComplete (EventTaskMapper);
+//     its output is the input plus workflowInstanceId, workflowType,
+//     workflowVersion, correlationId, taskToDomain and event_produced, the
+//     queue name computed from the sink ("conductor" →
+//     "conductor:<workflow>:<taskRef>", "conductor:q" →
+//     "conductor:<workflow>:q", anything else as written);
+//   - the queue's type (the sink before its first ':') picks the sink the
+//     engine was given for it (WithEventSink: "conductor";
+//     WithEventProvider: any other); the message is the output as JSON,
+//     its id the task id, masked;
+//   - every failure FAILs the task with Conductor's reason ("Invalid /
+//     Unsupported sink specified: …", "Error loading queue:…, for task:…,
+//     error: Unknown queue type …", "Error serializing JSON payload: …", or
+//     the sink's error), retried as its task definition says;
+//   - with asyncComplete the published task stays IN_PROGRESS until it is
+//     completed from outside; cancelled (its run ends first), its message
+//     is acknowledged on the queue (EventAcker), its status left CANCELED.
 
 // EventSink receives the messages EVENT tasks publish. queue is the queue
-// name as Conductor computes it from the task's sink ("conductor" →
-// "conductor:<workflow>:<taskRef>", "conductor:q" → "conductor:<workflow>:q",
-// anything else as written, e.g. "sqs:name"); id is the task id; payload is
-// the task's output as JSON, masked (`_secrets` as "***").
+// name as Conductor computes it from the task's sink; id is the task id;
+// payload is the task's output as JSON, masked.
 type EventSink interface {
 	Publish(ctx context.Context, queue, id string, payload []byte) error
 }
 
-// WithEventSink sets where EVENT tasks publish.
-func WithEventSink(s EventSink) Option { return func(e *Engine) { e.eventSink = s } }
-
-// WriterSink writes one JSON line per message ({"queue","id","payload"}) to
-// w: a file, or stdout.
-type WriterSink struct {
-	mu sync.Mutex
-	w  io.Writer
+// EventAcker is an EventSink that can withdraw a message: the message of
+// an EVENT task cancelled after it published, as Conductor's Event.cancel
+// acks it on its queue.
+type EventAcker interface {
+	Ack(ctx context.Context, queue, id string) error
 }
 
-// NewWriterSink returns a sink writing JSON lines to w.
-func NewWriterSink(w io.Writer) *WriterSink { return &WriterSink{w: w} }
+// ConductorQueueType is the queue type of Conductor's own queues: sinks
+// "conductor" and "conductor:NAME".
+const ConductorQueueType = "conductor"
 
-// Publish writes the message as one line.
-func (s *WriterSink) Publish(_ context.Context, queue, id string, payload []byte) error {
-	line, err := json.Marshal(struct {
-		Queue   string          `json:"queue"`
-		ID      string          `json:"id"`
-		Payload json.RawMessage `json:"payload"`
-	}{queue, id, payload})
-	if err != nil {
-		return err
+// errUnknownQueueType: no sink is configured for a queue's type.
+var errUnknownQueueType = errors.New("Unknown queue type")
+
+// WithEventSink sets where EVENT tasks publish to Conductor's own queues
+// (sinks "conductor" and "conductor:NAME").
+func WithEventSink(s EventSink) Option { return WithEventProvider(ConductorQueueType, s) }
+
+// WithEventProvider sets the sink of the queues of one type, the part of an
+// EVENT sink before its first ':' ("sqs" for "sqs:orders"), as Conductor's
+// EventQueues picks an EventQueueProvider. An EVENT task whose sink has a
+// type without one fails with Conductor's reason "Error loading queue:…,
+// for task:…, error: Unknown queue type TYPE".
+func WithEventProvider(queueType string, s EventSink) Option {
+	return func(e *Engine) {
+		if e.eventSink == nil {
+			e.eventSink = map[string]EventSink{}
+		}
+		if s == nil {
+			delete(e.eventSink, queueType)
+			return
+		}
+		e.eventSink[queueType] = s
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, err = s.w.Write(append(line, '\n'))
-	return err
-}
-
-// RedisStreamSink appends each message to the Redis stream named by its
-// queue (XADD queue * id <id> payload <json>).
-type RedisStreamSink struct {
-	client redis.UniversalClient
-	prefix string
-}
-
-// NewRedisStreamSink returns a sink over client; prefix is prepended to
-// every stream name ("" for none).
-func NewRedisStreamSink(client redis.UniversalClient, prefix string) *RedisStreamSink {
-	return &RedisStreamSink{client: client, prefix: prefix}
-}
-
-// Publish adds the message to the stream.
-func (s *RedisStreamSink) Publish(ctx context.Context, queue, id string, payload []byte) error {
-	err := s.client.XAdd(ctx, &redis.XAddArgs{Stream: s.prefix + queue, Values: []any{"id", id, "payload", string(payload)}}).Err()
-	if err != nil {
-		return fmt.Errorf("publish to redis stream %s: %w", s.prefix+queue, err)
-	}
-	return nil
 }
 
 // eventQueue computes an EVENT task's queue name from its sink, as
 // Conductor's Event.computeQueueName does.
 func eventQueue(sink, workflowName, ref string) (string, error) {
 	switch {
-	case sink == "":
-		return "", errors.New("EVENT task has no sink")
-	case sink == "conductor":
+	case sink == ConductorQueueType:
 		return "conductor:" + workflowName + ":" + ref, nil
 	case strings.HasPrefix(sink, "conductor:"):
 		return "conductor:" + workflowName + ":" + strings.ReplaceAll(sink, "conductor:", ""), nil
-	case strings.HasPrefix(sink, "conductor"):
+	case strings.HasPrefix(sink, ConductorQueueType):
 		return "", fmt.Errorf("Invalid / Unsupported sink specified: %s", sink)
 	}
 	return sink, nil
 }
 
-// eventTask publishes the task's output: its input plus the workflow's
-// id, type, version and correlationId and event_produced (the queue name).
-// Built from the stored input, so secret references stay references; the
-// payload is masked.
+// eventQueueSink is the sink of a queue, by its type, as Conductor's
+// EventQueues.getQueue finds its provider.
+func (e *Engine) eventQueueSink(queue string) (EventSink, error) {
+	typ, _, ok := strings.Cut(queue, ":")
+	if !ok {
+		return nil, fmt.Errorf("Illegal event %s", queue)
+	}
+	if s := e.eventSink[typ]; s != nil {
+		return s, nil
+	}
+	hint := "engine.WithEventProvider; CLI: --event-sink " + typ + "=SINK"
+	if typ == ConductorQueueType {
+		hint = "engine.WithEventSink; CLI: --event-sink SINK"
+	}
+	return nil, fmt.Errorf("%w %s (no event sink configured for it: %s)", errUnknownQueueType, typ, hint)
+}
+
+// eventSinkName is the task's sink, its expressions resolved (Conductor
+// resolves it like an input parameter; it cannot come from a secret).
+func (r *runState) eventSinkName(ctx context.Context, wt *WorkflowTask, rec *taskRecord) (string, error) {
+	if wt.sinkTmpl == nil {
+		return wt.Sink, nil
+	}
+	b, _, err := wt.sinkTmpl.Execute(ctx, &runEnv{r: r, taskID: rec.TaskID, values: r.e.envValues}, interpolate.DeferSecrets, nil)
+	if err != nil {
+		return "", fmt.Errorf("sink: %v", err)
+	}
+	var v struct {
+		Sink any `json:"sink"`
+	}
+	_ = json.Unmarshal(b, &v)
+	s, _ := v.Sink.(string)
+	if strings.TrimSpace(s) == "" {
+		return "", fmt.Errorf("sink %q resolved to no sink", wt.Sink)
+	}
+	return s, nil
+}
+
+// eventPayload is the message of an EVENT task: its output members as one
+// JSON object (members kept as written: numbers keep their digits).
+func eventPayload(members map[string]json.RawMessage) ([]byte, error) {
+	b, err := json.Marshal(members)
+	if err != nil {
+		return nil, fmt.Errorf("Error serializing JSON payload: %v", err)
+	}
+	return b, nil
+}
+
+// eventTask publishes the task's output. It is built from the stored
+// input, so secret references stay references; the payload is masked.
 func (r *runState) eventTask(ctx context.Context, wt *WorkflowTask, rec *taskRecord) tasks.Result {
 	r.mu.Lock()
 	in := append([]byte(nil), rec.inMem...)
 	wfName, version, corr := r.doc.WorkflowType, r.doc.Version, r.doc.CorrelationID
+	domains, _ := json.Marshal(r.doc.TaskToDomain)
 	r.mu.Unlock()
-	out := map[string]any{}
+	sink, err := r.eventSinkName(ctx, wt, rec)
+	if err != nil {
+		return tasks.Result{Status: tasks.Failed, Reason: r.sec.Text(err.Error())}
+	}
+	out := map[string]json.RawMessage{}
 	_ = json.Unmarshal(orEmpty(in), &out)
-	sink := wt.Sink
-	if s, ok := out["sink"].(string); ok && s != "" {
-		sink = s
+	// The task's sink and asyncComplete over the input's, as Conductor's
+	// EventTaskMapper puts them; then what Event.start adds.
+	out["sink"], _ = json.Marshal(sink)
+	out["asyncComplete"], _ = json.Marshal(asyncComplete(wt))
+	out["workflowInstanceId"], _ = json.Marshal(r.id)
+	out["workflowType"], _ = json.Marshal(wfName)
+	out["workflowVersion"], _ = json.Marshal(version)
+	out["correlationId"] = json.RawMessage("null")
+	if corr != "" {
+		out["correlationId"], _ = json.Marshal(corr)
+	}
+	out["taskToDomain"] = json.RawMessage("{}")
+	if string(domains) != "null" {
+		out["taskToDomain"] = domains
 	}
 	queue, err := eventQueue(sink, wfName, rec.Ref)
 	if err != nil {
-		return tasks.Result{Status: tasks.Failed, Reason: err.Error()}
+		// Event.start: FAILED, the output recorded without event_produced.
+		b, _ := eventPayload(out)
+		return tasks.Result{Status: tasks.Failed, Reason: r.sec.Text(err.Error()), Output: b}
 	}
-	out["sink"] = sink
-	out["workflowInstanceId"], out["workflowType"], out["workflowVersion"], out["correlationId"] = r.id, wfName, version, corr
-	out["event_produced"] = queue
-	b, err := json.Marshal(out)
+	out["event_produced"], _ = json.Marshal(queue)
+	b, err := eventPayload(out)
 	if err != nil {
-		return tasks.Result{Status: tasks.Failed, Reason: "Error serializing JSON payload: " + err.Error()}
+		return tasks.Result{Status: tasks.Failed, Reason: r.sec.Text(err.Error())}
 	}
-	if r.e.eventSink == nil {
-		return tasks.Result{Status: tasks.Failed, Reason: fmt.Sprintf("%v for %s (embedders: engine.WithEventSink; CLI: --event-sink)", ErrNoEventSink, queue)}
+	target, err := r.e.eventQueueSink(queue)
+	if err != nil {
+		return tasks.Result{Status: tasks.Failed, Output: b,
+			Reason: r.sec.Text(fmt.Sprintf("Error loading queue:%s, for task:%s, error: %v", queue, rec.TaskID, err))}
 	}
 	payload, err := r.sec.View(b)
 	if err != nil {
-		return tasks.Result{Status: tasks.Failed, Reason: err.Error()}
+		return tasks.Result{Status: tasks.Failed, Output: b, Reason: r.sec.Text("Error serializing JSON payload: " + err.Error())}
 	}
-	if err := r.e.eventSink.Publish(ctx, queue, rec.TaskID, payload); err != nil {
-		return tasks.Result{Status: tasks.Failed, Reason: r.sec.Text(err.Error())}
+	if err := publishEvent(ctx, target, queue, rec.TaskID, payload); err != nil {
+		// Conductor: FAILED with the error's message, transient or not;
+		// its retries are the task definition's.
+		return tasks.Result{Status: tasks.Failed, Output: b, Reason: r.sec.Excerpt(err.Error(), maxReasonBytes)}
 	}
 	if !asyncComplete(wt) {
 		return tasks.Result{Status: tasks.Completed, Output: b}
@@ -141,6 +205,51 @@ func (r *runState) eventTask(ctx context.Context, wt *WorkflowTask, rec *taskRec
 	res := r.waitTask(ctx, wt, rec, []byte("{}"))
 	res.Output = mergeOutput(b, res.Output)
 	return res
+}
+
+// publishEvent is the sink's Publish; a sink that panics fails the
+// publication (Conductor: an unexpected exception FAILs the task).
+func publishEvent(ctx context.Context, s EventSink, queue, id string, payload []byte) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("event sink for %s: %v", queue, p)
+		}
+	}()
+	return s.Publish(ctx, queue, id, payload)
+}
+
+// ackTimeout bounds the acknowledgement of a cancelled EVENT task's
+// message: a run ends even when its sink does not answer.
+const ackTimeout = 10 * time.Second
+
+// cancelEvent acknowledges the message a cancelled EVENT task published, as
+// Conductor's Event.cancel does on its queue; the task's status is not its
+// business. It returns why that failed, for the task's CANCELED progress
+// event: Conductor logs a failed cancel and ends the workflow all the same.
+func (r *runState) cancelEvent(ctx context.Context, t *taskRecord) string {
+	r.mu.Lock()
+	out, id := t.outMem, t.TaskID
+	r.mu.Unlock()
+	var o struct {
+		Queue string `json:"event_produced"`
+	}
+	if json.Unmarshal(out, &o) != nil || o.Queue == "" {
+		return "" // never published
+	}
+	s, err := r.e.eventQueueSink(o.Queue)
+	if err != nil {
+		return ""
+	}
+	acker, ok := s.(EventAcker)
+	if !ok {
+		return ""
+	}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
+	defer cancel()
+	if err := acker.Ack(actx, o.Queue, id); err != nil {
+		return r.sec.Excerpt("ack on queue "+o.Queue+": "+err.Error(), maxReasonBytes)
+	}
+	return ""
 }
 
 // asyncComplete reads a task configuration's asyncComplete.

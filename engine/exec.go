@@ -117,7 +117,11 @@ func (r *runState) finish(ctx context.Context, st *stopError) (*Result, error) {
 	}
 	r.mu.Unlock()
 	for _, t := range cancelled {
-		r.emit(Event{Kind: EventTask, TaskRef: t.Ref, TaskType: t.TaskType, TaskID: t.TaskID, Status: TaskCanceled})
+		var why string
+		if t.TaskType == TypeEvent {
+			why = r.cancelEvent(ctx, t)
+		}
+		r.emit(Event{Kind: EventTask, TaskRef: t.Ref, TaskType: t.TaskType, TaskID: t.TaskID, Status: TaskCanceled, Reason: why})
 	}
 	var out []byte
 	var err error

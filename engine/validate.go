@@ -279,6 +279,13 @@ func (v *validator) task(t *WorkflowTask) {
 	case TypeEvent:
 		if strings.TrimSpace(t.Sink) == "" {
 			v.add(t.loc+"/sink", "EVENT needs a sink")
+		} else if strings.Contains(t.Sink, "$") {
+			doc, _ := json.Marshal(map[string]string{"sink": t.Sink})
+			t.sinkTmpl = v.compile(doc, t.loc)
+			if t.sinkTmpl != nil && t.sinkTmpl.HasSecrets() {
+				// The queue name is shown in the task's output and sent to the sink.
+				v.add(t.loc+"/sink", "an EVENT sink cannot come from a secret")
+			}
 		}
 	case TypeJoin:
 		for i, ref := range t.JoinOn {
