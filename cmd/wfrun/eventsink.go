@@ -44,3 +44,53 @@ func openEventSink(spec string, stdout, stderr io.Writer) (engine.EventSink, fun
 	}
 	return nil, nil, usageErr(fmt.Errorf("--event-sink %q: want stdout, stderr, file:PATH or a redis:// URL", spec))
 }
+
+// openEventSinks turns the --event-sink flags into engine options: SINK
+// for Conductor's own queues, TYPE=SINK for the queues of TYPE (the part of
+// an EVENT sink before its first ':'). The returned function releases them.
+func openEventSinks(specs []string, stdout, stderr io.Writer) ([]engine.Option, func(), error) {
+	var opts []engine.Option
+	var closers []func()
+	closeAll := func() {
+		for _, c := range closers {
+			c()
+		}
+	}
+	seen := map[string]bool{}
+	for _, spec := range specs {
+		typ, sinkSpec := engine.ConductorQueueType, spec
+		if t, rest, ok := strings.Cut(spec, "="); ok && queueTypeName(t) {
+			typ, sinkSpec = t, rest
+		}
+		if seen[typ] {
+			closeAll()
+			return nil, nil, usageErr(fmt.Errorf("--event-sink: two sinks for %s queues", typ))
+		}
+		seen[typ] = true
+		sink, closeSink, err := openEventSink(sinkSpec, stdout, stderr)
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		if sink == nil {
+			continue
+		}
+		closers = append(closers, closeSink)
+		opts = append(opts, engine.WithEventProvider(typ, sink))
+	}
+	return opts, closeAll, nil
+}
+
+// queueTypeName reports whether s can be the TYPE of --event-sink
+// TYPE=SINK: a word, so a URL's query ("redis://h/?a=b") is not taken for one.
+func queueTypeName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
+			return false
+		}
+	}
+	return true
+}

@@ -31,7 +31,7 @@ type engineFlags struct {
 	workers   []string
 	defsDir   string
 	taskDefs  string
-	eventSink string
+	eventSink []string
 	quiet     bool
 	allowExec bool
 	out       outputFlags
@@ -49,7 +49,7 @@ func (f *engineFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&f.workers, "worker", nil, "NAME=COMMAND: run SIMPLE tasks named NAME with `sh -c COMMAND` (task input JSON on stdin, output JSON object on stdout; the task definition's runtimeMetadata values in the JSON file $WFRUN_RUNTIME_METADATA names); repeatable")
 	cmd.Flags().StringVar(&f.defsDir, "definitions", "", "directory of workflow definitions for SUB_WORKFLOW and failureWorkflow names (default: the workflow file's directory)")
 	cmd.Flags().StringVar(&f.taskDefs, "taskdefs", "", "directory of Conductor task definitions (JSON TaskDef objects or lists: retries, timeouts, inputTemplate, limits); task definitions in the definitions directory are read too")
-	cmd.Flags().StringVar(&f.eventSink, "event-sink", "", "where EVENT tasks publish: stdout, stderr, file:PATH (JSON lines) or a redis:// URL (one stream per queue, named as Conductor names it)")
+	cmd.Flags().StringArrayVar(&f.eventSink, "event-sink", nil, "[TYPE=]SINK: where EVENT tasks publish to Conductor's queues (\"conductor\" sinks), or with TYPE= to queues of that type (sqs=…, for a sink \"sqs:NAME\"); SINK is stdout, stderr, file:PATH (JSON lines) or a redis:// URL (one stream per queue, named as Conductor names it); repeatable")
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines on stderr")
 	cmd.Flags().BoolVar(&f.allowExec, "allow-exec", false, "enable EXEC tasks, which run local commands with secrets as env vars and files (off by default: whoever writes the workflow could run any command)")
 	addEnvValuesFlag(cmd)
@@ -170,15 +170,13 @@ func openEngine(cmd *cobra.Command, f *engineFlags, events func(engine.Event)) (
 		}
 		opts = append(opts, engine.WithTaskDefs(defs))
 		c.taskDefs = defs
-		sink, closeSink, err := openEventSink(f.eventSink, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		sinks, closeSinks, err := openEventSinks(f.eventSink, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		if err != nil {
 			c.Close()
 			return nil, err
 		}
-		if sink != nil {
-			opts = append(opts, engine.WithEventSink(sink))
-			c.closeSink = closeSink
-		}
+		opts = append(opts, sinks...)
+		c.closeSink = closeSinks
 		for _, w := range f.workers {
 			name, command, ok := strings.Cut(w, "=")
 			if !ok || strings.TrimSpace(name) == "" || strings.TrimSpace(command) == "" {

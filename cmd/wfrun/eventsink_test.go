@@ -1,0 +1,41 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// --event-sink TYPE=SINK gives the queues of TYPE a sink (Conductor's
+// EventQueues providers); a type without one fails its EVENT task with
+// Conductor's reason; two sinks for one type are a usage error.
+func TestRunEventSinkPerQueueType(t *testing.T) {
+	cliEnv(t)
+	dir := t.TempDir()
+	wf := filepath.Join(dir, "wf.json")
+	if err := os.WriteFile(wf, []byte(`{"name":"orders","tasks":[
+	  {"name":"e","taskReferenceName":"notify","type":"EVENT","sink":"conductor"},
+	  {"name":"e","taskReferenceName":"queue","type":"EVENT","sink":"${workflow.input.sink}","inputParameters":{"order":7}}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	own, sqs := filepath.Join(dir, "conductor.jsonl"), filepath.Join(dir, "sqs.jsonl")
+	_, errOut, code := wfrun(t, "", "run", wf, "--input", `{"sink":"sqs:orders"}`, "--event-sink", "file:"+own, "--event-sink", "sqs=file:"+sqs)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	a, _ := os.ReadFile(own)
+	b, _ := os.ReadFile(sqs)
+	if !strings.Contains(string(a), `"queue":"conductor:orders:notify"`) || strings.Contains(string(a), "sqs:") ||
+		!strings.Contains(string(b), `"queue":"sqs:orders"`) || !strings.Contains(string(b), `"order":7`) {
+		t.Fatalf("conductor sink %s\nsqs sink %s", a, b)
+	}
+	_, errOut, code = wfrun(t, "", "run", wf, "--input", `{"sink":"rabbitmq:abc_123"}`, "--event-sink", "file:"+own)
+	if code == 0 || !strings.Contains(errOut, "Error loading queue:rabbitmq:abc_123, for task:") || !strings.Contains(errOut, "error: Unknown queue type rabbitmq") {
+		t.Fatalf("unconfigured type: %d %s", code, errOut)
+	}
+	_, errOut, code = wfrun(t, "", "run", wf, "--event-sink", "sqs=stdout", "--event-sink", "sqs=stderr")
+	if code != 2 || !strings.Contains(errOut, "two sinks for sqs queues") {
+		t.Fatalf("two sinks: %d %s", code, errOut)
+	}
+}
