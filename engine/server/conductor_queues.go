@@ -132,7 +132,7 @@ func (s *Server) queueSize(w http.ResponseWriter, r *http.Request, p store.Princ
 // queueAll is GET /api/tasks/queue/all: the size of every queue holding a
 // task, by queue name (the caller's readable task types only).
 func (s *Server) queueAll(w http.ResponseWriter, r *http.Request, p store.Principal) {
-	all, err := s.conductor.queue.details(r.Context())
+	all, err := s.conductor.queue.details(r.Context(), false)
 	if err != nil {
 		s.queueError(w, r, err)
 		return
@@ -156,7 +156,7 @@ const queueShard = "a"
 // it, uacked the tasks a worker polled and has not answered yet, for every
 // queue holding either (the caller's readable task types only).
 func (s *Server) queueAllVerbose(w http.ResponseWriter, r *http.Request, p store.Principal) {
-	all, err := s.conductor.queue.details(r.Context())
+	all, err := s.conductor.queue.details(r.Context(), true)
 	if err != nil {
 		s.queueError(w, r, err)
 		return

@@ -18,10 +18,12 @@ import (
 // and unacked (with a worker that has not answered yet).
 type queueCounts struct{ size, unacked int }
 
-// details returns the counts of every queue holding a task.
-func (q *queue) details(ctx context.Context) (map[string]queueCounts, error) {
+// details returns the counts of every queue holding a task; unacked
+// false leaves those counts out (0), which over the shared queue spares
+// reading every task.
+func (q *queue) details(ctx context.Context, unacked bool) (map[string]queueCounts, error) {
 	if q.shared != nil {
-		return q.shared.details(ctx, q.now())
+		return q.shared.details(ctx, q.now(), unacked)
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -135,7 +137,7 @@ func (s *sharedQueue) tasks(ctx context.Context, now time.Time) ([]sharedTaskSta
 // details is queue.details over the shared queue: sizes as size counts
 // them (pending, and delayed until their time), unacked the claimed tasks
 // that do not wait for a callback.
-func (s *sharedQueue) details(ctx context.Context, now time.Time) (map[string]queueCounts, error) {
+func (s *sharedQueue) details(ctx context.Context, now time.Time, unacked bool) (map[string]queueCounts, error) {
 	names := map[string]bool{}
 	for _, prefix := range []string{sharedPrefix + "pending:", sharedPrefix + "delayed:"} {
 		err := s.scanKeys(ctx, prefix+"*", func(key string) { names[strings.TrimPrefix(key, prefix)] = true })
@@ -152,6 +154,9 @@ func (s *sharedQueue) details(ctx context.Context, now time.Time) (map[string]qu
 		if n > 0 {
 			out[qn] = queueCounts{size: n}
 		}
+	}
+	if !unacked {
+		return out, nil
 	}
 	all, err := s.tasks(ctx, now)
 	if err != nil {

@@ -1,9 +1,13 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -370,4 +374,81 @@ func TestSharedQueueVerboseAndRequeue(t *testing.T) {
 		t.Fatalf("run %s after w1's answer", st.Status)
 	}
 	waitVerbose(t, cb, "shared_rq_task", 0, 0)
+}
+
+// TestOrkesJSSDKQueues: the Orkes JavaScript SDK 4.0.0, as a key that
+// polls q_task only, reads q_task's queue size and poll data (TaskClient),
+// the verbose details (other_task's queue left out) and requeues q_task's
+// pending task (taskResource); reading or requeuing other_task is refused
+// with the server's message naming the scope.
+func TestOrkesJSSDKQueues(t *testing.T) {
+	sdk := jsSDKDir(t)
+	cfg := mustAuth(t, queueScopesYAML)
+	ts := &scopedServer{conductorServer: newConductorServer(t, nil, cfg), tokens: map[string]string{"anonymous": ""}}
+	ts.tokens["admin"] = tokenOf(t, ts.conductorServer, "admin")
+	flows := `{"name":"q_flow","version":1,"schemaVersion":2,"tasks":[
+	  {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN","forkTasks":[
+	    [{"name":"q_task","taskReferenceName":"a","type":"SIMPLE"}],
+	    [{"name":"other_task","taskReferenceName":"b","type":"SIMPLE"}]]},
+	  {"name":"join","taskReferenceName":"join","type":"JOIN","joinOn":["a","b"]}]}`
+	if st, _, body := ts.as(t, "admin", "POST", "/api/metadata/workflow", flows); st != 200 {
+		t.Fatalf("register: %d %s", st, body)
+	}
+	if st, _, body := ts.as(t, "admin", "POST", "/api/workflow/q_flow", `{}`); st != 200 {
+		t.Fatalf("start: %d %s", st, body)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		_, _, body := ts.as(t, "admin", "GET", "/api/tasks/queue/sizes?taskType=q_task,other_task", "")
+		if body == `{"other_task":1,"q_task":1}` {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("queues never held both tasks: %s", body)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "testdata/js/queues.cjs")
+	cmd.Env = append(os.Environ(), "SDK_DIR="+sdk, "SERVER_URL="+ts.URL+"/api", "KEY_ID=work",
+		"KEY_SECRET=work-secret-0123456789", "QUEUE=q_task", "OTHER=other_task")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	type refusal struct {
+		OK      bool   `json:"ok"`
+		Message string `json:"message"`
+	}
+	var got struct {
+		Error        string                                 `json:"error"`
+		Sizes        map[string]int                         `json:"sizes"`
+		PollData     []map[string]any                       `json:"pollData"`
+		Verbose      map[string]map[string]map[string]int64 `json:"verbose"`
+		Requeued     any                                    `json:"requeued"`
+		OtherSize    refusal                                `json:"otherSize"`
+		OtherRequeue refusal                                `json:"otherRequeue"`
+	}
+	lines := bytes.Split(bytes.TrimSpace(stdout.Bytes()), []byte("\n"))
+	if jerr := json.Unmarshal(lines[len(lines)-1], &got); err != nil || jerr != nil || got.Error != "" {
+		t.Fatalf("node: %v %v\nstdout: %s\nstderr: %s", err, got.Error, stdout.String(), stderr.String())
+	}
+	if len(got.Sizes) != 1 || got.Sizes["q_task"] != 1 {
+		t.Errorf("getQueueSizeForTask = %v", got.Sizes)
+	}
+	if got.PollData == nil {
+		t.Errorf("getTaskPollData = %v, want a list", got.PollData)
+	}
+	if len(got.Verbose) != 1 || got.Verbose["q_task"]["a"]["size"] != 1 {
+		t.Errorf("allVerbose = %v, want q_task's only", got.Verbose)
+	}
+	if fmt.Sprint(got.Requeued) != "1" {
+		t.Errorf("requeuePendingTask = %#v, want 1", got.Requeued)
+	}
+	for what, r := range map[string]struct {
+		got   refusal
+		scope string
+	}{"size": {got.OtherSize, "tasks:read:other_task"}, "requeue": {got.OtherRequeue, "tasks:poll:other_task"}} {
+		if r.got.OK || !strings.Contains(r.got.Message, "principal work lacks scope "+r.scope) {
+			t.Errorf("%s of other_task: %+v, want a refusal naming %s", what, r.got, r.scope)
+		}
+	}
 }
