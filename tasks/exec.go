@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wfrun/wfrun/internal/privdir"
 	"github.com/wfrun/wfrun/internal/procgroup"
 	"github.com/wfrun/wfrun/masking"
 	"github.com/wfrun/wfrun/store"
@@ -319,7 +320,7 @@ func (e *Exec) Execute(ctx context.Context, req *Request) Result {
 		return fail(Failed, fmt.Errorf("EXEC: create work directory: %w", err))
 	}
 	defer func() {
-		if err := removeWorkDir(dir); err != nil && svc.Logf != nil {
+		if err := privdir.Remove(dir); err != nil && svc.Logf != nil {
 			svc.Logf("%s", mask(fmt.Sprintf("EXEC %s: could not remove work directory %s: %v", req.RefName, dir, err)))
 		}
 	}()
@@ -394,25 +395,7 @@ func writeFiles(dir string, files []execFile) error {
 	}
 	defer root.Close()
 	for _, f := range files {
-		if d := filepath.Dir(f.path); d != "." {
-			if err := root.MkdirAll(d, 0o700); err != nil {
-				return fmt.Errorf("EXEC: file %q (%s): %w", f.path, f.origin, pathErr(err))
-			}
-		}
-		fh, err := root.OpenFile(f.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return fmt.Errorf("EXEC: file %q (%s): %w", f.path, f.origin, pathErr(err))
-		}
-		// Chmod on the open file: the umask must not change the mode, and
-		// 0600 must hold before the content is written.
-		err = fh.Chmod(0o600)
-		if err == nil {
-			_, err = io.WriteString(fh, f.content)
-		}
-		if cerr := fh.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
+		if err := privdir.WriteFile(root, f.path, f.content); err != nil {
 			return fmt.Errorf("EXEC: file %q (%s): %w", f.path, f.origin, pathErr(err))
 		}
 	}
@@ -427,20 +410,6 @@ func pathErr(err error) error {
 		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
 	}
 	return err
-}
-
-// removeWorkDir removes dir even if the command made parts of it read-only.
-func removeWorkDir(dir string) error {
-	if err := os.RemoveAll(dir); err == nil {
-		return nil
-	}
-	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			_ = os.Chmod(p, 0o700)
-		}
-		return nil
-	})
-	return os.RemoveAll(dir)
 }
 
 func baseEnv(dir string) []string {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/wfrun/wfrun/engine"
 	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/internal/privdir"
 	"github.com/wfrun/wfrun/internal/procgroup"
 	"github.com/wfrun/wfrun/interpolate"
 	"github.com/wfrun/wfrun/masking"
@@ -265,15 +266,9 @@ const runtimeMetadataEnv = "WFRUN_RUNTIME_METADATA"
 // a private directory that remove deletes (the values are secrets: never
 // in the command line, the environment or the input).
 func writeRuntimeMetadata(md map[string]string) (path string, remove func(), err error) {
-	dir, err := os.MkdirTemp("", "wfrun-worker-")
-	if err != nil {
-		return "", nil, fmt.Errorf("worker runtimeMetadata: %v", err)
-	}
-	remove = func() { _ = os.RemoveAll(dir) }
 	b, _ := json.Marshal(md)
-	path = filepath.Join(dir, "runtime-metadata.json")
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		remove()
+	path, remove, err = privdir.Write("wfrun-worker-", "runtime-metadata.json", b)
+	if err != nil {
 		return "", nil, fmt.Errorf("worker runtimeMetadata: %v", err)
 	}
 	return path, remove, nil
