@@ -54,6 +54,7 @@ func (r *runState) execute(ctx context.Context) (*Result, error) {
 	defer cancel(nil)
 	r.mu.Lock()
 	r.rootCtx, r.runCtx = ctx, runCtx
+	r.side.cancel = cancel // a re-opened SUB_WORKFLOW's failure ends the list (reopen_executing.go)
 	r.mu.Unlock()
 	stopWatch := r.watchWorkflow(cancel)
 	stopLease := r.keepLease(leaseCtx, cancelLease)
@@ -64,6 +65,7 @@ func (r *runState) execute(ctx context.Context) (*Result, error) {
 	}
 	r.e.visibleAdd(r) // a task that keeps running is written early (visible.go)
 	err := r.execList(runCtx, r.def.Tasks, "", 0)
+	err = r.endSide(runCtx, err) // reopen_executing.go
 	r.e.visibleRemove(r)
 	stopLease()
 	stopWatch()
@@ -659,6 +661,7 @@ func (r *runState) runLeaf(ctx context.Context, wt *WorkflowTask, rec *taskRecor
 	case TypeWait, TypeHuman:
 		return r.waitTask(ctx, wt, rec, input)
 	case TypeJoin:
+		r.awaitReopened(ctx, wt, rec) // reopen_executing.go
 		return r.join(wt, rec)
 	case TypeEvent:
 		return r.eventTask(ctx, wt, rec)

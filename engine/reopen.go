@@ -32,6 +32,10 @@ type reopenStep struct {
 	// no process executes: loaded, its lease held by this engine from
 	// parentsToReopen on (runningParentToReopen).
 	running *runState
+	// executed is set instead for a parent that a process executes (this
+	// one or another): the re-open is handed to it (reopen_executing.go).
+	executed bool
+	parentID string
 }
 
 // parentsToReopen walks up from an ended run: each parent that ended, whose
@@ -52,7 +56,7 @@ func (e *Engine) parentsToReopen(ctx context.Context, d *runDoc) ([]reopenStep, 
 			if err != nil {
 				return nil, err
 			}
-			if s.running != nil {
+			if s.running != nil || s.executed {
 				steps = append(steps, s)
 			}
 			break
@@ -98,15 +102,20 @@ func (e *Engine) parentsToReopen(ctx context.Context, d *runDoc) ([]reopenStep, 
 // the parent's status): when no process executes it, this engine takes
 // its lease and loads it, and the step re-opens its SUB_WORKFLOW task that
 // started child, an ended latest attempt of a task that is not optional.
-// A parent that another runner executes is left as it is (no step).
+// A parent that a process executes (this one or another) gets an executed
+// step: the re-open is handed to that process (handOff).
 func (e *Engine) runningParentToReopen(ctx context.Context, child *runDoc) (reopenStep, error) {
 	id := child.ParentWorkflowID
+	if s, ok, err := e.executedParentStep(ctx, child, false); err != nil || ok {
+		return s, err
+	}
 	if e.isActive(id) {
 		return reopenStep{}, nil
 	}
 	if err := e.runs.AcquireLease(ctx, id, e.newLease(), e.leaseTTL); err != nil {
 		if errors.Is(err, runstore.ErrLeased) {
-			return reopenStep{}, nil
+			s, _, err := e.executedParentStep(ctx, child, true)
+			return s, err
 		}
 		return reopenStep{}, err
 	}
@@ -170,31 +179,32 @@ func (r *runState) reopenRunning(ctx context.Context, taskID string) error {
 
 // reopenParents stores each parent RUNNING again, its SUB_WORKFLOW task
 // IN_PROGRESS and its other records as a retry leaves them, nearest
-// first, and returns the topmost one, ready to execute.
-func (e *Engine) reopenParents(ctx context.Context, steps []reopenStep, o *RerunOptions) (*runState, error) {
-	var top *runState
+// first, and returns the topmost one, ready to execute, and every run it
+// stored (the parents, and the siblings it retries).
+func (e *Engine) reopenParents(ctx context.Context, steps []reopenStep, o *RerunOptions) (top *runState, stored []*runState, err error) {
 	for _, s := range steps {
 		if s.running != nil {
 			if err := s.running.reopenRunning(ctx, s.taskID); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			top = s.running
+			stored = append(stored, top)
 			continue
 		}
 		r, err := e.loadDoc(ctx, s.run.id, s.run.doc, &s.run.d, nil)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if o != nil && o.ancestor != nil && o.ancestor.id == s.run.id {
 			a := o.ancestor
 			if err := r.applyRerun(&RerunOptions{WorkflowInput: a.input, CorrelationID: a.correlationID}, "", "", nil); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		reopen := map[string]bool{s.taskID: true}
 		siblings, err := e.siblingsToRetry(ctx, &s.run.d, s.taskID, reopen)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		r.mu.Lock()
 		r.reopenHeadLocked()
@@ -212,22 +222,24 @@ func (e *Engine) reopenParents(ctx context.Context, steps []reopenStep, o *Rerun
 				k.Fail = failing.TaskID
 			}
 			if err := r.keepReopenFailure(k); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		if err := r.restore(ctx); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		r.emit(Event{Kind: EventWorkflow, Status: StatusRunning, Reason: "sub-workflow runs again"})
 		// After the parent, as the child that started the re-opening.
+		stored = append(stored, r)
 		for _, c := range siblings {
 			if err := c.restoreRestarted(ctx); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
+			stored = append(stored, c)
 		}
 		top = r
 	}
-	return top, nil
+	return top, stored, nil
 }
 
 // siblingsToRetry is what Conductor's updateAndPushParents does to the

@@ -168,19 +168,51 @@ func (e *Engine) restartWith(ctx context.Context, id string, fromStart bool, fro
 		}
 		return r.execute(ctx)
 	}
-	// The parents execute the child again: the topmost one re-opened
-	// replays down to it. They are stored RUNNING before the child: after
-	// a crash in between, a resumed parent finds its child ended and takes
-	// its outcome again, rather than a child running under parents that
-	// stay ended.
-	top, err := e.reopenParents(ctx, parents, o)
-	if err != nil {
-		return nil, err
-	}
-	if err := r.restoreRestarted(ctx); err != nil {
-		return nil, err
-	}
 	executing = true
+	return e.executeUnder(ctx, id, r, parents, o)
+}
+
+// executeUnder stores the re-opened parents RUNNING, then the child r
+// prepared to run again, and executes them: the topmost re-opened run
+// replays down to the child. They are stored RUNNING before the child:
+// after a crash in between, a resumed parent finds its child ended and
+// takes its outcome again, rather than a child running under parents that
+// stay ended. A parent that a process executes takes the runs below it
+// from here (handOff); the Result is then run id's once it has ended.
+func (e *Engine) executeUnder(ctx context.Context, id string, r *runState, parents []reopenStep, o *RerunOptions) (*Result, error) {
+	top, stored, err := e.reopenParents(ctx, withoutExecuted(parents), o)
+	if err == nil {
+		err = r.restoreRestarted(ctx)
+	}
+	if err != nil {
+		e.releaseReopened(ctx, parents)
+		return nil, err
+	}
+	if top == nil {
+		top = r
+	}
+	stored = append(stored, r)
+	for hand := executedStep(parents); hand != nil; {
+		next, taken, err := e.handOff(ctx, *hand, top, stored)
+		if err != nil {
+			return nil, err
+		}
+		if taken {
+			return e.awaitEnd(ctx, id)
+		}
+		// Decided again from top (its lease held again): the runs stored
+		// so far stay as they are.
+		up, more, err := e.reopenParents(ctx, withoutExecuted(next), o)
+		if err != nil {
+			e.releaseReopened(ctx, next)
+			return nil, err
+		}
+		if up != nil {
+			top = up
+		}
+		stored = append(more, top)
+		hand = executedStep(next)
+	}
 	if _, err := top.execute(ctx); err != nil {
 		if errors.Is(err, ErrInterrupted) {
 			return &Result{RunID: id, Status: StatusRunning}, err
@@ -188,6 +220,22 @@ func (e *Engine) restartWith(ctx context.Context, id string, fromStart bool, fro
 		return nil, err
 	}
 	return e.resultOf(ctx, id)
+}
+
+// executedStep is the step of steps whose parent a process executes (the
+// last one, where the walk stopped), or nil.
+func executedStep(steps []reopenStep) *reopenStep {
+	if n := len(steps); n > 0 && steps[n-1].executed {
+		return &steps[n-1]
+	}
+	return nil
+}
+
+func withoutExecuted(steps []reopenStep) []reopenStep {
+	if executedStep(steps) != nil {
+		return steps[:len(steps)-1]
+	}
+	return steps
 }
 
 func (er *endedRun) hasTask(taskID string) bool {

@@ -171,6 +171,9 @@ type runState struct {
 	vis    visState
 	// test holds the mocks of a test run (mock.go); nil otherwise.
 	test *testRun
+	// side: SUB_WORKFLOW records re-opened while this process executes
+	// the run (reopen_executing.go).
+	side reopenSide
 }
 
 // signal is an external completion. Its output is written sealed

@@ -287,7 +287,9 @@ func (s *Server) forwardUpdate(r *http.Request, res taskResult, allowed func(nam
 	c.mu.Lock()
 	local := c.active[runID] != nil
 	c.mu.Unlock()
-	if local {
+	// A restart here that handed its run to the process executing the
+	// run's parent (engine.Executes is false) is not local.
+	if local && c.eng.Executes(runID) {
 		// Executed here, and no longer in the queue: its attempt is ending.
 		return "", "", fmt.Errorf("%w: %s", ErrUnknownTask, res.TaskID)
 	}

@@ -1,0 +1,441 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/wfrun/wfrun/engine/runstore"
+)
+
+// A child that runs again while a process executes its parent (the usual
+// case under `wfrun serve`) re-opens the parent's SUB_WORKFLOW task in that
+// process, as Conductor's updateAndPushParents does whatever the parent's
+// status: the restart stores the child (and any ended run between it and
+// that parent) RUNNING, lets go of them, and hands the re-open to the
+// parent's executor — directly when it is this engine, as a signal in the
+// run store (reopenSignalPrefix) when another process holds the lease. The
+// executor puts the record back to IN_PROGRESS (same record, same child)
+// and executes the child beside the run's other tasks, as a resumed run's
+// replay would; the run ends only once that child has. A signal is stored
+// until taken, and an executor about to complete its run looks once at the
+// children of its ended SUB_WORKFLOW records (noticeRunningChildren): a
+// child left RUNNING by a restart whose process died before it handed the
+// re-open over is picked up too.
+
+// reopenSignalPrefix keys the signal that asks the process executing a run
+// to re-open its SUB_WORKFLOW task (the task id follows).
+const reopenSignalPrefix = "__wfrun_reopen "
+
+// reopenSignalStatus is the status such a signal carries.
+const reopenSignalStatus = "REOPEN"
+
+// reopenSide is what a run this process executes keeps of the SUB_WORKFLOW
+// records re-opened while it runs (guarded by r.mu).
+type reopenSide struct {
+	running map[string]chan struct{} // exact ref → closed once its child has ended
+	cancel  context.CancelCauseFunc  // ends the run's task list (execute)
+	err     error                    // the first failure of a re-opened task
+	closed  bool                     // the run is ending: nothing more is re-opened
+}
+
+// reopenExecuting re-opens, in the run this process executes, the
+// SUB_WORKFLOW record taskID whose child runs again, and executes the child
+// beside the run's other tasks. False when the run takes nothing more (it
+// is ending) or the record is not one to re-open: an ended latest attempt
+// of a SUB_WORKFLOW task that is not optional.
+func (r *runState) reopenExecuting(taskID string) bool {
+	r.mu.Lock()
+	if r.side.closed || r.side.cancel == nil || r.runCtx == nil || r.runCtx.Err() != nil {
+		r.mu.Unlock()
+		return false
+	}
+	var rec *taskRecord
+	for _, t := range r.tasks {
+		if t.TaskID == taskID {
+			rec = t
+		}
+	}
+	if rec == nil || r.byRef[rec.Ref] != rec || rec.TaskType != TypeSubWorkflow || rec.SubWorkflowID == "" ||
+		!terminalTask(rec.Status) || rec.wt == nil || rec.wt.Optional || r.side.running[rec.Ref] != nil {
+		r.mu.Unlock()
+		return false
+	}
+	rec.Status, rec.Reason, rec.End = TaskInProgress, "", 0
+	r.touchLocked(rec)
+	// Its workflow timeout counts from here (Conductor sets the parent's
+	// lastRetriedTime).
+	r.doc.LastRetriedTime = r.nowMillis()
+	if r.side.running == nil {
+		r.side.running = map[string]chan struct{}{}
+	}
+	done := make(chan struct{})
+	r.side.running[rec.Ref] = done
+	ctx, wt, ref, iter := r.runCtx, rec.wt, rec.Ref, rec.Iteration
+	r.mu.Unlock()
+	go func() {
+		defer close(done)
+		err := r.save(ctx)
+		if err == nil {
+			r.emit(Event{Kind: EventTask, TaskRef: ref, TaskType: TypeSubWorkflow, TaskID: taskID, Status: TaskInProgress})
+			err = r.execSubWorkflow(ctx, wt, strings.TrimPrefix(ref, wt.TaskReferenceName), iter)
+		}
+		r.mu.Lock()
+		delete(r.side.running, ref)
+		var st *stopError
+		if err != nil && (r.side.err == nil || (!errors.As(r.side.err, &st) && errors.As(err, &st))) {
+			r.side.err = err
+		}
+		cancel := r.side.cancel
+		r.mu.Unlock()
+		if err != nil {
+			cancel(err) // the run's other tasks end, as a failed branch ends them
+		}
+	}()
+	return true
+}
+
+// awaitReopened waits until no task the JOIN rec waits on is re-opened
+// here: like Conductor's JOIN, it sees the re-opened task's new outcome.
+func (r *runState) awaitReopened(ctx context.Context, wt *WorkflowTask, rec *taskRecord) {
+	suffix := strings.TrimPrefix(rec.Ref, wt.TaskReferenceName)
+	joinOn := r.joinList(wt, rec.Ref)
+	for {
+		r.mu.Lock()
+		var wait chan struct{}
+		for _, ref := range joinOn {
+			if ch := r.side.running[ref+suffix]; ch != nil {
+				wait = ch
+				break
+			}
+		}
+		r.mu.Unlock()
+		if wait == nil {
+			return
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// applyReopenSignals re-opens the records the pending reopen signals name
+// (the lease keeper calls it with each batch of signals). A signal the run
+// cannot take is dropped: the process that sent it sees the record stay
+// ended and re-opens the run once it has ended (handOff).
+func (r *runState) applyReopenSignals() {
+	r.mu.Lock()
+	var ids []string
+	for k, s := range r.pending {
+		if strings.HasPrefix(k, reopenSignalPrefix) {
+			delete(r.pending, k)
+			if s.Status == reopenSignalStatus && s.TaskID != "" {
+				ids = append(ids, s.TaskID)
+			}
+		}
+	}
+	r.mu.Unlock()
+	for _, id := range ids {
+		r.reopenExecuting(id)
+	}
+}
+
+// endSide waits, once the run's task list has returned with err, for the
+// children of its re-opened records (cancelled first when the list
+// failed), and returns the run's outcome: a re-opened task's failure is
+// preferred over the cancellation it caused in the list. A list that
+// completed looks first for children left RUNNING under its ended records
+// (noticeRunningChildren). Nothing is re-opened afterwards.
+func (r *runState) endSide(ctx context.Context, err error) error {
+	noticed := false
+	for {
+		r.mu.Lock()
+		cancel := r.side.cancel
+		var wait chan struct{}
+		for _, ch := range r.side.running {
+			wait = ch
+			break
+		}
+		sideErr := r.side.err
+		if wait == nil && (noticed || err != nil || sideErr != nil) {
+			r.side.closed = true
+			r.mu.Unlock()
+			var st *stopError
+			if sideErr != nil && (err == nil || (!errors.As(err, &st) && errors.As(sideErr, &st))) {
+				return sideErr
+			}
+			return err
+		}
+		r.mu.Unlock()
+		if wait == nil {
+			noticed = true
+			r.noticeRunningChildren(ctx)
+			continue
+		}
+		if err != nil && cancel != nil {
+			cancel(err)
+		}
+		<-wait
+	}
+}
+
+// noticeRunningChildren re-opens the ended SUB_WORKFLOW records whose child
+// is stored RUNNING and executed by no other live process: a child a
+// restart stored RUNNING before the process that restarted it could hand
+// the re-open over.
+func (r *runState) noticeRunningChildren(ctx context.Context) {
+	r.mu.Lock()
+	type cand struct{ taskID, child string }
+	var cands []cand
+	for _, t := range r.tasks {
+		if r.byRef[t.Ref] == t && t.TaskType == TypeSubWorkflow && t.SubWorkflowID != "" && terminalTask(t.Status) &&
+			t.wt != nil && !t.wt.Optional {
+			cands = append(cands, cand{t.TaskID, t.SubWorkflowID})
+		}
+	}
+	r.mu.Unlock()
+	for _, c := range cands {
+		doc, archived, err := r.e.runs.Load(ctx, c.child)
+		if err != nil || archived {
+			continue
+		}
+		var head struct {
+			Status string `json:"status"`
+		}
+		if json.Unmarshal(doc, &head) != nil || head.Status != StatusRunning || r.e.isActive(c.child) {
+			continue
+		}
+		// A lease of this engine's that nothing here executes was given to
+		// it by a restart (handOff) that did not get to deliver.
+		if l, held, err := r.e.runs.GetLease(ctx, c.child); err != nil || (held && l.Live(time.Now()) && l.Owner != r.e.owner) {
+			continue
+		}
+		r.reopenExecuting(c.taskID)
+	}
+}
+
+// executedParentStep is the step for child's parent when a process
+// executes that parent (this one or another) and the parent's stored
+// record that started child is one to re-open (reopenableIn).
+func (e *Engine) executedParentStep(ctx context.Context, child *runDoc, leased bool) (reopenStep, bool, error) {
+	id := child.ParentWorkflowID
+	if !leased && !e.isActive(id) {
+		l, held, err := e.runs.GetLease(ctx, id)
+		if err != nil {
+			return reopenStep{}, false, err
+		}
+		if !held || !l.Live(time.Now()) {
+			return reopenStep{}, false, nil
+		}
+	}
+	ok, err := e.reopenableIn(ctx, id, child.ParentWorkflowTaskID, child.WorkflowID)
+	if err != nil || !ok {
+		return reopenStep{}, false, err
+	}
+	return reopenStep{executed: true, parentID: id, taskID: child.ParentWorkflowTaskID}, true, nil
+}
+
+// reopenableIn reports whether run id, as stored, is RUNNING with the
+// record taskID an ended latest attempt of a SUB_WORKFLOW task that is not
+// optional and that started child.
+func (e *Engine) reopenableIn(ctx context.Context, id, taskID, child string) (bool, error) {
+	d, err := e.loadLive(ctx, id)
+	if d == nil || err != nil {
+		return false, err
+	}
+	return e.reopenableDoc(d, taskID, child)
+}
+
+// loadLive loads run id's document; nil when it is gone or archived.
+func (e *Engine) loadLive(ctx context.Context, id string) (*runDoc, error) {
+	doc, archived, err := e.runs.Load(ctx, id)
+	if errors.Is(err, runstore.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil || archived {
+		return nil, err
+	}
+	var d runDoc
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return nil, fmt.Errorf("run %s: damaged document: %w", id, err)
+	}
+	return &d, nil
+}
+
+// reopenableDoc is reopenableIn for a loaded document.
+func (e *Engine) reopenableDoc(d *runDoc, taskID, child string) (bool, error) {
+	if d.Status != StatusRunning {
+		return false, nil
+	}
+	sub := latestRecord(d, taskID)
+	if sub == nil || sub.TaskType != TypeSubWorkflow || sub.SubWorkflowID != child || !terminalTask(sub.Status) {
+		return false, nil
+	}
+	def, err := e.Parse(d.WorkflowDefinition)
+	if err != nil {
+		return false, fmt.Errorf("run %s: stored definition: %w", d.WorkflowID, err)
+	}
+	wt, ok := def.Task(baseRef(sub.ReferenceTaskName))
+	return ok && !wt.Optional, nil
+}
+
+// latestRecord is the record taskID of d when it is its reference's latest
+// attempt (no later record has its reference), else nil.
+func latestRecord(d *runDoc, taskID string) *taskDoc {
+	var sub *taskDoc
+	for i := range d.Tasks {
+		t := &d.Tasks[i]
+		if sub != nil && t.ReferenceTaskName == sub.ReferenceTaskName {
+			return nil
+		}
+		if t.TaskID == taskID {
+			sub = t
+		}
+	}
+	return sub
+}
+
+// handOff hands the re-open of h's record to the process executing its
+// parent, once top (the topmost run stored RUNNING under it: the child, or
+// the highest ended parent re-opened) and the runs below it are stored. Their
+// leases go to that process (so no process takes them over as orphans
+// meanwhile), the re-open is delivered, and handOff waits until it is taken
+// (top executes or has ended, or the record is IN_PROGRESS again). When the
+// parent ends or no process executes it any more before that, the re-open
+// falls back to what parentsToReopen decides from top now (taken is false;
+// top's lease is held here again).
+func (e *Engine) handOff(ctx context.Context, h reopenStep, top *runState, stored []*runState) (next []reopenStep, taken bool, err error) {
+	owner := e.owner
+	if !e.isActive(h.parentID) {
+		l, held, err := e.runs.GetLease(ctx, h.parentID)
+		if err != nil {
+			return nil, false, err
+		}
+		if held && l.Live(time.Now()) {
+			owner = l.Owner
+		}
+	}
+	if owner != e.owner {
+		for _, s := range stored {
+			s.transferLease(ctx, owner)
+		}
+	}
+	sent := false
+	for {
+		if e.isActive(top.id) {
+			return nil, true, nil
+		}
+		if d, err := e.loadLive(ctx, top.id); err != nil {
+			return nil, false, err
+		} else if d == nil || d.Status != StatusRunning {
+			return nil, true, nil // it ran and ended, or was ended
+		}
+		step := 100 * time.Millisecond
+		executed := false
+		if p := e.executing(h.parentID); p != nil {
+			if p.reopenExecuting(h.taskID) {
+				return nil, true, nil
+			}
+			executed, step = true, 10*time.Millisecond
+		} else if e.isActive(h.parentID) {
+			executed, step = true, 10*time.Millisecond // starting or ending here
+		} else {
+			l, held, err := e.runs.GetLease(ctx, h.parentID)
+			if err != nil {
+				return nil, false, err
+			}
+			executed = held && l.Live(time.Now())
+			if executed && !sent {
+				payload, _ := json.Marshal(signal{Status: reopenSignalStatus, TaskID: h.taskID})
+				if err := e.runs.PutSignal(ctx, h.parentID, reopenSignalPrefix+h.taskID, payload); err != nil {
+					return nil, false, err
+				}
+				sent = true
+			}
+		}
+		reopened, reopenable, err := e.recordState(ctx, h.parentID, h.taskID, top.id)
+		if err != nil {
+			return nil, false, err
+		}
+		if reopened {
+			return nil, true, nil
+		}
+		if !executed || !reopenable {
+			// Its parent ended, or stopped being executed, or moved on:
+			// what to re-open is decided again from top, once its lease is
+			// here again (a lease given to a process that died expires).
+			err := top.acquireLease(ctx)
+			var le *runstore.LeasedError
+			switch {
+			case errors.As(err, &le) && le.Holder.Owner != owner:
+				return nil, true, nil // another process executes it
+			case err == nil:
+				next, err := e.parentsToReopen(ctx, &top.doc)
+				return next, false, err
+			case !errors.Is(err, runstore.ErrLeased):
+				return nil, false, err
+			}
+		}
+		if err := sleepCtx(ctx, step); err != nil {
+			return nil, false, err
+		}
+	}
+}
+
+// transferLease gives the lease of stored run r, held here, to the
+// process owner: that process executes it next.
+func (r *runState) transferLease(ctx context.Context, owner string) {
+	r.releaseLease(ctx)
+	_ = r.e.runs.AcquireLease(ctx, r.id, runstore.NewLease(owner), r.e.leaseTTL)
+}
+
+// recordState reads run id's record taskID as stored: reopened when it is
+// unfinished with child, reopenable as reopenableIn says.
+func (e *Engine) recordState(ctx context.Context, id, taskID, child string) (reopened, reopenable bool, err error) {
+	d, err := e.loadLive(ctx, id)
+	if d == nil || err != nil {
+		return false, false, err
+	}
+	if sub := latestRecord(d, taskID); sub != nil && d.Status == StatusRunning && sub.SubWorkflowID == child && !terminalTask(sub.Status) {
+		return true, false, nil
+	}
+	ok, err := e.reopenableDoc(d, taskID, child)
+	return false, ok, err
+}
+
+// awaitEnd waits for run id, executed by another run's executor, to end,
+// and returns its Result.
+func (e *Engine) awaitEnd(ctx context.Context, id string) (*Result, error) {
+	for {
+		doc, _, err := e.runs.Load(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		var head struct {
+			Status string `json:"status"`
+		}
+		if err := json.Unmarshal(doc, &head); err != nil {
+			return nil, fmt.Errorf("run %s: damaged document: %w", id, err)
+		}
+		if terminalWorkflow(head.Status) {
+			return e.resultOf(ctx, id)
+		}
+		step := 100 * time.Millisecond
+		if e.isActive(id) {
+			step = 10 * time.Millisecond
+		}
+		if err := sleepCtx(ctx, step); err != nil {
+			return &Result{RunID: id, Status: StatusRunning}, fmt.Errorf("%w: run %s runs on in the process that executes its parent", ErrInterrupted, id)
+		}
+	}
+}
+
+// Executes reports whether this engine executes run id now. A serve process
+// waiting for another process to take a run it restarted (handOff) does
+// not: answers for that run's tasks go to the process that executes it.
+func (e *Engine) Executes(id string) bool { return e.isActive(id) }

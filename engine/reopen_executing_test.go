@@ -1,0 +1,268 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/engine/runstore"
+)
+
+// startHeld starts def on e in the background: the run executes here while
+// the test acts on it. It returns the run's outcome channel.
+func startHeld(t *testing.T, e *engine.Engine, def string, id string) <-chan *engine.Result {
+	t.Helper()
+	d, err := e.Parse([]byte(def))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(chan *engine.Result, 1)
+	go func() {
+		res, err := e.Start(context.Background(), d, json.RawMessage(`{}`), engine.WithRunID(id))
+		if err != nil {
+			t.Errorf("parent: %v", err)
+		}
+		out <- res
+	}()
+	return out
+}
+
+// waitFor polls cond every 5 ms for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// Conductor's updateAndPushParents re-opens the parent's SUB_WORKFLOW task
+// whatever the parent's status, so also while this process executes the
+// parent (the case under `wfrun serve`): a child restarted while its parent
+// waits on its next task puts the parent's SUB_WORKFLOW record back to
+// IN_PROGRESS (same record, same child), the parent executes the child
+// beside that task, and completes only once both have, with the child's new
+// output — whichever ends first.
+func TestRestartOfAChildReopensItsExecutingParent(t *testing.T) {
+	for _, holdFirst := range []bool{false, true} {
+		name := "child ends first"
+		if holdFirst {
+			name = "parent's next task ends first"
+		}
+		t.Run(name, func(t *testing.T) {
+			g := newGate(false)
+			hold := make(chan struct{})
+			held := make(chan struct{}, 1)
+			e := harnessEngine(t, nil,
+				engine.WithWorker("gated", g.worker),
+				engine.WithWorker("hold", func(c context.Context, _ json.RawMessage) (json.RawMessage, error) {
+					held <- struct{}{}
+					select {
+					case <-hold:
+						return json.RawMessage(`{"held":true}`), nil
+					case <-c.Done():
+						return nil, c.Err()
+					}
+				}))
+			done := startHeld(t, e, `{"name":"executing_parent","version":1,"schemaVersion":2,"tasks":[
+			 {"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"gated_child","workflowDefinition":`+childWithGate+`}},
+			 {"name":"hold","taskReferenceName":"hold"}],
+			 "outputParameters":{"call":"${sub.output.call}"}}`, "executing-parent")
+			<-held // the parent runs here, at its next task
+			sub := viewRun(t, e, "executing-parent").Tasks[0]
+			if sub.Status != engine.TaskCompleted || sub.SubWorkflowID == "" {
+				t.Fatalf("parent's tasks %+v", viewRun(t, e, "executing-parent").Tasks)
+			}
+			restarted := make(chan *engine.Result, 1)
+			go func() {
+				res, err := e.Restart(context.Background(), sub.SubWorkflowID, true)
+				if err != nil {
+					t.Errorf("restart: %v", err)
+				}
+				restarted <- res
+			}()
+			select {
+			case <-g.entered:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the child's task never ran again")
+			}
+			wf := viewRun(t, e, "executing-parent")
+			if wf.Status != engine.StatusRunning || wf.Tasks[0].TaskID != sub.TaskID || wf.Tasks[0].Status != engine.TaskInProgress ||
+				wf.Tasks[0].SubWorkflowID != sub.SubWorkflowID {
+				t.Fatalf("parent while its child runs again: %s %+v, want RUNNING with %s IN_PROGRESS", wf.Status, wf.Tasks, sub.TaskID)
+			}
+			if holdFirst {
+				close(hold)
+				time.Sleep(50 * time.Millisecond)
+				if wf := viewRun(t, e, "executing-parent"); wf.Status != engine.StatusRunning {
+					t.Fatalf("parent ended before its re-opened child: %s %+v", wf.Status, wf.Tasks)
+				}
+				close(g.release)
+			} else {
+				close(g.release)
+				if got := <-restarted; got == nil || got.Status != engine.StatusCompleted {
+					t.Fatalf("child: %+v", got)
+				}
+				waitFor(t, "the parent's SUB_WORKFLOW task to complete", func() bool {
+					return viewRun(t, e, "executing-parent").Tasks[0].Status == engine.TaskCompleted
+				})
+				if wf := viewRun(t, e, "executing-parent"); wf.Status != engine.StatusRunning {
+					t.Fatalf("parent after its child, before its next task: %s %+v", wf.Status, wf.Tasks)
+				}
+				close(hold)
+			}
+			var res *engine.Result
+			select {
+			case res = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the parent never ended")
+			}
+			if res == nil || res.Status != engine.StatusCompleted {
+				t.Fatalf("parent: %+v", res)
+			}
+			if holdFirst {
+				if got := <-restarted; got == nil || got.Status != engine.StatusCompleted {
+					t.Fatalf("child: %+v", got)
+				}
+			}
+			wf = viewRun(t, e, "executing-parent")
+			checkTasks(t, wf.Tasks, "SUB_WORKFLOW:COMPLETED", "hold:COMPLETED")
+			if s := wf.Tasks[0]; s.TaskID != sub.TaskID || s.SubWorkflowID != sub.SubWorkflowID || s.Output["call"] != float64(2) {
+				t.Fatalf("parent's SUB_WORKFLOW record %+v, want %s with child %s and its new output", s, sub.TaskID, sub.SubWorkflowID)
+			}
+			if wf.Output["call"] != float64(2) {
+				t.Fatalf("parent's output %v", wf.Output)
+			}
+			if n := g.count(); n != 2 {
+				t.Fatalf("the child's task ran %d times, want 2", n)
+			}
+		})
+	}
+}
+
+// The FORK case while this process executes the parent: a permissive
+// SUB_WORKFLOW task failed in one branch while the other still runs (the
+// JOIN waits). Retrying the child re-opens that task; the JOIN waits for
+// it and completes with the child's new output, and so does the parent.
+func TestRetryOfAChildReopensItsExecutingParentInAFork(t *testing.T) {
+	g := newGate(true)
+	hold := make(chan struct{})
+	e := harnessEngine(t, nil,
+		engine.WithWorker("gated", g.worker),
+		engine.WithWorker("hold", func(c context.Context, _ json.RawMessage) (json.RawMessage, error) {
+			select {
+			case <-hold:
+				return json.RawMessage(`{"held":true}`), nil
+			case <-c.Done():
+				return nil, c.Err()
+			}
+		}))
+	done := startHeld(t, e, `{"name":"executing_fork_parent","version":1,"schemaVersion":2,"tasks":[
+	 {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN","forkTasks":[
+	  [{"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW","permissive":true,"subWorkflowParam":{"name":"gated_child","workflowDefinition":`+childWithGate+`}}],
+	  [{"name":"hold","taskReferenceName":"hold"}]]},
+	 {"name":"join","taskReferenceName":"join","type":"JOIN","joinOn":["sub","hold"]}]}`, "fork-parent")
+	var sub taskView
+	waitFor(t, "the child to fail", func() bool {
+		b, err := e.Show(context.Background(), "fork-parent")
+		var v runView
+		if err != nil || json.Unmarshal(b, &v) != nil {
+			return false
+		}
+		sub = byRef(v.Tasks)["sub"]
+		return sub.Status == engine.TaskFailed
+	})
+	got := g.whileBlocked(t, func(c context.Context) (*engine.Result, error) {
+		return e.Retry(c, sub.SubWorkflowID, false)
+	}, func() {
+		wf := viewRun(t, e, "fork-parent")
+		if tk := byRef(wf.Tasks)["sub"]; wf.Status != engine.StatusRunning || tk.TaskID != sub.TaskID || tk.Status != engine.TaskInProgress {
+			t.Errorf("parent's sub-workflow task while its child runs again: %s %+v, want %s IN_PROGRESS", wf.Status, tk, sub.TaskID)
+		}
+	})
+	if got.Status != engine.StatusCompleted {
+		t.Fatalf("child: %+v", got)
+	}
+	close(hold)
+	res := <-done
+	if res == nil || res.Status != engine.StatusCompleted {
+		t.Fatalf("parent: %+v", res)
+	}
+	wf := viewRun(t, e, "fork-parent")
+	checkTasks(t, wf.Tasks, "FORK:COMPLETED", "SUB_WORKFLOW:COMPLETED", "hold:COMPLETED", "JOIN:COMPLETED")
+	if s := wf.Tasks[1]; s.TaskID != sub.TaskID || s.SubWorkflowID != sub.SubWorkflowID || s.Output["call"] != float64(2) {
+		t.Fatalf("parent's SUB_WORKFLOW record %+v, want %s with child %s and its new output", s, sub.TaskID, sub.SubWorkflowID)
+	}
+}
+
+// signalsFail is a run store whose PutSignal fails: a process restarting a
+// child that dies before it can hand the re-open to the parent's executor.
+type signalsFail struct{ runstore.Store }
+
+func (signalsFail) PutSignal(context.Context, string, string, []byte) error {
+	return errors.New("the restarting process went away")
+}
+
+// A restart in another process that stored the child RUNNING but never
+// delivered the re-open leaves nothing lost: the process executing the
+// parent notices the RUNNING child of its ended SUB_WORKFLOW record before
+// it completes the parent, re-opens the record and executes the child.
+func TestExecutingParentNoticesAChildRestartedElsewhere(t *testing.T) {
+	shared := runstore.NewMemory()
+	ring := keyring(t, 7) // processes sharing a run store share its keyring
+	g := newGate(false)
+	hold := make(chan struct{})
+	held := make(chan struct{}, 1)
+	a := harnessEngine(t, shared, engine.WithKeyring(ring),
+		engine.WithWorker("gated", g.worker),
+		engine.WithWorker("hold", func(c context.Context, _ json.RawMessage) (json.RawMessage, error) {
+			held <- struct{}{}
+			select {
+			case <-hold:
+				return json.RawMessage(`{"held":true}`), nil
+			case <-c.Done():
+				return nil, c.Err()
+			}
+		}))
+	b := harnessEngine(t, signalsFail{shared}, engine.WithKeyring(ring))
+	done := startHeld(t, a, `{"name":"executing_parent","version":1,"schemaVersion":2,"tasks":[
+	 {"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"gated_child","workflowDefinition":`+childWithGate+`}},
+	 {"name":"hold","taskReferenceName":"hold"}],
+	 "outputParameters":{"call":"${sub.output.call}"}}`, "noticing-parent")
+	<-held
+	sub := viewRun(t, a, "noticing-parent").Tasks[0]
+	if _, err := b.Restart(context.Background(), sub.SubWorkflowID, true); err == nil || !strings.Contains(err.Error(), "went away") {
+		t.Fatalf("the restart delivered its re-open: %v", err)
+	}
+	if c := viewRun(t, a, sub.SubWorkflowID); c.Status != engine.StatusRunning {
+		t.Fatalf("child after the restart: %s", c.Status)
+	}
+	close(hold)
+	select {
+	case <-g.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the child's task never ran again")
+	}
+	wf := viewRun(t, a, "noticing-parent")
+	if wf.Status != engine.StatusRunning || wf.Tasks[0].TaskID != sub.TaskID || wf.Tasks[0].Status != engine.TaskInProgress {
+		t.Fatalf("parent while its child runs again: %s %+v", wf.Status, wf.Tasks)
+	}
+	close(g.release)
+	res := <-done
+	if res == nil || res.Status != engine.StatusCompleted {
+		t.Fatalf("parent: %+v", res)
+	}
+	wf = viewRun(t, a, "noticing-parent")
+	checkTasks(t, wf.Tasks, "SUB_WORKFLOW:COMPLETED", "hold:COMPLETED")
+	if s := wf.Tasks[0]; s.TaskID != sub.TaskID || s.Output["call"] != float64(2) || wf.Output["call"] != float64(2) {
+		t.Fatalf("parent's SUB_WORKFLOW record %+v, output %v", s, wf.Output)
+	}
+	if c := viewRun(t, a, sub.SubWorkflowID); c.Status != engine.StatusCompleted {
+		t.Fatalf("child at the end: %s", c.Status)
+	}
+}
