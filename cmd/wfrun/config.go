@@ -5,14 +5,12 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/wfrun/wfrun/engine"
 	"github.com/wfrun/wfrun/internal/envvalues"
 	"github.com/wfrun/wfrun/store"
-	"github.com/wfrun/wfrun/store/env"
 	"github.com/wfrun/wfrun/store/open"
 )
 
@@ -84,7 +82,7 @@ func envValuesOption(cmd *cobra.Command) ([]engine.Option, error) {
 	if f := cmd.Flag("env-values"); f != nil && f.Changed {
 		spec, from = f.Value.String(), "--env-values"
 	}
-	src, err := envvalues.Parse(spec, nil, envStorePrefixes(storeConfig(cmd).URL)...)
+	src, err := envvalues.Parse(spec, nil, open.EnvPrefixes(storeConfig(cmd).URL)...)
 	if err != nil {
 		return nil, usageErr(fmt.Errorf("%s: %w", from, err))
 	}
@@ -92,23 +90,6 @@ func envValuesOption(cmd *cobra.Command) ([]engine.Option, error) {
 		return nil, nil
 	}
 	return []engine.Option{engine.WithEnvValues(src)}, nil
-}
-
-// envStorePrefixes are the variable prefixes of the env: secret stores in
-// the store URL (layers split by "|"): env values must not reach them.
-func envStorePrefixes(url string) []string {
-	var out []string
-	for _, part := range strings.Split(url, "|") {
-		scheme, rest, _ := strings.Cut(strings.TrimSpace(part), ":")
-		if scheme != "env" {
-			continue
-		}
-		if rest == "" {
-			rest = env.DefaultPrefix
-		}
-		out = append(out, rest)
-	}
-	return out
 }
 
 // addLimitFlags registers the engine's limits on cmd (run, resume,

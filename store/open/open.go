@@ -128,13 +128,13 @@ func (c Config) Keyring() (*seal.Keyring, error) {
 
 // Open opens the store c describes.
 func Open(ctx context.Context, cfg Config) (store.Store, error) {
-	parts := strings.Split(cfg.URL, "|")
+	parts := layerURLs(cfg.URL)
 	if len(parts) == 1 {
-		return openOne(ctx, cfg, strings.TrimSpace(cfg.URL))
+		return openOne(ctx, cfg, parts[0])
 	}
 	var layers []store.Store
 	for _, p := range parts {
-		s, err := openOne(ctx, cfg, strings.TrimSpace(p))
+		s, err := openOne(ctx, cfg, p)
 		if err != nil {
 			for _, l := range layers {
 				_ = l.Close()
@@ -144,6 +144,38 @@ func Open(ctx context.Context, cfg Config) (store.Store, error) {
 		layers = append(layers, s)
 	}
 	return store.Layered(layers...), nil
+}
+
+// layerURLs are the store URLs of the layers of url ("env: | bolt:"),
+// top first.
+func layerURLs(url string) []string {
+	parts := strings.Split(url, "|")
+	for i, p := range parts {
+		parts[i] = strings.TrimSpace(p)
+	}
+	return parts
+}
+
+// envPrefix is the variable prefix of an env: store URL, given what
+// follows "env:".
+func envPrefix(rest string) string {
+	if rest == "" {
+		return env.DefaultPrefix
+	}
+	return rest
+}
+
+// EnvPrefixes are the variable prefixes of the env: stores among the layers
+// of url, as Open reads them: whatever else reads the environment must
+// keep clear of those variables.
+func EnvPrefixes(url string) []string {
+	var out []string
+	for _, u := range layerURLs(url) {
+		if scheme, rest, _ := strings.Cut(u, ":"); scheme == "env" {
+			out = append(out, envPrefix(rest))
+		}
+	}
+	return out
 }
 
 // ErrBadURL reports a store URL open cannot use.
@@ -169,11 +201,7 @@ func openOne(ctx context.Context, cfg Config, u string) (store.Store, error) {
 		}
 		return bolt.Open(path, ring)
 	case scheme == "env":
-		prefix := env.DefaultPrefix
-		if rest != "" {
-			prefix = rest
-		}
-		return env.New(env.WithPrefix(prefix)), nil
+		return env.New(env.WithPrefix(envPrefix(rest))), nil
 	case strings.HasPrefix(scheme, "redis"):
 		return openRedis(ctx, cfg, u)
 	case scheme == "vault" || scheme == "vault+http":

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -128,4 +130,29 @@ func TestConfigFromGetenv(t *testing.T) {
 	if c := open.ConfigFromGetenv(get); c.Home != "/w" {
 		t.Fatalf("%+v", c)
 	}
+}
+
+func TestEnvPrefixes(t *testing.T) {
+	for _, tc := range []struct {
+		url  string
+		want []string
+	}{
+		{"", nil},
+		{"bolt:/x/secrets.db", nil},
+		{"env:", []string{"WFRUN_SECRET_"}},
+		{"env", []string{"WFRUN_SECRET_"}},
+		{"env:APP_SECRET_ | redis://localhost:6379/0", []string{"APP_SECRET_"}},
+		{"env:A_|env:B_", []string{"A_", "B_"}},
+	} {
+		if got := open.EnvPrefixes(tc.url); !slices.Equal(got, tc.want) {
+			t.Errorf("EnvPrefixes(%q) = %q, want %q", tc.url, got, tc.want)
+		}
+	}
+}
+
+// A program that reads other variables from the environment keeps clear of
+// the env: store's.
+func ExampleEnvPrefixes() {
+	fmt.Println(open.EnvPrefixes("env:APP_SECRET_ | bolt:"))
+	// Output: [APP_SECRET_]
 }
