@@ -114,6 +114,10 @@ func BenchmarkRun(b *testing.B) {
 			func(n int) string { return fmt.Sprintf(`{"n":%d}`, n+1) }},
 		{"fork", "branches", []int{10, 100}, []string{"memory"}, fork,
 			func(n int) string { return fmt.Sprintf(`{"n":%d}`, n) }},
+		// A loop registering a new value with the masker per iteration
+		// (runlog_cost_test.go): the values go to the run's log.
+		{"registering", "iterations", []int{10, 1000}, []string{"memory"}, registeringLoop,
+			func(n int) string { return fmt.Sprintf(`{"n":%d}`, n) }},
 	}
 	for _, sh := range shapes {
 		for _, n := range sh.sizes {

@@ -94,9 +94,9 @@
 // SecretAccess, so HTTP auth credentials, EXEC bundles and UPDATE_SECRET's
 // replaced and new values are registered as they are read. Whatever a task
 // produces goes through Protect: masked, `_secrets` subtrees and
-// maskedFields sealed, bound to the run id and JSON pointer. Every write of
-// the run carries the sealed journal of registered values (registeredValues),
-// so a resumed run masks what the interrupted one did; an external
+// maskedFields sealed, bound to the run id and JSON pointer. A write of the
+// run that registered values appends them, sealed, to the run's log
+// (runlog.go), so a resumed run masks what the interrupted one did; an external
 // completion (CompleteTask) is sealed when it is written. Show and the
 // printed output are runsecrets views; the archive is runsecrets.Archive.
 //

@@ -43,9 +43,10 @@ type runHead struct {
 	Project              string    `json:"project,omitempty"`
 	Environment          string    `json:"environment,omitempty"`
 	NextSeq              int       `json:"nextSeq"`
-	// RegisteredValues is the run's sealed journal of masked values
-	// (runsecrets.Run.Journal): a resumed run masks what this one did.
-	RegisteredValues string `json:"registeredValues,omitempty"`
+	// RunLogLength is how many entries the run's log holds (runlog.go):
+	// the journal of the values it registered and how far its mocks got,
+	// appended to rather than rewritten with each write.
+	RunLogLength int `json:"runLogLength,omitempty"`
 	// SealedInput is, for a SUB_WORKFLOW child, its in-memory input sealed
 	// (runsecrets.Run.Seal): the visible input keeps the parent's secret
 	// references, and a resumed child reads its input from here.
@@ -64,9 +65,10 @@ type runHead struct {
 	TaskToDomain   map[string]string `json:"taskToDomain,omitempty"`
 	IdempotencyKey string            `json:"idempotencyKey,omitempty"`
 	// Test marks a test run (mock.go): its mocks are the part "testMocks",
-	// and MocksUsed is how many mocks of each task reference it has taken.
+	// and MocksUsed is how many mocks of each task reference it has taken
+	// (kept in the run's log, runlog.go, not in the head).
 	Test      bool           `json:"test,omitempty"`
-	MocksUsed map[string]int `json:"mocksUsed,omitempty"`
+	MocksUsed map[string]int `json:"-"`
 }
 
 type taskHead struct {
@@ -100,9 +102,7 @@ type taskHead struct {
 // appendRunHead appends h as an open JSON object (no closing brace).
 func appendRunHead(b []byte, h *runHead) []byte {
 	b = appendHeadStatic(appendHeadChanging(b, h), h)
-	b = appendIntMember(b, "nextSeq", int64(h.NextSeq))
-	b = appendOptStr(b, "registeredValues", h.RegisteredValues)
-	return appendHeadTail(b, h)
+	return appendHeadTail(appendHeadCounts(b, h), h)
 }
 
 // appendHeadChanging appends the head's members up to endTime: the ones a
@@ -147,7 +147,16 @@ func appendHeadStatic(b []byte, h *runHead) []byte {
 	return appendOptStr(b, "environment", h.Environment)
 }
 
-// appendHeadTail appends the members after registeredValues.
+// appendHeadCounts appends nextSeq and runLogLength.
+func appendHeadCounts(b []byte, h *runHead) []byte {
+	b = appendIntMember(b, "nextSeq", int64(h.NextSeq))
+	if h.RunLogLength != 0 {
+		b = appendIntMember(b, "runLogLength", int64(h.RunLogLength))
+	}
+	return b
+}
+
+// appendHeadTail appends the members after runLogLength.
 func appendHeadTail(b []byte, h *runHead) []byte {
 	b = appendOptStr(b, "sealedInput", h.SealedInput)
 	b = appendOptStr(b, "rerunTask", h.RerunTask)
@@ -170,18 +179,21 @@ func appendHeadTail(b []byte, h *runHead) []byte {
 	if h.Test {
 		b = append(b, `,"test":true`...)
 	}
-	if len(h.MocksUsed) > 0 {
-		b = append(b, `,"mocksUsed":{`...)
-		for i, k := range slices.Sorted(maps.Keys(h.MocksUsed)) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(jsonenc.AppendString(b, k), ':')
-			b = strconv.AppendInt(b, int64(h.MocksUsed[k]), 10)
-		}
-		b = append(b, '}')
-	}
 	return b
+}
+
+// appendMocksUsed appends a test run's mock counts as the member
+// "mocksUsed" (sorted by reference).
+func appendMocksUsed(b []byte, used map[string]int) []byte {
+	b = append(b, `,"mocksUsed":{`...)
+	for i, k := range slices.Sorted(maps.Keys(used)) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(jsonenc.AppendString(b, k), ':')
+		b = strconv.AppendInt(b, int64(used[k]), 10)
+	}
+	return append(b, '}')
 }
 
 // encodeRunHead is the run's head as a JSON object.
@@ -191,13 +203,10 @@ func encodeRunHead(h *runHead) []byte {
 
 // runHeadSize is a capacity hint for an encoded head.
 func runHeadSize(h *runHead) int {
-	n := 320 + len(h.WorkflowType) + len(h.CorrelationID) + len(h.ReasonForIncompletion) + len(h.DefinitionPath) +
-		len(h.Principal.Name) + len(h.Project) + len(h.Environment) + len(h.RegisteredValues) + len(h.SealedInput) + len(h.RerunTask) + len(h.ReopenFailure) + len(h.IdempotencyKey)
+	n := 340 + len(h.WorkflowType) + len(h.CorrelationID) + len(h.ReasonForIncompletion) + len(h.DefinitionPath) +
+		len(h.Principal.Name) + len(h.Project) + len(h.Environment) + len(h.SealedInput) + len(h.RerunTask) + len(h.ReopenFailure) + len(h.IdempotencyKey)
 	for k, v := range h.TaskToDomain {
 		n += len(k) + len(v) + 6
-	}
-	for k := range h.MocksUsed {
-		n += len(k) + 24
 	}
 	for _, f := range h.MaskedFields {
 		n += len(f) + 3
@@ -208,17 +217,12 @@ func runHeadSize(h *runHead) int {
 	return n
 }
 
-// headCache keeps encoded the parts of a run's head that every save writes
-// but that rarely change: the members appendHeadStatic writes, and the
-// sealed journal (registeredValues), which grows with every value the run
-// registers and would otherwise be escaped again on each save. A part is
-// encoded again as soon as what it was encoded from differs. Callers hold
-// r.mu.
+// headCache keeps encoded the members of a run's head that every save
+// writes but that rarely change (appendHeadStatic's). They are encoded
+// again as soon as what they were encoded from differs. Callers hold r.mu.
 type headCache struct {
-	static     headStatic
-	staticEnc  []byte // nil: nothing cached
-	journal    string
-	journalEnc []byte
+	static    headStatic
+	staticEnc []byte // nil: nothing cached
 }
 
 // headStatic is what appendHeadStatic reads, its slices copied.
@@ -251,13 +255,8 @@ func (r *runState) encodeHeadLocked() []byte {
 		st.maskedFields, st.scopes = slices.Clone(st.maskedFields), slices.Clone(st.scopes)
 		c.static, c.staticEnc = st, appendHeadStatic(nil, h)
 	}
-	if h.RegisteredValues != c.journal {
-		c.journal, c.journalEnc = h.RegisteredValues, appendOptStr(nil, "registeredValues", h.RegisteredValues)
-	}
-	b := appendHeadChanging(r.scratchLocked(runHeadSize(h)-len(h.RegisteredValues)+len(c.journalEnc)), h)
-	b = append(b, c.staticEnc...)
-	b = appendIntMember(b, "nextSeq", int64(h.NextSeq))
-	b = append(b, c.journalEnc...)
+	b := appendHeadChanging(r.scratchLocked(runHeadSize(h)), h)
+	b = appendHeadCounts(append(b, c.staticEnc...), h)
 	return r.exactLocked(append(appendHeadTail(b, h), '}'))
 }
 
@@ -374,6 +373,11 @@ func appendMember(dst []byte, key string, raw []byte) []byte {
 func (r *runState) encodeLocked() ([]byte, error) {
 	r.remaskLocked()
 	head := r.encodeHeadLocked()
+	if len(r.doc.MocksUsed) > 0 {
+		// Not in the run's log, which is not part of the whole document:
+		// a retried or restarted test run goes on from these counts.
+		head = append(appendMocksUsed(head[:len(head)-1:len(head)-1], r.doc.MocksUsed), '}')
+	}
 	var err error
 	encs := make([][]byte, len(r.tasks))
 	for i, t := range r.tasks {
@@ -384,7 +388,9 @@ func (r *runState) encodeLocked() ([]byte, error) {
 		}
 		encs[i] = t.enc
 	}
-	return runstore.Assemble(head, r.inStored, r.outStored, r.varStored, r.taskDefsPartLocked(), r.mocksPartLocked(), encs, r.def.raw)
+	// The run's log is not part of it: what is encoded whole is never
+	// resumed from (an archived run is restarted afresh).
+	return runstore.Assemble(head, r.inStored, r.outStored, r.varStored, r.taskDefsPartLocked(), r.mocksPartLocked(), nil, encs, r.def.raw)
 }
 
 // changeLocked is what the next write carries: the head, the workflow
@@ -394,13 +400,20 @@ func (r *runState) encodeLocked() ([]byte, error) {
 // r.mu.
 func (r *runState) changeLocked(full bool) (*runstore.Change, error) {
 	r.remaskLocked()
+	if full || !r.stored {
+		// The record is written whole: its log too, from its start.
+		r.resetLogLocked()
+	}
+	entries, err := r.appendLogLocked()
+	if err != nil {
+		return nil, err
+	}
 	head := r.encodeHeadLocked()
-	var err error
 	// Head and every task document are encoded afresh and never modified
 	// afterwards (a change of a task drops its encoding: touchLocked), so
 	// they are handed over to the store.
 	ch := newChange(len(r.dirty))
-	ch.Summary, ch.Head, ch.HandOver = r.summaryLocked(), head, true
+	ch.Summary, ch.Head, ch.HandOver, ch.Log = r.summaryLocked(), head, true, entries
 	if full || !r.stored {
 		r.changedIn, r.changedVars, r.changedOut = true, true, true
 		for _, t := range r.tasks {
@@ -480,6 +493,7 @@ func (r *runState) markChangedLocked(ch *runstore.Change) {
 	r.changedOut = r.changedOut || ch.Output != nil
 	r.changedTaskDefs = r.changedTaskDefs || ch.TaskDefs != nil
 	r.changedMocks = r.changedMocks || ch.Mocks != nil
+	r.log.pending = slices.Concat(ch.Log, r.log.pending)
 	bySeq := make(map[int]*taskRecord, len(ch.Tasks))
 	for _, t := range ch.Tasks {
 		bySeq[t.Seq] = nil

@@ -37,7 +37,7 @@ func TestHeadEncodersMatchJSONMarshal(t *testing.T) {
 			FailedTaskID: "f", CreateTime: 1, UpdateTime: 2, EndTime: 3, ParentWorkflowID: "p", ParentWorkflowTaskID: "pt",
 			SchemaVersion: 2, MaskedFields: []string{"a", odd}, DefinitionHash: "h", DefinitionPath: odd,
 			Principal: Principal{Name: odd, Scopes: []string{"*", "x"}}, Project: "pr", Environment: "env", NextSeq: 7,
-			RegisteredValues: "wfrun-sealed:v1:abc", SealedInput: "wfrun-sealed:v1:def", Priority: 7,
+			RunLogLength: 4, SealedInput: "wfrun-sealed:v1:def", Priority: 7,
 			TaskToDomain: map[string]string{"*": "d1,NO_DOMAIN", odd: odd, "a": "b"}, IdempotencyKey: odd},
 		{WorkflowID: "w", MaskedFields: []string{}, Principal: Principal{Scopes: []string{}}},
 	}
@@ -88,7 +88,7 @@ func TestNewIDIsARandomUUID(t *testing.T) {
 
 // A run's head encoded through its cache is the head encoded afresh, after
 // every kind of change: each cached member changed (slices in place too),
-// the journal grown and dropped, the changing members moved on.
+// the log's length grown and dropped, the changing members moved on.
 func TestHeadCacheMatchesFreshEncoding(t *testing.T) {
 	r := &runState{}
 	h := &r.doc.runHead
@@ -97,9 +97,9 @@ func TestHeadCacheMatchesFreshEncoding(t *testing.T) {
 	steps := []func(){
 		func() {},
 		func() { h.UpdateTime, h.NextSeq = 3, 1 },
-		func() { h.RegisteredValues = "wfrun-sealed:v1:one" },
+		func() { h.RunLogLength = 1 },
 		func() { h.UpdateTime = 4 },
-		func() { h.RegisteredValues = "wfrun-sealed:v1:one-two" },
+		func() { h.RunLogLength = 12 },
 		func() { h.MaskedFields[1] = "c" },
 		func() { h.MaskedFields = append(h.MaskedFields, "d") },
 		func() { h.Principal.Scopes[0] = "y" },
@@ -111,7 +111,7 @@ func TestHeadCacheMatchesFreshEncoding(t *testing.T) {
 		func() { h.Status, h.EndTime, h.ReasonForIncompletion = StatusFailed, 9, "why" },
 		func() { h.SealedInput, h.RerunTask = "s", "rt" },
 		func() { h.ReopenFailure = "rf" },
-		func() { h.RegisteredValues = "" },
+		func() { h.RunLogLength = 0 },
 		func() { h.MaskedFields, h.Principal.Scopes = nil, nil },
 	}
 	for i, step := range steps {

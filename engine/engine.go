@@ -509,7 +509,7 @@ func (e *Engine) loadDoc(ctx context.Context, id string, _ []byte, d *runDoc, pa
 	if err := r.newSecrets(parent); err != nil {
 		return nil, fmt.Errorf("run %s: %w", id, err)
 	}
-	if err := r.restoreSecrets(ctx, d.RegisteredValues); err != nil {
+	if err := r.openLog(ctx, d); err != nil {
 		return nil, fmt.Errorf("run %s: %w", id, err)
 	}
 	var errs []error
@@ -546,7 +546,7 @@ func (e *Engine) loadDoc(ctx context.Context, id string, _ []byte, d *runDoc, pa
 		}
 	}
 	if d.Test || d.TestMocks != "" {
-		if err := r.openMocks(d.TestMocks, d.MocksUsed); err != nil {
+		if err := r.openMocks(d.TestMocks, r.doc.MocksUsed); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -655,7 +655,7 @@ func checkCompletion(status string, output json.RawMessage) (string, json.RawMes
 }
 
 // sealedMembers are the members of a stored run that hold sealed values.
-var sealedMembers = []string{"registeredValues", "sealedInput", "rerunTask", "reopenFailure", "taskDefs", "testMocks"}
+var sealedMembers = []string{"registeredValues", "sealedInput", "rerunTask", "reopenFailure", "taskDefs", "testMocks", "runLog"}
 
 // Show returns the display form of a run (runsecrets.ViewStored):
 // `_secrets`, `_masked` and maskedFields values as "***". The string values

@@ -304,10 +304,7 @@ func (r *runState) mocked(ctx context.Context, wt *WorkflowTask, rec *taskRecord
 			// Stored with the attempt's next write: a resumed run takes
 			// the mock after this one (mockstore.go).
 			r.mu.Lock()
-			if r.doc.MocksUsed == nil {
-				r.doc.MocksUsed = map[string]int{}
-			}
-			r.doc.MocksUsed[rec.Ref] = used
+			r.noteMockUsedLocked(rec.Ref, used)
 			r.mu.Unlock()
 		}
 		if found && !resolved && r.e.remoteSimple(wt) {

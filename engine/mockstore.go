@@ -19,11 +19,13 @@ import (
 //     copied in, fails to open), are a part of the stored run of their own
 //     ("testMocks", runstore.Change.Mocks), written with the record's first
 //     write only, not with each write;
-//   - the head marks the run a test run ("test") and holds how many mocks of
-//     each reference it has taken ("mocksUsed"): an IN_PROGRESS mock uses
-//     one up without ending the attempt, so the task records do not tell.
-//     The count is written with the attempt the mock ended (or moved on),
-//     in the same commit;
+//   - the head marks the run a test run ("test"), and the run's log
+//     (runlog.go) holds how many mocks of each reference it has taken: an
+//     IN_PROGRESS mock uses one up without ending the attempt, so the task
+//     records do not tell. The count is appended with the attempt the mock
+//     ended (or moved on), in the same commit; an archived run holds the
+//     counts in its head ("mocksUsed"), where a run stored by an earlier
+//     wfrun held them too;
 //   - a child of a SUB_WORKFLOW stores the mocks its reference was given
 //     and the count it started from, and a resumed parent shares the
 //     resumed child's state with the child's next attempts.

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -110,6 +111,14 @@ type runDoc struct {
 	// TestMocks is a test run's mocks, sealed (mock.go): a part of the
 	// stored run of its own, written once.
 	TestMocks string `json:"testMocks,omitempty"`
+	// RunLog is the run's log (runlog.go): entries appended, each written
+	// once.
+	RunLog []json.RawMessage `json:"runLog,omitempty"`
+	// RegisteredValues and MocksUsed are the head members an earlier wfrun
+	// kept what the log keeps in, rewritten with every write: read when
+	// such a run is loaded, moved to the log by its next write.
+	RegisteredValues string         `json:"registeredValues,omitempty"`
+	MocksUsed        map[string]int `json:"mocksUsed,omitempty"`
 }
 
 // runState is the in-memory run. mu guards everything below it; saveMu
@@ -174,6 +183,9 @@ type runState struct {
 	// side: SUB_WORKFLOW records re-opened while this process executes
 	// the run (reopen_executing.go).
 	side reopenSide
+	// log is what the run's log holds and what its next entry carries
+	// (runlog.go).
+	log runLog
 }
 
 // signal is an external completion. Its output is written sealed
@@ -231,12 +243,24 @@ func (r *runState) remaskLocked() {
 		return
 	}
 	r.maskedAt = n
-	re := r.sec.Remask
-	r.inStored, r.varStored, r.outStored = re(r.inStored), re(r.varStored), re(r.outStored)
-	r.changedIn, r.changedVars, r.changedOut = true, true, true
+	// Only what the new values change is written again: a run that
+	// registers a value per iteration must not rewrite every record it
+	// holds with each write (SPEC §8).
+	re := func(stored []byte, changed *bool) []byte {
+		m := r.sec.Remask(stored)
+		if bytes.Equal(m, stored) {
+			return stored
+		}
+		*changed = true
+		return m
+	}
+	r.inStored, r.varStored, r.outStored = re(r.inStored, &r.changedIn), re(r.varStored, &r.changedVars), re(r.outStored, &r.changedOut)
 	for _, t := range r.tasks {
-		t.inStored, t.outStored = re(t.inStored), re(t.outStored)
-		r.touchLocked(t)
+		changed := false
+		t.inStored, t.outStored = re(t.inStored, &changed), re(t.outStored, &changed)
+		if changed {
+			r.touchLocked(t)
+		}
 	}
 }
 
@@ -271,14 +295,7 @@ func (r *runState) write(ctx context.Context, deadline time.Duration, only func(
 		return nil
 	}
 	r.doc.UpdateTime = r.nowMillis()
-	j, err := r.sec.Journal()
-	if err == nil {
-		r.doc.RegisteredValues = j
-	}
-	var ch *runstore.Change
-	if err == nil {
-		ch, err = r.changeLocked(false)
-	}
+	ch, err := r.changeLocked(false)
 	if err == nil && !r.lease.held && only == nil {
 		l := r.e.newLease()
 		ch.Lease, ch.LeaseTTL = &l, r.e.leaseTTL
@@ -313,7 +330,7 @@ func (r *runState) archive(ctx context.Context) error {
 	defer r.saveMu.Unlock()
 	r.mu.Lock()
 	r.doc.UpdateTime = r.nowMillis()
-	r.doc.RegisteredValues, r.doc.SealedInput, r.doc.RerunTask, r.doc.ReopenFailure = "", "", "", "" // an archived run is never resumed
+	r.doc.RunLogLength, r.doc.SealedInput, r.doc.RerunTask, r.doc.ReopenFailure = 0, "", "", "" // an archived run is never resumed
 	doc, err := r.encodeLocked()
 	sum := r.summaryLocked()
 	r.mu.Unlock()

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 
@@ -80,17 +79,6 @@ func (d *Definition) staticSecretNames() []string {
 		}
 	})
 	return names
-}
-
-// restoreSecrets rebuilds, after a load, the masker the run had: the sealed
-// journal of registered values, then the definition's static names read
-// again (values used before the process died may appear in later outputs).
-func (r *runState) restoreSecrets(ctx context.Context, journal string) error {
-	if err := r.sec.Restore(journal); err != nil {
-		return err
-	}
-	r.sec.Reread(ctx, r.def.staticSecretNames())
-	return nil
 }
 
 // leafCall is what an executor is handed for one attempt, in one

@@ -168,7 +168,8 @@ func BenchmarkRunTaskDefs(b *testing.B) {
 	}
 }
 
-// headStore records the head and task definitions part of every change.
+// headStore records the head, task definitions part and log entries of
+// every change.
 type headStore struct {
 	runstore.Store
 	mu      sync.Mutex
@@ -177,7 +178,7 @@ type headStore struct {
 
 func (s *headStore) Commit(ctx context.Context, id string, ch *runstore.Change) error {
 	s.mu.Lock()
-	s.changes = append(s.changes, runstore.Change{Head: append([]byte(nil), ch.Head...), TaskDefs: append([]byte(nil), ch.TaskDefs...)})
+	s.changes = append(s.changes, runstore.Change{Head: append([]byte(nil), ch.Head...), TaskDefs: append([]byte(nil), ch.TaskDefs...), Log: ch.Log})
 	s.mu.Unlock()
 	return s.Store.Commit(ctx, id, ch)
 }

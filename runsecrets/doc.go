@@ -56,7 +56,9 @@
 // Journal seals the list of values registered so far; stored with the run
 // and given back to Restore, it rebuilds on resume exactly the masker the
 // uninterrupted run had — including a credential the store no longer holds
-// (a rotated token). Reread reads the definition's static names again.
+// (a rotated token). JournalSince and RestoreAt do the same in pieces, for
+// a store that appends each piece once instead of rewriting the whole list
+// with every write. Reread reads the definition's static names again.
 // SealCompletion seals an externally completed task output at the moment it
 // is written, so it never rests in clear while it waits for the runner.
 // Transit seals what leaves the process outside any run's record — a

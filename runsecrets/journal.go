@@ -53,6 +53,61 @@ func (r *Run) Journal() (string, error) {
 	return s, nil
 }
 
+// JournalSince is Journal in pieces, for a store that appends rather than
+// rewrites: it seals the values registered after the first from (a count
+// an earlier call returned, 0 at first) for storage at ptr, a JSON pointer
+// the caller chooses per piece (its position in the run's log, say), and
+// returns how many values are registered now. A piece opens only at its
+// ptr in this run (RestoreAt), so a piece moved to another position or
+// another run does not open. It returns "" when nothing was registered
+// since from. The values are counted over the masker the run shares with
+// its parent and children (ChildOf).
+func (r *Run) JournalSince(from int, ptr string) (sealed string, n int, err error) {
+	reg := r.reg
+	reg.mu.Lock()
+	n = len(reg.values)
+	if from < 0 || from > n {
+		reg.mu.Unlock()
+		return "", n, fmt.Errorf("journal: %d values registered, not %d", n, from)
+	}
+	if from == n {
+		reg.mu.Unlock()
+		return "", n, nil
+	}
+	plain, err := json.Marshal(reg.values[from:n])
+	reg.mu.Unlock()
+	if err != nil {
+		return "", n, err
+	}
+	sealed, err = r.sealString(plain, ptr)
+	return sealed, n, err
+}
+
+// Registered is how many values are registered with the run's masker (the
+// count JournalSince takes): after the pieces of a resumed run are
+// restored, what the next piece starts from.
+func (r *Run) Registered() int {
+	r.reg.mu.Lock()
+	defer r.reg.mu.Unlock()
+	return len(r.reg.values)
+}
+
+// RestoreAt registers the values of a JournalSince piece stored at ptr.
+// The piece is authenticated: one that was edited, truncated, or sealed
+// for another position or run is an error wrapping ErrSealed.
+func (r *Run) RestoreAt(sealed, ptr string) error {
+	plain, err := r.openString(sealed, ptr)
+	if err != nil {
+		return err
+	}
+	var values []string
+	if err := json.Unmarshal(plain, &values); err != nil {
+		return fmt.Errorf("%s: %w: not a list of values", ptr, ErrSealed)
+	}
+	r.register(values...)
+	return nil
+}
+
 type journal struct {
 	n    int
 	text string

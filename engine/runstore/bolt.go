@@ -55,6 +55,10 @@ const (
 	tagHead      = 'u'
 	tagVariables = 'v'
 	tagSummary   = 'w'
+	// tagLog keys the run's log entries (id 0x00 'y' pos): after the
+	// summary, so that the newest entry is near the parts every write
+	// dirties.
+	tagLog = 'y'
 )
 
 // ErrBadRunID is returned for a run id the store cannot key: empty, not
@@ -89,6 +93,11 @@ func partKey(id string, tag byte) []byte { return append(runPrefix(id), tag) }
 func taskKey(id string, seq int) []byte {
 	k := partKey(id, tagTask)
 	return binary.BigEndian.AppendUint64(k, uint64(seq))
+}
+
+func logKey(id string, pos int) []byte {
+	k := partKey(id, tagLog)
+	return binary.BigEndian.AppendUint64(k, uint64(pos))
 }
 
 // runKeys returns (copies of) every key of run id's primary record.
@@ -373,6 +382,11 @@ func putParts(pb *bolt.Bucket, id string, ch *Change, sumJS []byte) error {
 			return err
 		}
 	}
+	for _, e := range ch.Log {
+		if err := pb.Put(logKey(id, e.Pos), e.Doc); err != nil {
+			return err
+		}
+	}
 	for _, seq := range ch.DeleteTasks {
 		if err := pb.Delete(taskKey(id, seq)); err != nil {
 			return err
@@ -411,6 +425,11 @@ func loadParts(tx *bolt.Tx, id string) (p parts, ok bool) {
 		switch {
 		case len(rest) == 9 && rest[0] == tagTask:
 			p.tasks[int(binary.BigEndian.Uint64(rest[1:]))] = v
+		case len(rest) == 9 && rest[0] == tagLog:
+			if p.log == nil {
+				p.log = map[int][]byte{}
+			}
+			p.log[int(binary.BigEndian.Uint64(rest[1:]))] = v
 		case len(rest) != 1:
 		case rest[0] == tagHead:
 			p.head = v

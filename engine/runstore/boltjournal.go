@@ -25,8 +25,9 @@ import (
 //
 // An entry is: kind ('c' change, 'r' restore: the record is exactly this
 // change, 'e' end: the record is gone), uvarint length and run id, then the
-// parts it writes — tag, for a task uvarint seq, uvarint length and bytes;
-// tagDeleteTask and uvarint seq for a task record deleted.
+// parts it writes — tag, for a task uvarint seq (for a log entry its
+// uvarint position), uvarint length and bytes; tagDeleteTask and uvarint
+// seq for a task record deleted.
 
 var bucketJournal = []byte("journal")
 
@@ -64,7 +65,7 @@ var errBadEntry = ErrDamagedEntry
 func encodeEntry(kind byte, id string, ch *Change, sumJS []byte) []byte {
 	n := 1 + binary.MaxVarintLen64 + len(id)
 	if ch != nil {
-		n += ch.Size() + len(sumJS) + len(ch.DefinitionHash) + 3*binary.MaxVarintLen64*(len(ch.Tasks)+len(ch.DeleteTasks)+6)
+		n += ch.Size() + len(sumJS) + len(ch.DefinitionHash) + 3*binary.MaxVarintLen64*(len(ch.Tasks)+len(ch.Log)+len(ch.DeleteTasks)+6)
 	}
 	b := make([]byte, 0, n)
 	b = append(b, kind)
@@ -94,6 +95,12 @@ func encodeEntry(kind byte, id string, ch *Change, sumJS []byte) []byte {
 		b = binary.AppendUvarint(b, uint64(t.Seq))
 		b = binary.AppendUvarint(b, uint64(len(t.Doc)))
 		b = append(b, t.Doc...)
+	}
+	for _, e := range ch.Log {
+		b = append(b, tagLog)
+		b = binary.AppendUvarint(b, uint64(e.Pos))
+		b = binary.AppendUvarint(b, uint64(len(e.Doc)))
+		b = append(b, e.Doc...)
 	}
 	for _, seq := range ch.DeleteTasks {
 		b = append(b, tagDeleteTask)
@@ -153,7 +160,7 @@ func (p *parts) apply(body []byte) error {
 		tag := body[0]
 		body = body[1:]
 		seq := -1
-		if tag == tagTask || tag == tagDeleteTask {
+		if tag == tagTask || tag == tagLog || tag == tagDeleteTask {
 			n, w := binary.Uvarint(body)
 			if w <= 0 || n > 1<<62 {
 				return errBadEntry
@@ -172,6 +179,11 @@ func (p *parts) apply(body []byte) error {
 		switch tag {
 		case tagTask:
 			p.tasks[seq] = v
+		case tagLog:
+			if p.log == nil {
+				p.log = map[int][]byte{}
+			}
+			p.log[seq] = v
 		case tagHead:
 			p.head = v
 		case tagInput:
@@ -368,6 +380,9 @@ func foldJournal(tx *bolt.Tx) (n int, err error) {
 		for seq, doc := range p.tasks {
 			f.puts[string(taskKey(id, seq))] = clone(doc)
 		}
+		for pos, doc := range p.log {
+			f.puts[string(logKey(id, pos))] = clone(doc)
+		}
 		for _, seq := range deletedTasks(body) {
 			f.puts[string(taskKey(id, seq))] = nil
 		}
@@ -422,7 +437,7 @@ func deletedTasks(body []byte) []int {
 	for len(body) > 0 {
 		tag := body[0]
 		body = body[1:]
-		if tag == tagTask || tag == tagDeleteTask {
+		if tag == tagTask || tag == tagLog || tag == tagDeleteTask {
 			n, w := binary.Uvarint(body)
 			if w <= 0 {
 				return out

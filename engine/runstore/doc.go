@@ -8,8 +8,10 @@
 //   - primary records: runs that have not ended, stored by parts — the head
 //     (the run's scalar members), input, output, variables, the task
 //     definitions the run keeps (written when they change, not with every
-//     write), a test run's mocks (written once), one record per task keyed by its seq, and the name (hash) of
-//     its definition. A write
+//     write), a test run's mocks (written once), one record per task keyed
+//     by its seq, the run's log (entries keyed by position, each written
+//     once by the write that appends it: what only grows while the run
+//     runs) and the name (hash) of its definition. A write
 //     (Commit) carries what changed since the previous one, never the whole
 //     run; Assemble gives the one document back, the same on every backend;
 //   - definitions, once each, under their hash, shared by every run of them;

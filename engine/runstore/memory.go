@@ -73,6 +73,12 @@ func (m *Memory) applyLocked(id string, ch *Change) {
 	for _, t := range ch.Tasks {
 		p.tasks[t.Seq] = keep(t.Doc)
 	}
+	for _, e := range ch.Log {
+		if p.log == nil {
+			p.log = map[int][]byte{}
+		}
+		p.log[e.Pos] = clone(e.Doc)
+	}
 	for _, seq := range ch.DeleteTasks {
 		delete(p.tasks, seq)
 	}

@@ -18,8 +18,8 @@ import (
 // Redis is a Store over a go-redis UniversalClient. All keys share the hash
 // tag {wfrun-runs} so that the MULTI/EXEC of Commit and Archive touches one
 // Cluster slot. A primary record is one hash (fields head, input, output,
-// variables, taskDefs, testMocks, def and t:<seq>), a definition one string under its hash, a
-// lease one string with a TTL.
+// variables, taskDefs, testMocks, def, t:<seq> and l:<pos>), a definition
+// one string under its hash, a lease one string with a TTL.
 type Redis struct {
 	c       redis.UniversalClient
 	prefix  string
@@ -69,11 +69,13 @@ func unavailable(err error) error {
 
 func taskField(seq int) string { return fmt.Sprintf("t:%010d", seq) }
 
+func logField(pos int) string { return fmt.Sprintf("l:%010d", pos) }
+
 // queueChange queues a change's commands and returns them; sumJS is its
 // encoded summary.
 func (r *Redis) queueChange(ctx context.Context, p redis.Pipeliner, id string, ch *Change, sumJS []byte) []redis.Cmder {
 	var cmds []redis.Cmder
-	fields := make([]any, 0, 2*(7+len(ch.Tasks)))
+	fields := make([]any, 0, 2*(7+len(ch.Tasks)+len(ch.Log)))
 	for _, kv := range []struct {
 		k string
 		v []byte
@@ -84,6 +86,9 @@ func (r *Redis) queueChange(ctx context.Context, p redis.Pipeliner, id string, c
 	}
 	for _, t := range ch.Tasks {
 		fields = append(fields, taskField(t.Seq), t.Doc)
+	}
+	for _, e := range ch.Log {
+		fields = append(fields, logField(e.Pos), e.Doc)
 	}
 	if ch.DefinitionHash != "" {
 		fields = append(fields, "def", ch.DefinitionHash)
@@ -202,6 +207,14 @@ func (r *Redis) Load(ctx context.Context, id string) ([]byte, bool, error) {
 				n, err := strconv.Atoi(k[2:])
 				if err == nil {
 					pt.tasks[n] = []byte(v)
+				}
+			case strings.HasPrefix(k, "l:"):
+				n, err := strconv.Atoi(k[2:])
+				if err == nil {
+					if pt.log == nil {
+						pt.log = map[int][]byte{}
+					}
+					pt.log[n] = []byte(v)
 				}
 			case k == "head":
 				pt.head = []byte(v)

@@ -76,6 +76,13 @@ type Change struct {
 	// rewrite), never with every write; nil: left as stored; a record
 	// without it assembles without the member.
 	Mocks []byte
+	// Log are entries of the run's log (the "runLog" member, an array
+	// ordered by Pos): what only grows while the run runs (the engine's
+	// journal of the values it registered, how far each mock got). An
+	// entry is written once, by the write that appends it, and never with
+	// later writes, so a write's size does not grow with the run; an entry
+	// at a Pos already stored replaces it (a write that is tried again).
+	Log []LogEntry
 	// Tasks are task records to create or replace, keyed by Seq.
 	Tasks []Task
 	// DeleteTasks are the seqs of task records to delete.
@@ -105,11 +112,20 @@ type Task struct {
 	Doc []byte
 }
 
+// LogEntry is one entry of a run's log: a JSON value at position Pos.
+type LogEntry struct {
+	Pos int
+	Doc []byte
+}
+
 // Size is the number of bytes the change carries.
 func (c *Change) Size() int {
 	n := len(c.Head) + len(c.Input) + len(c.Output) + len(c.Variables) + len(c.TaskDefs) + len(c.Mocks) + len(c.Definition)
 	for _, t := range c.Tasks {
 		n += len(t.Doc)
+	}
+	for _, e := range c.Log {
+		n += len(e.Doc)
 	}
 	return n
 }
@@ -189,6 +205,7 @@ type parts struct {
 	head, input, output, variables []byte
 	taskDefs                       []byte // nil: the record has none
 	mocks                          []byte // nil: the record has none
+	log                            map[int][]byte
 	summary                        []byte // the encoded Summary (bolt)
 	defHash                        string
 	tasks                          map[int][]byte
@@ -196,10 +213,11 @@ type parts struct {
 
 // Assemble renders a primary record as one run document: the head's
 // members, then "input", "output", "variables", "taskDefs" and "testMocks"
-// (each when not empty), "tasks" (ordered by Seq) and "workflowDefinition". Every
-// backend stores the same parts and assembles them with this function, so
-// the document is the same whatever the store.
-func Assemble(head, input, output, variables, taskDefs, mocks []byte, tasks [][]byte, definition []byte) ([]byte, error) {
+// (each when not empty), "runLog" (ordered by position, when not empty),
+// "tasks" (ordered by Seq) and "workflowDefinition". Every backend stores
+// the same parts and assembles them with this function, so the document is
+// the same whatever the store.
+func Assemble(head, input, output, variables, taskDefs, mocks []byte, log, tasks [][]byte, definition []byte) ([]byte, error) {
 	head = trimSpace(head)
 	if len(head) < 2 || head[0] != '{' || head[len(head)-1] != '}' {
 		return nil, fmt.Errorf("run head is not a JSON object")
@@ -207,6 +225,9 @@ func Assemble(head, input, output, variables, taskDefs, mocks []byte, tasks [][]
 	n := len(head) + len(input) + len(output) + len(variables) + len(taskDefs) + len(mocks) + len(definition) + 128
 	for _, t := range tasks {
 		n += len(t) + 1
+	}
+	for _, e := range log {
+		n += len(e) + 1
 	}
 	buf := make([]byte, 0, n)
 	buf = append(buf, head[:len(head)-1]...)
@@ -225,6 +246,16 @@ func Assemble(head, input, output, variables, taskDefs, mocks []byte, tasks [][]
 	if len(mocks) > 0 {
 		buf = append(buf, ',')
 		buf = member(buf, "testMocks", mocks)
+	}
+	if len(log) > 0 {
+		buf = append(buf, `,"runLog":[`...)
+		for i, e := range log {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, e...)
+		}
+		buf = append(buf, ']')
 	}
 	buf = append(buf, `,"tasks":[`...)
 	for i, t := range tasks {
@@ -259,19 +290,24 @@ func trimSpace(b []byte) []byte {
 }
 
 func (p *parts) assemble(def []byte) ([]byte, error) {
-	seqs := make([]int, 0, len(p.tasks))
-	for s := range p.tasks {
-		seqs = append(seqs, s)
-	}
-	sort.Ints(seqs)
-	tasks := make([][]byte, len(seqs))
-	for i, s := range seqs {
-		tasks[i] = p.tasks[s]
-	}
 	if p.head == nil {
 		return nil, fmt.Errorf("run record has no head")
 	}
-	return Assemble(p.head, p.input, p.output, p.variables, p.taskDefs, p.mocks, tasks, def)
+	return Assemble(p.head, p.input, p.output, p.variables, p.taskDefs, p.mocks, ordered(p.log), ordered(p.tasks), def)
+}
+
+// ordered returns m's values ordered by key.
+func ordered(m map[int][]byte) [][]byte {
+	keys := make([]int, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Ints(keys)
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		out[i] = m[k]
+	}
+	return out
 }
 
 func clone(b []byte) []byte {

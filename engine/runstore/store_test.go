@@ -65,6 +65,7 @@ func TestConformance(t *testing.T) {
 		{"NeighbourIDs", testNeighbourIDs},
 		{"TaskDefsPart", testTaskDefsPart},
 		{"MocksPart", testMocksPart},
+		{"LogPart", testLogPart},
 	}
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {

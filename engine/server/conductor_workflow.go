@@ -178,7 +178,7 @@ func (s *Server) execution(ctx context.Context, id string) (map[string]any, erro
 	}
 	// Internal members: who runs it (scopes), and the definition as the
 	// engine runs it (the registered one is under /api/metadata).
-	for _, k := range []string{"principal", "workflowDefinition", "definitionHash", "definitionPath", "nextSeq"} {
+	for _, k := range []string{"principal", "workflowDefinition", "definitionHash", "definitionPath", "nextSeq", "runLogLength"} {
 		delete(doc, k)
 	}
 	if list, ok := doc["tasks"].([]any); ok {

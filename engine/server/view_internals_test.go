@@ -8,7 +8,7 @@ import (
 // GET /api/workflow/{id} (and so the signal answers, which render the same
 // view) shows a run without the sealed bookkeeping the store keeps for
 // resume: the journal of the secret values the run registered
-// (registeredValues), a sealed input, a rerun's sealed task. Ciphertext
+// (the run's log, runLog), a sealed input, a rerun's sealed task. Ciphertext
 // of secret values is no one's business outside the store.
 func TestWorkflowViewHasNoSealedBookkeeping(t *testing.T) {
 	ts := newConductorServer(t, nil)
@@ -23,7 +23,7 @@ func TestWorkflowViewHasNoSealedBookkeeping(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(stored), `"registeredValues":"wfrun-sealed:`) {
+	if !strings.Contains(string(stored), `"runLog":[{"values":"wfrun-sealed:`) {
 		t.Fatalf("the stored run has no sealed journal to hide (the test proves nothing): %s", stored)
 	}
 	_, _, body := ts.do(t, "GET", "/api/workflow/"+id, "")
@@ -32,7 +32,7 @@ func TestWorkflowViewHasNoSealedBookkeeping(t *testing.T) {
 		t.Fatalf("signal: %d %s", st, sync)
 	}
 	for what, text := range map[string]string{"GET /api/workflow/{id}": body, "signal/sync answer": sync} {
-		for _, k := range []string{"registeredValues", "sealedInput", "rerunTask", "wfrun-sealed:"} {
+		for _, k := range []string{"registeredValues", "runLog", "sealedInput", "rerunTask", "wfrun-sealed:"} {
 			if strings.Contains(text, k) {
 				t.Errorf("%s shows %s: %s", what, k, text)
 			}
