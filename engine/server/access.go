@@ -96,8 +96,14 @@ func (s *Server) runOwner(ctx context.Context, id string) (workflowType, princip
 	if err != nil {
 		return "", "", err
 	}
+	workflowType, principal = viewOwner(view)
+	return workflowType, principal, nil
+}
+
+// viewOwner reads a run view's workflow name and stored principal.
+func viewOwner(view []byte) (workflowType, principal string) {
 	res := gjson.GetManyBytes(view, "workflowType", "principal.name")
-	return res[0].String(), res[1].String(), nil
+	return res[0].String(), res[1].String()
 }
 
 // mayRun checks that p may do need to run id; it answers 404 or 403
@@ -106,26 +112,38 @@ func (s *Server) mayRun(w http.ResponseWriter, r *http.Request, p store.Principa
 	if s.auth == nil {
 		return true
 	}
-	wfType, owner, err := s.runOwner(r.Context(), id)
+	_, ok := s.loadRun(w, r, p, id, need)
+	return ok
+}
+
+// loadRun is mayRun for a handler that reads the run too: it loads the
+// run's view once, for the check and for the handler. When it answers
+// itself (the run's absence, 404 or 403) it returns false.
+func (s *Server) loadRun(w http.ResponseWriter, r *http.Request, p store.Principal, id string, need runNeed) ([]byte, bool) {
+	view, err := s.conductor.eng.Show(r.Context(), id)
 	if err != nil {
-		if errors.Is(err, runstore.ErrNotFound) {
+		if s.auth != nil && errors.Is(err, runstore.ErrNotFound) {
 			conductorError(w, r, http.StatusNotFound, "workflow not found: "+id)
-			return false
+			return nil, false
 		}
 		s.runError(w, r, err)
-		return false
+		return nil, false
 	}
+	if s.auth == nil {
+		return view, true
+	}
+	wfType, owner := viewOwner(view)
 	ok, readable, missing := mayRunAs(p, need, wfType, owner)
 	switch {
 	case ok:
-		return true
+		return view, true
 	case !readable:
 		s.log.Warn("forbidden", "path", r.URL.Path, "principal", p.Name, "scope", missing)
 		conductorError(w, r, http.StatusNotFound, "workflow not found: "+id)
 	default:
 		s.forbid(w, r, p, missing)
 	}
-	return false
+	return nil, false
 }
 
 // condRun is cond for an endpoint on the run named by the path value

@@ -164,6 +164,11 @@ func (s *Server) execution(ctx context.Context, id string) (map[string]any, erro
 	if err != nil {
 		return nil, err
 	}
+	return executionDoc(view)
+}
+
+// executionDoc is the Conductor Workflow of a run view.
+func executionDoc(view []byte) (map[string]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(view))
 	dec.UseNumber()
 	var doc map[string]any
@@ -196,8 +201,14 @@ func (s *Server) execution(ctx context.Context, id string) (map[string]any, erro
 	return doc, nil
 }
 
-func (s *Server) getWorkflow(w http.ResponseWriter, r *http.Request, _ store.Principal) {
-	doc, err := s.execution(r.Context(), r.PathValue("id"))
+// getWorkflow answers GET /api/workflow/{id}: the run is loaded once, for
+// the caller's scope check (loadRun) and the answer.
+func (s *Server) getWorkflow(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	view, ok := s.loadRun(w, r, p, r.PathValue("id"), needRead)
+	if !ok {
+		return
+	}
+	doc, err := executionDoc(view)
 	if err != nil {
 		s.runError(w, r, err)
 		return
@@ -208,8 +219,14 @@ func (s *Server) getWorkflow(w http.ResponseWriter, r *http.Request, _ store.Pri
 	writeJSON(w, http.StatusOK, doc)
 }
 
-func (s *Server) getWorkflowStatus(w http.ResponseWriter, r *http.Request, _ store.Principal) {
-	doc, err := s.execution(r.Context(), r.PathValue("id"))
+// getWorkflowStatus answers GET /api/workflow/{id}/status, loading the run
+// once as getWorkflow does.
+func (s *Server) getWorkflowStatus(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	view, ok := s.loadRun(w, r, p, r.PathValue("id"), needRead)
+	if !ok {
+		return
+	}
+	doc, err := executionDoc(view)
 	if err != nil {
 		s.runError(w, r, err)
 		return
