@@ -1198,9 +1198,15 @@ func walkTasks(list []*WorkflowTask, fn func(*WorkflowTask)) {
 }
 
 func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref string, iter, retry int, canRetry bool) error {
-	rec, input, done, err := r.beginAttempt(ctx, wt, ref, iter, retry)
+	// The record goes IN_PROGRESS once it has its child (inProgressWith),
+	// as Conductor's SubWorkflow.start records both in one update: no view
+	// shows it IN_PROGRESS without a subWorkflowId.
+	rec, input, done, fail, err := r.begin(ctx, wt, ref, iter, retry)
 	if err != nil || done {
 		return err
+	}
+	if fail != nil {
+		return r.failTask(ctx, rec, string(fail.Status), fail.Reason)
 	}
 	def := wt.subDef
 	if def == nil && wt.subDefExpr != nil {
@@ -1253,7 +1259,7 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 		r.touchLocked(rec)
 		r.mu.Unlock()
 	}
-	if err := r.save(ctx); err != nil {
+	if err := r.inProgressWith(ctx, rec); err != nil {
 		return err
 	}
 	var res *Result

@@ -183,6 +183,17 @@ func (r *runState) subWorkflowDone(ctx context.Context, rec *taskRecord, child, 
 	return r.failTask(ctx, rec, taskStatus, reason)
 }
 
+// inProgressWith stores a SUB_WORKFLOW record IN_PROGRESS with the child
+// it now names (subWorkflowAttempt).
+func (r *runState) inProgressWith(ctx context.Context, rec *taskRecord) error {
+	if rec.Status != TaskInProgress {
+		if err := r.transition(ctx, rec, TaskInProgress, ""); err != nil {
+			return err
+		}
+	}
+	return r.save(ctx)
+}
+
 // errRetrySubWorkflow: the attempt failed and its task definition retries it.
 var errRetrySubWorkflow = errors.New("retry the sub-workflow")
 
@@ -369,7 +380,7 @@ func (r *runState) followExisting(ctx context.Context, rec *taskRecord, id strin
 	rec.SubWorkflowID = id
 	r.touchLocked(rec)
 	r.mu.Unlock()
-	if err := r.save(ctx); err != nil {
+	if err := r.inProgressWith(ctx, rec); err != nil {
 		return err
 	}
 	for {
