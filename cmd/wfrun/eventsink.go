@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/spf13/cobra"
 
 	"github.com/wfrun/wfrun/engine"
 )
@@ -43,6 +44,11 @@ func openEventSink(spec string, stdout, stderr io.Writer) (engine.EventSink, fun
 		return engine.NewRedisStreamSink(c, ""), func() { _ = c.Close() }, nil
 	}
 	return nil, nil, usageErr(fmt.Errorf("--event-sink %q: want stdout, stderr, file:PATH or a redis:// URL", spec))
+}
+
+// addEventSinkFlag registers --event-sink (run, resume, restart, serve).
+func addEventSinkFlag(cmd *cobra.Command, specs *[]string) {
+	cmd.Flags().StringArrayVar(specs, "event-sink", nil, "[TYPE=]SINK: where EVENT tasks publish to Conductor's queues (\"conductor\" sinks), or with TYPE= to queues of that type (sqs=…, for a sink \"sqs:NAME\"); SINK is stdout, stderr, file:PATH (JSON lines) or a redis:// URL (one stream per queue, named as Conductor names it); repeatable")
 }
 
 // openEventSinks turns the --event-sink flags into engine options: SINK

@@ -3,8 +3,13 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/wfrun/wfrun/internal/testkit"
 )
 
 // --event-sink TYPE=SINK gives the queues of TYPE a sink (Conductor's
@@ -37,5 +42,42 @@ func TestRunEventSinkPerQueueType(t *testing.T) {
 	_, errOut, code = wfrun(t, "", "run", wf, "--event-sink", "sqs=stdout", "--event-sink", "sqs=stderr")
 	if code != 2 || !strings.Contains(errOut, "two sinks for sqs queues") {
 		t.Fatalf("two sinks: %d %s", code, errOut)
+	}
+}
+
+// wfrun serve publishes EVENT tasks where its --event-sink says.
+func TestServeEventSink(t *testing.T) {
+	home := cliEnv(t)
+	sink := filepath.Join(t.TempDir(), "events.jsonl")
+	cmd, sc, _ := cliProcess(t, "serve", "--addr", "127.0.0.1:0", "--home", home, "--event-sink", "file:"+sink)
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		go func() {
+			for sc.Scan() {
+			}
+		}()
+		_ = cmd.Wait()
+	}()
+	var log strings.Builder
+	m := waitLine(t, sc, regexp.MustCompile(`"addr":"(127\.0\.0\.1:\d+)"`), &log)
+	if m == nil {
+		t.Fatalf("serve did not start:\n%s", log.String())
+	}
+	base := "http://" + m[1]
+	def := `{"name":"orders","version":1,"schemaVersion":2,"tasks":[{"name":"e","taskReferenceName":"notify","type":"EVENT","sink":"conductor",
+	  "inputParameters":{"order":"${workflow.input.order}"}}]}`
+	if st, body := testkit.HTTPCall(t, "POST", base+"/api/metadata/workflow", def); st != 200 {
+		t.Fatalf("register: %d %s", st, body)
+	}
+	_, id := testkit.HTTPCall(t, "POST", base+"/api/workflow/orders", `{"order":7}`)
+	var body string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if _, body = testkit.HTTPCall(t, "GET", base+"/api/workflow/"+id+"/status", ""); !strings.Contains(body, "RUNNING") {
+			break
+		}
+	}
+	b, _ := os.ReadFile(sink)
+	if !strings.Contains(body, `"COMPLETED"`) || !strings.Contains(string(b), `"queue":"conductor:orders:notify"`) || !strings.Contains(string(b), `"order":7`) {
+		t.Fatalf("run %s, sink %s", body, b)
 	}
 }

@@ -50,7 +50,7 @@ func (f *engineFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&f.workers, "worker", nil, "NAME=COMMAND: run SIMPLE tasks named NAME with `sh -c COMMAND` (task input JSON on stdin, output JSON object on stdout; the task definition's runtimeMetadata values in the JSON file $WFRUN_RUNTIME_METADATA names); repeatable")
 	cmd.Flags().StringVar(&f.defsDir, "definitions", "", "directory of workflow definitions for SUB_WORKFLOW and failureWorkflow names (default: the workflow file's directory)")
 	cmd.Flags().StringVar(&f.taskDefs, "taskdefs", "", "directory of Conductor task definitions (JSON TaskDef objects or lists: retries, timeouts, inputTemplate, limits); task definitions in the definitions directory are read too")
-	cmd.Flags().StringArrayVar(&f.eventSink, "event-sink", nil, "[TYPE=]SINK: where EVENT tasks publish to Conductor's queues (\"conductor\" sinks), or with TYPE= to queues of that type (sqs=…, for a sink \"sqs:NAME\"); SINK is stdout, stderr, file:PATH (JSON lines) or a redis:// URL (one stream per queue, named as Conductor names it); repeatable")
+	addEventSinkFlag(cmd, &f.eventSink)
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines on stderr")
 	cmd.Flags().BoolVar(&f.allowExec, "allow-exec", false, "enable EXEC tasks, which run local commands with secrets as env vars and files (off by default: whoever writes the workflow could run any command)")
 	addEnvValuesFlag(cmd)

@@ -33,6 +33,7 @@ type serveFlags struct {
 	allowExec bool
 	takeover  time.Duration
 	leaseTTL  time.Duration
+	eventSink []string
 }
 
 func newServeCmd() *cobra.Command {
@@ -81,6 +82,7 @@ stop accepting requests and let in-flight ones finish.`,
 	cmd.Flags().DurationVar(&f.takeover, "takeover", 5*time.Second, "how often to look for RUNNING runs no live process holds and resume them (0: never)")
 	cmd.Flags().DurationVar(&f.leaseTTL, "lease-ttl", 10*time.Second, "how long a run's lease outlives its last heartbeat (a dead process's runs wait this long)")
 	cmd.Flags().DurationVar(&f.grace, "shutdown-grace", 30*time.Second, "how long in-flight requests may take after SIGINT/SIGTERM")
+	addEventSinkFlag(cmd, &f.eventSink)
 	addEnvValuesFlag(cmd)
 	addLimitFlags(cmd)
 	addConfigFlags(cmd)
@@ -149,6 +151,12 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 			return store.NewRunView(st, store.Principal{Name: p.Name, Scopes: p.Scopes}, project, environment)
 		}),
 	}, envOpts...)
+	sinks, closeSinks, err := openEventSinks(f.eventSink, cmd.OutOrStdout(), cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	defer closeSinks()
+	engOpts = append(engOpts, sinks...)
 	opts = append(opts, server.WithTakeover(f.takeover), server.WithConductor(defs, engOpts...))
 	srv, err := server.New(st, opts...)
 	if err != nil {
