@@ -37,36 +37,24 @@ func newJQTask(o *options) *JQTask {
 	return &JQTask{opts: o, codes: map[string]*gojq.Code{}}
 }
 
-// JQError is a jq program that does not parse or compile; Offset is the
-// byte offset in the query when gojq reports one (-1 otherwise). EOF: the
-// query ends where more was expected.
+// JQError is a jq program that does not parse or compile. Offset is the
+// byte offset in the query when gojq reports one (-1 otherwise).
 type JQError struct {
 	Offset int
 	Msg    string
-	EOF    bool
-	query  string
+	// reason is the failure reason Conductor reports for the query
+	// (jackson-jq's message), when wfrun knows it.
+	reason string
 }
 
-// Reason is the error as a failed task reports it: Conductor's jq
-// (jackson-jq) words a query that ends too early as its parser does,
-// `Encountered "<EOF>" at line L, column C.`, at the query's last
-// character; other errors read as Error.
+// Reason is the error as a failed task reports it: jackson-jq's message
+// where wfrun knows it (a query its grammar rejects, jqparse.go; an
+// unknown function), else Error.
 func (e *JQError) Reason() string {
-	if !e.EOF || e.query == "" {
-		return e.Error()
+	if e.reason != "" {
+		return e.reason
 	}
-	line, col := 1, 0
-	for i, r := range e.query {
-		if i > 0 && e.query[i-1] == '\n' {
-			line, col = line+1, 0
-		}
-		col++
-		if r == '\t' {
-			// jackson-jq's parser counts a tab to the next multiple of 8.
-			col += 7 - (col-1)%8
-		}
-	}
-	return fmt.Sprintf("Encountered \"<EOF>\" at line %d, column %d.", line, col)
+	return e.Error()
 }
 
 func (e *JQError) Error() string {
@@ -83,17 +71,33 @@ func (t *JQTask) compile(query string) (*gojq.Code, error) {
 	if ok {
 		return c, nil
 	}
+	// What Conductor's jq does not parse fails here too, as it words it,
+	// even where gojq would run it.
+	if err := jacksonSyntax(query); err != nil {
+		first, _, _ := strings.Cut(err.Error(), "\n")
+		return nil, &JQError{Offset: -1, Msg: first, reason: err.Error()}
+	}
 	q, err := gojq.Parse(query)
 	if err != nil {
 		var pe *gojq.ParseError
 		if errors.As(err, &pe) {
-			return nil, &JQError{Offset: pe.Offset, Msg: pe.Error(), EOF: pe.Token == "" && pe.Offset >= len(query), query: query}
+			return nil, &JQError{Offset: pe.Offset, Msg: pe.Error()}
 		}
 		return nil, &JQError{Offset: -1, Msg: err.Error()}
 	}
-	c, err = gojq.Compile(q, gojq.WithEnvironLoader(func() []string { return nil }))
+	c, err = gojq.Compile(q, jqCompileOptions()...)
 	if err != nil {
-		return nil, &JQError{Offset: -1, Msg: err.Error()}
+		je := &JQError{Offset: -1, Msg: err.Error()}
+		// jackson-jq looks a function up when the query calls it
+		// (tree/FunctionCall.java): the same words, though wfrun finds
+		// the unknown function before the query runs.
+		// Likewise a variable (tree/VariableAccess.java).
+		if fn, ok := strings.CutPrefix(err.Error(), "function not defined: "); ok {
+			je.reason = "Function " + fn + " does not exist"
+		} else if v, ok := strings.CutPrefix(err.Error(), "variable not defined: "); ok {
+			je.reason = "Undefined variable: " + v
+		}
+		return nil, je
 	}
 	t.mu.Lock()
 	if len(t.codes) >= jqCacheSize {
@@ -168,6 +172,20 @@ func (t *JQTask) Execute(ctx context.Context, req *Request) (res Result) {
 	}
 	return Result{Status: Completed, Output: out}
 }
+
+// jqCompileOptions are the options every query compiles with: no process
+// environment, and the builtins jackson-jq 0.0.13 has that gojq has not
+// (jq.json there: leaf_paths, keys_unsorted).
+func jqCompileOptions(more ...gojq.CompilerOption) []gojq.CompilerOption {
+	return append([]gojq.CompilerOption{
+		gojq.WithEnvironLoader(func() []string { return nil }),
+		gojq.WithIterFunction("leaf_paths", 0, 0, func(v any, _ []any) gojq.Iter { return jqLeafPaths.Run(v) }),
+		// A Go map keeps no order: the keys come sorted, as keys gives them.
+		gojq.WithIterFunction("keys_unsorted", 0, 0, func(v any, _ []any) gojq.Iter { return jqKeys.Run(v) }),
+	}, more...)
+}
+
+var jqLeafPaths, jqKeys = mustCompileJQ("paths(scalars)"), mustCompileJQ("keys")
 
 // runtimeReason is the failure reason of a query that failed with err:
 // jackson-jq's wording where wfrun knows it (jqerror.go), the key of an

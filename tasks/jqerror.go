@@ -27,7 +27,8 @@ import (
 //     integral doubles as integers) and JsonQueryTypeException.java (a
 //     value as "type (preview)", the preview cut to 14 characters);
 //   - operators/{Plus,Minus,Multiply,Divide,Modulo}Operator.java;
-//   - tree/NegativeExpression.java, tree/JsonQueryKeyFieldConstruction.java;
+//   - tree/NegativeExpression.java, tree/JsonQueryKeyFieldConstruction.java,
+//     tree/FormattingFilter.java;
 //   - tree/fieldaccess/BracketFieldAccess.java and
 //     tree/fieldaccess/resolved/Resolved{String,Index,Range,All}FieldAccess.java;
 //   - functions/ErrorFunction.java, exception/JsonQueryUserException.java.
@@ -201,6 +202,11 @@ func jacksonRuntimeReason(m runsecrets.Masker, err error) (string, bool) {
 	case "zeroDivisionError":
 		return "number (" + jacksonNumberText(m, val("l")) + ") and number (" + jacksonNumberText(m, val("r")) +
 			") cannot be divided because the divisor is zero", true
+	case "formatNotFoundError":
+		// tree/FormattingFilter.java.
+		if n, ok := jqErrorValue(err, "n"); ok {
+			return "Formatting operator " + n.(string) + " does not exist", true
+		}
 	case "zeroModuloError":
 		l, r := val("l"), val("r")
 		if !jqIntegral(l) || !jqIntegral(r) {

@@ -3,6 +3,7 @@ package tasks
 import (
 	"context"
 	"errors"
+	"strconv"
 
 	"github.com/itchyny/gojq"
 
@@ -32,7 +33,7 @@ import (
 const (
 	jqIndexFunc = "_wfrun_index_key" // (key): . | .[key], key from the query text
 	jqIndexAt   = "_wfrun_index_at"  // (target; key): target[key], key computed
-	jqSliceAt   = "_wfrun_slice_at"  // (target; start; end): target[start:end]
+	jqSliceAt   = "_wfrun_slice_at"  // (target; start; end; given): target[start:end]
 )
 
 // jqIndexError is the diagnostic form's failure: the input of the term
@@ -43,6 +44,7 @@ type jqIndexError struct {
 	key        any
 	slice      bool
 	start, end any
+	given      [2]bool // the query writes the slice's start, its end
 	err        error
 }
 
@@ -91,16 +93,24 @@ func jqIndexAtFunc(in any, args []any) any {
 	return jqRead(jqIndexCode, in, []any{args[0], args[1]}, false)
 }
 
+// jqSliceAtFunc's last argument says which bounds the query writes (1:
+// the start, 2: the end): jackson-jq rejects a written bound that is null,
+// which gojq takes as left out.
 func jqSliceAtFunc(in any, args []any) any {
-	return jqRead(jqSliceCode, in, []any{args[0], args[1], args[2]}, true)
+	v := jqRead(jqSliceCode, in, []any{args[0], args[1], args[2]}, true)
+	if e, ok := v.(*jqIndexError); ok {
+		given, _ := gojq.ToInt(args[3])
+		e.given = [2]bool{given&1 != 0, given&2 != 0}
+	}
+	return v
 }
 
 // reason is jackson-jq 0.0.13's message for the read (see jqerror.go for
 // the sources): the key as it is, inside quotes, masked.
 func (e *jqIndexError) reason(m runsecrets.Masker) string {
 	if e.slice {
-		for _, b := range []any{e.start, e.end} {
-			if b != nil && !jqIntegral(b) {
+		for i, b := range []any{e.start, e.end} {
+			if e.given[i] && !jqIntegral(b) {
 				return "Start and end indices of an " + jqTypeOf(e.in) + " slice must be numbers"
 			}
 		}
@@ -128,10 +138,10 @@ func indexDiagnosis(ctx context.Context, m runsecrets.Masker, query string, in a
 		return "", false
 	}
 	rewriteQuery(q)
-	code, err := gojq.Compile(q, gojq.WithEnvironLoader(func() []string { return nil }),
+	code, err := gojq.Compile(q, jqCompileOptions(
 		gojq.WithFunction(jqIndexFunc, 1, 1, jqIndexKey),
 		gojq.WithFunction(jqIndexAt, 2, 2, jqIndexAtFunc),
-		gojq.WithFunction(jqSliceAt, 3, 3, jqSliceAtFunc))
+		gojq.WithFunction(jqSliceAt, 4, 4, jqSliceAtFunc))...)
 	if err != nil {
 		return "", false
 	}
@@ -303,7 +313,15 @@ func indexReader(target *gojq.Term, ix *gojq.Index) *gojq.Term {
 	}
 	switch {
 	case ix.IsSlice || ix.End != nil:
-		return call(jqSliceAt, &gojq.Query{Term: target}, orNull(ix.Start), orNull(ix.End))
+		given := 0
+		if ix.Start != nil {
+			given |= 1
+		}
+		if ix.End != nil {
+			given |= 2
+		}
+		return call(jqSliceAt, &gojq.Query{Term: target}, orNull(ix.Start), orNull(ix.End),
+			&gojq.Query{Term: &gojq.Term{Type: gojq.TermTypeNumber, Number: strconv.Itoa(given)}})
 	case ix.Str != nil:
 		return call(jqIndexAt, &gojq.Query{Term: target}, &gojq.Query{Term: &gojq.Term{Type: gojq.TermTypeString, Str: ix.Str}})
 	case ix.Start != nil:

@@ -1,0 +1,83 @@
+package tasks
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"testing"
+)
+
+// jacksonCase is a line of testdata/jq/jackson-jq-0.0.13.jsonl: a query,
+// the task's other inputs, and what jackson-jq 0.0.13 (Conductor's jq)
+// reported for it: err, the failure reason Conductor shows, or ok.
+type jacksonCase struct {
+	Q   string         `json:"q"`
+	In  map[string]any `json:"in"`
+	Err *string        `json:"err"`
+	OK  bool           `json:"ok"`
+}
+
+// jacksonDifference is an entry of testdata/jq/differences.json: where
+// wfrun differs from jackson-jq, its own outcome (a reason, or "ok") and
+// why.
+type jacksonDifference struct {
+	WFRun string `json:"wfrun"`
+	Why   string `json:"why"`
+}
+
+// TestJQMatchesJacksonJQ runs every query of the file as a
+// JSON_JQ_TRANSFORM task and compares the outcome with jackson-jq's.
+// testdata/jq/README.md says how the file was made.
+func TestJQMatchesJacksonJQ(t *testing.T) {
+	var diffs map[string]jacksonDifference
+	b, err := os.ReadFile("testdata/jq/differences.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &diffs); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open("testdata/jq/jackson-jq-0.0.13.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := NewDefaultRegistry()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		var c jacksonCase
+		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
+			t.Fatalf("line %d: %v", line, err)
+		}
+		in := map[string]any{}
+		for k, v := range c.In {
+			in[k] = v
+		}
+		in["queryExpression"] = c.Q
+		res := run(t, r, TypeJSONJQTransform, in, nil)
+		want, wantOK := "", c.OK
+		if c.Err != nil {
+			want = *c.Err
+		}
+		if d, ok := diffs[c.Q]; ok {
+			want, wantOK = d.WFRun, d.WFRun == "ok"
+			if d.Why == "" {
+				t.Errorf("line %d %q: a difference without a why", line, c.Q)
+			}
+			delete(diffs, c.Q)
+		}
+		switch {
+		case wantOK && res.Status != Completed:
+			t.Errorf("line %d %q: %s %q, want COMPLETED", line, c.Q, res.Status, res.Reason)
+		case !wantOK && (res.Status != Failed || res.Reason != want):
+			t.Errorf("line %d %q:\n got %s %q\nwant FAILED %q", line, c.Q, res.Status, res.Reason, want)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for q := range diffs {
+		t.Errorf("difference %q: no such query", q)
+	}
+}
