@@ -1264,7 +1264,7 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 	}
 	var res *Result
 	var child *runState
-	if doc, _, lerr := r.e.runs.Load(ctx, childID); lerr == nil {
+	if doc, archived, lerr := r.e.runs.Load(ctx, childID); lerr == nil {
 		var cd runDoc
 		if err := json.Unmarshal(doc, &cd); err != nil {
 			return r.failTask(ctx, rec, TaskFailedTerminal, fmt.Sprintf("sub-workflow %s: damaged run document", childID))
@@ -1274,7 +1274,13 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 			// between the two writes): take its recorded outcome.
 			return r.subWorkflowDone(ctx, rec, shortName(cd.WorkflowType, cd.Version, childID), cd.Status, cd.ReasonForIncompletion, cd.Output, canRetry)
 		}
-		child, err = r.e.load(ctx, childID, false, r.sec)
+		// The child that runs on (a resume, a re-open): built from the
+		// document just read, not read again.
+		if archived {
+			err = fmt.Errorf("%w: run %s is archived", ErrNotRunning, childID)
+		} else {
+			child, err = r.e.loadDoc(ctx, childID, doc, &cd, r.sec)
+		}
 		if err == nil {
 			err = child.restoreParentInput(input, refs) // reopen.go
 		}

@@ -67,18 +67,9 @@ func (e *Engine) parentsToReopen(ctx context.Context, d *runDoc) ([]reopenStep, 
 		if err != nil {
 			return nil, err
 		}
-		var sub *taskDoc
-		superseded := false
-		for i := range pr.d.Tasks {
-			t := &pr.d.Tasks[i]
-			if sub != nil && t.ReferenceTaskName == sub.ReferenceTaskName {
-				superseded = true
-			}
-			if t.TaskID == cur.ParentWorkflowTaskID {
-				sub = t
-			}
-		}
-		if sub == nil || superseded || sub.TaskType != TypeSubWorkflow || sub.SubWorkflowID != cur.WorkflowID {
+		// The latest attempt only: a retry superseded an earlier one.
+		sub := latestRecord(&pr.d, cur.ParentWorkflowTaskID)
+		if sub == nil || sub.TaskType != TypeSubWorkflow || sub.SubWorkflowID != cur.WorkflowID {
 			break
 		}
 		def, err := e.Parse(pr.d.WorkflowDefinition)
@@ -251,42 +242,42 @@ func (e *Engine) reopenParents(ctx context.Context, steps []reopenStep, o *Rerun
 // (stored by the caller).
 func (e *Engine) siblingsToRetry(ctx context.Context, d *runDoc, taskID string, reopen map[string]bool) ([]*runState, error) {
 	var out []*runState
+	// A record is superseded when a later one has its reference (a retry).
+	last := make(map[string]int, len(d.Tasks))
+	for i := range d.Tasks {
+		last[d.Tasks[i].ReferenceTaskName] = i
+	}
 	for i := range d.Tasks {
 		t := &d.Tasks[i]
 		if t.TaskID == taskID || t.TaskType != TypeSubWorkflow || t.SubWorkflowID == "" || !terminalTask(t.Status) || successfulTask(t.Status) {
 			continue
 		}
-		superseded := false
-		for j := i + 1; j < len(d.Tasks); j++ {
-			superseded = superseded || d.Tasks[j].ReferenceTaskName == t.ReferenceTaskName
-		}
-		if superseded {
+		if last[t.ReferenceTaskName] != i {
 			continue
 		}
-		doc, _, err := e.runs.Load(ctx, t.SubWorkflowID)
+		doc, archived, err := e.runs.Load(ctx, t.SubWorkflowID)
 		if errors.Is(err, runstore.ErrNotFound) {
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		var cd runDoc
-		if err := json.Unmarshal(doc, &cd); err != nil {
+		er := &endedRun{id: t.SubWorkflowID, doc: doc, archived: archived}
+		if err := json.Unmarshal(doc, &er.d); err != nil {
 			return nil, fmt.Errorf("run %s: damaged document: %w", t.SubWorkflowID, err)
 		}
-		if !terminalWorkflow(cd.Status) {
+		if !terminalWorkflow(er.d.Status) {
 			reopen[t.TaskID] = true // it runs: the parent's replay joins it
 			continue
 		}
 		unsuccessful := false
-		for j := range cd.Tasks {
-			unsuccessful = unsuccessful || (terminalTask(cd.Tasks[j].Status) && !successfulTask(cd.Tasks[j].Status))
+		for j := range er.d.Tasks {
+			unsuccessful = unsuccessful || (terminalTask(er.d.Tasks[j].Status) && !successfulTask(er.d.Tasks[j].Status))
 		}
 		if !unsuccessful {
 			continue
 		}
-		er, err := e.loadEnded(ctx, t.SubWorkflowID)
-		if err != nil {
+		if er, err = e.ended(ctx, er); err != nil {
 			return nil, err
 		}
 		if err := e.checkArchived(er, false, true); err != nil {
@@ -347,11 +338,11 @@ func (e *Engine) Retry(ctx context.Context, id string, resumeSubworkflowTasks bo
 		return e.Restart(ctx, id, false)
 	}
 	target := id
+	er, err := e.loadEnded(ctx, target)
+	if err != nil {
+		return nil, err
+	}
 	for depth := 0; depth < maxSubWorkflowDepth; depth++ {
-		er, err := e.loadEnded(ctx, target)
-		if err != nil {
-			return nil, err
-		}
 		next := ""
 		for i := range er.d.Tasks {
 			t := &er.d.Tasks[i]
@@ -365,10 +356,11 @@ func (e *Engine) Retry(ctx context.Context, id string, resumeSubworkflowTasks bo
 		if next == "" {
 			break
 		}
-		if _, err := e.loadEnded(ctx, next); err != nil {
+		child, err := e.loadEnded(ctx, next)
+		if err != nil {
 			break // the child is gone or runs: retry this run
 		}
-		target = next
+		target, er = next, child
 	}
 	res, err := e.Restart(ctx, target, false)
 	if err != nil || target == id {

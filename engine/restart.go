@@ -39,10 +39,16 @@ func (e *Engine) loadEnded(ctx context.Context, id string) (*endedRun, error) {
 	if err := json.Unmarshal(doc, &er.d); err != nil {
 		return nil, fmt.Errorf("run %s: damaged document: %w", id, err)
 	}
+	return e.ended(ctx, er)
+}
+
+// ended is loadEnded for a run already loaded (er.d decoded from er.doc).
+func (e *Engine) ended(ctx context.Context, er *endedRun) (*endedRun, error) {
+	id := er.id
 	if !terminalWorkflow(er.d.Status) {
 		return nil, fmt.Errorf("%w: run %s is %s (use resume)", ErrStillRunning, id, er.d.Status)
 	}
-	if archived {
+	if er.archived {
 		if err := e.intactDefinition(ctx, id, &er.d, 0); err != nil {
 			return nil, err
 		}
