@@ -63,9 +63,11 @@ func (r *runState) execute(ctx context.Context) (*Result, error) {
 		stopWatch()
 		return r.finish(ctx, noTasks())
 	}
-	r.e.visibleAdd(r) // a task that keeps running is written early (visible.go)
+	r.e.visibleAdd(r)               // a task that keeps running is written early (visible.go)
+	exitTest := r.enterTest(runCtx) // mockgate.go
 	err := r.execList(runCtx, r.def.Tasks, "", 0)
 	err = r.endSide(runCtx, err) // reopen_executing.go
+	exitTest()
 	r.e.visibleRemove(r)
 	stopLease()
 	stopWatch()
@@ -525,7 +527,7 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 				return err
 			}
 		}
-		release, err := r.testSlot(ctx, wt, ref, pol)
+		release, err := r.testSlot(ctx, wt, pol)
 		if err != nil {
 			return err
 		}
@@ -653,6 +655,11 @@ func (r *runState) runLeaf(ctx context.Context, wt *WorkflowTask, rec *taskRecor
 	if res, ok := r.mocked(ctx, wt, rec, input); ok {
 		return res // a test run's mock (mock.go)
 	}
+	release, err := r.testRealSlot(ctx, wt)
+	if err != nil {
+		return tasks.Result{Status: tasks.Failed, Reason: r.sec.Excerpt(err.Error(), maxReasonBytes)}
+	}
+	defer release()
 	switch wt.Type {
 	case TypeSetVariable:
 		return r.setVariable(input)

@@ -115,7 +115,13 @@ func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *Workflo
 	var wg sync.WaitGroup
 	var failed atomic.Bool
 	progress := make(chan struct{}, 1) // a branch task ended
+	// In a test run the passes count the branches (mockgate.go).
+	fw := r.test.gateOf().newForkWait(len(branches), progress)
 	notify := func() {
+		if fw != nil {
+			fw.notify()
+			return
+		}
 		select {
 		case progress <- struct{}{}:
 		default:
@@ -137,6 +143,7 @@ func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *Workflo
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer fw.ended()
 			defer notify()
 			defer passes.leave(members[i])
 			bt := &branchTurn{p: passes, m: members[i]}
@@ -159,22 +166,29 @@ func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *Workflo
 		if err := r.recordJoin(ctx, join, suffix, iter, joinOn); err != nil {
 			passes.leave(self)
 			cancel()
+			fw.block(true)
 			<-ended
+			fw.unblock()
 			return nil, err
 		}
 	}
 	passes.leave(self)
 	rest := &forkRest{cancel: cancel, wait: func() error {
+		fw.block(true)
 		<-ended
+		fw.unblock()
 		cancel()
 		return forkOutcome(ctx, errs)
 	}}
 	for !failed.Load() && !r.joined(joinOn, join != nil, suffix) {
+		fw.block(false)
 		select {
 		case <-progress:
+			fw.unblock()
 			continue
 		case <-ended:
 		}
+		fw.unblock()
 		break
 	}
 	select {

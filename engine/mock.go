@@ -43,13 +43,21 @@ import (
 //   - retry delays and startDelay are not waited for (Conductor's test
 //     loop completes the next attempt at once).
 //
-// A task with no mock left stops the test (Test.Stopped), as Conductor's
-// test loop stops at the first task it has no mock data for: a SIMPLE
-// task then stays SCHEDULED and is never offered to a worker (Conductor
-// also queues a test run's worker tasks in a domain of its own, which
-// wfrun serve does too) — POST
-// /api/tasks/{workflowId}/{ref}/{status} still completes it —, any other
-// task runs for real.
+// The test goes in passes, as Conductor's test loop does (mockgate.go):
+// in each, every task waiting for a mock gets its next one at once, unless
+// one of them has no entry in the mocks, which stops the test. The test's
+// answer (Test.Answer) is the run as it stands in the pass where it
+// stopped, before any task moves on; after it, no mock is given any more,
+// and the run goes on as Conductor's does once its test loop has
+// answered: a SIMPLE task waits, never offered to a worker (Conductor
+// queues a test run's worker tasks in a domain of its own, which wfrun
+// serve does too) — POST /api/tasks/{workflowId}/{ref}/{status} still
+// completes it —; a task of any other type that the request mocked waits
+// the same way (its mocks say it must not call out: wfrun does not run it
+// for real, where Conductor's system task worker may); any other task runs
+// for real, as Conductor's system task worker runs it. Conductor's loop
+// stops after 20 000 passes; so does wfrun's (the run then waits at its
+// next task that needs a mock).
 
 // ErrBadMock: a workflow test request whose mocks the engine does not take.
 var ErrBadMock = errors.New("bad task mock")
@@ -132,10 +140,12 @@ func sortedMockRefs(m map[string][]TaskMock) []string {
 type Test struct {
 	stopOnce sync.Once
 	stopped  chan struct{}
+	answer   []byte // set before stopped is closed
 	parkOnce sync.Once
 	parked   chan struct{}
 	parkedAt string // set before parked is closed
 	root     *testRun
+	gate     *testGate
 }
 
 // NewTest prepares a test run of mocks (validated: ErrBadMock); start it
@@ -150,15 +160,40 @@ func NewTest(m *Mocks) (*Test, error) {
 }
 
 func newTestState() *Test {
-	return &Test{stopped: make(chan struct{}), parked: make(chan struct{})}
+	t := &Test{stopped: make(chan struct{}), parked: make(chan struct{})}
+	t.gate = newTestGate(t.stopWith)
+	return t
 }
 
 // Stopped is closed when the test has gone as far as its mocks take it: a
-// task has no mock left (the run goes on waiting there), or the run ended,
-// or Start returned for any other reason.
+// task has no mock left (the run goes on without mocks from there), the
+// pass limit is reached, or the run ended, or Start returned for any other
+// reason.
 func (t *Test) Stopped() <-chan struct{} { return t.stopped }
 
-func (t *Test) stop() { t.stopOnce.Do(func() { close(t.stopped) }) }
+// Answer is the run's masked view (as Engine.Show gives it) in the pass
+// where the test stopped, once Stopped is closed: the test's answer,
+// whatever the run did since. Nil when the test did not stop in a pass
+// (the run ended, or was interrupted): its view now is the answer.
+func (t *Test) Answer() []byte {
+	select {
+	case <-t.stopped:
+		return t.answer
+	default:
+		return nil
+	}
+}
+
+func (t *Test) stop() { t.stopWith(nil) }
+
+// stopWith stops the test with its answer (nil: none taken).
+func (t *Test) stopWith(answer []byte) {
+	t.stopOnce.Do(func() {
+		t.answer = answer
+		close(t.stopped)
+	})
+	t.gate.stop()
+}
 
 // Waiting is closed when a SIMPLE task of the test (of its run or a
 // child's) has no mock left and waits there for good: the run will not
@@ -252,6 +287,28 @@ func (tr *testRun) next(ref string) (m TaskMock, used int, ok bool) {
 	return list[0], tr.used[ref], true
 }
 
+// entry reports whether ref has an entry in the run's mocks (Conductor's
+// taskRefToMockOutput key), used up or not.
+func (tr *testRun) entry(ref string) bool {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	_, ok := tr.left[ref]
+	return ok
+}
+
+// drop removes ref's used-up entry, as Conductor's loop does when it
+// meets a task whose mocks are used up.
+func (tr *testRun) drop(ref string) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	delete(tr.left, ref)
+}
+
+// mockedRef reports whether the test request gave ref mocks.
+func (tr *testRun) mockedRef(ref string) bool {
+	return tr.mocks != nil && len(tr.mocks.Tasks[ref]) > 0
+}
+
 // has reports whether ref has a mock left.
 func (tr *testRun) has(ref string) bool {
 	tr.mu.Lock()
@@ -270,14 +327,24 @@ func mockable(typ string) bool {
 	return true
 }
 
-// testSlot is acquireSlot, except for an attempt of a test run that a mock
-// ends or that waits for ever: it takes no slot of its definition's
-// concurrency limit (a SIMPLE task with no mock would hold it for good).
-func (r *runState) testSlot(ctx context.Context, wt *WorkflowTask, ref string, p taskPolicy) (func(), error) {
-	if r.test != nil && mockable(wt.Type) && (wt.Type == TypeSimple || r.test.has(ref)) {
+// testSlot is acquireSlot, except for a task of a test run that takes
+// mocks: it takes no slot of its definition's concurrency limit while it
+// waits for its mock (another task of the definition, held by the slot,
+// could never reach the pass), only when it runs for real (testRealSlot).
+func (r *runState) testSlot(ctx context.Context, wt *WorkflowTask, p taskPolicy) (func(), error) {
+	if r.test != nil && mockable(wt.Type) {
 		return func() {}, nil
 	}
 	return r.acquireSlot(ctx, p)
+}
+
+// testRealSlot is the slot a task of a test run that runs for real takes
+// (testSlot took none).
+func (r *runState) testRealSlot(ctx context.Context, wt *WorkflowTask) (func(), error) {
+	if r.test == nil || !mockable(wt.Type) {
+		return func() {}, nil
+	}
+	return r.acquireSlot(ctx, r.policy(wt))
 }
 
 // testDelay is a retry or start delay d, none in a test run.
@@ -299,7 +366,25 @@ func (r *runState) mocked(ctx context.Context, wt *WorkflowTask, rec *taskRecord
 	}
 	progressed, resolved := false, false
 	for {
-		m, used, found := r.test.next(rec.Ref)
+		r.mu.Lock()
+		awaiting := rec.Awaiting
+		r.mu.Unlock()
+		if awaiting {
+			r.pollSignals(ctx)
+		}
+		if sig, ok := r.takePending(rec.Ref); ok {
+			// Completed from outside meanwhile (a resumed run's task the
+			// test had left waiting): it waits for no mock.
+			return tasks.Result{Status: tasks.Status(sig.Status), Output: sig.Output, Reason: sig.Reason}, true
+		}
+		if !progressed {
+			r.awaitMock(rec, wt.Type == TypeSimple || r.test.mockedRef(rec.Ref))
+		}
+		// The pass gives the task its next mock, or none (mockgate.go).
+		m, used, found := r.test.t.gate.await(ctx, r.test, rec.Ref)
+		if err := ctx.Err(); err != nil {
+			return tasks.Result{Status: tasks.Failed, Reason: err.Error()}, true
+		}
 		if found {
 			// Stored with the attempt's next write: a resumed run takes
 			// the mock after this one (mockstore.go).
@@ -321,17 +406,20 @@ func (r *runState) mocked(ctx context.Context, wt *WorkflowTask, rec *taskRecord
 			}
 		}
 		if !found {
-			if wt.Type == TypeSimple {
+			// The test has stopped: no mock is given any more.
+			if wt.Type == TypeSimple || r.test.mockedRef(rec.Ref) {
 				return r.parkTest(ctx, rec, progressed), true
 			}
 			if r.test.absent {
 				// Its mocks are not known: never run it for real.
-				r.test.t.stop()
 				return tasks.Result{Status: tasks.FailedTerminal, Reason: fmt.Sprintf(
 					"%s task %q of a test run stored without its mocks is not run for real", wt.Type, rec.Ref)}, true
 			}
-			// Conductor's test stops here; the task itself runs.
-			r.test.t.stop()
+			// No mock was asked for: it runs for real, as Conductor's
+			// system task worker runs it once the test has answered.
+			if err := r.transition(ctx, rec, TaskInProgress, ""); err != nil {
+				return tasks.Result{Status: tasks.Failed, Reason: r.sec.Excerpt(err.Error(), maxReasonBytes)}, true
+			}
 			return tasks.Result{}, false
 		}
 		now := r.nowMillis()
@@ -369,6 +457,20 @@ func (r *runState) mocked(ctx context.Context, wt *WorkflowTask, rec *taskRecord
 		}
 		progressed = true
 	}
+}
+
+// awaitMock shows a task waiting for its mock as Conductor's test loop
+// finds it: SCHEDULED (execLeaf started it), as a worker's task waits.
+// One that waits for good if the test stops (parks) takes an external
+// completion from the moment the test's answer can show it.
+func (r *runState) awaitMock(rec *taskRecord, parks bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if rec.Status == TaskInProgress {
+		rec.Status, rec.Start = TaskScheduled, 0
+	}
+	rec.Awaiting = rec.Awaiting || parks
+	r.touchLocked(rec)
 }
 
 // mockTimedOut applies the task definition's timeoutSeconds to a task a
@@ -441,6 +543,12 @@ func (r *runState) parkTest(ctx context.Context, rec *taskRecord, progressed boo
 	poll := time.NewTicker(r.e.pollInterval)
 	defer poll.Stop()
 	for {
+		r.mu.Lock()
+		awaiting := rec.Awaiting
+		r.mu.Unlock()
+		if awaiting {
+			r.pollSignals(ctx)
+		}
 		if sig, ok := r.takePending(rec.Ref); ok {
 			return tasks.Result{Status: tasks.Status(sig.Status), Output: sig.Output, Reason: sig.Reason}
 		}
