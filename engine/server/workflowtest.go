@@ -19,9 +19,10 @@ type workflowTestRequest struct {
 // it starts a test run (engine.AsTest) as POST /api/workflow starts a run —
 // the same checks, the same principal — and answers the run, in the shape
 // and masked view of GET /api/workflow/{id}, once the mocks have taken it
-// as far as they go: to its end, or to the first task without a mock, which
-// waits there (a SIMPLE one is never offered to a worker: it waits in the
-// test's own domain).
+// as far as they go: to its end, or to the pass that finds a task without a
+// mock (or Conductor's limit of 20 000 passes), as that pass found it. A
+// SIMPLE task is never offered to a worker: it waits in the test's own
+// domain.
 func (s *Server) testWorkflow(w http.ResponseWriter, r *http.Request, p store.Principal) {
 	var req workflowTestRequest
 	if !s.decodeRequest(w, r, "WorkflowTestRequest", &req) {
@@ -56,7 +57,16 @@ func (s *Server) testWorkflow(w http.ResponseWriter, r *http.Request, p store.Pr
 		if !s.mayRun(w, r, p, id, needRead) {
 			return // a caller who may start it but not read it (anonymous)
 		}
-		doc, err := s.execution(r.Context(), id)
+		// The run as the pass where the test stopped found it, before
+		// any task moved on (engine.Test.Answer); the run as it ended
+		// when it did not stop in a pass.
+		var doc map[string]any
+		var err error
+		if view := test.Answer(); view != nil {
+			doc, err = executionDoc(view)
+		} else {
+			doc, err = s.execution(r.Context(), id)
+		}
 		if err != nil {
 			s.runError(w, r, err)
 			return

@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -357,5 +359,53 @@ func TestWorkflowTestAPIFailureWorkflow(t *testing.T) {
 	}
 	if _, _, polled := ts.do(t, "GET", "/api/tasks/poll/batch/compensate?count=1&timeout=300", ""); polled != "[]" {
 		t.Fatalf("a worker polled the failure run's task: %s", polled)
+	}
+}
+
+// TestWorkflowTestAPIAnswersItsLastPass: the answer is the run as the pass
+// that stopped the test found it: the HTTP task without a mock SCHEDULED,
+// not yet called. After the answer it runs for real (Conductor's system
+// task worker runs it: system tasks are not in the test's domain) and the
+// run goes on to its end.
+func TestWorkflowTestAPIAnswersItsLastPass(t *testing.T) {
+	var hits atomic.Int32
+	release := make(chan struct{})
+	real := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		<-release
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"real":true}`))
+	}))
+	defer real.Close()
+	defer close(release)
+	ts := newConductorServer(t, nil)
+	body := `{"name":"passes","workflowDef":{"name":"passes","version":1,"schemaVersion":2,"tasks":[
+	  {"name":"first","taskReferenceName":"first","type":"SIMPLE"},
+	  {"name":"call","taskReferenceName":"call","type":"HTTP","inputParameters":{"http_request":{"uri":"` + real.URL + `","method":"GET"}}}]},
+	  "taskRefToMockOutput":{"first":[{"output":{"n":1}}]}}`
+	code, _, resp := ts.do(t, "POST", "/api/workflow/test", body)
+	if code != http.StatusOK {
+		t.Fatalf("POST /api/workflow/test: %d %s", code, resp)
+	}
+	got := decodeAnswer(t, resp)
+	if got.Status != "RUNNING" || got.list() != "first:first:COMPLETED call:HTTP:SCHEDULED" {
+		t.Fatalf("answer: %s %s", got.Status, got.list())
+	}
+	var now testAnswer
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && hits.Load() == 0; time.Sleep(10 * time.Millisecond) {
+	}
+	_, _, view := ts.do(t, "GET", "/api/workflow/"+got.WorkflowID, "")
+	if now = decodeAnswer(t, view); hits.Load() != 1 || now.list() != "first:first:COMPLETED call:HTTP:IN_PROGRESS" {
+		t.Fatalf("after the answer: %d calls, %s", hits.Load(), now.list())
+	}
+	release <- struct{}{}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		_, _, view := ts.do(t, "GET", "/api/workflow/"+got.WorkflowID, "")
+		if now = decodeAnswer(t, view); now.Status != "RUNNING" {
+			break
+		}
+	}
+	if now.Status != "COMPLETED" || now.list() != "first:first:COMPLETED call:HTTP:COMPLETED" {
+		t.Fatalf("at the end: %s %s", now.Status, now.list())
 	}
 }
