@@ -30,6 +30,21 @@ import (
 //     and the count it started from, and a resumed parent shares the
 //     resumed child's state with the child's next attempts.
 //
+// A test run that runs again is a test again, with a test state of its
+// own (new passes), never calling out for its mocked tasks:
+//
+//   - restarted from the start, its tasks all run anew, so its mocks start
+//     over from the first of each reference: the restart is the test run
+//     again, with the outcome the test had. (Conductor keeps no mocks: its
+//     test loop ends with the request, so its restart runs the test run
+//     with none — its worker tasks wait in the test's domain for good, and
+//     its system tasks call out for real, which wfrun's mocks forbid;)
+//   - rerun from a task, the references of the records the rerun drops
+//     start over (the tasks that are kept keep what they used);
+//   - retried, it goes on where it ended: a failed task's new attempt takes
+//     its reference's next mock, as a retried attempt does in the test; one
+//     with none left waits (mock.go), whatever its type.
+//
 // A run marked as a test run whose mocks are not stored (removed from the
 // store) is resumed as a test with no mock left, except that a task that
 // would run for real fails terminally instead (its mocks are unknown: a
@@ -104,6 +119,25 @@ func (r *runState) openMocks(sealed string, used map[string]int) error {
 	r.doc.Test = true
 	r.test = tr
 	return nil
+}
+
+// restartMocks gives a test run that runs again its mocks back: every
+// reference's (fromStart) or those of refs, stored with the restart. Not a
+// test run, or one stored without its mocks: nothing.
+func (r *runState) restartMocks(fromStart bool, refs map[string]bool) error {
+	tr := r.test
+	if tr == nil || tr.absent || tr.mocks == nil || (!fromStart && len(refs) == 0) {
+		return nil
+	}
+	tr.mu.Lock()
+	for ref, list := range tr.mocks.Tasks {
+		if fromStart || refs[ref] {
+			tr.left[ref] = append([]TaskMock(nil), list...)
+			delete(tr.used, ref)
+		}
+	}
+	tr.mu.Unlock()
+	return r.keepMocks()
 }
 
 // mocksPartLocked is the run's mocks as their stored part, a JSON string

@@ -315,6 +315,12 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 		}
 	}
 	r.mu.Lock()
+	rerunRefs := map[string]bool{} // a test run's mocks (mockstore.go)
+	for _, t := range r.tasks {
+		if fromSeq > 0 && !subRerun && t.Seq >= fromSeq {
+			rerunRefs[t.Ref] = true
+		}
+	}
 	r.reopenHeadLocked()
 	switch {
 	case fromStart:
@@ -347,6 +353,9 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 		r.doc.LastRetriedTime = r.nowMillis()
 	}
 	r.mu.Unlock()
+	if err := r.restartMocks(fromStart, rerunRefs); err != nil {
+		return nil, err
+	}
 	if o != nil {
 		keptID := fromTaskID
 		if from != nil && from.wt != nil && from.wt.Type == TypeForkJoinDynamic {
