@@ -129,15 +129,28 @@ func (r *runState) restartMocks(fromStart bool, refs map[string]bool) error {
 	if tr == nil || tr.absent || tr.mocks == nil || (!fromStart && len(refs) == 0) {
 		return nil
 	}
+	var reset []string
 	tr.mu.Lock()
 	for ref, list := range tr.mocks.Tasks {
 		if fromStart || refs[ref] {
 			tr.left[ref] = append([]TaskMock(nil), list...)
+			if tr.used[ref] > 0 {
+				reset = append(reset, ref)
+			}
 			delete(tr.used, ref)
 		}
 	}
 	tr.mu.Unlock()
-	return r.keepMocks()
+	if err := r.keepMocks(); err != nil {
+		return err
+	}
+	// The run's log says so too (runlog.go), whichever write carries it.
+	r.mu.Lock()
+	for _, ref := range reset {
+		r.noteMockUsedLocked(ref, 0)
+	}
+	r.mu.Unlock()
+	return nil
 }
 
 // mocksPartLocked is the run's mocks as their stored part, a JSON string
