@@ -153,10 +153,16 @@ func (r *runState) eventTask(ctx context.Context, wt *WorkflowTask, rec *taskRec
 	}
 	out := map[string]json.RawMessage{}
 	_ = json.Unmarshal(orEmpty(in), &out)
-	// The task's sink and asyncComplete over the input's, as Conductor's
-	// EventTaskMapper puts them; then what Event.start adds.
+	// The task's input gets its sink (resolved) and asyncComplete over the
+	// input's, as Conductor's EventTaskMapper puts them.
 	out["sink"], _ = json.Marshal(sink)
 	out["asyncComplete"], _ = json.Marshal(asyncComplete(wt))
+	if withSink, err := json.Marshal(out); err == nil {
+		if err := r.setTaskData(rec, withSink, nil); err != nil {
+			return tasks.Result{Status: tasks.FailedTerminal, Reason: "input: " + r.sec.Text(err.Error())}
+		}
+	}
+	// The output is the input and what Event.start adds.
 	out["workflowInstanceId"], _ = json.Marshal(r.id)
 	out["workflowType"], _ = json.Marshal(wfName)
 	out["workflowVersion"], _ = json.Marshal(version)

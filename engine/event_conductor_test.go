@@ -80,6 +80,11 @@ func verifyEventOutput(t *testing.T, wf runView, queue, sink string, async bool)
 			t.Errorf("output %s = %#v, want %#v (output %v)", k, out[k], v, out)
 		}
 	}
+	// EventTaskMapper: the task's input holds its sink and asyncComplete.
+	in := wf.Tasks[0].Input
+	if in["sink"] != sink || in["asyncComplete"] != async || in["order"] != 42.0 {
+		t.Errorf("input %v", in)
+	}
 }
 
 // verifyEventMessage is EventSpec's verifyMessage: one message, its id the
@@ -378,7 +383,10 @@ func TestConductorEventSpec(t *testing.T) {
 				c.after(t, f, wf)
 			}
 			if b, err := f.h.e.Show(context.Background(), wf.WorkflowID); err != nil || strings.Contains(string(b), token) {
-				t.Errorf("stored run holds the secret (%v)", err)
+				t.Errorf("the run's view holds the secret (%v)", err)
+			}
+			if b, _, err := f.h.runs.Load(context.Background(), wf.WorkflowID); err != nil || strings.Contains(string(b), token) {
+				t.Errorf("the stored run holds the secret (%v)", err)
 			}
 		})
 	}
@@ -456,5 +464,38 @@ func TestEventWriterSinkAck(t *testing.T) {
 	ms := sinkMessages(t, file.String())
 	if len(ms) != 2 || ms[1].Ack != true || ms[1].ID != wf.Tasks[0].TaskID || ms[1].Queue != "conductor:testWorkflow:task0" || ms[0].Ack {
 		t.Fatalf("messages %+v", ms)
+	}
+}
+
+// A secret value that reaches an EVENT task's input from another task's
+// output is masked in the message, on every sink, as in the stored run.
+func TestEventPayloadMasksSecretValues(t *testing.T) {
+	srv := redistest.StartServer(t)
+	rc := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer rc.Close()
+	var file lockedBuffer
+	h := newHarness(t, nil, engine.WithEventSink(engine.NewWriterSink(&file)),
+		engine.WithEventProvider("stream", engine.NewRedisStreamSink(rc, "wfrun:")))
+	d, err := h.e.Parse([]byte(`{"name":"leak","tasks":[
+	  {"name":"echo","taskReferenceName":"e1","inputParameters":{"t":"${workflow.secrets.api_token}"}},
+	  {"name":"n","taskReferenceName":"n1","type":"EVENT","sink":"conductor","inputParameters":{"got":"${e1.output.echo.t}","text":"token is ${e1.output.echo.t}!"}},
+	  {"name":"n","taskReferenceName":"n2","type":"EVENT","sink":"stream:out","inputParameters":{"got":"${e1.output.echo.t}"}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wf := viewRun(t, h.e, startRun(t, h.e, d, `{}`).RunID)
+	checkTasks(t, wf.Tasks, "echo:COMPLETED", "EVENT:COMPLETED", "EVENT:COMPLETED")
+	xs, err := rc.XRange(context.Background(), "wfrun:stream:out", "-", "+").Result()
+	if err != nil || len(xs) != 1 {
+		t.Fatalf("stream %v %v", xs, err)
+	}
+	streamed, _ := xs[0].Values["payload"].(string)
+	for sink, got := range map[string]string{"file": file.String(), "redis": streamed} {
+		if strings.Contains(got, token) || strings.Contains(got, token[:8]) || !strings.Contains(got, `"got":"***"`) {
+			t.Errorf("%s sink got %s", sink, got)
+		}
+	}
+	if !strings.Contains(file.String(), `"text":"token is ***!"`) {
+		t.Errorf("embedded value: %s", file.String())
 	}
 }
