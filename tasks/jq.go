@@ -85,6 +85,7 @@ func (t *JQTask) compile(query string) (*gojq.Code, error) {
 		}
 		return nil, &JQError{Offset: -1, Msg: err.Error()}
 	}
+	rejectMissingBuiltins(q)
 	c, err = gojq.Compile(q, jqCompileOptions()...)
 	if err != nil {
 		je := &JQError{Offset: -1, Msg: err.Error()}

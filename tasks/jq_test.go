@@ -1,9 +1,13 @@
 package tasks
 
 import (
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/itchyny/gojq"
 )
 
 func TestJQ(t *testing.T) {
@@ -24,8 +28,10 @@ func TestJQ(t *testing.T) {
 		{"no result", map[string]any{"queryExpression": "empty"}, `null`, `[]`},
 		{"select and map", map[string]any{"users": []any{map[string]any{"n": "a", "ok": true}, map[string]any{"n": "b", "ok": false}},
 			"queryExpression": "[.users[] | select(.ok) | .n]"}, `["a"]`, `[["a"]]`},
-		{"env is empty", map[string]any{"queryExpression": "[$ENV, env] | map(length)"}, `[0,0]`, `[[0,0]]`},
-		{"halt stops", map[string]any{"queryExpression": "1, halt, 2"}, `1`, `[1]`},
+		{"a function of the query's own", map[string]any{"queryExpression": "def round: 7; round"}, `7`, `[7]`},
+		{"a variable of the query's own", map[string]any{"queryExpression": "1 as $ENV | $ENV"}, `1`, `[1]`},
+		{"a missing builtin not called", map[string]any{"queryExpression": "if false then now else 2 end"}, `2`, `[2]`},
+		{"a missing builtin caught", map[string]any{"queryExpression": "try getpath([\"a\"]) catch ."}, `"Function getpath/1 does not exist"`, `["Function getpath/1 does not exist"]`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -42,12 +48,33 @@ func TestJQ(t *testing.T) {
 	}
 }
 
+// The process environment is out of a query's reach twice over: $ENV and
+// env do not exist (as in Conductor's jq), and the environment gojq would
+// give them is empty.
 func TestJQEnvNotLeaked(t *testing.T) {
 	t.Setenv("WFRUN_TEST_SECRET_ENV", "leak-me")
-	res := run(t, NewDefaultRegistry(), TypeJSONJQTransform, map[string]any{"queryExpression": "$ENV.WFRUN_TEST_SECRET_ENV // env.WFRUN_TEST_SECRET_ENV"}, nil)
-	wantStatus(t, res, Completed)
-	if output(t, res)["result"] != nil || os.Getenv("WFRUN_TEST_SECRET_ENV") != "leak-me" {
-		t.Fatalf("process environment reachable: %s", res.Output)
+	for q, reason := range map[string]string{
+		"$ENV.WFRUN_TEST_SECRET_ENV":             "Undefined variable: $ENV",
+		"env.WFRUN_TEST_SECRET_ENV":              "Function env/0 does not exist",
+		"def f: $ENV; try f catch env":           "Function env/0 does not exist",
+		"[paths] | $__loc__":                     "Undefined variable: $__loc__",
+		"{a: $ENV.WFRUN_TEST_SECRET_ENV} | .a.b": "Undefined variable: $ENV",
+	} {
+		res := run(t, NewDefaultRegistry(), TypeJSONJQTransform, map[string]any{"queryExpression": q}, nil)
+		if res.Status != Failed || res.Reason != reason || strings.Contains(string(res.Output), "leak-me") {
+			t.Fatalf("%s: %s %q %s", q, res.Status, res.Reason, res.Output)
+		}
+	}
+	q, err := gojq.Parse("[$ENV, env] | map(length)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := gojq.Compile(q, jqCompileOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := code.Run(nil).Next(); fmt.Sprint(v) != "[0 0]" || os.Getenv("WFRUN_TEST_SECRET_ENV") != "leak-me" {
+		t.Fatalf("process environment reachable: %v", v)
 	}
 }
 
@@ -68,6 +95,7 @@ func TestJQFailures(t *testing.T) {
 		{"iterate", map[string]any{"a": true, "queryExpression": ".a[]"}, Failed, "Cannot iterate over boolean"},
 		{"other runtime error", map[string]any{"a": "x", "queryExpression": ".a + 1"}, Failed, `string ("x") and number (1) cannot be added`},
 		{"error()", map[string]any{"queryExpression": `error("custom")`}, Failed, "custom"},
+		{"halt", map[string]any{"queryExpression": "1, halt, 2"}, Failed, "Function halt/0 does not exist"},
 		// Conductor fails these FAILED too (retryable), not terminally.
 		{"parse error", map[string]any{"queryExpression": ".a | | ."}, Failed, "Encountered \" \"|\" \"| \"\" at line 1, column 6.\nWas expecting one of:\n"},
 		{"query ends early", map[string]any{"queryExpression": "{"}, Failed, `Encountered "<EOF>" at line 1, column 1.`},
@@ -130,8 +158,8 @@ func TestJQIndexErrorNamesKey(t *testing.T) {
 		{"in reduce", map[string]any{"a": []any{1, 2}, "queryExpression": `reduce .a[] as $x (0; . + ($x | .v))`}, `Cannot index number with string "v"`},
 		{"after a caught one", map[string]any{"a": "s", "queryExpression": `(try .a.b catch "c"), .a.z`}, `Cannot index string with string "z"`},
 		{"key from data", map[string]any{"a": "s", "k": "name", "queryExpression": `.k as $k | .a | .[$k]`}, `Cannot index string with string "name"`},
-		{"in a path expression", map[string]any{"a": "s", "queryExpression": `[path(.a.b)]`}, `Cannot index string with string "b"`},
-		{"after a path expression", map[string]any{"a": map[string]any{}, "c": "s", "queryExpression": `[path(.a.b)], .c.d`}, "Cannot index string with string"},
+		{"in a path expression", map[string]any{"a": "s", "queryExpression": `.a.b |= 1`}, `Cannot index string with string "b"`},
+		{"after a path expression", map[string]any{"a": map[string]any{}, "c": "s", "queryExpression": `(.a.b |= 1), .c.d`}, "Cannot index string with string"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -137,6 +137,7 @@ func indexDiagnosis(ctx context.Context, m runsecrets.Masker, query string, in a
 	if err != nil {
 		return "", false
 	}
+	rejectMissingBuiltins(q)
 	rewriteQuery(q)
 	code, err := gojq.Compile(q, jqCompileOptions(
 		gojq.WithFunction(jqIndexFunc, 1, 1, jqIndexKey),
