@@ -91,6 +91,7 @@ func report(b *testing.B, rs runstore.Store, before runstore.Stats, units int) {
 	b.ReportMetric(float64(st.Bytes-before.Bytes)/n/float64(units), "bytes-persisted/unit")
 	if st.Writes > 0 {
 		b.ReportMetric(float64(st.Writes-before.Writes)/n, "page-writes/op")
+		b.ReportMetric(float64(st.Written-before.Written)/n, "bytes-written/op")
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n/float64(units), "ns/unit")
 }

@@ -121,6 +121,7 @@ type Bolt struct {
 	commits atomic.Int64
 	bytes   atomic.Int64
 	writes  atomic.Int64
+	written atomic.Int64
 	// journalLimit is how many entries the journal holds before it is
 	// folded; foldDue says it reached that; journaled that entries were
 	// appended since the last fold.
@@ -196,7 +197,7 @@ func (b *Bolt) Path() string { return b.f.path }
 
 // Stats implements StatsReporter.
 func (b *Bolt) Stats() Stats {
-	return Stats{Commits: b.commits.Load(), Bytes: b.bytes.Load(), Writes: b.writes.Load()}
+	return Stats{Commits: b.commits.Load(), Bytes: b.bytes.Load(), Writes: b.writes.Load(), Written: b.written.Load()}
 }
 
 // countWrites adds the page writes of tx to the stats once it committed.
@@ -204,6 +205,7 @@ func (b *Bolt) countWrites(tx *bolt.Tx) {
 	tx.OnCommit(func() {
 		st := tx.Stats()
 		b.writes.Add(st.GetWrite())
+		b.written.Add(st.GetPageAlloc())
 	})
 }
 
@@ -479,7 +481,7 @@ func (b *Bolt) Load(ctx context.Context, id string) ([]byte, bool, error) {
 			doc = clone(v)
 			return nil
 		}
-		if v := tx.Bucket(bucketArchive).Get([]byte(id)); v != nil {
+		if v := getArchived(tx, id); v != nil {
 			doc, archived = clone(v), true
 			return nil
 		}
@@ -579,7 +581,7 @@ func (b *Bolt) Archive(ctx context.Context, id string, archived []byte, sum Summ
 				return err
 			}
 		}
-		if err := tx.Bucket(bucketArchive).Put([]byte(id), archived); err != nil {
+		if err := putArchived(tx, id, archived); err != nil {
 			return err
 		}
 		if err := deletePrimary(tx, id); err != nil {
@@ -609,10 +611,11 @@ func (b *Bolt) Restore(ctx context.Context, id string, ch *Change) error {
 		if err := deletePrimary(tx, id); err != nil {
 			return err
 		}
-		for _, name := range [][]byte{bucketArchive, bucketIndex} {
-			if err := tx.Bucket(name).Delete([]byte(id)); err != nil {
-				return err
-			}
+		if err := deleteArchived(tx, id); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketIndex).Delete([]byte(id)); err != nil {
+			return err
 		}
 		return b.applyBolt(tx, id, ch, sumJS, entry)
 	})
@@ -628,10 +631,13 @@ func (b *Bolt) Delete(ctx context.Context, id string) error {
 		if r.live || tx.Bucket(bucketLegacy).Get([]byte(id)) != nil {
 			return ErrNotEnded
 		}
-		if tx.Bucket(bucketArchive).Get([]byte(id)) == nil {
+		if getArchived(tx, id) == nil {
 			return ErrNotFound
 		}
-		for _, name := range [][]byte{bucketArchive, bucketIndex, bucketLeases} {
+		if err := deleteArchived(tx, id); err != nil {
+			return err
+		}
+		for _, name := range [][]byte{bucketIndex, bucketLeases} {
 			if err := tx.Bucket(name).Delete([]byte(id)); err != nil {
 				return err
 			}

@@ -166,9 +166,16 @@ type Stats struct {
 	Commits int64
 	Bytes   int64
 	// Writes counts the backend's write operations where it knows them
-	// (bolt: pages written, the meta page included; 0 elsewhere): what a
-	// commit costs grows with them.
+	// (bolt: pages written, the meta page included, a node of several
+	// pages counted once; 0 elsewhere): what a commit costs grows with
+	// them.
 	Writes int64
+	// Written counts the bytes of the pages the backend's commits wrote
+	// where it knows them (bolt: every page but the meta page; 0
+	// elsewhere). Unlike Bytes (what the changes carried) it includes what
+	// the layout costs: neighbours rewritten with a change, branch pages,
+	// the freelist.
+	Written int64
 }
 
 // StatsReporter is implemented by the stores of this package.
