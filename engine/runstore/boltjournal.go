@@ -48,8 +48,14 @@ const (
 	tagDeleteTask = 'x'
 
 	// defaultJournalLimit is how many entries the journal holds before
-	// it is folded into the parts.
-	defaultJournalLimit = 256
+	// it is folded into the parts. A fold is a commit of its own that
+	// writes the parts of the runs still primary — about as many as run
+	// concurrently, however many entries it folds — so its cost per
+	// entry falls with the limit (at 16 concurrent runs a fold every 256
+	// entries took a tenth of the commit time). Load and List read the
+	// whole journal: at 1024 entries of about 1 KiB, a Load takes about
+	// 0.1 ms and a List 0.5 ms more.
+	defaultJournalLimit = 1024
 )
 
 // ErrDamagedEntry is returned by Load (and Delete) of a bolt store's run
