@@ -3,6 +3,7 @@ module github.com/wfrun/wfrun
 go 1.26.8
 
 require (
+	github.com/antihax/optional v1.0.0
 	github.com/aws/aws-sdk-go-v2 v1.47.7
 	github.com/cenkalti/backoff/v3 v3.2.2
 	github.com/conductor-sdk/conductor-go v1.5.4
@@ -25,7 +26,6 @@ require (
 )
 
 require (
-	github.com/antihax/optional v1.0.0 // indirect
 	github.com/aws/smithy-go v1.28.8 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cenkalti/backoff/v4 v4.3.0 // indirect

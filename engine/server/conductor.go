@@ -403,12 +403,25 @@ func (s *Server) conductorRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /api/workflow/test", s.cond(s.testWorkflow))
 	m.HandleFunc("GET /api/workflow/search", s.cond(s.searchWorkflows))
 	m.HandleFunc("GET /api/workflow/{id}", s.cond(s.getWorkflow))
-	m.HandleFunc("GET /api/workflow/{id}/status", s.cond(s.getWorkflowStatus))
+	// running/{name} and decide/{id} overlap {id}/status, {id}/tasks,
+	// {id}/pause and {id}/resume: firstSegmentRoute (conductor_more_workflow.go).
+	running := s.cond(s.runningWorkflows)
+	decide := s.condRun(needManage, "id", s.decideWorkflow)
+	m.HandleFunc("GET /api/workflow/{id}/status", firstSegmentRoute("running", "name", running, s.cond(s.getWorkflowStatus)))
+	m.HandleFunc("GET /api/workflow/{id}/tasks", firstSegmentRoute("running", "name", running, s.condRun(needRead, "id", s.workflowTasks)))
+	m.HandleFunc("GET /api/workflow/{first}/{second}", firstSegmentRoute("running", "name", running, notFoundRoute))
+	m.HandleFunc("PUT /api/workflow/{first}/{second}", firstSegmentRoute("decide", "id", decide, notFoundRoute))
+	m.HandleFunc("GET /api/workflow/{name}/correlated/{correlationId}", s.cond(s.getCorrelated))
+	m.HandleFunc("POST /api/workflow/{name}/correlated", s.cond(s.postCorrelated))
+	m.HandleFunc("POST /api/workflow/correlated/batch", s.cond(s.postCorrelatedBatch))
+	m.HandleFunc("GET /api/workflow/search-v2", s.cond(s.searchWorkflowsV2))
+	m.HandleFunc("DELETE /api/workflow/{id}/remove", s.condRun(needManage, "id", s.removeWorkflow))
+	m.HandleFunc("DELETE /api/workflow/{id}/terminate-remove", s.condRun(needManage, "id", s.terminateRemove))
 	m.HandleFunc("POST /api/workflow/{id}/restart", s.condRun(needManage, "id", s.restartWorkflow(true)))
 	m.HandleFunc("POST /api/workflow/{id}/rerun", s.condRun(needManage, "id", s.rerunWorkflow))
 	m.HandleFunc("POST /api/workflow/{id}/retry", s.condRun(needManage, "id", s.restartWorkflow(false)))
-	m.HandleFunc("PUT /api/workflow/{id}/resume", s.condRun(needManage, "id", s.resumeWorkflow))
-	m.HandleFunc("PUT /api/workflow/{id}/pause", s.condRun(needManage, "id", s.pauseWorkflow))
+	m.HandleFunc("PUT /api/workflow/{id}/resume", firstSegmentRoute("decide", "id", decide, s.condRun(needManage, "id", s.resumeWorkflow)))
+	m.HandleFunc("PUT /api/workflow/{id}/pause", firstSegmentRoute("decide", "id", decide, s.condRun(needManage, "id", s.pauseWorkflow)))
 	m.HandleFunc("PUT /api/workflow/{id}/skiptask/{ref}", s.condRun(needManage, "id", s.skipTask))
 	m.HandleFunc("POST /api/workflow/{id}/resetcallbacks", s.condRun(needManage, "id", s.resetCallbacks))
 	m.HandleFunc("DELETE /api/workflow/{id}", s.condRun(needManage, "id", s.terminateWorkflow))
@@ -431,6 +444,8 @@ func (s *Server) conductorRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /api/tasks/{workflowId}/{ref}/{status}", s.requeueRoute(s.condRun(needManage, "workflowId", s.updateTaskByRef)))
 	m.HandleFunc("POST /api/tasks/{workflowId}/{status}/signal", s.requeueRoute(s.condRun(needManage, "workflowId", s.signalAsync)))
 	m.HandleFunc("POST /api/tasks/{workflowId}/{status}/signal/sync", s.condRun(needManage, "workflowId", s.signalSync))
+	m.HandleFunc("POST /api/tasks/{workflowId}/{ref}/{status}/sync", s.condRun(needManage, "workflowId", s.updateTaskSync)) // conductor_more_tasks.go
+	m.HandleFunc("GET /api/tasks/{taskId}", s.cond(s.getTask))
 }
 
 func (s *Server) unsupported(msg string) conductorHandler {

@@ -204,35 +204,42 @@ const nextTaskWait = 100 * time.Millisecond
 // is the output. It completes a SIMPLE task waiting for a worker, or a WAIT
 // or HUMAN task waiting for an external completion.
 func (s *Server) updateTaskByRef(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	if id, ok := s.completeByRef(w, r, p); ok {
+		writeText(w, http.StatusOK, id)
+	}
+}
+
+// completeByRef applies POST /api/tasks/{workflowId}/{ref}/{status}[/sync]
+// and returns the id of the task it completed; it answers errors itself.
+func (s *Server) completeByRef(w http.ResponseWriter, r *http.Request, p store.Principal) (string, bool) {
 	body, err := s.readBody(w, r)
 	if err != nil {
 		s.bodyError(w, r, err)
-		return
+		return "", false
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
 	}
 	if !json.Valid(body) || bytes.TrimSpace(body)[0] != '{' {
 		conductorError(w, r, http.StatusBadRequest, "the request body (the task output) must be a JSON object")
-		return
+		return "", false
 	}
 	runID, ref, status := r.PathValue("workflowId"), r.PathValue("ref"), r.PathValue("status")
 	if name, ok := s.conductor.queue.nameOfRef(runID, ref); ok {
 		if !s.mayPoll(w, r, p, name) {
-			return
+			return "", false
 		}
 		id, err := s.conductor.queue.completeRef(runID, ref, workerResult{Status: status, Output: body})
 		if err != nil {
 			s.taskUpdateError(w, r, err)
-			return
+			return "", false
 		}
-		writeText(w, http.StatusOK, id)
-		return
+		return id, true
 	}
 	exact, err := s.conductor.eng.CompleteTask(r.Context(), runID, ref, status, body)
 	switch {
 	case err == nil:
-		writeText(w, http.StatusOK, exact)
+		return exact, true
 	case errors.Is(err, engine.ErrNotWaiting), errors.Is(err, engine.ErrNotRunning):
 		conductorError(w, r, http.StatusConflict, s.masker.MaskString(err.Error()))
 	case errors.Is(err, engine.ErrBadCompletion):
@@ -240,6 +247,7 @@ func (s *Server) updateTaskByRef(w http.ResponseWriter, r *http.Request, p store
 	default:
 		s.runError(w, r, err)
 	}
+	return "", false
 }
 
 // errNoScope: the caller may not poll or update tasks of the task's name.

@@ -245,13 +245,39 @@ func (s *Server) getWorkflowStatus(w http.ResponseWriter, r *http.Request, p sto
 // searchWorkflows answers GET /api/workflow/search (start, size, sort,
 // query in Conductor's syntax — search.go —, freeText "*" or a text that
 // the run's id, type, correlation id or status contains) from the run
-// summaries; a run's correlation id is read from the run itself, only when
-// the query or the page needs it.
+// summaries (searchPage), as Conductor's WorkflowSummary.
+func (s *Server) searchWorkflows(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	total, page, ok := s.searchPage(w, r, p)
+	if !ok {
+		return
+	}
+	type summary struct {
+		WorkflowType  string `json:"workflowType"`
+		Version       int    `json:"version"`
+		WorkflowID    string `json:"workflowId"`
+		CorrelationID string `json:"correlationId,omitempty"`
+		Status        string `json:"status"`
+		StartTime     string `json:"startTime"`
+		UpdateTime    string `json:"updateTime"`
+	}
+	results := make([]summary, 0, len(page))
+	for _, sum := range page {
+		results = append(results, summary{sum.WorkflowType, sum.Version, sum.ID, s.summaryCorrelation(r.Context(), sum), sum.Status,
+			strconv.FormatInt(sum.CreateTime, 10), strconv.FormatInt(sum.UpdateTime, 10)})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"totalHits": total, "results": results})
+}
+
+// searchPage runs the search of GET /api/workflow/search and its v2 over
+// the run summaries: the number of runs that match and the page asked
+// for. A run's correlation id is read from the run itself only when the
+// query needs it and its summary does not say. It answers a bad query
+// itself (400).
 //
 // Runs the caller may not read (workflows:read of their workflow, or
 // having started them) are left out before counting: totalHits and the
 // pages are those of the runs the caller may see.
-func (s *Server) searchWorkflows(w http.ResponseWriter, r *http.Request, p store.Principal) {
+func (s *Server) searchPage(w http.ResponseWriter, r *http.Request, p store.Principal) (int, []runstore.Summary, bool) {
 	q := r.URL.Query()
 	start, _ := strconv.Atoi(q.Get("start"))
 	size, err := strconv.Atoi(q.Get("size"))
@@ -261,7 +287,7 @@ func (s *Server) searchWorkflows(w http.ResponseWriter, r *http.Request, p store
 	expr, err := parseSearch(q.Get("query"))
 	if err != nil {
 		conductorError(w, r, http.StatusBadRequest, err.Error())
-		return
+		return 0, nil, false
 	}
 	free := strings.TrimSpace(q.Get("freeText"))
 	if free == "*" {
@@ -274,7 +300,7 @@ func (s *Server) searchWorkflows(w http.ResponseWriter, r *http.Request, p store
 	all, err := s.conductor.eng.List(r.Context(), opts)
 	if err != nil {
 		s.runError(w, r, err)
-		return
+		return 0, nil, false
 	}
 	if field, desc, ok := strings.Cut(q.Get("sort"), ":"); ok || field != "" {
 		key := func(sum runstore.Summary) int64 { return sum.CreateTime }
@@ -289,42 +315,7 @@ func (s *Server) searchWorkflows(w http.ResponseWriter, r *http.Request, p store
 			return key(all[i]) > key(all[j])
 		})
 	}
-	correlation := func(sum runstore.Summary) string {
-		if sum.Correlated {
-			return sum.CorrelationID
-		}
-		// A summary written before summaries said: from the run.
-		view, err := s.conductor.eng.Show(r.Context(), sum.ID)
-		if err != nil {
-			return ""
-		}
-		var d struct {
-			CorrelationID string `json:"correlationId"`
-		}
-		_ = json.Unmarshal(view, &d)
-		return d.CorrelationID
-	}
-	runPrincipal := func(sum runstore.Summary) string {
-		if sum.Principal != "" {
-			return sum.Principal
-		}
-		// A summary written before summaries said: from the run.
-		_, owner, err := s.runOwner(r.Context(), sum.ID)
-		if err != nil {
-			return ""
-		}
-		return owner
-	}
-	type summary struct {
-		WorkflowType  string `json:"workflowType"`
-		Version       int    `json:"version"`
-		WorkflowID    string `json:"workflowId"`
-		CorrelationID string `json:"correlationId,omitempty"`
-		Status        string `json:"status"`
-		StartTime     string `json:"startTime"`
-		UpdateTime    string `json:"updateTime"`
-	}
-	results := []summary{}
+	page := []runstore.Summary{}
 	total := 0
 	for _, sum := range all {
 		corr, haveCorr := "", false
@@ -346,7 +337,7 @@ func (s *Server) searchWorkflows(w http.ResponseWriter, r *http.Request, p store
 				return sum.ParentID
 			case "correlationId":
 				if !haveCorr {
-					corr, haveCorr = correlation(sum), true
+					corr, haveCorr = s.summaryCorrelation(r.Context(), sum), true
 				}
 				return corr
 			}
@@ -359,17 +350,19 @@ func (s *Server) searchWorkflows(w http.ResponseWriter, r *http.Request, p store
 			!strings.Contains(sum.Status, free) && !strings.Contains(get("correlationId"), free) {
 			continue
 		}
-		if !s.mayReadSummary(p, sum, func() string { return runPrincipal(sum) }) {
+		if !s.mayReadSummary(p, sum, func() string { return s.summaryPrincipal(r.Context(), sum) }) {
 			continue
 		}
 		total++
-		if total <= start || len(results) >= size {
+		if total <= start || len(page) >= size {
 			continue
 		}
-		results = append(results, summary{sum.WorkflowType, sum.Version, sum.ID, get("correlationId"), sum.Status,
-			strconv.FormatInt(sum.CreateTime, 10), strconv.FormatInt(sum.UpdateTime, 10)})
+		if haveCorr {
+			sum.CorrelationID, sum.Correlated = corr, true
+		}
+		page = append(page, sum)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"totalHits": total, "results": results})
+	return total, page, true
 }
 
 // restartWorkflow: restart runs an ended workflow again from the start,

@@ -43,6 +43,11 @@
 //     idempotent (queuedomains.go, conductor_start.go; the engine's
 //     domains.go and idempotency.go). GET /api/tasks/queue/sizes, /size,
 //     /all and /polldata[/all] report the queues (conductor_queues.go).
+//     Runs by correlation id, running ids, a run's task pages, search-v2,
+//     remove, terminate-remove and decide (conductor_more_workflow.go); a
+//     task by id and the synchronous update by reference
+//     (conductor_more_tasks.go): every run and task through execution's
+//     masked view.
 //   - /metrics (Prometheus) and /healthz.
 //
 // # Several processes

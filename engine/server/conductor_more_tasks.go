@@ -1,0 +1,205 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/store"
+)
+
+// More of Conductor's TaskResource: a task by id and the synchronous
+// update by reference. A task is shown as it is in its run's masked view
+// (execution).
+
+// errNoTask: no run the caller may read holds the task.
+var errNoTask = errors.New("Task not found for taskId")
+
+// findTask finds the task with id taskID and its run's view. A task this
+// process's queue holds names its run; any other is looked for in the
+// stored runs, newest first (a run whose stored text does not hold the
+// id is not decoded). The caller must then check it may see the task.
+func (s *Server) findTask(ctx context.Context, taskID string) (run, task map[string]any, err error) {
+	if taskID == "" {
+		return nil, nil, errNoTask
+	}
+	lookIn := func(runID string) (map[string]any, map[string]any, error) {
+		doc, err := s.execution(ctx, runID)
+		if err != nil {
+			return nil, nil, err
+		}
+		list, _ := doc["tasks"].([]any)
+		for _, it := range list {
+			if t, _ := it.(map[string]any); t != nil && t["taskId"] == taskID {
+				return doc, t, nil
+			}
+		}
+		return nil, nil, errNoTask
+	}
+	q := s.conductor.queue
+	q.mu.Lock()
+	d := q.byID[taskID]
+	runID := ""
+	if d != nil {
+		runID = d.t.RunID
+	}
+	q.mu.Unlock()
+	if runID != "" {
+		if run, task, err := lookIn(runID); err == nil {
+			return run, task, nil
+		}
+	}
+	all, err := s.conductor.eng.List(ctx, runstore.ListOptions{})
+	if err != nil {
+		return nil, nil, err
+	}
+	needle := []byte(`"` + taskID + `"`)
+	for _, sum := range all {
+		view, err := s.conductor.eng.Show(ctx, sum.ID)
+		if err != nil || !bytes.Contains(view, needle) {
+			continue
+		}
+		if run, task, err := lookIn(sum.ID); err == nil {
+			return run, task, nil
+		}
+	}
+	return nil, nil, errNoTask
+}
+
+// mayReadTask: p may read the run holding task (workflows:read of its
+// workflow, or having started it), or the task's type (tasks:read or
+// tasks:poll: its workers are handed its input anyway).
+func (s *Server) mayReadTask(ctx context.Context, p store.Principal, run, task map[string]any) bool {
+	if s.auth == nil {
+		return true
+	}
+	name, _ := task["taskDefName"].(string)
+	if name != "" && (p.Satisfies(ScopeTaskRead+name) || p.Satisfies(ScopePollPrefix+name)) {
+		return true
+	}
+	id, _ := run["workflowId"].(string)
+	return s.mayReadRun(ctx, p, id)
+}
+
+// visibleTask finds taskId for p; it answers 404 itself (a task p may not
+// read is answered as a missing one).
+func (s *Server) visibleTask(w http.ResponseWriter, r *http.Request, p store.Principal, taskID string) (run, task map[string]any, ok bool) {
+	run, task, err := s.findTask(r.Context(), taskID)
+	if err == nil && !s.mayReadTask(r.Context(), p, run, task) {
+		s.log.Warn("forbidden", "path", r.URL.Path, "principal", p.Name, "scope", "the task's run or type")
+		err = errNoTask
+	}
+	switch {
+	case err == nil:
+		return run, task, true
+	case errors.Is(err, errNoTask):
+		conductorError(w, r, http.StatusNotFound, "Task not found for taskId: "+taskID)
+	default:
+		s.runError(w, r, err)
+	}
+	return nil, nil, false
+}
+
+// getTask is GET /api/tasks/{taskId}: the Task, 404 when there is none.
+func (s *Server) getTask(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	_, task, ok := s.visibleTask(w, r, p, r.PathValue("taskId"))
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, task)
+}
+
+// pendingTask is the latest record of ref (or of ref's DO_WHILE
+// iterations, ref__N) that waits: SCHEDULED or IN_PROGRESS.
+func pendingTask(run map[string]any, ref string) map[string]any {
+	list, _ := run["tasks"].([]any)
+	for i := len(list) - 1; i >= 0; i-- {
+		t, _ := list[i].(map[string]any)
+		got, _ := t["referenceTaskName"].(string)
+		if base, _, found := strings.Cut(got, "__"); got != ref && (!found || base != ref) {
+			continue
+		}
+		if st, _ := t["status"].(string); st == engine.TaskScheduled || st == engine.TaskInProgress {
+			return t
+		}
+	}
+	return nil
+}
+
+// syncUpdateWait bounds how long the synchronous update waits for the
+// run to take the update before it answers the run as it is.
+const syncUpdateWait = 5 * time.Second
+
+// updateTaskSync is POST /api/tasks/{workflowId}/{ref}/{status}/sync:
+// POST /api/tasks/{workflowId}/{ref}/{status}, answering the Workflow
+// (with its tasks) once the run has applied the update, as Conductor's
+// updateTaskSync does; 404 when the run has no waiting task of ref.
+func (s *Server) updateTaskSync(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	runID, ref := r.PathValue("workflowId"), r.PathValue("ref")
+	run, err := s.execution(r.Context(), runID)
+	if err != nil {
+		s.runError(w, r, err)
+		return
+	}
+	pending := pendingTask(run, ref)
+	if pending == nil || terminalStatus(run["status"]) {
+		conductorError(w, r, http.StatusNotFound, s.masker.MaskString("Found no running task "+ref+" of workflow "+runID+" to update"))
+		return
+	}
+	taskID, _ := pending["taskId"].(string)
+	if _, ok := s.completeByRef(w, r, p); !ok {
+		return
+	}
+	final := false
+	switch r.PathValue("status") {
+	case engine.TaskCompleted, engine.TaskFailed, engine.TaskFailedTerminal:
+		final = true
+	}
+	deadline := time.NewTimer(syncUpdateWait)
+	defer deadline.Stop()
+	tick := time.NewTicker(signalTick)
+	defer tick.Stop()
+	for {
+		doc, err := s.execution(r.Context(), runID)
+		if err != nil {
+			s.runError(w, r, err)
+			return
+		}
+		applied := !final
+		if final {
+			if applied, err = s.taskEnded(r.Context(), runID, doc, engine.Signalled{RunID: runID, TaskID: taskID}); err != nil {
+				s.runError(w, r, err)
+				return
+			}
+		}
+		if applied {
+			writeJSON(w, http.StatusOK, doc)
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-deadline.C:
+			writeJSON(w, http.StatusOK, doc)
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// tasksSubRoute is GET /api/tasks/{taskId}/{sub}: only …/log is served
+// (GET /api/tasks/poll/{type} is more specific and keeps its route).
+func (s *Server) tasksSubRoute(log http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.PathValue("sub") == "log" {
+			log(w, r)
+			return
+		}
+		notFoundRoute(w, r)
+	}
+}
