@@ -1,8 +1,11 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"os/exec"
 	"sort"
 	"strings"
 	"testing"
@@ -338,5 +341,67 @@ func TestMoreEndpointsScopes(t *testing.T) {
 	}
 	if st, _, _ := ts.as(t, "admin", "GET", "/api/workflow/"+id, ""); st != 404 {
 		t.Errorf("removed run: %d", st)
+	}
+}
+
+// TestOrkesJSSDKMoreEndpoints drives runs by correlation id
+// (getByCorrelationIds: POST /api/workflow/correlated/batch), a task by id
+// (getTask), the synchronous update by reference (updateTaskSync, which
+// sends its output as {"taskOutput": …}) and removing a run
+// (deleteWorkflow) through the Orkes JavaScript SDK 4.0.0, token auth on.
+// The secret the run resolved and the one the update sends are "***" in
+// every answer the SDK got, in the log and in the stored run.
+func TestOrkesJSSDKMoreEndpoints(t *testing.T) {
+	sdk := jsSDKDir(t)
+	const value = "js-more-VALUE-51c0aa"
+	ts := newConductorServer(t, nil, serverWithAuth(t))
+	putSecret(t, ts.store, "js_token", value)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "testdata/js/more.cjs")
+	cmd.Env = append(os.Environ(), "SDK_DIR="+sdk, "SERVER_URL="+ts.URL+"/api", "KEY_ID=app-all",
+		"KEY_SECRET=app-all-secret-0123456789", "SECRET_VALUE="+value)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var got struct {
+		Error              string   `json:"error"`
+		Leaks              []string `json:"leaks"`
+		Correlated         []string `json:"correlated"`
+		CorrelatedNone     *int     `json:"correlatedNone"`
+		CorrelatedVariable string   `json:"correlatedVariable"`
+		IDs                []string `json:"ids"`
+		A                  string   `json:"a"`
+		Task               string   `json:"task"`
+		Sync               string   `json:"sync"`
+		Removed            string   `json:"removed"`
+	}
+	lines := bytes.Split(bytes.TrimSpace(stdout.Bytes()), []byte("\n"))
+	if jerr := json.Unmarshal(lines[len(lines)-1], &got); err != nil || jerr != nil || got.Error != "" {
+		t.Fatalf("node: %v %v\nstdout: %s\nstderr: %s", err, got.Error, stdout.String(), stderr.String())
+	}
+	if len(got.Leaks) != 0 {
+		t.Errorf("the secret value reached the SDK in: %v", got.Leaks)
+	}
+	if strings.Join(got.Correlated, ",") != strings.Join(got.IDs, ",") || got.CorrelatedNone == nil || *got.CorrelatedNone != 0 || got.CorrelatedVariable != "***" {
+		t.Errorf("getByCorrelationIds: %+v", got)
+	}
+	if got.Task != "hold:IN_PROGRESS:"+got.A {
+		t.Errorf("getTask: %q", got.Task)
+	}
+	if got.Sync != got.A+`:COMPLETED:{"taskOutput":{"echo":"***"}}` {
+		t.Errorf("updateTaskSync: %q", got.Sync)
+	}
+	if got.Removed != "gone" {
+		t.Errorf("deleteWorkflow: the run is %s", got.Removed)
+	}
+	stored, _, err := ts.runs.Load(ctx, got.A)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, text := range map[string]string{"stored run": string(stored), "log": ts.logs.String(), "node output": stdout.String() + stderr.String()} {
+		if strings.Contains(text, value) {
+			t.Errorf("%s contains the secret value", what)
+		}
 	}
 }
