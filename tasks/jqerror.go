@@ -202,6 +202,20 @@ func jacksonRuntimeReason(m runsecrets.Masker, err error) (string, bool) {
 	case "zeroDivisionError":
 		return "number (" + jacksonNumberText(m, val("l")) + ") and number (" + jacksonNumberText(m, val("r")) +
 			") cannot be divided because the divisor is zero", true
+	case "func0TypeError", "func1TypeError":
+		name, _ := jqErrorValue(err, "name")
+		w, hasArg := jqErrorValue(err, "w")
+		if n, ok := name.(string); ok {
+			if r, ok := jacksonFuncReason(m, n, val("v"), w, hasArg); ok {
+				return r, true
+			}
+		}
+	case "func0WrapError":
+		if name, _ := jqErrorValue(err, "name"); name == "tonumber" {
+			if s, ok := val("v").(string); ok {
+				return jacksonToNumberReason(m, s), true
+			}
+		}
 	case "formatNotFoundError":
 		// tree/FormattingFilter.java.
 		if n, ok := jqErrorValue(err, "n"); ok {
@@ -256,7 +270,7 @@ func jqPreview(m runsecrets.Masker, v any) string {
 func jacksonText(m runsecrets.Masker, v any) string {
 	switch v := v.(type) {
 	case string:
-		return runsecrets.CodeExcerpt(m, v, 0)
+		return maskPieces(m, v)
 	case []any, map[string]any:
 		return ""
 	}
@@ -281,7 +295,7 @@ func maskLeaves(m runsecrets.Masker, v any) any {
 	}
 	switch v := v.(type) {
 	case string:
-		return runsecrets.CodeExcerpt(m, v, 0)
+		return maskPieces(m, v)
 	case []any:
 		out := make([]any, len(v))
 		for i, x := range v {
@@ -291,11 +305,78 @@ func maskLeaves(m runsecrets.Masker, v any) any {
 	case map[string]any:
 		out := make(map[string]any, len(v))
 		for k, x := range v {
-			out[runsecrets.CodeExcerpt(m, k, 0)] = maskLeaves(m, x)
+			out[maskPieces(m, k)] = maskLeaves(m, x)
 		}
 		return out
 	}
 	return v
+}
+
+// maxPieceScan bounds the part of a string maskPieces searches: a jq
+// reason is cut at maxQuotedError bytes, so no later byte is shown.
+const maxPieceScan = maxQuotedError
+
+// maxPieceStart is the longest text maskPieces tries as the start of a
+// piece: the masker skips pieces shorter than its minimum length
+// (masking.DefaultMinLength unless configured), and a piece has one of
+// every length from that minimum up.
+const maxPieceStart = 16
+
+// maskPieces masks s whole and with the pieces of values in it, and then
+// also every piece of a value that the query glued to other text
+// ("ab" + .token[0:12]): the word masking of CodeExcerpt only finds a
+// piece that is a word of its own. From each place in s, the longest
+// text that is a piece of a value (the masker's fragment test) becomes
+// "***".
+func maskPieces(m runsecrets.Masker, s string) string {
+	s = runsecrets.CodeExcerpt(m, s, 0)
+	f, ok := m.(interface{ MaskFragments([]byte) []byte })
+	if !ok || s == "" {
+		return s
+	}
+	isPiece := func(x string) bool { return string(f.MaskFragments([]byte(x))) == "***" }
+	scan, rest := s, ""
+	if len(s) > maxPieceScan {
+		i := maxPieceScan
+		for i > 0 && !utf8.RuneStart(s[i]) {
+			i--
+		}
+		scan, rest = s[:i], s[i:]
+	}
+	// nextEnd is the end of the rune at j.
+	nextEnd := func(t string, j int) int {
+		_, w := utf8.DecodeRuneInString(t[j:])
+		return j + w
+	}
+	parts := strings.Split(scan, "***") // what is masked already stays
+	for pi, t := range parts {
+		var b strings.Builder
+		for i := 0; i < len(t); {
+			end := 0
+			for j := nextEnd(t, i); j <= len(t) && j-i <= maxPieceStart; j = nextEnd(t, j) {
+				if isPiece(t[i:j]) {
+					end = j
+					break
+				}
+				if j == len(t) {
+					break
+				}
+			}
+			if end > 0 {
+				for end < len(t) && isPiece(t[i:nextEnd(t, end)]) {
+					end = nextEnd(t, end)
+				}
+				b.WriteString("***")
+				i = end
+				continue
+			}
+			j := nextEnd(t, i)
+			b.WriteString(t[i:j])
+			i = j
+		}
+		parts[pi] = b.String()
+	}
+	return strings.Join(parts, "***") + rest
 }
 
 // cutUTF16 is jackson-jq's truncate: text longer than max UTF-16 units

@@ -118,7 +118,7 @@ func (e *jqIndexError) reason(m runsecrets.Masker) string {
 	}
 	switch k := e.key.(type) {
 	case string:
-		return "Cannot index " + jqTypeOf(e.v) + " with string \"" + runsecrets.CodeExcerpt(m, k, 0) + "\""
+		return "Cannot index " + jqTypeOf(e.v) + " with string \"" + maskPieces(m, k) + "\""
 	default:
 		if jqIntegral(k) {
 			return "Cannot index " + jqTypeOf(e.v) + " with number"

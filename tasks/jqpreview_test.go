@@ -16,7 +16,7 @@ func TestJQPreviewsMaskedBeforeCut(t *testing.T) {
 	for _, tc := range []struct{ query, want string }{
 		{".tok + 1", `string ("***") and number (1) cannot be added`},
 		// Cut first, the preview would keep the secret's head.
-		{`("01234" + .tok) - 1`, `string ("01234***") and number (1) cannot be subtracted`},
+		{`("abcde" + .tok) - 1`, `string ("abcde***") and number (1) cannot be subtracted`},
 		{`("abcdefghij" + .tok) - 1`, `string ("abcdefghij...) and number (1) cannot be subtracted`},
 		{`.tok[0:12] - 1`, `string ("***") and number (1) cannot be subtracted`},
 		{`{"k": .tok} - 1`, `object ({"k":"***"}) and number (1) cannot be subtracted`},
@@ -27,6 +27,16 @@ func TestJQPreviewsMaskedBeforeCut(t *testing.T) {
 		{`.tok as $k | {} | .[$k[0:9]] | .x[0]`, ""},
 		{`.tok as $k | 1 | .[$k[0:9]]`, `Cannot index number with string "***"`},
 		{`error(.tok[3:20])`, "***"},
+		// Builtins whose messages quote a whole value.
+		{`.tok | contains(1)`, `string ("***") and number (1) cannot have their containment checked`},
+		{`{"k": .tok} | utf8bytelength`, `object ({"k":"***"}) only strings have UTF-8 byte length`},
+		{`.tok | tonumber`, `For input string: "***"`},
+		// A piece of the secret glued to other text.
+		{`("ab" + .tok[0:12]) | tonumber`, `For input string: "ab***"`},
+		{`("ab" + .tok[3:15] + "yz") - 1`, `string ("ab***yz") and number (1) cannot be subtracted`},
+		{`.tok as $t | {} | .["k-" + $t[5:17]] | .x.y`, ""},
+		{`.tok as $t | 1 | .["k-" + $t[5:17]]`, `Cannot index number with string "k-***"`},
+		{`error("x" + .tok[2:14])`, "x***"},
 	} {
 		t.Run(tc.query, func(t *testing.T) {
 			res := execute(t, tasks.TypeJSONJQTransform, map[string]any{"queryExpression": tc.query, "tok": secret}, &tasks.Services{Masker: maskerWith(secret)})

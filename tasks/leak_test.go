@@ -165,7 +165,7 @@ func TestExecProgressMasksAcrossPieces(t *testing.T) {
 func TestJQErrorPreviewsQuoteNoPiece(t *testing.T) {
 	secret := leakToken + "-and-more-of-it-1234567890"
 	for _, tc := range []struct{ query, want string }{
-		{".tok | tonumber", "jq: tonumber cannot be applied to string: invalid number"},
+		{".tok | tonumber", `For input string: "***"`},
 		{".tok | fromjson", ""},
 		{".tok | @base64d", ""},
 		{".tok | getpath([\"a\"])", "Function getpath/1 does not exist"},
