@@ -415,6 +415,8 @@ func (s *Server) conductorRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /api/workflow/{name}/correlated", s.cond(s.postCorrelated))
 	m.HandleFunc("POST /api/workflow/correlated/batch", s.cond(s.postCorrelatedBatch))
 	m.HandleFunc("GET /api/workflow/search-v2", s.cond(s.searchWorkflowsV2))
+	m.HandleFunc("GET /api/workflow/search-by-tasks", s.cond(s.searchWorkflowsByTasks(false))) // conductor_task_search.go
+	m.HandleFunc("GET /api/workflow/search-by-tasks-v2", s.cond(s.searchWorkflowsByTasks(true)))
 	m.HandleFunc("DELETE /api/workflow/{id}/remove", s.condRun(needManage, "id", s.removeWorkflow))
 	m.HandleFunc("DELETE /api/workflow/{id}/terminate-remove", s.condRun(needManage, "id", s.terminateRemove))
 	m.HandleFunc("POST /api/workflow/{id}/restart", s.condRun(needManage, "id", s.restartWorkflow(true)))
@@ -446,6 +448,8 @@ func (s *Server) conductorRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /api/tasks/{workflowId}/{status}/signal/sync", s.condRun(needManage, "workflowId", s.signalSync))
 	m.HandleFunc("POST /api/tasks/{workflowId}/{ref}/{status}/sync", s.condRun(needManage, "workflowId", s.updateTaskSync)) // conductor_more_tasks.go
 	m.HandleFunc("GET /api/tasks/{taskId}", s.cond(s.getTask))
+	m.HandleFunc("GET /api/tasks/search", s.cond(s.searchTasks(false))) // conductor_task_search.go
+	m.HandleFunc("GET /api/tasks/search-v2", s.cond(s.searchTasks(true)))
 }
 
 func (s *Server) unsupported(msg string) conductorHandler {

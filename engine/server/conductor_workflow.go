@@ -251,21 +251,27 @@ func (s *Server) searchWorkflows(w http.ResponseWriter, r *http.Request, p store
 	if !ok {
 		return
 	}
-	type summary struct {
-		WorkflowType  string `json:"workflowType"`
-		Version       int    `json:"version"`
-		WorkflowID    string `json:"workflowId"`
-		CorrelationID string `json:"correlationId,omitempty"`
-		Status        string `json:"status"`
-		StartTime     string `json:"startTime"`
-		UpdateTime    string `json:"updateTime"`
-	}
-	results := make([]summary, 0, len(page))
+	results := make([]workflowSummary, 0, len(page))
 	for _, sum := range page {
-		results = append(results, summary{sum.WorkflowType, sum.Version, sum.ID, s.summaryCorrelation(r.Context(), sum), sum.Status,
-			strconv.FormatInt(sum.CreateTime, 10), strconv.FormatInt(sum.UpdateTime, 10)})
+		results = append(results, s.workflowSummaryOf(r.Context(), sum))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"totalHits": total, "results": results})
+}
+
+// workflowSummary is Conductor's WorkflowSummary, as search answers it.
+type workflowSummary struct {
+	WorkflowType  string `json:"workflowType"`
+	Version       int    `json:"version"`
+	WorkflowID    string `json:"workflowId"`
+	CorrelationID string `json:"correlationId,omitempty"`
+	Status        string `json:"status"`
+	StartTime     string `json:"startTime"`
+	UpdateTime    string `json:"updateTime"`
+}
+
+func (s *Server) workflowSummaryOf(ctx context.Context, sum runstore.Summary) workflowSummary {
+	return workflowSummary{sum.WorkflowType, sum.Version, sum.ID, s.summaryCorrelation(ctx, sum), sum.Status,
+		strconv.FormatInt(sum.CreateTime, 10), strconv.FormatInt(sum.UpdateTime, 10)}
 }
 
 // searchPage runs the search of GET /api/workflow/search and its v2 over

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -50,6 +51,7 @@ func (b *boolExpr) match(get func(string) string) bool {
 type condition struct {
 	field, op string
 	values    []string
+	numeric   bool // compares as numbers when both sides are
 }
 
 func (c *condition) match(get func(string) string) bool {
@@ -83,7 +85,7 @@ func (c *condition) match(get func(string) string) bool {
 }
 
 func (c *condition) compare(a, b string) int {
-	if searchFields[c.field] {
+	if c.numeric {
 		x, errA := strconv.ParseInt(a, 10, 64)
 		y, errB := strconv.ParseInt(b, 10, 64)
 		if errA == nil && errB == nil {
@@ -101,10 +103,15 @@ func (c *condition) compare(a, b string) int {
 
 // parseSearch parses query ("" or "*": nil, everything matches).
 func parseSearch(query string) (searchExpr, error) {
+	return parseSearchOver(query, searchFields)
+}
+
+// parseSearchOver parses query over the names of fields (true: numeric).
+func parseSearchOver(query string, fields map[string]bool) (searchExpr, error) {
 	if q := strings.TrimSpace(query); q == "" || q == "*" {
 		return nil, nil
 	}
-	p := &searchParser{in: query}
+	p := &searchParser{in: query, fields: fields}
 	e, err := p.query()
 	if err != nil {
 		return nil, err
@@ -116,9 +123,10 @@ func parseSearch(query string) (searchExpr, error) {
 }
 
 type searchParser struct {
-	in    string
-	pos   int
-	depth int
+	in     string
+	pos    int
+	depth  int
+	fields map[string]bool // the names a query may use; true: numeric
 }
 
 // maxSearchDepth bounds nested parentheses and chained terms.
@@ -213,10 +221,10 @@ func (p *searchParser) term() (searchExpr, error) {
 	if name == "" {
 		return nil, p.errorf("expected a field name, found %q", p.rest())
 	}
-	if _, ok := searchFields[name]; !ok {
-		return nil, fmt.Errorf("%w: unknown field %q (known: workflowId, workflowType, version, status, correlationId, startTime, updateTime, parentWorkflowId)", errBadQuery, name)
+	if _, ok := p.fields[name]; !ok {
+		return nil, fmt.Errorf("%w: unknown field %q (known: %s)", errBadQuery, name, knownFields(p.fields))
 	}
-	c := &condition{field: name}
+	c := &condition{field: name, numeric: p.fields[name]}
 	p.skip()
 	switch {
 	case strings.HasPrefix(p.in[p.pos:], "!="):
@@ -308,7 +316,7 @@ func (p *searchParser) value(field string) (string, error) {
 			return "", p.errorf("expected a value, found %q", p.rest())
 		}
 	}
-	if field == "startTime" || field == "updateTime" {
+	if p.fields[field] && strings.HasSuffix(field, "Time") {
 		if _, err := strconv.ParseInt(v, 10, 64); err != nil {
 			t, err := parseSearchTime(v)
 			if err != nil {
@@ -318,6 +326,27 @@ func (p *searchParser) value(field string) (string, error) {
 		}
 	}
 	return v, nil
+}
+
+// knownFields lists fields' names, in the order a reader expects them.
+func knownFields(fields map[string]bool) string {
+	order := []string{"workflowId", "workflowType", "version", "status", "correlationId", "startTime", "updateTime", "parentWorkflowId"}
+	var out []string
+	seen := map[string]bool{}
+	for _, n := range order {
+		if _, ok := fields[n]; ok {
+			out = append(out, n)
+			seen[n] = true
+		}
+	}
+	var rest []string
+	for n := range fields {
+		if !seen[n] {
+			rest = append(rest, n)
+		}
+	}
+	sort.Strings(rest)
+	return strings.Join(append(out, rest...), ", ")
 }
 
 func parseSearchTime(v string) (time.Time, error) {

@@ -1,0 +1,296 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/store"
+)
+
+// Conductor's task searches: GET /api/tasks/search (TaskSummary) and
+// /search-v2 (Task), and the workflow searches by task,
+// GET /api/workflow/search-by-tasks (WorkflowSummary) and
+// /search-by-tasks-v2 (Workflow). wfrun serve indexes runs (their
+// summaries), not tasks: a task search reads the runs the caller may read
+// whose summary fits the query's run fields (workflowId, workflowType,
+// correlationId, when the query ANDs them at its top), and matches the
+// query against each of their tasks, as their run's masked view shows it.
+// The query takes search.go's syntax over taskSearchFields; any other
+// field is a 400 naming the fields there are.
+
+// taskSearchFields are the names a task query may use (true: numeric;
+// times are epoch ms or RFC 3339). status is the task's status.
+var taskSearchFields = map[string]bool{
+	"workflowId": false, "workflowType": false, "correlationId": false, "status": false,
+	"taskId": false, "taskType": false, "taskDefName": false, "referenceTaskName": false,
+	"domain": false, "workerId": false, "reasonForIncompletion": false,
+	"scheduledTime": true, "startTime": true, "updateTime": true, "endTime": true,
+}
+
+// runFields are the task query's fields a run summary answers.
+var runFields = map[string]bool{"workflowId": true, "workflowType": true, "correlationId": true}
+
+// foundTask is a task a search matched and its run's view.
+type foundTask struct {
+	run, task map[string]any
+	sum       runstore.Summary
+}
+
+// taskField reads field of task t (in run) as a search compares it.
+func taskField(run, t map[string]any, field string) string {
+	v := t[field]
+	switch field {
+	case "workflowId":
+		v = run["workflowId"]
+	case "workflowType":
+		v = run["workflowType"]
+	case "correlationId":
+		v = run["correlationId"]
+	case "updateTime":
+		if v == nil {
+			v = t["endTime"]
+			if n, _ := v.(json.Number); n == "0" || v == nil {
+				v = t["startTime"]
+			}
+		}
+	}
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case json.Number:
+		if x == "0" && strings.HasSuffix(field, "Time") {
+			return ""
+		}
+		return x.String()
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// runPrefilter is the part of expr a run summary decides: the conditions
+// on runFields ANDed at its top (nil: every run).
+func runPrefilter(expr searchExpr) []*condition {
+	switch e := expr.(type) {
+	case *condition:
+		if runFields[e.field] {
+			return []*condition{e}
+		}
+	case *boolExpr:
+		if e.and {
+			return append(runPrefilter(e.left), runPrefilter(e.right)...)
+		}
+	}
+	return nil
+}
+
+// findTasks runs the task search for p: every matching task, in order
+// (sort, else newest run first and each run's tasks in order). It answers
+// a bad request itself.
+func (s *Server) findTasks(w http.ResponseWriter, r *http.Request, p store.Principal) ([]foundTask, bool) {
+	q := r.URL.Query()
+	expr, err := parseSearchOver(q.Get("query"), taskSearchFields)
+	if err != nil {
+		conductorError(w, r, http.StatusBadRequest, "task search: "+err.Error())
+		return nil, false
+	}
+	sortField, desc := "", false
+	if v := q.Get("sort"); v != "" {
+		f, dir, _ := strings.Cut(v, ":")
+		if !taskSearchFields[f] {
+			conductorError(w, r, http.StatusBadRequest, "task search: sort by "+strconv.Quote(f)+": want scheduledTime, startTime, updateTime or endTime[:ASC|DESC]")
+			return nil, false
+		}
+		sortField, desc = f, strings.EqualFold(dir, "DESC")
+	}
+	free := strings.TrimSpace(q.Get("freeText"))
+	if free == "*" {
+		free = ""
+	}
+	all, err := s.conductor.eng.List(r.Context(), runstore.ListOptions{})
+	if err != nil {
+		s.runError(w, r, err)
+		return nil, false
+	}
+	pre := runPrefilter(expr)
+	var found []foundTask
+	for _, sum := range all {
+		get := func(field string) string {
+			switch field {
+			case "workflowId":
+				return sum.ID
+			case "workflowType":
+				return sum.WorkflowType
+			case "correlationId":
+				return s.summaryCorrelation(r.Context(), sum)
+			}
+			return ""
+		}
+		fits := true
+		for _, c := range pre {
+			fits = fits && c.match(get)
+		}
+		if !fits || !s.mayReadSummary(p, sum, func() string { return s.summaryPrincipal(r.Context(), sum) }) {
+			continue
+		}
+		run, err := s.execution(r.Context(), sum.ID)
+		if errors.Is(err, runstore.ErrNotFound) {
+			continue // removed meanwhile
+		}
+		if err != nil {
+			s.runError(w, r, err)
+			return nil, false
+		}
+		list, _ := run["tasks"].([]any)
+		for _, it := range list {
+			t, _ := it.(map[string]any)
+			if t == nil {
+				continue
+			}
+			get := func(field string) string { return taskField(run, t, field) }
+			if expr != nil && !expr.match(get) {
+				continue
+			}
+			if free != "" && !matchesFree(free, get) {
+				continue
+			}
+			found = append(found, foundTask{run: run, task: t, sum: sum})
+		}
+	}
+	if sortField != "" {
+		key := func(f foundTask) int64 {
+			n, _ := strconv.ParseInt(taskField(f.run, f.task, sortField), 10, 64)
+			return n
+		}
+		sort.SliceStable(found, func(i, j int) bool {
+			if desc {
+				return key(found[i]) > key(found[j])
+			}
+			return key(found[i]) < key(found[j])
+		})
+	}
+	return found, true
+}
+
+func matchesFree(free string, get func(string) string) bool {
+	for _, f := range []string{"taskId", "taskType", "taskDefName", "referenceTaskName", "status", "workflowId", "workflowType", "correlationId"} {
+		if strings.Contains(get(f), free) {
+			return true
+		}
+	}
+	return false
+}
+
+// pageParams reads start and size (default 0 and 100).
+func pageParams(r *http.Request) (start, size int) {
+	q := r.URL.Query()
+	start, _ = strconv.Atoi(q.Get("start"))
+	size, err := strconv.Atoi(q.Get("size"))
+	if err != nil || size <= 0 {
+		size = 100
+	}
+	return max(start, 0), size
+}
+
+// conductorTime formats epoch ms as Conductor's TaskSummary does
+// (yyyy-MM-dd'T'HH:mm:ss.SSS'Z', UTC); "" for none.
+func conductorTime(ms string) string {
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil || n == 0 {
+		return ""
+	}
+	return time.UnixMilli(n).UTC().Format("2006-01-02T15:04:05.000Z")
+}
+
+// taskSummary is Conductor's TaskSummary of a found task.
+func taskSummary(f foundTask) map[string]any {
+	get := func(field string) string { return taskField(f.run, f.task, field) }
+	sum := map[string]any{
+		"workflowId": get("workflowId"), "workflowType": get("workflowType"), "correlationId": get("correlationId"),
+		"scheduledTime": conductorTime(get("scheduledTime")), "startTime": conductorTime(get("startTime")),
+		"updateTime": conductorTime(get("updateTime")), "endTime": conductorTime(get("endTime")),
+		"status": get("status"), "reasonForIncompletion": get("reasonForIncompletion"),
+		"taskDefName": get("taskDefName"), "taskType": get("taskType"), "taskId": get("taskId"),
+		"input": get("inputData"), "output": get("outputData"), "workflowPriority": f.run["priority"],
+	}
+	sched, _ := strconv.ParseInt(get("scheduledTime"), 10, 64)
+	start, _ := strconv.ParseInt(get("startTime"), 10, 64)
+	end, _ := strconv.ParseInt(get("endTime"), 10, 64)
+	if start > 0 && end >= start {
+		sum["executionTime"] = end - start
+	}
+	if sched > 0 && start >= sched {
+		sum["queueWaitTime"] = start - sched
+	}
+	if d := get("domain"); d != "" {
+		sum["domain"] = d
+	}
+	return sum
+}
+
+// searchTasks is GET /api/tasks/search (TaskSummary) and, v2,
+// /api/tasks/search-v2 (Task).
+func (s *Server) searchTasks(v2 bool) conductorHandler {
+	return func(w http.ResponseWriter, r *http.Request, p store.Principal) {
+		found, ok := s.findTasks(w, r, p)
+		if !ok {
+			return
+		}
+		start, size := pageParams(r)
+		from := min(start, len(found))
+		to := min(from+size, len(found))
+		results := make([]any, 0, to-from)
+		for _, f := range found[from:to] {
+			if v2 {
+				results = append(results, f.task)
+			} else {
+				results = append(results, taskSummary(f))
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"totalHits": len(found), "results": results})
+	}
+}
+
+// searchWorkflowsByTasks is GET /api/workflow/search-by-tasks
+// (WorkflowSummary) and, v2, /search-by-tasks-v2 (Workflow, without its
+// tasks): the runs holding a task the query matches, each once, paged.
+func (s *Server) searchWorkflowsByTasks(v2 bool) conductorHandler {
+	return func(w http.ResponseWriter, r *http.Request, p store.Principal) {
+		found, ok := s.findTasks(w, r, p)
+		if !ok {
+			return
+		}
+		var runs []foundTask
+		seen := map[string]bool{}
+		for _, f := range found {
+			if !seen[f.sum.ID] {
+				seen[f.sum.ID] = true
+				runs = append(runs, f)
+			}
+		}
+		start, size := pageParams(r)
+		from := min(start, len(runs))
+		to := min(from+size, len(runs))
+		results := make([]any, 0, to-from)
+		for _, f := range runs[from:to] {
+			if v2 {
+				doc := make(map[string]any, len(f.run))
+				for k, v := range f.run {
+					doc[k] = v
+				}
+				doc["tasks"] = []any{}
+				results = append(results, doc)
+			} else {
+				results = append(results, s.workflowSummaryOf(r.Context(), f.sum))
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"totalHits": len(runs), "results": results})
+	}
+}
