@@ -241,6 +241,8 @@ type testRun struct {
 	subs   map[string]*Mocks
 	kids   map[string]*testRun
 	absent bool // a test run stored without its mocks (mockstore.go)
+	// over: the run's stored mocks say its test stopped (mockstore.go).
+	over bool
 }
 
 func newTestRun(t *Test, m *Mocks) *testRun {
@@ -406,7 +408,11 @@ func (r *runState) mocked(ctx context.Context, wt *WorkflowTask, rec *taskRecord
 			}
 		}
 		if !found {
-			// The test has stopped: no mock is given any more.
+			// The test has stopped: no mock is given any more, also by a
+			// process that resumes the run (mockstore.go).
+			if err := r.markTestOver(); err != nil {
+				return tasks.Result{Status: tasks.Failed, Reason: r.sec.Excerpt(err.Error(), maxReasonBytes)}, true
+			}
 			if wt.Type == TypeSimple || r.test.mockedRef(rec.Ref) {
 				return r.parkTest(ctx, rec, progressed), true
 			}

@@ -119,3 +119,45 @@ func TestTestRunRetriedWithoutMocksLeftDoesNotCallOut(t *testing.T) {
 		t.Fatalf("completed by hand: %s %s after %d calls", now.Status, taskList(now), hits.Load())
 	}
 }
+
+// TestTestRunRestartedAfterItsTestStopped: a test that stopped gives no
+// mock any more, but its run restarted from the start is a test again:
+// its mocks apply from the first, and it stops where the test did.
+func TestTestRunRestartedAfterItsTestStopped(t *testing.T) {
+	def := json.RawMessage(`{"name":"stopped","version":1,"schemaVersion":2,"tasks":[
+	  {"name":"a","taskReferenceName":"a","type":"SIMPLE"},{"name":"b","taskReferenceName":"b","type":"SIMPLE"}]}`)
+	var offered atomic.Int32
+	e := mockEngine(t, nil, &offered)
+	tr, id := startTest(t, e, testRequest{WorkflowDef: def, Mocks: engine.Mocks{Tasks: mockList(t, `{"a":[{"output":{"n":1}}]}`)}}, 0)
+	const want = "a:a:COMPLETED b:b:SCHEDULED"
+	if wf := answerOf(t, tr); taskList(wf) != want {
+		t.Fatalf("the test: %s", taskList(wf))
+	}
+	if err := e.Terminate(context.Background(), id, "done looking"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if viewRun(t, e, id).Status == engine.StatusTerminated {
+			break
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = e.Restart(ctx, id, true)
+	}()
+	defer func() { cancel(); <-done }()
+	var now runView
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if now = viewRun(t, e, id); now.Status == engine.StatusRunning && taskList(now) == want {
+			break
+		}
+	}
+	if now.Status != engine.StatusRunning || taskList(now) != want || now.Tasks[0].Output["n"] != float64(1) {
+		t.Fatalf("restarted: %s %s %v, want RUNNING %s", now.Status, taskList(now), now.Tasks[0].Output, want)
+	}
+	if n := offered.Load(); n != 0 {
+		t.Errorf("%d tasks offered to workers", n)
+	}
+}

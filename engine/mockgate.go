@@ -234,6 +234,9 @@ func (r *runState) enterTest(ctx context.Context) func() {
 	g.mu.Lock()
 	g.answer = func() []byte {
 		actx := context.WithoutCancel(ctx)
+		if err := r.markTestOver(); err != nil {
+			return nil
+		}
 		if err := r.save(actx); err != nil {
 			return nil
 		}

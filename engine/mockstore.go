@@ -11,14 +11,16 @@ import (
 // A test run keeps its mocks with it, so that a process that resumes it (a
 // serve takeover after a crash, `wfrun resume`, a retry, restart or rerun)
 // goes on taking mocks where the first one stopped instead of running its
-// mocked tasks for real:
+// mocked tasks for real — or, once its test stopped, gives none either:
 //
 //   - the mocks as the test request gave them, sealed through the run's
 //     secret boundary and bound to the run and "/testMocks" (they may hold
 //     values that look like secrets; an edited part, or another run's
 //     copied in, fails to open), are a part of the stored run of their own
 //     ("testMocks", runstore.Change.Mocks), written with the record's first
-//     write only, not with each write;
+//     write, and again when the test stops ("testOver" in the sealed text:
+//     the run, resumed anywhere, goes on without mocks, as in the process
+//     where the test answered);
 //   - the head marks the run a test run ("test"), and the run's log
 //     (runlog.go) holds how many mocks of each reference it has taken: an
 //     IN_PROGRESS mock uses one up without ending the attempt, so the task
@@ -30,8 +32,9 @@ import (
 //     and the count it started from, and a resumed parent shares the
 //     resumed child's state with the child's next attempts.
 //
-// A test run that runs again is a test again, with a test state of its
-// own (new passes), never calling out for its mocked tasks:
+// A test run that runs again (restart, rerun, retry) is a test again, with
+// passes of its own, also after its test stopped, never calling out for
+// its mocked tasks:
 //
 //   - restarted from the start, its tasks all run anew, so its mocks start
 //     over from the first of each reference: the restart is the test run
@@ -60,15 +63,7 @@ func (r *runState) keepMocks() error {
 	if r.test == nil {
 		return nil
 	}
-	m := r.test.mocks
-	if m == nil {
-		m = &Mocks{}
-	}
-	plain, err := json.Marshal(m)
-	if err != nil {
-		return fmt.Errorf("testMocks: %w", err)
-	}
-	sealed, err := r.sec.Seal(plain, testMocksPointer)
+	sealed, err := r.sealMocks()
 	if err != nil {
 		return err
 	}
@@ -80,6 +75,57 @@ func (r *runState) keepMocks() error {
 	}
 	r.mu.Lock()
 	r.doc.TestMocks, r.doc.Test, r.doc.MocksUsed = sealed, true, used
+	r.changedMocks = true
+	r.mu.Unlock()
+	return nil
+}
+
+// storedMocks is the plain text of the "testMocks" part: the mocks as the
+// request gave them, and whether the run's test stopped (Over: the run
+// goes on without mocks, in any process).
+type storedMocks struct {
+	Mocks
+	Over bool `json:"testOver,omitempty"`
+}
+
+// sealMocks seals the run's mocks part.
+func (r *runState) sealMocks() (string, error) {
+	sm := storedMocks{}
+	if r.test.mocks != nil {
+		sm.Mocks = *r.test.mocks
+	}
+	r.test.mu.Lock()
+	sm.Over = r.test.over
+	r.test.mu.Unlock()
+	plain, err := json.Marshal(sm)
+	if err != nil {
+		return "", fmt.Errorf("testMocks: %w", err)
+	}
+	return r.sec.Seal(plain, testMocksPointer)
+}
+
+// markTestOver records in the run's mocks part, with its next write, that
+// its test stopped: a process that resumes the run gives it no mock
+// either, as Conductor gives none once its test loop has answered. A run
+// stored without its mocks: nothing to record.
+func (r *runState) markTestOver() error {
+	tr := r.test
+	if tr == nil || tr.absent {
+		return nil
+	}
+	tr.mu.Lock()
+	was := tr.over
+	tr.over = true
+	tr.mu.Unlock()
+	if was {
+		return nil
+	}
+	sealed, err := r.sealMocks()
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.doc.TestMocks = sealed
 	r.changedMocks = true
 	r.mu.Unlock()
 	return nil
@@ -101,14 +147,19 @@ func (r *runState) openMocks(sealed string, used map[string]int) error {
 	if err != nil {
 		return fmt.Errorf("testMocks: %w", err)
 	}
-	var m Mocks
-	if err := json.Unmarshal(plain, &m); err != nil {
+	var sm storedMocks
+	if err := json.Unmarshal(plain, &sm); err != nil {
 		return fmt.Errorf("testMocks: damaged")
 	}
+	m := sm.Mocks
 	if err := m.Validate(); err != nil {
 		return fmt.Errorf("testMocks: %w", err)
 	}
 	tr := newTestRun(t, &m)
+	if sm.Over {
+		tr.over = true
+		t.gate.stopped = true // no pass any more (mockgate.go)
+	}
 	for ref, n := range used {
 		if n < 0 || n > len(tr.left[ref]) {
 			return fmt.Errorf("testMocks: mocksUsed[%q] is %d, the run has %d mocks for it", ref, n, len(tr.left[ref]))
@@ -126,7 +177,17 @@ func (r *runState) openMocks(sealed string, used map[string]int) error {
 // test run, or one stored without its mocks: nothing.
 func (r *runState) restartMocks(fromStart bool, refs map[string]bool) error {
 	tr := r.test
-	if tr == nil || tr.absent || tr.mocks == nil || (!fromStart && len(refs) == 0) {
+	if tr == nil || tr.absent || tr.mocks == nil {
+		return nil
+	}
+	tr.mu.Lock()
+	over := tr.over
+	tr.over = false // a test again: passes of its own
+	tr.mu.Unlock()
+	tr.t.gate.mu.Lock()
+	tr.t.gate.stopped = false
+	tr.t.gate.mu.Unlock()
+	if !over && !fromStart && len(refs) == 0 {
 		return nil
 	}
 	var reset []string
