@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,6 +30,18 @@ func startHeld(t *testing.T, e *engine.Engine, def string, id string) <-chan *en
 		out <- res
 	}()
 	return out
+}
+
+// ended waits up to 10 s for a run startHeld started.
+func ended(t *testing.T, done <-chan *engine.Result) *engine.Result {
+	t.Helper()
+	select {
+	case res := <-done:
+		return res
+	case <-time.After(10 * time.Second):
+		t.Fatal("the parent never ended")
+		return nil
+	}
 }
 
 // waitFor polls cond every 5 ms for up to 10 s.
@@ -189,7 +202,7 @@ func TestRetryOfAChildReopensItsExecutingParentInAFork(t *testing.T) {
 		t.Fatalf("child: %+v", got)
 	}
 	close(hold)
-	res := <-done
+	res := ended(t, done)
 	if res == nil || res.Status != engine.StatusCompleted {
 		t.Fatalf("parent: %+v", res)
 	}
@@ -253,7 +266,7 @@ func TestExecutingParentNoticesAChildRestartedElsewhere(t *testing.T) {
 		t.Fatalf("parent while its child runs again: %s %+v", wf.Status, wf.Tasks)
 	}
 	close(g.release)
-	res := <-done
+	res := ended(t, done)
 	if res == nil || res.Status != engine.StatusCompleted {
 		t.Fatalf("parent: %+v", res)
 	}
@@ -264,5 +277,107 @@ func TestExecutingParentNoticesAChildRestartedElsewhere(t *testing.T) {
 	}
 	if c := viewRun(t, a, sub.SubWorkflowID); c.Status != engine.StatusCompleted {
 		t.Fatalf("child at the end: %s", c.Status)
+	}
+}
+
+// Two levels: the leaf fails, its parent (the mid level) ends FAILED, and
+// the root, which this process executes, goes on with its other branch
+// (the mid level's SUB_WORKFLOW task is permissive). Retrying the leaf
+// re-opens the ended mid level as before and hands the mid level's re-open
+// to the root's executor: the root's record goes back to IN_PROGRESS with
+// the same mid level, which runs the same leaf again; all three complete.
+func TestRetryOfALeafReopensAnEndedParentUnderAnExecutingRoot(t *testing.T) {
+	g := newGate(true)
+	hold := make(chan struct{})
+	e := harnessEngine(t, nil,
+		engine.WithWorker("gated", g.worker),
+		engine.WithWorker("hold", func(c context.Context, _ json.RawMessage) (json.RawMessage, error) {
+			select {
+			case <-hold:
+				return json.RawMessage(`{"held":true}`), nil
+			case <-c.Done():
+				return nil, c.Err()
+			}
+		}))
+	mid := `{"name":"mid","version":1,"schemaVersion":2,"tasks":[{"name":"leaf","taskReferenceName":"leaf","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"gated_child","workflowDefinition":` + childWithGate + `}}]}`
+	done := startHeld(t, e, `{"name":"executing_root","version":1,"schemaVersion":2,"tasks":[
+	 {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN","forkTasks":[
+	  [{"name":"mid","taskReferenceName":"mid","type":"SUB_WORKFLOW","permissive":true,"subWorkflowParam":{"name":"mid","workflowDefinition":`+mid+`}}],
+	  [{"name":"hold","taskReferenceName":"hold"}]]},
+	 {"name":"join","taskReferenceName":"join","type":"JOIN","joinOn":["mid","hold"]}]}`, "executing-root")
+	var midRec taskView
+	waitFor(t, "the mid level to fail", func() bool {
+		b, err := e.Show(context.Background(), "executing-root")
+		var v runView
+		if err != nil || json.Unmarshal(b, &v) != nil {
+			return false
+		}
+		midRec = byRef(v.Tasks)["mid"]
+		return midRec.Status == engine.TaskFailed
+	})
+	leafRec := viewRun(t, e, midRec.SubWorkflowID).Tasks[0]
+	got := g.whileBlocked(t, func(c context.Context) (*engine.Result, error) {
+		return e.Retry(c, leafRec.SubWorkflowID, false)
+	}, func() {
+		root := viewRun(t, e, "executing-root")
+		if tk := byRef(root.Tasks)["mid"]; root.Status != engine.StatusRunning || tk.TaskID != midRec.TaskID || tk.Status != engine.TaskInProgress {
+			t.Errorf("root while the leaf runs again: %s %+v", root.Status, tk)
+		}
+		m := viewRun(t, e, midRec.SubWorkflowID)
+		if m.Status != engine.StatusRunning || m.Tasks[0].TaskID != leafRec.TaskID || m.Tasks[0].Status != engine.TaskInProgress {
+			t.Errorf("mid level while the leaf runs again: %s %+v", m.Status, m.Tasks)
+		}
+	})
+	if got.Status != engine.StatusCompleted {
+		t.Fatalf("leaf: %+v", got)
+	}
+	close(hold)
+	res := ended(t, done)
+	if res == nil || res.Status != engine.StatusCompleted {
+		t.Fatalf("root: %+v", res)
+	}
+	checkTasks(t, viewRun(t, e, "executing-root").Tasks, "FORK:COMPLETED", "SUB_WORKFLOW:COMPLETED", "hold:COMPLETED", "JOIN:COMPLETED")
+	m := viewRun(t, e, midRec.SubWorkflowID)
+	if m.Status != engine.StatusCompleted || m.Tasks[0].TaskID != leafRec.TaskID || m.Tasks[0].Status != engine.TaskCompleted {
+		t.Fatalf("mid level at the end: %s %+v", m.Status, m.Tasks)
+	}
+}
+
+// The re-opened task fails with its child: the parent this process
+// executes fails with it, as Conductor's decider fails a workflow whose
+// task failed without retries left, and its other running task is
+// cancelled.
+func TestReopenedTaskOfAnExecutingParentFailsItWithItsChild(t *testing.T) {
+	var calls atomic.Int32
+	held := make(chan struct{}, 1)
+	e := harnessEngine(t, nil,
+		engine.WithWorker("gated", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+			if calls.Add(1) == 1 {
+				return json.RawMessage(`{"call":1}`), nil
+			}
+			return nil, errors.New("failed again")
+		}),
+		engine.WithWorker("hold", func(c context.Context, _ json.RawMessage) (json.RawMessage, error) {
+			held <- struct{}{}
+			<-c.Done()
+			return nil, c.Err()
+		}))
+	done := startHeld(t, e, `{"name":"executing_parent","version":1,"schemaVersion":2,"tasks":[
+	 {"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"gated_child","workflowDefinition":`+childWithGate+`}},
+	 {"name":"hold","taskReferenceName":"hold"}]}`, "failing-parent")
+	<-held
+	sub := viewRun(t, e, "failing-parent").Tasks[0]
+	got, err := e.Restart(context.Background(), sub.SubWorkflowID, true)
+	if err != nil || got.Status != engine.StatusFailed {
+		t.Fatalf("child: %+v %v", got, err)
+	}
+	res := ended(t, done)
+	if res == nil || res.Status != engine.StatusFailed || res.FailedTaskRef != "sub" {
+		t.Fatalf("parent: %+v", res)
+	}
+	wf := viewRun(t, e, "failing-parent")
+	checkTasks(t, wf.Tasks, "SUB_WORKFLOW:FAILED", "hold:CANCELED")
+	if wf.Tasks[0].TaskID != sub.TaskID || !strings.Contains(wf.Reason, "failed again") {
+		t.Fatalf("parent: %q %+v", wf.Reason, wf.Tasks)
 	}
 }
