@@ -17,8 +17,13 @@ import (
 // other input key is ".key". The output is {"result": first value,
 // "resultList": [all values]}; a query that fails fails the task (retryable)
 // with the reason in output "error". Programs are compiled once and cached.
-// The query cannot read the process environment ($ENV and env are empty)
-// and has no "input"/"inputs" stream.
+//
+// Conductor runs these queries on jackson-jq 0.0.13, and wfrun follows it:
+// a query its grammar rejects is rejected (jqparse.go), a builtin it lacks
+// ($ENV, env, input, getpath, ...) fails when called (jqbuiltins.go), and
+// failure reasons read as its messages (jqerror.go, jqindex.go,
+// jqfuncerror.go); testdata/jq lists where wfrun still differs. The query
+// cannot read the process environment.
 type JQTask struct {
 	opts *options
 

@@ -1,0 +1,74 @@
+package tasks
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+)
+
+// FuzzJacksonSyntax: the recogniser of jackson-jq's grammar never panics,
+// answers the same twice, and words every rejection as jackson-jq's
+// compile does (a JavaCC parse or lexical error, the lexer's unbalanced
+// ')', a number too large). Seeds: the recorded queries.
+func FuzzJacksonSyntax(f *testing.F) {
+	file, err := os.Open("testdata/jq/jackson-jq-0.0.13.jsonl")
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer file.Close()
+	sc := bufio.NewScanner(file)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var c jacksonCase
+		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
+			f.Fatal(err)
+		}
+		f.Add(c.Q)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		err := jacksonSyntax(q)
+		again := jacksonSyntax(q)
+		if (err == nil) != (again == nil) || err != nil && err.Error() != again.Error() {
+			t.Fatalf("%q: %v, then %v", q, err, again)
+		}
+		if err == nil {
+			return
+		}
+		msg := err.Error()
+		for _, p := range []string{"Encountered ", "Lexical error at line ", "Unexpected ')' at line ", "For input string: "} {
+			if strings.HasPrefix(msg, p) {
+				return
+			}
+		}
+		t.Fatalf("%q: %q", q, msg)
+	})
+}
+
+// TestJQSyntaxMatchesJacksonJQ: queries jackson-jq 0.0.13 does not
+// compile (mutations of the recorded ones, testdata/jq/README.md) fail the
+// task with jackson-jq's own message, expected tokens and all.
+func TestJQSyntaxMatchesJacksonJQ(t *testing.T) {
+	file, err := os.Open("testdata/jq/jackson-jq-0.0.13-syntax.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	r := NewDefaultRegistry()
+	sc := bufio.NewScanner(file)
+	sc.Buffer(nil, 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		var c jacksonCase
+		if err := json.Unmarshal(sc.Bytes(), &c); err != nil || c.Err == nil {
+			t.Fatalf("line %d: %v", line, err)
+		}
+		res := run(t, r, TypeJSONJQTransform, map[string]any{"queryExpression": c.Q}, nil)
+		if res.Status != Failed || res.Reason != *c.Err {
+			t.Errorf("line %d %q:\n got %s %q\nwant FAILED %q", line, c.Q, res.Status, res.Reason, *c.Err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
