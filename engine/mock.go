@@ -23,7 +23,10 @@ import (
 //     INLINE, TERMINATE) and the system tasks Conductor completes as it
 //     schedules them (JSON_JQ_TRANSFORM, LAMBDA, NOOP, EXCLUSIVE_JOIN):
 //     those always run for real. So SIMPLE tasks, HTTP, WAIT, HUMAN, EVENT,
-//     START_WORKFLOW, EXEC, UPDATE_SECRET… take mocks;
+//     START_WORKFLOW, EXEC, UPDATE_SECRET… take mocks. Conductor's decider
+//     also publishes an EVENT (not asyncComplete) as it schedules it, so an
+//     EVENT without a mock is published at once and does not stop the
+//     test; one with a mock takes it, where Conductor publishes anyway;
 //   - by the task's exact reference name (a DO_WHILE iteration's is
 //     "ref__N"), one mock a step, in order: a retry or the next
 //     iteration takes the next one;
@@ -365,6 +368,13 @@ func (r *runState) mocked(ctx context.Context, wt *WorkflowTask, rec *taskRecord
 	}
 	if wt.Type == TypeSimple {
 		r.scheduleDomain(wt, rec)
+	}
+	if wt.Type == TypeEvent && !asyncComplete(wt) && !r.test.entry(rec.Ref) && !r.test.absent {
+		// Conductor's decider publishes an EVENT as it schedules it (a
+		// synchronous system task): the test loop finds it done, without
+		// a mock or not. Without one here, it is published for real and
+		// the test goes on; with one, it takes its mock (no call out).
+		return tasks.Result{}, false
 	}
 	progressed, resolved := false, false
 	for {

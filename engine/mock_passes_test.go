@@ -222,3 +222,35 @@ func TestWorkflowTestPassesAndConcurrencyLimits(t *testing.T) {
 		t.Fatalf("afterwards: %s %s after %d calls", now.Status, taskList(now), hits.Load())
 	}
 }
+
+// TestWorkflowTestUnmockedEvent: Conductor's decider publishes an EVENT as
+// it schedules it, so the test loop never finds one waiting: without a
+// mock it is published and the test goes on to its end; with one it takes
+// the mock and publishes nothing.
+func TestWorkflowTestUnmockedEvent(t *testing.T) {
+	def := json.RawMessage(`{"name":"events","version":1,"schemaVersion":2,"tasks":[
+	  {"name":"a","taskReferenceName":"a","type":"SIMPLE"},
+	  {"name":"e","taskReferenceName":"e","type":"EVENT","sink":"conductor:events:q"},
+	  {"name":"b","taskReferenceName":"b","type":"SIMPLE"}]}`)
+	cases := []struct {
+		name, mocks string
+		published   int
+	}{
+		{"unmocked", `{"a":[{}],"b":[{}]}`, 1},
+		{"mocked", `{"a":[{}],"e":[{"output":{"mocked":true}}],"b":[{}]}`, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var sink lockedBuffer
+			var offered atomic.Int32
+			e := mockEngine(t, nil, &offered, engine.WithEventSink(engine.NewWriterSink(&sink)))
+			wf := runTest(t, e, testRequest{WorkflowDef: def, Mocks: engine.Mocks{Tasks: mockList(t, tc.mocks)}})
+			if wf.Status != engine.StatusCompleted || taskList(wf) != "a:a:COMPLETED e:EVENT:COMPLETED b:b:COMPLETED" {
+				t.Fatalf("got %s %s (%s)", wf.Status, taskList(wf), wf.Reason)
+			}
+			if n := strings.Count(sink.String(), "\n"); n != tc.published {
+				t.Fatalf("published %d messages, want %d: %s", n, tc.published, sink.String())
+			}
+		})
+	}
+}
