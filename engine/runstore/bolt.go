@@ -642,6 +642,9 @@ func (b *Bolt) Delete(ctx context.Context, id string) error {
 				return err
 			}
 		}
+		if err := deleteTaskLogs(tx, id); err != nil {
+			return err
+		}
 		return deleteSignals(tx, id)
 	})
 }

@@ -18,7 +18,9 @@ type Memory struct {
 	signals map[string]map[string][]byte
 	leases  map[string]Lease
 	keys    map[string][]byte // key claims (keys.go)
-	stats   Stats
+	// taskLogs are the runs' task logs (tasklogs.go).
+	taskLogs map[string][][]byte
+	stats    Stats
 }
 
 var _ Store = (*Memory)(nil)
@@ -189,6 +191,7 @@ func (m *Memory) Delete(_ context.Context, id string) error {
 	delete(m.sums, id)
 	delete(m.signals, id)
 	delete(m.leases, id)
+	delete(m.taskLogs, id)
 	return nil
 }
 

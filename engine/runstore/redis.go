@@ -324,7 +324,7 @@ func (r *Redis) Restore(ctx context.Context, id string, ch *Change) error {
 var deleteScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return 'running' end
 if redis.call('EXISTS', KEYS[3]) == 0 then return 'missing' end
-redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
+redis.call('DEL', KEYS[3], KEYS[4], KEYS[5], KEYS[7])
 redis.call('HDEL', KEYS[6], ARGV[1])
 return 'ok'`)
 
@@ -332,6 +332,7 @@ return 'ok'`)
 func (r *Redis) Delete(ctx context.Context, id string) error {
 	res, err := deleteScript.Run(ctx, r.c, []string{
 		r.key("p", id), r.key("run", id), r.key("archive", id), r.key("signals", id), r.key("lease", id), r.indexKey(),
+		r.key("taskLogs", id), // tasklogs.go
 	}, id).Text()
 	if err != nil {
 		return unavailable(err)

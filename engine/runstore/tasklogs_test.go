@@ -1,0 +1,96 @@
+package runstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/internal/redistest"
+)
+
+// TestTaskLogger: every store keeps a run's task log entries in order,
+// keeps the newest max of them, keeps them per run, keeps them across a
+// reopen (bolt) and deletes them with the run.
+func TestTaskLogger(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		open func(t *testing.T) (runstore.Store, func() runstore.Store)
+	}{
+		{"memory", func(t *testing.T) (runstore.Store, func() runstore.Store) {
+			m := runstore.NewMemory()
+			return m, func() runstore.Store { return m }
+		}},
+		{"bolt", func(t *testing.T) (runstore.Store, func() runstore.Store) {
+			path := filepath.Join(t.TempDir(), "runs.db")
+			open := func() runstore.Store {
+				b, err := runstore.OpenBolt(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = b.Close() })
+				return b
+			}
+			return open(), open
+		}},
+		{"redis", func(t *testing.T) (runstore.Store, func() runstore.Store) {
+			url := "redis://" + redistest.Start(t)
+			open := func() runstore.Store {
+				r, err := runstore.OpenRedis(url)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = r.Close() })
+				return r
+			}
+			return open(), open
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st, reopen := c.open(t)
+			tl := st.(runstore.TaskLogger)
+			for i := range 5 {
+				if err := tl.AppendTaskLog(ctx, "run-a", []byte(fmt.Sprintf("a%d", i)), 3); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := tl.AppendTaskLog(ctx, "run-b", []byte("b0"), 3); err != nil {
+				t.Fatal(err)
+			}
+			if c.name == "bolt" {
+				_ = st.Close()
+				st = reopen()
+				tl = st.(runstore.TaskLogger)
+			}
+			got, err := tl.TaskLogs(ctx, "run-a")
+			if err != nil || fmt.Sprintf("%s", got) != "[a2 a3 a4]" {
+				t.Fatalf("run-a: %s %v", got, err)
+			}
+			if got, _ := tl.TaskLogs(ctx, "run-b"); fmt.Sprintf("%s", got) != "[b0]" {
+				t.Fatalf("run-b: %s", got)
+			}
+			if got, err := tl.TaskLogs(ctx, "run-none"); err != nil || len(got) != 0 {
+				t.Fatalf("run-none: %s %v", got, err)
+			}
+			// Deleted with the run (an ended one: archived).
+			if err := st.Archive(ctx, "run-a", []byte(`{"workflowId":"run-a","status":"COMPLETED"}`), runstore.Summary{ID: "run-a", Status: "COMPLETED"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.Delete(ctx, "run-a"); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := tl.TaskLogs(ctx, "run-a"); err != nil || len(got) != 0 {
+				t.Fatalf("run-a after Delete: %s %v", got, err)
+			}
+			if err := st.Delete(ctx, "run-a"); !errors.Is(err, runstore.ErrNotFound) {
+				t.Fatalf("second Delete: %v", err)
+			}
+			if got, _ := tl.TaskLogs(ctx, "run-b"); len(got) != 1 {
+				t.Fatalf("run-b after run-a's Delete: %s", got)
+			}
+		})
+	}
+}
