@@ -448,6 +448,8 @@ func (s *Server) conductorRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /api/tasks/{workflowId}/{status}/signal/sync", s.condRun(needManage, "workflowId", s.signalSync))
 	m.HandleFunc("POST /api/tasks/{workflowId}/{ref}/{status}/sync", s.condRun(needManage, "workflowId", s.updateTaskSync)) // conductor_more_tasks.go
 	m.HandleFunc("GET /api/tasks/{taskId}", s.cond(s.getTask))
+	m.HandleFunc("GET /api/tasks/{taskId}/{sub}", s.tasksSubRoute(s.cond(s.getTaskLogs)))
+	m.HandleFunc("POST /api/tasks/{taskId}/log", s.cond(s.postTaskLog))
 	m.HandleFunc("GET /api/tasks/search", s.cond(s.searchTasks(false))) // conductor_task_search.go
 	m.HandleFunc("GET /api/tasks/search-v2", s.cond(s.searchTasks(true)))
 }

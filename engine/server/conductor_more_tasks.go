@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -201,5 +202,117 @@ func (s *Server) tasksSubRoute(log http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		notFoundRoute(w, r)
+	}
+}
+
+// taskLogLine reads POST /api/tasks/{taskId}/log's body, Conductor's raw
+// String: the Go and JS SDKs send the line as a JSON string literal
+// (Content-Type application/json), which is decoded; any other body is
+// the line itself.
+func taskLogLine(body []byte) string {
+	var s string
+	if t := bytes.TrimSpace(body); len(t) > 0 && t[0] == '"' && json.Unmarshal(t, &s) == nil {
+		return s
+	}
+	return string(body)
+}
+
+// postTaskLog is POST /api/tasks/{taskId}/log: a line of the task's
+// execution log, masked with its run's masker (engine.AppendTaskLog)
+// before it is stored. The caller polls the task's type (its worker) or
+// manages its run; 409 once the run ended.
+func (s *Server) postTaskLog(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		s.bodyError(w, r, err)
+		return
+	}
+	taskID := r.PathValue("taskId")
+	run, task, ok := s.visibleTask(w, r, p, taskID)
+	if !ok {
+		return
+	}
+	runID, _ := run["workflowId"].(string)
+	if name, _ := task["taskDefName"].(string); !s.allowed(p, ScopePollPrefix+name) && !s.mayManageRun(r.Context(), p, runID) {
+		s.forbid(w, r, p, ScopePollPrefix+name)
+		return
+	}
+	s.appendTaskLog(w, r, runID, taskID, taskLogLine(body))
+}
+
+func (s *Server) appendTaskLog(w http.ResponseWriter, r *http.Request, runID, taskID, line string) {
+	err := s.conductor.eng.AppendTaskLog(r.Context(), runID, taskID, line)
+	switch {
+	case err == nil:
+		writeEmpty(w, http.StatusOK)
+	case errors.Is(err, engine.ErrNotRunning):
+		conductorError(w, r, http.StatusConflict, s.masker.MaskString(err.Error())+": its task logs are closed")
+	case errors.Is(err, engine.ErrNoTaskLogs):
+		conductorError(w, r, http.StatusNotImplemented, err.Error())
+	default:
+		s.runError(w, r, err)
+	}
+}
+
+// mayManageRun: p may change run id (workflows:manage, or started it).
+func (s *Server) mayManageRun(ctx context.Context, p store.Principal, id string) bool {
+	if s.auth == nil {
+		return true
+	}
+	wfType, owner, err := s.runOwner(ctx, id)
+	if err != nil {
+		return false
+	}
+	ok, _, _ := mayRunAs(p, needManage, wfType, owner)
+	return ok
+}
+
+// getTaskLogs is GET /api/tasks/{taskId}/log: the task's TaskExecLogs,
+// oldest first; 204 when it has none (as Conductor answers).
+func (s *Server) getTaskLogs(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	taskID := r.PathValue("taskId")
+	run, _, ok := s.visibleTask(w, r, p, taskID)
+	if !ok {
+		return
+	}
+	runID, _ := run["workflowId"].(string)
+	logs, err := s.conductor.eng.TaskLogs(r.Context(), runID, taskID)
+	switch {
+	case errors.Is(err, engine.ErrNoTaskLogs):
+		writeEmpty(w, http.StatusNoContent)
+	case err != nil:
+		s.runError(w, r, err)
+	case len(logs) == 0:
+		writeEmpty(w, http.StatusNoContent)
+	default:
+		writeJSON(w, http.StatusOK, logs)
+	}
+}
+
+// resultLogs keeps the log lines a worker's TaskResult carries as the
+// task's log (Conductor's updateTask adds them), before the result is
+// applied: the run is still RUNNING. Only for a task this process's queue
+// holds, of the run it names; a line that cannot be kept is logged
+// (masked) and the result goes on.
+func (s *Server) resultLogs(r *http.Request, res taskResult) {
+	if len(res.Logs) == 0 {
+		return
+	}
+	q := s.conductor.queue
+	q.mu.Lock()
+	d := q.byID[res.TaskID]
+	runID := ""
+	if d != nil {
+		runID = d.t.RunID
+	}
+	q.mu.Unlock()
+	if runID == "" || runID != res.WorkflowInstanceID {
+		return
+	}
+	for _, l := range res.Logs {
+		if err := s.conductor.eng.AppendTaskLog(r.Context(), runID, res.TaskID, l.Log); err != nil {
+			s.log.Warn("task log line not kept", "taskId", res.TaskID, "workflowId", runID, "error", s.masker.MaskString(err.Error()))
+			return
+		}
 	}
 }

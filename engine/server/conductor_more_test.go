@@ -335,6 +335,21 @@ func TestMoreEndpointsScopes(t *testing.T) {
 			t.Errorf("rita GET %s: %d %s", path, st, got)
 		}
 	}
+	// Task logs: reading them is reading the task; writing needs the
+	// task's poll scope or managing its run.
+	for _, c := range []struct {
+		who, method string
+		want        int
+	}{
+		{"carol", "POST", 404}, {"carol", "GET", 404}, {"anonymous", "GET", 404},
+		{"rita", "POST", 403}, {"rita", "GET", 204},
+		{"bob", "POST", 200}, {"alice", "POST", 200}, {"rita", "GET", 200},
+	} {
+		st, _, got := ts.as(t, c.who, c.method, "/api/tasks/"+taskID+"/log", "line from "+c.who)
+		if st != c.want || (st == 403 && !strings.Contains(got, "tasks:poll:hold")) || (st == 404 && !strings.Contains(got, "Task not found")) {
+			t.Errorf("%s %s task log: %d %s, want %d", c.who, c.method, st, got, c.want)
+		}
+	}
 	// alice owns the run: she may remove it; then it is gone for everyone.
 	if st, _, got := ts.as(t, "alice", "DELETE", "/api/workflow/"+id+"/remove", ""); st != 200 {
 		t.Fatalf("alice remove: %d %s", st, got)

@@ -118,6 +118,11 @@ type taskResult struct {
 	WorkflowInstanceID string `json:"workflowInstanceId"`
 	TaskID             string `json:"taskId"`
 	WorkerID           string `json:"workerId"`
+	// Logs are TaskExecLogs the worker sends with its result
+	// (conductor_more_tasks.go keeps them as the task's log).
+	Logs []struct {
+		Log string `json:"log"`
+	} `json:"logs"`
 	workerResult
 }
 
@@ -146,6 +151,9 @@ func (s *Server) updateTask(v2 bool) conductorHandler {
 		name, domain, ok := s.conductor.queue.kindOf(res.TaskID)
 		if ok && !s.mayPoll(w, r, p, name) {
 			return
+		}
+		if ok {
+			s.resultLogs(r, res)
 		}
 		err := s.conductor.queue.complete(res.TaskID, res.workerResult)
 		if errors.Is(err, ErrUnknownTask) {

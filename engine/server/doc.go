@@ -45,8 +45,10 @@
 //     /all and /polldata[/all] report the queues (conductor_queues.go).
 //     Runs by correlation id, running ids, a run's task pages, search-v2,
 //     remove, terminate-remove and decide (conductor_more_workflow.go); a
-//     task by id and the synchronous update by reference
-//     (conductor_more_tasks.go): every run and task through execution's
+//     task by id, its execution log (masked with its run's masker, kept in
+//     the run store: engine.AppendTaskLog) and the synchronous update by
+//     reference (conductor_more_tasks.go); task searches
+//     (conductor_task_search.go): every run and task through execution's
 //     masked view.
 //   - /metrics (Prometheus) and /healthz.
 //
