@@ -481,8 +481,12 @@ func (b *Bolt) Load(ctx context.Context, id string) ([]byte, bool, error) {
 			doc = clone(v)
 			return nil
 		}
-		if v := getArchived(tx, id); v != nil {
-			doc, archived = clone(v), true
+		v, err := getArchived(tx, id)
+		if err != nil {
+			return fmt.Errorf("run store %s: %w", b.f.path, err)
+		}
+		if v != nil {
+			doc, archived = v, true
 			return nil
 		}
 		return ErrNotFound
@@ -574,6 +578,7 @@ func (b *Bolt) Archive(ctx context.Context, id string, archived []byte, sum Summ
 		return err
 	}
 	end := encodeEntry(entryEnd, id, nil, nil)
+	stored := prepareArchive(archived)
 	return b.update(ctx, id, true, len(archived), func(tx *bolt.Tx) error {
 		// Journal entries of the run must not outlive it.
 		if k, _ := tx.Bucket(bucketJournal).Cursor().First(); k != nil {
@@ -581,7 +586,7 @@ func (b *Bolt) Archive(ctx context.Context, id string, archived []byte, sum Summ
 				return err
 			}
 		}
-		if err := putArchived(tx, id, archived); err != nil {
+		if err := putArchived(tx, id, stored); err != nil {
 			return err
 		}
 		if err := deletePrimary(tx, id); err != nil {
@@ -631,7 +636,7 @@ func (b *Bolt) Delete(ctx context.Context, id string) error {
 		if r.live || tx.Bucket(bucketLegacy).Get([]byte(id)) != nil {
 			return ErrNotEnded
 		}
-		if getArchived(tx, id) == nil {
+		if !hasArchived(tx, id) {
 			return ErrNotFound
 		}
 		if err := deleteArchived(tx, id); err != nil {

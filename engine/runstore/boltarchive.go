@@ -1,33 +1,78 @@
 package runstore
 
 import (
+	"bytes"
+	"compress/flate"
+	"errors"
+	"fmt"
+	"io"
+
 	bolt "go.etcd.io/bbolt"
 )
 
 // An archived document is kept in a bucket of its own inside bucketArchive
-// (key the run id), under key archiveDocKey, rather than as the value of
-// the run id itself. bbolt never splits a leaf of four keys or fewer, so
-// archived documents larger than a page shared leaves of two to four of
-// them, and archiving one run rewrote all of them (a node of up to four
-// documents) in the commit it shared with the writes of the other runs. In
-// a bucket of its own a document is written alone (its own pages, the
-// parent leaf holding small bucket headers); a small one is kept inline in
-// the parent. Files written before hold the document as the value of the
-// run id: read and deleted as they are.
-var archiveDocKey = []byte("doc")
+// (key the run id), rather than as the value of the run id itself. bbolt
+// never splits a leaf of four keys or fewer, so archived documents larger
+// than a page shared leaves of two to four of them, and archiving one run
+// rewrote all of them (a node of up to four documents) in the commit it
+// shared with the writes of the other runs. In a bucket of its own a
+// document is written alone (its own pages, the parent leaf holding small
+// bucket headers); a small one is kept inline in the parent.
+//
+// The document is stored deflated (key archiveFlateKey) when that makes it
+// smaller, as it does for JSON: an archive is written once and read
+// rarely, and every page it takes is written in a commit other runs wait
+// for. Otherwise it is stored as it is (key archiveDocKey). Files written
+// before hold the document as the value of the run id: read and deleted
+// as they are.
+var (
+	archiveDocKey   = []byte("doc")
+	archiveFlateKey = []byte("flate")
+)
 
-// getArchived returns run id's archived document (nil: none). The bytes
-// point into the transaction's pages.
-func getArchived(tx *bolt.Tx, id string) []byte {
+// getArchived returns a copy of run id's archived document (nil: none).
+func getArchived(tx *bolt.Tx, id string) ([]byte, error) {
 	ab := tx.Bucket(bucketArchive)
-	if rb := ab.Bucket([]byte(id)); rb != nil {
-		return rb.Get(archiveDocKey)
+	rb := ab.Bucket([]byte(id))
+	if rb == nil {
+		return clone(ab.Get([]byte(id))), nil
 	}
-	return ab.Get([]byte(id))
+	if z := rb.Get(archiveFlateKey); z != nil {
+		doc, err := io.ReadAll(flate.NewReader(bytes.NewReader(z)))
+		if err != nil {
+			return nil, fmt.Errorf("run %s: archived document: %w: %v", id, ErrDamagedArchive, err)
+		}
+		return doc, nil
+	}
+	return clone(rb.Get(archiveDocKey)), nil
 }
 
-// putArchived stores doc as run id's archived document, replacing any.
-func putArchived(tx *bolt.Tx, id string, doc []byte) error {
+// ErrDamagedArchive is returned by Load of a bolt store's archived run
+// whose stored document does not inflate.
+var ErrDamagedArchive = errors.New("damaged archived document")
+
+// hasArchived reports whether run id has an archived document.
+func hasArchived(tx *bolt.Tx, id string) bool {
+	ab := tx.Bucket(bucketArchive)
+	return ab.Bucket([]byte(id)) != nil || ab.Get([]byte(id)) != nil
+}
+
+// storedArchive is an archived document as putArchived stores it,
+// prepared outside the transaction (deflating takes time the writers
+// sharing the commit would wait).
+type storedArchive struct {
+	key, value []byte
+}
+
+func prepareArchive(doc []byte) storedArchive {
+	if z := deflate(doc); z != nil {
+		return storedArchive{archiveFlateKey, z}
+	}
+	return storedArchive{archiveDocKey, doc}
+}
+
+// putArchived stores a as run id's archived document, replacing any.
+func putArchived(tx *bolt.Tx, id string, a storedArchive) error {
 	if err := deleteArchived(tx, id); err != nil {
 		return err
 	}
@@ -35,7 +80,28 @@ func putArchived(tx *bolt.Tx, id string, doc []byte) error {
 	if err != nil {
 		return err
 	}
-	return rb.Put(archiveDocKey, doc)
+	return rb.Put(a.key, a.value)
+}
+
+// deflate returns doc deflated, or nil when that does not make it
+// smaller by a tenth.
+func deflate(doc []byte) []byte {
+	if len(doc) < 256 {
+		return nil
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(doc) / 3)
+	w, err := flate.NewWriter(&buf, flate.BestSpeed)
+	if err != nil {
+		return nil
+	}
+	if _, err := w.Write(doc); err != nil {
+		return nil
+	}
+	if err := w.Close(); err != nil || buf.Len() > len(doc)-len(doc)/10 {
+		return nil
+	}
+	return buf.Bytes()
 }
 
 // deleteArchived removes run id's archived document, whichever way it is

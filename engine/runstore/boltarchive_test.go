@@ -1,6 +1,8 @@
 package runstore_test
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -101,7 +103,12 @@ func TestBoltArchiveWritesItsOwnDocument(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	doc := []byte(`{"pad":"` + strings.Repeat("x", 6<<10) + `"}`)
+	// Random (incompressible) text: the document is stored as it is.
+	pad := make([]byte, 4600)
+	if _, err := rand.Read(pad); err != nil {
+		t.Fatal(err)
+	}
+	doc := []byte(`{"pad":"` + base64.StdEncoding.EncodeToString(pad) + `"}`)
 	const runs = 64
 	var written int64
 	for i := range runs {
@@ -119,5 +126,76 @@ func TestBoltArchiveWritesItsOwnDocument(t *testing.T) {
 	t.Logf("an Archive of a %d-byte document wrote %d bytes on average", len(doc), per)
 	if per > int64(len(doc))+6*4096 {
 		t.Fatalf("an Archive of a %d-byte document wrote %d bytes on average", len(doc), per)
+	}
+}
+
+// An archived document is stored deflated when that makes it smaller: a
+// run's JSON archive takes a fraction of its size, and Load gives the
+// document back byte for byte; a deflated document that was damaged in
+// the file fails Load of its run, naming it, and nothing else.
+func TestBoltArchiveIsDeflated(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "runs.db")
+	s, err := runstore.OpenBolt(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	b.WriteString(`{"workflowId":"z1","tasks":[`)
+	for i := range 40 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"taskId":"%08d-task","referenceTaskName":"t%d","status":"COMPLETED","outputData":{"result":%d}}`, i*7919, i, i)
+	}
+	b.WriteString(`]}`)
+	doc := b.String()
+	for _, id := range []string{"z1", "z2"} {
+		if err := s.Commit(ctx, id, first(id)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Archive(ctx, id, []byte(doc), sum("COMPLETED", 1)); err != nil {
+			t.Fatal(err)
+		}
+		if got, archived := load(t, s, id); got != doc || !archived {
+			t.Fatalf("%s: archived %v, document differs", id, archived)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(p, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored int
+	if err := db.Update(func(tx *bolt.Tx) error {
+		rb := tx.Bucket([]byte("archive")).Bucket([]byte("z1"))
+		z := rb.Get([]byte("flate"))
+		if z == nil {
+			return errors.New("z1 is not stored deflated")
+		}
+		stored = len(z)
+		bad := append([]byte(nil), z...)
+		bad[len(bad)/2] ^= 0xff
+		bad = bad[:len(bad)-4]
+		return rb.Put([]byte("flate"), bad)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if stored*3 > len(doc) {
+		t.Fatalf("a %d-byte document stored in %d bytes", len(doc), stored)
+	}
+	s, err = runstore.OpenBolt(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, _, err = s.Load(ctx, "z1")
+	if !errors.Is(err, runstore.ErrDamagedArchive) || !strings.Contains(err.Error(), "z1") || !strings.Contains(err.Error(), p) {
+		t.Fatalf("damaged archive: %v", err)
+	}
+	if got, _ := load(t, s, "z2"); got != doc {
+		t.Fatal("the other archive does not load")
 	}
 }

@@ -54,8 +54,8 @@
 //     as it is, to bucket "damaged" (keyed by its run) and the rest is
 //     folded, and Load of that run is ErrDamagedEntry naming the file, the
 //     run and the key, the other runs unaffected. An archived document is
-//     kept in a bucket of its own (boltarchive.go), so archiving a run
-//     writes its document, not the documents archived beside it. An entry whose header
+//     kept deflated in a bucket of its own (boltarchive.go), so archiving
+//     a run writes its document, not the documents archived beside it. An entry whose header
 //     (which holds the run id) is damaged is kept under no run; Damaged
 //     lists every kept entry with one line naming the file, the key, and
 //     the run or why the run is unknown. Records of the earlier layouts (a bucket
