@@ -64,15 +64,16 @@ func answerTask(t *testing.T, s *testServer, name, by string) {
 // TestRestartOfAChildReopensTheParentAServeProcessExecutes: two serve
 // processes share a Redis run store and task queue; A executes the parent,
 // which waits for a worker on its next task after its child completed.
-// The child restarted through A (the executor itself) or through B (the
-// re-open travels to A through the run store) re-opens the parent's
+// The child restarted or rerun through A (the executor itself) or through B
+// (the re-open travels to A through the run store) re-opens the parent's
 // SUB_WORKFLOW task, as Conductor's updateAndPushParents does: the same
 // record IN_PROGRESS with the same child, the parent RUNNING; when the
 // child completes again the record completes with its new output, and the
 // parent completes once its next task does.
 func TestRestartOfAChildReopensTheParentAServeProcessExecutes(t *testing.T) {
-	for _, through := range []string{"A", "B"} {
-		t.Run("restart through "+through, func(t *testing.T) {
+	for _, tc := range []struct{ op, through string }{{"restart", "A"}, {"restart", "B"}, {"rerun", "A"}, {"rerun", "B"}} {
+		through := tc.through
+		t.Run(tc.op+" through "+through, func(t *testing.T) {
 			ss := newSharedServers(t)
 			a, _ := ss.start(t)
 			b, _ := ss.start(t)
@@ -91,8 +92,12 @@ func TestRestartOfAChildReopensTheParentAServeProcessExecutes(t *testing.T) {
 				return len(v.Tasks) == 2 && v.Tasks[0].Status == "COMPLETED" && v.Tasks[1].Status == "SCHEDULED"
 			})
 			sub := before.Tasks[0]
-			if st, _, body := restarter.do(t, "POST", "/api/workflow/"+sub.SubWorkflowID+"/restart", ""); st != 204 {
-				t.Fatalf("restart of the child: %d %s", st, body)
+			if tc.op == "restart" {
+				if st, _, body := restarter.do(t, "POST", "/api/workflow/"+sub.SubWorkflowID+"/restart", ""); st != 204 {
+					t.Fatalf("restart of the child: %d %s", st, body)
+				}
+			} else if st, _, body := restarter.do(t, "POST", "/api/workflow/"+sub.SubWorkflowID+"/rerun", `{}`); st != 200 {
+				t.Fatalf("rerun of the child: %d %s", st, body)
 			}
 			reopened := waitExec(t, b, parent, "its SUB_WORKFLOW task re-opened", func(v execView) bool {
 				return len(v.Tasks) == 2 && v.Tasks[0].Status == "IN_PROGRESS"
