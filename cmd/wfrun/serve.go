@@ -44,7 +44,8 @@ func newServeCmd() *cobra.Command {
 		Long: `Serve answers the HTTP APIs real clients use, unchanged:
   - Conductor: /api/metadata (workflow and task definitions), /api/workflow (start,
     execution, status, search, restart, retry, rerun, resume, correlated, running, tasks,
-    remove, decide), /api/tasks (batch poll with long-poll, update, a task by id). SIMPLE tasks go to workers polling the API: they receive
+    remove, decide, execute), /api/tasks (batch poll with long-poll, update, a task by id,
+    its log, search). SIMPLE tasks go to workers polling the API: they receive
     ${workflow.secrets.*} resolved and $<…> verbatim; what they return is masked and
     sealed before it is stored;
   - Orkes secrets: /api/secrets/{key} (PUT, GET as text, DELETE, /exists, /tags),

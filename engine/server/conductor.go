@@ -401,6 +401,7 @@ func (s *Server) conductorRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /api/workflow", s.cond(s.startWorkflowRequest))
 	m.HandleFunc("POST /api/workflow/{name}", s.cond(s.startWorkflowByName))
 	m.HandleFunc("POST /api/workflow/test", s.cond(s.testWorkflow))
+	m.HandleFunc("POST /api/workflow/execute/{name}/{version}", s.cond(s.executeWorkflow)) // conductor_execute.go
 	m.HandleFunc("GET /api/workflow/search", s.cond(s.searchWorkflows))
 	m.HandleFunc("GET /api/workflow/{id}", s.cond(s.getWorkflow))
 	// running/{name} and decide/{id} overlap {id}/status, {id}/tasks,
