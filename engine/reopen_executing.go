@@ -15,9 +15,10 @@ import (
 // case under `wfrun serve`) re-opens the parent's SUB_WORKFLOW task in that
 // process, as Conductor's updateAndPushParents does whatever the parent's
 // status: the restart stores the child (and any ended run between it and
-// that parent) RUNNING, lets go of them, and hands the re-open to the
-// parent's executor — directly when it is this engine, as a signal in the
-// run store (reopenSignalPrefix) when another process holds the lease. The
+// that parent) RUNNING, gives their leases to the parent's executor, and
+// hands the re-open to it — directly when it is this engine, as a signal in
+// the run store (reopenSignalPrefix) when another process holds the
+// parent's lease (its lease keeper takes signals about once a second). The
 // executor puts the record back to IN_PROGRESS (same record, same child)
 // and executes the child beside the run's other tasks, as a resumed run's
 // replay would; the run ends only once that child has. A signal is stored
