@@ -90,14 +90,13 @@ func (t *JQTask) compile(query string) (*gojq.Code, error) {
 		}
 		return nil, &JQError{Offset: -1, Msg: err.Error()}
 	}
-	rejectMissingBuiltins(q)
-	c, err = gojq.Compile(q, jqCompileOptions()...)
+	prepareJackson(q)
+	c, err = compileJackson(q)
 	if err != nil {
 		je := &JQError{Offset: -1, Msg: err.Error()}
-		// jackson-jq looks a function up when the query calls it
-		// (tree/FunctionCall.java): the same words, though wfrun finds
-		// the unknown function before the query runs.
-		// Likewise a variable (tree/VariableAccess.java).
+		// An unknown name compileJackson could not turn into jackson-jq's
+		// runtime error (one the query defines elsewhere, out of scope
+		// here): jackson-jq's words, before the query runs.
 		if fn, ok := strings.CutPrefix(err.Error(), "function not defined: "); ok {
 			je.reason = "Function " + fn + " does not exist"
 		} else if v, ok := strings.CutPrefix(err.Error(), "variable not defined: "); ok {
@@ -177,6 +176,40 @@ func (t *JQTask) Execute(ctx context.Context, req *Request) (res Result) {
 		return failure(Failed, mask(svc, "jq: result cannot be encoded as JSON: "+err.Error()))
 	}
 	return Result{Status: Completed, Output: out}
+}
+
+// prepareJackson rewrites a parsed query to run as Conductor's jq runs it:
+// operators take their left side first (jqorder.go), an assignment takes
+// only what jackson-jq takes (jqassign.go), the builtins jackson-jq lacks
+// fail when called (jqbuiltins.go).
+func prepareJackson(q *gojq.Query) {
+	rejectMissingBuiltins(q)
+	rejectAssignments(q)
+	leftFirst(q)
+}
+
+// compileJackson compiles a query prepareJackson rewrote. The functions
+// and variables the query uses but nowhere defines fail when used, as in
+// jackson-jq, which looks a name up when the call runs
+// (tree/FunctionCall.java, tree/VariableAccess.java): such a query fails
+// only if it gets there, where gojq would refuse to compile it. more are
+// further compile options; q is rewritten in place.
+func compileJackson(q *gojq.Query, more ...gojq.CompilerOption) (*gojq.Code, error) {
+	for tries := 0; ; tries++ {
+		c, err := gojq.Compile(q, jqCompileOptions(more...)...)
+		if err == nil || tries == 64 {
+			return c, err
+		}
+		var name string
+		if fn, ok := strings.CutPrefix(err.Error(), "function not defined: "); ok {
+			name = fn
+		} else if v, ok := strings.CutPrefix(err.Error(), "variable not defined: "); ok {
+			name = v
+		}
+		if name == "" || !rejectUnknown(q, name) {
+			return nil, err
+		}
+	}
 }
 
 // jqCompileOptions are the options every query compiles with: no process

@@ -28,8 +28,17 @@ func TestJQ(t *testing.T) {
 		{"no result", map[string]any{"queryExpression": "empty"}, `null`, `[]`},
 		{"select and map", map[string]any{"users": []any{map[string]any{"n": "a", "ok": true}, map[string]any{"n": "b", "ok": false}},
 			"queryExpression": "[.users[] | select(.ok) | .n]"}, `["a"]`, `[["a"]]`},
+		// jackson-jq takes an operator's left side first
+		// (tree/binaryop/SimpleBinaryOperatorExpression.java).
+		{"left side first", map[string]any{"queryExpression": "[(1,2) + (10,20)]"}, `[11,21,12,22]`, `[[11,21,12,22]]`},
+		{"left side first, compared", map[string]any{"queryExpression": "[(1,2) == (1,2)]"}, `[true,false,false,true]`, `[[true,false,false,true]]`},
+		{"a constant side keeps the order", map[string]any{"l": []any{1, 2}, "queryExpression": "[.l[] * (1,2)]"}, `[1,2,2,4]`, `[[1,2,2,4]]`},
+		{"assign through parentheses", map[string]any{"a": map[string]any{}, "queryExpression": "(.a).b = 1 | .a"}, `{"b":1}`, `[{"b":1}]`},
+		{"assign with a ?", map[string]any{"a": 1, "queryExpression": ".a? = 2 | .a"}, `2`, `[2]`},
 		{"a function of the query's own", map[string]any{"queryExpression": "def round: 7; round"}, `7`, `[7]`},
 		{"a variable of the query's own", map[string]any{"queryExpression": "1 as $ENV | $ENV"}, `1`, `[1]`},
+		{"an unknown function not called", map[string]any{"queryExpression": "if false then nosuch(1) else 3 end"}, `3`, `[3]`},
+		{"an unknown variable's key", map[string]any{"queryExpression": "{$nope}"}, `{"nope":null}`, `[{"nope":null}]`},
 		{"a missing builtin not called", map[string]any{"queryExpression": "if false then now else 2 end"}, `2`, `[2]`},
 		{"a missing builtin caught", map[string]any{"queryExpression": "try getpath([\"a\"]) catch ."}, `"Function getpath/1 does not exist"`, `["Function getpath/1 does not exist"]`},
 	}

@@ -44,10 +44,92 @@ var (
 	jqMissingFormats   = map[string]bool{"@base32": true, "@base32d": true, "@base64d": true}
 )
 
+// rejectUnknown rewrites every use of name (a function "f/1" or a
+// variable "$x") in q into jackson-jq's error for it: a call fails when it
+// runs, and {$x} (VariableKeyFieldConstruction.java) gives "x": null. It
+// reports false, changing nothing, when q defines or binds name somewhere
+// (gojq refused a use out of that scope: no rewrite would be faithful).
+func rejectUnknown(q *gojq.Query, name string) bool {
+	if ownNames(q)[name] {
+		return false
+	}
+	msg := "Function " + name + " does not exist"
+	if strings.HasPrefix(name, "$") {
+		msg = "Undefined variable: " + name
+	}
+	changed := false
+	walkJQ(q, nil, func(t *gojq.Term) {
+		if t.Object != nil {
+			for _, kv := range t.Object.KeyVals {
+				if kv.Key == name && kv.Val == nil {
+					kv.Key = name[1:]
+					kv.Val = &gojq.Query{Term: &gojq.Term{Type: gojq.TermTypeNull}}
+					changed = true
+				}
+			}
+		}
+		if t.Type == gojq.TermTypeFunc && callName(t.Func) == name {
+			raise(t, msg)
+			changed = true
+		}
+	})
+	return changed
+}
+
+// callName is "f/N" for a call of f with N arguments, "$x" for a variable.
+func callName(f *gojq.Func) string {
+	if strings.HasPrefix(f.Name, "$") {
+		return f.Name
+	}
+	return f.Name + "/" + strconv.Itoa(len(f.Args))
+}
+
+// raise turns t into error(msg), keeping its suffixes (.a, [0], ?).
+func raise(t *gojq.Term, msg string) {
+	arg := &gojq.Query{Term: &gojq.Term{Type: gojq.TermTypeString, Str: &gojq.String{Str: msg}}}
+	*t = gojq.Term{Type: gojq.TermTypeFunc, Func: &gojq.Func{Name: "error", Args: []*gojq.Query{arg}}, SuffixList: t.SuffixList}
+}
+
 // rejectMissingBuiltins rewrites q's calls of gojq builtins jackson-jq
 // lacks into errors with jackson-jq's message.
 func rejectMissingBuiltins(q *gojq.Query) {
-	own := map[string]bool{} // functions the query defines, variables it binds
+	own := ownNames(q)
+	walkJQ(q, nil, func(t *gojq.Term) {
+		if t.Object != nil {
+			for _, kv := range t.Object.KeyVals {
+				if jqMissingVariables[kv.Key] && kv.Val == nil && !own[kv.Key] {
+					// {$x} of a variable jackson-jq does not have: "x": null.
+					kv.Key, kv.Val = kv.Key[1:], &gojq.Query{Term: &gojq.Term{Type: gojq.TermTypeNull}}
+				}
+			}
+		}
+		var msg string
+		switch {
+		case t.Type == gojq.TermTypeFunc && strings.HasPrefix(t.Func.Name, "$"):
+			if jqMissingVariables[t.Func.Name] && !own[t.Func.Name] {
+				msg = "Undefined variable: " + t.Func.Name
+			}
+		case t.Type == gojq.TermTypeFunc:
+			name := callName(t.Func)
+			if jqMissingBuiltins[name] && !own[name] {
+				msg = "Function " + name + " does not exist"
+			}
+		case t.Type == gojq.TermTypeFormat && t.Str == nil:
+			if jqMissingFormats[t.Format] {
+				msg = "Formatting operator " + t.Format + " does not exist"
+			}
+		}
+		if msg == "" || own["error/1"] {
+			return
+		}
+		raise(t, msg)
+	})
+}
+
+// ownNames are the functions ("f/N") q defines and the variables ("$x")
+// and labels it binds, in any scope.
+func ownNames(q *gojq.Query) map[string]bool {
+	own := map[string]bool{}
 	var bind func(p *gojq.Pattern)
 	bind = func(p *gojq.Pattern) {
 		if p == nil {
@@ -66,7 +148,8 @@ func rejectMissingBuiltins(q *gojq.Query) {
 		for _, fd := range q.FuncDefs {
 			own[fd.Name+"/"+strconv.Itoa(len(fd.Args))] = true
 			for _, a := range fd.Args {
-				own[a] = true
+				// A $name parameter binds $name and name/0.
+				own[a], own[strings.TrimPrefix(a, "$")+"/0"] = true, true
 			}
 		}
 		for _, p := range q.Patterns {
@@ -87,30 +170,7 @@ func rejectMissingBuiltins(q *gojq.Query) {
 			own[t.Label.Ident] = true
 		}
 	})
-	walkJQ(q, nil, func(t *gojq.Term) {
-		var msg string
-		switch {
-		case t.Type == gojq.TermTypeFunc && strings.HasPrefix(t.Func.Name, "$"):
-			if jqMissingVariables[t.Func.Name] && !own[t.Func.Name] {
-				msg = "Undefined variable: " + t.Func.Name
-			}
-		case t.Type == gojq.TermTypeFunc:
-			name := t.Func.Name + "/" + strconv.Itoa(len(t.Func.Args))
-			if jqMissingBuiltins[name] && !own[name] {
-				msg = "Function " + name + " does not exist"
-			}
-		case t.Type == gojq.TermTypeFormat && t.Str == nil:
-			if jqMissingFormats[t.Format] {
-				msg = "Formatting operator " + t.Format + " does not exist"
-			}
-		}
-		if msg == "" || own["error/1"] {
-			return
-		}
-		// error("…"), keeping the term's suffixes (.a, [0], ?).
-		arg := &gojq.Query{Term: &gojq.Term{Type: gojq.TermTypeString, Str: &gojq.String{Str: msg}}}
-		*t = gojq.Term{Type: gojq.TermTypeFunc, Func: &gojq.Func{Name: "error", Args: []*gojq.Query{arg}}, SuffixList: t.SuffixList}
-	})
+	return own
 }
 
 // walkJQ calls visitQ on every query and visitT on every term of q (a

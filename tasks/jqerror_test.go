@@ -30,6 +30,16 @@ func TestJQJacksonRuntimeReasons(t *testing.T) {
 		{"key from a variable", map[string]any{"a": false, "k": "name"}, `.k as $k | .a | .[$k]`, `Cannot index boolean with string "name"`},
 		{"key from an interpolation", map[string]any{"a": 2, "k": "z"}, `.a."p\(.k)"`, `Cannot index number with string "pz"`},
 		{"each element", map[string]any{"l": []any{map[string]any{"x": 1}, 3}}, `[.l[] | .x]`, `Cannot index number with string "x"`},
+		{"left side fails first", map[string]any{"a": "s", "b": 1}, ".a.x + .b.y", `Cannot index string with string "x"`},
+		{"left unknown function first", map[string]any{}, "n + a", "Function n/0 does not exist"},
+		{"unknown function in a branch taken", map[string]any{"b": true}, "if .b then nosuch(1) else 2 end", "Function nosuch/1 does not exist"},
+		{"unknown variable", map[string]any{}, "1 | $nope", "Undefined variable: $nope"},
+		// tree/binaryop/assignment/Assignment.java, UpdateAssignment.java,
+		// ComplexAssignment.java.
+		{"assign to .", map[string]any{"a": 1}, ". |= . + 1", "left hand side must be FieldAccess"},
+		{"assign to a call", map[string]any{"a": []any{1}}, "first(.a) = 1", "left hand side must be FieldAccess"},
+		{"assign to a try", map[string]any{"a": 1}, "(.a)? = 1", "left hand side must be FieldAccess"},
+		{"assign from a variable", map[string]any{"a": 1}, "{} as $x | $x.a = 1", "cannot update value"},
 		// ResolvedIndexFieldAccess.java: no index, no preview.
 		{"number key on object", map[string]any{"a": map[string]any{"x": 1}}, ".a[0]", "Cannot index object with number"},
 		{"number key on boolean", map[string]any{"a": true}, ".a[0]", "Cannot index boolean with number"},

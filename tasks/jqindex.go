@@ -137,12 +137,12 @@ func indexDiagnosis(ctx context.Context, m runsecrets.Masker, query string, in a
 	if err != nil {
 		return "", false
 	}
-	rejectMissingBuiltins(q)
+	prepareJackson(q)
 	rewriteQuery(q)
-	code, err := gojq.Compile(q, jqCompileOptions(
+	code, err := compileJackson(q,
 		gojq.WithFunction(jqIndexFunc, 1, 1, jqIndexKey),
 		gojq.WithFunction(jqIndexAt, 2, 2, jqIndexAtFunc),
-		gojq.WithFunction(jqSliceAt, 4, 4, jqSliceAtFunc))...)
+		gojq.WithFunction(jqSliceAt, 4, 4, jqSliceAtFunc))
 	if err != nil {
 		return "", false
 	}

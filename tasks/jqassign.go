@@ -1,0 +1,73 @@
+package tasks
+
+import "github.com/itchyny/gojq"
+
+// jackson-jq 0.0.13 assigns (=, |=, +=, -=, *=, /=, %=, //=) only to a
+// field access on "." (tree/binaryop/assignment/Assignment.java,
+// UpdateAssignment.java, ComplexAssignment.java): any other left side
+// fails when the assignment runs, with "left hand side must be
+// FieldAccess", or "cannot update value" when the accesses start from
+// something else than ".". gojq assigns to any path (., first(.a), ...).
+// rejectAssignments turns such assignments in q into that failure.
+
+var jqAssignOps = map[gojq.Operator]bool{
+	gojq.OpAssign: true, gojq.OpModify: true, gojq.OpUpdateAdd: true, gojq.OpUpdateSub: true,
+	gojq.OpUpdateMul: true, gojq.OpUpdateDiv: true, gojq.OpUpdateMod: true, gojq.OpUpdateAlt: true,
+}
+
+func rejectAssignments(q *gojq.Query) {
+	own := ownNames(q)
+	if own["error/1"] {
+		return
+	}
+	walkJQ(q, func(x *gojq.Query) {
+		if !jqAssignOps[x.Op] || x.Left == nil || x.Right == nil {
+			return
+		}
+		access, onThis := jqFieldAccess(x.Left)
+		msg := ""
+		switch {
+		case !access:
+			msg = "left hand side must be FieldAccess"
+		case !onThis:
+			msg = "cannot update value"
+		default:
+			return
+		}
+		t := &gojq.Term{}
+		raise(t, msg)
+		*x = gojq.Query{FuncDefs: x.FuncDefs, Term: t}
+	}, nil)
+}
+
+// jqFieldAccess reports whether x is what jackson-jq parses as a field
+// access (.a, .[0], .[], ."k", $v.a, f[0], (…).a; a trailing ? of the
+// access included), and whether its accesses start from ".".
+func jqFieldAccess(x *gojq.Query) (access, onThis bool) {
+	if x == nil || x.Term == nil || len(x.FuncDefs) > 0 {
+		return false, false
+	}
+	t := x.Term
+	hasAccess := t.Type == gojq.TermTypeIndex
+	for _, s := range t.SuffixList {
+		if s.Index != nil || s.Iter {
+			hasAccess = true
+		}
+	}
+	if !hasAccess {
+		if t.Type == gojq.TermTypeQuery && len(t.SuffixList) == 0 {
+			// (X) is X to jackson-jq; (X)? is a try.
+			return jqFieldAccess(t.Query)
+		}
+		return false, false
+	}
+	switch t.Type {
+	case gojq.TermTypeIndex, gojq.TermTypeIdentity:
+		return true, true
+	case gojq.TermTypeQuery:
+		// (X).a: the accesses go on from X's.
+		_, on := jqFieldAccess(t.Query)
+		return true, on
+	}
+	return true, false
+}
