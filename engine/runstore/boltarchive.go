@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -91,10 +92,16 @@ func deflate(doc []byte) []byte {
 	}
 	var buf bytes.Buffer
 	buf.Grow(len(doc) / 3)
-	w, err := flate.NewWriter(&buf, flate.BestSpeed)
-	if err != nil {
-		return nil
+	w, _ := deflaters.Get().(*flate.Writer)
+	if w == nil {
+		var err error
+		if w, err = flate.NewWriter(&buf, flate.BestSpeed); err != nil {
+			return nil
+		}
+	} else {
+		w.Reset(&buf)
 	}
+	defer deflaters.Put(w)
 	if _, err := w.Write(doc); err != nil {
 		return nil
 	}
@@ -103,6 +110,11 @@ func deflate(doc []byte) []byte {
 	}
 	return buf.Bytes()
 }
+
+// deflaters keeps flate writers for reuse: a new one allocates and
+// initialises several hundred KiB of tables, which cost more than
+// deflating an archive.
+var deflaters sync.Pool
 
 // deleteArchived removes run id's archived document, whichever way it is
 // kept.
