@@ -409,3 +409,43 @@ func TestWorkflowTestAPIAnswersItsLastPass(t *testing.T) {
 		t.Fatalf("at the end: %s %s", now.Status, now.list())
 	}
 }
+
+// TestWorkflowTestAPIMaskedWhenItStops: the answer of a test that stops in
+// a pass (taken from the run as that pass found it) is masked as GET's is;
+// the mocks part stored again when the test stops holds no value in clear.
+func TestWorkflowTestAPIMaskedWhenItStops(t *testing.T) {
+	const (
+		resolved = "resolved-SECRET-7d1e02aa"
+		mocked   = "mocked-SECRET-b93f6c10"
+	)
+	ts := newConductorServer(t, nil)
+	putSecret(t, ts.store, "api_key", resolved)
+	req := `{"name":"masked_stop","workflowDef":{"name":"masked_stop","version":1,"schemaVersion":2,"tasks":[
+	    {"name":"auth","taskReferenceName":"auth","type":"SIMPLE","inputParameters":{"key":"${workflow.secrets.api_key}"}},
+	    {"name":"after","taskReferenceName":"after","type":"SIMPLE","inputParameters":{"tok":"${auth.output._secrets.token}","echo":"${auth.output.echo}"}}]},
+	  "taskRefToMockOutput":{"auth":[{"output":{"_secrets":{"token":"` + mocked + `"},"echo":"key ` + resolved + ` token ` + mocked + `"}}]}}`
+	code, _, resp := ts.do(t, "POST", "/api/workflow/test", req)
+	if code != http.StatusOK {
+		t.Fatalf("%d %s", code, resp)
+	}
+	got := decodeAnswer(t, resp)
+	if got.Status != "RUNNING" || got.list() != "auth:auth:COMPLETED after:after:SCHEDULED" {
+		t.Fatalf("answer: %s %s", got.Status, got.list())
+	}
+	if got.Tasks[0].Output["_secrets"] != "***" || got.Tasks[0].Output["echo"] != "key *** token ***" {
+		t.Errorf("auth's output in the answer: %v", got.Tasks[0].Output)
+	}
+	_, _, view := ts.do(t, "GET", "/api/workflow/"+got.WorkflowID, "")
+	stored, _, err := ts.runs.Load(context.Background(), got.WorkflowID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, text := range map[string]string{"answer": resp, "GET": view, "stored run": string(stored)} {
+		for _, v := range []string{resolved, mocked, mocked[7:17]} {
+			if strings.Contains(text, v) {
+				t.Errorf("the %s holds %q", what, v)
+			}
+		}
+	}
+	ts.assertNoLeak(t, resolved, mocked)
+}
