@@ -108,6 +108,12 @@ func (s *Server) awaitExecution(ctx context.Context, id string, refs []string, s
 			return nil, err
 		}
 		if blocked.TaskID != "" {
+			// The run moved on since target was read (it was read before
+			// BlockedTask looked): read it again, so the answer holds the
+			// blocking task.
+			if target, err = s.execution(ctx, id); err != nil {
+				return nil, err
+			}
 			holder := target
 			if blocked.RunID != id {
 				if holder, err = s.execution(ctx, blocked.RunID); err != nil {

@@ -1,10 +1,14 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/conductor-sdk/conductor-go/sdk/client"
 	"github.com/conductor-sdk/conductor-go/sdk/model"
@@ -69,6 +73,56 @@ func TestExecuteWorkflow(t *testing.T) {
 	for i, text := range answers {
 		if strings.Contains(text, value) {
 			t.Errorf("answer %d contains the secret value", i)
+		}
+	}
+}
+
+// TestOrkesJSSDKExecuteLogsSearch drives executeWorkflow, addTaskLog,
+// getTaskLogs and the task search through the Orkes JavaScript SDK 4.0.0,
+// token auth on: the run blocks on its WAIT task, a log line carrying the
+// secret comes back masked, the search finds the task. The value is in no
+// answer, log line or stored run.
+func TestOrkesJSSDKExecuteLogsSearch(t *testing.T) {
+	sdk := jsSDKDir(t)
+	const value = "js-exec-VALUE-8e21c4"
+	ts := newConductorServer(t, nil, serverWithAuth(t))
+	putSecret(t, ts.store, "js_token", value)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "testdata/js/tasks.cjs")
+	cmd.Env = append(os.Environ(), "SDK_DIR="+sdk, "SERVER_URL="+ts.URL+"/api", "KEY_ID=app-all",
+		"KEY_SECRET=app-all-secret-0123456789", "SECRET_VALUE="+value)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var got struct {
+		Error      string   `json:"error"`
+		Leaks      []string `json:"leaks"`
+		Run        string   `json:"run"`
+		HoldStatus string   `json:"holdStatus"`
+		Logs       []string `json:"logs"`
+		SearchHits int      `json:"searchHits"`
+		SearchTask bool     `json:"searchTask"`
+	}
+	lines := bytes.Split(bytes.TrimSpace(stdout.Bytes()), []byte("\n"))
+	if jerr := json.Unmarshal(lines[len(lines)-1], &got); err != nil || jerr != nil || got.Error != "" {
+		t.Fatalf("node: %v %v\nstdout: %s\nstderr: %s", err, got.Error, stdout.String(), stderr.String())
+	}
+	if len(got.Leaks) != 0 {
+		t.Errorf("the secret value reached the SDK in: %v", got.Leaks)
+	}
+	if got.Run != "RUNNING:js-req-1:***" || got.HoldStatus != "IN_PROGRESS" {
+		t.Errorf("executeWorkflow: %+v", got)
+	}
+	if strings.Join(got.Logs, "|") != "js line ***" {
+		t.Errorf("task logs: %q", got.Logs)
+	}
+	if got.SearchHits != 1 || !got.SearchTask {
+		t.Errorf("task search: %+v", got)
+	}
+	for what, text := range map[string]string{"log": ts.logs.String(), "node output": stdout.String() + stderr.String()} {
+		if strings.Contains(text, value) {
+			t.Errorf("%s contains the secret value", what)
 		}
 	}
 }
