@@ -35,6 +35,13 @@ func TestJQ(t *testing.T) {
 		{"a constant side keeps the order", map[string]any{"l": []any{1, 2}, "queryExpression": "[.l[] * (1,2)]"}, `[1,2,2,4]`, `[[1,2,2,4]]`},
 		{"assign through parentheses", map[string]any{"a": map[string]any{}, "queryExpression": "(.a).b = 1 | .a"}, `{"b":1}`, `[{"b":1}]`},
 		{"assign with a ?", map[string]any{"a": 1, "queryExpression": ".a? = 2 | .a"}, `2`, `[2]`},
+		// jackson-jq's own names (jq.json there).
+		{"group", map[string]any{"queryExpression": "[1,2,1] | [group, group(. % 2)]"}, `[[[1,1],[2]],[[2],[1,1]]]`, `[[[[1,1],[2]],[[2],[1,1]]]]`},
+		{"sort(f)", map[string]any{"queryExpression": "[3,1,2] | sort(-.)"}, `[3,2,1]`, `[[3,2,1]]`},
+		{"min(f), max(f)", map[string]any{"queryExpression": `[{"a":2},{"a":1}] | [min(.a), max(.a)]`}, `[{"a":1},{"a":2}]`, `[[{"a":1},{"a":2}]]`},
+		{"unique(f)", map[string]any{"queryExpression": "[1,2,1,3] | unique(. % 2)"}, `[2,1]`, `[[2,1]]`},
+		{"recurse_down", map[string]any{"queryExpression": "[[1]] | [recurse_down]"}, `[[[1]],[1],1]`, `[[[[1]],[1],1]]`},
+		{"a definition of the query's own first", map[string]any{"queryExpression": "def group: 5; group"}, `5`, `[5]`},
 		{"a function of the query's own", map[string]any{"queryExpression": "def round: 7; round"}, `7`, `[7]`},
 		{"a variable of the query's own", map[string]any{"queryExpression": "1 as $ENV | $ENV"}, `1`, `[1]`},
 		{"an unknown function not called", map[string]any{"queryExpression": "if false then nosuch(1) else 3 end"}, `3`, `[3]`},
