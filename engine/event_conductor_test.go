@@ -174,7 +174,7 @@ func TestConductorEventSpec(t *testing.T) {
 			name: "event cancel calls ack on the queue", sink: "conductor", sinks: "redis", extraTask: `,"asyncComplete":true`,
 			run: func(t *testing.T, f *eventFixture, d *engine.Definition) runView {
 				id := startEventRun(t, f.h.e, d, input)
-				waitTasks(t, f.h.e, id, "EVENT:IN_PROGRESS")
+				waitPublished(t, f.h.e, id)
 				if ms, _ := f.streamMessages(t, conductorQueue); len(ms) != 1 {
 					t.Fatalf("before the cancel, stream holds %v", ms)
 				}
@@ -198,6 +198,34 @@ func TestConductorEventSpec(t *testing.T) {
 						t.Errorf("cancel: %q", ev.Reason)
 					}
 				}
+			},
+		},
+		{
+			// Conductor logs a cancel that fails and ends the workflow all
+			// the same; wfrun says why in the task's CANCELED event.
+			name: "event cancel calls ack on the queue, the queue unreachable", sink: "conductor", sinks: "redis", extraTask: `,"asyncComplete":true`,
+			run: func(t *testing.T, f *eventFixture, d *engine.Definition) runView {
+				id := startEventRun(t, f.h.e, d, input)
+				waitPublished(t, f.h.e, id)
+				f.srv.Stop()
+				if err := f.h.e.Terminate(context.Background(), id, "stop"); err != nil {
+					t.Fatal(err)
+				}
+				return waitTasks(t, f.h.e, id, "EVENT:CANCELED")
+			},
+			tasks: "EVENT:CANCELED", status: engine.StatusTerminated,
+			after: func(t *testing.T, f *eventFixture, wf runView) {
+				f.h.mu.Lock()
+				defer f.h.mu.Unlock()
+				for _, ev := range f.h.events {
+					if ev.TaskType == engine.TypeEvent && ev.Status == engine.TaskCanceled {
+						if !strings.HasPrefix(ev.Reason, "ack on queue "+conductorQueue+": ") {
+							t.Errorf("cancel: %q", ev.Reason)
+						}
+						return
+					}
+				}
+				t.Error("no CANCELED event")
 			},
 		},
 		{
@@ -227,7 +255,7 @@ func TestConductorEventSpec(t *testing.T) {
 			name: "event task with 'conductor' as sink and async complete", sink: "conductor", sinks: "file", extraTask: `,"asyncComplete":true`,
 			run: func(t *testing.T, f *eventFixture, d *engine.Definition) runView {
 				id := startEventRun(t, f.h.e, d, input)
-				wf := waitTasks(t, f.h.e, id, "EVENT:IN_PROGRESS")
+				wf := waitPublished(t, f.h.e, id)
 				if wf.Status != engine.StatusRunning {
 					t.Fatalf("run %s", wf.Status)
 				}
@@ -412,8 +440,37 @@ func startEventRun(t *testing.T, e *engine.Engine, d *engine.Definition, input s
 			t.Error(err)
 		}
 	}()
-	t.Cleanup(func() { <-done })
+	t.Cleanup(func() {
+		// A test that failed early leaves the run waiting (or not yet
+		// stored): end it.
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(10 * time.Millisecond):
+				_ = e.Terminate(context.Background(), id, "test over")
+			}
+		}
+	})
 	return id
+}
+
+// waitPublished waits until run id's EVENT task (its first) is
+// IN_PROGRESS with its message published (its output recorded).
+func waitPublished(t *testing.T, e *engine.Engine, id string) runView {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var wf runView
+		if b, err := e.Show(context.Background(), id); err == nil && json.Unmarshal(b, &wf) == nil &&
+			len(wf.Tasks) > 0 && wf.Tasks[0].Status == engine.TaskInProgress && wf.Tasks[0].Output["event_produced"] != nil {
+			return wf
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("EVENT never published: %+v", wf.Tasks)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 var eventRuns atomic.Int64
@@ -456,7 +513,7 @@ func TestEventWriterSinkAck(t *testing.T) {
 	h := newHarness(t, nil, engine.WithEventSink(engine.NewWriterSink(&file)))
 	d := eventDef(t, h.e, "conductor", `,"asyncComplete":true`)
 	id := startEventRun(t, h.e, d, `{"order":42}`)
-	wf := waitTasks(t, h.e, id, "EVENT:IN_PROGRESS")
+	wf := waitPublished(t, h.e, id)
 	if err := h.e.Terminate(context.Background(), id, "stop"); err != nil {
 		t.Fatal(err)
 	}

@@ -86,7 +86,7 @@ func TestConductorEventTaskSpec(t *testing.T) {
 			}
 			done <- res
 		}()
-		wf := waitTasks(t, e, "event-async", "EVENT:IN_PROGRESS")
+		wf := waitPublished(t, e, "event-async")
 		if wf.Status != engine.StatusRunning || wf.Tasks[0].Output["event_produced"] != queue {
 			t.Fatalf("%s, event output %v", wf.Status, wf.Tasks[0].Output)
 		}
