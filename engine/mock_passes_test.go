@@ -254,3 +254,24 @@ func TestWorkflowTestUnmockedEvent(t *testing.T) {
 		})
 	}
 }
+
+// TestWorkflowTestUsedUpMocks: a task whose mocks are used up (its retry
+// here) does not stop the test in the pass that finds it: Conductor's
+// loop removes its entry there and gives the other tasks their mocks; the
+// next pass, which finds it without an entry, stops the test.
+func TestWorkflowTestUsedUpMocks(t *testing.T) {
+	def := json.RawMessage(`{"name":"usedup","version":1,"schemaVersion":2,"tasks":[
+	  {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN","forkTasks":[
+	    [{"name":"a","taskReferenceName":"a","type":"SIMPLE","taskDefinition":{"name":"a","retryCount":1,"retryDelaySeconds":0}}],
+	    [{"name":"b1","taskReferenceName":"b1","type":"SIMPLE"},{"name":"b2","taskReferenceName":"b2","type":"SIMPLE"},{"name":"b3","taskReferenceName":"b3","type":"SIMPLE"}]]},
+	  {"name":"join","taskReferenceName":"join","type":"JOIN","joinOn":["a","b3"]}]}`)
+	var offered atomic.Int32
+	e := mockEngine(t, nil, &offered)
+	tr, _ := startTest(t, e, testRequest{WorkflowDef: def,
+		Mocks: engine.Mocks{Tasks: mockList(t, `{"a":[{"status":"FAILED"}],"b1":[{}],"b2":[{}],"b3":[{}]}`)}}, 0)
+	wf := answerOf(t, tr)
+	want := "a:a:FAILED a:a:SCHEDULED b1:b1:COMPLETED b2:b2:COMPLETED b3:b3:SCHEDULED fork:FORK:COMPLETED join:JOIN:IN_PROGRESS"
+	if wf.Status != engine.StatusRunning || sortedTasks(wf) != want {
+		t.Fatalf("answer: %s %s\nwant RUNNING %s", wf.Status, sortedTasks(wf), want)
+	}
+}
