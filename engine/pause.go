@@ -118,13 +118,13 @@ func (r *runState) setPausedStatus(ctx context.Context, pause bool) error {
 		status = StatusPaused
 	}
 	changed := r.doc.Status != status
-	r.doc.Status, r.wfDoc = status, nil
-	if r.unpaused == nil {
-		r.unpaused = make(chan struct{})
-	}
-	if !pause {
-		close(r.unpaused)
-		r.unpaused = make(chan struct{})
+	if pause {
+		r.doc.Status, r.wfDoc = status, nil
+		if r.unpaused == nil {
+			r.unpaused = make(chan struct{})
+		}
+	} else {
+		r.unpauseLocked()
 	}
 	r.mu.Unlock()
 	if !changed {
@@ -132,6 +132,16 @@ func (r *runState) setPausedStatus(ctx context.Context, pause bool) error {
 	}
 	r.emit(Event{Kind: EventWorkflow, Status: status})
 	return r.save(ctx)
+}
+
+// unpauseLocked sets the run RUNNING (it is not ended) and wakes what
+// waitUnpaused holds. Callers hold r.mu.
+func (r *runState) unpauseLocked() {
+	r.doc.Status, r.wfDoc = StatusRunning, nil
+	if r.unpaused != nil {
+		close(r.unpaused)
+	}
+	r.unpaused = make(chan struct{})
 }
 
 // waitUnpaused blocks, while the run is PAUSED, before a new task is

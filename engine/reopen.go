@@ -11,10 +11,11 @@ import (
 )
 
 // A child run that runs again (retry, restart, rerun) re-opens its parent,
-// ended (FAILED by the child, or COMPLETED) or still running when no
-// process executes it (runningParentToReopen), as
+// ended (FAILED by the child, or COMPLETED) or still running or PAUSED
+// (runningParentToReopen), as
 // Conductor's updateAndPushParents does: the parent's SUB_WORKFLOW task goes back to
-// IN_PROGRESS (same record, same child), the parent to RUNNING, and so on
+// IN_PROGRESS (same record, same child), the parent to RUNNING (a PAUSED
+// parent too: it is no longer paused), and so on
 // up the chain; when the child ends, the parent goes on from there. The
 // topmost re-opened run executes: its replay reaches the SUB_WORKFLOW task,
 // loads the child and runs it, exactly as a resume after a crash does, so
@@ -89,7 +90,7 @@ func (e *Engine) parentsToReopen(ctx context.Context, d *runDoc) ([]reopenStep, 
 }
 
 // runningParentToReopen is the step for child's parent when that parent
-// still runs (Conductor's updateAndPushParents re-opens the task whatever
+// still runs or is PAUSED (Conductor's updateAndPushParents re-opens the task whatever
 // the parent's status): when no process executes it, this engine takes
 // its lease and loads it, and the step re-opens its SUB_WORKFLOW task that
 // started child, an ended latest attempt of a task that is not optional.
@@ -123,7 +124,7 @@ func (e *Engine) runningParentToReopen(ctx context.Context, child *runDoc) (reop
 			sub = t
 		}
 	}
-	ok := r.doc.Status == StatusRunning && sub != nil && r.byRef[sub.Ref] == sub && sub.TaskType == TypeSubWorkflow &&
+	ok := (r.doc.Status == StatusRunning || r.doc.Status == StatusPaused) && sub != nil && r.byRef[sub.Ref] == sub && sub.TaskType == TypeSubWorkflow &&
 		sub.SubWorkflowID == child.WorkflowID && terminalTask(sub.Status)
 	if ok {
 		if wt, found := r.def.Task(baseRef(sub.Ref)); found && wt.Optional {
@@ -160,7 +161,15 @@ func (r *runState) reopenRunning(ctx context.Context, taskID string) error {
 		}
 	}
 	r.doc.LastRetriedTime = r.nowMillis()
+	// A PAUSED parent runs again too, as updateAndPushParents sets it.
+	unpaused := r.doc.Status == StatusPaused
+	if unpaused {
+		r.unpauseLocked()
+	}
 	r.mu.Unlock()
+	if unpaused {
+		r.emit(Event{Kind: EventWorkflow, Status: StatusRunning, Reason: "sub-workflow runs again"})
+	}
 	if err := r.save(ctx); err != nil {
 		return err
 	}

@@ -70,6 +70,12 @@ func (r *runState) reopenExecuting(taskID string) bool {
 	// Its workflow timeout counts from here (Conductor sets the parent's
 	// lastRetriedTime).
 	r.doc.LastRetriedTime = r.nowMillis()
+	// A PAUSED run runs again too: updateAndPushParents sets the parent
+	// RUNNING whatever its status.
+	unpaused := r.doc.Status == StatusPaused
+	if unpaused {
+		r.unpauseLocked()
+	}
 	if r.side.running == nil {
 		r.side.running = map[string]chan struct{}{}
 	}
@@ -83,6 +89,9 @@ func (r *runState) reopenExecuting(taskID string) bool {
 	go func() {
 		defer close(done)
 		err := r.save(ctx)
+		if err == nil && unpaused {
+			r.emit(Event{Kind: EventWorkflow, Status: StatusRunning, Reason: "sub-workflow runs again"})
+		}
 		if err == nil {
 			r.emit(Event{Kind: EventTask, TaskRef: ref, TaskType: TypeSubWorkflow, TaskID: taskID, Status: TaskInProgress})
 			err = r.execSubWorkflow(ctx, wt, strings.TrimPrefix(ref, wt.TaskReferenceName), iter)
@@ -244,7 +253,7 @@ func (e *Engine) executedParentStep(ctx context.Context, child *runDoc, leased b
 	return reopenStep{executed: true, parentID: id, taskID: child.ParentWorkflowTaskID}, true, nil
 }
 
-// reopenableIn reports whether run id, as stored, is RUNNING with the
+// reopenableIn reports whether run id, as stored, is RUNNING or PAUSED with the
 // record taskID an ended latest attempt of a SUB_WORKFLOW task that is not
 // optional and that started child.
 func (e *Engine) reopenableIn(ctx context.Context, id, taskID, child string) (bool, error) {
@@ -273,7 +282,7 @@ func (e *Engine) loadLive(ctx context.Context, id string) (*runDoc, error) {
 
 // reopenableDoc is reopenableIn for a loaded document.
 func (e *Engine) reopenableDoc(d *runDoc, taskID, child string) (bool, error) {
-	if d.Status != StatusRunning {
+	if d.Status != StatusRunning && d.Status != StatusPaused {
 		return false, nil
 	}
 	sub := latestRecord(d, taskID)
