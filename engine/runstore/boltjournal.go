@@ -329,47 +329,73 @@ func appendEntry(tx *bolt.Tx, entry []byte, limit int) (full bool, err error) {
 // record) — and empties the journal. An entry that does not decode is
 // moved to bucketDamaged as it is (n counts them) and the others are
 // folded: one damaged entry must not keep the journal from emptying.
+//
+// It reads the journal twice: first the kind of every entry, to find where
+// each run's record was last replaced or ended; then it applies only the
+// entries after that point. The entries before it (most of them, when runs
+// end within the journal) are checked, not decoded into parts: the fold
+// runs in a commit every writer waits for.
 func foldJournal(tx *bolt.Tx) (n int, err error) {
 	type fold struct {
 		reset bool
-		puts  map[string][]byte // part key → value; nil value: delete
+		// last is the index of the run's last entry that replaced or
+		// ended its record (-1: none).
+		last int
+		puts map[string][]byte // part key → value; nil value: delete
 	}
-	type bad struct {
-		id   string // "" when the header is damaged
-		k, v []byte
+	type entry struct {
+		k, v, body []byte
+		id         string
+		kind       byte
+		bad        bool // moved to bucketDamaged
 	}
-	var damaged []bad
+	var entries []entry
 	runs := map[string]*fold{}
 	c := tx.Bucket(bucketJournal).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
+		e := entry{k: k, v: v}
 		if headerProblem(v) != "" {
-			damaged = append(damaged, bad{k: clone(k), v: clone(v)})
+			e.bad = true
+			entries = append(entries, e)
 			continue
 		}
 		kind, eid, body, _ := entryHeader(v)
-		id := string(eid)
-		if kind != entryChange && kind != entryRestore && kind != entryEnd {
-			damaged = append(damaged, bad{id: id, k: clone(k), v: clone(v)})
+		e.id, e.kind, e.body = string(eid), kind, body
+		switch {
+		case kind != entryChange && kind != entryRestore && kind != entryEnd:
+			e.bad = true
+		case kind == entryRestore && !validBody(body):
+			e.bad = true
+		}
+		if !e.bad {
+			f := runs[e.id]
+			if f == nil {
+				f = &fold{last: -1, puts: map[string][]byte{}}
+				runs[e.id] = f
+			}
+			if kind != entryChange {
+				f.reset, f.last = true, len(entries)
+			}
+		}
+		entries = append(entries, e)
+	}
+	for i := range entries {
+		e := &entries[i]
+		if e.bad || e.kind == entryEnd {
+			continue
+		}
+		f := runs[e.id]
+		if i < f.last {
+			// Replaced or ended later: only checked.
+			e.bad = !validBody(e.body)
 			continue
 		}
 		var p parts
-		if kind != entryEnd {
-			if err := p.apply(body); err != nil {
-				damaged = append(damaged, bad{id: id, k: clone(k), v: clone(v)})
-				continue
-			}
-		}
-		f := runs[id]
-		if f == nil {
-			f = &fold{puts: map[string][]byte{}}
-			runs[id] = f
-		}
-		if kind == entryEnd || kind == entryRestore {
-			f.reset, f.puts = true, map[string][]byte{}
-		}
-		if kind == entryEnd {
+		if err := p.apply(e.body); err != nil {
+			e.bad = true
 			continue
 		}
+		id := e.id
 		// Copy what is written: the values point into pages this
 		// transaction frees, and a commit may remap the file.
 		for _, kv := range []struct {
@@ -389,8 +415,16 @@ func foldJournal(tx *bolt.Tx) (n int, err error) {
 		for pos, doc := range p.log {
 			f.puts[string(logKey(id, pos))] = clone(doc)
 		}
-		for _, seq := range deletedTasks(body) {
+		for _, seq := range deletedTasks(e.body) {
 			f.puts[string(taskKey(id, seq))] = nil
+		}
+	}
+	// Copied before anything is written (a write may remap the file).
+	var damaged []entry
+	for _, e := range entries {
+		if e.bad {
+			e.k, e.v = clone(e.k), clone(e.v)
+			damaged = append(damaged, e)
 		}
 	}
 	pb := tx.Bucket(bucketParts)
@@ -434,6 +468,35 @@ func foldJournal(tx *bolt.Tx) (n int, err error) {
 	}
 	_, err = tx.CreateBucket(bucketJournal)
 	return len(damaged), err
+}
+
+// validBody reports whether an entry body decodes (what parts.apply
+// accepts), without keeping what it holds.
+func validBody(body []byte) bool {
+	for len(body) > 0 {
+		tag := body[0]
+		body = body[1:]
+		switch tag {
+		case tagTask, tagLog, tagDeleteTask:
+			n, w := binary.Uvarint(body)
+			if w <= 0 || n > 1<<62 {
+				return false
+			}
+			body = body[w:]
+			if tag == tagDeleteTask {
+				continue
+			}
+		case tagHead, tagInput, tagOutput, tagVariables, tagTaskDefs, tagMocks, tagDef, tagSummary:
+		default:
+			return false
+		}
+		_, rest, err := readBytes(body)
+		if err != nil {
+			return false
+		}
+		body = rest
+	}
+	return true
 }
 
 // deletedTasks lists the task records an (already validated) entry body

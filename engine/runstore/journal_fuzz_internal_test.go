@@ -6,10 +6,12 @@ import (
 )
 
 // A damaged journal entry is errBadEntry, never a panic: what bbolt hands
-// back is read as untrusted bytes.
+// back is read as untrusted bytes. validBody (what a fold checks without
+// decoding) accepts exactly the bodies parts.apply decodes.
 func FuzzJournalEntry(f *testing.F) {
 	ch := &Change{Head: []byte(`{"h":1}`), Input: []byte(`{}`), Output: []byte(`{"o":2}`), Variables: []byte(`{}`),
-		DefinitionHash: "abc", Tasks: []Task{{Seq: 3, Doc: []byte(`{"t":3}`)}}, DeleteTasks: []int{1}}
+		DefinitionHash: "abc", Tasks: []Task{{Seq: 3, Doc: []byte(`{"t":3}`)}}, DeleteTasks: []int{1},
+		Log: []LogEntry{{Pos: 2, Doc: []byte(`"e2"`)}}}
 	f.Add(encodeEntry(entryChange, "run-1", ch, []byte(`{"id":"run-1"}`)))
 	f.Add(encodeEntry(entryRestore, "run-1", ch, nil))
 	f.Add(encodeEntry(entryEnd, "run-1", nil, nil))
@@ -27,5 +29,9 @@ func FuzzJournalEntry(f *testing.F) {
 			t.Fatalf("replay: %v", err)
 		}
 		_ = deletedTasks(body)
+		var p parts
+		if applied, valid := p.apply(body) == nil, validBody(body); applied != valid {
+			t.Fatalf("apply accepts the body: %v, validBody: %v", applied, valid)
+		}
 	})
 }
