@@ -179,7 +179,8 @@ func (t *JQTask) Execute(ctx context.Context, req *Request) (res Result) {
 }
 
 // prepareJackson rewrites a parsed query to run as Conductor's jq runs it:
-// operators take their left side first (jqorder.go), an assignment takes
+// operators take their left side first and a negation that fails shows
+// its input (jqorder.go), an assignment takes
 // only what jackson-jq takes (jqassign.go), the builtins jackson-jq lacks
 // fail when called (jqbuiltins.go).
 func prepareJackson(q *gojq.Query) {
@@ -190,6 +191,7 @@ func prepareJackson(q *gojq.Query) {
 	rejectMissingBuiltins(q)
 	rejectAssignments(q)
 	leftFirst(q)
+	negateWithInput(q)
 }
 
 // compileJackson compiles a query prepareJackson rewrote. The functions
@@ -232,6 +234,7 @@ func jqCompileOptions(more ...gojq.CompilerOption) []gojq.CompilerOption {
 		gojq.WithIterFunction("leaf_paths", 0, 0, func(v any, _ []any) gojq.Iter { return jqLeafPaths.Run(v) }),
 		// A Go map keeps no order: the keys come sorted, as keys gives them.
 		gojq.WithIterFunction("keys_unsorted", 0, 0, func(v any, _ []any) gojq.Iter { return jqKeys.Run(v) }),
+		gojq.WithFunction(jqNegateFunc, 1, 1, jqNegateAt),
 	}, more...)
 }
 

@@ -172,6 +172,10 @@ func jacksonRuntimeReason(m runsecrets.Masker, err error) (string, bool) {
 			return jacksonText(m, ve.Value()), true
 		}
 	}
+	var ne *jqNegateError
+	if errors.As(err, &ne) {
+		return jqPreview(m, ne.in) + " cannot be negated", true
+	}
 	typ := jqErrorType(err)
 	val := func(name string) any { v, _ := jqErrorValue(err, name); return v }
 	switch typ {
@@ -194,8 +198,7 @@ func jacksonRuntimeReason(m runsecrets.Masker, err error) (string, bool) {
 			return jqPreview(m, val("l")) + " and " + jqPreview(m, val("r")) + " " + w, true
 		}
 	case "unaryTypeError":
-		// jackson-jq previews the negation's input where gojq keeps the
-		// value negated: the value is shown.
+		// A negation jqorder.go did not rewrite: the value is shown.
 		if name, _ := jqErrorValue(err, "name"); name == "negate" {
 			return jqPreview(m, val("v")) + " cannot be negated", true
 		}

@@ -82,8 +82,9 @@ func TestJQJacksonRuntimeReasons(t *testing.T) {
 		{"modulo by zero", map[string]any{"z": 0}, "5 % .z", "number (5) and number (0) cannot be divided (remainder) because the divisor is zero"},
 		{"divide by zero", map[string]any{"n": 1, "z": 0}, ".n / .z", "number (1) and number (0) cannot be divided because the divisor is zero"},
 		{"divide a fraction by zero", map[string]any{"n": 1.5, "z": 0}, ".n / .z", "number (1.5) and number (0) cannot be divided because the divisor is zero"},
-		// tree/NegativeExpression.java.
-		{"negate", map[string]any{"a": "x"}, "-.a", `string ("x") cannot be negated`},
+		// tree/NegativeExpression.java: the negation's input is shown.
+		{"negate", map[string]any{"a": map[string]any{"b": "x"}}, ".a | -.b", `object ({"b":"x"}) cannot be negated`},
+		{"negate a number", map[string]any{"a": map[string]any{"b": 2}}, ".a | -.b | error(tostring)", "-2"},
 		// tree/JsonQueryKeyFieldConstruction.java.
 		{"object key not a string", map[string]any{"a": 1}, "{(.a): 1}", `Cannot use number (1) as object key`},
 		// functions/ErrorFunction.java, exception/JsonQueryUserException.java:

@@ -10,9 +10,10 @@ import (
 	"github.com/wfrun/wfrun/runsecrets"
 )
 
-// jq's `Cannot index string with string "array"` names the key the query
-// asked for; gojq's "expected an object but got: string" does not. When a
-// query fails with an error of an index (jqIndexErrorTypes), Execute runs
+// jackson-jq's `Cannot index string with string "array"` names the key
+// the query asked for; gojq's "expected an object but got: string" does
+// not. When a query fails with an error of an index (jqIndexErrorTypes),
+// Execute runs
 // it once more in a diagnostic form (indexDiagnosis) in which every index
 // and slice of the query (.key, ."key", .["key"], .[expr], .[a:b]) is read
 // by a function that does what gojq does and, when that fails, fails with
@@ -27,9 +28,10 @@ import (
 // A key computed from data can be a secret or a piece of one: the reason
 // is masked (with the pieces of values) before it is cut, as every reason.
 
-// The diagnostic form's readers. A query that calls one itself does not
-// compile, so never reaches the diagnosis; one that defines a function of
-// such a name gets a diagnosis that finds nothing or its own reads.
+// The diagnostic form's readers. A query that calls one itself fails with
+// "Function … does not exist" (no index error, so no diagnosis); one that
+// defines a function of such a name gets a diagnosis that finds nothing
+// or its own reads.
 const (
 	jqIndexFunc = "_wfrun_index_key" // (key): . | .[key], key from the query text
 	jqIndexAt   = "_wfrun_index_at"  // (target; key): target[key], key computed

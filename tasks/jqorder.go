@@ -66,3 +66,42 @@ func leftFirst(q *gojq.Query) {
 		*x = gojq.Query{FuncDefs: x.FuncDefs, Left: x.Left, Op: gojq.OpPipe, Patterns: []*gojq.Pattern{{Name: l}}, Right: inner}
 	}, nil)
 }
+
+// jackson-jq's failure to negate a value that is not a number shows the
+// input of the negation, not the value (tree/NegativeExpression.java):
+// -.a on {"a":"x"} fails with `object ({"a":"x"}) cannot be negated`.
+// negateWithInput rewrites each -X of q into a call that negates as gojq
+// does and, on failure, keeps that input for the reason.
+const jqNegateFunc = "_wfrun_negate"
+
+func negateWithInput(q *gojq.Query) {
+	walkJQ(q, nil, func(t *gojq.Term) {
+		if t.Type != gojq.TermTypeUnary || t.Unary.Op != gojq.OpSub {
+			return
+		}
+		arg := &gojq.Query{Term: t.Unary.Term}
+		*t = gojq.Term{Type: gojq.TermTypeFunc, Func: &gojq.Func{Name: jqNegateFunc, Args: []*gojq.Query{arg}}, SuffixList: t.SuffixList}
+	})
+}
+
+// jqNegateError is a negation of a value that is not a number: the
+// negation's input and the value.
+type jqNegateError struct{ in, v any }
+
+// Error is gojq's own message, for a try/catch in the query.
+func (e *jqNegateError) Error() string {
+	if e.v == nil {
+		return "cannot negate: null"
+	}
+	return "cannot negate: " + gojq.TypeOf(e.v) + " (" + gojq.Preview(e.v) + ")"
+}
+
+var jqNegate = mustCompileJQ("-.")
+
+func jqNegateAt(in any, args []any) any {
+	v, _ := jqNegate.Run(args[0]).Next()
+	if _, failed := v.(error); failed {
+		return &jqNegateError{in: in, v: args[0]}
+	}
+	return v
+}

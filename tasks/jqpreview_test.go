@@ -22,7 +22,7 @@ func TestJQPreviewsMaskedBeforeCut(t *testing.T) {
 		{`{"k": .tok} - 1`, `object ({"k":"***"}) and number (1) cannot be subtracted`},
 		{`{(.tok): 1} - 1`, `object ({"***":1}) and number (1) cannot be subtracted`},
 		{`1 - {"a": [.tok]}`, `number (1) and object ({"a":["***"]}) cannot be subtracted`},
-		{`-(.tok)`, `string ("***") cannot be negated`},
+		{`{t: .tok} | -(.t)`, `object ({"t":"***"}) cannot be negated`},
 		{`{(.tok | length): 1}`, `Cannot use number (46) as object key`},
 		{`.tok as $k | {} | .[$k[0:9]] | .x[0]`, ""},
 		{`.tok as $k | 1 | .[$k[0:9]]`, `Cannot index number with string "***"`},
