@@ -230,8 +230,9 @@ func TestMoreWorkflowEndpointsGoSDK(t *testing.T) {
 
 	// Finish a: COMPLETED runs cannot be terminated (terminate-remove is
 	// 409 and keeps it); remove deletes it.
-	if _, _, err := tc.UpdateTaskByRefName(ctx, map[string]any{}, a, "later", "COMPLETED"); err != nil {
-		t.Fatal(err)
+	laterA := heldAt(t, ts, a, "later")
+	if got, _, err := tc.UpdateTaskByRefName(ctx, map[string]any{}, a, "later", "COMPLETED"); err != nil || got != laterA {
+		t.Fatalf("UpdateTaskByRefName = %q, %v; want the task's id %s", got, err, laterA)
 	}
 	if s := waitStatus(t, wc, a, 10*time.Second); s.Status != "COMPLETED" {
 		t.Fatalf("a: %s", s.Status)

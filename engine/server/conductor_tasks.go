@@ -244,8 +244,18 @@ func (s *Server) completeByRef(w http.ResponseWriter, r *http.Request, p store.P
 		}
 		return id, true
 	}
+	// Conductor answers the task's id: the record waiting now (read
+	// before the completion applies).
+	waiting := ""
+	if view, err := s.execution(r.Context(), runID); err == nil {
+		if t := pendingTask(view, ref); t != nil {
+			waiting, _ = t["taskId"].(string)
+		}
+	}
 	exact, err := s.conductor.eng.CompleteTask(r.Context(), runID, ref, status, body)
 	switch {
+	case err == nil && waiting != "":
+		return waiting, true
 	case err == nil:
 		return exact, true
 	case errors.Is(err, engine.ErrNotWaiting), errors.Is(err, engine.ErrNotRunning):
