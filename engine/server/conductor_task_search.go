@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -165,16 +166,29 @@ func (s *Server) findTasks(w http.ResponseWriter, r *http.Request, p store.Princ
 		}
 	}
 	if sortField != "" {
-		key := func(f foundTask) int64 {
-			n, _ := strconv.ParseInt(taskField(f.run, f.task, sortField), 10, 64)
-			return n
+		// Ties keep the default order, reversed with it under DESC: the
+		// later of two tasks scheduled in the same millisecond comes first.
+		if desc {
+			slices.Reverse(found)
 		}
-		sort.SliceStable(found, func(i, j int) bool {
+		type keyed struct {
+			f foundTask
+			k int64
+		}
+		ks := make([]keyed, len(found))
+		for i, f := range found {
+			ks[i].f = f
+			ks[i].k, _ = strconv.ParseInt(taskField(f.run, f.task, sortField), 10, 64)
+		}
+		sort.SliceStable(ks, func(i, j int) bool {
 			if desc {
-				return key(found[i]) > key(found[j])
+				return ks[i].k > ks[j].k
 			}
-			return key(found[i]) < key(found[j])
+			return ks[i].k < ks[j].k
 		})
+		for i := range ks {
+			found[i] = ks[i].f
+		}
 	}
 	return found, true
 }
