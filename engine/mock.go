@@ -146,7 +146,8 @@ type Test struct {
 	answer   []byte // set before stopped is closed
 	parkOnce sync.Once
 	parked   chan struct{}
-	parkedAt string // set before parked is closed
+	parkMu   sync.Mutex
+	parkedAt string // the first task that waits for good
 	root     *testRun
 	gate     *testGate
 }
@@ -195,6 +196,12 @@ func (t *Test) stopWith(answer []byte) {
 		t.answer = answer
 		close(t.stopped)
 	})
+	t.parkMu.Lock()
+	parked := t.parkedAt != ""
+	t.parkMu.Unlock()
+	if parked {
+		t.closeParked()
+	}
 	t.gate.stop()
 }
 
@@ -209,19 +216,31 @@ func (t *Test) Waiting() <-chan struct{} { return t.parked }
 func (t *Test) WaitingAt() string {
 	select {
 	case <-t.parked:
+		t.parkMu.Lock()
+		defer t.parkMu.Unlock()
 		return t.parkedAt
 	default:
 		return ""
 	}
 }
 
+// park records that a task of the test waits for good (where); Waiting
+// closes once the test has stopped too (a child run's task may wait while
+// its parent's test goes on).
 func (t *Test) park(where string) {
-	t.parkOnce.Do(func() {
+	t.parkMu.Lock()
+	if t.parkedAt == "" {
 		t.parkedAt = where
-		close(t.parked)
-	})
-	t.stop()
+	}
+	t.parkMu.Unlock()
+	select {
+	case <-t.stopped:
+		t.closeParked()
+	default:
+	}
 }
+
+func (t *Test) closeParked() { t.parkOnce.Do(func() { close(t.parked) }) }
 
 // AsTest makes the run a test run of t (see Test).
 func AsTest(t *Test) RunOption {
@@ -244,6 +263,9 @@ type testRun struct {
 	subs   map[string]*Mocks
 	kids   map[string]*testRun
 	absent bool // a test run stored without its mocks (mockstore.go)
+	// halted: a child run whose own test stopped (a task without a mock)
+	// while its parent's goes on; guarded by the gate's mu (mockgate.go).
+	halted bool
 	// over: the run's stored mocks say its test stopped (mockstore.go).
 	over bool
 }
@@ -556,6 +578,9 @@ func (r *runState) parkTest(ctx context.Context, rec *taskRecord, progressed boo
 	if err != nil {
 		return tasks.Result{Status: tasks.Failed, Reason: r.sec.Excerpt(err.Error(), maxReasonBytes)}
 	}
+	g := r.test.t.gate
+	g.idleEnter() // it waits for a completion from outside (mockgate.go)
+	defer g.idleExit()
 	poll := time.NewTicker(r.e.pollInterval)
 	defer poll.Stop()
 	for {

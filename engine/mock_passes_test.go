@@ -275,3 +275,52 @@ func TestWorkflowTestUsedUpMocks(t *testing.T) {
 		t.Fatalf("answer: %s %s\nwant RUNNING %s", wf.Status, sortedTasks(wf), want)
 	}
 }
+
+// TestWorkflowTestChildStopsItsOwnTest: a child run's task without a mock
+// stops the child's test only, as Conductor's loop over a sub-workflow's
+// mocks returns to the parent's: the parent's other branch goes on taking
+// its mocks, and the test stops when nothing moves by a mock any more.
+func TestWorkflowTestChildStopsItsOwnTest(t *testing.T) {
+	def := json.RawMessage(`{"name":"parent","version":1,"schemaVersion":2,"tasks":[
+	  {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN","forkTasks":[
+	    [{"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"kid","version":1,"workflowDefinition":
+	      {"name":"kid","version":1,"schemaVersion":2,"tasks":[
+	        {"name":"c1","taskReferenceName":"c1","type":"SIMPLE"},{"name":"c2","taskReferenceName":"c2","type":"SIMPLE"}]}}}],
+	    [{"name":"b1","taskReferenceName":"b1","type":"SIMPLE"},{"name":"b2","taskReferenceName":"b2","type":"SIMPLE"},{"name":"b3","taskReferenceName":"b3","type":"SIMPLE"}]]},
+	  {"name":"join","taskReferenceName":"join","type":"JOIN","joinOn":["sub","b3"]}]}`)
+	var req testRequest
+	req.WorkflowDef = def
+	if err := json.Unmarshal([]byte(`{"taskRefToMockOutput":{"b1":[{}],"b2":[{}],"b3":[{}]},
+	  "subWorkflowTestRequest":{"sub":{"taskRefToMockOutput":{"c1":[{}]}}}}`), &req.Mocks); err != nil {
+		t.Fatal(err)
+	}
+	var offered atomic.Int32
+	e := mockEngine(t, nil, &offered)
+	tr, _ := startTest(t, e, req, 0)
+	wf := answerOf(t, tr)
+	want := "b1:b1:COMPLETED b2:b2:COMPLETED b3:b3:COMPLETED fork:FORK:COMPLETED join:JOIN:IN_PROGRESS sub:SUB_WORKFLOW:IN_PROGRESS"
+	if wf.Status != engine.StatusRunning || sortedTasks(wf) != want {
+		t.Fatalf("answer: %s %s\nwant RUNNING %s", wf.Status, sortedTasks(wf), want)
+	}
+	child := viewRun(t, e, wf.Tasks[slicesIndexRef(wf, "sub")].SubWorkflowID)
+	if got := taskList(child); got != "c1:c1:COMPLETED c2:c2:SCHEDULED" {
+		t.Fatalf("child: %s", got)
+	}
+	select {
+	case <-tr.Waiting():
+	case <-time.After(5 * time.Second):
+		t.Fatal("Waiting not closed once the test stopped")
+	}
+	if n := offered.Load(); n != 0 {
+		t.Errorf("%d tasks offered to workers", n)
+	}
+}
+
+func slicesIndexRef(wf runView, ref string) int {
+	for i, tk := range wf.Tasks {
+		if tk.Ref == ref {
+			return i
+		}
+	}
+	return -1
+}

@@ -36,6 +36,7 @@ const testPassLimit = 20_000
 type testGate struct {
 	mu      sync.Mutex
 	active  int // goroutines of the test running (not at the gate, not waiting on another)
+	idle    int // goroutines waiting for something outside the test (a completion, a timer)
 	waiting []*gateWait
 	passes  int
 	limit   int
@@ -87,7 +88,7 @@ func (g *testGate) exit() {
 // its next mock (ok) or none (the test stopped, or stops now).
 func (g *testGate) await(ctx context.Context, tr *testRun, ref string) (TaskMock, int, bool) {
 	g.mu.Lock()
-	if g.stopped {
+	if g.stopped || tr.halted {
 		g.mu.Unlock()
 		return TaskMock{}, 0, false
 	}
@@ -136,23 +137,41 @@ func (g *testGate) stop() {
 // made) and whether the test stopped in this pass (the answer is taken
 // before they go). Callers hold g.mu.
 func (g *testGate) settleLocked() gateRelease {
-	for g.active == 0 && len(g.waiting) > 0 && !g.stopped {
+	for g.active == 0 && !g.stopped {
+		if len(g.waiting) == 0 {
+			if g.idle > 0 {
+				// Every goroutine waits for something outside the test:
+				// no mock moves the run any more.
+				return g.stopLocked()
+			}
+			return gateRelease{}
+		}
 		g.passes++
 		if g.passes > g.limit {
 			return g.stopLocked()
 		}
 		// A task whose reference has no entry left in its run's mocks
-		// stops the test: no task gets a mock in this pass.
+		// stops the test (a child run's stops that run's mocks only, as
+		// Conductor's loop over the child returns to the parent's): no
+		// task of it gets a mock in this pass.
+		var gone []*gateWait
 		for _, w := range g.waiting {
 			if !w.tr.entry(w.ref) {
-				return g.stopLocked()
+				if w.tr == w.tr.t.root {
+					return g.stopLocked()
+				}
+				w.tr.halted = true
 			}
 		}
-		// Every task gets its next mock; one whose entry is used up loses
-		// the entry (Conductor removes it) and waits for the next pass,
-		// where it stops the test.
-		var stay, gone []*gateWait
+		// Every other task gets its next mock; one whose entry is used up
+		// loses the entry (Conductor removes it) and waits for the next
+		// pass, where it stops the test.
+		var stay []*gateWait
 		for _, w := range g.waiting {
+			if w.tr.halted {
+				gone = append(gone, w) // no mock: its run's test stopped
+				continue
+			}
 			if m, used, ok := w.tr.next(w.ref); ok {
 				w.mock, w.used, w.ok = m, used, true
 				gone = append(gone, w)
@@ -168,6 +187,31 @@ func (g *testGate) settleLocked() gateRelease {
 		}
 	}
 	return gateRelease{}
+}
+
+// idleEnter is a goroutine of the test waiting for something outside it (a
+// task of a run whose test stopped waits for a completion or a timer); it
+// does not count as running until idleExit.
+func (g *testGate) idleEnter() {
+	if g == nil {
+		return
+	}
+	g.mu.Lock()
+	g.idle++
+	g.active--
+	release := g.settleLocked()
+	g.mu.Unlock()
+	g.finish(release)
+}
+
+func (g *testGate) idleExit() {
+	if g == nil {
+		return
+	}
+	g.mu.Lock()
+	g.idle--
+	g.active++
+	g.mu.Unlock()
 }
 
 // stopLocked stops the test in a pass: every task at the gate goes on

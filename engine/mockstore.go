@@ -157,8 +157,10 @@ func (r *runState) openMocks(sealed string, used map[string]int) error {
 	}
 	tr := newTestRun(t, &m)
 	if sm.Over {
-		tr.over = true
-		t.gate.stopped = true // no pass any more (mockgate.go)
+		// No pass any more (mockgate.go); a child adopted by its parent
+		// (which shares the parent's passes) takes no mock either.
+		tr.over, tr.halted = true, true
+		t.gate.stopped = true
 	}
 	for ref, n := range used {
 		if n < 0 || n > len(tr.left[ref]) {
@@ -185,7 +187,7 @@ func (r *runState) restartMocks(fromStart bool, refs map[string]bool) error {
 	tr.over = false // a test again: passes of its own
 	tr.mu.Unlock()
 	tr.t.gate.mu.Lock()
-	tr.t.gate.stopped = false
+	tr.t.gate.stopped, tr.halted = false, false
 	tr.t.gate.mu.Unlock()
 	if !over && !fromStart && len(refs) == 0 {
 		return nil
