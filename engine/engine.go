@@ -112,6 +112,8 @@ type Engine struct {
 	// lastPoll and idem: domains.go, idempotency.go.
 	lastPoll LastPollFunc
 	idem     localKeys
+	// signalNotify tells other processes of a stored signal (signalnudge.go).
+	signalNotify func(ctx context.Context, runID string)
 }
 
 // Option configures New.

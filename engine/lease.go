@@ -22,6 +22,7 @@ const terminateSignal = "__wfrun_terminate"
 // leaseState is a run's lease as this process holds it (guarded by r.mu).
 type leaseState struct {
 	held bool
+	poke chan struct{} // wakes the lease keeper (signalnudge.go)
 }
 
 // terminated is the cause of a run context cancelled by Terminate.
@@ -94,6 +95,7 @@ func (r *runState) keepLease(ctx context.Context, cancel context.CancelCauseFunc
 	poll := min(renewEvery, time.Second)
 	done := make(chan struct{})
 	exited := make(chan struct{})
+	poke := r.pokeChan()
 	go func() {
 		defer close(exited)
 		t := time.NewTicker(poll)
@@ -107,6 +109,7 @@ func (r *runState) keepLease(ctx context.Context, cancel context.CancelCauseFunc
 			case <-ctx.Done():
 				return
 			case <-t.C:
+			case <-poke: // a signal was just stored (SignalStored)
 			}
 			if time.Now().After(quietUntil) {
 				if err := r.takeSignals(ctx); err != nil {
@@ -197,6 +200,7 @@ func (e *Engine) terminate(ctx context.Context, id, reason string, prep func(*ru
 		if err := e.runs.PutSignal(ctx, id, terminateSignal, payload); err != nil {
 			return err
 		}
+		e.signalStored(ctx, id)
 		if err := e.waitEnded(ctx, id); err != nil {
 			return err
 		}

@@ -77,6 +77,7 @@ func (e *Engine) setPause(ctx context.Context, id string, pause bool) error {
 	if err := e.runs.PutSignal(ctx, id, key, []byte(`{}`)); err != nil {
 		return err
 	}
+	e.signalStored(ctx, id)
 	// Wait for the executing process to apply it.
 	for {
 		doc, archived, err := e.runs.Load(ctx, id)

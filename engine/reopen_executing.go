@@ -368,6 +368,7 @@ func (e *Engine) handOff(ctx context.Context, h reopenStep, top *runState, store
 				if err := e.runs.PutSignal(ctx, h.parentID, reopenSignalPrefix+h.taskID, payload); err != nil {
 					return nil, false, err
 				}
+				e.signalStored(ctx, h.parentID)
 				sent = true
 			}
 		}

@@ -84,6 +84,8 @@ func (e *Engine) SkipTask(ctx context.Context, runID, ref string, req SkipReques
 		if err := r.takeSignals(ctx); err == nil {
 			r.applySkips(ctx)
 		}
+	} else {
+		e.signalStored(ctx, runID)
 	}
 	return e.awaitSkip(ctx, runID, ref)
 }

@@ -71,6 +71,13 @@ func (s *Server) initConductor() error {
 		engine.WithRemoteWorker(c.queue.dispatch),
 		engine.WithLastPoll(c.queue.lastPoll),
 		engine.WithEvents(s.onEvent),
+		// Other processes sharing the queue take a signal stored here at
+		// once (set before any run starts).
+		engine.WithSignalNotify(func(ctx context.Context, id string) {
+			if sq := c.queue.shared; sq != nil {
+				sq.signalStored(ctx, id)
+			}
+		}),
 	)
 	eng, err := engine.New(opts...)
 	if err != nil {
@@ -84,6 +91,7 @@ func (s *Server) initConductor() error {
 	if s.shared != nil {
 		c.queue.shared = newSharedQueue(s.shared, eng.Transit())
 		c.queue.waiting = eng.TaskAttemptWaiting
+		c.queue.signalled = eng.SignalStored
 		if err := c.queue.shared.listen(c.ctx, c.queue.wakeName, c.queue.told); err != nil {
 			c.cancel()
 			return err

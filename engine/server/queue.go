@@ -70,6 +70,9 @@ type queue struct {
 	// waiting reports whether a task of a run another process executes
 	// still waits for a worker (engine.TaskAttemptWaiting).
 	waiting func(ctx context.Context, runID, taskID string) (bool, error)
+	// signalled tells the engine a signal was stored for a run by another
+	// process (engine.SignalStored).
+	signalled func(runID string)
 	// claimCheck: how often watchClaims looks (ns; 0: defaultClaimCheck).
 	claimCheck atomic.Int64
 	warn       func(msg string, args ...any) // the server's masked logger
@@ -574,6 +577,10 @@ func (q *queue) told(kind, id, arg string) {
 		_ = q.complete(id, workerResult{Status: "IN_PROGRESS", CallbackSecs: atoiOr(arg, 0)})
 	case "resetcallbacks": // id is a run's
 		go q.resetCallbacks(id) // it writes to the run store
+	case "signal": // id is a run's: a signal for it waits in the run store
+		if q.signalled != nil {
+			q.signalled(id)
+		}
 	case "answered":
 		q.mu.Lock()
 		d := q.byID[id]

@@ -122,3 +122,60 @@ func TestRestartOfAChildReopensTheParentAServeProcessExecutes(t *testing.T) {
 		})
 	}
 }
+
+// TestPausedParentAnotherServeProcessExecutesIsReopenedAtOnce: A executes
+// the parent, paused through B; the child restarted through B re-opens it
+// in A, as Conductor's updateAndPushParents does whatever the parent's
+// status: its SUB_WORKFLOW task IN_PROGRESS and the parent RUNNING again.
+// B stores the pause and the re-open as signals and tells A over Redis, so
+// A takes each at once rather than at its lease keeper's next look (about
+// a second; the pause is taken at such a look without the notice, and the
+// re-open would then wait for the next).
+func TestPausedParentAnotherServeProcessExecutesIsReopenedAtOnce(t *testing.T) {
+	const quick = 500 * time.Millisecond
+	ss := newSharedServers(t)
+	a, _ := ss.start(t)
+	b, _ := ss.start(t)
+	for _, d := range []string{reopenChildDef, reopenParentDef} {
+		if st, _, body := a.do(t, "POST", "/api/metadata/workflow", d); st != 200 {
+			t.Fatalf("register: %d %s", st, body)
+		}
+	}
+	st, _, parent := a.do(t, "POST", "/api/workflow/reopen_parent", `{}`)
+	if st != 200 {
+		t.Fatalf("start: %d %s", st, parent)
+	}
+	answerTask(t, b, "child_task", "first")
+	before := waitExec(t, b, parent, "its next task", func(v execView) bool {
+		return len(v.Tasks) == 2 && v.Tasks[0].Status == "COMPLETED" && v.Tasks[1].Status == "SCHEDULED"
+	})
+	sub := before.Tasks[0]
+	t0 := time.Now()
+	if st, _, body := b.do(t, "PUT", "/api/workflow/"+parent+"/pause", ""); st != 200 {
+		t.Fatalf("pause: %d %s", st, body)
+	}
+	if d := time.Since(t0); d > quick {
+		t.Errorf("pause through B took %v, want under %v", d, quick)
+	}
+	waitExec(t, b, parent, "PAUSED", func(v execView) bool { return v.Status == "PAUSED" })
+	t0 = time.Now()
+	if st, _, body := b.do(t, "POST", "/api/workflow/"+sub.SubWorkflowID+"/restart", ""); st != 204 {
+		t.Fatalf("restart of the child: %d %s", st, body)
+	}
+	reopened := waitExec(t, b, parent, "its SUB_WORKFLOW task re-opened", func(v execView) bool {
+		return len(v.Tasks) == 2 && v.Tasks[0].Status == "IN_PROGRESS"
+	})
+	if d := time.Since(t0); d > quick {
+		t.Errorf("the re-open reached A after %v, want under %v", d, quick)
+	}
+	if reopened.Status != "RUNNING" || reopened.Tasks[0].TaskID != sub.TaskID || reopened.Tasks[0].SubWorkflowID != sub.SubWorkflowID {
+		t.Fatalf("paused parent after the restart of its child: %+v, want RUNNING with %s IN_PROGRESS on child %s", reopened, sub.TaskID, sub.SubWorkflowID)
+	}
+	answerTask(t, b, "child_task", "second")
+	waitExec(t, b, sub.SubWorkflowID, "COMPLETED", func(v execView) bool { return v.Status == "COMPLETED" })
+	answerTask(t, b, "after_task", "after")
+	p := waitExec(t, b, parent, "COMPLETED", func(v execView) bool { return v.Status == "COMPLETED" })
+	if len(p.Tasks) != 2 || p.Tasks[0].TaskID != sub.TaskID || p.Tasks[0].Output["by"] != "second" || p.Tasks[1].Status != "COMPLETED" {
+		t.Fatalf("parent at its end: %+v", p)
+	}
+}

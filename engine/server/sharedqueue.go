@@ -135,6 +135,18 @@ func (s *sharedQueue) seqKey() string               { return sharedPrefix + "seq
 func (s *sharedQueue) offersChannel() string        { return sharedPrefix + "offers" }
 func (s *sharedQueue) ownerChannel(o string) string { return sharedPrefix + "owner:" + o }
 
+// signalsChannel carries the ids of runs another process just stored a
+// signal for (engine.WithSignalNotify): every process hears it, the one
+// executing the run takes the signal at once.
+func (s *sharedQueue) signalsChannel() string { return sharedPrefix + "signals" }
+
+// signalStored tells every process that a signal for run id waits in the
+// run store. A lost notice costs the executor's next look (about a
+// second): the signal stays stored.
+func (s *sharedQueue) signalStored(ctx context.Context, id string) {
+	s.c.Publish(ctx, s.signalsChannel(), id)
+}
+
 // sharedTask is what the shared queue holds of a task (sealed).
 type sharedTask struct {
 	Task      engine.RemoteTask `json:"task"`
@@ -272,10 +284,11 @@ func (s *sharedQueue) tell(ctx context.Context, owner string, parts ...string) b
 	return err == nil && n > 0
 }
 
-// listen delivers offers of other processes (wake pollers of the name) and
-// messages to this process until ctx ends. It returns once subscribed.
+// listen delivers offers of other processes (wake pollers of the name),
+// messages to this process and stored-signal notices (told "signal <run
+// id> -") until ctx ends. It returns once subscribed.
 func (s *sharedQueue) listen(ctx context.Context, offered func(name string), told func(kind, id, arg string)) error {
-	ps := s.c.Subscribe(ctx, s.offersChannel(), s.ownerChannel(s.self))
+	ps := s.c.Subscribe(ctx, s.offersChannel(), s.ownerChannel(s.self), s.signalsChannel())
 	if _, err := ps.Receive(ctx); err != nil {
 		_ = ps.Close()
 		return fmt.Errorf("shared task queue: subscribe: %w", err)
@@ -293,6 +306,10 @@ func (s *sharedQueue) listen(ctx context.Context, offered func(name string), tol
 				}
 				if m.Channel == s.offersChannel() {
 					offered(m.Payload)
+					continue
+				}
+				if m.Channel == s.signalsChannel() {
+					told("signal", m.Payload, "-")
 					continue
 				}
 				parts := strings.SplitN(m.Payload, " ", 3)
