@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"sort"
 	"strings"
 	"time"
 
@@ -23,8 +24,9 @@ var errNoTask = errors.New("Task not found for taskId")
 
 // findTask finds the task with id taskID and its run's view. A task this
 // process's queue holds names its run; any other is looked for in the
-// stored runs, newest first (a run whose stored text does not hold the
-// id is not decoded). The caller must then check it may see the task.
+// stored runs, those that have not ended first, newest first (a run whose
+// stored text does not hold the id is not decoded): the cost grows with
+// the runs stored, as wfrun indexes runs, not tasks. The caller must then check it may see the task.
 func (s *Server) findTask(ctx context.Context, taskID string) (run, task map[string]any, err error) {
 	if taskID == "" {
 		return nil, nil, errNoTask
@@ -59,6 +61,9 @@ func (s *Server) findTask(ctx context.Context, taskID string) (run, task map[str
 	if err != nil {
 		return nil, nil, err
 	}
+	// Runs that have not ended first: their tasks are the ones asked for
+	// most (a worker's, a waiting one).
+	sort.SliceStable(all, func(i, j int) bool { return !terminalStatus(all[i].Status) && terminalStatus(all[j].Status) })
 	needle := []byte(`"` + taskID + `"`)
 	for _, sum := range all {
 		view, err := s.conductor.eng.Show(ctx, sum.ID)

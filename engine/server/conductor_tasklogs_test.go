@@ -133,3 +133,43 @@ func TestTaskLogs(t *testing.T) {
 		}
 	}
 }
+
+// TestTaskLogsOfAChild: a parent resolves a secret and hands it to its
+// SUB_WORKFLOW child (whose input shows it masked); a line the child's
+// worker logs with the value is masked too: a child's lines are masked
+// with what its parents registered.
+func TestTaskLogsOfAChild(t *testing.T) {
+	const value = "child-log-SECRET-value-1a2b"
+	ts := newConductorServer(t, nil)
+	putSecret(t, ts.store, "api_key", value)
+	for _, def := range []string{
+		`{"name":"log_child","version":1,"schemaVersion":2,"tasks":[{"name":"child_worker","taskReferenceName":"cw","type":"SIMPLE","inputParameters":{"token":"${workflow.input.token}"}}]}`,
+		`{"name":"log_parent","version":1,"schemaVersion":2,"tasks":[{"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"log_child","version":1},"inputParameters":{"token":"${workflow.secrets.api_key}"}}]}`,
+	} {
+		if st, _, body := ts.do(t, "POST", "/api/metadata/workflow", def); st != 200 {
+			t.Fatalf("register: %d %s", st, body)
+		}
+	}
+	if st, _, body := ts.do(t, "POST", "/api/workflow/log_parent", `{}`); st != 200 {
+		t.Fatalf("start: %d %s", st, body)
+	}
+	var polled []model.Task
+	for deadline := time.Now().Add(10 * time.Second); len(polled) == 0 && time.Now().Before(deadline); {
+		_, _, body := ts.do(t, "GET", "/api/tasks/poll/batch/child_worker?workerid=w1&count=1&timeout=500", "")
+		_ = json.Unmarshal([]byte(body), &polled)
+	}
+	if len(polled) != 1 || polled[0].InputData["token"] != "***" {
+		t.Fatalf("poll: %+v", polled)
+	}
+	taskID := polled[0].TaskId
+	if st, _, body := ts.do(t, "POST", "/api/tasks/"+taskID+"/log", `"child says `+value+`"`); st != 200 {
+		t.Fatalf("log: %d %s", st, body)
+	}
+	st, _, body := ts.do(t, "GET", "/api/tasks/"+taskID+"/log", "")
+	if st != 200 || !strings.Contains(body, `"log":"child says ***"`) || strings.Contains(body, value) {
+		t.Errorf("child's task log: %d %s", st, body)
+	}
+	if strings.Contains(ts.logs.String(), value) {
+		t.Error("the server log contains the secret value")
+	}
+}
