@@ -48,7 +48,9 @@ import (
 //
 // The test goes in passes, as Conductor's test loop does (mockgate.go):
 // in each, every task waiting for a mock gets its next one at once, unless
-// one of them has no entry in the mocks, which stops the test. The test's
+// one of them has no entry in the mocks, which stops the test (a child
+// run's stops the child's mocks only; the test stops once nothing moves
+// by a mock any more). The test's
 // answer (Test.Answer) is the run as it stands in the pass where it
 // stopped, before any task moves on; after it, no mock is given any more,
 // and the run goes on as Conductor's does once its test loop has
