@@ -69,8 +69,12 @@
 // (engine.CompleteTaskAttempt, sealed). After a takeover a pending task stays
 // pending in its place and a polled one stays with its worker. Without a
 // shared queue a task is polled only from the process executing its run.
-// The same Redis keeps the Hawk nonces, so a signed request replayed to
-// another process is refused (sharednonce.go).
+// A signal one process stores for a run another executes (terminate,
+// pause, resume, skip, a sub-workflow re-open) is announced on a pub/sub
+// channel every process hears, and the executor takes it at once
+// (engine.WithSignalNotify); a lost notice costs a second, the stored
+// signal stays. The same Redis keeps the Hawk nonces, so a signed request
+// replayed to another process is refused (sharednonce.go).
 //
 // # Principals
 //
