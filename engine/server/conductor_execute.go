@@ -92,6 +92,12 @@ func (s *Server) awaitExecution(ctx context.Context, id string, refs []string, s
 	tick := time.NewTicker(signalTick)
 	defer tick.Stop()
 	for {
+		// What blocks is looked for first, the run read after: the run
+		// read holds the blocking task (it may have moved on since).
+		blocked, err := s.conductor.eng.BlockedTask(ctx, id, false)
+		if err != nil {
+			return nil, err
+		}
 		target, err := s.execution(ctx, id)
 		if err != nil {
 			return nil, err
@@ -103,17 +109,7 @@ func (s *Server) awaitExecution(ctx context.Context, id string, refs []string, s
 			taskID, _ := t["taskId"].(string)
 			return s.signalResponse(ctx, target, target, engine.Signalled{RunID: id, TaskID: taskID}, strategy, false)
 		}
-		blocked, err := s.conductor.eng.BlockedTask(ctx, id, false)
-		if err != nil {
-			return nil, err
-		}
 		if blocked.TaskID != "" {
-			// The run moved on since target was read (it was read before
-			// BlockedTask looked): read it again, so the answer holds the
-			// blocking task.
-			if target, err = s.execution(ctx, id); err != nil {
-				return nil, err
-			}
 			holder := target
 			if blocked.RunID != id {
 				if holder, err = s.execution(ctx, blocked.RunID); err != nil {
