@@ -88,12 +88,11 @@ func negateWithInput(q *gojq.Query) {
 // negation's input and the value.
 type jqNegateError struct{ in, v any }
 
-// Error is gojq's own message, for a try/catch in the query.
+// Error is what a try/catch in the query reads: gojq's message without
+// its preview of the value, which would be a cut of unmasked text (the
+// failure reason's preview is built masked, jqPreview).
 func (e *jqNegateError) Error() string {
-	if e.v == nil {
-		return "cannot negate: null"
-	}
-	return "cannot negate: " + gojq.TypeOf(e.v) + " (" + gojq.Preview(e.v) + ")"
+	return "cannot negate: " + jqTypeOf(e.v)
 }
 
 var jqNegate = mustCompileJQ("-.")

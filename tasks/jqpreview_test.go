@@ -1,6 +1,7 @@
 package tasks_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/wfrun/wfrun/tasks"
@@ -53,4 +54,15 @@ func TestJQPreviewsMaskedBeforeCut(t *testing.T) {
 			assertNoPiece(t, "jq output", string(res.Output), secret)
 		})
 	}
+}
+
+// A negation caught by the query hands it wfrun's own message: the type,
+// with no preview cut from the unmasked value.
+func TestJQCaughtNegationQuotesNoPiece(t *testing.T) {
+	secret := leakToken + "-and-more-of-it-1234567890"
+	res := execute(t, tasks.TypeJSONJQTransform, map[string]any{"queryExpression": `try (-(.tok)) catch .`, "tok": secret}, &tasks.Services{Masker: maskerWith(secret)})
+	if res.Status != tasks.Completed || !strings.Contains(string(res.Output), "cannot negate: string") {
+		t.Fatalf("%s %q %s", res.Status, res.Reason, res.Output)
+	}
+	assertNoPiece(t, "jq output", string(res.Output), secret)
 }

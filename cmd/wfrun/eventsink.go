@@ -43,7 +43,8 @@ func openEventSink(spec string, stdout, stderr io.Writer) (engine.EventSink, fun
 		c := redis.NewClient(opt)
 		return engine.NewRedisStreamSink(c, ""), func() { _ = c.Close() }, nil
 	}
-	return nil, nil, usageErr(fmt.Errorf("--event-sink %q: want stdout, stderr, file:PATH or a redis:// URL", spec))
+	// Not echoed: a mistyped Redis URL (redis:/user:pw@host) holds a password.
+	return nil, nil, usageErr(fmt.Errorf("--event-sink: want stdout, stderr, file:PATH or a redis:// URL (the value given is not shown, as it may hold a password)"))
 }
 
 // addEventSinkFlag registers --event-sink (run, resume, restart, serve).
