@@ -15,6 +15,10 @@ import (
 	"github.com/conductor-sdk/conductor-go/sdk/client"
 	"github.com/conductor-sdk/conductor-go/sdk/model"
 	"github.com/conductor-sdk/conductor-go/sdk/settings"
+
+	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/store/seal"
 )
 
 // corrFlowDef resolves a secret into a variable (the run's masker then
@@ -420,4 +424,45 @@ func TestOrkesJSSDKMoreEndpoints(t *testing.T) {
 			t.Errorf("%s contains the secret value", what)
 		}
 	}
+}
+
+// TestDecideResumesAnOrphanedRun: a RUNNING run whose serve process
+// stopped is executed by nobody: a completion sent to another process on
+// the same run store waits; PUT /api/workflow/decide/{id} there resumes
+// the run, which takes the completion and moves on.
+func TestDecideResumesAnOrphanedRun(t *testing.T) {
+	runs := runstore.NewMemory()
+	ring, err := seal.NewKeyring([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newConductorServerWith(t, runs, []engine.Option{engine.WithKeyring(ring)})
+	if st, _, body := a.do(t, "POST", "/api/metadata/workflow", guardedDef); st != 200 {
+		t.Fatalf("register: %d %s", st, body)
+	}
+	st, _, id := a.do(t, "POST", "/api/workflow/guarded", `{}`)
+	if st != 200 {
+		t.Fatalf("start: %d %s", st, id)
+	}
+	heldAt(t, a, id, "hold")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b := newConductorServerWith(t, runs, []engine.Option{engine.WithKeyring(ring)})
+	if st, _, body := b.do(t, "POST", "/api/metadata/workflow", guardedDef); st != 200 {
+		t.Fatalf("register on b: %d %s", st, body)
+	}
+	if st, _, body := b.do(t, "POST", "/api/tasks/"+id+"/hold/COMPLETED", `{}`); st != 200 {
+		t.Fatalf("complete hold through b: %d %s", st, body)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if _, _, body := b.do(t, "GET", "/api/workflow/"+id, ""); strings.Contains(body, `"referenceTaskName":"later"`) {
+		t.Fatalf("the run moved on with nobody executing it: %s", body)
+	}
+	if st, _, body := b.do(t, "PUT", "/api/workflow/decide/"+id, ""); st != 200 || body != "" {
+		t.Fatalf("decide: %d %q", st, body)
+	}
+	heldAt(t, b, id, "later")
 }
