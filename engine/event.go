@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wfrun/wfrun/interpolate"
+	"github.com/wfrun/wfrun/masking"
 	"github.com/wfrun/wfrun/tasks"
 )
 
@@ -126,8 +127,18 @@ func (r *runState) eventSinkName(ctx context.Context, wt *WorkflowTask, rec *tas
 	if strings.TrimSpace(s) == "" {
 		return "", fmt.Errorf("sink %q resolved to no sink", wt.Sink)
 	}
+	if r.sec.Text(s) != s {
+		// A registered value reached the sink through an output or the
+		// input: refused as a direct reference is at load (the queue name
+		// is shown in the output and sent to the sink). The reason names
+		// no part of it.
+		return "", errSecretSink
+	}
 	return s, nil
 }
+
+// errSecretSink: an EVENT sink resolved to text holding a registered value.
+var errSecretSink = errors.New("an EVENT sink cannot come from a secret")
 
 // eventPayload is the message of an EVENT task: its output members as one
 // JSON object (members kept as written: numbers keep their digits).
@@ -175,6 +186,11 @@ func (r *runState) eventTask(ctx context.Context, wt *WorkflowTask, rec *taskRec
 		out["taskToDomain"] = domains
 	}
 	queue, err := eventQueue(sink, wfName, rec.Ref)
+	if err == nil && r.sec.Text(queue) != queue {
+		// eventQueue drops "conductor:" from the sink: pieces of a
+		// sink that hold no value alone can join into one.
+		return tasks.Result{Status: tasks.Failed, Reason: errSecretSink.Error()}
+	}
 	if err != nil {
 		// Event.start: FAILED, the output recorded without event_produced.
 		b, _ := eventPayload(out)
@@ -194,6 +210,9 @@ func (r *runState) eventTask(ctx context.Context, wt *WorkflowTask, rec *taskRec
 	if err != nil {
 		return tasks.Result{Status: tasks.Failed, Output: b, Reason: r.sec.Text("Error serializing JSON payload: " + err.Error())}
 	}
+	r.mu.Lock()
+	rec.published = queue
+	r.mu.Unlock()
 	if err := publishEvent(ctx, target, queue, rec.TaskID, payload); err != nil {
 		// Conductor: FAILED with the error's message, transient or not;
 		// its retries are the task definition's.
@@ -233,16 +252,11 @@ const ackTimeout = 10 * time.Second
 // business. It returns why that failed, for the task's CANCELED progress
 // event: Conductor logs a failed cancel and ends the workflow all the same.
 func (r *runState) cancelEvent(ctx context.Context, t *taskRecord) string {
-	r.mu.Lock()
-	out, id := t.outMem, t.TaskID
-	r.mu.Unlock()
-	var o struct {
-		Queue string `json:"event_produced"`
+	queue, why := r.publishedQueue(ctx, t)
+	if queue == "" {
+		return why
 	}
-	if json.Unmarshal(out, &o) != nil || o.Queue == "" {
-		return "" // never published
-	}
-	s, err := r.e.eventQueueSink(o.Queue)
+	s, err := r.e.eventQueueSink(queue)
 	if err != nil {
 		return ""
 	}
@@ -252,10 +266,46 @@ func (r *runState) cancelEvent(ctx context.Context, t *taskRecord) string {
 	}
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
 	defer cancel()
-	if err := acker.Ack(actx, o.Queue, id); err != nil {
-		return r.sec.Excerpt("ack on queue "+o.Queue+": "+err.Error(), maxReasonBytes)
+	if err := acker.Ack(actx, queue, t.TaskID); err != nil {
+		return r.sec.Excerpt("ack on queue "+queue+": "+err.Error(), maxReasonBytes)
 	}
 	return ""
+}
+
+// publishedQueue is the queue a cancelled EVENT task published to, as it
+// published it: the name this process kept, or (a resumed run) the
+// recorded event_produced. A recorded name masked since (a value
+// registered after the publication occurs in it) is not a queue: the
+// sink is resolved again and taken only if it masks to the recorded name.
+// "" with a reason when there is nothing to acknowledge.
+func (r *runState) publishedQueue(ctx context.Context, t *taskRecord) (string, string) {
+	r.mu.Lock()
+	out, queue, wfName := t.outMem, t.published, r.doc.WorkflowType
+	r.mu.Unlock()
+	if queue != "" {
+		return queue, ""
+	}
+	var o struct {
+		Queue string `json:"event_produced"`
+	}
+	if json.Unmarshal(out, &o) != nil || o.Queue == "" {
+		return "", "" // never published
+	}
+	if !strings.Contains(o.Queue, masking.Redacted) {
+		return o.Queue, ""
+	}
+	if t.wt != nil && t.wt.sinkTmpl != nil {
+		b, _, err := t.wt.sinkTmpl.Execute(ctx, &runEnv{r: r, taskID: t.TaskID, values: r.e.envValues}, interpolate.DeferSecrets, nil)
+		var v struct {
+			Sink string `json:"sink"`
+		}
+		if err == nil && json.Unmarshal(b, &v) == nil {
+			if q, err := eventQueue(v.Sink, wfName, t.Ref); err == nil && r.sec.Text(q) == o.Queue {
+				return q, ""
+			}
+		}
+	}
+	return "", "not acknowledged: the recorded queue name is masked"
 }
 
 // asyncComplete reads a task configuration's asyncComplete.

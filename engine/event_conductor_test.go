@@ -556,3 +556,48 @@ func TestEventPayloadMasksSecretValues(t *testing.T) {
 		t.Errorf("embedded value: %s", file.String())
 	}
 }
+
+// A sink resolved from a `_secrets` leaf (of a task's output or of the
+// run's input) fails the task: the value reaches neither the sink's queue
+// name (a WriterSink line, a Redis stream key) nor the task's reason.
+func TestEventSinkFromSecretLeafFails(t *testing.T) {
+	const inputSecret = "queue-secret-7f3a9c"
+	srv := redistest.StartServer(t)
+	rc := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer rc.Close()
+	cases := []struct{ name, sink, input string }{
+		{"task output", "conductor:${e1.output.echo._secrets.t}", `{}`},
+		{"run input", "conductor:${workflow.input._secrets.x}", `{"_secrets":{"x":"` + inputSecret + `"}}`},
+		{"stream key", "stream:${e1.output.echo._secrets.t}", `{}`},
+		{"joined by the queue name", "conductor:${workflow.input.a}conductor:${workflow.input.b}",
+			`{"a":"queue-secret","b":"-7f3a9c","_secrets":{"x":"` + inputSecret + `"}}`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var file lockedBuffer
+			h := newHarness(t, nil, engine.WithEventSink(engine.NewWriterSink(&file)),
+				engine.WithEventProvider("stream", engine.NewRedisStreamSink(rc, "wfrun:")))
+			d, err := h.e.Parse([]byte(`{"name":"leak","tasks":[
+			  {"name":"echo","taskReferenceName":"e1","inputParameters":{"_secrets":{"t":"${workflow.secrets.api_token}"}}},
+			  {"name":"n","taskReferenceName":"n1","type":"EVENT","sink":` + fmt.Sprintf("%q", c.sink) + `}]}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			wf := viewRun(t, h.e, startRun(t, h.e, d, c.input).RunID)
+			checkTasks(t, wf.Tasks, "echo:COMPLETED", "EVENT:FAILED")
+			if r := wf.Tasks[1].Reason; r != "an EVENT sink cannot come from a secret" {
+				t.Errorf("reason %q", r)
+			}
+			keys, err := rc.Keys(context.Background(), "*").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			all := file.String() + strings.Join(keys, " ")
+			for _, v := range []string{token, token[:8], inputSecret} {
+				if strings.Contains(all, v) {
+					t.Errorf("the sink got %q: %s", v, all)
+				}
+			}
+		})
+	}
+}

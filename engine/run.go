@@ -74,6 +74,7 @@ type taskRecord struct {
 	SubWorkflowID string
 	RetriedTaskID string // the attempt this one retries
 	Domain        string // the queue domain of a worker task (domains.go)
+	published     string // the queue an EVENT task published to, as sent (event.go)
 
 	inMem, inStored   []byte
 	outMem, outStored []byte
