@@ -166,3 +166,36 @@ func (r *runState) waitUnpaused(ctx context.Context) error {
 		}
 	}
 }
+
+// failWhilePaused holds the failure of rec while the run is PAUSED:
+// Conductor's decider does nothing for a paused run, so the task stays
+// FAILED and the run PAUSED until it is resumed (then the failure fails
+// it) or the task is re-opened meanwhile, as a retry of its sub-workflow
+// does (reopenExecuting): done is then true, the re-opened task's outcome
+// replaces the failure (a failure of the re-opened task has ended the
+// run's task list by then, as reopenExecuting does).
+func (r *runState) failWhilePaused(ctx context.Context, rec *taskRecord) (done bool, err error) {
+	r.mu.Lock()
+	paused := r.doc.Status == StatusPaused
+	// A re-open under way already (this may be it) is not one to wait for.
+	before := r.side.running[rec.Ref]
+	r.mu.Unlock()
+	if !paused {
+		return false, nil
+	}
+	if err := r.waitUnpaused(ctx); err != nil {
+		return false, err
+	}
+	r.mu.Lock()
+	wait := r.side.running[rec.Ref]
+	r.mu.Unlock()
+	if wait == nil || wait == before {
+		return false, nil
+	}
+	select {
+	case <-wait:
+		return true, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}

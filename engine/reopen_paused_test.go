@@ -154,3 +154,80 @@ func TestRestartOfAChildReopensItsExecutingPausedParent(t *testing.T) {
 		t.Fatalf("parent's SUB_WORKFLOW record %+v, want %s with child %s and its new output", s, sub.TaskID, sub.SubWorkflowID)
 	}
 }
+
+// A child that fails under a PAUSED parent leaves the parent PAUSED with
+// its SUB_WORKFLOW task FAILED (Conductor's decider does nothing for a
+// paused run). Retrying the child then re-opens that task and sets the
+// parent RUNNING (updateAndPushParents): the parent completes with the
+// child's new output. Resuming the parent instead fails it with that task.
+func TestChildFailingUnderAPausedParent(t *testing.T) {
+	for _, retry := range []bool{true, false} {
+		name := "resume"
+		if retry {
+			name = "retry the child"
+		}
+		t.Run(name, func(t *testing.T) {
+			var calls atomic.Int32
+			entered, release := make(chan struct{}, 1), make(chan struct{})
+			e := harnessEngine(t, nil,
+				engine.WithWorker("flaky", func(c context.Context, _ json.RawMessage) (json.RawMessage, error) {
+					if calls.Add(1) > 1 {
+						return json.RawMessage(`{"call":2}`), nil
+					}
+					entered <- struct{}{}
+					select {
+					case <-release:
+						return nil, errors.New("boom")
+					case <-c.Done():
+						return nil, c.Err()
+					}
+				}))
+			done := startHeld(t, e, `{"name":"paused_failing","version":1,"schemaVersion":2,"tasks":[
+			 {"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"c","workflowDefinition":
+			  {"name":"c","version":1,"schemaVersion":2,"tasks":[{"name":"flaky","taskReferenceName":"f"}],
+			   "outputParameters":{"call":"${f.output.call}"}}}}],
+			 "outputParameters":{"call":"${sub.output.call}"}}`, "paused-failing")
+			<-entered
+			if err := e.Pause(context.Background(), "paused-failing"); err != nil {
+				t.Fatal(err)
+			}
+			close(release)
+			var sub taskView
+			waitFor(t, "the SUB_WORKFLOW task to fail", func() bool {
+				sub = viewRun(t, e, "paused-failing").Tasks[0]
+				return sub.Status == engine.TaskFailed
+			})
+			time.Sleep(100 * time.Millisecond)
+			if wf := viewRun(t, e, "paused-failing"); wf.Status != engine.StatusPaused || len(wf.Tasks) != 1 {
+				t.Fatalf("paused parent after its child failed: %s %q %+v, want PAUSED with its SUB_WORKFLOW task FAILED", wf.Status, wf.Reason, wf.Tasks)
+			}
+			if !retry {
+				if err := e.ResumePaused(context.Background(), "paused-failing"); err != nil {
+					t.Fatal(err)
+				}
+				res := ended(t, done)
+				if res.Status != engine.StatusFailed || res.FailedTaskRef != "sub" {
+					t.Fatalf("resumed parent: %+v", res)
+				}
+				checkTasks(t, viewRun(t, e, "paused-failing").Tasks, "SUB_WORKFLOW:FAILED")
+				return
+			}
+			got, err := e.Retry(context.Background(), sub.SubWorkflowID, false)
+			if err != nil || got.Status != engine.StatusCompleted {
+				t.Fatalf("child: %+v %v", got, err)
+			}
+			res := ended(t, done)
+			if res.Status != engine.StatusCompleted {
+				t.Fatalf("parent: %+v", res)
+			}
+			wf := viewRun(t, e, "paused-failing")
+			checkTasks(t, wf.Tasks, "SUB_WORKFLOW:COMPLETED")
+			if s := wf.Tasks[0]; s.TaskID != sub.TaskID || s.SubWorkflowID != sub.SubWorkflowID || s.Output["call"] != float64(2) {
+				t.Fatalf("parent's SUB_WORKFLOW record %+v, want %s with child %s and its new output", s, sub.TaskID, sub.SubWorkflowID)
+			}
+			if wf.Output["call"] != float64(2) {
+				t.Fatalf("parent's output %v", wf.Output)
+			}
+		})
+	}
+}
