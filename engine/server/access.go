@@ -53,6 +53,23 @@ func (s *Server) mayStart(w http.ResponseWriter, r *http.Request, p store.Princi
 	return false
 }
 
+// mayReadStarted checks, before a start whose answer is the run itself
+// (POST /api/workflow/execute, /api/workflow/test), that p could read the
+// run it would start: it owns it, or holds workflows:read or
+// workflows:manage of its workflow. The anonymous principal owns nothing,
+// so one that may start a workflow but not read it is refused here, with
+// 403 naming workflows:read:<name>, and nothing is started.
+func (s *Server) mayReadStarted(w http.ResponseWriter, r *http.Request, p store.Principal, name string) bool {
+	if s.auth == nil {
+		return true
+	}
+	if ok, _, missing := mayRunAs(p, needRead, name, p.Name); !ok {
+		s.forbid(w, r, p, missing)
+		return false
+	}
+	return true
+}
+
 // mayWriteMetadata checks metadata:write:<name> for every name (all or
 // nothing: a list is refused before any of it is written); it answers
 // 403 itself.

@@ -23,7 +23,9 @@ type startRequest struct {
 	CorrelationID string          `json:"correlationId"`
 	Input         json.RawMessage `json:"input"`
 	WorkflowDef   json.RawMessage `json:"workflowDef"`
-	// A workflow test's run option and answer (workflowtest.go).
+	// A workflow test's run option; the answer of a start that answers
+	// the run itself (workflowtest.go, conductor_execute.go), which its
+	// caller must then be able to read (checked before the start).
 	extra        []engine.RunOption
 	answer       func(w http.ResponseWriter, r *http.Request, id string)
 	startOptions // conductor_start.go
@@ -96,6 +98,9 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request, p store.Principal
 		return
 	}
 	if !s.mayStart(w, r, p, def.Name) {
+		return
+	}
+	if req.answer != nil && !s.mayReadStarted(w, r, p, def.Name) {
 		return
 	}
 	input := req.Input

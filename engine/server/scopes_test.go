@@ -58,7 +58,14 @@ type scopedServer struct {
 
 func newScopedServer(t *testing.T) *scopedServer {
 	t.Helper()
-	cfg, err := server.ParseAuthConfig([]byte(scopesYAML), "test")
+	return newScopedServerYAML(t, scopesYAML)
+}
+
+// newScopedServerYAML is newScopedServer with another auth config holding
+// scopesYAML's keys.
+func newScopedServerYAML(t *testing.T, yaml string) *scopedServer {
+	t.Helper()
+	cfg, err := server.ParseAuthConfig([]byte(yaml), "test")
 	if err != nil {
 		t.Fatal(err)
 	}
