@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"sort"
 	"strings"
@@ -78,18 +79,30 @@ func (s *Server) findTask(ctx context.Context, taskID string) (run, task map[str
 }
 
 // mayReadTask: p may read the run holding task (workflows:read of its
-// workflow, or having started it), or the task's type (tasks:read or
-// tasks:poll: its workers are handed its input anyway).
+// workflow, or having started it), or, for a worker task (SIMPLE), its
+// type (tasks:read or tasks:poll: its workers are handed its input
+// anyway). An operator or a task wfrun executes itself (SWITCH, JOIN, a
+// WAIT or an HTTP task, whatever its name) is read by the run's rule only.
 func (s *Server) mayReadTask(ctx context.Context, p store.Principal, run, task map[string]any) bool {
 	if s.auth == nil {
 		return true
 	}
-	name, _ := task["taskDefName"].(string)
-	if name != "" && (p.Satisfies(ScopeTaskRead+name) || p.Satisfies(ScopePollPrefix+name)) {
+	if name := s.workerTaskName(task); name != "" && (p.Satisfies(ScopeTaskRead+name) || p.Satisfies(ScopePollPrefix+name)) {
 		return true
 	}
 	id, _ := run["workflowId"].(string)
 	return s.mayReadRun(ctx, p, id)
+}
+
+// workerTaskName is the name of task (a run view's task) when it is a
+// worker task (engine.IsWorkerTask), else "".
+func (s *Server) workerTaskName(task map[string]any) string {
+	name, _ := task["taskDefName"].(string)
+	typ, _ := task["taskType"].(string)
+	if !s.conductor.eng.IsWorkerTask(typ, name) {
+		return ""
+	}
+	return name
 }
 
 // visibleTask finds taskId for p; it answers 404 itself (a task p may not
@@ -224,8 +237,8 @@ func taskLogLine(body []byte) string {
 
 // postTaskLog is POST /api/tasks/{taskId}/log: a line of the task's
 // execution log, masked with its run's masker (engine.AppendTaskLog)
-// before it is stored. The caller polls the task's type (its worker) or
-// manages its run; 409 once the run ended.
+// before it is stored. The caller polls the worker task's type (its
+// worker) or manages its run; 409 once the run ended.
 func (s *Server) postTaskLog(w http.ResponseWriter, r *http.Request, p store.Principal) {
 	body, err := s.readBody(w, r)
 	if err != nil {
@@ -238,8 +251,12 @@ func (s *Server) postTaskLog(w http.ResponseWriter, r *http.Request, p store.Pri
 		return
 	}
 	runID, _ := run["workflowId"].(string)
-	if name, _ := task["taskDefName"].(string); !s.allowed(p, ScopePollPrefix+name) && !s.mayManageRun(r.Context(), p, runID) {
-		s.forbid(w, r, p, ScopePollPrefix+name)
+	if name := s.workerTaskName(task); (name == "" || !s.allowed(p, ScopePollPrefix+name)) && !s.mayManageRun(r.Context(), p, runID) {
+		missing := ScopePollPrefix + name
+		if name == "" {
+			missing = ScopeWorkflowManage + fmt.Sprint(run["workflowType"])
+		}
+		s.forbid(w, r, p, missing)
 		return
 	}
 	s.appendTaskLog(w, r, runID, taskID, taskLogLine(body))

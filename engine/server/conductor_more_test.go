@@ -340,8 +340,8 @@ func TestMoreEndpointsScopes(t *testing.T) {
 			t.Errorf("rita GET %s: %d %s", path, st, got)
 		}
 	}
-	// Task logs: reading them is reading the task; writing needs the
-	// task's poll scope or managing its run.
+	// Task logs: reading them is reading the task; writing needs managing
+	// its run (hold is a WAIT: no poll scope grants it).
 	for _, c := range []struct {
 		who, method string
 		want        int
@@ -351,7 +351,7 @@ func TestMoreEndpointsScopes(t *testing.T) {
 		{"bob", "POST", 200}, {"alice", "POST", 200}, {"rita", "GET", 200},
 	} {
 		st, _, got := ts.as(t, c.who, c.method, "/api/tasks/"+taskID+"/log", "line from "+c.who)
-		if st != c.want || (st == 403 && !strings.Contains(got, "tasks:poll:hold")) || (st == 404 && !strings.Contains(got, "Task not found")) {
+		if st != c.want || (st == 403 && !strings.Contains(got, "workflows:manage:guarded")) || (st == 404 && !strings.Contains(got, "Task not found")) {
 			t.Errorf("%s %s task log: %d %s, want %d", c.who, c.method, st, got, c.want)
 		}
 	}
