@@ -181,7 +181,8 @@ func (t *JQTask) Execute(ctx context.Context, req *Request) (res Result) {
 // prepareJackson rewrites a parsed query to run as Conductor's jq runs it:
 // operators take their left side first and a negation that fails shows
 // its input (jqorder.go), an assignment takes
-// only what jackson-jq takes (jqassign.go), the builtins jackson-jq lacks
+// only what jackson-jq takes (jqassign.go), an index reads only what
+// jackson-jq reads (jqindexnum.go), the builtins jackson-jq lacks
 // fail when called (jqbuiltins.go).
 func prepareJackson(q *gojq.Query) {
 	if defs, err := gojq.Parse(jqJacksonDefs); err == nil {
@@ -190,8 +191,12 @@ func prepareJackson(q *gojq.Query) {
 	}
 	rejectMissingBuiltins(q)
 	rejectAssignments(q)
+	strictIndexes(q)
 	leftFirst(q)
 	negateWithInput(q)
+	if defs, err := gojq.Parse(jqStrictIndexDef); err == nil {
+		q.FuncDefs = append(defs.FuncDefs, q.FuncDefs...)
+	}
 }
 
 // compileJackson compiles a query prepareJackson rewrote. The functions

@@ -35,6 +35,14 @@ func TestJQ(t *testing.T) {
 		{"a constant side keeps the order", map[string]any{"l": []any{1, 2}, "queryExpression": "[.l[] * (1,2)]"}, `[1,2,2,4]`, `[[1,2,2,4]]`},
 		{"assign through parentheses", map[string]any{"a": map[string]any{}, "queryExpression": "(.a).b = 1 | .a"}, `{"b":1}`, `[{"b":1}]`},
 		{"assign with a ?", map[string]any{"a": 1, "queryExpression": ".a? = 2 | .a"}, `2`, `[2]`},
+		// jackson-jq takes every key for each value indexed
+		// (tree/fieldaccess/FieldAccess.java); a number key reads arrays
+		// and keeps path, assignment and del working.
+		{"each value indexed by every key", map[string]any{"queryExpression": "[[[1,2],[3,4]] | .[0,1][0,1]]"}, `[1,2,3,4]`, `[[1,2,3,4]]`},
+		{"a number key in an update", map[string]any{"l": []any{1, 2}, "k": 1, "queryExpression": "[(.l[.k] |= . + 1 | .l), (.l[0] = 5 | .l), del(.l[-1]).l, .l[1.0]]"},
+			`[[1,3],[5,2],[1],2]`, `[[[1,3],[5,2],[1],2]]`},
+		{"a string indexed by a number, caught", map[string]any{"a": "s", "queryExpression": "[.a[0]?, (try .a[0] catch .)]"},
+			`["Cannot index string with number"]`, `[["Cannot index string with number"]]`},
 		// jackson-jq's own names (jq.json there).
 		{"group", map[string]any{"queryExpression": "[1,2,1] | [group, group(. % 2)]"}, `[[[1,1],[2]],[[2],[1,1]]]`, `[[[[1,1],[2]],[[2],[1,1]]]]`},
 		{"sort(f)", map[string]any{"queryExpression": "[3,1,2] | sort(-.)"}, `[3,2,1]`, `[[3,2,1]]`},
