@@ -232,16 +232,13 @@ func (s *Server) runningWorkflows(w http.ResponseWriter, r *http.Request, p stor
 // (default 15) from start, as Conductor's SearchResult<Task>.
 func (s *Server) workflowTasks(w http.ResponseWriter, r *http.Request, _ store.Principal) {
 	q := r.URL.Query()
-	start, count := 0, 15
-	for name, dst := range map[string]*int{"start": &start, "count": &count} {
-		if v := q.Get(name); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				conductorError(w, r, http.StatusBadRequest, name+" must be a non-negative integer")
-				return
-			}
-			*dst = n
-		}
+	start, count, err := pageQuery(r, "start", "count", 15, 0, "tasks")
+	if err != nil {
+		conductorError(w, r, http.StatusBadRequest, err.Error())
+		return
+	}
+	if q.Get("count") == "0" {
+		count = 0 // an empty page, as asked
 	}
 	want := map[string]bool{}
 	for _, v := range q["status"] {
@@ -264,8 +261,7 @@ func (s *Server) workflowTasks(w http.ResponseWriter, r *http.Request, _ store.P
 			kept = append(kept, it)
 		}
 	}
-	from := min(start, len(kept))
-	to := min(from+count, len(kept))
+	from, to := pageBounds(start, count, len(kept))
 	writeJSON(w, http.StatusOK, map[string]any{"totalHits": len(kept), "results": kept[from:to]})
 }
 

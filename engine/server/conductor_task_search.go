@@ -202,15 +202,15 @@ func matchesFree(free string, get func(string) string) bool {
 	return false
 }
 
-// pageParams reads start and size (default 0 and 100).
-func pageParams(r *http.Request) (start, size int) {
-	q := r.URL.Query()
-	start, _ = strconv.Atoi(q.Get("start"))
-	size, err := strconv.Atoi(q.Get("size"))
-	if err != nil || size <= 0 {
-		size = 100
+// pageParams reads a search's start and size (default 0 and 100, at most
+// maxSearchSize); it answers a bad value itself (400).
+func pageParams(w http.ResponseWriter, r *http.Request, what string) (start, size int, ok bool) {
+	start, size, err := pageQuery(r, "start", "size", 100, maxSearchSize, what)
+	if err != nil {
+		conductorError(w, r, http.StatusBadRequest, err.Error())
+		return 0, 0, false
 	}
-	return max(start, 0), size
+	return start, size, true
 }
 
 // conductorTime formats epoch ms as Conductor's TaskSummary does
@@ -253,13 +253,15 @@ func taskSummary(f foundTask) map[string]any {
 // /api/tasks/search-v2 (Task).
 func (s *Server) searchTasks(v2 bool) conductorHandler {
 	return func(w http.ResponseWriter, r *http.Request, p store.Principal) {
+		start, size, ok := pageParams(w, r, "tasks")
+		if !ok {
+			return
+		}
 		found, ok := s.findTasks(w, r, p)
 		if !ok {
 			return
 		}
-		start, size := pageParams(r)
-		from := min(start, len(found))
-		to := min(from+size, len(found))
+		from, to := pageBounds(start, size, len(found))
 		results := make([]any, 0, to-from)
 		for _, f := range found[from:to] {
 			if v2 {
@@ -277,6 +279,10 @@ func (s *Server) searchTasks(v2 bool) conductorHandler {
 // tasks): the runs holding a task the query matches, each once, paged.
 func (s *Server) searchWorkflowsByTasks(v2 bool) conductorHandler {
 	return func(w http.ResponseWriter, r *http.Request, p store.Principal) {
+		start, size, ok := pageParams(w, r, "workflows")
+		if !ok {
+			return
+		}
 		found, ok := s.findTasks(w, r, p)
 		if !ok {
 			return
@@ -289,9 +295,7 @@ func (s *Server) searchWorkflowsByTasks(v2 bool) conductorHandler {
 				runs = append(runs, f)
 			}
 		}
-		start, size := pageParams(r)
-		from := min(start, len(runs))
-		to := min(from+size, len(runs))
+		from, to := pageBounds(start, size, len(runs))
 		results := make([]any, 0, to-from)
 		for _, f := range runs[from:to] {
 			if v2 {

@@ -290,10 +290,9 @@ func (s *Server) workflowSummaryOf(ctx context.Context, sum runstore.Summary) wo
 // pages are those of the runs the caller may see.
 func (s *Server) searchPage(w http.ResponseWriter, r *http.Request, p store.Principal) (int, []runstore.Summary, bool) {
 	q := r.URL.Query()
-	start, _ := strconv.Atoi(q.Get("start"))
-	size, err := strconv.Atoi(q.Get("size"))
-	if err != nil || size <= 0 {
-		size = 100
+	start, size, ok := pageParams(w, r, "workflows")
+	if !ok {
+		return 0, nil, false
 	}
 	expr, err := parseSearch(q.Get("query"))
 	if err != nil {
