@@ -108,7 +108,7 @@ type Engine struct {
 	// active are the runs this engine executes now (their lease is this
 	// engine's, so the store alone cannot tell them from a lease to renew).
 	activeMu sync.Mutex
-	active   map[string]bool
+	active   map[string]*runState
 	// lastPoll and idem: domains.go, idempotency.go.
 	lastPoll LastPollFunc
 	idem     localKeys
@@ -216,7 +216,7 @@ func WithLeaseTTL(d time.Duration) Option { return func(e *Engine) { e.leaseTTL 
 // New returns an Engine.
 func New(opts ...Option) (*Engine, error) {
 	e := &Engine{workers: map[string]WorkerFunc{}, pollInterval: 250 * time.Millisecond, maxLoop: 10000,
-		owner: newID(), leaseTTL: 10 * time.Second, active: map[string]bool{}}
+		owner: newID(), leaseTTL: 10 * time.Second, active: map[string]*runState{}}
 	for _, o := range opts {
 		o(e)
 	}

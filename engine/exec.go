@@ -37,10 +37,10 @@ func (s *stopError) Error() string { return s.status + ": " + s.reason }
 // DO_WHILE its recorded iteration), so a resumed run continues exactly where
 // the persisted state says, without re-running completed tasks.
 func (r *runState) execute(ctx context.Context) (*Result, error) {
-	if !r.e.setActive(r.id, true) {
+	if !r.e.setActive(r, true) {
 		return nil, &runstore.LeasedError{RunID: r.id, Holder: r.e.newLease()}
 	}
-	defer r.e.setActive(r.id, false)
+	defer r.e.setActive(r, false)
 	if err := r.acquireLease(ctx); err != nil {
 		return nil, err
 	}

@@ -32,23 +32,26 @@ func (t *terminated) Error() string { return "terminated: " + t.reason }
 
 func (e *Engine) newLease() runstore.Lease { return runstore.NewLease(e.owner) }
 
-func (e *Engine) isActive(id string) bool {
+func (e *Engine) isActive(id string) bool { return e.activeRun(id) != nil }
+
+// activeRun is run id's state when this engine executes it, else nil.
+func (e *Engine) activeRun(id string) *runState {
 	e.activeMu.Lock()
 	defer e.activeMu.Unlock()
 	return e.active[id]
 }
 
-// setActive marks run id executing in this engine; false when it already is.
-func (e *Engine) setActive(id string, on bool) bool {
+// setActive marks run r executing in this engine; false when it already is.
+func (e *Engine) setActive(r *runState, on bool) bool {
 	e.activeMu.Lock()
 	defer e.activeMu.Unlock()
-	if on && e.active[id] {
+	if on && e.active[r.id] != nil {
 		return false
 	}
 	if on {
-		e.active[id] = true
-	} else {
-		delete(e.active, id)
+		e.active[r.id] = r
+	} else if e.active[r.id] == r {
+		delete(e.active, r.id)
 	}
 	return true
 }

@@ -151,6 +151,9 @@ type runState struct {
 	// a value registered later (a `_secrets` leaf read from the workflow
 	// input, say) is masked retroactively in everything stored before.
 	maskedAt int
+	// logsMaskedAt is the masker's size when the run's stored task logs
+	// were last masked (tasklog.go).
+	logsMaskedAt int
 	// pending external completions (signals), by exact ref
 	pending map[string]signal
 	// What the next write carries (see changeLocked): task records and
@@ -322,7 +325,21 @@ func (r *runState) write(ctx context.Context, deadline time.Duration, only func(
 		r.lease.held = true
 	}
 	r.mu.Unlock()
+	r.remaskTaskLogsIfGrown(sctx)
 	return nil
+}
+
+// remaskTaskLogsIfGrown masks the run's stored task logs again when its
+// masker grew since they were last masked. Called with saveMu held. A
+// failure is tried again at the next write (the lines stay sealed).
+func (r *runState) remaskTaskLogsIfGrown(ctx context.Context) {
+	g := r.sec.Generation()
+	if g == r.logsMaskedAt {
+		return
+	}
+	if r.remaskTaskLogs(ctx) == nil {
+		r.logsMaskedAt = g
+	}
 }
 
 // archive moves the terminal run to the archive in its archived form.
@@ -347,6 +364,7 @@ func (r *runState) archive(ctx context.Context) error {
 	if err := r.e.runs.Archive(sctx, r.id, archived, sum); err != nil {
 		return fmt.Errorf("archive run %s: %w", r.id, err)
 	}
+	r.remaskTaskLogsIfGrown(sctx)
 	return nil
 }
 

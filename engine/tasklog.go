@@ -5,17 +5,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/wfrun/wfrun/engine/runstore"
-	"github.com/wfrun/wfrun/masking"
+	"github.com/wfrun/wfrun/runsecrets"
 )
 
 // Task execution logs (Conductor's TaskExecLog): lines a worker posts for a
 // task while it works on it. A line may carry a secret value the worker was
 // handed, so it is masked with its run's masker — the values the run
 // registered, and its parents' — whole, then cut, before it is stored, as
-// a worker's output is. Lines are kept in the run store beside the run
-// (runstore.TaskLogger), sealed and bound to the run, and deleted with it.
+// a worker's output is; the stored lines are masked again when the run
+// registers values later. Lines are kept in the run store beside the run
+// (runstore.TaskLogger), each sealed and bound to the run and to its
+// position, and deleted with it.
 
 // ErrNoTaskLogs: the run store keeps no task logs.
 var ErrNoTaskLogs = errors.New("the run store keeps no task logs")
@@ -38,32 +41,75 @@ type TaskLog struct {
 // taskLogKind binds a sealed line to what it is.
 const taskLogKind = "task log"
 
-// AppendTaskLog masks line with run runID's masker, cuts it to
-// MaxTaskLogLine and stores it as a line of task taskID's log. The run
-// must be RUNNING or PAUSED (ErrNotRunning: an ended run's values are no
-// longer known, so nothing could mask the line).
+// taskLogBinding binds a sealed line to its run and its position in the
+// run's log: an entry moved, repeated or taken out does not open where it
+// lies.
+func taskLogBinding(runID string, seq uint64) string {
+	return runID + "#" + strconv.FormatUint(seq, 10)
+}
+
+// AppendTaskLog is AppendTaskLogs for one line.
 func (e *Engine) AppendTaskLog(ctx context.Context, runID, taskID, line string) error {
+	return e.AppendTaskLogs(ctx, runID, taskID, []string{line})
+}
+
+// TaskLogOption changes what AppendTaskLogs masks with.
+type TaskLogOption func(*taskLogConfig)
+
+type taskLogConfig struct{ output []byte }
+
+// WithTaskOutput masks the lines with the `_secrets` leaves of output too:
+// the output of the task result that carries them, not yet applied to the
+// run (a worker's TaskResult holds both).
+func WithTaskOutput(output []byte) TaskLogOption {
+	return func(c *taskLogConfig) { c.output = output }
+}
+
+// AppendTaskLogs masks lines with run runID's masker, cuts each to
+// MaxTaskLogLine and stores them as lines of task taskID's log, in one
+// write; of a batch longer than MaxTaskLogLines only the last are kept.
+// The run must be RUNNING or PAUSED (ErrNotRunning: an ended run's values
+// are no longer known, so nothing could mask the lines).
+func (e *Engine) AppendTaskLogs(ctx context.Context, runID, taskID string, lines []string, opts ...TaskLogOption) error {
 	tl, ok := e.runs.(runstore.TaskLogger)
 	if !ok {
 		return ErrNoTaskLogs
 	}
-	maskers, err := e.runMaskers(ctx, runID)
+	if len(lines) == 0 {
+		return nil
+	}
+	var c taskLogConfig
+	for _, o := range opts {
+		o(&c)
+	}
+	if len(lines) > MaxTaskLogLines {
+		lines = lines[len(lines)-MaxTaskLogLines:]
+	}
+	sec, err := e.runMasker(ctx, runID)
 	if err != nil {
 		return err
 	}
-	for _, m := range maskers[1:] {
-		line = m.MaskString(line)
+	if len(c.output) > 0 {
+		// Protect registers the output's `_secrets` leaves (the output
+		// itself is applied by the run, not here).
+		if _, _, err := sec.Protect(c.output, "/tasks/"+taskID+"/outputData"); err != nil {
+			return fmt.Errorf("run %s: task %s: outputData: %w", runID, taskID, err)
+		}
 	}
-	// Masked whole by each, then cut.
-	entry, err := json.Marshal(TaskLog{Log: maskers[0].ExcerptString(line, MaxTaskLogLine), TaskID: taskID, CreatedTime: e.clock.Now().UnixMilli()})
-	if err != nil {
-		return err
+	now := e.clock.Now().UnixMilli()
+	entries := make([][]byte, len(lines))
+	for i, line := range lines {
+		// Masked whole, then cut.
+		if entries[i], err = json.Marshal(TaskLog{Log: sec.Excerpt(line, MaxTaskLogLine), TaskID: taskID, CreatedTime: now}); err != nil {
+			return err
+		}
 	}
-	sealed, err := e.Transit().Seal(entry, taskLogKind, runID)
-	if err != nil {
-		return err
-	}
-	return tl.AppendTaskLog(ctx, runID, sealed, MaxTaskLogLines)
+	next := 0
+	return tl.AppendTaskLogs(ctx, runID, len(entries), func(seq uint64) ([]byte, error) {
+		entry := entries[next]
+		next++
+		return e.Transit().Seal(entry, taskLogKind, taskLogBinding(runID, seq))
+	}, MaxTaskLogLines)
 }
 
 // TaskLogs returns the lines of task taskID's log in run runID, oldest
@@ -79,14 +125,13 @@ func (e *Engine) TaskLogs(ctx context.Context, runID, taskID string) ([]TaskLog,
 		return nil, err
 	}
 	var out []TaskLog
-	for i, sealed := range entries {
-		plain, err := e.Transit().Open(sealed, taskLogKind, runID)
+	for i, en := range entries {
+		if i > 0 && en.Seq != entries[i-1].Seq+1 {
+			return nil, fmt.Errorf("run %s: task log entry %d: %w: numbered %d after %d", runID, i, ErrTaskLogOrder, en.Seq, entries[i-1].Seq)
+		}
+		l, err := e.openTaskLog(runID, en)
 		if err != nil {
 			return nil, fmt.Errorf("run %s: task log entry %d: %w", runID, i, err)
-		}
-		var l TaskLog
-		if err := json.Unmarshal(plain, &l); err != nil {
-			return nil, fmt.Errorf("run %s: task log entry %d: damaged", runID, i)
 		}
 		if l.TaskID == taskID {
 			out = append(out, l)
@@ -95,42 +140,104 @@ func (e *Engine) TaskLogs(ctx context.Context, runID, taskID string) ([]TaskLog,
 	return out, nil
 }
 
-// maxMaskerDepth bounds the parents whose values mask a child's lines.
-const maxMaskerDepth = 16
+// ErrTaskLogOrder: a run's stored task log entries are not in the order
+// they were written, or one is repeated or missing.
+var ErrTaskLogOrder = errors.New("task log entries out of order, repeated or missing")
 
-// runMaskers are the maskers of run id and of its parents (the values
-// each registered, from their stored logs), id's first.
-func (e *Engine) runMaskers(ctx context.Context, id string) ([]*masking.Masker, error) {
-	var out []*masking.Masker
-	for depth := 0; id != "" && depth < maxMaskerDepth; depth++ {
-		doc, archived, err := e.runs.Load(ctx, id)
+// openTaskLog opens one stored entry at its position.
+func (e *Engine) openTaskLog(runID string, en runstore.TaskLogEntry) (TaskLog, error) {
+	var l TaskLog
+	plain, err := e.Transit().Open(en.Data, taskLogKind, taskLogBinding(runID, en.Seq))
+	if err != nil {
+		return l, err
+	}
+	if err := json.Unmarshal(plain, &l); err != nil {
+		return l, errors.New("damaged")
+	}
+	return l, nil
+}
+
+// remaskTaskLogs masks run r's stored task log lines again with the values
+// it registered since they were written (at most MaxTaskLogLines lines),
+// in one write, when any changes. Called after a write of the run when
+// its masker grew.
+func (r *runState) remaskTaskLogs(ctx context.Context) error {
+	tl, ok := r.e.runs.(runstore.TaskLogger)
+	if !ok {
+		return nil
+	}
+	return tl.RewriteTaskLogs(ctx, r.id, func(en runstore.TaskLogEntry) ([]byte, error) {
+		l, err := r.e.openTaskLog(r.id, en)
+		if err != nil {
+			return nil, fmt.Errorf("run %s: task log entry %d: %w", r.id, en.Seq, err)
+		}
+		masked := r.sec.Text(l.Log)
+		if masked == l.Log {
+			return nil, nil
+		}
+		l.Log = masked
+		plain, err := json.Marshal(l)
+		if err != nil {
+			return nil, err
+		}
+		return r.e.Transit().Seal(plain, taskLogKind, taskLogBinding(r.id, en.Seq))
+	})
+}
+
+// runMasker is the secret boundary whose masker masks run id's lines: the
+// live one when this process executes the run, else one rebuilt from the
+// stored run and its ancestors (each restores the values it registered
+// into one shared masker, root first, as a resumed run's chain does).
+func (e *Engine) runMasker(ctx context.Context, id string) (*runsecrets.Run, error) {
+	if r := e.activeRun(id); r != nil {
+		r.mu.Lock()
+		status := r.doc.Status
+		r.mu.Unlock()
+		if terminalWorkflow(status) {
+			return nil, fmt.Errorf("%w: run %s ended with status %s", ErrNotRunning, id, status)
+		}
+		return r.sec, nil
+	}
+	var chain []*runDoc
+	seen := map[string]bool{}
+	for cur := id; cur != ""; {
+		if seen[cur] || len(chain) > maxSubWorkflowDepth {
+			return nil, fmt.Errorf("run %s: parent chain loops or is deeper than %d at %s", id, maxSubWorkflowDepth, cur)
+		}
+		seen[cur] = true
+		doc, archived, err := e.runs.Load(ctx, cur)
 		if err != nil {
 			return nil, err
 		}
 		var d runDoc
 		if err := json.Unmarshal(doc, &d); err != nil {
-			return nil, fmt.Errorf("run %s: damaged document: %w", id, err)
+			return nil, fmt.Errorf("run %s: damaged document: %w", cur, err)
 		}
-		if depth == 0 && (archived || terminalWorkflow(d.Status)) {
+		if len(chain) == 0 && (archived || terminalWorkflow(d.Status)) {
 			return nil, fmt.Errorf("%w: run %s ended with status %s", ErrNotRunning, id, d.Status)
 		}
-		if !archived {
-			def, err := e.Parse(d.WorkflowDefinition)
-			if err != nil {
-				return nil, fmt.Errorf("run %s: stored definition: %w", id, err)
-			}
-			r := e.newState(def, id)
-			r.doc = d
-			r.doc.Tasks = nil
-			if err := r.newSecrets(nil); err != nil {
-				return nil, fmt.Errorf("run %s: %w", id, err)
-			}
-			if err := r.openLog(ctx, &d); err != nil {
-				return nil, fmt.Errorf("run %s: %w", id, err)
-			}
-			out = append(out, r.sec.Masker())
-		}
-		id = d.ParentWorkflowID
+		chain = append(chain, &d)
+		cur = d.ParentWorkflowID
 	}
-	return out, nil
+	var sec *runsecrets.Run
+	for i := len(chain) - 1; i >= 0; i-- {
+		d := chain[i]
+		def, err := e.Parse(d.WorkflowDefinition)
+		if err != nil {
+			return nil, fmt.Errorf("run %s: stored definition: %w", d.WorkflowID, err)
+		}
+		r := e.newState(def, d.WorkflowID)
+		r.doc = *d
+		r.doc.Tasks = nil
+		if err := r.newSecrets(sec); err != nil {
+			return nil, fmt.Errorf("run %s: %w", d.WorkflowID, err)
+		}
+		// An archived ancestor keeps no run log (its values are gone with
+		// it); what its head still holds is restored.
+		if err := r.openLog(ctx, &r.doc); err != nil {
+			return nil, fmt.Errorf("run %s: %w", d.WorkflowID, err)
+		}
+		sec = r.sec
+	}
+	return sec, nil
 }

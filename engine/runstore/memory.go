@@ -19,7 +19,7 @@ type Memory struct {
 	leases  map[string]Lease
 	keys    map[string][]byte // key claims (keys.go)
 	// taskLogs are the runs' task logs (tasklogs.go).
-	taskLogs map[string][][]byte
+	taskLogs map[string][]TaskLogEntry
 	stats    Stats
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/wfrun/wfrun/engine/runstore"
@@ -52,12 +53,28 @@ func TestTaskLogger(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			st, reopen := c.open(t)
 			tl := st.(runstore.TaskLogger)
-			for i := range 5 {
-				if err := tl.AppendTaskLog(ctx, "run-a", []byte(fmt.Sprintf("a%d", i)), 3); err != nil {
+			for i := range 4 {
+				if err := appendOne(ctx, tl, "run-a", fmt.Sprintf("a%d", i), 3); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if err := tl.AppendTaskLog(ctx, "run-b", []byte("b0"), 3); err != nil {
+			// A batch: numbered on from the newest entry, trimmed in the
+			// same write.
+			if err := tl.AppendTaskLogs(ctx, "run-a", 2, func(seq uint64) ([]byte, error) {
+				return []byte(fmt.Sprintf("a%d", seq)), nil
+			}, 3); err != nil {
+				t.Fatal(err)
+			}
+			if err := appendOne(ctx, tl, "run-b", "b0", 3); err != nil {
+				t.Fatal(err)
+			}
+			// A rewrite changes what it returns data for, in place.
+			if err := tl.RewriteTaskLogs(ctx, "run-a", func(e runstore.TaskLogEntry) ([]byte, error) {
+				if e.Seq == 4 {
+					return []byte("A4"), nil
+				}
+				return nil, nil
+			}); err != nil {
 				t.Fatal(err)
 			}
 			if c.name == "bolt" {
@@ -66,14 +83,14 @@ func TestTaskLogger(t *testing.T) {
 				tl = st.(runstore.TaskLogger)
 			}
 			got, err := tl.TaskLogs(ctx, "run-a")
-			if err != nil || fmt.Sprintf("%s", got) != "[a2 a3 a4]" {
-				t.Fatalf("run-a: %s %v", got, err)
+			if err != nil || entries(got) != "[3:a3 4:A4 5:a5]" {
+				t.Fatalf("run-a: %s %v", entries(got), err)
 			}
-			if got, _ := tl.TaskLogs(ctx, "run-b"); fmt.Sprintf("%s", got) != "[b0]" {
-				t.Fatalf("run-b: %s", got)
+			if got, _ := tl.TaskLogs(ctx, "run-b"); entries(got) != "[0:b0]" {
+				t.Fatalf("run-b: %s", entries(got))
 			}
 			if got, err := tl.TaskLogs(ctx, "run-none"); err != nil || len(got) != 0 {
-				t.Fatalf("run-none: %s %v", got, err)
+				t.Fatalf("run-none: %s %v", entries(got), err)
 			}
 			// Deleted with the run (an ended one: archived).
 			if err := st.Archive(ctx, "run-a", []byte(`{"workflowId":"run-a","status":"COMPLETED"}`), runstore.Summary{ID: "run-a", Status: "COMPLETED"}); err != nil {
@@ -83,14 +100,27 @@ func TestTaskLogger(t *testing.T) {
 				t.Fatal(err)
 			}
 			if got, err := tl.TaskLogs(ctx, "run-a"); err != nil || len(got) != 0 {
-				t.Fatalf("run-a after Delete: %s %v", got, err)
+				t.Fatalf("run-a after Delete: %s %v", entries(got), err)
 			}
 			if err := st.Delete(ctx, "run-a"); !errors.Is(err, runstore.ErrNotFound) {
 				t.Fatalf("second Delete: %v", err)
 			}
 			if got, _ := tl.TaskLogs(ctx, "run-b"); len(got) != 1 {
-				t.Fatalf("run-b after run-a's Delete: %s", got)
+				t.Fatalf("run-b after run-a's Delete: %s", entries(got))
 			}
 		})
 	}
+}
+
+func appendOne(ctx context.Context, tl runstore.TaskLogger, id, entry string, max int) error {
+	return tl.AppendTaskLogs(ctx, id, 1, func(uint64) ([]byte, error) { return []byte(entry), nil }, max)
+}
+
+// entries shows stored entries as [seq:data ...].
+func entries(es []runstore.TaskLogEntry) string {
+	var parts []string
+	for _, e := range es {
+		parts = append(parts, fmt.Sprintf("%d:%s", e.Seq, e.Data))
+	}
+	return "[" + strings.Join(parts, " ") + "]"
 }

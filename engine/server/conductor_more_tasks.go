@@ -331,10 +331,13 @@ func (s *Server) resultLogs(r *http.Request, res taskResult) {
 	if runID == "" || runID != res.WorkflowInstanceID {
 		return
 	}
-	for _, l := range res.Logs {
-		if err := s.conductor.eng.AppendTaskLog(r.Context(), runID, res.TaskID, l.Log); err != nil {
-			s.log.Warn("task log line not kept", "taskId", res.TaskID, "workflowId", runID, "error", s.masker.MaskString(err.Error()))
-			return
-		}
+	lines := make([]string, len(res.Logs))
+	for i, l := range res.Logs {
+		lines[i] = l.Log
+	}
+	// The result's `_secrets` leaves mask its lines too: the output is
+	// applied after the lines are kept.
+	if err := s.conductor.eng.AppendTaskLogs(r.Context(), runID, res.TaskID, lines, engine.WithTaskOutput(res.Output)); err != nil {
+		s.log.Warn("task log lines not kept", "taskId", res.TaskID, "workflowId", runID, "error", s.masker.MaskString(err.Error()))
 	}
 }

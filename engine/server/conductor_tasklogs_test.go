@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/wfrun/wfrun/engine"
 	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/runsecrets"
 	"github.com/wfrun/wfrun/store/seal"
 )
 
@@ -93,8 +95,8 @@ func TestTaskLogs(t *testing.T) {
 		t.Fatalf("stored entries: %d %v", len(stored), err)
 	}
 	for _, e := range stored {
-		if strings.Contains(string(e), "***") || strings.Contains(string(e), value) {
-			t.Errorf("a stored entry is not sealed: %.60q", e)
+		if strings.Contains(string(e.Data), "***") || strings.Contains(string(e.Data), value) {
+			t.Errorf("a stored entry is not sealed: %.60q", e.Data)
 		}
 	}
 
@@ -171,5 +173,76 @@ func TestTaskLogsOfAChild(t *testing.T) {
 	}
 	if strings.Contains(ts.logs.String(), value) {
 		t.Error("the server log contains the secret value")
+	}
+}
+
+// TestTaskLogsMaskedWithLaterValues: a value a worker mints and returns as
+// a `_secrets` leaf of its TaskResult masks the logs of the same result,
+// and the lines posted before it, in the answers and in the stored
+// entries (opened with the keyring).
+func TestTaskLogsMaskedWithLaterValues(t *testing.T) {
+	const minted = "minted-SECRET-value-9c4d"
+	runs := runstore.NewMemory()
+	ring, err := seal.NewKeyring([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := newConductorServerWith(t, runs, []engine.Option{engine.WithKeyring(ring)})
+	def := `{"name":"mint_flow","version":1,"schemaVersion":2,"tasks":[
+	  {"name":"minter","taskReferenceName":"mint","type":"SIMPLE"},
+	  {"name":"hold","taskReferenceName":"hold","type":"WAIT"}]}`
+	if st, _, body := ts.do(t, "POST", "/api/metadata/workflow", def); st != 200 {
+		t.Fatalf("register: %d %s", st, body)
+	}
+	st, _, id := ts.do(t, "POST", "/api/workflow/mint_flow", `{}`)
+	if st != 200 {
+		t.Fatalf("start: %d %s", st, id)
+	}
+	var polled []model.Task
+	for deadline := time.Now().Add(10 * time.Second); len(polled) == 0 && time.Now().Before(deadline); {
+		_, _, body := ts.do(t, "GET", "/api/tasks/poll/batch/minter?workerid=w1&count=1&timeout=500", "")
+		_ = json.Unmarshal([]byte(body), &polled)
+	}
+	if len(polled) != 1 {
+		t.Fatalf("poll: %+v", polled)
+	}
+	taskID := polled[0].TaskId
+	if st, _, body := ts.do(t, "POST", "/api/tasks/"+taskID+"/log", "about to mint "+minted); st != 200 {
+		t.Fatalf("log: %d %s", st, body)
+	}
+	if st, _, body := ts.do(t, "POST", "/api/tasks", `{"workflowInstanceId":"`+id+`","taskId":"`+taskID+`","status":"COMPLETED",
+	  "outputData":{"_secrets":{"tok":"`+minted+`"}},"logs":[{"log":"minted `+minted+`"}]}`); st != 200 {
+		t.Fatalf("update: %d %s", st, body)
+	}
+	// The run goes on to its WAIT: it has registered the value by then.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		_, _, body := ts.do(t, "GET", "/api/workflow/"+id+"?includeTasks=true", "")
+		if strings.Count(body, `"referenceTaskName"`) >= 2 && strings.Contains(body, `"IN_PROGRESS"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run never reached its WAIT: %s", body)
+		}
+	}
+	st, _, body := ts.do(t, "GET", "/api/tasks/"+taskID+"/log", "")
+	if st != 200 || !strings.Contains(body, `"log":"about to mint ***"`) || !strings.Contains(body, `"log":"minted ***"`) || strings.Contains(body, minted) {
+		t.Errorf("task log: %d %s", st, body)
+	}
+	tr, err := runsecrets.NewTransit(ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := runs.TaskLogs(context.Background(), id)
+	if err != nil || len(stored) != 2 {
+		t.Fatalf("stored entries: %d %v", len(stored), err)
+	}
+	for _, e := range stored {
+		plain, err := tr.Open(e.Data, "task log", id+"#"+strconv.FormatUint(e.Seq, 10))
+		if err != nil || strings.Contains(string(plain), minted) || !strings.Contains(string(plain), "***") {
+			t.Errorf("stored entry %d: %s %v", e.Seq, plain, err)
+		}
+	}
+	if strings.Contains(ts.logs.String(), minted) {
+		t.Error("the server log contains the value")
 	}
 }
