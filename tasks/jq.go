@@ -185,6 +185,7 @@ func (t *JQTask) Execute(ctx context.Context, req *Request) (res Result) {
 // jackson-jq reads (jqindexnum.go), the builtins jackson-jq lacks
 // fail when called (jqbuiltins.go).
 func prepareJackson(q *gojq.Query) {
+	delFieldAccess(q)
 	if defs, err := gojq.Parse(jqJacksonDefs); err == nil {
 		// Before the query's own, which shadow them.
 		q.FuncDefs = append(defs.FuncDefs, q.FuncDefs...)
@@ -222,13 +223,6 @@ func compileJackson(q *gojq.Query, more ...gojq.CompilerOption) (*gojq.Code, err
 		}
 	}
 }
-
-// jqJacksonDefs are builtins of jackson-jq 0.0.13 gojq has under another
-// name (jq.json there): group, sort(f), min(f), max(f), unique(f),
-// recurse_down. Parsed afresh for every query, as the rewrites change the
-// tree they are part of.
-const jqJacksonDefs = `def group: group_by(.); def group(f): group_by(f); def sort(f): sort_by(f);
-def min(f): min_by(f); def max(f): max_by(f); def unique(f): unique_by(f); def recurse_down: recurse; .`
 
 // jqCompileOptions are the options every query compiles with: no process
 // environment, and the builtins jackson-jq 0.0.13 has that gojq has not

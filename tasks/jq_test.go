@@ -43,6 +43,11 @@ func TestJQ(t *testing.T) {
 			`[[1,3],[5,2],[1],2]`, `[[[1,3],[5,2],[1],2]]`},
 		{"a string indexed by a number, caught", map[string]any{"a": "s", "queryExpression": "[.a[0]?, (try .a[0] catch .)]"},
 			`["Cannot index string with number"]`, `[["Cannot index string with number"]]`},
+		// The builtins wfrun defines as jackson-jq does (jqdefs.go) give
+		// what gojq's give on the input they take.
+		{"builtins defined as jackson-jq's", map[string]any{"queryExpression": `[[[3,1],[2]] | transpose, ([{"a":2},{"a":1}] | sort_by(.a), group_by(.a), unique_by(.a), min_by(.a), max_by(.a)), ({"a":1} | has("a"), del(.a)), ("a" | in({"a":1})), ("b" | inside("abc")), ([1,2,3] | del(.[0,2]))]`},
+			`[[[3,2],[1,null]],[{"a":1},{"a":2}],[[{"a":1}],[{"a":2}]],[{"a":1},{"a":2}],{"a":1},{"a":2},true,{},true,true,[2]]`,
+			`[[[[3,2],[1,null]],[{"a":1},{"a":2}],[[{"a":1}],[{"a":2}]],[{"a":1},{"a":2}],{"a":1},{"a":2},true,{},true,true,[2]]]`},
 		// jackson-jq's own names (jq.json there).
 		{"group", map[string]any{"queryExpression": "[1,2,1] | [group, group(. % 2)]"}, `[[[1,1],[2]],[[2],[1,1]]]`, `[[[[1,1],[2]],[[2],[1,1]]]]`},
 		{"sort(f)", map[string]any{"queryExpression": "[3,1,2] | sort(-.)"}, `[3,2,1]`, `[[3,2,1]]`},

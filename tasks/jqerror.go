@@ -219,6 +219,12 @@ func jacksonRuntimeReason(m runsecrets.Masker, err error) (string, bool) {
 				return jacksonToNumberReason(m, s), true
 			}
 		}
+	case "formatRowError":
+		// functions/AtShFunction.java: an array or object (alone or in
+		// the array formatted) has no shell text.
+		if typ, _ := jqErrorValue(err, "typ"); typ == "sh" {
+			return jqNodeType(val("v")) + " cannot be escaped for shell", true
+		}
 	case "formatNotFoundError":
 		// tree/FormattingFilter.java.
 		if n, ok := jqErrorValue(err, "n"); ok {

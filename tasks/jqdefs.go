@@ -1,0 +1,67 @@
+package tasks
+
+import "github.com/itchyny/gojq"
+
+// jqJacksonDefs are builtins as jackson-jq 0.0.13 defines them, added to
+// every query before its own definitions (which shadow them). Parsed
+// afresh for every query, as the rewrites change the tree they are part
+// of. From jackson-jq/src/main/ at tag 0.0.13:
+//   - resources/net/thisptr/jackson/jq/jq.json: group, sort(f), min(f),
+//     max(f), unique(f) and recurse_down, which gojq has under another
+//     name; transpose, in and inside, whose jq bodies are taken as they
+//     are there, so they fail where and as jackson-jq's do;
+//   - java/net/thisptr/jackson/jq/internal/functions/: GroupByFunction,
+//     SortByFunction, MinByFunction, MaxByFunction (unique_by is group
+//     there) check that the input is an array before they call f
+//     ("group is not applicable to OBJECT; expected one of [ARRAY]"),
+//     where gojq calls f first; HasFunction fails on null, where gojq
+//     gives false; DelFunction checks its input's type first
+//     ("del is not applicable to STRING; expected one of [OBJECT, ARRAY,
+//     NULL]").
+//
+// The _wfrun_ names call gojq's builtins before the definitions below
+// shadow them.
+const jqJacksonDefs = `def _wfrun_group_by(f): group_by(f); def _wfrun_sort_by(f): sort_by(f);
+def _wfrun_min_by(f): min_by(f); def _wfrun_max_by(f): max_by(f); def _wfrun_unique_by(f): unique_by(f);
+def _wfrun_has($k): has($k); def _wfrun_del(f): del(f);
+def _wfrun_array(name): if type == "array" then . else
+  error("\(name) is not applicable to \(type | ascii_upcase); expected one of [ARRAY]") end;
+def group_by(f): _wfrun_array("group") | _wfrun_group_by(f);
+def sort_by(f): _wfrun_array("sort") | _wfrun_sort_by(f);
+def min_by(f): _wfrun_array("min") | _wfrun_min_by(f);
+def max_by(f): _wfrun_array("max") | _wfrun_max_by(f);
+def unique_by(f): _wfrun_array("group") | _wfrun_unique_by(f);
+def has($k): if . == null then error("has() is not applicable to NULL") else _wfrun_has($k) end;
+def in(xs): . as $x | xs | has($x);
+def inside(xs): . as $x | xs | contains($x);
+def del(f): if type == "object" or type == "array" or type == "null" then _wfrun_del(f)
+  else error("del is not applicable to \(type | ascii_upcase); expected one of [OBJECT, ARRAY, NULL]") end;
+def transpose: if . == [] then [] else . as $in | (map(length) | max) as $max | length as $length |
+  reduce range(0; $max) as $j ([]; . + [reduce range(0; $length) as $i ([]; . + [$in[$i][$j]])]) end;
+def group: group_by(.); def group(f): group_by(f); def sort(f): sort_by(f);
+def min(f): min_by(f); def max(f): max_by(f); def unique(f): unique_by(f); def recurse_down: recurse; .`
+
+// jqDelNotAccess is DelFunction's failure on an argument that is not a
+// field access (.a, .[0], .[], (.a), .a?; not .a, .b, nor first(.a)).
+const jqDelNotAccess = "1st argument to del() must be a field access"
+
+// delFieldAccess rewrites the argument of each call of del in q that
+// jackson-jq does not take (jqFieldAccess) into a failure with its
+// message, raised once del has checked its input's type. A query that
+// defines del/1 or error/1 itself is left as it is.
+func delFieldAccess(q *gojq.Query) {
+	own := ownNames(q)
+	if own["del/1"] || own["error/1"] {
+		return
+	}
+	walkJQ(q, nil, func(t *gojq.Term) {
+		if t.Type != gojq.TermTypeFunc || t.Func.Name != "del" || len(t.Func.Args) != 1 {
+			return
+		}
+		if access, _ := jqFieldAccess(t.Func.Args[0]); !access {
+			arg := &gojq.Term{}
+			raise(arg, jqDelNotAccess)
+			t.Func.Args[0] = &gojq.Query{Term: arg}
+		}
+	})
+}
