@@ -14,7 +14,7 @@ import (
 // before anything starts; a named caller owns the run it starts and gets it.
 func TestStartAnsweringRunNeedsRead(t *testing.T) {
 	yaml := strings.Replace(scopesYAML, `anonymousScopes: ["secrets:get:public/*"]`, `anonymousScopes: ["workflows:start:guarded"]`, 1)
-	ts := newScopedServerYAML(t, yaml)
+	ts := newScopedServerYAML(t, yaml, nil)
 	runs := func() int {
 		t.Helper()
 		st, _, b := ts.as(t, "admin", "GET", "/api/workflow/search?size=1000", "")

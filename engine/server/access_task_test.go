@@ -25,7 +25,7 @@ func TestTaskScopesGrantWorkerTasksOnly(t *testing.T) {
     keySecret: walt-secret-0123456789
     scopes: ["tasks:read:*", "tasks:poll:*"]
 anonymousScopes:`, 1)
-	ts := newScopedServerYAML(t, yaml)
+	ts := newScopedServerYAML(t, yaml, nil)
 	_, _, body := ts.do(t, "POST", "/api/token", `{"keyId":"walt","keySecret":"walt-secret-0123456789"}`)
 	var tok struct{ Token string }
 	if err := json.Unmarshal([]byte(body), &tok); err != nil || tok.Token == "" {

@@ -23,12 +23,15 @@ import (
 // errNoTask: no run the caller may read holds the task.
 var errNoTask = errors.New("Task not found for taskId")
 
-// findTask finds the task with id taskID and its run's view. A task this
-// process's queue holds names its run; any other is looked for in the
+// findTask finds the task with id taskID for p and its run's view. A task
+// this process's queue holds names its run; any other is looked for in the
 // stored runs, those that have not ended first, newest first (a run whose
 // stored text does not hold the id is not decoded): the cost grows with
-// the runs stored, as wfrun indexes runs, not tasks. The caller must then check it may see the task.
-func (s *Server) findTask(ctx context.Context, taskID string) (run, task map[string]any, err error) {
+// the runs stored, as wfrun indexes runs, not tasks. A run p may not read
+// is not loaded at all unless p holds a task scope (tasks:read, tasks:poll:
+// its worker tasks may be readable, mayReadTask). The caller must then
+// check it may see the task.
+func (s *Server) findTask(ctx context.Context, p store.Principal, taskID string) (run, task map[string]any, err error) {
 	if taskID == "" {
 		return nil, nil, errNoTask
 	}
@@ -66,7 +69,11 @@ func (s *Server) findTask(ctx context.Context, taskID string) (run, task map[str
 	// most (a worker's, a waiting one).
 	sort.SliceStable(all, func(i, j int) bool { return !terminalStatus(all[i].Status) && terminalStatus(all[j].Status) })
 	needle := []byte(`"` + taskID + `"`)
+	taskScoped := s.auth == nil || holdsTaskScope(p)
 	for _, sum := range all {
+		if !taskScoped && !s.mayReadSummary(p, sum, func() string { return s.summaryPrincipal(ctx, sum) }) {
+			continue
+		}
 		view, err := s.conductor.eng.Show(ctx, sum.ID)
 		if err != nil || !bytes.Contains(view, needle) {
 			continue
@@ -76,6 +83,22 @@ func (s *Server) findTask(ctx context.Context, taskID string) (run, task map[str
 		}
 	}
 	return nil, nil, errNoTask
+}
+
+// holdsTaskScope: some scope of p covers tasks:read:<x> or tasks:poll:<x>
+// for some task name x.
+func holdsTaskScope(p store.Principal) bool {
+	for _, sc := range p.Scopes {
+		for _, want := range []string{ScopeTaskRead, ScopePollPrefix} {
+			if pre, wild := strings.CutSuffix(sc, "*"); wild && (strings.HasPrefix(want, pre) || strings.HasPrefix(pre, want)) {
+				return true
+			}
+			if strings.HasPrefix(sc, want) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // mayReadTask: p may read the run holding task (workflows:read of its
@@ -108,7 +131,7 @@ func (s *Server) workerTaskName(task map[string]any) string {
 // visibleTask finds taskId for p; it answers 404 itself (a task p may not
 // read is answered as a missing one).
 func (s *Server) visibleTask(w http.ResponseWriter, r *http.Request, p store.Principal, taskID string) (run, task map[string]any, ok bool) {
-	run, task, err := s.findTask(r.Context(), taskID)
+	run, task, err := s.findTask(r.Context(), p, taskID)
 	if err == nil && !s.mayReadTask(r.Context(), p, run, task) {
 		s.log.Warn("forbidden", "path", r.URL.Path, "principal", p.Name, "scope", "the task's run or type")
 		err = errNoTask

@@ -59,17 +59,35 @@ func boolParam(r *http.Request, name string, def bool) (bool, error) {
 	return b, nil
 }
 
-// correlatedRuns are the runs of workflow name with correlation id corr
-// that p may read, newest first, as execution shows them: RUNNING ones
-// only unless includeClosed, with their tasks only when includeTasks
-// (Conductor's ExecutionService.getWorkflowInstances).
-func (s *Server) correlatedRuns(ctx context.Context, p store.Principal, all []runstore.Summary, name, corr string, includeClosed, includeTasks bool) ([]map[string]any, error) {
-	out := []map[string]any{}
+// correlatedRuns are the runs of any workflow of names with a correlation
+// id of corrs that p may read, by correlation id, newest first, as
+// execution shows them: RUNNING ones only unless includeClosed (the store
+// is asked for RUNNING runs only then), with their tasks only when
+// includeTasks (Conductor's ExecutionService.getWorkflowInstances). One
+// pass over the runs, however many names and ids are asked.
+func (s *Server) correlatedRuns(ctx context.Context, p store.Principal, names, corrs []string, includeClosed, includeTasks bool) (map[string][]map[string]any, error) {
+	opts := runstore.ListOptions{}
+	if !includeClosed {
+		opts.Status = engine.StatusRunning
+	}
+	all, err := s.conductor.eng.List(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	nameSet := make(map[string]bool, len(names))
+	for _, n := range names {
+		nameSet[n] = true
+	}
+	out := make(map[string][]map[string]any, len(corrs))
+	for _, c := range corrs {
+		out[c] = []map[string]any{}
+	}
 	for _, sum := range all {
-		if sum.WorkflowType != name || (!includeClosed && sum.Status != engine.StatusRunning) {
+		if !nameSet[sum.WorkflowType] || (!includeClosed && sum.Status != engine.StatusRunning) {
 			continue
 		}
-		if s.summaryCorrelation(ctx, sum) != corr || !s.mayReadSummary(p, sum, func() string { return s.summaryPrincipal(ctx, sum) }) {
+		corr := s.summaryCorrelation(ctx, sum)
+		if _, asked := out[corr]; !asked || !s.mayReadSummary(p, sum, func() string { return s.summaryPrincipal(ctx, sum) }) {
 			continue
 		}
 		doc, err := s.execution(ctx, sum.ID)
@@ -82,7 +100,7 @@ func (s *Server) correlatedRuns(ctx context.Context, p store.Principal, all []ru
 		if !includeTasks {
 			doc["tasks"] = []any{}
 		}
-		out = append(out, doc)
+		out[corr] = append(out[corr], doc)
 	}
 	return out, nil
 }
@@ -107,17 +125,13 @@ func (s *Server) getCorrelated(w http.ResponseWriter, r *http.Request, p store.P
 	if !ok {
 		return
 	}
-	all, err := s.conductor.eng.List(r.Context(), runstore.ListOptions{})
+	corr := r.PathValue("correlationId")
+	found, err := s.correlatedRuns(r.Context(), p, []string{r.PathValue("name")}, []string{corr}, closed, withTasks)
 	if err != nil {
 		s.runError(w, r, err)
 		return
 	}
-	list, err := s.correlatedRuns(r.Context(), p, all, r.PathValue("name"), r.PathValue("correlationId"), closed, withTasks)
-	if err != nil {
-		s.runError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, list)
+	writeJSON(w, http.StatusOK, found[corr])
 }
 
 // postCorrelated is POST /api/workflow/{name}/correlated: the body is a
@@ -156,23 +170,10 @@ func (s *Server) postCorrelatedBatch(w http.ResponseWriter, r *http.Request, p s
 }
 
 func (s *Server) correlatedBatch(w http.ResponseWriter, r *http.Request, p store.Principal, names, ids []string, closed, withTasks bool) {
-	all, err := s.conductor.eng.List(r.Context(), runstore.ListOptions{})
+	out, err := s.correlatedRuns(r.Context(), p, names, ids, closed, withTasks)
 	if err != nil {
 		s.runError(w, r, err)
 		return
-	}
-	out := make(map[string][]map[string]any, len(ids))
-	for _, id := range ids {
-		found := []map[string]any{}
-		for _, name := range names {
-			list, err := s.correlatedRuns(r.Context(), p, all, name, id, closed, withTasks)
-			if err != nil {
-				s.runError(w, r, err)
-				return
-			}
-			found = append(found, list...)
-		}
-		out[id] = found
 	}
 	writeJSON(w, http.StatusOK, out)
 }

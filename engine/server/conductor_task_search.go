@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -41,6 +42,24 @@ var runFields = map[string]bool{"workflowId": true, "workflowType": true, "corre
 type foundTask struct {
 	run, task map[string]any
 	sum       runstore.Summary
+}
+
+// taskMatch is a task a search matched: its run, its index in the run's
+// tasks and its id, its sort key. A search keeps every match until it
+// pages them, but the run's view only for a match it knows is on the page
+// (run); taskPage decodes the others' again, the page's only.
+type taskMatch struct {
+	sum    runstore.Summary
+	index  int
+	taskID string
+	key    int64
+	run    map[string]any
+}
+
+// onPage reports whether the i-th item of a list is on the page of size
+// from start.
+func onPage(i, start, size int) bool {
+	return i >= start && i-start < size
 }
 
 // taskField reads field of task t (in run) as a search compares it.
@@ -93,9 +112,11 @@ func runPrefilter(expr searchExpr) []*condition {
 }
 
 // findTasks runs the task search for p: every matching task, in order
-// (sort, else newest run first and each run's tasks in order). It answers
-// a bad request itself.
-func (s *Server) findTasks(w http.ResponseWriter, r *http.Request, p store.Principal) ([]foundTask, bool) {
+// (sort, else newest run first and each run's tasks in order). Without a
+// sort the order is the scan's, and a match for which keep(its index among
+// the matches, its run's among the matching runs) holds keeps its run's
+// view (nil keep: none does). It answers a bad request itself.
+func (s *Server) findTasks(w http.ResponseWriter, r *http.Request, p store.Principal, keep func(match, run int) bool) ([]taskMatch, bool) {
 	q := r.URL.Query()
 	expr, err := parseSearchOver(q.Get("query"), taskSearchFields)
 	if err != nil {
@@ -121,7 +142,8 @@ func (s *Server) findTasks(w http.ResponseWriter, r *http.Request, p store.Princ
 		return nil, false
 	}
 	pre := runPrefilter(expr)
-	var found []foundTask
+	var found []taskMatch
+	runsFound := 0
 	for _, sum := range all {
 		get := func(field string) string {
 			switch field {
@@ -150,7 +172,8 @@ func (s *Server) findTasks(w http.ResponseWriter, r *http.Request, p store.Princ
 			return nil, false
 		}
 		list, _ := run["tasks"].([]any)
-		for _, it := range list {
+		matched := false
+		for i, it := range list {
 			t, _ := it.(map[string]any)
 			if t == nil {
 				continue
@@ -162,7 +185,17 @@ func (s *Server) findTasks(w http.ResponseWriter, r *http.Request, p store.Princ
 			if free != "" && !matchesFree(free, get) {
 				continue
 			}
-			found = append(found, foundTask{run: run, task: t, sum: sum})
+			m := taskMatch{sum: sum, index: i, taskID: get("taskId")}
+			if sortField != "" {
+				m.key, _ = strconv.ParseInt(get(sortField), 10, 64)
+			} else if keep != nil && keep(len(found), runsFound) {
+				m.run = run
+			}
+			found = append(found, m)
+			matched = true
+		}
+		if matched {
+			runsFound++
 		}
 	}
 	if sortField != "" {
@@ -171,26 +204,54 @@ func (s *Server) findTasks(w http.ResponseWriter, r *http.Request, p store.Princ
 		if desc {
 			slices.Reverse(found)
 		}
-		type keyed struct {
-			f foundTask
-			k int64
-		}
-		ks := make([]keyed, len(found))
-		for i, f := range found {
-			ks[i].f = f
-			ks[i].k, _ = strconv.ParseInt(taskField(f.run, f.task, sortField), 10, 64)
-		}
-		sort.SliceStable(ks, func(i, j int) bool {
+		sort.SliceStable(found, func(i, j int) bool {
 			if desc {
-				return ks[i].k > ks[j].k
+				return found[i].key > found[j].key
 			}
-			return ks[i].k < ks[j].k
+			return found[i].key < found[j].key
 		})
-		for i := range ks {
-			found[i] = ks[i].f
-		}
 	}
 	return found, true
+}
+
+// taskPage decodes the runs of a page of matches (each once) and finds
+// each match's task in its run; a task its run no longer holds (the run
+// removed, or rerun, meanwhile) is left out.
+func (s *Server) taskPage(ctx context.Context, page []taskMatch) ([]foundTask, error) {
+	runs := map[string]map[string]any{}
+	out := make([]foundTask, 0, len(page))
+	for _, m := range page {
+		run, ok := runs[m.sum.ID]
+		if m.run != nil {
+			run, ok = m.run, true
+		}
+		if !ok {
+			var err error
+			run, err = s.execution(ctx, m.sum.ID)
+			if errors.Is(err, runstore.ErrNotFound) {
+				run = nil // removed meanwhile
+			} else if err != nil {
+				return nil, err
+			}
+			runs[m.sum.ID] = run
+		}
+		list, _ := run["tasks"].([]any)
+		var task map[string]any
+		if m.index < len(list) {
+			if t, _ := list[m.index].(map[string]any); t != nil && t["taskId"] == m.taskID {
+				task = t
+			}
+		}
+		for _, it := range list {
+			if t, _ := it.(map[string]any); task == nil && t != nil && t["taskId"] == m.taskID {
+				task = t
+			}
+		}
+		if task != nil {
+			out = append(out, foundTask{run: run, task: task, sum: m.sum})
+		}
+	}
+	return out, nil
 }
 
 func matchesFree(free string, get func(string) string) bool {
@@ -257,13 +318,18 @@ func (s *Server) searchTasks(v2 bool) conductorHandler {
 		if !ok {
 			return
 		}
-		found, ok := s.findTasks(w, r, p)
+		found, ok := s.findTasks(w, r, p, func(match, _ int) bool { return onPage(match, start, size) })
 		if !ok {
 			return
 		}
 		from, to := pageBounds(start, size, len(found))
-		results := make([]any, 0, to-from)
-		for _, f := range found[from:to] {
+		page, err := s.taskPage(r.Context(), found[from:to])
+		if err != nil {
+			s.runError(w, r, err)
+			return
+		}
+		results := make([]any, 0, len(page))
+		for _, f := range page {
 			if v2 {
 				results = append(results, f.task)
 			} else {
@@ -283,11 +349,15 @@ func (s *Server) searchWorkflowsByTasks(v2 bool) conductorHandler {
 		if !ok {
 			return
 		}
-		found, ok := s.findTasks(w, r, p)
+		var keep func(match, run int) bool
+		if v2 {
+			keep = func(_, run int) bool { return onPage(run, start, size) }
+		}
+		found, ok := s.findTasks(w, r, p, keep)
 		if !ok {
 			return
 		}
-		var runs []foundTask
+		var runs []taskMatch
 		seen := map[string]bool{}
 		for _, f := range found {
 			if !seen[f.sum.ID] {
@@ -297,17 +367,29 @@ func (s *Server) searchWorkflowsByTasks(v2 bool) conductorHandler {
 		}
 		from, to := pageBounds(start, size, len(runs))
 		results := make([]any, 0, to-from)
-		for _, f := range runs[from:to] {
-			if v2 {
-				doc := make(map[string]any, len(f.run))
-				for k, v := range f.run {
-					doc[k] = v
-				}
-				doc["tasks"] = []any{}
-				results = append(results, doc)
-			} else {
-				results = append(results, s.workflowSummaryOf(r.Context(), f.sum))
+		for _, m := range runs[from:to] {
+			if !v2 {
+				results = append(results, s.workflowSummaryOf(r.Context(), m.sum))
+				continue
 			}
+			run := m.run
+			if run == nil {
+				var err error
+				run, err = s.execution(r.Context(), m.sum.ID)
+				if errors.Is(err, runstore.ErrNotFound) {
+					continue // removed meanwhile
+				}
+				if err != nil {
+					s.runError(w, r, err)
+					return
+				}
+			}
+			doc := make(map[string]any, len(run))
+			for k, v := range run {
+				doc[k] = v
+			}
+			doc["tasks"] = []any{}
+			results = append(results, doc)
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"totalHits": len(runs), "results": results})
 	}

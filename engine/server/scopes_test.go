@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wfrun/wfrun/engine/runstore"
 	"github.com/wfrun/wfrun/engine/server"
 )
 
@@ -58,18 +59,18 @@ type scopedServer struct {
 
 func newScopedServer(t *testing.T) *scopedServer {
 	t.Helper()
-	return newScopedServerYAML(t, scopesYAML)
+	return newScopedServerYAML(t, scopesYAML, nil)
 }
 
 // newScopedServerYAML is newScopedServer with another auth config holding
-// scopesYAML's keys.
-func newScopedServerYAML(t *testing.T, yaml string) *scopedServer {
+// scopesYAML's keys, over runs (nil: a memory run store).
+func newScopedServerYAML(t *testing.T, yaml string, runs runstore.Store) *scopedServer {
 	t.Helper()
 	cfg, err := server.ParseAuthConfig([]byte(yaml), "test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &scopedServer{conductorServer: newConductorServer(t, nil, server.WithAuth(cfg)), tokens: map[string]string{"anonymous": ""}}
+	ts := &scopedServer{conductorServer: newConductorServer(t, runs, server.WithAuth(cfg)), tokens: map[string]string{"anonymous": ""}}
 	for _, k := range []string{"admin", "alice", "bob", "rita", "carol", "sam"} {
 		_, _, body := ts.do(t, "POST", "/api/token", `{"keyId":"`+k+`","keySecret":"`+k+`-secret-0123456789"}`)
 		var tok struct{ Token string }
