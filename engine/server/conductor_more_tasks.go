@@ -157,13 +157,15 @@ func (s *Server) getTask(w http.ResponseWriter, r *http.Request, p store.Princip
 }
 
 // pendingTask is the latest record of ref (or of ref's DO_WHILE
-// iterations, ref__N) that waits: SCHEDULED or IN_PROGRESS.
+// iterations, ref__N, ref__N__M in nested loops) that waits: SCHEDULED or
+// IN_PROGRESS. Another task whose reference merely starts with ref__
+// (ref__b) is not one of them.
 func pendingTask(run map[string]any, ref string) map[string]any {
 	list, _ := run["tasks"].([]any)
 	for i := len(list) - 1; i >= 0; i-- {
 		t, _ := list[i].(map[string]any)
 		got, _ := t["referenceTaskName"].(string)
-		if base, _, found := strings.Cut(got, "__"); got != ref && (!found || base != ref) {
+		if !isIterationOf(got, ref) {
 			continue
 		}
 		if st, _ := t["status"].(string); st == engine.TaskScheduled || st == engine.TaskInProgress {
@@ -171,6 +173,31 @@ func pendingTask(run map[string]any, ref string) map[string]any {
 		}
 	}
 	return nil
+}
+
+// isIterationOf: got is ref, or ref followed by loop iteration suffixes
+// (__<digits>, one per enclosing DO_WHILE), as the engine names a loop's
+// tasks.
+func isIterationOf(got, ref string) bool {
+	rest, ok := strings.CutPrefix(got, ref)
+	if !ok {
+		return false
+	}
+	for rest != "" {
+		digits, ok := strings.CutPrefix(rest, "__")
+		if !ok {
+			return false
+		}
+		n := 0
+		for n < len(digits) && digits[n] >= '0' && digits[n] <= '9' {
+			n++
+		}
+		if n == 0 {
+			return false
+		}
+		rest = digits[n:]
+	}
+	return true
 }
 
 // syncUpdateWait bounds how long the synchronous update waits for the
