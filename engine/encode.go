@@ -47,6 +47,9 @@ type runHead struct {
 	// the journal of the values it registered and how far its mocks got,
 	// appended to rather than rewritten with each write.
 	RunLogLength int `json:"runLogLength,omitempty"`
+	// RunLogSeal is RunLogLength sealed to the run (runlog.go), written
+	// with every head: a count edited or dropped does not open.
+	RunLogSeal string `json:"runLogSeal,omitempty"`
 	// SealedInput is, for a SUB_WORKFLOW child, its in-memory input sealed
 	// (runsecrets.Run.Seal): the visible input keeps the parent's secret
 	// references, and a resumed child reads its input from here.
@@ -147,16 +150,16 @@ func appendHeadStatic(b []byte, h *runHead) []byte {
 	return appendOptStr(b, "environment", h.Environment)
 }
 
-// appendHeadCounts appends nextSeq and runLogLength.
+// appendHeadCounts appends nextSeq, runLogLength and runLogSeal.
 func appendHeadCounts(b []byte, h *runHead) []byte {
 	b = appendIntMember(b, "nextSeq", int64(h.NextSeq))
 	if h.RunLogLength != 0 {
 		b = appendIntMember(b, "runLogLength", int64(h.RunLogLength))
 	}
-	return b
+	return appendOptStr(b, "runLogSeal", h.RunLogSeal)
 }
 
-// appendHeadTail appends the members after runLogLength.
+// appendHeadTail appends the members after runLogSeal.
 func appendHeadTail(b []byte, h *runHead) []byte {
 	b = appendOptStr(b, "sealedInput", h.SealedInput)
 	b = appendOptStr(b, "rerunTask", h.RerunTask)
@@ -204,7 +207,7 @@ func encodeRunHead(h *runHead) []byte {
 // runHeadSize is a capacity hint for an encoded head.
 func runHeadSize(h *runHead) int {
 	n := 340 + len(h.WorkflowType) + len(h.CorrelationID) + len(h.ReasonForIncompletion) + len(h.DefinitionPath) +
-		len(h.Principal.Name) + len(h.Project) + len(h.Environment) + len(h.SealedInput) + len(h.RerunTask) + len(h.ReopenFailure) + len(h.IdempotencyKey)
+		len(h.Principal.Name) + len(h.Project) + len(h.Environment) + len(h.RunLogSeal) + len(h.SealedInput) + len(h.RerunTask) + len(h.ReopenFailure) + len(h.IdempotencyKey)
 	for k, v := range h.TaskToDomain {
 		n += len(k) + len(v) + 6
 	}
@@ -398,7 +401,7 @@ func (r *runState) encodeLocked() ([]byte, error) {
 // when full), and the definition on the run's first write. It clears the
 // dirty marks; a failed write puts them back (markChanged). Callers hold
 // r.mu.
-func (r *runState) changeLocked(full bool) (*runstore.Change, error) {
+func (r *runState) changeLocked(full bool) (_ *runstore.Change, err error) {
 	r.remaskLocked()
 	if full || !r.stored {
 		// The record is written whole: its log too, from its start.
@@ -408,6 +411,13 @@ func (r *runState) changeLocked(full bool) (*runstore.Change, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			// Not written: the next write carries the entries (the
+			// head's count already counts them).
+			r.log.pending = slices.Concat(entries, r.log.pending)
+		}
+	}()
 	head := r.encodeHeadLocked()
 	// Head and every task document are encoded afresh and never modified
 	// afterwards (a change of a task drops its encoding: touchLocked), so

@@ -37,7 +37,7 @@ func TestHeadEncodersMatchJSONMarshal(t *testing.T) {
 			FailedTaskID: "f", CreateTime: 1, UpdateTime: 2, EndTime: 3, ParentWorkflowID: "p", ParentWorkflowTaskID: "pt",
 			SchemaVersion: 2, MaskedFields: []string{"a", odd}, DefinitionHash: "h", DefinitionPath: odd,
 			Principal: Principal{Name: odd, Scopes: []string{"*", "x"}}, Project: "pr", Environment: "env", NextSeq: 7,
-			RunLogLength: 4, SealedInput: "wfrun-sealed:v1:def", Priority: 7,
+			RunLogLength: 4, RunLogSeal: "wfrun-sealed:v1:len", SealedInput: "wfrun-sealed:v1:def", Priority: 7,
 			TaskToDomain: map[string]string{"*": "d1,NO_DOMAIN", odd: odd, "a": "b"}, IdempotencyKey: odd},
 		{WorkflowID: "w", MaskedFields: []string{}, Principal: Principal{Scopes: []string{}}},
 	}

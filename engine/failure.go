@@ -128,7 +128,7 @@ func (r *runState) failedWorkflowView() (any, error) {
 	}
 	if m, ok := v.(map[string]any); ok {
 		// Bookkeeping of wfrun's store, not part of Conductor's Workflow.
-		for _, k := range []string{"principal", "definitionHash", "definitionPath", "nextSeq", "runLogLength", "registeredValues", "sealedInput", "rerunTask"} {
+		for _, k := range []string{"principal", "definitionHash", "definitionPath", "nextSeq", "runLogLength", "runLogSeal", "registeredValues", "sealedInput", "rerunTask"} {
 			delete(m, k)
 		}
 	}

@@ -348,7 +348,7 @@ func (r *runState) archive(ctx context.Context) error {
 	defer r.saveMu.Unlock()
 	r.mu.Lock()
 	r.doc.UpdateTime = r.nowMillis()
-	r.doc.RunLogLength, r.doc.SealedInput, r.doc.RerunTask, r.doc.ReopenFailure = 0, "", "", "" // an archived run is never resumed
+	r.doc.RunLogLength, r.doc.RunLogSeal, r.doc.SealedInput, r.doc.RerunTask, r.doc.ReopenFailure = 0, "", "", "", "" // an archived run is never resumed
 	doc, err := r.encodeLocked()
 	sum := r.summaryLocked()
 	r.mu.Unlock()

@@ -28,10 +28,16 @@ import (
 // boundary bound to the run and to the entry's position ("/runLog/N/…"),
 // so an entry copied from another run or position, edited or cut short
 // does not open. The head says how many entries the log holds
-// (runLogLength): a log missing one of them fails to load, naming the run
-// and the entry. (Dropping the newest entries together with the head's
-// count rolls the run back to an earlier write of itself, as replacing the
-// whole journal did before.)
+// (runLogLength) and carries that count sealed to the run (runLogSeal,
+// written with every head once the log has an entry, a few dozen bytes;
+// sealed again only when the count changes): a count that does not
+// match its seal, a count or log without a seal, or a log missing one of
+// the counted entries fails to load, naming the run and the entry. What
+// the seal cannot tell: an older head's count and seal put back with the
+// log cut to it (the run rolled back to an earlier write of itself, as
+// replacing the whole journal did before), and a head stripped of count,
+// seal and every entry, which reads as a run an earlier wfrun stored
+// with nothing registered.
 //
 // A write of the whole record (the first write of this process, a restore)
 // writes the log from position 0: one entry with everything. A run stored
@@ -42,6 +48,9 @@ import (
 type runLog struct {
 	// length is how many entries the log holds once pending are written.
 	length int
+	// sealed is length sealed (runLogSeal) and sealedLength what it seals.
+	sealed       string
+	sealedLength int
 	// values is how many of the values registered with the run's masker
 	// (runsecrets.Run.Registered) the log holds.
 	values int
@@ -118,10 +127,43 @@ func (r *runState) appendLogLocked() ([]runstore.LogEntry, error) {
 		l.values = n
 		clear(l.mocks)
 	}
+	if l.length == 0 {
+		// Nothing to drop: no seal (a run that registered nothing
+		// resumes under another keyring, as it always could).
+		l.sealed, l.sealedLength = "", 0
+	} else if l.sealed == "" || l.sealedLength != l.length {
+		sealed, err := r.sec.Seal(strconv.AppendInt(nil, int64(l.length), 10), runLogLengthPointer)
+		if err != nil {
+			return nil, fmt.Errorf("runLogLength: %w", err)
+		}
+		l.sealed, l.sealedLength = sealed, l.length
+	}
 	entries := l.pending
 	l.pending = nil
-	r.doc.RunLogLength = l.length
+	r.doc.RunLogLength, r.doc.RunLogSeal = l.length, l.sealed
 	return entries, nil
+}
+
+// runLogLengthPointer is where the head's sealed count is bound.
+const runLogLengthPointer = "/runLogLength"
+
+// checkLogLength authenticates the head's count of log entries.
+func (r *runState) checkLogLength(d *runDoc) error {
+	if d.RunLogSeal == "" {
+		if d.RunLogLength != 0 || len(d.RunLog) != 0 {
+			return fmt.Errorf("runLog: the head's count (%d, %d entries stored) is not sealed", d.RunLogLength, len(d.RunLog))
+		}
+		return nil // an empty log, an earlier wfrun's head, an archived run's
+	}
+	plain, err := r.sec.Open(d.RunLogSeal, runLogLengthPointer)
+	if err != nil {
+		return fmt.Errorf("runLogSeal: %w", err)
+	}
+	n, err := strconv.Atoi(string(plain))
+	if err != nil || n != d.RunLogLength {
+		return fmt.Errorf("runLog: the head counts %d entries, its seal another count", d.RunLogLength)
+	}
+	return nil
 }
 
 // logEntry is an entry of the run's log as stored.
@@ -136,6 +178,9 @@ type logEntry struct {
 // authenticated, bound to this run and its position.
 func (r *runState) openLog(ctx context.Context, d *runDoc) error {
 	if err := r.sec.Restore(d.RegisteredValues); err != nil {
+		return err
+	}
+	if err := r.checkLogLength(d); err != nil {
 		return err
 	}
 	used := maps.Clone(d.MocksUsed)

@@ -240,6 +240,7 @@ func TestRunLogReadsAnEarlierHead(t *testing.T) {
 	}
 	s.doc["registeredValues"], _ = json.Marshal(journal)
 	delete(s.doc, "runLogLength")
+	delete(s.doc, "runLogSeal")
 	s.restoreWith(t, rs.Store, "log-legacy", nil)
 	rs.mu.Lock()
 	rs.changes = nil
@@ -260,5 +261,60 @@ func TestRunLogReadsAnEarlierHead(t *testing.T) {
 		if strings.Contains(string(c.Head), "registeredValues") {
 			t.Fatalf("write %d still carries registeredValues in the head", i)
 		}
+	}
+}
+
+// The head's count of log entries is sealed to the run with every head
+// write: a count edited (to 0: every value dropped; or cut with the log),
+// a count without its seal, or a seal copied from another run fails the
+// resume, naming the log; the run masks what it registered or does not
+// resume at all.
+func TestRunLogLengthIsSealed(t *testing.T) {
+	rs := runstore.NewMemory()
+	startLogRun(t, rs, "len-other")
+	other := loadStoredRun(t, rs, "len-other")
+	cases := []struct {
+		name string
+		edit func(s *storedRun) []json.RawMessage
+	}{
+		{"count set to 0", func(s *storedRun) []json.RawMessage {
+			s.doc["runLogLength"] = json.RawMessage("0")
+			return s.log
+		}},
+		{"count and log dropped", func(s *storedRun) []json.RawMessage {
+			delete(s.doc, "runLogLength")
+			return nil
+		}},
+		{"count cut with the log", func(s *storedRun) []json.RawMessage {
+			s.doc["runLogLength"] = json.RawMessage("1")
+			return s.log[:1]
+		}},
+		{"count without its seal", func(s *storedRun) []json.RawMessage {
+			delete(s.doc, "runLogSeal")
+			return s.log
+		}},
+		{"seal of another run", func(s *storedRun) []json.RawMessage {
+			s.doc["runLogSeal"] = other.doc["runLogSeal"]
+			return s.log
+		}},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			id := "len-" + string(rune('a'+i))
+			startLogRun(t, rs, id)
+			s := loadStoredRun(t, rs, id)
+			if s.doc["runLogSeal"] == nil {
+				t.Fatal("the head has no runLogSeal")
+			}
+			s.restoreWith(t, rs, id, c.edit(s))
+			res, err := resumeLogRun(t, rs, id)
+			if err == nil || !strings.Contains(err.Error(), "runLog") {
+				out := ""
+				if res != nil {
+					out = string(res.Output)
+				}
+				t.Fatalf("resumed: %v (output %s)", err, out)
+			}
+		})
 	}
 }

@@ -188,7 +188,7 @@ func executionDoc(view []byte) (map[string]any, error) {
 	}
 	// Internal members: who runs it (scopes), and the definition as the
 	// engine runs it (the registered one is under /api/metadata).
-	for _, k := range []string{"principal", "workflowDefinition", "definitionHash", "definitionPath", "nextSeq", "runLogLength"} {
+	for _, k := range []string{"principal", "workflowDefinition", "definitionHash", "definitionPath", "nextSeq", "runLogLength", "runLogSeal"} {
 		delete(doc, k)
 	}
 	if list, ok := doc["tasks"].([]any); ok {
