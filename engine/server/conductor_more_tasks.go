@@ -340,11 +340,22 @@ func (s *Server) mayManageRun(ctx context.Context, p store.Principal, id string)
 }
 
 // getTaskLogs is GET /api/tasks/{taskId}/log: the task's TaskExecLogs,
-// oldest first; 204 when it has none (as Conductor answers).
+// oldest first; 204 when it has none, as Conductor answers (its
+// getTaskLogs reads the logs of any id: an empty list, 204) — so also for
+// a task that does not exist or that the caller may not read.
 func (s *Server) getTaskLogs(w http.ResponseWriter, r *http.Request, p store.Principal) {
 	taskID := r.PathValue("taskId")
-	run, _, ok := s.visibleTask(w, r, p, taskID)
-	if !ok {
+	run, task, err := s.findTask(r.Context(), p, taskID)
+	if err == nil && !s.mayReadTask(r.Context(), p, run, task) {
+		s.log.Warn("forbidden", "path", r.URL.Path, "principal", p.Name, "scope", "the task's run or type")
+		err = errNoTask
+	}
+	switch {
+	case errors.Is(err, errNoTask), errors.Is(err, runstore.ErrNotFound):
+		writeEmpty(w, http.StatusNoContent)
+		return
+	case err != nil:
+		s.runError(w, r, err)
 		return
 	}
 	runID, _ := run["workflowId"].(string)

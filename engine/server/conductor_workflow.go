@@ -149,11 +149,20 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request, p store.Principal
 	writeText(w, http.StatusOK, id)
 }
 
+// runPathID is the run id the request's path names: {id}, or
+// {workflowId} on the task routes.
+func runPathID(r *http.Request) string {
+	if id := r.PathValue("id"); id != "" {
+		return id
+	}
+	return r.PathValue("workflowId")
+}
+
 // runError maps engine and run store errors.
 func (s *Server) runError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, runstore.ErrNotFound):
-		conductorError(w, r, http.StatusNotFound, "workflow not found: "+r.PathValue("id"))
+		conductorError(w, r, http.StatusNotFound, "workflow not found: "+runPathID(r))
 	case errors.Is(err, engine.ErrStillRunning), errors.Is(err, engine.ErrNotRunning), errors.Is(err, engine.ErrArchivedSecrets), errors.Is(err, engine.ErrNotPaused):
 		conductorError(w, r, http.StatusConflict, s.masker.MaskString(err.Error()))
 	default:
