@@ -234,6 +234,7 @@ func jqCompileOptions(more ...gojq.CompilerOption) []gojq.CompilerOption {
 		// A Go map keeps no order: the keys come sorted, as keys gives them.
 		gojq.WithIterFunction("keys_unsorted", 0, 0, func(v any, _ []any) gojq.Iter { return jqKeys.Run(v) }),
 		gojq.WithFunction(jqNegateFunc, 1, 1, jqNegateAt),
+		jqFromJSONOption(),
 	}, more...)
 }
 

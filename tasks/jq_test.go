@@ -48,6 +48,9 @@ func TestJQ(t *testing.T) {
 		{"builtins defined as jackson-jq's", map[string]any{"queryExpression": `[[[3,1],[2]] | transpose, ([{"a":2},{"a":1}] | sort_by(.a), group_by(.a), unique_by(.a), min_by(.a), max_by(.a)), ({"a":1} | has("a"), del(.a)), ("a" | in({"a":1})), ("b" | inside("abc")), ([1,2,3] | del(.[0,2]))]`},
 			`[[[3,2],[1,null]],[{"a":1},{"a":2}],[[{"a":1}],[{"a":2}]],[{"a":1},{"a":2}],{"a":1},{"a":2},true,{},true,true,[2]]`,
 			`[[[[3,2],[1,null]],[{"a":1},{"a":2}],[[{"a":1}],[{"a":2}]],[{"a":1},{"a":2}],{"a":1},{"a":2},true,{},true,true,[2]]]`},
+		// fromjson reads the first value of its text, as Jackson does.
+		{"fromjson reads the first value", map[string]any{"queryExpression": `["1 2", "", "[1]x", "{\"a\":1,\"a\":2}", " [1.5e3, \"\\u00e9\"] "] | map(fromjson)`},
+			`[1,null,[1],{"a":2},[1500,"é"]]`, `[[1,null,[1],{"a":2},[1500,"é"]]]`},
 		// jackson-jq's own names (jq.json there).
 		{"group", map[string]any{"queryExpression": "[1,2,1] | [group, group(. % 2)]"}, `[[[1,1],[2]],[[2],[1,1]]]`, `[[[[1,1],[2]],[[2],[1,1]]]]`},
 		{"sort(f)", map[string]any{"queryExpression": "[3,1,2] | sort(-.)"}, `[3,2,1]`, `[[3,2,1]]`},

@@ -17,7 +17,8 @@ import "github.com/itchyny/gojq"
 //     where gojq calls f first; HasFunction fails on null, where gojq
 //     gives false; DelFunction checks its input's type first
 //     ("del is not applicable to STRING; expected one of [OBJECT, ARRAY,
-//     NULL]").
+//     NULL]");
+//   - fromjson reads its input as Jackson does (jqfromjson.go).
 //
 // The _wfrun_ names call gojq's builtins before the definitions below
 // shadow them.
@@ -38,6 +39,7 @@ def del(f): if type == "object" or type == "array" or type == "null" then _wfrun
   else error("del is not applicable to \(type | ascii_upcase); expected one of [OBJECT, ARRAY, NULL]") end;
 def transpose: if . == [] then [] else . as $in | (map(length) | max) as $max | length as $length |
   reduce range(0; $max) as $j ([]; . + [reduce range(0; $length) as $i ([]; . + [$in[$i][$j]])]) end;
+def fromjson: _wfrun_fromjson;
 def group: group_by(.); def group(f): group_by(f); def sort(f): sort_by(f);
 def min(f): min_by(f); def max(f): max_by(f); def unique(f): unique_by(f); def recurse_down: recurse; .`
 

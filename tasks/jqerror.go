@@ -172,6 +172,10 @@ func jacksonRuntimeReason(m runsecrets.Masker, err error) (string, bool) {
 			return jacksonText(m, ve.Value()), true
 		}
 	}
+	var fe *jqFromJSONError
+	if errors.As(err, &fe) {
+		return fe.reason(m), true
+	}
 	var ne *jqNegateError
 	if errors.As(err, &ne) {
 		return jqPreview(m, ne.in) + " cannot be negated", true

@@ -32,6 +32,12 @@ func TestJQPreviewsMaskedBeforeCut(t *testing.T) {
 		{`.tok | contains(1)`, `string ("***") and number (1) cannot have their containment checked`},
 		{`{"k": .tok} | utf8bytelength`, `object ({"k":"***"}) only strings have UTF-8 byte length`},
 		{`.tok | tonumber`, `For input string: "***"`},
+		// fromjson's reason quotes the text (jqfromjson.go), masked whole
+		// before Jackson's cut at 500 characters.
+		{`.tok | fromjson`, "Unrecognized token '***': was expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false')\n" +
+			` at [Source: (String)"***"; line: 1, column: 21]`},
+		{`("[" + .tok) | fromjson`, "Unrecognized token '***': was expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false')\n" +
+			` at [Source: (String)"[***"; line: 1, column: 22]`},
 		// A piece of the secret glued to other text.
 		{`("ab" + .tok[0:12]) | tonumber`, `For input string: "ab***"`},
 		{`("ab" + .tok[3:15] + "yz") - 1`, `string ("ab***yz") and number (1) cannot be subtracted`},
@@ -49,6 +55,26 @@ func TestJQPreviewsMaskedBeforeCut(t *testing.T) {
 			}
 			if res.Status != tasks.Failed || res.Reason != tc.want {
 				t.Fatalf("%s %q, want FAILED %q", res.Status, res.Reason, tc.want)
+			}
+			assertNoPiece(t, "jq reason", res.Reason, secret)
+			assertNoPiece(t, "jq output", string(res.Output), secret)
+		})
+	}
+}
+
+// fromjson's reason quotes its text, cut at 500 characters by Jackson:
+// a secret across the cut is masked whole before it, in the token the
+// message names and in the text.
+func TestJQFromJSONMasksBeforeCut(t *testing.T) {
+	secret := leakToken + "-and-more-of-it-1234567890"
+	for _, tc := range []struct{ query, want string }{
+		{`(("a" * 480) + .tok) | fromjson`, "Unrecognized token 'aaaa"},
+		{`(("[" * 490) + .tok) | fromjson`, `[[[***"; line: 1, column: 511]`},
+	} {
+		t.Run(tc.query, func(t *testing.T) {
+			res := execute(t, tasks.TypeJSONJQTransform, map[string]any{"queryExpression": tc.query, "tok": secret}, &tasks.Services{Masker: maskerWith(secret)})
+			if res.Status != tasks.Failed || !strings.Contains(res.Reason, tc.want) {
+				t.Fatalf("%s %q, want FAILED with %q", res.Status, res.Reason, tc.want)
 			}
 			assertNoPiece(t, "jq reason", res.Reason, secret)
 			assertNoPiece(t, "jq output", string(res.Output), secret)
