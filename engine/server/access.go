@@ -184,9 +184,10 @@ func (s *Server) mayReadSummary(p store.Principal, sum runstore.Summary, owner f
 	return owns(p, owner())
 }
 
-// mayReadRun reports whether p may read run id; false as well when it
-// cannot be read at all.
-func (s *Server) mayReadRun(ctx context.Context, p store.Principal, id string) bool {
+// mayDoRun reports whether p may do need to run id (read it; change it:
+// workflows:manage, or having started it); false as well when it cannot
+// be read at all.
+func (s *Server) mayDoRun(ctx context.Context, p store.Principal, id string, need runNeed) bool {
 	if s.auth == nil {
 		return true
 	}
@@ -194,7 +195,7 @@ func (s *Server) mayReadRun(ctx context.Context, p store.Principal, id string) b
 	if err != nil {
 		return false
 	}
-	ok, _, _ := mayRunAs(p, needRead, wfType, owner)
+	ok, _, _ := mayRunAs(p, need, wfType, owner)
 	return ok
 }
 
@@ -202,7 +203,7 @@ func (s *Server) mayReadRun(ctx context.Context, p store.Principal, id string) b
 // holds; the holder's id and status only to a caller that may read it.
 func (s *Server) idempotencyConflict(w http.ResponseWriter, r *http.Request, p store.Principal, err error) {
 	var ce *engine.IdempotencyConflictError
-	if errors.As(err, &ce) && !s.mayReadRun(r.Context(), p, ce.RunID) {
+	if errors.As(err, &ce) && !s.mayDoRun(r.Context(), p, ce.RunID, needRead) {
 		strategy := ce.Strategy
 		if strategy == "" {
 			strategy = engine.IdempotencyFail

@@ -48,15 +48,7 @@ func (s *Server) findTask(ctx context.Context, p store.Principal, taskID string)
 		}
 		return nil, nil, errNoTask
 	}
-	q := s.conductor.queue
-	q.mu.Lock()
-	d := q.byID[taskID]
-	runID := ""
-	if d != nil {
-		runID = d.t.RunID
-	}
-	q.mu.Unlock()
-	if runID != "" {
+	if runID := s.conductor.queue.runOf(taskID); runID != "" {
 		if run, task, err := lookIn(runID); err == nil {
 			return run, task, nil
 		}
@@ -114,7 +106,7 @@ func (s *Server) mayReadTask(ctx context.Context, p store.Principal, run, task m
 		return true
 	}
 	id, _ := run["workflowId"].(string)
-	return s.mayReadRun(ctx, p, id)
+	return s.mayDoRun(ctx, p, id, needRead)
 }
 
 // workerTaskName is the name of task (a run view's task) when it is a
@@ -301,7 +293,7 @@ func (s *Server) postTaskLog(w http.ResponseWriter, r *http.Request, p store.Pri
 		return
 	}
 	runID, _ := run["workflowId"].(string)
-	if name := s.workerTaskName(task); (name == "" || !s.allowed(p, ScopePollPrefix+name)) && !s.mayManageRun(r.Context(), p, runID) {
+	if name := s.workerTaskName(task); (name == "" || !s.allowed(p, ScopePollPrefix+name)) && !s.mayDoRun(r.Context(), p, runID, needManage) {
 		missing := ScopePollPrefix + name
 		if name == "" {
 			missing = ScopeWorkflowManage + fmt.Sprint(run["workflowType"])
@@ -324,19 +316,6 @@ func (s *Server) appendTaskLog(w http.ResponseWriter, r *http.Request, runID, ta
 	default:
 		s.runError(w, r, err)
 	}
-}
-
-// mayManageRun: p may change run id (workflows:manage, or started it).
-func (s *Server) mayManageRun(ctx context.Context, p store.Principal, id string) bool {
-	if s.auth == nil {
-		return true
-	}
-	wfType, owner, err := s.runOwner(ctx, id)
-	if err != nil {
-		return false
-	}
-	ok, _, _ := mayRunAs(p, needManage, wfType, owner)
-	return ok
 }
 
 // getTaskLogs is GET /api/tasks/{taskId}/log: the task's TaskExecLogs,
@@ -381,14 +360,7 @@ func (s *Server) resultLogs(r *http.Request, res taskResult) {
 	if len(res.Logs) == 0 {
 		return
 	}
-	q := s.conductor.queue
-	q.mu.Lock()
-	d := q.byID[res.TaskID]
-	runID := ""
-	if d != nil {
-		runID = d.t.RunID
-	}
-	q.mu.Unlock()
+	runID := s.conductor.queue.runOf(res.TaskID)
 	if runID == "" || runID != res.WorkflowInstanceID {
 		return
 	}

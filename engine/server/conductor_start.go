@@ -69,7 +69,7 @@ func (s *Server) startWith(w http.ResponseWriter, r *http.Request, p store.Princ
 	case err != nil:
 		s.runError(w, r, err)
 		return nil, "", false
-	case existing != "" && !s.mayReadRun(r.Context(), p, existing):
+	case existing != "" && !s.mayDoRun(r.Context(), p, existing, needRead):
 		s.idempotencyConflict(w, r, p, &engine.IdempotencyConflictError{Workflow: workflow, Key: o.IdempotencyKey, RunID: existing,
 			Strategy: o.IdempotencyStrategy})
 		return nil, "", false

@@ -454,6 +454,17 @@ func (q *queue) kindOf(id string) (name, domain string, ok bool) {
 	return d.t.Name, d.t.Domain, true
 }
 
+// runOf returns the run of task id waiting for a worker; "" when this
+// process's queue does not hold it.
+func (q *queue) runOf(id string) string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if d, ok := q.byID[id]; ok {
+		return d.t.RunID
+	}
+	return ""
+}
+
 // nameOfRef returns the task name of the task ref of run waiting for a worker.
 func (q *queue) nameOfRef(runID, ref string) (string, bool) {
 	q.mu.Lock()
