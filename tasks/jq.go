@@ -191,6 +191,7 @@ func prepareJackson(q *gojq.Query) {
 		q.FuncDefs = append(defs.FuncDefs, q.FuncDefs...)
 	}
 	rejectMissingBuiltins(q)
+	objectShorthands(q)
 	rejectAssignments(q)
 	strictIndexes(q)
 	leftFirst(q)

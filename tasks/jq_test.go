@@ -51,6 +51,10 @@ func TestJQ(t *testing.T) {
 		// fromjson reads the first value of its text, as Jackson does.
 		{"fromjson reads the first value", map[string]any{"queryExpression": `["1 2", "", "[1]x", "{\"a\":1,\"a\":2}", " [1.5e3, \"\\u00e9\"] "] | map(fromjson)`},
 			`[1,null,[1],{"a":2},[1500,"é"]]`, `[[1,null,[1],{"a":2},[1500,"é"]]]`},
+		// {a} reads a with JsonNode.get: null on what is not an object.
+		{"object shorthand on any value", map[string]any{"queryExpression": `[[1,"x",{"k":1},null,[2]][] | {k, "k2": 2, "k"}]`},
+			`[{"k":null,"k2":2},{"k":null,"k2":2},{"k":1,"k2":2},{"k":null,"k2":2},{"k":null,"k2":2}]`,
+			`[[{"k":null,"k2":2},{"k":null,"k2":2},{"k":1,"k2":2},{"k":null,"k2":2},{"k":null,"k2":2}]]`},
 		// jackson-jq's own names (jq.json there).
 		{"group", map[string]any{"queryExpression": "[1,2,1] | [group, group(. % 2)]"}, `[[[1,1],[2]],[[2],[1,1]]]`, `[[[[1,1],[2]],[[2],[1,1]]]]`},
 		{"sort(f)", map[string]any{"queryExpression": "[3,1,2] | sort(-.)"}, `[3,2,1]`, `[[3,2,1]]`},

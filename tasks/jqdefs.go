@@ -18,7 +18,11 @@ import "github.com/itchyny/gojq"
 //     gives false; DelFunction checks its input's type first
 //     ("del is not applicable to STRING; expected one of [OBJECT, ARRAY,
 //     NULL]");
-//   - fromjson reads its input as Jackson does (jqfromjson.go).
+//   - fromjson reads its input as Jackson does (jqfromjson.go);
+//   - tree/IdentifierKeyFieldConstruction.java and
+//     StringKeyFieldConstruction.java: {a} and {"a"} read a with
+//     JsonNode.get, null on a value that is not an object, where gojq's .a
+//     fails (objectShorthands).
 //
 // The _wfrun_ names call gojq's builtins before the definitions below
 // shadow them.
@@ -40,6 +44,7 @@ def del(f): if type == "object" or type == "array" or type == "null" then _wfrun
 def transpose: if . == [] then [] else . as $in | (map(length) | max) as $max | length as $length |
   reduce range(0; $max) as $j ([]; . + [reduce range(0; $length) as $i ([]; . + [$in[$i][$j]])]) end;
 def fromjson: _wfrun_fromjson;
+def _wfrun_field($k): if type == "object" then .[$k] else null end;
 def group: group_by(.); def group(f): group_by(f); def sort(f): sort_by(f);
 def min(f): min_by(f); def max(f): max_by(f); def unique(f): unique_by(f); def recurse_down: recurse; .`
 
@@ -64,6 +69,30 @@ func delFieldAccess(q *gojq.Query) {
 			arg := &gojq.Term{}
 			raise(arg, jqDelNotAccess)
 			t.Func.Args[0] = &gojq.Query{Term: arg}
+		}
+	})
+}
+
+// objectShorthands rewrites each {a} and {"a"} of q (a key with no value,
+// not a variable's, not interpolated) into {a: _wfrun_field("a")}.
+func objectShorthands(q *gojq.Query) {
+	walkJQ(q, nil, func(t *gojq.Term) {
+		if t.Object == nil {
+			return
+		}
+		for _, kv := range t.Object.KeyVals {
+			if kv.Val != nil {
+				continue
+			}
+			key, ok := kv.Key, kv.Key != "" && kv.Key[0] != '$'
+			if kv.KeyString != nil {
+				key, ok = kv.KeyString.Str, len(kv.KeyString.Queries) == 0
+			}
+			if !ok {
+				continue
+			}
+			arg := &gojq.Query{Term: &gojq.Term{Type: gojq.TermTypeString, Str: &gojq.String{Str: key}}}
+			kv.Val = &gojq.Query{Term: &gojq.Term{Type: gojq.TermTypeFunc, Func: &gojq.Func{Name: "_wfrun_field", Args: []*gojq.Query{arg}}}}
 		}
 	})
 }
