@@ -126,7 +126,7 @@ func (r *runState) keepLease(ctx context.Context, cancel context.CancelCauseFunc
 			}
 			r.applyPauseSignals(ctx)
 			r.applySkips(ctx)
-			r.applyReopenSignals() // reopen_executing.go
+			r.applyReopenSignals(ctx) // reopen_executing.go
 			if time.Since(last) < renewEvery || time.Now().Before(quietUntil) {
 				continue
 			}

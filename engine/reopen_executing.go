@@ -44,11 +44,11 @@ type reopenSide struct {
 }
 
 // reopenExecuting re-opens, in the run this process executes, the
-// SUB_WORKFLOW record taskID whose child runs again, and executes the child
-// beside the run's other tasks. False when the run takes nothing more (it
-// is ending) or the record is not one to re-open: an ended latest attempt
-// of a SUB_WORKFLOW task that is not optional.
-func (r *runState) reopenExecuting(taskID string) bool {
+// SUB_WORKFLOW record taskID whose child (child) runs again, and executes
+// the child beside the run's other tasks. False when the run takes nothing
+// more (it is ending) or the record is not one to re-open: an ended latest
+// attempt of a SUB_WORKFLOW task that is not optional and started child.
+func (r *runState) reopenExecuting(taskID, child string) bool {
 	r.mu.Lock()
 	if r.side.closed || r.side.cancel == nil || r.runCtx == nil || r.runCtx.Err() != nil {
 		r.mu.Unlock()
@@ -60,7 +60,7 @@ func (r *runState) reopenExecuting(taskID string) bool {
 			rec = t
 		}
 	}
-	if rec == nil || r.byRef[rec.Ref] != rec || rec.TaskType != TypeSubWorkflow || rec.SubWorkflowID == "" ||
+	if rec == nil || r.byRef[rec.Ref] != rec || rec.TaskType != TypeSubWorkflow || rec.SubWorkflowID == "" || rec.SubWorkflowID != child ||
 		!terminalTask(rec.Status) || rec.wt == nil || rec.wt.Optional || r.side.running[rec.Ref] != nil {
 		r.mu.Unlock()
 		return false
@@ -138,24 +138,43 @@ func (r *runState) awaitReopened(ctx context.Context, wt *WorkflowTask, rec *tas
 }
 
 // applyReopenSignals re-opens the records the pending reopen signals name
-// (the lease keeper calls it with each batch of signals). A signal the run
-// cannot take is dropped: the process that sent it sees the record stay
-// ended and re-opens the run once it has ended (handOff).
-func (r *runState) applyReopenSignals() {
+// (the lease keeper calls it with each batch of signals). A signal names
+// the record and the child it started; it is taken only while that child
+// is stored RUNNING and executed by no other live process (a signal left
+// over from a re-open that fell back, or one naming another child, would
+// re-open an ended record). A signal the run cannot take is dropped: the
+// process that sent it sees the record stay ended and re-opens the run
+// once it has ended (handOff).
+func (r *runState) applyReopenSignals(ctx context.Context) {
 	r.mu.Lock()
-	var ids []string
+	var sigs []signal
 	for k, s := range r.pending {
 		if strings.HasPrefix(k, reopenSignalPrefix) {
 			delete(r.pending, k)
-			if s.Status == reopenSignalStatus && s.TaskID != "" {
-				ids = append(ids, s.TaskID)
+			if s.Status == reopenSignalStatus && s.TaskID != "" && s.Child != "" {
+				sigs = append(sigs, s)
 			}
 		}
 	}
 	r.mu.Unlock()
-	for _, id := range ids {
-		r.reopenExecuting(id)
+	for _, s := range sigs {
+		r.reopenIfChildRuns(ctx, s.TaskID, s.Child)
 	}
+}
+
+// reopenIfChildRuns re-opens record taskID when its child is stored
+// RUNNING and executed by no other live process.
+func (r *runState) reopenIfChildRuns(ctx context.Context, taskID, child string) {
+	status, archived, err := r.e.storedStatus(ctx, child)
+	if err != nil || archived || status != StatusRunning || r.e.isActive(child) {
+		return
+	}
+	// A lease of this engine's that nothing here executes was given to
+	// it by a restart (handOff).
+	if l, held, err := r.e.runs.GetLease(ctx, child); err != nil || (held && l.Live(time.Now()) && l.Owner != r.e.owner) {
+		return
+	}
+	r.reopenExecuting(taskID, child)
 }
 
 // endSide waits, once the run's task list has returned with err, for the
@@ -213,22 +232,8 @@ func (r *runState) noticeRunningChildren(ctx context.Context) {
 	}
 	r.mu.Unlock()
 	for _, c := range cands {
-		doc, archived, err := r.e.runs.Load(ctx, c.child)
-		if err != nil || archived {
-			continue
-		}
-		var head struct {
-			Status string `json:"status"`
-		}
-		if json.Unmarshal(doc, &head) != nil || head.Status != StatusRunning || r.e.isActive(c.child) {
-			continue
-		}
-		// A lease of this engine's that nothing here executes was given to
-		// it by a restart (handOff) that did not get to deliver.
-		if l, held, err := r.e.runs.GetLease(ctx, c.child); err != nil || (held && l.Live(time.Now()) && l.Owner != r.e.owner) {
-			continue
-		}
-		r.reopenExecuting(c.taskID)
+		// A restart that did not get to deliver left it RUNNING.
+		r.reopenIfChildRuns(ctx, c.taskID, c.child)
 	}
 }
 
@@ -351,7 +356,7 @@ func (e *Engine) handOff(ctx context.Context, h reopenStep, top *runState, store
 		step := 100 * time.Millisecond
 		executed := false
 		if p := e.executing(h.parentID); p != nil {
-			if p.reopenExecuting(h.taskID) {
+			if p.reopenExecuting(h.taskID, top.id) {
 				return nil, true, nil
 			}
 			executed, step = true, 10*time.Millisecond
@@ -364,7 +369,7 @@ func (e *Engine) handOff(ctx context.Context, h reopenStep, top *runState, store
 			}
 			executed = held && l.Live(time.Now())
 			if executed && !sent {
-				payload, _ := json.Marshal(signal{Status: reopenSignalStatus, TaskID: h.taskID})
+				payload, _ := json.Marshal(signal{Status: reopenSignalStatus, TaskID: h.taskID, Child: top.id})
 				if err := e.runs.PutSignal(ctx, h.parentID, reopenSignalPrefix+h.taskID, payload); err != nil {
 					return nil, false, err
 				}
@@ -426,17 +431,11 @@ func (e *Engine) recordState(ctx context.Context, id, taskID, child string) (reo
 // and returns its Result.
 func (e *Engine) awaitEnd(ctx context.Context, id string) (*Result, error) {
 	for {
-		doc, _, err := e.runs.Load(ctx, id)
+		status, _, err := e.storedStatus(ctx, id)
 		if err != nil {
 			return nil, err
 		}
-		var head struct {
-			Status string `json:"status"`
-		}
-		if err := json.Unmarshal(doc, &head); err != nil {
-			return nil, fmt.Errorf("run %s: damaged document: %w", id, err)
-		}
-		if terminalWorkflow(head.Status) {
+		if terminalWorkflow(status) {
 			return e.resultOf(ctx, id)
 		}
 		step := 100 * time.Millisecond
@@ -453,3 +452,30 @@ func (e *Engine) awaitEnd(ctx context.Context, id string) (*Result, error) {
 // waiting for another process to take a run it restarted (handOff) does
 // not: answers for that run's tasks go to the process that executes it.
 func (e *Engine) Executes(id string) bool { return e.isActive(id) }
+
+// storedStatus is run id's status as stored, read from its summary when the
+// store answers one (runstore.SummaryReader), else from its document. It
+// decides only when to look again: what a run holds is read from its
+// document.
+func (e *Engine) storedStatus(ctx context.Context, id string) (status string, archived bool, err error) {
+	if sr, ok := e.runs.(runstore.SummaryReader); ok {
+		sum, err := sr.Summary(ctx, id)
+		if err == nil {
+			return sum.Status, sum.Archived, nil
+		}
+		if !errors.Is(err, runstore.ErrNotFound) {
+			return "", false, err
+		}
+	}
+	doc, archived, err := e.runs.Load(ctx, id)
+	if err != nil {
+		return "", false, err
+	}
+	var head struct {
+		Status string `json:"status"`
+	}
+	if err := json.Unmarshal(doc, &head); err != nil {
+		return "", false, fmt.Errorf("run %s: damaged document: %w", id, err)
+	}
+	return head.Status, archived, nil
+}

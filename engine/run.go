@@ -200,6 +200,7 @@ type signal struct {
 	SealedOutput string          `json:"sealedOutput,omitempty"`
 	Reason       string          `json:"reason,omitempty"`
 	TaskID       string          `json:"taskId,omitempty"` // only for this attempt (CompleteTaskAttempt)
+	Child        string          `json:"child,omitempty"`  // a re-open's child run (reopen_executing.go)
 }
 
 func nowMillis() int64 { return time.Now().UnixMilli() }

@@ -124,3 +124,50 @@ func entries(es []runstore.TaskLogEntry) string {
 	}
 	return "[" + strings.Join(parts, " ") + "]"
 }
+
+// TestSummaryReader: every store answers one run's summary, live and
+// archived, and ErrNotFound for a run it does not hold.
+func TestSummaryReader(t *testing.T) {
+	ctx := context.Background()
+	for name, open := range map[string]func(t *testing.T) runstore.Store{
+		"memory": func(*testing.T) runstore.Store { return runstore.NewMemory() },
+		"bolt": func(t *testing.T) runstore.Store {
+			b, err := runstore.OpenBolt(filepath.Join(t.TempDir(), "runs.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = b.Close() })
+			return b
+		},
+		"redis": func(t *testing.T) runstore.Store {
+			r, err := runstore.OpenRedis("redis://" + redistest.Start(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = r.Close() })
+			return r
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			st := open(t)
+			sr := st.(runstore.SummaryReader)
+			if _, err := sr.Summary(ctx, "sum-1"); !errors.Is(err, runstore.ErrNotFound) {
+				t.Fatalf("missing run: %v", err)
+			}
+			ch := &runstore.Change{Summary: runstore.Summary{ID: "sum-1", WorkflowType: "w", Status: "RUNNING"},
+				Head: []byte(`{"workflowId":"sum-1","status":"RUNNING"}`), DefinitionHash: "h", Definition: []byte(`{}`)}
+			if err := st.Commit(ctx, "sum-1", ch); err != nil {
+				t.Fatal(err)
+			}
+			if s, err := sr.Summary(ctx, "sum-1"); err != nil || s.Status != "RUNNING" || s.Archived {
+				t.Fatalf("live: %+v %v", s, err)
+			}
+			if err := st.Archive(ctx, "sum-1", []byte(`{"workflowId":"sum-1","status":"COMPLETED"}`), runstore.Summary{ID: "sum-1", Status: "COMPLETED"}); err != nil {
+				t.Fatal(err)
+			}
+			if s, err := sr.Summary(ctx, "sum-1"); err != nil || s.Status != "COMPLETED" || !s.Archived {
+				t.Fatalf("archived: %+v %v", s, err)
+			}
+		})
+	}
+}
