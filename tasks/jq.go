@@ -82,7 +82,7 @@ func (t *JQTask) compile(query string) (*gojq.Code, error) {
 		first, _, _ := strings.Cut(err.Error(), "\n")
 		return nil, &JQError{Offset: -1, Msg: first, reason: err.Error()}
 	}
-	q, err := gojq.Parse(query)
+	q, err := gojq.Parse(gojqText(query))
 	if err != nil {
 		var pe *gojq.ParseError
 		if errors.As(err, &pe) {

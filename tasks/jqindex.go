@@ -135,7 +135,7 @@ func (e *jqIndexError) reason(m runsecrets.Masker) string {
 // slice: `Cannot index string with string "array"`. ok is false when the
 // diagnosis does not find such an error first.
 func indexDiagnosis(ctx context.Context, m runsecrets.Masker, query string, in any, maxResults int) (string, bool) {
-	q, err := gojq.Parse(query)
+	q, err := gojq.Parse(gojqText(query))
 	if err != nil {
 		return "", false
 	}

@@ -72,3 +72,22 @@ func TestJQSyntaxMatchesJacksonJQ(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// gojqText rewrites what gojq reads otherwise than jackson-jq, by
+// jackson-jq's tokens, and nothing in a string.
+func TestGojqText(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"1.e3", "(1).e3"},
+		{"1.5.foo | .a", "(1.5).foo | .a"},
+		{"[1.5e3, 1e3, .5, 1.0]", "[1.5e3, 1e3, .5, 1.0]"},
+		{"f() | length()", "f | length"},
+		{`"f() 1.e3" | f ()`, `"f() 1.e3" | f`},
+		{`"\(f())"`, `"\(f)"`},
+		{"@base64() , $x()", "@base64() , $x()"},
+		{".a.b", ".a.b"},
+	} {
+		if got := gojqText(tc.in); got != tc.want {
+			t.Errorf("gojqText(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
