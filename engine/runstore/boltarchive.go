@@ -39,14 +39,23 @@ func getArchived(tx *bolt.Tx, id string) ([]byte, error) {
 		return clone(ab.Get([]byte(id))), nil
 	}
 	if z := rb.Get(archiveFlateKey); z != nil {
-		doc, err := io.ReadAll(flate.NewReader(bytes.NewReader(z)))
+		// Bounded: a damaged or hostile value (a deflate stream inflates
+		// up to a thousand times its size) must not exhaust memory.
+		doc, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(z)), int64(maxArchivedDoc)+1))
 		if err != nil {
 			return nil, fmt.Errorf("run %s: archived document: %w: %v", id, ErrDamagedArchive, err)
+		}
+		if len(doc) > maxArchivedDoc {
+			return nil, fmt.Errorf("run %s: archived document inflates past %d bytes: %w", id, maxArchivedDoc, ErrDamagedArchive)
 		}
 		return doc, nil
 	}
 	return clone(rb.Get(archiveDocKey)), nil
 }
+
+// maxArchivedDoc bounds an archived document as it inflates (a variable
+// for tests).
+var maxArchivedDoc = 256 << 20
 
 // ErrDamagedArchive is returned by Load of a bolt store's archived run
 // whose stored document does not inflate.

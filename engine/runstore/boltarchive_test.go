@@ -199,3 +199,32 @@ func TestBoltArchiveIsDeflated(t *testing.T) {
 		t.Fatal("the other archive does not load")
 	}
 }
+
+// A deflated archive inflates within a bound: a value that inflates past
+// it (damaged, or built to exhaust memory) fails the Load with
+// ErrDamagedArchive naming the run; one within it loads.
+func TestBoltArchiveInflatesWithinABound(t *testing.T) {
+	defer runstore.SetMaxArchivedDoc(64 << 10)()
+	p := filepath.Join(t.TempDir(), "runs.db")
+	s, err := runstore.OpenBolt(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for id, size := range map[string]int{"small": 32 << 10, "bomb": 1 << 20} {
+		doc := `{"workflowId":"` + id + `","pad":"` + strings.Repeat("a", size) + `"}`
+		if err := s.Commit(ctx, id, first(id)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Archive(ctx, id, []byte(doc), sum("COMPLETED", 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, archived := load(t, s, "small"); !archived || !strings.Contains(got, `"workflowId":"small"`) {
+		t.Fatalf("small archive: archived %v", archived)
+	}
+	_, _, err = s.Load(ctx, "bomb")
+	if !errors.Is(err, runstore.ErrDamagedArchive) || !strings.Contains(err.Error(), "run bomb") || !strings.Contains(err.Error(), "inflates past") {
+		t.Fatalf("archive past the bound: %v", err)
+	}
+}

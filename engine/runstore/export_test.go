@@ -6,3 +6,11 @@ package runstore
 func WithJournalLimit(n int) BoltOption {
 	return func(b *Bolt) { b.journalLimit, b.forceJournal = n, true }
 }
+
+// SetMaxArchivedDoc bounds an archived document as it inflates, until the
+// returned function puts the bound back.
+func SetMaxArchivedDoc(n int) func() {
+	old := maxArchivedDoc
+	maxArchivedDoc = n
+	return func() { maxArchivedDoc = old }
+}
