@@ -192,6 +192,7 @@ func prepareJackson(q *gojq.Query) {
 	}
 	rejectMissingBuiltins(q)
 	objectShorthands(q)
+	patternKeys(q)
 	rejectAssignments(q)
 	strictIndexes(q)
 	leftFirst(q)

@@ -22,7 +22,11 @@ import "github.com/itchyny/gojq"
 //   - tree/IdentifierKeyFieldConstruction.java and
 //     StringKeyFieldConstruction.java: {a} and {"a"} read a with
 //     JsonNode.get, null on a value that is not an object, where gojq's .a
-//     fails (objectShorthands).
+//     fails (objectShorthands);
+//   - tree/matcher/matchers/ObjectMatcher.java: a destructuring pattern
+//     checks that the value is an object (or null) before it computes a
+//     key, and fails on a key that is not a string naming both types
+//     ("Cannot index object with null"; patternKeys).
 //
 // The _wfrun_ names call gojq's builtins before the definitions below
 // shadow them.
@@ -45,6 +49,8 @@ def transpose: if . == [] then [] else . as $in | (map(length) | max) as $max | 
   reduce range(0; $max) as $j ([]; . + [reduce range(0; $length) as $i ([]; . + [$in[$i][$j]])]) end;
 def fromjson: _wfrun_fromjson;
 def _wfrun_field($k): if type == "object" then .[$k] else null end;
+def _wfrun_pkey(k): . as $v | if type != "object" and type != "null" then error("Cannot index \(type) with string")
+  else (k | if type == "string" then . else error("Cannot index \($v | type) with \(type)") end) end;
 def group: group_by(.); def group(f): group_by(f); def sort(f): sort_by(f);
 def min(f): min_by(f); def max(f): max_by(f); def unique(f): unique_by(f); def recurse_down: recurse; .`
 
@@ -93,6 +99,43 @@ func objectShorthands(q *gojq.Query) {
 			}
 			arg := &gojq.Query{Term: &gojq.Term{Type: gojq.TermTypeString, Str: &gojq.String{Str: key}}}
 			kv.Val = &gojq.Query{Term: &gojq.Term{Type: gojq.TermTypeFunc, Func: &gojq.Func{Name: "_wfrun_field", Args: []*gojq.Query{arg}}}}
+		}
+	})
+}
+
+// patternKeys rewrites each computed key (K) of q's destructuring
+// patterns into _wfrun_pkey(K).
+func patternKeys(q *gojq.Query) {
+	var pat func(p *gojq.Pattern)
+	pat = func(p *gojq.Pattern) {
+		if p == nil {
+			return
+		}
+		for _, a := range p.Array {
+			pat(a)
+		}
+		for _, o := range p.Object {
+			if o.KeyQuery != nil {
+				o.KeyQuery = &gojq.Query{Term: &gojq.Term{Type: gojq.TermTypeFunc,
+					Func: &gojq.Func{Name: "_wfrun_pkey", Args: []*gojq.Query{o.KeyQuery}}}}
+			}
+			pat(o.Val)
+		}
+	}
+	walkJQ(q, func(x *gojq.Query) {
+		for _, p := range x.Patterns {
+			pat(p)
+		}
+	}, func(t *gojq.Term) {
+		if t.Reduce != nil {
+			for _, p := range t.Reduce.Patterns {
+				pat(p)
+			}
+		}
+		if t.Foreach != nil {
+			for _, p := range t.Foreach.Patterns {
+				pat(p)
+			}
 		}
 	})
 }
