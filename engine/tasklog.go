@@ -166,6 +166,22 @@ func (r *runState) remaskTaskLogs(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
+	// Read first: a rewrite is a commit, and most runs have no line the
+	// new values change (or no line at all).
+	entries, err := tl.TaskLogs(ctx, r.id)
+	if err != nil {
+		return err
+	}
+	changes := false
+	for _, en := range entries {
+		if l, err := r.e.openTaskLog(r.id, en); err != nil || r.sec.Text(l.Log) != l.Log {
+			changes = true
+			break
+		}
+	}
+	if !changes {
+		return nil
+	}
 	return tl.RewriteTaskLogs(ctx, r.id, func(en runstore.TaskLogEntry) ([]byte, error) {
 		l, err := r.e.openTaskLog(r.id, en)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -153,5 +154,35 @@ func TestAppendTaskLogs(t *testing.T) {
 				t.Errorf("not ErrTaskLogOrder: %v", err)
 			}
 		})
+	}
+}
+
+// Masking a run's task logs again costs no commit when no line changes: a
+// run that registers a value per iteration, on bolt, commits as often as
+// the same run that registers none.
+func TestTaskLogRemaskCommitsOnlyChanges(t *testing.T) {
+	commits := func(key string) int64 {
+		st, err := runstore.OpenBolt(filepath.Join(t.TempDir(), "runs.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		e := taskLogEngine(t, st)
+		d, err := e.Parse([]byte(`{"name":"loop","tasks":[{"name":"loop","taskReferenceName":"loop","type":"DO_WHILE",
+		  "loopCondition":"if ($.loop['iteration'] < 5) { true; } else { false; }",
+		  "loopOver":[{"name":"step","taskReferenceName":"step","type":"INLINE",
+		    "inputParameters":{"evaluatorType":"javascript","i":"${loop.output.iteration}","expression":"({` + key + `: {tok: 'remask-value-' + $.i}})"}}]}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := st.Stats().Commits
+		if res, err := e.Start(context.Background(), d, nil); err != nil || res.Status != engine.StatusCompleted {
+			t.Fatalf("%v %+v", err, res)
+		}
+		return st.Stats().Commits - before
+	}
+	plain, registering := commits("plain"), commits("_secrets")
+	if registering != plain {
+		t.Fatalf("%d commits registering a value per iteration, %d registering none", registering, plain)
 	}
 }
