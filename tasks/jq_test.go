@@ -55,6 +55,10 @@ func TestJQ(t *testing.T) {
 		{"object shorthand on any value", map[string]any{"queryExpression": `[[1,"x",{"k":1},null,[2]][] | {k, "k2": 2, "k"}]`},
 			`[{"k":null,"k2":2},{"k":null,"k2":2},{"k":1,"k2":2},{"k":null,"k2":2},{"k":null,"k2":2}]`,
 			`[[{"k":null,"k2":2},{"k":null,"k2":2},{"k":1,"k2":2},{"k":null,"k2":2},{"k":null,"k2":2}]]`},
+		// jackson-jq reads 1.e3 as 1 | .e3, f() as f and .[:] as .[] (jqtext.go);
+		// length() is the input's, which holds queryExpression.
+		{".[:] iterates", map[string]any{"queryExpression": `[[[1,2,[3]][:]], [{"a":1,"b":2}[:]], ([1,2] | .[:] = 5), length(), 1.5e1]`},
+			`[[1,2,[3]],[1,2],[5,5],1,15]`, `[[[1,2,[3]],[1,2],[5,5],1,15]]`},
 		// jackson-jq's own names (jq.json there).
 		{"group", map[string]any{"queryExpression": "[1,2,1] | [group, group(. % 2)]"}, `[[[1,1],[2]],[[2],[1,1]]]`, `[[[[1,1],[2]],[[2],[1,1]]]]`},
 		{"sort(f)", map[string]any{"queryExpression": "[3,1,2] | sort(-.)"}, `[3,2,1]`, `[[3,2,1]]`},

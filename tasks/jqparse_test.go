@@ -85,6 +85,7 @@ func TestGojqText(t *testing.T) {
 		{`"\(f())"`, `"\(f)"`},
 		{"@base64() , $x()", "@base64() , $x()"},
 		{".a.b", ".a.b"},
+		{".[:] | $x[ : ]?", ".[] | $x[]?"},
 	} {
 		if got := gojqText(tc.in); got != tc.want {
 			t.Errorf("gojqText(%q) = %q, want %q", tc.in, got, tc.want)

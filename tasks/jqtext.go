@@ -13,10 +13,13 @@ import (
 //     reads "1.e3" as 1000. The number is put in parentheses: (1).e3.
 //   - a call with empty parentheses ("f()"), which jackson-jq reads as f
 //     and gojq does not parse: the parentheses are left out.
+//   - ".[:]", which jackson-jq reads as ".[]" (it iterates: an array's
+//     or an object's values) and gojq does not parse: the colon is left
+//     out.
 //
 // A query that jackson-jq's lexer does not read is returned as it is.
 func gojqText(query string) string {
-	if !strings.Contains(query, ".") && !strings.Contains(query, "()") {
+	if !strings.Contains(query, ".") && !strings.Contains(query, "(") && !strings.Contains(query, ":") {
 		return query
 	}
 	lx := newJJLexer(query)
@@ -52,6 +55,9 @@ func gojqText(query string) string {
 			(i == 0 || toks[i-1].kind != jjAt && toks[i-1].kind != jjDollar):
 			out = append(out, src[last:t.end]...)
 			last, changed = toks[i+2].end, true
+		case t.kind == jjOpenBracket && i+2 < len(toks) && toks[i+1].kind == jjColon && toks[i+2].kind == jjCloseBracket:
+			out = append(out, src[last:t.end]...)
+			last, changed = toks[i+2].start, true
 		}
 	}
 	if !changed {
