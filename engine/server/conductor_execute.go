@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -33,13 +32,8 @@ func (s *Server) executeWorkflow(w http.ResponseWriter, r *http.Request, p store
 		conductorError(w, r, http.StatusBadRequest, "version must be an integer")
 		return
 	}
-	strategy := q.Get("returnStrategy")
-	switch strategy {
-	case "":
-		strategy = returnTargetWorkflow
-	case returnTargetWorkflow, returnBlockingWorkflow, returnBlockingTask, returnBlockingInput:
-	default:
-		conductorError(w, r, http.StatusBadRequest, fmt.Sprintf("returnStrategy %q: want TARGET_WORKFLOW, BLOCKING_WORKFLOW, BLOCKING_TASK or BLOCKING_TASK_INPUT", strategy))
+	strategy, ok := returnStrategy(w, r, q)
+	if !ok {
 		return
 	}
 	wait := 10 * time.Second

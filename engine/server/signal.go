@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -22,6 +23,20 @@ const (
 	returnBlockingTask     = "BLOCKING_TASK"
 	returnBlockingInput    = "BLOCKING_TASK_INPUT"
 )
+
+// returnStrategy reads the returnStrategy parameter of a synchronous
+// signal or execution (TARGET_WORKFLOW when absent); an unknown one is
+// answered 400 and ok is false.
+func returnStrategy(w http.ResponseWriter, r *http.Request, q url.Values) (strategy string, ok bool) {
+	switch strategy = q.Get("returnStrategy"); strategy {
+	case "":
+		return returnTargetWorkflow, true
+	case returnTargetWorkflow, returnBlockingWorkflow, returnBlockingTask, returnBlockingInput:
+		return strategy, true
+	}
+	conductorError(w, r, http.StatusBadRequest, fmt.Sprintf("returnStrategy %q: want TARGET_WORKFLOW, BLOCKING_WORKFLOW, BLOCKING_TASK or BLOCKING_TASK_INPUT", strategy))
+	return "", false
+}
 
 // signalTick is how often a synchronous signal looks at the run again.
 const signalTick = 50 * time.Millisecond
@@ -87,13 +102,8 @@ func (s *Server) signalAsync(w http.ResponseWriter, r *http.Request, _ store.Pri
 // /api/workflow/{id} shows it.
 func (s *Server) signalSync(w http.ResponseWriter, r *http.Request, _ store.Principal) {
 	q := r.URL.Query()
-	strategy := q.Get("returnStrategy")
-	switch strategy {
-	case "":
-		strategy = returnTargetWorkflow
-	case returnTargetWorkflow, returnBlockingWorkflow, returnBlockingTask, returnBlockingInput:
-	default:
-		conductorError(w, r, http.StatusBadRequest, fmt.Sprintf("returnStrategy %q: want TARGET_WORKFLOW, BLOCKING_WORKFLOW, BLOCKING_TASK or BLOCKING_TASK_INPUT", strategy))
+	strategy, ok := returnStrategy(w, r, q)
+	if !ok {
 		return
 	}
 	wait := 5 * time.Second
