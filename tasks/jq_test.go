@@ -59,6 +59,10 @@ func TestJQ(t *testing.T) {
 		// length() is the input's, which holds queryExpression.
 		{".[:] iterates", map[string]any{"queryExpression": `[[[1,2,[3]][:]], [{"a":1,"b":2}[:]], ([1,2] | .[:] = 5), length(), 1.5e1]`},
 			`[[1,2,[3]],[1,2],[5,5],1,15]`, `[[[1,2,[3]],[1,2],[5,5],1,15]]`},
+		// A format string as a key (jqtext.go): the format applies to what
+		// is interpolated only.
+		{"format string keys", map[string]any{"queryExpression": `[({"eA==": 7, "x": 8} | .@base64 "x"), {@base64 "x": 1, @text "\(1+1)": 2}, ({"a": {"b": 3}} | .a.@text "b"), ({"x": 1} | . as {@text "x": $v} | $v), ({"YWI=": 5, "ab": 6} | .@base64 "\("ab")")]`},
+			`[8,{"2":2,"x":1},3,1,5]`, `[[8,{"2":2,"x":1},3,1,5]]`},
 		// jackson-jq's own names (jq.json there).
 		{"group", map[string]any{"queryExpression": "[1,2,1] | [group, group(. % 2)]"}, `[[[1,1],[2]],[[2],[1,1]]]`, `[[[[1,1],[2]],[[2],[1,1]]]]`},
 		{"sort(f)", map[string]any{"queryExpression": "[3,1,2] | sort(-.)"}, `[3,2,1]`, `[[3,2,1]]`},

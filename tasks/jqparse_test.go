@@ -86,6 +86,9 @@ func TestGojqText(t *testing.T) {
 		{"@base64() , $x()", "@base64() , $x()"},
 		{".a.b", ".a.b"},
 		{".[:] | $x[ : ]?", ".[] | $x[]?"},
+		{`.@x "\(.@y "z")"`, `.[@x "\(.[@y "z"])"]`},
+		{`.@base64 "x" | .a.@x "b\("c")" | {@base64 "x": 1, a: @sh "y", @text "z" : 2}`,
+			`.[@base64 "x"] | .a[@x "b\("c")"] | {(@base64 "x"): 1, a: @sh "y", (@text "z") : 2}`},
 	} {
 		if got := gojqText(tc.in); got != tc.want {
 			t.Errorf("gojqText(%q) = %q, want %q", tc.in, got, tc.want)

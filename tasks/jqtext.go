@@ -1,6 +1,7 @@
 package tasks
 
 import (
+	"slices"
 	"strings"
 	"unicode/utf16"
 )
@@ -13,13 +14,16 @@ import (
 //     reads "1.e3" as 1000. The number is put in parentheses: (1).e3.
 //   - a call with empty parentheses ("f()"), which jackson-jq reads as f
 //     and gojq does not parse: the parentheses are left out.
+//   - a key written as a format string: .@base64 "x" and {@base64 "x": 1},
+//     which gojq does not parse, become .[@base64 "x"] and
+//     {(@base64 "x"): 1};
 //   - ".[:]", which jackson-jq reads as ".[]" (it iterates: an array's
 //     or an object's values) and gojq does not parse: the colon is left
 //     out.
 //
 // A query that jackson-jq's lexer does not read is returned as it is.
 func gojqText(query string) string {
-	if !strings.Contains(query, ".") && !strings.Contains(query, "(") && !strings.Contains(query, ":") {
+	if !strings.Contains(query, ".") && !strings.Contains(query, "(") && !strings.Contains(query, ":") && !strings.Contains(query, "@") {
 		return query
 	}
 	lx := newJJLexer(query)
@@ -42,8 +46,61 @@ func gojqText(query string) string {
 	var out []uint16
 	last := 0
 	changed := false
+	// formatKey is the index of the token after the string of a format
+	// string starting at token i (@ NAME "…"), or -1.
+	formatKey := func(i int) int {
+		if i+2 >= len(toks) || toks[i].kind != jjAt || toks[i+1].kind != jjIdentifier || toks[i+2].kind != jjQuote {
+			return -1
+		}
+		depth := 0
+		for j := i + 2; j < len(toks); j++ {
+			switch toks[j].kind {
+			case jjQuote:
+				depth++
+			case jjEndQuote:
+				if depth--; depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	}
+	termEnd := map[jjKind]bool{jjIdentAfterDot: true, jjClosePar: true, jjCloseBracket: true, jjCloseBrace: true,
+		jjEndQuote: true, jjInteger: true, jjFloat: true, jjIdentifier: true, jjQuestion: true}
+	type insert struct {
+		at   int
+		text string
+	}
+	var inserts []insert // before token at: text (the closing "]" and ")"), in order
+	insertAt := func(at int) int {
+		n := 0
+		for n < len(inserts) && inserts[n].at <= at {
+			n++
+		}
+		return n
+	}
 	for i, t := range toks {
+		for len(inserts) > 0 && inserts[0].at == i {
+			out = append(out, src[last:toks[i-1].end]...)
+			out = append(out, utf16.Encode([]rune(inserts[0].text))...)
+			last, inserts = toks[i-1].end, inserts[1:]
+		}
 		switch {
+		case t.kind == jjDot && formatKey(i+1) > 0:
+			out = append(out, src[last:t.start]...)
+			if i > 0 && termEnd[toks[i-1].kind] {
+				out = append(out, '[')
+			} else {
+				out = append(out, '.', '[')
+			}
+			last, changed = t.end, true
+			inserts = slices.Insert(inserts, insertAt(formatKey(i+1)), insert{formatKey(i + 1), "]"})
+		case t.kind == jjAt && i > 0 && (toks[i-1].kind == jjOpenBrace || toks[i-1].kind == jjComma) &&
+			formatKey(i) > 0 && formatKey(i) < len(toks) && toks[formatKey(i)].kind == jjColon:
+			out = append(out, src[last:t.start]...)
+			out = append(out, '(')
+			last, changed = t.start, true
+			inserts = slices.Insert(inserts, insertAt(formatKey(i)), insert{formatKey(i), ")"})
 		case (t.kind == jjInteger || t.kind == jjFloat) && t.end < len(src) && src[t.end] == '.' &&
 			i+1 < len(toks) && toks[i+1].start == t.end:
 			out = append(out, src[last:t.start]...)
@@ -62,6 +119,11 @@ func gojqText(query string) string {
 	}
 	if !changed {
 		return query
+	}
+	for _, in := range inserts {
+		out = append(out, src[last:toks[in.at-1].end]...)
+		out = append(out, utf16.Encode([]rune(in.text))...)
+		last = toks[in.at-1].end
 	}
 	out = append(out, src[last:]...)
 	return string(utf16.Decode(out))
