@@ -176,6 +176,12 @@ func ownNames(q *gojq.Query) map[string]bool {
 // walkJQ calls visitQ on every query and visitT on every term of q (a
 // term before what it holds).
 func walkJQ(q *gojq.Query, visitQ func(*gojq.Query), visitT func(*gojq.Term)) {
+	walkJQOrder(q, visitQ, visitT, nil)
+}
+
+// walkJQOrder is walkJQ that also calls afterT on every term after what
+// it holds (afterT may replace the term: *t = …).
+func walkJQOrder(q *gojq.Query, visitQ func(*gojq.Query), visitT, afterT func(*gojq.Term)) {
 	var query func(q *gojq.Query)
 	var term func(t *gojq.Term)
 	str := func(s *gojq.String) {
@@ -272,6 +278,9 @@ func walkJQ(q *gojq.Query, visitQ func(*gojq.Query), visitT func(*gojq.Term)) {
 		query(t.Query)
 		for _, s := range t.SuffixList {
 			index(s.Index)
+		}
+		if afterT != nil {
+			afterT(t)
 		}
 	}
 	query(q)

@@ -190,92 +190,15 @@ func keyReader(key string) *gojq.Term {
 	return &gojq.Term{Type: gojq.TermTypeFunc, Func: &gojq.Func{Name: jqIndexFunc, Args: []*gojq.Query{arg}}}
 }
 
+// rewriteQuery replaces, in every term of q, every literal key read (its
+// own .key and each key suffix) by a pipe into the key reader, after
+// rewriting what the term holds.
 func rewriteQuery(q *gojq.Query) {
-	if q == nil {
-		return
-	}
-	for _, fd := range q.FuncDefs {
-		rewriteQuery(fd.Body)
-	}
-	rewriteTerm(q.Term)
-	rewriteQuery(q.Left)
-	rewriteQuery(q.Right)
+	walkJQOrder(q, nil, nil, rewriteKeyReads)
 }
 
-func rewriteString(s *gojq.String) {
-	if s != nil {
-		for _, q := range s.Queries {
-			rewriteQuery(q)
-		}
-	}
-}
-
-func rewriteIndex(ix *gojq.Index) {
-	if ix != nil {
-		rewriteString(ix.Str)
-		rewriteQuery(ix.Start)
-		rewriteQuery(ix.End)
-	}
-}
-
-// rewriteTerm replaces every literal key read of t (its own .key and each
-// key suffix) by a pipe into the key reader, after rewriting what t holds.
-func rewriteTerm(t *gojq.Term) {
-	if t == nil {
-		return
-	}
-	rewriteIndex(t.Index)
-	if t.Func != nil {
-		for _, a := range t.Func.Args {
-			rewriteQuery(a)
-		}
-	}
-	if t.Object != nil {
-		for _, kv := range t.Object.KeyVals {
-			rewriteString(kv.KeyString)
-			rewriteQuery(kv.KeyQuery)
-			rewriteQuery(kv.Val)
-		}
-	}
-	if t.Array != nil {
-		rewriteQuery(t.Array.Query)
-	}
-	if t.Unary != nil {
-		rewriteTerm(t.Unary.Term)
-	}
-	rewriteString(t.Str)
-	if f := t.If; f != nil {
-		rewriteQuery(f.Cond)
-		rewriteQuery(f.Then)
-		for _, e := range f.Elif {
-			rewriteQuery(e.Cond)
-			rewriteQuery(e.Then)
-		}
-		rewriteQuery(f.Else)
-	}
-	if t.Try != nil {
-		rewriteQuery(t.Try.Body)
-		rewriteQuery(t.Try.Catch)
-	}
-	if r := t.Reduce; r != nil {
-		rewriteQuery(r.Query)
-		rewriteQuery(r.Start)
-		rewriteQuery(r.Update)
-	}
-	if f := t.Foreach; f != nil {
-		rewriteQuery(f.Query)
-		rewriteQuery(f.Start)
-		rewriteQuery(f.Update)
-		rewriteQuery(f.Extract)
-	}
-	if t.Label != nil {
-		rewriteQuery(t.Label.Body)
-	}
-	rewriteQuery(t.Query)
-	for _, s := range t.SuffixList {
-		rewriteIndex(s.Index)
-	}
-
+// rewriteKeyReads replaces t's literal key reads by the key reader.
+func rewriteKeyReads(t *gojq.Term) {
 	suffixes := t.SuffixList
 	cur := new(gojq.Term)
 	*cur = *t
