@@ -104,13 +104,7 @@ func (s *Server) awaitExecution(ctx context.Context, id string, refs []string, s
 			return s.signalResponse(ctx, target, target, engine.Signalled{RunID: id, TaskID: taskID}, strategy, false)
 		}
 		if blocked.TaskID != "" {
-			holder := target
-			if blocked.RunID != id {
-				if holder, err = s.execution(ctx, blocked.RunID); err != nil {
-					return nil, err
-				}
-			}
-			return s.signalResponse(ctx, target, holder, blocked, strategy, false)
+			return s.blockedResponse(ctx, id, target, blocked, strategy)
 		}
 		select {
 		case <-ctx.Done():

@@ -164,13 +164,7 @@ func (s *Server) awaitSignalled(ctx context.Context, runID string, got engine.Si
 				return nil, err
 			}
 			if blocked.TaskID != "" {
-				var holder map[string]any
-				if blocked.RunID == runID {
-					holder = target
-				} else if holder, err = s.execution(ctx, blocked.RunID); err != nil {
-					return nil, err
-				}
-				return s.signalResponse(ctx, target, holder, blocked, strategy, false)
+				return s.blockedResponse(ctx, runID, target, blocked, strategy)
 			}
 		}
 		select {
@@ -181,6 +175,19 @@ func (s *Server) awaitSignalled(ctx context.Context, runID string, got engine.Si
 		case <-tick.C:
 		}
 	}
+}
+
+// blockedResponse answers run runID (read as target) blocked on a task of
+// its own or of a sub-workflow (blocked), read from that run.
+func (s *Server) blockedResponse(ctx context.Context, runID string, target map[string]any, blocked engine.Signalled, strategy string) (map[string]any, error) {
+	holder := target
+	if blocked.RunID != runID {
+		var err error
+		if holder, err = s.execution(ctx, blocked.RunID); err != nil {
+			return nil, err
+		}
+	}
+	return s.signalResponse(ctx, target, holder, blocked, strategy, false)
 }
 
 // taskEnded: the signalled task is no longer waiting (its run took the
