@@ -156,15 +156,12 @@ func (s *Server) awaitSignalled(ctx context.Context, runID string, got engine.Si
 			return nil, err
 		}
 		if applied {
-			if terminalStatus(target["status"]) {
-				return s.signalResponse(ctx, target, nil, engine.Signalled{}, strategy, false)
-			}
-			blocked, err := s.conductor.eng.BlockedTask(ctx, runID, false)
+			holder, task, err := s.blockingTask(ctx, target, nil, 0)
 			if err != nil {
 				return nil, err
 			}
-			if blocked.TaskID != "" {
-				return s.blockedResponse(ctx, runID, target, blocked, strategy)
+			if task != nil || terminalStatus(target["status"]) {
+				return s.signalResponse(ctx, target, holder, blockedBy(holder, task), strategy, false)
 			}
 		}
 		select {
@@ -175,19 +172,6 @@ func (s *Server) awaitSignalled(ctx context.Context, runID string, got engine.Si
 		case <-tick.C:
 		}
 	}
-}
-
-// blockedResponse answers run runID (read as target) blocked on a task of
-// its own or of a sub-workflow (blocked), read from that run.
-func (s *Server) blockedResponse(ctx context.Context, runID string, target map[string]any, blocked engine.Signalled, strategy string) (map[string]any, error) {
-	holder := target
-	if blocked.RunID != runID {
-		var err error
-		if holder, err = s.execution(ctx, blocked.RunID); err != nil {
-			return nil, err
-		}
-	}
-	return s.signalResponse(ctx, target, holder, blocked, strategy, false)
 }
 
 // taskEnded: the signalled task is no longer waiting (its run took the
