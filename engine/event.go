@@ -227,7 +227,12 @@ func (r *runState) eventTask(ctx context.Context, wt *WorkflowTask, rec *taskRec
 	if err := r.setTaskData(rec, nil, b); err != nil {
 		return tasks.Result{Status: tasks.FailedTerminal, Reason: "output: " + err.Error()}
 	}
+	done, err := r.testEventWaits(ctx, rec) // a test run's pass (mock.go)
+	if err != nil {
+		return tasks.Result{Status: tasks.Failed, Output: b, Reason: r.sec.Excerpt(err.Error(), maxReasonBytes)}
+	}
 	res := r.waitTask(ctx, wt, rec, []byte("{}"))
+	done()
 	res.Output = mergeOutput(b, res.Output)
 	return res
 }

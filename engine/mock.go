@@ -24,9 +24,12 @@ import (
 //     schedules them (JSON_JQ_TRANSFORM, LAMBDA, NOOP, EXCLUSIVE_JOIN):
 //     those always run for real. So SIMPLE tasks, HTTP, WAIT, HUMAN, EVENT,
 //     START_WORKFLOW, EXEC, UPDATE_SECRET… take mocks. Conductor's decider
-//     also publishes an EVENT (not asyncComplete) as it schedules it, so an
-//     EVENT without a mock is published at once and does not stop the
-//     test; one with a mock takes it, where Conductor publishes anyway;
+//     also publishes an EVENT as it schedules it, so an EVENT without a
+//     mock is published at once: it does not stop the test, or,
+//     asyncComplete, stops it published and IN_PROGRESS (the test loop
+//     finds it unfinished without a mock). One with a mock takes it and is
+//     not published, where Conductor publishes anyway (a test run never
+//     calls out for a task its request mocked);
 //   - by the task's exact reference name (a DO_WHILE iteration's is
 //     "ref__N"), one mock a step, in order: a retry or the next
 //     iteration takes the next one;
@@ -393,11 +396,12 @@ func (r *runState) mocked(ctx context.Context, wt *WorkflowTask, rec *taskRecord
 	if wt.Type == TypeSimple {
 		r.scheduleDomain(wt, rec)
 	}
-	if wt.Type == TypeEvent && !asyncComplete(wt) && !r.test.entry(rec.Ref) && !r.test.absent {
+	if wt.Type == TypeEvent && !r.test.entry(rec.Ref) && !r.test.absent {
 		// Conductor's decider publishes an EVENT as it schedules it (a
-		// synchronous system task): the test loop finds it done, without
-		// a mock or not. Without one here, it is published for real and
-		// the test goes on; with one, it takes its mock (no call out).
+		// synchronous system task), mocked or not. Without a mock here, it
+		// is published for real: the test goes on, or, asyncComplete, the
+		// pass finds it IN_PROGRESS without a mock (testEventWaits). With
+		// one, it takes its mock and publishes nothing (no call out).
 		return tasks.Result{}, false
 	}
 	progressed, resolved := false, false
@@ -497,6 +501,36 @@ func (r *runState) mocked(ctx context.Context, wt *WorkflowTask, rec *taskRecord
 		}
 		progressed = true
 	}
+}
+
+// testEventWaits is an asyncComplete EVENT of a test run that published
+// (no mock was asked for it) about to wait for its completion from
+// outside: as Conductor's test loop finds it unfinished without a mock,
+// the pass stops the test (a child run's: that run's mocks), its answer
+// showing the task IN_PROGRESS and published. It takes a completion from
+// the moment the answer can show it; while it waits, the passes of the
+// rest of the test do not wait for it. done ends the wait. Not a test
+// run: nothing.
+func (r *runState) testEventWaits(ctx context.Context, rec *taskRecord) (done func(), err error) {
+	if r.test == nil {
+		return func() {}, nil
+	}
+	r.mu.Lock()
+	rec.Awaiting = true
+	r.touchLocked(rec)
+	r.mu.Unlock()
+	if err := r.save(ctx); err != nil {
+		return nil, err
+	}
+	g := r.test.t.gate
+	if _, _, found := g.await(ctx, r.test, rec.Ref); !found && ctx.Err() == nil {
+		// The test stopped: no mock is given any more (mockstore.go).
+		if err := r.markTestOver(); err != nil {
+			return nil, err
+		}
+	}
+	g.idleEnter()
+	return g.idleExit, nil
 }
 
 // awaitMock shows a task waiting for its mock as Conductor's test loop
