@@ -4,17 +4,20 @@ import (
 	"bufio"
 	"encoding/json"
 	"os"
+	"reflect"
 	"testing"
 )
 
 // jacksonCase is a line of testdata/jq/jackson-jq-0.0.13.jsonl: a query,
 // the task's other inputs, and what jackson-jq 0.0.13 (Conductor's jq)
-// reported for it: err, the failure reason Conductor shows, or ok.
+// reported for it: err, the failure reason Conductor shows, or ok, and
+// then (in the cases recorded with it) out, its results.
 type jacksonCase struct {
-	Q   string         `json:"q"`
-	In  map[string]any `json:"in"`
-	Err *string        `json:"err"`
-	OK  bool           `json:"ok"`
+	Q   string          `json:"q"`
+	In  map[string]any  `json:"in"`
+	Err *string         `json:"err"`
+	OK  bool            `json:"ok"`
+	Out json.RawMessage `json:"out"`
 }
 
 // jacksonDifference is an entry of testdata/jq/differences.json: where
@@ -72,6 +75,10 @@ func TestJQMatchesJacksonJQ(t *testing.T) {
 			t.Errorf("line %d %q: %s %q, want COMPLETED", line, c.Q, res.Status, res.Reason)
 		case !wantOK && (res.Status != Failed || res.Reason != want):
 			t.Errorf("line %d %q:\n got %s %q\nwant FAILED %q", line, c.Q, res.Status, res.Reason, want)
+		case wantOK && c.OK && c.Out != nil:
+			if got, want := jacksonResults(t, res.Output), jacksonValue(t, c.Out); !reflect.DeepEqual(got, want) {
+				t.Errorf("line %d %q:\n got %v\nwant %v", line, c.Q, got, want)
+			}
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -80,4 +87,30 @@ func TestJQMatchesJacksonJQ(t *testing.T) {
 	for q := range diffs {
 		t.Errorf("difference %q: no such query", q)
 	}
+}
+
+// jacksonResults is the resultList of a JSON_JQ_TRANSFORM output, as
+// jacksonValue reads it.
+func jacksonResults(t *testing.T, output json.RawMessage) any {
+	t.Helper()
+	var o struct {
+		ResultList json.RawMessage `json:"resultList"`
+	}
+	if err := json.Unmarshal(output, &o); err != nil {
+		t.Fatalf("output %s: %v", output, err)
+	}
+	return jacksonValue(t, o.ResultList)
+}
+
+// jacksonValue reads a recorded JSON value: its numbers as float64 (an
+// integral double jackson-jq wrote as 2.0 equals wfrun's 2), its objects
+// without their key order (testdata/jq/README.md says where the order
+// differs).
+func jacksonValue(t *testing.T, text json.RawMessage) any {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(text, &v); err != nil {
+		t.Fatalf("value %s: %v", text, err)
+	}
+	return v
 }

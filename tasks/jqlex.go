@@ -124,6 +124,9 @@ type jjToken struct {
 	kind      jjKind
 	image     []uint16
 	line, col int
+	// start and end are the token's offsets in the query's UTF-16
+	// text, set as the parser reads it.
+	start, end int
 }
 
 // jjError is a query jackson-jq does not compile, with the message

@@ -47,6 +47,10 @@ type jjParser struct {
 	entries              [][]jjKind
 	lasttokens           [100]jjKind
 	endpos               int
+
+	// The parentheses that make gojq read the query as jackson-jq
+	// builds it (jqshape.go).
+	inserts []jjInsert
 }
 
 // jjCall is a lookahead made at token first, live while gen > jj_gen.
@@ -87,6 +91,8 @@ func (p *jjParser) token(i int) jjToken {
 		if err != nil {
 			panic(jjFail{err})
 		}
+		t.end = p.lx.pos
+		t.start = t.end - len(t.image)
 		p.tokens = append(p.tokens, t)
 	}
 	return p.tokens[i]
@@ -139,41 +145,68 @@ var (
 // JsonQuery and JsonQueryWithoutComma.
 func (p *jjParser) jsonQuery()        { p.pipeline(p.tuple) }
 func (p *jjParser) jsonQueryNoComma() { p.pipeline(p.binary) }
-func (p *jjParser) pipeline(item func()) {
-	item()
+
+// pipeline reads items separated by "|" (each bound by "as" or not).
+// An item of more than one primary that is bound is parenthesised:
+// jackson-jq binds the whole item ("1, 2 as $x | ..." binds 1 and 2),
+// gojq the last primary.
+func (p *jjParser) pipeline(item func() bool) {
+	first := p.cur + 1
+	composite := item()
 	for p.at(jjAs, jjPipe) {
 		if p.at(jjAs) {
+			if composite {
+				p.wrap(first, p.cur)
+			}
 			p.consume(jjAs)
 			p.matcher()
 		}
 		p.consume(jjPipe)
-		item()
+		first = p.cur + 1
+		composite = item()
 	}
 }
 
-// TupleExpression.
-func (p *jjParser) tuple() {
-	p.binary()
+// TupleExpression; true when it is more than one primary.
+func (p *jjParser) tuple() bool {
+	composite := p.binary()
 	for p.at(jjComma) {
+		composite = true
 		p.consume(jjComma)
 		p.binary()
 	}
+	return composite
 }
 
-// BinaryOperatorExpression.
-func (p *jjParser) binary() {
-	p.primary()
+// BinaryOperatorExpression; true when it is more than one primary.
+func (p *jjParser) binary() bool {
+	xs := []jjOperand{p.primary()}
+	var ops []jjKind
 	for p.at(jjBinaryOps...) {
+		ops = append(ops, p.peek())
 		p.consume(p.peek())
-		p.primary()
+		xs = append(xs, p.primary())
 	}
+	p.shapeBinary(xs, ops)
+	return len(ops) > 0
 }
 
-// PrimaryExpression.
-func (p *jjParser) primary() {
+// PrimaryExpression: the function definitions before it, then one
+// primary.
+func (p *jjParser) primary() jjOperand {
+	x := jjOperand{first: p.cur + 1}
 	for p.at(jjDef) {
 		p.functionDefinition()
 	}
+	x.core = p.cur + 1
+	x.catch = p.primaryCore()
+	x.last = p.cur
+	return x
+}
+
+// primaryCore reads a primary after its definitions; true when it is
+// try ... catch.
+func (p *jjParser) primaryCore() (catch bool) {
 	switch k := p.peek(); k {
 	case jjDot:
 		p.thisObjectAccess()
@@ -213,12 +246,12 @@ func (p *jjParser) primary() {
 		}
 	case jjMinus:
 		p.consume(jjMinus)
-		p.primary()
+		p.wrapDefs(p.primary())
 	case jjIf:
 		p.conditional()
 	case jjReduce, jjForeach:
 		p.consume(k)
-		p.primary()
+		p.wrapDefs(p.primary())
 		p.consume(jjAs)
 		p.matcher()
 		p.consume(jjOpenPar)
@@ -233,15 +266,21 @@ func (p *jjParser) primary() {
 	case jjRecursion:
 		p.consume(jjRecursion)
 	case jjTry:
+		// jackson-jq's try takes a whole query (gojq's a primary), and
+		// its catch one primary.
 		p.consume(jjTry)
+		body := p.cur + 1
 		p.jsonQuery()
+		p.wrap(body, p.cur)
 		if p.at(jjCatch) {
 			p.consume(jjCatch)
-			p.primary()
+			p.wrapDefs(p.primary())
+			return true
 		}
 	default:
 		p.fail(jjPrimary...)
 	}
+	return false
 }
 
 func (p *jjParser) valueLiteral() {
@@ -359,7 +398,9 @@ func (p *jjParser) objectFieldValue() {
 		p.jsonQuery()
 		p.consume(jjClosePar)
 	case slices.Contains(jjQueryFirst, k):
+		first := p.cur + 1
 		p.jsonQueryNoComma()
+		p.wrapObjectValue(first, p.cur)
 	default:
 		p.fail(jjQueryFirst...)
 	}

@@ -89,6 +89,19 @@ func TestGojqText(t *testing.T) {
 		{`.@x "\(.@y "z")"`, `.[@x "\(.[@y "z"])"]`},
 		{`.@base64 "x" | .a.@x "b\("c")" | {@base64 "x": 1, a: @sh "y", @text "z" : 2}`,
 			`.[@base64 "x"] | .a[@x "b\("c")"] | {(@base64 "x"): 1, a: @sh "y", (@text "z") : 2}`},
+		// Grouped as jackson-jq groups (jqshape.go).
+		{"1 == 2 == 3", "(1 == 2) == 3"},
+		{"1 + 2 * 3 - 4", "(1 + (2 * 3)) - 4"},
+		{"true or false and false", "(true or false) and false"},
+		{".a = .b = 1 // 2", ".a = (.b = (1 // 2))"},
+		{"def f: 1; f == 1 == true | f", "def f: 1; (f == 1) == true | f"},
+		{"1 + def f: 2; f * 3", "1 + ((def f: 2; f) * 3)"},
+		{"{a: def f: 1; f, b: .x as $v | $v, c: 1 | 2}", "{a: (def f: 1; f), b: (.x as $v | $v), c: 1 | 2}"},
+		{"1, 2 as $x | $x", "(1, 2) as $x | $x"},
+		{"try error(1), 1", "try (error(1), 1)"},
+		{"try 1 catch . + 1", "(try (1) catch .) + 1"},
+		{`"1 == 2 == 3"`, `"1 == 2 == 3"`},
+		{"1 == 2 ==", "1 == 2 =="},
 	} {
 		if got := gojqText(tc.in); got != tc.want {
 			t.Errorf("gojqText(%q) = %q, want %q", tc.in, got, tc.want)

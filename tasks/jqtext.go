@@ -6,7 +6,8 @@ import (
 	"unicode/utf16"
 )
 
-// gojqText is query as gojq is to read it: two spellings jackson-jq's
+// gojqText is query as gojq is to read it: grouped as jackson-jq groups
+// it (jacksonShape), and spellings jackson-jq's
 // grammar (json-query.jj) reads otherwise than gojq's are rewritten, by
 // jackson-jq's own tokens (jjLexer):
 //   - a number followed by "." ("1.e3", "1.foo"): jackson-jq's number
@@ -23,6 +24,7 @@ import (
 //
 // A query that jackson-jq's lexer does not read is returned as it is.
 func gojqText(query string) string {
+	query = jacksonShape(query)
 	if !strings.Contains(query, ".") && !strings.Contains(query, "(") && !strings.Contains(query, ":") && !strings.Contains(query, "@") {
 		return query
 	}
