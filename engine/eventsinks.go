@@ -114,3 +114,8 @@ func (s *RedisStreamSink) Ack(ctx context.Context, queue, id string) error {
 		end = "(" + page[len(page)-1].ID
 	}
 }
+
+// EventSinkOf is the sink EVENT tasks publish the queues of queueType to
+// (nil when there is none): a server that provides Conductor's own queues
+// tells whether a configured sink replaced its own.
+func (e *Engine) EventSinkOf(queueType string) EventSink { return e.eventSink[queueType] }

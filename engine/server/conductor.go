@@ -64,7 +64,10 @@ func (s *Server) initConductor() error {
 	c.ending = s.ending
 	c.queue = newQueue()
 	c.queue.onPoll = func(name string, n int) { s.metrics.tasksPolled.WithLabelValues(name).Add(float64(n)) }
-	opts := append([]engine.Option{}, s.engineOpts...)
+	// Conductor's own event queues exist first: --event-sink conductor=…
+	// (an engine option given to WithConductor) replaces them.
+	events := s.newEventQueue()
+	opts := append([]engine.Option{engine.WithEventSink(events)}, s.engineOpts...)
 	opts = append(opts,
 		engine.WithDefinitionsDir(s.conductorDir),
 		engine.WithTaskDefs(c.defs),
@@ -100,6 +103,7 @@ func (s *Server) initConductor() error {
 	}
 	c.polls, c.stopPolls = context.WithCancel(c.ctx)
 	s.conductor = c
+	s.startEvents(c.ctx, events) // events_processor.go
 	if s.takeover > 0 {
 		go s.takeoverLoop(c.ctx, s.takeover)
 	}
@@ -405,6 +409,7 @@ func (s *Server) conductorRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /api/metadata/taskdefs", s.cond(s.listTaskDefs))
 	m.HandleFunc("GET /api/metadata/taskdefs/{name}", s.cond(s.getTaskDef))
 	m.HandleFunc("DELETE /api/metadata/taskdefs/{name}", s.cond(s.deleteTaskDef))
+	s.eventRoutes(m) // events.go: /api/event
 	// workflows
 	m.HandleFunc("POST /api/workflow", s.cond(s.startWorkflowRequest))
 	m.HandleFunc("POST /api/workflow/{name}", s.cond(s.startWorkflowByName))

@@ -1,0 +1,441 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/store"
+	"github.com/wfrun/wfrun/tasks/eval"
+)
+
+// The event processor (Conductor's DefaultEventProcessor and
+// SimpleActionProcessor) takes the messages of the conductor queues that
+// active handlers listen to ("conductor:X" handlers take the queue X; a
+// queue nobody listens to keeps its messages, as Conductor's does), and
+// for each message and handler of its event: evaluates the handler's
+// condition over the payload (its evaluatorType, JavaScript when none;
+// true when there is no condition; a number is true when > 0), then runs
+// its actions in order. Each action goes through the same code as the
+// REST call it stands for (POST /api/workflow, POST
+// /api/tasks/{workflowId}/{ref}/{status}, DELETE /api/workflow/{id}), as
+// the handler's owner — the principal that registered it — so its scopes,
+// the run's masking and the audit are what that principal's own request
+// would get. A handler whose owner is not authentic (its file was
+// edited, or written without the keyring) or no longer configured runs
+// nothing. Every execution is logged (handler, action, message id,
+// outcome), masked; an action that fails does not stop the others.
+
+const (
+	eventPollCount = 16                     // messages taken at a time
+	eventPollWait  = 500 * time.Millisecond // longest wait for one
+	eventRetryWait = time.Second            // after a queue error
+)
+
+// newEventQueue is the server's conductor queue: in Redis when serve
+// processes share it, else in this process. The Redis one gets its
+// keyring in startEvents, before any run starts.
+func (s *Server) newEventQueue() eventQueue {
+	if s.shared != nil {
+		return newEventStreamQueue(s.shared, nil)
+	}
+	return newEventMemQueue()
+}
+
+// startEvents starts the event processor.
+func (s *Server) startEvents(ctx context.Context, q eventQueue) {
+	c := s.conductor
+	if sq, ok := q.(*eventStreamQueue); ok {
+		sq.transit = c.eng.Transit()
+	}
+	if c.eng.EventSinkOf(engine.ConductorQueueType) != engine.EventSink(q) {
+		s.log.Info("EVENT tasks publish conductor queues to the configured --event-sink: event handlers on conductor events get no message from them")
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		s.processEvents(ctx, q)
+	}()
+}
+
+func (s *Server) processEvents(ctx context.Context, q eventQueue) {
+	warned := map[string]bool{}
+	for ctx.Err() == nil {
+		byQueue := s.listeningHandlers(warned)
+		queues := make([]string, 0, len(byQueue))
+		for name := range byQueue {
+			queues = append(queues, name)
+		}
+		sort.Strings(queues)
+		msgs, err := q.take(ctx, queues, eventPollCount, eventPollWait)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			s.log.Warn("event queue: taking messages", "error", s.masker.MaskString(err.Error()))
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(eventRetryWait):
+			}
+			continue
+		}
+		for _, m := range msgs {
+			s.handleMessage(ctx, byQueue[m.Queue], m)
+			if ctx.Err() != nil {
+				return // not acknowledged: taken again (Redis) after a restart
+			}
+			if err := q.done(ctx, m); err != nil {
+				s.log.Warn("event queue: acknowledging", "queue", m.Queue, "messageId", m.ID, "error", s.masker.MaskString(err.Error()))
+			}
+		}
+	}
+}
+
+// listeningHandlers are the active handlers of conductor events, by queue.
+// warned keeps the names of handlers already reported as unusable.
+func (s *Server) listeningHandlers(warned map[string]bool) map[string][]*handlerLoaded {
+	all, err := s.handlers()
+	if err != nil {
+		s.log.Warn("event handlers: reading", "error", s.masker.MaskString(err.Error()))
+		return nil
+	}
+	out := map[string][]*handlerLoaded{}
+	for _, l := range all {
+		name, ok := strings.CutPrefix(l.h.Event, engine.ConductorQueueType+":")
+		if !l.h.Active || !ok || name == "" {
+			continue
+		}
+		if l.owner == nil {
+			if !warned[l.h.Name] {
+				warned[l.h.Name] = true
+				s.log.Warn("event handler ignored: its stored owner does not open with this keyring or does not match the handler (register it again)", "name", l.h.Name)
+			}
+			continue
+		}
+		out[name] = append(out[name], l)
+	}
+	return out
+}
+
+// handleMessage runs the handlers of a message's event.
+func (s *Server) handleMessage(ctx context.Context, handlers []*handlerLoaded, m eventMessage) {
+	event := engine.ConductorQueueType + ":" + m.Queue
+	payload := decodePayload(m.Payload)
+	for _, l := range handlers {
+		h := l.h
+		if cond := strings.TrimSpace(h.Condition); cond != "" {
+			ok, err := evalCondition(ctx, h, payload)
+			if err != nil {
+				s.log.Warn("event handler condition failed", "handler", h.Name, "event", event, "messageId", m.ID,
+					"error", s.masker.MaskString(oneLine(err.Error())))
+				continue
+			}
+			if !ok {
+				s.log.Info("event handler skipped", "handler", h.Name, "event", event, "messageId", m.ID, "status", "SKIPPED")
+				continue
+			}
+		}
+		p, err := s.handlerPrincipal(*l.owner)
+		if err != nil {
+			s.log.Warn("event handler not run", "handler", h.Name, "event", event, "messageId", m.ID, "error", err.Error())
+			continue
+		}
+		for i, a := range h.Actions {
+			out, err := s.runAction(ctx, p, a, payload, event, m.ID)
+			status := "COMPLETED"
+			attrs := []any{"handler", h.Name, "action", a.Action, "index", i, "event", event, "messageId", m.ID, "principal", p.Name}
+			if err != nil {
+				status = "FAILED"
+				attrs = append(attrs, "error", s.masker.MaskString(oneLine(err.Error())))
+			}
+			if msg, _ := out["error"].(string); msg != "" {
+				attrs = append(attrs, "error", s.masker.MaskString(msg))
+			}
+			if id, _ := out["workflowId"].(string); id != "" && a.Action == actionStartWorkflow {
+				attrs = append(attrs, "workflowId", id)
+			}
+			s.log.Info("event handler action", append(attrs, "status", status)...)
+		}
+	}
+}
+
+// evalCondition evaluates a handler's condition over the (expanded)
+// payload; the result is true as Conductor's ScriptEvaluator.toBoolean
+// says: a boolean as it is, a number when > 0, anything else false.
+func evalCondition(ctx context.Context, h *eventHandler, payload any) (bool, error) {
+	typ := h.EvaluatorType
+	if typ == "" {
+		typ = eval.TypeJavaScript
+	}
+	prog, err := eval.Compile(typ, h.Condition)
+	if err != nil {
+		return false, err
+	}
+	v, err := prog.Eval(ctx, expandJSON(payload))
+	if err != nil {
+		return false, err
+	}
+	switch x := v.(type) {
+	case bool:
+		return x, nil
+	case int:
+		return x > 0, nil
+	case int64:
+		return x > 0, nil
+	case float64:
+		return x > 0, nil
+	case json.Number:
+		f, err := x.Float64()
+		return err == nil && f > 0, nil
+	}
+	return false, nil
+}
+
+// errOwnerGone: a handler's owner is no longer a configured principal.
+var errOwnerGone = errors.New("the principal that registered the handler is no longer configured")
+
+// handlerPrincipal is the principal a handler's actions run as: its
+// owner, with the scopes it had when it registered the handler that its
+// current configuration still grants (a scope taken away since is not
+// used). Without auth every request is the local principal.
+func (s *Server) handlerPrincipal(owner store.Principal) (store.Principal, error) {
+	if s.auth == nil {
+		return store.LocalPrincipal, nil
+	}
+	var current []store.Principal
+	if owner.Name == "anonymous" {
+		current = append(current, s.auth.anonymous())
+	}
+	for _, a := range s.auth.Applications {
+		if p := a.principal(); p.Name == owner.Name {
+			current = append(current, p)
+		}
+	}
+	for _, c := range s.auth.TaskclusterKeys {
+		if p := c.principal(); p.Name == owner.Name {
+			current = append(current, p)
+		}
+	}
+	if len(current) == 0 {
+		return store.Principal{}, fmt.Errorf("%w: %s", errOwnerGone, owner.Name)
+	}
+	out := store.Principal{Name: owner.Name}
+	for _, sc := range owner.Scopes {
+		for _, c := range current {
+			if c.Satisfies(sc) {
+				out.Scopes = append(out.Scopes, sc)
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// runAction runs one action for a message (SimpleActionProcessor).
+func (s *Server) runAction(ctx context.Context, p store.Principal, a eventAction, payload any, event, messageID string) (map[string]any, error) {
+	doc := payload
+	if a.ExpandInlineJSON {
+		doc = expandJSON(payload)
+	}
+	switch a.Action {
+	case actionStartWorkflow:
+		return s.actionStart(ctx, p, a.StartWorkflow, doc, event, messageID)
+	case actionCompleteTask:
+		return s.actionComplete(ctx, p, a.CompleteTask, engine.TaskCompleted, doc, event, messageID)
+	case actionFailTask:
+		return s.actionComplete(ctx, p, a.FailTask, engine.TaskFailed, doc, event, messageID)
+	case actionTerminateWorkflow:
+		return s.actionTerminate(ctx, p, a.TerminateWorkflow, doc)
+	}
+	return nil, fmt.Errorf("Action not supported %s for event %s", a.Action, event)
+}
+
+func (s *Server) actionStart(ctx context.Context, p store.Principal, args *startWorkflowArgs, doc any, event, messageID string) (map[string]any, error) {
+	input, _ := replaceParams(emptyIfNil(args.Input), doc).(map[string]any)
+	input["conductor.event.messageId"] = messageID
+	input["conductor.event.name"] = event
+	params := map[string]any{"taskToDomain": "${taskToDomain}"}
+	if args.CorrelationID != "" {
+		params["correlationId"] = args.CorrelationID
+	}
+	replaced, _ := replaceParams(params, doc).(map[string]any)
+	req := startRequest{Name: args.Name, CorrelationID: args.CorrelationID}
+	if v, ok := replaced["correlationId"]; ok && v != nil {
+		req.CorrelationID = asText(v)
+	}
+	if args.Version != nil {
+		req.Version = *args.Version
+	}
+	req.Input, _ = json.Marshal(input)
+	// The handler's taskToDomain, else the message's (the publishing
+	// run's, as an EVENT task's output carries it).
+	req.TaskToDomain = args.TaskToDomain
+	if len(req.TaskToDomain) == 0 {
+		if m, ok := replaced["taskToDomain"].(map[string]any); ok && len(m) > 0 {
+			req.TaskToDomain = map[string]string{}
+			for k, v := range m {
+				req.TaskToDomain[k] = asText(v)
+			}
+		}
+	}
+	status, body := s.internalCall(ctx, http.MethodPost, "/api/workflow", nil, nil, func(w http.ResponseWriter, r *http.Request) {
+		s.start(w, r, p, req)
+	})
+	if status != http.StatusOK {
+		return map[string]any{"error": callError(status, body)}, errors.New(callError(status, body))
+	}
+	return map[string]any{"workflowId": string(body)}, nil
+}
+
+func (s *Server) actionComplete(ctx context.Context, p store.Principal, d *taskDetails, status string, doc any, event, messageID string) (map[string]any, error) {
+	in := map[string]any{"workflowId": nilIfEmpty(d.WorkflowID), "taskId": nilIfEmpty(d.TaskID),
+		"taskRefName": nilIfEmpty(d.TaskRefName), "reasonForIncompletion": nilIfEmpty(d.ReasonForIncompletion)}
+	for k, v := range d.Output {
+		in[k] = v
+	}
+	replaced, _ := replaceParams(in, doc).(map[string]any)
+	workflowID, _ := replaced["workflowId"].(string)
+	taskID, _ := replaced["taskId"].(string)
+	ref, _ := replaced["taskRefName"].(string)
+	if taskID != "" {
+		// By id: the run and reference of that task, read as the owner.
+		code, body := s.internalCall(ctx, http.MethodGet, "/api/tasks/"+url.PathEscape(taskID), nil, map[string]string{"taskId": taskID},
+			func(w http.ResponseWriter, r *http.Request) { s.getTask(w, r, p) })
+		var t struct {
+			WorkflowID string `json:"workflowInstanceId"`
+			Ref        string `json:"referenceTaskName"`
+		}
+		if code != http.StatusOK || json.Unmarshal(body, &t) != nil {
+			workflowID, ref = "", ""
+		} else {
+			workflowID, ref = t.WorkflowID, t.Ref
+		}
+	}
+	if workflowID == "" || ref == "" {
+		replaced["error"] = fmt.Sprintf("No task found with taskId: %s, reference name: %s, workflowId: %s",
+			orNull(taskID), orNull(ref), orNull(workflowID))
+		return replaced, nil
+	}
+	out := map[string]any{}
+	for k, v := range replaced {
+		out[k] = v
+	}
+	out["conductor.event.messageId"] = messageID
+	out["conductor.event.name"] = event
+	body, err := json.Marshal(out)
+	if err != nil {
+		return replaced, err
+	}
+	pv := map[string]string{"workflowId": workflowID, "ref": ref, "status": status}
+	code, resp := s.internalCall(ctx, http.MethodPost, "/api/tasks/"+url.PathEscape(workflowID)+"/"+url.PathEscape(ref)+"/"+status, body, pv,
+		func(w http.ResponseWriter, r *http.Request) {
+			if s.mayRun(w, r, p, workflowID, needManage) {
+				s.updateTaskByRef(w, r, p)
+			}
+		})
+	if code != http.StatusOK {
+		replaced["error"] = callError(code, resp)
+		return replaced, errors.New(callError(code, resp))
+	}
+	return replaced, nil
+}
+
+func (s *Server) actionTerminate(ctx context.Context, p store.Principal, args *terminateArgs, doc any) (map[string]any, error) {
+	replaced, _ := replaceParams(map[string]any{"workflowId": args.WorkflowID, "terminationReason": args.TerminationReason}, doc).(map[string]any)
+	id, _ := replaced["workflowId"].(string)
+	if id == "" {
+		return replaced, errors.New("terminate_workflow: workflowId resolved to no workflow id")
+	}
+	reason, _ := replaced["terminationReason"].(string)
+	target := "/api/workflow/" + url.PathEscape(id) + "?reason=" + url.QueryEscape(reason)
+	code, resp := s.internalCall(ctx, http.MethodDelete, target, nil, map[string]string{"id": id},
+		func(w http.ResponseWriter, r *http.Request) {
+			if s.mayRun(w, r, p, id, needManage) {
+				s.terminateWorkflow(w, r, p)
+			}
+		})
+	if code != http.StatusOK && code != http.StatusNoContent {
+		return replaced, errors.New(callError(code, resp))
+	}
+	return replaced, nil
+}
+
+// internalCall runs h on a request built here (the REST call an action
+// stands for) and returns the status and body it answered.
+func (s *Server) internalCall(ctx context.Context, method, target string, body []byte, pathValues map[string]string, h http.HandlerFunc) (int, []byte) {
+	r, err := http.NewRequestWithContext(ctx, method, target, bytes.NewReader(body))
+	if err != nil {
+		return http.StatusInternalServerError, []byte(err.Error())
+	}
+	r.Header.Set("Content-Type", "application/json")
+	for k, v := range pathValues {
+		r.SetPathValue(k, v)
+	}
+	w := &capture{header: http.Header{}}
+	h(w, r)
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.status, w.body.Bytes()
+}
+
+// capture is the ResponseWriter of an internal call.
+type capture struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (c *capture) Header() http.Header { return c.header }
+func (c *capture) WriteHeader(code int) {
+	if c.status == 0 {
+		c.status = code
+	}
+}
+func (c *capture) Write(b []byte) (int, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	return c.body.Write(b)
+}
+
+// callError is the message of an internal call's error answer.
+func callError(status int, body []byte) string {
+	var e struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(body, &e) == nil && e.Message != "" {
+		return fmt.Sprintf("%d: %s", status, e.Message)
+	}
+	return fmt.Sprintf("%d: %s", status, oneLine(string(body)))
+}
+
+func emptyIfNil(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func orNull(s string) string {
+	if s == "" {
+		return "null"
+	}
+	return s
+}
