@@ -114,9 +114,8 @@ func runPrefilter(expr searchExpr) []*condition {
 // findTasks runs the task search for p: every matching task, in order
 // (sort, else newest run first and each run's tasks in order). Without a
 // sort the order is the scan's, and a match for which keep(its index among
-// the matches, its run's among the matching runs) holds keeps its run's
-// view (nil keep: none does). It answers a bad request itself.
-func (s *Server) findTasks(w http.ResponseWriter, r *http.Request, p store.Principal, keep func(match, run int) bool) ([]taskMatch, bool) {
+// the matches) holds keeps its run's view (nil keep: none does). It answers a bad request itself.
+func (s *Server) findTasks(w http.ResponseWriter, r *http.Request, p store.Principal, keep func(match int) bool) ([]taskMatch, bool) {
 	q := r.URL.Query()
 	expr, err := parseSearchOver(q.Get("query"), taskSearchFields)
 	if err != nil {
@@ -143,7 +142,6 @@ func (s *Server) findTasks(w http.ResponseWriter, r *http.Request, p store.Princ
 	}
 	pre := runPrefilter(expr)
 	var found []taskMatch
-	runsFound := 0
 	for _, sum := range all {
 		get := func(field string) string {
 			switch field {
@@ -172,7 +170,6 @@ func (s *Server) findTasks(w http.ResponseWriter, r *http.Request, p store.Princ
 			return nil, false
 		}
 		list, _ := run["tasks"].([]any)
-		matched := false
 		for i, it := range list {
 			t, _ := it.(map[string]any)
 			if t == nil {
@@ -188,14 +185,10 @@ func (s *Server) findTasks(w http.ResponseWriter, r *http.Request, p store.Princ
 			m := taskMatch{sum: sum, index: i, taskID: get("taskId")}
 			if sortField != "" {
 				m.key, _ = strconv.ParseInt(get(sortField), 10, 64)
-			} else if keep != nil && keep(len(found), runsFound) {
+			} else if keep != nil && keep(len(found)) {
 				m.run = run
 			}
 			found = append(found, m)
-			matched = true
-		}
-		if matched {
-			runsFound++
 		}
 	}
 	if sortField != "" {
@@ -318,7 +311,7 @@ func (s *Server) searchTasks(v2 bool) conductorHandler {
 		if !ok {
 			return
 		}
-		found, ok := s.findTasks(w, r, p, func(match, _ int) bool { return onPage(match, start, size) })
+		found, ok := s.findTasks(w, r, p, func(match int) bool { return onPage(match, start, size) })
 		if !ok {
 			return
 		}
@@ -342,32 +335,34 @@ func (s *Server) searchTasks(v2 bool) conductorHandler {
 
 // searchWorkflowsByTasks is GET /api/workflow/search-by-tasks
 // (WorkflowSummary) and, v2, /search-by-tasks-v2 (Workflow, without its
-// tasks): the runs holding a task the query matches, each once, paged.
+// tasks), as Conductor's ExecutionService.searchWorkflowByTasks answers
+// them: start and size page the matching tasks, the page's tasks give
+// their runs, each once, in order, and totalHits is the number of matching
+// tasks less those of the page that gave no run of their own (a second
+// task of a run, or a run removed meanwhile).
 func (s *Server) searchWorkflowsByTasks(v2 bool) conductorHandler {
 	return func(w http.ResponseWriter, r *http.Request, p store.Principal) {
 		start, size, ok := pageParams(w, r, "workflows")
 		if !ok {
 			return
 		}
-		var keep func(match, run int) bool
+		var keep func(match int) bool
 		if v2 {
-			keep = func(_, run int) bool { return onPage(run, start, size) }
+			keep = func(match int) bool { return onPage(match, start, size) }
 		}
 		found, ok := s.findTasks(w, r, p, keep)
 		if !ok {
 			return
 		}
-		var runs []taskMatch
+		from, to := pageBounds(start, size, len(found))
+		page := found[from:to]
+		results := make([]any, 0, len(page))
 		seen := map[string]bool{}
-		for _, f := range found {
-			if !seen[f.sum.ID] {
-				seen[f.sum.ID] = true
-				runs = append(runs, f)
+		for _, m := range page {
+			if seen[m.sum.ID] {
+				continue
 			}
-		}
-		from, to := pageBounds(start, size, len(runs))
-		results := make([]any, 0, to-from)
-		for _, m := range runs[from:to] {
+			seen[m.sum.ID] = true
 			if !v2 {
 				results = append(results, s.workflowSummaryOf(r.Context(), m.sum))
 				continue
@@ -391,6 +386,7 @@ func (s *Server) searchWorkflowsByTasks(v2 bool) conductorHandler {
 			doc["tasks"] = []any{}
 			results = append(results, doc)
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"totalHits": len(runs), "results": results})
+		total := len(found) - (len(page) - len(results))
+		writeJSON(w, http.StatusOK, map[string]any{"totalHits": total, "results": results})
 	}
 }

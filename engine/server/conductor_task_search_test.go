@@ -129,3 +129,65 @@ func TestTaskSearchGoSDK(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchByTasksPagesTasks: GET /api/workflow/search-by-tasks[-v2]
+// answers as Conductor's ExecutionService.searchWorkflowByTasks does,
+// through the Go SDK: start and size page the matching tasks (in the
+// task search's order), the page's tasks give their runs, each once, and
+// totalHits is the number of matching tasks less the page's tasks that
+// gave no run of their own.
+func TestSearchByTasksPagesTasks(t *testing.T) {
+	ts := newConductorServer(t, nil)
+	putSecret(t, ts.store, "api_key", "by-tasks-value-3f9d")
+	if st, _, body := ts.do(t, "POST", "/api/metadata/workflow", corrFlowDef); st != 200 {
+		t.Fatalf("register: %d %s", st, body)
+	}
+	api := client.NewAPIClient(nil, settings.NewHttpSettings(ts.URL+"/api"))
+	wc := client.NewWorkflowClient(api)
+	tc := client.NewTaskClient(api)
+	ctx := context.Background()
+	var ids []string
+	for _, corr := range []string{"p1", "p2"} {
+		id, _, err := wc.StartWorkflowWithRequest(ctx, model.StartWorkflowRequest{Name: "corr_flow", Version: 1, CorrelationId: corr, Input: map[string]any{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		heldAt(t, ts, id, "hold")
+		ids = append(ids, id)
+	}
+	if st, _, body := ts.do(t, "POST", "/api/tasks/"+ids[0]+"/hold/COMPLETED/sync", `{}`); st != 200 {
+		t.Fatalf("complete hold: %d %s", st, body)
+	}
+	heldAt(t, ts, ids[0], "later")
+	const query = "status = COMPLETED"
+	all, _, err := tc.SearchV2(ctx, &client.TaskResourceApiSearchV21Opts{Query: optional.NewString(query)})
+	if err != nil || all.TotalHits != 3 || len(all.Results) != 3 {
+		t.Fatalf("task search = %+v, %v; want 3 tasks (2 of one run)", all, err)
+	}
+	for _, pg := range []struct{ start, size int }{{0, 100}, {0, 1}, {1, 1}, {2, 1}, {1, 2}, {0, 2}, {3, 5}} {
+		page := all.Results[min(pg.start, 3):min(pg.start+pg.size, 3)]
+		var want []string
+		for _, task := range page {
+			if !strings.Contains(strings.Join(want, ","), task.WorkflowInstanceId) {
+				want = append(want, task.WorkflowInstanceId)
+			}
+		}
+		wantTotal := int64(3 - (len(page) - len(want)))
+		v1, _, err := wc.SearchWorkflowsByTasks(ctx, &client.WorkflowResourceApiSearchWorkflowsByTasksOpts{Query: optional.NewString(query), Start: optional.NewInt32(int32(pg.start)), Size: optional.NewInt32(int32(pg.size))})
+		var got []string
+		for _, s := range v1.Results {
+			got = append(got, s.WorkflowId)
+		}
+		if err != nil || v1.TotalHits != wantTotal || strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("search-by-tasks start %d size %d = %d %v, %v; want %d %v", pg.start, pg.size, v1.TotalHits, got, err, wantTotal, want)
+		}
+		v2, _, err := wc.SearchWorkflowsByTasksV2(ctx, &client.WorkflowResourceApiSearchWorkflowsByTasksV2Opts{Query: optional.NewString(query), Start: optional.NewInt32(int32(pg.start)), Size: optional.NewInt32(int32(pg.size))})
+		got = got[:0]
+		for _, w := range v2.Results {
+			got = append(got, w.WorkflowId)
+		}
+		if err != nil || v2.TotalHits != wantTotal || strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("search-by-tasks-v2 start %d size %d = %d %v, %v; want %d %v", pg.start, pg.size, v2.TotalHits, got, err, wantTotal, want)
+		}
+	}
+}
