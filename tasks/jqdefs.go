@@ -1,6 +1,10 @@
 package tasks
 
-import "github.com/itchyny/gojq"
+import (
+	"slices"
+
+	"github.com/itchyny/gojq"
+)
 
 // jqJacksonDefs are builtins as jackson-jq 0.0.13 defines them, added to
 // every query before its own definitions (which shadow them). Parsed
@@ -80,8 +84,14 @@ func delFieldAccess(q *gojq.Query) {
 }
 
 // objectShorthands rewrites each {a} and {"a"} of q (a key with no value,
-// not a variable's, not interpolated) into {a: _wfrun_field("a")}.
+// not a variable's, not interpolated) into {a: _wfrun_field("a")}, and
+// an object with an interpolated key with no value ({"a\(x)"}) into
+// if type == "object" or type == "null" then {"a\(x)"} else {"a\(x)":
+// null} end: jackson-jq reads such a key's value as null from a value
+// that is not an object (StringKeyFieldConstruction: in.get(key)), where
+// gojq fails. The key is computed once either way, as jackson-jq does.
 func objectShorthands(q *gojq.Query) {
+	var interpolated []*gojq.Term
 	walkJQ(q, nil, func(t *gojq.Term) {
 		if t.Object == nil {
 			return
@@ -93,6 +103,9 @@ func objectShorthands(q *gojq.Query) {
 			key, ok := kv.Key, kv.Key != "" && kv.Key[0] != '$'
 			if kv.KeyString != nil {
 				key, ok = kv.KeyString.Str, len(kv.KeyString.Queries) == 0
+				if !ok && !slices.Contains(interpolated, t) {
+					interpolated = append(interpolated, t)
+				}
 			}
 			if !ok {
 				continue
@@ -101,6 +114,24 @@ func objectShorthands(q *gojq.Query) {
 			kv.Val = &gojq.Query{Term: &gojq.Term{Type: gojq.TermTypeFunc, Func: &gojq.Func{Name: "_wfrun_field", Args: []*gojq.Query{arg}}}}
 		}
 	})
+	for _, t := range interpolated {
+		cond, err := gojq.Parse(`type == "object" or type == "null"`)
+		if err != nil {
+			return
+		}
+		keyVals := make([]*gojq.ObjectKeyVal, len(t.Object.KeyVals))
+		for i, kv := range t.Object.KeyVals {
+			c := *kv
+			if c.KeyString != nil && c.Val == nil {
+				c.Val = &gojq.Query{Term: &gojq.Term{Type: gojq.TermTypeNull}}
+			}
+			keyVals[i] = &c
+		}
+		asObject := &gojq.Query{Term: &gojq.Term{Type: gojq.TermTypeObject, Object: t.Object}}
+		asOther := &gojq.Query{Term: &gojq.Term{Type: gojq.TermTypeObject, Object: &gojq.Object{KeyVals: keyVals}}}
+		t.Type, t.Object = gojq.TermTypeIf, nil
+		t.If = &gojq.If{Cond: cond, Then: asObject, Else: asOther}
+	}
 }
 
 // patternKeys rewrites each computed key (K) of q's destructuring
