@@ -273,6 +273,12 @@ type testRun struct {
 	halted bool
 	// over: the run's stored mocks say its test stopped (mockstore.go).
 	over bool
+	// reopened: SUB_WORKFLOW references whose child runs again and is
+	// loaded next with the test state it was stored with (mockstore.go).
+	reopened map[string]bool
+	// besides: the goroutines executing re-opened children beside the
+	// run's other tasks, by reference (mockgate.go).
+	besides map[string]*besideWait
 }
 
 func newTestRun(t *Test, m *Mocks) *testRun {

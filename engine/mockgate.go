@@ -295,13 +295,6 @@ func (r *runState) enterTest(ctx context.Context) func() {
 	return g.exit
 }
 
-// stopTest stops tr's test (not a test run: nothing).
-func (tr *testRun) stopTest() {
-	if tr != nil {
-		tr.t.stop()
-	}
-}
-
 // gateOf is the gate of tr's test (nil: not a test run).
 func (tr *testRun) gateOf() *testGate {
 	if tr == nil {
@@ -387,4 +380,54 @@ func (f *forkWait) unblock() {
 		f.g.active++
 	}
 	f.g.mu.Unlock()
+}
+
+// besideWait counts, for the passes, the goroutine that executes a child
+// re-opened beside its run's other tasks (reopen_executing.go), and the
+// goroutines of the run that wait for it to end: those do not count while
+// they wait, and count again, atomically, when it ends.
+type besideWait struct {
+	g       *testGate
+	ended   bool
+	blocked int // goroutines waiting for its end, not counted as running
+}
+
+// newBesideWait counts the goroutine about to start.
+func (g *testGate) newBesideWait() *besideWait {
+	g.enter()
+	return &besideWait{g: g}
+}
+
+// end is the goroutine's end: the goroutines waiting for it run again.
+func (b *besideWait) end() {
+	b.g.mu.Lock()
+	b.ended = true
+	b.g.active += b.blocked - 1
+	b.blocked = 0
+	release := b.g.settleLocked()
+	b.g.mu.Unlock()
+	b.g.finish(release)
+}
+
+// block is a goroutine about to wait for the end; goOn is called when it
+// goes on (after the end, or for another reason).
+func (b *besideWait) block() (goOn func()) {
+	b.g.mu.Lock()
+	if b.ended {
+		b.g.mu.Unlock()
+		return func() {}
+	}
+	b.blocked++
+	b.g.active--
+	release := b.g.settleLocked()
+	b.g.mu.Unlock()
+	b.g.finish(release)
+	return func() {
+		b.g.mu.Lock()
+		defer b.g.mu.Unlock()
+		if !b.ended { // end counted it already
+			b.blocked--
+			b.g.active++
+		}
+	}
 }

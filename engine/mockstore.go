@@ -46,7 +46,12 @@ import (
 //     start over (the tasks that are kept keep what they used);
 //   - retried, it goes on where it ended: a failed task's new attempt takes
 //     its reference's next mock, as a retried attempt does in the test; one
-//     with none left waits (mock.go), whatever its type.
+//     with none left waits (mock.go), whatever its type;
+//   - a child that runs again re-opens its parent's SUB_WORKFLOW task (in
+//     the process that executes the parent, or by executing the parent):
+//     it goes on with its test as stored by the process that ran it again
+//     (its mocks left, whether its test stopped), in its parent's passes
+//     while the parent's test goes on, else in passes of its own (adopt).
 //
 // A run marked as a test run whose mocks are not stored (removed from the
 // store) is resumed as a test with no mock left, except that a task that
@@ -229,6 +234,13 @@ func (r *runState) mocksPartLocked() []byte {
 // resumed with, the one the child's next attempts share (unless this
 // process already has one). A child stored without any takes the
 // reference's mocks as a new child would.
+//
+// A child that runs again (retried, restarted or rerun, possibly by
+// another process) and re-opens ref (reopened) goes on with its test as
+// it was stored: its mocks left and whether its test stopped are those of
+// its stored part, whatever this process kept of its first run. It goes
+// in its parent's passes while the parent's test goes on, else in passes
+// of its own (as a test run that runs again does, mockstore.go).
 func (tr *testRun) adopt(ref string, loaded *testRun) *testRun {
 	if tr == nil {
 		return loaded
@@ -236,12 +248,93 @@ func (tr *testRun) adopt(ref string, loaded *testRun) *testRun {
 	if loaded == nil {
 		return tr.child(ref)
 	}
+	g := tr.t.gate
+	g.mu.Lock() // before tr.mu, as the passes take them
+	passes := !g.stopped
+	g.mu.Unlock()
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
+	if tr.reopened[ref] {
+		delete(tr.reopened, ref)
+		if passes || loaded.over {
+			loaded.t = tr.t
+		}
+		tr.kids[ref] = loaded
+		return loaded
+	}
 	if k := tr.kids[ref]; k != nil {
 		return k
 	}
 	loaded.t = tr.t
 	tr.kids[ref] = loaded
 	return loaded
+}
+
+// reopen records that the child of the SUB_WORKFLOW ref runs again and is
+// loaded next (adopt). Not a test run: nothing.
+func (tr *testRun) reopen(ref string) {
+	if tr == nil {
+		return
+	}
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if tr.reopened == nil {
+		tr.reopened = map[string]bool{}
+	}
+	tr.reopened[ref] = true
+}
+
+// reopenBeside is reopen for a child executed beside the run's other tasks
+// (reopen_executing.go): its goroutine counts for the passes from now;
+// done is called when it ends.
+func (tr *testRun) reopenBeside(ref string) (done func()) {
+	if tr == nil {
+		return func() {}
+	}
+	tr.reopen(ref)
+	b := tr.t.gate.newBesideWait()
+	tr.mu.Lock()
+	if tr.besides == nil {
+		tr.besides = map[string]*besideWait{}
+	}
+	tr.besides[ref] = b
+	tr.mu.Unlock()
+	return func() {
+		tr.mu.Lock()
+		if tr.besides[ref] == b {
+			delete(tr.besides, ref)
+		}
+		tr.mu.Unlock()
+		b.end()
+	}
+}
+
+// awaitBeside is a goroutine of the run about to wait for the re-opened
+// child of ref to end (endSide, a JOIN): it does not count for the passes
+// until the child ends or it calls the returned func, which it calls once
+// it goes on.
+func (tr *testRun) awaitBeside(ref string) (goOn func()) {
+	if tr == nil {
+		return func() {}
+	}
+	tr.mu.Lock()
+	b := tr.besides[ref]
+	tr.mu.Unlock()
+	if b == nil {
+		return func() {}
+	}
+	return b.block()
+}
+
+// reopenTasks is reopen for the SUB_WORKFLOW records taskIDs (a re-opened
+// parent's, reopen.go). Callers hold r.mu.
+func (r *runState) reopenTasksLocked(taskIDs map[string]bool) {
+	if r.test == nil {
+		return
+	}
+	for _, t := range r.tasks {
+		if taskIDs[t.TaskID] && t.TaskType == TypeSubWorkflow {
+			r.test.reopen(t.Ref)
+		}
+	}
 }

@@ -160,6 +160,7 @@ func (r *runState) reopenRunning(ctx context.Context, taskID string) error {
 			r.touchLocked(t)
 		}
 	}
+	r.reopenTasksLocked(map[string]bool{taskID: true}) // a test run's child (mockstore.go)
 	r.doc.LastRetriedTime = r.nowMillis()
 	// A PAUSED parent runs again too, as updateAndPushParents sets it.
 	unpaused := r.doc.Status == StatusPaused
@@ -209,6 +210,7 @@ func (e *Engine) reopenParents(ctx context.Context, steps []reopenStep, o *Rerun
 		r.mu.Lock()
 		r.reopenHeadLocked()
 		r.retainForRetryLocked(reopen)
+		r.reopenTasksLocked(reopen) // a test run's children (mockstore.go)
 		// Its workflow timeout counts from here (Conductor sets the
 		// parent's lastRetriedTime).
 		r.doc.LastRetriedTime = r.nowMillis()

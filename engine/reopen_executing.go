@@ -83,10 +83,10 @@ func (r *runState) reopenExecuting(taskID, child string) bool {
 	r.side.running[rec.Ref] = done
 	ctx, wt, ref, iter := r.runCtx, rec.wt, rec.Ref, rec.Iteration
 	r.mu.Unlock()
-	// A test's passes do not follow a record re-opened from outside: the
-	// test stops here, its tasks go on without mocks (mockgate.go).
-	r.test.stopTest()
+	// A test run's child goes on with its test as stored (mockstore.go).
+	testDone := r.test.reopenBeside(ref)
 	go func() {
+		defer testDone()
 		defer close(done)
 		err := r.save(ctx)
 		if err == nil && unpaused {
@@ -119,9 +119,10 @@ func (r *runState) awaitReopened(ctx context.Context, wt *WorkflowTask, rec *tas
 	for {
 		r.mu.Lock()
 		var wait chan struct{}
+		var waitRef string
 		for _, ref := range joinOn {
 			if ch := r.side.running[ref+suffix]; ch != nil {
-				wait = ch
+				wait, waitRef = ch, ref+suffix
 				break
 			}
 		}
@@ -129,9 +130,12 @@ func (r *runState) awaitReopened(ctx context.Context, wt *WorkflowTask, rec *tas
 		if wait == nil {
 			return
 		}
+		goOn := r.test.awaitBeside(waitRef) // a test's passes (mockstore.go)
 		select {
 		case <-wait:
+			goOn()
 		case <-ctx.Done():
+			goOn()
 			return
 		}
 	}
@@ -189,8 +193,9 @@ func (r *runState) endSide(ctx context.Context, err error) error {
 		r.mu.Lock()
 		cancel := r.side.cancel
 		var wait chan struct{}
-		for _, ch := range r.side.running {
-			wait = ch
+		var waitRef string
+		for ref, ch := range r.side.running {
+			wait, waitRef = ch, ref
 			break
 		}
 		sideErr := r.side.err
@@ -212,7 +217,9 @@ func (r *runState) endSide(ctx context.Context, err error) error {
 		if err != nil && cancel != nil {
 			cancel(err)
 		}
+		goOn := r.test.awaitBeside(waitRef) // a test's passes (mockstore.go)
 		<-wait
+		goOn()
 	}
 }
 
