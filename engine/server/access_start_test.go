@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// TestStartAnsweringRunNeedsRead: POST /api/workflow/execute and
+// TestStartAnsweringRunNeedsRead: POST /api/workflow/execute (both forms) and
 // POST /api/workflow/test answer the run they start, so a caller that may
 // start a workflow but could not read the run (the anonymous principal,
 // which owns nothing) is refused with 403 naming workflows:read:<name>
@@ -29,9 +29,12 @@ func TestStartAnsweringRunNeedsRead(t *testing.T) {
 	testReq := `{"name":"guarded","workflowDef":` + guardedDef + `,"taskRefToMockOutput":{"hold":[{"output":{"a":1}}],"later":[{"output":{"b":2}}]}}`
 	cases := []struct {
 		name, path, body string
+		samStatus        int    // what sam gets
+		samBody          string // in it
 	}{
-		{"execute", "/api/workflow/execute/guarded/1?waitForSeconds=1", `{}`},
-		{"test", "/api/workflow/test", testReq},
+		{"execute", "/api/workflow/execute/guarded/1?waitForSeconds=1", `{}`, http.StatusOK, `"guarded"`},
+		{"execute as API", "/api/workflow/execute/guarded?version=1", `{}`, http.StatusPartialContent, `{}`},
+		{"test", "/api/workflow/test", testReq, http.StatusOK, `"guarded"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -44,7 +47,7 @@ func TestStartAnsweringRunNeedsRead(t *testing.T) {
 				t.Errorf("a refused start started a run (%d runs, %d before)", after, before)
 			}
 			st, _, body = ts.as(t, "sam", "POST", c.path, c.body)
-			if st != http.StatusOK || !strings.Contains(body, `"guarded"`) {
+			if st != c.samStatus || !strings.Contains(body, c.samBody) {
 				t.Errorf("sam (starts, owns what he starts): %d %s", st, body)
 			}
 			if after := runs(); after != before+1 {

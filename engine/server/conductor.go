@@ -415,6 +415,13 @@ func (s *Server) conductorRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /api/workflow/{name}", s.cond(s.startWorkflowByName))
 	m.HandleFunc("POST /api/workflow/test", s.cond(s.testWorkflow))
 	m.HandleFunc("POST /api/workflow/execute/{name}/{version}", s.cond(s.executeWorkflow)) // conductor_execute.go
+	// Orkes' execute/{name} overlaps the POST {id}/<action> routes:
+	// firstSegmentRoute, on each of them and on the other two-segment paths.
+	executeAsAPI := s.cond(s.executeWorkflowAsAPI)
+	orExecute := func(next http.HandlerFunc) http.HandlerFunc {
+		return firstSegmentRoute("execute", "name", executeAsAPI, next)
+	}
+	m.HandleFunc("POST /api/workflow/{first}/{second}", orExecute(notFoundRoute))
 	m.HandleFunc("GET /api/workflow/search", s.cond(s.searchWorkflows))
 	m.HandleFunc("GET /api/workflow/{id}", s.cond(s.getWorkflow))
 	// running/{name} and decide/{id} overlap {id}/status, {id}/tasks,
@@ -426,22 +433,22 @@ func (s *Server) conductorRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /api/workflow/{first}/{second}", firstSegmentRoute("running", "name", running, notFoundRoute))
 	m.HandleFunc("PUT /api/workflow/{first}/{second}", firstSegmentRoute("decide", "id", decide, notFoundRoute))
 	m.HandleFunc("GET /api/workflow/{name}/correlated/{correlationId}", s.cond(s.getCorrelated))
-	m.HandleFunc("POST /api/workflow/{name}/correlated", s.cond(s.postCorrelated))
+	m.HandleFunc("POST /api/workflow/{name}/correlated", orExecute(s.cond(s.postCorrelated)))
 	m.HandleFunc("POST /api/workflow/correlated/batch", s.cond(s.postCorrelatedBatch))
 	m.HandleFunc("GET /api/workflow/search-v2", s.cond(s.searchWorkflowsV2))
 	m.HandleFunc("GET /api/workflow/search-by-tasks", s.cond(s.searchWorkflowsByTasks(false))) // conductor_task_search.go
 	m.HandleFunc("GET /api/workflow/search-by-tasks-v2", s.cond(s.searchWorkflowsByTasks(true)))
 	m.HandleFunc("DELETE /api/workflow/{id}/remove", s.condRun(needManage, "id", s.removeWorkflow))
 	m.HandleFunc("DELETE /api/workflow/{id}/terminate-remove", s.condRun(needManage, "id", s.terminateRemove))
-	m.HandleFunc("POST /api/workflow/{id}/restart", s.condRun(needManage, "id", s.restartWorkflow(true)))
-	m.HandleFunc("POST /api/workflow/{id}/rerun", s.condRun(needManage, "id", s.rerunWorkflow))
-	m.HandleFunc("POST /api/workflow/{id}/retry", s.condRun(needManage, "id", s.restartWorkflow(false)))
+	m.HandleFunc("POST /api/workflow/{id}/restart", orExecute(s.condRun(needManage, "id", s.restartWorkflow(true))))
+	m.HandleFunc("POST /api/workflow/{id}/rerun", orExecute(s.condRun(needManage, "id", s.rerunWorkflow)))
+	m.HandleFunc("POST /api/workflow/{id}/retry", orExecute(s.condRun(needManage, "id", s.restartWorkflow(false))))
 	m.HandleFunc("PUT /api/workflow/{id}/resume", firstSegmentRoute("decide", "id", decide, s.condRun(needManage, "id", s.resumeWorkflow)))
 	m.HandleFunc("PUT /api/workflow/{id}/pause", firstSegmentRoute("decide", "id", decide, s.condRun(needManage, "id", s.pauseWorkflow)))
 	m.HandleFunc("PUT /api/workflow/{id}/skiptask/{ref}", s.condRun(needManage, "id", s.skipTask))
-	m.HandleFunc("POST /api/workflow/{id}/resetcallbacks", s.condRun(needManage, "id", s.resetCallbacks))
+	m.HandleFunc("POST /api/workflow/{id}/resetcallbacks", orExecute(s.condRun(needManage, "id", s.resetCallbacks)))
 	m.HandleFunc("DELETE /api/workflow/{id}", s.condRun(needManage, "id", s.terminateWorkflow))
-	m.HandleFunc("POST /api/workflow/{id}/terminate", s.condRun(needManage, "id", s.terminateWorkflow))
+	m.HandleFunc("POST /api/workflow/{id}/terminate", orExecute(s.condRun(needManage, "id", s.terminateWorkflow)))
 	// tasks
 	m.HandleFunc("GET /api/tasks/queue/sizes", s.cond(s.queueSizes)) // conductor_queues.go
 	m.HandleFunc("GET /api/tasks/queue/size", s.cond(s.queueSize))

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -41,23 +42,11 @@ func (s *Server) executeWorkflow(w http.ResponseWriter, r *http.Request, p store
 	if !ok {
 		return
 	}
-	wait := 10 * time.Second
-	if v := q.Get("waitForSeconds"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			conductorError(w, r, http.StatusBadRequest, "waitForSeconds must be a non-negative integer")
-			return
-		}
-		if n > 0 {
-			wait = min(time.Duration(n)*time.Second, maxExecuteWait)
-		}
+	wait, ok := executeWait(w, r, q.Get("waitForSeconds"))
+	if !ok {
+		return
 	}
-	var refs []string
-	for _, ref := range strings.Split(q.Get("waitUntilTaskRef"), ",") {
-		if ref = strings.TrimSpace(ref); ref != "" {
-			refs = append(refs, ref)
-		}
-	}
+	refs := taskRefs(q.Get("waitUntilTaskRef"))
 	requestID := q.Get("requestId")
 	var req startRequest
 	if !s.decodeRequest(w, r, "StartWorkflowRequest", &req) {
@@ -82,10 +71,114 @@ func (s *Server) executeWorkflow(w http.ResponseWriter, r *http.Request, p store
 	s.start(w, r, p, req)
 }
 
-// awaitExecution waits until run id ended or blocks (blockingTask), then
-// renders the answer; at the deadline, the run as it is, with
+// executeWait reads waitForSeconds (10 s when absent or 0, at most
+// maxExecuteWait); a bad value is answered 400 and ok is false.
+func executeWait(w http.ResponseWriter, r *http.Request, v string) (wait time.Duration, ok bool) {
+	wait = 10 * time.Second
+	if v = strings.TrimSpace(v); v == "" {
+		return wait, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		conductorError(w, r, http.StatusBadRequest, "waitForSeconds must be a non-negative integer")
+		return 0, false
+	}
+	if n > 0 {
+		wait = min(time.Duration(n)*time.Second, maxExecuteWait)
+	}
+	return wait, true
+}
+
+// taskRefs splits waitUntilTaskRef (comma-separated references).
+func taskRefs(v string) []string {
+	var refs []string
+	for _, ref := range strings.Split(v, ",") {
+		if ref = strings.TrimSpace(ref); ref != "" {
+			refs = append(refs, ref)
+		}
+	}
+	return refs
+}
+
+// executeWorkflowAsAPI is Orkes' POST /api/workflow/execute/{name}
+// ("execute a workflow synchronously with input and outputs", deprecated
+// in its SDKs, which still call it: executeWorkflowAsApi in the
+// JavaScript SDK, execute_workflow_as_api in the Python one): the body is
+// the run's input, the query's version picks the definition (the latest
+// when absent), and the headers carry the rest — waitUntilTaskRef and
+// waitForSeconds as executeWorkflow takes them, X-Idempotency-key and
+// X-on-conflict as a StartWorkflowRequest's idempotencyKey and
+// idempotencyStrategy (requestId is accepted). It answers the run's output
+// (masked, as GET /api/workflow/{id} shows it): 200 once the run ended,
+// 206 when it had not ended at the answer (a task blocked it, or the wait
+// ran out).
+func (s *Server) executeWorkflowAsAPI(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		s.bodyError(w, r, err)
+		return
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	if !json.Valid(body) {
+		var v any
+		conductorError(w, r, http.StatusBadRequest, "workflow input: "+jsonErr(json.Unmarshal(body, &v)))
+		return
+	}
+	req := startRequest{Name: r.PathValue("name"), Input: body}
+	if v := r.URL.Query().Get("version"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			conductorError(w, r, http.StatusBadRequest, "version must be an integer")
+			return
+		}
+		req.Version = n
+	}
+	wait, ok := executeWait(w, r, r.Header.Get("waitForSeconds"))
+	if !ok {
+		return
+	}
+	refs := taskRefs(r.Header.Get("waitUntilTaskRef"))
+	req.IdempotencyKey = r.Header.Get("X-Idempotency-key")
+	req.IdempotencyStrategy = r.Header.Get("X-on-conflict")
+	req.answer = func(w http.ResponseWriter, r *http.Request, id string) {
+		b, err := s.awaitBlocking(r.Context(), id, refs, wait)
+		if err != nil {
+			s.runError(w, r, err)
+			return
+		}
+		status := http.StatusOK
+		if !terminalStatus(b.target["status"]) {
+			status = http.StatusPartialContent
+		}
+		writeJSON(w, status, orEmptyMap(b.target["output"]))
+	}
+	s.start(w, r, p, req)
+}
+
+// awaitExecution waits until run id ended or blocks (awaitBlocking),
+// then renders the answer; at the deadline, the run as it is, with
 // signalTimeout.
 func (s *Server) awaitExecution(ctx context.Context, id string, refs []string, strategy string, wait time.Duration) (map[string]any, error) {
+	b, err := s.awaitBlocking(ctx, id, refs, wait)
+	if err != nil {
+		return nil, err
+	}
+	return s.signalResponse(ctx, b.target, b.holder, blockedBy(b.holder, b.task), strategy, b.timedOut)
+}
+
+// blocked is what awaitBlocking saw last: the run (target), the task
+// blocking it and the run holding that task (nil when none blocks), and
+// whether the wait ran out.
+type blocked struct {
+	target, holder, task map[string]any
+	timedOut             bool
+}
+
+// awaitBlocking reads run id (its view, as execution reads it) until it
+// ended or a task blocks it (blockingTask), at most for wait.
+func (s *Server) awaitBlocking(ctx context.Context, id string, refs []string, wait time.Duration) (blocked, error) {
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	tick := time.NewTicker(signalTick)
@@ -93,20 +186,20 @@ func (s *Server) awaitExecution(ctx context.Context, id string, refs []string, s
 	for {
 		target, err := s.execution(ctx, id)
 		if err != nil {
-			return nil, err
+			return blocked{}, err
 		}
 		holder, task, err := s.blockingTask(ctx, target, refs, 0)
 		if err != nil {
-			return nil, err
+			return blocked{}, err
 		}
 		if task != nil || terminalStatus(target["status"]) {
-			return s.signalResponse(ctx, target, holder, blockedBy(holder, task), strategy, false)
+			return blocked{target: target, holder: holder, task: task}, nil
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return blocked{}, ctx.Err()
 		case <-deadline.C:
-			return s.signalResponse(ctx, target, nil, engine.Signalled{}, strategy, true)
+			return blocked{target: target, timedOut: true}, nil
 		case <-tick.C:
 		}
 	}
