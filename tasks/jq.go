@@ -248,7 +248,7 @@ var jqLeafPaths, jqKeys = mustCompileJQ("paths(scalars)"), mustCompileJQ("keys")
 // its value previews. Masked whole (with the pieces of values), then cut.
 func (t *JQTask) runtimeReason(ctx context.Context, svc *Services, query string, in any, err error) string {
 	m := svcMasker(svc)
-	if slices.Contains(jqIndexErrorTypes, jqErrorType(err)) {
+	if typ := jqErrorType(err); slices.Contains(jqIndexErrorTypes, typ) || typ == "func2WrapError" {
 		if reason, ok := indexDiagnosis(ctx, m, query, in, t.opts.jqMaxResults); ok {
 			return maskCode(svc, reason, maxQuotedError)
 		}

@@ -180,8 +180,8 @@ func TestJQCompileCache(t *testing.T) {
 // jq (jackson-jq in Conductor) names the key a query failed to read:
 // JsonJQTransformSpec asserts `Cannot index string with string "array"`.
 // Keys are named wherever the read is, from the query text or computed
-// from data, as jackson-jq writes them (inside quotes, not escaped); not
-// one read after a path expression (the reason then stops before the key). A query that catches the error goes on as
+// from data, as jackson-jq writes them (inside quotes, not escaped), in
+// a path expression and out of one. A query that catches the error goes on as
 // it would have: the key finding changes no result.
 func TestJQIndexErrorNamesKey(t *testing.T) {
 	r := NewDefaultRegistry()
@@ -202,7 +202,9 @@ func TestJQIndexErrorNamesKey(t *testing.T) {
 		{"after a caught one", map[string]any{"a": "s", "queryExpression": `(try .a.b catch "c"), .a.z`}, `Cannot index string with string "z"`},
 		{"key from data", map[string]any{"a": "s", "k": "name", "queryExpression": `.k as $k | .a | .[$k]`}, `Cannot index string with string "name"`},
 		{"in a path expression", map[string]any{"a": "s", "queryExpression": `.a.b |= 1`}, `Cannot index string with string "b"`},
-		{"after a path expression", map[string]any{"a": map[string]any{}, "c": "s", "queryExpression": `(.a.b |= 1), .c.d`}, "Cannot index string with string"},
+		{"after a path expression", map[string]any{"a": map[string]any{}, "c": "s", "queryExpression": `(.a.b |= 1), .c.d`}, `Cannot index string with string "d"`},
+		{"in an update's value", map[string]any{"a": "s", "queryExpression": `.a |= .b`}, `Cannot index string with string "b"`},
+		{"in an assignment's path", map[string]any{"a": "s", "queryExpression": `.a.b = 1`}, `Cannot index string with string "b"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -71,3 +71,47 @@ func jqFieldAccess(x *gojq.Query) (access, onThis bool) {
 	}
 	return true, false
 }
+
+// jacksonSliceUpdateReason is jackson-jq's failure to assign value at
+// path in v when the path ends in a slice (JsonNodeUtils.mutate, range
+// access): a string's slice cannot be assigned, nor an array's (or
+// null's) slice anything but an array. Other failures of an assignment
+// are an index the diagnosis places (jqindex.go); ok is false for them.
+func jacksonSliceUpdateReason(v, path, value any) (string, bool) {
+	p, ok := path.([]any)
+	if !ok || len(p) == 0 {
+		return "", false
+	}
+	if last, ok := p[len(p)-1].(map[string]any); !ok || len(last) == 0 {
+		return "", false
+	}
+	container := v
+	for _, k := range p[:len(p)-1] {
+		switch c := container.(type) {
+		case map[string]any:
+			key, ok := k.(string)
+			if !ok {
+				return "", false
+			}
+			container = c[key]
+		case []any:
+			i, ok := k.(int)
+			if !ok || i < 0 || i >= len(c) {
+				return "", false
+			}
+			container = c[i]
+		case nil:
+		default:
+			return "", false
+		}
+	}
+	switch container.(type) {
+	case string:
+		return "Cannot update field at object index of string", true
+	case []any, nil:
+		if _, isArray := value.([]any); !isArray {
+			return "A slice of an array can only be assigned another array", true
+		}
+	}
+	return "", false
+}

@@ -234,6 +234,10 @@ func jacksonRuntimeReason(m runsecrets.Masker, err error) (string, bool) {
 		if n, ok := jqErrorValue(err, "n"); ok {
 			return "Formatting operator " + n.(string) + " does not exist", true
 		}
+	case "func2WrapError":
+		if name, _ := jqErrorValue(err, "name"); name == "setpath" {
+			return jacksonSliceUpdateReason(val("v"), val("w"), val("x"))
+		}
 	case "zeroModuloError":
 		l, r := val("l"), val("r")
 		if !jqIntegral(l) || !jqIntegral(r) {

@@ -28,14 +28,21 @@ import (
 // A key computed from data can be a secret or a piece of one: the reason
 // is masked (with the pieces of values) before it is cut, as every reason.
 
-// The diagnostic form's readers. A query that calls one itself fails with
-// "Function … does not exist" (no index error, so no diagnosis); one that
-// defines a function of such a name gets a diagnosis that finds nothing
-// or its own reads.
+// The diagnostic form's checks: each reads its input's key or slice as
+// gojq does and is true, or fails with what jackson-jq's message names.
+// The read itself follows the check as the query's own index, so that a
+// read in a path expression (an assignment's left side, path(f)) stays
+// one. A query that calls a check itself fails with "Function … does not
+// exist" (no index error, so no diagnosis); one that defines a function
+// of such a name gets a diagnosis that finds nothing or its own reads.
 const (
-	jqIndexFunc = "_wfrun_index_key" // (key): . | .[key], key from the query text
-	jqIndexAt   = "_wfrun_index_at"  // (target; key): target[key], key computed
-	jqSliceAt   = "_wfrun_slice_at"  // (target; start; end; given): target[start:end]
+	jqIndexFunc = "_wfrun_index_key" // (key): .[key] can be read, key from the query text
+	jqIndexAt   = "_wfrun_index_at"  // (in; key): .[key] can be read, key computed on in
+	jqSliceAt   = "_wfrun_slice_at"  // (in; start; end; given): .[start:end] can be read
+
+	// The variables a check's read binds (its term's input, the key, the
+	// bounds): a query cannot write them unless it spells them.
+	jqIndexIn, jqIndexKeyVar, jqSliceStart, jqSliceEnd = "$__wfrun_index_in", "$__wfrun_index_key", "$__wfrun_slice_start", "$__wfrun_slice_end"
 )
 
 // jqIndexError is the diagnostic form's failure: the input of the term
@@ -69,11 +76,11 @@ func mustCompileJQ(src string) *gojq.Code {
 	panic("tasks: jq reader " + src + ": " + err.Error())
 }
 
-// jqRead runs code on args and returns its value, or a jqIndexError.
+// jqRead runs code on args and returns true, or a jqIndexError.
 func jqRead(code *gojq.Code, in any, args []any, slice bool) any {
 	v, ok := code.Run(args).Next()
 	if !ok {
-		return nil
+		return true
 	}
 	if err, isErr := v.(error); isErr {
 		e := &jqIndexError{in: in, v: args[0], slice: slice, err: err}
@@ -84,22 +91,22 @@ func jqRead(code *gojq.Code, in any, args []any, slice bool) any {
 		}
 		return e
 	}
-	return v
+	return true
 }
 
 func jqIndexKey(v any, args []any) any {
 	return jqRead(jqIndexCode, v, []any{v, args[0]}, false)
 }
 
-func jqIndexAtFunc(in any, args []any) any {
-	return jqRead(jqIndexCode, in, []any{args[0], args[1]}, false)
+func jqIndexAtFunc(v any, args []any) any {
+	return jqRead(jqIndexCode, args[0], []any{v, args[1]}, false)
 }
 
 // jqSliceAtFunc's last argument says which bounds the query writes (1:
 // the start, 2: the end): jackson-jq rejects a written bound that is null,
 // which gojq takes as left out.
-func jqSliceAtFunc(in any, args []any) any {
-	v := jqRead(jqSliceCode, in, []any{args[0], args[1], args[2]}, true)
+func jqSliceAtFunc(v any, args []any) any {
+	v = jqRead(jqSliceCode, args[0], []any{v, args[1], args[2]}, true)
 	if e, ok := v.(*jqIndexError); ok {
 		given, _ := gojq.ToInt(args[3])
 		e.given = [2]bool{given&1 != 0, given&2 != 0}
@@ -185,11 +192,6 @@ func literalKey(ix *gojq.Index) (string, bool) {
 	return "", false
 }
 
-func keyReader(key string) *gojq.Term {
-	arg := &gojq.Query{Term: &gojq.Term{Type: gojq.TermTypeString, Str: &gojq.String{Str: key}}}
-	return &gojq.Term{Type: gojq.TermTypeFunc, Func: &gojq.Func{Name: jqIndexFunc, Args: []*gojq.Query{arg}}}
-}
-
 // rewriteQuery replaces, in every term of q, every literal key read (its
 // own .key and each key suffix) by a pipe into the key reader, after
 // rewriting what the term holds.
@@ -221,37 +223,65 @@ func rewriteKeyReads(t *gojq.Term) {
 }
 
 // indexReader is target's read of ix in the diagnostic form (nil when ix
-// is none of the reads it knows).
+// is none of the reads it knows): the check, then the read, in a form
+// that is a path where target[ix] is one:
+//
+//	target | if CHECK("k") then . else . end | .["k"]
+//	. as $in | K as $key | target | if CHECK($in; $key) then . else . end | .[$key]
+//	. as $in | S as $start | E as $end | target | if CHECK($in; $start; $end; given) then . else . end | .[$start:$end]
 func indexReader(target *gojq.Term, ix *gojq.Index) *gojq.Term {
-	call := func(name string, args ...*gojq.Query) *gojq.Term {
-		return &gojq.Term{Type: gojq.TermTypeFunc, Func: &gojq.Func{Name: name, Args: args}}
+	q := func(t *gojq.Term) *gojq.Query { return &gojq.Query{Term: t} }
+	variable := func(name string) *gojq.Query {
+		return q(&gojq.Term{Type: gojq.TermTypeFunc, Func: &gojq.Func{Name: name}})
 	}
-	null := &gojq.Query{Term: &gojq.Term{Type: gojq.TermTypeNull}}
-	orNull := func(q *gojq.Query) *gojq.Query {
-		if q == nil {
-			return null
+	null := q(&gojq.Term{Type: gojq.TermTypeNull})
+	pipe := func(qs ...*gojq.Query) *gojq.Query {
+		x := qs[len(qs)-1]
+		for i := len(qs) - 2; i >= 0; i-- {
+			x = &gojq.Query{Left: qs[i], Op: gojq.OpPipe, Right: x}
 		}
-		return q
+		return x
+	}
+	bind := func(value *gojq.Query, name string, body *gojq.Query) *gojq.Query {
+		return &gojq.Query{Left: value, Op: gojq.OpPipe, Patterns: []*gojq.Pattern{{Name: name}}, Right: body}
+	}
+	check := func(name string, args ...*gojq.Query) *gojq.Query {
+		cond := q(&gojq.Term{Type: gojq.TermTypeFunc, Func: &gojq.Func{Name: name, Args: args}})
+		return q(&gojq.Term{Type: gojq.TermTypeIf, If: &gojq.If{Cond: cond, Then: q(&gojq.Term{Type: gojq.TermTypeIdentity}),
+			Else: q(&gojq.Term{Type: gojq.TermTypeIdentity})}})
+	}
+	read := func(ix *gojq.Index) *gojq.Query { return q(&gojq.Term{Type: gojq.TermTypeIndex, Index: ix}) }
+	term := func(x *gojq.Query) *gojq.Term { return &gojq.Term{Type: gojq.TermTypeQuery, Query: x} }
+	in := func(body *gojq.Query) *gojq.Query {
+		return bind(q(&gojq.Term{Type: gojq.TermTypeIdentity}), jqIndexIn, body)
 	}
 	if key, ok := literalKey(ix); ok {
-		return &gojq.Term{Type: gojq.TermTypeQuery, Query: &gojq.Query{
-			Left: &gojq.Query{Term: target}, Op: gojq.OpPipe, Right: &gojq.Query{Term: keyReader(key)}}}
+		arg := q(&gojq.Term{Type: gojq.TermTypeString, Str: &gojq.String{Str: key}})
+		return term(pipe(q(target), check(jqIndexFunc, arg), read(&gojq.Index{Str: &gojq.String{Str: key}})))
 	}
 	switch {
 	case ix.IsSlice || ix.End != nil:
 		given := 0
+		start, end := null, null
+		slice := &gojq.Index{IsSlice: true}
 		if ix.Start != nil {
 			given |= 1
+			start, slice.Start = ix.Start, variable(jqSliceStart)
 		}
 		if ix.End != nil {
 			given |= 2
+			end, slice.End = ix.End, variable(jqSliceEnd)
 		}
-		return call(jqSliceAt, &gojq.Query{Term: target}, orNull(ix.Start), orNull(ix.End),
-			&gojq.Query{Term: &gojq.Term{Type: gojq.TermTypeNumber, Number: strconv.Itoa(given)}})
-	case ix.Str != nil:
-		return call(jqIndexAt, &gojq.Query{Term: target}, &gojq.Query{Term: &gojq.Term{Type: gojq.TermTypeString, Str: ix.Str}})
-	case ix.Start != nil:
-		return call(jqIndexAt, &gojq.Query{Term: target}, ix.Start)
+		g := q(&gojq.Term{Type: gojq.TermTypeNumber, Number: strconv.Itoa(given)})
+		body := pipe(q(target), check(jqSliceAt, variable(jqIndexIn), variable(jqSliceStart), variable(jqSliceEnd), g), read(slice))
+		return term(in(bind(start, jqSliceStart, bind(end, jqSliceEnd, body))))
+	case ix.Str != nil || ix.Start != nil:
+		key := ix.Start
+		if ix.Str != nil {
+			key = q(&gojq.Term{Type: gojq.TermTypeString, Str: ix.Str})
+		}
+		body := pipe(q(target), check(jqIndexAt, variable(jqIndexIn), variable(jqIndexKeyVar)), read(&gojq.Index{Start: variable(jqIndexKeyVar)}))
+		return term(in(bind(key, jqIndexKeyVar, body)))
 	}
 	return nil
 }
