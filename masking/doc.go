@@ -71,7 +71,11 @@
 // and after enough masking with patterns pending, the rebuild happens in the
 // background. ContainsAny(doc, since) tells whether a document masked when
 // Len() was since can hold a pattern registered after: only those need
-// masking again.
+// masking again. An Index answers the same question for many stored texts
+// at once without reading them: it keeps the 4-byte pieces of everything
+// the Masker scans in each text (decoded views included), and lists the
+// texts that hold the rarest piece of some new pattern, so re-masking after
+// a new value costs the texts that may hold it, not all of them.
 //
 // # Around the Masker
 //

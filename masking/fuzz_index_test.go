@@ -1,0 +1,53 @@
+package masking
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand"
+	"slices"
+	"testing"
+)
+
+// FuzzIndex: a text (and, when it is JSON, a document) masked with one
+// value, indexed, then a second value registered: if masking the stored
+// form again changes it, the Index lists it.
+func FuzzIndex(f *testing.F) {
+	f.Add("user tok_8J2kL9qX logged in", "password1", "tok_8J2kL9qX")
+	f.Add(`{"a":"tok\u005f8J2kL9qX","b":"password1"}`, "password1", "tok_8J2kL9qX")
+	f.Add("dG9rXzhKMmtMOXFYdG9rXzhKMmtMOXFYdG9rXzhKMmtMOXFYdG9rXzhKMmtMOXFY\r\ndG9rXzhKMmtMOXFY", "nothing", "tok_8J2kL9qXtok_8J2kL9qXtok_8J2kL9qXtok_8J2kL9qXtok_8J2kL9qX")
+	f.Add("&amp;lt;tok&amp;gt; %3Ctok%3e", "x", "<tok>")
+	f.Add(`["a\\\"b\"","a\\\\\\\"b"]`, "zzzz", `a\"b"`)
+	r := rand.New(rand.NewSource(3))
+	for range 20 {
+		vals := []string{indexValue(r), indexValue(r)}
+		f.Add(indexText(r, vals), vals[0], vals[1])
+		doc, _ := json.Marshal(indexDoc(r, 0, vals))
+		f.Add(string(doc), vals[0], vals[1])
+	}
+	f.Fuzz(func(t *testing.T, text, old, value string) {
+		m := New(WithLogger(nil))
+		m.Register(old)
+		x := NewIndex[int](m)
+		stored := m.Mask([]byte(text))
+		x.SetText(0, stored)
+		doc, err := m.MaskJSON([]byte(text))
+		if err == nil {
+			x.SetJSON(1, doc)
+		}
+		since := m.Len()
+		m.Register(value)
+		got := x.Candidates(since, nil)
+		if !bytes.Equal(m.Mask(stored), stored) && !slices.Contains(got, 0) {
+			t.Fatalf("text changed by masking again, not listed: %q", stored)
+		}
+		if err == nil {
+			again, err := m.MaskJSON(doc)
+			if err != nil {
+				t.Fatalf("masked document no longer JSON: %v", err)
+			}
+			if !bytes.Equal(again, doc) && !slices.Contains(got, 1) {
+				t.Fatalf("document changed by masking again, not listed: %q", doc)
+			}
+		}
+	})
+}
