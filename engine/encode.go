@@ -542,6 +542,7 @@ func (r *runState) touchLocked(t *taskRecord) {
 		t.dirty = true
 		r.dirty = append(r.dirty, t)
 	}
+	r.rx.queueLocked(t)
 }
 
 func (r *runState) encodeTask(t *taskRecord) ([]byte, error) {

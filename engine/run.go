@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -86,8 +85,9 @@ type taskRecord struct {
 	dirty             bool       // changed since the last write (in runState.dirty)
 	forgotten         bool       // dropped from the run (keepLastN)
 	wt                *WorkflowTask
-	later             *laterInput // a remote task's input, resolved at hand-off (remote_handoff.go)
-	env               runEnv      // its input's environment (begin)
+	later             *laterInput    // a remote task's input, resolved at hand-off (remote_handoff.go)
+	env               runEnv         // its input's environment (begin)
+	rx                taskIndexState // what the run's remaskIndex holds of it (remask.go)
 }
 
 type taskDoc struct {
@@ -151,6 +151,9 @@ type runState struct {
 	// a value registered later (a `_secrets` leaf read from the workflow
 	// input, say) is masked retroactively in everything stored before.
 	maskedAt int
+	// rx indexes the stored forms, so that a value registered later masks
+	// again only those it may be in (remask.go).
+	rx remaskIndex
 	// logsMaskedAt is the masker's size when the run's stored task logs
 	// were last masked (tasklog.go).
 	logsMaskedAt int
@@ -238,35 +241,6 @@ func (r *runState) summaryLocked() runstore.Summary {
 		s.CorrelationID = r.sec.Text(c)
 	}
 	return s
-}
-
-// remaskLocked re-masks the stored forms when values were registered since
-// they were produced. Callers hold r.mu.
-func (r *runState) remaskLocked() {
-	n := r.sec.Generation()
-	if n == r.maskedAt {
-		return
-	}
-	r.maskedAt = n
-	// Only what the new values change is written again: a run that
-	// registers a value per iteration must not rewrite every record it
-	// holds with each write (SPEC §8).
-	re := func(stored []byte, changed *bool) []byte {
-		m := r.sec.Remask(stored)
-		if bytes.Equal(m, stored) {
-			return stored
-		}
-		*changed = true
-		return m
-	}
-	r.inStored, r.varStored, r.outStored = re(r.inStored, &r.changedIn), re(r.varStored, &r.changedVars), re(r.outStored, &r.changedOut)
-	for _, t := range r.tasks {
-		changed := false
-		t.inStored, t.outStored = re(t.inStored, &changed), re(t.outStored, &changed)
-		if changed {
-			r.touchLocked(t)
-		}
-	}
 }
 
 func orEmpty(b []byte) json.RawMessage {

@@ -118,3 +118,35 @@ func ExampleRun_ProtectResolved() {
 	// {"auth":"Bearer ${workflow.secrets.api_token}","n":2} true <nil>
 	// true
 }
+
+// An executor that stores many forms re-masks, after a value is registered
+// mid-run, only those the value may be in.
+func ExampleNewRemaskIndex() {
+	ring, _ := seal.NewKeyring([]byte("0123456789abcdef0123456789abcdef"))
+	run, err := runsecrets.New("run-2", interpolate.MapSecrets{}, ring)
+	if err != nil {
+		panic(err)
+	}
+	stored := map[string][]byte{}
+	index := runsecrets.NewRemaskIndex[string](run)
+	for i, out := range []string{`{"echo":"tok-51ab9e77c0"}`, `{"status":200}`} {
+		key := fmt.Sprintf("/tasks/t%d/outputData", i)
+		_, st, err := run.Protect([]byte(out), key)
+		if err != nil {
+			panic(err)
+		}
+		stored[key] = st
+		index.SetJSON(key, st)
+	}
+	// A task's output carries a new value in `_secrets`: Protect registers it.
+	since := run.Generation()
+	if _, _, err := run.Protect([]byte(`{"_secrets":{"token":"tok-51ab9e77c0"}}`), "/tasks/t2/outputData"); err != nil {
+		panic(err)
+	}
+	for _, key := range index.Candidates(since, nil) {
+		stored[key] = run.Remask(stored[key])
+		index.SetJSON(key, stored[key])
+		fmt.Println(key, string(stored[key]))
+	}
+	// Output: /tasks/t0/outputData {"echo":"***"}
+}

@@ -386,6 +386,8 @@ func (r *Run) Generation() int { return r.reg.masker.Len() }
 
 // Remask masks a stored form again with every value registered so far;
 // sealed members stay as they are. Invalid JSON is returned unchanged.
+// Re-masking every stored form after each new value costs the whole run
+// per value: NewRemaskIndex lists the forms a new value may be in.
 func (r *Run) Remask(stored []byte) []byte {
 	if len(stored) == 0 {
 		return stored
@@ -394,4 +396,15 @@ func (r *Run) Remask(stored []byte) []byte {
 		return m
 	}
 	return stored
+}
+
+// NewRemaskIndex returns an index of a run's stored forms (JSON, as
+// Remask takes them), each under a key of the caller's choice: after
+// values are registered, Candidates(since, nil) — since being Generation
+// when the forms were last all masked — lists the only forms Remask could
+// change. Set a form again (SetJSON) whenever it is replaced or re-masked,
+// and Delete it when it goes. The index is in memory and not safe for
+// concurrent use; a resumed run builds it again from its stored forms.
+func NewRemaskIndex[K comparable](r *Run) *masking.Index[K] {
+	return masking.NewIndex[K](r.reg.masker)
 }

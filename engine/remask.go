@@ -1,0 +1,226 @@
+package engine
+
+import (
+	"bytes"
+	"slices"
+
+	"github.com/wfrun/wfrun/masking"
+	"github.com/wfrun/wfrun/runsecrets"
+)
+
+// Masking stored forms again.
+//
+// A value registered mid-run (a `_secrets` leaf of a task output, an
+// UPDATE_SECRET, one per loop iteration) must be masked in everything the
+// run stored before. Masking every stored form again after each value
+// costs the whole run per value — O(n²) for a loop registering a value per
+// iteration (SPEC §8). A run keeps a masking.Index of its stored forms
+// instead, built the first time a value is registered after something was
+// stored, and kept up to date from the records marked changed
+// (touchLocked) and the workflow members' identities: only the forms it
+// lists are masked again.
+
+// remaskKey names one stored form: a task record's input or output, or a
+// workflow member (t nil).
+type remaskKey struct {
+	t     *taskRecord
+	field uint8
+}
+
+const (
+	formTaskIn uint8 = iota
+	formTaskOut
+	formRunIn
+	formRunVars
+	formRunOut
+)
+
+// formID is the identity of a stored form: stored forms are replaced, never
+// changed in place.
+type formID struct {
+	p *byte
+	n int
+}
+
+func idOf(b []byte) formID {
+	if len(b) == 0 {
+		return formID{}
+	}
+	return formID{&b[0], len(b)}
+}
+
+// remaskIndex is a run's index of its stored forms. Guarded by the run's mu.
+type remaskIndex struct {
+	idx            *masking.Index[remaskKey] // nil until first needed
+	queue          []*taskRecord             // records touched since the last sync
+	in, vars, out  formID                    // the workflow members indexed
+	keys           []remaskKey               // scratch
+	remasked       int                       // forms masked again (tests, SPEC §8)
+	remaskedBytes  int                       // their bytes
+	indexedForms   int                       // forms indexed, new or again
+	indexedBytes   int                       // their bytes
+	rebuilds       int                       // full builds of the index
+	droppedRecords int                       // records found gone when listed
+}
+
+// taskIndexState is what the index knows of one task record.
+type taskIndexState struct {
+	in, out formID
+	queued  bool
+}
+
+// queueLocked notes that t changed (touchLocked): the next sync indexes
+// its forms again. Before the index exists there is nothing to follow.
+func (x *remaskIndex) queueLocked(t *taskRecord) {
+	if x.idx == nil || t.rx.queued {
+		return
+	}
+	t.rx.queued = true
+	x.queue = append(x.queue, t)
+}
+
+// remaskLocked masks again, with the values registered since they were
+// produced, the stored forms that may hold one of them. Callers hold r.mu.
+func (r *runState) remaskLocked() {
+	n := r.sec.Generation()
+	if n == r.maskedAt {
+		return
+	}
+	since := r.maskedAt
+	r.maskedAt = n
+	x := &r.rx
+	if x.idx == nil {
+		r.buildRemaskIndexLocked()
+	} else {
+		r.syncRemaskIndexLocked()
+	}
+	x.keys = x.idx.Candidates(since, x.keys[:0])
+	// Only what the new values change is written again: a run that
+	// registers a value per iteration must not rewrite every record it
+	// holds with each write (SPEC §8).
+	for _, k := range x.keys {
+		switch k.field {
+		case formRunIn:
+			r.inStored = r.remaskForm(k, r.inStored, &x.in, &r.changedIn)
+		case formRunVars:
+			r.varStored = r.remaskForm(k, r.varStored, &x.vars, &r.changedVars)
+		case formRunOut:
+			r.outStored = r.remaskForm(k, r.outStored, &x.out, &r.changedOut)
+		default:
+			t := k.t
+			if !r.holdsLocked(t) {
+				// Dropped from the run (keepLastN, a restart): never
+				// touched again, or it would be written back.
+				x.idx.Delete(remaskKey{t, formTaskIn})
+				x.idx.Delete(remaskKey{t, formTaskOut})
+				x.droppedRecords++
+				continue
+			}
+			changed := false
+			if k.field == formTaskIn {
+				t.inStored = r.remaskForm(k, t.inStored, &t.rx.in, &changed)
+			} else {
+				t.outStored = r.remaskForm(k, t.outStored, &t.rx.out, &changed)
+			}
+			if changed {
+				r.touchLocked(t)
+			}
+		}
+	}
+	clear(x.keys) // hold no record past its life
+}
+
+// remaskForm masks one listed form again and indexes what changed.
+func (r *runState) remaskForm(k remaskKey, stored []byte, id *formID, changed *bool) []byte {
+	x := &r.rx
+	x.remasked++
+	x.remaskedBytes += len(stored)
+	m := r.sec.Remask(stored)
+	if bytes.Equal(m, stored) {
+		return stored
+	}
+	*changed = true
+	x.setForm(k, m, id)
+	return m
+}
+
+// setForm indexes form b under k (forgets k when b is empty).
+func (x *remaskIndex) setForm(k remaskKey, b []byte, id *formID) {
+	*id = idOf(b)
+	if len(b) == 0 {
+		x.idx.Delete(k)
+		return
+	}
+	x.indexedForms++
+	x.indexedBytes += len(b)
+	x.idx.SetJSON(k, b)
+}
+
+// syncForm indexes b under k when it is not what was indexed.
+func (x *remaskIndex) syncForm(k remaskKey, b []byte, id *formID) {
+	if idOf(b) != *id {
+		x.setForm(k, b, id)
+	}
+}
+
+// buildRemaskIndexLocked indexes every stored form of the run: once per
+// run in this process (a resumed run builds it from what it loaded).
+func (r *runState) buildRemaskIndexLocked() {
+	x := &r.rx
+	x.idx = runsecrets.NewRemaskIndex[remaskKey](r.sec)
+	x.rebuilds++
+	for _, t := range x.queue {
+		t.rx.queued = false
+	}
+	x.queue = x.queue[:0]
+	x.in, x.vars, x.out = formID{}, formID{}, formID{}
+	r.syncMembersLocked()
+	for _, t := range r.tasks {
+		t.rx = taskIndexState{}
+		x.setForm(remaskKey{t, formTaskIn}, t.inStored, &t.rx.in)
+		x.setForm(remaskKey{t, formTaskOut}, t.outStored, &t.rx.out)
+	}
+}
+
+// syncRemaskIndexLocked indexes the forms that changed since the last sync:
+// the records touched and the workflow members replaced.
+func (r *runState) syncRemaskIndexLocked() {
+	x := &r.rx
+	r.syncMembersLocked()
+	for i, t := range x.queue {
+		x.queue[i] = nil
+		t.rx.queued = false
+		if t.forgotten {
+			x.idx.Delete(remaskKey{t, formTaskIn})
+			x.idx.Delete(remaskKey{t, formTaskOut})
+			continue
+		}
+		x.syncForm(remaskKey{t, formTaskIn}, t.inStored, &t.rx.in)
+		x.syncForm(remaskKey{t, formTaskOut}, t.outStored, &t.rx.out)
+	}
+	x.queue = x.queue[:0]
+	if cap(x.queue) > 1024 && cap(x.queue) > 4*len(r.tasks) {
+		x.queue = nil
+	}
+}
+
+func (r *runState) syncMembersLocked() {
+	x := &r.rx
+	x.syncForm(remaskKey{nil, formRunIn}, r.inStored, &x.in)
+	x.syncForm(remaskKey{nil, formRunVars}, r.varStored, &x.vars)
+	x.syncForm(remaskKey{nil, formRunOut}, r.outStored, &x.out)
+}
+
+// holdsLocked reports whether t is one of the run's records. Records are
+// kept in the order of their seq, so a search finds it; a linear scan
+// backs the search up should that order ever not hold.
+func (r *runState) holdsLocked(t *taskRecord) bool {
+	if t.forgotten {
+		return false
+	}
+	i, _ := slices.BinarySearchFunc(r.tasks, t.Seq, func(c *taskRecord, seq int) int { return c.Seq - seq })
+	if i < len(r.tasks) && r.tasks[i] == t {
+		return true
+	}
+	return slices.Contains(r.tasks, t)
+}
