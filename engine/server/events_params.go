@@ -124,7 +124,7 @@ func asText(v any) string {
 		return x
 	case json.Number:
 		return x.String()
-	case bool:
+	case int64, float64, bool:
 		return fmt.Sprint(x)
 	}
 	b, err := json.Marshal(v)
@@ -170,13 +170,40 @@ func definite(x jp.Expr) bool {
 }
 
 // decodePayload is a message's payload as Conductor's event processor
-// reads it: JSON when it parses, else the text.
+// reads it: JSON when it parses, else the text. Numbers become int64 when
+// they are integers that fit, else float64 (as Jackson's Integer, Long,
+// Double), so JSONPath filters compare them; an integer too large for
+// either keeps its digits (json.Number).
 func decodePayload(b []byte) any {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil || dec.More() {
 		return string(b)
+	}
+	return javaNumbers(v)
+}
+
+func javaNumbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if n, err := x.Int64(); err == nil {
+			return n
+		}
+		if strings.ContainsAny(x.String(), ".eE") {
+			if f, err := x.Float64(); err == nil {
+				return f
+			}
+		}
+		return x
+	case map[string]any:
+		for k, c := range x {
+			x[k] = javaNumbers(c)
+		}
+	case []any:
+		for i, c := range x {
+			x[i] = javaNumbers(c)
+		}
 	}
 	return v
 }

@@ -53,6 +53,14 @@ type eventMemQueue struct {
 	notify chan struct{} // closed and replaced on every publish
 }
 
+// eventMemQueueMax bounds the messages one in-process queue keeps: a
+// workflow publishing where nobody listens fails its EVENT task rather
+// than fill the server's memory.
+const eventMemQueueMax = 10000
+
+// errEventQueueFull: an in-process conductor queue is full.
+var errEventQueueFull = errors.New("event queue full")
+
 func newEventMemQueue() *eventMemQueue {
 	return &eventMemQueue{msgs: map[string][]eventMessage{}, notify: make(chan struct{})}
 }
@@ -64,6 +72,11 @@ func (q *eventMemQueue) Publish(_ context.Context, queue, id string, payload []b
 		return fmt.Errorf("not a conductor queue: %s", queue)
 	}
 	q.mu.Lock()
+	if len(q.msgs[name]) >= eventMemQueueMax {
+		q.mu.Unlock()
+		return fmt.Errorf("%w: %s holds %d messages no event handler has taken (register one for the event %s, or give --event-sink conductor=SINK)",
+			errEventQueueFull, queue, eventMemQueueMax, queue)
+	}
 	q.msgs[name] = append(q.msgs[name], eventMessage{Queue: name, ID: id, Payload: append([]byte(nil), payload...)})
 	close(q.notify)
 	q.notify = make(chan struct{})

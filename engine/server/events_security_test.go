@@ -124,6 +124,23 @@ func (es *eventServer) waitRun(t *testing.T, who, id string) map[string]any {
 	}
 }
 
+// waitTasks waits until run id has a task (its first task is scheduled).
+func (es *eventServer) waitTasks(t *testing.T, id string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var doc map[string]any
+		_ = json.Unmarshal([]byte(es.mustAs(t, "admin", "GET", "/api/workflow/"+id+"?includeTasks=true", "")), &doc)
+		if list, _ := doc["tasks"].([]any); len(list) > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %s has no task", id)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // waitLog waits for a log line holding every one of parts.
 func (es *eventServer) waitLog(t *testing.T, parts ...string) string {
 	t.Helper()
@@ -238,6 +255,7 @@ func TestEventMessageCarriesNoSecret(t *testing.T) {
 	  "condition":"$.token.length > 0",
 	  "actions":[{"action":"complete_task","complete_task":{"workflowId":"${waiter}","taskRefName":"approval","output":{"token":"${token}","len":"${len}","msg":"got ${token}"}}}]}`)
 	waiter := es.mustAs(t, "", "POST", "/api/workflow", `{"name":"wait_for_order_approval","input":{"orderId":"o-1"}}`)
+	es.waitTasks(t, waiter)
 	emitter := es.mustAs(t, "", "POST", "/api/workflow", `{"name":"emit_token","input":{"waiter":"`+waiter+`"}}`)
 	if doc := es.waitRun(t, "", emitter); doc["status"] != "COMPLETED" {
 		t.Fatalf("emit_token: %v %v", doc["status"], doc["reasonForIncompletion"])

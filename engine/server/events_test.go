@@ -169,6 +169,14 @@ func TestEventHandlerCompletesWaitTask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if w, _, err := wc.GetExecutionStatus(ctx, waiting, withTasks); err == nil && len(w.Tasks) > 0 {
+			break // the WAIT task is scheduled: the message has a task to complete
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the WAIT task was never scheduled")
+		}
+	}
 	pubID, _, err := wc.StartWorkflowWithRequest(ctx, model.StartWorkflowRequest{Name: "publish_order_event", Version: 1,
 		Input: map[string]any{"orderId": waiting, "status": "READY"}})
 	if err != nil {
