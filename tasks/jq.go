@@ -165,7 +165,7 @@ func (t *JQTask) Execute(ctx context.Context, req *Request) (res Result) {
 		if t.opts.jqMaxResults > 0 && len(results) >= t.opts.jqMaxResults {
 			return failure(Failed, fmt.Sprintf("jq: more than %d results", t.opts.jqMaxResults))
 		}
-		results = append(results, v)
+		results = append(results, jacksonDoubles(v))
 	}
 	var first any
 	if len(results) > 0 {

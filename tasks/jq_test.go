@@ -225,3 +225,23 @@ func TestJQIndexErrorNamesKey(t *testing.T) {
 		t.Fatalf("result %v", got)
 	}
 }
+
+// A number that is not finite is written as Conductor's ObjectMapper
+// writes a double (Jackson's WRITE_NAN_AS_STRINGS, on by default), in the
+// result and in the result list, however deep.
+func TestJQNonFiniteAsConductorWrites(t *testing.T) {
+	r := NewDefaultRegistry()
+	for _, tc := range []struct{ query, want string }{
+		{"infinite", `{"result":"Infinity","resultList":["Infinity"]}`},
+		{"-infinite, nan", `{"result":"-Infinity","resultList":["-Infinity","NaN"]}`},
+		{"{a: [1.5, nan], b: {c: -1e1000}}", `{"result":{"a":[1.5,"NaN"],"b":{"c":"-Infinity"}},"resultList":[{"a":[1.5,"NaN"],"b":{"c":"-Infinity"}}]}`},
+		{`"[1e400]" | fromjson`, `{"result":["Infinity"],"resultList":[["Infinity"]]}`},
+		{"[1, 2.5]", `{"result":[1,2.5],"resultList":[[1,2.5]]}`},
+	} {
+		res := run(t, r, TypeJSONJQTransform, map[string]any{"queryExpression": tc.query}, nil)
+		wantStatus(t, res, Completed)
+		if string(res.Output) != tc.want {
+			t.Errorf("%s: output %s, want %s", tc.query, res.Output, tc.want)
+		}
+	}
+}

@@ -107,7 +107,7 @@ func jacksonFromJSON(v any, _ []any) any {
 		return nil
 	}
 	out, _ := jqFromJSONDecode.Run(string(utf16.Decode(p.u[start:end]))).Next()
-	return out
+	return jacksonParsedNumbers(out)
 }
 
 // jacksonParser walks the text in UTF-16 units, as Jackson's reader does.
