@@ -178,7 +178,7 @@ func (r *runState) failWhilePaused(ctx context.Context, rec *taskRecord) (done b
 	r.mu.Lock()
 	paused := r.doc.Status == StatusPaused
 	// A re-open under way already (this may be it) is not one to wait for.
-	before := r.side.running[rec.Ref]
+	before := r.side.reopens[rec.Ref]
 	r.mu.Unlock()
 	if !paused {
 		return false, nil
@@ -186,16 +186,19 @@ func (r *runState) failWhilePaused(ctx context.Context, rec *taskRecord) (done b
 	if err := r.waitUnpaused(ctx); err != nil {
 		return false, err
 	}
+	// Re-opened meanwhile: its child may even have ended already.
 	r.mu.Lock()
-	wait := r.side.running[rec.Ref]
+	reopened, wait := r.side.reopens[rec.Ref] != before, r.side.running[rec.Ref]
 	r.mu.Unlock()
-	if wait == nil || wait == before {
+	if !reopened {
 		return false, nil
 	}
-	select {
-	case <-wait:
-		return true, nil
-	case <-ctx.Done():
-		return false, ctx.Err()
+	if wait != nil {
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
 	}
+	return true, nil
 }

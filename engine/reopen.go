@@ -15,8 +15,10 @@ import (
 // (runningParentToReopen), as
 // Conductor's updateAndPushParents does: the parent's SUB_WORKFLOW task goes back to
 // IN_PROGRESS (same record, same child), the parent to RUNNING (a PAUSED
-// parent too: it is no longer paused), and so on
-// up the chain; when the child ends, the parent goes on from there. The
+// parent too: it is no longer paused), its other SUB_WORKFLOW tasks that
+// ended unsuccessfully are re-opened with it, their children retried in
+// place (siblingsToRetry, whatever the parent's status), and so on up the
+// chain; when the child ends, the parent goes on from there. The
 // topmost re-opened run executes: its replay reaches the SUB_WORKFLOW task,
 // loads the child and runs it, exactly as a resume after a crash does, so
 // each run's masker is rebuilt as on resume.
@@ -149,18 +151,19 @@ func (e *Engine) releaseReopened(ctx context.Context, steps []reopenStep) {
 	}
 }
 
-// reopenRunning re-opens a running parent's SUB_WORKFLOW task in place:
-// the same record IN_PROGRESS with the same child, stored; the parent
-// then executes as on resume and its replay runs the child.
-func (r *runState) reopenRunning(ctx context.Context, taskID string) error {
+// reopenRunning re-opens a running parent's SUB_WORKFLOW tasks in place
+// (reopen: the one whose child runs again and the siblings retried with
+// it): the same records IN_PROGRESS with the same children, stored; the
+// parent then executes as on resume and its replay runs the children.
+func (r *runState) reopenRunning(ctx context.Context, reopen map[string]bool) error {
 	r.mu.Lock()
 	for _, t := range r.tasks {
-		if t.TaskID == taskID {
+		if reopen[t.TaskID] {
 			t.Status, t.Reason, t.End = TaskInProgress, "", 0
 			r.touchLocked(t)
 		}
 	}
-	r.reopenTasksLocked(map[string]bool{taskID: true}) // a test run's child (mockstore.go)
+	r.reopenTasksLocked(reopen) // a test run's children (mockstore.go)
 	r.doc.LastRetriedTime = r.nowMillis()
 	// A PAUSED parent runs again too, as updateAndPushParents sets it.
 	unpaused := r.doc.Status == StatusPaused
@@ -185,11 +188,27 @@ func (r *runState) reopenRunning(ctx context.Context, taskID string) error {
 func (e *Engine) reopenParents(ctx context.Context, steps []reopenStep, o *RerunOptions) (top *runState, stored []*runState, err error) {
 	for _, s := range steps {
 		if s.running != nil {
-			if err := s.running.reopenRunning(ctx, s.taskID); err != nil {
+			// Its other unsuccessful SUB_WORKFLOW tasks are retried too,
+			// whatever its status (updateAndPushParents).
+			s.running.mu.Lock()
+			sibs := s.running.siblingsLocked(s.taskID)
+			s.running.mu.Unlock()
+			reopen := map[string]bool{s.taskID: true}
+			siblings, err := e.siblingsToRetry(ctx, sibs, reopen)
+			if err != nil {
+				return nil, nil, err
+			}
+			if err := s.running.reopenRunning(ctx, reopen); err != nil {
 				return nil, nil, err
 			}
 			top = s.running
 			stored = append(stored, top)
+			for _, c := range siblings {
+				if err := c.restoreRestarted(ctx); err != nil {
+					return nil, nil, err
+				}
+				stored = append(stored, c)
+			}
 			continue
 		}
 		r, err := e.loadDoc(ctx, s.run.id, s.run.doc, &s.run.d, nil)
@@ -203,7 +222,7 @@ func (e *Engine) reopenParents(ctx context.Context, steps []reopenStep, o *Rerun
 			}
 		}
 		reopen := map[string]bool{s.taskID: true}
-		siblings, err := e.siblingsToRetry(ctx, &s.run.d, s.taskID, reopen)
+		siblings, err := e.siblingsToRetry(ctx, docSiblings(&s.run.d, s.taskID), reopen)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -244,64 +263,108 @@ func (e *Engine) reopenParents(ctx context.Context, steps []reopenStep, o *Rerun
 	return top, stored, nil
 }
 
-// siblingsToRetry is what Conductor's updateAndPushParents does to the
-// parent's other SUB_WORKFLOW tasks that ended unsuccessfully (a FORK
-// branch that failed too, or was cancelled when the run failed): when the
-// latest attempt's child still runs, or ended with an unsuccessful task,
-// the record is re-opened (added to reopen) and its child retried in place
-// rather than replaced. It returns the children prepared for the retry
-// (stored by the caller).
-func (e *Engine) siblingsToRetry(ctx context.Context, d *runDoc, taskID string, reopen map[string]bool) ([]*runState, error) {
-	var out []*runState
+// subSibling is a parent's SUB_WORKFLOW record that updateAndPushParents
+// looks at when it re-opens the parent: the latest attempt of its
+// reference, ended unsuccessfully (FAILED, TIMED_OUT, CANCELED), with a
+// child.
+type subSibling struct{ taskID, child string }
+
+// docSiblings lists d's SUB_WORKFLOW records other than taskID that
+// updateAndPushParents retries (subSibling).
+func docSiblings(d *runDoc, taskID string) []subSibling {
 	// A record is superseded when a later one has its reference (a retry).
 	last := make(map[string]int, len(d.Tasks))
 	for i := range d.Tasks {
 		last[d.Tasks[i].ReferenceTaskName] = i
 	}
+	var out []subSibling
 	for i := range d.Tasks {
 		t := &d.Tasks[i]
-		if t.TaskID == taskID || t.TaskType != TypeSubWorkflow || t.SubWorkflowID == "" || !terminalTask(t.Status) || successfulTask(t.Status) {
-			continue
+		if t.TaskID != taskID && last[t.ReferenceTaskName] == i && unsuccessfulSub(t.TaskType, t.Status, t.SubWorkflowID) {
+			out = append(out, subSibling{t.TaskID, t.SubWorkflowID})
 		}
-		if last[t.ReferenceTaskName] != i {
-			continue
+	}
+	return out
+}
+
+// siblingsLocked is docSiblings for a loaded run. Callers hold r.mu.
+func (r *runState) siblingsLocked(taskID string) []subSibling {
+	var out []subSibling
+	for _, t := range r.tasks {
+		if t.TaskID != taskID && r.byRef[t.Ref] == t && unsuccessfulSub(t.TaskType, t.Status, t.SubWorkflowID) {
+			out = append(out, subSibling{t.TaskID, t.SubWorkflowID})
 		}
-		doc, archived, err := e.runs.Load(ctx, t.SubWorkflowID)
-		if errors.Is(err, runstore.ErrNotFound) {
-			continue
-		}
+	}
+	return out
+}
+
+func unsuccessfulSub(taskType, status, child string) bool {
+	return taskType == TypeSubWorkflow && child != "" && terminalTask(status) && !successfulTask(status)
+}
+
+// siblingsToRetry is what Conductor's updateAndPushParents does to the
+// parent's other SUB_WORKFLOW tasks that ended unsuccessfully (a FORK
+// branch that failed too, or was cancelled when the run failed), whatever
+// the parent's status: when the latest attempt's child still runs, or
+// ended with an unsuccessful task, the record is re-opened (added to
+// reopen) and its child retried in place rather than replaced. It returns
+// the children prepared for the retry (stored by the caller).
+func (e *Engine) siblingsToRetry(ctx context.Context, sibs []subSibling, reopen map[string]bool) ([]*runState, error) {
+	var out []*runState
+	for _, s := range sibs {
+		er, running, err := e.siblingChild(ctx, s.child)
 		if err != nil {
 			return nil, err
 		}
-		er := &endedRun{id: t.SubWorkflowID, doc: doc, archived: archived}
-		if err := json.Unmarshal(doc, &er.d); err != nil {
-			return nil, fmt.Errorf("run %s: damaged document: %w", t.SubWorkflowID, err)
-		}
-		if !terminalWorkflow(er.d.Status) {
-			reopen[t.TaskID] = true // it runs: the parent's replay joins it
+		if running {
+			reopen[s.taskID] = true // it runs: the parent's replay joins it
 			continue
 		}
-		unsuccessful := false
-		for j := range er.d.Tasks {
-			unsuccessful = unsuccessful || (terminalTask(er.d.Tasks[j].Status) && !successfulTask(er.d.Tasks[j].Status))
-		}
-		if !unsuccessful {
+		if er == nil {
 			continue
-		}
-		if er, err = e.ended(ctx, er); err != nil {
-			return nil, err
-		}
-		if err := e.checkArchived(er, false, true); err != nil {
-			return nil, err
 		}
 		c, err := e.prepareRestart(ctx, er, false, "", nil)
 		if err != nil {
 			return nil, err
 		}
-		reopen[t.TaskID] = true
+		reopen[s.taskID] = true
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// siblingChild loads a sibling's child: running when it has not ended; er
+// when it ended with an unsuccessful task and can be retried; neither when
+// it is gone or ended without one (updateAndPushParents leaves it).
+func (e *Engine) siblingChild(ctx context.Context, id string) (er *endedRun, running bool, err error) {
+	doc, archived, err := e.runs.Load(ctx, id)
+	if errors.Is(err, runstore.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	er = &endedRun{id: id, doc: doc, archived: archived}
+	if err := json.Unmarshal(doc, &er.d); err != nil {
+		return nil, false, fmt.Errorf("run %s: damaged document: %w", id, err)
+	}
+	if !terminalWorkflow(er.d.Status) {
+		return nil, true, nil
+	}
+	unsuccessful := false
+	for j := range er.d.Tasks {
+		unsuccessful = unsuccessful || (terminalTask(er.d.Tasks[j].Status) && !successfulTask(er.d.Tasks[j].Status))
+	}
+	if !unsuccessful {
+		return nil, false, nil
+	}
+	if er, err = e.ended(ctx, er); err != nil {
+		return nil, false, err
+	}
+	if err := e.checkArchived(er, false, true); err != nil {
+		return nil, false, err
+	}
+	return er, false, nil
 }
 
 // childHoldingTask finds, down the run's sub-workflows (latest attempts of

@@ -38,35 +38,136 @@ const reopenSignalStatus = "REOPEN"
 // records re-opened while it runs (guarded by r.mu).
 type reopenSide struct {
 	running map[string]chan struct{} // exact ref → closed once its child has ended
+	reopens map[string]int           // exact ref → how many times it was re-opened
 	cancel  context.CancelCauseFunc  // ends the run's task list (execute)
 	err     error                    // the first failure of a re-opened task
 	closed  bool                     // the run is ending: nothing more is re-opened
 }
 
+// reopenTarget is a SUB_WORKFLOW record to re-open in a run this process
+// executes, and the child it runs again.
+type reopenTarget struct{ taskID, child string }
+
 // reopenExecuting re-opens, in the run this process executes, the
-// SUB_WORKFLOW record taskID whose child (child) runs again, and executes
-// the child beside the run's other tasks. False when the run takes nothing
-// more (it is ending) or the record is not one to re-open: an ended latest
-// attempt of a SUB_WORKFLOW task that is not optional and started child.
-func (r *runState) reopenExecuting(taskID, child string) bool {
+// SUB_WORKFLOW record taskID whose child (child) runs again, as
+// updateAndPushParents does: with it, the run's other SUB_WORKFLOW records
+// that ended unsuccessfully are re-opened too, each with its child (a
+// child that runs, executed by no other live process, or one retried here
+// because it ended with an unsuccessful task). The children execute beside
+// the run's other tasks. False when the run takes nothing more (it is
+// ending) or taskID is not a record to re-open (reopenableLocked); nothing
+// is re-opened then.
+func (r *runState) reopenExecuting(ctx context.Context, taskID, child string) bool {
 	r.mu.Lock()
-	if r.side.closed || r.side.cancel == nil || r.runCtx == nil || r.runCtx.Err() != nil {
-		r.mu.Unlock()
-		return false
-	}
-	var rec *taskRecord
-	for _, t := range r.tasks {
-		if t.TaskID == taskID {
-			rec = t
+	ok := r.reopenableLocked(taskID, child)
+	var sibs []subSibling
+	if ok {
+		for _, s := range r.siblingsLocked(taskID) {
+			if rec := r.recordLocked(s.taskID); rec != nil && r.side.running[rec.Ref] == nil {
+				sibs = append(sibs, s)
+			}
 		}
 	}
-	if rec == nil || r.byRef[rec.Ref] != rec || rec.TaskType != TypeSubWorkflow || rec.SubWorkflowID == "" || rec.SubWorkflowID != child ||
-		!terminalTask(rec.Status) || rec.wt == nil || rec.wt.Optional || r.side.running[rec.Ref] != nil {
-		r.mu.Unlock()
+	r.mu.Unlock()
+	if !ok {
 		return false
 	}
-	rec.Status, rec.Reason, rec.End = TaskInProgress, "", 0
-	r.touchLocked(rec)
+	targets := []reopenTarget{{taskID, child}}
+	var retried []string
+	for _, s := range sibs {
+		er, running, err := r.e.siblingChild(ctx, s.child)
+		switch {
+		case err != nil:
+			// Left as it is (a child that cannot run again): the run
+			// goes on as it would have without the re-open.
+		case running:
+			if r.e.childFree(ctx, s.child) {
+				targets = append(targets, reopenTarget{s.taskID, s.child})
+			}
+		case er != nil:
+			c, err := r.e.prepareRestart(ctx, er, false, "", nil)
+			if err == nil {
+				err = c.restoreRestarted(ctx)
+			}
+			if err == nil {
+				targets = append(targets, reopenTarget{s.taskID, s.child})
+				retried = append(retried, s.child)
+			}
+		}
+	}
+	opened := r.reopenTargets(targets)
+	// A child retried for a record the run no longer re-opens (it is
+	// ending, or the record moved on) ends, as the children of a run that
+	// ends early do.
+	for _, id := range retried {
+		if !opened[id] {
+			_ = r.e.terminate(context.WithoutCancel(ctx), id, "Parent workflow has ended", nil)
+		}
+	}
+	return opened != nil
+}
+
+// recordLocked is the record taskID. Callers hold r.mu.
+func (r *runState) recordLocked(taskID string) *taskRecord {
+	for _, t := range r.tasks {
+		if t.TaskID == taskID {
+			return t
+		}
+	}
+	return nil
+}
+
+// reopenableLocked: the run takes re-opens (it is not ending) and taskID
+// is an ended latest attempt of a SUB_WORKFLOW task that is not optional,
+// started child and is not re-opened already. Callers hold r.mu.
+func (r *runState) reopenableLocked(taskID, child string) bool {
+	if r.side.closed || r.side.cancel == nil || r.runCtx == nil || r.runCtx.Err() != nil {
+		return false
+	}
+	rec := r.recordLocked(taskID)
+	return rec != nil && r.byRef[rec.Ref] == rec && rec.TaskType == TypeSubWorkflow && rec.SubWorkflowID != "" && rec.SubWorkflowID == child &&
+		terminalTask(rec.Status) && rec.wt != nil && !rec.wt.Optional && r.side.running[rec.Ref] == nil
+}
+
+// reopenTargets re-opens the targets at once, under one lock (a PAUSED run
+// set RUNNING finds them all re-opened: none of its held failures fails
+// it, failWhilePaused), and executes their children. False, and nothing
+// re-opened, when the first target cannot be (reopenableLocked); a later
+// one that cannot is left out. It returns the children of the records
+// re-opened, nil when none is.
+func (r *runState) reopenTargets(targets []reopenTarget) map[string]bool {
+	type reopened struct {
+		taskID, ref string
+		wt          *WorkflowTask
+		iter        int
+		done        chan struct{}
+	}
+	r.mu.Lock()
+	var recs []reopened
+	opened := map[string]bool{}
+	for i, t := range targets {
+		if !r.reopenableLocked(t.taskID, t.child) {
+			if i == 0 {
+				r.mu.Unlock()
+				return nil
+			}
+			continue
+		}
+		opened[t.child] = true
+		rec := r.recordLocked(t.taskID)
+		rec.Status, rec.Reason, rec.End = TaskInProgress, "", 0
+		r.touchLocked(rec)
+		if r.side.running == nil {
+			r.side.running = map[string]chan struct{}{}
+		}
+		done := make(chan struct{})
+		r.side.running[rec.Ref] = done
+		if r.side.reopens == nil {
+			r.side.reopens = map[string]int{}
+		}
+		r.side.reopens[rec.Ref]++
+		recs = append(recs, reopened{t.taskID, rec.Ref, rec.wt, rec.Iteration, done})
+	}
 	// Its workflow timeout counts from here (Conductor sets the parent's
 	// lastRetriedTime).
 	r.doc.LastRetriedTime = r.nowMillis()
@@ -76,39 +177,48 @@ func (r *runState) reopenExecuting(taskID, child string) bool {
 	if unpaused {
 		r.unpauseLocked()
 	}
-	if r.side.running == nil {
-		r.side.running = map[string]chan struct{}{}
-	}
-	done := make(chan struct{})
-	r.side.running[rec.Ref] = done
-	ctx, wt, ref, iter := r.runCtx, rec.wt, rec.Ref, rec.Iteration
+	ctx := r.runCtx
 	r.mu.Unlock()
-	// A test run's child goes on with its test as stored (mockstore.go).
-	testDone := r.test.reopenBeside(ref)
+	// A test run's children go on with their test as stored (mockstore.go).
+	testDone := make([]func(), len(recs))
+	for i, o := range recs {
+		testDone[i] = r.test.reopenBeside(o.ref)
+	}
 	go func() {
-		defer testDone()
-		defer close(done)
 		err := r.save(ctx)
 		if err == nil && unpaused {
 			r.emit(Event{Kind: EventWorkflow, Status: StatusRunning, Reason: "sub-workflow runs again"})
 		}
-		if err == nil {
-			r.emit(Event{Kind: EventTask, TaskRef: ref, TaskType: TypeSubWorkflow, TaskID: taskID, Status: TaskInProgress})
-			err = r.execSubWorkflow(ctx, wt, strings.TrimPrefix(ref, wt.TaskReferenceName), iter)
-		}
-		r.mu.Lock()
-		delete(r.side.running, ref)
-		var st *stopError
-		if err != nil && (r.side.err == nil || (!errors.As(r.side.err, &st) && errors.As(err, &st))) {
-			r.side.err = err
-		}
-		cancel := r.side.cancel
-		r.mu.Unlock()
-		if err != nil {
-			cancel(err) // the run's other tasks end, as a failed branch ends them
+		for i, o := range recs {
+			go func() {
+				defer testDone[i]()
+				defer close(o.done)
+				err := err
+				if err == nil {
+					r.emit(Event{Kind: EventTask, TaskRef: o.ref, TaskType: TypeSubWorkflow, TaskID: o.taskID, Status: TaskInProgress})
+					err = r.execSubWorkflow(ctx, o.wt, strings.TrimPrefix(o.ref, o.wt.TaskReferenceName), o.iter)
+				}
+				r.reopenedEnded(o.ref, err)
+			}()
 		}
 	}()
-	return true
+	return opened
+}
+
+// reopenedEnded records the end of the re-opened record ref's execution:
+// its failure ends the run's task list, as a failed branch ends it.
+func (r *runState) reopenedEnded(ref string, err error) {
+	r.mu.Lock()
+	delete(r.side.running, ref)
+	var st *stopError
+	if err != nil && (r.side.err == nil || (!errors.As(r.side.err, &st) && errors.As(err, &st))) {
+		r.side.err = err
+	}
+	cancel := r.side.cancel
+	r.mu.Unlock()
+	if err != nil {
+		cancel(err)
+	}
 }
 
 // awaitReopened waits until no task the JOIN rec waits on is re-opened
@@ -170,15 +280,21 @@ func (r *runState) applyReopenSignals(ctx context.Context) {
 // RUNNING and executed by no other live process.
 func (r *runState) reopenIfChildRuns(ctx context.Context, taskID, child string) {
 	status, archived, err := r.e.storedStatus(ctx, child)
-	if err != nil || archived || status != StatusRunning || r.e.isActive(child) {
+	if err != nil || archived || status != StatusRunning || !r.e.childFree(ctx, child) {
 		return
 	}
-	// A lease of this engine's that nothing here executes was given to
-	// it by a restart (handOff).
-	if l, held, err := r.e.runs.GetLease(ctx, child); err != nil || (held && l.Live(time.Now()) && l.Owner != r.e.owner) {
-		return
+	r.reopenExecuting(ctx, taskID, child)
+}
+
+// childFree: run child is executed neither here nor by another live
+// process. A lease of this engine's that nothing here executes was given
+// to it by a restart (handOff).
+func (e *Engine) childFree(ctx context.Context, child string) bool {
+	if e.isActive(child) {
+		return false
 	}
-	r.reopenExecuting(taskID, child)
+	l, held, err := e.runs.GetLease(ctx, child)
+	return err == nil && !(held && l.Live(time.Now()) && l.Owner != e.owner)
 }
 
 // endSide waits, once the run's task list has returned with err, for the
@@ -363,7 +479,7 @@ func (e *Engine) handOff(ctx context.Context, h reopenStep, top *runState, store
 		step := 100 * time.Millisecond
 		executed := false
 		if p := e.executing(h.parentID); p != nil {
-			if p.reopenExecuting(h.taskID, top.id) {
+			if p.reopenExecuting(ctx, h.taskID, top.id) {
 				return nil, true, nil
 			}
 			executed, step = true, 10*time.Millisecond
