@@ -1044,7 +1044,7 @@ func (r *runState) takeSignals(ctx context.Context) error {
 			if err != nil {
 				s = signal{Status: TaskFailedTerminal, Reason: "external completion: " + err.Error()}
 			} else {
-				s.Output, s.SealedOutput = out, ""
+				s.Output, s.SealedOutput, s.opened = out, "", true
 			}
 		}
 		r.pending[k] = s

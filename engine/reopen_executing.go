@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/runsecrets"
 )
 
 // A child that runs again while a process executes its parent (the usual
@@ -251,28 +252,62 @@ func (r *runState) awaitReopened(ctx context.Context, wt *WorkflowTask, rec *tas
 	}
 }
 
+// reopenOrder is what a re-open signal asks: re-open record TaskID, whose
+// child Child runs again. It travels sealed (reopenSignal).
+type reopenOrder struct {
+	TaskID string `json:"taskId"`
+	Child  string `json:"child"`
+}
+
+// reopenSignal is the stored form of a re-open of run runID's record
+// taskID for child: the order sealed for that run and that signal key (as
+// an external completion is), so the executor takes only an order a
+// process holding the run store's keyring wrote for this run and this
+// record, never one edited or moved in the store.
+func (e *Engine) reopenSignal(runID, taskID, child string) ([]byte, error) {
+	sec, err := runsecrets.New(runID, nil, e.keyring)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := json.Marshal(reopenOrder{TaskID: taskID, Child: child})
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := sec.SealCompletion(reopenSignalPrefix+taskID, plain)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(signal{Status: reopenSignalStatus, SealedOutput: sealed})
+}
+
 // applyReopenSignals re-opens the records the pending reopen signals name
-// (the lease keeper calls it with each batch of signals). A signal names
-// the record and the child it started; it is taken only while that child
-// is stored RUNNING and executed by no other live process (a signal left
-// over from a re-open that fell back, or one naming another child, would
-// re-open an ended record). A signal the run cannot take is dropped: the
-// process that sent it sees the record stay ended and re-opens the run
-// once it has ended (handOff).
+// (the lease keeper calls it with each batch of signals). A signal counts
+// only when its sealed order opens (takeSignals) and names the record its
+// key does; it is taken only while the child it names is stored RUNNING
+// and executed by no other live process (a signal left over from a
+// re-open that fell back, or one naming another child, would re-open an
+// ended record). A signal the run cannot take is dropped: the process that
+// sent it sees the record stay ended and re-opens the run once it has
+// ended (handOff).
 func (r *runState) applyReopenSignals(ctx context.Context) {
 	r.mu.Lock()
-	var sigs []signal
+	var orders []reopenOrder
 	for k, s := range r.pending {
-		if strings.HasPrefix(k, reopenSignalPrefix) {
-			delete(r.pending, k)
-			if s.Status == reopenSignalStatus && s.TaskID != "" && s.Child != "" {
-				sigs = append(sigs, s)
-			}
+		if !strings.HasPrefix(k, reopenSignalPrefix) {
+			continue
+		}
+		delete(r.pending, k)
+		var o reopenOrder
+		if s.Status != reopenSignalStatus || !s.opened || json.Unmarshal(s.Output, &o) != nil {
+			continue
+		}
+		if o.TaskID == strings.TrimPrefix(k, reopenSignalPrefix) && o.Child != "" {
+			orders = append(orders, o)
 		}
 	}
 	r.mu.Unlock()
-	for _, s := range sigs {
-		r.reopenIfChildRuns(ctx, s.TaskID, s.Child)
+	for _, o := range orders {
+		r.reopenIfChildRuns(ctx, o.TaskID, o.Child)
 	}
 }
 
@@ -492,7 +527,10 @@ func (e *Engine) handOff(ctx context.Context, h reopenStep, top *runState, store
 			}
 			executed = held && l.Live(time.Now())
 			if executed && !sent {
-				payload, _ := json.Marshal(signal{Status: reopenSignalStatus, TaskID: h.taskID, Child: top.id})
+				payload, err := e.reopenSignal(h.parentID, h.taskID, top.id)
+				if err != nil {
+					return nil, false, err
+				}
 				if err := e.runs.PutSignal(ctx, h.parentID, reopenSignalPrefix+h.taskID, payload); err != nil {
 					return nil, false, err
 				}

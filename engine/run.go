@@ -195,15 +195,16 @@ type runState struct {
 	log runLog
 }
 
-// signal is an external completion. Its output is written sealed
-// (SealedOutput, runsecrets.SealCompletion) and opened by the runner.
+// signal is an external completion, or a re-open order
+// (reopen_executing.go). Its output is written sealed (SealedOutput,
+// runsecrets.SealCompletion) and opened by the runner.
 type signal struct {
 	Status       string          `json:"status"`
 	Output       json.RawMessage `json:"output,omitempty"`
 	SealedOutput string          `json:"sealedOutput,omitempty"`
 	Reason       string          `json:"reason,omitempty"`
 	TaskID       string          `json:"taskId,omitempty"` // only for this attempt (CompleteTaskAttempt)
-	Child        string          `json:"child,omitempty"`  // a re-open's child run (reopen_executing.go)
+	opened       bool            // Output was opened from SealedOutput (takeSignals)
 }
 
 func nowMillis() int64 { return time.Now().UnixMilli() }
