@@ -64,8 +64,9 @@ import (
 // the same way (its mocks say it must not call out: wfrun does not run it
 // for real, where Conductor's system task worker may); any other task runs
 // for real, as Conductor's system task worker runs it. Conductor's loop
-// stops after 20 000 passes; so does wfrun's (the run then waits at its
-// next task that needs a mock).
+// stops after 20 000 reads of the run; so does wfrun's, counted as
+// mockgate.go says (the run then waits at its next task that needs a
+// mock).
 
 // ErrBadMock: a workflow test request whose mocks the engine does not take.
 var ErrBadMock = errors.New("bad task mock")
@@ -396,7 +397,16 @@ func (r *runState) testDelay(d time.Duration) time.Duration {
 // mocked ends the attempt rec of a test run's task from its mocks. ok is
 // false when the attempt is to run for real.
 func (r *runState) mocked(ctx context.Context, wt *WorkflowTask, rec *taskRecord, input []byte) (res tasks.Result, ok bool) {
-	if r.test == nil || !mockable(wt.Type) {
+	if r.test == nil {
+		return tasks.Result{}, false
+	}
+	if wt.Type == TypeJoin {
+		// Conductor's JOIN is asynchronous: its system task worker
+		// evaluates it between the test loop's reads, so a read finds it
+		// unfinished before it ends (mockgate.go).
+		r.test.t.gate.awaitRead(ctx, r.test, rec.Ref)
+	}
+	if !mockable(wt.Type) {
 		return tasks.Result{}, false
 	}
 	if wt.Type == TypeSimple {

@@ -324,3 +324,80 @@ func slicesIndexRef(wf runView, ref string) int {
 	}
 	return -1
 }
+
+// TestWorkflowTestPassLimitCountsJoinReads: Conductor's loop counts every
+// read of the run, a read that gives no mock too. Its JOIN is evaluated
+// asynchronously, between reads (conductor-oss Join.isAsync), so once a
+// fork's branches have taken their last mocks, a read finds the JOIN
+// unfinished before the tasks after it are scheduled: that read counts
+// towards MAX_LOOPS as a pass here does. With a limit of 5: the first
+// iteration's mocks (1), its JOIN (2), the second's (3) and JOIN (4), the
+// third's mocks (5); the read after finds the third JOIN unfinished and
+// answers there.
+func TestWorkflowTestPassLimitCountsJoinReads(t *testing.T) {
+	def := `{"name":"forkloop","version":1,"schemaVersion":2,"tasks":[
+	  {"name":"loop","taskReferenceName":"loop","type":"DO_WHILE","loopCondition":"true","loopOver":[
+	    {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN","forkTasks":[
+	      [{"name":"a","taskReferenceName":"a","type":"SIMPLE"}],[{"name":"b","taskReferenceName":"b","type":"SIMPLE"}]]},
+	    {"name":"join","taskReferenceName":"join","type":"JOIN","joinOn":["a","b"]}]}]}`
+	var req testRequest
+	req.WorkflowDef = json.RawMessage(def)
+	req.Tasks = map[string][]engine.TaskMock{}
+	for i := 1; i <= 20; i++ {
+		req.Tasks[fmt.Sprintf("a__%d", i)] = []engine.TaskMock{{}}
+		req.Tasks[fmt.Sprintf("b__%d", i)] = []engine.TaskMock{{}}
+	}
+	var offered atomic.Int32
+	e := mockEngine(t, nil, &offered)
+	tr, _ := startTest(t, e, req, 5)
+	wf := answerOf(t, tr)
+	want := "a__1:a:COMPLETED a__2:a:COMPLETED a__3:a:COMPLETED b__1:b:COMPLETED b__2:b:COMPLETED b__3:b:COMPLETED " +
+		"fork__1:FORK:COMPLETED fork__2:FORK:COMPLETED fork__3:FORK:COMPLETED " +
+		"join__1:JOIN:COMPLETED join__2:JOIN:COMPLETED join__3:JOIN:IN_PROGRESS loop:DO_WHILE:IN_PROGRESS"
+	if wf.Status != engine.StatusRunning || sortedTasks(wf) != want {
+		t.Fatalf("answer: %s %s\nwant RUNNING %s", wf.Status, sortedTasks(wf), want)
+	}
+	if n := offered.Load(); n != 0 {
+		t.Errorf("%d tasks offered to workers", n)
+	}
+}
+
+// TestWorkflowTestPassLimitCountsTheRunsReads: MAX_LOOPS bounds the reads
+// of the test's run by its loop; a child run's mocks are given by a loop
+// of the child's own, inside one read of its parent (its count starts
+// again at every read of the parent, which reads again as long as it has
+// mocks), so a child's passes do not count towards the limit. With a limit
+// of 5, a child taking 8 mocks one after the other completes, and so does
+// the parent, whose own task takes the next pass.
+func TestWorkflowTestPassLimitCountsTheRunsReads(t *testing.T) {
+	def := `{"name":"parentloop","version":1,"schemaVersion":2,"tasks":[
+	  {"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"kidloop","version":1,"workflowDefinition":
+	    {"name":"kidloop","version":1,"schemaVersion":2,"tasks":[
+	      {"name":"loop","taskReferenceName":"loop","type":"DO_WHILE","loopCondition":"$.loop['iteration'] < 8","loopOver":[
+	        {"name":"step","taskReferenceName":"step","type":"SIMPLE"}]}]}}},
+	  {"name":"after","taskReferenceName":"after","type":"SIMPLE"}]}`
+	var req testRequest
+	req.WorkflowDef = json.RawMessage(def)
+	kid := &engine.Mocks{Tasks: map[string][]engine.TaskMock{}}
+	for i := 1; i <= 8; i++ {
+		kid.Tasks[fmt.Sprintf("step__%d", i)] = []engine.TaskMock{{}}
+	}
+	req.Tasks = map[string][]engine.TaskMock{"after": {{}}}
+	req.SubWorkflows = map[string]*engine.Mocks{"sub": kid}
+	var offered atomic.Int32
+	e := mockEngine(t, nil, &offered)
+	tr, id := startTest(t, e, req, 5)
+	if tr.Answer() != nil {
+		t.Fatalf("the test stopped in a pass: %s", tr.Answer())
+	}
+	wf := viewRun(t, e, id)
+	for deadline := time.Now().Add(5 * time.Second); wf.Status == engine.StatusRunning && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		wf = viewRun(t, e, id)
+	}
+	if wf.Status != engine.StatusCompleted || taskList(wf) != "sub:SUB_WORKFLOW:COMPLETED after:after:COMPLETED" {
+		t.Fatalf("run: %s %s", wf.Status, taskList(wf))
+	}
+	if n := offered.Load(); n != 0 {
+		t.Errorf("%d tasks offered to workers", n)
+	}
+}

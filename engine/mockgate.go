@@ -28,6 +28,22 @@ import (
 // after them answers the run as it stands, and the run goes on without
 // mocks, so a DO_WHILE whose iterations keep finding mocks stops at its
 // next task that needs one.
+//
+// What counts is what Conductor's loop counts: each read of the test's
+// run, whether it gives a mock or not. So a pass counts when a task of the
+// run waits at the gate: for a mock, with a used-up entry (the read that
+// removes it), or a JOIN whose joinOn tasks have ended (conductor-oss
+// evaluates JOIN asynchronously, between the loop's reads, so a read finds
+// it unfinished before the tasks after it are scheduled: awaitRead). A
+// child run's mocks are given by a loop of the child's own, inside one
+// read of its parent, its count starting again at each of the parent's
+// reads: a pass of child runs' tasks only does not count. Conductor reads
+// on while nothing but real work moves (its JOIN's worker latency, a
+// child's tasks running for real once the child's test stopped), as fast
+// as it can: those reads depend on timing. wfrun counts one read for a
+// JOIN, none for the rest, and stops the test once every goroutine waits
+// outside it, where Conductor reads on, answering the same run, until
+// MAX_LOOPS.
 
 // testPassLimit is Conductor's WorkflowTestService.MAX_LOOPS.
 const testPassLimit = 20_000
@@ -56,6 +72,9 @@ type gateWait struct {
 	mock  TaskMock
 	used  int
 	ok    bool // mock holds the task's next mock
+	// read: an operator Conductor evaluates between its loop's reads (a
+	// JOIN): it takes no mock and needs no entry, the pass only lets it go.
+	read bool
 }
 
 func newTestGate(stop func([]byte)) *testGate {
@@ -87,12 +106,24 @@ func (g *testGate) exit() {
 // await is the gate: the task ref of tr waits for the pass, which gives it
 // its next mock (ok) or none (the test stopped, or stops now).
 func (g *testGate) await(ctx context.Context, tr *testRun, ref string) (TaskMock, int, bool) {
+	return g.wait(ctx, &gateWait{tr: tr, ref: ref})
+}
+
+// awaitRead is an operator of tr that Conductor evaluates asynchronously
+// (a JOIN: its system task worker evaluates it between the test loop's
+// reads) waiting for the next pass, which counts as the read that finds it
+// unfinished. Once the test stopped, or tr's did, it does not wait.
+func (g *testGate) awaitRead(ctx context.Context, tr *testRun, ref string) {
+	g.wait(ctx, &gateWait{tr: tr, ref: ref, read: true})
+}
+
+func (g *testGate) wait(ctx context.Context, w *gateWait) (TaskMock, int, bool) {
 	g.mu.Lock()
-	if g.stopped || tr.halted {
+	if g.stopped || w.tr.halted {
 		g.mu.Unlock()
 		return TaskMock{}, 0, false
 	}
-	w := &gateWait{tr: tr, ref: ref, ready: make(chan struct{})}
+	w.ready = make(chan struct{})
 	g.waiting = append(g.waiting, w)
 	g.active--
 	release := g.settleLocked()
@@ -146,7 +177,9 @@ func (g *testGate) settleLocked() gateRelease {
 			}
 			return gateRelease{}
 		}
-		g.passes++
+		if g.readsRootLocked() {
+			g.passes++
+		}
 		if g.passes > g.limit {
 			return g.stopLocked()
 		}
@@ -156,7 +189,7 @@ func (g *testGate) settleLocked() gateRelease {
 		// task of it gets a mock in this pass.
 		var gone []*gateWait
 		for _, w := range g.waiting {
-			if !w.tr.entry(w.ref) {
+			if !w.read && !w.tr.entry(w.ref) {
 				if w.tr == w.tr.t.root {
 					return g.stopLocked()
 				}
@@ -168,8 +201,8 @@ func (g *testGate) settleLocked() gateRelease {
 		// pass, where it stops the test.
 		var stay []*gateWait
 		for _, w := range g.waiting {
-			if w.tr.halted {
-				gone = append(gone, w) // no mock: its run's test stopped
+			if w.tr.halted || w.read {
+				gone = append(gone, w) // no mock: its run's test stopped, or an operator read
 				continue
 			}
 			if m, used, ok := w.tr.next(w.ref); ok {
@@ -187,6 +220,19 @@ func (g *testGate) settleLocked() gateRelease {
 		}
 	}
 	return gateRelease{}
+}
+
+// readsRootLocked reports whether the pass is a read of the test's own run
+// by Conductor's loop: one of the tasks at the gate is the run's (a pass
+// of its child runs' tasks only is one of their loops', inside a read of
+// the run). Callers hold g.mu.
+func (g *testGate) readsRootLocked() bool {
+	for _, w := range g.waiting {
+		if w.tr == w.tr.t.root {
+			return true
+		}
+	}
+	return false
 }
 
 // idleEnter is a goroutine of the test waiting for something outside it (a
