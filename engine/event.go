@@ -104,7 +104,10 @@ func (e *Engine) eventQueueSink(queue string) (EventSink, error) {
 	}
 	hint := "engine.WithEventProvider; CLI: --event-sink " + typ + "=SINK"
 	if typ == ConductorQueueType {
-		hint = "engine.WithEventSink; CLI: --event-sink SINK"
+		// wfrun run has no event handlers: a message no handler can take
+		// would be lost silently, so the user names a sink (wfrun serve
+		// has these queues and the handlers that consume them).
+		hint = "engine.WithEventSink; CLI: --event-sink SINK, or wfrun serve, whose event handlers consume these queues"
 	}
 	return nil, fmt.Errorf("%w %s (no event sink configured for it: %s)", errUnknownQueueType, typ, hint)
 }

@@ -49,7 +49,7 @@ func openEventSink(spec string, stdout, stderr io.Writer) (engine.EventSink, fun
 
 // addEventSinkFlag registers --event-sink (run, resume, restart, serve).
 func addEventSinkFlag(cmd *cobra.Command, specs *[]string) {
-	cmd.Flags().StringArrayVar(specs, "event-sink", nil, "[TYPE=]SINK: where EVENT tasks publish to Conductor's queues (\"conductor\" sinks), or with TYPE= to queues of that type (sqs=…, for a sink \"sqs:NAME\"); SINK is stdout, stderr, file:PATH (JSON lines) or a redis:// URL (one stream per queue, named as Conductor names it); repeatable")
+	cmd.Flags().StringArrayVar(specs, "event-sink", nil, "[TYPE=]SINK: where EVENT tasks publish to Conductor's queues (\"conductor\" sinks; wfrun serve has its own, consumed by its event handlers, which SINK replaces), or with TYPE= to queues of that type (sqs=…, for a sink \"sqs:NAME\"); SINK is stdout, stderr, file:PATH (JSON lines) or a redis:// URL (one stream per queue, named as Conductor names it); repeatable")
 }
 
 // openEventSinks turns the --event-sink flags into engine options: SINK

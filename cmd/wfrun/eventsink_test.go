@@ -81,3 +81,52 @@ func TestServeEventSink(t *testing.T) {
 		t.Fatalf("run %s, sink %s", body, b)
 	}
 }
+
+// wfrun serve without --event-sink has Conductor's own queues: an EVENT
+// task publishes to conductor:orders:notify and an event handler
+// registered through /api/event starts a workflow from its message.
+func TestServeConductorQueueAndHandler(t *testing.T) {
+	home := cliEnv(t)
+	cmd, sc, _ := cliProcess(t, "serve", "--addr", "127.0.0.1:0", "--home", home)
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		go func() {
+			for sc.Scan() {
+			}
+		}()
+		_ = cmd.Wait()
+	}()
+	var log strings.Builder
+	m := waitLine(t, sc, regexp.MustCompile(`"addr":"(127\.0\.0\.1:\d+)"`), &log)
+	if m == nil {
+		t.Fatalf("serve did not start:\n%s", log.String())
+	}
+	base := "http://" + m[1]
+	for _, def := range []string{
+		`{"name":"orders","version":1,"schemaVersion":2,"tasks":[{"name":"e","taskReferenceName":"notify","type":"EVENT","sink":"conductor",
+		  "inputParameters":{"order":"${workflow.input.order}"}}]}`,
+		`{"name":"ship","version":1,"schemaVersion":2,"tasks":[{"name":"s","taskReferenceName":"s","type":"SET_VARIABLE","inputParameters":{"order":"${workflow.input.order}"}}],
+		  "outputParameters":{"order":"${workflow.input.order}"}}`,
+	} {
+		if st, body := testkit.HTTPCall(t, "POST", base+"/api/metadata/workflow", def); st != 200 {
+			t.Fatalf("register: %d %s", st, body)
+		}
+	}
+	handler := `{"name":"ship_orders","event":"conductor:orders:notify","active":true,
+	  "actions":[{"action":"start_workflow","start_workflow":{"name":"ship","correlationId":"order-${order}","input":{"order":"${order}"}}}]}`
+	if st, body := testkit.HTTPCall(t, "POST", base+"/api/event", handler); st != 200 {
+		t.Fatalf("handler: %d %s", st, body)
+	}
+	if st, body := testkit.HTTPCall(t, "POST", base+"/api/workflow/orders", `{"order":7}`); st != 200 {
+		t.Fatalf("start: %d %s", st, body)
+	}
+	var body string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if _, body = testkit.HTTPCall(t, "GET", base+"/api/workflow/ship/correlated/order-7?includeClosed=true", ""); strings.Contains(body, `"COMPLETED"`) {
+			break
+		}
+	}
+	if !strings.Contains(body, `"COMPLETED"`) || !strings.Contains(body, `"order":7`) {
+		t.Fatalf("ship runs: %s", body)
+	}
+}
