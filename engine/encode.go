@@ -94,6 +94,8 @@ type taskHead struct {
 	SubWorkflowID      string `json:"subWorkflowId,omitempty"`
 	RetriedTaskID      string `json:"retriedTaskId,omitempty"`
 	Domain             string `json:"domain,omitempty"`
+	IsolationGroupID   string `json:"isolationGroupId,omitempty"`
+	ExecutionNameSpace string `json:"executionNameSpace,omitempty"`
 }
 
 // The heads are written by hand rather than by json.Marshal: a save encodes
@@ -320,13 +322,16 @@ func appendTaskHead(b []byte, t *taskRecord, runID string) []byte {
 	}
 	b = appendOptStr(b, "subWorkflowId", t.SubWorkflowID)
 	b = appendOptStr(b, "retriedTaskId", t.RetriedTaskID)
-	return appendOptStr(b, "domain", t.Domain)
+	b = appendOptStr(b, "domain", t.Domain)
+	b = appendOptStr(b, "isolationGroupId", t.IsolationGroupID)
+	return appendOptStr(b, "executionNameSpace", t.ExecutionNameSpace)
 }
 
 // taskHeadSize is a capacity hint for appendTaskHead.
 func taskHeadSize(t *taskRecord, runID string) int {
 	return 300 + len(t.TaskID) + len(t.Ref) + len(t.TaskType) + len(t.TaskDefName) + len(t.Status) + len(t.Reason) +
-		len(runID) + len(t.SubWorkflowID) + len(t.RetriedTaskID) + len(t.Domain)
+		len(runID) + len(t.SubWorkflowID) + len(t.RetriedTaskID) + len(t.Domain) +
+		len(t.IsolationGroupID) + len(t.ExecutionNameSpace)
 }
 
 func appendStrMember(b []byte, key, v string, comma bool) []byte {

@@ -322,6 +322,7 @@ func (r *runState) begin(ctx context.Context, wt *WorkflowTask, ref string, iter
 		if r.e.remoteSimple(wt) {
 			rec.Domain = r.taskDomain(wt.Name) // chosen as it is scheduled (domains.go)
 		}
+		r.isolate(rec, wt)
 		r.mu.Lock()
 		if cur := r.byRef[ref]; prev == nil && cur != nil && cur.Status == TaskSkipped {
 			// Skipped meanwhile (applySkip): the skip wins (skip.go).

@@ -73,7 +73,11 @@ type taskRecord struct {
 	SubWorkflowID string
 	RetriedTaskID string // the attempt this one retries
 	Domain        string // the queue domain of a worker task (domains.go)
-	published     string // the queue an EVENT task published to, as sent (event.go)
+	// IsolationGroupID and ExecutionNameSpace: the task definition's, as
+	// Conductor's mappers record them (isolation.go).
+	IsolationGroupID   string
+	ExecutionNameSpace string
+	published          string // the queue an EVENT task published to, as sent (event.go)
 
 	inMem, inStored   []byte
 	outMem, outStored []byte

@@ -51,6 +51,10 @@ type TaskDef struct {
 	// RuntimeMetadata names the secrets and env values the workers of the
 	// task get resolved when they poll it (runtimemeta.go).
 	RuntimeMetadata []string `json:"runtimeMetadata,omitempty"`
+	// IsolationGroupID and ExecutionNameSpace are recorded on the task
+	// records of the types Conductor's mappers copy them to (isolation.go).
+	IsolationGroupID   string `json:"isolationGroupId,omitempty"`
+	ExecutionNameSpace string `json:"executionNameSpace,omitempty"`
 }
 
 // Timeout policies of task definitions (RETRY, TIME_OUT_WF, ALERT_ONLY);
@@ -302,6 +306,8 @@ type taskPolicy struct {
 	rateFreqSeconds int
 	defName         string
 	runtimeMetadata []string // names resolved for the worker that polls the task
+	isolationGroup  string   // the definition's isolationGroupId (isolation.go)
+	executionNS     string   // the definition's executionNameSpace
 }
 
 // policy returns the effective settings of wt. Conductor uses the inline
@@ -326,6 +332,7 @@ func policyOf(wt *WorkflowTask, td *TaskDef) taskPolicy {
 	p := taskPolicy{scale: 1, retryLogic: "FIXED", defName: wt.Name}
 	if td != nil {
 		p.hasDef = true
+		p.isolationGroup, p.executionNS = td.IsolationGroupID, td.ExecutionNameSpace
 		p.retryCount, p.retryDelay, p.responseTimeout, p.timeoutPolicy = 3, 60, 3600, TimeoutWorkflow
 		if td.RetryCount != nil {
 			p.retryCount = *td.RetryCount
