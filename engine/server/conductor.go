@@ -21,6 +21,7 @@ type conductor struct {
 	eng   *engine.Engine
 	defs  *defStore
 	queue *queue
+	tasks taskIndex // task id → run id (taskindex.go)
 
 	ctx    context.Context // cancelled at shutdown: runs stop, resumable
 	cancel context.CancelFunc
@@ -163,6 +164,9 @@ func (s *Server) takeoverLoop(ctx context.Context, every time.Duration) {
 // onEvent follows runs: a run's first RUNNING event means it is persisted
 // (the start request may answer); ends are counted and logged.
 func (s *Server) onEvent(ev engine.Event) {
+	if ev.Kind == engine.EventTask {
+		s.conductor.tasks.put(ev.TaskID, ev.RunID)
+	}
 	if ev.Kind != engine.EventWorkflow {
 		return
 	}

@@ -24,10 +24,11 @@ import (
 var errNoTask = errors.New("Task not found for taskId")
 
 // findTask finds the task with id taskID for p and its run's view. A task
-// this process's queue holds names its run; any other is looked for in the
-// stored runs, those that have not ended first, newest first (a run whose
-// stored text does not hold the id is not decoded): the cost grows with
-// the runs stored, as wfrun indexes runs, not tasks. A run p may not read
+// this process's queue holds, or its task index (taskindex.go) knows, names
+// its run; any other is looked for in the stored runs, those that have not
+// ended first, newest first (a run whose stored text does not hold the id
+// is not decoded): that cost grows with the runs stored, as the run store
+// indexes runs, not tasks. A run p may not read
 // is not loaded at all unless p holds a task scope (tasks:read, tasks:poll:
 // its worker tasks may be readable, mayReadTask). The caller must then
 // check it may see the task.
@@ -48,9 +49,11 @@ func (s *Server) findTask(ctx context.Context, p store.Principal, taskID string)
 		}
 		return nil, nil, errNoTask
 	}
-	if runID := s.conductor.queue.runOf(taskID); runID != "" {
-		if run, task, err := lookIn(runID); err == nil {
-			return run, task, nil
+	for _, runOf := range []func(string) string{s.conductor.queue.runOf, s.conductor.tasks.runOf} {
+		if runID := runOf(taskID); runID != "" {
+			if run, task, err := lookIn(runID); err == nil {
+				return run, task, nil
+			}
 		}
 	}
 	all, err := s.conductor.eng.List(ctx, runstore.ListOptions{})
@@ -71,6 +74,7 @@ func (s *Server) findTask(ctx context.Context, p store.Principal, taskID string)
 			continue
 		}
 		if run, task, err := lookIn(sum.ID); err == nil {
+			s.conductor.tasks.put(taskID, sum.ID)
 			return run, task, nil
 		}
 	}

@@ -111,6 +111,41 @@ func runPrefilter(expr searchExpr) []*condition {
 	return nil
 }
 
+// knownTaskRuns is a condition on the runs holding the tasks expr names
+// by id at its top (taskId = x or taskId IN (...), ANDed): their runs, when
+// the task index knows the run of each of those ids (nil: it does not, or
+// expr names no task id). A task is in one run, so no other can match.
+func (s *Server) knownTaskRuns(expr searchExpr) *condition {
+	var ids []string
+	var walk func(searchExpr)
+	walk = func(e searchExpr) {
+		switch e := e.(type) {
+		case *condition:
+			if e.field == "taskId" && (e.op == "=" || e.op == "IN") {
+				ids = append(ids, e.values...)
+			}
+		case *boolExpr:
+			if e.and {
+				walk(e.left)
+				walk(e.right)
+			}
+		}
+	}
+	walk(expr)
+	if len(ids) == 0 {
+		return nil
+	}
+	runs := make([]string, 0, len(ids))
+	for _, id := range ids {
+		run := s.conductor.tasks.runOf(id)
+		if run == "" {
+			return nil
+		}
+		runs = append(runs, run)
+	}
+	return &condition{field: "workflowId", op: "IN", values: runs}
+}
+
 // findTasks runs the task search for p: every matching task, in order
 // (sort, else newest run first and each run's tasks in order). Without a
 // sort the order is the scan's, and a match for which keep(its index among
@@ -141,6 +176,9 @@ func (s *Server) findTasks(w http.ResponseWriter, r *http.Request, p store.Princ
 		return nil, false
 	}
 	pre := runPrefilter(expr)
+	if c := s.knownTaskRuns(expr); c != nil {
+		pre = append(pre, c)
+	}
 	var found []taskMatch
 	for _, sum := range all {
 		get := func(field string) string {
@@ -183,6 +221,7 @@ func (s *Server) findTasks(w http.ResponseWriter, r *http.Request, p store.Princ
 				continue
 			}
 			m := taskMatch{sum: sum, index: i, taskID: get("taskId")}
+			s.conductor.tasks.put(m.taskID, sum.ID)
 			if sortField != "" {
 				m.key, _ = strconv.ParseInt(get(sortField), 10, 64)
 			} else if keep != nil && keep(len(found)) {
