@@ -419,11 +419,13 @@ func (r *runState) setOutput(out []byte) error {
 // sealed) and keeps its in-memory and stored forms; the cached workflow
 // document expressions read is dropped.
 func (r *runState) setWorkflowMember(data []byte, ptr string, mem *json.RawMessage, stored *[]byte) error {
+	gen := r.sec.Generation()
 	m, st, err := r.sec.Protect(data, ptr)
 	if err != nil {
 		return err
 	}
 	r.mu.Lock()
+	r.rx.producedLocked(gen)
 	*mem, *stored, r.wfDoc = m, st, nil
 	switch ptr {
 	case "/input":

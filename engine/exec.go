@@ -414,11 +414,13 @@ func (r *runState) complete(ctx context.Context, rec *taskRecord, output []byte)
 // (tasks.Result.OutputValid): masked and sealed like any other, without
 // being validated again.
 func (r *runState) completeValid(ctx context.Context, rec *taskRecord, output []byte) error {
+	gen := r.sec.Generation()
 	mem, stored, err := r.sec.ProtectResolved(output, "/tasks/"+rec.TaskID+"/outputData")
 	if err != nil {
 		return r.failTask(ctx, rec, TaskFailedTerminal, "output: "+err.Error())
 	}
 	r.mu.Lock()
+	r.rx.producedLocked(gen)
 	rec.outMem, rec.outStored = mem, stored
 	r.touchLocked(rec)
 	r.mu.Unlock()

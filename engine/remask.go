@@ -61,6 +61,20 @@ type remaskIndex struct {
 	indexedBytes   int                       // their bytes
 	rebuilds       int                       // full builds of the index
 	droppedRecords int                       // records found gone when listed
+	// produced is the lowest masker size a form stored since the last
+	// remask was masked at (known: hasProduced): a form protected while
+	// another goroutine registered a value and wrote the run may miss
+	// values older than maskedAt.
+	produced    int
+	hasProduced bool
+}
+
+// producedLocked notes that a form masked with at least gen patterns (the
+// masker's size read before it was protected) is about to be stored.
+func (x *remaskIndex) producedLocked(gen int) {
+	if !x.hasProduced || gen < x.produced {
+		x.produced, x.hasProduced = gen, true
+	}
 }
 
 // taskIndexState is what the index knows of one task record.
@@ -82,13 +96,17 @@ func (x *remaskIndex) queueLocked(t *taskRecord) {
 // remaskLocked masks again, with the values registered since they were
 // produced, the stored forms that may hold one of them. Callers hold r.mu.
 func (r *runState) remaskLocked() {
+	x := &r.rx
 	n := r.sec.Generation()
-	if n == r.maskedAt {
+	since := r.maskedAt
+	if x.hasProduced {
+		since = min(since, x.produced)
+		x.hasProduced = false
+	}
+	if n == since {
 		return
 	}
-	since := r.maskedAt
 	r.maskedAt = n
-	x := &r.rx
 	if x.idx == nil {
 		r.buildRemaskIndexLocked()
 	} else {

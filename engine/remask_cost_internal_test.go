@@ -92,3 +92,124 @@ func TestLoopRegisteringValuesRemasksFlatWorkPerIteration(t *testing.T) {
 		t.Fatalf("re-masking work per iteration grows with the loop: %s", strings.Join(line, "; "))
 	}
 }
+
+// newRemaskRun is a bare run state with its secret boundary, for the
+// remask tests below.
+func newRemaskRun(t *testing.T) *runState {
+	t.Helper()
+	e, err := New(WithRunStore(runstore.NewMemory()), WithRegistry(tasks.NewDefaultRegistry()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := e.Parse([]byte(`{"name":"r","tasks":[{"name":"a","taskReferenceName":"a","type":"SET_VARIABLE","inputParameters":{}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.newState(def, "remask-run")
+	r.doc.WorkflowID = "remask-run"
+	if err := r.newSecrets(nil); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// registerValue registers v with r's masker, as a task output's `_secrets`
+// leaf does.
+func registerValue(t *testing.T, r *runState, v string) {
+	t.Helper()
+	if _, _, err := r.sec.Protect([]byte(`{"_secrets":{"v":"`+v+`"}}`), "/tasks/x/outputData"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A form protected before a value was registered, and stored after another
+// write masked the run's forms with that value (tasks running side by
+// side), is masked with it when the run is next written.
+func TestFormProtectedBeforeARegistrationAndStoredAfterIsMasked(t *testing.T) {
+	r := newRemaskRun(t)
+	const v = "tok-race-5bd1e0c2"
+	t1 := &taskRecord{Ref: "a", TaskType: "SET_VARIABLE", Status: TaskScheduled}
+	r.mu.Lock()
+	r.addTaskLocked(t1)
+	r.mu.Unlock()
+	if err := r.setTaskData(t1, []byte(`{"before":"x"}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	registerValue(t, r, "tok-first-0c0ffee")
+	r.mu.Lock()
+	r.remaskLocked() // builds the index
+	r.mu.Unlock()
+
+	// Task 2 protects its output (v not registered yet) ...
+	t2 := &taskRecord{Ref: "b", TaskType: "SET_VARIABLE", Status: TaskScheduled}
+	r.mu.Lock()
+	r.addTaskLocked(t2)
+	r.mu.Unlock()
+	gen := r.sec.Generation()
+	_, stored, err := r.sec.Protect([]byte(`{"echo":"`+v+`"}`), "/tasks/b/outputData")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ... while task 3 registers v and the run is written.
+	registerValue(t, r, v)
+	r.mu.Lock()
+	r.remaskLocked()
+	// Task 2's output is stored now, as setTaskData stores it.
+	r.rx.producedLocked(gen)
+	t2.outStored = stored
+	r.touchLocked(t2)
+	r.remaskLocked() // the next write
+	got := string(t2.outStored)
+	r.mu.Unlock()
+	if strings.Contains(got, v) {
+		t.Fatalf("stored output still holds the value: %s", strings.ReplaceAll(got, v, "<value>"))
+	}
+	if got != `{"echo":"***"}` {
+		t.Fatalf("stored output %s", got)
+	}
+}
+
+// A record dropped from the run (keepLastN) that the index lists is
+// forgotten, and not marked changed: it would be written back.
+func TestDroppedRecordListedIsNotTouched(t *testing.T) {
+	r := newRemaskRun(t)
+	const v = "tok-dropped-88a1f3"
+	registerValue(t, r, "tok-first-0c0ffee") // the first remask builds the index
+	var recs []*taskRecord
+	for i := range 3 {
+		rec := &taskRecord{Ref: fmt.Sprintf("s__%d", i+1), TaskType: "SET_VARIABLE", Status: TaskScheduled}
+		r.mu.Lock()
+		r.addTaskLocked(rec)
+		r.mu.Unlock()
+		if err := r.setTaskData(rec, []byte(`{"i":1}`), []byte(`{"echo":"`+v+`"}`)); err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, rec)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.remaskLocked()
+	r.dirty = r.dirty[:0]
+	for _, rec := range recs {
+		rec.dirty = false
+	}
+	// Record 0 is dropped from the run, as dropIteration does; record 2
+	// goes with a restart (no longer in the list, not marked forgotten).
+	r.forgetLocked(recs[0])
+	r.tasks = []*taskRecord{recs[1]}
+	r.mu.Unlock()
+	registerValue(t, r, v)
+	r.mu.Lock()
+	r.remaskLocked()
+	if !strings.Contains(string(recs[1].outStored), `"***"`) {
+		t.Fatalf("kept record not masked: %s", strings.ReplaceAll(string(recs[1].outStored), v, "<value>"))
+	}
+	for _, rec := range r.dirty {
+		if rec != recs[1] {
+			t.Fatalf("record %s marked changed though it is no longer the run's", rec.Ref)
+		}
+	}
+	if r.rx.droppedRecords != 2 || r.rx.idx.Len() != 2 {
+		t.Fatalf("dropped %d records, index holds %d forms", r.rx.droppedRecords, r.rx.idx.Len())
+	}
+}

@@ -385,6 +385,7 @@ func (r *runState) lookup(ref string) *taskRecord {
 func (r *runState) setTaskData(t *taskRecord, input, output []byte) error {
 	var inMem, inSt, outMem, outSt []byte
 	var err error
+	gen := r.sec.Generation() // what the forms are masked with at least
 	if input != nil {
 		if inMem, inSt, err = r.sec.Protect(input, "/tasks/"+t.TaskID+"/inputData"); err != nil {
 			return err
@@ -397,6 +398,7 @@ func (r *runState) setTaskData(t *taskRecord, input, output []byte) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.rx.producedLocked(gen)
 	if input != nil {
 		t.inMem, t.inStored = inMem, inSt
 	}
@@ -411,11 +413,13 @@ func (r *runState) setTaskData(t *taskRecord, input, output []byte) error {
 // task's template: valid JSON by construction, so it is masked and sealed
 // without being validated again (runsecrets.ProtectResolved).
 func (r *runState) setResolvedInput(t *taskRecord, input []byte) error {
+	gen := r.sec.Generation()
 	inMem, inSt, err := r.sec.ProtectResolved(input, "/tasks/"+t.TaskID+"/inputData")
 	if err != nil {
 		return err
 	}
 	r.mu.Lock()
+	r.rx.producedLocked(gen)
 	t.inMem, t.inStored = inMem, inSt
 	r.touchLocked(t)
 	r.mu.Unlock()
