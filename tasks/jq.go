@@ -146,7 +146,7 @@ func (t *JQTask) Execute(ctx context.Context, req *Request) (res Result) {
 		}
 	}()
 	results := []any{}
-	iter := code.RunWithContext(ctx, in)
+	iter := code.RunWithContext(ctx, in, jqMaskerValue{svcMasker(svc)})
 	for {
 		v, ok := iter.Next()
 		if !ok {
@@ -183,7 +183,8 @@ func (t *JQTask) Execute(ctx context.Context, req *Request) (res Result) {
 // its input (jqorder.go), an assignment takes
 // only what jackson-jq takes (jqassign.go), an index reads only what
 // jackson-jq reads (jqindexnum.go), the builtins jackson-jq lacks
-// fail when called (jqbuiltins.go).
+// fail when called (jqbuiltins.go), and a caught message is masked
+// (jqcatch.go).
 func prepareJackson(q *gojq.Query) {
 	delFieldAccess(q)
 	if defs, err := gojq.Parse(jqJacksonDefs); err == nil {
@@ -197,6 +198,7 @@ func prepareJackson(q *gojq.Query) {
 	strictIndexes(q)
 	leftFirst(q)
 	negateWithInput(q)
+	maskCaught(q)
 	if defs, err := gojq.Parse(jqStrictIndexDef); err == nil {
 		q.FuncDefs = append(defs.FuncDefs, q.FuncDefs...)
 	}
@@ -236,6 +238,8 @@ func jqCompileOptions(more ...gojq.CompilerOption) []gojq.CompilerOption {
 		// A Go map keeps no order: the keys come sorted, as keys gives them.
 		gojq.WithIterFunction("keys_unsorted", 0, 0, func(v any, _ []any) gojq.Iter { return jqKeys.Run(v) }),
 		gojq.WithFunction(jqNegateFunc, 1, 1, jqNegateAt),
+		gojq.WithFunction(jqCaughtFunc, 1, 1, jqCaught),
+		gojq.WithVariables([]string{jqMaskerVar}),
 		jqFromJSONOption(),
 	}, more...)
 }

@@ -117,7 +117,7 @@ func TestJQEnvNotLeaked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := code.Run(nil).Next(); fmt.Sprint(v) != "[0 0]" || os.Getenv("WFRUN_TEST_SECRET_ENV") != "leak-me" {
+	if v, _ := code.Run(nil, jqMaskerValue{}).Next(); fmt.Sprint(v) != "[0 0]" || os.Getenv("WFRUN_TEST_SECRET_ENV") != "leak-me" {
 		t.Fatalf("process environment reachable: %v", v)
 	}
 }

@@ -155,7 +155,7 @@ func indexDiagnosis(ctx context.Context, m runsecrets.Masker, query string, in a
 	if err != nil {
 		return "", false
 	}
-	iter := code.RunWithContext(ctx, in)
+	iter := code.RunWithContext(ctx, in, jqMaskerValue{m})
 	for n := 0; maxResults <= 0 || n <= maxResults; n++ {
 		v, ok := iter.Next()
 		if !ok {

@@ -92,3 +92,37 @@ func TestJQCaughtNegationQuotesNoPiece(t *testing.T) {
 	}
 	assertNoPiece(t, "jq output", string(res.Output), secret)
 }
+
+// A caught error's message quotes the values it failed on as gojq's
+// previews, cut at 30 bytes: the handler gets it masked whole and then
+// its pieces, so no head of a secret reaches the output.
+func TestJQCaughtMessageQuotesNoPiece(t *testing.T) {
+	secret := leakToken + "-and-more-of-it-1234567890"
+	for _, tc := range []struct{ query, has string }{
+		{`try (.tok + 1) catch .`, "cannot add: string"},
+		{`try (.tok | tonumber) catch .`, ""},
+		{`try (.tok.a) catch .`, "expected an object but got: string"},
+		{`try ({a: .tok} | .[0]) catch .`, "expected an array but got: object"},
+		{`try (.tok | implode) catch .`, "implode"},
+		{`try ([.tok] | .[0] = {} | .[0] - 1) catch .`, "cannot subtract"},
+		{`try (.tok + 1) catch ("got: " + .)`, "got: cannot add"},
+		{`[.tok | try (. * {}) catch .]`, "cannot multiply"},
+		{`try (try (.tok - 1) catch error(.)) catch .`, "cannot subtract"},
+		{`try error(.tok) catch .`, `"***"`},
+		{`try error("plain ...") catch .`, "plain ..."},
+	} {
+		t.Run(tc.query, func(t *testing.T) {
+			res := execute(t, tasks.TypeJSONJQTransform, map[string]any{"queryExpression": tc.query, "tok": secret}, &tasks.Services{Masker: maskerWith(secret)})
+			if res.Status != tasks.Completed || !strings.Contains(string(res.Output), tc.has) {
+				t.Fatalf("%s %q %s, want COMPLETED with %q", res.Status, res.Reason, res.Output, tc.has)
+			}
+			assertNoPiece(t, "jq output", string(res.Output), secret)
+		})
+	}
+	// Re-raised, the masked message is the reason.
+	res := execute(t, tasks.TypeJSONJQTransform, map[string]any{"queryExpression": `try (.tok + 1) catch error(.)`, "tok": secret}, &tasks.Services{Masker: maskerWith(secret)})
+	if res.Status != tasks.Failed {
+		t.Fatalf("%s %s", res.Status, res.Output)
+	}
+	assertNoPiece(t, "jq reason", res.Reason, secret)
+}

@@ -1,0 +1,65 @@
+package tasks
+
+import (
+	"github.com/itchyny/gojq"
+
+	"github.com/wfrun/wfrun/runsecrets"
+)
+
+// A try/catch hands its handler gojq's message of the error, which quotes
+// the values the operation failed on as previews cut at 30 bytes
+// ("cannot add: string (\"tok-3f9a7c ...\") and number (1)"): the head of
+// a secret, which no value masking recognises once its tail is gone,
+// would reach the task's output. maskCaught rewrites each try B catch C
+// into try B catch (_wfrun_caught($masker) | C): the handler gets the
+// message masked whole and then its pieces (runsecrets.CodeExcerpt), as
+// every failure reason is. $masker is the run's masker, given to the
+// query as a variable; the query's own mentions of that name read as an
+// undefined variable's.
+
+const (
+	jqCaughtFunc = "_wfrun_caught"
+	jqMaskerVar  = "$__wfrun_masker"
+)
+
+// jqMaskerValue is the value of jqMaskerVar: the run's masker (nil when
+// it has none).
+type jqMaskerValue struct{ m runsecrets.Masker }
+
+func maskCaught(q *gojq.Query) {
+	walkJQ(q, nil, func(t *gojq.Term) {
+		if t.Type == gojq.TermTypeFunc && t.Func != nil && t.Func.Name == jqMaskerVar {
+			raise(t, "Undefined variable: "+jqMaskerVar)
+		}
+		if t.Object == nil {
+			return
+		}
+		for _, kv := range t.Object.KeyVals {
+			if kv.Key == jqMaskerVar && kv.Val == nil {
+				// jackson-jq reads an undefined variable's value here as null.
+				kv.Key, kv.Val = jqMaskerVar[1:], &gojq.Query{Term: &gojq.Term{Type: gojq.TermTypeNull}}
+			}
+		}
+	})
+	walkJQ(q, nil, func(t *gojq.Term) {
+		if t.Type != gojq.TermTypeTry || t.Try == nil || t.Try.Catch == nil {
+			return
+		}
+		masker := &gojq.Query{Term: &gojq.Term{Type: gojq.TermTypeFunc, Func: &gojq.Func{Name: jqMaskerVar}}}
+		caught := &gojq.Query{Term: &gojq.Term{Type: gojq.TermTypeFunc, Func: &gojq.Func{Name: jqCaughtFunc, Args: []*gojq.Query{masker}}}}
+		t.Try.Catch = &gojq.Query{Left: caught, Op: gojq.OpPipe, Right: t.Try.Catch}
+	})
+}
+
+// jqCaught masks a caught message; any other caught value (error(v) with
+// v not a string) is whole, for the output's masking to find.
+func jqCaught(v any, args []any) any {
+	s, ok := v.(string)
+	if !ok {
+		return v
+	}
+	if mv, ok := args[0].(jqMaskerValue); ok && mv.m != nil {
+		return runsecrets.CodeExcerpt(mv.m, s, 0)
+	}
+	return s
+}
