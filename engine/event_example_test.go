@@ -47,3 +47,17 @@ func ExampleWithEventProvider() {
 	// sqs:billing orders <nil>
 	// FAILED
 }
+
+// A server that provides Conductor's own queues gives the engine its sink
+// first; EventSinkOf tells it whether a configured one replaced it.
+func ExampleEngine_EventSinkOf() {
+	var own, configured strings.Builder
+	ours := engine.NewWriterSink(&own)
+	e, err := engine.New(engine.WithEventSink(ours), engine.WithEventSink(engine.NewWriterSink(&configured)))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(e.EventSinkOf(engine.ConductorQueueType) == engine.EventSink(ours), e.EventSinkOf("sqs") == nil)
+	// Output:
+	// false true
+}

@@ -50,6 +50,12 @@
 //     reference (conductor_more_tasks.go); task searches
 //     (conductor_task_search.go): every run and task through execution's
 //     masked view.
+//     Event handlers (/api/event, events.go) consume Conductor's own event
+//     queues, which always exist here (events_queue.go: in the process, or
+//     a sealed Redis stream per queue with WithSharedQueue): for each
+//     message of an EVENT task, the active handlers of its event evaluate
+//     their condition and run their actions (events_processor.go) through
+//     the REST handlers, as the principal that registered the handler.
 //   - /metrics (Prometheus) and /healthz.
 //
 // # Several processes
