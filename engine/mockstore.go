@@ -57,7 +57,12 @@ import (
 // store) is resumed as a test with no mock left, except that a task that
 // would run for real fails terminally instead (its mocks are unknown: a
 // test run never calls out for them). Test runs stored by a wfrun without
-// this part carried no mark at all and resume as ordinary runs.
+// this part (development builds before it, never released) carry no mark
+// at all, and nothing else in them tells them from an ordinary run (the
+// random "*" domain of a test run started through wfrun serve is one a
+// start request may give too): they resume as ordinary runs, their tasks
+// running for real, and are not guessed at. Terminate or remove such a
+// run rather than resume it.
 
 // testMocksPointer binds a run's sealed mocks.
 const testMocksPointer = "/testMocks"
