@@ -442,10 +442,10 @@ func (r *runState) failTask(ctx context.Context, rec *taskRecord, status, reason
 	if rec.wt != nil && rec.wt.Permissive {
 		return nil // the run goes on; finish or a JOIN on it fails it (permissive.go)
 	}
-	if status != TaskCanceled {
-		if done, err := r.failWhilePaused(ctx, rec); done || err != nil {
-			return err
-		}
+	// A cancelled task too (a sub-workflow terminated): Conductor's
+	// decider looks at no task of a paused run.
+	if done, err := r.failWhilePaused(ctx, rec); done || err != nil {
+		return err
 	}
 	wfStatus := StatusFailed
 	switch status {

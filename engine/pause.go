@@ -169,8 +169,8 @@ func (r *runState) waitUnpaused(ctx context.Context) error {
 
 // failWhilePaused holds the failure of rec while the run is PAUSED:
 // Conductor's decider does nothing for a paused run, so the task stays
-// FAILED and the run PAUSED until it is resumed (then the failure fails
-// it) or the task is re-opened meanwhile, as a retry of its sub-workflow
+// FAILED (or CANCELED: a sub-workflow terminated) and the run PAUSED
+// until it is resumed (then the failure ends it) or the task is re-opened meanwhile, as a retry of its sub-workflow
 // does (reopenExecuting): done is then true, the re-opened task's outcome
 // replaces the failure (a failure of the re-opened task has ended the
 // run's task list by then, as reopenExecuting does).
