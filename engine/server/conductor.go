@@ -30,6 +30,9 @@ type conductor struct {
 	stopPolls context.CancelFunc
 	wg        sync.WaitGroup
 
+	// kick asks the takeover loop for a pass now (kickTakeover).
+	kick chan struct{}
+
 	mu       sync.Mutex
 	starting map[string]chan error // run id → persisted (nil) or failed
 	active   map[string]*runHandle // runs executing in this process
@@ -61,7 +64,8 @@ func (s *Server) initConductor() error {
 	if s.conductorDir == "" {
 		return nil
 	}
-	c := &conductor{defs: &defStore{dir: s.conductorDir}, starting: map[string]chan error{}, active: map[string]*runHandle{}, gaveUp: map[string]bool{}}
+	c := &conductor{defs: &defStore{dir: s.conductorDir}, starting: map[string]chan error{}, active: map[string]*runHandle{}, gaveUp: map[string]bool{},
+		kick: make(chan struct{}, 1)}
 	c.ending = s.ending
 	c.queue = newQueue()
 	c.queue.onPoll = func(name string, n int) { s.metrics.tasksPolled.WithLabelValues(name).Add(float64(n)) }
@@ -94,6 +98,7 @@ func (s *Server) initConductor() error {
 	c.queue.warn = s.log.Warn
 	if s.shared != nil {
 		c.queue.shared = newSharedQueue(s.shared, eng.Transit())
+		c.queue.shared.ownerGone = c.kickTakeover
 		c.queue.waiting = eng.TaskAttemptWaiting
 		c.queue.signalled = eng.SignalStored
 		if err := c.queue.shared.listen(c.ctx, c.queue.wakeName, c.queue.told); err != nil {
@@ -111,19 +116,46 @@ func (s *Server) initConductor() error {
 	return nil
 }
 
-// takeoverLoop resumes orphaned runs (see WithTakeover). Resume takes the
-// run's lease atomically, so of several processes exactly one wins a run;
-// the others get runstore.ErrLeased and leave it.
+// minKickGap is the least time between two takeover passes a kick asks
+// for: every poll that meets a silent owner kicks.
+const minKickGap = time.Second
+
+// kickTakeover asks the takeover loop (when there is one) for a pass now,
+// rather than at its next tick: a poll met a task whose owner no longer
+// listens (it stopped, or died), so its runs may be free to take over —
+// at once when it released their leases or died on this host, else once
+// their leases expire. Kicks while a pass is due coalesce.
+func (c *conductor) kickTakeover() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// takeoverLoop resumes orphaned runs (see WithTakeover), every interval
+// and when kicked (kickTakeover). Resume takes the run's lease atomically,
+// so of several processes exactly one wins a run; the others get
+// runstore.ErrLeased and leave it.
 func (s *Server) takeoverLoop(ctx context.Context, every time.Duration) {
 	c := s.conductor
 	t := time.NewTicker(every)
 	defer t.Stop()
+	var last time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-c.kick:
+			if wait := time.Until(last.Add(minKickGap)); wait > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(wait):
+				}
+			}
 		}
+		last = time.Now()
 		sums, err := c.eng.List(ctx, runstore.ListOptions{Status: engine.StatusRunning})
 		if err != nil {
 			if ctx.Err() == nil {

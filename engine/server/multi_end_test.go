@@ -40,7 +40,7 @@ func newSharedServers(t *testing.T, opts ...engine.Option) *sharedServers {
 	return &sharedServers{addr: addr, url: "redis://" + addr + "/0", defs: t.TempDir(), ring: ring, opts: opts}
 }
 
-func (ss *sharedServers) start(t *testing.T) (*testServer, func()) {
+func (ss *sharedServers) start(t *testing.T, srvOpts ...server.Option) (*testServer, func()) {
 	t.Helper()
 	runs, err := runstore.OpenRedis(ss.url)
 	if err != nil {
@@ -51,8 +51,8 @@ func (ss *sharedServers) start(t *testing.T) (*testServer, func()) {
 	t.Cleanup(func() { _ = rc.Close() })
 	logs := &testkit.SyncBuffer{}
 	opts := append([]engine.Option{engine.WithRunStore(runs), engine.WithKeyring(ss.ring), engine.WithRegistry(tasks.NewDefaultRegistry())}, ss.opts...)
-	srv, err := server.New(memory.New(), server.WithLogger(slog.New(slog.NewJSONHandler(logs, nil))), server.WithSharedQueue(rc),
-		server.WithConductor(ss.defs, opts...))
+	srv, err := server.New(memory.New(), append([]server.Option{server.WithLogger(slog.New(slog.NewJSONHandler(logs, nil))), server.WithSharedQueue(rc),
+		server.WithConductor(ss.defs, opts...)}, srvOpts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

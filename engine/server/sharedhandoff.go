@@ -178,6 +178,9 @@ func (s *sharedQueue) handOverFrom(ctx context.Context, name string, c claimed, 
 	}
 	if !s.tell(bg, c.owner, "handoff", c.id, c.token+" "+workerID) {
 		giveBack() // its owner is not listening (it stopped): offered again by the process that takes the run over
+		if s.ownerGone != nil {
+			s.ownerGone()
+		}
 		return handOff{}, false
 	}
 	res, err := s.c.BLPop(ctx, handOffWait, key).Result()

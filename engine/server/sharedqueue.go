@@ -71,11 +71,14 @@ type sharedQueue struct {
 	// dropPolled (tests): polls of other processes are not applied at
 	// hand-off and "polled" notices are not sent, as when one is lost.
 	dropPolled atomic.Bool
-	transit    *runsecrets.Transit // seals each task's hash content, bound to its id
-	offer      *redis.Script
-	claim      *redis.Script
-	drop       *redis.Script
-	back       *redis.Script
+	// ownerGone is called when a task's owner does not listen (nil: not
+	// told): the process taking its runs over offers the task again.
+	ownerGone func()
+	transit   *runsecrets.Transit // seals each task's hash content, bound to its id
+	offer     *redis.Script
+	claim     *redis.Script
+	drop      *redis.Script
+	back      *redis.Script
 }
 
 func newSharedQueue(c redis.UniversalClient, transit *runsecrets.Transit) *sharedQueue {
