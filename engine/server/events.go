@@ -362,6 +362,11 @@ func (s *Server) putEventHandler(update bool) conductorHandler {
 			return
 		}
 		s.log.Info("event handler stored", "name", h.Name, "event", h.Event, "active", h.Active, "principal", p.Name)
+		if rest, ok := strings.CutPrefix(h.Event, "conductor:"); ok && !strings.Contains(rest, ":") {
+			// Conductor accepts it too; no EVENT task publishes there.
+			s.log.Warn("event handler on a queue no EVENT task publishes to: an EVENT task's sink conductor:"+rest+
+				" in workflow W publishes to conductor:W:"+rest, "name", h.Name, "event", h.Event)
+		}
 		writeEmpty(w, http.StatusOK)
 	}
 }

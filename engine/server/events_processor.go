@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/wfrun/wfrun/engine"
 	"github.com/wfrun/wfrun/store"
 	"github.com/wfrun/wfrun/tasks/eval"
@@ -59,15 +61,31 @@ func (s *Server) startEvents(ctx context.Context, q eventQueue) {
 	if c.eng.EventSinkOf(engine.ConductorQueueType) != engine.EventSink(q) {
 		s.log.Info("EVENT tasks publish conductor queues to the configured --event-sink: event handlers on conductor events get no message from them")
 	}
+	em := &eventMetrics{
+		handled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wfrun_event_messages_handled_total", Help: "Messages of Conductor's event queues taken by the event handlers, by queue.",
+		}, []string{"queue"}),
+		executions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wfrun_event_executions_total", Help: "Event handler executions by action and status (COMPLETED, FAILED; SKIPPED: the condition was false).",
+		}, []string{"action", "status"}),
+	}
+	s.registry.MustRegister(em.handled, em.executions)
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		s.processEvents(ctx, q)
+		s.processEvents(ctx, q, em)
 	}()
 }
 
-func (s *Server) processEvents(ctx context.Context, q eventQueue) {
+// eventMetrics count the event processor's work.
+type eventMetrics struct {
+	handled    *prometheus.CounterVec
+	executions *prometheus.CounterVec
+}
+
+func (s *Server) processEvents(ctx context.Context, q eventQueue, em *eventMetrics) {
 	warned := map[string]bool{}
+	failing := false // a queue error was logged; logged again once it clears
 	for ctx.Err() == nil {
 		byQueue := s.listeningHandlers(warned)
 		queues := make([]string, 0, len(byQueue))
@@ -80,7 +98,10 @@ func (s *Server) processEvents(ctx context.Context, q eventQueue) {
 			if ctx.Err() != nil {
 				return
 			}
-			s.log.Warn("event queue: taking messages", "error", s.masker.MaskString(err.Error()))
+			if !failing {
+				s.log.Warn("event queue: taking messages (retrying every second, logged once)", "error", s.masker.MaskString(err.Error()))
+			}
+			failing = true
 			select {
 			case <-ctx.Done():
 				return
@@ -88,8 +109,13 @@ func (s *Server) processEvents(ctx context.Context, q eventQueue) {
 			}
 			continue
 		}
+		if failing {
+			failing = false
+			s.log.Info("event queue: taking messages again")
+		}
 		for _, m := range msgs {
-			s.handleMessage(ctx, byQueue[m.Queue], m)
+			s.handleMessage(ctx, byQueue[m.Queue], m, em)
+			em.handled.WithLabelValues(m.Queue).Inc()
 			if ctx.Err() != nil {
 				return // not acknowledged: taken again (Redis) after a restart
 			}
@@ -127,7 +153,7 @@ func (s *Server) listeningHandlers(warned map[string]bool) map[string][]*handler
 }
 
 // handleMessage runs the handlers of a message's event.
-func (s *Server) handleMessage(ctx context.Context, handlers []*handlerLoaded, m eventMessage) {
+func (s *Server) handleMessage(ctx context.Context, handlers []*handlerLoaded, m eventMessage, em *eventMetrics) {
 	event := engine.ConductorQueueType + ":" + m.Queue
 	payload := decodePayload(m.Payload)
 	for _, l := range handlers {
@@ -141,6 +167,7 @@ func (s *Server) handleMessage(ctx context.Context, handlers []*handlerLoaded, m
 			}
 			if !ok {
 				s.log.Info("event handler skipped", "handler", h.Name, "event", event, "messageId", m.ID, "status", "SKIPPED")
+				em.executions.WithLabelValues("", "SKIPPED").Inc()
 				continue
 			}
 		}
@@ -164,6 +191,7 @@ func (s *Server) handleMessage(ctx context.Context, handlers []*handlerLoaded, m
 				attrs = append(attrs, "workflowId", id)
 			}
 			s.log.Info("event handler action", append(attrs, "status", status)...)
+			em.executions.WithLabelValues(a.Action, status).Inc()
 		}
 	}
 }

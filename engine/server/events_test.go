@@ -141,6 +141,16 @@ func TestEventHandlerStartsWorkflow(t *testing.T) {
 	if !strings.Contains(ts.logs.String(), `"status":"SKIPPED"`) {
 		t.Error("the skipped message is not logged")
 	}
+	_, _, metrics := ts.do(t, "GET", "/metrics", "")
+	for _, want := range []string{
+		`wfrun_event_executions_total{action="",status="SKIPPED"} 1`,
+		`wfrun_event_executions_total{action="start_workflow",status="COMPLETED"} 1`,
+		`wfrun_event_messages_handled_total{queue="publish_order_event:order-status"} 2`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
 
 // TestEventHandlerCompletesWaitTask: a handler completes the WAIT task
