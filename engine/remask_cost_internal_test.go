@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -212,4 +213,69 @@ func TestDroppedRecordListedIsNotTouched(t *testing.T) {
 	if r.rx.droppedRecords != 2 || r.rx.idx.Len() != 2 {
 		t.Fatalf("dropped %d records, index holds %d forms", r.rx.droppedRecords, r.rx.idx.Len())
 	}
+}
+
+// A run that keeps many task log lines and registers values one at a time
+// opens and masks again, per value, only the lines the value may be in —
+// not every line it keeps — and each line holding a value, in whatever
+// spelling, is masked once the value is registered.
+func TestTaskLogLinesRemaskedOnlyWhereANewValueMayBe(t *testing.T) {
+	r := newRemaskRun(t)
+	ctx := context.Background()
+	tl := r.e.runs.(runstore.TaskLogger)
+	const n = 300
+	value := func(i int) string { return fmt.Sprintf("tok-%d-%x", i, uint32(i)*2654435761) }
+	lines := make([][]byte, n)
+	for i := range n {
+		var line string
+		switch i % 3 {
+		case 0:
+			line = "calling with " + value(i)
+		case 1:
+			j, _ := json.Marshal(map[string]string{"auth": `"` + value(i) + `"`})
+			line = "request " + string(j)
+		default:
+			line = "basic " + base64.StdEncoding.EncodeToString([]byte("user:"+value(i)))
+		}
+		lines[i], _ = json.Marshal(TaskLog{Log: line, TaskID: "task-1", CreatedTime: 1})
+	}
+	next := 0
+	if err := tl.AppendTaskLogs(ctx, r.id, n, func(seq uint64) ([]byte, error) {
+		b := lines[next]
+		next++
+		return r.e.Transit().Seal(b, taskLogKind, taskLogBinding(r.id, seq))
+	}, MaxTaskLogLines); err != nil {
+		t.Fatal(err)
+	}
+	pass := func() {
+		r.saveMu.Lock()
+		r.remaskTaskLogsIfGrown(ctx)
+		r.saveMu.Unlock()
+	}
+	registerValue(t, r, "tok-first-0c0ffee")
+	pass() // opens every line once: none seen before
+	if r.logIdx.opened != n {
+		t.Fatalf("first pass opened %d lines, want %d", r.logIdx.opened, n)
+	}
+	for i := range n {
+		before := r.logIdx.opened
+		registerValue(t, r, value(i))
+		pass()
+		if got := r.logIdx.opened - before; got > 3 {
+			t.Fatalf("value %d: %d lines opened to be masked again (of %d)", i, got, n)
+		}
+	}
+	got, err := r.e.TaskLogs(ctx, r.id, "task-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != n {
+		t.Fatalf("%d lines kept, want %d", len(got), n)
+	}
+	for i, l := range got {
+		if !strings.Contains(l.Log, "***") {
+			t.Errorf("line %d not masked: %s", i, strings.ReplaceAll(l.Log, value(i), "<value>"))
+		}
+	}
+	t.Logf("%d lines opened for %d values registered one at a time", r.logIdx.opened-n, n)
 }

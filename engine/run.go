@@ -161,6 +161,9 @@ type runState struct {
 	// logsMaskedAt is the masker's size when the run's stored task logs
 	// were last masked (tasklog.go).
 	logsMaskedAt int
+	// logIdx indexes the stored task log lines (tasklog.go); guarded by
+	// saveMu.
+	logIdx taskLogIndex
 	// pending external completions (signals), by exact ref
 	pending map[string]signal
 	// What the next write carries (see changeLocked): task records and
@@ -317,7 +320,7 @@ func (r *runState) remaskTaskLogsIfGrown(ctx context.Context) {
 	if g == r.logsMaskedAt {
 		return
 	}
-	if r.remaskTaskLogs(ctx) == nil {
+	if r.remaskTaskLogs(ctx, r.logsMaskedAt) == nil {
 		r.logsMaskedAt = g
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/masking"
 	"github.com/wfrun/wfrun/runsecrets"
 )
 
@@ -157,11 +158,23 @@ func (e *Engine) openTaskLog(runID string, en runstore.TaskLogEntry) (TaskLog, e
 	return l, nil
 }
 
+// taskLogIndex follows a run's stored task log lines so that a value
+// registered later opens and masks again only the lines it may be in
+// (masking.Index), not every line the run keeps with each new value.
+type taskLogIndex struct {
+	idx       *masking.Index[uint64] // by sequence number: the lines as stored
+	low, next uint64                 // seqs in [low, next) are indexed; from next on, not yet
+	opened    int                    // lines opened to be masked again (tests, SPEC §8)
+}
+
 // remaskTaskLogs masks run r's stored task log lines again with the values
-// it registered since they were written (at most MaxTaskLogLines lines),
-// in one write, when any changes. Called after a write of the run when
-// its masker grew.
-func (r *runState) remaskTaskLogs(ctx context.Context) error {
+// it registered since they were masked (since: the masker's size then), in
+// one write, when any changes. Lines not seen before — appended since the
+// last pass, here or by another process whose masker may have been older
+// — are masked with every value; the others only when the index lists
+// them. Called after a write of the run when its masker grew, with saveMu
+// held.
+func (r *runState) remaskTaskLogs(ctx context.Context, since int) error {
 	tl, ok := r.e.runs.(runstore.TaskLogger)
 	if !ok {
 		return nil
@@ -172,32 +185,73 @@ func (r *runState) remaskTaskLogs(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	changes := false
-	for _, en := range entries {
-		if l, err := r.e.openTaskLog(r.id, en); err != nil || r.sec.Text(l.Log) != l.Log {
-			changes = true
-			break
+	li := &r.logIdx
+	if li.idx == nil {
+		li.idx = runsecrets.NewRemaskIndex[uint64](r.sec)
+	}
+	if len(entries) > 0 {
+		// Lines the store dropped (the oldest beyond MaxTaskLogLines).
+		for first := entries[0].Seq; li.low < first && li.low < li.next; li.low++ {
+			li.idx.Delete(li.low)
 		}
 	}
-	if !changes {
-		return nil
+	listed := map[uint64]bool{}
+	for _, seq := range li.idx.Candidates(since, nil) {
+		listed[seq] = true
 	}
-	return tl.RewriteTaskLogs(ctx, r.id, func(en runstore.TaskLogEntry) ([]byte, error) {
+	masked := map[uint64]string{} // lines the new values change
+	for _, en := range entries {
+		fresh := en.Seq >= li.next
+		if !fresh && !listed[en.Seq] {
+			continue
+		}
+		li.opened++
 		l, err := r.e.openTaskLog(r.id, en)
 		if err != nil {
-			return nil, fmt.Errorf("run %s: task log entry %d: %w", r.id, en.Seq, err)
+			return fmt.Errorf("run %s: task log entry %d: %w", r.id, en.Seq, err)
 		}
-		masked := r.sec.Text(l.Log)
-		if masked == l.Log {
-			return nil, nil
+		if m := r.sec.Text(l.Log); m != l.Log {
+			masked[en.Seq] = m
+		} else if fresh {
+			li.idx.SetText(en.Seq, []byte(l.Log))
 		}
-		l.Log = masked
-		plain, err := json.Marshal(l)
+	}
+	if len(masked) > 0 {
+		err := tl.RewriteTaskLogs(ctx, r.id, func(en runstore.TaskLogEntry) ([]byte, error) {
+			if _, ok := masked[en.Seq]; !ok {
+				return nil, nil
+			}
+			// Opened again: the entry as it stands now.
+			l, err := r.e.openTaskLog(r.id, en)
+			if err != nil {
+				return nil, fmt.Errorf("run %s: task log entry %d: %w", r.id, en.Seq, err)
+			}
+			m := r.sec.Text(l.Log)
+			masked[en.Seq] = m
+			if m == l.Log {
+				return nil, nil
+			}
+			l.Log = m
+			plain, err := json.Marshal(l)
+			if err != nil {
+				return nil, err
+			}
+			return r.e.Transit().Seal(plain, taskLogKind, taskLogBinding(r.id, en.Seq))
+		})
 		if err != nil {
-			return nil, err
+			return err // tried again at the next write; fresh lines stay fresh
 		}
-		return r.e.Transit().Seal(plain, taskLogKind, taskLogBinding(r.id, en.Seq))
-	})
+		for seq, m := range masked {
+			li.idx.SetText(seq, []byte(m))
+		}
+	}
+	if len(entries) > 0 {
+		if li.next == 0 && li.low == 0 {
+			li.low = entries[0].Seq
+		}
+		li.next = max(li.next, entries[len(entries)-1].Seq+1)
+	}
+	return nil
 }
 
 // runMasker is the secret boundary whose masker masks run id's lines: the
