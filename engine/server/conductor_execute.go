@@ -26,7 +26,8 @@ const maxExecuteWait = 5 * time.Minute
 // latest), then wait — up to waitForSeconds, default 10 — until it ended
 // or a task blocks (blockingTask: a WAIT task, or a task named in
 // waitUntilTaskRef, comma-separated, that ended; in it or a running
-// sub-workflow, the first in task-list order), and answer a SignalResponse in returnStrategy's shape (as
+// sub-workflow, the first in task-list order), and answer a
+// SignalResponse in returnStrategy's shape (as
 // POST /api/tasks/{workflowId}/{status}/signal/sync answers), with
 // signalTimeout when the wait ran out. requestId is echoed (a new one
 // when absent); consistency is accepted (wfrun stores every start

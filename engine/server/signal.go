@@ -95,7 +95,8 @@ func (s *Server) signalAsync(w http.ResponseWriter, r *http.Request, _ store.Pri
 // signalSync is POST /api/tasks/{workflowId}/{status}/signal/sync: after
 // the signal it waits (up to timeoutMillis, 5 s by default) until the run
 // has ended or is blocked on another WAIT task — its own or a
-// sub-workflow's — and answers per returnStrategy: the signalled run
+// sub-workflow's, the first in task-list order (blockingTask) — and
+// answers per returnStrategy: the signalled run
 // (TARGET_WORKFLOW), the run now blocked (BLOCKING_WORKFLOW) or the task it
 // is blocked on (BLOCKING_TASK, BLOCKING_TASK_INPUT); on timeout the
 // current state with signalTimeout true. All of it masked, as GET
