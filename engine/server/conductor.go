@@ -78,7 +78,12 @@ func (s *Server) initConductor() error {
 		engine.WithTaskDefs(c.defs),
 		engine.WithRemoteWorker(c.queue.dispatch),
 		engine.WithLastPoll(c.queue.lastPoll),
-		engine.WithEvents(s.onEvent),
+		engine.WithEvents(func(ev engine.Event) {
+			if ev.Kind == engine.EventTask {
+				c.tasks.put(ev.TaskID, ev.RunID) // c, not s.conductor: set before any run starts
+			}
+			s.onEvent(ev)
+		}),
 		// Other processes sharing the queue take a signal stored here at
 		// once (set before any run starts).
 		engine.WithSignalNotify(func(ctx context.Context, id string) {
@@ -196,9 +201,6 @@ func (s *Server) takeoverLoop(ctx context.Context, every time.Duration) {
 // onEvent follows runs: a run's first RUNNING event means it is persisted
 // (the start request may answer); ends are counted and logged.
 func (s *Server) onEvent(ev engine.Event) {
-	if ev.Kind == engine.EventTask {
-		s.conductor.tasks.put(ev.TaskID, ev.RunID)
-	}
 	if ev.Kind != engine.EventWorkflow {
 		return
 	}
