@@ -4,7 +4,7 @@ import "sync"
 
 // taskIndexSize bounds the task ids a taskIndex keeps in each of its two
 // generations.
-const taskIndexSize = 1 << 16
+const taskIndexSize = 1 << 15
 
 // taskIndex remembers which run a task id is a task of: the tasks of the
 // runs this process executes (their task events) and the tasks it found
