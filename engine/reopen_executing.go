@@ -18,11 +18,14 @@ import (
 // status: the restart stores the child (and any ended run between it and
 // that parent) RUNNING, gives their leases to the parent's executor, and
 // hands the re-open to it — directly when it is this engine, as a signal in
-// the run store (reopenSignalPrefix) when another process holds the
-// parent's lease (its lease keeper takes signals about once a second). The
-// executor puts the record back to IN_PROGRESS (same record, same child)
-// and executes the child beside the run's other tasks, as a resumed run's
-// replay would; the run ends only once that child has. A signal is stored
+// the run store (reopenSignalPrefix, sealed for that run and record) when
+// another process holds the parent's lease (its lease keeper takes signals
+// at once when told over Redis, else about once a second). The executor
+// puts the record back to IN_PROGRESS (same record, same child), re-opens
+// with it the run's other SUB_WORKFLOW records that ended unsuccessfully,
+// retrying their children in place (updateAndPushParents' siblings), and
+// executes the children beside the run's other tasks, as a resumed run's
+// replay would; the run ends only once they have. A signal is stored
 // until taken, and an executor about to complete its run looks once at the
 // children of its ended SUB_WORKFLOW records (noticeRunningChildren): a
 // child left RUNNING by a restart whose process died before it handed the

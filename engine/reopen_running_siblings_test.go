@@ -206,3 +206,55 @@ func siblingsUnderRunningParent(t *testing.T, paused bool, where string) {
 		}
 	}
 }
+
+// A stale re-open signal stays harmless under a parent with failed
+// siblings: sealed as a process sharing the store writes it, it names a
+// record whose child has ended (not RUNNING), so it re-opens nothing and
+// retries no sibling's child; the parent ends FAILED with its permissive
+// failures, as it would have.
+func TestStaleReopenSignalRetriesNoSibling(t *testing.T) {
+	f := newFailOnce()
+	hold := make(chan struct{})
+	shared := runstore.NewMemory()
+	e := harnessEngine(t, shared,
+		engine.WithWorker("w_a", f.worker("w_a")), engine.WithWorker("w_b", f.worker("w_b")),
+		engine.WithWorker("hold", func(c context.Context, _ json.RawMessage) (json.RawMessage, error) {
+			select {
+			case <-hold:
+				return json.RawMessage(`{"held":true}`), nil
+			case <-c.Done():
+				return nil, c.Err()
+			}
+		}))
+	const id = "stale-siblings"
+	done := startHeld(t, e, siblingsDef(true), id)
+	<-f.entered
+	<-f.entered
+	close(f.release)
+	var recs map[string]taskView
+	waitFor(t, "both SUB_WORKFLOW tasks to fail", func() bool {
+		recs = byRef(viewRun(t, e, id).Tasks)
+		return recs["a"].Status == engine.TaskFailed && recs["b"].Status == engine.TaskFailed
+	})
+	payload, err := engine.ReopenSignal(e, id, recs["a"].TaskID, recs["a"].SubWorkflowID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := shared.PutSignal(context.Background(), id, "__wfrun_reopen "+recs["a"].TaskID, payload); err != nil {
+		t.Fatal(err)
+	}
+	e.SignalStored(id)
+	time.Sleep(1100 * time.Millisecond) // the lease keeper's look, poked or not
+	for _, ref := range []string{"a", "b"} {
+		if tk := byRef(viewRun(t, e, id).Tasks)[ref]; tk.Status != engine.TaskFailed {
+			t.Fatalf("record %s after the stale signal: %+v", ref, tk)
+		}
+		if c := viewRun(t, e, recs[ref].SubWorkflowID); c.Status != engine.StatusFailed || len(c.Tasks) != 1 {
+			t.Fatalf("child %s after the stale signal: %s %+v", ref, c.Status, c.Tasks)
+		}
+	}
+	close(hold)
+	if res := ended(t, done); res == nil || res.Status != engine.StatusFailed {
+		t.Fatalf("parent: %+v", res)
+	}
+}
