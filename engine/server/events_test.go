@@ -141,14 +141,25 @@ func TestEventHandlerStartsWorkflow(t *testing.T) {
 	if !strings.Contains(ts.logs.String(), `"status":"SKIPPED"`) {
 		t.Error("the skipped message is not logged")
 	}
-	_, _, metrics := ts.do(t, "GET", "/metrics", "")
-	for _, want := range []string{
-		`wfrun_event_executions_total{action="",status="SKIPPED"} 1`,
-		`wfrun_event_executions_total{action="start_workflow",status="COMPLETED"} 1`,
-		`wfrun_event_messages_handled_total{queue="publish_order_event:order-status"} 2`,
-	} {
-		if !strings.Contains(metrics, want) {
-			t.Errorf("/metrics lacks %s", want)
+	// The counters move once the action returned: the run they started
+	// may be seen a moment before.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		_, _, metrics := ts.do(t, "GET", "/metrics", "")
+		missing := ""
+		for _, want := range []string{
+			`wfrun_event_executions_total{action="",status="SKIPPED"} 1`,
+			`wfrun_event_executions_total{action="start_workflow",status="COMPLETED"} 1`,
+			`wfrun_event_messages_handled_total{queue="publish_order_event:order-status"} 2`,
+		} {
+			if !strings.Contains(metrics, want) {
+				missing = want
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks %s", missing)
 		}
 	}
 }
