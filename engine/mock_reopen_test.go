@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -253,5 +254,65 @@ func TestTestRunChildReopenedInItsParentsPasses(t *testing.T) {
 	}
 	if hits.Load() != 0 || offered.Load() != 0 || sink.published.Load() != 1 {
 		t.Fatalf("%d calls to the real server, %d tasks offered, %d events published", hits.Load(), offered.Load(), sink.published.Load())
+	}
+}
+
+// TestTestRunResumedMidTestContinuesItsTest: a test run whose process went
+// away while its test still went in passes (an EVENT being published
+// held them) is resumed by another process as a test that goes on: its
+// stored mocks part says the test had not stopped, so its next task takes
+// its mock there and the run completes; nothing calls out, no task is
+// offered to a worker.
+func TestTestRunResumedMidTestContinuesItsTest(t *testing.T) {
+	url, hits := realServer(t)
+	g := newRig(t, "bolt", 5)
+	var offered atomic.Int32
+	held := &blockingSink{release: make(chan struct{})}
+	e := resumeEngine(t, g, &offered)
+	engine.WithEventSink(held)(e)
+	def := []byte(`{"name":"midtest","version":1,"schemaVersion":2,"tasks":[
+	  {"name":"e","taskReferenceName":"e","type":"EVENT","sink":"conductor"},
+	  {"name":"call","taskReferenceName":"call","type":"HTTP","inputParameters":{"http_request":{"uri":"` + url + `","method":"GET"}}}],
+	  "outputParameters":{"call":"${call.output.response.body}"}}`)
+	d, err := e.Parse(def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mocks := &engine.Mocks{Tasks: map[string][]engine.TaskMock{
+		"call": {{Output: json.RawMessage(`{"response":{"statusCode":200,"body":{"mocked":true}}}`)}}}}
+	test, err := engine.NewTest(mocks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const id = "test-mid-test"
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.Start(ctx, d, json.RawMessage(`{}`), engine.WithRunID(id), engine.AsTest(test))
+		done <- err
+	}()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if _, err := e.Show(context.Background(), id); err == nil && taskList(viewRun(t, e, id)) == "e:EVENT:IN_PROGRESS" {
+			break
+		}
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, engine.ErrInterrupted) {
+		t.Fatalf("interrupted run: %v", err)
+	}
+	var sink lockedBuffer
+	e2 := resumeEngine(t, g, &offered)
+	engine.WithEventSink(engine.NewWriterSink(&sink))(e2)
+	rctx, rcancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer rcancel()
+	res, err := e2.Resume(rctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != engine.StatusCompleted || string(res.Output) != `{"call":{"mocked":true}}` {
+		t.Fatalf("resumed: %s %s (%s); %s", res.Status, res.Output, res.Reason, taskList(viewRun(t, e2, id)))
+	}
+	if hits.Load() != 0 || offered.Load() != 0 || strings.Count(sink.String(), "\n") != 1 {
+		t.Fatalf("%d calls to the real server, %d tasks offered, published on resume: %q", hits.Load(), offered.Load(), sink.String())
 	}
 }
