@@ -180,7 +180,8 @@ func (t *JQTask) Execute(ctx context.Context, req *Request) (res Result) {
 
 // prepareJackson rewrites a parsed query to run as Conductor's jq runs it:
 // operators take their left side first and a negation that fails shows
-// its input (jqorder.go), an assignment takes
+// its input (jqorder.go), integers add, subtract and multiply as Java's
+// longs (jqlong.go), an assignment takes
 // only what jackson-jq takes (jqassign.go), an index reads only what
 // jackson-jq reads (jqindexnum.go), the builtins jackson-jq lacks
 // fail when called (jqbuiltins.go), and a caught message is masked
@@ -197,6 +198,7 @@ func prepareJackson(q *gojq.Query) {
 	rejectAssignments(q)
 	strictIndexes(q)
 	leftFirst(q)
+	longArith(q)
 	negateWithInput(q)
 	maskCaught(q)
 	if defs, err := gojq.Parse(jqStrictIndexDef); err == nil {
@@ -232,7 +234,7 @@ func compileJackson(q *gojq.Query, more ...gojq.CompilerOption) (*gojq.Code, err
 // environment, and the builtins jackson-jq 0.0.13 has that gojq has not
 // (jq.json there: leaf_paths, keys_unsorted).
 func jqCompileOptions(more ...gojq.CompilerOption) []gojq.CompilerOption {
-	return append([]gojq.CompilerOption{
+	return append(append([]gojq.CompilerOption{
 		gojq.WithEnvironLoader(func() []string { return nil }),
 		gojq.WithIterFunction("leaf_paths", 0, 0, func(v any, _ []any) gojq.Iter { return jqLeafPaths.Run(v) }),
 		// A Go map keeps no order: the keys come sorted, as keys gives them.
@@ -241,7 +243,7 @@ func jqCompileOptions(more ...gojq.CompilerOption) []gojq.CompilerOption {
 		gojq.WithFunction(jqCaughtFunc, 1, 1, jqCaught),
 		gojq.WithVariables([]string{jqMaskerVar}),
 		jqFromJSONOption(),
-	}, more...)
+	}, jqLongOptions()...), more...)
 }
 
 var jqLeafPaths, jqKeys = mustCompileJQ("paths(scalars)"), mustCompileJQ("keys")

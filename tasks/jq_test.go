@@ -2,6 +2,8 @@ package tasks
 
 import (
 	"fmt"
+	"math"
+	"math/big"
 	"os"
 	"strings"
 	"testing"
@@ -242,6 +244,40 @@ func TestJQNonFiniteAsConductorWrites(t *testing.T) {
 		wantStatus(t, res, Completed)
 		if string(res.Output) != tc.want {
 			t.Errorf("%s: output %s, want %s", tc.query, res.Output, tc.want)
+		}
+	}
+}
+
+// Java's long and double conversions the operators follow (jqlong.go).
+func TestJavaLongConversions(t *testing.T) {
+	big63 := new(big.Int).Lsh(big.NewInt(1), 63)
+	for _, tc := range []struct {
+		v    any
+		want int64
+		ok   bool
+	}{
+		{7, 7, true}, {-7, -7, true}, {big63, math.MinInt64, true},
+		{new(big.Int).Neg(new(big.Int).Add(big63, big.NewInt(1))), math.MaxInt64, true},
+		{new(big.Int).Lsh(big.NewInt(3), 64), 0, true}, {1.0, 0, false}, {"1", 0, false},
+	} {
+		if got, ok := javaLong(tc.v); got != tc.want || ok != tc.ok {
+			t.Errorf("javaLong(%v) = %d, %v; want %d, %v", tc.v, got, ok, tc.want, tc.ok)
+		}
+	}
+	for _, tc := range []struct {
+		f    float64
+		want string // the value and whether it is an integer or a float
+	}{
+		{2, "2 integer"}, {-2.5, "-2.5 float"}, {9.223372036854775807e18, "9223372036854775807 integer"},
+		{-9.223372036854775807e18, "-9223372036854775808 integer"}, {1e19, "1e+19 float"}, {math.Inf(-1), "-Inf float"},
+	} {
+		got := javaNumeric(tc.f)
+		kind := "integer"
+		if _, isFloat := got.(float64); isFloat {
+			kind = "float"
+		}
+		if s := fmt.Sprint(got) + " " + kind; s != tc.want {
+			t.Errorf("javaNumeric(%v) = %s, want %s", tc.f, s, tc.want)
 		}
 	}
 }

@@ -176,6 +176,10 @@ func jacksonRuntimeReason(m runsecrets.Masker, err error) (string, bool) {
 	if errors.As(err, &fe) {
 		return fe.reason(m), true
 	}
+	var be *jqBinopError
+	if errors.As(err, &be) {
+		return jqPreview(m, be.l) + " and " + jqPreview(m, be.r) + " " + be.wording, true
+	}
 	var ne *jqNegateError
 	if errors.As(err, &ne) {
 		return jqPreview(m, ne.in) + " cannot be negated", true

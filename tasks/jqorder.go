@@ -98,6 +98,11 @@ func (e *jqNegateError) Error() string {
 var jqNegate = mustCompileJQ("-.")
 
 func jqNegateAt(in any, args []any) any {
+	// tree/NegativeExpression.java: asNumericNode(-asDouble()), so a
+	// large integer comes back through a double.
+	if f, ok := javaAsDouble(args[0]); ok {
+		return javaNumeric(-f)
+	}
 	v, _ := jqNegate.Run(args[0]).Next()
 	if _, failed := v.(error); failed {
 		return &jqNegateError{in: in, v: args[0]}

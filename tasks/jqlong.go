@@ -1,0 +1,214 @@
+package tasks
+
+import (
+	"encoding/json"
+	"math"
+	"math/big"
+
+	"github.com/itchyny/gojq"
+)
+
+// jackson-jq 0.0.13's +, - and * of two integers (Jackson's int, long and
+// BigInteger nodes) compute on their longs (internal/operators/
+// PlusOperator.java: lhs.asLong() + rhs.asLong()): the result wraps
+// around at 64 bits (9223372036854775807 + 1 is -9223372036854775808)
+// and a BigInteger operand counts by its low 64 bits. gojq's are exact.
+// longArith rewrites each A + B, A - B and A * B of q into a call that
+// computes as jackson-jq does when both sides are integers and as gojq
+// does otherwise. It runs after leftFirst, so each side is one value or a
+// variable: the call takes them in jackson-jq's order.
+
+var jqLongFuncs = map[gojq.Operator]string{gojq.OpAdd: "_wfrun_add", gojq.OpSub: "_wfrun_subtract", gojq.OpMul: "_wfrun_multiply"}
+
+func longArith(q *gojq.Query) {
+	walkJQ(q, func(x *gojq.Query) {
+		name, ok := jqLongFuncs[x.Op]
+		if !ok || x.Left == nil || x.Right == nil {
+			return
+		}
+		call := &gojq.Term{Type: gojq.TermTypeFunc, Func: &gojq.Func{Name: name, Args: []*gojq.Query{x.Left, x.Right}}}
+		*x = gojq.Query{FuncDefs: x.FuncDefs, Term: call}
+	}, nil)
+}
+
+// jqLongNative is gojq's own operator, for the sides that are not both
+// integers.
+var jqLongNative = map[gojq.Operator]*gojq.Code{
+	gojq.OpAdd: mustCompileJQ(".[0] + .[1]"), gojq.OpSub: mustCompileJQ(".[0] - .[1]"), gojq.OpMul: mustCompileJQ(".[0] * .[1]"),
+}
+
+// jqLongOptions registers the calls longArith writes.
+func jqLongOptions() []gojq.CompilerOption {
+	var opts []gojq.CompilerOption
+	for op, name := range jqLongFuncs {
+		opts = append(opts, gojq.WithFunction(name, 2, 2, func(_ any, args []any) any {
+			return jqArith(op, jqLongNative[op], args[0], args[1])
+		}))
+	}
+	return opts
+}
+
+func jqArith(op gojq.Operator, native *gojq.Code, l, r any) any {
+	if a, ok := javaLong(l); ok {
+		if b, ok := javaLong(r); ok {
+			var v int64
+			switch op {
+			case gojq.OpAdd:
+				v = a + b
+			case gojq.OpSub:
+				v = a - b
+			default:
+				v = a * b
+			}
+			if v >= math.MinInt && v <= math.MaxInt {
+				return int(v)
+			}
+			return big.NewInt(v)
+		}
+	}
+	// The common sides without gojq's run: doubles (asDouble, as both
+	// compute), and two strings added.
+	if a, ok := jqPlainNumber(l); ok {
+		if b, ok := jqPlainNumber(r); ok {
+			switch op {
+			case gojq.OpAdd:
+				return a + b
+			case gojq.OpSub:
+				return a - b
+			}
+			return a * b
+		}
+	}
+	if a, ok := l.(string); ok && op == gojq.OpAdd {
+		if b, ok := r.(string); ok {
+			return a + b
+		}
+	}
+	if op == gojq.OpMul {
+		// MultiplyOperator.java: a string times a number that fits an
+		// int (taken as one, a fraction cut off) repeats it, or is null
+		// when that is not above 0; a number times a string fails.
+		if _, ok := l.(string); ok {
+			if n, ok := javaInt(r); ok {
+				if n <= 0 {
+					return nil
+				}
+			} else if _, isNum := javaAsDouble(r); isNum {
+				return &jqBinopError{"cannot be multiplied", l, r}
+			}
+		} else if _, ok := r.(string); ok {
+			if _, isNum := javaAsDouble(l); isNum {
+				return &jqBinopError{"cannot be multiplied", l, r}
+			}
+		}
+	}
+	res, ok := native.Run([]any{l, r}).Next()
+	if !ok {
+		return nil
+	}
+	return res
+}
+
+// javaLong is v's asLong() when v is what Jackson holds as an integer
+// node (an int, a long, a BigInteger: its low 64 bits).
+func javaLong(v any) (int64, bool) {
+	switch n := v.(type) {
+	case int:
+		return int64(n), true
+	case *big.Int:
+		return bigLow64(n), true
+	case json.Number:
+		if i, err := n.Int64(); err == nil {
+			return i, true
+		}
+		if b, ok := new(big.Int).SetString(string(n), 10); ok {
+			return bigLow64(b), true
+		}
+	}
+	return 0, false
+}
+
+// bigLow64 is BigInteger.longValue: the low 64 bits, two's complement.
+func bigLow64(n *big.Int) int64 {
+	m := new(big.Int).And(n, new(big.Int).SetUint64(math.MaxUint64))
+	return int64(m.Uint64())
+}
+
+// javaAsDouble is v's asDouble() when v is a number.
+func javaAsDouble(v any) (float64, bool) {
+	switch n := v.(type) {
+	case int:
+		return float64(n), true
+	case float64:
+		return n, true
+	case *big.Int:
+		f, _ := new(big.Float).SetInt(n).Float64()
+		return f, true
+	case json.Number:
+		f, err := n.Float64()
+		return f, err == nil || math.IsInf(f, 0)
+	}
+	return 0, false
+}
+
+// javaInt is v's asInt() when v is a number whose canConvertToInt() holds
+// (its value, a fraction cut off, fits an int).
+func javaInt(v any) (int, bool) {
+	f, ok := javaAsDouble(v)
+	if !ok || math.IsNaN(f) || f < math.MinInt32 || f > math.MaxInt32 {
+		return 0, false
+	}
+	return int(f), true
+}
+
+// javaNumeric is JsonNodeUtils.asNumericNode(double): an integer when the
+// double holds one a long can ((long) value == value, compared as Java
+// compares them, in doubles), else the double.
+func javaNumeric(f float64) any {
+	if math.IsNaN(f) || math.IsInf(f, 0) || f != math.Trunc(f) {
+		return f
+	}
+	var l int64
+	switch {
+	case f >= math.MaxInt64: // (long) saturates; 2^63 compares equal to Long.MAX_VALUE
+		if f != float64(math.MaxInt64) {
+			return f
+		}
+		l = math.MaxInt64
+	case f < math.MinInt64:
+		return f
+	default:
+		l = int64(f)
+	}
+	if l >= math.MinInt && l <= math.MaxInt {
+		return int(l)
+	}
+	return big.NewInt(l)
+}
+
+// jqBinopError is an operator's failure that gojq's operator would not
+// have (jackson-jq's stricter operands): the sides, and jackson-jq's
+// ending of the message.
+type jqBinopError struct {
+	wording string
+	l, r    any
+}
+
+// Error is what a try/catch reads: the types, without the values (a
+// preview of them would be a cut of unmasked text; the failure reason's
+// previews are built masked, jqPreview).
+func (e *jqBinopError) Error() string {
+	return jqTypeOf(e.l) + " and " + jqTypeOf(e.r) + " " + e.wording
+}
+
+// jqPlainNumber is v as a float64 when v is an int or a float64 (not a
+// large integer, whose arithmetic gojq's run keeps).
+func jqPlainNumber(v any) (float64, bool) {
+	switch n := v.(type) {
+	case int:
+		return float64(n), true
+	case float64:
+		return n, true
+	}
+	return 0, false
+}
