@@ -537,6 +537,7 @@ func (r *runState) forgetLocked(t *taskRecord) {
 		delete(r.latest, t.BaseRef)
 	}
 	r.deleted = append(r.deleted, t.Seq)
+	r.rx.forget(t)
 }
 
 // touchLocked marks a task record changed: its cached encodings are dropped

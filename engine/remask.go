@@ -93,6 +93,15 @@ func (x *remaskIndex) queueLocked(t *taskRecord) {
 	x.queue = append(x.queue, t)
 }
 
+// forget drops a record leaving the run (forgetLocked) from the index: a
+// loop that keeps its last N iterations keeps an index of that size.
+func (x *remaskIndex) forget(t *taskRecord) {
+	if x.idx != nil {
+		x.idx.Delete(remaskKey{t, formTaskIn})
+		x.idx.Delete(remaskKey{t, formTaskOut})
+	}
+}
+
 // remaskLocked masks again, with the values registered since they were
 // produced, the stored forms that may hold one of them. Callers hold r.mu.
 func (r *runState) remaskLocked() {
