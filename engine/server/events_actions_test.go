@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 // emitDef publishes its input's payload to conductor:<input q>.
@@ -87,5 +88,56 @@ func TestEventHandlerActions(t *testing.T) {
 			}
 			c.check(t, doc, approvalTask(t, doc))
 		})
+	}
+}
+
+// TestEventHandlerLoopTaskAndDomains: complete_task by a reference inside
+// a DO_WHILE completes its latest iteration (SimpleActionProcessor's loop
+// case), and start_workflow without a taskToDomain of its own gives the
+// started run the publishing run's (the message's taskToDomain).
+func TestEventHandlerLoopTaskAndDomains(t *testing.T) {
+	es := newEventServer(t, false)
+	es.mustAs(t, "", "POST", "/api/metadata/workflow", emitDef)
+	es.mustAs(t, "", "POST", "/api/metadata/workflow", `{"name":"gated_loop","version":1,"schemaVersion":2,"tasks":[
+	  {"name":"loop","taskReferenceName":"loop","type":"DO_WHILE","loopCondition":"$.loop['iteration'] < 2",
+	   "inputParameters":{"loop":"${loop}"},
+	   "loopOver":[{"name":"gate","taskReferenceName":"gate","type":"WAIT"}]}]}`)
+	es.mustAs(t, "", "POST", "/api/metadata/workflow", string(readConductorFile(t, "fulfill_order_workflow.json")))
+	es.mustAs(t, "", "POST", "/api/event", `{"name":"open_gate","event":"conductor:emit_action:gates","active":true,
+	  "actions":[{"action":"complete_task","complete_task":{"workflowId":"${waiter}","taskRefName":"gate","output":{"by":"${who}"}}},
+	             {"action":"start_workflow","start_workflow":{"name":"fulfill_order","correlationId":"${who}","input":{"orderId":"${who}"}}}]}`)
+	loop := es.mustAs(t, "", "POST", "/api/workflow", `{"name":"gated_loop"}`)
+	for i, who := range []string{"first", "second"} {
+		waitRef := `"referenceTaskName":"gate__` + string(rune('1'+i)) + `"`
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(es.mustAs(t, "", "GET", "/api/workflow/"+loop+"?includeTasks=true", ""), waitRef); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s", waitRef)
+			}
+		}
+		es.mustAs(t, "", "POST", "/api/workflow", `{"name":"emit_action","taskToDomain":{"*":"blue"},"input":{"q":"gates","waiter":"`+loop+`","who":"`+who+`"}}`)
+		got := es.correlated(t, "fulfill_order", who)
+		for deadline := time.Now().Add(10 * time.Second); len(got) == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			got = es.correlated(t, "fulfill_order", who)
+		}
+		if len(got) != 1 {
+			t.Fatalf("fulfill_order for %s: %v", who, got)
+		}
+		if d, _ := got[0].(map[string]any)["taskToDomain"].(map[string]any); d["*"] != "blue" {
+			t.Errorf("taskToDomain of the started run: %v", got[0].(map[string]any)["taskToDomain"])
+		}
+	}
+	doc := es.waitRun(t, "", loop)
+	if doc["status"] != "COMPLETED" {
+		t.Fatalf("gated_loop: %v", doc["status"])
+	}
+	by := map[string]any{}
+	for _, it := range doc["tasks"].([]any) {
+		task := it.(map[string]any)
+		if ref, _ := task["referenceTaskName"].(string); strings.HasPrefix(ref, "gate__") {
+			by[ref] = task["outputData"].(map[string]any)["by"]
+		}
+	}
+	if by["gate__1"] != "first" || by["gate__2"] != "second" || len(by) != 2 {
+		t.Errorf("gate outputs %v", by)
 	}
 }
