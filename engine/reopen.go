@@ -671,3 +671,34 @@ func (r *runState) failReopened(ctx context.Context) (*Result, error) {
 	}
 	return res, nil
 }
+
+// reopenNotes writes what Conductor's updateAndPushParents adds to the
+// execution log of each SUB_WORKFLOW task it re-opens: "Sub workflow
+// <child> retried." (restarted, reran) on the nearest parent's, and
+// further up the runs between, "<parent> -> <child>", each as
+// name.version/id.
+type reopenNotes struct{ op, ident string }
+
+// line is the note for the next parent up.
+func (n *reopenNotes) line() string { return fmt.Sprintf("Sub workflow %s %s.", n.ident, n.op) }
+
+// write logs the note of each step re-opened here (nearest first) on its
+// SUB_WORKFLOW task. A store that keeps no task logs keeps none of these.
+func (n *reopenNotes) write(ctx context.Context, e *Engine, steps []reopenStep) {
+	for _, s := range steps {
+		var id, name string
+		var version int
+		switch {
+		case s.run != nil:
+			id, name, version = s.run.id, s.run.d.WorkflowType, s.run.d.Version
+		case s.running != nil:
+			s.running.mu.Lock()
+			id, name, version = s.running.id, s.running.doc.WorkflowType, s.running.doc.Version
+			s.running.mu.Unlock()
+		default:
+			continue
+		}
+		_ = e.AppendTaskLog(ctx, id, s.taskID, n.line())
+		n.ident = shortName(name, version, id) + " -> " + n.ident
+	}
+}

@@ -144,6 +144,8 @@ func TestRestartOfACompletedChildReopensItsCompletedParent(t *testing.T) {
 			if got := wf.Tasks[0].Output["call"]; got != float64(2) {
 				t.Fatalf("SUB_WORKFLOW output %v, want the child's new output", wf.Tasks[0].Output)
 			}
+			done := map[string]string{"restart": "restarted", "rerun": "reran"}[op]
+			taskLog(t, e, res.RunID, parent.Tasks[0].TaskID, "Sub workflow gated_child.1/"+child+" "+done+".")
 		})
 	}
 }

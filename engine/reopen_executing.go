@@ -61,7 +61,7 @@ type reopenTarget struct{ taskID, child string }
 // the run's other tasks. False when the run takes nothing more (it is
 // ending) or taskID is not a record to re-open (reopenableLocked); nothing
 // is re-opened then.
-func (r *runState) reopenExecuting(ctx context.Context, taskID, child string) bool {
+func (r *runState) reopenExecuting(ctx context.Context, taskID, child, note string) bool {
 	r.mu.Lock()
 	ok := r.reopenableLocked(taskID, child)
 	var sibs []subSibling
@@ -100,6 +100,10 @@ func (r *runState) reopenExecuting(ctx context.Context, taskID, child string) bo
 		}
 	}
 	opened := r.reopenTargets(targets)
+	if opened != nil && note != "" {
+		// Its execution log says why (reopenNotes).
+		_ = r.e.AppendTaskLog(ctx, r.id, taskID, note)
+	}
 	// A child retried for a record the run no longer re-opens (it is
 	// ending, or the record moved on) ends, as the children of a run that
 	// ends early do.
@@ -260,6 +264,7 @@ func (r *runState) awaitReopened(ctx context.Context, wt *WorkflowTask, rec *tas
 type reopenOrder struct {
 	TaskID string `json:"taskId"`
 	Child  string `json:"child"`
+	Note   string `json:"note,omitempty"` // for the task's execution log (reopenNotes)
 }
 
 // reopenSignal is the stored form of a re-open of run runID's record
@@ -267,12 +272,12 @@ type reopenOrder struct {
 // an external completion is), so the executor takes only an order a
 // process holding the run store's keyring wrote for this run and this
 // record, never one edited or moved in the store.
-func (e *Engine) reopenSignal(runID, taskID, child string) ([]byte, error) {
+func (e *Engine) reopenSignal(runID, taskID, child, note string) ([]byte, error) {
 	sec, err := runsecrets.New(runID, nil, e.keyring)
 	if err != nil {
 		return nil, err
 	}
-	plain, err := json.Marshal(reopenOrder{TaskID: taskID, Child: child})
+	plain, err := json.Marshal(reopenOrder{TaskID: taskID, Child: child, Note: note})
 	if err != nil {
 		return nil, err
 	}
@@ -310,18 +315,18 @@ func (r *runState) applyReopenSignals(ctx context.Context) {
 	}
 	r.mu.Unlock()
 	for _, o := range orders {
-		r.reopenIfChildRuns(ctx, o.TaskID, o.Child)
+		r.reopenIfChildRuns(ctx, o.TaskID, o.Child, o.Note)
 	}
 }
 
 // reopenIfChildRuns re-opens record taskID when its child is stored
 // RUNNING and executed by no other live process.
-func (r *runState) reopenIfChildRuns(ctx context.Context, taskID, child string) {
+func (r *runState) reopenIfChildRuns(ctx context.Context, taskID, child, note string) {
 	status, archived, err := r.e.storedStatus(ctx, child)
 	if err != nil || archived || status != StatusRunning || !r.e.childFree(ctx, child) {
 		return
 	}
-	r.reopenExecuting(ctx, taskID, child)
+	r.reopenExecuting(ctx, taskID, child, note)
 }
 
 // childFree: run child is executed neither here nor by another live
@@ -394,7 +399,7 @@ func (r *runState) noticeRunningChildren(ctx context.Context) {
 	r.mu.Unlock()
 	for _, c := range cands {
 		// A restart that did not get to deliver left it RUNNING.
-		r.reopenIfChildRuns(ctx, c.taskID, c.child)
+		r.reopenIfChildRuns(ctx, c.taskID, c.child, "")
 	}
 }
 
@@ -488,7 +493,7 @@ func latestRecord(d *runDoc, taskID string) *taskDoc {
 // parent ends or no process executes it any more before that, the re-open
 // falls back to what parentsToReopen decides from top now (taken is false;
 // top's lease is held here again).
-func (e *Engine) handOff(ctx context.Context, h reopenStep, top *runState, stored []*runState) (next []reopenStep, taken bool, err error) {
+func (e *Engine) handOff(ctx context.Context, h reopenStep, top *runState, stored []*runState, note string) (next []reopenStep, taken bool, err error) {
 	owner := e.owner
 	if !e.isActive(h.parentID) {
 		l, held, err := e.runs.GetLease(ctx, h.parentID)
@@ -517,7 +522,7 @@ func (e *Engine) handOff(ctx context.Context, h reopenStep, top *runState, store
 		step := 100 * time.Millisecond
 		executed := false
 		if p := e.executing(h.parentID); p != nil {
-			if p.reopenExecuting(ctx, h.taskID, top.id) {
+			if p.reopenExecuting(ctx, h.taskID, top.id, note) {
 				return nil, true, nil
 			}
 			executed, step = true, 10*time.Millisecond
@@ -530,7 +535,7 @@ func (e *Engine) handOff(ctx context.Context, h reopenStep, top *runState, store
 			}
 			executed = held && l.Live(time.Now())
 			if executed && !sent {
-				payload, err := e.reopenSignal(h.parentID, h.taskID, top.id)
+				payload, err := e.reopenSignal(h.parentID, h.taskID, top.id, note)
 				if err != nil {
 					return nil, false, err
 				}

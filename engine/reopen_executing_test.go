@@ -341,6 +341,27 @@ func TestRetryOfALeafReopensAnEndedParentUnderAnExecutingRoot(t *testing.T) {
 	if m.Status != engine.StatusCompleted || m.Tasks[0].TaskID != leafRec.TaskID || m.Tasks[0].Status != engine.TaskCompleted {
 		t.Fatalf("mid level at the end: %s %+v", m.Status, m.Tasks)
 	}
+	// updateAndPushParents' execution log line on each re-opened task,
+	// the runs below it named up the chain.
+	leafName := "gated_child.1/" + leafRec.SubWorkflowID
+	taskLog(t, e, midRec.SubWorkflowID, leafRec.TaskID, "Sub workflow "+leafName+" retried.")
+	taskLog(t, e, "executing-root", midRec.TaskID, "Sub workflow mid.1/"+midRec.SubWorkflowID+" -> "+leafName+" retried.")
+}
+
+// taskLog checks that task taskID of run id has the execution log want.
+func taskLog(t *testing.T, e *engine.Engine, id, taskID string, want ...string) {
+	t.Helper()
+	logs, err := e.TaskLogs(context.Background(), id, taskID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range logs {
+		got = append(got, l.Log)
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("task %s of run %s: execution log %q, want %q", taskID, id, got, want)
+	}
 }
 
 // The re-opened task fails with its child: the parent this process

@@ -198,6 +198,10 @@ func siblingsUnderRunningParent(t *testing.T, paused bool, where string) {
 	if after["join"].Status != engine.TaskCompleted {
 		t.Fatalf("JOIN %+v", after["join"])
 	}
+	// The record whose child was retried has updateAndPushParents' line
+	// in its execution log; its sibling has none.
+	taskLog(t, a, id, before["a"].TaskID, "Sub workflow ca.1/"+before["a"].SubWorkflowID+" retried.")
+	taskLog(t, a, id, before["b"].TaskID)
 	for _, ref := range []string{"a", "b"} {
 		c := viewRun(t, a, before[ref].SubWorkflowID)
 		checkTasks(t, c.Tasks, "w_"+ref+":FAILED", "w_"+ref+":COMPLETED")

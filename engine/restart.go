@@ -175,7 +175,14 @@ func (e *Engine) restartWith(ctx context.Context, id string, fromStart bool, fro
 		return r.execute(ctx)
 	}
 	executing = true
-	return e.executeUnder(ctx, id, r, parents, o)
+	op := "retried"
+	switch {
+	case o != nil && !o.latestDefinition:
+		op = "reran"
+	case fromStart:
+		op = "restarted"
+	}
+	return e.executeUnder(ctx, id, r, parents, o, op)
 }
 
 // executeUnder stores the re-opened parents RUNNING, then the child r
@@ -185,7 +192,7 @@ func (e *Engine) restartWith(ctx context.Context, id string, fromStart bool, fro
 // takes its outcome again, rather than a child running under parents that
 // stay ended. A parent that a process executes takes the runs below it
 // from here (handOff); the Result is then run id's once it has ended.
-func (e *Engine) executeUnder(ctx context.Context, id string, r *runState, parents []reopenStep, o *RerunOptions) (*Result, error) {
+func (e *Engine) executeUnder(ctx context.Context, id string, r *runState, parents []reopenStep, o *RerunOptions, op string) (*Result, error) {
 	top, stored, err := e.reopenParents(ctx, withoutExecuted(parents), o)
 	if err == nil {
 		err = r.restoreRestarted(ctx)
@@ -194,12 +201,14 @@ func (e *Engine) executeUnder(ctx context.Context, id string, r *runState, paren
 		e.releaseReopened(ctx, parents)
 		return nil, err
 	}
+	notes := &reopenNotes{op: op, ident: shortName(r.doc.WorkflowType, r.doc.Version, r.id)}
+	notes.write(ctx, e, withoutExecuted(parents))
 	if top == nil {
 		top = r
 	}
 	stored = append(stored, r)
 	for hand := executedStep(parents); hand != nil; {
-		next, taken, err := e.handOff(ctx, *hand, top, stored)
+		next, taken, err := e.handOff(ctx, *hand, top, stored, notes.line())
 		if err != nil {
 			return nil, err
 		}
@@ -213,6 +222,7 @@ func (e *Engine) executeUnder(ctx context.Context, id string, r *runState, paren
 			e.releaseReopened(ctx, next)
 			return nil, err
 		}
+		notes.write(ctx, e, withoutExecuted(next))
 		if up != nil {
 			top = up
 		}
