@@ -296,8 +296,13 @@ func (x *Index[K]) maybeCompact() {
 // resize makes a table of n buckets (a power of two) and links the
 // postings into it, oldest first so that each chain runs newest first.
 func (x *Index[K]) resize(n int) {
-	x.heads = make([]int32, n)
-	x.counts = make([]int32, n)
+	if n == len(x.heads) {
+		clear(x.heads)
+		clear(x.counts)
+	} else {
+		x.heads = make([]int32, n)
+		x.counts = make([]int32, n)
+	}
 	bits := uint(0)
 	for 1<<bits < n {
 		bits++
