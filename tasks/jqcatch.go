@@ -15,10 +15,14 @@ import (
 // message masked whole and then its pieces (runsecrets.CodeExcerpt), as
 // every failure reason is. $masker is the run's masker, given to the
 // query as a variable; the query's own mentions of that name read as an
-// undefined variable's.
+// undefined variable's. A query that binds that name itself (`as`, a
+// function parameter, a pattern) hands its own value to the handler
+// instead: the handler then gets "***", nothing of the message. The
+// function's name holds a space, so no query can define one that the
+// rewritten catch would call instead.
 
 const (
-	jqCaughtFunc = "_wfrun_caught"
+	jqCaughtFunc = "_wfrun caught"
 	jqMaskerVar  = "$__wfrun_masker"
 )
 
@@ -58,7 +62,13 @@ func jqCaught(v any, args []any) any {
 	if !ok {
 		return v
 	}
-	if mv, ok := args[0].(jqMaskerValue); ok && mv.m != nil {
+	mv, ok := args[0].(jqMaskerValue)
+	if !ok {
+		// Not the masker wfrun passed: nothing can mask the message, so
+		// none of it is handed over.
+		return "***"
+	}
+	if mv.m != nil {
 		return runsecrets.CodeExcerpt(mv.m, s, 0)
 	}
 	return s
