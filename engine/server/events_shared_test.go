@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/wfrun/wfrun/engine/server"
+	"github.com/wfrun/wfrun/internal/redistest"
 )
 
 // TestEventQueueSharedAcrossProcesses: two serve processes sharing Redis
@@ -115,5 +118,60 @@ func TestEventQueueSharedAcrossProcesses(t *testing.T) {
 	}
 	if strings.Contains(a.logs.String()+b.logs.String(), "forged-1") {
 		t.Errorf("the forged message was handled")
+	}
+}
+
+// TestEventQueueRedisGoesAway: while the shared Redis is down an EVENT
+// task to a conductor queue fails with the publication's error (as
+// Conductor's does), the event processor logs the outage once, and once
+// Redis is back (empty: its streams and group gone) messages flow again.
+func TestEventQueueRedisGoesAway(t *testing.T) {
+	rs := redistest.StartServer(t)
+	rc := redis.NewClient(&redis.Options{Addr: rs.Addr(), MaxRetries: -1})
+	t.Cleanup(func() { _ = rc.Close() })
+	ts := newConductorServer(t, nil, server.WithSharedQueue(rc))
+	registerConductorDef(t, ts, "fulfill_order_workflow.json")
+	registerConductorDef(t, ts, "publish_internal_event_workflow.json")
+	if st, _, body := ts.do(t, "POST", "/api/event", string(readConductorFile(t, "start_workflow_handler.json"))); st != 200 {
+		t.Fatalf("handler: %d %s", st, body)
+	}
+	publish := func(order string) string {
+		t.Helper()
+		st, _, id := ts.do(t, "POST", "/api/workflow", `{"name":"publish_order_event","input":{"orderId":"`+order+`","status":"READY"}}`)
+		if st != 200 {
+			t.Fatalf("start: %d %s", st, id)
+		}
+		return id
+	}
+	waitFulfilled := func(order string) {
+		t.Helper()
+		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			_, _, body := ts.do(t, "GET", "/api/workflow/fulfill_order/correlated/"+order+"?includeClosed=true", "")
+			if strings.Contains(body, `"COMPLETED"`) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no fulfill_order for %s:\n%s", order, ts.logs.String())
+			}
+		}
+	}
+	publish("before")
+	waitFulfilled("before")
+
+	rs.Stop()
+	id := publish("down")
+	d := ts.waitRun(t, id, "ended", func(d runDoc) bool { return d.Status != "RUNNING" })
+	if d.Status != "FAILED" || len(d.Tasks) != 1 || d.Tasks[0].Status != "FAILED" || !strings.Contains(d.Tasks[0].Reason, "publish to conductor:publish_order_event:order-status") {
+		t.Fatalf("EVENT while Redis is down: %+v", d)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if n := strings.Count(ts.logs.String(), "event queue: taking messages (retrying"); n != 1 {
+		t.Errorf("the outage was logged %d times, want once", n)
+	}
+	rs.Restart()
+	publish("after")
+	waitFulfilled("after")
+	if !strings.Contains(ts.logs.String(), "event queue: taking messages again") {
+		t.Error("the recovery is not logged")
 	}
 }

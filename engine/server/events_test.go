@@ -293,6 +293,8 @@ func TestEventHandlerAPI(t *testing.T) {
 		{"unknown evaluator", `{"name":"h","event":"conductor:a:b","evaluatorType":"python","actions":[{"action":"start_workflow","start_workflow":{"name":"x"}}]}`, `evaluatorType: unknown evaluator "python"`},
 		{"secret reference", `{"name":"h","event":"conductor:a:b","actions":[{"action":"start_workflow","start_workflow":{"name":"x","input":{"k":"${workflow.secrets.api_key}"}}}]}`, "actions[0].start_workflow.input: a secret reference"},
 		{"update_workflow_variables", `{"name":"h","event":"conductor:a:b","actions":[{"action":"update_workflow_variables","update_workflow_variables":{"workflowId":"x"}}]}`, "actions[0].action: update_workflow_variables is not supported"},
+		{"actions not a list", `{"name":"h","event":"conductor:a:b","actions":"start_workflow"}`, "EventHandler: wrong JSON type at actions"},
+		{"active not a bool", `{"name":"h","event":"conductor:a:b","active":"yes","actions":[{"action":"start_workflow","start_workflow":{"name":"x"}}]}`, "EventHandler: wrong JSON type at active: want bool, got string"},
 		{"name not a file name", `{"name":"../x","event":"conductor:a:b","actions":[{"action":"start_workflow","start_workflow":{"name":"x"}}]}`, "name: event handler name"},
 	}
 	for _, c := range bad {
