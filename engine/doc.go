@@ -192,13 +192,17 @@
 // one a retry superseded); the topmost re-opened run executes and replays
 // down to the child, so each run's masker is rebuilt as on resume. A child
 // whose archived input lost its `_secrets` gets them from its parent again.
-// A parent that still runs re-opens its record too: when no process
-// executes it, the restart takes it and executes it; when one does (this
-// engine, or another `wfrun serve` sharing the run store), the re-open is
-// handed to that process (directly, or as a run-store signal), which runs
-// the child beside its other tasks and ends only once the child has; a
-// child left RUNNING by a restart that never handed over is noticed
-// before the parent completes.
+// A parent that still runs (or is PAUSED) re-opens its record too: when no
+// process executes it, the restart takes it and executes it; when one does
+// (this engine, or another `wfrun serve` sharing the run store), the
+// re-open is handed to that process (directly, or as a run-store signal
+// sealed for that run and record), which runs the child beside its other
+// tasks and ends only once the child has; a child left RUNNING by a
+// restart that never handed over is noticed before the parent completes.
+// Whatever the parent's status, its other SUB_WORKFLOW records that ended
+// unsuccessfully are re-opened with it and their children retried in
+// place, and the re-opened record's execution log gets Conductor's line
+// ("Sub workflow <child> retried.").
 // Retry with resumeSubworkflowTasks retries the failed sub-workflow a run
 // ended with instead of the run. A rerun whose task id belongs to a child
 // reruns that child; a rerun from a SUB_WORKFLOW task reruns it in place
