@@ -6,10 +6,13 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/itchyny/gojq"
 )
 
 // FuzzJacksonSyntax: the recogniser of jackson-jq's grammar never panics,
-// answers the same twice, and words every rejection as jackson-jq's
+// answers the same twice, rewrites what it reads into what gojq reads
+// (gojqText), and words every rejection as jackson-jq's
 // compile does (a JavaCC parse or lexical error, the lexer's unbalanced
 // ')', a number too large). Seeds: the recorded queries.
 func FuzzJacksonSyntax(f *testing.F) {
@@ -34,6 +37,10 @@ func FuzzJacksonSyntax(f *testing.F) {
 			t.Fatalf("%q: %v, then %v", q, err, again)
 		}
 		if err == nil {
+			// What jackson-jq reads, gojq reads as rewritten.
+			if _, err := gojq.Parse(gojqText(q)); err != nil {
+				t.Fatalf("%q as %q: %v", q, gojqText(q), err)
+			}
 			return
 		}
 		msg := err.Error()
@@ -89,6 +96,9 @@ func TestGojqText(t *testing.T) {
 		{`.@x "\(.@y "z")"`, `.[@x "\(.[@y "z"])"]`},
 		{`.@base64 "x" | .a.@x "b\("c")" | {@base64 "x": 1, a: @sh "y", @text "z" : 2}`,
 			`.[@base64 "x"] | .a[@x "b\("c")"] | {(@base64 "x"): 1, a: @sh "y", (@text "z") : 2}`},
+		{`{@base64 "x", @text "a\(.b)\("\(1)")", c}`, `{"x", "a\(.b | @text)\("\(1)" | @text)", c}`},
+		{"$ x | @ base64 | {$ y, @ text \"k\": 1} | . as [$ # c\n z] | $z", "$x | @base64 | {$y, (@text \"k\"): 1} | . as [$z] | $z"},
+		{"0as[[$A]]|1or 2and 3|4", "0 as[[$A]]|(1 or 2)and 3|4"},
 		// Grouped as jackson-jq groups (jqshape.go).
 		{"1 == 2 == 3", "(1 == 2) == 3"},
 		{"1 + 2 * 3 - 4", "(1 + (2 * 3)) - 4"},

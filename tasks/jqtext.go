@@ -2,7 +2,6 @@ package tasks
 
 import (
 	"slices"
-	"strings"
 	"unicode/utf16"
 )
 
@@ -17,7 +16,11 @@ import (
 //     and gojq does not parse: the parentheses are left out.
 //   - a key written as a format string: .@base64 "x" and {@base64 "x": 1},
 //     which gojq does not parse, become .[@base64 "x"] and
-//     {(@base64 "x"): 1};
+//     {(@base64 "x"): 1}, and {@base64 "a\(x)"} (no value) {"a\(x | @base64)"};
+//   - a number followed by a word ("0as", "1and"), which gojq reads as
+//     a bad number: a space is put between;
+//   - "$ x" and "@ base64", space or a comment between the two tokens,
+//     which gojq reads as one: the space is left out;
 //   - ".[:]", which jackson-jq reads as ".[]" (it iterates: an array's
 //     or an object's values) and gojq does not parse: the colon is left
 //     out.
@@ -25,9 +28,6 @@ import (
 // A query that jackson-jq's lexer does not read is returned as it is.
 func gojqText(query string) string {
 	query = jacksonShape(query)
-	if !strings.Contains(query, ".") && !strings.Contains(query, "(") && !strings.Contains(query, ":") && !strings.Contains(query, "@") {
-		return query
-	}
 	lx := newJJLexer(query)
 	type span struct {
 		kind       jjKind
@@ -87,6 +87,21 @@ func gojqText(query string) string {
 			out = append(out, utf16.Encode([]rune(inserts[0].text))...)
 			last, inserts = toks[i-1].end, inserts[1:]
 		}
+		if t.kind == jjIdentifier && i > 0 && (toks[i-1].kind == jjDollar || toks[i-1].kind == jjAt) &&
+			t.start > toks[i-1].end && last <= toks[i-1].end {
+			// "$ x", "@ base64": two tokens to jackson-jq, space or a
+			// comment between them; gojq's is one.
+			out = append(out, src[last:toks[i-1].end]...)
+			last, changed = t.start, true
+		}
+		if (t.kind == jjInteger || t.kind == jjFloat) && i+1 < len(toks) && toks[i+1].start == t.end && last <= t.end &&
+			(isJJLetter(src[t.end]) && src[t.end] != 'e' && src[t.end] != 'E' || toks[i+1].kind == jjAnd || toks[i+1].kind == jjOr || toks[i+1].kind == jjAs) {
+			// "0as", "1and": a number, then a word, to jackson-jq; one
+			// bad number to gojq.
+			out = append(out, src[last:t.end]...)
+			out = append(out, ' ')
+			last, changed = t.end, true
+		}
 		switch {
 		case t.kind == jjDot && formatKey(i+1) > 0:
 			out = append(out, src[last:t.start]...)
@@ -103,6 +118,24 @@ func gojqText(query string) string {
 			out = append(out, '(')
 			last, changed = t.start, true
 			inserts = slices.Insert(inserts, insertAt(formatKey(i)), insert{formatKey(i), ")"})
+		case t.kind == jjAt && i > 0 && (toks[i-1].kind == jjOpenBrace || toks[i-1].kind == jjComma) &&
+			formatKey(i) > 0 && formatKey(i) < len(toks) && (toks[formatKey(i)].kind == jjComma || toks[formatKey(i)].kind == jjCloseBrace):
+			// {@base64 "a\(x)"}: a key with no value, which gojq's
+			// grammar has not; @f "a\(x)" is "a\(x | @f)".
+			out = append(out, src[last:t.start]...)
+			last, changed = toks[i+2].start, true
+			format := "@" + string(utf16.Decode(src[toks[i+1].start:toks[i+1].end]))
+			depth := 0
+			for j := i + 3; j < formatKey(i)-1; j++ {
+				switch toks[j].kind {
+				case jjOpenInterp, jjOpenPar:
+					depth++
+				case jjClosePar:
+					if depth--; depth == 0 {
+						inserts = slices.Insert(inserts, insertAt(j), insert{j, " | " + format})
+					}
+				}
+			}
 		case (t.kind == jjInteger || t.kind == jjFloat) && t.end < len(src) && src[t.end] == '.' &&
 			i+1 < len(toks) && toks[i+1].start == t.end:
 			out = append(out, src[last:t.start]...)
