@@ -588,9 +588,46 @@ func (e *Engine) CompleteTask(ctx context.Context, runID, ref, status string, ou
 	})
 }
 
+// Completion is an external completion of a task (CompleteTaskWith).
+type Completion struct {
+	// Ref names the task (its latest record; the DO_WHILE "__N" suffix may
+	// be omitted) when TaskID is empty.
+	Ref string
+	// TaskID, when set, completes that attempt only: never a retry that
+	// replaced it.
+	TaskID string
+	// Status is COMPLETED (when empty), FAILED or FAILED_WITH_TERMINAL_ERROR.
+	Status string
+	// Output is the task's output, a JSON object.
+	Output json.RawMessage
+	// Reason is the task's reasonForIncompletion when Status is not
+	// COMPLETED (masked as every reason is).
+	Reason string
+}
+
+// CompleteTaskWith is CompleteTask for a completion that names an attempt
+// by id or carries a reason for incompletion. It returns the exact ref.
+func (e *Engine) CompleteTaskWith(ctx context.Context, runID string, c Completion) (string, error) {
+	reason := c.Reason
+	if c.Status == "" || c.Status == TaskCompleted {
+		reason = ""
+	}
+	if c.TaskID != "" {
+		return e.completeTaskReason(ctx, runID, c.Status, c.Output, c.TaskID, reason, "task with id "+c.TaskID, func(t *taskDoc) bool { return t.TaskID == c.TaskID })
+	}
+	return e.completeTaskReason(ctx, runID, c.Status, c.Output, "", reason, fmt.Sprintf("task %q", c.Ref), func(t *taskDoc) bool {
+		return t.ReferenceTaskName == c.Ref || baseRef(t.ReferenceTaskName) == c.Ref
+	})
+}
+
 // completeTask stores the completion of the latest record match accepts;
 // with taskID the signal applies to that attempt only.
 func (e *Engine) completeTask(ctx context.Context, runID, status string, output json.RawMessage, taskID, what string, match func(*taskDoc) bool) (string, error) {
+	return e.completeTaskReason(ctx, runID, status, output, taskID, "", what, match)
+}
+
+// completeTaskReason is completeTask with a reason for incompletion.
+func (e *Engine) completeTaskReason(ctx context.Context, runID, status string, output json.RawMessage, taskID, reason, what string, match func(*taskDoc) bool) (string, error) {
 	status, output, err := checkCompletion(status, output)
 	if err != nil {
 		return "", err
@@ -632,7 +669,7 @@ func (e *Engine) completeTask(ctx context.Context, runID, status string, output 
 	if err != nil {
 		return "", err
 	}
-	payload, _ := json.Marshal(signal{Status: status, SealedOutput: sealed, TaskID: taskID})
+	payload, _ := json.Marshal(signal{Status: status, SealedOutput: sealed, TaskID: taskID, Reason: reason})
 	if err := e.runs.PutSignal(ctx, runID, found.ReferenceTaskName, payload); err != nil {
 		return "", err
 	}

@@ -45,6 +45,10 @@ func TestEventHandlerActions(t *testing.T) {
 				if task["status"] != "FAILED" || out["by"] != "bob" || out["reasonForIncompletion"] != "rejected by bob" {
 					t.Errorf("approval: %v %v", task["status"], out)
 				}
+				// SimpleActionProcessor sets the task's reason, not only its output.
+				if r, _ := task["reasonForIncompletion"].(string); r != "rejected by bob" {
+					t.Errorf("approval's reasonForIncompletion %q, want %q", r, "rejected by bob")
+				}
 			}},
 		{"terminate_workflow", `"action":"terminate_workflow","terminate_workflow":{"workflowId":"${waiter}","terminationReason":"stopped by ${who}"}`,
 			false, "TERMINATED", func(t *testing.T, doc, task map[string]any) {

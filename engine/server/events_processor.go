@@ -334,18 +334,26 @@ func (s *Server) actionComplete(ctx context.Context, p store.Principal, d *taskD
 	workflowID, _ := replaced["workflowId"].(string)
 	taskID, _ := replaced["taskId"].(string)
 	ref, _ := replaced["taskRefName"].(string)
+	ended := ""
 	if taskID != "" {
-		// By id: the run and reference of that task, read as the owner.
+		// By id: that task (the attempt it names, never a retry that
+		// replaced it), read as the owner.
 		code, body := s.internalCall(ctx, http.MethodGet, "/api/tasks/"+url.PathEscape(taskID), nil, map[string]string{"taskId": taskID},
 			func(w http.ResponseWriter, r *http.Request) { s.getTask(w, r, p) })
 		var t struct {
 			WorkflowID string `json:"workflowInstanceId"`
 			Ref        string `json:"referenceTaskName"`
+			Status     string `json:"status"`
 		}
 		if code != http.StatusOK || json.Unmarshal(body, &t) != nil {
 			workflowID, ref = "", ""
 		} else {
 			workflowID, ref = t.WorkflowID, t.Ref
+			switch t.Status {
+			case engine.TaskScheduled, engine.TaskInProgress, "":
+			default:
+				ended = t.Status
+			}
 		}
 	}
 	if workflowID == "" || ref == "" {
@@ -363,18 +371,75 @@ func (s *Server) actionComplete(ctx context.Context, p store.Principal, d *taskD
 	if err != nil {
 		return replaced, err
 	}
+	// The task's reasonForIncompletion, when it does not succeed, as
+	// SimpleActionProcessor sets it.
+	reason := ""
+	if v := replaced["reasonForIncompletion"]; v != nil && status != engine.TaskCompleted {
+		reason = asText(v)
+	}
 	pv := map[string]string{"workflowId": workflowID, "ref": ref, "status": status}
 	code, resp := s.internalCall(ctx, http.MethodPost, "/api/tasks/"+url.PathEscape(workflowID)+"/"+url.PathEscape(ref)+"/"+status, body, pv,
 		func(w http.ResponseWriter, r *http.Request) {
-			if s.mayRun(w, r, p, workflowID, needManage) {
-				s.updateTaskByRef(w, r, p)
+			if !s.mayRun(w, r, p, workflowID, needManage) {
+				return
 			}
+			if ended != "" {
+				// Conductor ignores an update of a task that already ended.
+				s.log.Info("event handler action ignored: the task already ended", "taskId", taskID, "workflowId", workflowID,
+					"status", ended, "event", event, "messageId", messageID)
+				writeText(w, http.StatusOK, taskID)
+				return
+			}
+			s.completeForEvent(w, r, p, workflowID, ref, taskID, workerResult{Status: status, Output: body, Reason: reason})
 		})
 	if code != http.StatusOK {
 		replaced["error"] = callError(code, resp)
 		return replaced, errors.New(callError(code, resp))
 	}
 	return replaced, nil
+}
+
+// completeForEvent completes a task for complete_task / fail_task: the
+// attempt taskID when set, else the task ref waits with; a task waiting
+// for a worker needs the poll scope of its name, as the REST update does.
+func (s *Server) completeForEvent(w http.ResponseWriter, r *http.Request, p store.Principal, runID, ref, taskID string, res workerResult) {
+	q := s.conductor.queue
+	var err error
+	if taskID != "" {
+		if name, _, ok := q.kindOf(taskID); ok {
+			if !s.mayPoll(w, r, p, name) {
+				return
+			}
+			err = q.complete(taskID, res)
+			if err == nil {
+				writeText(w, http.StatusOK, taskID)
+				return
+			}
+		}
+	} else if name, ok := q.nameOfRef(runID, ref); ok {
+		if !s.mayPoll(w, r, p, name) {
+			return
+		}
+		if _, err = q.completeRef(runID, ref, res); err == nil {
+			writeText(w, http.StatusOK, taskID)
+			return
+		}
+	}
+	if err == nil || errors.Is(err, ErrUnknownTask) {
+		_, err = s.conductor.eng.CompleteTaskWith(r.Context(), runID, engine.Completion{Ref: ref, TaskID: taskID, Status: res.Status, Output: res.Output, Reason: res.Reason})
+	}
+	switch {
+	case err == nil:
+		writeText(w, http.StatusOK, taskID)
+	case errors.Is(err, ErrUnknownTask):
+		conductorError(w, r, http.StatusNotFound, s.masker.MaskString(err.Error()))
+	case errors.Is(err, engine.ErrNotWaiting), errors.Is(err, engine.ErrNotRunning):
+		conductorError(w, r, http.StatusConflict, s.masker.MaskString(err.Error()))
+	case errors.Is(err, engine.ErrBadCompletion):
+		conductorError(w, r, http.StatusBadRequest, s.masker.MaskString(err.Error()))
+	default:
+		s.runError(w, r, err)
+	}
 }
 
 func (s *Server) actionTerminate(ctx context.Context, p store.Principal, args *terminateArgs, doc any) (map[string]any, error) {
