@@ -48,7 +48,9 @@
 // The members are replaced in place (sjson): the rest of the document keeps
 // its bytes. Unseal reverses it for a resumed run and registers the leaves
 // again; Generation and Remask mask stored forms again when a value is
-// registered after they were produced. Seal and Open seal any other member
+// registered after they were produced, and NewRemaskIndex lists the forms
+// a new value may be in, so that a run registering values one at a time
+// does not mask everything it stored with each. Seal and Open seal any other member
 // of a run the same way.
 // `_secrets` and `_masked` keys are recognised decoded ("\u005fsecrets" is
 // "_secrets", see masking.KeyIs).
