@@ -215,8 +215,9 @@ func (r *runState) eventTask(ctx context.Context, wt *WorkflowTask, rec *taskRec
 	}
 	r.mu.Lock()
 	rec.published = queue
+	pub := EventPublisher{RunID: r.id, WorkflowType: wfName, Principal: r.doc.Principal}
 	r.mu.Unlock()
-	if err := publishEvent(ctx, target, queue, rec.TaskID, payload); err != nil {
+	if err := publishEvent(withEventPublisher(ctx, pub), target, queue, rec.TaskID, payload); err != nil {
 		// Conductor: FAILED with the error's message, transient or not;
 		// its retries are the task definition's.
 		return tasks.Result{Status: tasks.Failed, Output: b, Reason: r.sec.Excerpt(err.Error(), maxReasonBytes)}

@@ -338,7 +338,7 @@ func (s *Server) putEventHandler(update bool) conductorHandler {
 			conductorError(w, r, http.StatusBadRequest, err.Error())
 			return
 		}
-		if !s.mayWriteMetadata(w, r, p, h.Name) {
+		if !s.mayWriteMetadata(w, r, p, h.Name) || !s.mayListen(w, r, p, h.Event) {
 			return
 		}
 		if err := h.validate(); err != nil {

@@ -29,11 +29,13 @@ import (
 // its actions in order. Each action goes through the same code as the
 // REST call it stands for (POST /api/workflow, POST
 // /api/tasks/{workflowId}/{ref}/{status}, DELETE /api/workflow/{id}), as
-// the handler's owner — the principal that registered it — so its scopes,
-// the run's masking and the audit are what that principal's own request
-// would get. A handler whose owner is not authentic (its file was
-// edited, or written without the keyring) or no longer configured runs
-// nothing. Every execution is logged (handler, action, message id,
+// the handler's owner — the principal that registered it — limited to the
+// scopes the message's publisher holds too (events_authz.go), so the
+// scopes, the run's masking and the audit are at most what either
+// principal's own request would get. A handler whose owner is not
+// authentic (its file was edited, or written without the keyring) or no
+// longer configured runs nothing; nor does one whose owner may not read
+// the message. Every execution is logged (handler, action, message id,
 // outcome), masked; an action that fails does not stop the others.
 
 const (
@@ -156,8 +158,29 @@ func (s *Server) listeningHandlers(warned map[string]bool) map[string][]*handler
 func (s *Server) handleMessage(ctx context.Context, handlers []*handlerLoaded, m eventMessage, em *eventMetrics) {
 	event := engine.ConductorQueueType + ":" + m.Queue
 	payload := decodePayload(m.Payload)
+	pub, pubErr := s.publisherPrincipal(m.Publisher)
 	for _, l := range handlers {
 		h := l.h
+		// Who may read the message, and whose rights the actions have
+		// (events_authz.go), before the condition reads it.
+		p, err := s.handlerPrincipal(*l.owner)
+		if err == nil {
+			err = pubErr
+		}
+		if err == nil {
+			if why := s.mayReceive(p, m.Queue, m.Publisher); why != "" {
+				err = errors.New(why)
+			}
+		}
+		if err != nil {
+			s.log.Warn("event handler not run", "handler", h.Name, "event", event, "messageId", m.ID, "error", err.Error())
+			continue
+		}
+		act := actingPrincipal(p, pub)
+		if s.auth == nil {
+			act = p
+		}
+		actx := withActingPublisher(ctx, pub)
 		if cond := strings.TrimSpace(h.Condition); cond != "" {
 			ok, err := evalCondition(ctx, h, payload)
 			if err != nil {
@@ -171,15 +194,10 @@ func (s *Server) handleMessage(ctx context.Context, handlers []*handlerLoaded, m
 				continue
 			}
 		}
-		p, err := s.handlerPrincipal(*l.owner)
-		if err != nil {
-			s.log.Warn("event handler not run", "handler", h.Name, "event", event, "messageId", m.ID, "error", err.Error())
-			continue
-		}
 		for i, a := range h.Actions {
-			out, err := s.runAction(ctx, p, a, payload, event, m.ID)
+			out, err := s.runAction(actx, act, a, payload, event, m.ID)
 			status := "COMPLETED"
-			attrs := []any{"handler", h.Name, "action", a.Action, "index", i, "event", event, "messageId", m.ID, "principal", p.Name}
+			attrs := []any{"handler", h.Name, "action", a.Action, "index", i, "event", event, "messageId", m.ID, "principal", p.Name, "publisher", pub.Name}
 			if err != nil {
 				status = "FAILED"
 				attrs = append(attrs, "error", s.masker.MaskString(oneLine(err.Error())))
@@ -380,7 +398,7 @@ func (s *Server) actionComplete(ctx context.Context, p store.Principal, d *taskD
 	pv := map[string]string{"workflowId": workflowID, "ref": ref, "status": status}
 	code, resp := s.internalCall(ctx, http.MethodPost, "/api/tasks/"+url.PathEscape(workflowID)+"/"+url.PathEscape(ref)+"/"+status, body, pv,
 		func(w http.ResponseWriter, r *http.Request) {
-			if !s.mayRun(w, r, p, workflowID, needManage) {
+			if !s.mayActOn(w, r, p, workflowID) {
 				return
 			}
 			if ended != "" {
@@ -452,7 +470,7 @@ func (s *Server) actionTerminate(ctx context.Context, p store.Principal, args *t
 	target := "/api/workflow/" + url.PathEscape(id) + "?reason=" + url.QueryEscape(reason)
 	code, resp := s.internalCall(ctx, http.MethodDelete, target, nil, map[string]string{"id": id},
 		func(w http.ResponseWriter, r *http.Request) {
-			if s.mayRun(w, r, p, id, needManage) {
+			if s.mayActOn(w, r, p, id) {
 				s.terminateWorkflow(w, r, p)
 			}
 		})

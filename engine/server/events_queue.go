@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -24,12 +25,23 @@ import (
 
 // eventMessage is a message of a conductor queue: its id (the publishing
 // task's id, as Conductor's Message id), its payload (the EVENT task's
-// output as JSON, masked) and, for a Redis stream, its entry id.
+// output as JSON, masked), its publisher (the run and principal, from the
+// engine; nil when the message did not come from an EVENT task: it acts
+// as nobody) and, for a Redis stream, its entry id.
 type eventMessage struct {
-	Queue   string
-	ID      string
-	Payload []byte
-	entry   string
+	Queue     string
+	ID        string
+	Payload   []byte
+	Publisher *engine.EventPublisher
+	entry     string
+}
+
+// publisherOf is the publisher the engine gave Publish.
+func publisherOf(ctx context.Context) *engine.EventPublisher {
+	if p, ok := engine.EventPublisherOf(ctx); ok {
+		return &p
+	}
+	return nil
 }
 
 // eventQueue is the conductor queue type of the server: the engine
@@ -66,7 +78,7 @@ func newEventMemQueue() *eventMemQueue {
 }
 
 // Publish adds the message at the end of its queue.
-func (q *eventMemQueue) Publish(_ context.Context, queue, id string, payload []byte) error {
+func (q *eventMemQueue) Publish(ctx context.Context, queue, id string, payload []byte) error {
 	name, ok := strings.CutPrefix(queue, engine.ConductorQueueType+":")
 	if !ok {
 		return fmt.Errorf("not a conductor queue: %s", queue)
@@ -77,7 +89,7 @@ func (q *eventMemQueue) Publish(_ context.Context, queue, id string, payload []b
 		return fmt.Errorf("%w: %s holds %d messages no event handler has taken (register one for the event %s, or give --event-sink conductor=SINK)",
 			errEventQueueFull, queue, eventMemQueueMax, queue)
 	}
-	q.msgs[name] = append(q.msgs[name], eventMessage{Queue: name, ID: id, Payload: append([]byte(nil), payload...)})
+	q.msgs[name] = append(q.msgs[name], eventMessage{Queue: name, ID: id, Payload: append([]byte(nil), payload...), Publisher: publisherOf(ctx)})
 	close(q.notify)
 	q.notify = make(chan struct{})
 	q.mu.Unlock()
@@ -146,6 +158,10 @@ const eventGroup = "wfrun-serve"
 // eventTransitKind binds a sealed message to what it is.
 const eventTransitKind = "conductor event"
 
+// eventPublisherKind binds a message's sealed publisher to what it is (and
+// to the message's queue and id, as its payload).
+const eventPublisherKind = "conductor event publisher"
+
 // eventReclaimIdle is how long a message taken by a process that did not
 // handle it (it died) waits before another process takes it.
 const eventReclaimIdle = time.Minute
@@ -178,7 +194,16 @@ func (q *eventStreamQueue) Publish(ctx context.Context, queue, id string, payloa
 	if err != nil {
 		return fmt.Errorf("publish to %s: %w", queue, err)
 	}
-	if err := q.c.XAdd(ctx, &redis.XAddArgs{Stream: eventStreamPrefix + name, Values: []any{"id", id, "sealed", string(sealed)}}).Err(); err != nil {
+	values := []any{"id", id, "sealed", string(sealed)}
+	if p := publisherOf(ctx); p != nil {
+		plain, _ := json.Marshal(p)
+		sp, err := q.transit.Seal(plain, eventPublisherKind, messageBinding(name, id))
+		if err != nil {
+			return fmt.Errorf("publish to %s: %w", queue, err)
+		}
+		values = append(values, "publisher", string(sp))
+	}
+	if err := q.c.XAdd(ctx, &redis.XAddArgs{Stream: eventStreamPrefix + name, Values: values}).Err(); err != nil {
 		return fmt.Errorf("publish to %s: %w", queue, err)
 	}
 	return nil
@@ -290,7 +315,16 @@ func (q *eventStreamQueue) open(ctx context.Context, stream string, entries []re
 			q.c.XDel(ctx, stream, e.ID)
 			continue
 		}
-		out = append(out, eventMessage{Queue: name, ID: id, Payload: plain, entry: e.ID})
+		m := eventMessage{Queue: name, ID: id, Payload: plain, entry: e.ID}
+		if sp, _ := e.Values["publisher"].(string); sp != "" {
+			// A publisher that does not open leaves the message
+			// without one: it acts as nobody.
+			var p engine.EventPublisher
+			if b, err := q.transit.Open([]byte(sp), eventPublisherKind, messageBinding(name, id)); err == nil && json.Unmarshal(b, &p) == nil {
+				m.Publisher = &p
+			}
+		}
+		out = append(out, m)
 	}
 	return out
 }

@@ -30,7 +30,8 @@ type eventServer struct {
 
 // eventsYAML: ops may register any handler and start the cookbook's
 // workflows (and read what it starts); intern may register handlers named
-// intern_* and start nothing.
+// intern_* and start nothing. Both may read publish_order_event runs (a
+// handler's owner must, to listen to their queue).
 const eventsYAML = `
 applications:
   - keyId: admin
@@ -38,10 +39,10 @@ applications:
     scopes: ["*"]
   - keyId: ops
     keySecret: ops-secret-0123456789
-    scopes: ["metadata:write:*", "workflows:start:publish_order_event", "workflows:start:fulfill_order"]
+    scopes: ["metadata:write:*", "workflows:start:publish_order_event", "workflows:start:fulfill_order", "workflows:read:publish_order_event"]
   - keyId: intern
     keySecret: intern-secret-0123456789
-    scopes: ["metadata:write:intern_*"]
+    scopes: ["metadata:write:intern_*", "workflows:read:publish_order_event"]
 `
 
 func newEventServer(t *testing.T, auth bool) *eventServer {
