@@ -621,7 +621,9 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 			_ = r.setTaskData(rec, nil, res.Output)
 		}
 		status := string(res.Status)
-		if status != TaskFailed && status != TaskFailedTerminal && status != TaskTimedOut {
+		// A JOIN on cancelled tasks only ends CANCELED (Join): no worker
+		// reports that status.
+		if status != TaskFailed && status != TaskFailedTerminal && status != TaskTimedOut && (status != TaskCanceled || wt.Type != TypeJoin) {
 			status = TaskFailedTerminal
 			if res.Reason == "" {
 				res.Reason = fmt.Sprintf("task returned status %q", res.Status)

@@ -287,7 +287,10 @@ func (r *runState) join(wt *WorkflowTask, rec *taskRecord) tasks.Result {
 	}
 	r.mu.Unlock()
 	b, _ := json.Marshal(out)
-	if reason := r.joinFailure(joinOn, suffix); reason != "" {
+	if reason, cancelled := r.joinFailure(joinOn, suffix); reason != "" {
+		if cancelled {
+			return tasks.Result{Status: TaskCanceled, Reason: reason, Output: b}
+		}
 		return tasks.Result{Status: tasks.Failed, Reason: reason, Output: b}
 	}
 	return tasks.Result{Status: tasks.Completed, Output: b}

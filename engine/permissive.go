@@ -39,11 +39,14 @@ func (r *runState) permissiveFailures() string {
 // joinFailure is why a JOIN fails, as Conductor's Join decides once its
 // tasks have ended: a task it joins on that did not succeed and is not
 // optional (a permissive one lets the others end first). Its reason joins
-// the failed tasks' reasons. "" when the JOIN completes.
-func (r *runState) joinFailure(joinOn []string, suffix string) string {
+// the failed tasks' reasons. "" when the JOIN completes. cancelled: every
+// such task that is not optional was CANCELED (a sub-workflow the user
+// terminated, say): Join then ends CANCELED, not FAILED, and the run is
+// TERMINATED.
+func (r *runState) joinFailure(joinOn []string, suffix string) (reason string, cancelled bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	failed := false
+	failed, other := false, false
 	var reasons []string
 	for _, ref := range joinOn {
 		t := r.byRef[ref+suffix]
@@ -52,15 +55,16 @@ func (r *runState) joinFailure(joinOn []string, suffix string) string {
 		}
 		if t.wt == nil || !t.wt.Optional {
 			failed = true
+			other = other || (terminalTask(t.Status) && t.Status != TaskCanceled)
 		}
 		if t.Reason != "" {
 			reasons = append(reasons, t.Reason)
 		}
 	}
 	if !failed {
-		return ""
+		return "", false
 	}
-	return strings.Join(reasons, " ")
+	return strings.Join(reasons, " "), !other
 }
 
 // terminalTask: the task has ended (successfully or not).
