@@ -90,8 +90,7 @@ func (t *JQTask) compile(query string) (*gojq.Code, error) {
 		}
 		return nil, &JQError{Offset: -1, Msg: err.Error()}
 	}
-	prepareJackson(q)
-	c, err = compileJackson(q)
+	c, err = compileJackson(q, prepareJackson(q))
 	if err != nil {
 		je := &JQError{Offset: -1, Msg: err.Error()}
 		// An unknown name compileJackson could not turn into jackson-jq's
@@ -186,7 +185,11 @@ func (t *JQTask) Execute(ctx context.Context, req *Request) (res Result) {
 // jackson-jq reads (jqindexnum.go), the builtins jackson-jq lacks
 // fail when called (jqbuiltins.go), and a caught message is masked
 // (jqcatch.go).
-func prepareJackson(q *gojq.Query) {
+//
+// It returns the names q itself defines and binds (ownNames), before the
+// definitions and bindings the rewrites add, for compileJackson.
+func prepareJackson(q *gojq.Query) map[string]bool {
+	own := ownNames(q)
 	delFieldAccess(q)
 	if defs, err := gojq.Parse(jqJacksonDefs); err == nil {
 		// Before the query's own, which shadow them.
@@ -204,6 +207,7 @@ func prepareJackson(q *gojq.Query) {
 	if defs, err := gojq.Parse(jqStrictIndexDef); err == nil {
 		q.FuncDefs = append(defs.FuncDefs, q.FuncDefs...)
 	}
+	return own
 }
 
 // compileJackson compiles a query prepareJackson rewrote. The functions
@@ -212,7 +216,7 @@ func prepareJackson(q *gojq.Query) {
 // (tree/FunctionCall.java, tree/VariableAccess.java): such a query fails
 // only if it gets there, where gojq would refuse to compile it. more are
 // further compile options; q is rewritten in place.
-func compileJackson(q *gojq.Query, more ...gojq.CompilerOption) (*gojq.Code, error) {
+func compileJackson(q *gojq.Query, own map[string]bool, more ...gojq.CompilerOption) (*gojq.Code, error) {
 	for tries := 0; ; tries++ {
 		c, err := gojq.Compile(q, jqCompileOptions(more...)...)
 		if err == nil || tries == 64 {
@@ -224,7 +228,7 @@ func compileJackson(q *gojq.Query, more ...gojq.CompilerOption) (*gojq.Code, err
 		} else if v, ok := strings.CutPrefix(err.Error(), "variable not defined: "); ok {
 			name = v
 		}
-		if name == "" || !rejectUnknown(q, name) {
+		if name == "" || !rejectUnknown(q, name, own) {
 			return nil, err
 		}
 	}

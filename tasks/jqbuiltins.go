@@ -47,10 +47,12 @@ var (
 // rejectUnknown rewrites every use of name (a function "f/1" or a
 // variable "$x") in q into jackson-jq's error for it: a call fails when it
 // runs, and {$x} (VariableKeyFieldConstruction.java) gives "x": null. It
-// reports false, changing nothing, when q defines or binds name somewhere
-// (gojq refused a use out of that scope: no rewrite would be faithful).
-func rejectUnknown(q *gojq.Query, name string) bool {
-	if ownNames(q)[name] {
+// reports false, changing nothing, when the query defines or binds name
+// somewhere (own: gojq refused a use out of that scope, and no rewrite
+// would be faithful); what wfrun's rewrites define and bind is not the
+// query's.
+func rejectUnknown(q *gojq.Query, name string, own map[string]bool) bool {
+	if own[name] {
 		return false
 	}
 	msg := "Function " + name + " does not exist"

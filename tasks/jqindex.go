@@ -146,9 +146,9 @@ func indexDiagnosis(ctx context.Context, m runsecrets.Masker, query string, in a
 	if err != nil {
 		return "", false
 	}
-	prepareJackson(q)
+	own := prepareJackson(q)
 	rewriteQuery(q)
-	code, err := compileJackson(q,
+	code, err := compileJackson(q, own,
 		gojq.WithFunction(jqIndexFunc, 1, 1, jqIndexKey),
 		gojq.WithFunction(jqIndexAt, 2, 2, jqIndexAtFunc),
 		gojq.WithFunction(jqSliceAt, 4, 4, jqSliceAtFunc))
