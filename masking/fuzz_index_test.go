@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math/rand"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -17,6 +18,8 @@ func FuzzIndex(f *testing.F) {
 	f.Add("dG9rXzhKMmtMOXFYdG9rXzhKMmtMOXFYdG9rXzhKMmtMOXFYdG9rXzhKMmtMOXFY\r\ndG9rXzhKMmtMOXFY", "nothing", "tok_8J2kL9qXtok_8J2kL9qXtok_8J2kL9qXtok_8J2kL9qXtok_8J2kL9qX")
 	f.Add("&amp;lt;tok&amp;gt; %3Ctok%3e", "x", "<tok>")
 	f.Add(`["a\\\"b\"","a\\\\\\\"b"]`, "zzzz", `a\"b"`)
+	f.Add(strings.Repeat("x", 40)+"tokLATER-9f8e7d6c5b4a", "password1", "tokLATER-9f8e7d6c5b4a")
+	f.Add(`{"log":"`+strings.Repeat("x", 40)+`tokLATER-9f8e7d6c5b4a"}`, "password1", "tokLATER-9f8e7d6c5b4a")
 	r := rand.New(rand.NewSource(3))
 	for range 20 {
 		vals := []string{indexValue(r), indexValue(r)}
@@ -34,14 +37,20 @@ func FuzzIndex(f *testing.F) {
 		if err == nil {
 			x.SetJSON(1, doc)
 		}
+		// An excerpt, cut where the next value may be.
+		excerpt := []byte(m.Excerpt([]byte(text), len(text)*2/3))
+		x.SetText(2, excerpt)
 		since := m.Len()
 		m.Register(value)
 		got := x.Candidates(since, nil)
-		if !bytes.Equal(m.Mask(stored), stored) && !slices.Contains(got, 0) {
+		if !bytes.Equal(m.MaskCut(stored, since), stored) && !slices.Contains(got, 0) {
 			t.Fatalf("text changed by masking again, not listed: %q", stored)
 		}
+		if !bytes.Equal(m.MaskCut(excerpt, since), excerpt) && !slices.Contains(got, 2) {
+			t.Fatalf("excerpt changed by masking again, not listed: %q", excerpt)
+		}
 		if err == nil {
-			again, err := m.MaskJSON(doc)
+			again, err := m.MaskCutJSON(doc, since)
 			if err != nil {
 				t.Fatalf("masked document no longer JSON: %v", err)
 			}

@@ -1,6 +1,7 @@
 package masking
 
 import (
+	"bytes"
 	"encoding/binary"
 	"slices"
 )
@@ -38,9 +39,9 @@ const gramLen = 4
 
 // Index tells which of a set of stored texts, each already masked, may hold
 // a pattern registered with a Masker since a given Len: the only texts that
-// masking again could change. It never leaves out a text that Mask
-// (SetText) or MaskJSON (SetJSON) would change because of those patterns;
-// it may list texts that neither would change.
+// masking again could change. It never leaves out a text that Mask or
+// MaskCut (SetText), MaskJSON or MaskCutJSON (SetJSON) would change because
+// of those patterns; it may list texts that none would change.
 //
 // Keys name the texts (a record id, a pointer to a record and a field).
 // The texts are not kept, only their grams. An Index is not safe for
@@ -60,6 +61,8 @@ type Index[K comparable] struct {
 
 	mark  []uint32 // slot → the Candidates call that last listed it
 	epoch uint32
+	cuts  int  // live texts holding a cut mark (indexcut.go)
+	cut   bool // scratch: the text being set holds one
 
 	grams []uint32 // scratch: the grams of the text being set
 	walk  []byte   // scratch: the JSON walker's copy
@@ -69,6 +72,7 @@ type indexRec[K comparable] struct {
 	key   K
 	ver   uint32
 	grams int32 // postings of the current version; -1: the slot is free
+	cut   bool  // the text holds a cut mark: listed by a new pattern's first gram too
 }
 
 type posting struct {
@@ -96,6 +100,7 @@ func (x *Index[K]) Len() int { return len(x.slots) }
 // it: the text and its decoded views.
 func (x *Index[K]) SetText(key K, text []byte) {
 	x.grams = x.grams[:0]
+	x.cut = bytes.Contains(text, cutMark)
 	x.addScanned(text)
 	x.store(key)
 }
@@ -106,6 +111,7 @@ func (x *Index[K]) SetText(key K, text []byte) {
 // MaskJSON refuses, is indexed as a text.
 func (x *Index[K]) SetJSON(key K, doc []byte) {
 	x.grams = x.grams[:0]
+	x.cut = bytes.Contains(doc, cutMark)
 	x.addScanned(doc)
 	w := walker{src: doc, out: x.walk[:0]}
 	w.str = func(_ *walker, raw []byte, escaped bool) {
@@ -135,8 +141,11 @@ func (x *Index[K]) Delete(key K) {
 	r := &x.recs[slot]
 	x.live -= int(r.grams)
 	x.stale += int(r.grams)
+	if r.cut {
+		x.cuts--
+	}
 	var zero K
-	r.key, r.grams = zero, -1
+	r.key, r.grams, r.cut = zero, -1, false
 	r.ver++
 	x.free = append(x.free, slot)
 	x.maybeCompact()
@@ -174,20 +183,47 @@ func (x *Index[K]) Candidates(since int, dst []K) []K {
 				}
 			}
 		}
+		if x.cuts > 0 {
+			// A cut text may end with p's head only (indexcut.go).
+			if x.m.minLen < gramLen {
+				dst = x.allCut(dst)
+			} else {
+				dst = x.list(binary.LittleEndian.Uint32([]byte(p[:gramLen])), true, dst)
+			}
+		}
 		if bestN == 0 {
 			continue
 		}
-		for e := x.heads[x.bucket(best)]; e != 0; {
-			ps := &x.arena[e-1]
-			e = ps.next
-			if ps.gram != best {
-				continue
-			}
-			r := &x.recs[ps.slot]
-			if r.ver != ps.ver || r.grams < 0 || x.mark[ps.slot] == x.epoch {
-				continue
-			}
-			x.mark[ps.slot] = x.epoch
+		dst = x.list(best, false, dst)
+	}
+	return dst
+}
+
+// list appends the keys of the texts holding gram g (only the cut ones
+// when onlyCut) not listed yet by the current Candidates call.
+func (x *Index[K]) list(g uint32, onlyCut bool, dst []K) []K {
+	for e := x.heads[x.bucket(g)]; e != 0; {
+		ps := &x.arena[e-1]
+		e = ps.next
+		if ps.gram != g {
+			continue
+		}
+		r := &x.recs[ps.slot]
+		if r.ver != ps.ver || r.grams < 0 || x.mark[ps.slot] == x.epoch || (onlyCut && !r.cut) {
+			continue
+		}
+		x.mark[ps.slot] = x.epoch
+		dst = append(dst, r.key)
+	}
+	return dst
+}
+
+// allCut appends every cut text's key not listed yet.
+func (x *Index[K]) allCut(dst []K) []K {
+	for slot := range x.recs {
+		r := &x.recs[slot]
+		if r.grams >= 0 && r.cut && x.mark[slot] != x.epoch {
+			x.mark[slot] = x.epoch
 			dst = append(dst, r.key)
 		}
 	}
@@ -233,6 +269,9 @@ func (x *Index[K]) store(key K) {
 		r := &x.recs[slot]
 		x.live -= int(r.grams)
 		x.stale += int(r.grams)
+		if r.cut {
+			x.cuts--
+		}
 		r.ver++
 	} else {
 		if n := len(x.free); n > 0 {
@@ -247,7 +286,10 @@ func (x *Index[K]) store(key K) {
 		x.recs[slot].key = key
 	}
 	r := &x.recs[slot]
-	r.grams = int32(len(grams))
+	r.grams, r.cut = int32(len(grams)), x.cut
+	if r.cut {
+		x.cuts++
+	}
 	x.live += len(grams)
 	for _, g := range grams {
 		b := x.bucket(g)
