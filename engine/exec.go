@@ -163,8 +163,10 @@ func (r *runState) finish(ctx context.Context, st *stopError) (*Result, error) {
 	}
 	// Reasons quote task names, evaluator errors and a child's reason: the
 	// stored run holds the masked text only.
-	st.reason = r.sec.Text(st.reason)
+	gen := r.sec.Generation()
+	st.reason = r.sec.RemaskText(st.reason, 0)
 	r.mu.Lock()
+	r.rx.producedLocked(gen)
 	r.doc.Status, r.doc.ReasonForIncompletion, r.doc.EndTime = st.status, st.reason, r.nowMillis()
 	r.doc.FailedTaskID = st.failedTaskID
 	r.wfDoc = nil

@@ -20,8 +20,10 @@ import (
 // (touchLocked) and the workflow members' identities: only the forms it
 // lists are masked again.
 
-// remaskKey names one stored form: a task record's input or output, or a
-// workflow member (t nil).
+// remaskKey names one stored form: a task record's input, output or
+// reason, or a workflow member or the run's reason (t nil). Reasons quote
+// evaluator errors, remote bodies and task outputs, cut to an excerpt:
+// they are masked again like the documents.
 type remaskKey struct {
 	t     *taskRecord
 	field uint8
@@ -33,6 +35,8 @@ const (
 	formRunIn
 	formRunVars
 	formRunOut
+	formTaskReason
+	formRunReason
 )
 
 // formID is the identity of a stored form: stored forms are replaced, never
@@ -54,6 +58,7 @@ type remaskIndex struct {
 	idx            *masking.Index[remaskKey] // nil until first needed
 	queue          []*taskRecord             // records touched since the last sync
 	in, vars, out  formID                    // the workflow members indexed
+	reason         string                    // the run's reason indexed
 	keys           []remaskKey               // scratch
 	remasked       int                       // forms masked again (tests, SPEC §8)
 	remaskedBytes  int                       // their bytes
@@ -80,6 +85,7 @@ func (x *remaskIndex) producedLocked(gen int) {
 // taskIndexState is what the index knows of one task record.
 type taskIndexState struct {
 	in, out formID
+	reason  string
 	queued  bool
 }
 
@@ -128,26 +134,34 @@ func (r *runState) remaskLocked() {
 	for _, k := range x.keys {
 		switch k.field {
 		case formRunIn:
-			r.inStored = r.remaskForm(k, r.inStored, &x.in, &r.changedIn)
+			r.inStored = r.remaskForm(k, since, r.inStored, &x.in, &r.changedIn)
 		case formRunVars:
-			r.varStored = r.remaskForm(k, r.varStored, &x.vars, &r.changedVars)
+			r.varStored = r.remaskForm(k, since, r.varStored, &x.vars, &r.changedVars)
 		case formRunOut:
-			r.outStored = r.remaskForm(k, r.outStored, &x.out, &r.changedOut)
+			r.outStored = r.remaskForm(k, since, r.outStored, &x.out, &r.changedOut)
+		case formRunReason:
+			if m := r.remaskText(k, since, r.doc.ReasonForIncompletion, &x.reason); m != r.doc.ReasonForIncompletion {
+				r.doc.ReasonForIncompletion, r.wfDoc = m, nil
+			}
 		default:
 			t := k.t
 			if !r.holdsLocked(t) {
 				// Dropped from the run (keepLastN, a restart): never
 				// touched again, or it would be written back.
-				x.idx.Delete(remaskKey{t, formTaskIn})
-				x.idx.Delete(remaskKey{t, formTaskOut})
+				x.deleteTask(t)
 				x.droppedRecords++
 				continue
 			}
 			changed := false
-			if k.field == formTaskIn {
-				t.inStored = r.remaskForm(k, t.inStored, &t.rx.in, &changed)
-			} else {
-				t.outStored = r.remaskForm(k, t.outStored, &t.rx.out, &changed)
+			switch k.field {
+			case formTaskIn:
+				t.inStored = r.remaskForm(k, since, t.inStored, &t.rx.in, &changed)
+			case formTaskOut:
+				t.outStored = r.remaskForm(k, since, t.outStored, &t.rx.out, &changed)
+			case formTaskReason:
+				if m := r.remaskText(k, since, t.Reason, &t.rx.reason); m != t.Reason {
+					t.Reason, changed = m, true
+				}
 			}
 			if changed {
 				r.touchLocked(t)
@@ -158,17 +172,56 @@ func (r *runState) remaskLocked() {
 }
 
 // remaskForm masks one listed form again and indexes what changed.
-func (r *runState) remaskForm(k remaskKey, stored []byte, id *formID, changed *bool) []byte {
+func (r *runState) remaskForm(k remaskKey, since int, stored []byte, id *formID, changed *bool) []byte {
 	x := &r.rx
 	x.remasked++
 	x.remaskedBytes += len(stored)
-	m := r.sec.Remask(stored)
+	m := r.sec.RemaskSince(stored, since)
 	if bytes.Equal(m, stored) {
 		return stored
 	}
 	*changed = true
 	x.setForm(k, m, id)
 	return m
+}
+
+// remaskText masks one listed text (a reason) again and indexes it when
+// it changed.
+func (r *runState) remaskText(k remaskKey, since int, text string, indexed *string) string {
+	x := &r.rx
+	x.remasked++
+	x.remaskedBytes += len(text)
+	m := r.sec.RemaskText(text, since)
+	if m != text {
+		x.setText(k, m, indexed)
+	}
+	return m
+}
+
+// setText indexes text s under k (forgets k when s is empty).
+func (x *remaskIndex) setText(k remaskKey, s string, indexed *string) {
+	*indexed = s
+	if s == "" {
+		x.idx.Delete(k)
+		return
+	}
+	x.indexedForms++
+	x.indexedBytes += len(s)
+	x.idx.SetText(k, []byte(s))
+}
+
+// syncText indexes s under k when it is not what was indexed.
+func (x *remaskIndex) syncText(k remaskKey, s string, indexed *string) {
+	if s != *indexed {
+		x.setText(k, s, indexed)
+	}
+}
+
+// deleteTask forgets t's forms.
+func (x *remaskIndex) deleteTask(t *taskRecord) {
+	x.idx.Delete(remaskKey{t, formTaskIn})
+	x.idx.Delete(remaskKey{t, formTaskOut})
+	x.idx.Delete(remaskKey{t, formTaskReason})
 }
 
 // setForm indexes form b under k (forgets k when b is empty).
@@ -200,12 +253,13 @@ func (r *runState) buildRemaskIndexLocked() {
 		t.rx.queued = false
 	}
 	x.queue = x.queue[:0]
-	x.in, x.vars, x.out = formID{}, formID{}, formID{}
+	x.in, x.vars, x.out, x.reason = formID{}, formID{}, formID{}, ""
 	r.syncMembersLocked()
 	for _, t := range r.tasks {
 		t.rx = taskIndexState{}
 		x.setForm(remaskKey{t, formTaskIn}, t.inStored, &t.rx.in)
 		x.setForm(remaskKey{t, formTaskOut}, t.outStored, &t.rx.out)
+		x.syncText(remaskKey{t, formTaskReason}, t.Reason, &t.rx.reason)
 	}
 }
 
@@ -218,12 +272,12 @@ func (r *runState) syncRemaskIndexLocked() {
 		x.queue[i] = nil
 		t.rx.queued = false
 		if t.forgotten {
-			x.idx.Delete(remaskKey{t, formTaskIn})
-			x.idx.Delete(remaskKey{t, formTaskOut})
+			x.deleteTask(t)
 			continue
 		}
 		x.syncForm(remaskKey{t, formTaskIn}, t.inStored, &t.rx.in)
 		x.syncForm(remaskKey{t, formTaskOut}, t.outStored, &t.rx.out)
+		x.syncText(remaskKey{t, formTaskReason}, t.Reason, &t.rx.reason)
 	}
 	x.queue = x.queue[:0]
 	if cap(x.queue) > 1024 && cap(x.queue) > 4*len(r.tasks) {
@@ -236,6 +290,7 @@ func (r *runState) syncMembersLocked() {
 	x.syncForm(remaskKey{nil, formRunIn}, r.inStored, &x.in)
 	x.syncForm(remaskKey{nil, formRunVars}, r.varStored, &x.vars)
 	x.syncForm(remaskKey{nil, formRunOut}, r.outStored, &x.out)
+	x.syncText(remaskKey{nil, formRunReason}, r.doc.ReasonForIncompletion, &x.reason)
 }
 
 // holdsLocked reports whether t is one of the run's records. Records are

@@ -39,19 +39,24 @@ func (s *primaryCheckStore) Archive(ctx context.Context, id string, archived []b
 // iteration of a loop outputs, in plain fields, the value the next one
 // registers (as an UPDATE_SECRET or a `_secrets` output would) — as it is,
 // or only inside JSON inside a string, or on a line of a multi-line text —
-// and the workflow input holds two of them (one base64). Neither the primary
+// and the workflow input holds two of them (one base64), and a task's
+// failure reason one more. Neither the primary
 // record written before the archive nor the archive holds any.
 func TestValuesRegisteredLaterAreMaskedInEarlierRecords(t *testing.T) {
 	const n = 40
 	// A quote in the value: stored inside JSON inside a string, it is
 	// escaped twice, a spelling found only in a decoded view.
 	value := func(i int) string { return fmt.Sprintf(`pv"%d-q8Zx3kW`, i) }
-	def := fmt.Sprintf(`{"name":"later","tasks":[{"name":"loop","taskReferenceName":"loop","type":"DO_WHILE",
+	// An optional task before the loop fails quoting value n/4 in its
+	// reason: the reason is masked again too.
+	def := fmt.Sprintf(`{"name":"later","tasks":[{"name":"early","taskReferenceName":"early","type":"INLINE","optional":true,
+	  "inputParameters":{"evaluatorType":"javascript","expression":"(function(){ throw new Error('bad pv\"' + (%d + 0) + '-q8Zx3kW'); })()"}},
+	  {"name":"loop","taskReferenceName":"loop","type":"DO_WHILE",
 	  "loopCondition":"if ($.loop['iteration'] < %d) { true; } else { false; }",
 	  "loopOver":[{"name":"step","taskReferenceName":"step","type":"INLINE",
 	    "inputParameters":{"evaluatorType":"javascript","i":"${loop.output.iteration}","expression":
 	      "(function(){ var v = 'pv\"' + $.i + '-q8Zx3kW'; var prev = 'pv\"' + ($.i - 1) + '-q8Zx3kW'; var o = {_secrets: {tok: prev}}; if ($.i %% 3 == 0) { o.plain = v; } else if ($.i %% 3 == 1) { o.nested = JSON.stringify({deep: JSON.stringify({v: v})}); } else { o.lines = 'first\\n' + v + '\\nlast'; } return o; })()"}}]}],
-	  "outputParameters":{"n":"${loop.output.iteration}"}}`, n)
+	  "outputParameters":{"n":"${loop.output.iteration}"}}`, n/4, n)
 	rs := &primaryCheckStore{Store: runstore.NewMemory()}
 	e, err := engine.New(engine.WithRunStore(rs), engine.WithRegistry(tasks.NewDefaultRegistry()))
 	if err != nil {

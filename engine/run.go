@@ -432,7 +432,13 @@ func (r *runState) setResolvedInput(t *taskRecord, input []byte) error {
 // transition changes a record's status. An attempt that ended is written at
 // once (save); SCHEDULED and IN_PROGRESS travel with the next write.
 func (r *runState) transition(ctx context.Context, t *taskRecord, status, reason string) error {
+	// A reason quotes errors, remote bodies and outputs, masked and cut
+	// when it was made: masked again with every value known now (a head
+	// of one at a cut too), and noted as masked at gen, as the forms are.
+	gen := r.sec.Generation()
+	reason = r.sec.RemaskText(reason, 0)
 	r.mu.Lock()
+	r.rx.producedLocked(gen)
 	t.Status = status
 	t.Reason = reason
 	switch status {

@@ -125,6 +125,7 @@ const sealedInputPointer = "/sealedInput"
 // the parent's secret references kept) as its input, and its in-memory
 // input (values masked outside `_secrets`) sealed, for a resume.
 func (r *runState) keepReferenceInput(refs []byte) error {
+	gen := r.sec.Generation() // what the stored form is masked with at least
 	_, stored, err := r.sec.Protect(refs, "/input")
 	if err != nil {
 		return err
@@ -137,7 +138,8 @@ func (r *runState) keepReferenceInput(refs []byte) error {
 		return err
 	}
 	r.mu.Lock()
-	r.inStored, r.doc.SealedInput = stored, sealed
+	r.rx.producedLocked(gen)
+	r.inStored, r.doc.SealedInput, r.changedIn = stored, sealed, true
 	r.mu.Unlock()
 	return nil
 }
