@@ -316,8 +316,16 @@ func (r *runState) write(ctx context.Context, deadline time.Duration, only func(
 // masker grew since they were last masked. Called with saveMu held. A
 // failure is tried again at the next write (the lines stay sealed).
 func (r *runState) remaskTaskLogsIfGrown(ctx context.Context) {
+	r.remaskTaskLogsPass(ctx, false)
+}
+
+// remaskTaskLogsPass is remaskTaskLogsIfGrown that, when always, makes the
+// pass even though the masker did not grow: lines appended since the last
+// pass — by another process, or here while values were registered — are
+// masked with every value. Called with saveMu held.
+func (r *runState) remaskTaskLogsPass(ctx context.Context, always bool) {
 	g := r.sec.Generation()
-	if g == r.logsMaskedAt {
+	if g == r.logsMaskedAt && !always {
 		return
 	}
 	if r.remaskTaskLogs(ctx, r.logsMaskedAt) == nil {
@@ -347,7 +355,9 @@ func (r *runState) archive(ctx context.Context) error {
 	if err := r.e.runs.Archive(sctx, r.id, archived, sum); err != nil {
 		return fmt.Errorf("archive run %s: %w", r.id, err)
 	}
-	r.remaskTaskLogsIfGrown(sctx)
+	// The last pass: also over the lines appended since the previous one,
+	// whatever masker they were masked with.
+	r.remaskTaskLogsPass(sctx, true)
 	return nil
 }
 

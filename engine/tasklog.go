@@ -97,6 +97,7 @@ func (e *Engine) AppendTaskLogs(ctx context.Context, runID, taskID string, lines
 			return fmt.Errorf("run %s: task %s: outputData: %w", runID, taskID, err)
 		}
 	}
+	gen := sec.Generation() // what the lines are masked with at least
 	now := e.clock.Now().UnixMilli()
 	entries := make([][]byte, len(lines))
 	for i, line := range lines {
@@ -106,11 +107,23 @@ func (e *Engine) AppendTaskLogs(ctx context.Context, runID, taskID string, lines
 		}
 	}
 	next := 0
-	return tl.AppendTaskLogs(ctx, runID, len(entries), func(seq uint64) ([]byte, error) {
+	err = tl.AppendTaskLogs(ctx, runID, len(entries), func(seq uint64) ([]byte, error) {
 		entry := entries[next]
 		next++
 		return e.Transit().Seal(entry, taskLogKind, taskLogBinding(runID, seq))
 	}, MaxTaskLogLines)
+	if err != nil {
+		return err
+	}
+	if r := e.activeRun(runID); r != nil && r.sec == sec && sec.Generation() != gen {
+		// The run registered values while the lines were masked and
+		// stored, and may have masked its lines again without them: a
+		// pass now masks them (they are new to it) with every value.
+		r.saveMu.Lock()
+		r.remaskTaskLogsPass(ctx, true)
+		r.saveMu.Unlock()
+	}
+	return nil
 }
 
 // TaskLogs returns the lines of task taskID's log in run runID, oldest
@@ -199,6 +212,16 @@ func (r *runState) remaskTaskLogs(ctx context.Context, since int) error {
 	for _, seq := range li.idx.Candidates(since, nil) {
 		listed[seq] = true
 	}
+	// A line cut (MaxTaskLogLine) before a value was registered may end
+	// with the value's head: masked at the cut with the heads of the
+	// values registered since it was masked — every value for a line
+	// not seen before, whose masker may have been older.
+	sinceOf := func(seq uint64) int {
+		if seq >= li.next {
+			return 0
+		}
+		return since
+	}
 	masked := map[uint64]string{} // lines the new values change
 	for _, en := range entries {
 		fresh := en.Seq >= li.next
@@ -210,7 +233,7 @@ func (r *runState) remaskTaskLogs(ctx context.Context, since int) error {
 		if err != nil {
 			return fmt.Errorf("run %s: task log entry %d: %w", r.id, en.Seq, err)
 		}
-		if m := r.sec.Text(l.Log); m != l.Log {
+		if m := r.sec.RemaskText(l.Log, sinceOf(en.Seq)); m != l.Log {
 			masked[en.Seq] = m
 		} else if fresh {
 			li.idx.SetText(en.Seq, []byte(l.Log))
@@ -226,7 +249,7 @@ func (r *runState) remaskTaskLogs(ctx context.Context, since int) error {
 			if err != nil {
 				return nil, fmt.Errorf("run %s: task log entry %d: %w", r.id, en.Seq, err)
 			}
-			m := r.sec.Text(l.Log)
+			m := r.sec.RemaskText(l.Log, sinceOf(en.Seq))
 			masked[en.Seq] = m
 			if m == l.Log {
 				return nil, nil
