@@ -22,7 +22,8 @@ import (
 // holds:
 //
 //   - FAIL (the default): is refused, whatever the holder's status;
-//   - RETURN_EXISTING: starts nothing and answers the holder's id;
+//   - RETURN_EXISTING: starts nothing and answers the holder's id, once
+//     the holder is stored (a holder still being started is waited for);
 //   - FAIL_ON_RUNNING: is refused while the holder is RUNNING or PAUSED,
 //     and otherwise starts a run that takes the key over.
 //
@@ -72,6 +73,13 @@ func WithIdempotencyKey(key string) RunOption { return func(c *runConfig) { c.id
 // never got stored, or was deleted).
 const claimStarting = time.Minute
 
+// claimPollMin and claimPollMax bound the wait between two looks at a
+// claim whose run is being started (RETURN_EXISTING waits for it).
+const (
+	claimPollMin = 5 * time.Millisecond
+	claimPollMax = 250 * time.Millisecond
+)
+
 // localKeys holds the claims when the run store keeps none (a store of
 // another package): they then hold in this process only.
 type localKeys struct {
@@ -95,7 +103,8 @@ func idempotencyStoreKey(workflow, key string) string {
 // ClaimIdempotencyKey claims key of workflow for the run runID about to
 // start, as strategy says. It returns "" when runID holds the key now (start
 // it, WithIdempotencyKey), the holder's id when strategy is RETURN_EXISTING
-// and another run holds it (start nothing), or an *IdempotencyConflictError.
+// and another run holds it (start nothing; the holder is stored: one being
+// started is waited for, until ctx ends), or an *IdempotencyConflictError.
 // When the start then fails before its run is stored, ReleaseIdempotencyKey.
 func (e *Engine) ClaimIdempotencyKey(ctx context.Context, workflow, key, strategy, runID string) (string, error) {
 	if err := CheckIdempotencyStrategy(strategy); err != nil {
@@ -105,8 +114,8 @@ func (e *Engine) ClaimIdempotencyKey(ctx context.Context, workflow, key, strateg
 		strategy = IdempotencyFail
 	}
 	kc, k := e.keyClaimer(), idempotencyStoreKey(workflow, key)
-	prev := ""
-	for range 8 {
+	prev, wait := "", claimPollMin
+	for tries := 0; tries < 8; {
 		holder, at, err := kc.ClaimKey(ctx, k, runID, prev)
 		if err != nil {
 			return "", fmt.Errorf("idempotency key: %w", err)
@@ -118,6 +127,19 @@ func (e *Engine) ClaimIdempotencyKey(ctx context.Context, workflow, key, strateg
 		if err != nil {
 			return "", fmt.Errorf("idempotency key: run %s: %w", holder, err)
 		}
+		if status == "" && time.Since(at) < claimStarting && strategy == IdempotencyReturnExisting {
+			// The holder is being started (claimed, not stored yet): its
+			// id is answered once it is stored, as the caller reads it
+			// right away (a SUB_WORKFLOW follows it, a client GETs it).
+			// A start that fails releases the key, which this start then
+			// takes.
+			if err := sleepCtx(ctx, wait); err != nil {
+				return "", err
+			}
+			prev, wait = "", min(2*wait, claimPollMax)
+			continue
+		}
+		tries++
 		if status == "" {
 			if time.Since(at) < claimStarting {
 				status = StatusRunning // being started
@@ -146,6 +168,20 @@ func (e *Engine) ClaimIdempotencyKey(ctx context.Context, workflow, key, strateg
 // ReleaseIdempotencyKey gives up the claim of runID (its start failed).
 func (e *Engine) ReleaseIdempotencyKey(ctx context.Context, workflow, key, runID string) error {
 	return e.keyClaimer().ReleaseKey(ctx, idempotencyStoreKey(workflow, key), runID)
+}
+
+// releaseDeletedKey gives up the idempotency key the deleted run id held
+// (head: its stored document), so that a start with the key does not
+// wait for it as for a run being started.
+func (e *Engine) releaseDeletedKey(ctx context.Context, id string, head []byte) error {
+	var h struct {
+		WorkflowType   string `json:"workflowType"`
+		IdempotencyKey string `json:"idempotencyKey"`
+	}
+	if json.Unmarshal(head, &h) != nil || h.IdempotencyKey == "" {
+		return nil
+	}
+	return e.ReleaseIdempotencyKey(ctx, h.WorkflowType, h.IdempotencyKey, id)
 }
 
 // runStatus is a stored run's status, "" when it is not stored.

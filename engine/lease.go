@@ -268,7 +268,15 @@ func (e *Engine) OrphanedRuns(ctx context.Context) ([]runstore.Summary, error) {
 }
 
 // DeleteRun removes an ended run from the store (wfrun runs rm). A run that
-// has not ended is refused with runstore.ErrNotEnded.
+// has not ended is refused with runstore.ErrNotEnded. The idempotency key
+// it held is free again (idempotency.go).
 func (e *Engine) DeleteRun(ctx context.Context, id string) error {
-	return e.runs.Delete(ctx, id)
+	head, _, err := e.runs.Load(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := e.runs.Delete(ctx, id); err != nil {
+		return err
+	}
+	return e.releaseDeletedKey(ctx, id, head)
 }
