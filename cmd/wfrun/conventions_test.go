@@ -265,6 +265,30 @@ func runningID(t *testing.T) string {
 	return id
 }
 
+// awaitTaskStatus waits until task ref of run id has status, as "wfrun show"
+// tells it.
+func awaitTaskStatus(t *testing.T, id, ref, status string) {
+	t.Helper()
+	var last string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		out, _, _ := cli(t, "", "show", id, "-o", "json")
+		var run struct {
+			Tasks []struct {
+				Ref    string `json:"referenceTaskName"`
+				Status string `json:"status"`
+			} `json:"tasks"`
+		}
+		_ = json.Unmarshal([]byte(out), &run)
+		for _, task := range run.Tasks {
+			if task.Ref == ref && task.Status == status {
+				return
+			}
+		}
+		last = out
+	}
+	t.Fatalf("run %s: task %s never was %s: %s", id, ref, status, last)
+}
+
 // task complete -o json, against a run waiting in another goroutine (as a
 // second terminal would).
 func TestTaskCompleteJSON(t *testing.T) {
@@ -300,23 +324,30 @@ func TestTaskSignal(t *testing.T) {
 	      "outputParameters":{"approved":"${hold.output.approved}"}}}}],
 	  "outputParameters":{"ok":"${child.output.approved}"}}`)
 	done := runInBackground(t, wf)
-	var parent string
+	var parent, child string
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		out, _, _ := cli(t, "", "runs", "--status", "RUNNING", "-o", "json")
 		var runs []map[string]any
 		_ = json.Unmarshal([]byte(out), &runs)
 		if len(runs) == 2 { // the parent and its child
 			for _, r := range runs {
-				if r["workflowType"] == "signal_parent" {
-					parent, _ = r["workflowId"].(string)
+				id, _ := r["workflowId"].(string)
+				switch r["workflowType"] {
+				case "signal_parent":
+					parent = id
+				case "signal_child":
+					child = id
 				}
 			}
 			break
 		}
 	}
-	if parent == "" {
+	if parent == "" || child == "" {
 		t.Fatal("the parent and its child never showed up as RUNNING")
 	}
+	// The child is stored RUNNING before it reaches its WAIT task (on a
+	// loaded machine, a while before): until then nothing is blocked.
+	awaitTaskStatus(t, child, "hold", "IN_PROGRESS")
 	out, errOut, code := cli(t, "", "task", "signal", parent, "--data", `{"approved":true}`, "-o", "json")
 	var v map[string]string
 	if code != 0 || json.Unmarshal([]byte(out), &v) != nil || v["workflowId"] == parent || v["workflowId"] == "" ||
