@@ -1,9 +1,20 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/engine/server"
+	"github.com/wfrun/wfrun/internal/testkit"
+	"github.com/wfrun/wfrun/store/memory"
+	"github.com/wfrun/wfrun/tasks"
 )
 
 // tasksOf returns the tasks of a run view.
@@ -53,5 +64,92 @@ func TestEventCompleteTaskByIDOfEndedAttempt(t *testing.T) {
 	list := tasksOf(doc)
 	if doc["status"] != "RUNNING" || len(list) != 2 || list[0]["status"] != "FAILED" || list[1]["status"] != "SCHEDULED" {
 		t.Errorf("an update of the ended attempt %s reached the run: %v, tasks %v", first, doc["status"], list)
+	}
+}
+
+// TestEventSlowConditionDoesNotStallOthers: a handler whose condition
+// spins costs its messages eventConditionTimeout, not the evaluator's 5 s,
+// holds no other handler's messages (they are handled several at a time),
+// and after three time-outs in a row it is disabled with a log line.
+func TestEventSlowConditionDoesNotStallOthers(t *testing.T) {
+	es := newEventServer(t, false)
+	es.mustAs(t, "", "POST", "/api/metadata/workflow", emitDef)
+	es.mustAs(t, "", "POST", "/api/metadata/workflow", `{"name":"fast_out","version":1,"schemaVersion":2,"tasks":[{"name":"w","taskReferenceName":"w","type":"WAIT"}]}`)
+	es.mustAs(t, "", "POST", "/api/event", `{"name":"spins","event":"conductor:emit_action:slow","active":true,"condition":"while(true){}; true",
+	  "actions":[{"action":"start_workflow","start_workflow":{"name":"fast_out","correlationId":"never","input":{}}}]}`)
+	es.mustAs(t, "", "POST", "/api/event", `{"name":"fast","event":"conductor:emit_action:slow","active":true,"condition":"$.who != 'x'",
+	  "actions":[{"action":"start_workflow","start_workflow":{"name":"fast_out","correlationId":"c${who}","input":{}}}]}`)
+	t0 := time.Now()
+	const n = 5
+	for i := range n {
+		es.mustAs(t, "", "POST", "/api/workflow", `{"name":"emit_action","input":{"q":"slow","who":"`+string(rune('0'+i))+`"}}`)
+	}
+	for i := range n {
+		for len(es.correlated(t, "fast_out", "c"+string(rune('0'+i)))) == 0 {
+			if time.Since(t0) > 4*time.Second {
+				t.Fatalf("message %d not handled after %s: a spinning condition holds the others", i, time.Since(t0))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	es.waitLog(t, "event handler disabled", "spins")
+	if got := es.correlated(t, "fast_out", "never"); len(got) != 0 {
+		t.Errorf("the spinning handler acted: %v", got)
+	}
+	t.Logf("%d messages handled in %s", n, time.Since(t0).Round(10*time.Millisecond))
+}
+
+// flakyRuns is a run store whose next failSignals PutSignal calls fail,
+// as a store that went away for a moment.
+type flakyRuns struct {
+	runstore.Store
+	failSignals atomic.Int32
+}
+
+func (f *flakyRuns) PutSignal(ctx context.Context, id, key string, payload []byte) error {
+	if f.failSignals.Add(-1) >= 0 {
+		return errors.New("run store unavailable")
+	}
+	return f.Store.PutSignal(ctx, id, key, payload)
+}
+
+// TestEventActionRetriedOnStoreFailure: an action whose call fails for a
+// transient reason (the run store answered 500) is tried again, as
+// Conductor does not ack such a message and handles it again; one that
+// keeps failing is given up after a bounded number of tries, logged.
+func TestEventActionRetriedOnStoreFailure(t *testing.T) {
+	runs := &flakyRuns{Store: runstore.NewMemory()}
+	logs := &testkit.SyncBuffer{}
+	srv, err := server.New(memory.New(), server.WithLogger(slog.New(slog.NewJSONHandler(logs, nil))),
+		server.WithConductor(t.TempDir(), engine.WithRunStore(runs), engine.WithRegistry(tasks.NewDefaultRegistry())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := &eventServer{conductorServer: &conductorServer{testServer: &testServer{Server: serveTest(t, srv), srv: srv, logs: logs}, runs: runs.Store},
+		tokens: map[string]string{}}
+	es.mustAs(t, "", "POST", "/api/metadata/workflow", string(readConductorFile(t, "wait_for_approval_workflow.json")))
+	es.mustAs(t, "", "POST", "/api/metadata/workflow", emitDef)
+	es.mustAs(t, "", "POST", "/api/event", `{"name":"approve","event":"conductor:emit_action:flaky","active":true,
+	  "actions":[{"action":"complete_task","complete_task":{"workflowId":"${waiter}","taskRefName":"approval","output":{"by":"${who}"}}}]}`)
+	for _, c := range []struct {
+		fail   int32
+		status string
+	}{{1, "COMPLETED"}, {2, "COMPLETED"}, {3, "RUNNING"}} {
+		waiter := es.mustAs(t, "", "POST", "/api/workflow", `{"name":"wait_for_order_approval","input":{"orderId":"o"}}`)
+		es.waitTasks(t, waiter)
+		runs.failSignals.Store(c.fail)
+		es.mustAs(t, "", "POST", "/api/workflow", `{"name":"emit_action","input":{"q":"flaky","who":"bob","waiter":"`+waiter+`"}}`)
+		if c.status == "RUNNING" {
+			es.waitLog(t, "event handler action", "FAILED", "run store unavailable")
+			var doc map[string]any
+			_ = json.Unmarshal([]byte(es.mustAs(t, "", "GET", "/api/workflow/"+waiter, "")), &doc)
+			if doc["status"] != "RUNNING" {
+				t.Errorf("failing %d times: %v", c.fail, doc["status"])
+			}
+			continue
+		}
+		if doc := es.waitRun(t, "", waiter); doc["status"] != c.status {
+			t.Errorf("failing %d times: %v, want %s", c.fail, doc["status"], c.status)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,9 +40,24 @@ import (
 // outcome), masked; an action that fails does not stop the others.
 
 const (
-	eventPollCount = 16                     // messages taken at a time
+	eventWorkers   = 8                      // messages handled at once
 	eventPollWait  = 500 * time.Millisecond // longest wait for one
 	eventRetryWait = time.Second            // after a queue error
+
+	// eventConditionTimeout bounds one condition evaluation (the
+	// evaluator's own limit is 5 s): messages are handled eventWorkers at
+	// a time, and a handler's condition must not hold one of them long.
+	eventConditionTimeout = 500 * time.Millisecond
+	// eventConditionStrikes: a handler whose condition runs out of time
+	// this many times in a row is disabled (until it is registered again
+	// with another condition, or serve restarts), with a log line.
+	eventConditionStrikes = 3
+	// eventAttempts bounds the tries of a condition that fails and of an
+	// action that fails for a transient reason (the run store answered
+	// 5xx), as Conductor does not ack such a message and takes it again;
+	// eventRetryBackoff is the wait before the second try, doubled after.
+	eventAttempts     = 3
+	eventRetryBackoff = 100 * time.Millisecond
 )
 
 // newEventQueue is the server's conductor queue: in Redis when serve
@@ -88,15 +104,29 @@ type eventMetrics struct {
 func (s *Server) processEvents(ctx context.Context, q eventQueue, em *eventMetrics) {
 	warned := map[string]bool{}
 	failing := false // a queue error was logged; logged again once it clears
+	guard := &conditionGuard{strikes: map[string]int{}}
+	// Messages are handled eventWorkers at a time, each in its own
+	// goroutine: one handler's slow condition or action does not hold the
+	// others' messages.
+	slots := make(chan struct{}, eventWorkers)
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for ctx.Err() == nil {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		free := eventWorkers - len(slots) + 1 // this one and the idle ones
 		byQueue := s.listeningHandlers(warned)
 		queues := make([]string, 0, len(byQueue))
 		for name := range byQueue {
 			queues = append(queues, name)
 		}
 		sort.Strings(queues)
-		msgs, err := q.take(ctx, queues, eventPollCount, eventPollWait)
+		msgs, err := q.take(ctx, queues, free, eventPollWait)
 		if err != nil {
+			<-slots
 			if ctx.Err() != nil {
 				return
 			}
@@ -115,17 +145,63 @@ func (s *Server) processEvents(ctx context.Context, q eventQueue, em *eventMetri
 			failing = false
 			s.log.Info("event queue: taking messages again")
 		}
-		for _, m := range msgs {
-			s.handleMessage(ctx, byQueue[m.Queue], m, em)
-			em.handled.WithLabelValues(m.Queue).Inc()
-			if ctx.Err() != nil {
-				return // not acknowledged: taken again (Redis) after a restart
+		if len(msgs) == 0 {
+			<-slots
+			continue
+		}
+		for i, m := range msgs {
+			if i > 0 {
+				slots <- struct{}{} // free: only this loop takes slots
 			}
-			if err := q.done(ctx, m); err != nil {
-				s.log.Warn("event queue: acknowledging", "queue", m.Queue, "messageId", m.ID, "error", s.masker.MaskString(err.Error()))
-			}
+			wg.Add(1)
+			go func(m eventMessage, handlers []*handlerLoaded) {
+				defer wg.Done()
+				defer func() { <-slots }()
+				s.handleMessage(ctx, handlers, m, em, guard)
+				em.handled.WithLabelValues(m.Queue).Inc()
+				if ctx.Err() != nil {
+					return // not acknowledged: taken again (Redis) after a restart
+				}
+				if err := q.done(ctx, m); err != nil {
+					s.log.Warn("event queue: acknowledging", "queue", m.Queue, "messageId", m.ID, "error", s.masker.MaskString(err.Error()))
+				}
+			}(m, byQueue[m.Queue])
 		}
 	}
+}
+
+// conditionGuard counts, by handler and condition, the evaluations in a
+// row that ran out of time; past eventConditionStrikes the handler is
+// disabled.
+type conditionGuard struct {
+	mu      sync.Mutex
+	strikes map[string]int
+}
+
+func conditionKey(h *eventHandler) string {
+	return h.Name + "\x00" + h.EvaluatorType + "\x00" + h.Condition
+}
+
+func (g *conditionGuard) disabled(h *eventHandler) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.strikes[conditionKey(h)] >= eventConditionStrikes
+}
+
+// note records an evaluation's outcome and says whether it disabled the
+// handler just now.
+func (g *conditionGuard) note(h *eventHandler, timedOut bool) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	k := conditionKey(h)
+	if !timedOut {
+		if g.strikes[k] < eventConditionStrikes {
+			delete(g.strikes, k)
+		}
+		return false
+	}
+	g.strikes[k]++
+	return g.strikes[k] == eventConditionStrikes
 }
 
 // listeningHandlers are the active handlers of conductor events, by queue.
@@ -155,7 +231,7 @@ func (s *Server) listeningHandlers(warned map[string]bool) map[string][]*handler
 }
 
 // handleMessage runs the handlers of a message's event.
-func (s *Server) handleMessage(ctx context.Context, handlers []*handlerLoaded, m eventMessage, em *eventMetrics) {
+func (s *Server) handleMessage(ctx context.Context, handlers []*handlerLoaded, m eventMessage, em *eventMetrics, guard *conditionGuard) {
 	event := engine.ConductorQueueType + ":" + m.Queue
 	payload := decodePayload(m.Payload)
 	pub, pubErr := s.publisherPrincipal(m.Publisher)
@@ -182,7 +258,11 @@ func (s *Server) handleMessage(ctx context.Context, handlers []*handlerLoaded, m
 		}
 		actx := withActingPublisher(ctx, pub)
 		if cond := strings.TrimSpace(h.Condition); cond != "" {
-			ok, err := evalCondition(ctx, h, payload)
+			if guard.disabled(h) {
+				s.log.Info("event handler skipped: disabled, its condition ran out of time", "handler", h.Name, "event", event, "messageId", m.ID)
+				continue
+			}
+			ok, err := s.condition(ctx, h, payload, guard)
 			if err != nil {
 				s.log.Warn("event handler condition failed", "handler", h.Name, "event", event, "messageId", m.ID,
 					"error", s.masker.MaskString(oneLine(err.Error())))
@@ -195,7 +275,7 @@ func (s *Server) handleMessage(ctx context.Context, handlers []*handlerLoaded, m
 			}
 		}
 		for i, a := range h.Actions {
-			out, err := s.runAction(actx, act, a, payload, event, m.ID)
+			out, err := s.runActionRetried(actx, act, a, payload, event, m.ID)
 			status := "COMPLETED"
 			attrs := []any{"handler", h.Name, "action", a.Action, "index", i, "event", event, "messageId", m.ID, "principal", p.Name, "publisher", pub.Name}
 			if err != nil {
@@ -212,6 +292,65 @@ func (s *Server) handleMessage(ctx context.Context, handlers []*handlerLoaded, m
 			em.executions.WithLabelValues(a.Action, status).Inc()
 		}
 	}
+}
+
+// condition evaluates a handler's condition within eventConditionTimeout;
+// one that fails otherwise is tried again (eventAttempts in all), as
+// Conductor takes again a message whose condition threw.
+func (s *Server) condition(ctx context.Context, h *eventHandler, payload any, guard *conditionGuard) (bool, error) {
+	wait := eventRetryBackoff
+	for attempt := 1; ; attempt++ {
+		cctx, cancel := context.WithTimeout(ctx, eventConditionTimeout)
+		ok, err := evalCondition(cctx, h, payload)
+		timedOut := err != nil && cctx.Err() != nil && ctx.Err() == nil
+		cancel()
+		if guard.note(h, timedOut) {
+			s.log.Warn("event handler disabled: its condition ran out of time (the limit is "+eventConditionTimeout.String()+") on "+
+				fmt.Sprint(eventConditionStrikes)+" messages in a row; register it again with another condition, or restart serve",
+				"handler", h.Name, "event", h.Event)
+		}
+		if err == nil || timedOut || ctx.Err() != nil || errors.Is(err, eval.ErrCompile) || attempt == eventAttempts {
+			return ok, err
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+}
+
+// errTransient: an action's call failed for a reason that may pass (the
+// run store answered 5xx): it is tried again.
+var errTransient = errors.New("transient failure")
+
+// runActionRetried is runAction, tried again (eventAttempts in all) while
+// it fails for a transient reason.
+func (s *Server) runActionRetried(ctx context.Context, p store.Principal, a eventAction, payload any, event, messageID string) (map[string]any, error) {
+	wait := eventRetryBackoff
+	for attempt := 1; ; attempt++ {
+		out, err := s.runAction(ctx, p, a, payload, event, messageID)
+		if err == nil || !errors.Is(err, errTransient) || attempt == eventAttempts || ctx.Err() != nil {
+			return out, err
+		}
+		s.log.Info("event handler action failed, trying again", "action", a.Action, "event", event, "messageId", messageID, "attempt", attempt,
+			"error", s.masker.MaskString(oneLine(err.Error())))
+		select {
+		case <-ctx.Done():
+			return out, err
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+}
+
+// callFailure is the error of an internal call that answered status.
+func callFailure(status int, body []byte) error {
+	if status >= http.StatusInternalServerError {
+		return fmt.Errorf("%w: %s", errTransient, callError(status, body))
+	}
+	return errors.New(callError(status, body))
 }
 
 // evalCondition evaluates a handler's condition over the (expanded)
@@ -337,7 +476,7 @@ func (s *Server) actionStart(ctx context.Context, p store.Principal, args *start
 		s.start(w, r, p, req)
 	})
 	if status != http.StatusOK {
-		return map[string]any{"error": callError(status, body)}, errors.New(callError(status, body))
+		return map[string]any{"error": callError(status, body)}, callFailure(status, body)
 	}
 	return map[string]any{"workflowId": string(body)}, nil
 }
@@ -412,7 +551,7 @@ func (s *Server) actionComplete(ctx context.Context, p store.Principal, d *taskD
 		})
 	if code != http.StatusOK {
 		replaced["error"] = callError(code, resp)
-		return replaced, errors.New(callError(code, resp))
+		return replaced, callFailure(code, resp)
 	}
 	return replaced, nil
 }
@@ -475,7 +614,7 @@ func (s *Server) actionTerminate(ctx context.Context, p store.Principal, args *t
 			}
 		})
 	if code != http.StatusOK && code != http.StatusNoContent {
-		return replaced, errors.New(callError(code, resp))
+		return replaced, callFailure(code, resp)
 	}
 	return replaced, nil
 }
