@@ -23,9 +23,14 @@ import (
 // and actions. They are stored with the other definitions, as
 // eventhandlers/<name>.json in the definitions directory, each with its
 // owner: the principal that registered (or last updated) it, sealed with
-// the server's keyring and bound to the handler's name and content. A
-// handler's actions run as that principal (events_processor.go), so a
-// file edited or copied in the directory acts as nobody.
+// the server's keyring and bound to the handler's name, content and
+// generation. Every registration, update and deletion gives the name a new
+// generation (or none), kept in eventhandlers.gen, sealed with the
+// keyring too; so a handler file edited, copied, or put back after a
+// DELETE or another PUT acts as nobody. (Putting back both files from one
+// backup restores that state, as restoring any backup of the directory
+// does.) A handler's actions run as that principal, limited by the
+// message's publisher (events_authz.go).
 
 // Action types of an event handler, as Conductor spells them.
 const (
@@ -182,9 +187,16 @@ func (a *eventAction) validate(at string) error {
 		return noSecretRefs(at+".terminate_workflow", map[string]any{"workflowId": a.TerminateWorkflow.WorkflowID,
 			"terminationReason": a.TerminateWorkflow.TerminationReason})
 	case actionUpdateVariables, "start_agent":
-		// Conductor OSS accepts them and fails each message as
-		// "Action not supported": refused here, where it is seen.
-		return &fieldError{at + ".action", a.Action + " is not supported by wfrun serve (Conductor OSS does not run it either)"}
+		// Conductor OSS's SimpleActionProcessor runs start_agent (an
+		// agent execution, which wfrun has not) and fails every message
+		// of update_workflow_variables and terminate_workflow (Orkes'
+		// actions) as "Action not supported". wfrun runs
+		// terminate_workflow and refuses these two here, where it is seen.
+		why := "wfrun has no agent executions"
+		if a.Action == actionUpdateVariables {
+			why = "an Orkes action; Conductor OSS does not run it either"
+		}
+		return &fieldError{at + ".action", a.Action + " is not supported by wfrun serve (" + why + ")"}
 	case "":
 		return &fieldError{at + ".action", "missing (want start_workflow, complete_task, fail_task or terminate_workflow)"}
 	}
@@ -216,11 +228,60 @@ type storedHandler struct {
 
 // handlerOwner is what the sealed owner holds.
 type handlerOwner struct {
-	Principal store.Principal `json:"principal"`
-	Digest    []byte          `json:"digest"` // sha256 of the handler JSON
+	Principal  store.Principal `json:"principal"`
+	Digest     []byte          `json:"digest"`     // sha256 of the handler JSON
+	Generation string          `json:"generation"` // the name's, when it was written
 }
 
-const handlerOwnerKind = "event handler owner"
+const (
+	handlerOwnerKind       = "event handler owner"
+	handlerGenerationsKind = "event handler generations"
+)
+
+// handlerGenerations is the generation of every handler name (sealed in
+// eventhandlers.gen); a name without one has no valid handler.
+type handlerGenerations map[string]string
+
+func (d *defStore) generationsPath() string {
+	return filepath.Join(d.dir, "eventhandlers.gen")
+}
+
+// generations reads the handlers' generations; none when the file is
+// missing, or does not open (edited, or sealed with another keyring).
+func (s *Server) generations() handlerGenerations {
+	b, err := os.ReadFile(s.conductor.defs.generationsPath())
+	if err != nil {
+		return handlerGenerations{}
+	}
+	plain, err := s.conductor.eng.Transit().Open(b, handlerGenerationsKind, "")
+	gens := handlerGenerations{}
+	if err != nil || json.Unmarshal(plain, &gens) != nil {
+		return handlerGenerations{}
+	}
+	return gens
+}
+
+// setGeneration gives name a new generation ("" removes it) and stores
+// them all; the caller holds the definitions' lock.
+func (s *Server) setGeneration(name string, fresh bool) (string, error) {
+	gens := s.generations()
+	gen := ""
+	if fresh {
+		gen = newRunID()
+		gens[name] = gen
+	} else {
+		delete(gens, name)
+	}
+	plain, err := json.Marshal(gens)
+	if err != nil {
+		return "", err
+	}
+	sealed, err := s.conductor.eng.Transit().Seal(plain, handlerGenerationsKind, "")
+	if err != nil {
+		return "", err
+	}
+	return gen, writeFileAtomic(s.conductor.defs.generationsPath(), sealed)
+}
 
 func (d *defStore) handlerPath(name string) string {
 	return filepath.Join(d.dir, "eventhandlers", name+".json")
@@ -236,6 +297,11 @@ type handlerLoaded struct {
 // readHandler reads the handler file of name (errNoHandler when there is
 // none holding that exact name).
 func (s *Server) readHandler(name string) (*handlerLoaded, error) {
+	return s.readHandlerOf(name, s.generations())
+}
+
+// readHandlerOf is readHandler with the generations read.
+func (s *Server) readHandlerOf(name string, gens handlerGenerations) (*handlerLoaded, error) {
 	if validDefName(name) != nil {
 		return nil, fmt.Errorf("%w: %s", errNoHandler, name)
 	}
@@ -255,7 +321,8 @@ func (s *Server) readHandler(name string) (*handlerLoaded, error) {
 	if plain, err := s.conductor.eng.Transit().Open(st.Owner, handlerOwnerKind, name); err == nil {
 		var o handlerOwner
 		sum := sha256.Sum256(st.Handler)
-		if json.Unmarshal(plain, &o) == nil && bytes.Equal(o.Digest, sum[:]) {
+		gen, ok := gens[name]
+		if json.Unmarshal(plain, &o) == nil && bytes.Equal(o.Digest, sum[:]) && ok && gen != "" && o.Generation == gen {
 			out.owner = &o.Principal
 		}
 	}
@@ -269,7 +336,11 @@ func (s *Server) writeHandler(h *eventHandler, p store.Principal) error {
 		return err
 	}
 	sum := sha256.Sum256(raw)
-	plain, _ := json.Marshal(handlerOwner{Principal: p, Digest: sum[:]})
+	gen, err := s.setGeneration(h.Name, true)
+	if err != nil {
+		return err
+	}
+	plain, _ := json.Marshal(handlerOwner{Principal: p, Digest: sum[:], Generation: gen})
 	sealed, err := s.conductor.eng.Transit().Seal(plain, handlerOwnerKind, h.Name)
 	if err != nil {
 		return err
@@ -288,9 +359,10 @@ func (s *Server) handlers() ([]*handlerLoaded, error) {
 		return nil, err
 	}
 	sort.Strings(files)
+	gens := s.generations()
 	var out []*handlerLoaded
 	for _, f := range files {
-		if l, err := s.readHandler(strings.TrimSuffix(filepath.Base(f), ".json")); err == nil {
+		if l, err := s.readHandlerOf(strings.TrimSuffix(filepath.Base(f), ".json"), gens); err == nil {
 			out = append(out, l)
 		}
 	}
@@ -410,6 +482,12 @@ func (s *Server) removeEventHandler(w http.ResponseWriter, r *http.Request, p st
 	defer d.mu.Unlock()
 	if _, err := s.readHandler(name); err != nil {
 		s.eventError(w, r, &handlerError{fmt.Sprintf("EventHandler with name %s not found!", name), errNoHandler})
+		return
+	}
+	// The generation first: a copy of the file acts as nobody even when
+	// the removal fails.
+	if _, err := s.setGeneration(name, false); err != nil {
+		s.eventError(w, r, err)
 		return
 	}
 	if err := os.Remove(d.handlerPath(name)); err != nil {

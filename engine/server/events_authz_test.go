@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -171,4 +173,57 @@ func TestEventHandlerOwnerMustReadTheQueue(t *testing.T) {
 	}
 	es.mustAs(t, "bob", "POST", "/api/event", `{"name":"bob_own","event":"conductor:q","active":true,
 	  "actions":[{"action":"start_workflow","start_workflow":{"name":"bob_wf","correlationId":"spy","input":{}}}]}`)
+}
+
+// TestEventHandlerFileRestoredActsAsNobody: a handler file saved and put
+// back after its DELETE, or after a PUT replaced it, acts as nobody: its
+// owner's seal belongs to a generation the server no longer has. The
+// handler registered again acts.
+func TestEventHandlerFileRestoredActsAsNobody(t *testing.T) {
+	es := newPublishersServer(t)
+	es.mustAs(t, "admin", "POST", "/api/metadata/workflow", `{"name":"vault_out","version":1,"schemaVersion":2,"tasks":[{"name":"w","taskReferenceName":"w","type":"WAIT"}]}`)
+	handler := func(corr string) string {
+		return `{"name":"a_h","event":"conductor:orders:q","active":true,"condition":"$.c == '` + corr + `'",
+		  "actions":[{"action":"start_workflow","start_workflow":{"name":"vault_out","correlationId":"` + corr + `","input":{}}}]}`
+	}
+	path := filepath.Join(es.dir, "eventhandlers", "a_h.json")
+	publish := func(corr string) { publishOrders(t, es, "admin", `{"c":"`+corr+`"}`) }
+	restore := func(b []byte) {
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	es.mustAs(t, "admin", "POST", "/api/event", handler("deleted"))
+	saved, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	es.mustAs(t, "admin", "DELETE", "/api/event/a_h", "")
+	restore(saved)
+	es.waitLog(t, "event handler ignored", `"name":"a_h"`)
+	publish("deleted")
+
+	// The restored file is there (ownerless): PUT replaces it.
+	es.mustAs(t, "admin", "PUT", "/api/event", handler("replaced"))
+	saved, err = os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	es.mustAs(t, "admin", "PUT", "/api/event", handler("current"))
+	restore(saved)
+	publish("replaced")
+
+	// Registered again, the handler acts: the messages before were taken.
+	es.mustAs(t, "admin", "PUT", "/api/event", handler("current"))
+	publish("current")
+	es.waitLog(t, `"handler":"a_h"`, `"status":"COMPLETED"`)
+	for _, corr := range []string{"deleted", "replaced"} {
+		if n := len(es.correlated(t, "vault_out", corr)); n != 0 {
+			t.Errorf("a restored %s handler file started %d run(s)", corr, n)
+		}
+	}
+	if n := len(es.correlated(t, "vault_out", "current")); n != 1 {
+		t.Errorf("the current handler started %d run(s), want 1", n)
+	}
 }
