@@ -55,7 +55,10 @@
 //     a sealed Redis stream per queue with WithSharedQueue): for each
 //     message of an EVENT task, the active handlers of its event evaluate
 //     their condition and run their actions (events_processor.go) through
-//     the REST handlers, as the principal that registered the handler.
+//     the REST handlers, as the principal that registered the handler
+//     limited to the scopes the message's publisher (the principal of the
+//     run whose EVENT task published it) holds too: nobody gains a right
+//     through a handler (events_authz.go).
 //   - /metrics (Prometheus) and /healthz.
 //
 // # Several processes
