@@ -5,3 +5,23 @@ package engine
 func ReopenSignal(e *Engine, runID, taskID, child string) ([]byte, error) {
 	return e.reopenSignal(runID, taskID, child, "")
 }
+
+// HoldUnsuccessful sets, in run runID that this engine executes, the
+// record taskID's status to status in memory only: the state a Conductor
+// parent keeps while PAUSED (its decider does not turn an optional task's
+// failure into COMPLETED_WITH_ERRORS then), which wfrun's own executor
+// reaches only for a moment. False when no such run or record is here.
+func HoldUnsuccessful(e *Engine, runID, taskID, status string) bool {
+	r := e.executing(runID)
+	if r == nil {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec := r.recordLocked(taskID)
+	if rec == nil {
+		return false
+	}
+	rec.Status = status
+	return true
+}

@@ -63,7 +63,7 @@ type reopenTarget struct{ taskID, child string }
 // is re-opened then.
 func (r *runState) reopenExecuting(ctx context.Context, taskID, child, note string) bool {
 	r.mu.Lock()
-	ok := r.reopenableLocked(taskID, child)
+	ok := r.reopenableLocked(taskID, child, false)
 	var sibs []subSibling
 	if ok {
 		for _, s := range r.siblingsLocked(taskID) {
@@ -126,15 +126,19 @@ func (r *runState) recordLocked(taskID string) *taskRecord {
 }
 
 // reopenableLocked: the run takes re-opens (it is not ending) and taskID
-// is an ended latest attempt of a SUB_WORKFLOW task that is not optional,
-// started child and is not re-opened already. Callers hold r.mu.
-func (r *runState) reopenableLocked(taskID, child string) bool {
+// is an ended latest attempt of a SUB_WORKFLOW task that started child and
+// is not re-opened already, and that is not optional unless it is a
+// sibling: updateAndPushParents stops at an optional task whose child runs
+// again, but retries the parent's other unsuccessful SUB_WORKFLOW tasks
+// whether they are optional or not (as reopenParents does for a parent
+// that ended). Callers hold r.mu.
+func (r *runState) reopenableLocked(taskID, child string, sibling bool) bool {
 	if r.side.closed || r.side.cancel == nil || r.runCtx == nil || r.runCtx.Err() != nil {
 		return false
 	}
 	rec := r.recordLocked(taskID)
 	return rec != nil && r.byRef[rec.Ref] == rec && rec.TaskType == TypeSubWorkflow && rec.SubWorkflowID != "" && rec.SubWorkflowID == child &&
-		terminalTask(rec.Status) && rec.wt != nil && !rec.wt.Optional && r.side.running[rec.Ref] == nil
+		terminalTask(rec.Status) && rec.wt != nil && (sibling || !rec.wt.Optional) && r.side.running[rec.Ref] == nil
 }
 
 // reopenTargets re-opens the targets at once, under one lock (a PAUSED run
@@ -154,7 +158,7 @@ func (r *runState) reopenTargets(targets []reopenTarget) map[string]bool {
 	var recs []reopened
 	opened := map[string]bool{}
 	for i, t := range targets {
-		if !r.reopenableLocked(t.taskID, t.child) {
+		if !r.reopenableLocked(t.taskID, t.child, i > 0) {
 			if i == 0 {
 				r.mu.Unlock()
 				return nil
