@@ -13,7 +13,8 @@ import (
 //   - resources/net/thisptr/jackson/jq/jq.json: group, sort(f), min(f),
 //     max(f), unique(f) and recurse_down, which gojq has under another
 //     name; transpose, in and inside, whose jq bodies are taken as they
-//     are there, so they fail where and as jackson-jq's do;
+//     are there, so they fail where and as jackson-jq's do; paths, which
+//     is paths(.) there: no path to a null or false;
 //   - java/net/thisptr/jackson/jq/internal/functions/: GroupByFunction,
 //     SortByFunction, MinByFunction, MaxByFunction (unique_by is group
 //     there) check that the input is an array before they call f
@@ -56,7 +57,8 @@ def _wfrun_field($k): if type == "object" then .[$k] else null end;
 def _wfrun_pkey(k): . as $v | if type != "object" and type != "null" then error("Cannot index \(type) with string")
   else (k | if type == "string" then . else error("Cannot index \($v | type) with \(type)") end) end;
 def group: group_by(.); def group(f): group_by(f); def sort(f): sort_by(f);
-def min(f): min_by(f); def max(f): max_by(f); def unique(f): unique_by(f); def recurse_down: recurse; .`
+def min(f): min_by(f); def max(f): max_by(f); def unique(f): unique_by(f); def recurse_down: recurse;
+def paths: paths(.); .`
 
 // jqDelNotAccess is DelFunction's failure on an argument that is not a
 // field access (.a, .[0], .[], (.a), .a?; not .a, .b, nor first(.a)).
