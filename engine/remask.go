@@ -103,8 +103,7 @@ func (x *remaskIndex) queueLocked(t *taskRecord) {
 // loop that keeps its last N iterations keeps an index of that size.
 func (x *remaskIndex) forget(t *taskRecord) {
 	if x.idx != nil {
-		x.idx.Delete(remaskKey{t, formTaskIn})
-		x.idx.Delete(remaskKey{t, formTaskOut})
+		x.deleteTask(t)
 	}
 }
 

@@ -62,3 +62,29 @@ func TestRunAndTaskReasonsMaskedWithValuesRegisteredLater(t *testing.T) {
 		t.Fatal("task record masked again but not written")
 	}
 }
+
+// A record dropped from the run (keepLastN) leaves the index with its
+// reason too: a loop keeping its last N iterations keeps an index of
+// that size.
+func TestForgottenRecordsReasonLeavesTheIndex(t *testing.T) {
+	r := newRemaskRun(t)
+	rec := &taskRecord{Ref: "a__1", TaskType: "SET_VARIABLE", Status: TaskScheduled}
+	r.mu.Lock()
+	r.addTaskLocked(rec)
+	r.mu.Unlock()
+	if err := r.setTaskData(rec, []byte(`{"i":1}`), []byte(`{"o":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.transition(context.Background(), rec, TaskCompletedWithErrors, "failed quoting something"); err != nil {
+		t.Fatal(err)
+	}
+	registerValue(t, r, "tok-first-0c0ffee")
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.remaskLocked() // builds the index
+	before := r.rx.idx.Len()
+	r.forgetLocked(rec)
+	if got := r.rx.idx.Len(); got != before-3 {
+		t.Fatalf("index holds %d texts after the record was forgotten, %d before (want 3 fewer)", got, before)
+	}
+}
