@@ -70,6 +70,27 @@ func (s *Server) mayReadStarted(w http.ResponseWriter, r *http.Request, p store.
 	return true
 }
 
+// mayShadow checks, before a start with an inline definition, that p may
+// write the registered definition of that name when there is one: the run
+// goes by the name (its workflowType, its searches, the event queues
+// conductor:<name>:… its EVENT tasks publish to, which handlers of that
+// workflow trust), so only who may change the registered definition may
+// run another under its name. Conductor OSS checks nothing; a name no
+// definition holds needs no more than workflows:start; a workflow test
+// (POST /api/workflow/test, which sends the definition it tests) is not
+// checked. Whatever the name, an event handler acts on a message only
+// with its publisher's rights (events_authz.go). It answers 403 itself.
+func (s *Server) mayShadow(w http.ResponseWriter, r *http.Request, p store.Principal, name string) bool {
+	if s.auth == nil || s.allowed(p, ScopeMetadataWrite+name) {
+		return true
+	}
+	if _, err := s.conductor.defs.workflow(name, 0); errors.Is(err, ErrNoDefinition) {
+		return true
+	}
+	s.forbid(w, r, p, ScopeMetadataWrite+name)
+	return false
+}
+
 // mayWriteMetadata checks metadata:write:<name> for every name (all or
 // nothing: a list is refused before any of it is written); it answers
 // 403 itself.

@@ -28,7 +28,8 @@ type startRequest struct {
 	// caller must then be able to read (checked before the start).
 	extra        []engine.RunOption
 	answer       func(w http.ResponseWriter, r *http.Request, id string)
-	startOptions // conductor_start.go
+	test         bool // a workflow test: its inline definition may shadow a registered one
+	startOptions      // conductor_start.go
 }
 
 func (s *Server) startWorkflowRequest(w http.ResponseWriter, r *http.Request, p store.Principal) {
@@ -98,6 +99,9 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request, p store.Principal
 		return
 	}
 	if !s.mayStart(w, r, p, def.Name) {
+		return
+	}
+	if inline && !req.test && !s.mayShadow(w, r, p, def.Name) {
 		return
 	}
 	if req.answer != nil && !s.mayReadStarted(w, r, p, def.Name) {

@@ -227,3 +227,34 @@ func TestEventHandlerFileRestoredActsAsNobody(t *testing.T) {
 		t.Errorf("the current handler started %d run(s), want 1", n)
 	}
 }
+
+// TestInlineDefinitionCannotShadowARegisteredOne: a start with an inline
+// definition under the name of a registered definition needs
+// metadata:write on that name (its run would publish to that workflow's
+// event queues, be searched by its name): bob may start orders, and an
+// inline orders while none is registered, but not once admin registered
+// one; admin may. A workflow test still sends the definition it tests.
+func TestInlineDefinitionCannotShadowARegisteredOne(t *testing.T) {
+	es := newPublishersServer(t)
+	publishOrders(t, es, "bob", `{}`)
+	es.mustAs(t, "admin", "POST", "/api/metadata/workflow", `{"name":"orders","version":1,"schemaVersion":2,"tasks":[
+	  {"name":"e","taskReferenceName":"e","type":"EVENT","sink":"conductor:q","inputParameters":{"fixed":true}}]}`)
+	inline := `{"name":"orders","workflowDef":{"name":"orders","version":1,"schemaVersion":2,"tasks":[
+	  {"name":"e","taskReferenceName":"e","type":"EVENT","sink":"conductor:q","inputParameters":{"forged":true}}]}}`
+	for _, path := range []string{"/api/workflow", "/api/workflow/execute/orders/1"} {
+		body := inline
+		if path != "/api/workflow" {
+			body = `{"workflowDef":` + inline[strings.Index(inline, `{"name":"orders","version"`):len(inline)-1] + `}`
+		}
+		if code, out := es.as(t, "bob", "POST", path, body); code != 403 || !strings.Contains(out, "metadata:write:orders") {
+			t.Errorf("bob's inline orders on %s: %d %s, want 403 naming metadata:write:orders", path, code, out)
+		}
+	}
+	es.mustAs(t, "bob", "POST", "/api/workflow", `{"name":"orders","input":{}}`) // the registered one
+	publishOrders(t, es, "admin", `{}`)
+	code, out := es.as(t, "carol", "POST", "/api/workflow/test", `{"name":"orders","workflowDef":{"name":"orders","version":1,"schemaVersion":2,"tasks":[
+	  {"name":"w","taskReferenceName":"w","type":"WAIT"}]},"taskRefToMockOutput":{"w":[{"output":{"a":1}}]}}`)
+	if code != 200 {
+		t.Errorf("carol's workflow test of orders: %d %s", code, out)
+	}
+}

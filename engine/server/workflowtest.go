@@ -47,7 +47,7 @@ func (s *Server) testWorkflow(w http.ResponseWriter, r *http.Request, p store.Pr
 		}
 	}
 	start.TaskToDomain = domains
-	start.extra = []engine.RunOption{engine.AsTest(test)}
+	start.extra, start.test = []engine.RunOption{engine.AsTest(test)}, true
 	start.answer = func(w http.ResponseWriter, r *http.Request, id string) {
 		select {
 		case <-test.Stopped():
