@@ -176,6 +176,10 @@ func jacksonRuntimeReason(m runsecrets.Masker, err error) (string, bool) {
 	if errors.As(err, &fe) {
 		return fe.reason(m), true
 	}
+	var me *jqModuloError
+	if errors.As(err, &me) {
+		return jqModuloWording, true
+	}
 	var be *jqBinopError
 	if errors.As(err, &be) {
 		return jqPreview(m, be.l) + " and " + jqPreview(m, be.r) + " " + be.wording, true

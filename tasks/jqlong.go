@@ -18,7 +18,8 @@ import (
 // does otherwise. It runs after leftFirst, so each side is one value or a
 // variable: the call takes them in jackson-jq's order.
 
-var jqLongFuncs = map[gojq.Operator]string{gojq.OpAdd: "_wfrun_add", gojq.OpSub: "_wfrun_subtract", gojq.OpMul: "_wfrun_multiply"}
+var jqLongFuncs = map[gojq.Operator]string{gojq.OpAdd: "_wfrun_add", gojq.OpSub: "_wfrun_subtract", gojq.OpMul: "_wfrun_multiply",
+	gojq.OpMod: "_wfrun_modulo"}
 
 func longArith(q *gojq.Query) {
 	walkJQ(q, func(x *gojq.Query) {
@@ -35,6 +36,7 @@ func longArith(q *gojq.Query) {
 // integers.
 var jqLongNative = map[gojq.Operator]*gojq.Code{
 	gojq.OpAdd: mustCompileJQ(".[0] + .[1]"), gojq.OpSub: mustCompileJQ(".[0] - .[1]"), gojq.OpMul: mustCompileJQ(".[0] * .[1]"),
+	gojq.OpMod: mustCompileJQ(".[0] % .[1]"),
 }
 
 // jqLongOptions registers the calls longArith writes.
@@ -49,6 +51,9 @@ func jqLongOptions() []gojq.CompilerOption {
 }
 
 func jqArith(op gojq.Operator, native *gojq.Code, l, r any) any {
+	if op == gojq.OpMod {
+		return jqModulo(native, l, r)
+	}
 	if a, ok := javaLong(l); ok {
 		if b, ok := javaLong(r); ok {
 			var v int64
@@ -212,3 +217,35 @@ func jqPlainNumber(v any) (float64, bool) {
 	}
 	return 0, false
 }
+
+// jqModulo is ModuloOperator.java: both sides integers (a whole double
+// counts, as wfrun's input holds its numbers as doubles), the remainder
+// of their longs; anything else fails.
+func jqModulo(native *gojq.Code, l, r any) any {
+	a, aok := javaLong(l)
+	b, bok := javaLong(r)
+	if f, ok := l.(float64); ok && f == math.Trunc(f) && f >= math.MinInt64 && f < math.MaxInt64 {
+		a, aok = int64(f), true
+	}
+	if f, ok := r.(float64); ok && f == math.Trunc(f) && f >= math.MinInt64 && f < math.MaxInt64 {
+		b, bok = int64(f), true
+	}
+	if !aok || !bok {
+		return &jqModuloError{}
+	}
+	if b == 0 {
+		res, _ := native.Run([]any{l, r}).Next() // gojq's error, worded as jackson-jq's (jqerror.go)
+		return res
+	}
+	v := a % b
+	if v >= math.MinInt && v <= math.MaxInt {
+		return int(v)
+	}
+	return big.NewInt(v)
+}
+
+// jqModuloError is jackson-jq's failure of % on sides that are not both
+// integers.
+type jqModuloError struct{}
+
+func (*jqModuloError) Error() string { return jqModuloWording }
