@@ -61,8 +61,9 @@ type Index[K comparable] struct {
 
 	mark  []uint32 // slot → the Candidates call that last listed it
 	epoch uint32
-	cuts  int  // live texts holding a cut mark (indexcut.go)
-	cut   bool // scratch: the text being set holds one
+	cuts  int     // live texts holding a cut mark (indexcut.go)
+	bigs  []int32 // slots of the large texts, kept as Bloom filters (indexbloom.go)
+	cut   bool    // scratch: the text being set holds one
 
 	grams []uint32 // scratch: the grams of the text being set
 	walk  []byte   // scratch: the JSON walker's copy
@@ -73,6 +74,10 @@ type indexRec[K comparable] struct {
 	ver   uint32
 	grams int32 // postings of the current version; -1: the slot is free
 	cut   bool  // the text holds a cut mark: listed by a new pattern's first gram too
+	// bloom holds the grams of a large text, which has no postings
+	// (indexbloom.go); bigAt is its place in Index.bigs.
+	bloom gramBloom
+	bigAt int32
 }
 
 type posting struct {
@@ -144,6 +149,7 @@ func (x *Index[K]) Delete(key K) {
 	if r.cut {
 		x.cuts--
 	}
+	x.dropBig(slot)
 	var zero K
 	r.key, r.grams, r.cut = zero, -1, false
 	r.ver++
@@ -182,6 +188,9 @@ func (x *Index[K]) Candidates(since int, dst []K) []K {
 					break // no text holds this gram, so none holds p
 				}
 			}
+		}
+		if len(x.bigs) > 0 {
+			dst = x.listBig(p, dst)
 		}
 		if x.cuts > 0 {
 			// A cut text may end with p's head only (indexcut.go).
@@ -272,6 +281,7 @@ func (x *Index[K]) store(key K) {
 		if r.cut {
 			x.cuts--
 		}
+		x.dropBig(slot)
 		r.ver++
 	} else {
 		if n := len(x.free); n > 0 {
@@ -286,9 +296,17 @@ func (x *Index[K]) store(key K) {
 		x.recs[slot].key = key
 	}
 	r := &x.recs[slot]
-	r.grams, r.cut = int32(len(grams)), x.cut
+	r.cut = x.cut
 	if r.cut {
 		x.cuts++
+	}
+	if len(grams) > bigTextGrams {
+		// Kept as a Bloom filter, not as postings (indexbloom.go).
+		r.grams, r.bloom, r.bigAt = 0, newGramBloom(grams), int32(len(x.bigs))
+		x.bigs = append(x.bigs, slot)
+		grams = nil
+	} else {
+		r.grams = int32(len(grams))
 	}
 	x.live += len(grams)
 	for _, g := range grams {
