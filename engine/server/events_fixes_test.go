@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/wfrun/wfrun/engine"
 	"github.com/wfrun/wfrun/engine/runstore"
@@ -151,5 +154,81 @@ func TestEventActionRetriedOnStoreFailure(t *testing.T) {
 		if doc := es.waitRun(t, "", waiter); doc["status"] != c.status {
 			t.Errorf("failing %d times: %v, want %s", c.fail, doc["status"], c.status)
 		}
+	}
+}
+
+// TestEventReplayInRedisHandledOnce: someone who can write to Redis but
+// holds no keyring adds a handled message's entry again, verbatim, before
+// and after it was handled, with the queue's ledger deleted too: the one
+// published message starts one run.
+func TestEventReplayInRedisHandledOnce(t *testing.T) {
+	ss := newSharedServers(t)
+	a, _ := ss.start(t)
+	for _, f := range []string{"fulfill_order_workflow.json", "publish_internal_event_workflow.json"} {
+		if st, _, body := a.do(t, "POST", "/api/metadata/workflow", string(readConductorFile(t, f))); st != 200 {
+			t.Fatalf("register %s: %d %s", f, st, body)
+		}
+	}
+	rc := redis.NewClient(&redis.Options{Addr: ss.addr})
+	t.Cleanup(func() { _ = rc.Close() })
+	ctx := context.Background()
+	const stream = "wfrun:{wfrun-events}:queue:publish_order_event:order-status"
+	const ledger = "wfrun:{wfrun-events}:ledger:publish_order_event:order-status"
+	for _, order := range []string{"ord-r1", "ord-r2"} {
+		if st, _, body := a.do(t, "POST", "/api/workflow", `{"name":"publish_order_event","input":{"orderId":"`+order+`","status":"READY"}}`); st != 200 {
+			t.Fatalf("start: %d %s", st, body)
+		}
+	}
+	var entries []redis.XMessage
+	for deadline := time.Now().Add(10 * time.Second); len(entries) != 2; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the stream holds %v", entries)
+		}
+		entries, _ = rc.XRange(ctx, stream, "-", "+").Result()
+	}
+	runsOf := func(order string) int {
+		_, _, body := a.do(t, "GET", "/api/workflow/fulfill_order/correlated/"+order+"?includeClosed=true", "")
+		var runs []map[string]any
+		_ = json.Unmarshal([]byte(body), &runs)
+		return len(runs)
+	}
+	replay := func(values map[string]any, times int) {
+		t.Helper()
+		for range times {
+			if err := rc.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: values}).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Replayed twice before any handler took it.
+	replay(entries[0].Values, 2)
+	if st, _, body := a.do(t, "POST", "/api/event", string(readConductorFile(t, "start_workflow_handler.json"))); st != 200 {
+		t.Fatalf("handler: %d %s", st, body)
+	}
+	for deadline := time.Now().Add(10 * time.Second); runsOf("ord-r1") == 0 || runsOf("ord-r2") == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the published messages started nothing")
+		}
+	}
+	// Replayed after they were handled, and again with the queue's
+	// ledger deleted.
+	replay(entries[0].Values, 1)
+	replay(entries[1].Values, 1)
+	rc.Del(ctx, ledger)
+	replay(entries[1].Values, 1)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if n, _ := rc.XLen(ctx, stream).Result(); n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("replayed entries still in the stream")
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n1, n2 := runsOf("ord-r1"), runsOf("ord-r2"); n1 != 1 || n2 != 1 {
+		t.Errorf("one message each started %d and %d runs", n1, n2)
+	}
+	if !strings.Contains(a.logs.String(), "event message not handled") {
+		t.Error("no log line says a replayed message was not handled")
 	}
 }

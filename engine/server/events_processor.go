@@ -157,6 +157,21 @@ func (s *Server) processEvents(ctx context.Context, q eventQueue, em *eventMetri
 			go func(m eventMessage, handlers []*handlerLoaded) {
 				defer wg.Done()
 				defer func() { <-slots }()
+				// Marked handled before it is: a message is handled at
+				// most once, whoever took it and however often it comes.
+				if err := q.claim(ctx, m); err != nil {
+					if !errors.Is(err, errEventReplay) {
+						// Taken again once its delivery is idle.
+						s.log.Warn("event queue: claiming a message", "queue", m.Queue, "messageId", m.ID, "error", s.masker.MaskString(err.Error()))
+						return
+					}
+					s.log.Warn("event message not handled: handled already, withdrawn, or not of its queue's ledger (added again to Redis?)",
+						"queue", m.Queue, "messageId", m.ID, "reason", err.Error())
+					if err := q.done(ctx, m); err != nil {
+						s.log.Warn("event queue: acknowledging", "queue", m.Queue, "messageId", m.ID, "error", s.masker.MaskString(err.Error()))
+					}
+					return
+				}
 				s.handleMessage(ctx, handlers, m, em, guard)
 				em.handled.WithLabelValues(m.Queue).Inc()
 				if ctx.Err() != nil {

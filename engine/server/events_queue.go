@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -34,6 +35,8 @@ type eventMessage struct {
 	Payload   []byte
 	Publisher *engine.EventPublisher
 	entry     string
+	epoch     string // the message's place in its queue's ledger (Redis)
+	seq       uint64
 }
 
 // publisherOf is the publisher the engine gave Publish.
@@ -50,28 +53,43 @@ func publisherOf(ctx context.Context) *engine.EventPublisher {
 type eventQueue interface {
 	engine.EventSink
 	engine.EventAcker
-	// take returns up to n messages of the queues named, waiting up to
-	// wait for one.
+	// take returns up to n messages of the queues named (served in turn),
+	// waiting up to wait for one.
 	take(ctx context.Context, queues []string, n int, wait time.Duration) ([]eventMessage, error)
+	// claim marks a taken message handled, before it is: a message
+	// claimed already (taken twice, or replayed) is errEventReplay.
+	claim(ctx context.Context, m eventMessage) error
 	// done removes a handled message.
 	done(ctx context.Context, m eventMessage) error
 }
+
+// errEventReplay: a message was handled already (or withdrawn), or does
+// not belong to its queue's current sequence.
+var errEventReplay = errors.New("event message already handled")
 
 // eventMemQueue keeps the messages in this process; they do not outlive
 // it (a restarted serve has no message that was not handled).
 type eventMemQueue struct {
 	mu     sync.Mutex
 	msgs   map[string][]eventMessage
+	total  int
+	turn   int           // where the next take starts among the queues
 	notify chan struct{} // closed and replaced on every publish
 }
 
-// eventMemQueueMax bounds the messages one in-process queue keeps: a
-// workflow publishing where nobody listens fails its EVENT task rather
-// than fill the server's memory.
-const eventMemQueueMax = 10000
+// eventQueuedMax bounds the messages the conductor queues keep, all queues
+// together (queue names can come from a run's input): a workflow
+// publishing where nobody listens fails its EVENT task rather than fill
+// the server's memory (or Redis).
+const eventQueuedMax = 10000
 
-// errEventQueueFull: an in-process conductor queue is full.
+// errEventQueueFull: the conductor queues hold eventQueuedMax messages.
 var errEventQueueFull = errors.New("event queue full")
+
+func queueFull(queue string, max int) error {
+	return fmt.Errorf("%w: the conductor queues hold %d messages no event handler has taken; not published to %s (register a handler for the event %s, or give --event-sink conductor=SINK)",
+		errEventQueueFull, max, queue, queue)
+}
 
 func newEventMemQueue() *eventMemQueue {
 	return &eventMemQueue{msgs: map[string][]eventMessage{}, notify: make(chan struct{})}
@@ -84,12 +102,12 @@ func (q *eventMemQueue) Publish(ctx context.Context, queue, id string, payload [
 		return fmt.Errorf("not a conductor queue: %s", queue)
 	}
 	q.mu.Lock()
-	if len(q.msgs[name]) >= eventMemQueueMax {
+	if q.total >= eventQueuedMax {
 		q.mu.Unlock()
-		return fmt.Errorf("%w: %s holds %d messages no event handler has taken (register one for the event %s, or give --event-sink conductor=SINK)",
-			errEventQueueFull, queue, eventMemQueueMax, queue)
+		return queueFull(queue, eventQueuedMax)
 	}
 	q.msgs[name] = append(q.msgs[name], eventMessage{Queue: name, ID: id, Payload: append([]byte(nil), payload...), Publisher: publisherOf(ctx)})
+	q.total++
 	close(q.notify)
 	q.notify = make(chan struct{})
 	q.mu.Unlock()
@@ -105,29 +123,44 @@ func (q *eventMemQueue) Ack(_ context.Context, queue, id string) error {
 	for i, m := range list {
 		if m.ID == id {
 			q.msgs[name] = append(list[:i:i], list[i+1:]...)
+			if len(q.msgs[name]) == 0 {
+				delete(q.msgs, name)
+			}
+			q.total--
 			return nil
 		}
 	}
 	return nil
 }
 
+// take serves the queues in turn, one message of each per round, starting
+// one queue further every time: a busy queue does not starve the others.
 func (q *eventMemQueue) take(ctx context.Context, queues []string, n int, wait time.Duration) ([]eventMessage, error) {
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {
 		q.mu.Lock()
 		var out []eventMessage
-		for _, name := range queues {
-			list := q.msgs[name]
-			k := min(n-len(out), len(list))
-			out = append(out, list[:k]...)
-			if k == len(list) {
-				delete(q.msgs, name)
-			} else {
-				q.msgs[name] = list[k:]
-			}
-			if len(out) == n {
-				break
+		if len(queues) > 0 {
+			start := q.turn % len(queues)
+			q.turn++
+			for more := true; more && len(out) < n; {
+				more = false
+				for i := range queues {
+					name := queues[(start+i)%len(queues)]
+					list := q.msgs[name]
+					if len(list) == 0 || len(out) == n {
+						continue
+					}
+					out = append(out, list[0])
+					q.total--
+					if len(list) == 1 {
+						delete(q.msgs, name)
+					} else {
+						q.msgs[name] = list[1:]
+						more = true
+					}
+				}
 			}
 		}
 		ch := q.notify
@@ -144,6 +177,9 @@ func (q *eventMemQueue) take(ctx context.Context, queues []string, n int, wait t
 		}
 	}
 }
+
+// claim: a message of this process's queue is taken once.
+func (q *eventMemQueue) claim(context.Context, eventMessage) error { return nil }
 
 func (q *eventMemQueue) done(context.Context, eventMessage) error { return nil }
 
@@ -166,65 +202,118 @@ const eventPublisherKind = "conductor event publisher"
 // handle it (it died) waits before another process takes it.
 const eventReclaimIdle = time.Minute
 
+// Keys beside each queue's stream (same hash tag): its sealed ledger
+// (events_ledger.go), the entry of each message id not yet handled (so a
+// cancelled EVENT task's message is withdrawn without reading the
+// stream), and the count of messages all queues hold.
+const (
+	eventLedgerPrefix = "wfrun:{wfrun-events}:ledger:"
+	eventIDsPrefix    = "wfrun:{wfrun-events}:ids:"
+	eventQueuedKey    = "wfrun:{wfrun-events}:queued"
+)
+
 // eventStreamQueue keeps each conductor queue in a Redis stream; messages
-// are sealed with the keyring every serve process shares (bound to their
-// queue and id), so a message written into Redis by anyone else, or moved
-// to another queue, is not handled.
+// are sealed with the keyring every serve process shares, bound to their
+// queue, id and place in the queue's sequence (its ledger's epoch and
+// number), so a message written into Redis by anyone else, moved to
+// another queue, or added again after it was handled is not handled.
 type eventStreamQueue struct {
 	c       redis.UniversalClient
 	transit *runsecrets.Transit
 	self    string
+	max     int // eventQueuedMax; smaller in tests
 	mu      sync.Mutex
 	groups  map[string]bool // streams whose group exists
+	turn    int             // where the next take starts among the streams
+	seen    seenLedgers     // the latest ledger version seen, by epoch
 }
 
 func newEventStreamQueue(c redis.UniversalClient, transit *runsecrets.Transit) *eventStreamQueue {
-	return &eventStreamQueue{c: c, transit: transit, self: newRunID(), groups: map[string]bool{}}
+	return &eventStreamQueue{c: c, transit: transit, self: newRunID(), max: eventQueuedMax, groups: map[string]bool{},
+		seen: seenLedgers{ver: map[string]uint64{}}}
 }
 
-func messageBinding(queue, id string) string { return queue + "\x00" + id }
+// messageBinding binds a sealed message (payload and publisher) to its
+// queue, id and place in the queue's sequence.
+func messageBinding(queue, id, epoch string, seq uint64) string {
+	return queue + "\x00" + id + "\x00" + epoch + "\x00" + strconv.FormatUint(seq, 10)
+}
 
-// Publish appends the sealed message to its queue's stream.
+// Publish appends the sealed message to its queue's stream, numbered in
+// its queue's ledger, unless the queues hold q.max messages.
 func (q *eventStreamQueue) Publish(ctx context.Context, queue, id string, payload []byte) error {
 	name, ok := strings.CutPrefix(queue, engine.ConductorQueueType+":")
 	if !ok {
 		return fmt.Errorf("not a conductor queue: %s", queue)
 	}
-	sealed, err := q.transit.Seal(payload, eventTransitKind, messageBinding(name, id))
+	stream := eventStreamPrefix + name
+	if n, err := q.c.Get(ctx, eventQueuedKey).Int(); err == nil && n >= q.max {
+		return queueFull(queue, q.max)
+	}
+	if n, err := q.c.XLen(ctx, stream).Result(); err == nil && n >= int64(q.max) {
+		return queueFull(queue, q.max)
+	}
+	pub := publisherOf(ctx)
+	var entry, epoch string
+	var seq uint64
+	err := q.updateLedger(ctx, name, true, func(l *eventLedger, pipe redis.Pipeliner) error {
+		l.Next++
+		epoch, seq = l.Epoch, l.Next
+		binding := messageBinding(name, id, epoch, seq)
+		sealed, err := q.transit.Seal(payload, eventTransitKind, binding)
+		if err != nil {
+			return err
+		}
+		values := []any{"id", id, "epoch", epoch, "seq", seq, "sealed", string(sealed)}
+		if pub != nil {
+			plain, _ := json.Marshal(pub)
+			sp, err := q.transit.Seal(plain, eventPublisherKind, binding)
+			if err != nil {
+				return err
+			}
+			values = append(values, "publisher", string(sp))
+		}
+		pipe.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: values})
+		pipe.Incr(ctx, eventQueuedKey)
+		return nil
+	}, func(cmds []redis.Cmder) {
+		for _, c := range cmds {
+			if x, ok := c.(*redis.StringCmd); ok && x.Args()[0] == "xadd" {
+				entry = x.Val()
+			}
+		}
+	})
 	if err != nil {
 		return fmt.Errorf("publish to %s: %w", queue, err)
 	}
-	values := []any{"id", id, "sealed", string(sealed)}
-	if p := publisherOf(ctx); p != nil {
-		plain, _ := json.Marshal(p)
-		sp, err := q.transit.Seal(plain, eventPublisherKind, messageBinding(name, id))
-		if err != nil {
-			return fmt.Errorf("publish to %s: %w", queue, err)
-		}
-		values = append(values, "publisher", string(sp))
-	}
-	if err := q.c.XAdd(ctx, &redis.XAddArgs{Stream: eventStreamPrefix + name, Values: values}).Err(); err != nil {
-		return fmt.Errorf("publish to %s: %w", queue, err)
-	}
+	// Where the message is, for Ack (a failure here only costs a
+	// cancelled task's message being handled all the same).
+	q.c.HSet(ctx, eventIDsPrefix+name, id, entry+" "+epoch+" "+strconv.FormatUint(seq, 10))
 	return nil
 }
 
-// Ack removes the entries carrying message id (a cancelled EVENT task's):
-// one not handled yet is not handled.
+// Ack withdraws the message id (a cancelled EVENT task's): one not
+// handled yet is not handled, nor is a copy of it added again.
 func (q *eventStreamQueue) Ack(ctx context.Context, queue, id string) error {
 	name := strings.TrimPrefix(queue, engine.ConductorQueueType+":")
-	stream := eventStreamPrefix + name
-	msgs, err := q.c.XRange(ctx, stream, "-", "+").Result()
+	where, err := q.c.HGet(ctx, eventIDsPrefix+name, id).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil // handled, or never published here
+	}
 	if err != nil {
 		return fmt.Errorf("ack on %s: %w", queue, err)
 	}
-	for _, m := range msgs {
-		if m.Values["id"] == id {
-			q.c.XAck(ctx, stream, eventGroup, m.ID)
-			if err := q.c.XDel(ctx, stream, m.ID).Err(); err != nil {
-				return fmt.Errorf("ack on %s: %w", queue, err)
-			}
-		}
+	var entry, epoch string
+	var seq uint64
+	if _, err := fmt.Sscanf(where, "%s %s %d", &entry, &epoch, &seq); err != nil {
+		q.c.HDel(ctx, eventIDsPrefix+name, id)
+		return nil
+	}
+	if err := q.claim(ctx, eventMessage{Queue: name, ID: id, entry: entry, epoch: epoch, seq: seq}); err != nil && !errors.Is(err, errEventReplay) {
+		return fmt.Errorf("ack on %s: %w", queue, err)
+	}
+	if err := q.done(ctx, eventMessage{Queue: name, ID: id, entry: entry}); err != nil {
+		return fmt.Errorf("ack on %s: %w", queue, err)
 	}
 	return nil
 }
@@ -258,19 +347,29 @@ func (q *eventStreamQueue) take(ctx context.Context, queues []string, n int, wai
 			return nil, nil
 		}
 	}
+	// The streams in turn, starting one further every time.
+	q.mu.Lock()
+	start := q.turn % len(queues)
+	q.turn++
+	q.mu.Unlock()
 	streams := make([]string, 0, 2*len(queues))
-	for _, name := range queues {
-		s := eventStreamPrefix + name
+	for i := range queues {
+		s := eventStreamPrefix + queues[(start+i)%len(queues)]
 		if err := q.group(ctx, s); err != nil {
 			return nil, err
 		}
 		streams = append(streams, s)
 	}
 	var out []eventMessage
-	// Messages a dead process took and never handled.
+	// Messages a dead process took and never handled (one a live process
+	// took and has not reached yet may come back too: claim lets only one
+	// of them handle it).
 	for _, s := range streams {
+		if len(out) >= n {
+			break
+		}
 		claimed, _, err := q.c.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: s, Group: eventGroup, Consumer: q.self,
-			MinIdle: eventReclaimIdle, Start: "0", Count: int64(n)}).Result()
+			MinIdle: eventReclaimIdle, Start: "0", Count: int64(n - len(out))}).Result()
 		if err == nil {
 			out = append(out, q.open(ctx, s, claimed)...)
 		}
@@ -302,25 +401,30 @@ func (q *eventStreamQueue) take(ctx context.Context, queues []string, n int, wai
 }
 
 // open unseals entries; one that does not open (not sealed by a process
-// sharing the keyring, or moved from another queue or id) is dropped.
+// sharing the keyring, or moved from another queue, id or place) is
+// dropped.
 func (q *eventStreamQueue) open(ctx context.Context, stream string, entries []redis.XMessage) []eventMessage {
 	name := strings.TrimPrefix(stream, eventStreamPrefix)
 	var out []eventMessage
 	for _, e := range entries {
 		id, _ := e.Values["id"].(string)
+		epoch, _ := e.Values["epoch"].(string)
+		seqText, _ := e.Values["seq"].(string)
+		seq, _ := strconv.ParseUint(seqText, 10, 64)
 		sealed, _ := e.Values["sealed"].(string)
-		plain, err := q.transit.Open([]byte(sealed), eventTransitKind, messageBinding(name, id))
+		binding := messageBinding(name, id, epoch, seq)
+		plain, err := q.transit.Open([]byte(sealed), eventTransitKind, binding)
 		if err != nil {
 			q.c.XAck(ctx, stream, eventGroup, e.ID)
 			q.c.XDel(ctx, stream, e.ID)
 			continue
 		}
-		m := eventMessage{Queue: name, ID: id, Payload: plain, entry: e.ID}
+		m := eventMessage{Queue: name, ID: id, Payload: plain, entry: e.ID, epoch: epoch, seq: seq}
 		if sp, _ := e.Values["publisher"].(string); sp != "" {
 			// A publisher that does not open leaves the message
 			// without one: it acts as nobody.
 			var p engine.EventPublisher
-			if b, err := q.transit.Open([]byte(sp), eventPublisherKind, messageBinding(name, id)); err == nil && json.Unmarshal(b, &p) == nil {
+			if b, err := q.transit.Open([]byte(sp), eventPublisherKind, binding); err == nil && json.Unmarshal(b, &p) == nil {
 				m.Publisher = &p
 			}
 		}
@@ -329,10 +433,19 @@ func (q *eventStreamQueue) open(ctx context.Context, stream string, entries []re
 	return out
 }
 
+// doneScript removes a message's entry, counting it out of the queued
+// messages only when it was still there, and its id's entry when it
+// names this one.
+var doneScript = redis.NewScript(`
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+if redis.call('XDEL', KEYS[1], ARGV[2]) == 1 then
+  if redis.call('DECR', KEYS[2]) < 0 then redis.call('SET', KEYS[2], 0) end
+end
+local w = redis.call('HGET', KEYS[3], ARGV[3])
+if w and string.sub(w, 1, string.len(ARGV[2]) + 1) == ARGV[2] .. ' ' then redis.call('HDEL', KEYS[3], ARGV[3]) end
+return 1`)
+
 func (q *eventStreamQueue) done(ctx context.Context, m eventMessage) error {
-	stream := eventStreamPrefix + m.Queue
-	if err := q.c.XAck(ctx, stream, eventGroup, m.entry).Err(); err != nil {
-		return err
-	}
-	return q.c.XDel(ctx, stream, m.entry).Err()
+	keys := []string{eventStreamPrefix + m.Queue, eventQueuedKey, eventIDsPrefix + m.Queue}
+	return doneScript.Run(ctx, q.c, keys, eventGroup, m.entry, m.ID).Err()
 }

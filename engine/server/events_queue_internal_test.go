@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -42,12 +43,48 @@ func TestEventMemQueue(t *testing.T) {
 	if m := <-done; len(m) != 1 || m[0].ID != "late" {
 		t.Errorf("a waiting take got %v", m)
 	}
-	for i := range eventMemQueueMax {
-		if err := q.Publish(ctx, "conductor:wf:full", strconv.Itoa(i), nil); err != nil {
+	// The bound is over all queues together (names can come from a run's
+	// input): one message in each of many queues fills it too.
+	for i := range eventQueuedMax {
+		if err := q.Publish(ctx, "conductor:wf:full"+strconv.Itoa(i), "m", nil); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := q.Publish(ctx, "conductor:wf:full", "over", nil); !errors.Is(err, errEventQueueFull) {
+	err = q.Publish(ctx, "conductor:wf:other", "over", nil)
+	if !errors.Is(err, errEventQueueFull) || !strings.Contains(err.Error(), "conductor:wf:other") {
 		t.Errorf("over the bound: %v", err)
+	}
+	// A message taken makes room.
+	if got, _ := q.take(ctx, []string{"wf:full7"}, 10, time.Second); len(got) != 1 {
+		t.Fatalf("take: %v", got)
+	}
+	if err := q.Publish(ctx, "conductor:wf:other", "room", nil); err != nil {
+		t.Errorf("after a take: %v", err)
+	}
+}
+
+// TestEventMemQueueTakesInTurn: a take serves every queue in turn, one
+// message of each per round: a queue holding many messages does not
+// starve the others, whatever their names.
+func TestEventMemQueueTakesInTurn(t *testing.T) {
+	ctx := context.Background()
+	q := newEventMemQueue()
+	for i := range 20 {
+		_ = q.Publish(ctx, "conductor:wf:a", "a"+strconv.Itoa(i), []byte(`{}`))
+	}
+	_ = q.Publish(ctx, "conductor:wf:z", "z0", []byte(`{}`))
+	_ = q.Publish(ctx, "conductor:wf:z", "z1", []byte(`{}`))
+	seen := map[string]bool{}
+	for range 2 {
+		got, err := q.take(ctx, []string{"wf:a", "wf:z"}, 2, time.Second)
+		if err != nil || len(got) != 2 {
+			t.Fatalf("take: %v %v", got, err)
+		}
+		for _, m := range got {
+			seen[m.ID] = true
+		}
+	}
+	if !seen["z0"] || !seen["z1"] {
+		t.Errorf("two takes of 2 from a busy queue a and a queue z gave %v: z starved", seen)
 	}
 }

@@ -1,0 +1,100 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wfrun/wfrun/internal/redistest"
+	"github.com/wfrun/wfrun/runsecrets"
+	"github.com/wfrun/wfrun/store/seal"
+)
+
+func newTestStreamQueue(t *testing.T) (*eventStreamQueue, *redis.Client) {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: redistest.Start(t)})
+	t.Cleanup(func() { _ = c.Close() })
+	key, err := seal.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := seal.NewKeyring(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := runsecrets.NewTransit(ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newEventStreamQueue(c, tr), c
+}
+
+// TestEventStreamQueueBoundAndAck: the Redis queues hold at most q.max
+// messages, all queues together (a publication past it fails naming its
+// queue; a handled message makes room); a cancelled EVENT task's message
+// is withdrawn by its id, and its entry added again is not handled.
+func TestEventStreamQueueBoundAndAck(t *testing.T) {
+	ctx := context.Background()
+	q, c := newTestStreamQueue(t)
+	q.max = 3
+	for _, name := range []string{"wf:a", "wf:b", "wf:a"} {
+		if err := q.Publish(ctx, "conductor:"+name, "m-"+name+"-"+time.Now().Format("150405.000000"), []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := q.Publish(ctx, "conductor:wf:c", "over", []byte(`{}`))
+	if !errors.Is(err, errEventQueueFull) || !strings.Contains(err.Error(), "conductor:wf:c") {
+		t.Fatalf("past the bound: %v", err)
+	}
+	got, err := q.take(ctx, []string{"wf:b"}, 5, time.Second)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("take: %v %v", got, err)
+	}
+	if err := q.claim(ctx, got[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.done(ctx, got[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Publish(ctx, "conductor:wf:c", "room", []byte(`{}`)); err != nil {
+		t.Fatalf("after a message was handled: %v", err)
+	}
+
+	// Withdrawn by id.
+	if err := q.Publish(ctx, "conductor:wf:c", "cancelled", []byte(`{}`)); err == nil {
+		t.Fatal("past the bound again: published")
+	}
+	q.max = 100
+	if err := q.Publish(ctx, "conductor:wf:d", "cancelled", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Publish(ctx, "conductor:wf:d", "kept", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := c.XRange(ctx, eventStreamPrefix+"wf:d", "-", "+").Result()
+	if err := q.Ack(ctx, "conductor:wf:d", "cancelled"); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := c.XLen(ctx, eventStreamPrefix+"wf:d").Result(); n != 1 {
+		t.Errorf("after Ack the stream holds %d entries, want 1", n)
+	}
+	// The withdrawn entry, added again verbatim.
+	c.XAdd(ctx, &redis.XAddArgs{Stream: eventStreamPrefix + "wf:d", Values: entries[0].Values})
+	got, err = q.take(ctx, []string{"wf:d"}, 5, time.Second)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("take: %v %v", got, err)
+	}
+	for _, m := range got {
+		err := q.claim(ctx, m)
+		if m.ID == "cancelled" && !errors.Is(err, errEventReplay) {
+			t.Errorf("the withdrawn message, added again, claimed: %v", err)
+		}
+		if m.ID == "kept" && err != nil {
+			t.Errorf("claim of a published message: %v", err)
+		}
+	}
+}
