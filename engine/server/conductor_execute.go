@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -55,7 +54,7 @@ func (s *Server) executeWorkflow(w http.ResponseWriter, r *http.Request, p store
 	}
 	req.Name, req.Version = r.PathValue("name"), version
 	req.answer = func(w http.ResponseWriter, r *http.Request, id string) {
-		resp, err := s.awaitExecution(r.Context(), id, refs, strategy, wait)
+		resp, err := s.awaitExecution(r.Context(), p, id, refs, strategy, wait)
 		if err != nil {
 			s.runError(w, r, err)
 			return
@@ -161,12 +160,12 @@ func (s *Server) executeWorkflowAsAPI(w http.ResponseWriter, r *http.Request, p 
 // awaitExecution waits until run id ended or blocks (awaitBlocking),
 // then renders the answer; at the deadline, the run as it is, with
 // signalTimeout.
-func (s *Server) awaitExecution(ctx context.Context, id string, refs []string, strategy string, wait time.Duration) (map[string]any, error) {
+func (s *Server) awaitExecution(ctx context.Context, p store.Principal, id string, refs []string, strategy string, wait time.Duration) (map[string]any, error) {
 	b, err := s.awaitBlocking(ctx, id, refs, wait)
 	if err != nil {
 		return nil, err
 	}
-	return s.signalResponse(ctx, b.target, b.holder, blockedBy(b.holder, b.task), strategy, b.timedOut)
+	return s.signalResponse(ctx, p, b.target, b.holder, blockedBy(b.holder, b.task), strategy, b.timedOut)
 }
 
 // blocked is what awaitBlocking saw last: the run (target), the task
@@ -207,7 +206,8 @@ func (s *Server) awaitBlocking(ctx context.Context, id string, refs []string, wa
 }
 
 // maxBlockingDepth bounds how deep blockingTask descends into
-// sub-workflows.
+// sub-workflows: a task held deeper does not count as blocking (the run
+// is answered as not blocked, not as an error).
 const maxBlockingDepth = 64
 
 // blockingTask is Conductor's findBlockingTasks (WorkflowSignalResponder),
@@ -221,7 +221,7 @@ const maxBlockingDepth = 64
 // view as execution reads it; a child removed meanwhile is passed over.
 func (s *Server) blockingTask(ctx context.Context, run map[string]any, refs []string, depth int) (holder, task map[string]any, err error) {
 	if depth > maxBlockingDepth {
-		return nil, nil, fmt.Errorf("run %v: sub-workflows nested deeper than %d", run["workflowId"], maxBlockingDepth)
+		return nil, nil, nil
 	}
 	list, _ := run["tasks"].([]any)
 	for _, it := range list {

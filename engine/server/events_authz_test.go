@@ -37,6 +37,13 @@ applications:
 
 func newPublishersServer(t *testing.T) *eventServer {
 	t.Helper()
+	return newAuthEventServer(t, publishersYAML, "admin", "bob", "carol")
+}
+
+// newAuthEventServer is an eventServer with the applications of yaml,
+// each key's secret being "<key>-secret-0123456789".
+func newAuthEventServer(t *testing.T, yaml string, keys ...string) *eventServer {
+	t.Helper()
 	st := memory.New()
 	runs := runstore.NewMemory()
 	logs := &testkit.SyncBuffer{}
@@ -48,7 +55,7 @@ func newPublishersServer(t *testing.T) *eventServer {
 			return store.NewRunView(st, store.Principal{Name: p.Name, Scopes: p.Scopes}, project, environment)
 		}),
 	}
-	cfg, err := server.ParseAuthConfig([]byte(publishersYAML), "test")
+	cfg, err := server.ParseAuthConfig([]byte(yaml), "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +66,7 @@ func newPublishersServer(t *testing.T) *eventServer {
 	hs := serveTest(t, srv)
 	es := &eventServer{conductorServer: &conductorServer{testServer: &testServer{Server: hs, srv: srv, store: st, logs: logs}, runs: runs},
 		dir: dir, tokens: map[string]string{}}
-	for _, k := range []string{"admin", "bob", "carol"} {
+	for _, k := range keys {
 		_, _, body := es.do(t, "POST", "/api/token", `{"keyId":"`+k+`","keySecret":"`+k+`-secret-0123456789"}`)
 		var tok struct{ Token string }
 		if err := json.Unmarshal([]byte(body), &tok); err != nil || tok.Token == "" {

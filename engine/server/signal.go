@@ -101,7 +101,7 @@ func (s *Server) signalAsync(w http.ResponseWriter, r *http.Request, _ store.Pri
 // is blocked on (BLOCKING_TASK, BLOCKING_TASK_INPUT); on timeout the
 // current state with signalTimeout true. All of it masked, as GET
 // /api/workflow/{id} shows it.
-func (s *Server) signalSync(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+func (s *Server) signalSync(w http.ResponseWriter, r *http.Request, p store.Principal) {
 	q := r.URL.Query()
 	strategy, ok := returnStrategy(w, r, q)
 	if !ok {
@@ -123,7 +123,7 @@ func (s *Server) signalSync(w http.ResponseWriter, r *http.Request, _ store.Prin
 		return
 	}
 	runID := r.PathValue("workflowId")
-	resp, err := s.awaitSignalled(r.Context(), runID, got, strategy, wait)
+	resp, err := s.awaitSignalled(r.Context(), p, runID, got, strategy, wait)
 	if err != nil {
 		if errors.Is(err, runstore.ErrNotFound) {
 			conductorError(w, r, http.StatusNotFound, "workflow not found: "+runID)
@@ -142,7 +142,7 @@ func (s *Server) signalSync(w http.ResponseWriter, r *http.Request, _ store.Prin
 
 // awaitSignalled waits until the signalled task has been applied and the
 // run ended or blocked again, then renders the answer.
-func (s *Server) awaitSignalled(ctx context.Context, runID string, got engine.Signalled, strategy string, wait time.Duration) (map[string]any, error) {
+func (s *Server) awaitSignalled(ctx context.Context, p store.Principal, runID string, got engine.Signalled, strategy string, wait time.Duration) (map[string]any, error) {
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	tick := time.NewTicker(signalTick)
@@ -162,14 +162,14 @@ func (s *Server) awaitSignalled(ctx context.Context, runID string, got engine.Si
 				return nil, err
 			}
 			if task != nil || terminalStatus(target["status"]) {
-				return s.signalResponse(ctx, target, holder, blockedBy(holder, task), strategy, false)
+				return s.signalResponse(ctx, p, target, holder, blockedBy(holder, task), strategy, false)
 			}
 		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-deadline.C:
-			return s.signalResponse(ctx, target, nil, engine.Signalled{}, strategy, true)
+			return s.signalResponse(ctx, p, target, nil, engine.Signalled{}, strategy, true)
 		case <-tick.C:
 		}
 	}
@@ -205,8 +205,10 @@ func terminalStatus(v any) bool {
 
 // signalResponse renders Conductor's SignalResponse: a WorkflowRun or a
 // TaskRun (NotificationResult's shapes). holder is the run holding the
-// blocking task (nil when nothing is blocked).
-func (s *Server) signalResponse(ctx context.Context, target, holder map[string]any, blocked engine.Signalled, strategy string, timedOut bool) (map[string]any, error) {
+// blocking task (nil when nothing is blocked); a sub-workflow p may not
+// read (another workflow's run) is not shown: the answer is then the
+// target run's view, whatever the strategy.
+func (s *Server) signalResponse(ctx context.Context, p store.Principal, target, holder map[string]any, blocked engine.Signalled, strategy string, timedOut bool) (map[string]any, error) {
 	requestID := newRequestID()
 	common := func(m map[string]any) map[string]any {
 		m["responseType"] = strategy
@@ -215,6 +217,11 @@ func (s *Server) signalResponse(ctx context.Context, target, holder map[string]a
 		m["requestId"] = requestID
 		m["signalTimeout"] = timedOut
 		return m
+	}
+	if holder != nil && holder["workflowId"] != target["workflowId"] {
+		if id, _ := holder["workflowId"].(string); !s.mayDoRun(ctx, p, id, needRead) {
+			return common(workflowRun(target)), nil
+		}
 	}
 	if holder == nil {
 		if strategy == returnBlockingTask || strategy == returnBlockingInput {
