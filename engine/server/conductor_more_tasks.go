@@ -49,8 +49,15 @@ func (s *Server) findTask(ctx context.Context, p store.Principal, taskID string)
 		}
 		return nil, nil, errNoTask
 	}
+	taskScoped := s.auth == nil || holdsTaskScope(p)
 	for _, runOf := range []func(string) string{s.conductor.queue.runOf, s.conductor.tasks.runOf} {
 		if runID := runOf(taskID); runID != "" {
+			// A run p may not read is not loaded, as the scan below
+			// passes it over: an id of such a run costs what an unknown
+			// id costs.
+			if !taskScoped && !s.mayReadRunSummary(ctx, p, runID) {
+				continue
+			}
 			if run, task, err := lookIn(runID); err == nil {
 				return run, task, nil
 			}
@@ -64,7 +71,6 @@ func (s *Server) findTask(ctx context.Context, p store.Principal, taskID string)
 	// most (a worker's, a waiting one).
 	sort.SliceStable(all, func(i, j int) bool { return !terminalStatus(all[i].Status) && terminalStatus(all[j].Status) })
 	needle := []byte(`"` + taskID + `"`)
-	taskScoped := s.auth == nil || holdsTaskScope(p)
 	for _, sum := range all {
 		if !taskScoped && !s.mayReadSummary(p, sum, func() string { return s.summaryPrincipal(ctx, sum) }) {
 			continue
@@ -79,6 +85,16 @@ func (s *Server) findTask(ctx context.Context, p store.Principal, taskID string)
 		}
 	}
 	return nil, nil, errNoTask
+}
+
+// mayReadRunSummary: p may read run id, judged from its stored summary
+// when the store keeps one (no document loaded), else from the run.
+func (s *Server) mayReadRunSummary(ctx context.Context, p store.Principal, id string) bool {
+	sum, err := s.conductor.eng.RunSummary(ctx, id)
+	if err != nil {
+		return s.mayDoRun(ctx, p, id, needRead)
+	}
+	return s.mayReadSummary(p, sum, func() string { return s.summaryPrincipal(ctx, sum) })
 }
 
 // holdsTaskScope: some scope of p covers tasks:read:<x> or tasks:poll:<x>
