@@ -196,11 +196,13 @@
 // process executes it, the restart takes it and executes it; when one does
 // (this engine, or another `wfrun serve` sharing the run store), the
 // re-open is handed to that process (directly, or as a run-store signal
-// sealed for that run and record), which runs the child beside its other
+// sealed for that run, that record and the record's re-open generation,
+// so a signal put back after a later re-open is not taken), which runs the
+// child beside its other
 // tasks and ends only once the child has; a child left RUNNING by a
 // restart that never handed over is noticed before the parent completes.
 // Whatever the parent's status, its other SUB_WORKFLOW records that ended
-// unsuccessfully are re-opened with it and their children retried in
+// unsuccessfully (optional ones too) are re-opened with it and their children retried in
 // place, and the re-opened record's execution log gets Conductor's line
 // ("Sub workflow <child> retried.").
 // Retry with resumeSubworkflowTasks retries the failed sub-workflow a run

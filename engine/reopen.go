@@ -8,6 +8,7 @@ import (
 	"reflect"
 
 	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/runsecrets"
 )
 
 // A child run that runs again (retry, restart, rerun) re-opens its parent,
@@ -165,6 +166,10 @@ func (r *runState) reopenRunning(ctx context.Context, reopen map[string]bool) er
 	}
 	r.reopenTasksLocked(reopen) // a test run's children (mockstore.go)
 	r.doc.LastRetriedTime = r.nowMillis()
+	if err := r.bumpReopenGensLocked(reopen); err != nil {
+		r.mu.Unlock()
+		return err
+	}
 	// A PAUSED parent runs again too, as updateAndPushParents sets it.
 	unpaused := r.doc.Status == StatusPaused
 	if unpaused {
@@ -236,7 +241,11 @@ func (e *Engine) reopenParents(ctx context.Context, steps []reopenStep, o *Rerun
 		r.rescheduleCancelledLocked()
 		failing := r.keptFailureLocked()
 		kept := r.keptPermissiveLocked()
+		err = r.bumpReopenGensLocked(reopen)
 		r.mu.Unlock()
+		if err != nil {
+			return nil, nil, err
+		}
 		if failing != nil || len(kept) > 0 {
 			k := reopenKept{Kept: kept}
 			if failing != nil {
@@ -544,16 +553,49 @@ func (r *runState) keptPermissiveLocked() []string {
 
 // reopenKept is what a re-opened parent keeps (sealed, as reopenFailure)
 // until it ends: the task that fails it at its first step, and the
-// permissive failed tasks that stay as they are.
+// permissive failed tasks that stay as they are. Gens counts, by record
+// id, the times the run re-opened a SUB_WORKFLOW record (reopenGens); it
+// is kept for the life of the run.
 type reopenKept struct {
-	Fail string   `json:"fail,omitempty"`
-	Kept []string `json:"kept,omitempty"`
+	Fail string         `json:"fail,omitempty"`
+	Kept []string       `json:"kept,omitempty"`
+	Gens map[string]int `json:"gens,omitempty"`
 }
 
 // reopenFailurePointer binds a run's sealed reopenFailure.
 const reopenFailurePointer = "/reopenFailure"
 
 func (r *runState) keepReopenFailure(k reopenKept) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k.Gens = r.side.gens
+	r.setReopenKeptLocked(k)
+	return r.sealReopenKeptLocked()
+}
+
+func (r *runState) setReopenKeptLocked(k reopenKept) {
+	r.reopenFailure, r.reopenKept, r.side.gens = k.Fail, nil, k.Gens
+	for _, id := range k.Kept {
+		if r.reopenKept == nil {
+			r.reopenKept = map[string]bool{}
+		}
+		r.reopenKept[id] = true
+	}
+}
+
+// sealReopenKeptLocked stores what the run keeps (reopenKept) sealed in
+// its head, for its next write. Callers hold r.mu.
+func (r *runState) sealReopenKeptLocked() error {
+	k := reopenKept{Fail: r.reopenFailure, Gens: r.side.gens}
+	for _, t := range r.tasks {
+		if r.reopenKept[t.TaskID] {
+			k.Kept = append(k.Kept, t.TaskID)
+		}
+	}
+	if k.Fail == "" && len(k.Kept) == 0 && len(k.Gens) == 0 {
+		r.doc.ReopenFailure = ""
+		return nil
+	}
 	plain, err := json.Marshal(k)
 	if err != nil {
 		return err
@@ -562,21 +604,58 @@ func (r *runState) keepReopenFailure(k reopenKept) error {
 	if err != nil {
 		return err
 	}
-	r.mu.Lock()
 	r.doc.ReopenFailure = sealed
-	r.setReopenKeptLocked(k)
-	r.mu.Unlock()
 	return nil
 }
 
-func (r *runState) setReopenKeptLocked(k reopenKept) {
-	r.reopenFailure, r.reopenKept = k.Fail, nil
-	for _, id := range k.Kept {
-		if r.reopenKept == nil {
-			r.reopenKept = map[string]bool{}
-		}
-		r.reopenKept[id] = true
+// A re-open signal (reopen_executing.go) is sealed for the run and the
+// record, which a copy of an earlier one still is: it also carries the
+// record's re-open generation, the times the run has re-opened the record
+// so far, and the run takes only a signal of the current generation. Each
+// re-open of the record, whichever way (a signal, this process's own
+// restart, a sibling's, the re-open of a run that ended), counts, so a
+// signal put back in the store after its re-open re-opens nothing. The
+// counts are kept sealed in the run's head (reopenKept.Gens), so a
+// resumed run knows them too; what the seal cannot tell is an older head
+// put back whole before the run is loaded.
+
+// bumpReopenGensLocked counts a re-open of each record in ids and seals
+// the counts for the run's next write. Callers hold r.mu.
+func (r *runState) bumpReopenGensLocked(ids map[string]bool) error {
+	if len(ids) == 0 {
+		return nil
 	}
+	gens := make(map[string]int, len(r.side.gens)+len(ids))
+	for id, n := range r.side.gens {
+		gens[id] = n
+	}
+	for id := range ids {
+		gens[id]++
+	}
+	r.side.gens = gens
+	return r.sealReopenKeptLocked()
+}
+
+// reopenGen is record taskID's re-open generation in run runID as stored
+// (bumpReopenGensLocked): what a re-open signal for it carries.
+func (e *Engine) reopenGen(ctx context.Context, runID, taskID string) (int, error) {
+	d, err := e.loadLive(ctx, runID)
+	if d == nil || err != nil || d.ReopenFailure == "" {
+		return 0, err
+	}
+	sec, err := runsecrets.New(runID, nil, e.keyring)
+	if err != nil {
+		return 0, err
+	}
+	plain, err := sec.Open(d.ReopenFailure, reopenFailurePointer)
+	var k reopenKept
+	if err == nil {
+		err = json.Unmarshal(plain, &k)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("run %s: reopenFailure: damaged: %v", runID, err)
+	}
+	return k.Gens[taskID], nil
 }
 
 // openReopenFailure restores, on load, what a re-opened run keeps:
@@ -639,7 +718,10 @@ func (r *runState) scheduleRetryAttemptsLocked() {
 func (r *runState) failReopened(ctx context.Context) (*Result, error) {
 	r.mu.Lock()
 	id := r.reopenFailure
-	r.reopenFailure, r.reopenKept, r.doc.ReopenFailure = "", nil, ""
+	r.reopenFailure, r.reopenKept = "", nil
+	if err := r.sealReopenKeptLocked(); err != nil { // the re-open counts stay
+		r.doc.ReopenFailure = ""
+	}
 	var rec *taskRecord
 	var children []string
 	for _, t := range r.tasks {

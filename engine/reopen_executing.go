@@ -18,7 +18,8 @@ import (
 // status: the restart stores the child (and any ended run between it and
 // that parent) RUNNING, gives their leases to the parent's executor, and
 // hands the re-open to it — directly when it is this engine, as a signal in
-// the run store (reopenSignalPrefix, sealed for that run and record) when
+// the run store (reopenSignalPrefix, sealed for that run, that record and
+// its re-open generation: reopenGens) when
 // another process holds the parent's lease (its lease keeper takes signals
 // at once when told over Redis, else about once a second). The executor
 // puts the record back to IN_PROGRESS (same record, same child), re-opens
@@ -43,6 +44,7 @@ const reopenSignalStatus = "REOPEN"
 type reopenSide struct {
 	running map[string]chan struct{} // exact ref → closed once its child has ended
 	reopens map[string]int           // exact ref → how many times it was re-opened
+	gens    map[string]int           // record id → its re-open generation (reopenGens); replaced, never changed in place
 	cancel  context.CancelCauseFunc  // ends the run's task list (execute)
 	err     error                    // the first failure of a re-opened task
 	closed  bool                     // the run is ending: nothing more is re-opened
@@ -180,6 +182,14 @@ func (r *runState) reopenTargets(targets []reopenTarget) map[string]bool {
 		r.side.reopens[rec.Ref]++
 		recs = append(recs, reopened{t.taskID, rec.Ref, rec.wt, rec.Iteration, done})
 	}
+	ids := make(map[string]bool, len(recs))
+	for _, o := range recs {
+		ids[o.taskID] = true
+	}
+	// A signal sealed before this re-open is stale from here on; the
+	// counts are written with the records (a failure to seal them leaves
+	// the stored ones, which this process does not read back).
+	_ = r.bumpReopenGensLocked(ids)
 	// Its workflow timeout counts from here (Conductor sets the parent's
 	// lastRetriedTime).
 	r.doc.LastRetriedTime = r.nowMillis()
@@ -268,20 +278,26 @@ func (r *runState) awaitReopened(ctx context.Context, wt *WorkflowTask, rec *tas
 type reopenOrder struct {
 	TaskID string `json:"taskId"`
 	Child  string `json:"child"`
+	Gen    int    `json:"gen"`            // the record's re-open generation it is for (reopenGens)
 	Note   string `json:"note,omitempty"` // for the task's execution log (reopenNotes)
 }
 
 // reopenSignal is the stored form of a re-open of run runID's record
 // taskID for child: the order sealed for that run and that signal key (as
-// an external completion is), so the executor takes only an order a
-// process holding the run store's keyring wrote for this run and this
-// record, never one edited or moved in the store.
-func (e *Engine) reopenSignal(runID, taskID, child, note string) ([]byte, error) {
+// an external completion is), with the record's re-open generation as
+// stored now, so the executor takes only an order a process holding the
+// run store's keyring wrote for this run and this record since its last
+// re-open, never one edited, moved or put back in the store.
+func (e *Engine) reopenSignal(ctx context.Context, runID, taskID, child, note string) ([]byte, error) {
+	gen, err := e.reopenGen(ctx, runID, taskID)
+	if err != nil {
+		return nil, err
+	}
 	sec, err := runsecrets.New(runID, nil, e.keyring)
 	if err != nil {
 		return nil, err
 	}
-	plain, err := json.Marshal(reopenOrder{TaskID: taskID, Child: child, Note: note})
+	plain, err := json.Marshal(reopenOrder{TaskID: taskID, Child: child, Gen: gen, Note: note})
 	if err != nil {
 		return nil, err
 	}
@@ -294,8 +310,8 @@ func (e *Engine) reopenSignal(runID, taskID, child, note string) ([]byte, error)
 
 // applyReopenSignals re-opens the records the pending reopen signals name
 // (the lease keeper calls it with each batch of signals). A signal counts
-// only when its sealed order opens (takeSignals) and names the record its
-// key does; it is taken only while the child it names is stored RUNNING
+// only when its sealed order opens (takeSignals), names the record its key
+// does and carries that record's current re-open generation; it is taken only while the child it names is stored RUNNING
 // and executed by no other live process (a signal left over from a
 // re-open that fell back, or one naming another child, would re-open an
 // ended record). A signal the run cannot take is dropped: the process that
@@ -313,7 +329,7 @@ func (r *runState) applyReopenSignals(ctx context.Context) {
 		if s.Status != reopenSignalStatus || !s.opened || json.Unmarshal(s.Output, &o) != nil {
 			continue
 		}
-		if o.TaskID == strings.TrimPrefix(k, reopenSignalPrefix) && o.Child != "" {
+		if o.TaskID == strings.TrimPrefix(k, reopenSignalPrefix) && o.Child != "" && o.Gen == r.side.gens[o.TaskID] {
 			orders = append(orders, o)
 		}
 	}
@@ -539,7 +555,7 @@ func (e *Engine) handOff(ctx context.Context, h reopenStep, top *runState, store
 			}
 			executed = held && l.Live(time.Now())
 			if executed && !sent {
-				payload, err := e.reopenSignal(h.parentID, h.taskID, top.id, note)
+				payload, err := e.reopenSignal(ctx, h.parentID, h.taskID, top.id, note)
 				if err != nil {
 					return nil, false, err
 				}
