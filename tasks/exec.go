@@ -438,6 +438,16 @@ func mergeEnv(layers ...[]string) []string {
 	return out
 }
 
+// cutText marks a stream kept only in part (masking.CutMark): a value
+// registered later whose head ends the part kept is masked there too when
+// the stored output is masked again.
+func cutText(s string, cut bool) string {
+	if cut {
+		return s + masking.CutMark
+	}
+	return s
+}
+
 // capture keeps the first limit bytes of a stream.
 type capture struct {
 	buf       bytes.Buffer
@@ -561,8 +571,8 @@ func (e *Exec) run(ctx context.Context, req *Request, svc *Services, dir string,
 		exitCode = -1
 	}
 	out := map[string]any{
-		"stdout":   mask(outC.buf.String()),
-		"stderr":   mask(errC.buf.String()),
+		"stdout":   cutText(mask(outC.buf.String()), outC.truncated),
+		"stderr":   cutText(mask(errC.buf.String()), errC.truncated),
 		"exitCode": exitCode,
 	}
 	if outC.truncated || errC.truncated {
