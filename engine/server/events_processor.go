@@ -151,7 +151,9 @@ func (s *Server) processEvents(ctx context.Context, q eventQueue, em *eventMetri
 		}
 		for i, m := range msgs {
 			if i > 0 {
-				slots <- struct{}{} // free: only this loop takes slots
+				// Free unless the queue gave more than asked (a Redis
+				// read gives up to n per stream): then it waits for one.
+				slots <- struct{}{}
 			}
 			wg.Add(1)
 			go func(m eventMessage, handlers []*handlerLoaded) {

@@ -98,3 +98,36 @@ func TestEventStreamQueueBoundAndAck(t *testing.T) {
 		}
 	}
 }
+
+// TestEventStreamQueueSecondDeliveryRefused: an entry one process took
+// and has not handled yet, delivered to another process too (XAUTOCLAIM
+// once its delivery is idle), is handled by only one of them: the first
+// claim wins, the other is errEventReplay.
+func TestEventStreamQueueSecondDeliveryRefused(t *testing.T) {
+	ctx := context.Background()
+	q1, c := newTestStreamQueue(t)
+	q2 := newEventStreamQueue(c, q1.transit)
+	if err := q1.Publish(ctx, "conductor:wf:a", "m1", []byte(`{"n":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	got1, err := q1.take(ctx, []string{"wf:a"}, 16, time.Second)
+	if err != nil || len(got1) != 1 {
+		t.Fatalf("take: %v %v", got1, err)
+	}
+	// The second process takes the same pending entry over.
+	stream := eventStreamPrefix + "wf:a"
+	claimed, err := c.XClaim(ctx, &redis.XClaimArgs{Stream: stream, Group: eventGroup, Consumer: q2.self, MinIdle: 0, Messages: []string{got1[0].entry}}).Result()
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("xclaim: %v %v", claimed, err)
+	}
+	got2 := q2.open(ctx, stream, claimed)
+	if len(got2) != 1 {
+		t.Fatalf("open: %v", got2)
+	}
+	if err := q2.claim(ctx, got2[0]); err != nil {
+		t.Fatalf("the first claim: %v", err)
+	}
+	if err := q1.claim(ctx, got1[0]); !errors.Is(err, errEventReplay) {
+		t.Errorf("the second delivery was claimed too: %v", err)
+	}
+}
