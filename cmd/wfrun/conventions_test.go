@@ -298,6 +298,9 @@ func TestTaskCompleteJSON(t *testing.T) {
 	  "outputParameters":{"ok":"${approve.output.approved}"}}`)
 	done := runInBackground(t, wf)
 	id := runningID(t)
+	// The run is stored RUNNING before it schedules approve: until then
+	// there is no task to complete.
+	awaitTaskStatus(t, id, "approve", "IN_PROGRESS")
 	out, errOut, code := cli(t, "", "task", "complete", id, "approve", "--data", `{"approved":true}`, "-o", "json")
 	var v map[string]string
 	if code != 0 || json.Unmarshal([]byte(out), &v) != nil || v["workflowId"] != id || v["referenceTaskName"] != "approve" || v["status"] != "COMPLETED" {
