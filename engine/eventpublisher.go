@@ -27,3 +27,10 @@ func EventPublisherOf(ctx context.Context) (EventPublisher, bool) {
 func withEventPublisher(ctx context.Context, p EventPublisher) context.Context {
 	return context.WithValue(ctx, publisherKey{}, p)
 }
+
+// ContextWithPublisher returns ctx carrying p as the publisher of the
+// messages published with it: what the engine does for an EVENT task (a
+// sink's tests; code publishing on a run's behalf).
+func ContextWithPublisher(ctx context.Context, p EventPublisher) context.Context {
+	return withEventPublisher(ctx, p)
+}
