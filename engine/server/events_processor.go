@@ -38,6 +38,15 @@ import (
 // longer configured runs nothing; nor does one whose owner may not read
 // the message. Every execution is logged (handler, action, message id,
 // outcome), masked; an action that fails does not stop the others.
+//
+// Messages are handled eventWorkers at a time; each is claimed in its
+// queue before its handlers run (at most once: events_ledger.go). A
+// condition gets eventConditionTimeout, and a handler whose condition
+// runs out of time on eventConditionStrikes messages in a row is
+// disabled. A condition that fails, or an action whose call fails for a
+// transient reason (5xx), is tried again, eventAttempts tries in all,
+// where Conductor leaves such a message unacknowledged and handles it
+// again (without a bound).
 
 const (
 	eventWorkers   = 8                      // messages handled at once

@@ -247,6 +247,11 @@ func (q *eventStreamQueue) Publish(ctx context.Context, queue, id string, payloa
 		return fmt.Errorf("not a conductor queue: %s", queue)
 	}
 	stream := eventStreamPrefix + name
+	// The bound is read before the transaction: publishers racing may
+	// pass it by a few. The count is only moved by entries that opened
+	// (an entry written by someone else is dropped uncounted); one who
+	// can write to Redis can move it anyway, which only refuses or allows
+	// publications.
 	if n, err := q.c.Get(ctx, eventQueuedKey).Int(); err == nil && n >= q.max {
 		return queueFull(queue, q.max)
 	}
