@@ -163,7 +163,8 @@ func (x *Index[K]) Delete(key K) {
 // Masker when its Len was since or more (a text masked earlier may also
 // hold patterns registered before since, which Candidates does not look
 // for). Its cost is the length of the new patterns plus the postings of
-// each one's rarest gram, not the size of what is indexed.
+// each one's rarest gram (and first gram, when a text holds a cut mark)
+// plus a filter test per large text, not the size of what is indexed.
 func (x *Index[K]) Candidates(since int, dst []K) []K {
 	pats := x.m.patternsSince(since)
 	if len(pats) == 0 || len(x.slots) == 0 {
