@@ -90,6 +90,12 @@ func (e *Engine) AppendTaskLogs(ctx context.Context, runID, taskID string, lines
 	if err != nil {
 		return err
 	}
+	// The run executed here, if sec is its masker: kept, as it may end
+	// (and leave the active runs) before the lines are stored.
+	live := e.activeRun(runID)
+	if live != nil && live.sec != sec {
+		live = nil
+	}
 	if len(c.output) > 0 {
 		// Protect registers the output's `_secrets` leaves (the output
 		// itself is applied by the run, not here).
@@ -115,13 +121,14 @@ func (e *Engine) AppendTaskLogs(ctx context.Context, runID, taskID string, lines
 	if err != nil {
 		return err
 	}
-	if r := e.activeRun(runID); r != nil && r.sec == sec && sec.Generation() != gen {
+	if live != nil && sec.Generation() != gen {
 		// The run registered values while the lines were masked and
-		// stored, and may have masked its lines again without them: a
-		// pass now masks them (they are new to it) with every value.
-		r.saveMu.Lock()
-		r.remaskTaskLogsPass(ctx, true)
-		r.saveMu.Unlock()
+		// stored, and may have masked its lines again without them —
+		// or made its last pass, archived: a pass now masks them (they
+		// are new to it) with every value.
+		live.saveMu.Lock()
+		live.remaskTaskLogsPass(ctx, true)
+		live.saveMu.Unlock()
 	}
 	return nil
 }

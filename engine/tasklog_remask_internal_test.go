@@ -150,3 +150,33 @@ func TestArchiveMasksTaskLogLinesAppendedSinceTheLastPass(t *testing.T) {
 		t.Fatalf("stored line after the archive: %s", strings.ReplaceAll(got, v, "<value>"))
 	}
 }
+
+// A batch masked while the run registers a value, ends and is archived —
+// its last pass made before the batch is stored — is masked with that
+// value once stored.
+func TestTaskLogBatchStoredAfterTheArchiveIsMasked(t *testing.T) {
+	rs := &hookLogStore{Memory: runstore.NewMemory()}
+	r := newActiveRun(t, rs)
+	ctx := context.Background()
+	const v = "tok-late-4d3c2b1a"
+	registerValue(t, r, "tok-first-0c0ffee")
+	if err := r.save(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rs.before = func() {
+		registerValue(t, r, v)
+		r.mu.Lock()
+		r.doc.Status = StatusCompleted
+		r.mu.Unlock()
+		if err := r.archive(ctx); err != nil {
+			t.Error(err)
+		}
+		r.e.setActive(r, false)
+	}
+	if err := r.e.AppendTaskLogs(ctx, r.id, "task-1", []string{"calling with " + v}); err != nil {
+		t.Fatal(err)
+	}
+	if got := storedLogs(t, r); strings.Contains(got, v) || !strings.Contains(got, "***") {
+		t.Fatalf("stored line: %s", strings.ReplaceAll(got, v, "<value>"))
+	}
+}
