@@ -75,7 +75,11 @@ func TestEventTaskSpecInServe(t *testing.T) {
 		t.Fatalf("update: %d %s", st, body)
 	}
 	second := start()
-	d = ts.waitRun(t, second, "EVENT IN_PROGRESS", func(d runDoc) bool { return len(d.Tasks) == 1 && d.Tasks[0].Status == "IN_PROGRESS" })
+	// The EVENT task is IN_PROGRESS while it publishes; its output is
+	// recorded once the message is out.
+	d = ts.waitRun(t, second, "EVENT IN_PROGRESS, published", func(d runDoc) bool {
+		return len(d.Tasks) == 1 && d.Tasks[0].Status == "IN_PROGRESS" && d.Tasks[0].Output["event_produced"] != nil
+	})
 	if d.Status != "RUNNING" || d.Tasks[0].Output["event_produced"] != queue {
 		t.Fatalf("asyncComplete: %+v", d)
 	}
