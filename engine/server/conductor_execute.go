@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -113,17 +112,8 @@ func taskRefs(v string) []string {
 // 206 when it had not ended at the answer (a task blocked it, or the wait
 // ran out).
 func (s *Server) executeWorkflowAsAPI(w http.ResponseWriter, r *http.Request, p store.Principal) {
-	body, err := s.readBody(w, r)
-	if err != nil {
-		s.bodyError(w, r, err)
-		return
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		body = []byte("{}")
-	}
-	if !json.Valid(body) {
-		var v any
-		conductorError(w, r, http.StatusBadRequest, "workflow input: "+jsonErr(json.Unmarshal(body, &v)))
+	body, ok := s.readInput(w, r)
+	if !ok {
 		return
 	}
 	req := startRequest{Name: r.PathValue("name"), Input: body}

@@ -40,18 +40,29 @@ func (s *Server) startWorkflowRequest(w http.ResponseWriter, r *http.Request, p 
 	s.start(w, r, p, req)
 }
 
-func (s *Server) startWorkflowByName(w http.ResponseWriter, r *http.Request, p store.Principal) {
+// readInput reads a request body that is a run's input: empty is {}, and
+// anything but JSON is a 400 naming where it stops being JSON. false: the
+// answer was written.
+func (s *Server) readInput(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	body, err := s.readBody(w, r)
 	if err != nil {
 		s.bodyError(w, r, err)
-		return
+		return nil, false
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		body = []byte("{}")
+		return []byte("{}"), true
 	}
 	if !json.Valid(body) {
 		var v any
 		conductorError(w, r, http.StatusBadRequest, "workflow input: "+jsonErr(json.Unmarshal(body, &v)))
+		return nil, false
+	}
+	return body, true
+}
+
+func (s *Server) startWorkflowByName(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	body, ok := s.readInput(w, r)
+	if !ok {
 		return
 	}
 	q := r.URL.Query()
