@@ -101,11 +101,7 @@ func (r *runState) reopenExecuting(ctx context.Context, taskID, child, note stri
 			}
 		}
 	}
-	opened := r.reopenTargets(targets)
-	if opened != nil && note != "" {
-		// Its execution log says why (reopenNotes).
-		_ = r.e.AppendTaskLog(ctx, r.id, taskID, note)
-	}
+	opened := r.reopenTargets(ctx, targets, note)
 	// A child retried for a record the run no longer re-opens (it is
 	// ending, or the record moved on) ends, as the children of a run that
 	// ends early do.
@@ -148,8 +144,10 @@ func (r *runState) reopenableLocked(taskID, child string, sibling bool) bool {
 // it, failWhilePaused), and executes their children. False, and nothing
 // re-opened, when the first target cannot be (reopenableLocked); a later
 // one that cannot is left out. It returns the children of the records
-// re-opened, nil when none is.
-func (r *runState) reopenTargets(targets []reopenTarget) map[string]bool {
+// re-opened, nil when none is. The first target's execution log takes
+// note (reopenNotes), when there is one, before any child runs: the run
+// cannot have ended by then (an ended run's log takes no line).
+func (r *runState) reopenTargets(ctx context.Context, targets []reopenTarget, note string) map[string]bool {
 	type reopened struct {
 		taskID, ref string
 		wt          *WorkflowTask
@@ -199,8 +197,14 @@ func (r *runState) reopenTargets(targets []reopenTarget) map[string]bool {
 	if unpaused {
 		r.unpauseLocked()
 	}
-	ctx := r.runCtx
+	runCtx := r.runCtx
 	r.mu.Unlock()
+	if note != "" {
+		// Its execution log says why (reopenNotes); the run waits for the
+		// re-opened records (endSide), so it runs still.
+		_ = r.e.AppendTaskLog(ctx, r.id, targets[0].taskID, note)
+	}
+	ctx = runCtx
 	// A test run's children go on with their test as stored (mockstore.go).
 	testDone := make([]func(), len(recs))
 	for i, o := range recs {
@@ -583,6 +587,13 @@ func (e *Engine) handOff(ctx context.Context, h reopenStep, top *runState, store
 			case errors.As(err, &le) && le.Holder.Owner != owner:
 				return nil, true, nil // another process executes it
 			case err == nil:
+				// top may have run and ended since it was looked at (its
+				// lease is free again then): the re-open was taken, and
+				// its parents, ended with it, are not re-opened again.
+				if d, err := e.loadLive(ctx, top.id); err != nil || d == nil || d.Status != StatusRunning {
+					top.releaseLease(ctx)
+					return nil, err == nil, err
+				}
 				next, err := e.parentsToReopen(ctx, &top.doc)
 				return next, false, err
 			case !errors.Is(err, runstore.ErrLeased):
