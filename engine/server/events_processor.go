@@ -275,7 +275,7 @@ func (s *Server) handleMessage(ctx context.Context, handlers []*handlerLoaded, m
 			}
 		}
 		if err != nil {
-			s.log.Warn("event handler not run", "handler", h.Name, "event", event, "messageId", m.ID, "error", err.Error())
+			s.log.Warn("event handler not run", "handler", h.Name, "event", event, "messageId", m.ID, "error", s.masker.MaskString(err.Error()))
 			continue
 		}
 		act := actingPrincipal(p, pub)
@@ -291,7 +291,7 @@ func (s *Server) handleMessage(ctx context.Context, handlers []*handlerLoaded, m
 			ok, err := s.condition(ctx, h, payload, guard)
 			if err != nil {
 				s.log.Warn("event handler condition failed", "handler", h.Name, "event", event, "messageId", m.ID,
-					"error", s.masker.MaskString(oneLine(err.Error())))
+					"error", oneLine(s.masker.MaskString(err.Error())))
 				continue
 			}
 			if !ok {
@@ -306,7 +306,7 @@ func (s *Server) handleMessage(ctx context.Context, handlers []*handlerLoaded, m
 			attrs := []any{"handler", h.Name, "action", a.Action, "index", i, "event", event, "messageId", m.ID, "principal", p.Name, "publisher", pub.Name}
 			if err != nil {
 				status = "FAILED"
-				attrs = append(attrs, "error", s.masker.MaskString(oneLine(err.Error())))
+				attrs = append(attrs, "error", oneLine(s.masker.MaskString(err.Error())))
 			}
 			if msg, _ := out["error"].(string); msg != "" {
 				attrs = append(attrs, "error", s.masker.MaskString(msg))
@@ -361,7 +361,7 @@ func (s *Server) runActionRetried(ctx context.Context, p store.Principal, a even
 			return out, err
 		}
 		s.log.Info("event handler action failed, trying again", "action", a.Action, "event", event, "messageId", messageID, "attempt", attempt,
-			"error", s.masker.MaskString(oneLine(err.Error())))
+			"error", oneLine(s.masker.MaskString(err.Error())))
 		select {
 		case <-ctx.Done():
 			return out, err
