@@ -258,6 +258,17 @@ func (s *Server) completeByRef(w http.ResponseWriter, r *http.Request, p store.P
 		return waiting, true
 	case err == nil:
 		return exact, true
+	default:
+		s.completionError(w, r, err)
+	}
+	return "", false
+}
+
+// completionError answers a task completion the engine refused: 409 when
+// the task or run no longer waits for one, 400 for a completion it cannot
+// take, else as runError.
+func (s *Server) completionError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
 	case errors.Is(err, engine.ErrNotWaiting), errors.Is(err, engine.ErrNotRunning):
 		conductorError(w, r, http.StatusConflict, s.masker.MaskString(err.Error()))
 	case errors.Is(err, engine.ErrBadCompletion):
@@ -265,7 +276,6 @@ func (s *Server) completeByRef(w http.ResponseWriter, r *http.Request, p store.P
 	default:
 		s.runError(w, r, err)
 	}
-	return "", false
 }
 
 // errNoScope: the caller may not poll or update tasks of the task's name.

@@ -616,12 +616,8 @@ func (s *Server) completeForEvent(w http.ResponseWriter, r *http.Request, p stor
 		writeText(w, http.StatusOK, taskID)
 	case errors.Is(err, ErrUnknownTask):
 		conductorError(w, r, http.StatusNotFound, s.masker.MaskString(err.Error()))
-	case errors.Is(err, engine.ErrNotWaiting), errors.Is(err, engine.ErrNotRunning):
-		conductorError(w, r, http.StatusConflict, s.masker.MaskString(err.Error()))
-	case errors.Is(err, engine.ErrBadCompletion):
-		conductorError(w, r, http.StatusBadRequest, s.masker.MaskString(err.Error()))
 	default:
-		s.runError(w, r, err)
+		s.completionError(w, r, err)
 	}
 }
 
