@@ -96,6 +96,11 @@ type taskHead struct {
 	Domain             string `json:"domain,omitempty"`
 	IsolationGroupID   string `json:"isolationGroupId,omitempty"`
 	ExecutionNameSpace string `json:"executionNameSpace,omitempty"`
+	// The definition's limits and response timeout, on the types
+	// Conductor's mappers copy them to (isolation.go).
+	RateLimitPerFrequency       int   `json:"rateLimitPerFrequency,omitempty"`
+	RateLimitFrequencyInSeconds int   `json:"rateLimitFrequencyInSeconds,omitempty"`
+	ResponseTimeoutSeconds      int64 `json:"responseTimeoutSeconds,omitempty"`
 }
 
 // The heads are written by hand rather than by json.Marshal: a save encodes
@@ -324,7 +329,17 @@ func appendTaskHead(b []byte, t *taskRecord, runID string) []byte {
 	b = appendOptStr(b, "retriedTaskId", t.RetriedTaskID)
 	b = appendOptStr(b, "domain", t.Domain)
 	b = appendOptStr(b, "isolationGroupId", t.IsolationGroupID)
-	return appendOptStr(b, "executionNameSpace", t.ExecutionNameSpace)
+	b = appendOptStr(b, "executionNameSpace", t.ExecutionNameSpace)
+	if t.RateLimitPerFrequency != 0 {
+		b = appendIntMember(b, "rateLimitPerFrequency", int64(t.RateLimitPerFrequency))
+	}
+	if t.RateLimitFrequencyInSeconds != 0 {
+		b = appendIntMember(b, "rateLimitFrequencyInSeconds", int64(t.RateLimitFrequencyInSeconds))
+	}
+	if t.ResponseTimeoutSeconds != 0 {
+		b = appendIntMember(b, "responseTimeoutSeconds", t.ResponseTimeoutSeconds)
+	}
+	return b
 }
 
 // taskHeadSize is a capacity hint for appendTaskHead.

@@ -162,6 +162,9 @@ type RemoteTask struct {
 	// Priority its run's priority (domains.go).
 	Domain   string
 	Priority int
+	// RateLimitPerFrequency and RateLimitFrequencyInSeconds are the
+	// definition's, as the task's record shows them (isolation.go).
+	RateLimitPerFrequency, RateLimitFrequencyInSeconds int
 
 	att  *remoteAttempt // the attempt's clocks (Polled, Progress)
 	hand *handoff       // what Resolve resolves
@@ -563,6 +566,8 @@ func (e *Engine) loadDoc(ctx context.Context, id string, _ []byte, d *runDoc, pa
 			Scheduled: td.ScheduledTime, Start: td.StartTime, End: td.EndTime, WaitUntil: td.WaitUntil, Awaiting: td.Awaiting, Callback: td.Callback,
 			SubWorkflowID: td.SubWorkflowID, RetriedTaskID: td.RetriedTaskID, Domain: td.Domain, inStored: td.InputData, outStored: td.OutputData,
 			IsolationGroupID: td.IsolationGroupID, ExecutionNameSpace: td.ExecutionNameSpace,
+			RateLimitPerFrequency: td.RateLimitPerFrequency, RateLimitFrequencyInSeconds: td.RateLimitFrequencyInSeconds,
+			ResponseTimeoutSeconds: td.ResponseTimeoutSeconds,
 		}
 		t.inMem = unseal(td.InputData, "/tasks/"+t.TaskID+"/inputData")
 		t.outMem = unseal(td.OutputData, "/tasks/"+t.TaskID+"/outputData")

@@ -766,6 +766,7 @@ func (r *runState) remoteTask(ctx context.Context, wt *WorkflowTask, rec *taskRe
 		RunID: r.id, WorkflowType: r.doc.WorkflowType, CorrelationID: r.doc.CorrelationID, WorkflowVersion: r.doc.Version,
 		TaskID: rec.TaskID, Ref: rec.Ref, Name: wt.Name, RetryCount: rec.RetryCount, Iteration: rec.Iteration, RetriedTaskID: rec.RetriedTaskID,
 		Def: wt.raw, hand: &handoff{r: r, wt: wt, input: input, later: rec.later, names: pol.runtimeMetadata},
+		RateLimitPerFrequency: rec.RateLimitPerFrequency, RateLimitFrequencyInSeconds: rec.RateLimitFrequencyInSeconds,
 	}
 	// Stored SCHEDULED and awaiting: the task shows while it waits for a
 	// worker, and its answer may reach another process sharing the run

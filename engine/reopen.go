@@ -697,7 +697,9 @@ func (r *runState) scheduleRetryAttemptsLocked() {
 	for _, p := range prev {
 		t := &taskRecord{Ref: p.Ref, TaskType: p.TaskType, TaskDefName: p.TaskDefName, Status: TaskScheduled,
 			RetryCount: p.RetryCount + 1, Iteration: p.Iteration, Scheduled: now, RetriedTaskID: p.TaskID, Domain: p.Domain, wt: p.wt,
-			IsolationGroupID: p.IsolationGroupID, ExecutionNameSpace: p.ExecutionNameSpace}
+			IsolationGroupID: p.IsolationGroupID, ExecutionNameSpace: p.ExecutionNameSpace,
+			RateLimitPerFrequency: p.RateLimitPerFrequency, RateLimitFrequencyInSeconds: p.RateLimitFrequencyInSeconds,
+			ResponseTimeoutSeconds: p.ResponseTimeoutSeconds}
 		r.addTaskLocked(t)
 		// Conductor's retry copies the attempt's input: the kept (masked,
 		// `_secrets` in clear) form, sealed again for the new record. Without

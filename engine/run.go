@@ -77,6 +77,12 @@ type taskRecord struct {
 	// Conductor's mappers record them (isolation.go).
 	IsolationGroupID   string
 	ExecutionNameSpace string
+	// RateLimitPerFrequency, RateLimitFrequencyInSeconds and
+	// ResponseTimeoutSeconds: the definition's, on the types Conductor's
+	// mappers copy them to (isolation.go).
+	RateLimitPerFrequency       int
+	RateLimitFrequencyInSeconds int
+	ResponseTimeoutSeconds      int64
 	published          string // the queue an EVENT task published to, as sent (event.go)
 
 	inMem, inStored   []byte

@@ -363,8 +363,14 @@ func policyOf(wt *WorkflowTask, td *TaskDef) taskPolicy {
 		if td.ConcurrentExecLimit != nil {
 			p.concurrentLimit = *td.ConcurrentExecLimit
 		}
-		if td.RateLimitPerFrequency != nil && td.RateLimitFrequencyInSeconds != nil {
-			p.ratePerFreq, p.rateFreqSeconds = *td.RateLimitPerFrequency, *td.RateLimitFrequencyInSeconds
+		// TaskDef's getters: rateLimitPerFrequency is 0 and
+		// rateLimitFrequencyInSeconds 1 when absent (a limit per second).
+		p.rateFreqSeconds = 1
+		if td.RateLimitPerFrequency != nil {
+			p.ratePerFreq = *td.RateLimitPerFrequency
+		}
+		if td.RateLimitFrequencyInSeconds != nil {
+			p.rateFreqSeconds = *td.RateLimitFrequencyInSeconds
 		}
 		p.runtimeMetadata = td.RuntimeMetadata
 	}

@@ -41,6 +41,7 @@ func (h handed) task() map[string]any {
 		"responseTimeoutSeconds": int64(d.t.ResponseTimeout / time.Second),
 		"workflowInstanceId":     d.t.RunID, "workflowType": d.t.WorkflowType, "correlationId": d.t.CorrelationID,
 		"taskId": d.id, "workerId": d.workerID, "workflowTask": wt, "workflowPriority": d.t.Priority,
+		"rateLimitPerFrequency": d.t.RateLimitPerFrequency, "rateLimitFrequencyInSeconds": d.t.RateLimitFrequencyInSeconds,
 	}
 	if d.t.Domain != "" {
 		task["domain"] = d.t.Domain

@@ -222,12 +222,48 @@ func executionDoc(view []byte) (map[string]any, error) {
 					t["taskDefName"] = t["referenceTaskName"]
 				}
 				t["workflowType"] = doc["workflowType"]
+				taskDefaults(t, doc)
 			}
 		}
 	} else {
 		doc["tasks"] = []any{}
 	}
 	return doc, nil
+}
+
+// taskPrimitives are members of Conductor's Task that are primitives (its
+// JSON always has them): a record that leaves one out has it 0.
+var taskPrimitives = []string{"callbackAfterSeconds", "rateLimitPerFrequency", "rateLimitFrequencyInSeconds", "responseTimeoutSeconds"}
+
+// taskDefaults completes task record t of run doc with the members
+// Conductor's Task derives from its run and its own members:
+// workflowPriority and correlationId (the run's), loopOverTask (iteration
+// above 0), queueWaitTime (from scheduling to the start, 0 before) and the
+// primitives a record leaves out when 0.
+func taskDefaults(t, doc map[string]any) {
+	for _, k := range taskPrimitives {
+		if t[k] == nil {
+			t[k] = 0
+		}
+	}
+	t["workflowPriority"] = doc["priority"]
+	if c, ok := doc["correlationId"]; ok && t["correlationId"] == nil {
+		t["correlationId"] = c
+	}
+	t["loopOverTask"] = numberOf(t["iteration"]) > 0
+	sched, start := numberOf(t["scheduledTime"]), numberOf(t["startTime"])
+	wait := int64(0)
+	if sched > 0 && start > 0 {
+		wait = start - sched
+	}
+	t["queueWaitTime"] = wait
+}
+
+// numberOf is v as an integer (0 unless a json.Number holding one).
+func numberOf(v any) int64 {
+	n, _ := v.(json.Number)
+	i, _ := n.Int64()
+	return i
 }
 
 // getWorkflow answers GET /api/workflow/{id}: the run is loaded once, for
