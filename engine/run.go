@@ -83,7 +83,7 @@ type taskRecord struct {
 	RateLimitPerFrequency       int
 	RateLimitFrequencyInSeconds int
 	ResponseTimeoutSeconds      int64
-	published          string // the queue an EVENT task published to, as sent (event.go)
+	published                   string // the queue an EVENT task published to, as sent (event.go)
 
 	inMem, inStored   []byte
 	outMem, outStored []byte
