@@ -20,6 +20,7 @@ type Memory struct {
 	keys    map[string][]byte // key claims (keys.go)
 	// taskLogs are the runs' task logs (tasklogs.go).
 	taskLogs map[string][]TaskLogEntry
+	records  map[string]map[string][]byte // records.go
 	stats    Stats
 }
 

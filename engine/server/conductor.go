@@ -23,6 +23,8 @@ type conductor struct {
 	queue *queue
 	tasks taskIndex // task id → run id (taskindex.go)
 
+	events eventQueue // Conductor's event queues (events_queue.go)
+
 	ctx    context.Context // cancelled at shutdown: runs stop, resumable
 	cancel context.CancelFunc
 	// polls ends every long poll (shutdown: they answer [] at once).
@@ -114,6 +116,7 @@ func (s *Server) initConductor() error {
 	}
 	c.polls, c.stopPolls = context.WithCancel(c.ctx)
 	s.conductor = c
+	c.events = events
 	s.startEvents(c.ctx, events) // events_processor.go
 	if s.takeover > 0 {
 		go s.takeoverLoop(c.ctx, s.takeover)

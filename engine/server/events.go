@@ -375,6 +375,7 @@ func (s *Server) eventRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /api/event", s.cond(s.listEventHandlers))
 	m.HandleFunc("GET /api/event/{event}", s.cond(s.eventHandlersFor))
 	m.HandleFunc("DELETE /api/event/{name}", s.cond(s.removeEventHandler))
+	s.eventExecutionRoutes(m)
 }
 
 // eventError answers a handler error in Conductor's shapes.

@@ -6,26 +6,34 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// A conductor queue in Redis (eventStreamQueue) keeps a ledger: which of
-// its messages were published and which handled. Redis is not trusted
-// (anyone who can write to it, without the keyring, must not make a
-// message act twice), so:
+// A conductor queue (a Redis stream, or records in the run store) keeps a
+// ledger: which of its messages were published, which handled, and which
+// actions of the messages in flight were started. Storage is not trusted
+// (anyone who can write to Redis or the run store, without the keyring,
+// must not make a message act twice), so:
 //
 //   - the ledger is sealed with the keyring, bound to its queue; it has an
 //     epoch (random, new whenever a ledger is started) and numbers the
 //     messages published in it (Next); each message is sealed bound to its
 //     queue, id, epoch and number, so it cannot be renumbered;
-//   - a message is claimed in the ledger (its number marked handled, by a
-//     compare-and-swap) before its handlers run, and handled only if the
-//     claim succeeds: a copy of it added again, a second delivery (a
-//     message reclaimed from a live process), or a withdrawn one is
-//     refused;
+//   - before an action of a handler runs for a message, the action is
+//     recorded as started in the ledger (Acts; a compare-and-swap in
+//     Redis, a transaction in the run store), and it runs only if nobody
+//     recorded it before: a message delivered again (its process died, or
+//     an action failed for a transient reason) runs only the actions not
+//     started yet, as Conductor's EventExecution records (IN_PROGRESS
+//     first, refused when present) do. An action that failed for a
+//     transient reason is taken out again, so the next delivery runs it;
+//   - a message is marked handled (its number, Done/Floor) once all its
+//     handlers' actions ran, and then acknowledged; a copy of it added
+//     again, or a withdrawn one, is refused;
 //   - a ledger that does not open, or is missing, handles nothing of its
 //     old epoch (a publisher starts a new one): deleting or damaging it
 //     loses messages not yet handled, and replays none;
@@ -36,9 +44,9 @@ import (
 // What remains: a writer who saves the ledger and puts it back, together
 // with a handled message, after every serve process sharing the queue
 // restarted (or after this memory of 100 000 epochs is reset), replays
-// that message once per restart. A message is claimed before it is
-// handled: a process that dies in between loses it (at most once, as a
-// replayed message is never run).
+// that message once per restart. An action started by a process that
+// died before it recorded the outcome is not run again (it may have run):
+// at most once per action.
 
 // eventLedger is a queue's ledger: its epoch, the number of the last
 // message published, every number up to Floor handled or withdrawn, and
@@ -49,7 +57,70 @@ type eventLedger struct {
 	Floor uint64   `json:"floor"`
 	Done  []uint64 `json:"done,omitempty"`
 	Ver   uint64   `json:"ver"`
+	// Acts are the actions started for each message in flight (by
+	// number): "handler\x00index".
+	Acts map[string][]string `json:"acts,omitempty"`
 }
+
+// check reports errEventReplay unless m is a message of l not handled yet.
+func (l *eventLedger) check(m eventMessage) error {
+	if l.Epoch != m.epoch || m.seq == 0 || m.seq > l.Next || m.seq <= l.Floor || slices.Contains(l.Done, m.seq) {
+		return fmt.Errorf("%w: message %s of queue %s (epoch %s number %d; the ledger's epoch %s, %d published, %d and %v handled)",
+			errEventReplay, m.ID, m.Queue, m.epoch, m.seq, l.Epoch, l.Next, l.Floor, l.Done)
+	}
+	return nil
+}
+
+// startAction records action key of m as started; false when it was.
+func (l *eventLedger) startAction(m eventMessage, key string) (bool, error) {
+	if err := l.check(m); err != nil {
+		return false, err
+	}
+	n := strconv.FormatUint(m.seq, 10)
+	if slices.Contains(l.Acts[n], key) {
+		return false, nil
+	}
+	if l.Acts == nil {
+		l.Acts = map[string][]string{}
+	}
+	l.Acts[n] = append(l.Acts[n], key)
+	return true, nil
+}
+
+// dropAction takes action key of m out: the next delivery runs it.
+func (l *eventLedger) dropAction(m eventMessage, key string) {
+	n := strconv.FormatUint(m.seq, 10)
+	l.Acts[n] = slices.DeleteFunc(l.Acts[n], func(k string) bool { return k == key })
+	if len(l.Acts[n]) == 0 {
+		delete(l.Acts, n)
+	}
+}
+
+// finish marks m handled.
+func (l *eventLedger) finish(m eventMessage) error {
+	if err := l.check(m); err != nil {
+		return err
+	}
+	l.Done = append(l.Done, m.seq)
+	slices.Sort(l.Done)
+	for len(l.Done) > 0 && l.Done[0] == l.Floor+1 {
+		l.Floor++
+		l.Done = l.Done[1:]
+	}
+	if extra := len(l.Done) - eventLedgerGaps; extra > 0 {
+		l.Floor = l.Done[extra-1]
+		l.Done = l.Done[extra:]
+	}
+	for n := range l.Acts {
+		if seq, err := strconv.ParseUint(n, 10, 64); err != nil || seq <= l.Floor || slices.Contains(l.Done, seq) {
+			delete(l.Acts, n)
+		}
+	}
+	return nil
+}
+
+// actionKey names action i of handler in a ledger.
+func actionKey(handler string, i int) string { return handler + "\x00" + strconv.Itoa(i) }
 
 // eventLedgerKind binds a sealed ledger to what it is (and its queue).
 const eventLedgerKind = "conductor event ledger"
@@ -167,24 +238,8 @@ func (q *eventStreamQueue) updateLedger(ctx context.Context, name string, create
 	return fmt.Errorf("%w: queue %s", errLedgerBusy, name)
 }
 
-// claim marks message m handled in its queue's ledger; a message of
+// finish marks message m handled in its queue's ledger; a message of
 // another epoch, not numbered yet, or marked already is errEventReplay.
-func (q *eventStreamQueue) claim(ctx context.Context, m eventMessage) error {
-	return q.updateLedger(ctx, m.Queue, false, func(l *eventLedger, _ redis.Pipeliner) error {
-		if l.Epoch != m.epoch || m.seq == 0 || m.seq > l.Next || m.seq <= l.Floor || slices.Contains(l.Done, m.seq) {
-			return fmt.Errorf("%w: message %s of queue %s (epoch %s number %d; the ledger's epoch %s, %d published, %d and %v handled)",
-				errEventReplay, m.ID, m.Queue, m.epoch, m.seq, l.Epoch, l.Next, l.Floor, l.Done)
-		}
-		l.Done = append(l.Done, m.seq)
-		slices.Sort(l.Done)
-		for len(l.Done) > 0 && l.Done[0] == l.Floor+1 {
-			l.Floor++
-			l.Done = l.Done[1:]
-		}
-		if extra := len(l.Done) - eventLedgerGaps; extra > 0 {
-			l.Floor = l.Done[extra-1]
-			l.Done = l.Done[extra:]
-		}
-		return nil
-	}, nil)
+func (q *eventStreamQueue) finishLedger(ctx context.Context, m eventMessage) error {
+	return q.updateLedger(ctx, m.Queue, false, func(l *eventLedger, _ redis.Pipeliner) error { return l.finish(m) }, nil)
 }

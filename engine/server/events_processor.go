@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/engine/runstore"
 	"github.com/wfrun/wfrun/store"
 	"github.com/wfrun/wfrun/tasks/eval"
 )
@@ -39,14 +40,18 @@ import (
 // the message. Every execution is logged (handler, action, message id,
 // outcome), masked; an action that fails does not stop the others.
 //
-// Messages are handled eventWorkers at a time; each is claimed in its
-// queue before its handlers run (at most once: events_ledger.go). A
-// condition gets eventConditionTimeout, and a handler whose condition
-// runs out of time on eventConditionStrikes messages in a row is
-// disabled. A condition that fails, or an action whose call fails for a
-// transient reason (5xx), is tried again, eventAttempts tries in all,
-// where Conductor leaves such a message unacknowledged and handles it
-// again (without a bound).
+// Messages are handled eventWorkers at a time. Each action is recorded as
+// started in its queue's ledger before it runs and its execution kept
+// (events_ledger.go, events_exec.go); the message is acknowledged once
+// every action ran, as Conductor's DefaultEventProcessor acks it: one
+// whose process died, or one with an action that failed for a transient
+// reason, is delivered again (after eventReclaimIdle) and runs only the
+// actions not started before. A condition gets eventConditionTimeout, and
+// a handler whose condition runs out of time on eventConditionStrikes
+// messages in a row is disabled. A condition that fails, or an action
+// whose call fails for a transient reason (5xx), is tried again,
+// eventAttempts tries in all, before the message is left to a later
+// delivery (the action; a condition that keeps failing runs nothing).
 
 const (
 	eventWorkers   = 8                      // messages handled at once
@@ -76,14 +81,22 @@ func (s *Server) newEventQueue() eventQueue {
 	if s.shared != nil {
 		return newEventStreamQueue(s.shared, nil)
 	}
-	return newEventMemQueue()
+	return newEventRecordQueue()
 }
 
 // startEvents starts the event processor.
 func (s *Server) startEvents(ctx context.Context, q eventQueue) {
 	c := s.conductor
-	if sq, ok := q.(*eventStreamQueue); ok {
-		sq.transit = c.eng.Transit()
+	switch eq := q.(type) {
+	case *eventStreamQueue:
+		eq.transit = c.eng.Transit()
+	case *eventRecordQueue:
+		eq.transit = c.eng.Transit()
+		// Beside the runs (bolt: they outlive a restart), else in this
+		// process.
+		if eq.recs = c.eng.EventRecords(); eq.recs == nil {
+			eq.recs = runstore.NewMemory()
+		}
 	}
 	if c.eng.EventSinkOf(engine.ConductorQueueType) != engine.EventSink(q) {
 		s.log.Info("EVENT tasks publish conductor queues to the configured --event-sink: event handlers on conductor events get no message from them")
@@ -168,27 +181,33 @@ func (s *Server) processEvents(ctx context.Context, q eventQueue, em *eventMetri
 			go func(m eventMessage, handlers []*handlerLoaded) {
 				defer wg.Done()
 				defer func() { <-slots }()
-				// Marked handled before it is: a message is handled at
-				// most once, whoever took it and however often it comes.
-				if err := q.claim(ctx, m); err != nil {
+				// A message handled already (a copy added again, or
+				// one another process finished) runs nothing.
+				if err := q.begin(ctx, m); err != nil {
 					if !errors.Is(err, errEventReplay) {
-						// Taken again once its delivery is idle.
-						s.log.Warn("event queue: claiming a message", "queue", m.Queue, "messageId", m.ID, "error", s.masker.MaskString(err.Error()))
+						s.log.Warn("event queue: reading a message's ledger", "queue", m.Queue, "messageId", m.ID, "error", s.masker.MaskString(err.Error()))
+						q.release(ctx, m)
 						return
 					}
-					s.log.Warn("event message not handled: handled already, withdrawn, or not of its queue's ledger (added again to Redis?)",
-						"queue", m.Queue, "messageId", m.ID, "reason", err.Error())
-					if err := q.done(ctx, m); err != nil {
-						s.log.Warn("event queue: acknowledging", "queue", m.Queue, "messageId", m.ID, "error", s.masker.MaskString(err.Error()))
-					}
+					s.notHandled(ctx, q, m, err)
 					return
 				}
-				s.handleMessage(ctx, handlers, m, em, guard)
-				em.handled.WithLabelValues(m.Queue).Inc()
-				if ctx.Err() != nil {
-					return // not acknowledged: taken again (Redis) after a restart
+				again, err := s.handleMessage(ctx, q, handlers, m, em, guard)
+				switch {
+				case errors.Is(err, errEventReplay):
+					s.notHandled(ctx, q, m, err)
+					return
+				case again || err != nil:
+					// Delivered again later: the actions not started (or
+					// that failed for a transient reason) run then.
+					if err != nil && ctx.Err() == nil {
+						s.log.Warn("event queue: recording an action", "queue", m.Queue, "messageId", m.ID, "error", s.masker.MaskString(err.Error()))
+					}
+					q.release(ctx, m)
+					return
 				}
-				if err := q.done(ctx, m); err != nil {
+				em.handled.WithLabelValues(m.Queue).Inc()
+				if err := q.finish(ctx, m); err != nil && !errors.Is(err, errEventReplay) {
 					s.log.Warn("event queue: acknowledging", "queue", m.Queue, "messageId", m.ID, "error", s.masker.MaskString(err.Error()))
 				}
 			}(m, byQueue[m.Queue])
@@ -256,8 +275,13 @@ func (s *Server) listeningHandlers(warned map[string]bool) map[string][]*handler
 	return out
 }
 
-// handleMessage runs the handlers of a message's event.
-func (s *Server) handleMessage(ctx context.Context, handlers []*handlerLoaded, m eventMessage, em *eventMetrics, guard *conditionGuard) {
+// handleMessage runs the handlers of a message's event, each action once
+// (recorded in the queue's ledger before it runs: a delivery of the
+// message again skips the actions started before). again reports an
+// action that failed for a transient reason, or actions left at shutdown:
+// the message is delivered again for them. An error (errEventReplay: the
+// message was finished meanwhile, by another process) stops it.
+func (s *Server) handleMessage(ctx context.Context, q eventQueue, handlers []*handlerLoaded, m eventMessage, em *eventMetrics, guard *conditionGuard) (again bool, err error) {
 	event := engine.ConductorQueueType + ":" + m.Queue
 	payload := decodePayload(m.Payload)
 	pub, pubErr := s.publisherPrincipal(m.Publisher)
@@ -282,7 +306,9 @@ func (s *Server) handleMessage(ctx context.Context, handlers []*handlerLoaded, m
 		if s.auth == nil {
 			act = p
 		}
-		actx := withActingPublisher(ctx, pub)
+		// An action that started runs to its end at shutdown (its outcome
+		// is recorded); the ones after it wait for the next delivery.
+		actx := withActingPublisher(context.WithoutCancel(ctx), pub)
 		if cond := strings.TrimSpace(h.Condition); cond != "" {
 			if guard.disabled(h) {
 				s.log.Info("event handler skipped: disabled, its condition ran out of time", "handler", h.Name, "event", event, "messageId", m.ID)
@@ -297,15 +323,44 @@ func (s *Server) handleMessage(ctx context.Context, handlers []*handlerLoaded, m
 			if !ok {
 				s.log.Info("event handler skipped", "handler", h.Name, "event", event, "messageId", m.ID, "status", "SKIPPED")
 				em.executions.WithLabelValues("", "SKIPPED").Inc()
+				x := &eventExecution{ID: m.ID + "_0", MessageID: m.ID, Name: h.Name, Event: h.Event, Created: time.Now().UnixMilli(),
+					Status: execSkipped, Output: s.maskedOutput(map[string]any{"msg": string(m.Payload), "condition": h.Condition})}
+				if err := q.record(ctx, x); err != nil {
+					s.log.Warn("event queue: recording an execution", "handler", h.Name, "messageId", m.ID, "error", s.masker.MaskString(err.Error()))
+				}
 				continue
 			}
 		}
 		for i, a := range h.Actions {
-			out, err := s.runActionRetried(actx, act, a, payload, event, m.ID)
-			status := "COMPLETED"
-			attrs := []any{"handler", h.Name, "action", a.Action, "index", i, "event", event, "messageId", m.ID, "principal", p.Name, "publisher", pub.Name}
+			if ctx.Err() != nil {
+				return true, nil
+			}
+			x := &eventExecution{ID: fmt.Sprintf("%s_%d", m.ID, i), MessageID: m.ID, Name: h.Name, Event: h.Event,
+				Created: time.Now().UnixMilli(), Status: execInProgress, Action: a.Action, Output: map[string]any{}}
+			key := actionKey(h.Name, i)
+			started, err := q.startAction(ctx, m, key, x)
 			if err != nil {
-				status = "FAILED"
+				return again, err
+			}
+			attrs := []any{"handler", h.Name, "action", a.Action, "index", i, "event", event, "messageId", m.ID, "principal", p.Name, "publisher", pub.Name}
+			if !started {
+				// Conductor's "Duplicate delivery/execution of message".
+				s.log.Info("event handler action not run again: an earlier delivery of the message started it", attrs...)
+				continue
+			}
+			out, err := s.runActionRetried(actx, act, a, payload, event, m.ID)
+			if errors.Is(err, errTransient) {
+				again = true
+				s.log.Info("event handler action", append(attrs, "status", execInProgress, "error", oneLine(s.masker.MaskString(err.Error())),
+					"retry", "the message is delivered again")...)
+				if err := q.endAction(ctx, m, key, x, true); err != nil {
+					return again, err
+				}
+				continue
+			}
+			x.Status = execCompleted
+			if err != nil {
+				x.Status = execFailed
 				attrs = append(attrs, "error", oneLine(s.masker.MaskString(err.Error())))
 			}
 			if msg, _ := out["error"].(string); msg != "" {
@@ -314,9 +369,44 @@ func (s *Server) handleMessage(ctx context.Context, handlers []*handlerLoaded, m
 			if id, _ := out["workflowId"].(string); id != "" && a.Action == actionStartWorkflow {
 				attrs = append(attrs, "workflowId", id)
 			}
-			s.log.Info("event handler action", append(attrs, "status", status)...)
-			em.executions.WithLabelValues(a.Action, status).Inc()
+			s.log.Info("event handler action", append(attrs, "status", x.Status)...)
+			em.executions.WithLabelValues(a.Action, x.Status).Inc()
+			output := map[string]any{}
+			for k, v := range out {
+				output[k] = v
+			}
+			if err != nil {
+				output["exception"] = oneLine(err.Error())
+			}
+			x.Output = s.maskedOutput(output)
+			if err := q.endAction(ctx, m, key, x, false); err != nil {
+				s.log.Warn("event queue: recording an execution", "handler", h.Name, "messageId", m.ID, "error", s.masker.MaskString(err.Error()))
+			}
 		}
+	}
+	return again, nil
+}
+
+// maskedOutput is v with every value the server's masker knows masked.
+func (s *Server) maskedOutput(v map[string]any) map[string]any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return map[string]any{}
+	}
+	out := map[string]any{}
+	if json.Unmarshal([]byte(s.masker.MaskString(string(b))), &out) != nil {
+		return map[string]any{}
+	}
+	return out
+}
+
+// notHandled logs a message that runs nothing (handled already, withdrawn,
+// or not of its queue's ledger) and removes it.
+func (s *Server) notHandled(ctx context.Context, q eventQueue, m eventMessage, why error) {
+	s.log.Warn("event message not handled: handled already, withdrawn, or not of its queue's ledger (added again?)",
+		"queue", m.Queue, "messageId", m.ID, "reason", why.Error())
+	if err := q.finish(ctx, m); err != nil && !errors.Is(err, errEventReplay) {
+		s.log.Warn("event queue: acknowledging", "queue", m.Queue, "messageId", m.ID, "error", s.masker.MaskString(err.Error()))
 	}
 }
 

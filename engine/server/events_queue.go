@@ -48,39 +48,46 @@ func publisherOf(ctx context.Context) *engine.EventPublisher {
 }
 
 // eventQueue is the conductor queue type of the server: the engine
-// publishes to it (engine.EventSink, EventAcker), the event processor polls
-// and acknowledges.
+// publishes to it (engine.EventSink, EventAcker), the event processor
+// takes messages, records the actions it runs for them in the queue's
+// ledger (events_ledger.go) and their executions (events_exec.go), and
+// acknowledges a message once every action ran.
 type eventQueue interface {
 	engine.EventSink
 	engine.EventAcker
 	// take returns up to n messages of the queues named (served in turn),
 	// waiting up to wait for one.
 	take(ctx context.Context, queues []string, n int, wait time.Duration) ([]eventMessage, error)
-	// claim marks a taken message handled, before it is: a message
-	// claimed already (taken twice, or replayed) is errEventReplay.
-	claim(ctx context.Context, m eventMessage) error
-	// done removes a handled message.
-	done(ctx context.Context, m eventMessage) error
+	// begin is errEventReplay when m was handled already, was withdrawn,
+	// or is not of its queue's ledger.
+	begin(ctx context.Context, m eventMessage) error
+	// startAction records action key of m as started, with its execution
+	// x (IN_PROGRESS); false when it was started before (by this delivery
+	// of m or an earlier one).
+	startAction(ctx context.Context, m eventMessage, key string, x *eventExecution) (bool, error)
+	// endAction records the outcome x of action key of m; with again, the
+	// action is taken out instead (x is removed): the next delivery of m
+	// runs it.
+	endAction(ctx context.Context, m eventMessage, key string, x *eventExecution, again bool) error
+	// record stores an execution that ran nothing (SKIPPED).
+	record(ctx context.Context, x *eventExecution) error
+	// finish marks m handled and removes it; errEventReplay when it was
+	// handled already (it is removed all the same).
+	finish(ctx context.Context, m eventMessage) error
+	// release leaves m, taken and not finished, to a later delivery.
+	release(ctx context.Context, m eventMessage)
+	// executions are the executions kept for handler, newest first.
+	executions(ctx context.Context, handler string) ([]eventExecution, error)
 }
 
 // errEventReplay: a message was handled already (or withdrawn), or does
 // not belong to its queue's current sequence.
 var errEventReplay = errors.New("event message already handled")
 
-// eventMemQueue keeps the messages in this process; they do not outlive
-// it (a restarted serve has no message that was not handled).
-type eventMemQueue struct {
-	mu     sync.Mutex
-	msgs   map[string][]eventMessage
-	total  int
-	turn   int           // where the next take starts among the queues
-	notify chan struct{} // closed and replaced on every publish
-}
-
 // eventQueuedMax bounds the messages the conductor queues keep, all queues
 // together (queue names can come from a run's input): a workflow
 // publishing where nobody listens fails its EVENT task rather than fill
-// the server's memory (or Redis).
+// the server's store (or Redis).
 const eventQueuedMax = 10000
 
 // errEventQueueFull: the conductor queues hold eventQueuedMax messages.
@@ -90,98 +97,6 @@ func queueFull(queue string, max int) error {
 	return fmt.Errorf("%w: the conductor queues hold %d messages no event handler has taken; not published to %s (register a handler for the event %s, or give --event-sink conductor=SINK)",
 		errEventQueueFull, max, queue, queue)
 }
-
-func newEventMemQueue() *eventMemQueue {
-	return &eventMemQueue{msgs: map[string][]eventMessage{}, notify: make(chan struct{})}
-}
-
-// Publish adds the message at the end of its queue.
-func (q *eventMemQueue) Publish(ctx context.Context, queue, id string, payload []byte) error {
-	name, ok := strings.CutPrefix(queue, engine.ConductorQueueType+":")
-	if !ok {
-		return fmt.Errorf("not a conductor queue: %s", queue)
-	}
-	q.mu.Lock()
-	if q.total >= eventQueuedMax {
-		q.mu.Unlock()
-		return queueFull(queue, eventQueuedMax)
-	}
-	q.msgs[name] = append(q.msgs[name], eventMessage{Queue: name, ID: id, Payload: append([]byte(nil), payload...), Publisher: publisherOf(ctx)})
-	q.total++
-	close(q.notify)
-	q.notify = make(chan struct{})
-	q.mu.Unlock()
-	return nil
-}
-
-// Ack withdraws a message not yet taken (a cancelled EVENT task's).
-func (q *eventMemQueue) Ack(_ context.Context, queue, id string) error {
-	name := strings.TrimPrefix(queue, engine.ConductorQueueType+":")
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	list := q.msgs[name]
-	for i, m := range list {
-		if m.ID == id {
-			q.msgs[name] = append(list[:i:i], list[i+1:]...)
-			if len(q.msgs[name]) == 0 {
-				delete(q.msgs, name)
-			}
-			q.total--
-			return nil
-		}
-	}
-	return nil
-}
-
-// take serves the queues in turn, one message of each per round, starting
-// one queue further every time: a busy queue does not starve the others.
-func (q *eventMemQueue) take(ctx context.Context, queues []string, n int, wait time.Duration) ([]eventMessage, error) {
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	for {
-		q.mu.Lock()
-		var out []eventMessage
-		if len(queues) > 0 {
-			start := q.turn % len(queues)
-			q.turn++
-			for more := true; more && len(out) < n; {
-				more = false
-				for i := range queues {
-					name := queues[(start+i)%len(queues)]
-					list := q.msgs[name]
-					if len(list) == 0 || len(out) == n {
-						continue
-					}
-					out = append(out, list[0])
-					q.total--
-					if len(list) == 1 {
-						delete(q.msgs, name)
-					} else {
-						q.msgs[name] = list[1:]
-						more = true
-					}
-				}
-			}
-		}
-		ch := q.notify
-		q.mu.Unlock()
-		if len(out) > 0 {
-			return out, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-timer.C:
-			return nil, nil
-		case <-ch:
-		}
-	}
-}
-
-// claim: a message of this process's queue is taken once.
-func (q *eventMemQueue) claim(context.Context, eventMessage) error { return nil }
-
-func (q *eventMemQueue) done(context.Context, eventMessage) error { return nil }
 
 // eventStreamPrefix names the Redis streams of the conductor queues; one
 // hash tag, so one XREADGROUP reads several of them on Redis Cluster.
@@ -198,8 +113,9 @@ const eventTransitKind = "conductor event"
 // to the message's queue and id, as its payload).
 const eventPublisherKind = "conductor event publisher"
 
-// eventReclaimIdle is how long a message taken by a process that did not
-// handle it (it died) waits before another process takes it.
+// eventReclaimIdle is how long a message taken and not finished (its
+// process died, or an action failed for a transient reason) waits before
+// it is delivered again, to any process.
 const eventReclaimIdle = time.Minute
 
 // Keys beside each queue's stream (same hash tag): its sealed ledger
@@ -226,10 +142,13 @@ type eventStreamQueue struct {
 	groups  map[string]bool // streams whose group exists
 	turn    int             // where the next take starts among the streams
 	seen    seenLedgers     // the latest ledger version seen, by epoch
+	// reclaimIdle is how long a message taken and not finished waits
+	// before it is delivered again (eventReclaimIdle; shorter in tests).
+	reclaimIdle time.Duration
 }
 
 func newEventStreamQueue(c redis.UniversalClient, transit *runsecrets.Transit) *eventStreamQueue {
-	return &eventStreamQueue{c: c, transit: transit, self: newRunID(), max: eventQueuedMax, groups: map[string]bool{},
+	return &eventStreamQueue{c: c, transit: transit, self: newRunID(), max: eventQueuedMax, groups: map[string]bool{}, reclaimIdle: eventReclaimIdle,
 		seen: seenLedgers{ver: map[string]uint64{}}}
 }
 
@@ -314,10 +233,7 @@ func (q *eventStreamQueue) Ack(ctx context.Context, queue, id string) error {
 		q.c.HDel(ctx, eventIDsPrefix+name, id)
 		return nil
 	}
-	if err := q.claim(ctx, eventMessage{Queue: name, ID: id, entry: entry, epoch: epoch, seq: seq}); err != nil && !errors.Is(err, errEventReplay) {
-		return fmt.Errorf("ack on %s: %w", queue, err)
-	}
-	if err := q.done(ctx, eventMessage{Queue: name, ID: id, entry: entry}); err != nil {
+	if err := q.finish(ctx, eventMessage{Queue: name, ID: id, entry: entry, epoch: epoch, seq: seq}); err != nil && !errors.Is(err, errEventReplay) {
 		return fmt.Errorf("ack on %s: %w", queue, err)
 	}
 	return nil
@@ -374,7 +290,7 @@ func (q *eventStreamQueue) take(ctx context.Context, queues []string, n int, wai
 			break
 		}
 		claimed, _, err := q.c.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: s, Group: eventGroup, Consumer: q.self,
-			MinIdle: eventReclaimIdle, Start: "0", Count: int64(n - len(out))}).Result()
+			MinIdle: q.reclaimIdle, Start: "0", Count: int64(n - len(out))}).Result()
 		if err == nil {
 			out = append(out, q.open(ctx, s, claimed)...)
 		}
@@ -453,4 +369,97 @@ return 1`)
 func (q *eventStreamQueue) done(ctx context.Context, m eventMessage) error {
 	keys := []string{eventStreamPrefix + m.Queue, eventQueuedKey, eventIDsPrefix + m.Queue}
 	return doneScript.Run(ctx, q.c, keys, eventGroup, m.entry, m.ID).Err()
+}
+
+// executionKeys are the hash of a handler's sealed executions (by id) and
+// their index by creation time.
+func executionKeys(handler string) []string {
+	return []string{eventExecPrefix + handler, eventExecPrefix + "index:" + handler}
+}
+
+// eventExecPrefix names the executions' keys (same hash tag).
+const eventExecPrefix = "wfrun:{wfrun-events}:exec:"
+
+// putExecutionScript stores a sealed execution and keeps the newest
+// ARGV[4] of its handler.
+const putExecutionScript = `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+local n = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[4])
+if n > 0 then
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, n - 1)) do redis.call('HDEL', KEYS[1], id) end
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, n - 1)
+end
+return 1`
+
+// putExecution queues the write of x in pipe (nil: at once).
+func (q *eventStreamQueue) putExecution(ctx context.Context, pipe redis.Cmdable, x *eventExecution) error {
+	sealed, err := sealExecution(q.transit.Seal, x)
+	if err != nil {
+		return err
+	}
+	if pipe == nil {
+		pipe = q.c
+	}
+	return pipe.Eval(ctx, putExecutionScript, executionKeys(x.Name), x.ID, string(sealed), x.Created, eventExecutionsKept).Err()
+}
+
+func (q *eventStreamQueue) begin(ctx context.Context, m eventMessage) error {
+	return q.updateLedger(ctx, m.Queue, false, func(l *eventLedger, _ redis.Pipeliner) error { return l.check(m) }, nil)
+}
+
+func (q *eventStreamQueue) startAction(ctx context.Context, m eventMessage, key string, x *eventExecution) (bool, error) {
+	var started bool
+	err := q.updateLedger(ctx, m.Queue, false, func(l *eventLedger, pipe redis.Pipeliner) error {
+		var err error
+		if started, err = l.startAction(m, key); err != nil || !started {
+			return err
+		}
+		return q.putExecution(ctx, pipe, x)
+	}, nil)
+	return started, err
+}
+
+func (q *eventStreamQueue) endAction(ctx context.Context, m eventMessage, key string, x *eventExecution, again bool) error {
+	if !again {
+		return q.putExecution(ctx, nil, x)
+	}
+	return q.updateLedger(ctx, m.Queue, false, func(l *eventLedger, pipe redis.Pipeliner) error {
+		l.dropAction(m, key)
+		keys := executionKeys(x.Name)
+		pipe.HDel(ctx, keys[0], x.ID)
+		pipe.ZRem(ctx, keys[1], x.ID)
+		return nil
+	}, nil)
+}
+
+func (q *eventStreamQueue) record(ctx context.Context, x *eventExecution) error {
+	return q.putExecution(ctx, nil, x)
+}
+
+func (q *eventStreamQueue) finish(ctx context.Context, m eventMessage) error {
+	err := q.finishLedger(ctx, m)
+	if err != nil && !errors.Is(err, errEventReplay) {
+		return err
+	}
+	if derr := q.done(ctx, m); derr != nil {
+		return derr
+	}
+	return err
+}
+
+// release leaves m pending: once it was idle reclaimIdle, a take (of any
+// process) claims it again.
+func (q *eventStreamQueue) release(context.Context, eventMessage) {}
+
+func (q *eventStreamQueue) executions(ctx context.Context, handler string) ([]eventExecution, error) {
+	all, err := q.c.HGetAll(ctx, executionKeys(handler)[0]).Result()
+	if err != nil {
+		return nil, err
+	}
+	sealed := make(map[string][]byte, len(all))
+	for id, v := range all {
+		sealed[id] = []byte(v)
+	}
+	return openExecutions(q.transit.Open, handler, sealed), nil
 }

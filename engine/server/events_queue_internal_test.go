@@ -7,14 +7,24 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wfrun/wfrun/engine/runstore"
 )
+
+func newTestRecordQueue(t *testing.T) *eventRecordQueue {
+	t.Helper()
+	q := newEventRecordQueue()
+	q.recs = runstore.NewMemory()
+	q.transit = newTestTransit(t)
+	return q
+}
 
 // TestEventMemQueue: messages wait in their queue until taken, in order;
 // a withdrawn (acked) one is not taken; a queue nobody takes from stops
 // at its bound with an error naming the queue.
 func TestEventMemQueue(t *testing.T) {
 	ctx := context.Background()
-	q := newEventMemQueue()
+	q := newTestRecordQueue(t)
 	for i := range 3 {
 		if err := q.Publish(ctx, "conductor:wf:a", "m"+strconv.Itoa(i), []byte(`{}`)); err != nil {
 			t.Fatal(err)
@@ -40,8 +50,33 @@ func TestEventMemQueue(t *testing.T) {
 	}()
 	time.Sleep(20 * time.Millisecond)
 	_ = q.Publish(ctx, "conductor:wf:a", "late", []byte(`{}`))
-	if m := <-done; len(m) != 1 || m[0].ID != "late" {
+	m := <-done
+	if len(m) != 1 || m[0].ID != "late" {
 		t.Errorf("a waiting take got %v", m)
+	}
+	// Handled messages leave the queue; one released is taken again.
+	for _, x := range append(got, m...) {
+		if err := q.finish(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = q.Publish(ctx, "conductor:wf:a", "again", []byte(`{}`))
+	q.redeliver = 50 * time.Millisecond
+	first, _ := q.take(ctx, []string{"wf:a"}, 10, time.Second)
+	if len(first) != 1 {
+		t.Fatalf("take: %v", first)
+	}
+	q.release(ctx, first[0])
+	if got, _ := q.take(ctx, []string{"wf:a"}, 10, 10*time.Millisecond); len(got) != 0 {
+		t.Errorf("a released message was taken again at once: %v", got)
+	}
+	time.Sleep(60 * time.Millisecond)
+	second, _ := q.take(ctx, []string{"wf:a"}, 10, time.Second)
+	if len(second) != 1 || second[0].ID != "again" {
+		t.Fatalf("a released message after its wait: %v", second)
+	}
+	if err := q.finish(ctx, second[0]); err != nil {
+		t.Fatal(err)
 	}
 	// The bound is over all queues together (names can come from a run's
 	// input): one message in each of many queues fills it too.
@@ -54,9 +89,13 @@ func TestEventMemQueue(t *testing.T) {
 	if !errors.Is(err, errEventQueueFull) || !strings.Contains(err.Error(), "conductor:wf:other") {
 		t.Errorf("over the bound: %v", err)
 	}
-	// A message taken makes room.
-	if got, _ := q.take(ctx, []string{"wf:full7"}, 10, time.Second); len(got) != 1 {
+	// A message handled makes room.
+	got, _ = q.take(ctx, []string{"wf:full7"}, 10, time.Second)
+	if len(got) != 1 {
 		t.Fatalf("take: %v", got)
+	}
+	if err := q.finish(ctx, got[0]); err != nil {
+		t.Fatal(err)
 	}
 	if err := q.Publish(ctx, "conductor:wf:other", "room", nil); err != nil {
 		t.Errorf("after a take: %v", err)
@@ -68,7 +107,7 @@ func TestEventMemQueue(t *testing.T) {
 // starve the others, whatever their names.
 func TestEventMemQueueTakesInTurn(t *testing.T) {
 	ctx := context.Background()
-	q := newEventMemQueue()
+	q := newTestRecordQueue(t)
 	for i := range 20 {
 		_ = q.Publish(ctx, "conductor:wf:a", "a"+strconv.Itoa(i), []byte(`{}`))
 	}

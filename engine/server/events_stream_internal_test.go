@@ -18,6 +18,11 @@ func newTestStreamQueue(t *testing.T) (*eventStreamQueue, *redis.Client) {
 	t.Helper()
 	c := redis.NewClient(&redis.Options{Addr: redistest.Start(t)})
 	t.Cleanup(func() { _ = c.Close() })
+	return newEventStreamQueue(c, newTestTransit(t)), c
+}
+
+func newTestTransit(t *testing.T) *runsecrets.Transit {
+	t.Helper()
 	key, err := seal.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
@@ -30,7 +35,7 @@ func newTestStreamQueue(t *testing.T) (*eventStreamQueue, *redis.Client) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newEventStreamQueue(c, tr), c
+	return tr
 }
 
 // TestEventStreamQueueBoundAndAck: the Redis queues hold at most q.max
@@ -54,10 +59,10 @@ func TestEventStreamQueueBoundAndAck(t *testing.T) {
 	if err != nil || len(got) != 1 {
 		t.Fatalf("take: %v %v", got, err)
 	}
-	if err := q.claim(ctx, got[0]); err != nil {
+	if err := q.begin(ctx, got[0]); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.done(ctx, got[0]); err != nil {
+	if err := q.finish(ctx, got[0]); err != nil {
 		t.Fatal(err)
 	}
 	if err := q.Publish(ctx, "conductor:wf:c", "room", []byte(`{}`)); err != nil {
@@ -89,20 +94,21 @@ func TestEventStreamQueueBoundAndAck(t *testing.T) {
 		t.Fatalf("take: %v %v", got, err)
 	}
 	for _, m := range got {
-		err := q.claim(ctx, m)
+		err := q.begin(ctx, m)
 		if m.ID == "cancelled" && !errors.Is(err, errEventReplay) {
-			t.Errorf("the withdrawn message, added again, claimed: %v", err)
+			t.Errorf("the withdrawn message, added again, begun: %v", err)
 		}
 		if m.ID == "kept" && err != nil {
-			t.Errorf("claim of a published message: %v", err)
+			t.Errorf("begin of a published message: %v", err)
 		}
 	}
 }
 
 // TestEventStreamQueueSecondDeliveryRefused: an entry one process took
-// and has not handled yet, delivered to another process too (XAUTOCLAIM
-// once its delivery is idle), is handled by only one of them: the first
-// claim wins, the other is errEventReplay.
+// and has not finished yet, delivered to another process too (XAUTOCLAIM
+// once its delivery is idle), runs each action once: an action one of
+// them started is not started by the other, and once one finished the
+// message the other starts nothing more (errEventReplay).
 func TestEventStreamQueueSecondDeliveryRefused(t *testing.T) {
 	ctx := context.Background()
 	q1, c := newTestStreamQueue(t)
@@ -124,10 +130,29 @@ func TestEventStreamQueueSecondDeliveryRefused(t *testing.T) {
 	if len(got2) != 1 {
 		t.Fatalf("open: %v", got2)
 	}
-	if err := q2.claim(ctx, got2[0]); err != nil {
-		t.Fatalf("the first claim: %v", err)
+	x := func(i int) *eventExecution {
+		return &eventExecution{ID: "m1_" + string(rune('0'+i)), MessageID: "m1", Name: "h", Status: execInProgress}
 	}
-	if err := q1.claim(ctx, got1[0]); !errors.Is(err, errEventReplay) {
-		t.Errorf("the second delivery was claimed too: %v", err)
+	if ok, err := q1.startAction(ctx, got1[0], actionKey("h", 0), x(0)); !ok || err != nil {
+		t.Fatalf("the first start: %v %v", ok, err)
+	}
+	if ok, err := q2.startAction(ctx, got2[0], actionKey("h", 0), x(0)); ok || err != nil {
+		t.Errorf("an action started by the first delivery was started by the second: %v %v", ok, err)
+	}
+	if ok, err := q2.startAction(ctx, got2[0], actionKey("h", 1), x(1)); !ok || err != nil {
+		t.Fatalf("the second delivery's start of another action: %v %v", ok, err)
+	}
+	if err := q2.finish(ctx, got2[0]); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := q1.startAction(ctx, got1[0], actionKey("h", 2), x(2)); ok || !errors.Is(err, errEventReplay) {
+		t.Errorf("an action started after the message was finished: %v %v", ok, err)
+	}
+	if err := q1.begin(ctx, got1[0]); !errors.Is(err, errEventReplay) {
+		t.Errorf("a finished message begun again: %v", err)
+	}
+	execs, err := q1.executions(ctx, "h")
+	if err != nil || len(execs) != 2 {
+		t.Errorf("executions: %v %v", execs, err)
 	}
 }

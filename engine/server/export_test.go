@@ -15,3 +15,17 @@ func SetClaimCheck(s *Server, every time.Duration) { s.conductor.queue.claimChec
 
 // SharedTaskTTL is how long a shared task outlives its owner's last renewal.
 const SharedTaskTTL = sharedTaskTTL
+
+// SetEventRedelivery sets how long a conductor queue message taken and
+// not finished (an action failed for a transient reason, or its process
+// died) waits before it is delivered again.
+func SetEventRedelivery(s *Server, d time.Duration) {
+	switch q := s.conductor.events.(type) {
+	case *eventStreamQueue:
+		q.reclaimIdle = d
+	case *eventRecordQueue:
+		q.mu.Lock()
+		q.redeliver = d
+		q.mu.Unlock()
+	}
+}

@@ -1,0 +1,171 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/store"
+)
+
+// Event executions (Conductor's EventExecution): one record per message,
+// handler and action (id "<messageId>_<index>"; a handler whose condition
+// was false has one SKIPPED record, "<messageId>_0"), IN_PROGRESS when the
+// action starts, COMPLETED or FAILED when it ended. They are sealed with
+// the keyring, bound to their handler and id, and kept beside the queue
+// (Redis, or the run store), the newest eventExecutionsKept of each
+// handler. Orkes serves them (GET /api/event/execution/{handler}) and a
+// summary of the handlers (GET /api/event/execution); wfrun serves both,
+// to a caller who may read the handler's workflow.
+
+// Statuses of an event execution, as Conductor spells them.
+const (
+	execInProgress = "IN_PROGRESS"
+	execCompleted  = "COMPLETED"
+	execFailed     = "FAILED"
+	execSkipped    = "SKIPPED"
+)
+
+// eventExecutionKind binds a sealed execution to what it is.
+const eventExecutionKind = "conductor event execution"
+
+// eventExecutionsKept bounds the executions kept for each handler.
+const eventExecutionsKept = 500
+
+// eventExecution is Conductor's EventExecution.
+type eventExecution struct {
+	ID        string         `json:"id"`
+	MessageID string         `json:"messageId"`
+	Name      string         `json:"name"`
+	Event     string         `json:"event"`
+	Created   int64          `json:"created"`
+	Status    string         `json:"status"`
+	Action    string         `json:"action,omitempty"`
+	Output    map[string]any `json:"output"`
+}
+
+// executionBinding binds a sealed execution to its handler and id.
+func executionBinding(handler, id string) string { return handler + "\x00" + id }
+
+func (s *Server) eventExecutionRoutes(m *http.ServeMux) {
+	m.HandleFunc("GET /api/event/execution", s.cond(s.eventExecutionSummary))
+	m.HandleFunc("GET /api/event/execution/{handler}", s.cond(s.eventExecutions))
+}
+
+// mayReadHandler: p may read what handler h received (the workflow whose
+// queue its event names; every workflow for a queue that names none).
+func (s *Server) mayReadHandler(p store.Principal, h *eventHandler) bool {
+	if s.auth == nil {
+		return true
+	}
+	w := "*"
+	if rest, ok := strings.CutPrefix(h.Event, engine.ConductorQueueType+":"); ok {
+		if wf := queueWorkflow(rest); wf != "" {
+			w = wf
+		}
+	}
+	return mayReadWorkflow(p, w)
+}
+
+// eventExecutions is GET /api/event/execution/{handler}: the handler's
+// executions, newest first (Orkes' ExtendedEventExecution list).
+func (s *Server) eventExecutions(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	name := r.PathValue("handler")
+	l, err := s.readHandler(name)
+	if err != nil {
+		s.eventError(w, r, &handlerError{"EventHandler with name " + name + " not found!", errNoHandler})
+		return
+	}
+	if !s.mayReadHandler(p, l.h) {
+		s.forbid(w, r, p, ScopeWorkflowRead+handlerWorkflow(l.h))
+		return
+	}
+	list, err := s.conductor.events.executions(r.Context(), name)
+	if err != nil {
+		s.eventError(w, r, err)
+		return
+	}
+	out := make([]map[string]any, 0, len(list))
+	for _, x := range list {
+		b, _ := json.Marshal(x)
+		var m map[string]any
+		_ = json.Unmarshal(b, &m)
+		m["eventHandler"] = l.h
+		out = append(out, m)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func handlerWorkflow(h *eventHandler) string {
+	if rest, ok := strings.CutPrefix(h.Event, engine.ConductorQueueType+":"); ok {
+		if wf := queueWorkflow(rest); wf != "" {
+			return wf
+		}
+	}
+	return "*"
+}
+
+// eventExecutionSummary is GET /api/event/execution: the active handlers
+// the caller may read, with their number of actions and of messages they
+// have executions for (Orkes' SearchResultHandledEventResponse).
+func (s *Server) eventExecutionSummary(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	all, err := s.handlers()
+	if err != nil {
+		s.eventError(w, r, err)
+		return
+	}
+	results := []map[string]any{}
+	for _, l := range all {
+		if !l.h.Active || !s.mayReadHandler(p, l.h) {
+			continue
+		}
+		list, err := s.conductor.events.executions(r.Context(), l.h.Name)
+		if err != nil {
+			s.eventError(w, r, err)
+			return
+		}
+		msgs := map[string]bool{}
+		for _, x := range list {
+			msgs[x.MessageID] = true
+		}
+		results = append(results, map[string]any{"name": l.h.Name, "event": l.h.Event, "active": l.h.Active,
+			"numberOfActions": len(l.h.Actions), "numberOfMessages": len(msgs)})
+	}
+	sort.Slice(results, func(i, j int) bool { return results[i]["name"].(string) < results[j]["name"].(string) })
+	writeJSON(w, http.StatusOK, map[string]any{"totalHits": len(results), "results": results})
+}
+
+// openExecutions opens sealed executions of handler; one that does not
+// open (written without the keyring, moved, or edited) is left out.
+func openExecutions(open func(sealed []byte, kind, binding string) ([]byte, error), handler string, sealed map[string][]byte) []eventExecution {
+	out := make([]eventExecution, 0, len(sealed))
+	for id, b := range sealed {
+		plain, err := open(b, eventExecutionKind, executionBinding(handler, id))
+		if err != nil {
+			continue
+		}
+		var x eventExecution
+		if json.Unmarshal(plain, &x) != nil || x.ID != id || x.Name != handler {
+			continue
+		}
+		out = append(out, x)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Created != out[j].Created {
+			return out[i].Created > out[j].Created
+		}
+		return out[i].ID > out[j].ID
+	})
+	return out
+}
+
+// sealExecution seals x for its handler and id.
+func sealExecution(seal func(plain []byte, kind, binding string) ([]byte, error), x *eventExecution) ([]byte, error) {
+	plain, err := json.Marshal(x)
+	if err != nil {
+		return nil, err
+	}
+	return seal(plain, eventExecutionKind, executionBinding(x.Name, x.ID))
+}
