@@ -92,15 +92,18 @@ type Engine struct {
 	maxLoop      int
 	maxVarsKB    int64 // SET_VARIABLE's limit on the variables' size, in KiB
 	// owner names this engine in the leases of the runs it executes.
-	owner     string
-	leaseTTL  time.Duration
-	remote    RemoteWorkerFunc
-	clock     Clock
-	taskDefs  TaskDefSource
-	limits    *taskLimits
-	templates sync.Map // templateKey → *templateEntry
-	eventSink map[string]EventSink
-	dynTasks  sync.Map // dynamicKey → *WorkflowTask
+	owner    string
+	leaseTTL time.Duration
+	remote   RemoteWorkerFunc
+	// remoteLimits: the RemoteWorkerFunc enforces the limits of the tasks
+	// it hands out (WithRemoteLimits).
+	remoteLimits bool
+	clock        Clock
+	taskDefs     TaskDefSource
+	limits       *taskLimits
+	templates    sync.Map // templateKey → *templateEntry
+	eventSink    map[string]EventSink
+	dynTasks     sync.Map // dynamicKey → *WorkflowTask
 	// bg executes the runs the engine starts on its own (background.go).
 	bg background
 	// vis writes the records of tasks that keep running (visible.go).
@@ -163,8 +166,11 @@ type RemoteTask struct {
 	Domain   string
 	Priority int
 	// RateLimitPerFrequency and RateLimitFrequencyInSeconds are the
-	// definition's, as the task's record shows them (isolation.go).
+	// definition's, as the task's record shows them (isolation.go);
+	// ConcurrentExecLimit is the definition's concurrentExecLimit (0: none).
+	// See WithRemoteLimits.
 	RateLimitPerFrequency, RateLimitFrequencyInSeconds int
+	ConcurrentExecLimit                                int
 
 	att  *remoteAttempt // the attempt's clocks (Polled, Progress)
 	hand *handoff       // what Resolve resolves
@@ -178,6 +184,15 @@ type RemoteWorkerFunc func(ctx context.Context, t RemoteTask) tasks.Result
 
 // WithRemoteWorker sets the handler of SIMPLE tasks that have no WithWorker handler.
 func WithRemoteWorker(fn RemoteWorkerFunc) Option { return func(e *Engine) { e.remote = fn } }
+
+// WithRemoteLimits says the RemoteWorkerFunc enforces the task
+// definitions' concurrentExecLimit and rateLimitPerFrequency for the tasks
+// it hands out, when a worker polls them (RemoteTask.ConcurrentExecLimit,
+// RateLimitPerFrequency, RateLimitFrequencyInSeconds), as Conductor's
+// ExecutionService.poll does: a remote task is then not held back by the
+// engine's own limits (limits.go), which count from its scheduling, in this
+// process only.
+func WithRemoteLimits() Option { return func(e *Engine) { e.remoteLimits = true } }
 
 // WithDefinitionsDir sets the directory SUB_WORKFLOW and failureWorkflow
 // names are looked up in (files *.json whose "name" matches).

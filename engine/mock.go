@@ -371,7 +371,8 @@ func mockable(typ string) bool {
 // waits for its mock (another task of the definition, held by the slot,
 // could never reach the pass), only when it runs for real (testRealSlot).
 func (r *runState) testSlot(ctx context.Context, wt *WorkflowTask, p taskPolicy) (func(), error) {
-	if r.test != nil && mockable(wt.Type) {
+	if r.test != nil && mockable(wt.Type) || r.e.remoteLimits && r.e.remoteSimple(wt) {
+		// A remote task's limits are its pollers' (WithRemoteLimits).
 		return func() {}, nil
 	}
 	return r.acquireSlot(ctx, p)
@@ -380,7 +381,7 @@ func (r *runState) testSlot(ctx context.Context, wt *WorkflowTask, p taskPolicy)
 // testRealSlot is the slot a task of a test run that runs for real takes
 // (testSlot took none).
 func (r *runState) testRealSlot(ctx context.Context, wt *WorkflowTask) (func(), error) {
-	if r.test == nil || !mockable(wt.Type) {
+	if r.test == nil || !mockable(wt.Type) || r.e.remoteLimits && r.e.remoteSimple(wt) {
 		return func() {}, nil
 	}
 	return r.acquireSlot(ctx, r.policy(wt))

@@ -81,6 +81,8 @@ type queue struct {
 	polled map[pollKey]pollInfo
 	// waitingPolls counts the polls waiting now, by task type and domain.
 	waitingPolls map[pollKey]int
+	// limits counts what the definitions' limits need (queuelimits.go).
+	limits pollLimits
 }
 
 func newQueue() *queue {
@@ -173,6 +175,7 @@ func (q *queue) remove(d *delivery) {
 
 func (q *queue) removeLocked(d *delivery) {
 	q.unqueueLocked(d)
+	q.releaseLocked(d)
 	if q.byID[d.id] == d {
 		delete(q.byID, d.id)
 	}
@@ -213,12 +216,9 @@ func (q *queue) poll(ctx, stop context.Context, name, domain, workerID string, c
 	}
 	for {
 		q.mu.Lock()
-		list := q.pending[qn]
-		if len(list) > 0 {
-			n := min(count, len(list))
-			out := append([]*delivery(nil), list[:n]...)
-			q.pending[qn] = list[n:]
-			now := q.now()
+		now := q.now()
+		out, held := q.takeLocked(qn, count, now) // queuelimits.go
+		if len(out) > 0 {
 			for _, d := range out {
 				d.queued = false
 				d.polled, d.workerID = now, workerID
@@ -248,15 +248,27 @@ func (q *queue) poll(ctx, stop context.Context, name, domain, workerID string, c
 		if wait <= 0 || stop.Err() != nil {
 			return nil
 		}
+		var recheck <-chan time.Time
+		stopRecheck := func() bool { return false }
+		if held {
+			// Held back by their limits: a window moving on wakes nobody.
+			t := time.NewTimer(limitRecheck)
+			recheck, stopRecheck = t.C, t.Stop
+		}
 		select {
 		case <-ch:
+		case <-recheck:
 		case <-deadline.C:
+			stopRecheck()
 			return nil
 		case <-ctx.Done():
+			stopRecheck()
 			return nil
 		case <-stop.Done():
+			stopRecheck()
 			return nil
 		}
+		stopRecheck()
 	}
 }
 

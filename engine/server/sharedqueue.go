@@ -83,26 +83,64 @@ type sharedQueue struct {
 
 func newSharedQueue(c redis.UniversalClient, transit *runsecrets.Transit) *sharedQueue {
 	return &sharedQueue{c: c, self: newRunID(), transit: transit,
-		// KEYS: task hash, pending set, sequence. ARGV: id, blob, owner, queue name, ttl (ms), rank.
+		// KEYS: task hash, pending set, sequence. ARGV: id, blob, owner, queue name, ttl (ms), rank,
+		// then the limits (queuelimits.go): definition, concurrentExecLimit, rateLimitPerFrequency,
+		// rateLimitFrequencyInSeconds.
 		offer: redis.NewScript(`
 if redis.call('HGET', KEYS[1], 'state') == 'claimed' then
-  redis.call('HSET', KEYS[1], 'owner', ARGV[3], 'blob', ARGV[2])
+  redis.call('HSET', KEYS[1], 'owner', ARGV[3], 'blob', ARGV[2], 'def', ARGV[7], 'conc', ARGV[8], 'rate', ARGV[9], 'freq', ARGV[10])
   redis.call('PEXPIRE', KEYS[1], ARGV[5])
   return {'claimed', redis.call('HGET', KEYS[1], 'worker') or ''}
 end
-redis.call('HSET', KEYS[1], 'blob', ARGV[2], 'owner', ARGV[3], 'name', ARGV[4], 'state', 'pending', 'rank', ARGV[6])
+redis.call('HSET', KEYS[1], 'blob', ARGV[2], 'owner', ARGV[3], 'name', ARGV[4], 'state', 'pending', 'rank', ARGV[6],
+  'def', ARGV[7], 'conc', ARGV[8], 'rate', ARGV[9], 'freq', ARGV[10])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('ZADD', KEYS[2], 'NX', tonumber(ARGV[6]) * 1099511627776 + redis.call('INCR', KEYS[3]), ARGV[1])
 return {'pending', ''}`),
-		// KEYS: pending set. ARGV: task key prefix, count, worker, time, claim token.
+		// KEYS: pending set. ARGV: task key prefix, count, worker, time (ms), claim token, limit key
+		// prefix. A task whose definition's limits are reached goes back in its place and ends the
+		// claim (the tasks after it have the same definition): per definition, a set of the ids
+		// workers hold (its members whose task is gone are dropped as it is counted) and a sorted
+		// set of the hand-outs of the rate window (queuelimits.go).
 		claim: redis.NewScript(`
 local out = {}
 local n = tonumber(ARGV[2])
+local now = tonumber(ARGV[4])
 while #out < 3 * n do
   local m = redis.call('ZPOPMIN', KEYS[1])
   if #m == 0 then break end
   local k = ARGV[1] .. m[1]
   if redis.call('HGET', k, 'state') == 'pending' then
+    local lim = redis.call('HMGET', k, 'def', 'conc', 'rate', 'freq')
+    local def = lim[1] or ''
+    local conc = tonumber(lim[2] or '0') or 0
+    local rate = tonumber(lim[3] or '0') or 0
+    local freq = tonumber(lim[4] or '0') or 0
+    local ik = ARGV[6] .. 'inprogress:' .. def
+    local rk = ARGV[6] .. 'rate:' .. def
+    local ok = true
+    if conc > 0 and redis.call('SISMEMBER', ik, m[1]) == 0 then
+      local held = 0
+      for _, id in ipairs(redis.call('SMEMBERS', ik)) do
+        if redis.call('EXISTS', ARGV[1] .. id) == 1 then held = held + 1 else redis.call('SREM', ik, id) end
+      end
+      ok = held < conc
+    end
+    if ok and rate > 0 and freq > 0 then
+      redis.call('ZREMRANGEBYSCORE', rk, '-inf', now - freq * 1000)
+      ok = redis.call('ZCARD', rk) < rate
+    end
+    if not ok then
+      redis.call('ZADD', KEYS[1], m[2], m[1])
+      break
+    end
+    if rate > 0 and freq > 0 then
+      redis.call('ZADD', rk, now, m[1] .. ':' .. ARGV[5])
+      redis.call('PEXPIRE', rk, freq * 1000)
+    end
+    if conc > 0 then
+      redis.call('SADD', ik, m[1])
+    end
     redis.call('HSET', k, 'state', 'claimed', 'worker', ARGV[3], 'claimedAt', ARGV[4], 'token', ARGV[5])
     table.insert(out, m[1])
     table.insert(out, redis.call('HGET', k, 'blob'))
@@ -171,7 +209,8 @@ func (s *sharedQueue) put(ctx context.Context, d *delivery) (claimedBy string, c
 		return "", false, err
 	}
 	res, err := s.offer.Run(ctx, s.c, []string{s.taskKey(d.id), s.pendingKey(d.queue), s.seqKey()},
-		d.id, blob, s.self, d.queue, sharedTaskTTL.Milliseconds(), rank(d.t.Priority)).StringSlice()
+		d.id, blob, s.self, d.queue, sharedTaskTTL.Milliseconds(), rank(d.t.Priority),
+		d.t.Name, d.t.ConcurrentExecLimit, d.t.RateLimitPerFrequency, d.t.RateLimitFrequencyInSeconds).StringSlice()
 	if err != nil {
 		return "", false, fmt.Errorf("shared task queue: offer %s: %w", d.id, err)
 	}
@@ -192,7 +231,7 @@ type claimed struct {
 // take claims up to n pending tasks of name for workerID.
 func (s *sharedQueue) take(ctx context.Context, name, workerID string, n int, now time.Time) ([]claimed, error) {
 	token := newRunID()
-	res, err := s.claim.Run(ctx, s.c, []string{s.pendingKey(name)}, sharedPrefix+"task:", n, workerID, now.UnixMilli(), token).StringSlice()
+	res, err := s.claim.Run(ctx, s.c, []string{s.pendingKey(name)}, sharedPrefix+"task:", n, workerID, now.UnixMilli(), token, sharedPrefix+"limits:").StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("shared task queue: poll %s: %w", name, err)
 	}
