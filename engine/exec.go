@@ -601,6 +601,13 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 				return r.terminateStop(rec, rec.inMem)
 			}
 			return nil
+		case TaskCompletedWithErrors:
+			if wt.Type == TypeJoin { // a JOIN on failed optional tasks (fork.go)
+				if err := r.setTaskData(rec, nil, res.Output); err != nil {
+					return r.failTask(ctx, rec, TaskFailedTerminal, "output: "+err.Error())
+				}
+				return r.transition(ctx, rec, TaskCompletedWithErrors, res.Reason)
+			}
 		case tasks.Failed, TaskTimedOut:
 			if retry < pol.retryCount && !builtIn(wt.Type) {
 				if st := r.totalTimeoutSpent(ctx, pol, rec, res); st != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -293,7 +294,31 @@ func (r *runState) join(wt *WorkflowTask, rec *taskRecord) tasks.Result {
 		}
 		return tasks.Result{Status: tasks.Failed, Reason: reason, Output: b}
 	}
+	if reason := r.joinOptionalFailures(joinOn, suffix); reason != "" {
+		return tasks.Result{Status: TaskCompletedWithErrors, Reason: reason, Output: b}
+	}
 	return tasks.Result{Status: tasks.Completed, Output: b}
+}
+
+// joinOptionalFailures is why a JOIN whose tasks all ended well ends
+// COMPLETED_WITH_ERRORS, as Conductor's Join decides: an optional task it
+// joins on failed (it ended COMPLETED_WITH_ERRORS). The reason names each
+// such task "taskDefName/taskId", then "completed with errors". "" when none
+// did.
+func (r *runState) joinOptionalFailures(joinOn []string, suffix string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var b strings.Builder
+	for _, ref := range joinOn {
+		t := r.byRef[ref+suffix]
+		if t != nil && t.wt != nil && t.wt.Optional && t.Status == TaskCompletedWithErrors {
+			fmt.Fprintf(&b, "%s/%s ", t.TaskDefName, t.TaskID)
+		}
+	}
+	if b.Len() == 0 {
+		return ""
+	}
+	return b.String() + "completed with errors"
 }
 
 // forkOutcome prefers the error that caused a fork to stop over the
