@@ -115,7 +115,7 @@ func (t *JQTask) compile(query string) (*gojq.Code, error) {
 // Execute runs the query.
 func (t *JQTask) Execute(ctx context.Context, req *Request) (res Result) {
 	svc := req.Services
-	in, err := decodeObject(req.Input)
+	in, err := decodeJQInput(req.Input)
 	if err != nil {
 		return failure(FailedTerminal, mask(svc, err.Error()))
 	}
@@ -164,17 +164,9 @@ func (t *JQTask) Execute(ctx context.Context, req *Request) (res Result) {
 		if t.opts.jqMaxResults > 0 && len(results) >= t.opts.jqMaxResults {
 			return failure(Failed, fmt.Sprintf("jq: more than %d results", t.opts.jqMaxResults))
 		}
-		results = append(results, jacksonDoubles(v))
+		results = append(results, v)
 	}
-	var first any
-	if len(results) > 0 {
-		first = results[0]
-	}
-	out, err := json.Marshal(map[string]any{"result": first, "resultList": results})
-	if err != nil {
-		return failure(Failed, mask(svc, "jq: result cannot be encoded as JSON: "+err.Error()))
-	}
-	return Result{Status: Completed, Output: out}
+	return Result{Status: Completed, Output: jqOutput(results)}
 }
 
 // prepareJackson rewrites a parsed query to run as Conductor's jq runs it:
@@ -191,17 +183,20 @@ func (t *JQTask) Execute(ctx context.Context, req *Request) (res Result) {
 func prepareJackson(q *gojq.Query) map[string]bool {
 	own := ownNames(q)
 	delFieldAccess(q)
-	if defs, err := gojq.Parse(jqJacksonDefs); err == nil {
+	if defs, err := gojq.Parse(jqNumericDefs + jqJacksonDefs); err == nil {
 		// Before the query's own, which shadow them.
 		q.FuncDefs = append(defs.FuncDefs, q.FuncDefs...)
 	}
 	rejectMissingBuiltins(q)
+	javaTextFormats(q)
 	objectShorthands(q)
 	patternKeys(q)
 	rejectAssignments(q)
+	updateAssignments(q)
 	strictIndexes(q)
 	leftFirst(q)
 	longArith(q)
+	javaCompares(q)
 	negateWithInput(q)
 	maskCaught(q)
 	if defs, err := gojq.Parse(jqStrictIndexDef); err == nil {
@@ -247,7 +242,7 @@ func jqCompileOptions(more ...gojq.CompilerOption) []gojq.CompilerOption {
 		gojq.WithFunction(jqCaughtFunc, 1, 1, jqCaught),
 		gojq.WithVariables([]string{jqMaskerVar}),
 		jqFromJSONOption(),
-	}, jqLongOptions()...), more...)
+	}, slices.Concat(jqLongOptions(), jqJavaTextOptions(), jqCompareOptions())...), more...)
 }
 
 var jqLeafPaths, jqKeys = mustCompileJQ("paths(scalars)"), mustCompileJQ("keys")

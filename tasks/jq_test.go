@@ -281,3 +281,24 @@ func TestJavaLongConversions(t *testing.T) {
 		}
 	}
 }
+
+// The task output is written as Conductor's ObjectMapper writes
+// jackson-jq's results: a double (read from the input's 1.0, or computed)
+// in Java's text, an integer as digits, a number that is not finite as a
+// string.
+func TestJQOutputJavaText(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`{"x":1.0,"queryExpression":"[.x, 1e20, 2, 4 / 2, 1.5 * 2, 1 / 4, infinite, -infinite, nan]"}`,
+			`{"result":[1.0,1.0E20,2,2,3,0.25,"Infinity","-Infinity","NaN"],"resultList":[[1.0,1.0E20,2,2,3,0.25,"Infinity","-Infinity","NaN"]]}`},
+		{`{"n":12345678901234567890,"e":1E2,"queryExpression":".n, .e, (.e | floor)"}`,
+			`{"result":12345678901234567890,"resultList":[12345678901234567890,100.0,100.0]}`},
+		{`{"queryExpression":"empty"}`, `{"result":null,"resultList":[]}`},
+		{`{"s":"<\u00e9\"\n>","queryExpression":".s"}`, `{"result":"<é\"\n>","resultList":["<é\"\n>"]}`},
+	} {
+		res := run(t, NewDefaultRegistry(), TypeJSONJQTransform, tc.in, nil)
+		wantStatus(t, res, Completed)
+		if string(res.Output) != tc.want {
+			t.Errorf("%s:\n got %s\nwant %s", tc.in, res.Output, tc.want)
+		}
+	}
+}

@@ -115,3 +115,32 @@ func jacksonSliceUpdateReason(v, path, value any) (string, bool) {
 	}
 	return "", false
 }
+
+// jqUpdateOps are the arithmetic update-assignments and their operators.
+var jqUpdateOps = map[gojq.Operator]gojq.Operator{
+	gojq.OpUpdateAdd: gojq.OpAdd, gojq.OpUpdateSub: gojq.OpSub, gojq.OpUpdateMul: gojq.OpMul,
+	gojq.OpUpdateDiv: gojq.OpDiv, gojq.OpUpdateMod: gojq.OpMod,
+}
+
+// jqUpdateVar is the variable updateAssignments binds.
+const jqUpdateVar = "$__wfrun_update"
+
+// updateAssignments rewrites each A op= B of q (op one of + - * / %) into
+// B as $v | A |= . op $v, as jackson-jq computes it
+// (tree/binaryop/assignment/ComplexAssignment.java: for each value of B,
+// the operator applied at A's path), so that the operator is jackson-jq's
+// (jqlong.go: + - * of integers wrap at 64 bits, % takes only integers),
+// not gojq's. It runs after rejectAssignments and before leftFirst and
+// longArith, which rewrite the operator.
+func updateAssignments(q *gojq.Query) {
+	walkJQ(q, func(x *gojq.Query) {
+		op, ok := jqUpdateOps[x.Op]
+		if !ok || x.Left == nil || x.Right == nil {
+			return
+		}
+		v := &gojq.Query{Term: &gojq.Term{Type: gojq.TermTypeFunc, Func: &gojq.Func{Name: jqUpdateVar}}}
+		dot := &gojq.Query{Term: &gojq.Term{Type: gojq.TermTypeIdentity}}
+		update := &gojq.Query{Left: x.Left, Op: gojq.OpModify, Right: &gojq.Query{Left: dot, Op: op, Right: v}}
+		*x = gojq.Query{FuncDefs: x.FuncDefs, Left: x.Right, Op: gojq.OpPipe, Patterns: []*gojq.Pattern{{Name: jqUpdateVar}}, Right: update}
+	}, nil)
+}

@@ -6,7 +6,6 @@ import (
 	"math"
 	"math/big"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -180,6 +179,10 @@ func jacksonRuntimeReason(m runsecrets.Masker, err error) (string, bool) {
 	if errors.As(err, &me) {
 		return jqModuloWording, true
 	}
+	var ie *jqImplodeError
+	if errors.As(err, &ie) {
+		return ie.Error(), true
+	}
 	var be *jqBinopError
 	if errors.As(err, &be) {
 		return jqPreview(m, be.l) + " and " + jqPreview(m, be.r) + " " + be.wording, true
@@ -299,17 +302,13 @@ func jacksonText(m runsecrets.Masker, v any) string {
 	case []any, map[string]any:
 		return ""
 	}
-	var b strings.Builder
-	writeJackson(&b, v)
-	return runsecrets.CodeExcerpt(m, b.String(), 0)
+	return runsecrets.CodeExcerpt(m, javaAsText(v, nil).(string), 0)
 }
 
 // jacksonNumberText is a number as jackson-jq's String.format("%s") of a
 // double writes it (an integral one as a long), masked.
 func jacksonNumberText(m runsecrets.Masker, v any) string {
-	var b strings.Builder
-	writeJackson(&b, v)
-	return runsecrets.CodeExcerpt(m, b.String(), 0)
+	return runsecrets.CodeExcerpt(m, javaNumber(v), 0)
 }
 
 // maskLeaves returns v with every string and object key masked (with the
@@ -432,46 +431,10 @@ func cutUTF16(s string, max int) string {
 	return b.String()
 }
 
-// writeJackson writes v as Jackson's JsonNode.toString does: compact JSON,
-// strings escaped as Jackson escapes them, numbers as Java writes them.
-// Object keys are sorted (a Go map keeps no order; Conductor's keeps the
-// input's).
+// writeJackson writes v as Jackson's JsonNode.toString does
+// (writeJavaNode): a value in a failure reason's preview.
 func writeJackson(b *strings.Builder, v any) {
-	switch v := v.(type) {
-	case nil:
-		b.WriteString("null")
-	case bool:
-		b.WriteString(strconv.FormatBool(v))
-	case string:
-		writeJacksonString(b, v)
-	case []any:
-		b.WriteByte('[')
-		for i, x := range v {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			writeJackson(b, x)
-		}
-		b.WriteByte(']')
-	case map[string]any:
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		b.WriteByte('{')
-		for i, k := range keys {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			writeJacksonString(b, k)
-			b.WriteByte(':')
-			writeJackson(b, v[k])
-		}
-		b.WriteByte('}')
-	default:
-		b.WriteString(javaNumber(v))
-	}
+	writeJavaNode(b, v)
 }
 
 // writeJacksonString quotes s as Jackson's generator does: '"' and '\\'

@@ -1,6 +1,7 @@
 package tasks
 
 import (
+	"encoding/json"
 	"math"
 	"math/big"
 	"testing"
@@ -69,7 +70,9 @@ func TestJQJacksonRuntimeReasons(t *testing.T) {
 		{"object cut", map[string]any{"a": map[string]any{"key": "a long value"}}, ".a - 1", `object ({"key":"a l...) and number (1) cannot be subtracted`},
 		{"escaped string", map[string]any{"a": "q\"\t\u0001"}, ".a - 1", `string ("q\"\t\u0001") and number (1) cannot be subtracted`},
 		{"fraction", map[string]any{"a": 1.5}, `.a - "s"`, `number (1.5) and string ("s") cannot be subtracted`},
-		{"large double", map[string]any{"a": 1e20}, `.a - "s"`, `number (1.0E20) and string ("s") cannot be subtracted`},
+		{"whole double", map[string]any{"a": json.Number("1.0")}, `.a - "s"`, `number (1.0) and string ("s") cannot be subtracted`},
+		{"not finite", map[string]any{}, `[nan] - "s"`, `array (["NaN"]) and string ("s") cannot be subtracted`},
+		{"large double", map[string]any{"a": json.Number("1e20")}, `.a - "s"`, `number (1.0E20) and string ("s") cannot be subtracted`},
 		{"small double", map[string]any{"a": 0.0001}, `.a - "s"`, `number (1.0E-4) and string ("s") cannot be subtracted`},
 		{"null and boolean", map[string]any{"a": true}, `null - .a`, `null (null) and boolean (true) cannot be subtracted`},
 		{"wide characters cut", map[string]any{"a": "😀😀😀😀😀😀😀"}, ".a - 1", `string ("😀😀😀😀😀...) and number (1) cannot be subtracted`},

@@ -19,7 +19,7 @@ import (
 // variable: the call takes them in jackson-jq's order.
 
 var jqLongFuncs = map[gojq.Operator]string{gojq.OpAdd: "_wfrun_add", gojq.OpSub: "_wfrun_subtract", gojq.OpMul: "_wfrun_multiply",
-	gojq.OpMod: "_wfrun_modulo"}
+	gojq.OpMod: "_wfrun_modulo", gojq.OpDiv: "_wfrun_divide"}
 
 func longArith(q *gojq.Query) {
 	walkJQ(q, func(x *gojq.Query) {
@@ -36,7 +36,7 @@ func longArith(q *gojq.Query) {
 // integers.
 var jqLongNative = map[gojq.Operator]*gojq.Code{
 	gojq.OpAdd: mustCompileJQ(".[0] + .[1]"), gojq.OpSub: mustCompileJQ(".[0] - .[1]"), gojq.OpMul: mustCompileJQ(".[0] * .[1]"),
-	gojq.OpMod: mustCompileJQ(".[0] % .[1]"),
+	gojq.OpMod: mustCompileJQ(".[0] % .[1]"), gojq.OpDiv: mustCompileJQ(".[0] / .[1]"),
 }
 
 // jqLongOptions registers the calls longArith writes.
@@ -54,7 +54,7 @@ func jqArith(op gojq.Operator, native *gojq.Code, l, r any) any {
 	if op == gojq.OpMod {
 		return jqModulo(native, l, r)
 	}
-	if a, ok := javaLong(l); ok {
+	if a, ok := javaLong(l); ok && op != gojq.OpDiv {
 		if b, ok := javaLong(r); ok {
 			var v int64
 			switch op {
@@ -71,17 +71,23 @@ func jqArith(op gojq.Operator, native *gojq.Code, l, r any) any {
 			return big.NewInt(v)
 		}
 	}
-	// The common sides without gojq's run: doubles (asDouble, as both
-	// compute), and two strings added.
-	if a, ok := jqPlainNumber(l); ok {
-		if b, ok := jqPlainNumber(r); ok {
+	// Numbers that are not both integers: their doubles, the result an
+	// integer when it is whole (asNumericNode). A divisor of 0 fails in
+	// gojq's run, worded as jackson-jq's (jqerror.go).
+	if a, ok := javaAsDouble(l); ok {
+		if b, ok := javaAsDouble(r); ok {
 			switch op {
 			case gojq.OpAdd:
-				return a + b
+				return javaNumeric(a + b)
 			case gojq.OpSub:
-				return a - b
+				return javaNumeric(a - b)
+			case gojq.OpMul:
+				return javaNumeric(a * b)
+			case gojq.OpDiv:
+				if b != 0 {
+					return javaNumeric(a / b)
+				}
 			}
-			return a * b
 		}
 	}
 	if a, ok := l.(string); ok && op == gojq.OpAdd {
@@ -206,30 +212,11 @@ func (e *jqBinopError) Error() string {
 	return jqTypeOf(e.l) + " and " + jqTypeOf(e.r) + " " + e.wording
 }
 
-// jqPlainNumber is v as a float64 when v is an int or a float64 (not a
-// large integer, whose arithmetic gojq's run keeps).
-func jqPlainNumber(v any) (float64, bool) {
-	switch n := v.(type) {
-	case int:
-		return float64(n), true
-	case float64:
-		return n, true
-	}
-	return 0, false
-}
-
-// jqModulo is ModuloOperator.java: both sides integers (a whole double
-// counts, as wfrun's input holds its numbers as doubles), the remainder
-// of their longs; anything else fails.
+// jqModulo is ModuloOperator.java: both sides integer nodes, the
+// remainder of their longs; anything else (a double, 4.0 too) fails.
 func jqModulo(native *gojq.Code, l, r any) any {
 	a, aok := javaLong(l)
 	b, bok := javaLong(r)
-	if f, ok := l.(float64); ok && f == math.Trunc(f) && f >= math.MinInt64 && f < math.MaxInt64 {
-		a, aok = int64(f), true
-	}
-	if f, ok := r.(float64); ok && f == math.Trunc(f) && f >= math.MinInt64 && f < math.MaxInt64 {
-		b, bok = int64(f), true
-	}
 	if !aok || !bok {
 		return &jqModuloError{}
 	}

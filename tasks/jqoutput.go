@@ -1,67 +1,54 @@
 package tasks
 
 import (
+	"bytes"
 	"encoding/json"
-	"math"
+	"fmt"
 	"strings"
 )
 
-// Conductor's ObjectMapper writes a double that is not finite as a
-// string (Jackson's JsonWriteFeature.WRITE_NAN_AS_STRINGS, on by default
-// and left on by conductor-oss's ObjectMapperProvider): the task output of
-// "infinite" is {"result": "Infinity", "resultList": ["Infinity"]}, and
-// -infinite and nan give "-Infinity" and "NaN". JSON has no such numbers;
-// jacksonDoubles writes them as Conductor does.
-
-// jacksonDoubles returns v with every float that is not finite replaced by
-// Jackson's text for it. v is returned as it is when it holds none.
-func jacksonDoubles(v any) any {
-	if !hasNonFinite(v) {
-		return v
+// decodeJQInput reads the task input with each number's text kept
+// (json.Number): gojq then holds a number written with a fraction or an
+// exponent as a float64 and another as an integer, the kinds Jackson
+// reads them as (DoubleNode, IntNode/LongNode/BigIntegerNode), which
+// decide what % takes and how tostring writes a number (jqjava.go).
+func decodeJQInput(raw json.RawMessage) (map[string]any, error) {
+	m := map[string]any{}
+	if len(raw) == 0 {
+		return m, nil
 	}
-	switch v := v.(type) {
-	case float64:
-		switch {
-		case math.IsNaN(v):
-			return "NaN"
-		case v > 0:
-			return "Infinity"
-		}
-		return "-Infinity"
-	case []any:
-		out := make([]any, len(v))
-		for i, x := range v {
-			out[i] = jacksonDoubles(x)
-		}
-		return out
-	case map[string]any:
-		out := make(map[string]any, len(v))
-		for k, x := range v {
-			out[k] = jacksonDoubles(x)
-		}
-		return out
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("input is not a JSON object: %v", err)
 	}
-	return v
+	if dec.More() {
+		return nil, fmt.Errorf("input is not a JSON object: more than one value")
+	}
+	if m == nil {
+		m = map[string]any{}
+	}
+	return m, nil
 }
 
-func hasNonFinite(v any) bool {
-	switch v := v.(type) {
-	case float64:
-		return math.IsInf(v, 0) || math.IsNaN(v)
-	case []any:
-		for _, x := range v {
-			if hasNonFinite(x) {
-				return true
-			}
-		}
-	case map[string]any:
-		for _, x := range v {
-			if hasNonFinite(x) {
-				return true
-			}
-		}
+// jqOutput is the task output {"result": first value, "resultList": [all
+// values]} as Conductor's ObjectMapper writes it (writeJavaNode): a
+// double in Java's text (1.0, 1.0E20), one that is not finite as a
+// string ("Infinity", "-Infinity", "NaN"; Jackson's
+// JsonWriteFeature.WRITE_NAN_AS_STRINGS, on by default and left on by
+// conductor-oss's ObjectMapperProvider), an object's keys in its order.
+func jqOutput(results []any) json.RawMessage {
+	var b strings.Builder
+	b.WriteString(`{"result":`)
+	if len(results) > 0 {
+		writeJavaNode(&b, results[0])
+	} else {
+		b.WriteString("null")
 	}
-	return false
+	b.WriteString(`,"resultList":`)
+	writeJavaNode(&b, results)
+	b.WriteByte('}')
+	return json.RawMessage(b.String())
 }
 
 // jacksonParsedNumbers returns v, a value gojq's fromjson read, with each
