@@ -28,34 +28,38 @@ func FuzzIndex(f *testing.F) {
 		f.Add(string(doc), vals[0], vals[1])
 	}
 	f.Fuzz(func(t *testing.T, text, old, value string) {
-		m := New(WithLogger(nil))
-		m.Register(old)
-		x := NewIndex[int](m)
-		stored := m.Mask([]byte(text))
-		x.SetText(0, stored)
-		doc, err := m.MaskJSON([]byte(text))
-		if err == nil {
-			x.SetJSON(1, doc)
-		}
-		// An excerpt, cut where the next value may be.
-		excerpt := []byte(m.Excerpt([]byte(text), len(text)*2/3))
-		x.SetText(2, excerpt)
-		since := m.Len()
-		m.Register(value)
-		got := x.Candidates(since, nil)
-		if !bytes.Equal(m.MaskCut(stored, since), stored) && !slices.Contains(got, 0) {
-			t.Fatalf("text changed by masking again, not listed: %q", stored)
-		}
-		if !bytes.Equal(m.MaskCut(excerpt, since), excerpt) && !slices.Contains(got, 2) {
-			t.Fatalf("excerpt changed by masking again, not listed: %q", excerpt)
-		}
-		if err == nil {
-			again, err := m.MaskCutJSON(doc, since)
-			if err != nil {
-				t.Fatalf("masked document no longer JSON: %v", err)
+		// Texts kept as Bloom filters (the first few) and as postings.
+		for _, small := range []int{smallTexts, 0} {
+			m := New(WithLogger(nil))
+			m.Register(old)
+			x := NewIndex[int](m)
+			x.small = small
+			stored := m.Mask([]byte(text))
+			x.SetText(0, stored)
+			doc, err := m.MaskJSON([]byte(text))
+			if err == nil {
+				x.SetJSON(1, doc)
 			}
-			if !bytes.Equal(again, doc) && !slices.Contains(got, 1) {
-				t.Fatalf("document changed by masking again, not listed: %q", doc)
+			// An excerpt, cut where the next value may be.
+			excerpt := []byte(m.Excerpt([]byte(text), len(text)*2/3))
+			x.SetText(2, excerpt)
+			since := m.Len()
+			m.Register(value)
+			got := x.Candidates(since, nil)
+			if !bytes.Equal(m.MaskCut(stored, since), stored) && !slices.Contains(got, 0) {
+				t.Fatalf("filters for %d texts: text changed by masking again, not listed: %q", small, stored)
+			}
+			if !bytes.Equal(m.MaskCut(excerpt, since), excerpt) && !slices.Contains(got, 2) {
+				t.Fatalf("filters for %d texts: excerpt changed by masking again, not listed: %q", small, excerpt)
+			}
+			if err == nil {
+				again, err := m.MaskCutJSON(doc, since)
+				if err != nil {
+					t.Fatalf("masked document no longer JSON: %v", err)
+				}
+				if !bytes.Equal(again, doc) && !slices.Contains(got, 1) {
+					t.Fatalf("filters for %d texts: document changed by masking again, not listed: %q", small, doc)
+				}
 			}
 		}
 	})

@@ -29,7 +29,8 @@ import (
 //
 // The grams live in one hash table of postings (gram, text, version) with
 // chains through a flat array that holds no pointers, so the garbage
-// collector does not walk it. A text set again or deleted bumps its
+// collector does not walk it — except those of large texts and of the
+// first few texts, each kept as a Bloom filter (indexbloom.go). A text set again or deleted bumps its
 // version: its old postings are skipped, and dropped by a compaction once
 // they outnumber the live ones, so the memory stays proportional to the
 // grams of the texts currently indexed (at most a few per stored byte).
@@ -59,11 +60,13 @@ type Index[K comparable] struct {
 	live   int       // postings of the texts' current versions
 	stale  int       // postings of replaced or deleted versions
 
-	mark  []uint32 // slot → the Candidates call that last listed it
-	epoch uint32
-	cuts  int     // live texts holding a cut mark (indexcut.go)
-	bigs  []int32 // slots of the large texts, kept as Bloom filters (indexbloom.go)
-	cut   bool    // scratch: the text being set holds one
+	mark   []uint32 // slot → the Candidates call that last listed it
+	epoch  uint32
+	cuts   int     // live texts holding a cut mark (indexcut.go)
+	bigs   []int32 // slots of the texts kept as Bloom filters: large ones and the first few (indexbloom.go)
+	smalls int     // of those, the small ones
+	small  int     // how many small texts may be filters: smallTexts (tests lower it)
+	cut    bool    // scratch: the text being set holds one
 
 	grams []uint32 // scratch: the grams of the text being set
 	walk  []byte   // scratch: the JSON walker's copy
@@ -74,10 +77,12 @@ type indexRec[K comparable] struct {
 	ver   uint32
 	grams int32 // postings of the current version; -1: the slot is free
 	cut   bool  // the text holds a cut mark: listed by a new pattern's first gram too
-	// bloom holds the grams of a large text, which has no postings
-	// (indexbloom.go); bigAt is its place in Index.bigs.
+	// bloom holds the grams of a text kept as a Bloom filter, which has
+	// no postings (indexbloom.go); bigAt is its place in Index.bigs, small
+	// that it is one of the first few texts rather than a large one.
 	bloom gramBloom
 	bigAt int32
+	small bool
 }
 
 type posting struct {
@@ -91,11 +96,11 @@ type posting struct {
 // least this many postings are stale.
 const minIndexBuckets = 1 << 10
 
-// NewIndex returns an empty Index of texts masked by m.
+// NewIndex returns an empty Index of texts masked by m. It allocates its
+// hash table with the first text it keeps as postings (indexbloom.go: the
+// first few are Bloom filters).
 func NewIndex[K comparable](m *Masker) *Index[K] {
-	x := &Index[K]{m: m, slots: map[K]int32{}}
-	x.resize(minIndexBuckets)
-	return x
+	return &Index[K]{m: m, slots: map[K]int32{}, small: smallTexts}
 }
 
 // Len reports how many texts are indexed.
@@ -164,7 +169,8 @@ func (x *Index[K]) Delete(key K) {
 // hold patterns registered before since, which Candidates does not look
 // for). Its cost is the length of the new patterns plus the postings of
 // each one's rarest gram (and first gram, when a text holds a cut mark)
-// plus a filter test per large text, not the size of what is indexed.
+// plus a filter test per text kept as a Bloom filter (the large ones and
+// at most smallTexts others), not the size of what is indexed.
 func (x *Index[K]) Candidates(since int, dst []K) []K {
 	pats := x.m.patternsSince(since)
 	if len(pats) == 0 || len(x.slots) == 0 {
@@ -179,6 +185,12 @@ func (x *Index[K]) Candidates(since int, dst []K) []K {
 		if len(p) < gramLen {
 			return x.all(dst)
 		}
+		if len(x.bigs) > 0 {
+			dst = x.listBig(p, dst)
+		}
+		if x.heads == nil {
+			continue // no postings yet: every text is a Bloom filter
+		}
 		best, bestN := uint32(0), int32(-1)
 		for i := 0; i+gramLen <= len(p); i++ {
 			g := uint32(p[i]) | uint32(p[i+1])<<8 | uint32(p[i+2])<<16 | uint32(p[i+3])<<24
@@ -189,9 +201,6 @@ func (x *Index[K]) Candidates(since int, dst []K) []K {
 					break // no text holds this gram, so none holds p
 				}
 			}
-		}
-		if len(x.bigs) > 0 {
-			dst = x.listBig(p, dst)
 		}
 		if x.cuts > 0 {
 			// A cut text may end with p's head only (indexcut.go).
@@ -270,10 +279,10 @@ func (x *Index[K]) addGrams(b []byte) {
 	}
 }
 
-// store posts the grams gathered in x.grams as key's current version.
+// store keeps the grams gathered in x.grams (repeated, in no order) as
+// key's current version: as postings, or as a Bloom filter for a large text
+// and for the first few texts (indexbloom.go).
 func (x *Index[K]) store(key K) {
-	slices.Sort(x.grams)
-	grams := slices.Compact(x.grams)
 	slot, ok := x.slots[key]
 	if ok {
 		r := &x.recs[slot]
@@ -301,28 +310,58 @@ func (x *Index[K]) store(key K) {
 	if r.cut {
 		x.cuts++
 	}
+	grams := x.grams
 	if len(grams) > bigTextGrams {
-		// Kept as a Bloom filter, not as postings (indexbloom.go).
-		r.grams, r.bloom, r.bigAt = 0, newGramBloom(grams), int32(len(x.bigs))
-		x.bigs = append(x.bigs, slot)
-		grams = nil
-	} else {
-		r.grams = int32(len(grams))
+		slices.Sort(grams)
+		grams = slices.Compact(grams)
 	}
-	x.live += len(grams)
-	for _, g := range grams {
-		b := x.bucket(g)
-		x.arena = append(x.arena, posting{gram: g, slot: slot, ver: r.ver, next: x.heads[b]})
-		x.heads[b] = int32(len(x.arena))
-		x.counts[b]++
-	}
-	if len(x.arena) > 2*len(x.heads) {
-		x.resize(2 * len(x.heads))
+	switch {
+	case len(grams) > bigTextGrams:
+		x.keepBloom(slot, grams, false)
+	case x.smalls < x.small:
+		// No sort: a Bloom filter takes a gram twice as once.
+		x.keepBloom(slot, grams, true)
+	default:
+		x.post(slot, grams)
 	}
 	if cap(x.grams) > 64<<10 {
 		x.grams = nil
 	}
 	x.maybeCompact()
+}
+
+// post adds a posting for each distinct gram in grams to slot's current
+// version. A repeated gram is found at the head of its bucket's chain:
+// the postings of the version being added are the newest of every chain.
+func (x *Index[K]) post(slot int32, grams []uint32) {
+	if x.heads == nil {
+		x.resize(minIndexBuckets)
+	}
+	r := &x.recs[slot]
+	n := int32(0)
+next:
+	for _, g := range grams {
+		b := x.bucket(g)
+		for e := x.heads[b]; e != 0; {
+			p := &x.arena[e-1]
+			if p.slot != slot || p.ver != r.ver {
+				break
+			}
+			if p.gram == g {
+				continue next
+			}
+			e = p.next
+		}
+		x.arena = append(x.arena, posting{gram: g, slot: slot, ver: r.ver, next: x.heads[b]})
+		x.heads[b] = int32(len(x.arena))
+		x.counts[b]++
+		n++
+	}
+	r.grams = n
+	x.live += int(n)
+	if len(x.arena) > 2*len(x.heads) {
+		x.resize(2 * len(x.heads))
+	}
 }
 
 func (x *Index[K]) bucket(g uint32) uint64 {

@@ -76,3 +76,31 @@ func BenchmarkIndexSetJSON(b *testing.B) {
 		x.SetJSON(i%1000, doc)
 	}
 }
+
+// BenchmarkIndexSmallRun: what a short run pays for its index — built,
+// its stored forms (a task input and a sealed output per iteration, as a
+// DO_WHILE registering a value per iteration stores them) indexed one
+// iteration at a time, and a new value looked up after each.
+func BenchmarkIndexSmallRun(b *testing.B) {
+	const iterations = 10
+	m := New(WithLogger(nil))
+	in := make([][]byte, iterations)
+	out := make([][]byte, iterations)
+	for i := range in {
+		in[i] = fmt.Appendf(nil, `{"evaluatorType":"javascript","i":%d,"expression":"({_secrets: {tok: 'token-value-' + $.i}})"}`, i+1)
+		out[i] = fmt.Appendf(nil, `{"result":{"_secrets":"wfrun-sealed:v1:ARA2ZDNmZjA3MTQyYTI3YzU12Sw9H79nEB2vlSU0IZgaCtYAbe+RsFo9vR92VejKht7xR+lyJ5H%04dDSZYNKBplSqFIy"}}`, i)
+	}
+	for i := range iterations {
+		m.Register(fmt.Sprintf("token-value-%d", i+1))
+	}
+	b.ReportAllocs()
+	var keys []int
+	for i := 0; i < b.N; i++ {
+		x := NewIndex[int](m)
+		for j := range iterations {
+			x.SetJSON(2*j, in[j])
+			x.SetJSON(2*j+1, out[j])
+			keys = x.Candidates(m.Len()-iterations+j, keys[:0])
+		}
+	}
+}

@@ -211,6 +211,14 @@ func newIndexRecord(t *testing.T, r *rand.Rand, m *Masker, values []string) *ind
 // multi-line values, nested JSON), registered one or a few at a time, with
 // texts replaced and deleted on the way.
 func TestIndexCandidatesAgreeWithMaskingEverything(t *testing.T) {
+	// Every text kept as postings, some as Bloom filters (the first few),
+	// and as many as the Index keeps that way.
+	for _, small := range []int{0, 8, smallTexts} {
+		t.Run(fmt.Sprintf("filters=%d", small), func(t *testing.T) { indexAgreesWithMaskingEverything(t, small) })
+	}
+}
+
+func indexAgreesWithMaskingEverything(t *testing.T, small int) {
 	listed, changed, total := 0, 0, 0
 	for seed := int64(0); seed < 150; seed++ {
 		r := rand.New(rand.NewSource(seed))
@@ -225,6 +233,7 @@ func TestIndexCandidatesAgreeWithMaskingEverything(t *testing.T) {
 		m.RegisterAll(old...)
 		all := append(slices.Clone(old), future...)
 		x := NewIndex[int](m)
+		x.small = small
 		recs := map[int]*indexRecord{}
 		for i := 0; i < 24; i++ {
 			recs[i] = newIndexRecord(t, r, m, all)
@@ -349,6 +358,7 @@ func TestIndexShortPatternListsEverything(t *testing.T) {
 func TestIndexCompactsReplacedTexts(t *testing.T) {
 	m := New(WithLogger(nil))
 	x := NewIndex[int](m)
+	x.small = 0 // postings only
 	r := rand.New(rand.NewSource(1))
 	for i := range 20000 {
 		x.SetText(i%10, []byte(randValue(r)+randValue(r)+randValue(r)))

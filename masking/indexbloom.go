@@ -23,6 +23,30 @@ import (
 // as a Bloom filter rather than as postings (a variable: tests lower it).
 var bigTextGrams = 1 << 14
 
+// Small indexes.
+//
+// An index of a short run — a few dozen stored forms of a hundred bytes —
+// would pay more for its postings (16 bytes a gram, a table of 1 024
+// buckets, the grams sorted to drop repeats) than masking every form again
+// costs. The first smallTexts texts are kept as Bloom filters instead:
+// built from the grams as they come, repeats and all, with no table.
+// Candidates tests each of them (a few probes a pattern, most stopping at
+// the first gram); the texts beyond them go to postings, so that what a
+// new pattern costs stays bounded however many texts there are. A text
+// set again stays a filter while fewer than smallTexts are.
+const smallTexts = 32
+
+// keepBloom keeps grams (repeats allowed) as slot's Bloom filter; small:
+// counted among the first few texts rather than the large ones.
+func (x *Index[K]) keepBloom(slot int32, grams []uint32, small bool) {
+	r := &x.recs[slot]
+	r.grams, r.bloom, r.bigAt, r.small = 0, newGramBloom(grams), int32(len(x.bigs)), small
+	x.bigs = append(x.bigs, slot)
+	if small {
+		x.smalls++
+	}
+}
+
 // bloomHashes is the number of bits a gram sets.
 const bloomHashes = 4
 
@@ -81,7 +105,7 @@ func gramOf(p string, i int) uint32 {
 	return uint32(p[i]) | uint32(p[i+1])<<8 | uint32(p[i+2])<<16 | uint32(p[i+3])<<24
 }
 
-// listBig appends the keys of the large texts that may hold p (or, for a
+// listBig appends the keys of the texts kept as filters that may hold p (or, for a
 // cut text, p's head) and are not listed yet by the current Candidates
 // call.
 func (x *Index[K]) listBig(p string, dst []K) []K {
@@ -108,7 +132,10 @@ func (x *Index[K]) dropBig(slot int32) {
 	if r.bloom.bits == nil {
 		return
 	}
-	r.bloom = gramBloom{}
+	if r.small {
+		x.smalls--
+	}
+	r.bloom, r.small = gramBloom{}, false
 	i := r.bigAt
 	last := x.bigs[len(x.bigs)-1]
 	x.bigs[i] = last

@@ -3,6 +3,7 @@ package masking
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"math/rand"
 	"runtime"
 	"slices"
@@ -51,4 +52,41 @@ func TestIndexBloomTextsAgreeWithMaskingEverything(t *testing.T) {
 	defer func(n int) { bigTextGrams = n }(bigTextGrams)
 	bigTextGrams = 8
 	TestIndexCandidatesAgreeWithMaskingEverything(t)
+}
+
+// A short run's index — a few dozen forms of a hundred-odd bytes, a task
+// input and a sealed output per iteration — costs a few bytes per byte it
+// indexes, not a table of buckets and 16 bytes a piece: its texts are
+// kept as Bloom filters. Each is still listed for a value it holds, and
+// hardly any for a value it does not.
+func TestIndexOfAShortRunIsSmall(t *testing.T) {
+	m := New(WithLogger(nil))
+	x := NewIndex[int](m)
+	const iterations = 12
+	size := 0
+	for i := range iterations {
+		in := fmt.Sprintf(`{"evaluatorType":"javascript","i":%d,"expression":"({_secrets: {tok: 'token-value-' + $.i}})","echo":"token-value-%04d"}`, i, i)
+		out := fmt.Sprintf(`{"result":{"_secrets":"wfrun-sealed:v1:ARA2ZDNmZjA3MTQyYTI3YzU12Sw9H79nEB2vlSU0IZgaCtYAbe+RsFo9vR92VejKht7xR+lyJ5H%04dDSZYNKBplSqFIy"}}`, i)
+		x.SetJSON(2*i, []byte(in))
+		x.SetJSON(2*i+1, []byte(out))
+		size += len(in) + len(out)
+	}
+	fp := x.footprint()
+	t.Logf("%d texts, %d bytes: index footprint %d bytes (%.1f per byte)", x.Len(), size, fp, float64(fp)/float64(size))
+	if fp > 4*size {
+		t.Fatalf("index footprint %d bytes for %d bytes of texts", fp, size)
+	}
+	listed := 0
+	for i := range iterations {
+		since := m.Len()
+		m.Register(fmt.Sprintf("token-value-%04d", i))
+		got := x.Candidates(since, nil)
+		if !slices.Contains(got, 2*i) {
+			t.Fatalf("value %d: its text not listed (got %v)", i, got)
+		}
+		listed += len(got)
+	}
+	if listed > 2*iterations {
+		t.Fatalf("%d texts listed for %d values, one text holding each", listed, iterations)
+	}
 }
