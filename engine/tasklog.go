@@ -205,15 +205,16 @@ func (r *runState) remaskTaskLogs(ctx context.Context, since int) error {
 	if err != nil {
 		return err
 	}
+	if len(entries) == 0 {
+		return nil // the index, if any, is kept for lines to come
+	}
 	li := &r.logIdx
 	if li.idx == nil {
 		li.idx = runsecrets.NewRemaskIndex[uint64](r.sec)
 	}
-	if len(entries) > 0 {
-		// Lines the store dropped (the oldest beyond MaxTaskLogLines).
-		for first := entries[0].Seq; li.low < first && li.low < li.next; li.low++ {
-			li.idx.Delete(li.low)
-		}
+	// Lines the store dropped (the oldest beyond MaxTaskLogLines).
+	for first := entries[0].Seq; li.low < first && li.low < li.next; li.low++ {
+		li.idx.Delete(li.low)
 	}
 	listed := map[uint64]bool{}
 	for _, seq := range li.idx.Candidates(since, nil) {
@@ -275,12 +276,10 @@ func (r *runState) remaskTaskLogs(ctx context.Context, since int) error {
 			li.idx.SetText(seq, []byte(m))
 		}
 	}
-	if len(entries) > 0 {
-		if li.next == 0 && li.low == 0 {
-			li.low = entries[0].Seq
-		}
-		li.next = max(li.next, entries[len(entries)-1].Seq+1)
+	if li.next == 0 && li.low == 0 {
+		li.low = entries[0].Seq
 	}
+	li.next = max(li.next, entries[len(entries)-1].Seq+1)
 	return nil
 }
 

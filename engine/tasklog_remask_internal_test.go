@@ -180,3 +180,38 @@ func TestTaskLogBatchStoredAfterTheArchiveIsMasked(t *testing.T) {
 		t.Fatalf("stored line: %s", strings.ReplaceAll(got, v, "<value>"))
 	}
 }
+
+// A run that keeps no task log line builds no index of them when it
+// registers values; its first lines are indexed when they come.
+func TestRunWithoutTaskLogsBuildsNoTaskLogIndex(t *testing.T) {
+	r := newRemaskRun(t)
+	ctx := context.Background()
+	pass := func() {
+		r.saveMu.Lock()
+		r.remaskTaskLogsIfGrown(ctx)
+		r.saveMu.Unlock()
+	}
+	registerValue(t, r, "tok-first-0c0ffee")
+	pass()
+	if r.logIdx.idx != nil {
+		t.Fatal("an index of task log lines built for a run that keeps none")
+	}
+	const v = "tok-later-5e11ab1e"
+	line, _ := json.Marshal(TaskLog{Log: "calling with " + v, TaskID: "task-1", CreatedTime: 1})
+	if err := r.e.runs.(runstore.TaskLogger).AppendTaskLogs(ctx, r.id, 1, func(seq uint64) ([]byte, error) {
+		return r.e.Transit().Seal(line, taskLogKind, taskLogBinding(r.id, seq))
+	}, MaxTaskLogLines); err != nil {
+		t.Fatal(err)
+	}
+	registerValue(t, r, "tok-second-0dd0beef")
+	pass()
+	if r.logIdx.idx == nil || r.logIdx.idx.Len() != 1 {
+		t.Fatal("the run's first task log line is not indexed")
+	}
+	registerValue(t, r, v)
+	pass()
+	got, err := r.e.TaskLogs(ctx, r.id, "task-1")
+	if err != nil || len(got) != 1 || got[0].Log != "calling with ***" {
+		t.Fatalf("%v %+v", err, got)
+	}
+}
