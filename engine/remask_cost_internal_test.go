@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -293,5 +294,38 @@ func TestKeepLastNLoopKeepsASmallRemaskIndex(t *testing.T) {
 			n = rx.idx.Len()
 		}
 		t.Fatalf("the index holds %d forms after 300 iterations keeping 2", n)
+	}
+}
+
+// SPEC §8 "per-task CPU ... within 2× of the 10-task case", for the
+// DO_WHILE record itself: its output holds a `_secrets` member per
+// iteration, and protecting it (masked, each member sealed) must cost per
+// iteration what it costs at 10 — it cost one copy of the whole output per
+// member, quadratic in the loop's length. Counted in bytes allocated per
+// iteration by the whole run (runtime.MemStats), not timed.
+func TestLoopRegisteringValuesAllocatesFlatPerIteration(t *testing.T) {
+	per := map[int]float64{}
+	for _, n := range []int{10, 1000} {
+		e, err := New(WithRunStore(runstore.NewMemory()), WithRegistry(tasks.NewDefaultRegistry()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := e.Parse([]byte(registeringLoopDef(n)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		res, err := e.Start(context.Background(), d, json.RawMessage(`{}`))
+		runtime.ReadMemStats(&after)
+		if err != nil || res.Status != StatusCompleted || string(res.Output) != fmt.Sprintf(`{"n":%d}`, n) {
+			t.Fatalf("run: %v %+v", err, res)
+		}
+		per[n] = float64(after.TotalAlloc-before.TotalAlloc) / float64(n)
+	}
+	t.Logf("bytes allocated per iteration: %.0f at 10 iterations, %.0f at 1000", per[10], per[1000])
+	if per[1000] > 2*per[10] {
+		t.Fatalf("a 1000-iteration loop allocates %.0f bytes per iteration, %.1f× the %.0f of a 10-iteration one", per[1000], per[1000]/per[10], per[10])
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tidwall/sjson"
+
 	"github.com/wfrun/wfrun/masking"
 )
 
@@ -98,7 +100,7 @@ func TestProtectInPlaceMatchesDecoding(t *testing.T) {
 			continue
 		}
 		inPlace++
-		if m, _ := findSealed(doc, ptr, top); len(m) > 0 {
+		if m, _, _ := findSealed(doc, ptr, top); len(m) > 0 {
 			withMembers++
 		}
 		memB, storedB, err := b.protectDecoded(v, ptr, top)
@@ -127,4 +129,47 @@ func TestProtectInPlaceMatchesDecoding(t *testing.T) {
 		t.Fatalf("only %d documents took the in-place path, %d with sealed members", inPlace, withMembers)
 	}
 	t.Logf("%d in place, %d with sealed members", inPlace, withMembers)
+}
+
+// Splicing the sealed members in one pass gives byte for byte what setting
+// them one at a time with sjson gives, and putting the members back does
+// too — leading spaces, escaped keys, members in arrays and at the top.
+func TestSpliceSealedMatchesSettingEachMember(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	spliced := 0
+	for i := 0; i < 3000; i++ {
+		doc := []byte(strings.Repeat(" ", i%3) + randomDoc(rng, 4) + strings.Repeat("\n", i%2))
+		ptr, top := "/tasks/t/outputData", map[string]bool(nil)
+		if i%3 == 0 {
+			ptr, top = "/input", map[string]bool{"n": true}
+		}
+		members, _, ok := findSealed(doc, ptr, top)
+		if !ok || len(members) == 0 {
+			continue
+		}
+		sealed := make([]string, len(members))
+		want := doc
+		for j, m := range members {
+			sealed[j] = fmt.Sprintf("%sAAEC%03d+/=", SealedPrefix, j)
+			var err error
+			if want, err = sjson.SetBytes(want, m.path, sealed[j]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, ok := spliceSealed(doc, members, sealed)
+		if !ok {
+			t.Fatalf("%q: members not where the walk put them", doc)
+		}
+		if string(got) != string(want) {
+			t.Fatalf("%q\nspliced %q\nsjson   %q", doc, got, want)
+		}
+		back, ok := restoreMembers(got, members, sealed)
+		if !ok || string(back) != string(doc) {
+			t.Fatalf("%q: put back %v %q", doc, ok, back)
+		}
+		spliced++
+	}
+	if spliced < 300 {
+		t.Fatalf("only %d documents with sealed members", spliced)
+	}
 }
