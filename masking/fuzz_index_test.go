@@ -20,6 +20,7 @@ func FuzzIndex(f *testing.F) {
 	f.Add(`["a\\\"b\"","a\\\\\\\"b"]`, "zzzz", `a\"b"`)
 	f.Add(strings.Repeat("x", 40)+"tokLATER-9f8e7d6c5b4a", "password1", "tokLATER-9f8e7d6c5b4a")
 	f.Add(`{"log":"`+strings.Repeat("x", 40)+`tokLATER-9f8e7d6c5b4a"}`, "password1", "tokLATER-9f8e7d6c5b4a")
+	f.Add(`{"log":"`+strings.Repeat("x", 40)+`tokLATER-9f8\u2026"}`, "password1", "tokLATER-9f8e7d6c5b4a")
 	r := rand.New(rand.NewSource(3))
 	for range 20 {
 		vals := []string{indexValue(r), indexValue(r)}

@@ -1,7 +1,6 @@
 package masking
 
 import (
-	"bytes"
 	"encoding/binary"
 	"slices"
 )
@@ -110,7 +109,7 @@ func (x *Index[K]) Len() int { return len(x.slots) }
 // it: the text and its decoded views.
 func (x *Index[K]) SetText(key K, text []byte) {
 	x.grams = x.grams[:0]
-	x.cut = bytes.Contains(text, cutMark)
+	x.cut = holdsCutMark(text)
 	x.addScanned(text)
 	x.store(key)
 }
@@ -121,7 +120,7 @@ func (x *Index[K]) SetText(key K, text []byte) {
 // MaskJSON refuses, is indexed as a text.
 func (x *Index[K]) SetJSON(key K, doc []byte) {
 	x.grams = x.grams[:0]
-	x.cut = bytes.Contains(doc, cutMark)
+	x.cut = holdsCutMark(doc)
 	x.addScanned(doc)
 	w := walker{src: doc, out: x.walk[:0]}
 	w.str = func(_ *walker, raw []byte, escaped bool) {

@@ -16,6 +16,9 @@ import (
 // minimum length long, as a value shorter than that is not masked at all.
 // Any "…" is taken for a cut mark (when in doubt, mask): a reason quotes an
 // excerpt cut in its middle, and a text may end with an ellipsis of its own.
+// So is its JSON escape, \u2026: an excerpt quoted in a JSON text written
+// by a producer that escapes what is not ASCII (a worker's log line, a
+// remote body in a reason). nextCutMark is the one place that knows them.
 //
 // An Index lists such a text whenever a new pattern's first gram is among
 // its grams (a head of at least a gram's length starts with it), not only
@@ -24,7 +27,59 @@ import (
 // CutMark is what Excerpt appends to a text it cut.
 const CutMark = "…"
 
-var cutMark = []byte(CutMark)
+// cutMarks are the spellings taken for a cut mark: CutMark as it is and
+// JSON-escaped (the hex digits of U+2026 have no letter case).
+var cutMarks = [...][]byte{[]byte(CutMark), []byte(`\u2026`)}
+
+// holdsCutMark reports whether b holds a cut mark.
+func holdsCutMark(b []byte) bool {
+	for _, mark := range cutMarks {
+		if bytes.Contains(b, mark) {
+			return true
+		}
+	}
+	return false
+}
+
+// cutMarkScan walks the cut marks of a text in order, each spelling
+// searched for again only once the walk has passed its last find: linear
+// in the text whatever the mix of spellings.
+type cutMarkScan struct {
+	b    []byte
+	next [len(cutMarks)]int // where the next mark of each spelling starts, -1: none
+}
+
+func newCutMarkScan(b []byte) *cutMarkScan {
+	s := &cutMarkScan{b: b}
+	for k, mark := range cutMarks {
+		s.next[k] = bytes.Index(b, mark)
+	}
+	return s
+}
+
+// mark returns where the next cut mark starts, -1 when there is none, and
+// moves past it.
+func (s *cutMarkScan) mark() int {
+	at, n := -1, 0
+	for k, i := range s.next {
+		if i >= 0 && (at < 0 || i < at) {
+			at, n = i, len(cutMarks[k])
+		}
+	}
+	if at < 0 {
+		return -1
+	}
+	for k, i := range s.next {
+		if i >= 0 && i < at+n {
+			if j := bytes.Index(s.b[at+n:], cutMarks[k]); j >= 0 {
+				s.next[k] = at + n + j
+			} else {
+				s.next[k] = -1
+			}
+		}
+	}
+	return at
+}
 
 // MaskCut masks b as Mask does and then, before each CutMark in the
 // result, the longest run of bytes that is the head (at least the minimum
@@ -58,7 +113,7 @@ func (m *Masker) MaskCutJSON(doc []byte, since int) ([]byte, error) {
 		return doc, nil
 	}
 	masked, err := m.MaskJSON(doc)
-	if err != nil || !bytes.Contains(masked, cutMark) || len(m.patternsSince(since)) == 0 {
+	if err != nil || !holdsCutMark(masked) || len(m.patternsSince(since)) == 0 {
 		return masked, err
 	}
 	changed := false
@@ -66,7 +121,7 @@ func (m *Masker) MaskCutJSON(doc []byte, since int) ([]byte, error) {
 	w.str = func(w *walker, raw []byte, escaped bool) {
 		w.out = append(w.out, '"')
 		defer func() { w.out = append(w.out, '"') }()
-		if !bytes.Contains(raw, cutMark) {
+		if !holdsCutMark(raw) {
 			w.out = append(w.out, raw...)
 			return
 		}
@@ -94,7 +149,7 @@ func (m *Masker) MaskCutJSON(doc []byte, since int) ([]byte, error) {
 // maskCutTails masks, before each CutMark in b (already masked), the
 // longest run of bytes that is the head of a pattern registered since.
 func (m *Masker) maskCutTails(b []byte, since int) []byte {
-	if len(b) == 0 || !bytes.Contains(b, cutMark) {
+	if len(b) == 0 || !holdsCutMark(b) {
 		return b
 	}
 	pats := m.patternsSince(since)
@@ -104,12 +159,11 @@ func (m *Masker) maskCutTails(b []byte, since int) []byte {
 	minLen := max(m.minLen, 1)
 	type span struct{ from, to int }
 	var cuts []span
-	for off := 0; ; {
-		i := bytes.Index(b[off:], cutMark)
-		if i < 0 {
+	for scan := newCutMarkScan(b); ; {
+		c := scan.mark()
+		if c < 0 {
 			break
 		}
-		c := off + i
 		from := c
 		for _, p := range pats {
 			if s := headBefore(b, c, p, minLen); s < from {
@@ -123,7 +177,6 @@ func (m *Masker) maskCutTails(b []byte, since int) []byte {
 				cuts = append(cuts, span{from, c})
 			}
 		}
-		off = c + len(cutMark)
 	}
 	if len(cuts) == 0 {
 		return b

@@ -95,3 +95,41 @@ func TestIndexShortMinimumListsCutTexts(t *testing.T) {
 		t.Fatalf("MaskCutString = %q", got)
 	}
 }
+
+// An excerpt quoted in JSON by a producer that escapes what is not ASCII
+// ends with \u2026, not "…": it is a cut mark all the same — in a text
+// (a log line holding JSON), in a JSON document's string, and for an
+// Index, which lists the text by the new value's first piece.
+func TestEscapedCutMarkIsACutMark(t *testing.T) {
+	const v = "tokLATER-9f8e7d6c5b4a"
+	m := New(WithLogger(nil))
+	m.Register("an-older-value")
+	x := NewIndex[int](m)
+	line := `worker said {"error":"HTTP 500: ` + v[:12] + `\u2026","more":"` + v[:9] + `…"}`
+	x.SetText(1, []byte(line))
+	doc := []byte(`{"reason":"HTTP 500: ` + v[:12] + `\u2026"}`)
+	x.SetJSON(2, doc)
+	since := m.Len()
+	m.Register(v)
+	if got := x.Candidates(since, nil); !slices.Contains(got, 1) || !slices.Contains(got, 2) {
+		t.Fatalf("candidates %v, want both cut texts", got)
+	}
+	want := `worker said {"error":"HTTP 500: ***\u2026","more":"***…"}`
+	if got := m.MaskCutString(line, since); got != want {
+		t.Fatalf("MaskCutString = %q, want %q", got, want)
+	}
+	got, err := m.MaskCutJSON(doc, since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back map[string]string
+	if err := json.Unmarshal(got, &back); err != nil || back["reason"] != "HTTP 500: ***"+CutMark {
+		t.Fatalf("MaskCutJSON = %s (%v)", got, err)
+	}
+	// Many marks of one spelling and one of the other, in any order.
+	many := strings.Repeat("a "+v[:8]+`\u2026 `, 50) + "b " + v[:10] + CutMark + strings.Repeat(" c "+v[:6]+`\u2026`, 50)
+	wantMany := strings.Repeat(`a ***\u2026 `, 50) + "b ***" + CutMark + strings.Repeat(` c ***\u2026`, 50)
+	if got := m.MaskCutString(many, since); got != wantMany {
+		t.Fatalf("MaskCutString = %q, want %q", got, wantMany)
+	}
+}
