@@ -49,7 +49,10 @@
 //
 //   - before point 1: nothing was stored; there is no run to resume.
 //   - between points: resume replays the definition over the stored
-//     records. A task whose ended attempt was written is never run again.
+//     records. A task whose ended attempt was written is never run again:
+//     an unsuccessful outcome stands (a permissive task's failure stays and
+//     the run goes on past it), unless the task's retry policy retries it
+//     or a retry of the run asked for a new attempt (resume.go).
 //     A task whose attempt was running, or only scheduled, has no ended
 //     record: it runs again (at-least-once, as with Conductor workers) —
 //     its SCHEDULED/IN_PROGRESS states were not written, or were written

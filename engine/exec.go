@@ -441,6 +441,13 @@ func (r *runState) failTask(ctx context.Context, rec *taskRecord, status, reason
 	if err := r.transition(ctx, rec, status, reason); err != nil {
 		return err
 	}
+	return r.afterFailure(ctx, rec, status, reason)
+}
+
+// afterFailure is what follows rec's unsuccessful end (status, reason)
+// when no attempt retries it: nil when the run goes on past it (a
+// permissive task), else the run's end.
+func (r *runState) afterFailure(ctx context.Context, rec *taskRecord, status, reason string) error {
 	if rec.wt != nil && rec.wt.Permissive {
 		return nil // the run goes on; finish or a JOIN on it fails it (permissive.go)
 	}
@@ -508,6 +515,9 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 	pol := r.policy(wt)
 	retry := 0
 	if prev := r.lookup(ref); prev != nil && !successfulTask(prev.Status) && prev.Status != TaskScheduled && prev.Status != TaskInProgress {
+		if !r.attemptsAgain(prev, wt, pol) {
+			return r.settled(ctx, prev, wt, pol) // resume.go: its outcome stands
+		}
 		retry = prev.RetryCount + 1
 	} else if prev != nil && !successfulTask(prev.Status) {
 		retry = prev.RetryCount // an unfinished attempt runs on (reopen.go)

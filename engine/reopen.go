@@ -560,6 +560,10 @@ type reopenKept struct {
 	Fail string         `json:"fail,omitempty"`
 	Kept []string       `json:"kept,omitempty"`
 	Gens map[string]int `json:"gens,omitempty"`
+	// Retry lists the ended attempts a retry of the run asked to run
+	// again (resume.go): kept until the run is retried, restarted or
+	// rerun again.
+	Retry []string `json:"retry,omitempty"`
 }
 
 // reopenFailurePointer binds a run's sealed reopenFailure.
@@ -569,12 +573,20 @@ func (r *runState) keepReopenFailure(k reopenKept) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	k.Gens = r.side.gens
+	k.Retry = retryIDsLocked(r)
 	r.setReopenKeptLocked(k)
 	return r.sealReopenKeptLocked()
 }
 
 func (r *runState) setReopenKeptLocked(k reopenKept) {
 	r.reopenFailure, r.reopenKept, r.side.gens = k.Fail, nil, k.Gens
+	r.retryAsked = nil
+	for _, id := range k.Retry {
+		if r.retryAsked == nil {
+			r.retryAsked = map[string]bool{}
+		}
+		r.retryAsked[id] = true
+	}
 	for _, id := range k.Kept {
 		if r.reopenKept == nil {
 			r.reopenKept = map[string]bool{}
@@ -586,13 +598,13 @@ func (r *runState) setReopenKeptLocked(k reopenKept) {
 // sealReopenKeptLocked stores what the run keeps (reopenKept) sealed in
 // its head, for its next write. Callers hold r.mu.
 func (r *runState) sealReopenKeptLocked() error {
-	k := reopenKept{Fail: r.reopenFailure, Gens: r.side.gens}
+	k := reopenKept{Fail: r.reopenFailure, Gens: r.side.gens, Retry: retryIDsLocked(r)}
 	for _, t := range r.tasks {
 		if r.reopenKept[t.TaskID] {
 			k.Kept = append(k.Kept, t.TaskID)
 		}
 	}
-	if k.Fail == "" && len(k.Kept) == 0 && len(k.Gens) == 0 {
+	if k.Fail == "" && len(k.Kept) == 0 && len(k.Gens) == 0 && len(k.Retry) == 0 {
 		r.doc.ReopenFailure = ""
 		return nil
 	}

@@ -362,7 +362,16 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 		r.retainForRetryLocked(nil)
 		r.doc.LastRetriedTime = r.nowMillis()
 	}
+	if subRerun || (!fromStart && fromSeq == 0) {
+		r.markRetryLocked() // a retry: its failed attempts run again (resume.go)
+	} else {
+		r.retryAsked = nil // a restart or rerun: those records are gone
+	}
+	err = r.sealReopenKeptLocked()
 	r.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
 	if err := r.restartMocks(fromStart, rerunRefs); err != nil {
 		return nil, err
 	}

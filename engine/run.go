@@ -154,6 +154,7 @@ type runState struct {
 	keptID                         map[string]string      // rerun: the rerun task's id, by exact ref, until it is scheduled again
 	reopenFailure                  string                 // a re-opened parent's kept failed task (reopen.go)
 	reopenKept                     map[string]bool        // a re-opened parent's failed tasks kept as they are, by id (reopen.go)
+	retryAsked                     map[string]bool        // ended attempts a retry asked to run again, by id (resume.go)
 	taskDefSnap                    map[string]*TaskDef    // the task definitions the run started with (taskdefsnap.go)
 	latest                         map[string]*taskRecord // ref without __N → latest attempt of any iteration
 	wfDoc                          []byte                 // cached Workflow() document

@@ -205,6 +205,9 @@ var errRetrySubWorkflow = errors.New("retry the sub-workflow")
 func (r *runState) execSubWorkflow(ctx context.Context, wt *WorkflowTask, suffix string, iter int) error {
 	ref := wt.TaskReferenceName + suffix
 	pol := r.policy(wt)
+	if prev := r.lookup(ref); prev != nil && terminalTask(prev.Status) && !successfulTask(prev.Status) && !r.attemptsAgain(prev, wt, pol) {
+		return r.settled(ctx, prev, wt, pol) // resume.go: its outcome stands
+	}
 	for {
 		retry := 0
 		if prev := r.lookup(ref); prev != nil && !successfulTask(prev.Status) && prev.Status != TaskScheduled && prev.Status != TaskInProgress {
