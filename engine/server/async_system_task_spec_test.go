@@ -45,7 +45,7 @@ func rsServer(t *testing.T, more []engine.Option, files ...string) *conductorSer
 	return ts
 }
 
-func rsStart(t *testing.T, ts *conductorServer, name, correlationID, input string) string {
+func rsStart(t *testing.T, ts *testServer, name, correlationID, input string) string {
 	t.Helper()
 	st, _, id := ts.do(t, "POST", "/api/workflow", `{"name":"`+name+`","version":1,"correlationId":"`+correlationID+`","input":`+input+`}`)
 	if st != 200 {
@@ -54,7 +54,7 @@ func rsStart(t *testing.T, ts *conductorServer, name, correlationID, input strin
 	return id
 }
 
-func rsGet(t *testing.T, ts *conductorServer, id string) rsDoc {
+func rsGet(t *testing.T, ts *testServer, id string) rsDoc {
 	t.Helper()
 	st, _, body := ts.do(t, "GET", "/api/workflow/"+id+"?includeTasks=true", "")
 	var d rsDoc
@@ -65,7 +65,7 @@ func rsGet(t *testing.T, ts *conductorServer, id string) rsDoc {
 }
 
 // rsWait reads the run until ok accepts it.
-func rsWait(t *testing.T, ts *conductorServer, id, what string, ok func(rsDoc) bool) rsDoc {
+func rsWait(t *testing.T, ts *testServer, id, what string, ok func(rsDoc) bool) rsDoc {
 	t.Helper()
 	var d rsDoc
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
@@ -91,9 +91,9 @@ func rsTasks(d rsDoc) string {
 
 // rsPollComplete polls one task of taskType (as pollAndCompleteTask does:
 // a few tries) and completes it with output.
-func rsPollComplete(t *testing.T, ts *conductorServer, taskType, output string) map[string]any {
+func rsPollComplete(t *testing.T, ts *testServer, taskType, output string) map[string]any {
 	t.Helper()
-	got := ts.pollRaw(t, taskType, 2000)
+	got := rsPoll(t, ts, taskType, 2000)
 	if len(got) != 1 {
 		t.Fatalf("poll %s: %v", taskType, got)
 	}
@@ -103,6 +103,17 @@ func rsPollComplete(t *testing.T, ts *conductorServer, taskType, output string) 
 		t.Fatalf("update %s: %d %s", taskType, st, b)
 	}
 	return got[0]
+}
+
+// rsPoll is a batch poll of one task of taskType, waiting up to timeoutMS.
+func rsPoll(t *testing.T, ts *testServer, taskType string, timeoutMS int) []map[string]any {
+	t.Helper()
+	st, _, body := ts.do(t, "GET", "/api/tasks/poll/batch/"+taskType+"?workerid=test.worker&count=1&timeout="+itoa(timeoutMS), "")
+	var got []map[string]any
+	if err := json.Unmarshal([]byte(body), &got); st != 200 || err != nil {
+		t.Fatalf("poll %s: %d %s", taskType, st, body)
+	}
+	return got
 }
 
 // AsyncSystemTaskWorkerSpec, through wfrun serve: nothing drives the
@@ -122,18 +133,18 @@ func TestConductorAsyncSystemTaskWorkerSpec(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			ts := rsServer(t, nil, "simple_one_task_sub_workflow_integration_test.json", "workflow_with_sub_workflow_1_integration_test.json")
-			root := rsStart(t, ts, "integration_test_wf_with_sub_wf", "worker_poll_execute",
+			root := rsStart(t, ts.testServer, "integration_test_wf_with_sub_wf", "worker_poll_execute",
 				`{"param1":"p1 value","param2":"p2 value","subwf":"sub_workflow"}`)
-			d := rsWait(t, ts, root, "integration_task_1 SCHEDULED", func(d rsDoc) bool { return len(d.Tasks) == 1 })
+			d := rsWait(t, ts.testServer, root, "integration_task_1 SCHEDULED", func(d rsDoc) bool { return len(d.Tasks) == 1 })
 			if d.Status != "RUNNING" || rsTasks(d) != "integration_task_1:SCHEDULED" {
 				t.Fatalf("after start: %s %s", d.Status, rsTasks(d))
 			}
-			rsPollComplete(t, ts, "integration_task_1", `{"op":"task1.done"}`)
-			d = rsWait(t, ts, root, "SUB_WORKFLOW IN_PROGRESS with its child", func(d rsDoc) bool {
+			rsPollComplete(t, ts.testServer, "integration_task_1", `{"op":"task1.done"}`)
+			d = rsWait(t, ts.testServer, root, "SUB_WORKFLOW IN_PROGRESS with its child", func(d rsDoc) bool {
 				return len(d.Tasks) == 2 && d.Tasks[1].TaskType == "SUB_WORKFLOW" && d.Tasks[1].Status == "IN_PROGRESS" && d.Tasks[1].SubWorkflowID != ""
 			})
 			child := d.Tasks[1].SubWorkflowID
-			c := rsWait(t, ts, child, "its first task", func(d rsDoc) bool { return len(d.Tasks) == 1 })
+			c := rsWait(t, ts.testServer, child, "its first task", func(d rsDoc) bool { return len(d.Tasks) == 1 })
 			if c.Status != "RUNNING" || c.Tasks[0].TaskType != "simple_task_in_sub_wf" {
 				t.Fatalf("child %s %s", c.Status, rsTasks(c))
 			}
@@ -147,7 +158,7 @@ func TestConductorAsyncSystemTaskWorkerSpec(t *testing.T) {
 			if st != 200 || body != `["`+child+`"]` {
 				t.Fatalf("running sub_workflow: %d %s, want [%s]", st, body, child)
 			}
-			d = rsGet(t, ts, root)
+			d = rsGet(t, ts.testServer, root)
 			var subs []string
 			for _, tk := range d.Tasks {
 				if tk.TaskType == "SUB_WORKFLOW" {
@@ -172,15 +183,15 @@ func TestConductorAsyncSystemTaskWorkerSpec(t *testing.T) {
 // completes the run (the contention case's last step).
 func TestConductorDynamicForkJoinNextTask(t *testing.T) {
 	ts := rsServer(t, nil, "dynamic_fork_join_integration_test.json", "simple_workflow_3_integration_test.json")
-	id := rsStart(t, ts, "DynamicFanInOutTest", "dynamic_fork_join_workflow", `{}`)
-	rsPollComplete(t, ts, "integration_task_1", `{"dynamicTasks":[{"name":"integration_task_2","taskReferenceName":"xdt1"},
+	id := rsStart(t, ts.testServer, "DynamicFanInOutTest", "dynamic_fork_join_workflow", `{}`)
+	rsPollComplete(t, ts.testServer, "integration_task_1", `{"dynamicTasks":[{"name":"integration_task_2","taskReferenceName":"xdt1"},
 	  {"name":"integration_task_3","taskReferenceName":"xdt2"}],"dynamicTasksInput":{"xdt1":{"k1":"v1"},"xdt2":{"k2":"v2"}}}`)
-	rsPollComplete(t, ts, "integration_task_2", `{"ok1":"ov1"}`)
-	rsPollComplete(t, ts, "integration_task_3", `{"ok1":"ov1"}`)
+	rsPollComplete(t, ts.testServer, "integration_task_2", `{"ok1":"ov1"}`)
+	rsPollComplete(t, ts.testServer, "integration_task_3", `{"ok1":"ov1"}`)
 	if st, _, body := ts.do(t, "PUT", "/api/workflow/decide/"+id, ""); st != 200 {
 		t.Fatalf("decide: %d %s", st, body)
 	}
-	d := rsWait(t, ts, id, "integration_task_4", func(d rsDoc) bool {
+	d := rsWait(t, ts.testServer, id, "integration_task_4", func(d rsDoc) bool {
 		for _, tk := range d.Tasks {
 			if tk.TaskType == "integration_task_4" {
 				return true
@@ -200,8 +211,8 @@ func TestConductorDynamicForkJoinNextTask(t *testing.T) {
 	if d.Status != "RUNNING" || join != "COMPLETED" || next != "SCHEDULED" {
 		t.Fatalf("run %s, JOIN %s, integration_task_4 %s: %s", d.Status, join, next, rsTasks(d))
 	}
-	rsPollComplete(t, ts, "integration_task_4", `{}`)
-	if d := rsWait(t, ts, id, "COMPLETED", func(d rsDoc) bool { return d.Status != "RUNNING" }); d.Status != "COMPLETED" {
+	rsPollComplete(t, ts.testServer, "integration_task_4", `{}`)
+	if d := rsWait(t, ts.testServer, id, "COMPLETED", func(d rsDoc) bool { return d.Status != "RUNNING" }); d.Status != "COMPLETED" {
 		t.Fatalf("run %s: %s", d.Status, rsTasks(d))
 	}
 }
@@ -237,7 +248,7 @@ func TestConductorAsyncSystemTaskNotDuplicated(t *testing.T) {
 	reg := tasks.NewDefaultRegistry()
 	reg.Register("BLOCKING_SYSTEM_TASK", bt)
 	ts := rsServer(t, []engine.Option{engine.WithRegistry(reg)}, "blocking_system_task_workflow_integration_test.json")
-	id := rsStart(t, ts, "test_blocking_system_task_workflow", "duplicate_execution", `{}`)
+	id := rsStart(t, ts.testServer, "test_blocking_system_task_workflow", "duplicate_execution", `{}`)
 	select {
 	case <-bt.entered:
 	case <-time.After(15 * time.Second):
@@ -246,7 +257,7 @@ func TestConductorAsyncSystemTaskNotDuplicated(t *testing.T) {
 	if n := bt.calls.Load(); n != 1 {
 		t.Fatalf("%d executions", n)
 	}
-	d := rsWait(t, ts, id, "the blocking task's record", func(d rsDoc) bool { return len(d.Tasks) == 1 })
+	d := rsWait(t, ts.testServer, id, "the blocking task's record", func(d rsDoc) bool { return len(d.Tasks) == 1 })
 	if d.Tasks[0].TaskType != "BLOCKING_SYSTEM_TASK" || d.Tasks[0].Status != "IN_PROGRESS" {
 		t.Fatalf("task %s", rsTasks(d))
 	}
@@ -260,7 +271,7 @@ func TestConductorAsyncSystemTaskNotDuplicated(t *testing.T) {
 		t.Fatalf("%d executions after the decides", n)
 	}
 	close(bt.release)
-	d = rsWait(t, ts, id, "COMPLETED", func(d rsDoc) bool { return d.Status != "RUNNING" })
+	d = rsWait(t, ts.testServer, id, "COMPLETED", func(d rsDoc) bool { return d.Status != "RUNNING" })
 	if d.Status != "COMPLETED" || rsTasks(d) != "BLOCKING_SYSTEM_TASK:COMPLETED" || bt.calls.Load() != 1 {
 		t.Fatalf("run %s %s after %d executions", d.Status, rsTasks(d), bt.calls.Load())
 	}

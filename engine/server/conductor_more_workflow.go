@@ -352,6 +352,7 @@ func (s *Server) decideWorkflow(w http.ResponseWriter, r *http.Request, _ store.
 		return
 	}
 	if doc["status"] == engine.StatusRunning {
+		s.conductor.queue.repairRun(r.Context(), id)
 		_ = s.conductor.launchWait(id, false, func(ctx context.Context) error {
 			_, err := s.conductor.eng.Resume(ctx, id)
 			if err != nil && !errors.Is(err, engine.ErrInterrupted) && !errors.Is(err, runstore.ErrLeased) && !errors.Is(err, engine.ErrNotRunning) {

@@ -652,10 +652,11 @@ func (q *queue) checkClaims(ctx context.Context) {
 	if len(ids) == 0 {
 		return
 	}
-	found, err := q.shared.claims(ctx, ids)
+	found, missing, err := q.shared.claims(ctx, ids)
 	if err != nil {
 		return // Redis is away: looked at again next time
 	}
+	q.reoffer(ctx, missing)
 	for id, c := range found {
 		q.mu.Lock()
 		d := q.byID[id]

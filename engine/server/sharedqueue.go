@@ -272,9 +272,10 @@ type claim struct {
 	at     time.Time
 }
 
-// claims returns the recorded claims of the tasks ids (claimed now), and
-// renews their time to live: ids are the live tasks of this process.
-func (s *sharedQueue) claims(ctx context.Context, ids []string) (map[string]claim, error) {
+// claims returns the recorded claims of the tasks ids (claimed now) and the
+// ids the queue has no entry for (lost: see reoffer), and renews their time
+// to live: ids are the live tasks of this process.
+func (s *sharedQueue) claims(ctx context.Context, ids []string) (map[string]claim, []string, error) {
 	pipe := s.c.Pipeline()
 	cmds := make([]*redis.SliceCmd, len(ids))
 	for i, id := range ids {
@@ -282,11 +283,16 @@ func (s *sharedQueue) claims(ctx context.Context, ids []string) (map[string]clai
 		pipe.PExpire(ctx, s.taskKey(id), sharedTaskTTL)
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, err
+		return nil, nil, err
 	}
 	out := map[string]claim{}
+	var missing []string
 	for i, cmd := range cmds {
 		v, err := cmd.Result()
+		if err == nil && len(v) == 3 && v[0] == nil {
+			missing = append(missing, ids[i])
+			continue
+		}
 		if err != nil || len(v) != 3 || v[0] != "claimed" {
 			continue
 		}
@@ -296,7 +302,7 @@ func (s *sharedQueue) claims(ctx context.Context, ids []string) (map[string]clai
 			out[ids[i]] = claim{worker: worker, at: time.UnixMilli(ms)}
 		}
 	}
-	return out, nil
+	return out, missing, nil
 }
 
 // requeue offers a task again (after a worker's callbackAfterSeconds).
