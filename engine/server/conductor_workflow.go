@@ -154,7 +154,13 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request, p store.Principal
 	})
 	if err != nil {
 		s.releaseStart(r, &req.startOptions, def.Name, id)
-		conductorError(w, r, http.StatusBadRequest, s.masker.MaskString(err.Error()))
+		status := http.StatusBadRequest
+		if errors.Is(err, runstore.ErrUnavailable) {
+			// The store is away, the request is fine: a 500, retryable, as
+			// Conductor answers a TransientException.
+			status = http.StatusInternalServerError
+		}
+		conductorError(w, r, status, s.masker.MaskString(err.Error()))
 		return
 	}
 	if req.answer != nil {
