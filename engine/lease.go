@@ -125,6 +125,7 @@ func (r *runState) keepLease(ctx context.Context, cancel context.CancelCauseFunc
 				return
 			}
 			r.applyPauseSignals(ctx)
+			r.applyVariableSignals(ctx) // eventhandler_variables.go
 			r.applySkips(ctx)
 			r.applyReopenSignals(ctx) // reopen_executing.go
 			if time.Since(last) < renewEvery || time.Now().Before(quietUntil) {

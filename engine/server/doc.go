@@ -51,14 +51,18 @@
 //     (conductor_task_search.go): every run and task through execution's
 //     masked view.
 //     Event handlers (/api/event, events.go) consume Conductor's own event
-//     queues, which always exist here (events_queue.go: in the process, or
-//     a sealed Redis stream per queue with WithSharedQueue): for each
-//     message of an EVENT task, the active handlers of its event evaluate
-//     their condition and run their actions (events_processor.go) through
-//     the REST handlers, as the principal that registered the handler
-//     limited to the scopes the message's publisher (the principal of the
-//     run whose EVENT task published it) holds too: nobody gains a right
-//     through a handler (events_authz.go).
+//     queues, which always exist here (events_queue.go: sealed records in
+//     the run store, events_store.go, or a sealed Redis stream per queue
+//     with WithSharedQueue): for each message of an EVENT task, the active
+//     handlers of its event evaluate their condition and run their actions
+//     (events_processor.go) through the REST handlers, as the principal
+//     that registered the handler limited to the scopes the message's
+//     publisher (the principal of the run whose EVENT task published it)
+//     holds too: nobody gains a right through a handler (events_authz.go).
+//     Each action is recorded in the queue's sealed ledger before it runs
+//     (events_ledger.go), so a message delivered again runs only the
+//     actions not started; executions are kept and served at
+//     /api/event/execution (events_exec.go).
 //   - /metrics (Prometheus) and /healthz.
 //
 // # Several processes

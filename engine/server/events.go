@@ -74,7 +74,7 @@ type eventAction struct {
 	FailTask          *taskDetails       `json:"fail_task,omitempty"`
 	ExpandInlineJSON  bool               `json:"expandInlineJSON"`
 	TerminateWorkflow *terminateArgs     `json:"terminate_workflow,omitempty"`
-	UpdateVariables   json.RawMessage    `json:"update_workflow_variables,omitempty"`
+	UpdateVariables   *updateVarsArgs    `json:"update_workflow_variables,omitempty"`
 	StartAgent        json.RawMessage    `json:"start_agent,omitempty"`
 }
 
@@ -94,6 +94,13 @@ type startWorkflowArgs struct {
 	CorrelationID string            `json:"correlationId,omitempty"`
 	Input         map[string]any    `json:"input"`
 	TaskToDomain  map[string]string `json:"taskToDomain,omitempty"`
+}
+
+// updateVarsArgs is Conductor's EventHandler.UpdateWorkflowVariables.
+type updateVarsArgs struct {
+	WorkflowID  string         `json:"workflowId"`
+	Variables   map[string]any `json:"variables"`
+	AppendArray *bool          `json:"appendArray,omitempty"`
 }
 
 // terminateArgs is Conductor's EventHandler.TerminateWorkflow.
@@ -186,21 +193,24 @@ func (a *eventAction) validate(at string) error {
 		}
 		return noSecretRefs(at+".terminate_workflow", map[string]any{"workflowId": a.TerminateWorkflow.WorkflowID,
 			"terminationReason": a.TerminateWorkflow.TerminationReason})
-	case actionUpdateVariables, "start_agent":
-		// Conductor OSS's SimpleActionProcessor runs start_agent (an
-		// agent execution, which wfrun has not) and fails every message
-		// of update_workflow_variables and terminate_workflow (Orkes'
-		// actions) as "Action not supported". wfrun runs
-		// terminate_workflow and refuses these two here, where it is seen.
-		why := "wfrun has no agent executions"
-		if a.Action == actionUpdateVariables {
-			why = "an Orkes action; Conductor OSS does not run it either"
+	case actionUpdateVariables:
+		u := a.UpdateVariables
+		if u == nil || u.WorkflowID == "" {
+			return &fieldError{at + ".update_workflow_variables.workflowId", "missing: the workflow whose variables to update"}
 		}
-		return &fieldError{at + ".action", a.Action + " is not supported by wfrun serve (" + why + ")"}
+		if u.Variables == nil {
+			return &fieldError{at + ".update_workflow_variables.variables", "missing: the variables to set"}
+		}
+		return noSecretRefs(at+".update_workflow_variables", map[string]any{"workflowId": u.WorkflowID, "variables": u.Variables})
+	case "start_agent":
+		// Conductor OSS's SimpleActionProcessor runs start_agent (an
+		// agent execution, which wfrun has not): refused here, where it
+		// is seen.
+		return &fieldError{at + ".action", "start_agent is not supported by wfrun serve (wfrun has no agent executions)"}
 	case "":
-		return &fieldError{at + ".action", "missing (want start_workflow, complete_task, fail_task or terminate_workflow)"}
+		return &fieldError{at + ".action", "missing (want start_workflow, complete_task, fail_task, terminate_workflow or update_workflow_variables)"}
 	}
-	return &fieldError{at + ".action", fmt.Sprintf("unknown action %q (want start_workflow, complete_task, fail_task or terminate_workflow)", a.Action)}
+	return &fieldError{at + ".action", fmt.Sprintf("unknown action %q (want start_workflow, complete_task, fail_task, terminate_workflow or update_workflow_variables)", a.Action)}
 }
 
 // noSecretRefs refuses a `${workflow.secrets.…}` reference in an action's

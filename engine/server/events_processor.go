@@ -17,6 +17,7 @@ import (
 
 	"github.com/wfrun/wfrun/engine"
 	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/runsecrets"
 	"github.com/wfrun/wfrun/store"
 	"github.com/wfrun/wfrun/tasks/eval"
 )
@@ -324,7 +325,7 @@ func (s *Server) handleMessage(ctx context.Context, q eventQueue, handlers []*ha
 				s.log.Info("event handler skipped", "handler", h.Name, "event", event, "messageId", m.ID, "status", "SKIPPED")
 				em.executions.WithLabelValues("", "SKIPPED").Inc()
 				x := &eventExecution{ID: m.ID + "_0", MessageID: m.ID, Name: h.Name, Event: h.Event, Created: time.Now().UnixMilli(),
-					Status: execSkipped, Output: s.maskedOutput(map[string]any{"msg": string(m.Payload), "condition": h.Condition})}
+					Status: execSkipped, Output: s.maskedOutput(map[string]any{"msg": s.viewedPayload(m.Payload), "condition": h.Condition})}
 				if err := q.record(ctx, x); err != nil {
 					s.log.Warn("event queue: recording an execution", "handler", h.Name, "messageId", m.ID, "error", s.masker.MaskString(err.Error()))
 				}
@@ -387,9 +388,14 @@ func (s *Server) handleMessage(ctx context.Context, q eventQueue, handlers []*ha
 	return again, nil
 }
 
-// maskedOutput is v with every value the server's masker knows masked.
+// maskedOutput is v as a view shows a run: `_secrets` and `_masked`
+// subtrees as "***" (runsecrets.ViewStored), then every value the
+// server's masker knows masked.
 func (s *Server) maskedOutput(v map[string]any) map[string]any {
 	b, err := json.Marshal(v)
+	if err == nil {
+		b, err = runsecrets.ViewStored(b, nil)
+	}
 	if err != nil {
 		return map[string]any{}
 	}
@@ -398,6 +404,14 @@ func (s *Server) maskedOutput(v map[string]any) map[string]any {
 		return map[string]any{}
 	}
 	return out
+}
+
+// viewedPayload is a message's payload as maskedOutput shows a value.
+func (s *Server) viewedPayload(p []byte) string {
+	if v, err := runsecrets.ViewStored(p, nil); err == nil {
+		p = v
+	}
+	return s.masker.MaskString(string(p))
 }
 
 // notHandled logs a message that runs nothing (handled already, withdrawn,
@@ -556,6 +570,8 @@ func (s *Server) runAction(ctx context.Context, p store.Principal, a eventAction
 		return s.actionComplete(ctx, p, a.FailTask, engine.TaskFailed, doc, event, messageID)
 	case actionTerminateWorkflow:
 		return s.actionTerminate(ctx, p, a.TerminateWorkflow, doc)
+	case actionUpdateVariables:
+		return s.actionUpdateVariables(ctx, p, a.UpdateVariables, doc)
 	}
 	return nil, fmt.Errorf("Action not supported %s for event %s", a.Action, event)
 }
@@ -726,6 +742,42 @@ func (s *Server) actionTerminate(ctx context.Context, p store.Principal, args *t
 			}
 		})
 	if code != http.StatusOK && code != http.StatusNoContent {
+		return replaced, callFailure(code, resp)
+	}
+	return replaced, nil
+}
+
+// actionUpdateVariables is Orkes' update_workflow_variables: the run's
+// variables updated as POST /api/workflow/{id}/variables does, with the
+// rights terminate_workflow needs (workflows:manage, or having started
+// the run, for the handler's owner and the message's publisher).
+func (s *Server) actionUpdateVariables(ctx context.Context, p store.Principal, args *updateVarsArgs, doc any) (map[string]any, error) {
+	replaced, _ := replaceParams(map[string]any{"workflowId": args.WorkflowID, "variables": emptyIfNil(args.Variables)}, doc).(map[string]any)
+	id, _ := replaced["workflowId"].(string)
+	if id == "" {
+		return replaced, errors.New("update_workflow_variables: workflowId resolved to no workflow id")
+	}
+	vars, err := json.Marshal(replaced["variables"])
+	if err != nil {
+		return replaced, err
+	}
+	appendArray := args.AppendArray != nil && *args.AppendArray
+	code, resp := s.internalCall(ctx, http.MethodPost, "/api/workflow/"+url.PathEscape(id)+"/variables", vars, map[string]string{"id": id},
+		func(w http.ResponseWriter, r *http.Request) {
+			if !s.mayActOn(w, r, p, id) {
+				return
+			}
+			err := s.conductor.eng.UpdateVariables(r.Context(), id, vars, appendArray)
+			switch {
+			case err == nil:
+				writeEmpty(w, http.StatusOK)
+			case errors.Is(err, engine.ErrBadVariables):
+				conductorError(w, r, http.StatusBadRequest, s.masker.MaskString(err.Error()))
+			default:
+				s.runError(w, r, err)
+			}
+		})
+	if code != http.StatusOK {
 		return replaced, callFailure(code, resp)
 	}
 	return replaced, nil

@@ -1,0 +1,168 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/runsecrets"
+)
+
+// ErrBadVariables: variables given to UpdateVariables are not a JSON
+// object, or make the run's variables larger than the limit.
+var ErrBadVariables = errors.New("bad workflow variables")
+
+// variablesSignal is the status, and the key prefix, of a variables
+// update stored for the process executing a run.
+const variablesSignal = "VARIABLES"
+
+// variablesUpdate is what a variables signal carries (sealed).
+type variablesUpdate struct {
+	Variables   json.RawMessage `json:"variables"`
+	AppendArray bool            `json:"appendArray,omitempty"`
+}
+
+// UpdateVariables merges vars (a JSON object) into the variables of run
+// id, RUNNING or PAUSED, as an event handler's update_workflow_variables
+// action does (Orkes; its POST /api/workflow/{id}/variables without
+// appendArray): each member replaces the variable of its name; with
+// appendArray, a member is appended to the variable when that is an array
+// (its elements, when the member is an array too), and the variable
+// becomes an array of the old value and the member otherwise (of the
+// member alone when there was none). The variables are written as
+// SET_VARIABLE writes them (masked, `_secrets` sealed: runsecrets.Protect),
+// with the same size limit. A run this process does not execute and no
+// other process holds is updated here; else the update is stored, sealed,
+// for the process executing it, which applies it within a lease renewal.
+func (e *Engine) UpdateVariables(ctx context.Context, id string, vars json.RawMessage, appendArray bool) error {
+	var in map[string]json.RawMessage
+	if err := json.Unmarshal(vars, &in); err != nil || in == nil {
+		return fmt.Errorf("%w: want a JSON object", ErrBadVariables)
+	}
+	doc, archived, err := e.runs.Load(ctx, id)
+	if err != nil {
+		return err
+	}
+	var d runDoc
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return fmt.Errorf("run %s: damaged document: %w", id, err)
+	}
+	if archived || (d.Status != StatusRunning && d.Status != StatusPaused) {
+		return fmt.Errorf("%w: run %s is %s", ErrNotRunning, id, d.Status)
+	}
+	if !e.isActive(id) {
+		if err := e.runs.AcquireLease(ctx, id, e.newLease(), e.leaseTTL); err == nil {
+			// Nobody executes the run: update it here.
+			defer func() { _ = e.runs.ReleaseLease(context.WithoutCancel(ctx), id, e.owner) }()
+			r, err := e.loadDoc(ctx, id, doc, &d, nil)
+			if err != nil {
+				return err
+			}
+			r.lease.held = true
+			if err := r.mergeVariables(in, appendArray); err != nil {
+				return err
+			}
+			return r.save(ctx)
+		} else if !errors.Is(err, runstore.ErrLeased) {
+			return err
+		}
+	}
+	// Sealed: the values rest in the run store until the runner takes
+	// them.
+	key := variablesSignal + ":" + newID()
+	sec, err := runsecrets.New(id, nil, e.keyring)
+	if err != nil {
+		return err
+	}
+	body, _ := json.Marshal(variablesUpdate{Variables: vars, AppendArray: appendArray})
+	sealed, err := sec.SealCompletion(key, body)
+	if err != nil {
+		return err
+	}
+	payload, _ := json.Marshal(signal{Status: variablesSignal, SealedOutput: sealed})
+	if err := e.runs.PutSignal(ctx, id, key, payload); err != nil {
+		return err
+	}
+	e.signalStored(ctx, id)
+	return nil
+}
+
+// applyVariableSignals applies the variables updates taken from the store
+// (the lease keeper calls it with each batch of signals).
+func (r *runState) applyVariableSignals(ctx context.Context) {
+	r.mu.Lock()
+	var ups []signal
+	for k, s := range r.pending {
+		if strings.HasPrefix(k, variablesSignal+":") {
+			delete(r.pending, k)
+			if s.Status == variablesSignal {
+				ups = append(ups, s)
+			}
+		}
+	}
+	ended := terminalWorkflow(r.doc.Status)
+	r.mu.Unlock()
+	if len(ups) == 0 || ended {
+		return
+	}
+	changed := false
+	for _, s := range ups {
+		var u variablesUpdate
+		var in map[string]json.RawMessage
+		if json.Unmarshal(s.Output, &u) != nil || json.Unmarshal(u.Variables, &in) != nil {
+			continue
+		}
+		if r.mergeVariables(in, u.AppendArray) == nil {
+			changed = true
+		}
+	}
+	if changed {
+		_ = r.save(ctx)
+	}
+}
+
+// mergeVariables merges in into the run's variables (UpdateVariables).
+func (r *runState) mergeVariables(in map[string]json.RawMessage, appendArray bool) error {
+	r.mu.Lock()
+	vars := map[string]json.RawMessage{}
+	_ = json.Unmarshal(orEmpty(r.doc.Variables), &vars)
+	r.mu.Unlock()
+	for k, v := range in {
+		if appendArray {
+			v = appendVariable(vars[k], v)
+		}
+		vars[k] = v
+	}
+	b, _ := json.Marshal(vars)
+	maxKB := r.e.maxVarsKB
+	if maxKB <= 0 {
+		maxKB = defaultMaxVariablesKB
+	}
+	if int64(len(b)) > maxKB*1024 {
+		return fmt.Errorf("%w: the variables payload size: %d of workflow: %s is greater than the permissible limit: %d kilobytes",
+			ErrBadVariables, len(b), r.id, maxKB)
+	}
+	return r.setVariables(b)
+}
+
+// appendVariable is old with v appended (appendArray).
+func appendVariable(old, v json.RawMessage) json.RawMessage {
+	var list []json.RawMessage
+	switch {
+	case len(old) == 0 || string(old) == "null":
+	case json.Unmarshal(old, &list) == nil:
+	default:
+		list = []json.RawMessage{old}
+	}
+	var more []json.RawMessage
+	if json.Unmarshal(v, &more) == nil && more != nil {
+		list = append(list, more...)
+	} else {
+		list = append(list, v)
+	}
+	b, _ := json.Marshal(list)
+	return b
+}
