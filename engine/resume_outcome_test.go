@@ -166,7 +166,7 @@ func TestResumeKeepsAnEndedAttemptsOutcome(t *testing.T) {
 			wantTasks: []string{"SUB_WORKFLOW:FAILED", "hold:COMPLETED"}, wantCalls: 1, sameA: true, reasonA: true},
 		{name: "optional SUB_WORKFLOW in a fork", def: forkParent(subA(`"retryCount":0,"optional":true`)),
 			status: engine.TaskCompletedWithErrors, calls: 1, want: engine.StatusCompleted,
-			wantTasks: []string{"FORK:COMPLETED", "SUB_WORKFLOW:COMPLETED_WITH_ERRORS", "hold:COMPLETED", "JOIN:COMPLETED"}, wantCalls: 1, sameA: true},
+			wantTasks: []string{"FORK:COMPLETED", "SUB_WORKFLOW:COMPLETED_WITH_ERRORS", "hold:COMPLETED", "JOIN:COMPLETED_WITH_ERRORS"}, wantCalls: 1, sameA: true},
 		{name: "optional SUB_WORKFLOW in a sequence", def: seqParent(subA(`"retryCount":0,"optional":true`)),
 			status: engine.TaskCompletedWithErrors, calls: 1, want: engine.StatusCompleted,
 			wantTasks: []string{"SUB_WORKFLOW:COMPLETED_WITH_ERRORS", "hold:COMPLETED"}, wantCalls: 1, sameA: true},
