@@ -101,19 +101,28 @@ func (s *stepper) worker(ctx context.Context, rt engine.RemoteTask) tasks.Result
 	case res := <-c.answer:
 		return res
 	case <-ctx.Done():
+		// Cancelled (the task was, or the run ended): nobody may answer it.
+		s.mu.Lock()
+		for i, p := range s.pending {
+			if p == c {
+				s.pending = append(s.pending[:i], s.pending[i+1:]...)
+				break
+			}
+		}
+		s.mu.Unlock()
 		return tasks.Result{Status: tasks.Failed, Reason: ctx.Err().Error()}
 	}
 }
 
 // answer gives the oldest waiting call of the task named name its result;
 // it waits up to 10 s for one.
-func (s *stepper) answer(t *testing.T, name string, res tasks.Result) {
+func (s *stepper) answer(t *testing.T, e *engine.Engine, name string, res tasks.Result) {
 	t.Helper()
 	deadline := time.After(10 * time.Second)
 	for {
 		s.mu.Lock()
 		for i, c := range s.pending {
-			if c.rt.Name == name {
+			if c.rt.Name == name && waitsForWorker(e, c.rt) {
 				s.pending = append(s.pending[:i], s.pending[i+1:]...)
 				s.mu.Unlock()
 				c.answer <- res
@@ -132,6 +141,25 @@ func (s *stepper) answer(t *testing.T, name string, res tasks.Result) {
 			t.Fatalf("no %s task to poll (waiting: %v)", name, names)
 		}
 	}
+}
+
+// waitsForWorker: the task of a call is still stored waiting for its
+// worker (a call the run cancelled may not have returned yet).
+func waitsForWorker(e *engine.Engine, rt engine.RemoteTask) bool {
+	b, err := e.Show(context.Background(), rt.RunID)
+	if err != nil {
+		return false
+	}
+	var wf runView
+	if json.Unmarshal(b, &wf) != nil {
+		return false
+	}
+	for _, tk := range wf.Tasks {
+		if tk.TaskID == rt.TaskID {
+			return tk.Status == engine.TaskScheduled || tk.Status == engine.TaskInProgress
+		}
+	}
+	return false
 }
 
 // shape tells whether wf is what st expects, and what it is.
@@ -208,7 +236,7 @@ func runStepCases(t *testing.T, cases []stepCase) {
 					} else {
 						res.Reason = st.out
 					}
-					s.answer(t, st.name, res)
+					s.answer(t, e, st.name, res)
 					continue
 				}
 				var wf runView

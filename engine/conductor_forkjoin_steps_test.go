@@ -1,0 +1,103 @@
+package engine_test
+
+import (
+	"testing"
+
+	"github.com/wfrun/wfrun/engine"
+)
+
+// ForkJoinSpec's feature tests on worker tasks, step by step: each
+// snapshot the spec checks after a worker task is polled and answered.
+// Where the spec looks at the run before its asynchronous JOIN was
+// evaluated (the JOIN still IN_PROGRESS once every branch ended), the
+// step is left out: wfrun evaluates a JOIN as soon as its tasks have ended.
+func TestConductorForkJoinSpecSteps(t *testing.T) {
+	zero := 0
+	noRetry := func(name string) []*engine.TaskDef {
+		return []*engine.TaskDef{{Name: name, RetryCount: &zero, TimeoutSeconds: 0, ResponseTimeoutSeconds: new(int64)}}
+	}
+	started := func(t1, t2 string) specStep {
+		return expect("RUNNING", 4, "0 FORK:COMPLETED", "1 "+t1+":SCHEDULED", "2 "+t2+":SCHEDULED", "3 JOIN:IN_PROGRESS")
+	}
+	const rt = "integration_task_0_RT_"
+	const prt = "integration_p_task_0_RT_"
+	runStepCases(t, []stepCase{
+		{name: "success flow", file: "fork_join_integration_test.json", correlationID: "fanoutTest", steps: []specStep{
+			started("integration_task_1", "integration_task_2"),
+			complete("integration_task_1", ""),
+			expect("RUNNING", 5, "1 integration_task_1:COMPLETED", "2 integration_task_2:SCHEDULED", "3 JOIN:IN_PROGRESS", "4 integration_task_3:SCHEDULED"),
+			complete("integration_task_3", ""),
+			expect("RUNNING", 5, "2 integration_task_2:SCHEDULED", "3 JOIN:IN_PROGRESS", "4 integration_task_3:COMPLETED"),
+			complete("integration_task_2", ""),
+			expect("RUNNING", 6, "2 integration_task_2:COMPLETED", "3 JOIN:COMPLETED", "5 integration_task_4:SCHEDULED"),
+			complete("integration_task_4", ""),
+			expect("COMPLETED", 6, "5 integration_task_4:COMPLETED"),
+		}},
+		{name: "failure flow", file: "fork_join_integration_test.json", correlationID: "fanoutTest", defs: noRetry("integration_task_2"), steps: []specStep{
+			started("integration_task_1", "integration_task_2"),
+			complete("integration_task_1", ""),
+			expect("RUNNING", 5, "1 integration_task_1:COMPLETED", "2 integration_task_2:SCHEDULED", "3 JOIN:IN_PROGRESS", "4 integration_task_3:SCHEDULED"),
+			failTask("integration_task_2", "Failed...."),
+			expect("FAILED", 5, "1 integration_task_1:COMPLETED", "2 integration_task_2:FAILED", "3 JOIN:CANCELED", "4 integration_task_3:CANCELED"),
+		}},
+		{name: "permissive failure flow", file: "fork_join_permissive_integration_test.json", correlationID: "fanoutTest",
+			defs: noRetry("integration_task_1"), steps: []specStep{
+				started("integration_task_1", "integration_task_2"),
+				failTask("integration_task_1", "Failed..."),
+				expect("RUNNING", 4, "1 integration_task_1:FAILED", "2 integration_task_2:SCHEDULED", "3 JOIN:IN_PROGRESS"),
+				complete("integration_task_2", ""),
+				expect("FAILED", 4, "1 integration_task_1:FAILED", "2 integration_task_2:COMPLETED", "3 JOIN:FAILED"),
+			}},
+		{name: "retrying a failed fork join workflow", file: "fork_join_with_no_task_retry_integration_test.json", correlationID: "fanoutTest",
+			steps: []specStep{
+				started(rt+"1", rt+"2"),
+				complete(rt+"1", ""),
+				expect("RUNNING", 5, "1 "+rt+"1:COMPLETED", "2 "+rt+"2:SCHEDULED", "3 JOIN:IN_PROGRESS", "4 "+rt+"3:SCHEDULED"),
+				failTask(rt+"2", "Failed...."),
+				expect("FAILED", 5, "1 "+rt+"1:COMPLETED", "2 "+rt+"2:FAILED", "3 JOIN:CANCELED", "4 "+rt+"3:CANCELED"),
+				retryRun(false),
+				expect("RUNNING", 7, "1 "+rt+"1:COMPLETED", "2 "+rt+"2:FAILED", "3 JOIN:IN_PROGRESS", "4 "+rt+"3:CANCELED", "5 "+rt+"2:SCHEDULED",
+					"6 "+rt+"3:SCHEDULED"),
+				complete(rt+"3", ""),
+				complete(rt+"2", ""),
+				complete(rt+"4", ""),
+				expect("COMPLETED", 8, "1 "+rt+"1:COMPLETED", "2 "+rt+"2:FAILED", "3 JOIN:COMPLETED", "4 "+rt+"3:CANCELED", "5 "+rt+"2:COMPLETED",
+					"6 "+rt+"3:COMPLETED", "7 "+rt+"4:COMPLETED"),
+			}},
+		{name: "retrying a failed permissive fork join workflow", file: "fork_join_with_no_permissive_task_retry_integration_test.json",
+			correlationID: "fanoutTest", steps: []specStep{
+				started(prt+"1", prt+"2"),
+				complete(prt+"1", ""),
+				expect("RUNNING", 5, "1 "+prt+"1:COMPLETED", "2 "+prt+"2:SCHEDULED", "3 JOIN:IN_PROGRESS", "4 "+prt+"3:SCHEDULED"),
+				failTask(prt+"2", "Failed...."),
+				expect("RUNNING", 5, "1 "+prt+"1:COMPLETED", "2 "+prt+"2:FAILED", "3 JOIN:IN_PROGRESS", "4 "+prt+"3:SCHEDULED"),
+				failTask(prt+"3", "Failed...."),
+				expect("FAILED", 5, "1 "+prt+"1:COMPLETED", "2 "+prt+"2:FAILED", "3 JOIN:FAILED", "4 "+prt+"3:FAILED"),
+				retryRun(false),
+				expect("RUNNING", 7, "1 "+prt+"1:COMPLETED", "2 "+prt+"2:FAILED", "3 JOIN:IN_PROGRESS", "4 "+prt+"3:FAILED", "5 "+prt+"2:SCHEDULED",
+					"6 "+prt+"3:SCHEDULED"),
+				complete(prt+"3", ""),
+				complete(prt+"2", ""),
+				complete(prt+"4", ""),
+				expect("COMPLETED", 8, "1 "+prt+"1:COMPLETED", "2 "+prt+"2:FAILED", "3 JOIN:COMPLETED", "4 "+prt+"3:FAILED", "5 "+prt+"2:COMPLETED",
+					"6 "+prt+"3:COMPLETED", "7 "+prt+"4:COMPLETED"),
+			}},
+		{name: "sub workflow task using task definition", file: "fork_join_sub_workflow.json", input: `{"param1":"p1 value","param2":"p2 value"}`,
+			steps: []specStep{
+				expect("RUNNING", 4, "0 FORK:COMPLETED", "1 SUB_WORKFLOW:IN_PROGRESS", "2 integration_task_2:SCHEDULED", "3 JOIN:IN_PROGRESS").
+					then(joinOnIs("fanouttask_join", "st1", "t2")),
+				expectChild("st1", "RUNNING", 1, "0 simple_task_in_sub_wf:SCHEDULED"),
+				failTask("simple_task_in_sub_wf", "Failed...."),
+				expect("RUNNING", 5, "0 FORK:COMPLETED", "1 SUB_WORKFLOW:FAILED", "2 integration_task_2:SCHEDULED", "3 JOIN:IN_PROGRESS",
+					"4 SUB_WORKFLOW:IN_PROGRESS").then(joinOnIs("fanouttask_join", "st1", "t2")),
+				expectChild("st1", "RUNNING", 1, "0 simple_task_in_sub_wf:SCHEDULED"),
+				complete("simple_task_in_sub_wf", ""),
+				expectChild("st1", "COMPLETED", 1, "0 simple_task_in_sub_wf:COMPLETED"),
+				expect("RUNNING", 5, "0 FORK:COMPLETED", "1 SUB_WORKFLOW:FAILED", "2 integration_task_2:SCHEDULED", "3 JOIN:IN_PROGRESS",
+					"4 SUB_WORKFLOW:COMPLETED"),
+				complete("integration_task_2", ""),
+				expect("COMPLETED", 5, "0 FORK:COMPLETED", "1 SUB_WORKFLOW:FAILED", "2 integration_task_2:COMPLETED", "3 JOIN:COMPLETED",
+					"4 SUB_WORKFLOW:COMPLETED").then(joinOnIs("fanouttask_join", "st1", "t2")),
+			}},
+	})
+}
