@@ -384,6 +384,7 @@ func (s *Server) eventRoutes(m *http.ServeMux) {
 	m.HandleFunc("PUT /api/event", s.cond(s.putEventHandler(true)))
 	m.HandleFunc("GET /api/event", s.cond(s.listEventHandlers))
 	m.HandleFunc("GET /api/event/{event}", s.cond(s.eventHandlersFor))
+	m.HandleFunc("GET /api/event/handler/{name}", s.cond(s.eventHandlerByName))
 	m.HandleFunc("DELETE /api/event/{name}", s.cond(s.removeEventHandler))
 	s.eventExecutionRoutes(m)
 }
@@ -409,49 +410,87 @@ func (s *Server) eventError(w http.ResponseWriter, r *http.Request, err error) {
 
 // putEventHandler is POST /api/event (add: 409 when the name is taken) and
 // PUT /api/event (update: 404 when it is not). The caller becomes the
-// handler's owner: its actions run as the caller.
+// handler's owner: its actions run as the caller. POST also takes a list
+// of handlers, as Orkes does (its JavaScript SDK's addEventHandler sends
+// one): every one is checked before any is stored.
 func (s *Server) putEventHandler(update bool) conductorHandler {
 	return func(w http.ResponseWriter, r *http.Request, p store.Principal) {
 		body, ok := s.readJSON(w, r)
 		if !ok {
 			return
 		}
-		h, err := parseEventHandler(body)
-		if err != nil {
-			conductorError(w, r, http.StatusBadRequest, err.Error())
-			return
+		raws := []json.RawMessage{body}
+		if t := bytes.TrimSpace(body); !update && len(t) > 0 && t[0] == '[' {
+			if err := json.Unmarshal(t, &raws); err != nil || len(raws) == 0 {
+				conductorError(w, r, http.StatusBadRequest, "EventHandler list: want a non-empty JSON array of event handlers")
+				return
+			}
 		}
-		if !s.mayWriteMetadata(w, r, p, h.Name) || !s.mayListen(w, r, p, h.Event) {
-			return
-		}
-		if err := h.validate(); err != nil {
-			s.eventError(w, r, err)
-			return
+		var list []*eventHandler
+		seen := map[string]bool{}
+		for i, raw := range raws {
+			h, err := parseEventHandler(raw)
+			if err != nil {
+				if len(raws) > 1 {
+					err = fmt.Errorf("[%d]: %w", i, err)
+				}
+				conductorError(w, r, http.StatusBadRequest, err.Error())
+				return
+			}
+			if !s.mayWriteMetadata(w, r, p, h.Name) || !s.mayListen(w, r, p, h.Event) {
+				return
+			}
+			if err := h.validate(); err != nil {
+				s.eventError(w, r, err)
+				return
+			}
+			if seen[h.Name] {
+				s.eventError(w, r, &handlerError{fmt.Sprintf("EventHandler with name %s given twice", h.Name), errHandlerExists})
+				return
+			}
+			seen[h.Name] = true
+			list = append(list, h)
 		}
 		d := s.conductor.defs
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		_, err = s.readHandler(h.Name)
-		switch {
-		case err == nil && !update:
-			s.eventError(w, r, &handlerError{fmt.Sprintf("EventHandler with name %s already exists!", h.Name), errHandlerExists})
-			return
-		case err != nil && update:
-			s.eventError(w, r, &handlerError{fmt.Sprintf("EventHandler with name %s not found!", h.Name), errNoHandler})
-			return
+		for _, h := range list {
+			_, err := s.readHandler(h.Name)
+			switch {
+			case err == nil && !update:
+				s.eventError(w, r, &handlerError{fmt.Sprintf("EventHandler with name %s already exists!", h.Name), errHandlerExists})
+				return
+			case err != nil && update:
+				s.eventError(w, r, &handlerError{fmt.Sprintf("EventHandler with name %s not found!", h.Name), errNoHandler})
+				return
+			}
 		}
-		if err := s.writeHandler(h, p); err != nil {
-			s.eventError(w, r, err)
-			return
-		}
-		s.log.Info("event handler stored", "name", h.Name, "event", h.Event, "active", h.Active, "principal", p.Name)
-		if rest, ok := strings.CutPrefix(h.Event, "conductor:"); ok && !strings.Contains(rest, ":") {
-			// Conductor accepts it too; no EVENT task publishes there.
-			s.log.Warn("event handler on a queue no EVENT task publishes to: an EVENT task's sink conductor:"+rest+
-				" in workflow W publishes to conductor:W:"+rest, "name", h.Name, "event", h.Event)
+		for _, h := range list {
+			if err := s.writeHandler(h, p); err != nil {
+				s.eventError(w, r, err)
+				return
+			}
+			s.log.Info("event handler stored", "name", h.Name, "event", h.Event, "active", h.Active, "principal", p.Name)
+			if rest, ok := strings.CutPrefix(h.Event, "conductor:"); ok && !strings.Contains(rest, ":") {
+				// Conductor accepts it too; no EVENT task publishes there.
+				s.log.Warn("event handler on a queue no EVENT task publishes to: an EVENT task's sink conductor:"+rest+
+					" in workflow W publishes to conductor:W:"+rest, "name", h.Name, "event", h.Event)
+			}
 		}
 		writeEmpty(w, http.StatusOK)
 	}
+}
+
+// eventHandlerByName is Orkes' GET /api/event/handler/{name}: the handler
+// (404 when there is none).
+func (s *Server) eventHandlerByName(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+	name := r.PathValue("name")
+	l, err := s.readHandler(name)
+	if err != nil {
+		s.eventError(w, r, &handlerError{fmt.Sprintf("EventHandler with name %s not found!", name), errNoHandler})
+		return
+	}
+	writeJSON(w, http.StatusOK, l.h)
 }
 
 func (s *Server) listEventHandlers(w http.ResponseWriter, r *http.Request, _ store.Principal) {

@@ -317,3 +317,38 @@ func handlerJSON(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+// TestEventHandlerListRegistration: POST /api/event takes a list of
+// handlers too (Orkes; its JavaScript SDK sends one), all or none: a list
+// with a bad or an existing handler stores none of them;
+// GET /api/event/handler/{name} reads one back (404 when missing).
+func TestEventHandlerListRegistration(t *testing.T) {
+	ts := newConductorServer(t, nil)
+	h := func(name string) string {
+		return `{"name":"` + name + `","event":"conductor:a:b","actions":[{"action":"start_workflow","start_workflow":{"name":"x"}}]}`
+	}
+	if code, _, body := ts.do(t, "POST", "/api/event", "["+h("one")+","+h("two")+"]"); code != 200 {
+		t.Fatalf("a list: %d %s", code, body)
+	}
+	for _, c := range []struct {
+		name, body string
+		code       int
+	}{
+		{"an existing one in the list", "[" + h("three") + "," + h("two") + "]", 409},
+		{"a bad one in the list", "[" + h("three") + `,{"name":"four"}]`, 400},
+		{"the same name twice", "[" + h("three") + "," + h("three") + "]", 409},
+		{"an empty list", "[]", 400},
+	} {
+		if code, _, body := ts.do(t, "POST", "/api/event", c.body); code != c.code {
+			t.Errorf("%s: %d %s, want %d", c.name, code, body, c.code)
+		}
+	}
+	if code, _, _ := ts.do(t, "GET", "/api/event/handler/three", ""); code != 404 {
+		t.Errorf("a handler of a refused list was stored: %d", code)
+	}
+	code, _, body := ts.do(t, "GET", "/api/event/handler/two", "")
+	var got map[string]any
+	if err := json.Unmarshal([]byte(body), &got); code != 200 || err != nil || got["name"] != "two" || got["event"] != "conductor:a:b" {
+		t.Errorf("GET handler/two: %d %s", code, body)
+	}
+}
