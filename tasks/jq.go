@@ -145,7 +145,9 @@ func (t *JQTask) Execute(ctx context.Context, req *Request) (res Result) {
 		}
 	}()
 	results := []any{}
-	iter := code.RunWithContext(ctx, in, jqMaskerValue{svcMasker(svc)})
+	orders := newJQOrders()
+	orders.recordInput(in)
+	iter := code.RunWithContext(ctx, in, jqMaskerValue{svcMasker(svc)}, orders)
 	for {
 		v, ok := iter.Next()
 		if !ok {
@@ -166,7 +168,7 @@ func (t *JQTask) Execute(ctx context.Context, req *Request) (res Result) {
 		}
 		results = append(results, v)
 	}
-	return Result{Status: Completed, Output: jqOutput(results)}
+	return Result{Status: Completed, Output: jqOutput(results, orders)}
 }
 
 // prepareJackson rewrites a parsed query to run as Conductor's jq runs it:
@@ -182,8 +184,9 @@ func (t *JQTask) Execute(ctx context.Context, req *Request) (res Result) {
 // definitions and bindings the rewrites add, for compileJackson.
 func prepareJackson(q *gojq.Query) map[string]bool {
 	own := ownNames(q)
+	reserveVariables(q)
 	delFieldAccess(q)
-	if defs, err := gojq.Parse(jqNumericDefs + jqJacksonDefs); err == nil {
+	if defs, err := gojq.Parse(jqNumericDefs + jqKeyOrderDefs + jqJacksonDefs); err == nil {
 		// Before the query's own, which shadow them.
 		q.FuncDefs = append(defs.FuncDefs, q.FuncDefs...)
 	}
@@ -199,7 +202,11 @@ func prepareJackson(q *gojq.Query) map[string]bool {
 	javaCompares(q)
 	negateWithInput(q)
 	maskCaught(q)
+	keyOrders(q)
 	if defs, err := gojq.Parse(jqStrictIndexDef); err == nil {
+		q.FuncDefs = append(defs.FuncDefs, q.FuncDefs...)
+	}
+	if defs, err := gojq.Parse(jqEachDef); err == nil {
 		q.FuncDefs = append(defs.FuncDefs, q.FuncDefs...)
 	}
 	return own
@@ -235,17 +242,12 @@ func compileJackson(q *gojq.Query, own map[string]bool, more ...gojq.CompilerOpt
 func jqCompileOptions(more ...gojq.CompilerOption) []gojq.CompilerOption {
 	return append(append([]gojq.CompilerOption{
 		gojq.WithEnvironLoader(func() []string { return nil }),
-		gojq.WithIterFunction("leaf_paths", 0, 0, func(v any, _ []any) gojq.Iter { return jqLeafPaths.Run(v) }),
-		// A Go map keeps no order: the keys come sorted, as keys gives them.
-		gojq.WithIterFunction("keys_unsorted", 0, 0, func(v any, _ []any) gojq.Iter { return jqKeys.Run(v) }),
 		gojq.WithFunction(jqNegateFunc, 1, 1, jqNegateAt),
 		gojq.WithFunction(jqCaughtFunc, 1, 1, jqCaught),
-		gojq.WithVariables([]string{jqMaskerVar}),
+		gojq.WithVariables([]string{jqMaskerVar, jqOrdersVar}),
 		jqFromJSONOption(),
-	}, slices.Concat(jqLongOptions(), jqJavaTextOptions(), jqCompareOptions())...), more...)
+	}, slices.Concat(jqLongOptions(), jqJavaTextOptions(), jqCompareOptions(), jqKeyOrderOptions())...), more...)
 }
-
-var jqLeafPaths, jqKeys = mustCompileJQ("paths(scalars)"), mustCompileJQ("keys")
 
 // runtimeReason is the failure reason of a query that failed with err:
 // jackson-jq's wording where wfrun knows it (jqerror.go), the key of an

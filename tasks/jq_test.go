@@ -119,7 +119,7 @@ func TestJQEnvNotLeaked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := code.Run(nil, jqMaskerValue{}).Next(); fmt.Sprint(v) != "[0 0]" || os.Getenv("WFRUN_TEST_SECRET_ENV") != "leak-me" {
+	if v, _ := code.Run(nil, jqMaskerValue{}, newJQOrders()).Next(); fmt.Sprint(v) != "[0 0]" || os.Getenv("WFRUN_TEST_SECRET_ENV") != "leak-me" {
 		t.Fatalf("process environment reachable: %v", v)
 	}
 }
@@ -293,6 +293,10 @@ func TestJQOutputJavaText(t *testing.T) {
 		{`{"n":12345678901234567890,"e":1E2,"queryExpression":".n, .e, (.e | floor)"}`,
 			`{"result":12345678901234567890,"resultList":[12345678901234567890,100.0,100.0]}`},
 		{`{"queryExpression":"empty"}`, `{"result":null,"resultList":[]}`},
+		// jackson-jq's key order (jqkeyorder.go): a {…} in HashMap
+		// order, an assignment's new key last, + the left side's keys first.
+		{`{"queryExpression":"{if: 1, then: 2, and: 3} | .b = ({z: 1} + {a: 2})"}`,
+			`{"result":{"and":3,"then":2,"if":1,"b":{"z":1,"a":2}},"resultList":[{"and":3,"then":2,"if":1,"b":{"z":1,"a":2}}]}`},
 		{`{"s":"<\u00e9\"\n>","queryExpression":".s"}`, `{"result":"<é\"\n>","resultList":["<é\"\n>"]}`},
 	} {
 		res := run(t, NewDefaultRegistry(), TypeJSONJQTransform, tc.in, nil)
@@ -300,5 +304,30 @@ func TestJQOutputJavaText(t *testing.T) {
 		if string(res.Output) != tc.want {
 			t.Errorf("%s:\n got %s\nwant %s", tc.in, res.Output, tc.want)
 		}
+	}
+}
+
+// BenchmarkJQ runs queries that iterate, compare and build objects, the
+// parts wfrun computes as jackson-jq does (jqkeyorder.go, jqcompare.go,
+// jqlong.go), on a 1000-item input.
+func BenchmarkJQ(b *testing.B) {
+	items := make([]any, 1000)
+	for i := range items {
+		items[i] = map[string]any{"id": i, "name": fmt.Sprint("n", i), "tags": map[string]any{"b": i % 3, "a": 1.5}}
+	}
+	for _, q := range []string{
+		`[.items[] | select(.id % 2 == 0) | {name, id, t: (.tags | to_entries | map(.key))}] | length`,
+		`reduce .items[] as $x ({}; .[$x.name] = $x.id) | keys_unsorted | length`,
+		`[.items[].tags[]] | add`,
+	} {
+		b.Run(q, func(b *testing.B) {
+			r := NewDefaultRegistry()
+			in := map[string]any{"items": items, "queryExpression": q}
+			for b.Loop() {
+				if res := run(b, r, TypeJSONJQTransform, in, nil); res.Status != Completed {
+					b.Fatal(res.Reason)
+				}
+			}
+		})
 	}
 }

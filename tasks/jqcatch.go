@@ -15,7 +15,7 @@ import (
 // message masked whole and then its pieces (runsecrets.CodeExcerpt), as
 // every failure reason is. $masker is the run's masker, given to the
 // query as a variable; the query's own mentions of that name read as an
-// undefined variable's. A query that binds that name itself (`as`, a
+// undefined variable's (reserveVariables). A query that binds that name itself (`as`, a
 // function parameter, a pattern) hands its own value to the handler
 // instead: the handler then gets "***", nothing of the message. The
 // function's name holds a space, so no query can define one that the
@@ -31,20 +31,6 @@ const (
 type jqMaskerValue struct{ m runsecrets.Masker }
 
 func maskCaught(q *gojq.Query) {
-	walkJQ(q, nil, func(t *gojq.Term) {
-		if t.Type == gojq.TermTypeFunc && t.Func != nil && t.Func.Name == jqMaskerVar {
-			raise(t, "Undefined variable: "+jqMaskerVar)
-		}
-		if t.Object == nil {
-			return
-		}
-		for _, kv := range t.Object.KeyVals {
-			if kv.Key == jqMaskerVar && kv.Val == nil {
-				// jackson-jq reads an undefined variable's value here as null.
-				kv.Key, kv.Val = jqMaskerVar[1:], &gojq.Query{Term: &gojq.Term{Type: gojq.TermTypeNull}}
-			}
-		}
-	})
 	walkJQ(q, nil, func(t *gojq.Term) {
 		if t.Type != gojq.TermTypeTry || t.Try == nil || t.Try.Catch == nil {
 			return

@@ -48,7 +48,7 @@ def unique_by(f): _wfrun_array("group") | _wfrun_unique_by(f);
 def has($k): if . == null then error("has() is not applicable to NULL") else _wfrun_has($k) end;
 def in(xs): . as $x | xs | has($x);
 def inside(xs): . as $x | xs | contains($x);
-def del(f): if type == "object" or type == "array" or type == "null" then _wfrun_del(f)
+def del(f): if type == "object" or type == "array" or type == "null" then . as $__wfrun_del_in | _wfrun_del(f) | _wfrun_reorder($__wfrun_del_in; $__wfrun_orders)
   else error("del is not applicable to \(type | ascii_upcase); expected one of [OBJECT, ARRAY, NULL]") end;
 def transpose: if . == [] then [] else . as $in | (map(length) | max) as $max | length as $length |
   reduce range(0; $max) as $j ([]; . + [reduce range(0; $length) as $i ([]; . + [$in[$i][$j]])]) end;

@@ -185,7 +185,7 @@ func jacksonRuntimeReason(m runsecrets.Masker, err error) (string, bool) {
 	}
 	var be *jqBinopError
 	if errors.As(err, &be) {
-		return jqPreview(m, be.l) + " and " + jqPreview(m, be.r) + " " + be.wording, true
+		return be.reason(m), true
 	}
 	var ne *jqNegateError
 	if errors.As(err, &ne) {
@@ -288,8 +288,18 @@ func jqIntegral(v any) bool {
 // from masked text: every string (keys too) masked with its pieces, the
 // JSON text masked whole again, and only then cut to 14 characters.
 func jqPreview(m runsecrets.Masker, v any) string {
+	return jqPreviewOrdered(m, v, nil)
+}
+
+// jqPreviewOrdered is jqPreview with v's objects' keys in the order o
+// records.
+func jqPreviewOrdered(m runsecrets.Masker, v any, o *jqOrders) string {
+	w := javaWriter{o: o}
+	if m != nil {
+		w.mask = func(s string) string { return maskPieces(m, s) }
+	}
 	var b strings.Builder
-	writeJackson(&b, maskLeaves(m, v))
+	w.write(&b, v)
 	return jqTypeOf(v) + " (" + cutUTF16(runsecrets.CodeExcerpt(m, b.String(), 0), jqPreviewWidth) + ")"
 }
 
@@ -432,9 +442,9 @@ func cutUTF16(s string, max int) string {
 }
 
 // writeJackson writes v as Jackson's JsonNode.toString does
-// (writeJavaNode): a value in a failure reason's preview.
+// (writeJavaNode), its objects' keys sorted.
 func writeJackson(b *strings.Builder, v any) {
-	writeJavaNode(b, v)
+	writeJavaNode(b, v, nil)
 }
 
 // writeJacksonString quotes s as Jackson's generator does: '"' and '\\'

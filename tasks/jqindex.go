@@ -155,7 +155,10 @@ func indexDiagnosis(ctx context.Context, m runsecrets.Masker, query string, in a
 	if err != nil {
 		return "", false
 	}
-	iter := code.RunWithContext(ctx, in, jqMaskerValue{m})
+	// The same key orders as the run, so that the same value fails first.
+	orders := newJQOrders()
+	orders.recordInput(in)
+	iter := code.RunWithContext(ctx, in, jqMaskerValue{m}, orders)
 	for n := 0; maxResults <= 0 || n <= maxResults; n++ {
 		v, ok := iter.Next()
 		if !ok {

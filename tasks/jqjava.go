@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"math"
 	"math/big"
-	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -39,38 +38,51 @@ func javaDoubleOf(v any) (float64, bool) {
 	return 0, false
 }
 
-// writeJavaNode writes v as Jackson's JsonNode.toString does, which is also
-// how Conductor's ObjectMapper writes the task output: compact JSON,
+// javaWriter writes values as Jackson's JsonNode.toString does, which is
+// also how Conductor's ObjectMapper writes the task output: compact JSON,
 // strings escaped as Jackson escapes them, a double as Java writes it and
 // one that is not finite as a string ("NaN", "Infinity", "-Infinity";
 // JsonWriteFeature.WRITE_NAN_AS_STRINGS), an object's keys in its order
-// (jqObjectKeys).
-func writeJavaNode(b *strings.Builder, v any) {
+// (o, jqkeyorder.go). mask, when set, is applied to every string and key
+// (a failure reason's preview, masked before it is cut).
+type javaWriter struct {
+	o    *jqOrders
+	mask func(string) string
+}
+
+func (w javaWriter) str(b *strings.Builder, s string) {
+	if w.mask != nil {
+		s = w.mask(s)
+	}
+	writeJacksonString(b, s)
+}
+
+func (w javaWriter) write(b *strings.Builder, v any) {
 	switch v := v.(type) {
 	case nil:
 		b.WriteString("null")
 	case bool:
 		b.WriteString(strconv.FormatBool(v))
 	case string:
-		writeJacksonString(b, v)
+		w.str(b, v)
 	case []any:
 		b.WriteByte('[')
 		for i, x := range v {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			writeJavaNode(b, x)
+			w.write(b, x)
 		}
 		b.WriteByte(']')
 	case map[string]any:
 		b.WriteByte('{')
-		for i, k := range jqObjectKeys(v) {
+		for i, k := range w.o.keysOf(v) {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			writeJacksonString(b, k)
+			w.str(b, k)
 			b.WriteByte(':')
-			writeJavaNode(b, v[k])
+			w.write(b, v[k])
 		}
 		b.WriteByte('}')
 	default:
@@ -82,6 +94,12 @@ func writeJavaNode(b *strings.Builder, v any) {
 		}
 		b.WriteString(javaNumberText(v))
 	}
+}
+
+// writeJavaNode writes v (javaWriter), its objects' keys in the order o
+// records.
+func writeJavaNode(b *strings.Builder, v any, o *jqOrders) {
+	javaWriter{o: o}.write(b, v)
 }
 
 // javaNumberText is a number's text as Jackson writes its node: an
@@ -109,24 +127,32 @@ func javaNumberText(v any) string {
 
 // javaToString is jackson-jq's tostring (functions/ToStringFunction.java):
 // a string as it is, anything else as JsonNode.toString.
-func javaToString(v any, _ []any) any {
+func javaToString(v any, args []any) any {
 	if s, ok := v.(string); ok {
 		return s
 	}
 	var b strings.Builder
-	writeJavaNode(&b, v)
+	writeJavaNode(&b, v, jqOrdersArg(args))
 	return b.String()
+}
+
+// jqOrdersArg is the run's key orders when args holds them.
+func jqOrdersArg(args []any) *jqOrders {
+	if len(args) == 0 {
+		return nil
+	}
+	return jqOrdersOf(args[len(args)-1])
 }
 
 // javaToJSON is jackson-jq's tojson (functions/ToJsonFunction.java): a
 // double alone is written by its own serializer (NaN as null, an
 // infinity as the largest double, the exponent as "e+N"/"e-N"); inside an
 // array or object Jackson's node writes it, as toString does.
-func javaToJSON(v any, _ []any) any {
+func javaToJSON(v any, args []any) any {
 	f, ok := javaDoubleOf(v)
 	if !ok {
 		var b strings.Builder
-		writeJavaNode(&b, v)
+		writeJavaNode(&b, v, jqOrdersArg(args))
 		return b.String()
 	}
 	switch {
@@ -148,10 +174,10 @@ func javaToJSON(v any, _ []any) any {
 // (tree/StringInterpolation.java): a value node's asText (a string as it
 // is, a double as Double.toString: "NaN", "Infinity"), an array's or
 // object's toString.
-func javaAsText(v any, _ []any) any {
+func javaAsText(v any, args []any) any {
 	switch v.(type) {
 	case string, []any, map[string]any:
-		return javaToString(v, nil)
+		return javaToString(v, args)
 	case nil:
 		return "null"
 	case bool:
@@ -209,9 +235,9 @@ func (*jqImplodeError) Error() string {
 // jqJavaTextOptions registers the functions of this file.
 func jqJavaTextOptions() []gojq.CompilerOption {
 	return []gojq.CompilerOption{
-		gojq.WithFunction("_wfrun_tostring", 0, 0, javaToString),
-		gojq.WithFunction("_wfrun_tojson", 0, 0, javaToJSON),
-		gojq.WithFunction("_wfrun_astext", 0, 0, javaAsText),
+		gojq.WithFunction("_wfrun_tostring", 1, 1, javaToString),
+		gojq.WithFunction("_wfrun_tojson", 1, 1, javaToJSON),
+		gojq.WithFunction("_wfrun_astext", 1, 1, javaAsText),
 		gojq.WithFunction("_wfrun_numeric", 0, 0, javaNumericResult),
 		gojq.WithFunction("_wfrun_implode", 0, 0, javaImplode),
 	}
@@ -229,8 +255,8 @@ def _wfrun_range($f; $t): range($f; $t); def range($f; $t): _wfrun_range($f; $t)
 def _wfrun_range($f; $t; $s): range($f; $t; $s); def range($f; $t; $s): _wfrun_range($f; $t; $s) | _wfrun_numeric;
 def add: reduce .[] as $x (null; . + $x);
 def _wfrun_join($x): join($x);
-def join($x): if type == "array" then map(if type == "number" then _wfrun_tostring else . end) | _wfrun_join($x) else _wfrun_join($x) end;
-def tostring: _wfrun_tostring; def tojson: _wfrun_tojson; def implode: _wfrun_implode;
+def join($x): if type == "array" then map(if type == "number" then _wfrun_tostring($__wfrun_orders) else . end) | _wfrun_join($x) else _wfrun_join($x) end;
+def tostring: _wfrun_tostring($__wfrun_orders); def tojson: _wfrun_tojson($__wfrun_orders); def implode: _wfrun_implode;
 `
 
 // javaTextFormats rewrites what gojq writes with its own text of a value
@@ -238,8 +264,9 @@ def tostring: _wfrun_tostring; def tojson: _wfrun_tojson; def implode: _wfrun_im
 // "\(x)") gets x's asText, and @json "\(x)" x's tojson; @text and @json
 // alone are tostring and tojson.
 func javaTextFormats(q *gojq.Query) {
+	orders := &gojq.Query{Term: &gojq.Term{Type: gojq.TermTypeFunc, Func: &gojq.Func{Name: jqOrdersVar}}}
 	call := func(name string) *gojq.Query {
-		return &gojq.Query{Term: &gojq.Term{Type: gojq.TermTypeFunc, Func: &gojq.Func{Name: name}}}
+		return &gojq.Query{Term: &gojq.Term{Type: gojq.TermTypeFunc, Func: &gojq.Func{Name: name, Args: []*gojq.Query{orders}}}}
 	}
 	wrap := func(s *gojq.String, fn string) {
 		if s == nil {
@@ -275,7 +302,7 @@ func javaTextFormats(q *gojq.Query) {
 		case t.Type == gojq.TermTypeFormat && (t.Format == "@text" || t.Format == "@json"):
 			fn := map[string]string{"@text": "_wfrun_tostring", "@json": "_wfrun_tojson"}[t.Format]
 			if t.Str == nil {
-				*t = gojq.Term{Type: gojq.TermTypeFunc, Func: &gojq.Func{Name: fn}, SuffixList: t.SuffixList}
+				*t = gojq.Term{Type: gojq.TermTypeFunc, Func: call(fn).Term.Func, SuffixList: t.SuffixList}
 				return
 			}
 			if t.Format == "@text" {
@@ -285,14 +312,4 @@ func javaTextFormats(q *gojq.Query) {
 			t.Type, t.Format = gojq.TermTypeString, ""
 		}
 	})
-}
-
-// jqObjectKeys are m's keys in the order jackson-jq lists them.
-func jqObjectKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -6,6 +6,8 @@ import (
 	"math/big"
 
 	"github.com/itchyny/gojq"
+
+	"github.com/wfrun/wfrun/runsecrets"
 )
 
 // jackson-jq 0.0.13's +, - and * of two integers (Jackson's int, long and
@@ -27,7 +29,9 @@ func longArith(q *gojq.Query) {
 		if !ok || x.Left == nil || x.Right == nil {
 			return
 		}
-		call := &gojq.Term{Type: gojq.TermTypeFunc, Func: &gojq.Func{Name: name, Args: []*gojq.Query{x.Left, x.Right}}}
+		orders := &gojq.Query{Term: &gojq.Term{Type: gojq.TermTypeFunc, Func: &gojq.Func{Name: jqOrdersVar}}}
+		masker := &gojq.Query{Term: &gojq.Term{Type: gojq.TermTypeFunc, Func: &gojq.Func{Name: jqMaskerVar}}}
+		call := &gojq.Term{Type: gojq.TermTypeFunc, Func: &gojq.Func{Name: name, Args: []*gojq.Query{x.Left, x.Right, orders, masker}}}
 		*x = gojq.Query{FuncDefs: x.FuncDefs, Term: call}
 	}, nil)
 }
@@ -43,16 +47,29 @@ var jqLongNative = map[gojq.Operator]*gojq.Code{
 func jqLongOptions() []gojq.CompilerOption {
 	var opts []gojq.CompilerOption
 	for op, name := range jqLongFuncs {
-		opts = append(opts, gojq.WithFunction(name, 2, 2, func(_ any, args []any) any {
-			return jqArith(op, jqLongNative[op], args[0], args[1])
+		opts = append(opts, gojq.WithFunction(name, 4, 4, func(_ any, args []any) any {
+			mv, _ := args[3].(jqMaskerValue)
+			res := jqArith(op, jqLongNative[op], args[0], args[1], jqOrdersOf(args[2]))
+			if be, ok := res.(*jqBinopError); ok {
+				be.o = jqOrdersOf(args[2])
+				if _, isMasker := args[3].(jqMaskerValue); isMasker {
+					be.m = &mv
+				}
+			}
+			return res
 		}))
 	}
 	return opts
 }
 
-func jqArith(op gojq.Operator, native *gojq.Code, l, r any) any {
+func jqArith(op gojq.Operator, native *gojq.Code, l, r any, o *jqOrders) any {
 	if op == gojq.OpMod {
 		return jqModulo(native, l, r)
+	}
+	if lm, ok := l.(map[string]any); ok && (op == gojq.OpAdd || op == gojq.OpMul) {
+		if rm, ok := r.(map[string]any); ok {
+			return o.merge(lm, rm, op == gojq.OpMul) // in jackson-jq's key order (jqkeyorder.go)
+		}
 	}
 	if a, ok := javaLong(l); ok && op != gojq.OpDiv {
 		if b, ok := javaLong(r); ok {
@@ -105,11 +122,11 @@ func jqArith(op gojq.Operator, native *gojq.Code, l, r any) any {
 					return nil
 				}
 			} else if _, isNum := javaAsDouble(r); isNum {
-				return &jqBinopError{"cannot be multiplied", l, r}
+				return &jqBinopError{wording: "cannot be multiplied", l: l, r: r}
 			}
 		} else if _, ok := r.(string); ok {
 			if _, isNum := javaAsDouble(l); isNum {
-				return &jqBinopError{"cannot be multiplied", l, r}
+				return &jqBinopError{wording: "cannot be multiplied", l: l, r: r}
 			}
 		}
 	}
@@ -117,7 +134,18 @@ func jqArith(op gojq.Operator, native *gojq.Code, l, r any) any {
 	if !ok {
 		return nil
 	}
+	if err, isErr := res.(error); isErr && jqErrorType(err) == "binopTypeError" {
+		// The values themselves, not the copies gojq's error holds
+		// (read by reflection), so that the reason shows an object's
+		// keys in its order.
+		return &jqBinopError{wording: jqOpWordings[op], l: l, r: r}
+	}
 	return res
+}
+
+// jqOpWordings are jackson-jq's endings of an operator's type error.
+var jqOpWordings = map[gojq.Operator]string{
+	gojq.OpAdd: "cannot be added", gojq.OpSub: "cannot be subtracted", gojq.OpMul: "cannot be multiplied", gojq.OpDiv: "cannot be divided",
 }
 
 // javaLong is v's asLong() when v is what Jackson holds as an integer
@@ -197,19 +225,29 @@ func javaNumeric(f float64) any {
 	return big.NewInt(l)
 }
 
-// jqBinopError is an operator's failure that gojq's operator would not
-// have (jackson-jq's stricter operands): the sides, and jackson-jq's
-// ending of the message.
+// jqBinopError is an operator's failure on sides it does not take: the
+// sides, jackson-jq's ending of the message, the run's key orders and its
+// masker.
 type jqBinopError struct {
 	wording string
 	l, r    any
+	o       *jqOrders
+	m       *jqMaskerValue
 }
 
-// Error is what a try/catch reads: the types, without the values (a
-// preview of them would be a cut of unmasked text; the failure reason's
-// previews are built masked, jqPreview).
+// Error is what a try/catch reads: jackson-jq's message, its previews
+// built from masked text as the failure reason's are (jqPreview); without
+// the run's masker, the types only.
 func (e *jqBinopError) Error() string {
-	return jqTypeOf(e.l) + " and " + jqTypeOf(e.r) + " " + e.wording
+	if e.m == nil {
+		return jqTypeOf(e.l) + " and " + jqTypeOf(e.r) + " " + e.wording
+	}
+	return e.reason(e.m.m)
+}
+
+// reason is jackson-jq's message, its previews masked with m.
+func (e *jqBinopError) reason(m runsecrets.Masker) string {
+	return jqPreviewOrdered(m, e.l, e.o) + " and " + jqPreviewOrdered(m, e.r, e.o) + " " + e.wording
 }
 
 // jqModulo is ModuloOperator.java: both sides integer nodes, the

@@ -37,16 +37,16 @@ func decodeJQInput(raw json.RawMessage) (map[string]any, error) {
 // string ("Infinity", "-Infinity", "NaN"; Jackson's
 // JsonWriteFeature.WRITE_NAN_AS_STRINGS, on by default and left on by
 // conductor-oss's ObjectMapperProvider), an object's keys in its order.
-func jqOutput(results []any) json.RawMessage {
+func jqOutput(results []any, o *jqOrders) json.RawMessage {
 	var b strings.Builder
 	b.WriteString(`{"result":`)
 	if len(results) > 0 {
-		writeJavaNode(&b, results[0])
+		writeJavaNode(&b, results[0], o)
 	} else {
 		b.WriteString("null")
 	}
 	b.WriteString(`,"resultList":`)
-	writeJavaNode(&b, results)
+	writeJavaNode(&b, results, o)
 	b.WriteByte('}')
 	return json.RawMessage(b.String())
 }

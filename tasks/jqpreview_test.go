@@ -93,21 +93,25 @@ func TestJQCaughtNegationQuotesNoPiece(t *testing.T) {
 	assertNoPiece(t, "jq output", string(res.Output), secret)
 }
 
-// A caught error's message quotes the values it failed on as gojq's
-// previews, cut at 30 bytes: the handler gets it masked whole and then
-// its pieces, so no head of a secret reaches the output.
+// A caught error's message quotes the values it failed on as previews
+// (gojq's, cut at 30 bytes; an operator's as jackson-jq's, cut at 14
+// characters): the handler gets it masked whole and then its pieces, and
+// an operator's previews are built from masked values, so no head of a
+// secret reaches the output.
 func TestJQCaughtMessageQuotesNoPiece(t *testing.T) {
 	secret := leakToken + "-and-more-of-it-1234567890"
 	for _, tc := range []struct{ query, has string }{
-		{`try (.tok + 1) catch .`, "cannot add: string"},
+		{`try (.tok + 1) catch .`, `string (\"***\") and number (1) cannot be added`},
 		{`try (.tok | tonumber) catch .`, ""},
 		{`try (.tok.a) catch .`, "expected an object but got: string"},
 		{`try ({a: .tok} | .[0]) catch .`, "expected an array but got: object"},
 		{`try (.tok | implode) catch .`, "implode"},
-		{`try ([.tok] | .[0] = {} | .[0] - 1) catch .`, "cannot subtract"},
-		{`try (.tok + 1) catch ("got: " + .)`, "got: cannot add"},
-		{`[.tok | try (. * {}) catch .]`, "cannot multiply"},
-		{`try (try (.tok - 1) catch error(.)) catch .`, "cannot subtract"},
+		{`try ([.tok] | .[0] = {} | .[0] - 1) catch .`, "object ({}) and number (1) cannot be subtracted"},
+		{`try (.tok + 1) catch ("got: " + .)`, `got: string (\"***\") and number (1) cannot be added`},
+		{`[.tok | try (. * {}) catch .]`, "cannot be multiplied"},
+		{`try (try (.tok - 1) catch error(.)) catch .`, "cannot be subtracted"},
+		{`try ({k: .tok} - 1) catch .`, `object ({\"k\":\"***\"}) and number (1) cannot be subtracted`},
+		{`try (["x-\(.tok)"] - 1) catch .`, `array ([\"x-***\"]) and number (1) cannot be subtracted`},
 		{`try error(.tok) catch .`, `"***"`},
 		{`try error("plain ...") catch .`, "plain ..."},
 	} {
