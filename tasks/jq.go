@@ -230,6 +230,9 @@ func compileJackson(q *gojq.Query, own map[string]bool, more ...gojq.CompilerOpt
 		} else if v, ok := strings.CutPrefix(err.Error(), "variable not defined: "); ok {
 			name = v
 		}
+		if name != "" && own[name] && hoistDefinition(q, name) {
+			continue
+		}
 		if name == "" || !rejectUnknown(q, name, own) {
 			return nil, err
 		}

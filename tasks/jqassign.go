@@ -1,6 +1,12 @@
 package tasks
 
-import "github.com/itchyny/gojq"
+import (
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/itchyny/gojq"
+)
 
 // jackson-jq 0.0.13 assigns (=, |=, +=, -=, *=, /=, %=, //=) only to a
 // field access on "." (tree/binaryop/assignment/Assignment.java,
@@ -143,4 +149,108 @@ func updateAssignments(q *gojq.Query) {
 		update := &gojq.Query{Left: x.Left, Op: gojq.OpModify, Right: &gojq.Query{Left: dot, Op: op, Right: v}}
 		*x = gojq.Query{FuncDefs: x.FuncDefs, Left: x.Right, Op: gojq.OpPipe, Patterns: []*gojq.Pattern{{Name: jqUpdateVar}}, Right: update}
 	}, nil)
+}
+
+// hoistDefinition moves the query's definition of name ("f/N"), made
+// inside an operand, an object's value or another expression, to the
+// definitions of the smallest query around it and every call of name,
+// when it is the query's only definition of name, every call comes after
+// it, and no variable binding (`as`), function body, reduce or foreach
+// lies between: jackson-jq adds a definition to the scope it runs in
+// (tree/FunctionDefinition.java), so later expressions of that scope see
+// it ({a: def f: 1; f, b: f}; 1 + def f: 2; f | f), where gojq sees it
+// only in the expression it begins; `as` and a function's body are scopes
+// of their own there. It reports whether it moved one; the caller
+// compiles again.
+func hoistDefinition(q *gojq.Query, name string) bool {
+	// Calls of a parameter of that name are not calls of the definition.
+	params := map[*gojq.Term]bool{}
+	walkJQ(q, func(x *gojq.Query) {
+		for _, fd := range x.FuncDefs {
+			for _, a := range fd.Args {
+				if strings.TrimPrefix(a, "$")+"/0" == name {
+					walkJQ(fd.Body, nil, func(t *gojq.Term) { params[t] = true })
+				}
+			}
+		}
+	}, nil)
+	var owner *gojq.Query
+	var def *gojq.FuncDef
+	var uses []*gojq.Term
+	pos, defPos, firstUse, count := 0, -1, -1, 0
+	walkJQ(q, func(x *gojq.Query) {
+		pos++
+		for _, fd := range x.FuncDefs {
+			if fd.Name+"/"+strconv.Itoa(len(fd.Args)) == name {
+				count++
+				if x != q {
+					owner, def, defPos = x, fd, pos
+				}
+			}
+		}
+	}, func(t *gojq.Term) {
+		pos++
+		if t.Type == gojq.TermTypeFunc && callName(t.Func) == name && !params[t] {
+			uses = append(uses, t)
+			if firstUse < 0 {
+				firstUse = pos
+			}
+		}
+	})
+	if count != 1 || def == nil || firstUse >= 0 && firstUse < defPos {
+		return false
+	}
+	holdsQuery := func(x, y *gojq.Query) (found bool) {
+		walkJQ(x, func(z *gojq.Query) { found = found || z == y }, nil)
+		return found
+	}
+	holdsAll := func(x *gojq.Query) bool {
+		for _, u := range uses {
+			found := false
+			walkJQ(x, nil, func(t *gojq.Term) { found = found || t == u })
+			if !found {
+				return false
+			}
+		}
+		return true
+	}
+	// The smallest query holding the definition's and every call: the
+	// one of them that the others hold.
+	var target *gojq.Query
+	walkJQ(q, func(x *gojq.Query) {
+		if x != owner && holdsQuery(x, owner) && holdsAll(x) && (target == nil || holdsQuery(target, x)) {
+			target = x
+		}
+	}, nil)
+	if target == nil {
+		return false
+	}
+	// A scope between the target and the definition: jackson-jq's
+	// definition would not be seen outside it.
+	between := false
+	walkJQ(target, func(x *gojq.Query) {
+		if len(x.Patterns) > 0 && x.Right != nil && holdsQuery(x.Right, owner) {
+			between = true
+		}
+		for _, fd := range x.FuncDefs {
+			if holdsQuery(fd.Body, owner) {
+				between = true
+			}
+		}
+	}, func(t *gojq.Term) {
+		for _, r := range []*gojq.Reduce{t.Reduce} {
+			if r != nil && (holdsQuery(r.Update, owner) || holdsQuery(r.Start, owner)) {
+				between = true
+			}
+		}
+		if f := t.Foreach; f != nil && (holdsQuery(f.Update, owner) || holdsQuery(f.Start, owner) || holdsQuery(f.Extract, owner)) {
+			between = true
+		}
+	})
+	if between {
+		return false
+	}
+	owner.FuncDefs = slices.DeleteFunc(owner.FuncDefs, func(fd *gojq.FuncDef) bool { return fd == def })
+	target.FuncDefs = append(target.FuncDefs, def)
+	return true
 }
