@@ -208,7 +208,8 @@ func (s *Server) processEvents(ctx context.Context, q eventQueue, em *eventMetri
 					return
 				}
 				em.handled.WithLabelValues(m.Queue).Inc()
-				if err := q.finish(ctx, m); err != nil && !errors.Is(err, errEventReplay) {
+				// Recorded even at shutdown: every action ran.
+				if err := q.finish(context.WithoutCancel(ctx), m); err != nil && !errors.Is(err, errEventReplay) {
 					s.log.Warn("event queue: acknowledging", "queue", m.Queue, "messageId", m.ID, "error", s.masker.MaskString(err.Error()))
 				}
 			}(m, byQueue[m.Queue])
@@ -354,7 +355,7 @@ func (s *Server) handleMessage(ctx context.Context, q eventQueue, handlers []*ha
 				again = true
 				s.log.Info("event handler action", append(attrs, "status", execInProgress, "error", oneLine(s.masker.MaskString(err.Error())),
 					"retry", "the message is delivered again")...)
-				if err := q.endAction(ctx, m, key, x, true); err != nil {
+				if err := q.endAction(context.WithoutCancel(ctx), m, key, x, true); err != nil {
 					return again, err
 				}
 				continue
@@ -380,7 +381,7 @@ func (s *Server) handleMessage(ctx context.Context, q eventQueue, handlers []*ha
 				output["exception"] = oneLine(err.Error())
 			}
 			x.Output = s.maskedOutput(output)
-			if err := q.endAction(ctx, m, key, x, false); err != nil {
+			if err := q.endAction(context.WithoutCancel(ctx), m, key, x, false); err != nil {
 				s.log.Warn("event queue: recording an execution", "handler", h.Name, "messageId", m.ID, "error", s.masker.MaskString(err.Error()))
 			}
 		}

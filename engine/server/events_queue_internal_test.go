@@ -127,3 +127,72 @@ func TestEventMemQueueTakesInTurn(t *testing.T) {
 		t.Errorf("two takes of 2 from a busy queue a and a queue z gave %v: z starved", seen)
 	}
 }
+
+// TestEventRecordQueueReplayRefused: someone who can write to the run
+// store but holds no keyring puts back a handled message's record (saved
+// before it was handled), with the queue's ledger as it was then, or with
+// the ledger deleted: the message runs no action again.
+func TestEventRecordQueueReplayRefused(t *testing.T) {
+	ctx := context.Background()
+	q := newTestRecordQueue(t)
+	for _, id := range []string{"m1", "m2"} {
+		if err := q.Publish(ctx, "conductor:wf:a", id, []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	space := eventQueueSpace + "wf:a"
+	saved := map[string][]byte{}
+	_ = q.recs.ViewRecords(ctx, func(tx runstore.RecordTx) error {
+		tx.Scan(space, "", func(k string, v []byte) bool {
+			saved[k] = append([]byte(nil), v...)
+			return true
+		})
+		return nil
+	})
+	got, err := q.take(ctx, []string{"wf:a"}, 1, time.Second)
+	if err != nil || len(got) != 1 || got[0].ID != "m1" {
+		t.Fatalf("take: %v %v", got, err)
+	}
+	x := &eventExecution{ID: "m1_0", MessageID: "m1", Name: "h", Status: execInProgress}
+	if ok, err := q.startAction(ctx, got[0], actionKey("h", 0), x); !ok || err != nil {
+		t.Fatalf("start: %v %v", ok, err)
+	}
+	if err := q.finish(ctx, got[0]); err != nil {
+		t.Fatal(err)
+	}
+	putBack := func(withLedger bool) {
+		t.Helper()
+		if err := q.recs.UpdateRecords(ctx, func(tx runstore.RecordTx) error {
+			if err := tx.Put(space, msgKey(1), saved[msgKey(1)]); err != nil {
+				return err
+			}
+			if !withLedger {
+				return tx.Delete(space, eventLedgerRecord)
+			}
+			return tx.Put(space, eventLedgerRecord, saved[eventLedgerRecord])
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, withLedger := range []bool{true, false} {
+		putBack(withLedger)
+		again, err := q.take(ctx, []string{"wf:a"}, 2, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range again {
+			if m.ID != "m1" {
+				continue
+			}
+			if err := q.begin(ctx, m); !errors.Is(err, errEventReplay) {
+				t.Errorf("ledger put back %v: the handled message begins again: %v", withLedger, err)
+			}
+			if ok, err := q.startAction(ctx, m, actionKey("h", 1), x); ok || !errors.Is(err, errEventReplay) {
+				t.Errorf("ledger put back %v: an action of the handled message starts: %v %v", withLedger, ok, err)
+			}
+			if err := q.finish(ctx, m); !errors.Is(err, errEventReplay) {
+				t.Errorf("ledger put back %v: finish: %v", withLedger, err)
+			}
+		}
+	}
+}
