@@ -1,5 +1,7 @@
 package runstore
 
+import "time"
+
 // WithJournalLimit makes the bolt store journal every write (not only
 // those of concurrent writers) and fold the journal into the parts at n
 // entries (at every write with 1).
@@ -13,4 +15,12 @@ func SetMaxArchivedDoc(n int) func() {
 	old := maxArchivedDoc
 	maxArchivedDoc = n
 	return func() { maxArchivedDoc = old }
+}
+
+// SetPresence shortens the presence TTL and renewal of Redis stores until
+// the returned function puts them back.
+func SetPresence(ttl, every time.Duration) func() {
+	oldTTL, oldEvery := presenceTTL, presenceEvery
+	presenceTTL, presenceEvery = ttl, every
+	return func() { presenceTTL, presenceEvery = oldTTL, oldEvery }
 }

@@ -20,13 +20,19 @@ type Lease struct {
 	// Heartbeat and Expires are Unix milliseconds.
 	Heartbeat int64 `json:"heartbeat"`
 	Expires   int64 `json:"expires"`
+	// Presence: the holder keeps a presence key in the store (presence.go);
+	// once it is gone the lease is a dead holder's, whatever Expires says.
+	Presence bool `json:"presence,omitempty"`
+	// lapsed: the store found the holder's presence gone.
+	lapsed bool
 }
 
 // Live reports whether the lease is held at now: it has not expired, and
 // when its holder ran on this host, that process still exists (a process
-// killed here frees its runs at once; one on another host, after the TTL).
+// killed here frees its runs at once; one on another host, after the TTL,
+// or once its presence in a Redis store lapsed: presence.go).
 func (l Lease) Live(now time.Time) bool {
-	if l.Expires <= millis(now) {
+	if l.Expires <= millis(now) || l.lapsed {
 		return false
 	}
 	if l.Host != "" && l.Host == hostname() && l.PID != 0 {

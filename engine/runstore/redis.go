@@ -27,6 +27,9 @@ type Redis struct {
 	gc      groupCommit[redisOp]
 	commits atomic.Int64
 	bytes   atomic.Int64
+	// presence keeps the presence keys of this store's lease owners
+	// (presence.go).
+	presence presence
 }
 
 // redisOp queues one write's commands in the shared MULTI/EXEC and returns
@@ -284,6 +287,13 @@ func (r *Redis) List(ctx context.Context, opt ListOptions) ([]Summary, error) {
 				}
 			}
 		}
+		leases := make([]*Lease, len(running))
+		for i, n := range running {
+			leases[i] = all[n].Lease
+		}
+		if err := r.markLapsed(ctx, leases); err != nil {
+			return nil, err
+		}
 	}
 	return sortSummaries(all, opt), nil
 }
@@ -397,8 +407,11 @@ func (r *Redis) AcquireLease(ctx context.Context, id string, l Lease, ttl time.D
 	if ttl < time.Millisecond {
 		ttl = time.Millisecond
 	}
+	if err := r.keepPresence(ctx, l.Owner); err != nil {
+		return err
+	}
 	now := time.Now()
-	l.Heartbeat, l.Expires = millis(now), millis(now.Add(ttl))
+	l.Heartbeat, l.Expires, l.Presence = millis(now), millis(now.Add(ttl)), true
 	js, err := json.Marshal(l)
 	if err != nil {
 		return err
@@ -415,6 +428,9 @@ func (r *Redis) AcquireLease(ctx context.Context, id string, l Lease, ttl time.D
 			return nil
 		}
 		holder, _ := decodeLease([]byte(res))
+		if err := r.markLapsed(ctx, []*Lease{&holder}); err != nil {
+			return err
+		}
 		if holder.Live(now) {
 			return &LeasedError{RunID: id, Holder: holder}
 		}
@@ -438,11 +454,17 @@ func (r *Redis) GetLease(ctx context.Context, id string) (Lease, bool, error) {
 		return Lease{}, false, unavailable(err)
 	}
 	l, ok := decodeLease(b)
+	if ok {
+		if err := r.markLapsed(ctx, []*Lease{&l}); err != nil {
+			return Lease{}, false, err
+		}
+	}
 	return l, ok, nil
 }
 
 // Close implements Store.
 func (r *Redis) Close() error {
+	r.closePresence()
 	if r.owned {
 		return r.c.Close()
 	}
