@@ -63,7 +63,8 @@
 //     run's next write.
 //   - Redis: a hash per primary record, keys under one hash tag
 //     ({wfrun-runs}) so that Commit's and Archive's MULTI/EXEC and the lease
-//     scripts are valid on Redis Cluster too; a lease is a key with a TTL.
+//     scripts are valid on Redis Cluster too; a lease is a key with a TTL,
+//     and each lease owner keeps a short-lived presence key (presence.go).
 //     Concurrent writes share round trips: the group commit sends the
 //     Commits and Archives queued meanwhile in one MULTI/EXEC, each write's
 //     result read from its own commands.
