@@ -7,10 +7,13 @@ import (
 )
 
 // Presence: a faster liveness signal than a run lease's expiry for
-// processes sharing a Redis store. Every owner that takes a lease through
-// a Redis store also keeps a presence key of its own there, with a short
-// TTL (presenceTTL) that the store renews every presenceEvery while it is
-// open, and deletes when it is closed. Its leases say so (Lease.Presence),
+// processes sharing a Redis store. Every owner that holds leases taken
+// through a Redis store also keeps a presence key of its own there, with a
+// short TTL (presenceTTL) that the store renews every presenceEvery while
+// the owner holds a lease taken here (not released, its run not archived)
+// and deletes when it is closed. After a failed renewal the store waits
+// longer before the next (Redis is away: no dial storm that would keep
+// its client failing once Redis is back). Its leases say so (Lease.Presence),
 // and a lease whose owner's presence key is gone is taken as a dead
 // holder's, whatever its expiry: a process on another host that died (or
 // lost Redis) frees its runs after presenceTTL, not after the lease TTL. A
@@ -28,8 +31,8 @@ var (
 // one Redis store.
 type presence struct {
 	mu     sync.Mutex
-	owners map[string]bool
-	stop   chan struct{} // closed by close; nil until the first owner
+	owners map[string]map[string]bool // owner → the runs it holds leases of
+	stop   chan struct{}              // closed by close; nil until the first owner
 	done   chan struct{}
 }
 
@@ -40,7 +43,7 @@ func (r *Redis) presenceKey(owner string) string { return r.key("alive", owner) 
 func (r *Redis) keepPresence(ctx context.Context, owner string) error {
 	p := &r.presence
 	p.mu.Lock()
-	known := p.owners[owner]
+	known := p.owners[owner] != nil
 	p.mu.Unlock()
 	if known {
 		return nil
@@ -51,9 +54,11 @@ func (r *Redis) keepPresence(ctx context.Context, owner string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.owners == nil {
-		p.owners = map[string]bool{}
+		p.owners = map[string]map[string]bool{}
 	}
-	p.owners[owner] = true
+	if p.owners[owner] == nil {
+		p.owners[owner] = map[string]bool{}
+	}
 	if p.stop == nil {
 		p.stop, p.done = make(chan struct{}), make(chan struct{})
 		go r.renewPresence(p.stop, p.done)
@@ -61,29 +66,77 @@ func (r *Redis) keepPresence(ctx context.Context, owner string) error {
 	return nil
 }
 
-// renewPresence renews the presence of every known owner until stop.
+// held records that owner holds (on) or gave up (off) the lease of run
+// id; an owner that holds none is no longer renewed.
+func (r *Redis) held(owner, id string, on bool) {
+	p := &r.presence
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	runs := p.owners[owner]
+	switch {
+	case runs == nil:
+	case on:
+		runs[id] = true
+	default:
+		delete(runs, id)
+		if len(runs) == 0 {
+			delete(p.owners, owner)
+		}
+	}
+}
+
+// dropRun forgets run id's lease, whoever held it (the run was archived or
+// deleted with its lease).
+func (r *Redis) dropRun(id string) {
+	p := &r.presence
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for o, runs := range p.owners {
+		if runs[id] {
+			delete(runs, id)
+			if len(runs) == 0 {
+				delete(p.owners, o)
+			}
+		}
+	}
+}
+
+// renewPresence renews the presence of every owner holding leases until
+// stop. After a failure it tries once more just before the keys would
+// lapse, then at that pace until Redis answers again.
 func (r *Redis) renewPresence(stop, done chan struct{}) {
 	defer close(done)
-	t := time.NewTicker(presenceEvery)
-	defer t.Stop()
+	wait := presenceEvery
 	for {
+		t := time.NewTimer(wait)
 		select {
 		case <-stop:
+			t.Stop()
 			return
 		case <-t.C:
 		}
 		r.presence.mu.Lock()
 		owners := make([]string, 0, len(r.presence.owners))
-		for o := range r.presence.owners {
-			owners = append(owners, o)
+		for o, runs := range r.presence.owners {
+			if len(runs) > 0 {
+				owners = append(owners, o)
+			}
 		}
 		r.presence.mu.Unlock()
+		if len(owners) == 0 {
+			continue
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), presenceEvery)
 		pipe := r.c.Pipeline()
 		for _, o := range owners {
 			pipe.Set(ctx, r.presenceKey(o), "1", presenceTTL)
 		}
-		_, _ = pipe.Exec(ctx) // a failure lets the key lapse, as a death would
+		// A failure lets the keys lapse, as a death would.
+		if _, err := pipe.Exec(ctx); err != nil {
+			wait = max(presenceTTL-presenceEvery, presenceEvery)
+		} else {
+			wait = presenceEvery
+		}
 		cancel()
 	}
 }

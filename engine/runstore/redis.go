@@ -300,6 +300,7 @@ func (r *Redis) List(ctx context.Context, opt ListOptions) ([]Summary, error) {
 
 // Archive implements Store with one MULTI/EXEC (shared like Commit's).
 func (r *Redis) Archive(ctx context.Context, id string, archived []byte, sum Summary) error {
+	r.dropRun(id) // its lease goes with it
 	sumJS, err := encodeSummary(id, sum, true)
 	if err != nil {
 		return err
@@ -340,6 +341,7 @@ return 'ok'`)
 
 // Delete implements Store.
 func (r *Redis) Delete(ctx context.Context, id string) error {
+	r.dropRun(id)
 	res, err := deleteScript.Run(ctx, r.c, []string{
 		r.key("p", id), r.key("run", id), r.key("archive", id), r.key("signals", id), r.key("lease", id), r.indexKey(),
 		r.key("taskLogs", id), // tasklogs.go
@@ -425,6 +427,7 @@ func (r *Redis) AcquireLease(ctx context.Context, id string, l Lease, ttl time.D
 			return unavailable(err)
 		}
 		if res == "ok" {
+			r.held(l.Owner, id, true)
 			return nil
 		}
 		holder, _ := decodeLease([]byte(res))
@@ -441,6 +444,7 @@ func (r *Redis) AcquireLease(ctx context.Context, id string, l Lease, ttl time.D
 
 // ReleaseLease implements Leaser.
 func (r *Redis) ReleaseLease(ctx context.Context, id, owner string) error {
+	r.held(owner, id, false)
 	return unavailable(releaseScript.Run(ctx, r.c, []string{r.key("lease", id)}, owner).Err())
 }
 
