@@ -1,6 +1,12 @@
 package engine_test
 
-import "testing"
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/wfrun/wfrun/engine"
+)
 
 // conditionalStepCases are DecisionTaskSpec's and SwitchTaskSpec's
 // feature tests step by step (their definitions differ only in the type,
@@ -76,4 +82,24 @@ func TestConductorSwitchTaskSpecSteps(t *testing.T) {
 				complete("integration_task_2", ""),
 				expect("COMPLETED", 2, "0 SWITCH:COMPLETED", "1 integration_task_2:COMPLETED"),
 			}}))
+}
+
+// LambdaAndTerminateTaskSpec "Test workflow with a terminate task within a
+// decision branch", step by step.
+func TestConductorTerminateInDecisionSteps(t *testing.T) {
+	runStepCases(t, []stepCase{{name: "terminate within a decision branch", file: "decision_and_terminate_integration_test.json",
+		input: `{"param1":"p1","param2":"p2","case":"two"}`, steps: []specStep{
+			expect("RUNNING", 1, "0 integration_task_1:SCHEDULED").then(seqs(1)),
+			complete("integration_task_1", `{"op":"task1 completed"}`),
+			expect("FAILED", 3, "0 integration_task_1:COMPLETED", "1 DECISION:COMPLETED", "2 TERMINATE:COMPLETED").
+				then(func(t *testing.T, e *engine.Engine, wf runView) {
+					seqs(1, 2, 3)(t, e, wf)
+					if !strings.Contains(wf.Reason, "Workflow is FAILED by TERMINATE task") || wf.Tasks[0].Output["op"] != "task1 completed" {
+						t.Fatalf("reason %q, task output %v", wf.Reason, wf.Tasks[0].Output)
+					}
+					if b, _ := json.Marshal(wf.Output); string(b) != `{"output":"task1 completed"}` {
+						t.Fatalf("output %s", b)
+					}
+				}),
+		}}})
 }

@@ -151,3 +151,20 @@ func TestConductorDoWhileSpecSteps(t *testing.T) {
 		}},
 	})
 }
+
+// DoWhileSpec "Test workflow with Do While task contains decision task",
+// step by step: each iteration's WAIT is completed from outside, and the
+// run is checked as the spec checks it before and after.
+func TestConductorDoWhileDecisionTaskSteps(t *testing.T) {
+	first := []string{"0 DO_WHILE:IN_PROGRESS", "1 INLINE:COMPLETED", "2 SWITCH:COMPLETED"}
+	runStepCases(t, []stepCase{{name: "loop with a decision task", file: "do_while_with_decision_task.json", input: `{"list":[1,2]}`,
+		correlationID: "looptest", steps: []specStep{
+			expect("RUNNING", 4, append(first, "3 WAIT:IN_PROGRESS")...),
+			completeWaiting("WaitTask"),
+			expect("RUNNING", 8, append(first, "3 WAIT:COMPLETED", "4 INLINE:COMPLETED", "5 INLINE:COMPLETED", "6 SWITCH:COMPLETED",
+				"7 WAIT:IN_PROGRESS")...).then(iterations(0, 2)),
+			completeWaiting("WaitTask"),
+			expect("COMPLETED", 9, "0 DO_WHILE:COMPLETED", "1 INLINE:COMPLETED", "2 SWITCH:COMPLETED", "3 WAIT:COMPLETED", "4 INLINE:COMPLETED",
+				"5 INLINE:COMPLETED", "6 SWITCH:COMPLETED", "7 WAIT:COMPLETED", "8 INLINE:COMPLETED").then(iterations(0, 2)),
+		}}})
+}

@@ -101,3 +101,36 @@ func TestConductorForkJoinSpecSteps(t *testing.T) {
 			}},
 	})
 }
+
+// ForkJoinSpec "Test nested fork join workflow success flow", step by step.
+func TestConductorNestedForkJoinSpecSteps(t *testing.T) {
+	joins := func(t *testing.T, e *engine.Engine, wf runView) {
+		t.Helper()
+		joinOnIs("join2", "t14", "t20")(t, e, wf)
+		joinOnIs("join1", "t11", "join2")(t, e, wf)
+		if wf.Tasks[5].Ref != "join2" || wf.Tasks[6].Ref != "join1" {
+			t.Fatalf("tasks 5, 6: %s, %s", wf.Tasks[5].Ref, wf.Tasks[6].Ref)
+		}
+	}
+	runStepCases(t, []stepCase{{name: "nested fork join", file: "nested_fork_join_integration_test.json", input: `{"case":"a"}`,
+		correlationID: "fork_join_nested_test", steps: []specStep{
+			expect("RUNNING", 7, "0 FORK:COMPLETED", "1 integration_task_11:SCHEDULED", "2 FORK:COMPLETED", "3 integration_task_12:SCHEDULED",
+				"4 integration_task_13:SCHEDULED", "5 JOIN:IN_PROGRESS", "6 JOIN:IN_PROGRESS").then(joins),
+			complete("integration_task_11", ""),
+			complete("integration_task_12", ""),
+			complete("integration_task_13", ""),
+			expect("RUNNING", 10, "0 FORK:COMPLETED", "1 integration_task_11:COMPLETED", "2 FORK:COMPLETED", "3 integration_task_12:COMPLETED",
+				"4 integration_task_13:COMPLETED", "5 JOIN:IN_PROGRESS", "6 JOIN:IN_PROGRESS", "7 integration_task_14:SCHEDULED", "8 DECISION:COMPLETED",
+				"9 integration_task_16:SCHEDULED").then(joins),
+			complete("integration_task_16", ""),
+			complete("integration_task_14", ""),
+			expect("RUNNING", 11, "5 JOIN:IN_PROGRESS", "6 JOIN:IN_PROGRESS", "7 integration_task_14:COMPLETED", "8 DECISION:COMPLETED",
+				"9 integration_task_16:COMPLETED", "10 integration_task_19:SCHEDULED").then(joins),
+			complete("integration_task_19", ""),
+			expect("RUNNING", 12, "5 JOIN:IN_PROGRESS", "6 JOIN:IN_PROGRESS", "10 integration_task_19:COMPLETED", "11 integration_task_20:SCHEDULED"),
+			complete("integration_task_20", ""),
+			expect("RUNNING", 13, "5 JOIN:COMPLETED", "6 JOIN:COMPLETED", "11 integration_task_20:COMPLETED", "12 integration_task_15:SCHEDULED").then(joins),
+			complete("integration_task_15", ""),
+			expect("COMPLETED", 13, "12 integration_task_15:COMPLETED"),
+		}}})
+}
