@@ -202,6 +202,7 @@ func prepareJackson(q *gojq.Query) map[string]bool {
 	javaCompares(q)
 	negateWithInput(q)
 	maskCaught(q)
+	eagerTries(q)
 	keyOrders(q)
 	if defs, err := gojq.Parse(jqStrictIndexDef); err == nil {
 		q.FuncDefs = append(defs.FuncDefs, q.FuncDefs...)

@@ -1,6 +1,8 @@
 package tasks
 
 import (
+	"strings"
+
 	"github.com/itchyny/gojq"
 
 	"github.com/wfrun/wfrun/runsecrets"
@@ -41,12 +43,13 @@ func maskCaught(q *gojq.Query) {
 	})
 }
 
-// jqCaught masks a caught message; any other caught value (error(v) with
-// v not a string) is whole, for the output's masking to find.
+// jqCaught masks a caught message. A caught value that is not a string
+// (error(v)) is handed over as jackson-jq hands it, as the exception's
+// message: v's text (JsonNode.asText: "" for an array or object), masked.
 func jqCaught(v any, args []any) any {
 	s, ok := v.(string)
 	if !ok {
-		return v
+		s = jacksonText(nil, v)
 	}
 	mv, ok := args[0].(jqMaskerValue)
 	if !ok {
@@ -58,4 +61,50 @@ func jqCaught(v any, args []any) any {
 		return runsecrets.CodeExcerpt(mv.m, s, 0)
 	}
 	return s
+}
+
+// jackson-jq computes all of a try's body before it goes on
+// (tree/TryCatch.java: tryExpr.apply returns a list): a body that fails
+// after some values gives none of them, only the handler's (try (1,
+// error("x")) is empty). eagerTries rewrites each try B catch C of q (and
+// each (B)? and f?) into
+//
+//	(try ([B] | [true, .]) catch [false, .]) | if .[0] then .[1][] else .[1] | C end
+//
+// (without a handler, empty): the body's values are collected first, and
+// the handler runs outside the try, as jackson-jq's does, so that its own
+// failure is not caught. It runs after maskCaught, whose masking is the
+// start of C.
+func eagerTries(q *gojq.Query) {
+	walkJQOrder(q, nil, nil, func(t *gojq.Term) {
+		if (t.Type == gojq.TermTypeQuery || t.Type == gojq.TermTypeFunc && !strings.HasPrefix(t.Func.Name, "$")) &&
+			len(t.SuffixList) == 1 && t.SuffixList[0].Optional {
+			body := *t
+			body.SuffixList = nil
+			*t = gojq.Term{Type: gojq.TermTypeTry, Try: &gojq.Try{Body: &gojq.Query{Term: &body}}}
+		}
+		if t.Type != gojq.TermTypeTry || t.Try == nil {
+			return
+		}
+		src := `(try ([_wfrun_body] | [true, .]) catch [false, .]) | if .[0] then .[1][] else empty end`
+		if t.Try.Catch != nil {
+			src = `(try ([_wfrun_body] | [true, .]) catch [false, .]) | if .[0] then .[1][] else .[1] | _wfrun_handler end`
+		}
+		form, err := gojq.Parse(src)
+		if err != nil {
+			return
+		}
+		walkJQ(form, nil, func(x *gojq.Term) {
+			if x.Type != gojq.TermTypeFunc {
+				return
+			}
+			switch x.Func.Name {
+			case "_wfrun_body":
+				*x = gojq.Term{Type: gojq.TermTypeQuery, Query: t.Try.Body}
+			case "_wfrun_handler":
+				*x = gojq.Term{Type: gojq.TermTypeQuery, Query: t.Try.Catch}
+			}
+		})
+		*t = gojq.Term{Type: gojq.TermTypeQuery, Query: form, SuffixList: t.SuffixList}
+	})
 }

@@ -24,6 +24,9 @@ import (
 //     ("del is not applicable to STRING; expected one of [OBJECT, ARRAY,
 //     NULL]");
 //   - fromjson reads its input as Jackson does (jqfromjson.go);
+//   - first(f) and limit(n; f) compute all of f first, as jackson-jq's
+//     (foreach over f, which it computes whole) do: f's failure after the
+//     values taken fails them;
 //   - tree/IdentifierKeyFieldConstruction.java and
 //     StringKeyFieldConstruction.java: {a} and {"a"} read a with
 //     JsonNode.get, null on a value that is not an object, where gojq's .a
@@ -58,7 +61,8 @@ def _wfrun_pkey(k): . as $v | if type != "object" and type != "null" then error(
   else (k | if type == "string" then . else error("Cannot index \($v | type) with \(type)") end) end;
 def group: group_by(.); def group(f): group_by(f); def sort(f): sort_by(f);
 def min(f): min_by(f); def max(f): max_by(f); def unique(f): unique_by(f); def recurse_down: recurse;
-def paths: paths(.); .`
+def paths: paths(.);
+def first(f): [f] | .[0:1][]; def limit($n; f): if $n < 0 then f else [f] | .[0:$n][] end; .`
 
 // jqDelNotAccess is DelFunction's failure on an argument that is not a
 // field access (.a, .[0], .[], (.a), .a?; not .a, .b, nor first(.a)).
