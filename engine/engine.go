@@ -726,9 +726,12 @@ var sealedMembers = []string{"registeredValues", "sealedInput", "rerunTask", "re
 // task read them from — are masked in the view too, as Orkes shows them.
 func (e *Engine) Show(ctx context.Context, id string) ([]byte, error) {
 	e.visibleNow(id)
-	doc, _, err := e.runs.Load(ctx, id)
+	doc, archived, err := e.runs.Load(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	if doc, err = e.showRunHead(ctx, id, doc, archived); err != nil { // headview.go
+		return nil, fmt.Errorf("run %s: view: %w", id, err)
 	}
 	var d struct {
 		MaskedFields []string `json:"maskedFields"`

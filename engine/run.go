@@ -353,6 +353,11 @@ func (r *runState) archive(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The start request's head members, kept as given while the run is
+	// stored, are masked for good (headview.go).
+	if doc, err = maskRunHead(doc, r.sec); err != nil {
+		return err
+	}
 	archived, err := r.sec.Archive(doc)
 	if err != nil {
 		return err

@@ -288,11 +288,17 @@ func (r *runState) remaskTaskLogs(ctx context.Context, since int) error {
 // stored run and its ancestors (each restores the values it registered
 // into one shared masker, root first, as a resumed run's chain does).
 func (e *Engine) runMasker(ctx context.Context, id string) (*runsecrets.Run, error) {
+	return e.chainMasker(ctx, id, false)
+}
+
+// chainMasker is runMasker; ended allows a run that ended and is not
+// archived yet (an archived run's values are gone).
+func (e *Engine) chainMasker(ctx context.Context, id string, ended bool) (*runsecrets.Run, error) {
 	if r := e.activeRun(id); r != nil {
 		r.mu.Lock()
 		status := r.doc.Status
 		r.mu.Unlock()
-		if terminalWorkflow(status) {
+		if !ended && terminalWorkflow(status) {
 			return nil, fmt.Errorf("%w: run %s ended with status %s", ErrNotRunning, id, status)
 		}
 		return r.sec, nil
@@ -312,7 +318,7 @@ func (e *Engine) runMasker(ctx context.Context, id string) (*runsecrets.Run, err
 		if err := json.Unmarshal(doc, &d); err != nil {
 			return nil, fmt.Errorf("run %s: damaged document: %w", cur, err)
 		}
-		if len(chain) == 0 && (archived || terminalWorkflow(d.Status)) {
+		if len(chain) == 0 && (archived || (!ended && terminalWorkflow(d.Status))) {
 			return nil, fmt.Errorf("%w: run %s ended with status %s", ErrNotRunning, id, d.Status)
 		}
 		chain = append(chain, &d)

@@ -1,0 +1,77 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
+
+	"github.com/wfrun/wfrun/runsecrets"
+)
+
+// The start request's members of a run's head — correlationId,
+// idempotencyKey, taskToDomain — are stored as they were given: a
+// correlated search and a SUB_WORKFLOW child read the correlationId, and
+// deleting a run gives up its idempotency key by the key it stored. A
+// value the run registers may be in them all the same (a client that
+// correlates runs by a token), and a value registered after the head was
+// written is not masked in it. So every view masks them with the run's
+// values (Show: what the API, `wfrun show` and the searches answer), and
+// the archive keeps them masked for good, as it keeps `_secrets`. The
+// summaries a search reads mask the correlationId when they are written.
+
+// headMembers are the head members masked in views.
+var headMembers = [...]string{"correlationId", "idempotencyKey", "taskToDomain"}
+
+// hasHeadMembers reports whether doc's head holds one of them.
+func hasHeadMembers(doc []byte) bool {
+	for _, r := range gjson.GetManyBytes(doc, headMembers[:]...) {
+		if r.Exists() && r.Raw != `""` && r.Raw != "{}" && r.Type != gjson.Null {
+			return true
+		}
+	}
+	return false
+}
+
+// maskRunHead masks the head members of doc with sec's values (sec nil:
+// each wholly, when the run's values cannot be had).
+func maskRunHead(doc []byte, sec *runsecrets.Run) ([]byte, error) {
+	for _, k := range headMembers {
+		r := gjson.GetBytes(doc, k)
+		var err error
+		switch {
+		case r.Type == gjson.String && sec == nil && r.Str != "":
+			doc, err = sjson.SetBytes(doc, k, "***")
+		case r.Type == gjson.String && sec != nil:
+			if m := sec.Text(r.Str); m != r.Str {
+				doc, err = sjson.SetBytes(doc, k, m)
+			}
+		case r.IsObject() && sec == nil:
+			m := map[string]string{}
+			r.ForEach(func(key, _ gjson.Result) bool { m[key.String()] = "***"; return true })
+			doc, err = sjson.SetBytes(doc, k, m)
+		case r.IsObject():
+			if m := sec.Remask([]byte(r.Raw)); string(m) != r.Raw {
+				doc, err = sjson.SetRawBytes(doc, k, m)
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return doc, nil
+}
+
+// showRunHead is maskRunHead for Show: with the values of the run as this
+// process executes it, or as its stored run log and its ancestors' hold
+// them. An archived run's head was masked when it was archived.
+func (e *Engine) showRunHead(ctx context.Context, id string, doc []byte, archived bool) ([]byte, error) {
+	if archived || !hasHeadMembers(doc) {
+		return doc, nil
+	}
+	sec, err := e.chainMasker(ctx, id, true)
+	if err != nil {
+		sec = nil // when in doubt, mask
+	}
+	return maskRunHead(doc, sec)
+}
