@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -121,6 +122,21 @@ func TestEventExecutionsReadCheck(t *testing.T) {
 	_ = json.Unmarshal([]byte(es.mustAs(t, "intern", "GET", "/api/event/execution", "")), &sum)
 	if len(sum.Results) != 1 || sum.Results[0]["name"] != "order_watch" {
 		t.Errorf("intern's summary: %v", sum.Results)
+	}
+	// The messages view: only readable handlers' messages; an inactive
+	// handler is in the statistics, not in the active handlers.
+	es.mustAs(t, "admin", "POST", "/api/event", `{"name":"order_idle","event":"conductor:publish_order_event:watch","active":false,
+	  "actions":[{"action":"start_workflow","start_workflow":{"name":"fulfill_order"}}]}`)
+	var stats, active struct {
+		Results []map[string]any `json:"results"`
+	}
+	_ = json.Unmarshal([]byte(es.mustAs(t, "intern", "GET", "/api/event/message", "")), &stats)
+	_ = json.Unmarshal([]byte(es.mustAs(t, "intern", "GET", "/api/event/execution", "")), &active)
+	if len(stats.Results) != 2 || len(active.Results) != 1 {
+		t.Errorf("intern's statistics %v, active %v", stats.Results, active.Results)
+	}
+	if body := es.mustAs(t, "intern", "GET", "/api/event/message/conductor:emit_action:watch", ""); strings.TrimSpace(body) != "[]" {
+		t.Errorf("intern reading emit_action's messages: %s", body)
 	}
 	if st, _ := es.as(t, "", "GET", "/api/event/execution", ""); st != 401 && st != 403 {
 		t.Errorf("no credentials: %d", st)

@@ -16,9 +16,11 @@ import (
 // action starts, COMPLETED or FAILED when it ended. They are sealed with
 // the keyring, bound to their handler and id, and kept beside the queue
 // (Redis, or the run store), the newest eventExecutionsKept of each
-// handler. Orkes serves them (GET /api/event/execution/{handler}) and a
-// summary of the handlers (GET /api/event/execution); wfrun serves both,
-// to a caller who may read the handler's workflow.
+// handler. Orkes serves them (GET /api/event/execution/{handler}), a
+// summary of the handlers (GET /api/event/execution, /api/event/message)
+// and an event's messages with their executions (GET
+// /api/event/message/{event}); wfrun serves them to a caller who may read
+// the handler's workflow.
 
 // Statuses of an event execution, as Conductor spells them.
 const (
@@ -52,6 +54,8 @@ func executionBinding(handler, id string) string { return handler + "\x00" + id 
 func (s *Server) eventExecutionRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /api/event/execution", s.cond(s.eventExecutionSummary))
 	m.HandleFunc("GET /api/event/execution/{handler}", s.cond(s.eventExecutions))
+	m.HandleFunc("GET /api/event/message", s.cond(s.eventMessageSummary))
+	m.HandleFunc("GET /api/event/message/{event}", s.cond(s.eventMessages))
 }
 
 // mayReadHandler: p may read what handler h received (the workflow whose
@@ -111,6 +115,16 @@ func handlerWorkflow(h *eventHandler) string {
 // the caller may read, with their number of actions and of messages they
 // have executions for (Orkes' SearchResultHandledEventResponse).
 func (s *Server) eventExecutionSummary(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	s.handlerSummary(w, r, p, true)
+}
+
+// eventMessageSummary is GET /api/event/message: eventExecutionSummary for
+// every handler, active or not (Orkes' "event handlers with statistics").
+func (s *Server) eventMessageSummary(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	s.handlerSummary(w, r, p, false)
+}
+
+func (s *Server) handlerSummary(w http.ResponseWriter, r *http.Request, p store.Principal, activeOnly bool) {
 	all, err := s.handlers()
 	if err != nil {
 		s.eventError(w, r, err)
@@ -118,7 +132,7 @@ func (s *Server) eventExecutionSummary(w http.ResponseWriter, r *http.Request, p
 	}
 	results := []map[string]any{}
 	for _, l := range all {
-		if !l.h.Active || !s.mayReadHandler(p, l.h) {
+		if (activeOnly && !l.h.Active) || !s.mayReadHandler(p, l.h) {
 			continue
 		}
 		list, err := s.conductor.events.executions(r.Context(), l.h.Name)
@@ -135,6 +149,58 @@ func (s *Server) eventExecutionSummary(w http.ResponseWriter, r *http.Request, p
 	}
 	sort.Slice(results, func(i, j int) bool { return results[i]["name"].(string) < results[j]["name"].(string) })
 	writeJSON(w, http.StatusOK, map[string]any{"totalHits": len(results), "results": results})
+}
+
+// eventMessages is GET /api/event/message/{event}: the messages of the
+// event that the handlers the caller may read have executions for, newest
+// first, each with those executions (Orkes' EventMessage; wfrun keeps no
+// payload beside them: a SKIPPED execution's output has it, as
+// Conductor's does).
+func (s *Server) eventMessages(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	event := r.PathValue("event")
+	all, err := s.handlers()
+	if err != nil {
+		s.eventError(w, r, err)
+		return
+	}
+	byID := map[string]map[string]any{}
+	for _, l := range all {
+		if l.h.Event != event || !s.mayReadHandler(p, l.h) {
+			continue
+		}
+		list, err := s.conductor.events.executions(r.Context(), l.h.Name)
+		if err != nil {
+			s.eventError(w, r, err)
+			return
+		}
+		for _, x := range list {
+			m := byID[x.MessageID]
+			if m == nil {
+				m = map[string]any{"id": x.MessageID, "eventTarget": event, "eventType": "MESSAGE", "status": "HANDLED",
+					"createdAt": x.Created, "eventExecutions": []eventExecution{}}
+				byID[x.MessageID] = m
+			}
+			m["eventExecutions"] = append(m["eventExecutions"].([]eventExecution), x)
+			if x.Created < m["createdAt"].(int64) {
+				m["createdAt"] = x.Created
+			}
+			if x.Status == execInProgress {
+				m["status"] = "RECEIVED"
+			}
+		}
+	}
+	out := make([]map[string]any, 0, len(byID))
+	for _, m := range byID {
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i]["createdAt"].(int64), out[j]["createdAt"].(int64)
+		if a != b {
+			return a > b
+		}
+		return out[i]["id"].(string) > out[j]["id"].(string)
+	})
+	writeJSON(w, http.StatusOK, out)
 }
 
 // openExecutions opens sealed executions of handler; one that does not

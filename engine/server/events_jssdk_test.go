@@ -14,8 +14,9 @@ import (
 // TestOrkesJSSDKEvents drives the event handlers with the Orkes
 // JavaScript SDK 4.0.0, unmodified (token auth on): addEventHandler (it
 // sends a list), getEventHandlerByName, an update_workflow_variables
-// handler fed by two EVENT tasks, getEventExecutions and
-// getAllActiveEventHandlers.
+// handler fed by two EVENT tasks, getEventExecutions,
+// getAllActiveEventHandlers, getEventHandlersWithStats and
+// getEventMessages.
 func TestOrkesJSSDKEvents(t *testing.T) {
 	sdk := jsSDKDir(t)
 	ts := newConductorServer(t, nil, serverWithAuth(t))
@@ -33,6 +34,8 @@ func TestOrkesJSSDKEvents(t *testing.T) {
 		Executions []string `json:"executions"`
 		Active     []string `json:"active"`
 		Missing    string   `json:"missing"`
+		Stats      []string `json:"stats"`
+		Messages   []string `json:"messages"`
 	}
 	lines := bytes.Split(bytes.TrimSpace(stdout.Bytes()), []byte("\n"))
 	if jerr := json.Unmarshal(lines[len(lines)-1], &got); err != nil || jerr != nil || got.Error != "" {
@@ -47,5 +50,8 @@ func TestOrkesJSSDKEvents(t *testing.T) {
 	if strings.Join(got.Executions, ",") != "update_workflow_variables:COMPLETED,update_workflow_variables:COMPLETED" ||
 		strings.Join(got.Active, ",") != "js_vars:1:2" {
 		t.Errorf("executions %v, active handlers %v", got.Executions, got.Active)
+	}
+	if strings.Join(got.Stats, ",") != "js_vars:2" || strings.Join(got.Messages, ",") != "HANDLED:1,HANDLED:1" {
+		t.Errorf("handlers with statistics %v, messages %v", got.Stats, got.Messages)
 	}
 }

@@ -48,6 +48,10 @@ async function main() {
   findings.executions = execs.map((x) => x.action + ":" + x.status).sort();
   const active = await events.getAllActiveEventHandlers();
   findings.active = (active.results || []).map((r) => r.name + ":" + r.numberOfActions + ":" + r.numberOfMessages);
+  const stats = await events.getEventHandlersWithStats();
+  findings.stats = (stats.results || []).map((r) => r.name + ":" + r.numberOfMessages);
+  const msgs = await events.getEventMessages("conductor:js_emit:js_q");
+  findings.messages = msgs.map((m) => m.status + ":" + (m.eventExecutions || []).length);
   try {
     await events.getEventHandlerByName("js_nobody");
     findings.missing = "found";
