@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"reflect"
 	"strings"
 	"sync"
@@ -271,4 +272,45 @@ func TestConductorJQNestedJSONObject(t *testing.T) {
 	if r2["name"] != "Beary Beariston you are the Brown Bear" {
 		t.Fatalf("second result %v", wf.Tasks[1].Output["result"])
 	}
+}
+
+// InlineSubWorkflowFromExpressionSpec, step by step: wf_builder
+// (integration_task_1) waits SCHEDULED; answered with the sub-workflow
+// definition, the SUB_WORKFLOW task runs it IN_PROGRESS, the child RUNNING;
+// the child's high-path integration_task_1 (category "high", iteration 2)
+// waits for its worker; answered, the child completes with loopsDone 2 and
+// allDone true, and so does the parent.
+func TestConductorInlineSubWorkflowFromExpressionSteps(t *testing.T) {
+	sub, err := os.ReadFile(conductorDir + "/transcribed/complex_dynamic_plan_wf.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runStepCases(t, []stepCase{{name: "inline sub-workflow from an expression", file: "transcribed/inline_subwf_expr_parent_wf.json",
+		input: `{"iterations":2,"threshold":5}`, correlationID: "inline-subwf-expr-test", steps: []specStep{
+			expect("RUNNING", 1, "0 integration_task_1:SCHEDULED").then(func(t *testing.T, _ *engine.Engine, wf runView) {
+				if wf.Tasks[0].Ref != "wf_builder" {
+					t.Fatalf("task 0 is %s", wf.Tasks[0].Ref)
+				}
+			}),
+			complete("integration_task_1", `{"result":`+string(sub)+`}`),
+			expect("RUNNING", 2, "1 SUB_WORKFLOW:IN_PROGRESS"),
+			expectChild("exec", "RUNNING", -1).then(func(t *testing.T, e *engine.Engine, wf runView) {
+				// The child waits on the high path's worker task.
+				waitFor(t, "the high-path task", func() bool {
+					for _, tk := range viewRun(t, e, wf.WorkflowID).Tasks {
+						if tk.TaskType == "integration_task_1" && tk.Status == engine.TaskScheduled && tk.Input["category"] == "high" {
+							return true
+						}
+					}
+					return false
+				})
+			}),
+			complete("integration_task_1", `{"label":"high","done":true}`),
+			expectChild("exec", "COMPLETED", -1).then(func(t *testing.T, _ *engine.Engine, wf runView) {
+				if wf.Output["loopsDone"] != 2.0 || wf.Output["allDone"] != true {
+					t.Fatalf("child output %v", wf.Output)
+				}
+			}),
+			expect("COMPLETED", 2, "1 SUB_WORKFLOW:COMPLETED"),
+		}}})
 }

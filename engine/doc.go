@@ -238,7 +238,8 @@
 // both resolve when a worker's poll takes the task, remote_handoff.go). The workflow's timeoutSeconds applies
 // its timeoutPolicy (TIME_OUT_WF, or ALERT_ONLY, the default). Every timer
 // reads the engine's Clock (WithClock; ManualClock in tests). Optional
-// tasks end COMPLETED_WITH_ERRORS. A permissive task that fails lets the run
+// tasks end COMPLETED_WITH_ERRORS, and so does a JOIN on such a task (its
+// reason "name/taskId … completed with errors", as Conductor's Join). A permissive task that fails lets the run
 // go on: a JOIN on it fails once its other tasks have ended, and a run that
 // would complete FAILS with "Task <id> failed with status: ... and reason:
 // ..." (Conductor's decider).
