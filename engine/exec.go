@@ -1103,6 +1103,9 @@ func (r *runState) beginAttempt(ctx context.Context, wt *WorkflowTask, ref strin
 
 func (r *runState) execSwitch(ctx context.Context, wt *WorkflowTask, suffix string, iter int) error {
 	ref := wt.TaskReferenceName + suffix
+	if ok, err := r.settledOperator(ctx, wt, ref); ok {
+		return err // resume.go: its outcome stands
+	}
 	rec, input, done, err := r.beginControl(ctx, wt, ref, iter)
 	if err != nil {
 		return err

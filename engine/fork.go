@@ -70,6 +70,9 @@ var mappedWithFirstTask = map[string]bool{
 // that ends early still shows it, CANCELED.
 func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *WorkflowTask, suffix string, iter int, stop func(cause error)) (*forkRest, error) {
 	ref := wt.TaskReferenceName + suffix
+	if ok, err := r.settledOperator(ctx, wt, ref); ok {
+		return nil, err // resume.go: its outcome stands
+	}
 	if wt.Type == TypeForkJoinDynamic {
 		if prev := r.lookup(ref); prev == nil || !successfulTask(prev.Status) {
 			// Conductor's mapper builds the forked tasks before it records

@@ -166,6 +166,9 @@ func marshalOr(v any, def string) []byte {
 
 func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix string, iter int) (err error) {
 	ref := wt.TaskReferenceName + suffix
+	if ok, err := r.settledOperator(ctx, wt, ref); ok {
+		return err // resume.go: its outcome stands
+	}
 	rec, input, done, err := r.beginControl(ctx, wt, ref, iter)
 	if err != nil || done {
 		return err

@@ -65,6 +65,19 @@ func (r *runState) settled(ctx context.Context, prev *taskRecord, wt *WorkflowTa
 	return r.afterFailure(ctx, prev, prev.Status, prev.Reason)
 }
 
+// settledOperator is the replay of an operator (SWITCH, DECISION, FORK,
+// DO_WHILE) whose latest record ended unsuccessfully: such a task is never
+// retried (a retry of the run schedules it anew: retainForRetryLocked
+// drops the record), so its outcome stands (settled) and nothing of it
+// runs again. ok is false when the record did not end so.
+func (r *runState) settledOperator(ctx context.Context, wt *WorkflowTask, ref string) (ok bool, err error) {
+	prev := r.lookup(ref)
+	if prev == nil || !terminalTask(prev.Status) || successfulTask(prev.Status) || r.keptAsIs(prev) {
+		return false, nil
+	}
+	return true, r.settled(ctx, prev, wt, r.policy(wt))
+}
+
 // markRetryLocked records the attempts a retry of the run asks to run
 // again: the latest attempt of each task that ended unsuccessfully and is
 // retried as a new attempt (retriedAsNewAttempt), in place of those an

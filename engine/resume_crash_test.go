@@ -34,6 +34,17 @@ var failingCrashDefs = map[string]string{
 	    [{"name":"step","taskReferenceName":"d","inputParameters":{"ref":"d"}}]]},
 	  {"name":"join","taskReferenceName":"join","type":"JOIN","joinOn":["g","d"]},
 	  {"name":"step","taskReferenceName":"e","inputParameters":{"ref":"e"}}]}`,
+	// Operators the decider executes fail too: a SWITCH whose expression
+	// throws, a DO_WHILE whose loopCondition throws.
+	"switch": `{"name":"crash_switch","tasks":[
+	  {"name":"boom","taskReferenceName":"f","retryCount":0,"optional":true,"inputParameters":{"ref":"f"}},
+	  {"name":"s","taskReferenceName":"s","type":"SWITCH","evaluatorType":"javascript","expression":"$.x.y.z",
+	   "inputParameters":{"x":{}},"decisionCases":{"a":[{"name":"step","taskReferenceName":"c","inputParameters":{"ref":"c"}}]}},
+	  {"name":"step","taskReferenceName":"e","inputParameters":{"ref":"e"}}]}`,
+	"loop": `{"name":"crash_loop","tasks":[
+	  {"name":"loop","taskReferenceName":"loop","type":"DO_WHILE","loopCondition":"$.nothing.here","evaluatorType":"javascript",
+	   "loopOver":[{"name":"boom","taskReferenceName":"f","retryCount":0,"optional":true,"inputParameters":{"ref":"f"}}]},
+	  {"name":"step","taskReferenceName":"e","inputParameters":{"ref":"e"}}]}`,
 }
 
 // failingCrashEngine: "step" and "boom" append their input's ref to
@@ -115,10 +126,11 @@ func TestKillAFailingRunAtEveryPersistencePoint(t *testing.T) {
 			if err != nil || ref.Status != engine.StatusFailed {
 				t.Fatalf("reference run: %v %+v", err, ref)
 			}
+			want := taskStatuses(viewRun(t, e, ref.RunID).Tasks)
 			for k := 1; k <= count.n; k++ {
 				for _, before := range []bool{true, false} {
 					t.Run(fmt.Sprintf("write=%d/before=%v", k, before), func(t *testing.T) {
-						crashFailingAndResume(t, name, k, before, ref)
+						crashFailingAndResume(t, name, k, before, ref, want)
 					})
 				}
 			}
@@ -126,7 +138,7 @@ func TestKillAFailingRunAtEveryPersistencePoint(t *testing.T) {
 	}
 }
 
-func crashFailingAndResume(t *testing.T, name string, k int, before bool, ref *engine.Result) {
+func crashFailingAndResume(t *testing.T, name string, k int, before bool, ref *engine.Result, want []string) {
 	dir := t.TempDir()
 	db, logPath := filepath.Join(dir, "runs.db"), filepath.Join(dir, "log")
 	runKilledChild(t, "TestFailingCrashChild", "WFRUN_FAILCRASH_DB="+db, "WFRUN_FAILCRASH_AT="+strconv.Itoa(k),
@@ -170,6 +182,7 @@ func crashFailingAndResume(t *testing.T, name string, k int, before bool, ref *e
 	if err != nil || res.Status != ref.Status || stripIDs(res.Reason) != stripIDs(ref.Reason) {
 		t.Fatalf("resume after write %d: %v %+v, want %s %q", k, err, res, ref.Status, ref.Reason)
 	}
+	checkTasks(t, viewRun(t, e, "crash-fail").Tasks, want...)
 	now := countLog(t, logPath)
 	for r := range ended {
 		if now[r] != was[r] {
@@ -179,6 +192,14 @@ func crashFailingAndResume(t *testing.T, name string, k int, before bool, ref *e
 	if now["f"] < 1 {
 		t.Errorf("f never ran")
 	}
+}
+
+func taskStatuses(tasks []taskView) []string {
+	var out []string
+	for _, tk := range tasks {
+		out = append(out, tk.TaskType+":"+tk.Status)
+	}
+	return out
 }
 
 // stripIDs replaces the task and run ids (UUIDs) a reason names by "ID".
