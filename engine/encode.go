@@ -101,6 +101,10 @@ type taskHead struct {
 	RateLimitPerFrequency       int   `json:"rateLimitPerFrequency,omitempty"`
 	RateLimitFrequencyInSeconds int   `json:"rateLimitFrequencyInSeconds,omitempty"`
 	ResponseTimeoutSeconds      int64 `json:"responseTimeoutSeconds,omitempty"`
+	// The worker that polled a remote task last and how many polls
+	// handed it out (remote.go).
+	WorkerID  string `json:"workerId,omitempty"`
+	PollCount int    `json:"pollCount,omitempty"`
 }
 
 // The heads are written by hand rather than by json.Marshal: a save encodes
@@ -339,6 +343,10 @@ func appendTaskHead(b []byte, t *taskRecord, runID string) []byte {
 	if t.ResponseTimeoutSeconds != 0 {
 		b = appendIntMember(b, "responseTimeoutSeconds", t.ResponseTimeoutSeconds)
 	}
+	b = appendOptStr(b, "workerId", t.WorkerID)
+	if t.PollCount != 0 {
+		b = appendIntMember(b, "pollCount", int64(t.PollCount))
+	}
 	return b
 }
 
@@ -346,7 +354,7 @@ func appendTaskHead(b []byte, t *taskRecord, runID string) []byte {
 func taskHeadSize(t *taskRecord, runID string) int {
 	return 300 + len(t.TaskID) + len(t.Ref) + len(t.TaskType) + len(t.TaskDefName) + len(t.Status) + len(t.Reason) +
 		len(runID) + len(t.SubWorkflowID) + len(t.RetriedTaskID) + len(t.Domain) +
-		len(t.IsolationGroupID) + len(t.ExecutionNameSpace)
+		len(t.IsolationGroupID) + len(t.ExecutionNameSpace) + len(t.WorkerID)
 }
 
 func appendStrMember(b []byte, key, v string, comma bool) []byte {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -261,17 +262,34 @@ func (t RemoteTask) PolledAt(ctx context.Context, workerID string, at time.Time)
 	if at.After(a.updated) || !a.polled {
 		a.updated = at
 	}
+	handedOut := !a.polled // a poll took it (not a notice of a poll already seen)
 	a.polled = true
 	a.poke()
+	a.r.mu.Lock()
 	if first {
-		a.r.mu.Lock()
 		a.rec.Start = 0 // the first poll starts the attempt (Conductor's startTime)
-		a.r.mu.Unlock()
 	}
+	if handedOut {
+		// Conductor's poll: the worker's id and one more poll on the Task.
+		a.rec.WorkerID = cutWorkerID(workerID)
+		a.rec.PollCount++
+	}
+	a.r.mu.Unlock()
 	if err := a.r.transition(ctx, a.rec, TaskInProgress, ""); err != nil {
 		return err
 	}
 	return a.persist(ctx)
+}
+
+// maxWorkerID bounds the worker id a record keeps (a poll's workerid
+// parameter is the worker's to choose).
+const maxWorkerID = 256
+
+func cutWorkerID(id string) string {
+	if len(id) <= maxWorkerID {
+		return id
+	}
+	return strings.ToValidUTF8(id[:maxWorkerID], "")
 }
 
 // Progress tells the engine that the worker holding the task reported

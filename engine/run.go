@@ -83,7 +83,12 @@ type taskRecord struct {
 	RateLimitPerFrequency       int
 	RateLimitFrequencyInSeconds int
 	ResponseTimeoutSeconds      int64
-	published                   string // the queue an EVENT task published to, as sent (event.go)
+	// WorkerID and PollCount: the worker that last polled a remote task's
+	// attempt and how many polls handed it out (remote.go), as Conductor's
+	// Task shows them.
+	WorkerID  string
+	PollCount int
+	published string // the queue an EVENT task published to, as sent (event.go)
 
 	inMem, inStored   []byte
 	outMem, outStored []byte

@@ -239,7 +239,7 @@ func executionDoc(view []byte) (map[string]any, error) {
 
 // taskPrimitives are members of Conductor's Task that are primitives (its
 // JSON always has them): a record that leaves one out has it 0.
-var taskPrimitives = []string{"callbackAfterSeconds", "rateLimitPerFrequency", "rateLimitFrequencyInSeconds", "responseTimeoutSeconds"}
+var taskPrimitives = []string{"callbackAfterSeconds", "rateLimitPerFrequency", "rateLimitFrequencyInSeconds", "responseTimeoutSeconds", "pollCount"}
 
 // taskDefaults completes task record t of run doc with the members
 // Conductor's Task derives from its run and its own members:

@@ -15,7 +15,9 @@ import (
 // polled Task and on the run's records (GET /api/workflow/{id},
 // GET /api/tasks/{taskId}). A definition that sets only
 // rateLimitPerFrequency has a frequency of 1 second, as TaskDef's getter
-// gives it.
+// gives it. A worker task's records also name the worker that polled it
+// last and count the polls that handed it out (workerId, pollCount; an IN_PROGRESS
+// update puts it back for another poll); the others have pollCount 0.
 func TestTaskRecordsCarryDefinitionLimits(t *testing.T) {
 	ts := newConductorServer(t, nil)
 	echo := echoServer(t)
@@ -42,6 +44,8 @@ func TestTaskRecordsCarryDefinitionLimits(t *testing.T) {
 		Response *int64 `json:"responseTimeoutSeconds"`
 		Ref      string `json:"referenceTaskName"`
 		TaskID   string `json:"taskId"`
+		Worker   string `json:"workerId"`
+		Polls    *int   `json:"pollCount"`
 	}
 	show := func(l limits) string {
 		v := func(p any) string {
@@ -59,9 +63,9 @@ func TestTaskRecordsCarryDefinitionLimits(t *testing.T) {
 		}
 		return v(l.Rate) + "/" + v(l.Freq) + "/" + v(l.Response)
 	}
-	poll := func(name, want string) {
+	poll := func(name, worker, status, want string) {
 		t.Helper()
-		st, _, body := ts.do(t, "GET", "/api/tasks/poll/batch/"+name+"?workerid=w1&count=1&timeout=5000", "")
+		st, _, body := ts.do(t, "GET", "/api/tasks/poll/batch/"+name+"?workerid="+worker+"&count=1&timeout=5000", "")
 		var got []limits
 		if st != 200 || json.Unmarshal([]byte(body), &got) != nil || len(got) != 1 {
 			t.Fatalf("poll %s: %d %s", name, st, body)
@@ -69,13 +73,16 @@ func TestTaskRecordsCarryDefinitionLimits(t *testing.T) {
 		if show(got[0]) != want {
 			t.Errorf("polled %s: rate/frequency/response timeout %s, want %s", name, show(got[0]), want)
 		}
-		res := `{"workflowInstanceId":"` + id + `","taskId":"` + got[0].TaskID + `","status":"COMPLETED","outputData":{}}`
+		res := `{"workflowInstanceId":"` + id + `","taskId":"` + got[0].TaskID + `","status":"` + status + `","outputData":{}}`
 		if st, _, body := ts.do(t, "POST", "/api/tasks", res); st != 200 {
 			t.Fatalf("update %s: %d %s", name, st, body)
 		}
 	}
-	poll("limited_worker", "5/30/120")
-	poll("unregistered_worker", "0/1/3600")
+	// An IN_PROGRESS update puts the task back; the next poll hands it out
+	// again (Conductor counts both polls, and keeps the last worker).
+	poll("limited_worker", "w0", "IN_PROGRESS", "5/30/120")
+	poll("limited_worker", "w1", "COMPLETED", "5/30/120")
+	poll("unregistered_worker", "w2", "COMPLETED", "0/1/3600")
 	ts.waitRun(t, id, "COMPLETED", func(d runDoc) bool { return d.Status == "COMPLETED" })
 	_, _, body := ts.do(t, "GET", "/api/workflow/"+id, "")
 	var wf struct{ Tasks []limits }
@@ -83,9 +90,17 @@ func TestTaskRecordsCarryDefinitionLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{"call": "7/1/0", "call2": "0/0/0", "calc": "0/0/0", "work": "5/30/120", "work2": "0/1/3600"}
+	polls := map[string]string{"call": "-/0", "call2": "-/0", "calc": "-/0", "work": "w1/2", "work2": "w2/1"}
 	for _, task := range wf.Tasks {
 		if show(task) != want[task.Ref] {
 			t.Errorf("record %s: rate/frequency/response timeout %s, want %s", task.Ref, show(task), want[task.Ref])
+		}
+		pollCount := "absent"
+		if task.Polls != nil {
+			pollCount = fmt.Sprint(*task.Polls)
+		}
+		if got := or(task.Worker) + "/" + pollCount; got != polls[task.Ref] {
+			t.Errorf("record %s: workerId/pollCount %s, want %s", task.Ref, got, polls[task.Ref])
 		}
 		_, _, one := ts.do(t, "GET", "/api/tasks/"+task.TaskID, "")
 		var got limits
