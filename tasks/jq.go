@@ -196,6 +196,7 @@ func prepareJackson(q *gojq.Query) map[string]bool {
 	patternKeys(q)
 	rejectAssignments(q)
 	updateAssignments(q)
+	caughtIndexes(q)
 	strictIndexes(q)
 	leftFirst(q)
 	longArith(q)
@@ -250,7 +251,7 @@ func jqCompileOptions(more ...gojq.CompilerOption) []gojq.CompilerOption {
 		gojq.WithFunction(jqCaughtFunc, 1, 1, jqCaught),
 		gojq.WithVariables([]string{jqMaskerVar, jqOrdersVar}),
 		jqFromJSONOption(),
-	}, slices.Concat(jqLongOptions(), jqJavaTextOptions(), jqCompareOptions(), jqKeyOrderOptions())...), more...)
+	}, slices.Concat(jqLongOptions(), jqJavaTextOptions(), jqCompareOptions(), jqKeyOrderOptions(), jqCaughtOptions())...), more...)
 }
 
 // runtimeReason is the failure reason of a query that failed with err:

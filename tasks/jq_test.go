@@ -219,11 +219,10 @@ func TestJQIndexErrorNamesKey(t *testing.T) {
 			}
 		})
 	}
-	// Caught, the error reads as gojq's: the query's result is the same as
-	// without the key finding.
+	// Caught, the error reads as jackson-jq's too (caughtIndexes).
 	res := run(t, r, TypeJSONJQTransform, map[string]any{"a": "s", "queryExpression": `try .a.b catch .`}, nil)
 	wantStatus(t, res, Completed)
-	if got := output(t, res)["result"]; got != `expected an object but got: string ("s")` {
+	if got := output(t, res)["result"]; got != `Cannot index string with string "b"` {
 		t.Fatalf("result %v", got)
 	}
 }

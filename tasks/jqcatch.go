@@ -108,3 +108,86 @@ func eagerTries(q *gojq.Query) {
 		*t = gojq.Term{Type: gojq.TermTypeQuery, Query: form, SuffixList: t.SuffixList}
 	})
 }
+
+// A try/catch's handler gets jackson-jq's message of an index that
+// failed in the body (`Cannot index string with string "b"`), which names
+// the key: gojq's error ("expected an object but got: string") has no
+// key, and the failure reason's diagnosis (jqindex.go), which runs the
+// query again, comes too late for a handler. caughtIndexes rewrites the
+// key reads in the body of each try B catch C of q with the diagnosis's
+// checks, whose failure there reads as jackson-jq's message, masked (the
+// key may be computed from data) as every caught message is.
+const (
+	jqCaughtKey   = "_wfrun caught key"
+	jqCaughtAt    = "_wfrun caught at"
+	jqCaughtSlice = "_wfrun caught slice"
+)
+
+func caughtIndexes(q *gojq.Query) {
+	masker := &gojq.Query{Term: &gojq.Term{Type: gojq.TermTypeFunc, Func: &gojq.Func{Name: jqMaskerVar}}}
+	readers := jqReaders{key: jqCaughtKey, at: jqCaughtAt, slice: jqCaughtSlice, extra: []*gojq.Query{masker}}
+	// The outermost tries: an inner one's body is rewritten with its
+	// outer one's.
+	var outer []*gojq.Term
+	depth := 0
+	caught := func(t *gojq.Term) bool { return t.Type == gojq.TermTypeTry && t.Try != nil && t.Try.Catch != nil }
+	walkJQOrder(q, nil, func(t *gojq.Term) {
+		if caught(t) {
+			if depth == 0 {
+				outer = append(outer, t)
+			}
+			depth++
+		}
+	}, func(t *gojq.Term) {
+		if caught(t) {
+			depth--
+		}
+	})
+	for _, t := range outer {
+		walkJQOrder(t.Try.Body, nil, nil, func(x *gojq.Term) { rewriteKeyReads(x, readers) })
+	}
+}
+
+// jqCaughtIndexError is an index's failure in a try's body: Error is
+// jackson-jq's message, masked with the run's masker ("***" for the key
+// without it).
+type jqCaughtIndexError struct {
+	*jqIndexError
+	m  runsecrets.Masker
+	ok bool
+}
+
+func (e *jqCaughtIndexError) Error() string {
+	if !e.ok {
+		return e.jqIndexError.reason(jqMaskAll{})
+	}
+	return e.jqIndexError.reason(e.m)
+}
+
+// jqMaskAll masks every text whole.
+type jqMaskAll struct{}
+
+func (jqMaskAll) Mask([]byte) []byte { return []byte("***") }
+
+// jqCaughtReader is a check of caughtIndexes: the diagnosis's check read
+// with the run's masker, its last argument.
+func jqCaughtReader(check func(any, []any) any) func(any, []any) any {
+	return func(v any, args []any) any {
+		res := check(v, args[:len(args)-1])
+		e, ok := res.(*jqIndexError)
+		if !ok {
+			return res
+		}
+		mv, isMasker := args[len(args)-1].(jqMaskerValue)
+		return &jqCaughtIndexError{jqIndexError: e, m: mv.m, ok: isMasker}
+	}
+}
+
+// jqCaughtOptions registers the checks of caughtIndexes.
+func jqCaughtOptions() []gojq.CompilerOption {
+	return []gojq.CompilerOption{
+		gojq.WithFunction(jqCaughtKey, 2, 2, jqCaughtReader(jqIndexKey)),
+		gojq.WithFunction(jqCaughtAt, 3, 3, jqCaughtReader(jqIndexAtFunc)),
+		gojq.WithFunction(jqCaughtSlice, 5, 5, jqCaughtReader(jqSliceAtFunc)),
+	}
+}

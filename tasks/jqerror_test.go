@@ -114,14 +114,15 @@ func TestJQJacksonRuntimeReasons(t *testing.T) {
 	}
 }
 
-// A caught error reads as gojq's own: the diagnosis that finds the key
-// changes no result.
-func TestJQCaughtErrorUnchanged(t *testing.T) {
+// A caught index error reads as jackson-jq's, the key named
+// (caughtIndexes).
+func TestJQCaughtIndexError(t *testing.T) {
 	r := NewDefaultRegistry()
 	for _, tc := range []struct{ query, want string }{
-		{`try .a.b catch .`, `expected an object but got: string ("s")`},
-		{`.k as $k | try (.a | .[$k]) catch .`, `expected an object but got: string ("s")`},
-		{`try ({} | .[1:2]) catch .`, `expected an array but got: object ({})`},
+		{`try .a.b catch .`, `Cannot index string with string "b"`},
+		{`.k as $k | try (.a | .[$k]) catch .`, `Cannot index string with string "x"`},
+		{`try ({} | .[1:2]) catch .`, `Cannot index object with object`},
+		{`try (try .a.b catch error(.)) catch .`, `Cannot index string with string "b"`},
 	} {
 		res := run(t, r, TypeJSONJQTransform, map[string]any{"a": "s", "k": "x", "queryExpression": tc.query}, nil)
 		wantStatus(t, res, Completed)

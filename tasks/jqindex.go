@@ -199,24 +199,33 @@ func literalKey(ix *gojq.Index) (string, bool) {
 // own .key and each key suffix) by a pipe into the key reader, after
 // rewriting what the term holds.
 func rewriteQuery(q *gojq.Query) {
-	walkJQOrder(q, nil, nil, rewriteKeyReads)
+	walkJQOrder(q, nil, nil, func(t *gojq.Term) { rewriteKeyReads(t, jqDiagnosisReaders) })
 }
 
+// jqReaders are the checks a key read is rewritten with, and the
+// arguments each gets after its own.
+type jqReaders struct {
+	key, at, slice string
+	extra          []*gojq.Query
+}
+
+var jqDiagnosisReaders = jqReaders{key: jqIndexFunc, at: jqIndexAt, slice: jqSliceAt}
+
 // rewriteKeyReads replaces t's literal key reads by the key reader.
-func rewriteKeyReads(t *gojq.Term) {
+func rewriteKeyReads(t *gojq.Term, r jqReaders) {
 	suffixes := t.SuffixList
 	cur := new(gojq.Term)
 	*cur = *t
 	cur.SuffixList = nil
 	if t.Type == gojq.TermTypeIndex {
-		if r := indexReader(&gojq.Term{Type: gojq.TermTypeIdentity}, t.Index); r != nil {
-			cur = r
+		if x := indexReader(&gojq.Term{Type: gojq.TermTypeIdentity}, t.Index, r); x != nil {
+			cur = x
 		}
 	}
 	for _, s := range suffixes {
 		if s.Index != nil {
-			if r := indexReader(cur, s.Index); r != nil {
-				cur = r
+			if x := indexReader(cur, s.Index, r); x != nil {
+				cur = x
 				continue
 			}
 		}
@@ -232,7 +241,7 @@ func rewriteKeyReads(t *gojq.Term) {
 //	target | if CHECK("k") then . else . end | .["k"]
 //	. as $in | K as $key | target | if CHECK($in; $key) then . else . end | .[$key]
 //	. as $in | S as $start | E as $end | target | if CHECK($in; $start; $end; given) then . else . end | .[$start:$end]
-func indexReader(target *gojq.Term, ix *gojq.Index) *gojq.Term {
+func indexReader(target *gojq.Term, ix *gojq.Index, r jqReaders) *gojq.Term {
 	q := func(t *gojq.Term) *gojq.Query { return &gojq.Query{Term: t} }
 	variable := func(name string) *gojq.Query {
 		return q(&gojq.Term{Type: gojq.TermTypeFunc, Func: &gojq.Func{Name: name}})
@@ -249,7 +258,7 @@ func indexReader(target *gojq.Term, ix *gojq.Index) *gojq.Term {
 		return &gojq.Query{Left: value, Op: gojq.OpPipe, Patterns: []*gojq.Pattern{{Name: name}}, Right: body}
 	}
 	check := func(name string, args ...*gojq.Query) *gojq.Query {
-		cond := q(&gojq.Term{Type: gojq.TermTypeFunc, Func: &gojq.Func{Name: name, Args: args}})
+		cond := q(&gojq.Term{Type: gojq.TermTypeFunc, Func: &gojq.Func{Name: name, Args: append(args, r.extra...)}})
 		return q(&gojq.Term{Type: gojq.TermTypeIf, If: &gojq.If{Cond: cond, Then: q(&gojq.Term{Type: gojq.TermTypeIdentity}),
 			Else: q(&gojq.Term{Type: gojq.TermTypeIdentity})}})
 	}
@@ -260,7 +269,7 @@ func indexReader(target *gojq.Term, ix *gojq.Index) *gojq.Term {
 	}
 	if key, ok := literalKey(ix); ok {
 		arg := q(&gojq.Term{Type: gojq.TermTypeString, Str: &gojq.String{Str: key}})
-		return term(pipe(q(target), check(jqIndexFunc, arg), read(&gojq.Index{Str: &gojq.String{Str: key}})))
+		return term(pipe(q(target), check(r.key, arg), read(&gojq.Index{Str: &gojq.String{Str: key}})))
 	}
 	switch {
 	case ix.IsSlice || ix.End != nil:
@@ -276,14 +285,14 @@ func indexReader(target *gojq.Term, ix *gojq.Index) *gojq.Term {
 			end, slice.End = ix.End, variable(jqSliceEnd)
 		}
 		g := q(&gojq.Term{Type: gojq.TermTypeNumber, Number: strconv.Itoa(given)})
-		body := pipe(q(target), check(jqSliceAt, variable(jqIndexIn), variable(jqSliceStart), variable(jqSliceEnd), g), read(slice))
+		body := pipe(q(target), check(r.slice, variable(jqIndexIn), variable(jqSliceStart), variable(jqSliceEnd), g), read(slice))
 		return term(in(bind(start, jqSliceStart, bind(end, jqSliceEnd, body))))
 	case ix.Str != nil || ix.Start != nil:
 		key := ix.Start
 		if ix.Str != nil {
 			key = q(&gojq.Term{Type: gojq.TermTypeString, Str: ix.Str})
 		}
-		body := pipe(q(target), check(jqIndexAt, variable(jqIndexIn), variable(jqIndexKeyVar)), read(&gojq.Index{Start: variable(jqIndexKeyVar)}))
+		body := pipe(q(target), check(r.at, variable(jqIndexIn), variable(jqIndexKeyVar)), read(&gojq.Index{Start: variable(jqIndexKeyVar)}))
 		return term(in(bind(key, jqIndexKeyVar, body)))
 	}
 	return nil

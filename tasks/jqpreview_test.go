@@ -103,8 +103,9 @@ func TestJQCaughtMessageQuotesNoPiece(t *testing.T) {
 	for _, tc := range []struct{ query, has string }{
 		{`try (.tok + 1) catch .`, `string (\"***\") and number (1) cannot be added`},
 		{`try (.tok | tonumber) catch .`, ""},
-		{`try (.tok.a) catch .`, "expected an object but got: string"},
-		{`try ({a: .tok} | .[0]) catch .`, "expected an array but got: object"},
+		{`try (.tok.a) catch .`, `Cannot index string with string \"a\"`},
+		{`.tok as $k | try (.tok | .[$k]) catch .`, `Cannot index string with string \"***\"`},
+		{`try ({a: .tok} | .[0]) catch .`, "Cannot index object with number"},
 		{`try (.tok | implode) catch .`, "implode"},
 		{`try ([.tok] | .[0] = {} | .[0] - 1) catch .`, "object ({}) and number (1) cannot be subtracted"},
 		{`try (.tok + 1) catch ("got: " + .)`, `got: string (\"***\") and number (1) cannot be added`},
