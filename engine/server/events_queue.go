@@ -20,9 +20,10 @@ import (
 // exist in wfrun serve, as they do in Conductor (ConductorEventQueueProvider
 // over its QueueDAO): an EVENT task publishes to them without any
 // --event-sink, and the event handlers registered through /api/event
-// consume them. The queue lives in this process (eventMemQueue) or, when
+// consume them. The queue lives in the run store's records
+// (eventRecordQueue: bolt, so it outlives a restart) or, when
 // serve processes share Redis, in one Redis stream per queue
-// (eventStreamQueue), each message taken by exactly one of them.
+// (eventStreamQueue), each message delivered to one of them at a time.
 
 // eventMessage is a message of a conductor queue: its id (the publishing
 // task's id, as Conductor's Message id), its payload (the EVENT task's
@@ -282,9 +283,10 @@ func (q *eventStreamQueue) take(ctx context.Context, queues []string, n int, wai
 		streams = append(streams, s)
 	}
 	var out []eventMessage
-	// Messages a dead process took and never handled (one a live process
-	// took and has not reached yet may come back too: claim lets only one
-	// of them handle it).
+	// Messages taken and not finished a while ago: their process died, or
+	// left them for a later delivery (an action failed for a transient
+	// reason). One a live process is still handling may come back too:
+	// the ledger lets each action start once (events_ledger.go).
 	for _, s := range streams {
 		if len(out) >= n {
 			break
