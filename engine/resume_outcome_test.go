@@ -353,3 +353,50 @@ func TestResumeAfterARetryRunsTheRetriedAttempts(t *testing.T) {
 		}
 	}
 }
+
+// A parent re-opened by its child's retry keeps a permissive SUB_WORKFLOW
+// sibling that failed and that updateAndPushParents does not retry (its
+// child, ended FAILED by a TERMINATE task, has no unsuccessful task):
+// Conductor's decider marked that task executed, so the re-opened parent
+// neither retries it nor starts a new child for it; its JOIN fails again.
+func TestReopenedParentKeepsAFailedPermissiveSubWorkflowItDoesNotRetry(t *testing.T) {
+	var bCalls atomic.Int32
+	e := harnessEngine(t, nil, engine.WithWorker("w_b", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+		if bCalls.Add(1) == 1 {
+			return nil, errors.New("w_b failed")
+		}
+		return json.RawMessage(`{}`), nil
+	}))
+	d, err := e.Parse([]byte(`{"name":"reopen_parent","version":1,"schemaVersion":2,"tasks":[
+	 {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN","forkTasks":[
+	  [{"name":"a","taskReferenceName":"a","type":"SUB_WORKFLOW","retryCount":0,"permissive":true,"subWorkflowParam":{"name":"ca","workflowDefinition":
+	    {"name":"ca","version":1,"schemaVersion":2,"tasks":[{"name":"t","taskReferenceName":"t","type":"TERMINATE",
+	     "inputParameters":{"terminationStatus":"FAILED","terminationReason":"stop here"}}]}}}],
+	  [{"name":"b","taskReferenceName":"b","type":"SUB_WORKFLOW","retryCount":0,"subWorkflowParam":{"name":"cb","workflowDefinition":
+	    {"name":"cb","version":1,"schemaVersion":2,"tasks":[{"name":"w_b","taskReferenceName":"w","retryCount":0}]}}}]]},
+	 {"name":"join","taskReferenceName":"join","type":"JOIN","joinOn":["a","b"]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Start(context.Background(), d, json.RawMessage(`{}`))
+	if err != nil || res.Status != engine.StatusFailed {
+		t.Fatalf("parent: %+v %v", res, err)
+	}
+	first := byRef(viewRun(t, e, res.RunID).Tasks)
+	a, b := first["a"], first["b"]
+	if a.Status != engine.TaskFailed || b.Status != engine.TaskFailed {
+		t.Fatalf("a %s, b %s", a.Status, b.Status)
+	}
+	// b's child retried: the parent is re-opened, b runs again and succeeds.
+	if r, err := e.Retry(context.Background(), b.SubWorkflowID, false); err != nil || r.Status != engine.StatusCompleted {
+		t.Fatalf("retry of b's child: %+v %v", r, err)
+	}
+	wf := viewRun(t, e, res.RunID)
+	if wf.Status != engine.StatusFailed || bCalls.Load() != 2 {
+		t.Fatalf("re-opened parent: %s; w_b called %d times; %+v", wf.Status, bCalls.Load(), wf.Tasks)
+	}
+	checkTasks(t, wf.Tasks, "FORK:COMPLETED", "SUB_WORKFLOW:FAILED", "SUB_WORKFLOW:COMPLETED", "JOIN:FAILED")
+	if now := byRef(wf.Tasks)["a"]; now.TaskID != a.TaskID || now.SubWorkflowID != a.SubWorkflowID {
+		t.Fatalf("record a after the re-open: %+v, was %+v", now, a)
+	}
+}
