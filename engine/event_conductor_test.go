@@ -303,7 +303,8 @@ func TestConductorEventSpec(t *testing.T) {
 			before:   func(t *testing.T, f *eventFixture) { f.srv.Stop() },
 			run: func(t *testing.T, f *eventFixture, d *engine.Definition) runView {
 				id := startEventRun(t, f.h.e, d, input)
-				wf := waitTasks(t, f.h.e, id, "EVENT:FAILED")
+				// The retry is scheduled at once, to run after its delay.
+				wf := waitTasks(t, f.h.e, id, "EVENT:FAILED", "EVENT:SCHEDULED")
 				if !strings.Contains(wf.Tasks[0].Reason, "publish to redis stream "+conductorQueue) || wf.Status != engine.StatusRunning {
 					t.Fatalf("first attempt: run %s, reason %q", wf.Status, wf.Tasks[0].Reason)
 				}

@@ -528,11 +528,31 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 	_, local := r.e.workers[wt.Name]
 	remote := wt.Type == TypeSimple && !local && r.e.remote != nil
 	waits := wt.Type == TypeWait || wt.Type == TypeHuman || remote
+	// The wait before a retry (retryDelay) and its whole seconds without
+	// jitter: the retry is recorded at once, SCHEDULED with
+	// callbackAfterSeconds, and runs once the wait has passed, as
+	// Conductor schedules it.
+	var retryWait time.Duration
+	var retryAfter int64
 	for {
 		rec, input, done, fail, err := r.begin(ctx, wt, ref, iter, retry)
 		if err != nil {
 			return err
 		}
+		if retryWait > 0 && !done && fail == nil && rec.Status == TaskScheduled {
+			r.mu.Lock()
+			rec.Callback = retryAfter
+			r.mu.Unlock()
+			if retryAfter > 0 {
+				if err := r.transition(ctx, rec, TaskScheduled, ""); err != nil {
+					return err
+				}
+			}
+			if err := r.e.sleep(ctx, retryWait); err != nil {
+				return err
+			}
+		}
+		retryWait = 0
 		if done {
 			if wt.Type == TypeTerminate {
 				return r.terminateStop(rec, rec.inMem)
@@ -629,8 +649,17 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 				if err := r.transition(ctx, rec, string(res.Status), r.sec.Text(res.Reason)); err != nil {
 					return err
 				}
-				if err := r.e.sleep(ctx, r.testDelay(retryDelay(pol, retry))); err != nil {
-					return err
+				wait := r.testDelay(retryDelay(pol, retry))
+				if executedByDecider[wt.Type] {
+					// Run in its fork branch's turn (forkpasses.go): waited
+					// for before it is scheduled, not holding the turn.
+					if err := r.e.sleep(ctx, wait); err != nil {
+						return err
+					}
+				} else {
+					base := pol
+					base.jitterMs = 0
+					retryWait, retryAfter = wait, int64(retryDelay(base, retry)/time.Second)
 				}
 				retry++
 				continue

@@ -224,7 +224,12 @@ func TestResumeKeepsAnEndedAttemptsOutcome(t *testing.T) {
 				}
 			}
 			waitFor(t, "a to end", func() bool {
-				a = byRef(viewRun(t, g.e, id).Tasks)[ref]
+				// The attempt that ended (a retry may be scheduled after it).
+				for _, tk := range viewRun(t, g.e, id).Tasks {
+					if tk.Ref == ref && tk.Status == tc.status {
+						a = tk
+					}
+				}
 				return a.Status == tc.status && g.calls.Load() == tc.calls
 			})
 			cancel() // the process goes away

@@ -23,15 +23,15 @@ type delayRange struct{ min, max time.Duration }
 
 func exactly(d time.Duration) delayRange { return delayRange{d, d} }
 
-// RetryPolicySpec's maxRetryDelaySeconds and backoffJitterMs cases,
-// translated: Conductor schedules the retry at once with
-// callbackAfterSeconds/callbackAfterMs (the spec reads them off the
-// SCHEDULED copy); wfrun waits that long on the engine clock before it
-// schedules the copy. The test measures the wait on a manual clock: after
-// each failure the retry's timer is still pending one millisecond before
-// the earliest delay allowed, and has fired at the latest. (The task
-// definitions leave out the spec's 3600 s task timeouts, so that the
-// retry's timer is the only one besides the workflow's.)
+// RetryPolicySpec's maxRetryDelaySeconds and backoffJitterMs cases: after
+// each failure the retry is recorded at once, SCHEDULED, with the
+// callbackAfterSeconds the spec reads off it (the capped delay, without the
+// jitter), and runs once its delay has passed. The test measures the wait
+// on a manual clock (the spec's callbackAfterMs): the retry's timer is
+// still pending one millisecond before the earliest delay allowed, and has
+// fired at the latest. (The task definitions leave out the spec's 3600 s
+// task timeouts, so that the retry's timer is the only one besides the
+// workflow's.)
 func TestConductorRetryPolicySpec(t *testing.T) {
 	scale := 2
 	for _, tc := range []struct {
@@ -40,17 +40,18 @@ func TestConductorRetryPolicySpec(t *testing.T) {
 		retries int
 		delay   int
 		delays  []delayRange
+		after   []int64 // the retries' callbackAfterSeconds
 	}{
 		{"exponential backoff delay is capped by maxRetryDelaySeconds", engine.TaskDef{RetryLogic: "EXPONENTIAL_BACKOFF", MaxRetryDelaySeconds: 3},
-			5, 2, []delayRange{exactly(2 * time.Second), exactly(3 * time.Second), exactly(3 * time.Second)}},
+			5, 2, []delayRange{exactly(2 * time.Second), exactly(3 * time.Second), exactly(3 * time.Second)}, []int64{2, 3, 3}},
 		{"linear backoff delay is capped by maxRetryDelaySeconds", engine.TaskDef{RetryLogic: "LINEAR_BACKOFF", BackoffScaleFactor: &scale, MaxRetryDelaySeconds: 5},
-			5, 2, []delayRange{exactly(4 * time.Second), exactly(5 * time.Second), exactly(5 * time.Second)}},
+			5, 2, []delayRange{exactly(4 * time.Second), exactly(5 * time.Second), exactly(5 * time.Second)}, []int64{4, 5, 5}},
 		{"backoffJitterMs adds a random offset in [0, maxJitterMs] to the retry delay", engine.TaskDef{RetryLogic: "FIXED", BackoffJitterMs: 5000},
-			3, 60, []delayRange{{60 * time.Second, 65 * time.Second}}},
+			3, 60, []delayRange{{60 * time.Second, 65 * time.Second}}, []int64{60}},
 		{"backoffJitterMs of zero produces no jitter", engine.TaskDef{RetryLogic: "FIXED"},
-			3, 30, []delayRange{exactly(30 * time.Second)}},
+			3, 30, []delayRange{exactly(30 * time.Second)}, []int64{30}},
 		{"cap is applied before jitter", engine.TaskDef{RetryLogic: "EXPONENTIAL_BACKOFF", MaxRetryDelaySeconds: 3, BackoffJitterMs: 2000},
-			5, 2, []delayRange{{2 * time.Second, 4 * time.Second}, {3 * time.Second, 5 * time.Second}}},
+			5, 2, []delayRange{{2 * time.Second, 4 * time.Second}, {3 * time.Second, 5 * time.Second}}, []int64{2, 3}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			td := tc.def
@@ -82,6 +83,13 @@ func TestConductorRetryPolicySpec(t *testing.T) {
 				// The workflow's timer and the retry's.
 				if err := clock.WaitForWaiters(ctx, 2); err != nil {
 					t.Fatal(err)
+				}
+				failed := "FAILED 0" // the attempt that failed: the first, or a retry with its own callback
+				if i > 0 {
+					failed = fmt.Sprintf("FAILED %d", tc.after[i-1])
+				}
+				if got := retryCallbacks(t, e, "retry-policy"); len(got) != i+2 || got[i] != failed || got[i+1] != fmt.Sprintf("SCHEDULED %d", tc.after[i]) {
+					t.Fatalf("retry %d: tasks %v, want ... %s, SCHEDULED %d", i, got, failed, tc.after[i])
 				}
 				clock.Advance(want.min - time.Millisecond)
 				if n := clock.Waiters(); n != 2 {
@@ -229,4 +237,27 @@ func TestConductorRetryPolicyTotalTimeoutInProgress(t *testing.T) {
 	if want := "Task retry_policy_task/" + wf.Tasks[0].TaskID + " exceeded total timeout of 5 seconds"; !strings.HasPrefix(wf.Tasks[0].Reason, want) {
 		t.Fatalf("task reason %q, want %q...", wf.Tasks[0].Reason, want)
 	}
+}
+
+// retryCallbacks is "STATUS callbackAfterSeconds" of each task of run id.
+func retryCallbacks(t *testing.T, e *engine.Engine, id string) []string {
+	t.Helper()
+	b, err := e.Show(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct {
+		Tasks []struct {
+			Status   string `json:"status"`
+			Callback int64  `json:"callbackAfterSeconds"`
+		} `json:"tasks"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, tk := range v.Tasks {
+		out = append(out, fmt.Sprintf("%s %d", tk.Status, tk.Callback))
+	}
+	return out
 }

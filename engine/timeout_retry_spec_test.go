@@ -131,10 +131,10 @@ func viewRetried(t *testing.T, e *engine.Engine, id string) (runView, int64) {
 // WorkflowAndTaskConfigurationSpec "Test wait time out task based simple
 // workflow": the WAIT task waitTimeout (its definition: timeoutSeconds 2,
 // timeoutPolicy RETRY, retryCount 1, retryDelaySeconds 10) times out and is
-// retried; the retried WAIT is completed from outside and
-// integration_task_1 completes the run. Translated: Conductor records the
-// retry at once with callbackAfterSeconds 10; wfrun records it once the 10 s
-// have passed, on a manual clock here.
+// retried: at once, SCHEDULED with callbackAfterSeconds 10, as the spec
+// asserts; the retried WAIT is completed from outside (here once its 10 s
+// have passed on a manual clock; the spec completes it before) and
+// integration_task_1 completes the run.
 func TestConductorWaitTimeoutRetried(t *testing.T) {
 	clock := engine.NewManualClock(time.Now())
 	e := harnessEngine(t, nil, append(harnessWorkers(nil, nil), engine.WithClock(clock))...)
@@ -152,8 +152,12 @@ func TestConductorWaitTimeoutRetried(t *testing.T) {
 	if err := clock.WaitForWaiters(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
+	wf := waitTasks(t, e, "wait-timeout", "WAIT:TIMED_OUT", "WAIT:SCHEDULED")
+	if got := retryCallbacks(t, e, "wait-timeout"); wf.Status != engine.StatusRunning || got[1] != "SCHEDULED 10" {
+		t.Fatalf("%s, tasks %v: want the retry SCHEDULED with callbackAfterSeconds 10", wf.Status, got)
+	}
 	clock.Advance(10 * time.Second)
-	wf := waitTasks(t, e, "wait-timeout", "WAIT:TIMED_OUT", "WAIT:IN_PROGRESS")
+	wf = waitTasks(t, e, "wait-timeout", "WAIT:TIMED_OUT", "WAIT:IN_PROGRESS")
 	if wf.Status != engine.StatusRunning || wf.Tasks[1].RetriedTaskID != wf.Tasks[0].TaskID {
 		t.Fatalf("%s, retried %+v", wf.Status, wf.Tasks[1])
 	}
