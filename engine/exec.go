@@ -809,7 +809,9 @@ func (r *runState) remoteTask(ctx context.Context, wt *WorkflowTask, rec *taskRe
 	pol := r.policy(wt)
 	r.mu.Lock()
 	t := RemoteTask{
-		RunID: r.id, WorkflowType: r.doc.WorkflowType, CorrelationID: r.doc.CorrelationID, WorkflowVersion: r.doc.Version,
+		// The correlationId as views show it (headview.go): it goes out
+		// in the worker's poll answer.
+		RunID: r.id, WorkflowType: r.doc.WorkflowType, CorrelationID: r.sec.Text(r.doc.CorrelationID), WorkflowVersion: r.doc.Version,
 		TaskID: rec.TaskID, Ref: rec.Ref, Name: wt.Name, RetryCount: rec.RetryCount, Iteration: rec.Iteration, RetriedTaskID: rec.RetriedTaskID,
 		Def: wt.raw, hand: &handoff{r: r, wt: wt, input: input, later: rec.later, names: pol.runtimeMetadata},
 		RateLimitPerFrequency: rec.RateLimitPerFrequency, RateLimitFrequencyInSeconds: rec.RateLimitFrequencyInSeconds,

@@ -104,3 +104,31 @@ func TestHeadMembersMaskedWithValuesRegisteredLater(t *testing.T) {
 	check("the archive", doc)
 	check("Show of the ended run", show(e))
 }
+
+// A worker's task (its poll answer) carries the run's correlationId as
+// views show it: masked with a value the run registered before.
+func TestRemoteTaskCorrelationIDMasked(t *testing.T) {
+	const v = "tok-corr-9a8b7c6d5e"
+	var got string
+	e, err := engine.New(engine.WithRunStore(runstore.NewMemory()), engine.WithRegistry(tasks.NewDefaultRegistry()),
+		engine.WithRemoteWorker(func(_ context.Context, rt engine.RemoteTask) tasks.Result {
+			got = rt.CorrelationID
+			return tasks.Result{Status: tasks.Completed, Output: []byte(`{}`)}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.Parse([]byte(`{"name":"corr","tasks":[
+	  {"name":"a","taskReferenceName":"a","type":"INLINE","inputParameters":{"evaluatorType":"javascript","v":"${workflow.input.v}","expression":"({_secrets: {t: $.v}})"}},
+	  {"name":"w","taskReferenceName":"w"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Start(context.Background(), d, json.RawMessage(`{"v":"`+v+`"}`), engine.WithCorrelationID("corr-"+v))
+	if err != nil || res.Status != engine.StatusCompleted {
+		t.Fatalf("%v %+v", err, res)
+	}
+	if got != "corr-***" {
+		t.Fatalf("the worker's task has correlationId %q", strings.ReplaceAll(got, v, "<value>"))
+	}
+}
