@@ -106,8 +106,60 @@ func jacksonFromJSON(v any, _ []any) any {
 	if start == end {
 		return nil
 	}
-	out, _ := jqFromJSONDecode.Run(string(utf16.Decode(p.u[start:end]))).Next()
+	out, _ := jqFromJSONDecode.Run(loneSurrogates(string(utf16.Decode(p.u[start:end])))).Next()
 	return jacksonParsedNumbers(out)
+}
+
+// loneSurrogates replaces each \uXXXX escape of a surrogate that is not
+// one half of a pair (\ud800 alone) in JSON text by "?": Jackson keeps
+// such a UTF-16 unit in its string, and Java writes it to UTF-8 as "?"
+// (what Conductor's jq shows), where a Go string can hold only U+FFFD.
+func loneSurrogates(text string) string {
+	if !strings.Contains(text, `\u`) && !strings.Contains(text, `\U`) {
+		return text
+	}
+	unit := func(i int) (rune, bool) { // the unit of the escape at i, if any
+		if i+6 > len(text) || text[i] != '\\' || text[i+1] != 'u' {
+			return 0, false
+		}
+		n, err := strconv.ParseUint(text[i+2:i+6], 16, 16)
+		return rune(n), err == nil
+	}
+	var b strings.Builder
+	inString := false
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		switch {
+		case !inString:
+			inString = c == '"'
+		case c == '"':
+			inString = false
+		case c == '\\':
+			r, ok := unit(i)
+			if !ok {
+				b.WriteByte(c)
+				i++
+				if i < len(text) {
+					b.WriteByte(text[i])
+				}
+				continue
+			}
+			if utf16.IsSurrogate(r) {
+				if r < 0xdc00 {
+					if r2, ok := unit(i + 6); ok && r2 >= 0xdc00 && r2 <= 0xdfff {
+						b.WriteString(text[i : i+12])
+						i += 11
+						continue
+					}
+				}
+				b.WriteByte('?')
+				i += 5
+				continue
+			}
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }
 
 // jacksonParser walks the text in UTF-16 units, as Jackson's reader does.
