@@ -366,11 +366,29 @@ func TestResumeAfterARetryRunsTheRetriedAttempts(t *testing.T) {
 // neither retries it nor starts a new child for it; its JOIN fails again.
 func TestReopenedParentKeepsAFailedPermissiveSubWorkflowItDoesNotRetry(t *testing.T) {
 	var bCalls atomic.Int32
-	e := harnessEngine(t, nil, engine.WithWorker("w_b", func(context.Context, json.RawMessage) (json.RawMessage, error) {
-		if bCalls.Add(1) == 1 {
-			return nil, errors.New("w_b failed")
+	const id = "reopen-keeps-permissive"
+	var e *engine.Engine
+	aFailed := func() bool {
+		b, err := e.Show(context.Background(), id)
+		var v runView
+		if err != nil || json.Unmarshal(b, &v) != nil {
+			return false
 		}
-		return json.RawMessage(`{}`), nil
+		return byRef(v.Tasks)["a"].Status == engine.TaskFailed
+	}
+	e = harnessEngine(t, nil, engine.WithWorker("w_b", func(c context.Context, _ json.RawMessage) (json.RawMessage, error) {
+		if bCalls.Add(1) > 1 {
+			return json.RawMessage(`{}`), nil
+		}
+		// b fails once a has: the run's failure then cancels nothing of a.
+		for !aFailed() {
+			select {
+			case <-c.Done():
+				return nil, c.Err()
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+		return nil, errors.New("w_b failed")
 	}))
 	d, err := e.Parse([]byte(`{"name":"reopen_parent","version":1,"schemaVersion":2,"tasks":[
 	 {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN","forkTasks":[
@@ -383,7 +401,9 @@ func TestReopenedParentKeepsAFailedPermissiveSubWorkflowItDoesNotRetry(t *testin
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := e.Start(context.Background(), d, json.RawMessage(`{}`))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := e.Start(ctx, d, json.RawMessage(`{}`), engine.WithRunID(id))
 	if err != nil || res.Status != engine.StatusFailed {
 		t.Fatalf("parent: %+v %v", res, err)
 	}
