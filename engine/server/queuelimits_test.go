@@ -112,3 +112,48 @@ func TestSharedQueueLimitsHoldAcrossProcesses(t *testing.T) {
 	}
 	cb.complete(t, more[0])
 }
+
+// TestPollConcurrencyLimitKeepsTheHoldersSlot: a task a worker holds and
+// puts back with an IN_PROGRESS update keeps its definition's slot (its
+// tasks IN_PROGRESS count, as Conductor's do): the next poll hands it out
+// again, though another task of the definition waits ahead of it, and that
+// one only once the first ended — in one process and across two sharing
+// Redis.
+func TestPollConcurrencyLimitKeepsTheHoldersSlot(t *testing.T) {
+	for _, shared := range []bool{false, true} {
+		t.Run(map[bool]string{false: "memory", true: "shared"}[shared], func(t *testing.T) {
+			var ca, cb sdkClients
+			if shared {
+				ss := newSharedServers(t)
+				a, _ := ss.start(t)
+				b, _ := ss.start(t)
+				ca, cb = newSDK(t, a.URL), newSDK(t, b.URL)
+				limitedFlow(t, cb, model.TaskDef{Name: "held_task", ConcurrentExecLimit: 1, ResponseTimeoutSeconds: 3600}, "held_flow")
+			} else {
+				ca = newSDK(t, newConductorServer(t, nil).URL)
+				cb = ca
+			}
+			limitedFlow(t, ca, model.TaskDef{Name: "held_task", ConcurrentExecLimit: 1, ResponseTimeoutSeconds: 3600}, "held_flow")
+			first := ca.start(t, model.StartWorkflowRequest{Name: "held_flow", Version: 1})
+			ca.waitSize(t, "held_task", 1)
+			got := cb.poll(t, "held_task", "", 1, 5*time.Second)
+			if len(got) != 1 || got[0].WorkflowInstanceId != first {
+				t.Fatalf("first poll %+v", got)
+			}
+			second := ca.start(t, model.StartWorkflowRequest{Name: "held_flow", Version: 1})
+			ca.waitSize(t, "held_task", 1)
+			inProgress(t, cb, got[0], 0) // back in the queue, behind the second run's task
+			ca.waitSize(t, "held_task", 2)
+			again := cb.poll(t, "held_task", "", 1, 5*time.Second)
+			if len(again) != 1 || again[0].WorkflowInstanceId != first {
+				t.Fatalf("poll after the IN_PROGRESS update %+v, want the first run's task again", again)
+			}
+			cb.complete(t, again[0])
+			next := cb.poll(t, "held_task", "", 1, 5*time.Second)
+			if len(next) != 1 || next[0].WorkflowInstanceId != second {
+				t.Fatalf("poll after the first ended %+v", next)
+			}
+			cb.complete(t, next[0])
+		})
+	}
+}

@@ -98,17 +98,21 @@ redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('ZADD', KEYS[2], 'NX', tonumber(ARGV[6]) * 1099511627776 + redis.call('INCR', KEYS[3]), ARGV[1])
 return {'pending', ''}`),
 		// KEYS: pending set. ARGV: task key prefix, count, worker, time (ms), claim token, limit key
-		// prefix. A task whose definition's limits are reached goes back in its place and ends the
-		// claim (the tasks after it have the same definition): per definition, a set of the ids
-		// workers hold (its members whose task is gone are dropped as it is counted) and a sorted
-		// set of the hand-outs of the rate window (queuelimits.go).
+		// prefix. A task whose definition's limits are reached goes back in its place once the
+		// claim is done, and the claim looks on (a task a worker already holds, put back by an
+		// IN_PROGRESS update, keeps its slot), up to 64 tasks past what it needs: per definition, a
+		// set of the ids workers hold (its members whose task is gone are dropped as it is
+		// counted) and a sorted set of the hand-outs of the rate window (queuelimits.go).
 		claim: redis.NewScript(`
 local out = {}
+local back = {}
 local n = tonumber(ARGV[2])
 local now = tonumber(ARGV[4])
-while #out < 3 * n do
+local popped = 0
+while #out < 3 * n and popped < 3 * n + 64 do
   local m = redis.call('ZPOPMIN', KEYS[1])
   if #m == 0 then break end
+  popped = popped + 1
   local k = ARGV[1] .. m[1]
   if redis.call('HGET', k, 'state') == 'pending' then
     local lim = redis.call('HMGET', k, 'def', 'conc', 'rate', 'freq')
@@ -131,21 +135,26 @@ while #out < 3 * n do
       ok = redis.call('ZCARD', rk) < rate
     end
     if not ok then
-      redis.call('ZADD', KEYS[1], m[2], m[1])
-      break
+      table.insert(back, m[2])
+      table.insert(back, m[1])
     end
-    if rate > 0 and freq > 0 then
+    if ok and rate > 0 and freq > 0 then
       redis.call('ZADD', rk, now, m[1] .. ':' .. ARGV[5])
       redis.call('PEXPIRE', rk, freq * 1000)
     end
-    if conc > 0 then
-      redis.call('SADD', ik, m[1])
+    if ok then
+      if conc > 0 then
+        redis.call('SADD', ik, m[1])
+      end
+      redis.call('HSET', k, 'state', 'claimed', 'worker', ARGV[3], 'claimedAt', ARGV[4], 'token', ARGV[5])
+      table.insert(out, m[1])
+      table.insert(out, redis.call('HGET', k, 'blob'))
+      table.insert(out, redis.call('HGET', k, 'owner'))
     end
-    redis.call('HSET', k, 'state', 'claimed', 'worker', ARGV[3], 'claimedAt', ARGV[4], 'token', ARGV[5])
-    table.insert(out, m[1])
-    table.insert(out, redis.call('HGET', k, 'blob'))
-    table.insert(out, redis.call('HGET', k, 'owner'))
   end
+end
+if #back > 0 then
+  redis.call('ZADD', KEYS[1], unpack(back))
 end
 return out`),
 		// KEYS: task hash, pending set, delayed set. ARGV: id, owner.
