@@ -231,7 +231,7 @@ func (r *runState) execListNotify(ctx context.Context, list []*WorkflowTask, suf
 			defer stop(nil)
 		}
 		var join *WorkflowTask
-		if i+1 < len(list) && list[i+1] != nil && list[i+1].Type == TypeJoin {
+		if !unjoined(list, i) {
 			join = list[i+1]
 		}
 		rest, err := r.execFork(lctx, wt, join, suffix, iter, stop)

@@ -60,12 +60,20 @@ var mappedWithFirstTask = map[string]bool{
 	TypeSwitch: true, TypeDecision: true, TypeForkJoin: true, TypeForkJoinDynamic: true,
 }
 
-// execFork starts the branches and returns once the JOIN that follows (join,
-// may be nil) may run: when every task in its joinOn has succeeded (Conductor
-// JOIN semantics; branches not joined on keep running) or, failing that,
-// when every branch has ended. A branch that fails cancels the others and
-// calls stop with its error, which ends the tasks after the JOIN. The returned forkRest
-// waits for the branches still running. The JOIN's record exists (IN_PROGRESS,
+// unjoinedForkReason is the reason of a run failed by a fork not followed
+// by a JOIN: ForkJoinTaskMapper's and ForkJoinDynamicTaskMapper's words.
+var unjoinedForkReason = map[string]string{
+	TypeForkJoin:        "Fork task definition is not followed by a join task.  Check the blueprint",
+	TypeForkJoinDynamic: "Dynamic join definition is not followed by a join task.  Check the workflow definition.",
+}
+
+// execFork starts the branches and returns once the JOIN that follows
+// (join; with none the run fails, as in Conductor) may run: when every task
+// in its joinOn has succeeded (Conductor JOIN semantics; branches not
+// joined on keep running) or, failing that, when every branch has ended. A
+// branch that fails cancels the others and calls stop with its error, which
+// ends the tasks after the JOIN. The returned forkRest waits for the
+// branches still running. The JOIN's record exists (IN_PROGRESS,
 // inputData.joinOn) from the moment the branches are scheduled, so a run
 // that ends early still shows it, CANCELED.
 func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *WorkflowTask, suffix string, iter int, stop func(cause error)) (*forkRest, error) {
@@ -82,15 +90,16 @@ func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *Workflo
 			}
 		}
 	}
+	if join == nil {
+		// Conductor's mappers fail the run, recording nothing, when the
+		// fork is not followed by a JOIN (after a dynamic fork's input).
+		return nil, &stopError{status: StatusFailed, reason: unjoinedForkReason[wt.Type]}
+	}
 	rec, input, done, err := r.beginControl(ctx, wt, ref, iter)
 	if err != nil {
 		return nil, err
 	}
-	branches := wt.ForkTasks
-	var joinOn []string
-	if join != nil {
-		joinOn = join.JoinOn
-	}
+	branches, joinOn := wt.ForkTasks, join.JoinOn
 	if wt.Type == TypeForkJoinDynamic {
 		dyn, err := r.dynamicFork(wt, rec, input, done)
 		if err != nil {
@@ -101,14 +110,12 @@ func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *Workflo
 			branches[i], joinOn[i] = []*WorkflowTask{t}, t.TaskReferenceName
 		}
 	}
-	if join != nil {
-		r.mu.Lock()
-		if r.joinOn == nil {
-			r.joinOn = map[string][]string{}
-		}
-		r.joinOn[join.TaskReferenceName+suffix] = joinOn
-		r.mu.Unlock()
+	r.mu.Lock()
+	if r.joinOn == nil {
+		r.joinOn = map[string][]string{}
 	}
+	r.joinOn[join.TaskReferenceName+suffix] = joinOn
+	r.mu.Unlock()
 	if !done {
 		if err := r.complete(ctx, rec, []byte("{}")); err != nil {
 			return nil, err
@@ -166,7 +173,7 @@ func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *Workflo
 	}()
 	// The fork's turn comes once every branch has scheduled its first
 	// task: its JOIN is recorded, then the branches' second pass begins.
-	if err := passes.await(ctx, self); err == nil && join != nil {
+	if err := passes.await(ctx, self); err == nil {
 		if err := r.recordJoin(ctx, join, suffix, iter, joinOn); err != nil {
 			passes.leave(self)
 			cancel()
@@ -184,7 +191,7 @@ func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *Workflo
 		cancel()
 		return forkOutcome(ctx, errs)
 	}}
-	for !failed.Load() && !r.joined(joinOn, join != nil, suffix) {
+	for !failed.Load() && !r.joined(joinOn, suffix) {
 		fw.block(false)
 		select {
 		case <-progress:
@@ -257,10 +264,7 @@ func withJoinOn(raw []byte, joinOn []string) []byte {
 }
 
 // joined reports whether every task the JOIN waits on has succeeded.
-func (r *runState) joined(joinOn []string, hasJoin bool, suffix string) bool {
-	if !hasJoin {
-		return false
-	}
+func (r *runState) joined(joinOn []string, suffix string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, ref := range joinOn {

@@ -582,22 +582,13 @@ func TestConductorSetVariablePayloadLimit(t *testing.T) {
 }
 
 // DynamicForkJoinSpec "Test dynamic fork join return failed workflow when
-// start with invalid input", translated: the spec's Groovy-built definition
-// (a FORK_JOIN_DYNAMIC alone, started with input whose dynamicTasksInput
-// members are not maps) gets a JOIN after the fork here, because wfrun
-// checks at load that one follows (Conductor's mapper checks it only after
-// the input). The run FAILS with an empty task list.
+// start with invalid input": the spec's definition (a FORK_JOIN_DYNAMIC
+// alone, no JOIN after it), started with input whose dynamicTasksInput
+// members are not maps, FAILS with an empty task list (Conductor's mapper
+// checks the input before the JOIN).
 func TestConductorDynamicForkJoinInvalidStartInput(t *testing.T) {
-	const def = `{"name":"DynamicForkJoinStartTest","version":1,"schemaVersion":2,"ownerEmail":"test@harness.com","tasks":[
-	 {"name":"dynamicfanouttask","taskReferenceName":"dynamicfanouttask","type":"FORK_JOIN_DYNAMIC",
-	  "inputParameters":{"dynamicTasks":"${workflow.input.dynamicTasks}","dynamicTasksInput":"${workflow.input.dynamicTasksInput}"},
-	  "dynamicForkTasksParam":"dynamicTasks","dynamicForkTasksInputParamName":"dynamicTasksInput"},
-	 {"name":"dynamicfanouttask_join","taskReferenceName":"dynamicfanouttask_join","type":"JOIN"}]}`
 	e := harnessEngine(t, nil, harnessWorkers(nil, nil)...)
-	d, err := e.Parse([]byte(def))
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := harnessDef(t, e, "transcribed/dynamic_fork_join_start_test.json")
 	res := startRun(t, e, d, `{"dynamicTasks":[{"name":"integration_task_2","taskReferenceName":"xdt1"},{"name":"integration_task_3","taskReferenceName":"xdt2"}],
 	  "dynamicTasksInput":{"xdt1":"v1","xdt2":"v2"}}`)
 	wf := viewRun(t, e, res.RunID)
@@ -606,5 +597,56 @@ func TestConductorDynamicForkJoinInvalidStartInput(t *testing.T) {
 	}
 	if len(wf.Tasks) != 0 {
 		t.Fatalf("tasks %+v", wf.Tasks)
+	}
+}
+
+// A fork not followed by a JOIN is a valid definition, as in Conductor,
+// whose mappers fail the run when they reach it, recording no fork task:
+// the tasks before it stand, the run FAILS with the mapper's reason.
+func TestForkNotFollowedByAJoinFailsTheRun(t *testing.T) {
+	cases := []struct {
+		name, def, input, reason string
+		before                   int
+	}{
+		{"FORK_JOIN", `{"name":"unjoined_fork","version":1,"schemaVersion":2,"tasks":[
+		  {"name":"integration_task_1","taskReferenceName":"t1","type":"SIMPLE"},
+		  {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN","forkTasks":[
+		    [{"name":"integration_task_2","taskReferenceName":"t2","type":"SIMPLE"}],
+		    [{"name":"integration_task_3","taskReferenceName":"t3","type":"SIMPLE"}]]},
+		  {"name":"integration_task_4","taskReferenceName":"t4","type":"SIMPLE"}]}`, `{}`,
+			"Fork task definition is not followed by a join task.  Check the blueprint", 1},
+		{"FORK_JOIN_DYNAMIC with valid input", "", `{"dynamicTasks":[{"name":"integration_task_2","taskReferenceName":"xdt1"},{"name":"integration_task_3","taskReferenceName":"xdt2"}],
+		  "dynamicTasksInput":{"xdt1":{"k":"v1"},"xdt2":{"k":"v2"}}}`,
+			"Dynamic join definition is not followed by a join task.  Check the workflow definition.", 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := harnessEngine(t, nil, harnessWorkers(nil, nil)...)
+			var d *engine.Definition
+			if c.def == "" {
+				d = harnessDef(t, e, "transcribed/dynamic_fork_join_start_test.json")
+			} else {
+				var err error
+				if d, err = e.Parse([]byte(c.def)); err != nil {
+					t.Fatalf("a fork without a JOIN is refused at load: %v", err)
+				}
+			}
+			if n := len(d.UnjoinedForks()); n != 1 {
+				t.Fatalf("UnjoinedForks lists %d forks, want 1", n)
+			}
+			res := startRun(t, e, d, c.input)
+			wf := viewRun(t, e, res.RunID)
+			if wf.Status != engine.StatusFailed || wf.Reason != c.reason {
+				t.Fatalf("%s %q, want FAILED %q", wf.Status, wf.Reason, c.reason)
+			}
+			if len(wf.Tasks) != c.before {
+				t.Fatalf("%d tasks, want %d: %+v", len(wf.Tasks), c.before, wf.Tasks)
+			}
+			for _, tk := range wf.Tasks {
+				if tk.Status != engine.TaskCompleted {
+					t.Fatalf("task %s %s, want COMPLETED", tk.Ref, tk.Status)
+				}
+			}
+		})
 	}
 }

@@ -24,3 +24,38 @@ func (d *Definition) UnretriedTasks(src TaskDefSource) []*WorkflowTask {
 	sort.Slice(out, func(i, j int) bool { return pointerLess(out[i].loc, out[j].loc) })
 	return out
 }
+
+// UnjoinedForks lists, in document order, the FORK_JOIN and
+// FORK_JOIN_DYNAMIC tasks not followed by a JOIN in their list. Conductor
+// registers and starts such a definition and fails the run when it reaches
+// the fork ("… is not followed by a join task"), and so does wfrun; a
+// caller shows them as warnings before a run.
+func (d *Definition) UnjoinedForks() []*WorkflowTask {
+	var out []*WorkflowTask
+	var walk func(list []*WorkflowTask)
+	walk = func(list []*WorkflowTask) {
+		for i, t := range list {
+			if t == nil {
+				continue
+			}
+			if (t.Type == TypeForkJoin || t.Type == TypeForkJoinDynamic) && unjoined(list, i) {
+				out = append(out, t)
+			}
+			for _, c := range t.DecisionCases {
+				walk(c)
+			}
+			walk(t.DefaultCase)
+			for _, b := range t.ForkTasks {
+				walk(b)
+			}
+			walk(t.LoopOver)
+		}
+	}
+	walk(d.Tasks)
+	return out
+}
+
+// unjoined reports whether list[i] is not followed by a JOIN.
+func unjoined(list []*WorkflowTask, i int) bool {
+	return i+1 >= len(list) || list[i+1] == nil || list[i+1].Type != TypeJoin
+}

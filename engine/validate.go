@@ -144,8 +144,6 @@ func (v *validator) definition(d *Definition) {
 	d.refs = v.refs
 	// Pass 2: each task.
 	v.walk(d.Tasks, "/tasks", v.task)
-	// JOIN placement and joinOn.
-	v.checkForks(d.Tasks, "/tasks")
 	// An empty outputParameters object means "the last task's output", as in
 	// Conductor (its decider only maps a non-empty map).
 	if op := strings.TrimSpace(string(d.OutputParameters)); op != "" && op != "null" && strings.ReplaceAll(op, " ", "") != "{}" {
@@ -500,28 +498,6 @@ func (v *validator) wait(t *WorkflowTask) {
 	}
 	if len(in.Duration) > 0 && len(in.Until) > 0 && string(in.Duration) != "null" && string(in.Until) != "null" {
 		v.add(t.loc+"/inputParameters", "WAIT takes duration or until, not both")
-	}
-}
-
-// checkForks requires a JOIN right after every FORK_JOIN (as Conductor does).
-func (v *validator) checkForks(list []*WorkflowTask, loc string) {
-	for i, t := range list {
-		if t == nil {
-			continue
-		}
-		if t.Type == TypeForkJoin || t.Type == TypeForkJoinDynamic {
-			if i+1 >= len(list) || list[i+1] == nil || list[i+1].Type != TypeJoin {
-				v.add(t.loc, "%s %q must be followed by a JOIN task", t.Type, t.TaskReferenceName)
-			}
-		}
-		for _, c := range t.DecisionCases {
-			v.checkForks(c, "")
-		}
-		v.checkForks(t.DefaultCase, "")
-		for _, b := range t.ForkTasks {
-			v.checkForks(b, "")
-		}
-		v.checkForks(t.LoopOver, "")
 	}
 }
 

@@ -39,8 +39,6 @@ func TestParseDefinitionBadInput(t *testing.T) {
 			[]string{`/tasks/0/loopOver: DO_WHILE needs at least one task`}},
 		{"join unknown", `{"name":"w","tasks":[{"name":"f","taskReferenceName":"f","type":"FORK_JOIN","forkTasks":[[{"name":"a","taskReferenceName":"a","type":"WAIT"}]]},
 		   {"name":"j","taskReferenceName":"j","type":"JOIN","joinOn":["a","ghost"]}]}`, []string{`/tasks/1/joinOn/1: JOIN waits on unknown task "ghost"`}},
-		{"fork without join", `{"name":"w","tasks":[{"name":"f","taskReferenceName":"f","type":"FORK_JOIN","forkTasks":[[{"name":"a","taskReferenceName":"a","type":"WAIT"}]]}]}`,
-			[]string{`/tasks/0: FORK_JOIN "f" must be followed by a JOIN`}},
 		{"bad wait duration", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"WAIT","inputParameters":{"duration":"soon"}}]}`,
 			[]string{`/tasks/0/inputParameters/duration: invalid WAIT duration "soon"`}},
 		{"bad wait until", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"WAIT","inputParameters":{"until":"tomorrow"}}]}`,

@@ -361,3 +361,22 @@ func TestVersionLdflags(t *testing.T) {
 		t.Fatalf("--version = %q (%v)", out, err)
 	}
 }
+
+// A fork not followed by a JOIN is valid (Conductor registers and starts
+// it), so validate answers ok with a warning; run warns too, and the run
+// fails at the fork with Conductor's reason.
+func TestForkWithoutJoinIsAWarning(t *testing.T) {
+	cliEnv(t)
+	dir := t.TempDir()
+	def := writeFile(t, dir, "unjoined.json", `{"name":"unjoined","version":1,"schemaVersion":2,"tasks":[
+	  {"name":"f","taskReferenceName":"f","type":"FORK_JOIN","forkTasks":[[{"name":"w","taskReferenceName":"w","type":"WAIT","inputParameters":{"duration":"1s"}}]]}]}`)
+	const warning = `/tasks/0: FORK_JOIN "f" is not followed by a JOIN task, so a run fails when it reaches it`
+	out, errOut, code := cli(t, "", "validate", def)
+	if code != 0 || !strings.Contains(out, ": ok") || !strings.Contains(errOut, warning) {
+		t.Fatalf("validate: exit %d: %s %s", code, out, errOut)
+	}
+	_, errOut, code = cli(t, "", "run", def)
+	if code != 1 || !strings.Contains(errOut, warning) || !strings.Contains(errOut, "Fork task definition is not followed by a join task") {
+		t.Fatalf("run: exit %d: %s", code, errOut)
+	}
+}

@@ -57,7 +57,7 @@ definition is invalid.`,
 						// The task definitions wfrun run would read by default: those
 						// in the workflow file's directory.
 						if defs, err := loadTaskDefs(filepath.Dir(p), ""); err == nil {
-							v.Warnings = append(v.Warnings, retryWarnings(def, defs)...)
+							v.Warnings = append(v.Warnings, definitionWarnings(def, defs)...)
 						}
 					} else {
 						err = fmt.Errorf("%s: %w", p, err)
@@ -102,10 +102,12 @@ func plural(n int, what string) string {
 	return fmt.Sprintf("%d %ss", n, what)
 }
 
-// retryWarnings names each task whose own retryCount will not make it
-// retry because it has no task definition (Conductor retries only tasks
-// with one), and what to do about it.
-func retryWarnings(def *engine.Definition, defs *engine.TaskDefs) []string {
+// definitionWarnings names what in def is valid but will not do what it
+// seems to: each task whose own retryCount will not make it retry because
+// it has no task definition (Conductor retries only tasks with one), and
+// each fork not followed by a JOIN (the run fails there, as in Conductor);
+// and what to do about it.
+func definitionWarnings(def *engine.Definition, defs *engine.TaskDefs) []string {
 	var src engine.TaskDefSource
 	if defs != nil {
 		src = defs
@@ -114,6 +116,10 @@ func retryWarnings(def *engine.Definition, defs *engine.TaskDefs) []string {
 	for _, t := range def.UnretriedTasks(src) {
 		out = append(out, fmt.Sprintf("%s: task %q (ref %q) sets retryCount %d but has no task definition, so it is never retried (as in Conductor): give it an inline taskDefinition or a definition in --taskdefs",
 			t.Location(), t.Name, t.TaskReferenceName, *t.RetryCount))
+	}
+	for _, t := range def.UnjoinedForks() {
+		out = append(out, fmt.Sprintf("%s: %s %q is not followed by a JOIN task, so a run fails when it reaches it (as in Conductor): add a JOIN right after it",
+			t.Location(), t.Type, t.TaskReferenceName))
 	}
 	return out
 }
