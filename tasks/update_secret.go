@@ -17,9 +17,15 @@ const TypeUpdateSecret = "UPDATE_SECRET"
 
 // Defaults of UpdateSecret's compare-and-swap loop.
 const (
+	// DefaultRotateAttempts bounds the conflicts in a row that show no
+	// progress: the store refused the write yet the version read back is
+	// the one the write expected, so no other writer landed.
 	DefaultRotateAttempts = 10
-	defaultRotateBackoff  = 2 * time.Millisecond
-	maxRotateBackoff      = 250 * time.Millisecond
+	// DefaultRotateTimeout bounds the time a rotation keeps losing to other
+	// writers (each loss is another writer's version landing).
+	DefaultRotateTimeout = 30 * time.Second
+	defaultRotateBackoff = 2 * time.Millisecond
+	maxRotateBackoff     = 250 * time.Millisecond
 )
 
 // UpdateSecret is the UPDATE_SECRET system task (Orkes): it creates or
@@ -37,11 +43,16 @@ const (
 //
 // Concurrency: the write is a compare-and-swap on the version read just
 // before it; on a conflict the task re-reads and retries with jittered
-// exponential back-off, at most MaxAttempts times, so two runs rotating the
-// same secret at once both land as successive versions and neither update
-// is lost. A principal that may set but not get the secret cannot read the
-// version; its write is then unconditional (still one new version per run,
-// the backends serialise writes).
+// exponential back-off, so runs rotating the same secret at once all land as
+// successive versions and no update is lost. A conflict means another
+// writer's version landed between the read and the write: with k other
+// rotations in flight a run loses at most k times, so such conflicts are
+// retried for as long as the version keeps moving, up to
+// DefaultRotateTimeout (WithRotateTimeout); conflicts that show no progress
+// are retried DefaultRotateAttempts times in a row. WithRotateAttempts sets
+// a hard bound on all attempts instead. A principal that may set but not get
+// the secret cannot read the version; its write is then unconditional (still
+// one new version per run, the backends serialise writes).
 //
 // Grace period: the store keeps the previous versions (store.History).
 // ${workflow.secrets.NAME} always resolves to the current version, like
@@ -51,16 +62,26 @@ const (
 // may still be in flight) addresses it with store.RunView.Previous or
 // store.PreviousWithin and a grace duration.
 type UpdateSecret struct {
-	attempts int
+	attempts int  // bound on attempts (hard) or on stalled conflicts in a row
+	hard     bool // attempts bounds every attempt (WithRotateAttempts)
+	timeout  time.Duration
 	backoff  time.Duration
 }
 
 // UpdateSecretOption configures NewUpdateSecret.
 type UpdateSecretOption func(*UpdateSecret)
 
-// WithRotateAttempts bounds the compare-and-swap attempts (at least 1).
+// WithRotateAttempts bounds the compare-and-swap attempts (at least 1),
+// whether or not other writers make progress meanwhile. Without it the
+// loop retries while the version keeps moving, within the timeout.
 func WithRotateAttempts(n int) UpdateSecretOption {
-	return func(u *UpdateSecret) { u.attempts = max(n, 1) }
+	return func(u *UpdateSecret) { u.attempts, u.hard = max(n, 1), true }
+}
+
+// WithRotateTimeout bounds the time the compare-and-swap loop keeps retrying
+// (DefaultRotateTimeout; at least 1ms). The task's context may end it sooner.
+func WithRotateTimeout(d time.Duration) UpdateSecretOption {
+	return func(u *UpdateSecret) { u.timeout = max(d, time.Millisecond) }
 }
 
 // WithRotateBackoff sets the first back-off after a conflict; it doubles per
@@ -71,7 +92,7 @@ func WithRotateBackoff(d time.Duration) UpdateSecretOption {
 
 // NewUpdateSecret returns the UPDATE_SECRET executor.
 func NewUpdateSecret(opts ...UpdateSecretOption) *UpdateSecret {
-	u := &UpdateSecret{attempts: DefaultRotateAttempts, backoff: defaultRotateBackoff}
+	u := &UpdateSecret{attempts: DefaultRotateAttempts, timeout: DefaultRotateTimeout, backoff: defaultRotateBackoff}
 	for _, o := range opts {
 		if o != nil {
 			o(u)
@@ -226,30 +247,29 @@ func (u *UpdateSecret) Execute(ctx context.Context, req *Request) Result {
 // errRotateGaveUp reports a CAS loop that kept losing.
 var errRotateGaveUp = errors.New("gave up after repeated version conflicts")
 
-// rotate is the compare-and-swap loop.
+// rotate is the compare-and-swap loop. A conflict after which the version
+// read back differs from the one the write expected is another writer's
+// progress: with a finite number of contenders the loop ends, so only the
+// timeout bounds those. Conflicts without progress count against attempts.
 func (u *UpdateSecret) rotate(ctx context.Context, svc *Services, rot rotation) (*store.Secret, error) {
+	deadline := time.Now().Add(u.timeout)
 	var lastErr error
-	for attempt := 0; attempt < u.attempts; attempt++ {
-		if attempt > 0 {
-			if err := sleepJitter(ctx, u.backoff, attempt); err != nil {
-				return nil, err
-			}
-		}
-		ifVersion := int64(0)
-		cur, err := svc.Secrets.Get(ctx, rot.name)
-		switch {
-		case err == nil && cur != nil:
-			ifVersion = cur.Version
-			registerValue(svc.Masker, cur.Value) // previous value: live during the grace window
-		case err == nil, errors.Is(err, store.ErrNotFound):
-			ifVersion = 0
-		case errors.Is(err, store.ErrExpired) && cur != nil:
-			ifVersion = cur.Version
-		case errors.Is(err, store.ErrForbidden):
-			// Set without get: the version cannot be read, write unconditionally.
-			ifVersion = -1
-		default:
+	lastVersion, stalled := int64(0), 0
+	for attempt := 1; ; attempt++ {
+		ifVersion, err := expectedVersion(ctx, svc, rot.name)
+		if err != nil {
 			return nil, err
+		}
+		if attempt > 1 {
+			if ifVersion == lastVersion {
+				stalled++ // no other writer's version landed since the last read
+			} else {
+				stalled = 0
+			}
+			if !u.hard && stalled >= u.attempts {
+				return nil, fmt.Errorf("secret %q: %w (%d attempts, the last %d without another writer's version landing): %w",
+					rot.name, errRotateGaveUp, attempt-1, stalled, lastErr)
+			}
 		}
 		s, err := svc.Secrets.Put(ctx, rot.name, rot.value, ifVersion)
 		if err == nil {
@@ -258,9 +278,34 @@ func (u *UpdateSecret) rotate(ctx context.Context, svc *Services, rot rotation) 
 		if !errors.Is(err, store.ErrConflict) || ifVersion < 0 {
 			return nil, err
 		}
-		lastErr = err
+		lastErr, lastVersion = err, ifVersion
+		if (u.hard && attempt >= u.attempts) || time.Now().After(deadline) {
+			return nil, fmt.Errorf("secret %q: %w (%d attempts): %w", rot.name, errRotateGaveUp, attempt, lastErr)
+		}
+		if err := sleepJitter(ctx, u.backoff, attempt); err != nil {
+			return nil, err
+		}
 	}
-	return nil, fmt.Errorf("secret %q: %w (%d attempts): %w", rot.name, errRotateGaveUp, u.attempts, lastErr)
+}
+
+// expectedVersion reads the secret's current version for the
+// compare-and-swap: 0 when it does not exist, -1 (write unconditionally)
+// when the principal may set but not get it.
+func expectedVersion(ctx context.Context, svc *Services, name string) (int64, error) {
+	cur, err := svc.Secrets.Get(ctx, name)
+	switch {
+	case err == nil && cur != nil:
+		registerValue(svc.Masker, cur.Value) // previous value: live during the grace window
+		return cur.Version, nil
+	case err == nil, errors.Is(err, store.ErrNotFound):
+		return 0, nil
+	case errors.Is(err, store.ErrExpired) && cur != nil:
+		return cur.Version, nil
+	case errors.Is(err, store.ErrForbidden):
+		return -1, nil
+	default:
+		return 0, err
+	}
 }
 
 // sleepJitter waits a random time in [0, backoff·2^attempt) capped at

@@ -261,34 +261,97 @@ func TestUpdateSecretNoStore(t *testing.T) {
 	}
 }
 
-// TestUpdateSecretGivesUpClearly forces every compare-and-swap to lose: a
-// second writer bumps the version between the task's read and its write.
-func TestUpdateSecretGivesUpClearly(t *testing.T) {
+// TestUpdateSecretOutlastsOtherWriters: each conflict is another writer's
+// version landing, so the default loop keeps retrying past
+// DefaultRotateAttempts conflicts and lands its version after the others.
+func TestUpdateSecretOutlastsOtherWriters(t *testing.T) {
 	ctx := context.Background()
-	raw := memory.New()
+	raw := memory.New(memory.WithHistory(100))
 	e := newRotEnv(t, raw, store.LocalPrincipal)
-	e.svc.Secrets = &rotRacer{SecretAccess: e.svc.Secrets, raw: raw}
-	r := tasks.NewUpdateSecret(tasks.WithRotateAttempts(3), tasks.WithRotateBackoff(time.Millisecond)).
-		Execute(ctx, rotRequest(e.svc, rotInput("hot", "loser-value-1234")))
-	if r.Status != tasks.Failed || !strings.Contains(r.Reason, `"hot"`) || !strings.Contains(r.Reason, "3 attempts") {
+	racer := &rotRacer{SecretAccess: e.svc.Secrets, raw: raw, limit: tasks.DefaultRotateAttempts + 5}
+	e.svc.Secrets = racer
+	r := tasks.NewUpdateSecret(tasks.WithRotateBackoff(time.Millisecond)).
+		Execute(ctx, rotRequest(e.svc, rotInput("hot", "patient-value-1234")))
+	if r.Status != tasks.Completed {
 		t.Fatalf("%s %q", r.Status, r.Reason)
 	}
-	if strings.Contains(r.Reason, "loser-value") {
-		t.Fatal("reason leaks the value")
+	cur, err := raw.Get(ctx, "hot")
+	if err != nil || string(cur.Value) != `"patient-value-1234"` || cur.Version != int64(racer.limit)+1 {
+		t.Fatalf("current: %v %+v", err, cur)
 	}
 }
 
+// TestUpdateSecretGivesUp: a loop that keeps losing ends with a clear,
+// retryable failure naming the secret, never its value — after
+// WithRotateAttempts attempts when set, after the timeout while other
+// writers keep landing, after DefaultRotateAttempts conflicts in a row while
+// none does.
+func TestUpdateSecretGivesUp(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		task *tasks.UpdateSecret
+		wrap func(tasks.SecretAccess, store.Store) tasks.SecretAccess
+		want string
+	}{{
+		name: "hard bound",
+		task: tasks.NewUpdateSecret(tasks.WithRotateAttempts(3), tasks.WithRotateBackoff(time.Millisecond)),
+		wrap: func(s tasks.SecretAccess, raw store.Store) tasks.SecretAccess {
+			return &rotRacer{SecretAccess: s, raw: raw}
+		},
+		want: "(3 attempts): ",
+	}, {
+		name: "endless writers, timeout",
+		task: tasks.NewUpdateSecret(tasks.WithRotateTimeout(50*time.Millisecond), tasks.WithRotateBackoff(time.Millisecond)),
+		wrap: func(s tasks.SecretAccess, raw store.Store) tasks.SecretAccess {
+			return &rotRacer{SecretAccess: s, raw: raw}
+		},
+		want: "attempts): ",
+	}, {
+		name: "no progress",
+		task: tasks.NewUpdateSecret(tasks.WithRotateBackoff(time.Millisecond)),
+		wrap: func(s tasks.SecretAccess, _ store.Store) tasks.SecretAccess { return &rotStuck{SecretAccess: s} },
+		want: fmt.Sprintf("(%d attempts, the last %d without another writer's version landing)",
+			tasks.DefaultRotateAttempts, tasks.DefaultRotateAttempts),
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			raw := memory.New()
+			e := newRotEnv(t, raw, store.LocalPrincipal)
+			e.svc.Secrets = tc.wrap(e.svc.Secrets, raw)
+			r := tc.task.Execute(ctx, rotRequest(e.svc, rotInput("hot", "loser-value-1234")))
+			if r.Status != tasks.Failed || !strings.Contains(r.Reason, `"hot"`) || !strings.Contains(r.Reason, tc.want) {
+				t.Fatalf("%s %q", r.Status, r.Reason)
+			}
+			if strings.Contains(r.Reason, "loser-value") {
+				t.Fatal("reason leaks the value")
+			}
+		})
+	}
+}
+
+// rotRacer lands another writer's version between each read and write,
+// limit times (0: always).
 type rotRacer struct {
 	tasks.SecretAccess
-	raw store.Store
-	n   int
+	raw   store.Store
+	n     int
+	limit int
 }
 
 func (r *rotRacer) Get(ctx context.Context, name string) (*store.Secret, error) {
 	s, err := r.SecretAccess.Get(ctx, name)
-	r.n++
-	_, _ = r.raw.Put(ctx, &store.Secret{Name: name, Value: json.RawMessage(fmt.Sprintf(`"other-writer-%d"`, r.n))})
+	if r.limit == 0 || r.n < r.limit {
+		r.n++
+		_, _ = r.raw.Put(ctx, &store.Secret{Name: name, Value: json.RawMessage(fmt.Sprintf(`"other-writer-%d"`, r.n))})
+	}
 	return s, err
+}
+
+// rotStuck refuses every write with a conflict and changes nothing.
+type rotStuck struct{ tasks.SecretAccess }
+
+func (r *rotStuck) Put(_ context.Context, name string, _ json.RawMessage, ifVersion int64) (*store.Secret, error) {
+	return nil, fmt.Errorf("secret %q: %w: expected version %d", name, store.ErrConflict, ifVersion)
 }
 
 func TestPreviousVersionGraceWindow(t *testing.T) {
@@ -332,9 +395,9 @@ func rotateConcurrently(t *testing.T, raw store.Store, n int) {
 	}
 	// A compare-and-swap loses only to another rotation's write landing
 	// between its read and its write, and each of the other n-1 rotations
-	// writes once, so n attempts always suffice whatever the scheduling; the
-	// default bound depends on how fast the backend writes under load.
-	task := tasks.NewUpdateSecret(tasks.WithRotateAttempts(n))
+	// writes once: the default loop, which retries while other writers make
+	// progress, must land all n whatever the scheduling and the load.
+	task := tasks.NewUpdateSecret()
 	var wg sync.WaitGroup
 	var puts, conflicts atomic.Int64
 	results := make([]tasks.Result, n)
