@@ -154,9 +154,9 @@ func updateAssignments(q *gojq.Query) {
 // hoistDefinition moves the query's definition of name ("f/N"), made
 // inside an operand, an object's value or another expression, to the
 // definitions of the smallest query around it and every call of name,
-// when it is the query's only definition of name, every call comes after
-// it, and no variable binding (`as`), function body, reduce or foreach
-// lies between: jackson-jq adds a definition to the scope it runs in
+// when every call that is not inside an earlier definition's expression
+// comes after it (the last definition of name the query runs), and no
+// variable binding (`as`), function body, reduce or foreach lies between: jackson-jq adds a definition to the scope it runs in
 // (tree/FunctionDefinition.java), so later expressions of that scope see
 // it ({a: def f: 1; f, b: f}; 1 + def f: 2; f | f), where gojq sees it
 // only in the expression it begins; `as` and a function's body are scopes
@@ -176,29 +176,42 @@ func hoistDefinition(q *gojq.Query, name string) bool {
 	}, nil)
 	var owner *gojq.Query
 	var def *gojq.FuncDef
+	var owners []*gojq.Query
 	var uses []*gojq.Term
-	pos, defPos, firstUse, count := 0, -1, -1, 0
+	var usePos []int
+	pos, defPos, atRoot := 0, -1, false
 	walkJQ(q, func(x *gojq.Query) {
 		pos++
 		for _, fd := range x.FuncDefs {
 			if fd.Name+"/"+strconv.Itoa(len(fd.Args)) == name {
-				count++
-				if x != q {
-					owner, def, defPos = x, fd, pos
+				if x == q {
+					atRoot = true
 				}
+				owners = append(owners, x)
+				owner, def, defPos = x, fd, pos // the last one run
 			}
 		}
 	}, func(t *gojq.Term) {
 		pos++
 		if t.Type == gojq.TermTypeFunc && callName(t.Func) == name && !params[t] {
 			uses = append(uses, t)
-			if firstUse < 0 {
-				firstUse = pos
-			}
+			usePos = append(usePos, pos)
 		}
 	})
-	if count != 1 || def == nil || firstUse >= 0 && firstUse < defPos {
+	if atRoot || def == nil {
 		return false
+	}
+	// A call inside an earlier definition's expression is that one's; any
+	// other must come after the last definition, which is the one it sees
+	// in jackson-jq.
+	for i, u := range uses {
+		local := false
+		for _, o := range owners[:len(owners)-1] {
+			walkJQ(o, nil, func(t *gojq.Term) { local = local || t == u })
+		}
+		if !local && usePos[i] < defPos {
+			return false
+		}
 	}
 	holdsQuery := func(x, y *gojq.Query) (found bool) {
 		walkJQ(x, func(z *gojq.Query) { found = found || z == y }, nil)
@@ -229,7 +242,9 @@ func hoistDefinition(q *gojq.Query, name string) bool {
 	// definition would not be seen outside it.
 	between := false
 	walkJQ(target, func(x *gojq.Query) {
-		if len(x.Patterns) > 0 && x.Right != nil && holdsQuery(x.Right, owner) {
+		// wfrun's own bindings (leftFirst's sides, an assignment's input)
+		// are no scope of the query's.
+		if len(x.Patterns) > 0 && !strings.HasPrefix(x.Patterns[0].Name, "$__wfrun") && x.Right != nil && holdsQuery(x.Right, owner) {
 			between = true
 		}
 		for _, fd := range x.FuncDefs {
