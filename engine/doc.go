@@ -233,7 +233,8 @@
 // remote workers runs these clocks from the worker's poll, and
 // pollTimeoutSeconds while it waits for one: remote.go); inputTemplate supplies
 // input defaults; concurrentExecLimit and rateLimitPerFrequency hold tasks
-// SCHEDULED across the engine's runs; runtimeMetadata names the secrets and
+// SCHEDULED across the engine's runs (a remote task's are its pollers' to
+// enforce with WithRemoteLimits, as wfrun serve does); runtimeMetadata names the secrets and
 // env values a remote worker gets resolved beside the input (runtimemeta.go;
 // both resolve when a worker's poll takes the task, remote_handoff.go). The workflow's timeoutSeconds applies
 // its timeoutPolicy (TIME_OUT_WF, or ALERT_ONLY, the default). Every timer

@@ -31,7 +31,9 @@
 //     IN_PROGRESS from then; the engine keeps its clocks (timeoutSeconds,
 //     pollTimeoutSeconds, responseTimeoutSeconds, see engine.RemoteTask):
 //     an attempt not answered in time is TIMED_OUT and retried under a new
-//     task id as its definition says. An answer for an attempt that already
+//     task id as its definition says. The definition's concurrentExecLimit
+//     and rateLimitPerFrequency are enforced when a worker polls
+//     (queuelimits.go), across processes with a shared queue. An answer for an attempt that already
 //     ended is taken with success and applied to nothing, as Conductor does.
 //     POST /api/workflow/test (workflowtest.go) is Conductor's workflow
 //     test: a start request with mocked task outcomes (engine.Test),
