@@ -548,7 +548,7 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 					return err
 				}
 			}
-			if err := r.e.sleep(ctx, retryWait); err != nil {
+			if err := r.sleepRetry(ctx, wt, ref, retryWait); err != nil {
 				return err
 			}
 		}
@@ -678,6 +678,37 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 			}
 		}
 		return r.failTask(ctx, rec, status, res.Reason)
+	}
+}
+
+// sleepRetry waits d before a retry, recorded SCHEDULED, runs. A WAIT or
+// HUMAN retry ends its wait early when a completion for it is stored:
+// Conductor completes a SCHEDULED task at once, whatever its callback.
+func (r *runState) sleepRetry(ctx context.Context, wt *WorkflowTask, ref string, d time.Duration) error {
+	if (wt.Type != TypeWait && wt.Type != TypeHuman) || r.e.pollInterval <= 0 {
+		return r.e.sleep(ctx, d)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	slept := make(chan error, 1)
+	go func() { slept <- r.e.sleep(sctx, d) }()
+	tick := time.NewTicker(r.e.pollInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-slept:
+			return err
+		case <-tick.C:
+			_ = r.takeSignals(ctx)
+			r.mu.Lock()
+			_, completed := r.pending[ref]
+			r.mu.Unlock()
+			if completed {
+				cancel()
+				<-slept
+				return ctx.Err()
+			}
+		}
 	}
 }
 

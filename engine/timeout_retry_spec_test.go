@@ -132,9 +132,9 @@ func viewRetried(t *testing.T, e *engine.Engine, id string) (runView, int64) {
 // workflow": the WAIT task waitTimeout (its definition: timeoutSeconds 2,
 // timeoutPolicy RETRY, retryCount 1, retryDelaySeconds 10) times out and is
 // retried: at once, SCHEDULED with callbackAfterSeconds 10, as the spec
-// asserts; the retried WAIT is completed from outside (here once its 10 s
-// have passed on a manual clock; the spec completes it before) and
-// integration_task_1 completes the run.
+// asserts; the retried WAIT is completed from outside while it is
+// SCHEDULED (its 10 s not passed: the manual clock is not moved), the
+// completion is taken at once, and integration_task_1 completes the run.
 func TestConductorWaitTimeoutRetried(t *testing.T) {
 	clock := engine.NewManualClock(time.Now())
 	e := harnessEngine(t, nil, append(harnessWorkers(nil, nil), engine.WithClock(clock))...)
@@ -156,10 +156,8 @@ func TestConductorWaitTimeoutRetried(t *testing.T) {
 	if got := retryCallbacks(t, e, "wait-timeout"); wf.Status != engine.StatusRunning || got[1] != "SCHEDULED 10" {
 		t.Fatalf("%s, tasks %v: want the retry SCHEDULED with callbackAfterSeconds 10", wf.Status, got)
 	}
-	clock.Advance(10 * time.Second)
-	wf = waitTasks(t, e, "wait-timeout", "WAIT:TIMED_OUT", "WAIT:IN_PROGRESS")
-	if wf.Status != engine.StatusRunning || wf.Tasks[1].RetriedTaskID != wf.Tasks[0].TaskID {
-		t.Fatalf("%s, retried %+v", wf.Status, wf.Tasks[1])
+	if wf.Tasks[1].RetriedTaskID != wf.Tasks[0].TaskID {
+		t.Fatalf("retried %+v", wf.Tasks[1])
 	}
 	if _, err := e.CompleteTask(context.Background(), "wait-timeout", "wait0", engine.TaskCompleted, nil); err != nil {
 		t.Fatal(err)
