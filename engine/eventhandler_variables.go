@@ -57,7 +57,15 @@ func (e *Engine) UpdateVariables(ctx context.Context, id string, vars json.RawMe
 		if err := e.runs.AcquireLease(ctx, id, e.newLease(), e.leaseTTL); err == nil {
 			// Nobody executes the run: update it here.
 			defer func() { _ = e.runs.ReleaseLease(context.WithoutCancel(ctx), id, e.owner) }()
-			r, err := e.loadDoc(ctx, id, doc, &d, nil)
+			// Read again under the lease: the run may have ended since.
+			doc, d, archived, err := e.loadRunDoc(ctx, id)
+			if err != nil {
+				return err
+			}
+			if archived || (d.Status != StatusRunning && d.Status != StatusPaused) {
+				return fmt.Errorf("%w: run %s is %s", ErrNotRunning, id, d.Status)
+			}
+			r, err := e.loadDoc(ctx, id, doc, d, nil)
 			if err != nil {
 				return err
 			}
@@ -88,6 +96,19 @@ func (e *Engine) UpdateVariables(ctx context.Context, id string, vars json.RawMe
 	}
 	e.signalStored(ctx, id)
 	return nil
+}
+
+// loadRunDoc loads run id's stored document and decodes it.
+func (e *Engine) loadRunDoc(ctx context.Context, id string) ([]byte, *runDoc, bool, error) {
+	doc, archived, err := e.runs.Load(ctx, id)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	var d runDoc
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return nil, nil, false, fmt.Errorf("run %s: damaged document: %w", id, err)
+	}
+	return doc, &d, archived, nil
 }
 
 // applyVariableSignals applies the variables updates taken from the store

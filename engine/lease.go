@@ -181,7 +181,15 @@ func (e *Engine) terminate(ctx context.Context, id, reason string, prep func(*ru
 			err = e.runs.AcquireLease(ctx, id, e.newLease(), e.leaseTTL)
 		}
 		if err == nil {
-			r, err := e.loadDoc(ctx, id, doc, &d, nil)
+			// Read again under the lease: the run may have ended since.
+			doc, d, archived, err := e.loadRunDoc(ctx, id)
+			if err == nil && (archived || terminalWorkflow(d.Status)) {
+				err = fmt.Errorf("%w: run %s ended with status %s", ErrNotRunning, id, d.Status)
+			}
+			var r *runState
+			if err == nil {
+				r, err = e.loadDoc(ctx, id, doc, d, nil)
+			}
 			if err != nil {
 				_ = e.runs.ReleaseLease(context.WithoutCancel(ctx), id, e.owner)
 				return err

@@ -64,7 +64,21 @@ func (e *Engine) setPause(ctx context.Context, id string, pause bool) error {
 		if err := e.runs.AcquireLease(ctx, id, e.newLease(), e.leaseTTL); err == nil {
 			// Nobody executes the run: mark it here.
 			defer func() { _ = e.runs.ReleaseLease(context.WithoutCancel(ctx), id, e.owner) }()
-			r, err := e.loadDoc(ctx, id, doc, &d, nil)
+			// Read again under the lease: the run may have ended, or been
+			// paused or resumed, since.
+			doc, d, archived, err := e.loadRunDoc(ctx, id)
+			if err != nil {
+				return err
+			}
+			switch {
+			case archived || terminalWorkflow(d.Status):
+				return fmt.Errorf("%w: run %s ended with status %s", ErrNotRunning, id, d.Status)
+			case d.Status == to:
+				return nil
+			case d.Status != from && !pause:
+				return fmt.Errorf("%w: run %s is %s", ErrNotPaused, id, d.Status)
+			}
+			r, err := e.loadDoc(ctx, id, doc, d, nil)
 			if err != nil {
 				return err
 			}
