@@ -147,24 +147,57 @@ func (r *runState) applyVariableSignals(ctx context.Context) {
 
 // mergeVariables merges in into the run's variables (UpdateVariables).
 func (r *runState) mergeVariables(in map[string]json.RawMessage, appendArray bool) error {
+	err := r.mergeVariablesWith(func(vars map[string]json.RawMessage) {
+		for k, v := range in {
+			if appendArray {
+				v = appendVariable(vars[k], v)
+			}
+			vars[k] = v
+		}
+	})
+	var big *variablesTooLargeError
+	if errors.As(err, &big) {
+		return fmt.Errorf("%w: %s", ErrBadVariables, big.Error())
+	}
+	return err
+}
+
+// variablesTooLargeError: merged variables over the size limit (the
+// reason is Conductor's SetVariable one).
+type variablesTooLargeError struct {
+	size  int
+	run   string
+	maxKB int64
+}
+
+func (e *variablesTooLargeError) Error() string {
+	return fmt.Sprintf("The variables payload size: %d of workflow: %s is greater than the permissible limit: %d kilobytes", e.size, e.run, e.maxKB)
+}
+
+// maxVariablesKB is the size limit of a run's variables.
+func (e *Engine) maxVariablesKB() int64 {
+	if e.maxVarsKB <= 0 {
+		return defaultMaxVariablesKB
+	}
+	return e.maxVarsKB
+}
+
+// mergeVariablesWith reads the run's variables, lets merge change them,
+// checks the size limit and sets them (protected), all under r.varsMu:
+// SET_VARIABLE tasks and signalled updates merging at once each see the
+// other's result. Over the limit, the variables stay as they were
+// (*variablesTooLargeError).
+func (r *runState) mergeVariablesWith(merge func(vars map[string]json.RawMessage)) error {
+	r.varsMu.Lock()
+	defer r.varsMu.Unlock()
 	r.mu.Lock()
 	vars := map[string]json.RawMessage{}
 	_ = json.Unmarshal(orEmpty(r.doc.Variables), &vars)
 	r.mu.Unlock()
-	for k, v := range in {
-		if appendArray {
-			v = appendVariable(vars[k], v)
-		}
-		vars[k] = v
-	}
+	merge(vars)
 	b, _ := json.Marshal(vars)
-	maxKB := r.e.maxVarsKB
-	if maxKB <= 0 {
-		maxKB = defaultMaxVariablesKB
-	}
-	if int64(len(b)) > maxKB*1024 {
-		return fmt.Errorf("%w: the variables payload size: %d of workflow: %s is greater than the permissible limit: %d kilobytes",
-			ErrBadVariables, len(b), r.id, maxKB)
+	if maxKB := r.e.maxVariablesKB(); int64(len(b)) > maxKB*1024 {
+		return &variablesTooLargeError{size: len(b), run: r.id, maxKB: maxKB}
 	}
 	return r.setVariables(b)
 }

@@ -956,24 +956,14 @@ func (r *runState) setVariable(input []byte) tasks.Result {
 	if err := json.Unmarshal(input, &in); err != nil {
 		return tasks.Result{Status: tasks.FailedTerminal, Reason: "SET_VARIABLE input must be a JSON object"}
 	}
-	r.mu.Lock()
-	vars := map[string]json.RawMessage{}
-	_ = json.Unmarshal(orEmpty(r.doc.Variables), &vars)
-	r.mu.Unlock()
-	for k, v := range in {
-		vars[k] = v
-	}
-	b, _ := json.Marshal(vars)
-	maxKB := r.e.maxVarsKB
-	if maxKB <= 0 {
-		maxKB = defaultMaxVariablesKB
-	}
-	if int64(len(b)) > maxKB*1024 {
-		// Conductor's SetVariable reason; the variables stay as they were.
-		return tasks.Result{Status: tasks.FailedTerminal, Reason: fmt.Sprintf(
-			"The variables payload size: %d of workflow: %s is greater than the permissible limit: %d kilobytes", len(b), r.id, maxKB)}
-	}
-	if err := r.setVariables(b); err != nil {
+	err := r.mergeVariablesWith(func(vars map[string]json.RawMessage) {
+		for k, v := range in {
+			vars[k] = v
+		}
+	})
+	if err != nil {
+		// Conductor's SetVariable reason when too large; the variables
+		// stay as they were.
 		return tasks.Result{Status: tasks.FailedTerminal, Reason: err.Error()}
 	}
 	return tasks.Result{Status: tasks.Completed, Output: json.RawMessage("{}")}

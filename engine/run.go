@@ -147,6 +147,7 @@ type runState struct {
 	events func(Event)
 
 	saveMu                         sync.Mutex
+	varsMu                         sync.Mutex // held across a read-merge-write of the variables (mergeVariablesWith)
 	mu                             sync.Mutex
 	doc                            runDoc    // scalar fields; Input/Output/Variables hold the in-memory forms
 	headEnc                        headCache // parts of doc's head kept encoded (encode.go)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -103,5 +104,76 @@ func TestActionsOnARunThatEndsBeforeTheirLeaseLeaveItEnded(t *testing.T) {
 				t.Errorf("after %s: status %s, archived %v, variables %v; want the COMPLETED run as archived", tc.name, d.Status, archived, d.Variables)
 			}
 		})
+	}
+}
+
+// TestSignalledVariableUpdatesAndSetVariableTasksAllLand: updates sent to
+// the process executing a run are merged while the run's SET_VARIABLE
+// tasks merge too; every update and every task's variable is in the run.
+func TestSignalledVariableUpdatesAndSetVariableTasksAllLand(t *testing.T) {
+	rs := runstore.NewMemory()
+	e := harnessEngine(t, rs, engine.WithKeyring(keyring(t, 7)))
+	def, err := e.Parse([]byte(`{"name":"vars_race","version":1,"schemaVersion":2,
+	  "tasks":[{"name":"loop","taskReferenceName":"loop","type":"DO_WHILE",
+	    "loopCondition":"$.loop['iteration'] < 400",
+	    "loopOver":[{"name":"sv","taskReferenceName":"sv","type":"SET_VARIABLE",
+	      "inputParameters":{"big":"` + strings.Repeat("x", 120) + `","it":"${loop.output.iteration}"}}]},
+	   {"name":"w","taskReferenceName":"w","type":"WAIT"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const id = "race-run-1"
+	go func() { _, _ = e.Start(ctx, def, json.RawMessage(`{}`), engine.WithRunID(id)) }()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if _, err := e.Show(ctx, id); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the run never started")
+		}
+	}
+	const n = 60
+	for i := 0; i < n; i++ {
+		if err := e.UpdateVariables(ctx, id, json.RawMessage(fmt.Sprintf(`{"ext_%d":true}`, i)), false); err != nil {
+			t.Fatalf("update %d: %v", i, err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	var vars map[string]any
+	missing := []string{}
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		b, err := e.Show(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d struct {
+			Variables map[string]any `json:"variables"`
+			Tasks     []struct {
+				Ref    string `json:"referenceTaskName"`
+				Status string `json:"status"`
+			} `json:"tasks"`
+		}
+		_ = json.Unmarshal(b, &d)
+		vars, missing = d.Variables, missing[:0]
+		for i := 0; i < n; i++ {
+			if vars[fmt.Sprintf("ext_%d", i)] != true {
+				missing = append(missing, fmt.Sprintf("ext_%d", i))
+			}
+		}
+		waiting := len(d.Tasks) > 0 && d.Tasks[len(d.Tasks)-1].Ref == "w"
+		if waiting && len(missing) == 0 || time.Now().After(deadline) {
+			if !waiting {
+				t.Fatal("the loop never ended")
+			}
+			break
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("%d of %d updates lost: %v", len(missing), n, missing)
+	}
+	if vars["big"] == nil || vars["it"] == nil {
+		t.Errorf("the SET_VARIABLE variables are lost: %v", vars)
 	}
 }
