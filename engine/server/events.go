@@ -454,8 +454,9 @@ func (s *Server) putEventHandler(update bool) conductorHandler {
 		d := s.conductor.defs
 		d.mu.Lock()
 		defer d.mu.Unlock()
+		moved := map[string]bool{}
 		for _, h := range list {
-			_, err := s.readHandler(h.Name)
+			old, err := s.readHandler(h.Name)
 			switch {
 			case err == nil && !update:
 				s.eventError(w, r, &handlerError{fmt.Sprintf("EventHandler with name %s already exists!", h.Name), errHandlerExists})
@@ -463,9 +464,19 @@ func (s *Server) putEventHandler(update bool) conductorHandler {
 			case err != nil && update:
 				s.eventError(w, r, &handlerError{fmt.Sprintf("EventHandler with name %s not found!", h.Name), errNoHandler})
 				return
+			case err == nil && old.h.Event != h.Event:
+				moved[h.Name] = true
 			}
 		}
 		for _, h := range list {
+			if moved[h.Name] {
+				// What it received on its old event is not the new
+				// event's readers' to see.
+				if err := s.conductor.events.dropExecutions(r.Context(), h.Name); err != nil {
+					s.eventError(w, r, err)
+					return
+				}
+			}
 			if err := s.writeHandler(h, p); err != nil {
 				s.eventError(w, r, err)
 				return
@@ -541,6 +552,10 @@ func (s *Server) removeEventHandler(w http.ResponseWriter, r *http.Request, p st
 		return
 	}
 	if err := os.Remove(d.handlerPath(name)); err != nil {
+		s.eventError(w, r, err)
+		return
+	}
+	if err := s.conductor.events.dropExecutions(r.Context(), name); err != nil {
 		s.eventError(w, r, err)
 		return
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/wfrun/wfrun/engine"
@@ -90,5 +91,37 @@ applications:
 	}
 	if _, err := s.publisherPrincipal(nil); err == nil {
 		t.Error("a message without publisher has a principal")
+	}
+}
+
+// TestReadableExecutions: each execution is checked against the event it
+// was recorded for (a handler re-pointed while a message was in flight
+// still records it under the old event).
+func TestReadableExecutions(t *testing.T) {
+	cfg, err := ParseAuthConfig([]byte(`
+applications:
+  - keyId: bob
+    keySecret: bob-secret-0123456789
+    scopes: ["workflows:read:orders"]
+`), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := store.Principal{Name: "bob", Scopes: []string{"workflows:read:orders"}}
+	list := []eventExecution{
+		{ID: "a_0", Name: "h", Event: "conductor:orders:q"},
+		{ID: "b_0", Name: "h", Event: "conductor:vault:q"},
+		{ID: "c_0", Name: "h", Event: "conductor:q"},
+		{ID: "d_0", Name: "h", Event: "kafka:orders"},
+	}
+	var ids []string
+	for _, x := range (&Server{auth: cfg}).readableExecutions(bob, slices.Clone(list)) {
+		ids = append(ids, x.ID)
+	}
+	if !slices.Equal(ids, []string{"a_0"}) {
+		t.Errorf("bob reads %v, want [a_0]", ids)
+	}
+	if got := (&Server{}).readableExecutions(bob, slices.Clone(list)); len(got) != len(list) {
+		t.Errorf("without auth: %d of %d", len(got), len(list))
 	}
 }

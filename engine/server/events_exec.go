@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 
@@ -61,16 +62,24 @@ func (s *Server) eventExecutionRoutes(m *http.ServeMux) {
 // mayReadHandler: p may read what handler h received (the workflow whose
 // queue its event names; every workflow for a queue that names none).
 func (s *Server) mayReadHandler(p store.Principal, h *eventHandler) bool {
+	return s.mayReadEvent(p, h.Event)
+}
+
+// mayReadEvent: p may read what was received on event (the workflow whose
+// queue it names; every workflow for a queue that names none). Each
+// execution is checked against its own (sealed) event, not its handler's
+// current one: a handler re-pointed, or deleted and registered again
+// under its name, shows nothing received on another queue.
+func (s *Server) mayReadEvent(p store.Principal, event string) bool {
 	if s.auth == nil {
 		return true
 	}
-	w := "*"
-	if rest, ok := strings.CutPrefix(h.Event, engine.ConductorQueueType+":"); ok {
-		if wf := queueWorkflow(rest); wf != "" {
-			w = wf
-		}
-	}
-	return mayReadWorkflow(p, w)
+	return mayReadWorkflow(p, eventWorkflow(event))
+}
+
+// readableExecutions keeps the executions of list p may read.
+func (s *Server) readableExecutions(p store.Principal, list []eventExecution) []eventExecution {
+	return slices.DeleteFunc(list, func(x eventExecution) bool { return !s.mayReadEvent(p, x.Event) })
 }
 
 // eventExecutions is GET /api/event/execution/{handler}: the handler's
@@ -91,6 +100,7 @@ func (s *Server) eventExecutions(w http.ResponseWriter, r *http.Request, p store
 		s.eventError(w, r, err)
 		return
 	}
+	list = s.readableExecutions(p, list)
 	out := make([]map[string]any, 0, len(list))
 	for _, x := range list {
 		b, _ := json.Marshal(x)
@@ -102,8 +112,12 @@ func (s *Server) eventExecutions(w http.ResponseWriter, r *http.Request, p store
 	writeJSON(w, http.StatusOK, out)
 }
 
-func handlerWorkflow(h *eventHandler) string {
-	if rest, ok := strings.CutPrefix(h.Event, engine.ConductorQueueType+":"); ok {
+func handlerWorkflow(h *eventHandler) string { return eventWorkflow(h.Event) }
+
+// eventWorkflow is the workflow whose conductor queue event names ("*"
+// when it names none).
+func eventWorkflow(event string) string {
+	if rest, ok := strings.CutPrefix(event, engine.ConductorQueueType+":"); ok {
 		if wf := queueWorkflow(rest); wf != "" {
 			return wf
 		}
@@ -141,7 +155,7 @@ func (s *Server) handlerSummary(w http.ResponseWriter, r *http.Request, p store.
 			return
 		}
 		msgs := map[string]bool{}
-		for _, x := range list {
+		for _, x := range s.readableExecutions(p, list) {
 			msgs[x.MessageID] = true
 		}
 		results = append(results, map[string]any{"name": l.h.Name, "event": l.h.Event, "active": l.h.Active,
@@ -174,6 +188,9 @@ func (s *Server) eventMessages(w http.ResponseWriter, r *http.Request, p store.P
 			return
 		}
 		for _, x := range list {
+			if x.Event != event || !s.mayReadEvent(p, x.Event) {
+				continue
+			}
 			m := byID[x.MessageID]
 			if m == nil {
 				m = map[string]any{"id": x.MessageID, "eventTarget": event, "eventType": "MESSAGE", "status": "HANDLED",

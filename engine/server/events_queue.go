@@ -79,6 +79,9 @@ type eventQueue interface {
 	release(ctx context.Context, m eventMessage)
 	// executions are the executions kept for handler, newest first.
 	executions(ctx context.Context, handler string) ([]eventExecution, error)
+	// dropExecutions removes every execution kept for handler (deleted,
+	// or listening to another event now).
+	dropExecutions(ctx context.Context, handler string) error
 }
 
 // errEventReplay: a message was handled already (or withdrawn), or does
@@ -453,6 +456,10 @@ func (q *eventStreamQueue) finish(ctx context.Context, m eventMessage) error {
 // release leaves m pending: once it was idle reclaimIdle, a take (of any
 // process) claims it again.
 func (q *eventStreamQueue) release(context.Context, eventMessage) {}
+
+func (q *eventStreamQueue) dropExecutions(ctx context.Context, handler string) error {
+	return q.c.Del(ctx, executionKeys(handler)...).Err()
+}
 
 func (q *eventStreamQueue) executions(ctx context.Context, handler string) ([]eventExecution, error) {
 	all, err := q.c.HGetAll(ctx, executionKeys(handler)[0]).Result()

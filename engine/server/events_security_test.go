@@ -45,7 +45,7 @@ applications:
     scopes: ["metadata:write:intern_*", "workflows:read:publish_order_event"]
 `
 
-func newEventServer(t *testing.T, auth bool) *eventServer {
+func newEventServer(t *testing.T, auth bool, extra ...server.Option) *eventServer {
 	t.Helper()
 	st := memory.New()
 	runs := runstore.NewMemory()
@@ -66,7 +66,7 @@ func newEventServer(t *testing.T, auth bool) *eventServer {
 		}
 		opts = append(opts, server.WithAuth(cfg))
 	}
-	srv, err := server.New(st, opts...)
+	srv, err := server.New(st, append(opts, extra...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

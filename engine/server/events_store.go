@@ -383,6 +383,23 @@ func (q *eventRecordQueue) putExecution(tx runstore.RecordTx, x *eventExecution)
 	return nil
 }
 
+func (q *eventRecordQueue) dropExecutions(ctx context.Context, handler string) error {
+	space := eventExecSpace + handler
+	return q.recs.UpdateRecords(ctx, func(tx runstore.RecordTx) error {
+		var keys []string
+		tx.Scan(space, "", func(k string, _ []byte) bool {
+			keys = append(keys, k)
+			return true
+		})
+		for _, k := range keys {
+			if err := tx.Delete(space, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 func deleteExecution(tx runstore.RecordTx, x *eventExecution) error {
 	space := eventExecSpace + x.Name
 	if old := tx.Get(space, "i/"+x.ID); old != nil {
