@@ -60,11 +60,17 @@ type eventLedger struct {
 	// Acts are the actions started for each message in flight (by
 	// number): "handler\x00index".
 	Acts map[string][]string `json:"acts,omitempty"`
+	// Tries counts the transient failures of the actions of each message
+	// in flight (by number). Such a message is delivered again even once
+	// Floor passed it (the newest eventLedgerGaps of them), and its action
+	// is given up (recorded FAILED) at its eventTransientMax-th failure.
+	Tries map[string]int `json:"tries,omitempty"`
 }
 
 // check reports errEventReplay unless m is a message of l not handled yet.
 func (l *eventLedger) check(m eventMessage) error {
-	if l.Epoch != m.epoch || m.seq == 0 || m.seq > l.Next || m.seq <= l.Floor || slices.Contains(l.Done, m.seq) {
+	held := l.Tries[strconv.FormatUint(m.seq, 10)] > 0
+	if l.Epoch != m.epoch || m.seq == 0 || m.seq > l.Next || (m.seq <= l.Floor && !held) || slices.Contains(l.Done, m.seq) {
 		return fmt.Errorf("%w: message %s of queue %s (epoch %s number %d; the ledger's epoch %s, %d published, %d and %v handled)",
 			errEventReplay, m.ID, m.Queue, m.epoch, m.seq, l.Epoch, l.Next, l.Floor, l.Done)
 	}
@@ -87,37 +93,76 @@ func (l *eventLedger) startAction(m eventMessage, key string) (bool, error) {
 	return true, nil
 }
 
-// dropAction takes action key of m out: the next delivery runs it.
-func (l *eventLedger) dropAction(m eventMessage, key string) {
+// dropAction takes action key of m, which failed for a transient reason,
+// out: the next delivery runs it. At the eventTransientMax-th transient
+// failure of m's actions it is left in instead and dropAction is false:
+// the action is given up (the caller records it FAILED).
+func (l *eventLedger) dropAction(m eventMessage, key string) bool {
 	n := strconv.FormatUint(m.seq, 10)
+	if l.Tries == nil {
+		l.Tries = map[string]int{}
+	}
+	l.Tries[n]++
+	if l.Tries[n] >= eventTransientMax {
+		return false
+	}
 	l.Acts[n] = slices.DeleteFunc(l.Acts[n], func(k string) bool { return k == key })
 	if len(l.Acts[n]) == 0 {
 		delete(l.Acts, n)
 	}
+	if len(l.Tries) > eventLedgerGaps {
+		// Bounded: the oldest (lost from the queue, most likely) go.
+		held := make([]uint64, 0, len(l.Tries))
+		for k := range l.Tries {
+			seq, _ := strconv.ParseUint(k, 10, 64)
+			held = append(held, seq)
+		}
+		slices.Sort(held)
+		for _, seq := range held[:len(held)-eventLedgerGaps] {
+			delete(l.Tries, strconv.FormatUint(seq, 10))
+		}
+	}
+	return true
 }
+
+// eventTransientMax bounds the transient failures of a message's actions:
+// at the last one the action is recorded FAILED and the message finishes.
+const eventTransientMax = 10
 
 // finish marks m handled.
 func (l *eventLedger) finish(m eventMessage) error {
 	if err := l.check(m); err != nil {
 		return err
 	}
-	l.Done = append(l.Done, m.seq)
-	slices.Sort(l.Done)
-	for len(l.Done) > 0 && l.Done[0] == l.Floor+1 {
-		l.Floor++
-		l.Done = l.Done[1:]
+	n := strconv.FormatUint(m.seq, 10)
+	delete(l.Tries, n)
+	if m.seq > l.Floor {
+		l.Done = append(l.Done, m.seq)
+		slices.Sort(l.Done)
+	} // else it was held past the floor by Tries: finished now.
+	raise := func() {
+		for len(l.Done) > 0 && l.Done[0] == l.Floor+1 {
+			l.Floor++
+			l.Done = l.Done[1:]
+		}
 	}
+	raise()
 	if extra := len(l.Done) - eventLedgerGaps; extra > 0 {
 		l.Floor = l.Done[extra-1]
 		l.Done = l.Done[extra:]
+		raise()
 	}
 	for n := range l.Acts {
-		if seq, err := strconv.ParseUint(n, 10, 64); err != nil || seq <= l.Floor || slices.Contains(l.Done, seq) {
+		if seq, err := strconv.ParseUint(n, 10, 64); err != nil || (seq <= l.Floor && l.Tries[n] == 0) || slices.Contains(l.Done, seq) {
 			delete(l.Acts, n)
 		}
 	}
 	return nil
 }
+
+// settled: every message the ledger numbered was handled (none is held
+// for a delivery again either): it can be deleted.
+func (l *eventLedger) settled() bool { return l.Floor == l.Next && len(l.Tries) == 0 }
 
 // actionKey names action i of handler in a ledger.
 func actionKey(handler string, i int) string { return handler + "\x00" + strconv.Itoa(i) }
@@ -202,7 +247,7 @@ func (q *eventStreamQueue) updateLedger(ctx context.Context, name string, create
 					return err
 				}
 				l.Ver++
-				if l.Floor == l.Next {
+				if l.settled() {
 					pipe.Del(ctx, key)
 					return nil
 				}

@@ -352,12 +352,20 @@ func (s *Server) handleMessage(ctx context.Context, q eventQueue, handlers []*ha
 			}
 			out, err := s.runActionRetried(actx, act, a, payload, event, m.ID)
 			if errors.Is(err, errTransient) {
+				x.Output = s.maskedOutput(map[string]any{"exception": oneLine(err.Error()) + fmt.Sprintf(
+					" (given up: the message's actions failed for a transient reason %d times)", eventTransientMax)})
+				if err := q.endAction(context.WithoutCancel(ctx), m, key, x, true); err != nil {
+					return true, err
+				}
+				if x.Status == execFailed {
+					s.log.Warn("event handler action", append(attrs, "status", execFailed, "error", oneLine(s.masker.MaskString(err.Error())),
+						"retry", fmt.Sprintf("given up: the message's actions failed for a transient reason %d times", eventTransientMax))...)
+					em.executions.WithLabelValues(a.Action, execFailed).Inc()
+					continue
+				}
 				again = true
 				s.log.Info("event handler action", append(attrs, "status", execInProgress, "error", oneLine(s.masker.MaskString(err.Error())),
 					"retry", "the message is delivered again")...)
-				if err := q.endAction(context.WithoutCancel(ctx), m, key, x, true); err != nil {
-					return again, err
-				}
 				continue
 			}
 			x.Status = execCompleted

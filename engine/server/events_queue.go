@@ -68,7 +68,8 @@ type eventQueue interface {
 	startAction(ctx context.Context, m eventMessage, key string, x *eventExecution) (bool, error)
 	// endAction records the outcome x of action key of m; with again, the
 	// action is taken out instead (x is removed): the next delivery of m
-	// runs it.
+	// runs it, unless m's actions failed so eventTransientMax times: then
+	// x is recorded with status FAILED (the action is given up).
 	endAction(ctx context.Context, m eventMessage, key string, x *eventExecution, again bool) error
 	// record stores an execution that ran nothing (SKIPPED).
 	record(ctx context.Context, x *eventExecution) error
@@ -430,7 +431,11 @@ func (q *eventStreamQueue) endAction(ctx context.Context, m eventMessage, key st
 		return q.putExecution(ctx, nil, x)
 	}
 	return q.updateLedger(ctx, m.Queue, false, func(l *eventLedger, pipe redis.Pipeliner) error {
-		l.dropAction(m, key)
+		x.Status = execInProgress
+		if !l.dropAction(m, key) {
+			x.Status = execFailed
+			return q.putExecution(ctx, pipe, x)
+		}
 		keys := executionKeys(x.Name)
 		pipe.HDel(ctx, keys[0], x.ID)
 		pipe.ZRem(ctx, keys[1], x.ID)

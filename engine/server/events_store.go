@@ -98,7 +98,7 @@ func (q *eventRecordQueue) updateLedger(ctx context.Context, name string, create
 		}
 		l.Ver++
 		written = l
-		if l.Floor == l.Next {
+		if l.settled() {
 			return tx.Delete(eventQueueSpace+name, eventLedgerRecord)
 		}
 		plain, _ := json.Marshal(l)
@@ -427,7 +427,11 @@ func (q *eventRecordQueue) endAction(ctx context.Context, m eventMessage, key st
 		return q.recs.UpdateRecords(ctx, func(tx runstore.RecordTx) error { return q.putExecution(tx, x) })
 	}
 	return q.updateLedger(ctx, m.Queue, false, func(l *eventLedger, tx runstore.RecordTx) error {
-		l.dropAction(m, key)
+		x.Status = execInProgress
+		if !l.dropAction(m, key) {
+			x.Status = execFailed
+			return q.putExecution(tx, x)
+		}
 		return deleteExecution(tx, x)
 	})
 }
