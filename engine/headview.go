@@ -51,7 +51,7 @@ func maskRunHead(doc []byte, sec *runsecrets.Run) ([]byte, error) {
 			r.ForEach(func(key, _ gjson.Result) bool { m[key.String()] = "***"; return true })
 			doc, err = sjson.SetBytes(doc, k, m)
 		case r.IsObject():
-			if m := sec.Remask([]byte(r.Raw)); string(m) != r.Raw {
+			if m := sec.Remask([]byte(r.Raw), "/"+k); string(m) != r.Raw {
 				doc, err = sjson.SetRawBytes(doc, k, m)
 			}
 		}

@@ -39,6 +39,24 @@ const (
 	formRunReason
 )
 
+// ptr is the form's JSON pointer in the run, as it was protected: the
+// maskedFields of the workflow input and output are sealed there.
+func (k remaskKey) ptr() string {
+	switch k.field {
+	case formRunIn:
+		return "/input"
+	case formRunVars:
+		return "/variables"
+	case formRunOut:
+		return "/output"
+	case formTaskIn:
+		return "/tasks/" + k.t.TaskID + "/inputData"
+	case formTaskOut:
+		return "/tasks/" + k.t.TaskID + "/outputData"
+	}
+	return ""
+}
+
 // formID is the identity of a stored form: stored forms are replaced, never
 // changed in place.
 type formID struct {
@@ -175,7 +193,7 @@ func (r *runState) remaskForm(k remaskKey, since int, stored []byte, id *formID,
 	x := &r.rx
 	x.remasked++
 	x.remaskedBytes += len(stored)
-	m := r.sec.RemaskSince(stored, since)
+	m := r.sec.RemaskSince(stored, k.ptr(), since)
 	if bytes.Equal(m, stored) {
 		return stored
 	}

@@ -144,7 +144,7 @@ func ExampleNewRemaskIndex() {
 		panic(err)
 	}
 	for _, key := range index.Candidates(since, nil) {
-		stored[key] = run.Remask(stored[key])
+		stored[key] = run.Remask(stored[key], key)
 		index.SetJSON(key, stored[key])
 		fmt.Println(key, string(stored[key]))
 	}

@@ -6,7 +6,6 @@ import (
 	"strconv"
 
 	"github.com/tidwall/gjson"
-	"github.com/tidwall/sjson"
 )
 
 // sealedMember is a `_secrets` subtree (or maskedFields value) of a
@@ -24,19 +23,24 @@ type sealedMember struct {
 // spellings — everywhere else. ok is false when the document needs the
 // decoding path instead: a repeated key (a decoder keeps the last one, an
 // in-place edit the first), a masked key on a member's path, nesting
-// deeper than gjson should recurse.
+// deeper than gjson should recurse, a member masking removed.
+//
+// Masking comes before sealing: a sealed string is random base64, and a
+// registered value (or one of its encoded forms) can occur in it, so
+// masking a document that already holds one can rewrite a piece of the
+// ciphertext and lose the member (maskAroundMembers).
 //
 // The members are spliced in one pass over the document, not set one at
 // a time (each sjson set copies the whole document): a DO_WHILE's output
 // holds a `_secrets` member per iteration, and one set per member made
-// protecting it quadratic in the loop's length. The sets are kept for a
-// document whose members are not where the walk says (spliceSealed).
+// protecting it quadratic in the loop's length.
 func (r *Run) protectInPlace(data []byte, ptr string, top map[string]bool) (mem, stored []byte, ok bool, err error) {
-	members, keys, ok := findSealed(data, ptr, top)
+	members, keys, ok := findSealed(data, ptr, top, maxWalkDepth)
 	if !ok {
 		return nil, nil, false, nil
 	}
 	sealed := make([]string, len(members))
+	raws := make([]string, len(members))
 	for i, m := range members {
 		var plain bytes.Buffer
 		if err := json.Compact(&plain, []byte(m.raw)); err != nil {
@@ -45,19 +49,11 @@ func (r *Run) protectInPlace(data []byte, ptr string, top map[string]bool) (mem,
 		if sealed[i], err = r.sealString(plain.Bytes(), m.ptr); err != nil {
 			return nil, nil, false, err
 		}
+		sealed[i] = `"` + sealed[i] + `"`
+		raws[i] = m.raw
 	}
-	stored, ok = spliceSealed(data, members, sealed)
-	if !ok {
-		stored = data
-		for i, m := range members {
-			if stored, err = sjson.SetBytes(stored, m.path, sealed[i]); err != nil {
-				return nil, nil, false, nil
-			}
-		}
-	}
-	// Sealed strings never match a registered value: masking the whole
-	// document now masks exactly what lies outside the sealed members.
-	if stored, err = r.reg.masker.MaskJSON(stored); err != nil {
+	masked, at, ok, err := maskAroundMembers(data, ptr, top, members, r.reg.masker.MaskJSON)
+	if !ok || err != nil {
 		return nil, nil, false, err
 	}
 	// A member's sealed string is bound to its pointer: a key on its
@@ -68,76 +64,96 @@ func (r *Run) protectInPlace(data []byte, ptr string, top map[string]bool) (mem,
 			return nil, nil, false, nil
 		}
 	}
-	if mem, ok = restoreMembers(stored, members, sealed); ok {
-		return mem, stored, true, nil
+	if stored, ok = spliceRaw(masked, at, sealed); !ok {
+		return nil, nil, false, nil
 	}
-	mem = stored
-	for _, m := range members {
-		if got := gjson.GetBytes(stored, m.path); got.Type != gjson.String || got.Index <= 0 {
-			return nil, nil, false, nil // the path no longer leads there
-		}
-		if mem, err = sjson.SetRawBytes(mem, m.path, []byte(m.raw)); err != nil {
+	if mem, ok = spliceRaw(masked, at, raws); !ok {
+		return nil, nil, false, nil
+	}
+	return mem, stored, true, nil
+}
+
+// placeholder stands for a sealed member while its document is masked: an
+// empty string, which no registered value (none is shorter than
+// masking's minimum length) can match, and no piece of ciphertext.
+const placeholder = `""`
+
+// maskAroundMembers masks data with mask, leaving members (found in data
+// by findSealed) out of it: each is replaced by placeholder, the document
+// is masked, and the placeholders are found again in the masked document,
+// at the same paths: at lists them there, for spliceRaw. ok is false when
+// a member is not where the walk said, or masking moved or removed one
+// (a masked key on its path, a value across tokens masked as a whole).
+func maskAroundMembers(data []byte, ptr string, top map[string]bool, members []sealedMember, mask func([]byte) ([]byte, error)) (masked []byte, at []sealedMember, ok bool, err error) {
+	holes := make([]string, len(members))
+	for i := range holes {
+		holes[i] = placeholder
+	}
+	held, ok := spliceRaw(data, members, holes)
+	if !ok {
+		return nil, nil, false, nil
+	}
+	if masked, err = mask(held); err != nil {
+		return nil, nil, false, err
+	}
+	at, _, ok = findSealed(masked, ptr, top, maxStoredDepth)
+	if !ok || len(at) != len(members) {
+		return nil, nil, false, nil
+	}
+	for i, m := range at {
+		if m.raw != placeholder || m.path != members[i].path {
 			return nil, nil, false, nil
 		}
 	}
-	return mem, stored, true, nil
+	return masked, at, true, nil
 }
 
 // spliceSealed is data with each member's raw JSON replaced by its sealed
 // string (a JSON string of base64 and a prefix: nothing to escape), in one
 // pass. ok is false when a member is not at the place the walk gave it.
 func spliceSealed(data []byte, members []sealedMember, sealed []string) ([]byte, bool) {
+	q := make([]string, len(sealed))
+	for i, s := range sealed {
+		q[i] = `"` + s + `"`
+	}
+	return spliceRaw(data, members, q)
+}
+
+// spliceRaw is data with each member's raw JSON replaced by raws[i] (raw
+// JSON), in one pass. ok is false when a member is not at the place the
+// walk gave it.
+func spliceRaw(data []byte, members []sealedMember, raws []string) ([]byte, bool) {
 	n, from := len(data), 0
 	for i, m := range members {
 		if m.at < from || m.at+len(m.raw) > len(data) || string(data[m.at:m.at+len(m.raw)]) != m.raw {
 			return nil, false
 		}
 		from = m.at + len(m.raw)
-		n += len(sealed[i]) + 2 - len(m.raw)
+		n += len(raws[i]) - len(m.raw)
 	}
 	out := make([]byte, 0, n)
 	from = 0
 	for i, m := range members {
 		out = append(out, data[from:m.at]...)
-		out = append(out, '"')
-		out = append(out, sealed[i]...)
-		out = append(out, '"')
+		out = append(out, raws[i]...)
 		from = m.at + len(m.raw)
 	}
 	return append(out, data[from:]...), true
 }
 
-// restoreMembers is the masked stored form with each sealed string put
-// back as its member's raw JSON: the in-memory form. The sealed strings
-// are found in order (each is new, so it lies where it was spliced, and
-// masking left it as it was); ok is false when one is not found.
-func restoreMembers(stored []byte, members []sealedMember, sealed []string) ([]byte, bool) {
-	if len(members) == 0 {
-		return stored, true
-	}
-	n := len(stored)
-	for i, m := range members {
-		n += len(m.raw) - len(sealed[i]) - 2
-	}
-	out := make([]byte, 0, max(n, 0))
-	from := 0
-	for i, m := range members {
-		q := len(sealed[i]) + 2
-		j := bytes.Index(stored[from:], []byte(sealed[i]))
-		if j < 1 || stored[from+j-1] != '"' || from+j+q-1 > len(stored) || stored[from+j+q-2] != '"' {
-			return nil, false
-		}
-		at := from + j - 1
-		out = append(out, stored[from:at]...)
-		out = append(out, m.raw...)
-		from = at + q
-	}
-	return append(out, stored[from:]...), true
-}
+// maxWalkDepth is the nesting Protect's in-place path walks (deeper
+// documents take the decoding path); maxStoredDepth is the nesting a
+// stored form can have (encoding/json's limit), walked when it is masked
+// again.
+const (
+	maxWalkDepth   = 100
+	maxStoredDepth = 10000
+)
 
 // findSealed lists the members Protect seals, in document order, and the
-// keys (decoded) on the paths to them.
-func findSealed(data []byte, ptr string, top map[string]bool) ([]sealedMember, []string, bool) {
+// keys (decoded) on the paths to them. ok is false for a repeated key or
+// nesting deeper than maxDepth.
+func findSealed(data []byte, ptr string, top map[string]bool, maxDepth int) ([]sealedMember, []string, bool) {
 	var members []sealedMember
 	var keys []string
 	onPath := map[string]bool{}
@@ -148,7 +164,7 @@ func findSealed(data []byte, ptr string, top map[string]bool) ([]sealedMember, [
 		if !ok {
 			return
 		}
-		if depth > 100 {
+		if depth > maxDepth {
 			ok = false
 			return
 		}

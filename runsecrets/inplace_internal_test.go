@@ -100,7 +100,7 @@ func TestProtectInPlaceMatchesDecoding(t *testing.T) {
 			continue
 		}
 		inPlace++
-		if m, _, _ := findSealed(doc, ptr, top); len(m) > 0 {
+		if m, _, _ := findSealed(doc, ptr, top, maxWalkDepth); len(m) > 0 {
 			withMembers++
 		}
 		memB, storedB, err := b.protectDecoded(v, ptr, top)
@@ -143,7 +143,7 @@ func TestSpliceSealedMatchesSettingEachMember(t *testing.T) {
 		if i%3 == 0 {
 			ptr, top = "/input", map[string]bool{"n": true}
 		}
-		members, _, ok := findSealed(doc, ptr, top)
+		members, _, ok := findSealed(doc, ptr, top, maxWalkDepth)
 		if !ok || len(members) == 0 {
 			continue
 		}
@@ -163,7 +163,15 @@ func TestSpliceSealedMatchesSettingEachMember(t *testing.T) {
 		if string(got) != string(want) {
 			t.Fatalf("%q\nspliced %q\nsjson   %q", doc, got, want)
 		}
-		back, ok := restoreMembers(got, members, sealed)
+		at, _, ok := findSealed(got, ptr, top, maxWalkDepth)
+		if !ok || len(at) != len(members) {
+			t.Fatalf("%q: sealed members not found again in %q", doc, got)
+		}
+		raws := make([]string, len(members))
+		for j, m := range members {
+			raws[j] = m.raw
+		}
+		back, ok := spliceRaw(got, at, raws)
 		if !ok || string(back) != string(doc) {
 			t.Fatalf("%q: put back %v %q", doc, ok, back)
 		}

@@ -385,14 +385,59 @@ func isSecretReference(s string) bool {
 func (r *Run) Generation() int { return r.reg.masker.Len() }
 
 // Remask masks a stored form again with every value registered so far;
-// sealed members stay as they are. Invalid JSON is returned unchanged.
+// sealed members stay as they are. ptr is the form's pointer in the run
+// (as Protect took it: the maskedFields of "/input" and "/output" are
+// sealed members too). Invalid JSON is returned unchanged.
 // Re-masking every stored form after each new value costs the whole run
 // per value: NewRemaskIndex lists the forms a new value may be in.
-func (r *Run) Remask(stored []byte) []byte {
+func (r *Run) Remask(stored []byte, ptr string) []byte {
+	return r.remaskStored(stored, ptr, r.reg.masker.MaskJSON)
+}
+
+// remaskStored masks a stored form with mask, around its sealed members:
+// a sealed string is random base64 in which a registered value can occur,
+// and masking a piece of it would lose the member. The members are
+// replaced by placeholders, the form is masked, and they are put back
+// (maskAroundMembers). A form whose members cannot be told apart (never
+// one Protect wrote) is masked whole: when in doubt, mask. Invalid JSON is
+// returned unchanged.
+func (r *Run) remaskStored(stored []byte, ptr string, mask func([]byte) ([]byte, error)) []byte {
 	if len(stored) == 0 {
 		return stored
 	}
-	if m, err := r.reg.masker.MaskJSON(stored); err == nil {
+	top := r.sealedTopKeys(ptr, stored)
+	if top != nil || masking.MayHoldKey(stored, masking.SecretsKey) {
+		members, _, ok := findSealed(stored, ptr, top, maxStoredDepth)
+		if ok {
+			sealed := members[:0:0]
+			for _, m := range members {
+				if strings.HasPrefix(m.raw, `"`+SealedPrefix) {
+					sealed = append(sealed, m)
+				}
+			}
+			if len(sealed) == 0 {
+				return remaskWhole(stored, mask)
+			}
+			masked, at, ok, err := maskAroundMembers(stored, ptr, top, sealed, mask)
+			if err != nil {
+				return stored
+			}
+			if ok {
+				raws := make([]string, len(sealed))
+				for i, m := range sealed {
+					raws[i] = m.raw
+				}
+				if out, ok := spliceRaw(masked, at, raws); ok {
+					return out
+				}
+			}
+		}
+	}
+	return remaskWhole(stored, mask)
+}
+
+func remaskWhole(stored []byte, mask func([]byte) ([]byte, error)) []byte {
+	if m, err := mask(stored); err == nil {
 		return m
 	}
 	return stored

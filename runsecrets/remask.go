@@ -4,15 +4,12 @@ package runsecrets
 // the form's strings, the head of a value registered after Generation
 // returned since (masking.Masker.MaskCutJSON): an excerpt stored before
 // the value was registered may end with its head, which no whole match
-// finds. Invalid JSON is returned unchanged.
-func (r *Run) RemaskSince(stored []byte, since int) []byte {
-	if len(stored) == 0 {
-		return stored
-	}
-	if m, err := r.reg.masker.MaskCutJSON(stored, since); err == nil {
-		return m
-	}
-	return stored
+// finds. ptr is the form's pointer in the run, as for Remask; sealed
+// members stay as they are. Invalid JSON is returned unchanged.
+func (r *Run) RemaskSince(stored []byte, ptr string, since int) []byte {
+	return r.remaskStored(stored, ptr, func(b []byte) ([]byte, error) {
+		return r.reg.masker.MaskCutJSON(b, since)
+	})
 }
 
 // RemaskText masks a stored text (a reason, a log line, possibly an
