@@ -20,10 +20,11 @@ import (
 // (touchLocked) and the workflow members' identities: only the forms it
 // lists are masked again.
 
-// remaskKey names one stored form: a task record's input, output or
-// reason, or a workflow member or the run's reason (t nil). Reasons quote
-// evaluator errors, remote bodies and task outputs, cut to an excerpt:
-// they are masked again like the documents.
+// remaskKey names one stored form: a task record's input, output, reason
+// or worker id, or a workflow member or the run's reason (t nil). Reasons
+// quote evaluator errors, remote bodies and task outputs, cut to an
+// excerpt, and a worker id is the worker's to choose: they are masked
+// again like the documents.
 type remaskKey struct {
 	t     *taskRecord
 	field uint8
@@ -37,6 +38,7 @@ const (
 	formRunOut
 	formTaskReason
 	formRunReason
+	formTaskWorker
 )
 
 // ptr is the form's JSON pointer in the run, as it was protected: the
@@ -104,6 +106,7 @@ func (x *remaskIndex) producedLocked(gen int) {
 type taskIndexState struct {
 	in, out formID
 	reason  string
+	worker  string
 	queued  bool
 }
 
@@ -179,6 +182,10 @@ func (r *runState) remaskLocked() {
 				if m := r.remaskText(k, since, t.Reason, &t.rx.reason); m != t.Reason {
 					t.Reason, changed = m, true
 				}
+			case formTaskWorker:
+				if m := r.remaskText(k, since, t.WorkerID, &t.rx.worker); m != t.WorkerID {
+					t.WorkerID, changed = m, true
+				}
 			}
 			if changed {
 				r.touchLocked(t)
@@ -239,6 +246,7 @@ func (x *remaskIndex) deleteTask(t *taskRecord) {
 	x.idx.Delete(remaskKey{t, formTaskIn})
 	x.idx.Delete(remaskKey{t, formTaskOut})
 	x.idx.Delete(remaskKey{t, formTaskReason})
+	x.idx.Delete(remaskKey{t, formTaskWorker})
 }
 
 // setForm indexes form b under k (forgets k when b is empty).
@@ -277,6 +285,7 @@ func (r *runState) buildRemaskIndexLocked() {
 		x.setForm(remaskKey{t, formTaskIn}, t.inStored, &t.rx.in)
 		x.setForm(remaskKey{t, formTaskOut}, t.outStored, &t.rx.out)
 		x.syncText(remaskKey{t, formTaskReason}, t.Reason, &t.rx.reason)
+		x.syncText(remaskKey{t, formTaskWorker}, t.WorkerID, &t.rx.worker)
 	}
 }
 
@@ -295,6 +304,7 @@ func (r *runState) syncRemaskIndexLocked() {
 		x.syncForm(remaskKey{t, formTaskIn}, t.inStored, &t.rx.in)
 		x.syncForm(remaskKey{t, formTaskOut}, t.outStored, &t.rx.out)
 		x.syncText(remaskKey{t, formTaskReason}, t.Reason, &t.rx.reason)
+		x.syncText(remaskKey{t, formTaskWorker}, t.WorkerID, &t.rx.worker)
 	}
 	x.queue = x.queue[:0]
 	if cap(x.queue) > 1024 && cap(x.queue) > 4*len(r.tasks) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -265,13 +264,17 @@ func (t RemoteTask) PolledAt(ctx context.Context, workerID string, at time.Time)
 	handedOut := !a.polled // a poll took it (not a notice of a poll already seen)
 	a.polled = true
 	a.poke()
+	var worker string
+	if handedOut {
+		worker = a.r.cutWorkerID(workerID)
+	}
 	a.r.mu.Lock()
 	if first {
 		a.rec.Start = 0 // the first poll starts the attempt (Conductor's startTime)
 	}
 	if handedOut {
 		// Conductor's poll: the worker's id and one more poll on the Task.
-		a.rec.WorkerID = cutWorkerID(workerID)
+		a.rec.WorkerID = worker
 		a.rec.PollCount++
 	}
 	a.r.mu.Unlock()
@@ -285,11 +288,11 @@ func (t RemoteTask) PolledAt(ctx context.Context, workerID string, at time.Time)
 // parameter is the worker's to choose).
 const maxWorkerID = 256
 
-func cutWorkerID(id string) string {
-	if len(id) <= maxWorkerID {
-		return id
-	}
-	return strings.ToValidUTF8(id[:maxWorkerID], "")
+// cutWorkerID is the worker id a record keeps: masked whole with the run's
+// values, then cut (a worker id is any text; it may quote a value), and
+// masked again with values registered later (formTaskWorker).
+func (r *runState) cutWorkerID(id string) string {
+	return r.sec.Excerpt(id, maxWorkerID)
 }
 
 // Progress tells the engine that the worker holding the task reported
