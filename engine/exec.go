@@ -449,6 +449,12 @@ func (r *runState) failTask(ctx context.Context, rec *taskRecord, status, reason
 // permissive task), else the run's end.
 func (r *runState) afterFailure(ctx context.Context, rec *taskRecord, status, reason string) error {
 	if rec.wt != nil && rec.wt.Permissive {
+		if rec.Ref != rec.wt.TaskReferenceName {
+			// Inside a DO_WHILE iteration (its ref has the "__N" suffix):
+			// Conductor's DoWhile fails the loop when it sees the
+			// iteration's unsuccessful task (loop.go).
+			return &iterationFailed{ref: rec.Ref, reason: reason}
+		}
 		return nil // the run goes on; finish or a JOIN on it fails it (permissive.go)
 	}
 	// A cancelled task too (a sub-workflow terminated): Conductor's

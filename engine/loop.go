@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -253,7 +254,8 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 		r.mu.Lock()
 		seqStart := r.doc.NextSeq
 		r.mu.Unlock()
-		if err := r.execList(ctx, wt.LoopOver, iterSfx, i); err != nil {
+		var failed *iterationFailed
+		if err := r.execList(ctx, wt.LoopOver, iterSfx, i); err != nil && !errors.As(err, &failed) {
 			return err
 		}
 		entry, outs := r.iterationOutputs(wt, iterSfx, view != nil)
@@ -274,6 +276,18 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 		}
 		if len(dropped) > 0 {
 			r.dropIteration(suffix, i-keep, names, seqStart)
+		}
+		if failed != nil {
+			// Conductor's DoWhile.execute: a loop-over task of the
+			// iteration whose status is not successful (a permissive one
+			// FAILED, FAILED_WITH_TERMINAL_ERROR, CANCELED, TIMED_OUT with
+			// no retry left) fails the loop with its reason and a space,
+			// after the iteration's output (and keepLastN) is recorded; no
+			// loopCondition is evaluated.
+			if err := r.setTaskData(rec, nil, ls.bytes()); err != nil {
+				return err
+			}
+			return r.failTask(ctx, rec, TaskFailed, failed.reason+" ")
 		}
 		if wt.program == nil {
 			if !hasItems {
@@ -318,6 +332,17 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 		return err
 	}
 	return r.transition(ctx, rec, TaskCompleted, "")
+}
+
+// iterationFailed is the error a permissive task inside a DO_WHILE
+// iteration returns when it ends unsuccessfully with no retry left: the
+// enclosing loop (execDoWhile) fails with its reason.
+type iterationFailed struct {
+	ref, reason string
+}
+
+func (e *iterationFailed) Error() string {
+	return "DO_WHILE iteration: task " + e.ref + " did not succeed"
 }
 
 // showLoopLocked shows the loop's output, as it stands, to expressions

@@ -45,6 +45,22 @@ var failingCrashDefs = map[string]string{
 	  {"name":"loop","taskReferenceName":"loop","type":"DO_WHILE","loopCondition":"$.nothing.here","evaluatorType":"javascript",
 	   "loopOver":[{"name":"boom","taskReferenceName":"f","retryCount":0,"optional":true,"inputParameters":{"ref":"f"}}]},
 	  {"name":"step","taskReferenceName":"e","inputParameters":{"ref":"e"}}]}`,
+	// A permissive task failing inside an iteration fails its DO_WHILE
+	// (Conductor's DoWhile.execute), and the loop the run. a logs its
+	// record's ref (a__1), so a rerun of it is seen.
+	"loop_permissive": `{"name":"crash_loop_permissive","tasks":[
+	  {"name":"loop","taskReferenceName":"loop","type":"DO_WHILE","loopCondition":"$.loop['iteration'] < 3",
+	   "loopOver":[{"name":"step","taskReferenceName":"a","inputParameters":{"ref":"a__${loop.output.iteration}"}},
+	     {"name":"boom","taskReferenceName":"f","retryCount":0,"permissive":true,"inputParameters":{"ref":"f"}},
+	     {"name":"step","taskReferenceName":"g","inputParameters":{"ref":"g"}}]},
+	  {"name":"step","taskReferenceName":"e","inputParameters":{"ref":"e"}}]}`,
+}
+
+// failingCrashWant: the tasks (type:status) of the uninterrupted run of a
+// failingCrashDefs entry, where they are checked against Conductor's.
+var failingCrashWant = map[string][]string{
+	// DoWhile.execute fails the loop in iteration 1; nothing after f runs.
+	"loop_permissive": {"DO_WHILE:FAILED", "step:COMPLETED", "boom:FAILED"},
 }
 
 // failingCrashEngine: "step" and "boom" append their input's ref to
@@ -127,6 +143,9 @@ func TestKillAFailingRunAtEveryPersistencePoint(t *testing.T) {
 				t.Fatalf("reference run: %v %+v", err, ref)
 			}
 			want := taskStatuses(viewRun(t, e, ref.RunID).Tasks)
+			if w, ok := failingCrashWant[name]; ok {
+				checkTasks(t, viewRun(t, e, ref.RunID).Tasks, w...)
+			}
 			for k := 1; k <= count.n; k++ {
 				for _, before := range []bool{true, false} {
 					t.Run(fmt.Sprintf("write=%d/before=%v", k, before), func(t *testing.T) {

@@ -263,46 +263,27 @@ func TestResumeKeepsAnEndedAttemptsOutcome(t *testing.T) {
 	}
 }
 
-// In a DO_WHILE iteration too, a resume keeps a permissive task's failure:
-// w_a is not called again, the record stays, and the run ends as the same
-// run does without the interruption.
-func TestResumeKeepsAFailedPermissiveTaskOfALoopIteration(t *testing.T) {
+// In a DO_WHILE iteration a permissive task's failure ends the loop when
+// the loop judges the iteration (Conductor's DoWhile.execute): the loop
+// FAILS with a's reason and the run with it, and hold, after a, never
+// runs. So no run is left running past a's failure to be interrupted
+// there; TestKillAFailingRunAtEveryPersistencePoint ("loop_permissive")
+// kills such a run at each of its writes, a's failure included, and
+// resumes it to this end.
+func TestAFailedPermissiveTaskOfALoopIterationEndsTheLoop(t *testing.T) {
 	def := loopParent(simpleA(`"retryCount":0,"permissive":true`))
-	// Without the interruption.
 	g := newResumeRig(t)
 	close(g.hold)
 	_, done := g.start(t, def, "loop-straight")
-	straight := ended(t, done)
-	if straight == nil || g.calls.Load() != 1 {
-		t.Fatalf("uninterrupted: %+v, w_a called %d times", straight, g.calls.Load())
-	}
-	var want []string
-	for _, tk := range viewRun(t, g.e, "loop-straight").Tasks {
-		want = append(want, tk.TaskType+":"+tk.Status)
-	}
-	// Interrupted while hold runs, after a__1 failed.
-	g = newResumeRig(t)
-	const id = "loop-resumed"
-	cancel, done := g.start(t, def, id)
-	defer cancel()
-	var a taskView
-	waitFor(t, "a__1 to fail", func() bool {
-		a = byRef(viewRun(t, g.e, id).Tasks)["a__1"]
-		return a.Status == engine.TaskFailed && g.calls.Load() == 1
-	})
-	cancel()
-	<-done
-	done = g.resume(t, id)
-	time.Sleep(200 * time.Millisecond)
-	close(g.hold)
 	res := ended(t, done)
-	wf := viewRun(t, g.e, id)
-	if res == nil || res.Status != straight.Status || g.calls.Load() != 1 {
-		t.Fatalf("resumed: %+v, want status %s; w_a called %d times", res, straight.Status, g.calls.Load())
+	if res == nil || res.Status != engine.StatusFailed || g.calls.Load() != 1 {
+		t.Fatalf("run: %+v, w_a called %d times", res, g.calls.Load())
 	}
-	checkTasks(t, wf.Tasks, want...)
-	if now := byRef(wf.Tasks)["a__1"]; now.TaskID != a.TaskID || now.Status != a.Status {
-		t.Fatalf("record a__1 after the resume: %+v, was %+v", now, a)
+	wf := viewRun(t, g.e, "loop-straight")
+	checkTasks(t, wf.Tasks, "DO_WHILE:FAILED", "w_a:FAILED")
+	a := byRef(wf.Tasks)["a__1"]
+	if loop := wf.Tasks[0]; loop.Reason != a.Reason+" " || !strings.Contains(res.Reason, "Task "+loop.TaskID+" failed with status: FAILED") {
+		t.Fatalf("loop reason %q, run reason %q; a's reason %q", loop.Reason, res.Reason, a.Reason)
 	}
 }
 
