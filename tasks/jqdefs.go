@@ -26,7 +26,9 @@ import (
 //   - fromjson reads its input as Jackson does (jqfromjson.go);
 //   - first(f) and limit(n; f) compute all of f first, as jackson-jq's
 //     (foreach over f, which it computes whole) do: f's failure after the
-//     values taken fails them;
+//     values taken fails them; they collect only the values taken (a
+//     foreach over f that lets the first n through), so memory stays with
+//     n, not with how many values f has;
 //   - tree/IdentifierKeyFieldConstruction.java and
 //     StringKeyFieldConstruction.java: {a} and {"a"} read a with
 //     JsonNode.get, null on a value that is not an object, where gojq's .a
@@ -62,7 +64,8 @@ def _wfrun_pkey(k): . as $v | if type != "object" and type != "null" then error(
 def group: group_by(.); def group(f): group_by(f); def sort(f): sort_by(f);
 def min(f): min_by(f); def max(f): max_by(f); def unique(f): unique_by(f); def recurse_down: recurse;
 def paths: paths(.);
-def first(f): [f] | .[0:1][]; def limit($n; f): if $n < 0 then f else [f] | .[0:$n][] end; .`
+def limit($n; f): if $n < 0 then f else [foreach f as $x (0; . + 1; if . <= $n then $x else empty end)][] end;
+def first(f): limit(1; f); .`
 
 // jqDelNotAccess is DelFunction's failure on an argument that is not a
 // field access (.a, .[0], .[], (.a), .a?; not .a, .b, nor first(.a)).

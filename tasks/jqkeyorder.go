@@ -36,13 +36,11 @@ import (
 // Not followed: the task input's own order (Conductor builds it as a
 // HashMap; wfrun keeps its keys sorted), objects fromjson reads, and
 // the builtins gojq runs in Go that build objects (which then list their
-// keys sorted). A run records at most jqMaxOrderedKeys keys; past that, new
-// objects list theirs sorted.
+// keys sorted). Every object a query builds is ordered, however many: a
+// cap on the records would make the output depend on when the garbage
+// collector last ran (records of objects it took count until a sweep).
 
-const (
-	jqOrdersVar      = "$__wfrun_orders"
-	jqMaxOrderedKeys = 1 << 22
-)
+const jqOrdersVar = "$__wfrun_orders"
 
 // jqOrders is one run's record of key orders, by the address of each
 // object's map. A record holds its object weakly (weak.Pointer), so that
@@ -53,7 +51,6 @@ const (
 // run's functions are called on its goroutine only.
 type jqOrders struct {
 	m         map[uintptr]jqOrder
-	keys      int // keys recorded in m
 	lastSweep int // len(m) after the last sweep
 }
 
@@ -61,7 +58,6 @@ type jqOrders struct {
 type jqOrder struct {
 	obj  weak.Pointer[byte]
 	keys []string
-	n    int
 }
 
 func newJQOrders() *jqOrders { return &jqOrders{m: map[uintptr]jqOrder{}} }
@@ -100,15 +96,8 @@ func (o *jqOrders) record(m map[string]any, keys []string) map[string]any {
 	if len(o.m) >= 1024 && len(o.m) >= 2*o.lastSweep {
 		o.sweep()
 	}
-	if o.keys+len(m) > jqMaxOrderedKeys {
-		return m
-	}
 	id, p := mapRef(m)
-	if old, ok := o.m[id]; ok {
-		o.keys -= old.n
-	}
-	o.keys += len(m)
-	o.m[id] = jqOrder{obj: weak.Make(p), keys: keys, n: len(m)}
+	o.m[id] = jqOrder{obj: weak.Make(p), keys: keys}
 	return m
 }
 
@@ -116,7 +105,6 @@ func (o *jqOrders) record(m map[string]any, keys []string) map[string]any {
 func (o *jqOrders) sweep() {
 	for id, r := range o.m {
 		if r.obj.Value() == nil {
-			o.keys -= r.n
 			delete(o.m, id)
 		}
 	}
