@@ -379,8 +379,6 @@ func (s *Server) handleMessage(ctx context.Context, q eventQueue, handlers []*ha
 			if id, _ := out["workflowId"].(string); id != "" && a.Action == actionStartWorkflow {
 				attrs = append(attrs, "workflowId", id)
 			}
-			s.log.Info("event handler action", append(attrs, "status", x.Status)...)
-			em.executions.WithLabelValues(a.Action, x.Status).Inc()
 			output := map[string]any{}
 			for k, v := range out {
 				output[k] = v
@@ -392,6 +390,10 @@ func (s *Server) handleMessage(ctx context.Context, q eventQueue, handlers []*ha
 			if err := q.endAction(context.WithoutCancel(ctx), m, key, x, false); err != nil {
 				s.log.Warn("event queue: recording an execution", "handler", h.Name, "messageId", m.ID, "error", s.masker.MaskString(err.Error()))
 			}
+			// Logged once recorded: a reader who sees the line reads the
+			// execution with that status.
+			s.log.Info("event handler action", append(attrs, "status", x.Status)...)
+			em.executions.WithLabelValues(a.Action, x.Status).Inc()
 		}
 	}
 	return again, nil
