@@ -335,7 +335,12 @@ func (r *runState) begin(ctx context.Context, wt *WorkflowTask, ref string, iter
 		r.addTaskLocked(rec)
 		r.mu.Unlock()
 	}
-	rec.wt = wt
+	// A record of a previous process gets its definition here. A re-opened
+	// record (reopen_executing.go) has it already, and the goroutine that
+	// ended it may still be reading it (afterFailure): write only a change.
+	if rec.wt != wt {
+		rec.wt = wt
+	}
 	notifyScheduled(ctx, wt.Type)
 	// The record's room for its environment: one allocation fewer a task.
 	rec.env = runEnv{r: r, taskID: rec.TaskID, values: r.e.envValues}
