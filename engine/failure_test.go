@@ -96,6 +96,20 @@ func TestRedisGoesAwayMidRun(t *testing.T) {
 		t.Fatalf("want ErrUnavailable, got %v", err)
 	}
 	srv.Restart()
+	// The store is back once its client sees it: after PoolSize failed
+	// dials go-redis answers every dial with the last error until its
+	// background probe (once a second) reaches the server again.
+	back := time.Now()
+	for deadline := back.Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, _, err := rs.Load(context.Background(), "redis-away")
+		if !errors.Is(err, runstore.ErrUnavailable) {
+			t.Logf("the run store answered %v after Redis restarted", time.Since(back).Round(time.Millisecond))
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the run store is still unavailable 10s after Redis restarted: %v", err)
+		}
+	}
 	res, err := mk(nil).Resume(context.Background(), "redis-away")
 	if err != nil || res.Status != engine.StatusCompleted {
 		t.Fatalf("resume: %v %+v", err, res)
