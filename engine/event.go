@@ -180,13 +180,15 @@ func (r *runState) eventTask(ctx context.Context, wt *WorkflowTask, rec *taskRec
 	out["workflowInstanceId"], _ = json.Marshal(r.id)
 	out["workflowType"], _ = json.Marshal(wfName)
 	out["workflowVersion"], _ = json.Marshal(version)
+	// The run's head is stored as given; these copies are made now,
+	// masked with every value the run registered since it started.
 	out["correlationId"] = json.RawMessage("null")
 	if corr != "" {
-		out["correlationId"], _ = json.Marshal(corr)
+		out["correlationId"], _ = json.Marshal(r.sec.Text(corr))
 	}
 	out["taskToDomain"] = json.RawMessage("{}")
 	if string(domains) != "null" {
-		out["taskToDomain"] = domains
+		out["taskToDomain"] = r.sec.Remask(domains, "")
 	}
 	queue, err := eventQueue(sink, wfName, rec.Ref)
 	if err == nil && r.sec.Text(queue) != queue {

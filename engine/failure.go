@@ -94,6 +94,9 @@ func (r *runState) startFailureWorkflow(ctx context.Context, st *stopError, out 
 		o["conductor.failure_workflow"] = fmt.Sprintf("Error workflow %s failed to start.  reason: %v", name, err)
 		return result()
 	}
+	// The failed run's head is stored as given, but this copy is made now:
+	// masked with every value the run registered since it started.
+	correlationID = r.sec.Text(correlationID)
 	cfg := &runConfig{principal: r.doc.Principal, project: r.doc.Project, env: r.doc.Environment, correlationID: correlationID, taskToDomain: domains}
 	child, err := r.e.newRun(ctx, def, input, cfg, "", "", r.sec)
 	if err != nil {
