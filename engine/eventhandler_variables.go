@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/wfrun/wfrun/engine/runstore"
 	"github.com/wfrun/wfrun/runsecrets"
@@ -34,13 +37,22 @@ type variablesUpdate struct {
 // becomes an array of the old value and the member otherwise (of the
 // member alone when there was none). The variables are written as
 // SET_VARIABLE writes them (masked, `_secrets` sealed: runsecrets.Protect),
-// with the same size limit. A run this process does not execute and no
-// other process holds is updated here; else the update is stored, sealed,
-// for the process executing it, which applies it within a lease renewal.
+// with the same size limit: an update over it fails with ErrBadVariables,
+// the variables staying as they were. A run this process executes, or
+// that no process holds, is updated here and the outcome returned
+// (ErrNotRunning: the run ended first). Else the update is stored,
+// sealed, for the process executing it, which applies the stored updates
+// in the order they were sent, within a lease renewal; one too large on
+// its own is refused before it is stored.
 func (e *Engine) UpdateVariables(ctx context.Context, id string, vars json.RawMessage, appendArray bool) error {
 	var in map[string]json.RawMessage
 	if err := json.Unmarshal(vars, &in); err != nil || in == nil {
 		return fmt.Errorf("%w: want a JSON object", ErrBadVariables)
+	}
+	// An update too large on its own is refused before it is stored: the
+	// runner could only drop it.
+	if b, _ := json.Marshal(in); int64(len(b)) > e.maxVariablesKB()*1024 {
+		return fmt.Errorf("%w: %s", ErrBadVariables, &variablesTooLargeError{size: len(b), run: id, maxKB: e.maxVariablesKB()})
 	}
 	doc, archived, err := e.runs.Load(ctx, id)
 	if err != nil {
@@ -52,6 +64,10 @@ func (e *Engine) UpdateVariables(ctx context.Context, id string, vars json.RawMe
 	}
 	if archived || (d.Status != StatusRunning && d.Status != StatusPaused) {
 		return fmt.Errorf("%w: run %s is %s", ErrNotRunning, id, d.Status)
+	}
+	if r := e.executing(id); r != nil {
+		// Executed here: applied now, its outcome returned.
+		return r.updateVariablesNow(ctx, in, appendArray)
 	}
 	if !e.isActive(id) {
 		if err := e.runs.AcquireLease(ctx, id, e.newLease(), e.leaseTTL); err == nil {
@@ -79,8 +95,8 @@ func (e *Engine) UpdateVariables(ctx context.Context, id string, vars json.RawMe
 		}
 	}
 	// Sealed: the values rest in the run store until the runner takes
-	// them.
-	key := variablesSignal + ":" + newID()
+	// them, in the order they were sent (variablesKey).
+	key := variablesKey(time.Now())
 	sec, err := runsecrets.New(id, nil, e.keyring)
 	if err != nil {
 		return err
@@ -111,18 +127,67 @@ func (e *Engine) loadRunDoc(ctx context.Context, id string) ([]byte, *runDoc, bo
 	return doc, &d, archived, nil
 }
 
+// variablesSeq orders the variables updates this process sends within
+// one clock tick.
+var variablesSeq atomic.Uint64
+
+// variablesKey is the signal key of a variables update sent at now: keys
+// sort in sending order (time, then this process's sequence; a random
+// tail keeps two processes' keys apart), and the runner applies them in
+// that order. The key is sealed with the update (SealCompletion), so it
+// cannot be changed to reorder it.
+func variablesKey(now time.Time) string {
+	return fmt.Sprintf("%s:%016x-%016x-%s", variablesSignal, uint64(now.UnixNano()), variablesSeq.Add(1), newID()[:8])
+}
+
+// updateVariablesNow applies an update to a run this process executes,
+// as a SET_VARIABLE task would: ErrNotRunning when the run has ended,
+// ErrBadVariables when the merged variables are over the limit.
+func (r *runState) updateVariablesNow(ctx context.Context, in map[string]json.RawMessage, appendArray bool) error {
+	r.mu.Lock()
+	status := r.doc.Status
+	r.mu.Unlock()
+	if terminalWorkflow(status) {
+		return fmt.Errorf("%w: run %s is %s", ErrNotRunning, r.id, status)
+	}
+	if err := r.mergeVariables(in, appendArray); err != nil {
+		return err
+	}
+	return r.saveUnlessEnded(ctx)
+}
+
+// saveUnlessEnded saves the run unless it has ended meanwhile (its final
+// write is its own): then ErrNotRunning.
+func (r *runState) saveUnlessEnded(ctx context.Context) error {
+	var status string
+	err := r.write(ctx, persistDeadline, func() bool {
+		status = r.doc.Status
+		return !terminalWorkflow(status)
+	})
+	if err == nil && terminalWorkflow(status) {
+		err = fmt.Errorf("%w: run %s ended with status %s", ErrNotRunning, r.id, status)
+	}
+	return err
+}
+
 // applyVariableSignals applies the variables updates taken from the store
-// (the lease keeper calls it with each batch of signals).
+// (the lease keeper calls it with each batch of signals), in the order
+// they were sent.
 func (r *runState) applyVariableSignals(ctx context.Context) {
 	r.mu.Lock()
-	var ups []signal
-	for k, s := range r.pending {
+	var keys []string
+	for k := range r.pending {
 		if strings.HasPrefix(k, variablesSignal+":") {
-			delete(r.pending, k)
-			if s.Status == variablesSignal {
-				ups = append(ups, s)
-			}
+			keys = append(keys, k)
 		}
+	}
+	slices.Sort(keys)
+	var ups []signal
+	for _, k := range keys {
+		if s := r.pending[k]; s.Status == variablesSignal {
+			ups = append(ups, s)
+		}
+		delete(r.pending, k)
 	}
 	ended := terminalWorkflow(r.doc.Status)
 	r.mu.Unlock()
@@ -141,7 +206,7 @@ func (r *runState) applyVariableSignals(ctx context.Context) {
 		}
 	}
 	if changed {
-		_ = r.save(ctx)
+		_ = r.saveUnlessEnded(ctx)
 	}
 }
 

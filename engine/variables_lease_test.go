@@ -177,3 +177,96 @@ func TestSignalledVariableUpdatesAndSetVariableTasksAllLand(t *testing.T) {
 		t.Errorf("the SET_VARIABLE variables are lost: %v", vars)
 	}
 }
+
+// TestVariablesUpdatesFromAnotherProcessApplyInSendingOrder: updates of
+// one variable sent by a process that does not execute the run are
+// applied by its executor in the order they were sent: the last wins.
+func TestVariablesUpdatesFromAnotherProcessApplyInSendingOrder(t *testing.T) {
+	rs := runstore.NewMemory()
+	k := keyring(t, 7)
+	e1 := harnessEngine(t, rs, engine.WithKeyring(k))
+	e2 := harnessEngine(t, rs, engine.WithKeyring(k))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const id = "order-run-1"
+	startWaitingRun(t, ctx, e1, id)
+	for round := 0; round < 4; round++ {
+		want := float64(round*100 + 12)
+		for i := 1; i <= 12; i++ {
+			if err := e2.UpdateVariables(ctx, id, json.RawMessage(fmt.Sprintf(`{"n":%d}`, round*100+i)), false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e1.SignalStored(id) // as serve's signal notice does
+		var n any
+		for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			b, err := e1.Show(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var d struct {
+				Variables map[string]any `json:"variables"`
+			}
+			_ = json.Unmarshal(b, &d)
+			if n = d.Variables["n"]; n == want {
+				break
+			}
+		}
+		if n != want {
+			t.Errorf("round %d: n = %v, want %v (the last update sent)", round, n, want)
+		}
+	}
+}
+
+// TestUpdateVariablesReportsAnUpdateTheRunCannotTake: an update over the
+// variables limit fails with ErrBadVariables, whoever executes the run,
+// and the run's variables stay as they were.
+func TestUpdateVariablesReportsAnUpdateTheRunCannotTake(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		remote bool   // sent by a process that does not execute the run
+		update string // on top of {"a":1}
+	}{
+		{"too large alone, executed here", false, `{"blob":"` + strings.Repeat("a", 3*1024) + `"}`},
+		{"too large alone, executed elsewhere", true, `{"blob":"` + strings.Repeat("a", 3*1024) + `"}`},
+		{"too large merged, executed here", false, `{"blob":"` + strings.Repeat("a", 1500) + `","more":"` + strings.Repeat("b", 600) + `"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rs := runstore.NewMemory()
+			k := keyring(t, 7)
+			opts := []engine.Option{engine.WithKeyring(k), engine.WithMaxVariablesPayloadKB(2)}
+			e1 := harnessEngine(t, rs, opts...)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			id := "big-run-1"
+			startWaitingRun(t, ctx, e1, id)
+			pad := `{"a":"` + strings.Repeat("p", 400) + `"}`
+			if err := e1.UpdateVariables(ctx, id, json.RawMessage(pad), false); err != nil {
+				t.Fatal(err)
+			}
+			sender := e1
+			if tc.remote {
+				sender = harnessEngine(t, rs, opts...)
+			}
+			err := sender.UpdateVariables(ctx, id, json.RawMessage(tc.update), false)
+			if !errors.Is(err, engine.ErrBadVariables) {
+				t.Fatalf("UpdateVariables: %v, want ErrBadVariables", err)
+			}
+			if msg := err.Error(); !strings.Contains(msg, "greater than the permissible limit: 2 kilobytes") {
+				t.Errorf("error %q does not say why", msg)
+			}
+			time.Sleep(300 * time.Millisecond)
+			b, err := e1.Show(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var d struct {
+				Variables map[string]any `json:"variables"`
+			}
+			_ = json.Unmarshal(b, &d)
+			if d.Variables["blob"] != nil || d.Variables["a"] == nil {
+				t.Errorf("variables after the refused update: %v keys", len(d.Variables))
+			}
+		})
+	}
+}
