@@ -164,6 +164,17 @@ func (l *eventLedger) finish(m eventMessage) error {
 // for a delivery again either): it can be deleted.
 func (l *eventLedger) settled() bool { return l.Floor == l.Next && len(l.Tries) == 0 }
 
+// waiting is the number of messages published and not handled yet.
+func (l *eventLedger) waiting() uint64 {
+	n := l.Next - l.Floor - uint64(len(l.Done))
+	for k := range l.Tries {
+		if seq, err := strconv.ParseUint(k, 10, 64); err == nil && seq <= l.Floor {
+			n++ // held past the floor
+		}
+	}
+	return n
+}
+
 // actionKey names action i of handler in a ledger.
 func actionKey(handler string, i int) string { return handler + "\x00" + strconv.Itoa(i) }
 

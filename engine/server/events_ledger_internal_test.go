@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -124,6 +126,58 @@ func TestEventActionGivenUpAfterTransientFailures(t *testing.T) {
 			}
 			if got, _ := q.take(ctx, []string{"wf:a"}, 1, 200*time.Millisecond); len(got) != 0 {
 				t.Errorf("the given-up message is delivered again: %v", got)
+			}
+		})
+	}
+}
+
+// TestEventQueueBoundPerQueue: one conductor queue nobody takes from
+// stops at its own bound, with a one-line error naming it, while the
+// other queues still take messages; a message of it handled makes room.
+// On the run store and on Redis.
+func TestEventQueueBoundPerQueue(t *testing.T) {
+	queues := map[string]func(t *testing.T) eventQueue{
+		"run store": func(t *testing.T) eventQueue {
+			q := newTestRecordQueue(t)
+			q.perQ = 3
+			return q
+		},
+		"redis": func(t *testing.T) eventQueue {
+			q, _ := newTestStreamQueue(t)
+			q.perQ = 3
+			return q
+		},
+	}
+	for name, mk := range queues {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			q := mk(t)
+			for i := range 3 {
+				if err := q.Publish(ctx, "conductor:wf:deaf", "m"+strconv.Itoa(i), []byte(`{}`)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := q.Publish(ctx, "conductor:wf:deaf", "over", []byte(`{}`))
+			if !errors.Is(err, errEventQueueFull) || !strings.Contains(err.Error(), "conductor queue conductor:wf:deaf holds 3 messages") || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("past the queue's bound: %v", err)
+			}
+			for i := range 3 {
+				if err := q.Publish(ctx, "conductor:wf:other", "o"+strconv.Itoa(i), []byte(`{}`)); err != nil {
+					t.Fatalf("another queue refused: %v", err)
+				}
+			}
+			got, err := q.take(ctx, []string{"wf:deaf"}, 1, time.Second)
+			if err != nil || len(got) != 1 {
+				t.Fatalf("take: %v %v", got, err)
+			}
+			if err := q.begin(ctx, got[0]); err != nil {
+				t.Fatal(err)
+			}
+			if err := q.finish(ctx, got[0]); err != nil {
+				t.Fatal(err)
+			}
+			if err := q.Publish(ctx, "conductor:wf:deaf", "room", []byte(`{}`)); err != nil {
+				t.Errorf("after a message was handled: %v", err)
 			}
 		})
 	}

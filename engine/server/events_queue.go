@@ -90,17 +90,28 @@ type eventQueue interface {
 var errEventReplay = errors.New("event message already handled")
 
 // eventQueuedMax bounds the messages the conductor queues keep, all queues
-// together (queue names can come from a run's input): a workflow
-// publishing where nobody listens fails its EVENT task rather than fill
-// the server's store (or Redis).
-const eventQueuedMax = 10000
+// together (queue names can come from a run's input): generous, as each
+// queue has its own bound, eventQueueMax.
+const eventQueuedMax = 100000
 
-// errEventQueueFull: the conductor queues hold eventQueuedMax messages.
+// eventQueueMax bounds the messages one conductor queue keeps: a workflow
+// publishing where nobody listens fails its EVENT task once its queue is
+// full, without filling the server's store (or Redis) for every other
+// workflow's queues.
+const eventQueueMax = 1000
+
+// errEventQueueFull: a conductor queue holds eventQueueMax messages, or
+// the queues eventQueuedMax.
 var errEventQueueFull = errors.New("event queue full")
 
-func queueFull(queue string, max int) error {
-	return fmt.Errorf("%w: the conductor queues hold %d messages no event handler has taken; not published to %s (register a handler for the event %s, or give --event-sink conductor=SINK)",
-		errEventQueueFull, max, queue, queue)
+// queueFull: queue holds max messages (all, true: the queues together).
+func queueFull(queue string, max int, all bool) error {
+	what := fmt.Sprintf("the conductor queue %s holds %d messages", queue, max)
+	if all {
+		what = fmt.Sprintf("the conductor queues hold %d messages", max)
+	}
+	return fmt.Errorf("%w: %s no event handler has taken; not published to %s (register an active event handler for the event %s, or give --event-sink conductor=SINK)",
+		errEventQueueFull, what, queue, queue)
 }
 
 // eventStreamPrefix names the Redis streams of the conductor queues; one
@@ -143,6 +154,7 @@ type eventStreamQueue struct {
 	transit *runsecrets.Transit
 	self    string
 	max     int // eventQueuedMax; smaller in tests
+	perQ    int // eventQueueMax; smaller in tests
 	mu      sync.Mutex
 	groups  map[string]bool // streams whose group exists
 	turn    int             // where the next take starts among the streams
@@ -153,7 +165,7 @@ type eventStreamQueue struct {
 }
 
 func newEventStreamQueue(c redis.UniversalClient, transit *runsecrets.Transit) *eventStreamQueue {
-	return &eventStreamQueue{c: c, transit: transit, self: newRunID(), max: eventQueuedMax, groups: map[string]bool{}, reclaimIdle: eventReclaimIdle,
+	return &eventStreamQueue{c: c, transit: transit, self: newRunID(), max: eventQueuedMax, perQ: eventQueueMax, groups: map[string]bool{}, reclaimIdle: eventReclaimIdle,
 		seen: seenLedgers{ver: map[string]uint64{}}}
 }
 
@@ -164,7 +176,7 @@ func messageBinding(queue, id, epoch string, seq uint64) string {
 }
 
 // Publish appends the sealed message to its queue's stream, numbered in
-// its queue's ledger, unless the queues hold q.max messages.
+// its queue's ledger, unless it holds q.perQ messages or the queues q.max.
 func (q *eventStreamQueue) Publish(ctx context.Context, queue, id string, payload []byte) error {
 	name, ok := strings.CutPrefix(queue, engine.ConductorQueueType+":")
 	if !ok {
@@ -176,11 +188,11 @@ func (q *eventStreamQueue) Publish(ctx context.Context, queue, id string, payloa
 	// (an entry written by someone else is dropped uncounted); one who
 	// can write to Redis can move it anyway, which only refuses or allows
 	// publications.
-	if n, err := q.c.Get(ctx, eventQueuedKey).Int(); err == nil && n >= q.max {
-		return queueFull(queue, q.max)
+	if n, err := q.c.XLen(ctx, stream).Result(); err == nil && n >= int64(q.perQ) {
+		return queueFull(queue, q.perQ, false)
 	}
-	if n, err := q.c.XLen(ctx, stream).Result(); err == nil && n >= int64(q.max) {
-		return queueFull(queue, q.max)
+	if n, err := q.c.Get(ctx, eventQueuedKey).Int(); err == nil && n >= q.max {
+		return queueFull(queue, q.max, true)
 	}
 	pub := publisherOf(ctx)
 	var entry, epoch string

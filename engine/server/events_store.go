@@ -26,6 +26,7 @@ type eventRecordQueue struct {
 	recs    runstore.Records
 	transit *runsecrets.Transit
 	max     int // eventQueuedMax; smaller in tests
+	perQ    int // eventQueueMax; smaller in tests
 	seen    seenLedgers
 	// redeliver is how long a released message waits before it is taken
 	// again (eventReclaimIdle; shorter in tests).
@@ -39,7 +40,7 @@ type eventRecordQueue struct {
 }
 
 func newEventRecordQueue() *eventRecordQueue {
-	return &eventRecordQueue{max: eventQueuedMax, seen: seenLedgers{ver: map[string]uint64{}}, redeliver: eventReclaimIdle,
+	return &eventRecordQueue{max: eventQueuedMax, perQ: eventQueueMax, seen: seenLedgers{ver: map[string]uint64{}}, redeliver: eventReclaimIdle,
 		inFlight: map[string]bool{}, notUntil: map[string]time.Time{}, notify: make(chan struct{})}
 }
 
@@ -125,7 +126,7 @@ func addQueued(tx runstore.RecordTx, d int) error {
 }
 
 // Publish adds the sealed message at the end of its queue, numbered in
-// its queue's ledger, unless the queues hold q.max messages.
+// its queue's ledger, unless it holds q.perQ messages or the queues q.max.
 func (q *eventRecordQueue) Publish(ctx context.Context, queue, id string, payload []byte) error {
 	name, ok := strings.CutPrefix(queue, engine.ConductorQueueType+":")
 	if !ok {
@@ -133,8 +134,11 @@ func (q *eventRecordQueue) Publish(ctx context.Context, queue, id string, payloa
 	}
 	pub := publisherOf(ctx)
 	err := q.updateLedger(ctx, name, true, func(l *eventLedger, tx runstore.RecordTx) error {
+		if l.waiting() >= uint64(q.perQ) {
+			return queueFull(queue, q.perQ, false)
+		}
 		if queuedCount(tx) >= q.max {
-			return queueFull(queue, q.max)
+			return queueFull(queue, q.max, true)
 		}
 		l.Next++
 		binding := messageBinding(name, id, l.Epoch, l.Next)
