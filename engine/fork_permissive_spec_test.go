@@ -39,10 +39,14 @@ func TestConductorForkJoinPermissiveSubWorkflowsTerminatedByUser(t *testing.T) {
 			t.Fatal("the children's tasks never ran")
 		}
 	}
+	// A branch whose task waits (here a child run) leaves the fork's
+	// passes as soon as it has scheduled it and starts its child, while
+	// the fork records the JOIN on its own turn: the children can run
+	// before the parent's JOIN record is saved. Wait for both.
 	var running map[string]taskView
-	waitFor(t, "both children to run", func() bool {
+	waitFor(t, "both children to run and the JOIN to be recorded", func() bool {
 		running = byRef(viewRun(t, e, id).Tasks)
-		return running["st1"].SubWorkflowID != "" && running["st2"].SubWorkflowID != ""
+		return running["st1"].SubWorkflowID != "" && running["st2"].SubWorkflowID != "" && running["fanouttask_join"].Ref != ""
 	})
 	wf := viewRun(t, e, id)
 	if wf.Status != engine.StatusRunning {
