@@ -173,7 +173,7 @@ func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *Workflo
 	}()
 	// The fork's turn comes once every branch has scheduled its first
 	// task: its JOIN is recorded, then the branches' second pass begins.
-	if err := passes.await(ctx, self); err == nil {
+	if err := passes.awaitJoin(ctx, self); err == nil {
 		if err := r.recordJoin(ctx, join, suffix, iter, joinOn); err != nil {
 			passes.leave(self)
 			cancel()

@@ -138,6 +138,25 @@ func (p *forkPasses) await(ctx context.Context, m int) error {
 	return nil
 }
 
+// awaitJoin is await for a fork's own member (it records the JOIN): a turn
+// that has come counts even when ctx ended meanwhile. Conductor records the
+// JOIN in the pass that schedules the branches' first tasks, so once every
+// branch has scheduled its task the JOIN is due; a branch whose task fails
+// at once cancels ctx (the list's stop) while the turn moves to the fork,
+// and await's wait sees both and may take either.
+func (p *forkPasses) awaitJoin(ctx context.Context, m int) error {
+	err := p.await(ctx, m)
+	if err == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.turn == m && slices.Contains(p.ring, m) {
+		return nil
+	}
+	return err
+}
+
 // pass hands the turn from m to the next member; with remove, m leaves the
 // ring.
 func (p *forkPasses) passLocked(m int, remove bool) {
