@@ -42,8 +42,9 @@ type variablesUpdate struct {
 // that no process holds, is updated here and the outcome returned
 // (ErrNotRunning: the run ended first). Else the update is stored,
 // sealed, for the process executing it, which applies the stored updates
-// in the order they were sent, within a lease renewal; one too large on
-// its own is refused before it is stored.
+// in the order they were sent, within a lease renewal, and reports each
+// outcome, which UpdateVariables waits for (awaitVariablesOutcome); one
+// too large on its own is refused before it is stored.
 func (e *Engine) UpdateVariables(ctx context.Context, id string, vars json.RawMessage, appendArray bool) error {
 	var in map[string]json.RawMessage
 	if err := json.Unmarshal(vars, &in); err != nil || in == nil {
@@ -111,7 +112,97 @@ func (e *Engine) UpdateVariables(ctx context.Context, id string, vars json.RawMe
 		return err
 	}
 	e.signalStored(ctx, id)
-	return nil
+	return e.awaitVariablesOutcome(ctx, id, key, sec)
+}
+
+// variablesAckTimeout bounds how long UpdateVariables waits for the
+// process executing the run to report what became of an update.
+const variablesAckTimeout = 15 * time.Second
+
+// variablesAckID is where the runner reports the outcome of the update
+// stored under key for run id (a signal slot of its own: the runner takes
+// every signal of the run itself).
+func variablesAckID(id, key string) string { return id + "/" + key }
+
+// awaitVariablesOutcome waits for the outcome of the update stored under
+// key: the runner's report (sealed to the run and the key), ErrNotRunning
+// when the run ended without taking it. A runner that lets go without
+// taking it leaves it stored for whoever resumes the run: nil, as for a
+// run nobody executes.
+func (e *Engine) awaitVariablesOutcome(ctx context.Context, id, key string, sec *runsecrets.Run) error {
+	ackID := variablesAckID(id, key)
+	deadline := time.Now().Add(variablesAckTimeout)
+	for {
+		acks, err := e.runs.TakeSignals(ctx, ackID)
+		if err != nil {
+			return err
+		}
+		if sealed, ok := acks["outcome"]; ok {
+			b, err := sec.OpenCompletion(ackID, string(sealed))
+			if err != nil {
+				return fmt.Errorf("run %s: the outcome of a variables update: %w", id, err)
+			}
+			var o variablesOutcome
+			if err := json.Unmarshal(b, &o); err != nil {
+				return fmt.Errorf("run %s: the outcome of a variables update: %w", id, err)
+			}
+			switch o.Refused {
+			case "":
+				return nil
+			case "ended":
+				return fmt.Errorf("%w: run %s ended before the variables update", ErrNotRunning, id)
+			default:
+				return fmt.Errorf("%w: %s", ErrBadVariables, o.Refused)
+			}
+		}
+		_, archived, err := e.runs.Load(ctx, id)
+		if err != nil {
+			return err
+		}
+		if archived {
+			return fmt.Errorf("%w: run %s ended before the variables update", ErrNotRunning, id)
+		}
+		l, held, err := e.runs.GetLease(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !held || !l.Live(time.Now()) || time.Now().After(deadline) {
+			return nil
+		}
+		if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// variablesOutcome is what the runner reports of a stored update: Refused
+// is empty when it was applied, "ended" when the run had ended, else why
+// it was refused.
+type variablesOutcome struct {
+	Refused string `json:"refused,omitempty"`
+}
+
+// ackVariables reports the outcome of the update stored under key
+// (awaitVariablesOutcome reads it).
+func (r *runState) ackVariables(ctx context.Context, key string, err error) {
+	var o variablesOutcome
+	var big *variablesTooLargeError
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrNotRunning):
+		o.Refused = "ended"
+	case errors.As(err, &big):
+		o.Refused = big.Error()
+	default:
+		o.Refused = "the update was not applied"
+	}
+	b, _ := json.Marshal(o)
+	ackID := variablesAckID(r.id, key)
+	sealed, serr := r.sec.SealCompletion(ackID, b)
+	if serr != nil {
+		return
+	}
+	_ = r.e.runs.PutSignal(ctx, ackID, "outcome", []byte(sealed))
 }
 
 // loadRunDoc loads run id's stored document and decodes it.
@@ -183,48 +274,73 @@ func (r *runState) applyVariableSignals(ctx context.Context) {
 	}
 	slices.Sort(keys)
 	var ups []signal
+	var upKeys []string
 	for _, k := range keys {
 		if s := r.pending[k]; s.Status == variablesSignal {
-			ups = append(ups, s)
+			ups, upKeys = append(ups, s), append(upKeys, k)
 		}
 		delete(r.pending, k)
 	}
 	ended := terminalWorkflow(r.doc.Status)
 	r.mu.Unlock()
-	if len(ups) == 0 || ended {
+	if len(ups) == 0 {
 		return
 	}
+	if ended {
+		for _, k := range upKeys {
+			r.ackVariables(ctx, k, ErrNotRunning)
+		}
+		return
+	}
+	outcomes := make([]error, len(ups))
 	changed := false
-	for _, s := range ups {
+	for i, s := range ups {
 		var u variablesUpdate
 		var in map[string]json.RawMessage
 		if json.Unmarshal(s.Output, &u) != nil || json.Unmarshal(u.Variables, &in) != nil {
+			outcomes[i] = ErrBadVariables
 			continue
 		}
-		if r.mergeVariables(in, u.AppendArray) == nil {
+		if outcomes[i] = r.mergeVariablesWith(func(vars map[string]json.RawMessage) {
+			mergeInto(vars, in, u.AppendArray)
+		}); outcomes[i] == nil {
 			changed = true
 		}
 	}
 	if changed {
-		_ = r.saveUnlessEnded(ctx)
+		if err := r.saveUnlessEnded(ctx); err != nil {
+			for i := range outcomes {
+				if outcomes[i] == nil {
+					outcomes[i] = err
+				}
+			}
+		}
+	}
+	for i, k := range upKeys {
+		r.ackVariables(ctx, k, outcomes[i])
 	}
 }
 
 // mergeVariables merges in into the run's variables (UpdateVariables).
 func (r *runState) mergeVariables(in map[string]json.RawMessage, appendArray bool) error {
 	err := r.mergeVariablesWith(func(vars map[string]json.RawMessage) {
-		for k, v := range in {
-			if appendArray {
-				v = appendVariable(vars[k], v)
-			}
-			vars[k] = v
-		}
+		mergeInto(vars, in, appendArray)
 	})
 	var big *variablesTooLargeError
 	if errors.As(err, &big) {
 		return fmt.Errorf("%w: %s", ErrBadVariables, big.Error())
 	}
 	return err
+}
+
+// mergeInto merges in into vars (UpdateVariables).
+func mergeInto(vars, in map[string]json.RawMessage, appendArray bool) {
+	for k, v := range in {
+		if appendArray {
+			v = appendVariable(vars[k], v)
+		}
+		vars[k] = v
+	}
 }
 
 // variablesTooLargeError: merged variables over the size limit (the

@@ -185,7 +185,8 @@ func TestVariablesUpdatesFromAnotherProcessApplyInSendingOrder(t *testing.T) {
 	rs := runstore.NewMemory()
 	k := keyring(t, 7)
 	e1 := harnessEngine(t, rs, engine.WithKeyring(k))
-	e2 := harnessEngine(t, rs, engine.WithKeyring(k))
+	e2 := harnessEngine(t, rs, engine.WithKeyring(k),
+		engine.WithSignalNotify(func(_ context.Context, id string) { e1.SignalStored(id) })) // as serve's notice does
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	const id = "order-run-1"
@@ -197,7 +198,6 @@ func TestVariablesUpdatesFromAnotherProcessApplyInSendingOrder(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		e1.SignalStored(id) // as serve's signal notice does
 		var n any
 		for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 			b, err := e1.Show(ctx, id)
@@ -229,7 +229,8 @@ func TestUpdateVariablesReportsAnUpdateTheRunCannotTake(t *testing.T) {
 	}{
 		{"too large alone, executed here", false, `{"blob":"` + strings.Repeat("a", 3*1024) + `"}`},
 		{"too large alone, executed elsewhere", true, `{"blob":"` + strings.Repeat("a", 3*1024) + `"}`},
-		{"too large merged, executed here", false, `{"blob":"` + strings.Repeat("a", 1500) + `","more":"` + strings.Repeat("b", 600) + `"}`},
+		{"too large merged, executed here", false, `{"blob":"` + strings.Repeat("a", 1200) + `","more":"` + strings.Repeat("b", 400) + `"}`},
+		{"too large merged, executed elsewhere", true, `{"blob":"` + strings.Repeat("a", 1200) + `","more":"` + strings.Repeat("b", 400) + `"}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rs := runstore.NewMemory()
@@ -240,13 +241,14 @@ func TestUpdateVariablesReportsAnUpdateTheRunCannotTake(t *testing.T) {
 			defer cancel()
 			id := "big-run-1"
 			startWaitingRun(t, ctx, e1, id)
-			pad := `{"a":"` + strings.Repeat("p", 400) + `"}`
+			pad := `{"a":"` + strings.Repeat("p", 700) + `"}`
 			if err := e1.UpdateVariables(ctx, id, json.RawMessage(pad), false); err != nil {
 				t.Fatal(err)
 			}
 			sender := e1
 			if tc.remote {
-				sender = harnessEngine(t, rs, opts...)
+				sender = harnessEngine(t, rs, append(opts,
+					engine.WithSignalNotify(func(_ context.Context, id string) { e1.SignalStored(id) }))...)
 			}
 			err := sender.UpdateVariables(ctx, id, json.RawMessage(tc.update), false)
 			if !errors.Is(err, engine.ErrBadVariables) {
