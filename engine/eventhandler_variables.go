@@ -55,13 +55,9 @@ func (e *Engine) UpdateVariables(ctx context.Context, id string, vars json.RawMe
 	if b, _ := json.Marshal(in); int64(len(b)) > e.maxVariablesKB()*1024 {
 		return fmt.Errorf("%w: %s", ErrBadVariables, &variablesTooLargeError{size: len(b), run: id, maxKB: e.maxVariablesKB()})
 	}
-	doc, archived, err := e.runs.Load(ctx, id)
+	_, d, archived, err := e.loadRunDoc(ctx, id)
 	if err != nil {
 		return err
-	}
-	var d runDoc
-	if err := json.Unmarshal(doc, &d); err != nil {
-		return fmt.Errorf("run %s: damaged document: %w", id, err)
 	}
 	if archived || (d.Status != StatusRunning && d.Status != StatusPaused) {
 		return fmt.Errorf("%w: run %s is %s", ErrNotRunning, id, d.Status)

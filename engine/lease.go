@@ -164,13 +164,9 @@ func (e *Engine) terminate(ctx context.Context, id, reason string, prep func(*ru
 		reason = "terminated"
 	}
 	for {
-		doc, archived, err := e.runs.Load(ctx, id)
+		_, d, archived, err := e.loadRunDoc(ctx, id)
 		if err != nil {
 			return err
-		}
-		var d runDoc
-		if err := json.Unmarshal(doc, &d); err != nil {
-			return fmt.Errorf("run %s: damaged document: %w", id, err)
 		}
 		if archived || terminalWorkflow(d.Status) {
 			return fmt.Errorf("%w: run %s ended with status %s", ErrNotRunning, id, d.Status)

@@ -40,13 +40,9 @@ func (e *Engine) ResumePaused(ctx context.Context, id string) error {
 }
 
 func (e *Engine) setPause(ctx context.Context, id string, pause bool) error {
-	doc, archived, err := e.runs.Load(ctx, id)
+	_, d, archived, err := e.loadRunDoc(ctx, id)
 	if err != nil {
 		return err
-	}
-	var d runDoc
-	if err := json.Unmarshal(doc, &d); err != nil {
-		return fmt.Errorf("run %s: damaged document: %w", id, err)
 	}
 	from, to, key := StatusRunning, StatusPaused, pauseSignal
 	if !pause {
