@@ -44,6 +44,7 @@ func (r *runState) execute(ctx context.Context) (*Result, error) {
 	if err := r.acquireLease(ctx); err != nil {
 		return nil, err
 	}
+	r.takeStoredPause(ctx) // pause.go
 	if r.reopenFailure != "" {
 		return r.failReopened(ctx) // reopen.go
 	}

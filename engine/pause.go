@@ -107,6 +107,36 @@ func (e *Engine) setPause(ctx context.Context, id string, pause bool) error {
 	}
 }
 
+// takeStoredPause pauses the run here when the store has it PAUSED: Pause,
+// finding no process executing it, marks the run in the store, and a run
+// this process is about to execute (a new run between its first write and
+// its lease, a stored run between its load and its lease) does not see
+// that. Left RUNNING in memory, it would schedule its next task while
+// PAUSED, its next write would undo the pause, and a ResumePaused meanwhile
+// would wait for a RUNNING status no write brings (a resume signal finds
+// the run already RUNNING here). A store that cannot be read leaves the run
+// as it is: its next write fails the same way.
+func (r *runState) takeStoredPause(ctx context.Context) {
+	doc, archived, err := r.e.runs.Load(ctx, r.id)
+	if err != nil || archived {
+		return
+	}
+	var s struct {
+		Status string `json:"status"`
+	}
+	if json.Unmarshal(doc, &s) != nil || s.Status != StatusPaused {
+		return
+	}
+	r.mu.Lock()
+	if r.doc.Status == StatusRunning {
+		r.doc.Status, r.wfDoc = StatusPaused, nil
+		if r.unpaused == nil {
+			r.unpaused = make(chan struct{})
+		}
+	}
+	r.mu.Unlock()
+}
+
 // applyPauseSignals applies pause/resume signals taken from the store (the
 // lease keeper calls it with each batch).
 func (r *runState) applyPauseSignals(ctx context.Context) {
