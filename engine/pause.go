@@ -48,13 +48,21 @@ func (e *Engine) setPause(ctx context.Context, id string, pause bool) error {
 	if !pause {
 		from, to, key = StatusPaused, StatusRunning, resumeSignal
 	}
-	switch {
-	case archived || terminalWorkflow(d.Status):
-		return fmt.Errorf("%w: run %s ended with status %s", ErrNotRunning, id, d.Status)
-	case d.Status == to:
-		return nil
-	case d.Status != from && !pause:
-		return fmt.Errorf("%w: run %s is %s", ErrNotPaused, id, d.Status)
+	// settled reports whether the run, as stored, needs no change (done)
+	// or cannot take it (err).
+	settled := func(d *runDoc, archived bool) (done bool, err error) {
+		switch {
+		case archived || terminalWorkflow(d.Status):
+			return true, fmt.Errorf("%w: run %s ended with status %s", ErrNotRunning, id, d.Status)
+		case d.Status == to:
+			return true, nil
+		case d.Status != from && !pause:
+			return true, fmt.Errorf("%w: run %s is %s", ErrNotPaused, id, d.Status)
+		}
+		return false, nil
+	}
+	if done, err := settled(d, archived); done {
+		return err
 	}
 	if !e.isActive(id) {
 		if err := e.runs.AcquireLease(ctx, id, e.newLease(), e.leaseTTL); err == nil {
@@ -66,13 +74,8 @@ func (e *Engine) setPause(ctx context.Context, id string, pause bool) error {
 			if err != nil {
 				return err
 			}
-			switch {
-			case archived || terminalWorkflow(d.Status):
-				return fmt.Errorf("%w: run %s ended with status %s", ErrNotRunning, id, d.Status)
-			case d.Status == to:
-				return nil
-			case d.Status != from && !pause:
-				return fmt.Errorf("%w: run %s is %s", ErrNotPaused, id, d.Status)
+			if done, err := settled(d, archived); done {
+				return err
 			}
 			r, err := e.loadDoc(ctx, id, doc, d, nil)
 			if err != nil {
