@@ -97,6 +97,13 @@ func (r *runState) startFailureWorkflow(ctx context.Context, st *stopError, out 
 	// The failed run's head is stored as given, but this copy is made now:
 	// masked with every value the run registered since it started.
 	correlationID = r.sec.Text(correlationID)
+	if len(domains) > 0 {
+		masked := make(map[string]string, len(domains))
+		for k, d := range domains {
+			masked[r.sec.Text(k)] = r.sec.Text(d)
+		}
+		domains = masked
+	}
 	cfg := &runConfig{principal: r.doc.Principal, project: r.doc.Project, env: r.doc.Environment, correlationID: correlationID, taskToDomain: domains}
 	child, err := r.e.newRun(ctx, def, input, cfg, "", "", r.sec)
 	if err != nil {

@@ -19,7 +19,7 @@ import (
 // The run's correlationId and taskToDomain are stored as given, but what
 // is built from them after the run registered a value is masked with it:
 // an EVENT task's message and output, and the failure workflow's
-// correlationId.
+// correlationId and taskToDomain.
 func TestHeadCopiesMaskedWithValuesRegisteredAfterTheStart(t *testing.T) {
 	const v = "tok-head-7c6b5a4d3e"
 	register := `{"name":"a","taskReferenceName":"a","type":"INLINE","inputParameters":{"evaluatorType":"javascript","v":"${workflow.input.v}","expression":"({_secrets: {t: $.v}})"}}`
@@ -79,7 +79,8 @@ func TestHeadCopiesMaskedWithValuesRegisteredAfterTheStart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := e.Start(ctx, d, json.RawMessage(`{"v":"`+v+`"}`), engine.WithCorrelationID("corr-"+v))
+		res, err := e.Start(ctx, d, json.RawMessage(`{"v":"`+v+`"}`), engine.WithCorrelationID("corr-"+v),
+			engine.WithTaskToDomain(map[string]string{"h": "dom-" + v}))
 		if err != nil || res.Status != engine.StatusFailed {
 			t.Fatalf("%v %+v", err, res)
 		}
@@ -99,6 +100,9 @@ func TestHeadCopiesMaskedWithValuesRegisteredAfterTheStart(t *testing.T) {
 		}
 		if got := gjson.GetBytes(cdoc, "correlationId").String(); got != "corr-***" {
 			t.Fatalf("failure run's correlationId %q", strings.ReplaceAll(got, v, "<value>"))
+		}
+		if got := gjson.GetBytes(cdoc, "taskToDomain.h").String(); got != "dom-***" {
+			t.Fatalf("failure run's taskToDomain %q", strings.ReplaceAll(got, v, "<value>"))
 		}
 		if strings.Contains(string(cdoc), v) {
 			t.Fatalf("failure run holds the value: %s", strings.ReplaceAll(string(cdoc), v, "<value>"))
