@@ -62,6 +62,22 @@ func maskRunHead(doc []byte, sec *runsecrets.Run) ([]byte, error) {
 	return doc, nil
 }
 
+// maskArchivedDefinition masks the run document's copy of its definition
+// with every value the run registered: a definition is stored as written,
+// and one that holds a secret's value written out (pasted in place of a
+// reference) would otherwise keep it in the archive. A restart finds the
+// definition as it ran by its hash (intactDefinition), or is refused.
+func maskArchivedDefinition(doc []byte, sec *runsecrets.Run) ([]byte, error) {
+	def := gjson.GetBytes(doc, "workflowDefinition")
+	if !def.IsObject() {
+		return doc, nil
+	}
+	if m := sec.Remask([]byte(def.Raw), "/workflowDefinition"); string(m) != def.Raw {
+		return sjson.SetRawBytes(doc, "workflowDefinition", m)
+	}
+	return doc, nil
+}
+
 // showRunHead is maskRunHead for Show: with the values of the run as this
 // process executes it, or as its stored run log and its ancestors' hold
 // them. An archived run's head was masked when it was archived.

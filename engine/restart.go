@@ -58,7 +58,7 @@ func (e *Engine) ended(ctx context.Context, er *endedRun) (*endedRun, error) {
 
 // intactDefinition gives an archived run its definition back when
 // archiving replaced the definition's `_secrets` members (templates such
-// as UPDATE_SECRET's) by "***": a copy whose hash is the one the run
+// as UPDATE_SECRET's) by "***", or masked a value it held written out: a copy whose hash is the one the run
 // recorded, from the file it was run from, the definitions directory, or
 // its parent's inline sub-workflow definitions. Without one the run
 // cannot run again: it fails with ErrArchivedSecrets rather than running
@@ -106,7 +106,7 @@ func (e *Engine) intactDefinition(ctx context.Context, id string, d *runDoc, dep
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: cannot restart run %s: archiving replaced the _secrets members of its definition by \"***\" and no copy of the definition (its file, the definitions directory, its parent's) matches the one it ran",
+	return fmt.Errorf("%w: cannot restart run %s: archiving masked its definition (its _secrets members, or a secret's value written into it) and no copy of the definition (its file, the definitions directory, its parent's) matches the one it ran",
 		ErrArchivedSecrets, id)
 }
 

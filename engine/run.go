@@ -364,6 +364,11 @@ func (r *runState) archive(ctx context.Context) error {
 	if doc, err = maskRunHead(doc, r.sec); err != nil {
 		return err
 	}
+	// So is a value the definition holds written out (pasted in place of a
+	// reference).
+	if doc, err = maskArchivedDefinition(doc, r.sec); err != nil {
+		return err
+	}
 	archived, err := r.sec.Archive(doc)
 	if err != nil {
 		return err

@@ -1,0 +1,82 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/interpolate"
+	"github.com/wfrun/wfrun/tasks"
+)
+
+// A definition that holds a secret's value written literally (pasted into
+// a task's input instead of referenced) keeps it while the run executes,
+// but the archived run's copy of the definition is masked with every value
+// the run registered, as the rest of the archive is. A restart finds the
+// definition as it ran (by its hash) where a copy is kept; without one it
+// is refused rather than run with "***" in place of the literal.
+func TestArchivedDefinitionMasksLiteralValues(t *testing.T) {
+	const value = "lit-7d3e9a1b5c42"
+	def := `{"name":"literal_value","version":1,"schemaVersion":2,"tasks":[
+	 {"name":"read","taskReferenceName":"read","type":"INLINE","inputParameters":{"evaluatorType":"javascript","k":"${workflow.secrets.api}","expression":"$.k.length"}},
+	 {"name":"pasted","taskReferenceName":"pasted","type":"INLINE","inputParameters":{"evaluatorType":"javascript","note":"Bearer ` + value + `","expression":"$.note.length"}}],
+	 "outputParameters":{"n":"${pasted.output.result}"}}`
+	for _, keepCopy := range []bool{true, false} {
+		name := map[bool]string{true: "definition in the definitions directory", false: "no copy of the definition"}[keepCopy]
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			rs := runstore.NewMemory()
+			dir := t.TempDir()
+			if keepCopy {
+				if err := os.WriteFile(filepath.Join(dir, "literal_value.json"), []byte(def), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e, err := engine.New(engine.WithRunStore(rs), engine.WithRegistry(tasks.NewDefaultRegistry()), engine.WithDefinitionsDir(dir),
+				engine.WithSecrets(func(engine.Principal, string, string) interpolate.SecretSource {
+					return interpolate.MapSecrets{"api": json.RawMessage(`"` + value + `"`)}
+				}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := e.Parse([]byte(def))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := startRun(t, e, d, `{}`)
+			if res.Status != engine.StatusCompleted {
+				t.Fatalf("run %s", res.Status)
+			}
+			doc, _, err := rs.Load(ctx, res.RunID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(doc), value) {
+				t.Fatalf("the archived run holds the value: %s", strings.ReplaceAll(string(doc), value, "<value>"))
+			}
+			if !strings.Contains(string(doc), `"note":"Bearer ***"`) {
+				t.Fatalf("archived definition not masked: %s", doc)
+			}
+			again, err := e.Restart(ctx, res.RunID, true)
+			if !keepCopy {
+				if !errors.Is(err, engine.ErrArchivedSecrets) || !strings.Contains(err.Error(), "no copy of the definition") {
+					t.Fatalf("restart without a copy of the definition: %v", err)
+				}
+				return
+			}
+			if err != nil || again.Status != engine.StatusCompleted {
+				t.Fatalf("restart: %v %+v", err, again)
+			}
+			// The restarted run ran the literal (its length), not "***".
+			if got := viewRun(t, e, res.RunID).Output["n"]; got != float64(len("Bearer "+value)) {
+				t.Fatalf("restarted output n = %v", got)
+			}
+		})
+	}
+}
