@@ -105,6 +105,8 @@ type taskHead struct {
 	// handed it out (remote.go).
 	WorkerID  string `json:"workerId,omitempty"`
 	PollCount int    `json:"pollCount,omitempty"`
+	// When the record last changed (Conductor's updateTime).
+	UpdateTime int64 `json:"updateTime,omitempty"`
 }
 
 // The heads are written by hand rather than by json.Marshal: a save encodes
@@ -347,6 +349,9 @@ func appendTaskHead(b []byte, t *taskRecord, runID string) []byte {
 	if t.PollCount != 0 {
 		b = appendIntMember(b, "pollCount", int64(t.PollCount))
 	}
+	if t.Updated != 0 {
+		b = appendIntMember(b, "updateTime", t.Updated)
+	}
 	return b
 }
 
@@ -566,6 +571,7 @@ func (r *runState) forgetLocked(t *taskRecord) {
 // touchLocked marks a task record changed: its cached encodings are dropped
 // and the next write carries it. Callers hold r.mu.
 func (r *runState) touchLocked(t *taskRecord) {
+	t.Updated = r.nowMillis()
 	t.envDoc, t.headDoc, t.enc, t.outIdx = nil, nil, nil, nil
 	if !t.dirty {
 		t.dirty = true

@@ -582,7 +582,7 @@ func (e *Engine) loadDoc(ctx context.Context, id string, _ []byte, d *runDoc, pa
 			SubWorkflowID: td.SubWorkflowID, RetriedTaskID: td.RetriedTaskID, Domain: td.Domain, inStored: td.InputData, outStored: td.OutputData,
 			IsolationGroupID: td.IsolationGroupID, ExecutionNameSpace: td.ExecutionNameSpace,
 			RateLimitPerFrequency: td.RateLimitPerFrequency, RateLimitFrequencyInSeconds: td.RateLimitFrequencyInSeconds,
-			ResponseTimeoutSeconds: td.ResponseTimeoutSeconds, WorkerID: td.WorkerID, PollCount: td.PollCount,
+			ResponseTimeoutSeconds: td.ResponseTimeoutSeconds, WorkerID: td.WorkerID, PollCount: td.PollCount, Updated: td.UpdateTime,
 		}
 		t.inMem = unseal(td.InputData, "/tasks/"+t.TaskID+"/inputData")
 		t.outMem = unseal(td.OutputData, "/tasks/"+t.TaskID+"/outputData")

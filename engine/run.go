@@ -88,6 +88,9 @@ type taskRecord struct {
 	// Task shows them.
 	WorkerID  string
 	PollCount int
+	// Updated is when the record last changed (Conductor's updateTime):
+	// every change a task's execution makes goes through touchLocked.
+	Updated   int64
 	published string // the queue an EVENT task published to, as sent (event.go)
 
 	inMem, inStored   []byte

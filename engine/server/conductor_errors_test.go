@@ -111,7 +111,7 @@ func TestConductorRegisteredTaskDefRetries(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		_, _, body := ts.do(t, "GET", "/api/workflow/"+id, "")
-		if strings.Contains(body, `"status":"COMPLETED","tasks"`) || !strings.Contains(body, `"status":"RUNNING"`) {
+		if strings.Contains(body, `"status":"COMPLETED","taskToDomain"`) || !strings.Contains(body, `"status":"RUNNING"`) {
 			if !strings.Contains(body, `"r":"COMPLETED"`) || strings.Count(body, `"referenceTaskName":"work"`) != 2 {
 				t.Errorf("run: %s", body)
 			}

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wfrun/wfrun/engine"
 	"github.com/wfrun/wfrun/engine/runstore"
@@ -199,53 +200,20 @@ func (s *Server) execution(ctx context.Context, id string) (map[string]any, erro
 	if err != nil {
 		return nil, err
 	}
-	return executionDoc(view)
-}
-
-// executionDoc is the Conductor Workflow of a run view.
-func executionDoc(view []byte) (map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(view))
-	dec.UseNumber()
-	var doc map[string]any
-	if err := dec.Decode(&doc); err != nil {
-		return nil, err
-	}
-	doc["workflowName"] = doc["workflowType"]
-	doc["workflowVersion"] = doc["version"]
-	doc["startTime"] = doc["createTime"]
-	if doc["priority"] == nil {
-		doc["priority"] = 0 // Conductor's Workflow always has it
-	}
-	// Internal members: who runs it (scopes), and the definition as the
-	// engine runs it (the registered one is under /api/metadata).
-	for _, k := range []string{"principal", "workflowDefinition", "definitionHash", "definitionPath", "nextSeq", "runLogLength", "runLogSeal"} {
-		delete(doc, k)
-	}
-	if list, ok := doc["tasks"].([]any); ok {
-		for _, it := range list {
-			if t, ok := it.(map[string]any); ok {
-				if t["taskDefName"] == "" || t["taskDefName"] == nil {
-					t["taskDefName"] = t["referenceTaskName"]
-				}
-				t["workflowType"] = doc["workflowType"]
-				taskDefaults(t, doc)
-			}
-		}
-	} else {
-		doc["tasks"] = []any{}
-	}
-	return doc, nil
+	return s.executionDoc(view)
 }
 
 // taskPrimitives are members of Conductor's Task that are primitives (its
 // JSON always has them): a record that leaves one out has it 0.
-var taskPrimitives = []string{"callbackAfterSeconds", "rateLimitPerFrequency", "rateLimitFrequencyInSeconds", "responseTimeoutSeconds", "pollCount"}
+var taskPrimitives = []string{"updateTime", "callbackAfterSeconds", "rateLimitPerFrequency", "rateLimitFrequencyInSeconds", "responseTimeoutSeconds", "pollCount"}
 
 // taskDefaults completes task record t of run doc with the members
 // Conductor's Task derives from its run and its own members:
 // workflowPriority and correlationId (the run's), loopOverTask (iteration
-// above 0), queueWaitTime (from scheduling to the start, 0 before) and the
-// primitives a record leaves out when 0.
+// above 0), queueWaitTime (from scheduling to the start, 0 before; for a
+// task a worker put back with callbackAfterSeconds, how long it has been
+// due since then, as Task.getQueueWaitTime counts) and the primitives a
+// record leaves out when 0.
 func taskDefaults(t, doc map[string]any) {
 	for _, k := range taskPrimitives {
 		if t[k] == nil {
@@ -261,6 +229,9 @@ func taskDefaults(t, doc map[string]any) {
 	wait := int64(0)
 	if sched > 0 && start > 0 {
 		wait = start - sched
+		if upd, cb := numberOf(t["updateTime"]), numberOf(t["callbackAfterSeconds"]); upd > 0 && cb > 0 {
+			wait = max(0, time.Now().UnixMilli()-(upd+cb*1000))
+		}
 	}
 	t["queueWaitTime"] = wait
 }
@@ -279,7 +250,7 @@ func (s *Server) getWorkflow(w http.ResponseWriter, r *http.Request, p store.Pri
 	if !ok {
 		return
 	}
-	doc, err := executionDoc(view)
+	doc, err := s.executionDoc(view)
 	if err != nil {
 		s.runError(w, r, err)
 		return
@@ -297,7 +268,7 @@ func (s *Server) getWorkflowStatus(w http.ResponseWriter, r *http.Request, p sto
 	if !ok {
 		return
 	}
-	doc, err := executionDoc(view)
+	doc, err := s.executionDoc(view)
 	if err != nil {
 		s.runError(w, r, err)
 		return

@@ -156,7 +156,7 @@ func TestSharedQueueAcrossProcesses(t *testing.T) {
 	answer(a, order[1], "COMPLETED", "r1 via A")
 	answer(a, order[2], "COMPLETED", "r2 via A")
 	for i, id := range order {
-		view := waitView(t, b, id, `"status":"COMPLETED","tasks"`)
+		view := waitView(t, b, id, `"status":"COMPLETED","taskToDomain"`)
 		if want := []string{"r0 via B", "r1 via A", "r2 via A"}[i]; !strings.Contains(view, want) || strings.Count(view, `"referenceTaskName":"work"`) != 1 {
 			t.Errorf("run %d: %s", i, view)
 		}

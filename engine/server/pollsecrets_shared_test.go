@@ -175,7 +175,7 @@ func TestSharedQueueResolvesAtPoll(t *testing.T) {
 	if code, _, body := b.do(t, "POST", "/api/tasks", string(upd)); code != 200 {
 		t.Fatalf("update through B: %d %s", code, body)
 	}
-	view := waitView(t, a, id, `"status":"COMPLETED","tasks"`)
+	view := waitView(t, a, id, `"status":"COMPLETED","taskToDomain"`)
 	if !strings.Contains(view, `"echo":"got ***"`) || !strings.Contains(view, `"only":"and ***"`) || strings.Contains(view, newV) || strings.Contains(view, onlyV) {
 		t.Fatalf("run view: want the echoed value masked:\n%s", view)
 	}

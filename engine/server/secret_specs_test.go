@@ -295,7 +295,7 @@ func TestSharedQueueTaskDeclaredSecrets(t *testing.T) {
 	if code, _, body := b.do(t, "POST", "/api/tasks", string(upd)); code != 200 {
 		t.Fatalf("update through B: %d %s", code, body)
 	}
-	view := waitView(t, a, id, `"status":"COMPLETED","tasks"`)
+	view := waitView(t, a, id, `"status":"COMPLETED","taskToDomain"`)
 	if !strings.Contains(view, `"echo":"*** ***"`) || strings.Contains(view, apiKey) || strings.Contains(view, pwd) {
 		t.Fatalf("run view: want the echoed values masked:\n%s", view)
 	}

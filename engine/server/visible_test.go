@@ -87,7 +87,7 @@ func TestRunningTaskShownByAnotherServer(t *testing.T) {
 	}
 	released = true
 	close(release)
-	waitView(t, b, id, `"status":"COMPLETED","tasks"`)
+	waitView(t, b, id, `"status":"COMPLETED","taskToDomain"`)
 	if status, tasks := view(b); status != "COMPLETED" || len(tasks) != 1 || tasks[0].Status != "COMPLETED" {
 		t.Fatalf("after the call returned: %s %+v", status, tasks)
 	}

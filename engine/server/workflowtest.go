@@ -60,7 +60,7 @@ func (s *Server) testWorkflow(w http.ResponseWriter, r *http.Request, p store.Pr
 		var doc map[string]any
 		var err error
 		if view := test.Answer(); view != nil {
-			doc, err = executionDoc(view)
+			doc, err = s.executionDoc(view)
 		} else {
 			doc, err = s.execution(r.Context(), id)
 		}

@@ -1,0 +1,292 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	"github.com/wfrun/wfrun/engine"
+)
+
+// Conductor's Workflow and Task, as its API serializes them (Jackson,
+// NON_NULL): every member that is not null, primitives and the empty
+// collections a fresh object holds included. A run's view (engine.Show:
+// `_secrets`, `_masked` and maskedFields values as "***") is completed
+// here with the members Conductor derives from the run, its definition
+// and the registered task definitions; every member taken from a
+// definition passes through the server's masker, so a literal value the
+// server knows as a secret is shown "***" while `${workflow.secrets.X}`
+// references are shown as written.
+
+// workflowCollections are the collection members of Conductor's Workflow
+// that a fresh Workflow holds empty (never null).
+var workflowCollections = map[string]func() any{
+	"taskToDomain":             func() any { return map[string]any{} },
+	"failedReferenceTaskNames": func() any { return []any{} },
+	"failedTaskNames":          func() any { return []any{} },
+	"history":                  func() any { return []any{} },
+	"variables":                func() any { return map[string]any{} },
+	"input":                    func() any { return map[string]any{} },
+	"output":                   func() any { return map[string]any{} },
+}
+
+// workflowInternal are members of the stored run that are wfrun's own
+// (who runs it, the definition's hash and file, the journal's counts).
+var workflowInternal = []string{"principal", "definitionHash", "definitionPath", "nextSeq", "runLogLength", "runLogSeal"}
+
+// executionDoc is the Conductor Workflow of a run view.
+func (s *Server) executionDoc(view []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(view))
+	dec.UseNumber()
+	var doc map[string]any
+	if err := dec.Decode(&doc); err != nil {
+		return nil, err
+	}
+	doc["workflowName"] = doc["workflowType"]
+	doc["workflowVersion"] = doc["version"]
+	doc["startTime"] = doc["createTime"]
+	if doc["priority"] == nil {
+		doc["priority"] = 0 // Conductor's Workflow always has it
+	}
+	for k, empty := range workflowCollections {
+		if doc[k] == nil {
+			doc[k] = empty()
+		}
+	}
+	for _, k := range []string{"lastRetriedTime", "endTime"} {
+		if doc[k] == nil {
+			doc[k] = 0
+		}
+	}
+	if doc["rateLimited"] == nil {
+		doc["rateLimited"] = false
+	}
+	for _, k := range workflowInternal {
+		delete(doc, k)
+	}
+	// The definition the run executes, as Conductor keeps it with the
+	// run (its own tasks' taskDefinition included when it has one).
+	rs := s.newRecordShaper(doc["workflowDefinition"])
+	if def, ok := doc["workflowDefinition"].(map[string]any); ok {
+		doc["workflowDefinition"] = s.maskValue(def)
+	} else {
+		delete(doc, "workflowDefinition")
+	}
+	list, ok := doc["tasks"].([]any)
+	if !ok {
+		doc["tasks"] = []any{}
+		return doc, nil
+	}
+	retried := map[string]bool{}
+	for _, it := range list {
+		if t, ok := it.(map[string]any); ok {
+			if id, _ := t["retriedTaskId"].(string); id != "" {
+				retried[id] = true
+			}
+		}
+	}
+	for _, it := range list {
+		if t, ok := it.(map[string]any); ok {
+			if t["taskDefName"] == "" || t["taskDefName"] == nil {
+				t["taskDefName"] = t["referenceTaskName"]
+			}
+			t["workflowType"] = doc["workflowType"]
+			taskDefaults(t, doc)
+			id, _ := t["taskId"].(string)
+			rs.complete(t, retried[id])
+		}
+	}
+	return doc, nil
+}
+
+// maskValue is v (a decoded JSON value) with every string the server's
+// masker knows masked.
+func (s *Server) maskValue(v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return v
+	}
+	masked := s.masker.Mask(b)
+	if bytes.Equal(masked, b) {
+		return v
+	}
+	dec := json.NewDecoder(bytes.NewReader(masked))
+	dec.UseNumber()
+	var out any
+	if dec.Decode(&out) != nil {
+		return "***"
+	}
+	return out
+}
+
+// recordShaper completes a run's task records with what Conductor's Task
+// takes from the definition: the task's WorkflowTask and its TaskDef.
+type recordShaper struct {
+	s *Server
+	// byRef is every task configuration of the run's definition, nested
+	// ones included, by taskReferenceName (the configurations of an
+	// inline sub-workflow definition are that run's, not these).
+	byRef map[string]map[string]any
+	// shown caches each reference's masked WorkflowTask.
+	shown map[string]any
+	// registered caches the registered TaskDef of each name (nil: none).
+	registered map[string]any
+}
+
+func (s *Server) newRecordShaper(def any) *recordShaper {
+	rs := &recordShaper{s: s, byRef: map[string]map[string]any{}, shown: map[string]any{}, registered: map[string]any{}}
+	if d, ok := def.(map[string]any); ok {
+		rs.walk(d["tasks"])
+	}
+	return rs
+}
+
+// walk indexes a list of task configurations and the lists nested in
+// them (decisionCases, defaultCase, forkTasks, loopOver).
+func (rs *recordShaper) walk(list any) {
+	tasks, _ := list.([]any)
+	for _, it := range tasks {
+		wt, ok := it.(map[string]any)
+		if !ok {
+			continue
+		}
+		if ref, _ := wt["taskReferenceName"].(string); ref != "" {
+			if _, dup := rs.byRef[ref]; !dup {
+				rs.byRef[ref] = wt
+			}
+		}
+		if cases, ok := wt["decisionCases"].(map[string]any); ok {
+			for _, c := range cases {
+				rs.walk(c)
+			}
+		}
+		rs.walk(wt["defaultCase"])
+		rs.walk(wt["loopOver"])
+		if forks, ok := wt["forkTasks"].([]any); ok {
+			for _, f := range forks {
+				rs.walk(f)
+			}
+		}
+	}
+}
+
+// baseRef is a task reference without the __N suffix of a loop
+// iteration.
+func baseRef(ref string) string {
+	i := strings.LastIndex(ref, "__")
+	if i <= 0 || i+2 == len(ref) {
+		return ref
+	}
+	if _, err := strconv.Atoi(ref[i+2:]); err != nil {
+		return ref
+	}
+	return ref[:i]
+}
+
+// taskDef is the registered definition of the task name, nil when none.
+func (rs *recordShaper) taskDef(name string) any {
+	if name == "" || rs.s.conductor == nil {
+		return nil
+	}
+	if d, ok := rs.registered[name]; ok {
+		return d
+	}
+	var def any
+	if b, err := rs.s.conductor.defs.task(name); err == nil {
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		var m map[string]any
+		if dec.Decode(&m) == nil {
+			def = m
+		}
+	}
+	rs.registered[name] = def
+	return def
+}
+
+// workflowTask is the WorkflowTask of reference ref as Conductor keeps it
+// with the run: the configuration as written, Conductor's defaults for
+// its primitives, and its taskDefinition (inline, else the registered
+// one), masked. nil when the definition has no such task (a task a
+// DYNAMIC or FORK_JOIN_DYNAMIC task made).
+func (rs *recordShaper) workflowTask(ref string) any {
+	if wt, ok := rs.shown[ref]; ok {
+		return wt
+	}
+	src, ok := rs.byRef[ref]
+	if !ok {
+		rs.shown[ref] = nil
+		return nil
+	}
+	wt := make(map[string]any, len(src)+8)
+	for k, v := range src {
+		wt[k] = v
+	}
+	if wt["type"] == nil || wt["type"] == "" {
+		wt["type"] = "SIMPLE"
+	}
+	for _, k := range []string{"optional", "asyncComplete", "permissive"} {
+		if wt[k] == nil {
+			wt[k] = false
+		}
+	}
+	if wt["startDelay"] == nil {
+		wt["startDelay"] = 0
+	}
+	if wt["inputParameters"] == nil {
+		wt["inputParameters"] = map[string]any{}
+	}
+	if wt["taskDefinition"] == nil {
+		name, _ := wt["name"].(string)
+		if d := rs.taskDef(name); d != nil {
+			wt["taskDefinition"] = d
+		}
+	}
+	shown := rs.s.maskValue(wt)
+	rs.shown[ref] = shown
+	return shown
+}
+
+// complete adds to task record t the members of Conductor's Task its
+// record does not carry: workflowTask and taskDefinition (from the run's
+// definition), startDelayInSeconds (a worker task's startDelay),
+// retried (another attempt retries it), executed (it ended and the run
+// went on from it), callbackFromWorker (always true: no wfrun task
+// completes without a callback when it is a worker's), firstStartTime
+// (0: Conductor OSS's TaskModel has none to copy) and executionMetadata
+// (empty, as a Task holds it).
+func (rs *recordShaper) complete(t map[string]any, retried bool) {
+	ref, _ := t["referenceTaskName"].(string)
+	wt, _ := rs.workflowTask(baseRef(ref)).(map[string]any)
+	if wt != nil {
+		t["workflowTask"] = wt
+		if d := wt["taskDefinition"]; d != nil {
+			t["taskDefinition"] = d
+		}
+	}
+	delay := int64(0)
+	taskType, _ := t["taskType"].(string)
+	defName, _ := t["taskDefName"].(string)
+	if wt != nil && rs.s.conductor != nil && rs.s.conductor.eng.IsWorkerTask(taskType, defName) {
+		delay = numberOf(wt["startDelay"])
+	}
+	t["startDelayInSeconds"] = delay
+	status, _ := t["status"].(string)
+	t["retried"] = retried
+	t["executed"] = !retried && terminalTask(status) && status != engine.TaskCanceled
+	t["callbackFromWorker"] = true
+	t["firstStartTime"] = 0
+	t["subworkflowChanged"] = false
+	t["executionMetadata"] = map[string]any{"additionalContext": map[string]any{}, "additionalContextMap": map[string]any{}}
+}
+
+// terminalTask reports whether a task status is terminal (Conductor's
+// Task.Status.isTerminal).
+func terminalTask(status string) bool {
+	switch status {
+	case engine.TaskScheduled, engine.TaskInProgress, "":
+		return false
+	}
+	return true
+}
