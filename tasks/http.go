@@ -294,11 +294,13 @@ func (t *HTTPTask) Execute(ctx context.Context, req *Request) Result {
 // call performs the request and returns the task output (nil when no
 // response arrived) and the outcome without its output.
 func (t *HTTPTask) call(ctx context.Context, svc *Services, in *httpInput) (json.RawMessage, Result) {
+	// A request without a URI or a method fails as Conductor's HttpTask
+	// fails it: FAILED, so the task's retries are tried, with its reasons.
 	if in.URI == "" {
-		return nil, Result{Status: FailedTerminal, Reason: "Missing HTTP URI"}
+		return nil, Result{Status: Failed, Reason: "Missing HTTP URI.  See documentation for HttpTask for required input parameters"}
 	}
 	if in.Method == "" {
-		return nil, Result{Status: FailedTerminal, Reason: "No HTTP method specified"}
+		return nil, Result{Status: Failed, Reason: "No HTTP method specified"}
 	}
 	method := strings.ToUpper(in.Method)
 	if !validMethod(method) {

@@ -246,8 +246,8 @@ func TestHTTPConnectionRefused(t *testing.T) {
 
 func TestHTTPMissingFields(t *testing.T) {
 	r := NewDefaultRegistry()
-	wantStatus(t, run(t, r, TypeHTTP, map[string]any{"method": "GET"}, nil), FailedTerminal, "Missing HTTP URI")
-	wantStatus(t, run(t, r, TypeHTTP, map[string]any{"http_request": map[string]any{"uri": "http://x"}}, nil), FailedTerminal, "No HTTP method specified")
+	wantStatus(t, run(t, r, TypeHTTP, map[string]any{"method": "GET"}, nil), Failed, "Missing HTTP URI.  See documentation for HttpTask for required input parameters")
+	wantStatus(t, run(t, r, TypeHTTP, map[string]any{"http_request": map[string]any{"uri": "http://x"}}, nil), Failed, "No HTTP method specified")
 	wantStatus(t, run(t, r, TypeHTTP, `[1,2]`, nil), FailedTerminal, "not a valid HTTP request")
 	wantStatus(t, run(t, r, TypeHTTP, map[string]any{"uri": "http://x", "method": "GET", "readTimeOut": "soon"}, nil), FailedTerminal, "readTimeOut")
 	wantStatus(t, run(t, r, TypeHTTP, map[string]any{"uri": "::not a url", "method": "GET"}, nil), FailedTerminal, "invalid HTTP request")
