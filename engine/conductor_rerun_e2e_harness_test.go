@@ -98,7 +98,7 @@ func (h *rerunHarness) close() {
 }
 
 // start starts the transcribed workflow file (without .json) with input.
-func (h *rerunHarness) start(file, input string) string {
+func (h *rerunHarness) start(file, input string, opts ...engine.RunOption) string {
 	h.t.Helper()
 	b, err := os.ReadFile(rerunDefsDir + "/" + file + ".json")
 	if err != nil {
@@ -117,7 +117,7 @@ func (h *rerunHarness) start(file, input string) string {
 	h.bg.Add(1)
 	go func() {
 		defer h.bg.Done()
-		if _, err := h.e.Start(context.Background(), d, json.RawMessage(input), engine.WithRunID(id)); err != nil {
+		if _, err := h.e.Start(context.Background(), d, json.RawMessage(input), append([]engine.RunOption{engine.WithRunID(id)}, opts...)...); err != nil {
 			h.t.Errorf("start %s: %v", file, err)
 		}
 	}()
@@ -366,4 +366,20 @@ func oneOf(status string, statuses ...string) bool {
 		}
 	}
 	return false
+}
+
+// rawTasks is getWorkflow(id, true).getTasks() with every field.
+func (h *rerunHarness) rawTasks(id string) []map[string]any {
+	h.t.Helper()
+	b, err := h.e.Show(context.Background(), id)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var v struct {
+		Tasks []map[string]any `json:"tasks"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		h.t.Fatal(err)
+	}
+	return v.Tasks
 }

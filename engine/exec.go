@@ -1040,7 +1040,7 @@ func (r *runState) waitTask(ctx context.Context, wt *WorkflowTask, rec *taskReco
 	}
 	_ = json.Unmarshal(input, &in)
 	r.mu.Lock()
-	waitUntil := rec.WaitUntil
+	waitUntil, callback := rec.WaitUntil, rec.Callback
 	r.mu.Unlock()
 	if waitUntil == 0 && wt.Type == TypeWait {
 		if s, ok := in.Duration.(string); ok && s != "" {
@@ -1049,19 +1049,23 @@ func (r *runState) waitTask(ctx context.Context, wt *WorkflowTask, rec *taskReco
 				return tasks.Result{Status: tasks.FailedTerminal, Reason: fmt.Sprintf("invalid duration %q: %v", s, err)}
 			}
 			waitUntil = r.e.now().Add(d).UnixMilli()
+			// Conductor's WaitTaskMapper shows the wait on the record as
+			// callbackAfterSeconds (clients and UIs read it).
+			callback = int64(d / time.Second)
 		} else if s, ok := in.Until.(string); ok && s != "" {
 			t, err := parseUntil(s)
 			if err != nil {
 				return tasks.Result{Status: tasks.FailedTerminal, Reason: fmt.Sprintf("invalid until %q: %v", s, err)}
 			}
 			waitUntil = t.UnixMilli()
+			callback = max(int64(t.Sub(r.e.now())/time.Second), 0)
 		}
 	}
 	// Recorded so that CompleteTask (possibly in another process) knows this
 	// attempt accepts an external completion.
 	r.mu.Lock()
-	changed := rec.WaitUntil != waitUntil || !rec.Awaiting
-	rec.WaitUntil, rec.Awaiting = waitUntil, true
+	changed := rec.WaitUntil != waitUntil || !rec.Awaiting || rec.Callback != callback
+	rec.WaitUntil, rec.Awaiting, rec.Callback = waitUntil, true, callback
 	r.touchLocked(rec)
 	r.mu.Unlock()
 	if changed {
