@@ -349,7 +349,13 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 		kept := r.tasks[:0:0]
 		r.byRef, r.latest = map[string]*taskRecord{}, map[string]*taskRecord{}
 		for _, t := range r.tasks {
-			if t.Seq >= fromSeq || !successfulTask(t.Status) {
+			if t.Seq < fromSeq && loopHolding(t, from) {
+				// Conductor keeps the tasks before the rerun task and
+				// finalizeRerun reopens the DO_WHILE that holds it: the
+				// loop goes on, in place, with the rerun task's iteration.
+				t.Status, t.Reason, t.End = TaskInProgress, "", 0
+				r.touchLocked(t)
+			} else if t.Seq >= fromSeq || !successfulTask(t.Status) {
 				continue // rerun: this task and the later ones run again
 			}
 			kept = append(kept, t)
@@ -536,4 +542,15 @@ func subWorkflowInputOf(in []byte) []byte {
 		return nil
 	}
 	return v.WorkflowInput
+}
+
+// loopHolding: t is the DO_WHILE record whose iteration holds the task
+// from (a task of its loopOver, in one of its iterations).
+func loopHolding(t, from *taskRecord) bool {
+	if t.TaskType != TypeDoWhile || t.wt == nil || from == nil || !strings.HasPrefix(from.Ref, from.BaseRef) || !strings.HasPrefix(t.Ref, t.BaseRef) {
+		return false
+	}
+	inside := false
+	walkTasks(t.wt.LoopOver, func(w *WorkflowTask) { inside = inside || w.TaskReferenceName == from.BaseRef })
+	return inside && strings.HasPrefix(from.Ref[len(from.BaseRef):], t.Ref[len(t.BaseRef):]+"__")
 }
