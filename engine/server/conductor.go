@@ -490,6 +490,7 @@ func (s *Server) conductorRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /api/workflow/{id}/resetcallbacks", orExecute(s.condRun(needManage, "id", s.resetCallbacks)))
 	m.HandleFunc("DELETE /api/workflow/{id}", s.condRun(needManage, "id", s.terminateWorkflow))
 	m.HandleFunc("POST /api/workflow/{id}/terminate", orExecute(s.condRun(needManage, "id", s.terminateWorkflow)))
+	m.HandleFunc("POST /api/workflow/{id}/variables", orExecute(s.condRun(needManage, "id", s.updateVariables))) // variables.go
 	// tasks
 	m.HandleFunc("GET /api/tasks/queue/sizes", s.cond(s.queueSizes)) // conductor_queues.go
 	m.HandleFunc("GET /api/tasks/queue/size", s.cond(s.queueSize))
