@@ -295,6 +295,17 @@ func (r *runState) execTask(ctx context.Context, wt *WorkflowTask, suffix string
 // process; or a new SCHEDULED record. input is the transient (secrets
 // resolved) input; a resolution problem is returned as a terminal failure.
 func (r *runState) begin(ctx context.Context, wt *WorkflowTask, ref string, iter, retry int) (rec *taskRecord, input []byte, done bool, fail *tasks.Result, err error) {
+	rec, input, done, fail, err = r.beginRecord(ctx, wt, ref, iter, retry)
+	if err == nil && !done && startsAfterDecision(wt.Type) {
+		// Scheduled in a fork's decision: it starts once that is written
+		// (forkdecision.go).
+		err = r.awaitDecision(ctx)
+	}
+	return rec, input, done, fail, err
+}
+
+// beginRecord is begin without waiting for the fork's decision.
+func (r *runState) beginRecord(ctx context.Context, wt *WorkflowTask, ref string, iter, retry int) (rec *taskRecord, input []byte, done bool, fail *tasks.Result, err error) {
 	rec = r.lookup(ref)
 	if rec == nil && retry == 0 {
 		// A skip (SkipTask) taken from the store but not yet recorded.
@@ -333,6 +344,9 @@ func (r *runState) begin(ctx context.Context, wt *WorkflowTask, ref string, iter
 			notifyScheduled(ctx, "")
 			return cur, nil, true, nil, nil
 		}
+		if wt.Type == TypeForkJoin || wt.Type == TypeForkJoinDynamic {
+			r.openDecisionLocked(rec) // until its JOIN is recorded (fork.go)
+		}
 		r.addTaskLocked(rec)
 		r.mu.Unlock()
 	}
@@ -342,7 +356,10 @@ func (r *runState) begin(ctx context.Context, wt *WorkflowTask, ref string, iter
 	if rec.wt != wt {
 		rec.wt = wt
 	}
-	notifyScheduled(ctx, wt.Type)
+	// The branch's turn passes once the record is whole (its input
+	// resolved), as Conductor's mapper builds a task before the next one:
+	// a fork's decision closes with every record complete (forkdecision.go).
+	defer notifyScheduled(ctx, wt.Type)
 	// The record's room for its environment: one allocation fewer a task.
 	rec.env = runEnv{r: r, taskID: rec.TaskID, values: r.e.envValues}
 	env := &rec.env

@@ -96,14 +96,18 @@ func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *Workflo
 		return nil, &stopError{status: StatusFailed, reason: unjoinedForkReason[wt.Type]}
 	}
 	rec, input, done, err := r.beginControl(ctx, wt, ref, iter)
+	// The FORK, the branches' first tasks and the JOIN are written as one
+	// decision (forkdecision.go); it closes once the JOIN is recorded.
+	closeDecision := r.decisionCloser(r.takeDecision(rec))
 	if err != nil {
-		return nil, err
+		return nil, orElse(err, closeDecision(ctx))
 	}
 	branches, joinOn := wt.ForkTasks, join.JoinOn
 	if wt.Type == TypeForkJoinDynamic {
 		dyn, err := r.dynamicFork(wt, rec, input, done)
 		if err != nil {
-			return nil, r.failTask(ctx, rec, TaskFailedTerminal, err.Error())
+			err = r.failTask(ctx, rec, TaskFailedTerminal, err.Error())
+			return nil, orElse(err, closeDecision(ctx))
 		}
 		branches, joinOn = make([][]*WorkflowTask, len(dyn)), make([]string, len(dyn))
 		for i, t := range dyn {
@@ -118,7 +122,7 @@ func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *Workflo
 	r.mu.Unlock()
 	if !done {
 		if err := r.complete(ctx, rec, []byte("{}")); err != nil {
-			return nil, err
+			return nil, orElse(err, closeDecision(ctx))
 		}
 	}
 	bctx, cancelCause := context.WithCancelCause(ctx)
@@ -173,15 +177,19 @@ func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *Workflo
 	}()
 	// The fork's turn comes once every branch has scheduled its first
 	// task: its JOIN is recorded, then the branches' second pass begins.
-	if err := passes.awaitJoin(ctx, self); err == nil {
-		if err := r.recordJoin(ctx, join, suffix, iter, joinOn); err != nil {
-			passes.leave(self)
-			cancel()
-			fw.block(true)
-			<-ended
-			fw.unblock()
-			return nil, err
-		}
+	// An awaitJoin that ends without the turn (the run ends) leaves the
+	// branches' own errors to tell why.
+	var joinErr error
+	if passes.awaitJoin(ctx, self) == nil {
+		joinErr = r.recordJoin(ctx, join, suffix, iter, joinOn)
+	}
+	if err := orElse(joinErr, closeDecision(ctx)); err != nil {
+		passes.leave(self)
+		cancel()
+		fw.block(true)
+		<-ended
+		fw.unblock()
+		return nil, err
 	}
 	passes.leave(self)
 	rest := &forkRest{cancel: cancel, wait: func() error {

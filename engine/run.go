@@ -102,6 +102,7 @@ type taskRecord struct {
 	enc               []byte     // cached persisted form (see encode.go)
 	dirty             bool       // changed since the last write (in runState.dirty)
 	forgotten         bool       // dropped from the run (keepLastN)
+	opensDecision     bool       // a FORK whose begin opened a decision (forkdecision.go)
 	wt                *WorkflowTask
 	later             *laterInput    // a remote task's input, resolved at hand-off (remote_handoff.go)
 	env               runEnv         // its input's environment (begin)
@@ -216,6 +217,9 @@ type runState struct {
 	// log is what the run's log holds and what its next entry carries
 	// (runlog.go).
 	log runLog
+	// decision: forks whose first decision is being recorded; the run is
+	// written when the last one closes (forkdecision.go).
+	decision forkDecision
 }
 
 // signal is an external completion, or a re-open order
@@ -293,7 +297,7 @@ func (r *runState) write(ctx context.Context, deadline time.Duration, only func(
 	r.saveMu.Lock()
 	defer r.saveMu.Unlock()
 	r.mu.Lock()
-	if only != nil && !only() {
+	if only != nil && !only() || r.deferWriteLocked() {
 		r.mu.Unlock()
 		return nil
 	}
