@@ -319,6 +319,18 @@ func (r *runState) publishedQueue(ctx context.Context, t *taskRecord) (string, s
 	return "", "not acknowledged: the recorded queue name is masked"
 }
 
+// awaitAsyncComplete keeps an asyncComplete HTTP task whose call succeeded
+// IN_PROGRESS, its output (the response) recorded, until it is completed
+// from outside, as Conductor's HttpTask.start leaves it.
+func (r *runState) awaitAsyncComplete(ctx context.Context, wt *WorkflowTask, rec *taskRecord, out []byte) tasks.Result {
+	if err := r.setTaskData(rec, nil, out); err != nil {
+		return tasks.Result{Status: tasks.FailedTerminal, Reason: "output: " + err.Error()}
+	}
+	res := r.waitTask(ctx, wt, rec, []byte("{}"))
+	res.Output = mergeOutput(out, res.Output)
+	return res
+}
+
 // asyncComplete reads a task configuration's asyncComplete.
 func asyncComplete(wt *WorkflowTask) bool {
 	var c struct {

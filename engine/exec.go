@@ -848,6 +848,9 @@ func (r *runState) runLeaf(ctx context.Context, wt *WorkflowTask, rec *taskRecor
 		Def: wt.raw, Input: input, InputValid: len(input) > 0, Services: &call.svc,
 	}
 	res = impl.Execute(r.sec.ForTask(ctx, rec.Ref), &call.req)
+	if res.Status == tasks.Completed && wt.Type == tasks.TypeHTTP && asyncComplete(wt) {
+		return r.awaitAsyncComplete(ctx, wt, rec, res.Output)
+	}
 	if res.Status == tasks.InProgress {
 		// Asynchronous completion (e.g. asyncComplete): wait like HUMAN.
 		return r.waitTask(ctx, wt, rec, []byte("{}"))
