@@ -12,6 +12,7 @@ import (
 
 	"github.com/wfrun/wfrun/engine"
 	"github.com/wfrun/wfrun/store"
+	"github.com/wfrun/wfrun/tasks"
 )
 
 // MaxPollWait caps a long poll's timeout parameter.
@@ -279,6 +280,18 @@ func (s *Server) completionError(w http.ResponseWriter, r *http.Request, err err
 	}
 }
 
+// awaitsUpdate: task record t is a system task waiting for its completion
+// from outside (a WAIT, a HUMAN, an asyncComplete HTTP or EVENT), which
+// Conductor's updateTask takes by task id as it takes a worker's answer.
+func awaitsUpdate(t map[string]any) bool {
+	waiting, _ := t["awaitingCompletion"].(bool)
+	switch t["taskType"] {
+	case engine.TypeWait, engine.TypeHuman, tasks.TypeHTTP, engine.TypeEvent:
+		return waiting
+	}
+	return false
+}
+
 // errNoScope: the caller may not poll or update tasks of the task's name.
 var errNoScope = errors.New("missing the task's poll scope")
 
@@ -326,7 +339,7 @@ func (s *Server) forwardUpdate(r *http.Request, res taskResult, allowed func(nam
 	c.mu.Unlock()
 	// A restart here that handed its run to the process executing the
 	// run's parent (engine.Executes is false) is not local.
-	if local && c.eng.Executes(runID) {
+	if local && c.eng.Executes(runID) && !awaitsUpdate(task) {
 		// Executed here, and no longer in the queue: its attempt is ending.
 		return "", "", fmt.Errorf("%w: %s", ErrUnknownTask, res.TaskID)
 	}
