@@ -839,6 +839,15 @@ func (r *runState) runLeaf(ctx context.Context, wt *WorkflowTask, rec *taskRecor
 		}
 		return tasks.Result{Status: tasks.FailedTerminal, Reason: fmt.Sprintf("no executor registered for task type %q", wt.Type)}
 	}
+	if wt.Type == tasks.TypeHTTP && asyncComplete(wt) {
+		r.mu.Lock()
+		waiting, out := rec.Awaiting, rec.outMem
+		r.mu.Unlock()
+		if waiting {
+			// Resumed while it waited for its completion: the call was made.
+			return r.awaitAsyncComplete(ctx, wt, rec, out)
+		}
+	}
 	call := &leafCall{r: r, rec: rec}
 	call.svc = tasks.Services{HTTPClient: r.e.httpClient, Masker: r.sec, Secrets: r.sec, Logf: call.logf}
 	// The input is valid JSON: begin resolved it from the compiled template
