@@ -5,12 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/wfrun/wfrun/engine"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
+
+	"github.com/wfrun/wfrun/engine"
 )
 
 // Definitions registered through /api/metadata live as JSON files in one
@@ -81,6 +85,15 @@ func (d *defStore) putWorkflow(raw []byte, overwrite bool) error {
 	}
 	if err := validDefName(h.Name); err != nil {
 		return err
+	}
+	if !gjson.GetBytes(raw, "version").Exists() {
+		// Conductor's WorkflowDef defaults version to 1: a definition sent
+		// without one is version 1 there, and is started as version 1.
+		var err error
+		if raw, err = sjson.SetBytes(raw, "version", 1); err != nil {
+			return err
+		}
+		h.Version = 1
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
