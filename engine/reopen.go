@@ -426,16 +426,7 @@ func (e *Engine) Retry(ctx context.Context, id string, resumeSubworkflowTasks bo
 		return nil, err
 	}
 	for depth := 0; depth < maxSubWorkflowDepth; depth++ {
-		next := ""
-		for i := range er.d.Tasks {
-			t := &er.d.Tasks[i]
-			if terminalTask(t.Status) && !successfulTask(t.Status) {
-				if t.TaskType == TypeSubWorkflow && t.SubWorkflowID != "" {
-					next = t.SubWorkflowID
-				}
-				break
-			}
-		}
+		next := failedSubWorkflowToResume(&er.d) // retrytarget.go
 		if next == "" {
 			break
 		}
