@@ -464,6 +464,12 @@ func (s *Server) conductorRoutes(m *http.ServeMux) {
 	}
 	m.HandleFunc("POST /api/workflow/{first}/{second}", orExecute(notFoundRoute))
 	m.HandleFunc("GET /api/workflow/search", s.cond(s.searchWorkflows))
+	// bulk/{action} is more specific than {id}/{action}: conductor_bulk.go
+	m.HandleFunc("PUT /api/workflow/bulk/pause", s.cond(s.bulk(s.condRun(needManage, "id", s.pauseWorkflow))))
+	m.HandleFunc("PUT /api/workflow/bulk/resume", s.cond(s.bulk(s.condRun(needManage, "id", s.resumeWorkflow))))
+	m.HandleFunc("POST /api/workflow/bulk/restart", s.cond(s.bulk(s.condRun(needManage, "id", s.restartWorkflow(true)))))
+	m.HandleFunc("POST /api/workflow/bulk/retry", s.cond(s.bulk(s.condRun(needManage, "id", s.restartWorkflow(false)))))
+	m.HandleFunc("POST /api/workflow/bulk/terminate", s.cond(s.bulk(s.condRun(needManage, "id", s.terminateWorkflow))))
 	m.HandleFunc("GET /api/workflow/{id}", s.cond(s.getWorkflow))
 	// running/{name} and decide/{id} overlap {id}/status, {id}/tasks,
 	// {id}/pause and {id}/resume: firstSegmentRoute (conductor_more_workflow.go).

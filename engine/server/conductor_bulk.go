@@ -1,0 +1,96 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/wfrun/wfrun/store"
+)
+
+// maxBulkIDs is Conductor's limit on the workflow ids of one bulk request
+// (WorkflowBulkService.MAX_REQUEST_ITEMS).
+const maxBulkIDs = 1000
+
+// bulkResponse is Conductor's BulkResponse: the ids the operation was done
+// to, and for each id it failed on, the message its single-run endpoint
+// answered.
+type bulkResponse struct {
+	BulkErrorResults      map[string]string `json:"bulkErrorResults"`
+	BulkSuccessfulResults []string          `json:"bulkSuccessfulResults"`
+}
+
+// bulk is one of /api/workflow/bulk/{pause,resume,restart,retry,terminate}
+// (Conductor's WorkflowBulkResource): the body is a JSON array of workflow
+// ids, and each id is handed, in order, to the single-run handler one (the
+// same checks, access rules and outcome as POST /api/workflow/{id}/…, with
+// the request's query: reason, useLatestDefinitions). Retry is without
+// resumeSubworkflowTasks, as Conductor's bulk retry is.
+func (s *Server) bulk(one http.HandlerFunc) conductorHandler {
+	return func(w http.ResponseWriter, r *http.Request, _ store.Principal) {
+		body, ok := s.readJSON(w, r)
+		if !ok {
+			return
+		}
+		var ids []string
+		if err := json.Unmarshal(body, &ids); err != nil {
+			conductorError(w, r, http.StatusBadRequest, "request body must be a JSON array of workflow ids")
+			return
+		}
+		if len(ids) == 0 {
+			conductorError(w, r, http.StatusBadRequest, "WorkflowIds list cannot be null.")
+			return
+		}
+		if len(ids) > maxBulkIDs {
+			conductorError(w, r, http.StatusBadRequest, "Cannot process more than "+strconv.Itoa(maxBulkIDs)+" workflows. Please use multiple requests.")
+			return
+		}
+		resp := bulkResponse{BulkErrorResults: map[string]string{}, BulkSuccessfulResults: []string{}}
+		for _, id := range ids {
+			one1 := r.Clone(r.Context())
+			one1.Body = http.NoBody
+			one1.ContentLength = 0
+			one1.SetPathValue("id", id)
+			q := one1.URL.Query()
+			q.Del("resumeSubworkflowTasks")
+			one1.URL.RawQuery = q.Encode()
+			rec := &bulkRecorder{header: http.Header{}, status: http.StatusOK}
+			one(rec, one1)
+			if rec.status < 300 {
+				resp.BulkSuccessfulResults = append(resp.BulkSuccessfulResults, id)
+				continue
+			}
+			var e struct {
+				Message string `json:"message"`
+			}
+			if json.Unmarshal(rec.body.Bytes(), &e) != nil || e.Message == "" {
+				e.Message = http.StatusText(rec.status)
+			}
+			resp.BulkErrorResults[id] = e.Message
+		}
+		writeJSON(w, http.StatusOK, resp)
+	}
+}
+
+// bulkRecorder keeps what a single-run handler answered for one id of a
+// bulk request.
+type bulkRecorder struct {
+	header http.Header
+	status int
+	wrote  bool
+	body   bytes.Buffer
+}
+
+func (b *bulkRecorder) Header() http.Header { return b.header }
+
+func (b *bulkRecorder) WriteHeader(status int) {
+	if !b.wrote {
+		b.status, b.wrote = status, true
+	}
+}
+
+func (b *bulkRecorder) Write(p []byte) (int, error) {
+	b.WriteHeader(http.StatusOK)
+	return b.body.Write(p)
+}
