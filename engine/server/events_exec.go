@@ -47,6 +47,31 @@ type eventExecution struct {
 	Status    string         `json:"status"`
 	Action    string         `json:"action,omitempty"`
 	Output    map[string]any `json:"output"`
+	// Payload is the message's payload as a view shows it (shownPayload:
+	// `_secrets`/`_masked` subtrees and known values masked, cut when
+	// long), sealed with the execution; it is served only as the
+	// message's (GET /api/event/message/{event}), never as a member of
+	// an EventExecution.
+	Payload string `json:"payload,omitempty"`
+}
+
+// eventPayloadShown bounds the payload kept with a message's executions:
+// a longer one is kept masked and cut (its fullPayload is then absent).
+const eventPayloadShown = 64 << 10
+
+// shownPayload is a message's payload as its executions keep it.
+func (s *Server) shownPayload(p []byte) string {
+	text := s.viewedPayload(p)
+	if len(text) > eventPayloadShown {
+		return s.masker.ExcerptString(text, eventPayloadShown)
+	}
+	return text
+}
+
+// withoutPayload is x as an EventExecution shows it.
+func withoutPayload(x eventExecution) eventExecution {
+	x.Payload = ""
+	return x
 }
 
 // executionBinding binds a sealed execution to its handler and id.
@@ -103,7 +128,7 @@ func (s *Server) eventExecutions(w http.ResponseWriter, r *http.Request, p store
 	list = s.readableExecutions(p, list)
 	out := make([]map[string]any, 0, len(list))
 	for _, x := range list {
-		b, _ := json.Marshal(x)
+		b, _ := json.Marshal(withoutPayload(x))
 		var m map[string]any
 		_ = json.Unmarshal(b, &m)
 		m["eventHandler"] = l.h
@@ -167,9 +192,11 @@ func (s *Server) handlerSummary(w http.ResponseWriter, r *http.Request, p store.
 
 // eventMessages is GET /api/event/message/{event}: the messages of the
 // event that the handlers the caller may read have executions for, newest
-// first, each with those executions (Orkes' EventMessage; wfrun keeps no
-// payload beside them: a SKIPPED execution's output has it, as
-// Conductor's does).
+// first, each with those executions and its payload (Orkes' EventMessage:
+// payload the text, fullPayload the JSON object it holds), as a view
+// shows it: `_secrets`/`_masked` subtrees and every value the server
+// knows as a secret "***". The payload is kept with each execution, so a
+// caller sees it only through an execution it may read.
 func (s *Server) eventMessages(w http.ResponseWriter, r *http.Request, p store.Principal) {
 	event := r.PathValue("event")
 	all, err := s.handlers()
@@ -197,7 +224,13 @@ func (s *Server) eventMessages(w http.ResponseWriter, r *http.Request, p store.P
 					"createdAt": x.Created, "eventExecutions": []eventExecution{}}
 				byID[x.MessageID] = m
 			}
-			m["eventExecutions"] = append(m["eventExecutions"].([]eventExecution), x)
+			if _, ok := m["payload"]; !ok && x.Payload != "" {
+				m["payload"] = x.Payload
+				if full, ok := decodePayload([]byte(x.Payload)).(map[string]any); ok {
+					m["fullPayload"] = full
+				}
+			}
+			m["eventExecutions"] = append(m["eventExecutions"].([]eventExecution), withoutPayload(x))
 			if x.Created < m["createdAt"].(int64) {
 				m["createdAt"] = x.Created
 			}

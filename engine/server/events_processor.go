@@ -286,6 +286,7 @@ func (s *Server) listeningHandlers(warned map[string]bool) map[string][]*handler
 func (s *Server) handleMessage(ctx context.Context, q eventQueue, handlers []*handlerLoaded, m eventMessage, em *eventMetrics, guard *conditionGuard) (again bool, err error) {
 	event := engine.ConductorQueueType + ":" + m.Queue
 	payload := decodePayload(m.Payload)
+	shown := s.shownPayload(m.Payload)
 	pub, pubErr := s.publisherPrincipal(m.Publisher)
 	for _, l := range handlers {
 		h := l.h
@@ -326,7 +327,7 @@ func (s *Server) handleMessage(ctx context.Context, q eventQueue, handlers []*ha
 				s.log.Info("event handler skipped", "handler", h.Name, "event", event, "messageId", m.ID, "status", "SKIPPED")
 				em.executions.WithLabelValues("", "SKIPPED").Inc()
 				x := &eventExecution{ID: m.ID + "_0", MessageID: m.ID, Name: h.Name, Event: h.Event, Created: time.Now().UnixMilli(),
-					Status: execSkipped, Output: s.maskedOutput(map[string]any{"msg": s.viewedPayload(m.Payload), "condition": h.Condition})}
+					Status: execSkipped, Output: s.maskedOutput(map[string]any{"msg": s.viewedPayload(m.Payload), "condition": h.Condition}), Payload: shown}
 				if err := q.record(ctx, x); err != nil {
 					s.log.Warn("event queue: recording an execution", "handler", h.Name, "messageId", m.ID, "error", s.masker.MaskString(err.Error()))
 				}
@@ -338,7 +339,7 @@ func (s *Server) handleMessage(ctx context.Context, q eventQueue, handlers []*ha
 				return true, nil
 			}
 			x := &eventExecution{ID: fmt.Sprintf("%s_%d", m.ID, i), MessageID: m.ID, Name: h.Name, Event: h.Event,
-				Created: time.Now().UnixMilli(), Status: execInProgress, Action: a.Action, Output: map[string]any{}}
+				Created: time.Now().UnixMilli(), Status: execInProgress, Action: a.Action, Output: map[string]any{}, Payload: shown}
 			key := actionKey(h.Name, i)
 			started, err := q.startAction(ctx, m, key, x)
 			if err != nil {
