@@ -217,6 +217,7 @@ func (r *runState) execListNotify(ctx context.Context, list []*WorkflowTask, suf
 		}
 		if wt.Type != TypeForkJoin && wt.Type != TypeForkJoinDynamic {
 			if err := r.execTask(lctx, wt, suffix, iter); err != nil {
+				r.scheduleLoopSuccessor(lctx, err, list, i, suffix, iter) // loop.go
 				return endList(ctx, rests, err)
 			}
 			if after != nil {
@@ -240,6 +241,9 @@ func (r *runState) execListNotify(ctx context.Context, list []*WorkflowTask, suf
 			rests = append(rests, rest)
 		}
 		if err != nil {
+			// The successor of a branch's last task is the JOIN, which
+			// exists (loop.go).
+			successorScheduled(err)
 			return endList(ctx, rests, err)
 		}
 		if after != nil {

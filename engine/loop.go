@@ -200,6 +200,8 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 	names := map[string]bool{}
 	walkTasks(wt.LoopOver, func(t *WorkflowTask) { names[t.TaskReferenceName] = true })
 
+	// Its iterations' tasks know their loop (scheduleLoopSuccessor).
+	ctx = context.WithValue(ctx, loopKey{}, wt)
 	ls := &loopState{entryAt: map[int]int{}}
 	var view *loopView
 	if wt.program != nil {
@@ -258,7 +260,11 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 		if err := r.execList(ctx, wt.LoopOver, iterSfx, i); err != nil && !errors.As(err, &failed) {
 			return err
 		}
-		entry, outs := r.iterationOutputs(wt, iterSfx, view != nil)
+		upTo := ""
+		if failed != nil {
+			upTo = failed.ref
+		}
+		entry, outs := r.iterationOutputs(wt, iterSfx, view != nil, upTo)
 		r.mu.Lock()
 		ls.add(i, entry)
 		var dropped []int
@@ -339,6 +345,66 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 // enclosing loop (execDoWhile) fails with its reason.
 type iterationFailed struct {
 	ref, reason string
+	// next: the task's successor in the iteration was scheduled (or
+	// needs none).
+	next bool
+}
+
+// loopKey is the context key of the DO_WHILE (its *WorkflowTask) whose
+// iteration a task runs in.
+type loopKey struct{}
+
+// scheduleLoopSuccessor does what Conductor's decider does after a
+// permissive task of a DO_WHILE iteration ended unsuccessfully (err, an
+// *iterationFailed, from list[i]): DeciderService.decide schedules the
+// task's successor in the iteration (getNextTask, filterNextLoopOverTasks)
+// in the same decision in which DoWhile.execute fails the loop, and
+// WorkflowExecutor.decide then executes the synchronous ones. The next
+// decision fails the run (retry() of the loop), which cancels the
+// successor. So a successor that is a synchronous task (INLINE, LAMBDA,
+// JSON_JQ_TRANSFORM, SET_VARIABLE) runs, and any other leaf task is
+// recorded SCHEDULED, never started, and cancelled with the run. The
+// successor is the next task of the failed task's list; for the last task
+// of a SWITCH case it is the task after the SWITCH (the error goes up to
+// that list), of a fork branch the JOIN (recorded already), of the
+// iteration the loop itself (none).
+//
+// Not modelled: an operator as the successor (SWITCH, FORK, DO_WHILE and
+// the tasks their mappers schedule with them) and TERMINATE get no record;
+// a permissive or optional loop does not fail the run, and Conductor would
+// then run the rest of the iteration beside the tasks after the loop:
+// wfrun schedules nothing there.
+func (r *runState) scheduleLoopSuccessor(ctx context.Context, err error, list []*WorkflowTask, i int, suffix string, iter int) {
+	var failed *iterationFailed
+	if !errors.As(err, &failed) || failed.next || i+1 >= len(list) {
+		return
+	}
+	failed.next = true
+	if loop, _ := ctx.Value(loopKey{}).(*WorkflowTask); loop == nil || loop.Optional || loop.Permissive {
+		return
+	}
+	next := list[i+1]
+	switch {
+	case loopSuccessorRuns[next.Type]:
+		_ = r.execTask(ctx, next, suffix, iter) // its record shows how it ended; the loop fails anyway
+	case startsAfterDecision(next.Type) && next.Type != TypeDynamic && next.Type != TypeDoWhile:
+		_, _, _, _, _ = r.beginRecord(ctx, next, next.TaskReferenceName+suffix, iter, 0)
+	}
+}
+
+// loopSuccessorRuns are the synchronous tasks the decider executes in the
+// decision that schedules them.
+var loopSuccessorRuns = map[string]bool{
+	"INLINE": true, TypeLambda: true, "JSON_JQ_TRANSFORM": true, TypeSetVariable: true,
+}
+
+// successorScheduled marks err's iteration failure (if any) as needing no
+// successor.
+func successorScheduled(err error) {
+	var failed *iterationFailed
+	if errors.As(err, &failed) {
+		failed.next = true
+	}
 }
 
 func (e *iterationFailed) Error() string {
@@ -355,8 +421,10 @@ func (r *runState) showLoopLocked(rec *taskRecord, ls *loopState) {
 
 // iterationOutputs is the loop-output entry of the iteration with suffix
 // iterSfx ({taskRef: output} of its tasks, as bytes) and, when decode is
-// set, the same decoded for loopCondition.
-func (r *runState) iterationOutputs(wt *WorkflowTask, iterSfx string, decode bool) ([]byte, map[string]any) {
+// set, the same decoded for loopCondition. With upTo (an exact ref) the
+// entry ends with that task, as DoWhile.execute stops at the iteration's
+// first unsuccessful task (its successor may have a record).
+func (r *runState) iterationOutputs(wt *WorkflowTask, iterSfx string, decode bool, upTo string) ([]byte, map[string]any) {
 	var outs map[string]any
 	if decode {
 		outs = map[string]any{}
@@ -364,11 +432,13 @@ func (r *runState) iterationOutputs(wt *WorkflowTask, iterSfx string, decode boo
 	entry := []byte{'{'}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	stopped := false
 	walkTasks(wt.LoopOver, func(t *WorkflowTask) {
 		tr := r.byRef[t.TaskReferenceName+iterSfx]
-		if tr == nil {
+		if tr == nil || stopped {
 			return
 		}
+		stopped = upTo != "" && tr.Ref == upTo
 		if len(entry) > 1 {
 			entry = append(entry, ',')
 		}
@@ -442,7 +512,7 @@ func (r *runState) resumeLoop(rec *taskRecord, suffix string, names map[string]b
 	sort.Ints(its)
 	for _, n := range its {
 		wt := rec.wt
-		entry, outs := r.iterationOutputs(wt, suffix+"__"+strconv.Itoa(n), view != nil)
+		entry, outs := r.iterationOutputs(wt, suffix+"__"+strconv.Itoa(n), view != nil, "")
 		ls.add(n, entry)
 		if view != nil {
 			view.add(n, outs)

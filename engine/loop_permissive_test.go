@@ -29,11 +29,10 @@ import (
 //   - retry() again for the FAILED DO_WHILE (built in, not retried): the run
 //     FAILS with "Task <loop id> failed with status: FAILED and reason:
 //     '<reason> '", and nothing after the loop is scheduled.
-//
-// Not modelled: Conductor's decider schedules the failed task's successor
-// in the iteration in the same pass, before DoWhile runs (DeciderService
-// lines 238-250), so a SIMPLE successor there exists as CANCELED; wfrun
-// creates no record for it.
+//   - DeciderService lines 238-250: the decision that sees the permissive
+//     task's failure schedules its successor in the iteration (b__1)
+//     before DoWhile runs; it never starts (the next decision fails the
+//     run) and is cancelled with the run: echo:CANCELED.
 func TestDoWhileIterationWithUnsuccessfulTask(t *testing.T) {
 	body := func(x string) string {
 		return `{"name":"w","tasks":[{"name":"loop","taskReferenceName":"loop","type":"DO_WHILE",
@@ -61,15 +60,15 @@ func TestDoWhileIterationWithUnsuccessfulTask(t *testing.T) {
 		{"permissive FAILED", `{"name":"fail","taskReferenceName":"x","permissive":true,"retryCount":0,"inputParameters":{"k":1}}`,
 			"FAILED", `worker says no to {"k":1} `, 1,
 			`{"iteration":1,"1":{` + aOut(1) + `,"x":{}}}`,
-			"FAILED", []string{"DO_WHILE:FAILED", "echo:COMPLETED", "fail:FAILED"}},
+			"FAILED", []string{"DO_WHILE:FAILED", "echo:COMPLETED", "fail:FAILED", "echo:CANCELED"}},
 		{"permissive FAILED_WITH_TERMINAL_ERROR", `{"name":"term","taskReferenceName":"x","permissive":true,
 		  "taskDefinition":{"name":"term","retryCount":3,"retryDelaySeconds":0}}`,
 			"FAILED", `terminal for x__1 `, 1,
 			`{"iteration":1,"1":{` + aOut(1) + `,"x":{}}}`,
-			"FAILED", []string{"DO_WHILE:FAILED", "echo:COMPLETED", "term:FAILED_WITH_TERMINAL_ERROR"}},
+			"FAILED", []string{"DO_WHILE:FAILED", "echo:COMPLETED", "term:FAILED_WITH_TERMINAL_ERROR", "echo:CANCELED"}},
 		{"permissive CANCELED", cancelled,
 			"FAILED", `Sub workflow ID failure reason: child gave up `, 1,
-			"", "FAILED", []string{"DO_WHILE:FAILED", "echo:COMPLETED", "SUB_WORKFLOW:CANCELED"}},
+			"", "FAILED", []string{"DO_WHILE:FAILED", "echo:COMPLETED", "SUB_WORKFLOW:CANCELED", "echo:CANCELED"}},
 		{"optional FAILED", `{"name":"fail","taskReferenceName":"x","optional":true,"retryCount":0,"inputParameters":{"k":1}}`,
 			"COMPLETED", "", 2, "", "COMPLETED",
 			[]string{"DO_WHILE:COMPLETED", "echo:COMPLETED", "fail:COMPLETED_WITH_ERRORS", "echo:COMPLETED",
@@ -88,7 +87,7 @@ func TestDoWhileIterationWithUnsuccessfulTask(t *testing.T) {
 		  "taskDefinition":{"name":"fail","retryCount":1,"retryDelaySeconds":0}}`,
 			"FAILED", `worker says no to {"k":1} `, 1,
 			`{"iteration":1,"1":{` + aOut(1) + `,"x":{}}}`,
-			"FAILED", []string{"DO_WHILE:FAILED", "echo:COMPLETED", "fail:FAILED", "fail:FAILED"}},
+			"FAILED", []string{"DO_WHILE:FAILED", "echo:COMPLETED", "fail:FAILED", "fail:FAILED", "echo:CANCELED"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

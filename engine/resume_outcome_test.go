@@ -266,7 +266,7 @@ func TestResumeKeepsAnEndedAttemptsOutcome(t *testing.T) {
 // In a DO_WHILE iteration a permissive task's failure ends the loop when
 // the loop judges the iteration (Conductor's DoWhile.execute): the loop
 // FAILS with a's reason and the run with it, and hold, after a, never
-// runs. So no run is left running past a's failure to be interrupted
+// runs (the decision that fails the loop scheduled it: CANCELED). So no run is left running past a's failure to be interrupted
 // there; TestKillAFailingRunAtEveryPersistencePoint ("loop_permissive")
 // kills such a run at each of its writes, a's failure included, and
 // resumes it to this end.
@@ -280,7 +280,7 @@ func TestAFailedPermissiveTaskOfALoopIterationEndsTheLoop(t *testing.T) {
 		t.Fatalf("run: %+v, w_a called %d times", res, g.calls.Load())
 	}
 	wf := viewRun(t, g.e, "loop-straight")
-	checkTasks(t, wf.Tasks, "DO_WHILE:FAILED", "w_a:FAILED")
+	checkTasks(t, wf.Tasks, "DO_WHILE:FAILED", "w_a:FAILED", "hold:CANCELED")
 	a := byRef(wf.Tasks)["a__1"]
 	if loop := wf.Tasks[0]; loop.Reason != a.Reason+" " || !strings.Contains(res.Reason, "Task "+loop.TaskID+" failed with status: FAILED") {
 		t.Fatalf("loop reason %q, run reason %q; a's reason %q", loop.Reason, res.Reason, a.Reason)
