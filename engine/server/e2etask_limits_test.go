@@ -133,13 +133,10 @@ func TestConductorE2EContextPropagationTest(t *testing.T) {
 		}
 		return len(scheduled) == 8
 	})
-	var polled []model.Task
-	for deadline := time.Now().Add(10 * time.Second); len(polled) != 8 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		polled = s.pollFor(t, "concurrency_issue", "test", 10, 0)
-		if len(polled) != 0 && len(polled) != 8 {
-			t.Fatalf("Expected 8 to be polled but got %d", len(polled))
-		}
-	}
+	// Conductor queues the eight as it schedules them; wfrun queues them as
+	// the run executes: the poll comes once the queue holds them.
+	s.waitSize(t, "concurrency_issue", 8)
+	polled := s.pollFor(t, "concurrency_issue", "test", 10, 0)
 	if len(polled) != 8 {
 		t.Fatalf("Expected 8 to be polled but got %d", len(polled))
 	}
