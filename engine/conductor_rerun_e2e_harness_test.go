@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -66,6 +67,15 @@ type rerunHarness struct {
 	// roots are the runs the test started: close terminates them (and so
 	// their children).
 	roots []string
+	// host replaces Conductor's API tester host in the definitions
+	// (withTester).
+	host string
+}
+
+// withTester points the definitions' HTTP tasks at a local API tester.
+func (h *rerunHarness) withTester() *rerunHarness {
+	h.host = newTester(h.t).srv.URL
+	return h
 }
 
 func newRerunHarness(t *testing.T, opts ...engine.Option) *rerunHarness {
@@ -103,6 +113,9 @@ func (h *rerunHarness) start(file, input string, opts ...engine.RunOption) strin
 	b, err := os.ReadFile(rerunDefsDir + "/" + file + ".json")
 	if err != nil {
 		h.t.Fatal(err)
+	}
+	if h.host != "" {
+		b = bytes.ReplaceAll(b, []byte(testerHost), []byte(h.host))
 	}
 	d, err := h.e.Parse(b)
 	if err != nil {
