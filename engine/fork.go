@@ -165,6 +165,19 @@ func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *Workflo
 			if err := r.execListNotify(context.WithValue(bctx, branchKey{}, bt), branch, suffix, iter, notify); err != nil {
 				errs[i] = err
 				failed.Store(true)
+				if errors.Is(err, errForkStopped) {
+					return // stopped by a sibling's failure, which ends the rest
+				}
+				// The decider's pass runs to its end: the synchronous
+				// tasks the other branches scheduled in it run, and none
+				// schedules another (forkpasses.go, stop); then the run
+				// fails, cancelling what still runs.
+				drained := passes.stop(members[:len(branches)])
+				passes.leave(members[i]) // its turn: held until the others are stopped
+				select {
+				case <-drained:
+				case <-ctx.Done():
+				}
 				cancelCause(err) // one branch failing ends the others
 				stop(err)        // and the tasks after the JOIN
 			}

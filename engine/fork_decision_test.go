@@ -171,3 +171,38 @@ func TestForkBranchFailingAtOnceLeavesTheDecisionsRecords(t *testing.T) {
 		})
 	}
 }
+
+// A branch's synchronous first task that fails: the decider executed every
+// synchronous task of the pass (WorkflowExecutor.decide runs each task the
+// decision scheduled), so the other branch's INLINE completed; the next
+// pass fails the run before that branch schedules its next task.
+func TestForkSynchronousBranchFailure(t *testing.T) {
+	inline := func(ref, expr string) string {
+		return `{"name":"i","taskReferenceName":"` + ref + `","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"` + expr + `"}}`
+	}
+	fork := `{"name":"f","taskReferenceName":"f","type":"FORK_JOIN","forkTasks":[
+	    [` + inline("x", "nope.nope") + `],
+	    [` + inline("a", "1") + `,{"name":"echo","taskReferenceName":"b"}]]},
+	  {"name":"j","taskReferenceName":"j","type":"JOIN","joinOn":["x","b"]}`
+	cases := []struct {
+		name, def string
+		want      []string
+	}{
+		{"fork", `{"name":"w","tasks":[` + fork + `]}`,
+			[]string{"FORK:COMPLETED", "INLINE:FAILED", "INLINE:COMPLETED", "JOIN:CANCELED"}},
+		{"fork in a loop", `{"name":"w","tasks":[{"name":"loop","taskReferenceName":"loop","type":"DO_WHILE","loopCondition":"false","loopOver":[` + fork + `]}]}`,
+			[]string{"DO_WHILE:CANCELED", "FORK:COMPLETED", "INLINE:FAILED", "INLINE:COMPLETED", "JOIN:CANCELED"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for range 20 {
+				h := newHarness(t, nil, engine.WithRegistry(tasks.NewDefaultRegistry()))
+				res := h.run(c.def, `{}`)
+				if res.Status != engine.StatusFailed {
+					t.Fatalf("run %s %q", res.Status, res.Reason)
+				}
+				checkTasks(t, viewRun(t, h.e, res.RunID).Tasks, c.want...)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 )
@@ -38,7 +39,22 @@ type forkPasses struct {
 	// come first.
 	wake map[int]chan struct{}
 	idle []int
+	// stopped: members of a fork one of whose branches failed; they
+	// schedule nothing more. drains wait for such members to leave the
+	// ring (stop).
+	stopped map[int]bool
+	drains  []forkDrain
 }
+
+// forkDrain is a stop waiting for its members to leave the ring.
+type forkDrain struct {
+	members []int
+	done    chan struct{}
+}
+
+// errForkStopped is what a branch stopped by a sibling's failure gets when
+// it would schedule a task.
+var errForkStopped = errors.New("fork stopped: a branch failed")
 
 func newForkPasses() *forkPasses {
 	return &forkPasses{turn: -1, wake: map[int]chan struct{}{}}
@@ -126,6 +142,10 @@ func (p *forkPasses) waitLocked(ctx context.Context, m int, ok func() bool) erro
 func (p *forkPasses) await(ctx context.Context, m int) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.stopped[m] {
+		p.passLocked(m, true)
+		return errForkStopped
+	}
 	err := p.waitLocked(ctx, m, func() bool {
 		return p.turn == m && slices.Contains(p.ring, m) || len(p.ring) == 0
 	})
@@ -176,6 +196,45 @@ func (p *forkPasses) passLocked(m int, remove bool) {
 		p.turn = p.ring[(i+1)%len(p.ring)]
 	}
 	p.signalLocked()
+	if remove && len(p.drains) > 0 {
+		p.checkDrainsLocked()
+	}
+}
+
+// stop: a branch of the fork whose branches are members failed. Like
+// Conductor's decider, which fails the run in the decision after the one
+// that saw the failure, the pass under way ends: a member in the ring runs
+// the synchronous task it scheduled when its turn comes, and none of them
+// schedules anything more (await returns errForkStopped). The returned
+// channel is closed once none of members is in the ring; the fork then
+// cancels what still runs (its tasks that wait).
+func (p *forkPasses) stop(members []int) <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped == nil {
+		p.stopped = map[int]bool{}
+	}
+	for _, m := range members {
+		p.stopped[m] = true
+	}
+	d := forkDrain{members: members, done: make(chan struct{})}
+	p.drains = append(p.drains, d)
+	p.checkDrainsLocked()
+	return d.done
+}
+
+// checkDrainsLocked closes the drains none of whose members is in the ring.
+func (p *forkPasses) checkDrainsLocked() {
+	kept := p.drains[:0]
+	for _, d := range p.drains {
+		if slices.ContainsFunc(d.members, func(m int) bool { return slices.Contains(p.ring, m) }) {
+			kept = append(kept, d)
+			continue
+		}
+		close(d.done)
+	}
+	clear(p.drains[len(kept):])
+	p.drains = kept
 }
 
 // leave takes m out of the ring (its branch ended, or the fork recorded
