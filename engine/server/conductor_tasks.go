@@ -158,6 +158,12 @@ func (s *Server) updateTask(v2 bool) conductorHandler {
 			s.resultLogs(r, res)
 		}
 		err := s.conductor.queue.complete(res.TaskID, res.workerResult)
+		if errors.Is(err, ErrUnknownTask) && s.awaitQueued(r, res) {
+			if name, domain, ok = s.conductor.queue.kindOf(res.TaskID); ok && !s.mayPoll(w, r, p, name) {
+				return
+			}
+			err = s.conductor.queue.complete(res.TaskID, res.workerResult)
+		}
 		if errors.Is(err, ErrUnknownTask) {
 			name, domain, err = s.forwardUpdate(r, res, func(name string) bool { return s.auth == nil || p.Satisfies(ScopePollPrefix+name) })
 		}
@@ -278,6 +284,51 @@ func (s *Server) completionError(w http.ResponseWriter, r *http.Request, err err
 	default:
 		s.runError(w, r, err)
 	}
+}
+
+// maxQueueLag bounds how long an update waits for a task its run already
+// records SCHEDULED to reach this process's queue.
+const maxQueueLag = 2 * time.Second
+
+// awaitQueued reports whether the task of an update this process's queue
+// does not hold reaches it soon: the run this process executes records
+// the task SCHEDULED before its worker call is queued (a run just started,
+// retried or restarted), and Conductor takes an update for a SCHEDULED
+// task, queued when it was scheduled. False at once for any other task.
+func (s *Server) awaitQueued(r *http.Request, res taskResult) bool {
+	c := s.conductor
+	runID := res.WorkflowInstanceID
+	c.mu.Lock()
+	local := runID != "" && c.active[runID] != nil
+	c.mu.Unlock()
+	if !local || !c.eng.Executes(runID) {
+		return false
+	}
+	doc, err := s.execution(r.Context(), runID)
+	if err != nil || doc["status"] != engine.StatusRunning {
+		return false
+	}
+	scheduled := false
+	list, _ := doc["tasks"].([]any)
+	for _, it := range list {
+		if t, _ := it.(map[string]any); t != nil && t["taskId"] == res.TaskID {
+			scheduled = t["status"] == engine.TaskScheduled && !awaitsUpdate(t)
+		}
+	}
+	if !scheduled {
+		return false
+	}
+	for deadline := time.Now().Add(maxQueueLag); time.Now().Before(deadline); {
+		if _, _, ok := c.queue.kindOf(res.TaskID); ok {
+			return true
+		}
+		select {
+		case <-r.Context().Done():
+			return false
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return false
 }
 
 // awaitsUpdate: task record t is a system task waiting for its completion
