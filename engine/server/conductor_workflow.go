@@ -350,16 +350,13 @@ func (s *Server) searchPage(w http.ResponseWriter, r *http.Request, p store.Prin
 		return 0, nil, false
 	}
 	if field, desc, ok := strings.Cut(q.Get("sort"), ":"); ok || field != "" {
-		key := func(sum runstore.Summary) int64 { return sum.CreateTime }
-		if field == "updateTime" {
-			key = func(sum runstore.Summary) int64 { return sum.UpdateTime }
-		}
+		less := summaryOrder(field)
 		asc := !strings.EqualFold(desc, "DESC")
 		sort.SliceStable(all, func(i, j int) bool {
 			if asc {
-				return key(all[i]) < key(all[j])
+				return less(all[i], all[j])
 			}
-			return key(all[i]) > key(all[j])
+			return less(all[j], all[i])
 		})
 	}
 	page := []runstore.Summary{}
@@ -610,4 +607,23 @@ func (s *Server) terminateWorkflow(w http.ResponseWriter, r *http.Request, _ sto
 		return
 	}
 	writeEmpty(w, http.StatusOK)
+}
+
+// summaryOrder is the order of a search's sort field: workflowId,
+// workflowType, status and version as themselves, updateTime, and the
+// start time for any other field.
+func summaryOrder(field string) func(a, b runstore.Summary) bool {
+	switch field {
+	case "workflowId":
+		return func(a, b runstore.Summary) bool { return a.ID < b.ID }
+	case "workflowType":
+		return func(a, b runstore.Summary) bool { return a.WorkflowType < b.WorkflowType }
+	case "status":
+		return func(a, b runstore.Summary) bool { return a.Status < b.Status }
+	case "version":
+		return func(a, b runstore.Summary) bool { return a.Version < b.Version }
+	case "updateTime":
+		return func(a, b runstore.Summary) bool { return a.UpdateTime < b.UpdateTime }
+	}
+	return func(a, b runstore.Summary) bool { return a.CreateTime < b.CreateTime }
 }
