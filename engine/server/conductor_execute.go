@@ -169,8 +169,9 @@ type blocked struct {
 // awaitBlocking reads run id (its view, as execution reads it) until it
 // ended or a task blocks it (blockingTask), at most for wait.
 func (s *Server) awaitBlocking(ctx context.Context, id string, refs []string, wait time.Duration) (blocked, error) {
-	deadline := time.NewTimer(wait)
-	defer deadline.Stop()
+	// waitForSeconds is a timeout like the engine's: on the engine's clock.
+	deadline, stop := s.conductor.eng.Clock().After(wait)
+	defer stop()
 	tick := time.NewTicker(signalTick)
 	defer tick.Stop()
 	for {
@@ -188,7 +189,7 @@ func (s *Server) awaitBlocking(ctx context.Context, id string, refs []string, wa
 		select {
 		case <-ctx.Done():
 			return blocked{}, ctx.Err()
-		case <-deadline.C:
+		case <-deadline:
 			return blocked{target: target, timedOut: true}, nil
 		case <-tick.C:
 		}
