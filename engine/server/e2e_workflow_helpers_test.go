@@ -166,7 +166,7 @@ func (c *e2eClient) subWorkflowAt(id string, i int) string {
 	c.await(fmt.Sprintf("%s task %d has a sub-workflow", id, i), func() error {
 		wf := c.get(id)
 		if len(wf.Tasks) <= i || wf.Tasks[i].SubWorkflowId == "" {
-			return fmt.Errorf("tasks: %s", describeTasks(wf))
+			return fmt.Errorf("%s: tasks: %s", wf.Status, describeTasks(wf))
 		}
 		child = wf.Tasks[i].SubWorkflowId
 		return nil
