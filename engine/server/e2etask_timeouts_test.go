@@ -185,9 +185,9 @@ func TestConductorE2EWaitTaskTest(t *testing.T) {
 			run.Tasks[1].TaskType != "WAIT" || run.Tasks[1].Status != "COMPLETED" {
 			t.Fatalf("tasks %s", e2tTaskLine(run))
 		}
-		// Not checked: the Java test's workflowTask.taskDefinition.name on
-		// the WAIT record (Conductor's MetadataMapperService gives every
-		// task an ad-hoc definition); wfrun's records have no workflowTask
-		// (COVERAGE-e2e.md: differs).
+		wt := run.Tasks[1].WorkflowTask
+		if wt == nil || wt.TaskDefinition == nil || wt.TaskDefinition.Name == "" {
+			t.Fatalf("the WAIT task's workflowTask.taskDefinition.name: %+v", wt)
+		}
 	})
 }

@@ -205,10 +205,21 @@ func (rs *recordShaper) taskDef(name string) any {
 	return def
 }
 
+// adHocTaskDef is the definition Conductor's MetadataMapperService gives a
+// system task of a started run that has none registered: new
+// TaskDef(name) as TaskDef serializes it, with retryCount 0 and
+// responseTimeoutSeconds 0 (no retries, no response timeout: as wfrun runs
+// such a task).
+func adHocTaskDef(name string) map[string]any {
+	return map[string]any{"name": name, "retryCount": 0, "timeoutSeconds": 0, "inputKeys": []any{}, "outputKeys": []any{},
+		"timeoutPolicy": "TIME_OUT_WF", "retryLogic": "FIXED", "retryDelaySeconds": 60, "responseTimeoutSeconds": 0,
+		"inputTemplate": map[string]any{}, "rateLimitPerFrequency": 0, "rateLimitFrequencyInSeconds": 1, "backoffScaleFactor": 1}
+}
+
 // workflowTask is the WorkflowTask of reference ref as Conductor keeps it
 // with the run: the configuration as written, Conductor's defaults for
 // its primitives, and its taskDefinition (inline, else the registered
-// one), masked. nil when the definition has no such task (a task a
+// one, else for a system task Conductor's ad-hoc one), masked. nil when the definition has no such task (a task a
 // DYNAMIC or FORK_JOIN_DYNAMIC task made).
 func (rs *recordShaper) workflowTask(ref string) any {
 	if wt, ok := rs.shown[ref]; ok {
@@ -241,6 +252,8 @@ func (rs *recordShaper) workflowTask(ref string) any {
 		name, _ := wt["name"].(string)
 		if d := rs.taskDef(name); d != nil {
 			wt["taskDefinition"] = d
+		} else if wt["type"] != "SIMPLE" && name != "" {
+			wt["taskDefinition"] = adHocTaskDef(name)
 		}
 	}
 	shown := rs.s.maskValue(wt)

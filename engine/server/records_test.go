@@ -143,7 +143,7 @@ func TestRecordsDecodeWithGoSDK(t *testing.T) {
 		}
 	}
 	if calc2 == nil || calc2.WorkflowTask == nil || calc2.WorkflowTask.TaskReferenceName != "calc" || calc2.WorkflowTask.Type_ != "INLINE" ||
-		calc2.TaskDefinition != nil || !calc2.Executed || !calc2.LoopOverTask || calc2.StartDelayInSeconds != 0 {
+		calc2.TaskDefinition == nil || calc2.TaskDefinition.Name != "calc" || calc2.TaskDefinition.RetryCount != 0 || !calc2.Executed || !calc2.LoopOverTask || calc2.StartDelayInSeconds != 0 {
 		t.Errorf("calc__2 = %+v", calc2)
 	}
 	if in := wf.WorkflowDefinition.Tasks[1].InputParameters; in["literal"] != "***" || in["token"] != "${workflow.secrets.shape_key}" {
