@@ -25,7 +25,7 @@ func javaTaskDef(name string) model.TaskDef {
 // that fail each task until its retryCount is 2 and then complete it with
 // {"number": 42}. The run completes with 9 tasks, and each task waited in
 // its queue (startTime - scheduledTime) at least the delay its retry logic
-// gives, from the task's definition. The workers poll every 100
+// gives, read from the task's own definition. The workers poll every 100
 // ms of the engine's manual clock, as the Java workers poll every 100 ms.
 func TestConductorE2EBackoffTests(t *testing.T) {
 	s := newE2TServer(t)
@@ -75,10 +75,12 @@ func TestConductorE2EBackoffTests(t *testing.T) {
 		if i == 0 {
 			continue // the Java test starts at 1
 		}
-		// The Java test reads the definition off the record
-		// (task.getTaskDefinition(), its workflowTask's); wfrun's records
-		// carry no workflowTask: the registered definition it came from.
-		def := defs[i/3]
+		// As the Java test, the definition read off the record
+		// (task.getTaskDefinition(): its workflowTask's).
+		if tk.WorkflowTask == nil || tk.WorkflowTask.TaskDefinition == nil {
+			t.Fatalf("task %d (%s): no workflowTask.taskDefinition", i, tk.ReferenceTaskName)
+		}
+		def := tk.WorkflowTask.TaskDefinition
 		delay := int64(def.RetryDelaySeconds) * 1000
 		backoff := int64(def.BackoffScaleFactor)
 		var expected int64
