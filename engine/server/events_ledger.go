@@ -62,8 +62,8 @@ type eventLedger struct {
 	Acts map[string][]string `json:"acts,omitempty"`
 	// Tries counts the transient failures of the actions of each message
 	// in flight (by number). Such a message is delivered again even once
-	// Floor passed it (the newest eventLedgerGaps of them), and its action
-	// is given up (recorded FAILED) at its eventTransientMax-th failure.
+	// Floor passed it, and its action is given up (recorded FAILED) at its
+	// eventTransientMax-th failure: every one keeps its hold until then.
 	Tries map[string]int `json:"tries,omitempty"`
 }
 
@@ -110,18 +110,11 @@ func (l *eventLedger) dropAction(m eventMessage, key string) bool {
 	if len(l.Acts[n]) == 0 {
 		delete(l.Acts, n)
 	}
-	if len(l.Tries) > eventLedgerGaps {
-		// Bounded: the oldest (lost from the queue, most likely) go.
-		held := make([]uint64, 0, len(l.Tries))
-		for k := range l.Tries {
-			seq, _ := strconv.ParseUint(k, 10, 64)
-			held = append(held, seq)
-		}
-		slices.Sort(held)
-		for _, seq := range held[:len(held)-eventLedgerGaps] {
-			delete(l.Tries, strconv.FormatUint(seq, 10))
-		}
-	}
+	// Not bounded here: every held message keeps its hold until it
+	// finishes (its actions ran, or were given up and recorded FAILED).
+	// A held message stays in its queue (a Redis stream entry, a record)
+	// until then and counts in its queue's bound (eventQueueMax:
+	// waiting, XLEN), so no more than that are held at once.
 	return true
 }
 

@@ -59,6 +59,64 @@ func TestEventLedgerKeepsARetriedMessagePastItsGaps(t *testing.T) {
 	}
 }
 
+// TestEventLedgerKeepsEveryHeldMessage: more messages than
+// eventLedgerGaps failing for a transient reason at once each keep their
+// hold while later messages finish and the Floor passes them all: each is
+// delivered again, and its action is given up (the caller records it
+// FAILED) at its eventTransientMax-th failure, none refused as handled.
+func TestEventLedgerKeepsEveryHeldMessage(t *testing.T) {
+	l := &eventLedger{Epoch: "e"}
+	msg := func(seq uint64) eventMessage { return eventMessage{Queue: "q", ID: "m" + strconv.FormatUint(seq, 10), epoch: "e", seq: seq} }
+	held := uint64(eventLedgerGaps + 100)
+	l.Next = 2*held + 1
+	for s := uint64(1); s <= held; s++ {
+		if ok, err := l.startAction(msg(s), actionKey("h", 0)); !ok || err != nil {
+			t.Fatal(s, ok, err)
+		}
+		if !l.dropAction(msg(s), actionKey("h", 0)) {
+			t.Fatal("given up at the first failure")
+		}
+	}
+	for s := held + 1; s <= 2*held+1; s++ {
+		if err := l.finish(msg(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if l.Floor < held {
+		t.Fatalf("the floor did not pass the held messages (floor %d)", l.Floor)
+	}
+	lost := 0
+	for s := uint64(1); s <= held; s++ {
+		if err := l.check(msg(s)); err != nil {
+			lost++
+		}
+	}
+	if lost > 0 {
+		t.Fatalf("%d of %d held messages lost their hold", lost, held)
+	}
+	for s := uint64(1); s <= held; s++ {
+		m := msg(s)
+		for try := 2; ; try++ {
+			ok, err := l.startAction(m, actionKey("h", 0))
+			if !ok || err != nil {
+				t.Fatalf("message %d, try %d: %v %v", s, try, ok, err)
+			}
+			if !l.dropAction(m, actionKey("h", 0)) {
+				if try != eventTransientMax {
+					t.Fatalf("message %d given up at try %d", s, try)
+				}
+				break
+			}
+		}
+		if err := l.finish(m); err != nil {
+			t.Fatalf("message %d given up: %v", s, err)
+		}
+	}
+	if !l.settled() {
+		t.Errorf("ledger not settled: floor %d next %d tries %d", l.Floor, l.Next, len(l.Tries))
+	}
+}
+
 // TestEventActionGivenUpAfterTransientFailures: an action that keeps
 // failing for a transient reason is delivered again eventTransientMax-1
 // times; at its eventTransientMax-th failure it is recorded FAILED (not
