@@ -302,6 +302,10 @@ func (d *defStore) handlerPath(name string) string {
 type handlerLoaded struct {
 	h     *eventHandler
 	owner *store.Principal
+	// gen is the generation the handler was written under (with its
+	// owner): its executions carry it, and those of another generation
+	// (an earlier definition of the name) are not shown as its.
+	gen string
 }
 
 // readHandler reads the handler file of name (errNoHandler when there is
@@ -333,7 +337,7 @@ func (s *Server) readHandlerOf(name string, gens handlerGenerations) (*handlerLo
 		sum := sha256.Sum256(st.Handler)
 		gen, ok := gens[name]
 		if json.Unmarshal(plain, &o) == nil && bytes.Equal(o.Digest, sum[:]) && ok && gen != "" && o.Generation == gen {
-			out.owner = &o.Principal
+			out.owner, out.gen = &o.Principal, o.Generation
 		}
 	}
 	return out, nil

@@ -53,6 +53,11 @@ type eventExecution struct {
 	// message's (GET /api/event/message/{event}), never as a member of
 	// an EventExecution.
 	Payload string `json:"payload,omitempty"`
+	// Generation is the handler's generation when the execution was made
+	// (handlerLoaded.gen), sealed with it: a handler registered again,
+	// updated, or deleted and registered anew under the name shows only
+	// what its own definition did.
+	Generation string `json:"generation,omitempty"`
 }
 
 // eventPayloadShown bounds the payload kept with a message's executions:
@@ -70,8 +75,14 @@ func (s *Server) shownPayload(p []byte) string {
 
 // withoutPayload is x as an EventExecution shows it.
 func withoutPayload(x eventExecution) eventExecution {
-	x.Payload = ""
+	x.Payload, x.Generation = "", ""
 	return x
+}
+
+// executionsOf are the executions of handler l's current definition
+// among list: made under its generation.
+func executionsOf(l *handlerLoaded, list []eventExecution) []eventExecution {
+	return slices.DeleteFunc(list, func(x eventExecution) bool { return l.gen == "" || x.Generation != l.gen })
 }
 
 // executionBinding binds a sealed execution to its handler and id.
@@ -125,7 +136,7 @@ func (s *Server) eventExecutions(w http.ResponseWriter, r *http.Request, p store
 		s.eventError(w, r, err)
 		return
 	}
-	list = s.readableExecutions(p, list)
+	list = s.readableExecutions(p, executionsOf(l, list))
 	out := make([]map[string]any, 0, len(list))
 	for _, x := range list {
 		b, _ := json.Marshal(withoutPayload(x))
@@ -180,7 +191,7 @@ func (s *Server) handlerSummary(w http.ResponseWriter, r *http.Request, p store.
 			return
 		}
 		msgs := map[string]bool{}
-		for _, x := range s.readableExecutions(p, list) {
+		for _, x := range s.readableExecutions(p, executionsOf(l, list)) {
 			msgs[x.MessageID] = true
 		}
 		results = append(results, map[string]any{"name": l.h.Name, "event": l.h.Event, "active": l.h.Active,
@@ -214,7 +225,7 @@ func (s *Server) eventMessages(w http.ResponseWriter, r *http.Request, p store.P
 			s.eventError(w, r, err)
 			return
 		}
-		for _, x := range list {
+		for _, x := range executionsOf(l, list) {
 			if x.Event != event || !s.mayReadEvent(p, x.Event) {
 				continue
 			}

@@ -66,7 +66,9 @@ func TestEventLedgerKeepsARetriedMessagePastItsGaps(t *testing.T) {
 // FAILED) at its eventTransientMax-th failure, none refused as handled.
 func TestEventLedgerKeepsEveryHeldMessage(t *testing.T) {
 	l := &eventLedger{Epoch: "e"}
-	msg := func(seq uint64) eventMessage { return eventMessage{Queue: "q", ID: "m" + strconv.FormatUint(seq, 10), epoch: "e", seq: seq} }
+	msg := func(seq uint64) eventMessage {
+		return eventMessage{Queue: "q", ID: "m" + strconv.FormatUint(seq, 10), epoch: "e", seq: seq}
+	}
 	held := uint64(eventLedgerGaps + 100)
 	l.Next = 2*held + 1
 	for s := uint64(1); s <= held; s++ {

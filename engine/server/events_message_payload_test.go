@@ -81,3 +81,62 @@ func TestEventMessageShowsPayload(t *testing.T) {
 		})
 	}
 }
+
+// TestEventExecutionsBelongToTheirHandlerDefinition: an execution is
+// shown as its handler's only while the handler is the definition it was
+// made under: once the handler is updated (same name, same event), or
+// deleted and registered again, the earlier executions are in none of its
+// views (its executions, the summaries' message counts, the event's
+// messages), and what the new definition does is.
+func TestEventExecutionsBelongToTheirHandlerDefinition(t *testing.T) {
+	const event = "conductor:emit_action:gen"
+	handler := func(cond string) string {
+		return `{"name":"gen_watch","event":"` + event + `","active":true,"condition":"` + cond + `",
+		  "actions":[{"action":"start_workflow","start_workflow":{"name":"fulfill_order"}}]}`
+	}
+	changes := map[string]func(t *testing.T, es *eventServer){
+		"updated": func(t *testing.T, es *eventServer) {
+			es.mustAs(t, "admin", "PUT", "/api/event", handler("$.who == 'nobody at all'"))
+		},
+		"deleted and registered again": func(t *testing.T, es *eventServer) {
+			es.mustAs(t, "admin", "DELETE", "/api/event/gen_watch", "")
+			es.mustAs(t, "admin", "POST", "/api/event", handler("$.who == 'nobody'"))
+		},
+	}
+	for name, change := range changes {
+		t.Run(name, func(t *testing.T) {
+			es := newEventServer(t, true)
+			es.mustAs(t, "admin", "POST", "/api/metadata/workflow", emitDef)
+			es.mustAs(t, "admin", "POST", "/api/event", handler("$.who == 'nobody'"))
+			publish := func(who string) {
+				id := es.mustAs(t, "admin", "POST", "/api/workflow", `{"name":"emit_action","input":{"q":"gen","who":"`+who+`"}}`)
+				es.waitRun(t, "admin", id)
+				for deadline := time.Now().Add(10 * time.Second); !strings.Contains(es.mustAs(t, "admin", "GET", "/api/event/execution/gen_watch", ""), who); time.Sleep(20 * time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatalf("no execution recorded for %s", who)
+					}
+				}
+			}
+			publish("before-change")
+			change(t, es)
+			for _, path := range []string{"/api/event/execution/gen_watch", "/api/event/message/" + event} {
+				if body := es.mustAs(t, "admin", "GET", path, ""); strings.Contains(body, "before-change") {
+					t.Errorf("GET %s shows an execution of the earlier definition: %s", path, body)
+				}
+			}
+			for _, path := range []string{"/api/event/execution", "/api/event/message"} {
+				if body := es.mustAs(t, "admin", "GET", path, ""); !strings.Contains(body, `"numberOfMessages":0`) {
+					t.Errorf("GET %s counts the earlier definition's messages: %s", path, body)
+				}
+			}
+			// The processor reads the handlers again at its next take
+			// (within eventPollWait, 500 ms): a message taken before acts
+			// under the definition it read, and is shown as that one's.
+			time.Sleep(time.Second)
+			publish("after-change")
+			if body := es.mustAs(t, "admin", "GET", "/api/event/message/"+event, ""); !strings.Contains(body, "after-change") || strings.Contains(body, "before-change") {
+				t.Errorf("messages after the change: %s", body)
+			}
+		})
+	}
+}

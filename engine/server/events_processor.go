@@ -327,7 +327,7 @@ func (s *Server) handleMessage(ctx context.Context, q eventQueue, handlers []*ha
 				s.log.Info("event handler skipped", "handler", h.Name, "event", event, "messageId", m.ID, "status", "SKIPPED")
 				em.executions.WithLabelValues("", "SKIPPED").Inc()
 				x := &eventExecution{ID: m.ID + "_0", MessageID: m.ID, Name: h.Name, Event: h.Event, Created: time.Now().UnixMilli(),
-					Status: execSkipped, Output: s.maskedOutput(map[string]any{"msg": s.viewedPayload(m.Payload), "condition": h.Condition}), Payload: shown}
+					Status: execSkipped, Output: s.maskedOutput(map[string]any{"msg": s.viewedPayload(m.Payload), "condition": h.Condition}), Payload: shown, Generation: l.gen}
 				if err := q.record(ctx, x); err != nil {
 					s.log.Warn("event queue: recording an execution", "handler", h.Name, "messageId", m.ID, "error", s.masker.MaskString(err.Error()))
 				}
@@ -339,7 +339,7 @@ func (s *Server) handleMessage(ctx context.Context, q eventQueue, handlers []*ha
 				return true, nil
 			}
 			x := &eventExecution{ID: fmt.Sprintf("%s_%d", m.ID, i), MessageID: m.ID, Name: h.Name, Event: h.Event,
-				Created: time.Now().UnixMilli(), Status: execInProgress, Action: a.Action, Output: map[string]any{}, Payload: shown}
+				Created: time.Now().UnixMilli(), Status: execInProgress, Action: a.Action, Output: map[string]any{}, Payload: shown, Generation: l.gen}
 			key := actionKey(h.Name, i)
 			started, err := q.startAction(ctx, m, key, x)
 			if err != nil {

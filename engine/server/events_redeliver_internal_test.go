@@ -91,11 +91,23 @@ func TestEventRedeliveredAfterProcessDied(t *testing.T) {
 		t.Fatalf("take: %v %v", got, err)
 	}
 	m := got[0]
+	// The handler, shared by both processes (one definitions directory):
+	// the dead process ran its first action under this definition, and
+	// the message it holds is the live process's only once idle.
+	if st, body := call("POST", "/api/event", `{"name":"h","event":"conductor:emit:died","active":true,"actions":[
+	  {"action":"start_workflow","start_workflow":{"name":"redeliver_wait","correlationId":"${who}-first"}},
+	  {"action":"start_workflow","start_workflow":{"name":"redeliver_wait","correlationId":"${who}-second"}}]}`); st != 200 {
+		t.Fatalf("handler: %d %s", st, body)
+	}
+	l, err := srv.readHandler("h")
+	if err != nil || l.gen == "" {
+		t.Fatalf("handler h: %v %q", err, l.gen)
+	}
 	if err := dead.begin(ctx, m); err != nil {
 		t.Fatal(err)
 	}
 	x := &eventExecution{ID: "msg-1_0", MessageID: "msg-1", Name: "h", Event: "conductor:emit:died", Created: time.Now().UnixMilli(),
-		Status: execInProgress, Action: actionStartWorkflow, Output: map[string]any{}}
+		Status: execInProgress, Action: actionStartWorkflow, Output: map[string]any{}, Generation: l.gen}
 	if ok, err := dead.startAction(ctx, m, actionKey("h", 0), x); !ok || err != nil {
 		t.Fatalf("start: %v %v", ok, err)
 	}
@@ -104,12 +116,7 @@ func TestEventRedeliveredAfterProcessDied(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The live process gets the handler and the message.
-	if st, body := call("POST", "/api/event", `{"name":"h","event":"conductor:emit:died","active":true,"actions":[
-	  {"action":"start_workflow","start_workflow":{"name":"redeliver_wait","correlationId":"${who}-first"}},
-	  {"action":"start_workflow","start_workflow":{"name":"redeliver_wait","correlationId":"${who}-second"}}]}`); st != 200 {
-		t.Fatalf("handler: %d %s", st, body)
-	}
+	// The live process takes the message over once it was idle.
 	correlated := func(id string) int {
 		_, body := call("GET", "/api/workflow/redeliver_wait/correlated/"+id+"?includeClosed=true", "")
 		var list []any
