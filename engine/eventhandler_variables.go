@@ -247,7 +247,9 @@ func (r *runState) updateVariablesNow(ctx context.Context, in map[string]json.Ra
 // write is its own): then ErrNotRunning.
 func (r *runState) saveUnlessEnded(ctx context.Context) error {
 	var status string
-	err := r.write(ctx, persistDeadline, func() bool {
+	// Its outcome is the update's answer: made now, never deferred to a
+	// fork's decision (forkdecision.go).
+	err := r.write(withReportedWrite(ctx), persistDeadline, func() bool {
 		status = r.doc.Status
 		return !terminalWorkflow(status)
 	})

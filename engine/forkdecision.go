@@ -1,6 +1,11 @@
 package engine
 
-import "context"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
 
 // A fork's first decision is one write. Conductor's ForkJoinTaskMapper and
 // ForkJoinDynamicTaskMapper map a fork into the FORK (COMPLETED), the first
@@ -71,14 +76,61 @@ func (r *runState) closeDecision(ctx context.Context) error {
 	return nil
 }
 
-// deferWriteLocked reports whether a write must wait for the open
-// decision to close (noting that it is due). Callers hold r.mu.
-func (r *runState) deferWriteLocked() bool {
-	if r.decision.open == 0 {
-		return false
+// reportedWriteKey marks the context of a write whose outcome is reported
+// outside the run: an API call's answer (a variables update, a pause), a
+// worker's acknowledgement. Such a write is never deferred to a decision's
+// close, which a crash could forestall.
+type reportedWriteKey struct{}
+
+// withReportedWrite marks ctx's writes as reported (reportedWriteKey).
+func withReportedWrite(ctx context.Context) context.Context {
+	return context.WithValue(ctx, reportedWriteKey{}, true)
+}
+
+// errWriteSkipped: lockForWrite did not lock, and the write is not made
+// now (its condition is false, or it is due at the decision's close).
+var errWriteSkipped = errors.New("write skipped")
+
+// lockForWrite takes saveMu and r.mu for a write (returning nil with both
+// held) or returns errWriteSkipped (neither held) when only is false or the
+// write is deferred to an open decision's close. A reported write
+// (withReportedWrite) waits for the decision to close instead, up to
+// deadline.
+func (r *runState) lockForWrite(ctx context.Context, deadline time.Duration, only func() bool) error {
+	var expired <-chan time.Time
+	for {
+		r.saveMu.Lock()
+		r.mu.Lock()
+		if only != nil && !only() {
+			r.mu.Unlock()
+			r.saveMu.Unlock()
+			return errWriteSkipped
+		}
+		if r.decision.open == 0 {
+			return nil
+		}
+		if ctx.Value(reportedWriteKey{}) == nil {
+			r.decision.saveDue = true
+			r.mu.Unlock()
+			r.saveMu.Unlock()
+			return errWriteSkipped
+		}
+		closed := r.decision.closed
+		r.mu.Unlock()
+		r.saveMu.Unlock()
+		if expired == nil {
+			t := time.NewTimer(deadline)
+			defer t.Stop()
+			expired = t.C
+		}
+		select {
+		case <-closed:
+		case <-expired:
+			return fmt.Errorf("save run %s: a fork's decision was still open after %s", r.id, deadline)
+		case <-ctx.Done():
+			return fmt.Errorf("save run %s: %w", r.id, context.Cause(ctx))
+		}
 	}
-	r.decision.saveDue = true
-	return true
 }
 
 // awaitDecision returns once no decision is open (or ctx ends).

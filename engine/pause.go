@@ -175,7 +175,7 @@ func (r *runState) setPausedStatus(ctx context.Context, pause bool) error {
 		return nil
 	}
 	r.emit(Event{Kind: EventWorkflow, Status: status})
-	return r.save(ctx)
+	return r.save(withReportedWrite(ctx)) // the pause's answer (forkdecision.go)
 }
 
 // unpauseLocked sets the run RUNNING (it is not ended) and wakes what

@@ -293,14 +293,19 @@ func (r *runState) save(ctx context.Context) error {
 // write is save with a deadline of its own and, when only is not nil, a
 // condition checked with saveMu and r.mu held: false skips the write. A
 // conditional write (visible.go's) never takes the run's lease.
+//
+// While a fork's decision is open the write is made when it closes
+// (forkdecision.go) — unless its outcome is reported outside the run
+// (withReportedWrite): then it waits for the decision to close, within
+// deadline, and is made, so nobody is told of a write that was not.
 func (r *runState) write(ctx context.Context, deadline time.Duration, only func() bool) error {
-	r.saveMu.Lock()
-	defer r.saveMu.Unlock()
-	r.mu.Lock()
-	if only != nil && !only() || r.deferWriteLocked() {
-		r.mu.Unlock()
-		return nil
+	if err := r.lockForWrite(ctx, deadline, only); err != nil {
+		if err == errWriteSkipped {
+			err = nil
+		}
+		return err
 	}
+	defer r.saveMu.Unlock()
 	r.doc.UpdateTime = r.nowMillis()
 	ch, err := r.changeLocked(false)
 	if err == nil && !r.lease.held && only == nil {
