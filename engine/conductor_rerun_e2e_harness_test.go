@@ -235,7 +235,13 @@ func (h *rerunHarness) child(id, ref, not string) string {
 // the run takes it before answer returns.
 func (h *rerunHarness) answer(runID, ref, status string) {
 	h.t.Helper()
-	res := tasks.Result{Status: tasks.Status(status), Output: json.RawMessage(`{}`)}
+	h.answerWith(runID, ref, status, `{}`)
+}
+
+// answerWith is answer with the task's output (when it completes).
+func (h *rerunHarness) answerWith(runID, ref, status, output string) {
+	h.t.Helper()
+	res := tasks.Result{Status: tasks.Status(status), Output: json.RawMessage(output)}
 	if status != engine.TaskCompleted {
 		res.Output, res.Reason = nil, "failed by the test"
 	}
