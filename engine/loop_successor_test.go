@@ -66,3 +66,34 @@ func TestDoWhileSuccessorOfAFailedPermissiveTask(t *testing.T) {
 		})
 	}
 }
+
+// A permissive task failing in a fork branch inside an iteration: its
+// successor in the branch is scheduled (and cancelled), DoWhile fails the
+// loop, and the next decision fails the run, cancelling the other branch's
+// waiting task and the JOIN.
+func TestDoWhileForkBranchWithAFailedPermissiveTask(t *testing.T) {
+	hold := func(ctx context.Context, _ engine.RemoteTask) tasks.Result {
+		<-ctx.Done()
+		return tasks.Result{Status: tasks.Failed, Reason: "cancelled"}
+	}
+	def := `{"name":"w","tasks":[{"name":"loop","taskReferenceName":"loop","type":"DO_WHILE","loopCondition":"false","loopOver":[
+	  {"name":"f","taskReferenceName":"f","type":"FORK_JOIN","forkTasks":[
+	    [{"name":"echo","taskReferenceName":"a","inputParameters":{}},
+	     {"name":"fail","taskReferenceName":"x","permissive":true,"inputParameters":{}},
+	     {"name":"hold","taskReferenceName":"y"}],
+	    [{"name":"hold","taskReferenceName":"b"}]]},
+	  {"name":"j","taskReferenceName":"j","type":"JOIN","joinOn":["y","b"]}]}]}`
+	for range 10 {
+		h := newHarness(t, nil, engine.WithRemoteWorker(hold))
+		res := h.run(def, `{}`)
+		if res.Status != engine.StatusFailed {
+			t.Fatalf("run %s %q", res.Status, res.Reason)
+		}
+		v := viewRun(t, h.e, res.RunID)
+		checkTasks(t, v.Tasks, "DO_WHILE:FAILED", "FORK:COMPLETED", "echo:COMPLETED", "hold:CANCELED", "JOIN:CANCELED",
+			"fail:FAILED", "hold:CANCELED")
+		if y := byRef(v.Tasks)["y__1"]; y.Status != engine.TaskCanceled {
+			t.Fatalf("y__1 %+v", y)
+		}
+	}
+}
