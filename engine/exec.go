@@ -360,10 +360,17 @@ func (r *runState) beginRecord(ctx context.Context, wt *WorkflowTask, ref string
 	if rec.wt != wt {
 		rec.wt = wt
 	}
-	// The branch's turn passes once the record is whole (its input
-	// resolved), as Conductor's mapper builds a task before the next one:
-	// a fork's decision closes with every record complete (forkdecision.go).
-	defer notifyScheduled(ctx, wt.Type)
+	// The branch's turn passes once the record of a task that waits is
+	// whole (its input resolved), as Conductor's mapper builds a task
+	// before the next one: a fork's decision is written with those records
+	// complete (forkdecision.go). A synchronous task's input is resolved
+	// when its turn comes back, as it runs: until then its record is not
+	// written (encode.go), so a fork of them writes each once.
+	if executedByDecider[wt.Type] {
+		notifyScheduled(ctx, wt.Type)
+	} else {
+		defer notifyScheduled(ctx, wt.Type)
+	}
 	// The record's room for its environment: one allocation fewer a task.
 	rec.env = runEnv{r: r, taskID: rec.TaskID, values: r.e.envValues}
 	env := &rec.env
