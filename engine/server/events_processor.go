@@ -134,6 +134,7 @@ func (s *Server) processEvents(ctx context.Context, q eventQueue, em *eventMetri
 	slots := make(chan struct{}, eventWorkers)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	lastExpire := time.Now()
 	for ctx.Err() == nil {
 		select {
 		case slots <- struct{}{}:
@@ -142,6 +143,10 @@ func (s *Server) processEvents(ctx context.Context, q eventQueue, em *eventMetri
 		}
 		free := eventWorkers - len(slots) + 1 // this one and the idle ones
 		byQueue := s.listeningHandlers(warned)
+		if now := time.Now(); now.Sub(lastExpire) >= eventExpireEvery {
+			lastExpire = now
+			s.expireUnheard(ctx, q, byQueue, now)
+		}
 		queues := make([]string, 0, len(byQueue))
 		for name := range byQueue {
 			queues = append(queues, name)

@@ -83,6 +83,10 @@ type eventQueue interface {
 	// dropExecutions removes every execution kept for handler (deleted,
 	// or listening to another event now).
 	dropExecutions(ctx context.Context, handler string) error
+	// expireUnheard drops (marks handled and removes) the messages
+	// published before cutoff on the queues not in listened, and returns
+	// them (events_expire.go).
+	expireUnheard(ctx context.Context, listened map[string]bool, cutoff time.Time) ([]eventMessage, error)
 }
 
 // errEventReplay: a message was handled already (or withdrawn), or does
@@ -216,6 +220,7 @@ func (q *eventStreamQueue) Publish(ctx context.Context, queue, id string, payloa
 		}
 		pipe.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: values})
 		pipe.Incr(ctx, eventQueuedKey)
+		pipe.SAdd(ctx, eventQueuesKey, name) // events_expire.go
 		return nil
 	}, func(cmds []redis.Cmder) {
 		for _, c := range cmds {

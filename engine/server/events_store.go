@@ -62,6 +62,9 @@ type storedEventMessage struct {
 	Seq       uint64 `json:"seq"`
 	Sealed    []byte `json:"sealed"`
 	Publisher []byte `json:"publisher,omitempty"`
+	// At is when it was published (Unix ms): unheard, it expires
+	// (events_expire.go).
+	At int64 `json:"at,omitempty"`
 }
 
 // ledger reads the queue's ledger in tx: nil when it is missing, does not
@@ -142,7 +145,7 @@ func (q *eventRecordQueue) Publish(ctx context.Context, queue, id string, payloa
 		}
 		l.Next++
 		binding := messageBinding(name, id, l.Epoch, l.Next)
-		st := storedEventMessage{ID: id, Epoch: l.Epoch, Seq: l.Next}
+		st := storedEventMessage{ID: id, Epoch: l.Epoch, Seq: l.Next, At: time.Now().UnixMilli()}
 		var err error
 		if st.Sealed, err = q.transit.Seal(payload, eventTransitKind, binding); err != nil {
 			return err
@@ -159,6 +162,9 @@ func (q *eventRecordQueue) Publish(ctx context.Context, queue, id string, payloa
 			return err
 		}
 		if err := tx.Put(space, "id/"+id, []byte(strconv.FormatUint(l.Next, 10))); err != nil {
+			return err
+		}
+		if err := tx.Put(eventCountSpace, eventQueuesKeyPrefix+name, []byte{1}); err != nil {
 			return err
 		}
 		return addQueued(tx, 1)
