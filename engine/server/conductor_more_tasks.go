@@ -245,6 +245,7 @@ func (s *Server) updateTaskSync(w http.ResponseWriter, r *http.Request, p store.
 	defer deadline.Stop()
 	tick := time.NewTicker(signalTick)
 	defer tick.Stop()
+	settled := ""
 	for {
 		doc, err := s.execution(r.Context(), runID)
 		if err != nil {
@@ -258,9 +259,17 @@ func (s *Server) updateTaskSync(w http.ResponseWriter, r *http.Request, p store.
 				return
 			}
 		}
-		if applied {
+		// Conductor answers after the decide that follows the update: the
+		// next tasks scheduled, a loop whose iteration ended evaluated.
+		// The run has settled when two reads a tick apart show the same
+		// tasks in the same states, one of them waiting for the outside.
+		now := runShape(doc)
+		if applied && (terminalStatus(doc["status"]) || (now == settled && waitsOutside(doc))) {
 			writeJSON(w, http.StatusOK, doc)
 			return
+		}
+		if applied {
+			settled = now
 		}
 		select {
 		case <-r.Context().Done():
@@ -271,6 +280,48 @@ func (s *Server) updateTaskSync(w http.ResponseWriter, r *http.Request, p store.
 		case <-tick.C:
 		}
 	}
+}
+
+// runShape is a run's status and its tasks' ids and states, to tell when
+// it stopped moving.
+func runShape(doc map[string]any) string {
+	var b strings.Builder
+	fmt.Fprint(&b, doc["status"])
+	list, _ := doc["tasks"].([]any)
+	for _, it := range list {
+		if t, ok := it.(map[string]any); ok {
+			fmt.Fprint(&b, " ", t["taskId"], ":", t["status"])
+		}
+	}
+	return b.String()
+}
+
+// decidedTypes are task types the engine runs through by itself: a run
+// whose only unended tasks are of these types is still deciding.
+var decidedTypes = map[string]bool{
+	"DO_WHILE": true, "FORK": true, "FORK_JOIN": true, "FORK_JOIN_DYNAMIC": true, "JOIN": true,
+	"EXCLUSIVE_JOIN": true, "SWITCH": true, "DECISION": true, "INLINE": true, "JSON_JQ_TRANSFORM": true,
+	"SET_VARIABLE": true, "TERMINATE": true, "LAMBDA": true, "NOOP": true, "DYNAMIC": true,
+	"START_WORKFLOW": true, "EVENT": true, "HTTP": true, "HTTP_POLL": true, "UPDATE_SECRET": true,
+}
+
+// waitsOutside: a task of the run waits for a worker, an external
+// completion or a child run (the run is PAUSED, or one of its tasks not
+// run by the engine itself is SCHEDULED or IN_PROGRESS).
+func waitsOutside(doc map[string]any) bool {
+	if doc["status"] == engine.StatusPaused {
+		return true
+	}
+	list, _ := doc["tasks"].([]any)
+	for _, it := range list {
+		t, _ := it.(map[string]any)
+		st, _ := t["status"].(string)
+		typ, _ := t["taskType"].(string)
+		if (st == engine.TaskScheduled || st == engine.TaskInProgress) && !decidedTypes[typ] {
+			return true
+		}
+	}
+	return false
 }
 
 // tasksSubRoute is GET /api/tasks/{taskId}/{sub}: only …/log is served

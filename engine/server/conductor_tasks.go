@@ -241,11 +241,22 @@ func (s *Server) completeByRef(w http.ResponseWriter, r *http.Request, p store.P
 		return "", false
 	}
 	runID, ref, status := r.PathValue("workflowId"), r.PathValue("ref"), r.PathValue("status")
-	if name, ok := s.conductor.queue.nameOfRef(runID, ref); ok {
+	queued := ref
+	if _, ok := s.conductor.queue.nameOfRef(runID, ref); !ok {
+		// A loop's task named without its iteration suffix, as Conductor's
+		// getPendingTaskForWorkflow finds it: the worker task of that
+		// iteration, answered through the queue like any worker task.
+		if view, err := s.execution(r.Context(), runID); err == nil {
+			if t := pendingTask(view, ref); t != nil {
+				queued, _ = t["referenceTaskName"].(string)
+			}
+		}
+	}
+	if name, ok := s.conductor.queue.nameOfRef(runID, queued); ok {
 		if !s.mayPoll(w, r, p, name) {
 			return "", false
 		}
-		id, err := s.conductor.queue.completeRef(runID, ref, workerResult{Status: status, Output: body})
+		id, err := s.conductor.queue.completeRef(runID, queued, workerResult{Status: status, Output: body})
 		if err != nil {
 			s.taskUpdateError(w, r, err)
 			return "", false
@@ -390,9 +401,20 @@ func (s *Server) forwardUpdate(r *http.Request, res taskResult, allowed func(nam
 	c.mu.Unlock()
 	// A restart here that handed its run to the process executing the
 	// run's parent (engine.Executes is false) is not local.
-	if local && c.eng.Executes(runID) && !awaitsUpdate(task) {
-		// Executed here, and no longer in the queue: its attempt is ending.
-		return "", "", fmt.Errorf("%w: %s", ErrUnknownTask, res.TaskID)
+	if local && c.eng.Executes(runID) {
+		if awaitsUpdate(task) {
+			// A task waiting for an external completion, answered by its
+			// id as Conductor's updateTask takes it.
+			return name, domain, s.completeWaitingByID(r, runID, res)
+		}
+		// Executed here and not in the queue: its attempt is ending, or
+		// is starting — its record is visible SCHEDULED (the run was
+		// written) before its worker call reaches the queue. Conductor
+		// takes an update of a SCHEDULED task at once: wait for the call.
+		if err := s.conductor.queue.completeWhenQueued(r.Context(), res.TaskID, res.workerResult); err != nil {
+			return "", "", err
+		}
+		return name, domain, nil
 	}
 	switch res.Status {
 	case "COMPLETED", "FAILED", "FAILED_WITH_TERMINAL_ERROR":
@@ -422,4 +444,46 @@ func (s *Server) forwardUpdate(r *http.Request, res taskResult, allowed func(nam
 		}
 	}
 	return name, domain, nil
+}
+
+// completeWaitingByID completes (or fails) a WAIT or HUMAN task this
+// process executes, the attempt res names: POST /api/tasks for a task no
+// worker polls. A status other than a final one is refused, as the
+// completion by reference refuses it.
+func (s *Server) completeWaitingByID(r *http.Request, runID string, res taskResult) error {
+	out := res.Output
+	if len(out) == 0 || string(out) == "null" {
+		out = json.RawMessage("{}")
+	}
+	_, err := s.conductor.eng.CompleteTaskWith(r.Context(), runID, engine.Completion{
+		TaskID: res.TaskID, Status: res.Status, Output: out, Reason: res.Reason,
+	})
+	if errors.Is(err, engine.ErrNotWaiting) || errors.Is(err, engine.ErrNotRunning) {
+		return fmt.Errorf("%w: %s", errTaskEnded, res.TaskID)
+	}
+	if err != nil {
+		return err
+	}
+	// Conductor has the task ended when updateTask returns: a client that
+	// reads the run next sees its next task, not this one still waiting.
+	deadline := time.NewTimer(syncUpdateWait)
+	defer deadline.Stop()
+	tick := time.NewTicker(signalTick)
+	defer tick.Stop()
+	for {
+		doc, err := s.execution(r.Context(), runID)
+		if err != nil {
+			return err
+		}
+		if ended, err := s.taskEnded(r.Context(), runID, doc, engine.Signalled{RunID: runID, TaskID: res.TaskID}); err != nil || ended {
+			return err
+		}
+		select {
+		case <-r.Context().Done():
+			return r.Context().Err()
+		case <-deadline.C:
+			return nil
+		case <-tick.C:
+		}
+	}
 }

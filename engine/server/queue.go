@@ -325,6 +325,33 @@ func (q *queue) completeRef(runID, ref string, res workerResult) (string, error)
 	return d.id, q.deliverLocked(d, res)
 }
 
+// queueArrivalWait bounds how long an update of a task this process
+// executes waits for the task's worker call to reach the queue.
+const queueArrivalWait = 2 * time.Second
+
+// completeWhenQueued is complete for a task whose worker call may not have
+// reached the queue yet: it waits up to queueArrivalWait for it, then
+// reports ErrUnknownTask.
+func (q *queue) completeWhenQueued(ctx context.Context, id string, res workerResult) error {
+	deadline := time.NewTimer(queueArrivalWait)
+	defer deadline.Stop()
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		err := q.complete(id, res)
+		if !errors.Is(err, ErrUnknownTask) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-deadline.C:
+			return err
+		case <-tick.C:
+		}
+	}
+}
+
 // deliverLocked is called with q.mu held and releases it.
 func (q *queue) deliverLocked(d *delivery, res workerResult) error {
 	var r tasks.Result
