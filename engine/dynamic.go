@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -107,7 +106,11 @@ func (r *runState) dynamicTaskList(wt *WorkflowTask, rec *taskRecord, in map[str
 		}
 		ref, _ := t["taskReferenceName"].(string)
 		if ref == "" {
-			return nil, errors.New("One of the tasks had a null/missing taskReferenceName")
+			// Conductor's ForkJoinDynamicTaskMapper throws "One of the
+			// tasks had a null/missing taskReferenceName" inside the try
+			// that reports any bad list as an invalid input: the run's
+			// reason is that report.
+			return nil, fmt.Errorf("Input '%s' is invalid. Cannot deserialize a list of Workflow Tasks from '%s'", param, r.sec.Excerpt(jsonText(in[param]), 200))
 		}
 		c := make(map[string]any, len(t))
 		for k, v := range t {
@@ -115,6 +118,12 @@ func (r *runState) dynamicTaskList(wt *WorkflowTask, rec *taskRecord, in map[str
 		}
 		if typ, _ := c["type"].(string); typ == "" {
 			c["type"] = TypeSimple
+		}
+		if name, _ := c["name"].(string); name == "" && c["type"] != TypeSimple {
+			// Conductor forks a system task (a SUB_WORKFLOW named by its
+			// subWorkflowParam) without a name; it is named by its type,
+			// as the forkTaskName form names one.
+			c["name"] = c["type"]
 		}
 		params, _ := c["inputParameters"].(map[string]any)
 		merged := map[string]any{}

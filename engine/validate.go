@@ -189,6 +189,15 @@ func (v *validator) compile(doc json.RawMessage, loc string) *interpolate.Templa
 		}
 		return nil
 	}
+	if v.prefix != "" || nestedTaskLoc(loc) || !strings.Contains(loc, "/inputParameters") {
+		// Conductor checks that references name a task of the workflow
+		// in its top-level tasks' inputParameters only
+		// (TaskReferenceNameUniqueConstraint.verifyTaskInputParameters):
+		// not in outputParameters, in tasks nested in a SWITCH, FORK or
+		// DO_WHILE, nor in an inline sub-workflow. Such a reference
+		// resolves to nothing at run time, as there.
+		return tmpl
+	}
 	for _, ref := range tmpl.References() {
 		base := iterSuffix.ReplaceAllString(ref, "")
 		if _, ok := v.refs[ref]; ok {
@@ -200,6 +209,17 @@ func (v *validator) compile(doc json.RawMessage, loc string) *interpolate.Templa
 		v.add(loc, "reference to unknown task %q (no task has this taskReferenceName)", ref)
 	}
 	return tmpl
+}
+
+// nestedTaskLoc: loc is inside a task nested in another (a case, a fork
+// branch, a loop).
+func nestedTaskLoc(loc string) bool {
+	for _, k := range []string{"/decisionCases/", "/defaultCase/", "/forkTasks/", "/loopOver/"} {
+		if strings.Contains(loc, k) {
+			return true
+		}
+	}
+	return false
 }
 
 func (v *validator) knownType(typ string) bool {
