@@ -78,6 +78,7 @@ func (s *Server) executionDoc(view []byte) (map[string]any, error) {
 		doc["tasks"] = []any{}
 		return doc, nil
 	}
+	rs.walkForked(list)
 	retried := map[string]bool{}
 	for _, it := range list {
 		if t, ok := it.(map[string]any); ok {
@@ -171,6 +172,19 @@ func (rs *recordShaper) walk(list any) {
 	}
 }
 
+// walkForked indexes the tasks dynamic forks made: each FORK_JOIN_DYNAMIC
+// record's inputData.forkedTaskDefs, as ForkJoinDynamicTaskMapper records
+// the WorkflowTasks it forked (a forked task's workflowTask is one of them).
+func (rs *recordShaper) walkForked(records []any) {
+	for _, it := range records {
+		if t, ok := it.(map[string]any); ok {
+			if in, ok := t["inputData"].(map[string]any); ok {
+				rs.walk(in["forkedTaskDefs"])
+			}
+		}
+	}
+}
+
 // baseRef is a task reference without the __N suffix of a loop
 // iteration.
 func baseRef(ref string) string {
@@ -219,8 +233,9 @@ func adHocTaskDef(name string) map[string]any {
 // workflowTask is the WorkflowTask of reference ref as Conductor keeps it
 // with the run: the configuration as written, Conductor's defaults for
 // its primitives, and its taskDefinition (inline, else the registered
-// one, else for a system task Conductor's ad-hoc one), masked. nil when the definition has no such task (a task a
-// DYNAMIC or FORK_JOIN_DYNAMIC task made).
+// one, else for a system task Conductor's ad-hoc one), masked. nil when
+// the definition has no such task (a task a DYNAMIC task made; a
+// FORK_JOIN_DYNAMIC's are indexed by walkForked).
 func (rs *recordShaper) workflowTask(ref string) any {
 	if wt, ok := rs.shown[ref]; ok {
 		return wt
@@ -273,6 +288,7 @@ func (rs *recordShaper) complete(t map[string]any, retried bool) {
 	ref, _ := t["referenceTaskName"].(string)
 	wt, _ := rs.workflowTask(baseRef(ref)).(map[string]any)
 	if wt != nil {
+		wt = subWorkflowVersionRan(wt, t)
 		t["workflowTask"] = wt
 		if d := wt["taskDefinition"]; d != nil {
 			t["taskDefinition"] = d
@@ -292,6 +308,35 @@ func (rs *recordShaper) complete(t map[string]any, retried bool) {
 	t["firstStartTime"] = 0
 	t["subworkflowChanged"] = false
 	t["executionMetadata"] = map[string]any{"additionalContext": map[string]any{}, "additionalContextMap": map[string]any{}}
+}
+
+// subWorkflowVersionRan is a SUB_WORKFLOW record's workflowTask with the
+// subWorkflowParam version the task resolved (its inputData
+// subWorkflowVersion), as Conductor's SubWorkflowTaskMapper sets it on
+// the task's WorkflowTask; wt itself otherwise.
+func subWorkflowVersionRan(wt, t map[string]any) map[string]any {
+	p, _ := wt["subWorkflowParam"].(map[string]any)
+	in, _ := t["inputData"].(map[string]any)
+	if p == nil || in == nil {
+		return wt
+	}
+	// A number only: Conductor's WorkflowTask holds an Integer (a
+	// subWorkflowVersion the task's own input gave as text stays there).
+	v, ok := in["subWorkflowVersion"].(json.Number)
+	if _, err := v.Int64(); !ok || err != nil {
+		return wt
+	}
+	cp := make(map[string]any, len(p)+1)
+	for k, v := range p {
+		cp[k] = v
+	}
+	cp["version"] = v
+	c := make(map[string]any, len(wt))
+	for k, v := range wt {
+		c[k] = v
+	}
+	c["subWorkflowParam"] = cp
+	return c
 }
 
 // terminalTask reports whether a task status is terminal (Conductor's
