@@ -26,14 +26,19 @@ import (
 // task of a child run) when its task starts and records "type:status" of
 // every record, by the task's ref.
 type peekRun struct {
-	id   string
-	e    *engine.Engine
-	mu   sync.Mutex
-	seen map[string][]string
+	id    string
+	child bool // a task of a child run looks at its own run
+	e     *engine.Engine
+	mu    sync.Mutex
+	seen  map[string][]string
 }
 
 func (p *peekRun) worker(_ context.Context, rt engine.RemoteTask) tasks.Result {
-	b, err := p.e.Show(context.Background(), p.id)
+	id := p.id
+	if rt.RunID != p.id && p.child {
+		id = rt.RunID // the child run's own view
+	}
+	b, err := p.e.Show(context.Background(), id)
 	if err != nil {
 		return tasks.Result{Status: tasks.FailedTerminal, Reason: err.Error()}
 	}
@@ -80,6 +85,9 @@ func TestForkSchedulesItsBranchesAndJoinInOneDecision(t *testing.T) {
 				"c": "FORK FORK peek peek JOIN peek JOIN"}},
 		{"a sub-workflow branch", fork("f", "sub,b", child, peek("b")),
 			map[string]string{"b": "FORK SUB_WORKFLOW peek JOIN"}},
+		{"in a sub-workflow", `{"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW",
+		  "subWorkflowParam":{"name":"child","workflowDefinition":{"name":"child","tasks":[` + fork("f", "a,b", peek("a"), peek("b")) + `]}}}`,
+			map[string]string{"a": "FORK peek peek JOIN", "b": "FORK peek peek JOIN"}},
 		{"dynamic", `{"name":"d","taskReferenceName":"f","type":"FORK_JOIN_DYNAMIC","dynamicForkTasksParam":"ts","dynamicForkTasksInputParamName":"in",
 		  "inputParameters":{"ts":[{"name":"peek","taskReferenceName":"a","type":"SIMPLE"},{"name":"peek","taskReferenceName":"b","type":"SIMPLE"}],"in":{}}},
 		  {"name":"j","taskReferenceName":"f_join","type":"JOIN"}`,
@@ -99,7 +107,7 @@ func TestForkSchedulesItsBranchesAndJoinInOneDecision(t *testing.T) {
 		"t1": "FORK integration_task_1 integration_task_2 JOIN", "t2": "FORK integration_task_1 integration_task_2 JOIN"}})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p := &peekRun{id: "fork-decision", seen: map[string][]string{}}
+			p := &peekRun{id: "fork-decision", child: c.name == "in a sub-workflow", seen: map[string][]string{}}
 			h := newHarness(t, nil, engine.WithRemoteWorker(p.worker))
 			p.e = h.e
 			def := `{"name":"w","tasks":[` + c.tasks + `]}`
