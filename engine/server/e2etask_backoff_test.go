@@ -30,18 +30,15 @@ func javaTaskDef(name string) model.TaskDef {
 func TestConductorE2EBackoffTests(t *testing.T) {
 	s := newE2TServer(t)
 	var defs []model.TaskDef
-	var tasks []model.WorkflowTask
 	for i, logic := range []string{"FIXED", "EXPONENTIAL_BACKOFF", "LINEAR_BACKOFF"} {
 		d := javaTaskDef(fmt.Sprintf("retry_%d", i))
 		d.RetryLogic, d.BackoffScaleFactor, d.RetryDelaySeconds, d.RetryCount = logic, 2, 2, 3
 		defs = append(defs, d)
-		tasks = append(tasks, model.WorkflowTask{Name: d.Name, TaskReferenceName: d.Name, Type_: "SIMPLE"})
 	}
 	if resp, err := s.meta.RegisterTaskDef(t.Context(), defs); err != nil {
 		t.Fatalf("registerTaskDefs: %v (status %d)", err, status(resp))
 	}
-	s.updateDefs(t, model.WorkflowDef{Name: "retry_logic_test", Version: 1, Restartable: true, SchemaVersion: 2,
-		OwnerEmail: "test@conductor.io", Tasks: tasks})
+	s.updateDefs(t, transcribedDef(t, "e2e_retry_logic_test.json"))
 	id := s.start(t, model.StartWorkflowRequest{Name: "retry_logic_test", Version: 1, Input: map[string]any{}})
 
 	for tick := 0; ; tick++ {

@@ -32,6 +32,17 @@ func newE2TServer(t *testing.T) *e2tServer {
 	return &e2tServer{conductorServer: ts, sdkClients: newSDK(t, ts.URL), clock: mc}
 }
 
+// transcribedDef reads a definition a Java test builds in code, transcribed
+// under testdata/conductor/transcribed (SOURCES.md).
+func transcribedDef(t *testing.T, file string) model.WorkflowDef {
+	t.Helper()
+	var d model.WorkflowDef
+	if err := json.Unmarshal(readConductorFile(t, "transcribed/"+file), &d); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	return d
+}
+
 // rawTaskDef registers one task definition as the JSON object fields, as
 // RetryPolicyTests' registerTaskDef does (POST /api/metadata/taskdefs).
 func (s *e2tServer) rawTaskDef(t *testing.T, fields map[string]any) {

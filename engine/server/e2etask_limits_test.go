@@ -80,14 +80,7 @@ func TestConductorE2EConcurrentExecLimitTests(t *testing.T) {
 		if resp, err := s.meta.RegisterTaskDef(t.Context(), []model.TaskDef{def}); err != nil {
 			t.Fatalf("registerTaskDefs: %v (status %d)", err, status(resp))
 		}
-		branch := func(ref string) []model.WorkflowTask {
-			return []model.WorkflowTask{{Name: "concurrency_wakeup", TaskReferenceName: ref, Type_: "SIMPLE"}}
-		}
-		s.updateDefs(t, model.WorkflowDef{Name: "concurrency_wakeup_check", OwnerEmail: "test@conductor.io", Version: 1, SchemaVersion: 2, Restartable: true,
-			TimeoutPolicy: "ALERT_ONLY", TimeoutSeconds: 0, Tasks: []model.WorkflowTask{
-				{Name: "fork", TaskReferenceName: "fork_ref", Type_: "FORK_JOIN", ForkTasks: [][]model.WorkflowTask{branch("concurrency_wakeup_a"), branch("concurrency_wakeup_b")}},
-				{Name: "join", TaskReferenceName: "join_ref", Type_: "JOIN", JoinOn: []string{"concurrency_wakeup_a", "concurrency_wakeup_b"}},
-			}})
+		s.updateDefs(t, transcribedDef(t, "e2e_concurrency_wakeup_check.json"))
 		id := s.start(t, model.StartWorkflowRequest{Name: "concurrency_wakeup_check", Version: 1})
 		var first []model.Task
 		for deadline := time.Now().Add(10 * time.Second); len(first) == 0 && time.Now().Before(deadline); {

@@ -99,9 +99,7 @@ func TestConductorE2EJSONJQTests(t *testing.T) {
 func TestConductorE2ESetVariableTests(t *testing.T) {
 	const total, clients = 200, 20 // Java: 2,000 (see COVERAGE-e2e.md)
 	s := newE2TServer(t)
-	s.updateDefs(t, model.WorkflowDef{Name: "set_variable_test", Version: 1, OwnerEmail: "test@conductor.io", SchemaVersion: 2, Restartable: true,
-		Tasks: []model.WorkflowTask{{TaskReferenceName: "set_var_ref", Type_: "SET_VARIABLE", Name: "set_variable",
-			InputParameters: map[string]any{"vars": "${workflow.input.vars}"}}}})
+	s.updateDefs(t, transcribedDef(t, "e2e_set_variable_test.json"))
 	wc := client.NewWorkflowClient(client.NewAPIClient(nil, settings.NewHttpSettings(s.URL+"/api")))
 	uuid := func() string { return rand.Text() }
 	// run calls one per index from clients goroutines; it returns the

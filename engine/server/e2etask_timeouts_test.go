@@ -24,17 +24,14 @@ import (
 // TIMED_OUT within the time the Java test waits (45 s, 2 min, 40 s).
 func TestConductorE2ETaskTimeoutTests(t *testing.T) {
 	for _, tc := range []struct {
-		test, task, workflow, ref, description string
-		poll, timeout, response                int
-		polled                                 bool
-		wait                                   time.Duration
+		test, task, workflow    string
+		poll, timeout, response int
+		polled                  bool
+		wait                    time.Duration
 	}{
-		{"testTaskPollTimeout", "task_timeout_test", "task_timeout_workflow", "task_timeout_ref", "Workflow to test pollTimeoutSeconds and timeoutSeconds",
-			25, 100, 40, false, 45 * time.Second},
-		{"testTaskResponseTimeout", "task_response_timeout_test", "workflow_response_timeout_test", "task_response_timeout_ref", "Workflow to test responseTimeoutSeconds",
-			6, 120, 5, true, 2 * time.Minute},
-		{"testTaskOverallTimeout", "task_overall_timeout_test", "workflow_overall_timeout_test", "task_overall_timeout_ref", "Workflow to test overall task timeout",
-			10, 25, 5, true, 40 * time.Second},
+		{"testTaskPollTimeout", "task_timeout_test", "task_timeout_workflow", 25, 100, 40, false, 45 * time.Second},
+		{"testTaskResponseTimeout", "task_response_timeout_test", "workflow_response_timeout_test", 6, 120, 5, true, 2 * time.Minute},
+		{"testTaskOverallTimeout", "task_overall_timeout_test", "workflow_overall_timeout_test", 10, 25, 5, true, 40 * time.Second},
 	} {
 		t.Run(tc.test, func(t *testing.T) {
 			s := newE2TServer(t)
@@ -44,8 +41,7 @@ func TestConductorE2ETaskTimeoutTests(t *testing.T) {
 			if resp, err := s.meta.RegisterTaskDef(t.Context(), []model.TaskDef{def}); err != nil {
 				t.Fatalf("registerTaskDefs: %v (status %d)", err, status(resp))
 			}
-			s.updateDefs(t, model.WorkflowDef{Name: tc.workflow, Version: 1, OwnerEmail: "test@conductor.io", Description: tc.description,
-				SchemaVersion: 2, Restartable: true, Tasks: []model.WorkflowTask{{Name: tc.task, TaskReferenceName: tc.ref, Type_: "SIMPLE"}}})
+			s.updateDefs(t, transcribedDef(t, "e2e_"+tc.workflow+".json"))
 			id := s.start(t, model.StartWorkflowRequest{Name: tc.workflow}) // no version: the latest
 			s.await(t, id, "scheduled its task", func(w model.Workflow) bool { return len(w.Tasks) == 1 })
 			if tc.polled {
@@ -154,10 +150,7 @@ func TestConductorE2EWaitTaskTest(t *testing.T) {
 		return s.awaitStatus(t, id, "COMPLETED")
 	}
 	t.Run("testWaitTimeout", func(t *testing.T) {
-		def := model.WorkflowDef{Name: "wait_task_test", Version: 1, OwnerEmail: "test@conductor.io", Restartable: true, Variables: map[string]any{},
-			OutputParameters: map[string]any{}, SchemaVersion: 2,
-			Tasks: []model.WorkflowTask{{Name: "wait_for_2_second", TaskReferenceName: "wait_for_2_second", Type_: "WAIT",
-				InputParameters: map[string]any{"duration": "2s"}}}}
+		def := transcribedDef(t, "e2e_wait_task_test.json")
 		run := start(t, model.StartWorkflowRequest{Name: def.Name, Version: 1, WorkflowDef: &def, Input: map[string]any{}}, 2*time.Second)
 		if len(run.Tasks) != 1 {
 			t.Fatalf("%d tasks: %s", len(run.Tasks), e2tTaskLine(run))
@@ -167,19 +160,14 @@ func TestConductorE2EWaitTaskTest(t *testing.T) {
 		}
 	})
 	t.Run("startWorkflowWithDomain", func(t *testing.T) {
-		def := model.WorkflowDef{Name: "wait_task__with_domain", Version: 1, OwnerEmail: "test@conductor.io", SchemaVersion: 2, Restartable: true,
-			Tasks: []model.WorkflowTask{{Type_: "WAIT", Name: "wait_task", TaskReferenceName: "wait_task_ref", InputParameters: map[string]any{"duration": "2 seconds"}}}}
+		def := transcribedDef(t, "e2e_wait_task__with_domain.json")
 		run := start(t, model.StartWorkflowRequest{Name: def.Name, Version: 1, WorkflowDef: &def, TaskToDomain: map[string]string{"*": "my_domain"}}, 2*time.Second)
 		if len(run.Tasks) != 1 || run.Tasks[0].TaskType != "WAIT" || run.Tasks[0].Domain != "" || run.Tasks[0].Status != "COMPLETED" {
 			t.Fatalf("tasks %s, domain %q", e2tTaskLine(run), run.Tasks[0].Domain)
 		}
 	})
 	t.Run("setVariableAndWaitTaskTest", func(t *testing.T) {
-		def := model.WorkflowDef{Name: "set_variable_wait_workflow", Version: 1, OwnerEmail: "test@conductor.io", SchemaVersion: 2, Restartable: true,
-			Tasks: []model.WorkflowTask{
-				{Type_: "SET_VARIABLE", Name: "set_var", TaskReferenceName: "set_var_ref", InputParameters: map[string]any{"var": "testValue", "value": "42"}},
-				{Type_: "WAIT", Name: "wait_task", TaskReferenceName: "wait_task_ref", InputParameters: map[string]any{"duration": "1 second"}},
-			}}
+		def := transcribedDef(t, "e2e_set_variable_wait_workflow.json")
 		run := start(t, model.StartWorkflowRequest{Name: def.Name, Version: 1, WorkflowDef: &def}, time.Second)
 		if len(run.Tasks) != 2 || run.Tasks[0].TaskType != "SET_VARIABLE" || run.Tasks[0].Status != "COMPLETED" ||
 			run.Tasks[1].TaskType != "WAIT" || run.Tasks[1].Status != "COMPLETED" {
