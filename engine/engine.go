@@ -153,6 +153,8 @@ type RemoteTask struct {
 	WorkflowVersion                    int
 	TaskID, Ref, Name                  string
 	RetryCount, Iteration              int
+	// Seq is the task record's place in its run (Conductor's seq).
+	Seq int
 	// RetriedTaskID is the id of the attempt this one retries ("" for a
 	// first attempt), as Conductor's Task shows it.
 	RetriedTaskID string

@@ -895,7 +895,7 @@ func (r *runState) remoteTask(ctx context.Context, wt *WorkflowTask, rec *taskRe
 		// The correlationId as views show it (headview.go): it goes out
 		// in the worker's poll answer.
 		RunID: r.id, WorkflowType: r.doc.WorkflowType, CorrelationID: r.sec.Text(r.doc.CorrelationID), WorkflowVersion: r.doc.Version,
-		TaskID: rec.TaskID, Ref: rec.Ref, Name: wt.Name, RetryCount: rec.RetryCount, Iteration: rec.Iteration, RetriedTaskID: rec.RetriedTaskID,
+		TaskID: rec.TaskID, Ref: rec.Ref, Name: wt.Name, RetryCount: rec.RetryCount, Iteration: rec.Iteration, RetriedTaskID: rec.RetriedTaskID, Seq: rec.Seq,
 		Def: wt.raw, hand: &handoff{r: r, wt: wt, input: input, later: rec.later, names: pol.runtimeMetadata},
 		RateLimitPerFrequency: rec.RateLimitPerFrequency, RateLimitFrequencyInSeconds: rec.RateLimitFrequencyInSeconds,
 		ConcurrentExecLimit: pol.concurrentLimit,

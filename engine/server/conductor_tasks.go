@@ -44,6 +44,18 @@ func (h handed) task() map[string]any {
 		"taskId": d.id, "workerId": d.workerID, "workflowTask": wt, "workflowPriority": d.t.Priority,
 		"rateLimitPerFrequency": d.t.RateLimitPerFrequency, "rateLimitFrequencyInSeconds": d.t.RateLimitFrequencyInSeconds,
 	}
+	// The members of Conductor's Task its poll answer has as well
+	// (records.go explains them); an attempt just polled has not ended,
+	// been retried or called back.
+	for k, v := range map[string]any{
+		"seq": d.t.Seq, "endTime": 0, "callbackAfterSeconds": 0, "startDelayInSeconds": startDelayOf(d.t.Def),
+		"retried": false, "executed": false, "callbackFromWorker": true, "loopOverTask": d.t.Iteration > 0,
+		"queueWaitTime": max(0, d.polled.UnixMilli()-d.scheduled.UnixMilli()), "firstStartTime": 0,
+		"subworkflowChanged": false, "outputData": map[string]any{},
+		"executionMetadata": map[string]any{"additionalContext": map[string]any{}, "additionalContextMap": map[string]any{}},
+	} {
+		task[k] = v
+	}
 	if d.t.Domain != "" {
 		task["domain"] = d.t.Domain
 	}
@@ -57,6 +69,15 @@ func (h handed) task() map[string]any {
 		task["runtimeMetadata"] = h.meta
 	}
 	return task
+}
+
+// startDelayOf is the startDelay of a worker task's definition entry.
+func startDelayOf(def json.RawMessage) int64 {
+	var wt struct {
+		StartDelay int64 `json:"startDelay"`
+	}
+	_ = json.Unmarshal(def, &wt)
+	return wt.StartDelay
 }
 
 func (s *Server) mayPoll(w http.ResponseWriter, r *http.Request, p store.Principal, name string) bool {

@@ -236,8 +236,8 @@ func checkShape(shape *recordShape, rec map[string]any) []string {
 }
 
 // TestRecordShapesAreConductors: every member of a run's Workflow (GET
-// /api/workflow/{id}) and of each of its task records (there and GET
-// /api/tasks/{taskId}) is one of Conductor's Workflow or Task members of
+// /api/workflow/{id}), of each of its task records (there and GET
+// /api/tasks/{taskId}) and of a worker's polled Task is one of Conductor's Workflow or Task members of
 // the same JSON type, or one of wfrun's listed in
 // testdata/conductor_record_shapes.txt (the members read from Conductor's
 // classes), and no member Conductor always serializes is missing.
@@ -246,6 +246,21 @@ func TestRecordShapesAreConductors(t *testing.T) {
 	ts := newConductorServer(t, nil)
 	id := shapeRun(t, ts)
 	running := startByName(t, ts, "record_shapes") // a run still RUNNING: its scheduled records too
+	// The worker's poll answer is a Task too.
+	var polled []map[string]any
+	for deadline := time.Now().Add(10 * time.Second); len(polled) == 0 && time.Now().Before(deadline); {
+		polled = ts.pollRaw(t, "shape_worker", 500)
+	}
+	if len(polled) != 1 {
+		t.Fatal("nothing polled")
+	}
+	if d := checkShape(shapes["task"], polled[0]); len(d) > 0 {
+		t.Errorf("polled Task differs from Conductor's: %s", strings.Join(d, "; "))
+	}
+	if polled[0]["seq"] != float64(4) || polled[0]["startDelayInSeconds"] != float64(1) || polled[0]["callbackFromWorker"] != true {
+		t.Errorf("polled task: seq %v startDelayInSeconds %v callbackFromWorker %v, want 4 (after loop, calc__1, calc__2), 1, true",
+			polled[0]["seq"], polled[0]["startDelayInSeconds"], polled[0]["callbackFromWorker"])
+	}
 	for _, runID := range []string{id, running} {
 		_, _, body := ts.do(t, "GET", "/api/workflow/"+runID, "")
 		var doc map[string]any
