@@ -364,6 +364,9 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 			}
 		}
 		r.tasks = kept
+		// Conductor resets the rerun task in place: it keeps its seq, and
+		// the tasks scheduled after it number on from there.
+		r.doc.NextSeq = fromSeq - 1
 	default:
 		r.retainForRetryLocked(nil)
 		r.doc.LastRetriedTime = r.nowMillis()
