@@ -8,10 +8,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wfrun/wfrun/engine"
 	"github.com/wfrun/wfrun/engine/runstore"
 	"github.com/wfrun/wfrun/interpolate"
+	"github.com/wfrun/wfrun/store/seal"
 	"github.com/wfrun/wfrun/tasks"
 )
 
@@ -78,5 +80,68 @@ func TestArchivedDefinitionMasksLiteralValues(t *testing.T) {
 				t.Fatalf("restarted output n = %v", got)
 			}
 		})
+	}
+}
+
+// While the run executes — here, or in another process whose store this
+// engine reads — its view masks the pasted value in its definition too.
+func TestRunViewMasksLiteralValuesInItsDefinition(t *testing.T) {
+	const value = "lit-4b8e2f6a1d93"
+	def := `{"name":"literal_view","version":1,"schemaVersion":2,"tasks":[
+	 {"name":"read","taskReferenceName":"read","type":"INLINE","inputParameters":{"evaluatorType":"javascript","k":"${workflow.secrets.api}","expression":"$.k.length"}},
+	 {"name":"hold","taskReferenceName":"hold","type":"HUMAN","inputParameters":{"note":"Bearer ` + value + `"}}]}`
+	ctx := context.Background()
+	rs := runstore.NewMemory()
+	secrets := engine.WithSecrets(func(engine.Principal, string, string) interpolate.SecretSource {
+		return interpolate.MapSecrets{"api": json.RawMessage(`"` + value + `"`)}
+	})
+	ring, err := seal.NewKeyring([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New(engine.WithRunStore(rs), engine.WithRegistry(tasks.NewDefaultRegistry()), secrets, engine.WithKeyring(ring))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.Parse([]byte(def))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan *engine.Result, 1)
+	go func() {
+		res, _ := e.Start(ctx, d, json.RawMessage(`{}`), engine.WithRunID("literal-view-1"))
+		done <- res
+	}()
+	other, err := engine.New(engine.WithRunStore(rs), engine.WithRegistry(tasks.NewDefaultRegistry()), secrets, engine.WithKeyring(ring))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the run never waited for its HUMAN task")
+		}
+		if v, err := e.Show(ctx, "literal-view-1"); err == nil && strings.Contains(string(v), `"referenceTaskName":"hold"`) {
+			break
+		}
+	}
+	for name, eng := range map[string]*engine.Engine{"executing": e, "reading the store": other} {
+		v, err := eng.Show(ctx, "literal-view-1")
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if strings.Contains(string(v), value) || !strings.Contains(string(v), `"note":"Bearer ***"`) {
+			t.Fatalf("%s: the view holds the value: %s", name, strings.ReplaceAll(string(v), value, "<value>"))
+		}
+	}
+	if _, err := e.CompleteTask(ctx, "literal-view-1", "hold", engine.TaskCompleted, nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case res := <-done:
+		if res == nil || res.Status != engine.StatusCompleted {
+			t.Fatalf("run %+v", res)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the run did not end")
 	}
 }

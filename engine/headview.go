@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
@@ -80,14 +81,43 @@ func maskArchivedDefinition(doc []byte, sec *runsecrets.Run) ([]byte, error) {
 
 // showRunHead is maskRunHead for Show: with the values of the run as this
 // process executes it, or as its stored run log and its ancestors' hold
-// them. An archived run's head was masked when it was archived.
+// them. So is the run's copy of its definition (a value pasted into it is
+// masked in a view as in the archive, maskArchivedDefinition). An archived
+// run's head and definition were masked when it was archived.
 func (e *Engine) showRunHead(ctx context.Context, id string, doc []byte, archived bool) ([]byte, error) {
-	if archived || !hasHeadMembers(doc) {
+	if archived {
+		return doc, nil
+	}
+	head, def := hasHeadMembers(doc), mayHoldRunValues(doc) || e.isActive(id)
+	if !head && !def {
 		return doc, nil
 	}
 	sec, err := e.chainMasker(ctx, id, true)
 	if err != nil {
 		sec = nil // when in doubt, mask
 	}
+	if def {
+		if sec == nil {
+			return nil, fmt.Errorf("masking its definition: %w", err)
+		}
+		if doc, err = maskArchivedDefinition(doc, sec); err != nil {
+			return nil, err
+		}
+	}
+	if !head {
+		return doc, nil
+	}
 	return maskRunHead(doc, sec)
+}
+
+// mayHoldRunValues reports whether a stored, unarchived run may have
+// registered values a masker built from its store would know: it keeps a
+// journal of them or a run log, or a parent passes it its own.
+func mayHoldRunValues(doc []byte) bool {
+	for _, r := range gjson.GetManyBytes(doc, "registeredValues", "runLog", "parentWorkflowId") {
+		if r.Exists() && r.Raw != `""` && r.Raw != "[]" && r.Type != gjson.Null {
+			return true
+		}
+	}
+	return false
 }
