@@ -312,3 +312,10 @@ func (c *e2eClient) setOptional(name string, i int) {
 		c.t.Fatalf("update definition %s: %d %s", name, st, body)
 	}
 }
+
+// with is c for subtest t (its failures are t's).
+func (c *e2eClient) with(t *testing.T) *e2eClient {
+	cc := *c
+	cc.t = t
+	return &cc
+}
