@@ -574,6 +574,14 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 	// Conductor schedules it.
 	var retryWait time.Duration
 	var retryAfter int64
+	// answered: the remote attempt whose worker's answer may wait for its
+	// write (remote_stored.go); settled by the write, else when leaving.
+	var answered *taskRecord
+	defer func() {
+		if answered != nil {
+			r.answerDropped(ctx, answered)
+		}
+	}()
 	for {
 		rec, input, done, fail, err := r.begin(ctx, wt, ref, iter, retry)
 		if err != nil {
@@ -631,6 +639,9 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 				}
 			}
 			res = r.runLeaf(actx, wt, rec, withoutOutputFilter(wt, input))
+			if remote {
+				answered = rec
+			}
 			stopWatch()
 			timedOut = attemptTimedOut(actx)
 			cancel(nil)
@@ -917,6 +928,12 @@ func (r *runState) remoteTask(ctx context.Context, wt *WorkflowTask, rec *taskRe
 	defer stop()
 	t.att, t.ResponseTimeout = att, time.Duration(remoteResponseTimeout(pol))*time.Second
 	res := r.remoteOrSignal(ctx, t, rec.Ref)
+	// The handler that brought the answer waits for its write (Stored):
+	// the transition that records the attempt's end settles it, or
+	// execLeaf when it leaves without one.
+	r.mu.Lock()
+	rec.answered = att.outcome
+	r.mu.Unlock()
 	if res.Status == tasks.Completed {
 		if len(res.Output) == 0 {
 			res.Output = json.RawMessage("{}")

@@ -55,6 +55,9 @@ type remoteAttempt struct {
 	exited chan struct{}
 	ctx    context.Context
 	nudge  chan struct{} // an answer is waiting in the run store (Nudge)
+	// outcome is the write of the attempt's end, awaited by the handler
+	// that brought the worker's answer (Stored, remote_stored.go).
+	outcome *attemptOutcome
 }
 
 type attemptCancelKey struct{}
@@ -81,7 +84,8 @@ func (r *runState) watchRemote(ctx context.Context, rec *taskRecord, p taskPolic
 	cancel, _ := ctx.Value(attemptCancelKey{}).(context.CancelCauseFunc)
 	a := &remoteAttempt{r: r, rec: rec, p: p, cancel: cancel, scheduled: r.e.now(),
 		alerted: map[string]bool{}, kick: make(chan struct{}, 1), done: make(chan struct{}),
-		store: make(chan struct{}, 1), exited: make(chan struct{}), ctx: ctx, nudge: make(chan struct{}, 1)}
+		store: make(chan struct{}, 1), exited: make(chan struct{}), ctx: ctx, nudge: make(chan struct{}, 1),
+		outcome: newAttemptOutcome()}
 	end := func() {
 		a.mu.Lock()
 		a.ended = true
@@ -299,7 +303,9 @@ func (r *runState) cutWorkerID(id string) string {
 // IN_PROGRESS: the task goes back to SCHEDULED (Conductor's updateTask),
 // to be offered again once callbackAfter has passed (at once without
 // one), and the record keeps callbackAfterSeconds; its response and poll
-// timeouts are extended by it.
+// timeouts are extended by it. The update is written before Progress
+// returns (remote_stored.go): an error wrapping ErrNotStored leaves the
+// attempt as it was, and the worker sends the update again.
 func (t RemoteTask) Progress(ctx context.Context, callbackAfter time.Duration) error {
 	return t.ProgressOutput(ctx, callbackAfter, nil)
 }
@@ -313,29 +319,56 @@ func (t RemoteTask) ProgressOutput(ctx context.Context, callbackAfter time.Durat
 		return nil
 	}
 	now := a.r.e.now()
+	// a.mu is held to the end of the write: no poll, clock or end of the
+	// attempt comes between the update and its undoing if the write fails.
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.ended {
 		return nil
+	}
+	type before struct {
+		updated           time.Time
+		callback          time.Duration
+		polled            bool
+		recCallback       int64
+		status, reason    string
+		outMem, outStored []byte
+	}
+	r, rec := a.r, a.rec
+	r.mu.Lock()
+	was := before{a.updated, a.callback, a.polled, rec.Callback, rec.Status, rec.Reason, rec.outMem, rec.outStored}
+	r.mu.Unlock()
+	if len(output) > 0 && string(output) != "null" {
+		if err := r.setTaskData(rec, nil, output); err != nil {
+			return fmt.Errorf("outputData: %w", err)
+		}
 	}
 	a.updated, a.callback = now, callbackAfter
 	// Back in the queue, SCHEDULED, as Conductor puts a worker task
 	// updated IN_PROGRESS: pollable again after the callback (at once
 	// without one).
 	a.polled = false
-	a.poke()
-	a.r.mu.Lock()
-	a.rec.Callback = int64(max(callbackAfter, 0) / time.Second)
-	a.r.mu.Unlock()
-	if len(output) > 0 && string(output) != "null" {
-		if err := a.r.setTaskData(a.rec, nil, output); err != nil {
-			return fmt.Errorf("outputData: %w", err)
-		}
+	r.mu.Lock()
+	rec.Callback = int64(max(callbackAfter, 0) / time.Second)
+	r.mu.Unlock()
+	err := r.transition(ctx, rec, TaskScheduled, "")
+	if err == nil {
+		err = r.save(ctx)
 	}
-	if err := a.r.transition(ctx, a.rec, TaskScheduled, ""); err != nil {
-		return err
+	if err == nil {
+		a.poke()
+		return nil
 	}
-	return a.persist(ctx)
+	// Not stored: the attempt is as the store holds it.
+	a.updated, a.callback, a.polled = was.updated, was.callback, was.polled
+	r.mu.Lock()
+	rec.Callback, rec.Status, rec.Reason = was.recCallback, was.status, was.reason
+	rec.outMem, rec.outStored = was.outMem, was.outStored
+	r.touchLocked(rec)
+	r.mu.Unlock()
+	r.emit(Event{Kind: EventTask, TaskRef: rec.Ref, TaskType: rec.TaskType, TaskID: rec.TaskID, Status: was.status,
+		Reason: "the worker's IN_PROGRESS update was not stored"})
+	return fmt.Errorf("%w: IN_PROGRESS update of task %s: %w", ErrNotStored, rec.TaskID, err)
 }
 
 // CompleteTaskAttempt is CompleteTask for the attempt with task id taskID

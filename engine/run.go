@@ -104,9 +104,10 @@ type taskRecord struct {
 	forgotten         bool       // dropped from the run (keepLastN)
 	opensDecision     bool       // a FORK whose begin opened a decision (forkdecision.go)
 	wt                *WorkflowTask
-	later             *laterInput    // a remote task's input, resolved at hand-off (remote_handoff.go)
-	env               runEnv         // its input's environment (begin)
-	rx                taskIndexState // what the run's remaskIndex holds of it (remask.go)
+	later             *laterInput     // a remote task's input, resolved at hand-off (remote_handoff.go)
+	answered          *attemptOutcome // a worker's answer waits for the write of this attempt's end (remote_stored.go)
+	env               runEnv          // its input's environment (begin)
+	rx                taskIndexState  // what the run's remaskIndex holds of it (remask.go)
 }
 
 type taskDoc struct {
@@ -501,7 +502,9 @@ func (r *runState) transition(ctx context.Context, t *taskRecord, status, reason
 	if status == TaskScheduled || status == TaskInProgress {
 		return nil
 	}
-	return r.save(ctx)
+	err := r.save(ctx)
+	r.answerStored(t, err) // remote_stored.go
+	return err
 }
 
 func (r *runState) emit(ev Event) {

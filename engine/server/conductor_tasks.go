@@ -154,6 +154,13 @@ func (s *Server) taskUpdateError(w http.ResponseWriter, r *http.Request, err err
 		conductorError(w, r, http.StatusNotFound, err.Error())
 		return
 	}
+	if errors.Is(err, engine.ErrNotStored) {
+		// Conductor's answer to a store that failed (a TransientException):
+		// 500, retryable, and the worker sends the update again.
+		s.log.Error("task update not stored", "path", r.URL.Path, "error", s.masker.MaskString(err.Error()))
+		conductorError(w, r, http.StatusInternalServerError, s.masker.MaskString(err.Error()))
+		return
+	}
 	conductorError(w, r, http.StatusBadRequest, s.masker.MaskString(err.Error()))
 }
 
@@ -178,12 +185,12 @@ func (s *Server) updateTask(v2 bool) conductorHandler {
 		if ok {
 			s.resultLogs(r, res)
 		}
-		err := s.conductor.queue.complete(res.TaskID, res.workerResult)
+		err := s.conductor.queue.complete(r.Context(), res.TaskID, res.workerResult)
 		if errors.Is(err, ErrUnknownTask) && s.awaitQueued(r, res) {
 			if name, domain, ok = s.conductor.queue.kindOf(res.TaskID); ok && !s.mayPoll(w, r, p, name) {
 				return
 			}
-			err = s.conductor.queue.complete(res.TaskID, res.workerResult)
+			err = s.conductor.queue.complete(r.Context(), res.TaskID, res.workerResult)
 		}
 		if errors.Is(err, ErrUnknownTask) {
 			name, domain, err = s.forwardUpdate(r, res, func(name string) bool { return s.auth == nil || p.Satisfies(ScopePollPrefix+name) })
@@ -277,7 +284,7 @@ func (s *Server) completeByRef(w http.ResponseWriter, r *http.Request, p store.P
 		if !s.mayPoll(w, r, p, name) {
 			return "", false
 		}
-		id, err := s.conductor.queue.completeRef(runID, queued, workerResult{Status: status, Output: body})
+		id, err := s.conductor.queue.completeRef(r.Context(), runID, queued, workerResult{Status: status, Output: body})
 		if err != nil {
 			s.taskUpdateError(w, r, err)
 			return "", false
@@ -432,7 +439,15 @@ func (s *Server) forwardUpdate(r *http.Request, res taskResult, allowed func(nam
 		// is starting — its record is visible SCHEDULED (the run was
 		// written) before its worker call reaches the queue. Conductor
 		// takes an update of a SCHEDULED task at once: wait for the call.
-		if err := s.conductor.queue.completeWhenQueued(r.Context(), res.TaskID, res.workerResult); err != nil {
+		err := s.conductor.queue.completeWhenQueued(r.Context(), res.TaskID, res.workerResult)
+		if errors.Is(err, ErrUnknownTask) {
+			// Ending (its end being written, or a write that failed
+			// stopping the run, which a resume offers again). Once that
+			// settles the update is taken or answered as one of a task
+			// that ended: the worker sends it again.
+			return "", "", fmt.Errorf("%w: task %s: its attempt is ending on this server, send the update again", engine.ErrNotStored, res.TaskID)
+		}
+		if err != nil {
 			return "", "", err
 		}
 		return name, domain, nil

@@ -716,7 +716,7 @@ func (s *Server) completeForEvent(w http.ResponseWriter, r *http.Request, p stor
 			if !s.mayPoll(w, r, p, name) {
 				return
 			}
-			err = q.complete(taskID, res)
+			err = q.complete(r.Context(), taskID, res)
 			if err == nil {
 				writeText(w, http.StatusOK, taskID)
 				return
@@ -726,7 +726,7 @@ func (s *Server) completeForEvent(w http.ResponseWriter, r *http.Request, p stor
 		if !s.mayPoll(w, r, p, name) {
 			return
 		}
-		if _, err = q.completeRef(runID, ref, res); err == nil {
+		if _, err = q.completeRef(r.Context(), runID, ref, res); err == nil {
 			writeText(w, http.StatusOK, taskID)
 			return
 		}

@@ -301,28 +301,30 @@ type workerResult struct {
 	CallbackSecs int64           `json:"callbackAfterSeconds"`
 }
 
-// complete hands a worker's result for task id to the waiting engine. An
-// IN_PROGRESS result puts the task back in the queue, SCHEDULED, as
-// Conductor does: at once, or after its callbackAfterSeconds.
-func (q *queue) complete(id string, res workerResult) error {
+// complete hands a worker's result for task id to the waiting engine and
+// returns once the engine has stored it (engine.RemoteTask.Stored): an
+// error wrapping engine.ErrNotStored means it is not kept, and the worker
+// sends it again. An IN_PROGRESS result puts the task back in the queue,
+// SCHEDULED, as Conductor does: at once, or after its callbackAfterSeconds.
+func (q *queue) complete(ctx context.Context, id string, res workerResult) error {
 	q.mu.Lock()
 	d, ok := q.byID[id]
 	if !ok {
 		q.mu.Unlock()
 		return fmt.Errorf("%w: %s", ErrUnknownTask, id)
 	}
-	return q.deliverLocked(d, res)
+	return q.deliverLocked(ctx, d, res)
 }
 
 // completeRef is complete by run id and task reference.
-func (q *queue) completeRef(runID, ref string, res workerResult) (string, error) {
+func (q *queue) completeRef(ctx context.Context, runID, ref string, res workerResult) (string, error) {
 	q.mu.Lock()
 	d, ok := q.byRef[runID+"/"+ref]
 	if !ok {
 		q.mu.Unlock()
 		return "", fmt.Errorf("%w: run %s has no task %q waiting for a worker", ErrUnknownTask, runID, ref)
 	}
-	return d.id, q.deliverLocked(d, res)
+	return d.id, q.deliverLocked(ctx, d, res)
 }
 
 // queueArrivalWait bounds how long an update of a task this process
@@ -338,7 +340,7 @@ func (q *queue) completeWhenQueued(ctx context.Context, id string, res workerRes
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		err := q.complete(id, res)
+		err := q.complete(ctx, id, res)
 		if !errors.Is(err, ErrUnknownTask) {
 			return err
 		}
@@ -353,7 +355,7 @@ func (q *queue) completeWhenQueued(ctx context.Context, id string, res workerRes
 }
 
 // deliverLocked is called with q.mu held and releases it.
-func (q *queue) deliverLocked(d *delivery, res workerResult) error {
+func (q *queue) deliverLocked(ctx context.Context, d *delivery, res workerResult) error {
 	var r tasks.Result
 	switch res.Status {
 	case "COMPLETED":
@@ -368,12 +370,24 @@ func (q *queue) deliverLocked(d *delivery, res workerResult) error {
 			return errors.New("outputData must be a JSON object")
 		}
 		callback := time.Duration(max(res.CallbackSecs, 0)) * time.Second
+		wasQueued, wasCallback := d.queued, d.callback
 		q.unqueueLocked(d)
 		d.gen++
 		gen := d.gen
 		d.callback = callback > 0
 		q.mu.Unlock()
-		if err := d.t.ProgressOutput(d.ctx, callback, res.Output); err != nil {
+		if err := d.t.ProgressOutput(ctx, callback, res.Output); err != nil {
+			// Not taken (a bad outputData, or not stored): the task is
+			// where it was, with its worker or in the queue.
+			q.mu.Lock()
+			if d.gen == gen && q.byID[d.id] == d {
+				d.gen--
+				d.callback = wasCallback
+				if wasQueued && !d.queued && q.shared == nil {
+					q.enqueueLocked(d)
+				}
+			}
+			q.mu.Unlock()
 			return err
 		}
 		if callback > 0 {
@@ -389,8 +403,8 @@ func (q *queue) deliverLocked(d *delivery, res workerResult) error {
 		q.mu.Unlock()
 		return fmt.Errorf("status %q: want COMPLETED, FAILED, FAILED_WITH_TERMINAL_ERROR or IN_PROGRESS", res.Status)
 	}
-	defer q.mu.Unlock()
 	if len(r.Output) > 0 && string(r.Output) != "null" && r.Output[0] != '{' {
+		q.mu.Unlock()
 		return errors.New("outputData must be a JSON object")
 	}
 	if string(r.Output) == "null" {
@@ -398,7 +412,8 @@ func (q *queue) deliverLocked(d *delivery, res workerResult) error {
 	}
 	q.removeLocked(d)
 	d.done <- r
-	return nil
+	q.mu.Unlock()
+	return d.t.Stored(ctx)
 }
 
 // requeueAfter offers d again once its callback time has passed on the
@@ -624,7 +639,7 @@ func (q *queue) told(kind, id, arg string) {
 			_ = d.t.Polled(d.ctx, arg)
 		}
 	case "progress":
-		_ = q.complete(id, workerResult{Status: "IN_PROGRESS", CallbackSecs: atoiOr(arg, 0)})
+		_ = q.complete(context.Background(), id, workerResult{Status: "IN_PROGRESS", CallbackSecs: atoiOr(arg, 0)})
 	case "resetcallbacks": // id is a run's
 		go q.resetCallbacks(id) // it writes to the run store
 	case "signal": // id is a run's: a signal for it waits in the run store

@@ -17,8 +17,8 @@ import (
 // restarting, rerunning or retrying a terminated one, resuming a paused
 // one and resetting a run's callbacks each answer a one-line 5xx error,
 // and a poll answers no task. (The spec's IN_PROGRESS update with
-// callbackAfterSeconds also fails; wfrun's owner process takes it in memory
-// and stores it once Redis is back: a difference.) Once Redis is back nothing of those calls shows: no run was
+// callbackAfterSeconds failing is TestTaskUpdateIsAcknowledgedOnceStored.)
+// Once Redis is back nothing of those calls shows: no run was
 // added, the terminated runs are TERMINATED with integration_task_1
 // CANCELED (as the spec asserts for retry; for restart and rerun the spec
 // expects a run left with no tasks, which wfrun never leaves), the paused
