@@ -112,6 +112,9 @@ type Engine struct {
 	// engine's, so the store alone cannot tell them from a lease to renew).
 	activeMu sync.Mutex
 	active   map[string]*runState
+	// outside counts Pause and Terminate changing a run here that no
+	// process executes (leasewindow.go).
+	outside outsideOps
 	// lastPoll and idem: domains.go, idempotency.go.
 	lastPoll LastPollFunc
 	idem     localKeys
@@ -467,6 +470,7 @@ func (e *Engine) Resume(ctx context.Context, id string) (*Result, error) {
 	if e.isActive(id) {
 		return nil, fmt.Errorf("resume: %w", &runstore.LeasedError{RunID: id, Holder: e.newLease()})
 	}
+	gen := e.outsideGen() // leasewindow.go
 	if err := e.runs.AcquireLease(ctx, id, e.newLease(), e.leaseTTL); err != nil {
 		return nil, fmt.Errorf("resume: %w", err)
 	}
@@ -475,7 +479,7 @@ func (e *Engine) Resume(ctx context.Context, id string) (*Result, error) {
 		_ = e.runs.ReleaseLease(context.WithoutCancel(ctx), id, e.owner)
 		return nil, err
 	}
-	r.lease.held = true
+	r.lease.held, r.leaseGen = true, gen
 	// What was delivered while no process ran it (completions, skips) is
 	// known before the first task is looked at.
 	_ = r.takeSignals(ctx)

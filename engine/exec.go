@@ -37,14 +37,25 @@ func (s *stopError) Error() string { return s.status + ": " + s.reason }
 // DO_WHILE its recorded iteration), so a resumed run continues exactly where
 // the persisted state says, without re-running completed tasks.
 func (r *runState) execute(ctx context.Context) (*Result, error) {
-	if !r.e.setActive(r, true) {
+	active, read := r.e.activate(ctx, r) // leasewindow.go
+	if !active {
 		return nil, &runstore.LeasedError{RunID: r.id, Holder: r.e.newLease()}
 	}
 	defer r.e.setActive(r, false)
+	r.mu.Lock()
+	read = read || !r.lease.held // taken now: the run may have changed since it was loaded
+	r.mu.Unlock()
 	if err := r.acquireLease(ctx); err != nil {
 		return nil, err
 	}
-	r.takeStoredPause(ctx) // pause.go
+	if read {
+		if res := r.takeStoredState(ctx); res != nil {
+			// Ended before this process executed it (Terminate): nothing
+			// of it runs, and nothing is written over its end.
+			r.releaseLease(ctx)
+			return res, nil
+		}
+	}
 	if r.reopenFailure != "" {
 		return r.failReopened(ctx) // reopen.go
 	}

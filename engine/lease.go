@@ -171,38 +171,11 @@ func (e *Engine) terminate(ctx context.Context, id, reason string, prep func(*ru
 		if archived || terminalWorkflow(d.Status) {
 			return fmt.Errorf("%w: run %s ended with status %s", ErrNotRunning, id, d.Status)
 		}
-		if e.isActive(id) {
-			err = &runstore.LeasedError{RunID: id, Holder: e.newLease()}
-		} else {
-			err = e.runs.AcquireLease(ctx, id, e.newLease(), e.leaseTTL)
-		}
-		if err == nil {
-			// Read again under the lease: the run may have ended since.
-			doc, d, archived, err := e.loadRunDoc(ctx, id)
-			if err == nil && (archived || terminalWorkflow(d.Status)) {
-				err = fmt.Errorf("%w: run %s ended with status %s", ErrNotRunning, id, d.Status)
-			}
-			var r *runState
-			if err == nil {
-				r, err = e.loadDoc(ctx, id, doc, d, nil)
-			}
+		if handled, err := e.terminateHere(ctx, id, reason, prep); handled {
 			if err != nil {
-				_ = e.runs.ReleaseLease(context.WithoutCancel(ctx), id, e.owner)
-				return err
-			}
-			r.lease.held = true
-			if prep != nil {
-				r.mu.Lock()
-				prep(r)
-				r.mu.Unlock()
-			}
-			if _, err := r.finish(ctx, &stopError{status: StatusTerminated, reason: reason}); err != nil {
 				return err
 			}
 			return e.terminateChildren(ctx, id, reason)
-		}
-		if !errors.Is(err, runstore.ErrLeased) {
-			return err
 		}
 		payload, _ := json.Marshal(signal{Status: StatusTerminated, Reason: reason})
 		if err := e.runs.PutSignal(ctx, id, terminateSignal, payload); err != nil {
@@ -218,6 +191,43 @@ func (e *Engine) terminate(ctx context.Context, id, reason string, prep func(*ru
 		// The holder let go without ending the run (it died or was
 		// interrupted): end it here.
 	}
+}
+
+// terminateHere ends run id here when no process executes it; handled is
+// false when one does (ask it through a signal).
+func (e *Engine) terminateHere(ctx context.Context, id, reason string, prep func(*runState)) (handled bool, err error) {
+	active, done := e.beginOutside(id) // leasewindow.go
+	defer done()
+	if active {
+		return false, nil
+	}
+	if err := e.runs.AcquireLease(ctx, id, e.newLease(), e.leaseTTL); err != nil {
+		if errors.Is(err, runstore.ErrLeased) {
+			return false, nil
+		}
+		return true, err
+	}
+	// Read again under the lease: the run may have ended since.
+	doc, d, archived, err := e.loadRunDoc(ctx, id)
+	if err == nil && (archived || terminalWorkflow(d.Status)) {
+		err = fmt.Errorf("%w: run %s ended with status %s", ErrNotRunning, id, d.Status)
+	}
+	var r *runState
+	if err == nil {
+		r, err = e.loadDoc(ctx, id, doc, d, nil)
+	}
+	if err != nil {
+		_ = e.runs.ReleaseLease(context.WithoutCancel(ctx), id, e.owner)
+		return true, err
+	}
+	r.lease.held = true
+	if prep != nil {
+		r.mu.Lock()
+		prep(r)
+		r.mu.Unlock()
+	}
+	_, err = r.finish(ctx, &stopError{status: StatusTerminated, reason: reason})
+	return true, err
 }
 
 // waitEnded waits until run id is archived or nobody holds its lease.

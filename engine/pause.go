@@ -39,7 +39,26 @@ func (e *Engine) ResumePaused(ctx context.Context, id string) error {
 	return e.setPause(ctx, id, false)
 }
 
+// pauseWait bounds Pause and ResumePaused (a server request has no
+// deadline of its own): the store's answers, and the process executing the
+// run applying the change.
+const pauseWait = 30 * time.Second
+
 func (e *Engine) setPause(ctx context.Context, id string, pause bool) error {
+	ctx, cancel := context.WithTimeout(ctx, pauseWait)
+	defer cancel()
+	err := e.setPauseWithin(ctx, id, pause)
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
+		what := "pause"
+		if !pause {
+			what = "resume"
+		}
+		return fmt.Errorf("%s of run %s: not done within %v: %w", what, id, pauseWait, err)
+	}
+	return err
+}
+
+func (e *Engine) setPauseWithin(ctx context.Context, id string, pause bool) error {
 	_, d, archived, err := e.loadRunDoc(ctx, id)
 	if err != nil {
 		return err
@@ -64,90 +83,126 @@ func (e *Engine) setPause(ctx context.Context, id string, pause bool) error {
 	if done, err := settled(d, archived); done {
 		return err
 	}
-	if !e.isActive(id) {
-		if err := e.runs.AcquireLease(ctx, id, e.newLease(), e.leaseTTL); err == nil {
-			// Nobody executes the run: mark it here.
-			defer func() { _ = e.runs.ReleaseLease(context.WithoutCancel(ctx), id, e.owner) }()
-			// Read again under the lease: the run may have ended, or been
-			// paused or resumed, since.
-			doc, d, archived, err := e.loadRunDoc(ctx, id)
-			if err != nil {
+	signalled := false
+	for {
+		if handled, err := e.setPauseHere(ctx, id, pause, settled); handled {
+			return err
+		}
+		if !signalled {
+			if err := e.runs.PutSignal(ctx, id, key, []byte(`{}`)); err != nil {
 				return err
 			}
-			if done, err := settled(d, archived); done {
-				return err
-			}
-			r, err := e.loadDoc(ctx, id, doc, d, nil)
-			if err != nil {
-				return err
-			}
-			r.lease.held = true
-			return r.setPausedStatus(ctx, pause)
-		} else if !errors.Is(err, runstore.ErrLeased) {
+			signalled = true
+			e.signalStored(ctx, id)
+		}
+		// Wait for the executing process to apply it, or to let go of the
+		// run without applying it (it died): then change it here. (The
+		// signal stays stored: the run's next executor applies it again,
+		// which changes nothing.)
+		live, err := e.awaitPause(ctx, id, key, to)
+		if err != nil || live {
 			return err
 		}
 	}
-	if err := e.runs.PutSignal(ctx, id, key, []byte(`{}`)); err != nil {
-		return err
+}
+
+// setPauseHere marks run id PAUSED (pause) or RUNNING here when no process
+// executes it; handled is false when one does (ask it through a signal).
+func (e *Engine) setPauseHere(ctx context.Context, id string, pause bool, settled func(*runDoc, bool) (bool, error)) (handled bool, err error) {
+	active, done := e.beginOutside(id) // leasewindow.go
+	defer done()
+	if active {
+		return false, nil
 	}
-	e.signalStored(ctx, id)
-	// Wait for the executing process to apply it.
-	for {
+	if err := e.runs.AcquireLease(ctx, id, e.newLease(), e.leaseTTL); err != nil {
+		if errors.Is(err, runstore.ErrLeased) {
+			return false, nil
+		}
+		return true, err
+	}
+	defer func() { _ = e.runs.ReleaseLease(context.WithoutCancel(ctx), id, e.owner) }()
+	// Read again under the lease: the run may have ended, or been paused
+	// or resumed, since.
+	doc, d, archived, err := e.loadRunDoc(ctx, id)
+	if err != nil {
+		return true, err
+	}
+	if done, err := settled(d, archived); done {
+		return true, err
+	}
+	r, err := e.loadDoc(ctx, id, doc, d, nil)
+	if err != nil {
+		return true, err
+	}
+	r.lease.held = true
+	return true, r.setPausedStatus(ctx, pause)
+}
+
+// awaitPause waits until run id, executed by another process or goroutine,
+// has status to (or ended): live is false when the process let go of it
+// first. err is what that process reported of a change it could not store
+// (pauseAckID), or the store's error.
+func (e *Engine) awaitPause(ctx context.Context, id, key, to string) (live bool, err error) {
+	ackID := pauseAckID(id, key)
+	// applied reads the stored run: changed, or ended.
+	applied := func() (bool, error) {
 		doc, archived, err := e.runs.Load(ctx, id)
 		if err != nil {
-			return err
+			return false, err
 		}
 		var s struct {
 			Status string `json:"status"`
 		}
 		_ = json.Unmarshal(doc, &s)
-		if archived || s.Status == to || terminalWorkflow(s.Status) {
-			return nil
+		return archived || s.Status == to || terminalWorkflow(s.Status), nil
+	}
+	for {
+		acks, err := e.runs.TakeSignals(ctx, ackID)
+		if err != nil {
+			return true, err
+		}
+		if why, ok := acks["outcome"]; ok {
+			return true, fmt.Errorf("run %s: the process executing it could not store the change to %s: %s", id, to, why)
+		}
+		if ok, err := applied(); ok || err != nil {
+			return true, err
+		}
+		if !e.isActive(id) {
+			l, held, err := e.runs.GetLease(ctx, id)
+			if err != nil {
+				return true, err
+			}
+			if !held || !l.Live(time.Now()) {
+				// Let go: after applying it (and perhaps ending the
+				// run) since the look above, or without.
+				ok, err := applied()
+				return ok || err != nil, err
+			}
 		}
 		if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
-			return err
+			return true, err
 		}
 	}
 }
 
-// takeStoredPause pauses the run here when the store has it PAUSED: Pause,
-// finding no process executing it, marks the run in the store, and a run
-// this process is about to execute (a new run between its first write and
-// its lease, a stored run between its load and its lease) does not see
-// that. Left RUNNING in memory, it would schedule its next task while
-// PAUSED, its next write would undo the pause, and a ResumePaused meanwhile
-// would wait for a RUNNING status no write brings (a resume signal finds
-// the run already RUNNING here). A store that cannot be read leaves the run
-// as it is: its next write fails the same way.
-func (r *runState) takeStoredPause(ctx context.Context) {
-	doc, archived, err := r.e.runs.Load(ctx, r.id)
-	if err != nil || archived {
-		return
-	}
-	var s struct {
-		Status string `json:"status"`
-	}
-	if json.Unmarshal(doc, &s) != nil || s.Status != StatusPaused {
-		return
-	}
-	r.mu.Lock()
-	if r.doc.Status == StatusRunning {
-		r.doc.Status, r.wfDoc = StatusPaused, nil
-		if r.unpaused == nil {
-			r.unpaused = make(chan struct{})
-		}
-	}
-	r.mu.Unlock()
-}
+// pauseAckID is where the process executing run id reports a pause or
+// resume (signal key) it took and could not store (a signal slot of its
+// own: the runner takes every signal of the run itself).
+func pauseAckID(id, key string) string { return id + "/" + key }
 
 // applyPauseSignals applies pause/resume signals taken from the store (the
 // lease keeper calls it with each batch).
+// A change it cannot store is undone here and reported to the caller
+// waiting for it (awaitPause), which would otherwise wait for a status no
+// write brings.
 func (r *runState) applyPauseSignals(ctx context.Context) {
-	if _, ok := r.takePending(pauseSignal); ok {
-		_ = r.setPausedStatus(ctx, true)
-	}
-	if _, ok := r.takePending(resumeSignal); ok {
-		_ = r.setPausedStatus(ctx, false)
+	for _, key := range []string{pauseSignal, resumeSignal} {
+		if _, ok := r.takePending(key); !ok {
+			continue
+		}
+		if err := r.setPausedStatus(ctx, key == pauseSignal); err != nil {
+			_ = r.e.runs.PutSignal(ctx, pauseAckID(r.id, key), "outcome", []byte(r.sec.Excerpt(err.Error(), maxReasonBytes)))
+		}
 	}
 }
 
@@ -175,7 +230,24 @@ func (r *runState) setPausedStatus(ctx context.Context, pause bool) error {
 		return nil
 	}
 	r.emit(Event{Kind: EventWorkflow, Status: status})
-	return r.save(withReportedWrite(ctx)) // the pause's answer (forkdecision.go)
+	if err := r.save(withReportedWrite(ctx)); err != nil { // the pause's answer (forkdecision.go)
+		// Not stored: the run goes on as the store holds it.
+		r.mu.Lock()
+		if !terminalWorkflow(r.doc.Status) {
+			if pause {
+				r.unpauseLocked()
+			} else {
+				r.doc.Status, r.wfDoc = StatusPaused, nil
+			}
+		}
+		r.mu.Unlock()
+		what := "resume"
+		if pause {
+			what = "pause"
+		}
+		return fmt.Errorf("%s run %s: %w", what, r.id, err)
+	}
+	return nil
 }
 
 // unpauseLocked sets the run RUNNING (it is not ended) and wakes what

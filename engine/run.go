@@ -196,6 +196,9 @@ type runState struct {
 	resumed bool
 	// lease is held while this process executes the run (lease.go).
 	lease leaseState
+	// leaseGen: the engine's outsideGen when this process took the run's
+	// lease (0: not known), guarded by mu (leasewindow.go).
+	leaseGen uint64
 	// rootCtx is the context execute was called with: when it is still
 	// live but a task's context ended, the run itself is ending early.
 	rootCtx context.Context
@@ -309,9 +312,11 @@ func (r *runState) write(ctx context.Context, deadline time.Duration, only func(
 	defer r.saveMu.Unlock()
 	r.doc.UpdateTime = r.nowMillis()
 	ch, err := r.changeLocked(false)
+	var gen uint64
 	if err == nil && !r.lease.held && only == nil {
 		l := r.e.newLease()
 		ch.Lease, ch.LeaseTTL = &l, r.e.leaseTTL
+		gen = r.e.outsideGen() // leasewindow.go
 	}
 	r.mu.Unlock()
 	if err != nil {
@@ -331,7 +336,7 @@ func (r *runState) write(ctx context.Context, deadline time.Duration, only func(
 	r.stored = true
 	r.vis.saves++
 	if ch.Lease != nil {
-		r.lease.held = true
+		r.lease.held, r.leaseGen = true, gen
 	}
 	r.mu.Unlock()
 	r.remaskTaskLogsIfGrown(sctx)
