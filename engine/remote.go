@@ -353,7 +353,7 @@ func (t RemoteTask) ProgressOutput(ctx context.Context, callbackAfter time.Durat
 	r.mu.Unlock()
 	err := r.transition(ctx, rec, TaskScheduled, "")
 	if err == nil {
-		err = r.save(ctx)
+		err = r.save(withReportedWrite(ctx)) // the worker's answer (forkdecision.go)
 	}
 	if err == nil {
 		a.poke()

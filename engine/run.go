@@ -502,13 +502,19 @@ func (r *runState) transition(ctx context.Context, t *taskRecord, status, reason
 		t.End = r.nowMillis()
 	}
 	r.touchLocked(t)
+	answered := t.answered != nil
 	r.mu.Unlock()
 	r.emit(Event{Kind: EventTask, TaskRef: t.Ref, TaskType: t.TaskType, TaskID: t.TaskID, Status: status, Reason: reason})
 	if status == TaskScheduled || status == TaskInProgress {
 		return nil
 	}
+	if answered {
+		// A worker waits for this write's outcome (remote_stored.go): it
+		// is not deferred to an open fork decision's close.
+		ctx = withReportedWrite(ctx)
+	}
 	err := r.save(ctx)
-	r.answerStored(t, err) // remote_stored.go
+	r.answerStored(t, err)
 	return err
 }
 
