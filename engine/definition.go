@@ -77,6 +77,9 @@ type Definition struct {
 	raw        []byte
 	outputTmpl *interpolate.Template
 	refs       map[string]*WorkflowTask // every taskReferenceName, nested included
+	// unknownRefs: references to no task where Conductor accepts them
+	// (UnknownReferences).
+	unknownRefs []Problem
 }
 
 // Raw returns the definition JSON as it was parsed.
@@ -297,6 +300,7 @@ func parseDefinition(b []byte, prefix string, cfg *parseConfig) (*Definition, er
 	if err := v.err(); err != nil {
 		return nil, err
 	}
+	d.unknownRefs = v.unknownRefs
 	return &d, nil
 }
 

@@ -59,3 +59,34 @@ func (d *Definition) UnjoinedForks() []*WorkflowTask {
 func unjoined(list []*WorkflowTask, i int) bool {
 	return i+1 >= len(list) || list[i+1] == nil || list[i+1].Type != TypeJoin
 }
+
+// UnknownReferences lists the references to tasks the definition does not
+// hold where Conductor accepts them — in a nested task (a SWITCH case, a
+// fork branch, a DO_WHILE), the outputParameters, an inline sub-workflow —
+// each with its location: a run resolves them to null (a task a dynamic
+// fork adds at run time is the one way to make one name something). In a
+// top-level task's inputParameters such a reference is invalid, as there.
+func (d *Definition) UnknownReferences() []Problem {
+	out := append([]Problem(nil), d.unknownRefs...)
+	var walk func(list []*WorkflowTask)
+	walk = func(list []*WorkflowTask) {
+		for _, t := range list {
+			if t == nil {
+				continue
+			}
+			if t.subDef != nil {
+				out = append(out, t.subDef.UnknownReferences()...)
+			}
+			for _, c := range t.DecisionCases {
+				walk(c)
+			}
+			walk(t.DefaultCase)
+			for _, b := range t.ForkTasks {
+				walk(b)
+			}
+			walk(t.LoopOver)
+		}
+	}
+	walk(d.Tasks)
+	return out
+}

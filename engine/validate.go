@@ -57,6 +57,9 @@ type validator struct {
 	prefix   string
 	problems []Problem
 	refs     map[string]*WorkflowTask
+	// unknownRefs are references to no task of the definition where
+	// Conductor does not refuse them (Definition.UnknownReferences).
+	unknownRefs []Problem
 }
 
 func (v *validator) add(loc, format string, args ...any) {
@@ -195,20 +198,34 @@ func (v *validator) compile(doc json.RawMessage, loc string) *interpolate.Templa
 		// (TaskReferenceNameUniqueConstraint.verifyTaskInputParameters):
 		// not in outputParameters, in tasks nested in a SWITCH, FORK or
 		// DO_WHILE, nor in an inline sub-workflow. Such a reference
-		// resolves to nothing at run time, as there.
+		// resolves to nothing at run time, as there; `wfrun validate`
+		// warns of it (UnknownReferences).
+		for _, ref := range v.unknownReferences(tmpl) {
+			v.unknownRefs = append(v.unknownRefs, Problem{Location: v.prefix + loc,
+				Message: fmt.Sprintf("reference to unknown task %q (no task has this taskReferenceName) resolves to null", ref)})
+		}
 		return tmpl
 	}
-	for _, ref := range tmpl.References() {
-		base := iterSuffix.ReplaceAllString(ref, "")
-		if _, ok := v.refs[ref]; ok {
-			continue
-		}
-		if _, ok := v.refs[base]; ok {
-			continue
-		}
+	for _, ref := range v.unknownReferences(tmpl) {
 		v.add(loc, "reference to unknown task %q (no task has this taskReferenceName)", ref)
 	}
 	return tmpl
+}
+
+// unknownReferences lists the task references of tmpl that name no task
+// of the definition (a DO_WHILE iteration's `__N` suffix allowed).
+func (v *validator) unknownReferences(tmpl *interpolate.Template) []string {
+	var out []string
+	for _, ref := range tmpl.References() {
+		if _, ok := v.refs[ref]; ok {
+			continue
+		}
+		if _, ok := v.refs[iterSuffix.ReplaceAllString(ref, "")]; ok {
+			continue
+		}
+		out = append(out, ref)
+	}
+	return out
 }
 
 // nestedTaskLoc: loc is inside a task nested in another (a case, a fork

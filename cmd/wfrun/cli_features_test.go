@@ -380,3 +380,32 @@ func TestForkWithoutJoinIsAWarning(t *testing.T) {
 		t.Fatalf("run: exit %d: %s", code, errOut)
 	}
 }
+
+// A reference to no task of the definition is invalid in a top-level
+// task's inputParameters (Conductor refuses it there) but valid elsewhere
+// — a SWITCH case's task, the outputParameters — where it resolves to
+// null, as in Conductor: validate answers ok with a warning naming where,
+// and run warns and completes with the null.
+func TestUnknownReferenceOutsideTopLevelInputsIsAWarning(t *testing.T) {
+	cliEnv(t)
+	dir := t.TempDir()
+	def := writeFile(t, dir, "unknown_ref.json", `{"name":"unknown_ref","version":1,"schemaVersion":2,"tasks":[
+	  {"name":"s","taskReferenceName":"s","type":"SWITCH","evaluatorType":"value-param","expression":"x","inputParameters":{"x":"a"},
+	   "decisionCases":{"a":[{"name":"i","taskReferenceName":"i","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"$.v === null","v":"${nosuch.output.x}"}}]}}],
+	  "outputParameters":{"ghost":"${ghost.output.y}","wasNull":"${i.output.result}"}}`)
+	nested := `/tasks/0/decisionCases/a/0/inputParameters: reference to unknown task "nosuch" (no task has this taskReferenceName) resolves to null`
+	output := `/outputParameters: reference to unknown task "ghost" (no task has this taskReferenceName) resolves to null`
+	out, errOut, code := cli(t, "", "validate", def)
+	if code != 0 || !strings.Contains(out, ": ok") || !strings.Contains(errOut, nested) || !strings.Contains(errOut, output) {
+		t.Fatalf("validate: exit %d: %s %s", code, out, errOut)
+	}
+	out, errOut, code = cli(t, "", "run", def)
+	if code != 0 || !strings.Contains(errOut, nested) || !strings.Contains(out, `"wasNull": true`) {
+		t.Fatalf("run: exit %d: %s %s", code, out, errOut)
+	}
+	top := writeFile(t, dir, "unknown_top.json", `{"name":"unknown_top","version":1,"schemaVersion":2,"tasks":[
+	  {"name":"i","taskReferenceName":"i","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"1","v":"${nosuch.output.x}"}}]}`)
+	if _, errOut, code := cli(t, "", "validate", top); code != 2 || !strings.Contains(errOut, `/tasks/0/inputParameters: reference to unknown task "nosuch"`) {
+		t.Fatalf("validate of a top-level unknown reference: exit %d: %s", code, errOut)
+	}
+}

@@ -105,8 +105,9 @@ func plural(n int, what string) string {
 // definitionWarnings names what in def is valid but will not do what it
 // seems to: each task whose own retryCount will not make it retry because
 // it has no task definition (Conductor retries only tasks with one), and
-// each fork not followed by a JOIN (the run fails there, as in Conductor);
-// and what to do about it.
+// each reference to a task the definition does not hold where Conductor
+// accepts one (it resolves to null), each fork not followed by a JOIN (the
+// run fails there, as in Conductor); and what to do about it.
 func definitionWarnings(def *engine.Definition, defs *engine.TaskDefs) []string {
 	var src engine.TaskDefSource
 	if defs != nil {
@@ -116,6 +117,10 @@ func definitionWarnings(def *engine.Definition, defs *engine.TaskDefs) []string 
 	for _, t := range def.UnretriedTasks(src) {
 		out = append(out, fmt.Sprintf("%s: task %q (ref %q) sets retryCount %d but has no task definition, so it is never retried (as in Conductor): give it an inline taskDefinition or a definition in --taskdefs",
 			t.Location(), t.Name, t.TaskReferenceName, *t.RetryCount))
+	}
+	for _, p := range def.UnknownReferences() {
+		out = append(out, fmt.Sprintf("%s: %s (Conductor checks references only in top-level tasks' inputParameters): check the taskReferenceName",
+			p.Location, p.Message))
 	}
 	for _, t := range def.UnjoinedForks() {
 		out = append(out, fmt.Sprintf("%s: %s %q is not followed by a JOIN task, so a run fails when it reaches it (as in Conductor): add a JOIN right after it",
