@@ -314,11 +314,6 @@ func appendTaskHead(b []byte, t *taskRecord, runID string) []byte {
 	b = appendStrMember(b, "taskType", t.TaskType, true)
 	b = appendStrMember(b, "taskDefName", t.TaskDefName, true)
 	b = appendStrMember(b, "status", t.Status, true)
-	if successfulTask(t.Status) {
-		// Conductor's executed: the decider acted on the task's end (a
-		// failed task is retried or ends the run instead, never executed).
-		b = append(b, `,"executed":true`...)
-	}
 	b = appendIntMember(b, "retryCount", int64(t.RetryCount))
 	b = appendIntMember(b, "iteration", int64(t.Iteration))
 	b = appendIntMember(b, "seq", int64(t.Seq))
