@@ -168,3 +168,70 @@ func TestPauseNotStoredReachesItsCaller(t *testing.T) {
 		t.Fatal("the run did not end")
 	}
 }
+
+// TestResumeIsWrittenWhenTheRunRunsHere: a resume signal taken by the
+// process executing a run that it already has RUNNING (the store has it
+// PAUSED: a write it did not see) is written, so ResumePaused returns
+// instead of waiting for a RUNNING status no write brought.
+func TestResumeIsWrittenWhenTheRunRunsHere(t *testing.T) {
+	ctx := context.Background()
+	entered, release := make(chan struct{}), make(chan struct{})
+	e, err := New(WithRunStore(runstore.NewMemory()), WithPollInterval(5*time.Millisecond),
+		WithWorker("w", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+			close(entered)
+			<-release
+			return json.RawMessage(`{}`), nil
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := e.Parse([]byte(`{"name":"diverged","tasks":[{"name":"w","taskReferenceName":"w"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.Start(ctx, def, nil, WithRunID("diverged"))
+		done <- err
+	}()
+	<-entered
+	// The running task's record is written early (visible.go); after
+	// that, this process writes nothing until the task ends.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		_, d, _, err := e.loadRunDoc(ctx, "diverged")
+		if err == nil && len(d.Tasks) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the running task was never written")
+		}
+	}
+	doc, d, _, err := e.loadRunDoc(ctx, "diverged")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := e.loadDoc(ctx, "diverged", doc, d, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.lease.held = true
+	if err := other.setPausedStatus(ctx, true, false); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if st := storedStatus(t, e, "diverged"); st != StatusPaused {
+		t.Fatalf("stored %s, want the PAUSED status written", st)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := e.ResumePaused(rctx, "diverged"); err != nil {
+		t.Fatalf("ResumePaused: %v", err)
+	}
+	if st := storedStatus(t, e, "diverged"); st != StatusRunning {
+		t.Fatalf("stored %s, want RUNNING", st)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

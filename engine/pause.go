@@ -135,7 +135,7 @@ func (e *Engine) setPauseHere(ctx context.Context, id string, pause bool, settle
 		return true, err
 	}
 	r.lease.held = true
-	return true, r.setPausedStatus(ctx, pause)
+	return true, r.setPausedStatus(ctx, pause, false)
 }
 
 // awaitPause waits until run id, executed by another process or goroutine,
@@ -200,13 +200,17 @@ func (r *runState) applyPauseSignals(ctx context.Context) {
 		if _, ok := r.takePending(key); !ok {
 			continue
 		}
-		if err := r.setPausedStatus(ctx, key == pauseSignal); err != nil {
+		// Written even when the run already has that status here: the
+		// caller waits for the store to show it.
+		if err := r.setPausedStatus(ctx, key == pauseSignal, true); err != nil {
 			_ = r.e.runs.PutSignal(ctx, pauseAckID(r.id, key), "outcome", []byte(r.sec.Excerpt(err.Error(), maxReasonBytes)))
 		}
 	}
 }
 
-func (r *runState) setPausedStatus(ctx context.Context, pause bool) error {
+// setPausedStatus sets the run PAUSED (pause) or RUNNING and writes it;
+// unchanged, it is written only when always.
+func (r *runState) setPausedStatus(ctx context.Context, pause, always bool) error {
 	r.mu.Lock()
 	if terminalWorkflow(r.doc.Status) {
 		r.mu.Unlock()
@@ -226,14 +230,16 @@ func (r *runState) setPausedStatus(ctx context.Context, pause bool) error {
 		r.unpauseLocked()
 	}
 	r.mu.Unlock()
-	if !changed {
+	if !changed && !always {
 		return nil
 	}
-	r.emit(Event{Kind: EventWorkflow, Status: status})
+	if changed {
+		r.emit(Event{Kind: EventWorkflow, Status: status})
+	}
 	if err := r.save(withReportedWrite(ctx)); err != nil { // the pause's answer (forkdecision.go)
 		// Not stored: the run goes on as the store holds it.
 		r.mu.Lock()
-		if !terminalWorkflow(r.doc.Status) {
+		if changed && !terminalWorkflow(r.doc.Status) {
 			if pause {
 				r.unpauseLocked()
 			} else {
