@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -193,11 +194,11 @@ func (s *Server) updateTask(v2 bool) conductorHandler {
 			err = s.conductor.queue.complete(r.Context(), res.TaskID, res.workerResult)
 		}
 		if errors.Is(err, ErrUnknownTask) {
-			name, domain, err = s.forwardUpdate(r, res, func(name string) bool { return s.auth == nil || p.Satisfies(ScopePollPrefix+name) })
+			name, domain, err = s.forwardUpdate(r, res, p)
 		}
 		ended := err == nil
-		if errors.Is(err, errNoScope) {
-			conductorError(w, r, http.StatusForbidden, "principal "+p.Name+" lacks scope "+ScopePollPrefix+"<the task's name>")
+		if ns := (*missingScopeError)(nil); errors.As(err, &ns) {
+			s.forbid(w, r, p, ns.scope)
 			return
 		}
 		if errors.Is(err, errTaskEnded) {
@@ -382,8 +383,56 @@ func awaitsUpdate(t map[string]any) bool {
 	return false
 }
 
-// errNoScope: the caller may not poll or update tasks of the task's name.
-var errNoScope = errors.New("missing the task's poll scope")
+// missingScopeError: the caller may not update the task; scope is the
+// scope it lacks (the task's poll scope, or the run's workflows:manage).
+type missingScopeError struct{ scope string }
+
+func (e *missingScopeError) Error() string { return "missing scope " + e.scope }
+
+// polledTask reports whether task record t is one a worker polls (a SIMPLE
+// task: its taskType is its name, and not one of the system types that
+// wait for a completion from outside). Any other task is completed by id
+// only by who may complete it by ref.
+func polledTask(t map[string]any) bool {
+	typ, _ := t["taskType"].(string)
+	name, _ := t["taskDefName"].(string)
+	switch typ {
+	case engine.TypeWait, engine.TypeHuman, tasks.TypeHTTP, engine.TypeEvent:
+		return false
+	}
+	return typ == name
+}
+
+// mayUpdate checks that p may update task record t of run runID by id: a
+// worker's task needs its poll scope; a task no worker polls (a WAIT, a
+// HUMAN, an asyncComplete HTTP or EVENT) needs what completing it by ref
+// needs (POST /api/tasks/{workflowId}/{ref}/{status}): workflows:manage of
+// the run's workflow, or having started the run. A caller who may not
+// read the run is told the task is unknown.
+func (s *Server) mayUpdate(ctx context.Context, p store.Principal, runID string, t map[string]any) error {
+	if s.auth == nil {
+		return nil
+	}
+	if name, _ := t["taskDefName"].(string); polledTask(t) {
+		if !p.Satisfies(ScopePollPrefix + name) {
+			// The answer does not name the task of a run the caller
+			// may not read.
+			return &missingScopeError{scope: ScopePollPrefix + "<the task's name>"}
+		}
+		return nil
+	}
+	wfType, owner, err := s.runOwner(ctx, runID)
+	if err != nil {
+		return fmt.Errorf("%w: run %s: %v", ErrUnknownTask, runID, s.masker.MaskString(err.Error()))
+	}
+	switch ok, readable, missing := mayRunAs(p, needManage, wfType, owner); {
+	case !readable:
+		return fmt.Errorf("%w: %v", ErrUnknownTask, t["taskId"])
+	case !ok:
+		return &missingScopeError{scope: missing}
+	}
+	return nil
+}
 
 // errTaskEnded: an update for a task whose attempt already ended.
 var errTaskEnded = errors.New("the task already ended")
@@ -394,7 +443,7 @@ var errTaskEnded = errors.New("the task already ended")
 // process's runner picks it up. An answer for an attempt that already ended
 // (timed out and retried under a new id, answered before, or its run
 // ended) is errTaskEnded: never applied, to this attempt or its retry.
-func (s *Server) forwardUpdate(r *http.Request, res taskResult, allowed func(name string) bool) (name, domain string, err error) {
+func (s *Server) forwardUpdate(r *http.Request, res taskResult, p store.Principal) (name, domain string, err error) {
 	c := s.conductor
 	runID := res.WorkflowInstanceID
 	if runID == "" {
@@ -416,8 +465,8 @@ func (s *Server) forwardUpdate(r *http.Request, res taskResult, allowed func(nam
 	}
 	name, _ = task["taskDefName"].(string)
 	domain, _ = task["domain"].(string)
-	if !allowed(name) {
-		return "", "", errNoScope
+	if err := s.mayUpdate(r.Context(), p, runID, task); err != nil {
+		return "", "", err
 	}
 	status, _ := task["status"].(string)
 	wfStatus, _ := doc["status"].(string)
