@@ -467,8 +467,8 @@ func (r *runState) setWorkflowMember(data []byte, ptr string, mem *json.RawMessa
 // A run that another live process executes is refused (runstore.ErrLeased,
 // naming the holder).
 func (e *Engine) Resume(ctx context.Context, id string) (*Result, error) {
-	if e.isActive(id) {
-		return nil, fmt.Errorf("resume: %w", &runstore.LeasedError{RunID: id, Holder: e.newLease()})
+	if err := e.awaitLetGo(ctx, id); err != nil {
+		return nil, fmt.Errorf("resume: %w", err)
 	}
 	gen := e.outsideGen() // leasewindow.go
 	if err := e.runs.AcquireLease(ctx, id, e.newLease(), e.leaseTTL); err != nil {

@@ -37,9 +37,14 @@ func (s *stopError) Error() string { return s.status + ": " + s.reason }
 // DO_WHILE its recorded iteration), so a resumed run continues exactly where
 // the persisted state says, without re-running completed tasks.
 func (r *runState) execute(ctx context.Context) (*Result, error) {
+	// An execution here that already ended the run may still be letting
+	// go of it (letgo.go).
+	if err := r.e.awaitLetGo(ctx, r.id); err != nil {
+		return nil, err
+	}
 	active, read := r.e.activate(ctx, r) // leasewindow.go
 	if !active {
-		return nil, &runstore.LeasedError{RunID: r.id, Holder: r.e.newLease()}
+		return nil, &ExecutingHereError{RunID: r.id}
 	}
 	defer r.e.setActive(r, false)
 	r.mu.Lock()

@@ -39,6 +39,14 @@ func (e *Engine) loadEnded(ctx context.Context, id string) (*endedRun, error) {
 	if err := json.Unmarshal(doc, &er.d); err != nil {
 		return nil, fmt.Errorf("run %s: damaged document: %w", id, err)
 	}
+	if terminalWorkflow(er.d.Status) && e.isActive(id) {
+		// Ended, and its execution here is still letting go (ending its
+		// children, archiving): wait for it, then read what it left.
+		if err := e.awaitLetGo(ctx, id); err != nil {
+			return nil, err
+		}
+		return e.loadEnded(ctx, id)
+	}
 	return e.ended(ctx, er)
 }
 
