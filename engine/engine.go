@@ -683,6 +683,9 @@ func (e *Engine) completeTaskReason(ctx context.Context, runID, status string, o
 		return "", fmt.Errorf("%w: task %q is %s", ErrNotWaiting, found.ReferenceTaskName, found.Status)
 	}
 	if found.TaskType != TypeWait && found.TaskType != TypeHuman && !found.Awaiting {
+		if e.workerTask(found) {
+			return "", fmt.Errorf("%w: task %q (%s) is not handed to a worker yet: try again", ErrNotWaiting, found.ReferenceTaskName, found.TaskType)
+		}
 		return "", fmt.Errorf("%w: task %q is a %s task, completed by wfrun itself", ErrNotWaiting, found.ReferenceTaskName, found.TaskType)
 	}
 	// Sealed now: the output rests in the run store until a runner takes
@@ -700,6 +703,24 @@ func (e *Engine) completeTaskReason(ctx context.Context, runID, status string, o
 		return "", err
 	}
 	return found.ReferenceTaskName, nil
+}
+
+// workerTask reports whether record t is a SIMPLE task handed to remote
+// workers (WithRemoteWorker): its type is its name, which names no type
+// wfrun executes and no local worker.
+func (e *Engine) workerTask(t *taskDoc) bool {
+	if e.remote == nil || t.TaskType != t.TaskDefName || controlTypes[t.TaskType] {
+		return false
+	}
+	if _, local := e.workers[t.TaskDefName]; local {
+		return false
+	}
+	if e.registry != nil {
+		if _, ok := e.registry.Lookup(t.TaskType); ok {
+			return false
+		}
+	}
+	return true
 }
 
 // checkCompletion validates an external completion's status (COMPLETED

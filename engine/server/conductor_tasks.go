@@ -281,7 +281,7 @@ func (s *Server) completeByRef(w http.ResponseWriter, r *http.Request, p store.P
 			}
 		}
 	}
-	if name, ok := s.conductor.queue.nameOfRef(runID, queued); ok {
+	if name, ok := s.awaitQueuedRef(r, runID, queued); ok {
 		if !s.mayPoll(w, r, p, name) {
 			return "", false
 		}
@@ -369,6 +369,44 @@ func (s *Server) awaitQueued(r *http.Request, res taskResult) bool {
 		}
 	}
 	return false
+}
+
+// awaitQueuedRef is the queue's nameOfRef for a completion by ref: when
+// the queue does not hold the task yet, but the run this process executes
+// records it as a worker's task SCHEDULED and not yet awaiting its answer
+// (its record is stored before the task is handed to the queue), it waits
+// up to maxQueueLag for the task to reach the queue, as awaitQueued does
+// for an update by id.
+func (s *Server) awaitQueuedRef(r *http.Request, runID, ref string) (string, bool) {
+	c := s.conductor
+	if name, ok := c.queue.nameOfRef(runID, ref); ok {
+		return name, true
+	}
+	c.mu.Lock()
+	local := c.active[runID] != nil
+	c.mu.Unlock()
+	if !local || !c.eng.Executes(runID) {
+		return "", false
+	}
+	doc, err := s.execution(r.Context(), runID)
+	if err != nil || doc["status"] != engine.StatusRunning {
+		return "", false
+	}
+	t := pendingTask(doc, ref)
+	if waiting, _ := t["awaitingCompletion"].(bool); t == nil || waiting || t["referenceTaskName"] != ref || t["status"] != engine.TaskScheduled || !polledTask(t) {
+		return "", false
+	}
+	for deadline := time.Now().Add(maxQueueLag); time.Now().Before(deadline); {
+		select {
+		case <-r.Context().Done():
+			return "", false
+		case <-time.After(5 * time.Millisecond):
+		}
+		if name, ok := c.queue.nameOfRef(runID, ref); ok {
+			return name, true
+		}
+	}
+	return "", false
 }
 
 // awaitsUpdate: task record t is a system task waiting for its completion
