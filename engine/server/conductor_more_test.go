@@ -223,9 +223,17 @@ func TestMoreWorkflowEndpointsGoSDK(t *testing.T) {
 		TotalHits int              `json:"totalHits"`
 		Results   []model.Workflow `json:"results"`
 	}
+	// The first started: by startTime, then (runs started in the same
+	// millisecond) by workflowId.
+	firstRun, firstCorr := a, "c1"
+	for _, o := range []struct{ id, corr string }{{b, "c1"}, {c, "c2"}} {
+		if ot, ft := startTimeOf(t, ts, o.id), startTimeOf(t, ts, firstRun); ot < ft || (ot == ft && o.id < firstRun) {
+			firstRun, firstCorr = o.id, o.corr
+		}
+	}
 	if err := json.Unmarshal([]byte(body), &sr); st != 200 || err != nil || sr.TotalHits != 3 || len(sr.Results) != 2 ||
-		sr.Results[0].WorkflowId != a || sr.Results[0].Input == nil || len(sr.Results[0].Tasks) != 0 || sr.Results[0].CorrelationId != "c1" {
-		t.Fatalf("search-v2: %d %s", st, body)
+		sr.Results[0].WorkflowId != firstRun || sr.Results[0].Input == nil || len(sr.Results[0].Tasks) != 0 || sr.Results[0].CorrelationId != firstCorr {
+		t.Fatalf("search-v2: %d %s (want %s first)", st, body, firstRun)
 	}
 	answers = append(answers, body)
 	if st, _, _ := ts.do(t, "GET", "/api/workflow/search-v2?query=nosuchfield%3D1", ""); st != 400 {
@@ -465,4 +473,17 @@ func TestDecideResumesAnOrphanedRun(t *testing.T) {
 		t.Fatalf("decide: %d %q", st, body)
 	}
 	heldAt(t, b, id, "later")
+}
+
+// startTimeOf reads run id's startTime.
+func startTimeOf(t *testing.T, ts *conductorServer, id string) int64 {
+	t.Helper()
+	_, _, body := ts.do(t, "GET", "/api/workflow/"+id+"?includeTasks=false", "")
+	var d struct {
+		StartTime int64 `json:"startTime"`
+	}
+	if err := json.Unmarshal([]byte(body), &d); err != nil || d.StartTime == 0 {
+		t.Fatalf("run %s: %s", id, body)
+	}
+	return d.StartTime
 }

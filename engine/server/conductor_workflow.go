@@ -352,11 +352,27 @@ func (s *Server) searchPage(w http.ResponseWriter, r *http.Request, p store.Prin
 	if field, desc, ok := strings.Cut(q.Get("sort"), ":"); ok || field != "" {
 		less := summaryOrder(field)
 		asc := !strings.EqualFold(desc, "DESC")
-		sort.SliceStable(all, func(i, j int) bool {
-			if asc {
-				return less(all[i], all[j])
+		// Ties (runs started in the same millisecond, the same status…)
+		// are ordered by start time, then by workflowId, in the direction
+		// asked: the order is total and the same at every request, so a
+		// client paging through a search sees each run once, and DESC is
+		// ASC reversed. Start time is the finest creation order a run
+		// summary records.
+		tie := func(a, b runstore.Summary) bool {
+			if a.CreateTime != b.CreateTime {
+				return a.CreateTime < b.CreateTime
 			}
-			return less(all[j], all[i])
+			return a.ID < b.ID
+		}
+		sort.Slice(all, func(i, j int) bool {
+			a, b := all[i], all[j]
+			if !asc {
+				a, b = b, a
+			}
+			if less(a, b) {
+				return true
+			}
+			return !less(b, a) && tie(a, b)
 		})
 	}
 	page := []runstore.Summary{}
