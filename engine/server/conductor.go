@@ -39,6 +39,9 @@ type conductor struct {
 	starting map[string]chan error // run id → persisted (nil) or failed
 	active   map[string]*runHandle // runs executing in this process
 	gaveUp   map[string]bool       // runs whose takeover failed for good
+	// decide: run id → its start waiting for its first decision
+	// (startdecide.go).
+	decide map[string]chan struct{}
 	// ending reports whether a run is ending (Server.ending): a launch
 	// waits for this process to let go of such a run.
 	ending func(ctx context.Context, id string) bool
@@ -71,6 +74,7 @@ func (s *Server) initConductor() error {
 	c.ending = s.ending
 	c.queue = newQueue()
 	c.queue.onPoll = func(name string, n int) { s.metrics.tasksPolled.WithLabelValues(name).Add(float64(n)) }
+	c.queue.onOffer = c.pokeDeciding
 	// Conductor's own event queues exist first: --event-sink conductor=…
 	// (an engine option given to WithConductor) replaces them.
 	events := s.newEventQueue()
@@ -84,6 +88,7 @@ func (s *Server) initConductor() error {
 			if ev.Kind == engine.EventTask {
 				c.tasks.put(ev.TaskID, ev.RunID) // c, not s.conductor: set before any run starts
 			}
+			c.pokeDeciding(ev.RunID) // a start waiting for the run's first decision
 			s.onEvent(ev)
 		}),
 		// Other processes sharing the queue take a signal stored here at

@@ -83,7 +83,7 @@ func (s *Server) startWorkflowByName(w http.ResponseWriter, r *http.Request, p s
 }
 
 // start runs a workflow for principal p and answers its id as text/plain
-// once the run is stored.
+// once the run is stored and its first decision done (startdecide.go).
 func (s *Server) start(w http.ResponseWriter, r *http.Request, p store.Principal, req startRequest) {
 	raw := []byte(req.WorkflowDef)
 	inline := !(len(raw) == 0 || string(raw) == "null")
@@ -146,6 +146,8 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request, p store.Principal
 		return
 	}
 	opts = append(opts, more...)
+	wake, decided := s.conductor.deciding(id)
+	defer decided()
 	err = s.conductor.launch(id, func(ctx context.Context) error {
 		_, err := s.conductor.eng.Start(ctx, def, input, opts...)
 		if err != nil && !errors.Is(err, engine.ErrInterrupted) {
@@ -164,6 +166,9 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request, p store.Principal
 		conductorError(w, r, status, s.masker.MaskString(err.Error()))
 		return
 	}
+	// Answered once the run's first tasks are scheduled and its worker
+	// tasks offered to pollers, as Conductor's start (startdecide.go).
+	s.awaitFirstDecision(r.Context(), id, wake)
 	if req.answer != nil {
 		req.answer(w, r, id)
 		return

@@ -38,6 +38,7 @@ type delivery struct {
 	workerID  string
 	pollCount int
 	queued    bool              // waiting in pending (false: with a worker, or waiting for its callback)
+	offered   bool              // offered to pollers (queued here, or put in the shared queue)
 	callback  bool              // waiting for its callback (an IN_PROGRESS update's)
 	gen       int               // counts IN_PROGRESS updates and resets: a callback of an earlier one is void
 	ctx       context.Context   // the dispatch's: ends when the engine stops waiting
@@ -61,6 +62,9 @@ type queue struct {
 	wake    map[string]chan struct{}
 	clock   engine.Clock // the engine's: callbacks and timestamps
 	onPoll  func(name string, n int)
+	// onOffer is told the run id of each task offered to pollers (a
+	// start waiting for its run's first decision: startdecide.go).
+	onOffer func(runID string)
 
 	// shared, when set, holds the pending tasks instead of pending
 	// (sharedqueue.go); stopping reports a shutdown, when the tasks of
@@ -125,6 +129,7 @@ func (q *queue) dispatch(ctx context.Context, t engine.RemoteTask) tasks.Result 
 	q.mu.Lock()
 	if q.shared == nil {
 		q.enqueueLocked(d)
+		d.offered = true
 	}
 	q.byID[d.id] = d
 	q.byRef[t.RunID+"/"+t.Ref] = d
@@ -143,6 +148,9 @@ func (q *queue) dispatch(ctx context.Context, t engine.RemoteTask) tasks.Result 
 			}
 			worker, claimed, err = q.shared.put(ctx, d)
 		}
+		q.mu.Lock()
+		d.offered = true
+		q.mu.Unlock()
 		if claimed {
 			// Polled from the process that executed the run before: the
 			// worker still has it.
@@ -151,6 +159,9 @@ func (q *queue) dispatch(ctx context.Context, t engine.RemoteTask) tasks.Result 
 			q.mu.Unlock()
 			_ = d.t.Polled(ctx, worker)
 		}
+	}
+	if q.onOffer != nil {
+		q.onOffer(t.RunID)
 	}
 	select {
 	case res := <-d.done:
@@ -517,6 +528,15 @@ func (q *queue) runOf(id string) string {
 		return d.t.RunID
 	}
 	return ""
+}
+
+// offeredRef reports whether task ref of run runID has been offered to
+// pollers (it may have been polled since).
+func (q *queue) offeredRef(runID, ref string) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	d, ok := q.byRef[runID+"/"+ref]
+	return ok && d.offered
 }
 
 // nameOfRef returns the task name of the task ref of run waiting for a worker.
