@@ -635,7 +635,18 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 		if err != nil {
 			return err
 		}
-		if !remote {
+		switch {
+		case remote:
+		case r.startsScheduled(wt):
+			// Conductor's system task: SCHEDULED, with its start time,
+			// while its execution runs (startsScheduled).
+			r.mu.Lock()
+			if rec.Start == 0 {
+				rec.Start = r.nowMillis()
+				r.touchLocked(rec)
+			}
+			r.mu.Unlock()
+		default:
 			if err := r.transition(ctx, rec, TaskInProgress, ""); err != nil {
 				release()
 				return err
@@ -896,13 +907,50 @@ func (r *runState) runLeaf(ctx context.Context, wt *WorkflowTask, rec *taskRecor
 	}
 	res = impl.Execute(r.sec.ForTask(ctx, rec.Ref), &call.req)
 	if res.Status == tasks.Completed && wt.Type == tasks.TypeHTTP && asyncComplete(wt) {
+		if err := r.startedWaiting(ctx, rec); err != nil {
+			return tasks.Result{Status: tasks.Failed, Reason: r.sec.Excerpt(err.Error(), maxReasonBytes)}
+		}
 		return r.awaitAsyncComplete(ctx, wt, rec, res.Output)
 	}
 	if res.Status == tasks.InProgress {
 		// Asynchronous completion (e.g. asyncComplete): wait like HUMAN.
+		if err := r.startedWaiting(ctx, rec); err != nil {
+			return tasks.Result{Status: tasks.Failed, Reason: r.sec.Excerpt(err.Error(), maxReasonBytes)}
+		}
 		return r.waitTask(ctx, wt, rec, []byte("{}"))
 	}
 	return res
+}
+
+// startedWaiting makes a system task whose execution left it waiting for
+// its completion IN_PROGRESS, as Conductor's start() leaves it: it was
+// SCHEDULED while the execution ran (startsScheduled).
+func (r *runState) startedWaiting(ctx context.Context, rec *taskRecord) error {
+	r.mu.Lock()
+	scheduled := rec.Status == TaskScheduled
+	r.mu.Unlock()
+	if !scheduled {
+		return nil
+	}
+	return r.transition(ctx, rec, TaskInProgress, "")
+}
+
+// startsScheduled reports whether wt's record stays SCHEDULED while its
+// execution runs, as Conductor shows a system task while its start() runs
+// (AsyncSystemTaskExecutor persists the start time and leaves the status;
+// the decider runs a synchronous one within its decision): the task types
+// the engine runs through its registry. A worker's task (SIMPLE, and EXEC,
+// wfrun's command) is IN_PROGRESS once it is taken, as a poll makes it;
+// WAIT, HUMAN and JOIN are IN_PROGRESS while they wait, as their start()
+// leaves them.
+func (r *runState) startsScheduled(wt *WorkflowTask) bool {
+	switch wt.Type {
+	case TypeSimple, tasks.TypeExec, TypeSetVariable, TypeTerminate, TypeWait, TypeHuman, TypeJoin, TypeEvent,
+		TypeExclusiveJoin, TypeStartWorkflow, TypeLambda:
+		return false
+	}
+	_, ok := r.e.registry.Lookup(wt.Type)
+	return ok
 }
 
 // remoteTask hands a SIMPLE task to the engine's RemoteWorkerFunc.

@@ -83,8 +83,10 @@ func TestConductorHttpTaskSecretSpec(t *testing.T) {
 	var received, inputWhileRunning string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// What the run store shows of the task while its request is out:
-		// the spec's "scheduled ... keeps the literal secret reference".
-		// A task still running is written within tens of milliseconds.
+		// the spec's "scheduled ... keeps the literal secret reference"
+		// (SCHEDULED: Conductor's HTTP task is an async system task, which
+		// stays SCHEDULED while its start() makes the call). A task still
+		// running is written within tens of milliseconds.
 		var seen string
 		for deadline := time.Now().Add(10 * time.Second); seen == "" && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 			sums, err := e.List(r.Context(), runstore.ListOptions{Status: engine.StatusRunning})
@@ -94,7 +96,7 @@ func TestConductorHttpTaskSecretSpec(t *testing.T) {
 			if b, err := e.Show(r.Context(), sums[0].ID); err == nil {
 				var v runView
 				_ = json.Unmarshal(b, &v)
-				if len(v.Tasks) == 1 && v.Tasks[0].Status == engine.TaskInProgress {
+				if len(v.Tasks) == 1 && v.Tasks[0].Status == engine.TaskScheduled {
 					h, _ := v.Tasks[0].Input["http_request"].(map[string]any)
 					hdr, _ := h["headers"].(map[string]any)
 					seen = fmt.Sprint(hdr["X-Secret"])

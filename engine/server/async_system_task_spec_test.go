@@ -239,10 +239,11 @@ func (b *blockingTask) Execute(ctx context.Context, _ *tasks.Request) tasks.Resu
 
 // AsyncSystemTaskDuplicateExecutionSpec "a blocked async system task is
 // not executed twice when repair re-queues its message", through wfrun
-// serve: while BLOCKING_SYSTEM_TASK's execution is blocked, decides of the
-// run (the spec's sweep) do not start a second execution; released, the
-// task and the run complete, still after one execution. (Conductor shows
-// the task SCHEDULED while its start() runs; wfrun shows it IN_PROGRESS.)
+// serve: while BLOCKING_SYSTEM_TASK's execution is blocked the task is
+// SCHEDULED, with its start time (as Conductor persists it before start()),
+// and decides of the run (the spec's sweep) do not start a second
+// execution; released, the task and the run complete, still after one
+// execution.
 func TestConductorAsyncSystemTaskNotDuplicated(t *testing.T) {
 	bt := &blockingTask{entered: make(chan struct{}), release: make(chan struct{})}
 	reg := tasks.NewDefaultRegistry()
@@ -257,10 +258,25 @@ func TestConductorAsyncSystemTaskNotDuplicated(t *testing.T) {
 	if n := bt.calls.Load(); n != 1 {
 		t.Fatalf("%d executions", n)
 	}
-	d := rsWait(t, ts.testServer, id, "the blocking task's record", func(d rsDoc) bool { return len(d.Tasks) == 1 })
-	if d.Tasks[0].TaskType != "BLOCKING_SYSTEM_TASK" || d.Tasks[0].Status != "IN_PROGRESS" {
-		t.Fatalf("task %s", rsTasks(d))
+	scheduled := func(when string) {
+		t.Helper()
+		st, _, body := ts.do(t, "GET", "/api/workflow/"+id+"?includeTasks=true", "")
+		var d struct {
+			Tasks []struct {
+				TaskType  string `json:"taskType"`
+				Status    string `json:"status"`
+				StartTime int64  `json:"startTime"`
+			} `json:"tasks"`
+		}
+		if st != 200 || json.Unmarshal([]byte(body), &d) != nil || len(d.Tasks) != 1 {
+			t.Fatalf("%s: %d %s", when, st, body)
+		}
+		if tk := d.Tasks[0]; tk.TaskType != "BLOCKING_SYSTEM_TASK" || tk.Status != "SCHEDULED" || tk.StartTime == 0 {
+			t.Fatalf("%s: task %s %s startTime %d; want SCHEDULED with its start time", when, tk.TaskType, tk.Status, tk.StartTime)
+		}
 	}
+	rsWait(t, ts.testServer, id, "the blocking task's record", func(d rsDoc) bool { return len(d.Tasks) == 1 })
+	scheduled("while start() runs")
 	for i := 0; i < 5; i++ {
 		if st, _, body := ts.do(t, "PUT", "/api/workflow/decide/"+id, ""); st != 200 {
 			t.Fatalf("decide: %d %s", st, body)
@@ -270,8 +286,9 @@ func TestConductorAsyncSystemTaskNotDuplicated(t *testing.T) {
 	if n := bt.calls.Load(); n != 1 {
 		t.Fatalf("%d executions after the decides", n)
 	}
+	scheduled("after the decides")
 	close(bt.release)
-	d = rsWait(t, ts.testServer, id, "COMPLETED", func(d rsDoc) bool { return d.Status != "RUNNING" })
+	d := rsWait(t, ts.testServer, id, "COMPLETED", func(d rsDoc) bool { return d.Status != "RUNNING" })
 	if d.Status != "COMPLETED" || rsTasks(d) != "BLOCKING_SYSTEM_TASK:COMPLETED" || bt.calls.Load() != 1 {
 		t.Fatalf("run %s %s after %d executions", d.Status, rsTasks(d), bt.calls.Load())
 	}
