@@ -163,6 +163,11 @@ type RemoteTask struct {
 	RetriedTaskID string
 	// Def is the task's entry in the workflow definition (its JSON).
 	Def json.RawMessage
+	// TaskDef is the task definition the run applies to the task (its
+	// inline one, else the one the run started with, else the one
+	// registered when it was scheduled; nil: none), as Conductor's Task
+	// carries its WorkflowTask's taskDefinition.
+	TaskDef *TaskDef
 	// ResponseTimeout is how long a worker that polled the task may stay
 	// silent before the attempt times out (see Polled).
 	ResponseTimeout time.Duration
@@ -751,12 +756,15 @@ var sealedMembers = []string{"registeredValues", "sealedInput", "rerunTask", "re
 // of `_masked` subtrees are kept in clear in the stored run (a restart may
 // need them), so their copies elsewhere in the run — the workflow input a
 // task read them from — are masked in the view too, as Orkes shows them.
+// The view names the task definitions the run applies as
+// "taskDefinitions" (taskdefview.go).
 func (e *Engine) Show(ctx context.Context, id string) ([]byte, error) {
 	e.visibleNow(id)
 	doc, archived, err := e.runs.Load(ctx, id)
 	if err != nil {
 		return nil, err
 	}
+	doc = e.withTaskDefs(id, doc)                                     // taskdefview.go
 	if doc, err = e.showRunHead(ctx, id, doc, archived); err != nil { // headview.go
 		return nil, fmt.Errorf("run %s: view: %w", id, err)
 	}

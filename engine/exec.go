@@ -973,7 +973,7 @@ func (r *runState) remoteTask(ctx context.Context, wt *WorkflowTask, rec *taskRe
 		TaskID: rec.TaskID, Ref: rec.Ref, Name: wt.Name, RetryCount: rec.RetryCount, Iteration: rec.Iteration, RetriedTaskID: rec.RetriedTaskID, Seq: rec.Seq,
 		Def: wt.raw, hand: &handoff{r: r, wt: wt, input: input, later: rec.later, names: pol.runtimeMetadata},
 		RateLimitPerFrequency: rec.RateLimitPerFrequency, RateLimitFrequencyInSeconds: rec.RateLimitFrequencyInSeconds,
-		ConcurrentExecLimit: pol.concurrentLimit,
+		ConcurrentExecLimit: pol.concurrentLimit, TaskDef: pol.def,
 	}
 	// Stored SCHEDULED and awaiting: the task shows while it waits for a
 	// worker, and its answer may reach another process sharing the run

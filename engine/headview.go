@@ -69,12 +69,18 @@ func maskRunHead(doc []byte, sec *runsecrets.Run) ([]byte, error) {
 // reference) would otherwise keep it in the archive. A restart finds the
 // definition as it ran by its hash (intactDefinition), or is refused.
 func maskArchivedDefinition(doc []byte, sec *runsecrets.Run) ([]byte, error) {
-	def := gjson.GetBytes(doc, "workflowDefinition")
-	if !def.IsObject() {
-		return doc, nil
-	}
-	if m := sec.Remask([]byte(def.Raw), "/workflowDefinition"); string(m) != def.Raw {
-		return sjson.SetRawBytes(doc, "workflowDefinition", m)
+	// A view's task definitions (taskdefview.go) likewise.
+	for _, k := range []string{"workflowDefinition", taskDefsMember} {
+		def := gjson.GetBytes(doc, k)
+		if !def.IsObject() {
+			continue
+		}
+		if m := sec.Remask([]byte(def.Raw), "/"+k); string(m) != def.Raw {
+			var err error
+			if doc, err = sjson.SetRawBytes(doc, k, m); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return doc, nil
 }

@@ -289,6 +289,7 @@ func looksLikeTaskDefs(b []byte) bool {
 // registered) with Conductor's defaults, and the task-level overrides.
 type taskPolicy struct {
 	hasDef          bool
+	def             *TaskDef // the definition they come from (nil: none)
 	retryCount      int
 	retryLogic      string
 	retryDelay      int
@@ -331,7 +332,7 @@ func (e *Engine) policy(wt *WorkflowTask) taskPolicy {
 func policyOf(wt *WorkflowTask, td *TaskDef) taskPolicy {
 	p := taskPolicy{scale: 1, retryLogic: "FIXED", defName: wt.Name}
 	if td != nil {
-		p.hasDef = true
+		p.hasDef, p.def = true, td
 		p.isolationGroup, p.executionNS = td.IsolationGroupID, td.ExecutionNameSpace
 		p.retryCount, p.retryDelay, p.responseTimeout, p.timeoutPolicy = 3, 60, 3600, TimeoutWorkflow
 		if td.RetryCount != nil {

@@ -24,16 +24,38 @@ const MaxPollWait = 60 * time.Second
 // resolved `${workflow.secrets.*}` values.
 const ScopePollPrefix = "tasks:poll:"
 
-// task is a polled task in Conductor's Task shape.
-func (h handed) task() map[string]any {
+// task is a polled task in Conductor's Task shape; mask masks what it
+// shows of the task's definitions (Server.maskValue).
+func (h handed) task(mask func(any) any) map[string]any {
 	d := h.delivery
 	input := h.input
 	if len(input) == 0 {
 		input = json.RawMessage("{}")
 	}
-	wt := d.t.Def
-	if len(wt) == 0 {
+	var wt any = d.t.Def
+	if len(d.t.Def) == 0 {
 		wt = json.RawMessage("null")
+	}
+	// The task definition the run applies to the task, in the task and
+	// its WorkflowTask, as Conductor populates the WorkflowTask when the
+	// run starts (records.go shows the same).
+	var taskDef any
+	if d.t.TaskDef != nil {
+		if b, err := json.Marshal(d.t.TaskDef); err == nil {
+			var m map[string]any
+			if json.Unmarshal(b, &m) == nil {
+				taskDef = mask(m)
+			}
+		}
+	}
+	if taskDef != nil {
+		var m map[string]any
+		if json.Unmarshal(d.t.Def, &m) == nil && m != nil {
+			if m["taskDefinition"] == nil {
+				m["taskDefinition"] = taskDef
+			}
+			wt = mask(m)
+		}
 	}
 	task := map[string]any{
 		"taskType": d.t.Name, "taskDefName": d.t.Name, "status": "IN_PROGRESS",
@@ -56,6 +78,9 @@ func (h handed) task() map[string]any {
 		"executionMetadata": map[string]any{"additionalContext": map[string]any{}, "additionalContextMap": map[string]any{}},
 	} {
 		task[k] = v
+	}
+	if taskDef != nil {
+		task["taskDefinition"] = taskDef
 	}
 	if d.t.Domain != "" {
 		task["domain"] = d.t.Domain
@@ -116,7 +141,7 @@ func (s *Server) pollBatch(w http.ResponseWriter, r *http.Request, p store.Princ
 	got := s.conductor.queue.poll(r.Context(), s.conductor.polls, name, q.Get("domain"), q.Get("workerid"), count, wait)
 	out := make([]map[string]any, len(got))
 	for i, d := range got {
-		out[i] = d.task()
+		out[i] = d.task(s.maskValue)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -134,7 +159,7 @@ func (s *Server) pollOne(w http.ResponseWriter, r *http.Request, p store.Princip
 		writeEmpty(w, http.StatusNoContent)
 		return
 	}
-	writeJSON(w, http.StatusOK, got[0].task())
+	writeJSON(w, http.StatusOK, got[0].task(s.maskValue))
 }
 
 // taskResult is Conductor's TaskResult.
@@ -239,7 +264,7 @@ func (s *Server) nextTask(w http.ResponseWriter, r *http.Request, res taskResult
 		writeEmpty(w, http.StatusNoContent)
 		return
 	}
-	writeJSON(w, http.StatusOK, got[0].task())
+	writeJSON(w, http.StatusOK, got[0].task(s.maskValue))
 }
 
 // nextTaskWait is how long update-v2 waits for a next task.

@@ -14,7 +14,7 @@ import (
 // collections a fresh object holds included. A run's view (engine.Show:
 // `_secrets`, `_masked` and maskedFields values as "***") is completed
 // here with the members Conductor derives from the run, its definition
-// and the registered task definitions; every member taken from a
+// and the task definitions it started with; every member taken from a
 // definition passes through the server's masker, so a literal value the
 // server knows as a secret is shown "***" while `${workflow.secrets.X}`
 // references are shown as written.
@@ -67,7 +67,8 @@ func (s *Server) executionDoc(view []byte) (map[string]any, error) {
 	}
 	// The definition the run executes, as Conductor keeps it with the
 	// run (its own tasks' taskDefinition included when it has one).
-	rs := s.newRecordShaper(doc["workflowDefinition"])
+	rs := s.newRecordShaper(doc["workflowDefinition"], doc["taskDefinitions"])
+	delete(doc, "taskDefinitions")
 	if def, ok := doc["workflowDefinition"].(map[string]any); ok {
 		doc["workflowDefinition"] = s.maskValue(def)
 	} else {
@@ -131,12 +132,14 @@ type recordShaper struct {
 	byRef map[string]map[string]any
 	// shown caches each reference's masked WorkflowTask.
 	shown map[string]any
-	// registered caches the registered TaskDef of each name (nil: none).
-	registered map[string]any
+	// started is the TaskDef of each task name the run started with (its
+	// view's taskDefinitions: the definitions the engine applies to it).
+	started map[string]any
 }
 
-func (s *Server) newRecordShaper(def any) *recordShaper {
-	rs := &recordShaper{s: s, byRef: map[string]map[string]any{}, shown: map[string]any{}, registered: map[string]any{}}
+func (s *Server) newRecordShaper(def, taskDefs any) *recordShaper {
+	started, _ := taskDefs.(map[string]any)
+	rs := &recordShaper{s: s, byRef: map[string]map[string]any{}, shown: map[string]any{}, started: started}
 	if d, ok := def.(map[string]any); ok {
 		rs.walk(d["tasks"])
 	}
@@ -198,25 +201,14 @@ func baseRef(ref string) string {
 	return ref[:i]
 }
 
-// taskDef is the registered definition of the task name, nil when none.
+// taskDef is the definition of task name the run started with, as the
+// engine applies it (not the registry's of the moment: a definition
+// registered or changed since does not apply to the run), nil when none.
 func (rs *recordShaper) taskDef(name string) any {
-	if name == "" || rs.s.conductor == nil {
-		return nil
-	}
-	if d, ok := rs.registered[name]; ok {
+	if d, ok := rs.started[name].(map[string]any); ok && name != "" {
 		return d
 	}
-	var def any
-	if b, err := rs.s.conductor.defs.task(name); err == nil {
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.UseNumber()
-		var m map[string]any
-		if dec.Decode(&m) == nil {
-			def = m
-		}
-	}
-	rs.registered[name] = def
-	return def
+	return nil
 }
 
 // adHocTaskDef is the definition Conductor's MetadataMapperService gives a
@@ -232,8 +224,8 @@ func adHocTaskDef(name string) map[string]any {
 
 // workflowTask is the WorkflowTask of reference ref as Conductor keeps it
 // with the run: the configuration as written, Conductor's defaults for
-// its primitives, and its taskDefinition (inline, else the registered
-// one, else for a system task Conductor's ad-hoc one), masked. nil when
+// its primitives, and its taskDefinition (inline, else the one the run
+// started with, else for a system task Conductor's ad-hoc one), masked. nil when
 // the definition has no such task (a task a DYNAMIC task made; a
 // FORK_JOIN_DYNAMIC's are indexed by walkForked).
 func (rs *recordShaper) workflowTask(ref string) any {
