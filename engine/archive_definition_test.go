@@ -145,3 +145,72 @@ func TestRunViewMasksLiteralValuesInItsDefinition(t *testing.T) {
 		t.Fatal("the run did not end")
 	}
 }
+
+// staleOnce answers one Load of id with a document read before the run was
+// archived: a view racing the run's archiving.
+type staleOnce struct {
+	runstore.Store
+	id    string
+	stale []byte
+	used  bool
+}
+
+func (s *staleOnce) Load(ctx context.Context, id string) ([]byte, bool, error) {
+	if id == s.id && !s.used && s.stale != nil {
+		s.used = true
+		return s.stale, false, nil
+	}
+	return s.Store.Load(ctx, id)
+}
+
+// A view that read the run just before it was archived (its masker gone
+// with it) shows the archived form instead of failing.
+func TestShowOfARunArchivedWhileItIsRead(t *testing.T) {
+	ctx := context.Background()
+	mem := runstore.NewMemory()
+	rs := &staleOnce{Store: mem, id: "raced-1"}
+	e, err := engine.New(engine.WithRunStore(rs), engine.WithRegistry(tasks.NewDefaultRegistry()),
+		engine.WithSecrets(func(engine.Principal, string, string) interpolate.SecretSource {
+			return interpolate.MapSecrets{"api": json.RawMessage(`"raced-value-6f1e"`)}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// It reads a secret: its view masks with the run's values, which go
+	// when it is archived.
+	d, err := e.Parse([]byte(`{"name":"raced","tasks":[
+	 {"name":"read","taskReferenceName":"read","type":"INLINE","inputParameters":{"evaluatorType":"javascript","k":"${workflow.secrets.api}","expression":"$.k.length"}},
+	 {"name":"h","taskReferenceName":"h","type":"HUMAN"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan *engine.Result, 1)
+	go func() {
+		res, _ := e.Start(ctx, d, json.RawMessage(`{}`), engine.WithRunID("raced-1"))
+		done <- res
+	}()
+	var stale []byte
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the run never waited")
+		}
+		if doc, archived, err := mem.Load(ctx, "raced-1"); err == nil && !archived && strings.Contains(string(doc), `"referenceTaskName":"h"`) {
+			stale = doc
+			break
+		}
+	}
+	if _, err := e.CompleteTask(ctx, "raced-1", "h", engine.TaskCompleted, nil); err != nil {
+		t.Fatal(err)
+	}
+	if res := <-done; res == nil || res.Status != engine.StatusCompleted {
+		t.Fatalf("run %+v", res)
+	}
+	rs.stale = stale
+	v, err := e.Show(ctx, "raced-1")
+	if err != nil {
+		t.Fatalf("Show: %v", err)
+	}
+	if !rs.used || !strings.Contains(string(v), `"status":"COMPLETED"`) {
+		t.Fatalf("view (stale read used: %v): %s", rs.used, v)
+	}
+}

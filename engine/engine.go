@@ -764,9 +764,21 @@ func (e *Engine) Show(ctx context.Context, id string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	doc = e.withTaskDefs(id, doc)                                     // taskdefview.go
-	if doc, err = e.showRunHead(ctx, id, doc, archived); err != nil { // headview.go
+	doc = e.withTaskDefs(id, doc) // taskdefview.go
+	if masked, err := e.showRunHead(ctx, id, doc, archived); err == nil { // headview.go
+		doc = masked
+	} else if !errors.Is(err, ErrNotRunning) || archived {
 		return nil, fmt.Errorf("run %s: view: %w", id, err)
+	} else {
+		// Archived since it was read (its masker went with it): the
+		// archived form is masked, read it again.
+		if doc, archived, err = e.runs.Load(ctx, id); err != nil {
+			return nil, err
+		}
+		if !archived {
+			return nil, fmt.Errorf("run %s: view: the run ended but is not archived yet; try again", id)
+		}
+		doc = e.withTaskDefs(id, doc)
 	}
 	var d struct {
 		MaskedFields []string `json:"maskedFields"`
