@@ -764,7 +764,7 @@ func (e *Engine) Show(ctx context.Context, id string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	doc = e.withTaskDefs(id, doc) // taskdefview.go
+	doc = e.withTaskDefs(id, doc)                                         // taskdefview.go
 	if masked, err := e.showRunHead(ctx, id, doc, archived); err == nil { // headview.go
 		doc = masked
 	} else if !errors.Is(err, ErrNotRunning) || archived {
