@@ -189,3 +189,14 @@ func TestDoWhileFailedByItsIterationIsJudgedAsATask(t *testing.T) {
 		})
 	}
 }
+
+// stripIDs replaces the task and run ids (UUIDs) a reason names by "ID".
+func stripIDs(s string) string {
+	f := strings.Fields(s)
+	for i, w := range f {
+		if strings.Count(w, "-") == 4 && len(w) >= 36 {
+			f[i] = "ID"
+		}
+	}
+	return strings.Join(f, " ")
+}

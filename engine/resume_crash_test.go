@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 
@@ -220,15 +219,4 @@ func taskStatuses(tasks []taskView) []string {
 		out = append(out, tk.TaskType+":"+tk.Status)
 	}
 	return out
-}
-
-// stripIDs replaces the task and run ids (UUIDs) a reason names by "ID".
-func stripIDs(s string) string {
-	f := strings.Fields(s)
-	for i, w := range f {
-		if strings.Count(w, "-") == 4 && len(w) >= 36 {
-			f[i] = "ID"
-		}
-	}
-	return strings.Join(f, " ")
 }

@@ -1,3 +1,5 @@
+//go:build unix
+
 package tasks_test
 
 import (
