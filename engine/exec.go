@@ -1417,8 +1417,13 @@ func truthy(v any) bool {
 	return true
 }
 
+// walkTasks calls fn on every task of list and of the tasks nested in them
+// (SWITCH cases, fork branches, DO_WHILE bodies), in document order.
 func walkTasks(list []*WorkflowTask, fn func(*WorkflowTask)) {
 	for _, t := range list {
+		if t == nil {
+			continue
+		}
 		fn(t)
 		for _, c := range t.DecisionCases {
 			walkTasks(c, fn)

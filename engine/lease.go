@@ -196,16 +196,10 @@ func (e *Engine) terminate(ctx context.Context, id, reason string, prep func(*ru
 // terminateHere ends run id here when no process executes it; handled is
 // false when one does (ask it through a signal).
 func (e *Engine) terminateHere(ctx context.Context, id, reason string, prep func(*runState)) (handled bool, err error) {
-	active, done := e.beginOutside(id) // leasewindow.go
+	taken, done, err := e.leaseOutside(ctx, id) // leasewindow.go
 	defer done()
-	if active {
-		return false, nil
-	}
-	if err := e.runs.AcquireLease(ctx, id, e.newLease(), e.leaseTTL); err != nil {
-		if errors.Is(err, runstore.ErrLeased) {
-			return false, nil
-		}
-		return true, err
+	if !taken {
+		return err != nil, err
 	}
 	// Read again under the lease: the run may have ended since.
 	doc, d, archived, err := e.loadRunDoc(ctx, id)

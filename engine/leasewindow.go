@@ -3,7 +3,10 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sync/atomic"
+
+	"github.com/wfrun/wfrun/engine/runstore"
 )
 
 // Pause and Terminate change a run in the store themselves when no process
@@ -31,6 +34,26 @@ type outsideOps struct {
 	gen      atomic.Uint64
 	inflight map[string]int
 	idle     map[string]chan struct{} // closed when the run's count drops to 0
+}
+
+// leaseOutside begins an operation on run id made here (beginOutside) and
+// takes the run's lease for it: taken is false when a process executes the
+// run — this engine or another holding its lease (the caller asks it
+// through a signal) — or when err, the store's, is not nil. done must be
+// called as beginOutside's; a taken lease is the caller's to release (or
+// the run's end releases it).
+func (e *Engine) leaseOutside(ctx context.Context, id string) (taken bool, done func(), err error) {
+	active, done := e.beginOutside(id)
+	if active {
+		return false, done, nil
+	}
+	if err := e.runs.AcquireLease(ctx, id, e.newLease(), e.leaseTTL); err != nil {
+		if errors.Is(err, runstore.ErrLeased) {
+			return false, done, nil
+		}
+		return false, done, err
+	}
+	return true, done, nil
 }
 
 // beginOutside starts an operation that changes run id in the store here

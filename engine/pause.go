@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/wfrun/wfrun/engine/runstore"
 )
 
 // Signal keys Pause and ResumePaused use to reach the process executing a run.
@@ -109,16 +107,10 @@ func (e *Engine) setPauseWithin(ctx context.Context, id string, pause bool) erro
 // setPauseHere marks run id PAUSED (pause) or RUNNING here when no process
 // executes it; handled is false when one does (ask it through a signal).
 func (e *Engine) setPauseHere(ctx context.Context, id string, pause bool, settled func(*runDoc, bool) (bool, error)) (handled bool, err error) {
-	active, done := e.beginOutside(id) // leasewindow.go
+	taken, done, err := e.leaseOutside(ctx, id) // leasewindow.go
 	defer done()
-	if active {
-		return false, nil
-	}
-	if err := e.runs.AcquireLease(ctx, id, e.newLease(), e.leaseTTL); err != nil {
-		if errors.Is(err, runstore.ErrLeased) {
-			return false, nil
-		}
-		return true, err
+	if !taken {
+		return err != nil, err
 	}
 	defer func() { _ = e.runs.ReleaseLease(context.WithoutCancel(ctx), id, e.owner) }()
 	// Read again under the lease: the run may have ended, or been paused

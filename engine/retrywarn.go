@@ -68,25 +68,10 @@ func unjoined(list []*WorkflowTask, i int) bool {
 // top-level task's inputParameters such a reference is invalid, as there.
 func (d *Definition) UnknownReferences() []Problem {
 	out := append([]Problem(nil), d.unknownRefs...)
-	var walk func(list []*WorkflowTask)
-	walk = func(list []*WorkflowTask) {
-		for _, t := range list {
-			if t == nil {
-				continue
-			}
-			if t.subDef != nil {
-				out = append(out, t.subDef.UnknownReferences()...)
-			}
-			for _, c := range t.DecisionCases {
-				walk(c)
-			}
-			walk(t.DefaultCase)
-			for _, b := range t.ForkTasks {
-				walk(b)
-			}
-			walk(t.LoopOver)
+	walkTasks(d.Tasks, func(t *WorkflowTask) {
+		if t.subDef != nil {
+			out = append(out, t.subDef.UnknownReferences()...)
 		}
-	}
-	walk(d.Tasks)
+	})
 	return out
 }
