@@ -32,13 +32,9 @@ func (h handed) task(mask func(any) any) map[string]any {
 	if len(input) == 0 {
 		input = json.RawMessage("{}")
 	}
-	var wt any = d.t.Def
-	if len(d.t.Def) == 0 {
-		wt = json.RawMessage("null")
-	}
 	// The task definition the run applies to the task, in the task and
 	// its WorkflowTask, as Conductor populates the WorkflowTask when the
-	// run starts (records.go shows the same).
+	// run starts (records.go shows the same); both masked, as records are.
 	var taskDef any
 	if d.t.TaskDef != nil {
 		if b, err := json.Marshal(d.t.TaskDef); err == nil {
@@ -48,14 +44,12 @@ func (h handed) task(mask func(any) any) map[string]any {
 			}
 		}
 	}
-	if taskDef != nil {
-		var m map[string]any
-		if json.Unmarshal(d.t.Def, &m) == nil && m != nil {
-			if m["taskDefinition"] == nil {
-				m["taskDefinition"] = taskDef
-			}
-			wt = mask(m)
+	var wt any = json.RawMessage("null")
+	if m := map[string]any(nil); json.Unmarshal(d.t.Def, &m) == nil && m != nil {
+		if taskDef != nil && m["taskDefinition"] == nil {
+			m["taskDefinition"] = taskDef
 		}
+		wt = mask(m)
 	}
 	task := map[string]any{
 		"taskType": d.t.Name, "taskDefName": d.t.Name, "status": "IN_PROGRESS",

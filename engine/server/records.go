@@ -188,17 +188,19 @@ func (rs *recordShaper) walkForked(records []any) {
 	}
 }
 
-// baseRef is a task reference without the __N suffix of a loop
-// iteration.
+// baseRef is a task reference without the __N suffixes of loop
+// iterations (a loop nested in a loop adds one each: a__1__2 is a).
 func baseRef(ref string) string {
-	i := strings.LastIndex(ref, "__")
-	if i <= 0 || i+2 == len(ref) {
-		return ref
+	for {
+		i := strings.LastIndex(ref, "__")
+		if i <= 0 || i+2 == len(ref) {
+			return ref
+		}
+		if _, err := strconv.Atoi(ref[i+2:]); err != nil {
+			return ref
+		}
+		ref = ref[:i]
 	}
-	if _, err := strconv.Atoi(ref[i+2:]); err != nil {
-		return ref
-	}
-	return ref[:i]
 }
 
 // taskDef is the definition of task name the run started with, as the
@@ -278,7 +280,11 @@ func (rs *recordShaper) workflowTask(ref string) any {
 // (empty, as a Task holds it).
 func (rs *recordShaper) complete(t map[string]any, retried bool) {
 	ref, _ := t["referenceTaskName"].(string)
-	wt, _ := rs.workflowTask(baseRef(ref)).(map[string]any)
+	// A definition may name a task x__1 itself: the exact reference first.
+	wt, _ := rs.workflowTask(ref).(map[string]any)
+	if wt == nil {
+		wt, _ = rs.workflowTask(baseRef(ref)).(map[string]any)
+	}
 	if wt != nil {
 		wt = subWorkflowVersionRan(wt, t)
 		t["workflowTask"] = wt
