@@ -90,9 +90,16 @@ func (r *runState) dynamicTaskList(wt *WorkflowTask, rec *taskRecord, in map[str
 		return r.simpleDynamicTasks(wt, rec, in, inputs), nil
 	}
 	param := wt.DynamicForkTasksParam
+	// Conductor's ForkJoinDynamicTaskMapper reports any bad list — not a
+	// list, an item not a task, a task without a taskReferenceName (its
+	// "One of the tasks had a null/missing taskReferenceName" is thrown
+	// inside the try that reports the list) — as one invalid input.
+	badList := func() error {
+		return fmt.Errorf("Input '%s' is invalid. Cannot deserialize a list of Workflow Tasks from '%s'", param, r.sec.Excerpt(jsonText(in[param]), 200))
+	}
 	rawList, ok := in[param].([]any)
 	if !ok {
-		return nil, fmt.Errorf("Input '%s' is invalid. Cannot deserialize a list of Workflow Tasks from '%s'", param, r.sec.Excerpt(jsonText(in[param]), 200))
+		return nil, badList()
 	}
 	inputs, ok := in[wt.DynamicForkTasksInputParamName].(map[string]any)
 	if !ok {
@@ -100,17 +107,10 @@ func (r *runState) dynamicTaskList(wt *WorkflowTask, rec *taskRecord, in map[str
 	}
 	out := make([]map[string]any, 0, len(rawList))
 	for _, x := range rawList {
-		t, ok := x.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("Input '%s' is invalid. Cannot deserialize a list of Workflow Tasks from '%s'", param, r.sec.Excerpt(jsonText(in[param]), 200))
-		}
+		t, _ := x.(map[string]any)
 		ref, _ := t["taskReferenceName"].(string)
 		if ref == "" {
-			// Conductor's ForkJoinDynamicTaskMapper throws "One of the
-			// tasks had a null/missing taskReferenceName" inside the try
-			// that reports any bad list as an invalid input: the run's
-			// reason is that report.
-			return nil, fmt.Errorf("Input '%s' is invalid. Cannot deserialize a list of Workflow Tasks from '%s'", param, r.sec.Excerpt(jsonText(in[param]), 200))
+			return nil, badList()
 		}
 		c := make(map[string]any, len(t))
 		for k, v := range t {

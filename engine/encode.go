@@ -572,6 +572,12 @@ func (r *runState) forgetLocked(t *taskRecord) {
 // and the next write carries it. Callers hold r.mu.
 func (r *runState) touchLocked(t *taskRecord) {
 	t.Updated = r.nowMillis()
+	r.reencodeLocked(t)
+}
+
+// reencodeLocked is touchLocked without the update time: the record is
+// written again as it is now (masked again, not changed by its task).
+func (r *runState) reencodeLocked(t *taskRecord) {
 	t.envDoc, t.headDoc, t.enc, t.outIdx = nil, nil, nil, nil
 	if !t.dirty {
 		t.dirty = true

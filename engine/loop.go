@@ -385,17 +385,13 @@ func (r *runState) scheduleLoopSuccessor(ctx context.Context, err error, list []
 	}
 	next := list[i+1]
 	switch {
-	case loopSuccessorRuns[next.Type]:
-		_ = r.execTask(ctx, next, suffix, iter) // its record shows how it ended; the loop fails anyway
-	case startsAfterDecision(next.Type) && next.Type != TypeDynamic && next.Type != TypeDoWhile:
+	case executedByDecider[next.Type] && next.Type != TypeTerminate && next.Type != TypeDoWhile:
+		// A synchronous task the decider executes in the decision that
+		// schedules it: its record shows how it ended; the loop fails anyway.
+		_ = r.execTask(ctx, next, suffix, iter)
+	case startsAfterDecision(next.Type) && next.Type != TypeDynamic:
 		_, _, _, _, _ = r.beginRecord(ctx, next, next.TaskReferenceName+suffix, iter, 0)
 	}
-}
-
-// loopSuccessorRuns are the synchronous tasks the decider executes in the
-// decision that schedules them.
-var loopSuccessorRuns = map[string]bool{
-	"INLINE": true, TypeLambda: true, "JSON_JQ_TRANSFORM": true, TypeSetVariable: true,
 }
 
 // successorScheduled marks err's iteration failure (if any) as needing no

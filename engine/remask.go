@@ -190,9 +190,7 @@ func (r *runState) remaskLocked() {
 			if changed {
 				// Masked again, not changed by its task: its
 				// updateTime stays.
-				updated := t.Updated
-				r.touchLocked(t)
-				t.Updated = updated
+				r.reencodeLocked(t)
 			}
 		}
 	}

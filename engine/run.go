@@ -514,7 +514,9 @@ func (r *runState) transition(ctx context.Context, t *taskRecord, status, reason
 		ctx = withReportedWrite(ctx)
 	}
 	err := r.save(ctx)
-	r.answerStored(t, err)
+	if answered {
+		r.answerStored(t, err)
+	}
 	return err
 }
 

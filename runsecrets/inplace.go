@@ -108,17 +108,6 @@ func maskAroundMembers(data []byte, ptr string, top map[string]bool, members []s
 	return masked, at, true, nil
 }
 
-// spliceSealed is data with each member's raw JSON replaced by its sealed
-// string (a JSON string of base64 and a prefix: nothing to escape), in one
-// pass. ok is false when a member is not at the place the walk gave it.
-func spliceSealed(data []byte, members []sealedMember, sealed []string) ([]byte, bool) {
-	q := make([]string, len(sealed))
-	for i, s := range sealed {
-		q[i] = `"` + s + `"`
-	}
-	return spliceRaw(data, members, q)
-}
-
 // spliceRaw is data with each member's raw JSON replaced by raws[i] (raw
 // JSON), in one pass. ok is false when a member is not at the place the
 // walk gave it.

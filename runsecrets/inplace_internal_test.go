@@ -148,15 +148,17 @@ func TestSpliceSealedMatchesSettingEachMember(t *testing.T) {
 			continue
 		}
 		sealed := make([]string, len(members))
+		quoted := make([]string, len(members))
 		want := doc
 		for j, m := range members {
 			sealed[j] = fmt.Sprintf("%sAAEC%03d+/=", SealedPrefix, j)
+			quoted[j] = `"` + sealed[j] + `"`
 			var err error
 			if want, err = sjson.SetBytes(want, m.path, sealed[j]); err != nil {
 				t.Fatal(err)
 			}
 		}
-		got, ok := spliceSealed(doc, members, sealed)
+		got, ok := spliceRaw(doc, members, quoted)
 		if !ok {
 			t.Fatalf("%q: members not where the walk put them", doc)
 		}
