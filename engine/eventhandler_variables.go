@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/wfrun/wfrun/engine/runstore"
 	"github.com/wfrun/wfrun/runsecrets"
 )
 
@@ -66,30 +65,34 @@ func (e *Engine) UpdateVariables(ctx context.Context, id string, vars json.RawMe
 		// Executed here: applied now, its outcome returned.
 		return r.updateVariablesNow(ctx, in, appendArray)
 	}
-	if !e.isActive(id) {
-		if err := e.runs.AcquireLease(ctx, id, e.newLease(), e.leaseTTL); err == nil {
-			// Nobody executes the run: update it here.
-			defer func() { _ = e.runs.ReleaseLease(context.WithoutCancel(ctx), id, e.owner) }()
-			// Read again under the lease: the run may have ended since.
-			doc, d, archived, err := e.loadRunDoc(ctx, id)
-			if err != nil {
-				return err
-			}
-			if archived || (d.Status != StatusRunning && d.Status != StatusPaused) {
-				return fmt.Errorf("%w: run %s is %s", ErrNotRunning, id, d.Status)
-			}
-			r, err := e.loadDoc(ctx, id, doc, d, nil)
-			if err != nil {
-				return err
-			}
-			r.lease.held = true
-			if err := r.mergeVariables(in, appendArray); err != nil {
-				return err
-			}
-			return r.save(ctx)
-		} else if !errors.Is(err, runstore.ErrLeased) {
+	// Nobody executes the run: update it here. Counted as an outside
+	// operation (leasewindow.go), so an executor about to take the run
+	// takes the stored variables (takeStoredState).
+	taken, done, err := e.leaseOutside(ctx, id)
+	if taken {
+		defer done()
+		defer func() { _ = e.runs.ReleaseLease(context.WithoutCancel(ctx), id, e.owner) }()
+		// Read again under the lease: the run may have ended since.
+		doc, d, archived, err := e.loadRunDoc(ctx, id)
+		if err != nil {
 			return err
 		}
+		if archived || (d.Status != StatusRunning && d.Status != StatusPaused) {
+			return fmt.Errorf("%w: run %s is %s", ErrNotRunning, id, d.Status)
+		}
+		r, err := e.loadDoc(ctx, id, doc, d, nil)
+		if err != nil {
+			return err
+		}
+		r.lease.held = true
+		if err := r.mergeVariables(in, appendArray); err != nil {
+			return err
+		}
+		return r.save(ctx)
+	}
+	done()
+	if err != nil {
+		return err
 	}
 	// Sealed: the values rest in the run store until the runner takes
 	// them, in the order they were sent (variablesKey).

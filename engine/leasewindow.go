@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -129,15 +130,17 @@ func (e *Engine) activate(ctx context.Context, r *runState) (ok, read bool) {
 // takeStoredState reads the stored run once, after its lease is held here:
 // an end stored meanwhile (Terminate archived it) is returned, and the run
 // is not executed; a stored PAUSED status is taken, so the run schedules
-// nothing until ResumePaused. A store that cannot be read leaves the run as
-// it is: its next write fails the same way.
+// nothing until ResumePaused; stored variables (UpdateVariables) are taken.
+// A store that cannot be read leaves the run as it is: its next write
+// fails the same way.
 func (r *runState) takeStoredState(ctx context.Context) (ended *Result) {
 	doc, archived, err := r.e.runs.Load(ctx, r.id)
 	if err != nil {
 		return nil
 	}
 	var s struct {
-		Status string `json:"status"`
+		Status    string          `json:"status"`
+		Variables json.RawMessage `json:"variables"`
 	}
 	if json.Unmarshal(doc, &s) != nil && !archived {
 		return nil
@@ -148,6 +151,16 @@ func (r *runState) takeStoredState(ctx context.Context) (ended *Result) {
 			res = &Result{RunID: r.id, Status: s.Status}
 		}
 		return res
+	}
+	r.mu.Lock()
+	changed := len(s.Variables) > 0 && !bytes.Equal(s.Variables, r.varStored)
+	r.mu.Unlock()
+	if changed {
+		// Through the run's door: unsealed, and protected again as
+		// SET_VARIABLE's are (its `_secrets` registered and sealed).
+		if vars, err := r.sec.Unseal(s.Variables, "/variables"); err == nil {
+			_ = r.setVariables(vars)
+		}
 	}
 	if s.Status != StatusPaused {
 		return nil

@@ -82,3 +82,49 @@ func storedStatus(t *testing.T, e *Engine, id string) string {
 	}
 	return d.Status
 }
+
+// TestVariablesUpdatedBeforeTheRunHoldsItsLease: a variables update that
+// lands between a run's first write and its execution (UpdateVariables
+// finds no process executing it and writes the store) is taken by the run
+// when it executes, not overwritten by the variables it held in memory.
+func TestVariablesUpdatedBeforeTheRunHoldsItsLease(t *testing.T) {
+	ctx := context.Background()
+	rs := runstore.NewMemory()
+	e, err := New(WithRunStore(rs), WithPollInterval(5*time.Millisecond),
+		WithWorker("w", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+			return json.RawMessage(`{"r":"ok"}`), nil
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := e.Parse([]byte(`{"name":"vars_early","variables":{"kept":1},"tasks":[{"name":"w","taskReferenceName":"w"}],
+	  "outputParameters":{"early":"${workflow.variables.early}","kept":"${workflow.variables.kept}"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.newRun(ctx, def, nil, &runConfig{principal: localPrincipal}, "", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.UpdateVariables(ctx, r.id, json.RawMessage(`{"early":"yes"}`), false); err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.execute(ctx)
+	if err != nil || res.Status != StatusCompleted {
+		t.Fatalf("run: %+v %v", res, err)
+	}
+	doc, _, err := rs.Load(ctx, r.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Variables map[string]any `json:"variables"`
+		Output    map[string]any `json:"output"`
+	}
+	if err := json.Unmarshal(doc, &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Variables["early"] != "yes" || d.Output["early"] != "yes" || d.Output["kept"] != float64(1) {
+		t.Fatalf("variables %v, output %v: the update made before the run executed was lost", d.Variables, d.Output)
+	}
+}
