@@ -132,13 +132,14 @@ type WorkflowTask struct {
 	// EXCLUSIVE_JOIN: the refs joined when none of joinOn ran, in order.
 	DefaultExclusiveJoinTask []string `json:"defaultExclusiveJoinTask,omitempty"`
 
-	raw      json.RawMessage
-	loc      string // JSON pointer of this node in the definition
-	input    *interpolate.Template
-	items    *interpolate.Template
-	program  eval.Program // SWITCH expression / DO_WHILE loopCondition
-	evalType string       // resolved evaluator type of program
-	subDef   *Definition  // inline subWorkflowParam.workflowDefinition
+	raw           json.RawMessage
+	asyncComplete bool   // its asyncComplete (HTTP, EVENT), read once at parse
+	loc           string // JSON pointer of this node in the definition
+	input         *interpolate.Template
+	items         *interpolate.Template
+	program       eval.Program // SWITCH expression / DO_WHILE loopCondition
+	evalType      string       // resolved evaluator type of program
+	subDef        *Definition  // inline subWorkflowParam.workflowDefinition
 	// subParams resolves a subWorkflowParam name/version given as
 	// expressions ({"name":..,"version":..}).
 	subParams *interpolate.Template
@@ -169,6 +170,14 @@ func (t *WorkflowTask) UnmarshalJSON(b []byte) error {
 	}
 	*t = WorkflowTask(p)
 	t.raw = append(json.RawMessage(nil), b...)
+	if bytes.Contains(b, []byte(`"asyncComplete"`)) {
+		// Read as it always was: a value that is not a bool is false.
+		var c struct {
+			AsyncComplete bool `json:"asyncComplete"`
+		}
+		_ = json.Unmarshal(b, &c)
+		t.asyncComplete = c.AsyncComplete
+	}
 	return nil
 }
 

@@ -331,14 +331,8 @@ func (r *runState) awaitAsyncComplete(ctx context.Context, wt *WorkflowTask, rec
 	return res
 }
 
-// asyncComplete reads a task configuration's asyncComplete.
-func asyncComplete(wt *WorkflowTask) bool {
-	var c struct {
-		AsyncComplete bool `json:"asyncComplete"`
-	}
-	_ = json.Unmarshal(wt.raw, &c)
-	return c.AsyncComplete
-}
+// asyncComplete is a task configuration's asyncComplete.
+func asyncComplete(wt *WorkflowTask) bool { return wt.asyncComplete }
 
 // mergeOutput lays the members of a completion's output over the output
 // a task already recorded.
