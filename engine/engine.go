@@ -767,18 +767,14 @@ func (e *Engine) Show(ctx context.Context, id string) ([]byte, error) {
 	doc = e.withTaskDefs(id, doc)                                         // taskdefview.go
 	if masked, err := e.showRunHead(ctx, id, doc, archived); err == nil { // headview.go
 		doc = masked
-	} else if !errors.Is(err, ErrNotRunning) || archived {
-		return nil, fmt.Errorf("run %s: view: %w", id, err)
 	} else {
-		// Archived since it was read (its masker went with it): the
-		// archived form is masked, read it again.
-		if doc, archived, err = e.runs.Load(ctx, id); err != nil {
-			return nil, err
+		// Archived since it was read, its masker gone with it? The
+		// archived form is masked: read it again.
+		again, nowArchived, lerr := e.runs.Load(ctx, id)
+		if archived || lerr != nil || !nowArchived {
+			return nil, fmt.Errorf("run %s: view: %w", id, err)
 		}
-		if !archived {
-			return nil, fmt.Errorf("run %s: view: the run ended but is not archived yet; try again", id)
-		}
-		doc = e.withTaskDefs(id, doc)
+		doc = e.withTaskDefs(id, again)
 	}
 	var d struct {
 		MaskedFields []string `json:"maskedFields"`

@@ -98,7 +98,7 @@ func (e *Engine) showRunHead(ctx context.Context, id string, doc []byte, archive
 	if !head && !def {
 		return doc, nil
 	}
-	sec, err := e.chainMasker(ctx, id, true)
+	sec, err := e.chainMaskerFrom(ctx, id, doc, true)
 	if err != nil {
 		sec = nil // when in doubt, mask
 	}

@@ -294,6 +294,13 @@ func (e *Engine) runMasker(ctx context.Context, id string) (*runsecrets.Run, err
 // chainMasker is runMasker; ended allows a run that ended and is not
 // archived yet (an archived run's values are gone).
 func (e *Engine) chainMasker(ctx context.Context, id string, ended bool) (*runsecrets.Run, error) {
+	return e.chainMaskerFrom(ctx, id, nil, ended)
+}
+
+// chainMaskerFrom is chainMasker with run id's document already read (an
+// unarchived primary record: Show's), so it is not read again; nil reads
+// it.
+func (e *Engine) chainMaskerFrom(ctx context.Context, id string, first []byte, ended bool) (*runsecrets.Run, error) {
 	if r := e.activeRun(id); r != nil {
 		r.mu.Lock()
 		status := r.doc.Status
@@ -310,9 +317,12 @@ func (e *Engine) chainMasker(ctx context.Context, id string, ended bool) (*runse
 			return nil, fmt.Errorf("run %s: parent chain loops or is deeper than %d at %s", id, maxSubWorkflowDepth, cur)
 		}
 		seen[cur] = true
-		doc, archived, err := e.runs.Load(ctx, cur)
-		if err != nil {
-			return nil, err
+		doc, archived := first, false
+		if cur != id || first == nil {
+			var err error
+			if doc, archived, err = e.runs.Load(ctx, cur); err != nil {
+				return nil, err
+			}
 		}
 		var d runDoc
 		if err := json.Unmarshal(doc, &d); err != nil {
