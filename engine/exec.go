@@ -315,7 +315,14 @@ func (r *runState) execTask(ctx context.Context, wt *WorkflowTask, suffix string
 // process; or a new SCHEDULED record. input is the transient (secrets
 // resolved) input; a resolution problem is returned as a terminal failure.
 func (r *runState) begin(ctx context.Context, wt *WorkflowTask, ref string, iter, retry int) (rec *taskRecord, input []byte, done bool, fail *tasks.Result, err error) {
-	rec, input, done, fail, err = r.beginRecord(ctx, wt, ref, iter, retry)
+	return r.beginRetry(ctx, wt, ref, iter, retry, 0)
+}
+
+// beginRetry is begin for a retry that waits callback seconds before it
+// runs: its record shows callbackAfterSeconds from its first write, as
+// Conductor schedules it (a reader never sees the retry without it).
+func (r *runState) beginRetry(ctx context.Context, wt *WorkflowTask, ref string, iter, retry int, callback int64) (rec *taskRecord, input []byte, done bool, fail *tasks.Result, err error) {
+	rec, input, done, fail, err = r.beginRecord(ctx, wt, ref, iter, retry, callback)
 	if err == nil && !done && startsAfterDecision(wt.Type) {
 		// Scheduled in a fork's decision: it starts once that is written
 		// (forkdecision.go).
@@ -325,7 +332,7 @@ func (r *runState) begin(ctx context.Context, wt *WorkflowTask, ref string, iter
 }
 
 // beginRecord is begin without waiting for the fork's decision.
-func (r *runState) beginRecord(ctx context.Context, wt *WorkflowTask, ref string, iter, retry int) (rec *taskRecord, input []byte, done bool, fail *tasks.Result, err error) {
+func (r *runState) beginRecord(ctx context.Context, wt *WorkflowTask, ref string, iter, retry int, callback int64) (rec *taskRecord, input []byte, done bool, fail *tasks.Result, err error) {
 	rec = r.lookup(ref)
 	if rec == nil && retry == 0 {
 		// A skip (SkipTask) taken from the store but not yet recorded.
@@ -349,7 +356,7 @@ func (r *runState) beginRecord(ctx context.Context, wt *WorkflowTask, ref string
 		}
 		prev := rec
 		rec = &taskRecord{Ref: ref, TaskType: recordType(wt), TaskDefName: recordDefName(wt), Status: TaskScheduled,
-			RetryCount: retry, Iteration: iter, Scheduled: r.nowMillis(), wt: wt}
+			RetryCount: retry, Iteration: iter, Scheduled: r.nowMillis(), Callback: callback, wt: wt}
 		if prev != nil && retry > 0 {
 			rec.RetriedTaskID = prev.TaskID
 		}
@@ -599,24 +606,16 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 		}
 	}()
 	for {
-		rec, input, done, fail, err := r.begin(ctx, wt, ref, iter, retry)
+		rec, input, done, fail, err := r.beginRetry(ctx, wt, ref, iter, retry, retryAfter)
 		if err != nil {
 			return err
 		}
 		if retryWait > 0 && !done && fail == nil && rec.Status == TaskScheduled {
-			r.mu.Lock()
-			rec.Callback = retryAfter
-			r.mu.Unlock()
-			if retryAfter > 0 {
-				if err := r.transition(ctx, rec, TaskScheduled, ""); err != nil {
-					return err
-				}
-			}
 			if err := r.sleepRetry(ctx, wt, ref, retryWait); err != nil {
 				return err
 			}
 		}
-		retryWait = 0
+		retryWait, retryAfter = 0, 0
 		if done {
 			if wt.Type == TypeTerminate {
 				return r.terminateStop(rec, rec.inMem)

@@ -390,7 +390,7 @@ func (r *runState) scheduleLoopSuccessor(ctx context.Context, err error, list []
 		// schedules it: its record shows how it ended; the loop fails anyway.
 		_ = r.execTask(ctx, next, suffix, iter)
 	case startsAfterDecision(next.Type) && next.Type != TypeDynamic:
-		_, _, _, _, _ = r.beginRecord(ctx, next, next.TaskReferenceName+suffix, iter, 0)
+		_, _, _, _, _ = r.beginRecord(ctx, next, next.TaskReferenceName+suffix, iter, 0, 0)
 	}
 }
 
