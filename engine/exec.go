@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -1175,10 +1176,17 @@ func (r *runState) waitTask(ctx context.Context, wt *WorkflowTask, rec *taskReco
 		} else if s, ok := in.Until.(string); ok && s != "" {
 			t, err := parseUntil(s)
 			if err != nil {
-				return tasks.Result{Status: tasks.FailedTerminal, Reason: fmt.Sprintf("invalid until %q: %v", s, err)}
+				// WaitTaskMapper's words (two spaces included).
+				return tasks.Result{Status: tasks.FailedTerminal, Reason: "Invalid/Unsupported Wait Until format.  Provided: " + s}
 			}
 			waitUntil = t.UnixMilli()
 			callback = max(int64(t.Sub(r.e.now())/time.Second), 0)
+		} else if rec.RetryCount == 0 {
+			// No time given: Conductor's WaitTaskMapper makes the WAIT wait
+			// for ever, callbackAfterSeconds Integer.MAX_VALUE. A retry is
+			// a copy of the attempt it retries, its callbackAfterSeconds
+			// the retry's delay (retry()).
+			callback = math.MaxInt32
 		}
 	}
 	// Recorded so that CompleteTask (possibly in another process) knows this
