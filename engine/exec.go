@@ -1354,6 +1354,12 @@ func (r *runState) execSwitch(ctx context.Context, wt *WorkflowTask, suffix stri
 			notifyScheduledSync(ctx)
 		}
 	}
+	if branch := switchBranch(wt, selected); mapOnly(ctx) {
+		if len(branch) > 0 {
+			r.scheduleMapped(ctx, branch, 0, suffix, iter) // loopmap.go
+		}
+		return nil
+	}
 	return r.execList(ctx, switchBranch(wt, selected), suffix, iter)
 }
 

@@ -360,20 +360,19 @@ type loopKey struct{}
 // task's successor in the iteration (getNextTask, filterNextLoopOverTasks)
 // in the same decision in which DoWhile.execute fails the loop, and
 // WorkflowExecutor.decide then executes the synchronous ones. The next
-// decision fails the run (retry() of the loop), which cancels the
-// successor. So a successor that is a synchronous task (INLINE, LAMBDA,
-// JSON_JQ_TRANSFORM, SET_VARIABLE) runs, and any other leaf task is
-// recorded SCHEDULED, never started, and cancelled with the run. The
-// successor is the next task of the failed task's list; for the last task
-// of a SWITCH case it is the task after the SWITCH (the error goes up to
-// that list), of a fork branch the JOIN (recorded already), of the
-// iteration the loop itself (none).
+// decision fails the run (retry() of the loop), which cancels what was
+// scheduled. The successor is mapped as its task mapper maps it
+// (scheduleMapped, loopmap.go): a synchronous task runs, a SWITCH and a
+// fork bring their first inner tasks, any other task is recorded
+// SCHEDULED, never started, and cancelled with the run. The successor is
+// the next task of the failed task's list; for the last task of a SWITCH
+// case it is the task after the SWITCH (the error goes up to that list),
+// of a fork branch the JOIN (recorded already), of the iteration the loop
+// itself (none).
 //
-// Not modelled: an operator as the successor (SWITCH, FORK, DO_WHILE and
-// the tasks their mappers schedule with them) and TERMINATE get no record;
-// a permissive or optional loop does not fail the run, and Conductor would
-// then run the rest of the iteration beside the tasks after the loop:
-// wfrun schedules nothing there.
+// Not modelled: a permissive or optional loop does not fail the run, and
+// Conductor would then run the rest of the iteration beside the tasks
+// after the loop: wfrun schedules nothing there.
 func (r *runState) scheduleLoopSuccessor(ctx context.Context, err error, list []*WorkflowTask, i int, suffix string, iter int) {
 	var failed *iterationFailed
 	if !errors.As(err, &failed) || failed.next || i+1 >= len(list) {
@@ -383,15 +382,13 @@ func (r *runState) scheduleLoopSuccessor(ctx context.Context, err error, list []
 	if loop, _ := ctx.Value(loopKey{}).(*WorkflowTask); loop == nil || loop.Optional || loop.Permissive {
 		return
 	}
-	next := list[i+1]
-	switch {
-	case executedByDecider[next.Type] && next.Type != TypeTerminate && next.Type != TypeDoWhile:
-		// A synchronous task the decider executes in the decision that
-		// schedules it: its record shows how it ended; the loop fails anyway.
-		_ = r.execTask(ctx, next, suffix, iter)
-	case startsAfterDecision(next.Type) && next.Type != TypeDynamic:
-		_, _, _, _, _ = r.beginRecord(ctx, next, next.TaskReferenceName+suffix, iter, 0, 0)
+	// Inside a fork, the branch takes its turn once; the mapping is one
+	// decision's and takes no other turns.
+	if awaitTurn(ctx) != nil {
+		return
 	}
+	mctx := context.WithValue(context.WithValue(ctx, branchKey{}, (*branchTurn)(nil)), mapOnlyKey{}, true)
+	r.scheduleMapped(mctx, list, i+1, suffix, iter)
 }
 
 // successorScheduled marks err's iteration failure (if any) as needing no
