@@ -34,7 +34,10 @@
 //     and IN_PROGRESS states, a DO_WHILE's iteration, variables;
 //  3. a task that starts waiting for an external completion (WAIT, HUMAN,
 //     an asynchronous task), so that another process may complete it;
-//  4. a SUB_WORKFLOW's child run id, before the child starts;
+//  4. a SUB_WORKFLOW task: its record (SCHEDULED) before its child run is
+//     stored, then the record IN_PROGRESS naming the stored child (the
+//     child's id is derived from the record, so a resume after a crash in
+//     between takes that child over; subworkflowchild.go);
 //  5. the end: the archive (one transaction, below).
 //
 // Beside them, a task still running (or scheduled) a few tens of

@@ -1496,8 +1496,13 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 	r.mu.Lock()
 	childID := rec.SubWorkflowID
 	r.mu.Unlock()
-	if childID == "" {
-		childID = newID()
+	// subworkflowchild.go: a record names its child once the child is
+	// stored (named); until then the child's id is derived from it.
+	named := childID != ""
+	if !named {
+		if childID, err = r.unnamedChild(ctx, rec); err != nil {
+			return err
+		}
 		// subworkflow.go: an idempotency key held by another run makes
 		// the task follow that run, or fail.
 		if existing, err := r.claimChildKey(ctx, wt, def.Name, extras, childID); err != nil || existing != "" {
@@ -1506,20 +1511,30 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 			}
 			return r.followExisting(ctx, rec, existing, canRetry)
 		}
-		r.mu.Lock()
-		rec.SubWorkflowID = childID
-		r.touchLocked(rec)
-		r.mu.Unlock()
-	}
-	if err := r.inProgressWith(ctx, rec); err != nil {
+	} else if err := r.inProgressWith(ctx, rec); err != nil {
 		return err
 	}
 	var res *Result
 	var child *runState
-	if doc, archived, lerr := r.e.runs.Load(ctx, childID); lerr == nil {
+	doc, archived, lerr := r.e.runs.Load(ctx, childID)
+	if lerr != nil && !errors.Is(lerr, runstore.ErrNotFound) {
+		// Not known to be missing: a child is never started over a run
+		// that may be stored.
+		return fmt.Errorf("sub-workflow %s: %w", childID, lerr)
+	}
+	if lerr == nil {
 		var cd runDoc
 		if err := json.Unmarshal(doc, &cd); err != nil {
 			return r.failTask(ctx, rec, TaskFailedTerminal, fmt.Sprintf("sub-workflow %s: damaged run document", childID))
+		}
+		if !named {
+			// Stored by a process that died before it named it.
+			if err := r.checkOwnChild(rec, childID, &cd); err != nil {
+				return r.failTask(ctx, rec, TaskFailedTerminal, err.Error())
+			}
+			if err := r.nameChild(ctx, rec, childID); err != nil {
+				return err
+			}
 		}
 		if terminalWorkflow(cd.Status) {
 			// The child ended before this process could record it (crash
@@ -1552,6 +1567,11 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 				_ = r.e.ReleaseIdempotencyKey(context.WithoutCancel(ctx), def.Name, cfg.idempotencyKey, childID)
 			}
 			return r.failTask(ctx, rec, TaskFailedTerminal, "sub-workflow: "+err.Error())
+		}
+		if !named {
+			if err := r.nameChild(ctx, rec, childID); err != nil {
+				return err
+			}
 		}
 	}
 	res, err = child.execute(ctx)

@@ -81,7 +81,7 @@ func hasJSON(v json.RawMessage) bool {
 // applyRerun puts a rerun's replacements in place before the run is stored
 // again; fromRef is the exact ref of the task rerun from, prevIn its
 // previous input (in-memory form).
-func (r *runState) applyRerun(o *RerunOptions, fromRef, fromID string, prevIn []byte) error {
+func (r *runState) applyRerun(o *RerunOptions, fromRef, fromID string, prevIn []byte, child string) error {
 	if hasJSON(o.WorkflowInput) {
 		// Conductor sets the input as given: no inputTemplate. A child's
 		// sealed input (SUB_WORKFLOW) is replaced with it.
@@ -101,7 +101,7 @@ func (r *runState) applyRerun(o *RerunOptions, fromRef, fromID string, prevIn []
 		return nil
 	}
 	// Conductor reschedules the rerun task itself: same task id.
-	kept := rerunTask{Ref: fromRef, TaskID: fromID}
+	kept := rerunTask{Ref: fromRef, TaskID: fromID, Child: child}
 	switch {
 	case hasJSON(o.TaskInput):
 		kept.Input, kept.Override = append([]byte(nil), bytes.TrimSpace(o.TaskInput)...), true
@@ -134,16 +134,24 @@ const rerunTaskPointer = "/rerunTask"
 
 // rerunTask is what a rerun keeps of the task it starts from until that
 // task is scheduled again: its id, and the input it runs with (the
-// rerun's taskInput when Override, else its previous input).
+// rerun's taskInput when Override, else its previous input). A
+// SUB_WORKFLOW task rerun in place keeps its record (and id) and gets the
+// id of its new child, Child, chosen by the rerun: its previous child
+// holds the id derived from the record (subworkflowchild.go).
 type rerunTask struct {
 	Ref      string          `json:"ref"`
 	TaskID   string          `json:"taskId"`
 	Input    json.RawMessage `json:"input,omitempty"`
 	Override bool            `json:"override,omitempty"`
+	Child    string          `json:"child,omitempty"`
 }
 
 func (r *runState) keepRerunTaskLocked(k *rerunTask) {
-	r.keptID = map[string]string{k.Ref: k.TaskID}
+	r.keptID, r.keptChild = map[string]string{k.Ref: k.TaskID}, nil
+	if k.Child != "" {
+		// Its record stays: no new record takes the id.
+		r.keptID, r.keptChild = nil, map[string]string{k.TaskID: k.Child}
+	}
 	r.inputOverride, r.keptInput = nil, nil
 	switch {
 	case k.Override:

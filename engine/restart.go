@@ -399,7 +399,11 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 			// and maps the fork again: a new FORK record, new branches.
 			keptID, fromIn = "", nil
 		}
-		if err := r.applyRerun(o, fromRef, keptID, fromIn); err != nil {
+		child := ""
+		if subRerun {
+			child = newID()
+		}
+		if err := r.applyRerun(o, fromRef, keptID, fromIn, child); err != nil {
 			return nil, err
 		}
 	}

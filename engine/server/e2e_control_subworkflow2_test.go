@@ -1,7 +1,9 @@
 package server_test
 
 import (
+	"crypto/md5"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -99,9 +101,10 @@ func TestE2ESubWorkflowTimeoutRetry(t *testing.T) {
 // .parentSubWorkflowTaskMustNotPointAtPhantomChild: 50 parents started at
 // once (16 at a time), each with a SUB_WORKFLOW of a child of one INLINE
 // task, all complete; each parent's SUB_WORKFLOW task names a child whose
-// parentWorkflowId is that parent, and no two parents share a child. (The
-// Java test also checks that the child's id is Conductor's IDGenerator
-// derivation of the parent's; see COVERAGE-e2e.md.)
+// id is Conductor's IDGenerator derivation from the parent's id and the
+// task's id (retry count 0) and whose parentWorkflowId is that parent, no
+// two parents share a child, and no "phantom" run exists (the id derived
+// from the child's id in the parent's place).
 func TestE2ESubWorkflowScheduledRace(t *testing.T) {
 	ts := ctlServer(t)
 	ctlRegister(t, ts, "e2e_subworkflow_race.json")
@@ -128,10 +131,10 @@ func TestE2ESubWorkflowScheduledRace(t *testing.T) {
 	children := map[string]string{}
 	for _, pid := range ids {
 		d := ctlAwait(t, ts, pid, ctlStatus("COMPLETED"))
-		var child string
+		var child, taskID string
 		for _, tk := range d.Tasks {
 			if tk.TaskType == "SUB_WORKFLOW" {
-				child = tk.SubWorkflowID
+				child, taskID = tk.SubWorkflowID, tk.TaskID
 				break
 			}
 		}
@@ -142,11 +145,29 @@ func TestE2ESubWorkflowScheduledRace(t *testing.T) {
 			t.Fatalf("parents %s and %s share child %s", other, pid, child)
 		}
 		children[child] = pid
+		if want := e2eChildID(pid, taskID, 0); child != want {
+			t.Fatalf("parent %s's subWorkflowId %s is not the id derived from the parent and its task, %s", pid, child, want)
+		}
 		if c := ctlGet(t, ts, child); c.ParentWorkflowID != pid {
 			t.Fatalf("child %s has parentWorkflowId %q, want %s", child, c.ParentWorkflowID, pid)
+		}
+		phantom := e2eChildID(child, taskID, 0)
+		if st, _, body := ts.do(t, "GET", "/api/workflow/"+phantom+"?includeTasks=false", ""); st != 404 {
+			t.Fatalf("phantom run %s of parent %s: %d %s, want 404", phantom, pid, st, body)
 		}
 	}
 	if len(children) != 50 {
 		t.Fatalf("%d children for 50 parents", len(children))
 	}
+}
+
+// e2eChildID is what the Java test's deterministicSubWorkflowId computes,
+// Conductor's IDGenerator.generateSubWorkflowId: Java's
+// UUID.nameUUIDFromBytes (an MD5 name-based UUID, version 3, without a
+// namespace) of "subworkflow:<parent>:<task>:<retryCount>".
+func e2eChildID(parent, task string, retry int) string {
+	sum := md5.Sum([]byte(fmt.Sprintf("subworkflow:%s:%s:%d", parent, task, retry)))
+	sum[6] = sum[6]&0x0f | 0x30
+	sum[8] = sum[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", sum[0:4], sum[4:6], sum[6:8], sum[8:10], sum[10:16])
 }

@@ -1,0 +1,73 @@
+package engine
+
+import (
+	"context"
+	"crypto/md5" // a name-based UUID (version 3), as Conductor derives child ids: no security use
+	"encoding/hex"
+	"fmt"
+	"strconv"
+)
+
+// A SUB_WORKFLOW record names its child run only once that run is stored,
+// as Conductor's SubWorkflow.start does: a client that reads the parent and
+// then the child it names never gets "not found". The record itself is
+// stored first (SCHEDULED, with its input), so a process that dies between
+// the child's write and the record's finds, on resume, the same record and
+// from it the same child id (subWorkflowRunID): it takes that child over
+// instead of starting another, and no record names a run that is not
+// stored.
+
+// subWorkflowRunID is the id of the child a SUB_WORKFLOW task's attempt
+// starts, derived from its parent run, task id and retry count as
+// Conductor's IDGenerator.generateSubWorkflowId derives it: the name-based
+// UUID (version 3, Java's UUID.nameUUIDFromBytes) of
+// "subworkflow:<parent>:<task>:<retryCount>".
+func subWorkflowRunID(parent, taskID string, retry int) string {
+	src := "subworkflow:" + parent + ":" + taskID + ":" + strconv.Itoa(retry)
+	b := md5.Sum([]byte(src))
+	b[6] = b[6]&0x0f | 0x30
+	b[8] = b[8]&0x3f | 0x80
+	var s [36]byte
+	hex.Encode(s[0:8], b[0:4])
+	hex.Encode(s[9:13], b[4:6])
+	hex.Encode(s[14:18], b[6:8])
+	hex.Encode(s[19:23], b[8:10])
+	hex.Encode(s[24:36], b[10:16])
+	s[8], s[13], s[18], s[23] = '-', '-', '-', '-'
+	return string(s[:])
+}
+
+// unnamedChild returns the id of the child rec (a record that names none
+// yet) starts, once rec is stored: the id a rerun chose for the task it
+// reruns in place (its previous child holds the derived one), else the
+// derived id. The write is made now even while a fork's decision is open,
+// since the child is stored right after it.
+func (r *runState) unnamedChild(ctx context.Context, rec *taskRecord) (string, error) {
+	r.mu.Lock()
+	id := r.keptChild[rec.TaskID]
+	if id == "" {
+		id = subWorkflowRunID(r.id, rec.TaskID, rec.RetryCount)
+	}
+	r.mu.Unlock()
+	return id, r.write(withReportedWrite(ctx), persistDeadline, nil)
+}
+
+// nameChild stores rec IN_PROGRESS naming its child id, a stored run.
+func (r *runState) nameChild(ctx context.Context, rec *taskRecord, id string) error {
+	r.mu.Lock()
+	rec.SubWorkflowID = id
+	r.touchLocked(rec)
+	r.mu.Unlock()
+	return r.inProgressWith(ctx, rec)
+}
+
+// checkOwnChild verifies that the stored run d, found under the child id
+// rec derived, is rec's child (storage is untrusted: a run of another
+// parent is not taken over).
+func (r *runState) checkOwnChild(rec *taskRecord, id string, d *runDoc) error {
+	if d.ParentWorkflowID != r.id || d.ParentWorkflowTaskID != rec.TaskID {
+		return fmt.Errorf("sub-workflow %s: the run stored under this task's child id is not its child (parent %q, task %q)",
+			id, d.ParentWorkflowID, d.ParentWorkflowTaskID)
+	}
+	return nil
+}
