@@ -40,16 +40,28 @@ type forkPasses struct {
 	wake map[int]chan struct{}
 	idle []int
 	// stopped: members of a fork one of whose branches failed; they
-	// schedule nothing more. drains wait for such members to leave the
-	// ring (stop).
-	stopped map[int]bool
-	drains  []forkDrain
+	// schedule nothing more. Each also holds the stops waiting for it to
+	// leave the ring: a member leaving counts down their drains, so a
+	// fork of n branches drains in O(n), not by looking for every member
+	// in the ring at every removal.
+	stopped map[int]memberStop
+	stops   int // the stops so far (memberStop.stop)
 }
 
-// forkDrain is a stop waiting for its members to leave the ring.
+// memberStop is a stopped member: the last stop that named it, and the
+// drains counting it while it is in the ring — nearly always one (a
+// second stop comes only when two branches fail in one pass).
+type memberStop struct {
+	stop  int
+	first *forkDrain
+	more  []*forkDrain
+}
+
+// forkDrain is a stop waiting for its members to leave the ring: left
+// counts those still in it.
 type forkDrain struct {
-	members []int
-	done    chan struct{}
+	left int
+	done chan struct{}
 }
 
 // errForkStopped is what a branch stopped by a sibling's failure gets when
@@ -81,6 +93,7 @@ func (p *forkPasses) enter(parent, n int) []int {
 		if p.turn == parent {
 			p.turn = ids[0]
 		}
+		p.leftRingLocked(parent)
 	} else {
 		// A fork replayed from a previous process's records: its parent
 		// took no turn; its members queue after the others.
@@ -142,7 +155,7 @@ func (p *forkPasses) waitLocked(ctx context.Context, m int, ok func() bool) erro
 func (p *forkPasses) await(ctx context.Context, m int) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.stopped[m] {
+	if _, stopped := p.stopped[m]; stopped {
 		p.passLocked(m, true)
 		return errForkStopped
 	}
@@ -196,8 +209,8 @@ func (p *forkPasses) passLocked(m int, remove bool) {
 		p.turn = p.ring[(i+1)%len(p.ring)]
 	}
 	p.signalLocked()
-	if remove && len(p.drains) > 0 {
-		p.checkDrainsLocked()
+	if remove {
+		p.leftRingLocked(m)
 	}
 }
 
@@ -212,29 +225,55 @@ func (p *forkPasses) stop(members []int) <-chan struct{} {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.stopped == nil {
-		p.stopped = map[int]bool{}
+		p.stopped = map[int]memberStop{}
 	}
+	p.stops++
 	for _, m := range members {
-		p.stopped[m] = true
+		ms := p.stopped[m]
+		ms.stop = p.stops
+		p.stopped[m] = ms
 	}
-	d := forkDrain{members: members, done: make(chan struct{})}
-	p.drains = append(p.drains, d)
-	p.checkDrainsLocked()
+	// A stopped member never joins the ring again (await): those in it
+	// now are the ones to wait for.
+	d := &forkDrain{done: make(chan struct{})}
+	for _, m := range p.ring {
+		ms, ok := p.stopped[m]
+		if !ok || ms.stop != p.stops {
+			continue
+		}
+		if ms.first == nil {
+			ms.first = d
+		} else {
+			ms.more = append(ms.more, d)
+		}
+		p.stopped[m] = ms
+		d.left++
+	}
+	if d.left == 0 {
+		close(d.done)
+	}
 	return d.done
 }
 
-// checkDrainsLocked closes the drains none of whose members is in the ring.
-func (p *forkPasses) checkDrainsLocked() {
-	kept := p.drains[:0]
-	for _, d := range p.drains {
-		if slices.ContainsFunc(d.members, func(m int) bool { return slices.Contains(p.ring, m) }) {
-			kept = append(kept, d)
-			continue
-		}
+// leftRingLocked counts down the drains waiting for m, which has just left
+// the ring, and closes those it was the last member of.
+func (p *forkPasses) leftRingLocked(m int) {
+	ms, ok := p.stopped[m]
+	if !ok || ms.first == nil {
+		return
+	}
+	p.stopped[m] = memberStop{stop: ms.stop}
+	ms.first.countDown()
+	for _, d := range ms.more {
+		d.countDown()
+	}
+}
+
+// countDown: one of d's members left the ring; the last closes d.
+func (d *forkDrain) countDown() {
+	if d.left--; d.left == 0 {
 		close(d.done)
 	}
-	clear(p.drains[len(kept):])
-	p.drains = kept
 }
 
 // leave takes m out of the ring (its branch ended, or the fork recorded

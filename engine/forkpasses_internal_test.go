@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"testing"
 )
 
@@ -46,5 +47,65 @@ func TestForkPassesAwaitJoinCancelledBeforeTurn(t *testing.T) {
 	cancel()
 	if err := p.awaitJoin(ctx, ids[2]); err == nil {
 		t.Fatal("awaitJoin returned without its turn")
+	}
+}
+
+// TestForkPassesDrain: a stop's drain closes when the last of its members
+// in the ring leaves it, and not before; members already out of the ring
+// when the fork stops are not waited for; two stops of one fork (two
+// branches failing in one pass) each drain; a member whose place a
+// nested fork takes has left the ring.
+func TestForkPassesDrain(t *testing.T) {
+	tests := []struct {
+		name   string
+		out    []int // members that leave the ring before the stop
+		leave  []int // then, one by one; the drain closes after the last
+		stops  int
+		nested int // a member whose place a nested fork takes (-1: none)
+	}{
+		{name: "all in the ring", leave: []int{0, 1, 2}, stops: 1, nested: -1},
+		{name: "reverse order", leave: []int{2, 1, 0}, stops: 1, nested: -1},
+		{name: "some already out", out: []int{1}, leave: []int{0, 2}, stops: 1, nested: -1},
+		{name: "all already out", out: []int{0, 1, 2}, stops: 1, nested: -1},
+		{name: "two stops", leave: []int{1, 0, 2}, stops: 2, nested: -1},
+		{name: "nested fork in place of a member", leave: []int{0, 2}, stops: 1, nested: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newForkPasses()
+			ids := p.enter(-1, 3)
+			if tt.nested >= 0 {
+				p.enter(ids[tt.nested], 2)
+			}
+			for _, i := range tt.out {
+				p.leave(ids[i])
+			}
+			var drains []<-chan struct{}
+			for range tt.stops {
+				drains = append(drains, p.stop(ids[:3]))
+			}
+			closed := func() bool {
+				for _, d := range drains {
+					select {
+					case <-d:
+					default:
+						return false
+					}
+				}
+				return true
+			}
+			for _, m := range tt.leave {
+				if closed() {
+					t.Fatalf("drained with member %d still in the ring", ids[m])
+				}
+				p.leave(ids[m])
+			}
+			if !closed() {
+				t.Fatal("not drained once every member left the ring")
+			}
+			if err := p.await(context.Background(), ids[0]); !errors.Is(err, errForkStopped) {
+				t.Fatalf("await of a stopped member: %v, want errForkStopped", err)
+			}
+		})
 	}
 }
