@@ -763,27 +763,27 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 // HUMAN retry ends its wait early when a completion for it is stored:
 // Conductor completes a SCHEDULED task at once, whatever its callback.
 func (r *runState) sleepRetry(ctx context.Context, wt *WorkflowTask, ref string, d time.Duration) error {
-	if (wt.Type != TypeWait && wt.Type != TypeHuman) || r.e.pollInterval <= 0 {
+	if (wt.Type != TypeWait && wt.Type != TypeHuman) || r.e.pollInterval <= 0 || d <= 0 {
 		return r.e.sleep(ctx, d)
 	}
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	slept := make(chan error, 1)
-	go func() { slept <- r.e.sleep(sctx, d) }()
+	// The engine clock's timer and the run's signal polling in one select:
+	// no goroutine per wait.
+	due, stop := r.e.clock.After(d)
+	defer stop()
 	tick := time.NewTicker(r.e.pollInterval)
 	defer tick.Stop()
 	for {
 		select {
-		case err := <-slept:
-			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-due:
+			return nil
 		case <-tick.C:
-			_ = r.takeSignals(ctx)
+			r.pollSignals(ctx)
 			r.mu.Lock()
 			_, completed := r.pending[ref]
 			r.mu.Unlock()
 			if completed {
-				cancel()
-				<-slept
 				return ctx.Err()
 			}
 		}

@@ -1,0 +1,78 @@
+package engine_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/wfrun/wfrun/engine"
+)
+
+// TestWaitRetryDelayInterrupted: a WAIT retried after a timeout waits its
+// retryDelaySeconds SCHEDULED, on the engine clock, polling the run's
+// signals; a pause, a terminate or a completion made during that wait
+// takes effect without the clock moving, and the wait's timer is released.
+func TestWaitRetryDelayInterrupted(t *testing.T) {
+	tests := []struct {
+		name   string
+		act    func(ctx context.Context, e *engine.Engine, id string) error
+		status string
+		tasks  []string
+	}{
+		{
+			name:   "terminate",
+			act:    func(ctx context.Context, e *engine.Engine, id string) error { return e.Terminate(ctx, id, "stop") },
+			status: engine.StatusTerminated,
+			tasks:  []string{"WAIT:TIMED_OUT", "WAIT:CANCELED"},
+		},
+		{
+			name: "pause, complete, resume",
+			act: func(ctx context.Context, e *engine.Engine, id string) error {
+				if err := e.Pause(ctx, id); err != nil {
+					return err
+				}
+				if _, err := e.CompleteTask(ctx, id, "wait0", engine.TaskCompleted, nil); err != nil {
+					return err
+				}
+				return e.ResumePaused(ctx, id)
+			},
+			status: engine.StatusCompleted,
+			tasks:  []string{"WAIT:TIMED_OUT", "WAIT:COMPLETED", "integration_task_1:COMPLETED"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := engine.NewManualClock(time.Now())
+			e := harnessEngine(t, nil, append(harnessWorkers(nil, nil), engine.WithClock(clock))...)
+			d := harnessDef(t, e, "simple_wait_task_workflow_integration_test.json")
+			id := "wait-retry-" + tt.name
+			done := startAsync(t, e, d, id)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			waitTasks(t, e, id, "WAIT:IN_PROGRESS")
+			if err := clock.WaitForWaiters(ctx, 1); err != nil {
+				t.Fatal(err)
+			}
+			clock.Advance(3 * time.Second) // the WAIT's timeoutSeconds
+			if err := clock.WaitForWaiters(ctx, 1); err != nil {
+				t.Fatal(err) // the retry's delay
+			}
+			waitTasks(t, e, id, "WAIT:TIMED_OUT", "WAIT:SCHEDULED")
+			if err := tt.act(ctx, e, id); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case res := <-done:
+				if res == nil || res.Status != tt.status {
+					t.Fatalf("run %+v, want %s", res, tt.status)
+				}
+			case <-ctx.Done():
+				t.Fatal("the run did not end while its retry waited")
+			}
+			checkTasks(t, viewRun(t, e, id).Tasks, tt.tasks...)
+			if n := clock.Waiters(); n != 0 {
+				t.Fatalf("%d timers left pending", n)
+			}
+		})
+	}
+}
