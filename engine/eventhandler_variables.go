@@ -118,59 +118,49 @@ func (e *Engine) UpdateVariables(ctx context.Context, id string, vars json.RawMe
 // process executing the run to report what became of an update.
 const variablesAckTimeout = 15 * time.Second
 
-// variablesAckID is where the runner reports the outcome of the update
-// stored under key for run id (a signal slot of its own: the runner takes
-// every signal of the run itself).
-func variablesAckID(id, key string) string { return id + "/" + key }
-
 // awaitVariablesOutcome waits for the outcome of the update stored under
-// key: the runner's report (sealed to the run and the key), ErrNotRunning
-// when the run ended without taking it. A runner that lets go without
-// taking it leaves it stored for whoever resumes the run: nil, as for a
-// run nobody executes.
+// key: the runner's answer (answerwait.go, sealed to the run and its
+// slot), ErrNotRunning when the run ended without taking it. A runner that
+// lets go without taking it leaves it stored for whoever resumes the run:
+// nil, as for a run nobody executes.
 func (e *Engine) awaitVariablesOutcome(ctx context.Context, id, key string, sec *runsecrets.Run) error {
-	ackID := variablesAckID(id, key)
 	deadline := time.Now().Add(variablesAckTimeout)
-	for {
-		acks, err := e.runs.TakeSignals(ctx, ackID)
-		if err != nil {
-			return err
-		}
-		if sealed, ok := acks["outcome"]; ok {
-			b, err := sec.OpenCompletion(ackID, string(sealed))
-			if err != nil {
-				return fmt.Errorf("run %s: the outcome of a variables update: %w", id, err)
-			}
-			var o variablesOutcome
-			if err := json.Unmarshal(b, &o); err != nil {
-				return fmt.Errorf("run %s: the outcome of a variables update: %w", id, err)
-			}
-			switch o.Refused {
-			case "":
-				return nil
-			case "ended":
-				return fmt.Errorf("%w: run %s ended before the variables update", ErrNotRunning, id)
-			default:
-				return fmt.Errorf("%w: %s", ErrBadVariables, o.Refused)
-			}
+	return e.awaitAnswer(ctx, id, key, func(sealed []byte, answered bool) (bool, error) {
+		if answered {
+			return true, openVariablesOutcome(id, answerSlot(id, key), sealed, sec)
 		}
 		_, archived, err := e.runs.Load(ctx, id)
 		if err != nil {
-			return err
+			return true, err
 		}
 		if archived {
-			return fmt.Errorf("%w: run %s ended before the variables update", ErrNotRunning, id)
+			return true, fmt.Errorf("%w: run %s ended before the variables update", ErrNotRunning, id)
 		}
 		l, held, err := e.runs.GetLease(ctx, id)
 		if err != nil {
-			return err
+			return true, err
 		}
-		if !held || !l.Live(time.Now()) || time.Now().After(deadline) {
-			return nil
-		}
-		if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
-			return err
-		}
+		return !held || !l.Live(time.Now()) || time.Now().After(deadline), nil
+	})
+}
+
+// openVariablesOutcome is the outcome the runner sealed in slot.
+func openVariablesOutcome(id, slot string, sealed []byte, sec *runsecrets.Run) error {
+	b, err := sec.OpenCompletion(slot, string(sealed))
+	if err != nil {
+		return fmt.Errorf("run %s: the outcome of a variables update: %w", id, err)
+	}
+	var o variablesOutcome
+	if err := json.Unmarshal(b, &o); err != nil {
+		return fmt.Errorf("run %s: the outcome of a variables update: %w", id, err)
+	}
+	switch o.Refused {
+	case "":
+		return nil
+	case "ended":
+		return fmt.Errorf("%w: run %s ended before the variables update", ErrNotRunning, id)
+	default:
+		return fmt.Errorf("%w: %s", ErrBadVariables, o.Refused)
 	}
 }
 
@@ -196,12 +186,12 @@ func (r *runState) ackVariables(ctx context.Context, key string, err error) {
 		o.Refused = "the update was not applied"
 	}
 	b, _ := json.Marshal(o)
-	ackID := variablesAckID(r.id, key)
-	sealed, serr := r.sec.SealCompletion(ackID, b)
+	slot := answerSlot(r.id, key)
+	sealed, serr := r.sec.SealCompletion(slot, b)
 	if serr != nil {
 		return
 	}
-	_ = r.e.runs.PutSignal(ctx, ackID, "outcome", []byte(sealed))
+	_ = r.e.runs.PutSignal(ctx, slot, answerKey, []byte(sealed))
 }
 
 // loadRunDoc loads run id's stored document and decodes it.
@@ -302,9 +292,7 @@ func (r *runState) applyVariableSignals(ctx context.Context) {
 			outcomes[i] = ErrBadVariables
 			continue
 		}
-		if outcomes[i] = r.mergeVariablesWith(func(vars map[string]json.RawMessage) {
-			mergeInto(vars, in, u.AppendArray)
-		}); outcomes[i] == nil {
+		if outcomes[i] = r.mergeVariables(in, u.AppendArray); outcomes[i] == nil {
 			changed = true
 		}
 	}
@@ -322,14 +310,17 @@ func (r *runState) applyVariableSignals(ctx context.Context) {
 	}
 }
 
-// mergeVariables merges in into the run's variables (UpdateVariables).
+// mergeVariables merges in into the run's variables (UpdateVariables, and
+// the updates the runner takes from the store): over the size limit,
+// ErrBadVariables wrapping the *variablesTooLargeError (ackVariables
+// reports its text).
 func (r *runState) mergeVariables(in map[string]json.RawMessage, appendArray bool) error {
 	err := r.mergeVariablesWith(func(vars map[string]json.RawMessage) {
 		mergeInto(vars, in, appendArray)
 	})
 	var big *variablesTooLargeError
 	if errors.As(err, &big) {
-		return fmt.Errorf("%w: %s", ErrBadVariables, big.Error())
+		return fmt.Errorf("%w: %w", ErrBadVariables, big)
 	}
 	return err
 }

@@ -167,10 +167,7 @@ func (r *runState) takeStoredState(ctx context.Context) (ended *Result) {
 	}
 	r.mu.Lock()
 	if r.doc.Status == StatusRunning {
-		r.doc.Status, r.wfDoc = StatusPaused, nil
-		if r.unpaused == nil {
-			r.unpaused = make(chan struct{})
-		}
+		r.pauseLocked()
 	}
 	r.mu.Unlock()
 	return nil

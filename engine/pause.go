@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -133,54 +132,43 @@ func (e *Engine) setPauseHere(ctx context.Context, id string, pause bool, settle
 // awaitPause waits until run id, executed by another process or goroutine,
 // has status to (or ended): live is false when the process let go of it
 // first. err is what that process reported of a change it could not store
-// (pauseAckID), or the store's error.
+// (its answer, answerwait.go), or the store's error.
 func (e *Engine) awaitPause(ctx context.Context, id, key, to string) (live bool, err error) {
-	ackID := pauseAckID(id, key)
 	// applied reads the stored run: changed, or ended.
 	applied := func() (bool, error) {
 		doc, archived, err := e.runs.Load(ctx, id)
 		if err != nil {
 			return false, err
 		}
-		var s struct {
-			Status string `json:"status"`
-		}
-		_ = json.Unmarshal(doc, &s)
-		return archived || s.Status == to || terminalWorkflow(s.Status), nil
+		status := docStatus(doc)
+		return archived || status == to || terminalWorkflow(status), nil
 	}
-	for {
-		acks, err := e.runs.TakeSignals(ctx, ackID)
-		if err != nil {
-			return true, err
-		}
-		if why, ok := acks["outcome"]; ok {
+	live = true
+	err = e.awaitAnswer(ctx, id, key, func(why []byte, answered bool) (bool, error) {
+		if answered {
 			return true, fmt.Errorf("run %s: the process executing it could not store the change to %s: %s", id, to, why)
 		}
 		if ok, err := applied(); ok || err != nil {
 			return true, err
 		}
-		if !e.isActive(id) {
-			l, held, err := e.runs.GetLease(ctx, id)
-			if err != nil {
-				return true, err
-			}
-			if !held || !l.Live(time.Now()) {
-				// Let go: after applying it (and perhaps ending the
-				// run) since the look above, or without.
-				ok, err := applied()
-				return ok || err != nil, err
-			}
+		if e.isActive(id) {
+			return false, nil
 		}
-		if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
+		l, held, err := e.runs.GetLease(ctx, id)
+		if err != nil {
 			return true, err
 		}
-	}
+		if !held || !l.Live(time.Now()) {
+			// Let go: after applying it (and perhaps ending the run)
+			// since the look above, or without.
+			ok, err := applied()
+			live = ok || err != nil
+			return true, err
+		}
+		return false, nil
+	})
+	return live, err
 }
-
-// pauseAckID is where the process executing run id reports a pause or
-// resume (signal key) it took and could not store (a signal slot of its
-// own: the runner takes every signal of the run itself).
-func pauseAckID(id, key string) string { return id + "/" + key }
 
 // applyPauseSignals applies pause/resume signals taken from the store (the
 // lease keeper calls it with each batch).
@@ -195,7 +183,7 @@ func (r *runState) applyPauseSignals(ctx context.Context) {
 		// Written even when the run already has that status here: the
 		// caller waits for the store to show it.
 		if err := r.setPausedStatus(ctx, key == pauseSignal, true); err != nil {
-			_ = r.e.runs.PutSignal(ctx, pauseAckID(r.id, key), "outcome", []byte(r.sec.Excerpt(err.Error(), maxReasonBytes)))
+			_ = r.e.runs.PutSignal(ctx, answerSlot(r.id, key), answerKey, []byte(r.sec.Excerpt(err.Error(), maxReasonBytes)))
 		}
 	}
 }
@@ -214,10 +202,7 @@ func (r *runState) setPausedStatus(ctx context.Context, pause, always bool) erro
 	}
 	changed := r.doc.Status != status
 	if pause {
-		r.doc.Status, r.wfDoc = status, nil
-		if r.unpaused == nil {
-			r.unpaused = make(chan struct{})
-		}
+		r.pauseLocked()
 	} else {
 		r.unpauseLocked()
 	}
@@ -235,7 +220,7 @@ func (r *runState) setPausedStatus(ctx context.Context, pause, always bool) erro
 			if pause {
 				r.unpauseLocked()
 			} else {
-				r.doc.Status, r.wfDoc = StatusPaused, nil
+				r.pauseLocked()
 			}
 		}
 		r.mu.Unlock()
@@ -246,6 +231,15 @@ func (r *runState) setPausedStatus(ctx context.Context, pause, always bool) erro
 		return fmt.Errorf("%s run %s: %w", what, r.id, err)
 	}
 	return nil
+}
+
+// pauseLocked sets the run PAUSED (it is not ended): waitUnpaused holds
+// new tasks until unpauseLocked. Callers hold r.mu.
+func (r *runState) pauseLocked() {
+	r.doc.Status, r.wfDoc = StatusPaused, nil
+	if r.unpaused == nil {
+		r.unpaused = make(chan struct{})
+	}
 }
 
 // unpauseLocked sets the run RUNNING (it is not ended) and wakes what

@@ -1,0 +1,57 @@
+package engine
+
+import (
+	"context"
+	"time"
+
+	"github.com/tidwall/gjson"
+)
+
+// Waiting for the process executing a run. Pause, ResumePaused and
+// UpdateVariables of a run another process executes store a signal for it
+// and wait for the outcome: the runner applies the signal within a lease
+// renewal (at once when told: signalnudge.go) and, when it cannot, leaves
+// an answer in a slot of its own (answerSlot); meanwhile the caller looks
+// at the stored run. One loop for both, polling the store with a backoff:
+// quick for a runner told at once, no more than ten looks a second for one
+// that takes its signals at its next renewal.
+
+// answerPollFirst and answerPollMax bound the wait between two looks.
+const (
+	answerPollFirst = 20 * time.Millisecond
+	answerPollMax   = 100 * time.Millisecond
+)
+
+// answerKey is the member of its slot the runner's answer is stored under.
+const answerKey = "outcome"
+
+// answerSlot is where the process executing run id answers the request it
+// took from the run's signals under key (a signal slot of its own: the
+// runner takes every signal of the run itself).
+func answerSlot(id, key string) string { return id + "/" + key }
+
+// awaitAnswer looks, until look is done (or fails) or ctx ends, at the
+// answer to the request stored for run id under key (answered: one is
+// there, taken) and lets look check the store.
+func (e *Engine) awaitAnswer(ctx context.Context, id, key string, look func(answer []byte, answered bool) (done bool, err error)) error {
+	slot := answerSlot(id, key)
+	wait := answerPollFirst
+	for {
+		answers, err := e.runs.TakeSignals(ctx, slot)
+		if err != nil {
+			return err
+		}
+		answer, answered := answers[answerKey]
+		if done, err := look(answer, answered); done || err != nil {
+			return err
+		}
+		if err := sleepCtx(ctx, wait); err != nil {
+			return err
+		}
+		wait = min(2*wait, answerPollMax)
+	}
+}
+
+// docStatus is the status member of a stored run document, read
+// without decoding the rest.
+func docStatus(doc []byte) string { return gjson.GetBytes(doc, "status").Str }
