@@ -568,7 +568,7 @@ func builtIn(typ string) bool {
 // attemptWatched reports whether an attempt has a timeout for watchAttempt
 // to enforce (its conditions).
 func attemptWatched(p taskPolicy, waits bool) bool {
-	return p.hasDef && (p.timeout > 0 || (p.responseTimeout > 0 && !waits) || p.totalTimeout > 0)
+	return p.hasDef() && (p.timeout > 0 || (p.responseTimeout > 0 && !waits) || p.totalTimeout > 0)
 }
 
 func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string, iter int) error {
@@ -635,9 +635,13 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 		if err != nil {
 			return err
 		}
+		var impl tasks.Task // the registry's executor of a system task
+		if !remote {
+			impl = r.startsScheduled(wt)
+		}
 		switch {
 		case remote:
-		case r.startsScheduled(wt):
+		case impl != nil:
 			// Conductor's system task: SCHEDULED, with its start time,
 			// while its execution runs (startsScheduled).
 			r.mu.Lock()
@@ -665,7 +669,7 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 					actx = withAttemptCancel(actx, cancel) // a mock's timeout (mock.go)
 				}
 			}
-			res = r.runLeaf(actx, wt, rec, withoutOutputFilter(wt, input))
+			res = r.runLeaf(actx, wt, rec, withoutOutputFilter(wt, input), impl)
 			if remote {
 				answered = rec
 			}
@@ -676,7 +680,7 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 			// No timeout to enforce: no context of its own for the attempt
 			// (under a cancellable run context, one costs a registration
 			// with its parent per task).
-			res = r.runLeaf(ctx, wt, rec, withoutOutputFilter(wt, input))
+			res = r.runLeaf(ctx, wt, rec, withoutOutputFilter(wt, input), impl)
 		}
 		release()
 		if ctx.Err() != nil {
@@ -811,9 +815,11 @@ func retryDelay(p taskPolicy, attempt int) time.Duration {
 	return time.Duration(d) * time.Second
 }
 
-// runLeaf executes one attempt of a leaf task. Panics in executors become
-// terminal failures (masked), never a crashed run.
-func (r *runState) runLeaf(ctx context.Context, wt *WorkflowTask, rec *taskRecord, input []byte) (res tasks.Result) {
+// runLeaf executes one attempt of a leaf task; impl is the registry's
+// executor when startsScheduled found it (nil: looked up here when the
+// task type needs it). Panics in executors become terminal failures
+// (masked), never a crashed run.
+func (r *runState) runLeaf(ctx context.Context, wt *WorkflowTask, rec *taskRecord, input []byte, impl tasks.Task) (res tasks.Result) {
 	defer func() {
 		if p := recover(); p != nil {
 			res = tasks.Result{Status: tasks.FailedTerminal, Reason: r.sec.Text(fmt.Sprintf("internal error in %s task: %v", wt.Type, p))}
@@ -881,8 +887,10 @@ func (r *runState) runLeaf(ctx context.Context, wt *WorkflowTask, rec *taskRecor
 		}
 		return tasks.Result{Status: tasks.Completed, Output: out}
 	}
-	impl, ok := r.e.registry.Lookup(wt.Type)
-	if !ok {
+	if impl == nil {
+		impl, _ = r.e.registry.Lookup(wt.Type) // not looked up by startsScheduled
+	}
+	if impl == nil {
 		if wt.Type == tasks.TypeExec {
 			return tasks.Result{Status: tasks.FailedTerminal, Reason: "task type EXEC is disabled in this engine: enable it with `wfrun run --allow-exec` (embedders: tasks.RegisterExec on the engine's registry)"}
 		}
@@ -935,22 +943,23 @@ func (r *runState) startedWaiting(ctx context.Context, rec *taskRecord) error {
 	return r.transition(ctx, rec, TaskInProgress, "")
 }
 
-// startsScheduled reports whether wt's record stays SCHEDULED while its
-// execution runs, as Conductor shows a system task while its start() runs
-// (AsyncSystemTaskExecutor persists the start time and leaves the status;
-// the decider runs a synchronous one within its decision): the task types
-// the engine runs through its registry. A worker's task (SIMPLE, and EXEC,
-// wfrun's command) is IN_PROGRESS once it is taken, as a poll makes it;
-// WAIT, HUMAN and JOIN are IN_PROGRESS while they wait, as their start()
-// leaves them.
-func (r *runState) startsScheduled(wt *WorkflowTask) bool {
+// startsScheduled is wt's executor when wt's record stays SCHEDULED while
+// its execution runs, as Conductor shows a system task while its start()
+// runs (AsyncSystemTaskExecutor persists the start time and leaves the
+// status; the decider runs a synchronous one within its decision): the
+// task types the engine runs through its registry; nil for the others. A
+// worker's task (SIMPLE, and EXEC, wfrun's command) is IN_PROGRESS once
+// it is taken, as a poll makes it; WAIT, HUMAN and JOIN are IN_PROGRESS
+// while they wait, as their start() leaves them. The executor goes on to
+// runLeaf: one registry lookup a task.
+func (r *runState) startsScheduled(wt *WorkflowTask) tasks.Task {
 	switch wt.Type {
 	case TypeSimple, tasks.TypeExec, TypeSetVariable, TypeTerminate, TypeWait, TypeHuman, TypeJoin, TypeEvent,
 		TypeExclusiveJoin, TypeStartWorkflow, TypeLambda:
-		return false
+		return nil
 	}
-	_, ok := r.e.registry.Lookup(wt.Type)
-	return ok
+	impl, _ := r.e.registry.Lookup(wt.Type)
+	return impl
 }
 
 // remoteTask hands a SIMPLE task to the engine's RemoteWorkerFunc.

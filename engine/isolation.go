@@ -34,9 +34,9 @@ func (r *runState) isolate(rec *taskRecord, wt *WorkflowTask) {
 		return
 	}
 	pol := r.policy(wt)
-	if limits && (pol.hasDef || wt.Type != "HTTP" && wt.Type != "KAFKA_PUBLISH") {
+	if limits && (pol.hasDef() || wt.Type != "HTTP" && wt.Type != "KAFKA_PUBLISH") {
 		rec.RateLimitPerFrequency, rec.RateLimitFrequencyInSeconds = pol.ratePerFreq, pol.rateFreqSeconds
-		if !pol.hasDef {
+		if !pol.hasDef() {
 			rec.RateLimitFrequencyInSeconds = 1 // a default TaskDef's
 		}
 	}

@@ -571,7 +571,7 @@ func (r *runState) awaitMock(rec *taskRecord, parks bool) {
 // (retried as its definition says); TIME_OUT_WF times the workflow out.
 func (r *runState) mockTimedOut(ctx context.Context, wt *WorkflowTask, rec *taskRecord, m TaskMock) (tasks.Result, bool) {
 	p := r.policy(wt)
-	if m.ExecutionTime <= 0 || !p.hasDef || p.timeout <= 0 || m.ExecutionTime < p.timeout*1000 {
+	if m.ExecutionTime <= 0 || !p.hasDef() || p.timeout <= 0 || m.ExecutionTime < p.timeout*1000 {
 		return tasks.Result{}, false
 	}
 	reason := fmt.Sprintf("Task timed out after %d seconds. Timeout configured as %d seconds. Timeout policy configured to %s",

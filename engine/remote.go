@@ -72,7 +72,7 @@ func withAttemptCancel(ctx context.Context, cancel context.CancelCauseFunc) cont
 // definition's, or TaskDef's default (3600 s) when the task has none, so a
 // worker that died with a task never holds a run for ever.
 func remoteResponseTimeout(p taskPolicy) int64 {
-	if !p.hasDef {
+	if !p.hasDef() {
 		return 3600
 	}
 	return p.responseTimeout

@@ -16,7 +16,9 @@ func failedSubWorkflowToResume(d *runDoc) string {
 		case TypeSubWorkflow:
 			return t.SubWorkflowID
 		case TypeDoWhile:
-			for j := range d.Tasks {
+			// The tasks before i all ended successfully or are still
+			// open: the search starts after it.
+			for j := i + 1; j < len(d.Tasks); j++ {
 				s := &d.Tasks[j]
 				if s.TaskType == TypeSubWorkflow && s.SubWorkflowID != "" && terminalTask(s.Status) && !successfulTask(s.Status) {
 					return s.SubWorkflowID

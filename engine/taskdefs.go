@@ -288,7 +288,6 @@ func looksLikeTaskDefs(b []byte) bool {
 // taskPolicy is a task's effective settings: the definition (inline or
 // registered) with Conductor's defaults, and the task-level overrides.
 type taskPolicy struct {
-	hasDef          bool
 	def             *TaskDef // the definition they come from (nil: none)
 	retryCount      int
 	retryLogic      string
@@ -311,6 +310,9 @@ type taskPolicy struct {
 	executionNS     string   // the definition's executionNameSpace
 }
 
+// hasDef reports whether the settings come from a task definition.
+func (p taskPolicy) hasDef() bool { return p.def != nil }
+
 // policy returns the effective settings of wt. Conductor uses the inline
 // taskDefinition, else the registered definition of the task's name; each
 // absent field takes TaskDef's default (retryCount 3, retryDelaySeconds 60,
@@ -332,7 +334,7 @@ func (e *Engine) policy(wt *WorkflowTask) taskPolicy {
 func policyOf(wt *WorkflowTask, td *TaskDef) taskPolicy {
 	p := taskPolicy{scale: 1, retryLogic: "FIXED", defName: wt.Name}
 	if td != nil {
-		p.hasDef, p.def = true, td
+		p.def = td
 		p.isolationGroup, p.executionNS = td.IsolationGroupID, td.ExecutionNameSpace
 		p.retryCount, p.retryDelay, p.responseTimeout, p.timeoutPolicy = 3, 60, 3600, TimeoutWorkflow
 		if td.RetryCount != nil {
@@ -376,7 +378,7 @@ func policyOf(wt *WorkflowTask, td *TaskDef) taskPolicy {
 		p.runtimeMetadata = td.RuntimeMetadata
 	}
 	// Task-level settings override the definition (WorkflowTask.retryCount).
-	if !p.hasDef {
+	if !p.hasDef() {
 		return p
 	}
 	if wt.RetryCount != nil {

@@ -29,7 +29,7 @@ func (w *workflowTimeout) Error() string { return w.reason }
 // is TIMED_OUT and retried, whatever the policy: Conductor's
 // isResponseTimedOut). The returned function stops the watch.
 func (r *runState) watchAttempt(cancel context.CancelCauseFunc, rec *taskRecord, p taskPolicy, waits bool) func() {
-	if !p.hasDef {
+	if !p.hasDef() {
 		return func() {}
 	}
 	timeout := time.Duration(p.timeout) * time.Second
