@@ -42,7 +42,9 @@ const (
 )
 
 // ptr is the form's JSON pointer in the run, as it was protected: the
-// maskedFields of the workflow input and output are sealed there.
+// maskedFields of the workflow input and output are sealed there. A
+// record's are built once (its index state keeps them); callers hold the
+// run's mu.
 func (k remaskKey) ptr() string {
 	switch k.field {
 	case formRunIn:
@@ -52,9 +54,15 @@ func (k remaskKey) ptr() string {
 	case formRunOut:
 		return "/output"
 	case formTaskIn:
-		return "/tasks/" + k.t.TaskID + "/inputData"
+		if k.t.rx.inPtr == "" {
+			k.t.rx.inPtr = "/tasks/" + k.t.TaskID + "/inputData"
+		}
+		return k.t.rx.inPtr
 	case formTaskOut:
-		return "/tasks/" + k.t.TaskID + "/outputData"
+		if k.t.rx.outPtr == "" {
+			k.t.rx.outPtr = "/tasks/" + k.t.TaskID + "/outputData"
+		}
+		return k.t.rx.outPtr
 	}
 	return ""
 }
@@ -104,10 +112,11 @@ func (x *remaskIndex) producedLocked(gen int) {
 
 // taskIndexState is what the index knows of one task record.
 type taskIndexState struct {
-	in, out formID
-	reason  string
-	worker  string
-	queued  bool
+	in, out       formID
+	reason        string
+	worker        string
+	queued        bool
+	inPtr, outPtr string // the forms' pointers (remaskKey.ptr)
 }
 
 // queueLocked notes that t changed (touchLocked): the next sync indexes
@@ -283,7 +292,7 @@ func (r *runState) buildRemaskIndexLocked() {
 	x.in, x.vars, x.out, x.reason = formID{}, formID{}, formID{}, ""
 	r.syncMembersLocked()
 	for _, t := range r.tasks {
-		t.rx = taskIndexState{}
+		t.rx = taskIndexState{inPtr: t.rx.inPtr, outPtr: t.rx.outPtr}
 		x.setForm(remaskKey{t, formTaskIn}, t.inStored, &t.rx.in)
 		x.setForm(remaskKey{t, formTaskOut}, t.outStored, &t.rx.out)
 		x.syncText(remaskKey{t, formTaskReason}, t.Reason, &t.rx.reason)

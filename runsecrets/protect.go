@@ -398,9 +398,9 @@ func (r *Run) Remask(stored []byte, ptr string) []byte {
 // a sealed string is random base64 in which a registered value can occur,
 // and masking a piece of it would lose the member. The members are
 // replaced by placeholders, the form is masked, and they are put back
-// (maskAroundMembers). A form whose members cannot be told apart (never
-// one Protect wrote) is masked whole: when in doubt, mask. Invalid JSON is
-// returned unchanged.
+// (maskAroundMembers). A form with a member that is not sealed (never one
+// Protect wrote: it seals every member) is masked whole: when in doubt,
+// mask. Invalid JSON is returned unchanged.
 func (r *Run) remaskStored(stored []byte, ptr string, mask func([]byte) ([]byte, error)) []byte {
 	if len(stored) == 0 {
 		return stored
@@ -408,23 +408,14 @@ func (r *Run) remaskStored(stored []byte, ptr string, mask func([]byte) ([]byte,
 	top := r.sealedTopKeys(ptr, stored)
 	if top != nil || masking.MayHoldKey(stored, masking.SecretsKey) {
 		members, _, ok := findSealed(stored, ptr, top, maxStoredDepth)
-		if ok {
-			sealed := members[:0:0]
-			for _, m := range members {
-				if strings.HasPrefix(m.raw, `"`+SealedPrefix) {
-					sealed = append(sealed, m)
-				}
-			}
-			if len(sealed) == 0 {
-				return remaskWhole(stored, mask)
-			}
-			masked, at, ok, err := maskAroundMembers(stored, ptr, top, sealed, mask)
+		if ok && len(members) > 0 && allSealed(members) {
+			masked, at, ok, err := maskAroundMembers(stored, ptr, top, members, mask)
 			if err != nil {
 				return stored
 			}
 			if ok {
-				raws := make([]string, len(sealed))
-				for i, m := range sealed {
+				raws := make([]string, len(members))
+				for i, m := range members {
 					raws[i] = m.raw
 				}
 				if out, ok := spliceRaw(masked, at, raws); ok {
@@ -434,6 +425,16 @@ func (r *Run) remaskStored(stored []byte, ptr string, mask func([]byte) ([]byte,
 		}
 	}
 	return remaskWhole(stored, mask)
+}
+
+// allSealed reports whether every member holds a sealed value.
+func allSealed(members []sealedMember) bool {
+	for _, m := range members {
+		if !strings.HasPrefix(m.raw, `"`+SealedPrefix) {
+			return false
+		}
+	}
+	return true
 }
 
 func remaskWhole(stored []byte, mask func([]byte) ([]byte, error)) []byte {

@@ -3,6 +3,7 @@ package runsecrets
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/wfrun/wfrun/masking"
@@ -81,5 +82,46 @@ func TestProtectSkipsTheWalkOnlyWhenNothingIsMasked(t *testing.T) {
 				t.Fatalf("%s: unchanged output was copied", tc.doc)
 			}
 		}
+	}
+}
+
+// TestRemaskStoredMembers: Remask keeps a form's sealed members as they
+// are, even when a registered value occurs in their base64, and masks
+// whole a form with a `_secrets` member that is not sealed (never one
+// Protect wrote): the plain member's value is masked too.
+func TestRemaskStoredMembers(t *testing.T) {
+	const ptr = "/tasks/t1/outputData"
+	r, err := New("run-1", nil, testRing(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, stored, err := r.Protect([]byte(`{"_secrets":{"tok":"abcdefghij-secret"},"x":"y"}`), ptr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed := string(stored[len(`{"_secrets":"`) : bytes.IndexByte(stored[len(`{"_secrets":"`):], '"')+len(`{"_secrets":"`)])
+	if !bytes.HasPrefix([]byte(sealed), []byte(SealedPrefix)) {
+		t.Fatalf("stored %s: no sealed member", stored)
+	}
+	piece := sealed[len(SealedPrefix)+8 : len(SealedPrefix)+16]
+	r.Register(piece)
+	r.Register("plain-value-1234")
+	tests := []struct {
+		name, form string
+		keeps      bool // the sealed member stays whole
+	}{
+		{"sealed members only", string(stored), true},
+		{"a member not sealed", strings.Replace(string(stored), `"x":"y"`, `"x":{"_secrets":{"p":"plain-value-1234"}}`, 1), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := string(r.Remask([]byte(tt.form), ptr))
+			if got := strings.Contains(out, sealed); got != tt.keeps {
+				t.Fatalf("sealed member kept: %v, want %v: %s", got, tt.keeps, out)
+			}
+			if strings.Contains(out, "plain-value-1234") {
+				t.Fatalf("a registered value left in %s", out)
+			}
+		})
 	}
 }
