@@ -764,8 +764,9 @@ func (e *Engine) Show(ctx context.Context, id string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	doc = e.withTaskDefs(id, doc)                                         // taskdefview.go
-	if masked, err := e.showRunHead(ctx, id, doc, archived); err == nil { // headview.go
+	// With its task definitions (taskdefview.go), its copies masked
+	// (headview.go).
+	if masked, err := e.showRunHead(ctx, id, doc, archived); err == nil {
 		doc = masked
 	} else {
 		// Archived since it was read, its masker gone with it? The
@@ -774,7 +775,7 @@ func (e *Engine) Show(ctx context.Context, id string) ([]byte, error) {
 		if archived || lerr != nil || !nowArchived {
 			return nil, fmt.Errorf("run %s: view: %w", id, err)
 		}
-		doc = e.withTaskDefs(id, again)
+		doc = e.withTaskDefs(id, again, nil)
 	}
 	var d struct {
 		MaskedFields []string `json:"maskedFields"`

@@ -85,35 +85,48 @@ func maskArchivedDefinition(doc []byte, sec *runsecrets.Run) ([]byte, error) {
 	return doc, nil
 }
 
-// showRunHead is maskRunHead for Show: with the values of the run as this
-// process executes it, or as its stored run log and its ancestors' hold
-// them. So is the run's copy of its definition (a value pasted into it is
-// masked in a view as in the archive, maskArchivedDefinition). An archived
-// run's head and definition were masked when it was archived.
+// maskRunCopies masks, with sec's values, what a run document keeps as it
+// was given: with head, its head members (maskRunHead; sec nil: each
+// wholly); with defs, its copies of its definitions (maskArchivedDefinition;
+// sec required). The archive masks both for good (archive), a view what
+// may hold a run's value (showRunHead).
+func maskRunCopies(doc []byte, sec *runsecrets.Run, head, defs bool) ([]byte, error) {
+	var err error
+	if defs {
+		if doc, err = maskArchivedDefinition(doc, sec); err != nil {
+			return nil, err
+		}
+	}
+	if head {
+		return maskRunHead(doc, sec)
+	}
+	return doc, nil
+}
+
+// showRunHead is doc, a stored run read for Show, with the task
+// definitions it applies (withTaskDefs) and its copies masked
+// (maskRunCopies) with the values of the run as this process executes it,
+// or as its stored run log and its ancestors' hold them: its head members,
+// and its definitions (a value pasted into them is masked in a view as in
+// the archive). The run's secrets, when a mask needs them, also open its
+// task definitions: one handle a view. An archived run's head and
+// definition were masked when it was archived.
 func (e *Engine) showRunHead(ctx context.Context, id string, doc []byte, archived bool) ([]byte, error) {
 	if archived {
-		return doc, nil
+		return e.withTaskDefs(id, doc, nil), nil
 	}
 	head, def := hasHeadMembers(doc), mayHoldRunValues(doc) || e.isActive(id)
 	if !head && !def {
-		return doc, nil
+		return e.withTaskDefs(id, doc, nil), nil
 	}
 	sec, err := e.chainMaskerFrom(ctx, id, doc, true)
 	if err != nil {
 		sec = nil // when in doubt, mask
 	}
-	if def {
-		if sec == nil {
-			return nil, fmt.Errorf("masking its definition: %w", err)
-		}
-		if doc, err = maskArchivedDefinition(doc, sec); err != nil {
-			return nil, err
-		}
+	if def && sec == nil {
+		return nil, fmt.Errorf("masking its definition: %w", err)
 	}
-	if !head {
-		return doc, nil
-	}
-	return maskRunHead(doc, sec)
+	return maskRunCopies(e.withTaskDefs(id, doc, sec), sec, head, def)
 }
 
 // mayHoldRunValues reports whether a stored, unarchived run may have

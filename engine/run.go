@@ -379,13 +379,9 @@ func (r *runState) archive(ctx context.Context) error {
 		return err
 	}
 	// The start request's head members, kept as given while the run is
-	// stored, are masked for good (headview.go).
-	if doc, err = maskRunHead(doc, r.sec); err != nil {
-		return err
-	}
-	// So is a value the definition holds written out (pasted in place of a
-	// reference).
-	if doc, err = maskArchivedDefinition(doc, r.sec); err != nil {
+	// stored, are masked for good, and so is a value the definition holds
+	// written out (pasted in place of a reference): headview.go.
+	if doc, err = maskRunCopies(doc, r.sec, true, true); err != nil {
 		return err
 	}
 	archived, err := r.sec.Archive(doc)

@@ -27,8 +27,10 @@ import (
 const taskDefsMember = "taskDefinitions"
 
 // withTaskDefs is doc, a stored run, with its task definitions added as
-// taskDefsMember (before showRunHead masks the view's definitions).
-func (e *Engine) withTaskDefs(id string, doc []byte) []byte {
+// taskDefsMember (before showRunHead masks the view's definitions). sec is
+// the run's secrets when the view has them already (nil: a handle is made
+// to open the snapshot).
+func (e *Engine) withTaskDefs(id string, doc []byte, sec *runsecrets.Run) []byte {
 	var snap map[string]*TaskDef
 	if r := e.activeRun(id); r != nil {
 		r.mu.Lock()
@@ -39,9 +41,11 @@ func (e *Engine) withTaskDefs(id string, doc []byte) []byte {
 		if sealed.Type != gjson.String || sealed.Str == "" || e.keyring == nil {
 			return doc
 		}
-		sec, err := runsecrets.New(id, nil, e.keyring)
-		if err != nil {
-			return doc
+		if sec == nil {
+			var err error
+			if sec, err = runsecrets.New(id, nil, e.keyring); err != nil {
+				return doc
+			}
 		}
 		plain, err := sec.Open(sealed.Str, taskDefsPointer)
 		if err != nil || json.Unmarshal(plain, &snap) != nil {
