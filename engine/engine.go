@@ -98,6 +98,9 @@ type Engine struct {
 	// remoteLimits: the RemoteWorkerFunc enforces the limits of the tasks
 	// it hands out (WithRemoteLimits).
 	remoteLimits bool
+	// remoteDelays: the RemoteWorkerFunc holds a task back until its
+	// OfferAt (WithRemoteDelays, remote_delay.go).
+	remoteDelays bool
 	clock        Clock
 	taskDefs     TaskDefSource
 	limits       *taskLimits
@@ -181,6 +184,10 @@ type RemoteTask struct {
 	// See WithRemoteLimits.
 	RateLimitPerFrequency, RateLimitFrequencyInSeconds int
 	ConcurrentExecLimit                                int
+	// OfferAt is when the task may first be handed to a worker's poll
+	// (zero: at once): a retry waiting its retryDelaySeconds, or a first
+	// attempt its startDelay. Set only under WithRemoteDelays.
+	OfferAt time.Time
 
 	att  *remoteAttempt // the attempt's clocks (Polled, Progress)
 	hand *handoff       // what Resolve resolves

@@ -611,8 +611,14 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 		if err != nil {
 			return err
 		}
+		// offerAt: a remote task held back in its worker queue
+		// (WithRemoteDelays) rather than here, so an update is taken
+		// during its delay (remote_delay.go).
+		var offerAt time.Time
 		if retryWait > 0 && !done && fail == nil && rec.Status == TaskScheduled {
-			if err := r.sleepRetry(ctx, wt, ref, retryWait); err != nil {
+			if remote && r.e.remoteDelays {
+				offerAt = r.e.now().Add(retryWait)
+			} else if err := r.sleepRetry(ctx, wt, ref, retryWait); err != nil {
 				return err
 			}
 		}
@@ -627,7 +633,10 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 			return r.failTask(ctx, rec, string(fail.Status), fail.Reason)
 		}
 		if wt.StartDelay > 0 && rec.Status == TaskScheduled && retry == 0 {
-			if err := r.e.sleep(ctx, r.testDelay(time.Duration(wt.StartDelay)*time.Second)); err != nil {
+			wait := r.testDelay(time.Duration(wt.StartDelay) * time.Second)
+			if remote && r.e.remoteDelays {
+				offerAt = r.e.now().Add(wait)
+			} else if err := r.e.sleep(ctx, wait); err != nil {
 				return err
 			}
 		}
@@ -662,7 +671,7 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 			actx, cancel := context.WithCancelCause(ctx)
 			stopWatch := func() {}
 			if remote {
-				actx = withAttemptCancel(actx, cancel)
+				actx = withOfferAt(withAttemptCancel(actx, cancel), offerAt)
 			} else {
 				stopWatch = r.watchAttempt(cancel, rec, pol, waits)
 				if r.test != nil {
@@ -997,6 +1006,7 @@ func (r *runState) remoteTask(ctx context.Context, wt *WorkflowTask, rec *taskRe
 	if err := r.save(ctx); err != nil {
 		return tasks.Result{Status: tasks.Failed, Reason: r.sec.Excerpt(err.Error(), maxReasonBytes)}
 	}
+	t.OfferAt = offerAtOf(ctx)
 	att, stop := r.watchRemote(ctx, rec, pol)
 	defer stop()
 	t.att, t.ResponseTimeout = att, time.Duration(remoteResponseTimeout(pol))*time.Second

@@ -82,7 +82,12 @@ func remoteResponseTimeout(p taskPolicy) int64 {
 // to the workers (SCHEDULED). The returned stop ends the watch.
 func (r *runState) watchRemote(ctx context.Context, rec *taskRecord, p taskPolicy) (*remoteAttempt, func()) {
 	cancel, _ := ctx.Value(attemptCancelKey{}).(context.CancelCauseFunc)
-	a := &remoteAttempt{r: r, rec: rec, p: p, cancel: cancel, scheduled: r.e.now(),
+	scheduled := r.e.now()
+	if at := offerAtOf(ctx); at.After(scheduled) {
+		// Its poll timeout runs from when it may be polled.
+		scheduled = at
+	}
+	a := &remoteAttempt{r: r, rec: rec, p: p, cancel: cancel, scheduled: scheduled,
 		alerted: map[string]bool{}, kick: make(chan struct{}, 1), done: make(chan struct{}),
 		store: make(chan struct{}, 1), exited: make(chan struct{}), ctx: ctx, nudge: make(chan struct{}, 1),
 		outcome: newAttemptOutcome()}

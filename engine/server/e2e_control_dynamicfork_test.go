@@ -39,10 +39,12 @@ func TestE2EDynamicForkRetriedBranch(t *testing.T) {
 			`[{"name":"integration_task_2","taskReferenceName":"xdt1","type":"SIMPLE","optional":true,"sink":"kitchen_sink"},{"name":"integration_task_3","taskReferenceName":"xdt2","type":"SIMPLE","retryCount":2}]`},
 	} {
 		t.Run(tc.test, func(t *testing.T) {
-			// The retry waits its definition's retryDelaySeconds (60)
-			// before it can be answered: the engine clock runs 1000
-			// times faster than real time.
-			ts := ctlServer(t, engine.WithClock(newCtlFastClock(1000)))
+			// The real clock: the retry is SCHEDULED with its
+			// definition's retryDelaySeconds (60) to wait before a poll
+			// gets it, and the update of it is taken at once, as
+			// Conductor's updateTask takes a task its queue holds with a
+			// delay.
+			ts := ctlServer(t)
 			ctlRegister(t, ts, "e2e_dynamic_fork_fan_in_out.json")
 			id := ctlDynamicStart(t, ts, tc.workflow, `{"dynamicTasks":`+tc.tasks+`,"dynamicTasksInput":{"xdt1":{"k1":"v1"},"xdt2":{"k2":"v2"}}}`)
 			d := ctlAwait(t, ts, id, func(d ctlDoc) string {
@@ -62,6 +64,13 @@ func TestE2EDynamicForkRetriedBranch(t *testing.T) {
 				}
 				return ""
 			})
+			if cb := d.Tasks[5].CallbackAfterSeconds; cb != 60 {
+				t.Errorf("the retry's callbackAfterSeconds = %d, want its retryDelaySeconds 60", cb)
+			}
+			// Held back from polls during its delay.
+			if got := ctlCall(t, ts, "GET", "/api/tasks/poll/batch/integration_task_3?count=1&timeout=0", ""); got != "[]" {
+				t.Errorf("a poll of integration_task_3 during the retry's delay got %s, want []", got)
+			}
 			ctlUpdate(t, ts, id, d.Tasks[2].TaskID, "COMPLETED", `{}`)
 			ctlUpdate(t, ts, id, d.Tasks[5].TaskID, "COMPLETED", `{}`)
 			ctlAwait(t, ts, id, func(d ctlDoc) string {

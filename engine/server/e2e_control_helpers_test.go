@@ -48,6 +48,8 @@ type ctlTask struct {
 	InputData     map[string]any `json:"inputData"`
 	OutputData    map[string]any `json:"outputData"`
 	WorkflowTask  map[string]any `json:"workflowTask"`
+	// CallbackAfterSeconds: a retry's delay, or a worker's callback.
+	CallbackAfterSeconds int64 `json:"callbackAfterSeconds"`
 }
 
 // byRef is workflow.getTaskByRefName: the last record of ref.

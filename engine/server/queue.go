@@ -123,42 +123,29 @@ func (q *queue) waitChanLocked(name string) <-chan struct{} {
 // dispatch is the engine's RemoteWorkerFunc: it queues t and waits for a
 // worker's result. When ctx ends (shutdown, or the engine timed the
 // attempt out) the task leaves the queue: a worker's later answer for it is
-// not taken.
+// not taken. A task with an OfferAt still to come (a retry during its
+// retryDelaySeconds, engine.WithRemoteDelays) waits in the queue for its
+// time, as a task called back does: no poll gets it before, an update by
+// its id is taken at once.
 func (q *queue) dispatch(ctx context.Context, t engine.RemoteTask) tasks.Result {
 	d := &delivery{id: t.TaskID, t: t, queue: queueName(t.Name, t.Domain), scheduled: q.now(), ctx: ctx, done: make(chan tasks.Result, 1)}
+	delayed := t.OfferAt.After(d.scheduled)
 	q.mu.Lock()
-	if q.shared == nil {
+	if delayed {
+		d.callback = true
+	} else if q.shared == nil {
 		q.enqueueLocked(d)
 		d.offered = true
 	}
 	q.byID[d.id] = d
 	q.byRef[t.RunID+"/"+t.Ref] = d
+	gen := d.gen
 	q.mu.Unlock()
-	if q.shared != nil {
-		worker, claimed, err := q.shared.put(ctx, d)
-		for wait := 250 * time.Millisecond; err != nil; wait = min(2*wait, 5*time.Second) {
-			// Redis holds the run too: the run waits for it (and stays
-			// resumable if this process stops meanwhile).
-			q.warnf("shared task queue: offering a task failed, trying again", "taskId", d.id, "error", err.Error(), "retryIn", wait.String())
-			select {
-			case <-ctx.Done():
-				q.remove(d)
-				return tasks.Result{Status: tasks.Failed, Reason: "interrupted: " + ctx.Err().Error()}
-			case <-time.After(wait):
-			}
-			worker, claimed, err = q.shared.put(ctx, d)
-		}
-		q.mu.Lock()
-		d.offered = true
-		q.mu.Unlock()
-		if claimed {
-			// Polled from the process that executed the run before: the
-			// worker still has it.
-			q.mu.Lock()
-			d.polled, d.workerID, d.pollCount = q.now(), worker, 1
-			q.mu.Unlock()
-			_ = d.t.Polled(ctx, worker)
-		}
+	switch {
+	case delayed:
+		q.holdUntil(d, t.OfferAt, gen) // queue_delay.go
+	case q.shared != nil && !q.offerShared(ctx, d):
+		return tasks.Result{Status: tasks.Failed, Reason: "interrupted: " + ctx.Err().Error()}
 	}
 	if q.onOffer != nil {
 		q.onOffer(t.RunID)
@@ -167,15 +154,47 @@ func (q *queue) dispatch(ctx context.Context, t engine.RemoteTask) tasks.Result 
 	case res := <-d.done:
 		if q.shared != nil {
 			q.shared.remove(context.WithoutCancel(ctx), d.id, d.queue)
+			q.undelay(ctx, d)
 		}
 		return res
 	case <-ctx.Done():
 		q.remove(d)
 		if q.shared != nil && (q.stopping == nil || !q.stopping()) {
 			q.shared.remove(context.WithoutCancel(ctx), d.id, d.queue)
+			q.undelay(ctx, d)
 		}
 		return tasks.Result{Status: tasks.Failed, Reason: "interrupted: " + ctx.Err().Error()}
 	}
+}
+
+// offerShared puts d in the shared queue, trying again while Redis fails;
+// false when ctx ended first (d is then removed).
+func (q *queue) offerShared(ctx context.Context, d *delivery) bool {
+	worker, claimed, err := q.shared.put(ctx, d)
+	for wait := 250 * time.Millisecond; err != nil; wait = min(2*wait, 5*time.Second) {
+		// Redis holds the run too: the run waits for it (and stays
+		// resumable if this process stops meanwhile).
+		q.warnf("shared task queue: offering a task failed, trying again", "taskId", d.id, "error", err.Error(), "retryIn", wait.String())
+		select {
+		case <-ctx.Done():
+			q.remove(d)
+			return false
+		case <-time.After(wait):
+		}
+		worker, claimed, err = q.shared.put(ctx, d)
+	}
+	q.mu.Lock()
+	d.offered = true
+	q.mu.Unlock()
+	if claimed {
+		// Polled from the process that executed the run before: the
+		// worker still has it.
+		q.mu.Lock()
+		d.polled, d.workerID, d.pollCount = q.now(), worker, 1
+		q.mu.Unlock()
+		_ = d.t.Polled(ctx, worker)
+	}
+	return true
 }
 
 func (q *queue) remove(d *delivery) {
@@ -430,19 +449,8 @@ func (q *queue) deliverLocked(ctx context.Context, d *delivery, res workerResult
 // requeueAfter offers d again once its callback time has passed on the
 // engine's clock, unless it ended meanwhile.
 func (q *queue) requeueAfter(d *delivery, after time.Duration, gen int) {
-	var ch <-chan time.Time
-	stop := func() {}
-	if q.clock != nil {
-		ch, stop = q.clock.After(after)
-	} else {
-		t := time.NewTimer(after)
-		ch, stop = t.C, func() { t.Stop() }
-	}
-	defer stop()
-	select {
-	case <-d.ctx.Done():
+	if !q.sleepUntil(d.ctx, q.now().Add(after)) {
 		return
-	case <-ch:
 	}
 	q.mu.Lock()
 	current := d.gen == gen
@@ -476,13 +484,17 @@ func (q *queue) resetCallbacks(runID string) int {
 	return len(reset)
 }
 
-// requeue offers d again, unless it ended meanwhile.
+// requeue offers d again (or for the first time, when it waited for its
+// OfferAt), unless it ended meanwhile.
 func (q *queue) requeue(d *delivery) {
 	if q.shared != nil {
 		q.mu.Lock()
-		live := q.byID[d.id] == d
+		live, offered := q.byID[d.id] == d, d.offered
 		q.mu.Unlock()
-		if live {
+		switch {
+		case live && !offered:
+			q.offerShared(d.ctx, d)
+		case live:
 			q.shared.requeue(context.WithoutCancel(d.ctx), d.id, d.queue)
 		}
 		return
@@ -491,6 +503,7 @@ func (q *queue) requeue(d *delivery) {
 	defer q.mu.Unlock()
 	if q.byID[d.id] == d && !d.queued {
 		q.enqueueLocked(d)
+		d.offered = true
 	}
 }
 
@@ -531,12 +544,13 @@ func (q *queue) runOf(id string) string {
 }
 
 // offeredRef reports whether task ref of run runID has been offered to
-// pollers (it may have been polled since).
+// pollers (it may have been polled since), or waits in the queue for its
+// time (OfferAt).
 func (q *queue) offeredRef(runID, ref string) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	d, ok := q.byRef[runID+"/"+ref]
-	return ok && d.offered
+	return ok && (d.offered || d.callback)
 }
 
 // nameOfRef returns the task name of the task ref of run waiting for a worker.

@@ -1,0 +1,96 @@
+package engine_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/tasks"
+)
+
+// TestRemoteDelays: a remote retry's retryDelaySeconds and a first
+// attempt's startDelay. Under WithRemoteDelays the task is handed to the
+// RemoteWorkerFunc at once with OfferAt at the end of the delay (the
+// function holds it back, and its poll timeout runs from then); without
+// it the engine waits the delay itself and hands it over without OfferAt.
+func TestRemoteDelays(t *testing.T) {
+	const retryDef = `{"name":"d","tasks":[{"name":"work","taskReferenceName":"work","type":"SIMPLE",
+	  "taskDefinition":{"name":"work","retryCount":1,"retryDelaySeconds":30}}]}`
+	const startDef = `{"name":"d","tasks":[{"name":"work","taskReferenceName":"work","type":"SIMPLE","startDelay":30}]}`
+	for _, tc := range []struct {
+		name, def string
+		delays    bool
+		attempt   int // the attempt that waits 30 s
+	}{
+		{"retry, WithRemoteDelays", retryDef, true, 1},
+		{"retry, engine waits", retryDef, false, 1},
+		{"startDelay, WithRemoteDelays", startDef, true, 0},
+		{"startDelay, engine waits", startDef, false, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			clock := engine.NewManualClock(start)
+			type call struct {
+				at, offerAt time.Time
+				retry       int
+			}
+			var mu sync.Mutex
+			var calls []call
+			opts := []engine.Option{engine.WithClock(clock), engine.WithRemoteWorker(func(ctx context.Context, rt engine.RemoteTask) tasks.Result {
+				mu.Lock()
+				calls = append(calls, call{clock.Now(), rt.OfferAt, rt.RetryCount})
+				mu.Unlock()
+				if rt.RetryCount == 0 && tc.attempt == 1 {
+					return tasks.Result{Status: tasks.Failed, Reason: "try again"}
+				}
+				return tasks.Result{Status: tasks.Completed}
+			})}
+			if tc.delays {
+				opts = append(opts, engine.WithRemoteDelays())
+			}
+			e, err := engine.New(opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			def, err := e.Parse([]byte(tc.def))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			done := make(chan *engine.Result, 1)
+			go func() {
+				res, err := e.Start(ctx, def, nil)
+				if err != nil {
+					t.Error(err)
+				}
+				done <- res
+			}()
+			if !tc.delays {
+				// The engine's own wait: move the clock past it.
+				if err := clock.WaitForWaiters(ctx, 1); err != nil {
+					t.Fatal(err)
+				}
+				clock.Advance(30 * time.Second)
+			}
+			res := <-done
+			if res == nil || res.Status != engine.StatusCompleted {
+				t.Fatalf("run: %+v", res)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(calls) != tc.attempt+1 {
+				t.Fatalf("%d calls, want %d", len(calls), tc.attempt+1)
+			}
+			c := calls[tc.attempt]
+			switch {
+			case tc.delays && (!c.at.Equal(start) || !c.offerAt.Equal(start.Add(30*time.Second))):
+				t.Errorf("attempt %d handed over at %v with OfferAt %v, want at once with OfferAt 30 s later", tc.attempt, c.at.Sub(start), c.offerAt)
+			case !tc.delays && (!c.at.Equal(start.Add(30*time.Second)) || !c.offerAt.IsZero()):
+				t.Errorf("attempt %d handed over at %v with OfferAt %v, want after 30 s without OfferAt", tc.attempt, c.at.Sub(start), c.offerAt)
+			}
+		})
+	}
+}
