@@ -694,7 +694,9 @@ func (e *Engine) completeTaskReason(ctx context.Context, runID, status string, o
 	if found.Status != TaskInProgress && found.Status != TaskScheduled {
 		return "", fmt.Errorf("%w: task %q is %s", ErrNotWaiting, found.ReferenceTaskName, found.Status)
 	}
-	if found.TaskType != TypeWait && found.TaskType != TypeHuman && !found.Awaiting {
+	// A SUB_WORKFLOW task is taken too, as Conductor's updateTask takes
+	// it (subworkflow_update.go).
+	if found.TaskType != TypeWait && found.TaskType != TypeHuman && found.TaskType != TypeSubWorkflow && !found.Awaiting {
 		if e.workerTask(found) {
 			return "", fmt.Errorf("%w: task %q (%s) is not handed to a worker yet: try again", ErrNotWaiting, found.ReferenceTaskName, found.TaskType)
 		}

@@ -1593,7 +1593,10 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 			}
 		}
 	}
-	res, err = child.execute(ctx)
+	res, taken, err := r.runChild(ctx, child, rec) // subworkflow_update.go
+	if taken != nil {
+		return r.subWorkflowUpdated(ctx, rec, taken, canRetry)
+	}
 	if err != nil {
 		if reason, ending := parentEnding(ctx); ending {
 			// The parent ends early (a timeout, a failed branch, a

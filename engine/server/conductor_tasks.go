@@ -371,7 +371,7 @@ func (s *Server) awaitQueued(r *http.Request, res taskResult) bool {
 	list, _ := doc["tasks"].([]any)
 	for _, it := range list {
 		if t, _ := it.(map[string]any); t != nil && t["taskId"] == res.TaskID {
-			scheduled = t["status"] == engine.TaskScheduled && !awaitsUpdate(t)
+			scheduled = t["status"] == engine.TaskScheduled && !awaitsUpdate(t) && polledTask(t)
 		}
 	}
 	if !scheduled {
@@ -510,11 +510,16 @@ func (s *Server) forwardUpdate(r *http.Request, res taskResult, p store.Principa
 	if err != nil {
 		return "", "", fmt.Errorf("%w: %s (run %s: %v)", ErrUnknownTask, res.TaskID, runID, err)
 	}
-	var task map[string]any
-	list, _ := doc["tasks"].([]any)
-	for _, it := range list {
-		if t, _ := it.(map[string]any); t != nil && t["taskId"] == res.TaskID {
-			task = t
+	task := taskOf(doc, res.TaskID)
+	if parent, _ := doc["parentWorkflowId"].(string); task == nil && parent != "" && doc["parentWorkflowTaskId"] == res.TaskID {
+		// The SUB_WORKFLOW task of the run's parent, named with its
+		// child's id: Conductor's updateTask finds a task by its id,
+		// whatever run the update names.
+		if pdoc, err := s.execution(r.Context(), parent); err == nil {
+			if task = taskOf(pdoc, res.TaskID); task != nil {
+				runID, doc = parent, pdoc
+				res.WorkflowInstanceID = parent
+			}
 		}
 	}
 	if task == nil {
@@ -536,9 +541,10 @@ func (s *Server) forwardUpdate(r *http.Request, res taskResult, p store.Principa
 	// A restart here that handed its run to the process executing the
 	// run's parent (engine.Executes is false) is not local.
 	if local && c.eng.Executes(runID) {
-		if awaitsUpdate(task) {
-			// A task waiting for an external completion, answered by its
-			// id as Conductor's updateTask takes it.
+		if awaitsUpdate(task) || task["taskType"] == engine.TypeSubWorkflow {
+			// A task waiting for an external completion, or a SUB_WORKFLOW
+			// task (its child runs on), answered by its id as Conductor's
+			// updateTask takes it.
 			return name, domain, s.completeWaitingByID(r, runID, res)
 		}
 		// Executed here and not in the queue: its attempt is ending, or
@@ -586,6 +592,18 @@ func (s *Server) forwardUpdate(r *http.Request, res taskResult, p store.Principa
 		}
 	}
 	return name, domain, nil
+}
+
+// taskOf is the record of task id in run view doc (nil: none).
+func taskOf(doc map[string]any, id string) map[string]any {
+	var task map[string]any
+	list, _ := doc["tasks"].([]any)
+	for _, it := range list {
+		if t, _ := it.(map[string]any); t != nil && t["taskId"] == id {
+			task = t
+		}
+	}
+	return task
 }
 
 // completeWaitingByID completes (or fails) a WAIT or HUMAN task this

@@ -90,7 +90,8 @@ func TestE2EDynamicForkRetriedBranch(t *testing.T) {
 // name, or named integration_task_2) of a registered child without a
 // version. The run has 4 tasks: dt1 and the fork COMPLETED, the
 // SUB_WORKFLOW task IN_PROGRESS with its child (of version 1) and the JOIN
-// IN_PROGRESS.
+// IN_PROGRESS. testDynamicSubWorkflow then completes the SUB_WORKFLOW task
+// through updateTask: the run completes, the child runs on.
 func TestE2EDynamicForkSubWorkflowTask(t *testing.T) {
 	for _, tc := range []struct{ test, file, workflow, tasks, input string }{
 		{"testTaskDynamicForkEmptyTaskName", "e2e_dynamic_fork_fan_in_out.json", "DynamicFanInOutTest",
@@ -112,7 +113,30 @@ func TestE2EDynamicForkSubWorkflowTask(t *testing.T) {
 			if v := d.Tasks[2].InputData["subWorkflowVersion"]; ctlNum(v) != 1 {
 				t.Errorf("SUB_WORKFLOW inputData subWorkflowVersion = %v, want 1", v)
 			}
-			ctlReadable(t, ts, d.Tasks[2].SubWorkflowID)
+			child := d.Tasks[2].SubWorkflowID
+			ctlReadable(t, ts, child)
+			if tc.test != "testDynamicSubWorkflow" {
+				return // the Java test terminates both runs, asserting nothing
+			}
+			// The Java test then completes the SUB_WORKFLOW task itself
+			// through updateTask (its task id, the parent's id): the run
+			// completes, with 4 tasks.
+			ctlUpdate(t, ts, id, d.Tasks[2].TaskID, "COMPLETED", `{}`)
+			d = ctlAwait(t, ts, id, func(d ctlDoc) string {
+				if d.Status != "COMPLETED" || len(d.Tasks) != 4 {
+					return "want COMPLETED with 4 tasks"
+				}
+				for i, tk := range d.Tasks {
+					if tk.Status != "COMPLETED" {
+						return fmt.Sprintf("want task %d COMPLETED", i)
+					}
+				}
+				return ""
+			})
+			if v := d.Tasks[2].InputData["subWorkflowVersion"]; ctlNum(v) != 1 {
+				t.Errorf("SUB_WORKFLOW inputData subWorkflowVersion = %v, want 1", v)
+			}
+			ctlDetachedChild(t, ts, id, child)
 		})
 	}
 }

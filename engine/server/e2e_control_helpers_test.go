@@ -376,3 +376,23 @@ func ctlWorkersStatus(t *testing.T, ts *conductorServer, names []string, domain,
 		}()
 	}
 }
+
+// ctlDetachedChild checks what Conductor leaves of child, the run of the
+// SUB_WORKFLOW task of run id that an update completed: the child is still
+// RUNNING, executed on (its first task waits for a worker); completed, it
+// ends COMPLETED, and its parent's outcome stays as it was.
+func ctlDetachedChild(t *testing.T, ts *conductorServer, id, child string) {
+	t.Helper()
+	parent := ctlGet(t, ts, id)
+	c := ctlAwait(t, ts, child, func(d ctlDoc) string {
+		if d.Status != "RUNNING" || len(d.Tasks) == 0 || d.Tasks[0].Status != "SCHEDULED" {
+			return "want the child RUNNING, its first task SCHEDULED"
+		}
+		return ""
+	})
+	ctlUpdate(t, ts, child, c.Tasks[0].TaskID, "COMPLETED", `{}`)
+	ctlAwait(t, ts, child, ctlStatus("COMPLETED"))
+	if after := ctlGet(t, ts, id); after.shape() != parent.shape() {
+		t.Errorf("the parent changed when its detached child ended: %s, was %s", after.shape(), parent.shape())
+	}
+}

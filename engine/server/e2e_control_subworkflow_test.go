@@ -16,7 +16,10 @@ import (
 // with an inline workflowDefinition. Once its first task (dt2) is
 // completed the run is RUNNING with dt2 COMPLETED and the SUB_WORKFLOW task
 // IN_PROGRESS with its child; once the child's task is completed both
-// parent tasks are COMPLETED.
+// parent tasks are COMPLETED. SubWorkflowInlineTests completes the
+// SUB_WORKFLOW task itself instead (updateTask, the child's id as
+// workflowInstanceId): both parent tasks are COMPLETED and the child runs
+// on.
 func TestE2ESubWorkflowInlineDefinition(t *testing.T) {
 	for _, tc := range []struct{ test, file, name string }{
 		{"DoWhileWithDomainTests", "e2e_dowhile_domain_parent.json", "KD3WB"},
@@ -44,8 +47,17 @@ func TestE2ESubWorkflowInlineDefinition(t *testing.T) {
 			child := d.Tasks[1].SubWorkflowID
 			if tc.test == "SubWorkflowInlineTests" {
 				// The Java test then completes the parent's SUB_WORKFLOW
-				// task itself through updateTask (differs: see
-				// COVERAGE-e2e.md); the rest is DoWhileWithDomainTests'.
+				// task itself through updateTask: its task id, with the
+				// child's id as workflowInstanceId.
+				ctlReadable(t, ts, child)
+				ctlUpdate(t, ts, child, d.Tasks[1].TaskID, "COMPLETED", `{}`)
+				ctlAwait(t, ts, id, func(d ctlDoc) string {
+					if d.Tasks[0].Status != "COMPLETED" || d.Tasks[1].Status != "COMPLETED" {
+						return "want both tasks COMPLETED"
+					}
+					return ""
+				})
+				ctlDetachedChild(t, ts, id, child)
 				return
 			}
 			ctlUpdate(t, ts, child, ctlFirstTaskID(t, ts, child), "COMPLETED", `{}`)
