@@ -175,7 +175,9 @@
 // and so may its workflowDefinition; its child is TERMINATED when the parent
 // ends early; a child that FAILED or TIMED_OUT fails or times the task out
 // and is retried as the task's definition says, a TERMINATED child cancels
-// the task (and so terminates the parent). Pause/ResumePaused
+// the task (and so terminates the parent); a completion of the SUB_WORKFLOW
+// task itself (CompleteTask) ends it and leaves the child running on its own
+// (subworkflow_update.go). Pause/ResumePaused
 // and Rerun (from a task) follow Conductor's pause/resume/rerun.
 //
 // A fork's records follow Conductor's decider passes, whatever goroutine
@@ -237,7 +239,9 @@
 // pollTimeoutSeconds while it waits for one: remote.go); inputTemplate supplies
 // input defaults; concurrentExecLimit and rateLimitPerFrequency hold tasks
 // SCHEDULED across the engine's runs (a remote task's are its pollers' to
-// enforce with WithRemoteLimits, as wfrun serve does); runtimeMetadata names the secrets and
+// enforce with WithRemoteLimits, as wfrun serve does; under WithRemoteDelays a
+// remote retry's retryDelaySeconds and a startDelay are its pollers' to hold,
+// so an update is taken during them: remote_delay.go); runtimeMetadata names the secrets and
 // env values a remote worker gets resolved beside the input (runtimemeta.go;
 // both resolve when a worker's poll takes the task, remote_handoff.go). The workflow's timeoutSeconds applies
 // its timeoutPolicy (TIME_OUT_WF, or ALERT_ONLY, the default). Every timer
