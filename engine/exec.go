@@ -621,6 +621,8 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 			} else if err := r.sleepRetry(ctx, wt, ref, retryWait); err != nil {
 				return err
 			}
+		} else if remote && r.e.remoteDelays && !done && fail == nil {
+			offerAt = r.resumedOfferAt(rec) // remote_delay.go
 		}
 		retryWait, retryAfter = 0, 0
 		if done {

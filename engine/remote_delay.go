@@ -39,3 +39,20 @@ func offerAtOf(ctx context.Context) time.Time {
 	at, _ := ctx.Value(offerAtKey{}).(time.Time)
 	return at
 }
+
+// resumedOfferAt is the OfferAt of a remote retry resumed while it waited
+// for its delay (its record SCHEDULED with callbackAfterSeconds, never
+// polled): the rest of the delay from its scheduling, as Conductor's queue
+// keeps a delayed task's time across a restart. Zero when none is left.
+func (r *runState) resumedOfferAt(rec *taskRecord) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if rec.Status != TaskScheduled || rec.RetryCount == 0 || rec.Callback <= 0 || rec.PollCount > 0 || rec.Start != 0 || rec.Scheduled == 0 {
+		return time.Time{}
+	}
+	at := time.UnixMilli(rec.Scheduled).Add(time.Duration(rec.Callback) * time.Second)
+	if !at.After(r.e.now()) {
+		return time.Time{}
+	}
+	return at
+}

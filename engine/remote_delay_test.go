@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/engine/runstore"
 	"github.com/wfrun/wfrun/tasks"
 )
 
@@ -93,4 +94,76 @@ func TestRemoteDelays(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRemoteDelayResumed: a run stopped while its remote retry waited for
+// its retryDelaySeconds is resumed (another engine on the same run store):
+// the retry is handed over with OfferAt at the end of the delay it was
+// scheduled with, not offered at once.
+func TestRemoteDelayResumed(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := engine.NewManualClock(start)
+	store := runstore.NewMemory()
+	const def = `{"name":"d","tasks":[{"name":"work","taskReferenceName":"work","type":"SIMPLE",
+	  "taskDefinition":{"name":"work","retryCount":1,"retryDelaySeconds":30}}]}`
+	offers := make(chan engine.RemoteTask, 4)
+	worker := engine.WithRemoteWorker(func(ctx context.Context, rt engine.RemoteTask) tasks.Result {
+		offers <- rt
+		if rt.RetryCount == 0 {
+			return tasks.Result{Status: tasks.Failed, Reason: "try again"}
+		}
+		<-ctx.Done() // waits for a worker until the run stops
+		return tasks.Result{Status: tasks.Failed, Reason: "interrupted"}
+	})
+	newEngine := func() *engine.Engine {
+		e, err := engine.New(engine.WithClock(clock), engine.WithRunStore(store), engine.WithRemoteDelays(), worker)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	e := newEngine()
+	d, err := e.Parse([]byte(def))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan string, 1)
+	go func() {
+		res, _ := e.Start(ctx, d, nil)
+		if res == nil {
+			stopped <- ""
+			return
+		}
+		stopped <- res.RunID
+	}()
+	<-offers // the first attempt
+	retry := <-offers
+	want := start.Add(30 * time.Second)
+	if !retry.OfferAt.Equal(want) {
+		t.Fatalf("the retry's OfferAt %v, want %v", retry.OfferAt, want)
+	}
+	cancel()
+	id := <-stopped
+	if id == "" {
+		t.Fatal("the interrupted run has no result")
+	}
+	clock.Advance(10 * time.Second)
+	rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer rcancel()
+	resumed := make(chan struct{})
+	go func() {
+		defer close(resumed)
+		_, _ = newEngine().Resume(rctx, id)
+	}()
+	select {
+	case again := <-offers:
+		if again.TaskID != retry.TaskID || !again.OfferAt.Equal(want) {
+			t.Errorf("resumed: task %s with OfferAt %v, want %s with %v", again.TaskID, again.OfferAt, retry.TaskID, want)
+		}
+	case <-rctx.Done():
+		t.Fatal("the resumed retry was not handed over")
+	}
+	rcancel()
+	<-resumed
 }
