@@ -10,7 +10,7 @@ import (
 
 // TestWaitRetryDelayInterrupted: a WAIT retried after a timeout waits its
 // retryDelaySeconds SCHEDULED, on the engine clock, polling the run's
-// signals; a pause, a terminate or a completion made during that wait
+// signals; a pause, a terminate, a skip or a completion made during that wait
 // takes effect without the clock moving, and the wait's timer is released.
 func TestWaitRetryDelayInterrupted(t *testing.T) {
 	tests := []struct {
@@ -38,6 +38,18 @@ func TestWaitRetryDelayInterrupted(t *testing.T) {
 			},
 			status: engine.StatusCompleted,
 			tasks:  []string{"WAIT:TIMED_OUT", "WAIT:COMPLETED", "integration_task_1:COMPLETED"},
+		},
+		{
+			name: "skip the next task, complete",
+			act: func(ctx context.Context, e *engine.Engine, id string) error {
+				if err := e.SkipTask(ctx, id, "t1", engine.SkipRequest{}); err != nil {
+					return err
+				}
+				_, err := e.CompleteTask(ctx, id, "wait0", engine.TaskCompleted, nil)
+				return err
+			},
+			status: engine.StatusCompleted,
+			tasks:  []string{"integration_task_1:SKIPPED", "WAIT:TIMED_OUT", "WAIT:COMPLETED"},
 		},
 	}
 	for _, tt := range tests {
