@@ -177,6 +177,11 @@ func (s *Server) processEvents(ctx context.Context, q eventQueue, em *eventMetri
 			<-slots
 			continue
 		}
+		// The handlers as they are now that the messages are here, not as
+		// they were when take began to wait: a handler replaced, deleted
+		// or deactivated meanwhile (answered before the message was
+		// published) must not act on it.
+		byQueue = s.listeningHandlers(warned)
 		for i, m := range msgs {
 			if i > 0 {
 				// Free unless the queue gave more than asked (a Redis
@@ -187,6 +192,12 @@ func (s *Server) processEvents(ctx context.Context, q eventQueue, em *eventMetri
 			go func(m eventMessage, handlers []*handlerLoaded) {
 				defer wg.Done()
 				defer func() { <-slots }()
+				if len(handlers) == 0 {
+					// No handler listens to its queue any more: it waits
+					// as a message nobody listens to (events_expire.go).
+					q.release(ctx, m)
+					return
+				}
 				// A message handled already (a copy added again, or
 				// one another process finished) runs nothing.
 				if err := q.begin(ctx, m); err != nil {
