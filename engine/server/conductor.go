@@ -41,7 +41,7 @@ type conductor struct {
 	gaveUp   map[string]bool       // runs whose takeover failed for good
 	// decide: run id → its start waiting for its first decision
 	// (startdecide.go).
-	decide map[string]chan struct{}
+	decide map[string][]chan struct{}
 	// ending reports whether a run is ending (Server.ending): a launch
 	// waits for this process to let go of such a run.
 	ending func(ctx context.Context, id string) bool

@@ -168,7 +168,7 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request, p store.Principal
 	}
 	// Answered once the run's first tasks are scheduled and its worker
 	// tasks offered to pollers, as Conductor's start (startdecide.go).
-	s.awaitFirstDecision(r.Context(), id, wake)
+	s.awaitDecision(r.Context(), id, wake)
 	if req.answer != nil {
 		req.answer(w, r, id)
 		return
@@ -439,6 +439,8 @@ func (s *Server) restartWorkflow(fromStart bool) conductorHandler {
 		id := r.PathValue("id")
 		resume := !fromStart && r.URL.Query().Get("resumeSubworkflowTasks") == "true"
 		latest := fromStart && r.URL.Query().Get("useLatestDefinitions") == "true"
+		wake, decided := s.conductor.deciding(id)
+		defer decided()
 		err := s.conductor.launch(id, func(ctx context.Context) error {
 			if fromStart {
 				_, err := s.conductor.eng.RestartWith(ctx, id, engine.RestartOptions{UseLatestDefinitions: latest})
@@ -455,6 +457,8 @@ func (s *Server) restartWorkflow(fromStart bool) conductorHandler {
 			s.runError(w, r, err)
 			return
 		}
+		// Answered after the run's next decision, as a start (startdecide.go).
+		s.awaitDecision(r.Context(), id, wake)
 		writeEmpty(w, http.StatusNoContent)
 	}
 }
@@ -491,6 +495,8 @@ func (s *Server) rerunWorkflow(w http.ResponseWriter, r *http.Request, _ store.P
 		return
 	}
 	id := r.PathValue("id")
+	wake, decided := s.conductor.deciding(id)
+	defer decided()
 	err = s.conductor.launch(id, func(ctx context.Context) error {
 		_, err := s.conductor.eng.RerunWith(ctx, id, opts)
 		return err
@@ -499,6 +505,7 @@ func (s *Server) rerunWorkflow(w http.ResponseWriter, r *http.Request, _ store.P
 		s.runError(w, r, err)
 		return
 	}
+	s.awaitDecision(r.Context(), id, wake) // as a start (startdecide.go)
 	writeText(w, http.StatusOK, id)
 }
 
@@ -576,6 +583,8 @@ func (s *Server) pauseWorkflow(w http.ResponseWriter, r *http.Request, _ store.P
 // process executes (its serve stopped): completed tasks are not run again.
 func (s *Server) resumeWorkflow(w http.ResponseWriter, r *http.Request, _ store.Principal) {
 	id := r.PathValue("id")
+	wake, decided := s.conductor.deciding(id)
+	defer decided()
 	doc, err := s.execution(r.Context(), id)
 	if err != nil {
 		s.runError(w, r, err)
@@ -608,6 +617,8 @@ func (s *Server) resumeWorkflow(w http.ResponseWriter, r *http.Request, _ store.
 			return err
 		})
 	}
+	// Answered after the run's next decision, as a start (startdecide.go).
+	s.awaitDecision(r.Context(), id, wake)
 	writeEmpty(w, http.StatusNoContent)
 }
 

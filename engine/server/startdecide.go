@@ -11,54 +11,61 @@ import (
 // does (WorkflowExecutor.startWorkflow decides before it returns): the
 // first tasks are recorded and every worker task among them is offered to
 // pollers, so a worker that polls right after the start finds its task.
-// The run executes on its own goroutine (launch), so the start waits for
-// it: each task event of the run and each task of it offered to pollers
-// wakes the wait, which then reads the run (decided).
+// Restart, retry, rerun and resume answer the same way: Conductor's decide
+// runs within those calls too.
+//
+// The run executes on its own goroutine (launch), so the call waits for
+// it, without polling: each change of the run is announced after it is
+// made — an engine event for every task and status change, the queue's
+// onOffer for each worker task offered to pollers, and the run's
+// goroutine ending (its end stored, or it stopped) — and each wakes the
+// wait, which then reads the run as its executor sees it (engine.State).
+// Only a run this engine does not execute (not yet, or handed to another
+// process) is looked at every elsewhereTick: nothing here announces it.
 
-// startDecideWait bounds how long a start waits for its run's first
-// decision; after it the start answers anyway (the run goes on).
+// elsewhereTick is how often a call looks at a run this process does not
+// execute (yet): its executor in another process announces nothing here.
+const elsewhereTick = 100 * time.Millisecond
+
+// startDecideWait bounds how long a call waits for its run's decision;
+// after it the call answers anyway (the run goes on).
 const startDecideWait = 3 * time.Second
 
-// startDecideTick is how often the wait reads the run when nothing woke it.
-const startDecideTick = 50 * time.Millisecond
-
-// syncTaskTypes are the types Conductor's decider executes (or resolves)
-// within the decision itself: while one is unfinished the decision is
-// still going on. Other system tasks (WAIT, HUMAN, HTTP, SUB_WORKFLOW,
-// JOIN, DO_WHILE, …) are scheduled by the decision and run after it.
-var syncTaskTypes = map[string]bool{
-	engine.TypeSwitch: true, engine.TypeDecision: true, engine.TypeForkJoin: true, engine.TypeFork: true,
-	engine.TypeForkJoinDynamic: true, engine.TypeDynamic: true, engine.TypeSetVariable: true,
-	engine.TypeTerminate: true, engine.TypeLambda: true, engine.TypeExclusiveJoin: true,
-	"INLINE": true, "JSON_JQ_TRANSFORM": true, "NOOP": true,
-}
-
-// deciding registers run id's start as waiting for its first decision; the
-// returned channel is poked by pokeDeciding, done unregisters it.
+// deciding registers a call on run id as waiting for the run's decision;
+// the returned channel is poked by pokeDeciding, done unregisters it.
+// Several calls may wait on one run.
 func (c *conductor) deciding(id string) (wake <-chan struct{}, done func()) {
 	ch := make(chan struct{}, 1)
 	c.mu.Lock()
 	if c.decide == nil {
-		c.decide = map[string]chan struct{}{}
+		c.decide = map[string][]chan struct{}{}
 	}
-	c.decide[id] = ch
+	c.decide[id] = append(c.decide[id], ch)
 	c.mu.Unlock()
 	return ch, func() {
 		c.mu.Lock()
-		if c.decide[id] == ch {
+		list := c.decide[id]
+		for i, w := range list {
+			if w == ch {
+				list = append(list[:i], list[i+1:]...)
+				break
+			}
+		}
+		if len(list) == 0 {
 			delete(c.decide, id)
+		} else {
+			c.decide[id] = list
 		}
 		c.mu.Unlock()
 	}
 }
 
-// pokeDeciding wakes run id's start if it waits for the run's first
-// decision (a task of the run changed, or was offered to pollers).
+// pokeDeciding wakes the calls waiting for run id's decision (a task of the
+// run changed, or was offered to pollers).
 func (c *conductor) pokeDeciding(id string) {
 	c.mu.Lock()
-	ch := c.decide[id]
-	c.mu.Unlock()
-	if ch != nil {
+	defer c.mu.Unlock()
+	for _, ch := range c.decide[id] {
 		select {
 		case ch <- struct{}{}:
 		default:
@@ -66,21 +73,46 @@ func (c *conductor) pokeDeciding(id string) {
 	}
 }
 
-// awaitFirstDecision waits, up to startDecideWait, until run id's first
-// decision is done (decided), the run stops, or ctx ends.
-func (s *Server) awaitFirstDecision(ctx context.Context, id string, wake <-chan struct{}) {
+// awaitDecision waits, up to startDecideWait, until run id's decision is
+// done (decided), the run's goroutine in this process ends, the run
+// stops, or ctx ends. wake is deciding's, registered before the call
+// launched the run.
+func (s *Server) awaitDecision(ctx context.Context, id string, wake <-chan struct{}) {
 	c := s.conductor
+	c.mu.Lock()
+	var ended <-chan struct{}
+	if h := c.active[id]; h != nil {
+		ended = h.done
+	}
+	c.mu.Unlock()
+	if ended == nil {
+		return // nothing executes it here: no decision to wait for
+	}
 	deadline := time.NewTimer(startDecideWait)
 	defer deadline.Stop()
-	tick := time.NewTicker(startDecideTick)
-	defer tick.Stop()
+	var elsewhere *time.Ticker
+	defer func() {
+		if elsewhere != nil {
+			elsewhere.Stop()
+		}
+	}()
 	for {
-		if s.decided(ctx, id) {
+		done, here := s.decided(ctx, id)
+		if done {
 			return
 		}
+		var look <-chan time.Time
+		if !here {
+			if elsewhere == nil {
+				elsewhere = time.NewTicker(elsewhereTick)
+			}
+			look = elsewhere.C
+		}
 		select {
+		case <-look:
 		case <-wake:
-		case <-tick.C:
+		case <-ended:
+			return
 		case <-deadline.C:
 			return
 		case <-ctx.Done():
@@ -91,37 +123,44 @@ func (s *Server) awaitFirstDecision(ctx context.Context, id string, wake <-chan 
 	}
 }
 
-// decided reports whether run id's first decision is done: the run is no
-// longer RUNNING, or it has unfinished tasks, none of which is a worker
-// task not yet offered to pollers nor a task the decision executes itself.
-// A run whose tasks all ended is between two decisions: not done.
-func (s *Server) decided(ctx context.Context, id string) bool {
-	doc, err := s.execution(ctx, id)
+// decided reports whether run id's decision is done: the run is no longer
+// RUNNING, another process executes it (a restart of a child run hands it
+// to the process executing its parent), or it has unfinished tasks, none
+// of which is a worker task not yet offered to pollers, a WAIT or HUMAN
+// not yet waiting, nor a task the decision executes itself
+// (engine.KindDecided). A run whose tasks all
+// ended is between two decisions: not done. here reports whether this
+// engine executes the run (its changes wake the wait).
+func (s *Server) decided(ctx context.Context, id string) (done, here bool) {
+	eng := s.conductor.eng
+	st, err := eng.State(ctx, id)
 	if err != nil {
-		return true // nothing to wait for that can be read
+		return true, false // nothing to wait for that can be read
 	}
-	if st, _ := doc["status"].(string); st != engine.StatusRunning {
-		return true
+	if st.Status != engine.StatusRunning || (!st.Here && eng.ExecutedElsewhere(ctx, id)) {
+		return true, st.Here
 	}
-	list, _ := doc["tasks"].([]any)
 	open := 0
-	for _, it := range list {
-		t, _ := it.(map[string]any)
-		if st, _ := t["status"].(string); st != engine.TaskScheduled && st != engine.TaskInProgress {
+	for _, t := range st.Tasks {
+		if !t.Open() {
 			continue
 		}
 		open++
-		wt, _ := t["workflowTask"].(map[string]any)
-		typ, _ := wt["type"].(string)
-		if syncTaskTypes[typ] {
-			return false
-		}
-		if typ == "" || typ == engine.TypeSimple {
-			ref, _ := t["referenceTaskName"].(string)
-			if !s.conductor.queue.offeredRef(id, ref) {
-				return false
+		switch eng.TaskKind(t.Type, t.DefName) {
+		case engine.KindDecided:
+			return false, st.Here
+		case engine.KindWorker:
+			if !s.conductor.queue.offeredRef(id, t.Ref) {
+				return false, st.Here
+			}
+		case engine.KindOutside:
+			// A WAIT or HUMAN is decided once it waits, its wait recorded
+			// (Conductor's WaitTaskMapper sets its waitTimeout as it
+			// schedules it): a client reading the run sees how it waits.
+			if (t.Type == engine.TypeWait || t.Type == engine.TypeHuman) && !t.Awaiting {
+				return false, st.Here
 			}
 		}
 	}
-	return open > 0
+	return open > 0, st.Here
 }
