@@ -187,6 +187,16 @@ func pendingTask(run map[string]any, ref string) map[string]any {
 	return nil
 }
 
+// pendingState is pendingTask over a run's engine.State.
+func pendingState(st engine.RunState, ref string) (engine.TaskState, bool) {
+	for i := len(st.Tasks) - 1; i >= 0; i-- {
+		if t := st.Tasks[i]; isIterationOf(t.Ref, ref) && t.Open() {
+			return t, true
+		}
+	}
+	return engine.TaskState{}, false
+}
+
 // isIterationOf: got is ref, or ref followed by loop iteration suffixes
 // (__<digits>, one per enclosing DO_WHILE), as the engine names a loop's
 // tasks.
@@ -264,7 +274,7 @@ func (s *Server) updateTaskSync(w http.ResponseWriter, r *http.Request, p store.
 		// The run has settled when two reads a tick apart show the same
 		// tasks in the same states, one of them waiting for the outside.
 		now := runShape(doc)
-		if applied && (terminalStatus(doc["status"]) || (now == settled && waitsOutside(doc))) {
+		if applied && (terminalStatus(doc["status"]) || (now == settled && s.waitsOutside(doc))) {
 			writeJSON(w, http.StatusOK, doc)
 			return
 		}
@@ -296,19 +306,11 @@ func runShape(doc map[string]any) string {
 	return b.String()
 }
 
-// decidedTypes are task types the engine runs through by itself: a run
-// whose only unended tasks are of these types is still deciding.
-var decidedTypes = map[string]bool{
-	"DO_WHILE": true, "FORK": true, "FORK_JOIN": true, "FORK_JOIN_DYNAMIC": true, "JOIN": true,
-	"EXCLUSIVE_JOIN": true, "SWITCH": true, "DECISION": true, "INLINE": true, "JSON_JQ_TRANSFORM": true,
-	"SET_VARIABLE": true, "TERMINATE": true, "LAMBDA": true, "NOOP": true, "DYNAMIC": true,
-	"START_WORKFLOW": true, "EVENT": true, "HTTP": true, "HTTP_POLL": true, "UPDATE_SECRET": true,
-}
-
 // waitsOutside: a task of the run waits for a worker, an external
-// completion or a child run (the run is PAUSED, or one of its tasks not
-// run by the engine itself is SCHEDULED or IN_PROGRESS).
-func waitsOutside(doc map[string]any) bool {
+// completion or a child run (the run is PAUSED, or one of its unended
+// tasks is engine.KindWorker or engine.KindOutside: not one the engine
+// runs through by itself).
+func (s *Server) waitsOutside(doc map[string]any) bool {
 	if doc["status"] == engine.StatusPaused {
 		return true
 	}
@@ -316,8 +318,12 @@ func waitsOutside(doc map[string]any) bool {
 	for _, it := range list {
 		t, _ := it.(map[string]any)
 		st, _ := t["status"].(string)
+		if st != engine.TaskScheduled && st != engine.TaskInProgress {
+			continue
+		}
 		typ, _ := t["taskType"].(string)
-		if (st == engine.TaskScheduled || st == engine.TaskInProgress) && !decidedTypes[typ] {
+		name, _ := t["taskDefName"].(string)
+		if k := s.conductor.eng.TaskKind(typ, name); k == engine.KindWorker || k == engine.KindOutside {
 			return true
 		}
 	}

@@ -206,12 +206,6 @@ func (s *Server) updateTask(v2 bool) conductorHandler {
 			s.resultLogs(r, res)
 		}
 		err := s.conductor.queue.complete(r.Context(), res.TaskID, res.workerResult)
-		if errors.Is(err, ErrUnknownTask) && s.awaitQueued(r, res) {
-			if name, domain, ok = s.conductor.queue.kindOf(res.TaskID); ok && !s.mayPoll(w, r, p, name) {
-				return
-			}
-			err = s.conductor.queue.complete(r.Context(), res.TaskID, res.workerResult)
-		}
 		if errors.Is(err, ErrUnknownTask) {
 			name, domain, err = s.forwardUpdate(r, res, p)
 		}
@@ -294,9 +288,9 @@ func (s *Server) completeByRef(w http.ResponseWriter, r *http.Request, p store.P
 		// A loop's task named without its iteration suffix, as Conductor's
 		// getPendingTaskForWorkflow finds it: the worker task of that
 		// iteration, answered through the queue like any worker task.
-		if view, err := s.execution(r.Context(), runID); err == nil {
-			if t := pendingTask(view, ref); t != nil {
-				queued, _ = t["referenceTaskName"].(string)
+		if st, err := s.conductor.eng.State(r.Context(), runID); err == nil {
+			if t, ok := pendingState(st, ref); ok {
+				queued = t.Ref
 			}
 		}
 	}
@@ -314,9 +308,9 @@ func (s *Server) completeByRef(w http.ResponseWriter, r *http.Request, p store.P
 	// Conductor answers the task's id: the record waiting now (read
 	// before the completion applies).
 	waiting := ""
-	if view, err := s.execution(r.Context(), runID); err == nil {
-		if t := pendingTask(view, ref); t != nil {
-			waiting, _ = t["taskId"].(string)
+	if st, err := s.conductor.eng.StoredState(r.Context(), runID); err == nil {
+		if t, ok := pendingState(st, ref); ok {
+			waiting = t.TaskID
 		}
 	}
 	exact, err := s.conductor.eng.CompleteTask(r.Context(), runID, ref, status, body)
@@ -345,57 +339,12 @@ func (s *Server) completionError(w http.ResponseWriter, r *http.Request, err err
 	}
 }
 
-// maxQueueLag bounds how long an update waits for a task its run already
-// records SCHEDULED to reach this process's queue.
-const maxQueueLag = 2 * time.Second
-
-// awaitQueued reports whether the task of an update this process's queue
-// does not hold reaches it soon: the run this process executes records
-// the task SCHEDULED before its worker call is queued (a run just started,
-// retried or restarted), and Conductor takes an update for a SCHEDULED
-// task, queued when it was scheduled. False at once for any other task.
-func (s *Server) awaitQueued(r *http.Request, res taskResult) bool {
-	c := s.conductor
-	runID := res.WorkflowInstanceID
-	c.mu.Lock()
-	local := runID != "" && c.active[runID] != nil
-	c.mu.Unlock()
-	if !local || !c.eng.Executes(runID) {
-		return false
-	}
-	doc, err := s.execution(r.Context(), runID)
-	if err != nil || doc["status"] != engine.StatusRunning {
-		return false
-	}
-	scheduled := false
-	list, _ := doc["tasks"].([]any)
-	for _, it := range list {
-		if t, _ := it.(map[string]any); t != nil && t["taskId"] == res.TaskID {
-			scheduled = t["status"] == engine.TaskScheduled && !awaitsUpdate(t) && polledTask(t)
-		}
-	}
-	if !scheduled {
-		return false
-	}
-	for deadline := time.Now().Add(maxQueueLag); time.Now().Before(deadline); {
-		if _, _, ok := c.queue.kindOf(res.TaskID); ok {
-			return true
-		}
-		select {
-		case <-r.Context().Done():
-			return false
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-	return false
-}
-
 // awaitQueuedRef is the queue's nameOfRef for a completion by ref: when
 // the queue does not hold the task yet, but the run this process executes
 // records it as a worker's task SCHEDULED and not yet awaiting its answer
-// (its record is stored before the task is handed to the queue), it waits
-// up to maxQueueLag for the task to reach the queue, as awaitQueued does
-// for an update by id.
+// (its record is made before the task is handed to the queue), it waits
+// for the task to reach the queue (queue.awaitArrival), as an update by id
+// does (completeWhenQueued).
 func (s *Server) awaitQueuedRef(r *http.Request, runID, ref string) (string, bool) {
 	c := s.conductor
 	if name, ok := c.queue.nameOfRef(runID, ref); ok {
@@ -407,25 +356,21 @@ func (s *Server) awaitQueuedRef(r *http.Request, runID, ref string) (string, boo
 	if !local || !c.eng.Executes(runID) {
 		return "", false
 	}
-	doc, err := s.execution(r.Context(), runID)
-	if err != nil || doc["status"] != engine.StatusRunning {
+	st, err := c.eng.State(r.Context(), runID)
+	if err != nil || st.Status != engine.StatusRunning {
 		return "", false
 	}
-	t := pendingTask(doc, ref)
-	if waiting, _ := t["awaitingCompletion"].(bool); t == nil || waiting || t["referenceTaskName"] != ref || t["status"] != engine.TaskScheduled || !polledTask(t) {
+	t, ok := pendingState(st, ref)
+	if !ok || t.Awaiting || t.Ref != ref || t.Status != engine.TaskScheduled || c.eng.TaskKind(t.Type, t.DefName) != engine.KindWorker {
 		return "", false
 	}
-	for deadline := time.Now().Add(maxQueueLag); time.Now().Before(deadline); {
-		select {
-		case <-r.Context().Done():
-			return "", false
-		case <-time.After(5 * time.Millisecond):
-		}
-		if name, ok := c.queue.nameOfRef(runID, ref); ok {
-			return name, true
-		}
-	}
-	return "", false
+	var name string
+	ok = c.queue.awaitArrival(r.Context(), func() bool {
+		var queued bool
+		name, queued = c.queue.nameOfRef(runID, ref)
+		return queued
+	})
+	return name, ok
 }
 
 // awaitsUpdate: task record t is a system task waiting for its completion
@@ -446,20 +391,6 @@ type missingScopeError struct{ scope string }
 
 func (e *missingScopeError) Error() string { return "missing scope " + e.scope }
 
-// polledTask reports whether task record t is one a worker polls (a SIMPLE
-// task: its taskType is its name, and not one of the system types that
-// wait for a completion from outside). Any other task is completed by id
-// only by who may complete it by ref.
-func polledTask(t map[string]any) bool {
-	typ, _ := t["taskType"].(string)
-	name, _ := t["taskDefName"].(string)
-	switch typ {
-	case engine.TypeWait, engine.TypeHuman, tasks.TypeHTTP, engine.TypeEvent:
-		return false
-	}
-	return typ == name
-}
-
 // mayUpdate checks that p may update task record t of run runID by id: a
 // worker's task needs its poll scope; a task no worker polls (a WAIT, a
 // HUMAN, an asyncComplete HTTP or EVENT) needs what completing it by ref
@@ -470,7 +401,8 @@ func (s *Server) mayUpdate(ctx context.Context, p store.Principal, runID string,
 	if s.auth == nil {
 		return nil
 	}
-	if name, _ := t["taskDefName"].(string); polledTask(t) {
+	typ, _ := t["taskType"].(string)
+	if name, _ := t["taskDefName"].(string); s.conductor.eng.TaskKind(typ, name) == engine.KindWorker {
 		if !p.Satisfies(ScopePollPrefix + name) {
 			// The answer does not name the task of a run the caller
 			// may not read.

@@ -60,6 +60,9 @@ type queue struct {
 	byID    map[string]*delivery   // task id → live delivery (queued or not)
 	byRef   map[string]*delivery   // run id + "/" + ref → live delivery
 	wake    map[string]chan struct{}
+	// arrived is closed (and replaced) when a task reaches the queue
+	// (awaitArrival).
+	arrived chan struct{}
 	clock   engine.Clock // the engine's: callbacks and timestamps
 	onPoll  func(name string, n int)
 	// onOffer is told the run id of each task offered to pollers (a
@@ -140,6 +143,10 @@ func (q *queue) dispatch(ctx context.Context, t engine.RemoteTask) tasks.Result 
 	q.byID[d.id] = d
 	q.byRef[t.RunID+"/"+t.Ref] = d
 	gen := d.gen
+	if q.arrived != nil {
+		close(q.arrived)
+		q.arrived = nil
+	}
 	q.mu.Unlock()
 	switch {
 	case delayed:
@@ -358,30 +365,54 @@ func (q *queue) completeRef(ctx context.Context, runID, ref string, res workerRe
 }
 
 // queueArrivalWait bounds how long an update of a task this process
-// executes waits for the task's worker call to reach the queue.
+// executes waits for the task's worker call to reach the queue: the run
+// records the task SCHEDULED (and may be written, so a client sees it)
+// before its worker call is queued, and Conductor takes an update of a
+// SCHEDULED task, queued when it was scheduled.
 const queueArrivalWait = 2 * time.Second
 
-// completeWhenQueued is complete for a task whose worker call may not have
-// reached the queue yet: it waits up to queueArrivalWait for it, then
-// reports ErrUnknownTask.
-func (q *queue) completeWhenQueued(ctx context.Context, id string, res workerResult) error {
-	deadline := time.NewTimer(queueArrivalWait)
-	defer deadline.Stop()
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
+// awaitArrival waits, up to queueArrivalWait, until found reports true: it
+// is asked at once and again each time a task reaches the queue. It reports
+// found's last answer. The one wait for a task that is on its way to the
+// queue: an update by id (completeWhenQueued) and a completion by
+// reference (awaitQueuedRef) use it.
+func (q *queue) awaitArrival(ctx context.Context, found func() bool) bool {
+	var deadline <-chan time.Time
 	for {
-		err := q.complete(ctx, id, res)
-		if !errors.Is(err, ErrUnknownTask) {
-			return err
+		q.mu.Lock()
+		if q.arrived == nil {
+			q.arrived = make(chan struct{})
+		}
+		arrived := q.arrived // taken before found looks: no arrival is missed
+		q.mu.Unlock()
+		if found() {
+			return true
+		}
+		if deadline == nil {
+			t := time.NewTimer(queueArrivalWait)
+			defer t.Stop()
+			deadline = t.C
 		}
 		select {
+		case <-arrived:
 		case <-ctx.Done():
-			return err
-		case <-deadline.C:
-			return err
-		case <-tick.C:
+			return false
+		case <-deadline:
+			return false
 		}
 	}
+}
+
+// completeWhenQueued is complete for a task whose worker call may not have
+// reached the queue yet: it waits up to queueArrivalWait for it
+// (awaitArrival), then reports ErrUnknownTask.
+func (q *queue) completeWhenQueued(ctx context.Context, id string, res workerResult) error {
+	var err error
+	q.awaitArrival(ctx, func() bool {
+		err = q.complete(ctx, id, res)
+		return !errors.Is(err, ErrUnknownTask)
+	})
+	return err
 }
 
 // deliverLocked is called with q.mu held and releases it.
