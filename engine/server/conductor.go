@@ -334,20 +334,18 @@ func (c *conductor) settle(id string, h *runHandle) bool {
 
 // ending: the run is stored as ended, or every one of its tasks ended.
 func (s *Server) ending(ctx context.Context, id string) bool {
-	doc, err := s.execution(ctx, id)
-	return err == nil && (terminalStatus(doc["status"]) || allTasksEnded(doc))
+	st, err := s.conductor.eng.StoredState(ctx, id)
+	return err == nil && (terminalStatus(st.Status) || allTasksEnded(st))
 }
 
-// allTasksEnded: the run view has tasks and every one of them ended.
-func allTasksEnded(doc map[string]any) bool {
-	list, _ := doc["tasks"].([]any)
-	for _, it := range list {
-		t, _ := it.(map[string]any)
-		if st, _ := t["status"].(string); st == engine.TaskScheduled || st == engine.TaskInProgress {
+// allTasksEnded: the run has tasks and every one of them ended.
+func allTasksEnded(st engine.RunState) bool {
+	for _, t := range st.Tasks {
+		if t.Open() {
 			return false
 		}
 	}
-	return len(list) > 0
+	return len(st.Tasks) > 0
 }
 
 // runHandle is a run executing in this process.

@@ -299,18 +299,18 @@ func (s *Server) terminateRemove(w http.ResponseWriter, r *http.Request, _ store
 
 func (s *Server) terminateAndRemove(w http.ResponseWriter, r *http.Request, reason string, refuseCompleted bool) {
 	id := r.PathValue("id")
-	doc, err := s.execution(r.Context(), id)
+	st, err := s.conductor.eng.StoredState(r.Context(), id)
 	if err != nil {
 		s.runError(w, r, err)
 		return
 	}
-	if refuseCompleted && doc["status"] == engine.StatusCompleted {
+	if refuseCompleted && st.Status == engine.StatusCompleted {
 		conductorError(w, r, http.StatusConflict, "Cannot terminate a COMPLETED workflow.")
 		return
 	}
 	release := s.conductor.stopLocal(id)
 	defer release()
-	if !terminalStatus(doc["status"]) {
+	if !terminalStatus(st.Status) {
 		if err := s.conductor.eng.Terminate(r.Context(), id, reason); err != nil && !errors.Is(err, engine.ErrNotRunning) {
 			s.runError(w, r, err)
 			return
@@ -346,12 +346,12 @@ func (s *Server) deleteEnded(ctx context.Context, id string) error {
 // PUT …/resume does. An ended or paused run is left as it is; 200 either way.
 func (s *Server) decideWorkflow(w http.ResponseWriter, r *http.Request, _ store.Principal) {
 	id := r.PathValue("id")
-	doc, err := s.execution(r.Context(), id)
+	st, err := s.conductor.eng.StoredState(r.Context(), id)
 	if err != nil {
 		s.runError(w, r, err)
 		return
 	}
-	if doc["status"] == engine.StatusRunning {
+	if st.Status == engine.StatusRunning {
 		s.conductor.queue.repairRun(r.Context(), id)
 		_ = s.conductor.launchWait(id, false, func(ctx context.Context) error {
 			_, err := s.conductor.eng.Resume(ctx, id)

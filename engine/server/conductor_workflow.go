@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
@@ -545,7 +544,7 @@ func (s *Server) skipTask(w http.ResponseWriter, r *http.Request, _ store.Princi
 // the run's waiting tasks, told over Redis.
 func (s *Server) resetCallbacks(w http.ResponseWriter, r *http.Request, _ store.Principal) {
 	id := r.PathValue("id")
-	doc, err := s.execution(r.Context(), id)
+	st, err := s.conductor.eng.StoredState(r.Context(), id)
 	if err != nil {
 		s.runError(w, r, err)
 		return
@@ -553,11 +552,9 @@ func (s *Server) resetCallbacks(w http.ResponseWriter, r *http.Request, _ store.
 	s.conductor.queue.resetCallbacks(id)
 	if sq := s.conductor.queue.shared; sq != nil {
 		told := map[string]bool{sq.self: true}
-		list, _ := doc["tasks"].([]any)
-		for _, it := range list {
-			t, _ := it.(map[string]any)
-			taskID, _ := t["taskId"].(string)
-			if st, _ := t["status"].(string); taskID == "" || (st != engine.TaskScheduled && st != engine.TaskInProgress) {
+		for _, t := range st.Tasks {
+			taskID := t.TaskID
+			if taskID == "" || !t.Open() {
 				continue
 			}
 			if owner, err := sq.ownerOf(r.Context(), taskID); err == nil && !told[owner] {
@@ -585,24 +582,24 @@ func (s *Server) resumeWorkflow(w http.ResponseWriter, r *http.Request, _ store.
 	id := r.PathValue("id")
 	wake, decided := s.conductor.deciding(id)
 	defer decided()
-	doc, err := s.execution(r.Context(), id)
+	st, err := s.conductor.eng.StoredState(r.Context(), id)
 	if err != nil {
 		s.runError(w, r, err)
 		return
 	}
-	if doc["status"] == engine.StatusPaused {
+	if st.Status == engine.StatusPaused {
 		if err := s.conductor.eng.ResumePaused(r.Context(), id); err != nil {
 			s.runError(w, r, err)
 			return
 		}
-	} else if doc["status"] != engine.StatusRunning {
-		conductorError(w, r, http.StatusConflict, "run "+id+" is "+fmt.Sprint(doc["status"])+", not PAUSED or RUNNING")
+	} else if st.Status != engine.StatusRunning {
+		conductorError(w, r, http.StatusConflict, "run "+id+" is "+st.Status+", not PAUSED or RUNNING")
 		return
 	}
 	s.conductor.mu.Lock()
 	here := s.conductor.active[id] != nil
 	s.conductor.mu.Unlock()
-	if !here || doc["status"] == engine.StatusRunning {
+	if !here || st.Status == engine.StatusRunning {
 		// Nobody here executes it; if another live process does, Resume is
 		// refused with runstore.ErrLeased and that process goes on. A RUNNING
 		// run this process is letting go of (its tasks ended, the end not
