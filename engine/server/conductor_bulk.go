@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -55,42 +54,18 @@ func (s *Server) bulk(one http.HandlerFunc) conductorHandler {
 			q := one1.URL.Query()
 			q.Del("resumeSubworkflowTasks")
 			one1.URL.RawQuery = q.Encode()
-			rec := &bulkRecorder{header: http.Header{}, status: http.StatusOK}
+			rec := newRecorder()
 			one(rec, one1)
-			if rec.status < 300 {
+			if rec.code() < 300 {
 				resp.BulkSuccessfulResults = append(resp.BulkSuccessfulResults, id)
 				continue
 			}
-			var e struct {
-				Message string `json:"message"`
+			msg := answerMessage(rec.body.Bytes())
+			if msg == "" {
+				msg = http.StatusText(rec.code())
 			}
-			if json.Unmarshal(rec.body.Bytes(), &e) != nil || e.Message == "" {
-				e.Message = http.StatusText(rec.status)
-			}
-			resp.BulkErrorResults[id] = e.Message
+			resp.BulkErrorResults[id] = msg
 		}
 		writeJSON(w, http.StatusOK, resp)
 	}
-}
-
-// bulkRecorder keeps what a single-run handler answered for one id of a
-// bulk request.
-type bulkRecorder struct {
-	header http.Header
-	status int
-	wrote  bool
-	body   bytes.Buffer
-}
-
-func (b *bulkRecorder) Header() http.Header { return b.header }
-
-func (b *bulkRecorder) WriteHeader(status int) {
-	if !b.wrote {
-		b.status, b.wrote = status, true
-	}
-}
-
-func (b *bulkRecorder) Write(p []byte) (int, error) {
-	b.WriteHeader(http.StatusOK)
-	return b.body.Write(p)
 }

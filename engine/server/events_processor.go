@@ -822,41 +822,15 @@ func (s *Server) internalCall(ctx context.Context, method, target string, body [
 	for k, v := range pathValues {
 		r.SetPathValue(k, v)
 	}
-	w := &capture{header: http.Header{}}
+	w := newRecorder()
 	h(w, r)
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.status, w.body.Bytes()
-}
-
-// capture is the ResponseWriter of an internal call.
-type capture struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (c *capture) Header() http.Header { return c.header }
-func (c *capture) WriteHeader(code int) {
-	if c.status == 0 {
-		c.status = code
-	}
-}
-func (c *capture) Write(b []byte) (int, error) {
-	if c.status == 0 {
-		c.status = http.StatusOK
-	}
-	return c.body.Write(b)
+	return w.code(), w.body.Bytes()
 }
 
 // callError is the message of an internal call's error answer.
 func callError(status int, body []byte) string {
-	var e struct {
-		Message string `json:"message"`
-	}
-	if json.Unmarshal(body, &e) == nil && e.Message != "" {
-		return fmt.Sprintf("%d: %s", status, e.Message)
+	if msg := answerMessage(body); msg != "" {
+		return fmt.Sprintf("%d: %s", status, msg)
 	}
 	return fmt.Sprintf("%d: %s", status, oneLine(string(body)))
 }
