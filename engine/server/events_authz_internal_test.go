@@ -94,10 +94,12 @@ applications:
 	}
 }
 
-// TestReadableExecutions: each execution is checked against the event it
-// was recorded for (a handler re-pointed while a message was in flight
-// still records it under the old event).
-func TestReadableExecutions(t *testing.T) {
+// TestExecutionsOf: a handler shows the executions of its current
+// definition only — its generation, and the event it listens to, which is
+// what mayReadHandler checks (a message a handler re-pointed meanwhile
+// recorded under the old event is not shown as its); a reader of the
+// handler's workflow may read them all, another may read none.
+func TestExecutionsOf(t *testing.T) {
 	cfg, err := ParseAuthConfig([]byte(`
 applications:
   - keyId: bob
@@ -109,19 +111,36 @@ applications:
 	}
 	bob := store.Principal{Name: "bob", Scopes: []string{"workflows:read:orders"}}
 	list := []eventExecution{
-		{ID: "a_0", Name: "h", Event: "conductor:orders:q"},
-		{ID: "b_0", Name: "h", Event: "conductor:vault:q"},
-		{ID: "c_0", Name: "h", Event: "conductor:q"},
-		{ID: "d_0", Name: "h", Event: "kafka:orders"},
+		{ID: "a_0", Name: "h", Event: "conductor:orders:q", Generation: "g2"},
+		{ID: "b_0", Name: "h", Event: "conductor:vault:q", Generation: "g2"},
+		{ID: "c_0", Name: "h", Event: "conductor:orders:q", Generation: "g1"},
+		{ID: "d_0", Name: "h", Event: "kafka:orders", Generation: "g2"},
+		{ID: "e_0", Name: "h", Event: "conductor:orders:q", Generation: "g2"},
 	}
-	var ids []string
-	for _, x := range (&Server{auth: cfg}).readableExecutions(bob, slices.Clone(list)) {
-		ids = append(ids, x.ID)
+	cases := []struct {
+		event, gen string
+		want       []string
+		bobReads   bool
+	}{
+		{"conductor:orders:q", "g2", []string{"a_0", "e_0"}, true},
+		{"conductor:vault:q", "g2", []string{"b_0"}, false},
+		{"conductor:orders:q", "g1", []string{"c_0"}, true},
+		{"conductor:orders:q", "", nil, true},
 	}
-	if !slices.Equal(ids, []string{"a_0"}) {
-		t.Errorf("bob reads %v, want [a_0]", ids)
-	}
-	if got := (&Server{}).readableExecutions(bob, slices.Clone(list)); len(got) != len(list) {
-		t.Errorf("without auth: %d of %d", len(got), len(list))
+	for _, c := range cases {
+		l := &handlerLoaded{h: &eventHandler{Name: "h", Event: c.event}, gen: c.gen}
+		var ids []string
+		for _, x := range executionsOf(l, slices.Clone(list)) {
+			ids = append(ids, x.ID)
+		}
+		if !slices.Equal(ids, c.want) {
+			t.Errorf("handler on %s, generation %q shows %v, want %v", c.event, c.gen, ids, c.want)
+		}
+		if got := (&Server{auth: cfg}).mayReadHandler(bob, l.h); got != c.bobReads {
+			t.Errorf("bob may read the handler on %s: %v, want %v", c.event, got, c.bobReads)
+		}
+		if !(&Server{}).mayReadHandler(bob, l.h) {
+			t.Errorf("without auth, bob may not read the handler on %s", c.event)
+		}
 	}
 }

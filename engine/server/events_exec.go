@@ -80,9 +80,15 @@ func withoutPayload(x eventExecution) eventExecution {
 }
 
 // executionsOf are the executions of handler l's current definition
-// among list: made under its generation.
+// among list: made under its generation, of what was received on its
+// event — the event mayReadHandler checks. A message a handler re-pointed
+// meanwhile recorded under its old event (and generation) is not shown as
+// the handler's, so one check of the handler covers every execution
+// shown.
 func executionsOf(l *handlerLoaded, list []eventExecution) []eventExecution {
-	return slices.DeleteFunc(list, func(x eventExecution) bool { return l.gen == "" || x.Generation != l.gen })
+	return slices.DeleteFunc(list, func(x eventExecution) bool {
+		return l.gen == "" || x.Generation != l.gen || x.Event != l.h.Event
+	})
 }
 
 // executionBinding binds a sealed execution to its handler and id.
@@ -96,26 +102,10 @@ func (s *Server) eventExecutionRoutes(m *http.ServeMux) {
 }
 
 // mayReadHandler: p may read what handler h received (the workflow whose
-// queue its event names; every workflow for a queue that names none).
+// queue its event names; every workflow for a queue that names none), and
+// so each execution executionsOf shows as h's.
 func (s *Server) mayReadHandler(p store.Principal, h *eventHandler) bool {
-	return s.mayReadEvent(p, h.Event)
-}
-
-// mayReadEvent: p may read what was received on event (the workflow whose
-// queue it names; every workflow for a queue that names none). Each
-// execution is checked against its own (sealed) event, not its handler's
-// current one: a handler re-pointed, or deleted and registered again
-// under its name, shows nothing received on another queue.
-func (s *Server) mayReadEvent(p store.Principal, event string) bool {
-	if s.auth == nil {
-		return true
-	}
-	return mayReadWorkflow(p, eventWorkflow(event))
-}
-
-// readableExecutions keeps the executions of list p may read.
-func (s *Server) readableExecutions(p store.Principal, list []eventExecution) []eventExecution {
-	return slices.DeleteFunc(list, func(x eventExecution) bool { return !s.mayReadEvent(p, x.Event) })
+	return s.auth == nil || mayReadWorkflow(p, handlerWorkflow(h))
 }
 
 // eventExecutions is GET /api/event/execution/{handler}: the handler's
@@ -136,7 +126,7 @@ func (s *Server) eventExecutions(w http.ResponseWriter, r *http.Request, p store
 		s.eventError(w, r, err)
 		return
 	}
-	list = s.readableExecutions(p, executionsOf(l, list))
+	list = executionsOf(l, list)
 	out := make([]map[string]any, 0, len(list))
 	for _, x := range list {
 		b, _ := json.Marshal(withoutPayload(x))
@@ -191,7 +181,7 @@ func (s *Server) handlerSummary(w http.ResponseWriter, r *http.Request, p store.
 			return
 		}
 		msgs := map[string]bool{}
-		for _, x := range s.readableExecutions(p, executionsOf(l, list)) {
+		for _, x := range executionsOf(l, list) {
 			msgs[x.MessageID] = true
 		}
 		results = append(results, map[string]any{"name": l.h.Name, "event": l.h.Event, "active": l.h.Active,
@@ -225,10 +215,7 @@ func (s *Server) eventMessages(w http.ResponseWriter, r *http.Request, p store.P
 			s.eventError(w, r, err)
 			return
 		}
-		for _, x := range executionsOf(l, list) {
-			if x.Event != event || !s.mayReadEvent(p, x.Event) {
-				continue
-			}
+		for _, x := range executionsOf(l, list) { // all on event, readable (mayReadHandler)
 			m := byID[x.MessageID]
 			if m == nil {
 				m = map[string]any{"id": x.MessageID, "eventTarget": event, "eventType": "MESSAGE", "status": "HANDLED",
