@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/wfrun/wfrun/engine"
 )
@@ -200,7 +201,13 @@ func TestConductorE2ERerunLoopsAndSwitches(t *testing.T) {
 			h.answer(id, "case2_task", engine.TaskCompleted)
 			h.awaitStatus(id, engine.StatusCompleted)
 		}},
-		{"testWaitTaskWithTimerRerun", func(t *testing.T, h *rerunHarness) {
+		{"testWaitTaskWithTimerRerun", func(t *testing.T, _ *rerunHarness) {
+			// On an engine clock the test moves: the rerun WAIT's timer
+			// counts its 30 seconds from the rerun (not from the first
+			// attempt's start), and it does end the WAIT.
+			clock := engine.NewManualClock(time.Now())
+			h := newRerunHarness(t, engine.WithClock(clock))
+			ctx := context.Background()
 			id := h.start("rerun-wait-timer-workflow", "")
 			h.await(id, "WAIT IN_PROGRESS", statusIs("", "wait_timer_task="+engine.TaskInProgress))
 			raw := h.rawTasks(id)[0]
@@ -208,6 +215,10 @@ func TestConductorE2ERerunLoopsAndSwitches(t *testing.T) {
 			if initial <= 0 {
 				t.Fatalf("wait task should have callback timer: %v", raw)
 			}
+			if err := clock.WaitForWaiters(ctx, 1); err != nil {
+				t.Fatal(err)
+			}
+			clock.Advance(20 * time.Second) // 10 seconds left of the first attempt's wait
 			h.terminate(id)
 			h.rerun(id, engine.RerunOptions{FromTaskID: raw["taskId"].(string)})
 			h.await(id, "RUNNING, WAIT IN_PROGRESS", statusIs(engine.StatusRunning, "wait_timer_task="+engine.TaskInProgress))
@@ -217,6 +228,20 @@ func TestConductorE2ERerunLoopsAndSwitches(t *testing.T) {
 			}
 			if pc, _ := again["pollCount"].(float64); pc != 0 {
 				t.Fatalf("new wait task should not have been polled: pollCount %v", pc)
+			}
+			if err := clock.WaitForWaiters(ctx, 1); err != nil {
+				t.Fatal(err)
+			}
+			// Past the first attempt's end, short of the rerun's.
+			clock.Advance(20 * time.Second)
+			for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+				if v, err := h.view(id); err == nil && v.Status != engine.StatusRunning {
+					t.Fatalf("the rerun WAIT ended 20 seconds after the rerun, its timer not restarted: %s", describeRun(v))
+				}
+			}
+			clock.Advance(10 * time.Second) // the rerun's 30 seconds
+			if v := h.awaitStatus(id, engine.StatusCompleted); v.Tasks[0].Status != engine.TaskCompleted {
+				t.Fatalf("after the rerun WAIT's 30 seconds: %s", describeRun(v))
 			}
 		}},
 	})
