@@ -426,7 +426,10 @@ func (s *Server) mayUpdate(ctx context.Context, p store.Principal, runID string,
 // errTaskEnded: an update for a task whose attempt already ended.
 var errTaskEnded = errors.New("the task already ended")
 
-// forwardUpdate handles an answer this process's queue does not hold. For
+// forwardUpdate handles an answer this process's queue does not hold. The
+// task is looked for in the run the update names, then (as Conductor finds
+// a task by its id) in that run's parent when it is the run's
+// SUB_WORKFLOW task, or in the run this process knows it of. For
 // a run another serve process executes (sharing the run store) it goes
 // through engine.CompleteTaskAttempt, which seals it into the run store, where that
 // process's runner picks it up. An answer for an attempt that already ended
@@ -451,6 +454,16 @@ func (s *Server) forwardUpdate(r *http.Request, res taskResult, p store.Principa
 			if task = taskOf(pdoc, res.TaskID); task != nil {
 				runID, doc = parent, pdoc
 				res.WorkflowInstanceID = parent
+			}
+		}
+	}
+	if other := s.conductor.tasks.runOf(res.TaskID); task == nil && other != "" && other != runID {
+		// A task of another run this process knows (a child's task named
+		// with its parent's id): found by its id, as Conductor finds it.
+		if odoc, err := s.execution(r.Context(), other); err == nil {
+			if task = taskOf(odoc, res.TaskID); task != nil {
+				runID, doc = other, odoc
+				res.WorkflowInstanceID = other
 			}
 		}
 	}

@@ -85,3 +85,25 @@ func TestSubWorkflowTaskUpdatedAcrossProcesses(t *testing.T) {
 		})
 	}
 }
+
+// TestUpdateOfChildTaskNamingParent: POST /api/tasks for a child's WAIT
+// task naming the parent as workflowInstanceId is taken, as Conductor's
+// updateTask finds a task by its id (the run it names must exist): the
+// child completes, and with it the parent.
+func TestUpdateOfChildTaskNamingParent(t *testing.T) {
+	ts := ctlServer(t)
+	ctlUpdateDefs(t, ts, `[{"name":"wait_parent","version":1,"schemaVersion":2,"tasks":[
+	 {"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"wait_child","version":1,
+	  "workflowDefinition":{"name":"wait_child","version":1,"schemaVersion":2,"tasks":[{"name":"hold","taskReferenceName":"hold","type":"WAIT"}]}}}]}]`)
+	id := ctlStart(t, ts, `{"name":"wait_parent","version":1}`)
+	child := ctlSubWorkflowID(t, ts, id, 0)
+	c := ctlAwait(t, ts, child, func(d ctlDoc) string {
+		if len(d.Tasks) != 1 || d.Tasks[0].Status != "IN_PROGRESS" {
+			return "want the child's WAIT IN_PROGRESS"
+		}
+		return ""
+	})
+	ctlUpdate(t, ts, id, c.Tasks[0].TaskID, "COMPLETED", `{"done":true}`)
+	ctlAwait(t, ts, child, ctlStatus("COMPLETED"))
+	ctlAwait(t, ts, id, ctlStatus("COMPLETED"))
+}
