@@ -716,6 +716,11 @@ func (e *Engine) completeTaskReason(ctx context.Context, runID, status string, o
 	if err := e.runs.PutSignal(ctx, runID, found.ReferenceTaskName, payload); err != nil {
 		return "", err
 	}
+	if found.TaskType == TypeSubWorkflow {
+		// Its parent waits for its lease keeper to take the signal
+		// (runChild): at once rather than at its next look.
+		e.signalStored(ctx, runID)
+	}
 	return found.ReferenceTaskName, nil
 }
 

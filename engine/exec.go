@@ -1292,7 +1292,25 @@ func (r *runState) takeSignals(ctx context.Context) error {
 		}
 		r.pending[k] = s
 	}
+	// Whoever waits for a signal (runChild) looks at pending again.
+	if r.taken != nil {
+		close(r.taken)
+		r.taken = nil
+	}
 	return nil
+}
+
+// signalsTaken returns a channel closed when takeSignals next moves
+// signals into r.pending (the lease keeper takes them about once a second,
+// and at once when poked: signalnudge.go). Get it before looking at
+// r.pending, so that no signal moved in between is missed.
+func (r *runState) signalsTaken() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.taken == nil {
+		r.taken = make(chan struct{})
+	}
+	return r.taken
 }
 
 // beginControl is begin for control-flow tasks (no retries).

@@ -185,6 +185,9 @@ type runState struct {
 	logIdx taskLogIndex
 	// pending external completions (signals), by exact ref
 	pending map[string]signal
+	// taken is closed (and dropped) when takeSignals moves signals into
+	// pending: runChild waits on it (signalsTaken).
+	taken chan struct{}
 	// What the next write carries (see changeLocked): task records and
 	// workflow members changed since the last write. stored is false until
 	// the first write of this process has created the record in full.

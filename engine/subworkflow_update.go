@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 )
 
 // A SUB_WORKFLOW task completed from outside. Conductor's updateTask takes
@@ -36,10 +35,6 @@ type childRun struct {
 // The child is interrupted with its parent (ctx, and its cause) while it
 // is attached.
 func (r *runState) runChild(ctx context.Context, child *runState, rec *taskRecord) (res *Result, taken *signal, err error) {
-	if r.e.pollInterval <= 0 {
-		res, err = child.execute(ctx)
-		return res, nil, err
-	}
 	cctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	attached := context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })
 	c := &childRun{done: make(chan struct{})}
@@ -62,18 +57,20 @@ func (r *runState) runChild(ctx context.Context, child *runState, rec *taskRecor
 		cancel(nil)
 		return c.res, nil, c.err
 	}
-	tick := time.NewTicker(r.e.pollInterval)
-	defer tick.Stop()
 	for {
-		select {
-		case <-c.done:
-			return ended()
-		case <-tick.C:
-		}
-		r.pollSignals(ctx)
+		// The run's lease keeper takes its signals from the store (about
+		// once a second, at once when a signal is stored: signalnudge.go);
+		// the parent waits for it rather than asking the store itself.
+		moved := r.signalsTaken()
 		sig, ok := r.takePending(rec.Ref)
 		if !ok || (sig.TaskID != "" && sig.TaskID != rec.TaskID) {
-			continue // none, or one for an earlier attempt
+			// None, or one for an earlier attempt.
+			select {
+			case <-c.done:
+				return ended()
+			case <-moved:
+			}
+			continue
 		}
 		if !attached() {
 			// The parent is ending: so is its child, attached until now.
