@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -1177,15 +1178,19 @@ func (r *runState) terminateStop(rec *taskRecord, input []byte) error {
 // (a signal written by CompleteTask, possibly from another process).
 func (r *runState) waitTask(ctx context.Context, wt *WorkflowTask, rec *taskRecord, input []byte) tasks.Result {
 	var in struct {
-		Duration any `json:"duration"`
-		Until    any `json:"until"`
+		Duration json.RawMessage `json:"duration"`
+		Until    json.RawMessage `json:"until"`
 	}
 	_ = json.Unmarshal(input, &in)
 	r.mu.Lock()
 	waitUntil, callback := rec.WaitUntil, rec.Callback
 	r.mu.Unlock()
 	if waitUntil == 0 && wt.Type == TypeWait {
-		if s, ok := in.Duration.(string); ok && s != "" {
+		// WaitTaskMapper.setCallbackAfter reads each as text (a number, an
+		// object or a bool too, which then fails as a format it cannot read)
+		// and takes a blank one as not given.
+		duration, until := waitInputText(in.Duration), waitInputText(in.Until)
+		if s := duration; s != "" {
 			d, err := parseDuration(s)
 			if err != nil {
 				return tasks.Result{Status: tasks.FailedTerminal, Reason: fmt.Sprintf("invalid duration %q: %v", s, err)}
@@ -1194,7 +1199,7 @@ func (r *runState) waitTask(ctx context.Context, wt *WorkflowTask, rec *taskReco
 			// Conductor's WaitTaskMapper shows the wait on the record as
 			// callbackAfterSeconds (clients and UIs read it).
 			callback = int64(d / time.Second)
-		} else if s, ok := in.Until.(string); ok && s != "" {
+		} else if s := until; s != "" {
 			t, err := parseUntil(s)
 			if err != nil {
 				// WaitTaskMapper's words (two spaces included).
@@ -1255,6 +1260,28 @@ func (r *runState) waitTask(ctx context.Context, wt *WorkflowTask, rec *taskReco
 		}
 		r.pollSignals(ctx)
 	}
+}
+
+// waitInputText is a WAIT's duration or until as WaitTaskMapper reads it:
+// a string as it is, absent or null as "", any other value (a number, an
+// object, a bool) as its JSON text; "" when blank.
+func waitInputText(v json.RawMessage) string {
+	var s string
+	switch v = bytes.TrimSpace(v); {
+	case len(v) == 0 || string(v) == "null":
+	case v[0] == '"':
+		_ = json.Unmarshal(v, &s)
+	default:
+		var b bytes.Buffer
+		if json.Compact(&b, v) != nil {
+			return string(v)
+		}
+		s = b.String()
+	}
+	if strings.TrimSpace(s) == "" {
+		return ""
+	}
+	return s
 }
 
 func (r *runState) takePending(ref string) (signal, bool) {
