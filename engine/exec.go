@@ -327,8 +327,11 @@ func (r *runState) beginRetry(ctx context.Context, wt *WorkflowTask, ref string,
 	rec, input, done, fail, err = r.beginRecord(ctx, wt, ref, iter, retry, callback)
 	if err == nil && !done && startsAfterDecision(wt.Type) {
 		// Scheduled in a fork's decision: it starts once that is written
-		// (forkdecision.go).
+		// (forkdecision.go), unless the fork stopped (forkpasses.go).
 		err = r.awaitDecision(ctx)
+		if err == nil && haltedFork(ctx) {
+			err = errForkStopped
+		}
 	}
 	return rec, input, done, fail, err
 }

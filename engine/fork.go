@@ -32,7 +32,7 @@ func notifyScheduled(ctx context.Context, typ string) {
 		return
 	}
 	if b, ok := ctx.Value(branchKey{}).(*branchTurn); ok && b != nil {
-		b.scheduled(ctx, executedByDecider[typ])
+		b.scheduled(ctx, executedByDecider[typ], typ == TypeDoWhile)
 	}
 }
 
@@ -41,7 +41,7 @@ func notifyScheduled(ctx context.Context, typ string) {
 // synchronous task does (a SWITCH or DECISION whose case has no tasks).
 func notifyScheduledSync(ctx context.Context) {
 	if b, ok := ctx.Value(branchKey{}).(*branchTurn); ok && b != nil {
-		b.scheduled(ctx, true)
+		b.scheduled(ctx, true, false)
 	}
 }
 
@@ -170,9 +170,11 @@ func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *Workflo
 				}
 				// The decider's pass runs to its end: the synchronous
 				// tasks the other branches scheduled in it run, and none
-				// schedules another (forkpasses.go, stop); then the run
-				// fails, cancelling what still runs.
-				drained := passes.stop(members[:len(branches)])
+				// schedules another (forkpasses.go, stop), in no fork of
+				// the run when the failure ends it; then the run fails,
+				// cancelling what still runs.
+				var st *stopError
+				drained := passes.stop(members[:len(branches)], errors.As(err, &st))
 				passes.leave(members[i]) // its turn: held until the others are stopped
 				select {
 				case <-drained:

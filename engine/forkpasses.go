@@ -19,8 +19,11 @@ import (
 // Here the members (the branches, then the fork itself, which records the
 // JOIN) take turns around a ring: a member schedules a record on its turn;
 // after a synchronous task it hands the turn on and runs that task when the
-// turn comes back (the next pass); after a task that waits it leaves the
-// ring. A member outside the ring joins it when the ring is empty. A fork
+// turn comes back (the next pass), then hands it on once more before it
+// schedules its next record, so that every task a pass scheduled has run
+// before the next pass schedules anything (a DO_WHILE, whose execution
+// schedules its first loop-over task, excepted); after a task that waits it
+// leaves the ring. A member outside the ring joins it when the ring is empty. A fork
 // nested in a branch shares the ring of the run's outermost fork, so the
 // passes order the records of every fork of the run together. So the
 // records of synchronous branches follow pass by pass, whatever goroutine
@@ -46,6 +49,17 @@ type forkPasses struct {
 	// in the ring at every removal.
 	stopped map[int]memberStop
 	stops   int // the stops so far (memberStop.stop)
+	// halted: a branch failed the run; no member of any fork schedules
+	// anything more. A member that has scheduled nothing yet (started)
+	// still schedules its first record, stopped or halted: the mapping of
+	// its fork, part of the decision under way.
+	halted  bool
+	started map[int]bool
+	// ran: members that ran a synchronous task since they scheduled their
+	// last record. Conductor's decider executes every task a pass
+	// scheduled before the next pass schedules anything: such a member
+	// lets the others run theirs before it schedules its next record.
+	ran map[int]bool
 }
 
 // memberStop is a stopped member: the last stop that named it, and the
@@ -69,7 +83,16 @@ type forkDrain struct {
 var errForkStopped = errors.New("fork stopped: a branch failed")
 
 func newForkPasses() *forkPasses {
-	return &forkPasses{turn: -1, wake: map[int]chan struct{}{}}
+	return &forkPasses{turn: -1, wake: map[int]chan struct{}{}, started: map[int]bool{}, ran: map[int]bool{}}
+}
+
+// stoppedLocked: m schedules nothing more. Callers hold p.mu.
+func (p *forkPasses) stoppedLocked(m int) bool {
+	if !p.started[m] {
+		return false
+	}
+	_, stopped := p.stopped[m]
+	return stopped || p.halted
 }
 
 // enter adds the members of a fork: its n branches, then the fork itself
@@ -92,6 +115,16 @@ func (p *forkPasses) enter(parent, n int) []int {
 		p.ring = slices.Concat(p.ring[:i:i], ids, p.ring[i+1:])
 		if p.turn == parent {
 			p.turn = ids[0]
+		}
+		if ms, ok := p.stopped[parent]; ok {
+			// Mapped by a stopped member: its members map their first
+			// records and stop; the stops waiting for it wait for them.
+			for _, id := range ids {
+				p.stopped[id] = memberStop{stop: ms.stop, first: ms.first, more: ms.more}
+				for _, d := range ms.drains() {
+					d.left++
+				}
+			}
 		}
 		p.leftRingLocked(parent)
 	} else {
@@ -155,7 +188,17 @@ func (p *forkPasses) waitLocked(ctx context.Context, m int, ok func() bool) erro
 func (p *forkPasses) await(ctx context.Context, m int) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if _, stopped := p.stopped[m]; stopped {
+	if p.ran[m] {
+		// The others run the tasks of this pass first.
+		delete(p.ran, m)
+		if p.turn == m && len(p.ring) > 1 {
+			p.passLocked(m, false)
+			if err := p.waitLocked(ctx, m, func() bool { return p.turn == m || !slices.Contains(p.ring, m) }); err != nil {
+				return err
+			}
+		}
+	}
+	if p.stoppedLocked(m) {
 		p.passLocked(m, true)
 		return errForkStopped
 	}
@@ -164,6 +207,11 @@ func (p *forkPasses) await(ctx context.Context, m int) error {
 	})
 	if err != nil {
 		return err
+	}
+	if p.stoppedLocked(m) {
+		// Stopped while it waited.
+		p.passLocked(m, true)
+		return errForkStopped
 	}
 	if len(p.ring) == 0 {
 		p.ring, p.turn = []int{m}, m
@@ -221,13 +269,19 @@ func (p *forkPasses) passLocked(m int, remove bool) {
 // schedules anything more (await returns errForkStopped). The returned
 // channel is closed once none of members is in the ring; the fork then
 // cancels what still runs (its tasks that wait).
-func (p *forkPasses) stop(members []int) <-chan struct{} {
+//
+// With all (the failure ends the run) every member of the ring stops, a
+// nested fork's and an enclosing one's too, as Conductor's next decision
+// fails the whole run; the channel is closed once every member that was
+// in the ring (or took the place of one, enter) has left it.
+func (p *forkPasses) stop(members []int, all bool) <-chan struct{} {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.stopped == nil {
 		p.stopped = map[int]memberStop{}
 	}
 	p.stops++
+	p.halted = p.halted || all
 	for _, m := range members {
 		ms := p.stopped[m]
 		ms.stop = p.stops
@@ -238,6 +292,9 @@ func (p *forkPasses) stop(members []int) <-chan struct{} {
 	d := &forkDrain{done: make(chan struct{})}
 	for _, m := range p.ring {
 		ms, ok := p.stopped[m]
+		if all {
+			ms.stop, ok = p.stops, true
+		}
 		if !ok || ms.stop != p.stops {
 			continue
 		}
@@ -267,6 +324,14 @@ func (p *forkPasses) leftRingLocked(m int) {
 	for _, d := range ms.more {
 		d.countDown()
 	}
+}
+
+// drains are the stops waiting for the member.
+func (ms memberStop) drains() []*forkDrain {
+	if ms.first == nil {
+		return nil
+	}
+	return append([]*forkDrain{ms.first}, ms.more...)
 }
 
 // countDown: one of d's members left the ring; the last closes d.
@@ -303,10 +368,13 @@ func awaitTurn(ctx context.Context) error {
 
 // scheduled: the branch has scheduled a task; a synchronous one (sync)
 // runs when the branch's turn comes back, any other leaves the ring.
-func (b *branchTurn) scheduled(ctx context.Context, sync bool) {
+// schedules: running it schedules the branch's next record at once (a
+// DO_WHILE's DoWhile.execute schedules its first loop-over task).
+func (b *branchTurn) scheduled(ctx context.Context, sync, schedules bool) {
 	p := b.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.started[b.m] = true
 	if !slices.Contains(p.ring, b.m) {
 		return
 	}
@@ -318,5 +386,20 @@ func (b *branchTurn) scheduled(ctx context.Context, sync bool) {
 		return // a record of a previous process, scheduled out of turn
 	}
 	p.passLocked(b.m, false)
-	_ = p.waitLocked(ctx, b.m, func() bool { return p.turn == b.m || !slices.Contains(p.ring, b.m) })
+	if p.waitLocked(ctx, b.m, func() bool { return p.turn == b.m || !slices.Contains(p.ring, b.m) }) == nil && !schedules {
+		p.ran[b.m] = true
+	}
+}
+
+// haltedFork reports whether the fork of ctx (if any) stopped scheduling
+// because a branch failed the run: a task that waits, scheduled in the
+// decision that saw the failure, never starts (the next decision fails
+// the run, cancelling it).
+func haltedFork(ctx context.Context) bool {
+	if b, ok := ctx.Value(branchKey{}).(*branchTurn); ok && b != nil {
+		b.p.mu.Lock()
+		defer b.p.mu.Unlock()
+		return b.p.halted
+	}
+	return false
 }

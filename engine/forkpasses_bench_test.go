@@ -16,7 +16,7 @@ func BenchmarkForkPassesDrain(b *testing.B) {
 			for b.Loop() {
 				p := newForkPasses()
 				ids := p.enter(-1, n)
-				drained := p.stop(ids[:n])
+				drained := p.stop(ids[:n], false)
 				// The ring's order: the branch whose turn it is leaves
 				// first, as a stopped pass runs to its end.
 				for _, m := range ids[:n] {

@@ -74,6 +74,9 @@ func TestForkPassesDrain(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := newForkPasses()
 			ids := p.enter(-1, 3)
+			for _, id := range ids[:3] {
+				p.started[id] = true // each branch scheduled its first task
+			}
 			if tt.nested >= 0 {
 				p.enter(ids[tt.nested], 2)
 			}
@@ -82,7 +85,7 @@ func TestForkPassesDrain(t *testing.T) {
 			}
 			var drains []<-chan struct{}
 			for range tt.stops {
-				drains = append(drains, p.stop(ids[:3]))
+				drains = append(drains, p.stop(ids[:3], false))
 			}
 			closed := func() bool {
 				for _, d := range drains {
