@@ -234,7 +234,17 @@ func (r *runState) execListNotify(ctx context.Context, list []*WorkflowTask, suf
 			return endList(ctx, rests, err)
 		}
 		if wt.Type != TypeForkJoin && wt.Type != TypeForkJoinDynamic {
-			if err := r.execTask(lctx, wt, suffix, iter); err != nil {
+			err := r.execTask(lctx, wt, suffix, iter)
+			if lr, ok := err.(*loopRest); ok {
+				// A permissive or optional DO_WHILE's failed iteration
+				// goes on beside the tasks after it (loopbeside.go).
+				if rests == nil {
+					lctx, stop = context.WithCancelCause(ctx)
+					defer stop(nil)
+				}
+				rests, err = append(rests, r.besideLoop(lctx, lr, stop)), nil
+			}
+			if err != nil {
 				r.scheduleLoopSuccessor(lctx, err, list, i, suffix, iter) // loop.go
 				return endList(ctx, rests, err)
 			}

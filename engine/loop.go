@@ -293,7 +293,12 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 			if err := r.setTaskData(rec, nil, ls.bytes()); err != nil {
 				return err
 			}
-			return r.failTask(ctx, rec, TaskFailed, failed.reason+" ")
+			if err := r.failTask(ctx, rec, TaskFailed, failed.reason+" "); err != nil || len(failed.rest) == 0 {
+				return err
+			}
+			// Permissive or optional, the loop lets the run go on; the
+			// rest of the iteration runs beside (loopbeside.go).
+			return &loopRest{rest: failed.rest}
 		}
 		if wt.program == nil {
 			if !hasItems {
@@ -348,6 +353,10 @@ type iterationFailed struct {
 	// next: the task's successor in the iteration was scheduled (or
 	// needs none).
 	next bool
+	// rest: in a permissive or optional loop, the rest of the iteration
+	// (loopbeside.go); broken: none (it went through a fork).
+	rest   []restSegment
+	broken bool
 }
 
 // loopKey is the context key of the DO_WHILE (its *WorkflowTask) whose
@@ -370,17 +379,29 @@ type loopKey struct{}
 // of a fork branch the JOIN (recorded already), of the iteration the loop
 // itself (none).
 //
-// Not modelled: a permissive or optional loop does not fail the run, and
-// Conductor would then run the rest of the iteration beside the tasks
-// after the loop: wfrun schedules nothing there.
+// A permissive or optional loop does not fail the run: the rest of the
+// iteration runs beside the tasks after the loop (loopbeside.go); the
+// successor, when it is a task the decider maps alone, is recorded (a
+// synchronous one executed) here, with the loop's failure.
 func (r *runState) scheduleLoopSuccessor(ctx context.Context, err error, list []*WorkflowTask, i int, suffix string, iter int) {
 	var failed *iterationFailed
-	if !errors.As(err, &failed) || failed.next || i+1 >= len(list) {
+	if !errors.As(err, &failed) {
+		return
+	}
+	loop, _ := ctx.Value(loopKey{}).(*WorkflowTask)
+	beside := loop != nil && (loop.Optional || loop.Permissive)
+	if beside {
+		failed.addRest(list, i, suffix, iter)
+	}
+	if failed.next || i+1 >= len(list) {
 		return
 	}
 	failed.next = true
-	if loop, _ := ctx.Value(loopKey{}).(*WorkflowTask); loop == nil || loop.Optional || loop.Permissive {
+	if loop == nil {
 		return
+	}
+	if next := list[i+1]; beside && (mappedWithFirstTask[next.Type] || next.Type == TypeDoWhile || next.Type == TypeTerminate) {
+		return // it runs with the rest
 	}
 	// Inside a fork, the branch takes its turn once; the mapping is one
 	// decision's and takes no other turns.
@@ -392,12 +413,13 @@ func (r *runState) scheduleLoopSuccessor(ctx context.Context, err error, list []
 }
 
 // successorScheduled marks err's iteration failure (if any) as needing no
-// successor.
+// successor, and leaving no rest to run beside (it went through a fork).
 func successorScheduled(err error) {
 	var failed *iterationFailed
 	if errors.As(err, &failed) {
 		failed.next = true
 	}
+	restBroken(err)
 }
 
 func (e *iterationFailed) Error() string {

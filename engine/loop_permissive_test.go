@@ -200,3 +200,85 @@ func stripIDs(s string) string {
 	}
 	return strings.Join(f, " ")
 }
+
+// A permissive or optional DO_WHILE failed by its iteration lets the run
+// go on (DeciderService.decide lines 216-235), and the rest of the failed
+// iteration runs beside the tasks after the loop: the decision that fails
+// the loop schedules the failed task's successor (lines 238-250), the next
+// one the task after the loop, and each task of the rest, when it ends,
+// schedules its own successor in the iteration (getNextTask,
+// filterNextLoopOverTasks) up to the loop itself, which schedules nothing
+// more. The run then fails on the permissive tasks (lines 277-312).
+func TestDoWhileRestOfAFailedIterationRunsBeside(t *testing.T) {
+	x := `{"name":"fail","taskReferenceName":"x","permissive":true,"inputParameters":{}}`
+	b := `{"name":"echo","taskReferenceName":"b","inputParameters":{"k":"b"}}`
+	c := `{"name":"c","taskReferenceName":"c","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"3"}}`
+	sw := func(tasks string) string {
+		return `{"name":"s","taskReferenceName":"s","type":"SWITCH","evaluatorType":"value-param","expression":"k","inputParameters":{"k":"a"},
+		  "decisionCases":{"a":[` + tasks + `]}}`
+	}
+	def := func(kind, body string) string {
+		return `{"name":"w","tasks":[{"name":"loop","taskReferenceName":"loop","type":"DO_WHILE",` + kind + `:true,
+		  "loopCondition":"$.loop['iteration'] < 3","loopOver":[` + body + `]},
+		  {"name":"echo","taskReferenceName":"after","inputParameters":{"k":"after"}}]}`
+	}
+	cases := []struct {
+		name, def string
+		tasks     []string // ref:status
+		failed    []string // the tasks the run's reason names
+	}{
+		{"permissive loop", def(`"permissive"`, x+`,`+b+`,`+c),
+			[]string{"loop:FAILED", "x__1:FAILED", "b__1:COMPLETED", "after:COMPLETED", "c__1:COMPLETED"}, []string{"loop", "x__1"}},
+		{"optional loop", def(`"optional"`, x+`,`+b+`,`+c),
+			[]string{"loop:COMPLETED_WITH_ERRORS", "x__1:FAILED", "b__1:COMPLETED", "after:COMPLETED", "c__1:COMPLETED"}, []string{"x__1"}},
+		// The successor a synchronous task: executed with the loop's
+		// failure, before the task after the loop is scheduled.
+		{"synchronous successor", def(`"permissive"`, x+`,`+c+`,`+b),
+			[]string{"loop:FAILED", "x__1:FAILED", "c__1:COMPLETED", "after:COMPLETED", "b__1:COMPLETED"}, []string{"loop", "x__1"}},
+		// In a SWITCH case: the rest of the case, then the rest of the
+		// iteration after the SWITCH.
+		{"in a SWITCH case", def(`"permissive"`, sw(x+`,`+b)+`,`+c),
+			[]string{"loop:FAILED", "s__1:COMPLETED", "x__1:FAILED", "b__1:COMPLETED", "after:COMPLETED", "c__1:COMPLETED"}, []string{"loop", "x__1"}},
+		// Nothing after the loop: the rest runs before the run ends.
+		{"the last task", `{"name":"w","tasks":[{"name":"loop","taskReferenceName":"loop","type":"DO_WHILE","permissive":true,
+		  "loopCondition":"true","loopOver":[` + x + `,` + b + `,` + c + `]}]}`,
+			[]string{"loop:FAILED", "x__1:FAILED", "b__1:COMPLETED", "c__1:COMPLETED"}, []string{"loop", "x__1"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, nil, engine.WithRegistry(tasks.NewDefaultRegistry()))
+			d, err := h.e.Parse([]byte(c.def))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 20 {
+				res := startRun(t, h.e, d, `{}`)
+				v := viewRun(t, h.e, res.RunID)
+				var got []string
+				ids := map[string]string{}
+				for _, tk := range v.Tasks {
+					got = append(got, tk.Ref+":"+tk.Status)
+					ids[tk.TaskID] = tk.Ref
+				}
+				if strings.Join(got, " ") != strings.Join(c.tasks, " ") {
+					t.Fatalf("run %d: tasks %q, want %q", i, got, c.tasks)
+				}
+				if res.Status != engine.StatusFailed {
+					t.Fatalf("run %d: %s", i, res.Status)
+				}
+				var named []string
+				for _, w := range strings.Fields(res.Reason) {
+					if ref, ok := ids[w]; ok {
+						named = append(named, ref)
+					}
+				}
+				if strings.Join(named, " ") != strings.Join(c.failed, " ") {
+					t.Fatalf("run %d: reason %q names %v, want %v", i, res.Reason, named, c.failed)
+				}
+				if loop := v.Tasks[0]; loop.Iteration != 1 || loop.Output["2"] != nil {
+					t.Fatalf("run %d: loop %+v: no iteration after the failed one", i, loop)
+				}
+			}
+		})
+	}
+}

@@ -151,6 +151,10 @@ type runState struct {
 	sec    *runsecrets.Run // every secret of the run goes through it
 	events func(Event)
 
+	// onRecord is called (under mu) when the next record is added
+	// (loopbeside.go).
+	onRecord func()
+
 	saveMu                         sync.Mutex
 	varsMu                         sync.Mutex // held across a read-merge-write of the variables (mergeVariablesWith)
 	mu                             sync.Mutex
@@ -419,6 +423,9 @@ func (r *runState) addTaskLocked(t *taskRecord) {
 	r.byRef[t.Ref] = t
 	r.latest[t.BaseRef] = t
 	r.touchLocked(t)
+	if r.onRecord != nil {
+		r.onRecord() // loopbeside.go
+	}
 }
 
 func baseRef(ref string) string {
