@@ -51,12 +51,19 @@ type reopenStep struct {
 func (e *Engine) parentsToReopen(ctx context.Context, d *runDoc) ([]reopenStep, error) {
 	var steps []reopenStep
 	cur := d
+	ended := 0
 	for depth := 0; cur.ParentWorkflowID != "" && depth < maxSubWorkflowDepth; depth++ {
 		pr, err := e.loadEnded(ctx, cur.ParentWorkflowID)
 		if errors.Is(err, ErrStillRunning) {
 			// A parent that runs still re-opens its task too; the walk
 			// stops there (its own parent waits on it).
 			s, err := e.runningParentToReopen(ctx, cur)
+			if errors.Is(err, errParentEnded) && ended < 3 {
+				// It ended since it was read: looked at again, ended.
+				ended++
+				depth--
+				continue
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -92,6 +99,10 @@ func (e *Engine) parentsToReopen(ctx context.Context, d *runDoc) ([]reopenStep, 
 	return steps, nil
 }
 
+// errParentEnded: the parent that runningParentToReopen looked at ended
+// meanwhile (parentsToReopen reads it again).
+var errParentEnded = errors.New("the parent ended meanwhile")
+
 // runningParentToReopen is the step for child's parent when that parent
 // still runs or is PAUSED (Conductor's updateAndPushParents re-opens the task whatever
 // the parent's status): when no process executes it, this engine takes
@@ -117,6 +128,10 @@ func (e *Engine) runningParentToReopen(ctx context.Context, child *runDoc) (reop
 	r, err := e.load(ctx, id, false, nil)
 	if err != nil {
 		_ = e.runs.ReleaseLease(context.WithoutCancel(ctx), id, e.owner)
+		if errors.Is(err, ErrNotRunning) {
+			// Its executor ended it and let go since it was read.
+			err = fmt.Errorf("%w: %w", errParentEnded, err)
+		}
 		return reopenStep{}, err
 	}
 	r.lease.held = true

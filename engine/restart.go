@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/wfrun/wfrun/runsecrets"
 )
@@ -148,6 +149,9 @@ func (e *Engine) restartWith(ctx context.Context, id string, fromStart bool, fro
 			}
 			return e.resultOf(ctx, id)
 		}
+	}
+	if err := e.awaitParentTook(ctx, &er.d); err != nil {
+		return nil, err
 	}
 	parents, err := e.parentsToReopen(ctx, &er.d)
 	if err != nil {
@@ -568,4 +572,47 @@ func loopHolding(t, from *taskRecord) bool {
 	inside := false
 	walkTasks(t.wt.LoopOver, func(w *WorkflowTask) { inside = inside || w.TaskReferenceName == from.BaseRef })
 	return inside && strings.HasPrefix(from.Ref[len(from.BaseRef):], t.Ref[len(t.BaseRef):]+"__")
+}
+
+// awaitParentTook waits, up to letGoWait, while the parent of the ended
+// child d is executed (here, or by a process holding its lease) and the
+// SUB_WORKFLOW record that started d is still unfinished naming d: the
+// parent's executor has d's end to take (it fails or retries the task).
+// Walked before that, the parents would show nothing to re-open, and the
+// parent would then end for good while its child runs again. A parent no
+// process executes is not waited for: resumed, it finds its child running
+// again and waits for it.
+func (e *Engine) awaitParentTook(ctx context.Context, d *runDoc) error {
+	id := d.ParentWorkflowID
+	if id == "" {
+		return nil
+	}
+	deadline := time.Now().Add(letGoWait)
+	step := time.Millisecond
+	for {
+		pd, err := e.loadLive(ctx, id)
+		if err != nil || pd == nil || (pd.Status != StatusRunning && pd.Status != StatusPaused) {
+			return err
+		}
+		sub := latestRecord(pd, d.ParentWorkflowTaskID)
+		if sub == nil || sub.SubWorkflowID != d.WorkflowID || terminalTask(sub.Status) {
+			return nil
+		}
+		executed := e.isActive(id)
+		if !executed {
+			l, held, err := e.runs.GetLease(ctx, id)
+			if err != nil {
+				return err
+			}
+			executed = held && l.Live(time.Now())
+		}
+		if !executed || !time.Now().Before(deadline) {
+			return nil
+		}
+		// Real time: the wait is for the parent's executor.
+		if err := sleepCtx(ctx, step); err != nil {
+			return err
+		}
+		step = min(2*step, 20*time.Millisecond)
+	}
 }

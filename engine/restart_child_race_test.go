@@ -1,0 +1,224 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/engine/runstore"
+)
+
+// gatedStore holds the writes of one run, once closed, until it is opened.
+type gatedStore struct {
+	runstore.Store
+	id     string
+	mu     sync.Mutex
+	closed bool
+	open   chan struct{}
+	held   chan struct{} // closed when a write is first held
+	once   sync.Once
+}
+
+func (g *gatedStore) Commit(ctx context.Context, id string, ch *runstore.Change) error {
+	g.mu.Lock()
+	hold := g.closed && id == g.id
+	g.mu.Unlock()
+	if hold {
+		g.once.Do(func() { close(g.held) })
+		<-g.open
+	}
+	return g.Store.Commit(ctx, id, ch)
+}
+
+// TestChildRunAgainBeforeItsParentTookItsEnd: a child that ended FAILED
+// is rerun, restarted or retried as soon as it shows its status, while its
+// parent's execution (here) has not yet taken that end (its SUB_WORKFLOW
+// task is still IN_PROGRESS naming the child: the parent's write is held).
+// The operation waits for the parent to take it, then re-opens the parent,
+// which completes with its child, as Conductor's updateAndPushParents does.
+// It used to walk the parents too early: it found nothing to re-open, and
+// the parent ended FAILED while its child ran again (or the operation
+// failed, "run is not running", when the parent ended during the walk).
+func TestChildRunAgainBeforeItsParentTookItsEnd(t *testing.T) {
+	for _, op := range []string{"rerun", "restart", "retry"} {
+		t.Run(op, func(t *testing.T) {
+			ctx := context.Background()
+			gs := &gatedStore{Store: runstore.NewMemory(), id: "race-parent", open: make(chan struct{}), held: make(chan struct{})}
+			var calls atomic.Int32
+			first := make(chan struct{})
+			e, err := engine.New(engine.WithRunStore(gs), engine.WithWorker("w", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+				if calls.Add(1) == 1 {
+					<-first
+					return nil, errors.New("failed by the test")
+				}
+				return json.RawMessage(`{"ok":true}`), nil
+			}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			def, err := e.Parse([]byte(`{"name":"race_parent","tasks":[
+			  {"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"race_child","workflowDefinition":
+			    {"name":"race_child","tasks":[{"name":"w","taskReferenceName":"w"}]}}}]}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			started := make(chan error, 1)
+			go func() {
+				_, err := e.Start(ctx, def, nil, engine.WithRunID("race-parent"))
+				started <- err
+			}()
+			var child string
+			for deadline := time.Now().Add(10 * time.Second); child == "" || calls.Load() == 0; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the child's task never started")
+				}
+				if b, err := e.Show(ctx, "race-parent"); err == nil {
+					var v runView
+					_ = json.Unmarshal(b, &v)
+					if len(v.Tasks) == 1 {
+						child = v.Tasks[0].SubWorkflowID
+					}
+				}
+			}
+			// The parent's writes are held from now on: the child ends, the
+			// parent does not take it yet.
+			gs.mu.Lock()
+			gs.closed = true
+			gs.mu.Unlock()
+			close(first)
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the child never showed FAILED")
+				}
+				if v := viewRun(t, e, child); v.Status == engine.StatusFailed {
+					break
+				}
+			}
+			taskID := viewRun(t, e, child).Tasks[0].TaskID
+			done := make(chan error, 1)
+			go func() {
+				var err error
+				switch op {
+				case "rerun":
+					_, err = e.RerunWith(ctx, child, engine.RerunOptions{FromTaskID: taskID})
+				case "restart":
+					_, err = e.Restart(ctx, child, false)
+				case "retry":
+					_, err = e.Retry(ctx, child, false)
+				}
+				done <- err
+			}()
+			select {
+			case <-gs.held:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the parent never wrote the child's end")
+			}
+			time.Sleep(200 * time.Millisecond) // the operation is under way
+			close(gs.open)
+			if err := <-done; err != nil {
+				t.Fatalf("%s of the child: %v", op, err)
+			}
+			if err := <-started; err != nil {
+				t.Fatalf("start: %v", err)
+			}
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+				v := viewRun(t, e, "race-parent")
+				if v.Status == engine.StatusCompleted {
+					if len(v.Tasks) != 1 || v.Tasks[0].SubWorkflowID != child || v.Tasks[0].Status != engine.TaskCompleted {
+						t.Fatalf("parent's tasks %+v, want its SUB_WORKFLOW COMPLETED with child %s", v.Tasks, child)
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("parent %s after its child's %s (child %s)", v.Status, op, viewRun(t, e, child).Status)
+				}
+			}
+		})
+	}
+}
+
+// staleStore answers the next `armed` Loads of run id with an earlier
+// document of it (reads that raced with its end).
+type staleStore struct {
+	runstore.Store
+	id    string
+	mu    sync.Mutex
+	stale []byte
+	armed int
+}
+
+func (s *staleStore) Load(ctx context.Context, id string) ([]byte, bool, error) {
+	s.mu.Lock()
+	if s.armed > 0 && id == s.id {
+		s.armed--
+		doc := s.stale
+		s.mu.Unlock()
+		return doc, false, nil
+	}
+	s.mu.Unlock()
+	return s.Store.Load(ctx, id)
+}
+
+// TestChildRerunWhileItsParentEnds: a rerun of an ended child that reads
+// its parent RUNNING, the parent having ended just after (its executor let
+// go of it), looks at the parent again and re-opens it as an ended parent,
+// instead of failing with "run is not running" (which
+// TestConductorE2ERerunSimple/testRerunWithSubWorkflow met now and then).
+func TestChildRerunWhileItsParentEnds(t *testing.T) {
+	ctx := context.Background()
+	ss := &staleStore{Store: runstore.NewMemory(), id: "ending-parent"}
+	var calls atomic.Int32
+	var e *engine.Engine
+	e, err := engine.New(engine.WithRunStore(ss), engine.WithWorker("w", func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+		if calls.Add(1) == 1 {
+			// The parent as stored while its child runs.
+			doc, _, err := ss.Store.Load(ctx, "ending-parent")
+			if err != nil {
+				return nil, err
+			}
+			ss.mu.Lock()
+			ss.stale = doc
+			ss.mu.Unlock()
+			return nil, errors.New("failed by the test")
+		}
+		return json.RawMessage(`{"ok":true}`), nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := e.Parse([]byte(`{"name":"ending_parent","tasks":[
+	  {"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"ending_child","workflowDefinition":
+	    {"name":"ending_child","tasks":[{"name":"w","taskReferenceName":"w"}]}}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Start(ctx, def, nil, engine.WithRunID("ending-parent"))
+	if err != nil || res.Status != engine.StatusFailed {
+		t.Fatalf("start: %v %+v", err, res)
+	}
+	v := viewRun(t, e, "ending-parent")
+	child := v.Tasks[0].SubWorkflowID
+	var stale struct {
+		Status string `json:"status"`
+	}
+	if err := json.Unmarshal(ss.stale, &stale); err != nil || stale.Status != engine.StatusRunning {
+		t.Fatalf("the earlier parent document: %v %s", err, stale.Status)
+	}
+	// The rerun's first two reads of the parent (whether it waits for
+	// the child's end to be taken, and the walk's) find it RUNNING; the
+	// walk's read under its lease finds it ended.
+	ss.mu.Lock()
+	ss.armed = 2
+	ss.mu.Unlock()
+	if _, err := e.RerunWith(ctx, child, engine.RerunOptions{FromTaskID: viewRun(t, e, child).Tasks[0].TaskID}); err != nil {
+		t.Fatalf("rerun of the child: %v", err)
+	}
+	if v := viewRun(t, e, "ending-parent"); v.Status != engine.StatusCompleted {
+		t.Fatalf("parent %s after its child's rerun: %+v", v.Status, v.Tasks)
+	}
+}
