@@ -353,6 +353,7 @@ func (s *Server) awaitQueuedRef(r *http.Request, runID, ref string) (string, boo
 	c.mu.Lock()
 	local := c.active[runID] != nil
 	c.mu.Unlock()
+	local = local || c.eng.Executes(runID) // a child run within its parent's execution here
 	if !local || !c.eng.Executes(runID) {
 		return "", false
 	}
@@ -483,6 +484,7 @@ func (s *Server) forwardUpdate(r *http.Request, res taskResult, p store.Principa
 	c.mu.Lock()
 	local := c.active[runID] != nil
 	c.mu.Unlock()
+	local = local || c.eng.Executes(runID) // a child run within its parent's execution here
 	// A restart here that handed its run to the process executing the
 	// run's parent (engine.Executes is false) is not local.
 	if local && c.eng.Executes(runID) {

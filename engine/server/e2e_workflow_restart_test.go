@@ -80,7 +80,9 @@ func TestE2ERestartSimpleWorkflowChangeDefinition(t *testing.T) {
 
 // TestE2ERestartWithSubWorkflow is testRestartWithSubWorkflow: the
 // child's task fails the parent; restart of the child (RUNNING, task 0
-// SCHEDULED) and its completion complete the parent.
+// SCHEDULED) and its completion complete the parent; a restart of the
+// parent sent right then gives it a new child, whose completion completes
+// it again.
 func TestE2ERestartWithSubWorkflow(t *testing.T) {
 	c := newE2EClient(t, nil)
 	c.register(e2eRegistrationSubDef, "retry-parent-with-sub-workflow", "restart-parent-with-sub-workflow",
@@ -101,11 +103,20 @@ func TestE2ERestartWithSubWorkflow(t *testing.T) {
 	c.update(child, c.taskAt(child, 0).TaskId, "COMPLETED", "", nil)
 	c.awaitStatus(id, "COMPLETED")
 
-	// The Java test then restarts the parent, which starts a new child
-	// whose completion completes the parent again. Left out: a restart
-	// sent as soon as the parent completed through its restarted child
-	// sometimes (about 1 run in 150 here) leaves the parent RUNNING with no
-	// task, never executed (COVERAGE-e2e.md).
+	// The parent restarted as soon as it completed: a new child, whose
+	// completion completes the parent again.
+	c.restart(id, false)
+	var next string
+	c.await("parent restarted with a new child", func() error {
+		wf := c.get(id)
+		if len(wf.Tasks) == 0 || wf.Tasks[0].SubWorkflowId == "" || wf.Tasks[0].SubWorkflowId == child {
+			return fmt.Errorf("%s: %s", wf.Status, describeTasks(wf))
+		}
+		next = wf.Tasks[0].SubWorkflowId
+		return nil
+	})
+	c.update(next, c.taskAt(next, 0).TaskId, "COMPLETED", "", nil)
+	c.awaitStatus(id, "COMPLETED")
 }
 
 // restartParentWithNewChild is the middle of the two orphan tests: the
