@@ -70,7 +70,16 @@ func TestConductorE2ERerunInsideDoWhile(t *testing.T) {
 			h.terminate(id)
 
 			h.rerun(id, engine.RerunOptions{FromTaskID: http2.TaskID})
-			v := h.awaitStatus(id, engine.StatusRunning)
+			// The rerun task's record comes back when the run's executor
+			// schedules it again, a moment after RerunWith stored the run
+			// RUNNING (Conductor's rerun resets it in place, in the same
+			// write): awaited, not read at once.
+			v := h.await(id, "RUNNING with the HTTP task of iteration 2", func(v runView) string {
+				if _, ok := typed(v, "HTTP", 2); v.Status != engine.StatusRunning || !ok {
+					return v.Status + ", no HTTP task of iteration 2"
+				}
+				return ""
+			})
 			loop, _ := typed(v, "DO_WHILE", 0)
 			for _, tk := range v.Tasks {
 				if tk.TaskType == "DO_WHILE" {
