@@ -254,6 +254,11 @@ func newID() string {
 	_, _ = rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
+	return uuidString(b)
+}
+
+// uuidString writes b in the 8-4-4-4-12 hex form of a UUID.
+func uuidString(b [16]byte) string {
 	var s [36]byte
 	hex.Encode(s[0:8], b[0:4])
 	hex.Encode(s[9:13], b[4:6])

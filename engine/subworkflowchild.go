@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"crypto/md5" // a name-based UUID (version 3), as Conductor derives child ids: no security use
-	"encoding/hex"
 	"fmt"
 	"strconv"
 )
@@ -27,14 +26,7 @@ func subWorkflowRunID(parent, taskID string, retry int) string {
 	b := md5.Sum([]byte(src))
 	b[6] = b[6]&0x0f | 0x30
 	b[8] = b[8]&0x3f | 0x80
-	var s [36]byte
-	hex.Encode(s[0:8], b[0:4])
-	hex.Encode(s[9:13], b[4:6])
-	hex.Encode(s[14:18], b[6:8])
-	hex.Encode(s[19:23], b[8:10])
-	hex.Encode(s[24:36], b[10:16])
-	s[8], s[13], s[18], s[23] = '-', '-', '-', '-'
-	return string(s[:])
+	return uuidString(b)
 }
 
 // unnamedChild returns the id of the child rec (a record that names none

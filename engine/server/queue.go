@@ -480,7 +480,13 @@ func (q *queue) deliverLocked(ctx context.Context, d *delivery, res workerResult
 // requeueAfter offers d again once its callback time has passed on the
 // engine's clock, unless it ended meanwhile.
 func (q *queue) requeueAfter(d *delivery, after time.Duration, gen int) {
-	if !q.sleepUntil(d.ctx, q.now().Add(after)) {
+	q.requeueAt(d, q.now().Add(after), gen)
+}
+
+// requeueAt offers d again at time at on the engine's clock, unless it
+// ended or was offered again (another gen) meanwhile.
+func (q *queue) requeueAt(d *delivery, at time.Time, gen int) {
+	if !q.sleepUntil(d.ctx, at) {
 		return
 	}
 	q.mu.Lock()

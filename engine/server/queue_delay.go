@@ -17,20 +17,7 @@ func (q *queue) holdUntil(d *delivery, at time.Time, gen int) {
 	if q.shared != nil {
 		q.shared.delay(context.WithoutCancel(d.ctx), d.id, d.queue, at)
 	}
-	go func() {
-		if !q.sleepUntil(d.ctx, at) {
-			return
-		}
-		q.mu.Lock()
-		current := d.gen == gen
-		if current {
-			d.callback = false
-		}
-		q.mu.Unlock()
-		if current {
-			q.requeue(d)
-		}
-	}()
+	go q.requeueAt(d, at, gen)
 }
 
 // sleepUntil waits until at on the engine's clock; false when ctx ended
