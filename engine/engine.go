@@ -224,8 +224,14 @@ func WithEvents(fn func(Event)) Option { return func(e *Engine) { e.events = fn 
 func WithHTTPClient(c *http.Client) Option { return func(e *Engine) { e.httpClient = c } }
 
 // WithPollInterval sets how often a waiting task checks for an external
-// completion (default 250ms).
-func WithPollInterval(d time.Duration) Option { return func(e *Engine) { e.pollInterval = d } }
+// completion (default 250ms; zero or less keeps the default).
+func WithPollInterval(d time.Duration) Option {
+	return func(e *Engine) {
+		if d > 0 {
+			e.pollInterval = d
+		}
+	}
+}
 
 // WithMaxLoopIterations caps DO_WHILE iterations (default 10000).
 func WithMaxLoopIterations(n int) Option { return func(e *Engine) { e.maxLoop = n } }
