@@ -21,28 +21,37 @@ type background struct {
 	idle   chan struct{} // closed when ids is empty
 }
 
-// startBackground executes r in the background.
-func (e *Engine) startBackground(r *runState) {
-	b := &e.bg
+// enter counts run id among the background runs and returns the context
+// they execute under (cancelled when WaitStarted gives up on them).
+func (b *background) enter(id string) context.Context {
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.ctx == nil {
 		b.ctx, b.cancel = context.WithCancel(context.Background())
 	}
 	if len(b.ids) == 0 {
 		b.ids, b.idle = map[string]bool{}, make(chan struct{})
 	}
-	b.ids[r.id] = true
-	ctx := b.ctx
-	b.mu.Unlock()
+	b.ids[id] = true
+	return b.ctx
+}
+
+// leave ends run id's count; the last one out closes idle.
+func (b *background) leave(id string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.ids, id)
+	if len(b.ids) == 0 {
+		close(b.idle)
+	}
+}
+
+// startBackground executes r in the background.
+func (e *Engine) startBackground(r *runState) {
+	b := &e.bg
+	ctx := b.enter(r.id)
 	go func() {
-		defer func() {
-			b.mu.Lock()
-			delete(b.ids, r.id)
-			if len(b.ids) == 0 {
-				close(b.idle)
-			}
-			b.mu.Unlock()
-		}()
+		defer b.leave(r.id)
 		if _, err := r.execute(ctx); err != nil && ctx.Err() == nil {
 			// Nobody waits for this run's result: say why it stopped.
 			r.emit(Event{Kind: EventWorkflow, Status: StatusRunning,

@@ -123,24 +123,10 @@ func (r *runState) subWorkflowUpdated(ctx context.Context, rec *taskRecord, sig 
 // waits for it, and interrupts it through cancel.
 func (e *Engine) adoptBackground(id string, cancel func(), done <-chan struct{}) {
 	b := &e.bg
-	b.mu.Lock()
-	if b.ctx == nil {
-		b.ctx, b.cancel = context.WithCancel(context.Background())
-	}
-	if len(b.ids) == 0 {
-		b.ids, b.idle = map[string]bool{}, make(chan struct{})
-	}
-	b.ids[id] = true
-	stop := context.AfterFunc(b.ctx, cancel)
-	b.mu.Unlock()
+	stop := context.AfterFunc(b.enter(id), cancel)
 	go func() {
 		<-done
 		stop()
-		b.mu.Lock()
-		delete(b.ids, id)
-		if len(b.ids) == 0 {
-			close(b.idle)
-		}
-		b.mu.Unlock()
+		b.leave(id)
 	}()
 }
