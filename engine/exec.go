@@ -1381,9 +1381,20 @@ func (r *runState) execSwitch(ctx context.Context, wt *WorkflowTask, suffix stri
 	if ok, err := r.settledOperator(ctx, wt, ref); ok {
 		return err // resume.go: its outcome stands
 	}
-	rec, input, done, err := r.beginControl(ctx, wt, ref, iter)
+	rec, input, done, fail, err := r.begin(ctx, wt, ref, iter, 0)
 	if err != nil {
 		return err
+	}
+	if fail != nil {
+		return r.failTask(ctx, rec, string(fail.Status), fail.Reason)
+	}
+	if !done && wt.Type == TypeSwitch && rec.Status != TaskInProgress {
+		// SwitchTaskMapper records the SWITCH started, whether or not its
+		// expression can be evaluated; a DECISION is recorded only once
+		// it has its case (decisionEvalFailed).
+		if err := r.transition(ctx, rec, TaskInProgress, ""); err != nil {
+			return err
+		}
 	}
 	var selected string
 	if done {
@@ -1401,7 +1412,23 @@ func (r *runState) execSwitch(ctx context.Context, wt *WorkflowTask, suffix stri
 		_ = json.Unmarshal(input, &in)
 		v, err := wt.program.Eval(ctx, in)
 		if err != nil {
-			return r.failTask(ctx, rec, TaskFailedTerminal, r.sec.CodeExcerpt("expression: "+err.Error(), maxReasonBytes))
+			if ctx.Err() != nil {
+				return ctx.Err() // the run ended meanwhile: not the expression's failure
+			}
+			if wt.Type == TypeDecision {
+				return r.decisionEvalFailed(rec)
+			}
+			// SwitchTaskMapper catches what the evaluator throws and
+			// records the SWITCH FAILED with the exception's message; a
+			// built-in task is never retried, so the decider's retry()
+			// fails the run ("Task <id> failed with status: FAILED and
+			// reason: '...'"), or the run goes on past an optional one.
+			return r.failTask(ctx, rec, TaskFailed, r.sec.CodeExcerpt(err.Error(), maxReasonBytes))
+		}
+		if rec.Status != TaskInProgress {
+			if err := r.transition(ctx, rec, TaskInProgress, ""); err != nil {
+				return err
+			}
 		}
 		selected = caseString(v)
 		// As Conductor's mappers record it: the evaluated case in the input
@@ -1440,6 +1467,33 @@ func (r *runState) execSwitch(ctx context.Context, wt *WorkflowTask, suffix stri
 		return nil
 	}
 	return r.execList(ctx, switchBranch(wt, selected), suffix, iter)
+}
+
+// decisionEvalFailed ends the run whose DECISION's caseExpression could
+// not be evaluated as Conductor's DecisionTaskMapper does: it throws
+// TerminateWorkflowException("Error while evaluating script: <the
+// expression>") before it builds the task, so the run FAILS with that
+// reason, no DECISION record and no failed task (optional or not). The
+// record begin made is dropped (its seq stays unused).
+func (r *runState) decisionEvalFailed(rec *taskRecord) error {
+	expr := rec.wt.CaseExpression
+	if rec.wt.Expression != "" {
+		expr = rec.wt.Expression // wfrun's DECISION with a SWITCH's expression
+	}
+	r.mu.Lock()
+	kept := r.tasks[:0]
+	for _, t := range r.tasks {
+		if t != rec {
+			kept = append(kept, t)
+		}
+	}
+	for i := len(kept); i < len(r.tasks); i++ {
+		r.tasks[i] = nil
+	}
+	r.tasks = kept
+	r.forgetLocked(rec) // deleted from the store too, should a write have carried it
+	r.mu.Unlock()
+	return &stopError{status: StatusFailed, reason: r.sec.CodeExcerpt("Error while evaluating script: "+expr, maxReasonBytes)}
 }
 
 // switchBranch is the case a SWITCH or DECISION takes for selected.

@@ -56,7 +56,7 @@ func TestForkBranchFailureStopsEveryFork(t *testing.T) {
 		// c1 is executed, b1 never starts.
 		{"a SWITCH that fails to evaluate", `{"name":"w","tasks":[{"name":"f","taskReferenceName":"f","type":"FORK_JOIN","forkTasks":[
 		  [` + badSwitch + `],[` + echo("b1") + `],[` + inline("c1") + `]]},{"name":"j","taskReferenceName":"j","type":"JOIN","joinOn":["s","b1","c1"]}]}`,
-			"f:FORK:COMPLETED s:SWITCH:FAILED_WITH_TERMINAL_ERROR b1:echo:CANCELED c1:INLINE:COMPLETED j:JOIN:CANCELED"},
+			"f:FORK:COMPLETED s:SWITCH:FAILED b1:echo:CANCELED c1:INLINE:COMPLETED j:JOIN:CANCELED"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -382,11 +382,13 @@ func (v *validator) program(t *WorkflowTask, loc, evalType, expr string) {
 func (v *validator) switchTask(t *WorkflowTask) {
 	typ, expr, loc := t.EvaluatorType, t.Expression, t.loc+"/expression"
 	if t.Type == TypeDecision && expr == "" {
-		// Legacy DECISION: caseValueParam names an input key, caseExpression is JavaScript.
-		if t.CaseValueParam != "" {
-			typ, expr, loc = eval.TypeValueParam, t.CaseValueParam, t.loc+"/caseValueParam"
-		} else {
+		// Legacy DECISION: caseExpression is JavaScript, caseValueParam
+		// names an input key; DecisionTaskMapper takes a caseExpression
+		// that is not blank first.
+		if strings.TrimSpace(t.CaseExpression) != "" || t.CaseValueParam == "" {
 			typ, expr, loc = eval.TypeJavaScript, t.CaseExpression, t.loc+"/caseExpression"
+		} else {
+			typ, expr, loc = eval.TypeValueParam, t.CaseValueParam, t.loc+"/caseValueParam"
 		}
 	}
 	if typ == "" {
