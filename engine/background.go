@@ -104,3 +104,31 @@ func (e *Engine) WaitStarted(ctx context.Context) error {
 		return fmt.Errorf("%w: %d run(s) started by this one stay RUNNING and can be resumed", ErrInterrupted, ids)
 	}
 }
+
+// StopStarted interrupts the runs this engine started on its own (those
+// WaitStarted waits for) and waits until each has stopped: RUNNING, its
+// lease released, so Resume continues it. A server shutting down stops
+// them as it stops its own runs. It returns ctx's error when ctx ends
+// first (a run still stopping keeps its lease until it expires).
+func (e *Engine) StopStarted(ctx context.Context) error {
+	b := &e.bg
+	for {
+		b.mu.Lock()
+		if len(b.ids) == 0 {
+			b.mu.Unlock()
+			return nil
+		}
+		cancel, idle := b.cancel, b.idle
+		b.ctx, b.cancel = nil, nil
+		b.mu.Unlock()
+		if cancel != nil {
+			cancel()
+		}
+		select {
+		case <-idle:
+			// A run stopping may have started another one meanwhile.
+		case <-ctx.Done():
+			return fmt.Errorf("background runs still stopping: %w", ctx.Err())
+		}
+	}
+}

@@ -389,10 +389,14 @@ func (c *conductor) shutdown(ctx context.Context) error {
 	go func() { c.wg.Wait(); close(done) }()
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
+		_ = c.eng.StopStarted(ctx) // interrupted all the same
 		return ctx.Err()
 	}
+	// The runs the engine started on its own (a START_WORKFLOW task's, a
+	// failureWorkflow, a SUB_WORKFLOW child detached by an update) stop
+	// as this server's runs do: RUNNING, their leases released.
+	return c.eng.StopStarted(ctx)
 }
 
 // StopPolling ends every long poll now and makes new polls answer at once
@@ -404,8 +408,9 @@ func (s *Server) StopPolling() {
 	}
 }
 
-// Shutdown stops background work: the Conductor API's runs are
-// interrupted and left resumable in the run store. Call it after
+// Shutdown stops background work: the Conductor API's runs, and those its
+// engine started on its own, are interrupted and left resumable in the run
+// store. Call it after
 // http.Server.Shutdown.
 func (s *Server) Shutdown(ctx context.Context) error {
 	if s.conductor != nil {
