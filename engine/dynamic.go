@@ -294,17 +294,28 @@ type dynamicKey struct {
 // type, anything else as a worker task of that name, which needs a task
 // definition (inline or registered), as in Conductor.
 func (r *runState) execDynamic(ctx context.Context, wt *WorkflowTask, suffix string, iter int) error {
+	t, err := r.dynamicTask(ctx, wt)
+	if err != nil {
+		return err
+	}
+	return r.execLeaf(ctx, t, suffix, iter)
+}
+
+// dynamicTask is the task a DYNAMIC task wt runs as (execDynamic), or the
+// run's end (a *stopError) when its input names none that can run, as
+// Conductor's DynamicTaskMapper throws.
+func (r *runState) dynamicTask(ctx context.Context, wt *WorkflowTask) (*WorkflowTask, error) {
 	name, err := r.dynamicName(ctx, wt)
 	if err != nil || name == "" {
 		msg := fmt.Sprintf("Cannot map a dynamic task based on the parameter and input. Parameter= %s", wt.DynamicTaskNameParam)
 		if err != nil {
 			msg += ": " + err.Error()
 		}
-		return &stopError{status: StatusFailed, reason: msg}
+		return nil, &stopError{status: StatusFailed, reason: msg}
 	}
 	key := dynamicKey{wt, name}
 	if v, ok := r.e.dynTasks.Load(key); ok {
-		return r.execLeaf(ctx, v.(*WorkflowTask), suffix, iter)
+		return v.(*WorkflowTask), nil
 	}
 	t := *wt
 	t.Name, t.Type = name, TypeSimple
@@ -312,14 +323,14 @@ func (r *runState) execDynamic(ctx context.Context, wt *WorkflowTask, suffix str
 		t.Type = name
 	} else if t.TaskDefinition == nil {
 		if r.e.taskDefs == nil {
-			return &stopError{status: StatusFailed, reason: fmt.Sprintf("Invalid task specified.  Cannot find task by name %s in the task definitions", name)}
+			return nil, &stopError{status: StatusFailed, reason: fmt.Sprintf("Invalid task specified.  Cannot find task by name %s in the task definitions", name)}
 		}
 		if _, ok := r.e.taskDefs.TaskDef(name); !ok {
-			return &stopError{status: StatusFailed, reason: fmt.Sprintf("Invalid task specified.  Cannot find task by name %s in the task definitions", name)}
+			return nil, &stopError{status: StatusFailed, reason: fmt.Sprintf("Invalid task specified.  Cannot find task by name %s in the task definitions", name)}
 		}
 	}
 	v, _ := r.e.dynTasks.LoadOrStore(key, &t)
-	return r.execLeaf(ctx, v.(*WorkflowTask), suffix, iter)
+	return v.(*WorkflowTask), nil
 }
 
 func (r *runState) dynamicName(ctx context.Context, wt *WorkflowTask) (string, error) {

@@ -148,9 +148,12 @@ func (r *runState) finish(ctx context.Context, st *stopError) (*Result, error) {
 	}
 	var out []byte
 	var err error
+	terminated := r.completedTerminateOutput() // loopmap.go
 	switch {
 	case st.output != nil:
 		out = st.output
+	case terminated != nil:
+		out = terminated
 	case r.def.outputTmpl != nil:
 		out, _, err = r.def.outputTmpl.Execute(ctx, &runEnv{r: r, values: r.e.envValues}, interpolate.DeferSecrets, nil)
 		if err != nil {

@@ -176,22 +176,9 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 	}
 	inMap := map[string]any{}
 	_ = json.Unmarshal(input, &inMap)
-	// Items: the top-level "items" template (OSS) or inputParameters.items/_items (Orkes).
-	var items []any
-	hasItems, orkesItems := false, false
-	if wt.items != nil {
-		b, _, err := wt.items.Execute(ctx, &runEnv{r: r, taskID: rec.TaskID, values: r.e.envValues}, interpolate.DeferSecrets, nil)
-		if err != nil {
-			return r.failTask(ctx, rec, TaskFailedTerminal, "items: "+err.Error())
-		}
-		if err := json.Unmarshal(b, &items); err != nil {
-			return r.failTask(ctx, rec, TaskFailedTerminal, "items must resolve to a JSON array")
-		}
-		hasItems = true
-	} else if v, ok := inMap["items"]; ok {
-		items, hasItems, orkesItems = asList(v), true, true
-	} else if v, ok := inMap["_items"]; ok {
-		items, hasItems, orkesItems = asList(v), true, true
+	items, hasItems, orkesItems, err := r.loopItems(ctx, wt, rec, inMap)
+	if err != nil {
+		return err
 	}
 	keep := 0
 	if n, ok := inMap["keepLastN"].(float64); ok && n >= 1 {
@@ -229,14 +216,7 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 		if i > r.e.maxLoop {
 			return r.failTask(ctx, rec, TaskFailedTerminal, fmt.Sprintf("DO_WHILE stopped after %d iterations (limit)", r.e.maxLoop))
 		}
-		scalars := map[string]any{"iteration": i}
-		if hasItems {
-			scalars["loopItem"], scalars["loopIndex"] = items[i-1], i-1
-			if orkesItems {
-				// Orkes names the current item "item" (${loop.output.item}).
-				scalars["item"] = items[i-1]
-			}
-		}
+		scalars := loopScalars(i, items, hasItems, orkesItems)
 		r.mu.Lock()
 		ls.setScalars(marshalOr(scalars, `{}`))
 		// The loop task's own iteration (${loop['iteration']},
@@ -262,6 +242,10 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 		}
 		upTo := ""
 		if failed != nil {
+			if failed.thrown != nil {
+				// The loop stays IN_PROGRESS and is cancelled with the run.
+				return failed.thrown
+			}
 			upTo = failed.ref
 		}
 		entry, outs := r.iterationOutputs(wt, iterSfx, view != nil, upTo)
@@ -293,7 +277,11 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 			if err := r.setTaskData(rec, nil, ls.bytes()); err != nil {
 				return err
 			}
-			if err := r.failTask(ctx, rec, TaskFailed, failed.reason+" "); err != nil || len(failed.rest) == 0 {
+			err := r.failTask(ctx, rec, TaskFailed, failed.reason+" ")
+			if failed.terminated {
+				return r.afterTerminateSuccessor(err, failed.then)
+			}
+			if err != nil || len(failed.rest) == 0 {
 				return err
 			}
 			// Permissive or optional, the loop lets the run go on; the
@@ -345,6 +333,44 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 	return r.transition(ctx, rec, TaskCompleted, "")
 }
 
+// loopItems is the list a DO_WHILE wt iterates over: its top-level "items"
+// template (OSS) or inputParameters.items/_items (Orkes; inMap is its
+// resolved input). hasItems is false for a loop over a condition. A
+// template that does not resolve to a list fails the loop (err).
+func (r *runState) loopItems(ctx context.Context, wt *WorkflowTask, rec *taskRecord, inMap map[string]any) (items []any, hasItems, orkes bool, err error) {
+	if wt.items != nil {
+		b, _, err := wt.items.Execute(ctx, &runEnv{r: r, taskID: rec.TaskID, values: r.e.envValues}, interpolate.DeferSecrets, nil)
+		if err != nil {
+			return nil, false, false, r.failTask(ctx, rec, TaskFailedTerminal, "items: "+err.Error())
+		}
+		if err := json.Unmarshal(b, &items); err != nil {
+			return nil, false, false, r.failTask(ctx, rec, TaskFailedTerminal, "items must resolve to a JSON array")
+		}
+		return items, true, false, nil
+	}
+	if v, ok := inMap["items"]; ok {
+		return asList(v), true, true, nil
+	}
+	if v, ok := inMap["_items"]; ok {
+		return asList(v), true, true, nil
+	}
+	return nil, false, false, nil
+}
+
+// loopScalars are the members of a DO_WHILE's output for iteration i:
+// iteration, and over items loopItem and loopIndex (Orkes also names the
+// current item "item", ${loop.output.item}).
+func loopScalars(i int, items []any, hasItems, orkes bool) map[string]any {
+	scalars := map[string]any{"iteration": i}
+	if hasItems {
+		scalars["loopItem"], scalars["loopIndex"] = items[i-1], i-1
+		if orkes {
+			scalars["item"] = items[i-1]
+		}
+	}
+	return scalars
+}
+
 // iterationFailed is the error a permissive task inside a DO_WHILE
 // iteration returns when it ends unsuccessfully with no retry left: the
 // enclosing loop (execDoWhile) fails with its reason.
@@ -357,6 +383,15 @@ type iterationFailed struct {
 	// (loopbeside.go); broken: none (it went through a fork).
 	rest   []restSegment
 	broken bool
+	// thrown: the successor's mapper throws (a DYNAMIC naming no task it
+	// can run, a fork it cannot map): the decision ends the run with its
+	// reason before the loop is judged (loopmap.go, mapperThrows).
+	thrown error
+	// terminated: the successor is a TERMINATE, executed in the decision
+	// that fails the loop; then, when it fails, its failure. The next
+	// decision ends the run (see execDoWhile).
+	terminated bool
+	then       error
 }
 
 // loopKey is the context key of the DO_WHILE (its *WorkflowTask) whose
@@ -400,7 +435,12 @@ func (r *runState) scheduleLoopSuccessor(ctx context.Context, err error, list []
 	if loop == nil {
 		return
 	}
-	if next := list[i+1]; beside && (mappedWithFirstTask[next.Type] || next.Type == TypeDoWhile || next.Type == TypeTerminate) {
+	if err := r.mapperThrows(ctx, list, i+1); err != nil {
+		failed.thrown = err
+		return
+	}
+	next := list[i+1]
+	if beside && (mappedWithFirstTask[next.Type] || next.Type == TypeDoWhile) {
 		return // it runs with the rest
 	}
 	// Inside a fork, the branch takes its turn once; the mapping is one
@@ -409,7 +449,13 @@ func (r *runState) scheduleLoopSuccessor(ctx context.Context, err error, list []
 		return
 	}
 	mctx := context.WithValue(context.WithValue(ctx, branchKey{}, (*branchTurn)(nil)), mapOnlyKey{}, true)
-	r.scheduleMapped(mctx, list, i+1, suffix, iter)
+	merr := r.scheduleMapped(mctx, list, i+1, suffix, iter)
+	if next.Type == TypeTerminate {
+		failed.terminated = true
+		if rec := r.lookup(next.TaskReferenceName + suffix); rec == nil || rec.Status != TaskCompleted {
+			failed.then = merr
+		}
+	}
 }
 
 // successorScheduled marks err's iteration failure (if any) as needing no
@@ -447,25 +493,49 @@ func (r *runState) iterationOutputs(wt *WorkflowTask, iterSfx string, decode boo
 	entry := []byte{'{'}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	stopped := false
+	type member struct {
+		name string
+		tr   *taskRecord
+	}
+	var members []member
 	walkTasks(wt.LoopOver, func(t *WorkflowTask) {
-		tr := r.byRef[t.TaskReferenceName+iterSfx]
-		if tr == nil || stopped {
-			return
+		if tr := r.byRef[t.TaskReferenceName+iterSfx]; tr != nil {
+			members = append(members, member{t.TaskReferenceName, tr})
 		}
-		stopped = upTo != "" && tr.Ref == upTo
+	})
+	if upTo != "" {
+		// DoWhile.execute walks the iteration's tasks in the order they
+		// were scheduled (a task's first attempt's place) and stops after
+		// the first unsuccessful one: in a fork, the other branches'
+		// tasks and the JOIN scheduled before it are in the entry.
+		first := map[string]int{}
+		for _, t := range r.tasks {
+			if _, ok := first[t.Ref]; !ok {
+				first[t.Ref] = t.Seq
+			}
+		}
+		sort.SliceStable(members, func(a, b int) bool { return first[members[a].tr.Ref] < first[members[b].tr.Ref] })
+		for k, m := range members {
+			if m.tr.Ref == upTo {
+				members = members[:k+1]
+				break
+			}
+		}
+	}
+	for _, m := range members {
+		t, tr := m, m.tr
 		if len(entry) > 1 {
 			entry = append(entry, ',')
 		}
-		entry = append(entry, marshalOr(t.TaskReferenceName, `""`)...)
+		entry = append(entry, marshalOr(t.name, `""`)...)
 		entry = append(entry, ':')
 		entry = append(entry, orEmpty(tr.outMem)...)
 		if decode {
 			var o any
 			_ = json.Unmarshal(orEmpty(tr.outMem), &o)
-			outs[t.TaskReferenceName] = o
+			outs[t.name] = o
 		}
-	})
+	}
 	return append(entry, '}'), outs
 }
 

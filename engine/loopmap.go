@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 )
 
 // What the decision that fails a DO_WHILE schedules beside it
@@ -15,19 +17,27 @@ import (
 //   - FORK_JOIN and FORK_JOIN_DYNAMIC: the FORK (COMPLETED), each branch's
 //     first task mapped in turn, the JOIN (IN_PROGRESS) (ForkJoinTaskMapper,
 //     ForkJoinDynamicTaskMapper);
-//   - DO_WHILE: the loop IN_PROGRESS, in iteration 1, with its first
-//     loop-over task SCHEDULED: the decider executes the loop, whose
-//     DoWhile.execute schedules that task (scheduleNextIteration) without
-//     executing it, even a synchronous one;
-//   - TERMINATE: executed, COMPLETED with its output; the run fails anyway,
-//     with the loop's reason (the next decision's retry() of the loop comes
-//     first);
+//   - DO_WHILE: the loop IN_PROGRESS, in iteration 1 (over items: with its
+//     first loopItem and loopIndex 0; an empty list completes it, iteration
+//     0), with its first loop-over task mapped but not executed: the
+//     decider executes the loop, whose DoWhile.execute maps that task
+//     (scheduleNextIteration), and no synchronous task it brings is
+//     executed in that decision (scheduleUnexecuted);
+//   - DYNAMIC: the task its input names (DynamicTaskMapper: taskType the
+//     name), executed when synchronous;
+//   - TERMINATE: executed, COMPLETED with its output (the run's output,
+//     as Conductor's updateWorkflowOutput takes a completed TERMINATE's);
+//     the run fails anyway, with the loop's reason (the next decision's
+//     retry() of the loop comes first), or, when the loop lets the run go
+//     on, on the permissive tasks (the decider's completion check, as a
+//     TERMINATE has completed): nothing after the loop is scheduled;
 //   - a synchronous task (INLINE, SET_VARIABLE, ...): executed;
 //   - any other task: SCHEDULED, never started.
 //
-// Not modelled: a DYNAMIC successor, and a loop successor over items (its
-// loopItem/loopIndex, an empty list) or whose first loop-over task is an
-// operator (only the loop is recorded).
+// A mapper that throws (a DYNAMIC naming no task it can run, a fork not
+// followed by a JOIN or whose dynamic input cannot be forked) ends the run
+// with its reason in that decision, before the loop is judged
+// (mapperThrows): the loop is cancelled with the run.
 
 // mapOnlyKey marks the context of a mapping (scheduleMapped): a SWITCH
 // maps its case's first task instead of running the case.
@@ -39,38 +49,93 @@ func mapOnly(ctx context.Context) bool {
 }
 
 // scheduleMapped maps list[i] (suffix, iter) as Conductor's decider does
-// in a decision that is the run's last: see above. Errors are not
-// returned: the run fails with the loop's reason whatever happens here.
-func (r *runState) scheduleMapped(ctx context.Context, list []*WorkflowTask, i int, suffix string, iter int) {
+// in a decision that is the run's last: see above. It returns what a
+// TERMINATE it executed returned (the run's end it asks for, or its
+// failure); other errors are dropped: the run fails with the loop's reason
+// whatever happens here.
+func (r *runState) scheduleMapped(ctx context.Context, list []*WorkflowTask, i int, suffix string, iter int) error {
 	wt := list[i]
 	switch {
 	case wt.Type == TypeForkJoin || wt.Type == TypeForkJoinDynamic:
-		r.mapFork(ctx, list, i, suffix, iter)
+		r.mapFork(ctx, list, i, suffix, iter, true)
 	case wt.Type == TypeDoWhile:
 		r.mapLoop(ctx, wt, suffix, iter)
+	case wt.Type == TypeTerminate:
+		return r.execTask(ctx, wt, suffix, iter)
 	case wt.Type == TypeSwitch || wt.Type == TypeDecision || executedByDecider[wt.Type]:
-		// A SWITCH maps its case (execSwitch); a TERMINATE's end of the
-		// run is dropped with the error.
+		// A SWITCH maps its case (execSwitch).
 		_ = r.execTask(ctx, wt, suffix, iter)
 	case wt.Type == TypeDynamic:
+		t, err := r.dynamicTask(ctx, wt)
+		if err != nil {
+			return nil // mapperThrows: not reached
+		}
+		if executedByDecider[t.Type] {
+			_ = r.execLeaf(ctx, t, suffix, iter)
+			return nil
+		}
+		_, _, _, _, _ = r.beginRecord(ctx, t, wt.TaskReferenceName+suffix, iter, 0, 0)
 	default:
 		_, _, _, _, _ = r.beginRecord(ctx, wt, wt.TaskReferenceName+suffix, iter, 0, 0)
 	}
+	return nil
+}
+
+// mapperThrows is the run's end when Conductor's mapper of list[i] throws
+// (a TerminateWorkflowException): a DYNAMIC whose input names no task it
+// can run, a FORK_JOIN_DYNAMIC whose input cannot be forked, a fork not
+// followed by a JOIN. nil when it maps.
+func (r *runState) mapperThrows(ctx context.Context, list []*WorkflowTask, i int) error {
+	wt := list[i]
+	switch wt.Type {
+	case TypeDynamic:
+		_, err := r.dynamicTask(ctx, wt)
+		return err
+	case TypeForkJoin, TypeForkJoinDynamic:
+		if wt.Type == TypeForkJoinDynamic {
+			if err := r.checkDynamicFork(ctx, wt); err != nil {
+				return &stopError{status: StatusFailed, reason: r.sec.Excerpt(err.Error(), maxReasonBytes)}
+			}
+		}
+		if unjoined(list, i) {
+			return &stopError{status: StatusFailed, reason: unjoinedForkReason[wt.Type]}
+		}
+	}
+	return nil
+}
+
+// afterTerminateSuccessor is how the run ends after a DO_WHILE failed (err:
+// what its failure returned) in the decision that executed the TERMINATE
+// after the failed task (then: the TERMINATE's failure, nil when it
+// completed). The next decision's retry() of a loop that is neither
+// permissive nor optional fails the run with the loop's reason; else a
+// failed TERMINATE fails it with its own, and a completed one ends it as
+// the decider ends a run with a completed TERMINATE: FAILED, naming the
+// permissive tasks that did not succeed (the loop among them, when it is
+// permissive). Nothing after the loop, and nothing more of the iteration,
+// is scheduled.
+func (r *runState) afterTerminateSuccessor(err, then error) error {
+	var st *stopError
+	if errors.As(err, &st) {
+		return err
+	}
+	if then != nil {
+		return then
+	}
+	return &stopError{status: StatusFailed, reason: r.permissiveFailures()}
 }
 
 // mapFork maps the fork list[i]: its FORK, each branch's first task, its
-// JOIN. A fork with no JOIN after it, or whose dynamic input cannot be
-// forked, records nothing (its mapper throws).
-func (r *runState) mapFork(ctx context.Context, list []*WorkflowTask, i int, suffix string, iter int) {
+// JOIN (mapperThrows has checked that it maps). exec: the decider executes
+// what the branches bring (scheduleMapped), else nothing of it runs
+// (scheduleUnexecuted).
+func (r *runState) mapFork(ctx context.Context, list []*WorkflowTask, i int, suffix string, iter int, exec bool) {
 	wt := list[i]
-	if unjoined(list, i) {
+	if r.mapperThrows(ctx, list, i) != nil {
 		return
 	}
 	join := list[i+1]
 	ref := wt.TaskReferenceName + suffix
-	if wt.Type == TypeForkJoinDynamic && r.checkDynamicFork(ctx, wt) != nil {
-		return
-	}
 	rec, input, done, err := r.beginControl(ctx, wt, ref, iter)
 	closeDecision := r.decisionCloser(r.takeDecision(rec))
 	defer func() { _ = closeDecision(ctx) }()
@@ -99,36 +164,129 @@ func (r *runState) mapFork(ctx context.Context, list []*WorkflowTask, i int, suf
 		return
 	}
 	for _, b := range branches {
-		if len(b) > 0 {
-			r.scheduleMapped(ctx, b, 0, suffix, iter)
+		if len(b) == 0 {
+			continue
+		}
+		if exec {
+			_ = r.scheduleMapped(ctx, b, 0, suffix, iter)
+		} else {
+			r.scheduleUnexecuted(ctx, b, 0, suffix, iter)
 		}
 	}
 	_ = r.recordJoin(ctx, join, suffix, iter, joinOn)
 }
 
 // mapLoop maps the DO_WHILE wt and executes it as DoWhile.execute does
-// for a loop with no task yet: iteration 1, its first loop-over task
-// scheduled.
+// for a loop with no task yet: an empty items list completes it
+// (iteration 0); else iteration 1 (loopItem, loopIndex over items), its
+// first loop-over task mapped (scheduleNextIteration), not executed.
 func (r *runState) mapLoop(ctx context.Context, wt *WorkflowTask, suffix string, iter int) {
-	rec, _, done, err := r.beginControl(ctx, wt, wt.TaskReferenceName+suffix, iter)
-	if err != nil || done {
+	rec, input, done, err := r.beginControl(ctx, wt, wt.TaskReferenceName+suffix, iter)
+	if err != nil || done || len(wt.LoopOver) == 0 {
 		return
 	}
-	if wt.items != nil || len(wt.LoopOver) == 0 {
+	inMap := map[string]any{}
+	_ = json.Unmarshal(input, &inMap)
+	items, hasItems, orkes, err := r.loopItems(ctx, wt, rec, inMap)
+	if err != nil {
+		return
+	}
+	if hasItems && len(items) == 0 {
+		if r.setTaskData(rec, nil, []byte(`{"iteration":0}`)) == nil {
+			_ = r.transition(ctx, rec, TaskCompleted, "")
+		}
 		return
 	}
 	r.mu.Lock()
 	rec.Iteration = 1
 	r.touchLocked(rec)
 	r.mu.Unlock()
-	if r.setTaskData(rec, nil, []byte(`{"iteration":1}`)) != nil {
+	if r.setTaskData(rec, nil, marshalOr(loopScalars(1, items, hasItems, orkes), `{"iteration":1}`)) != nil {
 		return
 	}
-	first := wt.LoopOver[0]
-	switch first.Type {
-	case TypeSwitch, TypeDecision, TypeForkJoin, TypeForkJoinDynamic, TypeDoWhile, TypeDynamic:
+	r.scheduleUnexecuted(ctx, wt.LoopOver, 0, suffix+"__1", 1)
+}
+
+// scheduleUnexecuted maps list[i] as Conductor's getTasksToBeScheduled
+// does when DoWhile.execute schedules an iteration's first task: its
+// mapper's records, none executed in that decision (the next one fails the
+// run and cancels them). A SWITCH or DECISION is evaluated by its mapper
+// (IN_PROGRESS, with its case in its input and output, FAILED when its
+// expression fails) and brings its case's first task; a fork its FORK
+// (COMPLETED), each branch's first task and its JOIN; a DO_WHILE is
+// IN_PROGRESS with nothing of its own; a DYNAMIC is the task it names; any
+// other task is recorded SCHEDULED.
+func (r *runState) scheduleUnexecuted(ctx context.Context, list []*WorkflowTask, i int, suffix string, iter int) {
+	wt := list[i]
+	ref := wt.TaskReferenceName + suffix
+	switch wt.Type {
+	case TypeForkJoin, TypeForkJoinDynamic:
+		r.mapFork(ctx, list, i, suffix, iter, false)
+	case TypeDoWhile:
+		_, _, _, _ = r.beginControl(ctx, wt, ref, iter)
+	case TypeSwitch, TypeDecision:
+		r.mapSwitch(ctx, wt, suffix, iter)
+	case TypeDynamic:
+		if t, err := r.dynamicTask(ctx, wt); err == nil {
+			_, _, _, _, _ = r.beginRecord(ctx, t, ref, iter, 0, 0)
+		}
+	default:
+		_, _, _, _, _ = r.beginRecord(ctx, wt, ref, iter, 0, 0)
+	}
+}
+
+// mapSwitch records a SWITCH or DECISION as its mapper leaves it, not
+// executed: IN_PROGRESS with the evaluated case ("case", "hasChildren" in
+// its input; evaluationResult and selectedCase, or DECISION's caseOutput,
+// in its output), its case's first task mapped (scheduleUnexecuted).
+func (r *runState) mapSwitch(ctx context.Context, wt *WorkflowTask, suffix string, iter int) {
+	rec, input, done, err := r.beginControl(ctx, wt, wt.TaskReferenceName+suffix, iter)
+	if err != nil || done {
 		return
 	}
-	sfx := suffix + "__1"
-	_, _, _, _, _ = r.beginRecord(ctx, first, first.TaskReferenceName+sfx, 1, 0, 0)
+	var in any
+	_ = json.Unmarshal(input, &in)
+	v, err := wt.program.Eval(ctx, in)
+	if err != nil {
+		_ = r.transition(ctx, rec, TaskFailed, r.sec.CodeExcerpt("expression: "+err.Error(), maxReasonBytes))
+		return
+	}
+	selected := caseString(v)
+	branch := switchBranch(wt, selected)
+	stored := map[string]any{}
+	_ = json.Unmarshal(orEmpty(rec.inMem), &stored)
+	stored["case"] = selected
+	if len(branch) > 0 {
+		stored["hasChildren"] = "true"
+	}
+	out := map[string]any{"evaluationResult": []string{selected}, "selectedCase": selected}
+	if wt.Type == TypeDecision {
+		out = map[string]any{"caseOutput": []string{selected}}
+	}
+	if r.setTaskData(rec, marshalOr(stored, `{}`), marshalOr(out, `{}`)) != nil {
+		return
+	}
+	if len(branch) > 0 {
+		r.scheduleUnexecuted(ctx, branch, 0, suffix, iter)
+	}
+}
+
+// completedTerminateOutput is the output of the run's first COMPLETED
+// TERMINATE task ({} when it has none), nil when it has none: Conductor's
+// updateWorkflowOutput makes it the run's output however the run ends,
+// before its outputParameters (a TERMINATE mapped after a failed loop task
+// completes while the run fails with the loop).
+func (r *runState) completedTerminateOutput() []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, t := range r.tasks {
+		if t.TaskType == TypeTerminate && t.Status == TaskCompleted {
+			out := append([]byte(nil), orEmpty(t.outMem)...)
+			if len(out) == 0 {
+				out = []byte("{}")
+			}
+			return out
+		}
+	}
+	return nil
 }

@@ -1,0 +1,342 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/tasks"
+)
+
+// More successors of a permissive task that fails in a DO_WHILE iteration,
+// each mapped as its Conductor mapper maps it in the decision in which
+// DoWhile fails the loop (DeciderService.decide, getNextTask,
+// getTasksToBeScheduled; WorkflowExecutorOps.decide executes what is
+// synchronous). No definition in conductor-oss's test-harness or e2e puts a
+// permissive task in a loop (their "permissive" tasks are all false or
+// outside loops), so these are written here.
+
+// successorRun runs def and returns its view and its records by ref.
+func successorRun(t *testing.T, h *harness, def string, input ...string) (*engine.Result, runView, map[string]taskView) {
+	t.Helper()
+	in := `{"list":["p","q"],"none":[],"st":"nope"}`
+	if len(input) > 0 {
+		in = input[0]
+	}
+	res := h.run(def, in)
+	v := viewRun(t, h.e, res.RunID)
+	return res, v, byRef(v.Tasks)
+}
+
+func refsStatuses(v runView) string {
+	var got []string
+	for _, tk := range v.Tasks {
+		got = append(got, tk.Ref+":"+tk.TaskType+":"+tk.Status)
+	}
+	return strings.Join(got, " ")
+}
+
+func mustJSON(t *testing.T, v any, want string) {
+	t.Helper()
+	b, _ := json.Marshal(v)
+	jsonEq(t, b, want)
+}
+
+const (
+	succFail   = `{"name":"fail","taskReferenceName":"x","permissive":true,"inputParameters":{}}`
+	succInline = `{"name":"i","taskReferenceName":"i","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"1"}}`
+)
+
+func succLoop(attrs, body, after string) string {
+	return `{"name":"w","tasks":[{"name":"loop","taskReferenceName":"loop","type":"DO_WHILE",` + attrs + `"loopCondition":"$.loop['iteration'] < 2","loopOver":[` + body + `]}` +
+		after + `]}`
+}
+
+const succAfter = `,{"name":"echo","taskReferenceName":"after","inputParameters":{}}`
+
+// DynamicTaskMapper: the successor is the task inputParameters
+// [dynamicTaskNameParam] names, its taskType that name, its input the
+// resolved inputParameters; a synchronous one (INLINE) is executed by the
+// decider, a worker task is SCHEDULED and never starts. A name it cannot
+// map (no task definition) throws TerminateWorkflowException in that
+// decision: the run FAILS with the mapper's reason before DoWhile runs, the
+// loop is cancelled IN_PROGRESS with its iteration's output not recorded.
+// Beside a permissive loop the successor is recorded in that decision,
+// before the task after the loop, and runs.
+func TestDoWhileDynamicSuccessor(t *testing.T) {
+	dyn := func(name, extra string) string {
+		return `{"name":"dyn","taskReferenceName":"d","type":"DYNAMIC","dynamicTaskNameParam":"tn",` + extra + `
+		  "inputParameters":{"tn":"` + name + `","evaluatorType":"javascript","expression":"7","v":1}}`
+	}
+	toWorker := dyn("echo", `"taskDefinition":{"name":"echo"},`)
+
+	t.Run("INLINE", func(t *testing.T) {
+		h := newHarness(t, nil, engine.WithRegistry(tasks.NewDefaultRegistry()))
+		res, v, recs := successorRun(t, h, succLoop("", succFail+`,`+dyn("INLINE", ""), succAfter))
+		if got := refsStatuses(v); got != "loop:DO_WHILE:FAILED x__1:fail:FAILED d__1:INLINE:COMPLETED" {
+			t.Fatalf("tasks %s", got)
+		}
+		d := recs["d__1"]
+		if d.Iteration != 1 || d.Output["result"] != float64(7) || d.Input["tn"] != "INLINE" {
+			t.Fatalf("d__1 %+v", d)
+		}
+		if want := "Task " + v.Tasks[0].TaskID + " failed with status: FAILED and reason: 'worker says no to {} '"; res.Reason != want {
+			t.Fatalf("reason %q", res.Reason)
+		}
+	})
+	t.Run("a worker task", func(t *testing.T) {
+		h := newHarness(t, nil)
+		_, v, recs := successorRun(t, h, succLoop("", succFail+`,`+toWorker, succAfter))
+		if got := refsStatuses(v); got != "loop:DO_WHILE:FAILED x__1:fail:FAILED d__1:echo:CANCELED" {
+			t.Fatalf("tasks %s", got)
+		}
+		mustJSON(t, recs["d__1"].Input, `{"tn":"echo","evaluatorType":"javascript","expression":"7","v":1}`)
+		if n := h.calls["echo"].Load(); n != 0 {
+			t.Fatalf("echo ran %d times", n)
+		}
+	})
+	t.Run("a name it cannot map", func(t *testing.T) {
+		h := newHarness(t, nil)
+		res, v, recs := successorRun(t, h, succLoop("", succFail+`,`+dyn("nosuch", ""), succAfter))
+		if got := refsStatuses(v); got != "loop:DO_WHILE:CANCELED x__1:fail:FAILED" {
+			t.Fatalf("tasks %s", got)
+		}
+		if res.Status != engine.StatusFailed || res.Reason != "Invalid task specified.  Cannot find task by name nosuch in the task definitions" {
+			t.Fatalf("run %s %q", res.Status, res.Reason)
+		}
+		mustJSON(t, recs["loop"].Output, `{"iteration":1}`)
+	})
+	t.Run("beside a permissive loop", func(t *testing.T) {
+		h := newHarness(t, nil)
+		for range 10 {
+			_, v, recs := successorRun(t, h, succLoop(`"permissive":true,`, succFail+`,`+toWorker, succAfter))
+			if got := refsStatuses(v); got != "loop:DO_WHILE:FAILED x__1:fail:FAILED d__1:echo:COMPLETED after:echo:COMPLETED" {
+				t.Fatalf("tasks %s", got)
+			}
+			if d := recs["d__1"]; d.Output["echo"] == nil {
+				t.Fatalf("d__1 %+v", d)
+			}
+		}
+	})
+}
+
+// A DO_WHILE successor over items (DoWhileTaskMapper, then DoWhile.execute
+// with no task yet): iteration 1 with loopItem (the first item) and
+// loopIndex 0 in its output, which its first task's input reads; an empty
+// list completes the loop with iteration 0 and schedules nothing.
+func TestDoWhileSuccessorOverItems(t *testing.T) {
+	inner := func(items string) string {
+		return `{"name":"inner","taskReferenceName":"inner","type":"DO_WHILE","items":` + items + `,"loopCondition":"true",
+		  "loopOver":[{"name":"echo","taskReferenceName":"e","inputParameters":{"it":"${inner.output.loopItem}","ix":"${inner.output.loopIndex}"}}]}`
+	}
+	t.Run("two items", func(t *testing.T) {
+		h := newHarness(t, nil)
+		_, v, recs := successorRun(t, h, succLoop("", succFail+`,`+inner(`"${workflow.input.list}"`), succAfter))
+		if got := refsStatuses(v); got != "loop:DO_WHILE:FAILED x__1:fail:FAILED inner__1:DO_WHILE:CANCELED e__1__1:echo:CANCELED" {
+			t.Fatalf("tasks %s", got)
+		}
+		in := recs["inner__1"]
+		if in.Iteration != 1 {
+			t.Fatalf("inner__1 %+v", in)
+		}
+		mustJSON(t, in.Output, `{"iteration":1,"loopItem":"p","loopIndex":0}`)
+		mustJSON(t, recs["e__1__1"].Input, `{"it":"p","ix":0}`)
+	})
+	t.Run("no items", func(t *testing.T) {
+		h := newHarness(t, nil)
+		_, v, recs := successorRun(t, h, succLoop("", succFail+`,`+inner(`"${workflow.input.none}"`), succAfter))
+		if got := refsStatuses(v); got != "loop:DO_WHILE:FAILED x__1:fail:FAILED inner__1:DO_WHILE:COMPLETED" {
+			t.Fatalf("tasks %s", got)
+		}
+		mustJSON(t, recs["inner__1"].Output, `{"iteration":0}`)
+	})
+	// The failed loop over items itself: its iteration's output keeps
+	// loopItem and loopIndex, the successor reads them, no next item runs.
+	t.Run("the failed loop over items", func(t *testing.T) {
+		h := newHarness(t, nil)
+		echo := `{"name":"echo","taskReferenceName":"e","inputParameters":{"it":"${loop.output.loopItem}"}}`
+		_, v, recs := successorRun(t, h, succLoop(`"items":"${workflow.input.list}",`, succFail+`,`+echo, succAfter))
+		if got := refsStatuses(v); got != "loop:DO_WHILE:FAILED x__1:fail:FAILED e__1:echo:CANCELED" {
+			t.Fatalf("tasks %s", got)
+		}
+		mustJSON(t, recs["loop"].Output, `{"iteration":1,"loopItem":"p","loopIndex":0,"1":{"x":{}}}`)
+		mustJSON(t, recs["e__1"].Input, `{"it":"p"}`)
+	})
+}
+
+// A DO_WHILE successor whose first loop-over task is an operator:
+// DoWhile.execute maps it through scheduleNextIteration
+// (getTasksToBeScheduled) and nothing it brings is executed in that
+// decision: a SWITCH is IN_PROGRESS with its case evaluated (its mapper
+// evaluates it) and its case's first task SCHEDULED, even an INLINE; a fork
+// is its FORK (COMPLETED), each branch's first task and its JOIN; a nested
+// DO_WHILE is IN_PROGRESS with no task of its own; a DYNAMIC is the task it
+// names. The next decision fails the run and cancels what has not ended.
+func TestDoWhileSuccessorLoopStartingWithAnOperator(t *testing.T) {
+	inner := func(first string) string {
+		return `{"name":"inner","taskReferenceName":"inner","type":"DO_WHILE","loopCondition":"false","loopOver":[` + first + `,` + succInline + `]}`
+	}
+	sw := `{"name":"s","taskReferenceName":"s","type":"SWITCH","evaluatorType":"value-param","expression":"k","inputParameters":{"k":"a"},
+	  "decisionCases":{"a":[{"name":"j2","taskReferenceName":"c","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"2"}}]}}`
+	fork := `{"name":"f","taskReferenceName":"f","type":"FORK_JOIN","forkTasks":[
+	    [{"name":"j2","taskReferenceName":"c","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"2"}}],
+	    [{"name":"echo","taskReferenceName":"b","inputParameters":{}}]]},
+	  {"name":"j","taskReferenceName":"j","type":"JOIN","joinOn":["c","b"]}`
+	nested := `{"name":"deep","taskReferenceName":"deep","type":"DO_WHILE","loopCondition":"false","loopOver":[
+	  {"name":"k","taskReferenceName":"k","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"3"}}]}`
+	dyn := `{"name":"dyn","taskReferenceName":"d","type":"DYNAMIC","dynamicTaskNameParam":"tn","inputParameters":{"tn":"INLINE","evaluatorType":"javascript","expression":"7"}}`
+	cases := []struct {
+		name, first, tasks string
+	}{
+		{"a SWITCH", sw, "s__1__1:SWITCH:CANCELED c__1__1:INLINE:CANCELED"},
+		{"a FORK_JOIN", fork, "f__1__1:FORK:COMPLETED c__1__1:INLINE:CANCELED b__1__1:echo:CANCELED j__1__1:JOIN:CANCELED"},
+		{"a DO_WHILE", nested, "deep__1__1:DO_WHILE:CANCELED"},
+		{"a DYNAMIC", dyn, "d__1__1:INLINE:CANCELED"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, nil, engine.WithRegistry(tasks.NewDefaultRegistry()))
+			res, v, recs := successorRun(t, h, succLoop("", succFail+`,`+inner(c.first), succAfter))
+			want := "loop:DO_WHILE:FAILED x__1:fail:FAILED inner__1:DO_WHILE:CANCELED " + c.tasks
+			if got := refsStatuses(v); got != want {
+				t.Fatalf("tasks %s\nwant  %s", got, want)
+			}
+			if want := "Task " + v.Tasks[0].TaskID + " failed with status: FAILED and reason: 'worker says no to {} '"; res.Reason != want {
+				t.Fatalf("reason %q", res.Reason)
+			}
+			mustJSON(t, recs["inner__1"].Output, `{"iteration":1}`)
+			for _, tk := range v.Tasks[3:] {
+				if tk.Iteration != 1 {
+					t.Fatalf("%s iteration %d", tk.Ref, tk.Iteration)
+				}
+				if tk.TaskType == "INLINE" && len(tk.Output) != 0 {
+					t.Fatalf("%s executed: %v", tk.Ref, tk.Output)
+				}
+			}
+			if s, ok := recs["s__1__1"]; ok {
+				mustJSON(t, s.Input, `{"k":"a","case":"a","hasChildren":"true"}`)
+				mustJSON(t, s.Output, `{"evaluationResult":["a"],"selectedCase":"a"}`)
+			}
+			if j, ok := recs["j__1__1"]; ok {
+				mustJSON(t, j.Input, `{"joinOn":["c","b"]}`)
+			}
+			if n := h.calls["echo"].Load(); n != 0 {
+				t.Fatalf("echo ran %d times", n)
+			}
+		})
+	}
+}
+
+// A TERMINATE successor: TerminateTaskMapper maps it and the decider
+// executes it (Terminate.execute: COMPLETED, its output workflowOutput, a
+// value other than a map as {"output": value}, {} when absent). The run's
+// output is then that output whatever the outputParameters, as
+// updateWorkflowOutput takes a completed TERMINATE's. The run fails with
+// the loop's reason (the next decision's retry() of the loop); when the
+// loop is permissive or optional that decision schedules the task after the
+// loop but, a TERMINATE having completed, fails the run naming the
+// permissive tasks that did not succeed before it returns: nothing after
+// the loop is recorded. A TERMINATE that fails (a termination status it
+// does not know) fails the run with its own failure there.
+func TestDoWhileTerminateSuccessorOutput(t *testing.T) {
+	term := func(in string) string {
+		return `{"name":"t","taskReferenceName":"t","type":"TERMINATE","inputParameters":` + in + `}`
+	}
+	withOut := func(def string) string {
+		return def[:len(def)-1] + `,"outputParameters":{"o":"${x__1.output}","z":1}}`
+	}
+	cases := []struct {
+		name, def, tasks, termOut, runOut string
+		failed                            []string // the tasks the run's reason names
+	}{
+		{"workflowOutput a map", withOut(succLoop("", succFail+`,`+term(`{"terminationStatus":"COMPLETED","workflowOutput":{"stopped":true}}`), succAfter)),
+			"loop:FAILED x__1:FAILED t__1:COMPLETED", `{"stopped":true}`, `{"stopped":true}`, []string{"loop"}},
+		{"no workflowOutput", withOut(succLoop("", succFail+`,`+term(`{"terminationStatus":"TERMINATED"}`), succAfter)),
+			"loop:FAILED x__1:FAILED t__1:COMPLETED", `{}`, `{}`, []string{"loop"}},
+		{"workflowOutput a string", withOut(succLoop("", succFail+`,`+term(`{"terminationStatus":"FAILED","terminationReason":"why","workflowOutput":"s"}`), succAfter)),
+			"loop:FAILED x__1:FAILED t__1:COMPLETED", `{"output":"s"}`, `{"output":"s"}`, []string{"loop"}},
+		{"a permissive loop", withOut(succLoop(`"permissive":true,`, succFail+`,`+term(`{"terminationStatus":"COMPLETED","workflowOutput":{"stopped":true}}`)+`,`+succInline, succAfter)),
+			"loop:FAILED x__1:FAILED t__1:COMPLETED", `{"stopped":true}`, `{"stopped":true}`, []string{"loop", "x__1"}},
+		{"an optional loop", succLoop(`"optional":true,`, succFail+`,`+term(`{"terminationStatus":"COMPLETED"}`), succAfter),
+			"loop:COMPLETED_WITH_ERRORS x__1:FAILED t__1:COMPLETED", `{}`, `{}`, []string{"x__1"}},
+		{"a permissive loop, the TERMINATE failing", succLoop(`"permissive":true,`, succFail+`,`+term(`{"terminationStatus":"${workflow.input.st}"}`), succAfter),
+			"loop:FAILED x__1:FAILED t__1:FAILED_WITH_TERMINAL_ERROR", ``, ``, []string{"t__1"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, nil, engine.WithRegistry(tasks.NewDefaultRegistry()))
+			res, v, recs := successorRun(t, h, c.def)
+			var got []string
+			ids := map[string]string{}
+			for _, tk := range v.Tasks {
+				got = append(got, tk.Ref+":"+tk.Status)
+				ids[tk.TaskID] = tk.Ref
+			}
+			if strings.Join(got, " ") != c.tasks {
+				t.Fatalf("tasks %s, want %s", strings.Join(got, " "), c.tasks)
+			}
+			if res.Status != engine.StatusFailed {
+				t.Fatalf("run %s", res.Status)
+			}
+			var named []string
+			for _, w := range strings.Fields(res.Reason) {
+				if ref, ok := ids[w]; ok {
+					named = append(named, ref)
+				}
+			}
+			if strings.Join(named, " ") != strings.Join(c.failed, " ") {
+				t.Fatalf("reason %q names %v, want %v", res.Reason, named, c.failed)
+			}
+			if c.termOut != "" {
+				mustJSON(t, recs["t__1"].Output, c.termOut)
+				jsonEq(t, res.Output, c.runOut)
+				mustJSON(t, v.Output, c.runOut)
+			}
+			if n := h.calls["echo"].Load(); n != 0 {
+				t.Fatalf("echo ran %d times: nothing after the loop is scheduled", n)
+			}
+		})
+	}
+}
+
+// Outside a loop too, a completed TERMINATE's output is the run's output
+// (updateWorkflowOutput): {} when it has no workflowOutput, not the
+// outputParameters.
+func TestTerminateWithoutWorkflowOutputIsTheRunsOutput(t *testing.T) {
+	h := newHarness(t, nil)
+	res, _, _ := successorRun(t, h, `{"name":"w","tasks":[{"name":"echo","taskReferenceName":"e","inputParameters":{"k":1}},
+	  {"name":"t","taskReferenceName":"t","type":"TERMINATE","inputParameters":{"terminationStatus":"COMPLETED"}}],
+	  "outputParameters":{"o":"${e.output}"}}`)
+	if res.Status != engine.StatusCompleted {
+		t.Fatalf("run %s %q", res.Status, res.Reason)
+	}
+	jsonEq(t, res.Output, `{}`)
+}
+
+// A permissive task failing in a fork branch inside an iteration:
+// DoWhile.execute walks the iteration's tasks in the order they were
+// scheduled — the FORK, each branch's first task, the JOIN, then the
+// failed branch's next tasks — and stops after the first unsuccessful one,
+// so the iteration's output holds the other branch's task and the JOIN
+// (still running: their output as it stands), not only the failed
+// branch's tasks.
+func TestDoWhileForkBranchFailureIterationOutput(t *testing.T) {
+	hold := func(ctx context.Context, _ engine.RemoteTask) tasks.Result {
+		<-ctx.Done()
+		return tasks.Result{Status: tasks.Failed, Reason: "cancelled"}
+	}
+	def := succLoop("", `{"name":"f","taskReferenceName":"f","type":"FORK_JOIN","forkTasks":[
+	    [{"name":"echo","taskReferenceName":"a","inputParameters":{}},
+	     {"name":"fail","taskReferenceName":"x","permissive":true,"inputParameters":{}},
+	     {"name":"hold","taskReferenceName":"y"}],
+	    [{"name":"hold","taskReferenceName":"b"}]]},
+	  {"name":"j","taskReferenceName":"j","type":"JOIN","joinOn":["y","b"]}`, "")
+	for range 10 {
+		h := newHarness(t, nil, engine.WithRemoteWorker(hold))
+		_, v, recs := successorRun(t, h, def)
+		checkTasks(t, v.Tasks, "DO_WHILE:FAILED", "FORK:COMPLETED", "echo:COMPLETED", "hold:CANCELED", "JOIN:CANCELED", "fail:FAILED", "hold:CANCELED")
+		mustJSON(t, recs["loop"].Output, `{"iteration":1,"1":{"f":{},"a":{"echo":{}},"b":{},"j":{},"x":{}}}`)
+	}
+}
