@@ -43,6 +43,7 @@ func TestKillAtEverySubWorkflowWrite(t *testing.T) {
 	}
 	count := &countingStore{Store: runstore.NewMemory()}
 	e := crashEngine(t, count, filepath.Join(t.TempDir(), "log"))
+	engine.WithoutEarlyWrites(e) // as TestCrashChild: the durable points only
 	def, err := e.Parse([]byte(subCrashDef))
 	if err != nil {
 		t.Fatal(err)
