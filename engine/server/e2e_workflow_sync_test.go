@@ -48,9 +48,12 @@ func syncServer(t *testing.T) (*e2eClient, *engine.ManualClock) {
 }
 
 // executeTimed runs call (a synchronous execution) while the clock moves
-// one second every few milliseconds, and returns its answer and the time
-// it took on the clock.
-func executeTimed(t *testing.T, clock *engine.ManualClock, call func() (model.WorkflowRun, error)) (model.WorkflowRun, time.Duration) {
+// one second every 20 ms of real time up to stopAt past its start, and
+// returns its answer and the time it took on the clock. The clock stops
+// just past the latest time the answer is due (the server's waitForSeconds
+// on the same clock): a clock that ran on would move past the tests' 30 s
+// bound while a loaded machine's server takes its time to answer.
+func executeTimed(t *testing.T, clock *engine.ManualClock, call func() (model.WorkflowRun, error), stopAt time.Duration) (model.WorkflowRun, time.Duration) {
 	t.Helper()
 	type answer struct {
 		run model.WorkflowRun
@@ -70,9 +73,13 @@ func executeTimed(t *testing.T, clock *engine.ManualClock, call func() (model.Wo
 			}
 			return a.run, clock.Now().Sub(start)
 		case <-real:
-			t.Fatalf("no answer after %s on the clock", clock.Now().Sub(start))
-		case <-time.After(5 * time.Millisecond):
-			clock.Advance(time.Second)
+			took := clock.Now().Sub(start)
+			clock.Advance(time.Hour) // the server's wait ends: the test's cleanup can close it
+			t.Fatalf("no answer after %s on the clock", took)
+		case <-time.After(20 * time.Millisecond):
+			if clock.Now().Sub(start) < stopAt {
+				clock.Advance(time.Second)
+			}
 		}
 	}
 }
@@ -130,7 +137,7 @@ func TestE2ESyncWorkflowExecution(t *testing.T) {
 			if tc.waitForSeconds != 0 {
 				call = c.executeWait(tc.name, tc.waitUntil, tc.waitForSeconds)
 			}
-			run, took := executeTimed(t, clock, call)
+			run, took := executeTimed(t, clock, call, 11*time.Second) // the server's 10 s, or sooner
 			if run.WorkflowId == "" || took >= 30*time.Second {
 				t.Fatalf("answer %+v after %s", run, took)
 			}
@@ -151,7 +158,10 @@ func TestE2ESyncWorkflowExecution(t *testing.T) {
 // not block the call) and before 30 s, RUNNING with the three tasks.
 func TestE2ESyncWorkflowWithInlineWaitAndWaitUntilTaskRef(t *testing.T) {
 	c, clock := syncServer(t)
-	run, took := executeTimed(t, clock, c.executeWait("sync_workflow_with_inline_wait_and_simple_task", "simple_ref", 25))
+	// simple_ref never ends (nobody polls it), and a WAIT with a duration
+	// does not block: the answer is the run at the call's 25 s, as
+	// Conductor's WorkflowSignalResponder gives it.
+	run, took := executeTimed(t, clock, c.executeWait("sync_workflow_with_inline_wait_and_simple_task", "simple_ref", 25), 26*time.Second)
 	if took < 5*time.Second || took >= 30*time.Second {
 		t.Fatalf("answered after %s on the clock, want [5s, 30s)", took)
 	}
