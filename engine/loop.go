@@ -281,6 +281,9 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 			if failed.terminated {
 				return r.afterTerminateSuccessor(err, failed.then)
 			}
+			if failed.then != nil {
+				return failed.then
+			}
 			if err != nil || len(failed.rest) == 0 {
 				return err
 			}
@@ -389,7 +392,9 @@ type iterationFailed struct {
 	thrown error
 	// terminated: the successor is a TERMINATE, executed in the decision
 	// that fails the loop; then, when it fails, its failure. The next
-	// decision ends the run (see execDoWhile).
+	// decision ends the run (see execDoWhile). then, for a DO_WHILE
+	// successor: its first task's mapper threw, which ends the run in that
+	// decision once the loop has failed.
 	terminated bool
 	then       error
 }
@@ -450,11 +455,16 @@ func (r *runState) scheduleLoopSuccessor(ctx context.Context, err error, list []
 	}
 	mctx := context.WithValue(context.WithValue(ctx, branchKey{}, (*branchTurn)(nil)), mapOnlyKey{}, true)
 	merr := r.scheduleMapped(mctx, list, i+1, suffix, iter)
-	if next.Type == TypeTerminate {
+	switch next.Type {
+	case TypeTerminate:
 		failed.terminated = true
 		if rec := r.lookup(next.TaskReferenceName + suffix); rec == nil || rec.Status != TaskCompleted {
 			failed.then = merr
 		}
+	case TypeDoWhile:
+		// Its first task's mapper threw as DoWhile.execute scheduled it,
+		// after the failed loop was judged in that decision.
+		failed.then = merr
 	}
 }
 

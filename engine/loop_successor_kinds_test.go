@@ -229,6 +229,41 @@ func TestDoWhileSuccessorLoopStartingWithAnOperator(t *testing.T) {
 	}
 }
 
+// The first task of a DO_WHILE successor whose mapper fails, as
+// scheduleNextIteration maps it after the failed loop was judged in that
+// decision: a SWITCH whose expression throws is recorded FAILED with the
+// evaluator's message (SwitchTaskMapper catches it) and the run fails with
+// the loop's reason; a DYNAMIC naming no task it can run throws
+// (DynamicTaskMapper), and the decision fails the run with its reason.
+func TestDoWhileSuccessorLoopWhoseFirstTaskCannotBeMapped(t *testing.T) {
+	inner := func(first string) string {
+		return `{"name":"inner","taskReferenceName":"inner","type":"DO_WHILE","loopCondition":"false","loopOver":[` + first + `]}`
+	}
+	sw := `{"name":"s","taskReferenceName":"s","type":"SWITCH","evaluatorType":"javascript","expression":"$.a.b.c","inputParameters":{"a":null},
+	  "decisionCases":{"a":[` + succInline + `]}}`
+	dyn := `{"name":"dyn","taskReferenceName":"d","type":"DYNAMIC","dynamicTaskNameParam":"tn","inputParameters":{"tn":"nosuch"}}`
+
+	h := newHarness(t, nil, engine.WithRegistry(tasks.NewDefaultRegistry()))
+	res, v, recs := successorRun(t, h, succLoop("", succFail+`,`+inner(sw), succAfter))
+	if got := refsStatuses(v); got != "loop:DO_WHILE:FAILED x__1:fail:FAILED inner__1:DO_WHILE:CANCELED s__1__1:SWITCH:FAILED" {
+		t.Fatalf("tasks %s", got)
+	}
+	if s := recs["s__1__1"]; s.Reason == "" || strings.HasPrefix(s.Reason, "expression: ") {
+		t.Fatalf("SWITCH reason %q", s.Reason)
+	}
+	if want := "Task " + v.Tasks[0].TaskID + " failed with status: FAILED and reason: 'worker says no to {} '"; res.Reason != want {
+		t.Fatalf("reason %q", res.Reason)
+	}
+
+	res, v, _ = successorRun(t, h, succLoop("", succFail+`,`+inner(dyn), succAfter))
+	if got := refsStatuses(v); got != "loop:DO_WHILE:FAILED x__1:fail:FAILED inner__1:DO_WHILE:CANCELED" {
+		t.Fatalf("tasks %s", got)
+	}
+	if res.Status != engine.StatusFailed || res.Reason != "Invalid task specified.  Cannot find task by name nosuch in the task definitions" {
+		t.Fatalf("run %s %q", res.Status, res.Reason)
+	}
+}
+
 // A TERMINATE successor: TerminateTaskMapper maps it and the decider
 // executes it (Terminate.execute: COMPLETED, its output workflowOutput, a
 // value other than a map as {"output": value}, {} when absent). The run's

@@ -51,15 +51,16 @@ func mapOnly(ctx context.Context) bool {
 // scheduleMapped maps list[i] (suffix, iter) as Conductor's decider does
 // in a decision that is the run's last: see above. It returns what a
 // TERMINATE it executed returned (the run's end it asks for, or its
-// failure); other errors are dropped: the run fails with the loop's reason
-// whatever happens here.
+// failure), or the run's end when the mapping of a DO_WHILE's first task
+// throws (mapLoop); other errors are dropped: the run fails with the
+// loop's reason whatever happens here.
 func (r *runState) scheduleMapped(ctx context.Context, list []*WorkflowTask, i int, suffix string, iter int) error {
 	wt := list[i]
 	switch {
 	case wt.Type == TypeForkJoin || wt.Type == TypeForkJoinDynamic:
 		r.mapFork(ctx, list, i, suffix, iter, true)
 	case wt.Type == TypeDoWhile:
-		r.mapLoop(ctx, wt, suffix, iter)
+		return r.mapLoop(ctx, wt, suffix, iter)
 	case wt.Type == TypeTerminate:
 		return r.execTask(ctx, wt, suffix, iter)
 	case wt.Type == TypeSwitch || wt.Type == TypeDecision || executedByDecider[wt.Type]:
@@ -170,7 +171,7 @@ func (r *runState) mapFork(ctx context.Context, list []*WorkflowTask, i int, suf
 		if exec {
 			_ = r.scheduleMapped(ctx, b, 0, suffix, iter)
 		} else {
-			r.scheduleUnexecuted(ctx, b, 0, suffix, iter)
+			_ = r.scheduleUnexecuted(ctx, b, 0, suffix, iter)
 		}
 	}
 	_ = r.recordJoin(ctx, join, suffix, iter, joinOn)
@@ -179,32 +180,33 @@ func (r *runState) mapFork(ctx context.Context, list []*WorkflowTask, i int, suf
 // mapLoop maps the DO_WHILE wt and executes it as DoWhile.execute does
 // for a loop with no task yet: an empty items list completes it
 // (iteration 0); else iteration 1 (loopItem, loopIndex over items), its
-// first loop-over task mapped (scheduleNextIteration), not executed.
-func (r *runState) mapLoop(ctx context.Context, wt *WorkflowTask, suffix string, iter int) {
+// first loop-over task mapped (scheduleNextIteration), not executed. It
+// returns the run's end when that mapping throws (scheduleUnexecuted).
+func (r *runState) mapLoop(ctx context.Context, wt *WorkflowTask, suffix string, iter int) error {
 	rec, input, done, err := r.beginControl(ctx, wt, wt.TaskReferenceName+suffix, iter)
 	if err != nil || done || len(wt.LoopOver) == 0 {
-		return
+		return nil
 	}
 	inMap := map[string]any{}
 	_ = json.Unmarshal(input, &inMap)
 	items, hasItems, orkes, err := r.loopItems(ctx, wt, rec, inMap)
 	if err != nil {
-		return
+		return nil
 	}
 	if hasItems && len(items) == 0 {
 		if r.setTaskData(rec, nil, []byte(`{"iteration":0}`)) == nil {
 			_ = r.transition(ctx, rec, TaskCompleted, "")
 		}
-		return
+		return nil
 	}
 	r.mu.Lock()
 	rec.Iteration = 1
 	r.touchLocked(rec)
 	r.mu.Unlock()
 	if r.setTaskData(rec, nil, marshalOr(loopScalars(1, items, hasItems, orkes), `{"iteration":1}`)) != nil {
-		return
+		return nil
 	}
-	r.scheduleUnexecuted(ctx, wt.LoopOver, 0, suffix+"__1", 1)
+	return r.scheduleUnexecuted(ctx, wt.LoopOver, 0, suffix+"__1", 1)
 }
 
 // scheduleUnexecuted maps list[i] as Conductor's getTasksToBeScheduled
@@ -215,17 +217,22 @@ func (r *runState) mapLoop(ctx context.Context, wt *WorkflowTask, suffix string,
 // expression fails) and brings its case's first task; a fork its FORK
 // (COMPLETED), each branch's first task and its JOIN; a DO_WHILE is
 // IN_PROGRESS with nothing of its own; a DYNAMIC is the task it names; any
-// other task is recorded SCHEDULED.
-func (r *runState) scheduleUnexecuted(ctx context.Context, list []*WorkflowTask, i int, suffix string, iter int) {
+// other task is recorded SCHEDULED. It returns the run's end when a mapper
+// throws (mapperThrows; a DECISION whose caseExpression throws): the
+// decision fails the run with its reason.
+func (r *runState) scheduleUnexecuted(ctx context.Context, list []*WorkflowTask, i int, suffix string, iter int) error {
 	wt := list[i]
 	ref := wt.TaskReferenceName + suffix
+	if err := r.mapperThrows(ctx, list, i); err != nil {
+		return err
+	}
 	switch wt.Type {
 	case TypeForkJoin, TypeForkJoinDynamic:
 		r.mapFork(ctx, list, i, suffix, iter, false)
 	case TypeDoWhile:
 		_, _, _, _ = r.beginControl(ctx, wt, ref, iter)
 	case TypeSwitch, TypeDecision:
-		r.mapSwitch(ctx, wt, suffix, iter)
+		return r.mapSwitch(ctx, wt, suffix, iter)
 	case TypeDynamic:
 		if t, err := r.dynamicTask(ctx, wt); err == nil {
 			_, _, _, _, _ = r.beginRecord(ctx, t, ref, iter, 0, 0)
@@ -233,23 +240,33 @@ func (r *runState) scheduleUnexecuted(ctx context.Context, list []*WorkflowTask,
 	default:
 		_, _, _, _, _ = r.beginRecord(ctx, wt, ref, iter, 0, 0)
 	}
+	return nil
 }
 
 // mapSwitch records a SWITCH or DECISION as its mapper leaves it, not
 // executed: IN_PROGRESS with the evaluated case ("case", "hasChildren" in
 // its input; evaluationResult and selectedCase, or DECISION's caseOutput,
-// in its output), its case's first task mapped (scheduleUnexecuted).
-func (r *runState) mapSwitch(ctx context.Context, wt *WorkflowTask, suffix string, iter int) {
+// in its output), its case's first task mapped (scheduleUnexecuted). A
+// SWITCH whose expression throws is FAILED with the evaluator's message
+// (SwitchTaskMapper catches it); a DECISION's mapper throws: the run's
+// end, no record (decisionEvalFailed).
+func (r *runState) mapSwitch(ctx context.Context, wt *WorkflowTask, suffix string, iter int) error {
 	rec, input, done, err := r.beginControl(ctx, wt, wt.TaskReferenceName+suffix, iter)
 	if err != nil || done {
-		return
+		return nil
 	}
 	var in any
 	_ = json.Unmarshal(input, &in)
 	v, err := wt.program.Eval(ctx, in)
 	if err != nil {
-		_ = r.transition(ctx, rec, TaskFailed, r.sec.CodeExcerpt("expression: "+err.Error(), maxReasonBytes))
-		return
+		if ctx.Err() != nil {
+			return nil
+		}
+		if wt.Type == TypeDecision {
+			return r.decisionEvalFailed(rec)
+		}
+		_ = r.transition(ctx, rec, TaskFailed, r.sec.CodeExcerpt(err.Error(), maxReasonBytes))
+		return nil
 	}
 	selected := caseString(v)
 	branch := switchBranch(wt, selected)
@@ -264,11 +281,12 @@ func (r *runState) mapSwitch(ctx context.Context, wt *WorkflowTask, suffix strin
 		out = map[string]any{"caseOutput": []string{selected}}
 	}
 	if r.setTaskData(rec, marshalOr(stored, `{}`), marshalOr(out, `{}`)) != nil {
-		return
+		return nil
 	}
 	if len(branch) > 0 {
-		r.scheduleUnexecuted(ctx, branch, 0, suffix, iter)
+		return r.scheduleUnexecuted(ctx, branch, 0, suffix, iter)
 	}
+	return nil
 }
 
 // completedTerminateOutput is the output of the run's first COMPLETED
