@@ -221,7 +221,7 @@ func (r *runState) parseDynamicTasks(fork *WorkflowTask, raw []byte) ([]*Workflo
 	if err := json.Unmarshal(raw, &list); err != nil {
 		return nil, fmt.Errorf("dynamic tasks: %v", err)
 	}
-	v := &validator{cfg: &parseConfig{registry: r.e.registry}, prefix: fork.loc + "/dynamicTasks"}
+	v := &validator{cfg: &parseConfig{registry: r.e.registry}, prefix: fork.loc + "/dynamicTasks", runTime: true}
 	v.refs = make(map[string]*WorkflowTask, len(r.def.refs)+len(list))
 	for k, t := range r.def.refs {
 		v.refs[k] = t

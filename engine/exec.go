@@ -1206,6 +1206,11 @@ func (r *runState) waitTask(ctx context.Context, wt *WorkflowTask, rec *taskReco
 		// object or a bool too, which then fails as a format it cannot read)
 		// and takes a blank one as not given.
 		duration, until := waitInputText(in.Duration), waitInputText(in.Until)
+		if duration != "" && until != "" {
+			// Built so at run time (registration refuses it written so):
+			// the mapper's words.
+			return tasks.Result{Status: tasks.FailedTerminal, Reason: "Both 'duration' and 'until' specified. Please provide only one input"}
+		}
 		if s := duration; s != "" {
 			d, err := parseDuration(s)
 			if err != nil {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -60,6 +61,10 @@ type validator struct {
 	// unknownRefs are references to no task of the definition where
 	// Conductor does not refuse them (Definition.UnknownReferences).
 	unknownRefs []Problem
+	// runTime: the tasks were built at run time (a FORK_JOIN_DYNAMIC's),
+	// not registered; what Conductor's mappers judge as they schedule a
+	// task is left to the task.
+	runTime bool
 }
 
 func (v *validator) add(loc, format string, args ...any) {
@@ -523,21 +528,35 @@ func (v *validator) wait(t *WorkflowTask) {
 		Until    json.RawMessage `json:"until"`
 	}
 	_ = json.Unmarshal(t.InputParameters, &in)
-	var s string
-	if json.Unmarshal(in.Duration, &s) == nil && s != "" && !strings.Contains(s, "${") {
-		if _, err := parseDuration(s); err != nil {
-			v.add(t.loc+"/inputParameters/duration", "invalid WAIT duration %q: %v", s, err)
+	if v.runTime {
+		// Built at run time (a dynamic fork's task): its inputs are the
+		// task's to judge as it starts, as WaitTaskMapper does (waitTask).
+		return
+	}
+	// Read as WaitTaskMapper and WorkflowTaskTypeConstraint read them: as
+	// text, a blank one not given (it waits for ever when neither is).
+	// A string is checked here; any other value fails the WAIT as it
+	// starts (waitTask).
+	duration, until := waitInputText(in.Duration), waitInputText(in.Until)
+	if isJSONString(in.Duration) && duration != "" && !strings.Contains(duration, "${") {
+		if _, err := parseDuration(duration); err != nil {
+			v.add(t.loc+"/inputParameters/duration", "invalid WAIT duration %q: %v", duration, err)
 		}
 	}
-	s = ""
-	if json.Unmarshal(in.Until, &s) == nil && s != "" && !strings.Contains(s, "${") {
-		if _, err := parseUntil(s); err != nil {
-			v.add(t.loc+"/inputParameters/until", "invalid WAIT until %q: %v", s, err)
+	if isJSONString(in.Until) && until != "" && !strings.Contains(until, "${") {
+		if _, err := parseUntil(until); err != nil {
+			v.add(t.loc+"/inputParameters/until", "invalid WAIT until %q: %v", until, err)
 		}
 	}
-	if len(in.Duration) > 0 && len(in.Until) > 0 && string(in.Duration) != "null" && string(in.Until) != "null" {
-		v.add(t.loc+"/inputParameters", "WAIT takes duration or until, not both")
+	if duration != "" && until != "" {
+		v.add(t.loc+"/inputParameters", "Both 'duration' and 'until' specified. Please provide only one input")
 	}
+}
+
+// isJSONString: raw is a JSON string.
+func isJSONString(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) > 0 && raw[0] == '"'
 }
 
 func hasInputKey(t *WorkflowTask, key string) bool {
