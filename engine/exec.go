@@ -342,6 +342,11 @@ func (r *runState) beginRetry(ctx context.Context, wt *WorkflowTask, ref string,
 		// Scheduled in a fork's decision: it starts once that is written
 		// (forkdecision.go), unless the fork stopped (forkpasses.go).
 		err = r.awaitDecision(ctx)
+		if err == nil {
+			// Nor before the synchronous tasks of its pass have run, one
+			// of which may end the run (forkpasses.go).
+			err = awaitPassRan(ctx)
+		}
 		if err == nil && haltedFork(ctx) {
 			err = errForkStopped
 		}

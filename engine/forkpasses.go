@@ -60,6 +60,12 @@ type forkPasses struct {
 	// scheduled before the next pass schedules anything: such a member
 	// lets the others run theirs before it schedules its next record.
 	ran map[int]bool
+	// round counts the times the turn went around the ring (it moved
+	// from the ring's last member to its first); roundMoved, when a
+	// member waits for that (awaitPassRan), is closed at the next round,
+	// when the ring empties or when a branch fails.
+	round      int
+	roundMoved chan struct{}
 }
 
 // memberStop is a stopped member: the last stop that named it, and the
@@ -250,15 +256,35 @@ func (p *forkPasses) passLocked(m int, remove bool) {
 		switch {
 		case len(p.ring) == 0:
 			p.turn = -1
+			p.roundMovedLocked(false)
 		case p.turn == m:
 			p.turn = p.ring[i%len(p.ring)]
+			if i == len(p.ring) {
+				p.roundMovedLocked(true)
+			}
 		}
 	} else if p.turn == m {
 		p.turn = p.ring[(i+1)%len(p.ring)]
+		if i+1 == len(p.ring) {
+			p.roundMovedLocked(true)
+		}
 	}
 	p.signalLocked()
 	if remove {
 		p.leftRingLocked(m)
+	}
+}
+
+// roundMovedLocked: the turn went around the ring (next), or the ring
+// emptied or a branch failed; the members waiting in awaitPassRan look
+// again. Callers hold p.mu.
+func (p *forkPasses) roundMovedLocked(next bool) {
+	if next {
+		p.round++
+	}
+	if p.roundMoved != nil {
+		close(p.roundMoved)
+		p.roundMoved = nil
 	}
 }
 
@@ -309,6 +335,7 @@ func (p *forkPasses) stop(members []int, all bool) <-chan struct{} {
 	if d.left == 0 {
 		close(d.done)
 	}
+	p.roundMovedLocked(false)
 	return d.done
 }
 
@@ -356,6 +383,11 @@ type branchKey struct{}
 type branchTurn struct {
 	p *forkPasses
 	m int
+	// left: the round in which the branch's last record, a task that
+	// waits, took it out of the ring (leftSet); awaitPassRan waits for
+	// the tasks that round scheduled to run. Guarded by p.mu.
+	left    int
+	leftSet bool
 }
 
 // awaitTurn returns when the branch of ctx (if any) may schedule a record.
@@ -375,10 +407,12 @@ func (b *branchTurn) scheduled(ctx context.Context, sync, schedules bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.started[b.m] = true
+	b.leftSet = false
 	if !slices.Contains(p.ring, b.m) {
 		return
 	}
 	if !sync {
+		b.left, b.leftSet = p.round, true
 		p.passLocked(b.m, true)
 		return
 	}
@@ -389,6 +423,53 @@ func (b *branchTurn) scheduled(ctx context.Context, sync, schedules bool) {
 	if p.waitLocked(ctx, b.m, func() bool { return p.turn == b.m || !slices.Contains(p.ring, b.m) }) == nil && !schedules {
 		p.ran[b.m] = true
 	}
+}
+
+// awaitPassRan returns once the synchronous tasks scheduled in the pass
+// in which the branch of ctx (if any) scheduled its task that waits have
+// run, or at once when it scheduled none: errForkStopped when a branch
+// failed the run meanwhile (haltedFork). Conductor's WorkflowExecutor.decide
+// executes every synchronous task its decision scheduled (INLINE,
+// SET_VARIABLE, ...) before it saves the decision and the decider looks at
+// the run again, in one call under the run's lock: one of them that fails
+// ends the run in that call, and the run's other tasks — a WAIT, a HUMAN,
+// a worker's task, scheduled in the same decision — are cancelled as they
+// were mapped, never started. So such a task starts (a worker may take it,
+// a timer or a call begins) only once the ring has gone around twice since
+// it left it: once for the branches after it to schedule their records of
+// the pass, once for every synchronous task of the pass to run (each on
+// its turn, and a member that ran one lets the others run theirs before
+// it schedules again); or once the ring is empty (nothing more to run).
+func awaitPassRan(ctx context.Context) error {
+	b, ok := ctx.Value(branchKey{}).(*branchTurn)
+	if !ok || b == nil {
+		return nil
+	}
+	p := b.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !b.leftSet {
+		return nil
+	}
+	b.leftSet = false
+	for !p.halted && len(p.ring) > 0 && p.round < b.left+2 {
+		if p.roundMoved == nil {
+			p.roundMoved = make(chan struct{})
+		}
+		ch := p.roundMoved
+		p.mu.Unlock()
+		select {
+		case <-ch:
+			p.mu.Lock()
+		case <-ctx.Done():
+			p.mu.Lock()
+			return ctx.Err()
+		}
+	}
+	if p.halted {
+		return errForkStopped
+	}
+	return nil
 }
 
 // haltedFork reports whether the fork of ctx (if any) stopped scheduling
