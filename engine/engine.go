@@ -640,13 +640,20 @@ type Completion struct {
 	// TaskID, when set, completes that attempt only: never a retry that
 	// replaced it.
 	TaskID string
-	// Status is COMPLETED (when empty), FAILED or FAILED_WITH_TERMINAL_ERROR.
+	// Status is COMPLETED (when empty), FAILED or FAILED_WITH_TERMINAL_ERROR;
+	// IN_PROGRESS for a SUB_WORKFLOW task (subworkflow_update.go).
 	Status string
 	// Output is the task's output, a JSON object.
 	Output json.RawMessage
 	// Reason is the task's reasonForIncompletion when Status is not
 	// COMPLETED (masked as every reason is).
 	Reason string
+	// SubWorkflowID and CallbackAfterSeconds are those of Conductor's
+	// TaskResult, which an update of a SUB_WORKFLOW task sets on it
+	// (subworkflow_update.go): SubWorkflowID is empty or the task's own
+	// child.
+	SubWorkflowID        string
+	CallbackAfterSeconds int64
 }
 
 // CompleteTaskWith is CompleteTask for a completion that names an attempt
@@ -656,25 +663,35 @@ func (e *Engine) CompleteTaskWith(ctx context.Context, runID string, c Completio
 	if c.Status == "" || c.Status == TaskCompleted {
 		reason = ""
 	}
+	sub := &subUpdate{id: c.SubWorkflowID, callback: c.CallbackAfterSeconds}
 	if c.TaskID != "" {
-		return e.completeTaskReason(ctx, runID, c.Status, c.Output, c.TaskID, reason, "task with id "+c.TaskID, func(t *taskDoc) bool { return t.TaskID == c.TaskID })
+		return e.completeTaskReason(ctx, runID, c.Status, c.Output, c.TaskID, reason, "task with id "+c.TaskID, func(t *taskDoc) bool { return t.TaskID == c.TaskID }, sub)
 	}
 	return e.completeTaskReason(ctx, runID, c.Status, c.Output, "", reason, fmt.Sprintf("task %q", c.Ref), func(t *taskDoc) bool {
 		return t.ReferenceTaskName == c.Ref || baseRef(t.ReferenceTaskName) == c.Ref
-	})
+	}, sub)
 }
 
 // completeTask stores the completion of the latest record match accepts;
 // with taskID the signal applies to that attempt only.
 func (e *Engine) completeTask(ctx context.Context, runID, status string, output json.RawMessage, taskID, what string, match func(*taskDoc) bool) (string, error) {
-	return e.completeTaskReason(ctx, runID, status, output, taskID, "", what, match)
+	return e.completeTaskReason(ctx, runID, status, output, taskID, "", what, match, nil)
 }
 
 // completeTaskReason is completeTask with a reason for incompletion.
-func (e *Engine) completeTaskReason(ctx context.Context, runID, status string, output json.RawMessage, taskID, reason, what string, match func(*taskDoc) bool) (string, error) {
+// sub, when given, carries what an update of a SUB_WORKFLOW task also says
+// (Completion): such an update may say IN_PROGRESS.
+func (e *Engine) completeTaskReason(ctx context.Context, runID, status string, output json.RawMessage, taskID, reason, what string, match func(*taskDoc) bool, sub *subUpdate) (string, error) {
+	progress := sub != nil && status == TaskInProgress
+	if progress {
+		status = TaskCompleted // checked as a completion's, then restored
+	}
 	status, output, err := checkCompletion(status, output)
 	if err != nil {
 		return "", err
+	}
+	if progress {
+		status = TaskInProgress
 	}
 	doc, archived, err := e.runs.Load(ctx, runID)
 	if err != nil {
@@ -708,6 +725,9 @@ func (e *Engine) completeTaskReason(ctx context.Context, runID, status string, o
 		}
 		return "", fmt.Errorf("%w: task %q is a %s task, completed by wfrun itself", ErrNotWaiting, found.ReferenceTaskName, found.TaskType)
 	}
+	if err := sub.check(found, status); err != nil {
+		return "", err
+	}
 	// Sealed now: the output rests in the run store until a runner takes
 	// it, and may carry values (`_secrets`) the runner will protect.
 	sec, err := runsecrets.New(runID, nil, e.keyring)
@@ -718,7 +738,11 @@ func (e *Engine) completeTaskReason(ctx context.Context, runID, status string, o
 	if err != nil {
 		return "", err
 	}
-	payload, _ := json.Marshal(signal{Status: status, SealedOutput: sealed, TaskID: taskID, Reason: reason})
+	sig := signal{Status: status, SealedOutput: sealed, TaskID: taskID, Reason: reason}
+	if sub != nil && found.TaskType == TypeSubWorkflow {
+		sig.SubWorkflowID, sig.Callback = sub.id, sub.callback
+	}
+	payload, _ := json.Marshal(sig)
 	if err := e.runs.PutSignal(ctx, runID, found.ReferenceTaskName, payload); err != nil {
 		return "", err
 	}

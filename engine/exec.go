@@ -1606,6 +1606,18 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 	if fail != nil {
 		return r.failTask(ctx, rec, string(fail.Status), fail.Reason)
 	}
+	r.mu.Lock()
+	childless := rec.Status == TaskInProgress && rec.Awaiting && rec.SubWorkflowID == ""
+	r.mu.Unlock()
+	if childless {
+		// An update IN_PROGRESS left it without its child: it waits for a
+		// final update (subworkflow_update.go).
+		sig, err := r.awaitSubWorkflowUpdate(ctx, rec)
+		if err != nil {
+			return err
+		}
+		return r.subWorkflowUpdated(ctx, rec, sig, canRetry)
+	}
 	def := wt.subDef
 	if def == nil && wt.subDefExpr != nil {
 		if def, err = r.subWorkflowDefinition(ctx, wt, rec); err != nil {

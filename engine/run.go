@@ -243,7 +243,11 @@ type signal struct {
 	SealedOutput string          `json:"sealedOutput,omitempty"`
 	Reason       string          `json:"reason,omitempty"`
 	TaskID       string          `json:"taskId,omitempty"` // only for this attempt (CompleteTaskAttempt)
-	opened       bool            // Output was opened from SealedOutput (takeSignals)
+	// The subWorkflowId and callbackAfterSeconds an update of a
+	// SUB_WORKFLOW task sets (subworkflow_update.go).
+	SubWorkflowID string `json:"subWorkflowId,omitempty"`
+	Callback      int64  `json:"callbackAfterSeconds,omitempty"`
+	opened        bool   // Output was opened from SealedOutput (takeSignals)
 }
 
 func nowMillis() int64 { return time.Now().UnixMilli() }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 )
@@ -18,7 +19,127 @@ import (
 // SCHEDULED or IN_PROGRESS, and the child, executed until then as part of
 // its parent's execution, goes on as a background run of this engine
 // (background.go: interrupted runs stay RUNNING and resume like any run).
-// The record keeps the id of the child it started.
+//
+// The record is what updateTask leaves of it: the update's outputData,
+// and the update's subWorkflowId (TaskResult's, usually none: a client
+// sends the task's own child or nothing, any other id is refused), which
+// also replaces an outputData member subWorkflowId (TaskModel's
+// setSubWorkflowId) — so a task updated without one no longer names the
+// child it started, as in Conductor.
+//
+// An update IN_PROGRESS (CompleteTaskWith) leaves the task IN_PROGRESS
+// with the update's output, reason and callbackAfterSeconds. Naming the
+// task's child, it changes nothing else: the task ends with its child.
+// Naming none, the task no longer has a child (Conductor's
+// SubWorkflow.execute, finding no subWorkflowId on a task past SCHEDULED,
+// leaves it as it is, and its child's end finds no child on it either):
+// the child goes on in the background and the task waits for a final
+// update, awaitingCompletion.
+
+// subUpdate is what an update of a SUB_WORKFLOW task says beyond a
+// completion (Completion.SubWorkflowID, CallbackAfterSeconds).
+type subUpdate struct {
+	id       string
+	callback int64
+}
+
+// check refuses an update the task found cannot take: IN_PROGRESS for a
+// task other than a SUB_WORKFLOW; a subWorkflowId other than the
+// SUB_WORKFLOW task's own child.
+func (u *subUpdate) check(found *taskDoc, status string) error {
+	if u == nil || found.TaskType != TypeSubWorkflow {
+		if status == TaskInProgress {
+			return fmt.Errorf("%w: status %q: want COMPLETED, FAILED or FAILED_WITH_TERMINAL_ERROR", ErrBadCompletion, status)
+		}
+		return nil
+	}
+	if u.id != "" && u.id != found.SubWorkflowID {
+		return fmt.Errorf("%w: subWorkflowId %q: the task %q has no such child", ErrBadCompletion, u.id, found.ReferenceTaskName)
+	}
+	return nil
+}
+
+// updatedSubOutput is the output an update leaves on a SUB_WORKFLOW task:
+// the update's, whose subWorkflowId member, when it has one, becomes the
+// update's subWorkflowId (null without one).
+func updatedSubOutput(out json.RawMessage, id string) json.RawMessage {
+	if len(out) == 0 {
+		return json.RawMessage("{}")
+	}
+	m := map[string]json.RawMessage{}
+	if json.Unmarshal(orEmpty(out), &m) != nil {
+		return out
+	}
+	if _, ok := m["subWorkflowId"]; !ok {
+		return out
+	}
+	m["subWorkflowId"] = json.RawMessage("null")
+	if id != "" {
+		m["subWorkflowId"], _ = json.Marshal(id)
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return out
+	}
+	return b
+}
+
+// subWorkflowProgress applies an update IN_PROGRESS to SUB_WORKFLOW record
+// rec: the update's output, reason, callbackAfterSeconds and subWorkflowId
+// (none: the task awaits a final update).
+func (r *runState) subWorkflowProgress(ctx context.Context, rec *taskRecord, sig *signal) error {
+	reason := r.sec.Excerpt(sig.Reason, maxReasonBytes)
+	if err := r.takeSubUpdate(rec, sig, sig.SubWorkflowID == "", func() { rec.Reason = reason }); err != nil {
+		return err
+	}
+	return r.save(ctx)
+}
+
+// takeSubUpdate puts on SUB_WORKFLOW record rec what update sig sets
+// (updatedSubOutput, subWorkflowId, callbackAfterSeconds), awaiting as
+// said, and what more sets, in one change: no write in between shows
+// part of it.
+func (r *runState) takeSubUpdate(rec *taskRecord, sig *signal, awaiting bool, more func()) error {
+	gen := r.sec.Generation()
+	mem, stored, err := r.sec.Protect(updatedSubOutput(sig.Output, sig.SubWorkflowID), "/tasks/"+rec.TaskID+"/outputData")
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rx.producedLocked(gen)
+	rec.outMem, rec.outStored = mem, stored
+	rec.SubWorkflowID, rec.Callback, rec.Awaiting = sig.SubWorkflowID, sig.Callback, awaiting
+	if more != nil {
+		more()
+	}
+	r.touchLocked(rec)
+	return nil
+}
+
+// awaitSubWorkflowUpdate waits for the final update of SUB_WORKFLOW record
+// rec, which has no child any more (subWorkflowProgress), applying the
+// updates IN_PROGRESS that come before it.
+func (r *runState) awaitSubWorkflowUpdate(ctx context.Context, rec *taskRecord) (*signal, error) {
+	r.emit(Event{Kind: EventWaiting, TaskRef: rec.Ref, TaskType: rec.TaskType, TaskID: rec.TaskID, Status: TaskInProgress, Reason: "external completion"})
+	for {
+		moved := r.signalsTaken()
+		if sig, ok := r.takePending(rec.Ref); ok && (sig.TaskID == "" || sig.TaskID == rec.TaskID) {
+			if sig.Status != TaskInProgress {
+				return &sig, nil
+			}
+			if err := r.subWorkflowProgress(ctx, rec, &sig); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-moved:
+		}
+	}
+}
 
 // childRun is the execution of a SUB_WORKFLOW task's child.
 type childRun struct {
@@ -72,6 +193,16 @@ func (r *runState) runChild(ctx context.Context, child *runState, rec *taskRecor
 			}
 			continue
 		}
+		if sig.Status == TaskInProgress && sig.SubWorkflowID != "" {
+			// It names its child (subUpdate.check): the task follows it.
+			if err := r.subWorkflowProgress(ctx, rec, &sig); err != nil {
+				cancel(err)
+				<-c.done
+				attached()
+				return nil, nil, err
+			}
+			continue
+		}
 		if !attached() {
 			// The parent is ending: so is its child, attached until now.
 			return ended()
@@ -90,8 +221,15 @@ func (r *runState) runChild(ctx context.Context, child *runState, rec *taskRecor
 		c.mu.Unlock()
 		r.e.adoptBackground(child.id, func() { cancel(context.Canceled) }, c.done)
 		r.emit(Event{Kind: EventTask, TaskRef: rec.Ref, TaskType: rec.TaskType, TaskID: rec.TaskID, Status: sig.Status,
-			Reason: "completed by an update; its sub-workflow " + child.id + " runs on"})
-		return nil, &sig, nil
+			Reason: "updated; its sub-workflow " + child.id + " runs on"})
+		if sig.Status != TaskInProgress {
+			return nil, &sig, nil
+		}
+		if err := r.subWorkflowProgress(ctx, rec, &sig); err != nil {
+			return nil, nil, err
+		}
+		final, err := r.awaitSubWorkflowUpdate(ctx, rec)
+		return nil, final, err
 	}
 }
 
@@ -99,11 +237,11 @@ func (r *runState) runChild(ctx context.Context, child *runState, rec *taskRecor
 // taken by runChild: COMPLETED with its output; FAILED retried as a failed
 // child would be (canRetry); FAILED_WITH_TERMINAL_ERROR failed for good.
 func (r *runState) subWorkflowUpdated(ctx context.Context, rec *taskRecord, sig *signal, canRetry bool) error {
-	if sig.Status == TaskCompleted {
-		return r.complete(ctx, rec, sig.Output)
+	if err := r.takeSubUpdate(rec, sig, false, nil); err != nil {
+		return r.failTask(ctx, rec, TaskFailedTerminal, "output: "+err.Error())
 	}
-	if len(sig.Output) > 0 {
-		_ = r.setTaskData(rec, nil, sig.Output)
+	if sig.Status == TaskCompleted {
+		return r.transition(ctx, rec, TaskCompleted, "")
 	}
 	reason := sig.Reason
 	if reason == "" {

@@ -25,7 +25,9 @@ const subUpdatedDef = `{"name":"sub_updated","version":1,"schemaVersion":2,"task
 // output is the update's; FAILED: retried with a new child;
 // FAILED_WITH_TERMINAL_ERROR: the run fails), while each child it started
 // stays RUNNING, executed on in the background: completed later, it ends
-// COMPLETED and its parent does not change.
+// COMPLETED and its parent does not change. The record names the
+// subWorkflowId the update gives (TaskModel.setSubWorkflowId): none here,
+// in the field and in an outputData member subWorkflowId (null).
 func TestSubWorkflowTaskUpdated(t *testing.T) {
 	for _, tc := range []struct {
 		name, status, reason string
@@ -80,7 +82,7 @@ func TestSubWorkflowTaskUpdated(t *testing.T) {
 			sub, child := awaitSub(1)
 			children := []string{child}
 			if _, err := e.CompleteTaskWith(ctx, runID, engine.Completion{TaskID: sub, Status: tc.status,
-				Output: json.RawMessage(`{"got":"from the update"}`), Reason: tc.reason}); err != nil {
+				Output: json.RawMessage(`{"got":"from the update","subWorkflowId":"` + child + `"}`), Reason: tc.reason}); err != nil {
 				t.Fatal(err)
 			}
 			if tc.children == 2 {
@@ -96,8 +98,11 @@ func TestSubWorkflowTaskUpdated(t *testing.T) {
 			}
 			v := viewRun(t, e, runID)
 			first := v.Tasks[0]
-			if first.Status != tc.status || first.SubWorkflowID != children[0] {
-				t.Errorf("the updated task: %s with child %s, want %s with child %s", first.Status, first.SubWorkflowID, tc.status, children[0])
+			if first.Status != tc.status || first.SubWorkflowID != "" {
+				t.Errorf("the updated task: %s with child %q, want %s with none", first.Status, first.SubWorkflowID, tc.status)
+			}
+			if id, ok := first.Output["subWorkflowId"]; !ok || id != nil || first.Output["got"] != "from the update" {
+				t.Errorf("the updated task's output %v, want the update's with subWorkflowId null", first.Output)
 			}
 			if tc.status == engine.TaskCompleted && (v.Output["got"] != "from the update" || len(v.Tasks) != 2) {
 				t.Errorf("parent output %v with %d tasks, want the update's output and 2 tasks", v.Output, len(v.Tasks))

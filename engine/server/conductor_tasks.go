@@ -161,6 +161,9 @@ type taskResult struct {
 	WorkflowInstanceID string `json:"workflowInstanceId"`
 	TaskID             string `json:"taskId"`
 	WorkerID           string `json:"workerId"`
+	// SubWorkflowID is what the update sets on a SUB_WORKFLOW task
+	// (engine.Completion).
+	SubWorkflowID string `json:"subWorkflowId"`
 	// Logs are TaskExecLogs the worker sends with its result
 	// (conductor_more_tasks.go keeps them as the task's log).
 	Logs []struct {
@@ -511,6 +514,10 @@ func (s *Server) forwardUpdate(r *http.Request, res taskResult, p store.Principa
 		}
 		return name, domain, nil
 	}
+	if task["taskType"] == engine.TypeSubWorkflow {
+		// Stored in the run store, where the executing process takes it.
+		return name, domain, s.completeWaitingByID(r, runID, res)
+	}
 	switch res.Status {
 	case "COMPLETED", "FAILED", "FAILED_WITH_TERMINAL_ERROR":
 	case "IN_PROGRESS", "SCHEDULED":
@@ -556,7 +563,8 @@ func taskOf(doc map[string]any, id string) map[string]any {
 // completeWaitingByID completes (or fails) a WAIT or HUMAN task this
 // process executes, the attempt res names: POST /api/tasks for a task no
 // worker polls. A status other than a final one is refused, as the
-// completion by reference refuses it.
+// completion by reference refuses it, but for a SUB_WORKFLOW task, which
+// takes an update IN_PROGRESS as Conductor does (engine.Completion).
 func (s *Server) completeWaitingByID(r *http.Request, runID string, res taskResult) error {
 	out := res.Output
 	if len(out) == 0 || string(out) == "null" {
@@ -564,12 +572,13 @@ func (s *Server) completeWaitingByID(r *http.Request, runID string, res taskResu
 	}
 	_, err := s.conductor.eng.CompleteTaskWith(r.Context(), runID, engine.Completion{
 		TaskID: res.TaskID, Status: res.Status, Output: out, Reason: res.Reason,
+		SubWorkflowID: res.SubWorkflowID, CallbackAfterSeconds: res.CallbackSecs,
 	})
 	if errors.Is(err, engine.ErrNotWaiting) || errors.Is(err, engine.ErrNotRunning) {
 		return fmt.Errorf("%w: %s", errTaskEnded, res.TaskID)
 	}
-	if err != nil {
-		return err
+	if err != nil || res.Status == engine.TaskInProgress {
+		return err // the task does not end
 	}
 	// Conductor has the task ended when updateTask returns: a client that
 	// reads the run next sees its next task, not this one still waiting.

@@ -62,8 +62,9 @@ func TestSubWorkflowTaskUpdatedAcrossProcesses(t *testing.T) {
 				}
 				return ""
 			})
-			if d.Tasks[0].OutputData["by"] != "update" {
-				t.Errorf("the SUB_WORKFLOW task's output %v, want the update's", d.Tasks[0].OutputData)
+			if f := freshDoc(t, b, id).Tasks[0]; f.OutputData["by"] != "update" || f.SubWorkflowID != "" {
+				t.Errorf("the SUB_WORKFLOW task's output %v and child %q, want the update's and none (Conductor's record after an update without subWorkflowId)",
+					f.OutputData, f.SubWorkflowID)
 			}
 			if c := delayAwait(t, b, child, func(ctlDoc) string { return "" }); c.Status != "RUNNING" || c.Tasks[0].Status != "SCHEDULED" {
 				t.Fatalf("the child: %s", c.shape())
@@ -82,6 +83,112 @@ func TestSubWorkflowTaskUpdatedAcrossProcesses(t *testing.T) {
 			}
 			delayAwait(t, b, id, ctlStatus("COMPLETED"))
 			delayAwait(t, b, child, ctlStatus("COMPLETED"))
+		})
+	}
+}
+
+// freshDoc reads run id from s into a new ctlDoc (delayAwait decodes each
+// read into the same one, where a member a later read omits keeps its
+// earlier value).
+func freshDoc(t *testing.T, s *testServer, id string) ctlDoc {
+	t.Helper()
+	var d ctlDoc
+	if err := json.Unmarshal([]byte(delayOK(t, s, "GET", "/api/workflow/"+id+"?includeTasks=true", "")), &d); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestSubWorkflowTaskUpdatedInProgressAcrossProcesses: POST /api/tasks
+// with status IN_PROGRESS for a SUB_WORKFLOW task is taken, as Conductor's
+// updateTask takes it, through the executing process or another one: the
+// task stays IN_PROGRESS with the update's output and
+// callbackAfterSeconds. Naming its child (subWorkflowId) it still ends
+// with that child; naming none it no longer has a child and waits for a
+// final update, while the child runs on.
+func TestSubWorkflowTaskUpdatedInProgressAcrossProcesses(t *testing.T) {
+	ss := newSharedServers(t)
+	a, _ := ss.start(t)
+	b, _ := ss.start(t)
+	delayOK(t, a, "POST", "/api/metadata/workflow", subUpdateDef)
+	for _, tc := range []struct {
+		name      string
+		through   *testServer
+		nameChild bool
+	}{
+		{"through the executing process, naming none", a, false},
+		{"through another process, naming none", b, false},
+		{"through the executing process, naming its child", a, true},
+		{"through another process, naming its child", b, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := delayOK(t, a, "POST", "/api/workflow/sub_update_parent", `{}`)
+			d := delayAwait(t, a, id, func(d ctlDoc) string {
+				if len(d.Tasks) != 1 || d.Tasks[0].Status != "IN_PROGRESS" || d.Tasks[0].SubWorkflowID == "" {
+					return "want the SUB_WORKFLOW task IN_PROGRESS with its child"
+				}
+				return ""
+			})
+			sub, child := d.Tasks[0], d.Tasks[0].SubWorkflowID
+			named := ""
+			if tc.nameChild {
+				named = child
+			}
+			delayOK(t, tc.through, "POST", "/api/tasks", fmt.Sprintf(`{"workflowInstanceId":%q,"taskId":%q,"status":"IN_PROGRESS","outputData":{"step":"one"},"callbackAfterSeconds":7,"subWorkflowId":%q}`,
+				id, sub.TaskID, named))
+			d = delayAwait(t, b, id, func(d ctlDoc) string {
+				if len(d.Tasks) != 1 || d.Tasks[0].Status != "IN_PROGRESS" || d.Tasks[0].OutputData["step"] != "one" {
+					return "want the SUB_WORKFLOW task IN_PROGRESS with the update's output"
+				}
+				return ""
+			})
+			if got := freshDoc(t, b, id).Tasks[0].SubWorkflowID; got != named {
+				t.Errorf("the task's child %q, want %q", got, named)
+			}
+			var raw struct {
+				Tasks []struct {
+					Callback int64 `json:"callbackAfterSeconds"`
+				} `json:"tasks"`
+			}
+			_ = json.Unmarshal([]byte(delayOK(t, b, "GET", "/api/workflow/"+id+"?includeTasks=true", "")), &raw)
+			if len(raw.Tasks) != 1 || raw.Tasks[0].Callback != 7 {
+				t.Errorf("callbackAfterSeconds %+v, want 7", raw.Tasks)
+			}
+			// The child's worker task is answered: the child completes.
+			var batch []map[string]any
+			body := delayOK(t, b, "GET", "/api/tasks/poll/batch/child_task?workerid=w&count=1&timeout=5000", "")
+			if err := json.Unmarshal([]byte(body), &batch); err != nil || len(batch) != 1 {
+				t.Fatalf("poll child_task: %s", body)
+			}
+			delayUpdate(t, a, child, batch[0]["taskId"].(string), "COMPLETED", `,"outputData":{"from":"child"}`)
+			delayAwait(t, b, child, ctlStatus("COMPLETED"))
+			if !tc.nameChild {
+				// No child any more: the task waits for its final update.
+				d = delayAwait(t, b, id, func(ctlDoc) string { return "" })
+				if d.Status != "RUNNING" || len(d.Tasks) != 1 || d.Tasks[0].Status != "IN_PROGRESS" {
+					t.Fatalf("after its former child ended: %s", d.shape())
+				}
+				delayOK(t, tc.through, "POST", "/api/tasks", fmt.Sprintf(`{"workflowInstanceId":%q,"taskId":%q,"status":"COMPLETED","outputData":{"from":"update"}}`, id, sub.TaskID))
+			}
+			d = delayAwait(t, b, id, func(d ctlDoc) string {
+				if len(d.Tasks) != 2 || d.Tasks[0].Status != "COMPLETED" {
+					return "want the SUB_WORKFLOW task COMPLETED and the next task"
+				}
+				return ""
+			})
+			want := "update"
+			if tc.nameChild {
+				want = "child"
+			}
+			if d.Tasks[0].OutputData["from"] != want {
+				t.Errorf("the SUB_WORKFLOW task's output %v, want its %s's", d.Tasks[0].OutputData, want)
+			}
+			body = delayOK(t, b, "GET", "/api/tasks/poll/batch/after_task?workerid=w&count=1&timeout=5000", "")
+			if err := json.Unmarshal([]byte(body), &batch); err != nil || len(batch) != 1 {
+				t.Fatalf("poll after_task: %s", body)
+			}
+			delayUpdate(t, a, id, batch[0]["taskId"].(string), "COMPLETED", "")
+			delayAwait(t, b, id, ctlStatus("COMPLETED"))
 		})
 	}
 }
