@@ -70,16 +70,10 @@ func TestConductorE2ERerunInsideDoWhile(t *testing.T) {
 			h.terminate(id)
 
 			h.rerun(id, engine.RerunOptions{FromTaskID: http2.TaskID})
-			// The rerun task's record comes back when the run's executor
-			// schedules it again, a moment after RerunWith stored the run
-			// RUNNING (Conductor's rerun resets it in place, in the same
-			// write): awaited, not read at once.
-			v := h.await(id, "RUNNING with the HTTP task of iteration 2", func(v runView) string {
-				if _, ok := typed(v, "HTTP", 2); v.Status != engine.StatusRunning || !ok {
-					return v.Status + ", no HTTP task of iteration 2"
-				}
-				return ""
-			})
+			// The rerun's write resets the HTTP task in place with the
+			// RUNNING status, as Conductor's rerunWF does: the first read
+			// that shows the run RUNNING holds its record.
+			v := h.awaitStatus(id, engine.StatusRunning)
 			loop, _ := typed(v, "DO_WHILE", 0)
 			for _, tk := range v.Tasks {
 				if tk.TaskType == "DO_WHILE" {
@@ -90,7 +84,7 @@ func TestConductorE2ERerunInsideDoWhile(t *testing.T) {
 			if loop.Status != engine.TaskInProgress {
 				t.Fatalf("do_while after the rerun: %s", describeRun(v))
 			}
-			if tk, ok := typed(v, "HTTP", 2); !ok || tk.Ref != "http_ref__2" {
+			if tk, ok := typed(v, "HTTP", 2); !ok || tk.Ref != "http_ref__2" || tk.TaskID != http2.TaskID {
 				t.Fatalf("http task of iteration 2 after the rerun: %s", describeRun(v))
 			}
 		}},

@@ -65,7 +65,8 @@ func rerunFromLoop(iterations int) func(*testing.T, *rerunHarness) {
 			from = 6
 		}
 		h.terminate(id)
-		h.rerun(id, engine.RerunOptions{FromTaskID: v.Tasks[from].TaskID})
+		fromID := v.Tasks[from].TaskID
+		h.rerun(id, engine.RerunOptions{FromTaskID: fromID})
 		want := 6
 		if iterations > 1 {
 			want = 7
@@ -83,8 +84,8 @@ func rerunFromLoop(iterations int) func(*testing.T, *rerunHarness) {
 		} else {
 			checkAt(t, v, 5, "*", engine.TaskCompleted)
 			checkAt(t, v, 6, "*", engine.TaskScheduled)
-			if v.Tasks[4].Iteration != v.Tasks[6].Iteration {
-				t.Fatalf("DO_WHILE iteration %d, rerun task's %d: %s", v.Tasks[4].Iteration, v.Tasks[6].Iteration, describeRun(v))
+			if v.Tasks[6].TaskID != fromID || v.Tasks[4].Iteration != v.Tasks[6].Iteration {
+				t.Fatalf("DO_WHILE iteration %d, rerun task's %d (the task rerun from, %s, is reset in place): %s", v.Tasks[4].Iteration, v.Tasks[6].Iteration, fromID, describeRun(v))
 			}
 		}
 	}

@@ -216,9 +216,13 @@
 // Retry with resumeSubworkflowTasks retries the failed sub-workflow a run
 // ended with instead of the run. A rerun whose task id belongs to a child
 // reruns that child; a rerun from a SUB_WORKFLOW task reruns it in place
-// (same record, a new child, the other records kept). A rerun's kept task
-// id and input travel sealed in its commit (rerunTask), so a resume after
-// a crash keeps them.
+// (same record, a new child, the other records kept). The task a rerun
+// starts from is reset in place in the rerun's commit, as Conductor's
+// rerunWF resets it: the same record and task id, SCHEDULED, its times,
+// output and poll count cleared. The input it runs with travels sealed in
+// that commit too (rerunTask), so a resume after a crash gives it that
+// input, until its attempt ends (or the SUB_WORKFLOW task names its new
+// child).
 //
 // # Task definitions, retries and timeouts
 //

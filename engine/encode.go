@@ -54,9 +54,10 @@ type runHead struct {
 	// (runsecrets.Run.Seal): the visible input keeps the parent's secret
 	// references, and a resumed child reads its input from here.
 	SealedInput string `json:"sealedInput,omitempty"`
-	// RerunTask is, until the task a rerun starts from is scheduled
-	// again, what the rerun keeps of it (its id and input), sealed
-	// (rerun.go): a run resumed after a crash keeps them too.
+	// RerunTask is, until the attempt of the task a rerun starts from
+	// ends (a SUB_WORKFLOW task rerun in place: until it names its new
+	// child), what the rerun keeps of it (its id, its input, the child's
+	// id), sealed (rerun.go): a run resumed after a crash keeps them too.
 	RerunTask string `json:"rerunTask,omitempty"`
 	// ReopenFailure is, for a parent a child's retry re-opened, the id of
 	// the failed task that fails it again at its first step, sealed

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/wfrun/wfrun/interpolate"
 	"github.com/wfrun/wfrun/masking"
@@ -125,18 +126,73 @@ func (r *runState) applyRerun(o *RerunOptions, fromRef, fromID string, prevIn []
 	r.mu.Lock()
 	r.doc.RerunTask = sealed
 	r.keepRerunTaskLocked(&kept)
+	rec := r.byRef[fromRef]
 	r.mu.Unlock()
+	if kept.Override && child == "" && rec != nil && rec.TaskID == fromID {
+		// Conductor's rerunWF sets the taskInput as the reset record's
+		// inputData, in the rerun's write.
+		return r.setTaskData(rec, kept.Input, nil)
+	}
 	return nil
+}
+
+// resetInPlace: the record of the task a rerun starts from stays in the
+// run, reset (resetForRerunLocked), as Conductor's rerunWF resets it. Not
+// a dynamic fork's FORK record: Conductor's finalizeRerun drops it and
+// maps the fork again (a new FORK record, new branches).
+func resetInPlace(from *taskRecord) bool {
+	return from.wt == nil || from.wt.Type != TypeForkJoinDynamic
+}
+
+// resetForRerunLocked resets the record of the task a rerun starts from
+// as Conductor's rerunWF does, in the write that stores the run RUNNING
+// again: SCHEDULED, scheduled now, no start nor end time, its output
+// cleared, no poll counted; its task id, seq, retryCount, retriedTaskId,
+// input and reasonForIncompletion stay (Conductor does not reset the
+// reason; the executor's next write does). The executor takes the record
+// over as an unfinished one (beginRecord). Callers hold r.mu.
+func (r *runState) resetForRerunLocked(t *taskRecord) {
+	t.Status, t.Scheduled, t.Start, t.End = TaskScheduled, r.nowMillis(), 0, 0
+	t.outMem, t.outStored = nil, nil
+	t.PollCount, t.Callback, t.WaitUntil, t.Awaiting = 0, 0, 0, false
+	r.touchLocked(t)
+}
+
+// loopOutputAt sets the output's iteration of the DO_WHILE record t, which
+// a rerun reopened at the iteration of the task it reruns from (t's
+// Iteration), to that iteration, as the loop shows it while it runs: a
+// resumed loop goes on from there (resumeLoop reads it), not from the
+// iteration it had reached.
+func (r *runState) loopOutputAt(t *taskRecord) error {
+	r.mu.Lock()
+	out, n := t.outMem, t.Iteration
+	r.mu.Unlock()
+	var m map[string]json.RawMessage
+	if json.Unmarshal(out, &m) != nil || m == nil {
+		return nil
+	}
+	var at int
+	if json.Unmarshal(m["iteration"], &at) != nil || at == n {
+		return nil
+	}
+	m["iteration"] = json.RawMessage(strconv.Itoa(n))
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return r.setTaskData(t, nil, b)
 }
 
 // rerunTaskPointer binds a run's sealed rerunTask.
 const rerunTaskPointer = "/rerunTask"
 
 // rerunTask is what a rerun keeps of the task it starts from until that
-// task is scheduled again: its id, and the input it runs with (the
-// rerun's taskInput when Override, else its previous input). A
-// SUB_WORKFLOW task rerun in place keeps its record (and id) and gets the
-// id of its new child, Child, chosen by the rerun: its previous child
+// task's attempt ends: its id (its record's, reset in place), and the
+// input it runs with (the rerun's taskInput when Override, else its
+// previous input), which a resumed run gives the unfinished record rather
+// than resolving its template again. A SUB_WORKFLOW task rerun in place
+// keeps its record (and id) and gets the id of its new child, Child,
+// chosen by the rerun (kept until the task names it): its previous child
 // holds the id derived from the record (subworkflowchild.go).
 type rerunTask struct {
 	Ref      string          `json:"ref"`
@@ -178,7 +234,9 @@ func (r *runState) openRerunTask(sealed string) error {
 	return nil
 }
 
-// takeKeptIDLocked returns (once) the id a rerun keeps for the task ref.
+// takeKeptIDLocked returns (once) the id a rerun keeps for the task ref:
+// a run an earlier wfrun reran holds no record of the task until it is
+// scheduled again, which gets that id.
 func (r *runState) takeKeptIDLocked(ref string) string {
 	id, ok := r.keptID[ref]
 	if ok {
@@ -188,6 +246,35 @@ func (r *runState) takeKeptIDLocked(ref string) string {
 		r.doc.RerunTask = ""
 	}
 	return id
+}
+
+// heldByRecordLocked: the id a rerun keeps for ref is its record's, reset
+// in place: a record added for ref (a retry of it) gets an id of its own.
+func (r *runState) heldByRecordLocked(ref string) bool {
+	rec := r.byRef[ref]
+	return rec != nil && rec.TaskID == r.keptID[ref]
+}
+
+// rerunAttemptEndedLocked: the attempt of the task a rerun reset in place
+// ended (its end is written at once). Until then a process resuming the
+// run after a crash gives the unfinished record the rerun's input again
+// from the rerun's note (the sealed rerunTask); now the note has served
+// and leaves the run's head with that write. Callers hold r.mu.
+func (r *runState) rerunAttemptEndedLocked(t *taskRecord) {
+	if id, ok := r.keptID[t.Ref]; ok && id == t.TaskID {
+		delete(r.keptID, t.Ref)
+		r.doc.RerunTask = ""
+	}
+}
+
+// takeRerunChildLocked: the SUB_WORKFLOW task a rerun reran in place names its
+// new child, a stored run: the rerun's note (which chose the child's id)
+// leaves the run's head with the write that names it. Callers hold r.mu.
+func (r *runState) takeRerunChildLocked(rec *taskRecord) {
+	if _, ok := r.keptChild[rec.TaskID]; ok {
+		delete(r.keptChild, rec.TaskID)
+		r.doc.RerunTask = ""
+	}
 }
 
 // replacementInput is the rerun's taskInput for ref, if any, else the

@@ -3,12 +3,18 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -65,8 +71,45 @@ func (k killAfterRestore) Restore(ctx context.Context, id string, ch *runstore.C
 	select {}
 }
 
+// killAtWrite kills the process at its k-th write (Restore, Commit or
+// Archive), just before it when before, else just after it.
+type killAtWrite struct {
+	runstore.Store
+	k      int
+	before bool
+	n      atomic.Int32
+}
+
+func (w *killAtWrite) at(write func() error) error {
+	n := int(w.n.Add(1))
+	if n == w.k && w.before {
+		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {}
+	}
+	if err := write(); err != nil {
+		return err
+	}
+	if n == w.k {
+		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {}
+	}
+	return nil
+}
+
+func (w *killAtWrite) Restore(ctx context.Context, id string, ch *runstore.Change) error {
+	return w.at(func() error { return w.Store.Restore(ctx, id, ch) })
+}
+
+func (w *killAtWrite) Commit(ctx context.Context, id string, ch *runstore.Change) error {
+	return w.at(func() error { return w.Store.Commit(ctx, id, ch) })
+}
+
+func (w *killAtWrite) Archive(ctx context.Context, id string, doc []byte, sum runstore.Summary) error {
+	return w.at(func() error { return w.Store.Archive(ctx, id, doc, sum) })
+}
+
 // TestRerunCrashChild is the child process (skipped unless started by
-// TestRerunKeepsItsTaskAcrossACrash).
+// TestRerunKeepsItsTaskAcrossACrash or TestKillAtEveryRerunWrite).
 func TestRerunCrashChild(t *testing.T) {
 	db := os.Getenv("WFRUN_RERUN_CRASH_DB")
 	if db == "" {
@@ -76,13 +119,21 @@ func TestRerunCrashChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := rerunCrashEngine(t, killAfterRestore{rs}, os.Getenv("WFRUN_RERUN_CRASH_LOG"))
+	var store runstore.Store = killAfterRestore{rs}
+	if at := os.Getenv("WFRUN_RERUN_CRASH_AT"); at != "" {
+		k, err := strconv.Atoi(at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		store = &killAtWrite{Store: rs, k: k, before: os.Getenv("WFRUN_RERUN_CRASH_BEFORE") != ""}
+	}
+	e := rerunCrashEngine(t, store, os.Getenv("WFRUN_RERUN_CRASH_LOG"))
 	var o engine.RerunOptions
 	if err := json.Unmarshal([]byte(os.Getenv("WFRUN_RERUN_CRASH_OPTS")), &o); err != nil {
 		t.Fatal(err)
 	}
 	_, err = e.RerunWith(context.Background(), os.Getenv("WFRUN_RERUN_CRASH_RUN"), o)
-	t.Fatalf("child was not killed: %v", err)
+	t.Fatalf("child was not killed (writes made: all): %v", err)
 }
 
 // TestRerunKeepsItsTaskAcrossACrash: a rerun from the second task, with a
@@ -133,8 +184,24 @@ func TestRerunKeepsItsTaskAcrossACrash(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !strings.Contains(string(doc), `"rerunTask":"`) || strings.Contains(string(doc), "given") {
-				t.Fatalf("the rerun's commit does not hold the task's input sealed: %s", doc)
+			// The rerun's commit holds the task reset in place (SCHEDULED,
+			// its id, the input it runs with) and the rerun's note, sealed,
+			// which a resumed run schedules it with.
+			var stored struct {
+				RerunTask string `json:"rerunTask"`
+				Tasks     []struct {
+					TaskID    string          `json:"taskId"`
+					Status    string          `json:"status"`
+					InputData json.RawMessage `json:"inputData"`
+				} `json:"tasks"`
+			}
+			if err := json.Unmarshal(doc, &stored); err != nil {
+				t.Fatal(err)
+			}
+			if stored.RerunTask == "" || strings.Contains(stored.RerunTask, "given") || len(stored.Tasks) != 2 ||
+				stored.Tasks[1].TaskID != second || stored.Tasks[1].Status != engine.TaskScheduled ||
+				"w_second "+string(stored.Tasks[1].InputData) != tc.want {
+				t.Fatalf("the rerun's commit does not hold the task reset and the rerun's note: %s", doc)
 			}
 			e = rerunCrashEngine(t, rs, logPath)
 			if err := os.Remove(logPath); err != nil {
@@ -157,5 +224,132 @@ func TestRerunKeepsItsTaskAcrossACrash(t *testing.T) {
 				t.Fatalf("workers after the crash: %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestKillAtEveryRerunWrite: a rerun from the first task, with a new
+// workflow input and with or without a taskInput, whose process is killed
+// just before or just after each of its writes (the rerun's own, the
+// tasks' ends, the archive): the run is intact and, resumed, completes;
+// the task rerun from keeps its id and runs with the input the rerun gave
+// it (its previous one, or the taskInput) however often it runs, the task
+// after it with the new workflow input.
+func TestKillAtEveryRerunWrite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns a process per persistence point")
+	}
+	for _, tc := range []struct{ name, taskInput, wantFirst string }{
+		{"previous input kept", "", `{"k":"v1"}`},
+		{"taskInput given", `{"k":"given"}`, `{"k":"given"}`},
+	} {
+		// The reference rerun counts the writes.
+		ctx := context.Background()
+		count := &killAtWrite{Store: runstore.NewMemory()}
+		e := rerunCrashEngine(t, count, filepath.Join(t.TempDir(), "log"))
+		d, err := e.Parse([]byte(rerunCrashDef))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := startRun(t, e, d, `{"k":"v1"}`)
+		o := engine.RerunOptions{FromTaskID: viewRun(t, e, res.RunID).Tasks[0].TaskID, WorkflowInput: json.RawMessage(`{"k":"v2"}`)}
+		if tc.taskInput != "" {
+			o.TaskInput = json.RawMessage(tc.taskInput)
+		}
+		count.n.Store(0)
+		if r, err := e.RerunWith(ctx, res.RunID, o); err != nil || r.Status != engine.StatusCompleted {
+			t.Fatalf("reference rerun: %v %+v", err, r)
+		}
+		total := int(count.n.Load())
+		if total < 3 {
+			t.Fatalf("the reference rerun made %d writes", total)
+		}
+		for k := 1; k <= total; k++ {
+			for _, before := range []bool{true, false} {
+				t.Run(fmt.Sprintf("%s/write=%d/before=%v", tc.name, k, before), func(t *testing.T) {
+					rerunCrashAndResume(t, tc.taskInput, tc.wantFirst, k, before)
+				})
+			}
+		}
+	}
+}
+
+func rerunCrashAndResume(t *testing.T, taskInput, wantFirst string, k int, before bool) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, logPath := filepath.Join(dir, "runs.db"), filepath.Join(dir, "log")
+	rs, err := runstore.OpenBolt(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := rerunCrashEngine(t, rs, logPath)
+	d, err := e.Parse([]byte(rerunCrashDef))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := startRun(t, e, d, `{"k":"v1"}`)
+	first := viewRun(t, e, res.RunID).Tasks[0].TaskID
+	_ = rs.Close()
+	if err := os.Remove(logPath); err != nil {
+		t.Fatal(err)
+	}
+
+	o := engine.RerunOptions{FromTaskID: first, WorkflowInput: json.RawMessage(`{"k":"v2"}`)}
+	if taskInput != "" {
+		o.TaskInput = json.RawMessage(taskInput)
+	}
+	opts, _ := json.Marshal(o)
+	child := exec.Command(os.Args[0], "-test.run", "^TestRerunCrashChild$", "-test.v")
+	child.Env = append(os.Environ(), "WFRUN_RERUN_CRASH_DB="+db, "WFRUN_RERUN_CRASH_LOG="+logPath, "WFRUN_RERUN_CRASH_RUN="+res.RunID,
+		"WFRUN_RERUN_CRASH_OPTS="+string(opts), "WFRUN_RERUN_CRASH_AT="+strconv.Itoa(k), "WFRUN_RERUN_CRASH_BEFORE="+map[bool]string{true: "1"}[before])
+	out, err := child.CombinedOutput()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee) && ee.Sys().(syscall.WaitStatus).Signal() == syscall.SIGKILL:
+	case bytes.Contains(out, []byte("child was not killed (writes made: all)")):
+		// Fewer writes than the reference rerun made (a task written
+		// early while it runs depends on timing): the rerun ended.
+	default:
+		t.Fatalf("child was not killed: %v\n%s", err, out)
+	}
+
+	rs, err = runstore.OpenBolt(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	e = rerunCrashEngine(t, rs, logPath)
+	r, err := e.Resume(ctx, res.RunID)
+	switch {
+	case errors.Is(err, engine.ErrNotRunning):
+		// Killed before the rerun's write (the run stays as it ended) or
+		// after its end.
+	case err != nil || r.Status != engine.StatusCompleted:
+		t.Fatalf("resume after write %d: %v %+v", k, err, r)
+	}
+	after := viewRun(t, e, res.RunID)
+	checkTasks(t, after.Tasks, "w_first:COMPLETED", "w_second:COMPLETED")
+	if after.Status != engine.StatusCompleted || after.Tasks[0].TaskID != first {
+		t.Fatalf("after write %d: %s, w_first %s (want its id %s)", k, after.Status, after.Tasks[0].TaskID, first)
+	}
+	if k == 1 && before {
+		return // the rerun never was
+	}
+	b, err := os.ReadFile(logPath)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	ran := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if line == "" {
+			continue
+		}
+		name, in, _ := strings.Cut(line, " ")
+		ran[name] = true
+		if want := map[string]string{"w_first": wantFirst, "w_second": `{"k":"v2"}`}[name]; in != want {
+			t.Errorf("after write %d: %s ran with %s, want %s", k, name, in, want)
+		}
+	}
+	if !ran["w_first"] || !ran["w_second"] {
+		t.Errorf("after write %d: the rerun ran %v, want both tasks", k, ran)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -336,6 +337,7 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 			o = &oc
 		}
 	}
+	var loops []*taskRecord // DO_WHILEs going on at the rerun task's iteration
 	r.mu.Lock()
 	rerunRefs := map[string]bool{} // a test run's mocks (mockstore.go)
 	for _, t := range r.tasks {
@@ -358,14 +360,25 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 		r.retainForRetryLocked(nil)
 		r.byRef[from.Ref], r.latest[from.BaseRef] = from, from
 	case fromSeq > 0:
+		inPlace := resetInPlace(from)
 		kept := r.tasks[:0:0]
 		r.byRef, r.latest = map[string]*taskRecord{}, map[string]*taskRecord{}
 		for _, t := range r.tasks {
-			if t.Seq < fromSeq && loopHolding(t, from) {
+			if t == from && inPlace {
+				// Conductor's rerunWF resets the task itself in place,
+				// in the write that stores the run RUNNING (rerun.go);
+				// the executor takes the record over.
+				r.resetForRerunLocked(t)
+			} else if t.Seq < fromSeq && loopHolding(t, from) {
 				// Conductor keeps the tasks before the rerun task and
 				// finalizeRerun reopens the DO_WHILE that holds it: the
 				// loop goes on, in place, with the rerun task's iteration.
 				t.Status, t.Reason, t.End = TaskInProgress, "", 0
+				if n := heldIteration(t, from); n > 0 && inPlace {
+					// At the iteration of the task reset in place.
+					t.Iteration = n
+					loops = append(loops, t)
+				}
 				r.touchLocked(t)
 			} else if t.Seq >= fromSeq || !successfulTask(t.Status) {
 				continue // rerun: this task and the later ones run again
@@ -379,6 +392,9 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 		// Conductor resets the rerun task in place: it keeps its seq, and
 		// the tasks scheduled after it number on from there.
 		r.doc.NextSeq = fromSeq - 1
+		if inPlace {
+			r.doc.NextSeq = fromSeq
+		}
 	default:
 		r.retainForRetryLocked(nil)
 		r.doc.LastRetriedTime = r.nowMillis()
@@ -393,12 +409,17 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 	if err != nil {
 		return nil, err
 	}
+	for _, t := range loops {
+		if err := r.loopOutputAt(t); err != nil {
+			return nil, err
+		}
+	}
 	if err := r.restartMocks(fromStart, rerunRefs); err != nil {
 		return nil, err
 	}
 	if o != nil {
 		keptID := fromTaskID
-		if from != nil && from.wt != nil && from.wt.Type == TypeForkJoinDynamic {
+		if from != nil && !resetInPlace(from) {
 			// Conductor's finalizeRerun drops a dynamic fork's FORK task
 			// and maps the fork again: a new FORK record, new branches.
 			keptID, fromIn = "", nil
@@ -572,6 +593,21 @@ func loopHolding(t, from *taskRecord) bool {
 	inside := false
 	walkTasks(t.wt.LoopOver, func(w *WorkflowTask) { inside = inside || w.TaskReferenceName == from.BaseRef })
 	return inside && strings.HasPrefix(from.Ref[len(from.BaseRef):], t.Ref[len(t.BaseRef):]+"__")
+}
+
+// heldIteration is the iteration of the DO_WHILE record t (loopHolding)
+// that holds the task from: the number its ref carries after the loop's
+// own suffix. 0 when it carries none.
+func heldIteration(t, from *taskRecord) int {
+	rest := strings.TrimPrefix(from.Ref[len(from.BaseRef):], t.Ref[len(t.BaseRef):]+"__")
+	if i := strings.Index(rest, "__"); i >= 0 {
+		rest = rest[:i]
+	}
+	n, err := strconv.Atoi(rest)
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 // awaitParentTook waits, up to letGoWait, while the parent of the ended

@@ -420,7 +420,7 @@ func (r *runState) addTaskLocked(t *taskRecord) {
 	r.doc.NextSeq++
 	t.Seq = r.doc.NextSeq
 	if t.TaskID == "" {
-		if r.keptID != nil {
+		if r.keptID != nil && !r.heldByRecordLocked(t.Ref) {
 			t.TaskID = r.takeKeptIDLocked(t.Ref) // rerun.go
 		}
 		if t.TaskID == "" {
@@ -516,6 +516,7 @@ func (r *runState) transition(ctx context.Context, t *taskRecord, status, reason
 	case TaskScheduled:
 	default:
 		t.End = r.nowMillis()
+		r.rerunAttemptEndedLocked(t) // rerun.go
 	}
 	r.touchLocked(t)
 	answered := t.answered != nil

@@ -49,6 +49,7 @@ func (r *runState) nameChild(ctx context.Context, rec *taskRecord, id string) er
 	r.mu.Lock()
 	rec.SubWorkflowID = id
 	r.touchLocked(rec)
+	r.takeRerunChildLocked(rec) // rerun.go
 	r.mu.Unlock()
 	return r.inProgressWith(ctx, rec)
 }

@@ -77,6 +77,28 @@ func TestConductorRerunWithReplacementInput(t *testing.T) {
 		TaskInput: map[string]any{"k": "replaced", "auth": ref}, WorkflowInput: map[string]any{"k": "v2 " + ref}}, id); err != nil {
 		t.Fatal(err)
 	}
+	// Read at once, as the rerun answered: the task is reset in place,
+	// SCHEDULED with its id and the taskInput, as Conductor's rerunWF
+	// writes it with the RUNNING status.
+	var now struct {
+		Status string `json:"status"`
+		Tasks  []struct {
+			TaskID    string         `json:"taskId"`
+			Status    string         `json:"status"`
+			StartTime int64          `json:"startTime"`
+			EndTime   int64          `json:"endTime"`
+			Input     map[string]any `json:"inputData"`
+			Output    map[string]any `json:"outputData"`
+		} `json:"tasks"`
+	}
+	if st, _, body := ts.do(t, "GET", "/api/workflow/"+id, ""); st != 200 || json.Unmarshal([]byte(body), &now) != nil {
+		t.Fatalf("get after the rerun: %d %s", st, body)
+	}
+	if now.Status != "RUNNING" || len(now.Tasks) != 2 || now.Tasks[1].TaskID != second || now.Tasks[1].Status != "SCHEDULED" ||
+		now.Tasks[1].StartTime != 0 || now.Tasks[1].EndTime != 0 || len(now.Tasks[1].Output) != 0 ||
+		now.Tasks[1].Input["k"] != "replaced" || now.Tasks[1].Input["auth"] != ref {
+		t.Fatalf("right after the rerun: %+v, want RUNNING with %s SCHEDULED, reset, with the taskInput", now, second)
+	}
 	in := work("second_task", "s2")
 	if b, _ := json.Marshal(in); string(b) != `{"auth":"${workflow.secrets.api_key}","k":"replaced"}` {
 		t.Fatalf("rerun task's input: %s, want exactly the taskInput", b)
