@@ -684,6 +684,9 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 			}
 			r.mu.Unlock()
 		default:
+			if wt.Type == TypeWait {
+				r.startWait(rec, input)
+			}
 			if err := r.transition(ctx, rec, TaskInProgress, ""); err != nil {
 				release()
 				return err
@@ -1195,50 +1198,85 @@ func (r *runState) terminateStop(rec *taskRecord, input []byte) error {
 	return st
 }
 
-// waitTask waits for WAIT's duration/until, or for an external completion
-// (a signal written by CompleteTask, possibly from another process).
-func (r *runState) waitTask(ctx context.Context, wt *WorkflowTask, rec *taskRecord, input []byte) tasks.Result {
+// waitTiming is when a WAIT's attempt ends by itself (0: only from
+// outside) and its callbackAfterSeconds, as WaitTaskMapper.setCallbackAfter
+// sets them from the task's input; fail is why the mapper fails the task
+// (FAILED_WITH_TERMINAL_ERROR) instead.
+func (r *runState) waitTiming(rec *taskRecord, input []byte) (waitUntil, callback int64, fail string) {
 	var in struct {
 		Duration json.RawMessage `json:"duration"`
 		Until    json.RawMessage `json:"until"`
 	}
 	_ = json.Unmarshal(input, &in)
 	r.mu.Lock()
+	callback, retry := rec.Callback, rec.RetryCount
+	r.mu.Unlock()
+	// The mapper reads each as text (a number, an object or a bool too,
+	// which then fails as a format it cannot read) and takes a blank one
+	// as not given.
+	duration, until := waitInputText(in.Duration), waitInputText(in.Until)
+	switch {
+	case duration != "" && until != "":
+		// Built so at run time (registration refuses it written so): the
+		// mapper's words.
+		return 0, 0, "Both 'duration' and 'until' specified. Please provide only one input"
+	case duration != "":
+		d, err := parseDuration(duration)
+		if err != nil {
+			return 0, 0, fmt.Sprintf("invalid duration %q: %v", duration, err)
+		}
+		// Conductor's WaitTaskMapper shows the wait on the record as
+		// callbackAfterSeconds (clients and UIs read it).
+		return r.e.now().Add(d).UnixMilli(), int64(d / time.Second), ""
+	case until != "":
+		t, err := parseUntil(until)
+		if err != nil {
+			// WaitTaskMapper's words (two spaces included).
+			return 0, 0, "Invalid/Unsupported Wait Until format.  Provided: " + until
+		}
+		return t.UnixMilli(), max(int64(t.Sub(r.e.now())/time.Second), 0), ""
+	case retry == 0:
+		// No time given: Conductor's WaitTaskMapper makes the WAIT wait
+		// for ever, callbackAfterSeconds Integer.MAX_VALUE. A retry is a
+		// copy of the attempt it retries, its callbackAfterSeconds the
+		// retry's delay (retry()).
+		return 0, math.MaxInt32, ""
+	}
+	return 0, callback, ""
+}
+
+// startWait gives a WAIT's record its timing (waitTiming) before the
+// record shows IN_PROGRESS: WaitTaskMapper maps the task IN_PROGRESS with
+// its callbackAfterSeconds, so no reader (an early write for one,
+// visible.go) sees it waiting without them. Input the mapper fails is
+// failed by waitTask.
+func (r *runState) startWait(rec *taskRecord, input []byte) {
+	r.mu.Lock()
+	set := rec.WaitUntil != 0
+	r.mu.Unlock()
+	if set {
+		return // a resumed attempt: its timing stands
+	}
+	waitUntil, callback, fail := r.waitTiming(rec, input)
+	if fail != "" {
+		return
+	}
+	r.mu.Lock()
+	rec.WaitUntil, rec.Callback = waitUntil, callback
+	r.touchLocked(rec)
+	r.mu.Unlock()
+}
+
+// waitTask waits for WAIT's duration/until, or for an external completion
+// (a signal written by CompleteTask, possibly from another process).
+func (r *runState) waitTask(ctx context.Context, wt *WorkflowTask, rec *taskRecord, input []byte) tasks.Result {
+	r.mu.Lock()
 	waitUntil, callback := rec.WaitUntil, rec.Callback
 	r.mu.Unlock()
 	if waitUntil == 0 && wt.Type == TypeWait {
-		// WaitTaskMapper.setCallbackAfter reads each as text (a number, an
-		// object or a bool too, which then fails as a format it cannot read)
-		// and takes a blank one as not given.
-		duration, until := waitInputText(in.Duration), waitInputText(in.Until)
-		if duration != "" && until != "" {
-			// Built so at run time (registration refuses it written so):
-			// the mapper's words.
-			return tasks.Result{Status: tasks.FailedTerminal, Reason: "Both 'duration' and 'until' specified. Please provide only one input"}
-		}
-		if s := duration; s != "" {
-			d, err := parseDuration(s)
-			if err != nil {
-				return tasks.Result{Status: tasks.FailedTerminal, Reason: fmt.Sprintf("invalid duration %q: %v", s, err)}
-			}
-			waitUntil = r.e.now().Add(d).UnixMilli()
-			// Conductor's WaitTaskMapper shows the wait on the record as
-			// callbackAfterSeconds (clients and UIs read it).
-			callback = int64(d / time.Second)
-		} else if s := until; s != "" {
-			t, err := parseUntil(s)
-			if err != nil {
-				// WaitTaskMapper's words (two spaces included).
-				return tasks.Result{Status: tasks.FailedTerminal, Reason: "Invalid/Unsupported Wait Until format.  Provided: " + s}
-			}
-			waitUntil = t.UnixMilli()
-			callback = max(int64(t.Sub(r.e.now())/time.Second), 0)
-		} else if rec.RetryCount == 0 {
-			// No time given: Conductor's WaitTaskMapper makes the WAIT wait
-			// for ever, callbackAfterSeconds Integer.MAX_VALUE. A retry is
-			// a copy of the attempt it retries, its callbackAfterSeconds
-			// the retry's delay (retry()).
-			callback = math.MaxInt32
+		var fail string
+		if waitUntil, callback, fail = r.waitTiming(rec, input); fail != "" {
+			return tasks.Result{Status: tasks.FailedTerminal, Reason: fail}
 		}
 	}
 	// Recorded so that CompleteTask (possibly in another process) knows this
