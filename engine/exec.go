@@ -248,7 +248,9 @@ func (r *runState) execListNotify(ctx context.Context, list []*WorkflowTask, suf
 				rests, err = append(rests, r.besideLoop(lctx, lr, stop)), nil
 			}
 			if err != nil {
-				r.scheduleLoopSuccessor(lctx, err, list, i, suffix, iter) // loop.go
+				if r.scheduleLoopSuccessor(lctx, err, list, i, suffix, iter) { // loop.go
+					continue // the failed loop's iteration goes on (loopbeside.go)
+				}
 				return endList(ctx, rests, err)
 			}
 			if after != nil {

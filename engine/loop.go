@@ -195,6 +195,10 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 		view = newLoopView()
 	}
 	i := r.resumeLoop(rec, suffix, names, ls, view)
+	// A permissive or optional loop with a fork runs each iteration beside
+	// it (loopbeside.go, besideIter): a permissive task failing in a fork
+	// branch fails the loop while its iteration goes on.
+	forked := (wt.Optional || wt.Permissive) && hasFork(wt.LoopOver)
 	// A loop that fails or is interrupted keeps its output too (the run's
 	// archive, or the next write, carries it).
 	defer func() {
@@ -237,12 +241,23 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 		seqStart := r.doc.NextSeq
 		r.mu.Unlock()
 		var failed *iterationFailed
-		if err := r.execList(ctx, wt.LoopOver, iterSfx, i); err != nil && !errors.As(err, &failed) {
-			return err
+		var bi *besideIter
+		var iterErr error
+		if forked {
+			bi = r.startBesideIter(ctx, wt, iterSfx, i)
+			if iterErr, failed = bi.await(); failed == nil {
+				bi = nil // it ended, as execList does
+			}
+		} else {
+			iterErr = r.execList(ctx, wt.LoopOver, iterSfx, i)
+		}
+		if iterErr != nil && !errors.As(iterErr, &failed) {
+			return iterErr
 		}
 		upTo := ""
 		if failed != nil {
 			if failed.thrown != nil {
+				bi.stop()
 				// The loop stays IN_PROGRESS and is cancelled with the run.
 				return failed.thrown
 			}
@@ -279,10 +294,20 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 			}
 			err := r.failTask(ctx, rec, TaskFailed, failed.reason+" ")
 			if failed.terminated {
+				bi.stop()
 				return r.afterTerminateSuccessor(err, failed.then)
 			}
 			if failed.then != nil {
+				bi.stop()
 				return failed.then
+			}
+			if bi != nil {
+				if err != nil {
+					bi.stop()
+					return err
+				}
+				// The iteration goes on beside the tasks after the loop.
+				return &loopRest{iter: bi}
 			}
 			if err != nil || len(failed.rest) == 0 {
 				return err
@@ -422,24 +447,41 @@ type loopKey struct{}
 // A permissive or optional loop does not fail the run: the rest of the
 // iteration runs beside the tasks after the loop (loopbeside.go); the
 // successor, when it is a task the decider maps alone, is recorded (a
-// synchronous one executed) here, with the loop's failure.
-func (r *runState) scheduleLoopSuccessor(ctx context.Context, err error, list []*WorkflowTask, i int, suffix string, iter int) {
+// synchronous one executed) here, with the loop's failure. In a fork
+// branch of such a loop's iteration (or once the loop has failed), the
+// iteration goes on past the failed task as the run goes on past a
+// permissive task (besideIter): goOn reports that list goes on at i+1.
+func (r *runState) scheduleLoopSuccessor(ctx context.Context, err error, list []*WorkflowTask, i int, suffix string, iter int) (goOn bool) {
 	var failed *iterationFailed
 	if !errors.As(err, &failed) {
-		return
+		return false
 	}
 	loop, _ := ctx.Value(loopKey{}).(*WorkflowTask)
 	beside := loop != nil && (loop.Optional || loop.Permissive)
-	if beside {
+	bi := goesOn(ctx, loop)
+	if beside && bi == nil {
 		failed.addRest(list, i, suffix, iter)
 	}
-	if failed.next || i+1 >= len(list) {
-		return
+	if bi == nil && (failed.next || i+1 >= len(list)) {
+		return false
 	}
 	failed.next = true
 	if loop == nil {
-		return
+		return false
 	}
+	if i+1 < len(list) {
+		r.mapLoopSuccessor(ctx, failed, list, i, suffix, iter, beside)
+	}
+	if bi == nil {
+		return false
+	}
+	return bi.fail(ctx, failed)
+}
+
+// mapLoopSuccessor maps list[i+1], the successor of the failed task
+// list[i] (scheduleLoopSuccessor), recording in failed what its mapping
+// decides of the run.
+func (r *runState) mapLoopSuccessor(ctx context.Context, failed *iterationFailed, list []*WorkflowTask, i int, suffix string, iter int, beside bool) {
 	if err := r.mapperThrows(ctx, list, i+1); err != nil {
 		failed.thrown = err
 		return

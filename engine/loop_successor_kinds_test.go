@@ -375,3 +375,78 @@ func TestDoWhileForkBranchFailureIterationOutput(t *testing.T) {
 		mustJSON(t, recs["loop"].Output, `{"iteration":1,"1":{"f":{},"a":{"echo":{}},"b":{},"j":{},"x":{}}}`)
 	}
 }
+
+// A permissive or optional loop whose iteration fails in a fork branch
+// lets the run go on past it (DeciderService.decide lines 216-235) while
+// the iteration goes on: the decision that sees the failed task schedules
+// its successor in the branch and DoWhile fails the loop (its output taken
+// then); the next one schedules the task after the loop; the branches run
+// on, the JOIN completes on the tasks it joins (Join.execute: the failed
+// task is not among them), the task after the JOIN follows, and the run
+// then fails on the permissive tasks (lines 277-312).
+func TestDoWhileForkBranchFailureInAPermissiveLoop(t *testing.T) {
+	fork := `{"name":"f","taskReferenceName":"f","type":"FORK_JOIN","forkTasks":[
+	    [{"name":"echo","taskReferenceName":"a","inputParameters":{}},
+	     {"name":"fail","taskReferenceName":"x","permissive":true,"inputParameters":{}},
+	     {"name":"echo","taskReferenceName":"y","inputParameters":{}}],
+	    [{"name":"echo","taskReferenceName":"b","inputParameters":{}}]]},
+	  {"name":"j","taskReferenceName":"j","type":"JOIN","joinOn":["y","b"]},
+	  {"name":"echo","taskReferenceName":"z","inputParameters":{}}`
+	cases := []struct {
+		name, attrs, loop string
+		failed            []string
+	}{
+		{"permissive", `"permissive":true,`, "FAILED", []string{"loop", "x__1"}},
+		{"optional", `"optional":true,`, "COMPLETED_WITH_ERRORS", []string{"x__1"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			for range 10 {
+				res, v, recs := successorRun(t, h, succLoop(c.attrs, fork, succAfter))
+				want := map[string]string{"loop": c.loop, "f__1": "COMPLETED", "a__1": "COMPLETED", "b__1": "COMPLETED", "j__1": "COMPLETED",
+					"x__1": "FAILED", "y__1": "COMPLETED", "z__1": "COMPLETED", "after": "COMPLETED"}
+				if len(v.Tasks) != len(want) {
+					t.Fatalf("tasks %s", refsStatuses(v))
+				}
+				ids := map[string]string{}
+				for _, tk := range v.Tasks {
+					if want[tk.Ref] != tk.Status {
+						t.Fatalf("tasks %s", refsStatuses(v))
+					}
+					ids[tk.TaskID] = tk.Ref
+				}
+				// y__1 is scheduled with the loop's failure, the task after
+				// the loop in the next decision.
+				var order []string
+				for _, tk := range v.Tasks {
+					if tk.Ref == "y__1" || tk.Ref == "after" {
+						order = append(order, tk.Ref)
+					}
+				}
+				if strings.Join(order, " ") != "y__1 after" {
+					t.Fatalf("tasks %s", refsStatuses(v))
+				}
+				if loop := recs["loop"]; loop.Iteration != 1 || loop.Reason != "worker says no to {} " || loop.Output["2"] != nil {
+					t.Fatalf("loop %+v", loop)
+				}
+				if e, ok := recs["loop"].Output["1"].(map[string]any); !ok || e["x"] == nil || e["y"] != nil || e["z"] != nil {
+					t.Fatalf("loop output %v", recs["loop"].Output)
+				}
+				mustJSON(t, recs["j__1"].Output, `{"y__1":{"echo":{}},"b__1":{"echo":{}}}`)
+				if res.Status != engine.StatusFailed {
+					t.Fatalf("run %s", res.Status)
+				}
+				var named []string
+				for _, w := range strings.Fields(res.Reason) {
+					if ref, ok := ids[w]; ok {
+						named = append(named, ref)
+					}
+				}
+				if strings.Join(named, " ") != strings.Join(c.failed, " ") {
+					t.Fatalf("reason %q names %v, want %v", res.Reason, named, c.failed)
+				}
+			}
+		})
+	}
+}

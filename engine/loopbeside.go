@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 )
 
 // The rest of a failed iteration of a permissive or optional DO_WHILE.
@@ -20,10 +21,17 @@ import (
 // moment the next of them is recorded; the run ends when both have. A task
 // failing there that is not permissive fails the run.
 //
-// Not modelled: the rest of an iteration whose failed task is in a fork
-// branch; a permissive task failing in the rest (the rest stops there); a
-// run resumed while a rest runs (the rest is not resumed, its tasks are
-// cancelled when the run ends).
+// A loop with a fork runs each iteration beside itself (besideIter): when
+// a permissive task fails in a fork branch, the loop fails then (its
+// iteration's output taken at that moment), while the branch goes on past
+// the failed task, the other branches and the JOIN run on, and the tasks
+// after the JOIN in the iteration follow, as Conductor schedules each next
+// one; a permissive task failing in the iteration once the loop has failed
+// lets it go on too.
+//
+// Not modelled: a permissive task failing in the rest of an iteration
+// with no fork (the rest stops there); a run resumed while a rest runs
+// (the rest is not resumed, its tasks are cancelled when the run ends).
 
 // restSegment is the tasks list[from:] of a list of the iteration (the
 // failed task's list, then the lists enclosing it, innermost first).
@@ -54,7 +62,121 @@ func restBroken(err error) {
 // loopRest is what a permissive or optional DO_WHILE that failed (and did
 // not fail the run) returns: the rest of its iteration, to run beside the
 // tasks after it (execListNotify, besideLoop).
-type loopRest struct{ rest []restSegment }
+type loopRest struct {
+	rest []restSegment
+	iter *besideIter // or the iteration itself, still running
+}
+
+// besideIter is an iteration of a permissive or optional DO_WHILE with a
+// fork, run beside the loop (startBesideIter) so that a permissive task
+// failing in a fork branch fails the loop at once (fail) while the
+// iteration goes on.
+type besideIter struct {
+	loop       *WorkflowTask
+	branch     any // the loop's own fork branch (branchKey), if any
+	cancel     context.CancelFunc
+	done       chan struct{}
+	err        error // the iteration's end, once done
+	failed     chan *iterationFailed
+	once       sync.Once
+	loopFailed atomic.Bool // fail has failed the loop
+	// resume is closed once the tasks after the failed loop have started
+	// (besideLoop): the branch that failed goes on from then, as the
+	// decision after the loop's schedules the task after it first.
+	resume     chan struct{}
+	resumeOnce sync.Once
+	gated      bool // the loop is in no fork branch (its next task takes no turn)
+}
+
+type besideIterKey struct{}
+
+// hasFork: a fork in list, at any depth.
+func hasFork(list []*WorkflowTask) bool {
+	found := false
+	walkTasks(list, func(t *WorkflowTask) {
+		found = found || t.Type == TypeForkJoin || t.Type == TypeForkJoinDynamic
+	})
+	return found
+}
+
+// startBesideIter runs iteration i of the loop wt (suffix iterSfx) beside it.
+func (r *runState) startBesideIter(ctx context.Context, wt *WorkflowTask, iterSfx string, i int) *besideIter {
+	ictx, cancel := context.WithCancel(ctx)
+	branch := ctx.Value(branchKey{})
+	b, _ := branch.(*branchTurn)
+	bi := &besideIter{loop: wt, branch: branch, cancel: cancel, done: make(chan struct{}),
+		failed: make(chan *iterationFailed, 1), resume: make(chan struct{}), gated: b == nil}
+	go func() {
+		defer close(bi.done)
+		bi.err = r.execList(context.WithValue(ictx, besideIterKey{}, bi), wt.LoopOver, iterSfx, i)
+	}()
+	return bi
+}
+
+// await returns the iteration's end (err), or the failure that fails the
+// loop while the iteration goes on (failed).
+func (bi *besideIter) await() (err error, failed *iterationFailed) {
+	select {
+	case f := <-bi.failed:
+		return nil, f
+	case <-bi.done:
+	}
+	select {
+	case f := <-bi.failed:
+		return nil, f
+	default:
+		return bi.err, nil
+	}
+}
+
+// stop ends the iteration (nil: none) and waits for it.
+func (bi *besideIter) stop() {
+	if bi == nil {
+		return
+	}
+	bi.cancel()
+	<-bi.done
+}
+
+// goesOn is the iteration of loop that a permissive task failing under
+// ctx goes on past: the loop's, when the task is in a fork branch of it or
+// the loop has failed already. nil when the failure fails the iteration.
+func goesOn(ctx context.Context, loop *WorkflowTask) *besideIter {
+	bi, _ := ctx.Value(besideIterKey{}).(*besideIter)
+	if bi == nil || loop == nil || bi.loop != loop {
+		return nil
+	}
+	if !bi.loopFailed.Load() && ctx.Value(branchKey{}) == bi.branch {
+		return nil
+	}
+	return bi
+}
+
+// fail fails the loop with failed, the first time, and reports whether the
+// list of the failed task goes on: not when the successor's mapping ended
+// the run (a mapper that throws, a TERMINATE). The first failure waits for
+// the tasks after the loop to start.
+func (bi *besideIter) fail(ctx context.Context, failed *iterationFailed) bool {
+	first := false
+	bi.once.Do(func() {
+		first = true
+		bi.loopFailed.Store(true)
+		bi.failed <- failed
+	})
+	if failed.thrown != nil || failed.terminated || failed.then != nil {
+		return false
+	}
+	if first && bi.gated {
+		select {
+		case <-bi.resume:
+		case <-ctx.Done():
+		}
+	}
+	return true
+}
+
+// release lets the iteration go on (the tasks after the loop started).
+func (bi *besideIter) release() { bi.resumeOnce.Do(func() { close(bi.resume) }) }
 
 func (l *loopRest) Error() string { return "DO_WHILE: the rest of the failed iteration runs beside" }
 
@@ -77,6 +199,24 @@ func (r *runState) besideLoop(ctx context.Context, lr *loopRest, stop context.Ca
 		select {
 		case <-gate:
 		case <-rctx.Done():
+			if lr.iter != nil {
+				lr.iter.stop()
+			}
+			return
+		}
+		if bi := lr.iter; bi != nil {
+			bi.release()
+			select {
+			case <-bi.done:
+			case <-rctx.Done():
+				bi.stop()
+				return
+			}
+			var st *stopError
+			if errors.As(bi.err, &st) {
+				rerr = bi.err
+				stop(bi.err) // the run fails: the tasks after the loop end
+			}
 			return
 		}
 		for _, s := range lr.rest {
