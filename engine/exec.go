@@ -1697,10 +1697,15 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 	// subworkflowchild.go: a record names its child once the child is
 	// stored (named); until then the child's id is derived from it.
 	named := childID != ""
+	var doc []byte
+	var archived bool
+	var lerr error
 	if !named {
 		if childID, err = r.unnamedChild(ctx, rec); err != nil {
 			return err
 		}
+		// Not over a child of its own that ended unsuccessfully.
+		childID, doc, archived, lerr = r.childToStart(ctx, rec, childID)
 		// subworkflow.go: an idempotency key held by another run makes
 		// the task follow that run, or fail.
 		if existing, err := r.claimChildKey(ctx, wt, def.Name, extras, childID); err != nil || existing != "" {
@@ -1709,12 +1714,14 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 			}
 			return r.followExisting(ctx, rec, existing, canRetry)
 		}
-	} else if err := r.inProgressWith(ctx, rec); err != nil {
-		return err
+	} else {
+		if err := r.inProgressWith(ctx, rec); err != nil {
+			return err
+		}
+		doc, archived, lerr = r.e.runs.Load(ctx, childID)
 	}
 	var res *Result
 	var child *runState
-	doc, archived, lerr := r.e.runs.Load(ctx, childID)
 	if lerr != nil && !errors.Is(lerr, runstore.ErrNotFound) {
 		// Not known to be missing: a child is never started over a run
 		// that may be stored.

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"crypto/md5" // a name-based UUID (version 3), as Conductor derives child ids: no security use
+	"encoding/json"
 	"fmt"
 	"strconv"
 )
@@ -22,11 +23,48 @@ import (
 // UUID (version 3, Java's UUID.nameUUIDFromBytes) of
 // "subworkflow:<parent>:<task>:<retryCount>".
 func subWorkflowRunID(parent, taskID string, retry int) string {
-	src := "subworkflow:" + parent + ":" + taskID + ":" + strconv.Itoa(retry)
+	return nameUUID("subworkflow:" + parent + ":" + taskID + ":" + strconv.Itoa(retry))
+}
+
+// nameUUID is Java's UUID.nameUUIDFromBytes of src.
+func nameUUID(src string) string {
 	b := md5.Sum([]byte(src))
 	b[6] = b[6]&0x0f | 0x30
 	b[8] = b[8]&0x3f | 0x80
 	return uuidString(b)
+}
+
+// A run that is the record's own child and ended unsuccessfully, found
+// under the id of a record that names no child yet (stored by a process
+// that died before the record named it, then resumed or terminated on
+// its own), is not taken over: Conductor's SubWorkflow.start, finding a
+// child that ended unsuccessfully under the derived id, starts a fresh
+// child under a new id (a COMPLETED one it takes, as wfrun does). The
+// fresh child's id is derived too, from the first and a count, so that a
+// process that dies before the record names it finds it again in the
+// same way (childToStart).
+
+// maxFreshChildren bounds the fresh ids tried: past it the last child
+// found is taken over, ended or not.
+const maxFreshChildren = 16
+
+// childToStart returns the id under which record rec, naming no child
+// yet, takes over or starts its child (id, or a fresh id past children of
+// rec that ended unsuccessfully), with the run stored under it as the run
+// store's Load gives it.
+func (r *runState) childToStart(ctx context.Context, rec *taskRecord, id string) (string, []byte, bool, error) {
+	first := id
+	for n := 1; ; n++ {
+		doc, archived, err := r.e.runs.Load(ctx, id)
+		if err != nil || n > maxFreshChildren {
+			return id, doc, archived, err
+		}
+		var cd runDoc
+		if json.Unmarshal(doc, &cd) != nil || r.checkOwnChild(rec, id, &cd) != nil || !terminalWorkflow(cd.Status) || cd.Status == StatusCompleted {
+			return id, doc, archived, nil // taken over, or refused, by the caller
+		}
+		id = nameUUID("subworkflow:" + first + ":" + strconv.Itoa(n))
+	}
 }
 
 // unnamedChild returns the id of the child rec (a record that names none
