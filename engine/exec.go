@@ -1780,6 +1780,13 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 		}
 	}
 	res, taken, err := r.runChild(ctx, child, rec) // subworkflow_update.go
+	if taken != nil && taken.Status == TaskInProgress {
+		// Updated IN_PROGRESS naming no child: the child goes on
+		// without it, and it waits for a final update.
+		if taken, err = r.awaitSubWorkflowUpdate(ctx, rec); err != nil {
+			return err
+		}
+	}
 	if taken != nil {
 		return r.subWorkflowUpdated(ctx, rec, taken, canRetry)
 	}

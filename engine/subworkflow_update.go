@@ -152,7 +152,9 @@ type childRun struct {
 
 // runChild executes child, the run of SUB_WORKFLOW record rec, until it
 // ends (its result and error, as child.execute gives them), or until a
-// completion of rec arrives (taken: the child goes on in the background).
+// completion of rec arrives (taken: the child goes on in the background;
+// taken IN_PROGRESS, applied already, leaves rec waiting for a final
+// update).
 // The child is interrupted with its parent (ctx, and its cause) while it
 // is attached.
 func (r *runState) runChild(ctx context.Context, child *runState, rec *taskRecord) (res *Result, taken *signal, err error) {
@@ -222,14 +224,14 @@ func (r *runState) runChild(ctx context.Context, child *runState, rec *taskRecor
 		r.e.adoptBackground(child.id, func() { cancel(context.Canceled) }, c.done)
 		r.emit(Event{Kind: EventTask, TaskRef: rec.Ref, TaskType: rec.TaskType, TaskID: rec.TaskID, Status: sig.Status,
 			Reason: "updated; its sub-workflow " + child.id + " runs on"})
-		if sig.Status != TaskInProgress {
-			return nil, &sig, nil
+		if sig.Status == TaskInProgress {
+			// The task has no child any more: the caller waits for its
+			// final update (awaitSubWorkflowUpdate).
+			if err := r.subWorkflowProgress(ctx, rec, &sig); err != nil {
+				return nil, nil, err
+			}
 		}
-		if err := r.subWorkflowProgress(ctx, rec, &sig); err != nil {
-			return nil, nil, err
-		}
-		final, err := r.awaitSubWorkflowUpdate(ctx, rec)
-		return nil, final, err
+		return nil, &sig, nil
 	}
 }
 

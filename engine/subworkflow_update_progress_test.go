@@ -211,3 +211,31 @@ func TestSubWorkflowUpdateRefused(t *testing.T) {
 		t.Fatalf("parent: %+v", res)
 	}
 }
+
+// TestSubWorkflowTaskInProgressParentTerminated: a run terminated while
+// its SUB_WORKFLOW task, updated IN_PROGRESS without a child, waits for
+// its final update ends TERMINATED, and so does the task's former child
+// (Conductor's SubWorkflow.cancel terminates the child under the derived
+// id of a task that names none).
+func TestSubWorkflowTaskInProgressParentTerminated(t *testing.T) {
+	e := harnessEngine(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	runID := "5b0d7a4e-0000-4000-8000-000000000105"
+	sub, child, done := startHeldSub(t, e, ctx, runID)
+	if _, err := e.CompleteTaskWith(ctx, runID, engine.Completion{TaskID: sub, Status: engine.TaskInProgress,
+		Output: json.RawMessage(`{"progress":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	awaitRun(t, e, runID, func(v progressView) bool { return v.Tasks[0].Output["progress"] == 1.0 })
+	if err := e.Terminate(ctx, runID, "stop it"); err != nil && !errors.Is(err, engine.ErrNotRunning) {
+		t.Fatal(err)
+	}
+	if res := <-done; res == nil || res.Status != engine.StatusTerminated {
+		t.Fatalf("parent: %+v", res)
+	}
+	awaitRun(t, e, child, func(c progressView) bool { return c.Status == engine.StatusTerminated })
+	if err := e.WaitStarted(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
