@@ -314,7 +314,7 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 			}
 			// Permissive or optional, the loop lets the run go on; the
 			// rest of the iteration runs beside (loopbeside.go).
-			return &loopRest{rest: failed.rest}
+			return &loopRest{rest: failed.rest, loop: wt}
 		}
 		if wt.program == nil {
 			if !hasItems {

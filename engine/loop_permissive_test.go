@@ -239,6 +239,11 @@ func TestDoWhileRestOfAFailedIterationRunsBeside(t *testing.T) {
 		// iteration after the SWITCH.
 		{"in a SWITCH case", def(`"permissive"`, sw(x+`,`+b)+`,`+c),
 			[]string{"loop:FAILED", "s__1:COMPLETED", "x__1:FAILED", "b__1:COMPLETED", "after:COMPLETED", "c__1:COMPLETED"}, []string{"loop", "x__1"}},
+		// A permissive task failing in the rest: the rest goes on past it
+		// (the loop, failed already, is not judged again), and the run
+		// names it too.
+		{"a permissive task failing in the rest", def(`"permissive"`, x+`,`+b+`,`+strings.ReplaceAll(x, `"x"`, `"x2"`)+`,`+c),
+			[]string{"loop:FAILED", "x__1:FAILED", "b__1:COMPLETED", "after:COMPLETED", "x2__1:FAILED", "c__1:COMPLETED"}, []string{"loop", "x__1", "x2__1"}},
 		// Nothing after the loop: the rest runs before the run ends.
 		{"the last task", `{"name":"w","tasks":[{"name":"loop","taskReferenceName":"loop","type":"DO_WHILE","permissive":true,
 		  "loopCondition":"true","loopOver":[` + x + `,` + b + `,` + c + `]}]}`,

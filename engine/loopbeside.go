@@ -19,7 +19,8 @@ import (
 // recorded (a synchronous one executed) with the loop's failure, and the
 // rest of the iteration runs beside the tasks after the loop, from the
 // moment the next of them is recorded; the run ends when both have. A task
-// failing there that is not permissive fails the run.
+// failing there that is not permissive fails the run; a permissive one
+// lets the rest go on past it (its own successor scheduled).
 //
 // A loop with a fork runs each iteration beside itself (besideIter): when
 // a permissive task fails in a fork branch, the loop fails then (its
@@ -29,9 +30,8 @@ import (
 // one; a permissive task failing in the iteration once the loop has failed
 // lets it go on too.
 //
-// Not modelled: a permissive task failing in the rest of an iteration
-// with no fork (the rest stops there); a run resumed while a rest runs
-// (the rest is not resumed, its tasks are cancelled when the run ends).
+// Not modelled: a run resumed while a rest runs (the rest is not resumed,
+// its tasks are cancelled when the run ends).
 
 // restSegment is the tasks list[from:] of a list of the iteration (the
 // failed task's list, then the lists enclosing it, innermost first).
@@ -64,7 +64,8 @@ func restBroken(err error) {
 // tasks after it (execListNotify, besideLoop).
 type loopRest struct {
 	rest []restSegment
-	iter *besideIter // or the iteration itself, still running
+	loop *WorkflowTask // the failed loop
+	iter *besideIter   // or the iteration itself, still running
 }
 
 // besideIter is an iteration of a permissive or optional DO_WHILE with a
@@ -175,6 +176,16 @@ func (bi *besideIter) fail(ctx context.Context, failed *iterationFailed) bool {
 	return true
 }
 
+// failedIter is the iteration of loop, failed already, that its rest
+// (loopRest.rest) runs in.
+func failedIter(loop *WorkflowTask) *besideIter {
+	bi := &besideIter{loop: loop, failed: make(chan *iterationFailed, 1), resume: make(chan struct{})}
+	bi.once.Do(func() {})
+	bi.loopFailed.Store(true)
+	bi.release()
+	return bi
+}
+
 // release lets the iteration go on (the tasks after the loop started).
 func (bi *besideIter) release() { bi.resumeOnce.Do(func() { close(bi.resume) }) }
 
@@ -186,6 +197,11 @@ func (l *loopRest) Error() string { return "DO_WHILE: the rest of the failed ite
 func (r *runState) besideLoop(ctx context.Context, lr *loopRest, stop context.CancelCauseFunc) *forkRest {
 	// Beside a fork branch's own tasks, it takes no turns in the fork.
 	rctx, cancel := context.WithCancel(context.WithValue(ctx, branchKey{}, (*branchTurn)(nil)))
+	if lr.loop != nil {
+		// The rest is the failed loop's iteration: a permissive task
+		// failing in it lets it go on (goesOn).
+		rctx = context.WithValue(context.WithValue(rctx, loopKey{}, lr.loop), besideIterKey{}, failedIter(lr.loop))
+	}
 	gate := make(chan struct{})
 	var once sync.Once
 	open := func() { once.Do(func() { close(gate) }) }
