@@ -1478,12 +1478,20 @@ func (r *runState) execSwitch(ctx context.Context, wt *WorkflowTask, suffix stri
 			// reason: '...'"), or the run goes on past an optional one.
 			return r.failTask(ctx, rec, TaskFailed, r.sec.CodeExcerpt(err.Error(), maxReasonBytes))
 		}
+		selected = caseString(v)
+		if b := switchBranch(wt, selected); len(b) > 0 {
+			// Its mapper maps the case's first task with it: what that
+			// mapping throws leaves this one too (mapperthrow.go).
+			if err := r.mapperThrow(ctx, b[0], suffix); err != nil {
+				r.dropRecord(rec)
+				return err
+			}
+		}
 		if rec.Status != TaskInProgress {
 			if err := r.transition(ctx, rec, TaskInProgress, ""); err != nil {
 				return err
 			}
 		}
-		selected = caseString(v)
 		// As Conductor's mappers record it: the evaluated case in the input
 		// ("case"); SWITCH's output evaluationResult + selectedCase,
 		// DECISION's caseOutput.
@@ -1526,14 +1534,17 @@ func (r *runState) execSwitch(ctx context.Context, wt *WorkflowTask, suffix stri
 // not be evaluated as Conductor's DecisionTaskMapper does: it throws
 // TerminateWorkflowException("Error while evaluating script: <the
 // expression>") before it builds the task, so the run FAILS with that
-// reason, no DECISION record and no failed task (optional or not). The
-// record begin made is dropped (its seq stays unused).
+// reason, no DECISION record and no failed task (optional or not).
 func (r *runState) decisionEvalFailed(rec *taskRecord) error {
-	expr := rec.wt.CaseExpression
-	if rec.wt.Expression != "" {
-		expr = rec.wt.Expression // wfrun's DECISION with a SWITCH's expression
-	}
+	r.dropRecord(rec)
+	return r.decisionEvalError(rec.wt)
+}
+
+// dropRecord takes away the record begin made for a task whose mapper
+// threw (its seq stays unused).
+func (r *runState) dropRecord(rec *taskRecord) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	kept := r.tasks[:0]
 	for _, t := range r.tasks {
 		if t != rec {
@@ -1545,8 +1556,6 @@ func (r *runState) decisionEvalFailed(rec *taskRecord) error {
 	}
 	r.tasks = kept
 	r.forgetLocked(rec) // deleted from the store too, should a write have carried it
-	r.mu.Unlock()
-	return &stopError{status: StatusFailed, reason: r.sec.CodeExcerpt("Error while evaluating script: "+expr, maxReasonBytes)}
 }
 
 // switchBranch is the case a SWITCH or DECISION takes for selected.

@@ -90,6 +90,13 @@ func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *Workflo
 			}
 		}
 	}
+	if wt.Type == TypeForkJoin {
+		// A branch's first task mapped with the fork may throw, which
+		// fails the run with nothing of the fork recorded (mapperthrow.go).
+		if err := r.mapperThrow(ctx, wt, suffix); err != nil {
+			return nil, err
+		}
+	}
 	if join == nil {
 		// Conductor's mappers fail the run, recording nothing, when the
 		// fork is not followed by a JOIN (after a dynamic fork's input).
