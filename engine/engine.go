@@ -739,8 +739,14 @@ func (e *Engine) completeTaskReason(ctx context.Context, runID, status string, o
 		return "", err
 	}
 	sig := signal{Status: status, SealedOutput: sealed, TaskID: taskID, Reason: reason}
-	if sub != nil && found.TaskType == TypeSubWorkflow {
+	switch {
+	case found.TaskType != TypeSubWorkflow:
+	case sub != nil:
 		sig.SubWorkflowID, sig.Callback = sub.id, sub.callback
+	default:
+		// By reference (or a signal): Conductor builds the update from
+		// the pending task, its child kept (subworkflow_update.go).
+		sig.SubWorkflowID, sig.KeepChild = found.SubWorkflowID, true
 	}
 	payload, _ := json.Marshal(sig)
 	if err := e.runs.PutSignal(ctx, runID, found.ReferenceTaskName, payload); err != nil {

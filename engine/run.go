@@ -244,7 +244,9 @@ type signal struct {
 	Reason       string          `json:"reason,omitempty"`
 	TaskID       string          `json:"taskId,omitempty"` // only for this attempt (CompleteTaskAttempt)
 	// The subWorkflowId and callbackAfterSeconds an update of a
-	// SUB_WORKFLOW task sets (subworkflow_update.go).
+	// SUB_WORKFLOW task sets, and whether it keeps the task's child in its
+	// output too (by reference; subworkflow_update.go).
+	KeepChild     bool   `json:"keepChild,omitempty"`
 	SubWorkflowID string `json:"subWorkflowId,omitempty"`
 	Callback      int64  `json:"callbackAfterSeconds,omitempty"`
 	opened        bool   // Output was opened from SealedOutput (takeSignals)

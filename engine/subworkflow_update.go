@@ -24,8 +24,10 @@ import (
 // and the update's subWorkflowId (TaskResult's, usually none: a client
 // sends the task's own child or nothing, any other id is refused), which
 // also replaces an outputData member subWorkflowId (TaskModel's
-// setSubWorkflowId) — so a task updated without one no longer names the
-// child it started, as in Conductor.
+// setSubWorkflowId) — so a task updated by id without one no longer names
+// the child it started, as in Conductor. An update by reference
+// (CompleteTask; Conductor builds its TaskResult from the pending task)
+// keeps the child, in the record and in its output.
 //
 // An update IN_PROGRESS (CompleteTaskWith) leaves the task IN_PROGRESS
 // with the update's output, reason and callbackAfterSeconds. Naming the
@@ -61,16 +63,18 @@ func (u *subUpdate) check(found *taskDoc, status string) error {
 
 // updatedSubOutput is the output an update leaves on a SUB_WORKFLOW task:
 // the update's, whose subWorkflowId member, when it has one, becomes the
-// update's subWorkflowId (null without one).
-func updatedSubOutput(out json.RawMessage, id string) json.RawMessage {
+// update's subWorkflowId (null without one). An update by reference
+// (keep) names the task's child there as Conductor's does: it starts from
+// the pending task's output, where SubWorkflow.start put subWorkflowId.
+func updatedSubOutput(out json.RawMessage, id string, keep bool) json.RawMessage {
 	if len(out) == 0 {
-		return json.RawMessage("{}")
+		out = json.RawMessage("{}")
 	}
 	m := map[string]json.RawMessage{}
-	if json.Unmarshal(orEmpty(out), &m) != nil {
+	if json.Unmarshal(out, &m) != nil {
 		return out
 	}
-	if _, ok := m["subWorkflowId"]; !ok {
+	if _, ok := m["subWorkflowId"]; !ok && !(keep && id != "") {
 		return out
 	}
 	m["subWorkflowId"] = json.RawMessage("null")
@@ -101,7 +105,7 @@ func (r *runState) subWorkflowProgress(ctx context.Context, rec *taskRecord, sig
 // part of it.
 func (r *runState) takeSubUpdate(rec *taskRecord, sig *signal, awaiting bool, more func()) error {
 	gen := r.sec.Generation()
-	mem, stored, err := r.sec.Protect(updatedSubOutput(sig.Output, sig.SubWorkflowID), "/tasks/"+rec.TaskID+"/outputData")
+	mem, stored, err := r.sec.Protect(updatedSubOutput(sig.Output, sig.SubWorkflowID, sig.KeepChild), "/tasks/"+rec.TaskID+"/outputData")
 	if err != nil {
 		return err
 	}

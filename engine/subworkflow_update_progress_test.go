@@ -239,3 +239,32 @@ func TestSubWorkflowTaskInProgressParentTerminated(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSubWorkflowTaskCompletedByRef: a SUB_WORKFLOW task completed by
+// reference (CompleteTask: POST /api/tasks/{workflowId}/{ref}/{status})
+// keeps its child, in the record and in its output, as Conductor's
+// updateTask by reference does (its TaskResult is built from the pending
+// task: the child's id, the output that names it, the body put over it).
+func TestSubWorkflowTaskCompletedByRef(t *testing.T) {
+	e := harnessEngine(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	runID := "5b0d7a4e-0000-4000-8000-000000000106"
+	_, child, done := startHeldSub(t, e, ctx, runID)
+	if _, err := e.CompleteTask(ctx, runID, "sub", engine.TaskCompleted, json.RawMessage(`{"got":"by ref"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if res := <-done; res == nil || res.Status != engine.StatusCompleted {
+		t.Fatalf("parent: %+v", res)
+	}
+	v := viewRun(t, e, runID)
+	if tk := v.Tasks[0]; tk.Status != engine.TaskCompleted || tk.SubWorkflowID != child || tk.Output["subWorkflowId"] != child || tk.Output["got"] != "by ref" {
+		t.Fatalf("the task completed by reference: %+v, want COMPLETED naming %s", tk, child)
+	}
+	if _, err := e.CompleteTask(ctx, child, "hold", engine.TaskCompleted, json.RawMessage(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.WaitStarted(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
