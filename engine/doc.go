@@ -268,7 +268,7 @@
 // in Conductor: persisted before they execute, started and not waited for
 // (Start returns when its own run ends), executed in the background by the
 // engine that started them (Started lists them, WaitStarted waits for them
-// or interrupts them), and RUNNING and resumable by any engine (Resume) if
+// or interrupts them, StopStarted interrupts them), and RUNNING and resumable by any engine (Resume) if
 // that process stops first.
 //
 // # outputFilter
