@@ -222,7 +222,11 @@
 // output and poll count cleared. The input it runs with travels sealed in
 // that commit too (rerunTask), so a resume after a crash gives it that
 // input, until its attempt ends (or the SUB_WORKFLOW task names its new
-// child).
+// child). The records before it stay, earlier failed attempts included; a
+// leaf task among them that ended unsuccessfully (another fork branch's)
+// is reset in place in that commit, as Conductor's finalizeRerun does
+// (SCHEDULED, or IN_PROGRESS for a synchronous system task; same id), and
+// the executor takes it over.
 //
 // # Task definitions, retries and timeouts
 //

@@ -300,3 +300,40 @@ func (r *runState) replacementInput(ref string, tmpl *interpolate.Template) []by
 	}
 	return prev
 }
+
+// resetSiblingForRerun: t, a task recorded before the task from a rerun
+// starts from that ended unsuccessfully (another fork branch's), is reset
+// in place by the rerun, as Conductor's finalizeRerun resets it, rather
+// than dropped and scheduled anew: a leaf task (a worker's or a system
+// task wfrun runs), not a control task nor a SUB_WORKFLOW (its child is
+// named after its record), nor an earlier attempt of from itself.
+func resetSiblingForRerun(t, from *taskRecord) bool {
+	if t.Ref == from.Ref || t.TaskType == TypeSubWorkflow || !retriedAsNewAttempt(t) {
+		return false
+	}
+	return t.wt == nil || t.wt.Type != TypeSubWorkflow
+}
+
+// resetSiblingLocked resets t (resetSiblingForRerun) as Conductor's
+// finalizeRerun does, in the rerun's write: SCHEDULED (IN_PROGRESS for a
+// system task Conductor runs synchronously), started now, no end time, no
+// reason; its task id, seq, retryCount, scheduled time, input and output
+// stay. The executor takes the record over (beginRecord). Callers hold
+// r.mu.
+func (r *runState) resetSiblingLocked(t *taskRecord) {
+	t.Status = TaskScheduled
+	if syncSystemTask[t.TaskType] {
+		t.Status = TaskInProgress
+	}
+	t.Start, t.End, t.Reason = r.nowMillis(), 0, ""
+	t.Callback, t.WaitUntil, t.Awaiting = 0, 0, false
+	r.touchLocked(t)
+}
+
+// syncSystemTask: the system task types Conductor starts at once rather
+// than from a queue (WorkflowSystemTask.isAsync false); its finalizeRerun
+// resets them IN_PROGRESS.
+var syncSystemTask = map[string]bool{
+	TypeSetVariable: true, TypeLambda: true, "INLINE": true, "JSON_JQ_TRANSFORM": true,
+	TypeEvent: true, TypeHuman: true, "NOOP": true,
+}

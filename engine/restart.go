@@ -362,6 +362,12 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 	case fromSeq > 0:
 		inPlace := resetInPlace(from)
 		kept := r.tasks[:0:0]
+		last := map[string]*taskRecord{} // each ref's latest record
+		for _, t := range r.tasks {
+			if t.Seq < fromSeq || t == from {
+				last[t.Ref] = t
+			}
+		}
 		r.byRef, r.latest = map[string]*taskRecord{}, map[string]*taskRecord{}
 		for _, t := range r.tasks {
 			if t == from && inPlace {
@@ -380,8 +386,20 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 					loops = append(loops, t)
 				}
 				r.touchLocked(t)
-			} else if t.Seq >= fromSeq || !successfulTask(t.Status) {
+			} else if t.Seq >= fromSeq {
 				continue // rerun: this task and the later ones run again
+			} else if !successfulTask(t.Status) && last[t.Ref] != t {
+				// An earlier attempt (a retry followed it): Conductor
+				// keeps the records before the rerun task as they are.
+				kept = append(kept, t)
+				continue
+			} else if !successfulTask(t.Status) {
+				if !resetSiblingForRerun(t, from) {
+					continue // scheduled anew by the executor
+				}
+				// Conductor's finalizeRerun resets it in place, in the
+				// rerun's write; the executor takes the record over.
+				r.resetSiblingLocked(t)
 			}
 			kept = append(kept, t)
 			if t.TaskType != TypeTerminate {

@@ -1,0 +1,182 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/tasks"
+)
+
+// TestRerunResetsEarlierUnsuccessfulTasksInPlace: as Conductor's rerunWF
+// and finalizeRerun, a rerun from a task keeps every record before it: the
+// earlier failed attempts of the task rerun from stay as they were, and a
+// task of another fork branch that ended unsuccessfully (here CANCELED when
+// the run failed) is reset in place in the rerun's own write — same task
+// id, SCHEDULED, its start time now, no end time, no reason — and the
+// executor takes that record over: no second record of it.
+const rerunSiblingsDef = `{"name":"rerun_siblings","version":1,"schemaVersion":2,"tasks":[
+	 {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN","forkTasks":[
+	  [{"name":"w_side","taskReferenceName":"a"}],
+	  [{"name":"w_flaky","taskReferenceName":"b"}]]},
+	 {"name":"join","taskReferenceName":"join","type":"JOIN","joinOn":["a","b"]},
+	 {"name":"w_ok","taskReferenceName":"after"}]}`
+
+// siblingEngine runs rerunSiblingsDef: while fail, w_flaky fails (twice,
+// its retry) and w_side waits until the run's failure cancels it.
+func siblingEngine(t *testing.T, rs runstore.Store, fail *atomic.Bool, sideRuns *atomic.Int32) *engine.Engine {
+	t.Helper()
+	one, zero := 1, 0
+	defs := engine.NewTaskDefs()
+	if err := defs.Put(&engine.TaskDef{Name: "w_flaky", RetryCount: &one, RetryDelaySeconds: &zero},
+		&engine.TaskDef{Name: "w_side", RetryCount: &zero}, &engine.TaskDef{Name: "w_ok", RetryCount: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New(engine.WithRunStore(rs), engine.WithRegistry(tasks.NewDefaultRegistry()), engine.WithTaskDefs(defs),
+		engine.WithKeyring(keyring(t, 3)),
+		engine.WithWorker("w_side", func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
+			sideRuns.Add(1)
+			if fail.Load() {
+				<-ctx.Done() // cancelled as the run fails
+				return nil, ctx.Err()
+			}
+			return json.RawMessage(`{"r":"side"}`), nil
+		}),
+		engine.WithWorker("w_flaky", func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
+			if fail.Load() {
+				return nil, errors.New("boom")
+			}
+			return json.RawMessage(`{"r":"done"}`), nil
+		}),
+		engine.WithWorker("w_ok", func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
+			return json.RawMessage(`{"r":"ok"}`), nil
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// failedSiblings runs rerunSiblingsDef to its failure and returns its
+// records of a (CANCELED) and b (two failed attempts).
+func failedSiblings(t *testing.T, e *engine.Engine, fail *atomic.Bool) (id string, a, b0, b1 map[string]any) {
+	t.Helper()
+	d, err := e.Parse([]byte(rerunSiblingsDef))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fail.Store(true)
+	res := startRun(t, e, d, `{}`)
+	if res.Status != engine.StatusFailed {
+		t.Fatalf("first run: %+v", res)
+	}
+	_, before := rawTasks(t, e, res.RunID)
+	for _, tk := range before {
+		switch {
+		case tk["referenceTaskName"] == "a":
+			a = tk
+		case tk["referenceTaskName"] == "b" && tk["retryCount"] == 0.0:
+			b0 = tk
+		case tk["referenceTaskName"] == "b" && tk["retryCount"] == 1.0:
+			b1 = tk
+		}
+	}
+	if a == nil || b0 == nil || b1 == nil || a["status"] != engine.TaskCanceled || b0["status"] != engine.TaskFailed || b1["status"] != engine.TaskFailed {
+		t.Fatalf("want a CANCELED and b failed twice: %v", before)
+	}
+	fail.Store(false)
+	return res.RunID, a, b0, b1
+}
+
+// checkSiblingsRerun: after the rerun, a's record (its id) COMPLETED, the
+// only one of a; b's earlier attempt FAILED, then b's rerun attempt.
+func checkSiblingsRerun(t *testing.T, e *engine.Engine, id string, a, b0, b1 map[string]any) {
+	t.Helper()
+	_, after := rawTasks(t, e, id)
+	refs := map[any][]string{}
+	for _, tk := range after {
+		refs[tk["referenceTaskName"]] = append(refs[tk["referenceTaskName"]], fmt.Sprintf("%v:%v", tk["taskId"], tk["status"]))
+	}
+	wantA := fmt.Sprintf("[%v:COMPLETED]", a["taskId"])
+	wantB := fmt.Sprintf("[%v:FAILED %v:COMPLETED]", b0["taskId"], b1["taskId"])
+	if fmt.Sprint(refs["a"]) != wantA || fmt.Sprint(refs["b"]) != wantB {
+		t.Errorf("after the rerun: a %v b %v, want a %s b %s", refs["a"], refs["b"], wantA, wantB)
+	}
+}
+
+// TestRerunResetsEarlierUnsuccessfulTasksInPlace: as Conductor's rerunWF
+// and finalizeRerun, a rerun from a task keeps every record before it: the
+// earlier failed attempts of the task rerun from stay as they were, and a
+// task of another fork branch that ended unsuccessfully (here CANCELED when
+// the run failed) is reset in place in the rerun's own write — same task
+// id, SCHEDULED, its start time now, no end time, no reason — and the
+// executor takes that record over: no second record of it.
+func TestRerunResetsEarlierUnsuccessfulTasksInPlace(t *testing.T) {
+	var fail atomic.Bool
+	var sideRuns atomic.Int32
+	gate := &restoreGate{Store: runstore.NewMemory(), restored: make(chan struct{}), release: make(chan struct{})}
+	e := siblingEngine(t, gate, &fail, &sideRuns)
+	id, a, b0, b1 := failedSiblings(t, e, &fail)
+	sideRuns.Store(0)
+	gate.armed.Store(true)
+	since := time.Now().UnixMilli()
+	done := make(chan error, 1)
+	var rr *engine.Result
+	go func() {
+		var err error
+		rr, err = e.RerunWith(context.Background(), id, engine.RerunOptions{FromTaskID: b1["taskId"].(string)})
+		done <- err
+	}()
+	select {
+	case <-gate.restored:
+	case err := <-done:
+		t.Fatalf("the rerun returned without its write: %v", err)
+	}
+	_, now := rawTasks(t, e, id)
+	close(gate.release)
+
+	byID := map[any]map[string]any{}
+	for _, tk := range now {
+		byID[tk["taskId"]] = tk
+	}
+	// The earlier attempt of the task rerun from: kept as it was.
+	if k := byID[b0["taskId"]]; k == nil {
+		t.Errorf("the rerun's write dropped b's earlier attempt: %v", now)
+	} else {
+		for _, f := range []string{"status", "seq", "retryCount", "reasonForIncompletion", "startTime", "endTime", "retried"} {
+			if fmt.Sprint(k[f]) != fmt.Sprint(b0[f]) {
+				t.Errorf("b's earlier attempt's %s after the rerun: %v, want %v as before", f, k[f], b0[f])
+			}
+		}
+	}
+	// The other branch's cancelled task: reset in place.
+	if k := byID[a["taskId"]]; k == nil {
+		t.Errorf("the rerun's write holds no record of a (%v): %v", a["taskId"], now)
+	} else {
+		if k["status"] != engine.TaskScheduled || k["endTime"] != 0.0 || k["reasonForIncompletion"] != nil {
+			t.Errorf("a after the rerun's write: status %v endTime %v reason %v, want SCHEDULED 0 none", k["status"], k["endTime"], k["reasonForIncompletion"])
+		}
+		if st, _ := k["startTime"].(float64); int64(st) < since {
+			t.Errorf("a's startTime %v is before the rerun (%d)", k["startTime"], since)
+		}
+		for _, f := range []string{"seq", "retryCount", "scheduledTime"} {
+			if fmt.Sprint(k[f]) != fmt.Sprint(a[f]) {
+				t.Errorf("a's %s after the rerun: %v, want %v as before", f, k[f], a[f])
+			}
+		}
+	}
+
+	if err := <-done; err != nil || rr.Status != engine.StatusCompleted {
+		t.Fatalf("rerun: %v %+v", err, rr)
+	}
+	checkSiblingsRerun(t, e, id, a, b0, b1)
+	if n := sideRuns.Load(); n != 1 {
+		t.Errorf("w_side ran %d times on the rerun, want 1", n)
+	}
+}
