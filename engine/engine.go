@@ -615,6 +615,7 @@ func (e *Engine) loadDoc(ctx context.Context, id string, _ []byte, d *runDoc, pa
 		r.tasks = append(r.tasks, t)
 		r.byRef[t.Ref], r.latest[t.BaseRef] = t, t
 	}
+	r.keepRerunReason() // rerun.go
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("run %s: %w", id, errors.Join(errs...))
 	}

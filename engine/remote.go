@@ -355,6 +355,7 @@ func (t RemoteTask) ProgressOutput(ctx context.Context, callbackAfter time.Durat
 	a.polled = false
 	r.mu.Lock()
 	rec.Callback = int64(max(callbackAfter, 0) / time.Second)
+	rec.rerunReason = false // the worker's update sets the reason (none)
 	r.mu.Unlock()
 	err := r.transition(ctx, rec, TaskScheduled, "")
 	if err == nil {

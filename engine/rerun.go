@@ -149,12 +149,14 @@ func resetInPlace(from *taskRecord) bool {
 // again: SCHEDULED, scheduled now, no start nor end time, its output
 // cleared, no poll counted; its task id, seq, retryCount, retriedTaskId,
 // input and reasonForIncompletion stay (Conductor does not reset the
-// reason; the executor's next write does). The executor takes the record
-// over as an unfinished one (beginRecord). Callers hold r.mu.
+// reason: it stays while the task is scheduled and polled, until its next
+// update, rerunReason). The executor takes the record over as an
+// unfinished one (beginRecord). Callers hold r.mu.
 func (r *runState) resetForRerunLocked(t *taskRecord) {
 	t.Status, t.Scheduled, t.Start, t.End = TaskScheduled, r.nowMillis(), 0, 0
 	t.outMem, t.outStored = nil, nil
 	t.PollCount, t.Callback, t.WaitUntil, t.Awaiting = 0, 0, 0, false
+	t.rerunReason = t.Reason != ""
 	r.touchLocked(t)
 }
 
@@ -232,6 +234,19 @@ func (r *runState) openRerunTask(sealed string) error {
 	r.keepRerunTaskLocked(&k)
 	r.mu.Unlock()
 	return nil
+}
+
+// keepRerunReason: on load, the record a rerun reset in place (its note
+// still in the run's head) keeps its reasonForIncompletion until the
+// task's next update, as in the process that reran it (rerunReason).
+func (r *runState) keepRerunReason() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for ref, id := range r.keptID {
+		if t := r.byRef[ref]; t != nil && t.TaskID == id && (t.Status == TaskScheduled || t.Status == TaskInProgress) {
+			t.rerunReason = t.Reason != ""
+		}
+	}
 }
 
 // takeKeptIDLocked returns (once) the id a rerun keeps for the task ref:

@@ -180,3 +180,69 @@ func TestRerunResetsEarlierUnsuccessfulTasksInPlace(t *testing.T) {
 		t.Errorf("w_side ran %d times on the rerun, want 1", n)
 	}
 }
+
+// TestRerunKeepsTheReasonUntilTheTasksUpdate: Conductor's rerunWF keeps
+// the rerun task's reasonForIncompletion; nothing clears it while the task
+// is scheduled and runs, its worker's update (here its completion) does.
+func TestRerunKeepsTheReasonUntilTheTasksUpdate(t *testing.T) {
+	var fail atomic.Bool
+	started, finish := make(chan struct{}, 1), make(chan struct{})
+	zero := 0
+	defs := engine.NewTaskDefs()
+	if err := defs.Put(&engine.TaskDef{Name: "w_flaky", RetryCount: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New(engine.WithRunStore(runstore.NewMemory()), engine.WithRegistry(tasks.NewDefaultRegistry()), engine.WithTaskDefs(defs),
+		engine.WithKeyring(keyring(t, 3)),
+		engine.WithWorker("w_flaky", func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
+			if fail.Load() {
+				return nil, errors.New("boom")
+			}
+			started <- struct{}{}
+			select {
+			case <-finish:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			return json.RawMessage(`{"r":"done"}`), nil
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.Parse([]byte(`{"name":"rerun_reason","version":1,"schemaVersion":2,"tasks":[{"name":"w_flaky","taskReferenceName":"only"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fail.Store(true)
+	res := startRun(t, e, d, `{}`)
+	_, before := rawTasks(t, e, res.RunID)
+	if res.Status != engine.StatusFailed || len(before) != 1 || before[0]["reasonForIncompletion"] != "boom" {
+		t.Fatalf("first run: %+v %v", res, before)
+	}
+	fail.Store(false)
+	done := make(chan error, 1)
+	go func() {
+		r, err := e.RerunWith(context.Background(), res.RunID, engine.RerunOptions{FromTaskID: before[0]["taskId"].(string)})
+		if err == nil && r.Status != engine.StatusCompleted {
+			err = fmt.Errorf("rerun: %+v", r)
+		}
+		done <- err
+	}()
+	select {
+	case <-started:
+	case err := <-done:
+		t.Fatalf("the rerun ended before its task ran: %v", err)
+	}
+	_, now := rawTasks(t, e, res.RunID)
+	close(finish)
+	if len(now) != 1 || now[0]["status"] != engine.TaskInProgress || now[0]["reasonForIncompletion"] != "boom" {
+		t.Errorf("while the rerun task runs: %v, want it IN_PROGRESS with its reason kept", now)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	_, after := rawTasks(t, e, res.RunID)
+	if len(after) != 1 || after[0]["status"] != engine.TaskCompleted || after[0]["reasonForIncompletion"] != nil {
+		t.Errorf("after the rerun: %v, want it COMPLETED without a reason", after)
+	}
+}

@@ -108,6 +108,11 @@ type taskRecord struct {
 	answered          *attemptOutcome // a worker's answer waits for the write of this attempt's end (remote_stored.go)
 	env               runEnv          // its input's environment (begin)
 	rx                taskIndexState  // what the run's remaskIndex holds of it (remask.go)
+
+	// rerunReason: a rerun reset the record in place keeping its
+	// reasonForIncompletion, which stays until the task's next update
+	// (rerun.go), as Conductor's does.
+	rerunReason bool
 }
 
 type taskDoc struct {
@@ -509,6 +514,11 @@ func (r *runState) transition(ctx context.Context, t *taskRecord, status, reason
 	r.mu.Lock()
 	r.rx.producedLocked(gen)
 	t.Status = status
+	if reason == "" && t.rerunReason && (status == TaskScheduled || status == TaskInProgress) {
+		reason = t.Reason // kept by a rerun until the task's next update
+	} else {
+		t.rerunReason = false
+	}
 	t.Reason = reason
 	switch status {
 	case TaskInProgress:
