@@ -213,6 +213,13 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 			_ = r.setTaskData(rec, nil, out)
 		}
 	}()
+	if hasItems && len(items) == 0 {
+		// DoWhile.execute completes a loop over an empty list at once,
+		// its output iteration 0.
+		r.mu.Lock()
+		ls.setScalars([]byte(`{"iteration":0}`))
+		r.mu.Unlock()
+	}
 	for ; ; i++ {
 		if hasItems && i > len(items) {
 			break

@@ -450,3 +450,20 @@ func TestDoWhileForkBranchFailureInAPermissiveLoop(t *testing.T) {
 		})
 	}
 }
+
+// DoWhileTest testExecute_EmptyItemsList_CompletesWithoutSchedulingIteration
+// and its Orkes-compatible twin (_items): a loop over an empty list
+// completes at once, its output iteration 0, no task scheduled.
+func TestDoWhileEmptyItemsCompletesWithIterationZero(t *testing.T) {
+	for _, items := range []string{`"items":"${workflow.input.itemList}",`, `"inputParameters":{"_items":"${workflow.input.itemList}"},`} {
+		h := newHarness(t, nil)
+		res, v, _ := successorRun(t, h, `{"name":"w","tasks":[{"name":"l","taskReferenceName":"l","type":"DO_WHILE",`+items+`
+		  "loopOver":[{"name":"echo","taskReferenceName":"e","inputParameters":{}}]}]}`, `{"itemList":[]}`)
+		if res.Status != engine.StatusCompleted || len(v.Tasks) != 1 || v.Tasks[0].Status != engine.TaskCompleted {
+			t.Fatalf("run %s, tasks %s", res.Status, refsStatuses(v))
+		}
+		if got := v.Tasks[0].Output["iteration"]; got != float64(0) {
+			t.Fatalf("loop output %v", v.Tasks[0].Output)
+		}
+	}
+}
