@@ -64,6 +64,10 @@ func startHeldSub(t *testing.T, e *engine.Engine, ctx context.Context, runID str
 		return len(v.Tasks) == 1 && v.Tasks[0].Status == engine.TaskInProgress && v.Tasks[0].SubWorkflowID != ""
 	})
 	child := v.Tasks[0].SubWorkflowID
+	if v.Tasks[0].Output["subWorkflowId"] != child {
+		// Conductor's SubWorkflow.start names the child in the output too.
+		t.Fatalf("the SUB_WORKFLOW task IN_PROGRESS: output %v, want its subWorkflowId %s", v.Tasks[0].Output, child)
+	}
 	awaitRun(t, e, child, func(c progressView) bool { return len(c.Tasks) == 1 && c.Tasks[0].Status == engine.TaskInProgress })
 	return v.Tasks[0].TaskID, child, done
 }

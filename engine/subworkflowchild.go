@@ -82,9 +82,19 @@ func (r *runState) unnamedChild(ctx context.Context, rec *taskRecord) (string, e
 	return id, r.write(withReportedWrite(ctx), persistDeadline, nil)
 }
 
-// nameChild stores rec IN_PROGRESS naming its child id, a stored run.
+// nameChild stores rec IN_PROGRESS naming its child id, a stored run:
+// in its subWorkflowId and in its outputData, as Conductor's
+// SubWorkflow.start attaches a child (addOutput("subWorkflowId", id)).
 func (r *runState) nameChild(ctx context.Context, rec *taskRecord, id string) error {
+	out, _ := json.Marshal(map[string]string{"subWorkflowId": id})
+	gen := r.sec.Generation()
+	mem, stored, err := r.sec.Protect(out, "/tasks/"+rec.TaskID+"/outputData")
+	if err != nil {
+		return err
+	}
 	r.mu.Lock()
+	r.rx.producedLocked(gen)
+	rec.outMem, rec.outStored = mem, stored
 	rec.SubWorkflowID = id
 	r.touchLocked(rec)
 	r.takeRerunChildLocked(rec) // rerun.go
