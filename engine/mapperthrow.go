@@ -82,9 +82,5 @@ func (r *runState) mappedInput(ctx context.Context, wt *WorkflowTask, ref string
 // throws: DecisionTaskMapper's "Error while evaluating script: <the
 // expression>", masked whole, then cut.
 func (r *runState) decisionEvalError(wt *WorkflowTask) error {
-	expr := wt.CaseExpression
-	if wt.Expression != "" {
-		expr = wt.Expression // wfrun's DECISION with a SWITCH's expression
-	}
-	return &stopError{status: StatusFailed, reason: r.sec.CodeExcerpt("Error while evaluating script: "+expr, maxReasonBytes)}
+	return &stopError{status: StatusFailed, reason: r.sec.CodeExcerpt("Error while evaluating script: "+wt.CaseExpression, maxReasonBytes)}
 }

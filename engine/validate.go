@@ -386,14 +386,19 @@ func (v *validator) program(t *WorkflowTask, loc, evalType, expr string) {
 
 func (v *validator) switchTask(t *WorkflowTask) {
 	typ, expr, loc := t.EvaluatorType, t.Expression, t.loc+"/expression"
-	if t.Type == TypeDecision && expr == "" {
-		// Legacy DECISION: caseExpression is JavaScript, caseValueParam
-		// names an input key; DecisionTaskMapper takes a caseExpression
-		// that is not blank first.
-		if strings.TrimSpace(t.CaseExpression) != "" || t.CaseValueParam == "" {
+	if t.Type == TypeDecision {
+		// DecisionTaskMapper evaluates caseExpression (JavaScript) when it
+		// is not blank, else takes the input named by caseValueParam; a
+		// SWITCH's evaluatorType and expression mean nothing to it, and
+		// Conductor rejects a DECISION with neither case field.
+		switch {
+		case strings.TrimSpace(t.CaseExpression) != "":
 			typ, expr, loc = eval.TypeJavaScript, t.CaseExpression, t.loc+"/caseExpression"
-		} else {
+		case t.CaseValueParam != "":
 			typ, expr, loc = eval.TypeValueParam, t.CaseValueParam, t.loc+"/caseValueParam"
+		default:
+			v.add(t.loc, "DECISION needs a caseValueParam or a caseExpression (evaluatorType and expression are SWITCH's)")
+			return
 		}
 	}
 	if typ == "" {
