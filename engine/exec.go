@@ -1476,7 +1476,12 @@ func (r *runState) execSwitch(ctx context.Context, wt *WorkflowTask, suffix stri
 			// built-in task is never retried, so the decider's retry()
 			// fails the run ("Task <id> failed with status: FAILED and
 			// reason: '...'"), or the run goes on past an optional one.
-			return r.failTask(ctx, rec, TaskFailed, r.sec.CodeExcerpt(err.Error(), maxReasonBytes))
+			// A script's error reads as ScriptEvaluator words it.
+			reason := err.Error()
+			if m, ok := eval.ScriptMessage(err); ok {
+				reason = m
+			}
+			return r.failTask(ctx, rec, TaskFailed, r.sec.CodeExcerpt(reason, maxReasonBytes))
 		}
 		selected = caseString(v)
 		if b := switchBranch(wt, selected); len(b) > 0 {

@@ -33,12 +33,14 @@ func TestSwitchExpressionThatThrows(t *testing.T) {
 		  "expression":"` + expr + `","inputParameters":{"a":"${workflow.input.a}","tok":"${workflow.secrets.api_token}"}` + extra + `,
 		  "decisionCases":{"x":[{"name":"echo","taskReferenceName":"inx","inputParameters":{}}]}},` + next + `]}`
 	}
-	for _, c := range []struct{ name, evaluator, expr string }{
-		{"javascript", "javascript", "$.a.b.c"},
-		{"graaljs", "graaljs", "$.a.b.c"},
+	const typeErr = "Error evaluating the script `TypeError: Cannot read property 'b' of undefined` at line 1"
+	for _, c := range []struct{ name, evaluator, expr, want string }{
+		{"javascript", "javascript", "$.a.b.c", typeErr},
+		{"graaljs", "graaljs", "$.a.b.c", typeErr},
+		{"second line", "javascript", "var x = 1;\\n$.a.b.c", strings.Replace(typeErr, "line 1", "line 2", 1)},
 		// The thrown text quotes the secret the input resolved to.
-		{"throws a secret", "graaljs", "(function(){ throw new Error('no ' + $.tok) })()"},
-		{"expr", "expr", "a.b.c + 1"},
+		{"throws a secret", "graaljs", "(function(){ throw new Error('no ' + $.tok) })()", ""},
+		{"expr", "expr", "a.b.c + 1", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHarness(t, nil)
@@ -48,6 +50,14 @@ func TestSwitchExpressionThatThrows(t *testing.T) {
 			s := wf.Tasks[0]
 			if s.Reason == "" || strings.HasPrefix(s.Reason, "expression: ") {
 				t.Fatalf("SWITCH reason %q", s.Reason)
+			}
+			// ScriptEvaluator words what a script throws "Error evaluating
+			// the script `<PolyglotException message>` at line <N>".
+			if c.evaluator != "expr" && (!strings.HasPrefix(s.Reason, "Error evaluating the script `") || !strings.Contains(s.Reason, "` at line ")) {
+				t.Fatalf("SWITCH reason %q", s.Reason)
+			}
+			if c.want != "" && s.Reason != c.want {
+				t.Fatalf("SWITCH reason %q, want %q", s.Reason, c.want)
 			}
 			want := "Task " + s.TaskID + " failed with status: FAILED and reason: '" + s.Reason + "'"
 			if res.Status != engine.StatusFailed || wf.Status != engine.StatusFailed || wf.Reason != want {

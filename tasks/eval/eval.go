@@ -73,6 +73,23 @@ func (e *Error) Error() string {
 // Unwrap returns the sentinel error that classifies e.
 func (e *Error) Unwrap() error { return e.Kind }
 
+// ScriptMessage renders err as Conductor's ScriptEvaluator reports a
+// script that throws while it runs: "Error evaluating the script `<what
+// was thrown>` at line N", without " at line N" when the line is not
+// known. ok is false for anything else (another evaluator, a compile
+// error, a time or size limit), which keeps its own text.
+func ScriptMessage(err error) (msg string, ok bool) {
+	var e *Error
+	if !errors.As(err, &e) || e.Phase != PhaseEval || e.Kind != ErrEval ||
+		(e.Evaluator != TypeJavaScript && e.Evaluator != TypeGraalJS) {
+		return "", false
+	}
+	if e.Line > 0 {
+		return fmt.Sprintf("Error evaluating the script `%s` at line %d", e.Msg, e.Line), true
+	}
+	return "Error evaluating the script `" + e.Msg + "`", true
+}
+
 // config holds the options shared by all evaluators.
 type config struct {
 	timeout       time.Duration
