@@ -114,6 +114,20 @@ func (c *ManualClock) Waiters() int {
 	return len(c.waiters)
 }
 
+// Pending reports whether a timer is pending that fires at t: a test can
+// wait for the very timer it means to move past (a server's wait of so
+// many seconds from a known time) before it moves the clock.
+func (c *ManualClock) Pending(t time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, w := range c.waiters {
+		if w.at.Equal(t) {
+			return true
+		}
+	}
+	return false
+}
+
 // WaitForWaiters blocks until at least n timers are pending (the engine has
 // reached the waits a test wants to move past) or ctx ends.
 func (c *ManualClock) WaitForWaiters(ctx context.Context, n int) error {

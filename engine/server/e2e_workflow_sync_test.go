@@ -47,13 +47,15 @@ func syncServer(t *testing.T) (*e2eClient, *engine.ManualClock) {
 	return c, clock
 }
 
-// executeTimed runs call (a synchronous execution) while the clock moves
-// one second every 20 ms of real time up to stopAt past its start, and
-// returns its answer and the time it took on the clock. The clock stops
-// just past the latest time the answer is due (the server's waitForSeconds
-// on the same clock): a clock that ran on would move past the tests' 30 s
-// bound while a loaded machine's server takes its time to answer.
-func executeTimed(t *testing.T, clock *engine.ManualClock, call func() (model.WorkflowRun, error), stopAt time.Duration) (model.WorkflowRun, time.Duration) {
+// executeTimed runs call (a synchronous execution whose server waits at
+// most wait, on the engine's clock) and returns its answer and the time it
+// took on the clock. The clock stays still until the server's wait is
+// pending (a timer at the call's start plus wait: nothing of the run's own
+// waits can move past it first), then moves a second every 20 ms of real
+// time up to a second past it, and stops there: the answer is due by then,
+// and a loaded machine's server may take its time to send it without the
+// clock passing the tests' 30 s bound.
+func executeTimed(t *testing.T, clock *engine.ManualClock, call func() (model.WorkflowRun, error), wait time.Duration) (model.WorkflowRun, time.Duration) {
 	t.Helper()
 	type answer struct {
 		run model.WorkflowRun
@@ -65,6 +67,7 @@ func executeTimed(t *testing.T, clock *engine.ManualClock, call func() (model.Wo
 		run, err := call()
 		done <- answer{run, err}
 	}()
+	armed := false
 	for real := time.After(20 * time.Second); ; {
 		select {
 		case a := <-done:
@@ -75,9 +78,13 @@ func executeTimed(t *testing.T, clock *engine.ManualClock, call func() (model.Wo
 		case <-real:
 			took := clock.Now().Sub(start)
 			clock.Advance(time.Hour) // the server's wait ends: the test's cleanup can close it
-			t.Fatalf("no answer after %s on the clock", took)
+			t.Fatalf("no answer after %s on the clock (the server's wait pending: %v)", took, armed)
 		case <-time.After(20 * time.Millisecond):
-			if clock.Now().Sub(start) < stopAt {
+			if !armed {
+				armed = clock.Pending(start.Add(wait))
+				continue
+			}
+			if clock.Now().Sub(start) <= wait {
 				clock.Advance(time.Second)
 			}
 		}
@@ -137,7 +144,11 @@ func TestE2ESyncWorkflowExecution(t *testing.T) {
 			if tc.waitForSeconds != 0 {
 				call = c.executeWait(tc.name, tc.waitUntil, tc.waitForSeconds)
 			}
-			run, took := executeTimed(t, clock, call, 11*time.Second) // the server's 10 s, or sooner
+			wait := 10 * time.Second // the server's default
+			if tc.waitForSeconds != 0 {
+				wait = time.Duration(tc.waitForSeconds) * time.Second
+			}
+			run, took := executeTimed(t, clock, call, wait)
 			if run.WorkflowId == "" || took >= 30*time.Second {
 				t.Fatalf("answer %+v after %s", run, took)
 			}
@@ -161,7 +172,7 @@ func TestE2ESyncWorkflowWithInlineWaitAndWaitUntilTaskRef(t *testing.T) {
 	// simple_ref never ends (nobody polls it), and a WAIT with a duration
 	// does not block: the answer is the run at the call's 25 s, as
 	// Conductor's WorkflowSignalResponder gives it.
-	run, took := executeTimed(t, clock, c.executeWait("sync_workflow_with_inline_wait_and_simple_task", "simple_ref", 25), 26*time.Second)
+	run, took := executeTimed(t, clock, c.executeWait("sync_workflow_with_inline_wait_and_simple_task", "simple_ref", 25), 25*time.Second)
 	if took < 5*time.Second || took >= 30*time.Second {
 		t.Fatalf("answered after %s on the clock, want [5s, 30s)", took)
 	}
