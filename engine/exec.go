@@ -1487,7 +1487,7 @@ func (r *runState) execSwitch(ctx context.Context, wt *WorkflowTask, suffix stri
 		if b := switchBranch(wt, selected); len(b) > 0 {
 			// Its mapper maps the case's first task with it: what that
 			// mapping throws leaves this one too (mapperthrow.go).
-			if err := r.mapperThrow(ctx, b[0], suffix); err != nil {
+			if err := r.mapperThrows(ctx, b, 0, suffix); err != nil {
 				r.dropRecord(rec)
 				return err
 			}
@@ -1528,7 +1528,7 @@ func (r *runState) execSwitch(ctx context.Context, wt *WorkflowTask, suffix stri
 	}
 	if branch := switchBranch(wt, selected); mapOnly(ctx) {
 		if len(branch) > 0 {
-			r.scheduleMapped(ctx, branch, 0, suffix, iter) // loopmap.go
+			return r.scheduleMapped(ctx, branch, 0, suffix, iter) // loopmap.go
 		}
 		return nil
 	}

@@ -93,7 +93,7 @@ func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *Workflo
 	if wt.Type == TypeForkJoin {
 		// A branch's first task mapped with the fork may throw, which
 		// fails the run with nothing of the fork recorded (mapperthrow.go).
-		if err := r.mapperThrow(ctx, wt, suffix); err != nil {
+		if err := r.mapperThrows(ctx, []*WorkflowTask{wt, join}, 0, suffix); err != nil {
 			return nil, err
 		}
 	}

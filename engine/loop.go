@@ -489,7 +489,7 @@ func (r *runState) scheduleLoopSuccessor(ctx context.Context, err error, list []
 // list[i] (scheduleLoopSuccessor), recording in failed what its mapping
 // decides of the run.
 func (r *runState) mapLoopSuccessor(ctx context.Context, failed *iterationFailed, list []*WorkflowTask, i int, suffix string, iter int, beside bool) {
-	if err := r.mapperThrows(ctx, list, i+1); err != nil {
+	if err := r.mapperThrows(ctx, list, i+1, suffix); err != nil {
 		failed.thrown = err
 		return
 	}

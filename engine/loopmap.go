@@ -37,7 +37,9 @@ import (
 // A mapper that throws (a DYNAMIC naming no task it can run, a fork not
 // followed by a JOIN or whose dynamic input cannot be forked) ends the run
 // with its reason in that decision, before the loop is judged
-// (mapperThrows): the loop is cancelled with the run.
+// (mapperThrows, mapperthrow.go: a mapper of a task mapped with it, a fork
+// branch's first task, a case's first task, throws as well): the loop is
+// cancelled with the run.
 
 // mapOnlyKey marks the context of a mapping (scheduleMapped): a SWITCH
 // maps its case's first task instead of running the case.
@@ -51,14 +53,18 @@ func mapOnly(ctx context.Context) bool {
 // scheduleMapped maps list[i] (suffix, iter) as Conductor's decider does
 // in a decision that is the run's last: see above. It returns what a
 // TERMINATE it executed returned (the run's end it asks for, or its
-// failure), or the run's end when the mapping of a DO_WHILE's first task
-// throws (mapLoop); other errors are dropped: the run fails with the
-// loop's reason whatever happens here.
+// failure), or the run's end when a mapper throws (mapperThrows, checked
+// before anything is recorded; mapLoop for a DO_WHILE's first task); other
+// errors are dropped: the run fails with the loop's reason whatever happens
+// here.
 func (r *runState) scheduleMapped(ctx context.Context, list []*WorkflowTask, i int, suffix string, iter int) error {
 	wt := list[i]
+	if err := r.mapperThrows(ctx, list, i, suffix); err != nil {
+		return err // mapperthrow.go: nothing of it is recorded
+	}
 	switch {
 	case wt.Type == TypeForkJoin || wt.Type == TypeForkJoinDynamic:
-		r.mapFork(ctx, list, i, suffix, iter, true)
+		return r.mapFork(ctx, list, i, suffix, iter, true)
 	case wt.Type == TypeDoWhile:
 		return r.mapLoop(ctx, wt, suffix, iter)
 	case wt.Type == TypeTerminate:
@@ -69,7 +75,7 @@ func (r *runState) scheduleMapped(ctx context.Context, list []*WorkflowTask, i i
 	case wt.Type == TypeDynamic:
 		t, err := r.dynamicTask(ctx, wt)
 		if err != nil {
-			return nil // mapperThrows: not reached
+			return err
 		}
 		if executedByDecider[t.Type] {
 			_ = r.execLeaf(ctx, t, suffix, iter)
@@ -78,29 +84,6 @@ func (r *runState) scheduleMapped(ctx context.Context, list []*WorkflowTask, i i
 		_, _, _, _, _ = r.beginRecord(ctx, t, wt.TaskReferenceName+suffix, iter, 0, 0)
 	default:
 		_, _, _, _, _ = r.beginRecord(ctx, wt, wt.TaskReferenceName+suffix, iter, 0, 0)
-	}
-	return nil
-}
-
-// mapperThrows is the run's end when Conductor's mapper of list[i] throws
-// (a TerminateWorkflowException): a DYNAMIC whose input names no task it
-// can run, a FORK_JOIN_DYNAMIC whose input cannot be forked, a fork not
-// followed by a JOIN. nil when it maps.
-func (r *runState) mapperThrows(ctx context.Context, list []*WorkflowTask, i int) error {
-	wt := list[i]
-	switch wt.Type {
-	case TypeDynamic:
-		_, err := r.dynamicTask(ctx, wt)
-		return err
-	case TypeForkJoin, TypeForkJoinDynamic:
-		if wt.Type == TypeForkJoinDynamic {
-			if err := r.checkDynamicFork(ctx, wt); err != nil {
-				return &stopError{status: StatusFailed, reason: r.sec.Excerpt(err.Error(), maxReasonBytes)}
-			}
-		}
-		if unjoined(list, i) {
-			return &stopError{status: StatusFailed, reason: unjoinedForkReason[wt.Type]}
-		}
 	}
 	return nil
 }
@@ -123,17 +106,24 @@ func (r *runState) afterTerminateSuccessor(err, then error) error {
 	if then != nil {
 		return then
 	}
-	return &stopError{status: StatusFailed, reason: r.permissiveFailures()}
+	if reason := r.permissiveFailures(); reason != "" {
+		return &stopError{status: StatusFailed, reason: reason}
+	}
+	if rec := r.completedTerminate(); rec != nil {
+		return r.terminateStop(rec, rec.inMem)
+	}
+	return nil
 }
 
 // mapFork maps the fork list[i]: its FORK, each branch's first task, its
-// JOIN (mapperThrows has checked that it maps). exec: the decider executes
-// what the branches bring (scheduleMapped), else nothing of it runs
-// (scheduleUnexecuted).
-func (r *runState) mapFork(ctx context.Context, list []*WorkflowTask, i int, suffix string, iter int, exec bool) {
+// JOIN, when it maps (mapperThrows: else its error, nothing recorded).
+// exec: the decider executes what the branches bring (scheduleMapped),
+// else nothing of it runs (scheduleUnexecuted). It returns the first error
+// a branch's mapping returned.
+func (r *runState) mapFork(ctx context.Context, list []*WorkflowTask, i int, suffix string, iter int, exec bool) (ferr error) {
 	wt := list[i]
-	if r.mapperThrows(ctx, list, i) != nil {
-		return
+	if err := r.mapperThrows(ctx, list, i, suffix); err != nil {
+		return err
 	}
 	join := list[i+1]
 	ref := wt.TaskReferenceName + suffix
@@ -141,14 +131,14 @@ func (r *runState) mapFork(ctx context.Context, list []*WorkflowTask, i int, suf
 	closeDecision := r.decisionCloser(r.takeDecision(rec))
 	defer func() { _ = closeDecision(ctx) }()
 	if err != nil || done {
-		return
+		return nil
 	}
 	branches, joinOn := wt.ForkTasks, join.JoinOn
 	if wt.Type == TypeForkJoinDynamic {
 		dyn, err := r.dynamicFork(wt, rec, input, false)
 		if err != nil {
 			_ = r.failTask(ctx, rec, TaskFailedTerminal, err.Error())
-			return
+			return nil
 		}
 		branches, joinOn = make([][]*WorkflowTask, len(dyn)), make([]string, len(dyn))
 		for k, t := range dyn {
@@ -162,19 +152,24 @@ func (r *runState) mapFork(ctx context.Context, list []*WorkflowTask, i int, suf
 	r.joinOn[join.TaskReferenceName+suffix] = joinOn
 	r.mu.Unlock()
 	if r.complete(ctx, rec, []byte("{}")) != nil {
-		return
+		return nil
 	}
 	for _, b := range branches {
 		if len(b) == 0 {
 			continue
 		}
+		var err error
 		if exec {
-			_ = r.scheduleMapped(ctx, b, 0, suffix, iter)
+			err = r.scheduleMapped(ctx, b, 0, suffix, iter)
 		} else {
-			_ = r.scheduleUnexecuted(ctx, b, 0, suffix, iter)
+			err = r.scheduleUnexecuted(ctx, b, 0, suffix, iter)
+		}
+		if ferr == nil {
+			ferr = err
 		}
 	}
 	_ = r.recordJoin(ctx, join, suffix, iter, joinOn)
+	return ferr
 }
 
 // mapLoop maps the DO_WHILE wt and executes it as DoWhile.execute does
@@ -223,12 +218,12 @@ func (r *runState) mapLoop(ctx context.Context, wt *WorkflowTask, suffix string,
 func (r *runState) scheduleUnexecuted(ctx context.Context, list []*WorkflowTask, i int, suffix string, iter int) error {
 	wt := list[i]
 	ref := wt.TaskReferenceName + suffix
-	if err := r.mapperThrows(ctx, list, i); err != nil {
+	if err := r.mapperThrows(ctx, list, i, suffix); err != nil {
 		return err
 	}
 	switch wt.Type {
 	case TypeForkJoin, TypeForkJoinDynamic:
-		r.mapFork(ctx, list, i, suffix, iter, false)
+		return r.mapFork(ctx, list, i, suffix, iter, false)
 	case TypeDoWhile:
 		_, _, _, _ = r.beginControl(ctx, wt, ref, iter)
 	case TypeSwitch, TypeDecision:
@@ -304,6 +299,19 @@ func (r *runState) completedTerminateOutput() []byte {
 				out = []byte("{}")
 			}
 			return out
+		}
+	}
+	return nil
+}
+
+// completedTerminate is the run's first COMPLETED TERMINATE record, nil
+// when it has none.
+func (r *runState) completedTerminate() *taskRecord {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, t := range r.tasks {
+		if t.TaskType == TypeTerminate && t.Status == TaskCompleted {
+			return t
 		}
 	}
 	return nil
