@@ -223,10 +223,10 @@
 // that commit too (rerunTask), so a resume after a crash gives it that
 // input, until its attempt ends (or the SUB_WORKFLOW task names its new
 // child). The records before it stay, earlier failed attempts included; a
-// leaf task among them that ended unsuccessfully (another fork branch's)
-// is reset in place in that commit, as Conductor's finalizeRerun does
-// (SCHEDULED, or IN_PROGRESS for a synchronous system task; same id), and
-// the executor takes it over.
+// leaf task or JOIN among them that ended unsuccessfully (another fork
+// branch's) is reset in place in that commit, as Conductor's finalizeRerun
+// does (SCHEDULED, or IN_PROGRESS for a JOIN and a synchronous system
+// task; same id), and the executor takes it over.
 //
 // # Task definitions, retries and timeouts
 //

@@ -320,9 +320,13 @@ func (r *runState) replacementInput(ref string, tmpl *interpolate.Template) []by
 // starts from that ended unsuccessfully (another fork branch's), is reset
 // in place by the rerun, as Conductor's finalizeRerun resets it, rather
 // than dropped and scheduled anew: a leaf task (a worker's or a system
-// task wfrun runs), not a control task nor a SUB_WORKFLOW (its child is
-// named after its record), nor an earlier attempt of from itself.
+// task wfrun runs) or a JOIN, not another control task nor a SUB_WORKFLOW
+// (its child is named after its record), nor an earlier attempt of from
+// itself.
 func resetSiblingForRerun(t, from *taskRecord) bool {
+	if t.TaskType == TypeJoin {
+		return t.Ref != from.Ref
+	}
 	if t.Ref == from.Ref || t.TaskType == TypeSubWorkflow || !retriedAsNewAttempt(t) {
 		return false
 	}
@@ -331,13 +335,13 @@ func resetSiblingForRerun(t, from *taskRecord) bool {
 
 // resetSiblingLocked resets t (resetSiblingForRerun) as Conductor's
 // finalizeRerun does, in the rerun's write: SCHEDULED (IN_PROGRESS for a
-// system task Conductor runs synchronously), started now, no end time, no
-// reason; its task id, seq, retryCount, scheduled time, input and output
+// JOIN and a system task Conductor runs synchronously), started now, no
+// end time, no reason; its task id, seq, retryCount, scheduled time, input and output
 // stay. The executor takes the record over (beginRecord). Callers hold
 // r.mu.
 func (r *runState) resetSiblingLocked(t *taskRecord) {
 	t.Status = TaskScheduled
-	if syncSystemTask[t.TaskType] {
+	if syncSystemTask[t.TaskType] || t.TaskType == TypeJoin {
 		t.Status = TaskInProgress
 	}
 	t.Start, t.End, t.Reason = r.nowMillis(), 0, ""

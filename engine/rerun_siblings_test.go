@@ -19,8 +19,9 @@ import (
 // earlier failed attempts of the task rerun from stay as they were, and a
 // task of another fork branch that ended unsuccessfully (here CANCELED when
 // the run failed) is reset in place in the rerun's own write — same task
-// id, SCHEDULED, its start time now, no end time, no reason — and the
-// executor takes that record over: no second record of it.
+// id, SCHEDULED, its start time now, no end time, no reason — as is the
+// JOIN scheduled before the rerun task (IN_PROGRESS), and the executor
+// takes those records over: no second record of them.
 const rerunSiblingsDef = `{"name":"rerun_siblings","version":1,"schemaVersion":2,"tasks":[
 	 {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN","forkTasks":[
 	  [{"name":"w_side","taskReferenceName":"a"}],
@@ -95,7 +96,8 @@ func failedSiblings(t *testing.T, e *engine.Engine, fail *atomic.Bool) (id strin
 }
 
 // checkSiblingsRerun: after the rerun, a's record (its id) COMPLETED, the
-// only one of a; b's earlier attempt FAILED, then b's rerun attempt.
+// only one of a; b's earlier attempt FAILED, then b's rerun attempt; one
+// JOIN record.
 func checkSiblingsRerun(t *testing.T, e *engine.Engine, id string, a, b0, b1 map[string]any) {
 	t.Helper()
 	_, after := rawTasks(t, e, id)
@@ -105,6 +107,9 @@ func checkSiblingsRerun(t *testing.T, e *engine.Engine, id string, a, b0, b1 map
 	}
 	wantA := fmt.Sprintf("[%v:COMPLETED]", a["taskId"])
 	wantB := fmt.Sprintf("[%v:FAILED %v:COMPLETED]", b0["taskId"], b1["taskId"])
+	if len(refs["join"]) != 1 {
+		t.Errorf("after the rerun: JOIN records %v, want one", refs["join"])
+	}
 	if fmt.Sprint(refs["a"]) != wantA || fmt.Sprint(refs["b"]) != wantB {
 		t.Errorf("after the rerun: a %v b %v, want a %s b %s", refs["a"], refs["b"], wantA, wantB)
 	}
@@ -115,14 +120,16 @@ func checkSiblingsRerun(t *testing.T, e *engine.Engine, id string, a, b0, b1 map
 // earlier failed attempts of the task rerun from stay as they were, and a
 // task of another fork branch that ended unsuccessfully (here CANCELED when
 // the run failed) is reset in place in the rerun's own write — same task
-// id, SCHEDULED, its start time now, no end time, no reason — and the
-// executor takes that record over: no second record of it.
+// id, SCHEDULED, its start time now, no end time, no reason — as is the
+// JOIN scheduled before the rerun task (IN_PROGRESS), and the executor
+// takes those records over: no second record of them.
 func TestRerunResetsEarlierUnsuccessfulTasksInPlace(t *testing.T) {
 	var fail atomic.Bool
 	var sideRuns atomic.Int32
 	gate := &restoreGate{Store: runstore.NewMemory(), restored: make(chan struct{}), release: make(chan struct{})}
 	e := siblingEngine(t, gate, &fail, &sideRuns)
 	id, a, b0, b1 := failedSiblings(t, e, &fail)
+	_, prior := rawTasks(t, e, id)
 	sideRuns.Store(0)
 	gate.armed.Store(true)
 	since := time.Now().UnixMilli()
@@ -172,10 +179,32 @@ func TestRerunResetsEarlierUnsuccessfulTasksInPlace(t *testing.T) {
 		}
 	}
 
+	// The JOIN, when it was scheduled before b's retry: IN_PROGRESS
+	// again, in place.
+	var join map[string]any
+	for _, tk := range prior {
+		if tk["referenceTaskName"] == "join" && tk["seq"].(float64) < b1["seq"].(float64) {
+			join = tk
+		}
+	}
+	if join != nil {
+		if k := byID[join["taskId"]]; k == nil || k["status"] != engine.TaskInProgress || k["endTime"] != 0.0 {
+			t.Errorf("the JOIN after the rerun's write: %v, want its record %v IN_PROGRESS", k, join["taskId"])
+		}
+	}
+
 	if err := <-done; err != nil || rr.Status != engine.StatusCompleted {
 		t.Fatalf("rerun: %v %+v", err, rr)
 	}
 	checkSiblingsRerun(t, e, id, a, b0, b1)
+	if join != nil {
+		_, after := rawTasks(t, e, id)
+		for _, tk := range after {
+			if tk["referenceTaskName"] == "join" && (tk["taskId"] != join["taskId"] || tk["status"] != engine.TaskCompleted) {
+				t.Errorf("the JOIN after the rerun: %v, want its record %v COMPLETED", tk, join["taskId"])
+			}
+		}
+	}
 	if n := sideRuns.Load(); n != 1 {
 		t.Errorf("w_side ran %d times on the rerun, want 1", n)
 	}
