@@ -234,9 +234,16 @@
 // registered TaskDef of its name (WithTaskDefs: a TaskDefs registry filled
 // from a directory, or any TaskDefSource such as a server's metadata API),
 // with TaskDef's defaults for absent fields; the task-level retryCount
-// overrides the definition's, as in Conductor, and a task without any
-// definition is never retried (its own retryCount alone does not make it
-// retry, as in Conductor's DeciderService). retryLogic FIXED,
+// overrides the definition's, as in Conductor. A task of the run's
+// definition with neither gets the definition Conductor's
+// MetadataMapperService makes for it when the run starts, new
+// TaskDef(name): a SIMPLE task is retried 3 times, FIXED 60 s apart (and
+// an unanswered remote attempt times out after 3600 s), any other type
+// not at all (retryCount 0, no response timeout), unless its own
+// retryCount says otherwise. A task made at run time (a DYNAMIC or
+// FORK_JOIN_DYNAMIC task's) without any definition is never retried (its
+// own retryCount alone does not make it retry, as in Conductor's
+// DeciderService). retryLogic FIXED,
 // LINEAR_BACKOFF and EXPONENTIAL_BACKOFF (capped by maxRetryDelaySeconds,
 // then 0..backoffJitterMs ms added); totalTimeoutSeconds stops the retries
 // once that long has passed since the first attempt; every retry is a new

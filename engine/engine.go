@@ -57,7 +57,7 @@ type SecretSourceFunc func(p Principal, project, environment string) interpolate
 
 // Event is one progress notification. Reason is already masked.
 type Event struct {
-	Kind         string // EventWorkflow, EventTask or EventWaiting
+	Kind         string // EventWorkflow, EventTask, EventWaiting or EventRetry
 	RunID        string
 	WorkflowType string
 	TaskRef      string
@@ -74,6 +74,9 @@ const (
 	EventTask     = "task"
 	// EventWaiting: a WAIT/HUMAN task waits; Reason says for what.
 	EventWaiting = "waiting"
+	// EventRetry: a task's attempt ended unsuccessfully and the task is
+	// retried; Reason says when ("retrying in 60s (retry 1 of 3)").
+	EventRetry = "retry"
 )
 
 // Engine executes workflow definitions. It is safe for concurrent use; each

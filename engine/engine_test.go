@@ -224,7 +224,7 @@ func TestRetriesAndOptional(t *testing.T) {
 	h := newHarness(t, nil)
 	res := h.run(`{"name":"w","tasks":[
 	  {"name":"flaky","taskReferenceName":"f","retryCount":3,"taskDefinition":{"retryLogic":"FIXED","retryDelaySeconds":0}},
-	  {"name":"fail","taskReferenceName":"o","optional":true},
+	  {"name":"fail","taskReferenceName":"o","optional":true,"retryCount":0},
 	  {"name":"echo","taskReferenceName":"after","inputParameters":{"st":"${o.status}","rc":"${f.retryCount}"}}]}`, `{}`)
 	if res.Status != engine.StatusCompleted {
 		t.Fatalf("%s %s", res.Status, res.Reason)
@@ -233,10 +233,9 @@ func TestRetriesAndOptional(t *testing.T) {
 	if h.calls["flaky"].Load() != 3 {
 		t.Fatalf("flaky ran %d times", h.calls["flaky"].Load())
 	}
-	// Without a task definition (inline or registered) a task is never
-	// retried, whatever its own retryCount says (Conductor's
-	// DeciderService.retry expects 0 retries when it finds no TaskDef).
-	res = h.run(`{"name":"w","tasks":[{"name":"fail","taskReferenceName":"f","retryCount":1}]}`, `{}`)
+	// Without a task definition (inline or registered) a task's own
+	// retryCount 0 overrides the ad-hoc definition's 3 retries.
+	res = h.run(`{"name":"w","tasks":[{"name":"fail","taskReferenceName":"f","retryCount":0}]}`, `{}`)
 	if res.Status != engine.StatusFailed || h.calls["fail"].Load() != 2 || !strings.Contains(res.Reason, "worker says no") {
 		t.Fatalf("%s %q calls=%d", res.Status, res.Reason, h.calls["fail"].Load())
 	}

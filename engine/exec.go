@@ -592,7 +592,7 @@ func builtIn(typ string) bool {
 // attemptWatched reports whether an attempt has a timeout for watchAttempt
 // to enforce (its conditions).
 func attemptWatched(p taskPolicy, waits bool) bool {
-	return p.hasDef() && (p.timeout > 0 || (p.responseTimeout > 0 && !waits) || p.totalTimeout > 0)
+	return p.hasDef() && (p.timeout > 0 || p.localResponseTimeout(waits) > 0 || p.totalTimeout > 0)
 }
 
 func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string, iter int) error {
@@ -770,6 +770,7 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 					return err
 				}
 				wait := r.testDelay(retryDelay(pol, retry))
+				r.announceRetry(rec, retry+1, pol.retryCount, wait)
 				if executedByDecider[wt.Type] {
 					// Run in its fork branch's turn (forkpasses.go): waited
 					// for before it is scheduled, not holding the turn.
@@ -799,6 +800,20 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 		}
 		return r.failTask(ctx, rec, status, res.Reason)
 	}
+}
+
+// announceRetry tells the progress callback that the attempt rec ended
+// is retried: the retry's number, of how many, and after what wait.
+func (r *runState) announceRetry(rec *taskRecord, next, of int, wait time.Duration) {
+	if r.events == nil || rec == nil {
+		return
+	}
+	in := wait.String()
+	if wait%time.Second == 0 {
+		in = strconv.FormatInt(int64(wait/time.Second), 10) + "s"
+	}
+	r.emit(Event{Kind: EventRetry, TaskRef: rec.Ref, TaskType: rec.TaskType, TaskID: rec.TaskID, Status: TaskScheduled,
+		Reason: fmt.Sprintf("retrying in %s (retry %d of %d)", in, next, of)})
 }
 
 // sleepRetry waits d before a retry, recorded SCHEDULED, runs. A WAIT or

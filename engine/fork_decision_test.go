@@ -150,13 +150,13 @@ func TestForkBranchFailingAtOnceLeavesTheDecisionsRecords(t *testing.T) {
 		return tasks.Result{Status: tasks.Failed, Reason: "cancelled"}
 	}
 	def := `{"name":"w","tasks":[{"name":"f","taskReferenceName":"f","type":"FORK_JOIN","forkTasks":[
-	    [{"name":"fail","taskReferenceName":"x","inputParameters":{}}],
+	    [{"name":"fail","taskReferenceName":"x","retryCount":0,"inputParameters":{}}],
 	    [{"name":"hold","taskReferenceName":"b"}],
 	    [{"name":"hold","taskReferenceName":"c"}]]},
 	  {"name":"j","taskReferenceName":"j","type":"JOIN","joinOn":["x","b","c"]}]}`
 	loop := `{"name":"w","tasks":[{"name":"loop","taskReferenceName":"loop","type":"DO_WHILE","loopCondition":"false","loopOver":[
 	  {"name":"f","taskReferenceName":"f","type":"FORK_JOIN","forkTasks":[
-	    [{"name":"fail","taskReferenceName":"x","inputParameters":{}}],
+	    [{"name":"fail","taskReferenceName":"x","retryCount":0,"inputParameters":{}}],
 	    [{"name":"hold","taskReferenceName":"b"}]]},
 	  {"name":"j","taskReferenceName":"j","type":"JOIN","joinOn":["x","b"]}]}]}`
 	cases := []struct {

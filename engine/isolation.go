@@ -11,12 +11,14 @@ package engine
 //   - rateLimitPerFrequency and rateLimitFrequencyInSeconds (TaskDef's
 //     getters: 0 and 1 when absent) to SIMPLE and DO_WHILE tasks (a
 //     default TaskDef when none is registered) and to HTTP and
-//     KAFKA_PUBLISH tasks that have a definition;
+//     KAFKA_PUBLISH tasks that have a definition (a task of the run's
+//     definition always has one: the ad-hoc one when none is registered,
+//     adHocTaskDef);
 //   - responseTimeoutSeconds to SIMPLE tasks (3600 without a definition).
 //
 // wfrun records them on the same task records, from the same definition
 // (the task's inline taskDefinition, else the one registered for its
-// name), so clients read them where Conductor shows them. Nothing in wfrun
+// name, else the ad-hoc one), so clients read them where Conductor shows them. Nothing in wfrun
 // routes by the isolation group or namespace; the limits themselves are
 // enforced from the definition (limits.go).
 

@@ -116,7 +116,7 @@ func TestJoinBranchFailingAfterJoinStopsTheRun(t *testing.T) {
 	res := startJoin(t, e, `{"name":"j","tasks":[
 	  {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN","forkTasks":[
 	    [{"name":"quick","taskReferenceName":"b1"}],
-	    [{"name":"boom","taskReferenceName":"x"}]]},
+	    [{"name":"boom","taskReferenceName":"x","retryCount":0}]]},
 	  {"name":"join","taskReferenceName":"join","type":"JOIN","joinOn":["b1"]},
 	  {"name":"hold","taskReferenceName":"h"},
 	  {"name":"quick","taskReferenceName":"never"}]}`)

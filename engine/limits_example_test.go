@@ -31,18 +31,3 @@ func ExampleWithMaxVariablesPayloadKB() {
 	// COMPLETED
 	// FAILED set
 }
-
-// A task's own retryCount retries it only when it has a task definition.
-func ExampleDefinition_UnretriedTasks() {
-	def, err := engine.ParseDefinition([]byte(`{"name":"w","tasks":[
-	  {"name":"call","taskReferenceName":"call","type":"SIMPLE","retryCount":3},
-	  {"name":"call_def","taskReferenceName":"call_def","type":"SIMPLE","retryCount":3,"taskDefinition":{"retryDelaySeconds":1}}]}`))
-	if err != nil {
-		panic(err)
-	}
-	for _, t := range def.UnretriedTasks(nil) {
-		fmt.Println(t.Location(), t.TaskReferenceName)
-	}
-	// Output:
-	// /tasks/0 call
-}

@@ -145,7 +145,7 @@ func stripChild(s string) string {
 // inside still fails the run at its end); a permissive loop inside another
 // loop fails the outer one in turn, with its reason and one more space.
 func TestDoWhileFailedByItsIterationIsJudgedAsATask(t *testing.T) {
-	inner := `"loopCondition":"$.loop['iteration'] < 2","loopOver":[{"name":"fail","taskReferenceName":"x","permissive":true,"inputParameters":{}}]`
+	inner := `"loopCondition":"$.loop['iteration'] < 2","loopOver":[{"name":"fail","taskReferenceName":"x","permissive":true,"retryCount":0,"inputParameters":{}}]`
 	after := `{"name":"echo","taskReferenceName":"after","inputParameters":{}}`
 	cases := []struct {
 		name, def string
@@ -210,7 +210,7 @@ func stripIDs(s string) string {
 // filterNextLoopOverTasks) up to the loop itself, which schedules nothing
 // more. The run then fails on the permissive tasks (lines 277-312).
 func TestDoWhileRestOfAFailedIterationRunsBeside(t *testing.T) {
-	x := `{"name":"fail","taskReferenceName":"x","permissive":true,"inputParameters":{}}`
+	x := `{"name":"fail","taskReferenceName":"x","permissive":true,"retryCount":0,"inputParameters":{}}`
 	b := `{"name":"echo","taskReferenceName":"b","inputParameters":{"k":"b"}}`
 	c := `{"name":"c","taskReferenceName":"c","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"3"}}`
 	sw := func(tasks string) string {

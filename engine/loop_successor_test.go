@@ -19,7 +19,7 @@ import (
 // the task after the SWITCH; for the last task of the iteration, the loop
 // itself (nothing new).
 func TestDoWhileSuccessorOfAFailedPermissiveTask(t *testing.T) {
-	x := `{"name":"fail","taskReferenceName":"x","permissive":true,"inputParameters":{}}`
+	x := `{"name":"fail","taskReferenceName":"x","permissive":true,"retryCount":0,"inputParameters":{}}`
 	inline := `{"name":"i","taskReferenceName":"i","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"1"}}`
 	setVar := `{"name":"v","taskReferenceName":"v","type":"SET_VARIABLE","inputParameters":{"seen":true}}`
 	echo := `{"name":"echo","taskReferenceName":"e","inputParameters":{}}`
@@ -118,7 +118,7 @@ func TestDoWhileForkBranchWithAFailedPermissiveTask(t *testing.T) {
 	def := `{"name":"w","tasks":[{"name":"loop","taskReferenceName":"loop","type":"DO_WHILE","loopCondition":"false","loopOver":[
 	  {"name":"f","taskReferenceName":"f","type":"FORK_JOIN","forkTasks":[
 	    [{"name":"echo","taskReferenceName":"a","inputParameters":{}},
-	     {"name":"fail","taskReferenceName":"x","permissive":true,"inputParameters":{}},
+	     {"name":"fail","taskReferenceName":"x","permissive":true,"retryCount":0,"inputParameters":{}},
 	     {"name":"hold","taskReferenceName":"y"}],
 	    [{"name":"hold","taskReferenceName":"b"}]]},
 	  {"name":"j","taskReferenceName":"j","type":"JOIN","joinOn":["y","b"]}]}]}`

@@ -158,7 +158,7 @@ func TestSubWorkflowAndFailureWorkflow(t *testing.T) {
 	}
 	jsonEq(t, res.Output, `{"d":"abab","i":"abab"}`)
 
-	res = h.run(`{"name":"failing","failureWorkflow":"on_fail","tasks":[{"name":"fail","taskReferenceName":"boom"}]}`, `{"k":1}`)
+	res = h.run(`{"name":"failing","failureWorkflow":"on_fail","tasks":[{"name":"fail","taskReferenceName":"boom","retryCount":0}]}`, `{"k":1}`)
 	if res.Status != engine.StatusFailed {
 		t.Fatalf("%s", res.Status)
 	}

@@ -83,7 +83,7 @@ func (g *gate) whileBlocked(t *testing.T, op func(context.Context) (*engine.Resu
 	return o.res
 }
 
-const childWithGate = `{"name":"gated_child","version":1,"schemaVersion":2,"tasks":[{"name":"gated","taskReferenceName":"g"}]}`
+const childWithGate = `{"name":"gated_child","version":1,"schemaVersion":2,"tasks":[{"name":"gated","taskReferenceName":"g","retryCount":0}]}`
 
 // Conductor's updateAndPushParents walks up from a child that runs again
 // whatever the parent's state: it stops only at an optional SUB_WORKFLOW
@@ -237,7 +237,7 @@ func testKeptFailure(t *testing.T, nested bool) {
 	parent := `{"name":"kept_failure","version":1,"schemaVersion":2,"tasks":[
 	 {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN","forkTasks":[
 	  [{"name":"a","taskReferenceName":"a","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"ca","workflowDefinition":{"name":"ca","version":1,"schemaVersion":2,"tasks":[{"name":"slow","taskReferenceName":"s","inputParameters":{"n":7}}]}}}],
-	  [{"name":"bad","taskReferenceName":"b"}]]},
+	  [{"name":"bad","taskReferenceName":"b","retryCount":0}]]},
 	 {"name":"join","taskReferenceName":"join","type":"JOIN","joinOn":["a","b"]}]}`
 	top := parent
 	if nested {
@@ -346,7 +346,7 @@ func TestReopenedParentReschedulesCancelledTasksInPlace(t *testing.T) {
 		}))
 	d, err := e.Parse([]byte(`{"name":"cancelled_in_place","version":1,"schemaVersion":2,"tasks":[
 	 {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN","forkTasks":[
-	  [{"name":"a","taskReferenceName":"a","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"ca","workflowDefinition":{"name":"ca","version":1,"schemaVersion":2,"tasks":[{"name":"fails_once","taskReferenceName":"w"}]}}}],
+	  [{"name":"a","taskReferenceName":"a","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"ca","workflowDefinition":{"name":"ca","version":1,"schemaVersion":2,"tasks":[{"name":"fails_once","taskReferenceName":"w","retryCount":0}]}}}],
 	  [{"name":"slow","taskReferenceName":"b"}]]},
 	 {"name":"join","taskReferenceName":"join","type":"JOIN","joinOn":["a","b"]}]}`))
 	if err != nil {
@@ -426,8 +426,8 @@ func TestReopenedParentKeepsItsFailedPermissiveTask(t *testing.T) {
 		}))
 	d, err := e.Parse([]byte(`{"name":"kept_permissive","version":1,"schemaVersion":2,"tasks":[
 	 {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN","forkTasks":[
-	  [{"name":"a","taskReferenceName":"a","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"ca","workflowDefinition":{"name":"ca","version":1,"schemaVersion":2,"tasks":[{"name":"fails_once","taskReferenceName":"w"}]}}}],
-	  [{"name":"perm","taskReferenceName":"p","permissive":true}]]},
+	  [{"name":"a","taskReferenceName":"a","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"ca","workflowDefinition":{"name":"ca","version":1,"schemaVersion":2,"tasks":[{"name":"fails_once","taskReferenceName":"w","retryCount":0}]}}}],
+	  [{"name":"perm","taskReferenceName":"p","permissive":true,"retryCount":0}]]},
 	 {"name":"join","taskReferenceName":"join","type":"JOIN","joinOn":["a","p"]}]}`))
 	if err != nil {
 		t.Fatal(err)

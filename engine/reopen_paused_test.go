@@ -184,7 +184,7 @@ func TestChildFailingUnderAPausedParent(t *testing.T) {
 				}))
 			done := startHeld(t, e, `{"name":"paused_failing","version":1,"schemaVersion":2,"tasks":[
 			 {"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"c","workflowDefinition":
-			  {"name":"c","version":1,"schemaVersion":2,"tasks":[{"name":"flaky","taskReferenceName":"f"}],
+			  {"name":"c","version":1,"schemaVersion":2,"tasks":[{"name":"flaky","taskReferenceName":"f","retryCount":0}],
 			   "outputParameters":{"call":"${f.output.call}"}}}}],
 			 "outputParameters":{"call":"${sub.output.call}"}}`, "paused-failing")
 			<-entered

@@ -63,7 +63,7 @@ func TestChildRunAgainBeforeItsParentTookItsEnd(t *testing.T) {
 			}
 			def, err := e.Parse([]byte(`{"name":"race_parent","tasks":[
 			  {"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"race_child","workflowDefinition":
-			    {"name":"race_child","tasks":[{"name":"w","taskReferenceName":"w"}]}}}]}`))
+			    {"name":"race_child","tasks":[{"name":"w","taskReferenceName":"w","retryCount":0}]}}}]}`))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -193,7 +193,7 @@ func TestChildRerunWhileItsParentEnds(t *testing.T) {
 	}
 	def, err := e.Parse([]byte(`{"name":"ending_parent","tasks":[
 	  {"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"ending_child","workflowDefinition":
-	    {"name":"ending_child","tasks":[{"name":"w","taskReferenceName":"w"}]}}}]}`))
+	    {"name":"ending_child","tasks":[{"name":"w","taskReferenceName":"w","retryCount":0}]}}}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -217,7 +217,9 @@ func (r *runState) execSubWorkflow(ctx context.Context, wt *WorkflowTask, suffix
 		if !errors.Is(err, errRetrySubWorkflow) {
 			return err
 		}
-		if err := r.e.sleep(ctx, retryDelay(pol, retry)); err != nil {
+		wait := retryDelay(pol, retry)
+		r.announceRetry(r.lookup(ref), retry+1, pol.retryCount, wait)
+		if err := r.e.sleep(ctx, wait); err != nil {
 			return err
 		}
 	}

@@ -87,7 +87,7 @@ func conductorChildID(parent, task string, retry int) string {
 const namedChildDef = `{"name":"swc_parent","tasks":[
   {"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW","taskDefinition":{"name":"sub","retryCount":1,"retryDelaySeconds":0},
    "subWorkflowParam":{"name":"swc_child","workflowDefinition":{"name":"swc_child","tasks":[
-     {"name":"maybe","taskReferenceName":"m"}]}}}]}`
+     {"name":"maybe","taskReferenceName":"m","retryCount":0}]}}}]}`
 
 // TestSubWorkflowChildStoredBeforeItIsNamed: a SUB_WORKFLOW record names
 // its child only once the child run is stored, as Conductor's

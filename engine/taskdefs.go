@@ -55,6 +55,34 @@ type TaskDef struct {
 	// records of the types Conductor's mappers copy them to (isolation.go).
 	IsolationGroupID   string `json:"isolationGroupId,omitempty"`
 	ExecutionNameSpace string `json:"executionNameSpace,omitempty"`
+
+	// adHoc: made for a task that has no definition (adHocTaskDef), not
+	// registered or written inline.
+	adHoc bool
+}
+
+// AdHoc reports whether d is the definition a run made for a task of its
+// definition that has neither an inline nor a registered one (as
+// Conductor's MetadataMapperService does when the run starts), rather than
+// one registered or written inline.
+func (d *TaskDef) AdHoc() bool { return d != nil && d.adHoc }
+
+// adHocTaskDef is the definition a task of a run's definition gets when it
+// has neither an inline nor a registered one, as Conductor's
+// MetadataMapperService populates it when the run starts: new
+// TaskDef(name) — retryCount 3, retried FIXED after 60 s,
+// responseTimeoutSeconds 3600, timeoutPolicy TIME_OUT_WF, no timeoutSeconds
+// — for a SIMPLE task, and for any other type the same with retryCount 0
+// and responseTimeoutSeconds 0 (a system task is not retried or timed out
+// unless the task's own retryCount says so).
+func adHocTaskDef(wt *WorkflowTask) *TaskDef {
+	retries, response := 3, int64(3600)
+	if wt.Type != TypeSimple {
+		retries, response = 0, 0
+	}
+	delay := 60
+	return &TaskDef{Name: wt.Name, RetryCount: &retries, RetryLogic: "FIXED", RetryDelaySeconds: &delay,
+		ResponseTimeoutSeconds: &response, TimeoutPolicy: TimeoutWorkflow, adHoc: true}
 }
 
 // Timeout policies of task definitions (RETRY, TIME_OUT_WF, ALERT_ONLY);
@@ -289,6 +317,7 @@ func looksLikeTaskDefs(b []byte) bool {
 // registered) with Conductor's defaults, and the task-level overrides.
 type taskPolicy struct {
 	def             *TaskDef // the definition they come from (nil: none)
+	adHoc           bool     // def is the run's ad-hoc one (adHocTaskDef)
 	retryCount      int
 	retryLogic      string
 	retryDelay      int
@@ -313,13 +342,29 @@ type taskPolicy struct {
 // hasDef reports whether the settings come from a task definition.
 func (p taskPolicy) hasDef() bool { return p.def != nil }
 
+// localResponseTimeout is the response timeout (seconds, 0: none) of an
+// attempt run in this process (a worker function, a system task): none
+// for a WAIT, HUMAN or asynchronously completed task, and none from the
+// ad-hoc definition, whose 3600 s bound an unanswered remote worker
+// (remoteResponseTimeout), not a local worker that runs as long as it
+// runs.
+func (p taskPolicy) localResponseTimeout(waits bool) int64 {
+	if waits || p.adHoc {
+		return 0
+	}
+	return p.responseTimeout
+}
+
 // policy returns the effective settings of wt. Conductor uses the inline
 // taskDefinition, else the registered definition of the task's name; each
 // absent field takes TaskDef's default (retryCount 3, retryDelaySeconds 60,
 // FIXED, responseTimeoutSeconds 3600, TIME_OUT_WF); the task-level
-// retryCount overrides the definition's. Without any definition a task is
-// never retried, whatever its own retryCount says: Conductor's
-// DeciderService.retry expects 0 retries when it finds no TaskDef.
+// retryCount overrides the definition's. A task a run's definition holds
+// that has neither gets the run's ad-hoc one (runState.policy); a task
+// made at run time (a DYNAMIC or FORK_JOIN_DYNAMIC task's) without any
+// definition is never retried, whatever its own retryCount says:
+// Conductor's DeciderService.retry expects 0 retries when it finds no
+// TaskDef.
 func (e *Engine) policy(wt *WorkflowTask) taskPolicy {
 	td := wt.TaskDefinition
 	if td == nil && e.taskDefs != nil {
@@ -334,7 +379,7 @@ func (e *Engine) policy(wt *WorkflowTask) taskPolicy {
 func policyOf(wt *WorkflowTask, td *TaskDef) taskPolicy {
 	p := taskPolicy{scale: 1, retryLogic: "FIXED", defName: wt.Name}
 	if td != nil {
-		p.def = td
+		p.def, p.adHoc = td, td.adHoc
 		p.isolationGroup, p.executionNS = td.IsolationGroupID, td.ExecutionNameSpace
 		p.retryCount, p.retryDelay, p.responseTimeout, p.timeoutPolicy = 3, 60, 3600, TimeoutWorkflow
 		if td.RetryCount != nil {

@@ -120,14 +120,33 @@ func (r *runState) taskDefsPartLocked() []byte {
 }
 
 // policy is wt's effective settings for this run: from the run's snapshot
-// for a name it holds, else as Engine.policy finds them. The snapshot is
-// set before the run executes (when it is created, loaded or prepared for
-// a restart) and only read while it does: no lock.
+// for a name it holds, else as Engine.policy finds them; a task of the
+// run's definition that has no definition there either takes the ad-hoc
+// one (adHocTaskDef), as Conductor populates every task of the
+// WorkflowDef it starts. The snapshot is set before the run executes
+// (when it is created, loaded or prepared for a restart) and only read
+// while it does: no lock.
 func (r *runState) policy(wt *WorkflowTask) taskPolicy {
 	if wt.TaskDefinition == nil && r.taskDefSnap != nil {
 		if td, held := r.taskDefSnap[wt.Name]; held {
+			if td == nil && r.ownsTask(wt) {
+				td = adHocTaskDef(wt)
+			}
 			return policyOf(wt, td)
 		}
 	}
-	return r.e.policy(wt)
+	p := r.e.policy(wt)
+	if !p.hasDef() && r.ownsTask(wt) {
+		return policyOf(wt, adHocTaskDef(wt))
+	}
+	return p
+}
+
+// ownsTask reports whether wt is a task of the run's definition, nested
+// ones included, rather than one made at run time (a DYNAMIC task's
+// resolved task, a FORK_JOIN_DYNAMIC's branches): Conductor populates the
+// definitions of the WorkflowDef's tasks when the run starts, and the
+// tasks made later take the registry's definition or none.
+func (r *runState) ownsTask(wt *WorkflowTask) bool {
+	return wt.Name != "" && r.def != nil && r.def.refs[wt.TaskReferenceName] == wt
 }

@@ -268,14 +268,13 @@ func TestTaskDefsInAnEarlierHeadMoveToTheirPart(t *testing.T) {
 // A task name of the definition that had no registered definition when the
 // run started keeps having none (the snapshot does not store it; the
 // name is the definition's): a definition registered later does not
-// retry it on a restart.
+// retry it on a restart. (A system task, whose ad-hoc definition has no
+// retries: a worker task's would retry it 60 s apart.)
 func TestTaskNameWithoutDefinitionAtStartKeepsNone(t *testing.T) {
-	wfJSON := `{"name":"snap_none","version":1,"schemaVersion":2,"tasks":[{"name":"unregistered","taskReferenceName":"u"}]}`
+	wfJSON := `{"name":"snap_none","version":1,"schemaVersion":2,"tasks":[{"name":"unregistered","taskReferenceName":"u","type":"INLINE",
+	  "inputParameters":{"evaluatorType":"javascript","expression":"(function(){ throw new Error('unregistered failed'); })()"}}]}`
 	defs := engine.NewTaskDefs()
-	e, err := engine.New(engine.WithRunStore(runstore.NewMemory()), engine.WithRegistry(tasks.NewDefaultRegistry()), engine.WithTaskDefs(defs),
-		engine.WithWorker("unregistered", func(context.Context, json.RawMessage) (json.RawMessage, error) {
-			return nil, fmt.Errorf("unregistered failed")
-		}))
+	e, err := engine.New(engine.WithRunStore(runstore.NewMemory()), engine.WithRegistry(tasks.NewDefaultRegistry()), engine.WithTaskDefs(defs))
 	if err != nil {
 		t.Fatal(err)
 	}

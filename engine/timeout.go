@@ -36,8 +36,8 @@ func (r *runState) watchAttempt(cancel context.CancelCauseFunc, rec *taskRecord,
 	response := time.Duration(0)
 	// WAIT/HUMAN and asynchronously completed tasks are exempt from the
 	// response timeout, as Conductor exempts async-complete tasks.
-	if p.responseTimeout > 0 && !waits {
-		response = time.Duration(p.responseTimeout) * time.Second
+	if rt := p.localResponseTimeout(waits); rt > 0 {
+		response = time.Duration(rt) * time.Second
 	}
 	totch, stopTot, total := r.watchTotal(rec, p)
 	if timeout <= 0 && response <= 0 && totch == nil {

@@ -74,7 +74,7 @@ func TestWorkerStderrMaskedBeforeCut(t *testing.T) {
 	mustRun(t, "", "secret", "set", "tok", "--value", secret)
 	dir := t.TempDir()
 	wf := filepath.Join(dir, "wf.json")
-	if err := os.WriteFile(wf, []byte(`{"name":"w","tasks":[{"name":"leaky","taskReferenceName":"leaky","inputParameters":{"t":"${workflow.secrets.tok}"}}]}`), 0o600); err != nil {
+	if err := os.WriteFile(wf, []byte(`{"name":"w","tasks":[{"name":"leaky","taskReferenceName":"leaky","retryCount":0,"inputParameters":{"t":"${workflow.secrets.tok}"}}]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	worker := `leaky=head -c 4080 /dev/zero | tr '\0' x >&2; sed 's/.*"t":"\([^"]*\)".*/\1/' >&2; exit 3`

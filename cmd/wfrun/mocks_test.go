@@ -73,6 +73,11 @@ func TestRunMocks(t *testing.T) {
 	if err := os.WriteFile(mocks, []byte(`{"taskRefToMockOutput":{"task1":[{"status":"FAILED"},{"output":{"_secrets":{"t":"`+secret+`"},"echo":"`+secret+`"}}],"task2":[{"output":{"ok":true}}]}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// task1's definition beside the workflow: no retries (without one it
+	// would have the ad-hoc definition's 3).
+	if err := os.WriteFile(filepath.Join(filepath.Dir(def), "task1.json"), []byte(`{"name":"task1","retryCount":0}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	out, errOut, code = wfrun(t, "", "run", def, "--mocks", mocks, "-o", "json")
 	if code != 1 || !strings.Contains(errOut, "FAILED") {
 		t.Fatalf("task1 has no retries: a mocked FAILED fails the run; exit %d\n%s\n%s", code, out, errOut)

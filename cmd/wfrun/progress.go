@@ -177,6 +177,12 @@ func waitingLines(ev engine.Event, ts string) string {
 	return fmt.Sprintf("%s task %s (%s) waits %s (or: wfrun task complete %s %s)", ts, ev.TaskRef, ev.TaskType, ev.Reason, ev.RunID, ev.TaskRef)
 }
 
+// retryLine says a failed task is retried, and when: "task w (w)
+// retrying in 60s (retry 1 of 3)".
+func retryLine(ev engine.Event, ts string) string {
+	return fmt.Sprintf("%s task %s (%s) %s", ts, ev.TaskRef, ev.TaskType, ev.Reason)
+}
+
 func (p *progressView) workflowLine(ev engine.Event, ts string) string {
 	line := fmt.Sprintf("%s run %s (%s) %s", ts, ev.RunID, ev.WorkflowType, ev.Status)
 	reason := ev.Reason
@@ -231,6 +237,12 @@ func (p *progressView) plainEvent(ev engine.Event) {
 	case engine.EventWaiting:
 		p.flushLoops(false)
 		fmt.Fprintln(p.w, waitingLines(ev, ts))
+	case engine.EventRetry:
+		if p.quiet {
+			return
+		}
+		p.flushLoops(false)
+		fmt.Fprintln(p.w, retryLine(ev, ts))
 	default:
 		if p.quiet || !terminalTask(ev.Status) {
 			// Scheduled and started are implied by the line that ends a task;
@@ -376,6 +388,10 @@ func (p *progressView) liveEvent(ev engine.Event) {
 	case engine.EventWaiting:
 		r.task, r.status = ev.TaskRef+" ("+ev.TaskType+")", "waiting"
 		p.permanent(waitingLines(ev, ts))
+		return
+	case engine.EventRetry:
+		r.task, r.status = ev.TaskRef+" ("+ev.TaskType+")", "waiting to retry"
+		p.permanent(retryLine(ev, ts))
 		return
 	default:
 		r.task, r.status = ev.TaskRef+" ("+ev.TaskType+")", ev.Status

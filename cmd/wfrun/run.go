@@ -524,7 +524,7 @@ EXEC tasks run local commands and are refused unless --allow-exec is given.`,
 			if err != nil {
 				return invalidErr(fmt.Errorf("%s: %w", args[0], err))
 			}
-			for _, w := range definitionWarnings(def, c.taskDefs) {
+			for _, w := range definitionWarnings(def) {
 				fmt.Fprintf(cmd.ErrOrStderr(), "%s: warning: %s\n", args[0], w)
 			}
 			opts := []engine.RunOption{engine.InScope(project, environ), engine.WithCorrelationID(corr)}

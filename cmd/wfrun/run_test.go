@@ -368,7 +368,7 @@ func TestWorkerCommandEnvironment(t *testing.T) {
 	t.Setenv("WFRUN_SECRET_DB", "env-secret-value")
 	dir := t.TempDir()
 	wf := filepath.Join(dir, "wf.json")
-	os.WriteFile(wf, []byte(`{"name":"w","tasks":[{"name":"env","taskReferenceName":"env","inputParameters":{"x":"${workflow.input.x}"}}]}`), 0o600)
+	os.WriteFile(wf, []byte(`{"name":"w","tasks":[{"name":"env","taskReferenceName":"env","retryCount":0,"inputParameters":{"x":"${workflow.input.x}"}}]}`), 0o600)
 	out, errOut, code := wfrun(t, "", "run", wf, "--input", `{"x":5}`,
 		"--worker", `env=printf '{"key":"%s","sec":"%s","in":%s}' "$WFRUN_MASTER_KEY" "$WFRUN_SECRET_DB" "$(cat)"`)
 	if code != 0 {

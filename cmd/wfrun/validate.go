@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -54,11 +53,7 @@ definition is invalid.`,
 					if err == nil {
 						v.Valid, v.Name, v.Version, v.Tasks = true, def.Name, def.Version, len(def.Tasks)
 						v.Warnings = literalURIWarnings(b)
-						// The task definitions wfrun run would read by default: those
-						// in the workflow file's directory.
-						if defs, err := loadTaskDefs(filepath.Dir(p), ""); err == nil {
-							v.Warnings = append(v.Warnings, definitionWarnings(def, defs)...)
-						}
+						v.Warnings = append(v.Warnings, definitionWarnings(def)...)
 					} else {
 						err = fmt.Errorf("%s: %w", p, err)
 					}
@@ -103,21 +98,11 @@ func plural(n int, what string) string {
 }
 
 // definitionWarnings names what in def is valid but will not do what it
-// seems to: each task whose own retryCount will not make it retry because
-// it has no task definition (Conductor retries only tasks with one), and
-// each reference to a task the definition does not hold where Conductor
-// accepts one (it resolves to null), each fork not followed by a JOIN (the
-// run fails there, as in Conductor); and what to do about it.
-func definitionWarnings(def *engine.Definition, defs *engine.TaskDefs) []string {
-	var src engine.TaskDefSource
-	if defs != nil {
-		src = defs
-	}
+// seems to: each reference to a task the definition does not hold where
+// Conductor accepts one (it resolves to null), each fork not followed by a
+// JOIN (the run fails there, as in Conductor); and what to do about it.
+func definitionWarnings(def *engine.Definition) []string {
 	var out []string
-	for _, t := range def.UnretriedTasks(src) {
-		out = append(out, fmt.Sprintf("%s: task %q (ref %q) sets retryCount %d but has no task definition, so it is never retried (as in Conductor): give it an inline taskDefinition or a definition in --taskdefs",
-			t.Location(), t.Name, t.TaskReferenceName, *t.RetryCount))
-	}
 	for _, p := range def.UnknownReferences() {
 		out = append(out, fmt.Sprintf("%s: %s (Conductor checks references only in top-level tasks' inputParameters): check the taskReferenceName",
 			p.Location, p.Message))

@@ -36,7 +36,10 @@ func (h handed) task(mask func(any) any) map[string]any {
 	// its WorkflowTask, as Conductor populates the WorkflowTask when the
 	// run starts (records.go shows the same); both masked, as records are.
 	var taskDef any
-	if d.t.TaskDef != nil {
+	if d.t.TaskDef.AdHoc() {
+		// The one the run made for a task without any (records.go).
+		taskDef = adHocTaskDef(d.t.TaskDef.Name, true)
+	} else if d.t.TaskDef != nil {
 		if b, err := json.Marshal(d.t.TaskDef); err == nil {
 			var m map[string]any
 			if json.Unmarshal(b, &m) == nil {

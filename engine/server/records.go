@@ -135,11 +135,15 @@ type recordShaper struct {
 	// started is the TaskDef of each task name the run started with (its
 	// view's taskDefinitions: the definitions the engine applies to it).
 	started map[string]any
+	// forked: the references of tasks a dynamic fork made (walkForked),
+	// forking while walkForked indexes them.
+	forked  map[string]bool
+	forking bool
 }
 
 func (s *Server) newRecordShaper(def, taskDefs any) *recordShaper {
 	started, _ := taskDefs.(map[string]any)
-	rs := &recordShaper{s: s, byRef: map[string]map[string]any{}, shown: map[string]any{}, started: started}
+	rs := &recordShaper{s: s, byRef: map[string]map[string]any{}, shown: map[string]any{}, started: started, forked: map[string]bool{}}
 	if d, ok := def.(map[string]any); ok {
 		rs.walk(d["tasks"])
 	}
@@ -158,6 +162,7 @@ func (rs *recordShaper) walk(list any) {
 		if ref, _ := wt["taskReferenceName"].(string); ref != "" {
 			if _, dup := rs.byRef[ref]; !dup {
 				rs.byRef[ref] = wt
+				rs.forked[ref] = rs.forking
 			}
 		}
 		if cases, ok := wt["decisionCases"].(map[string]any); ok {
@@ -179,6 +184,8 @@ func (rs *recordShaper) walk(list any) {
 // record's inputData.forkedTaskDefs, as ForkJoinDynamicTaskMapper records
 // the WorkflowTasks it forked (a forked task's workflowTask is one of them).
 func (rs *recordShaper) walkForked(records []any) {
+	rs.forking = true
+	defer func() { rs.forking = false }()
 	for _, it := range records {
 		if t, ok := it.(map[string]any); ok {
 			if in, ok := t["inputData"].(map[string]any); ok {
@@ -214,21 +221,25 @@ func (rs *recordShaper) taskDef(name string) any {
 }
 
 // adHocTaskDef is the definition Conductor's MetadataMapperService gives a
-// system task of a started run that has none registered: new
-// TaskDef(name) as TaskDef serializes it, with retryCount 0 and
-// responseTimeoutSeconds 0 (no retries, no response timeout: as wfrun runs
-// such a task).
-func adHocTaskDef(name string) map[string]any {
-	return map[string]any{"name": name, "retryCount": 0, "timeoutSeconds": 0, "inputKeys": []any{}, "outputKeys": []any{},
-		"timeoutPolicy": "TIME_OUT_WF", "retryLogic": "FIXED", "retryDelaySeconds": 60, "responseTimeoutSeconds": 0,
+// task of a started run that has none, as the engine applies it
+// (engine.TaskDef.AdHoc): new TaskDef(name) as TaskDef serializes it —
+// retryCount 3 and responseTimeoutSeconds 3600 for a SIMPLE task, 0 and 0
+// for any other type.
+func adHocTaskDef(name string, simple bool) map[string]any {
+	retries, response := 0, 0
+	if simple {
+		retries, response = 3, 3600
+	}
+	return map[string]any{"name": name, "retryCount": retries, "timeoutSeconds": 0, "inputKeys": []any{}, "outputKeys": []any{},
+		"timeoutPolicy": "TIME_OUT_WF", "retryLogic": "FIXED", "retryDelaySeconds": 60, "responseTimeoutSeconds": response,
 		"inputTemplate": map[string]any{}, "rateLimitPerFrequency": 0, "rateLimitFrequencyInSeconds": 1, "backoffScaleFactor": 1}
 }
 
 // workflowTask is the WorkflowTask of reference ref as Conductor keeps it
 // with the run: the configuration as written, Conductor's defaults for
 // its primitives, and its taskDefinition (inline, else the one the run
-// started with, else for a system task Conductor's ad-hoc one), masked. nil when
-// the definition has no such task (a task a DYNAMIC task made; a
+// started with, else Conductor's ad-hoc one), masked. nil when the
+// definition has no such task (a task a DYNAMIC task made; a
 // FORK_JOIN_DYNAMIC's are indexed by walkForked).
 func (rs *recordShaper) workflowTask(ref string) any {
 	if wt, ok := rs.shown[ref]; ok {
@@ -261,8 +272,10 @@ func (rs *recordShaper) workflowTask(ref string) any {
 		name, _ := wt["name"].(string)
 		if d := rs.taskDef(name); d != nil {
 			wt["taskDefinition"] = d
-		} else if wt["type"] != "SIMPLE" && name != "" {
-			wt["taskDefinition"] = adHocTaskDef(name)
+		} else if simple := wt["type"] == "SIMPLE"; name != "" && (!simple || !rs.forked[ref]) {
+			// A dynamic fork's SIMPLE task is made at run time and takes
+			// no ad-hoc definition.
+			wt["taskDefinition"] = adHocTaskDef(name, simple)
 		}
 	}
 	shown := rs.s.maskValue(wt)

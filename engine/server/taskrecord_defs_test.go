@@ -10,8 +10,9 @@ import (
 // rateLimitPerFrequency / rateLimitFrequencyInSeconds and
 // responseTimeoutSeconds are on the task records Conductor's mappers copy
 // them to (SimpleTaskMapper: both limits and the response timeout, from a
-// default TaskDef when none is registered; HTTPTaskMapper: the limits when
-// the task has a definition; the others: none, shown as 0), both on the
+// default TaskDef when none is registered; HTTPTaskMapper: the limits from
+// the task's definition, the ad-hoc one MetadataMapperService gives a task
+// with none registered included; the others: none, shown as 0), both on the
 // polled Task and on the run's records (GET /api/workflow/{id},
 // GET /api/tasks/{taskId}). A definition that sets only
 // rateLimitPerFrequency has a frequency of 1 second, as TaskDef's getter
@@ -89,7 +90,7 @@ func TestTaskRecordsCarryDefinitionLimits(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &wf); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"call": "7/1/0", "call2": "0/0/0", "calc": "0/0/0", "work": "5/30/120", "work2": "0/1/3600"}
+	want := map[string]string{"call": "7/1/0", "call2": "0/1/0", "calc": "0/0/0", "work": "5/30/120", "work2": "0/1/3600"}
 	polls := map[string]string{"call": "-/0", "call2": "-/0", "calc": "-/0", "work": "w1/2", "work2": "w2/1"}
 	for _, task := range wf.Tasks {
 		if show(task) != want[task.Ref] {

@@ -327,7 +327,7 @@ func TestWorkflowTestAPIFailureWorkflow(t *testing.T) {
 		t.Fatalf("register: %d %s", code, body)
 	}
 	req := `{"name":"fails","workflowDef":{"name":"fails","version":1,"schemaVersion":2,"failureWorkflow":"on_test_fail",
-	  "tasks":[{"name":"a","taskReferenceName":"a","type":"SIMPLE"}]},
+	  "tasks":[{"name":"a","taskReferenceName":"a","type":"SIMPLE","retryCount":0}]},
 	  "taskRefToMockOutput":{"a":[{"status":"FAILED","output":{"why":"mocked"}}]}}`
 	code, _, resp := ts.do(t, "POST", "/api/workflow/test", req)
 	var got struct {
