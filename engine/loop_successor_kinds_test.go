@@ -45,7 +45,7 @@ func mustJSON(t *testing.T, v any, want string) {
 }
 
 const (
-	succFail   = `{"name":"fail","taskReferenceName":"x","permissive":true,"inputParameters":{}}`
+	succFail   = `{"name":"fail","taskReferenceName":"x","permissive":true,"retryCount":0,"inputParameters":{}}`
 	succInline = `{"name":"i","taskReferenceName":"i","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"1"}}`
 )
 
@@ -364,7 +364,7 @@ func TestDoWhileForkBranchFailureIterationOutput(t *testing.T) {
 	}
 	def := succLoop("", `{"name":"f","taskReferenceName":"f","type":"FORK_JOIN","forkTasks":[
 	    [{"name":"echo","taskReferenceName":"a","inputParameters":{}},
-	     {"name":"fail","taskReferenceName":"x","permissive":true,"inputParameters":{}},
+	     {"name":"fail","taskReferenceName":"x","permissive":true,"retryCount":0,"inputParameters":{}},
 	     {"name":"hold","taskReferenceName":"y"}],
 	    [{"name":"hold","taskReferenceName":"b"}]]},
 	  {"name":"j","taskReferenceName":"j","type":"JOIN","joinOn":["y","b"]}`, "")
@@ -387,7 +387,7 @@ func TestDoWhileForkBranchFailureIterationOutput(t *testing.T) {
 func TestDoWhileForkBranchFailureInAPermissiveLoop(t *testing.T) {
 	fork := `{"name":"f","taskReferenceName":"f","type":"FORK_JOIN","forkTasks":[
 	    [{"name":"echo","taskReferenceName":"a","inputParameters":{}},
-	     {"name":"fail","taskReferenceName":"x","permissive":true,"inputParameters":{}},
+	     {"name":"fail","taskReferenceName":"x","permissive":true,"retryCount":0,"inputParameters":{}},
 	     {"name":"echo","taskReferenceName":"y","inputParameters":{}}],
 	    [{"name":"echo","taskReferenceName":"b","inputParameters":{}}]]},
 	  {"name":"j","taskReferenceName":"j","type":"JOIN","joinOn":["y","b"]},
