@@ -54,13 +54,35 @@ func showStoredRun(tb testing.TB) (*engine.Engine, string) {
 		_, _ = e1.Start(ctx, d, json.RawMessage(`{}`), engine.WithRunID(id), engine.WithCorrelationID("corr tok-4b1d9e7c2a5f"))
 	}()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if b, err := e2.Show(context.Background(), id); err == nil && strings.Contains(string(b), `"WAIT"`) {
+		// "WAIT" is in the view from the start (its definition): wait for
+		// the record of w waiting, past issue's completion and the value
+		// it registered.
+		if b, err := e2.Show(context.Background(), id); err == nil && viewWaitsOn(b, "w") {
 			return e2, id
 		}
 		if time.Now().After(deadline) {
 			tb.Fatal("the run never waited")
 		}
 	}
+}
+
+// viewWaitsOn reports whether view (a run's view) has task ref IN_PROGRESS.
+func viewWaitsOn(view []byte, ref string) bool {
+	var v struct {
+		Tasks []struct {
+			Ref    string `json:"referenceTaskName"`
+			Status string `json:"status"`
+		} `json:"tasks"`
+	}
+	if json.Unmarshal(view, &v) != nil {
+		return false
+	}
+	for _, t := range v.Tasks {
+		if t.Ref == ref && t.Status == engine.TaskInProgress {
+			return true
+		}
+	}
+	return false
 }
 
 // TestShowStoredRun: the view of a run another engine executes names its
