@@ -152,12 +152,12 @@ func TestAdHocTaskDefTaskRetryCountOverrides(t *testing.T) {
 }
 
 // A task of any other type without a definition gets the ad-hoc one with
-// retryCount 0 (and no response timeout): a failing INLINE task fails the
-// run at once. Its own retryCount overrides that 0, as for a SIMPLE task:
+// retryCount 0 (and no response timeout): a failing JSON_JQ_TRANSFORM task
+// (FAILED, retryable) fails the run at once. Its own retryCount overrides that 0, as for a SIMPLE task:
 // with 1 it is retried once, 60 s (the ad-hoc retryDelaySeconds) later.
 func TestAdHocTaskDefSystemTask(t *testing.T) {
-	const def = `{"name":"adhoc_inline","version":1,"schemaVersion":2,"tasks":[{"name":"throws","taskReferenceName":"js","type":"INLINE",%s
- "inputParameters":{"evaluatorType":"javascript","expression":"(function(){ throw new Error('boom'); })()"}}]}`
+	const def = `{"name":"adhoc_inline","version":1,"schemaVersion":2,"tasks":[{"name":"throws","taskReferenceName":"js","type":"JSON_JQ_TRANSFORM",%s
+ "inputParameters":{"queryExpression":"error(\"boom\")"}}]}`
 	run := func(t *testing.T, extra string) (*engine.Engine, *engine.ManualClock, chan string) {
 		clock := engine.NewManualClock(time.Now())
 		e := harnessEngine(t, nil, engine.WithTaskDefs(engine.NewTaskDefs()), engine.WithClock(clock))
@@ -195,7 +195,7 @@ func TestAdHocTaskDefSystemTask(t *testing.T) {
 	t.Run("retryCount 1", func(t *testing.T) {
 		e, clock, status := run(t, `"retryCount":1,`)
 		awaitRetryTimer(t, e, clock, "adhoc-inline")
-		// An INLINE task's retry is scheduled once its wait has passed
+		// A JSON_JQ_TRANSFORM task's retry is scheduled once its wait has passed
 		// (executed by the decider: forkpasses.go).
 		clock.Advance(60*time.Second - time.Millisecond)
 		select {

@@ -197,9 +197,9 @@ func TestForkSynchronousBranchFailure(t *testing.T) {
 		want      []string
 	}{
 		{"fork", `{"name":"w","tasks":[` + fork + `]}`,
-			[]string{"FORK:COMPLETED", "INLINE:FAILED", "INLINE:COMPLETED", "JOIN:CANCELED"}},
+			[]string{"FORK:COMPLETED", "INLINE:FAILED_WITH_TERMINAL_ERROR", "INLINE:COMPLETED", "JOIN:CANCELED"}},
 		{"fork in a loop", `{"name":"w","tasks":[{"name":"loop","taskReferenceName":"loop","type":"DO_WHILE","loopCondition":"false","loopOver":[` + fork + `]}]}`,
-			[]string{"DO_WHILE:CANCELED", "FORK:COMPLETED", "INLINE:FAILED", "INLINE:COMPLETED", "JOIN:CANCELED"}},
+			[]string{"DO_WHILE:CANCELED", "FORK:COMPLETED", "INLINE:FAILED_WITH_TERMINAL_ERROR", "INLINE:COMPLETED", "JOIN:CANCELED"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -47,11 +47,11 @@ func TestForkBranchFailureStopsEveryFork(t *testing.T) {
 		// Pass 1: fo fi i1 bad ji o1 jo; i1, bad and o1 are executed; the
 		// next decision fails the run: neither i2 nor o2 is scheduled.
 		{"in a nested fork", nested(inline("i1")+`,`+inline("i2"), bad, inline("o1")+`,`+inline("o2"), `"i2","bad"`, `"ji","o2"`),
-			"fo:FORK:COMPLETED fi:FORK:COMPLETED i1:INLINE:COMPLETED bad:INLINE:FAILED ji:JOIN:CANCELED o1:INLINE:COMPLETED jo:JOIN:CANCELED"},
+			"fo:FORK:COMPLETED fi:FORK:COMPLETED i1:INLINE:COMPLETED bad:INLINE:FAILED_WITH_TERMINAL_ERROR ji:JOIN:CANCELED o1:INLINE:COMPLETED jo:JOIN:CANCELED"},
 		// The failing branch is the enclosing fork's: the nested fork's i2
 		// is not scheduled either.
 		{"beside a nested fork", nested(inline("i1")+`,`+inline("i2"), inline("k1"), bad, `"i2","k1"`, `"ji","bad"`),
-			"fo:FORK:COMPLETED fi:FORK:COMPLETED i1:INLINE:COMPLETED k1:INLINE:COMPLETED ji:JOIN:CANCELED bad:INLINE:FAILED jo:JOIN:CANCELED"},
+			"fo:FORK:COMPLETED fi:FORK:COMPLETED i1:INLINE:COMPLETED k1:INLINE:COMPLETED ji:JOIN:CANCELED bad:INLINE:FAILED_WITH_TERMINAL_ERROR jo:JOIN:CANCELED"},
 		// The SWITCH fails as it is mapped: b1 and c1 are mapped with it,
 		// c1 is executed, b1 never starts.
 		{"a SWITCH that fails to evaluate", `{"name":"w","tasks":[{"name":"f","taskReferenceName":"f","type":"FORK_JOIN","forkTasks":[

@@ -36,15 +36,15 @@ func TestForkWaitingTasksNeverStartBesideAFailingSyncTask(t *testing.T) {
 	}{
 		// The first decision: FORK, each branch's first task, JOIN.
 		{"first tasks", `[` + wait + `],[` + human + `],[` + remote + `],[` + inline("x", "nope.nope") + `]`, `"w","h","r","x"`,
-			[]string{"f:FORK:COMPLETED", "w:WAIT:CANCELED", "h:HUMAN:CANCELED", "r:remote:CANCELED", "x:INLINE:FAILED", "j:JOIN:CANCELED"}},
+			[]string{"f:FORK:COMPLETED", "w:WAIT:CANCELED", "h:HUMAN:CANCELED", "r:remote:CANCELED", "x:INLINE:FAILED_WITH_TERMINAL_ERROR", "j:JOIN:CANCELED"}},
 		// The failing task last in the decision.
 		{"failing first", `[` + inline("x", "nope.nope") + `],[` + wait + `],[` + remote + `]`, `"x","w","r"`,
-			[]string{"f:FORK:COMPLETED", "x:INLINE:FAILED", "w:WAIT:CANCELED", "r:remote:CANCELED", "j:JOIN:CANCELED"}},
+			[]string{"f:FORK:COMPLETED", "x:INLINE:FAILED_WITH_TERMINAL_ERROR", "w:WAIT:CANCELED", "r:remote:CANCELED", "j:JOIN:CANCELED"}},
 		// A later pass: the waiting tasks and the failing INLINE follow a
 		// first synchronous task in their branches.
 		{"second pass", `[` + inline("a", "1") + `,` + wait + `],[` + inline("b", "2") + `,` + remote + `],[` + inline("c", "3") + `,` + inline("x", "nope.nope") + `]`, `"w","r","x"`,
 			[]string{"f:FORK:COMPLETED", "a:INLINE:COMPLETED", "b:INLINE:COMPLETED", "c:INLINE:COMPLETED", "j:JOIN:CANCELED",
-				"w:WAIT:CANCELED", "r:remote:CANCELED", "x:INLINE:FAILED"}},
+				"w:WAIT:CANCELED", "r:remote:CANCELED", "x:INLINE:FAILED_WITH_TERMINAL_ERROR"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -14,8 +14,12 @@ import (
 // (default "javascript") and inputParameters.expression, evaluated with the
 // whole resolved input as "$". The output is {"result": value}. A blank or
 // unknown evaluator, a blank expression or one that does not compile fails
-// terminally (a retry cannot help); an evaluation error fails retryably.
-// Both carry the reason in output "error".
+// terminally (a retry cannot help), and so does a javascript/graaljs
+// script that throws, with Conductor's "Error evaluating the script `…` at
+// line N" (its ScriptEvaluator throws TerminateWorkflowException, which
+// Inline records FAILED_WITH_TERMINAL_ERROR); any other evaluation error
+// (a time or size limit, an expr error) fails retryably. All carry the
+// reason in output "error".
 type InlineTask struct {
 	cache *eval.Cache
 }
@@ -58,12 +62,14 @@ func (t *InlineTask) Execute(ctx context.Context, req *Request) Result {
 	}
 	v, err := p.Eval(ctx, in)
 	if err != nil {
-		status := Failed
+		status, reason := Failed, err.Error()
 		if errors.Is(err, eval.ErrCompile) || errors.Is(err, eval.ErrUnknownEvaluator) {
 			status = FailedTerminal
+		} else if msg, ok := eval.ScriptMessage(err); ok {
+			status, reason = FailedTerminal, msg
 		}
 		// Thrown text may quote the input: masked whole, then cut.
-		return failure(status, maskCode(req.Services, err.Error(), maxQuotedError))
+		return failure(status, maskCode(req.Services, reason, maxQuotedError))
 	}
 	out, err := json.Marshal(map[string]any{"result": v})
 	if err != nil {

@@ -52,7 +52,10 @@ func TestInlineFailures(t *testing.T) {
 		{"blank evaluator", map[string]any{"evaluatorType": "", "expression": "1"}, FailedTerminal, "Empty 'evaluatorType'"},
 		{"unknown evaluator", map[string]any{"evaluatorType": "python", "expression": "1"}, FailedTerminal, `unknown evaluator type "python"`},
 		{"syntax error", map[string]any{"expression": "function ("}, FailedTerminal, "javascript: compile at 1:"},
-		{"runtime error", map[string]any{"expression": "$.a.b.c"}, Failed, "TypeError"},
+		// Conductor's ScriptEvaluator throws TerminateWorkflowException for a
+		// script that throws; Inline records it FAILED_WITH_TERMINAL_ERROR.
+		{"runtime error", map[string]any{"expression": "$.a.b.c"}, FailedTerminal, "Error evaluating the script `TypeError: Cannot read property 'b' of undefined` at line 1"},
+		{"thrown on line 2", map[string]any{"expression": "var x = 1;\nthrow 'no ' + x"}, FailedTerminal, "Error evaluating the script `no 1` at line 2"},
 		{"infinite loop", map[string]any{"expression": "while(true){}"}, Failed, "time limit"},
 		{"not an object", `"text"`, FailedTerminal, "not a JSON object"},
 	}
@@ -70,8 +73,8 @@ func TestInlineFailures(t *testing.T) {
 func TestInlineMasksErrors(t *testing.T) {
 	const secret = "hunter2-token"
 	res := run(t, NewDefaultRegistry(), TypeInline, map[string]any{"tok": secret, "expression": "throw 'bad ' + $.tok"}, newServices(secret))
-	wantStatus(t, res, Failed)
-	if strings.Contains(res.Reason, secret) || strings.Contains(string(res.Output), secret) || !strings.Contains(res.Reason, "bad ***") {
+	wantStatus(t, res, FailedTerminal)
+	if strings.Contains(res.Reason, secret) || strings.Contains(string(res.Output), secret) || !strings.Contains(res.Reason, "`bad ***`") {
 		t.Fatalf("not masked: %q %s", res.Reason, res.Output)
 	}
 }
