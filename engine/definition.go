@@ -77,6 +77,9 @@ type Definition struct {
 	raw        []byte
 	outputTmpl *interpolate.Template
 	refs       map[string]*WorkflowTask // every taskReferenceName, nested included
+	// adHoc: each named task's ad-hoc definition (adHocTaskDef), built once
+	// when the definition is validated and shared, read-only, by its runs.
+	adHoc map[*WorkflowTask]*TaskDef
 	// unknownRefs: references to no task where Conductor accepts them
 	// (UnknownReferences).
 	unknownRefs []Problem

@@ -129,17 +129,32 @@ func (r *runState) taskDefsPartLocked() []byte {
 func (r *runState) policy(wt *WorkflowTask) taskPolicy {
 	if wt.TaskDefinition == nil && r.taskDefSnap != nil {
 		if td, held := r.taskDefSnap[wt.Name]; held {
-			if td == nil && r.ownsTask(wt) {
-				td = adHocTaskDef(wt)
+			if td == nil {
+				td = r.adHocDef(wt)
 			}
 			return policyOf(wt, td)
 		}
 	}
 	p := r.e.policy(wt)
-	if !p.hasDef() && r.ownsTask(wt) {
-		return policyOf(wt, adHocTaskDef(wt))
+	if !p.hasDef() {
+		if td := r.adHocDef(wt); td != nil {
+			return policyOf(wt, td)
+		}
 	}
 	return p
+}
+
+// adHocDef is the ad-hoc definition of wt when it is a task of the run's
+// definition (ownsTask), nil otherwise: the one the definition built when
+// it was validated (policy runs twice per task: not rebuilt each time).
+func (r *runState) adHocDef(wt *WorkflowTask) *TaskDef {
+	if !r.ownsTask(wt) {
+		return nil
+	}
+	if td := r.def.adHoc[wt]; td != nil {
+		return td
+	}
+	return adHocTaskDef(wt)
 }
 
 // ownsTask reports whether wt is a task of the run's definition, nested

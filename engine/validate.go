@@ -157,6 +157,12 @@ func (v *validator) definition(d *Definition) {
 	if op := strings.TrimSpace(string(d.OutputParameters)); op != "" && op != "null" && strings.ReplaceAll(op, " ", "") != "{}" {
 		d.outputTmpl = v.compile(d.OutputParameters, "/outputParameters")
 	}
+	d.adHoc = make(map[*WorkflowTask]*TaskDef, len(d.refs))
+	for _, t := range d.refs {
+		if t.Name != "" {
+			d.adHoc[t] = adHocTaskDef(t)
+		}
+	}
 }
 
 // walk visits every task of a list, nested ones included, in definition
