@@ -1,0 +1,214 @@
+package engine
+
+// SWITCH and DECISION: evaluating the case, recording the selected case and
+// running its branch.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/wfrun/wfrun/tasks/eval"
+)
+
+func (r *runState) execSwitch(ctx context.Context, wt *WorkflowTask, suffix string, iter int) error {
+	ref := wt.TaskReferenceName + suffix
+	if ok, err := r.settledOperator(ctx, wt, ref); ok {
+		return err // resume.go: its outcome stands
+	}
+	rec, input, done, fail, err := r.begin(ctx, wt, ref, iter, 0)
+	if err != nil {
+		return err
+	}
+	if fail != nil {
+		return r.failTask(ctx, rec, string(fail.Status), fail.Reason)
+	}
+	if !done && wt.Type == TypeSwitch && rec.Status != TaskInProgress {
+		// SwitchTaskMapper records the SWITCH started, whether or not its
+		// expression can be evaluated; a DECISION is recorded only once
+		// it has its case (decisionEvalFailed).
+		if err := r.transition(ctx, rec, TaskInProgress, ""); err != nil {
+			return err
+		}
+	}
+	var selected string
+	if done {
+		var o struct {
+			SelectedCase string   `json:"selectedCase"`
+			CaseOutput   []string `json:"caseOutput"`
+		}
+		_ = json.Unmarshal(rec.outMem, &o)
+		selected = o.SelectedCase
+		if wt.Type == TypeDecision && len(o.CaseOutput) > 0 {
+			selected = o.CaseOutput[0]
+		}
+	} else {
+		var in any
+		_ = json.Unmarshal(input, &in)
+		v, err := wt.program.Eval(ctx, in)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err() // the run ended meanwhile: not the expression's failure
+			}
+			if wt.Type == TypeDecision {
+				return r.decisionEvalFailed(rec)
+			}
+			// SwitchTaskMapper catches what the evaluator throws and
+			// records the SWITCH FAILED with the exception's message; a
+			// built-in task is never retried, so the decider's retry()
+			// fails the run ("Task <id> failed with status: FAILED and
+			// reason: '...'"), or the run goes on past an optional one.
+			// A script's error reads as ScriptEvaluator words it.
+			reason := err.Error()
+			if m, ok := eval.ScriptMessage(err); ok {
+				reason = m
+			}
+			return r.failTask(ctx, rec, TaskFailed, r.sec.CodeExcerpt(reason, maxReasonBytes))
+		}
+		selected = caseString(v)
+		if b := switchBranch(wt, selected); len(b) > 0 {
+			// Its mapper maps the case's first task with it: what that
+			// mapping throws leaves this one too (mapperthrow.go).
+			if err := r.mapperThrows(ctx, b, 0, suffix); err != nil {
+				r.dropRecord(rec)
+				return err
+			}
+		}
+		if rec.Status != TaskInProgress {
+			if err := r.transition(ctx, rec, TaskInProgress, ""); err != nil {
+				return err
+			}
+		}
+		// As Conductor's mappers record it: the evaluated case in the input
+		// ("case"); SWITCH's output evaluationResult + selectedCase,
+		// DECISION's caseOutput.
+		stored := map[string]any{}
+		_ = json.Unmarshal(orEmpty(rec.inMem), &stored)
+		stored["case"] = selected
+		var out []byte
+		if len(switchBranch(wt, selected)) > 0 {
+			stored["hasChildren"] = "true"
+		}
+		if wt.Type == TypeDecision {
+			out, _ = json.Marshal(map[string]any{"caseOutput": []string{selected}})
+		} else {
+			out, _ = json.Marshal(map[string]any{"evaluationResult": []string{selected}, "selectedCase": selected})
+		}
+		if b, err := json.Marshal(stored); err == nil {
+			if err := r.setTaskData(rec, b, nil); err != nil {
+				return r.failTask(ctx, rec, TaskFailedTerminal, "input: "+err.Error())
+			}
+		}
+		if err := r.complete(ctx, rec, out); err != nil {
+			return err
+		}
+		if len(switchBranch(wt, selected)) == 0 {
+			// Nothing scheduled with it: executed by the decider, its
+			// branch goes on in the next pass (forkpasses.go).
+			notifyScheduledSync(ctx)
+		}
+	}
+	if branch := switchBranch(wt, selected); mapOnly(ctx) {
+		if len(branch) > 0 {
+			return r.scheduleMapped(ctx, branch, 0, suffix, iter) // loopmap.go
+		}
+		return nil
+	}
+	return r.execList(ctx, switchBranch(wt, selected), suffix, iter)
+}
+
+// decisionEvalFailed ends the run whose DECISION's caseExpression could
+// not be evaluated as Conductor's DecisionTaskMapper does: it throws
+// TerminateWorkflowException("Error while evaluating script: <the
+// expression>") before it builds the task, so the run FAILS with that
+// reason, no DECISION record and no failed task (optional or not).
+func (r *runState) decisionEvalFailed(rec *taskRecord) error {
+	r.dropRecord(rec)
+	return r.decisionEvalError(rec.wt)
+}
+
+// dropRecord takes away the record begin made for a task whose mapper
+// threw (its seq stays unused).
+func (r *runState) dropRecord(rec *taskRecord) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	kept := r.tasks[:0]
+	for _, t := range r.tasks {
+		if t != rec {
+			kept = append(kept, t)
+		}
+	}
+	for i := len(kept); i < len(r.tasks); i++ {
+		r.tasks[i] = nil
+	}
+	r.tasks = kept
+	r.forgetLocked(rec) // deleted from the store too, should a write have carried it
+}
+
+// switchBranch is the case a SWITCH or DECISION takes for selected.
+func switchBranch(wt *WorkflowTask, selected string) []*WorkflowTask {
+	if wt.Type == TypeDecision {
+		return decisionBranch(wt, selected)
+	}
+	branch, ok := wt.DecisionCases[selected]
+	if !ok {
+		branch = wt.DefaultCase
+	}
+	return branch
+}
+
+// decisionBranch: a DECISION whose case has no tasks (absent or empty) takes
+// the default case (Conductor's DecisionTaskMapper; a SWITCH's empty case is
+// a no-op instead).
+func decisionBranch(wt *WorkflowTask, selected string) []*WorkflowTask {
+	if b := wt.DecisionCases[selected]; len(b) > 0 {
+		return b
+	}
+	return wt.DefaultCase
+}
+
+// caseString renders an evaluation result as Conductor does ("" + result).
+func caseString(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return x
+	case bool:
+		return strconv.FormatBool(x)
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case float32:
+		return strconv.FormatFloat(float64(x), 'f', -1, 32)
+	case int:
+		return strconv.Itoa(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case json.Number:
+		return x.String()
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+func truthy(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return x
+	case string:
+		return x != "" && x != "false"
+	case float64:
+		return x != 0
+	case int64:
+		return x != 0
+	case int:
+		return x != 0
+	}
+	return true
+}
