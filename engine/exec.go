@@ -1171,15 +1171,24 @@ type terminateInput struct {
 	Output json.RawMessage `json:"workflowOutput"`
 }
 
+// validTerminationStatus is Conductor's Terminate.validateInputStatus:
+// COMPLETED, FAILED or TERMINATED, spelled so (no other case).
+func validTerminationStatus(s string) bool {
+	return s == StatusCompleted || s == StatusFailed || s == StatusTerminated
+}
+
+// terminateCheck is Terminate.execute: a termination status it does not
+// know (or none, or not a string) fails the task FAILED with its words,
+// and the run then fails as with any failed task (retry()).
 func (r *runState) terminateCheck(input []byte) tasks.Result {
-	var in terminateInput
-	if err := json.Unmarshal(input, &in); err != nil {
-		return tasks.Result{Status: tasks.FailedTerminal, Reason: "TERMINATE: " + err.Error()}
+	var in struct {
+		Status json.RawMessage `json:"terminationStatus"`
+		Output json.RawMessage `json:"workflowOutput"`
 	}
-	switch strings.ToUpper(in.Status) {
-	case StatusCompleted, StatusFailed, StatusTerminated:
-	default:
-		return tasks.Result{Status: tasks.FailedTerminal, Reason: fmt.Sprintf("given termination status is not valid: %q", in.Status)}
+	_ = json.Unmarshal(input, &in)
+	var status string
+	if json.Unmarshal(in.Status, &status) != nil || !validTerminationStatus(status) {
+		return tasks.Result{Status: tasks.Failed, Reason: "given termination status is not valid"}
 	}
 	// Conductor's Terminate: a map workflowOutput is the task output, any
 	// other value is wrapped as {"output": value}.

@@ -297,7 +297,7 @@ func TestDoWhileTerminateSuccessorOutput(t *testing.T) {
 		{"an optional loop", succLoop(`"optional":true,`, succFail+`,`+term(`{"terminationStatus":"COMPLETED"}`), succAfter),
 			"loop:COMPLETED_WITH_ERRORS x__1:FAILED t__1:COMPLETED", `{}`, `{}`, []string{"x__1"}},
 		{"a permissive loop, the TERMINATE failing", succLoop(`"permissive":true,`, succFail+`,`+term(`{"terminationStatus":"${workflow.input.st}"}`), succAfter),
-			"loop:FAILED x__1:FAILED t__1:FAILED_WITH_TERMINAL_ERROR", ``, ``, []string{"t__1"}},
+			"loop:FAILED x__1:FAILED t__1:FAILED", ``, ``, []string{"t__1"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

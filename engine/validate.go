@@ -361,12 +361,15 @@ func (v *validator) task(t *WorkflowTask) {
 		}
 		_ = json.Unmarshal(t.InputParameters, &in)
 		var s string
-		if json.Unmarshal(in.Status, &s) == nil && !strings.Contains(s, "${") {
-			switch strings.ToUpper(s) {
-			case "COMPLETED", "FAILED", "TERMINATED":
-			default:
-				v.add(t.loc+"/inputParameters/terminationStatus", "terminationStatus %q is not COMPLETED, FAILED or TERMINATED", s)
-			}
+		// Given and spelled so, as Conductor's registration checks it (an
+		// expression is checked when the task runs).
+		switch {
+		case len(in.Status) == 0 || string(in.Status) == "null":
+			v.add(t.loc+"/inputParameters", "TERMINATE needs a terminationStatus: COMPLETED, FAILED or TERMINATED")
+		case json.Unmarshal(in.Status, &s) != nil:
+			v.add(t.loc+"/inputParameters/terminationStatus", "terminationStatus %s is not COMPLETED, FAILED or TERMINATED", in.Status)
+		case !strings.Contains(s, "${") && !validTerminationStatus(s):
+			v.add(t.loc+"/inputParameters/terminationStatus", "terminationStatus %q is not COMPLETED, FAILED or TERMINATED", s)
 		}
 	}
 	v.secretRules(t)

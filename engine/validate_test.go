@@ -47,6 +47,13 @@ func TestParseDefinitionBadInput(t *testing.T) {
 			[]string{`/tasks/0/taskDefinition/retryLogic: unknown retryLogic "RANDOM"`}},
 		{"bad terminate status", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"TERMINATE","inputParameters":{"terminationStatus":"DONE"}}]}`,
 			[]string{`/tasks/0/inputParameters/terminationStatus`}},
+		// Conductor's registration: given, a string, spelled so.
+		{"terminate status not upper case", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"TERMINATE","inputParameters":{"terminationStatus":"completed"}}]}`,
+			[]string{`/tasks/0/inputParameters/terminationStatus: terminationStatus "completed" is not COMPLETED, FAILED or TERMINATED`}},
+		{"terminate status not a string", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"TERMINATE","inputParameters":{"terminationStatus":1}}]}`,
+			[]string{`/tasks/0/inputParameters/terminationStatus: terminationStatus 1 is not`}},
+		{"terminate without status", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"TERMINATE","inputParameters":{}}]}`,
+			[]string{`/tasks/0/inputParameters: TERMINATE needs a terminationStatus`}},
 		{"sub workflow without name", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"SUB_WORKFLOW","subWorkflowParam":{}}]}`,
 			[]string{`/tasks/0/subWorkflowParam/name`}},
 		{"inline sub workflow problems", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"SUB_WORKFLOW","subWorkflowParam":{"workflowDefinition":{"name":"c","tasks":[{"name":"x","type":"NOPE","taskReferenceName":"x"}]}}}]}`,
