@@ -671,20 +671,13 @@ func (r *runState) resumeLoop(rec *taskRecord, suffix string, names map[string]b
 func (r *runState) dropIteration(suffix string, n int, names map[string]bool, seqFrom int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	kept := r.tasks[:0]
-	for _, t := range r.tasks {
-		if t.Seq <= seqFrom {
-			if it, ok := loopIteration(t.Ref, suffix, names); ok && it == n {
-				r.forgetLocked(t)
-				continue
-			}
+	r.dropLocked(func(t *taskRecord) bool {
+		if t.Seq > seqFrom {
+			return false
 		}
-		kept = append(kept, t)
-	}
-	for i := len(kept); i < len(r.tasks); i++ {
-		r.tasks[i] = nil
-	}
-	r.tasks = kept
+		it, ok := loopIteration(t.Ref, suffix, names)
+		return ok && it == n
+	})
 }
 
 func asList(v any) []any {

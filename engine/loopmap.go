@@ -265,17 +265,8 @@ func (r *runState) mapSwitch(ctx context.Context, wt *WorkflowTask, suffix strin
 	}
 	selected := caseString(v)
 	branch := switchBranch(wt, selected)
-	stored := map[string]any{}
-	_ = json.Unmarshal(orEmpty(rec.inMem), &stored)
-	stored["case"] = selected
-	if len(branch) > 0 {
-		stored["hasChildren"] = "true"
-	}
-	out := map[string]any{"evaluationResult": []string{selected}, "selectedCase": selected}
-	if wt.Type == TypeDecision {
-		out = map[string]any{"caseOutput": []string{selected}}
-	}
-	if r.setTaskData(rec, marshalOr(stored, `{}`), marshalOr(out, `{}`)) != nil {
+	caseIn, out := recordCase(wt, rec, selected)
+	if r.setTaskData(rec, caseIn, out) != nil {
 		return nil
 	}
 	if len(branch) > 0 {

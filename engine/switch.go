@@ -80,25 +80,9 @@ func (r *runState) execSwitch(ctx context.Context, wt *WorkflowTask, suffix stri
 				return err
 			}
 		}
-		// As Conductor's mappers record it: the evaluated case in the input
-		// ("case"); SWITCH's output evaluationResult + selectedCase,
-		// DECISION's caseOutput.
-		stored := map[string]any{}
-		_ = json.Unmarshal(orEmpty(rec.inMem), &stored)
-		stored["case"] = selected
-		var out []byte
-		if len(switchBranch(wt, selected)) > 0 {
-			stored["hasChildren"] = "true"
-		}
-		if wt.Type == TypeDecision {
-			out, _ = json.Marshal(map[string]any{"caseOutput": []string{selected}})
-		} else {
-			out, _ = json.Marshal(map[string]any{"evaluationResult": []string{selected}, "selectedCase": selected})
-		}
-		if b, err := json.Marshal(stored); err == nil {
-			if err := r.setTaskData(rec, b, nil); err != nil {
-				return r.failTask(ctx, rec, TaskFailedTerminal, "input: "+err.Error())
-			}
+		caseIn, out := recordCase(wt, rec, selected)
+		if err := r.setTaskData(rec, caseIn, nil); err != nil {
+			return r.failTask(ctx, rec, TaskFailedTerminal, "input: "+err.Error())
 		}
 		if err := r.complete(ctx, rec, out); err != nil {
 			return err
@@ -128,22 +112,49 @@ func (r *runState) decisionEvalFailed(rec *taskRecord) error {
 	return r.decisionEvalError(rec.wt)
 }
 
+// recordCase is what Conductor's mappers record for a SWITCH or DECISION
+// (rec) whose case evaluated to selected: its input with the case ("case",
+// and "hasChildren" when the case has tasks); its output, SWITCH's
+// evaluationResult and selectedCase, DECISION's caseOutput.
+func recordCase(wt *WorkflowTask, rec *taskRecord, selected string) (in, out []byte) {
+	stored := map[string]any{}
+	_ = json.Unmarshal(orEmpty(rec.inMem), &stored)
+	stored["case"] = selected
+	if len(switchBranch(wt, selected)) > 0 {
+		stored["hasChildren"] = "true"
+	}
+	o := map[string]any{"evaluationResult": []string{selected}, "selectedCase": selected}
+	if wt.Type == TypeDecision {
+		o = map[string]any{"caseOutput": []string{selected}}
+	}
+	return marshalOr(stored, `{}`), marshalOr(o, `{}`)
+}
+
 // dropRecord takes away the record begin made for a task whose mapper
-// threw (its seq stays unused).
+// threw (its seq stays unused); deleted from the store too, should a write
+// have carried it.
 func (r *runState) dropRecord(rec *taskRecord) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.dropLocked(func(t *taskRecord) bool { return t == rec })
+}
+
+// dropLocked forgets the run's task records drop selects (forgetLocked)
+// and takes them out of r.tasks, keeping the others' order. Callers hold
+// r.mu.
+func (r *runState) dropLocked(drop func(*taskRecord) bool) {
 	kept := r.tasks[:0]
 	for _, t := range r.tasks {
-		if t != rec {
-			kept = append(kept, t)
+		if drop(t) {
+			r.forgetLocked(t)
+			continue
 		}
+		kept = append(kept, t)
 	}
 	for i := len(kept); i < len(r.tasks); i++ {
 		r.tasks[i] = nil
 	}
 	r.tasks = kept
-	r.forgetLocked(rec) // deleted from the store too, should a write have carried it
 }
 
 // switchBranch is the case a SWITCH or DECISION takes for selected.
