@@ -142,6 +142,7 @@ type WorkflowTask struct {
 	items         *interpolate.Template
 	program       eval.Program // SWITCH expression / DO_WHILE loopCondition
 	evalType      string       // resolved evaluator type of program
+	casesThrow    bool         // SWITCH/DECISION: mapping a case's first task may throw (casesMayThrow), set with program
 	subDef        *Definition  // inline subWorkflowParam.workflowDefinition
 	// subParams resolves a subWorkflowParam name/version given as
 	// expressions ({"name":..,"version":..}).

@@ -85,6 +85,7 @@ func (r *runState) execute(ctx context.Context) (*Result, error) {
 	r.e.visibleAdd(r)               // a task that keeps running is written early (visible.go)
 	exitTest := r.enterTest(runCtx) // mockgate.go
 	err := r.execList(runCtx, r.def.Tasks, "", 0)
+	r.dropCaseChecks()           // what this execution checked and did not map
 	err = r.endSide(runCtx, err) // reopen_executing.go
 	exitTest()
 	r.e.visibleRemove(r)
@@ -450,6 +451,10 @@ func (r *runState) beginRecord(ctx context.Context, wt *WorkflowTask, ref string
 			// Handed to remote workers: the references resolve when a
 			// worker's poll takes the task (RemoteTask.Resolve), not now.
 			raw, transient, secretErr = r.resolveLater(ctx, rec, inTmpl, env, defaults)
+		} else if cc := r.checkedCase(ref, wt); cc != nil {
+			// Resolved when this decide checked its mappers
+			// (mapperthrow.go): its secrets are read once.
+			raw, transient = cc.stored, cc.input
 		} else {
 			raw, transient, secretErr = r.sec.Resolve(r.sec.ForTask(ctx, ref), inTmpl, env)
 		}

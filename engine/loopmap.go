@@ -247,12 +247,11 @@ func (r *runState) scheduleUnexecuted(ctx context.Context, list []*WorkflowTask,
 // end, no record (decisionEvalFailed).
 func (r *runState) mapSwitch(ctx context.Context, wt *WorkflowTask, suffix string, iter int) error {
 	rec, input, done, err := r.beginControl(ctx, wt, wt.TaskReferenceName+suffix, iter)
+	checked, evaluated := r.evaluatedCase(wt.TaskReferenceName+suffix, wt) // mapperthrow.go
 	if err != nil || done {
 		return nil
 	}
-	var in any
-	_ = json.Unmarshal(input, &in)
-	v, err := wt.program.Eval(ctx, in)
+	selected, err := r.evalCase(ctx, wt, input, checked, evaluated)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -263,7 +262,6 @@ func (r *runState) mapSwitch(ctx context.Context, wt *WorkflowTask, suffix strin
 		_ = r.transition(ctx, rec, TaskFailed, r.sec.CodeExcerpt(err.Error(), maxReasonBytes))
 		return nil
 	}
-	selected := caseString(v)
 	branch := switchBranch(wt, selected)
 	caseIn, out := recordCase(wt, rec, selected)
 	if r.setTaskData(rec, caseIn, out) != nil {

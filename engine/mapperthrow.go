@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 )
@@ -26,6 +27,14 @@ import (
 // task's own run decides). A SWITCH's input is resolved only when one of
 // its cases starts with a task whose mapper may throw.
 func (r *runState) mapperThrows(ctx context.Context, list []*WorkflowTask, i int, suffix string) error {
+	err := r.mapperThrowsIn(ctx, list, i, suffix)
+	if err != nil {
+		r.dropCaseChecks() // nothing of this decide is mapped
+	}
+	return err
+}
+
+func (r *runState) mapperThrowsIn(ctx context.Context, list []*WorkflowTask, i int, suffix string) error {
 	wt := list[i]
 	if wt == nil || ctx.Err() != nil {
 		return nil
@@ -46,7 +55,7 @@ func (r *runState) mapperThrows(ctx context.Context, list []*WorkflowTask, i int
 		}
 		for _, b := range wt.ForkTasks {
 			if len(b) > 0 {
-				if err := r.mapperThrows(ctx, b, 0, suffix); err != nil {
+				if err := r.mapperThrowsIn(ctx, b, 0, suffix); err != nil {
 					return err
 				}
 			}
@@ -55,25 +64,111 @@ func (r *runState) mapperThrows(ctx context.Context, list []*WorkflowTask, i int
 			return &stopError{status: StatusFailed, reason: unjoinedForkReason[wt.Type]}
 		}
 	case TypeSwitch, TypeDecision:
-		if wt.program == nil || (wt.Type == TypeSwitch && !casesMayThrow(wt)) {
+		if wt.program == nil || (wt.Type == TypeSwitch && !wt.casesThrow) {
 			return nil
 		}
-		in, ok := r.mappedInput(ctx, wt, ref)
-		if !ok {
+		cc := r.checkCase(ctx, wt, ref)
+		if cc == nil {
 			return nil // the task fails on its input when it runs
 		}
-		v, err := wt.program.Eval(ctx, in)
-		if err != nil {
+		if cc.err != nil {
 			if wt.Type == TypeDecision && ctx.Err() == nil {
 				return r.decisionEvalError(wt)
 			}
 			return nil // SwitchTaskMapper records the SWITCH FAILED
 		}
-		if b := switchBranch(wt, caseString(v)); len(b) > 0 {
-			return r.mapperThrows(ctx, b, 0, suffix)
+		if b := switchBranch(wt, cc.selected); len(b) > 0 {
+			return r.mapperThrowsIn(ctx, b, 0, suffix)
 		}
 	}
 	return nil
+}
+
+// caseCheck is a SWITCH's or DECISION's input and case as mapperThrows
+// resolved and evaluated them: the mapping that follows in the same decide
+// records and takes them (beginRecord, evaluatedCase) instead of resolving
+// and evaluating again, as Conductor's mapper evaluates a case once (and
+// its input's secrets are read once).
+type caseCheck struct {
+	wt            *WorkflowTask
+	stored, input []byte // Resolve's two forms, before the template's defaults
+	selected      string // the case, when err is nil
+	err           error  // what the evaluation threw
+}
+
+// checkCase resolves wt's input (ref) and evaluates its case, or returns
+// what an earlier check of this decide did; nil when the input cannot be
+// resolved.
+func (r *runState) checkCase(ctx context.Context, wt *WorkflowTask, ref string) *caseCheck {
+	r.mu.Lock()
+	cc := r.caseChecks[ref]
+	r.mu.Unlock()
+	if cc != nil && cc.wt == wt {
+		return cc
+	}
+	cc = &caseCheck{wt: wt}
+	inTmpl, defaults := r.e.inputTemplate(wt, r.policy(wt))
+	raw, keep := []byte("{}"), false
+	if ov := r.replacementInput(ref, inTmpl); ov != nil {
+		raw = ov
+	} else if inTmpl != nil {
+		stored, transient, err := r.sec.Resolve(r.sec.ForTask(ctx, ref), inTmpl, &runEnv{r: r, values: r.e.envValues})
+		if err != nil {
+			return nil
+		}
+		// An input naming the task's own id resolves it only once the
+		// record exists: that one is resolved again.
+		keep = !bytes.Contains(inTmpl.Source(), []byte("CPEWF_TASK_ID"))
+		cc.stored, cc.input, raw = stored, transient, templateDefaults(transient, defaults)
+	}
+	var in any
+	if json.Unmarshal(raw, &in) != nil {
+		return nil
+	}
+	v, err := wt.program.Eval(ctx, in)
+	if err != nil && ctx.Err() != nil {
+		return &caseCheck{wt: wt, err: err} // not the expression's failure; nothing kept
+	}
+	cc.selected, cc.err = caseString(v), err
+	if keep {
+		r.mu.Lock()
+		if r.caseChecks == nil {
+			r.caseChecks = map[string]*caseCheck{}
+		}
+		r.caseChecks[ref] = cc
+		r.mu.Unlock()
+	}
+	return cc
+}
+
+// checkedCase is the input check resolved for wt (ref) in this decide, nil
+// when there is none.
+func (r *runState) checkedCase(ref string, wt *WorkflowTask) *caseCheck {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if cc := r.caseChecks[ref]; cc != nil && cc.wt == wt && cc.input != nil {
+		return cc
+	}
+	return nil
+}
+
+// evaluatedCase takes what checkCase kept for wt (ref): the mapping
+// evaluates nothing again when in is what it was evaluated with (the input
+// begin resolved from it). ok is false when there is nothing to take.
+func (r *runState) evaluatedCase(ref string, wt *WorkflowTask) (cc *caseCheck, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cc = r.caseChecks[ref]
+	delete(r.caseChecks, ref)
+	return cc, cc != nil && cc.wt == wt && cc.input != nil
+}
+
+// dropCaseChecks forgets every check not taken: a decide that throws maps
+// none of them, and an execution that ends leaves none for the next one.
+func (r *runState) dropCaseChecks() {
+	r.mu.Lock()
+	r.caseChecks = nil
+	r.mu.Unlock()
 }
 
 // casesMayThrow tells whether mapping the first task of one of wt's cases
@@ -110,26 +205,6 @@ func mayThrow(list []*WorkflowTask, i int) bool {
 		return casesMayThrow(wt)
 	}
 	return false
-}
-
-// mappedInput is wt's input (secrets resolved) as its record would get it
-// now, without a record; ok is false when it cannot be resolved.
-func (r *runState) mappedInput(ctx context.Context, wt *WorkflowTask, ref string) (in any, ok bool) {
-	inTmpl, defaults := r.e.inputTemplate(wt, r.policy(wt))
-	raw := []byte("{}")
-	if ov := r.replacementInput(ref, inTmpl); ov != nil {
-		raw = ov
-	} else if inTmpl != nil {
-		b, err := r.sec.ResolveOnly(r.sec.ForTask(ctx, ref), inTmpl, &runEnv{r: r, values: r.e.envValues})
-		if err != nil {
-			return nil, false
-		}
-		raw = templateDefaults(b, defaults)
-	}
-	if json.Unmarshal(raw, &in) != nil {
-		return nil, false
-	}
-	return in, true
 }
 
 // decisionEvalError is the run's end for a DECISION whose caseExpression

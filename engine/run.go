@@ -178,6 +178,7 @@ type runState struct {
 	retryAsked                     map[string]bool        // ended attempts a retry asked to run again, by id (resume.go)
 	taskDefSnap                    map[string]*TaskDef    // the task definitions the run started with (taskdefsnap.go)
 	latest                         map[string]*taskRecord // ref without __N → latest attempt of any iteration
+	caseChecks                     map[string]*caseCheck  // SWITCH/DECISION inputs and cases mapperThrows resolved, by exact ref (mapperthrow.go)
 	wfDoc                          []byte                 // cached Workflow() document
 	// maskedAt is the masker size when the stored forms were last masked:
 	// a value registered later (a `_secrets` leaf read from the workflow

@@ -18,6 +18,7 @@ func (r *runState) execSwitch(ctx context.Context, wt *WorkflowTask, suffix stri
 		return err // resume.go: its outcome stands
 	}
 	rec, input, done, fail, err := r.begin(ctx, wt, ref, iter, 0)
+	checked, evaluated := r.evaluatedCase(ref, wt) // mapperthrow.go
 	if err != nil {
 		return err
 	}
@@ -44,9 +45,7 @@ func (r *runState) execSwitch(ctx context.Context, wt *WorkflowTask, suffix stri
 			selected = o.CaseOutput[0]
 		}
 	} else {
-		var in any
-		_ = json.Unmarshal(input, &in)
-		v, err := wt.program.Eval(ctx, in)
+		selected, err = r.evalCase(ctx, wt, input, checked, evaluated)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err() // the run ended meanwhile: not the expression's failure
@@ -66,7 +65,6 @@ func (r *runState) execSwitch(ctx context.Context, wt *WorkflowTask, suffix stri
 			}
 			return r.failTask(ctx, rec, TaskFailed, r.sec.CodeExcerpt(reason, maxReasonBytes))
 		}
-		selected = caseString(v)
 		if b := switchBranch(wt, selected); len(b) > 0 {
 			// Its mapper maps the case's first task with it: what that
 			// mapping throws leaves this one too (mapperthrow.go).
@@ -100,6 +98,21 @@ func (r *runState) execSwitch(ctx context.Context, wt *WorkflowTask, suffix stri
 		return nil
 	}
 	return r.execList(ctx, switchBranch(wt, selected), suffix, iter)
+}
+
+// evalCase evaluates wt's case with its input, or takes the case checked
+// evaluated with it in this decide (mapperthrow.go).
+func (r *runState) evalCase(ctx context.Context, wt *WorkflowTask, input []byte, checked *caseCheck, evaluated bool) (string, error) {
+	if evaluated {
+		return checked.selected, checked.err
+	}
+	var in any
+	_ = json.Unmarshal(input, &in)
+	v, err := wt.program.Eval(ctx, in)
+	if err != nil {
+		return "", err
+	}
+	return caseString(v), nil
 }
 
 // decisionEvalFailed ends the run whose DECISION's caseExpression could

@@ -391,6 +391,9 @@ func (v *validator) program(t *WorkflowTask, loc, evalType, expr string) {
 		return
 	}
 	t.program, t.evalType = p, evalType
+	if t.Type == TypeSwitch || t.Type == TypeDecision {
+		t.casesThrow = casesMayThrow(t) // once: the definition's runs share it
+	}
 }
 
 func (v *validator) switchTask(t *WorkflowTask) {
