@@ -70,6 +70,9 @@ func (s *Server) executionDoc(view []byte) (map[string]any, error) {
 	rs := s.newRecordShaper(doc["workflowDefinition"], doc["taskDefinitions"])
 	delete(doc, "taskDefinitions")
 	if def, ok := doc["workflowDefinition"].(map[string]any); ok {
+		// Masked after the task definitions are in: a literal the server
+		// knows as a secret is "***" wherever it sits.
+		rs.populateTaskDefinitions(def["tasks"])
 		doc["workflowDefinition"] = s.maskValue(def)
 	} else {
 		delete(doc, "workflowDefinition")
@@ -235,6 +238,56 @@ func adHocTaskDef(name string, simple bool) map[string]any {
 		"inputTemplate": map[string]any{}, "rateLimitPerFrequency": 0, "rateLimitFrequencyInSeconds": 1, "backoffScaleFactor": 1}
 }
 
+// populateTaskDefinitions gives each task configuration of the list, nested
+// ones included, that has no taskDefinition the one the run started with,
+// else Conductor's ad-hoc one: Conductor's start populates the WorkflowDef
+// it stores with the run (MetadataMapperService.populateTaskDefinitions,
+// over WorkflowDef.collectTasks), so GET /api/workflow/{id} shows each
+// task's taskDefinition in workflowDefinition as in its records.
+func (rs *recordShaper) populateTaskDefinitions(list any) {
+	tasks, _ := list.([]any)
+	for _, it := range tasks {
+		wt, ok := it.(map[string]any)
+		if !ok {
+			continue
+		}
+		if d := rs.definitionOf(wt, false); d != nil {
+			wt["taskDefinition"] = d
+		}
+		if cases, ok := wt["decisionCases"].(map[string]any); ok {
+			for _, c := range cases {
+				rs.populateTaskDefinitions(c)
+			}
+		}
+		rs.populateTaskDefinitions(wt["defaultCase"])
+		rs.populateTaskDefinitions(wt["loopOver"])
+		if forks, ok := wt["forkTasks"].([]any); ok {
+			for _, f := range forks {
+				rs.populateTaskDefinitions(f)
+			}
+		}
+	}
+}
+
+// definitionOf is the taskDefinition to add to task configuration wt
+// (nil: none to add): none when it has its own; the definition the run
+// started with for its name; else the ad-hoc one, except for a SIMPLE
+// task a dynamic fork made (forked), which takes none.
+func (rs *recordShaper) definitionOf(wt map[string]any, forked bool) any {
+	if wt["taskDefinition"] != nil {
+		return nil
+	}
+	name, _ := wt["name"].(string)
+	if d := rs.taskDef(name); d != nil {
+		return d
+	}
+	typ, _ := wt["type"].(string)
+	if simple := typ == "" || typ == "SIMPLE"; name != "" && (!simple || !forked) {
+		return adHocTaskDef(name, simple)
+	}
+	return nil
+}
+
 // workflowTask is the WorkflowTask of reference ref as Conductor keeps it
 // with the run: the configuration as written, Conductor's defaults for
 // its primitives, and its taskDefinition (inline, else the one the run
@@ -268,15 +321,10 @@ func (rs *recordShaper) workflowTask(ref string) any {
 	if wt["inputParameters"] == nil {
 		wt["inputParameters"] = map[string]any{}
 	}
-	if wt["taskDefinition"] == nil {
-		name, _ := wt["name"].(string)
-		if d := rs.taskDef(name); d != nil {
-			wt["taskDefinition"] = d
-		} else if simple := wt["type"] == "SIMPLE"; name != "" && (!simple || !rs.forked[ref]) {
-			// A dynamic fork's SIMPLE task is made at run time and takes
-			// no ad-hoc definition.
-			wt["taskDefinition"] = adHocTaskDef(name, simple)
-		}
+	// A dynamic fork's SIMPLE task is made at run time and takes no
+	// ad-hoc definition.
+	if d := rs.definitionOf(wt, rs.forked[ref]); d != nil {
+		wt["taskDefinition"] = d
 	}
 	shown := rs.s.maskValue(wt)
 	rs.shown[ref] = shown
