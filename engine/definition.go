@@ -144,6 +144,9 @@ type WorkflowTask struct {
 	evalType      string       // resolved evaluator type of program
 	casesThrow    bool         // SWITCH/DECISION: mapping a case's first task may throw (casesMayThrow), set with program
 	subDef        *Definition  // inline subWorkflowParam.workflowDefinition
+	// dynamicOf: the DYNAMIC task this task is the resolved task of
+	// (dynamic.go), whose definition it takes.
+	dynamicOf *WorkflowTask
 	// subParams resolves a subWorkflowParam name/version given as
 	// expressions ({"name":..,"version":..}).
 	subParams *interpolate.Template

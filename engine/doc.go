@@ -157,8 +157,8 @@
 // (dynamicForkTasksParam + dynamicForkTasksInputParamName, or
 // forkTaskName/forkTaskType/forkTaskWorkflow + forkTaskInputs; the generated
 // tasks are built from the fork's stored input and may reference only the
-// secrets the definition references), DYNAMIC (dynamicTaskNameParam; a
-// worker task needs its task definition), START_WORKFLOW (an independent
+// secrets the definition references), DYNAMIC (dynamicTaskNameParam; the
+// task it names takes the DYNAMIC task's own definition), START_WORKFLOW (an independent
 // run, its id in the output), EVENT (to WithEventSink, or WithEventProvider
 // for other queue types, under Conductor's queue names, payload masked;
 // event.go), EXCLUSIVE_JOIN (after DECISION/SWITCH
@@ -240,9 +240,12 @@
 // TaskDef(name): a SIMPLE task is retried 3 times, FIXED 60 s apart (and
 // an unanswered remote attempt times out after 3600 s), any other type
 // not at all (retryCount 0, no response timeout), unless its own
-// retryCount says otherwise. A task made at run time (a DYNAMIC or
-// FORK_JOIN_DYNAMIC task's) without any definition is never retried (its
-// own retryCount alone does not make it retry, as in Conductor's
+// retryCount says otherwise. A DYNAMIC task's resolved task takes the
+// DYNAMIC task's definition (that ad-hoc one included), not the one
+// registered for the name it resolves, as DynamicTaskMapper keeps the
+// WorkflowTask's. A task a dynamic fork makes has the registry's
+// definition or none, and without one it is never retried (its own
+// retryCount alone does not make it retry, as in Conductor's
 // DeciderService). retryLogic FIXED,
 // LINEAR_BACKOFF and EXPONENTIAL_BACKOFF (capped by maxRetryDelaySeconds,
 // then 0..backoffJitterMs ms added); totalTimeoutSeconds stops the retries

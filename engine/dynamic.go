@@ -288,11 +288,16 @@ type dynamicKey struct {
 	name string
 }
 
+// maxDynamicTasks bounds the engine's cache of the tasks DYNAMIC tasks
+// resolve to (Engine.dynTasks): the names come from run data, so their
+// number has no bound of its own. Past it a resolved task is built for
+// its run alone.
+const maxDynamicTasks = 4096
+
 // execDynamic runs a DYNAMIC task as the task its input names (Conductor's
 // DynamicTaskMapper): inputParameters[dynamicTaskNameParam] is the task
 // name; a registered task type of that name (HTTP, INLINE, ...) runs as that
-// type, anything else as a worker task of that name, which needs a task
-// definition (inline or registered), as in Conductor.
+// type, anything else as a worker task of that name.
 func (r *runState) execDynamic(ctx context.Context, wt *WorkflowTask, suffix string, iter int) error {
 	t, err := r.dynamicTask(ctx, wt)
 	if err != nil {
@@ -304,24 +309,37 @@ func (r *runState) execDynamic(ctx context.Context, wt *WorkflowTask, suffix str
 // dynamicTask is the task a DYNAMIC task wt runs as (execDynamic), or the
 // run's end (a *stopError) when its input names none that can run, as
 // Conductor's DynamicTaskMapper throws.
+//
+// The task takes the DYNAMIC task's own definition, not one of the name
+// it resolves (runState.policy: dynamicOf): DynamicTaskMapper keeps the
+// WorkflowTask's taskDefinition when it has one, and Conductor's start
+// gives every task of the definition one (its inline one, the one
+// registered for the DYNAMIC task's name, else new TaskDef(name), whose
+// retryCount and responseTimeoutSeconds are 0 for a type other than
+// SIMPLE). Only a DYNAMIC task made at run time (in a dynamic fork's
+// list), which takes the registry's definition of its name or none, falls
+// back to the registered definition of the name it resolves, and without
+// one the run fails: "Invalid task specified.  Cannot find task by name
+// ... in the task definitions".
 func (r *runState) dynamicTask(ctx context.Context, wt *WorkflowTask) (*WorkflowTask, error) {
-	name, err := r.dynamicName(ctx, wt)
+	name, in, err := r.dynamicName(ctx, wt)
 	if err != nil || name == "" {
 		msg := fmt.Sprintf("Cannot map a dynamic task based on the parameter and input. Parameter= %s", wt.DynamicTaskNameParam)
 		if err != nil {
 			msg += ": " + err.Error()
+		} else {
+			// The task's input as Java's Map.toString shows it (masked).
+			msg += ", input= " + r.sec.Excerpt(javaText(in), 200)
 		}
 		return nil, &stopError{status: StatusFailed, reason: msg}
 	}
-	key := dynamicKey{wt, name}
-	if v, ok := r.e.dynTasks.Load(key); ok {
-		return v.(*WorkflowTask), nil
+	if r.sec.Text(name) != name {
+		// The name would be the task's name and type in every record,
+		// event and queue: a secret value never names a task.
+		return nil, &stopError{status: StatusFailed, reason: fmt.Sprintf("Cannot map a dynamic task: the task name in %s holds a secret value, which cannot name a task", wt.DynamicTaskNameParam)}
 	}
-	t := *wt
-	t.Name, t.Type = name, TypeSimple
-	if _, ok := r.e.registry.Lookup(name); ok {
-		t.Type = name
-	} else if t.TaskDefinition == nil {
+	_, system := r.e.registry.Lookup(name)
+	if !system && !r.policy(wt).hasDef() {
 		if r.e.taskDefs == nil {
 			return nil, &stopError{status: StatusFailed, reason: fmt.Sprintf("Invalid task specified.  Cannot find task by name %s in the task definitions", name)}
 		}
@@ -329,28 +347,96 @@ func (r *runState) dynamicTask(ctx context.Context, wt *WorkflowTask) (*Workflow
 			return nil, &stopError{status: StatusFailed, reason: fmt.Sprintf("Invalid task specified.  Cannot find task by name %s in the task definitions", name)}
 		}
 	}
-	v, _ := r.e.dynTasks.LoadOrStore(key, &t)
+	key := dynamicKey{wt, name}
+	if v, ok := r.e.dynTasks.Load(key); ok {
+		return v.(*WorkflowTask), nil
+	}
+	t := *wt
+	t.Name, t.Type, t.dynamicOf = name, TypeSimple, wt
+	if system {
+		t.Type = name
+	}
+	if r.e.dynTaskCount.Add(1) > maxDynamicTasks {
+		r.e.dynTaskCount.Add(-1)
+		return &t, nil
+	}
+	v, loaded := r.e.dynTasks.LoadOrStore(key, &t)
+	if loaded {
+		r.e.dynTaskCount.Add(-1)
+	}
 	return v.(*WorkflowTask), nil
 }
 
-func (r *runState) dynamicName(ctx context.Context, wt *WorkflowTask) (string, error) {
+func (r *runState) dynamicName(ctx context.Context, wt *WorkflowTask) (string, map[string]any, error) {
+	in := map[string]any{}
 	if wt.input == nil {
-		return "", nil
+		return "", in, nil
 	}
 	b, _, err := wt.input.Execute(ctx, &runEnv{r: r, values: r.e.envValues}, interpolate.DeferSecrets, nil)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	var in map[string]any
 	_ = json.Unmarshal(b, &in)
 	switch x := in[wt.DynamicTaskNameParam].(type) {
 	case string:
-		return x, nil
+		return x, in, nil
 	case nil:
-		return "", nil
+		return "", in, nil
 	default:
-		return fmt.Sprint(x), nil
+		return fmt.Sprint(x), in, nil
 	}
+}
+
+// javaText is v (decoded JSON) as Java's toString shows the Map, List and
+// boxed values Jackson decodes it to: {k=v, k2=v2}, [a, b], null, 1,
+// 1.5, text as is. Keys are sorted (a HashMap's order follows its hash
+// table and is not reproduced).
+func javaText(v any) string {
+	var b strings.Builder
+	var walk func(any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case nil:
+			b.WriteString("null")
+		case string:
+			b.WriteString(x)
+		case map[string]any:
+			keys := make([]string, 0, len(x))
+			for k := range x {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			b.WriteByte('{')
+			for i, k := range keys {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString(k)
+				b.WriteByte('=')
+				walk(x[k])
+			}
+			b.WriteByte('}')
+		case []any:
+			b.WriteByte('[')
+			for i, e := range x {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				walk(e)
+			}
+			b.WriteByte(']')
+		case float64:
+			if x == float64(int64(x)) && x >= -1<<53 && x <= 1<<53 {
+				b.WriteString(strconv.FormatInt(int64(x), 10))
+			} else {
+				b.WriteString(strconv.FormatFloat(x, 'G', -1, 64))
+			}
+		default:
+			fmt.Fprint(&b, x)
+		}
+	}
+	walk(v)
+	return b.String()
 }
 
 // stringMap is v as a map of strings, when it is one.

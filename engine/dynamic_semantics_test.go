@@ -90,13 +90,21 @@ func TestConductorKitchensinkDynamicAndEvent(t *testing.T) {
 	}
 }
 
-// A DYNAMIC task naming a task without a definition fails the run, as
-// Conductor's DynamicTaskMapper does.
-func TestConductorDynamicNeedsTaskDef(t *testing.T) {
+// A DYNAMIC task naming a task without a definition is mapped all the
+// same: its WorkflowTask (dyntask) has the definition Conductor's start
+// gave it (new TaskDef("dyntask"): no retries), which DynamicTaskMapper
+// keeps, so the task no_such_task is scheduled for a worker. This engine
+// has none for it: the task fails, terminally, and the run with it.
+func TestConductorDynamicWithoutTaskDef(t *testing.T) {
 	e, d := kitchensink(t, engine.NewWriterSink(&bytes.Buffer{}))
 	res := startRun(t, e, d, `{"mod":"5","oddEven":"0","task2Name":"no_such_task"}`)
-	if res.Status != engine.StatusFailed || !strings.Contains(res.Reason, "Cannot find task by name no_such_task") {
+	wf := viewRun(t, e, res.RunID)
+	if res.Status != engine.StatusFailed || strings.Contains(res.Reason, "Cannot find task by name") {
 		t.Fatalf("%s %q", res.Status, res.Reason)
+	}
+	checkTasks(t, wf.Tasks, "task_1:COMPLETED", "EVENT:COMPLETED", "no_such_task:FAILED_WITH_TERMINAL_ERROR")
+	if dyn := wf.Tasks[2]; dyn.Ref != "task_2" || dyn.Input["taskToExecute"] != "no_such_task" || !strings.Contains(dyn.Reason, "no worker") {
+		t.Fatalf("dynamic task %+v", dyn)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tidwall/sjson"
@@ -109,7 +110,8 @@ type Engine struct {
 	limits       *taskLimits
 	templates    sync.Map // templateKey → *templateEntry
 	eventSink    map[string]EventSink
-	dynTasks     sync.Map // dynamicKey → *WorkflowTask
+	dynTasks     sync.Map // dynamicKey → *WorkflowTask (dynamic.go)
+	dynTaskCount atomic.Int64
 	// bg executes the runs the engine starts on its own (background.go).
 	bg background
 	// vis writes the records of tasks that keep running (visible.go).

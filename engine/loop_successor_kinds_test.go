@@ -60,7 +60,7 @@ const succAfter = `,{"name":"echo","taskReferenceName":"after","inputParameters"
 // [dynamicTaskNameParam] names, its taskType that name, its input the
 // resolved inputParameters; a synchronous one (INLINE) is executed by the
 // decider, a worker task is SCHEDULED and never starts. A name it cannot
-// map (no task definition) throws TerminateWorkflowException in that
+// map (its input has no name) throws TerminateWorkflowException in that
 // decision: the run FAILS with the mapper's reason before DoWhile runs, the
 // loop is cancelled IN_PROGRESS with its iteration's output not recorded.
 // Beside a permissive loop the successor is recorded in that decision,
@@ -99,11 +99,12 @@ func TestDoWhileDynamicSuccessor(t *testing.T) {
 	})
 	t.Run("a name it cannot map", func(t *testing.T) {
 		h := newHarness(t, nil)
-		res, v, recs := successorRun(t, h, succLoop("", succFail+`,`+dyn("nosuch", ""), succAfter))
+		unnamed := `{"name":"dyn","taskReferenceName":"d","type":"DYNAMIC","dynamicTaskNameParam":"tn","inputParameters":{}}`
+		res, v, recs := successorRun(t, h, succLoop("", succFail+`,`+unnamed, succAfter))
 		if got := refsStatuses(v); got != "loop:DO_WHILE:CANCELED x__1:fail:FAILED" {
 			t.Fatalf("tasks %s", got)
 		}
-		if res.Status != engine.StatusFailed || res.Reason != "Invalid task specified.  Cannot find task by name nosuch in the task definitions" {
+		if res.Status != engine.StatusFailed || res.Reason != "Cannot map a dynamic task based on the parameter and input. Parameter= tn, input= {}" {
 			t.Fatalf("run %s %q", res.Status, res.Reason)
 		}
 		mustJSON(t, recs["loop"].Output, `{"iteration":1}`)
@@ -233,7 +234,7 @@ func TestDoWhileSuccessorLoopStartingWithAnOperator(t *testing.T) {
 // scheduleNextIteration maps it after the failed loop was judged in that
 // decision: a SWITCH whose expression throws is recorded FAILED with the
 // evaluator's message (SwitchTaskMapper catches it) and the run fails with
-// the loop's reason; a DYNAMIC naming no task it can run throws
+// the loop's reason; a DYNAMIC whose input names no task throws
 // (DynamicTaskMapper), and the decision fails the run with its reason.
 func TestDoWhileSuccessorLoopWhoseFirstTaskCannotBeMapped(t *testing.T) {
 	inner := func(first string) string {
@@ -241,7 +242,7 @@ func TestDoWhileSuccessorLoopWhoseFirstTaskCannotBeMapped(t *testing.T) {
 	}
 	sw := `{"name":"s","taskReferenceName":"s","type":"SWITCH","evaluatorType":"javascript","expression":"$.a.b.c","inputParameters":{"a":null},
 	  "decisionCases":{"a":[` + succInline + `]}}`
-	dyn := `{"name":"dyn","taskReferenceName":"d","type":"DYNAMIC","dynamicTaskNameParam":"tn","inputParameters":{"tn":"nosuch"}}`
+	dyn := `{"name":"dyn","taskReferenceName":"d","type":"DYNAMIC","dynamicTaskNameParam":"tn","inputParameters":{}}`
 
 	h := newHarness(t, nil, engine.WithRegistry(tasks.NewDefaultRegistry()))
 	res, v, recs := successorRun(t, h, succLoop("", succFail+`,`+inner(sw), succAfter))
@@ -259,7 +260,7 @@ func TestDoWhileSuccessorLoopWhoseFirstTaskCannotBeMapped(t *testing.T) {
 	if got := refsStatuses(v); got != "loop:DO_WHILE:FAILED x__1:fail:FAILED inner__1:DO_WHILE:CANCELED" {
 		t.Fatalf("tasks %s", got)
 	}
-	if res.Status != engine.StatusFailed || res.Reason != "Invalid task specified.  Cannot find task by name nosuch in the task definitions" {
+	if res.Status != engine.StatusFailed || res.Reason != "Cannot map a dynamic task based on the parameter and input. Parameter= tn, input= {}" {
 		t.Fatalf("run %s %q", res.Status, res.Reason)
 	}
 }

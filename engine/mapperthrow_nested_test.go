@@ -11,9 +11,10 @@ import (
 // ForkJoinTaskMapper maps each branch's first task, SwitchTaskMapper and
 // DecisionTaskMapper their case's first task, through
 // DeciderService.getTasksToBeScheduled, with no catch. DynamicTaskMapper's
-// TerminateWorkflowException for a DYNAMIC naming no task ("Invalid task
-// specified.  Cannot find task by name ...") or DecisionTaskMapper's for a
-// caseExpression that throws leaves the enclosing mapper too: the decide
+// TerminateWorkflowException for a DYNAMIC whose input names no task
+// ("Cannot map a dynamic task based on the parameter and input. ...") or
+// DecisionTaskMapper's for a caseExpression that throws leaves the
+// enclosing mapper too: the decide
 // stores none of what it mapped (no FORK, no branch task, no JOIN, no
 // SWITCH) and WorkflowExecutor.decide fails the run with that reason. The
 // same holds for the successor of a permissive task failed in a DO_WHILE:
@@ -21,10 +22,10 @@ import (
 // the loop is judged (the loop is cancelled with the run).
 func TestMapperThrowNestedInEnclosingMapper(t *testing.T) {
 	const (
-		badName = "Invalid task specified.  Cannot find task by name nosuch in the task definitions"
+		badName = "Cannot map a dynamic task based on the parameter and input. Parameter= tn, input= {}"
 		expr    = "$.a.b.c"
 	)
-	dyn := `{"name":"dyn","taskReferenceName":"d","type":"DYNAMIC","dynamicTaskNameParam":"tn","inputParameters":{"tn":"nosuch"}}`
+	dyn := `{"name":"dyn","taskReferenceName":"d","type":"DYNAMIC","dynamicTaskNameParam":"tn","inputParameters":{}}`
 	dec := `{"name":"dc","taskReferenceName":"dc","type":"DECISION","caseExpression":"` + expr + `","inputParameters":{"a":null},
 	  "decisionCases":{"x":[` + succInline + `]}}`
 	fork := func(first string) string {

@@ -9,10 +9,10 @@ import (
 	"github.com/wfrun/wfrun/engine"
 )
 
-// A run's reasonForIncompletion is stored masked: a DYNAMIC task whose name
-// comes from a `_secrets` leaf of an earlier output fails the run with a
-// reason quoting that name, and neither the stored run nor the raw store
-// holds the value.
+// A secret value never names a task: a DYNAMIC task whose name comes from
+// a `_secrets` leaf of an earlier output fails the run before any record
+// of a task by that name is made, and neither the stored run nor the raw
+// store holds the value.
 func TestReasonForIncompletionIsMasked(t *testing.T) {
 	for _, backend := range backends {
 		t.Run(backend, func(t *testing.T) {
@@ -32,8 +32,8 @@ func TestReasonForIncompletionIsMasked(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Status != engine.StatusFailed || !strings.Contains(res.Reason, "Cannot find task by name ***") {
-				t.Fatalf("want FAILED naming the masked task name, got %s %q", res.Status, res.Reason)
+			if res.Status != engine.StatusFailed || res.Reason != "Cannot map a dynamic task: the task name in taskToExecute holds a secret value, which cannot name a task" {
+				t.Fatalf("want FAILED for the secret name, got %s %q", res.Status, res.Reason)
 			}
 			g.leakCheck(t, e, nil, tok)
 		})

@@ -360,9 +360,10 @@ func (p taskPolicy) localResponseTimeout(waits bool) int64 {
 // absent field takes TaskDef's default (retryCount 3, retryDelaySeconds 60,
 // FIXED, responseTimeoutSeconds 3600, TIME_OUT_WF); the task-level
 // retryCount overrides the definition's. A task a run's definition holds
-// that has neither gets the run's ad-hoc one (runState.policy); a task
-// made at run time (a DYNAMIC or FORK_JOIN_DYNAMIC task's) without any
-// definition is never retried, whatever its own retryCount says:
+// that has neither gets the run's ad-hoc one (runState.policy), and a
+// DYNAMIC task's resolved task the DYNAMIC task's; a task a dynamic fork
+// made without any definition is never retried, whatever its own
+// retryCount says:
 // Conductor's DeciderService.retry expects 0 retries when it finds no
 // TaskDef.
 func (e *Engine) policy(wt *WorkflowTask) taskPolicy {

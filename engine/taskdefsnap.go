@@ -127,6 +127,14 @@ func (r *runState) taskDefsPartLocked() []byte {
 // (when it is created, loaded or prepared for a restart) and only read
 // while it does: no lock.
 func (r *runState) policy(wt *WorkflowTask) taskPolicy {
+	if d := wt.dynamicOf; d != nil && wt.TaskDefinition == nil {
+		// A DYNAMIC task's resolved task: the DYNAMIC task's definition
+		// when it has one (dynamicTask), with the task-level settings
+		// (the same: the resolved task copies them).
+		if p := r.policy(d); p.hasDef() {
+			return policyOf(wt, p.def)
+		}
+	}
 	if wt.TaskDefinition == nil && r.taskDefSnap != nil {
 		if td, held := r.taskDefSnap[wt.Name]; held {
 			if td == nil {

@@ -36,9 +36,17 @@ func (h handed) task(mask func(any) any) map[string]any {
 	// its WorkflowTask, as Conductor populates the WorkflowTask when the
 	// run starts (records.go shows the same); both masked, as records are.
 	var taskDef any
-	if d.t.TaskDef.AdHoc() {
-		// The one the run made for a task without any (records.go).
-		taskDef = adHocTaskDef(d.t.TaskDef.Name, true)
+	if td := d.t.TaskDef; td.AdHoc() {
+		// The one the run made for a task without any (records.go): a
+		// SIMPLE task's, or the DYNAMIC task's a resolved task takes.
+		m := adHocTaskDef(td.Name, false)
+		if td.RetryCount != nil {
+			m["retryCount"] = *td.RetryCount
+		}
+		if td.ResponseTimeoutSeconds != nil {
+			m["responseTimeoutSeconds"] = *td.ResponseTimeoutSeconds
+		}
+		taskDef = m
 	} else if d.t.TaskDef != nil {
 		if b, err := json.Marshal(d.t.TaskDef); err == nil {
 			var m map[string]any
