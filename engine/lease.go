@@ -250,11 +250,55 @@ func (e *Engine) terminateChildren(ctx context.Context, id, reason string) error
 	}
 	var errs []error
 	for _, k := range kids {
+		if e.childLeftRunning(ctx, id, k.ID) {
+			continue
+		}
 		if err := e.Terminate(ctx, k.ID, "parent "+id+" terminated: "+reason); err != nil && !errors.Is(err, ErrNotRunning) {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// childLeftRunning reports whether RUNNING child run kid of the
+// terminated run parent is left as it is: Conductor's termination cancels
+// the SUB_WORKFLOW tasks that had not ended (cancelNonTerminalTasks), each
+// terminating the child it names, or the one its id derives when it names
+// none (SubWorkflow.cancel). So a child whose task had ended before (an
+// update ended it, COMPLETED or FAILED, and the child ran on) is left
+// running, and so is a child its task no longer names (an update named
+// another of its children). A child whose task is not found is
+// terminated.
+func (e *Engine) childLeftRunning(ctx context.Context, parent, kid string) bool {
+	kdoc, _, err := e.runs.Load(ctx, kid)
+	if err != nil {
+		return false
+	}
+	var k runDoc
+	if json.Unmarshal(kdoc, &k) != nil || k.ParentWorkflowID != parent {
+		return false
+	}
+	pdoc, _, err := e.runs.Load(ctx, parent)
+	if err != nil {
+		return false
+	}
+	var p runDoc
+	if json.Unmarshal(pdoc, &p) != nil {
+		return false
+	}
+	var task *taskDoc
+	for i := range p.Tasks {
+		if p.Tasks[i].TaskID == k.ParentWorkflowTaskID {
+			task = &p.Tasks[i]
+		}
+	}
+	switch {
+	case task == nil || task.TaskType != TypeSubWorkflow:
+		return false
+	case task.Status != TaskCanceled && terminalTask(task.Status):
+		return true // it ended before the termination
+	}
+	return task.SubWorkflowID != "" && task.SubWorkflowID != kid
 }
 
 // OrphanedRuns lists the RUNNING runs that no live process executes (their
