@@ -628,7 +628,8 @@ func (e *Engine) loadDoc(ctx context.Context, id string, _ []byte, d *runDoc, pa
 }
 
 // CompleteTask completes (or fails) a task that waits for an external
-// completion (WAIT without duration/until, HUMAN) in a RUNNING run. It may be
+// completion (WAIT without duration/until, HUMAN) in a RUNNING run, or
+// updates a SUB_WORKFLOW task (IN_PROGRESS too: subworkflow_update.go). It may be
 // called from another process than the one running the workflow: the
 // completion is stored as a signal and applied by the runner (or by the next
 // Resume). ref may omit the DO_WHILE "__N" suffix. It returns the exact ref.
@@ -688,7 +689,10 @@ func (e *Engine) completeTask(ctx context.Context, runID, status string, output 
 // sub, when given, carries what an update of a SUB_WORKFLOW task also says
 // (Completion): such an update may say IN_PROGRESS.
 func (e *Engine) completeTaskReason(ctx context.Context, runID, status string, output json.RawMessage, taskID, reason, what string, match func(*taskDoc) bool, sub *subUpdate) (string, error) {
-	progress := sub != nil && status == TaskInProgress
+	// IN_PROGRESS is taken for a SUB_WORKFLOW task only (subUpdate.check,
+	// once the task is found), by id or by reference as Conductor's
+	// updateTask takes it.
+	progress := status == TaskInProgress
 	if progress {
 		status = TaskCompleted // checked as a completion's, then restored
 	}
@@ -731,7 +735,7 @@ func (e *Engine) completeTaskReason(ctx context.Context, runID, status string, o
 		}
 		return "", fmt.Errorf("%w: task %q is a %s task, completed by wfrun itself", ErrNotWaiting, found.ReferenceTaskName, found.TaskType)
 	}
-	if err := sub.check(found, status); err != nil {
+	if err := sub.check(found, status, func(id string) bool { return e.ownChild(ctx, runID, found.TaskID, id) }); err != nil {
 		return "", err
 	}
 	// Sealed now: the output rests in the run store until a runner takes
@@ -751,11 +755,12 @@ func (e *Engine) completeTaskReason(ctx context.Context, runID, status string, o
 		sig.SubWorkflowID, sig.Callback = sub.id, sub.callback
 	default:
 		// By reference (or a signal): Conductor builds the update from
-		// the pending task, its child kept (subworkflow_update.go).
-		sig.SubWorkflowID, sig.KeepChild = found.SubWorkflowID, true
+		// the pending task, its child and callbackAfterSeconds kept
+		// (subworkflow_update.go).
+		sig.SubWorkflowID, sig.KeepChild, sig.Callback = found.SubWorkflowID, true, found.Callback
 	}
 	payload, _ := json.Marshal(sig)
-	if err := e.runs.PutSignal(ctx, runID, found.ReferenceTaskName, payload); err != nil {
+	if err := e.runs.PutSignal(ctx, runID, signalKey(found.ReferenceTaskName, status), payload); err != nil {
 		return "", err
 	}
 	if found.TaskType == TypeSubWorkflow {

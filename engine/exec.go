@@ -1397,22 +1397,27 @@ func (r *runState) takeSignals(ctx context.Context) error {
 	if err != nil || len(sigs) == 0 {
 		return err
 	}
+	keys := make([]string, 0, len(sigs))
+	for k := range sigs {
+		keys = append(keys, k)
+	}
+	signalOrder(keys) // subworkflow_update.go
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for k, v := range sigs {
+	for _, k := range keys {
 		var s signal
-		if json.Unmarshal(v, &s) != nil {
+		if json.Unmarshal(sigs[k], &s) != nil {
 			continue
 		}
 		if s.SealedOutput != "" {
-			out, err := r.sec.OpenCompletion(k, s.SealedOutput)
+			out, err := r.sec.OpenCompletion(strings.TrimPrefix(k, progressSignalPrefix), s.SealedOutput)
 			if err != nil {
 				s = signal{Status: TaskFailedTerminal, Reason: "external completion: " + err.Error()}
 			} else {
 				s.Output, s.SealedOutput, s.opened = out, "", true
 			}
 		}
-		r.pending[k] = s
+		r.pendLocked(k, s)
 	}
 	// Whoever waits for a signal (runChild) looks at pending again.
 	if r.taken != nil {
@@ -1494,11 +1499,7 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 	if childless {
 		// An update IN_PROGRESS left it without its child: it waits for a
 		// final update (subworkflow_update.go).
-		sig, err := r.awaitSubWorkflowUpdate(ctx, rec)
-		if err != nil {
-			return err
-		}
-		return r.subWorkflowUpdated(ctx, rec, sig, canRetry)
+		return r.subWorkflowDetached(ctx, rec, canRetry)
 	}
 	def := wt.subDef
 	if def == nil && wt.subDefExpr != nil {
@@ -1544,6 +1545,10 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 	var lerr error
 	if !named {
 		if childID, err = r.unnamedChild(ctx, rec); err != nil {
+			return err
+		}
+		// subworkflow_update.go: updated while SCHEDULED, it starts none.
+		if taken, err := r.updateBeforeStart(ctx, rec, canRetry); taken {
 			return err
 		}
 		// Not over a child of its own that ended unsuccessfully.
@@ -1625,9 +1630,7 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 	if taken != nil && taken.Status == TaskInProgress {
 		// Updated IN_PROGRESS naming no child: the child goes on
 		// without it, and it waits for a final update.
-		if taken, err = r.awaitSubWorkflowUpdate(ctx, rec); err != nil {
-			return err
-		}
+		return r.subWorkflowDetached(ctx, rec, canRetry)
 	}
 	if taken != nil {
 		return r.subWorkflowUpdated(ctx, rec, taken, canRetry)

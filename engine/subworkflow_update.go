@@ -3,8 +3,12 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"sync"
+	"time"
 )
 
 // A SUB_WORKFLOW task completed from outside. Conductor's updateTask takes
@@ -22,21 +26,32 @@ import (
 //
 // The record is what updateTask leaves of it: the update's outputData,
 // and the update's subWorkflowId (TaskResult's, usually none: a client
-// sends the task's own child or nothing, any other id is refused), which
+// sends one of the task's own children or nothing; a run that is no child
+// of the task is refused, where Conductor would follow it), which
 // also replaces an outputData member subWorkflowId (TaskModel's
 // setSubWorkflowId) — so a task updated by id without one no longer names
 // the child it started, as in Conductor. An update by reference
 // (CompleteTask; Conductor builds its TaskResult from the pending task)
 // keeps the child, in the record and in its output.
 //
-// An update IN_PROGRESS (CompleteTaskWith) leaves the task IN_PROGRESS
-// with the update's output, reason and callbackAfterSeconds. Naming the
-// task's child, it changes nothing else: the task ends with its child.
-// Naming none, the task no longer has a child (Conductor's
-// SubWorkflow.execute, finding no subWorkflowId on a task past SCHEDULED,
-// leaves it as it is, and its child's end finds no child on it either):
-// the child goes on in the background and the task waits for a final
-// update, awaitingCompletion.
+// An update IN_PROGRESS (CompleteTaskWith, or CompleteTask by reference,
+// which keeps the task's child) leaves the task IN_PROGRESS with the
+// update's output, reason and callbackAfterSeconds. Naming the task's
+// child, it changes nothing else: the task ends with its child. Naming
+// none, the task no longer has a child (Conductor's SubWorkflow.execute,
+// finding no subWorkflowId on a task past SCHEDULED, leaves it as it is,
+// and its child's end finds no child on it either): the child goes on in
+// the background and the task waits for a final update,
+// awaitingCompletion. Naming a child it was detached from, the task
+// follows that child again (subWorkflowDetached). An update that comes
+// while the task is SCHEDULED, its child not started yet, means no child
+// is ever started (updateBeforeStart), as SubWorkflow.start runs for a
+// SCHEDULED task only.
+//
+// The run ending early (terminated, timed out) terminates the child of a
+// task that has not ended: the one it names, or the one its id derives
+// when it names none, as Conductor's SubWorkflow.cancel does; the child of
+// a task an update ended runs on (lease.go, childLeftRunning).
 
 // subUpdate is what an update of a SUB_WORKFLOW task says beyond a
 // completion (Completion.SubWorkflowID, CallbackAfterSeconds).
@@ -46,19 +61,95 @@ type subUpdate struct {
 }
 
 // check refuses an update the task found cannot take: IN_PROGRESS for a
-// task other than a SUB_WORKFLOW; a subWorkflowId other than the
-// SUB_WORKFLOW task's own child.
-func (u *subUpdate) check(found *taskDoc, status string) error {
-	if u == nil || found.TaskType != TypeSubWorkflow {
+// task other than a SUB_WORKFLOW; a subWorkflowId that names no child of
+// the SUB_WORKFLOW task (own: whether a stored run is one of its children,
+// the one it names now or one it was detached from). An update by
+// reference (u nil) is built from the pending task, as Conductor's is.
+func (u *subUpdate) check(found *taskDoc, status string, own func(id string) bool) error {
+	if found.TaskType != TypeSubWorkflow {
 		if status == TaskInProgress {
 			return fmt.Errorf("%w: status %q: want COMPLETED, FAILED or FAILED_WITH_TERMINAL_ERROR", ErrBadCompletion, status)
 		}
 		return nil
 	}
-	if u.id != "" && u.id != found.SubWorkflowID {
+	if u != nil && u.id != "" && u.id != found.SubWorkflowID && !own(u.id) {
 		return fmt.Errorf("%w: subWorkflowId %q: the task %q has no such child", ErrBadCompletion, u.id, found.ReferenceTaskName)
 	}
 	return nil
+}
+
+// ownChild reports whether run id is stored as a child that task taskID
+// of run parent started: a child it was detached from (an update
+// IN_PROGRESS naming none) may be named again, as Conductor's updateTask
+// sets any subWorkflowId and the task then follows that child.
+func (e *Engine) ownChild(ctx context.Context, parent, taskID, id string) bool {
+	doc, _, err := e.runs.Load(ctx, id)
+	if err != nil {
+		return false
+	}
+	var d runDoc
+	return json.Unmarshal(doc, &d) == nil && d.ParentWorkflowID == parent && d.ParentWorkflowTaskID == taskID
+}
+
+// Conductor's updateTask applies each update as it comes: once an update
+// has ended the task, a later one finds it ended and changes nothing. A
+// run takes its updates from the run store, where a later signal under
+// the same key replaces an earlier one not taken yet: updates IN_PROGRESS
+// are stored under a key of their own (signalKey), and never replace a
+// final update of the same task, stored or pending (takeSignals). Two
+// final updates sent before the run takes the first are still one key:
+// the later stands.
+
+// progressSignalPrefix prefixes the signal key of an update IN_PROGRESS.
+const progressSignalPrefix = "__wfrun_progress "
+
+// signalKey is the run-store key of an update of task ref with status.
+func signalKey(ref, status string) string {
+	if status == TaskInProgress {
+		return progressSignalPrefix + ref
+	}
+	return ref
+}
+
+// finalUpdate reports whether s is a final update of a task.
+func finalUpdate(s signal) bool {
+	switch s.Status {
+	case TaskCompleted, TaskFailed, TaskFailedTerminal:
+		return true
+	}
+	return false
+}
+
+// sameAttempt reports whether updates a and b may name the same attempt
+// (an update by reference names none).
+func sameAttempt(a, b signal) bool {
+	return a.TaskID == "" || b.TaskID == "" || a.TaskID == b.TaskID
+}
+
+// pendLocked puts signal s, stored under key k, in r.pending: an update
+// IN_PROGRESS under its task's reference, unless a final update of the
+// same attempt waits there (it came first, or in the same batch: the
+// final one stands, as Conductor ignores an update of a task that has
+// ended, and an update IN_PROGRESS before a final one changes nothing the
+// final one does not set again).
+func (r *runState) pendLocked(k string, s signal) {
+	ref, progress := strings.CutPrefix(k, progressSignalPrefix)
+	if !progress {
+		r.pending[k] = s
+		return
+	}
+	if prev, ok := r.pending[ref]; ok && finalUpdate(prev) && sameAttempt(prev, s) {
+		return
+	}
+	r.pending[ref] = s
+}
+
+// signalOrder sorts the keys of a batch of signals: updates IN_PROGRESS
+// after the others (pendLocked).
+func signalOrder(keys []string) {
+	sort.SliceStable(keys, func(i, j int) bool {
+		return !strings.HasPrefix(keys[i], progressSignalPrefix) && strings.HasPrefix(keys[j], progressSignalPrefix)
+	})
 }
 
 // updatedSubOutput is the output an update leaves on a SUB_WORKFLOW task:
@@ -121,9 +212,70 @@ func (r *runState) takeSubUpdate(rec *taskRecord, sig *signal, awaiting bool, mo
 	return nil
 }
 
+// subWorkflowDetached carries SUB_WORKFLOW record rec on while no child
+// run is executed as part of it. Updated IN_PROGRESS naming no child, it
+// waits for a final update (Conductor's SubWorkflow.execute finds no
+// child on it and leaves it as it is). Updated IN_PROGRESS naming one of
+// its children (one it was detached from: Conductor's updateTask sets any
+// subWorkflowId, and the task then ends with that child, as
+// SubWorkflow.execute reads it), it follows that child in the run store
+// until the child ends or another update comes. When its run ends early
+// meanwhile, the child it names, or the one its id derives when it names
+// none, is terminated, as Conductor's SubWorkflow.cancel does for a task
+// that has not ended.
+func (r *runState) subWorkflowDetached(ctx context.Context, rec *taskRecord, canRetry bool) error {
+	for {
+		r.mu.Lock()
+		child := rec.SubWorkflowID
+		r.mu.Unlock()
+		var sig *signal
+		var ended bool
+		var err error
+		if child == "" {
+			sig, err = r.awaitSubWorkflowUpdate(ctx, rec)
+		} else {
+			sig, ended, err = r.followChild(ctx, rec, child, canRetry)
+		}
+		switch {
+		case ended:
+			return err
+		case err != nil:
+			return r.cancelDetached(ctx, rec, err)
+		case sig != nil:
+			return r.subWorkflowUpdated(ctx, rec, sig, canRetry)
+		}
+	}
+}
+
+// cancelDetached terminates, when rec's run ends early (err: ctx ended),
+// the child rec names or, naming none, the child its id derives (when
+// stored as its child): Conductor's SubWorkflow.cancel.
+func (r *runState) cancelDetached(ctx context.Context, rec *taskRecord, err error) error {
+	reason, ending := parentEnding(ctx)
+	if !ending {
+		return err
+	}
+	bg := context.WithoutCancel(ctx)
+	r.mu.Lock()
+	id := rec.SubWorkflowID
+	if id == "" {
+		id = subWorkflowRunID(r.id, rec.TaskID, rec.RetryCount)
+	}
+	r.mu.Unlock()
+	if !r.e.ownChild(bg, r.id, rec.TaskID, id) {
+		return err
+	}
+	terr := r.e.terminate(bg, id, "Parent workflow has been terminated with reason: "+reason, nil)
+	if terr != nil && !errors.Is(terr, ErrNotRunning) {
+		return errors.Join(err, terr)
+	}
+	return err
+}
+
 // awaitSubWorkflowUpdate waits for the final update of SUB_WORKFLOW record
-// rec, which has no child any more (subWorkflowProgress), applying the
-// updates IN_PROGRESS that come before it.
+// rec, which has no child (subWorkflowProgress), applying the updates
+// IN_PROGRESS that come before it. It returns nil after an update
+// IN_PROGRESS that names a child: rec follows it (subWorkflowDetached).
 func (r *runState) awaitSubWorkflowUpdate(ctx context.Context, rec *taskRecord) (*signal, error) {
 	r.emit(Event{Kind: EventWaiting, TaskRef: rec.Ref, TaskType: rec.TaskType, TaskID: rec.TaskID, Status: TaskInProgress, Reason: "external completion"})
 	for {
@@ -135,6 +287,9 @@ func (r *runState) awaitSubWorkflowUpdate(ctx context.Context, rec *taskRecord) 
 			if err := r.subWorkflowProgress(ctx, rec, &sig); err != nil {
 				return nil, err
 			}
+			if sig.SubWorkflowID != "" {
+				return nil, nil
+			}
 			continue
 		}
 		select {
@@ -143,6 +298,71 @@ func (r *runState) awaitSubWorkflowUpdate(ctx context.Context, rec *taskRecord) 
 		case <-moved:
 		}
 	}
+}
+
+// followChild follows child, the run SUB_WORKFLOW record rec names
+// without executing it, in the run store: when it ends, rec ends with its
+// outcome (ended, with subWorkflowDone's error); a final update of rec
+// comes back as sig; after an update IN_PROGRESS (applied) it returns
+// nothing, rec naming the child the update named, or none.
+func (r *runState) followChild(ctx context.Context, rec *taskRecord, child string, canRetry bool) (sig *signal, ended bool, err error) {
+	for {
+		moved := r.signalsTaken()
+		if s, ok := r.takePending(rec.Ref); ok && (s.TaskID == "" || s.TaskID == rec.TaskID) {
+			if s.Status != TaskInProgress {
+				return &s, false, nil
+			}
+			return nil, false, r.subWorkflowProgress(ctx, rec, &s)
+		}
+		if doc, _, lerr := r.e.runs.Load(ctx, child); lerr == nil {
+			var cd runDoc
+			if json.Unmarshal(doc, &cd) == nil && terminalWorkflow(cd.Status) {
+				return nil, true, r.subWorkflowDone(ctx, rec, shortName(cd.WorkflowType, cd.Version, child), cd.Status, cd.ReasonForIncompletion, cd.Output, canRetry)
+			}
+		}
+		// The store is looked at again after pollInterval of real time
+		// (not the engine's clock: no deadline of the run's).
+		tick := time.NewTimer(r.e.pollInterval)
+		select {
+		case <-ctx.Done():
+			tick.Stop()
+			return nil, false, ctx.Err()
+		case <-moved:
+		case <-tick.C:
+		}
+		tick.Stop()
+	}
+}
+
+// updateBeforeStart takes an update of SUB_WORKFLOW record rec, SCHEDULED
+// and naming no child yet, that came before its child is started: then
+// the child is never started, as Conductor's SubWorkflow.start is not
+// called for a task an update moved past SCHEDULED. Final, it ends the
+// task; IN_PROGRESS, the task waits for a final update
+// (subWorkflowDetached). The run's signals are read from the store here:
+// the update may have been stored a moment ago.
+func (r *runState) updateBeforeStart(ctx context.Context, rec *taskRecord, canRetry bool) (bool, error) {
+	_ = r.takeSignals(ctx)
+	r.mu.Lock()
+	sig, ok := r.pending[rec.Ref]
+	ok = ok && (sig.TaskID == "" || sig.TaskID == rec.TaskID) && (finalUpdate(sig) || sig.Status == TaskInProgress)
+	if ok {
+		delete(r.pending, rec.Ref)
+	}
+	r.mu.Unlock()
+	if !ok {
+		return false, nil
+	}
+	if sig.Status != TaskInProgress {
+		return true, r.subWorkflowUpdated(ctx, rec, &sig, canRetry)
+	}
+	if err := r.transition(ctx, rec, TaskInProgress, ""); err != nil {
+		return true, err
+	}
+	if err := r.subWorkflowProgress(ctx, rec, &sig); err != nil {
+		return true, err
+	}
+	return true, r.subWorkflowDetached(ctx, rec, canRetry)
 }
 
 // childRun is the execution of a SUB_WORKFLOW task's child.
@@ -199,7 +419,10 @@ func (r *runState) runChild(ctx context.Context, child *runState, rec *taskRecor
 			}
 			continue
 		}
-		if sig.Status == TaskInProgress && sig.SubWorkflowID != "" {
+		r.mu.Lock()
+		current := rec.SubWorkflowID
+		r.mu.Unlock()
+		if sig.Status == TaskInProgress && sig.SubWorkflowID != "" && sig.SubWorkflowID == current {
 			// It names its child (subUpdate.check): the task follows it.
 			if err := r.subWorkflowProgress(ctx, rec, &sig); err != nil {
 				cancel(err)
@@ -229,8 +452,9 @@ func (r *runState) runChild(ctx context.Context, child *runState, rec *taskRecor
 		r.emit(Event{Kind: EventTask, TaskRef: rec.Ref, TaskType: rec.TaskType, TaskID: rec.TaskID, Status: sig.Status,
 			Reason: "updated; its sub-workflow " + child.id + " runs on"})
 		if sig.Status == TaskInProgress {
-			// The task has no child any more: the caller waits for its
-			// final update (awaitSubWorkflowUpdate).
+			// The task has no child any more, or names another of its
+			// children: the caller waits for its final update, or
+			// follows that child (subWorkflowDetached).
 			if err := r.subWorkflowProgress(ctx, rec, &sig); err != nil {
 				return nil, nil, err
 			}

@@ -274,7 +274,9 @@ const nextTaskWait = 100 * time.Millisecond
 
 // updateTaskByRef is POST /api/tasks/{workflowId}/{ref}/{status}: the body
 // is the output. It completes a SIMPLE task waiting for a worker, or a WAIT
-// or HUMAN task waiting for an external completion.
+// or HUMAN task waiting for an external completion, or updates a
+// SUB_WORKFLOW task (IN_PROGRESS too, as Conductor's updateTask by
+// reference: engine.CompleteTask).
 func (s *Server) updateTaskByRef(w http.ResponseWriter, r *http.Request, p store.Principal) {
 	if id, ok := s.completeByRef(w, r, p); ok {
 		writeText(w, http.StatusOK, id)

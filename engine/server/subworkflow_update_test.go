@@ -214,3 +214,51 @@ func TestUpdateOfChildTaskNamingParent(t *testing.T) {
 	ctlAwait(t, ts, child, ctlStatus("COMPLETED"))
 	ctlAwait(t, ts, id, ctlStatus("COMPLETED"))
 }
+
+// TestSubWorkflowTaskInProgressByRefAPI: POST
+// /api/tasks/{workflowId}/{ref}/IN_PROGRESS for a SUB_WORKFLOW task is
+// taken (200, the task's id), as Conductor's updateTask by reference takes
+// it (its TaskResult built from the pending task): the task stays
+// IN_PROGRESS with the body over its output, still naming its child, and
+// ends with that child.
+func TestSubWorkflowTaskInProgressByRefAPI(t *testing.T) {
+	ts := ctlServer(t)
+	ctlCall(t, ts, "POST", "/api/metadata/workflow", subUpdateDef)
+	id := ctlCall(t, ts, "POST", "/api/workflow/sub_update_parent", `{}`)
+	d := ctlAwait(t, ts, id, func(d ctlDoc) string {
+		if len(d.Tasks) != 1 || d.Tasks[0].Status != "IN_PROGRESS" || d.Tasks[0].SubWorkflowID == "" {
+			return "want the SUB_WORKFLOW task IN_PROGRESS with its child"
+		}
+		return ""
+	})
+	sub, child := d.Tasks[0], d.Tasks[0].SubWorkflowID
+	st, _, body := ts.do(t, "POST", "/api/tasks/"+id+"/sub/IN_PROGRESS", `{"step":"one"}`)
+	if st != 200 || body != sub.TaskID {
+		t.Fatalf("POST /api/tasks/%s/sub/IN_PROGRESS: %d %s, want 200 and the task's id %s", id, st, body, sub.TaskID)
+	}
+	d = ctlAwait(t, ts, id, func(d ctlDoc) string {
+		if d.Tasks[0].OutputData["step"] != "one" {
+			return "want the update's output"
+		}
+		return ""
+	})
+	if tk := d.Tasks[0]; tk.Status != "IN_PROGRESS" || tk.SubWorkflowID != child || tk.OutputData["subWorkflowId"] != child {
+		t.Fatalf("the task updated IN_PROGRESS by reference: %s, want IN_PROGRESS naming %s", d.shape(), child)
+	}
+	var batch []map[string]any
+	b := ctlCall(t, ts, "GET", "/api/tasks/poll/batch/child_task?workerid=w&count=1&timeout=5000", "")
+	if err := json.Unmarshal([]byte(b), &batch); err != nil || len(batch) != 1 {
+		t.Fatalf("poll child_task: %s", b)
+	}
+	ctlCall(t, ts, "POST", "/api/tasks", fmt.Sprintf(`{"workflowInstanceId":%q,"taskId":%q,"status":"COMPLETED","outputData":{"from":"child"}}`, child, batch[0]["taskId"]))
+	d = ctlAwait(t, ts, id, func(d ctlDoc) string {
+		if len(d.Tasks) != 2 || d.Tasks[0].Status != "COMPLETED" {
+			return "want the SUB_WORKFLOW task COMPLETED and the next task"
+		}
+		return ""
+	})
+	if d.Tasks[0].OutputData["from"] != "child" || d.Tasks[0].SubWorkflowID != child {
+		t.Errorf("the SUB_WORKFLOW task ended with %v naming %q, want its child's output", d.Tasks[0].OutputData, d.Tasks[0].SubWorkflowID)
+	}
+	ctlCall(t, ts, "POST", "/api/workflow/"+id+"/terminate", "")
+}
