@@ -81,8 +81,9 @@ func hasJSON(v json.RawMessage) bool {
 
 // applyRerun puts a rerun's replacements in place before the run is stored
 // again; fromRef is the exact ref of the task rerun from, prevIn its
-// previous input (in-memory form).
-func (r *runState) applyRerun(o *RerunOptions, fromRef, fromID string, prevIn []byte, child string) error {
+// previous input (in-memory form), sibs the records before it reset in
+// place that run again with their stored input.
+func (r *runState) applyRerun(o *RerunOptions, fromRef, fromID string, prevIn []byte, child string, sibs []rerunSibling) error {
 	if hasJSON(o.WorkflowInput) {
 		// Conductor sets the input as given: no inputTemplate. A child's
 		// sealed input (SUB_WORKFLOW) is replaced with it.
@@ -98,12 +99,15 @@ func (r *runState) applyRerun(o *RerunOptions, fromRef, fromID string, prevIn []
 		r.doc.CorrelationID = o.CorrelationID
 	}
 	r.mu.Unlock()
-	if fromRef == "" || fromID == "" {
+	if fromRef == "" || (fromID == "" && len(sibs) == 0) {
 		return nil
 	}
 	// Conductor reschedules the rerun task itself: same task id.
-	kept := rerunTask{Ref: fromRef, TaskID: fromID, Child: child}
+	kept := rerunTask{Ref: fromRef, TaskID: fromID, Child: child, Siblings: sibs}
 	switch {
+	case fromID == "":
+		// A dynamic fork's FORK, mapped again (resetInPlace): its input
+		// too, and a taskInput does not apply to it.
 	case hasJSON(o.TaskInput):
 		kept.Input, kept.Override = append([]byte(nil), bytes.TrimSpace(o.TaskInput)...), true
 	case hasJSON(prevIn):
@@ -128,7 +132,7 @@ func (r *runState) applyRerun(o *RerunOptions, fromRef, fromID string, prevIn []
 	r.keepRerunTaskLocked(&kept)
 	rec := r.byRef[fromRef]
 	r.mu.Unlock()
-	if kept.Override && child == "" && rec != nil && rec.TaskID == fromID {
+	if kept.Override && child == "" && rec != nil && fromID != "" && rec.TaskID == fromID {
 		// Conductor's rerunWF sets the taskInput as the reset record's
 		// inputData, in the rerun's write.
 		return r.setTaskData(rec, kept.Input, nil)
@@ -142,6 +146,19 @@ func (r *runState) applyRerun(o *RerunOptions, fromRef, fromID string, prevIn []
 // maps the fork again (a new FORK record, new branches).
 func resetInPlace(from *taskRecord) bool {
 	return from.wt == nil || from.wt.Type != TypeForkJoinDynamic
+}
+
+// remappedForkLocked replaces from, a dynamic fork's FORK record a rerun
+// starts from, by a new record of it (a new task id, its seq, SCHEDULED,
+// scheduled now), as Conductor's finalizeRerun removes that record and
+// maps the fork again; the executor takes the new record over, resolving
+// its input and mapping the branches (fork.go). Callers hold r.mu.
+func (r *runState) remappedForkLocked(from *taskRecord) *taskRecord {
+	t := &taskRecord{TaskID: newID(), Ref: from.Ref, BaseRef: from.BaseRef, TaskType: from.TaskType, TaskDefName: from.TaskDefName,
+		Status: TaskScheduled, Iteration: from.Iteration, Seq: from.Seq, Scheduled: r.nowMillis(),
+		Domain: from.Domain, IsolationGroupID: from.IsolationGroupID, ExecutionNameSpace: from.ExecutionNameSpace, wt: from.wt}
+	r.touchLocked(t)
+	return t
 }
 
 // resetForRerunLocked resets the record of the task a rerun starts from
@@ -195,23 +212,49 @@ const rerunTaskPointer = "/rerunTask"
 // than resolving its template again. A SUB_WORKFLOW task rerun in place
 // keeps its record (and id) and gets the id of its new child, Child,
 // chosen by the rerun (kept until the task names it): its previous child
-// holds the id derived from the record (subworkflowchild.go).
+// holds the id derived from the record (subworkflowchild.go). Siblings
+// are the records before it that the rerun reset in place
+// (resetSiblingLocked) and the stored input they run again with, as
+// Conductor's scheduled tasks do (replacementInput), kept here rather than
+// read from the record, whose input the executor rewrites as it takes it
+// over: the note stays until their attempts have ended too. TaskID is
+// empty when the task rerun from is a dynamic fork's FORK, mapped again
+// under a new id.
 type rerunTask struct {
 	Ref      string          `json:"ref"`
 	TaskID   string          `json:"taskId"`
 	Input    json.RawMessage `json:"input,omitempty"`
 	Override bool            `json:"override,omitempty"`
 	Child    string          `json:"child,omitempty"`
+	Siblings []rerunSibling  `json:"siblings,omitempty"`
+}
+
+// rerunSibling is a record a rerun reset in place and the input it runs
+// with (a SUB_WORKFLOW's: its child's input).
+type rerunSibling struct {
+	TaskID string          `json:"taskId"`
+	Input  json.RawMessage `json:"input"`
 }
 
 func (r *runState) keepRerunTaskLocked(k *rerunTask) {
 	r.keptID, r.keptChild = map[string]string{k.Ref: k.TaskID}, nil
-	if k.Child != "" {
+	switch {
+	case k.TaskID == "":
+		r.keptID = nil
+	case k.Child != "":
 		// Its record stays: no new record takes the id.
 		r.keptID, r.keptChild = nil, map[string]string{k.TaskID: k.Child}
 	}
+	r.keptSibs = nil
+	for _, s := range k.Siblings {
+		if r.keptSibs == nil {
+			r.keptSibs = map[string][]byte{}
+		}
+		r.keptSibs[s.TaskID] = s.Input
+	}
 	r.inputOverride, r.keptInput = nil, nil
 	switch {
+	case k.TaskID == "":
 	case k.Override:
 		r.inputOverride = map[string][]byte{k.Ref: k.Input}
 	case hasJSON(k.Input):
@@ -227,7 +270,7 @@ func (r *runState) openRerunTask(sealed string) error {
 		return fmt.Errorf("rerunTask: %w", err)
 	}
 	var k rerunTask
-	if err := json.Unmarshal(plain, &k); err != nil || k.Ref == "" || k.TaskID == "" {
+	if err := json.Unmarshal(plain, &k); err != nil || k.Ref == "" || (k.TaskID == "" && len(k.Siblings) == 0) {
 		return fmt.Errorf("rerunTask: damaged")
 	}
 	r.mu.Lock()
@@ -238,14 +281,42 @@ func (r *runState) openRerunTask(sealed string) error {
 
 // keepRerunReason: on load, the record a rerun reset in place (its note
 // still in the run's head) keeps its reasonForIncompletion until the
-// task's next update, as in the process that reran it (rerunReason).
+// task's next update, as in the process that reran it (rerunReason). What
+// the note holds of records whose attempt has ended since (the note stays
+// while a sibling's runs) is let go.
 func (r *runState) keepRerunReason() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for ref, id := range r.keptID {
-		if t := r.byRef[ref]; t != nil && t.TaskID == id && (t.Status == TaskScheduled || t.Status == TaskInProgress) {
+		t := r.byRef[ref]
+		if t != nil && t.TaskID == id && (t.Status == TaskScheduled || t.Status == TaskInProgress) {
 			t.rerunReason = t.Reason != ""
+		} else if t != nil && t.TaskID == id {
+			delete(r.keptID, ref)
 		}
+	}
+	if len(r.keptSibs) == 0 {
+		return
+	}
+	unfinished := map[string]bool{}
+	for _, t := range r.tasks {
+		if !terminalTask(t.Status) {
+			unfinished[t.TaskID] = true
+		}
+	}
+	for id := range r.keptSibs {
+		if !unfinished[id] {
+			delete(r.keptSibs, id)
+		}
+	}
+}
+
+// rerunNoteServedLocked: nothing the rerun's note keeps is still to be
+// used (the rerun task's id and child, the siblings' stored input): it
+// leaves the run's head with the next write. Callers hold r.mu.
+func (r *runState) rerunNoteServedLocked() {
+	if len(r.keptID) == 0 && len(r.keptChild) == 0 && len(r.keptSibs) == 0 {
+		r.doc.RerunTask = ""
 	}
 }
 
@@ -258,7 +329,7 @@ func (r *runState) takeKeptIDLocked(ref string) string {
 		delete(r.keptID, ref)
 		// The task is scheduled again: its record now carries the id
 		// and the input (the next write stores both).
-		r.doc.RerunTask = ""
+		r.rerunNoteServedLocked()
 	}
 	return id
 }
@@ -278,7 +349,11 @@ func (r *runState) heldByRecordLocked(ref string) bool {
 func (r *runState) rerunAttemptEndedLocked(t *taskRecord) {
 	if id, ok := r.keptID[t.Ref]; ok && id == t.TaskID {
 		delete(r.keptID, t.Ref)
-		r.doc.RerunTask = ""
+		r.rerunNoteServedLocked()
+	}
+	if _, ok := r.keptSibs[t.TaskID]; ok {
+		delete(r.keptSibs, t.TaskID)
+		r.rerunNoteServedLocked()
 	}
 }
 
@@ -288,12 +363,14 @@ func (r *runState) rerunAttemptEndedLocked(t *taskRecord) {
 func (r *runState) takeRerunChildLocked(rec *taskRecord) {
 	if _, ok := r.keptChild[rec.TaskID]; ok {
 		delete(r.keptChild, rec.TaskID)
-		r.doc.RerunTask = ""
+		r.rerunNoteServedLocked()
 	}
 }
 
 // replacementInput is the rerun's taskInput for ref, if any, else the
-// previous input a rerun keeps for its task, when that can be given again
+// previous input a rerun keeps for its task, or the stored input of a
+// record before it that the rerun reset in place (Conductor's scheduled
+// task runs with the inputData it has), when that can be given again
 // as it was: the template reads no secret (the kept form holds references,
 // never values, and a reference in data must stay text) and nothing in it
 // was masked. Otherwise the input is built from the template again.
@@ -304,6 +381,9 @@ func (r *runState) replacementInput(ref string, tmpl *interpolate.Template) []by
 		return ov
 	}
 	prev := r.keptInput[ref]
+	if t := r.byRef[ref]; prev == nil && t != nil && !terminalTask(t.Status) {
+		prev = r.keptSibs[t.TaskID]
+	}
 	if prev == nil {
 		return nil
 	}
@@ -318,35 +398,79 @@ func (r *runState) replacementInput(ref string, tmpl *interpolate.Template) []by
 
 // resetSiblingForRerun: t, a task recorded before the task from a rerun
 // starts from that ended unsuccessfully (another fork branch's), is reset
-// in place by the rerun, as Conductor's finalizeRerun resets it, rather
-// than dropped and scheduled anew: a leaf task (a worker's or a system
-// task wfrun runs) or a JOIN, not another control task nor a SUB_WORKFLOW
-// (its child is named after its record), nor an earlier attempt of from
-// itself.
+// in place by the rerun, as Conductor's finalizeRerun resets every such
+// record but those of the rerun task's ref, rather than dropped and
+// scheduled anew: a leaf task, a SUB_WORKFLOW (its child cleared), a
+// DO_WHILE, a JOIN and the other control tasks. Not a TERMINATE, which
+// never ends unsuccessfully.
 func resetSiblingForRerun(t, from *taskRecord) bool {
-	if t.TaskType == TypeJoin {
-		return t.Ref != from.Ref
-	}
-	if t.Ref == from.Ref || t.TaskType == TypeSubWorkflow || !retriedAsNewAttempt(t) {
+	if t.Ref == from.Ref || successfulTask(t.Status) || !terminalTask(t.Status) {
 		return false
 	}
-	return t.wt == nil || t.wt.Type != TypeSubWorkflow
+	return t.TaskType != TypeTerminate
+}
+
+// keptSibling: t, a record resetSiblingLocked reset, runs again with the
+// input it has (replacementInput), as Conductor's decider runs a
+// scheduled task, when t is a leaf task or a SUB_WORKFLOW (its child's
+// input, the record's workflowInput) with an input. A control task's
+// input is its definition's (a JOIN's joinOn). Callers hold r.mu.
+func keptSibling(t *taskRecord) (rerunSibling, bool) {
+	switch t.TaskType {
+	case TypeJoin, TypeDoWhile, TypeSwitch, TypeDecision, TypeFork, TypeExclusiveJoin:
+		return rerunSibling{}, false
+	}
+	in := t.inMem
+	if t.TaskType == TypeSubWorkflow {
+		in = subWorkflowInputOf(in)
+	}
+	if !hasJSON(in) {
+		return rerunSibling{}, false
+	}
+	return rerunSibling{TaskID: t.TaskID, Input: append(json.RawMessage(nil), in...)}, true
 }
 
 // resetSiblingLocked resets t (resetSiblingForRerun) as Conductor's
 // finalizeRerun does, in the rerun's write: SCHEDULED (IN_PROGRESS for a
-// JOIN and a system task Conductor runs synchronously), started now, no
-// end time, no reason; its task id, seq, retryCount, scheduled time, input and output
-// stay. The executor takes the record over (beginRecord). Callers hold
-// r.mu.
+// JOIN, a DO_WHILE and a system task Conductor runs synchronously),
+// started now, no end time, no reason; its task id, seq, retryCount,
+// scheduled time, input and output stay, but a SUB_WORKFLOW's child: it
+// names none (nor does its output), and starts a new one
+// (subworkflowchild.go). The executor takes the record over (beginRecord;
+// a DO_WHILE goes on at its iteration). Callers hold r.mu.
 func (r *runState) resetSiblingLocked(t *taskRecord) {
 	t.Status = TaskScheduled
-	if syncSystemTask[t.TaskType] || t.TaskType == TypeJoin {
+	if syncSystemTask[t.TaskType] || t.TaskType == TypeJoin || t.TaskType == TypeDoWhile {
 		t.Status = TaskInProgress
+	}
+	if t.TaskType == TypeSubWorkflow {
+		t.SubWorkflowID = ""
 	}
 	t.Start, t.End, t.Reason = r.nowMillis(), 0, ""
 	t.Callback, t.WaitUntil, t.Awaiting = 0, 0, false
 	r.touchLocked(t)
+}
+
+// dropChildOutput removes subWorkflowId from the output of the
+// SUB_WORKFLOW record t that a rerun reset in place, as Conductor's
+// finalizeRerun does; the rest of the output stays.
+func (r *runState) dropChildOutput(t *taskRecord) error {
+	r.mu.Lock()
+	out := t.outMem
+	r.mu.Unlock()
+	var m map[string]json.RawMessage
+	if json.Unmarshal(out, &m) != nil || m == nil {
+		return nil
+	}
+	if _, ok := m["subWorkflowId"]; !ok {
+		return nil
+	}
+	delete(m, "subWorkflowId")
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return r.setTaskData(t, nil, b)
 }
 
 // syncSystemTask: the system task types Conductor starts at once rather
@@ -355,4 +479,5 @@ func (r *runState) resetSiblingLocked(t *taskRecord) {
 var syncSystemTask = map[string]bool{
 	TypeSetVariable: true, TypeLambda: true, "INLINE": true, "JSON_JQ_TRANSFORM": true,
 	TypeEvent: true, TypeHuman: true, "NOOP": true,
+	TypeSwitch: true, TypeDecision: true, TypeFork: true, TypeExclusiveJoin: true,
 }

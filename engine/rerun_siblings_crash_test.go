@@ -34,7 +34,7 @@ func TestKillAtEveryRerunWriteWithSiblings(t *testing.T) {
 	e := siblingEngine(t, count, &fail, &side)
 	id, a, b0, b1 := failedSiblings(t, e, &fail)
 	count.n.Store(0)
-	if r, err := e.RerunWith(context.Background(), id, engine.RerunOptions{FromTaskID: b1["taskId"].(string)}); err != nil || r.Status != engine.StatusCompleted {
+	if r, err := e.RerunWith(context.Background(), id, siblingsRerun(b1)); err != nil || r.Status != engine.StatusCompleted {
 		t.Fatalf("reference rerun: %v %+v", err, r)
 	}
 	checkSiblingsRerun(t, e, id, a, b0, b1)
@@ -113,6 +113,6 @@ func TestRerunSiblingsCrashChild(t *testing.T) {
 	var fail atomic.Bool
 	var side atomic.Int32
 	e := siblingEngine(t, &killAtWrite{Store: rs, k: k, before: os.Getenv("WFRUN_RERUN_SIB_BEFORE") != ""}, &fail, &side)
-	_, err = e.RerunWith(context.Background(), os.Getenv("WFRUN_RERUN_SIB_RUN"), engine.RerunOptions{FromTaskID: os.Getenv("WFRUN_RERUN_SIB_FROM")})
+	_, err = e.RerunWith(context.Background(), os.Getenv("WFRUN_RERUN_SIB_RUN"), siblingsRerun(map[string]any{"taskId": os.Getenv("WFRUN_RERUN_SIB_FROM")}))
 	t.Fatalf("child was not killed (writes made: all): %v", err)
 }

@@ -24,7 +24,7 @@ import (
 // takes those records over: no second record of them.
 const rerunSiblingsDef = `{"name":"rerun_siblings","version":1,"schemaVersion":2,"tasks":[
 	 {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN","forkTasks":[
-	  [{"name":"w_side","taskReferenceName":"a"}],
+	  [{"name":"w_side","taskReferenceName":"a","inputParameters":{"k":"${workflow.input.k}"}}],
 	  [{"name":"w_flaky","taskReferenceName":"b"}]]},
 	 {"name":"join","taskReferenceName":"join","type":"JOIN","joinOn":["a","b"]},
 	 {"name":"w_ok","taskReferenceName":"after"}]}`
@@ -73,7 +73,7 @@ func failedSiblings(t *testing.T, e *engine.Engine, fail *atomic.Bool) (id strin
 		t.Fatal(err)
 	}
 	fail.Store(true)
-	res := startRun(t, e, d, `{}`)
+	res := startRun(t, e, d, `{"k":"v1"}`)
 	if res.Status != engine.StatusFailed {
 		t.Fatalf("first run: %+v", res)
 	}
@@ -95,15 +95,25 @@ func failedSiblings(t *testing.T, e *engine.Engine, fail *atomic.Bool) (id strin
 	return res.RunID, a, b0, b1
 }
 
+// siblingsRerun is the rerun of failedSiblings' run from b's last
+// attempt, with a new workflow input.
+func siblingsRerun(b1 map[string]any) engine.RerunOptions {
+	return engine.RerunOptions{FromTaskID: b1["taskId"].(string), WorkflowInput: json.RawMessage(`{"k":"v2"}`)}
+}
+
 // checkSiblingsRerun: after the rerun, a's record (its id) COMPLETED, the
-// only one of a; b's earlier attempt FAILED, then b's rerun attempt; one
-// JOIN record.
+// only one of a, with the input it had (k v1: Conductor's scheduled task
+// keeps its inputData, the rerun's workflow input does not reach it); b's
+// earlier attempt FAILED, then b's rerun attempt; one JOIN record.
 func checkSiblingsRerun(t *testing.T, e *engine.Engine, id string, a, b0, b1 map[string]any) {
 	t.Helper()
 	_, after := rawTasks(t, e, id)
 	refs := map[any][]string{}
 	for _, tk := range after {
 		refs[tk["referenceTaskName"]] = append(refs[tk["referenceTaskName"]], fmt.Sprintf("%v:%v", tk["taskId"], tk["status"]))
+		if in, _ := tk["inputData"].(map[string]any); tk["referenceTaskName"] == "a" && fmt.Sprint(in) != "map[k:v1]" {
+			t.Errorf("a's input after the rerun: %v, want its stored one (k v1)", in)
+		}
 	}
 	wantA := fmt.Sprintf("[%v:COMPLETED]", a["taskId"])
 	wantB := fmt.Sprintf("[%v:FAILED %v:COMPLETED]", b0["taskId"], b1["taskId"])
@@ -137,7 +147,7 @@ func TestRerunResetsEarlierUnsuccessfulTasksInPlace(t *testing.T) {
 	var rr *engine.Result
 	go func() {
 		var err error
-		rr, err = e.RerunWith(context.Background(), id, engine.RerunOptions{FromTaskID: b1["taskId"].(string)})
+		rr, err = e.RerunWith(context.Background(), id, siblingsRerun(b1))
 		done <- err
 	}()
 	select {

@@ -338,6 +338,9 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 		}
 	}
 	var loops []*taskRecord // DO_WHILEs going on at the rerun task's iteration
+	var sibs []rerunSibling // records reset in place that keep their input (rerun.go)
+	var subs []*taskRecord  // SUB_WORKFLOWs among them: their child's id leaves the output
+	var fresh *taskRecord   // a dynamic fork's FORK mapped again (resetInPlace)
 	r.mu.Lock()
 	rerunRefs := map[string]bool{} // a test run's mocks (mockstore.go)
 	for _, t := range r.tasks {
@@ -375,6 +378,11 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 				// in the write that stores the run RUNNING (rerun.go);
 				// the executor takes the record over.
 				r.resetForRerunLocked(t)
+			} else if t == from {
+				// Conductor's finalizeRerun maps a dynamic fork's FORK
+				// again: a new record, in the rerun's write.
+				t = r.remappedForkLocked(t)
+				fresh = t
 			} else if t.Seq < fromSeq && loopHolding(t, from) {
 				// Conductor keeps the tasks before the rerun task and
 				// finalizeRerun reopens the DO_WHILE that holds it: the
@@ -400,6 +408,12 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 				// Conductor's finalizeRerun resets it in place, in the
 				// rerun's write; the executor takes the record over.
 				r.resetSiblingLocked(t)
+				if s, ok := keptSibling(t); ok {
+					sibs = append(sibs, s)
+				}
+				if t.TaskType == TypeSubWorkflow {
+					subs = append(subs, t)
+				}
 			}
 			kept = append(kept, t)
 			if t.TaskType != TypeTerminate {
@@ -408,11 +422,9 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 		}
 		r.tasks = kept
 		// Conductor resets the rerun task in place: it keeps its seq, and
-		// the tasks scheduled after it number on from there.
-		r.doc.NextSeq = fromSeq - 1
-		if inPlace {
-			r.doc.NextSeq = fromSeq
-		}
+		// the tasks scheduled after it number on from there (a dynamic
+		// fork's new FORK record takes the seq).
+		r.doc.NextSeq = fromSeq
 	default:
 		r.retainForRetryLocked(nil)
 		r.doc.LastRetriedTime = r.nowMillis()
@@ -432,6 +444,17 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 			return nil, err
 		}
 	}
+	for _, t := range subs {
+		if err := r.dropChildOutput(t); err != nil {
+			return nil, err
+		}
+	}
+	if fresh != nil && hasJSON(fromIn) {
+		// Shown with its previous input until the executor maps it.
+		if err := r.setTaskData(fresh, fromIn, nil); err != nil {
+			return nil, err
+		}
+	}
 	if err := r.restartMocks(fromStart, rerunRefs); err != nil {
 		return nil, err
 	}
@@ -446,7 +469,7 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 		if subRerun {
 			child = newID()
 		}
-		if err := r.applyRerun(o, fromRef, keptID, fromIn, child); err != nil {
+		if err := r.applyRerun(o, fromRef, keptID, fromIn, child, sibs); err != nil {
 			return nil, err
 		}
 	}

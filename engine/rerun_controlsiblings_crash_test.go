@@ -1,0 +1,120 @@
+//go:build unix
+
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+
+	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/engine/runstore"
+)
+
+// TestKillAtEveryRerunWriteWithControlSiblings: the rerun of
+// TestRerunResetsControlAndSubWorkflowSiblingsInPlace, killed before and
+// after each of its writes (the child's too) and resumed by another
+// process: the run completes with the records reset in place taken over
+// (the DO_WHILE, the SUB_WORKFLOW with one new child, the leaf tasks),
+// never a second record, and each runs with its stored input.
+func TestKillAtEveryRerunWriteWithControlSiblings(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns a process per persistence point")
+	}
+	var fail atomic.Bool
+	count := &killAtWrite{Store: runstore.NewMemory()}
+	e := controlSiblingsEngine(t, count, &fail, newStarted(), func(string) {})
+	id, prior := failedControlSiblings(t, e, &fail)
+	count.n.Store(0)
+	if r, err := e.RerunWith(context.Background(), id, controlSiblingsRerun(prior["b"]["taskId"].(string))); err != nil || r.Status != engine.StatusCompleted {
+		t.Fatalf("reference rerun: %v %+v", err, r)
+	}
+	checkControlSiblingsRerun(t, e, id, prior)
+	total := int(count.n.Load())
+	if total < 2 {
+		t.Fatalf("the reference rerun made %d writes", total)
+	}
+	for k := 1; k <= total; k++ {
+		for _, before := range []bool{true, false} {
+			t.Run(fmt.Sprintf("write=%d/before=%v", k, before), func(t *testing.T) {
+				controlSiblingsCrashAndResume(t, k, before)
+			})
+		}
+	}
+}
+
+func newStarted() map[string]chan struct{} {
+	return map[string]chan struct{}{"body": make(chan struct{}), "inner": make(chan struct{}), "a": make(chan struct{})}
+}
+
+func controlSiblingsCrashAndResume(t *testing.T, k int, before bool) {
+	db := filepath.Join(t.TempDir(), "runs.db")
+	rs, err := runstore.OpenBolt(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fail atomic.Bool
+	e := controlSiblingsEngine(t, rs, &fail, newStarted(), func(string) {})
+	id, prior := failedControlSiblings(t, e, &fail)
+	_ = rs.Close()
+
+	child := exec.Command(os.Args[0], "-test.run", "^TestRerunControlSiblingsCrashChild$", "-test.v")
+	child.Env = append(os.Environ(), "WFRUN_RERUN_CSIB_DB="+db, "WFRUN_RERUN_CSIB_RUN="+id, "WFRUN_RERUN_CSIB_FROM="+prior["b"]["taskId"].(string),
+		"WFRUN_RERUN_CSIB_AT="+strconv.Itoa(k), "WFRUN_RERUN_CSIB_BEFORE="+map[bool]string{true: "1"}[before])
+	out, err := child.CombinedOutput()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee) && ee.Sys().(syscall.WaitStatus).Signal() == syscall.SIGKILL:
+	case strings.Contains(string(out), "child was not killed (writes made: all)"):
+		// Fewer writes than the reference rerun made (timing): the rerun
+		// ended.
+	default:
+		t.Fatalf("child was not killed: %v\n%s", err, out)
+	}
+
+	rs, err = runstore.OpenBolt(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	e = controlSiblingsEngine(t, rs, &fail, nil, func(string) {})
+	r, err := e.Resume(context.Background(), id)
+	switch {
+	case errors.Is(err, engine.ErrNotRunning):
+		if k == 1 && before {
+			return // the rerun never was
+		}
+	case err != nil || r.Status != engine.StatusCompleted:
+		t.Fatalf("resume after write %d: %v %+v", k, err, r)
+	}
+	checkControlSiblingsRerun(t, e, id, prior)
+}
+
+// TestRerunControlSiblingsCrashChild is the child process (skipped unless
+// started by TestKillAtEveryRerunWriteWithControlSiblings).
+func TestRerunControlSiblingsCrashChild(t *testing.T) {
+	db := os.Getenv("WFRUN_RERUN_CSIB_DB")
+	if db == "" {
+		t.Skip("child process of TestKillAtEveryRerunWriteWithControlSiblings")
+	}
+	rs, err := runstore.OpenBolt(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := strconv.Atoi(os.Getenv("WFRUN_RERUN_CSIB_AT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fail atomic.Bool
+	e := controlSiblingsEngine(t, &killAtWrite{Store: rs, k: k, before: os.Getenv("WFRUN_RERUN_CSIB_BEFORE") != ""}, &fail, nil, func(string) {})
+	_, err = e.RerunWith(context.Background(), os.Getenv("WFRUN_RERUN_CSIB_RUN"), controlSiblingsRerun(os.Getenv("WFRUN_RERUN_CSIB_FROM")))
+	t.Fatalf("child was not killed (writes made: all): %v", err)
+}
