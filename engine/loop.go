@@ -187,6 +187,10 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 	names := map[string]bool{}
 	walkTasks(wt.LoopOver, func(t *WorkflowTask) { names[t.TaskReferenceName] = true })
 
+	// The loop whose iteration this one runs in, still judging it (not
+	// one that failed already, whose rest runs beside): a failure in this
+	// loop's iteration fails it too (failNested).
+	outer := enclosingLoop(ctx)
 	// Its iterations' tasks know their loop (scheduleLoopSuccessor).
 	ctx = context.WithValue(ctx, loopKey{}, wt)
 	ls := &loopState{entryAt: map[int]int{}}
@@ -299,7 +303,10 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 			if err := r.setTaskData(rec, nil, ls.bytes()); err != nil {
 				return err
 			}
-			err := r.failTask(ctx, rec, TaskFailed, failed.reason+" ")
+			if outer != nil && bi == nil {
+				return r.failNested(ctx, rec, failed)
+			}
+			err := r.failLoops(ctx, rec, failed)
 			if failed.terminated {
 				bi.stop()
 				return r.afterTerminateSuccessor(err, failed.then)
@@ -314,14 +321,15 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 					return err
 				}
 				// The iteration goes on beside the tasks after the loop.
-				return &loopRest{iter: bi}
+				return &loopRest{iter: bi, inner: failed.inner}
 			}
-			if err != nil || len(failed.rest) == 0 {
+			if err != nil || len(failed.rest) == 0 && len(failed.inner) == 0 {
 				return err
 			}
 			// Permissive or optional, the loop lets the run go on; the
-			// rest of the iteration runs beside (loopbeside.go).
-			return &loopRest{rest: failed.rest, loop: wt}
+			// rest of the iteration runs beside (loopbeside.go), and so
+			// do the rests of the failed loops inside it.
+			return &loopRest{rest: failed.rest, loop: wt, inner: failed.inner}
 		}
 		if wt.program == nil {
 			if !hasItems {
@@ -429,6 +437,75 @@ type iterationFailed struct {
 	// decision once the loop has failed.
 	terminated bool
 	then       error
+	// loops: the DO_WHILEs inside the judging one that this failure
+	// failed already, innermost first (failNested); inner: the rests of
+	// their iterations, to run beside when the run goes on.
+	loops []*taskRecord
+	inner []*loopRest
+}
+
+// enclosingLoop is the DO_WHILE whose iteration ctx runs in, while it
+// judges that iteration: nil outside any loop, and in the rest of an
+// iteration that failed its loop already (besideLoop) or an iteration a
+// forked loop runs beside it (besideIter).
+func enclosingLoop(ctx context.Context) *WorkflowTask {
+	loop, _ := ctx.Value(loopKey{}).(*WorkflowTask)
+	if loop == nil {
+		return nil
+	}
+	if bi, _ := ctx.Value(besideIterKey{}).(*besideIter); bi != nil && bi.loop == loop {
+		return nil
+	}
+	return loop
+}
+
+// failNested fails rec, the DO_WHILE whose iteration failed (failed: its
+// unsuccessful task), inside the iteration of a loop that judges it in the
+// same decision. Conductor's DoWhile.execute of the enclosing loop walks
+// every task under it of its iteration, at any depth: it fails on the same
+// task, with the same reason, before the inner loop is executed (the outer
+// one comes first in the run's tasks). Only the next decision's retry()
+// walks the failed loops, outermost first (failLoops), so nothing is
+// decided of the run here, and the successor of this loop is not mapped
+// in this decision (getNextTask of the loop comes with that next one).
+func (r *runState) failNested(ctx context.Context, rec *taskRecord, failed *iterationFailed) error {
+	reason := r.sec.Excerpt(failed.reason+" ", maxReasonBytes)
+	if err := r.transition(ctx, rec, TaskFailed, reason); err != nil {
+		return err
+	}
+	failed.loops = append(failed.loops, rec)
+	if len(failed.rest) > 0 {
+		failed.inner = append(failed.inner, &loopRest{rest: failed.rest, loop: rec.wt})
+	}
+	// In the enclosing iteration, the failure is this loop's: its entry
+	// ends with it, the tasks after it are that iteration's rest.
+	failed.ref, failed.rest, failed.broken, failed.next = rec.Ref, nil, false, true
+	return failed
+}
+
+// failLoops fails rec, the outermost DO_WHILE failed by its iteration
+// (failed), and decides the run as the next decision's retry() does,
+// walking the failed loops outermost first: the first that is neither
+// optional nor permissive fails the run with its reason; an optional one
+// is COMPLETED_WITH_ERRORS; a permissive one stays FAILED. nil when the
+// run goes on.
+func (r *runState) failLoops(ctx context.Context, rec *taskRecord, failed *iterationFailed) error {
+	if err := r.failTask(ctx, rec, TaskFailed, failed.reason+" "); err != nil {
+		return err
+	}
+	for k := len(failed.loops) - 1; k >= 0; k-- {
+		l := failed.loops[k]
+		switch {
+		case l.wt.Optional:
+			if err := r.transition(ctx, l, TaskCompletedWithErrors, l.Reason); err != nil {
+				return err
+			}
+		case l.wt.Permissive:
+		default:
+			return r.afterFailure(ctx, l, TaskFailed, l.Reason)
+		}
+	}
+	return nil
 }
 
 // loopKey is the context key of the DO_WHILE (its *WorkflowTask) whose

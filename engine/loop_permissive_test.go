@@ -142,8 +142,10 @@ func stripChild(s string) string {
 // 216-235, and 277-312 when the run would complete): a permissive loop
 // lets the run go on past it, which then fails naming the loop and the
 // task; an optional one becomes COMPLETED_WITH_ERRORS (the permissive task
-// inside still fails the run at its end); a permissive loop inside another
-// loop fails the outer one in turn, with its reason and one more space.
+// inside still fails the run at its end). Inside another loop, the outer
+// one, whose DoWhile.execute walks every task under it of its iteration
+// and runs first, fails on the same task with the same reason
+// (TestDoWhileFailureInANestedLoop).
 func TestDoWhileFailedByItsIterationIsJudgedAsATask(t *testing.T) {
 	inner := `"loopCondition":"$.loop['iteration'] < 2","loopOver":[{"name":"fail","taskReferenceName":"x","permissive":true,"retryCount":0,"inputParameters":{}}]`
 	after := `{"name":"echo","taskReferenceName":"after","inputParameters":{}}`
@@ -158,7 +160,7 @@ func TestDoWhileFailedByItsIterationIsJudgedAsATask(t *testing.T) {
 			[]string{"loop:COMPLETED_WITH_ERRORS:worker says no to {} ", "x__1:FAILED:worker says no to {}", "after:COMPLETED:"}, []string{"x__1"}},
 		{"loop in a loop", `{"name":"w","tasks":[{"name":"outer","taskReferenceName":"outer","type":"DO_WHILE","loopCondition":"$.outer['iteration'] < 2",
 		  "loopOver":[{"name":"loop","taskReferenceName":"loop","type":"DO_WHILE","permissive":true,` + inner + `}]},` + after + `]}`,
-			[]string{"outer:FAILED:worker says no to {}  ", "loop__1:FAILED:worker says no to {} ", "x__1__1:FAILED:worker says no to {}"}, []string{"outer"}},
+			[]string{"outer:FAILED:worker says no to {} ", "loop__1:FAILED:worker says no to {} ", "x__1__1:FAILED:worker says no to {}"}, []string{"outer"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -30,6 +30,12 @@ import (
 // one; a permissive task failing in the iteration once the loop has failed
 // lets it go on too.
 //
+// A failure inside a loop nested in the failed one (failNested) fails the
+// inner loops too; the rests of their iterations run beside as well, each
+// once the rest of the loop around it has scheduled its next task
+// (loopRest.inner), as Conductor's decider schedules the next task of
+// each failed loop, outermost first, in the decision after the failure.
+//
 // Not modelled: a run resumed while a rest runs (the rest is not resumed,
 // its tasks are cancelled when the run ends).
 
@@ -66,6 +72,11 @@ type loopRest struct {
 	rest []restSegment
 	loop *WorkflowTask // the failed loop
 	iter *besideIter   // or the iteration itself, still running
+	// inner: the rests of failed loops inside it (failNested), each
+	// beside the others, started once the first task of rest (or of the
+	// iteration) is recorded: Conductor schedules their next tasks in the
+	// decision after the one that schedules the loop's own.
+	inner []*loopRest
 }
 
 // besideIter is an iteration of a permissive or optional DO_WHILE with a
@@ -189,6 +200,32 @@ func failedIter(loop *WorkflowTask) *besideIter {
 // release lets the iteration go on (the tasks after the loop started).
 func (bi *besideIter) release() { bi.resumeOnce.Do(func() { close(bi.resume) }) }
 
+// runRest runs the rest lr (not its inner rests) under ctx and returns
+// its end.
+func (r *runState) runRest(ctx context.Context, lr *loopRest) error {
+	if bi := lr.iter; bi != nil {
+		bi.release()
+		select {
+		case <-bi.done:
+		case <-ctx.Done():
+			bi.stop()
+			return nil
+		}
+		return bi.err
+	}
+	if lr.loop != nil {
+		// The rest is the failed loop's iteration: a permissive task
+		// failing in it lets it go on (goesOn).
+		ctx = context.WithValue(context.WithValue(ctx, loopKey{}, lr.loop), besideIterKey{}, failedIter(lr.loop))
+	}
+	for _, s := range lr.rest {
+		if err := r.execList(ctx, s.list[s.from:], s.suffix, s.iter); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (l *loopRest) Error() string { return "DO_WHILE: the rest of the failed iteration runs beside" }
 
 // besideLoop starts the rest of the iteration lr. It runs under ctx, once
@@ -197,11 +234,6 @@ func (l *loopRest) Error() string { return "DO_WHILE: the rest of the failed ite
 func (r *runState) besideLoop(ctx context.Context, lr *loopRest, stop context.CancelCauseFunc) *forkRest {
 	// Beside a fork branch's own tasks, it takes no turns in the fork.
 	rctx, cancel := context.WithCancel(context.WithValue(ctx, branchKey{}, (*branchTurn)(nil)))
-	if lr.loop != nil {
-		// The rest is the failed loop's iteration: a permissive task
-		// failing in it lets it go on (goesOn).
-		rctx = context.WithValue(context.WithValue(rctx, loopKey{}, lr.loop), besideIterKey{}, failedIter(lr.loop))
-	}
 	gate := make(chan struct{})
 	var once sync.Once
 	open := func() { once.Do(func() { close(gate) }) }
@@ -210,6 +242,14 @@ func (r *runState) besideLoop(ctx context.Context, lr *loopRest, stop context.Ca
 	r.mu.Unlock()
 	done := make(chan struct{})
 	var rerr error
+	var failOnce sync.Once
+	// fail: the run fails (a stopError): the tasks after the loop end.
+	fail := func(err error) {
+		var st *stopError
+		if errors.As(err, &st) {
+			failOnce.Do(func() { rerr = err; stop(err) })
+		}
+	}
 	go func() {
 		defer close(done)
 		select {
@@ -220,31 +260,36 @@ func (r *runState) besideLoop(ctx context.Context, lr *loopRest, stop context.Ca
 			}
 			return
 		}
-		if bi := lr.iter; bi != nil {
-			bi.release()
+		// The loop's own rest first, then the rests of the failed loops
+		// inside it, outermost first, each once the one before it has
+		// recorded a task (or ended).
+		chains := []*loopRest{lr}
+		for k := len(lr.inner) - 1; k >= 0; k-- {
+			chains = append(chains, lr.inner[k])
+		}
+		var wg sync.WaitGroup
+		started := make(chan struct{})
+		close(started)
+		for _, c := range chains {
 			select {
-			case <-bi.done:
+			case <-started:
 			case <-rctx.Done():
-				bi.stop()
-				return
 			}
-			var st *stopError
-			if errors.As(bi.err, &st) {
-				rerr = bi.err
-				stop(bi.err) // the run fails: the tasks after the loop end
-			}
-			return
+			next := make(chan struct{})
+			var once sync.Once
+			mark := func() { once.Do(func() { close(next) }) }
+			r.mu.Lock()
+			r.onRecord = func() { r.onRecord = nil; mark() }
+			r.mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer mark()
+				fail(r.runRest(rctx, c))
+			}()
+			started = next
 		}
-		for _, s := range lr.rest {
-			if err := r.execList(rctx, s.list[s.from:], s.suffix, s.iter); err != nil {
-				var st *stopError
-				if errors.As(err, &st) {
-					rerr = err
-					stop(err) // the run fails: the tasks after the loop end
-				}
-				return
-			}
-		}
+		wg.Wait()
 	}()
 	return &forkRest{
 		cancel: func() { cancel(); open() },

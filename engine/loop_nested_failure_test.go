@@ -1,0 +1,100 @@
+package engine_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/tasks"
+)
+
+// A permissive task failing in the iteration of a DO_WHILE (i) that runs
+// in the iteration of another (o). Conductor's DoWhile.execute of o walks
+// every task under o of its iteration, at any depth, and o comes before i
+// in the run's tasks: in the decision that sees the task fail, o fails
+// first with the task's reason and a space, then i with the same, and the
+// task's successor in i's iteration is scheduled (a synchronous one
+// executed). The next decision's retry() walks them in the run's order:
+// the first loop that is neither permissive nor optional fails the run
+// with its reason (nothing more is scheduled, the waiting successor is
+// cancelled); an optional one becomes COMPLETED_WITH_ERRORS; past a
+// permissive or optional one the decider schedules its next task — the
+// task after o, then the task after i in o's iteration — and the rest of
+// i's iteration runs on, each task scheduling the next (getNextTask,
+// filterNextLoopOverTasks). The run then fails naming the permissive
+// tasks that did not succeed. (Conductor names i's tasks with i's
+// iteration only, x__1; wfrun with both, x__1__1.)
+func TestDoWhileFailureInANestedLoop(t *testing.T) {
+	x := `{"name":"fail","taskReferenceName":"x","permissive":true,"retryCount":0,"inputParameters":{}}`
+	b := `{"name":"echo","taskReferenceName":"b","inputParameters":{"k":"b"}}`
+	c := `{"name":"c","taskReferenceName":"c","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"3"}}`
+	def := func(outer, inner, body string) string {
+		return `{"name":"w","tasks":[{"name":"o","taskReferenceName":"o","type":"DO_WHILE",` + outer + `"loopCondition":"false","loopOver":[
+		  {"name":"i","taskReferenceName":"i","type":"DO_WHILE",` + inner + `"loopCondition":"false","loopOver":[` + body + `]},
+		  {"name":"echo","taskReferenceName":"z","inputParameters":{"k":"z"}}]},
+		  {"name":"echo","taskReferenceName":"after","inputParameters":{"k":"after"}}]}`
+	}
+	const perm, opt = `"permissive":true,`, `"optional":true,`
+	cases := []struct {
+		name, def string
+		tasks     string
+		failed    []string // the tasks the run's reason names
+	}{
+		{"in a plain loop", def("", perm, x+`,`+c+`,`+b),
+			"o:FAILED i__1:FAILED x__1__1:FAILED c__1__1:COMPLETED", []string{"o"}},
+		{"in a plain loop, a worker successor", def("", perm, x+`,`+b+`,`+c),
+			"o:FAILED i__1:FAILED x__1__1:FAILED b__1__1:CANCELED", []string{"o"}},
+		{"in a permissive loop", def(perm, perm, x+`,`+c+`,`+b),
+			"o:FAILED i__1:FAILED x__1__1:FAILED c__1__1:COMPLETED after:COMPLETED z__1:COMPLETED b__1__1:COMPLETED", []string{"o", "i__1", "x__1__1"}},
+		{"in a permissive loop, a worker successor", def(perm, perm, x+`,`+b+`,`+c),
+			"o:FAILED i__1:FAILED x__1__1:FAILED b__1__1:COMPLETED after:COMPLETED z__1:COMPLETED c__1__1:COMPLETED", []string{"o", "i__1", "x__1__1"}},
+		{"in an optional loop", def(opt, perm, x+`,`+b+`,`+c),
+			"o:COMPLETED_WITH_ERRORS i__1:FAILED x__1__1:FAILED b__1__1:COMPLETED after:COMPLETED z__1:COMPLETED c__1__1:COMPLETED", []string{"i__1", "x__1__1"}},
+		{"an optional loop in a permissive one", def(perm, opt, x+`,`+b+`,`+c),
+			"o:FAILED i__1:COMPLETED_WITH_ERRORS x__1__1:FAILED b__1__1:COMPLETED after:COMPLETED z__1:COMPLETED c__1__1:COMPLETED", []string{"o", "x__1__1"}},
+		{"a plain loop in a permissive one", def(perm, "", x+`,`+b+`,`+c),
+			"o:FAILED i__1:FAILED x__1__1:FAILED b__1__1:CANCELED", []string{"i__1"}},
+		{"a plain loop in a plain one", def("", "", x+`,`+b+`,`+c),
+			"o:FAILED i__1:FAILED x__1__1:FAILED b__1__1:CANCELED", []string{"o"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, nil, engine.WithRegistry(tasks.NewDefaultRegistry()))
+			d, err := h.e.Parse([]byte(c.def))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for n := range 10 {
+				res := startRun(t, h.e, d, `{}`)
+				v := viewRun(t, h.e, res.RunID)
+				var got []string
+				ids := map[string]string{}
+				for _, tk := range v.Tasks {
+					got = append(got, tk.Ref+":"+tk.Status)
+					ids[tk.TaskID] = tk.Ref
+				}
+				if strings.Join(got, " ") != c.tasks {
+					t.Fatalf("run %d: tasks %s\nwant %s", n, strings.Join(got, " "), c.tasks)
+				}
+				if res.Status != engine.StatusFailed {
+					t.Fatalf("run %d: %s", n, res.Status)
+				}
+				var named []string
+				for _, w := range strings.Fields(res.Reason) {
+					if ref, ok := ids[w]; ok {
+						named = append(named, ref)
+					}
+				}
+				if strings.Join(named, " ") != strings.Join(c.failed, " ") {
+					t.Fatalf("run %d: reason %q names %v, want %v", n, res.Reason, named, c.failed)
+				}
+				// Both loops fail with the task's reason and one space.
+				for _, tk := range v.Tasks[:2] {
+					if tk.Reason != "worker says no to {} " {
+						t.Fatalf("run %d: %s reason %q", n, tk.Ref, tk.Reason)
+					}
+				}
+			}
+		})
+	}
+}
