@@ -37,10 +37,32 @@ func TestDecisionIgnoresSwitchFields(t *testing.T) {
 			}
 		})
 	}
+	// WorkflowTaskTypeConstraint refuses only a DECISION whose two case
+	// fields are null; with a blank caseExpression DecisionTaskMapper
+	// takes "" + taskInput.get(caseValueParam): the "null" case.
+	for _, fields := range []string{`"caseExpression":""`, `"caseExpression":"  ","caseValueParam":null`, `"caseValueParam":""`} {
+		t.Run("blank "+fields, func(t *testing.T) {
+			h := newHarness(t, nil)
+			res := h.run(`{"name":"w","tasks":[{"name":"d","taskReferenceName":"d","type":"DECISION",`+fields+`,
+			  "inputParameters":{"k":"x"},
+			  "decisionCases":{"null":[{"name":"echo","taskReferenceName":"isnull","inputParameters":{}}],
+			    "x":[{"name":"echo","taskReferenceName":"inx","inputParameters":{}}]},
+			  "defaultCase":[{"name":"echo","taskReferenceName":"other","inputParameters":{}}]}]}`, `{}`)
+			if res.Status != engine.StatusCompleted {
+				t.Fatalf("run %s %q", res.Status, res.Reason)
+			}
+			wf := viewRun(t, h.e, res.RunID)
+			if len(wf.Tasks) != 2 || wf.Tasks[1].Ref != "isnull" || wf.Tasks[0].Output["caseOutput"].([]any)[0] != "null" || wf.Tasks[0].Input["case"] != "null" {
+				t.Fatalf("tasks %+v", wf.Tasks)
+			}
+		})
+	}
 	t.Run("neither case field", func(t *testing.T) {
-		_, err := engine.ParseDefinition([]byte(dec(`"evaluatorType":"javascript","expression":"'y'"`)))
-		if err == nil || !strings.Contains(err.Error(), "/tasks/0: DECISION needs a caseValueParam or a caseExpression") {
-			t.Fatalf("err %v", err)
+		for _, fields := range []string{`"evaluatorType":"javascript","expression":"'y'"`, `"caseExpression":null,"caseValueParam":null`} {
+			_, err := engine.ParseDefinition([]byte(dec(fields)))
+			if err == nil || !strings.Contains(err.Error(), "/tasks/0: DECISION needs a caseValueParam or a caseExpression") {
+				t.Fatalf("%s: err %v", fields, err)
+			}
 		}
 	})
 }

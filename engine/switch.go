@@ -115,6 +115,30 @@ func (r *runState) evalCase(ctx context.Context, wt *WorkflowTask, input []byte,
 	return caseString(v), nil
 }
 
+// decisionCaseFields tells whether the definition of the DECISION t gives
+// a caseExpression and a caseValueParam (blank or not; null is none), as
+// WorkflowTaskTypeConstraint sees them: it refuses a DECISION with neither.
+func decisionCaseFields(t *WorkflowTask) (hasExpr, hasParam bool) {
+	var f struct {
+		CaseExpression *string `json:"caseExpression"`
+		CaseValueParam *string `json:"caseValueParam"`
+	}
+	_ = json.Unmarshal(t.raw, &f)
+	return f.CaseExpression != nil || t.CaseExpression != "", f.CaseValueParam != nil || t.CaseValueParam != ""
+}
+
+// blankCase is the case of a DECISION with a blank caseExpression:
+// DecisionTaskMapper reads the input member caseValueParam names, none when
+// it has none (null: "null"). An empty caseValueParam names the member "".
+type blankCase struct{ named bool }
+
+func (b blankCase) Eval(ctx context.Context, input any) (any, error) {
+	if m, ok := input.(map[string]any); ok && b.named {
+		return m[""], ctx.Err()
+	}
+	return nil, ctx.Err()
+}
+
 // decisionEvalFailed ends the run whose DECISION's caseExpression could
 // not be evaluated as Conductor's DecisionTaskMapper does: it throws
 // TerminateWorkflowException("Error while evaluating script: <the

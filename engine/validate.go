@@ -409,7 +409,17 @@ func (v *validator) switchTask(t *WorkflowTask) {
 		case t.CaseValueParam != "":
 			typ, expr, loc = eval.TypeValueParam, t.CaseValueParam, t.loc+"/caseValueParam"
 		default:
-			v.add(t.loc, "DECISION needs a caseValueParam or a caseExpression (evaluatorType and expression are SWITCH's)")
+			hasExpr, hasParam := decisionCaseFields(t)
+			if !hasExpr && !hasParam {
+				v.add(t.loc, "DECISION needs a caseValueParam or a caseExpression (evaluatorType and expression are SWITCH's)")
+				return
+			}
+			// A blank caseExpression, an empty caseValueParam: the
+			// mapper takes "" + input[caseValueParam], "null" for no
+			// such member (none can be named by a caseValueParam that
+			// is absent).
+			t.program, t.evalType = blankCase{named: hasParam}, eval.TypeValueParam
+			t.casesThrow = casesMayThrow(t)
 			return
 		}
 	}
