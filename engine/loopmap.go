@@ -259,7 +259,7 @@ func (r *runState) mapSwitch(ctx context.Context, wt *WorkflowTask, suffix strin
 		if wt.Type == TypeDecision {
 			return r.decisionEvalFailed(rec)
 		}
-		_ = r.transition(ctx, rec, TaskFailed, r.sec.CodeExcerpt(err.Error(), maxReasonBytes))
+		_ = r.transition(ctx, rec, TaskFailed, r.sec.CodeExcerpt(switchFailure(err), maxReasonBytes))
 		return nil
 	}
 	branch := switchBranch(wt, selected)

@@ -58,12 +58,9 @@ func (r *runState) execSwitch(ctx context.Context, wt *WorkflowTask, suffix stri
 			// built-in task is never retried, so the decider's retry()
 			// fails the run ("Task <id> failed with status: FAILED and
 			// reason: '...'"), or the run goes on past an optional one.
-			// A script's error reads as ScriptEvaluator words it.
-			reason := err.Error()
-			if m, ok := eval.ScriptMessage(err); ok {
-				reason = m
-			}
-			return r.failTask(ctx, rec, TaskFailed, r.sec.CodeExcerpt(reason, maxReasonBytes))
+			// A script's error reads as ScriptEvaluator words it
+			// (switchFailure).
+			return r.failTask(ctx, rec, TaskFailed, r.sec.CodeExcerpt(switchFailure(err), maxReasonBytes))
 		}
 		if b := switchBranch(wt, selected); len(b) > 0 {
 			// Its mapper maps the case's first task with it: what that
@@ -113,6 +110,20 @@ func (r *runState) evalCase(ctx context.Context, wt *WorkflowTask, input []byte,
 		return "", err
 	}
 	return caseString(v), nil
+}
+
+// switchFailure is the reason of a SWITCH whose expression threw err:
+// SwitchTaskMapper's is the exception's message, and a javascript or
+// graaljs script's (it threw, or its time limit stopped it) reads as
+// ScriptEvaluator words it.
+func switchFailure(err error) string {
+	if m, ok := eval.ScriptMessage(err); ok {
+		return m
+	}
+	if m, ok := eval.InterruptedMessage(err); ok {
+		return m
+	}
+	return err.Error()
 }
 
 // decisionCaseFields tells whether the definition of the DECISION t gives

@@ -67,6 +67,8 @@ func (t *InlineTask) Execute(ctx context.Context, req *Request) Result {
 			status = FailedTerminal
 		} else if msg, ok := eval.ScriptMessage(err); ok {
 			status, reason = FailedTerminal, msg
+		} else if msg, ok := eval.InterruptedMessage(err); ok {
+			reason = msg // FAILED: ScriptEvaluator's NonTransientException
 		}
 		// Thrown text may quote the input: masked whole, then cut.
 		return failure(status, maskCode(req.Services, reason, maxQuotedError))

@@ -56,7 +56,9 @@ func TestInlineFailures(t *testing.T) {
 		// script that throws; Inline records it FAILED_WITH_TERMINAL_ERROR.
 		{"runtime error", map[string]any{"expression": "$.a.b.c"}, FailedTerminal, "Error evaluating the script `TypeError: Cannot read property 'b' of undefined` at line 1"},
 		{"thrown on line 2", map[string]any{"expression": "var x = 1;\nthrow 'no ' + x"}, FailedTerminal, "Error evaluating the script `no 1` at line 2"},
-		{"infinite loop", map[string]any{"expression": "while(true){}"}, Failed, "time limit"},
+		// ScriptEvaluator's NonTransientException, in whole seconds of its
+		// limit (50 ms here): Inline records it FAILED.
+		{"infinite loop", map[string]any{"expression": "while(true){}"}, Failed, "Script not evaluated within 0 seconds, interrupted."},
 		{"not an object", `"text"`, FailedTerminal, "not a JSON object"},
 	}
 	for _, tc := range cases {

@@ -55,6 +55,9 @@ type Error struct {
 	Column    int // 1-based; 0 when unknown
 	Msg       string
 	Kind      error // one of the sentinel errors
+	// limit: the time limit that stopped a script (ErrTimeout), 0 when
+	// something else did (the context).
+	limit time.Duration
 }
 
 func (e *Error) Error() string {
@@ -88,6 +91,20 @@ func ScriptMessage(err error) (msg string, ok bool) {
 		return fmt.Sprintf("Error evaluating the script `%s` at line %d", e.Msg, e.Line), true
 	}
 	return "Error evaluating the script `" + e.Msg + "`", true
+}
+
+// InterruptedMessage renders err as Conductor's ScriptEvaluator reports a
+// javascript or graaljs script its time limit stopped: "Script not
+// evaluated within N seconds, interrupted." (N: the limit in whole seconds,
+// as Conductor configures it). ok is false for anything else, a script
+// stopped because its context ended included.
+func InterruptedMessage(err error) (msg string, ok bool) {
+	var e *Error
+	if !errors.As(err, &e) || e.Kind != ErrTimeout || e.limit <= 0 ||
+		(e.Evaluator != TypeJavaScript && e.Evaluator != TypeGraalJS) {
+		return "", false
+	}
+	return fmt.Sprintf("Script not evaluated within %d seconds, interrupted.", int64(e.limit/time.Second)), true
 }
 
 // config holds the options shared by all evaluators.

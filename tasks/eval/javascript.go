@@ -156,8 +156,10 @@ func (p *jsProgram) classify(vm *goja.Runtime, raised any) *Error {
 		case errJSMemory:
 			return cfg.newError(name, PhaseEval, ErrTooLarge, 0, 0, errJSMemory.Error())
 		case errJSTimeout:
-			return cfg.newError(name, PhaseEval, ErrTimeout, 0, 0,
+			e := cfg.newError(name, PhaseEval, ErrTimeout, 0, 0,
 				fmt.Sprintf("time limit of %s exceeded", cfg.timeout))
+			e.limit = cfg.timeout
+			return e
 		default:
 			return cfg.newError(name, PhaseEval, ErrTimeout, 0, 0, fmt.Sprint(v))
 		}

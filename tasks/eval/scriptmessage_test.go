@@ -40,3 +40,32 @@ func TestScriptMessage(t *testing.T) {
 		}
 	}
 }
+
+// A javascript or graaljs script stopped by its time limit reads as
+// ScriptEvaluator's NonTransientException: "Script not evaluated within N
+// seconds, interrupted.", N the limit in whole seconds. A script stopped
+// because its context ended, another evaluator's limit: not that.
+func TestInterruptedMessage(t *testing.T) {
+	for _, typ := range []string{TypeJavaScript, TypeGraalJS} {
+		ev, _ := New(typ, WithTimeout(time.Second))
+		loop, _ := ev.Compile("while(true){}")
+		_, err := loop.Eval(context.Background(), nil)
+		if got, ok := InterruptedMessage(err); !ok || got != "Script not evaluated within 1 seconds, interrupted." {
+			t.Fatalf("%s: %q %v (%v)", typ, got, ok, err)
+		}
+		if _, ok := ScriptMessage(err); ok {
+			t.Fatalf("%s: a time limit read as a thrown error", typ)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	loop, _ := Compile(TypeJavaScript, "while(true){}")
+	_, cerr := loop.Eval(ctx, nil)
+	p, _ := Compile(TypeJavaScript, "throw 'x'")
+	_, terr := p.Eval(context.Background(), nil)
+	for _, err := range []error{cerr, terr, nil} {
+		if got, ok := InterruptedMessage(err); ok {
+			t.Fatalf("%v: %q", err, got)
+		}
+	}
+}
