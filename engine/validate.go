@@ -561,17 +561,22 @@ func (v *validator) wait(t *WorkflowTask) {
 		return
 	}
 	// Read as WaitTaskMapper and WorkflowTaskTypeConstraint read them: as
-	// text, a blank one not given (it waits for ever when neither is).
-	// A string is checked here; any other value fails the WAIT as it
-	// starts (waitTask).
+	// text (toString: a number, a bool, an object too), a blank one not
+	// given (it waits for ever when neither is). The constraint parses the
+	// duration, else the until, unless it starts with "${" (resolved when
+	// the WAIT starts, waitTask): a value that is not text never parses
+	// (a duration needs a unit, an until a date).
 	duration, until := waitInputText(in.Duration), waitInputText(in.Until)
-	if isJSONString(in.Duration) && duration != "" && !strings.Contains(duration, "${") {
-		if _, err := parseDuration(duration); err != nil {
+	if duration != "" && !strings.HasPrefix(duration, "${") {
+		if !isJSONString(in.Duration) {
+			v.add(t.loc+"/inputParameters/duration", "invalid WAIT duration %s: not text", duration)
+		} else if _, err := parseDuration(duration); err != nil {
 			v.add(t.loc+"/inputParameters/duration", "invalid WAIT duration %q: %v", duration, err)
 		}
-	}
-	if isJSONString(in.Until) && until != "" && !strings.Contains(until, "${") {
-		if _, err := parseUntil(until); err != nil {
+	} else if until != "" && !strings.HasPrefix(until, "${") {
+		if !isJSONString(in.Until) {
+			v.add(t.loc+"/inputParameters/until", "invalid WAIT until %s: not text", until)
+		} else if _, err := parseUntil(until); err != nil {
 			v.add(t.loc+"/inputParameters/until", "invalid WAIT until %q: %v", until, err)
 		}
 	}

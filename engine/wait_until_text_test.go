@@ -16,7 +16,9 @@ import (
 // WaitTaskMapper.setCallbackAfter reads a WAIT's duration and until as text
 // (toString): a number, an object or a bool is a format it cannot read, and
 // the WAIT fails FAILED_WITH_TERMINAL_ERROR rather than waiting for ever
-// (an until in the mapper's words). A secret resolved into until shows
+// (an until in the mapper's words); written so in the definition, it is
+// refused when the definition is loaded (TestWaitInputsCheckedAtLoad). A
+// secret resolved into until shows
 // only as *** in the reason, the stored run and the events.
 func TestWaitUntilNotText(t *testing.T) {
 	const secretValue = "sekrit-until-4711"
@@ -30,8 +32,6 @@ func TestWaitUntilNotText(t *testing.T) {
 			`Invalid/Unsupported Wait Until format.  Provided: {"at":"2030-01-01 10:00"}`},
 		{"bool until", `{"until":"${workflow.input.v}"}`, `{"v":true}`,
 			"Invalid/Unsupported Wait Until format.  Provided: true"},
-		{"literal number until", `{"until":1796000000000}`, `{}`,
-			"Invalid/Unsupported Wait Until format.  Provided: 1796000000000"},
 		{"secret object until", `{"until":"${workflow.secrets.when}"}`, `{}`,
 			`Invalid/Unsupported Wait Until format.  Provided: ***`},
 		{"number duration", `{"duration":"${workflow.input.v}"}`, `{"v":30}`,
