@@ -535,7 +535,9 @@ func (r *runState) transition(ctx context.Context, t *taskRecord, status, reason
 	r.touchLocked(t)
 	answered := t.answered != nil
 	r.mu.Unlock()
-	r.emit(Event{Kind: EventTask, TaskRef: t.Ref, TaskType: t.TaskType, TaskID: t.TaskID, Status: status, Reason: reason})
+	if ev := (Event{Kind: EventTask, TaskRef: t.Ref, TaskType: t.TaskType, TaskID: t.TaskID, Status: status, Reason: reason}); !holdEvent(ctx, ev) {
+		r.emit(ev) // held: eventhold.go
+	}
 	if status == TaskScheduled || status == TaskInProgress {
 		return nil
 	}

@@ -17,19 +17,25 @@ func (r *runState) execSwitch(ctx context.Context, wt *WorkflowTask, suffix stri
 	if ok, err := r.settledOperator(ctx, wt, ref); ok {
 		return err // resume.go: its outcome stands
 	}
-	rec, input, done, fail, err := r.begin(ctx, wt, ref, iter, 0)
+	// Its events wait until its mapping stands: a case whose mapping
+	// throws takes it away, events included (eventhold.go).
+	hold := &eventHold{ref: ref}
+	defer r.releaseEvents(hold, true)
+	hctx := withEventHold(ctx, hold)
+	rec, input, done, fail, err := r.begin(hctx, wt, ref, iter, 0)
 	checked, evaluated := r.evaluatedCase(ref, wt) // mapperthrow.go
 	if err != nil {
 		return err
 	}
 	if fail != nil {
+		r.releaseEvents(hold, true)
 		return r.failTask(ctx, rec, string(fail.Status), fail.Reason)
 	}
 	if !done && wt.Type == TypeSwitch && rec.Status != TaskInProgress {
 		// SwitchTaskMapper records the SWITCH started, whether or not its
 		// expression can be evaluated; a DECISION is recorded only once
 		// it has its case (decisionEvalFailed).
-		if err := r.transition(ctx, rec, TaskInProgress, ""); err != nil {
+		if err := r.transition(hctx, rec, TaskInProgress, ""); err != nil {
 			return err
 		}
 	}
@@ -51,8 +57,10 @@ func (r *runState) execSwitch(ctx context.Context, wt *WorkflowTask, suffix stri
 				return ctx.Err() // the run ended meanwhile: not the expression's failure
 			}
 			if wt.Type == TypeDecision {
+				r.releaseEvents(hold, false)
 				return r.decisionEvalFailed(rec)
 			}
+			r.releaseEvents(hold, true)
 			// SwitchTaskMapper catches what the evaluator throws and
 			// records the SWITCH FAILED with the exception's message; a
 			// built-in task is never retried, so the decider's retry()
@@ -66,10 +74,12 @@ func (r *runState) execSwitch(ctx context.Context, wt *WorkflowTask, suffix stri
 			// Its mapper maps the case's first task with it: what that
 			// mapping throws leaves this one too (mapperthrow.go).
 			if err := r.mapperThrows(ctx, b, 0, suffix); err != nil {
+				r.releaseEvents(hold, false)
 				r.dropRecord(rec)
 				return err
 			}
 		}
+		r.releaseEvents(hold, true)
 		if rec.Status != TaskInProgress {
 			if err := r.transition(ctx, rec, TaskInProgress, ""); err != nil {
 				return err

@@ -14,7 +14,8 @@ import (
 // evaluating script: <caseExpression>") leaves the enclosing mapper too,
 // so the decide that maps the FORK (or the SWITCH) stores none of its
 // tasksToBeScheduled, and WorkflowExecutor.decide fails the run with that
-// reason: no FORK, no branch task, no JOIN, no SWITCH, no failed task.
+// reason: no FORK, no branch task, no JOIN, no SWITCH, no failed task, and
+// no task event for any of them.
 func TestDecisionThatThrowsInsideAMapper(t *testing.T) {
 	const expr = "$.a.b.c"
 	dec := `{"name":"d","taskReferenceName":"d","type":"DECISION","caseExpression":"` + expr + `",
@@ -51,6 +52,16 @@ func TestDecisionThatThrowsInsideAMapper(t *testing.T) {
 			if len(wf.FailedRefs) != 0 {
 				t.Fatalf("failedReferenceTaskNames %v", wf.FailedRefs)
 			}
+			// Nor is anything of that decide emitted: a task event (event
+			// handlers, status listeners) names only the task before.
+			h.mu.Lock()
+			for _, ev := range h.events {
+				if ev.Kind == engine.EventTask && ev.TaskRef != "before" {
+					h.mu.Unlock()
+					t.Fatalf("event for a task of the decide that threw: %+v", ev)
+				}
+			}
+			h.mu.Unlock()
 			noSecretAnywhere(t, h, res.RunID)
 		})
 	}
