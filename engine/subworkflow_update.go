@@ -32,7 +32,8 @@ import (
 // setSubWorkflowId) — so a task updated by id without one no longer names
 // the child it started, as in Conductor. An update by reference
 // (CompleteTask; Conductor builds its TaskResult from the pending task)
-// keeps the child, in the record and in its output.
+// keeps the child, in the record and in its output, and the output the
+// task had, the update's members put over it.
 //
 // An update IN_PROGRESS (CompleteTaskWith, or CompleteTask by reference,
 // which keeps the task's child) leaves the task IN_PROGRESS with the
@@ -179,6 +180,28 @@ func updatedSubOutput(out json.RawMessage, id string, keep bool) json.RawMessage
 	return b
 }
 
+// overOutput is output base (a JSON object, its in-memory form) with the
+// members of update put over it; update alone when base is none or not an
+// object.
+func overOutput(base, update json.RawMessage) json.RawMessage {
+	m := map[string]json.RawMessage{}
+	if len(base) == 0 || json.Unmarshal(base, &m) != nil {
+		return update
+	}
+	u := map[string]json.RawMessage{}
+	if len(update) > 0 && json.Unmarshal(update, &u) != nil {
+		return update
+	}
+	for k, v := range u {
+		m[k] = v
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return update
+	}
+	return b
+}
+
 // subWorkflowProgress applies an update IN_PROGRESS to SUB_WORKFLOW record
 // rec: the update's output, reason, callbackAfterSeconds and subWorkflowId
 // (none: the task awaits a final update).
@@ -195,8 +218,17 @@ func (r *runState) subWorkflowProgress(ctx context.Context, rec *taskRecord, sig
 // said, and what more sets, in one change: no write in between shows
 // part of it.
 func (r *runState) takeSubUpdate(rec *taskRecord, sig *signal, awaiting bool, more func()) error {
+	out := sig.Output
+	if sig.KeepChild {
+		// By reference: Conductor's TaskResult starts from the pending
+		// task's outputData and puts the update's members over it.
+		r.mu.Lock()
+		base := rec.outMem
+		r.mu.Unlock()
+		out = overOutput(base, out)
+	}
 	gen := r.sec.Generation()
-	mem, stored, err := r.sec.Protect(updatedSubOutput(sig.Output, sig.SubWorkflowID, sig.KeepChild), "/tasks/"+rec.TaskID+"/outputData")
+	mem, stored, err := r.sec.Protect(updatedSubOutput(out, sig.SubWorkflowID, sig.KeepChild), "/tasks/"+rec.TaskID+"/outputData")
 	if err != nil {
 		return err
 	}

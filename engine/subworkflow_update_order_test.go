@@ -316,3 +316,35 @@ func TestSubWorkflowFinalUpdateNotReplaced(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSubWorkflowTaskUpdatesByRefKeepOutput: updates by reference put the
+// body over the task's output, as Conductor's TaskResult built from the
+// pending task does (putAll over its outputData): an update IN_PROGRESS
+// by reference, then a COMPLETED one, leave the members of both and the
+// child's id.
+func TestSubWorkflowTaskUpdatesByRefKeepOutput(t *testing.T) {
+	e := harnessEngine(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	runID := "5b0d7a4e-0000-4000-8000-000000000208"
+	_, child, done := startHeldSub(t, e, ctx, runID)
+	if _, err := e.CompleteTask(ctx, runID, "sub", engine.TaskInProgress, json.RawMessage(`{"a":1,"b":"first"}`)); err != nil {
+		t.Fatal(err)
+	}
+	awaitRun(t, e, runID, func(v progressView) bool { return v.Tasks[0].Output["a"] == 1.0 })
+	if _, err := e.CompleteTask(ctx, runID, "sub", engine.TaskCompleted, json.RawMessage(`{"b":"second"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if res := <-done; res == nil || res.Status != engine.StatusCompleted {
+		t.Fatalf("parent: %+v", res)
+	}
+	if out := viewRun(t, e, runID).Tasks[0].Output; out["a"] != 1.0 || out["b"] != "second" || out["subWorkflowId"] != child {
+		t.Fatalf("the task's output %v, want a 1, b second and subWorkflowId %s", out, child)
+	}
+	if _, err := e.CompleteTask(ctx, child, "hold", engine.TaskCompleted, json.RawMessage(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.WaitStarted(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
