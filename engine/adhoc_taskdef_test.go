@@ -153,8 +153,10 @@ func TestAdHocTaskDefTaskRetryCountOverrides(t *testing.T) {
 
 // A task of any other type without a definition gets the ad-hoc one with
 // retryCount 0 (and no response timeout): a failing JSON_JQ_TRANSFORM task
-// (FAILED, retryable) fails the run at once. Its own retryCount overrides that 0, as for a SIMPLE task:
-// with 1 it is retried once, 60 s (the ad-hoc retryDelaySeconds) later.
+// (FAILED, retryable) fails the run at once. Its own retryCount overrides
+// that 0, as for a SIMPLE task: with 1 it is retried once, at once, its
+// retry recorded with the ad-hoc retryDelaySeconds (60) as
+// callbackAfterSeconds.
 func TestAdHocTaskDefSystemTask(t *testing.T) {
 	const def = `{"name":"adhoc_inline","version":1,"schemaVersion":2,"tasks":[{"name":"throws","taskReferenceName":"js","type":"JSON_JQ_TRANSFORM",%s
  "inputParameters":{"queryExpression":"error(\"boom\")"}}]}`
@@ -194,24 +196,20 @@ func TestAdHocTaskDefSystemTask(t *testing.T) {
 	})
 	t.Run("retryCount 1", func(t *testing.T) {
 		e, clock, status := run(t, `"retryCount":1,`)
-		awaitRetryTimer(t, e, clock, "adhoc-inline")
-		// A JSON_JQ_TRANSFORM task's retry is scheduled once its wait has passed
-		// (executed by the decider: forkpasses.go).
-		clock.Advance(60*time.Second - time.Millisecond)
+		// Conductor's decider executes a synchronous system task's retry
+		// as soon as it schedules it: the run fails without the clock
+		// moving, the retry's record carrying its 60 s as
+		// callbackAfterSeconds.
 		select {
 		case st := <-status:
-			t.Fatalf("run %s before the retry's 60 s", st)
-		case <-time.After(20 * time.Millisecond):
+			if st != engine.StatusFailed {
+				t.Fatalf("run %s, want FAILED", st)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the retry did not run at once (%d timers waiting)", clock.Waiters())
 		}
-		if got := retryCallbacks(t, e, "adhoc-inline"); len(got) != 1 {
-			t.Fatalf("tasks %v before 60 s, want the first attempt only", got)
-		}
-		clock.Advance(time.Millisecond)
-		if st := <-status; st != engine.StatusFailed {
-			t.Fatalf("run %s, want FAILED", st)
-		}
-		if got := retryCallbacks(t, e, "adhoc-inline"); len(got) != 2 || got[0] != "FAILED 0" || !strings.HasPrefix(got[1], "FAILED ") {
-			t.Fatalf("tasks %v, want one retry", got)
+		if got := retryCallbacks(t, e, "adhoc-inline"); fmt.Sprint(got) != "[FAILED 0 FAILED 60]" {
+			t.Fatalf("tasks %v, want one retry, its callbackAfterSeconds 60", got)
 		}
 	})
 }

@@ -624,7 +624,7 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 	// The wait before a retry (retryDelay) and its whole seconds without
 	// jitter: the retry is recorded at once, SCHEDULED with
 	// callbackAfterSeconds, and runs once the wait has passed, as
-	// Conductor schedules it.
+	// Conductor schedules it (a synchronous system task's at once).
 	var retryWait time.Duration
 	var retryAfter int64
 	// answered: the remote attempt whose worker's answer may wait for its
@@ -774,18 +774,20 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 				if err := r.transition(ctx, rec, string(res.Status), r.sec.Text(res.Reason)); err != nil {
 					return err
 				}
-				wait := r.testDelay(retryDelay(pol, retry))
-				r.announceRetry(rec, retry+1, pol.retryCount, wait)
+				base := pol
+				base.jitterMs = 0
+				retryAfter = int64(retryDelay(base, retry) / time.Second)
 				if executedByDecider[wt.Type] {
-					// Run in its fork branch's turn (forkpasses.go): waited
-					// for before it is scheduled, not holding the turn.
-					if err := r.e.sleep(ctx, wait); err != nil {
-						return err
-					}
+					// Conductor's decider executes a synchronous system
+					// task as soon as it has scheduled it, a retry too:
+					// the retry's record carries its delay as
+					// callbackAfterSeconds, and it runs in the next pass
+					// (its fork branch's next turn, forkpasses.go), the
+					// delay not waited for.
+					r.announceRetry(rec, retry+1, pol.retryCount, 0)
 				} else {
-					base := pol
-					base.jitterMs = 0
-					retryWait, retryAfter = wait, int64(retryDelay(base, retry)/time.Second)
+					retryWait = r.testDelay(retryDelay(pol, retry))
+					r.announceRetry(rec, retry+1, pol.retryCount, retryWait)
 				}
 				retry++
 				continue

@@ -356,8 +356,15 @@ func (rs *recordShaper) complete(t map[string]any, retried bool) {
 	delay := int64(0)
 	taskType, _ := t["taskType"].(string)
 	defName, _ := t["taskDefName"].(string)
-	if wt != nil && rs.s.conductor != nil && rs.s.conductor.eng.IsWorkerTask(taskType, defName) {
+	worker := rs.s.conductor != nil && rs.s.conductor.eng.IsWorkerTask(taskType, defName)
+	if wt != nil && worker {
 		delay = numberOf(wt["startDelay"])
+	} else if id, _ := t["retriedTaskId"].(string); id != "" && taskType != engine.TypeWait && taskType != engine.TypeHuman {
+		// A system task's retry: DeciderService.retry sets its
+		// startDelayInSeconds to the retry's delay, the
+		// callbackAfterSeconds it is recorded with (nothing but a WAIT
+		// or HUMAN task's own wait changes that of a system task).
+		delay = numberOf(t["callbackAfterSeconds"])
 	}
 	t["startDelayInSeconds"] = delay
 	status, _ := t["status"].(string)
