@@ -251,3 +251,94 @@ func TestRerunResetsControlAndSubWorkflowSiblingsInPlace(t *testing.T) {
 		t.Errorf("the rerun's tasks ran with %v, want %s", got, want)
 	}
 }
+
+// TestRerunFromSubWorkflowResetsSiblingsInPlace: a rerun from a
+// SUB_WORKFLOW task keeps the run's other records (Conductor's rerunWF
+// starts the task's new child in place) and its finalizeRerun resets the
+// unsuccessful ones in place, as for a rerun from another task: the fork's
+// other branch's cancelled task keeps its task id (SCHEDULED in the
+// rerun's write, one record after) and runs with its stored input.
+func TestRerunFromSubWorkflowResetsSiblingsInPlace(t *testing.T) {
+	var fail atomic.Bool
+	var mu sync.Mutex
+	var inputs []string
+	started := map[string]chan struct{}{"a": make(chan struct{})}
+	gate := &restoreGate{Store: runstore.NewMemory(), restored: make(chan struct{}), release: make(chan struct{})}
+	e := controlSiblingsEngine(t, gate, &fail, started, func(s string) {
+		mu.Lock()
+		inputs = append(inputs, s)
+		mu.Unlock()
+	})
+	d, err := e.Parse([]byte(`{"name":"rerun_sub_siblings","version":1,"schemaVersion":2,"tasks":[
+	 {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN","forkTasks":[
+	  [{"name":"w_side","taskReferenceName":"a","inputParameters":{"who":"a","k":"${workflow.input.k}"}}],
+	  [{"name":"w_ok","taskReferenceName":"pre"},
+	   {"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW","inputParameters":{"k":"${workflow.input.k}"},
+	    "subWorkflowParam":{"name":"rerun_sub_child","workflowDefinition":{"name":"rerun_sub_child","version":1,"schemaVersion":2,
+	     "tasks":[{"name":"w_flaky","taskReferenceName":"inner","inputParameters":{"who":"inner","k":"${workflow.input.k}"}}]}}}]]},
+	 {"name":"join","taskReferenceName":"join","type":"JOIN","joinOn":["a","sub"]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fail.Store(true)
+	res := startRun(t, e, d, `{"k":"v1"}`)
+	if res.Status != engine.StatusFailed {
+		t.Fatalf("first run: %+v", res)
+	}
+	_, before := rawTasks(t, e, res.RunID)
+	prior := map[string]map[string]any{}
+	for _, tk := range before {
+		prior[tk["referenceTaskName"].(string)] = tk
+	}
+	if prior["a"]["status"] != engine.TaskCanceled || prior["sub"]["status"] != engine.TaskFailed {
+		t.Fatalf("first run: want a CANCELED, sub FAILED: %v", before)
+	}
+	fail.Store(false)
+	mu.Lock()
+	inputs = nil
+	mu.Unlock()
+	gate.armed.Store(true)
+	done := make(chan error, 1)
+	var rr *engine.Result
+	go func() {
+		var err error
+		rr, err = e.RerunWith(context.Background(), res.RunID, engine.RerunOptions{FromTaskID: prior["sub"]["taskId"].(string),
+			WorkflowInput: json.RawMessage(`{"k":"v2"}`)})
+		done <- err
+	}()
+	select {
+	case <-gate.restored:
+	case err := <-done:
+		t.Fatalf("the rerun returned without its write: %v", err)
+	}
+	_, now := rawTasks(t, e, res.RunID)
+	close(gate.release)
+	for _, tk := range now {
+		if tk["taskId"] == prior["a"]["taskId"] && (tk["status"] != engine.TaskScheduled || tk["endTime"] != 0.0) {
+			t.Errorf("a in the rerun's write: %v (endTime %v), want SCHEDULED", tk["status"], tk["endTime"])
+		}
+	}
+	if err := <-done; err != nil || rr.Status != engine.StatusCompleted {
+		t.Fatalf("rerun: %v %+v", err, rr)
+	}
+	_, after := rawTasks(t, e, res.RunID)
+	var as []string
+	for _, tk := range after {
+		if tk["referenceTaskName"] == "a" {
+			as = append(as, fmt.Sprintf("%v:%v", tk["taskId"], tk["status"]))
+		}
+	}
+	if want := fmt.Sprintf("[%v:COMPLETED]", prior["a"]["taskId"]); fmt.Sprint(as) != want {
+		t.Errorf("a's records after the rerun: %v, want %s (reset in place)", as, want)
+	}
+	mu.Lock()
+	got := append([]string(nil), inputs...)
+	mu.Unlock()
+	sort.Strings(got)
+	// a runs with its stored input; the new child with the SUB_WORKFLOW
+	// task's (Conductor keeps the record's input), not the new workflow
+	// input.
+	if want := "[a=v1 inner=v1]"; fmt.Sprint(got) != want {
+		t.Errorf("the rerun's tasks ran with %v, want %s", got, want)
+	}
+}

@@ -356,11 +356,36 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 	case subRerun:
 		// The run's other records stay (Conductor's finalizeRerun): the
 		// tasks that succeeded are not run again, the unsuccessful ones
-		// are scheduled again as on a retry.
+		// (each ref's latest record) are reset in place, as for a rerun
+		// from another task, and taken over by the executor.
 		from.Status, from.Reason, from.Start, from.End, from.SubWorkflowID = TaskScheduled, "", 0, 0, ""
 		from.outMem, from.outStored = nil, nil
 		r.touchLocked(from)
+		last := map[string]*taskRecord{}
+		for _, t := range r.tasks {
+			last[t.Ref] = t
+		}
+		var reset []*taskRecord
+		for _, t := range r.tasks {
+			if last[t.Ref] != t || !resetSiblingForRerun(t, from) {
+				continue
+			}
+			r.resetSiblingLocked(t)
+			reset = append(reset, t)
+			if s, ok := keptSibling(t); ok {
+				sibs = append(sibs, s)
+			}
+			if t.TaskType == TypeSubWorkflow {
+				subs = append(subs, t)
+			}
+		}
 		r.retainForRetryLocked(nil)
+		for _, t := range reset {
+			r.byRef[t.Ref] = t
+			if l := r.latest[t.BaseRef]; l == nil || l.Seq < t.Seq {
+				r.latest[t.BaseRef] = t
+			}
+		}
 		r.byRef[from.Ref], r.latest[from.BaseRef] = from, from
 	case fromSeq > 0:
 		inPlace := resetInPlace(from)

@@ -505,7 +505,56 @@ func (s *Server) rerunWorkflow(w http.ResponseWriter, r *http.Request, _ store.P
 		return
 	}
 	s.awaitDecision(r.Context(), id, wake) // as a start (startdecide.go)
+	s.awaitRerunChild(r.Context(), id, req.ReRunFromTaskID, wake)
 	writeText(w, http.StatusOK, id)
+}
+
+// awaitRerunChild waits, up to startDecideWait, while the task a rerun
+// starts from is a SUB_WORKFLOW of run id still SCHEDULED: Conductor's
+// rerunWF starts a SUB_WORKFLOW task's new child within the call, so the
+// answer finds the task IN_PROGRESS naming it. The run's executor starts
+// the child right after the rerun's write; each change wakes the wait
+// (startdecide.go).
+func (s *Server) awaitRerunChild(ctx context.Context, id, taskID string, wake <-chan struct{}) {
+	if taskID == "" {
+		return
+	}
+	c := s.conductor
+	c.mu.Lock()
+	var ended <-chan struct{}
+	if h := c.active[id]; h != nil {
+		ended = h.done
+	}
+	c.mu.Unlock()
+	if ended == nil {
+		return // nothing executes it here
+	}
+	deadline := time.NewTimer(startDecideWait)
+	defer deadline.Stop()
+	for {
+		st, err := c.eng.State(ctx, id)
+		if err != nil || st.Status != engine.StatusRunning || !st.Here {
+			return
+		}
+		starting := false
+		for _, t := range st.Tasks {
+			starting = starting || (t.TaskID == taskID && t.Type == engine.TypeSubWorkflow && t.Status == engine.TaskScheduled)
+		}
+		if !starting {
+			return
+		}
+		select {
+		case <-wake:
+		case <-ended:
+			return
+		case <-deadline.C:
+			return
+		case <-ctx.Done():
+			return
+		case <-c.ctx.Done():
+			return
+		}
+	}
 }
 
 // skipTask is PUT /api/workflow/{id}/skiptask/{ref} (engine.SkipTask):

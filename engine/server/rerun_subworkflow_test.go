@@ -1,0 +1,85 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wfrun/wfrun/engine/runstore"
+)
+
+// slowNewRuns delays, once armed, the first write of a run that is not
+// stored yet (a child being started).
+type slowNewRuns struct {
+	runstore.Store
+	armed atomic.Bool
+}
+
+func (s *slowNewRuns) slow(ctx context.Context, id string) {
+	if !s.armed.Load() {
+		return
+	}
+	if _, _, err := s.Store.Load(ctx, id); errors.Is(err, runstore.ErrNotFound) {
+		time.Sleep(400 * time.Millisecond)
+	}
+}
+
+func (s *slowNewRuns) Commit(ctx context.Context, id string, ch *runstore.Change) error {
+	s.slow(ctx, id)
+	return s.Store.Commit(ctx, id, ch)
+}
+
+func (s *slowNewRuns) Restore(ctx context.Context, id string, ch *runstore.Change) error {
+	s.slow(ctx, id)
+	return s.Store.Restore(ctx, id, ch)
+}
+
+// TestConductorRerunSubWorkflowTaskAnswersInProgress: Conductor's rerunWF,
+// rerunning from a SUB_WORKFLOW task, starts its new child within the
+// call: the answer finds the task (its task id kept) IN_PROGRESS naming a
+// new child, however long the child's first write takes.
+func TestConductorRerunSubWorkflowTaskAnswersInProgress(t *testing.T) {
+	runs := &slowNewRuns{Store: runstore.NewMemory()}
+	ts := newConductorServer(t, runs)
+	s := &hierSpec{ts: ts}
+	for path, body := range map[string]string{
+		"/api/metadata/taskdefs": `[{"name":"rs_inner","retryCount":0,"timeoutSeconds":0,"responseTimeoutSeconds":3600}]`,
+	} {
+		if st, _, b := ts.do(t, "POST", path, body); st != 200 && st != 204 {
+			t.Fatalf("%s: %d %s", path, st, b)
+		}
+	}
+	for _, def := range []string{
+		`{"name":"rs_child","version":1,"schemaVersion":2,"tasks":[{"name":"rs_inner","taskReferenceName":"inner","type":"SIMPLE"}]}`,
+		`{"name":"rs_parent","version":1,"schemaVersion":2,"tasks":[{"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW",
+		  "subWorkflowParam":{"name":"rs_child","version":1}}]}`,
+	} {
+		if st, _, b := ts.do(t, "POST", "/api/metadata/workflow", def); st != 200 && st != 204 {
+			t.Fatalf("register: %d %s", st, b)
+		}
+	}
+	st, _, id := ts.do(t, "POST", "/api/workflow/rs_parent", `{}`)
+	if st != 200 {
+		t.Fatalf("start: %d %s", st, id)
+	}
+	s.answer(t, "rs_inner", "w", "FAILED")
+	v := s.expect(t, id, "FAILED SUB_WORKFLOW:FAILED")
+	sub, old := v.Tasks[0].TaskID, v.Tasks[0].SubWorkflowID
+	if old == "" {
+		t.Fatalf("the SUB_WORKFLOW names no child: %+v", v)
+	}
+	runs.armed.Store(true)
+	if st, _, b := ts.do(t, "POST", "/api/workflow/"+id+"/rerun", `{"reRunFromWorkflowId":"`+id+`","reRunFromTaskId":"`+sub+`"}`); st != 200 {
+		t.Fatalf("rerun: %d %s", st, b)
+	}
+	v = s.view(t, id)
+	runs.armed.Store(false)
+	if v.Status != "RUNNING" || len(v.Tasks) != 1 || v.Tasks[0].TaskID != sub || v.Tasks[0].Status != "IN_PROGRESS" ||
+		v.Tasks[0].SubWorkflowID == "" || v.Tasks[0].SubWorkflowID == old {
+		t.Fatalf("as the rerun answered: %+v, want RUNNING, the SUB_WORKFLOW %s IN_PROGRESS naming a new child (was %s)", v, sub, old)
+	}
+	s.answer(t, "rs_inner", "w", "COMPLETED")
+	s.expect(t, id, "COMPLETED SUB_WORKFLOW:COMPLETED")
+}
