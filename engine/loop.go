@@ -521,8 +521,9 @@ type loopKey struct{}
 // decision fails the run (retry() of the loop), which cancels what was
 // scheduled. The successor is mapped as its task mapper maps it
 // (scheduleMapped, loopmap.go): a synchronous task runs, a SWITCH and a
-// fork bring their first inner tasks, any other task is recorded
-// SCHEDULED, never started, and cancelled with the run. The successor is
+// fork bring their first inner tasks, any other task is recorded as its
+// mapper creates it (IN_PROGRESS or SCHEDULED), never started, and
+// cancelled with the run. The successor is
 // the next task of the failed task's list; for the last task of a SWITCH
 // case it is the task after the SWITCH (the error goes up to that list),
 // of a fork branch the JOIN (recorded already), of the iteration the loop

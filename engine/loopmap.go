@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+
+	"github.com/wfrun/wfrun/tasks"
 )
 
 // What the decision that fails a DO_WHILE schedules beside it
@@ -31,8 +33,9 @@ import (
 //     retry() of the loop comes first), or, when the loop lets the run go
 //     on, on the permissive tasks (the decider's completion check, as a
 //     TERMINATE has completed): nothing after the loop is scheduled;
-//   - a synchronous task (INLINE, SET_VARIABLE, ...): executed;
-//   - any other task: SCHEDULED, never started.
+//   - a synchronous task (INLINE, SET_VARIABLE, NOOP, ...): executed;
+//   - any other task: as its mapper creates it, never started: a WAIT or
+//     HUMAN IN_PROGRESS (recordMapped), a worker task SCHEDULED.
 //
 // A mapper that throws (a DYNAMIC naming no task it can run, a fork not
 // followed by a JOIN or whose dynamic input cannot be forked) ends the run
@@ -77,15 +80,46 @@ func (r *runState) scheduleMapped(ctx context.Context, list []*WorkflowTask, i i
 		if err != nil {
 			return err
 		}
-		if executedByDecider[t.Type] {
+		if executedByDecider[t.Type] || t.Type == tasks.TypeNoop {
 			_ = r.execLeaf(ctx, t, suffix, iter)
 			return nil
 		}
-		_, _, _, _, _ = r.beginRecord(ctx, t, wt.TaskReferenceName+suffix, iter, 0, 0)
+		r.recordMapped(ctx, t, wt.TaskReferenceName+suffix, iter)
+	case wt.Type == tasks.TypeNoop:
+		// Synchronous: the decider executes it (Noop completes).
+		_ = r.execLeaf(ctx, wt, suffix, iter)
 	default:
-		_, _, _, _, _ = r.beginRecord(ctx, wt, wt.TaskReferenceName+suffix, iter, 0, 0)
+		r.recordMapped(ctx, wt, wt.TaskReferenceName+suffix, iter)
 	}
 	return nil
+}
+
+// mappedInProgress are the task types whose Conductor mapper creates them
+// IN_PROGRESS (InlineTaskMapper, JsonJQTransformTaskMapper,
+// LambdaTaskMapper, SetVariableTaskMapper, TerminateTaskMapper,
+// WaitTaskMapper, HumanTaskMapper, NoopTaskMapper,
+// ExclusiveJoinTaskMapper; the operators are mapped on their own), with a
+// startTime (scheduleTask sets it on a system task that has none). Any
+// other task is SCHEDULED.
+var mappedInProgress = map[string]bool{
+	tasks.TypeInline: true, tasks.TypeJSONJQTransform: true, TypeLambda: true, TypeSetVariable: true,
+	TypeTerminate: true, TypeWait: true, TypeHuman: true, tasks.TypeNoop: true, TypeExclusiveJoin: true,
+}
+
+// recordMapped records the task wt at ref as its mapper leaves it, not
+// executed in this decision: IN_PROGRESS for a type mapped so
+// (mappedInProgress), else SCHEDULED.
+func (r *runState) recordMapped(ctx context.Context, wt *WorkflowTask, ref string, iter int) {
+	rec, _, done, fail, err := r.beginRecord(ctx, wt, ref, iter, 0, 0)
+	if err != nil || done || fail != nil || rec == nil || !mappedInProgress[wt.Type] {
+		return
+	}
+	r.mu.Lock()
+	scheduled := rec.Status == TaskScheduled
+	r.mu.Unlock()
+	if scheduled {
+		_ = r.transition(ctx, rec, TaskInProgress, "")
+	}
 }
 
 // afterTerminateSuccessor is how the run ends after a DO_WHILE failed (err:
@@ -212,7 +246,7 @@ func (r *runState) mapLoop(ctx context.Context, wt *WorkflowTask, suffix string,
 // expression fails) and brings its case's first task; a fork its FORK
 // (COMPLETED), each branch's first task and its JOIN; a DO_WHILE is
 // IN_PROGRESS with nothing of its own; a DYNAMIC is the task it names; any
-// other task is recorded SCHEDULED. It returns the run's end when a mapper
+// other task is recorded as its mapper creates it (recordMapped). It returns the run's end when a mapper
 // throws (mapperThrows; a DECISION whose caseExpression throws): the
 // decision fails the run with its reason.
 func (r *runState) scheduleUnexecuted(ctx context.Context, list []*WorkflowTask, i int, suffix string, iter int) error {
@@ -230,10 +264,10 @@ func (r *runState) scheduleUnexecuted(ctx context.Context, list []*WorkflowTask,
 		return r.mapSwitch(ctx, wt, suffix, iter)
 	case TypeDynamic:
 		if t, err := r.dynamicTask(ctx, wt); err == nil {
-			_, _, _, _, _ = r.beginRecord(ctx, t, ref, iter, 0, 0)
+			r.recordMapped(ctx, t, ref, iter)
 		}
 	default:
-		_, _, _, _, _ = r.beginRecord(ctx, wt, ref, iter, 0, 0)
+		r.recordMapped(ctx, wt, ref, iter)
 	}
 	return nil
 }
