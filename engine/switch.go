@@ -17,16 +17,6 @@ func (r *runState) execSwitch(ctx context.Context, wt *WorkflowTask, suffix stri
 	if ok, err := r.settledOperator(ctx, wt, ref); ok {
 		return err // resume.go: its outcome stands
 	}
-	if wt.program != nil && (wt.Type == TypeDecision || wt.casesThrow) {
-		// Its mapper evaluates its case, and maps the case's first task,
-		// as the decide maps it: what that throws ends the decide before
-		// anything more of it is scheduled or executed (a sibling
-		// branch's next task, say), and leaves nothing of it
-		// (mapperthrow.go; begin takes the input and case resolved here).
-		if err := r.mapperThrows(ctx, []*WorkflowTask{wt}, 0, suffix); err != nil {
-			return err
-		}
-	}
 	// Its events wait until its mapping stands: a case whose mapping
 	// throws takes it away, events included (eventhold.go).
 	hold := &eventHold{ref: ref}
