@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -81,8 +82,26 @@ func (r *runState) checkDynamicFork(ctx context.Context, wt *WorkflowTask) error
 	if err != nil {
 		return err
 	}
-	_, err = r.parseDynamicTasks(wt, raw)
-	return err
+	forked, err := r.parseDynamicTasks(wt, raw)
+	if err != nil {
+		return err
+	}
+	// Each forked task is mapped with the fork (getTasksToBeScheduled):
+	// a DYNAMIC one whose DynamicTaskMapper throws fails the run before
+	// anything of the fork is recorded.
+	for _, t := range forked {
+		if t.Type != TypeDynamic {
+			continue
+		}
+		if _, _, err := r.dynamicTarget(ctx, t); err != nil {
+			var stop *stopError
+			if errors.As(err, &stop) {
+				return errors.New(stop.reason)
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 func (r *runState) dynamicTaskList(wt *WorkflowTask, rec *taskRecord, in map[string]any) ([]map[string]any, error) {
@@ -322,6 +341,42 @@ func (r *runState) execDynamic(ctx context.Context, wt *WorkflowTask, suffix str
 // one the run fails: "Invalid task specified.  Cannot find task by name
 // ... in the task definitions".
 func (r *runState) dynamicTask(ctx context.Context, wt *WorkflowTask) (*WorkflowTask, error) {
+	name, system, err := r.dynamicTarget(ctx, wt)
+	if err != nil {
+		return nil, err
+	}
+	// Cached for a DYNAMIC task of the definition only: a dynamic fork's
+	// are parsed anew by each run, and their entries would never be used
+	// again.
+	owned := r.ownsTask(wt)
+	key := dynamicKey{wt, name}
+	if owned {
+		if v, ok := r.e.dynTasks.Load(key); ok {
+			return v.(*WorkflowTask), nil
+		}
+	}
+	t := *wt
+	t.Name, t.Type, t.dynamicOf = name, TypeSimple, wt
+	if system {
+		t.Type = name
+	}
+	if !owned || r.e.dynTaskCount.Add(1) > maxDynamicTasks {
+		if owned {
+			r.e.dynTaskCount.Add(-1)
+		}
+		return &t, nil
+	}
+	v, loaded := r.e.dynTasks.LoadOrStore(key, &t)
+	if loaded {
+		r.e.dynTaskCount.Add(-1)
+	}
+	return v.(*WorkflowTask), nil
+}
+
+// dynamicTarget is the name DYNAMIC task wt runs as and whether the
+// registry runs that name as a task type, or the run's end (a *stopError)
+// as Conductor's DynamicTaskMapper throws it.
+func (r *runState) dynamicTarget(ctx context.Context, wt *WorkflowTask) (name string, system bool, err error) {
 	name, in, err := r.dynamicName(ctx, wt)
 	if err != nil || name == "" {
 		msg := fmt.Sprintf("Cannot map a dynamic task based on the parameter and input. Parameter= %s", wt.DynamicTaskNameParam)
@@ -331,40 +386,23 @@ func (r *runState) dynamicTask(ctx context.Context, wt *WorkflowTask) (*Workflow
 			// The task's input as Java's Map.toString shows it (masked).
 			msg += ", input= " + r.sec.Excerpt(javaText(in), 200)
 		}
-		return nil, &stopError{status: StatusFailed, reason: msg}
+		return "", false, &stopError{status: StatusFailed, reason: msg}
 	}
 	if r.sec.Text(name) != name {
 		// The name would be the task's name and type in every record,
 		// event and queue: a secret value never names a task.
-		return nil, &stopError{status: StatusFailed, reason: fmt.Sprintf("Cannot map a dynamic task: the task name in %s holds a secret value, which cannot name a task", wt.DynamicTaskNameParam)}
+		return "", false, &stopError{status: StatusFailed, reason: fmt.Sprintf("Cannot map a dynamic task: the task name in %s holds a secret value, which cannot name a task", wt.DynamicTaskNameParam)}
 	}
-	_, system := r.e.registry.Lookup(name)
+	_, system = r.e.registry.Lookup(name)
 	if !system && !r.policy(wt).hasDef() {
 		if r.e.taskDefs == nil {
-			return nil, &stopError{status: StatusFailed, reason: fmt.Sprintf("Invalid task specified.  Cannot find task by name %s in the task definitions", name)}
+			return "", false, &stopError{status: StatusFailed, reason: fmt.Sprintf("Invalid task specified.  Cannot find task by name %s in the task definitions", name)}
 		}
 		if _, ok := r.e.taskDefs.TaskDef(name); !ok {
-			return nil, &stopError{status: StatusFailed, reason: fmt.Sprintf("Invalid task specified.  Cannot find task by name %s in the task definitions", name)}
+			return "", false, &stopError{status: StatusFailed, reason: fmt.Sprintf("Invalid task specified.  Cannot find task by name %s in the task definitions", name)}
 		}
 	}
-	key := dynamicKey{wt, name}
-	if v, ok := r.e.dynTasks.Load(key); ok {
-		return v.(*WorkflowTask), nil
-	}
-	t := *wt
-	t.Name, t.Type, t.dynamicOf = name, TypeSimple, wt
-	if system {
-		t.Type = name
-	}
-	if r.e.dynTaskCount.Add(1) > maxDynamicTasks {
-		r.e.dynTaskCount.Add(-1)
-		return &t, nil
-	}
-	v, loaded := r.e.dynTasks.LoadOrStore(key, &t)
-	if loaded {
-		r.e.dynTaskCount.Add(-1)
-	}
-	return v.(*WorkflowTask), nil
+	return name, system, nil
 }
 
 func (r *runState) dynamicName(ctx context.Context, wt *WorkflowTask) (string, map[string]any, error) {

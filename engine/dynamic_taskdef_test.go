@@ -65,7 +65,9 @@ func TestDynamicTaskTakesTheDynamicTasksDefinition(t *testing.T) {
 // A DYNAMIC task a dynamic fork makes has the registry's definition of its
 // name or none (ForkJoinDynamicTaskMapper looks it up; nothing populates
 // it): without one, DynamicTaskMapper looks up the name it resolves and,
-// finding none, fails the run with its TerminateWorkflowException.
+// finding none, throws its TerminateWorkflowException. It is mapped with
+// the fork (getTasksToBeScheduled), so the decide stores nothing it
+// mapped: the run fails with no FORK, no forked task and no JOIN.
 func TestForkedDynamicTaskWithoutDefinitionFailsTheRun(t *testing.T) {
 	const def = `{"name":"fork_dyn","schemaVersion":2,"tasks":[
 	  {"name":"fj","taskReferenceName":"fj","type":"FORK_JOIN_DYNAMIC","dynamicForkTasksParam":"dynamicTasks","dynamicForkTasksInputParamName":"inputs",
@@ -76,5 +78,8 @@ func TestForkedDynamicTaskWithoutDefinitionFailsTheRun(t *testing.T) {
 	res := h.run(def, `{}`)
 	if want := "Invalid task specified.  Cannot find task by name nosuch in the task definitions"; res.Status != engine.StatusFailed || res.Reason != want {
 		t.Fatalf("run %s %q, want FAILED %q", res.Status, res.Reason, want)
+	}
+	if v := viewRun(t, h.e, res.RunID); len(v.Tasks) != 0 {
+		t.Fatalf("tasks %s, want none", refsStatuses(v))
 	}
 }
