@@ -759,8 +759,17 @@ func (e *Engine) completeTaskReason(ctx context.Context, runID, status string, o
 		// (subworkflow_update.go).
 		sig.SubWorkflowID, sig.KeepChild, sig.Callback = found.SubWorkflowID, true, found.Callback
 	}
+	key := found.ReferenceTaskName
+	if found.TaskType == TypeSubWorkflow {
+		// Applied in the order stored, each to the attempt it updates
+		// (by reference, the one pending now): subworkflow_update.go.
+		key = updateSignalKey(found.ReferenceTaskName)
+		if sig.TaskID == "" {
+			sig.TaskID = found.TaskID
+		}
+	}
 	payload, _ := json.Marshal(sig)
-	if err := e.runs.PutSignal(ctx, runID, signalKey(found.ReferenceTaskName, status), payload); err != nil {
+	if err := e.runs.PutSignal(ctx, runID, key, payload); err != nil {
 		return "", err
 	}
 	if found.TaskType == TypeSubWorkflow {

@@ -1395,6 +1395,8 @@ func (r *runState) pollSignals(ctx context.Context) { _ = r.takeSignals(ctx) }
 
 // takeSignals moves the run's pending signals from the store to r.pending.
 func (r *runState) takeSignals(ctx context.Context) error {
+	r.takeMu.Lock()
+	defer r.takeMu.Unlock()
 	sigs, err := r.e.runs.TakeSignals(ctx, r.id)
 	if err != nil || len(sigs) == 0 {
 		return err
@@ -1412,7 +1414,11 @@ func (r *runState) takeSignals(ctx context.Context) error {
 			continue
 		}
 		if s.SealedOutput != "" {
-			out, err := r.sec.OpenCompletion(strings.TrimPrefix(k, progressSignalPrefix), s.SealedOutput)
+			ref := k
+			if u, ok := updateRef(k); ok {
+				ref = u
+			}
+			out, err := r.sec.OpenCompletion(ref, s.SealedOutput)
 			if err != nil {
 				s = signal{Status: TaskFailedTerminal, Reason: "external completion: " + err.Error()}
 			} else {

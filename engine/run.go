@@ -199,6 +199,9 @@ type runState struct {
 	// taken is closed (and dropped) when takeSignals moves signals into
 	// pending: runChild waits on it (signalsTaken).
 	taken chan struct{}
+	// takeMu makes takeSignals one at a time: when it returns, every
+	// signal taken from the store until then is in pending.
+	takeMu sync.Mutex
 	// What the next write carries (see changeLocked): task records and
 	// workflow members changed since the last write. stored is false until
 	// the first write of this process has created the record in full.

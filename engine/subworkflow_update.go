@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -95,21 +96,46 @@ func (e *Engine) ownChild(ctx context.Context, parent, taskID, id string) bool {
 // Conductor's updateTask applies each update as it comes: once an update
 // has ended the task, a later one finds it ended and changes nothing. A
 // run takes its updates from the run store, where a later signal under
-// the same key replaces an earlier one not taken yet: updates IN_PROGRESS
-// are stored under a key of their own (signalKey), and never replace a
-// final update of the same task, stored or pending (takeSignals). Two
-// final updates sent before the run takes the first are still one key:
-// the later stands.
+// the same key replaces an earlier one not taken yet: so each update of a
+// SUB_WORKFLOW task is stored under a key of its own, ordered by when it
+// was stored (updateSignalKey), names the attempt it updates (by
+// reference, the pending one, as Conductor's TaskResult built from the
+// pending task names it), and is applied in that order: an update that
+// comes after a final one of the same attempt, stored or pending, is
+// dropped (pendLocked). Updates stored through processes whose clocks
+// differ are ordered by those clocks.
 
-// progressSignalPrefix prefixes the signal key of an update IN_PROGRESS.
-const progressSignalPrefix = "__wfrun_progress "
+// updateSignalPrefix prefixes the signal key of an update of a
+// SUB_WORKFLOW task: the prefix, a sequence of 20 digits, a space, the
+// task's reference.
+const updateSignalPrefix = "__wfrun_update "
 
-// signalKey is the run-store key of an update of task ref with status.
-func signalKey(ref, status string) string {
-	if status == TaskInProgress {
-		return progressSignalPrefix + ref
+// updateSeq is the last sequence updateSignalKey gave.
+var updateSeq atomic.Int64
+
+// updateSignalKey is the run-store key of an update of SUB_WORKFLOW task
+// ref: its sequence is the time it is stored (nanoseconds), after any this
+// process gave before.
+func updateSignalKey(ref string) string {
+	for {
+		last, now := updateSeq.Load(), time.Now().UnixNano()
+		if now <= last {
+			now = last + 1
+		}
+		if updateSeq.CompareAndSwap(last, now) {
+			return fmt.Sprintf("%s%020d %s", updateSignalPrefix, now, ref)
+		}
 	}
-	return ref
+}
+
+// updateRef is the task reference of update signal key k (ok false: k is
+// not an update's key).
+func updateRef(k string) (string, bool) {
+	rest, ok := strings.CutPrefix(k, updateSignalPrefix)
+	if !ok || len(rest) < 22 || rest[20] != ' ' {
+		return "", false
+	}
+	return rest[21:], true
 }
 
 // finalUpdate reports whether s is a final update of a task.
@@ -121,35 +147,33 @@ func finalUpdate(s signal) bool {
 	return false
 }
 
-// sameAttempt reports whether updates a and b may name the same attempt
-// (an update by reference names none).
-func sameAttempt(a, b signal) bool {
-	return a.TaskID == "" || b.TaskID == "" || a.TaskID == b.TaskID
-}
-
 // pendLocked puts signal s, stored under key k, in r.pending: an update
-// IN_PROGRESS under its task's reference, unless a final update of the
-// same attempt waits there (it came first, or in the same batch: the
-// final one stands, as Conductor ignores an update of a task that has
-// ended, and an update IN_PROGRESS before a final one changes nothing the
-// final one does not set again).
+// of a SUB_WORKFLOW task under its task's reference, unless a final update
+// of the same attempt waits there (it came first: it stands, as Conductor
+// ignores an update of a task that has ended; an update that came before
+// a final one changes nothing the final one does not set again).
 func (r *runState) pendLocked(k string, s signal) {
-	ref, progress := strings.CutPrefix(k, progressSignalPrefix)
-	if !progress {
+	ref, update := updateRef(k)
+	if !update {
 		r.pending[k] = s
 		return
 	}
-	if prev, ok := r.pending[ref]; ok && finalUpdate(prev) && sameAttempt(prev, s) {
+	if prev, ok := r.pending[ref]; ok && finalUpdate(prev) && prev.TaskID != "" && prev.TaskID == s.TaskID {
 		return
 	}
 	r.pending[ref] = s
 }
 
-// signalOrder sorts the keys of a batch of signals: updates IN_PROGRESS
-// after the others (pendLocked).
+// signalOrder sorts the keys of a batch of signals: the updates of
+// SUB_WORKFLOW tasks after the others, in the order they were stored.
 func signalOrder(keys []string) {
 	sort.SliceStable(keys, func(i, j int) bool {
-		return !strings.HasPrefix(keys[i], progressSignalPrefix) && strings.HasPrefix(keys[j], progressSignalPrefix)
+		_, ui := updateRef(keys[i])
+		_, uj := updateRef(keys[j])
+		if ui != uj {
+			return uj
+		}
+		return ui && keys[i] < keys[j]
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -282,38 +283,64 @@ func (s *signalGateStore) TakeSignals(ctx context.Context, id string) (map[strin
 	return s.Store.TakeSignals(ctx, id)
 }
 
-// TestSubWorkflowFinalUpdateNotReplaced: a final update of a SUB_WORKFLOW
-// task followed by an update IN_PROGRESS, both stored before the run takes
-// either, ends the task as the final one says: Conductor applies each
-// update as it comes, and the second finds the task ended.
+// TestSubWorkflowFinalUpdateNotReplaced: updates of a SUB_WORKFLOW task
+// all stored before the run takes any are applied in the order they came,
+// as Conductor's updateTask applies each as it comes: a final update
+// followed by another update (IN_PROGRESS, or final) ends the task as the
+// first final one says (the later ones find it ended); an update
+// IN_PROGRESS followed by a final one ends it as the final one says. By
+// id or by reference alike.
 func TestSubWorkflowFinalUpdateNotReplaced(t *testing.T) {
-	const runID = "5b0d7a4e-0000-4000-8000-000000000207"
-	gate := &signalGateStore{Store: runstore.NewMemory(), id: runID}
-	e := harnessEngine(t, gate)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	sub, child, done := startHeldSub(t, e, ctx, runID)
-	gate.setClosed(true)
-	if _, err := e.CompleteTaskWith(ctx, runID, engine.Completion{TaskID: sub, Status: engine.TaskCompleted,
-		Output: json.RawMessage(`{"got":"final"}`)}); err != nil {
-		t.Fatal(err)
+	type update struct {
+		status, got string
+		byRef       bool
 	}
-	if _, err := e.CompleteTaskWith(ctx, runID, engine.Completion{TaskID: sub, Status: engine.TaskInProgress,
-		Output: json.RawMessage(`{"got":"later"}`)}); err != nil {
-		t.Fatal(err)
-	}
-	gate.setClosed(false)
-	if res := <-done; res == nil || res.Status != engine.StatusCompleted {
-		t.Fatalf("parent: %+v", res)
-	}
-	if v := viewRun(t, e, runID); v.Output["got"] != "final" || v.Tasks[0].Status != engine.TaskCompleted {
-		t.Fatalf("parent output %v, task %s: want the final update's", v.Output, v.Tasks[0].Status)
-	}
-	if _, err := e.CompleteTask(ctx, child, "hold", engine.TaskCompleted, json.RawMessage(`{}`)); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.WaitStarted(ctx); err != nil {
-		t.Fatal(err)
+	for i, tc := range []struct {
+		name    string
+		updates []update
+		want    string // the run's status
+		got     string // its output's got
+	}{
+		{"final then IN_PROGRESS", []update{{engine.TaskCompleted, "final", false}, {engine.TaskInProgress, "later", false}}, engine.StatusCompleted, "final"},
+		{"final then final", []update{{engine.TaskCompleted, "final", false}, {engine.TaskFailedTerminal, "later", false}}, engine.StatusCompleted, "final"},
+		{"final then final by reference", []update{{engine.TaskCompleted, "final", true}, {engine.TaskFailedTerminal, "later", true}}, engine.StatusCompleted, "final"},
+		{"IN_PROGRESS then final", []update{{engine.TaskInProgress, "progress", false}, {engine.TaskCompleted, "final", false}}, engine.StatusCompleted, "final"},
+		{"final by reference then final by id", []update{{engine.TaskFailedTerminal, "first", true}, {engine.TaskCompleted, "final", false}}, engine.StatusFailed, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			runID := fmt.Sprintf("5b0d7a4e-0000-4000-8000-0000000003%02d", i)
+			gate := &signalGateStore{Store: runstore.NewMemory(), id: runID}
+			e := harnessEngine(t, gate)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			sub, child, done := startHeldSub(t, e, ctx, runID)
+			gate.setClosed(true)
+			for _, u := range tc.updates {
+				out := json.RawMessage(`{"got":"` + u.got + `"}`)
+				var err error
+				if u.byRef {
+					_, err = e.CompleteTask(ctx, runID, "sub", u.status, out)
+				} else {
+					_, err = e.CompleteTaskWith(ctx, runID, engine.Completion{TaskID: sub, Status: u.status, Output: out})
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			gate.setClosed(false)
+			if res := <-done; res == nil || res.Status != tc.want {
+				t.Fatalf("parent: %+v, want %s", res, tc.want)
+			}
+			if v := viewRun(t, e, runID); tc.got != "" && v.Output["got"] != tc.got {
+				t.Fatalf("parent output %v, want got %q", v.Output, tc.got)
+			}
+			if _, err := e.CompleteTask(ctx, child, "hold", engine.TaskCompleted, json.RawMessage(`{}`)); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.WaitStarted(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 
