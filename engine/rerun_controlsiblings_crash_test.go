@@ -25,49 +25,68 @@ import (
 // process: the run completes with the records reset in place taken over
 // (the DO_WHILE, the SUB_WORKFLOW with one new child, the leaf tasks),
 // never a second record, and each runs with its stored input.
+//
+// And the rerun of TestRerunFromSubWorkflowResetsSiblingsInPlace (from a
+// SUB_WORKFLOW task, its sibling reset in place), killed in the same way.
 func TestKillAtEveryRerunWriteWithControlSiblings(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns a process per persistence point")
 	}
-	var fail atomic.Bool
-	count := &killAtWrite{Store: runstore.NewMemory()}
-	e := controlSiblingsEngine(t, count, &fail, newStarted(), func(string) {})
-	id, prior := failedControlSiblings(t, e, &fail)
-	count.n.Store(0)
-	if r, err := e.RerunWith(context.Background(), id, controlSiblingsRerun(prior["b"]["taskId"].(string))); err != nil || r.Status != engine.StatusCompleted {
-		t.Fatalf("reference rerun: %v %+v", err, r)
-	}
-	checkControlSiblingsRerun(t, e, id, prior)
-	total := int(count.n.Load())
-	if total < 2 {
-		t.Fatalf("the reference rerun made %d writes", total)
-	}
-	for k := 1; k <= total; k++ {
-		for _, before := range []bool{true, false} {
-			t.Run(fmt.Sprintf("write=%d/before=%v", k, before), func(t *testing.T) {
-				controlSiblingsCrashAndResume(t, k, before)
-			})
+	for _, c := range controlSiblingsCases {
+		var fail atomic.Bool
+		count := &killAtWrite{Store: runstore.NewMemory()}
+		e := controlSiblingsEngine(t, count, &fail, c.started(), func(string) {})
+		id, prior := c.failed(t, e, &fail)
+		count.n.Store(0)
+		if r, err := e.RerunWith(context.Background(), id, controlSiblingsRerun(prior[c.from]["taskId"].(string))); err != nil || r.Status != engine.StatusCompleted {
+			t.Fatalf("%s: reference rerun: %v %+v", c.name, err, r)
+		}
+		c.check(t, e, id, prior)
+		total := int(count.n.Load())
+		if total < 2 {
+			t.Fatalf("%s: the reference rerun made %d writes", c.name, total)
+		}
+		for k := 1; k <= total; k++ {
+			for _, before := range []bool{true, false} {
+				t.Run(fmt.Sprintf("%s/write=%d/before=%v", c.name, k, before), func(t *testing.T) {
+					controlSiblingsCrashAndResume(t, c, k, before)
+				})
+			}
 		}
 	}
 }
 
-func newStarted() map[string]chan struct{} {
-	return map[string]chan struct{}{"body": make(chan struct{}), "inner": make(chan struct{}), "a": make(chan struct{})}
+// controlSiblingsCase is a failed run to rerun: its definition's failed
+// run (failed), the ref of the task rerun from, the check after the rerun.
+type controlSiblingsCase struct {
+	name, from string
+	started    func() map[string]chan struct{}
+	failed     func(*testing.T, *engine.Engine, *atomic.Bool) (string, map[string]map[string]any)
+	check      func(*testing.T, *engine.Engine, string, map[string]map[string]any)
 }
 
-func controlSiblingsCrashAndResume(t *testing.T, k int, before bool) {
+var controlSiblingsCases = []controlSiblingsCase{
+	{"from_b", "b", func() map[string]chan struct{} {
+		return map[string]chan struct{}{"body": make(chan struct{}), "inner": make(chan struct{}), "a": make(chan struct{})}
+	}, failedControlSiblings, checkControlSiblingsRerun},
+	{"from_sub", "sub", func() map[string]chan struct{} {
+		return map[string]chan struct{}{"a": make(chan struct{})}
+	}, failedSubSiblings, checkSubSiblingsRerun},
+}
+
+func controlSiblingsCrashAndResume(t *testing.T, c controlSiblingsCase, k int, before bool) {
 	db := filepath.Join(t.TempDir(), "runs.db")
 	rs, err := runstore.OpenBolt(db)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var fail atomic.Bool
-	e := controlSiblingsEngine(t, rs, &fail, newStarted(), func(string) {})
-	id, prior := failedControlSiblings(t, e, &fail)
+	e := controlSiblingsEngine(t, rs, &fail, c.started(), func(string) {})
+	id, prior := c.failed(t, e, &fail)
 	_ = rs.Close()
 
 	child := exec.Command(os.Args[0], "-test.run", "^TestRerunControlSiblingsCrashChild$", "-test.v")
-	child.Env = append(os.Environ(), "WFRUN_RERUN_CSIB_DB="+db, "WFRUN_RERUN_CSIB_RUN="+id, "WFRUN_RERUN_CSIB_FROM="+prior["b"]["taskId"].(string),
+	child.Env = append(os.Environ(), "WFRUN_RERUN_CSIB_DB="+db, "WFRUN_RERUN_CSIB_RUN="+id, "WFRUN_RERUN_CSIB_FROM="+prior[c.from]["taskId"].(string),
 		"WFRUN_RERUN_CSIB_AT="+strconv.Itoa(k), "WFRUN_RERUN_CSIB_BEFORE="+map[bool]string{true: "1"}[before])
 	out, err := child.CombinedOutput()
 	var ee *exec.ExitError
@@ -95,7 +114,7 @@ func controlSiblingsCrashAndResume(t *testing.T, k int, before bool) {
 	case err != nil || r.Status != engine.StatusCompleted:
 		t.Fatalf("resume after write %d: %v %+v", k, err, r)
 	}
-	checkControlSiblingsRerun(t, e, id, prior)
+	c.check(t, e, id, prior)
 }
 
 // TestRerunControlSiblingsCrashChild is the child process (skipped unless

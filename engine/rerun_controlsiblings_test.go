@@ -252,31 +252,21 @@ func TestRerunResetsControlAndSubWorkflowSiblingsInPlace(t *testing.T) {
 	}
 }
 
-// TestRerunFromSubWorkflowResetsSiblingsInPlace: a rerun from a
-// SUB_WORKFLOW task keeps the run's other records (Conductor's rerunWF
-// starts the task's new child in place) and its finalizeRerun resets the
-// unsuccessful ones in place, as for a rerun from another task: the fork's
-// other branch's cancelled task keeps its task id (SCHEDULED in the
-// rerun's write, one record after) and runs with its stored input.
-func TestRerunFromSubWorkflowResetsSiblingsInPlace(t *testing.T) {
-	var fail atomic.Bool
-	var mu sync.Mutex
-	var inputs []string
-	started := map[string]chan struct{}{"a": make(chan struct{})}
-	gate := &restoreGate{Store: runstore.NewMemory(), restored: make(chan struct{}), release: make(chan struct{})}
-	e := controlSiblingsEngine(t, gate, &fail, started, func(s string) {
-		mu.Lock()
-		inputs = append(inputs, s)
-		mu.Unlock()
-	})
-	d, err := e.Parse([]byte(`{"name":"rerun_sub_siblings","version":1,"schemaVersion":2,"tasks":[
-	 {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN","forkTasks":[
-	  [{"name":"w_side","taskReferenceName":"a","inputParameters":{"who":"a","k":"${workflow.input.k}"}}],
-	  [{"name":"w_ok","taskReferenceName":"pre"},
-	   {"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW","inputParameters":{"k":"${workflow.input.k}"},
-	    "subWorkflowParam":{"name":"rerun_sub_child","workflowDefinition":{"name":"rerun_sub_child","version":1,"schemaVersion":2,
-	     "tasks":[{"name":"w_flaky","taskReferenceName":"inner","inputParameters":{"who":"inner","k":"${workflow.input.k}"}}]}}}]]},
-	 {"name":"join","taskReferenceName":"join","type":"JOIN","joinOn":["a","sub"]}]}`))
+const rerunSubSiblingsDef = `{"name":"rerun_sub_siblings","version":1,"schemaVersion":2,"tasks":[
+ {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN","forkTasks":[
+  [{"name":"w_side","taskReferenceName":"a","inputParameters":{"who":"a","k":"${workflow.input.k}"}}],
+  [{"name":"w_ok","taskReferenceName":"pre"},
+   {"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW","inputParameters":{"k":"${workflow.input.k}"},
+    "subWorkflowParam":{"name":"rerun_sub_child","workflowDefinition":{"name":"rerun_sub_child","version":1,"schemaVersion":2,
+     "tasks":[{"name":"w_flaky","taskReferenceName":"inner","inputParameters":{"who":"inner","k":"${workflow.input.k}"}}]}}}]]},
+ {"name":"join","taskReferenceName":"join","type":"JOIN","joinOn":["a","sub"]}]}`
+
+// failedSubSiblings runs rerunSubSiblingsDef to its failure (sub FAILED by
+// its child, a CANCELED) on an engine of controlSiblingsEngine whose
+// started holds "a", and returns each ref's record.
+func failedSubSiblings(t *testing.T, e *engine.Engine, fail *atomic.Bool) (string, map[string]map[string]any) {
+	t.Helper()
+	d, err := e.Parse([]byte(rerunSubSiblingsDef))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,6 +284,61 @@ func TestRerunFromSubWorkflowResetsSiblingsInPlace(t *testing.T) {
 		t.Fatalf("first run: want a CANCELED, sub FAILED: %v", before)
 	}
 	fail.Store(false)
+	return res.RunID, prior
+}
+
+// checkSubSiblingsRerun: after the rerun from sub, one record of each ref
+// with its id, COMPLETED; a with its stored input; sub with a new child,
+// whose input is sub's stored one.
+func checkSubSiblingsRerun(t *testing.T, e *engine.Engine, id string, prior map[string]map[string]any) {
+	t.Helper()
+	_, after := rawTasks(t, e, id)
+	n := map[string]int{}
+	for _, tk := range after {
+		ref := tk["referenceTaskName"].(string)
+		n[ref]++
+		if p := prior[ref]; p == nil || tk["taskId"] != p["taskId"] || tk["status"] != engine.TaskCompleted {
+			t.Errorf("%s after the rerun: %v %v, want %v COMPLETED", ref, tk["taskId"], tk["status"], p["taskId"])
+		}
+		in, _ := tk["inputData"].(map[string]any)
+		switch ref {
+		case "a":
+			if in["k"] != "v1" {
+				t.Errorf("a's input after the rerun: %v, want k v1", in)
+			}
+		case "sub":
+			child, _ := tk["subWorkflowId"].(string)
+			if child == "" || child == prior["sub"]["subWorkflowId"] {
+				t.Errorf("sub after the rerun: child %q, want a new one (was %v)", child, prior["sub"]["subWorkflowId"])
+			} else if v := viewRun(t, e, child); v.Status != engine.StatusCompleted || v.Input["k"] != "v1" {
+				t.Errorf("sub's new child: %s, input %v, want COMPLETED with k v1", v.Status, v.Input)
+			}
+		}
+	}
+	for ref, c := range n {
+		if c != 1 {
+			t.Errorf("%d records of %s after the rerun, want 1", c, ref)
+		}
+	}
+}
+
+// TestRerunFromSubWorkflowResetsSiblingsInPlace: a rerun from a
+// SUB_WORKFLOW task keeps the run's other records (Conductor's rerunWF
+// starts the task's new child in place) and its finalizeRerun resets the
+// unsuccessful ones in place, as for a rerun from another task: the fork's
+// other branch's cancelled task keeps its task id (SCHEDULED in the
+// rerun's write, one record after) and runs with its stored input.
+func TestRerunFromSubWorkflowResetsSiblingsInPlace(t *testing.T) {
+	var fail atomic.Bool
+	var mu sync.Mutex
+	var inputs []string
+	gate := &restoreGate{Store: runstore.NewMemory(), restored: make(chan struct{}), release: make(chan struct{})}
+	e := controlSiblingsEngine(t, gate, &fail, map[string]chan struct{}{"a": make(chan struct{})}, func(s string) {
+		mu.Lock()
+		inputs = append(inputs, s)
+		mu.Unlock()
+	})
+	id, prior := failedSubSiblings(t, e, &fail)
 	mu.Lock()
 	inputs = nil
 	mu.Unlock()
@@ -302,8 +347,7 @@ func TestRerunFromSubWorkflowResetsSiblingsInPlace(t *testing.T) {
 	var rr *engine.Result
 	go func() {
 		var err error
-		rr, err = e.RerunWith(context.Background(), res.RunID, engine.RerunOptions{FromTaskID: prior["sub"]["taskId"].(string),
-			WorkflowInput: json.RawMessage(`{"k":"v2"}`)})
+		rr, err = e.RerunWith(context.Background(), id, controlSiblingsRerun(prior["sub"]["taskId"].(string)))
 		done <- err
 	}()
 	select {
@@ -311,7 +355,7 @@ func TestRerunFromSubWorkflowResetsSiblingsInPlace(t *testing.T) {
 	case err := <-done:
 		t.Fatalf("the rerun returned without its write: %v", err)
 	}
-	_, now := rawTasks(t, e, res.RunID)
+	_, now := rawTasks(t, e, id)
 	close(gate.release)
 	for _, tk := range now {
 		if tk["taskId"] == prior["a"]["taskId"] && (tk["status"] != engine.TaskScheduled || tk["endTime"] != 0.0) {
@@ -321,16 +365,7 @@ func TestRerunFromSubWorkflowResetsSiblingsInPlace(t *testing.T) {
 	if err := <-done; err != nil || rr.Status != engine.StatusCompleted {
 		t.Fatalf("rerun: %v %+v", err, rr)
 	}
-	_, after := rawTasks(t, e, res.RunID)
-	var as []string
-	for _, tk := range after {
-		if tk["referenceTaskName"] == "a" {
-			as = append(as, fmt.Sprintf("%v:%v", tk["taskId"], tk["status"]))
-		}
-	}
-	if want := fmt.Sprintf("[%v:COMPLETED]", prior["a"]["taskId"]); fmt.Sprint(as) != want {
-		t.Errorf("a's records after the rerun: %v, want %s (reset in place)", as, want)
-	}
+	checkSubSiblingsRerun(t, e, id, prior)
 	mu.Lock()
 	got := append([]string(nil), inputs...)
 	mu.Unlock()
