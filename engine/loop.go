@@ -168,10 +168,18 @@ func marshalOr(v any, def string) []byte {
 func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix string, iter int) (err error) {
 	ref := wt.TaskReferenceName + suffix
 	if ok, err := r.settledOperator(ctx, wt, ref); ok {
-		return err // resume.go: its outcome stands
+		// resume.go: its outcome stands; the rest of its failed
+		// iteration goes on.
+		if lr := r.resumedRest(ctx, wt, ref, suffix, err); lr != nil {
+			return lr
+		}
+		return err
 	}
 	rec, input, done, err := r.beginControl(ctx, wt, ref, iter)
 	if err != nil || done {
+		if lr := r.resumedRest(ctx, wt, ref, suffix, err); lr != nil {
+			return lr
+		}
 		return err
 	}
 	inMap := map[string]any{}
@@ -442,6 +450,42 @@ type iterationFailed struct {
 	// their iterations, to run beside when the run goes on.
 	loops []*taskRecord
 	inner []*loopRest
+}
+
+// resumedRest is the rest of the failed iteration of the DO_WHILE wt (its
+// record at ref, found ended by a resumed run's replay; settled: what its
+// outcome decides) when the run goes on past the loop: nil otherwise.
+// Conductor's resumeWorkflow decides the run again, and the decider
+// schedules the next task of every task of the iteration that ended
+// (getNextTask, filterNextLoopOverTasks), the loop's status aside. So the
+// iteration is replayed as such a rest runs (besideLoop): its ended tasks
+// stand, a permissive task's failure goes on past it, and its unfinished
+// or unscheduled tasks run, beside the tasks after the loop. A loop that
+// failed inside another loop's failed iteration (failNested) is replayed so
+// too. An iteration that had ended replays nothing.
+func (r *runState) resumedRest(ctx context.Context, wt *WorkflowTask, ref, suffix string, settled error) *loopRest {
+	if !r.resumed {
+		return nil
+	}
+	var failed *iterationFailed
+	switch {
+	case settled == nil:
+	case errors.As(settled, &failed) && enclosingLoop(ctx) == nil && ctx.Value(loopKey{}) != nil:
+		// In the rest of the enclosing loop's failed iteration.
+	default:
+		return nil
+	}
+	rec := r.lookup(ref)
+	if rec == nil {
+		return nil
+	}
+	r.mu.Lock()
+	status, n := rec.Status, rec.Iteration
+	r.mu.Unlock()
+	if n < 1 || (status != TaskFailed && status != TaskCompletedWithErrors) {
+		return nil
+	}
+	return &loopRest{rest: []restSegment{{list: wt.LoopOver, suffix: suffix + "__" + strconv.Itoa(n), iter: n}}, loop: wt, resumed: true}
 }
 
 // enclosingLoop is the DO_WHILE whose iteration ctx runs in, while it

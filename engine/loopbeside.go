@@ -36,8 +36,8 @@ import (
 // (loopRest.inner), as Conductor's decider schedules the next task of
 // each failed loop, outermost first, in the decision after the failure.
 //
-// Not modelled: a run resumed while a rest runs (the rest is not resumed,
-// its tasks are cancelled when the run ends).
+// A run resumed while a rest runs replays the failed iteration as a rest
+// (resumedRest).
 
 // restSegment is the tasks list[from:] of a list of the iteration (the
 // failed task's list, then the lists enclosing it, innermost first).
@@ -77,6 +77,9 @@ type loopRest struct {
 	// iteration) is recorded: Conductor schedules their next tasks in the
 	// decision after the one that schedules the loop's own.
 	inner []*loopRest
+	// resumed: the rest was running before the run was resumed
+	// (resumedRest): it goes on at once.
+	resumed bool
 }
 
 // besideIter is an iteration of a permissive or optional DO_WHILE with a
@@ -237,9 +240,13 @@ func (r *runState) besideLoop(ctx context.Context, lr *loopRest, stop context.Ca
 	gate := make(chan struct{})
 	var once sync.Once
 	open := func() { once.Do(func() { close(gate) }) }
-	r.mu.Lock()
-	r.onRecord = func() { r.onRecord = nil; open() }
-	r.mu.Unlock()
+	if lr.resumed {
+		open()
+	} else {
+		r.mu.Lock()
+		r.onRecord = func() { r.onRecord = nil; open() }
+		r.mu.Unlock()
+	}
 	done := make(chan struct{})
 	var rerr error
 	var failOnce sync.Once
