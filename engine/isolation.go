@@ -16,6 +16,9 @@ package engine
 //     adHocTaskDef);
 //   - responseTimeoutSeconds to SIMPLE tasks (3600 without a definition).
 //
+// DynamicTaskMapper copies the responseTimeoutSeconds of the DYNAMIC
+// task's definition alone, whatever the type of the task it maps.
+//
 // wfrun records them on the same task records, from the same definition
 // (the task's inline taskDefinition, else the one registered for its
 // name, else the ad-hoc one), so clients read them where Conductor shows them. Nothing in wfrun
@@ -24,6 +27,10 @@ package engine
 
 // isolate records the definition settings wt's mapper copies to rec.
 func (r *runState) isolate(rec *taskRecord, wt *WorkflowTask) {
+	if wt.dynamicOf != nil {
+		rec.ResponseTimeoutSeconds = remoteResponseTimeout(r.policy(wt))
+		return
+	}
 	both, groupOnly, limits := false, false, false
 	switch wt.Type {
 	case "HTTP", "KAFKA_PUBLISH":
