@@ -755,9 +755,14 @@ func (e *Engine) completeTaskReason(ctx context.Context, runID, status string, o
 		sig.SubWorkflowID, sig.Callback = sub.id, sub.callback
 	default:
 		// By reference (or a signal): Conductor builds the update from
-		// the pending task, its child and callbackAfterSeconds kept
-		// (subworkflow_update.go).
+		// the pending task (TaskResult(pending)), its child,
+		// callbackAfterSeconds and reasonForIncompletion kept
+		// (subworkflow_update.go). The reason is the stored record's,
+		// masked as it was stored.
 		sig.SubWorkflowID, sig.KeepChild, sig.Callback = found.SubWorkflowID, true, found.Callback
+		if sig.Reason == "" {
+			sig.Reason = found.Reason
+		}
 	}
 	key := found.ReferenceTaskName
 	if found.TaskType == TypeSubWorkflow {

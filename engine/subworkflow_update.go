@@ -527,7 +527,10 @@ func (r *runState) subWorkflowUpdated(ctx context.Context, rec *taskRecord, sig 
 		return r.failTask(ctx, rec, TaskFailedTerminal, "output: "+err.Error())
 	}
 	if sig.Status == TaskCompleted {
-		return r.transition(ctx, rec, TaskCompleted, "")
+		// An update by reference keeps the pending task's reason, as
+		// Conductor's updateTask sets the TaskResult's (built from the
+		// pending task) whatever the status; one by id carries none.
+		return r.transition(ctx, rec, TaskCompleted, r.sec.Excerpt(sig.Reason, maxReasonBytes))
 	}
 	reason := sig.Reason
 	if reason == "" {
