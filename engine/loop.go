@@ -490,14 +490,13 @@ func (r *runState) resumedRest(ctx context.Context, wt *WorkflowTask, ref, suffi
 
 // enclosingLoop is the DO_WHILE whose iteration ctx runs in, while it
 // judges that iteration: nil outside any loop, and in the rest of an
-// iteration that failed its loop already (besideLoop) or an iteration a
-// forked loop runs beside it (besideIter).
+// iteration that failed its loop already (besideLoop, besideIter).
 func enclosingLoop(ctx context.Context) *WorkflowTask {
 	loop, _ := ctx.Value(loopKey{}).(*WorkflowTask)
 	if loop == nil {
 		return nil
 	}
-	if bi, _ := ctx.Value(besideIterKey{}).(*besideIter); bi != nil && bi.loop == loop {
+	if bi, _ := ctx.Value(besideIterKey{}).(*besideIter); bi != nil && bi.loop == loop && bi.loopFailed.Load() {
 		return nil
 	}
 	return loop

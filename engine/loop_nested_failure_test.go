@@ -98,3 +98,32 @@ func TestDoWhileFailureInANestedLoop(t *testing.T) {
 		})
 	}
 }
+
+// The same in a fork branch of a permissive loop's iteration: the outer
+// loop fails on the task itself (one space); the JOIN, on the failed
+// permissive inner loop, fails the run once the fork's other branch has
+// ended (Join.execute), whatever else then runs.
+func TestDoWhileFailureInANestedLoopInAForkBranch(t *testing.T) {
+	def := `{"name":"w","tasks":[{"name":"o","taskReferenceName":"o","type":"DO_WHILE","permissive":true,"loopCondition":"false","loopOver":[
+	  {"name":"f","taskReferenceName":"f","type":"FORK_JOIN","forkTasks":[
+	    [{"name":"i","taskReferenceName":"i","type":"DO_WHILE","permissive":true,"loopCondition":"false","loopOver":[
+	      {"name":"fail","taskReferenceName":"x","permissive":true,"retryCount":0,"inputParameters":{}},
+	      {"name":"echo","taskReferenceName":"b","inputParameters":{"k":"b"}}]}],
+	    [{"name":"echo","taskReferenceName":"e2","inputParameters":{}}]]},
+	  {"name":"j","taskReferenceName":"j","type":"JOIN","joinOn":["i","e2"]}]},
+	  {"name":"echo","taskReferenceName":"after","inputParameters":{"k":"after"}}]}`
+	h := newHarness(t, nil, engine.WithRegistry(tasks.NewDefaultRegistry()))
+	for n := range 10 {
+		res := h.run(def, `{}`)
+		v := viewRun(t, h.e, res.RunID)
+		recs := byRef(v.Tasks)
+		if res.Status != engine.StatusFailed || recs["j__1"].Status != engine.TaskFailed {
+			t.Fatalf("run %d: %s %q, tasks %+v", n, res.Status, res.Reason, v.Tasks)
+		}
+		for _, ref := range []string{"o", "i__1"} {
+			if tk := recs[ref]; tk.Status != engine.TaskFailed || tk.Reason != "worker says no to {} " {
+				t.Fatalf("run %d: %s %s %q", n, ref, tk.Status, tk.Reason)
+			}
+		}
+	}
+}
