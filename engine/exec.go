@@ -383,6 +383,7 @@ func (r *runState) beginRecord(ctx context.Context, wt *WorkflowTask, ref string
 		prev := rec
 		rec = &taskRecord{Ref: ref, TaskType: recordType(wt), TaskDefName: recordDefName(wt), Status: TaskScheduled,
 			RetryCount: retry, Iteration: iter, Scheduled: r.nowMillis(), Callback: callback, wt: wt}
+		rec.passes, rec.passRound = passOf(ctx) // switch.go: dropPass
 		if prev != nil && retry > 0 {
 			rec.RetriedTaskID = prev.TaskID
 		}
@@ -417,6 +418,10 @@ func (r *runState) beginRecord(ctx context.Context, wt *WorkflowTask, ref string
 	// written (encode.go), so a fork of them writes each once.
 	if executedByDecider[wt.Type] {
 		notifyScheduled(ctx, wt.Type)
+		if r.dropped(rec) {
+			// Its pass was thrown away meanwhile (dropPass): never run.
+			return rec, nil, false, nil, errForkStopped
+		}
 	} else {
 		defer notifyScheduled(ctx, wt.Type)
 	}

@@ -390,6 +390,18 @@ type branchTurn struct {
 	leftSet bool
 }
 
+// passOf is the fork passes of ctx's branch and the round under way; nil
+// outside a fork.
+func passOf(ctx context.Context) (*forkPasses, int) {
+	b, ok := ctx.Value(branchKey{}).(*branchTurn)
+	if !ok || b == nil {
+		return nil, 0
+	}
+	b.p.mu.Lock()
+	defer b.p.mu.Unlock()
+	return b.p, b.p.round
+}
+
 // awaitTurn returns when the branch of ctx (if any) may schedule a record.
 func awaitTurn(ctx context.Context) error {
 	if b, ok := ctx.Value(branchKey{}).(*branchTurn); ok && b != nil {

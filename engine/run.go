@@ -109,6 +109,11 @@ type taskRecord struct {
 	env               runEnv          // its input's environment (begin)
 	rx                taskIndexState  // what the run's remaskIndex holds of it (remask.go)
 
+	// passes, passRound: the fork passes and the round in which a fork
+	// branch scheduled it (dropPass).
+	passes    *forkPasses
+	passRound int
+
 	// rerunReason: a rerun reset the record in place keeping its
 	// reasonForIncompletion, which stays until the task's next update
 	// (rerun.go), as Conductor's does.

@@ -58,6 +58,7 @@ func (r *runState) execSwitch(ctx context.Context, wt *WorkflowTask, suffix stri
 			}
 			if wt.Type == TypeDecision {
 				r.releaseEvents(hold, false)
+				r.dropPass(rec)
 				return r.decisionEvalFailed(rec)
 			}
 			r.releaseEvents(hold, true)
@@ -75,6 +76,7 @@ func (r *runState) execSwitch(ctx context.Context, wt *WorkflowTask, suffix stri
 			// mapping throws leaves this one too (mapperthrow.go).
 			if err := r.mapperThrows(ctx, b, 0, suffix); err != nil {
 				r.releaseEvents(hold, false)
+				r.dropPass(rec)
 				r.dropRecord(rec)
 				return err
 			}
@@ -195,6 +197,29 @@ func (r *runState) dropRecord(rec *taskRecord) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.dropLocked(func(t *taskRecord) bool { return t == rec })
+}
+
+// dropPass takes away, with rec, the records the other branches of its
+// fork scheduled in the same pass and have not started: Conductor's
+// decide maps a pass's tasks branch by branch and, when a mapper throws,
+// saves none of them. A synchronous one is not run (begin); one that waits
+// never starts, its fork halted by the run's end (awaitPassRan).
+func (r *runState) dropPass(rec *taskRecord) {
+	if rec.passes == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.dropLocked(func(t *taskRecord) bool {
+		return t != rec && t.passes == rec.passes && t.passRound == rec.passRound && t.Status == TaskScheduled
+	})
+}
+
+// dropped reports whether rec was taken away from the run (dropPass).
+func (r *runState) dropped(rec *taskRecord) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return rec.forgotten
 }
 
 // dropLocked forgets the run's task records drop selects (forgetLocked)

@@ -1,0 +1,72 @@
+package engine_test
+
+import (
+	"testing"
+
+	"github.com/wfrun/wfrun/engine"
+)
+
+// A DECISION whose caseExpression throws, mapped in a later pass of a
+// fork's decide while another branch maps its next task in the same pass.
+// DeciderService.decide collects the pass's tasksToBeScheduled branch by
+// branch; DecisionTaskMapper's TerminateWorkflowException leaves decide,
+// and WorkflowExecutor.decide fails the run with its message, saving
+// nothing of that pass: the tasks of the earlier passes stay (FORK, the
+// first tasks, the JOIN, cancelled with the run), the sibling's next task
+// of the same pass is never recorded nor executed.
+func TestDecisionThatThrowsEndsItsWholePass(t *testing.T) {
+	const expr = "$.a.b.c"
+	dec := `{"name":"d","taskReferenceName":"d","type":"DECISION","caseExpression":"` + expr + `","inputParameters":{"a":null},
+	  "decisionCases":{"x":[{"name":"echo","taskReferenceName":"inx","inputParameters":{}}]}}`
+	sv := func(ref string) string {
+		return `{"name":"` + ref + `","taskReferenceName":"` + ref + `","type":"SET_VARIABLE","inputParameters":{"` + ref + `":1}}`
+	}
+	echo := `{"name":"echo","taskReferenceName":"s1","inputParameters":{}}`
+	sw := `{"name":"s","taskReferenceName":"s","type":"SWITCH","evaluatorType":"value-param","expression":"k",
+	  "inputParameters":{"k":"go"},"decisionCases":{"go":[` + dec + `]}}`
+	fork := func(b1, b2 string) string {
+		return `{"name":"w","tasks":[{"name":"f","taskReferenceName":"f","type":"FORK_JOIN","forkTasks":[[` + b1 + `],[` + b2 + `]]},
+		  {"name":"j","taskReferenceName":"j","type":"JOIN","joinOn":["s1","d"]}]}`
+	}
+	for _, c := range []struct{ name, def string }{
+		{"sibling schedules a worker's task", fork(sv("i1")+`,`+echo, sv("i2")+`,`+dec)},
+		{"sibling schedules a synchronous task", fork(sv("i1")+`,`+sv("s1"), sv("i2")+`,`+dec)},
+		{"sibling after it", fork(sv("i2")+`,`+dec, sv("i1")+`,`+echo)},
+		{"in a SWITCH's case", fork(sv("i1")+`,`+echo, sv("i2")+`,`+sw)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for range 10 {
+				h := newHarness(t, nil)
+				res := h.run(c.def, `{}`)
+				wf := viewRun(t, h.e, res.RunID)
+				if want := "Error while evaluating script: " + expr; res.Status != engine.StatusFailed || wf.Reason != want {
+					t.Fatalf("run %s %q, want FAILED %q", wf.Status, wf.Reason, want)
+				}
+				got := map[string]string{}
+				for _, x := range wf.Tasks {
+					got[x.Ref] = x.Status
+				}
+				want := map[string]string{"f": engine.TaskCompleted, "i1": engine.TaskCompleted, "i2": engine.TaskCompleted, "j": engine.TaskCanceled}
+				if len(got) != len(want) {
+					t.Fatalf("tasks %v, want %v", got, want)
+				}
+				for ref, st := range want {
+					if got[ref] != st {
+						t.Fatalf("tasks %v, want %v", got, want)
+					}
+				}
+				// Nor emitted, but for the SCHEDULED event of a worker's
+				// task, which goes out as the branch schedules it, before
+				// the DECISION's turn (a difference left).
+				h.mu.Lock()
+				for _, ev := range h.events {
+					if ev.TaskRef == "s1" && !(ev.Status == engine.TaskScheduled && ev.TaskType == "echo") || ev.TaskRef == "d" || ev.TaskRef == "s" {
+						h.mu.Unlock()
+						t.Fatalf("event %+v", ev)
+					}
+				}
+				h.mu.Unlock()
+			}
+		})
+	}
+}
