@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/wfrun/wfrun/interpolate"
+	"github.com/wfrun/wfrun/masking"
 )
 
 // dynamicFork returns the tasks a FORK_JOIN_DYNAMIC forks, one per branch,
@@ -383,8 +384,10 @@ func (r *runState) dynamicTarget(ctx context.Context, wt *WorkflowTask) (name st
 		if err != nil {
 			msg += ": " + err.Error()
 		} else {
-			// The task's input as Java's Map.toString shows it (masked).
-			msg += ", input= " + r.sec.Excerpt(javaText(in), 200)
+			// The task's input as Java's Map.toString shows it, in its
+			// display form (a `_secrets` member is "***" whatever its
+			// length), masked whole, then cut.
+			msg += ", input= " + r.sec.Excerpt(javaText(r.viewed(in)), 200)
 		}
 		return "", false, &stopError{status: StatusFailed, reason: msg}
 	}
@@ -423,6 +426,20 @@ func (r *runState) dynamicName(ctx context.Context, wt *WorkflowTask) (string, m
 	default:
 		return fmt.Sprint(x), in, nil
 	}
+}
+
+// viewed is in (decoded JSON) in the run's display form (runsecrets View):
+// the members it hides are "***"; "***" whole when it cannot be shown.
+func (r *runState) viewed(in map[string]any) any {
+	b, err := json.Marshal(in)
+	if err == nil {
+		b, err = r.sec.View(b)
+	}
+	var v any
+	if err != nil || json.Unmarshal(b, &v) != nil {
+		return masking.Redacted
+	}
+	return v
 }
 
 // javaText is v (decoded JSON) as Java's toString shows the Map, List and
