@@ -78,9 +78,12 @@ func (e *Engine) parentsToReopen(ctx context.Context, d *runDoc) ([]reopenStep, 
 		if err != nil {
 			return nil, err
 		}
-		// The latest attempt only: a retry superseded an earlier one.
+		// The latest attempt only: a retry superseded an earlier one. A
+		// task that names no child (an update IN_PROGRESS detached it) is
+		// re-opened too: updateAndPushParents finds the task by the
+		// child's parentWorkflowTaskId, whatever child it names.
 		sub := latestRecord(&pr.d, cur.ParentWorkflowTaskID)
-		if sub == nil || sub.TaskType != TypeSubWorkflow || sub.SubWorkflowID != cur.WorkflowID {
+		if sub == nil || sub.TaskType != TypeSubWorkflow || (sub.SubWorkflowID != cur.WorkflowID && sub.SubWorkflowID != "") {
 			break
 		}
 		def, err := e.Parse(pr.d.WorkflowDefinition)
@@ -734,7 +737,9 @@ func (r *runState) scheduleRetryAttemptsLocked() {
 // (keptFailureLocked), before anything runs: the run fails with that
 // task, as retry() words it, its SUB_WORKFLOW tasks are cancelled and
 // their children, stored RUNNING to run again, are terminated, as
-// Conductor's SubWorkflow.cancel does.
+// Conductor's SubWorkflow.cancel does: the child a task names, or, when it
+// names none (an update IN_PROGRESS detached it), the child under the id
+// derived from the task, when that run is the task's own child.
 func (r *runState) failReopened(ctx context.Context) (*Result, error) {
 	r.mu.Lock()
 	id := r.reopenFailure
@@ -744,15 +749,27 @@ func (r *runState) failReopened(ctx context.Context) (*Result, error) {
 	}
 	var rec *taskRecord
 	var children []string
+	var derived [][2]string // task id, the child id derived from it
 	for _, t := range r.tasks {
 		if t.TaskID == id {
 			rec = t
 		}
-		if t.TaskType == TypeSubWorkflow && t.SubWorkflowID != "" && (t.Status == TaskInProgress || t.Status == TaskScheduled) {
+		if t.TaskType != TypeSubWorkflow || (t.Status != TaskInProgress && t.Status != TaskScheduled) {
+			continue
+		}
+		if t.SubWorkflowID != "" {
 			children = append(children, t.SubWorkflowID)
+		} else {
+			derived = append(derived, [2]string{t.TaskID, subWorkflowRunID(r.id, t.TaskID, t.RetryCount)})
 		}
 	}
 	r.mu.Unlock()
+	for _, d := range derived {
+		// Storage is untrusted: only the task's own child is terminated.
+		if r.e.ownChild(ctx, r.id, d[0], d[1]) {
+			children = append(children, d[1])
+		}
+	}
 	st := &stopError{status: StatusFailed, reason: "re-opened run: its failed task is gone"}
 	if rec != nil {
 		if rec.Status == TaskTimedOut {
