@@ -219,6 +219,12 @@ var taskPrimitives = []string{"updateTime", "callbackAfterSeconds", "rateLimitPe
 // due since then, as Task.getQueueWaitTime counts) and the primitives a
 // record leaves out when 0.
 func taskDefaults(t, doc map[string]any) {
+	if numberOf(t["updateTime"]) == 0 {
+		// A run stored before records kept updateTime (or a record never
+		// changed since): the latest time the record does keep, so a
+		// client sorting by it sees the record's last change.
+		t["updateTime"] = json.Number(strconv.FormatInt(latestOf(t, "scheduledTime", "startTime", "endTime"), 10))
+	}
 	for _, k := range taskPrimitives {
 		if t[k] == nil {
 			t[k] = 0
@@ -238,6 +244,16 @@ func taskDefaults(t, doc map[string]any) {
 		}
 	}
 	t["queueWaitTime"] = wait
+}
+
+// latestOf is the largest of m's members keys as numberOf reads them (0:
+// none is set).
+func latestOf(m map[string]any, keys ...string) int64 {
+	var n int64
+	for _, k := range keys {
+		n = max(n, numberOf(m[k]))
+	}
+	return n
 }
 
 // numberOf is v as an integer (0 unless a json.Number holding one).

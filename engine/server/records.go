@@ -80,6 +80,7 @@ func (s *Server) executionDoc(view []byte) (map[string]any, error) {
 	list, ok := doc["tasks"].([]any)
 	if !ok {
 		doc["tasks"] = []any{}
+		deriveUpdateTime(doc, nil)
 		return doc, nil
 	}
 	rs.walkForked(list)
@@ -102,7 +103,26 @@ func (s *Server) executionDoc(view []byte) (map[string]any, error) {
 			rs.complete(t, retried[id])
 		}
 	}
+	deriveUpdateTime(doc, list)
 	return doc, nil
+}
+
+// deriveUpdateTime gives run doc, stored before runs kept updateTime (it
+// reads 0), the latest time the run keeps: its start, end or last retry,
+// or the last change of one of its task records (list, completed by
+// taskDefaults), so that a client sorting runs by updateTime sees sane
+// values.
+func deriveUpdateTime(doc map[string]any, list []any) {
+	if numberOf(doc["updateTime"]) != 0 {
+		return
+	}
+	n := latestOf(doc, "createTime", "endTime", "lastRetriedTime")
+	for _, it := range list {
+		if t, ok := it.(map[string]any); ok {
+			n = max(n, latestOf(t, "updateTime", "scheduledTime", "startTime", "endTime"))
+		}
+	}
+	doc["updateTime"] = json.Number(strconv.FormatInt(n, 10))
 }
 
 // maskValue is v (a decoded JSON value) with every string the server's
