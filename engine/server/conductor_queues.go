@@ -258,7 +258,17 @@ func (s *Server) pollDataOf(w http.ResponseWriter, r *http.Request, p store.Prin
 		s.queueError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, s.maskPollData(out))
+}
+
+// maskPollData masks the worker ids of poll data again as they are shown:
+// the server may have learnt a value since a poll recorded one (and poll
+// data another process wrote to the shared queue passed its masker only).
+func (s *Server) maskPollData(list []pollDataJSON) []pollDataJSON {
+	for i := range list {
+		list[i].WorkerID = s.masker.MaskString(list[i].WorkerID)
+	}
+	return list
 }
 
 // pollDataAll is GET /api/tasks/queue/polldata/all: every task type's
@@ -282,5 +292,5 @@ func (s *Server) pollDataAll(w http.ResponseWriter, r *http.Request, p store.Pri
 		}
 		out = append(out, list...)
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, s.maskPollData(out))
 }

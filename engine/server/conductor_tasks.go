@@ -143,12 +143,24 @@ func (s *Server) pollBatch(w http.ResponseWriter, r *http.Request, p store.Princ
 	}
 	count, wait := s.pollParams(r)
 	q := r.URL.Query()
-	got := s.conductor.queue.poll(r.Context(), s.conductor.polls, name, q.Get("domain"), q.Get("workerid"), count, wait)
+	got := s.conductor.queue.poll(r.Context(), s.conductor.polls, name, q.Get("domain"), s.pollWorkerID(r), count, wait)
 	out := make([]map[string]any, len(got))
 	for i, d := range got {
 		out[i] = d.task(s.maskValue)
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// maxPollWorkerID bounds the worker id a poll records (the engine's
+// records keep as much).
+const maxPollWorkerID = 256
+
+// pollWorkerID is the workerid a poll gives, as the queue keeps it (its
+// poll data, the record of the task it hands): the worker's own text,
+// which may quote anything, masked whole with the values the server knows
+// (its credentials, the secrets it was given) and then cut.
+func (s *Server) pollWorkerID(r *http.Request) string {
+	return s.masker.ExcerptString(r.URL.Query().Get("workerid"), maxPollWorkerID)
 }
 
 // pollOne is the single poll: a Task, or 204 when none.
@@ -159,7 +171,7 @@ func (s *Server) pollOne(w http.ResponseWriter, r *http.Request, p store.Princip
 	}
 	_, wait := s.pollParams(r)
 	q := r.URL.Query()
-	got := s.conductor.queue.poll(r.Context(), s.conductor.polls, name, q.Get("domain"), q.Get("workerid"), 1, wait)
+	got := s.conductor.queue.poll(r.Context(), s.conductor.polls, name, q.Get("domain"), s.pollWorkerID(r), 1, wait)
 	if len(got) == 0 {
 		writeEmpty(w, http.StatusNoContent)
 		return
