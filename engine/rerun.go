@@ -401,13 +401,24 @@ func (r *runState) replacementInput(ref string, tmpl *interpolate.Template) []by
 // in place by the rerun, as Conductor's finalizeRerun resets every such
 // record but those of the rerun task's ref, rather than dropped and
 // scheduled anew: a leaf task, a SUB_WORKFLOW (its child cleared), a
-// DO_WHILE, a JOIN and the other control tasks. Not a TERMINATE, which
-// never ends unsuccessfully.
+// DO_WHILE, a JOIN, a TERMINATE that failed and the other control tasks.
 func resetSiblingForRerun(t, from *taskRecord) bool {
-	if t.Ref == from.Ref || successfulTask(t.Status) || !terminalTask(t.Status) {
-		return false
+	return t.Ref != from.Ref && !successfulTask(t.Status) && terminalTask(t.Status)
+}
+
+// resetSiblingNotedLocked resets t in place (resetSiblingLocked) and
+// returns sibs and subs with t added where it belongs: sibs when it runs
+// again with its stored input (keptSibling), subs when it is a
+// SUB_WORKFLOW (its child's id leaves its output). Callers hold r.mu.
+func (r *runState) resetSiblingNotedLocked(t *taskRecord, sibs []rerunSibling, subs []*taskRecord) ([]rerunSibling, []*taskRecord) {
+	r.resetSiblingLocked(t)
+	if s, ok := keptSibling(t); ok {
+		sibs = append(sibs, s)
 	}
-	return t.TaskType != TypeTerminate
+	if t.TaskType == TypeSubWorkflow {
+		subs = append(subs, t)
+	}
+	return sibs, subs
 }
 
 // keptSibling: t, a record resetSiblingLocked reset, runs again with the
@@ -478,6 +489,6 @@ func (r *runState) dropChildOutput(t *taskRecord) error {
 // resets them IN_PROGRESS.
 var syncSystemTask = map[string]bool{
 	TypeSetVariable: true, TypeLambda: true, "INLINE": true, "JSON_JQ_TRANSFORM": true,
-	TypeEvent: true, TypeHuman: true, "NOOP": true,
+	TypeEvent: true, TypeHuman: true, "NOOP": true, TypeTerminate: true,
 	TypeSwitch: true, TypeDecision: true, TypeFork: true, TypeExclusiveJoin: true,
 }

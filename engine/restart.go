@@ -370,14 +370,8 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 			if last[t.Ref] != t || !resetSiblingForRerun(t, from) {
 				continue
 			}
-			r.resetSiblingLocked(t)
+			sibs, subs = r.resetSiblingNotedLocked(t, sibs, subs)
 			reset = append(reset, t)
-			if s, ok := keptSibling(t); ok {
-				sibs = append(sibs, s)
-			}
-			if t.TaskType == TypeSubWorkflow {
-				subs = append(subs, t)
-			}
 		}
 		r.retainForRetryLocked(nil)
 		for _, t := range reset {
@@ -388,6 +382,10 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 		}
 		r.byRef[from.Ref], r.latest[from.BaseRef] = from, from
 	case fromSeq > 0:
+		// A rerun from a dynamic fork's FORK (not reset in place): Conductor's
+		// finalizeRerun maps the fork again and returns before it resets
+		// anything else, so the records before it stay as they are, an
+		// unsuccessful one and the DO_WHILE holding the FORK included.
 		inPlace := resetInPlace(from)
 		kept := r.tasks[:0:0]
 		last := map[string]*taskRecord{} // each ref's latest record
@@ -408,7 +406,7 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 				// again: a new record, in the rerun's write.
 				t = r.remappedForkLocked(t)
 				fresh = t
-			} else if t.Seq < fromSeq && loopHolding(t, from) {
+			} else if t.Seq < fromSeq && inPlace && loopHolding(t, from) {
 				// Conductor keeps the tasks before the rerun task and
 				// finalizeRerun reopens the DO_WHILE that holds it: the
 				// loop goes on, in place, with the rerun task's iteration.
@@ -422,26 +420,23 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 			} else if t.Seq >= fromSeq {
 				continue // rerun: this task and the later ones run again
 			} else if !successfulTask(t.Status) && last[t.Ref] != t {
-				// An earlier attempt (a retry followed it): Conductor
-				// keeps the records before the rerun task as they are.
+				// An earlier attempt (a retry followed it) stays as it
+				// is. A difference: Conductor's finalizeRerun resets
+				// every unsuccessful record before the rerun task,
+				// earlier attempts too; wfrun's executor runs only each
+				// task's latest record.
 				kept = append(kept, t)
 				continue
-			} else if !successfulTask(t.Status) {
+			} else if !successfulTask(t.Status) && inPlace {
 				if !resetSiblingForRerun(t, from) {
 					continue // scheduled anew by the executor
 				}
 				// Conductor's finalizeRerun resets it in place, in the
 				// rerun's write; the executor takes the record over.
-				r.resetSiblingLocked(t)
-				if s, ok := keptSibling(t); ok {
-					sibs = append(sibs, s)
-				}
-				if t.TaskType == TypeSubWorkflow {
-					subs = append(subs, t)
-				}
+				sibs, subs = r.resetSiblingNotedLocked(t, sibs, subs)
 			}
 			kept = append(kept, t)
-			if t.TaskType != TypeTerminate {
+			if t.TaskType != TypeTerminate || t.Status == TaskInProgress {
 				r.byRef[t.Ref], r.latest[t.BaseRef] = t, t
 			}
 		}

@@ -535,42 +535,18 @@ func (s *Server) awaitRerunChild(ctx context.Context, id, taskID string, wake <-
 	if taskID == "" {
 		return
 	}
-	c := s.conductor
-	c.mu.Lock()
-	var ended <-chan struct{}
-	if h := c.active[id]; h != nil {
-		ended = h.done
-	}
-	c.mu.Unlock()
-	if ended == nil {
-		return // nothing executes it here
-	}
-	deadline := time.NewTimer(startDecideWait)
-	defer deadline.Stop()
-	for {
-		st, err := c.eng.State(ctx, id)
+	s.awaitRun(ctx, id, wake, func() (bool, bool) {
+		st, err := s.conductor.eng.State(ctx, id)
 		if err != nil || st.Status != engine.StatusRunning || !st.Here {
-			return
+			return true, false
 		}
-		starting := false
 		for _, t := range st.Tasks {
-			starting = starting || (t.TaskID == taskID && t.Type == engine.TypeSubWorkflow && t.Status == engine.TaskScheduled)
+			if t.TaskID == taskID && t.Type == engine.TypeSubWorkflow && t.Status == engine.TaskScheduled {
+				return false, true
+			}
 		}
-		if !starting {
-			return
-		}
-		select {
-		case <-wake:
-		case <-ended:
-			return
-		case <-deadline.C:
-			return
-		case <-ctx.Done():
-			return
-		case <-c.ctx.Done():
-			return
-		}
-	}
+		return true, true
+	})
 }
 
 // skipTask is PUT /api/workflow/{id}/skiptask/{ref} (engine.SkipTask):

@@ -78,6 +78,16 @@ func (c *conductor) pokeDeciding(id string) {
 // stops, or ctx ends. wake is deciding's, registered before the call
 // launched the run.
 func (s *Server) awaitDecision(ctx context.Context, id string, wake <-chan struct{}) {
+	s.awaitRun(ctx, id, wake, func() (bool, bool) { return s.decided(ctx, id) })
+}
+
+// awaitRun waits, up to startDecideWait, until done reports true, the
+// run's goroutine in this process ends, or ctx ends. done's here reports
+// whether this engine executes the run: its changes wake the wait (wake,
+// deciding's, registered before the call launched the run); otherwise the
+// wait looks again every elsewhereTick. Nothing executes run id here:
+// nothing to wait for.
+func (s *Server) awaitRun(ctx context.Context, id string, wake <-chan struct{}, done func() (done, here bool)) {
 	c := s.conductor
 	c.mu.Lock()
 	var ended <-chan struct{}
@@ -86,7 +96,7 @@ func (s *Server) awaitDecision(ctx context.Context, id string, wake <-chan struc
 	}
 	c.mu.Unlock()
 	if ended == nil {
-		return // nothing executes it here: no decision to wait for
+		return
 	}
 	deadline := time.NewTimer(startDecideWait)
 	defer deadline.Stop()
@@ -97,8 +107,8 @@ func (s *Server) awaitDecision(ctx context.Context, id string, wake <-chan struc
 		}
 	}()
 	for {
-		done, here := s.decided(ctx, id)
-		if done {
+		ok, here := done()
+		if ok {
 			return
 		}
 		var look <-chan time.Time
