@@ -382,7 +382,7 @@ func (r *runState) beginRecord(ctx context.Context, wt *WorkflowTask, ref string
 		}
 		prev := rec
 		rec = &taskRecord{Ref: ref, TaskType: recordType(wt), TaskDefName: recordDefName(wt), Status: TaskScheduled,
-			RetryCount: retry, Iteration: iter, Scheduled: r.nowMillis(), Callback: callback, wt: wt}
+			RetryCount: retry, Iteration: iter, Scheduled: r.nowMillis(), Callback: callback, StartDelay: callback, wt: wt}
 		rec.passes, rec.passRound = passOf(ctx) // switch.go: dropPass
 		if prev != nil && retry > 0 {
 			rec.RetriedTaskID = prev.TaskID
@@ -1044,7 +1044,7 @@ func (r *runState) remoteTask(ctx context.Context, wt *WorkflowTask, rec *taskRe
 		// The correlationId as views show it (headview.go): it goes out
 		// in the worker's poll answer.
 		RunID: r.id, WorkflowType: r.doc.WorkflowType, CorrelationID: r.sec.Text(r.doc.CorrelationID), WorkflowVersion: r.doc.Version,
-		TaskID: rec.TaskID, Ref: rec.Ref, Name: wt.Name, RetryCount: rec.RetryCount, Iteration: rec.Iteration, RetriedTaskID: rec.RetriedTaskID, Seq: rec.Seq,
+		TaskID: rec.TaskID, Ref: rec.Ref, Name: wt.Name, RetryCount: rec.RetryCount, Iteration: rec.Iteration, RetriedTaskID: rec.RetriedTaskID, Seq: rec.Seq, StartDelay: rec.StartDelay,
 		Def: wt.raw, hand: &handoff{r: r, wt: wt, input: input, later: rec.later, names: pol.runtimeMetadata},
 		RateLimitPerFrequency: rec.RateLimitPerFrequency, RateLimitFrequencyInSeconds: rec.RateLimitFrequencyInSeconds,
 		ConcurrentExecLimit: pol.concurrentLimit, TaskDef: pol.def,

@@ -282,9 +282,12 @@ func (t RemoteTask) PolledAt(ctx context.Context, workerID string, at time.Time)
 		a.rec.Start = 0 // the first poll starts the attempt (Conductor's startTime)
 	}
 	if handedOut {
-		// Conductor's poll: the worker's id and one more poll on the Task.
+		// Conductor's poll: the worker's id and one more poll on the
+		// Task, its callbackAfterSeconds reset (a retry's delay has
+		// passed; its startDelayInSeconds stays).
 		a.rec.WorkerID = worker
 		a.rec.PollCount++
+		a.rec.Callback = 0
 	}
 	a.r.mu.Unlock()
 	if err := a.r.transition(ctx, a.rec, TaskInProgress, ""); err != nil {

@@ -70,6 +70,7 @@ type taskRecord struct {
 	WaitUntil     int64
 	Awaiting      bool  // waits for an external completion (CompleteTask)
 	Callback      int64 // a worker's callbackAfterSeconds (IN_PROGRESS update)
+	StartDelay    int64 // a retry's delay: its startDelayInSeconds (DeciderService.retry)
 	SubWorkflowID string
 	RetriedTaskID string // the attempt this one retries
 	Domain        string // the queue domain of a worker task (domains.go)

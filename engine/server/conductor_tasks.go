@@ -76,7 +76,7 @@ func (h handed) task(mask func(any) any) map[string]any {
 	// (records.go explains them); an attempt just polled has not ended,
 	// been retried or called back.
 	for k, v := range map[string]any{
-		"seq": d.t.Seq, "endTime": 0, "callbackAfterSeconds": 0, "startDelayInSeconds": startDelayOf(d.t.Def),
+		"seq": d.t.Seq, "endTime": 0, "callbackAfterSeconds": 0, "startDelayInSeconds": startDelayOf(d.t),
 		"retried": false, "executed": false, "callbackFromWorker": true, "loopOverTask": d.t.Iteration > 0,
 		"queueWaitTime": max(0, d.polled.UnixMilli()-d.scheduled.UnixMilli()), "firstStartTime": 0,
 		"subworkflowChanged": false, "outputData": map[string]any{},
@@ -102,12 +102,17 @@ func (h handed) task(mask func(any) any) map[string]any {
 	return task
 }
 
-// startDelayOf is the startDelay of a worker task's definition entry.
-func startDelayOf(def json.RawMessage) int64 {
+// startDelayOf is a polled task's startDelayInSeconds: a retry's delay,
+// as Conductor's DeciderService.retry sets it (its poll resets only
+// callbackAfterSeconds), else the startDelay of its definition entry.
+func startDelayOf(t engine.RemoteTask) int64 {
+	if t.StartDelay != 0 {
+		return t.StartDelay
+	}
 	var wt struct {
 		StartDelay int64 `json:"startDelay"`
 	}
-	_ = json.Unmarshal(def, &wt)
+	_ = json.Unmarshal(t.Def, &wt)
 	return wt.StartDelay
 }
 

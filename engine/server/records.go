@@ -353,7 +353,8 @@ func (rs *recordShaper) workflowTask(ref string) any {
 
 // complete adds to task record t the members of Conductor's Task its
 // record does not carry: workflowTask and taskDefinition (from the run's
-// definition), startDelayInSeconds (a worker task's startDelay),
+// definition), startDelayInSeconds (a retry's delay, else a worker
+// task's startDelay),
 // retried (another attempt retries it), executed (it ended and the run
 // went on from it), callbackFromWorker (always true: no wfrun task
 // completes without a callback when it is a worker's), firstStartTime
@@ -377,10 +378,15 @@ func (rs *recordShaper) complete(t map[string]any, retried bool) {
 	taskType, _ := t["taskType"].(string)
 	defName, _ := t["taskDefName"].(string)
 	worker := rs.s.conductor != nil && rs.s.conductor.eng.IsWorkerTask(taskType, defName)
-	if wt != nil && worker {
+	if d := numberOf(t["startDelayInSeconds"]); d != 0 {
+		// A retry's delay, stored with it: DeciderService.retry sets
+		// it as startDelayInSeconds on every retried task.
+		delay = d
+	} else if wt != nil && worker {
 		delay = numberOf(wt["startDelay"])
 	} else if id, _ := t["retriedTaskId"].(string); id != "" && taskType != engine.TypeWait && taskType != engine.TypeHuman {
-		// A system task's retry: DeciderService.retry sets its
+		// A system task's retry stored without its delay (a run of
+		// an older wfrun): DeciderService.retry sets its
 		// startDelayInSeconds to the retry's delay, the
 		// callbackAfterSeconds it is recorded with (nothing but a WAIT
 		// or HUMAN task's own wait changes that of a system task).
