@@ -278,7 +278,10 @@ func (s *Server) nextTask(w http.ResponseWriter, r *http.Request, res taskResult
 		writeEmpty(w, http.StatusNoContent)
 		return
 	}
-	got := s.conductor.queue.poll(r.Context(), s.conductor.polls, name, domain, res.WorkerID, 1, nextTaskWait)
+	// The update's workerId is the worker's text, kept as a poll's
+	// workerid is (pollWorkerID).
+	worker := s.masker.ExcerptString(res.WorkerID, maxPollWorkerID)
+	got := s.conductor.queue.poll(r.Context(), s.conductor.polls, name, domain, worker, 1, nextTaskWait)
 	if len(got) == 0 {
 		writeEmpty(w, http.StatusNoContent)
 		return

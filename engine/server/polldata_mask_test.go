@@ -50,4 +50,23 @@ func TestPollDataWorkerIDMasked(t *testing.T) {
 	if got, want := pollData("pd_mask_b"), long+"***"+long[:3]+"…"; got != want {
 		t.Errorf("poll data workerId %q: want it masked, then cut to 256 bytes: %q", got, want)
 	}
+	// update-v2 polls for the worker's next task with the update's
+	// workerId: kept the same way.
+	if st, _, body := ts.do(t, "POST", "/api/metadata/workflow", simpleDef); st != 200 {
+		t.Fatalf("register: %d %s", st, body)
+	}
+	_, _, id := ts.do(t, "POST", "/api/workflow", `{"name":"one_simple","input":{"k":"v"}}`)
+	_, _, body := ts.do(t, "GET", "/api/tasks/poll/batch/slow_task?count=1&timeout=5000&workerid=plain", "")
+	var polled []map[string]any
+	if err := json.Unmarshal([]byte(body), &polled); err != nil || len(polled) != 1 {
+		t.Fatalf("poll: %s", body)
+	}
+	res, _ := json.Marshal(map[string]any{"taskId": polled[0]["taskId"], "workflowInstanceId": id, "status": "COMPLETED",
+		"workerId": long + early + long})
+	if st, _, body := ts.do(t, "POST", "/api/tasks/update-v2", string(res)); st != 204 {
+		t.Fatalf("update-v2: %d %s", st, body)
+	}
+	if got, want := pollData("slow_task"), long+"***"+long[:3]+"…"; got != want {
+		t.Errorf("poll data workerId after update-v2 %q: want %q", got, want)
+	}
 }
