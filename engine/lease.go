@@ -245,12 +245,13 @@ func (e *Engine) waitEnded(ctx context.Context, id string) error {
 
 func (e *Engine) terminateChildren(ctx context.Context, id, reason string) error {
 	kids, err := e.runs.List(ctx, runstore.ListOptions{ParentID: id, Status: StatusRunning})
-	if err != nil {
+	if err != nil || len(kids) == 0 {
 		return err
 	}
+	tasks := e.parentTasks(ctx, id)
 	var errs []error
 	for _, k := range kids {
-		if e.childLeftRunning(ctx, id, k.ID) {
+		if e.childLeftRunning(ctx, id, tasks, k.ID) {
 			continue
 		}
 		if err := e.Terminate(ctx, k.ID, "parent "+id+" terminated: "+reason); err != nil && !errors.Is(err, ErrNotRunning) {
@@ -260,16 +261,36 @@ func (e *Engine) terminateChildren(ctx context.Context, id, reason string) error
 	return errors.Join(errs...)
 }
 
+// parentTasks is the stored tasks of run id by task id, loaded once for
+// all its children (none when it cannot be read: each child is then
+// terminated).
+func (e *Engine) parentTasks(ctx context.Context, id string) map[string]*taskDoc {
+	doc, _, err := e.runs.Load(ctx, id)
+	if err != nil {
+		return nil
+	}
+	var p runDoc
+	if json.Unmarshal(doc, &p) != nil {
+		return nil
+	}
+	tasks := make(map[string]*taskDoc, len(p.Tasks))
+	for i := range p.Tasks {
+		tasks[p.Tasks[i].TaskID] = &p.Tasks[i] // the last of an id, as stored
+	}
+	return tasks
+}
+
 // childLeftRunning reports whether RUNNING child run kid of the
-// terminated run parent is left as it is: Conductor's termination cancels
-// the SUB_WORKFLOW tasks that had not ended (cancelNonTerminalTasks), each
+// terminated run parent, whose stored tasks by id are tasks
+// (parentTasks), is left as it is: Conductor's termination cancels the
+// SUB_WORKFLOW tasks that had not ended (cancelNonTerminalTasks), each
 // terminating the child it names, or the one its id derives when it names
 // none (SubWorkflow.cancel). So a child whose task had ended before (an
 // update ended it, COMPLETED or FAILED, and the child ran on) is left
 // running, and so is a child its task no longer names (an update named
 // another of its children). A child whose task is not found is
 // terminated.
-func (e *Engine) childLeftRunning(ctx context.Context, parent, kid string) bool {
+func (e *Engine) childLeftRunning(ctx context.Context, parent string, tasks map[string]*taskDoc, kid string) bool {
 	kdoc, _, err := e.runs.Load(ctx, kid)
 	if err != nil {
 		return false
@@ -278,20 +299,7 @@ func (e *Engine) childLeftRunning(ctx context.Context, parent, kid string) bool 
 	if json.Unmarshal(kdoc, &k) != nil || k.ParentWorkflowID != parent {
 		return false
 	}
-	pdoc, _, err := e.runs.Load(ctx, parent)
-	if err != nil {
-		return false
-	}
-	var p runDoc
-	if json.Unmarshal(pdoc, &p) != nil {
-		return false
-	}
-	var task *taskDoc
-	for i := range p.Tasks {
-		if p.Tasks[i].TaskID == k.ParentWorkflowTaskID {
-			task = &p.Tasks[i]
-		}
-	}
+	task := tasks[k.ParentWorkflowTaskID]
 	switch {
 	case task == nil || task.TaskType != TypeSubWorkflow:
 		return false
