@@ -112,6 +112,9 @@ type Engine struct {
 	eventSink    map[string]EventSink
 	dynTasks     sync.Map // dynamicKey → *WorkflowTask (dynamic.go)
 	dynTaskCount atomic.Int64
+	// updateSeq is the last sequence updateSignalKey gave
+	// (subworkflow_update.go).
+	updateSeq atomic.Int64
 	// bg executes the runs the engine starts on its own (background.go).
 	bg background
 	// vis writes the records of tasks that keep running (visible.go).
@@ -772,7 +775,7 @@ func (e *Engine) completeTaskReason(ctx context.Context, runID, status string, o
 	if found.TaskType == TypeSubWorkflow {
 		// Applied in the order stored, each to the attempt it updates
 		// (by reference, the one pending now): subworkflow_update.go.
-		key = updateSignalKey(found.ReferenceTaskName)
+		key = e.updateSignalKey(found.ReferenceTaskName)
 		if sig.TaskID == "" {
 			sig.TaskID = found.TaskID
 		}

@@ -1654,7 +1654,7 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 			// terminate): its child is terminated, as Conductor's
 			// SubWorkflow.cancel does.
 			if _, ferr := child.finish(context.WithoutCancel(ctx), &stopError{status: StatusTerminated,
-				reason: "Parent workflow has been terminated with reason: " + reason}); ferr != nil {
+				reason: parentTerminatedReason(reason)}); ferr != nil {
 				return errors.Join(err, ferr)
 			}
 		}

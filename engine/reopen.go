@@ -783,7 +783,7 @@ func (r *runState) failReopened(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	for _, c := range children {
-		reason := "Parent workflow has been terminated with reason: " + res.Reason
+		reason := parentTerminatedReason(res.Reason)
 		if err := r.e.terminate(ctx, c, reason, (*runState).scheduleRetryAttemptsLocked); err != nil && !errors.Is(err, ErrNotRunning) {
 			return nil, err
 		}

@@ -158,10 +158,10 @@ func jsonKindOf(raw json.RawMessage) string {
 // <name>.<version>/<id> failure reason: <child's reason>".
 func (r *runState) subWorkflowDone(ctx context.Context, rec *taskRecord, child, status, reason string, childOut []byte, canRetry bool) error {
 	childID := child[strings.LastIndexByte(child, '/')+1:]
-	o := map[string]json.RawMessage{}
-	_ = json.Unmarshal(orEmpty(childOut), &o)
-	o["subWorkflowId"], _ = json.Marshal(childID)
-	b, _ := json.Marshal(o)
+	b, ok := childIDOutput(childOut, childID, childIDPut)
+	if !ok {
+		b, _ = childIDOutput(nil, childID, childIDPut)
+	}
 	if status == StatusCompleted {
 		return r.complete(ctx, rec, b)
 	}
@@ -404,4 +404,57 @@ func (r *runState) followExisting(ctx context.Context, rec *taskRecord, id strin
 			return err
 		}
 	}
+}
+
+// childIDEdit says what childIDOutput does to a subWorkflowId member.
+type childIDEdit int
+
+const (
+	// childIDPut sets it: to the child's id, null for none.
+	childIDPut childIDEdit = iota
+	// childIDReplace sets it as childIDPut does where the output has one.
+	childIDReplace
+	// childIDDrop removes it.
+	childIDDrop
+)
+
+// childIDOutput is SUB_WORKFLOW output out (a JSON object; none or null:
+// an empty one) with its subWorkflowId member changed as edit says, id
+// the child's id. changed is false, and out returned as it is, when out
+// is not a JSON object or edit changes nothing in it. A SUB_WORKFLOW
+// task's output names its child there (SubWorkflow.start's
+// addOutput("subWorkflowId", id)); an update replaces the member, a
+// rerun drops it (finalizeRerun).
+func childIDOutput(out json.RawMessage, id string, edit childIDEdit) (res json.RawMessage, changed bool) {
+	var m map[string]json.RawMessage
+	if len(out) > 0 && json.Unmarshal(out, &m) != nil {
+		return out, false
+	}
+	_, has := m["subWorkflowId"]
+	switch {
+	case edit == childIDDrop && !has, edit == childIDReplace && !has:
+		return out, false
+	case edit == childIDDrop:
+		delete(m, "subWorkflowId")
+	default:
+		if m == nil {
+			m = map[string]json.RawMessage{}
+		}
+		m["subWorkflowId"] = json.RawMessage("null")
+		if id != "" {
+			m["subWorkflowId"], _ = json.Marshal(id)
+		}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return out, false
+	}
+	return b, true
+}
+
+// parentTerminatedReason is the reason of a child run terminated because
+// its parent ended early with reason, as Conductor's SubWorkflow.cancel
+// words it.
+func parentTerminatedReason(reason string) string {
+	return "Parent workflow has been terminated with reason: " + reason
 }

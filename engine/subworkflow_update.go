@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -98,7 +97,7 @@ func (e *Engine) ownChild(ctx context.Context, parent, taskID, id string) bool {
 // run takes its updates from the run store, where a later signal under
 // the same key replaces an earlier one not taken yet: so each update of a
 // SUB_WORKFLOW task is stored under a key of its own, ordered by when it
-// was stored (updateSignalKey), names the attempt it updates (by
+// was stored (Engine.updateSignalKey), names the attempt it updates (by
 // reference, the pending one, as Conductor's TaskResult built from the
 // pending task names it), and is applied in that order: an update that
 // comes after a final one of the same attempt, stored or pending, is
@@ -110,19 +109,18 @@ func (e *Engine) ownChild(ctx context.Context, parent, taskID, id string) bool {
 // task's reference.
 const updateSignalPrefix = "__wfrun_update "
 
-// updateSeq is the last sequence updateSignalKey gave.
-var updateSeq atomic.Int64
-
 // updateSignalKey is the run-store key of an update of SUB_WORKFLOW task
-// ref: its sequence is the time it is stored (nanoseconds), after any this
-// process gave before.
-func updateSignalKey(ref string) string {
+// ref: its sequence is the wall-clock time it is stored (nanoseconds),
+// after any this engine gave before (e.updateSeq). The run store gives no
+// sequence of its own, so updates stored through processes whose clocks
+// differ are ordered by those clocks.
+func (e *Engine) updateSignalKey(ref string) string {
 	for {
-		last, now := updateSeq.Load(), time.Now().UnixNano()
+		last, now := e.updateSeq.Load(), time.Now().UnixNano()
 		if now <= last {
 			now = last + 1
 		}
-		if updateSeq.CompareAndSwap(last, now) {
+		if e.updateSeq.CompareAndSwap(last, now) {
 			return fmt.Sprintf("%s%020d %s", updateSignalPrefix, now, ref)
 		}
 	}
@@ -186,22 +184,12 @@ func updatedSubOutput(out json.RawMessage, id string, keep bool) json.RawMessage
 	if len(out) == 0 {
 		out = json.RawMessage("{}")
 	}
-	m := map[string]json.RawMessage{}
-	if json.Unmarshal(out, &m) != nil {
-		return out
+	edit := childIDReplace
+	if keep && id != "" {
+		edit = childIDPut
 	}
-	if _, ok := m["subWorkflowId"]; !ok && !(keep && id != "") {
-		return out
-	}
-	m["subWorkflowId"] = json.RawMessage("null")
-	if id != "" {
-		m["subWorkflowId"], _ = json.Marshal(id)
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return out
-	}
-	return b
+	res, _ := childIDOutput(out, id, edit)
+	return res
 }
 
 // overOutput is output base (a JSON object, its in-memory form) with the
@@ -321,7 +309,7 @@ func (r *runState) cancelDetached(ctx context.Context, rec *taskRecord, err erro
 	if !r.e.ownChild(bg, r.id, rec.TaskID, id) {
 		return err
 	}
-	terr := r.e.terminate(bg, id, "Parent workflow has been terminated with reason: "+reason, nil)
+	terr := r.e.terminate(bg, id, parentTerminatedReason(reason), nil)
 	if terr != nil && !errors.Is(terr, ErrNotRunning) {
 		return errors.Join(err, terr)
 	}

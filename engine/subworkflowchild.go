@@ -86,7 +86,7 @@ func (r *runState) unnamedChild(ctx context.Context, rec *taskRecord) (string, e
 // in its subWorkflowId and in its outputData, as Conductor's
 // SubWorkflow.start attaches a child (addOutput("subWorkflowId", id)).
 func (r *runState) nameChild(ctx context.Context, rec *taskRecord, id string) error {
-	out, _ := json.Marshal(map[string]string{"subWorkflowId": id})
+	out, _ := childIDOutput(nil, id, childIDPut)
 	gen := r.sec.Generation()
 	mem, stored, err := r.sec.Protect(out, "/tasks/"+rec.TaskID+"/outputData")
 	if err != nil {
