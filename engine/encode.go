@@ -58,6 +58,9 @@ type runHead struct {
 	// ends (a SUB_WORKFLOW task rerun in place: until it names its new
 	// child), what the rerun keeps of it (its id, its input, the child's
 	// id), sealed (rerun.go): a run resumed after a crash keeps them too.
+	// It names the records the rerun reset in place that run with their
+	// stored input, which those records hold (a SUB_WORKFLOW's child
+	// input excepted): every save writes the head.
 	RerunTask string `json:"rerunTask,omitempty"`
 	// ReopenFailure is, for a parent a child's retry re-opened, the id of
 	// the failed task that fails it again at its first step, sealed

@@ -214,12 +214,10 @@ const rerunTaskPointer = "/rerunTask"
 // chosen by the rerun (kept until the task names it): its previous child
 // holds the id derived from the record (subworkflowchild.go). Siblings
 // are the records before it that the rerun reset in place
-// (resetSiblingLocked) and the stored input they run again with, as
-// Conductor's scheduled tasks do (replacementInput), kept here rather than
-// read from the record, whose input the executor rewrites as it takes it
-// over: the note stays until their attempts have ended too. TaskID is
-// empty when the task rerun from is a dynamic fork's FORK, mapped again
-// under a new id.
+// (resetSiblingLocked) and run again with their stored input, as
+// Conductor's scheduled tasks do (replacementInput): the note stays until
+// their attempts have ended too. TaskID is empty when the task rerun from
+// is a dynamic fork's FORK, mapped again under a new id.
 type rerunTask struct {
 	Ref      string          `json:"ref"`
 	TaskID   string          `json:"taskId"`
@@ -229,11 +227,18 @@ type rerunTask struct {
 	Siblings []rerunSibling  `json:"siblings,omitempty"`
 }
 
-// rerunSibling is a record a rerun reset in place and the input it runs
-// with (a SUB_WORKFLOW's: its child's input).
+// rerunSibling is a record a rerun reset in place that runs with its
+// stored input. A leaf task's is its record's own input: the note names
+// the record only, since the head it lives in is written with every save
+// while the note stays, and the record is written when it changes; the
+// executor, taking the record over, writes that same input back. A
+// SUB_WORKFLOW's, its child's input, is kept here (Input): the executor
+// writes it as the record's input, which holds the child's name and
+// version around it once the child starts, so the record does not hold it
+// as such in between.
 type rerunSibling struct {
 	TaskID string          `json:"taskId"`
-	Input  json.RawMessage `json:"input"`
+	Input  json.RawMessage `json:"input,omitempty"`
 }
 
 func (r *runState) keepRerunTaskLocked(k *rerunTask) {
@@ -382,7 +387,11 @@ func (r *runState) replacementInput(ref string, tmpl *interpolate.Template) []by
 	}
 	prev := r.keptInput[ref]
 	if t := r.byRef[ref]; prev == nil && t != nil && !terminalTask(t.Status) {
-		prev = r.keptSibs[t.TaskID]
+		if in, ok := r.keptSibs[t.TaskID]; ok {
+			if prev = in; prev == nil {
+				prev = t.inMem // its stored input (rerunSibling)
+			}
+		}
 	}
 	if prev == nil {
 		return nil
@@ -431,10 +440,10 @@ func keptSibling(t *taskRecord) (rerunSibling, bool) {
 	case TypeJoin, TypeDoWhile, TypeSwitch, TypeDecision, TypeFork, TypeExclusiveJoin:
 		return rerunSibling{}, false
 	}
-	in := t.inMem
-	if t.TaskType == TypeSubWorkflow {
-		in = subWorkflowInputOf(in)
+	if t.TaskType != TypeSubWorkflow {
+		return rerunSibling{TaskID: t.TaskID}, hasJSON(t.inMem)
 	}
+	in := subWorkflowInputOf(t.inMem)
 	if !hasJSON(in) {
 		return rerunSibling{}, false
 	}
