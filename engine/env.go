@@ -77,7 +77,7 @@ func (e *runEnv) Task(ref string) ([]byte, bool) {
 	if t == nil {
 		t = r.latest[ref]
 	}
-	if t == nil {
+	if t == nil || t.unmapped {
 		return nil, false
 	}
 	if t.envDoc == nil {
@@ -162,6 +162,9 @@ func (e *runEnv) SelectTask(ref, gpath string) (string, bool, bool) {
 	t := r.byRef[ref]
 	if t == nil {
 		t = r.latest[ref]
+	}
+	if t != nil && t.unmapped {
+		return "", false, true
 	}
 	if t != nil && t.loop != nil {
 		return r.selectLoop(t, gpath)

@@ -472,6 +472,9 @@ func (r *runState) beginRecord(ctx context.Context, wt *WorkflowTask, ref string
 			return rec, nil, false, &tasks.Result{Status: tasks.FailedTerminal, Reason: "input: " + r.sec.Text(secretErr.Error())}, r.transition(ctx, rec, TaskScheduled, "")
 		}
 	}
+	if wt.Type != TypeSwitch && wt.Type != TypeDecision {
+		endCaseMapping(ctx, r) // switch.go
+	}
 	var inErr error
 	if inTmpl != nil {
 		inErr = r.setResolvedInput(rec, raw)

@@ -115,6 +115,10 @@ type taskRecord struct {
 	passes    *forkPasses
 	passRound int
 
+	// unmapped: a SWITCH or DECISION whose case's first task is being
+	// mapped; expressions do not see it yet (caseMapping, switch.go).
+	unmapped bool
+
 	// rerunReason: a rerun reset the record in place keeping its
 	// reasonForIncompletion, which stays until the task's next update
 	// (rerun.go), as Conductor's does.

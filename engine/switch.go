@@ -72,6 +72,12 @@ func (r *runState) execSwitch(ctx context.Context, wt *WorkflowTask, suffix stri
 			return r.failTask(ctx, rec, TaskFailed, r.sec.CodeExcerpt(switchFailure(err), maxReasonBytes))
 		}
 		if b := switchBranch(wt, selected); len(b) > 0 {
+			// Its case's first task is mapped in the same call, against a
+			// run that does not hold this task yet: its input (and a
+			// nested SWITCH's or DECISION's, down to the first task that
+			// is neither) sees nothing of it (caseMapping).
+			ctx = r.hideWhileMapping(ctx, rec)
+			defer endCaseMapping(ctx, r)
 			// Its mapper maps the case's first task with it: what that
 			// mapping throws leaves this one too (mapperthrow.go).
 			if err := r.mapperThrows(ctx, b, 0, suffix); err != nil {
@@ -95,6 +101,7 @@ func (r *runState) execSwitch(ctx context.Context, wt *WorkflowTask, suffix stri
 			return err
 		}
 		if len(switchBranch(wt, selected)) == 0 {
+			endCaseMapping(ctx, r) // an enclosing case's mapping ends with it
 			// Nothing scheduled with it: executed by the decider, its
 			// branch goes on in the next pass (forkpasses.go).
 			notifyScheduledSync(ctx)
@@ -305,4 +312,53 @@ func truthy(v any) bool {
 		return x != 0
 	}
 	return true
+}
+
+// caseMapping is the SWITCH and DECISION records whose cases' first tasks
+// are being mapped, outermost first: Conductor's mapper maps a case's first
+// task (DeciderService.getTasksToBeScheduled) against the run as it was
+// before the decide, which holds none of them, so an expression naming one
+// of them reads nothing (null). They are hidden from expressions (env.go)
+// until the first task that is neither a SWITCH nor a DECISION has its
+// input (begin), or a case with no task ends the chain.
+type caseMapping struct {
+	recs []*taskRecord
+	done bool
+}
+
+type caseMappingKey struct{}
+
+// hideWhileMapping hides rec from expressions, with the records of the
+// chain ctx carries, and returns the context its case is mapped with.
+func (r *runState) hideWhileMapping(ctx context.Context, rec *taskRecord) context.Context {
+	m := &caseMapping{}
+	if outer, _ := ctx.Value(caseMappingKey{}).(*caseMapping); outer != nil {
+		r.mu.Lock()
+		if !outer.done {
+			m.recs, outer.done = outer.recs, true // handed on to this one
+		}
+		r.mu.Unlock()
+	}
+	r.mu.Lock()
+	m.recs = append(m.recs, rec)
+	rec.unmapped, rec.envDoc = true, nil
+	r.mu.Unlock()
+	return context.WithValue(ctx, caseMappingKey{}, m)
+}
+
+// endCaseMapping shows the records of the chain ctx carries again (once).
+func endCaseMapping(ctx context.Context, r *runState) {
+	m, _ := ctx.Value(caseMappingKey{}).(*caseMapping)
+	if m == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if m.done {
+		return
+	}
+	m.done = true
+	for _, rec := range m.recs {
+		rec.unmapped = false
+	}
 }
