@@ -143,6 +143,7 @@ type WorkflowTask struct {
 	program       eval.Program // SWITCH expression / DO_WHILE loopCondition
 	evalType      string       // resolved evaluator type of program
 	casesThrow    bool         // SWITCH/DECISION: mapping a case's first task may throw (casesMayThrow), set with program
+	namesTaskID   bool         // SWITCH/DECISION: its inputParameters name CPEWF_TASK_ID (set at validation)
 	subDef        *Definition  // inline subWorkflowParam.workflowDefinition
 	// dynamicOf: the DYNAMIC task this task is the resolved task of
 	// (dynamic.go), whose definition it takes.

@@ -9,8 +9,10 @@ import (
 // Conductor's mappers of a FORK_JOIN, a SWITCH and a DECISION map the first
 // task of each branch (of the case taken) in the same call
 // (DeciderService.getTasksToBeScheduled), so what an inner mapper throws
-// leaves the outer one: DynamicTaskMapper's "Invalid task specified..." for
-// a DYNAMIC naming no task, DecisionTaskMapper's "Error while evaluating
+// leaves the outer one: DynamicTaskMapper's throws (its "Invalid task
+// specified..." for a DYNAMIC task a dynamic fork makes whose name has no
+// registered definition; one of the definition's takes its own definition,
+// dynamic.go), DecisionTaskMapper's "Error while evaluating
 // script: ..." for a caseExpression that throws, a fork's mapper for a fork
 // not followed by a JOIN. The TerminateWorkflowException takes the whole
 // decide with it, and WorkflowExecutor.decide fails the run with its
@@ -118,7 +120,13 @@ func (r *runState) checkCase(ctx context.Context, wt *WorkflowTask, ref string) 
 		}
 		// An input naming the task's own id resolves it only once the
 		// record exists: that one is resolved again.
-		keep = !bytes.Contains(inTmpl.Source(), []byte("CPEWF_TASK_ID"))
+		// Known from the definition (validation) unless a task
+		// definition's inputTemplate was merged into it.
+		if inTmpl == wt.input {
+			keep = !wt.namesTaskID
+		} else {
+			keep = !bytes.Contains(inTmpl.Source(), []byte("CPEWF_TASK_ID"))
+		}
 		cc.stored, cc.input, raw = stored, transient, templateDefaults(transient, defaults)
 	}
 	var in any
@@ -142,8 +150,12 @@ func (r *runState) checkCase(ctx context.Context, wt *WorkflowTask, ref string) 
 }
 
 // checkedCase is the input check resolved for wt (ref) in this decide, nil
-// when there is none.
+// when there is none. Only a SWITCH or DECISION is checked: any other task
+// takes no lock here.
 func (r *runState) checkedCase(ref string, wt *WorkflowTask) *caseCheck {
+	if wt.Type != TypeSwitch && wt.Type != TypeDecision {
+		return nil
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if cc := r.caseChecks[ref]; cc != nil && cc.wt == wt && cc.input != nil {

@@ -397,6 +397,34 @@ func (v *validator) program(t *WorkflowTask, loc, evalType, expr string) {
 }
 
 func (v *validator) switchTask(t *WorkflowTask) {
+	t.namesTaskID = bytes.Contains(t.InputParameters, []byte("CPEWF_TASK_ID"))
+	// Conductor's registration (WorkflowTaskTypeConstraint) refuses a
+	// SWITCH or DECISION whose decisionCases are missing or empty, and a
+	// SWITCH without evaluatorType, or with one but no expression (null:
+	// absent; an empty string is given).
+	var f struct {
+		EvaluatorType *string          `json:"evaluatorType"`
+		Expression    *string          `json:"expression"`
+		DecisionCases *json.RawMessage `json:"decisionCases"`
+	}
+	_ = json.Unmarshal(t.raw, &f)
+	refused := false
+	if t.Type == TypeSwitch {
+		switch {
+		case f.EvaluatorType == nil:
+			v.add(t.loc+"/evaluatorType", "SWITCH %q needs an evaluatorType", t.TaskReferenceName)
+			refused = true
+		case f.Expression == nil:
+			v.add(t.loc+"/expression", "SWITCH %q needs an expression", t.TaskReferenceName)
+			refused = true
+		}
+	}
+	if f.DecisionCases == nil || string(*f.DecisionCases) == "null" || len(t.DecisionCases) == 0 {
+		v.add(t.loc+"/decisionCases", "%s %q needs decisionCases with at least one case", t.Type, t.TaskReferenceName)
+	}
+	if refused {
+		return
+	}
 	typ, expr, loc := t.EvaluatorType, t.Expression, t.loc+"/expression"
 	if t.Type == TypeDecision {
 		// DecisionTaskMapper evaluates caseExpression (JavaScript) when it
