@@ -269,7 +269,7 @@ func TestSecretRulesAtLoad(t *testing.T) {
 			"/tasks/0/inputParameters/expression"},
 		{"secret in jq query", `{"name":"j","taskReferenceName":"j","type":"JSON_JQ_TRANSFORM","inputParameters":{"queryExpression":".x == \"${workflow.secrets.api_token}\""}}`,
 			"/tasks/0/inputParameters/queryExpression"},
-		{"secret in SWITCH expression", `{"name":"s","taskReferenceName":"s","type":"SWITCH","evaluatorType":"javascript","expression":"'${workflow.secrets.api_token}' == 'x'","decisionCases":{}}`,
+		{"secret in SWITCH expression", `{"name":"s","taskReferenceName":"s","type":"SWITCH","evaluatorType":"javascript","expression":"'${workflow.secrets.api_token}' == 'x'","decisionCases":{"b":[]}}`,
 			"/tasks/0/expression"},
 		{"secret in DO_WHILE loopCondition", `{"name":"d","taskReferenceName":"d","type":"DO_WHILE","loopCondition":"'${workflow.secrets.api_token}' == 'x'","loopOver":[{"name":"w","taskReferenceName":"w","type":"SET_VARIABLE","inputParameters":{}}]}`,
 			"/tasks/0/loopCondition"},

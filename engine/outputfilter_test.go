@@ -198,8 +198,8 @@ func TestOutputFilterValidation(t *testing.T) {
 		`5`:                         `/tasks/0/inputParameters/outputFilter: outputFilter must be a JSON object`,
 		`{"x":"$${get.output.a"}`:   `/tasks/0/inputParameters/outputFilter/x: unterminated`,
 	}
-	if _, err := e.Parse([]byte(`{"name":"v","tasks":[{"name":"s","taskReferenceName":"s","type":"SWITCH","expression":"x",
-	  "inputParameters":{"x":"a","outputFilter":{"a":"$${s.output.selectedCase}"}},"decisionCases":{}}]}`)); err == nil ||
+	if _, err := e.Parse([]byte(`{"name":"v","tasks":[{"name":"s","taskReferenceName":"s","type":"SWITCH","evaluatorType":"value-param","expression":"x",
+	  "inputParameters":{"x":"a","outputFilter":{"a":"$${s.output.selectedCase}"}},"decisionCases":{"b":[]}}]}`)); err == nil ||
 		!strings.Contains(err.Error(), "/tasks/0/inputParameters/outputFilter: outputFilter is not supported on SWITCH tasks") {
 		t.Errorf("SWITCH with outputFilter: %v", err)
 	}

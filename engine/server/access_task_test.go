@@ -9,7 +9,7 @@ import (
 // mixedDef forks a worker task ("work", SIMPLE) and an operator waiting
 // ("hold", a WAIT) after a SWITCH; its JOIN waits for both.
 const mixedDef = `{"name":"mixed","version":1,"schemaVersion":2,"tasks":[
-  {"name":"pick","taskReferenceName":"pick","type":"SWITCH","evaluatorType":"value-param","expression":"k","inputParameters":{"k":"a"},"decisionCases":{},"defaultCase":[]},
+  {"name":"pick","taskReferenceName":"pick","type":"SWITCH","evaluatorType":"value-param","expression":"k","inputParameters":{"k":"a"},"decisionCases":{"b":[]},"defaultCase":[]},
   {"name":"split","taskReferenceName":"split","type":"FORK_JOIN","forkTasks":[
     [{"name":"work","taskReferenceName":"work","type":"SIMPLE"}],
     [{"name":"hold","taskReferenceName":"hold","type":"WAIT"}]]},
