@@ -311,7 +311,12 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 			if err := r.setTaskData(rec, nil, ls.bytes()); err != nil {
 				return err
 			}
-			if outer != nil && bi == nil {
+			// Conductor's DoWhile.execute of the enclosing loop counts the
+			// tasks whose iteration is its own: this loop's (once past its
+			// first iteration it is i, the iteration its tasks carry) and
+			// theirs. Where i differs, the enclosing loop sees neither, and
+			// this loop's failure is decided as an outermost one.
+			if outer != nil && bi == nil && i == iter {
 				return r.failNested(ctx, rec, failed)
 			}
 			err := r.failLoops(ctx, rec, failed)

@@ -127,3 +127,52 @@ func TestDoWhileFailureInANestedLoopInAForkBranch(t *testing.T) {
 		}
 	}
 }
+
+// The permissive task failing in the inner loop's second iteration, the
+// outer loop in its first. Conductor's DoWhile.execute of the outer loop
+// counts only the tasks whose iteration is its own (1): not the failed
+// task (2) nor the inner loop, whose iteration is 2 by then. So the outer
+// loop stays IN_PROGRESS, the inner one fails with the task's reason and a
+// space, and the next decision's retry() fails the run naming the inner
+// loop; the outer loop and the inner iteration's waiting successor are
+// cancelled with the run. (A permissive inner loop is left out: there
+// Conductor's outer loop never sees its iteration complete, the inner loop
+// being none of its iteration's tasks, and the run does not end.)
+func TestDoWhileFailureInANestedLoopsSecondIteration(t *testing.T) {
+	def := func(outer string) string {
+		return `{"name":"w","tasks":[{"name":"o","taskReferenceName":"o","type":"DO_WHILE",` + outer + `"loopCondition":"false","loopOver":[
+		  {"name":"i","taskReferenceName":"i","type":"DO_WHILE","loopCondition":"$.i['iteration'] < 2","loopOver":[
+		    {"name":"s","taskReferenceName":"s","type":"SWITCH","evaluatorType":"value-param","expression":"it","inputParameters":{"it":"${i.output.iteration}"},
+		     "decisionCases":{"2":[{"name":"fail","taskReferenceName":"x","permissive":true,"retryCount":0,"inputParameters":{}}]}},
+		    {"name":"echo","taskReferenceName":"b","inputParameters":{"k":"b"}}]},
+		  {"name":"echo","taskReferenceName":"z","inputParameters":{"k":"z"}}]},
+		  {"name":"echo","taskReferenceName":"after","inputParameters":{"k":"after"}}]}`
+	}
+	for _, outer := range []string{``, `"permissive":true,`} {
+		t.Run("outer "+outer, func(t *testing.T) {
+			h := newHarness(t, nil, engine.WithRegistry(tasks.NewDefaultRegistry()))
+			res := h.run(def(outer), `{}`)
+			v := viewRun(t, h.e, res.RunID)
+			var got []string
+			for _, tk := range v.Tasks {
+				got = append(got, tk.Ref+":"+tk.Status)
+			}
+			want := "o:CANCELED i__1:FAILED s__1__1:COMPLETED b__1__1:COMPLETED s__1__2:COMPLETED x__1__2:FAILED b__1__2:CANCELED"
+			if strings.Join(got, " ") != want {
+				t.Fatalf("tasks %s\nwant %s", strings.Join(got, " "), want)
+			}
+			recs := byRef(v.Tasks)
+			inner := recs["i__1"]
+			if inner.Reason != "worker says no to {} " {
+				t.Fatalf("inner loop reason %q", inner.Reason)
+			}
+			wantRun := "Task " + inner.TaskID + " failed with status: FAILED and reason: 'worker says no to {} '"
+			if res.Status != engine.StatusFailed || res.Reason != wantRun {
+				t.Fatalf("run %s %q, want FAILED %q", res.Status, res.Reason, wantRun)
+			}
+			if n := h.calls["echo"].Load(); n != 1 {
+				t.Fatalf("echo ran %d times, want once (b__1__1)", n)
+			}
+		})
+	}
+}
