@@ -9,20 +9,26 @@ import (
 // A TERMINATE whose termination status, resolved when it runs, is not
 // COMPLETED, FAILED or TERMINATED spelled so: Conductor's Terminate.execute
 // fails the task FAILED with "given termination status is not valid", and
-// the next decision's retry() fails the run naming it.
+// the next decision's retry() fails the run naming it. Registration
+// refuses an expression status except under a DO_WHILE's loopOver, which
+// it does not check, so the task is in a loop. A status resolving to no
+// string is left out: Terminate.execute casts it to a String, and the
+// ClassCastException goes out of Conductor's decide (not a state of the
+// run to match).
 func TestTerminateWithAnInvalidStatusFails(t *testing.T) {
 	def := func() string {
 		return `{"name":"w","tasks":[
-		  {"name":"t","taskReferenceName":"t","type":"TERMINATE","inputParameters":{"terminationStatus":"${workflow.input.st}","workflowOutput":{"x":1}}},
+		  {"name":"l","taskReferenceName":"l","type":"DO_WHILE","loopCondition":"false","loopOver":[
+		    {"name":"t","taskReferenceName":"t","type":"TERMINATE","inputParameters":{"terminationStatus":"${workflow.input.st}","workflowOutput":{"x":1}}}]},
 		  {"name":"echo","taskReferenceName":"after","inputParameters":{}}]}`
 	}
-	for _, st := range []string{`"DONE"`, `"completed"`, `null`, `7`} {
+	for _, st := range []string{`"DONE"`, `"completed"`, `null`} {
 		t.Run(st, func(t *testing.T) {
 			h := newHarness(t, nil)
 			res := h.run(def(), `{"st":`+st+`}`)
 			v := viewRun(t, h.e, res.RunID)
-			checkTasks(t, v.Tasks, "TERMINATE:FAILED")
-			tk := v.Tasks[0]
+			checkTasks(t, v.Tasks, "DO_WHILE:CANCELED", "TERMINATE:FAILED")
+			tk := v.Tasks[1]
 			if tk.Reason != "given termination status is not valid" {
 				t.Fatalf("task reason %q", tk.Reason)
 			}
@@ -34,5 +40,25 @@ func TestTerminateWithAnInvalidStatusFails(t *testing.T) {
 				t.Fatalf("echo ran %d times", n)
 			}
 		})
+	}
+}
+
+// A TERMINATE without a registered definition gets Conductor's ad-hoc one
+// (retryCount 0, as for every task type but SIMPLE), and retry() takes the
+// WorkflowTask's retryCount over it; TERMINATE is none of the built-in
+// types retry() never retries. So a TERMINATE failing on its status with a
+// task-level retryCount 1 is retried once before the run fails.
+func TestTerminateWithAnInvalidStatusRetried(t *testing.T) {
+	def := `{"name":"w","tasks":[
+	  {"name":"l","taskReferenceName":"l","type":"DO_WHILE","loopCondition":"false","loopOver":[
+	    {"name":"t","taskReferenceName":"t","type":"TERMINATE","retryCount":1,"inputParameters":{"terminationStatus":"${workflow.input.st}"}}]}]}`
+	h := newHarness(t, nil)
+	res := h.run(def, `{"st":"DONE"}`)
+	v := viewRun(t, h.e, res.RunID)
+	checkTasks(t, v.Tasks, "DO_WHILE:CANCELED", "TERMINATE:FAILED", "TERMINATE:FAILED")
+	last := v.Tasks[2]
+	want := "Task " + last.TaskID + " failed with status: FAILED and reason: 'given termination status is not valid'"
+	if res.Status != engine.StatusFailed || res.Reason != want {
+		t.Fatalf("run %s %q, want FAILED %q", res.Status, res.Reason, want)
 	}
 }
