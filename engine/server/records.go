@@ -176,28 +176,37 @@ func (s *Server) newRecordShaper(def, taskDefs any) *recordShaper {
 // walk indexes a list of task configurations and the lists nested in
 // them (decisionCases, defaultCase, forkTasks, loopOver).
 func (rs *recordShaper) walk(list any) {
-	tasks, _ := list.([]any)
-	for _, it := range tasks {
-		wt, ok := it.(map[string]any)
-		if !ok {
-			continue
-		}
+	eachTaskConfig(list, func(wt map[string]any) {
 		if ref, _ := wt["taskReferenceName"].(string); ref != "" {
 			if _, dup := rs.byRef[ref]; !dup {
 				rs.byRef[ref] = wt
 				rs.forked[ref] = rs.forking
 			}
 		}
+	})
+}
+
+// eachTaskConfig calls fn on each task configuration (a JSON object) of
+// list and of the lists nested in it — decisionCases, defaultCase,
+// loopOver, forkTasks — in document order.
+func eachTaskConfig(list any, fn func(map[string]any)) {
+	tasks, _ := list.([]any)
+	for _, it := range tasks {
+		wt, ok := it.(map[string]any)
+		if !ok {
+			continue
+		}
+		fn(wt)
 		if cases, ok := wt["decisionCases"].(map[string]any); ok {
 			for _, c := range cases {
-				rs.walk(c)
+				eachTaskConfig(c, fn)
 			}
 		}
-		rs.walk(wt["defaultCase"])
-		rs.walk(wt["loopOver"])
+		eachTaskConfig(wt["defaultCase"], fn)
+		eachTaskConfig(wt["loopOver"], fn)
 		if forks, ok := wt["forkTasks"].([]any); ok {
 			for _, f := range forks {
-				rs.walk(f)
+				eachTaskConfig(f, fn)
 			}
 		}
 	}
@@ -265,28 +274,11 @@ func adHocTaskDef(name string, simple bool) map[string]any {
 // over WorkflowDef.collectTasks), so GET /api/workflow/{id} shows each
 // task's taskDefinition in workflowDefinition as in its records.
 func (rs *recordShaper) populateTaskDefinitions(list any) {
-	tasks, _ := list.([]any)
-	for _, it := range tasks {
-		wt, ok := it.(map[string]any)
-		if !ok {
-			continue
-		}
+	eachTaskConfig(list, func(wt map[string]any) {
 		if d := rs.definitionOf(wt, false); d != nil {
 			wt["taskDefinition"] = d
 		}
-		if cases, ok := wt["decisionCases"].(map[string]any); ok {
-			for _, c := range cases {
-				rs.populateTaskDefinitions(c)
-			}
-		}
-		rs.populateTaskDefinitions(wt["defaultCase"])
-		rs.populateTaskDefinitions(wt["loopOver"])
-		if forks, ok := wt["forkTasks"].([]any); ok {
-			for _, f := range forks {
-				rs.populateTaskDefinitions(f)
-			}
-		}
-	}
+	})
 }
 
 // definitionOf is the taskDefinition to add to task configuration wt
