@@ -35,9 +35,9 @@
 // # Bounds
 //
 // Every evaluation is bounded in time: the context's deadline or cancellation
-// and a per-evaluator timeout (default 5s, WithTimeout) both interrupt a
-// running script, an infinite loop included. For JavaScript the following
-// are bounded as well:
+// and a per-evaluator timeout (default 4s, Conductor's script time limit;
+// WithTimeout) both interrupt a running script, an infinite loop included.
+// For JavaScript the following are bounded as well:
 //
 //   - expression size (WithMaxExpressionBytes, default 64 KiB, all evaluators);
 //   - input size: the number of values copied into the script's "$"

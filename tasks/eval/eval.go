@@ -123,7 +123,7 @@ type config struct {
 
 func defaultConfig() config {
 	return config{
-		timeout:       5 * time.Second,
+		timeout:       4 * time.Second, // Conductor's ScriptEvaluator default
 		maxExprBytes:  64 << 10,
 		maxInputVals:  1_000_000,
 		maxStack:      1024,
@@ -138,7 +138,7 @@ func defaultConfig() config {
 // Option configures an Evaluator or a Cache.
 type Option func(*config)
 
-// WithTimeout bounds one evaluation (default 5s). A context deadline that
+// WithTimeout bounds one evaluation (default 4s). A context deadline that
 // comes earlier wins. d <= 0 leaves only the context as a bound.
 func WithTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
 
