@@ -102,18 +102,25 @@ func (e *Engine) ownChild(ctx context.Context, parent, taskID, id string) bool {
 // pending task names it), and is applied in that order: an update that
 // comes after a final one of the same attempt, stored or pending, is
 // dropped (pendLocked). Updates stored through processes whose clocks
-// differ are ordered by those clocks.
+// differ are ordered by those clocks; two stored on the same nanosecond
+// by two engines sharing the store, by the engines' ids.
 
 // updateSignalPrefix prefixes the signal key of an update of a
-// SUB_WORKFLOW task: the prefix, a sequence of 20 digits, a space, the
-// task's reference.
+// SUB_WORKFLOW task: the prefix, a sequence of 20 digits, a dot, the id of
+// the engine that stored it, a space, the task's reference. (Keys stored
+// by an older wfrun have no dot and id: they sort before a key of the
+// same sequence that has them.)
 const updateSignalPrefix = "__wfrun_update "
 
 // updateSignalKey is the run-store key of an update of SUB_WORKFLOW task
 // ref: its sequence is the wall-clock time it is stored (nanoseconds),
-// after any this engine gave before (e.updateSeq). The run store gives no
-// sequence of its own, so updates stored through processes whose clocks
-// differ are ordered by those clocks.
+// after any this engine gave before (e.updateSeq), then the engine's id
+// (e.owner), which tells apart two keys that two engines sharing the
+// store gave on the same nanosecond: each update keeps a key of its own
+// (a later signal under the same key would replace it), and every reader
+// orders them alike. The run store gives no sequence of its own, so
+// updates stored through processes whose clocks differ are ordered by
+// those clocks.
 func (e *Engine) updateSignalKey(ref string) string {
 	for {
 		last, now := e.updateSeq.Load(), time.Now().UnixNano()
@@ -121,7 +128,7 @@ func (e *Engine) updateSignalKey(ref string) string {
 			now = last + 1
 		}
 		if e.updateSeq.CompareAndSwap(last, now) {
-			return fmt.Sprintf("%s%020d %s", updateSignalPrefix, now, ref)
+			return fmt.Sprintf("%s%020d.%s %s", updateSignalPrefix, now, e.owner, ref)
 		}
 	}
 }
@@ -130,10 +137,18 @@ func (e *Engine) updateSignalKey(ref string) string {
 // not an update's key).
 func updateRef(k string) (string, bool) {
 	rest, ok := strings.CutPrefix(k, updateSignalPrefix)
-	if !ok || len(rest) < 22 || rest[20] != ' ' {
+	if !ok || len(rest) < 22 {
 		return "", false
 	}
-	return rest[21:], true
+	switch rest[20] {
+	case ' ':
+		return rest[21:], true // stored by an older wfrun
+	case '.':
+		if i := strings.IndexByte(rest[21:], ' '); i > 0 {
+			return rest[21+i+1:], true
+		}
+	}
+	return "", false
 }
 
 // finalUpdate reports whether s is a final update of a task.
