@@ -410,6 +410,14 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 				// Conductor keeps the tasks before the rerun task and
 				// finalizeRerun reopens the DO_WHILE that holds it: the
 				// loop goes on, in place, with the rerun task's iteration.
+				// A loop that ended unsuccessfully is started now, as
+				// finalizeRerun resets it; one that completed keeps its
+				// startTime (finalizeRerun leaves a successful record
+				// untouched, the loop COMPLETED: a difference, wfrun
+				// reopens it so that it goes on past the rerun task).
+				if !successfulTask(t.Status) {
+					t.Start = r.nowMillis()
+				}
 				t.Status, t.Reason, t.End = TaskInProgress, "", 0
 				if n := heldIteration(t, from); n > 0 && inPlace {
 					// At the iteration of the task reset in place.
