@@ -270,6 +270,10 @@ type parseConfig struct {
 	registry *tasks.Registry
 	workers  map[string]bool
 	evalOpts []eval.Option
+	// unregistered: a definition given at run time (resolved from a
+	// SUB_WORKFLOW's workflowDefinition expression), which Conductor's
+	// registration never checks (beanValidated).
+	unregistered bool
 }
 
 // WithTaskRegistry makes ParseDefinition accept the task types of r (and

@@ -19,14 +19,18 @@ import (
 // finalizeRerun resets every unsuccessful record before the rerun task; it
 // runs again with its stored input (the status it was given), not with the
 // rerun's new workflow input: it fails again, and so does the run. One
-// TERMINATE record, its id kept.
+// TERMINATE record, its id kept. The fork is in a DO_WHILE's loopOver: the
+// one place Conductor's registration leaves a TERMINATE's status to be
+// resolved (and judged) when it runs; the rerun from the other branch's
+// task, in the loop's iteration, reopens the loop there (finalizeRerun).
 func TestRerunResetsAFailedTerminateInPlace(t *testing.T) {
 	h := newHarness(t, nil)
 	res := h.run(`{"name":"rerun_terminate_sibling","version":1,"schemaVersion":2,"tasks":[
-	 {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN","forkTasks":[
-	  [{"name":"t","taskReferenceName":"t","type":"TERMINATE","inputParameters":{"terminationStatus":"${workflow.input.st}"}}],
-	  [{"name":"echo","taskReferenceName":"b","inputParameters":{}}]]},
-	 {"name":"join","taskReferenceName":"join","type":"JOIN","joinOn":["b","t"]}]}`, `{"st":"DONE"}`)
+	 {"name":"loop","taskReferenceName":"loop","type":"DO_WHILE","loopCondition":"false","loopOver":[
+	  {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN","forkTasks":[
+	   [{"name":"t","taskReferenceName":"t","type":"TERMINATE","inputParameters":{"terminationStatus":"${workflow.input.st}"}}],
+	   [{"name":"echo","taskReferenceName":"b","inputParameters":{}}]]},
+	  {"name":"join","taskReferenceName":"join","type":"JOIN","joinOn":["b","t"]}]}]}`, `{"st":"DONE"}`)
 	if res.Status != engine.StatusFailed {
 		t.Fatalf("first run: %+v", res)
 	}
@@ -34,14 +38,17 @@ func TestRerunResetsAFailedTerminateInPlace(t *testing.T) {
 	var from, term string
 	for _, tk := range before {
 		switch tk["referenceTaskName"] {
-		case "b":
+		case "b__1":
 			from, _ = tk["taskId"].(string)
-		case "t":
+		case "t__1":
 			if tk["status"] != engine.TaskFailed {
 				t.Fatalf("first run: TERMINATE %v", tk["status"])
 			}
 			term, _ = tk["taskId"].(string)
 		}
+	}
+	if from == "" || term == "" {
+		t.Fatalf("first run: no b__1 or t__1 record: %v", before)
 	}
 	r, err := h.e.RerunWith(context.Background(), res.RunID, engine.RerunOptions{FromTaskID: from, WorkflowInput: json.RawMessage(`{"st":"COMPLETED"}`)})
 	if err != nil {
@@ -50,7 +57,7 @@ func TestRerunResetsAFailedTerminateInPlace(t *testing.T) {
 	_, after := rawTasks(t, h.e, res.RunID)
 	var terms []string
 	for _, tk := range after {
-		if tk["referenceTaskName"] == "t" {
+		if tk["referenceTaskName"] == "t__1" {
 			terms = append(terms, fmt.Sprintf("%v:%v:%v", tk["taskId"] == term, tk["status"], tk["inputData"]))
 		}
 	}

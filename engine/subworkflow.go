@@ -97,7 +97,7 @@ func (r *runState) subWorkflowDefinition(ctx context.Context, wt *WorkflowTask, 
 		return nil, fmt.Errorf("subWorkflowParam.workflowDefinition %s resolved to %s, not a workflow definition (a JSON object)",
 			wt.SubWorkflowParam.WorkflowDefinition, jsonKindOf(raw))
 	}
-	def, err := r.e.Parse(raw)
+	def, err := r.e.parseUnregistered(raw)
 	if err != nil {
 		return nil, fmt.Errorf("subWorkflowParam.workflowDefinition: %w", err)
 	}

@@ -62,3 +62,48 @@ func TestTerminateWithAnInvalidStatusRetried(t *testing.T) {
 		t.Fatalf("run %s %q, want FAILED %q", res.Status, res.Reason, want)
 	}
 }
+
+// Under a DO_WHILE's loopOver Conductor's registration does not check a
+// TERMINATE, so a definition with an unknown literal status, or none,
+// stands, and the task fails when it runs (Terminate.execute): "given
+// termination status is not valid", and the run fails naming it.
+func TestTerminateWithAnInvalidLiteralStatusInALoopFails(t *testing.T) {
+	for name, in := range map[string]string{"unknown": `{"terminationStatus":"DONE"}`, "none": `{}`} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			res := h.run(`{"name":"w","tasks":[
+			  {"name":"l","taskReferenceName":"l","type":"DO_WHILE","loopCondition":"false","loopOver":[
+			    {"name":"t","taskReferenceName":"t","type":"TERMINATE","inputParameters":`+in+`}]}]}`, `{}`)
+			v := viewRun(t, h.e, res.RunID)
+			checkTasks(t, v.Tasks, "DO_WHILE:CANCELED", "TERMINATE:FAILED")
+			tk := v.Tasks[1]
+			want := "Task " + tk.TaskID + " failed with status: FAILED and reason: 'given termination status is not valid'"
+			if tk.Reason != "given termination status is not valid" || res.Status != engine.StatusFailed || res.Reason != want {
+				t.Fatalf("task %q, run %s %q, want FAILED %q", tk.Reason, res.Status, res.Reason, want)
+			}
+		})
+	}
+}
+
+// A definition a SUB_WORKFLOW's workflowDefinition expression gives is
+// taken as it is (SubWorkflowTaskMapper, SubWorkflow.start), without the
+// registration's checks: a TERMINATE there may take its status from an
+// expression, which it resolves when it runs.
+func TestTerminateStatusExpressionInAnExpressionGivenSubWorkflow(t *testing.T) {
+	h := newHarness(t, nil)
+	res := h.run(`{"name":"w","tasks":[
+	  {"name":"c","taskReferenceName":"c","type":"SUB_WORKFLOW","inputParameters":{"st":"${workflow.input.st}"},
+	   "subWorkflowParam":{"name":"c","workflowDefinition":"${workflow.input.def}"}}]}`,
+		`{"st":"COMPLETED","def":{"name":"c","tasks":[
+		  {"name":"t","taskReferenceName":"t","type":"TERMINATE","inputParameters":{"terminationStatus":"${workflow.input.st}","workflowOutput":{"by":"t"}}},
+		  {"name":"echo","taskReferenceName":"after","inputParameters":{}}]}}`)
+	v := viewRun(t, h.e, res.RunID)
+	if res.Status != engine.StatusCompleted || len(v.Tasks) != 1 {
+		t.Fatalf("run %s %q, tasks %+v", res.Status, res.Reason, v.Tasks)
+	}
+	child := viewRun(t, h.e, v.Tasks[0].SubWorkflowID)
+	checkTasks(t, child.Tasks, "TERMINATE:COMPLETED")
+	if child.Status != engine.StatusCompleted || child.Output["by"] != "t" {
+		t.Fatalf("child %s %v", child.Status, child.Output)
+	}
+}

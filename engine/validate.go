@@ -239,6 +239,88 @@ func (v *validator) unknownReferences(tmpl *interpolate.Template) []string {
 	return out
 }
 
+// beanValidated: Conductor's registration checks t's type-specific
+// fields (WorkflowTaskTypeConstraint): t is a task of a top-level
+// definition, not one built at run time, reached from the definition's
+// tasks through cases, default cases and fork branches only. Those lists
+// cascade the check; a DO_WHILE's loopOver and an inline sub-workflow's
+// definition do not, so what is under them is judged when it runs; nor
+// is a definition a SUB_WORKFLOW's workflowDefinition expression gives
+// (parseUnregistered).
+func (v *validator) beanValidated(t *WorkflowTask) bool {
+	if v.prefix != "" || v.runTime || v.cfg.unregistered {
+		return false
+	}
+	return !underLoopOver(t.loc)
+}
+
+// parseUnregistered parses a definition given at run time, a SUB_WORKFLOW's
+// workflowDefinition resolved from an expression: Conductor's
+// SubWorkflowTaskMapper and SubWorkflow.start take it as it is, without
+// its registration's checks (beanValidated).
+func (e *Engine) parseUnregistered(b []byte) (*Definition, error) {
+	return parseDefinition(b, "", &parseConfig{registry: e.registry, unregistered: true})
+}
+
+// underLoopOver: loc ("/tasks/0/loopOver/1/...") has a loopOver list
+// among its task lists (a case key is skipped, whatever it spells).
+func underLoopOver(loc string) bool {
+	seg := strings.Split(loc, "/")
+	// seg[0] is "", seg[1] the top list, seg[2] its index.
+	for i := 3; i < len(seg); {
+		switch seg[i] {
+		case "loopOver":
+			return true
+		case "decisionCases", "forkTasks":
+			i += 3 // name, key or branch, index
+		case "defaultCase":
+			i += 2
+		default:
+			return false // a field of the task, past its list
+		}
+	}
+	return false
+}
+
+// terminate checks a TERMINATE's terminationStatus and optional flag as
+// Conductor's registration does (WorkflowTaskTypeConstraint): the status
+// given, COMPLETED, FAILED or TERMINATED spelled so (so no expression),
+// and not optional. Where that check does not reach (beanValidated: under
+// a loopOver, in an inline sub-workflow, a task built at run time) the
+// definition stands and Terminate.execute judges the status as resolved
+// when the task runs: a missing or unknown one fails the task ("given
+// termination status is not valid", terminateCheck). A status that is
+// not text is refused everywhere: registration refuses it, and where it
+// does not check, Terminate.execute's cast throws out of Conductor's
+// decide, which leaves no state of the run to match.
+func (v *validator) terminate(t *WorkflowTask) {
+	var in struct {
+		Status json.RawMessage `json:"terminationStatus"`
+	}
+	_ = json.Unmarshal(t.InputParameters, &in)
+	loc := t.loc + "/inputParameters/terminationStatus"
+	given := len(in.Status) > 0 && string(in.Status) != "null"
+	var s string
+	if given && json.Unmarshal(in.Status, &s) != nil {
+		v.add(loc, "terminationStatus %s is not COMPLETED, FAILED or TERMINATED", in.Status)
+		return
+	}
+	if !v.beanValidated(t) {
+		return
+	}
+	switch {
+	case !given:
+		v.add(t.loc+"/inputParameters", "TERMINATE needs a terminationStatus: COMPLETED, FAILED or TERMINATED")
+	case strings.Contains(s, "${"):
+		v.add(loc, "TERMINATE %q: terminationStatus %q is an expression; it must be given as COMPLETED, FAILED or TERMINATED (an expression is allowed only in a DO_WHILE's loopOver)", t.TaskReferenceName, s)
+	case !validTerminationStatus(s):
+		v.add(loc, "terminationStatus %q is not COMPLETED, FAILED or TERMINATED", s)
+	}
+	if t.Optional {
+		v.add(t.loc+"/optional", "TERMINATE %q cannot be optional", t.TaskReferenceName)
+	}
+}
+
 // nestedTaskLoc: loc is inside a task nested in another (a case, a fork
 // branch, a loop).
 func nestedTaskLoc(loc string) bool {
@@ -356,21 +438,7 @@ func (v *validator) task(t *WorkflowTask) {
 			v.program(t, t.loc+"/inputParameters/scriptExpression", eval.TypeJavaScript, "(function(){ "+in.Script+"\n})()")
 		}
 	case TypeTerminate:
-		var in struct {
-			Status json.RawMessage `json:"terminationStatus"`
-		}
-		_ = json.Unmarshal(t.InputParameters, &in)
-		var s string
-		// Given and spelled so, as Conductor's registration checks it (an
-		// expression is checked when the task runs).
-		switch {
-		case len(in.Status) == 0 || string(in.Status) == "null":
-			v.add(t.loc+"/inputParameters", "TERMINATE needs a terminationStatus: COMPLETED, FAILED or TERMINATED")
-		case json.Unmarshal(in.Status, &s) != nil:
-			v.add(t.loc+"/inputParameters/terminationStatus", "terminationStatus %s is not COMPLETED, FAILED or TERMINATED", in.Status)
-		case !strings.Contains(s, "${") && !validTerminationStatus(s):
-			v.add(t.loc+"/inputParameters/terminationStatus", "terminationStatus %q is not COMPLETED, FAILED or TERMINATED", s)
-		}
+		v.terminate(t)
 	}
 	v.secretRules(t)
 	if !controlTypes[t.Type] && v.cfg.registry != nil {

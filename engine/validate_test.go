@@ -54,6 +54,20 @@ func TestParseDefinitionBadInput(t *testing.T) {
 			[]string{`/tasks/0/inputParameters/terminationStatus: terminationStatus 1 is not`}},
 		{"terminate without status", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"TERMINATE","inputParameters":{}}]}`,
 			[]string{`/tasks/0/inputParameters: TERMINATE needs a terminationStatus`}},
+		// The status is checked as given, so an expression is refused,
+		// and a TERMINATE cannot be optional (WorkflowTaskTypeConstraint),
+		// at the top and in cases and fork branches, where the check
+		// cascades.
+		{"terminate status an expression", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"TERMINATE","inputParameters":{"terminationStatus":"${workflow.input.st}"}}]}`,
+			[]string{`/tasks/0/inputParameters/terminationStatus: TERMINATE "a": terminationStatus "${workflow.input.st}" is an expression`}},
+		{"terminate status an expression in a case", `{"name":"w","tasks":[{"name":"s","taskReferenceName":"s","type":"SWITCH","evaluatorType":"value-param","expression":"x","inputParameters":{"x":"1"},
+		   "decisionCases":{"loopOver":[{"name":"a","taskReferenceName":"a","type":"TERMINATE","inputParameters":{"terminationStatus":"${workflow.input.st}"}}]}}]}`,
+			[]string{`/tasks/0/decisionCases/loopOver/0/inputParameters/terminationStatus: TERMINATE "a": terminationStatus`}},
+		{"optional terminate", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"TERMINATE","optional":true,"inputParameters":{"terminationStatus":"COMPLETED"}}]}`,
+			[]string{`/tasks/0/optional: TERMINATE "a" cannot be optional`}},
+		{"optional terminate in a fork", `{"name":"w","tasks":[{"name":"f","taskReferenceName":"f","type":"FORK_JOIN","forkTasks":[[{"name":"a","taskReferenceName":"a","type":"TERMINATE","optional":true,"inputParameters":{"terminationStatus":"FAILED"}}]]},
+		   {"name":"j","taskReferenceName":"j","type":"JOIN","joinOn":["a"]}]}`,
+			[]string{`/tasks/0/forkTasks/0/0/optional: TERMINATE "a" cannot be optional`}},
 		{"sub workflow without name", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"SUB_WORKFLOW","subWorkflowParam":{}}]}`,
 			[]string{`/tasks/0/subWorkflowParam/name`}},
 		{"inline sub workflow problems", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"SUB_WORKFLOW","subWorkflowParam":{"workflowDefinition":{"name":"c","tasks":[{"name":"x","type":"NOPE","taskReferenceName":"x"}]}}}]}`,
@@ -90,6 +104,36 @@ func TestParseDefinitionReportsAllProblems(t *testing.T) {
 	var ve *engine.ValidationError
 	if !errors.As(err, &ve) || len(ve.Problems) != 4 {
 		t.Fatalf("want 4 problems, got %v", err)
+	}
+}
+
+// Conductor's registration does not cascade into a DO_WHILE's loopOver
+// (the list carries no @Valid) nor into an inline sub-workflow's
+// definition, so a TERMINATE there may take its status from an
+// expression, be given an unknown status or none (each judged when it
+// runs: Terminate.execute fails the task) and be optional. A status that
+// is not text stays refused there too (Conductor's run-time cast throws).
+func TestParseDefinitionTerminateUncheckedUnderALoop(t *testing.T) {
+	for _, in := range []string{`{"terminationStatus":"${workflow.input.st}"}`, `{"terminationStatus":"DONE"}`, `{"terminationStatus":null}`, `{}`} {
+		term := `{"name":"a","taskReferenceName":"a","type":"TERMINATE","optional":true,"inputParameters":` + in + `}`
+		for name, def := range map[string]string{
+			"loopOver": `{"name":"w","tasks":[{"name":"l","taskReferenceName":"l","type":"DO_WHILE","loopCondition":"false","loopOver":[` + term + `]}]}`,
+			"case in a loopOver": `{"name":"w","tasks":[{"name":"l","taskReferenceName":"l","type":"DO_WHILE","loopCondition":"false","loopOver":[
+			  {"name":"s","taskReferenceName":"s","type":"SWITCH","evaluatorType":"value-param","expression":"x","inputParameters":{"x":"1"},"decisionCases":{"1":[` + term + `]}}]}]}`,
+			"fork in a case in a loopOver": `{"name":"w","tasks":[{"name":"s","taskReferenceName":"s","type":"SWITCH","evaluatorType":"value-param","expression":"x","inputParameters":{"x":"1"},"decisionCases":{"1":[
+			  {"name":"l","taskReferenceName":"l","type":"DO_WHILE","loopCondition":"false","loopOver":[
+			    {"name":"f","taskReferenceName":"f","type":"FORK_JOIN","forkTasks":[[` + term + `]]},{"name":"j","taskReferenceName":"j","type":"JOIN","joinOn":["a"]}]}]}}]}`,
+			"inline sub-workflow": `{"name":"w","tasks":[{"name":"c","taskReferenceName":"c","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"c","workflowDefinition":{"name":"c","tasks":[` + term + `]}}}]}`,
+		} {
+			if _, err := engine.ParseDefinition([]byte(def)); err != nil {
+				t.Errorf("%s, input %s: %v", name, in, err)
+			}
+		}
+	}
+	def := `{"name":"w","tasks":[{"name":"l","taskReferenceName":"l","type":"DO_WHILE","loopCondition":"false","loopOver":[
+	  {"name":"a","taskReferenceName":"a","type":"TERMINATE","inputParameters":{"terminationStatus":7}}]}]}`
+	if _, err := engine.ParseDefinition([]byte(def)); err == nil || !strings.Contains(err.Error(), "/tasks/0/loopOver/0/inputParameters/terminationStatus: terminationStatus 7 is not") {
+		t.Errorf("a status that is not text under a loopOver: %v", err)
 	}
 }
 
