@@ -16,10 +16,11 @@ import (
 // decider does not execute it, and what a DO_WHILE successor's
 // scheduleNextIteration or a SWITCH's mapper brings) are recorded as their
 // Conductor mapper creates them: IN_PROGRESS for INLINE, SET_VARIABLE,
-// WAIT, HUMAN… (InlineTaskMapper, WaitTaskMapper, …), with a startTime
-// (scheduleTask gives one to every system task), SCHEDULED for a worker
-// task, which has none; the next decision cancels them. A NOOP successor
-// is synchronous (Noop.execute): COMPLETED.
+// WAIT, HUMAN… (InlineTaskMapper, WaitTaskMapper, …), with a startTime;
+// SCHEDULED for an HTTP, SUB_WORKFLOW or EVENT task (HTTPTaskMapper, …),
+// with a startTime too (scheduleTask gives one to every system task that
+// has none), and for a worker task, which has none; the next decision
+// cancels them. A NOOP successor is synchronous (Noop.execute): COMPLETED.
 func TestDoWhileMappedTasksRecordedAsTheirMapperCreatesThem(t *testing.T) {
 	x := `{"name":"fail","taskReferenceName":"x","permissive":true,"retryCount":0,"inputParameters":{}}`
 	inline := `{"name":"c","taskReferenceName":"c","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"1"}}`
@@ -28,6 +29,9 @@ func TestDoWhileMappedTasksRecordedAsTheirMapperCreatesThem(t *testing.T) {
 	human := `{"name":"h","taskReferenceName":"h","type":"HUMAN","inputParameters":{}}`
 	noop := `{"name":"n","taskReferenceName":"n","type":"NOOP"}`
 	echo := `{"name":"echo","taskReferenceName":"e","inputParameters":{}}`
+	http := `{"name":"hp","taskReferenceName":"hp","type":"HTTP","inputParameters":{"http_request":{"uri":"http://127.0.0.1:1/x","method":"GET"}}}`
+	sub := `{"name":"sw","taskReferenceName":"sw","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"child"}}`
+	event := `{"name":"ev","taskReferenceName":"ev","type":"EVENT","sink":"conductor"}`
 	inner := func(first string) string {
 		return `{"name":"inner","taskReferenceName":"inner","type":"DO_WHILE","loopCondition":"false","loopOver":[` + first + `]}`
 	}
@@ -56,6 +60,11 @@ func TestDoWhileMappedTasksRecordedAsTheirMapperCreatesThem(t *testing.T) {
 		{"a loop's first WAIT", loop(inner(wait)), "w__1__1", "IN_PROGRESS", "CANCELED", true},
 		{"a loop's first worker task", loop(inner(echo)), "e__1__1", "SCHEDULED", "CANCELED", false},
 		{"a loop's SWITCH case's INLINE", loop(sw(inline)), "c__1__1", "IN_PROGRESS", "CANCELED", true},
+		{"an HTTP successor", loop(http), "hp__1", "SCHEDULED", "CANCELED", true},
+		{"a SUB_WORKFLOW successor", loop(sub), "sw__1", "SCHEDULED", "CANCELED", true},
+		{"an EVENT successor", loop(event), "ev__1", "SCHEDULED", "CANCELED", true},
+		{"a loop's first HTTP", loop(inner(http)), "hp__1__1", "SCHEDULED", "CANCELED", true},
+		{"a loop's SWITCH case's SUB_WORKFLOW", loop(sw(sub)), "sw__1__1", "SCHEDULED", "CANCELED", true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

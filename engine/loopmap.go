@@ -108,16 +108,25 @@ var mappedInProgress = map[string]bool{
 
 // recordMapped records the task wt at ref as its mapper leaves it, not
 // executed in this decision: IN_PROGRESS for a type mapped so
-// (mappedInProgress), else SCHEDULED.
+// (mappedInProgress), else SCHEDULED; a system task SCHEDULED so (HTTP,
+// SUB_WORKFLOW, EVENT, START_WORKFLOW, ...) with a startTime, as
+// Conductor's scheduleTask gives one to every system task it schedules
+// that has none (after storing the tasks it created, so it is stored with
+// the decision's next write: the one that cancels it); a worker task has
+// none until it is polled.
 func (r *runState) recordMapped(ctx context.Context, wt *WorkflowTask, ref string, iter int) {
 	rec, _, done, fail, err := r.beginRecord(ctx, wt, ref, iter, 0, 0)
-	if err != nil || done || fail != nil || rec == nil || !mappedInProgress[wt.Type] {
+	if err != nil || done || fail != nil || rec == nil {
 		return
 	}
 	r.mu.Lock()
 	scheduled := rec.Status == TaskScheduled
+	if scheduled && !mappedInProgress[wt.Type] && rec.Start == 0 && !r.e.IsWorkerTask(rec.TaskType, rec.TaskDefName) {
+		rec.Start = r.nowMillis()
+		r.touchLocked(rec)
+	}
 	r.mu.Unlock()
-	if scheduled {
+	if scheduled && mappedInProgress[wt.Type] {
 		_ = r.transition(ctx, rec, TaskInProgress, "")
 	}
 }
