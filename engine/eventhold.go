@@ -12,6 +12,13 @@ import (
 // stored). The task events of such a record wait in an eventHold, carried
 // by the context its transitions get, until its mapping stands (emitted)
 // or throws (dropped with the record).
+//
+// So do those of a task that waits (a worker's, a WAIT, ...) scheduled by
+// a fork's branch: a mapper of a later member of its pass may throw, and
+// the whole pass goes (dropPass), so it is announced only once the
+// synchronous tasks of its pass have run (awaitPassRan), as Conductor
+// announces a queued task (TaskStatusListener.onTaskScheduled) only after
+// the decide that mapped it has mapped its whole pass.
 
 type eventHoldKey struct{}
 
@@ -56,5 +63,27 @@ func (r *runState) releaseEvents(h *eventHold, emit bool) {
 	}
 	for _, ev := range evs {
 		r.emit(ev)
+	}
+}
+
+// holdPassEvents returns the context that holds the events of the task
+// that waits wt (ref) while its fork's pass may still be taken away, and
+// the hold (nil outside a fork, or for a task the decider executes).
+func holdPassEvents(ctx context.Context, wt *WorkflowTask, ref string) (context.Context, *eventHold) {
+	if !startsAfterDecision(wt.Type) {
+		return ctx, nil
+	}
+	if b, ok := ctx.Value(branchKey{}).(*branchTurn); !ok || b == nil {
+		return ctx, nil
+	}
+	h := &eventHold{ref: ref}
+	return withEventHold(ctx, h), h
+}
+
+// releasePassEvents ends h (holdPassEvents) once begin returns: its pass
+// stands unless rec was dropped with it, whose events go with it.
+func (r *runState) releasePassEvents(h *eventHold, rec *taskRecord) {
+	if h != nil {
+		r.releaseEvents(h, rec == nil || !r.dropped(rec))
 	}
 }
