@@ -394,7 +394,9 @@ func (r *runState) beginRecord(ctx context.Context, wt *WorkflowTask, ref string
 			rec.Domain = r.taskDomain(wt.Name) // chosen as it is scheduled (domains.go)
 		}
 		r.isolate(rec, wt)
+		checked := r.checkedCase(ref, wt) // mapperthrow.go
 		r.mu.Lock()
+		r.takeCheckedIDLocked(rec, checked)
 		if cur := r.byRef[ref]; prev == nil && cur != nil && cur.Status == TaskSkipped {
 			// Skipped meanwhile (applySkip): the skip wins (skip.go).
 			r.mu.Unlock()

@@ -94,6 +94,7 @@ func (r *runState) mapperThrowsIn(ctx context.Context, list []*WorkflowTask, i i
 type caseCheck struct {
 	wt            *WorkflowTask
 	stored, input []byte // Resolve's two forms, before the template's defaults
+	taskID        string // the id its input was resolved with, when it names it: the record takes it
 	selected      string // the case, when err is nil
 	err           error  // what the evaluation threw
 }
@@ -114,19 +115,23 @@ func (r *runState) checkCase(ctx context.Context, wt *WorkflowTask, ref string) 
 	if ov := r.replacementInput(ref, inTmpl); ov != nil {
 		raw = ov
 	} else if inTmpl != nil {
-		stored, transient, err := r.sec.Resolve(r.sec.ForTask(ctx, ref), inTmpl, &runEnv{r: r, values: r.e.envValues})
+		// An input naming the task's own id is resolved with the id its
+		// record will take, as Conductor's decider hands the mapper the id
+		// of the task it builds: resolved once, its secrets read once.
+		// Known from the definition (validation) unless a task
+		// definition's inputTemplate was merged into it.
+		namesID := wt.namesTaskID
+		if inTmpl != wt.input {
+			namesID = bytes.Contains(inTmpl.Source(), []byte("CPEWF_TASK_ID"))
+		}
+		if namesID {
+			cc.taskID = r.nextTaskID(ref)
+		}
+		stored, transient, err := r.sec.Resolve(r.sec.ForTask(ctx, ref), inTmpl, &runEnv{r: r, taskID: cc.taskID, values: r.e.envValues})
 		if err != nil {
 			return nil
 		}
-		// An input naming the task's own id resolves it only once the
-		// record exists: that one is resolved again.
-		// Known from the definition (validation) unless a task
-		// definition's inputTemplate was merged into it.
-		if inTmpl == wt.input {
-			keep = !wt.namesTaskID
-		} else {
-			keep = !bytes.Contains(inTmpl.Source(), []byte("CPEWF_TASK_ID"))
-		}
+		keep = true
 		cc.stored, cc.input, raw = stored, transient, templateDefaults(transient, defaults)
 	}
 	var in any
@@ -224,4 +229,29 @@ func mayThrow(list []*WorkflowTask, i int) bool {
 // expression>", masked whole, then cut.
 func (r *runState) decisionEvalError(wt *WorkflowTask) error {
 	return &stopError{status: StatusFailed, reason: r.sec.CodeExcerpt("Error while evaluating script: "+wt.CaseExpression, maxReasonBytes)}
+}
+
+// nextTaskID is the id the record begin makes for ref will take: the one a
+// rerun keeps for it, else a new one (addTaskLocked).
+func (r *runState) nextTaskID(ref string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.keptID != nil && !r.heldByRecordLocked(ref) {
+		if id, ok := r.keptID[ref]; ok {
+			return id
+		}
+	}
+	return newID()
+}
+
+// takeCheckedIDLocked gives rec, a new record for ref, the id its input was
+// resolved with when this decide checked it (checkCase). Callers hold r.mu.
+func (r *runState) takeCheckedIDLocked(rec *taskRecord, cc *caseCheck) {
+	if cc == nil || cc.taskID == "" {
+		return
+	}
+	if r.keptID != nil && r.keptID[rec.Ref] == cc.taskID && !r.heldByRecordLocked(rec.Ref) {
+		r.takeKeptIDLocked(rec.Ref) // rerun.go
+	}
+	rec.TaskID = cc.taskID
 }
