@@ -477,7 +477,8 @@ func (r *runState) beginRecord(ctx context.Context, wt *WorkflowTask, ref string
 			return rec, nil, false, &tasks.Result{Status: tasks.FailedTerminal, Reason: "input: " + r.sec.Text(secretErr.Error())}, r.transition(ctx, rec, TaskScheduled, "")
 		}
 	}
-	if wt.Type != TypeSwitch && wt.Type != TypeDecision {
+	if !mappedWithFirstTask[wt.Type] {
+		// A SWITCH, DECISION or FORK maps first tasks of its own with it.
 		endCaseMapping(ctx, r) // switch.go
 	}
 	var inErr error

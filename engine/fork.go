@@ -78,6 +78,9 @@ var unjoinedForkReason = map[string]string{
 // that ends early still shows it, CANCELED.
 func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *WorkflowTask, suffix string, iter int, stop func(cause error)) (*forkRest, error) {
 	ref := wt.TaskReferenceName + suffix
+	// A case's mapping it is part of is over by the time it returns
+	// (forkCaseMapping).
+	defer endCaseMapping(ctx, r)
 	if ok, err := r.settledOperator(ctx, wt, ref); ok {
 		return nil, err // resume.go: its outcome stands
 	}
@@ -161,6 +164,9 @@ func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *Workflo
 	}
 	members := passes.enter(parent, len(branches))
 	self := members[len(branches)]
+	// As a case's first task, its branches' first tasks are mapped with
+	// it, not seeing the enclosing SWITCH (switch.go).
+	mapped := r.forkCaseMapping(ctx, len(branches))
 	for i, branch := range branches {
 		wg.Add(1)
 		go func() {
@@ -169,7 +175,7 @@ func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *Workflo
 			defer notify()
 			defer passes.leave(members[i])
 			bt := &branchTurn{p: passes, m: members[i]}
-			if err := r.execListNotify(context.WithValue(bctx, branchKey{}, bt), branch, suffix, iter, notify); err != nil {
+			if err := r.execListNotify(mapped(context.WithValue(bctx, branchKey{}, bt)), branch, suffix, iter, notify); err != nil {
 				errs[i] = err
 				failed.Store(true)
 				if errors.Is(err, errForkStopped) {

@@ -62,6 +62,7 @@ func (r *runState) execSwitch(ctx context.Context, wt *WorkflowTask, suffix stri
 				return r.decisionEvalFailed(rec)
 			}
 			r.releaseEvents(hold, true)
+			endCaseMapping(ctx, r) // no case: an enclosing case's mapping ends with it
 			// SwitchTaskMapper catches what the evaluator throws and
 			// records the SWITCH FAILED with the exception's message; a
 			// built-in task is never retried, so the decider's retry()
@@ -320,10 +321,15 @@ func truthy(v any) bool {
 // before the decide, which holds none of them, so an expression naming one
 // of them reads nothing (null). They are hidden from expressions (env.go)
 // until the first task that is neither a SWITCH nor a DECISION has its
-// input (begin), or a case with no task ends the chain.
+// input (begin), or a case with no task ends the chain. A FORK there maps
+// the first task of each of its branches in that call too: each branch
+// carries a mapping of its own (forkCaseMapping) whose up is the chain,
+// which ends once every branch's has (left counts those still mapping).
 type caseMapping struct {
 	recs []*taskRecord
 	done bool
+	up   *caseMapping
+	left int
 }
 
 type caseMappingKey struct{}
@@ -335,7 +341,8 @@ func (r *runState) hideWhileMapping(ctx context.Context, rec *taskRecord) contex
 	if outer, _ := ctx.Value(caseMappingKey{}).(*caseMapping); outer != nil {
 		r.mu.Lock()
 		if !outer.done {
-			m.recs, outer.done = outer.recs, true // handed on to this one
+			// Handed on to this one, with the fork waiting for it.
+			m.recs, m.up, outer.done = outer.recs, outer.up, true
 		}
 		r.mu.Unlock()
 	}
@@ -346,6 +353,25 @@ func (r *runState) hideWhileMapping(ctx context.Context, rec *taskRecord) contex
 	return context.WithValue(ctx, caseMappingKey{}, m)
 }
 
+// forkCaseMapping returns what gives the context the n branches of a FORK
+// whose context is ctx map their first tasks with: when ctx carries a
+// chain not ended (the FORK is a case's first task), it ends once every
+// branch's has (execFork ends what is left of it when it returns).
+func (r *runState) forkCaseMapping(ctx context.Context, n int) func(context.Context) context.Context {
+	m, _ := ctx.Value(caseMappingKey{}).(*caseMapping)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if m == nil || m.done {
+		return func(c context.Context) context.Context { return c }
+	}
+	if m.left = n; n == 0 {
+		r.endMappingLocked(m)
+	}
+	return func(c context.Context) context.Context {
+		return context.WithValue(c, caseMappingKey{}, &caseMapping{up: m})
+	}
+}
+
 // endCaseMapping shows the records of the chain ctx carries again (once).
 func endCaseMapping(ctx context.Context, r *runState) {
 	m, _ := ctx.Value(caseMappingKey{}).(*caseMapping)
@@ -354,11 +380,21 @@ func endCaseMapping(ctx context.Context, r *runState) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if m.done {
-		return
-	}
-	m.done = true
-	for _, rec := range m.recs {
-		rec.unmapped = false
+	r.endMappingLocked(m)
+}
+
+// endMappingLocked ends m, and the fork's chain above it when m was the
+// last of its branches still mapping. Callers hold r.mu.
+func (r *runState) endMappingLocked(m *caseMapping) {
+	for m != nil && !m.done {
+		m.done = true
+		for _, rec := range m.recs {
+			rec.unmapped = false
+		}
+		if m = m.up; m != nil {
+			if m.left--; m.left > 0 {
+				return
+			}
+		}
 	}
 }

@@ -59,3 +59,45 @@ func TestCaseFirstTaskDoesNotSeeTheEnclosingSwitch(t *testing.T) {
 		})
 	}
 }
+
+// A FORK as a case's first task: ForkJoinTaskMapper maps its branches'
+// first tasks in the same call as SwitchTaskMapper maps the FORK, against
+// the run before the decide, so none of them sees the enclosing SWITCH
+// (a plain task, a nested SWITCH's input and its case's first task), and
+// the next task of a branch, mapped in a later decide, does.
+func TestForkAsCaseFirstTaskBranchesDoNotSeeTheEnclosingSwitch(t *testing.T) {
+	h := newHarness(t, nil)
+	def := `{"name":"w","tasks":[{"name":"o","taskReferenceName":"o","type":"SWITCH","evaluatorType":"value-param","expression":"k","inputParameters":{"k":"a"},
+	  "decisionCases":{"a":[
+	    {"name":"f","taskReferenceName":"f","type":"FORK_JOIN","forkTasks":[
+	      [{"name":"echo","taskReferenceName":"b1","inputParameters":{"p":"${o.output.selectedCase}"}},
+	       {"name":"echo","taskReferenceName":"b1next","inputParameters":{"p":"${o.output.selectedCase}"}}],
+	      [{"name":"n","taskReferenceName":"n","type":"SWITCH","evaluatorType":"value-param","expression":"p","inputParameters":{"p":"${o.output.selectedCase}"},
+	        "decisionCases":{"a":[{"name":"echo","taskReferenceName":"saw_a","inputParameters":{}}]},
+	        "defaultCase":[{"name":"echo","taskReferenceName":"saw_null","inputParameters":{"p":"${o.output.selectedCase}"}}]}],
+	      [{"name":"echo","taskReferenceName":"b3","inputParameters":{"p":"${o.input.k}"}}]]},
+	    {"name":"j","taskReferenceName":"j","type":"JOIN","joinOn":["b1next","n","b3"]},
+	    {"name":"echo","taskReferenceName":"after","inputParameters":{"p":"${o.output.selectedCase}"}}]}}]}`
+	for range 5 {
+		res := h.run(def, `{}`)
+		v := viewRun(t, h.e, res.RunID)
+		in := map[string]map[string]any{}
+		for _, tk := range v.Tasks {
+			in[tk.Ref] = tk.Input
+		}
+		if res.Status != "COMPLETED" || in["saw_null"] == nil || in["saw_a"] != nil {
+			t.Fatalf("run %s %q, inputs %v: want COMPLETED through saw_null", res.Status, res.Reason, in)
+		}
+		// A nested SWITCH's case's first task is mapped in that call too.
+		for _, ref := range []string{"b1", "b3", "saw_null"} {
+			if p, ok := in[ref]["p"]; !ok || p != nil {
+				t.Errorf("%s's input p = %v (present %v), want null", ref, p, ok)
+			}
+		}
+		for _, ref := range []string{"b1next", "after"} {
+			if in[ref]["p"] != "a" {
+				t.Errorf("%s's input %v, want p a", ref, in[ref])
+			}
+		}
+	}
+}
