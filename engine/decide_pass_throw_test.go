@@ -70,3 +70,65 @@ func TestDecisionThatThrowsEndsItsWholePass(t *testing.T) {
 		})
 	}
 }
+
+// Any mapper that throws in a later pass of a fork's decide ends that
+// pass as a DECISION's does: a DYNAMIC whose input names no task
+// (DynamicTaskMapper), a nested FORK whose branch starts with one, a
+// nested FORK not followed by a JOIN (ForkJoinTaskMapper). The decide
+// throws, WorkflowExecutor.decide fails the run with the message, and none
+// of the pass's tasks is stored or announced: the sibling's worker task of
+// the same pass neither.
+func TestMapperThrowLaterInAForkEndsItsWholePass(t *testing.T) {
+	const dynReason = "Cannot map a dynamic task based on the parameter and input. Parameter= tn, input= {}"
+	dyn := `{"name":"dyn","taskReferenceName":"d","type":"DYNAMIC","dynamicTaskNameParam":"tn","inputParameters":{}}`
+	sv := func(ref string) string {
+		return `{"name":"` + ref + `","taskReferenceName":"` + ref + `","type":"SET_VARIABLE","inputParameters":{"` + ref + `":1}}`
+	}
+	echo := `{"name":"echo","taskReferenceName":"s1","inputParameters":{}}`
+	nested := `{"name":"nf","taskReferenceName":"nf","type":"FORK_JOIN","forkTasks":[[` + dyn + `]]},
+	  {"name":"nj","taskReferenceName":"nj","type":"JOIN","joinOn":["d"]}`
+	unjoined := `{"name":"nf","taskReferenceName":"nf","type":"FORK_JOIN","forkTasks":[[` + sv("x") + `]]}`
+	fork := func(b1, b2 string) string {
+		return `{"name":"w","tasks":[{"name":"f","taskReferenceName":"f","type":"FORK_JOIN","forkTasks":[[` + b1 + `],[` + b2 + `]]},
+		  {"name":"j","taskReferenceName":"j","type":"JOIN","joinOn":["s1"]}]}`
+	}
+	for _, c := range []struct{ name, def, reason string }{
+		{"DYNAMIC", fork(sv("i1")+`,`+echo, sv("i2")+`,`+dyn), dynReason},
+		{"DYNAMIC before the sibling", fork(sv("i2")+`,`+dyn, sv("i1")+`,`+echo), dynReason},
+		{"FORK whose branch throws", fork(sv("i1")+`,`+echo, sv("i2")+`,`+nested), dynReason},
+		{"FORK not joined", fork(sv("i1")+`,`+echo, sv("i2")+`,`+unjoined), "Fork task definition is not followed by a join task.  Check the blueprint"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for range 10 {
+				h := newHarness(t, nil)
+				res := h.run(c.def, `{}`)
+				wf := viewRun(t, h.e, res.RunID)
+				if res.Status != engine.StatusFailed || wf.Reason != c.reason {
+					t.Fatalf("run %s %q, want FAILED %q", wf.Status, wf.Reason, c.reason)
+				}
+				got := map[string]string{}
+				for _, x := range wf.Tasks {
+					got[x.Ref] = x.Status
+				}
+				want := map[string]string{"f": engine.TaskCompleted, "i1": engine.TaskCompleted, "i2": engine.TaskCompleted, "j": engine.TaskCanceled}
+				if len(got) != len(want) {
+					t.Fatalf("tasks %v, want %v", got, want)
+				}
+				for ref, st := range want {
+					if got[ref] != st {
+						t.Fatalf("tasks %v, want %v", got, want)
+					}
+				}
+				h.mu.Lock()
+				for _, ev := range h.events {
+					switch ev.TaskRef {
+					case "s1", "d", "nf", "nj", "x":
+						h.mu.Unlock()
+						t.Fatalf("event %+v", ev)
+					}
+				}
+				h.mu.Unlock()
+			}
+		})
+	}
+}
