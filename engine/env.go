@@ -73,17 +73,40 @@ func (e *runEnv) Task(ref string) ([]byte, bool) {
 	r := e.r
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	t := r.byRef[ref]
+	t := r.exprTaskLocked(ref)
 	if t == nil {
-		t = r.latest[ref]
-	}
-	if t == nil || t.unmapped {
 		return nil, false
 	}
 	if t.envDoc == nil {
 		t.envDoc = taskEnvDoc(r, t)
 	}
 	return t.envDoc, true
+}
+
+// exprTaskLocked is the record an expression naming ref reads: the task's
+// own, else the latest iteration of a loop task of that ref. A SWITCH or
+// DECISION whose case's first task is being mapped is not in the run yet
+// (caseMapping, switch.go): in its place stands what the run held before,
+// a previous iteration of it (Conductor keys a loop task by its ref
+// without the iteration, the latest one winning), or nothing. Callers
+// hold r.mu.
+func (r *runState) exprTaskLocked(ref string) *taskRecord {
+	if t := r.byRef[ref]; t != nil {
+		if t.unmapped {
+			return nil
+		}
+		return t
+	}
+	t := r.latest[ref]
+	if t == nil || !t.unmapped {
+		return t
+	}
+	for i := len(r.tasks) - 1; i >= 0; i-- {
+		if p := r.tasks[i]; p != t && p.BaseRef == ref && !p.unmapped && !p.forgotten {
+			return p
+		}
+	}
+	return nil
 }
 
 // taskEnvDoc is the record as expressions see it. Callers hold r.mu.
@@ -159,12 +182,9 @@ func (e *runEnv) SelectTask(ref, gpath string) (string, bool, bool) {
 	r := e.r
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	t := r.byRef[ref]
-	if t == nil {
-		t = r.latest[ref]
-	}
-	if t != nil && t.unmapped {
-		return "", false, true
+	t := r.exprTaskLocked(ref)
+	if t == nil && (r.byRef[ref] != nil || r.latest[ref] != nil) {
+		return "", false, true // not in the run as the mapping sees it
 	}
 	if t != nil && t.loop != nil {
 		return r.selectLoop(t, gpath)

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"strconv"
 	"testing"
 )
 
@@ -98,6 +99,40 @@ func TestForkAsCaseFirstTaskBranchesDoNotSeeTheEnclosingSwitch(t *testing.T) {
 			if in[ref]["p"] != "a" {
 				t.Errorf("%s's input %v, want p a", ref, in[ref])
 			}
+		}
+	}
+}
+
+// In a DO_WHILE's later iteration, the case's first task of a SWITCH is
+// mapped (WorkflowExecutor.scheduleNextIteration, then SwitchTaskMapper)
+// against the run as it was: it holds the previous iteration's SWITCH,
+// which is what a reference to the SWITCH reads (ParametersUtils keys a
+// loop task by its ref without the iteration), not null.
+func TestCaseFirstTaskInALaterIterationSeesThePreviousSwitch(t *testing.T) {
+	h := newHarness(t, nil)
+	first := func(ref string) string {
+		return `{"name":"echo","taskReferenceName":"` + ref + `","inputParameters":{"p":"${o.output.selectedCase}","q":"${o.input.k}"}}`
+	}
+	def := `{"name":"w","tasks":[{"name":"l","taskReferenceName":"l","type":"DO_WHILE","loopCondition":"$.l.iteration < 3","inputParameters":{"l":"${l}"},"loopOver":[
+	  {"name":"o","taskReferenceName":"o","type":"SWITCH","evaluatorType":"value-param","expression":"k","inputParameters":{"k":"${l.output.iteration}"},
+	   "decisionCases":{"1":[` + first("c1") + `],"2":[` + first("c2") + `,` + first("c2next") + `],"3":[` + first("c3") + `]}}]}]}`
+	res := h.run(def, `{}`)
+	v := viewRun(t, h.e, res.RunID)
+	in := map[string]map[string]any{}
+	for _, tk := range v.Tasks {
+		in[tk.Ref] = tk.Input
+	}
+	if res.Status != "COMPLETED" || len(in) != 8 {
+		t.Fatalf("run %s %q, inputs %v", res.Status, res.Reason, in)
+	}
+	if p, ok := in["c1__1"]["p"]; !ok || p != nil || in["c1__1"]["q"] != nil {
+		t.Errorf("first iteration's case task input %v, want p and q null", in["c1__1"])
+	}
+	// A later task of the case is mapped in a later decide: it sees its
+	// own iteration's SWITCH.
+	for ref, want := range map[string]float64{"c2__2": 1, "c3__3": 2, "c2next__2": 2} {
+		if in[ref]["p"] != strconv.Itoa(int(want)) || in[ref]["q"] != want {
+			t.Errorf("%s's input %v, want p %q and q %v", ref, in[ref], strconv.Itoa(int(want)), want)
 		}
 	}
 }
