@@ -283,8 +283,11 @@ func (rs *recordShaper) populateTaskDefinitions(list any) {
 
 // definitionOf is the taskDefinition to add to task configuration wt
 // (nil: none to add): none when it has its own; the definition the run
-// started with for its name; else the ad-hoc one, except for a SIMPLE
-// task a dynamic fork made (forked), which takes none.
+// started with for its name; else the ad-hoc one, except for a task a
+// dynamic fork made (forked), whatever its type, which takes none:
+// ForkJoinDynamicTaskMapper gives the WorkflowTasks it forks the
+// registered definition of their name or none, and the ad-hoc ones are
+// given at the run's start, to the tasks of its definition only.
 func (rs *recordShaper) definitionOf(wt map[string]any, forked bool) any {
 	if wt["taskDefinition"] != nil {
 		return nil
@@ -294,8 +297,8 @@ func (rs *recordShaper) definitionOf(wt map[string]any, forked bool) any {
 		return d
 	}
 	typ, _ := wt["type"].(string)
-	if simple := typ == "" || typ == "SIMPLE"; name != "" && (!simple || !forked) {
-		return adHocTaskDef(name, simple)
+	if name != "" && !forked {
+		return adHocTaskDef(name, typ == "" || typ == "SIMPLE")
 	}
 	return nil
 }
@@ -333,8 +336,8 @@ func (rs *recordShaper) workflowTask(ref string) any {
 	if wt["inputParameters"] == nil {
 		wt["inputParameters"] = map[string]any{}
 	}
-	// A dynamic fork's SIMPLE task is made at run time and takes no
-	// ad-hoc definition.
+	// A dynamic fork's task is made at run time and takes no ad-hoc
+	// definition.
 	if d := rs.definitionOf(wt, rs.forked[ref]); d != nil {
 		wt["taskDefinition"] = d
 	}
