@@ -333,7 +333,31 @@ type workflowSummary struct {
 
 func (s *Server) workflowSummaryOf(ctx context.Context, sum runstore.Summary) workflowSummary {
 	return workflowSummary{sum.WorkflowType, sum.Version, sum.ID, s.summaryCorrelation(ctx, sum), sum.Status,
-		strconv.FormatInt(sum.CreateTime, 10), strconv.FormatInt(sum.UpdateTime, 10)}
+		strconv.FormatInt(sum.CreateTime, 10), strconv.FormatInt(s.summaryUpdateTime(ctx, sum), 10)}
+}
+
+// summaryUpdateTime is run sum's updateTime: its summary's, or, for a
+// summary written before summaries kept it (0), the one the run's
+// Conductor record derives from the times the run keeps
+// (deriveUpdateTime), read from the run: a search sorts, filters and
+// shows such a run by the updateTime GET /api/workflow/{id} shows.
+func (s *Server) summaryUpdateTime(ctx context.Context, sum runstore.Summary) int64 {
+	if sum.UpdateTime != 0 {
+		return sum.UpdateTime
+	}
+	view, err := s.conductor.eng.Show(ctx, sum.ID)
+	if err != nil {
+		return 0
+	}
+	dec := json.NewDecoder(bytes.NewReader(view))
+	dec.UseNumber()
+	var doc map[string]any
+	if dec.Decode(&doc) != nil {
+		return 0
+	}
+	list, _ := doc["tasks"].([]any)
+	deriveUpdateTime(doc, list)
+	return numberOf(doc["updateTime"])
 }
 
 // searchPage runs the search of GET /api/workflow/search and its v2 over
@@ -368,6 +392,11 @@ func (s *Server) searchPage(w http.ResponseWriter, r *http.Request, p store.Prin
 	if err != nil {
 		s.runError(w, r, err)
 		return 0, nil, false
+	}
+	for i := range all {
+		// A summary written before summaries kept updateTime: the run's
+		// derived one, for the sort, the query and the answer alike.
+		all[i].UpdateTime = s.summaryUpdateTime(r.Context(), all[i])
 	}
 	if field, desc, ok := strings.Cut(q.Get("sort"), ":"); ok || field != "" {
 		less := summaryOrder(field)
