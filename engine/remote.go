@@ -289,8 +289,15 @@ func (t RemoteTask) PolledAt(ctx context.Context, workerID string, at time.Time)
 		a.rec.PollCount++
 		a.rec.Callback = 0
 	}
+	// A poll leaves reasonForIncompletion as it is (an IN_PROGRESS
+	// update's, which Conductor's poll does not touch); a rerun's kept
+	// reason is transition's to keep.
+	var reason string
+	if !a.rec.rerunReason {
+		reason = a.rec.Reason
+	}
 	a.r.mu.Unlock()
-	if err := a.r.transition(ctx, a.rec, TaskInProgress, ""); err != nil {
+	if err := a.r.transition(ctx, a.rec, TaskInProgress, reason); err != nil {
 		return err
 	}
 	return a.persist(ctx)
@@ -307,21 +314,45 @@ func (r *runState) cutWorkerID(id string) string {
 	return r.sec.Excerpt(id, maxWorkerID)
 }
 
-// Progress tells the engine that the worker holding the task reported
-// IN_PROGRESS: the task goes back to SCHEDULED (Conductor's updateTask),
-// to be offered again once callbackAfter has passed (at once without
-// one), and the record keeps callbackAfterSeconds; its response and poll
-// timeouts are extended by it. The update is written before Progress
-// returns (remote_stored.go): an error wrapping ErrNotStored leaves the
-// attempt as it was, and the worker sends the update again.
+// Progress puts the task back to SCHEDULED with callbackAfter as its
+// callbackAfterSeconds, its output and reasonForIncompletion as they are
+// (Conductor's resetCallbacks); see ProgressOutput.
 func (t RemoteTask) Progress(ctx context.Context, callbackAfter time.Duration) error {
-	return t.ProgressOutput(ctx, callbackAfter, nil)
+	return t.progress(ctx, callbackAfter, nil, "", true)
 }
 
-// ProgressOutput is Progress with the outputData the worker sent with its
-// IN_PROGRESS update (a JSON object; nil: none), which becomes the record's
-// output as Conductor stores it, masked and sealed like any task output.
-func (t RemoteTask) ProgressOutput(ctx context.Context, callbackAfter time.Duration, output json.RawMessage) error {
+// ProgressOutput tells the engine that the worker holding the task
+// reported IN_PROGRESS: the task goes back to SCHEDULED (Conductor's
+// updateTask), to be offered again once callbackAfter has passed (at once
+// without one), and the record keeps callbackAfterSeconds; its response
+// and poll timeouts are extended by it. output is the outputData the
+// worker sent (a JSON object; nil: none), which becomes the record's
+// output as Conductor stores it, masked and sealed like any task output;
+// reason the update's reasonForIncompletion, which the record keeps as
+// Conductor's updateTask sets it ("": none), masked and cut like any
+// reason. The update is written before ProgressOutput returns
+// (remote_stored.go): an error wrapping ErrNotStored leaves the attempt as
+// it was, and the worker sends the update again.
+func (t RemoteTask) ProgressOutput(ctx context.Context, callbackAfter time.Duration, output json.RawMessage, reason string) error {
+	return t.progress(ctx, callbackAfter, output, reason, false)
+}
+
+// Reason is the attempt's reasonForIncompletion as its record holds it
+// now ("" without an attempt): what an update by reference keeps, as
+// Conductor's TaskResult made from the pending task carries it.
+func (t RemoteTask) Reason() string {
+	a := t.att
+	if a == nil {
+		return ""
+	}
+	a.r.mu.Lock()
+	defer a.r.mu.Unlock()
+	return a.rec.Reason
+}
+
+// progress is Progress (keep: the record's reason stays) and
+// ProgressOutput.
+func (t RemoteTask) progress(ctx context.Context, callbackAfter time.Duration, output json.RawMessage, reason string, keep bool) error {
 	a := t.att
 	if a == nil {
 		return nil
@@ -356,11 +387,20 @@ func (t RemoteTask) ProgressOutput(ctx context.Context, callbackAfter time.Durat
 	// updated IN_PROGRESS: pollable again after the callback (at once
 	// without one).
 	a.polled = false
+	if !keep {
+		reason = r.sec.Excerpt(reason, maxReasonBytes)
+	}
 	r.mu.Lock()
 	rec.Callback = int64(max(callbackAfter, 0) / time.Second)
-	rec.rerunReason = false // the worker's update sets the reason (none)
+	if keep {
+		if !rec.rerunReason {
+			reason = rec.Reason // else transition keeps a rerun's
+		}
+	} else {
+		rec.rerunReason = false // the worker's update sets the reason
+	}
 	r.mu.Unlock()
-	err := r.transition(ctx, rec, TaskScheduled, "")
+	err := r.transition(ctx, rec, TaskScheduled, reason)
 	if err == nil {
 		err = r.save(withReportedWrite(ctx)) // the worker's answer (forkdecision.go)
 	}

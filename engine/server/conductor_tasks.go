@@ -334,7 +334,7 @@ func (s *Server) completeByRef(w http.ResponseWriter, r *http.Request, p store.P
 		if !s.mayPoll(w, r, p, name) {
 			return "", false
 		}
-		id, err := s.conductor.queue.completeRef(r.Context(), runID, queued, workerResult{Status: status, Output: body})
+		id, err := s.conductor.queue.completeRef(r.Context(), runID, queued, workerResult{Status: status, Output: body, pending: true})
 		if err != nil {
 			s.taskUpdateError(w, r, err)
 			return "", false

@@ -336,6 +336,18 @@ type workerResult struct {
 	Output       json.RawMessage `json:"outputData"`
 	Reason       string          `json:"reasonForIncompletion"`
 	CallbackSecs int64           `json:"callbackAfterSeconds"`
+	// pending: an update by reference, which keeps the task's
+	// reasonForIncompletion (Conductor's TaskResult made from the
+	// pending task), not Reason.
+	pending bool
+}
+
+// reason is the reasonForIncompletion the update gives task d.
+func (res workerResult) reason(d *delivery) string {
+	if res.pending {
+		return d.t.Reason()
+	}
+	return res.Reason
 }
 
 // complete hands a worker's result for task id to the waiting engine and
@@ -422,9 +434,11 @@ func (q *queue) deliverLocked(ctx context.Context, d *delivery, res workerResult
 	case "COMPLETED":
 		r = tasks.Result{Status: tasks.Completed, Output: res.Output}
 	case "FAILED":
-		r = tasks.Result{Status: tasks.Failed, Output: res.Output, Reason: orDefault(res.Reason, "worker reported FAILED")}
+		// The reason as the update gives it, none when it gives none:
+		// Conductor's updateTask stores the TaskResult's.
+		r = tasks.Result{Status: tasks.Failed, Output: res.Output, Reason: res.reason(d)}
 	case "FAILED_WITH_TERMINAL_ERROR":
-		r = tasks.Result{Status: tasks.FailedTerminal, Output: res.Output, Reason: orDefault(res.Reason, "worker reported FAILED_WITH_TERMINAL_ERROR")}
+		r = tasks.Result{Status: tasks.FailedTerminal, Output: res.Output, Reason: res.reason(d)}
 	case "IN_PROGRESS", "SCHEDULED":
 		if o := res.Output; len(o) > 0 && string(o) != "null" && o[0] != '{' {
 			q.mu.Unlock()
@@ -437,7 +451,7 @@ func (q *queue) deliverLocked(ctx context.Context, d *delivery, res workerResult
 		gen := d.gen
 		d.callback = callback > 0
 		q.mu.Unlock()
-		if err := d.t.ProgressOutput(ctx, callback, res.Output); err != nil {
+		if err := d.t.ProgressOutput(ctx, callback, res.Output, res.reason(d)); err != nil {
 			// Not taken (a bad outputData, or not stored): the task is
 			// where it was, with its worker or in the queue.
 			q.mu.Lock()
@@ -542,13 +556,6 @@ func (q *queue) requeue(d *delivery) {
 		q.enqueueLocked(d)
 		d.offered = true
 	}
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // pendingCount reports the tasks waiting in queue qn for a poll.
