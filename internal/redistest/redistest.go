@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -40,6 +41,9 @@ type Server struct {
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
+	// held keeps the port while the server is stopped (hold), so that no
+	// other process's server takes it before Restart (nil: not held).
+	held func()
 }
 
 // Start launches a redis-server for t and returns its "127.0.0.1:PORT" address.
@@ -72,7 +76,7 @@ func StartServer(t testing.TB, opts ...Option) *Server {
 			t.Fatalf("redistest: pick a free port: %v", err)
 		}
 		if lastErr = s.launch(); lastErr == nil {
-			t.Cleanup(s.Stop)
+			t.Cleanup(s.close)
 			return s
 		}
 	}
@@ -85,15 +89,43 @@ func StartServer(t testing.TB, opts ...Option) *Server {
 func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
 
 // Stop kills the server and waits for it to exit. It is safe to call twice.
+// Until Restart the port stays this server's: connections to it are
+// refused, as to a server that is down, but no other server (another
+// test's, in this process or another) can take it, which would make
+// Restart find that server in its place, and this test lose it when that
+// test ends.
 func (s *Server) Stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.stopLocked()
+	if s.held == nil {
+		s.held = hold(s.port)
+	}
+}
+
+func (s *Server) stopLocked() {
 	if s.cmd == nil {
 		return
 	}
 	_ = s.cmd.Process.Kill()
 	<-s.done
 	s.cmd = nil
+}
+
+// close stops the server for good (t's cleanup): the port is let go.
+func (s *Server) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopLocked()
+	s.release()
+}
+
+// release lets go of the port held while stopped.
+func (s *Server) release() {
+	if s.held != nil {
+		s.held()
+		s.held = nil
+	}
 }
 
 // Restart stops the server if it runs and starts it again on the same port,
@@ -115,6 +147,7 @@ func (s *Server) Restart() {
 func (s *Server) launch() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.release()
 	args := []string{
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
@@ -152,6 +185,17 @@ func (s *Server) launch() error {
 		default:
 		}
 		if ping(s.Addr()) == nil {
+			// The server that answers must be this one: another
+			// test's may have taken the port first (this one then
+			// exits, unable to bind it), and goes when that test ends.
+			if pid, err := serverPID(s.Addr()); err != nil || pid != cmd.Process.Pid {
+				_ = cmd.Process.Kill()
+				<-done
+				if err != nil {
+					return fmt.Errorf("redis-server on port %d: %w", s.port, err)
+				}
+				return fmt.Errorf("port %d is another redis-server's (pid %d)", s.port, pid)
+			}
 			if s.cluster {
 				if err := s.assignSlots(); err != nil {
 					_ = cmd.Process.Kill()
@@ -200,6 +244,39 @@ func ping(addr string) error {
 		return fmt.Errorf("unexpected PING reply %q", strings.TrimSpace(line))
 	}
 	return nil
+}
+
+// serverPID is the process id of the redis-server answering at addr (its
+// INFO server's process_id).
+func serverPID(addr string) (int, error) {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Write([]byte("*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n")); err != nil {
+		return 0, err
+	}
+	r := bufio.NewReader(c)
+	head, err := r.ReadString('\n')
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(head, "$")))
+	if !strings.HasPrefix(head, "$") || err != nil || n < 0 {
+		return 0, fmt.Errorf("unexpected INFO reply %q", strings.TrimSpace(head))
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
+			return strconv.Atoi(v)
+		}
+	}
+	return 0, errors.New("INFO server has no process_id")
 }
 
 // command sends one RESP command and returns the first reply line.

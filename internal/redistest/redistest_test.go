@@ -52,3 +52,19 @@ func TestClusterOwnsAllSlots(t *testing.T) {
 		t.Fatalf("MSET within one hash tag: %v", err)
 	}
 }
+
+// A server launched on a port another redis-server already answers on
+// fails to start: it must not take the other for its own (which goes when
+// the other's test ends, leaving this test's clients refused).
+func TestLaunchRefusesAnotherServersPort(t *testing.T) {
+	a := StartServer(t)
+	b := &Server{t: t, bin: a.bin, dir: t.TempDir(), port: a.port}
+	err := b.launch()
+	if err == nil {
+		b.close()
+		t.Fatal("launch on another server's port succeeded")
+	}
+	if err := ping(a.Addr()); err != nil {
+		t.Fatalf("the other server: %v", err)
+	}
+}
