@@ -88,6 +88,22 @@ func crashEngine(t *testing.T, rs runstore.Store, logPath string, opts ...engine
 			}
 			return in, nil
 		}),
+		// once is step that fails the first time it is called for its
+		// ref (in any process: the log tells).
+		engine.WithWorker("once", func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
+			var v struct {
+				Ref string `json:"ref"`
+			}
+			_ = json.Unmarshal(in, &v)
+			earlier := countLog(t, logPath)[v.Ref]
+			if err := logRef(ctx, in); err != nil {
+				return nil, err
+			}
+			if earlier == 0 {
+				return nil, errors.New("the first call fails")
+			}
+			return in, nil
+		}),
 		// slow is step that, in a process started with WFRUN_CRASH_HOLD,
 		// never ends (the process is killed while it runs).
 		engine.WithWorker("slow", func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {

@@ -1504,11 +1504,14 @@ func walkTasks(list []*WorkflowTask, fn func(*WorkflowTask)) {
 	}
 }
 
-func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref string, iter, retry int, canRetry bool) error {
+// subWorkflowAttempt runs attempt retry of a SUB_WORKFLOW task: a retry
+// recorded with callback seconds (its callbackAfterSeconds and
+// startDelayInSeconds) starts its child after wait (retryWait).
+func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref string, iter, retry int, canRetry bool, callback int64, wait time.Duration) error {
 	// The record goes IN_PROGRESS once it has its child (inProgressWith),
 	// as Conductor's SubWorkflow.start records both in one update: no view
 	// shows it IN_PROGRESS without a subWorkflowId.
-	rec, input, done, fail, err := r.begin(ctx, wt, ref, iter, retry)
+	rec, input, done, fail, err := r.beginRetry(ctx, wt, ref, iter, retry, callback)
 	if err != nil || done {
 		return err
 	}
@@ -1568,6 +1571,13 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 	if !named {
 		if childID, err = r.unnamedChild(ctx, rec); err != nil {
 			return err
+		}
+		// A retry, stored SCHEDULED: its child starts once its delay
+		// has passed (subworkflow.go).
+		if rec.Status == TaskScheduled {
+			if err := r.retryWait(ctx, rec, wait); err != nil {
+				return err
+			}
 		}
 		// subworkflow_update.go: updated while SCHEDULED, it starts none.
 		if taken, err := r.updateBeforeStart(ctx, rec, canRetry); taken {

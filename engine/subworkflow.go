@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wfrun/wfrun/interpolate"
 )
@@ -201,7 +202,11 @@ var errRetrySubWorkflow = errors.New("retry the sub-workflow")
 // child that FAILED or TIMED_OUT is retried as its task definition says
 // (retryCount, retryDelaySeconds, retryLogic; the task-level retryCount
 // overrides it), each retry a new record with a new child, as Conductor's
-// DeciderService.retry does for any task; a TERMINATED child is not.
+// DeciderService.retry does for any task; a TERMINATED child is not. The
+// retry is recorded at once, SCHEDULED with its delay as
+// callbackAfterSeconds and startDelayInSeconds, and starts its child once
+// the delay has passed on the engine's clock, as Conductor's queue hands
+// the retried task to its system task worker (retryWait).
 func (r *runState) execSubWorkflow(ctx context.Context, wt *WorkflowTask, suffix string, iter int) error {
 	ref := wt.TaskReferenceName + suffix
 	pol := r.policy(wt)
@@ -210,17 +215,78 @@ func (r *runState) execSubWorkflow(ctx context.Context, wt *WorkflowTask, suffix
 	}
 	for {
 		retry := 0
-		if prev := r.lookup(ref); prev != nil && !successfulTask(prev.Status) && prev.Status != TaskScheduled && prev.Status != TaskInProgress {
-			retry = prev.RetryCount + 1
+		// The retry's delay: whole seconds on its record, the wait with
+		// its jitter.
+		var callback int64
+		var wait time.Duration
+		if prev := r.lookup(ref); prev != nil && !successfulTask(prev.Status) {
+			retry = prev.RetryCount // an unfinished attempt runs on
+			if prev.Status != TaskScheduled && prev.Status != TaskInProgress {
+				retry++
+				if r.retriedByPolicy(prev) {
+					// Failed just now, or by a process that went
+					// away before it stored the retry: Conductor's
+					// decider schedules it with its delay then.
+					base := pol
+					base.jitterMs = 0
+					callback = int64(retryDelay(base, prev.RetryCount) / time.Second)
+					wait = r.testDelay(retryDelay(pol, prev.RetryCount))
+					r.announceRetry(prev, retry, pol.retryCount, wait)
+				}
+			}
 		}
-		err := r.subWorkflowAttempt(ctx, wt, ref, iter, retry, retry < pol.retryCount)
+		err := r.subWorkflowAttempt(ctx, wt, ref, iter, retry, retry < pol.retryCount, callback, wait)
 		if !errors.Is(err, errRetrySubWorkflow) {
 			return err
 		}
-		wait := retryDelay(pol, retry)
-		r.announceRetry(r.lookup(ref), retry+1, pol.retryCount, wait)
-		if err := r.e.sleep(ctx, wait); err != nil {
-			return err
+	}
+}
+
+// retriedByPolicy: prev, an attempt that ended unsuccessfully and is
+// attempted again (attemptsAgain), is retried by its task's retry policy,
+// with its delay (DeciderService.retry), not by a retry of the run, which
+// schedules the new attempt at once (WorkflowExecutor's
+// taskToBeRescheduled: callbackAfterSeconds 0).
+func (r *runState) retriedByPolicy(prev *taskRecord) bool {
+	r.mu.Lock()
+	asked := r.retryAsked[prev.TaskID]
+	r.mu.Unlock()
+	return !asked && !r.keptAsIs(prev)
+}
+
+// retryWait waits, before SUB_WORKFLOW record rec (SCHEDULED, stored,
+// naming no child) starts its child, for the rest of its retry's delay:
+// wait when the retry was just scheduled; else (a resumed record) until
+// its scheduledTime plus its callbackAfterSeconds, as Conductor's queue
+// holds the retried task that long, a restart or not. An update of rec
+// that comes meanwhile ends the wait: the task takes it at once
+// (updateBeforeStart), as Conductor's updateTask takes an update of a
+// SCHEDULED task.
+func (r *runState) retryWait(ctx context.Context, rec *taskRecord, wait time.Duration) error {
+	r.mu.Lock()
+	if wait == 0 && rec.RetryCount > 0 && rec.Callback > 0 {
+		wait = time.UnixMilli(rec.Scheduled + rec.Callback*1000).Sub(r.e.now())
+	}
+	r.mu.Unlock()
+	if wait = r.testDelay(wait); wait <= 0 {
+		return ctx.Err()
+	}
+	due, stop := r.e.clock.After(wait)
+	defer stop()
+	for {
+		moved := r.signalsTaken()
+		r.mu.Lock()
+		sig, ok := r.pending[rec.Ref]
+		r.mu.Unlock()
+		if ok && (sig.TaskID == "" || sig.TaskID == rec.TaskID) && (finalUpdate(sig) || sig.Status == TaskInProgress) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-due:
+			return nil
+		case <-moved:
 		}
 	}
 }
