@@ -125,9 +125,8 @@ func (v *validator) definition(d *Definition) {
 	if strings.TrimSpace(d.Name) == "" {
 		v.add("/name", "missing workflow name")
 	}
-	if d.TimeoutSeconds < 0 {
-		v.add("/timeoutSeconds", "must not be negative")
-	}
+	// A timeoutSeconds of 0 or less is no timeout (Conductor's
+	// checkWorkflowTimeout); its registration sets no minimum.
 	switch strings.ToUpper(d.TimeoutPolicy) {
 	case "", TimeoutWorkflow, TimeoutAlertOnly:
 	default:
@@ -371,8 +370,12 @@ func (v *validator) task(t *WorkflowTask) {
 			v.outputFilter(t)
 		}
 	}
-	if t.RetryCount != nil && *t.RetryCount < 0 {
-		v.add(t.loc+"/retryCount", "must not be negative")
+	// A negative retryCount is no retry (Conductor's retry()); the
+	// WorkflowTask's registration sets no minimum. Its startDelay it
+	// checks (@PositiveOrZero) where it checks the task (beanValidated);
+	// elsewhere a negative one is no delay.
+	if t.StartDelay < 0 && v.beanValidated(t) {
+		v.add(t.loc+"/startDelay", "startDelay %d must not be negative", t.StartDelay)
 	}
 	if err := checkRetryLogic(t.RetryLogic); err != nil {
 		v.add(t.loc+"/retryLogic", "%v", err)

@@ -68,6 +68,13 @@ func TestParseDefinitionBadInput(t *testing.T) {
 		{"optional terminate in a fork", `{"name":"w","tasks":[{"name":"f","taskReferenceName":"f","type":"FORK_JOIN","forkTasks":[[{"name":"a","taskReferenceName":"a","type":"TERMINATE","optional":true,"inputParameters":{"terminationStatus":"FAILED"}}]]},
 		   {"name":"j","taskReferenceName":"j","type":"JOIN","joinOn":["a"]}]}`,
 			[]string{`/tasks/0/forkTasks/0/0/optional: TERMINATE "a" cannot be optional`}},
+		// WorkflowTask.startDelay is @PositiveOrZero, checked where the
+		// task is (the top, cases, fork branches).
+		{"negative start delay", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","startDelay":-1}]}`,
+			[]string{`/tasks/0/startDelay: startDelay -1 must not be negative`}},
+		{"negative start delay in a fork", `{"name":"w","tasks":[{"name":"f","taskReferenceName":"f","type":"FORK_JOIN","forkTasks":[[{"name":"a","taskReferenceName":"a","startDelay":-2}]]},
+		   {"name":"j","taskReferenceName":"j","type":"JOIN","joinOn":["a"]}]}`,
+			[]string{`/tasks/0/forkTasks/0/0/startDelay: startDelay -2 must not be negative`}},
 		{"sub workflow without name", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"SUB_WORKFLOW","subWorkflowParam":{}}]}`,
 			[]string{`/tasks/0/subWorkflowParam/name`}},
 		{"inline sub workflow problems", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"SUB_WORKFLOW","subWorkflowParam":{"workflowDefinition":{"name":"c","tasks":[{"name":"x","type":"NOPE","taskReferenceName":"x"}]}}}]}`,
@@ -134,6 +141,24 @@ func TestParseDefinitionTerminateUncheckedUnderALoop(t *testing.T) {
 	  {"name":"a","taskReferenceName":"a","type":"TERMINATE","inputParameters":{"terminationStatus":7}}]}]}`
 	if _, err := engine.ParseDefinition([]byte(def)); err == nil || !strings.Contains(err.Error(), "/tasks/0/loopOver/0/inputParameters/terminationStatus: terminationStatus 7 is not") {
 		t.Errorf("a status that is not text under a loopOver: %v", err)
+	}
+}
+
+// What Conductor's registration sets no minimum for runs: a negative
+// workflow timeoutSeconds is no timeout (checkWorkflowTimeout), a negative
+// task retryCount no retry (retry()); and a negative startDelay under a
+// DO_WHILE's loopOver, where the task is not checked, is no delay.
+func TestNegativeValuesConductorRegisters(t *testing.T) {
+	h := newHarness(t, nil)
+	res := h.run(`{"name":"w","timeoutSeconds":-1,"tasks":[
+	  {"name":"l","taskReferenceName":"l","type":"DO_WHILE","loopCondition":"false","loopOver":[
+	    {"name":"echo","taskReferenceName":"e","startDelay":-5,"inputParameters":{}}]}]}`, `{}`)
+	if res.Status != engine.StatusCompleted || h.calls["echo"].Load() != 1 {
+		t.Fatalf("run %s %q, echo ran %d times", res.Status, res.Reason, h.calls["echo"].Load())
+	}
+	res = h.run(`{"name":"w","tasks":[{"name":"fail","taskReferenceName":"f","retryCount":-1,"inputParameters":{}}]}`, `{}`)
+	if res.Status != engine.StatusFailed || h.calls["fail"].Load() != 1 {
+		t.Fatalf("run %s %q, fail ran %d times", res.Status, res.Reason, h.calls["fail"].Load())
 	}
 }
 
