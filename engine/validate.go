@@ -490,7 +490,14 @@ func (v *validator) switchTask(t *WorkflowTask) {
 			refused = true
 		}
 	}
-	if f.DecisionCases == nil || string(*f.DecisionCases) == "null" || len(t.DecisionCases) == 0 {
+	// Where registration does not check the task (beanValidated), a
+	// SWITCH without cases runs its defaultCase (SwitchTaskMapper,
+	// DecisionTaskMapper); null cases stay refused (the mapper's lookup
+	// in them throws out of Conductor's decide).
+	switch {
+	case f.DecisionCases != nil && string(*f.DecisionCases) == "null":
+		v.add(t.loc+"/decisionCases", "%s %q needs decisionCases with at least one case", t.Type, t.TaskReferenceName)
+	case len(t.DecisionCases) == 0 && v.beanValidated(t):
 		v.add(t.loc+"/decisionCases", "%s %q needs decisionCases with at least one case", t.Type, t.TaskReferenceName)
 	}
 	if refused {
@@ -654,9 +661,11 @@ func (v *validator) wait(t *WorkflowTask) {
 		Until    json.RawMessage `json:"until"`
 	}
 	_ = json.Unmarshal(t.InputParameters, &in)
-	if v.runTime {
-		// Built at run time (a dynamic fork's task): its inputs are the
-		// task's to judge as it starts, as WaitTaskMapper does (waitTask).
+	if !v.beanValidated(t) {
+		// Built at run time (a dynamic fork's task), or where Conductor's
+		// registration does not check the task (under a loopOver, in an
+		// inline sub-workflow): its inputs are the task's to judge as it
+		// starts, as WaitTaskMapper does (waitTask).
 		return
 	}
 	// Read as WaitTaskMapper and WorkflowTaskTypeConstraint read them: as

@@ -162,6 +162,34 @@ func TestNegativeValuesConductorRegisters(t *testing.T) {
 	}
 }
 
+// Under a DO_WHILE's loopOver, which Conductor's registration does not
+// check, a SWITCH without cases and a WAIT with inputs its mappers refuse
+// stand, and run as there: the SWITCH takes its defaultCase
+// (SwitchTaskMapper), the WAIT fails FAILED_WITH_TERMINAL_ERROR with
+// WaitTaskMapper's words. At the top they are refused (TestParseDefinitionBadInput).
+func TestRegistrationChecksLeftToRunTimeUnderALoop(t *testing.T) {
+	loop := func(task string) string {
+		return `{"name":"w","tasks":[{"name":"l","taskReferenceName":"l","type":"DO_WHILE","loopCondition":"false","loopOver":[` + task + `]}]}`
+	}
+	h := newHarness(t, nil)
+	res := h.run(loop(`{"name":"s","taskReferenceName":"s","type":"SWITCH","evaluatorType":"value-param","expression":"k","inputParameters":{"k":"a"},
+	  "decisionCases":{},"defaultCase":[{"name":"echo","taskReferenceName":"e","inputParameters":{}}]}`), `{}`)
+	if res.Status != engine.StatusCompleted || h.calls["echo"].Load() != 1 {
+		t.Fatalf("SWITCH without cases: run %s %q, echo ran %d times", res.Status, res.Reason, h.calls["echo"].Load())
+	}
+	for in, reason := range map[string]string{
+		`{"duration":"1 hour","until":"2030-01-01 00:00"}`: "Both 'duration' and 'until' specified. Please provide only one input",
+		`{"until":"tomorrow"}`:                             "Invalid/Unsupported Wait Until format.  Provided: tomorrow",
+	} {
+		res := h.run(loop(`{"name":"w","taskReferenceName":"w","type":"WAIT","inputParameters":`+in+`}`), `{}`)
+		v := viewRun(t, h.e, res.RunID)
+		checkTasks(t, v.Tasks, "DO_WHILE:CANCELED", "WAIT:FAILED_WITH_TERMINAL_ERROR")
+		if res.Status != engine.StatusFailed || v.Tasks[1].Reason != reason {
+			t.Fatalf("WAIT %s: run %s, task reason %q, want %q", in, res.Status, v.Tasks[1].Reason, reason)
+		}
+	}
+}
+
 // Hostile definitions must never panic.
 func FuzzParseDefinition(f *testing.F) {
 	f.Add(`{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"WAIT"}]}`)
