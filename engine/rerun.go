@@ -228,7 +228,7 @@ type rerunTask struct {
 }
 
 // rerunSibling is a record a rerun reset in place that runs with its
-// stored input. A leaf task's is its record's own input: the note names
+// stored input. A leaf or control task's is its record's own input: the note names
 // the record only, since the head it lives in is written with every save
 // while the note stays, and the record is written when it changes; the
 // executor, taking the record over, writes that same input back. A
@@ -430,16 +430,14 @@ func (r *runState) resetSiblingNotedLocked(t *taskRecord, sibs []rerunSibling, s
 	return sibs, subs
 }
 
-// keptSibling: t, a record resetSiblingLocked reset, runs again with the
-// input it has (replacementInput), as Conductor's decider runs a
-// scheduled task, when t is a leaf task or a SUB_WORKFLOW (its child's
-// input, the record's workflowInput) with an input. A control task's
-// input is its definition's (a JOIN's joinOn). Callers hold r.mu.
+// keptSibling: t, a record resetSiblingLocked reset (or the DO_WHILE a
+// rerun reopens), runs again with the input it has (replacementInput),
+// as Conductor's finalizeRerun leaves a reset record's inputData as it is:
+// a leaf task, a control task (a DO_WHILE, a JOIN: what it does reads its
+// definition, as Conductor's DoWhile and Join do, and its joinOn) or a
+// SUB_WORKFLOW (its child's input, the record's workflowInput) with an
+// input. Callers hold r.mu.
 func keptSibling(t *taskRecord) (rerunSibling, bool) {
-	switch t.TaskType {
-	case TypeJoin, TypeDoWhile, TypeSwitch, TypeDecision, TypeFork, TypeExclusiveJoin:
-		return rerunSibling{}, false
-	}
 	if t.TaskType != TypeSubWorkflow {
 		return rerunSibling{TaskID: t.TaskID}, hasJSON(t.inMem)
 	}

@@ -22,7 +22,7 @@ import (
 // unsuccessfully with seqs below b's.
 const rerunControlSiblingsDef = `{"name":"rerun_control_siblings","version":1,"schemaVersion":2,"tasks":[
  {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN","forkTasks":[
-  [{"name":"loop","taskReferenceName":"loop","type":"DO_WHILE","loopCondition":"if ($.loop['iteration'] < 1) { true; } else { false; }",
+  [{"name":"loop","taskReferenceName":"loop","type":"DO_WHILE","inputParameters":{"k":"${workflow.input.k}"},"loopCondition":"if ($.loop['iteration'] < 1) { true; } else { false; }",
     "loopOver":[{"name":"w_side","taskReferenceName":"body","inputParameters":{"who":"body","k":"${workflow.input.k}"}}]}],
   [{"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW","inputParameters":{"k":"${workflow.input.k}"},
     "subWorkflowParam":{"name":"rerun_sibling_child","workflowDefinition":{"name":"rerun_sibling_child","version":1,"schemaVersion":2,
@@ -30,7 +30,7 @@ const rerunControlSiblingsDef = `{"name":"rerun_control_siblings","version":1,"s
   [{"name":"w_side","taskReferenceName":"a","inputParameters":{"who":"a","k":"${workflow.input.k}"}}],
   [{"name":"w_ok","taskReferenceName":"pre"},
    {"name":"w_flaky","taskReferenceName":"b","inputParameters":{"who":"b","k":"${workflow.input.k}"}}]]},
- {"name":"join","taskReferenceName":"join","type":"JOIN","joinOn":["loop","sub","a","b"]},
+ {"name":"join","taskReferenceName":"join","type":"JOIN","inputParameters":{"k":"${workflow.input.k}"},"joinOn":["loop","sub","a","b"]},
  {"name":"w_ok","taskReferenceName":"after","inputParameters":{"who":"after","k":"${workflow.input.k}"}}]}`
 
 // TestRerunResetsControlAndSubWorkflowSiblingsInPlace: Conductor's

@@ -18,7 +18,9 @@ import (
 // finalizeRerun resets that loop, which ended unsuccessfully (CANCELED as
 // the run failed), IN_PROGRESS with its startTime now (the rerun's time)
 // and no endTime; a loop that completed (the run failed after it) is a
-// record finalizeRerun does not touch: its startTime stays.
+// record finalizeRerun does not touch: its startTime stays. Either keeps
+// its inputData (finalizeRerun does not touch it): the rerun's new
+// workflow input does not reach it.
 func TestRerunInsideALoopStartsAnUnsuccessfulLoopNow(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
@@ -56,14 +58,14 @@ func TestRerunInsideALoopStartsAnUnsuccessfulLoopNow(t *testing.T) {
 				t.Fatal(err)
 			}
 			d, err := e.Parse([]byte(`{"name":"rerun_loop_start","version":1,"schemaVersion":2,"tasks":[
-			 {"name":"loop","taskReferenceName":"loop","type":"DO_WHILE","loopCondition":"if ($.loop['iteration'] < 2) { true; } else { false; }",
+			 {"name":"loop","taskReferenceName":"loop","type":"DO_WHILE","inputParameters":{"k":"${workflow.input.k}"},"loopCondition":"if ($.loop['iteration'] < 2) { true; } else { false; }",
 			  "loopOver":[{"name":"w_body","taskReferenceName":"body","inputParameters":{"i":"${loop.output.iteration}"}}]},
 			 {"name":"w_after","taskReferenceName":"after"}]}`))
 			if err != nil {
 				t.Fatal(err)
 			}
 			fail.Store(true)
-			res := startRun(t, e, d, `{}`)
+			res := startRun(t, e, d, `{"k":"v1"}`)
 			_, before := rawTasks(t, e, res.RunID)
 			var loop, from map[string]any
 			for _, tk := range before {
@@ -80,7 +82,7 @@ func TestRerunInsideALoopStartsAnUnsuccessfulLoopNow(t *testing.T) {
 			fail.Store(false)
 			t1 := t0.Add(time.Hour)
 			clock.Advance(time.Hour)
-			r, err := e.RerunWith(context.Background(), res.RunID, engine.RerunOptions{FromTaskID: from["taskId"].(string)})
+			r, err := e.RerunWith(context.Background(), res.RunID, engine.RerunOptions{FromTaskID: from["taskId"].(string), WorkflowInput: json.RawMessage(`{"k":"v2"}`)})
 			if err != nil || r.Status != engine.StatusCompleted {
 				t.Fatalf("rerun: %v %+v", err, r)
 			}
@@ -95,6 +97,9 @@ func TestRerunInsideALoopStartsAnUnsuccessfulLoopNow(t *testing.T) {
 				}
 				if tk["taskId"] != loop["taskId"] || tk["status"] != engine.TaskCompleted || tk["startTime"] != want {
 					t.Errorf("the loop after the rerun: %v %v startTime %v, want its id, COMPLETED, startTime %v", tk["taskId"] == loop["taskId"], tk["status"], tk["startTime"], want)
+				}
+				if in, _ := tk["inputData"].(map[string]any); in["k"] != "v1" {
+					t.Errorf("the loop's input after the rerun: %v, want k v1 as before", in)
 				}
 			}
 		})

@@ -419,6 +419,10 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 					t.Start = r.nowMillis()
 				}
 				t.Status, t.Reason, t.End = TaskInProgress, "", 0
+				// Its inputData stays, as finalizeRerun leaves it.
+				if s, ok := keptSibling(t); ok {
+					sibs = append(sibs, s)
+				}
 				if n := heldIteration(t, from); n > 0 && inPlace {
 					// At the iteration of the task reset in place.
 					t.Iteration = n
