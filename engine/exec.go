@@ -484,7 +484,7 @@ func (r *runState) beginRecord(ctx context.Context, wt *WorkflowTask, ref string
 	var inErr error
 	if inTmpl != nil {
 		inErr = r.setResolvedInput(rec, raw)
-	} else {
+	} else if !r.keptWrapped(rec) {
 		// Not a template's output (a rerun's replacement input): checked.
 		inErr = r.setTaskData(rec, raw, nil)
 	}
@@ -1548,6 +1548,9 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 	refs, err := r.sec.Unseal(rec.inStored, "/tasks/"+rec.TaskID+"/inputData")
 	if err != nil {
 		return r.failTask(ctx, rec, TaskFailedTerminal, "sub-workflow input: "+err.Error())
+	}
+	if r.keptWrapped(rec) {
+		refs = orEmpty(subWorkflowInputOf(refs)) // rerun.go
 	}
 	extras, err := r.subWorkflowExtras(ctx, wt, rec)
 	if err != nil {

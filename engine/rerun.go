@@ -228,14 +228,15 @@ type rerunTask struct {
 }
 
 // rerunSibling is a record a rerun reset in place that runs with its
-// stored input. A leaf or control task's is its record's own input: the note names
-// the record only, since the head it lives in is written with every save
-// while the note stays, and the record is written when it changes; the
-// executor, taking the record over, writes that same input back. A
-// SUB_WORKFLOW's, its child's input, is kept here (Input): the executor
-// writes it as the record's input, which holds the child's name and
-// version around it once the child starts, so the record does not hold it
-// as such in between.
+// stored input, which the record holds: the note names the record only,
+// since the head it lives in is written with every save while the note
+// stays, and the record is written when it changes. A leaf or control
+// task's is its record's own input, which the executor, taking the record
+// over, writes back; a SUB_WORKFLOW's, its child's input, is the
+// workflowInput of its record's input, which stays as it is until the
+// child's start writes it again (keptWrapped). Input: a SUB_WORKFLOW's
+// child input, as a note an earlier wfrun wrote holds it (the executor
+// writes it as the record's input then).
 type rerunSibling struct {
 	TaskID string          `json:"taskId"`
 	Input  json.RawMessage `json:"input,omitempty"`
@@ -386,10 +387,15 @@ func (r *runState) replacementInput(ref string, tmpl *interpolate.Template) []by
 		return ov
 	}
 	prev := r.keptInput[ref]
+	var wrapped *taskRecord
 	if t := r.byRef[ref]; prev == nil && t != nil && !terminalTask(t.Status) {
+		t.keptWrapped = false
 		if in, ok := r.keptSibs[t.TaskID]; ok {
 			if prev = in; prev == nil {
 				prev = t.inMem // its stored input (rerunSibling)
+				if t.TaskType == TypeSubWorkflow {
+					prev, wrapped = subWorkflowInputOf(prev), t
+				}
 			}
 		}
 	}
@@ -402,7 +408,21 @@ func (r *runState) replacementInput(ref string, tmpl *interpolate.Template) []by
 	if bytes.Contains(prev, []byte(masking.Redacted)) {
 		return nil
 	}
+	if wrapped != nil {
+		// The record keeps its input as it is, the child's within
+		// (rerunSibling): the executor starts the child with that.
+		wrapped.keptWrapped = true
+	}
 	return prev
+}
+
+// keptWrapped: the SUB_WORKFLOW record rec runs with the child's input
+// its stored input holds under workflowInput, which stays as it is
+// (replacementInput), rather than with an input of its own.
+func (r *runState) keptWrapped(rec *taskRecord) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return rec.keptWrapped
 }
 
 // resetSiblingForRerun: t, a task recorded before the task from a rerun
@@ -441,11 +461,7 @@ func keptSibling(t *taskRecord) (rerunSibling, bool) {
 	if t.TaskType != TypeSubWorkflow {
 		return rerunSibling{TaskID: t.TaskID}, hasJSON(t.inMem)
 	}
-	in := subWorkflowInputOf(t.inMem)
-	if !hasJSON(in) {
-		return rerunSibling{}, false
-	}
-	return rerunSibling{TaskID: t.TaskID, Input: append(json.RawMessage(nil), in...)}, true
+	return rerunSibling{TaskID: t.TaskID}, hasJSON(subWorkflowInputOf(t.inMem))
 }
 
 // resetSiblingLocked resets t (resetSiblingForRerun) as Conductor's

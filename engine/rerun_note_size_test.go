@@ -37,10 +37,34 @@ func (s *headSizes) Commit(ctx context.Context, id string, ch *runstore.Change) 
 // place run with their stored input, which their records hold: the head,
 // written with every save while they run, names them and does not carry
 // their input (SPEC: a save persists what changed). 20 siblings with a
-// 600-byte input each: no write of the rerun carries a head of 12 kB.
+// 600-byte input each: no write of the rerun carries a head of 12 kB. The
+// same for SUB_WORKFLOW siblings, whose records hold their child's input
+// under workflowInput: each new child runs with it.
 func TestRerunSiblingInputIsNotInEveryWrite(t *testing.T) {
+	t.Run("tasks", func(t *testing.T) {
+		rerunSiblingSizes(t, func(i int) string {
+			return fmt.Sprintf(`[{"name":"w_side","taskReferenceName":"s%d","inputParameters":{"who":"s%d","k":"${workflow.input.k}"}}]`, i, i)
+		})
+	})
+	t.Run("SUB_WORKFLOWs", func(t *testing.T) {
+		rerunSiblingSizes(t, func(i int) string {
+			return fmt.Sprintf(`[{"name":"sub","taskReferenceName":"s%d","type":"SUB_WORKFLOW","inputParameters":{"who":"s%d","k":"${workflow.input.k}"},
+			 "subWorkflowParam":{"name":"rerun_note_size_child","workflowDefinition":{"name":"rerun_note_size_child","version":1,"schemaVersion":2,
+			  "tasks":[{"name":"w_side","taskReferenceName":"inner","inputParameters":{"who":"${workflow.input.who}","k":"${workflow.input.k}"}}]}}}]`, i, i)
+		})
+	})
+}
+
+// rerunSiblingSizes runs n branches of branch(i), each reading a 600-byte
+// workflow input, beside a task that fails; reruns from that task with a
+// new workflow input; and checks that each branch ran again with its
+// stored input and that no write of the rerun carries the branches' input
+// in its head.
+func rerunSiblingSizes(t *testing.T, branch func(i int) string) {
 	const n, size = 20, 600
 	var fail atomic.Bool
+	var started atomic.Int32
+	allStarted := make(chan struct{})
 	var mu sync.Mutex
 	gotIn := map[string]string{}
 	zero := 0
@@ -53,6 +77,9 @@ func TestRerunSiblingInputIsNotInEveryWrite(t *testing.T) {
 		engine.WithKeyring(keyring(t, 9)),
 		engine.WithWorker("w_side", func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
 			if fail.Load() {
+				if started.Add(1) == n {
+					close(allStarted)
+				}
 				<-ctx.Done() // cancelled as the run fails
 				return nil, ctx.Err()
 			}
@@ -63,8 +90,14 @@ func TestRerunSiblingInputIsNotInEveryWrite(t *testing.T) {
 			mu.Unlock()
 			return json.RawMessage(`{}`), nil
 		}),
-		engine.WithWorker("w_flaky", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+		engine.WithWorker("w_flaky", func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
 			if fail.Load() {
+				// Once every branch runs (each SUB_WORKFLOW has its child).
+				select {
+				case <-allStarted:
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
 				return nil, errors.New("boom")
 			}
 			return json.RawMessage(`{}`), nil
@@ -74,7 +107,7 @@ func TestRerunSiblingInputIsNotInEveryWrite(t *testing.T) {
 	}
 	var branches []string
 	for i := 0; i < n; i++ {
-		branches = append(branches, fmt.Sprintf(`[{"name":"w_side","taskReferenceName":"s%d","inputParameters":{"who":"s%d","k":"${workflow.input.k}"}}]`, i, i))
+		branches = append(branches, branch(i))
 	}
 	branches = append(branches, `[{"name":"w_flaky","taskReferenceName":"b"}]`)
 	d, err := e.Parse([]byte(`{"name":"rerun_note_size","version":1,"schemaVersion":2,"tasks":[

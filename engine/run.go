@@ -123,6 +123,11 @@ type taskRecord struct {
 	// reasonForIncompletion, which stays until the task's next update
 	// (rerun.go), as Conductor's does.
 	rerunReason bool
+
+	// keptWrapped: the SUB_WORKFLOW record a rerun reset in place runs
+	// with the child's input its stored input holds (replacementInput),
+	// which stays as it is, workflowInput within (rerun.go).
+	keptWrapped bool
 }
 
 type taskDoc struct {
