@@ -83,3 +83,57 @@ func TestConductorRerunSubWorkflowTaskAnswersInProgress(t *testing.T) {
 	s.answer(t, "rs_inner", "w", "COMPLETED")
 	s.expect(t, id, "COMPLETED SUB_WORKFLOW:COMPLETED")
 }
+
+// slowCommits delays, once armed, every write of a run already stored by
+// 150 ms: the writes after a rerun's own (Restore) come late.
+type slowCommits struct {
+	runstore.Store
+	armed atomic.Bool
+}
+
+func (s *slowCommits) Commit(ctx context.Context, id string, ch *runstore.Change) error {
+	if s.armed.Load() {
+		time.Sleep(150 * time.Millisecond)
+	}
+	return s.Store.Commit(ctx, id, ch)
+}
+
+// TestConductorRerunFromDynamicForkAnswersItMapped: Conductor's rerunWF,
+// rerunning from a dynamic fork's FORK, maps the fork again within the
+// call (finalizeRerun: a new FORK record COMPLETED, its branches
+// SCHEDULED, the JOIN IN_PROGRESS): the answer finds it so, however long
+// the writes after the rerun's own take.
+func TestConductorRerunFromDynamicForkAnswersItMapped(t *testing.T) {
+	runs := &slowCommits{Store: runstore.NewMemory()}
+	ts := newConductorServer(t, runs)
+	s := &hierSpec{ts: ts}
+	if st, _, b := ts.do(t, "POST", "/api/metadata/taskdefs", `[{"name":"rd_x","retryCount":0,"timeoutSeconds":0,"responseTimeoutSeconds":3600}]`); st != 200 && st != 204 {
+		t.Fatalf("taskdefs: %d %s", st, b)
+	}
+	def := `{"name":"rd_parent","version":1,"schemaVersion":2,"tasks":[
+	 {"name":"dyn","taskReferenceName":"dyn","type":"FORK_JOIN_DYNAMIC","dynamicForkTasksParam":"ts","dynamicForkTasksInputParamName":"in",
+	  "inputParameters":{"ts":[{"name":"rd_x","taskReferenceName":"x1","type":"SIMPLE"},{"name":"rd_x","taskReferenceName":"x2","type":"SIMPLE"}],"in":{"x1":{},"x2":{}}}},
+	 {"name":"join","taskReferenceName":"join","type":"JOIN"}]}`
+	if st, _, b := ts.do(t, "POST", "/api/metadata/workflow", def); st != 200 && st != 204 {
+		t.Fatalf("register: %d %s", st, b)
+	}
+	st, _, id := ts.do(t, "POST", "/api/workflow/rd_parent", `{}`)
+	if st != 200 {
+		t.Fatalf("start: %d %s", st, id)
+	}
+	s.answer(t, "rd_x", "w", "FAILED")
+	v := s.expect(t, id, "FAILED FORK:COMPLETED rd_x:FAILED rd_x:CANCELED JOIN:CANCELED", "FAILED FORK:COMPLETED rd_x:CANCELED rd_x:FAILED JOIN:CANCELED")
+	fork := v.Tasks[0].TaskID
+	runs.armed.Store(true)
+	if st, _, b := ts.do(t, "POST", "/api/workflow/"+id+"/rerun", `{"reRunFromWorkflowId":"`+id+`","reRunFromTaskId":"`+fork+`"}`); st != 200 {
+		t.Fatalf("rerun: %d %s", st, b)
+	}
+	v = s.view(t, id)
+	runs.armed.Store(false)
+	if v.shape() != "RUNNING FORK:COMPLETED rd_x:SCHEDULED rd_x:SCHEDULED JOIN:IN_PROGRESS" || v.Tasks[0].TaskID == fork {
+		t.Fatalf("as the rerun answered: %s (FORK %s), want RUNNING, a new FORK COMPLETED, its branches SCHEDULED, the JOIN IN_PROGRESS (was FORK %s)", v.shape(), v.Tasks[0].TaskID, fork)
+	}
+	s.answer(t, "rd_x", "w", "COMPLETED")
+	s.answer(t, "rd_x", "w", "COMPLETED")
+	s.expect(t, id, "COMPLETED FORK:COMPLETED rd_x:COMPLETED rd_x:COMPLETED JOIN:COMPLETED")
+}
