@@ -30,7 +30,11 @@ func TestDoWhileMappedTasksRecordedAsTheirMapperCreatesThem(t *testing.T) {
 	noop := `{"name":"n","taskReferenceName":"n","type":"NOOP"}`
 	echo := `{"name":"echo","taskReferenceName":"e","inputParameters":{}}`
 	http := `{"name":"hp","taskReferenceName":"hp","type":"HTTP","inputParameters":{"http_request":{"uri":"http://127.0.0.1:1/x","method":"GET"}}}`
-	sub := `{"name":"sw","taskReferenceName":"sw","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"child"}}`
+	// Inline: SubWorkflowTaskMapper looks no version up (it throws for a
+	// child it cannot find).
+	sub := `{"name":"sw","taskReferenceName":"sw","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"child","workflowDefinition":{"name":"child","tasks":[
+	  {"name":"echo","taskReferenceName":"ce","inputParameters":{}}]}}}`
+	fork := `{"name":"fk","taskReferenceName":"fk","type":"FORK_JOIN","forkTasks":[[` + http + `]]},{"name":"jn","taskReferenceName":"jn","type":"JOIN","joinOn":["hp"]}`
 	event := `{"name":"ev","taskReferenceName":"ev","type":"EVENT","sink":"conductor"}`
 	inner := func(first string) string {
 		return `{"name":"inner","taskReferenceName":"inner","type":"DO_WHILE","loopCondition":"false","loopOver":[` + first + `]}`
@@ -61,6 +65,11 @@ func TestDoWhileMappedTasksRecordedAsTheirMapperCreatesThem(t *testing.T) {
 		{"a loop's first worker task", loop(inner(echo)), "e__1__1", "SCHEDULED", "CANCELED", false},
 		{"a loop's SWITCH case's INLINE", loop(sw(inline)), "c__1__1", "IN_PROGRESS", "CANCELED", true},
 		{"an HTTP successor", loop(http), "hp__1", "SCHEDULED", "CANCELED", true},
+		{"a DO_WHILE successor", loop(inner(echo)), "inner__1", "IN_PROGRESS", "CANCELED", true},
+		{"a FORK successor", loop(fork), "fk__1", "COMPLETED", "COMPLETED", true},
+		{"a FORK successor's JOIN", loop(fork), "jn__1", "IN_PROGRESS", "CANCELED", true},
+		{"a FORK successor's HTTP branch", loop(fork), "hp__1", "SCHEDULED", "CANCELED", true},
+		{"a loop's SWITCH", loop(sw(echo)), "s__1__1", "IN_PROGRESS", "CANCELED", true},
 		{"a SUB_WORKFLOW successor", loop(sub), "sw__1", "SCHEDULED", "CANCELED", true},
 		{"an EVENT successor", loop(event), "ev__1", "SCHEDULED", "CANCELED", true},
 		{"a loop's first HTTP", loop(inner(http)), "hp__1__1", "SCHEDULED", "CANCELED", true},

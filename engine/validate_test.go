@@ -1,11 +1,16 @@
 package engine_test
 
 import (
+	"encoding/json"
 	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/tasks"
 )
 
 // SPEC §7: each bad definition gets a clear error naming what and where.
@@ -187,6 +192,53 @@ func TestRegistrationChecksLeftToRunTimeUnderALoop(t *testing.T) {
 		if res.Status != engine.StatusFailed || v.Tasks[1].Reason != reason {
 			t.Fatalf("WAIT %s: run %s, task reason %q, want %q", in, res.Status, v.Tasks[1].Reason, reason)
 		}
+	}
+}
+
+// Every workflow definition of Conductor's own (testdata/conductor, a file
+// or an array of them) is one its registration accepts, so wfrun accepts
+// it too; the one refusal left is a task type that only Conductor's test
+// harness registers (its BLOCKING_SYSTEM_TASK and USER_TASK system tasks).
+func TestConductorDefinitionsAreAccepted(t *testing.T) {
+	harnessTypes := map[string]bool{`unknown task type "BLOCKING_SYSTEM_TASK"`: true, `unknown task type "USER_TASK"`: true}
+	n := 0
+	err := filepath.WalkDir(conductorDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".json") {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		var docs []json.RawMessage
+		if json.Unmarshal(b, &docs) != nil {
+			docs = []json.RawMessage{b}
+		}
+		for i, doc := range docs {
+			var probe map[string]json.RawMessage
+			if json.Unmarshal(doc, &probe) != nil || probe["tasks"] == nil {
+				continue // a task definition, an event handler
+			}
+			n++
+			_, err := engine.ParseDefinition(doc, engine.WithTaskRegistry(tasks.NewDefaultRegistry()))
+			var ve *engine.ValidationError
+			if err != nil && errors.As(err, &ve) {
+				for _, p := range ve.Problems {
+					if !harnessTypes[p.Message] {
+						t.Errorf("%s [%d]: %s", path, i, p)
+					}
+				}
+			} else if err != nil {
+				t.Errorf("%s [%d]: %v", path, i, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 100 {
+		t.Fatalf("%d definitions read, want the 100 or more of %s", n, conductorDir)
 	}
 }
 
