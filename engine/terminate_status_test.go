@@ -107,3 +107,23 @@ func TestTerminateStatusExpressionInAnExpressionGivenSubWorkflow(t *testing.T) {
 		t.Fatalf("child %s %v", child.Status, child.Output)
 	}
 }
+
+// terminate_task_terminated_status_in_do_while_test.json (Conductor's test
+// harness, issue #750): a TERMINATE with terminationStatus TERMINATED in
+// a DO_WHILE's first iteration ends the run TERMINATED with its
+// terminationReason (endExecution), the loop still IN_PROGRESS cancelled
+// with it (cancelNonTerminalTasks); the loop goes no further.
+func TestConductorTerminateTerminatedInDoWhile(t *testing.T) {
+	runSpecCases(t, []specCase{
+		{name: "terminate TERMINATED in a do while", file: "terminate_task_terminated_status_in_do_while_test.json",
+			input: `{}`, wantStatus: engine.StatusTerminated, wantTasks: []string{"DO_WHILE:CANCELED", "LAMBDA:COMPLETED", "TERMINATE:COMPLETED"},
+			check: func(t *testing.T, e *engine.Engine, wf runView) {
+				if wf.Reason != "Workflow terminated by TERMINATE task in DO_WHILE loop" {
+					t.Fatalf("reason %q", wf.Reason)
+				}
+				if wf.Tasks[1].Ref != "lambda_ref__1" || wf.Tasks[2].Ref != "terminate_ref__1" {
+					t.Fatalf("tasks %+v", wf.Tasks)
+				}
+			}},
+	})
+}
