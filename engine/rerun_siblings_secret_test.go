@@ -19,14 +19,16 @@ import (
 // runs with its stored input (Conductor's), but the stored input of a task
 // whose template reads a secret holds the reference or "***", never the
 // value: such a task's input is resolved again, and its worker gets the
-// secret's value (and with it the rerun's new workflow input). The stored
-// run never holds the value.
+// secret's value (and with it the rerun's new workflow input). So is a
+// control task's (a DO_WHILE whose input reads the secret: its input is
+// the rerun's new one, never "***" kept as a value). The stored run never
+// holds the value.
 func TestRerunSiblingWithSecretGetsItsValue(t *testing.T) {
 	const token = "tok-93127-value"
 	var fail atomic.Bool
 	var mu sync.Mutex
 	got := map[string][]string{}
-	started := map[string]chan struct{}{"a": make(chan struct{})}
+	started := map[string]chan struct{}{"a": make(chan struct{}), "l": make(chan struct{})}
 	var once sync.Map
 	zero := 0
 	defs := engine.NewTaskDefs()
@@ -79,8 +81,10 @@ func TestRerunSiblingWithSecretGetsItsValue(t *testing.T) {
 	d, err := e.Parse([]byte(`{"name":"rerun_sibling_secret","version":1,"schemaVersion":2,"tasks":[
 	 {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN","forkTasks":[
 	  [{"name":"w_side","taskReferenceName":"a","inputParameters":{"who":"a","tok":"${workflow.secrets.api_token}","k":"${workflow.input.k}"}}],
+	  [{"name":"loop","taskReferenceName":"loop","type":"DO_WHILE","inputParameters":{"tok":"${workflow.secrets.api_token}","k":"${workflow.input.k}"},
+	    "loopCondition":"if ($.loop['iteration'] < 1) { true; } else { false; }","loopOver":[{"name":"w_side","taskReferenceName":"l","inputParameters":{"who":"l"}}]}],
 	  [{"name":"w_ok","taskReferenceName":"pre"},{"name":"w_flaky","taskReferenceName":"b"}]]},
-	 {"name":"join","taskReferenceName":"join","type":"JOIN","joinOn":["a","b"]}]}`))
+	 {"name":"join","taskReferenceName":"join","type":"JOIN","joinOn":["a","loop","b"]}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,6 +107,15 @@ func TestRerunSiblingWithSecretGetsItsValue(t *testing.T) {
 	r, err := e.RerunWith(context.Background(), res.RunID, engine.RerunOptions{FromTaskID: from, WorkflowInput: json.RawMessage(`{"k":"v2"}`)})
 	if err != nil || r.Status != engine.StatusCompleted {
 		t.Fatalf("rerun: %v %+v", err, r)
+	}
+	_, after := rawTasks(t, e, res.RunID)
+	for _, tk := range after {
+		if tk["referenceTaskName"] != "loop" {
+			continue
+		}
+		if in, _ := tk["inputData"].(map[string]any); in["k"] != "v2" || tk["status"] != engine.TaskCompleted {
+			t.Errorf("the loop after the rerun: %v, input %v, want COMPLETED with its input resolved again (k v2)", tk["status"], in)
+		}
 	}
 	mu.Lock()
 	defer mu.Unlock()
