@@ -60,6 +60,11 @@ func (h handed) task(mask func(any) any) map[string]any {
 		if taskDef != nil && m["taskDefinition"] == nil {
 			m["taskDefinition"] = taskDef
 		}
+		if m["type"] == engine.TypeDynamic {
+			// Named after the task it resolved, as DynamicTaskMapper
+			// names the WorkflowTask (records.go).
+			m["name"] = d.t.Name
+		}
 		wt = mask(m)
 	}
 	task := map[string]any{

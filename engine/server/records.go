@@ -73,6 +73,7 @@ func (s *Server) executionDoc(view []byte) (map[string]any, error) {
 		// Masked after the task definitions are in: a literal the server
 		// knows as a secret is "***" wherever it sits.
 		rs.populateTaskDefinitions(def["tasks"])
+		rs.nameDynamicTasks(doc["tasks"])
 		doc["workflowDefinition"] = s.maskValue(def)
 	} else {
 		delete(doc, "workflowDefinition")
@@ -281,6 +282,51 @@ func (rs *recordShaper) populateTaskDefinitions(list any) {
 	})
 }
 
+// nameDynamicTasks names each DYNAMIC task of the definition after the
+// task its latest record resolved (records, in order): Conductor's
+// DynamicTaskMapper sets the name of the WorkflowTask it maps, the one
+// the run keeps in its definition, and stores the run with it, so GET
+// /api/workflow/{id} shows the DYNAMIC task under the name it last ran
+// as (its type and its taskDefinition, given by its own name at the
+// run's start, stay). Run after populateTaskDefinitions, which looks the
+// definitions up by the names as written; a DYNAMIC task not reached yet
+// keeps its own name.
+func (rs *recordShaper) nameDynamicTasks(records any) {
+	list, _ := records.([]any)
+	for _, it := range list {
+		t, _ := it.(map[string]any)
+		name, _ := t["taskDefName"].(string)
+		ref, _ := t["referenceTaskName"].(string)
+		if name == "" || ref == "" {
+			continue
+		}
+		wt := rs.byRef[ref]
+		if wt == nil {
+			wt = rs.byRef[baseRef(ref)]
+		}
+		if wt != nil && wt["type"] == engine.TypeDynamic {
+			wt["name"] = name
+		}
+	}
+}
+
+// dynamicNameRan is a DYNAMIC task's record's workflowTask named after
+// the task the record resolved (its taskDefName), as DynamicTaskMapper
+// names the WorkflowTask before it makes the task from it; wt itself
+// otherwise.
+func dynamicNameRan(wt, t map[string]any) map[string]any {
+	name, _ := t["taskDefName"].(string)
+	if wt["type"] != engine.TypeDynamic || name == "" || wt["name"] == name {
+		return wt
+	}
+	c := make(map[string]any, len(wt))
+	for k, v := range wt {
+		c[k] = v
+	}
+	c["name"] = name
+	return c
+}
+
 // definitionOf is the taskDefinition to add to task configuration wt
 // (nil: none to add): none when it has its own; the definition the run
 // started with for its name; else the ad-hoc one, except for a task a
@@ -363,7 +409,7 @@ func (rs *recordShaper) complete(t map[string]any, retried bool) {
 		wt, _ = rs.workflowTask(baseRef(ref)).(map[string]any)
 	}
 	if wt != nil {
-		wt = subWorkflowVersionRan(wt, t)
+		wt = dynamicNameRan(subWorkflowVersionRan(wt, t), t)
 		t["workflowTask"] = wt
 		if d := wt["taskDefinition"]; d != nil {
 			t["taskDefinition"] = d
