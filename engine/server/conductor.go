@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wfrun/wfrun/engine"
@@ -45,6 +46,10 @@ type conductor struct {
 	// ending reports whether a run is ending (Server.ending): a launch
 	// waits for this process to let go of such a run.
 	ending func(ctx context.Context, id string) bool
+	// rerunChildWait, when set (tests), is called each time a rerun's
+	// answer waits for its SUB_WORKFLOW task to name its new child
+	// (awaitRerunChild).
+	rerunChildWait atomic.Pointer[func()]
 }
 
 // WithTakeover makes the server look for RUNNING runs that no live process

@@ -566,15 +566,24 @@ func (s *Server) awaitRerunChild(ctx context.Context, id, taskID string, wake <-
 	}
 	s.awaitRun(ctx, id, wake, func() (bool, bool) {
 		st, err := s.conductor.eng.State(ctx, id)
-		if err != nil || st.Status != engine.StatusRunning || !st.Here {
+		if err != nil || st.Status != engine.StatusRunning {
+			return true, false
+		}
+		// Not executed here yet (the executor takes the rerun run over
+		// right after the rerun's write) is not executed elsewhere: the
+		// wait goes on, as for a decision (decided).
+		if !st.Here && s.conductor.eng.ExecutedElsewhere(ctx, id) {
 			return true, false
 		}
 		for _, t := range st.Tasks {
 			if t.TaskID == taskID && t.Type == engine.TypeSubWorkflow && t.Status == engine.TaskScheduled {
-				return false, true
+				if f := s.conductor.rerunChildWait.Load(); f != nil {
+					(*f)()
+				}
+				return false, st.Here
 			}
 		}
-		return true, true
+		return true, st.Here
 	})
 }
 

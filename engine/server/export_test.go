@@ -29,3 +29,7 @@ func SetEventRedelivery(s *Server, d time.Duration) {
 		q.mu.Unlock()
 	}
 }
+
+// OnRerunChildWait makes s call f each time a rerun's answer waits for its
+// SUB_WORKFLOW task to name the new child.
+func OnRerunChildWait(s *Server, f func()) { s.conductor.rerunChildWait.Store(&f) }

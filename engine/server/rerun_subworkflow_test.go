@@ -3,46 +3,64 @@ package server_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/engine/server"
 )
 
-// slowNewRuns delays, once armed, the first write of a run that is not
-// stored yet (a child being started).
-type slowNewRuns struct {
+// gatedNewRuns holds, once armed, the first write of a run that is not
+// stored yet (a child being started) until release is closed; entered is
+// closed when it first holds one.
+type gatedNewRuns struct {
 	runstore.Store
-	armed atomic.Bool
+	armed            atomic.Bool
+	entered, release chan struct{}
+	once             sync.Once
 }
 
-func (s *slowNewRuns) slow(ctx context.Context, id string) {
+func (s *gatedNewRuns) gate(ctx context.Context, id string) {
 	if !s.armed.Load() {
 		return
 	}
 	if _, _, err := s.Store.Load(ctx, id); errors.Is(err, runstore.ErrNotFound) {
-		time.Sleep(400 * time.Millisecond)
+		s.once.Do(func() { close(s.entered) })
+		select {
+		case <-s.release:
+		case <-ctx.Done():
+		}
 	}
 }
 
-func (s *slowNewRuns) Commit(ctx context.Context, id string, ch *runstore.Change) error {
-	s.slow(ctx, id)
+func (s *gatedNewRuns) Commit(ctx context.Context, id string, ch *runstore.Change) error {
+	s.gate(ctx, id)
 	return s.Store.Commit(ctx, id, ch)
 }
 
-func (s *slowNewRuns) Restore(ctx context.Context, id string, ch *runstore.Change) error {
-	s.slow(ctx, id)
+func (s *gatedNewRuns) Restore(ctx context.Context, id string, ch *runstore.Change) error {
+	s.gate(ctx, id)
 	return s.Store.Restore(ctx, id, ch)
 }
 
 // TestConductorRerunSubWorkflowTaskAnswersInProgress: Conductor's rerunWF,
 // rerunning from a SUB_WORKFLOW task, starts its new child within the
 // call: the answer finds the task (its task id kept) IN_PROGRESS naming a
-// new child, however long the child's first write takes.
+// new child, however long the child's first write takes: the write is
+// held until the rerun's call is seen waiting for it, and the call has not
+// answered meanwhile.
 func TestConductorRerunSubWorkflowTaskAnswersInProgress(t *testing.T) {
-	runs := &slowNewRuns{Store: runstore.NewMemory()}
+	runs := &gatedNewRuns{Store: runstore.NewMemory(), entered: make(chan struct{}), release: make(chan struct{})}
 	ts := newConductorServer(t, runs)
+	waiting := make(chan struct{}, 1)
+	server.OnRerunChildWait(ts.srv, func() {
+		select {
+		case waiting <- struct{}{}:
+		default:
+		}
+	})
 	s := &hierSpec{ts: ts}
 	for path, body := range map[string]string{
 		"/api/metadata/taskdefs": `[{"name":"rs_inner","retryCount":0,"timeoutSeconds":0,"responseTimeoutSeconds":3600}]`,
@@ -71,11 +89,32 @@ func TestConductorRerunSubWorkflowTaskAnswersInProgress(t *testing.T) {
 		t.Fatalf("the SUB_WORKFLOW names no child: %+v", v)
 	}
 	runs.armed.Store(true)
-	if st, _, b := ts.do(t, "POST", "/api/workflow/"+id+"/rerun", `{"reRunFromWorkflowId":"`+id+`","reRunFromTaskId":"`+sub+`"}`); st != 200 {
-		t.Fatalf("rerun: %d %s", st, b)
+	type answer struct {
+		status int
+		body   string
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		st, _, b := ts.do(t, "POST", "/api/workflow/"+id+"/rerun", `{"reRunFromWorkflowId":"`+id+`","reRunFromTaskId":"`+sub+`"}`)
+		answered <- answer{st, b}
+	}()
+	for _, step := range []struct {
+		what string
+		ch   <-chan struct{}
+	}{{"the child's first write", runs.entered}, {"the rerun waiting for the child", waiting}} {
+		select {
+		case <-step.ch:
+		case a := <-answered:
+			close(runs.release)
+			t.Fatalf("the rerun answered (%d %s) before %s: the child is not stored yet", a.status, a.body, step.what)
+		}
+	}
+	runs.armed.Store(false)
+	close(runs.release)
+	if a := <-answered; a.status != 200 {
+		t.Fatalf("rerun: %d %s", a.status, a.body)
 	}
 	v = s.view(t, id)
-	runs.armed.Store(false)
 	if v.Status != "RUNNING" || len(v.Tasks) != 1 || v.Tasks[0].TaskID != sub || v.Tasks[0].Status != "IN_PROGRESS" ||
 		v.Tasks[0].SubWorkflowID == "" || v.Tasks[0].SubWorkflowID == old {
 		t.Fatalf("as the rerun answered: %+v, want RUNNING, the SUB_WORKFLOW %s IN_PROGRESS naming a new child (was %s)", v, sub, old)
