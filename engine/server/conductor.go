@@ -50,6 +50,10 @@ type conductor struct {
 	// answer waits for its SUB_WORKFLOW task to name its new child
 	// (awaitRerunChild).
 	rerunChildWait atomic.Pointer[func()]
+	// derivedUpdate: run id → the updateTime derived for an ended run
+	// whose summary has none (summaryUpdateTime), which no longer
+	// changes: a search reads such a run once, not at every search.
+	derivedUpdate sync.Map
 }
 
 // WithTakeover makes the server look for RUNNING runs that no live process

@@ -345,6 +345,9 @@ func (s *Server) summaryUpdateTime(ctx context.Context, sum runstore.Summary) in
 	if sum.UpdateTime != 0 {
 		return sum.UpdateTime
 	}
+	if n, ok := s.conductor.derivedUpdate.Load(sum.ID); ok {
+		return n.(int64)
+	}
 	view, err := s.conductor.eng.Show(ctx, sum.ID)
 	if err != nil {
 		return 0
@@ -357,7 +360,14 @@ func (s *Server) summaryUpdateTime(ctx context.Context, sum runstore.Summary) in
 	}
 	list, _ := doc["tasks"].([]any)
 	deriveUpdateTime(doc, list)
-	return numberOf(doc["updateTime"])
+	n := numberOf(doc["updateTime"])
+	switch sum.Status {
+	case engine.StatusCompleted, engine.StatusFailed, engine.StatusTimedOut, engine.StatusTerminated:
+		// Ended: it changes no more unless the run is started again,
+		// which writes its summary with an updateTime.
+		s.conductor.derivedUpdate.Store(sum.ID, n)
+	}
+	return n
 }
 
 // searchPage runs the search of GET /api/workflow/search and its v2 over

@@ -53,7 +53,8 @@ func (o *olderIndex) Archive(ctx context.Context, id string, archived []byte, su
 // in updateTime:ASC, first in DESC, alone for updateTime > b's.
 func TestSearchOfOlderRunsUsesTheirDerivedUpdateTime(t *testing.T) {
 	clock := engine.NewManualClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	ts := newConductorServerWith(t, &olderIndex{Store: runstore.NewMemory()}, []engine.Option{engine.WithClock(clock)})
+	runs := &loadCounter{Store: &olderIndex{Store: runstore.NewMemory()}}
+	ts := newConductorServerWith(t, runs, []engine.Option{engine.WithClock(clock)})
 	c := newE2EClient(t, ts)
 	if st, _, body := ts.do(t, "POST", "/api/metadata/workflow", `{"name":"older_runs","version":1,"schemaVersion":2,"tasks":[
 	  {"name":"w1","taskReferenceName":"w1","type":"WAIT"},{"name":"w2","taskReferenceName":"w2","type":"WAIT"}]}`); st != 200 {
@@ -96,14 +97,32 @@ func TestSearchOfOlderRunsUsesTheirDerivedUpdateTime(t *testing.T) {
 		}
 		return strings.Join(out, " ")
 	}
-	for _, tc := range []struct{ sort, query, want string }{
-		{"updateTime:ASC", "workflowType = older_runs", "b a"},
-		{"updateTime:DESC", "workflowType = older_runs", "a b"},
-		{"startTime:ASC", "workflowType = older_runs", "a b"},
-		{"updateTime:ASC", "updateTime > " + strconv.FormatInt(updated[b], 10), "a"},
-	} {
-		if got := order(tc.sort, tc.query); got != tc.want {
-			t.Errorf("search %s %q: %s, want %s", tc.sort, tc.query, got, tc.want)
+	searches := func() {
+		t.Helper()
+		for _, tc := range []struct{ sort, query, want string }{
+			{"updateTime:ASC", "workflowType = older_runs", "b a"},
+			{"updateTime:DESC", "workflowType = older_runs", "a b"},
+			{"startTime:ASC", "workflowType = older_runs", "a b"},
+			{"updateTime:ASC", "updateTime > " + strconv.FormatInt(updated[b], 10), "a"},
+		} {
+			if got := order(tc.sort, tc.query); got != tc.want {
+				t.Errorf("search %s %q: %s, want %s", tc.sort, tc.query, got, tc.want)
+			}
 		}
+	}
+	searches()
+	// Ended (b first), the runs are read for their updateTime once, not
+	// at every search.
+	for _, id := range []string{b, a} {
+		clock.Advance(time.Second)
+		c.terminate(id, "done")
+		wf := c.get(id)
+		updated[id] = wf.UpdateTime
+	}
+	searches()
+	before := runs.loads.Load()
+	searches()
+	if n := runs.loads.Load() - before; n != 0 {
+		t.Errorf("searches of ended runs read %d run documents", n)
 	}
 }
