@@ -400,9 +400,7 @@ func (v *validator) task(t *WorkflowTask) {
 			v.add(t.loc+"/forkTasks", "FORK_JOIN needs at least one branch")
 		}
 	case TypeForkJoinDynamic:
-		if t.DynamicForkTasksParam == "" && !hasInputKey(t, "forkTaskInputs") {
-			v.add(t.loc, "FORK_JOIN_DYNAMIC needs dynamicForkTasksParam (and dynamicForkTasksInputParamName) or inputParameters.forkTaskName and forkTaskInputs")
-		}
+		v.dynamicFork(t)
 	case TypeDynamic:
 		if t.DynamicTaskNameParam == "" {
 			v.add(t.loc+"/dynamicTaskNameParam", "DYNAMIC needs dynamicTaskNameParam (the input member naming the task)")
@@ -565,6 +563,41 @@ func (v *validator) doWhile(t *WorkflowTask) {
 		return
 	}
 	v.program(t, t.loc+"/loopCondition", typ, t.LoopCondition)
+}
+
+// dynamicFork checks how a FORK_JOIN_DYNAMIC names its tasks. Conductor's
+// registration (isDynamicForkJoinValid, where it checks the task:
+// beanValidated) accepts inputParameters.forkTaskInputs alone; else the
+// pair dynamicForkTasksParam and dynamicForkTasksInputParamName, each
+// given (null is not), or its older dynamicForkJoinTasksParam alone, never
+// beside them. wfrun runs the first two forms only.
+func (v *validator) dynamicFork(t *WorkflowTask) {
+	if hasInputKey(t, "forkTaskInputs") {
+		return
+	}
+	var f struct {
+		Legacy *string `json:"dynamicForkJoinTasksParam"`
+		Param  *string `json:"dynamicForkTasksParam"`
+		Input  *string `json:"dynamicForkTasksInputParamName"`
+	}
+	_ = json.Unmarshal(t.raw, &f)
+	if v.beanValidated(t) {
+		switch {
+		case f.Legacy != nil && (f.Param != nil || f.Input != nil):
+			v.add(t.loc, "FORK_JOIN_DYNAMIC %q: dynamicForkJoinTasksParam or dynamicForkTasksParam with dynamicForkTasksInputParamName, not both", t.TaskReferenceName)
+			return
+		case f.Legacy == nil && f.Param != nil && f.Input == nil:
+			v.add(t.loc+"/dynamicForkTasksInputParamName", "FORK_JOIN_DYNAMIC %q needs dynamicForkTasksInputParamName beside dynamicForkTasksParam", t.TaskReferenceName)
+			return
+		}
+	}
+	switch {
+	case t.DynamicForkTasksParam != "":
+	case f.Legacy != nil:
+		v.add(t.loc+"/dynamicForkJoinTasksParam", "FORK_JOIN_DYNAMIC %q: dynamicForkJoinTasksParam, Conductor's older form, is not supported: give dynamicForkTasksParam and dynamicForkTasksInputParamName, or inputParameters.forkTaskName and forkTaskInputs", t.TaskReferenceName)
+	default:
+		v.add(t.loc, "FORK_JOIN_DYNAMIC needs dynamicForkTasksParam (and dynamicForkTasksInputParamName) or inputParameters.forkTaskName and forkTaskInputs")
+	}
 }
 
 func hasInputItems(t *WorkflowTask) bool {

@@ -80,6 +80,16 @@ func TestParseDefinitionBadInput(t *testing.T) {
 		{"negative start delay in a fork", `{"name":"w","tasks":[{"name":"f","taskReferenceName":"f","type":"FORK_JOIN","forkTasks":[[{"name":"a","taskReferenceName":"a","startDelay":-2}]]},
 		   {"name":"j","taskReferenceName":"j","type":"JOIN","joinOn":["a"]}]}`,
 			[]string{`/tasks/0/forkTasks/0/0/startDelay: startDelay -2 must not be negative`}},
+		// isDynamicForkJoinValid: the pair, or the older param alone.
+		{"dynamic fork without its input param name", `{"name":"w","tasks":[{"name":"f","taskReferenceName":"f","type":"FORK_JOIN_DYNAMIC","dynamicForkTasksParam":"ts","inputParameters":{"ts":[]}},
+		   {"name":"j","taskReferenceName":"j","type":"JOIN"}]}`,
+			[]string{`/tasks/0/dynamicForkTasksInputParamName: FORK_JOIN_DYNAMIC "f" needs dynamicForkTasksInputParamName beside dynamicForkTasksParam`}},
+		{"dynamic fork with both forms", `{"name":"w","tasks":[{"name":"f","taskReferenceName":"f","type":"FORK_JOIN_DYNAMIC","dynamicForkJoinTasksParam":"d","dynamicForkTasksParam":"ts","dynamicForkTasksInputParamName":"in"},
+		   {"name":"j","taskReferenceName":"j","type":"JOIN"}]}`,
+			[]string{`/tasks/0: FORK_JOIN_DYNAMIC "f": dynamicForkJoinTasksParam or dynamicForkTasksParam with dynamicForkTasksInputParamName, not both`}},
+		{"dynamic fork in the older form", `{"name":"w","tasks":[{"name":"f","taskReferenceName":"f","type":"FORK_JOIN_DYNAMIC","dynamicForkJoinTasksParam":"d"},
+		   {"name":"j","taskReferenceName":"j","type":"JOIN"}]}`,
+			[]string{`/tasks/0/dynamicForkJoinTasksParam: FORK_JOIN_DYNAMIC "f": dynamicForkJoinTasksParam, Conductor's older form, is not supported`}},
 		{"sub workflow without name", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"SUB_WORKFLOW","subWorkflowParam":{}}]}`,
 			[]string{`/tasks/0/subWorkflowParam/name`}},
 		{"inline sub workflow problems", `{"name":"w","tasks":[{"name":"a","taskReferenceName":"a","type":"SUB_WORKFLOW","subWorkflowParam":{"workflowDefinition":{"name":"c","tasks":[{"name":"x","type":"NOPE","taskReferenceName":"x"}]}}}]}`,
@@ -168,13 +178,19 @@ func TestNegativeValuesConductorRegisters(t *testing.T) {
 }
 
 // Under a DO_WHILE's loopOver, which Conductor's registration does not
-// check, a SWITCH without cases and a WAIT with inputs its mappers refuse
-// stand, and run as there: the SWITCH takes its defaultCase
+// check, a SWITCH without cases, a dynamic fork without
+// dynamicForkTasksInputParamName and a WAIT with inputs its mappers refuse
+// stand, and the first and last run as there: the SWITCH takes its defaultCase
 // (SwitchTaskMapper), the WAIT fails FAILED_WITH_TERMINAL_ERROR with
 // WaitTaskMapper's words. At the top they are refused (TestParseDefinitionBadInput).
 func TestRegistrationChecksLeftToRunTimeUnderALoop(t *testing.T) {
 	loop := func(task string) string {
 		return `{"name":"w","tasks":[{"name":"l","taskReferenceName":"l","type":"DO_WHILE","loopCondition":"false","loopOver":[` + task + `]}]}`
+	}
+	// A dynamic fork without dynamicForkTasksInputParamName stands too.
+	if _, err := engine.ParseDefinition([]byte(loop(`{"name":"f","taskReferenceName":"f","type":"FORK_JOIN_DYNAMIC","dynamicForkTasksParam":"ts","inputParameters":{"ts":[]}},
+	  {"name":"j","taskReferenceName":"j","type":"JOIN"}`))); err != nil {
+		t.Errorf("dynamic fork without its input param name: %v", err)
 	}
 	h := newHarness(t, nil)
 	res := h.run(loop(`{"name":"s","taskReferenceName":"s","type":"SWITCH","evaluatorType":"value-param","expression":"k","inputParameters":{"k":"a"},
