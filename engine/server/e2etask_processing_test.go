@@ -91,13 +91,13 @@ func TestConductorE2EJSONJQTests(t *testing.T) {
 }
 
 // TestConductorE2ESetVariableTests: set_variable_test (one SET_VARIABLE of
-// vars = ${workflow.input.vars}), run 200 times (the Java test: 2,000) from 20 concurrent
+// vars = ${workflow.input.vars}), run 2,000 times from 20 concurrent
 // clients, each with its own random UUID as input: testAllFast runs each
 // with executeWorkflow (the answer holds the COMPLETED run), testAll starts
 // each and reads it back once all completed; every run's variables.vars is
 // its own UUID.
 func TestConductorE2ESetVariableTests(t *testing.T) {
-	const total, clients = 200, 20 // Java: 2,000 (see COVERAGE-e2e.md)
+	const total, clients = 2000, 20 // as the Java test's TOTAL_TO_CREATE and pool
 	s := newE2TServer(t)
 	s.updateDefs(t, transcribedDef(t, "e2e_set_variable_test.json"))
 	wc := client.NewWorkflowClient(client.NewAPIClient(nil, settings.NewHttpSettings(s.URL+"/api")))
