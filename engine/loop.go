@@ -377,7 +377,8 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 		}
 		v, err := wt.program.Eval(ctx, cond)
 		if err != nil {
-			return r.failTask(ctx, rec, TaskFailedTerminal, r.sec.CodeExcerpt("loopCondition: "+err.Error(), maxReasonBytes))
+			// DoWhile.execute's words.
+			return r.failTask(ctx, rec, TaskFailedTerminal, r.sec.CodeExcerpt(fmt.Sprintf("Unable to evaluate condition %s, exception %v", wt.LoopCondition, err), maxReasonBytes))
 		}
 		if !truthy(v) {
 			break

@@ -554,13 +554,15 @@ func (v *validator) doWhile(t *WorkflowTask) {
 		}
 		return
 	}
-	typ := t.EvaluatorType
-	if typ == "" {
-		typ = eval.TypeJavaScript
-	}
-	if !eval.Known(typ) {
-		v.add(t.loc+"/evaluatorType", "unknown evaluatorType %q (want value-param, expr, javascript or graaljs)", typ)
-		return
+	// Conductor's DoWhile evaluates the loopCondition as JavaScript
+	// (ScriptEvaluator.evalBool) whatever evaluatorType the task gives: a
+	// value-param or unknown one neither changes how it reads nor is
+	// refused. wfrun's own expr, which Conductor has not, is the one
+	// other.
+	typ := eval.TypeJavaScript
+	switch t.EvaluatorType {
+	case eval.TypeGraalJS, eval.TypeExpr:
+		typ = t.EvaluatorType
 	}
 	v.program(t, t.loc+"/loopCondition", typ, t.LoopCondition)
 }
