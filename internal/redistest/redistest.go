@@ -89,17 +89,23 @@ func StartServer(t testing.TB, opts ...Option) *Server {
 func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
 
 // Stop kills the server and waits for it to exit. It is safe to call twice.
-// Until Restart the port stays this server's: connections to it are
-// refused, as to a server that is down, but no other server (another
+// Until Restart the port stays this server's (hold): connections to it
+// are reset, as by a server that is down, but no other server (another
 // test's, in this process or another) can take it, which would make
 // Restart find that server in its place, and this test lose it when that
-// test ends.
+// test ends. A port that cannot be kept fails the test (Errorf, as Stop
+// may be called from any goroutine).
 func (s *Server) Stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stopLocked()
 	if s.held == nil {
-		s.held = hold(s.port)
+		release, err := hold(s.Addr())
+		if err != nil {
+			s.t.Errorf("redistest: keep port %d while the server is stopped: %v", s.port, err)
+			return
+		}
+		s.held = release
 	}
 }
 
