@@ -570,7 +570,7 @@ func (r *runState) afterFailure(ctx context.Context, rec *taskRecord, status, re
 	case TaskCanceled:
 		wfStatus = StatusTerminated // Conductor's retry(): a CANCELED task terminates the run
 	}
-	return &stopError{status: wfStatus, reason: fmt.Sprintf("Task %s failed with status: %s and reason: '%s'", rec.TaskID, wfStatus, reason),
+	return &stopError{status: wfStatus, reason: taskFailedReason(rec.TaskID, wfStatus, reason),
 		failedRef: rec.Ref, failedTaskID: rec.TaskID}
 }
 

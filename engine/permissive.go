@@ -30,7 +30,7 @@ func (r *runState) permissiveFailures() string {
 	for _, ref := range order {
 		t := latest[ref]
 		if terminalTask(t.Status) && !successfulTask(t.Status) {
-			msgs = append(msgs, fmt.Sprintf("Task %s failed with status: %s and reason: '%s'", t.TaskID, t.Status, t.Reason))
+			msgs = append(msgs, taskFailedReason(t.TaskID, t.Status, t.Reason))
 		}
 	}
 	return strings.Join(msgs, ". ")
@@ -74,4 +74,15 @@ func terminalTask(s string) bool {
 		return false
 	}
 	return true
+}
+
+// taskFailedReason is the reason a run fails for a task that failed with
+// status, as Conductor's DeciderService words it: "Task <id> failed with
+// status: <status> and reason: '<reason>'", a task without a reason
+// giving 'null' (Java's String.format of its null reasonForIncompletion).
+func taskFailedReason(taskID, status, reason string) string {
+	if reason == "" {
+		reason = "null"
+	}
+	return fmt.Sprintf("Task %s failed with status: %s and reason: '%s'", taskID, status, reason)
 }

@@ -775,7 +775,7 @@ func (r *runState) failReopened(ctx context.Context) (*Result, error) {
 		if rec.Status == TaskTimedOut {
 			st.status = StatusTimedOut
 		}
-		st.reason = fmt.Sprintf("Task %s failed with status: %s and reason: '%s'", rec.TaskID, st.status, rec.Reason)
+		st.reason = taskFailedReason(rec.TaskID, st.status, rec.Reason)
 		st.failedRef, st.failedTaskID = rec.Ref, rec.TaskID
 	}
 	res, err := r.finish(ctx, st)

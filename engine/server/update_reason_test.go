@@ -18,7 +18,9 @@ import (
 // reason shows it on the task put back SCHEDULED, the next poll and an
 // IN_PROGRESS update by reference keep it, and so does a FAILED update by
 // reference; a FAILED update by reference of a task that has none, or by
-// id giving none, stores none (no reason of wfrun's own).
+// id giving none, stores none (no reason of wfrun's own). The run fails
+// with DeciderService's "Task … failed with status: FAILED and reason:
+// '…'", a task without a reason giving 'null' as Java formats it.
 func TestTaskUpdateReasonIsTheUpdates(t *testing.T) {
 	c := newE2EClient(t, nil)
 	if st, _, body := c.ts.do(t, "POST", "/api/metadata/taskdefs", `[{"name":"rsn_worker","retryCount":0,"timeoutSeconds":0,"responseTimeoutSeconds":3600}]`); st != 200 {
@@ -71,10 +73,21 @@ func TestTaskUpdateReasonIsTheUpdates(t *testing.T) {
 	byRef(id, "FAILED")
 	expect(id, "FAILED", "halfway")
 
+	runReason := func(id, taskID, reason string) {
+		t.Helper()
+		wf := c.awaitStatus(id, "FAILED")
+		if want := "Task " + taskID + " failed with status: FAILED and reason: '" + reason + "'"; wf.ReasonForIncompletion != want {
+			t.Errorf("run %s: reasonForIncompletion %q, want %q", id, wf.ReasonForIncompletion, want)
+		}
+	}
+	runReason(id, task, "halfway")
+
 	id = c.start("rsn_flow")
-	poll(id)
+	task = poll(id)
 	byRef(id, "FAILED")
 	expect(id, "FAILED", "")
+	// DeciderService formats the task's null reason as Java does.
+	runReason(id, task, "null")
 
 	id = c.start("rsn_flow")
 	task = poll(id)
