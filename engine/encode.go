@@ -95,7 +95,7 @@ type taskHead struct {
 	WaitUntil          int64  `json:"waitUntil,omitempty"`
 	Awaiting           bool   `json:"awaitingCompletion,omitempty"`
 	Callback           int64  `json:"callbackAfterSeconds,omitempty"`
-	StartDelay         int64  `json:"startDelayInSeconds,omitempty"`
+	StartDelay         *int64 `json:"startDelayInSeconds,omitempty"`
 	SubWorkflowID      string `json:"subWorkflowId,omitempty"`
 	RetriedTaskID      string `json:"retriedTaskId,omitempty"`
 	Domain             string `json:"domain,omitempty"`
@@ -336,7 +336,7 @@ func appendTaskHead(b []byte, t *taskRecord, runID string) []byte {
 	if t.Callback != 0 {
 		b = appendIntMember(b, "callbackAfterSeconds", t.Callback)
 	}
-	if t.StartDelay != 0 {
+	if t.StartDelay != 0 || t.ZeroDelay {
 		b = appendIntMember(b, "startDelayInSeconds", t.StartDelay)
 	}
 	b = appendOptStr(b, "subWorkflowId", t.SubWorkflowID)

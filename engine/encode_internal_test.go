@@ -20,11 +20,17 @@ func TestHeadEncodersMatchJSONMarshal(t *testing.T) {
 			Seq: 9, Reason: odd, Scheduled: 1, Start: 2, End: 3, WaitUntil: -4, Awaiting: true, Callback: 3600, StartDelay: 60, SubWorkflowID: "c",
 			RetriedTaskID: "t0", Domain: odd, IsolationGroupID: odd, ExecutionNameSpace: "ns",
 			RateLimitPerFrequency: 5, RateLimitFrequencyInSeconds: 30, ResponseTimeoutSeconds: 120, WorkerID: odd, PollCount: 2, Updated: 4},
+		// A retry without delay of a task with a startDelay: its 0 stored.
+		{TaskID: "t3", Ref: "c", TaskType: "w", TaskDefName: "w", Status: TaskScheduled, RetryCount: 1, RetriedTaskID: "t2", ZeroDelay: true},
 	}
 	for i, rec := range recs {
+		var startDelay *int64
+		if rec.StartDelay != 0 || rec.ZeroDelay {
+			startDelay = &rec.StartDelay
+		}
 		want, err := json.Marshal(taskHead{rec.TaskID, rec.Ref, rec.TaskType, rec.TaskDefName, rec.Status, rec.RetryCount,
 			rec.Iteration, rec.Seq, rec.Reason, rec.Scheduled, rec.Start, rec.End, "run-1", rec.WaitUntil, rec.Awaiting,
-			rec.Callback, rec.StartDelay, rec.SubWorkflowID, rec.RetriedTaskID, rec.Domain, rec.IsolationGroupID, rec.ExecutionNameSpace,
+			rec.Callback, startDelay, rec.SubWorkflowID, rec.RetriedTaskID, rec.Domain, rec.IsolationGroupID, rec.ExecutionNameSpace,
 			rec.RateLimitPerFrequency, rec.RateLimitFrequencyInSeconds, rec.ResponseTimeoutSeconds, rec.WorkerID, rec.PollCount, rec.Updated})
 		if err != nil {
 			t.Fatal(err)

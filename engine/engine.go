@@ -172,9 +172,10 @@ type RemoteTask struct {
 	// RetriedTaskID is the id of the attempt this one retries ("" for a
 	// first attempt), as Conductor's Task shows it.
 	RetriedTaskID string
-	// StartDelay is a retry's delay in whole seconds, its
-	// startDelayInSeconds as Conductor's DeciderService.retry sets it (0
-	// for a first attempt, whose Def's startDelay it shows).
+	// StartDelay is the Task's startDelayInSeconds: a retry's delay in
+	// whole seconds, as Conductor's DeciderService.retry sets it (0 for a
+	// retry without delay), the one of the attempt it retries for a retry
+	// of the run, else the workflow task's startDelay (SimpleTaskMapper).
 	StartDelay int64
 	// Def is the task's entry in the workflow definition (its JSON).
 	Def json.RawMessage
@@ -614,11 +615,14 @@ func (e *Engine) loadDoc(ctx context.Context, id string, _ []byte, d *runDoc, pa
 		t := &taskRecord{
 			TaskID: td.TaskID, Ref: td.ReferenceTaskName, TaskType: td.TaskType, TaskDefName: td.TaskDefName,
 			Status: td.Status, RetryCount: td.RetryCount, Iteration: td.Iteration, Seq: td.Seq, Reason: td.Reason,
-			Scheduled: td.ScheduledTime, Start: td.StartTime, End: td.EndTime, WaitUntil: td.WaitUntil, Awaiting: td.Awaiting, Callback: td.Callback, StartDelay: td.StartDelay,
+			Scheduled: td.ScheduledTime, Start: td.StartTime, End: td.EndTime, WaitUntil: td.WaitUntil, Awaiting: td.Awaiting, Callback: td.Callback,
 			SubWorkflowID: td.SubWorkflowID, RetriedTaskID: td.RetriedTaskID, Domain: td.Domain, inStored: td.InputData, outStored: td.OutputData,
 			IsolationGroupID: td.IsolationGroupID, ExecutionNameSpace: td.ExecutionNameSpace,
 			RateLimitPerFrequency: td.RateLimitPerFrequency, RateLimitFrequencyInSeconds: td.RateLimitFrequencyInSeconds,
 			ResponseTimeoutSeconds: td.ResponseTimeoutSeconds, WorkerID: td.WorkerID, PollCount: td.PollCount, Updated: td.UpdateTime,
+		}
+		if td.StartDelay != nil {
+			t.StartDelay, t.ZeroDelay = *td.StartDelay, *td.StartDelay == 0
 		}
 		t.inMem = unseal(td.InputData, "/tasks/"+t.TaskID+"/inputData")
 		t.outMem = unseal(td.OutputData, "/tasks/"+t.TaskID+"/outputData")

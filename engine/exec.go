@@ -389,6 +389,13 @@ func (r *runState) beginRecord(ctx context.Context, wt *WorkflowTask, ref string
 		rec.passes, rec.passRound = passOf(ctx) // switch.go: dropPass
 		if prev != nil && retry > 0 {
 			rec.RetriedTaskID = prev.TaskID
+			delay := callback // its retry policy's delay
+			if !r.retriedByPolicy(prev) {
+				// A retry of the run: a copy of the attempt
+				// (taskToBeRescheduled), started at once.
+				delay = r.e.shownStartDelay(prev, wt)
+			}
+			r.e.setRetryStartDelay(rec, wt, delay)
 		}
 		if r.e.remoteSimple(wt) {
 			rec.Domain = r.taskDomain(wt.Name) // chosen as it is scheduled (domains.go)
@@ -1053,7 +1060,7 @@ func (r *runState) remoteTask(ctx context.Context, wt *WorkflowTask, rec *taskRe
 		// The correlationId as views show it (headview.go): it goes out
 		// in the worker's poll answer.
 		RunID: r.id, WorkflowType: r.doc.WorkflowType, CorrelationID: r.sec.Text(r.doc.CorrelationID), WorkflowVersion: r.doc.Version,
-		TaskID: rec.TaskID, Ref: rec.Ref, Name: wt.Name, RetryCount: rec.RetryCount, Iteration: rec.Iteration, RetriedTaskID: rec.RetriedTaskID, Seq: rec.Seq, StartDelay: rec.StartDelay,
+		TaskID: rec.TaskID, Ref: rec.Ref, Name: wt.Name, RetryCount: rec.RetryCount, Iteration: rec.Iteration, RetriedTaskID: rec.RetriedTaskID, Seq: rec.Seq, StartDelay: r.e.shownStartDelay(rec, wt),
 		Def: wt.raw, hand: &handoff{r: r, wt: wt, input: input, later: rec.later, names: pol.runtimeMetadata},
 		RateLimitPerFrequency: rec.RateLimitPerFrequency, RateLimitFrequencyInSeconds: rec.RateLimitFrequencyInSeconds,
 		ConcurrentExecLimit: pol.concurrentLimit, TaskDef: pol.def,

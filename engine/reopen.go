@@ -721,6 +721,9 @@ func (r *runState) scheduleRetryAttemptsLocked() {
 			IsolationGroupID: p.IsolationGroupID, ExecutionNameSpace: p.ExecutionNameSpace,
 			RateLimitPerFrequency: p.RateLimitPerFrequency, RateLimitFrequencyInSeconds: p.RateLimitFrequencyInSeconds,
 			ResponseTimeoutSeconds: p.ResponseTimeoutSeconds}
+		// A copy of the attempt (taskToBeRescheduled): its
+		// startDelayInSeconds, callbackAfterSeconds 0.
+		r.e.setRetryStartDelay(t, p.wt, r.e.shownStartDelay(p, p.wt))
 		r.addTaskLocked(t)
 		// Conductor's retry copies the attempt's input: the kept (masked,
 		// `_secrets` in clear) form, sealed again for the new record. Without

@@ -71,6 +71,7 @@ type taskRecord struct {
 	Awaiting      bool  // waits for an external completion (CompleteTask)
 	Callback      int64 // a worker's callbackAfterSeconds (IN_PROGRESS update)
 	StartDelay    int64 // a retry's delay: its startDelayInSeconds (DeciderService.retry)
+	ZeroDelay     bool  // a StartDelay of 0 is stored, not shown as a startDelay (startdelay.go)
 	SubWorkflowID string
 	RetriedTaskID string // the attempt this one retries
 	Domain        string // the queue domain of a worker task (domains.go)

@@ -38,7 +38,7 @@ func TestReopenedParentTerminatesDetachedChild(t *testing.T) {
 	defer cancel()
 	d, err := e.Parse([]byte(`{"name":"detached_reopen","version":1,"schemaVersion":2,"tasks":[
 	 {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN","forkTasks":[
-	  [{"name":"a","taskReferenceName":"a","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"ca","workflowDefinition":{"name":"ca","version":1,"schemaVersion":2,"tasks":[{"name":"slow","taskReferenceName":"s"}]}}}],
+	  [{"name":"a","taskReferenceName":"a","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"ca","workflowDefinition":{"name":"ca","version":1,"schemaVersion":2,"tasks":[{"name":"slow","taskReferenceName":"s","startDelay":1}]}}}],
 	  [{"name":"gate","taskReferenceName":"gate","type":"HUMAN"}]]},
 	 {"name":"join","taskReferenceName":"join","type":"JOIN","joinOn":["a","gate"]}]}`))
 	if err != nil {
@@ -101,6 +101,30 @@ func TestReopenedParentTerminatesDetachedChild(t *testing.T) {
 	want := "Parent workflow has been terminated with reason: " + before.Reason
 	if got.Status != engine.StatusTerminated || c.Status != engine.StatusTerminated || c.Reason != want {
 		t.Fatalf("the retried child: %s / %s %q, want TERMINATED %q", got.Status, c.Status, c.Reason, want)
+	}
+	// The child's retry scheduled the attempt that retries s, then it was
+	// cancelled: a copy of s's (WorkflowExecutor's taskToBeRescheduled),
+	// its startDelayInSeconds (the worker task's startDelay, 1) with it,
+	// callbackAfterSeconds 0.
+	b, err := e.Show(ctx, child)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw struct {
+		Tasks []struct {
+			TaskID        string `json:"taskId"`
+			Status        string `json:"status"`
+			RetriedTaskID string `json:"retriedTaskId"`
+			Callback      int64  `json:"callbackAfterSeconds"`
+			StartDelay    int64  `json:"startDelayInSeconds"`
+		} `json:"tasks"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(raw.Tasks); n != 2 || raw.Tasks[1].RetriedTaskID != raw.Tasks[0].TaskID || raw.Tasks[1].Status != engine.TaskCanceled ||
+		raw.Tasks[1].StartDelay != 1 || raw.Tasks[1].Callback != 0 {
+		t.Fatalf("the retried child's records %+v; want s's retry CANCELED, startDelayInSeconds 1, callbackAfterSeconds 0", raw.Tasks)
 	}
 	if err := e.WaitStarted(ctx); err != nil {
 		t.Fatal(err)

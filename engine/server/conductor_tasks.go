@@ -107,19 +107,9 @@ func (h handed) task(mask func(any) any) map[string]any {
 	return task
 }
 
-// startDelayOf is a polled task's startDelayInSeconds: a retry's delay,
-// as Conductor's DeciderService.retry sets it (its poll resets only
-// callbackAfterSeconds), else the startDelay of its definition entry.
-func startDelayOf(t engine.RemoteTask) int64 {
-	if t.StartDelay != 0 {
-		return t.StartDelay
-	}
-	var wt struct {
-		StartDelay int64 `json:"startDelay"`
-	}
-	_ = json.Unmarshal(t.Def, &wt)
-	return wt.StartDelay
-}
+// startDelayOf is a polled task's startDelayInSeconds (RemoteTask's
+// StartDelay: its poll resets only callbackAfterSeconds).
+func startDelayOf(t engine.RemoteTask) int64 { return t.StartDelay }
 
 func (s *Server) mayPoll(w http.ResponseWriter, r *http.Request, p store.Principal, name string) bool {
 	// Queues are named "domain:type": a ':' in either would name another

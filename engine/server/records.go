@@ -419,10 +419,11 @@ func (rs *recordShaper) complete(t map[string]any, retried bool) {
 	taskType, _ := t["taskType"].(string)
 	defName, _ := t["taskDefName"].(string)
 	worker := rs.s.conductor != nil && rs.s.conductor.eng.IsWorkerTask(taskType, defName)
-	if d := numberOf(t["startDelayInSeconds"]); d != 0 {
-		// A retry's delay, stored with it: DeciderService.retry sets
-		// it as startDelayInSeconds on every retried task.
-		delay = d
+	if d, ok := t["startDelayInSeconds"]; ok {
+		// A retry's delay, stored with it (0 only where it differs
+		// from what follows): DeciderService.retry sets it as
+		// startDelayInSeconds on every retried task.
+		delay = numberOf(d)
 	} else if wt != nil && worker {
 		delay = numberOf(wt["startDelay"])
 	} else if id, _ := t["retriedTaskId"].(string); id != "" && taskType != engine.TypeWait && taskType != engine.TypeHuman {

@@ -81,7 +81,8 @@ func waitRun(t *testing.T, ts *conductorServer, id, want string) map[string]any 
 
 // TestRecordsDecodeWithGoSDK: the Conductor Go SDK's model decodes a
 // finished run's Workflow with every member Conductor fills: the task
-// records' updateTime, startDelayInSeconds (the worker task's startDelay),
+// records' updateTime, startDelayInSeconds (the worker task's startDelay;
+// its retry's, the retry's delay, 0),
 // retried (the failed attempt a retry replaced) and executed, the
 // callbackFromWorker default, the WorkflowTask as the definition holds it
 // (a loop iteration's record, ref calc__2, has calc's) with the registered
@@ -128,8 +129,9 @@ func TestRecordsDecodeWithGoSDK(t *testing.T) {
 	if !first.Retried || first.Executed || retry.Retried || !retry.Executed || retry.RetriedTaskId != first.TaskId {
 		t.Errorf("retried/executed: first %v/%v, retry %v/%v", first.Retried, first.Executed, retry.Retried, retry.Executed)
 	}
-	for _, w := range works {
-		if w.StartDelayInSeconds != 1 || w.WorkflowTask == nil || w.WorkflowTask.Name != "shape_worker" || w.WorkflowTask.StartDelay != 1 || w.WorkflowTask.Type_ != "SIMPLE" {
+	for i, w := range works {
+		// The retry's is its delay, 0 (DeciderService.retry).
+		if w.StartDelayInSeconds != int32(1-i) || w.WorkflowTask == nil || w.WorkflowTask.Name != "shape_worker" || w.WorkflowTask.StartDelay != 1 || w.WorkflowTask.Type_ != "SIMPLE" {
 			t.Fatalf("work record: startDelayInSeconds %d workflowTask %+v", w.StartDelayInSeconds, w.WorkflowTask)
 		}
 		in := w.WorkflowTask.InputParameters
