@@ -628,11 +628,12 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 	ctx = r.sec.ForTask(ctx, ref)
 	pol := r.policy(wt)
 	retry := 0
+	var failed *taskRecord // the attempt a new one retries, found ended
 	if prev := r.lookup(ref); prev != nil && !successfulTask(prev.Status) && prev.Status != TaskScheduled && prev.Status != TaskInProgress {
 		if !r.attemptsAgain(prev, wt, pol) {
 			return r.settled(ctx, prev, wt, pol) // resume.go: its outcome stands
 		}
-		retry = prev.RetryCount + 1
+		retry, failed = prev.RetryCount+1, prev
 	} else if prev != nil && !successfulTask(prev.Status) {
 		retry = prev.RetryCount // an unfinished attempt runs on (reopen.go)
 	}
@@ -648,6 +649,16 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 	// Conductor schedules it (a synchronous system task's at once).
 	var retryWait time.Duration
 	var retryAfter int64
+	if failed != nil && r.retriedByPolicy(failed) {
+		// Failed by a process that went away before it stored the
+		// retry: Conductor's next decide schedules it with its delay.
+		base := pol
+		base.jitterMs = 0
+		retryAfter = int64(retryDelay(base, failed.RetryCount) / time.Second)
+		if !executedByDecider[wt.Type] {
+			retryWait = r.testDelay(retryDelay(pol, failed.RetryCount))
+		}
+	}
 	// answered: the remote attempt whose worker's answer may wait for its
 	// write (remote_stored.go); settled by the write, else when leaving.
 	var answered *taskRecord
@@ -673,6 +684,14 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 			}
 		} else if remote && r.e.remoteDelays && !done && fail == nil {
 			offerAt = r.resumedOfferAt(rec) // remote_delay.go
+		} else if !done && fail == nil && !executedByDecider[wt.Type] {
+			// A retry resumed while it waited for its delay: the rest of
+			// it, as Conductor's queue keeps the retry's time.
+			if at := r.resumedOfferAt(rec); !at.IsZero() {
+				if err := r.sleepRetry(ctx, wt, ref, r.testDelay(at.Sub(r.e.now()))); err != nil {
+					return err
+				}
+			}
 		}
 		retryWait, retryAfter = 0, 0
 		if done {

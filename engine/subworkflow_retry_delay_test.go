@@ -143,3 +143,75 @@ func TestSubWorkflowRetryRecordedAtOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestWorkerRetryResumedDuringItsDelay: a worker task's retry, stored
+// SCHEDULED with its delay (callbackAfterSeconds 30) when the attempt
+// failed, resumed by another process during that delay, runs once the
+// rest of the delay has passed, from its scheduledTime, as Conductor's
+// queue keeps the retry's time across a restart; it ran at once.
+func TestWorkerRetryResumedDuringItsDelay(t *testing.T) {
+	def := `{"name":"worker_retry_delay","version":1,"schemaVersion":2,"tasks":[` +
+		simpleA(`"retryCount":1,"taskDefinition":{"retryLogic":"FIXED","retryDelaySeconds":30}`) + `]}`
+	clock := engine.NewManualClock(time.Unix(1_800_000_000, 0))
+	shared, ring := runstore.NewMemory(), keyring(t, 9)
+	var calls atomic.Int32
+	newEngine := func() *engine.Engine {
+		return harnessEngine(t, shared, engine.WithKeyring(ring), engine.WithClock(clock),
+			engine.WithWorker("w_a", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+				if calls.Add(1) == 1 {
+					return nil, errors.New("w_a failed")
+				}
+				return json.RawMessage(`{"ok":true}`), nil
+			}))
+	}
+	e := newEngine()
+	d, err := e.Parse([]byte(def))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := "5b0d7a4e-0000-4000-8000-000000000510"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan *engine.Result, 1)
+	go func() {
+		res, err := e.Start(ctx, d, json.RawMessage(`{}`), engine.WithRunID(id))
+		if err != nil && !errors.Is(err, engine.ErrInterrupted) && !errors.Is(err, context.Canceled) {
+			t.Errorf("start: %v", err)
+		}
+		done <- res
+	}()
+	var recs []retryRecord
+	waitFor(t, "the retry stored SCHEDULED", func() bool {
+		_, recs = retryRecords(t, e, id)
+		return len(recs) == 2 && recs[0].Status == engine.TaskFailed
+	})
+	retry := recs[1]
+	if retry.Status != engine.TaskScheduled || retry.Callback != 30 {
+		t.Fatalf("the retry: %+v; want SCHEDULED, callbackAfterSeconds 30", retry)
+	}
+	due := time.UnixMilli(retry.Scheduled).Add(30 * time.Second)
+	waitFor(t, "the retry's delay to be waited for", func() bool { return clock.Pending(due) })
+	cancel() // the process goes away
+	<-done
+	clock.Advance(10 * time.Second)
+	e = newEngine()
+	done = make(chan *engine.Result, 1)
+	go func() {
+		res, err := e.Resume(context.Background(), id)
+		if err != nil {
+			t.Errorf("resume: %v", err)
+		}
+		done <- res
+	}()
+	waitFor(t, "the resumed retry to wait for the rest of its delay", func() bool { return clock.Pending(due) })
+	if _, recs = retryRecords(t, e, id); len(recs) != 2 || recs[1].Status != engine.TaskScheduled || calls.Load() != 1 {
+		t.Fatalf("during the delay: %+v, w_a called %d times; want the retry SCHEDULED, not run", recs, calls.Load())
+	}
+	clock.Advance(due.Sub(clock.Now()))
+	if res := ended(t, done); res == nil || res.Status != engine.StatusCompleted {
+		t.Fatalf("parent: %+v", res)
+	}
+	if _, recs = retryRecords(t, e, id); len(recs) != 2 || recs[1].TaskID != retry.TaskID || recs[1].Status != engine.TaskCompleted || recs[1].Start < due.UnixMilli() {
+		t.Fatalf("the retry after its delay: %+v; want it COMPLETED, started at %d", recs, due.UnixMilli())
+	}
+}

@@ -135,25 +135,28 @@ func subCrashAndResume(t *testing.T, k int, before bool) {
 	}
 }
 
-// subRetryCrashDef: subCrashDef's runs with a SUB_WORKFLOW task whose
-// child fails the first time (its worker task, not retried) and which is
-// retried once after 1 s.
+// subRetryCrashDef: a worker task that fails the first time, retried once
+// after 1 s, and a SUB_WORKFLOW task whose child fails the first time (its
+// worker task, not retried), retried once after 1 s.
 const subRetryCrashDef = `{"name":"sub_retry_crash","tasks":[
   {"name":"step","taskReferenceName":"a","inputParameters":{"ref":"a"}},
+  {"name":"once","taskReferenceName":"o","retryCount":1,"inputParameters":{"ref":"o"},
+   "taskDefinition":{"name":"once","retryCount":1,"retryLogic":"FIXED","retryDelaySeconds":1}},
   {"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW","retryCount":1,
    "taskDefinition":{"name":"sub","retryCount":1,"retryLogic":"FIXED","retryDelaySeconds":1},
    "subWorkflowParam":{"name":"sub_retry_crash_child","workflowDefinition":
     {"name":"sub_retry_crash_child","tasks":[{"name":"once","taskReferenceName":"c1","retryCount":0,"inputParameters":{"ref":"c1"}}]}}},
   {"name":"step","taskReferenceName":"e","inputParameters":{"ref":"e"}}]}`
 
-// TestKillAtEverySubWorkflowRetryWrite: a process whose SUB_WORKFLOW
-// task's child failed, killed just before or just after each of its
-// writes, leaves a run that a resume finishes: the retry, stored
+// TestKillAtEveryRetryDelayWrite: a process whose worker task and whose
+// SUB_WORKFLOW task's child failed, killed just before or just after each
+// of its writes, leaves a run that a resume finishes: each retry, stored
 // SCHEDULED with its delay (callbackAfterSeconds) as soon as the attempt
-// failed, starts its child no sooner than its scheduledTime plus that
+// failed, or by the resumed run when the process went away before it
+// stored it, starts (its child) no sooner than its scheduledTime plus that
 // delay, in the process that scheduled it or in the one that resumed it;
 // every child a record names is stored, and the last one completed.
-func TestKillAtEverySubWorkflowRetryWrite(t *testing.T) {
+func TestKillAtEveryRetryDelayWrite(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns a process per persistence point")
 	}
@@ -165,13 +168,16 @@ func TestKillAtEverySubWorkflowRetryWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res, err := e.Start(context.Background(), def, nil); err != nil || res.Status != engine.StatusCompleted || countLog(t, log)["c1"] != 2 {
-		t.Fatalf("reference run: %v %+v, c1 called %d times", err, res, countLog(t, log)["c1"])
+	if res, err := e.Start(context.Background(), def, nil); err != nil || res.Status != engine.StatusCompleted || countLog(t, log)["c1"] != 2 || countLog(t, log)["o"] != 2 {
+		t.Fatalf("reference run: %v %+v, o and c1 called %v", err, res, countLog(t, log))
 	}
 	total := count.n
 	for k := 1; k <= total; k++ {
 		for _, before := range []bool{true, false} {
-			t.Run(fmt.Sprintf("write=%d/before=%v", k, before), func(t *testing.T) { subRetryCrashAndResume(t, k, before) })
+			t.Run(fmt.Sprintf("write=%d/before=%v", k, before), func(t *testing.T) {
+				t.Parallel() // each waits for its retries' delays, on its own store
+				subRetryCrashAndResume(t, k, before)
+			})
 		}
 	}
 }
@@ -220,6 +226,7 @@ func subRetryCrashAndResume(t *testing.T, k int, before bool) {
 			Status        string `json:"status"`
 			RetryCount    int    `json:"retryCount"`
 			Scheduled     int64  `json:"scheduledTime"`
+			Start         int64  `json:"startTime"`
 			Callback      int64  `json:"callbackAfterSeconds"`
 			SubWorkflowID string `json:"subWorkflowId"`
 		} `json:"tasks"`
@@ -229,6 +236,9 @@ func subRetryCrashAndResume(t *testing.T, k int, before bool) {
 	}
 	var last string
 	for _, tk := range d.Tasks {
+		if tk.Ref == "o" && tk.RetryCount == 1 && (tk.Callback != 1 || tk.Start < tk.Scheduled+1000) {
+			t.Fatalf("the retry %+v (callbackAfterSeconds 1) started before its delay had passed", tk)
+		}
 		if tk.Ref != "sub" {
 			continue
 		}
