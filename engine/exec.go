@@ -385,7 +385,7 @@ func (r *runState) beginRecord(ctx context.Context, wt *WorkflowTask, ref string
 		}
 		prev := rec
 		rec = &taskRecord{Ref: ref, TaskType: recordType(wt), TaskDefName: recordDefName(wt), Status: TaskScheduled,
-			RetryCount: retry, Iteration: iter, Scheduled: r.nowMillis(), Callback: callback, StartDelay: callback, wt: wt}
+			RetryCount: retry, Iteration: iter, Scheduled: r.nowMillis(), Callback: callback, wt: wt}
 		rec.passes, rec.passRound = passOf(ctx) // switch.go: dropPass
 		if prev != nil && retry > 0 {
 			rec.RetriedTaskID = prev.TaskID

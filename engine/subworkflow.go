@@ -219,7 +219,16 @@ func (r *runState) execSubWorkflow(ctx context.Context, wt *WorkflowTask, suffix
 		// its jitter.
 		var callback int64
 		var wait time.Duration
-		if prev := r.lookup(ref); prev != nil && !successfulTask(prev.Status) {
+		prev := r.lookup(ref)
+		if prev == nil && wt.StartDelay > 0 {
+			// Its startDelay, as Conductor's SubWorkflowTaskMapper
+			// sets it: callbackAfterSeconds (not
+			// startDelayInSeconds), which holds the task in its
+			// queue that long.
+			callback = int64(wt.StartDelay)
+			wait = r.testDelay(time.Duration(wt.StartDelay) * time.Second)
+		}
+		if prev != nil && !successfulTask(prev.Status) {
 			retry = prev.RetryCount // an unfinished attempt runs on
 			if prev.Status != TaskScheduled && prev.Status != TaskInProgress {
 				retry++
@@ -255,16 +264,16 @@ func (r *runState) retriedByPolicy(prev *taskRecord) bool {
 }
 
 // retryWait waits, before SUB_WORKFLOW record rec (SCHEDULED, stored,
-// naming no child) starts its child, for the rest of its retry's delay:
-// wait when the retry was just scheduled; else (a resumed record) until
-// its scheduledTime plus its callbackAfterSeconds, as Conductor's queue
-// holds the retried task that long, a restart or not. An update of rec
+// naming no child) starts its child, for the rest of its retry's delay
+// (or of its startDelay): wait when it was just scheduled; else (a
+// resumed record) until its scheduledTime plus its callbackAfterSeconds,
+// as Conductor's queue holds the task that long, a restart or not. An update of rec
 // that comes meanwhile ends the wait: the task takes it at once
 // (updateBeforeStart), as Conductor's updateTask takes an update of a
 // SCHEDULED task.
 func (r *runState) retryWait(ctx context.Context, rec *taskRecord, wait time.Duration) error {
 	r.mu.Lock()
-	if wait == 0 && rec.RetryCount > 0 && rec.Callback > 0 {
+	if wait == 0 && rec.Callback > 0 {
 		wait = time.UnixMilli(rec.Scheduled + rec.Callback*1000).Sub(r.e.now())
 	}
 	r.mu.Unlock()

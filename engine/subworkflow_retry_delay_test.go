@@ -215,3 +215,48 @@ func TestWorkerRetryResumedDuringItsDelay(t *testing.T) {
 		t.Fatalf("the retry after its delay: %+v; want it COMPLETED, started at %d", recs, due.UnixMilli())
 	}
 }
+
+// TestSubWorkflowStartDelay: Conductor's SubWorkflowTaskMapper sets a
+// SUB_WORKFLOW task's callbackAfterSeconds (not its startDelayInSeconds)
+// to its startDelay, and its queue holds the task that long before the
+// system task worker starts the child. On the engine's clock (startDelay
+// 20): the task is stored SCHEDULED with callbackAfterSeconds 20 and no
+// child, and starts its child once 20 s have passed; it started it at
+// once.
+func TestSubWorkflowStartDelay(t *testing.T) {
+	clock := engine.NewManualClock(time.Unix(1_800_000_000, 0))
+	e := harnessEngine(t, nil, engine.WithClock(clock),
+		engine.WithWorker("w_a", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+			return json.RawMessage(`{"ok":true}`), nil
+		}))
+	d, err := e.Parse([]byte(`{"name":"sub_start_delay","version":1,"schemaVersion":2,"tasks":[` + subA(`"startDelay":20`) + `]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := "5b0d7a4e-0000-4000-8000-000000000520"
+	done := make(chan *engine.Result, 1)
+	go func() {
+		res, err := e.Start(context.Background(), d, json.RawMessage(`{}`), engine.WithRunID(id))
+		if err != nil {
+			t.Errorf("start: %v", err)
+		}
+		done <- res
+	}()
+	var recs []retryRecord
+	waitFor(t, "the task stored", func() bool {
+		_, recs = retryRecords(t, e, id)
+		return len(recs) == 1
+	})
+	due := time.UnixMilli(recs[0].Scheduled).Add(20 * time.Second)
+	waitFor(t, "its startDelay to be waited for", func() bool { return clock.Pending(due) })
+	if _, recs = retryRecords(t, e, id); recs[0].Status != engine.TaskScheduled || recs[0].SubWorkflowID != "" || recs[0].Callback != 20 || recs[0].StartDelay != 0 {
+		t.Fatalf("during its startDelay: %+v; want SCHEDULED without a child, callbackAfterSeconds 20, startDelayInSeconds 0", recs[0])
+	}
+	clock.Advance(20 * time.Second)
+	if res := ended(t, done); res == nil || res.Status != engine.StatusCompleted {
+		t.Fatalf("run: %+v", res)
+	}
+	if _, recs = retryRecords(t, e, id); recs[0].Status != engine.TaskCompleted || recs[0].SubWorkflowID == "" || recs[0].Start < due.UnixMilli() {
+		t.Fatalf("after its startDelay: %+v; want it COMPLETED with its child, started at %d", recs[0], due.UnixMilli())
+	}
+}
