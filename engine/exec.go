@@ -362,6 +362,12 @@ func (r *runState) beginRetry(ctx context.Context, wt *WorkflowTask, ref string,
 
 // beginRecord is begin without waiting for the fork's decision.
 func (r *runState) beginRecord(ctx context.Context, wt *WorkflowTask, ref string, iter, retry int, callback int64) (rec *taskRecord, input []byte, done bool, fail *tasks.Result, err error) {
+	if !mappedWithFirstTask[wt.Type] {
+		// However it returns (a record that stands, kept as it is, a
+		// skip, an input that fails), the case's mapping it ends is over
+		// (switch.go); a task with its input ends it below.
+		defer endCaseMapping(ctx, r)
+	}
 	rec = r.lookup(ref)
 	if rec == nil && retry == 0 {
 		// A skip (SkipTask) taken from the store but not yet recorded.

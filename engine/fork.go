@@ -166,7 +166,7 @@ func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *Workflo
 	self := members[len(branches)]
 	// As a case's first task, its branches' first tasks are mapped with
 	// it, not seeing the enclosing SWITCH (switch.go).
-	mapped := r.forkCaseMapping(ctx, len(branches))
+	mapped := r.forkCaseMapping(ctx, branches)
 	for i, branch := range branches {
 		wg.Add(1)
 		go func() {
@@ -175,7 +175,11 @@ func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *Workflo
 			defer notify()
 			defer passes.leave(members[i])
 			bt := &branchTurn{p: passes, m: members[i]}
-			if err := r.execListNotify(mapped(context.WithValue(bctx, branchKey{}, bt)), branch, suffix, iter, notify); err != nil {
+			brctx := mapped(context.WithValue(bctx, branchKey{}, bt), len(branch))
+			// The branch's share of the mapping ends with its first task's
+			// input, or when the branch returns, whichever comes first.
+			defer endCaseMapping(brctx, r)
+			if err := r.execListNotify(brctx, branch, suffix, iter, notify); err != nil {
 				errs[i] = err
 				failed.Store(true)
 				if errors.Is(err, errForkStopped) {

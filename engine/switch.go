@@ -29,6 +29,7 @@ func (r *runState) execSwitch(ctx context.Context, wt *WorkflowTask, suffix stri
 	}
 	if fail != nil {
 		r.releaseEvents(hold, true)
+		endCaseMapping(ctx, r) // no case: an enclosing case's mapping ends with it
 		return r.failTask(ctx, rec, string(fail.Status), fail.Reason)
 	}
 	if !done && wt.Type == TypeSwitch && rec.Status != TaskInProgress {
@@ -49,6 +50,9 @@ func (r *runState) execSwitch(ctx context.Context, wt *WorkflowTask, suffix stri
 		selected = o.SelectedCase
 		if wt.Type == TypeDecision && len(o.CaseOutput) > 0 {
 			selected = o.CaseOutput[0]
+		}
+		if len(switchBranch(wt, selected)) == 0 {
+			endCaseMapping(ctx, r) // it stands with no case: an enclosing case's mapping ends
 		}
 	} else {
 		selected, err = r.evalCase(ctx, wt, input, checked, evaluated)
@@ -353,21 +357,35 @@ func (r *runState) hideWhileMapping(ctx context.Context, rec *taskRecord) contex
 	return context.WithValue(ctx, caseMappingKey{}, m)
 }
 
-// forkCaseMapping returns what gives the context the n branches of a FORK
-// whose context is ctx map their first tasks with: when ctx carries a
-// chain not ended (the FORK is a case's first task), it ends once every
-// branch's has (execFork ends what is left of it when it returns).
-func (r *runState) forkCaseMapping(ctx context.Context, n int) func(context.Context) context.Context {
+// forkCaseMapping returns what gives the context each branch of a FORK
+// whose context is ctx maps its first task with (given the branch's
+// length): when ctx carries a chain not ended (the FORK is a case's first
+// task), it ends once every branch with a task has ended its share (its
+// first task has its input, or the branch returned: execFork). An empty
+// branch maps nothing (Conductor's mapper takes each branch's first task)
+// and has no share; with no branch holding a task, the chain ends now.
+// execFork ends what is left of it when it returns.
+func (r *runState) forkCaseMapping(ctx context.Context, branches [][]*WorkflowTask) func(context.Context, int) context.Context {
 	m, _ := ctx.Value(caseMappingKey{}).(*caseMapping)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if m == nil || m.done {
-		return func(c context.Context) context.Context { return c }
+		return func(c context.Context, _ int) context.Context { return c }
+	}
+	n := 0
+	for _, b := range branches {
+		if len(b) > 0 {
+			n++
+		}
 	}
 	if m.left = n; n == 0 {
 		r.endMappingLocked(m)
 	}
-	return func(c context.Context) context.Context {
+	return func(c context.Context, size int) context.Context {
+		if size == 0 {
+			// No share: the chain does not wait for it, nor ends with it.
+			return context.WithValue(c, caseMappingKey{}, (*caseMapping)(nil))
+		}
 		return context.WithValue(c, caseMappingKey{}, &caseMapping{up: m})
 	}
 }
