@@ -361,6 +361,13 @@ func (s *Server) summaryUpdateTime(ctx context.Context, sum runstore.Summary) in
 	list, _ := doc["tasks"].([]any)
 	deriveUpdateTime(doc, list)
 	n := numberOf(doc["updateTime"])
+	if n != 0 {
+		// Kept in the run's index entry (while it still has none), so
+		// later searches, in this process or another, read it there. A
+		// failure leaves the entry as it was: the next search derives
+		// it again.
+		_, _ = s.conductor.eng.BackfillUpdateTime(ctx, sum.ID, n)
+	}
 	switch sum.Status {
 	case engine.StatusCompleted, engine.StatusFailed, engine.StatusTimedOut, engine.StatusTerminated:
 		// Ended: it changes no more unless the run is started again,
@@ -403,10 +410,14 @@ func (s *Server) searchPage(w http.ResponseWriter, r *http.Request, p store.Prin
 		s.runError(w, r, err)
 		return 0, nil, false
 	}
-	for i := range all {
-		// A summary written before summaries kept updateTime: the run's
-		// derived one, for the sort, the query and the answer alike.
-		all[i].UpdateTime = s.summaryUpdateTime(r.Context(), all[i])
+	if strings.Contains(strings.ToLower(q.Get("sort")+" "+q.Get("query")), "updatetime") {
+		for i := range all {
+			// A summary written before summaries kept updateTime: the
+			// run's derived one, for the sort and the query (the answer
+			// derives it for the runs of the page only, when neither
+			// uses it).
+			all[i].UpdateTime = s.summaryUpdateTime(r.Context(), all[i])
+		}
 	}
 	if field, desc, ok := strings.Cut(q.Get("sort"), ":"); ok || field != "" {
 		less := summaryOrder(field)

@@ -44,6 +44,23 @@ func (o *olderIndex) Archive(ctx context.Context, id string, archived []byte, su
 	return o.Store.Archive(ctx, id, archived, sum)
 }
 
+// backfilled counts the runs loaded from an olderIndex whose entries take
+// the updateTime a search backfills (runstore.UpdateTimeBackfiller), as
+// the stores of this wfrun do.
+type backfilled struct {
+	loadCounter
+	mem *runstore.Memory
+}
+
+func newBackfilled() *backfilled {
+	mem := runstore.NewMemory()
+	return &backfilled{loadCounter: loadCounter{Store: &olderIndex{Store: mem}}, mem: mem}
+}
+
+func (b *backfilled) BackfillUpdateTime(ctx context.Context, id string, updateTime int64) error {
+	return b.mem.BackfillUpdateTime(ctx, id, updateTime)
+}
+
 // TestSearchOfOlderRunsUsesTheirDerivedUpdateTime: runs whose index
 // entries were written before they kept updateTime (olderIndex) show, in
 // GET /api/workflow/{id}, the updateTime their records derive from the
@@ -53,7 +70,7 @@ func (o *olderIndex) Archive(ctx context.Context, id string, archived []byte, su
 // in updateTime:ASC, first in DESC, alone for updateTime > b's.
 func TestSearchOfOlderRunsUsesTheirDerivedUpdateTime(t *testing.T) {
 	clock := engine.NewManualClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	runs := &loadCounter{Store: &olderIndex{Store: runstore.NewMemory()}}
+	runs := newBackfilled()
 	ts := newConductorServerWith(t, runs, []engine.Option{engine.WithClock(clock)})
 	c := newE2EClient(t, ts)
 	if st, _, body := ts.do(t, "POST", "/api/metadata/workflow", `{"name":"older_runs","version":1,"schemaVersion":2,"tasks":[
@@ -111,6 +128,17 @@ func TestSearchOfOlderRunsUsesTheirDerivedUpdateTime(t *testing.T) {
 		}
 	}
 	searches()
+	// Running, the runs were read for their updateTime once: it is in
+	// their index entries now, which the next searches read.
+	before := runs.loads.Load()
+	searches()
+	if n := runs.loads.Load() - before; n != 0 {
+		t.Errorf("searches of running runs read %d run documents after the first", n)
+	}
+	if all, err := runs.mem.List(context.Background(), runstore.ListOptions{}); err != nil || len(all) != 2 ||
+		all[0].UpdateTime != updated[all[0].ID] || all[1].UpdateTime != updated[all[1].ID] {
+		t.Errorf("index entries after a search: %+v, %v; want the derived updateTimes %v", all, err, updated)
+	}
 	// Ended (b first), the runs are read for their updateTime once, not
 	// at every search.
 	for _, id := range []string{b, a} {
@@ -120,7 +148,7 @@ func TestSearchOfOlderRunsUsesTheirDerivedUpdateTime(t *testing.T) {
 		updated[id] = wf.UpdateTime
 	}
 	searches()
-	before := runs.loads.Load()
+	before = runs.loads.Load()
 	searches()
 	if n := runs.loads.Load() - before; n != 0 {
 		t.Errorf("searches of ended runs read %d run documents", n)
