@@ -454,9 +454,13 @@ func (r *runState) resetSiblingNotedLocked(t *taskRecord, sibs []rerunSibling, s
 // rerun reopens), runs again with the input it has (replacementInput),
 // as Conductor's finalizeRerun leaves a reset record's inputData as it is:
 // a leaf task, a control task (a DO_WHILE, a JOIN: what it does reads its
-// definition, as Conductor's DoWhile and Join do, and its joinOn) or a
+// definition, as Conductor's DoWhile and Join do, and its joinOn; a
+// SWITCH or DECISION, whose case is evaluated on that kept input, not on
+// a rerun's new workflowInput; a FORK; an EXCLUSIVE_JOIN) or a
 // SUB_WORKFLOW (its child's input, the record's workflowInput) with an
-// input. Callers hold r.mu.
+// input. One whose template reads a secret, or whose stored input was
+// masked, is resolved again (its stored input never holds the value).
+// Callers hold r.mu.
 func keptSibling(t *taskRecord) (rerunSibling, bool) {
 	if t.TaskType != TypeSubWorkflow {
 		return rerunSibling{TaskID: t.TaskID}, hasJSON(t.inMem)
