@@ -4,15 +4,9 @@ package engine_test
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 
 	"github.com/wfrun/wfrun/engine"
@@ -42,17 +36,9 @@ func TestKillAtEveryRerunWriteWithControlSiblings(t *testing.T) {
 			t.Fatalf("%s: reference rerun: %v %+v", c.name, err, r)
 		}
 		c.check(t, e, id, prior)
-		total := int(count.n.Load())
-		if total < 2 {
-			t.Fatalf("%s: the reference rerun made %d writes", c.name, total)
-		}
-		for k := 1; k <= total; k++ {
-			for _, before := range []bool{true, false} {
-				t.Run(fmt.Sprintf("%s/write=%d/before=%v", c.name, k, before), func(t *testing.T) {
-					controlSiblingsCrashAndResume(t, c, k, before)
-				})
-			}
-		}
+		killAtEveryWrite(t, c.name, int(count.n.Load()), 2, func(t *testing.T, k int, before bool) {
+			controlSiblingsCrashAndResume(t, c, k, before)
+		})
 	}
 }
 
@@ -85,19 +71,8 @@ func controlSiblingsCrashAndResume(t *testing.T, c controlSiblingsCase, k int, b
 	id, prior := c.failed(t, e, &fail)
 	_ = rs.Close()
 
-	child := exec.Command(os.Args[0], "-test.run", "^TestRerunControlSiblingsCrashChild$", "-test.v")
-	child.Env = append(os.Environ(), "WFRUN_RERUN_CSIB_DB="+db, "WFRUN_RERUN_CSIB_RUN="+id, "WFRUN_RERUN_CSIB_FROM="+prior[c.from]["taskId"].(string),
-		"WFRUN_RERUN_CSIB_AT="+strconv.Itoa(k), "WFRUN_RERUN_CSIB_BEFORE="+map[bool]string{true: "1"}[before])
-	out, err := child.CombinedOutput()
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee) && ee.Sys().(syscall.WaitStatus).Signal() == syscall.SIGKILL:
-	case strings.Contains(string(out), "child was not killed (writes made: all)"):
-		// Fewer writes than the reference rerun made (timing): the rerun
-		// ended.
-	default:
-		t.Fatalf("child was not killed: %v\n%s", err, out)
-	}
+	runRerunKillChild(t, "TestRerunControlSiblingsCrashChild", append(killChildEnv("WFRUN_RERUN_CSIB", db, k, before),
+		"WFRUN_RERUN_CSIB_RUN="+id, "WFRUN_RERUN_CSIB_FROM="+prior[c.from]["taskId"].(string))...)
 
 	rs, err = runstore.OpenBolt(db)
 	if err != nil {
@@ -105,35 +80,17 @@ func controlSiblingsCrashAndResume(t *testing.T, c controlSiblingsCase, k int, b
 	}
 	defer rs.Close()
 	e = controlSiblingsEngine(t, rs, &fail, nil, func(string) {})
-	r, err := e.Resume(context.Background(), id)
-	switch {
-	case errors.Is(err, engine.ErrNotRunning):
-		if k == 1 && before {
-			return // the rerun never was
-		}
-	case err != nil || r.Status != engine.StatusCompleted:
-		t.Fatalf("resume after write %d: %v %+v", k, err, r)
+	if resumeKilledRerun(t, e, id, k, before) {
+		c.check(t, e, id, prior)
 	}
-	c.check(t, e, id, prior)
 }
 
 // TestRerunControlSiblingsCrashChild is the child process (skipped unless
 // started by TestKillAtEveryRerunWriteWithControlSiblings).
 func TestRerunControlSiblingsCrashChild(t *testing.T) {
-	db := os.Getenv("WFRUN_RERUN_CSIB_DB")
-	if db == "" {
-		t.Skip("child process of TestKillAtEveryRerunWriteWithControlSiblings")
-	}
-	rs, err := runstore.OpenBolt(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := strconv.Atoi(os.Getenv("WFRUN_RERUN_CSIB_AT"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := openKillChild(t, "WFRUN_RERUN_CSIB", "TestKillAtEveryRerunWriteWithControlSiblings")
 	var fail atomic.Bool
-	e := controlSiblingsEngine(t, &killAtWrite{Store: rs, k: k, before: os.Getenv("WFRUN_RERUN_CSIB_BEFORE") != ""}, &fail, nil, func(string) {})
-	_, err = e.RerunWith(context.Background(), os.Getenv("WFRUN_RERUN_CSIB_RUN"), controlSiblingsRerun(os.Getenv("WFRUN_RERUN_CSIB_FROM")))
+	e := controlSiblingsEngine(t, store, &fail, nil, func(string) {})
+	_, err := e.RerunWith(context.Background(), os.Getenv("WFRUN_RERUN_CSIB_RUN"), controlSiblingsRerun(os.Getenv("WFRUN_RERUN_CSIB_FROM")))
 	t.Fatalf("child was not killed (writes made: all): %v", err)
 }

@@ -3,13 +3,10 @@
 package engine_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -259,17 +256,9 @@ func TestKillAtEveryRerunWrite(t *testing.T) {
 		if r, err := e.RerunWith(ctx, res.RunID, o); err != nil || r.Status != engine.StatusCompleted {
 			t.Fatalf("reference rerun: %v %+v", err, r)
 		}
-		total := int(count.n.Load())
-		if total < 3 {
-			t.Fatalf("the reference rerun made %d writes", total)
-		}
-		for k := 1; k <= total; k++ {
-			for _, before := range []bool{true, false} {
-				t.Run(fmt.Sprintf("%s/write=%d/before=%v", tc.name, k, before), func(t *testing.T) {
-					rerunCrashAndResume(t, tc.taskInput, tc.wantFirst, k, before)
-				})
-			}
-		}
+		killAtEveryWrite(t, tc.name, int(count.n.Load()), 3, func(t *testing.T, k int, before bool) {
+			rerunCrashAndResume(t, tc.taskInput, tc.wantFirst, k, before)
+		})
 	}
 }
 
@@ -298,19 +287,8 @@ func rerunCrashAndResume(t *testing.T, taskInput, wantFirst string, k int, befor
 		o.TaskInput = json.RawMessage(taskInput)
 	}
 	opts, _ := json.Marshal(o)
-	child := exec.Command(os.Args[0], "-test.run", "^TestRerunCrashChild$", "-test.v")
-	child.Env = append(os.Environ(), "WFRUN_RERUN_CRASH_DB="+db, "WFRUN_RERUN_CRASH_LOG="+logPath, "WFRUN_RERUN_CRASH_RUN="+res.RunID,
-		"WFRUN_RERUN_CRASH_OPTS="+string(opts), "WFRUN_RERUN_CRASH_AT="+strconv.Itoa(k), "WFRUN_RERUN_CRASH_BEFORE="+map[bool]string{true: "1"}[before])
-	out, err := child.CombinedOutput()
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee) && ee.Sys().(syscall.WaitStatus).Signal() == syscall.SIGKILL:
-	case bytes.Contains(out, []byte("child was not killed (writes made: all)")):
-		// Fewer writes than the reference rerun made (a task written
-		// early while it runs depends on timing): the rerun ended.
-	default:
-		t.Fatalf("child was not killed: %v\n%s", err, out)
-	}
+	runRerunKillChild(t, "TestRerunCrashChild", append(killChildEnv("WFRUN_RERUN_CRASH", db, k, before),
+		"WFRUN_RERUN_CRASH_LOG="+logPath, "WFRUN_RERUN_CRASH_RUN="+res.RunID, "WFRUN_RERUN_CRASH_OPTS="+string(opts))...)
 
 	rs, err = runstore.OpenBolt(db)
 	if err != nil {

@@ -4,15 +4,9 @@ package engine_test
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 
 	"github.com/wfrun/wfrun/engine"
@@ -38,17 +32,7 @@ func TestKillAtEveryRerunWriteWithSiblings(t *testing.T) {
 		t.Fatalf("reference rerun: %v %+v", err, r)
 	}
 	checkSiblingsRerun(t, e, id, a, b0, b1)
-	total := int(count.n.Load())
-	if total < 2 {
-		t.Fatalf("the reference rerun made %d writes", total)
-	}
-	for k := 1; k <= total; k++ {
-		for _, before := range []bool{true, false} {
-			t.Run(fmt.Sprintf("write=%d/before=%v", k, before), func(t *testing.T) {
-				siblingsCrashAndResume(t, k, before)
-			})
-		}
-	}
+	killAtEveryWrite(t, "", int(count.n.Load()), 2, siblingsCrashAndResume)
 }
 
 func siblingsCrashAndResume(t *testing.T, k int, before bool) {
@@ -63,19 +47,8 @@ func siblingsCrashAndResume(t *testing.T, k int, before bool) {
 	id, a, b0, b1 := failedSiblings(t, e, &fail)
 	_ = rs.Close()
 
-	child := exec.Command(os.Args[0], "-test.run", "^TestRerunSiblingsCrashChild$", "-test.v")
-	child.Env = append(os.Environ(), "WFRUN_RERUN_SIB_DB="+db, "WFRUN_RERUN_SIB_RUN="+id, "WFRUN_RERUN_SIB_FROM="+b1["taskId"].(string),
-		"WFRUN_RERUN_SIB_AT="+strconv.Itoa(k), "WFRUN_RERUN_SIB_BEFORE="+map[bool]string{true: "1"}[before])
-	out, err := child.CombinedOutput()
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee) && ee.Sys().(syscall.WaitStatus).Signal() == syscall.SIGKILL:
-	case strings.Contains(string(out), "child was not killed (writes made: all)"):
-		// Fewer writes than the reference rerun made (timing): the rerun
-		// ended.
-	default:
-		t.Fatalf("child was not killed: %v\n%s", err, out)
-	}
+	runRerunKillChild(t, "TestRerunSiblingsCrashChild", append(killChildEnv("WFRUN_RERUN_SIB", db, k, before),
+		"WFRUN_RERUN_SIB_RUN="+id, "WFRUN_RERUN_SIB_FROM="+b1["taskId"].(string))...)
 
 	rs, err = runstore.OpenBolt(db)
 	if err != nil {
@@ -83,36 +56,18 @@ func siblingsCrashAndResume(t *testing.T, k int, before bool) {
 	}
 	defer rs.Close()
 	e = siblingEngine(t, rs, &fail, &side)
-	r, err := e.Resume(context.Background(), id)
-	switch {
-	case errors.Is(err, engine.ErrNotRunning):
-		if k == 1 && before {
-			return // the rerun never was
-		}
-	case err != nil || r.Status != engine.StatusCompleted:
-		t.Fatalf("resume after write %d: %v %+v", k, err, r)
+	if resumeKilledRerun(t, e, id, k, before) {
+		checkSiblingsRerun(t, e, id, a, b0, b1)
 	}
-	checkSiblingsRerun(t, e, id, a, b0, b1)
 }
 
 // TestRerunSiblingsCrashChild is the child process (skipped unless started
 // by TestKillAtEveryRerunWriteWithSiblings).
 func TestRerunSiblingsCrashChild(t *testing.T) {
-	db := os.Getenv("WFRUN_RERUN_SIB_DB")
-	if db == "" {
-		t.Skip("child process of TestKillAtEveryRerunWriteWithSiblings")
-	}
-	rs, err := runstore.OpenBolt(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := strconv.Atoi(os.Getenv("WFRUN_RERUN_SIB_AT"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := openKillChild(t, "WFRUN_RERUN_SIB", "TestKillAtEveryRerunWriteWithSiblings")
 	var fail atomic.Bool
 	var side atomic.Int32
-	e := siblingEngine(t, &killAtWrite{Store: rs, k: k, before: os.Getenv("WFRUN_RERUN_SIB_BEFORE") != ""}, &fail, &side)
-	_, err = e.RerunWith(context.Background(), os.Getenv("WFRUN_RERUN_SIB_RUN"), siblingsRerun(map[string]any{"taskId": os.Getenv("WFRUN_RERUN_SIB_FROM")}))
+	e := siblingEngine(t, store, &fail, &side)
+	_, err := e.RerunWith(context.Background(), os.Getenv("WFRUN_RERUN_SIB_RUN"), siblingsRerun(map[string]any{"taskId": os.Getenv("WFRUN_RERUN_SIB_FROM")}))
 	t.Fatalf("child was not killed (writes made: all): %v", err)
 }
