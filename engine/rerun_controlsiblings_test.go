@@ -109,12 +109,7 @@ func failedControlSiblings(t *testing.T, e *engine.Engine, fail *atomic.Bool) (s
 	if err != nil {
 		t.Fatal(err)
 	}
-	fail.Store(true)
-	res := startRun(t, e, d, `{"k":"v1"}`)
-	if res.Status != engine.StatusFailed {
-		t.Fatalf("first run: %+v", res)
-	}
-	_, before := rawTasks(t, e, res.RunID)
+	id, before := failedRun(t, e, d, `{"k":"v1"}`, fail)
 	prior := map[string]map[string]any{} // each ref's record
 	for _, tk := range before {
 		ref := tk["referenceTaskName"].(string)
@@ -134,7 +129,7 @@ func failedControlSiblings(t *testing.T, e *engine.Engine, fail *atomic.Bool) (s
 		t.Fatalf("first run: sub names no child: %v", prior["sub"])
 	}
 	fail.Store(false)
-	return res.RunID, prior
+	return id, prior
 }
 
 // controlSiblingsRerun is the rerun of failedControlSiblings' run: from b,
@@ -195,27 +190,13 @@ func TestRerunResetsControlAndSubWorkflowSiblingsInPlace(t *testing.T) {
 		mu.Unlock()
 	}
 	started := map[string]chan struct{}{"body": make(chan struct{}), "inner": make(chan struct{}), "a": make(chan struct{})}
-	gate := &restoreGate{Store: runstore.NewMemory(), restored: make(chan struct{}), release: make(chan struct{})}
+	gate := newRestoreGate()
 	e := controlSiblingsEngine(t, gate, &fail, started, record)
 	id, prior := failedControlSiblings(t, e, &fail)
 	mu.Lock()
 	inputs = nil
 	mu.Unlock()
-	gate.armed.Store(true)
-	done := make(chan error, 1)
-	var rr *engine.Result
-	go func() {
-		var err error
-		rr, err = e.RerunWith(context.Background(), id, controlSiblingsRerun(prior["b"]["taskId"].(string)))
-		done <- err
-	}()
-	select {
-	case <-gate.restored:
-	case err := <-done:
-		t.Fatalf("the rerun returned without its write: %v", err)
-	}
-	_, now := rawTasks(t, e, id)
-	close(gate.release)
+	_, now, wait := rerunAtItsWrite(t, e, gate, id, controlSiblingsRerun(prior["b"]["taskId"].(string)))
 	byID := map[any]map[string]any{}
 	for _, tk := range now {
 		byID[tk["taskId"]] = tk
@@ -237,7 +218,7 @@ func TestRerunResetsControlAndSubWorkflowSiblingsInPlace(t *testing.T) {
 			}
 		}
 	}
-	if err := <-done; err != nil || rr.Status != engine.StatusCompleted {
+	if rr, err := wait(); err != nil || rr.Status != engine.StatusCompleted {
 		t.Fatalf("rerun: %v %+v", err, rr)
 	}
 	checkControlSiblingsRerun(t, e, id, prior)
@@ -270,12 +251,7 @@ func failedSubSiblings(t *testing.T, e *engine.Engine, fail *atomic.Bool) (strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	fail.Store(true)
-	res := startRun(t, e, d, `{"k":"v1"}`)
-	if res.Status != engine.StatusFailed {
-		t.Fatalf("first run: %+v", res)
-	}
-	_, before := rawTasks(t, e, res.RunID)
+	id, before := failedRun(t, e, d, `{"k":"v1"}`, fail)
 	prior := map[string]map[string]any{}
 	for _, tk := range before {
 		prior[tk["referenceTaskName"].(string)] = tk
@@ -284,7 +260,7 @@ func failedSubSiblings(t *testing.T, e *engine.Engine, fail *atomic.Bool) (strin
 		t.Fatalf("first run: want a CANCELED, sub FAILED: %v", before)
 	}
 	fail.Store(false)
-	return res.RunID, prior
+	return id, prior
 }
 
 // checkSubSiblingsRerun: after the rerun from sub, one record of each ref
@@ -332,7 +308,7 @@ func TestRerunFromSubWorkflowResetsSiblingsInPlace(t *testing.T) {
 	var fail atomic.Bool
 	var mu sync.Mutex
 	var inputs []string
-	gate := &restoreGate{Store: runstore.NewMemory(), restored: make(chan struct{}), release: make(chan struct{})}
+	gate := newRestoreGate()
 	e := controlSiblingsEngine(t, gate, &fail, map[string]chan struct{}{"a": make(chan struct{})}, func(s string) {
 		mu.Lock()
 		inputs = append(inputs, s)
@@ -342,27 +318,13 @@ func TestRerunFromSubWorkflowResetsSiblingsInPlace(t *testing.T) {
 	mu.Lock()
 	inputs = nil
 	mu.Unlock()
-	gate.armed.Store(true)
-	done := make(chan error, 1)
-	var rr *engine.Result
-	go func() {
-		var err error
-		rr, err = e.RerunWith(context.Background(), id, controlSiblingsRerun(prior["sub"]["taskId"].(string)))
-		done <- err
-	}()
-	select {
-	case <-gate.restored:
-	case err := <-done:
-		t.Fatalf("the rerun returned without its write: %v", err)
-	}
-	_, now := rawTasks(t, e, id)
-	close(gate.release)
+	_, now, wait := rerunAtItsWrite(t, e, gate, id, controlSiblingsRerun(prior["sub"]["taskId"].(string)))
 	for _, tk := range now {
 		if tk["taskId"] == prior["a"]["taskId"] && (tk["status"] != engine.TaskScheduled || tk["endTime"] != 0.0) {
 			t.Errorf("a in the rerun's write: %v (endTime %v), want SCHEDULED", tk["status"], tk["endTime"])
 		}
 	}
-	if err := <-done; err != nil || rr.Status != engine.StatusCompleted {
+	if rr, err := wait(); err != nil || rr.Status != engine.StatusCompleted {
 		t.Fatalf("rerun: %v %+v", err, rr)
 	}
 	checkSubSiblingsRerun(t, e, id, prior)

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/wfrun/wfrun/engine"
-	"github.com/wfrun/wfrun/engine/runstore"
 	"github.com/wfrun/wfrun/tasks"
 )
 
@@ -36,7 +35,7 @@ func TestRerunWritesADynamicForkScheduled(t *testing.T) {
 	if err := defs.Put(&engine.TaskDef{Name: "w_flaky", RetryCount: &zero}, &engine.TaskDef{Name: "w_ok", RetryCount: &zero}); err != nil {
 		t.Fatal(err)
 	}
-	gate := &restoreGate{Store: runstore.NewMemory(), restored: make(chan struct{}), release: make(chan struct{})}
+	gate := newRestoreGate()
 	e, err := engine.New(engine.WithRunStore(gate), engine.WithRegistry(tasks.NewDefaultRegistry()), engine.WithTaskDefs(defs),
 		engine.WithKeyring(keyring(t, 6)),
 		engine.WithWorker("w_ok", func(context.Context, json.RawMessage) (json.RawMessage, error) {
@@ -56,38 +55,14 @@ func TestRerunWritesADynamicForkScheduled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fail.Store(true)
-	res := startRun(t, e, d, `{}`)
-	if res.Status != engine.StatusFailed {
-		t.Fatalf("first run: %+v", res)
-	}
-	_, before := rawTasks(t, e, res.RunID)
-	var fork map[string]any
-	for _, tk := range before {
-		if tk["referenceTaskName"] == "dyn" {
-			fork = tk
-		}
-	}
+	id, before := failedRun(t, e, d, `{}`, &fail)
+	fork := lastRecord(before, "dyn")
 	if fork == nil || fork["status"] != engine.TaskCompleted {
 		t.Fatalf("first run: no completed FORK: %v", before)
 	}
 	fail.Store(false)
 	yRuns.Store(0)
-	gate.armed.Store(true)
-	done := make(chan error, 1)
-	var rr *engine.Result
-	go func() {
-		var err error
-		rr, err = e.RerunWith(context.Background(), res.RunID, engine.RerunOptions{FromTaskID: fork["taskId"].(string)})
-		done <- err
-	}()
-	select {
-	case <-gate.restored:
-	case err := <-done:
-		t.Fatalf("the rerun returned without its write: %v", err)
-	}
-	status, now := rawTasks(t, e, res.RunID)
-	close(gate.release)
+	status, now, wait := rerunAtItsWrite(t, e, gate, id, engine.RerunOptions{FromTaskID: fork["taskId"].(string)})
 	var seen []string
 	var rec map[string]any
 	for _, tk := range now {
@@ -109,16 +84,11 @@ func TestRerunWritesADynamicForkScheduled(t *testing.T) {
 	if st, _ := rec["scheduledTime"].(float64); st < fork["endTime"].(float64) || rec["startTime"] != 0.0 || rec["endTime"] != 0.0 {
 		t.Errorf("the FORK record's times in the rerun's write: scheduled %v start %v end %v", rec["scheduledTime"], rec["startTime"], rec["endTime"])
 	}
-	if err := <-done; err != nil || rr.Status != engine.StatusCompleted {
+	if rr, err := wait(); err != nil || rr.Status != engine.StatusCompleted {
 		t.Fatalf("rerun: %v %+v", err, rr)
 	}
-	_, after := rawTasks(t, e, res.RunID)
-	var forks []string
-	for _, tk := range after {
-		if tk["referenceTaskName"] == "dyn" {
-			forks = append(forks, fmt.Sprintf("%v:%v", tk["taskId"], tk["status"]))
-		}
-	}
+	_, after := rawTasks(t, e, id)
+	forks := recordsOf(after, "dyn", func(tk map[string]any) string { return fmt.Sprintf("%v:%v", tk["taskId"], tk["status"]) })
 	if want := fmt.Sprintf("[%v:COMPLETED]", rec["taskId"]); fmt.Sprint(forks) != want {
 		t.Errorf("FORK records after the rerun: %v, want %s", forks, want)
 	}

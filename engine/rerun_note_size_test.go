@@ -123,12 +123,7 @@ func rerunSiblingSizes(t *testing.T, branch func(i int) string) {
 		t.Fatalf("first run: %+v", res)
 	}
 	_, before := rawTasks(t, e, res.RunID)
-	var from string
-	for _, tk := range before {
-		if tk["referenceTaskName"] == "b" {
-			from, _ = tk["taskId"].(string)
-		}
-	}
+	from, _ := lastRecord(before, "b")["taskId"].(string)
 	fail.Store(false)
 	rs.armed.Store(true)
 	r, err := e.RerunWith(context.Background(), res.RunID, engine.RerunOptions{FromTaskID: from, WorkflowInput: json.RawMessage(`{"k":"v2"}`)})

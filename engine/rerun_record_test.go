@@ -128,7 +128,7 @@ func TestRerunWritesTheTaskScheduled(t *testing.T) {
 				&engine.TaskDef{Name: "w_ok", RetryCount: &zero}); err != nil {
 				t.Fatal(err)
 			}
-			gate := &restoreGate{Store: runstore.NewMemory(), restored: make(chan struct{}), release: make(chan struct{})}
+			gate := newRestoreGate()
 			e, err := engine.New(engine.WithRunStore(gate), engine.WithRegistry(tasks.NewDefaultRegistry()), engine.WithTaskDefs(defs),
 				engine.WithKeyring(keyring(t, 3)), events, worker("w_ok"), worker("w_flaky"))
 			if err != nil {
@@ -162,22 +162,8 @@ func TestRerunWritesTheTaskScheduled(t *testing.T) {
 			if tc.taskInput != "" {
 				o.TaskInput = json.RawMessage(tc.taskInput)
 			}
-			gate.armed.Store(true)
 			since := time.Now().UnixMilli()
-			done := make(chan error, 1)
-			var rr *engine.Result
-			go func() {
-				var err error
-				rr, err = e.RerunWith(context.Background(), res.RunID, o)
-				done <- err
-			}()
-			select {
-			case <-gate.restored:
-			case err := <-done:
-				t.Fatalf("the rerun returned without its write: %v", err)
-			}
-			status, now := rawTasks(t, e, res.RunID)
-			close(gate.release)
+			status, now, wait := rerunAtItsWrite(t, e, gate, res.RunID, o)
 
 			// Each ref's latest record (an earlier attempt of the task rerun
 			// from aside).
@@ -233,7 +219,7 @@ func TestRerunWritesTheTaskScheduled(t *testing.T) {
 				t.Errorf("%s's input after the rerun: %s, want %s", tc.from, in, wantIn)
 			}
 
-			if err := <-done; err != nil || rr.Status != engine.StatusCompleted {
+			if rr, err := wait(); err != nil || rr.Status != engine.StatusCompleted {
 				t.Fatalf("rerun: %v %+v", err, rr)
 			}
 			_, after := rawTasks(t, e, res.RunID)

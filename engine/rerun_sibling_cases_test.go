@@ -55,12 +55,9 @@ func TestRerunResetsAFailedTerminateInPlace(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, after := rawTasks(t, h.e, res.RunID)
-	var terms []string
-	for _, tk := range after {
-		if tk["referenceTaskName"] == "t__1" {
-			terms = append(terms, fmt.Sprintf("%v:%v:%v", tk["taskId"] == term, tk["status"], tk["inputData"]))
-		}
-	}
+	terms := recordsOf(after, "t__1", func(tk map[string]any) string {
+		return fmt.Sprintf("%v:%v:%v", tk["taskId"] == term, tk["status"], tk["inputData"])
+	})
 	if want := "[true:FAILED:map[terminationStatus:DONE]]"; fmt.Sprint(terms) != want {
 		t.Errorf("TERMINATE records after the rerun: %v, want %s", terms, want)
 	}
@@ -115,36 +112,20 @@ func TestRerunFromADynamicForkLeavesSiblingsAsTheyAre(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fail.Store(true)
-	res := startRun(t, e, d, `{}`)
-	if res.Status != engine.StatusFailed {
-		t.Fatalf("first run: %+v", res)
-	}
-	_, before := rawTasks(t, e, res.RunID)
-	var a, fork map[string]any
-	for _, tk := range before {
-		switch tk["referenceTaskName"] {
-		case "a":
-			a = tk
-		case "dyn":
-			fork = tk
-		}
-	}
+	id, before := failedRun(t, e, d, `{}`, &fail)
+	a, fork := lastRecord(before, "a"), lastRecord(before, "dyn")
 	if a == nil || fork == nil || a["status"] != engine.TaskFailed || a["seq"].(float64) > fork["seq"].(float64) {
 		t.Fatalf("first run: want a FAILED before the dynamic fork's FORK: %v", before)
 	}
 	fail.Store(false)
 	aRuns.Store(0)
-	if _, err := e.RerunWith(context.Background(), res.RunID, engine.RerunOptions{FromTaskID: fork["taskId"].(string)}); err != nil {
+	if _, err := e.RerunWith(context.Background(), id, engine.RerunOptions{FromTaskID: fork["taskId"].(string)}); err != nil {
 		t.Fatal(err)
 	}
-	_, after := rawTasks(t, e, res.RunID)
-	var as []string
-	for _, tk := range after {
-		if tk["referenceTaskName"] == "a" {
-			as = append(as, fmt.Sprintf("%v:%v:%v", tk["taskId"] == a["taskId"], tk["status"], tk["endTime"] == a["endTime"]))
-		}
-	}
+	_, after := rawTasks(t, e, id)
+	as := recordsOf(after, "a", func(tk map[string]any) string {
+		return fmt.Sprintf("%v:%v:%v", tk["taskId"] == a["taskId"], tk["status"], tk["endTime"] == a["endTime"])
+	})
 	if want := "[true:FAILED:true]"; fmt.Sprint(as) != want {
 		t.Errorf("a's records after the rerun: %v, want %s", as, want)
 	}

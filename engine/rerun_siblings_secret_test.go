@@ -94,12 +94,7 @@ func TestRerunSiblingWithSecretGetsItsValue(t *testing.T) {
 		t.Fatalf("first run: %+v", res)
 	}
 	_, before := rawTasks(t, e, res.RunID)
-	var from string
-	for _, tk := range before {
-		if tk["referenceTaskName"] == "b" {
-			from, _ = tk["taskId"].(string)
-		}
-	}
+	from, _ := lastRecord(before, "b")["taskId"].(string)
 	fail.Store(false)
 	mu.Lock()
 	got = map[string][]string{}

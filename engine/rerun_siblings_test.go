@@ -136,27 +136,13 @@ func checkSiblingsRerun(t *testing.T, e *engine.Engine, id string, a, b0, b1 map
 func TestRerunResetsEarlierUnsuccessfulTasksInPlace(t *testing.T) {
 	var fail atomic.Bool
 	var sideRuns atomic.Int32
-	gate := &restoreGate{Store: runstore.NewMemory(), restored: make(chan struct{}), release: make(chan struct{})}
+	gate := newRestoreGate()
 	e := siblingEngine(t, gate, &fail, &sideRuns)
 	id, a, b0, b1 := failedSiblings(t, e, &fail)
 	_, prior := rawTasks(t, e, id)
 	sideRuns.Store(0)
-	gate.armed.Store(true)
 	since := time.Now().UnixMilli()
-	done := make(chan error, 1)
-	var rr *engine.Result
-	go func() {
-		var err error
-		rr, err = e.RerunWith(context.Background(), id, siblingsRerun(b1))
-		done <- err
-	}()
-	select {
-	case <-gate.restored:
-	case err := <-done:
-		t.Fatalf("the rerun returned without its write: %v", err)
-	}
-	_, now := rawTasks(t, e, id)
-	close(gate.release)
+	_, now, wait := rerunAtItsWrite(t, e, gate, id, siblingsRerun(b1))
 
 	byID := map[any]map[string]any{}
 	for _, tk := range now {
@@ -203,7 +189,7 @@ func TestRerunResetsEarlierUnsuccessfulTasksInPlace(t *testing.T) {
 		}
 	}
 
-	if err := <-done; err != nil || rr.Status != engine.StatusCompleted {
+	if rr, err := wait(); err != nil || rr.Status != engine.StatusCompleted {
 		t.Fatalf("rerun: %v %+v", err, rr)
 	}
 	checkSiblingsRerun(t, e, id, a, b0, b1)
