@@ -1559,12 +1559,19 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 		return r.subWorkflowDetached(ctx, rec, canRetry)
 	}
 	def := wt.subDef
+	kept, err := r.keptSubWorkflowStart(wt, rec) // rerun.go
+	if err != nil {
+		return r.failTask(ctx, rec, TaskFailedTerminal, err.Error())
+	}
+	if kept != nil {
+		def = kept.def
+	}
 	if def == nil && wt.subDefExpr != nil {
 		if def, err = r.subWorkflowDefinition(ctx, wt, rec); err != nil {
 			return r.failTask(ctx, rec, TaskFailedTerminal, err.Error())
 		}
 	}
-	byName := def == nil
+	byName := def == nil || kept != nil && kept.byName
 	if def == nil {
 		name, version, err := r.subWorkflowName(ctx, wt, rec)
 		if err != nil {
@@ -1584,8 +1591,10 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 	if r.keptWrapped(rec) {
 		refs = orEmpty(subWorkflowInputOf(refs)) // rerun.go
 	}
-	extras, err := r.subWorkflowExtras(ctx, wt, rec)
-	if err != nil {
+	var extras map[string]any
+	if kept != nil {
+		extras = kept.extras
+	} else if extras, err = r.subWorkflowExtras(ctx, wt, rec); err != nil {
 		return r.failTask(ctx, rec, TaskFailedTerminal, err.Error())
 	}
 	if err := r.setResolvedInput(rec, subWorkflowRecordInput(def, byName, refs, extras)); err != nil {

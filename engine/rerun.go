@@ -519,3 +519,86 @@ var syncSystemTask = map[string]bool{
 	TypeEvent: true, TypeHuman: true, "NOOP": true, TypeTerminate: true,
 	TypeSwitch: true, TypeDecision: true, TypeFork: true, TypeExclusiveJoin: true,
 }
+
+// keptSubStart is what the stored input of a SUB_WORKFLOW record a rerun
+// reset in place names of its child (keptSubWorkflowStart).
+type keptSubStart struct {
+	def    *Definition
+	byName bool
+	extras map[string]any
+}
+
+// keptSubWorkflowStart: the SUB_WORKFLOW record rec a rerun reset in place
+// (keptWrapped) starts its new child as its stored input names it, as
+// Conductor's SubWorkflow.start reads the child's name, version,
+// definition, priority, taskToDomain and idempotency key from the task's
+// inputData: not from subWorkflowParam again, whose expressions may read
+// the workflow input the rerun replaced. nil: resolved again, as for a
+// task scheduled anew (not such a record, a subWorkflowParam with no
+// expression, one reading a secret, or a masked value in the stored
+// input).
+func (r *runState) keptSubWorkflowStart(wt *WorkflowTask, rec *taskRecord) (*keptSubStart, error) {
+	if !r.keptWrapped(rec) || (wt.subParams == nil && wt.subDefExpr == nil && wt.subExtra == nil) {
+		return nil, nil
+	}
+	for _, tmpl := range []*interpolate.Template{wt.subParams, wt.subDefExpr, wt.subExtra} {
+		if tmpl != nil && (tmpl.HasSecrets() || bytes.Contains(tmpl.Source(), []byte("_secrets"))) {
+			return nil, nil
+		}
+	}
+	r.mu.Lock()
+	sealed := rec.inStored
+	r.mu.Unlock()
+	stored, err := r.sec.Unseal(sealed, "/tasks/"+rec.TaskID+"/inputData")
+	if err != nil || bytes.Contains(stored, []byte(masking.Redacted)) {
+		return nil, nil
+	}
+	var v struct {
+		Name           string          `json:"subWorkflowName"`
+		Version        json.RawMessage `json:"subWorkflowVersion"`
+		Definition     json.RawMessage `json:"subWorkflowDefinition"`
+		Priority       json.RawMessage `json:"priority"`
+		TaskToDomain   json.RawMessage `json:"subWorkflowTaskToDomain"`
+		IdempotencyKey json.RawMessage `json:"idempotencyKey"`
+	}
+	if json.Unmarshal(stored, &v) != nil {
+		return nil, nil
+	}
+	k := &keptSubStart{def: wt.subDef, extras: map[string]any{}}
+	switch {
+	case k.def != nil:
+	case hasJSON(v.Definition) && v.Definition[0] == '{':
+		if k.def, err = r.e.parseUnregistered(v.Definition); err != nil {
+			return nil, fmt.Errorf("subWorkflowDefinition: %w", err)
+		}
+		if err := onlySecretsOf(r.def, k.def, "subWorkflowDefinition"); err != nil {
+			return nil, err
+		}
+	case v.Name == "":
+		return nil, nil // stored without its child's name: resolved again
+	default:
+		// Conductor's SubWorkflow.start: a version of 0 (or none) is
+		// the latest.
+		var version float64
+		_ = json.Unmarshal(v.Version, &version)
+		if k.def, err = r.e.findDefinition(v.Name, int(version)); err != nil {
+			return nil, err
+		}
+		k.byName = true
+	}
+	if p := wt.SubWorkflowParam.IdempotencyStrategy; p != "" {
+		k.extras["idempotencyStrategy"] = p
+	}
+	var n float64
+	if json.Unmarshal(v.Priority, &n) == nil && hasJSON(v.Priority) {
+		k.extras["priority"] = int(n)
+	}
+	if hasJSON(v.TaskToDomain) && v.TaskToDomain[0] == '{' {
+		k.extras["subWorkflowTaskToDomain"] = v.TaskToDomain
+	}
+	var key string
+	if json.Unmarshal(v.IdempotencyKey, &key) == nil && key != "" {
+		k.extras["idempotencyKey"] = key
+	}
+	return k, nil
+}

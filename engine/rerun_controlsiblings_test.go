@@ -25,7 +25,7 @@ const rerunControlSiblingsDef = `{"name":"rerun_control_siblings","version":1,"s
   [{"name":"loop","taskReferenceName":"loop","type":"DO_WHILE","inputParameters":{"k":"${workflow.input.k}"},"loopCondition":"if ($.loop['iteration'] < 1) { true; } else { false; }",
     "loopOver":[{"name":"w_side","taskReferenceName":"body","inputParameters":{"who":"body","k":"${workflow.input.k}"}}]}],
   [{"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW","inputParameters":{"k":"${workflow.input.k}"},
-    "subWorkflowParam":{"name":"rerun_sibling_child","workflowDefinition":{"name":"rerun_sibling_child","version":1,"schemaVersion":2,
+    "subWorkflowParam":{"name":"rerun_sibling_child","priority":"${workflow.input.p}","workflowDefinition":{"name":"rerun_sibling_child","version":1,"schemaVersion":2,
      "tasks":[{"name":"w_side","taskReferenceName":"inner","inputParameters":{"who":"inner","k":"${workflow.input.k}"}}]}}}],
   [{"name":"w_side","taskReferenceName":"a","inputParameters":{"who":"a","k":"${workflow.input.k}"}}],
   [{"name":"w_ok","taskReferenceName":"pre"},
@@ -47,7 +47,7 @@ const rerunControlSiblingsDef = `{"name":"rerun_control_siblings","version":1,"s
 // waits until the run's failure cancels it (closing started[who] when it
 // starts, if given), pre waits for the three to start, and w_flaky fails.
 // record gets each worker call's who=k.
-func controlSiblingsEngine(t *testing.T, rs runstore.Store, fail *atomic.Bool, started map[string]chan struct{}, record func(string)) *engine.Engine {
+func controlSiblingsEngine(t *testing.T, rs runstore.Store, fail *atomic.Bool, started map[string]chan struct{}, record func(string), opts ...engine.Option) *engine.Engine {
 	t.Helper()
 	var once sync.Map
 	call := func(in json.RawMessage) string {
@@ -62,7 +62,7 @@ func controlSiblingsEngine(t *testing.T, rs runstore.Store, fail *atomic.Bool, s
 		&engine.TaskDef{Name: "w_ok", RetryCount: &zero}); err != nil {
 		t.Fatal(err)
 	}
-	e, err := engine.New(engine.WithRunStore(rs), engine.WithRegistry(tasks.NewDefaultRegistry()), engine.WithTaskDefs(defs),
+	e, err := engine.New(append([]engine.Option{engine.WithRunStore(rs), engine.WithRegistry(tasks.NewDefaultRegistry()), engine.WithTaskDefs(defs),
 		engine.WithKeyring(keyring(t, 5)),
 		engine.WithWorker("w_side", func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
 			who := call(in)
@@ -94,7 +94,7 @@ func controlSiblingsEngine(t *testing.T, rs runstore.Store, fail *atomic.Bool, s
 				}
 			}
 			return json.RawMessage(`{"r":"ok"}`), nil
-		}))
+		})}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func failedControlSiblings(t *testing.T, e *engine.Engine, fail *atomic.Bool) (s
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, before := failedRun(t, e, d, `{"k":"v1"}`, fail)
+	id, before := failedRun(t, e, d, `{"k":"v1","p":3}`, fail)
 	prior := map[string]map[string]any{} // each ref's record
 	for _, tk := range before {
 		ref := tk["referenceTaskName"].(string)
@@ -135,7 +135,7 @@ func failedControlSiblings(t *testing.T, e *engine.Engine, fail *atomic.Bool) (s
 // controlSiblingsRerun is the rerun of failedControlSiblings' run: from b,
 // with a new workflow input.
 func controlSiblingsRerun(from string) engine.RerunOptions {
-	return engine.RerunOptions{FromTaskID: from, WorkflowInput: json.RawMessage(`{"k":"v2"}`)}
+	return engine.RerunOptions{FromTaskID: from, WorkflowInput: json.RawMessage(`{"k":"v2","p":9}`)}
 }
 
 // checkControlSiblingsRerun: after the rerun, one record of each ref, the
@@ -167,6 +167,10 @@ func checkControlSiblingsRerun(t *testing.T, e *engine.Engine, id string, prior 
 				t.Errorf("sub after the rerun: child %q, want a new one (was %v)", child, prior["sub"]["subWorkflowId"])
 			} else if v := viewRun(t, e, child); v.Status != engine.StatusCompleted || v.Input["k"] != "v1" {
 				t.Errorf("sub's new child: %s, input %v, want COMPLETED with k v1", v.Status, v.Input)
+			} else if p := runPriority(t, e, child); p != 3 {
+				// Conductor's SubWorkflow.start reads it from the
+				// record's stored inputData, not from the new input.
+				t.Errorf("sub's new child: priority %d, want the stored 3", p)
 			}
 		}
 		if k, ok := in["k"]; (ok || ref != "fork" && ref != "join" && ref != "loop" && ref != "pre") && k != want {
@@ -338,4 +342,20 @@ func TestRerunFromSubWorkflowResetsSiblingsInPlace(t *testing.T) {
 	if want := "[a=v1 inner=v1]"; fmt.Sprint(got) != want {
 		t.Errorf("the rerun's tasks ran with %v, want %s", got, want)
 	}
+}
+
+// runPriority is the priority run id was started with.
+func runPriority(t *testing.T, e *engine.Engine, id string) int {
+	t.Helper()
+	b, err := e.Show(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct {
+		Priority int `json:"priority"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v.Priority
 }
