@@ -596,6 +596,13 @@ func (s *Server) awaitRerunChild(ctx context.Context, id, taskID string, wake <-
 		if !st.Here && s.conductor.eng.ExecutedElsewhere(ctx, id) {
 			return true, false
 		}
+		if st.Here {
+			// The executor's memory may hold the task IN_PROGRESS before
+			// its write: the answer waits for what a read of the run shows.
+			if stored, err := s.conductor.eng.StoredState(ctx, id); err == nil {
+				st.Tasks = stored.Tasks
+			}
+		}
 		for _, t := range st.Tasks {
 			if t.TaskID == taskID && t.Type == engine.TypeSubWorkflow && t.Status == engine.TaskScheduled {
 				if f := s.conductor.rerunChildWait.Load(); f != nil {
