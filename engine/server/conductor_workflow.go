@@ -596,23 +596,37 @@ func (s *Server) awaitRerunChild(ctx context.Context, id, taskID string, wake <-
 		if !st.Here && s.conductor.eng.ExecutedElsewhere(ctx, id) {
 			return true, false
 		}
+		scheduled := rerunChildPending(st.Tasks, taskID)
+		// The executor's memory may hold the task IN_PROGRESS before its
+		// write: the answer waits for what a read of the run shows, and
+		// once memory has moved on no change may come to wake the wait, so
+		// it looks again on a tick (here false).
+		here := st.Here
 		if st.Here {
-			// The executor's memory may hold the task IN_PROGRESS before
-			// its write: the answer waits for what a read of the run shows.
 			if stored, err := s.conductor.eng.StoredState(ctx, id); err == nil {
-				st.Tasks = stored.Tasks
+				here = scheduled
+				scheduled = rerunChildPending(stored.Tasks, taskID)
 			}
 		}
-		for _, t := range st.Tasks {
-			if t.TaskID == taskID && t.Type == engine.TypeSubWorkflow && t.Status == engine.TaskScheduled {
-				if f := s.conductor.rerunChildWait.Load(); f != nil {
-					(*f)()
-				}
-				return false, st.Here
+		if scheduled {
+			if f := s.conductor.rerunChildWait.Load(); f != nil {
+				(*f)()
 			}
+			return false, here
 		}
-		return true, st.Here
+		return true, here
 	})
+}
+
+// rerunChildPending reports whether tasks hold taskID as a SUB_WORKFLOW
+// still SCHEDULED (its new child not named yet).
+func rerunChildPending(tasks []engine.TaskState, taskID string) bool {
+	for _, t := range tasks {
+		if t.TaskID == taskID && t.Type == engine.TypeSubWorkflow && t.Status == engine.TaskScheduled {
+			return true
+		}
+	}
+	return false
 }
 
 // skipTask is PUT /api/workflow/{id}/skiptask/{ref} (engine.SkipTask):
