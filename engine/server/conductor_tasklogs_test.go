@@ -194,13 +194,7 @@ func TestTaskLogsMaskedWithLaterValues(t *testing.T) {
 	def := `{"name":"mint_flow","version":1,"schemaVersion":2,"tasks":[
 	  {"name":"minter","taskReferenceName":"mint","type":"SIMPLE"},
 	  {"name":"hold","taskReferenceName":"hold","type":"WAIT"}]}`
-	if st, _, body := ts.do(t, "POST", "/api/metadata/workflow", def); st != 200 {
-		t.Fatalf("register: %d %s", st, body)
-	}
-	st, _, id := ts.do(t, "POST", "/api/workflow/mint_flow", `{}`)
-	if st != 200 {
-		t.Fatalf("start: %d %s", st, id)
-	}
+	id := ts.registerStart(t, def, "mint_flow")
 	var polled []model.Task
 	for deadline := time.Now().Add(10 * time.Second); len(polled) == 0 && time.Now().Before(deadline); {
 		_, _, body := ts.do(t, "GET", "/api/tasks/poll/batch/minter?workerid=w1&count=1&timeout=500", "")

@@ -116,3 +116,19 @@ func authConfig(t *testing.T) *server.AuthConfig {
 }
 
 func serverWithAuth(t *testing.T) server.Option { return server.WithAuth(authConfig(t)) }
+
+// registerStart registers workflow definition def (POST
+// /api/metadata/workflow) and starts workflow name with input {} (POST
+// /api/workflow/{name}), failing the test unless both answer 200; it
+// returns the run's id.
+func (ts *testServer) registerStart(t *testing.T, def, name string) string {
+	t.Helper()
+	if st, _, body := ts.do(t, "POST", "/api/metadata/workflow", def); st != 200 {
+		t.Fatalf("register: %d %s", st, body)
+	}
+	st, _, id := ts.do(t, "POST", "/api/workflow/"+name, `{}`)
+	if st != 200 {
+		t.Fatalf("start: %d %s", st, id)
+	}
+	return id
+}

@@ -18,13 +18,7 @@ func TestDynamicTaskRecord(t *testing.T) {
 	s := newE2TServer(t)
 	def := `{"name":"dyn_record","schemaVersion":2,"ownerEmail":"a@b.c","tasks":[
 	 {"name":"dyn","taskReferenceName":"d","type":"DYNAMIC","dynamicTaskNameParam":"tn","inputParameters":{"tn":"some_worker"}}]}`
-	if st, _, body := s.do(t, "POST", "/api/metadata/workflow", def); st != 200 {
-		t.Fatalf("register: %d %s", st, body)
-	}
-	st, _, id := s.do(t, "POST", "/api/workflow/dyn_record", `{}`)
-	if st != 200 {
-		t.Fatalf("start: %d %s", st, id)
-	}
+	id := s.registerStart(t, def, "dyn_record")
 	show := func(m map[string]any) string {
 		d, _ := m["taskDefinition"].(map[string]any)
 		return fmt.Sprint(m["taskType"], " ", m["taskDefName"], " ", m["responseTimeoutSeconds"], " ",

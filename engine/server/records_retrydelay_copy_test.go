@@ -27,13 +27,7 @@ func TestRetryStartDelayRecords(t *testing.T) {
 				"ownerEmail": "test@harness.com"})
 			def := fmt.Sprintf(`{"name":"start_delay_wf","schemaVersion":2,"ownerEmail":"test@harness.com",
 			 "tasks":[{"name":%q,"taskReferenceName":"t0","type":"SIMPLE","startDelay":7}]}`, name)
-			if st, _, body := ts.do(t, "POST", "/api/metadata/workflow", def); st != 200 {
-				t.Fatalf("register: %d %s", st, body)
-			}
-			st, _, id := ts.do(t, "POST", "/api/workflow/start_delay_wf", `{}`)
-			if st != 200 {
-				t.Fatalf("start: %d %s", st, id)
-			}
+			id := ts.registerStart(t, def, "start_delay_wf")
 			type record struct {
 				TaskID        string `json:"taskId"`
 				Status        string `json:"status"`

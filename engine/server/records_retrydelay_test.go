@@ -23,13 +23,7 @@ func TestWorkerTaskRetryDelayRecords(t *testing.T) {
 	ts := s.conductorServer
 	def := `{"name":"retry_delay_wf","schemaVersion":2,"ownerEmail":"test@harness.com",
 	 "tasks":[{"name":"retry_delay_task","taskReferenceName":"t0","type":"SIMPLE","startDelay":7}]}`
-	if st, _, body := ts.do(t, "POST", "/api/metadata/workflow", def); st != 200 {
-		t.Fatalf("register: %d %s", st, body)
-	}
-	st, _, id := ts.do(t, "POST", "/api/workflow/retry_delay_wf", `{}`)
-	if st != 200 {
-		t.Fatalf("start: %d %s", st, id)
-	}
+	id := ts.registerStart(t, def, "retry_delay_wf")
 	type record struct {
 		TaskID     string `json:"taskId"`
 		Status     string `json:"status"`

@@ -25,13 +25,7 @@ func TestSubWorkflowRetryDelayRecords(t *testing.T) {
 	  "taskDefinition":{"name":"sub","retryCount":1,"retryLogic":"FIXED","retryDelaySeconds":30},
 	  "subWorkflowParam":{"name":"sub_retry_delay_child","workflowDefinition":{"name":"sub_retry_delay_child","version":1,"schemaVersion":2,
 	   "tasks":[{"name":"stop","taskReferenceName":"stop","type":"TERMINATE","inputParameters":{"terminationStatus":"FAILED"}}]}}}]}`
-	if st, _, body := ts.do(t, "POST", "/api/metadata/workflow", def); st != 200 {
-		t.Fatalf("register: %d %s", st, body)
-	}
-	st, _, id := ts.do(t, "POST", "/api/workflow/sub_retry_delay_wf", `{}`)
-	if st != 200 {
-		t.Fatalf("start: %d %s", st, id)
-	}
+	id := ts.registerStart(t, def, "sub_retry_delay_wf")
 	type record struct {
 		TaskID        string `json:"taskId"`
 		Status        string `json:"status"`

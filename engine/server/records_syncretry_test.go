@@ -22,13 +22,7 @@ func TestSyncSystemTaskRetryRecords(t *testing.T) {
 	s.rawTaskDef(t, map[string]any{"name": "jq_fails", "retryCount": 2, "retryDelaySeconds": 5, "ownerEmail": "a@b.c"})
 	def := `{"name":"sync_retry","schemaVersion":2,"ownerEmail":"a@b.c","tasks":[
 	 {"name":"jq_fails","taskReferenceName":"jq","type":"JSON_JQ_TRANSFORM","inputParameters":{"queryExpression":"error(\"boom\")"}}]}`
-	if st, _, body := s.do(t, "POST", "/api/metadata/workflow", def); st != 200 {
-		t.Fatalf("register: %d %s", st, body)
-	}
-	st, _, id := s.do(t, "POST", "/api/workflow/sync_retry", `{}`)
-	if st != 200 {
-		t.Fatalf("start: %d %s", st, id)
-	}
+	id := s.registerStart(t, def, "sync_retry")
 	type record struct {
 		TaskID        string `json:"taskId"`
 		Status        string `json:"status"`

@@ -27,13 +27,7 @@ func TestRecordTaskDefinitionIsTheRunsOwn(t *testing.T) {
 		t.Fatalf("taskdefs: %d %s", st, body)
 	}
 	def := `{"name":"td_own","version":1,"schemaVersion":2,"tasks":[{"name":"td_worker","taskReferenceName":"w","type":"SIMPLE"}]}`
-	if st, _, body := ts.do(t, "POST", "/api/metadata/workflow", def); st != 200 {
-		t.Fatalf("register: %d %s", st, body)
-	}
-	st, _, id := ts.do(t, "POST", "/api/workflow/td_own", `{}`)
-	if st != 200 {
-		t.Fatalf("start: %d %s", st, id)
-	}
+	id := ts.registerStart(t, def, "td_own")
 	// The worker's polled Task carries the definition as well.
 	if st, _, body := ts.do(t, "PUT", "/api/metadata/taskdefs", taskDef(4, "changed before the poll")); st != 200 {
 		t.Fatalf("update taskdef: %d %s", st, body)

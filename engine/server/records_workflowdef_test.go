@@ -27,13 +27,7 @@ func TestWorkflowDefinitionTaskDefinitions(t *testing.T) {
 	  [{"name":"loop","taskReferenceName":"loop","type":"DO_WHILE","loopCondition":"false",
 	    "loopOver":[{"name":"unregistered_task","taskReferenceName":"unreg","type":"SIMPLE"}]}]]},
 	 {"name":"join","taskReferenceName":"join","type":"JOIN","joinOn":["w","loop"]}]}`
-	if st, _, body := s.do(t, "POST", "/api/metadata/workflow", def); st != 200 {
-		t.Fatalf("register: %d %s", st, body)
-	}
-	st, _, id := s.do(t, "POST", "/api/workflow/wf_taskdefs", `{}`)
-	if st != 200 {
-		t.Fatalf("start: %d %s", st, id)
-	}
+	id := s.registerStart(t, def, "wf_taskdefs")
 	var wf struct {
 		WorkflowDefinition struct {
 			Tasks []json.RawMessage `json:"tasks"`
