@@ -128,6 +128,11 @@ type WorkflowTask struct {
 	// their inputs (the newer forkTaskName/forkTaskInputs form needs none).
 	DynamicForkTasksParam          string `json:"dynamicForkTasksParam,omitempty"`
 	DynamicForkTasksInputParamName string `json:"dynamicForkTasksInputParamName,omitempty"`
+	// DynamicForkJoinTasksParam: Conductor's older FORK_JOIN_DYNAMIC form,
+	// the input member holding {"dynamicTasks":[{taskName, referenceName,
+	// type, input}]} (DynamicForkJoinTaskList), used when
+	// dynamicForkTasksParam is not given.
+	DynamicForkJoinTasksParam string `json:"dynamicForkJoinTasksParam,omitempty"`
 	// DYNAMIC: the input member naming the task to run.
 	DynamicTaskNameParam string `json:"dynamicTaskNameParam,omitempty"`
 	// EVENT: where the task publishes ("conductor", "conductor:queue", ...).

@@ -109,6 +109,9 @@ func (r *runState) dynamicTaskList(wt *WorkflowTask, rec *taskRecord, in map[str
 	if inputs, ok := in["forkTaskInputs"].([]any); ok {
 		return r.simpleDynamicTasks(wt, rec, in, inputs), nil
 	}
+	if wt.DynamicForkTasksParam == "" {
+		return r.legacyDynamicTasks(wt, in)
+	}
 	param := wt.DynamicForkTasksParam
 	// Conductor's ForkJoinDynamicTaskMapper reports any bad list — not a
 	// list, an item not a task, a task without a taskReferenceName (its
@@ -162,6 +165,71 @@ func (r *runState) dynamicTaskList(wt *WorkflowTask, rec *taskRecord, in map[str
 		}
 		c["inputParameters"] = merged
 		out = append(out, c)
+	}
+	return out, nil
+}
+
+// legacyDynamicTasks is Conductor's older form (dynamicForkJoinTasksParam,
+// ForkJoinDynamicTaskMapper.getDynamicForkJoinTasksAndInput): the input
+// member it names holds a DynamicForkJoinTaskList, {"dynamicTasks":[...]},
+// each entry a task's taskName, referenceName, type (SIMPLE when not
+// given) and input, which becomes its inputParameters; its workflowName
+// and anything else are ignored. A missing or null member ends the run in
+// the mapper's words (its TerminateWorkflowException). A value Jackson
+// cannot read as that list (not an object, dynamicTasks or an entry or its
+// input of another kind) throws out of Conductor's decide, leaving the
+// run RUNNING for ever (its start failing when it is the first decide):
+// the run fails naming what is wrong instead.
+func (r *runState) legacyDynamicTasks(wt *WorkflowTask, in map[string]any) ([]map[string]any, error) {
+	param := wt.DynamicForkJoinTasksParam
+	shown := param
+	if shown == "" {
+		shown = "null" // Conductor's field not given: input.get(null)
+	}
+	v, ok := in[param]
+	if !ok || v == nil {
+		return nil, fmt.Errorf("Dynamic tasks could not be created. The value of %s from task's input %s has no dynamic tasks to be scheduled", shown, r.sec.Excerpt(javaText(in), 200))
+	}
+	bad := func(what string, x any) error {
+		return fmt.Errorf("Dynamic tasks could not be created: %s of input '%s' is %s, not a dynamic task list ({\"dynamicTasks\":[{\"taskName\":...,\"referenceName\":...,\"input\":{...}}]})",
+			what, shown, kindOf(x))
+	}
+	list, ok := v.(map[string]any)
+	if !ok {
+		return nil, bad("the value", v)
+	}
+	entries, ok := list["dynamicTasks"].([]any)
+	if _, given := list["dynamicTasks"]; given && !ok {
+		return nil, bad("dynamicTasks", list["dynamicTasks"])
+	}
+	out := make([]map[string]any, 0, len(entries))
+	for i, x := range entries {
+		e, ok := x.(map[string]any)
+		if !ok {
+			return nil, bad("dynamicTasks["+strconv.Itoa(i)+"]", x)
+		}
+		params := map[string]any{}
+		switch ti := e["input"].(type) {
+		case map[string]any:
+			for k, v := range ti {
+				params[k] = v
+			}
+		case nil:
+		default:
+			return nil, bad("dynamicTasks["+strconv.Itoa(i)+"].input", ti)
+		}
+		t := map[string]any{"inputParameters": params}
+		for from, to := range map[string]string{"taskName": "name", "referenceName": "taskReferenceName", "type": "type"} {
+			if s, ok := e[from].(string); ok {
+				t[to] = s
+			} else if e[from] != nil {
+				return nil, bad("dynamicTasks["+strconv.Itoa(i)+"]."+from, e[from])
+			}
+		}
+		if typ, _ := t["type"].(string); typ == "" {
+			t["type"] = TypeSimple
+		}
+		out = append(out, t)
 	}
 	return out, nil
 }

@@ -572,7 +572,9 @@ func (v *validator) doWhile(t *WorkflowTask) {
 // beanValidated) accepts inputParameters.forkTaskInputs alone; else the
 // pair dynamicForkTasksParam and dynamicForkTasksInputParamName, each
 // given (null is not), or its older dynamicForkJoinTasksParam alone, never
-// beside them. wfrun runs the first two forms only.
+// beside them. Where registration does not check the task, ForkJoinDynamicTaskMapper
+// reads dynamicForkTasksParam when it is given, else the older form
+// (legacyDynamicTasks), whose missing member ends the run.
 func (v *validator) dynamicFork(t *WorkflowTask) {
 	if hasInputKey(t, "forkTaskInputs") {
 		return
@@ -593,12 +595,8 @@ func (v *validator) dynamicFork(t *WorkflowTask) {
 			return
 		}
 	}
-	switch {
-	case t.DynamicForkTasksParam != "":
-	case f.Legacy != nil:
-		v.add(t.loc+"/dynamicForkJoinTasksParam", "FORK_JOIN_DYNAMIC %q: dynamicForkJoinTasksParam, Conductor's older form, is not supported: give dynamicForkTasksParam and dynamicForkTasksInputParamName, or inputParameters.forkTaskName and forkTaskInputs", t.TaskReferenceName)
-	default:
-		v.add(t.loc, "FORK_JOIN_DYNAMIC needs dynamicForkTasksParam (and dynamicForkTasksInputParamName) or inputParameters.forkTaskName and forkTaskInputs")
+	if f.Legacy == nil && f.Param == nil && v.beanValidated(t) {
+		v.add(t.loc, "FORK_JOIN_DYNAMIC %q needs dynamicForkTasksParam (and dynamicForkTasksInputParamName), dynamicForkJoinTasksParam, or inputParameters.forkTaskInputs", t.TaskReferenceName)
 	}
 }
 
