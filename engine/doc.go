@@ -135,8 +135,11 @@
 // loop's whole output — iteration, and every kept iteration by number,
 // $.loop['1'] — and $.<taskRef> = each loop task's latest output, from
 // whichever iteration ran it last; over items also $.loopIndex and
-// $.loopItem; items with loopItem/loopIndex in the loop's output, plus item
-// for Orkes' inputParameters.items; loop task refs get "__N" suffixes;
+// $.loopItem; items (or inputParameters._items) with loopItem/loopIndex in
+// the loop's output, a value that is not a list a list of one, null none;
+// inputParameters.items is an input, as in Conductor OSS, except in a loop
+// with no loopCondition (Orkes' list form), which iterates over it and also
+// names the current item "item"; loop task refs get "__N" suffixes;
 // ${ref.output} without suffix reads the latest iteration; the iterations
 // reach a JavaScript condition lazily (tasks/eval.Lazy) and expressions
 // read a running loop's output member by member, so an iteration costs the

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -390,28 +391,64 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 	return r.transition(ctx, rec, TaskCompleted, "")
 }
 
-// loopItems is the list a DO_WHILE wt iterates over: its top-level "items"
-// template (OSS) or inputParameters.items/_items (Orkes; inMap is its
-// resolved input). hasItems is false for a loop over a condition. A
-// template that does not resolve to a list fails the loop (err).
+// loopItems is the list a DO_WHILE wt iterates over, as Conductor's
+// DoWhile.isListIteration and evaluateItemsList read it (inMap is the
+// loop's resolved input): its top-level "items" template, unless blank;
+// else inputParameters._items, when the definition gives it as a non-blank
+// string or a list (Conductor OSS's Orkes-compatible form). A value that
+// is not a list is a list of that one value; null (the items template
+// resolving to null falls back to _items) is an empty list. Conductor OSS
+// reads inputParameters.items as an ordinary input; a loop with no
+// loopCondition or a blank one (Orkes' list form; Conductor OSS refuses the
+// first and runs the second once) iterates over it, and only there is the
+// current item also named "item" (orkes). hasItems is false for a loop
+// over a condition.
 func (r *runState) loopItems(ctx context.Context, wt *WorkflowTask, rec *taskRecord, inMap map[string]any) (items []any, hasItems, orkes bool, err error) {
-	if wt.items != nil {
+	if wt.items != nil && !blankJSONString(wt.Items) {
 		b, _, err := wt.items.Execute(ctx, &runEnv{r: r, taskID: rec.TaskID, values: r.e.envValues}, interpolate.DeferSecrets, nil)
 		if err != nil {
 			return nil, false, false, r.failTask(ctx, rec, TaskFailedTerminal, "items: "+err.Error())
 		}
-		if err := json.Unmarshal(b, &items); err != nil {
-			return nil, false, false, r.failTask(ctx, rec, TaskFailedTerminal, "items must resolve to a JSON array")
+		var v any
+		_ = json.Unmarshal(b, &v)
+		if v == nil {
+			v = inMap["_items"]
 		}
-		return items, true, false, nil
+		return listOf(v), true, false, nil
 	}
-	if v, ok := inMap["items"]; ok {
-		return asList(v), true, true, nil
+	var raw map[string]json.RawMessage
+	_ = json.Unmarshal(wt.InputParameters, &raw)
+	if v, ok := raw["_items"]; ok && (isJSONList(v) || isJSONString(v) && !blankJSONString(v)) {
+		return listOf(inMap["_items"]), true, false, nil
 	}
-	if v, ok := inMap["_items"]; ok {
-		return asList(v), true, true, nil
+	if _, ok := raw["items"]; ok && strings.TrimSpace(wt.LoopCondition) == "" {
+		return listOf(inMap["items"]), true, true, nil
 	}
 	return nil, false, false, nil
+}
+
+// listOf is v as the list a DO_WHILE iterates over (evaluateItemsList): a
+// list as it is, null none, any other value a list of that one value.
+func listOf(v any) []any {
+	switch v := v.(type) {
+	case []any:
+		return v
+	case nil:
+		return []any{}
+	default:
+		return []any{v}
+	}
+}
+
+func isJSONList(b json.RawMessage) bool {
+	b = bytes.TrimSpace(b)
+	return len(b) > 0 && b[0] == '['
+}
+
+// blankJSONString: b is a JSON string of white space only.
+func blankJSONString(b json.RawMessage) bool {
+	var s string
+	return isJSONString(b) && json.Unmarshal(b, &s) == nil && strings.TrimSpace(s) == ""
 }
 
 // loopScalars are the members of a DO_WHILE's output for iteration i:
@@ -805,13 +842,6 @@ func (r *runState) dropIteration(suffix string, n int, names map[string]bool, se
 		it, ok := loopIteration(t.Ref, suffix, names)
 		return ok && it == n
 	})
-}
-
-func asList(v any) []any {
-	if l, ok := v.([]any); ok {
-		return l
-	}
-	return nil
 }
 
 // reopenOnRetryLocked is what Conductor's retry does to a cancelled DO_WHILE
