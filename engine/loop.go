@@ -214,6 +214,15 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 	forked := (wt.Optional || wt.Permissive) && hasFork(wt.LoopOver)
 	// A loop that fails or is interrupted keeps its output too (the run's
 	// archive, or the next write, carries it).
+	// failLoop fails the loop, its output as it stands: DoWhile.execute
+	// records the iteration before it evaluates the condition, and a
+	// permissive or optional loop that lets the run go on keeps it too.
+	failLoop := func(status, reason string) error {
+		if err := r.setTaskData(rec, nil, ls.bytes()); err != nil {
+			return err
+		}
+		return r.failTask(ctx, rec, status, reason)
+	}
 	defer func() {
 		r.mu.Lock()
 		var out []byte
@@ -238,7 +247,7 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 			break
 		}
 		if i > r.e.maxLoop {
-			return r.failTask(ctx, rec, TaskFailedTerminal, fmt.Sprintf("DO_WHILE stopped after %d iterations (limit)", r.e.maxLoop))
+			return failLoop(TaskFailedTerminal, fmt.Sprintf("DO_WHILE stopped after %d iterations (limit)", r.e.maxLoop))
 		}
 		scalars := loopScalars(i, items, hasItems, orkesItems)
 		r.mu.Lock()
@@ -358,7 +367,7 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 		if wt.input != nil {
 			b, _, err := wt.input.Execute(ctx, &runEnv{r: r, taskID: rec.TaskID, values: r.e.envValues}, interpolate.DeferSecrets, nil)
 			if err != nil {
-				return r.failTask(ctx, rec, TaskFailedTerminal, "loopCondition input: "+err.Error())
+				return failLoop(TaskFailedTerminal, "loopCondition input: "+err.Error())
 			}
 			_ = json.Unmarshal(b, &cond)
 		} else {
@@ -379,7 +388,7 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 		v, err := wt.program.Eval(ctx, cond)
 		if err != nil {
 			// DoWhile.execute's words.
-			return r.failTask(ctx, rec, TaskFailedTerminal, r.sec.CodeExcerpt(fmt.Sprintf("Unable to evaluate condition %s, exception %v", wt.LoopCondition, err), maxReasonBytes))
+			return failLoop(TaskFailedTerminal, r.sec.CodeExcerpt(fmt.Sprintf("Unable to evaluate condition %s, exception %v", wt.LoopCondition, err), maxReasonBytes))
 		}
 		if !truthy(v) {
 			break

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -26,14 +27,40 @@ func TestDoWhileConditionIsJavaScriptWhateverTheEvaluatorType(t *testing.T) {
 
 // A loopCondition that throws fails the loop FAILED_WITH_TERMINAL_ERROR
 // with DoWhile.execute's words: "Unable to evaluate condition <the
-// condition>, exception <what it threw>".
+// condition>, exception <what it threw>". The loop's output keeps the
+// iteration that just ended (DoWhile.execute records it before it
+// evaluates the condition; core DoWhileSpec "the condition is
+// incorrect"), whether the loop fails the run, lets it go on (permissive)
+// or ends COMPLETED_WITH_ERRORS (optional).
 func TestDoWhileConditionThatThrowsFailsTheLoop(t *testing.T) {
-	h := newHarness(t, nil)
-	res := h.run(`{"name":"w","tasks":[{"name":"loop","taskReferenceName":"loop","type":"DO_WHILE",
-	  "loopCondition":"$.nothing.here","loopOver":[{"name":"echo","taskReferenceName":"e","inputParameters":{}}]}]}`, `{}`)
-	v := viewRun(t, h.e, res.RunID)
-	checkTasks(t, v.Tasks, "DO_WHILE:FAILED_WITH_TERMINAL_ERROR", "echo:COMPLETED")
-	if r := v.Tasks[0].Reason; !strings.HasPrefix(r, "Unable to evaluate condition $.nothing.here, exception ") || res.Status != engine.StatusFailed {
-		t.Fatalf("run %s, loop reason %q", res.Status, r)
+	cases := []struct{ flag, loop, run string }{
+		{"", "FAILED_WITH_TERMINAL_ERROR", engine.StatusFailed},
+		{`"permissive":true,`, "FAILED_WITH_TERMINAL_ERROR", engine.StatusFailed},
+		{`"optional":true,`, "COMPLETED_WITH_ERRORS", engine.StatusCompleted},
 	}
+	for _, c := range cases {
+		t.Run(c.flag, func(t *testing.T) {
+			h := newHarness(t, nil)
+			res := h.run(`{"name":"w","tasks":[{"name":"loop","taskReferenceName":"loop","type":"DO_WHILE",`+c.flag+`
+			  "loopCondition":"$.loop['iteration'] < 2 || $.nothing.here","loopOver":[{"name":"echo","taskReferenceName":"e","inputParameters":{"i":"${loop.output.iteration}"}}]}]}`, `{}`)
+			v := viewRun(t, h.e, res.RunID)
+			checkTasks(t, v.Tasks, "DO_WHILE:"+c.loop, "echo:COMPLETED", "echo:COMPLETED")
+			if r := v.Tasks[0].Reason; !strings.HasPrefix(r, "Unable to evaluate condition $.loop['iteration'] < 2 || $.nothing.here, exception ") || res.Status != c.run {
+				t.Fatalf("run %s, loop reason %q", res.Status, r)
+			}
+			b, _ := json.Marshal(v.Tasks[0].Output)
+			jsonEq(t, b, `{"iteration":2,"1":{"e":{"echo":{"i":1}}},"2":{"e":{"echo":{"i":2}}}}`)
+		})
+	}
+}
+
+// A loop stopped by the engine's iteration limit keeps the iterations it ran.
+func TestDoWhileStoppedAtTheLimitKeepsItsOutput(t *testing.T) {
+	h := newHarness(t, nil, engine.WithMaxLoopIterations(2))
+	res := h.run(`{"name":"w","tasks":[{"name":"loop","taskReferenceName":"loop","type":"DO_WHILE","optional":true,
+	  "loopCondition":"true","loopOver":[{"name":"echo","taskReferenceName":"e","inputParameters":{"i":"${loop.output.iteration}"}}]}]}`, `{}`)
+	v := viewRun(t, h.e, res.RunID)
+	checkTasks(t, v.Tasks, "DO_WHILE:COMPLETED_WITH_ERRORS", "echo:COMPLETED", "echo:COMPLETED")
+	b, _ := json.Marshal(v.Tasks[0].Output)
+	jsonEq(t, b, `{"iteration":2,"1":{"e":{"echo":{"i":1}}},"2":{"e":{"echo":{"i":2}}}}`)
 }
