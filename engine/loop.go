@@ -177,6 +177,9 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 		return err
 	}
 	rec, input, done, err := r.beginControl(ctx, wt, ref, iter)
+	if n := r.rerunIterationOf(rec); err == nil && done && n > 0 {
+		return r.replayRerunIteration(ctx, wt, suffix, rec, n) // rerun.go
+	}
 	if err != nil || done {
 		if lr := r.resumedRest(ctx, wt, ref, suffix, err); lr != nil {
 			return lr

@@ -240,7 +240,7 @@ func (e *Engine) reopenParents(ctx context.Context, steps []reopenStep, o *Rerun
 		}
 		if o != nil && o.ancestor != nil && o.ancestor.id == s.run.id {
 			a := o.ancestor
-			if err := r.applyRerun(&RerunOptions{WorkflowInput: a.input, CorrelationID: a.correlationID}, "", "", nil, "", nil); err != nil {
+			if err := r.applyRerun(&RerunOptions{WorkflowInput: a.input, CorrelationID: a.correlationID}, "", "", nil, "", nil, nil); err != nil {
 				return nil, nil, err
 			}
 		}

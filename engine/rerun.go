@@ -83,7 +83,7 @@ func hasJSON(v json.RawMessage) bool {
 // again; fromRef is the exact ref of the task rerun from, prevIn its
 // previous input (in-memory form), sibs the records before it reset in
 // place that run again with their stored input.
-func (r *runState) applyRerun(o *RerunOptions, fromRef, fromID string, prevIn []byte, child string, sibs []rerunSibling) error {
+func (r *runState) applyRerun(o *RerunOptions, fromRef, fromID string, prevIn []byte, child string, sibs []rerunSibling, loops []rerunLoop) error {
 	if hasJSON(o.WorkflowInput) {
 		// Conductor sets the input as given: no inputTemplate. A child's
 		// sealed input (SUB_WORKFLOW) is replaced with it.
@@ -99,11 +99,11 @@ func (r *runState) applyRerun(o *RerunOptions, fromRef, fromID string, prevIn []
 		r.doc.CorrelationID = o.CorrelationID
 	}
 	r.mu.Unlock()
-	if fromRef == "" || (fromID == "" && len(sibs) == 0) {
+	if fromRef == "" || (fromID == "" && len(sibs) == 0 && len(loops) == 0) {
 		return nil
 	}
 	// Conductor reschedules the rerun task itself: same task id.
-	kept := rerunTask{Ref: fromRef, TaskID: fromID, Child: child, Siblings: sibs}
+	kept := rerunTask{Ref: fromRef, TaskID: fromID, Child: child, Siblings: sibs, Loops: loops}
 	switch {
 	case fromID == "":
 		// A dynamic fork's FORK, mapped again (resetInPlace): its input
@@ -225,6 +225,15 @@ type rerunTask struct {
 	Override bool            `json:"override,omitempty"`
 	Child    string          `json:"child,omitempty"`
 	Siblings []rerunSibling  `json:"siblings,omitempty"`
+	Loops    []rerunLoop     `json:"loops,omitempty"`
+}
+
+// rerunLoop is a DO_WHILE that completed and holds the task a rerun starts
+// from: it stays COMPLETED, and the rest of its iteration Iteration (the
+// rerun task's) runs once more (replayRerunIteration).
+type rerunLoop struct {
+	TaskID    string `json:"taskId"`
+	Iteration int    `json:"iteration"`
 }
 
 // rerunSibling is a record a rerun reset in place that runs with its
@@ -251,6 +260,13 @@ func (r *runState) keepRerunTaskLocked(k *rerunTask) {
 		// Its record stays: no new record takes the id.
 		r.keptID, r.keptChild = nil, map[string]string{k.TaskID: k.Child}
 	}
+	r.keptLoops = nil
+	for _, l := range k.Loops {
+		if r.keptLoops == nil {
+			r.keptLoops = map[string]int{}
+		}
+		r.keptLoops[l.TaskID] = l.Iteration
+	}
 	r.keptSibs = nil
 	for _, s := range k.Siblings {
 		if r.keptSibs == nil {
@@ -276,7 +292,7 @@ func (r *runState) openRerunTask(sealed string) error {
 		return fmt.Errorf("rerunTask: %w", err)
 	}
 	var k rerunTask
-	if err := json.Unmarshal(plain, &k); err != nil || k.Ref == "" || (k.TaskID == "" && len(k.Siblings) == 0) {
+	if err := json.Unmarshal(plain, &k); err != nil || k.Ref == "" || (k.TaskID == "" && len(k.Siblings) == 0 && len(k.Loops) == 0) {
 		return fmt.Errorf("rerunTask: damaged")
 	}
 	r.mu.Lock()
@@ -321,7 +337,7 @@ func (r *runState) keepRerunReason() {
 // used (the rerun task's id and child, the siblings' stored input): it
 // leaves the run's head with the next write. Callers hold r.mu.
 func (r *runState) rerunNoteServedLocked() {
-	if len(r.keptID) == 0 && len(r.keptChild) == 0 && len(r.keptSibs) == 0 {
+	if len(r.keptID) == 0 && len(r.keptChild) == 0 && len(r.keptSibs) == 0 && len(r.keptLoops) == 0 {
 		r.doc.RerunTask = ""
 	}
 }
@@ -601,4 +617,43 @@ func (r *runState) keptSubWorkflowStart(wt *WorkflowTask, rec *taskRecord) (*kep
 		k.extras["idempotencyKey"] = key
 	}
 	return k, nil
+}
+
+// rerunIterationOf is the iteration of the COMPLETED DO_WHILE record rec
+// whose rest a rerun runs again (rerunLoop): 0 when none.
+func (r *runState) rerunIterationOf(rec *taskRecord) int {
+	if rec == nil {
+		return 0
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if rec.Status != TaskCompleted && rec.Status != TaskCompletedWithErrors {
+		return 0
+	}
+	return r.keptLoops[rec.TaskID]
+}
+
+// replayRerunIteration runs the rest of iteration n of the DO_WHILE wt,
+// whose record rec a rerun left COMPLETED (rerunLoop): the iteration's
+// tasks that stand are skipped, the rerun task and the ones after it run,
+// and the loop's record, output and condition are left as they are, as
+// Conductor's decider schedules each next task of the iteration and,
+// after its last one, nothing of the loop, which it finds recorded. The
+// run then goes on past the loop (a difference: Conductor's decider finds
+// no task to schedule after it and the run stays RUNNING). A failure in
+// the iteration is the run's, the loop staying COMPLETED, as retry()
+// fails the workflow on it. The rerun's note names the loop until the
+// rest has run.
+func (r *runState) replayRerunIteration(ctx context.Context, wt *WorkflowTask, suffix string, rec *taskRecord, n int) error {
+	err := r.execList(ctx, wt.LoopOver, suffix+"__"+strconv.Itoa(n), n)
+	if errors.Is(err, ErrInterrupted) || ctx.Err() != nil {
+		return err
+	}
+	r.mu.Lock()
+	if _, ok := r.keptLoops[rec.TaskID]; ok {
+		delete(r.keptLoops, rec.TaskID)
+		r.rerunNoteServedLocked()
+	}
+	r.mu.Unlock()
+	return err
 }

@@ -14,13 +14,14 @@ import (
 )
 
 // TestRerunInsideALoopStartsAnUnsuccessfulLoopNow: a rerun from a task of a
-// DO_WHILE's iteration reopens the loop holding it. Conductor's
-// finalizeRerun resets that loop, which ended unsuccessfully (CANCELED as
-// the run failed), IN_PROGRESS with its startTime now (the rerun's time)
-// and no endTime; a loop that completed (the run failed after it) is a
-// record finalizeRerun does not touch: its startTime stays. Either keeps
-// its inputData (finalizeRerun does not touch it): the rerun's new
-// workflow input does not reach it.
+// DO_WHILE's iteration reopens the loop holding it when it ended
+// unsuccessfully (CANCELED as the run failed): Conductor's finalizeRerun
+// resets it IN_PROGRESS with its startTime now (the rerun's time) and no
+// endTime; a loop that completed (the run failed after it) is a record
+// finalizeRerun does not touch: it stays COMPLETED, its startTime too
+// (TestRerunInsideACompletedLoopLeavesItCompleted). Either keeps its
+// inputData (finalizeRerun does not touch it): the rerun's new workflow
+// input does not reach it.
 func TestRerunInsideALoopStartsAnUnsuccessfulLoopNow(t *testing.T) {
 	for _, tc := range []struct {
 		name       string

@@ -337,10 +337,11 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 			o = &oc
 		}
 	}
-	var loops []*taskRecord // DO_WHILEs going on at the rerun task's iteration
-	var sibs []rerunSibling // records reset in place that keep their input (rerun.go)
-	var subs []*taskRecord  // SUB_WORKFLOWs among them: their child's id leaves the output
-	var fresh *taskRecord   // a dynamic fork's FORK mapped again (resetInPlace)
+	var loops []*taskRecord   // DO_WHILEs going on at the rerun task's iteration
+	var sibs []rerunSibling   // records reset in place that keep their input (rerun.go)
+	var subs []*taskRecord    // SUB_WORKFLOWs among them: their child's id leaves the output
+	var fresh *taskRecord     // a dynamic fork's FORK mapped again (resetInPlace)
+	var loopsDone []rerunLoop // COMPLETED DO_WHILEs holding the rerun task (rerun.go)
 	r.mu.Lock()
 	rerunRefs := map[string]bool{} // a test run's mocks (mockstore.go)
 	for _, t := range r.tasks {
@@ -406,18 +407,24 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 				// again: a new record, in the rerun's write.
 				t = r.remappedForkLocked(t)
 				fresh = t
+			} else if t.Seq < fromSeq && successfulTask(t.Status) && loopHolding(t, from) {
+				// A DO_WHILE that completed is a record finalizeRerun
+				// does not touch: it stays COMPLETED, its output and
+				// endTime as they were. The decider schedules the rest of
+				// the rerun task's iteration (getNextTask of each task
+				// that ends) and, at its last task, finds the loop
+				// recorded already: no iteration follows. The rerun's
+				// note names the loop until that rest has run
+				// (replayRerunIteration).
+				if n := heldIteration(t, from); n > 0 {
+					loopsDone = append(loopsDone, rerunLoop{TaskID: t.TaskID, Iteration: n})
+				}
 			} else if t.Seq < fromSeq && inPlace && loopHolding(t, from) {
 				// Conductor keeps the tasks before the rerun task and
-				// finalizeRerun reopens the DO_WHILE that holds it: the
-				// loop goes on, in place, with the rerun task's iteration.
-				// A loop that ended unsuccessfully is started now, as
-				// finalizeRerun resets it; one that completed keeps its
-				// startTime (finalizeRerun leaves a successful record
-				// untouched, the loop COMPLETED: a difference, wfrun
-				// reopens it so that it goes on past the rerun task).
-				if !successfulTask(t.Status) {
-					t.Start = r.nowMillis()
-				}
+				// finalizeRerun reopens the DO_WHILE that holds it, which
+				// ended unsuccessfully: the loop goes on, in place, with
+				// the rerun task's iteration, started now.
+				t.Start = r.nowMillis()
 				t.Status, t.Reason, t.End = TaskInProgress, "", 0
 				// Its inputData stays, as finalizeRerun leaves it.
 				if s, ok := keptSibling(t); ok {
@@ -501,7 +508,7 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 		if subRerun {
 			child = newID()
 		}
-		if err := r.applyRerun(o, fromRef, keptID, fromIn, child, sibs); err != nil {
+		if err := r.applyRerun(o, fromRef, keptID, fromIn, child, sibs, loopsDone); err != nil {
 			return nil, err
 		}
 	}
