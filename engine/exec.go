@@ -449,10 +449,11 @@ func (r *runState) beginRecord(ctx context.Context, wt *WorkflowTask, ref string
 	raw, transient := []byte("{}"), []byte("{}")
 	var secretErr error
 	inTmpl, defaults := r.e.inputTemplate(wt, r.policy(wt))
+	replaced := false
 	if ov := r.replacementInput(ref, inTmpl); ov != nil {
 		// A rerun's taskInput: data given by the caller, resolved from
 		// nothing (a secret reference in it stays text).
-		inTmpl, raw, transient = nil, ov, ov
+		inTmpl, raw, transient, replaced = nil, ov, ov, true
 	}
 	if wt.Type == TypeJoin {
 		raw = withJoinOn(raw, r.joinList(wt, ref))
@@ -489,6 +490,9 @@ func (r *runState) beginRecord(ctx context.Context, wt *WorkflowTask, ref string
 			_ = r.setTaskData(rec, []byte("{}"), nil)
 			return rec, nil, false, &tasks.Result{Status: tasks.FailedTerminal, Reason: "input: " + r.sec.Text(secretErr.Error())}, r.transition(ctx, rec, TaskScheduled, "")
 		}
+	}
+	if rec.RetriedTaskID != "" && !replaced && retriedWithItsInput(wt.Type) {
+		raw, transient = r.retryInput(rec, raw, transient) // rerun.go
 	}
 	if !mappedWithFirstTask[wt.Type] {
 		// A SWITCH, DECISION or FORK maps first tasks of its own with it.

@@ -373,6 +373,11 @@ func (r *runState) rerunAttemptEndedLocked(t *taskRecord) {
 		delete(r.keptID, t.Ref)
 		r.rerunNoteServedLocked()
 	}
+	// Its taskInput (or kept input) was that attempt's: a retry of it
+	// copies that attempt's input and evaluates its template over it
+	// (retryInput), as Conductor's retry() does.
+	delete(r.inputOverride, t.Ref)
+	delete(r.keptInput, t.Ref)
 	if _, ok := r.keptSibs[t.TaskID]; ok {
 		delete(r.keptSibs, t.TaskID)
 		r.rerunNoteServedLocked()
@@ -656,4 +661,65 @@ func (r *runState) replayRerunIteration(ctx context.Context, wt *WorkflowTask, s
 	}
 	r.mu.Unlock()
 	return err
+}
+
+// retriedWithItsInput: a retry of a task of this type starts from the
+// input of the attempt it retries (retryInput). A SUB_WORKFLOW's retry
+// names its child from its own parameters (subworkflow.go); the control
+// tasks are not retried as new attempts.
+func retriedWithItsInput(typ string) bool {
+	switch typ {
+	case TypeSubWorkflow, TypeJoin, TypeExclusiveJoin, TypeDoWhile, TypeSwitch, TypeDecision, TypeForkJoin, TypeForkJoinDynamic, TypeFork:
+		return false
+	}
+	return true
+}
+
+// retryInput is the input of rec, an attempt that retries another (its
+// retriedTaskId), as Conductor's DeciderService.retry and its retry of a
+// run build it: a copy of the retried attempt's inputData with the task's
+// inputParameters evaluated again put over it (raw and transient: that
+// evaluation, stored and transient forms). The members only the retried
+// input has are kept (a rerun's taskInput's, say); when one of them holds
+// a masked value the retry's input is the evaluation alone, resolved again
+// through the secret boundary, so that a worker is never handed "***".
+func (r *runState) retryInput(rec *taskRecord, raw, transient []byte) ([]byte, []byte) {
+	r.mu.Lock()
+	var prev []byte
+	for _, t := range r.tasks {
+		if t.TaskID == rec.RetriedTaskID {
+			prev = t.inMem
+			break
+		}
+	}
+	r.mu.Unlock()
+	var old, fresh, freshT map[string]json.RawMessage
+	if json.Unmarshal(prev, &old) != nil || len(old) == 0 || json.Unmarshal(raw, &fresh) != nil || json.Unmarshal(transient, &freshT) != nil {
+		return raw, transient
+	}
+	if fresh == nil {
+		fresh = map[string]json.RawMessage{}
+	}
+	if freshT == nil {
+		freshT = map[string]json.RawMessage{}
+	}
+	added := false
+	for k, v := range old {
+		if _, ok := fresh[k]; ok {
+			continue
+		}
+		if bytes.Contains(v, []byte(masking.Redacted)) {
+			return raw, transient
+		}
+		fresh[k], freshT[k], added = v, v, true
+	}
+	if !added {
+		return raw, transient
+	}
+	nr, err1 := json.Marshal(fresh)
+	nt, err2 := json.Marshal(freshT)
+	if err1 != nil || err2 != nil {
+		return raw, transient
+	}
+	return nr, nt
 }
