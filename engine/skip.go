@@ -247,7 +247,11 @@ func (r *runState) applySkip(ctx context.Context, ref string) (*taskRecord, erro
 		_ = r.setTaskData(rec, []byte("{}"), []byte("{}"))
 	}
 	r.emit(Event{Kind: EventTask, TaskRef: rec.Ref, TaskType: rec.TaskType, TaskID: rec.TaskID, Status: TaskSkipped})
-	return rec, r.save(ctx)
+	// Written unless the run has ended meanwhile (the runner went past the
+	// skipped task to the end): its last writes carry the record, and a
+	// write after the run's archive would store a new run of its head
+	// alone.
+	return rec, r.write(ctx, persistDeadline, func() bool { return !terminalWorkflow(r.doc.Status) })
 }
 
 // skippedFirst lists a run view's SKIPPED records first, with seq 0, as

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -177,78 +178,199 @@ func TestSkipTaskThenResume(t *testing.T) {
 	}
 }
 
+// holdSignals is a memory store whose PutSignal, while hold is set, stores
+// the signal and then waits for hold to be closed: the skip is stored and
+// not yet taken.
+type holdSignals struct {
+	*runstore.Memory
+	hold atomic.Pointer[chan struct{}]
+	put  chan struct{}
+}
+
+func (s *holdSignals) PutSignal(ctx context.Context, id, key string, payload []byte) error {
+	err := s.Memory.PutSignal(ctx, id, key, payload)
+	if h := s.hold.Load(); h != nil {
+		s.put <- struct{}{}
+		<-*h
+	}
+	return err
+}
+
 // A skip sent as the run reaches the task: either the skip wins (SkipTask
 // returns nil, the task is SKIPPED and its worker never runs) or the task
 // does (SkipTask fails with ErrNotSkippable, or ErrNotRunning once the run
-// has ended, and the task runs), never a
-// skip that returned nil while the task ran anyway. The runner takes
-// signals every lease-renewal tick (100 ms here), so the skip and the run
-// reaching the task are raced with random offsets, many times.
+// has ended, and the task runs), never a skip that returned nil while the
+// task ran anyway. The skip and the run are put in each order that
+// matters with gates, no timing: the skip while the run waits on the task
+// before (the skip wins); the skip stored but not yet taken as the run
+// schedules the task (either may win, as the runner's signal look falls);
+// the skip while the task runs, and once the run has ended (the task
+// wins); the skip recorded but its write held until the run has ended
+// and been archived (the skip wins, and the archived run stays whole: its
+// write came after the run's end and recreated a run of the head alone,
+// no task, no input, that SkipTask then read as "COMPLETED, reached before
+// the skip" though the task never ran).
 func TestSkipTaskRacingTheRun(t *testing.T) {
 	var t2 atomic.Int64
-	started := make(chan struct{}, 1)
-	var release atomic.Pointer[chan struct{}]
-	e := harnessEngine(t, nil, engine.WithLeaseTTL(300*time.Millisecond),
+	started, started2 := make(chan struct{}, 1), make(chan struct{}, 1)
+	var release, release2, skipRecorded, runEnded atomic.Pointer[chan struct{}]
+	gate := func(ctx context.Context, started chan struct{}, release *atomic.Pointer[chan struct{}]) error {
+		started <- struct{}{}
+		select {
+		case <-*release.Load():
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	st := &holdSignals{Memory: runstore.NewMemory(), put: make(chan struct{}, 1)}
+	e := harnessEngine(t, st,
+		engine.WithEvents(func(ev engine.Event) {
+			// The skip's own record, made by SkipTask (not by the
+			// runner's signal look, whose end the run waits for).
+			rec := skipRecorded.Load()
+			if rec == nil || ev.TaskRef != "t2" || ev.Status != engine.TaskSkipped || !strings.Contains(string(debug.Stack()), "engine.(*Engine).SkipTask") {
+				return
+			}
+			close(*rec)
+			<-*runEnded.Load()
+		}),
 		engine.WithWorker("integration_task_1", func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
-			started <- struct{}{}
-			select {
-			case <-*release.Load():
-			case <-ctx.Done():
-				return nil, ctx.Err()
+			if err := gate(ctx, started, &release); err != nil {
+				return nil, err
 			}
 			return json.RawMessage(`{"op":"task1.done"}`), nil
 		}),
-		engine.WithWorker("integration_task_2", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+		engine.WithWorker("integration_task_2", func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
 			t2.Add(1)
+			if err := gate(ctx, started2, &release2); err != nil {
+				return nil, err
+			}
 			return json.RawMessage(`{}`), nil
 		}),
 		engine.WithWorker("integration_task_3", func(context.Context, json.RawMessage) (json.RawMessage, error) {
 			return json.RawMessage(`{}`), nil
 		}))
 	d := harnessDef(t, e, "simple_workflow_3_integration_test.json")
-	won, lost := 0, 0
-	for i := range 24 {
+	const (
+		skipWins = "skip"
+		runWins  = "run"
+		either   = "either"
+	)
+	rounds := []struct {
+		name, want string
+		// race puts the skip (skip) and the run's release past t1
+		// (release1) in the round's order; done is closed when the run
+		// has ended.
+		race func(skip func() <-chan error, release1 func(), done <-chan struct{}) error
+	}{
+		{"skip while the run waits on the task before", skipWins, func(skip func() <-chan error, release1 func(), _ <-chan struct{}) error {
+			err := <-skip()
+			release1()
+			return err
+		}},
+		{"skip stored, not yet taken, as the run schedules the task", either, func(skip func() <-chan error, release1 func(), done <-chan struct{}) error {
+			h := make(chan struct{})
+			st.hold.Store(&h)
+			res := skip()
+			<-st.put
+			st.hold.Store(nil)
+			release1()
+			select {
+			case <-started2:
+				// The run scheduled t2 (its worker runs): the skip is
+				// taken now.
+			case <-done:
+				// The runner's signal look took the skip first.
+			}
+			close(h)
+			return <-res
+		}},
+		{"skip while the task runs", runWins, func(skip func() <-chan error, release1 func(), _ <-chan struct{}) error {
+			release1()
+			<-started2
+			err := <-skip()
+			close(*release2.Load())
+			return err
+		}},
+		{"skip once the run has ended", runWins, func(skip func() <-chan error, release1 func(), done <-chan struct{}) error {
+			close(*release2.Load())
+			release1()
+			<-done
+			return <-skip()
+		}},
+		{"skip recorded, its write held until the run has ended", skipWins, func(skip func() <-chan error, release1 func(), done <-chan struct{}) error {
+			rec, end := make(chan struct{}), make(chan struct{})
+			runEnded.Store(&end)
+			skipRecorded.Store(&rec)
+			defer skipRecorded.Store(nil)
+			res := skip()
+			select {
+			case <-rec:
+			case err := <-res:
+				// Recorded by the runner's signal look: an ordinary win.
+				release1()
+				return err
+			}
+			release1()
+			<-done
+			close(end)
+			return <-res
+		}},
+	}
+	for n := range 3 * len(rounds) {
+		c := rounds[n%len(rounds)]
 		t2.Store(0)
-		rel := make(chan struct{})
+		rel, rel2 := make(chan struct{}), make(chan struct{})
 		release.Store(&rel)
-		id := fmt.Sprintf("skip-race-%d", i)
-		done := make(chan error, 1)
+		release2.Store(&rel2)
+		select {
+		case <-started2:
+		default:
+		}
+		id := fmt.Sprintf("skip-race-%d", n)
+		done, runErr := make(chan struct{}), make(chan error, 1)
 		go func() {
 			_, err := e.Start(context.Background(), d, json.RawMessage(`{"param1":"p1 value","param2":"p2 value"}`), engine.WithRunID(id))
-			done <- err
+			runErr <- err
+			close(done)
 		}()
 		<-started
-		// The skip goes first in most rounds, by up to 120 ms.
-		skipAfter := time.Duration(i%4) * 10 * time.Millisecond
-		releaseAfter := time.Duration(10+(i*37)%120) * time.Millisecond
-		go func() {
-			time.Sleep(releaseAfter)
-			close(rel)
-		}()
-		time.Sleep(skipAfter)
-		skipErr := e.SkipTask(context.Background(), id, "t2", engine.SkipRequest{})
-		if err := <-done; err != nil {
+		skip := func() <-chan error {
+			res := make(chan error, 1)
+			go func() { res <- e.SkipTask(context.Background(), id, "t2", engine.SkipRequest{}) }()
+			return res
+		}
+		release1 := func() { close(rel) }
+		skipErr := c.race(skip, release1, done)
+		if c.want != runWins {
+			// A t2 that runs (the run won) is let go.
+			select {
+			case <-rel2:
+			default:
+				close(rel2)
+			}
+		}
+		<-done
+		if err := <-runErr; err != nil {
 			t.Fatal(err)
 		}
 		wf := viewRun(t, e, id)
-		var rec *taskView
-		for k := range wf.Tasks {
-			if wf.Tasks[k].Ref == "t2" {
-				rec = &wf.Tasks[k]
-			}
-		}
+		recs := byRef(wf.Tasks)
+		var won string
 		switch {
-		case skipErr == nil && t2.Load() == 0 && rec != nil && rec.Status == engine.TaskSkipped:
-			won++
-		case (errors.Is(skipErr, engine.ErrNotSkippable) || errors.Is(skipErr, engine.ErrNotRunning)) && t2.Load() == 1 && rec != nil && rec.Status == engine.TaskCompleted:
-			lost++
+		case skipErr == nil && t2.Load() == 0 && recs["t2"].Status == engine.TaskSkipped:
+			won = skipWins
+		case (errors.Is(skipErr, engine.ErrNotSkippable) || errors.Is(skipErr, engine.ErrNotRunning)) && t2.Load() == 1 && recs["t2"].Status == engine.TaskCompleted:
+			won = runWins
 		default:
-			t.Fatalf("round %d (skip after %v, run released after %v): SkipTask %v, task 2 ran %d times, record %+v",
-				i, skipAfter, releaseAfter, skipErr, t2.Load(), wf.Tasks)
+			t.Fatalf("%s (round %d): SkipTask %v, task 2 ran %d times, records %+v", c.name, n, skipErr, t2.Load(), wf.Tasks)
 		}
-		if wf.Status != engine.StatusCompleted {
-			t.Fatalf("round %d: run %s", i, wf.Status)
+		if c.want != either && won != c.want {
+			t.Fatalf("%s (round %d): the %s won, want the %s", c.name, n, won, c.want)
+		}
+		if wf.Status != engine.StatusCompleted || len(wf.Tasks) != 3 || wf.Input["param1"] != "p1 value" {
+			t.Fatalf("%s (round %d): run %s, input %v, records %+v", c.name, n, wf.Status, wf.Input, wf.Tasks)
 		}
 	}
-	t.Logf("the skip won %d rounds, the run %d", won, lost)
 }
