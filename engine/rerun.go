@@ -386,9 +386,14 @@ func (r *runState) rerunAttemptEndedLocked(t *taskRecord) {
 
 // takeRerunChildLocked: the SUB_WORKFLOW task a rerun reran in place names its
 // new child, a stored run: the rerun's note (which chose the child's id)
-// leaves the run's head with the write that names it. Callers hold r.mu.
+// leaves the run's head with the write that names it, and the task keeps
+// its startTime 0. Callers hold r.mu.
 func (r *runState) takeRerunChildLocked(rec *taskRecord) {
 	if _, ok := r.keptChild[rec.TaskID]; ok {
+		// Conductor's rerunWF resets the task's startTime to 0 and starts
+		// its child directly (SubWorkflow.start), which sets none: the
+		// task shows startTime 0 while IN_PROGRESS and once it ends.
+		rec.noStart = true
 		delete(r.keptChild, rec.TaskID)
 		r.rerunNoteServedLocked()
 	}

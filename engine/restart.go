@@ -359,7 +359,10 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 		// tasks that succeeded are not run again, the unsuccessful ones
 		// (each ref's latest record) are reset in place, as for a rerun
 		// from another task, and taken over by the executor.
+		// Conductor's rerunWF: scheduled now, no start nor end time, no
+		// poll counted, its output and child cleared, SCHEDULED.
 		from.Status, from.Reason, from.Start, from.End, from.SubWorkflowID = TaskScheduled, "", 0, 0, ""
+		from.Scheduled, from.PollCount = r.nowMillis(), 0
 		from.outMem, from.outStored = nil, nil
 		r.touchLocked(from)
 		last := map[string]*taskRecord{}

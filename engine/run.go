@@ -105,6 +105,7 @@ type taskRecord struct {
 	dirty             bool       // changed since the last write (in runState.dirty)
 	forgotten         bool       // dropped from the run (keepLastN)
 	opensDecision     bool       // a FORK whose begin opened a decision (forkdecision.go)
+	noStart           bool       // a SUB_WORKFLOW rerun in place: its startTime stays 0 (rerun.go)
 	wt                *WorkflowTask
 	later             *laterInput     // a remote task's input, resolved at hand-off (remote_handoff.go)
 	answered          *attemptOutcome // a worker's answer waits for the write of this attempt's end (remote_stored.go)
@@ -544,7 +545,7 @@ func (r *runState) transition(ctx context.Context, t *taskRecord, status, reason
 	t.Reason = reason
 	switch status {
 	case TaskInProgress:
-		if t.Start == 0 {
+		if t.Start == 0 && !t.noStart {
 			t.Start = r.nowMillis()
 		}
 	case TaskScheduled:
