@@ -93,10 +93,25 @@ func TestConductorQuickstart(t *testing.T) {
 	  "apiResponse":{"hostName":"tester-1","apiRandomDelay":"0 ms","randomInt":41,"path":"/api","method":"GET"}}`)
 }
 
+// The definition gives items but no loopCondition, which Conductor's
+// registration refuses (isDoWhileTaskValid), and so does wfrun; with a
+// blank one, which it accepts, DoWhile iterates over the items alone.
 func TestConductorDoWhileListIterationHTTP(t *testing.T) {
 	ts := newTester(t)
 	e := conductorEngine(t)
-	res := start(t, e, loadConductor(t, e, "do_while_list_iteration_http_test.json", ts.srv.URL), `{"items":["alpha",{"k":2},3]}`)
+	b, err := os.ReadFile("../testdata/conductor/do_while_list_iteration_http_test.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = bytes.ReplaceAll(b, []byte(testerHost), []byte(ts.srv.URL))
+	if _, err := e.Parse(b); err == nil || !strings.Contains(err.Error(), `/tasks/0/loopCondition: DO_WHILE "do_while_ref" needs a loopCondition`) {
+		t.Fatalf("as given: %v, want the loopCondition refused", err)
+	}
+	d, err := e.Parse(bytes.Replace(b, []byte(`"items":`), []byte(`"loopCondition": "", "items":`), 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := start(t, e, d, `{"items":["alpha",{"k":2},3]}`)
 	want := []string{`{"item":"alpha"}`, `{"item":{"k":2}}`, `{"item":3}`}
 	if len(ts.bodies) != len(want) {
 		t.Fatalf("server saw %d calls: %q", len(ts.bodies), ts.bodies)

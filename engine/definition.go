@@ -150,6 +150,13 @@ type WorkflowTask struct {
 	casesThrow    bool         // SWITCH/DECISION: mapping a case's first task may throw (casesMayThrow), set with program
 	namesTaskID   bool         // SWITCH/DECISION: its inputParameters name CPEWF_TASK_ID (set at validation)
 	subDef        *Definition  // inline subWorkflowParam.workflowDefinition
+	// mapErr: where Conductor's registration does not check the task
+	// (beanValidated), what its mapping throws at run time: the run
+	// fails with it when the task is to be mapped, nothing of it
+	// recorded (mapperthrow.go, mapFailure).
+	mapErr string
+	// sinkNull: an EVENT given no sink there (event.go, errNullSink).
+	sinkNull bool
 	// dynamicOf: the DYNAMIC task this task is the resolved task of
 	// (dynamic.go), whose definition it takes.
 	dynamicOf *WorkflowTask

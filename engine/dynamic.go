@@ -448,7 +448,11 @@ func (r *runState) dynamicTask(ctx context.Context, wt *WorkflowTask) (*Workflow
 func (r *runState) dynamicTarget(ctx context.Context, wt *WorkflowTask) (name string, system bool, err error) {
 	name, in, err := r.dynamicName(ctx, wt)
 	if err != nil || name == "" {
-		msg := fmt.Sprintf("Cannot map a dynamic task based on the parameter and input. Parameter= %s", wt.DynamicTaskNameParam)
+		param := wt.DynamicTaskNameParam
+		if param == "" {
+			param = "null" // none given: Java's null
+		}
+		msg := fmt.Sprintf("Cannot map a dynamic task based on the parameter and input. Parameter= %s", param)
 		if err != nil {
 			msg += ": " + err.Error()
 		} else {
@@ -486,6 +490,11 @@ func (r *runState) dynamicName(ctx context.Context, wt *WorkflowTask) (string, m
 		return "", nil, err
 	}
 	_ = json.Unmarshal(b, &in)
+	if wt.DynamicTaskNameParam == "" {
+		// None given (where registration does not check the task):
+		// DynamicTaskMapper reads input.get(null), nothing.
+		return "", in, nil
+	}
 	switch x := in[wt.DynamicTaskNameParam].(type) {
 	case string:
 		return x, in, nil

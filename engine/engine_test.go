@@ -190,7 +190,7 @@ func TestSwitchDoWhileForkJoin(t *testing.T) {
 	   "decisionCases":{"big":[{"name":"echo","taskReferenceName":"big","inputParameters":{}}]}},
 	  {"name":"loop","taskReferenceName":"loop","type":"DO_WHILE","loopCondition":"if ($.loop['iteration'] < 3) { true; } else { false; }",
 	   "loopOver":[{"name":"echo","taskReferenceName":"li","inputParameters":{"i":"${loop.output.iteration}"}}]},
-	  {"name":"each","taskReferenceName":"each","type":"DO_WHILE","items":"${workflow.input.list}",
+	  {"name":"each","taskReferenceName":"each","type":"DO_WHILE","loopCondition":"","items":"${workflow.input.list}",
 	   "loopOver":[{"name":"echo","taskReferenceName":"it","inputParameters":{"item":"${each.output.loopItem}","idx":"${each.output.loopIndex}"}}]},
 	  {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN","forkTasks":[
 	     [{"name":"echo","taskReferenceName":"b1","inputParameters":{"b":1}}],

@@ -140,6 +140,11 @@ func (r *runState) eventSinkName(ctx context.Context, wt *WorkflowTask, rec *tas
 	return s, nil
 }
 
+// errNullSink: an EVENT given no sink, where registration does not check
+// it: Event.start's computeQueueName calls startsWith on the null, and the
+// task fails with Java's message for it.
+var errNullSink = errors.New(`Cannot invoke "String.startsWith(String)" because "sinkValue" is null`)
+
 // errSecretSink: an EVENT sink resolved to text holding a registered value.
 var errSecretSink = errors.New("an EVENT sink cannot come from a secret")
 
@@ -170,6 +175,9 @@ func (r *runState) eventTask(ctx context.Context, wt *WorkflowTask, rec *taskRec
 	// The task's input gets its sink (resolved) and asyncComplete over the
 	// input's, as Conductor's EventTaskMapper puts them.
 	out["sink"], _ = json.Marshal(sink)
+	if wt.sinkNull {
+		out["sink"] = json.RawMessage("null")
+	}
 	out["asyncComplete"], _ = json.Marshal(asyncComplete(wt))
 	if withSink, err := json.Marshal(out); err == nil {
 		if err := r.setTaskData(rec, withSink, nil); err != nil {
@@ -191,6 +199,9 @@ func (r *runState) eventTask(ctx context.Context, wt *WorkflowTask, rec *taskRec
 		out["taskToDomain"] = r.sec.Remask(domains, "")
 	}
 	queue, err := eventQueue(sink, wfName, rec.Ref)
+	if wt.sinkNull {
+		queue, err = "", errNullSink
+	}
 	if err == nil && r.sec.Text(queue) != queue {
 		// eventQueue drops "conductor:" from the sink: pieces of a
 		// sink that hold no value alone can join into one.

@@ -307,6 +307,9 @@ func endList(ctx context.Context, rests []*forkRest, err error) error {
 }
 
 func (r *runState) execTask(ctx context.Context, wt *WorkflowTask, suffix string, iter int) error {
+	if err := r.mapFailure(wt, suffix); err != nil {
+		return err // mapperthrow.go
+	}
 	switch wt.Type {
 	case TypeSwitch, TypeDecision:
 		return r.execSwitch(ctx, wt, suffix, iter)

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/wfrun/wfrun/engine"
@@ -58,7 +59,13 @@ func TestDoWhileItemsAsConductorReadsThem(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHarness(t, nil)
-			res := h.run(`{"name":"w","tasks":[{"name":"l","taskReferenceName":"l","type":"DO_WHILE",`+c.loop+body+`}]}`, c.input)
+			loop := c.loop
+			if !strings.Contains(loop, "loopCondition") {
+				// Registration requires one (isDoWhileTaskValid): a
+				// blank one leaves the list alone to decide.
+				loop = `"loopCondition":"",` + loop
+			}
+			res := h.run(`{"name":"w","tasks":[{"name":"l","taskReferenceName":"l","type":"DO_WHILE",`+loop+body+`}]}`, c.input)
 			v := viewRun(t, h.e, res.RunID)
 			if res.Status != engine.StatusCompleted {
 				t.Fatalf("run %s %q", res.Status, res.Reason)

@@ -456,7 +456,9 @@ func TestDoWhileForkBranchFailureInAPermissiveLoop(t *testing.T) {
 // and its Orkes-compatible twin (_items): a loop over an empty list
 // completes at once, its output iteration 0, no task scheduled.
 func TestDoWhileEmptyItemsCompletesWithIterationZero(t *testing.T) {
-	for _, items := range []string{`"items":"${workflow.input.itemList}",`, `"inputParameters":{"_items":"${workflow.input.itemList}"},`} {
+	// Registration requires a loopCondition beside items (isDoWhileTaskValid);
+	// a blank one leaves the list alone to decide.
+	for _, items := range []string{`"loopCondition":"","items":"${workflow.input.itemList}",`, `"loopCondition":"","inputParameters":{"_items":"${workflow.input.itemList}"},`} {
 		h := newHarness(t, nil)
 		res, v, _ := successorRun(t, h, `{"name":"w","tasks":[{"name":"l","taskReferenceName":"l","type":"DO_WHILE",`+items+`
 		  "loopOver":[{"name":"echo","taskReferenceName":"e","inputParameters":{}}]}]}`, `{"itemList":[]}`)

@@ -45,6 +45,9 @@ func (r *runState) mapperThrowsIn(ctx context.Context, list []*WorkflowTask, i i
 	if r.lookup(ref) != nil {
 		return nil // mapped by an earlier decide (a run resumed or rerun)
 	}
+	if wt.mapErr != "" {
+		return &stopError{status: StatusFailed, reason: wt.mapErr}
+	}
 	switch wt.Type {
 	case TypeDynamic:
 		_, err := r.dynamicTask(ctx, wt)
@@ -206,6 +209,9 @@ func mayThrow(list []*WorkflowTask, i int) bool {
 	if wt == nil {
 		return false
 	}
+	if wt.mapErr != "" {
+		return true
+	}
 	switch wt.Type {
 	case TypeDynamic, TypeDecision, TypeForkJoinDynamic:
 		return true
@@ -254,4 +260,28 @@ func (r *runState) takeCheckedIDLocked(rec *taskRecord, cc *caseCheck) {
 		r.takeKeptIDLocked(rec.Ref) // rerun.go
 	}
 	rec.TaskID = cc.taskID
+}
+
+// mapFailure is the run's end when wt (ref suffix), about to be mapped,
+// holds a problem Conductor's mapping of it throws (mapErr: where
+// registration does not check the task); nil otherwise, and for a task
+// already recorded (a run resumed or rerun).
+func (r *runState) mapFailure(wt *WorkflowTask, suffix string) error {
+	if wt.mapErr == "" || r.lookup(wt.TaskReferenceName+suffix) != nil {
+		return nil
+	}
+	return &stopError{status: StatusFailed, reason: wt.mapErr}
+}
+
+// brokenProgram is an expression that does not compile where Conductor's
+// registration does not check it: evaluating it throws the compile error,
+// as Conductor's evaluator throws when it runs the script (a SWITCH is
+// recorded FAILED, a DECISION's mapper throws, a DO_WHILE fails).
+type brokenProgram struct{ err error }
+
+func (b brokenProgram) Eval(ctx context.Context, _ any) (any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return nil, b.err
 }

@@ -301,7 +301,13 @@ func (v *validator) terminate(t *WorkflowTask) {
 	given := len(in.Status) > 0 && string(in.Status) != "null"
 	var s string
 	if given && json.Unmarshal(in.Status, &s) != nil {
-		v.add(loc, "terminationStatus %s is not COMPLETED, FAILED or TERMINATED", in.Status)
+		if v.beanValidated(t) {
+			v.add(loc, "terminationStatus %s is not COMPLETED, FAILED or TERMINATED", in.Status)
+		} else {
+			// Terminate.execute's cast to text throws out of Conductor's
+			// decide, and the run would stay RUNNING: it fails instead.
+			t.setMapErr(fmt.Sprintf("TERMINATE %q at %s: terminationStatus %s is not text (COMPLETED, FAILED or TERMINATED)", t.TaskReferenceName, v.prefix+loc, in.Status))
+		}
 		return
 	}
 	if !v.beanValidated(t) {
@@ -360,7 +366,15 @@ func (v *validator) task(t *WorkflowTask) {
 		}
 	}
 	if strings.TrimSpace(t.Name) == "" {
-		v.add(t.loc+"/name", "missing task name")
+		switch {
+		case v.beanValidated(t):
+			v.add(t.loc+"/name", "missing task name")
+		case t.Type == TypeSimple:
+			// Conductor schedules it under a null task type, which no
+			// worker polls: the run would wait for ever. A system task
+			// runs without a name, as there.
+			t.setMapErr(fmt.Sprintf("task %q at %s has no name: a SIMPLE task is polled by its name, so no worker could ever take it", t.TaskReferenceName, v.prefix+t.loc))
+		}
 	}
 	if len(t.InputParameters) > 0 && string(t.InputParameters) != "null" {
 		if t.InputParameters[0] != '{' {
@@ -396,17 +410,26 @@ func (v *validator) task(t *WorkflowTask) {
 	case TypeDoWhile:
 		v.doWhile(t)
 	case TypeForkJoin:
-		if len(t.ForkTasks) == 0 {
-			v.add(t.loc+"/forkTasks", "FORK_JOIN needs at least one branch")
-		}
+		v.forkJoin(t)
 	case TypeForkJoinDynamic:
 		v.dynamicFork(t)
 	case TypeDynamic:
-		if t.DynamicTaskNameParam == "" {
+		// Where registration does not check it, DynamicTaskMapper reads
+		// the name from input.get(null) and throws ("Parameter= null",
+		// dynamicTarget).
+		if t.DynamicTaskNameParam == "" && v.beanValidated(t) {
 			v.add(t.loc+"/dynamicTaskNameParam", "DYNAMIC needs dynamicTaskNameParam (the input member naming the task)")
 		}
 	case TypeEvent:
-		if strings.TrimSpace(t.Sink) == "" {
+		// Registration refuses a sink that is not given (null); where it
+		// does not check the task, Event.start fails it on the null
+		// (eventQueue). A given one, blank too, is judged when it runs.
+		var f struct {
+			Sink *string `json:"sink"`
+		}
+		_ = json.Unmarshal(t.raw, &f)
+		t.sinkNull = f.Sink == nil
+		if f.Sink == nil && v.beanValidated(t) {
 			v.add(t.loc+"/sink", "EVENT needs a sink")
 		} else if strings.Contains(t.Sink, "$") {
 			doc, _ := json.Marshal(map[string]string{"sink": t.Sink})
@@ -436,13 +459,23 @@ func (v *validator) task(t *WorkflowTask) {
 		if strings.TrimSpace(in.Script) == "" {
 			v.add(t.loc+"/inputParameters/scriptExpression", "LAMBDA needs a scriptExpression")
 		} else if !strings.Contains(in.Script, "${") {
-			v.program(t, t.loc+"/inputParameters/scriptExpression", eval.TypeJavaScript, "(function(){ "+in.Script+"\n})()")
+			// Conductor's registration does not check the script: one
+			// that does not compile is compiled again when the task runs,
+			// and fails it there (lambda).
+			if p, err := eval.Compile(eval.TypeJavaScript, "(function(){ "+in.Script+"\n})()"); err == nil {
+				t.program, t.evalType = p, eval.TypeJavaScript
+			}
 		}
 	case TypeTerminate:
 		v.terminate(t)
 	}
 	v.secretRules(t)
-	if !controlTypes[t.Type] && v.cfg.registry != nil {
+	// Conductor's registration checks nothing of an INLINE task
+	// (WorkflowTaskTypeConstraint has no case for it): an evaluatorType or
+	// expression Inline.execute cannot run fails the task when it runs
+	// (tasks.InlineTask), wherever the task is. Its secret rules are
+	// wfrun's, checked above.
+	if !controlTypes[t.Type] && t.Type != tasks.TypeInline && v.cfg.registry != nil {
 		if impl, ok := v.cfg.registry.Lookup(t.Type); ok {
 			if val, ok := impl.(tasks.Validator); ok {
 				for _, err := range val.Validate(t.raw) {
@@ -477,8 +510,9 @@ func (v *validator) switchTask(t *WorkflowTask) {
 		DecisionCases *json.RawMessage `json:"decisionCases"`
 	}
 	_ = json.Unmarshal(t.raw, &f)
+	bean := v.beanValidated(t)
 	refused := false
-	if t.Type == TypeSwitch {
+	if t.Type == TypeSwitch && bean {
 		switch {
 		case f.EvaluatorType == nil:
 			v.add(t.loc+"/evaluatorType", "SWITCH %q needs an evaluatorType", t.TaskReferenceName)
@@ -495,26 +529,29 @@ func (v *validator) switchTask(t *WorkflowTask) {
 	switch {
 	case f.DecisionCases != nil && string(*f.DecisionCases) == "null":
 		v.add(t.loc+"/decisionCases", "%s %q needs decisionCases with at least one case", t.Type, t.TaskReferenceName)
-	case len(t.DecisionCases) == 0 && v.beanValidated(t):
+	case len(t.DecisionCases) == 0 && bean:
 		v.add(t.loc+"/decisionCases", "%s %q needs decisionCases with at least one case", t.Type, t.TaskReferenceName)
 	}
 	if refused {
 		return
 	}
-	typ, expr, loc := t.EvaluatorType, t.Expression, t.loc+"/expression"
 	if t.Type == TypeDecision {
 		// DecisionTaskMapper evaluates caseExpression (JavaScript) when it
 		// is not blank, else takes the input named by caseValueParam; a
 		// SWITCH's evaluatorType and expression mean nothing to it, and
-		// Conductor rejects a DECISION with neither case field.
+		// Conductor rejects a DECISION with neither case field where it
+		// checks the task; elsewhere the mapper reads input.get(null):
+		// "null". Registration checks a caseExpression's syntax; where it
+		// does not, the mapper's evaluation throws ("Error while
+		// evaluating script").
 		switch {
 		case strings.TrimSpace(t.CaseExpression) != "":
-			typ, expr, loc = eval.TypeJavaScript, t.CaseExpression, t.loc+"/caseExpression"
+			v.programOrBroken(t, t.loc+"/caseExpression", eval.TypeJavaScript, t.CaseExpression, bean)
 		case t.CaseValueParam != "":
-			typ, expr, loc = eval.TypeValueParam, t.CaseValueParam, t.loc+"/caseValueParam"
+			v.program(t, t.loc+"/caseValueParam", eval.TypeValueParam, t.CaseValueParam)
 		default:
 			hasExpr, hasParam := decisionCaseFields(t)
-			if !hasExpr && !hasParam {
+			if !hasExpr && !hasParam && bean {
 				v.add(t.loc, "DECISION needs a caseValueParam or a caseExpression (evaluatorType and expression are SWITCH's)")
 				return
 			}
@@ -524,47 +561,145 @@ func (v *validator) switchTask(t *WorkflowTask) {
 			// is absent).
 			t.program, t.evalType = blankCase{named: hasParam}, eval.TypeValueParam
 			t.casesThrow = casesMayThrow(t)
-			return
 		}
+		return
 	}
-	if typ == "" {
-		typ = eval.TypeValueParam
-	}
-	if !eval.Known(typ) {
-		v.add(t.loc+"/evaluatorType", "unknown evaluatorType %q (want value-param, expr, javascript or graaljs)", typ)
+	// SwitchTaskMapper looks the evaluatorType up among its evaluators
+	// and throws when it has none of that name (registration checks
+	// only that one is given): the run fails with its words, wherever
+	// the task is. A SWITCH without evaluatorType where registration
+	// does not check it is one of those (null).
+	typ, expr := t.EvaluatorType, t.Expression
+	if f.EvaluatorType == nil || !eval.Known(typ) {
+		shown := typ
+		if f.EvaluatorType == nil {
+			shown = "null"
+		}
+		t.setMapErr("No evaluator registered for type: " + shown)
 		return
 	}
 	if strings.TrimSpace(expr) == "" {
-		v.add(loc, "%s needs an expression", t.Type)
+		switch {
+		case f.Expression == nil && typ != eval.TypeValueParam:
+			// A script that is null: ScriptEvaluator throws, and the
+			// mapper records the SWITCH FAILED.
+			t.program, t.evalType = brokenProgram{err: fmt.Errorf("SWITCH %q has no expression to evaluate", t.TaskReferenceName)}, typ
+		default:
+			// input.get(null), input.get(""), a blank script: no value,
+			// the case "null".
+			t.program, t.evalType = blankCase{named: f.Expression != nil && expr == "" && typ == eval.TypeValueParam}, typ
+		}
+		t.casesThrow = casesMayThrow(t)
 		return
 	}
-	v.program(t, loc, typ, expr)
+	// Registration checks the syntax of a javascript expression (not a
+	// graaljs one); wfrun's expr is checked there too. Elsewhere the
+	// mapper's evaluation throws, and it records the SWITCH FAILED.
+	v.programOrBroken(t, t.loc+"/expression", typ, expr, bean && typ != eval.TypeGraalJS)
 }
 
+// programOrBroken compiles expr as v.program does; when it does not
+// compile and check is false (Conductor's registration does not check
+// it), the task takes a program that throws the compile error when it is
+// evaluated (brokenProgram), as Conductor's evaluator throws then.
+func (v *validator) programOrBroken(t *WorkflowTask, loc, evalType, expr string, check bool) {
+	if check {
+		v.program(t, loc, evalType, expr)
+		return
+	}
+	p, err := eval.Compile(evalType, expr)
+	if err != nil {
+		p = brokenProgram{err: err}
+	}
+	t.program, t.evalType = p, evalType
+	if t.Type == TypeSwitch || t.Type == TypeDecision {
+		t.casesThrow = casesMayThrow(t)
+	}
+}
+
+// setMapErr records the first of t's problems its mapping throws (mapErr).
+func (t *WorkflowTask) setMapErr(reason string) {
+	if t.mapErr == "" {
+		t.mapErr = reason
+	}
+}
+
+// forkJoin checks a FORK_JOIN's branches. Registration refuses one with
+// no branch where it checks the task; elsewhere ForkJoinTaskMapper maps
+// the FORK and the JOIN with nothing between. It checks no branch's
+// length: the mapper takes each branch's first task and throws out of
+// Conductor's decide on an empty one. The first decide is the start's,
+// which then fails: wfrun refuses such a fork where the start maps it
+// whatever the input (firstMapped); elsewhere the run, which would stay
+// RUNNING, fails naming the branch when the fork is to be mapped.
+func (v *validator) forkJoin(t *WorkflowTask) {
+	if len(t.ForkTasks) == 0 {
+		if v.beanValidated(t) {
+			v.add(t.loc+"/forkTasks", "FORK_JOIN needs at least one branch")
+		}
+		return
+	}
+	for i, b := range t.ForkTasks {
+		if len(b) > 0 {
+			continue
+		}
+		loc := t.loc + "/forkTasks/" + itoa(i)
+		if v.prefix == "" && !v.runTime && !v.cfg.unregistered && firstMapped.MatchString(t.loc) {
+			v.add(loc, "FORK_JOIN %q: fork branch %d has no task (Conductor's ForkJoinTaskMapper cannot map it, so the workflow cannot start)", t.TaskReferenceName, i)
+			continue
+		}
+		t.setMapErr(fmt.Sprintf("FORK_JOIN %q at %s: fork branch %d has no task, which Conductor's ForkJoinTaskMapper cannot map", t.TaskReferenceName, v.prefix+loc, i))
+	}
+}
+
+// firstMapped matches the location of a task the first decide maps
+// whatever the input: the definition's first task, and the first task of
+// each branch of a FORK_JOIN it maps.
+var firstMapped = regexp.MustCompile(`^/tasks/0(/forkTasks/\d+/0)*$`)
+
 func (v *validator) doWhile(t *WorkflowTask) {
+	bean := v.beanValidated(t)
 	if len(t.LoopOver) == 0 {
-		v.add(t.loc+"/loopOver", "DO_WHILE needs at least one task in loopOver")
+		if bean {
+			v.add(t.loc+"/loopOver", "DO_WHILE needs at least one task in loopOver")
+		} else {
+			// DoWhile.execute's scheduleNextIteration takes the first
+			// task of an empty list: it throws out of Conductor's decide,
+			// and the run would stay RUNNING. It fails instead.
+			t.setMapErr(fmt.Sprintf("DO_WHILE %q at %s has no task in loopOver", t.TaskReferenceName, v.prefix+t.loc))
+		}
 	}
 	if len(t.Items) > 0 && string(t.Items) != "null" {
 		t.items = v.compile(t.Items, t.loc+"/items")
 	}
+	// Registration (isDoWhileTaskValid) requires a loopCondition, items
+	// or not (null is none; a blank one is given); it does not check its
+	// syntax. Where registration does not check the task, DoWhile takes
+	// no condition as false: one iteration, or the items.
+	var f struct {
+		LoopCondition *string `json:"loopCondition"`
+	}
+	_ = json.Unmarshal(t.raw, &f)
+	if f.LoopCondition == nil && bean {
+		v.add(t.loc+"/loopCondition", "DO_WHILE %q needs a loopCondition (items or not)", t.TaskReferenceName)
+		return
+	}
 	if strings.TrimSpace(t.LoopCondition) == "" {
-		if t.items == nil && !hasInputItems(t) {
-			v.add(t.loc+"/loopCondition", "DO_WHILE needs a loopCondition or items")
-		}
 		return
 	}
 	// Conductor's DoWhile evaluates the loopCondition as JavaScript
 	// (ScriptEvaluator.evalBool) whatever evaluatorType the task gives: a
 	// value-param or unknown one neither changes how it reads nor is
 	// refused. wfrun's own expr, which Conductor has not, is the one
-	// other.
+	// other. A script that does not compile fails the loop when its
+	// condition is evaluated (DoWhile's "Unable to evaluate condition"),
+	// as there; an expr is checked where registration checks the task.
 	typ := eval.TypeJavaScript
 	switch t.EvaluatorType {
 	case eval.TypeGraalJS, eval.TypeExpr:
 		typ = t.EvaluatorType
 	}
-	v.program(t, t.loc+"/loopCondition", typ, t.LoopCondition)
+	v.programOrBroken(t, t.loc+"/loopCondition", typ, t.LoopCondition, bean && typ == eval.TypeExpr)
 }
 
 // dynamicFork checks how a FORK_JOIN_DYNAMIC names its tasks. Conductor's
