@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"strings"
 	"time"
@@ -238,8 +239,9 @@ func (r *runState) execSubWorkflow(ctx context.Context, wt *WorkflowTask, suffix
 					// decider schedules it with its delay then.
 					base := pol
 					base.jitterMs = 0
-					callback = int64(retryDelay(base, prev.RetryCount) / time.Second)
-					wait = r.testDelay(retryDelay(pol, prev.RetryCount))
+					delay := retryDelay(base, prev.RetryCount)
+					callback = int64(delay / time.Second)
+					wait = r.testDelay(delay + retryJitter(r.id, ref, retry, pol.jitterMs))
 					r.announceRetry(prev, retry, pol.retryCount, wait)
 				}
 			}
@@ -266,17 +268,25 @@ func (r *runState) retriedByPolicy(prev *taskRecord) bool {
 // retryWait waits, before SUB_WORKFLOW record rec (SCHEDULED, stored,
 // naming no child) starts its child, for the rest of its retry's delay
 // (or of its startDelay): wait when it was just scheduled; else (a
-// resumed record) until its scheduledTime plus its callbackAfterSeconds,
-// as Conductor's queue holds the task that long, a restart or not. An update of rec
-// that comes meanwhile ends the wait: the task takes it at once
+// resumed record) until its scheduledTime plus its callbackAfterSeconds
+// and, for a retry, its jitter (retryJitter), as Conductor's queue holds
+// the task that long, a restart or not. An update of rec that comes
+// meanwhile ends the wait: the task takes it at once
 // (updateBeforeStart), as Conductor's updateTask takes an update of a
 // SCHEDULED task.
 func (r *runState) retryWait(ctx context.Context, rec *taskRecord, wait time.Duration) error {
 	r.mu.Lock()
-	if wait == 0 && rec.Callback > 0 {
+	resumed := wait == 0 && rec.Callback > 0
+	if resumed {
 		wait = time.UnixMilli(rec.Scheduled + rec.Callback*1000).Sub(r.e.now())
 	}
+	retry, ref, wt := rec.RetryCount, rec.Ref, rec.wt
 	r.mu.Unlock()
+	if resumed && retry > 0 && wt != nil {
+		// A retry's wait holds its jitter too, the same the process
+		// that scheduled it waited for (retryJitter).
+		wait += retryJitter(r.id, ref, retry, r.policy(wt).jitterMs)
+	}
 	if wait = r.testDelay(wait); wait <= 0 {
 		return ctx.Err()
 	}
@@ -298,6 +308,22 @@ func (r *runState) retryWait(ctx context.Context, rec *taskRecord, wait time.Dur
 		case <-moved:
 		}
 	}
+}
+
+// retryJitter is the backoffJitterMs part of the wait before attempt retry
+// of the SUB_WORKFLOW task at ref of run runID: from 0 to maxMs ms, as
+// Conductor's DeciderService.retry adds to the retry's delay
+// (callbackAfterMs, which its queue keeps across a restart). It is derived
+// from the attempt rather than drawn, so that a process resuming the run
+// during the delay waits for the same instant the record was scheduled
+// for, with nothing more stored on the record.
+func retryJitter(runID, ref string, retry int, maxMs int64) time.Duration {
+	if maxMs <= 0 {
+		return 0
+	}
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(runID + "\x00" + ref + "\x00" + strconv.Itoa(retry)))
+	return time.Duration(h.Sum64()%uint64(maxMs+1)) * time.Millisecond
 }
 
 // shortName is Conductor's WorkflowModel.toShortString: name.version/id.
