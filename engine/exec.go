@@ -1565,30 +1565,11 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 		// final update (subworkflow_update.go).
 		return r.subWorkflowDetached(ctx, rec, canRetry)
 	}
-	def := wt.subDef
-	kept, err := r.keptSubWorkflowStart(wt, rec) // rerun.go
+	m, err := r.subWorkflowMapping(ctx, wt, rec) // subworkflow.go
 	if err != nil {
 		return r.failTask(ctx, rec, TaskFailedTerminal, err.Error())
 	}
-	if kept != nil {
-		def = kept.def
-	}
-	if def == nil && wt.subDefExpr != nil {
-		if def, err = r.subWorkflowDefinition(ctx, wt, rec); err != nil {
-			return r.failTask(ctx, rec, TaskFailedTerminal, err.Error())
-		}
-	}
-	byName := def == nil || kept != nil && kept.byName
-	if def == nil {
-		name, version, err := r.subWorkflowName(ctx, wt, rec)
-		if err != nil {
-			return r.failTask(ctx, rec, TaskFailedTerminal, err.Error())
-		}
-		def, err = r.e.findDefinition(name, version)
-		if err != nil {
-			return r.failTask(ctx, rec, TaskFailedTerminal, err.Error())
-		}
-	}
+	def, byName, extras, kept := m.def, m.byName, m.extras, m.kept
 	// The child stores the parent's references, never the values they
 	// resolved to (as the parent's own task input does).
 	refs, err := r.sec.Unseal(rec.inStored, "/tasks/"+rec.TaskID+"/inputData")
@@ -1597,14 +1578,16 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 	}
 	if r.keptWrapped(rec) {
 		refs = orEmpty(subWorkflowInputOf(refs)) // rerun.go
+	} else if in := r.keptChildInput(wt, kept); in != nil {
+		// A retry: its child's input is the one the attempt it retries
+		// stored (subworkflow.go).
+		input, refs = in, in
 	}
-	var extras map[string]any
+	record := subWorkflowRecordInput(def, byName, refs, extras)
 	if kept != nil {
-		extras = kept.extras
-	} else if extras, err = r.subWorkflowExtras(ctx, wt, rec); err != nil {
-		return r.failTask(ctx, rec, TaskFailedTerminal, err.Error())
+		record = kept.record
 	}
-	if err := r.setResolvedInput(rec, subWorkflowRecordInput(def, byName, refs, extras)); err != nil {
+	if err := r.setResolvedInput(rec, record); err != nil {
 		return r.failTask(ctx, rec, TaskFailedTerminal, "sub-workflow input: "+err.Error())
 	}
 	if !byName {

@@ -119,6 +119,9 @@ func (r *runState) recordMapped(ctx context.Context, wt *WorkflowTask, ref strin
 	if err != nil || done || fail != nil || rec == nil {
 		return
 	}
+	if wt.Type == TypeSubWorkflow {
+		r.mapSubWorkflowRecord(ctx, wt, rec) // subworkflow.go: its mapper's input
+	}
 	r.mu.Lock()
 	scheduled := rec.Status == TaskScheduled
 	if scheduled && !mappedInProgress[wt.Type] && rec.Start == 0 && !r.e.IsWorkerTask(rec.TaskType, rec.TaskDefName) {

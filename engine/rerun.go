@@ -414,6 +414,12 @@ func (r *runState) replacementInput(ref string, tmpl *interpolate.Template) []by
 	}
 	prev := r.keptInput[ref]
 	var wrapped *taskRecord
+	if t := r.byRef[ref]; prev != nil && t != nil && t.TaskType == TypeSubWorkflow && r.keptChild[t.TaskID] != "" {
+		// The SUB_WORKFLOW task rerun in place: its record keeps its
+		// input as it is too, so that its new child starts from its
+		// stored name and version (keptSubWorkflowStart).
+		t.keptWrapped, wrapped = false, t
+	}
 	if t := r.byRef[ref]; prev == nil && t != nil && !terminalTask(t.Status) {
 		t.keptWrapped = false
 		if in, ok := r.keptSibs[t.TaskID]; ok {
@@ -547,38 +553,38 @@ var syncSystemTask = map[string]bool{
 }
 
 // keptSubStart is what the stored input of a SUB_WORKFLOW record a rerun
-// reset in place names of its child (keptSubWorkflowStart).
+// reset in place, or of the attempt a retry follows, names of its child
+// (keptSubWorkflowStart).
 type keptSubStart struct {
 	def    *Definition
 	byName bool
 	extras map[string]any
+	// record is the inputData the record starts its child with
+	// (subWorkflowSource), written as its input.
+	record []byte
 }
 
 // keptSubWorkflowStart: the SUB_WORKFLOW record rec a rerun reset in place
-// (keptWrapped) starts its new child as its stored input names it, as
+// (keptWrapped), or a retry of an attempt, starts its new child as the
+// stored input it starts from (subWorkflowSource) names it, as
 // Conductor's SubWorkflow.start reads the child's name, version,
 // definition, priority, taskToDomain and idempotency key from the task's
 // inputData: not from subWorkflowParam again, whose expressions may read
-// the workflow input the rerun replaced. nil: resolved again, as for a
-// task scheduled anew (not such a record, a subWorkflowParam with no
-// expression, one reading a secret, or a masked value in the stored
-// input).
+// a workflow input a rerun replaced, and whose latest version may have
+// changed. nil: resolved again, as for a task scheduled anew (not such a
+// record, a subWorkflowParam reading a secret, or a masked value in the
+// stored input).
 func (r *runState) keptSubWorkflowStart(wt *WorkflowTask, rec *taskRecord) (*keptSubStart, error) {
-	if !r.keptWrapped(rec) || (wt.subParams == nil && wt.subDefExpr == nil && wt.subExtra == nil) {
-		return nil, nil
-	}
 	for _, tmpl := range []*interpolate.Template{wt.subParams, wt.subDefExpr, wt.subExtra} {
 		if tmpl != nil && (tmpl.HasSecrets() || bytes.Contains(tmpl.Source(), []byte("_secrets"))) {
 			return nil, nil
 		}
 	}
-	r.mu.Lock()
-	sealed := rec.inStored
-	r.mu.Unlock()
-	stored, err := r.sec.Unseal(sealed, "/tasks/"+rec.TaskID+"/inputData")
-	if err != nil || bytes.Contains(stored, []byte(masking.Redacted)) {
+	stored := r.subWorkflowSource(rec) // subworkflow.go
+	if stored == nil || bytes.Contains(stored, []byte(masking.Redacted)) {
 		return nil, nil
 	}
+	var err error
 	var v struct {
 		Name           string          `json:"subWorkflowName"`
 		Version        json.RawMessage `json:"subWorkflowVersion"`
@@ -590,7 +596,7 @@ func (r *runState) keptSubWorkflowStart(wt *WorkflowTask, rec *taskRecord) (*kep
 	if json.Unmarshal(stored, &v) != nil {
 		return nil, nil
 	}
-	k := &keptSubStart{def: wt.subDef, extras: map[string]any{}}
+	k := &keptSubStart{def: wt.subDef, extras: map[string]any{}, record: stored}
 	switch {
 	case k.def != nil:
 	case hasJSON(v.Definition) && v.Definition[0] == '{':

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wfrun/wfrun/interpolate"
+	"github.com/wfrun/wfrun/masking"
 )
 
 // subWorkflowName resolves a SUB_WORKFLOW's subWorkflowParam name and
@@ -324,6 +325,146 @@ func retryJitter(runID, ref string, retry int, maxMs int64) time.Duration {
 	h := fnv.New64a()
 	_, _ = h.Write([]byte(runID + "\x00" + ref + "\x00" + strconv.Itoa(retry)))
 	return time.Duration(h.Sum64()%uint64(maxMs+1)) * time.Millisecond
+}
+
+// subMapping is what Conductor's SubWorkflowTaskMapper works out for a
+// SUB_WORKFLOW record (or, for one that starts from stored input,
+// keptSubWorkflowStart reads from it): the child's definition (byName:
+// found by its name, else inline), the subWorkflowParam members the
+// record shows (subWorkflowExtras).
+type subMapping struct {
+	def    *Definition
+	byName bool
+	extras map[string]any
+	kept   *keptSubStart
+}
+
+// subWorkflowMapping works out rec's mapping: from the stored input it
+// starts from (keptSubWorkflowStart), else from its subWorkflowParam.
+func (r *runState) subWorkflowMapping(ctx context.Context, wt *WorkflowTask, rec *taskRecord) (*subMapping, error) {
+	m := &subMapping{def: wt.subDef}
+	var err error
+	if m.kept, err = r.keptSubWorkflowStart(wt, rec); err != nil { // rerun.go
+		return nil, err
+	}
+	if m.kept != nil {
+		m.def = m.kept.def
+	}
+	if m.def == nil && wt.subDefExpr != nil {
+		if m.def, err = r.subWorkflowDefinition(ctx, wt, rec); err != nil {
+			return nil, err
+		}
+	}
+	m.byName = m.def == nil || m.kept != nil && m.kept.byName
+	if m.def == nil {
+		name, version, err := r.subWorkflowName(ctx, wt, rec)
+		if err != nil {
+			return nil, err
+		}
+		if m.def, err = r.e.findDefinition(name, version); err != nil {
+			return nil, err
+		}
+	}
+	if m.kept != nil {
+		m.extras = m.kept.extras
+	} else if m.extras, err = r.subWorkflowExtras(ctx, wt, rec); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// mapSubWorkflowRecord gives SUB_WORKFLOW record rec, mapped and never
+// started (a task the decision that fails a DO_WHILE maps, recordMapped),
+// the inputData and callbackAfterSeconds Conductor's SubWorkflowTaskMapper
+// gives the task it creates: the child's name, version or definition,
+// the subWorkflowParam members, the task's input under workflowInput
+// (subWorkflowRecordInput); its startDelay. A mapping that fails leaves
+// the record's input as it is: the run fails anyway.
+func (r *runState) mapSubWorkflowRecord(ctx context.Context, wt *WorkflowTask, rec *taskRecord) {
+	m, err := r.subWorkflowMapping(ctx, wt, rec)
+	if err != nil {
+		return
+	}
+	r.mu.Lock()
+	sealed := rec.inStored
+	if wt.StartDelay > 0 {
+		rec.Callback = int64(wt.StartDelay)
+	}
+	r.mu.Unlock()
+	refs, err := r.sec.Unseal(sealed, "/tasks/"+rec.TaskID+"/inputData")
+	if err != nil {
+		return
+	}
+	_ = r.setResolvedInput(rec, subWorkflowRecordInput(m.def, m.byName, refs, m.extras))
+}
+
+// subWorkflowSource is the inputData SUB_WORKFLOW record rec starts its
+// child from when it is not mapped anew, as Conductor's SubWorkflow.start
+// reads the child's name, version, definition, priority, taskToDomain,
+// idempotency key and input from the task's inputData: a record a rerun
+// reset in place (keptWrapped) starts from its own stored input; a retry
+// (by its task's retry policy or a retry of the run) from the stored
+// input of the attempt it retries with the task's inputParameters,
+// resolved again (rec's input now), added on top, as Conductor's
+// DeciderService.retry and taskToBeRescheduled copy the failed task and
+// add its input evaluated again to its inputData. nil: mapped anew (a
+// first attempt, or an attempt whose input was never mapped).
+func (r *runState) subWorkflowSource(rec *taskRecord) []byte {
+	r.mu.Lock()
+	own, sealed, prevID := rec.keptWrapped, rec.inStored, rec.RetriedTaskID
+	var prevSealed []byte
+	if !own && prevID != "" && rec.RetryCount > 0 {
+		for _, t := range r.tasks {
+			if t.TaskID == prevID && t != rec {
+				prevSealed = t.inStored
+			}
+		}
+	}
+	r.mu.Unlock()
+	if !own && prevSealed == nil {
+		return nil
+	}
+	in, err := r.sec.Unseal(sealed, "/tasks/"+rec.TaskID+"/inputData")
+	if err != nil || own {
+		return in
+	}
+	prev, err := r.sec.Unseal(prevSealed, "/tasks/"+prevID+"/inputData")
+	if err != nil {
+		return nil
+	}
+	var m, again map[string]json.RawMessage
+	if json.Unmarshal(prev, &m) != nil || m == nil || (!hasJSON(m["subWorkflowName"]) && !hasJSON(m["subWorkflowDefinition"])) {
+		return nil // never mapped: mapped anew
+	}
+	_ = json.Unmarshal(in, &again)
+	for k, v := range again {
+		m[k] = v
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// keptChildInput is the child's input a SUB_WORKFLOW record starting from
+// stored input (keptSubWorkflowStart) gives its child: the workflowInput
+// of that input, its stored form as it is, unless the task's input
+// template reads a secret (its stored form holds the reference, never the
+// value: the input is resolved again) or the stored input was masked. nil:
+// the input begin resolved.
+func (r *runState) keptChildInput(wt *WorkflowTask, kept *keptSubStart) []byte {
+	if kept == nil {
+		return nil
+	}
+	if tmpl, _ := r.e.inputTemplate(wt, r.policy(wt)); tmpl != nil && (tmpl.HasSecrets() || bytes.Contains(tmpl.Source(), []byte("_secrets"))) {
+		return nil
+	}
+	in := subWorkflowInputOf(kept.record) // restart.go
+	if !hasJSON(in) || bytes.Contains(in, []byte(masking.Redacted)) {
+		return nil
+	}
+	return in
 }
 
 // shortName is Conductor's WorkflowModel.toShortString: name.version/id.
