@@ -138,7 +138,8 @@
 // $.loopItem; items (or inputParameters._items) with loopItem/loopIndex in
 // the loop's output, a value that is not a list a list of one, null none;
 // inputParameters.items is an input, as in Conductor OSS, except in a loop
-// with no loopCondition (Orkes' list form), which iterates over it and also
+// with no loopCondition or a blank one (Orkes' list form; registration
+// requires one where it checks the task), which iterates over it and also
 // names the current item "item"; loop task refs get "__N" suffixes;
 // ${ref.output} without suffix reads the latest iteration; the iterations
 // reach a JavaScript condition lazily (tasks/eval.Lazy) and expressions
@@ -157,7 +158,8 @@
 // (external completion: CompleteTask, usable from another process because
 // it is delivered as a runstore signal), SIMPLE (WithWorker handlers),
 // LAMBDA (Conductor's legacy scriptExpression task), FORK_JOIN_DYNAMIC
-// (dynamicForkTasksParam + dynamicForkTasksInputParamName, or
+// (dynamicForkTasksParam + dynamicForkTasksInputParamName, Conductor's
+// older dynamicForkJoinTasksParam naming a {"dynamicTasks":[...]} list, or
 // forkTaskName/forkTaskType/forkTaskWorkflow + forkTaskInputs; the generated
 // tasks are built from the fork's stored input and may reference only the
 // secrets the definition references), DYNAMIC (dynamicTaskNameParam; the

@@ -212,3 +212,22 @@ func TestInlineAndLambdaScriptsCheckedWhenTheyRun(t *testing.T) {
 		}
 	}
 }
+
+// The secret rules are wfrun's and hold wherever a task is, including
+// where Conductor's registration does not check it: a secret in a
+// SWITCH's expression, a DECISION's caseExpression or a loopCondition is
+// refused at load under a loopOver and in an inline sub-workflow too.
+func TestSecretInProgramTextRefusedWhereRegistrationDoesNotCheck(t *testing.T) {
+	const ref = `${workflow.secrets.api_token}`
+	for _, task := range []string{
+		`{"name":"s","taskReferenceName":"s","type":"SWITCH","evaluatorType":"javascript","expression":"'` + ref + `'.length","decisionCases":{}}`,
+		`{"name":"d","taskReferenceName":"d","type":"DECISION","caseExpression":"'` + ref + `'.length","decisionCases":{}}`,
+		`{"name":"l2","taskReferenceName":"l2","type":"DO_WHILE","loopCondition":"'` + ref + `'.length < 0","loopOver":[{"name":"echo","taskReferenceName":"e"}]}`,
+	} {
+		for _, def := range []string{inLoop(task), inChild(task)} {
+			if _, err := engine.ParseDefinition([]byte(def)); err == nil || !strings.Contains(err.Error(), "must not be part of program text") {
+				t.Errorf("%s: %v", def, err)
+			}
+		}
+	}
+}

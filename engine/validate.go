@@ -735,16 +735,6 @@ func (v *validator) dynamicFork(t *WorkflowTask) {
 	}
 }
 
-func hasInputItems(t *WorkflowTask) bool {
-	var in map[string]json.RawMessage
-	if json.Unmarshal(t.InputParameters, &in) != nil {
-		return false
-	}
-	_, a := in["items"]
-	_, b := in["_items"]
-	return a || b
-}
-
 func (v *validator) subWorkflow(t *WorkflowTask) {
 	p := t.SubWorkflowParam
 	if p == nil {
