@@ -665,6 +665,16 @@ func (r *runState) replayRerunIteration(ctx context.Context, wt *WorkflowTask, s
 	if errors.Is(err, ErrInterrupted) || ctx.Err() != nil {
 		return err
 	}
+	var failed *iterationFailed
+	if errors.As(err, &failed) && enclosingLoop(ctx) == nil {
+		// A permissive task of the iteration failed: no loop judges it
+		// (the loop stays COMPLETED), so the run goes on past it as past
+		// any permissive task and fails at its end (permissiveFailures),
+		// as Conductor's decider fails the workflow on it once nothing is
+		// left to schedule. (The rest of the iteration is not run: a
+		// difference.)
+		err = nil
+	}
 	r.mu.Lock()
 	if _, ok := r.keptLoops[rec.TaskID]; ok {
 		delete(r.keptLoops, rec.TaskID)

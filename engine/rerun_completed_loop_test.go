@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -146,5 +147,65 @@ func TestRerunInsideACompletedLoopLeavesItCompleted(t *testing.T) {
 	// the loop's record; a__2 runs with its kept input.
 	if want := `[a{"i":2} b{"i":3} after{}]`; fmt.Sprint(ran) != want {
 		t.Errorf("tasks run by the rerun: %v, want %s", ran, want)
+	}
+}
+
+// TestRerunInsideACompletedLoopPermissiveFailure: the rerun task, a
+// permissive task of a COMPLETED loop's iteration, fails again: no loop
+// judges it (the loop stays COMPLETED), the run goes on past it as past
+// any permissive task and fails at its end with its reason, as Conductor's
+// decider fails the workflow on a permissive task that did not succeed
+// once nothing is left to schedule.
+func TestRerunInsideACompletedLoopPermissiveFailure(t *testing.T) {
+	var fail atomic.Bool
+	zero := 0
+	defs := engine.NewTaskDefs()
+	if err := defs.Put(&engine.TaskDef{Name: "w_p", RetryCount: &zero}, &engine.TaskDef{Name: "w_after", RetryCount: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	var failP atomic.Bool
+	e, err := engine.New(engine.WithRunStore(runstore.NewMemory()), engine.WithRegistry(tasks.NewDefaultRegistry()), engine.WithTaskDefs(defs),
+		engine.WithKeyring(keyring(t, 7)),
+		engine.WithWorker("w_p", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+			if failP.Load() {
+				return nil, errors.New("p failed")
+			}
+			return json.RawMessage(`{}`), nil
+		}),
+		engine.WithWorker("w_after", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+			if fail.Load() {
+				return nil, errors.New("boom")
+			}
+			return json.RawMessage(`{}`), nil
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.Parse([]byte(`{"name":"rerun_completed_loop_permissive","version":1,"schemaVersion":2,"tasks":[
+	 {"name":"loop","taskReferenceName":"loop","type":"DO_WHILE","loopCondition":"$.loop['iteration'] < 2",
+	  "loopOver":[{"name":"w_p","taskReferenceName":"p","permissive":true}]},
+	 {"name":"w_after","taskReferenceName":"after"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, before := failedRun(t, e, d, `{}`, &fail)
+	loop, from := lastRecord(before, "loop"), lastRecord(before, "p__1")
+	if loop == nil || from == nil || loop["status"] != engine.TaskCompleted {
+		t.Fatalf("first run: %v", before)
+	}
+	fail.Store(false)
+	failP.Store(true)
+	r, err := e.RerunWith(context.Background(), id, engine.RerunOptions{FromTaskID: from["taskId"].(string)})
+	if err != nil || r.Status != engine.StatusFailed || !strings.Contains(r.Reason, "p failed") {
+		t.Fatalf("rerun: %v %+v, want FAILED for p's failure", err, r)
+	}
+	_, after := rawTasks(t, e, id)
+	sameCompletedLoop(t, "after the rerun", lastRecord(after, "loop"), loop)
+	var refs []string
+	for _, tk := range after {
+		refs = append(refs, fmt.Sprintf("%s:%s", tk["referenceTaskName"], tk["status"]))
+	}
+	if want := "[loop:COMPLETED p__1:FAILED after:COMPLETED]"; fmt.Sprint(refs) != want {
+		t.Errorf("records after the rerun: %v, want %s", refs, want)
 	}
 }
