@@ -1,7 +1,6 @@
 package engine_test
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/wfrun/wfrun/engine"
@@ -59,42 +58,14 @@ func TestDoWhileFailureInANestedLoop(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			h := newHarness(t, nil, engine.WithRegistry(tasks.NewDefaultRegistry()))
-			d, err := h.e.Parse([]byte(c.def))
-			if err != nil {
-				t.Fatal(err)
-			}
-			for n := range 10 {
-				res := startRun(t, h.e, d, `{}`)
-				v := viewRun(t, h.e, res.RunID)
-				var got []string
-				ids := map[string]string{}
-				for _, tk := range v.Tasks {
-					got = append(got, tk.Ref+":"+tk.Status)
-					ids[tk.TaskID] = tk.Ref
-				}
-				if strings.Join(got, " ") != c.tasks {
-					t.Fatalf("run %d: tasks %s\nwant %s", n, strings.Join(got, " "), c.tasks)
-				}
-				if res.Status != engine.StatusFailed {
-					t.Fatalf("run %d: %s", n, res.Status)
-				}
-				var named []string
-				for _, w := range strings.Fields(res.Reason) {
-					if ref, ok := ids[w]; ok {
-						named = append(named, ref)
-					}
-				}
-				if strings.Join(named, " ") != strings.Join(c.failed, " ") {
-					t.Fatalf("run %d: reason %q names %v, want %v", n, res.Reason, named, c.failed)
-				}
+			runFailing(t, c.def, 10, c.tasks, c.failed, func(n int, v runView) {
 				// Both loops fail with the task's reason and one space.
 				for _, tk := range v.Tasks[:2] {
 					if tk.Reason != "worker says no to {} " {
 						t.Fatalf("run %d: %s reason %q", n, tk.Ref, tk.Reason)
 					}
 				}
-			}
+			})
 		})
 	}
 }
@@ -153,13 +124,9 @@ func TestDoWhileFailureInANestedLoopsSecondIteration(t *testing.T) {
 			h := newHarness(t, nil, engine.WithRegistry(tasks.NewDefaultRegistry()))
 			res := h.run(def(outer), `{}`)
 			v := viewRun(t, h.e, res.RunID)
-			var got []string
-			for _, tk := range v.Tasks {
-				got = append(got, tk.Ref+":"+tk.Status)
-			}
 			want := "o:CANCELED i__1:FAILED s__1__1:COMPLETED b__1__1:COMPLETED s__1__2:COMPLETED x__1__2:FAILED b__1__2:CANCELED"
-			if strings.Join(got, " ") != want {
-				t.Fatalf("tasks %s\nwant %s", strings.Join(got, " "), want)
+			if got := refStatuses(v); got != want {
+				t.Fatalf("tasks %s\nwant %s", got, want)
 			}
 			recs := byRef(v.Tasks)
 			inner := recs["i__1"]

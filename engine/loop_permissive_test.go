@@ -168,26 +168,13 @@ func TestDoWhileFailedByItsIterationIsJudgedAsATask(t *testing.T) {
 			res := h.run(c.def, `{}`)
 			v := viewRun(t, h.e, res.RunID)
 			var got []string
-			ids := map[string]string{}
 			for _, tk := range v.Tasks {
 				got = append(got, tk.Ref+":"+tk.Status+":"+tk.Reason)
-				ids[tk.TaskID] = tk.Ref
 			}
 			if strings.Join(got, "|") != strings.Join(c.tasks, "|") {
 				t.Fatalf("tasks %q, want %q", got, c.tasks)
 			}
-			if res.Status != engine.StatusFailed {
-				t.Fatalf("run %s", res.Status)
-			}
-			var named []string
-			for _, w := range strings.Fields(res.Reason) {
-				if ref, ok := ids[w]; ok {
-					named = append(named, ref)
-				}
-			}
-			if strings.Join(named, " ") != strings.Join(c.failed, " ") {
-				t.Fatalf("run reason %q names %v, want %v", res.Reason, named, c.failed)
-			}
+			checkFailedNaming(t, res, v, c.failed...)
 		})
 	}
 }
@@ -253,39 +240,11 @@ func TestDoWhileRestOfAFailedIterationRunsBeside(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			h := newHarness(t, nil, engine.WithRegistry(tasks.NewDefaultRegistry()))
-			d, err := h.e.Parse([]byte(c.def))
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i := range 20 {
-				res := startRun(t, h.e, d, `{}`)
-				v := viewRun(t, h.e, res.RunID)
-				var got []string
-				ids := map[string]string{}
-				for _, tk := range v.Tasks {
-					got = append(got, tk.Ref+":"+tk.Status)
-					ids[tk.TaskID] = tk.Ref
-				}
-				if strings.Join(got, " ") != strings.Join(c.tasks, " ") {
-					t.Fatalf("run %d: tasks %q, want %q", i, got, c.tasks)
-				}
-				if res.Status != engine.StatusFailed {
-					t.Fatalf("run %d: %s", i, res.Status)
-				}
-				var named []string
-				for _, w := range strings.Fields(res.Reason) {
-					if ref, ok := ids[w]; ok {
-						named = append(named, ref)
-					}
-				}
-				if strings.Join(named, " ") != strings.Join(c.failed, " ") {
-					t.Fatalf("run %d: reason %q names %v, want %v", i, res.Reason, named, c.failed)
-				}
+			runFailing(t, c.def, 20, strings.Join(c.tasks, " "), c.failed, func(i int, v runView) {
 				if loop := v.Tasks[0]; loop.Iteration != 1 || loop.Output["2"] != nil {
 					t.Fatalf("run %d: loop %+v: no iteration after the failed one", i, loop)
 				}
-			}
+			})
 		})
 	}
 }

@@ -38,6 +38,55 @@ func refsStatuses(v runView) string {
 	return strings.Join(got, " ")
 }
 
+// refStatuses is the run's records as "ref:status", in order.
+func refStatuses(v runView) string {
+	var got []string
+	for _, tk := range v.Tasks {
+		got = append(got, tk.Ref+":"+tk.Status)
+	}
+	return strings.Join(got, " ")
+}
+
+// checkFailedNaming checks that the run FAILED with a reason that names,
+// by their task ids, the records of the refs in failed, in that order.
+func checkFailedNaming(t *testing.T, res *engine.Result, v runView, failed ...string) {
+	t.Helper()
+	ids := map[string]string{}
+	for _, tk := range v.Tasks {
+		ids[tk.TaskID] = tk.Ref
+	}
+	var named []string
+	for _, w := range strings.Fields(res.Reason) {
+		if ref, ok := ids[w]; ok {
+			named = append(named, ref)
+		}
+	}
+	if res.Status != engine.StatusFailed || strings.Join(named, " ") != strings.Join(failed, " ") {
+		t.Fatalf("run %s, reason %q names %v, want FAILED naming %v", res.Status, res.Reason, named, failed)
+	}
+}
+
+// runFailing parses def and runs it n times on one engine with the
+// default task registry: each run FAILS naming failed (checkFailedNaming),
+// its records as refStatuses gives them; then check looks further at run i.
+func runFailing(t *testing.T, def string, n int, records string, failed []string, check func(i int, v runView)) {
+	t.Helper()
+	h := newHarness(t, nil, engine.WithRegistry(tasks.NewDefaultRegistry()))
+	d, err := h.e.Parse([]byte(def))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		res := startRun(t, h.e, d, `{}`)
+		v := viewRun(t, h.e, res.RunID)
+		if got := refStatuses(v); got != records {
+			t.Fatalf("run %d: tasks %s\nwant %s", i, got, records)
+		}
+		checkFailedNaming(t, res, v, failed...)
+		check(i, v)
+	}
+}
+
 func mustJSON(t *testing.T, v any, want string) {
 	t.Helper()
 	b, _ := json.Marshal(v)
@@ -304,27 +353,10 @@ func TestDoWhileTerminateSuccessorOutput(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHarness(t, nil, engine.WithRegistry(tasks.NewDefaultRegistry()))
 			res, v, recs := successorRun(t, h, c.def)
-			var got []string
-			ids := map[string]string{}
-			for _, tk := range v.Tasks {
-				got = append(got, tk.Ref+":"+tk.Status)
-				ids[tk.TaskID] = tk.Ref
+			if got := refStatuses(v); got != c.tasks {
+				t.Fatalf("tasks %s, want %s", got, c.tasks)
 			}
-			if strings.Join(got, " ") != c.tasks {
-				t.Fatalf("tasks %s, want %s", strings.Join(got, " "), c.tasks)
-			}
-			if res.Status != engine.StatusFailed {
-				t.Fatalf("run %s", res.Status)
-			}
-			var named []string
-			for _, w := range strings.Fields(res.Reason) {
-				if ref, ok := ids[w]; ok {
-					named = append(named, ref)
-				}
-			}
-			if strings.Join(named, " ") != strings.Join(c.failed, " ") {
-				t.Fatalf("reason %q names %v, want %v", res.Reason, named, c.failed)
-			}
+			checkFailedNaming(t, res, v, c.failed...)
 			if c.termOut != "" {
 				mustJSON(t, recs["t__1"].Output, c.termOut)
 				jsonEq(t, res.Output, c.runOut)
@@ -410,12 +442,10 @@ func TestDoWhileForkBranchFailureInAPermissiveLoop(t *testing.T) {
 				if len(v.Tasks) != len(want) {
 					t.Fatalf("tasks %s", refsStatuses(v))
 				}
-				ids := map[string]string{}
 				for _, tk := range v.Tasks {
 					if want[tk.Ref] != tk.Status {
 						t.Fatalf("tasks %s", refsStatuses(v))
 					}
-					ids[tk.TaskID] = tk.Ref
 				}
 				// y__1 is scheduled with the loop's failure, the task after
 				// the loop in the next decision.
@@ -435,18 +465,7 @@ func TestDoWhileForkBranchFailureInAPermissiveLoop(t *testing.T) {
 					t.Fatalf("loop output %v", recs["loop"].Output)
 				}
 				mustJSON(t, recs["j__1"].Output, `{"y__1":{"echo":{}},"b__1":{"echo":{}}}`)
-				if res.Status != engine.StatusFailed {
-					t.Fatalf("run %s", res.Status)
-				}
-				var named []string
-				for _, w := range strings.Fields(res.Reason) {
-					if ref, ok := ids[w]; ok {
-						named = append(named, ref)
-					}
-				}
-				if strings.Join(named, " ") != strings.Join(c.failed, " ") {
-					t.Fatalf("reason %q names %v, want %v", res.Reason, named, c.failed)
-				}
+				checkFailedNaming(t, res, v, c.failed...)
 			}
 		})
 	}
