@@ -284,6 +284,21 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 			iterErr = r.execList(ctx, wt.LoopOver, iterSfx, i)
 		}
 		if iterErr != nil && !errors.As(iterErr, &failed) {
+			var stop *stopError
+			if errors.As(iterErr, &stop) {
+				if entry, ok := r.endingPassEntry(wt, iterSfx); ok {
+					r.mu.Lock()
+					ls.add(i, entry)
+					var dropped []int
+					if keep > 0 && i > keep {
+						dropped = ls.drop(i - keep)
+					}
+					r.mu.Unlock()
+					if len(dropped) > 0 {
+						r.dropIteration(suffix, i-keep, names, seqStart)
+					}
+				}
+			}
 			return iterErr
 		}
 		upTo := ""
@@ -721,6 +736,12 @@ func (r *runState) showLoopLocked(rec *taskRecord, ls *loopState) {
 // entry ends with that task, as DoWhile.execute stops at the iteration's
 // first unsuccessful task (its successor may have a record).
 func (r *runState) iterationOutputs(wt *WorkflowTask, iterSfx string, decode bool, upTo string) ([]byte, map[string]any) {
+	return r.iterationEntry(wt, iterSfx, decode, upTo, "")
+}
+
+// iterationEntry is iterationOutputs that, with blank (an exact ref), has
+// that task's output empty.
+func (r *runState) iterationEntry(wt *WorkflowTask, iterSfx string, decode bool, upTo, blank string) ([]byte, map[string]any) {
 	var outs map[string]any
 	if decode {
 		outs = map[string]any{}
@@ -764,14 +785,53 @@ func (r *runState) iterationOutputs(wt *WorkflowTask, iterSfx string, decode boo
 		}
 		entry = append(entry, marshalOr(t.name, `""`)...)
 		entry = append(entry, ':')
-		entry = append(entry, orEmpty(tr.outMem)...)
+		out := orEmpty(tr.outMem)
+		if blank != "" && tr.Ref == blank {
+			out = []byte("{}")
+		}
+		entry = append(entry, out...)
 		if decode {
 			var o any
-			_ = json.Unmarshal(orEmpty(tr.outMem), &o)
+			_ = json.Unmarshal(out, &o)
 			outs[t.name] = o
 		}
 	}
 	return append(entry, '}'), outs
+}
+
+// endingPassEntry is the entry of the iteration with suffix iterSfx that
+// the loop's output keeps when a task the decider executes (INLINE,
+// LAMBDA, JSON_JQ_TRANSFORM, SET_VARIABLE, TERMINATE) ends the run in it,
+// the iteration's latest record: Conductor's DoWhile.execute ran in that
+// decision's pass, just before the task was executed, and the run ends in
+// the same decide with the loop cancelled as it stood then
+// (cancelNonTerminalTasks, from terminate or endExecution) — its entry the
+// iteration's tasks up to that one, which had no output yet. A task that
+// ends the run in a decision of its own (a worker's, a timer's, a child
+// run's) leaves the loop's output as it was when the iteration began: no
+// entry (ok false).
+func (r *runState) endingPassEntry(wt *WorkflowTask, iterSfx string) ([]byte, bool) {
+	names := map[string]bool{}
+	walkTasks(wt.LoopOver, func(t *WorkflowTask) { names[t.TaskReferenceName] = true })
+	r.mu.Lock()
+	var last *taskRecord
+	for _, t := range r.tasks {
+		if names[t.BaseRef] && t.Ref == t.BaseRef+iterSfx && (last == nil || t.Seq > last.Seq) {
+			last = t
+		}
+	}
+	ok := last != nil && last.wt != nil && executedByDecider[last.wt.Type] && last.wt.Type != TypeDoWhile &&
+		(terminalTask(last.Status) && !successfulTask(last.Status) || last.wt.Type == TypeTerminate)
+	var ref string
+	if ok {
+		ref = last.Ref
+	}
+	r.mu.Unlock()
+	if !ok {
+		return nil, false
+	}
+	entry, _ := r.iterationEntry(wt, iterSfx, false, ref, ref)
+	return entry, true
 }
 
 // loopIteration returns N when ref is a loop task's ref of the loop with
