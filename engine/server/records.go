@@ -330,10 +330,10 @@ func dynamicNameRan(wt, t map[string]any) map[string]any {
 // definitionOf is the taskDefinition to add to task configuration wt
 // (nil: none to add): none when it has its own; the definition the run
 // started with for its name; else the ad-hoc one, except for a task a
-// dynamic fork made (forked), whatever its type, which takes none:
-// ForkJoinDynamicTaskMapper gives the WorkflowTasks it forks the
-// registered definition of their name or none, and the ad-hoc ones are
-// given at the run's start, to the tasks of its definition only.
+// dynamic fork made (forked), whatever its type: ForkJoinDynamicTaskMapper
+// gives the WorkflowTasks it forks the registered definition of their
+// name or none, and the ad-hoc ones are given at the run's start, to the
+// tasks of its definition only.
 func (rs *recordShaper) definitionOf(wt map[string]any, forked bool) any {
 	if wt["taskDefinition"] != nil {
 		return nil
@@ -342,11 +342,39 @@ func (rs *recordShaper) definitionOf(wt map[string]any, forked bool) any {
 	if d := rs.taskDef(name); d != nil {
 		return d
 	}
+	if forked {
+		return rs.registered(name)
+	}
 	typ, _ := wt["type"].(string)
-	if name != "" && !forked {
+	if name != "" {
 		return adHocTaskDef(name, typ == "" || typ == "SIMPLE")
 	}
 	return nil
+}
+
+// registered is the definition registered for task name, as the engine
+// applies it to a task a dynamic fork made (the registry's, looked up when
+// the task is scheduled; the run keeps none for a name its definition does
+// not hold), nil when none is.
+func (rs *recordShaper) registered(name string) any {
+	if name == "" || rs.s.conductor == nil || rs.s.conductor.defs == nil {
+		return nil
+	}
+	td, ok := rs.s.conductor.defs.TaskDef(name)
+	if !ok || td == nil {
+		return nil
+	}
+	b, err := json.Marshal(td)
+	if err != nil {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var m map[string]any
+	if dec.Decode(&m) != nil {
+		return nil
+	}
+	return m
 }
 
 // workflowTask is the WorkflowTask of reference ref as Conductor keeps it

@@ -48,3 +48,51 @@ func TestForkedTasksTakeNoAdHocDefinition(t *testing.T) {
 		return nil
 	})
 }
+
+// TestForkedTaskTakesItsRegisteredDefinition: ForkJoinDynamicTaskMapper
+// gives each WorkflowTask it forks that has no taskDefinition the one
+// registered for its name (metadataDAO.getTaskDef), and a Task's
+// taskDefinition is its WorkflowTask's. So GET /api/workflow/{id} shows a
+// forked task whose name is registered with that definition in its record
+// and its workflowTask, as its poll does, whatever its type; a forked
+// task of an unregistered name keeps showing none.
+func TestForkedTaskTakesItsRegisteredDefinition(t *testing.T) {
+	c := newE2EClient(t, nil)
+	if st, _, body := c.ts.do(t, "POST", "/api/metadata/taskdefs", `[{"name":"fk_registered","retryCount":2,"timeoutSeconds":100,"responseTimeoutSeconds":50,"ownerEmail":"a@b.c"}]`); st != 200 {
+		t.Fatalf("taskdefs: %d %s", st, body)
+	}
+	def := `{"name":"forked_registered","version":1,"schemaVersion":2,"tasks":[
+	 {"name":"fork","taskReferenceName":"fork","type":"FORK_JOIN_DYNAMIC","dynamicForkTasksParam":"dynamicTasks","dynamicForkTasksInputParamName":"dynamicTasksInput",
+	  "inputParameters":{"dynamicTasks":[{"name":"fk_registered","taskReferenceName":"rs"},{"name":"fk_registered","taskReferenceName":"rw","type":"WAIT"},{"name":"fk_unregistered","taskReferenceName":"uw","type":"WAIT"}],
+	   "dynamicTasksInput":{"rs":{},"rw":{},"uw":{}}}},
+	 {"name":"join","taskReferenceName":"join","type":"JOIN"}]}`
+	if st, _, body := c.ts.do(t, "POST", "/api/metadata/workflow", def); st != 200 {
+		t.Fatalf("register: %d %s", st, body)
+	}
+	id := c.start("forked_registered")
+	c.awaitActive(id, "rs")
+	polled := c.ts.pollRaw(t, "fk_registered", 0)
+	if len(polled) != 1 || polled[0]["taskDefinition"] == nil {
+		t.Fatalf("poll of rs: %v, want its registered taskDefinition", polled)
+	}
+	wf := c.get(id)
+	for _, tk := range wf.Tasks {
+		want, ok := map[string]int64{"rs": 50, "rw": 50, "uw": -1}[tk.ReferenceTaskName]
+		if !ok {
+			continue
+		}
+		if tk.WorkflowTask == nil {
+			t.Fatalf("%s has no workflowTask", tk.ReferenceTaskName)
+		}
+		own, wt := tk.TaskDefinition, tk.WorkflowTask.TaskDefinition
+		if want < 0 {
+			if own != nil || wt != nil {
+				t.Fatalf("%s: taskDefinition %+v, workflowTask.taskDefinition %+v; want none", tk.ReferenceTaskName, own, wt)
+			}
+			continue
+		}
+		if own == nil || wt == nil || own.Name != "fk_registered" || own.ResponseTimeoutSeconds != want || own.RetryCount != 2 || wt.ResponseTimeoutSeconds != want {
+			t.Fatalf("%s: taskDefinition %+v, workflowTask.taskDefinition %+v; want the registered fk_registered", tk.ReferenceTaskName, own, wt)
+		}
+	}
+}
