@@ -53,6 +53,9 @@ type remoteAttempt struct {
 	// ends (stop waits for the watcher), so no write follows the run's end.
 	store  chan struct{}
 	exited chan struct{}
+	// writes counts the watcher's writes against what was asked of it
+	// (Flush waits for the write of what it finds asked).
+	writes attemptWrites
 	ctx    context.Context
 	nudge  chan struct{} // an answer is waiting in the run store (Nudge)
 	// outcome is the write of the attempt's end, awaited by the handler
@@ -124,7 +127,7 @@ func (a *remoteAttempt) watch() {
 			case <-a.done:
 				return
 			case <-a.store:
-				_ = a.r.save(a.ctx)
+				a.write()
 				continue
 			}
 		}
@@ -145,11 +148,73 @@ func (a *remoteAttempt) watch() {
 			return
 		case <-a.kick:
 		case <-a.store:
-			_ = a.r.save(a.ctx)
+			a.write()
 		case <-ch:
 		}
 		stop()
 	}
+}
+
+// attemptWrites: asked is the number of writes asked of the watcher,
+// written the number its last write covers; wrote is closed (and
+// replaced) at each write, err the last write's error.
+type attemptWrites struct {
+	mu             sync.Mutex
+	asked, written uint64
+	wrote          chan struct{}
+	err            error
+}
+
+// write is the watcher's write of the record: it covers every change
+// asked before it starts.
+func (a *remoteAttempt) write() {
+	w := &a.writes
+	w.mu.Lock()
+	target := w.asked
+	w.mu.Unlock()
+	err := a.r.save(a.ctx)
+	w.mu.Lock()
+	w.written, w.err = target, err
+	if w.wrote != nil {
+		close(w.wrote)
+		w.wrote = nil
+	}
+	w.mu.Unlock()
+}
+
+// Flush returns once what the engine was told of the task so far (a
+// poll: Polled, PolledAt) is stored, as Conductor's poll stores the task
+// IN_PROGRESS before it answers: the watcher of the attempt writes a poll
+// off the poll's path, and an answer that shows the task polled waits for
+// that write. It returns at once when nothing is left to write, or when
+// the attempt ended (its end is written with it); the error is the
+// write's.
+func (t RemoteTask) Flush(ctx context.Context) error {
+	a := t.att
+	if a == nil || a.store == nil {
+		return nil // Polled stored it itself
+	}
+	w := &a.writes
+	w.mu.Lock()
+	target := w.asked
+	for w.written < target {
+		if w.wrote == nil {
+			w.wrote = make(chan struct{})
+		}
+		wrote := w.wrote
+		w.mu.Unlock()
+		select {
+		case <-wrote:
+		case <-a.exited:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		w.mu.Lock()
+	}
+	err := w.err
+	w.mu.Unlock()
+	return err
 }
 
 // persist stores the record now (no watcher) or has the watcher store it.
@@ -157,6 +222,9 @@ func (a *remoteAttempt) persist(ctx context.Context) error {
 	if a.store == nil {
 		return a.r.save(ctx)
 	}
+	a.writes.mu.Lock()
+	a.writes.asked++
+	a.writes.mu.Unlock()
 	select {
 	case a.store <- struct{}{}:
 	default: // a write is already due

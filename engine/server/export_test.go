@@ -33,3 +33,7 @@ func SetEventRedelivery(s *Server, d time.Duration) {
 // OnRerunChildWait makes s call f each time a rerun's answer waits for its
 // SUB_WORKFLOW task to name the new child.
 func OnRerunChildWait(s *Server, f func()) { s.conductor.rerunChildWait.Store(&f) }
+
+// OnPollWriteWait makes s call f each time a poll's answer waits for the
+// write of the tasks it hands out.
+func OnPollWriteWait(s *Server, f func()) { s.conductor.queue.pollWriteWait.Store(&f) }

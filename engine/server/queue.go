@@ -82,7 +82,10 @@ type queue struct {
 	signalled func(runID string)
 	// claimCheck: how often watchClaims looks (ns; 0: defaultClaimCheck).
 	claimCheck atomic.Int64
-	warn       func(msg string, args ...any) // the server's masked logger
+	// pollWriteWait, when set (tests), is called each time a poll's
+	// answer waits for the write of the tasks it hands out (pollStored).
+	pollWriteWait atomic.Pointer[func()]
+	warn          func(msg string, args ...any) // the server's masked logger
 	// polled: when a worker last polled each task type and domain
 	// (queuedomains.go).
 	polled map[pollKey]pollInfo
@@ -272,6 +275,7 @@ func (q *queue) poll(ctx, stop context.Context, name, domain, workerID string, c
 				_ = d.t.Polled(d.ctx, workerID)
 				got = append(got, h)
 			}
+			q.pollStored(ctx, got)
 			if len(got) > 0 {
 				if q.onPoll != nil {
 					q.onPoll(name, len(got))
@@ -306,6 +310,25 @@ func (q *queue) poll(ctx, stop context.Context, name, domain, workerID string, c
 			return nil
 		}
 		stopRecheck()
+	}
+}
+
+// pollStored returns once the tasks a poll hands out are stored
+// IN_PROGRESS, polled by the worker (engine.RemoteTask.Flush), as
+// Conductor's poll stores each task before it answers: a client reading
+// the run once the worker has its task sees it polled. The attempt's
+// watcher writes a poll off the poll's path; a write that fails leaves
+// the task polled in the run, written with its next change, and the
+// answer is given.
+func (q *queue) pollStored(ctx context.Context, got []handed) {
+	if len(got) == 0 {
+		return
+	}
+	if f := q.pollWriteWait.Load(); f != nil {
+		(*f)()
+	}
+	for _, h := range got {
+		_ = h.t.Flush(ctx)
 	}
 }
 
@@ -652,6 +675,7 @@ func (q *queue) pollShared(ctx, stop context.Context, deadline <-chan time.Time,
 						continue
 					}
 					_ = d.t.Polled(d.ctx, workerID)
+					q.pollStored(ctx, []handed{h})
 					out = append(out, h)
 					continue
 				}

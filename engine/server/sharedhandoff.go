@@ -107,6 +107,9 @@ func (q *queue) handOffTo(id, token, worker string) {
 		// Before the values leave: a worker's IN_PROGRESS report, which
 		// can only follow them, comes after.
 		_ = d.t.Polled(d.ctx, worker)
+		// The poll answers the worker once it has the values: the task
+		// is stored polled first, as Conductor's poll stores it.
+		q.pollStored(ctx, []handed{{delivery: d}})
 	}
 	plain, err := json.Marshal(handOff{Input: h.input, Meta: h.meta, PollCount: count})
 	var sealed []byte

@@ -1,0 +1,109 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/engine/server"
+)
+
+// gatedWrites holds, once armed, every write of run (Commit, Restore)
+// until release is closed; entered is closed when it first holds one.
+type gatedWrites struct {
+	runstore.Store
+	run              atomic.Pointer[string]
+	entered, release chan struct{}
+	once             sync.Once
+}
+
+func newGatedWrites() *gatedWrites {
+	return &gatedWrites{Store: runstore.NewMemory(), entered: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (s *gatedWrites) arm(run string) { s.run.Store(&run) }
+
+func (s *gatedWrites) gate(ctx context.Context, id string) {
+	if p := s.run.Load(); p == nil || *p != id {
+		return
+	}
+	s.once.Do(func() { close(s.entered) })
+	select {
+	case <-s.release:
+	case <-ctx.Done():
+	}
+}
+
+func (s *gatedWrites) Commit(ctx context.Context, id string, ch *runstore.Change) error {
+	s.gate(ctx, id)
+	return s.Store.Commit(ctx, id, ch)
+}
+
+func (s *gatedWrites) Restore(ctx context.Context, id string, ch *runstore.Change) error {
+	s.gate(ctx, id)
+	return s.Store.Restore(ctx, id, ch)
+}
+
+// answered is an HTTP answer a test awaits.
+type answered struct {
+	status int
+	body   string
+}
+
+// awaitBefore waits for each of steps, failing when the answer comes
+// first: what it claims is not stored yet (the run's writes are held).
+func awaitBefore(t *testing.T, what string, got <-chan answered, release chan struct{}, steps map[string]<-chan struct{}) {
+	t.Helper()
+	for step, ch := range steps {
+		select {
+		case <-ch:
+		case a := <-got:
+			close(release)
+			t.Fatalf("%s answered (%d %s) before %s, while the run's write is held", what, a.status, a.body, step)
+		}
+	}
+}
+
+// TestPollAnswersOnceStored: Conductor's poll stores the task IN_PROGRESS,
+// its pollCount and workerId set, before it answers (ExecutionService.poll
+// updates each task it hands out). A worker, or a client it tells, that
+// reads the run once the poll answered sees the task polled: the poll's
+// answer waits for that write, which is held here until the poll is seen
+// waiting for it.
+func TestPollAnswersOnceStored(t *testing.T) {
+	runs := newGatedWrites()
+	ts := newConductorServer(t, runs)
+	waiting := make(chan struct{})
+	var once sync.Once
+	server.OnPollWriteWait(ts.srv, func() { once.Do(func() { close(waiting) }) })
+	if st, _, body := ts.do(t, "POST", "/api/metadata/workflow", simpleDef); st != 200 {
+		t.Fatalf("register: %d %s", st, body)
+	}
+	st, _, id := ts.do(t, "POST", "/api/workflow/one_simple", `{"k":"v"}`)
+	if st != 200 {
+		t.Fatalf("start: %d %s", st, id)
+	}
+	c := newE2EClient(t, ts)
+	c.awaitActive(id, "work")
+	runs.arm(id)
+	got := make(chan answered, 1)
+	go func() {
+		st, _, body := ts.do(t, "GET", "/api/tasks/poll/batch/slow_task?workerid=w1&count=1&timeout=5000", "")
+		got <- answered{st, body}
+	}()
+	awaitBefore(t, "the poll", got, runs.release, map[string]<-chan struct{}{
+		"the poll's write": runs.entered, "the poll waiting for its write": waiting})
+	close(runs.release)
+	a := <-got
+	var polled []map[string]any
+	if err := json.Unmarshal([]byte(a.body), &polled); err != nil || len(polled) != 1 {
+		t.Fatalf("poll: %d %s", a.status, a.body)
+	}
+	tk := c.mustOnlyTaskByRef(id, "work")
+	if tk.Status != "IN_PROGRESS" || tk.PollCount != 1 || tk.WorkerId != "w1" {
+		t.Fatalf("the run read once the poll answered: work %s pollCount %d workerId %q, want IN_PROGRESS 1 w1", tk.Status, tk.PollCount, tk.WorkerId)
+	}
+}
