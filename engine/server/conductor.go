@@ -117,6 +117,7 @@ func (s *Server) initConductor() error {
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.queue.stopping = func() bool { return c.ctx.Err() != nil }
 	c.queue.warn = s.log.Warn
+	c.queue.mask = s.masker.MaskString
 	if s.shared != nil {
 		c.queue.shared = newSharedQueue(s.shared, eng.Transit())
 		c.queue.shared.ownerGone = c.kickTakeover

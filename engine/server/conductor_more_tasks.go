@@ -430,15 +430,25 @@ func (s *Server) getTaskLogs(w http.ResponseWriter, r *http.Request, p store.Pri
 
 // resultLogs keeps the log lines a worker's TaskResult carries as the
 // task's log (Conductor's updateTask adds them), before the result is
-// applied: the run is still RUNNING. Only for a task this process's queue
-// holds, of the run it names; a line that cannot be kept is logged
-// (masked) and the result goes on.
+// applied: the run is still RUNNING. Here for a task this process's queue
+// holds, of the run it names (forwardUpdate keeps those of a task another
+// process executes); a line that cannot be kept is logged (masked) and the
+// result goes on.
 func (s *Server) resultLogs(r *http.Request, res taskResult) {
 	if len(res.Logs) == 0 {
 		return
 	}
 	runID := s.conductor.queue.runOf(res.TaskID)
 	if runID == "" || runID != res.WorkflowInstanceID {
+		return
+	}
+	s.keepResultLogs(r, runID, res)
+}
+
+// keepResultLogs keeps the log lines of update res of a task of run
+// runID (resultLogs).
+func (s *Server) keepResultLogs(r *http.Request, runID string, res taskResult) {
+	if len(res.Logs) == 0 {
 		return
 	}
 	lines := make([]string, len(res.Logs))

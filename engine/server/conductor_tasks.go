@@ -462,9 +462,12 @@ var errTaskEnded = errors.New("the task already ended")
 // task is looked for in the run the update names, then (as Conductor finds
 // a task by its id) in that run's parent when it is the run's
 // SUB_WORKFLOW task, or in the run this process knows it of. For
-// a run another serve process executes (sharing the run store) it goes
-// through engine.CompleteTaskAttempt, which seals it into the run store, where that
-// process's runner picks it up. An answer for an attempt that already ended
+// a run another serve process executes (sharing the run store) a final
+// answer goes through engine.CompleteTaskWith (that attempt only, with the
+// update's reason), which seals it into the run store, where that
+// process's runner picks it up, and is answered once the task's end is
+// stored; an IN_PROGRESS one goes whole to that process over the shared
+// queue (sharedprogress.go), answered once it stored it. An answer for an attempt that already ended
 // (timed out and retried under a new id, answered before, or its run
 // ended) is errTaskEnded: never applied, to this attempt or its retry.
 func (s *Server) forwardUpdate(r *http.Request, res taskResult, p store.Principal) (name, domain string, err error) {
@@ -550,10 +553,14 @@ func (s *Server) forwardUpdate(r *http.Request, res taskResult, p store.Principa
 	case "COMPLETED", "FAILED", "FAILED_WITH_TERMINAL_ERROR":
 	case "IN_PROGRESS", "SCHEDULED":
 		if sq := c.queue.shared; sq != nil {
-			// Only the executing process keeps the task's clocks.
-			if owner, err := sq.ownerOf(r.Context(), res.TaskID); err == nil &&
-				sq.tell(r.Context(), owner, "progress", res.TaskID, strconv.FormatInt(res.CallbackSecs, 10)) {
-				return name, domain, nil
+			// Only the executing process keeps the task's clocks: the
+			// whole update goes to it, applied there as it is here
+			// (sharedprogress.go).
+			if owner, err := sq.ownerOf(r.Context(), res.TaskID); err == nil {
+				s.keepResultLogs(r, runID, res)
+				if told, err := sq.progress(r.Context(), owner, res.TaskID, res.workerResult); told {
+					return name, domain, err
+				}
 			}
 		}
 		fallthrough
@@ -564,7 +571,11 @@ func (s *Server) forwardUpdate(r *http.Request, res taskResult, p store.Principa
 	if len(out) == 0 || string(out) == "null" {
 		out = json.RawMessage("{}")
 	}
-	if _, err := c.eng.CompleteTaskAttempt(r.Context(), runID, res.TaskID, res.Status, out); err != nil {
+	s.keepResultLogs(r, runID, res)
+	// The attempt the update names only (never a retry that replaced
+	// it), with the update's reasonForIncompletion, as the executing
+	// process takes an answer made there.
+	if _, err := c.eng.CompleteTaskWith(r.Context(), runID, engine.Completion{TaskID: res.TaskID, Status: res.Status, Output: out, Reason: res.Reason}); err != nil {
 		return "", "", fmt.Errorf("%w: %s: %v", ErrUnknownTask, res.TaskID, s.masker.MaskString(err.Error()))
 	}
 	if sq := c.queue.shared; sq != nil {
@@ -573,7 +584,9 @@ func (s *Server) forwardUpdate(r *http.Request, res taskResult, p store.Principa
 			sq.tell(r.Context(), owner, "answered", res.TaskID, "-")
 		}
 	}
-	return name, domain, nil
+	// Answered once the executing process stored the task's end, as an
+	// answer made there is.
+	return name, domain, s.awaitTaskEnded(r, runID, res.TaskID)
 }
 
 // taskOf is the record of task id in run view doc (nil: none).
@@ -608,8 +621,14 @@ func (s *Server) completeWaitingByID(r *http.Request, runID string, res taskResu
 	if err != nil || res.Status == engine.TaskInProgress {
 		return err // the task does not end
 	}
-	// Conductor has the task ended when updateTask returns: a client that
-	// reads the run next sees its next task, not this one still waiting.
+	return s.awaitTaskEnded(r, runID, res.TaskID)
+}
+
+// awaitTaskEnded returns once the stored run runID shows task taskID
+// ended (or the run ended), up to syncUpdateWait: Conductor has the task
+// ended when updateTask returns, so a client that reads the run next sees
+// its next task, not this one still waiting.
+func (s *Server) awaitTaskEnded(r *http.Request, runID, taskID string) error {
 	deadline := time.NewTimer(syncUpdateWait)
 	defer deadline.Stop()
 	tick := time.NewTicker(signalTick)
@@ -619,7 +638,7 @@ func (s *Server) completeWaitingByID(r *http.Request, runID string, res taskResu
 		if err != nil {
 			return err
 		}
-		if ended, err := s.taskEnded(r.Context(), runID, doc, engine.Signalled{RunID: runID, TaskID: res.TaskID}); err != nil || ended {
+		if ended, err := s.taskEnded(r.Context(), runID, doc, engine.Signalled{RunID: runID, TaskID: taskID}); err != nil || ended {
 			return err
 		}
 		select {

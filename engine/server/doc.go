@@ -79,9 +79,9 @@
 // resolves a task's values when a poll anywhere takes it, handing them to
 // that poll over Redis sealed and bound to the claim (sharedhandoff.go:
 // nothing resolved waits in Redis for a poll); it is told of IN_PROGRESS
-// reports over Redis pub/sub, and final answers
-// given to another process reach it through the run store
-// (engine.CompleteTaskAttempt, sealed). After a takeover a pending task stays
+// reports over Redis pub/sub, the whole update sealed, and answers once
+// stored (sharedprogress.go), and final answers given to another process
+// reach it through the run store (engine.CompleteTaskWith, sealed). After a takeover a pending task stays
 // pending in its place and a polled one stays with its worker. Without a
 // shared queue a task is polled only from the process executing its run.
 // A signal one process stores for a run another executes (terminate,

@@ -86,6 +86,7 @@ type queue struct {
 	// answer waits for the write of the tasks it hands out (pollStored).
 	pollWriteWait atomic.Pointer[func()]
 	warn          func(msg string, args ...any) // the server's masked logger
+	mask          func(string) string           // the server's masker (text sent to other processes)
 	// polled: when a worker last polled each task type and domain
 	// (queuedomains.go).
 	polled map[pollKey]pollInfo
@@ -741,7 +742,7 @@ func (q *queue) told(kind, id, arg string) {
 			_ = d.t.Polled(d.ctx, arg)
 		}
 	case "progress":
-		_ = q.complete(context.Background(), id, workerResult{Status: "IN_PROGRESS", CallbackSecs: atoiOr(arg, 0)})
+		q.progressTold(id, arg) // sharedprogress.go
 	case "resetcallbacks": // id is a run's
 		go q.resetCallbacks(id) // it writes to the run store
 	case "signal": // id is a run's: a signal for it waits in the run store

@@ -39,7 +39,7 @@ import (
 // IN_PROGRESS. The claim itself (worker, time) stays in the task's hash,
 // and the owner looks there every second (watchClaims), so a notice lost
 // on pub/sub delays the clocks' start by a second, never for ever; final answers travel durably through the run store
-// (engine.CompleteTaskAttempt: for that attempt only), as they did before, where the owner's runner takes
+// (engine.CompleteTaskWith: for that attempt only), as they did before, where the owner's runner takes
 // them. When the owner dies, the process that takes its run over offers the
 // task again under the same id: a task still pending stays pending (in its
 // place), a task already claimed stays claimed and is IN_PROGRESS in the
@@ -332,7 +332,8 @@ func (s *sharedQueue) ownerOf(ctx context.Context, id string) (string, error) {
 
 // Messages to a task's owner: "handoff <id> <token> <worker>" (a poll
 // claimed it: resolve and hand over), "polled <id> <worker>", "progress
-// <id> <seconds>", "answered <id> -", "resetcallbacks <run id> -".
+// <id> <token> <sealed update>" (sharedprogress.go), "answered <id> -",
+// "resetcallbacks <run id> -".
 func (s *sharedQueue) tell(ctx context.Context, owner string, parts ...string) bool {
 	if len(parts) > 0 && parts[0] == "polled" && s.dropPolled.Load() {
 		return false
