@@ -131,6 +131,9 @@ type Engine struct {
 	idem     localKeys
 	// signalNotify tells other processes of a stored signal (signalnudge.go).
 	signalNotify func(ctx context.Context, runID string)
+	// written is told of each write of a run this engine executes
+	// (WithWritten).
+	written func(runID string)
 }
 
 // Option configures New.

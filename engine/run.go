@@ -386,6 +386,9 @@ func (r *runState) write(ctx context.Context, deadline time.Duration, only func(
 		r.lease.held, r.leaseGen = true, gen
 	}
 	r.mu.Unlock()
+	if f := r.e.written; f != nil {
+		f(r.id)
+	}
 	r.remaskTaskLogsIfGrown(sctx)
 	return nil
 }

@@ -19,6 +19,14 @@ func WithSignalNotify(fn func(ctx context.Context, runID string)) Option {
 	return func(e *Engine) { e.signalNotify = fn }
 }
 
+// WithWritten sets fn, called after each write of a run this engine
+// executes is stored: a caller waiting for what a read of the run shows
+// (a server's answer that claims a state stored) looks again. It must not
+// block.
+func WithWritten(fn func(runID string)) Option {
+	return func(e *Engine) { e.written = fn }
+}
+
 // SignalStored tells the engine that a signal was just stored for run
 // runID: when the engine executes that run, its lease keeper takes the
 // run's signals now rather than at its next look. Nothing happens

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"sync"
@@ -105,5 +106,76 @@ func TestPollAnswersOnceStored(t *testing.T) {
 	tk := c.mustOnlyTaskByRef(id, "work")
 	if tk.Status != "IN_PROGRESS" || tk.PollCount != 1 || tk.WorkerId != "w1" {
 		t.Fatalf("the run read once the poll answered: work %s pollCount %d workerId %q, want IN_PROGRESS 1 w1", tk.Status, tk.PollCount, tk.WorkerId)
+	}
+}
+
+// gatedAwaiting holds, once armed, the first write of any run that
+// records a task waiting (awaitingCompletion) until release is closed; entered is closed when it holds
+// it.
+type gatedAwaiting struct {
+	runstore.Store
+	armed            atomic.Bool
+	entered, release chan struct{}
+	once             sync.Once
+}
+
+func (s *gatedAwaiting) Commit(ctx context.Context, id string, ch *runstore.Change) error {
+	if s.armed.Load() {
+		for _, tk := range ch.Tasks {
+			if bytes.Contains(tk.Doc, []byte(`"awaitingCompletion":true`)) {
+				s.once.Do(func() {
+					close(s.entered)
+					select {
+					case <-s.release:
+					case <-ctx.Done():
+					}
+				})
+				break
+			}
+		}
+	}
+	return s.Store.Commit(ctx, id, ch)
+}
+
+// TestStartAnswersOnceDecisionStored: Conductor's start decides the run
+// before it answers (WorkflowExecutor.startWorkflow), its first tasks
+// stored: a client that reads the run once the start answered finds its
+// WAIT or HUMAN waiting, as a completion by reference made then does. The executor's write of that decision is held here until
+// the start is seen waiting for it.
+func TestStartAnswersOnceDecisionStored(t *testing.T) {
+	// A worker task's record is written awaiting before it is offered to
+	// pollers, which the decision waits for: a WAIT's is made waiting in
+	// the executor's memory first.
+	for _, tc := range []struct{ name, task string }{
+		{"WAIT", `{"name":"sd_wait","taskReferenceName":"first","type":"WAIT"}`},
+		{"HUMAN", `{"name":"sd_human","taskReferenceName":"first","type":"HUMAN"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			runs := &gatedAwaiting{Store: runstore.NewMemory(), entered: make(chan struct{}), release: make(chan struct{})}
+			ts := newConductorServer(t, runs)
+			waiting := make(chan struct{})
+			var once sync.Once
+			server.OnDecideWait(ts.srv, func() { once.Do(func() { close(waiting) }) })
+			if st, _, body := ts.do(t, "POST", "/api/metadata/workflow", `{"name":"sd_flow","version":1,"schemaVersion":2,"tasks":[`+tc.task+`]}`); st != 200 {
+				t.Fatalf("register: %d %s", st, body)
+			}
+			runs.armed.Store(true)
+			got := make(chan answered, 1)
+			go func() {
+				st, _, body := ts.do(t, "POST", "/api/workflow/sd_flow", `{}`)
+				got <- answered{st, body}
+			}()
+			awaitBefore(t, "the start", got, runs.release, map[string]<-chan struct{}{
+				"the decision's write": runs.entered, "the start waiting for that write": waiting})
+			close(runs.release)
+			a := <-got
+			if a.status != 200 {
+				t.Fatalf("start: %d %s", a.status, a.body)
+			}
+			tk := newE2EClient(t, ts).mustOnlyTaskByRef(a.body, "first")
+			if tk.Status != "SCHEDULED" && tk.Status != "IN_PROGRESS" {
+				t.Fatalf("the run read once the start answered: first is %q", tk.Status)
+			}
+		})
 	}
 }

@@ -50,6 +50,9 @@ type conductor struct {
 	// answer waits for its SUB_WORKFLOW task to name its new child
 	// (awaitRerunChild).
 	rerunChildWait atomic.Pointer[func()]
+	// decideWait, when set (tests), is called each time a call waits for
+	// the write of a decision its run's executor has made (decided).
+	decideWait atomic.Pointer[func()]
 	// derivedUpdate: run id → the updateTime derived for an ended run
 	// whose summary has none (summaryUpdateTime), which no longer
 	// changes: a search reads such a run once, not at every search.
@@ -102,6 +105,9 @@ func (s *Server) initConductor() error {
 		}),
 		// Other processes sharing the queue take a signal stored here at
 		// once (set before any run starts).
+		// A call waiting for what a read of its run shows (a decision
+		// stored: startdecide.go) looks again at each write.
+		engine.WithWritten(c.pokeDeciding),
 		engine.WithSignalNotify(func(ctx context.Context, id string) {
 			if sq := c.queue.shared; sq != nil {
 				sq.signalStored(ctx, id)

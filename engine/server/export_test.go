@@ -37,3 +37,7 @@ func OnRerunChildWait(s *Server, f func()) { s.conductor.rerunChildWait.Store(&f
 // OnPollWriteWait makes s call f each time a poll's answer waits for the
 // write of the tasks it hands out.
 func OnPollWriteWait(s *Server, f func()) { s.conductor.queue.pollWriteWait.Store(&f) }
+
+// OnDecideWait makes s call f each time a call waits for the write of a
+// decision its run's executor has made.
+func OnDecideWait(s *Server, f func()) { s.conductor.decideWait.Store(&f) }

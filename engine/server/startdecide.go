@@ -22,6 +22,10 @@ import (
 // wait, which then reads the run as its executor sees it (engine.State).
 // Only a run this engine does not execute (not yet, or handed to another
 // process) is looked at every elsewhereTick: nothing here announces it.
+// The answer claims the decision stored, as Conductor's is once decide
+// returns: the executor's memory holds it before its write, so the wait
+// ends once a read of the run shows it too, each write of the run waking
+// the wait (engine.WithWritten).
 
 // elsewhereTick is how often a call looks at a run this process does not
 // execute (yet): its executor in another process announces nothing here.
@@ -139,8 +143,11 @@ func (s *Server) awaitRun(ctx context.Context, id string, wake <-chan struct{}, 
 // of which is a worker task not yet offered to pollers, a WAIT or HUMAN
 // not yet waiting, nor a task the decision executes itself
 // (engine.KindDecided). A run whose tasks all
-// ended is between two decisions: not done. here reports whether this
-// engine executes the run (its changes wake the wait).
+// ended is between two decisions: not done. The decision of a run this
+// engine executes is done once a read of the run shows it too, its
+// unfinished tasks stored as they are in the executor's memory. here
+// reports whether this engine executes the run (its changes and writes
+// wake the wait).
 func (s *Server) decided(ctx context.Context, id string) (done, here bool) {
 	eng := s.conductor.eng
 	st, err := eng.State(ctx, id)
@@ -150,27 +157,67 @@ func (s *Server) decided(ctx context.Context, id string) (done, here bool) {
 	if st.Status != engine.StatusRunning || (!st.Here && eng.ExecutedElsewhere(ctx, id)) {
 		return true, st.Here
 	}
+	if !s.decidedTasks(id, st.Tasks) {
+		return false, st.Here
+	}
+	if !st.Here {
+		return true, false // read from the store already
+	}
+	stored, err := eng.StoredState(ctx, id)
+	if err != nil || stored.Status != engine.StatusRunning {
+		return true, true
+	}
+	if s.decidedTasks(id, stored.Tasks) && holdsOpen(stored.Tasks, st.Tasks) {
+		return true, true
+	}
+	if f := s.conductor.decideWait.Load(); f != nil {
+		(*f)()
+	}
+	return false, true
+}
+
+// holdsOpen reports whether stored holds every unfinished task of tasks
+// unfinished too.
+func holdsOpen(stored, tasks []engine.TaskState) bool {
+	open := map[string]bool{}
+	for _, t := range stored {
+		if t.Open() {
+			open[t.TaskID] = true
+		}
+	}
+	for _, t := range tasks {
+		if t.Open() && !open[t.TaskID] {
+			return false
+		}
+	}
+	return true
+}
+
+// decidedTasks reports whether tasks, run id's, are those of a decision
+// done (decided).
+func (s *Server) decidedTasks(id string, tasks []engine.TaskState) bool {
+	eng := s.conductor.eng
 	open := 0
-	for _, t := range st.Tasks {
+	for _, t := range tasks {
 		if !t.Open() {
 			continue
 		}
 		open++
 		switch eng.TaskKind(t.Type, t.DefName) {
 		case engine.KindDecided:
-			return false, st.Here
+			return false
 		case engine.KindWorker:
 			if !s.conductor.queue.offeredRef(id, t.Ref) {
-				return false, st.Here
+				return false
 			}
 		case engine.KindOutside:
 			// A WAIT or HUMAN is decided once it waits, its wait recorded
 			// (Conductor's WaitTaskMapper sets its waitTimeout as it
 			// schedules it): a client reading the run sees how it waits.
 			if (t.Type == engine.TypeWait || t.Type == engine.TypeHuman) && !t.Awaiting {
-				return false, st.Here
+				return false
 			}
 		}
 	}
-	return open > 0, st.Here
+	return open > 0
 }
