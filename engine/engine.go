@@ -749,8 +749,15 @@ func (e *Engine) completeTaskReason(ctx context.Context, runID, status string, o
 		}
 		return "", fmt.Errorf("%w: task %q is a %s task, completed by wfrun itself", ErrNotWaiting, found.ReferenceTaskName, found.TaskType)
 	}
-	if err := sub.check(found, status, func(id string) bool { return e.ownChild(ctx, runID, found.TaskID, id) }); err != nil {
-		return "", err
+	// An update IN_PROGRESS by id of a task waiting for its completion
+	// from outside (a WAIT, a HUMAN, an asyncComplete task) is stored as
+	// Conductor's updateTask stores it on a system task: IN_PROGRESS, with
+	// the update's output, reason and callbackAfterSeconds (waitProgress).
+	outside := progress && found.TaskType != TypeSubWorkflow && taskID != "" && sub != nil && !e.workerTask(found)
+	if !outside {
+		if err := sub.check(found, status, func(id string) bool { return e.ownChild(ctx, runID, found.TaskID, id) }); err != nil {
+			return "", err
+		}
 	}
 	// Sealed now: the output rests in the run store until a runner takes
 	// it, and may carry values (`_secrets`) the runner will protect.
@@ -764,6 +771,8 @@ func (e *Engine) completeTaskReason(ctx context.Context, runID, status string, o
 	}
 	sig := signal{Status: status, SealedOutput: sealed, TaskID: taskID, Reason: reason}
 	switch {
+	case outside:
+		sig.Callback = sub.callback
 	case found.TaskType != TypeSubWorkflow:
 	case sub != nil:
 		sig.SubWorkflowID, sig.Callback = sub.id, sub.callback
@@ -791,9 +800,10 @@ func (e *Engine) completeTaskReason(ctx context.Context, runID, status string, o
 	if err := e.runs.PutSignal(ctx, runID, key, payload); err != nil {
 		return "", err
 	}
-	if found.TaskType == TypeSubWorkflow {
+	if found.TaskType == TypeSubWorkflow || outside {
 		// Its parent waits for its lease keeper to take the signal
-		// (runChild): at once rather than at its next look.
+		// (runChild), an outside task's waitTask too: at once rather
+		// than at its next look.
 		e.signalStored(ctx, runID)
 	}
 	return found.ReferenceTaskName, nil

@@ -1391,8 +1391,17 @@ func (r *runState) waitTask(ctx context.Context, wt *WorkflowTask, rec *taskReco
 	poll := time.NewTicker(r.e.pollInterval)
 	defer poll.Stop()
 	for {
+		moved := r.signalsTaken() // an update IN_PROGRESS is told of: taken at once
 		if sig, ok := r.takePending(rec.Ref); ok {
-			return tasks.Result{Status: tasks.Status(sig.Status), Output: sig.Output, Reason: sig.Reason}
+			if sig.Status != TaskInProgress {
+				return tasks.Result{Status: tasks.Status(sig.Status), Output: sig.Output, Reason: sig.Reason}
+			}
+			if sig.TaskID == "" || sig.TaskID == rec.TaskID {
+				if err := r.waitProgress(ctx, rec, &sig); err != nil {
+					return tasks.Result{Status: tasks.Failed, Reason: r.sec.Excerpt(err.Error(), maxReasonBytes)}
+				}
+			}
+			continue
 		}
 		// The deadline before another poll: a slow poll (a store that went
 		// away) must not starve it.
@@ -1406,11 +1415,48 @@ func (r *runState) waitTask(ctx context.Context, wt *WorkflowTask, rec *taskReco
 			return tasks.Result{Status: tasks.Completed, Output: json.RawMessage("{}")}
 		case <-ctx.Done():
 			return tasks.Result{Status: tasks.Failed, Reason: ctx.Err().Error()}
+		case <-moved:
+			continue
 		case <-poll.C:
 		}
 		r.pollSignals(ctx)
 	}
 }
+
+// waitProgress applies an update IN_PROGRESS to record rec, waiting for
+// its completion from outside (waitTask): it stays IN_PROGRESS and
+// waiting, with the update's output (its outputData, {} without one),
+// reason and callbackAfterSeconds, as Conductor's updateTask sets them on
+// a system task and stores it. The WAIT's own timing (its duration or
+// until) stands.
+func (r *runState) waitProgress(ctx context.Context, rec *taskRecord, sig *signal) error {
+	out := sig.Output
+	if len(out) == 0 || string(out) == "null" {
+		out = json.RawMessage("{}")
+	}
+	gen := r.sec.Generation()
+	mem, stored, err := r.sec.Protect(out, "/tasks/"+rec.TaskID+"/outputData")
+	if err != nil {
+		return fmt.Errorf("outputData: %w", err)
+	}
+	reason := r.sec.Excerpt(sig.Reason, maxReasonBytes)
+	r.mu.Lock()
+	r.rx.producedLocked(gen)
+	rec.outMem, rec.outStored = mem, stored
+	rec.Reason, rec.rerunReason, rec.Callback = reason, false, max(sig.Callback, 0)
+	r.touchLocked(rec)
+	r.mu.Unlock()
+	if err := r.save(ctx); err != nil {
+		return err
+	}
+	r.emit(Event{Kind: EventTask, TaskRef: rec.Ref, TaskType: rec.TaskType, TaskID: rec.TaskID, Status: TaskInProgress, Reason: UpdatedInProgress})
+	return nil
+}
+
+// UpdatedInProgress is the Reason of the EventTask told once an update
+// IN_PROGRESS of a task waiting for its completion from outside, or of a
+// SUB_WORKFLOW task, is applied and stored.
+const UpdatedInProgress = "updated IN_PROGRESS"
 
 // waitInputText is a WAIT's duration or until as WaitTaskMapper reads it:
 // a string as it is, absent or null as "", any other value (a number, an

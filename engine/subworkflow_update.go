@@ -168,6 +168,11 @@ func finalUpdate(s signal) bool {
 func (r *runState) pendLocked(k string, s signal) {
 	ref, update := updateRef(k)
 	if !update {
+		if prev, ok := r.pending[k]; ok && s.Status == TaskInProgress && finalUpdate(prev) {
+			// The final completion came first: it stands, as Conductor
+			// ignores an update of a task that has ended.
+			return
+		}
 		r.pending[k] = s
 		return
 	}
@@ -237,7 +242,11 @@ func (r *runState) subWorkflowProgress(ctx context.Context, rec *taskRecord, sig
 	if err := r.takeSubUpdate(rec, sig, sig.SubWorkflowID == "", func() { rec.Reason = reason }); err != nil {
 		return err
 	}
-	return r.save(ctx)
+	if err := r.save(ctx); err != nil {
+		return err
+	}
+	r.emit(Event{Kind: EventTask, TaskRef: rec.Ref, TaskType: rec.TaskType, TaskID: rec.TaskID, Status: TaskInProgress, Reason: UpdatedInProgress})
+	return nil
 }
 
 // takeSubUpdate puts on SUB_WORKFLOW record rec what update sig sets

@@ -603,13 +603,18 @@ func taskOf(doc map[string]any, id string) map[string]any {
 
 // completeWaitingByID completes (or fails) a WAIT or HUMAN task this
 // process executes, the attempt res names: POST /api/tasks for a task no
-// worker polls. A status other than a final one is refused, as the
-// completion by reference refuses it, but for a SUB_WORKFLOW task, which
-// takes an update IN_PROGRESS as Conductor does (engine.Completion).
+// worker polls. An update IN_PROGRESS leaves it waiting with the update's
+// outputData, reasonForIncompletion and callbackAfterSeconds, as
+// Conductor's updateTask stores a system task it does not end (a
+// SUB_WORKFLOW task too: engine.Completion).
 func (s *Server) completeWaitingByID(r *http.Request, runID string, res taskResult) error {
 	out := res.Output
 	if len(out) == 0 || string(out) == "null" {
 		out = json.RawMessage("{}")
+	}
+	var stored chan struct{}
+	if res.Status == engine.TaskInProgress && s.conductor.eng.Executes(runID) {
+		stored = s.conductor.awaitProgress(res.TaskID)
 	}
 	_, err := s.conductor.eng.CompleteTaskWith(r.Context(), runID, engine.Completion{
 		TaskID: res.TaskID, Status: res.Status, Output: out, Reason: res.Reason,
@@ -619,9 +624,39 @@ func (s *Server) completeWaitingByID(r *http.Request, runID string, res taskResu
 		return fmt.Errorf("%w: %s", errTaskEnded, res.TaskID)
 	}
 	if err != nil || res.Status == engine.TaskInProgress {
+		if err == nil && stored != nil {
+			// Answered once the update is stored, as Conductor's
+			// updateTask stores the task before it answers: the executor
+			// takes it from the run store at once (it is told of it).
+			deadline := time.NewTimer(syncUpdateWait)
+			defer deadline.Stop()
+			select {
+			case <-stored:
+			case <-deadline.C:
+				s.conductor.progressed.CompareAndDelete(res.TaskID, stored)
+			case <-r.Context().Done():
+				s.conductor.progressed.CompareAndDelete(res.TaskID, stored)
+			}
+		}
 		return err // the task does not end
 	}
 	return s.awaitTaskEnded(r, runID, res.TaskID)
+}
+
+// awaitProgress returns a channel closed once an update IN_PROGRESS of
+// task id is stored (engine.UpdatedInProgress), taken before the update
+// is.
+func (c *conductor) awaitProgress(id string) chan struct{} {
+	ch, _ := c.progressed.LoadOrStore(id, make(chan struct{}))
+	return ch.(chan struct{})
+}
+
+// progressStored tells the calls waiting for an update IN_PROGRESS of
+// task id that one is stored.
+func (c *conductor) progressStored(id string) {
+	if ch, ok := c.progressed.LoadAndDelete(id); ok {
+		close(ch.(chan struct{}))
+	}
 }
 
 // awaitTaskEnded returns once the stored run runID shows task taskID
