@@ -38,15 +38,17 @@ func (m *Memory) BackfillUpdateTime(_ context.Context, id string, updateTime int
 }
 
 // BackfillUpdateTime implements UpdateTimeBackfiller: the entry of the
-// index bucket (an archived run's, or a run's of an earlier layout); a run
-// with a primary record in the current layout has its summary among its
-// parts, which its writes keep.
+// index bucket, which List reads for an archived run, a run of the legacy
+// layout and a primary record of the nested layout (a bucket per run,
+// its summary in the index); a primary record of the current layout has
+// its summary among its parts (or its journal entries), which List reads
+// instead and its writes keep.
 func (b *Bolt) BackfillUpdateTime(ctx context.Context, id string, updateTime int64) error {
 	if err := checkID(id); err != nil {
 		return err
 	}
 	return b.update(ctx, id, true, 0, func(tx *bolt.Tx) error {
-		if r, _, err := loadRecord(tx, id); err != nil || r.live {
+		if r, _, err := loadRecord(tx, id); err != nil || (r.live && r.p.summary != nil) {
 			return nil
 		}
 		ix := tx.Bucket(bucketIndex)

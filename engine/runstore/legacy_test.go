@@ -106,8 +106,18 @@ func TestBoltReadsNestedLayout(t *testing.T) {
 	if doc, archived := load(t, s, "r1"); doc != want || archived {
 		t.Fatalf("previous layout: %s %v", doc, archived)
 	}
-	if list, err := s.List(ctx, runstore.ListOptions{}); err != nil || len(list) != 1 || list[0].Status != "RUNNING" {
+	if list, err := s.List(ctx, runstore.ListOptions{}); err != nil || len(list) != 1 || list[0].Status != "RUNNING" || list[0].UpdateTime != 0 {
 		t.Fatalf("List = %+v %v", list, err)
+	}
+	// Its index entry, written before entries kept updateTime, takes the
+	// one derived for it, once.
+	for _, n := range []int64{42, 99} {
+		if err := s.BackfillUpdateTime(ctx, "r1", n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if list, err := s.List(ctx, runstore.ListOptions{}); err != nil || len(list) != 1 || list[0].UpdateTime != 42 {
+		t.Fatalf("List after the backfill = %+v %v", list, err)
 	}
 	if err := s.Delete(ctx, "r1"); !errors.Is(err, runstore.ErrNotEnded) {
 		t.Fatalf("Delete(running) = %v", err)

@@ -56,10 +56,6 @@ type conductor struct {
 	// decideWait, when set (tests), is called each time a call waits for
 	// the write of a decision its run's executor has made (decided).
 	decideWait atomic.Pointer[func()]
-	// derivedUpdate: run id → the updateTime derived for an ended run
-	// whose summary has none (summaryUpdateTime), which no longer
-	// changes: a search reads such a run once, not at every search.
-	derivedUpdate sync.Map
 }
 
 // WithTakeover makes the server look for RUNNING runs that no live process

@@ -345,9 +345,6 @@ func (s *Server) summaryUpdateTime(ctx context.Context, sum runstore.Summary) in
 	if sum.UpdateTime != 0 {
 		return sum.UpdateTime
 	}
-	if n, ok := s.conductor.derivedUpdate.Load(sum.ID); ok {
-		return n.(int64)
-	}
 	view, err := s.conductor.eng.Show(ctx, sum.ID)
 	if err != nil {
 		return 0
@@ -367,12 +364,6 @@ func (s *Server) summaryUpdateTime(ctx context.Context, sum runstore.Summary) in
 		// failure leaves the entry as it was: the next search derives
 		// it again.
 		_, _ = s.conductor.eng.BackfillUpdateTime(ctx, sum.ID, n)
-	}
-	switch sum.Status {
-	case engine.StatusCompleted, engine.StatusFailed, engine.StatusTimedOut, engine.StatusTerminated:
-		// Ended: it changes no more unless the run is started again,
-		// which writes its summary with an updateTime.
-		s.conductor.derivedUpdate.Store(sum.ID, n)
 	}
 	return n
 }
