@@ -1613,7 +1613,13 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 	}
 	m, err := r.subWorkflowMapping(ctx, wt, rec) // subworkflow.go
 	if err != nil {
-		return r.failTask(ctx, rec, TaskFailedTerminal, err.Error())
+		if st := mappingFailure(err); st == TaskFailed && canRetry {
+			if err := r.transition(ctx, rec, st, r.sec.Excerpt(err.Error(), maxReasonBytes)); err != nil {
+				return err
+			}
+			return errRetrySubWorkflow
+		}
+		return r.failTask(ctx, rec, mappingFailure(err), err.Error())
 	}
 	def, byName, extras, kept := m.def, m.byName, m.extras, m.kept
 	// The child stores the parent's references, never the values they
@@ -1663,6 +1669,7 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 		if taken, err := r.updateBeforeStart(ctx, rec, canRetry); taken {
 			return err
 		}
+		r.polledForStart(rec) // subworkflow.go
 		// Not over a child of its own that ended unsuccessfully.
 		childID, doc, archived, lerr = r.childToStart(ctx, rec, childID)
 		// subworkflow.go: an idempotency key held by another run makes

@@ -52,6 +52,8 @@ func (r *runState) mapperThrowsIn(ctx context.Context, list []*WorkflowTask, i i
 	case TypeDynamic:
 		_, err := r.dynamicTask(ctx, wt)
 		return err
+	case TypeSubWorkflow:
+		return r.subWorkflowMapperThrows(ctx, wt, ref) // subworkflow.go
 	case TypeForkJoin, TypeForkJoinDynamic:
 		if wt.Type == TypeForkJoinDynamic {
 			if err := r.checkDynamicFork(ctx, wt); err != nil {
@@ -215,6 +217,8 @@ func mayThrow(list []*WorkflowTask, i int) bool {
 	switch wt.Type {
 	case TypeDynamic, TypeDecision, TypeForkJoinDynamic:
 		return true
+	case TypeSubWorkflow:
+		return wt.subDef == nil // subWorkflowMapperThrows
 	case TypeForkJoin:
 		if unjoined(list, i) {
 			return true

@@ -19,11 +19,16 @@ import (
 // version (either may be an expression, as Conductor's SubWorkflowTaskMapper
 // resolves them).
 func (r *runState) subWorkflowName(ctx context.Context, wt *WorkflowTask, rec *taskRecord) (string, int, error) {
+	return r.subWorkflowNameFor(ctx, wt, rec.TaskID)
+}
+
+// subWorkflowNameFor is subWorkflowName for the record of task id taskID.
+func (r *runState) subWorkflowNameFor(ctx context.Context, wt *WorkflowTask, taskID string) (string, int, error) {
 	p := wt.SubWorkflowParam
 	if wt.subParams == nil {
 		return p.Name, p.Version, nil
 	}
-	b, _, err := wt.subParams.Execute(ctx, &runEnv{r: r, taskID: rec.TaskID, values: r.e.envValues}, interpolate.DeferSecrets, nil)
+	b, _, err := wt.subParams.Execute(ctx, &runEnv{r: r, taskID: taskID, values: r.e.envValues}, interpolate.DeferSecrets, nil)
 	if err != nil {
 		return "", 0, fmt.Errorf("subWorkflowParam: %v", err)
 	}
@@ -50,6 +55,40 @@ func (r *runState) subWorkflowName(ctx context.Context, wt *WorkflowTask, rec *t
 		}
 	}
 	return name, version, nil
+}
+
+// subWorkflowMapperThrows is the run's end when Conductor's
+// SubWorkflowTaskMapper would throw mapping SUB_WORKFLOW wt at ref (no
+// record of it yet): a child named without a version and without an
+// inline definition, whose name has no definition, ends the decision
+// with a TerminateWorkflowException and the run FAILED with the mapper's
+// words, no task recorded. nil otherwise, also when the name cannot be
+// worked out (the task fails on it when it runs) or the version is
+// given (SubWorkflow.start fails the task then).
+func (r *runState) subWorkflowMapperThrows(ctx context.Context, wt *WorkflowTask, ref string) error {
+	if wt.subDef != nil || ctx.Err() != nil {
+		return nil
+	}
+	id := r.nextTaskID(ref) // mapperthrow.go
+	if wt.subDefExpr != nil {
+		if def, err := r.subWorkflowDefinition(ctx, wt, &taskRecord{TaskID: id}); err != nil || def != nil {
+			return nil
+		}
+	}
+	name, version, err := r.subWorkflowNameFor(ctx, wt, id)
+	if err != nil || version != 0 {
+		return nil
+	}
+	if _, err := r.e.findDefinition(name, 0); !errors.Is(err, ErrDefinitionNotFound) {
+		return nil
+	}
+	return &stopError{status: StatusFailed, reason: r.sec.Excerpt(noSubWorkflowDefinition(name), maxReasonBytes)}
+}
+
+// noSubWorkflowDefinition is SubWorkflowTaskMapper's reason for a child
+// name without a definition (its trailing space included).
+func noSubWorkflowDefinition(name string) string {
+	return fmt.Sprintf("The Task %s defined as a sub-workflow has no workflow definition available ", name)
 }
 
 // parentEnding reports whether ctx ended because its run is ending early
@@ -212,6 +251,11 @@ var errRetrySubWorkflow = errors.New("retry the sub-workflow")
 func (r *runState) execSubWorkflow(ctx context.Context, wt *WorkflowTask, suffix string, iter int) error {
 	ref := wt.TaskReferenceName + suffix
 	pol := r.policy(wt)
+	if r.lookup(ref) == nil {
+		if err := r.subWorkflowMapperThrows(ctx, wt, ref); err != nil {
+			return err // nothing of it is recorded
+		}
+	}
 	if prev := r.lookup(ref); prev != nil && terminalTask(prev.Status) && !successfulTask(prev.Status) && !r.attemptsAgain(prev, wt, pol) {
 		return r.settled(ctx, prev, wt, pol) // resume.go: its outcome stands
 	}
@@ -311,6 +355,28 @@ func (r *runState) retryWait(ctx context.Context, rec *taskRecord, wait time.Dur
 	}
 }
 
+// polledForStart: SUB_WORKFLOW record rec, SCHEDULED, naming no child, is
+// handed over to start its child, as Conductor's AsyncSystemTaskExecutor
+// takes the task from its queue: one poll counted (pollCount 1: the task
+// leaves the queue once it has its child) and its startTime set, stored
+// with the write that names the child. Until then the record shows
+// neither, as Conductor's stored task does while it waits in its queue.
+// The task a rerun resets and starts within the rerun (rerunWF calls
+// SubWorkflow.start itself, keptChild) is not polled.
+func (r *runState) polledForStart(rec *taskRecord) {
+	now := r.nowMillis()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, rerun := r.keptChild[rec.TaskID]; rerun || rec.Status != TaskScheduled {
+		return
+	}
+	rec.PollCount++
+	if rec.Start == 0 {
+		rec.Start = now
+	}
+	r.touchLocked(rec)
+}
+
 // retryJitter is the backoffJitterMs part of the wait before attempt retry
 // of the SUB_WORKFLOW task at ref of run runID: from 0 to maxMs ms, as
 // Conductor's DeciderService.retry adds to the retry's delay
@@ -361,7 +427,9 @@ func (r *runState) subWorkflowMapping(ctx context.Context, wt *WorkflowTask, rec
 		if err != nil {
 			return nil, err
 		}
-		if m.def, err = r.e.findDefinition(name, version); err != nil {
+		if m.def, err = r.e.findDefinition(name, version); errors.Is(err, ErrDefinitionNotFound) {
+			return nil, &missingChild{name: name, version: version, err: err}
+		} else if err != nil {
 			return nil, err
 		}
 	}
@@ -371,6 +439,33 @@ func (r *runState) subWorkflowMapping(ctx context.Context, wt *WorkflowTask, rec
 		return nil, err
 	}
 	return m, nil
+}
+
+// missingChild: the child a SUB_WORKFLOW names by name and version has
+// no definition. Conductor's SubWorkflow.start fails the task (FAILED,
+// retried as its definition says) with the words of its definition
+// lookup (MetadataMapperService).
+type missingChild struct {
+	name    string
+	version int
+	err     error
+}
+
+func (m *missingChild) Error() string {
+	return fmt.Sprintf("No such workflow defined. name=%s, version=%d", m.name, m.version)
+}
+
+func (m *missingChild) Unwrap() error { return m.err }
+
+// mappingFailure is the status a SUB_WORKFLOW task whose mapping failed
+// with err ends with: FAILED for a missing child (missingChild), else
+// FAILED_WITH_TERMINAL_ERROR (its definition is at fault).
+func mappingFailure(err error) string {
+	var mc *missingChild
+	if errors.As(err, &mc) {
+		return TaskFailed
+	}
+	return TaskFailedTerminal
 }
 
 // mapSubWorkflowRecord gives SUB_WORKFLOW record rec, mapped and never

@@ -26,6 +26,7 @@ type retryRecord struct {
 	Start         int64  `json:"startTime"`
 	Callback      int64  `json:"callbackAfterSeconds"`
 	StartDelay    int64  `json:"startDelayInSeconds"`
+	PollCount     int    `json:"pollCount"`
 }
 
 func retryRecords(t *testing.T, e *engine.Engine, id string) (string, []retryRecord) {
@@ -244,7 +245,9 @@ func TestWorkerRetryResumedDuringItsDelay(t *testing.T) {
 // system task worker starts the child. On the engine's clock (startDelay
 // 20): the task is stored SCHEDULED with callbackAfterSeconds 20 and no
 // child, and starts its child once 20 s have passed; it started it at
-// once.
+// once. While it waits it shows pollCount 0 and startTime 0; the
+// AsyncSystemTaskExecutor that takes it from its queue counts a poll and
+// sets its startTime, so it shows pollCount 1 once started (it showed 0).
 func TestSubWorkflowStartDelay(t *testing.T) {
 	clock := engine.NewManualClock(time.Unix(1_800_000_000, 0))
 	e := harnessEngine(t, nil, engine.WithClock(clock),
@@ -271,14 +274,15 @@ func TestSubWorkflowStartDelay(t *testing.T) {
 	})
 	due := time.UnixMilli(recs[0].Scheduled).Add(20 * time.Second)
 	waitFor(t, "its startDelay to be waited for", func() bool { return clock.Pending(due) })
-	if _, recs = retryRecords(t, e, id); recs[0].Status != engine.TaskScheduled || recs[0].SubWorkflowID != "" || recs[0].Callback != 20 || recs[0].StartDelay != 0 {
-		t.Fatalf("during its startDelay: %+v; want SCHEDULED without a child, callbackAfterSeconds 20, startDelayInSeconds 0", recs[0])
+	if _, recs = retryRecords(t, e, id); recs[0].Status != engine.TaskScheduled || recs[0].SubWorkflowID != "" || recs[0].Callback != 20 || recs[0].StartDelay != 0 ||
+		recs[0].PollCount != 0 || recs[0].Start != 0 {
+		t.Fatalf("during its startDelay: %+v; want SCHEDULED without a child, callbackAfterSeconds 20, startDelayInSeconds 0, not polled nor started", recs[0])
 	}
 	clock.Advance(20 * time.Second)
 	if res := ended(t, done); res == nil || res.Status != engine.StatusCompleted {
 		t.Fatalf("run: %+v", res)
 	}
-	if _, recs = retryRecords(t, e, id); recs[0].Status != engine.TaskCompleted || recs[0].SubWorkflowID == "" || recs[0].Start < due.UnixMilli() {
-		t.Fatalf("after its startDelay: %+v; want it COMPLETED with its child, started at %d", recs[0], due.UnixMilli())
+	if _, recs = retryRecords(t, e, id); recs[0].Status != engine.TaskCompleted || recs[0].SubWorkflowID == "" || recs[0].Start < due.UnixMilli() || recs[0].PollCount != 1 {
+		t.Fatalf("after its startDelay: %+v; want it COMPLETED with its child, started at %d, polled once", recs[0], due.UnixMilli())
 	}
 }

@@ -60,8 +60,10 @@ func (s *storedStart) write(file, def string) {
 // version 1 with the input the first attempt stored ({"tid": the first
 // record's id}), and shows version 1 in its inputData, with tid its own
 // id on top, as Conductor's retry adds the task's input evaluated again
-// (the first record: its own id, under workflowInput too).
-func (s *storedStart) children(id string, want int) {
+// (the first record: its own id, under workflowInput too); each shows
+// pollCount polls (1: taken from the system task queue to start; 0: a
+// rerun's direct start).
+func (s *storedStart) children(id string, want, polls int) {
 	s.t.Helper()
 	_, recs := rawTasks(s.t, s.e, id)
 	if len(recs) != want {
@@ -73,6 +75,9 @@ func (s *storedStart) children(id string, want int) {
 		wi, _ := in["workflowInput"].(map[string]any)
 		if in["subWorkflowName"] != "stored_child" || in["subWorkflowVersion"] != 1.0 || in["tid"] != tk["taskId"] && i > 0 || wi["tid"] != first {
 			s.t.Errorf("record %d's inputData: %v; want stored_child version 1, workflowInput.tid %v (and tid its own id on a retry)", i, in, first)
+		}
+		if n, _ := tk["pollCount"].(float64); int(n) != polls {
+			s.t.Errorf("record %d's pollCount: %v, want %d", i, tk["pollCount"], polls)
 		}
 		child, _ := tk["subWorkflowId"].(string)
 		b, err := s.e.Show(context.Background(), child)
@@ -107,7 +112,7 @@ func TestSubWorkflowRetryStartsFromStoredInput(t *testing.T) {
 	if res.Status != engine.StatusCompleted {
 		t.Fatalf("run: %+v", res)
 	}
-	s.children(res.RunID, 2)
+	s.children(res.RunID, 2, 1)
 }
 
 // TestSubWorkflowRunRetryStartsFromStoredInput: a retry of the run
@@ -124,14 +129,15 @@ func TestSubWorkflowRunRetryStartsFromStoredInput(t *testing.T) {
 	if err != nil || rr.Status != engine.StatusCompleted {
 		t.Fatalf("retry: %v %+v", err, rr)
 	}
-	s.children(res.RunID, 2)
+	s.children(res.RunID, 2, 1)
 }
 
 // TestSubWorkflowRerunStartsFromStoredInput: Conductor's rerunWF, from the
 // SUB_WORKFLOW task itself, resets the task in place and starts its new
 // child with SubWorkflow.start, which reads the name, version and input
 // from the task's inputData as stored: version 1, not the version
-// registered since, which a rerun worked out again.
+// registered since, which a rerun worked out again. The task is not
+// polled from a queue then: pollCount 0.
 func TestSubWorkflowRerunStartsFromStoredInput(t *testing.T) {
 	s, d := newStoredStart(t, "")
 	res := startRun(t, s.e, d, `{}`)
@@ -143,7 +149,7 @@ func TestSubWorkflowRerunStartsFromStoredInput(t *testing.T) {
 	if err != nil || rr.Status != engine.StatusCompleted {
 		t.Fatalf("rerun: %v %+v", err, rr)
 	}
-	s.children(res.RunID, 1)
+	s.children(res.RunID, 1, 0)
 }
 
 // TestSubWorkflowRetryWithSecretResolvesAgain: a retry whose input
