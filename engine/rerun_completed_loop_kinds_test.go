@@ -263,3 +263,37 @@ func TestRerunInsideACompletedLoopFromASwitchCase(t *testing.T) {
 		t.Errorf("the stored run holds the secret")
 	}
 }
+
+// TestRerunInsideACompletedLoopFromASubWorkflow: a rerun from a
+// SUB_WORKFLOW task in iteration 1 of a DO_WHILE that completed.
+// Conductor's rerunWF reruns a SUB_WORKFLOW task in place (a new child)
+// and removes nothing after it; finalizeRerun resets the unsuccessful
+// records (the task after the loop, scheduled again) and leaves the
+// COMPLETED loop and the successful records as they are. When the child
+// ends, the decider's next task of the iteration is recorded already
+// (dedupAndAddTasks drops it) and the loop too: the iteration's later task
+// and iteration 2 do not run again; the run completes once the task after
+// the loop has.
+func TestRerunInsideACompletedLoopFromASubWorkflow(t *testing.T) {
+	e, _, id, loop, from, ran, rr := runLoopKindsRerun(t, loopKindsRun{from: "sub__1", def: `{"name":"rerun_completed_loop_sub","version":1,"schemaVersion":2,"tasks":[
+	 {"name":"loop","taskReferenceName":"loop","type":"DO_WHILE","loopCondition":"$.loop['iteration'] < 2",
+	  "loopOver":[
+	   {"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW","inputParameters":{"i":"${loop.output.iteration}"},
+	    "subWorkflowParam":{"name":"rerun_completed_loop_child","version":1,"workflowDefinition":{"name":"rerun_completed_loop_child","version":1,"schemaVersion":2,
+	     "tasks":[{"name":"w_a","taskReferenceName":"ca","inputParameters":{"i":"${workflow.input.i}"}}]}}},
+	   {"name":"w_c","taskReferenceName":"c","inputParameters":{"i":"${loop.output.iteration}"}}]},
+	 {"name":"w_after","taskReferenceName":"after"}]}`})
+	if rr.Status != engine.StatusCompleted {
+		t.Errorf("rerun: %+v, want COMPLETED", rr)
+	}
+	after := checkLoopKindsRerun(t, e, id, loop,
+		"[loop:COMPLETED sub__1:COMPLETED c__1:COMPLETED sub__2:COMPLETED c__2:COMPLETED after:COMPLETED]")
+	rec := lastRecord(after, "sub__1")
+	if rec == nil || rec["taskId"] != from["taskId"] || rec["subWorkflowId"] == from["subWorkflowId"] {
+		t.Errorf("the rerun task's record: %v, want its id %v kept and a new child (was %v)", rec, from["taskId"], from["subWorkflowId"])
+	}
+	// The new child runs with the child input the record kept.
+	if want := `[after{} a{"i":1}]`; fmt.Sprint(ran) != want {
+		t.Errorf("tasks run by the rerun: %v, want %s", ran, want)
+	}
+}

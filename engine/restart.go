@@ -371,6 +371,19 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 		}
 		var reset []*taskRecord
 		for _, t := range r.tasks {
+			if last[t.Ref] == t && successfulTask(t.Status) && loopHolding(t, from) {
+				// A DO_WHILE that completed holding the task stays as
+				// it is (finalizeRerun leaves a successful record): the
+				// decider takes the task's end, finds the rest of its
+				// iteration recorded (dedupAndAddTasks) and the loop
+				// too. Its iteration is gone through once more
+				// (replayRerunIteration), running the task; without
+				// it the loop, done, was skipped and the task left
+				// SCHEDULED until the run's end cancelled it.
+				if n := heldIteration(t, from); n > 0 {
+					loopsDone = append(loopsDone, rerunLoop{TaskID: t.TaskID, Iteration: n})
+				}
+			}
 			if last[t.Ref] != t || !resetSiblingForRerun(t, from) {
 				continue
 			}
