@@ -179,3 +179,38 @@ func TestStartAnswersOnceDecisionStored(t *testing.T) {
 		})
 	}
 }
+
+// TestCompletionByRefAnswersOnceStored: Conductor's update of a task by
+// reference (POST /api/tasks/{workflowId}/{ref}/{status}) stores the task
+// before it answers (updateTask), so a read once it answered shows the
+// WAIT COMPLETED. The run's write of the task's end is held here until
+// the answer is seen waiting for it.
+func TestCompletionByRefAnswersOnceStored(t *testing.T) {
+	runs := newGatedWrites()
+	ts := newConductorServer(t, runs)
+	waiting := make(chan struct{})
+	var once sync.Once
+	server.OnTaskEndWait(ts.srv, func() { once.Do(func() { close(waiting) }) })
+	if st, _, body := ts.do(t, "POST", "/api/metadata/workflow", `{"name":"cr_flow","version":1,"schemaVersion":2,"tasks":[
+	  {"name":"cr_wait","taskReferenceName":"w","type":"WAIT"},{"name":"cr_wait2","taskReferenceName":"w2","type":"WAIT"}]}`); st != 200 {
+		t.Fatalf("register: %d %s", st, body)
+	}
+	c := newE2EClient(t, ts)
+	id := c.start("cr_flow")
+	c.awaitActive(id, "w")
+	runs.arm(id)
+	got := make(chan answered, 1)
+	go func() {
+		st, _, body := ts.do(t, "POST", "/api/tasks/"+id+"/w/COMPLETED", `{"r":1}`)
+		got <- answered{st, body}
+	}()
+	awaitBefore(t, "the completion", got, runs.release, map[string]<-chan struct{}{
+		"the task's end is written": runs.entered, "the completion waiting for that write": waiting})
+	close(runs.release)
+	if a := <-got; a.status != 200 {
+		t.Fatalf("completion: %d %s", a.status, a.body)
+	}
+	if tk := c.mustOnlyTaskByRef(id, "w"); tk.Status != "COMPLETED" || tk.OutputData["r"] == nil {
+		t.Fatalf("the run read once the completion answered: w %s %v, want COMPLETED with r", tk.Status, tk.OutputData)
+	}
+}

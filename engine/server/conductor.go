@@ -56,6 +56,9 @@ type conductor struct {
 	// decideWait, when set (tests), is called each time a call waits for
 	// the write of a decision its run's executor has made (decided).
 	decideWait atomic.Pointer[func()]
+	// endWait, when set (tests), is called each time an update's answer
+	// waits for the write of its task's end (awaitTaskEnded).
+	endWait atomic.Pointer[func()]
 }
 
 // WithTakeover makes the server look for RUNNING runs that no live process

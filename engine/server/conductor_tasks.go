@@ -345,6 +345,11 @@ func (s *Server) completeByRef(w http.ResponseWriter, r *http.Request, p store.P
 		}
 	}
 	exact, err := s.conductor.eng.CompleteTask(r.Context(), runID, ref, status, body)
+	if err == nil && waiting != "" && status != engine.TaskInProgress {
+		// Answered once the task's end is stored, as Conductor's
+		// updateTask stores the task before it answers.
+		err = s.awaitTaskEnded(r, runID, waiting)
+	}
 	switch {
 	case err == nil && waiting != "":
 		return waiting, true
@@ -675,6 +680,9 @@ func (s *Server) awaitTaskEnded(r *http.Request, runID, taskID string) error {
 		}
 		if ended, err := s.taskEnded(r.Context(), runID, doc, engine.Signalled{RunID: runID, TaskID: taskID}); err != nil || ended {
 			return err
+		}
+		if f := s.conductor.endWait.Load(); f != nil {
+			(*f)()
 		}
 		select {
 		case <-r.Context().Done():

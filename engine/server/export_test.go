@@ -41,3 +41,7 @@ func OnPollWriteWait(s *Server, f func()) { s.conductor.queue.pollWriteWait.Stor
 // OnDecideWait makes s call f each time a call waits for the write of a
 // decision its run's executor has made.
 func OnDecideWait(s *Server, f func()) { s.conductor.decideWait.Store(&f) }
+
+// OnTaskEndWait makes s call f each time an update's answer waits for the
+// write of its task's end.
+func OnTaskEndWait(s *Server, f func()) { s.conductor.endWait.Store(&f) }
