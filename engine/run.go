@@ -230,6 +230,16 @@ type runState struct {
 	deleted                            []int // seqs of records forgotten (keepLastN)
 	// resumed: the run was loaded from the store (not started here).
 	resumed bool
+	// archived: archive stored this run in its archived form (guarded by
+	// mu, set with saveMu held). Every later write is dropped (write): the
+	// store's Commit would create a primary record again from what the
+	// write carries — its head and the records changed since, no input, no
+	// other task — which Load then returns instead of the archive, with
+	// the `_secrets` those records hold stored sealed again after the
+	// archive rewrote them to "***" for good. A run reopened (restart,
+	// retry, rerun, a child's retry) is a runState loaded afresh from the
+	// archive (loadDoc) and brought back by restore.
+	archived bool
 	// lease is held while this process executes the run (lease.go).
 	lease leaseState
 	// leaseGen: the engine's outsideGen when this process took the run's
@@ -357,6 +367,15 @@ func (r *runState) write(ctx context.Context, deadline time.Duration, only func(
 		return err
 	}
 	defer r.saveMu.Unlock()
+	if r.archived {
+		// A late writer (a skip, an update, a poll, a pause taken as the
+		// run went to its end): the archive holds the run as it ended
+		// and is its last write. What the writer changed in memory is
+		// not stored, and the write answers nil, as an answer for an
+		// ended run does (RemoteTask.Stored): it changes nothing.
+		r.mu.Unlock()
+		return nil
+	}
 	r.doc.UpdateTime = r.nowMillis()
 	ch, err := r.changeLocked(false)
 	var gen uint64
@@ -442,6 +461,9 @@ func (r *runState) archive(ctx context.Context) error {
 	if err := r.e.runs.Archive(sctx, r.id, archived, sum); err != nil {
 		return fmt.Errorf("archive run %s: %w", r.id, err)
 	}
+	r.mu.Lock()
+	r.archived = true // no write follows (write)
+	r.mu.Unlock()
 	// The last pass: also over the lines appended since the previous one,
 	// whatever masker they were masked with.
 	r.remaskTaskLogsPass(sctx, true)
