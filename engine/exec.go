@@ -29,6 +29,10 @@ type stopError struct {
 	// viaTerminate: ended as Conductor's terminate path ends a run, which
 	// starts the failureWorkflow whatever the status (failure.go).
 	viaTerminate bool
+	// notThrown: a problem wfrun ends the run on where Conductor's
+	// mapping throws nothing (mapperthrow.go, mapErrThrown): a DO_WHILE
+	// does not take it for its iteration's mapping throwing.
+	notThrown bool
 }
 
 func (s *stopError) Error() string { return s.status + ": " + s.reason }

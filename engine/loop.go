@@ -269,6 +269,17 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 			}
 		}
 		iterSfx := suffix + "__" + strconv.Itoa(i)
+		if i > 1 {
+			// DoWhile.execute maps a later iteration's first task
+			// (scheduleNextIteration) inside the try that evaluates the
+			// condition: a mapper's throw there fails the loop, the
+			// iteration and its loopItem already set, nothing of the
+			// iteration mapped. The first iteration's is mapped outside
+			// it: the throw ends the run (execList, mapperThrows).
+			if reason, ok := r.iterationMapThrows(ctx, wt, iterSfx); ok {
+				return failLoop(TaskFailedTerminal, reason)
+			}
+		}
 		r.mu.Lock()
 		seqStart := r.doc.NextSeq
 		r.mu.Unlock()
@@ -416,6 +427,27 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 		return err
 	}
 	return r.transition(ctx, rec, TaskCompleted, "")
+}
+
+// iterationMapThrows is the loop's reason when mapping the first task of
+// wt's iteration at iterSfx throws (mapperThrows; not a problem Conductor's
+// mapping does not throw on, notThrown): DoWhile.execute's "Unable to
+// evaluate condition <loopCondition>, exception <what was thrown>", the
+// condition "null" when the definition gives none.
+func (r *runState) iterationMapThrows(ctx context.Context, wt *WorkflowTask, iterSfx string) (string, bool) {
+	err := r.mapperThrows(ctx, wt.LoopOver, 0, iterSfx)
+	var stop *stopError
+	if err == nil || ctx.Err() != nil || !errors.As(err, &stop) || stop.notThrown {
+		return "", false
+	}
+	cond := wt.LoopCondition
+	var f struct {
+		LoopCondition *string `json:"loopCondition"`
+	}
+	if json.Unmarshal(wt.raw, &f) == nil && f.LoopCondition == nil {
+		cond = "null"
+	}
+	return r.sec.CodeExcerpt(fmt.Sprintf("Unable to evaluate condition %s, exception %s", cond, stop.reason), maxReasonBytes), true
 }
 
 // loopItems is the list a DO_WHILE wt iterates over, as Conductor's

@@ -46,7 +46,7 @@ func (r *runState) mapperThrowsIn(ctx context.Context, list []*WorkflowTask, i i
 		return nil // mapped by an earlier decide (a run resumed or rerun)
 	}
 	if wt.mapErr != "" {
-		return &stopError{status: StatusFailed, reason: wt.mapErr}
+		return &stopError{status: StatusFailed, reason: wt.mapErr, notThrown: !mapErrThrown(wt)}
 	}
 	switch wt.Type {
 	case TypeDynamic:
@@ -71,7 +71,9 @@ func (r *runState) mapperThrowsIn(ctx context.Context, list []*WorkflowTask, i i
 			return &stopError{status: StatusFailed, reason: unjoinedForkReason[wt.Type]}
 		}
 	case TypeSwitch, TypeDecision:
-		if wt.program == nil || (wt.Type == TypeSwitch && !wt.casesThrow) {
+		// casesThrow is set as the SWITCH is validated, before the tasks
+		// of its cases are: one of them given a mapErr then is seen here.
+		if wt.program == nil || (wt.Type == TypeSwitch && !wt.casesThrow && !casesMayThrow(wt)) {
 			return nil
 		}
 		cc := r.checkCase(ctx, wt, ref)
@@ -275,6 +277,20 @@ func (r *runState) mapFailure(wt *WorkflowTask, suffix string) error {
 		return nil
 	}
 	return &stopError{status: StatusFailed, reason: wt.mapErr}
+}
+
+// mapErrThrown tells whether wt's mapErr is what a Conductor mapper
+// throws (SwitchTaskMapper's "No evaluator registered", ForkJoinTaskMapper
+// on an empty branch): not a TERMINATE's status that is not text (thrown
+// by its execution, later), a SIMPLE task without a name (scheduled, never
+// polled) or a DO_WHILE with nothing to loop over (thrown by its
+// execution), which wfrun ends the run on instead.
+func mapErrThrown(wt *WorkflowTask) bool {
+	switch wt.Type {
+	case TypeTerminate, TypeSimple, TypeDoWhile:
+		return false
+	}
+	return true
 }
 
 // brokenProgram is an expression that does not compile where Conductor's
