@@ -230,7 +230,9 @@ type rerunTask struct {
 
 // rerunLoop is a DO_WHILE that completed and holds the task a rerun starts
 // from: it stays COMPLETED, and the rest of its iteration Iteration (the
-// rerun task's) runs once more (replayRerunIteration).
+// rerun task's) runs once more (replayRerunIteration). A retry notes the
+// same of a COMPLETED DO_WHILE holding a failed task it retries
+// (completedLoopsHoldingFailuresLocked).
 type rerunLoop struct {
 	TaskID    string `json:"taskId"`
 	Iteration int    `json:"iteration"`

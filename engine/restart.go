@@ -342,6 +342,7 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 	var subs []*taskRecord    // SUB_WORKFLOWs among them: their child's id leaves the output
 	var fresh *taskRecord     // a dynamic fork's FORK mapped again (resetInPlace)
 	var loopsDone []rerunLoop // COMPLETED DO_WHILEs holding the rerun task (rerun.go)
+	var retryRef string       // a retry: a failed task inside loopsDone
 	r.mu.Lock()
 	rerunRefs := map[string]bool{} // a test run's mocks (mockstore.go)
 	for _, t := range r.tasks {
@@ -483,6 +484,7 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 	default:
 		r.retainForRetryLocked(nil)
 		r.doc.LastRetriedTime = r.nowMillis()
+		retryRef, loopsDone = r.completedLoopsHoldingFailuresLocked()
 	}
 	if subRerun || (!fromStart && fromSeq == 0) {
 		r.markRetryLocked() // a retry: its failed attempts run again (resume.go)
@@ -525,6 +527,15 @@ func (e *Engine) prepareRestart(ctx context.Context, er *endedRun, fromStart boo
 			child = newID()
 		}
 		if err := r.applyRerun(o, fromRef, keptID, fromIn, child, sibs, loopsDone); err != nil {
+			return nil, err
+		}
+	}
+	if o == nil && len(loopsDone) > 0 {
+		// A retry of failed tasks inside COMPLETED DO_WHILEs (a rerun
+		// in such a loop failed): noted as a rerun's, sealed with the
+		// retry's write, so the executor runs the rest of each held
+		// iteration (replayRerunIteration) and a resumed run does too.
+		if err := r.applyRerun(&RerunOptions{}, retryRef, "", nil, "", nil, loopsDone); err != nil {
 			return nil, err
 		}
 	}
@@ -689,6 +700,39 @@ func loopHolding(t, from *taskRecord) bool {
 	inside := false
 	walkTasks(t.wt.LoopOver, func(w *WorkflowTask) { inside = inside || w.TaskReferenceName == from.BaseRef })
 	return inside && strings.HasPrefix(from.Ref[len(from.BaseRef):], t.Ref[len(t.BaseRef):]+"__")
+}
+
+// completedLoopsHoldingFailuresLocked lists, for a retry, the COMPLETED
+// DO_WHILE records holding a task that ended unsuccessfully (a rerun from a
+// task inside a completed loop failed there, leaving the loop COMPLETED)
+// with the iteration that holds it, and the ref of one such task.
+// Conductor's retry schedules a copy of each failed task whatever state its
+// loop is in, and its decider then schedules the rest of that iteration
+// and, finding the loop recorded, no further one: without the note, the
+// executor would take the loop as done and never retry the task. Callers
+// hold r.mu.
+func (r *runState) completedLoopsHoldingFailuresLocked() (string, []rerunLoop) {
+	var ref string
+	var loops []rerunLoop
+	seen := map[string]bool{}
+	for _, f := range r.tasks {
+		if r.byRef[f.Ref] != f || !retriedAsNewAttempt(f) {
+			continue
+		}
+		for _, l := range r.tasks {
+			if !successfulTask(l.Status) || seen[l.TaskID] || !loopHolding(l, f) {
+				continue
+			}
+			if n := heldIteration(l, f); n > 0 {
+				seen[l.TaskID] = true
+				loops = append(loops, rerunLoop{TaskID: l.TaskID, Iteration: n})
+				if ref == "" {
+					ref = f.Ref
+				}
+			}
+		}
+	}
+	return ref, loops
 }
 
 // heldIteration is the iteration of the DO_WHILE record t (loopHolding)
