@@ -264,6 +264,28 @@ func TestRerunInsideACompletedLoopFromASwitchCase(t *testing.T) {
 	}
 }
 
+const loopSubDef = `{"name":"rerun_completed_loop_sub","version":1,"schemaVersion":2,"tasks":[
+ {"name":"loop","taskReferenceName":"loop","type":"DO_WHILE","loopCondition":"$.loop['iteration'] < 2",
+  "loopOver":[
+   {"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW","inputParameters":{"i":"${loop.output.iteration}"},
+    "subWorkflowParam":{"name":"rerun_completed_loop_child","version":1,"workflowDefinition":{"name":"rerun_completed_loop_child","version":1,"schemaVersion":2,
+     "tasks":[{"name":"w_a","taskReferenceName":"ca","inputParameters":{"i":"${workflow.input.i}"}}]}}},
+   {"name":"w_c","taskReferenceName":"c","inputParameters":{"i":"${loop.output.iteration}"}}]},
+ {"name":"w_after","taskReferenceName":"after"}]}`
+
+// checkLoopSubRerun checks loopSubDef's run id after the rerun from the
+// SUB_WORKFLOW task of iteration 1 (from): the loop and the other records
+// as they were, the task's record kept with a new child.
+func checkLoopSubRerun(t *testing.T, e *engine.Engine, id string, loop, from map[string]any) {
+	t.Helper()
+	after := checkLoopKindsRerun(t, e, id, loop,
+		"[loop:COMPLETED sub__1:COMPLETED c__1:COMPLETED sub__2:COMPLETED c__2:COMPLETED after:COMPLETED]")
+	rec := lastRecord(after, "sub__1")
+	if rec == nil || rec["taskId"] != from["taskId"] || rec["subWorkflowId"] == from["subWorkflowId"] {
+		t.Errorf("the rerun task's record: %v, want its id %v kept and a new child (was %v)", rec, from["taskId"], from["subWorkflowId"])
+	}
+}
+
 // TestRerunInsideACompletedLoopFromASubWorkflow: a rerun from a
 // SUB_WORKFLOW task in iteration 1 of a DO_WHILE that completed.
 // Conductor's rerunWF reruns a SUB_WORKFLOW task in place (a new child)
@@ -275,23 +297,11 @@ func TestRerunInsideACompletedLoopFromASwitchCase(t *testing.T) {
 // and iteration 2 do not run again; the run completes once the task after
 // the loop has.
 func TestRerunInsideACompletedLoopFromASubWorkflow(t *testing.T) {
-	e, _, id, loop, from, ran, rr := runLoopKindsRerun(t, loopKindsRun{from: "sub__1", def: `{"name":"rerun_completed_loop_sub","version":1,"schemaVersion":2,"tasks":[
-	 {"name":"loop","taskReferenceName":"loop","type":"DO_WHILE","loopCondition":"$.loop['iteration'] < 2",
-	  "loopOver":[
-	   {"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW","inputParameters":{"i":"${loop.output.iteration}"},
-	    "subWorkflowParam":{"name":"rerun_completed_loop_child","version":1,"workflowDefinition":{"name":"rerun_completed_loop_child","version":1,"schemaVersion":2,
-	     "tasks":[{"name":"w_a","taskReferenceName":"ca","inputParameters":{"i":"${workflow.input.i}"}}]}}},
-	   {"name":"w_c","taskReferenceName":"c","inputParameters":{"i":"${loop.output.iteration}"}}]},
-	 {"name":"w_after","taskReferenceName":"after"}]}`})
+	e, _, id, loop, from, ran, rr := runLoopKindsRerun(t, loopKindsRun{from: "sub__1", def: loopSubDef})
 	if rr.Status != engine.StatusCompleted {
 		t.Errorf("rerun: %+v, want COMPLETED", rr)
 	}
-	after := checkLoopKindsRerun(t, e, id, loop,
-		"[loop:COMPLETED sub__1:COMPLETED c__1:COMPLETED sub__2:COMPLETED c__2:COMPLETED after:COMPLETED]")
-	rec := lastRecord(after, "sub__1")
-	if rec == nil || rec["taskId"] != from["taskId"] || rec["subWorkflowId"] == from["subWorkflowId"] {
-		t.Errorf("the rerun task's record: %v, want its id %v kept and a new child (was %v)", rec, from["taskId"], from["subWorkflowId"])
-	}
+	checkLoopSubRerun(t, e, id, loop, from)
 	// The new child runs with the child input the record kept.
 	if want := `[after{} a{"i":1}]`; fmt.Sprint(ran) != want {
 		t.Errorf("tasks run by the rerun: %v, want %s", ran, want)
