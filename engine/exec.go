@@ -401,7 +401,7 @@ func (r *runState) beginRecord(ctx context.Context, wt *WorkflowTask, ref string
 			RetryCount: retry, Iteration: iter, Scheduled: r.nowMillis(), Callback: callback, wt: wt}
 		rec.passes, rec.passRound = passOf(ctx) // switch.go: dropPass
 		if prev != nil && retry > 0 {
-			rec.RetriedTaskID = prev.TaskID
+			rec.RetriedTaskID, rec.retried = prev.TaskID, prev
 			delay := callback // its retry policy's delay
 			if !r.retriedByPolicy(prev) {
 				// A retry of the run: a copy of the attempt

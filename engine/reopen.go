@@ -717,7 +717,7 @@ func (r *runState) scheduleRetryAttemptsLocked() {
 	now := r.nowMillis()
 	for _, p := range prev {
 		t := &taskRecord{Ref: p.Ref, TaskType: p.TaskType, TaskDefName: p.TaskDefName, Status: TaskScheduled,
-			RetryCount: p.RetryCount + 1, Iteration: p.Iteration, Scheduled: now, RetriedTaskID: p.TaskID, Domain: p.Domain, wt: p.wt,
+			RetryCount: p.RetryCount + 1, Iteration: p.Iteration, Scheduled: now, RetriedTaskID: p.TaskID, retried: p, Domain: p.Domain, wt: p.wt,
 			IsolationGroupID: p.IsolationGroupID, ExecutionNameSpace: p.ExecutionNameSpace,
 			RateLimitPerFrequency: p.RateLimitPerFrequency, RateLimitFrequencyInSeconds: p.RateLimitFrequencyInSeconds,
 			ResponseTimeoutSeconds: p.ResponseTimeoutSeconds}

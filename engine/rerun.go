@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 
 	"github.com/wfrun/wfrun/interpolate"
@@ -702,47 +703,130 @@ func retriedWithItsInput(typ string) bool {
 // retriedTaskId), as Conductor's DeciderService.retry and its retry of a
 // run build it: a copy of the retried attempt's inputData with the task's
 // inputParameters evaluated again put over it (raw and transient: that
-// evaluation, stored and transient forms). The members only the retried
-// input has are kept (a rerun's taskInput's, say); when one of them holds
-// a masked value the retry's input is the evaluation alone, resolved again
-// through the secret boundary, so that a worker is never handed "***".
+// evaluation, stored and transient forms; transient nil: a remote task's
+// input whose secrets resolve at hand-off, rec.later, which gets the kept
+// members too). The members only the retried input has are kept (a
+// rerun's taskInput's, say); when one of them holds a masked value the
+// retry's input is the evaluation alone, resolved again through the
+// secret boundary, so that a worker is never handed "***".
 func (r *runState) retryInput(rec *taskRecord, raw, transient []byte) ([]byte, []byte) {
 	r.mu.Lock()
 	var prev []byte
-	for _, t := range r.tasks {
-		if t.TaskID == rec.RetriedTaskID {
-			prev = t.inMem
-			break
-		}
+	if t := r.retriedRecordLocked(rec); t != nil {
+		prev = t.inMem
 	}
 	r.mu.Unlock()
-	var old, fresh, freshT map[string]json.RawMessage
-	if json.Unmarshal(prev, &old) != nil || len(old) == 0 || json.Unmarshal(raw, &fresh) != nil || json.Unmarshal(transient, &freshT) != nil {
+	kept, ok := keptRetriedMembers(prev, raw)
+	if !ok || len(kept) == 0 {
 		return raw, transient
 	}
-	if fresh == nil {
-		fresh = map[string]json.RawMessage{}
+	nr, err := withMembers(raw, kept)
+	if err != nil {
+		return raw, transient
 	}
-	if freshT == nil {
-		freshT = map[string]json.RawMessage{}
-	}
-	added := false
-	for k, v := range old {
-		if _, ok := fresh[k]; ok {
-			continue
-		}
-		if bytes.Contains(v, []byte(masking.Redacted)) {
+	if transient == nil {
+		if rec.later == nil {
 			return raw, transient
 		}
-		fresh[k], freshT[k], added = v, v, true
+		doc, err := appendKeptMembers(rec.later.d.Doc, kept)
+		if err != nil {
+			return raw, transient
+		}
+		rec.later.d.Doc = doc
+		return nr, nil
 	}
-	if !added {
-		return raw, transient
-	}
-	nr, err1 := json.Marshal(fresh)
-	nt, err2 := json.Marshal(freshT)
-	if err1 != nil || err2 != nil {
+	nt, err := withMembers(transient, kept)
+	if err != nil {
 		return raw, transient
 	}
 	return nr, nt
+}
+
+// retriedRecordLocked is the record of the attempt rec retries: the one it
+// was created from, or, for a record of a previous process, the latest
+// record of the run with its retriedTaskId, looked for once. nil: none
+// (not a retry, or an attempt the run no longer holds). Callers hold r.mu.
+func (r *runState) retriedRecordLocked(rec *taskRecord) *taskRecord {
+	if rec.retried != nil || rec.RetriedTaskID == "" {
+		return rec.retried
+	}
+	for i := len(r.tasks) - 1; i >= 0; i-- {
+		if t := r.tasks[i]; t != nil && t != rec && t.TaskID == rec.RetriedTaskID {
+			rec.retried = t
+			return t
+		}
+	}
+	return nil
+}
+
+// keptRetriedMembers is what a retry keeps of the input of the attempt it
+// retries (prev) under the task's inputParameters evaluated again (fresh),
+// as Conductor's retry copies the attempt's inputData and puts the new
+// evaluation over it: prev's members fresh lacks. ok false: the retry's
+// input is the evaluation alone (prev or fresh is no JSON object, or a
+// kept member holds a masked value, which a worker or a child workflow
+// must never be handed).
+func keptRetriedMembers(prev, fresh []byte) (kept map[string]json.RawMessage, ok bool) {
+	var old, again map[string]json.RawMessage
+	if json.Unmarshal(prev, &old) != nil || len(old) == 0 || json.Unmarshal(fresh, &again) != nil {
+		return nil, false
+	}
+	for k, v := range old {
+		if _, ok := again[k]; ok {
+			continue
+		}
+		if bytes.Contains(v, []byte(masking.Redacted)) {
+			return nil, false
+		}
+		if kept == nil {
+			kept = map[string]json.RawMessage{}
+		}
+		kept[k] = v
+	}
+	return kept, true
+}
+
+// withMembers is the JSON object doc with the members of kept added.
+func withMembers(doc []byte, kept map[string]json.RawMessage) ([]byte, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(doc, &m); err != nil {
+		return nil, err
+	}
+	if m == nil {
+		m = map[string]json.RawMessage{}
+	}
+	for k, v := range kept {
+		m[k] = v
+	}
+	return json.Marshal(m)
+}
+
+// appendKeptMembers is the JSON object doc with the members of kept (names
+// doc lacks) written before its closing brace: what doc holds keeps its
+// offsets (a deferred input's secret references, remote_handoff.go).
+func appendKeptMembers(doc []byte, kept map[string]json.RawMessage) ([]byte, error) {
+	d := bytes.TrimRight(doc, " \t\r\n")
+	end := len(d) - 1
+	if end < 1 || d[end] != '}' {
+		return nil, errors.New("input is no JSON object")
+	}
+	keys := make([]string, 0, len(kept))
+	for k := range kept {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := append([]byte(nil), d[:end]...)
+	empty := len(bytes.TrimSpace(bytes.TrimLeft(bytes.TrimSpace(out), "{"))) == 0
+	for _, k := range keys {
+		if !empty {
+			out = append(out, ',')
+		}
+		empty = false
+		name, err := json.Marshal(k)
+		if err != nil {
+			return nil, err
+		}
+		out = append(append(append(out, name...), ':'), kept[k]...)
+	}
+	return append(out, '}'), nil
 }

@@ -130,6 +130,10 @@ type taskRecord struct {
 	// with the child's input its stored input holds (replacementInput),
 	// which stays as it is, workflowInput within (rerun.go).
 	keptWrapped bool
+
+	// retried: the record of the attempt this one retries (its
+	// RetriedTaskID), once known (retriedRecordLocked, rerun.go).
+	retried *taskRecord
 }
 
 type taskDoc struct {

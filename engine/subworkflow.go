@@ -509,10 +509,8 @@ func (r *runState) subWorkflowSource(rec *taskRecord) []byte {
 	own, sealed, prevID := rec.keptWrapped, rec.inStored, rec.RetriedTaskID
 	var prevSealed []byte
 	if !own && prevID != "" && rec.RetryCount > 0 {
-		for _, t := range r.tasks {
-			if t.TaskID == prevID && t != rec {
-				prevSealed = t.inStored
-			}
+		if t := r.retriedRecordLocked(rec); t != nil { // rerun.go
+			prevSealed = t.inStored
 		}
 	}
 	r.mu.Unlock()
@@ -527,15 +525,18 @@ func (r *runState) subWorkflowSource(rec *taskRecord) []byte {
 	if err != nil {
 		return nil
 	}
-	var m, again map[string]json.RawMessage
+	var m map[string]json.RawMessage
 	if json.Unmarshal(prev, &m) != nil || m == nil || (!hasJSON(m["subWorkflowName"]) && !hasJSON(m["subWorkflowDefinition"])) {
 		return nil // never mapped: mapped anew
 	}
-	_ = json.Unmarshal(in, &again)
-	for k, v := range again {
-		m[k] = v
+	if !hasJSON(in) {
+		in = []byte("{}")
 	}
-	b, err := json.Marshal(m)
+	kept, ok := keptRetriedMembers(prev, in) // rerun.go
+	if !ok {
+		return nil // a masked member kept: mapped anew
+	}
+	b, err := withMembers(in, kept)
 	if err != nil {
 		return nil
 	}
