@@ -5,48 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/wfrun/wfrun/engine/runstore"
 	"github.com/wfrun/wfrun/engine/server"
 )
-
-// gatedWrites holds, once armed, every write of run (Commit, Restore)
-// until release is closed; entered is closed when it first holds one.
-type gatedWrites struct {
-	runstore.Store
-	run              atomic.Pointer[string]
-	entered, release chan struct{}
-	once             sync.Once
-}
-
-func newGatedWrites() *gatedWrites {
-	return &gatedWrites{Store: runstore.NewMemory(), entered: make(chan struct{}), release: make(chan struct{})}
-}
-
-func (s *gatedWrites) arm(run string) { s.run.Store(&run) }
-
-func (s *gatedWrites) gate(ctx context.Context, id string) {
-	if p := s.run.Load(); p == nil || *p != id {
-		return
-	}
-	s.once.Do(func() { close(s.entered) })
-	select {
-	case <-s.release:
-	case <-ctx.Done():
-	}
-}
-
-func (s *gatedWrites) Commit(ctx context.Context, id string, ch *runstore.Change) error {
-	s.gate(ctx, id)
-	return s.Store.Commit(ctx, id, ch)
-}
-
-func (s *gatedWrites) Restore(ctx context.Context, id string, ch *runstore.Change) error {
-	s.gate(ctx, id)
-	return s.Store.Restore(ctx, id, ch)
-}
 
 // answered is an HTTP answer a test awaits.
 type answered struct {
@@ -75,7 +38,7 @@ func awaitBefore(t *testing.T, what string, got <-chan answered, release chan st
 // answer waits for that write, which is held here until the poll is seen
 // waiting for it.
 func TestPollAnswersOnceStored(t *testing.T) {
-	runs := newGatedWrites()
+	runs, arm := newRunGate()
 	ts := newConductorServer(t, runs)
 	waiting := make(chan struct{})
 	var once sync.Once
@@ -89,7 +52,7 @@ func TestPollAnswersOnceStored(t *testing.T) {
 	}
 	c := newE2EClient(t, ts)
 	c.awaitActive(id, "work")
-	runs.arm(id)
+	arm(id)
 	got := make(chan answered, 1)
 	go func() {
 		st, _, body := ts.do(t, "GET", "/api/tasks/poll/batch/slow_task?workerid=w1&count=1&timeout=5000", "")
@@ -109,34 +72,6 @@ func TestPollAnswersOnceStored(t *testing.T) {
 	}
 }
 
-// gatedAwaiting holds, once armed, the first write of any run that
-// records a task waiting (awaitingCompletion) until release is closed; entered is closed when it holds
-// it.
-type gatedAwaiting struct {
-	runstore.Store
-	armed            atomic.Bool
-	entered, release chan struct{}
-	once             sync.Once
-}
-
-func (s *gatedAwaiting) Commit(ctx context.Context, id string, ch *runstore.Change) error {
-	if s.armed.Load() {
-		for _, tk := range ch.Tasks {
-			if bytes.Contains(tk.Doc, []byte(`"awaitingCompletion":true`)) {
-				s.once.Do(func() {
-					close(s.entered)
-					select {
-					case <-s.release:
-					case <-ctx.Done():
-					}
-				})
-				break
-			}
-		}
-	}
-	return s.Store.Commit(ctx, id, ch)
-}
-
 // TestStartAnswersOnceDecisionStored: Conductor's start decides the run
 // before it answers (WorkflowExecutor.startWorkflow), its first tasks
 // stored: a client that reads the run once the start answered finds its
@@ -151,7 +86,15 @@ func TestStartAnswersOnceDecisionStored(t *testing.T) {
 		{"HUMAN", `{"name":"sd_human","taskReferenceName":"first","type":"HUMAN"}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			runs := &gatedAwaiting{Store: runstore.NewMemory(), entered: make(chan struct{}), release: make(chan struct{})}
+			// The first write that records a task waiting is held.
+			runs := newGatedStore(func(_ context.Context, _ runstore.Store, _ string, ch *runstore.Change) bool {
+				for _, tk := range ch.Tasks {
+					if bytes.Contains(tk.Doc, []byte(`"awaitingCompletion":true`)) {
+						return true
+					}
+				}
+				return false
+			})
 			ts := newConductorServer(t, runs)
 			waiting := make(chan struct{})
 			var once sync.Once
@@ -186,7 +129,7 @@ func TestStartAnswersOnceDecisionStored(t *testing.T) {
 // WAIT COMPLETED. The run's write of the task's end is held here until
 // the answer is seen waiting for it.
 func TestCompletionByRefAnswersOnceStored(t *testing.T) {
-	runs := newGatedWrites()
+	runs, arm := newRunGate()
 	ts := newConductorServer(t, runs)
 	waiting := make(chan struct{})
 	var once sync.Once
@@ -198,7 +141,7 @@ func TestCompletionByRefAnswersOnceStored(t *testing.T) {
 	c := newE2EClient(t, ts)
 	id := c.start("cr_flow")
 	c.awaitActive(id, "w")
-	runs.arm(id)
+	arm(id)
 	got := make(chan answered, 1)
 	go func() {
 		st, _, body := ts.do(t, "POST", "/api/tasks/"+id+"/w/COMPLETED", `{"r":1}`)

@@ -3,7 +3,6 @@ package server_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,39 +11,6 @@ import (
 	"github.com/wfrun/wfrun/engine/server"
 )
 
-// gatedNewRuns holds, once armed, the first write of a run that is not
-// stored yet (a child being started) until release is closed; entered is
-// closed when it first holds one.
-type gatedNewRuns struct {
-	runstore.Store
-	armed            atomic.Bool
-	entered, release chan struct{}
-	once             sync.Once
-}
-
-func (s *gatedNewRuns) gate(ctx context.Context, id string) {
-	if !s.armed.Load() {
-		return
-	}
-	if _, _, err := s.Store.Load(ctx, id); errors.Is(err, runstore.ErrNotFound) {
-		s.once.Do(func() { close(s.entered) })
-		select {
-		case <-s.release:
-		case <-ctx.Done():
-		}
-	}
-}
-
-func (s *gatedNewRuns) Commit(ctx context.Context, id string, ch *runstore.Change) error {
-	s.gate(ctx, id)
-	return s.Store.Commit(ctx, id, ch)
-}
-
-func (s *gatedNewRuns) Restore(ctx context.Context, id string, ch *runstore.Change) error {
-	s.gate(ctx, id)
-	return s.Store.Restore(ctx, id, ch)
-}
-
 // TestConductorRerunSubWorkflowTaskAnswersInProgress: Conductor's rerunWF,
 // rerunning from a SUB_WORKFLOW task, starts its new child within the
 // call: the answer finds the task (its task id kept) IN_PROGRESS naming a
@@ -52,7 +18,11 @@ func (s *gatedNewRuns) Restore(ctx context.Context, id string, ch *runstore.Chan
 // held until the rerun's call is seen waiting for it, and the call has not
 // answered meanwhile.
 func TestConductorRerunSubWorkflowTaskAnswersInProgress(t *testing.T) {
-	runs := &gatedNewRuns{Store: runstore.NewMemory(), entered: make(chan struct{}), release: make(chan struct{})}
+	// The first write of a run not stored yet (the new child) is held.
+	runs := newGatedStore(func(ctx context.Context, st runstore.Store, id string, _ *runstore.Change) bool {
+		_, _, err := st.Load(ctx, id)
+		return errors.Is(err, runstore.ErrNotFound)
+	})
 	ts := newConductorServer(t, runs)
 	waiting := make(chan struct{}, 1)
 	server.OnRerunChildWait(ts.srv, func() {
