@@ -84,3 +84,47 @@ func TestDoWhileItemsAsConductorReadsThem(t *testing.T) {
 		})
 	}
 }
+
+// Conductor's WorkflowTask.items is text: Jackson refuses a definition
+// that gives it a list or an object, wherever the DO_WHILE is (a one-line
+// error naming where here), and reads a number as its text.
+func TestDoWhileTaskLevelItemsIsText(t *testing.T) {
+	h := newHarness(t, nil)
+	for _, c := range []struct{ items, loc string }{
+		{`["a","b"]`, "/tasks/0/items"},
+		{`{"a":1}`, "/tasks/0/items"},
+	} {
+		for _, def := range []string{
+			`{"name":"w","tasks":[{"name":"l","taskReferenceName":"l","type":"DO_WHILE","loopCondition":"","items":` + c.items + `,"loopOver":[{"name":"echo","taskReferenceName":"e"}]}]}`,
+			`{"name":"w","tasks":[{"name":"o","taskReferenceName":"o","type":"DO_WHILE","loopCondition":"","loopOver":[{"name":"l","taskReferenceName":"l","type":"DO_WHILE","items":` + c.items + `,"loopOver":[{"name":"echo","taskReferenceName":"e"}]}]}]}`,
+		} {
+			_, err := h.e.Parse([]byte(def))
+			if err == nil || !strings.Contains(err.Error(), "/items") || !strings.Contains(err.Error(), "items is a") {
+				t.Fatalf("items %s: %v", c.items, err)
+			}
+		}
+	}
+	res := h.run(`{"name":"w","tasks":[{"name":"l","taskReferenceName":"l","type":"DO_WHILE","loopCondition":"","items":5,
+	  "loopOver":[{"name":"echo","taskReferenceName":"e","inputParameters":{"x":"${l.output.loopItem}"}}]}]}`, `{}`)
+	v := viewRun(t, h.e, res.RunID)
+	b, _ := json.Marshal(v.Tasks[0].Output)
+	if res.Status != engine.StatusCompleted {
+		t.Fatalf("run %s %q", res.Status, res.Reason)
+	}
+	jsonEq(t, b, `{"1":{"e":{"echo":{"x":"5"}}},"iteration":1,"loopIndex":0,"loopItem":"5"}`)
+}
+
+// A blank loopCondition is given (registration takes it) and evaluates to
+// nothing true (ScriptEvaluator.evalBool of an empty script): with no
+// items the loop runs once.
+func TestDoWhileBlankConditionRunsOnce(t *testing.T) {
+	for _, cond := range []string{``, `  `} {
+		h := newHarness(t, nil)
+		res := h.run(`{"name":"w","tasks":[{"name":"l","taskReferenceName":"l","type":"DO_WHILE","loopCondition":"`+cond+`",
+		  "loopOver":[{"name":"echo","taskReferenceName":"e","inputParameters":{}}]}]}`, `{}`)
+		v := viewRun(t, h.e, res.RunID)
+		if res.Status != engine.StatusCompleted || h.calls["echo"].Load() != 1 || v.Tasks[0].Output["iteration"] != float64(1) {
+			t.Fatalf("condition %q: run %s %q, echo ran %d times, output %v", cond, res.Status, res.Reason, h.calls["echo"].Load(), v.Tasks[0].Output)
+		}
+	}
+}

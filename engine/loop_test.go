@@ -92,7 +92,7 @@ func TestDoWhileConditionSeesConductorInput(t *testing.T) {
 		    "inputParameters":{"i":"${loop.output.iteration}"},
 		    "decisionCases":{"first":[{"name":"echo","taskReferenceName":"first","inputParameters":{"once":1}}]}},
 		    ` + echo(`{"i":"${loop.output.iteration}"}`) + `]`, `{"n":3}`},
-		{"items: loopIndex and loopItem at the top", `"items":["go","go","stop","go"],
+		{"items: loopIndex and loopItem at the top", `"items":"${workflow.input.list}",
 		  "loopCondition":"$.loopItem != 'stop' && $.loopIndex == $.loop['iteration'] - 1 && $.loop['loopItem'] == $.loopItem",
 		  "loopOver":[` + echo(`{"i":"${loop.output.iteration}"}`) + `]`, `{"n":3}`},
 		{"expressions read members of the running loop", `"loopCondition":"$.loop['iteration'] < 3",
@@ -103,7 +103,7 @@ func TestDoWhileConditionSeesConductorInput(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHarness(t, nil)
 			res := h.run(`{"name":"w","tasks":[{"name":"loop","taskReferenceName":"loop","type":"DO_WHILE",`+c.loop+`}],
-			  "outputParameters":{"n":"${loop.output.iteration}"}}`, `{}`)
+			  "outputParameters":{"n":"${loop.output.iteration}"}}`, `{"list":["go","go","stop","go"]}`)
 			if res.Status != "COMPLETED" {
 				t.Fatalf("%s %s", res.Status, res.Reason)
 			}

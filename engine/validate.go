@@ -669,9 +669,7 @@ func (v *validator) doWhile(t *WorkflowTask) {
 			t.setMapErr(fmt.Sprintf("DO_WHILE %q at %s has no task in loopOver", t.TaskReferenceName, v.prefix+t.loc))
 		}
 	}
-	if len(t.Items) > 0 && string(t.Items) != "null" {
-		t.items = v.compile(t.Items, t.loc+"/items")
-	}
+	v.loopItems(t)
 	// Registration (isDoWhileTaskValid) requires a loopCondition, items
 	// or not (null is none; a blank one is given); it does not check its
 	// syntax. Where registration does not check the task, DoWhile takes
@@ -700,6 +698,32 @@ func (v *validator) doWhile(t *WorkflowTask) {
 		typ = t.EvaluatorType
 	}
 	v.programOrBroken(t, t.loc+"/loopCondition", typ, t.LoopCondition, bean && typ == eval.TypeExpr)
+}
+
+// loopItems compiles a DO_WHILE's items. Conductor's WorkflowTask.items
+// is text: Jackson refuses a definition giving it a list or an object,
+// wherever the task is, and reads a number or a boolean as its text (a
+// template of that text, resolving to a string). Orkes' list form is
+// inputParameters.items (loop.go, loopItems).
+func (v *validator) loopItems(t *WorkflowTask) {
+	b := bytes.TrimSpace(t.Items)
+	if len(b) == 0 || string(b) == "null" {
+		return
+	}
+	switch b[0] {
+	case '[', '{':
+		kind := "a list"
+		if b[0] == '{' {
+			kind = "an object"
+		}
+		v.add(t.loc+"/items", "DO_WHILE %q: items is %s; Conductor reads items as text (a template such as \"${workflow.input.list}\"); a list given as it is goes in inputParameters._items", t.TaskReferenceName, kind)
+		return
+	case '"':
+		t.items = v.compile(t.Items, t.loc+"/items")
+	default:
+		text, _ := json.Marshal(string(b))
+		t.items = v.compile(text, t.loc+"/items")
+	}
 }
 
 // dynamicFork checks how a FORK_JOIN_DYNAMIC names its tasks. Conductor's
