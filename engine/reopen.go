@@ -361,7 +361,8 @@ func (e *Engine) siblingsToRetry(ctx context.Context, sibs []subSibling, reopen 
 }
 
 // siblingChild loads a sibling's child: running when it has not ended; er
-// when it ended with an unsuccessful task and can be retried; neither when
+// when it ended with an unsuccessful task (or terminated between tasks:
+// terminatedBetweenTasks) and can be retried; neither when
 // it is gone or ended without one (updateAndPushParents leaves it).
 func (e *Engine) siblingChild(ctx context.Context, id string) (er *endedRun, running bool, err error) {
 	doc, archived, err := e.runs.Load(ctx, id)
@@ -378,7 +379,7 @@ func (e *Engine) siblingChild(ctx context.Context, id string) (er *endedRun, run
 	if !terminalWorkflow(er.d.Status) {
 		return nil, true, nil
 	}
-	unsuccessful := false
+	unsuccessful := terminatedBetweenTasks(&er.d)
 	for j := range er.d.Tasks {
 		unsuccessful = unsuccessful || (terminalTask(er.d.Tasks[j].Status) && !successfulTask(er.d.Tasks[j].Status))
 	}
@@ -392,6 +393,27 @@ func (e *Engine) siblingChild(ctx context.Context, id string) (er *endedRun, run
 		return nil, false, err
 	}
 	return er, false, nil
+}
+
+// terminatedBetweenTasks: run d was terminated (its parent failed, or a
+// Terminate) before its replay recorded the task it was about to run: no
+// task at all yet, or only tasks that succeeded, and no TERMINATE task that
+// ended it. Conductor's child has that task already, SCHEDULED when the
+// child started or when the task before it completed (the decider
+// schedules the next task at once), so its termination left it CANCELED
+// and updateAndPushParents retries the child; wfrun records the task only
+// when the replay reaches it, and the child retried here runs it then.
+func terminatedBetweenTasks(d *runDoc) bool {
+	if d.Status != StatusTerminated {
+		return false
+	}
+	for j := range d.Tasks {
+		t := &d.Tasks[j]
+		if t.TaskType == TypeTerminate || !successfulTask(t.Status) {
+			return false
+		}
+	}
+	return true
 }
 
 // childHoldingTask finds, down the run's sub-workflows (latest attempts of
