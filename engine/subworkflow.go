@@ -548,7 +548,7 @@ func (r *runState) subWorkflowSource(rec *taskRecord) []byte {
 // of that input, its stored form as it is, unless the task's input
 // template reads a secret (its stored form holds the reference, never the
 // value: the input is resolved again) or the stored input was masked. nil:
-// the input begin resolved.
+// the input is resolved again.
 func (r *runState) keptChildInput(wt *WorkflowTask, kept *keptSubStart) []byte {
 	if kept == nil {
 		return nil
