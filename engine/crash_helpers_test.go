@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -100,4 +101,27 @@ func resumeKilledRerun(t *testing.T, e *engine.Engine, id string, k int, before 
 		t.Fatalf("resume after write %d: %v %+v", k, err, r)
 	}
 	return true
+}
+
+// crashInBolt is one kill point's round of a crash test: in a bolt store
+// of its own, prepare sets the run up and gives the child process's
+// environment beyond killChildEnv's; the child test childTest is run and
+// killed just before or after its write k; resume then takes the run
+// over, the store opened again.
+func crashInBolt(t *testing.T, childTest, prefix string, k int, before bool, prepare func(rs runstore.Store) []string, resume func(rs runstore.Store)) {
+	t.Helper()
+	db := filepath.Join(t.TempDir(), "runs.db")
+	rs, err := runstore.OpenBolt(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := prepare(rs)
+	_ = rs.Close()
+	runRerunKillChild(t, childTest, append(killChildEnv(prefix, db, k, before), env...)...)
+	rs, err = runstore.OpenBolt(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	resume(rs)
 }

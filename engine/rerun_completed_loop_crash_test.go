@@ -5,7 +5,6 @@ package engine_test
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 
@@ -33,26 +32,18 @@ func TestKillAtEveryRerunWriteInsideACompletedLoop(t *testing.T) {
 	}
 	checkCompletedLoopRerun(t, e, id, loop, from)
 	killAtEveryWrite(t, "", int(count.n.Load()), 2, func(t *testing.T, k int, before bool) {
-		db := filepath.Join(t.TempDir(), "runs.db")
-		rs, err := runstore.OpenBolt(db)
-		if err != nil {
-			t.Fatal(err)
-		}
 		var fail atomic.Bool
-		e := completedLoopEngine(t, rs, &fail, nil)
-		id, loop, from := failedCompletedLoop(t, e, &fail)
-		_ = rs.Close()
-		runRerunKillChild(t, "TestRerunCompletedLoopCrashChild", append(killChildEnv("WFRUN_RERUN_CLOOP", db, k, before),
-			"WFRUN_RERUN_CLOOP_RUN="+id, "WFRUN_RERUN_CLOOP_FROM="+from["taskId"].(string))...)
-		rs, err = runstore.OpenBolt(db)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rs.Close()
-		e = completedLoopEngine(t, rs, &fail, nil)
-		if resumeKilledRerun(t, e, id, k, before) {
-			checkCompletedLoopRerun(t, e, id, loop, from)
-		}
+		var id string
+		var loop, from map[string]any
+		crashInBolt(t, "TestRerunCompletedLoopCrashChild", "WFRUN_RERUN_CLOOP", k, before, func(rs runstore.Store) []string {
+			id, loop, from = failedCompletedLoop(t, completedLoopEngine(t, rs, &fail, nil), &fail)
+			return []string{"WFRUN_RERUN_CLOOP_RUN=" + id, "WFRUN_RERUN_CLOOP_FROM=" + from["taskId"].(string)}
+		}, func(rs runstore.Store) {
+			e := completedLoopEngine(t, rs, &fail, nil)
+			if resumeKilledRerun(t, e, id, k, before) {
+				checkCompletedLoopRerun(t, e, id, loop, from)
+			}
+		})
 	})
 }
 

@@ -5,7 +5,6 @@ package engine_test
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 
@@ -45,26 +44,18 @@ func TestKillAtEveryRerunWriteInsideACompletedLoopFromAForkOrChild(t *testing.T)
 		}
 		c.check(t, e, id, loop, from)
 		killAtEveryWrite(t, c.name, int(count.n.Load()), 2, func(t *testing.T, n int, before bool) {
-			db := filepath.Join(t.TempDir(), "runs.db")
-			rs, err := runstore.OpenBolt(db)
-			if err != nil {
-				t.Fatal(err)
-			}
 			var fail atomic.Bool
-			e := loopKindsEngine(t, rs, &fail, nil)
-			id, loop, from := failedLoopKinds(t, e, k, &fail)
-			_ = rs.Close()
-			runRerunKillChild(t, "TestRerunCompletedLoopKindsCrashChild", append(killChildEnv("WFRUN_RERUN_CLK", db, n, before),
-				"WFRUN_RERUN_CLK_RUN="+id, "WFRUN_RERUN_CLK_FROM="+from["taskId"].(string))...)
-			rs, err = runstore.OpenBolt(db)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rs.Close()
-			e = loopKindsEngine(t, rs, &fail, nil)
-			if resumeKilledRerun(t, e, id, n, before) {
-				c.check(t, e, id, loop, from)
-			}
+			var id string
+			var loop, from map[string]any
+			crashInBolt(t, "TestRerunCompletedLoopKindsCrashChild", "WFRUN_RERUN_CLK", n, before, func(rs runstore.Store) []string {
+				id, loop, from = failedLoopKinds(t, loopKindsEngine(t, rs, &fail, nil), k, &fail)
+				return []string{"WFRUN_RERUN_CLK_RUN=" + id, "WFRUN_RERUN_CLK_FROM=" + from["taskId"].(string)}
+			}, func(rs runstore.Store) {
+				e := loopKindsEngine(t, rs, &fail, nil)
+				if resumeKilledRerun(t, e, id, n, before) {
+					c.check(t, e, id, loop, from)
+				}
+			})
 		})
 	}
 }

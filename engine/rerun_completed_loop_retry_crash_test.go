@@ -5,7 +5,6 @@ package engine_test
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 
@@ -33,31 +32,23 @@ func TestKillAtEveryRetryWriteAfterARerunFailedInsideACompletedLoop(t *testing.T
 	}
 	checkLoopRetry(t, e, id, loop, failed)
 	killAtEveryWrite(t, "", int(count.n.Load()), 2, func(t *testing.T, k int, before bool) {
-		db := filepath.Join(t.TempDir(), "runs.db")
-		rs, err := runstore.OpenBolt(db)
-		if err != nil {
-			t.Fatal(err)
-		}
 		var failB, failAfter atomic.Bool
-		e := loopRetryEngine(t, rs, &failB, &failAfter, nil)
-		id, loop, failed := rerunFailedInCompletedLoop(t, e, &failB, &failAfter)
-		_ = rs.Close()
-		runRerunKillChild(t, "TestRetryCompletedLoopCrashChild", append(killChildEnv("WFRUN_RETRY_CLOOP", db, k, before),
-			"WFRUN_RETRY_CLOOP_RUN="+id)...)
-		rs, err = runstore.OpenBolt(db)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rs.Close()
-		e = loopRetryEngine(t, rs, &failB, &failAfter, nil)
-		if !resumeKilledRerun(t, e, id, k, before) {
-			// Killed before its first write: the run stays FAILED, and
-			// a retry now does what the killed one would have.
-			if r, err := e.Retry(context.Background(), id, false); err != nil || r.Status != engine.StatusCompleted {
-				t.Fatalf("retry after the kill: %v %+v", err, r)
+		var id string
+		var loop, failed map[string]any
+		crashInBolt(t, "TestRetryCompletedLoopCrashChild", "WFRUN_RETRY_CLOOP", k, before, func(rs runstore.Store) []string {
+			id, loop, failed = rerunFailedInCompletedLoop(t, loopRetryEngine(t, rs, &failB, &failAfter, nil), &failB, &failAfter)
+			return []string{"WFRUN_RETRY_CLOOP_RUN=" + id}
+		}, func(rs runstore.Store) {
+			e := loopRetryEngine(t, rs, &failB, &failAfter, nil)
+			if !resumeKilledRerun(t, e, id, k, before) {
+				// Killed before its first write: the run stays FAILED,
+				// and a retry now does what the killed one would have.
+				if r, err := e.Retry(context.Background(), id, false); err != nil || r.Status != engine.StatusCompleted {
+					t.Fatalf("retry after the kill: %v %+v", err, r)
+				}
 			}
-		}
-		checkLoopRetry(t, e, id, loop, failed)
+			checkLoopRetry(t, e, id, loop, failed)
+		})
 	})
 }
 
