@@ -1593,6 +1593,12 @@ func walkTasks(list []*WorkflowTask, fn func(*WorkflowTask)) {
 	}
 }
 
+// noMembers: b is no JSON object member (nothing, null, or {}).
+func noMembers(b []byte) bool {
+	b = bytes.TrimSpace(b)
+	return len(b) == 0 || string(b) == "null" || emptyObject(b) // fork.go
+}
+
 // subWorkflowAttempt runs attempt retry of a SUB_WORKFLOW task: a retry
 // recorded with callback seconds (its callbackAfterSeconds and
 // startDelayInSeconds) starts its child after wait (retryWait).
@@ -1645,6 +1651,14 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 	}
 	if err := r.setResolvedInput(rec, record); err != nil {
 		return r.failTask(ctx, rec, TaskFailedTerminal, "sub-workflow input: "+err.Error())
+	}
+	if noMembers(input) && noMembers(refs) {
+		// No workflowInput: the child gets the task's whole inputData,
+		// as Conductor's SubWorkflow.start hands it (wfInput = input when
+		// workflowInput is null or empty). record holds the stored form
+		// (references, never values) and the child protects its input
+		// as any run does.
+		input, refs = record, record
 	}
 	if !byName {
 		input, refs = markDynamic(input), markDynamic(refs) // subworkflow.go
