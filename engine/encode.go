@@ -79,28 +79,30 @@ type runHead struct {
 }
 
 type taskHead struct {
-	TaskID             string `json:"taskId"`
-	ReferenceTaskName  string `json:"referenceTaskName"`
-	TaskType           string `json:"taskType"`
-	TaskDefName        string `json:"taskDefName"`
-	Status             string `json:"status"`
-	RetryCount         int    `json:"retryCount"`
-	Iteration          int    `json:"iteration"`
-	Seq                int    `json:"seq"`
-	Reason             string `json:"reasonForIncompletion,omitempty"`
-	ScheduledTime      int64  `json:"scheduledTime"`
-	StartTime          int64  `json:"startTime"`
-	EndTime            int64  `json:"endTime"`
-	WorkflowInstanceID string `json:"workflowInstanceId"`
-	WaitUntil          int64  `json:"waitUntil,omitempty"`
-	Awaiting           bool   `json:"awaitingCompletion,omitempty"`
-	Callback           int64  `json:"callbackAfterSeconds,omitempty"`
-	StartDelay         *int64 `json:"startDelayInSeconds,omitempty"`
-	SubWorkflowID      string `json:"subWorkflowId,omitempty"`
-	RetriedTaskID      string `json:"retriedTaskId,omitempty"`
-	Domain             string `json:"domain,omitempty"`
-	IsolationGroupID   string `json:"isolationGroupId,omitempty"`
-	ExecutionNameSpace string `json:"executionNameSpace,omitempty"`
+	TaskID            string `json:"taskId"`
+	ReferenceTaskName string `json:"referenceTaskName"`
+	TaskType          string `json:"taskType"`
+	TaskDefName       string `json:"taskDefName"`
+	Status            string `json:"status"`
+	RetryCount        int    `json:"retryCount"`
+	Iteration         int    `json:"iteration"`
+	Seq               int    `json:"seq"`
+	// Reason is nil when the record has none (Conductor's null), and ""
+	// when an update gave it the empty text.
+	Reason             *string `json:"reasonForIncompletion,omitempty"`
+	ScheduledTime      int64   `json:"scheduledTime"`
+	StartTime          int64   `json:"startTime"`
+	EndTime            int64   `json:"endTime"`
+	WorkflowInstanceID string  `json:"workflowInstanceId"`
+	WaitUntil          int64   `json:"waitUntil,omitempty"`
+	Awaiting           bool    `json:"awaitingCompletion,omitempty"`
+	Callback           int64   `json:"callbackAfterSeconds,omitempty"`
+	StartDelay         *int64  `json:"startDelayInSeconds,omitempty"`
+	SubWorkflowID      string  `json:"subWorkflowId,omitempty"`
+	RetriedTaskID      string  `json:"retriedTaskId,omitempty"`
+	Domain             string  `json:"domain,omitempty"`
+	IsolationGroupID   string  `json:"isolationGroupId,omitempty"`
+	ExecutionNameSpace string  `json:"executionNameSpace,omitempty"`
 	// The definition's limits and response timeout, on the types
 	// Conductor's mappers copy them to (isolation.go).
 	RateLimitPerFrequency       int   `json:"rateLimitPerFrequency,omitempty"`
@@ -322,7 +324,11 @@ func appendTaskHead(b []byte, t *taskRecord, runID string) []byte {
 	b = appendIntMember(b, "retryCount", int64(t.RetryCount))
 	b = appendIntMember(b, "iteration", int64(t.Iteration))
 	b = appendIntMember(b, "seq", int64(t.Seq))
-	b = appendOptStr(b, "reasonForIncompletion", t.Reason)
+	if t.emptyReason() {
+		b = appendStrMember(b, "reasonForIncompletion", "", true) // given as "", not none
+	} else {
+		b = appendOptStr(b, "reasonForIncompletion", t.Reason)
+	}
 	b = appendIntMember(b, "scheduledTime", t.Scheduled)
 	b = appendIntMember(b, "startTime", t.Start)
 	b = appendIntMember(b, "endTime", t.End)

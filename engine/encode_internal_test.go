@@ -22,14 +22,22 @@ func TestHeadEncodersMatchJSONMarshal(t *testing.T) {
 			RateLimitPerFrequency: 5, RateLimitFrequencyInSeconds: 30, ResponseTimeoutSeconds: 120, WorkerID: odd, PollCount: 2, Updated: 4},
 		// A retry without delay of a task with a startDelay: its 0 stored.
 		{TaskID: "t3", Ref: "c", TaskType: "w", TaskDefName: "w", Status: TaskScheduled, RetryCount: 1, RetriedTaskID: "t2", ZeroDelay: true},
+		// A reason given as "" (not none) is stored as "".
+		{TaskID: "t4", Ref: "d", TaskType: "w", TaskDefName: "w", Status: TaskFailed, EmptyReasonAt: TaskFailed},
+		// ... while the record keeps the status it was given at.
+		{TaskID: "t5", Ref: "e", TaskType: "w", TaskDefName: "w", Status: TaskScheduled, EmptyReasonAt: TaskFailed},
 	}
 	for i, rec := range recs {
 		var startDelay *int64
 		if rec.StartDelay != 0 || rec.ZeroDelay {
 			startDelay = &rec.StartDelay
 		}
+		var reason *string
+		if rec.Reason != "" || rec.emptyReason() {
+			reason = &rec.Reason
+		}
 		want, err := json.Marshal(taskHead{rec.TaskID, rec.Ref, rec.TaskType, rec.TaskDefName, rec.Status, rec.RetryCount,
-			rec.Iteration, rec.Seq, rec.Reason, rec.Scheduled, rec.Start, rec.End, "run-1", rec.WaitUntil, rec.Awaiting,
+			rec.Iteration, rec.Seq, reason, rec.Scheduled, rec.Start, rec.End, "run-1", rec.WaitUntil, rec.Awaiting,
 			rec.Callback, startDelay, rec.SubWorkflowID, rec.RetriedTaskID, rec.Domain, rec.IsolationGroupID, rec.ExecutionNameSpace,
 			rec.RateLimitPerFrequency, rec.RateLimitFrequencyInSeconds, rec.ResponseTimeoutSeconds, rec.WorkerID, rec.PollCount, rec.Updated})
 		if err != nil {

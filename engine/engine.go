@@ -617,7 +617,7 @@ func (e *Engine) loadDoc(ctx context.Context, id string, _ []byte, d *runDoc, pa
 	for _, td := range d.Tasks {
 		t := &taskRecord{
 			TaskID: td.TaskID, Ref: td.ReferenceTaskName, TaskType: td.TaskType, TaskDefName: td.TaskDefName,
-			Status: td.Status, RetryCount: td.RetryCount, Iteration: td.Iteration, Seq: td.Seq, Reason: td.Reason,
+			Status: td.Status, RetryCount: td.RetryCount, Iteration: td.Iteration, Seq: td.Seq, Reason: deref(td.Reason),
 			Scheduled: td.ScheduledTime, Start: td.StartTime, End: td.EndTime, WaitUntil: td.WaitUntil, Awaiting: td.Awaiting, Callback: td.Callback,
 			SubWorkflowID: td.SubWorkflowID, RetriedTaskID: td.RetriedTaskID, Domain: td.Domain, inStored: td.InputData, outStored: td.OutputData,
 			IsolationGroupID: td.IsolationGroupID, ExecutionNameSpace: td.ExecutionNameSpace,
@@ -626,6 +626,9 @@ func (e *Engine) loadDoc(ctx context.Context, id string, _ []byte, d *runDoc, pa
 		}
 		if td.StartDelay != nil {
 			t.StartDelay, t.ZeroDelay = *td.StartDelay, *td.StartDelay == 0
+		}
+		if td.Reason != nil && *td.Reason == "" {
+			t.EmptyReasonAt = t.Status // stored as given: "", not none
 		}
 		t.inMem = unseal(td.InputData, "/tasks/"+t.TaskID+"/inputData")
 		t.outMem = unseal(td.OutputData, "/tasks/"+t.TaskID+"/outputData")
@@ -667,8 +670,10 @@ type Completion struct {
 	// Output is the task's output, a JSON object.
 	Output json.RawMessage
 	// Reason is the task's reasonForIncompletion when Status is not
-	// COMPLETED (masked as every reason is).
-	Reason string
+	// COMPLETED (masked as every reason is); EmptyReason says an empty
+	// Reason is the empty text given as such (Conductor's "", not null).
+	Reason      string
+	EmptyReason bool
 	// SubWorkflowID and CallbackAfterSeconds are those of Conductor's
 	// TaskResult, which an update of a SUB_WORKFLOW task sets on it
 	// (subworkflow_update.go): SubWorkflowID is empty or the task's own
@@ -680,9 +685,9 @@ type Completion struct {
 // CompleteTaskWith is CompleteTask for a completion that names an attempt
 // by id or carries a reason for incompletion. It returns the exact ref.
 func (e *Engine) CompleteTaskWith(ctx context.Context, runID string, c Completion) (string, error) {
-	reason := c.Reason
+	reason := givenReason{c.Reason, c.EmptyReason && c.Reason == ""}
 	if c.Status == "" || c.Status == TaskCompleted {
-		reason = ""
+		reason = givenReason{}
 	}
 	sub := &subUpdate{id: c.SubWorkflowID, callback: c.CallbackAfterSeconds}
 	if c.TaskID != "" {
@@ -693,16 +698,32 @@ func (e *Engine) CompleteTaskWith(ctx context.Context, runID string, c Completio
 	}, sub)
 }
 
+// givenReason is the reasonForIncompletion an update gives: its text,
+// and for an empty text whether it is the empty text given as such
+// (Conductor's "") rather than none (null).
+type givenReason struct {
+	text  string
+	empty bool
+}
+
+// deref is *s, "" for nil.
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
 // completeTask stores the completion of the latest record match accepts;
 // with taskID the signal applies to that attempt only.
 func (e *Engine) completeTask(ctx context.Context, runID, status string, output json.RawMessage, taskID, what string, match func(*taskDoc) bool) (string, error) {
-	return e.completeTaskReason(ctx, runID, status, output, taskID, "", what, match, nil)
+	return e.completeTaskReason(ctx, runID, status, output, taskID, givenReason{}, what, match, nil)
 }
 
 // completeTaskReason is completeTask with a reason for incompletion.
 // sub, when given, carries what an update of a SUB_WORKFLOW task also says
 // (Completion): such an update may say IN_PROGRESS.
-func (e *Engine) completeTaskReason(ctx context.Context, runID, status string, output json.RawMessage, taskID, reason, what string, match func(*taskDoc) bool, sub *subUpdate) (string, error) {
+func (e *Engine) completeTaskReason(ctx context.Context, runID, status string, output json.RawMessage, taskID string, reason givenReason, what string, match func(*taskDoc) bool, sub *subUpdate) (string, error) {
 	// IN_PROGRESS is taken for a SUB_WORKFLOW task only (subUpdate.check,
 	// once the task is found), by id or by reference as Conductor's
 	// updateTask takes it.
@@ -769,7 +790,7 @@ func (e *Engine) completeTaskReason(ctx context.Context, runID, status string, o
 	if err != nil {
 		return "", err
 	}
-	sig := signal{Status: status, SealedOutput: sealed, TaskID: taskID, Reason: reason}
+	sig := signal{Status: status, SealedOutput: sealed, TaskID: taskID, Reason: reason.text, EmptyReason: reason.empty}
 	switch {
 	case outside:
 		sig.Callback = sub.callback
@@ -783,8 +804,8 @@ func (e *Engine) completeTaskReason(ctx context.Context, runID, status string, o
 		// (subworkflow_update.go). The reason is the stored record's,
 		// masked as it was stored.
 		sig.SubWorkflowID, sig.KeepChild, sig.Callback = found.SubWorkflowID, true, found.Callback
-		if sig.Reason == "" {
-			sig.Reason = found.Reason
+		if sig.Reason == "" && !sig.EmptyReason {
+			sig.Reason, sig.EmptyReason = deref(found.Reason), found.Reason != nil && *found.Reason == ""
 		}
 	}
 	key := found.ReferenceTaskName

@@ -558,12 +558,18 @@ func (r *runState) completeValid(ctx context.Context, rec *taskRecord, output []
 // (COMPLETED_WITH_ERRORS, and the run continues). A TIMED_OUT task times
 // the workflow out, as Conductor's retry() decides.
 func (r *runState) failTask(ctx context.Context, rec *taskRecord, status, reason string) error {
+	return r.failTaskReason(ctx, rec, status, reason, false)
+}
+
+// failTaskReason is failTask with empty saying whether an empty reason is
+// the empty text given as such (Conductor's "") rather than none (null).
+func (r *runState) failTaskReason(ctx context.Context, rec *taskRecord, status, reason string, empty bool) error {
 	// Reasons quote evaluator errors and remote text: masked whole, then cut.
 	reason = r.sec.Excerpt(reason, maxReasonBytes)
 	if rec.wt != nil && rec.wt.Optional {
-		return r.transition(ctx, rec, TaskCompletedWithErrors, reason)
+		return r.transitionReason(ctx, rec, TaskCompletedWithErrors, reason, empty)
 	}
-	if err := r.transition(ctx, rec, status, reason); err != nil {
+	if err := r.transitionReason(ctx, rec, status, reason, empty); err != nil {
 		return err
 	}
 	return r.afterFailure(ctx, rec, status, reason)
@@ -594,7 +600,10 @@ func (r *runState) afterFailure(ctx context.Context, rec *taskRecord, status, re
 	case TaskCanceled:
 		wfStatus = StatusTerminated // Conductor's retry(): a CANCELED task terminates the run
 	}
-	return &stopError{status: wfStatus, reason: taskFailedReason(rec.TaskID, wfStatus, reason),
+	r.mu.Lock()
+	empty := reason == "" && rec.emptyReason()
+	r.mu.Unlock()
+	return &stopError{status: wfStatus, reason: taskFailedReasonGiven(rec.TaskID, wfStatus, reason, empty),
 		failedRef: rec.Ref, failedTaskID: rec.TaskID}
 }
 
@@ -828,7 +837,7 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 				if len(res.Output) > 0 {
 					_ = r.setTaskData(rec, nil, res.Output)
 				}
-				if err := r.transition(ctx, rec, string(res.Status), r.sec.Text(res.Reason)); err != nil {
+				if err := r.transitionReason(ctx, rec, string(res.Status), r.sec.Text(res.Reason), res.EmptyReason); err != nil {
 					return err
 				}
 				base := pol
@@ -862,7 +871,7 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 				res.Reason = fmt.Sprintf("task returned status %q", res.Status)
 			}
 		}
-		return r.failTask(ctx, rec, status, res.Reason)
+		return r.failTaskReason(ctx, rec, status, res.Reason, res.EmptyReason)
 	}
 }
 
@@ -1158,7 +1167,7 @@ func (r *runState) remoteOrSignal(ctx context.Context, t RemoteTask, ref string)
 			if sig, ok := r.takePending(ref); ok && (sig.TaskID == "" || sig.TaskID == t.TaskID) {
 				cancel()
 				<-done
-				return tasks.Result{Status: tasks.Status(sig.Status), Output: sig.Output, Reason: sig.Reason}
+				return tasks.Result{Status: tasks.Status(sig.Status), Output: sig.Output, Reason: sig.Reason, EmptyReason: sig.EmptyReason}
 			}
 		case <-tick.C:
 			if sig, ok := r.takePending(ref); ok {
@@ -1167,7 +1176,7 @@ func (r *runState) remoteOrSignal(ctx context.Context, t RemoteTask, ref string)
 				}
 				cancel()
 				<-done
-				return tasks.Result{Status: tasks.Status(sig.Status), Output: sig.Output, Reason: sig.Reason}
+				return tasks.Result{Status: tasks.Status(sig.Status), Output: sig.Output, Reason: sig.Reason, EmptyReason: sig.EmptyReason}
 			}
 		}
 	}
@@ -1398,7 +1407,7 @@ func (r *runState) waitTask(ctx context.Context, wt *WorkflowTask, rec *taskReco
 		moved := r.signalsTaken() // an update IN_PROGRESS is told of: taken at once
 		if sig, ok := r.takePending(rec.Ref); ok {
 			if sig.Status != TaskInProgress {
-				return tasks.Result{Status: tasks.Status(sig.Status), Output: sig.Output, Reason: sig.Reason}
+				return tasks.Result{Status: tasks.Status(sig.Status), Output: sig.Output, Reason: sig.Reason, EmptyReason: sig.EmptyReason}
 			}
 			if sig.TaskID == "" || sig.TaskID == rec.TaskID {
 				if err := r.waitProgress(ctx, rec, &sig); err != nil {
@@ -1448,6 +1457,10 @@ func (r *runState) waitProgress(ctx context.Context, rec *taskRecord, sig *signa
 	r.rx.producedLocked(gen)
 	rec.outMem, rec.outStored = mem, stored
 	rec.Reason, rec.rerunReason, rec.Callback = reason, false, max(sig.Callback, 0)
+	rec.EmptyReasonAt = ""
+	if reason == "" && sig.EmptyReason {
+		rec.EmptyReasonAt = rec.Status
+	}
 	r.touchLocked(rec)
 	r.mu.Unlock()
 	if err := r.save(ctx); err != nil {

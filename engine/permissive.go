@@ -30,7 +30,7 @@ func (r *runState) permissiveFailures() string {
 	for _, ref := range order {
 		t := latest[ref]
 		if terminalTask(t.Status) && !successfulTask(t.Status) {
-			msgs = append(msgs, taskFailedReason(t.TaskID, t.Status, t.Reason))
+			msgs = append(msgs, taskFailedReasonGiven(t.TaskID, t.Status, t.Reason, t.emptyReason()))
 		}
 	}
 	return strings.Join(msgs, ". ")
@@ -81,7 +81,14 @@ func terminalTask(s string) bool {
 // status: <status> and reason: '<reason>'", a task without a reason
 // giving 'null' (Java's String.format of its null reasonForIncompletion).
 func taskFailedReason(taskID, status, reason string) string {
-	if reason == "" {
+	return taskFailedReasonGiven(taskID, status, reason, false)
+}
+
+// taskFailedReasonGiven is taskFailedReason with empty saying whether an
+// empty reason is the empty text given as such (Conductor's ""): then
+// the reason shows as ”.
+func taskFailedReasonGiven(taskID, status, reason string, empty bool) string {
+	if reason == "" && !empty {
 		reason = "null"
 	}
 	return fmt.Sprintf("Task %s failed with status: %s and reason: '%s'", taskID, status, reason)

@@ -361,11 +361,12 @@ func (t RemoteTask) PolledAt(ctx context.Context, workerID string, at time.Time)
 	// update's, which Conductor's poll does not touch); a rerun's kept
 	// reason is transition's to keep.
 	var reason string
+	var empty bool
 	if !a.rec.rerunReason {
-		reason = a.rec.Reason
+		reason, empty = a.rec.Reason, a.rec.emptyReason()
 	}
 	a.r.mu.Unlock()
-	if err := a.r.transition(ctx, a.rec, TaskInProgress, reason); err != nil {
+	if err := a.r.transitionReason(ctx, a.rec, TaskInProgress, reason, empty); err != nil {
 		return err
 	}
 	return a.persist(ctx)
@@ -386,7 +387,7 @@ func (r *runState) cutWorkerID(id string) string {
 // callbackAfterSeconds, its output and reasonForIncompletion as they are
 // (Conductor's resetCallbacks); see ProgressOutput.
 func (t RemoteTask) Progress(ctx context.Context, callbackAfter time.Duration) error {
-	return t.progress(ctx, callbackAfter, nil, "", true)
+	return t.progress(ctx, callbackAfter, nil, givenReason{}, true)
 }
 
 // ProgressOutput tells the engine that the worker holding the task
@@ -402,7 +403,14 @@ func (t RemoteTask) Progress(ctx context.Context, callbackAfter time.Duration) e
 // (remote_stored.go): an error wrapping ErrNotStored leaves the attempt as
 // it was, and the worker sends the update again.
 func (t RemoteTask) ProgressOutput(ctx context.Context, callbackAfter time.Duration, output json.RawMessage, reason string) error {
-	return t.progress(ctx, callbackAfter, output, reason, false)
+	return t.progress(ctx, callbackAfter, output, givenReason{text: reason}, false)
+}
+
+// ProgressReason is ProgressOutput with emptyReason saying whether an
+// empty reason is the empty text the update gave (Conductor's
+// reasonForIncompletion "", kept apart from none, null).
+func (t RemoteTask) ProgressReason(ctx context.Context, callbackAfter time.Duration, output json.RawMessage, reason string, emptyReason bool) error {
+	return t.progress(ctx, callbackAfter, output, givenReason{reason, emptyReason && reason == ""}, false)
 }
 
 // Reason is the attempt's reasonForIncompletion as its record holds it
@@ -418,9 +426,21 @@ func (t RemoteTask) Reason() string {
 	return a.rec.Reason
 }
 
+// EmptyReason reports whether the attempt's reasonForIncompletion is the
+// empty text an update gave (Conductor's "") rather than none (null).
+func (t RemoteTask) EmptyReason() bool {
+	a := t.att
+	if a == nil {
+		return false
+	}
+	a.r.mu.Lock()
+	defer a.r.mu.Unlock()
+	return a.rec.emptyReason()
+}
+
 // progress is Progress (keep: the record's reason stays) and
 // ProgressOutput.
-func (t RemoteTask) progress(ctx context.Context, callbackAfter time.Duration, output json.RawMessage, reason string, keep bool) error {
+func (t RemoteTask) progress(ctx context.Context, callbackAfter time.Duration, output json.RawMessage, given givenReason, keep bool) error {
 	a := t.att
 	if a == nil {
 		return nil
@@ -439,11 +459,12 @@ func (t RemoteTask) progress(ctx context.Context, callbackAfter time.Duration, o
 		polled            bool
 		recCallback       int64
 		status, reason    string
+		emptyReasonAt     string
 		outMem, outStored []byte
 	}
 	r, rec := a.r, a.rec
 	r.mu.Lock()
-	was := before{a.updated, a.callback, a.polled, rec.Callback, rec.Status, rec.Reason, rec.outMem, rec.outStored}
+	was := before{a.updated, a.callback, a.polled, rec.Callback, rec.Status, rec.Reason, rec.EmptyReasonAt, rec.outMem, rec.outStored}
 	r.mu.Unlock()
 	if len(output) > 0 && string(output) != "null" {
 		if err := r.setTaskData(rec, nil, output); err != nil {
@@ -455,6 +476,7 @@ func (t RemoteTask) progress(ctx context.Context, callbackAfter time.Duration, o
 	// updated IN_PROGRESS: pollable again after the callback (at once
 	// without one).
 	a.polled = false
+	reason, empty := given.text, given.empty
 	if !keep {
 		reason = r.sec.Excerpt(reason, maxReasonBytes)
 	}
@@ -462,13 +484,13 @@ func (t RemoteTask) progress(ctx context.Context, callbackAfter time.Duration, o
 	rec.Callback = int64(max(callbackAfter, 0) / time.Second)
 	if keep {
 		if !rec.rerunReason {
-			reason = rec.Reason // else transition keeps a rerun's
+			reason, empty = rec.Reason, rec.emptyReason() // else transition keeps a rerun's
 		}
 	} else {
 		rec.rerunReason = false // the worker's update sets the reason
 	}
 	r.mu.Unlock()
-	err := r.transition(ctx, rec, TaskScheduled, reason)
+	err := r.transitionReason(ctx, rec, TaskScheduled, reason, empty)
 	if err == nil {
 		err = r.save(withReportedWrite(ctx)) // the worker's answer (forkdecision.go)
 	}
@@ -479,7 +501,7 @@ func (t RemoteTask) progress(ctx context.Context, callbackAfter time.Duration, o
 	// Not stored: the attempt is as the store holds it.
 	a.updated, a.callback, a.polled = was.updated, was.callback, was.polled
 	r.mu.Lock()
-	rec.Callback, rec.Status, rec.Reason = was.recCallback, was.status, was.reason
+	rec.Callback, rec.Status, rec.Reason, rec.EmptyReasonAt = was.recCallback, was.status, was.reason, was.emptyReasonAt
 	rec.outMem, rec.outStored = was.outMem, was.outStored
 	r.touchLocked(rec)
 	r.mu.Unlock()

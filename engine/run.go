@@ -54,16 +54,21 @@ type Principal = store.Principal
 // taskRecord is one task execution attempt. inMem/outMem are the in-memory
 // forms (masked, `_secrets` in clear); inStored/outStored the persisted forms.
 type taskRecord struct {
-	TaskID        string
-	Ref           string
-	BaseRef       string
-	TaskType      string
-	TaskDefName   string
-	Status        string
-	RetryCount    int
-	Iteration     int
-	Seq           int
-	Reason        string
+	TaskID      string
+	Ref         string
+	BaseRef     string
+	TaskType    string
+	TaskDefName string
+	Status      string
+	RetryCount  int
+	Iteration   int
+	Seq         int
+	Reason      string
+	// EmptyReasonAt is the status the record had when an update gave it
+	// the empty reasonForIncompletion (Conductor's "", not null): while
+	// the record keeps that status and no other reason, its reason is ""
+	// (emptyReason). A record reset in place is none of those.
+	EmptyReasonAt string
 	Scheduled     int64
 	Start         int64
 	End           int64
@@ -134,6 +139,12 @@ type taskRecord struct {
 	// retried: the record of the attempt this one retries (its
 	// RetriedTaskID), once known (retriedRecordLocked, rerun.go).
 	retried *taskRecord
+}
+
+// emptyReason reports whether t's reason is the empty text an update gave
+// (Conductor's "") rather than none (null). Callers hold r.mu.
+func (t *taskRecord) emptyReason() bool {
+	return t.Reason == "" && t.EmptyReasonAt != "" && t.EmptyReasonAt == t.Status
 }
 
 type taskDoc struct {
@@ -284,7 +295,10 @@ type signal struct {
 	Output       json.RawMessage `json:"output,omitempty"`
 	SealedOutput string          `json:"sealedOutput,omitempty"`
 	Reason       string          `json:"reason,omitempty"`
-	TaskID       string          `json:"taskId,omitempty"` // only for this attempt (CompleteTaskAttempt)
+	// EmptyReason: the update gave the empty reason (Conductor's "", not
+	// null); a signal stored without it gave none.
+	EmptyReason bool   `json:"emptyReason,omitempty"`
+	TaskID      string `json:"taskId,omitempty"` // only for this attempt (CompleteTaskAttempt)
 	// The subWorkflowId and callbackAfterSeconds an update of a
 	// SUB_WORKFLOW task sets, and whether it keeps the task's child in its
 	// output too (by reference; subworkflow_update.go).
@@ -558,6 +572,13 @@ func (r *runState) setResolvedInput(t *taskRecord, input []byte) error {
 // transition changes a record's status. An attempt that ended is written at
 // once (save); SCHEDULED and IN_PROGRESS travel with the next write.
 func (r *runState) transition(ctx context.Context, t *taskRecord, status, reason string) error {
+	return r.transitionReason(ctx, t, status, reason, false)
+}
+
+// transitionReason is transition with empty saying whether an empty
+// reason is the empty text given as such (Conductor's "") rather than
+// none (null).
+func (r *runState) transitionReason(ctx context.Context, t *taskRecord, status, reason string, empty bool) error {
 	// A reason quotes errors, remote bodies and outputs, masked and cut
 	// when it was made: masked again with every value known now (a head
 	// of one at a cut too), and noted as masked at gen, as the forms are.
@@ -571,7 +592,10 @@ func (r *runState) transition(ctx context.Context, t *taskRecord, status, reason
 	} else {
 		t.rerunReason = false
 	}
-	t.Reason = reason
+	t.Reason, t.EmptyReasonAt = reason, ""
+	if empty && reason == "" {
+		t.EmptyReasonAt = status
+	}
 	switch status {
 	case TaskInProgress:
 		if t.Start == 0 && !t.noStart {

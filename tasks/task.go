@@ -85,6 +85,10 @@ type Result struct {
 	// Reason explains a failure; it must not contain secret values
 	// (executors pass text through Services.Masker when in doubt).
 	Reason string
+	// EmptyReason says an empty Reason is the empty text given as such
+	// (a worker's reasonForIncompletion "", which Conductor keeps apart
+	// from none, null); without it an empty Reason is none.
+	EmptyReason bool
 	// OutputValid says the executor built Output as one valid JSON
 	// document (every piece it spliced checked or encoded by it), so the
 	// engine does not validate it again before masking and storing it.

@@ -580,7 +580,7 @@ func (s *Server) forwardUpdate(r *http.Request, res taskResult, p store.Principa
 	// The attempt the update names only (never a retry that replaced
 	// it), with the update's reasonForIncompletion, as the executing
 	// process takes an answer made there.
-	if _, err := c.eng.CompleteTaskWith(r.Context(), runID, engine.Completion{TaskID: res.TaskID, Status: res.Status, Output: out, Reason: res.Reason}); err != nil {
+	if _, err := c.eng.CompleteTaskWith(r.Context(), runID, completionOf(res.TaskID, res.Status, out, res.workerResult)); err != nil {
 		return "", "", fmt.Errorf("%w: %s: %v", ErrUnknownTask, res.TaskID, s.masker.MaskString(err.Error()))
 	}
 	if sq := c.queue.shared; sq != nil {
@@ -592,6 +592,14 @@ func (s *Server) forwardUpdate(r *http.Request, res taskResult, p store.Principa
 	// Answered once the executing process stored the task's end, as an
 	// answer made there is.
 	return name, domain, s.awaitTaskEnded(r, runID, res.TaskID)
+}
+
+// completionOf is the engine's completion of attempt taskID with status
+// and output, with res's reasonForIncompletion (none, "" or a text).
+func completionOf(taskID, status string, output json.RawMessage, res workerResult) engine.Completion {
+	c := engine.Completion{TaskID: taskID, Status: status, Output: output}
+	c.Reason, c.EmptyReason = res.reasonText()
+	return c
 }
 
 // taskOf is the record of task id in run view doc (nil: none).
@@ -621,10 +629,9 @@ func (s *Server) completeWaitingByID(r *http.Request, runID string, res taskResu
 	if res.Status == engine.TaskInProgress && s.conductor.eng.Executes(runID) {
 		stored = s.conductor.awaitProgress(res.TaskID)
 	}
-	_, err := s.conductor.eng.CompleteTaskWith(r.Context(), runID, engine.Completion{
-		TaskID: res.TaskID, Status: res.Status, Output: out, Reason: res.Reason,
-		SubWorkflowID: res.SubWorkflowID, CallbackAfterSeconds: res.CallbackSecs,
-	})
+	c := completionOf(res.TaskID, res.Status, out, res.workerResult)
+	c.SubWorkflowID, c.CallbackAfterSeconds = res.SubWorkflowID, res.CallbackSecs
+	_, err := s.conductor.eng.CompleteTaskWith(r.Context(), runID, c)
 	if errors.Is(err, engine.ErrNotWaiting) || errors.Is(err, engine.ErrNotRunning) {
 		return fmt.Errorf("%w: %s", errTaskEnded, res.TaskID)
 	}

@@ -690,9 +690,10 @@ func (s *Server) actionComplete(ctx context.Context, p store.Principal, d *taskD
 	}
 	// The task's reasonForIncompletion, when it does not succeed, as
 	// SimpleActionProcessor sets it.
-	reason := ""
+	var reason *string
 	if v := replaced["reasonForIncompletion"]; v != nil && status != engine.TaskCompleted {
-		reason = asText(v)
+		text := asText(v)
+		reason = &text
 	}
 	pv := map[string]string{"workflowId": workflowID, "ref": ref, "status": status}
 	code, resp := s.internalCall(ctx, http.MethodPost, "/api/tasks/"+url.PathEscape(workflowID)+"/"+url.PathEscape(ref)+"/"+status, body, pv,
@@ -714,6 +715,14 @@ func (s *Server) actionComplete(ctx context.Context, p store.Principal, d *taskD
 		return replaced, callFailure(code, resp)
 	}
 	return replaced, nil
+}
+
+// completionRef is the engine's completion of task ref (attempt taskID
+// when set) with res's status, output and reasonForIncompletion.
+func completionRef(ref, taskID string, res workerResult) engine.Completion {
+	c := completionOf(taskID, res.Status, res.Output, res)
+	c.Ref = ref
+	return c
 }
 
 // completeForEvent completes a task for complete_task / fail_task: the
@@ -743,7 +752,7 @@ func (s *Server) completeForEvent(w http.ResponseWriter, r *http.Request, p stor
 		}
 	}
 	if err == nil || errors.Is(err, ErrUnknownTask) {
-		_, err = s.conductor.eng.CompleteTaskWith(r.Context(), runID, engine.Completion{Ref: ref, TaskID: taskID, Status: res.Status, Output: res.Output, Reason: res.Reason})
+		_, err = s.conductor.eng.CompleteTaskWith(r.Context(), runID, completionRef(ref, taskID, res))
 	}
 	switch {
 	case err == nil:

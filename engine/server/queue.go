@@ -356,22 +356,35 @@ func (q *queue) handOut(d *delivery) (handed, bool) {
 
 // workerResult is a worker's answer in Conductor's TaskResult terms.
 type workerResult struct {
-	Status       string          `json:"status"`
-	Output       json.RawMessage `json:"outputData"`
-	Reason       string          `json:"reasonForIncompletion"`
-	CallbackSecs int64           `json:"callbackAfterSeconds"`
+	Status string          `json:"status"`
+	Output json.RawMessage `json:"outputData"`
+	// Reason is nil when the update gives none (Conductor's null), and
+	// "" when it gives the empty text, which Conductor keeps apart.
+	Reason       *string `json:"reasonForIncompletion"`
+	CallbackSecs int64   `json:"callbackAfterSeconds"`
 	// pending: an update by reference, which keeps the task's
 	// reasonForIncompletion (Conductor's TaskResult made from the
 	// pending task), not Reason.
 	pending bool
 }
 
-// reason is the reasonForIncompletion the update gives task d.
-func (res workerResult) reason(d *delivery) string {
+// reason is the reasonForIncompletion the update gives task d, and for
+// an empty one whether it is the empty text given as such (Conductor's
+// "") rather than none (null).
+func (res workerResult) reason(d *delivery) (string, bool) {
 	if res.pending {
-		return d.t.Reason()
+		return d.t.Reason(), d.t.EmptyReason()
 	}
-	return res.Reason
+	return res.reasonText()
+}
+
+// reasonText is the update's own reasonForIncompletion: its text, and
+// whether an empty one was given as such.
+func (res workerResult) reasonText() (string, bool) {
+	if res.Reason == nil {
+		return "", false
+	}
+	return *res.Reason, *res.Reason == ""
 }
 
 // complete hands a worker's result for task id to the waiting engine and
@@ -457,12 +470,15 @@ func (q *queue) deliverLocked(ctx context.Context, d *delivery, res workerResult
 	switch res.Status {
 	case "COMPLETED":
 		r = tasks.Result{Status: tasks.Completed, Output: res.Output}
-	case "FAILED":
-		// The reason as the update gives it, none when it gives none:
-		// Conductor's updateTask stores the TaskResult's.
-		r = tasks.Result{Status: tasks.Failed, Output: res.Output, Reason: res.reason(d)}
-	case "FAILED_WITH_TERMINAL_ERROR":
-		r = tasks.Result{Status: tasks.FailedTerminal, Output: res.Output, Reason: res.reason(d)}
+	case "FAILED", "FAILED_WITH_TERMINAL_ERROR":
+		// The reason as the update gives it, none when it gives none,
+		// "" when it gives "": Conductor's updateTask stores the
+		// TaskResult's.
+		r = tasks.Result{Status: tasks.Failed, Output: res.Output}
+		if res.Status == "FAILED_WITH_TERMINAL_ERROR" {
+			r.Status = tasks.FailedTerminal
+		}
+		r.Reason, r.EmptyReason = res.reason(d)
 	case "IN_PROGRESS", "SCHEDULED":
 		if o := res.Output; len(o) > 0 && string(o) != "null" && o[0] != '{' {
 			q.mu.Unlock()
@@ -475,7 +491,8 @@ func (q *queue) deliverLocked(ctx context.Context, d *delivery, res workerResult
 		gen := d.gen
 		d.callback = callback > 0
 		q.mu.Unlock()
-		if err := d.t.ProgressOutput(ctx, callback, res.Output, res.reason(d)); err != nil {
+		reason, empty := res.reason(d)
+		if err := d.t.ProgressReason(ctx, callback, res.Output, reason, empty); err != nil {
 			// Not taken (a bad outputData, or not stored): the task is
 			// where it was, with its worker or in the queue.
 			q.mu.Lock()
