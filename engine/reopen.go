@@ -188,6 +188,12 @@ func (r *runState) reopenRunning(ctx context.Context, reopen map[string]bool) er
 		r.mu.Unlock()
 		return err
 	}
+	// One inside a DO_WHILE that completed: the replay goes through its
+	// iteration again to reach it (rerun.go).
+	if err := r.reopenedInCompletedLoopsLocked(reopen); err != nil {
+		r.mu.Unlock()
+		return err
+	}
 	// A PAUSED parent runs again too, as updateAndPushParents sets it.
 	unpaused := r.doc.Status == StatusPaused
 	if unpaused {
@@ -260,6 +266,12 @@ func (e *Engine) reopenParents(ctx context.Context, steps []reopenStep, o *Rerun
 		failing := r.keptFailureLocked()
 		kept := r.keptPermissiveLocked()
 		err = r.bumpReopenGensLocked(reopen)
+		if err == nil && failing == nil {
+			// A re-opened task inside a DO_WHILE that completed: its
+			// iteration is gone through again (rerun.go). Not when the
+			// run fails again at once (failReopened): nothing runs.
+			err = r.reopenedInCompletedLoopsLocked(reopen)
+		}
 		r.mu.Unlock()
 		if err != nil {
 			return nil, nil, err

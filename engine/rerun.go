@@ -830,3 +830,57 @@ func appendKeptMembers(doc []byte, kept map[string]json.RawMessage) ([]byte, err
 	}
 	return append(out, '}'), nil
 }
+
+// reopenedInCompletedLoops notes, for a run re-opened under a child that
+// runs again (reopen.go), the COMPLETED DO_WHILE records holding a
+// SUB_WORKFLOW record it re-opens (ids), each with the iteration holding
+// it. Conductor's updateAndPushParents sets the task IN_PROGRESS and the
+// run RUNNING and leaves the loop as it is; once the child ends, the
+// decider finds the task's next ones and the loop recorded
+// (dedupAndAddTasks) and goes on from there. Without the note the replay
+// took the loop as done and never reached the task, which stayed
+// IN_PROGRESS until the run's end cancelled it. The note is the rerun's
+// (rerunLoop), sealed with the re-open's write, so a process resuming the
+// run goes through that iteration once more too (replayRerunIteration).
+// Callers hold r.mu.
+func (r *runState) reopenedInCompletedLoopsLocked(ids map[string]bool) error {
+	ref, loops := r.completedLoopsHoldingLocked(func(t *taskRecord) bool { return ids[t.TaskID] })
+	if len(loops) == 0 {
+		return nil
+	}
+	k := rerunTask{Ref: ref}
+	if r.doc.RerunTask != "" {
+		// What the run's note keeps still (a rerun of it that has not
+		// served yet) stays; the loops are added to it.
+		plain, err := r.sec.Open(r.doc.RerunTask, rerunTaskPointer)
+		if err != nil {
+			return fmt.Errorf("rerunTask: %w", err)
+		}
+		if err := json.Unmarshal(plain, &k); err != nil || k.Ref == "" {
+			return fmt.Errorf("rerunTask: damaged")
+		}
+	}
+	if r.keptLoops == nil {
+		r.keptLoops = map[string]int{}
+	}
+	for _, l := range loops {
+		r.keptLoops[l.TaskID] = l.Iteration
+	}
+	// The loops still to go through: a loop the note named whose
+	// iteration has run since is left out.
+	k.Loops = k.Loops[:0]
+	for id, n := range r.keptLoops {
+		k.Loops = append(k.Loops, rerunLoop{TaskID: id, Iteration: n})
+	}
+	sort.Slice(k.Loops, func(i, j int) bool { return k.Loops[i].TaskID < k.Loops[j].TaskID })
+	plain, err := json.Marshal(k)
+	if err != nil {
+		return err
+	}
+	sealed, err := r.sec.Seal(plain, rerunTaskPointer)
+	if err != nil {
+		return err
+	}
+	r.doc.RerunTask = sealed
+	return nil
+}

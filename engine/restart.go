@@ -712,11 +712,19 @@ func loopHolding(t, from *taskRecord) bool {
 // executor would take the loop as done and never retry the task. Callers
 // hold r.mu.
 func (r *runState) completedLoopsHoldingFailuresLocked() (string, []rerunLoop) {
+	return r.completedLoopsHoldingLocked(func(f *taskRecord) bool { return r.byRef[f.Ref] == f && retriedAsNewAttempt(f) })
+}
+
+// completedLoopsHoldingLocked lists the COMPLETED DO_WHILE records holding
+// a record that held says is to run again, each with the iteration that
+// holds the first such record, and the ref of one such record. Callers
+// hold r.mu.
+func (r *runState) completedLoopsHoldingLocked(held func(*taskRecord) bool) (string, []rerunLoop) {
 	var ref string
 	var loops []rerunLoop
 	seen := map[string]bool{}
 	for _, f := range r.tasks {
-		if r.byRef[f.Ref] != f || !retriedAsNewAttempt(f) {
+		if !held(f) {
 			continue
 		}
 		for _, l := range r.tasks {
