@@ -663,20 +663,39 @@ func (r *runState) rerunIterationOf(rec *taskRecord) int {
 // the iteration is the run's, the loop staying COMPLETED, as retry()
 // fails the workflow on it. The rerun's note names the loop until the
 // rest has run.
+//
+// A permissive task failing in the iteration does not stop it: no
+// DoWhile.execute judges the iteration (the loop stays COMPLETED), and
+// Conductor's decider schedules the task's next one (getNextTask), as in
+// the rest of an iteration whose loop has failed already (loopbeside.go:
+// goesOn, scheduleLoopSuccessor); the run fails at its end on it
+// (permissiveFailures), once nothing is left to schedule. Inside a loop
+// that judges its own iteration, the failure goes up to it as before.
 func (r *runState) replayRerunIteration(ctx context.Context, wt *WorkflowTask, suffix string, rec *taskRecord, n int) error {
-	err := r.execList(ctx, wt.LoopOver, suffix+"__"+strconv.Itoa(n), n)
+	outer := enclosingLoop(ctx)
+	ictx := ctx
+	if outer == nil {
+		ictx = context.WithValue(context.WithValue(ctx, loopKey{}, wt), besideIterKey{}, failedIter(wt))
+	}
+	err := r.execList(ictx, wt.LoopOver, suffix+"__"+strconv.Itoa(n), n)
 	if errors.Is(err, ErrInterrupted) || ctx.Err() != nil {
 		return err
 	}
 	var failed *iterationFailed
-	if errors.As(err, &failed) && enclosingLoop(ctx) == nil {
-		// A permissive task of the iteration failed: no loop judges it
-		// (the loop stays COMPLETED), so the run goes on past it as past
-		// any permissive task and fails at its end (permissiveFailures),
-		// as Conductor's decider fails the workflow on it once nothing is
-		// left to schedule. (The rest of the iteration is not run: a
-		// difference.)
-		err = nil
+	if errors.As(err, &failed) && outer == nil {
+		// The iteration stopped at a permissive task's failure: its
+		// successor's mapper threw, or was a TERMINATE (executed), which
+		// the decider's next decision ends the run on.
+		switch {
+		case failed.thrown != nil:
+			err = failed.thrown
+		case failed.terminated:
+			err = r.afterTerminateSuccessor(nil, failed.then)
+		case failed.then != nil:
+			err = failed.then
+		default:
+			err = nil
+		}
 	}
 	r.mu.Lock()
 	if _, ok := r.keptLoops[rec.TaskID]; ok {
