@@ -78,6 +78,8 @@ func (r *runState) execute(ctx context.Context) (*Result, error) {
 	r.mu.Lock()
 	r.rootCtx, r.runCtx = ctx, runCtx
 	r.side.cancel = cancel // a re-opened SUB_WORKFLOW's failure ends the list (reopen_executing.go)
+	// A write finding the run archived ends it (run.go).
+	r.stopExec = cancelLease
 	r.mu.Unlock()
 	stopWatch := r.watchWorkflow(cancel)
 	stopLease := r.keepLease(leaseCtx, cancelLease)
@@ -100,6 +102,10 @@ func (r *runState) execute(ctx context.Context) (*Result, error) {
 	var wto *workflowTimeout
 	cause := context.Cause(leaseCtx)
 	switch {
+	case r.endedOutside():
+		// Another process ended the run and archived it while this one
+		// executed it (run.go, write): its end stands.
+		return r.outsideEnd(ctx)
 	case err != nil && errors.As(cause, &term):
 		return r.finish(ctx, &stopError{status: StatusTerminated, reason: term.reason})
 	case err == nil:
@@ -133,6 +139,9 @@ func noTasks() *stopError {
 // finish records the terminal state, starts the failure workflow if any,
 // and archives the run.
 func (r *runState) finish(ctx context.Context, st *stopError) (*Result, error) {
+	if r.endedOutside() {
+		return r.outsideEnd(ctx) // its end stands (run.go, write)
+	}
 	// Tasks still scheduled or running (other FORK branches, a WAIT) are cancelled.
 	r.mu.Lock()
 	var cancelled []*taskRecord
@@ -209,6 +218,9 @@ func (r *runState) finish(ctx context.Context, st *stopError) (*Result, error) {
 	r.emit(Event{Kind: EventWorkflow, Status: st.status, Reason: st.reason})
 	if err := r.archive(ctx); err != nil {
 		return nil, err
+	}
+	if r.endedOutside() {
+		return r.outsideEnd(ctx) // a write since found it archived (run.go)
 	}
 	view, err := r.displayOutput(outMem)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -255,6 +256,15 @@ type runState struct {
 	// retry, rerun, a child's retry) is a runState loaded afresh from the
 	// archive (loadDoc) and brought back by restore.
 	archived bool
+	// archivedOutside: a write of this run was refused because the store
+	// holds its archive (runstore.ErrArchived): another process ended the
+	// run while this one held it (it lost the run's lease to it, or
+	// changed it from outside). archived is set with it. The run is not
+	// executed further, and not archived or ended again here: the archive
+	// is its end (endedOutside). stopExec ends the execution this process
+	// runs (execute sets it), guarded by mu.
+	archivedOutside bool
+	stopExec        context.CancelCauseFunc
 	// lease is held while this process executes the run (lease.go).
 	lease leaseState
 	// leaseGen: the engine's outsideGen when this process took the run's
@@ -413,7 +423,21 @@ func (r *runState) write(ctx context.Context, deadline time.Duration, only func(
 	if err := r.e.runs.Commit(sctx, r.id, ch); err != nil {
 		r.mu.Lock()
 		r.markChangedLocked(ch)
+		archived := errors.Is(err, runstore.ErrArchived)
+		stop := r.stopExec
+		if archived {
+			r.archived, r.archivedOutside = true, true
+		}
 		r.mu.Unlock()
+		if archived {
+			// The run ended in another process: nothing of this
+			// write is stored, and what this process executes of it
+			// stops (execute answers with the stored end).
+			if stop != nil {
+				stop(errArchivedOutside)
+			}
+			return fmt.Errorf("save run %s: %w: %w", r.id, ErrNotRunning, runstore.ErrArchived)
+		}
 		return fmt.Errorf("save run %s: %w", r.id, err)
 	}
 	r.mu.Lock()
@@ -456,6 +480,12 @@ func (r *runState) archive(ctx context.Context) error {
 	r.saveMu.Lock()
 	defer r.saveMu.Unlock()
 	r.mu.Lock()
+	if r.archived {
+		// Archived already (another process did: archivedOutside):
+		// that archive is the run's end.
+		r.mu.Unlock()
+		return nil
+	}
 	r.doc.UpdateTime = r.nowMillis()
 	r.doc.RunLogLength, r.doc.RunLogSeal, r.doc.SealedInput, r.doc.RerunTask, r.doc.ReopenFailure = 0, "", "", "", "" // an archived run is never resumed
 	doc, err := r.encodeLocked()
@@ -486,6 +516,31 @@ func (r *runState) archive(ctx context.Context) error {
 	// whatever masker they were masked with.
 	r.remaskTaskLogsPass(sctx, true)
 	return nil
+}
+
+// errArchivedOutside is the cause a run's execution ends with when a write
+// of it found the run archived by another process (write).
+var errArchivedOutside = fmt.Errorf("run ended in another process: %w", runstore.ErrArchived)
+
+// endedOutside reports whether another process ended and archived the
+// run while this one held it (archivedOutside).
+func (r *runState) endedOutside() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.archivedOutside
+}
+
+// outsideEnd is what an execution of a run another process ended answers:
+// the end that process stored (as when the run had ended before it was
+// executed here, takeStoredState). The lease this process may hold again
+// (renewed after the archive removed it) is let go.
+func (r *runState) outsideEnd(ctx context.Context) (*Result, error) {
+	r.releaseLease(ctx)
+	res, err := r.e.resultOf(ctx, r.id)
+	if err != nil {
+		return nil, fmt.Errorf("run %s ended in another process: %w", r.id, err)
+	}
+	return res, nil
 }
 
 // addTask appends a record (a new attempt or a new task). Callers hold r.mu.

@@ -412,7 +412,14 @@ func (b *Bolt) Commit(ctx context.Context, id string, ch *Change) error {
 		return err
 	}
 	entry := encodeEntry(entryChange, id, ch, sumJS)
-	return b.update(ctx, id, false, ch.Size(), func(tx *bolt.Tx) error { return b.applyBolt(tx, id, ch, sumJS, entry) })
+	return b.update(ctx, id, false, ch.Size(), func(tx *bolt.Tx) error {
+		// The archive is written to its bucket directly (never through
+		// the journal), so this transaction sees it.
+		if hasArchived(tx, id) {
+			return archivedError(id)
+		}
+		return b.applyBolt(tx, id, ch, sumJS, entry)
+	})
 }
 
 // loadParts reads run id's primary record in the parts layout (ok false:

@@ -62,9 +62,11 @@ var maxArchivedDoc = 256 << 20
 var ErrDamagedArchive = errors.New("damaged archived document")
 
 // hasArchived reports whether run id has an archived document.
+// One seek: the document's bucket and a document kept as the value of
+// the run id (files written before) are both keys of bucketArchive.
 func hasArchived(tx *bolt.Tx, id string) bool {
-	ab := tx.Bucket(bucketArchive)
-	return ab.Bucket([]byte(id)) != nil || ab.Get([]byte(id)) != nil
+	k, _ := tx.Bucket(bucketArchive).Cursor().Seek([]byte(id))
+	return string(k) == id
 }
 
 // storedArchive is an archived document as putArchived stores it,

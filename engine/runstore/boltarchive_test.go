@@ -65,6 +65,13 @@ func TestBoltReadsEarlierArchives(t *testing.T) {
 	if list, err := s.List(ctx, runstore.ListOptions{}); err != nil || len(list) != 3 {
 		t.Fatalf("list: %v %v", list, err)
 	}
+	// A Commit of a run archived the earlier way is refused too.
+	if err := s.Commit(ctx, "old2", first("old2")); !errors.Is(err, runstore.ErrArchived) {
+		t.Fatalf("Commit of an earlier archive = %v, want ErrArchived", err)
+	}
+	if doc, archived := load(t, s, "old2"); doc != old[1] || !archived {
+		t.Fatalf("old2 after a refused commit: %s archived %v", doc, archived)
+	}
 	// Restored: the earlier archive is gone with the restore; archived
 	// again, it is kept the current way.
 	if err := s.Restore(ctx, "old1", first("old1")); err != nil {

@@ -18,7 +18,11 @@
 //   - the archive: ended runs in their archived form (masking applied by the
 //     engine). Archive writes the archived form and deletes the primary
 //     record in ONE transaction, so a crash leaves either the primary record
-//     or the masked archive, never an unmasked archive and never nothing;
+//     or the masked archive, never an unmasked archive and never nothing.
+//     Once a run is archived, Commit refuses it (ErrArchived, checked in
+//     the commit's own transaction): a late write of another process
+//     cannot create a primary record beside the archive. Restore makes the
+//     run primary again;
 //   - signals: small out-of-band messages for a run ("task X was completed
 //     from outside", written by `wfrun task complete`; "terminate"). They
 //     live beside the run, not in it, so a process writing the run can never
@@ -67,7 +71,8 @@
 //     and each lease owner keeps a short-lived presence key (presence.go).
 //     Concurrent writes share round trips: the group commit sends the
 //     Commits and Archives queued meanwhile in one MULTI/EXEC, each write's
-//     result read from its own commands.
+//     result read from its own commands. A Commit is a script in it (sent
+//     by its hash) that writes nothing when the run is archived.
 //   - Memory: for tests, benchmarks and embedding programs that do not need
 //     durability.
 //

@@ -102,6 +102,9 @@ func (m *Memory) applyLocked(id string, ch *Change) {
 func (m *Memory) Commit(_ context.Context, id string, ch *Change) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if _, ok := m.archive[id]; ok {
+		return archivedError(id)
+	}
 	if err := m.leaseLocked(id, ch); err != nil {
 		return err
 	}

@@ -63,7 +63,7 @@ func (r *Redis) Stats() Stats { return Stats{Commits: r.commits.Load(), Bytes: r
 
 func unavailable(err error) error {
 	var le *LeasedError
-	if err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrNotEnded) || errors.As(err, &le) ||
+	if err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrNotEnded) || errors.Is(err, ErrArchived) || errors.As(err, &le) ||
 		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
@@ -74,10 +74,8 @@ func taskField(seq int) string { return fmt.Sprintf("t:%010d", seq) }
 
 func logField(pos int) string { return fmt.Sprintf("l:%010d", pos) }
 
-// queueChange queues a change's commands and returns them; sumJS is its
-// encoded summary.
-func (r *Redis) queueChange(ctx context.Context, p redis.Pipeliner, id string, ch *Change, sumJS []byte) []redis.Cmder {
-	var cmds []redis.Cmder
+// changeFields are the fields a change sets in a primary record's hash.
+func changeFields(ch *Change) []any {
 	fields := make([]any, 0, 2*(7+len(ch.Tasks)+len(ch.Log)))
 	for _, kv := range []struct {
 		k string
@@ -95,6 +93,17 @@ func (r *Redis) queueChange(ctx context.Context, p redis.Pipeliner, id string, c
 	}
 	if ch.DefinitionHash != "" {
 		fields = append(fields, "def", ch.DefinitionHash)
+	}
+	return fields
+}
+
+// queueChange queues a change's commands (Restore's, after the record and
+// the archive were deleted) and returns them; sumJS is its encoded
+// summary.
+func (r *Redis) queueChange(ctx context.Context, p redis.Pipeliner, id string, ch *Change, sumJS []byte) []redis.Cmder {
+	var cmds []redis.Cmder
+	fields := changeFields(ch)
+	if ch.DefinitionHash != "" {
 		if ch.Definition != nil {
 			cmds = append(cmds, p.SetNX(ctx, r.key("def", ch.DefinitionHash), ch.Definition, 0))
 		}
@@ -111,6 +120,55 @@ func (r *Redis) queueChange(ctx context.Context, p redis.Pipeliner, id string, c
 		cmds = append(cmds, p.HDel(ctx, r.key("p", id), del...))
 	}
 	return append(cmds, p.HSet(ctx, r.indexKey(), id, sumJS))
+}
+
+// commitScript is Commit's change, written as queueChange writes it unless
+// the run is archived (then it writes nothing and answers "archived"): a
+// MULTI/EXEC cannot make its commands depend on what a key holds. KEYS:
+// the archive, the primary record, the index, the document of an earlier
+// version, the definition. ARGV: the run id, its summary, what to do with
+// the definition ("" nothing, "h" a hash set, "d" and its text ARGV[4] to
+// store), the number n of task fields to delete, those fields, then the
+// field/value pairs to set. HSET and HDEL take their arguments in chunks:
+// unpack is bounded by Lua's stack.
+var commitScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 'archived' end
+if ARGV[3] == 'd' then redis.call('SET', KEYS[5], ARGV[4], 'NX') end
+if ARGV[3] ~= '' then redis.call('DEL', KEYS[4]) end
+local n = tonumber(ARGV[5])
+local i = 6 + n
+while i <= #ARGV do
+  local j = math.min(i + 999, #ARGV)
+  redis.call('HSET', KEYS[2], unpack(ARGV, i, j))
+  i = j + 1
+end
+i = 6
+while i <= 5 + n do
+  local j = math.min(i + 999, 5 + n)
+  redis.call('HDEL', KEYS[2], unpack(ARGV, i, j))
+  i = j + 1
+end
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
+return 'ok'`)
+
+// commitArgs are commitScript's keys and arguments for a change.
+func (r *Redis) commitArgs(id string, ch *Change, sumJS []byte) ([]string, []any) {
+	keys := []string{r.key("archive", id), r.key("p", id), r.indexKey(), r.key("run", id), r.key("def", ch.DefinitionHash)}
+	fields := changeFields(ch)
+	args := make([]any, 0, 5+len(ch.DeleteTasks)+len(fields))
+	var def []byte
+	mode := ""
+	if ch.DefinitionHash != "" {
+		mode = "h"
+		if ch.Definition != nil {
+			mode, def = "d", ch.Definition
+		}
+	}
+	args = append(args, id, sumJS, mode, def, len(ch.DeleteTasks))
+	for _, seq := range ch.DeleteTasks {
+		args = append(args, taskField(seq))
+	}
+	return keys, append(args, fields...)
 }
 
 // firstErr is the result of a write: the first error of its commands.
@@ -172,8 +230,10 @@ func isCommandError(err error) bool {
 	return errors.As(err, &re) && !strings.HasPrefix(re.Error(), "EXECABORT")
 }
 
-// Commit implements Store: one MULTI/EXEC, shared with concurrent writes;
-// a lease to take is checked by a script first.
+// Commit implements Store: one MULTI/EXEC, shared with concurrent writes,
+// in which a script writes the change unless the run is archived; a lease
+// to take is checked by a script first (and let go again when the run is
+// archived).
 func (r *Redis) Commit(ctx context.Context, id string, ch *Change) error {
 	sumJS, err := encodeSummary(id, ch.Summary, false)
 	if err != nil {
@@ -184,9 +244,38 @@ func (r *Redis) Commit(ctx context.Context, id string, ch *Change) error {
 			return err
 		}
 	}
-	return r.write(ctx, id, false, ch.Size(), func(p redis.Pipeliner) func() error {
-		return firstErr(r.queueChange(ctx, p, id, ch, sumJS))
-	})
+	keys, args := r.commitArgs(id, ch, sumJS)
+	commit := func(sha bool) error {
+		return r.gc.do(r.runBatch(ctx), newReq(id, false, ch.Size(), redisOp(func(p redis.Pipeliner) func() error {
+			var cmd *redis.Cmd
+			if sha {
+				cmd = commitScript.EvalSha(ctx, p, keys, args...)
+			} else {
+				cmd = commitScript.Eval(ctx, p, keys, args...)
+			}
+			return func() error {
+				res, err := cmd.Text()
+				switch {
+				case err != nil:
+					return err
+				case res == "archived":
+					return archivedError(id)
+				}
+				return nil
+			}
+		})))
+	}
+	if err = ctx.Err(); err == nil {
+		// The script is sent by its hash; once per server (and after
+		// its scripts were flushed) by its text, which caches it.
+		if err = commit(true); redis.HasErrorPrefix(err, "NOSCRIPT") {
+			err = commit(false)
+		}
+	}
+	if errors.Is(err, ErrArchived) && ch.Lease != nil {
+		_ = r.ReleaseLease(context.WithoutCancel(ctx), id, ch.Lease.Owner)
+	}
+	return unavailable(err)
 }
 
 // Load implements Store.

@@ -19,6 +19,19 @@ var ErrUnavailable = errors.New("run store unavailable")
 // has a primary record: terminate it first).
 var ErrNotEnded = errors.New("run has not ended")
 
+// ErrArchived is returned (wrapped, naming the run) by Commit of a run
+// whose archive the store holds: Archive stored it in its archived form
+// and removed its primary record, and no write may create one again beside
+// it — Load would return that record, made of what the late write carried
+// (its head and the records it changed, nothing else), instead of the
+// archive, with values the archive had rewritten to "***" stored sealed
+// again. The run ended: only Restore makes it primary again, and Delete
+// removes it.
+var ErrArchived = errors.New("run has ended and is archived")
+
+// archivedError is Commit's answer for archived run id.
+func archivedError(id string) error { return fmt.Errorf("commit run %s: %w", id, ErrArchived) }
+
 // ErrLeased is matched (errors.Is) by a *LeasedError: another live process
 // holds the run's lease.
 var ErrLeased = errors.New("run is leased by another process")
@@ -133,7 +146,9 @@ func (c *Change) Size() int {
 // Store persists runs. Implementations are safe for concurrent use.
 type Store interface {
 	// Commit applies a change to the primary record of a run, creating it
-	// when needed, in one transaction.
+	// when needed, in one transaction. A run the store holds archived is
+	// refused with ErrArchived in that transaction (its lease, if the
+	// change asks for one, is not taken).
 	Commit(ctx context.Context, id string, ch *Change) error
 	// Load returns the run document: the primary record assembled from its
 	// parts (see Assemble), or else the archived document.

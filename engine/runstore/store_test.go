@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/wfrun/wfrun/engine/runstore"
 	"github.com/wfrun/wfrun/internal/redistest"
 )
@@ -66,6 +68,8 @@ func TestConformance(t *testing.T) {
 		{"TaskDefsPart", testTaskDefsPart},
 		{"MocksPart", testMocksPart},
 		{"LogPart", testLogPart},
+		{"CommitAfterArchive", testCommitAfterArchive},
+		{"LargeCommit", testLargeCommit},
 	}
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
@@ -231,6 +235,124 @@ func testArchiveRestoreDelete(t *testing.T, s runstore.Store) {
 	}
 	if list, _ := s.List(ctx, runstore.ListOptions{}); len(list) != 1 {
 		t.Fatalf("List after Delete = %+v", list)
+	}
+}
+
+// A Commit of an archived run is refused (ErrArchived) and writes nothing:
+// no primary record beside the archive, no summary over the archived one,
+// no lease. Restore brings the run back and Commit works again; Delete
+// removes the archive.
+func testCommitAfterArchive(t *testing.T, s runstore.Store) {
+	if err := s.Commit(ctx, "r1", first("r1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Archive(ctx, "r1", []byte(`{"workflowId":"r1","v":"***"}`), sum("COMPLETED", 1)); err != nil {
+		t.Fatal(err)
+	}
+	owner := runstore.NewLease("late-writer")
+	late := []*runstore.Change{
+		// A late write: the head and a record changed since, sealed.
+		{Summary: sum("RUNNING", 1), Head: []byte(`{"workflowId":"r1","status":"RUNNING"}`),
+			Tasks: []runstore.Task{{Seq: 1, Doc: []byte(`{"outputData":"sealed:v1:abc"}`)}}},
+		// One that takes the lease, as another process's first write does.
+		{Summary: sum("RUNNING", 1), Head: []byte(`{"workflowId":"r1","status":"PAUSED"}`), Lease: &owner, LeaseTTL: time.Minute},
+		// A whole record (a definition, deleted records).
+		func() *runstore.Change { c := first("r1"); c.DeleteTasks = []int{1}; return c }(),
+	}
+	for i, ch := range late {
+		err := s.Commit(ctx, "r1", ch)
+		if !errors.Is(err, runstore.ErrArchived) {
+			t.Fatalf("Commit %d after Archive = %v, want ErrArchived", i, err)
+		}
+		if errors.Is(err, runstore.ErrUnavailable) {
+			t.Fatalf("Commit %d after Archive = %v: not a store failure", i, err)
+		}
+	}
+	if doc, archived := load(t, s, "r1"); !archived || doc != `{"workflowId":"r1","v":"***"}` {
+		t.Fatalf("Load after refused commits = %s archived=%v", doc, archived)
+	}
+	list, err := s.List(ctx, runstore.ListOptions{})
+	if err != nil || len(list) != 1 || !list[0].Archived || list[0].Status != "COMPLETED" || list[0].Lease != nil {
+		t.Fatalf("List after refused commits = %+v %v", list, err)
+	}
+	if _, ok, err := s.GetLease(ctx, "r1"); ok || err != nil {
+		t.Fatalf("a refused commit left a lease: %v %v", ok, err)
+	}
+	// Other runs committed beside the refused one are written.
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i%2 == 0 {
+				errs[i] = s.Commit(ctx, "r1", late[0])
+				if errors.Is(errs[i], runstore.ErrArchived) {
+					errs[i] = nil
+				} else {
+					errs[i] = fmt.Errorf("archived run: %v", errs[i])
+				}
+				return
+			}
+			id := fmt.Sprintf("o%d", i)
+			errs[i] = s.Commit(ctx, id, first(id))
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if doc, archived := load(t, s, "o1"); archived || doc[:20] != `{"workflowId":"o1","` {
+		t.Fatalf("a run committed beside the refused one: %s", doc)
+	}
+	// Restore (restart) makes it primary; commits follow.
+	rc := &runstore.Change{Summary: sum("RUNNING", 1), Head: []byte(`{"workflowId":"r1","status":"RUNNING"}`), DefinitionHash: "h1"}
+	if err := s.Restore(ctx, "r1", rc); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(ctx, "r1", &runstore.Change{Summary: sum("RUNNING", 1), Tasks: []runstore.Task{{Seq: 1, Doc: []byte(`{"t":1}`)}}}); err != nil {
+		t.Fatalf("Commit after Restore: %v", err)
+	}
+	if doc, archived := load(t, s, "r1"); archived || doc != `{"workflowId":"r1","status":"RUNNING","input":{},"output":{},"variables":{},"tasks":[{"t":1}],"workflowDefinition":{"name":"wf"}}` {
+		t.Fatalf("after Restore and Commit: %s archived=%v", doc, archived)
+	}
+	if err := s.Archive(ctx, "r1", []byte(`{}`), sum("FAILED", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, "r1"); err != nil {
+		t.Fatalf("Delete of the archived run: %v", err)
+	}
+	if _, _, err := s.Load(ctx, "r1"); !errors.Is(err, runstore.ErrNotFound) {
+		t.Fatalf("Load(deleted) = %v", err)
+	}
+}
+
+// A change of many parts (a restart or a first write of a long run) is
+// written whole.
+func testLargeCommit(t *testing.T, s runstore.Store) {
+	const n = 2500
+	ch := first("r1")
+	for i := 1; i <= n; i++ {
+		ch.Tasks = append(ch.Tasks, runstore.Task{Seq: i, Doc: []byte(fmt.Sprintf(`{"n":%d}`, i))})
+	}
+	if err := s.Commit(ctx, "r1", ch); err != nil {
+		t.Fatal(err)
+	}
+	del := &runstore.Change{Summary: sum("RUNNING", 1)}
+	for i := 1; i <= n; i++ {
+		if i%5 != 0 {
+			del.DeleteTasks = append(del.DeleteTasks, i)
+		}
+	}
+	if err := s.Commit(ctx, "r1", del); err != nil {
+		t.Fatal(err)
+	}
+	var d struct{ Tasks []struct{ N int } }
+	doc, _ := load(t, s, "r1")
+	if err := json.Unmarshal([]byte(doc), &d); err != nil || len(d.Tasks) != n/5 || d.Tasks[0].N != 5 || d.Tasks[n/5-1].N != n {
+		t.Fatalf("tasks after a large commit and delete: %d %v", len(d.Tasks), err)
 	}
 }
 
@@ -468,5 +590,33 @@ func TestBoltGroupCommit(t *testing.T) {
 	wg.Wait()
 	if st := s.Stats(); st.Commits >= n*10 {
 		t.Fatalf("%d Commit calls made %d transactions: no commit was shared", n*10, st.Commits)
+	}
+}
+
+// TestRedisCommitScriptFlushed: Commit's script is sent by its hash; a
+// server that does not know it (new, restarted, its scripts flushed) is
+// sent its text.
+func TestRedisCommitScriptFlushed(t *testing.T) {
+	addr := redistest.Start(t)
+	s, err := runstore.OpenRedis("redis://" + addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { c.Close() })
+	for i, id := range []string{"r1", "r2"} {
+		if err := c.ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Commit(ctx, id, first(id)); err != nil {
+			t.Fatalf("Commit %d after SCRIPT FLUSH: %v", i, err)
+		}
+		if err := s.Commit(ctx, id, &runstore.Change{Summary: sum("RUNNING", 1), Tasks: []runstore.Task{{Seq: 1, Doc: []byte(`{}`)}}}); err != nil {
+			t.Fatal(err)
+		}
+		if doc, _ := load(t, s, id); doc != `{"workflowId":"`+id+`","status":"RUNNING","input":{"a":1},"output":{},"variables":{},"tasks":[{}],"workflowDefinition":{"name":"wf"}}` {
+			t.Fatalf("Load = %s", doc)
+		}
 	}
 }
