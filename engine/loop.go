@@ -768,12 +768,13 @@ func (r *runState) showLoopLocked(rec *taskRecord, ls *loopState) {
 // entry ends with that task, as DoWhile.execute stops at the iteration's
 // first unsuccessful task (its successor may have a record).
 func (r *runState) iterationOutputs(wt *WorkflowTask, iterSfx string, decode bool, upTo string) ([]byte, map[string]any) {
-	return r.iterationEntry(wt, iterSfx, decode, upTo, "")
+	return r.iterationEntry(wt, iterSfx, decode, upTo, nil)
 }
 
-// iterationEntry is iterationOutputs that, with blank (an exact ref), has
-// that task's output empty.
-func (r *runState) iterationEntry(wt *WorkflowTask, iterSfx string, decode bool, upTo, blank string) ([]byte, map[string]any) {
+// iterationEntry is iterationOutputs that has the outputs of the tasks
+// blank names (exact refs) empty; with blank the members come in the order
+// they were scheduled, as with upTo.
+func (r *runState) iterationEntry(wt *WorkflowTask, iterSfx string, decode bool, upTo string, blank map[string]bool) ([]byte, map[string]any) {
 	var outs map[string]any
 	if decode {
 		outs = map[string]any{}
@@ -791,7 +792,7 @@ func (r *runState) iterationEntry(wt *WorkflowTask, iterSfx string, decode bool,
 			members = append(members, member{t.TaskReferenceName, tr})
 		}
 	})
-	if upTo != "" {
+	if upTo != "" || blank != nil {
 		// DoWhile.execute walks the iteration's tasks in the order they
 		// were scheduled (a task's first attempt's place) and stops after
 		// the first unsuccessful one: in a fork, the other branches'
@@ -818,7 +819,7 @@ func (r *runState) iterationEntry(wt *WorkflowTask, iterSfx string, decode bool,
 		entry = append(entry, marshalOr(t.name, `""`)...)
 		entry = append(entry, ':')
 		out := orEmpty(tr.outMem)
-		if blank != "" && tr.Ref == blank {
+		if blank[tr.Ref] {
 			out = []byte("{}")
 		}
 		entry = append(entry, out...)
@@ -834,35 +835,51 @@ func (r *runState) iterationEntry(wt *WorkflowTask, iterSfx string, decode bool,
 // endingPassEntry is the entry of the iteration with suffix iterSfx that
 // the loop's output keeps when a task the decider executes (INLINE,
 // LAMBDA, JSON_JQ_TRANSFORM, SET_VARIABLE, TERMINATE) ends the run in it,
-// the iteration's latest record: Conductor's DoWhile.execute ran in that
-// decision's pass, just before the task was executed, and the run ends in
-// the same decide with the loop cancelled as it stood then
-// (cancelNonTerminalTasks, from terminate or endExecution) — its entry the
-// iteration's tasks up to that one, which had no output yet. A task that
-// ends the run in a decision of its own (a worker's, a timer's, a child
-// run's) leaves the loop's output as it was when the iteration began: no
-// entry (ok false).
+// in the iteration's last pass: Conductor's DoWhile.execute ran in that
+// decision's pass before the pass's synchronous tasks were executed (the
+// loop comes first among the pass's tasks), and the run ends in the same
+// decide with the loop cancelled as it stood then (cancelNonTerminalTasks,
+// from terminate or endExecution) — its entry the iteration's tasks, those
+// the pass scheduled with no output yet: the one that ended the run and,
+// in a fork, the other branches' synchronous tasks of that pass, executed
+// after the loop whatever their place. A task that ends the run in a
+// decision of its own (a worker's, a timer's, a child run's) leaves the
+// loop's output as it was when the iteration began: no entry (ok false).
 func (r *runState) endingPassEntry(wt *WorkflowTask, iterSfx string) ([]byte, bool) {
 	names := map[string]bool{}
 	walkTasks(wt.LoopOver, func(t *WorkflowTask) { names[t.TaskReferenceName] = true })
 	r.mu.Lock()
 	var last *taskRecord
+	var recs []*taskRecord
 	for _, t := range r.tasks {
-		if names[t.BaseRef] && t.Ref == t.BaseRef+iterSfx && (last == nil || t.Seq > last.Seq) {
-			last = t
+		if names[t.BaseRef] && t.Ref == t.BaseRef+iterSfx {
+			recs = append(recs, t)
+			if last == nil || t.Seq > last.Seq {
+				last = t
+			}
 		}
 	}
-	ok := last != nil && last.wt != nil && executedByDecider[last.wt.Type] && last.wt.Type != TypeDoWhile &&
-		(terminalTask(last.Status) && !successfulTask(last.Status) || last.wt.Type == TypeTerminate)
-	var ref string
-	if ok {
-		ref = last.Ref
+	// The last pass: the last record's (its fork's round), or that record
+	// alone outside a fork.
+	blank := map[string]bool{}
+	ended := false
+	for _, t := range recs {
+		if t != last && (last.passes == nil || t.passes != last.passes || t.passRound != last.passRound) {
+			continue
+		}
+		if t.wt == nil || !executedByDecider[t.wt.Type] {
+			continue
+		}
+		blank[t.Ref] = true
+		if t.wt.Type != TypeDoWhile && (terminalTask(t.Status) && !successfulTask(t.Status) || t.wt.Type == TypeTerminate) {
+			ended = true
+		}
 	}
 	r.mu.Unlock()
-	if !ok {
+	if !ended {
 		return nil, false
 	}
-	entry, _ := r.iterationEntry(wt, iterSfx, false, ref, ref)
+	entry, _ := r.iterationEntry(wt, iterSfx, false, "", blank)
 	return entry, true
 }
 
