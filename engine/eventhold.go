@@ -15,16 +15,20 @@ import (
 //
 // So do those of a task that waits (a worker's, a WAIT, ...) scheduled by
 // a fork's branch: a mapper of a later member of its pass may throw, and
-// the whole pass goes (dropPass), so it is announced only once the
-// synchronous tasks of its pass have run (awaitPassRan), as Conductor
-// announces a queued task (TaskStatusListener.onTaskScheduled) only after
-// the decide that mapped it has mapped its whole pass.
+// the whole pass goes (dropPass). Conductor's scheduleTask stores every
+// task its pass mapped and queues the ones that wait (TaskStatusListener.
+// onTaskScheduled) before the decide executes the pass's synchronous
+// tasks: the task is announced once every member of the ring has mapped
+// its task of the pass, when the turn goes around (forkpasses.go,
+// announceLocked), before any of those runs; a task whose pass is thrown
+// away is never announced (dropPass, dropHeld).
 
 type eventHoldKey struct{}
 
 // eventHold holds the task events of the record ref until released.
 type eventHold struct {
 	ref      string
+	r        *runState // a fork pass's hold (holdPassEvents): its run
 	mu       sync.Mutex
 	held     []Event
 	released bool
@@ -68,15 +72,17 @@ func (r *runState) releaseEvents(h *eventHold, emit bool) {
 
 // holdPassEvents returns the context that holds the events of the task
 // that waits wt (ref) while its fork's pass may still be taken away, and
-// the hold (nil outside a fork, or for a task the decider executes).
-func holdPassEvents(ctx context.Context, wt *WorkflowTask, ref string) (context.Context, *eventHold) {
+// the hold (nil outside a fork, or for a task the decider executes). The
+// ring announces them when the pass is mapped (branchTurn.scheduled);
+// else they go out when begin returns (releasePassEvents).
+func (r *runState) holdPassEvents(ctx context.Context, wt *WorkflowTask, ref string) (context.Context, *eventHold) {
 	if !startsAfterDecision(wt.Type) {
 		return ctx, nil
 	}
 	if b, ok := ctx.Value(branchKey{}).(*branchTurn); !ok || b == nil {
 		return ctx, nil
 	}
-	h := &eventHold{ref: ref}
+	h := &eventHold{ref: ref, r: r}
 	return withEventHold(ctx, h), h
 }
 

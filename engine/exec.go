@@ -360,7 +360,7 @@ func (r *runState) begin(ctx context.Context, wt *WorkflowTask, ref string, iter
 // Conductor schedules it (a reader never sees the retry without it).
 func (r *runState) beginRetry(ctx context.Context, wt *WorkflowTask, ref string, iter, retry int, callback int64) (rec *taskRecord, input []byte, done bool, fail *tasks.Result, err error) {
 	// In a fork its events wait until its pass stands (eventhold.go).
-	hctx, hold := holdPassEvents(ctx, wt, ref)
+	hctx, hold := r.holdPassEvents(ctx, wt, ref)
 	defer func() { r.releasePassEvents(hold, rec) }()
 	rec, input, done, fail, err = r.beginRecord(hctx, wt, ref, iter, retry, callback)
 	if err == nil && !done && startsAfterDecision(wt.Type) {

@@ -66,6 +66,17 @@ type forkPasses struct {
 	// when the ring empties or when a branch fails.
 	round      int
 	roundMoved chan struct{}
+	// held: the events of the tasks that wait scheduled in the rounds
+	// not yet gone around (holdPassEvents), announced once they have
+	// (announceLocked).
+	held []passHold
+}
+
+// passHold is the held events of a task that waits and the round in which
+// its branch scheduled it.
+type passHold struct {
+	round int
+	h     *eventHold
 }
 
 // memberStop is a stopped member: the last stop that named it, and the
@@ -269,10 +280,54 @@ func (p *forkPasses) passLocked(m int, remove bool) {
 			p.roundMovedLocked(true)
 		}
 	}
+	p.announceLocked()
 	p.signalLocked()
 	if remove {
 		p.leftRingLocked(m)
 	}
+}
+
+// announceLocked emits the held events of the tasks that wait scheduled
+// in a round the turn has gone around since (or all, once the ring is
+// empty): every member has mapped its task of that pass, and none of the
+// pass's synchronous tasks has run yet — each runs when its turn comes
+// back, which signalLocked gives only after this. So, as Conductor's
+// scheduleTask queues (announces) a pass's tasks that wait before the
+// decide executes its synchronous ones, their SCHEDULED events come first.
+// Callers hold p.mu.
+func (p *forkPasses) announceLocked() {
+	if len(p.held) == 0 {
+		return
+	}
+	k := 0
+	for _, e := range p.held {
+		if len(p.ring) == 0 || e.round < p.round {
+			e.h.r.releaseEvents(e.h, true)
+			continue
+		}
+		p.held[k] = e
+		k++
+	}
+	clear(p.held[k:])
+	p.held = p.held[:k]
+}
+
+// dropHeld: the pass of round was thrown away (dropPass, a mapper threw):
+// the events of its tasks that wait are never announced.
+func (p *forkPasses) dropHeld(round int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	k := 0
+	for _, e := range p.held {
+		if e.round == round {
+			e.h.r.releaseEvents(e.h, false)
+			continue
+		}
+		p.held[k] = e
+		k++
+	}
+	clear(p.held[k:])
+	p.held = p.held[:k]
 }
 
 // roundMovedLocked: the turn went around the ring (next), or the ring
@@ -425,6 +480,10 @@ func (b *branchTurn) scheduled(ctx context.Context, sync, schedules bool) {
 	}
 	if !sync {
 		b.left, b.leftSet = p.round, true
+		if h, _ := ctx.Value(eventHoldKey{}).(*eventHold); h != nil && h.r != nil {
+			// Its events wait for the pass to be mapped (announceLocked).
+			p.held = append(p.held, passHold{round: p.round, h: h})
+		}
 		p.passLocked(b.m, true)
 		return
 	}

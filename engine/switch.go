@@ -220,6 +220,7 @@ func (r *runState) dropPass(rec *taskRecord) {
 	if rec.passes == nil {
 		return
 	}
+	rec.passes.dropHeld(rec.passRound) // their events with them (eventhold.go)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.dropLocked(func(t *taskRecord) bool {
