@@ -243,3 +243,67 @@ func TestRestartOfAChildInsideACompletedLoopOfARunningParent(t *testing.T) {
 		t.Errorf("child tasks run by the restart: %d, want 1", n)
 	}
 }
+
+// TestRestartOfAChildInsideACompletedLoopOfAnExecutingParent: the same
+// while this process executes the parent, at its task after the loop: the
+// re-opened task runs its child beside that task (reopen_executing.go),
+// nothing of the loop runs again, and the parent completes once both
+// have, its loop as it was.
+func TestRestartOfAChildInsideACompletedLoopOfAnExecutingParent(t *testing.T) {
+	var calls atomic.Int32
+	hold, held := make(chan struct{}), make(chan struct{}, 1)
+	e := harnessEngine(t, nil,
+		engine.WithWorker("rcl_a", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+			calls.Add(1)
+			return json.RawMessage(`{"by":"a"}`), nil
+		}),
+		engine.WithWorker("rcl_hold", func(c context.Context, _ json.RawMessage) (json.RawMessage, error) {
+			held <- struct{}{}
+			select {
+			case <-hold:
+				return json.RawMessage(`{"held":true}`), nil
+			case <-c.Done():
+				return nil, c.Err()
+			}
+		}))
+	done := startHeld(t, e, `{"name":"rerun_completed_loop_executing","version":1,"schemaVersion":2,"tasks":[
+	 {"name":"loop","taskReferenceName":"loop","type":"DO_WHILE","loopCondition":"$.loop['iteration'] < 2",
+	  "loopOver":[
+	   {"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW","inputParameters":{"i":"${loop.output.iteration}"},
+	    "subWorkflowParam":{"name":"rerun_completed_loop_executing_child","version":1,"workflowDefinition":{"name":"rerun_completed_loop_executing_child","version":1,"schemaVersion":2,
+	     "tasks":[{"name":"rcl_a","taskReferenceName":"ca","inputParameters":{"i":"${workflow.input.i}"}}]}}}]},
+	 {"name":"rcl_hold","taskReferenceName":"hold"}]}`, "rcl-executing-parent")
+	<-held // the parent runs here, at its task after the loop
+	_, before := rawTasks(t, e, "rcl-executing-parent")
+	sub := lastRecord(before, "sub__1")
+	if sub == nil || sub["status"] != engine.TaskCompleted || lastRecord(before, "loop")["status"] != engine.TaskCompleted {
+		t.Fatalf("first run: %v", before)
+	}
+	calls.Store(0)
+	if rr, err := e.Restart(context.Background(), sub["subWorkflowId"].(string), true); err != nil || rr.Status != engine.StatusCompleted {
+		t.Fatalf("restart: %v %+v", err, rr)
+	}
+	waitFor(t, "the re-opened task to complete", func() bool {
+		_, now := rawTasks(t, e, "rcl-executing-parent")
+		return lastRecord(now, "sub__1")["status"] == engine.TaskCompleted
+	})
+	close(hold)
+	if res := ended(t, done); res == nil || res.Status != engine.StatusCompleted {
+		t.Fatalf("parent: %+v", res)
+	}
+	_, after := rawTasks(t, e, "rcl-executing-parent")
+	sameCompletedLoop(t, "after the restart", lastRecord(after, "loop"), lastRecord(before, "loop"))
+	if rec := lastRecord(after, "sub__1"); rec["taskId"] != sub["taskId"] || rec["subWorkflowId"] != sub["subWorkflowId"] {
+		t.Errorf("the re-opened task after the restart: %v, want %v naming %v", rec, sub["taskId"], sub["subWorkflowId"])
+	}
+	var refs []string
+	for _, tk := range after {
+		refs = append(refs, fmt.Sprintf("%s:%s", tk["referenceTaskName"], tk["status"]))
+	}
+	if want := "[loop:COMPLETED sub__1:COMPLETED sub__2:COMPLETED hold:COMPLETED]"; fmt.Sprint(refs) != want {
+		t.Errorf("records after the restart: %v, want %s", refs, want)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("child tasks run by the restart: %d, want 1", n)
+	}
+}
