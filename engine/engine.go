@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 
 	"github.com/wfrun/wfrun/engine/runstore"
@@ -698,6 +699,51 @@ func (e *Engine) CompleteTaskWith(ctx context.Context, runID string, c Completio
 	}, sub)
 }
 
+// CompleteTaskStored is CompleteTaskWith for an update IN_PROGRESS (of a
+// task waiting for its completion from outside, or of a SUB_WORKFLOW
+// task), by its attempt's id, or by reference when c names no TaskID
+// (as CompleteTask takes it: built from the pending task). It returns once
+// the process executing the run (this one or another sharing the run
+// store) stored the update, or the attempt or the run ended meanwhile
+// (the update is not applied then), or ctx ended: the update then rests
+// in the run store, applied when the runner takes it. It returns the
+// exact ref and the id of the attempt the update is for.
+func (e *Engine) CompleteTaskStored(ctx context.Context, runID string, c Completion) (ref, taskID string, err error) {
+	if c.Status != TaskInProgress {
+		return "", "", fmt.Errorf("%w: status %q: CompleteTaskStored takes IN_PROGRESS", ErrBadCompletion, c.Status)
+	}
+	key := "update-" + newID()
+	if c.TaskID != "" {
+		sub := &subUpdate{id: c.SubWorkflowID, callback: c.CallbackAfterSeconds}
+		ref, taskID, err = e.storeUpdate(ctx, runID, c.Status, c.Output, c.TaskID, givenReason{c.Reason, c.EmptyReason && c.Reason == ""},
+			"task with id "+c.TaskID, func(t *taskDoc) bool { return t.TaskID == c.TaskID }, sub, key)
+	} else {
+		ref, taskID, err = e.storeUpdate(ctx, runID, c.Status, c.Output, "", givenReason{}, fmt.Sprintf("task %q", c.Ref), func(t *taskDoc) bool {
+			return t.ReferenceTaskName == c.Ref || baseRef(t.ReferenceTaskName) == c.Ref
+		}, nil, key)
+	}
+	if err != nil {
+		return "", "", err
+	}
+	err = e.awaitAnswer(ctx, runID, key, func(_ []byte, answered bool) (bool, error) {
+		if answered {
+			return true, nil
+		}
+		doc, archived, err := e.runs.Load(ctx, runID)
+		if err != nil {
+			return false, err
+		}
+		if archived || terminalWorkflow(docStatus(doc)) {
+			return true, nil
+		}
+		return terminalTask(gjson.GetBytes(doc, `tasks.#(taskId=="`+taskID+`").status`).Str), nil
+	})
+	if err != nil && ctx.Err() != nil {
+		err = nil // stored for the runner
+	}
+	return ref, taskID, err
+}
+
 // givenReason is the reasonForIncompletion an update gives: its text,
 // and for an empty text whether it is the empty text given as such
 // (Conductor's "") rather than none (null).
@@ -724,30 +770,38 @@ func (e *Engine) completeTask(ctx context.Context, runID, status string, output 
 // sub, when given, carries what an update of a SUB_WORKFLOW task also says
 // (Completion): such an update may say IN_PROGRESS.
 func (e *Engine) completeTaskReason(ctx context.Context, runID, status string, output json.RawMessage, taskID string, reason givenReason, what string, match func(*taskDoc) bool, sub *subUpdate) (string, error) {
-	// IN_PROGRESS is taken for a SUB_WORKFLOW task only (subUpdate.check,
-	// once the task is found), by id or by reference as Conductor's
-	// updateTask takes it.
+	ref, _, err := e.storeUpdate(ctx, runID, status, output, taskID, reason, what, match, sub, "")
+	return ref, err
+}
+
+// storeUpdate is completeTaskReason; it also returns the id of the
+// attempt the update is for, and gives an update IN_PROGRESS answer (when
+// not "") as the slot the runner answers in once it stored it.
+func (e *Engine) storeUpdate(ctx context.Context, runID, status string, output json.RawMessage, taskID string, reason givenReason, what string, match func(*taskDoc) bool, sub *subUpdate, answer string) (string, string, error) {
+	// IN_PROGRESS is taken for a SUB_WORKFLOW task and a task waiting for
+	// its completion from outside (subUpdate.check, once the task is
+	// found), by id or by reference as Conductor's updateTask takes it.
 	progress := status == TaskInProgress
 	if progress {
 		status = TaskCompleted // checked as a completion's, then restored
 	}
 	status, output, err := checkCompletion(status, output)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if progress {
 		status = TaskInProgress
 	}
 	doc, archived, err := e.runs.Load(ctx, runID)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	var d runDoc
 	if err := json.Unmarshal(doc, &d); err != nil {
-		return "", fmt.Errorf("run %s: damaged document: %w", runID, err)
+		return "", "", fmt.Errorf("run %s: damaged document: %w", runID, err)
 	}
 	if archived || (d.Status != StatusRunning && d.Status != StatusPaused) {
-		return "", fmt.Errorf("%w: run %s is %s", ErrNotRunning, runID, d.Status)
+		return "", "", fmt.Errorf("%w: run %s is %s", ErrNotRunning, runID, d.Status)
 	}
 	var found *taskDoc
 	for i := range d.Tasks {
@@ -757,41 +811,52 @@ func (e *Engine) completeTaskReason(ctx context.Context, runID, status string, o
 		}
 	}
 	if found == nil {
-		return "", fmt.Errorf("%w: run %s has no %s yet", ErrNotWaiting, runID, what)
+		return "", "", fmt.Errorf("%w: run %s has no %s yet", ErrNotWaiting, runID, what)
 	}
 	if found.Status != TaskInProgress && found.Status != TaskScheduled {
-		return "", fmt.Errorf("%w: task %q is %s", ErrNotWaiting, found.ReferenceTaskName, found.Status)
+		return "", "", fmt.Errorf("%w: task %q is %s", ErrNotWaiting, found.ReferenceTaskName, found.Status)
 	}
 	// A SUB_WORKFLOW task is taken too, as Conductor's updateTask takes
 	// it (subworkflow_update.go).
 	if found.TaskType != TypeWait && found.TaskType != TypeHuman && found.TaskType != TypeSubWorkflow && !found.Awaiting {
 		if e.workerTask(found) {
-			return "", fmt.Errorf("%w: task %q (%s) is not handed to a worker yet: try again", ErrNotWaiting, found.ReferenceTaskName, found.TaskType)
+			return "", "", fmt.Errorf("%w: task %q (%s) is not handed to a worker yet: try again", ErrNotWaiting, found.ReferenceTaskName, found.TaskType)
 		}
-		return "", fmt.Errorf("%w: task %q is a %s task, completed by wfrun itself", ErrNotWaiting, found.ReferenceTaskName, found.TaskType)
+		return "", "", fmt.Errorf("%w: task %q is a %s task, completed by wfrun itself", ErrNotWaiting, found.ReferenceTaskName, found.TaskType)
 	}
 	// An update IN_PROGRESS by id of a task waiting for its completion
 	// from outside (a WAIT, a HUMAN, an asyncComplete task) is stored as
 	// Conductor's updateTask stores it on a system task: IN_PROGRESS, with
 	// the update's output, reason and callbackAfterSeconds (waitProgress).
-	outside := progress && found.TaskType != TypeSubWorkflow && taskID != "" && sub != nil && !e.workerTask(found)
+	// By reference (no attempt named, no SUB_WORKFLOW fields) too, as
+	// Conductor's updateTask by reference builds the update from the
+	// pending task: its callbackAfterSeconds and reason kept, its
+	// output with the update's members over it.
+	byRef := taskID == "" && sub == nil
+	outside := progress && found.TaskType != TypeSubWorkflow && (taskID != "" && sub != nil || byRef) && !e.workerTask(found)
 	if !outside {
 		if err := sub.check(found, status, func(id string) bool { return e.ownChild(ctx, runID, found.TaskID, id) }); err != nil {
-			return "", err
+			return "", "", err
 		}
 	}
 	// Sealed now: the output rests in the run store until a runner takes
 	// it, and may carry values (`_secrets`) the runner will protect.
 	sec, err := runsecrets.New(runID, nil, e.keyring)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	sealed, err := sec.SealCompletion(found.ReferenceTaskName, output)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	sig := signal{Status: status, SealedOutput: sealed, TaskID: taskID, Reason: reason.text, EmptyReason: reason.empty}
+	if progress {
+		sig.Answer = answer
+	}
 	switch {
+	case outside && byRef:
+		sig.TaskID, sig.Callback, sig.MergeOutput = found.TaskID, found.Callback, true
+		sig.Reason, sig.EmptyReason = deref(found.Reason), found.Reason != nil && *found.Reason == ""
 	case outside:
 		sig.Callback = sub.callback
 	case found.TaskType != TypeSubWorkflow:
@@ -819,7 +884,7 @@ func (e *Engine) completeTaskReason(ctx context.Context, runID, status string, o
 	}
 	payload, _ := json.Marshal(sig)
 	if err := e.runs.PutSignal(ctx, runID, key, payload); err != nil {
-		return "", err
+		return "", "", err
 	}
 	if found.TaskType == TypeSubWorkflow || outside {
 		// Its parent waits for its lease keeper to take the signal
@@ -827,7 +892,7 @@ func (e *Engine) completeTaskReason(ctx context.Context, runID, status string, o
 		// than at its next look.
 		e.signalStored(ctx, runID)
 	}
-	return found.ReferenceTaskName, nil
+	return found.ReferenceTaskName, found.TaskID, nil
 }
 
 // workerTask reports whether record t is a SIMPLE task handed to remote

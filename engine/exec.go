@@ -1408,11 +1408,11 @@ func (r *runState) waitTask(ctx context.Context, wt *WorkflowTask, rec *taskReco
 	}
 	r.emit(Event{Kind: EventWaiting, TaskRef: rec.Ref, TaskType: rec.TaskType, TaskID: rec.TaskID, Status: TaskInProgress, Reason: what})
 	var due <-chan time.Time
+	stopDue := func() {}
 	if waitUntil != 0 {
-		var stop func()
-		due, stop = r.e.clock.After(time.UnixMilli(waitUntil).Sub(r.e.now()))
-		defer stop()
+		due, stopDue = r.e.clock.After(time.UnixMilli(waitUntil).Sub(r.e.now()))
 	}
+	defer func() { stopDue() }()
 	poll := time.NewTicker(r.e.pollInterval)
 	defer poll.Stop()
 	for {
@@ -1424,6 +1424,15 @@ func (r *runState) waitTask(ctx context.Context, wt *WorkflowTask, rec *taskReco
 			if sig.TaskID == "" || sig.TaskID == rec.TaskID {
 				if err := r.waitProgress(ctx, rec, &sig); err != nil {
 					return tasks.Result{Status: tasks.Failed, Reason: r.sec.Excerpt(err.Error(), maxReasonBytes)}
+				}
+				if waitUntil != 0 {
+					// Conductor's updateTask puts the task back in its
+					// queue for callbackAfterSeconds, and Wait.execute
+					// looks at the wait's end only when it comes out:
+					// the WAIT ends at its end or once the callback has
+					// passed, whichever is later.
+					stopDue()
+					due, stopDue = r.e.clock.After(waitDueAfterUpdate(waitUntil, r.e.now(), sig.Callback))
 				}
 			}
 			continue
@@ -1459,6 +1468,14 @@ func (r *runState) waitProgress(ctx context.Context, rec *taskRecord, sig *signa
 	if len(out) == 0 || string(out) == "null" {
 		out = json.RawMessage("{}")
 	}
+	if sig.MergeOutput {
+		// By reference: the task's output with the update's members
+		// over it (Conductor's TaskResult made from the pending task).
+		r.mu.Lock()
+		base := rec.outMem
+		r.mu.Unlock()
+		out = overOutput(base, out)
+	}
 	gen := r.sec.Generation()
 	mem, stored, err := r.sec.Protect(out, "/tasks/"+rec.TaskID+"/outputData")
 	if err != nil {
@@ -1478,8 +1495,30 @@ func (r *runState) waitProgress(ctx context.Context, rec *taskRecord, sig *signa
 	if err := r.save(ctx); err != nil {
 		return err
 	}
+	r.answerUpdate(ctx, sig.Answer)
 	r.emit(Event{Kind: EventTask, TaskRef: rec.Ref, TaskType: rec.TaskType, TaskID: rec.TaskID, Status: TaskInProgress, Reason: UpdatedInProgress})
 	return nil
+}
+
+// waitDueAfterUpdate is how long from now a timed WAIT (its end at
+// waitUntil, Unix ms) updated IN_PROGRESS now with callbackAfterSeconds
+// callback still waits: until its end or until the callback has passed,
+// whichever is later.
+func waitDueAfterUpdate(waitUntil int64, now time.Time, callback int64) time.Duration {
+	due := time.UnixMilli(waitUntil)
+	if cb := now.Add(time.Duration(max(callback, 0)) * time.Second); cb.After(due) {
+		due = cb
+	}
+	return due.Sub(now)
+}
+
+// answerUpdate tells the caller of CompleteTaskStored, waiting in the
+// answer slot key (none: nobody waits), that its update is stored.
+func (r *runState) answerUpdate(ctx context.Context, key string) {
+	if key == "" {
+		return
+	}
+	_ = r.e.runs.PutSignal(ctx, answerSlot(r.id, key), answerKey, []byte(`"stored"`))
 }
 
 // UpdatedInProgress is the Reason of the EventTask told once an update

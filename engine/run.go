@@ -307,8 +307,16 @@ type signal struct {
 	Reason       string          `json:"reason,omitempty"`
 	// EmptyReason: the update gave the empty reason (Conductor's "", not
 	// null); a signal stored without it gave none.
-	EmptyReason bool   `json:"emptyReason,omitempty"`
-	TaskID      string `json:"taskId,omitempty"` // only for this attempt (CompleteTaskAttempt)
+	EmptyReason bool `json:"emptyReason,omitempty"`
+	// MergeOutput: an update IN_PROGRESS by reference of a task waiting
+	// for its completion from outside, whose output is the task's with
+	// the update's members over it (Conductor's TaskResult made from the
+	// pending task, its outputData putAll the update's).
+	MergeOutput bool `json:"mergeOutput,omitempty"`
+	// Answer, for an update IN_PROGRESS, names the slot the runner
+	// answers in once it stored the update (answerSlot; CompleteTaskStored).
+	Answer string `json:"answer,omitempty"`
+	TaskID string `json:"taskId,omitempty"` // only for this attempt (CompleteTaskAttempt)
 	// The subWorkflowId and callbackAfterSeconds an update of a
 	// SUB_WORKFLOW task sets, and whether it keeps the task's child in its
 	// output too (by reference; subworkflow_update.go).

@@ -245,6 +245,7 @@ func (r *runState) subWorkflowProgress(ctx context.Context, rec *taskRecord, sig
 	if err := r.save(ctx); err != nil {
 		return err
 	}
+	r.answerUpdate(ctx, sig.Answer) // exec.go
 	r.emit(Event{Kind: EventTask, TaskRef: rec.Ref, TaskType: rec.TaskType, TaskID: rec.TaskID, Status: TaskInProgress, Reason: UpdatedInProgress})
 	return nil
 }

@@ -19,13 +19,10 @@ import (
 // conductor is the Conductor API's state: the engine, the registered
 // definitions, the task queue and the runs this process executes.
 type conductor struct {
-	// progressed: task id → a channel closed once an update IN_PROGRESS
-	// of the task is stored (awaitProgress).
-	progressed sync.Map
-	eng        *engine.Engine
-	defs       *defStore
-	queue      *queue
-	tasks      taskIndex // task id → run id (taskindex.go)
+	eng   *engine.Engine
+	defs  *defStore
+	queue *queue
+	tasks taskIndex // task id → run id (taskindex.go)
 
 	events eventQueue // Conductor's event queues (events_queue.go)
 
@@ -101,9 +98,6 @@ func (s *Server) initConductor() error {
 		engine.WithEvents(func(ev engine.Event) {
 			if ev.Kind == engine.EventTask {
 				c.tasks.put(ev.TaskID, ev.RunID) // c, not s.conductor: set before any run starts
-				if ev.Reason == engine.UpdatedInProgress {
-					c.progressStored(ev.TaskID)
-				}
 			}
 			c.pokeDeciding(ev.RunID) // a start waiting for the run's first decision
 			s.onEvent(ev)

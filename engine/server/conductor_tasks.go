@@ -290,8 +290,9 @@ const nextTaskWait = 100 * time.Millisecond
 // updateTaskByRef is POST /api/tasks/{workflowId}/{ref}/{status}: the body
 // is the output. It completes a SIMPLE task waiting for a worker, or a WAIT
 // or HUMAN task waiting for an external completion, or updates a
-// SUB_WORKFLOW task (IN_PROGRESS too, as Conductor's updateTask by
-// reference: engine.CompleteTask).
+// SUB_WORKFLOW task; IN_PROGRESS, a WAIT, a HUMAN or a SUB_WORKFLOW task
+// stays IN_PROGRESS with its output merged, as Conductor's updateTask by
+// reference keeps it (engine.CompleteTaskStored).
 func (s *Server) updateTaskByRef(w http.ResponseWriter, r *http.Request, p store.Principal) {
 	if id, ok := s.completeByRef(w, r, p); ok {
 		writeText(w, http.StatusOK, id)
@@ -336,6 +337,18 @@ func (s *Server) completeByRef(w http.ResponseWriter, r *http.Request, p store.P
 		}
 		return id, true
 	}
+	if status == engine.TaskInProgress {
+		// A task waiting for its completion from outside (a WAIT, a
+		// HUMAN) or a SUB_WORKFLOW task: Conductor's updateTask by
+		// reference keeps it IN_PROGRESS, its output the pending task's
+		// with the body's members over it, and answers once it stored it.
+		id, err := s.progressStored(r, runID, engine.Completion{Ref: ref, Status: status, Output: body})
+		if err != nil {
+			s.completionError(w, r, err)
+			return "", false
+		}
+		return id, true
+	}
 	// Conductor answers the task's id: the record waiting now (read
 	// before the completion applies).
 	waiting := ""
@@ -345,7 +358,7 @@ func (s *Server) completeByRef(w http.ResponseWriter, r *http.Request, p store.P
 		}
 	}
 	exact, err := s.conductor.eng.CompleteTask(r.Context(), runID, ref, status, body)
-	if err == nil && waiting != "" && status != engine.TaskInProgress {
+	if err == nil && waiting != "" {
 		// Answered once the task's end is stored, as Conductor's
 		// updateTask stores the task before it answers.
 		err = s.awaitTaskEnded(r, runID, waiting)
@@ -619,56 +632,43 @@ func taskOf(doc map[string]any, id string) map[string]any {
 // worker polls. An update IN_PROGRESS leaves it waiting with the update's
 // outputData, reasonForIncompletion and callbackAfterSeconds, as
 // Conductor's updateTask stores a system task it does not end (a
-// SUB_WORKFLOW task too: engine.Completion).
+// SUB_WORKFLOW task too: engine.Completion), answered once the process
+// executing the run (this one or another) stored it (progressStored).
 func (s *Server) completeWaitingByID(r *http.Request, runID string, res taskResult) error {
 	out := res.Output
 	if len(out) == 0 || string(out) == "null" {
 		out = json.RawMessage("{}")
 	}
-	var stored chan struct{}
-	if res.Status == engine.TaskInProgress && s.conductor.eng.Executes(runID) {
-		stored = s.conductor.awaitProgress(res.TaskID)
-	}
 	c := completionOf(res.TaskID, res.Status, out, res.workerResult)
 	c.SubWorkflowID, c.CallbackAfterSeconds = res.SubWorkflowID, res.CallbackSecs
-	_, err := s.conductor.eng.CompleteTaskWith(r.Context(), runID, c)
+	var err error
+	if res.Status == engine.TaskInProgress {
+		_, err = s.progressStored(r, runID, c)
+	} else {
+		_, err = s.conductor.eng.CompleteTaskWith(r.Context(), runID, c)
+	}
 	if errors.Is(err, engine.ErrNotWaiting) || errors.Is(err, engine.ErrNotRunning) {
 		return fmt.Errorf("%w: %s", errTaskEnded, res.TaskID)
 	}
 	if err != nil || res.Status == engine.TaskInProgress {
-		if err == nil && stored != nil {
-			// Answered once the update is stored, as Conductor's
-			// updateTask stores the task before it answers: the executor
-			// takes it from the run store at once (it is told of it).
-			deadline := time.NewTimer(syncUpdateWait)
-			defer deadline.Stop()
-			select {
-			case <-stored:
-			case <-deadline.C:
-				s.conductor.progressed.CompareAndDelete(res.TaskID, stored)
-			case <-r.Context().Done():
-				s.conductor.progressed.CompareAndDelete(res.TaskID, stored)
-			}
-		}
 		return err // the task does not end
 	}
 	return s.awaitTaskEnded(r, runID, res.TaskID)
 }
 
-// awaitProgress returns a channel closed once an update IN_PROGRESS of
-// task id is stored (engine.UpdatedInProgress), taken before the update
-// is.
-func (c *conductor) awaitProgress(id string) chan struct{} {
-	ch, _ := c.progressed.LoadOrStore(id, make(chan struct{}))
-	return ch.(chan struct{})
-}
-
-// progressStored tells the calls waiting for an update IN_PROGRESS of
-// task id that one is stored.
-func (c *conductor) progressStored(id string) {
-	if ch, ok := c.progressed.LoadAndDelete(id); ok {
-		close(ch.(chan struct{}))
-	}
+// progressStored stores update IN_PROGRESS c of a task of run runID that
+// waits for its completion from outside, or of a SUB_WORKFLOW task (by
+// reference when c names no attempt), and returns the id of the attempt
+// updated once the process executing the run, this one or another
+// sharing the run store, stored it (engine.CompleteTaskStored), as
+// Conductor's updateTask stores the task before it answers; after
+// syncUpdateWait it answers anyway, the update resting in the run store
+// until the runner takes it.
+func (s *Server) progressStored(r *http.Request, runID string, c engine.Completion) (string, error) {
+	ctx, cancel := context.WithTimeout(r.Context(), syncUpdateWait)
+	defer cancel()
+	_, id, err := s.conductor.eng.CompleteTaskStored(ctx, runID, c)
+	return id, err
 }
 
 // awaitTaskEnded returns once the stored run runID shows task taskID
