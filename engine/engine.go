@@ -135,6 +135,10 @@ type Engine struct {
 	// written is told of each write of a run this engine executes
 	// (WithWritten).
 	written func(runID string)
+	// skipRecorded (tests: SetSkipRecorded) is told of each skip SkipTask
+	// records itself, once its record is in the run and before the
+	// record is written (skip.go).
+	skipRecorded func(runID, ref string)
 }
 
 // Option configures New.

@@ -390,7 +390,7 @@ func (r *runState) beginRecord(ctx context.Context, wt *WorkflowTask, ref string
 	rec = r.lookup(ref)
 	if rec == nil && retry == 0 {
 		// A skip (SkipTask) taken from the store but not yet recorded.
-		if skipped, err := r.applySkip(ctx, ref); skipped != nil {
+		if skipped, err := r.applySkip(ctx, ref, false); skipped != nil {
 			notifyScheduled(ctx, "")
 			return skipped, nil, true, nil, err
 		}

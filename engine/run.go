@@ -587,32 +587,57 @@ func (r *runState) lookup(ref string) *taskRecord {
 	return r.byRef[ref]
 }
 
-// setInput stores a record's input (masked + sealed forms).
+// setTaskData stores a record's input and output (masked + sealed forms;
+// nil: left as it is).
 func (r *runState) setTaskData(t *taskRecord, input, output []byte) error {
-	var inMem, inSt, outMem, outSt []byte
-	var err error
-	gen := r.sec.Generation() // what the forms are masked with at least
-	if input != nil {
-		if inMem, inSt, err = r.sec.Protect(input, "/tasks/"+t.TaskID+"/inputData"); err != nil {
-			return err
-		}
-	}
-	if output != nil {
-		if outMem, outSt, err = r.sec.Protect(output, "/tasks/"+t.TaskID+"/outputData"); err != nil {
-			return err
-		}
+	f, err := r.protectTaskData(t.TaskID, input, output)
+	if err != nil {
+		return err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.rx.producedLocked(gen)
-	if input != nil {
-		t.inMem, t.inStored = inMem, inSt
-	}
-	if output != nil {
-		t.outMem, t.outStored = outMem, outSt
-	}
+	r.setFormsLocked(t, f)
 	r.touchLocked(t)
 	return nil
+}
+
+// taskForms are a record's input and output as protectTaskData made them,
+// and the masker's size they are masked with at least.
+type taskForms struct {
+	in, out                            bool // set
+	inMem, inStored, outMem, outStored []byte
+	gen                                int
+}
+
+// protectTaskData makes the masked and sealed forms of the input and
+// output (nil: none) of the record of task id taskID.
+func (r *runState) protectTaskData(taskID string, input, output []byte) (f taskForms, err error) {
+	f.gen = r.sec.Generation()
+	if input != nil {
+		f.in = true
+		if f.inMem, f.inStored, err = r.sec.Protect(input, "/tasks/"+taskID+"/inputData"); err != nil {
+			return taskForms{}, err
+		}
+	}
+	if output != nil {
+		f.out = true
+		if f.outMem, f.outStored, err = r.sec.Protect(output, "/tasks/"+taskID+"/outputData"); err != nil {
+			return taskForms{}, err
+		}
+	}
+	return f, nil
+}
+
+// setFormsLocked gives t the forms f holds. Callers hold r.mu (and touch
+// t).
+func (r *runState) setFormsLocked(t *taskRecord, f taskForms) {
+	r.rx.producedLocked(f.gen)
+	if f.in {
+		t.inMem, t.inStored = f.inMem, f.inStored
+	}
+	if f.out {
+		t.outMem, t.outStored = f.outMem, f.outStored
+	}
 }
 
 // setResolvedInput is setTaskData for an input begin resolved from the

@@ -82,7 +82,7 @@ func (e *Engine) SkipTask(ctx context.Context, runID, ref string, req SkipReques
 		// Executed here: taken now rather than at the runner's next
 		// signal tick.
 		if err := r.takeSignals(ctx); err == nil {
-			r.applySkips(ctx)
+			r.applyPendingSkips(ctx, true)
 		}
 	} else {
 		e.signalStored(ctx, runID)
@@ -196,7 +196,11 @@ func skipData(req SkipRequest) ([]byte, error) {
 // applySkips records the pending skips (signals with status SKIPPED) as
 // SKIPPED records: the lease keeper calls it with each batch of signals,
 // and begin before it schedules a task.
-func (r *runState) applySkips(ctx context.Context) {
+func (r *runState) applySkips(ctx context.Context) { r.applyPendingSkips(ctx, false) }
+
+// applyPendingSkips is applySkips; bySkipTask says SkipTask calls it for
+// the skip it stored.
+func (r *runState) applyPendingSkips(ctx context.Context, bySkipTask bool) {
 	r.mu.Lock()
 	var refs []string
 	for ref, s := range r.pending {
@@ -206,52 +210,92 @@ func (r *runState) applySkips(ctx context.Context) {
 	}
 	r.mu.Unlock()
 	for _, ref := range refs {
-		_, _ = r.applySkip(ctx, ref)
+		_, _ = r.applySkip(ctx, ref, bySkipTask)
 	}
 }
 
 // applySkip records the pending skip of ref, if there is one and the task
-// has no record yet; it returns the SKIPPED record.
-func (r *runState) applySkip(ctx context.Context, ref string) (*taskRecord, error) {
-	r.mu.Lock()
-	s, ok := r.pending[ref]
-	if !ok || s.Status != TaskSkipped {
+// has no record yet; it returns the SKIPPED record. The record is added
+// to the run complete, with the request's input and output: a write or
+// the run's archive made meanwhile holds all of it or nothing of it.
+// Their forms are made (sealed under the record's task id) without the
+// run's lock, so the skip is decided again when they are ready: a record
+// the run added for ref meanwhile, its end, a newer skip of ref, are seen.
+func (r *runState) applySkip(ctx context.Context, ref string, bySkipTask bool) (*taskRecord, error) {
+	for {
+		r.mu.Lock()
+		s, ok := r.pending[ref]
+		if !ok || s.Status != TaskSkipped {
+			r.mu.Unlock()
+			return nil, nil
+		}
+		wt, known := r.def.Task(ref)
+		if !known || r.byRef[ref] != nil || terminalWorkflow(r.doc.Status) {
+			delete(r.pending, ref)
+			r.mu.Unlock()
+			return nil, nil
+		}
+		// The id addTaskLocked would give: the one a rerun keeps for
+		// ref (it has no record), else a new one.
+		kid, kept := r.keptID[ref]
+		id := kid
+		if !kept {
+			id = newID()
+		}
 		r.mu.Unlock()
-		return nil, nil
-	}
-	delete(r.pending, ref)
-	wt, known := r.def.Task(ref)
-	if !known || r.byRef[ref] != nil || terminalWorkflow(r.doc.Status) {
+		var req SkipRequest
+		if s.Output != nil {
+			// Opened by takeSignals; a damaged one arrives as a failure
+			// signal without output and records an empty skip.
+			_ = json.Unmarshal(s.Output, &req)
+		}
+		in, out := []byte(req.TaskInput), []byte(req.TaskOutput)
+		if len(in) == 0 {
+			in = []byte("{}")
+		}
+		if len(out) == 0 {
+			out = []byte("{}")
+		}
+		forms, err := r.protectTaskData(id, in, out)
+		if err != nil {
+			forms, _ = r.protectTaskData(id, []byte("{}"), []byte("{}"))
+		}
+		r.mu.Lock()
+		cur, ok := r.pending[ref]
+		if !ok || !sameSignal(cur, s) || r.byRef[ref] != nil || terminalWorkflow(r.doc.Status) {
+			r.mu.Unlock()
+			continue // decided again from what the run holds now
+		}
+		if kid2, kept2 := r.keptID[ref]; kept2 != kept || kid2 != kid {
+			r.mu.Unlock()
+			continue // a rerun's id for ref changed meanwhile: sealed again under it
+		}
+		delete(r.pending, ref)
+		if kept {
+			r.takeKeptIDLocked(ref) // the rerun's id is served (rerun.go)
+		}
+		now := r.nowMillis()
+		rec := &taskRecord{Ref: ref, TaskID: id, TaskType: recordType(wt), TaskDefName: recordDefName(wt), Status: TaskSkipped,
+			Scheduled: now, End: now, wt: wt}
+		r.setFormsLocked(rec, forms)
+		r.addTaskLocked(rec)
 		r.mu.Unlock()
-		return nil, nil
+		r.emit(Event{Kind: EventTask, TaskRef: rec.Ref, TaskType: rec.TaskType, TaskID: rec.TaskID, Status: TaskSkipped})
+		if f := r.e.skipRecorded; f != nil && bySkipTask {
+			f(r.id, ref)
+		}
+		// Written unless the run has ended meanwhile (the runner went
+		// past the skipped task to the end): its last writes carry the
+		// record, and a write after the run's archive would store a new
+		// run of its head alone.
+		return rec, r.write(ctx, persistDeadline, func() bool { return !terminalWorkflow(r.doc.Status) })
 	}
-	now := r.nowMillis()
-	rec := &taskRecord{Ref: ref, TaskType: recordType(wt), TaskDefName: recordDefName(wt), Status: TaskSkipped,
-		Scheduled: now, End: now, wt: wt}
-	r.addTaskLocked(rec)
-	r.mu.Unlock()
-	var req SkipRequest
-	if s.Output != nil {
-		// Opened by takeSignals; a damaged one arrives as a failure
-		// signal without output and records an empty skip.
-		_ = json.Unmarshal(s.Output, &req)
-	}
-	in, out := []byte(req.TaskInput), []byte(req.TaskOutput)
-	if len(in) == 0 {
-		in = []byte("{}")
-	}
-	if len(out) == 0 {
-		out = []byte("{}")
-	}
-	if err := r.setTaskData(rec, in, out); err != nil {
-		_ = r.setTaskData(rec, []byte("{}"), []byte("{}"))
-	}
-	r.emit(Event{Kind: EventTask, TaskRef: rec.Ref, TaskType: rec.TaskType, TaskID: rec.TaskID, Status: TaskSkipped})
-	// Written unless the run has ended meanwhile (the runner went past the
-	// skipped task to the end): its last writes carry the record, and a
-	// write after the run's archive would store a new run of its head
-	// alone.
-	return rec, r.write(ctx, persistDeadline, func() bool { return !terminalWorkflow(r.doc.Status) })
+}
+
+// sameSignal reports whether a and b are the same skip (a newer one of
+// the ref replaces the pending one).
+func sameSignal(a, b signal) bool {
+	return a.Status == b.Status && bytes.Equal(a.Output, b.Output) && a.SealedOutput == b.SealedOutput && a.Reason == b.Reason
 }
 
 // skippedFirst lists a run view's SKIPPED records first, with seq 0, as

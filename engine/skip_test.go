@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -214,6 +213,12 @@ func TestSkipTaskRacingTheRun(t *testing.T) {
 	var t2 atomic.Int64
 	started, started2 := make(chan struct{}, 1), make(chan struct{}, 1)
 	var release, release2, skipRecorded, runEnded atomic.Pointer[chan struct{}]
+	held := 0 // rounds whose skip's own write was held (SetSkipRecorded)
+	defer func() {
+		if held == 0 && !t.Failed() {
+			t.Error("no round held the skip's own write until the run ended: the race was not exercised")
+		}
+	}()
 	gate := func(ctx context.Context, started chan struct{}, release *atomic.Pointer[chan struct{}]) error {
 		started <- struct{}{}
 		select {
@@ -225,16 +230,6 @@ func TestSkipTaskRacingTheRun(t *testing.T) {
 	}
 	st := &holdSignals{Memory: runstore.NewMemory(), put: make(chan struct{}, 1)}
 	e := harnessEngine(t, st,
-		engine.WithEvents(func(ev engine.Event) {
-			// The skip's own record, made by SkipTask (not by the
-			// runner's signal look, whose end the run waits for).
-			rec := skipRecorded.Load()
-			if rec == nil || ev.TaskRef != "t2" || ev.Status != engine.TaskSkipped || !strings.Contains(string(debug.Stack()), "engine.(*Engine).SkipTask") {
-				return
-			}
-			close(*rec)
-			<-*runEnded.Load()
-		}),
 		engine.WithWorker("integration_task_1", func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
 			if err := gate(ctx, started, &release); err != nil {
 				return nil, err
@@ -251,6 +246,17 @@ func TestSkipTaskRacingTheRun(t *testing.T) {
 		engine.WithWorker("integration_task_3", func(context.Context, json.RawMessage) (json.RawMessage, error) {
 			return json.RawMessage(`{}`), nil
 		}))
+	// The skip's own record, made by SkipTask (not by the runner's signal
+	// look, whose end the run waits for): once it is in the run, its
+	// write is held while the round says.
+	engine.SetSkipRecorded(e, func(_, ref string) {
+		rec := skipRecorded.Load()
+		if rec == nil || ref != "t2" {
+			return
+		}
+		close(*rec)
+		<-*runEnded.Load()
+	})
 	d := harnessDef(t, e, "simple_workflow_3_integration_test.json")
 	const (
 		skipWins = "skip"
@@ -307,6 +313,7 @@ func TestSkipTaskRacingTheRun(t *testing.T) {
 			res := skip()
 			select {
 			case <-rec:
+				held++
 			case err := <-res:
 				// Recorded by the runner's signal look: an ordinary win.
 				release1()
@@ -338,7 +345,7 @@ func TestSkipTaskRacingTheRun(t *testing.T) {
 		<-started
 		skip := func() <-chan error {
 			res := make(chan error, 1)
-			go func() { res <- e.SkipTask(context.Background(), id, "t2", engine.SkipRequest{}) }()
+			go func() { res <- e.SkipTask(context.Background(), id, "t2", skipReq) }()
 			return res
 		}
 		release1 := func() { close(rel) }
@@ -372,5 +379,19 @@ func TestSkipTaskRacingTheRun(t *testing.T) {
 		if wf.Status != engine.StatusCompleted || len(wf.Tasks) != 3 || wf.Input["param1"] != "p1 value" {
 			t.Fatalf("%s (round %d): run %s, input %v, records %+v", c.name, n, wf.Status, wf.Input, wf.Tasks)
 		}
+		// A SKIPPED record is stored whole, with the request's input
+		// and output, whenever the run's archive was made: never the
+		// record without them.
+		if s := recs["t2"]; won == skipWins && (s.Input["given"] != "in" || s.Output["given"] != "out" || s.Output["_secrets"] != "***") {
+			t.Fatalf("%s (round %d): the archived SKIPPED record lacks the request's data: %+v", c.name, n, s)
+		}
+		if doc, _, err := st.Load(context.Background(), id); err != nil || strings.Contains(string(doc), skipSecret) {
+			t.Fatalf("%s (round %d): the stored run holds the skip's secret (%v)", c.name, n, err)
+		}
 	}
 }
+
+const skipSecret = "skip-secret-7d2a"
+
+var skipReq = engine.SkipRequest{TaskInput: json.RawMessage(`{"given":"in"}`),
+	TaskOutput: json.RawMessage(`{"given":"out","_secrets":{"k":"` + skipSecret + `"}}`)}
