@@ -72,7 +72,13 @@ func (r *runState) mapperThrowsIn(ctx context.Context, list []*WorkflowTask, i i
 		}
 	case TypeSwitch, TypeDecision:
 		// casesThrow is set as the SWITCH is validated, before the tasks
-		// of its cases are: one of them given a mapErr then is seen here.
+		// of its cases are (validate.go's walk): a mapErr one of them is
+		// given later is not in it, so a "no" is looked at again here
+		// (TestSwitchCaseValidatedAfterTheSwitch). A "yes" may be stale
+		// the other way (a case's inline SUB_WORKFLOW, whose definition
+		// is parsed later): the input is then resolved here, once, and
+		// the mapping takes it (checkCase); the case's task answers for
+		// itself below.
 		if wt.program == nil || (wt.Type == TypeSwitch && !wt.casesThrow && !casesMayThrow(wt)) {
 			return nil
 		}
