@@ -226,6 +226,11 @@ type SubWorkflowParam struct {
 	TaskToDomain        map[string]string `json:"taskToDomain,omitempty"`
 	IdempotencyKey      string            `json:"idempotencyKey,omitempty"`
 	IdempotencyStrategy string            `json:"idempotencyStrategy,omitempty"`
+	// versionGiven: the definition gives a version as a number (0
+	// included, Conductor's "the latest when the task starts"); without
+	// one a static name is pinned to its latest version when the run
+	// starts (subpin.go).
+	versionGiven bool
 }
 
 // UnmarshalJSON accepts a version given as a number, a numeric string or an
@@ -257,7 +262,7 @@ func (p *SubWorkflowParam) UnmarshalJSON(b []byte) error {
 			return err
 		}
 		if n, err := strconv.Atoi(strings.TrimSpace(s)); err == nil {
-			p.Version = n
+			p.Version, p.versionGiven = n, true
 		} else if s != "" {
 			p.VersionExpr = s
 		}
@@ -270,7 +275,7 @@ func (p *SubWorkflowParam) UnmarshalJSON(b []byte) error {
 		if err != nil {
 			return fmt.Errorf("subWorkflowParam.version %s is not an integer", n)
 		}
-		p.Version = int(i)
+		p.Version, p.versionGiven = int(i), true
 	}
 	return nil
 }

@@ -1709,7 +1709,7 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 		// stored (subworkflow.go).
 		input, refs = in, in
 	}
-	record := subWorkflowRecordInput(def, byName, refs, extras)
+	record := subWorkflowRecordInput(m, refs)
 	if kept != nil {
 		record = kept.record
 	}
@@ -1818,6 +1818,20 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 		if err != nil {
 			if cfg.idempotencyKey != "" {
 				_ = r.e.ReleaseIdempotencyKey(context.WithoutCancel(ctx), def.Name, cfg.idempotencyKey, childID)
+			}
+			var refused *noSubWorkflowDef
+			if errors.As(err, &refused) {
+				// subpin.go: the child's start is refused as
+				// SubWorkflow.start's startWorkflow call throws: the
+				// task FAILED with its words, retried as its
+				// definition says.
+				if canRetry {
+					if err := r.transition(ctx, rec, TaskFailed, r.sec.Excerpt(refused.Error(), maxReasonBytes)); err != nil {
+						return err
+					}
+					return errRetrySubWorkflow
+				}
+				return r.failTask(ctx, rec, TaskFailed, refused.Error())
 			}
 			return r.failTask(ctx, rec, TaskFailedTerminal, "sub-workflow: "+err.Error())
 		}

@@ -163,8 +163,9 @@ type runDoc struct {
 	Variables          json.RawMessage `json:"variables"`
 	Tasks              []taskDoc       `json:"tasks"`
 	WorkflowDefinition json.RawMessage `json:"workflowDefinition"`
-	// TaskDefs is the task definitions the run started with, sealed
-	// (taskdefsnap.go): a part of the stored run of its own, not a member
+	// TaskDefs is the task definitions the run started with (and the
+	// sub-workflow versions it pinned), sealed (taskdefsnap.go,
+	// subpin.go): a part of the stored run of its own, not a member
 	// of the head every write carries.
 	TaskDefs string `json:"taskDefs,omitempty"`
 	// TestMocks is a test run's mocks, sealed (mock.go): a part of the
@@ -212,6 +213,7 @@ type runState struct {
 	reopenKept                     map[string]bool        // a re-opened parent's failed tasks kept as they are, by id (reopen.go)
 	retryAsked                     map[string]bool        // ended attempts a retry asked to run again, by id (resume.go)
 	taskDefSnap                    map[string]*TaskDef    // the task definitions the run started with (taskdefsnap.go)
+	subPins                        map[string]int         // the versions its start pinned sub-workflow names to (subpin.go)
 	latest                         map[string]*taskRecord // ref without __N → latest attempt of any iteration
 	caseChecks                     map[string]*caseCheck  // SWITCH/DECISION inputs and cases mapperThrows resolved, by exact ref (mapperthrow.go)
 	wfDoc                          []byte                 // cached Workflow() document

@@ -17,20 +17,25 @@ import (
 
 // subWorkflowName resolves a SUB_WORKFLOW's subWorkflowParam name and
 // version (either may be an expression, as Conductor's SubWorkflowTaskMapper
-// resolves them).
-func (r *runState) subWorkflowName(ctx context.Context, wt *WorkflowTask, rec *taskRecord) (string, int, error) {
+// resolves them). given: the version is given (0, given, is the latest
+// when the task starts), or pinned when the run started (subpin.go); not
+// given, the mapper takes the latest version as the task is mapped.
+func (r *runState) subWorkflowName(ctx context.Context, wt *WorkflowTask, rec *taskRecord) (name string, version int, given bool, err error) {
 	return r.subWorkflowNameFor(ctx, wt, rec.TaskID)
 }
 
 // subWorkflowNameFor is subWorkflowName for the record of task id taskID.
-func (r *runState) subWorkflowNameFor(ctx context.Context, wt *WorkflowTask, taskID string) (string, int, error) {
+func (r *runState) subWorkflowNameFor(ctx context.Context, wt *WorkflowTask, taskID string) (string, int, bool, error) {
 	p := wt.SubWorkflowParam
 	if wt.subParams == nil {
-		return p.Name, p.Version, nil
+		if v, ok := r.pinnedVersion(wt); ok {
+			return p.Name, v, true, nil
+		}
+		return p.Name, p.Version, p.versionGiven, nil
 	}
 	b, _, err := wt.subParams.Execute(ctx, &runEnv{r: r, taskID: taskID, values: r.e.envValues}, interpolate.DeferSecrets, nil)
 	if err != nil {
-		return "", 0, fmt.Errorf("subWorkflowParam: %v", err)
+		return "", 0, false, fmt.Errorf("subWorkflowParam: %v", err)
 	}
 	var v struct {
 		Name    any `json:"name"`
@@ -39,32 +44,34 @@ func (r *runState) subWorkflowNameFor(ctx context.Context, wt *WorkflowTask, tas
 	_ = json.Unmarshal(b, &v)
 	name, _ := v.Name.(string)
 	if strings.TrimSpace(name) == "" {
-		return "", 0, fmt.Errorf("subWorkflowParam.name %q resolved to no workflow name", p.Name)
+		return "", 0, false, fmt.Errorf("subWorkflowParam.name %q resolved to no workflow name", p.Name)
 	}
-	version := p.Version
+	version, given := p.Version, p.versionGiven
 	switch x := v.Version.(type) {
 	case float64:
-		version = int(x)
+		version, given = int(x), true
 	case string:
 		if x != "" {
 			n, err := strconv.Atoi(strings.TrimSpace(x))
 			if err != nil {
-				return "", 0, fmt.Errorf("subWorkflowParam.version %q is not a number", x)
+				return "", 0, false, fmt.Errorf("subWorkflowParam.version %q is not a number", x)
 			}
-			version = n
+			version, given = n, true
 		}
 	}
-	return name, version, nil
+	return name, version, given, nil
 }
 
 // subWorkflowMapperThrows is the run's end when Conductor's
 // SubWorkflowTaskMapper would throw mapping SUB_WORKFLOW wt at ref (no
-// record of it yet): a child named without a version and without an
-// inline definition, whose name has no definition, ends the decision
-// with a TerminateWorkflowException and the run FAILED with the mapper's
-// words, no task recorded. nil otherwise, also when the name cannot be
-// worked out (the task fails on it when it runs) or the version is
-// given (SubWorkflow.start fails the task then).
+// record of it yet): a child named without a version (nor one pinned when
+// the run started, subpin.go: a name given by an expression, a task made
+// at run time) and without an inline definition, whose name has no
+// definition, ends the decision with a TerminateWorkflowException and the
+// run FAILED with the mapper's words, no task recorded. nil otherwise,
+// also when the name cannot be worked out (the task fails on it when it
+// runs) or the version is given, 0 included (SubWorkflow.start fails the
+// task then).
 func (r *runState) subWorkflowMapperThrows(ctx context.Context, wt *WorkflowTask, ref string) error {
 	if wt.subDef != nil || ctx.Err() != nil {
 		return nil
@@ -75,8 +82,8 @@ func (r *runState) subWorkflowMapperThrows(ctx context.Context, wt *WorkflowTask
 			return nil
 		}
 	}
-	name, version, err := r.subWorkflowNameFor(ctx, wt, id)
-	if err != nil || version != 0 {
+	name, _, given, err := r.subWorkflowNameFor(ctx, wt, id)
+	if err != nil || given {
 		return nil
 	}
 	if _, err := r.e.findDefinition(name, 0); !errors.Is(err, ErrDefinitionNotFound) {
@@ -401,6 +408,9 @@ func retryJitter(runID, ref string, retry int, maxMs int64) time.Duration {
 type subMapping struct {
 	def    *Definition
 	byName bool
+	// latest: found by a name given the version 0, which the record shows
+	// (SubWorkflowTaskMapper writes the version as given).
+	latest bool
 	extras map[string]any
 	kept   *keptSubStart
 }
@@ -423,10 +433,11 @@ func (r *runState) subWorkflowMapping(ctx context.Context, wt *WorkflowTask, rec
 	}
 	m.byName = m.def == nil || m.kept != nil && m.kept.byName
 	if m.def == nil {
-		name, version, err := r.subWorkflowName(ctx, wt, rec)
+		name, version, given, err := r.subWorkflowName(ctx, wt, rec)
 		if err != nil {
 			return nil, err
 		}
+		m.latest = given && version == 0
 		if m.def, err = r.e.findDefinition(name, version); errors.Is(err, ErrDefinitionNotFound) {
 			return nil, &missingChild{name: name, version: version, err: err}
 		} else if err != nil {
@@ -452,6 +463,10 @@ type missingChild struct {
 }
 
 func (m *missingChild) Error() string {
+	if m.version == 0 {
+		// The latest (SubWorkflow.start reads a version 0 as none).
+		return fmt.Sprintf("No such workflow defined. name=%s, version=null", m.name)
+	}
 	return fmt.Sprintf("No such workflow defined. name=%s, version=%d", m.name, m.version)
 }
 
@@ -490,7 +505,7 @@ func (r *runState) mapSubWorkflowRecord(ctx context.Context, wt *WorkflowTask, r
 	if err != nil {
 		return
 	}
-	_ = r.setResolvedInput(rec, subWorkflowRecordInput(m.def, m.byName, refs, m.extras))
+	_ = r.setResolvedInput(rec, subWorkflowRecordInput(m, refs))
 }
 
 // subWorkflowSource is the inputData SUB_WORKFLOW record rec starts its
@@ -569,24 +584,27 @@ func shortName(name string, version int, id string) string {
 }
 
 // subWorkflowRecordInput is a SUB_WORKFLOW record's inputData as Conductor's
-// SubWorkflowTaskMapper writes it: the child's name and version
-// (subWorkflowVersion null for an inline definition, subWorkflowDefinition
-// that definition), the subWorkflowParam members wfrun shows without acting
-// on them (extras: priority, subWorkflowTaskToDomain, idempotencyKey,
-// idempotencyStrategy; null when absent), and the task's resolved input
-// under workflowInput. in is the input's stored form (secret references,
-// not values).
-func subWorkflowRecordInput(def *Definition, byName bool, in []byte, extras map[string]any) []byte {
+// SubWorkflowTaskMapper writes it from mapping m: the child's name and
+// version (0 for a version given as 0; subWorkflowVersion null for an
+// inline definition, subWorkflowDefinition that definition), the
+// subWorkflowParam members wfrun shows without acting on them (extras:
+// priority, subWorkflowTaskToDomain, idempotencyKey, idempotencyStrategy;
+// null when absent), and the task's resolved input under workflowInput.
+// in is the input's stored form (secret references, not values).
+func subWorkflowRecordInput(m *subMapping, in []byte) []byte {
+	def, byName, extras := m.def, m.byName, m.extras
 	if len(bytes.TrimSpace(in)) == 0 {
 		in = []byte("{}")
 	}
 	var version, inline any
-	if byName {
+	if byName && m.latest {
+		version = 0
+	} else if byName {
 		version = def.Version
 	} else {
 		inline = json.RawMessage(def.raw)
 	}
-	m := map[string]any{
+	doc := map[string]any{
 		"subWorkflowName":         def.Name,
 		"subWorkflowVersion":      version,
 		"priority":                nil,
@@ -597,9 +615,9 @@ func subWorkflowRecordInput(def *Definition, byName bool, in []byte, extras map[
 		"workflowInput":           json.RawMessage(in),
 	}
 	for k, v := range extras {
-		m[k] = v
+		doc[k] = v
 	}
-	b, err := json.Marshal(m)
+	b, err := json.Marshal(doc)
 	if err != nil {
 		return in // in is not JSON: stored as it was
 	}

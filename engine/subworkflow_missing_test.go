@@ -13,11 +13,14 @@ import (
 // TerminateWorkflowException: the decision ends, none of the tasks it
 // mapped is stored, and the run FAILS with "The Task <name> defined as a
 // sub-workflow has no workflow definition available " (a SUB_WORKFLOW
-// that is a fork branch's first task takes the FORK with it). A child
-// named with a version is not looked up by the mapper: SubWorkflow.start
-// fails the task (FAILED, retried as its definition says) with its
-// lookup's "No such workflow defined. name=…, version=…". wfrun failed
-// the task FAILED_WITH_TERMINAL_ERROR in both cases.
+// that is a fork branch's first task takes the FORK with it). A static
+// name never gets there: the run's start pinned it or was refused
+// (TestSubWorkflowStartRefusedWithoutDefinition); a name given by an
+// expression does. A child named with a version is not looked up by the
+// mapper: SubWorkflow.start fails the task (FAILED, retried as its
+// definition says) with its lookup's "No such workflow defined. name=…,
+// version=…". wfrun failed the task FAILED_WITH_TERMINAL_ERROR in both
+// cases.
 func TestSubWorkflowWithoutDefinition(t *testing.T) {
 	sub := func(param string) string {
 		return `{"name":"sw","taskReferenceName":"sw","type":"SUB_WORKFLOW","inputParameters":{},"subWorkflowParam":` + param + `}`
@@ -30,13 +33,11 @@ func TestSubWorkflowWithoutDefinition(t *testing.T) {
 		refs              []string // the records stored, in order
 		swStatus          string
 	}{
-		{"no version", wrap(sub(`{"name":"nope_wf"}`)),
-			"The Task nope_wf defined as a sub-workflow has no workflow definition available ", []string{"before"}, ""},
 		{"a name from the input, no version", wrap(sub(`{"name":"${workflow.input.child}"}`)),
 			"The Task nope_input defined as a sub-workflow has no workflow definition available ", []string{"before"}, ""},
-		{"a fork branch's first task", wrap(`{"name":"fk","taskReferenceName":"fk","type":"FORK_JOIN","forkTasks":[[` + sub(`{"name":"nope_wf"}`) + `],[{"name":"echo","taskReferenceName":"e2","inputParameters":{}}]]},
+		{"a fork branch's first task", wrap(`{"name":"fk","taskReferenceName":"fk","type":"FORK_JOIN","forkTasks":[[` + sub(`{"name":"${workflow.input.child}"}`) + `],[{"name":"echo","taskReferenceName":"e2","inputParameters":{}}]]},
 		  {"name":"jn","taskReferenceName":"jn","type":"JOIN","joinOn":["sw","e2"]}`),
-			"The Task nope_wf defined as a sub-workflow has no workflow definition available ", []string{"before"}, ""},
+			"The Task nope_input defined as a sub-workflow has no workflow definition available ", []string{"before"}, ""},
 		{"a version", wrap(sub(`{"name":"nope_wf","version":2}`)),
 			"", []string{"before", "sw"}, engine.TaskFailed},
 	}

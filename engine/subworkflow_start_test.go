@@ -90,7 +90,7 @@ func TestSubWorkflowTaskInputToChildKeepsSecretsOut(t *testing.T) {
 	res := h.run(`{"name":"wi_secret","version":1,"schemaVersion":2,"tasks":[
 	  {"name":"mk","taskReferenceName":"mk","type":"INLINE","inputParameters":{"tok":"${workflow.secrets.api_token}","evaluatorType":"javascript",
 	    "expression":"({name:'wi_built',version:1,schemaVersion:2,tasks:[{name:'set',taskReferenceName:'set',type:'SET_VARIABLE',inputParameters:{k:$.tok}}]})"}},
-	  {"name":"sw","taskReferenceName":"sw","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"wi_built","workflowDefinition":"${mk.output.result}"}}]}`, `{}`)
+	  {"name":"sw","taskReferenceName":"sw","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"wi_built","version":1,"workflowDefinition":"${mk.output.result}"}}]}`, `{}`)
 	wf := viewRun(t, h.e, res.RunID)
 	if wf.Status != engine.StatusCompleted {
 		t.Fatalf("%s %q", wf.Status, wf.Reason)

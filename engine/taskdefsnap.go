@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 
@@ -23,6 +24,10 @@ import (
 // stored by an older wfrun has no snapshot: it keeps taking the registry's
 // current definitions, as it always did.
 //
+// The same snapshot holds the versions the run's start pinned its
+// version-less SUB_WORKFLOW names to (subpin.go), which Conductor's
+// populateTaskDefinitions sets in the same pass.
+//
 // The snapshot is a part of the stored run of its own ("taskDefs",
 // runstore.Change.TaskDefs): written when the run is created and when it
 // takes other definitions (a restart with useLatestDefinitions, a restore),
@@ -34,19 +39,35 @@ import (
 const taskDefsPointer = "/taskDefs"
 
 // snapshotTaskDefs records the registered definitions of the run
-// definition's task names as they are now, to be written with the run's
-// next write. Without a registry there is nothing to record.
+// definition's task names as they are now, and the versions its
+// SUB_WORKFLOW tasks named without one are pinned to (subpin.go), to be
+// written with the run's next write; a name to pin without a definition
+// refuses it (noSubWorkflowDef). Without a registry there are no task
+// definitions to record (a run keeps the ones it has).
 func (r *runState) snapshotTaskDefs() error {
-	if r.e.taskDefs == nil {
-		return nil
+	pins, err := r.pinSubWorkflows()
+	if err != nil {
+		return err
 	}
-	snap := map[string]*TaskDef{}
-	r.registeredTaskNames(func(name string) {
-		if d, ok := r.e.taskDefs.TaskDef(name); ok && d != nil {
-			snap[name] = d
-		}
-	})
-	plain, err := json.Marshal(snap)
+	snap := r.taskDefSnap
+	if r.e.taskDefs != nil {
+		snap = map[string]*TaskDef{}
+		r.registeredTaskNames(func(name string) {
+			if d, ok := r.e.taskDefs.TaskDef(name); ok && d != nil {
+				snap[name] = d
+			}
+		})
+	}
+	var plain []byte
+	switch {
+	case len(pins) == 0 && snap == nil && r.subPins == nil:
+		return nil // nothing to keep, nothing kept
+	case len(pins) == 0 && snap != nil:
+		plain, err = json.Marshal(snap)
+	default:
+		// With pins: [task definitions or null, pins].
+		plain, err = json.Marshal([]any{snap, pins})
+	}
 	if err != nil {
 		return fmt.Errorf("task definitions: %w", err)
 	}
@@ -82,12 +103,26 @@ func (r *runState) openTaskDefs(sealed string) error {
 }
 
 // keepTaskDefs makes plain (sealed: its stored form) the run's snapshot;
-// changed: the next write carries it. A name of the definition it holds no
-// definition for is held as none (snapshots written before held it as
-// null).
+// changed: the next write carries it. plain is the task definitions by
+// name or, when the run pins sub-workflow versions, the JSON list [task
+// definitions or null, versions by name]. A name of the definition it
+// holds no definition for is held as none (snapshots written before held
+// it as null).
 func (r *runState) keepTaskDefs(sealed string, plain []byte, changed bool) error {
 	var snap map[string]*TaskDef
-	if err := json.Unmarshal(plain, &snap); err != nil || snap == nil {
+	var pins map[string]int
+	if trimmed := bytes.TrimSpace(plain); len(trimmed) > 0 && trimmed[0] == '[' {
+		var parts []json.RawMessage
+		if json.Unmarshal(trimmed, &parts) != nil || len(parts) != 2 || json.Unmarshal(parts[0], &snap) != nil ||
+			json.Unmarshal(parts[1], &pins) != nil || pins == nil {
+			return fmt.Errorf("taskDefs: damaged")
+		}
+		for name, v := range pins {
+			if v <= 0 {
+				return fmt.Errorf("taskDefs: sub-workflow %s pinned to version %d", name, v)
+			}
+		}
+	} else if err := json.Unmarshal(plain, &snap); err != nil || snap == nil {
 		return fmt.Errorf("taskDefs: damaged")
 	}
 	for name, d := range snap {
@@ -98,13 +133,15 @@ func (r *runState) keepTaskDefs(sealed string, plain []byte, changed bool) error
 			return fmt.Errorf("taskDefs: %s: %w", name, err)
 		}
 	}
-	r.registeredTaskNames(func(name string) {
-		if _, held := snap[name]; !held {
-			snap[name] = nil
-		}
-	})
+	if snap != nil {
+		r.registeredTaskNames(func(name string) {
+			if _, held := snap[name]; !held {
+				snap[name] = nil
+			}
+		})
+	}
 	r.mu.Lock()
-	r.doc.TaskDefs, r.taskDefSnap = sealed, snap
+	r.doc.TaskDefs, r.taskDefSnap, r.subPins = sealed, snap, pins
 	r.changedTaskDefs = r.changedTaskDefs || changed
 	r.mu.Unlock()
 	return nil

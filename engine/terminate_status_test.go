@@ -88,12 +88,14 @@ func TestTerminateWithAnInvalidLiteralStatusInALoopFails(t *testing.T) {
 // A definition a SUB_WORKFLOW's workflowDefinition expression gives is
 // taken as it is (SubWorkflowTaskMapper, SubWorkflow.start), without the
 // registration's checks: a TERMINATE there may take its status from an
-// expression, which it resolves when it runs.
+// expression, which it resolves when it runs. (The version is given:
+// without one the start would pin the name, which has no definition, and
+// be refused, as Conductor's MetadataMapperService refuses it.)
 func TestTerminateStatusExpressionInAnExpressionGivenSubWorkflow(t *testing.T) {
 	h := newHarness(t, nil)
 	res := h.run(`{"name":"w","tasks":[
 	  {"name":"c","taskReferenceName":"c","type":"SUB_WORKFLOW","inputParameters":{"st":"${workflow.input.st}"},
-	   "subWorkflowParam":{"name":"c","workflowDefinition":"${workflow.input.def}"}}]}`,
+	   "subWorkflowParam":{"name":"c","version":1,"workflowDefinition":"${workflow.input.def}"}}]}`,
 		`{"st":"COMPLETED","def":{"name":"c","tasks":[
 		  {"name":"t","taskReferenceName":"t","type":"TERMINATE","inputParameters":{"terminationStatus":"${workflow.input.st}","workflowOutput":{"by":"t"}}},
 		  {"name":"echo","taskReferenceName":"after","inputParameters":{}}]}}`)
