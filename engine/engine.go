@@ -674,9 +674,9 @@ type Completion struct {
 	Status string
 	// Output is the task's output, a JSON object.
 	Output json.RawMessage
-	// Reason is the task's reasonForIncompletion when Status is not
-	// COMPLETED (masked as every reason is); EmptyReason says an empty
-	// Reason is the empty text given as such (Conductor's "", not null).
+	// Reason is the task's reasonForIncompletion, whatever the status
+	// (masked as every reason is); EmptyReason says an empty Reason is
+	// the empty text given as such (Conductor's "", not null).
 	Reason      string
 	EmptyReason bool
 	// SubWorkflowID and CallbackAfterSeconds are those of Conductor's
@@ -690,10 +690,9 @@ type Completion struct {
 // CompleteTaskWith is CompleteTask for a completion that names an attempt
 // by id or carries a reason for incompletion. It returns the exact ref.
 func (e *Engine) CompleteTaskWith(ctx context.Context, runID string, c Completion) (string, error) {
+	// The reason whatever the status: Conductor's updateTask sets it on
+	// a task it completes too.
 	reason := givenReason{c.Reason, c.EmptyReason && c.Reason == ""}
-	if c.Status == "" || c.Status == TaskCompleted {
-		reason = givenReason{}
-	}
 	sub := &subUpdate{id: c.SubWorkflowID, callback: c.CallbackAfterSeconds}
 	if c.TaskID != "" {
 		return e.completeTaskReason(ctx, runID, c.Status, c.Output, c.TaskID, reason, "task with id "+c.TaskID, func(t *taskDoc) bool { return t.TaskID == c.TaskID }, sub)
@@ -864,6 +863,11 @@ func (e *Engine) storeUpdate(ctx context.Context, runID, status string, output j
 	case outside:
 		sig.Callback = sub.callback
 	case found.TaskType != TypeSubWorkflow:
+		if byRef {
+			// Conductor's TaskResult made from the pending task keeps
+			// its reasonForIncompletion.
+			sig.Reason, sig.EmptyReason = deref(found.Reason), found.Reason != nil && *found.Reason == ""
+		}
 	case sub != nil:
 		sig.SubWorkflowID, sig.Callback = sub.id, sub.callback
 	default:

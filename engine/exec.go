@@ -540,19 +540,31 @@ func (r *runState) beginRecord(ctx context.Context, wt *WorkflowTask, ref string
 
 // complete stores a task's output and marks it COMPLETED.
 func (r *runState) complete(ctx context.Context, rec *taskRecord, output []byte) error {
+	return r.completeReason(ctx, rec, output, givenReason{})
+}
+
+// completeReason is complete with the reasonForIncompletion the task
+// completes with (none unless an update gave one).
+func (r *runState) completeReason(ctx context.Context, rec *taskRecord, output []byte, reason givenReason) error {
 	if len(output) == 0 {
 		output = []byte("{}")
 	}
 	if err := r.setTaskData(rec, nil, output); err != nil {
 		return r.failTask(ctx, rec, TaskFailedTerminal, "output: "+err.Error())
 	}
-	return r.transition(ctx, rec, TaskCompleted, "")
+	return r.transitionReason(ctx, rec, TaskCompleted, reason.text, reason.empty)
 }
 
 // completeValid is complete for an output its executor built as valid JSON
 // (tasks.Result.OutputValid): masked and sealed like any other, without
 // being validated again.
 func (r *runState) completeValid(ctx context.Context, rec *taskRecord, output []byte) error {
+	return r.completeValidReason(ctx, rec, output, givenReason{})
+}
+
+// completeValidReason is completeValid with the reasonForIncompletion the
+// task completes with (completeReason).
+func (r *runState) completeValidReason(ctx context.Context, rec *taskRecord, output []byte, reason givenReason) error {
 	gen := r.sec.Generation()
 	mem, stored, err := r.sec.ProtectResolved(output, "/tasks/"+rec.TaskID+"/outputData")
 	if err != nil {
@@ -563,7 +575,7 @@ func (r *runState) completeValid(ctx context.Context, rec *taskRecord, output []
 	rec.outMem, rec.outStored = mem, stored
 	r.touchLocked(rec)
 	r.mu.Unlock()
-	return r.transition(ctx, rec, TaskCompleted, "")
+	return r.transitionReason(ctx, rec, TaskCompleted, reason.text, reason.empty)
 }
 
 // failTask marks rec failed and stops the run, unless the task is optional
@@ -823,11 +835,15 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 		}
 		switch res.Status {
 		case tasks.Completed:
-			complete := r.complete
+			// A worker's or an outside update's reasonForIncompletion
+			// stays on the completed task too, as Conductor's
+			// updateTask sets it whatever the status.
+			reason := givenReason{r.sec.Excerpt(res.Reason, maxReasonBytes), res.EmptyReason && res.Reason == ""}
+			complete := r.completeReason
 			if res.OutputValid && len(res.Output) > 0 {
-				complete = r.completeValid
+				complete = r.completeValidReason
 			}
-			if err := complete(ctx, rec, res.Output); err != nil {
+			if err := complete(ctx, rec, res.Output, reason); err != nil {
 				return err
 			}
 			if wt.Type == TypeTerminate {

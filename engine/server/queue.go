@@ -469,7 +469,10 @@ func (q *queue) deliverLocked(ctx context.Context, d *delivery, res workerResult
 	var r tasks.Result
 	switch res.Status {
 	case "COMPLETED":
+		// The update's reason stays on the completed task, as
+		// Conductor's updateTask sets it whatever the status.
 		r = tasks.Result{Status: tasks.Completed, Output: res.Output}
+		r.Reason, r.EmptyReason = res.reason(d)
 	case "FAILED", "FAILED_WITH_TERMINAL_ERROR":
 		// The reason as the update gives it, none when it gives none,
 		// "" when it gives "": Conductor's updateTask stores the

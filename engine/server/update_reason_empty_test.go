@@ -203,3 +203,70 @@ func TestEmptyReasonThroughAnotherProcess(t *testing.T) {
 		break
 	}
 }
+
+// TestCompletedUpdateKeepsReason: WorkflowExecutorOps.updateTask sets the
+// TaskResult's reasonForIncompletion on the task whatever its status, so
+// a worker completing its task with a reason leaves it on the COMPLETED
+// task, and a completion by reference keeps the pending task's
+// (TaskResult(pending)): by id here and through a serve process that
+// does not execute the run, and by reference after an IN_PROGRESS update
+// gave one.
+func TestCompletedUpdateKeepsReason(t *testing.T) {
+	ss := newSharedServers(t)
+	a, _ := ss.start(t)
+	b, _ := ss.start(t)
+	for path, body := range map[string]string{
+		"/api/metadata/taskdefs": `[{"name":"ckr_task","retryCount":0,"timeoutSeconds":0,"responseTimeoutSeconds":3600}]`,
+		"/api/metadata/workflow": `{"name":"ckr_flow","version":1,"schemaVersion":2,"tasks":[{"name":"ckr_task","taskReferenceName":"work","type":"SIMPLE"}]}`,
+	} {
+		if st, _, out := a.do(t, "POST", path, body); st != 200 && st != 204 {
+			t.Fatalf("%s: %d %s", path, st, out)
+		}
+	}
+	poll := func(s *testServer, id string) string {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+			_, _, body := s.do(t, "GET", "/api/tasks/poll/batch/ckr_task?workerid=w&count=1&timeout=500", "")
+			var got []map[string]any
+			if err := json.Unmarshal([]byte(body), &got); err != nil {
+				t.Fatalf("poll: %s", body)
+			}
+			if len(got) == 1 && got[0]["workflowInstanceId"] == id {
+				return got[0]["taskId"].(string)
+			}
+		}
+		t.Fatal("no task of the run handed out")
+		return ""
+	}
+	update := func(s *testServer, id, task, status, reason string) {
+		t.Helper()
+		body := fmt.Sprintf(`{"taskId":%q,"workflowInstanceId":%q,"status":%q,"reasonForIncompletion":%q}`, task, id, status, reason)
+		if st, _, out := s.do(t, "POST", "/api/tasks", body); st != 200 {
+			t.Fatalf("%s update: %d %s", status, st, out)
+		}
+	}
+	expect := func(id, reason string) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			st, got, has, run, _ := rawTaskReason(t, a.do, id)
+			if st == "COMPLETED" && run == "COMPLETED" && has && got == reason {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("run %s, task %s with reason %q (present %v); want both COMPLETED, the task's reason %q", run, st, got, has, reason)
+			}
+		}
+	}
+	for _, s := range []*testServer{a, b} {
+		_, _, id := a.do(t, "POST", "/api/workflow/ckr_flow", `{}`)
+		update(s, id, poll(s, id), "COMPLETED", "done, oddly")
+		expect(id, "done, oddly")
+	}
+	_, _, id := a.do(t, "POST", "/api/workflow/ckr_flow", `{}`)
+	update(a, id, poll(a, id), "IN_PROGRESS", "halfway")
+	poll(a, id)
+	if st, _, out := a.do(t, "POST", "/api/tasks/"+id+"/work/COMPLETED", `{}`); st != 200 {
+		t.Fatalf("COMPLETED update by reference: %d %s", st, out)
+	}
+	expect(id, "halfway")
+}

@@ -18,7 +18,8 @@ import (
 // system task so updated IN_PROGRESS as it is. A WAIT or HUMAN updated
 // IN_PROGRESS by reference through the Go client is stored so before the
 // answer (a read right after it shows it), keeping what an update by id
-// gave it, and still waits: a COMPLETED update by reference ends it.
+// gave it, and still waits: a COMPLETED update by reference ends it,
+// keeping its reason.
 func TestWaitUpdatedInProgressByRef(t *testing.T) {
 	for _, typ := range []string{"WAIT", "HUMAN"} {
 		t.Run(typ, func(t *testing.T) {
@@ -48,9 +49,10 @@ func TestWaitUpdatedInProgressByRef(t *testing.T) {
 			if _, _, err := c.tc.UpdateTaskByRefName(c.ctx, map[string]any{"done": true}, id, "wipr", "COMPLETED"); err != nil {
 				t.Fatalf("COMPLETED update by reference: %v", err)
 			}
+			// The pending task's reason stays (TaskResult(pending)).
 			wf := c.awaitStatus(id, "COMPLETED")
-			if got := wf.Tasks[0]; got.Status != "COMPLETED" || got.OutputData["done"] != true {
-				t.Fatalf("after a COMPLETED update: %s output %v; want COMPLETED with done", got.Status, got.OutputData)
+			if got := wf.Tasks[0]; got.Status != "COMPLETED" || got.OutputData["done"] != true || got.ReasonForIncompletion != "halfway" {
+				t.Fatalf("after a COMPLETED update by reference: %s output %v reason %q; want COMPLETED with done, halfway", got.Status, got.OutputData, got.ReasonForIncompletion)
 			}
 		})
 	}
