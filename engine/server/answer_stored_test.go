@@ -86,16 +86,25 @@ func TestStartAnswersOnceDecisionStored(t *testing.T) {
 		{"HUMAN", `{"name":"sd_human","taskReferenceName":"first","type":"HUMAN"}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			// The first write that records a task waiting is held.
-			runs := newGatedStore(func(_ context.Context, _ runstore.Store, _ string, ch *runstore.Change) bool {
+			// The first write that records a task waiting is held. The
+			// executor's memory shows the task waiting before that write
+			// begins, but nothing announces it until the write is done (an
+			// event, engine.WithWritten): the start, woken by an earlier
+			// change, may have looked before and wait, unwoken, for its
+			// deadline. So the held write wakes it, as any change of the
+			// run may then: it looks again while the write is held.
+			var srv *server.Server // set before the gate is armed
+			runs := newGatedStore(func(_ context.Context, _ runstore.Store, id string, ch *runstore.Change) bool {
 				for _, tk := range ch.Tasks {
 					if bytes.Contains(tk.Doc, []byte(`"awaitingCompletion":true`)) {
+						server.WakeDeciding(srv, id)
 						return true
 					}
 				}
 				return false
 			})
 			ts := newConductorServer(t, runs)
+			srv = ts.srv
 			waiting := make(chan struct{})
 			var once sync.Once
 			server.OnDecideWait(ts.srv, func() { once.Do(func() { close(waiting) }) })

@@ -42,6 +42,10 @@ func OnPollWriteWait(s *Server, f func()) { s.conductor.queue.pollWriteWait.Stor
 // decision its run's executor has made.
 func OnDecideWait(s *Server, f func()) { s.conductor.decideWait.Store(&f) }
 
+// WakeDeciding wakes the calls waiting for run id's decision, as a change
+// of the run does, so they look at the run again.
+func WakeDeciding(s *Server, id string) { s.conductor.pokeDeciding(id) }
+
 // OnTaskEndWait makes s call f each time an update's answer waits for the
 // write of its task's end.
 func OnTaskEndWait(s *Server, f func()) { s.conductor.endWait.Store(&f) }
