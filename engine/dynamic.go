@@ -47,8 +47,18 @@ func (r *runState) dynamicFork(wt *WorkflowTask, rec *taskRecord, _ []byte, done
 		return nil, err
 	}
 	refs := make([]string, len(tasks))
+	var names []string
 	for i, t := range tasks {
 		refs[i] = t.TaskReferenceName
+		if t.TaskDefinition == nil {
+			names = append(names, t.Name)
+		}
+	}
+	// ForkJoinDynamicTaskMapper gives each WorkflowTask it forks without
+	// a taskDefinition the one registered for its name now: the run holds
+	// it from here on (holdMapped), written with this record.
+	if err := r.holdMapped(names); err != nil {
+		return nil, err
 	}
 	in["forkedTasks"], in["forkedTaskDefs"] = refs, list
 	b, err := json.Marshal(in)
@@ -469,13 +479,18 @@ func (r *runState) dynamicTarget(ctx context.Context, wt *WorkflowTask) (name st
 		return "", false, &stopError{status: StatusFailed, reason: fmt.Sprintf("Cannot map a dynamic task: the task name in %s holds a secret value, which cannot name a task", wt.DynamicTaskNameParam)}
 	}
 	_, system = r.e.registry.Lookup(name)
-	if !system && !r.policy(wt).hasDef() {
-		if r.e.taskDefs == nil {
-			return "", false, &stopError{status: StatusFailed, reason: fmt.Sprintf("Invalid task specified.  Cannot find task by name %s in the task definitions", name)}
-		}
-		if _, ok := r.e.taskDefs.TaskDef(name); !ok {
-			return "", false, &stopError{status: StatusFailed, reason: fmt.Sprintf("Invalid task specified.  Cannot find task by name %s in the task definitions", name)}
-		}
+	if r.policy(wt).hasDef() {
+		return name, system, nil
+	}
+	// A DYNAMIC task a dynamic fork made without a definition:
+	// DynamicTaskMapper gives it the one registered for the name it
+	// resolves, now (held by the run from here on: mappedDef).
+	d, err := r.mappedDef(name)
+	if err != nil {
+		return "", false, err
+	}
+	if !system && d == nil {
+		return "", false, &stopError{status: StatusFailed, reason: fmt.Sprintf("Invalid task specified.  Cannot find task by name %s in the task definitions", name)}
 	}
 	return name, system, nil
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wfrun/wfrun/engine/runstore"
@@ -212,11 +213,15 @@ type runState struct {
 	reopenFailure                  string                 // a re-opened parent's kept failed task (reopen.go)
 	reopenKept                     map[string]bool        // a re-opened parent's failed tasks kept as they are, by id (reopen.go)
 	retryAsked                     map[string]bool        // ended attempts a retry asked to run again, by id (resume.go)
-	taskDefSnap                    map[string]*TaskDef    // the task definitions the run started with (taskdefsnap.go)
 	subPins                        map[string]int         // the versions its start pinned sub-workflow names to (subpin.go)
 	latest                         map[string]*taskRecord // ref without __N → latest attempt of any iteration
 	caseChecks                     map[string]*caseCheck  // SWITCH/DECISION inputs and cases mapperThrows resolved, by exact ref (mapperthrow.go)
 	wfDoc                          []byte                 // cached Workflow() document
+	// taskDefSnap is the task definitions the run applies, by name
+	// (taskdefsnap.go): replaced whole, never changed in place, as the
+	// dynamic tasks the run maps add theirs (holdMapped, under mapMu).
+	taskDefSnap atomic.Pointer[map[string]*TaskDef]
+	mapMu       sync.Mutex
 	// maskedAt is the masker size when the stored forms were last masked:
 	// a value registered later (a `_secrets` leaf read from the workflow
 	// input, say) is masked retroactively in everything stored before.

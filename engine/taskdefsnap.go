@@ -19,10 +19,15 @@ import (
 // tasks take their settings from there, and a name of the definition none
 // was registered for keeps having none (the names are the definition's, so
 // they are found again when the run is loaded rather than stored). A name
-// the definition does not hold (a DYNAMIC or FORK_JOIN_DYNAMIC task's) is
-// looked up when the task is scheduled, as Conductor's mappers do. A run
-// stored by an older wfrun has no snapshot: it keeps taking the registry's
-// current definitions, as it always did.
+// the definition does not hold (a FORK_JOIN_DYNAMIC's task, the task a
+// DYNAMIC task of one resolves) is looked up when the task is mapped, as
+// Conductor's mappers do, and the snapshot holds it from then on
+// (holdMapped, "none" included): ForkJoinDynamicTaskMapper and
+// DynamicTaskMapper copy the definition onto the WorkflowTask stored with
+// the task, so a definition registered or changed later applies neither
+// to the task's retries and timeouts nor to its record. A run stored by an
+// older wfrun has no snapshot: it keeps taking the registry's current
+// definitions, as it always did.
 //
 // The same snapshot holds the versions the run's start pinned its
 // version-less SUB_WORKFLOW names to (subpin.go), which Conductor's
@@ -49,7 +54,7 @@ func (r *runState) snapshotTaskDefs() error {
 	if err != nil {
 		return err
 	}
-	snap := r.taskDefSnap
+	snap := r.snap()
 	if r.e.taskDefs != nil {
 		snap = map[string]*TaskDef{}
 		r.registeredTaskNames(func(name string) {
@@ -141,10 +146,113 @@ func (r *runState) keepTaskDefs(sealed string, plain []byte, changed bool) error
 		})
 	}
 	r.mu.Lock()
-	r.doc.TaskDefs, r.taskDefSnap, r.subPins = sealed, snap, pins
+	r.doc.TaskDefs, r.subPins = sealed, pins
+	if snap != nil {
+		r.taskDefSnap.Store(&snap)
+	} else {
+		r.taskDefSnap.Store(nil)
+	}
 	r.changedTaskDefs = r.changedTaskDefs || changed
 	r.mu.Unlock()
 	return nil
+}
+
+// snap is the run's snapshot, nil when it has none.
+func (r *runState) snap() map[string]*TaskDef {
+	if p := r.taskDefSnap.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// holdMapped adds to the run's snapshot the registered definition of each
+// name it does not hold yet (none when none is registered), as a dynamic
+// fork or a DYNAMIC task made at run time maps tasks of those names: the
+// snapshot, a part of the stored run written once per change, holds a
+// definition once per run however many tasks take it (SPEC §8). The next
+// write carries it, with the record of the mapping. A run without a
+// snapshot (no registry, or stored by an older wfrun) is left as it is.
+//
+// A name the snapshot holds keeps its definition: the one the run started
+// with for a name of its definition, the one of the first mapping for
+// another (Conductor's mapper would take the registry's of each mapping).
+func (r *runState) holdMapped(names []string) error {
+	if r.e.taskDefs == nil || r.snap() == nil {
+		return nil
+	}
+	r.mapMu.Lock()
+	defer r.mapMu.Unlock()
+	old := r.snap()
+	var add map[string]*TaskDef
+	for _, name := range names {
+		if name == "" {
+			continue
+		}
+		if _, held := old[name]; held {
+			continue
+		}
+		if _, dup := add[name]; dup {
+			continue
+		}
+		if add == nil {
+			add = map[string]*TaskDef{}
+		}
+		d, ok := r.e.taskDefs.TaskDef(name)
+		if !ok {
+			d = nil
+		}
+		add[name] = d
+	}
+	if len(add) == 0 {
+		return nil
+	}
+	merged := make(map[string]*TaskDef, len(old)+len(add))
+	for name, d := range old {
+		merged[name] = d
+	}
+	for name, d := range add {
+		merged[name] = d
+	}
+	r.mu.Lock()
+	pins := r.subPins // set with the snapshot, before the run executes
+	r.mu.Unlock()
+	var plain []byte
+	var err error
+	if len(pins) > 0 {
+		plain, err = json.Marshal([]any{merged, pins}) // keepTaskDefs' form with pins
+	} else {
+		plain, err = json.Marshal(merged)
+	}
+	if err != nil {
+		return fmt.Errorf("task definitions: %w", err)
+	}
+	sealed, err := r.sec.Seal(plain, taskDefsPointer)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.doc.TaskDefs = sealed
+	r.taskDefSnap.Store(&merged)
+	r.changedTaskDefs = true
+	r.mu.Unlock()
+	return nil
+}
+
+// mappedDef is the definition a task of name made at run time takes (nil:
+// none), held from its first mapping on (holdMapped); the registry's of
+// the moment for a run without a snapshot.
+func (r *runState) mappedDef(name string) (*TaskDef, error) {
+	if r.e.taskDefs == nil {
+		return nil, nil
+	}
+	if err := r.holdMapped([]string{name}); err != nil {
+		return nil, err
+	}
+	if snap := r.snap(); snap != nil {
+		return snap[name], nil
+	}
+	d, _ := r.e.taskDefs.TaskDef(name)
+	return d, nil
 }
 
 // taskDefsPartLocked is the run's snapshot as its stored part, a JSON
@@ -161,8 +269,8 @@ func (r *runState) taskDefsPartLocked() []byte {
 // run's definition that has no definition there either takes the ad-hoc
 // one (adHocTaskDef), as Conductor populates every task of the
 // WorkflowDef it starts. The snapshot is set before the run executes
-// (when it is created, loaded or prepared for a restart) and only read
-// while it does: no lock.
+// (when it is created, loaded or prepared for a restart) and replaced
+// whole when a mapping adds to it (holdMapped): read without a lock.
 func (r *runState) policy(wt *WorkflowTask) taskPolicy {
 	if d := wt.dynamicOf; d != nil && wt.TaskDefinition == nil {
 		// A DYNAMIC task's resolved task: the DYNAMIC task's definition
@@ -172,8 +280,8 @@ func (r *runState) policy(wt *WorkflowTask) taskPolicy {
 			return policyOf(wt, p.def)
 		}
 	}
-	if wt.TaskDefinition == nil && r.taskDefSnap != nil {
-		if td, held := r.taskDefSnap[wt.Name]; held {
+	if snap := r.snap(); wt.TaskDefinition == nil && snap != nil {
+		if td, held := snap[wt.Name]; held {
 			if td == nil {
 				td = r.adHocDef(wt)
 			}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/json"
 
 	"github.com/tidwall/gjson"
@@ -15,8 +16,9 @@ import (
 // (serve's Conductor Task records, their workflowTask.taskDefinition) shows
 // the settings the run uses, not the registry's of the moment, as
 // Conductor's Task carries the TaskDef its WorkflowTask was populated with
-// when the run started. A name the run holds no definition for is left
-// out, and so is the member when the run has none: no snapshot (a run
+// when the run started (or the one a dynamic task took when it was
+// mapped: holdMapped). A name the run holds no definition for is null,
+// and the member is left out when the run has none: no snapshot (a run
 // without a registry, or stored by an older wfrun) or one this engine
 // cannot open (another keyring's: the view does not guess). A definition
 // holds no secret's value by design; one pasted into an inputTemplate is
@@ -33,9 +35,7 @@ const taskDefsMember = "taskDefinitions"
 func (e *Engine) withTaskDefs(id string, doc []byte, sec *runsecrets.Run) []byte {
 	var snap map[string]*TaskDef
 	if r := e.activeRun(id); r != nil {
-		r.mu.Lock()
-		snap = r.taskDefSnap
-		r.mu.Unlock()
+		snap = r.snap()
 	} else {
 		sealed := gjson.GetBytes(doc, "taskDefs")
 		if sealed.Type != gjson.String || sealed.Str == "" || e.keyring == nil {
@@ -48,16 +48,26 @@ func (e *Engine) withTaskDefs(id string, doc []byte, sec *runsecrets.Run) []byte
 			}
 		}
 		plain, err := sec.Open(sealed.Str, taskDefsPointer)
-		if err != nil || json.Unmarshal(plain, &snap) != nil {
+		if err != nil {
+			return doc
+		}
+		if trimmed := bytes.TrimSpace(plain); len(trimmed) > 0 && trimmed[0] == '[' {
+			// [task definitions, sub-workflow pins] (keepTaskDefs).
+			var parts []json.RawMessage
+			if json.Unmarshal(trimmed, &parts) != nil || len(parts) != 2 {
+				return doc
+			}
+			plain = parts[0]
+		}
+		if json.Unmarshal(plain, &snap) != nil {
 			return doc
 		}
 	}
-	held := make(map[string]*TaskDef, len(snap))
-	for name, d := range snap {
-		if d != nil {
-			held[name] = d
-		}
-	}
+	// A name held with none shows as null: none applies to the tasks of
+	// that name, whatever is registered since (a task of the run's
+	// definition then takes the ad-hoc one, as it would without the
+	// member; one a mapping made takes none: holdMapped).
+	held := snap
 	if len(held) == 0 {
 		return doc
 	}

@@ -343,6 +343,12 @@ func (rs *recordShaper) definitionOf(wt map[string]any, forked bool) any {
 		return d
 	}
 	if forked {
+		if d, held := rs.started[name]; held {
+			// The definition the run took for the name when a
+			// mapping made the task (null: none), as the mapper
+			// copied it onto the WorkflowTask stored with the task.
+			return d
+		}
 		return rs.registered(name)
 	}
 	typ, _ := wt["type"].(string)
@@ -352,10 +358,9 @@ func (rs *recordShaper) definitionOf(wt map[string]any, forked bool) any {
 	return nil
 }
 
-// registered is the definition registered for task name, as the engine
-// applies it to a task a dynamic fork made (the registry's, looked up when
-// the task is scheduled; the run keeps none for a name its definition does
-// not hold), nil when none is.
+// registered is the definition registered for task name now, as the
+// engine applies it to a task a dynamic fork made in a run that holds no
+// definitions (one stored by an older wfrun), nil when none is.
 func (rs *recordShaper) registered(name string) any {
 	if name == "" || rs.s.conductor == nil || rs.s.conductor.defs == nil {
 		return nil
@@ -437,7 +442,16 @@ func (rs *recordShaper) complete(t map[string]any, retried bool) {
 		wt, _ = rs.workflowTask(baseRef(ref)).(map[string]any)
 	}
 	if wt != nil {
+		own := wt["taskDefinition"] != nil
 		wt = dynamicNameRan(subWorkflowVersionRan(wt, t), t)
+		if !own && wt["type"] == engine.TypeDynamic && (rs.forked[ref] || rs.forked[baseRef(ref)]) {
+			// A DYNAMIC task a dynamic fork made without a
+			// definition: DynamicTaskMapper gives it the one of the
+			// name it resolves (held by the run since).
+			if d := rs.definitionOf(wt, true); d != nil {
+				wt["taskDefinition"] = rs.s.maskValue(d)
+			}
+		}
 		t["workflowTask"] = wt
 		if d := wt["taskDefinition"]; d != nil {
 			t["taskDefinition"] = d
