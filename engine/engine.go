@@ -881,6 +881,11 @@ func (e *Engine) storeUpdate(ctx context.Context, runID, status string, output j
 			sig.Reason, sig.EmptyReason = deref(found.Reason), found.Reason != nil && *found.Reason == ""
 		}
 	}
+	// The reason too: it may quote a value the run protects, and this
+	// process has no masker for the run (signalseal.go).
+	if err := sealSignalReason(sec, found.ReferenceTaskName, &sig); err != nil {
+		return "", "", err
+	}
 	key := found.ReferenceTaskName
 	if found.TaskType == TypeSubWorkflow {
 		// Applied in the order stored, each to the attempt it updates

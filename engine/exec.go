@@ -1596,19 +1596,7 @@ func (r *runState) takeSignals(ctx context.Context) error {
 		if json.Unmarshal(sigs[k], &s) != nil {
 			continue
 		}
-		if s.SealedOutput != "" {
-			ref := k
-			if u, ok := updateRef(k); ok {
-				ref = u
-			}
-			out, err := r.sec.OpenCompletion(ref, s.SealedOutput)
-			if err != nil {
-				s = signal{Status: TaskFailedTerminal, Reason: "external completion: " + err.Error()}
-			} else {
-				s.Output, s.SealedOutput, s.opened = out, "", true
-			}
-		}
-		r.pendLocked(k, s)
+		r.pendLocked(k, r.openSignal(k, s)) // signalseal.go
 	}
 	// Whoever waits for a signal (runChild) looks at pending again.
 	if r.taken != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/runsecrets"
 )
 
 // ErrLeaseLost: another process took the run over while this one executed
@@ -177,7 +178,15 @@ func (e *Engine) terminate(ctx context.Context, id, reason string, prep func(*ru
 			}
 			return e.terminateChildren(ctx, id, reason)
 		}
-		payload, _ := json.Marshal(signal{Status: StatusTerminated, Reason: reason})
+		sig := signal{Status: StatusTerminated, Reason: reason}
+		sec, err := runsecrets.New(id, nil, e.keyring)
+		if err != nil {
+			return err
+		}
+		if err := sealSignalReason(sec, terminateSignal, &sig); err != nil {
+			return err
+		}
+		payload, _ := json.Marshal(sig)
 		if err := e.runs.PutSignal(ctx, id, terminateSignal, payload); err != nil {
 			return err
 		}

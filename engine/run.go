@@ -305,13 +305,17 @@ type runState struct {
 }
 
 // signal is an external completion, or a re-open order
-// (reopen_executing.go). Its output is written sealed (SealedOutput,
-// runsecrets.SealCompletion) and opened by the runner.
+// (reopen_executing.go). Its output and reason are written sealed
+// (SealedOutput, runsecrets.SealCompletion; SealedReason,
+// SealCompletionReason: signalseal.go) and opened by the runner.
 type signal struct {
 	Status       string          `json:"status"`
 	Output       json.RawMessage `json:"output,omitempty"`
 	SealedOutput string          `json:"sealedOutput,omitempty"`
-	Reason       string          `json:"reason,omitempty"`
+	// Reason is in clear only in memory, once opened, or in a signal
+	// stored by an older wfrun (read, and masked where used, as before).
+	Reason       string `json:"reason,omitempty"`
+	SealedReason string `json:"sealedReason,omitempty"`
 	// EmptyReason: the update gave the empty reason (Conductor's "", not
 	// null); a signal stored without it gave none.
 	EmptyReason bool `json:"emptyReason,omitempty"`

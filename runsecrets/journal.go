@@ -182,4 +182,24 @@ func (r *Run) OpenCompletion(ref, sealed string) ([]byte, error) {
 	return r.openString(sealed, completionPointer(ref))
 }
 
+// SealCompletionReason seals the reasonForIncompletion of an externally
+// updated task (or of a signal named ref) at the moment it is written:
+// like its output, a reason may quote a value the run protects, and the
+// process writing it has no masker for the run. It opens only with
+// OpenCompletionReason for the same run and ref, not as an output.
+func (r *Run) SealCompletionReason(ref, reason string) (string, error) {
+	return r.sealString([]byte(reason), completionReasonPointer(ref))
+}
+
+// OpenCompletionReason opens a SealCompletionReason text for ref. The
+// runner masks the reason (Excerpt) where it stores or tells it.
+func (r *Run) OpenCompletionReason(ref, sealed string) (string, error) {
+	b, err := r.openString(sealed, completionReasonPointer(ref))
+	return string(b), err
+}
+
 func completionPointer(ref string) string { return "/signals/" + escapePointer(ref) + "/output" }
+
+func completionReasonPointer(ref string) string {
+	return "/signals/" + escapePointer(ref) + "/reason"
+}
