@@ -886,14 +886,14 @@ func (e *Engine) storeUpdate(ctx context.Context, runID, status string, output j
 	if err := sealSignalReason(sec, found.ReferenceTaskName, &sig); err != nil {
 		return "", "", err
 	}
-	key := found.ReferenceTaskName
-	if found.TaskType == TypeSubWorkflow {
-		// Applied in the order stored, each to the attempt it updates
-		// (by reference, the one pending now): subworkflow_update.go.
-		key = e.updateSignalKey(found.ReferenceTaskName)
-		if sig.TaskID == "" {
-			sig.TaskID = found.TaskID
-		}
+	// Each update under a key of its own, applied in the order stored: a
+	// later one (an IN_PROGRESS after a completion) no longer replaces
+	// one not taken yet (subworkflow_update.go, pendLocked).
+	key := e.updateSignalKey(found.ReferenceTaskName)
+	if found.TaskType == TypeSubWorkflow && sig.TaskID == "" {
+		// Each to the attempt it updates (by reference, the one
+		// pending now): subworkflow_update.go.
+		sig.TaskID = found.TaskID
 	}
 	payload, _ := json.Marshal(sig)
 	if err := e.runs.PutSignal(ctx, runID, key, payload); err != nil {

@@ -1195,7 +1195,7 @@ func (r *runState) remoteOrSignal(ctx context.Context, t RemoteTask, ref string)
 			if sig, ok := r.takePending(ref); ok && (sig.TaskID == "" || sig.TaskID == t.TaskID) {
 				cancel()
 				<-done
-				return tasks.Result{Status: tasks.Status(sig.Status), Output: sig.Output, Reason: sig.Reason, EmptyReason: sig.EmptyReason}
+				return sig.result()
 			}
 		case <-tick.C:
 			if sig, ok := r.takePending(ref); ok {
@@ -1204,7 +1204,7 @@ func (r *runState) remoteOrSignal(ctx context.Context, t RemoteTask, ref string)
 				}
 				cancel()
 				<-done
-				return tasks.Result{Status: tasks.Status(sig.Status), Output: sig.Output, Reason: sig.Reason, EmptyReason: sig.EmptyReason}
+				return sig.result()
 			}
 		}
 	}
@@ -1435,7 +1435,7 @@ func (r *runState) waitTask(ctx context.Context, wt *WorkflowTask, rec *taskReco
 		moved := r.signalsTaken() // an update IN_PROGRESS is told of: taken at once
 		if sig, ok := r.takePending(rec.Ref); ok {
 			if sig.Status != TaskInProgress {
-				return tasks.Result{Status: tasks.Status(sig.Status), Output: sig.Output, Reason: sig.Reason, EmptyReason: sig.EmptyReason}
+				return sig.result()
 			}
 			if sig.TaskID == "" || sig.TaskID == rec.TaskID {
 				if err := r.waitProgress(ctx, rec, &sig); err != nil {
@@ -1564,12 +1564,14 @@ func waitInputText(v json.RawMessage) string {
 	return s
 }
 
+// takePending takes the pending signal of ref, the next update queued
+// behind it moving up (dropPendingLocked).
 func (r *runState) takePending(ref string) (signal, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s, ok := r.pending[ref]
 	if ok {
-		delete(r.pending, ref)
+		r.dropPendingLocked(ref)
 	}
 	return s, ok
 }

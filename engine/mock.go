@@ -432,7 +432,7 @@ func (r *runState) mocked(ctx context.Context, wt *WorkflowTask, rec *taskRecord
 		if sig, ok := r.takePending(rec.Ref); ok {
 			// Completed from outside meanwhile (a resumed run's task the
 			// test had left waiting): it waits for no mock.
-			return tasks.Result{Status: tasks.Status(sig.Status), Output: sig.Output, Reason: sig.Reason}, true
+			return sig.result(), true
 		}
 		if !progressed {
 			r.awaitMock(rec, wt.Type == TypeSimple || r.test.mockedRef(rec.Ref))
@@ -644,7 +644,7 @@ func (r *runState) parkTest(ctx context.Context, rec *taskRecord, progressed boo
 			r.pollSignals(ctx)
 		}
 		if sig, ok := r.takePending(rec.Ref); ok {
-			return tasks.Result{Status: tasks.Status(sig.Status), Output: sig.Output, Reason: sig.Reason}
+			return sig.result()
 		}
 		select {
 		case <-ctx.Done():

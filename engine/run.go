@@ -237,6 +237,10 @@ type runState struct {
 	logIdx taskLogIndex
 	// pending external completions (signals), by exact ref
 	pending map[string]signal
+	// queued: the updates of a task that came after its pending one, in
+	// the order they were stored (pendLocked; takePending moves the next
+	// one up).
+	queued map[string][]signal
 	// taken is closed (and dropped) when takeSignals moves signals into
 	// pending: runChild waits on it (signalsTaken).
 	taken chan struct{}

@@ -1,6 +1,9 @@
 package engine
 
-import "github.com/wfrun/wfrun/runsecrets"
+import (
+	"github.com/wfrun/wfrun/runsecrets"
+	"github.com/wfrun/wfrun/tasks"
+)
 
 // A signal rests in the run store (a bolt bucket, a Redis hash, and so
 // its AOF and RDB files) until the process executing its run takes it:
@@ -60,4 +63,11 @@ func (r *runState) openSignal(k string, s signal) signal {
 		s.Reason, s.SealedReason = reason, ""
 	}
 	return s
+}
+
+// result is the task result update s gives: its status, output and
+// reason, "" told from none (EmptyReason). Every place that ends a task
+// with a signal builds it here.
+func (s signal) result() tasks.Result {
+	return tasks.Result{Status: tasks.Status(s.Status), Output: s.Output, Reason: s.Reason, EmptyReason: s.EmptyReason}
 }

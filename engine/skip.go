@@ -231,7 +231,7 @@ func (r *runState) applySkip(ctx context.Context, ref string, bySkipTask bool) (
 		}
 		wt, known := r.def.Task(ref)
 		if !known || r.byRef[ref] != nil || terminalWorkflow(r.doc.Status) {
-			delete(r.pending, ref)
+			r.dropPendingLocked(ref)
 			r.mu.Unlock()
 			return nil, nil
 		}
@@ -270,7 +270,7 @@ func (r *runState) applySkip(ctx context.Context, ref string, bySkipTask bool) (
 			r.mu.Unlock()
 			continue // a rerun's id for ref changed meanwhile: sealed again under it
 		}
-		delete(r.pending, ref)
+		r.dropPendingLocked(ref)
 		if kept {
 			r.takeKeptIDLocked(ref) // the rerun's id is served (rerun.go)
 		}

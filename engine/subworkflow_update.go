@@ -96,24 +96,23 @@ func (e *Engine) ownChild(ctx context.Context, parent, taskID, id string) bool {
 // has ended the task, a later one finds it ended and changes nothing. A
 // run takes its updates from the run store, where a later signal under
 // the same key replaces an earlier one not taken yet: so each update of a
-// SUB_WORKFLOW task is stored under a key of its own, ordered by when it
-// was stored (Engine.updateSignalKey), names the attempt it updates (by
-// reference, the pending one, as Conductor's TaskResult built from the
-// pending task names it), and is applied in that order: an update that
+// task is stored under a key of its own, ordered by when it was stored
+// (Engine.updateSignalKey), and applied in that order: an update that
 // comes after a final one of the same attempt, stored or pending, is
-// dropped (pendLocked). Updates stored through processes whose clocks
+// dropped (pendLocked). An update of a SUB_WORKFLOW task names the
+// attempt it updates (by reference, the pending one, as Conductor's
+// TaskResult built from the pending task names it). Updates stored through processes whose clocks
 // differ are ordered by those clocks; two stored on the same nanosecond
 // by two engines sharing the store, by the engines' ids.
 
-// updateSignalPrefix prefixes the signal key of an update of a
-// SUB_WORKFLOW task: the prefix, a sequence of 20 digits, a dot, the id of
+// updateSignalPrefix prefixes the signal key of an update of a task
+// (a SUB_WORKFLOW task's only, in an older wfrun): the prefix, a sequence of 20 digits, a dot, the id of
 // the engine that stored it, a space, the task's reference. (Keys stored
 // by an older wfrun have no dot and id: they sort before a key of the
 // same sequence that has them.)
 const updateSignalPrefix = "__wfrun_update "
 
-// updateSignalKey is the run-store key of an update of SUB_WORKFLOW task
-// ref: its sequence is the wall-clock time it is stored (nanoseconds),
+// updateSignalKey is the run-store key of an update of task ref: its sequence is the wall-clock time it is stored (nanoseconds),
 // after any this engine gave before (e.updateSeq), then the engine's id
 // (e.owner), which tells apart two keys that two engines sharing the
 // store gave on the same nanosecond: each update keeps a key of its own
@@ -160,11 +159,16 @@ func finalUpdate(s signal) bool {
 	return false
 }
 
-// pendLocked puts signal s, stored under key k, in r.pending: an update
-// of a SUB_WORKFLOW task under its task's reference, unless a final update
-// of the same attempt waits there (it came first: it stands, as Conductor
-// ignores an update of a task that has ended; an update that came before
-// a final one changes nothing the final one does not set again).
+// pendLocked puts signal s, stored under key k, in r.pending. An update
+// of a task (an update key) goes under its task's reference, behind the
+// updates of that task taken before it and not applied yet
+// (r.queued), unless a final update of the same attempt is among them:
+// it came first and stands, as Conductor ignores an update of a task
+// that has ended. So each update is applied in the order stored, an
+// update IN_PROGRESS (and its answer) as much as a completion.
+// A signal under another key (a skip, one stored by an older wfrun under
+// the task's reference) replaces the one pending there, unless it is an
+// update IN_PROGRESS and a final one waits there.
 func (r *runState) pendLocked(k string, s signal) {
 	ref, update := updateRef(k)
 	if !update {
@@ -176,14 +180,46 @@ func (r *runState) pendLocked(k string, s signal) {
 		r.pending[k] = s
 		return
 	}
-	if prev, ok := r.pending[ref]; ok && finalUpdate(prev) && prev.TaskID != "" && prev.TaskID == s.TaskID {
+	prev, ok := r.pending[ref]
+	if !ok {
+		r.pending[ref] = s
 		return
 	}
-	r.pending[ref] = s
+	line := r.queued[ref]
+	for _, p := range append([]signal{prev}, line...) {
+		if finalUpdate(p) && (p.TaskID == "" || s.TaskID == "" || p.TaskID == s.TaskID) {
+			return
+		}
+	}
+	if r.queued == nil {
+		r.queued = map[string][]signal{}
+	}
+	r.queued[ref] = append(line, s)
+}
+
+// dropPendingLocked removes the pending signal of ref: the next update
+// queued behind it (pendLocked) becomes the pending one, and whoever
+// waits for signals (signalsTaken) looks again.
+func (r *runState) dropPendingLocked(ref string) {
+	delete(r.pending, ref)
+	line := r.queued[ref]
+	if len(line) == 0 {
+		return
+	}
+	r.pending[ref] = line[0]
+	if len(line) == 1 {
+		delete(r.queued, ref)
+	} else {
+		r.queued[ref] = line[1:]
+	}
+	if r.taken != nil {
+		close(r.taken)
+		r.taken = nil
+	}
 }
 
 // signalOrder sorts the keys of a batch of signals: the updates of
-// SUB_WORKFLOW tasks after the others, in the order they were stored.
+// tasks after the others, in the order they were stored.
 func signalOrder(keys []string) {
 	sort.SliceStable(keys, func(i, j int) bool {
 		_, ui := updateRef(keys[i])
@@ -416,7 +452,7 @@ func (r *runState) updateBeforeStart(ctx context.Context, rec *taskRecord, canRe
 	sig, ok := r.pending[rec.Ref]
 	ok = ok && (sig.TaskID == "" || sig.TaskID == rec.TaskID) && (finalUpdate(sig) || sig.Status == TaskInProgress)
 	if ok {
-		delete(r.pending, rec.Ref)
+		r.dropPendingLocked(rec.Ref)
 	}
 	r.mu.Unlock()
 	if !ok {
