@@ -76,7 +76,11 @@ type Definition struct {
 
 	raw        []byte
 	outputTmpl *interpolate.Template
-	refs       map[string]*WorkflowTask // every taskReferenceName, nested included
+	// fromRunData: built at run time from run data (a SUB_WORKFLOW's
+	// workflowDefinition expression, START_WORKFLOW's workflowDef); its
+	// runs store it through their secret boundary (protectDefinition).
+	fromRunData bool
+	refs        map[string]*WorkflowTask // every taskReferenceName, nested included
 	// adHoc: each named task's ad-hoc definition (adHocTaskDef), built once
 	// when the definition is validated and shared, read-only, by its runs.
 	adHoc map[*WorkflowTask]*TaskDef

@@ -440,7 +440,7 @@ func (r *runState) encodeLocked() ([]byte, error) {
 	}
 	// The run's log is not part of it: what is encoded whole is never
 	// resumed from (an archived run is restarted afresh).
-	return runstore.Assemble(head, r.inStored, r.outStored, r.varStored, r.taskDefsPartLocked(), r.mocksPartLocked(), nil, encs, r.def.raw)
+	return runstore.Assemble(head, r.inStored, r.outStored, r.varStored, r.taskDefsPartLocked(), r.mocksPartLocked(), nil, encs, r.storedDefinitionLocked())
 }
 
 // changeLocked is what the next write carries: the head, the workflow
@@ -476,7 +476,7 @@ func (r *runState) changeLocked(full bool) (_ *runstore.Change, err error) {
 		for _, t := range r.tasks {
 			r.touchLocked(t)
 		}
-		ch.DefinitionHash, ch.Definition = r.doc.DefinitionHash, r.def.raw
+		ch.DefinitionHash, ch.Definition = r.doc.DefinitionHash, r.storedDefinitionLocked()
 		r.changedTaskDefs, r.changedMocks = true, true
 	}
 	if r.changedMocks {

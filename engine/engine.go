@@ -416,6 +416,9 @@ func (e *Engine) newRun(ctx context.Context, def *Definition, input json.RawMess
 	if err := r.newSecrets(parent); err != nil {
 		return nil, err
 	}
+	if err := r.protectDefinition(); err != nil { // subworkflow.go
+		return nil, err
+	}
 	if err := r.snapshotTaskDefs(); err != nil { // taskdefsnap.go
 		return nil, err
 	}
@@ -565,7 +568,7 @@ func (e *Engine) load(ctx context.Context, id string, allowArchived bool, parent
 
 // loadDoc rebuilds the in-memory state of a persisted run.
 func (e *Engine) loadDoc(ctx context.Context, id string, _ []byte, d *runDoc, parent *runsecrets.Run) (*runState, error) {
-	def, err := e.Parse(d.WorkflowDefinition)
+	def, err := e.parseStored(d.WorkflowDefinition) // subworkflow.go
 	if err != nil {
 		return nil, fmt.Errorf("run %s: stored definition: %w", id, err)
 	}
@@ -575,6 +578,9 @@ func (e *Engine) loadDoc(ctx context.Context, id string, _ []byte, d *runDoc, pa
 	r.resumed = true
 	if err := r.newSecrets(parent); err != nil {
 		return nil, fmt.Errorf("run %s: %w", id, err)
+	}
+	if err := r.openDefinition(); err != nil {
+		return nil, fmt.Errorf("run %s: stored definition: %w", id, err)
 	}
 	if err := r.openLog(ctx, d); err != nil {
 		return nil, fmt.Errorf("run %s: %w", id, err)

@@ -606,6 +606,7 @@ func (r *runState) keptSubWorkflowStart(wt *WorkflowTask, rec *taskRecord) (*kep
 		if k.def, err = r.e.parseUnregistered(v.Definition); err != nil {
 			return nil, fmt.Errorf("subWorkflowDefinition: %w", err)
 		}
+		k.def.fromRunData = true
 		if err := onlySecretsOf(r.def, k.def, "subWorkflowDefinition"); err != nil {
 			return nil, err
 		}

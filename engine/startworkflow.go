@@ -71,6 +71,7 @@ func (r *runState) startWorkflowTask(ctx context.Context, rec *taskRecord) tasks
 	case len(req.WorkflowDef) > 0 && req.WorkflowDef[0] == '{':
 		def, err = r.e.Parse(req.WorkflowDef)
 		if err == nil {
+			def.fromRunData = true // its `_secrets` in clear (rec.inMem)
 			// Conductor validates the request as its start endpoint does.
 			err = CheckRegistrable(def)
 		}

@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/wfrun/wfrun/interpolate"
 	"github.com/wfrun/wfrun/masking"
+	"github.com/wfrun/wfrun/runsecrets"
 )
 
 // subWorkflowName resolves a SUB_WORKFLOW's subWorkflowParam name and
@@ -150,6 +152,7 @@ func (r *runState) subWorkflowDefinition(ctx context.Context, wt *WorkflowTask, 
 	if err != nil {
 		return nil, fmt.Errorf("subWorkflowParam.workflowDefinition: %w", err)
 	}
+	def.fromRunData = true
 	if err := onlySecretsOf(r.def, def, "subWorkflowParam.workflowDefinition"); err != nil {
 		return nil, err
 	}
@@ -813,4 +816,94 @@ func childIDOutput(out json.RawMessage, id string, edit childIDEdit) (res json.R
 // words it.
 func parentTerminatedReason(reason string) string {
 	return "Parent workflow has been terminated with reason: " + reason
+}
+
+// definitionPointer binds the sealed `_secrets` members of a stored
+// definition built from run data (protectDefinition).
+const definitionPointer = "/workflowDefinition"
+
+// protectDefinition makes the stored form of a definition built from run
+// data (Definition.fromRunData) pass the run's secret boundary, as its
+// input does (runsecrets.Protect): its `_secrets` members sealed, bound to
+// the run, so no value they hold reaches the store, whose definitions part
+// is keyed by hash and never rewritten. The run executes the definition
+// as it was built; a resume opens the sealed members again
+// (openDefinition). A registered secret's value outside `_secrets` would
+// be stored masked, and a resumed run would read "***" where the value
+// was: such a definition is refused before the run starts. r.mu is not
+// held: the run is not shared yet.
+func (r *runState) protectDefinition() error {
+	if !r.def.fromRunData {
+		return nil
+	}
+	mem, stored, err := r.sec.Protect(r.def.raw, definitionPointer)
+	if err != nil {
+		return fmt.Errorf("workflow definition built at run time: %w", err)
+	}
+	if !sameJSONValue(mem, r.def.raw) {
+		return errors.New("workflow definition built at run time holds a secret's value outside _secrets: it would be stored masked and run with \"***\" after a resume")
+	}
+	if !bytes.Equal(stored, r.def.raw) {
+		r.doc.WorkflowDefinition, r.doc.DefinitionHash = stored, defHash(stored)
+	}
+	return nil
+}
+
+// sealedDefinition reports whether a stored definition holds sealed
+// members (protectDefinition).
+func sealedDefinition(b []byte) bool {
+	return bytes.Contains(b, []byte(`"`+runsecrets.SealedPrefix))
+}
+
+// parseStored parses a stored run's definition. One built from run data
+// (sealed members: protectDefinition) is parsed as it was when it was
+// built, unregistered; its run opens it (openDefinition).
+func (e *Engine) parseStored(b []byte) (*Definition, error) {
+	if sealedDefinition(b) {
+		return e.parseUnregistered(b)
+	}
+	return e.Parse(b)
+}
+
+// openDefinition gives a loaded run whose stored definition was built from
+// run data the definition it ran: its sealed members opened (authenticated,
+// bound to this run) and their values registered again. The stored form
+// (r.doc.WorkflowDefinition) stays what the run writes.
+func (r *runState) openDefinition() error {
+	if !sealedDefinition(r.doc.WorkflowDefinition) {
+		return nil
+	}
+	plain, err := r.sec.Unseal(r.doc.WorkflowDefinition, definitionPointer)
+	if err != nil {
+		return err
+	}
+	def, err := r.e.parseUnregistered(plain)
+	if err != nil {
+		return err
+	}
+	def.fromRunData = true
+	r.def = def
+	return nil
+}
+
+// storedDefinitionLocked is the definition the run writes: its stored form.
+// Callers hold r.mu.
+func (r *runState) storedDefinitionLocked() []byte {
+	if len(r.doc.WorkflowDefinition) > 0 {
+		return r.doc.WorkflowDefinition
+	}
+	return r.def.raw
+}
+
+// sameJSONValue reports whether two JSON texts hold the same value.
+func sameJSONValue(a, b []byte) bool {
+	decode := func(x []byte) (any, bool) {
+		d := json.NewDecoder(bytes.NewReader(x))
+		d.UseNumber()
+		var v any
+		return v, d.Decode(&v) == nil
+	}
+	va, okA := decode(a)
+	vb, okB := decode(b)
+	return okA && okB && reflect.DeepEqual(va, vb)
 }
