@@ -269,3 +269,65 @@ func TestDynamicSubWorkflowDefinitionKeepsNoSecret(t *testing.T) {
 		})
 	}
 }
+
+// TestStartWorkflowDefinitionBuiltAtRunTimeKeepsNoSecret: START_WORKFLOW's
+// workflowDef built at run time, whose task takes a secret's value under
+// `_secrets`: the started run gives its task the value, and the bolt file
+// holds no piece of it.
+func TestStartWorkflowDefinitionBuiltAtRunTimeKeepsNoSecret(t *testing.T) {
+	b := dynDefBackends(t)["bolt"]
+	rs := b.open(t)
+	defer rs.Close()
+	k, err := seal.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := seal.NewKeyring(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	close(release)
+	var mu sync.Mutex
+	var got []json.RawMessage
+	e := dynDefEngine(t, rs, ring, nil, release, func(in json.RawMessage) {
+		mu.Lock()
+		got = append(got, in)
+		mu.Unlock()
+	})
+	parent := strings.Replace(dynDefParent,
+		`{"name":"sw","taskReferenceName":"sw","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"dyndef_child","version":1,"workflowDefinition":"${mk.output.result}"}}]}`,
+		`{"name":"st","taskReferenceName":"st","type":"START_WORKFLOW","inputParameters":{"startWorkflow":{"name":"dyndef_child","workflowDef":"${mk.output.result}"}}}],
+		 "outputParameters":{"id":"${st.output.workflowId}"}}`, 1)
+	def, err := e.Parse([]byte(parent))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Start(context.Background(), def, json.RawMessage(`{}`))
+	if err != nil || res.Status != engine.StatusCompleted {
+		t.Fatalf("%v %+v", err, res)
+	}
+	var out struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(res.Output, &out); err != nil || out.ID == "" {
+		t.Fatalf("output %s: %v", res.Output, err)
+	}
+	if v := waitRun(t, e, out.ID); v.Status != engine.StatusCompleted {
+		t.Fatalf("started run %s %q", v.Status, v.Reason)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 {
+		t.Fatalf("probe ran %d times", len(got))
+	}
+	var in struct {
+		Secrets struct {
+			X string `json:"x"`
+		} `json:"_secrets"`
+	}
+	if json.Unmarshal(got[0], &in) != nil || in.Secrets.X != dynDefSecret {
+		t.Errorf("the started run's task did not get the secret's value under _secrets.x (len %d)", len(in.Secrets.X))
+	}
+	noDynDefSecret(t, "after the started run ended", b.raw(t))
+}
