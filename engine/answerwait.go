@@ -55,3 +55,34 @@ func (e *Engine) awaitAnswer(ctx context.Context, id, key string, look func(answ
 // docStatus is the status member of a stored run document, read
 // without decoding the rest.
 func docStatus(doc []byte) string { return gjson.GetBytes(doc, "status").Str }
+
+// goneKey is the member of its slot a caller that stopped waiting leaves
+// (leaveAnswer): the runner then writes no answer there (answerTo), which
+// nobody would take, and which would outlive the run.
+const goneKey = "gone"
+
+// leaveAnswer tells the runner that the caller of request key of run id
+// waits no more: an answer already there is taken, else the slot is
+// marked (goneKey). An answer the runner writes between the two (it took
+// the slot before the mark and writes after it) stays until the run
+// store removes the run's slots.
+func (e *Engine) leaveAnswer(ctx context.Context, id, key string) {
+	slot := answerSlot(id, key)
+	answers, err := e.runs.TakeSignals(ctx, slot)
+	if _, answered := answers[answerKey]; err != nil || answered {
+		return
+	}
+	_ = e.runs.PutSignal(ctx, slot, goneKey, []byte(`{}`))
+}
+
+// answerTo stores answer in the slot of request key of run id, unless its
+// caller left (leaveAnswer): its mark is taken, and nothing is written.
+func (e *Engine) answerTo(ctx context.Context, id, key string, answer []byte) {
+	slot := answerSlot(id, key)
+	if marks, err := e.runs.TakeSignals(ctx, slot); err == nil {
+		if _, gone := marks[goneKey]; gone {
+			return
+		}
+	}
+	_ = e.runs.PutSignal(ctx, slot, answerKey, answer)
+}

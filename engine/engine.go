@@ -749,6 +749,9 @@ func (e *Engine) CompleteTaskStored(ctx context.Context, runID string, c Complet
 	})
 	if err != nil && ctx.Err() != nil {
 		err = nil // stored for the runner
+		// Nobody waits in the slot any more: the runner writes no
+		// answer there (answerwait.go).
+		e.leaveAnswer(context.WithoutCancel(ctx), runID, key)
 	}
 	return ref, taskID, err
 }

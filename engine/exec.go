@@ -1529,12 +1529,13 @@ func waitDueAfterUpdate(waitUntil int64, now time.Time, callback int64) time.Dur
 }
 
 // answerUpdate tells the caller of CompleteTaskStored, waiting in the
-// answer slot key (none: nobody waits), that its update is stored.
+// answer slot key (none: nobody waits), that its update is stored
+// (answerwait.go: nothing is written for a caller that left).
 func (r *runState) answerUpdate(ctx context.Context, key string) {
 	if key == "" {
 		return
 	}
-	_ = r.e.runs.PutSignal(ctx, answerSlot(r.id, key), answerKey, []byte(`"stored"`))
+	r.e.answerTo(ctx, r.id, key, []byte(`"stored"`))
 }
 
 // UpdatedInProgress is the Reason of the EventTask told once an update
@@ -1591,19 +1592,27 @@ func (r *runState) takeSignals(ctx context.Context) error {
 		keys = append(keys, k)
 	}
 	signalOrder(keys) // subworkflow_update.go
+	var dropped []string
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	for _, k := range keys {
 		var s signal
 		if json.Unmarshal(sigs[k], &s) != nil {
 			continue
 		}
-		r.pendLocked(k, r.openSignal(k, s)) // signalseal.go
+		if s = r.openSignal(k, s); !r.pendLocked(k, s) && s.Answer != "" { // signalseal.go
+			dropped = append(dropped, s.Answer)
+		}
 	}
 	// Whoever waits for a signal (runChild) looks at pending again.
 	if r.taken != nil {
 		close(r.taken)
 		r.taken = nil
+	}
+	r.mu.Unlock()
+	// An update dropped (it came after the task ended) is answered too:
+	// its caller waits no more, and no mark of a caller that left stays.
+	for _, a := range dropped {
+		r.answerUpdate(ctx, a)
 	}
 	return nil
 }

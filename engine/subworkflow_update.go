@@ -168,33 +168,35 @@ func finalUpdate(s signal) bool {
 // update IN_PROGRESS (and its answer) as much as a completion.
 // A signal under another key (a skip, one stored by an older wfrun under
 // the task's reference) replaces the one pending there, unless it is an
-// update IN_PROGRESS and a final one waits there.
-func (r *runState) pendLocked(k string, s signal) {
+// update IN_PROGRESS and a final one waits there. It reports whether s is
+// kept.
+func (r *runState) pendLocked(k string, s signal) bool {
 	ref, update := updateRef(k)
 	if !update {
 		if prev, ok := r.pending[k]; ok && s.Status == TaskInProgress && finalUpdate(prev) {
 			// The final completion came first: it stands, as Conductor
 			// ignores an update of a task that has ended.
-			return
+			return false
 		}
 		r.pending[k] = s
-		return
+		return true
 	}
 	prev, ok := r.pending[ref]
 	if !ok {
 		r.pending[ref] = s
-		return
+		return true
 	}
 	line := r.queued[ref]
 	for _, p := range append([]signal{prev}, line...) {
 		if finalUpdate(p) && (p.TaskID == "" || s.TaskID == "" || p.TaskID == s.TaskID) {
-			return
+			return false
 		}
 	}
 	if r.queued == nil {
 		r.queued = map[string][]signal{}
 	}
 	r.queued[ref] = append(line, s)
+	return true
 }
 
 // dropPendingLocked removes the pending signal of ref: the next update
