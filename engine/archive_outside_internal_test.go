@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -135,6 +137,85 @@ func TestExecutionEndsWhenArchivedOutside(t *testing.T) {
 				t.Fatal("the execution went on to the next task")
 			}
 			checkArchiveStands(t, rs, id, ended, StatusTerminated)
+		})
+	}
+}
+
+// TestFinishAfterArchivedOutside: a process executing a run stalls after
+// its last write (the last task's end), loses the run's lease, and another
+// process ends the run (a Terminate of the orphan, archived there). When
+// the stalled process reaches finish, its next store operation is the
+// Archive, not a Commit: the store refuses it (runstore.ErrArchived) and
+// the process answers the end the other process stored. Before, its
+// archive (COMPLETED) replaced the other process's (TERMINATED).
+func TestFinishAfterArchivedOutside(t *testing.T) {
+	for _, name := range []string{"memory", "bolt"} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			rs := outsideStore(t, name)
+			entered, gate := make(chan string, 4), make(chan struct{})
+			a, b, def := outsideEngines(t, rs, entered, gate)
+			const id = "outside-finish"
+			// After the last task's end is written, the first process
+			// stalls (in its write hook) until the other ended the run.
+			var armed atomic.Bool
+			stalled, resume := make(chan struct{}), make(chan struct{})
+			a.written = func(runID string) {
+				if runID == id && armed.CompareAndSwap(true, false) {
+					close(stalled)
+					<-resume
+				}
+			}
+			var events []Event
+			var evMu sync.Mutex
+			a.events = func(ev Event) {
+				evMu.Lock()
+				events = append(events, ev)
+				evMu.Unlock()
+			}
+			type out struct {
+				res *Result
+				err error
+			}
+			done := make(chan out, 1)
+			go func() {
+				res, err := a.Start(ctx, def, json.RawMessage(`{"param":"kept"}`), WithRunID(id))
+				done <- out{res, err}
+			}()
+			<-entered // w
+			gate <- struct{}{}
+			<-entered // w2: its IN_PROGRESS is written
+			armed.Store(true)
+			gate <- struct{}{}
+			<-stalled // w2's end is written: the run is ready to finish
+			if err := rs.ReleaseLease(ctx, id, a.owner); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Terminate(ctx, id, "ended outside"); err != nil {
+				t.Fatal(err)
+			}
+			ended, archived, err := rs.Load(ctx, id)
+			if err != nil || !archived {
+				t.Fatalf("after Terminate: archived %v, %v", archived, err)
+			}
+			close(resume)
+			var o out
+			select {
+			case o = <-done:
+			case <-time.After(30 * time.Second):
+				t.Fatal("the execution did not end")
+			}
+			if o.err != nil || o.res == nil || o.res.Status != StatusTerminated || o.res.Reason != "ended outside" {
+				t.Fatalf("Start = %+v, %v; want the TERMINATED end stored by the other process", o.res, o.err)
+			}
+			checkArchiveStands(t, rs, id, ended, StatusTerminated)
+			evMu.Lock()
+			defer evMu.Unlock()
+			for _, ev := range events {
+				if ev.Kind == EventWorkflow && ev.Status != StatusRunning {
+					t.Fatalf("the process announced an end it did not store: %+v", ev)
+				}
+			}
 		})
 	}
 }

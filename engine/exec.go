@@ -215,12 +215,15 @@ func (r *runState) finish(ctx context.Context, st *stopError) (*Result, error) {
 	r.mu.Lock()
 	outMem := r.doc.Output
 	r.mu.Unlock()
-	r.emit(Event{Kind: EventWorkflow, Status: st.status, Reason: st.reason})
-	if err := r.archive(ctx); err != nil {
-		return nil, err
+	err = r.archive(ctx)
+	if err == nil && r.endedOutside() {
+		// A write since, or the archive, found it archived (run.go):
+		// this end was not stored, and is not announced.
+		return r.outsideEnd(ctx)
 	}
-	if r.endedOutside() {
-		return r.outsideEnd(ctx) // a write since found it archived (run.go)
+	r.emit(Event{Kind: EventWorkflow, Status: st.status, Reason: st.reason})
+	if err != nil {
+		return nil, err
 	}
 	view, err := r.displayOutput(outMem)
 	if err != nil {

@@ -267,8 +267,9 @@ type runState struct {
 	// retry, rerun, a child's retry) is a runState loaded afresh from the
 	// archive (loadDoc) and brought back by restore.
 	archived bool
-	// archivedOutside: a write of this run was refused because the store
-	// holds its archive (runstore.ErrArchived): another process ended the
+	// archivedOutside: a write or the archive of this run was refused
+	// because the store holds its archive (runstore.ErrArchived): another
+	// process ended the
 	// run while this one held it (it lost the run's lease to it, or
 	// changed it from outside). archived is set with it. The run is not
 	// executed further, and not archived or ended again here: the archive
@@ -530,6 +531,16 @@ func (r *runState) archive(ctx context.Context) error {
 	sctx := newPersistCtx(ctx, persistDeadline)
 	defer sctx.stop()
 	if err := r.e.runs.Archive(sctx, r.id, archived, sum); err != nil {
+		if errors.Is(err, runstore.ErrArchived) {
+			// Another process ended and archived the run while this one
+			// held it, and this process wrote nothing of it since (a
+			// write would have found it archived): that archive is the
+			// run's end, kept as it is (finish answers it).
+			r.mu.Lock()
+			r.archived, r.archivedOutside = true, true
+			r.mu.Unlock()
+			return nil
+		}
 		return fmt.Errorf("archive run %s: %w", r.id, err)
 	}
 	r.mu.Lock()

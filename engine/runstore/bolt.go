@@ -587,6 +587,15 @@ func (b *Bolt) Archive(ctx context.Context, id string, archived []byte, sum Summ
 	end := encodeEntry(entryEnd, id, nil, nil)
 	stored := prepareArchive(archived)
 	return b.update(ctx, id, true, len(archived), func(tx *bolt.Tx) error {
+		// Archived already (the archive is never journaled, so this
+		// transaction sees it) with no primary record: another process
+		// ended the run first. The record is looked up (journal
+		// included) only then.
+		if hasArchived(tx, id) {
+			if r, _, err := loadRecord(tx, id); err == nil && !r.live {
+				return archiveRefused(id)
+			}
+		}
 		// Journal entries of the run must not outlive it.
 		if k, _ := tx.Bucket(bucketJournal).Cursor().First(); k != nil {
 			if err := b.journal(tx, end); err != nil {

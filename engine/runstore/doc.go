@@ -21,8 +21,10 @@
 //     or the masked archive, never an unmasked archive and never nothing.
 //     Once a run is archived, Commit refuses it (ErrArchived, checked in
 //     the commit's own transaction): a late write of another process
-//     cannot create a primary record beside the archive. Restore makes the
-//     run primary again;
+//     cannot create a primary record beside the archive. Archive refuses
+//     a run archived already with no primary record (ErrArchived too): a
+//     late archive of another process cannot replace the end recorded
+//     first. Restore makes the run primary again;
 //   - signals: small out-of-band messages for a run ("task X was completed
 //     from outside", written by `wfrun task complete`; "terminate"). They
 //     live beside the run, not in it, so a process writing the run can never
@@ -72,7 +74,8 @@
 //     Concurrent writes share round trips: the group commit sends the
 //     Commits and Archives queued meanwhile in one MULTI/EXEC, each write's
 //     result read from its own commands. A Commit is a script in it (sent
-//     by its hash) that writes nothing when the run is archived.
+//     by its hash) that writes nothing when the run is archived, and so is
+//     an Archive.
 //   - Memory: for tests, benchmarks and embedding programs that do not need
 //     durability.
 //

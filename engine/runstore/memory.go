@@ -157,6 +157,11 @@ func (m *Memory) List(_ context.Context, opt ListOptions) ([]Summary, error) {
 func (m *Memory) Archive(_ context.Context, id string, archived []byte, sum Summary) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if _, ok := m.archive[id]; ok {
+		if _, live := m.primary[id]; !live {
+			return archiveRefused(id)
+		}
+	}
 	m.archive[id] = clone(archived)
 	delete(m.primary, id)
 	delete(m.signals, id)

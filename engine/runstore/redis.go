@@ -245,33 +245,7 @@ func (r *Redis) Commit(ctx context.Context, id string, ch *Change) error {
 		}
 	}
 	keys, args := r.commitArgs(id, ch, sumJS)
-	commit := func(sha bool) error {
-		return r.gc.do(r.runBatch(ctx), newReq(id, false, ch.Size(), redisOp(func(p redis.Pipeliner) func() error {
-			var cmd *redis.Cmd
-			if sha {
-				cmd = commitScript.EvalSha(ctx, p, keys, args...)
-			} else {
-				cmd = commitScript.Eval(ctx, p, keys, args...)
-			}
-			return func() error {
-				res, err := cmd.Text()
-				switch {
-				case err != nil:
-					return err
-				case res == "archived":
-					return archivedError(id)
-				}
-				return nil
-			}
-		})))
-	}
-	if err = ctx.Err(); err == nil {
-		// The script is sent by its hash; once per server (and after
-		// its scripts were flushed) by its text, which caches it.
-		if err = commit(true); redis.HasErrorPrefix(err, "NOSCRIPT") {
-			err = commit(false)
-		}
-	}
+	err = r.scriptWrite(ctx, id, false, ch.Size(), commitScript, keys, args, archivedError)
 	if errors.Is(err, ErrArchived) && ch.Lease != nil {
 		_ = r.ReleaseLease(context.WithoutCancel(ctx), id, ch.Lease.Owner)
 	}
@@ -387,20 +361,62 @@ func (r *Redis) List(ctx context.Context, opt ListOptions) ([]Summary, error) {
 	return sortSummaries(all, opt), nil
 }
 
-// Archive implements Store with one MULTI/EXEC (shared like Commit's).
+// archiveScript is Archive's write unless the run is archived already
+// with no primary record (then it writes nothing and answers "archived":
+// another process ended the run first). KEYS: the archive, the primary
+// record, the document of an earlier version, the signals, the lease, the
+// index. ARGV: the run id, the archived document, its summary.
+var archiveScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 and redis.call('EXISTS', KEYS[2], KEYS[3]) == 0 then return 'archived' end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+redis.call('HSET', KEYS[6], ARGV[1], ARGV[3])
+return 'ok'`)
+
+// scriptWrite is a write made by script sc in the shared MULTI/EXEC, sent
+// by its hash and, once per server (and after its scripts were flushed),
+// by its text, which caches it. A result "archived" is refused(id).
+func (r *Redis) scriptWrite(ctx context.Context, id string, once bool, size int, sc *redis.Script, keys []string, args []any, refused func(string) error) error {
+	write := func(sha bool) error {
+		return r.gc.do(r.runBatch(ctx), newReq(id, once, size, redisOp(func(p redis.Pipeliner) func() error {
+			var cmd *redis.Cmd
+			if sha {
+				cmd = sc.EvalSha(ctx, p, keys, args...)
+			} else {
+				cmd = sc.Eval(ctx, p, keys, args...)
+			}
+			return func() error {
+				res, err := cmd.Text()
+				switch {
+				case err != nil:
+					return err
+				case res == "archived":
+					return refused(id)
+				}
+				return nil
+			}
+		})))
+	}
+	err := ctx.Err()
+	if err == nil {
+		if err = write(true); redis.HasErrorPrefix(err, "NOSCRIPT") {
+			err = write(false)
+		}
+	}
+	return err
+}
+
+// Archive implements Store with a script in one MULTI/EXEC (shared like
+// Commit's) that writes nothing when the run is archived already with no
+// primary record.
 func (r *Redis) Archive(ctx context.Context, id string, archived []byte, sum Summary) error {
 	r.dropRun(id) // its lease goes with it
 	sumJS, err := encodeSummary(id, sum, true)
 	if err != nil {
 		return err
 	}
-	return r.write(ctx, id, true, len(archived), func(p redis.Pipeliner) func() error {
-		return firstErr([]redis.Cmder{
-			p.Set(ctx, r.key("archive", id), archived, 0),
-			p.Del(ctx, r.key("p", id), r.key("run", id), r.key("signals", id), r.key("lease", id)),
-			p.HSet(ctx, r.indexKey(), id, sumJS),
-		})
-	})
+	keys := []string{r.key("archive", id), r.key("p", id), r.key("run", id), r.key("signals", id), r.key("lease", id), r.indexKey()}
+	return unavailable(r.scriptWrite(ctx, id, true, len(archived), archiveScript, keys, []any{id, archived, sumJS}, archiveRefused))
 }
 
 // Restore implements Store with one MULTI/EXEC.

@@ -19,7 +19,8 @@ var ErrUnavailable = errors.New("run store unavailable")
 // has a primary record: terminate it first).
 var ErrNotEnded = errors.New("run has not ended")
 
-// ErrArchived is returned (wrapped, naming the run) by Commit of a run
+// ErrArchived is returned (wrapped, naming the run) by Commit (and by
+// Archive, when the run has no primary record: archiveRefused) of a run
 // whose archive the store holds: Archive stored it in its archived form
 // and removed its primary record, and no write may create one again beside
 // it — Load would return that record, made of what the late write carried
@@ -31,6 +32,13 @@ var ErrArchived = errors.New("run has ended and is archived")
 
 // archivedError is Commit's answer for archived run id.
 func archivedError(id string) error { return fmt.Errorf("commit run %s: %w", id, ErrArchived) }
+
+// archiveRefused is Archive's answer for run id archived already with no
+// primary record: another process ended it first, and its archive is the
+// run's end (a late Archive would replace the end it recorded).
+func archiveRefused(id string) error {
+	return fmt.Errorf("run %s archived already: %w", id, ErrArchived)
+}
 
 // ErrLeased is matched (errors.Is) by a *LeasedError: another live process
 // holds the run's lease.
@@ -156,7 +164,10 @@ type Store interface {
 	// List returns run summaries, newest first, each with its lease.
 	List(ctx context.Context, opt ListOptions) ([]Summary, error)
 	// Archive stores the archived document and removes the primary record,
-	// its signals and its lease atomically.
+	// its signals and its lease atomically. A run the store holds archived
+	// with no primary record is refused with ErrArchived in that
+	// transaction (its archive stays): another process ended it first.
+	// After Restore the run is primary again and archives as before.
 	Archive(ctx context.Context, id string, archived []byte, sum Summary) error
 	// Restore makes a run primary again (restart): the primary record
 	// becomes exactly ch (previous parts are dropped) and the archive is

@@ -70,6 +70,7 @@ func TestConformance(t *testing.T) {
 		{"LogPart", testLogPart},
 		{"CommitAfterArchive", testCommitAfterArchive},
 		{"LargeCommit", testLargeCommit},
+		{"ArchiveAfterArchive", testArchiveAfterArchive},
 	}
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
@@ -235,6 +236,87 @@ func testArchiveRestoreDelete(t *testing.T, s runstore.Store) {
 	}
 	if list, _ := s.List(ctx, runstore.ListOptions{}); len(list) != 1 {
 		t.Fatalf("List after Delete = %+v", list)
+	}
+}
+
+// An Archive of a run archived already (no primary record) is refused
+// (ErrArchived) and writes nothing: the first archive and its summary
+// stand, as another process that ended the run first stored them.
+// Restore brings the run back, and it archives again; Delete removes it.
+func testArchiveAfterArchive(t *testing.T, s runstore.Store) {
+	const firstEnd = `{"workflowId":"r1","status":"TERMINATED","v":"***"}`
+	if err := s.Commit(ctx, "r1", first("r1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Archive(ctx, "r1", []byte(firstEnd), sum("TERMINATED", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutSignal(ctx, "r1", "k", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Archive(ctx, "r1", []byte(`{"workflowId":"r1","status":"COMPLETED"}`), sum("COMPLETED", 1))
+	if !errors.Is(err, runstore.ErrArchived) || errors.Is(err, runstore.ErrUnavailable) {
+		t.Fatalf("Archive after Archive = %v, want ErrArchived", err)
+	}
+	if doc, archived := load(t, s, "r1"); !archived || doc != firstEnd {
+		t.Fatalf("Load after a refused archive = %s archived=%v", doc, archived)
+	}
+	list, err := s.List(ctx, runstore.ListOptions{})
+	if err != nil || len(list) != 1 || !list[0].Archived || list[0].Status != "TERMINATED" {
+		t.Fatalf("List after a refused archive = %+v %v", list, err)
+	}
+	if sigs, err := s.TakeSignals(ctx, "r1"); err != nil || len(sigs) != 1 {
+		t.Fatalf("a refused archive touched the signals: %v %v", sigs, err)
+	}
+	// Restored, the run is primary again and archives again.
+	if err := s.Restore(ctx, "r1", first("r1")); err != nil {
+		t.Fatal(err)
+	}
+	const again = `{"workflowId":"r1","status":"COMPLETED","again":true}`
+	if err := s.Archive(ctx, "r1", []byte(again), sum("COMPLETED", 1)); err != nil {
+		t.Fatalf("Archive after Restore: %v", err)
+	}
+	if doc, archived := load(t, s, "r1"); !archived || doc != again {
+		t.Fatalf("Load after the second archive = %s archived=%v", doc, archived)
+	}
+	// Other runs archived beside a refused one are archived.
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		id := fmt.Sprintf("o%d", i)
+		if err := s.Commit(ctx, id, first(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("o%d", i)
+			errs[i] = s.Archive(ctx, id, []byte(`{"workflowId":"`+id+`"}`), sum("COMPLETED", 1))
+			if err := s.Archive(ctx, "r1", []byte(`{}`), sum("FAILED", 1)); !errors.Is(err, runstore.ErrArchived) && errs[i] == nil {
+				errs[i] = fmt.Errorf("late archive of r1: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("archive o%d: %v", i, err)
+		}
+		id := fmt.Sprintf("o%d", i)
+		if doc, archived := load(t, s, id); !archived || doc != `{"workflowId":"`+id+`"}` {
+			t.Fatalf("Load(%s) = %s archived=%v", id, doc, archived)
+		}
+	}
+	if doc, _ := load(t, s, "r1"); doc != again {
+		t.Fatalf("r1 after late archives = %s", doc)
+	}
+	if err := s.Delete(ctx, "r1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Load(ctx, "r1"); !errors.Is(err, runstore.ErrNotFound) {
+		t.Fatalf("Load after Delete: %v", err)
 	}
 }
 
@@ -593,9 +675,9 @@ func TestBoltGroupCommit(t *testing.T) {
 	}
 }
 
-// TestRedisCommitScriptFlushed: Commit's script is sent by its hash; a
-// server that does not know it (new, restarted, its scripts flushed) is
-// sent its text.
+// TestRedisCommitScriptFlushed: Commit's and Archive's scripts are sent by
+// their hash; a server that does not know them (new, restarted, its
+// scripts flushed) is sent their text.
 func TestRedisCommitScriptFlushed(t *testing.T) {
 	addr := redistest.Start(t)
 	s, err := runstore.OpenRedis("redis://" + addr)
@@ -617,6 +699,22 @@ func TestRedisCommitScriptFlushed(t *testing.T) {
 		}
 		if doc, _ := load(t, s, id); doc != `{"workflowId":"`+id+`","status":"RUNNING","input":{"a":1},"output":{},"variables":{},"tasks":[{}],"workflowDefinition":{"name":"wf"}}` {
 			t.Fatalf("Load = %s", doc)
+		}
+		// Archive's script too, and its refusal.
+		if err := c.ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Archive(ctx, id, []byte(`{"end":1}`), sum("COMPLETED", 1)); err != nil {
+			t.Fatalf("Archive %d after SCRIPT FLUSH: %v", i, err)
+		}
+		if err := c.ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Archive(ctx, id, []byte(`{"end":2}`), sum("FAILED", 1)); !errors.Is(err, runstore.ErrArchived) {
+			t.Fatalf("second Archive %d after SCRIPT FLUSH = %v, want ErrArchived", i, err)
+		}
+		if doc, archived := load(t, s, id); !archived || doc != `{"end":1}` {
+			t.Fatalf("Load = %s %v", doc, archived)
 		}
 	}
 }
