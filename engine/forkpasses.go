@@ -299,17 +299,7 @@ func (p *forkPasses) announceLocked() {
 	if len(p.held) == 0 {
 		return
 	}
-	k := 0
-	for _, e := range p.held {
-		if len(p.ring) == 0 || e.round < p.round {
-			e.h.r.releaseEvents(e.h, true)
-			continue
-		}
-		p.held[k] = e
-		k++
-	}
-	clear(p.held[k:])
-	p.held = p.held[:k]
+	p.releaseHeldLocked(func(e passHold) bool { return len(p.ring) == 0 || e.round < p.round }, true)
 }
 
 // dropHeld: the pass of round was thrown away (dropPass, a mapper threw):
@@ -317,10 +307,17 @@ func (p *forkPasses) announceLocked() {
 func (p *forkPasses) dropHeld(round int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.releaseHeldLocked(func(e passHold) bool { return e.round == round }, false)
+}
+
+// releaseHeldLocked releases the held events that done picks, emitting
+// them when emit says so (else dropping them), and keeps the others in
+// their order. Callers hold p.mu.
+func (p *forkPasses) releaseHeldLocked(done func(passHold) bool, emit bool) {
 	k := 0
 	for _, e := range p.held {
-		if e.round == round {
-			e.h.r.releaseEvents(e.h, false)
+		if done(e) {
+			e.h.r.releaseEvents(e.h, emit)
 			continue
 		}
 		p.held[k] = e

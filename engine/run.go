@@ -269,12 +269,11 @@ type runState struct {
 	archived bool
 	// archivedOutside: a write or the archive of this run was refused
 	// because the store holds its archive (runstore.ErrArchived): another
-	// process ended the
-	// run while this one held it (it lost the run's lease to it, or
-	// changed it from outside). archived is set with it. The run is not
-	// executed further, and not archived or ended again here: the archive
-	// is its end (endedOutside). stopExec ends the execution this process
-	// runs (execute sets it), guarded by mu.
+	// process ended the run while this one held it (it lost the run's
+	// lease to it, or changed it from outside). archived is set with it.
+	// The run is not executed further, and not archived or ended again
+	// here: the archive is its end (endedOutside). stopExec ends the
+	// execution this process runs (execute sets it), guarded by mu.
 	archivedOutside bool
 	stopExec        context.CancelCauseFunc
 	// lease is held while this process executes the run (lease.go).
