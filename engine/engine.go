@@ -772,6 +772,12 @@ func deref(s *string) string {
 	return *s
 }
 
+// storedReason is a stored record's reasonForIncompletion as a signal
+// carries it: its text, and whether it is the empty text given as such.
+func storedReason(s *string) (text string, empty bool) {
+	return deref(s), s != nil && *s == ""
+}
+
 // completeTask stores the completion of the latest record match accepts;
 // with taskID the signal applies to that attempt only.
 func (e *Engine) completeTask(ctx context.Context, runID, status string, output json.RawMessage, taskID, what string, match func(*taskDoc) bool) (string, error) {
@@ -868,14 +874,14 @@ func (e *Engine) storeUpdate(ctx context.Context, runID, status string, output j
 	switch {
 	case outside && byRef:
 		sig.TaskID, sig.Callback, sig.MergeOutput = found.TaskID, found.Callback, true
-		sig.Reason, sig.EmptyReason = deref(found.Reason), found.Reason != nil && *found.Reason == ""
+		sig.Reason, sig.EmptyReason = storedReason(found.Reason)
 	case outside:
 		sig.Callback = sub.callback
 	case found.TaskType != TypeSubWorkflow:
 		if byRef {
 			// Conductor's TaskResult made from the pending task keeps
 			// its reasonForIncompletion.
-			sig.Reason, sig.EmptyReason = deref(found.Reason), found.Reason != nil && *found.Reason == ""
+			sig.Reason, sig.EmptyReason = storedReason(found.Reason)
 		}
 	case sub != nil:
 		sig.SubWorkflowID, sig.Callback = sub.id, sub.callback
@@ -887,7 +893,7 @@ func (e *Engine) storeUpdate(ctx context.Context, runID, status string, output j
 		// masked as it was stored.
 		sig.SubWorkflowID, sig.KeepChild, sig.Callback = found.SubWorkflowID, true, found.Callback
 		if sig.Reason == "" && !sig.EmptyReason {
-			sig.Reason, sig.EmptyReason = deref(found.Reason), found.Reason != nil && *found.Reason == ""
+			sig.Reason, sig.EmptyReason = storedReason(found.Reason)
 		}
 	}
 	// The reason too: it may quote a value the run protects, and this

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -840,7 +839,7 @@ func (r *runState) protectDefinition() error {
 	if err != nil {
 		return fmt.Errorf("workflow definition built at run time: %w", err)
 	}
-	if !sameJSONValue(mem, r.def.raw) {
+	if !equalJSON(mem, r.def.raw) { // reopen.go
 		return errors.New("workflow definition built at run time holds a secret's value outside _secrets: it would be stored masked and run with \"***\" after a resume")
 	}
 	if !bytes.Equal(stored, r.def.raw) {
@@ -893,17 +892,4 @@ func (r *runState) storedDefinitionLocked() []byte {
 		return r.doc.WorkflowDefinition
 	}
 	return r.def.raw
-}
-
-// sameJSONValue reports whether two JSON texts hold the same value.
-func sameJSONValue(a, b []byte) bool {
-	decode := func(x []byte) (any, bool) {
-		d := json.NewDecoder(bytes.NewReader(x))
-		d.UseNumber()
-		var v any
-		return v, d.Decode(&v) == nil
-	}
-	va, okA := decode(a)
-	vb, okB := decode(b)
-	return okA && okB && reflect.DeepEqual(va, vb)
 }
