@@ -97,6 +97,7 @@ type taskHead struct {
 	WaitUntil          int64   `json:"waitUntil,omitempty"`
 	Awaiting           bool    `json:"awaitingCompletion,omitempty"`
 	Callback           int64   `json:"callbackAfterSeconds,omitempty"`
+	Postponed          int64   `json:"postponedUntil,omitempty"`
 	StartDelay         *int64  `json:"startDelayInSeconds,omitempty"`
 	SubWorkflowID      string  `json:"subWorkflowId,omitempty"`
 	RetriedTaskID      string  `json:"retriedTaskId,omitempty"`
@@ -341,6 +342,9 @@ func appendTaskHead(b []byte, t *taskRecord, runID string) []byte {
 	}
 	if t.Callback != 0 {
 		b = appendIntMember(b, "callbackAfterSeconds", t.Callback)
+	}
+	if t.Postponed != 0 {
+		b = appendIntMember(b, "postponedUntil", t.Postponed)
 	}
 	if t.StartDelay != 0 || t.ZeroDelay {
 		b = appendIntMember(b, "startDelayInSeconds", t.StartDelay)

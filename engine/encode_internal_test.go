@@ -17,7 +17,7 @@ func TestHeadEncodersMatchJSONMarshal(t *testing.T) {
 	recs := []*taskRecord{
 		{TaskID: "t1", Ref: "a", TaskType: "HTTP", TaskDefName: "a", Status: TaskScheduled, Scheduled: 1},
 		{TaskID: "t2", Ref: "b__3", TaskType: odd, TaskDefName: odd, Status: TaskFailed, RetryCount: 2, Iteration: 3,
-			Seq: 9, Reason: odd, Scheduled: 1, Start: 2, End: 3, WaitUntil: -4, Awaiting: true, Callback: 3600, StartDelay: 60, SubWorkflowID: "c",
+			Seq: 9, Reason: odd, Scheduled: 1, Start: 2, End: 3, WaitUntil: -4, Awaiting: true, Callback: 3600, Postponed: 5, StartDelay: 60, SubWorkflowID: "c",
 			RetriedTaskID: "t0", Domain: odd, IsolationGroupID: odd, ExecutionNameSpace: "ns",
 			RateLimitPerFrequency: 5, RateLimitFrequencyInSeconds: 30, ResponseTimeoutSeconds: 120, WorkerID: odd, PollCount: 2, Updated: 4},
 		// A retry without delay of a task with a startDelay: its 0 stored.
@@ -38,7 +38,7 @@ func TestHeadEncodersMatchJSONMarshal(t *testing.T) {
 		}
 		want, err := json.Marshal(taskHead{rec.TaskID, rec.Ref, rec.TaskType, rec.TaskDefName, rec.Status, rec.RetryCount,
 			rec.Iteration, rec.Seq, reason, rec.Scheduled, rec.Start, rec.End, "run-1", rec.WaitUntil, rec.Awaiting,
-			rec.Callback, startDelay, rec.SubWorkflowID, rec.RetriedTaskID, rec.Domain, rec.IsolationGroupID, rec.ExecutionNameSpace,
+			rec.Callback, rec.Postponed, startDelay, rec.SubWorkflowID, rec.RetriedTaskID, rec.Domain, rec.IsolationGroupID, rec.ExecutionNameSpace,
 			rec.RateLimitPerFrequency, rec.RateLimitFrequencyInSeconds, rec.ResponseTimeoutSeconds, rec.WorkerID, rec.PollCount, rec.Updated})
 		if err != nil {
 			t.Fatal(err)

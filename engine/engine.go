@@ -629,7 +629,7 @@ func (e *Engine) loadDoc(ctx context.Context, id string, _ []byte, d *runDoc, pa
 		t := &taskRecord{
 			TaskID: td.TaskID, Ref: td.ReferenceTaskName, TaskType: td.TaskType, TaskDefName: td.TaskDefName,
 			Status: td.Status, RetryCount: td.RetryCount, Iteration: td.Iteration, Seq: td.Seq, Reason: deref(td.Reason),
-			Scheduled: td.ScheduledTime, Start: td.StartTime, End: td.EndTime, WaitUntil: td.WaitUntil, Awaiting: td.Awaiting, Callback: td.Callback,
+			Scheduled: td.ScheduledTime, Start: td.StartTime, End: td.EndTime, WaitUntil: td.WaitUntil, Awaiting: td.Awaiting, Callback: td.Callback, Postponed: td.Postponed,
 			SubWorkflowID: td.SubWorkflowID, RetriedTaskID: td.RetriedTaskID, Domain: td.Domain, inStored: td.InputData, outStored: td.OutputData,
 			IsolationGroupID: td.IsolationGroupID, ExecutionNameSpace: td.ExecutionNameSpace,
 			RateLimitPerFrequency: td.RateLimitPerFrequency, RateLimitFrequencyInSeconds: td.RateLimitFrequencyInSeconds,

@@ -841,7 +841,7 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 			// A worker's or an outside update's reasonForIncompletion
 			// stays on the completed task too, as Conductor's
 			// updateTask sets it whatever the status.
-			reason := givenReason{r.sec.Excerpt(res.Reason, maxReasonBytes), res.EmptyReason && res.Reason == ""}
+			reason := givenReason{text: r.sec.Excerpt(res.Reason, maxReasonBytes), empty: res.EmptyReason && res.Reason == ""}
 			complete := r.completeReason
 			if res.OutputValid && len(res.Output) > 0 {
 				complete = r.completeValidReason
@@ -1382,7 +1382,7 @@ func (r *runState) waitTiming(rec *taskRecord, input []byte) (waitUntil, callbac
 // failed by waitTask.
 func (r *runState) startWait(rec *taskRecord, input []byte) {
 	r.mu.Lock()
-	set := rec.WaitUntil != 0
+	set := rec.WaitUntil != 0 || rec.Awaiting
 	r.mu.Unlock()
 	if set {
 		return // a resumed attempt: its timing stands
@@ -1392,7 +1392,7 @@ func (r *runState) startWait(rec *taskRecord, input []byte) {
 		return
 	}
 	r.mu.Lock()
-	rec.WaitUntil, rec.Callback = waitUntil, callback
+	rec.WaitUntil, rec.Callback, rec.Postponed = waitUntil, callback, 0
 	r.touchLocked(rec)
 	r.mu.Unlock()
 }
@@ -1401,9 +1401,9 @@ func (r *runState) startWait(rec *taskRecord, input []byte) {
 // (a signal written by CompleteTask, possibly from another process).
 func (r *runState) waitTask(ctx context.Context, wt *WorkflowTask, rec *taskRecord, input []byte) tasks.Result {
 	r.mu.Lock()
-	waitUntil, callback := rec.WaitUntil, rec.Callback
+	waitUntil, callback, postponed, resumed := rec.WaitUntil, rec.Callback, rec.Postponed, rec.Awaiting
 	r.mu.Unlock()
-	if waitUntil == 0 && wt.Type == TypeWait {
+	if waitUntil == 0 && wt.Type == TypeWait && !resumed {
 		var fail string
 		if waitUntil, callback, fail = r.waitTiming(rec, input); fail != "" {
 			return tasks.Result{Status: tasks.FailedTerminal, Reason: fail}
@@ -1416,6 +1416,10 @@ func (r *runState) waitTask(ctx context.Context, wt *WorkflowTask, rec *taskReco
 	rec.WaitUntil, rec.Awaiting, rec.Callback = waitUntil, true, callback
 	r.touchLocked(rec)
 	r.mu.Unlock()
+	// Only a WAIT is looked at again when an update IN_PROGRESS put it
+	// back in its queue (Conductor's HUMAN and asyncComplete tasks are
+	// in no queue a system task worker takes).
+	queued := wt.Type == TypeWait && rec.TaskType == TypeWait
 	if changed {
 		if err := r.save(ctx); err != nil {
 			return tasks.Result{Status: tasks.Failed, Reason: err.Error()}
@@ -1428,30 +1432,63 @@ func (r *runState) waitTask(ctx context.Context, wt *WorkflowTask, rec *taskReco
 	r.emit(Event{Kind: EventWaiting, TaskRef: rec.Ref, TaskType: rec.TaskType, TaskID: rec.TaskID, Status: TaskInProgress, Reason: what})
 	var due <-chan time.Time
 	stopDue := func() {}
-	if waitUntil != 0 {
-		due, stopDue = r.e.clock.After(time.UnixMilli(waitUntil).Sub(r.e.now()))
+	// arm sets the timer for the WAIT's next look: its end, or the time
+	// an update IN_PROGRESS put it back in its queue until (postponed,
+	// stored with the record so a resumed run keeps it).
+	arm := func() {
+		stopDue()
+		due, stopDue = nil, func() {}
+		if at := waitNextLook(waitUntil, postponed); at != 0 {
+			due, stopDue = r.e.clock.After(time.UnixMilli(at).Sub(r.e.now()))
+		}
 	}
+	arm()
 	defer func() { stopDue() }()
+	// looked is what the WAIT's look at its due time does: it ends, or it
+	// was taken from its queue before its end and waits on (false).
+	looked := func() (bool, error) {
+		if postponed == 0 || (waitUntil != 0 && postponed >= waitUntil) || (waitUntil != 0 && !r.e.now().Before(time.UnixMilli(waitUntil))) {
+			return true, nil
+		}
+		if err := r.waitTakenEarly(ctx, rec, waitUntil); err != nil {
+			return false, err
+		}
+		postponed = 0
+		arm()
+		return false, nil
+	}
+	// ended is a result that ends the WAIT: no look follows (the record
+	// is written with its end).
+	ended := func(res tasks.Result) tasks.Result {
+		r.mu.Lock()
+		rec.Postponed = 0
+		r.mu.Unlock()
+		return res
+	}
 	poll := time.NewTicker(r.e.pollInterval)
 	defer poll.Stop()
 	for {
 		moved := r.signalsTaken() // an update IN_PROGRESS is told of: taken at once
 		if sig, ok := r.takePending(rec.Ref); ok {
 			if sig.Status != TaskInProgress {
-				return sig.result()
+				return ended(sig.result())
 			}
 			if sig.TaskID == "" || sig.TaskID == rec.TaskID {
-				if err := r.waitProgress(ctx, rec, &sig); err != nil {
+				next := int64(0)
+				if queued {
+					// Conductor's updateTask puts the task back in its
+					// queue for callbackAfterSeconds (queueDAO.postpone),
+					// and Wait.execute looks at the wait's end only when
+					// it comes out: the WAIT ends at its end or once the
+					// callback has passed, whichever is later.
+					next = r.e.now().Add(time.Duration(max(sig.Callback, 0)) * time.Second).UnixMilli()
+				}
+				if err := r.waitProgress(ctx, rec, &sig, next); err != nil {
 					return tasks.Result{Status: tasks.Failed, Reason: r.sec.Excerpt(err.Error(), maxReasonBytes)}
 				}
-				if waitUntil != 0 {
-					// Conductor's updateTask puts the task back in its
-					// queue for callbackAfterSeconds, and Wait.execute
-					// looks at the wait's end only when it comes out:
-					// the WAIT ends at its end or once the callback has
-					// passed, whichever is later.
-					stopDue()
-					due, stopDue = r.e.clock.After(waitDueAfterUpdate(waitUntil, r.e.now(), sig.Callback))
+				if queued {
+					postponed = next
+					arm()
 				}
 			}
 			continue
@@ -1460,12 +1497,21 @@ func (r *runState) waitTask(ctx context.Context, wt *WorkflowTask, rec *taskReco
 		// away) must not starve it.
 		select {
 		case <-due:
-			return tasks.Result{Status: tasks.Completed, Output: json.RawMessage("{}")}
+			if done, err := looked(); err != nil {
+				return tasks.Result{Status: tasks.Failed, Reason: r.sec.Excerpt(err.Error(), maxReasonBytes)}
+			} else if done {
+				return ended(tasks.Result{Status: tasks.Completed, Output: json.RawMessage("{}")})
+			}
+			continue
 		default:
 		}
 		select {
 		case <-due:
-			return tasks.Result{Status: tasks.Completed, Output: json.RawMessage("{}")}
+			if done, err := looked(); err != nil {
+				return tasks.Result{Status: tasks.Failed, Reason: r.sec.Excerpt(err.Error(), maxReasonBytes)}
+			} else if done {
+				return ended(tasks.Result{Status: tasks.Completed, Output: json.RawMessage("{}")})
+			}
 		case <-ctx.Done():
 			return tasks.Result{Status: tasks.Failed, Reason: ctx.Err().Error()}
 		case <-moved:
@@ -1482,7 +1528,10 @@ func (r *runState) waitTask(ctx context.Context, wt *WorkflowTask, rec *taskReco
 // reason and callbackAfterSeconds, as Conductor's updateTask sets them on
 // a system task and stores it. The WAIT's own timing (its duration or
 // until) stands.
-func (r *runState) waitProgress(ctx context.Context, rec *taskRecord, sig *signal) error {
+//
+// postponed (Unix ms, 0: none) is the time a WAIT so updated is put back
+// in its queue until, stored with it (waitTask).
+func (r *runState) waitProgress(ctx context.Context, rec *taskRecord, sig *signal, postponed int64) error {
 	out := sig.Output
 	if len(out) == 0 || string(out) == "null" {
 		out = json.RawMessage("{}")
@@ -1504,7 +1553,7 @@ func (r *runState) waitProgress(ctx context.Context, rec *taskRecord, sig *signa
 	r.mu.Lock()
 	r.rx.producedLocked(gen)
 	rec.outMem, rec.outStored = mem, stored
-	rec.Reason, rec.rerunReason, rec.Callback = reason, false, max(sig.Callback, 0)
+	rec.Reason, rec.rerunReason, rec.Callback, rec.Postponed = reason, false, max(sig.Callback, 0), postponed
 	rec.EmptyReasonAt = ""
 	if reason == "" && sig.EmptyReason {
 		rec.EmptyReasonAt = rec.Status
@@ -1519,16 +1568,37 @@ func (r *runState) waitProgress(ctx context.Context, rec *taskRecord, sig *signa
 	return nil
 }
 
-// waitDueAfterUpdate is how long from now a timed WAIT (its end at
-// waitUntil, Unix ms) updated IN_PROGRESS now with callbackAfterSeconds
-// callback still waits: until its end or until the callback has passed,
-// whichever is later.
-func waitDueAfterUpdate(waitUntil int64, now time.Time, callback int64) time.Duration {
-	due := time.UnixMilli(waitUntil)
-	if cb := now.Add(time.Duration(max(callback, 0)) * time.Second); cb.After(due) {
-		due = cb
+// waitNextLook is when a WAIT (its end at waitUntil, Unix ms; 0: none)
+// is looked at next: when an update IN_PROGRESS put it back in its queue
+// until (postponed; 0: none), else at its end (0: never by itself).
+func waitNextLook(waitUntil, postponed int64) int64 {
+	if postponed != 0 {
+		return postponed
 	}
-	return due.Sub(now)
+	return waitUntil
+}
+
+// systemTaskCallback is Conductor's systemTaskWorkerCallbackDuration: a
+// system task a look leaves waiting without an evaluation offset of its
+// own is put back in its queue for it.
+const systemTaskCallback = 30
+
+// waitTakenEarly is the look at WAIT record rec taken from its queue
+// before its end (waitUntil; 0: none), an update IN_PROGRESS having put
+// it back for less: as Conductor's AsyncSystemTaskExecutor, finding the
+// wait not over, it sets callbackAfterSeconds to the seconds left
+// (Wait.getEvaluationOffset: whole seconds, at least 1; for a WAIT
+// without an end, the system task callback) and stores the task.
+func (r *runState) waitTakenEarly(ctx context.Context, rec *taskRecord, waitUntil int64) error {
+	callback := int64(systemTaskCallback)
+	if waitUntil != 0 {
+		callback = max(int64(time.UnixMilli(waitUntil).Sub(r.e.now())/time.Second), 1)
+	}
+	r.mu.Lock()
+	rec.Callback, rec.Postponed = callback, 0
+	r.touchLocked(rec)
+	r.mu.Unlock()
+	return r.save(ctx)
 }
 
 // answerUpdate tells the caller of CompleteTaskStored, waiting in the

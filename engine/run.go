@@ -77,6 +77,9 @@ type taskRecord struct {
 	WaitUntil     int64
 	Awaiting      bool  // waits for an external completion (CompleteTask)
 	Callback      int64 // a worker's callbackAfterSeconds (IN_PROGRESS update)
+	// Postponed is when a WAIT an update IN_PROGRESS put back in its
+	// queue is looked at again (Unix ms; 0: at its end), exec.go.
+	Postponed     int64
 	StartDelay    int64 // a retry's delay: its startDelayInSeconds (DeciderService.retry)
 	ZeroDelay     bool  // a StartDelay of 0 is stored, not shown as a startDelay (startdelay.go)
 	SubWorkflowID string

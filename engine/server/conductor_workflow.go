@@ -219,6 +219,9 @@ var taskPrimitives = []string{"updateTime", "callbackAfterSeconds", "rateLimitPe
 // due since then, as Task.getQueueWaitTime counts) and the primitives a
 // record leaves out when 0.
 func taskDefaults(t, doc map[string]any) {
+	// The engine's own: when a WAIT an update put back in its queue is
+	// looked at again (Conductor's queue holds that, not its Task).
+	delete(t, "postponedUntil")
 	if numberOf(t["updateTime"]) == 0 {
 		// A run stored before records kept updateTime (or a record never
 		// changed since): the latest time the record does keep, so a
