@@ -698,7 +698,7 @@ type Completion struct {
 func (e *Engine) CompleteTaskWith(ctx context.Context, runID string, c Completion) (string, error) {
 	// The reason whatever the status: Conductor's updateTask sets it on
 	// a task it completes too.
-	reason := givenReason{c.Reason, c.EmptyReason && c.Reason == ""}
+	reason := givenReason{text: c.Reason, empty: c.EmptyReason && c.Reason == ""}
 	sub := &subUpdate{id: c.SubWorkflowID, callback: c.CallbackAfterSeconds}
 	if c.TaskID != "" {
 		return e.completeTaskReason(ctx, runID, c.Status, c.Output, c.TaskID, reason, "task with id "+c.TaskID, func(t *taskDoc) bool { return t.TaskID == c.TaskID }, sub)
@@ -724,7 +724,7 @@ func (e *Engine) CompleteTaskStored(ctx context.Context, runID string, c Complet
 	key := "update-" + newID()
 	if c.TaskID != "" {
 		sub := &subUpdate{id: c.SubWorkflowID, callback: c.CallbackAfterSeconds}
-		ref, taskID, err = e.storeUpdate(ctx, runID, c.Status, c.Output, c.TaskID, givenReason{c.Reason, c.EmptyReason && c.Reason == ""},
+		ref, taskID, err = e.storeUpdate(ctx, runID, c.Status, c.Output, c.TaskID, givenReason{text: c.Reason, empty: c.EmptyReason && c.Reason == ""},
 			"task with id "+c.TaskID, func(t *taskDoc) bool { return t.TaskID == c.TaskID }, sub, key)
 	} else {
 		ref, taskID, err = e.storeUpdate(ctx, runID, c.Status, c.Output, "", givenReason{}, fmt.Sprintf("task %q", c.Ref), func(t *taskDoc) bool {
@@ -762,6 +762,10 @@ func (e *Engine) CompleteTaskStored(ctx context.Context, runID string, c Complet
 type givenReason struct {
 	text  string
 	empty bool
+	// pending: the update is built from the pending task (Conductor's
+	// TaskResult(pending), as its signal builds it), whose reason it
+	// carries, "" kept apart from none.
+	pending bool
 }
 
 // deref is *s, "" for nil.
@@ -868,6 +872,9 @@ func (e *Engine) storeUpdate(ctx context.Context, runID, status string, output j
 		return "", "", err
 	}
 	sig := signal{Status: status, SealedOutput: sealed, TaskID: taskID, Reason: reason.text, EmptyReason: reason.empty}
+	if reason.pending {
+		sig.Reason, sig.EmptyReason = storedReason(found.Reason)
+	}
 	if progress {
 		sig.Answer = answer
 	}

@@ -410,7 +410,7 @@ func (t RemoteTask) ProgressOutput(ctx context.Context, callbackAfter time.Durat
 // empty reason is the empty text the update gave (Conductor's
 // reasonForIncompletion "", kept apart from none, null).
 func (t RemoteTask) ProgressReason(ctx context.Context, callbackAfter time.Duration, output json.RawMessage, reason string, emptyReason bool) error {
-	return t.progress(ctx, callbackAfter, output, givenReason{reason, emptyReason && reason == ""}, false)
+	return t.progress(ctx, callbackAfter, output, givenReason{text: reason, empty: emptyReason && reason == ""}, false)
 }
 
 // Reason is the attempt's reasonForIncompletion as its record holds it

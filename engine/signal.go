@@ -43,9 +43,11 @@ func (e *Engine) Signal(ctx context.Context, runID, status string, output json.R
 	if found.TaskID == "" {
 		return Signalled{}, fmt.Errorf("%w: run %s", ErrNoBlockedTask, runID)
 	}
-	ref, err := e.completeTask(ctx, found.RunID, status, output, found.TaskID, "task "+found.TaskID, func(t *taskDoc) bool {
+	// Conductor's signalTask builds its update from the pending task
+	// (TaskResult(pending)): the task's reasonForIncompletion stays.
+	ref, err := e.completeTaskReason(ctx, found.RunID, status, output, found.TaskID, givenReason{pending: true}, "task "+found.TaskID, func(t *taskDoc) bool {
 		return t.TaskID == found.TaskID
-	})
+	}, nil)
 	if err != nil {
 		return Signalled{}, err
 	}

@@ -277,7 +277,12 @@ func overOutput(base, update json.RawMessage) json.RawMessage {
 // (none: the task awaits a final update).
 func (r *runState) subWorkflowProgress(ctx context.Context, rec *taskRecord, sig *signal) error {
 	reason := r.sec.Excerpt(sig.Reason, maxReasonBytes)
-	if err := r.takeSubUpdate(rec, sig, sig.SubWorkflowID == "", func() { rec.Reason = reason }); err != nil {
+	if err := r.takeSubUpdate(rec, sig, sig.SubWorkflowID == "", func() {
+		rec.Reason, rec.EmptyReasonAt = reason, ""
+		if reason == "" && sig.EmptyReason {
+			rec.EmptyReasonAt = rec.Status // "" as given, not none
+		}
+	}); err != nil {
 		return err
 	}
 	if err := r.save(ctx); err != nil {
@@ -577,23 +582,22 @@ func (r *runState) subWorkflowUpdated(ctx context.Context, rec *taskRecord, sig 
 	if err := r.takeSubUpdate(rec, sig, false, nil); err != nil {
 		return r.failTask(ctx, rec, TaskFailedTerminal, "output: "+err.Error())
 	}
+	// The update's reason whatever the status, as Conductor's updateTask
+	// sets the TaskResult's on the task: an update by reference keeps the
+	// pending task's (TaskResult(pending)); one by id carries its own,
+	// "" kept apart from none (null).
+	reason := r.sec.Excerpt(sig.Reason, maxReasonBytes)
+	empty := sig.EmptyReason && reason == ""
 	if sig.Status == TaskCompleted {
-		// An update by reference keeps the pending task's reason, as
-		// Conductor's updateTask sets the TaskResult's (built from the
-		// pending task) whatever the status; one by id carries none.
-		return r.transition(ctx, rec, TaskCompleted, r.sec.Excerpt(sig.Reason, maxReasonBytes))
-	}
-	reason := sig.Reason
-	if reason == "" {
-		reason = "the task was updated " + sig.Status
+		return r.transitionReason(ctx, rec, TaskCompleted, reason, empty)
 	}
 	if canRetry && sig.Status == TaskFailed {
-		if err := r.transition(ctx, rec, TaskFailed, r.sec.Excerpt(reason, maxReasonBytes)); err != nil {
+		if err := r.transitionReason(ctx, rec, TaskFailed, reason, empty); err != nil {
 			return err
 		}
 		return errRetrySubWorkflow
 	}
-	return r.failTask(ctx, rec, sig.Status, reason)
+	return r.failTaskReason(ctx, rec, sig.Status, reason, empty)
 }
 
 // adoptBackground counts the execution of run id, which ends when done is

@@ -270,3 +270,128 @@ func TestCompletedUpdateKeepsReason(t *testing.T) {
 	}
 	expect(id, "halfway")
 }
+
+// TestSubWorkflowUpdateAndSignalKeepEmptyReason: the update of a
+// SUB_WORKFLOW task (WorkflowExecutorOps.updateTask sets the TaskResult's
+// reasonForIncompletion on it, whatever the status) and a signal
+// (TaskServiceImpl.signalTask builds its TaskResult from the pending WAIT,
+// TaskResult(pending), whose reason it keeps) keep "" apart from none, as
+// a worker's update does: "" shows "", none shows none, and the run
+// failing on the task words it ” (or 'null'). A signal keeps a text
+// reason the pending WAIT has too.
+func TestSubWorkflowUpdateAndSignalKeepEmptyReason(t *testing.T) {
+	c := newE2EClient(t, nil)
+	for _, def := range []string{`{"name":"sre_child","version":1,"schemaVersion":2,
+	  "tasks":[{"name":"hold","taskReferenceName":"hold","type":"WAIT"}]}`,
+		`{"name":"sre_parent","version":1,"schemaVersion":2,
+	  "tasks":[{"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"sre_child","version":1}}]}`,
+		`{"name":"sre_wait","version":1,"schemaVersion":2,
+	  "tasks":[{"name":"gate","taskReferenceName":"gate","type":"WAIT"}]}`} {
+		if st, _, body := c.ts.do(t, "POST", "/api/metadata/workflow", def); st != 200 {
+			t.Fatalf("register: %d %s", st, body)
+		}
+	}
+	empty, halfway := "", "halfway"
+	update := func(body map[string]any) {
+		t.Helper()
+		b, _ := json.Marshal(body)
+		if st, _, out := c.ts.do(t, "POST", "/api/tasks", string(b)); st != 200 {
+			t.Fatalf("update %s: %d %s", b, st, out)
+		}
+	}
+	expect := func(id, status string, reason *string) {
+		t.Helper()
+		c.await(fmt.Sprintf("%s's task %s with reason %s", id, status, show(reason)), func() error {
+			st, got, has, _, _ := rawTaskReason(t, c.ts.do, id)
+			if st != status || has != (reason != nil) || (reason != nil && got != *reason) {
+				return fmt.Errorf("task %s, reason %q (present %v)", st, got, has)
+			}
+			return nil
+		})
+	}
+	runReason := func(id, task, shown string) {
+		t.Helper()
+		c.awaitStatus(id, "FAILED")
+		if _, _, _, _, got := rawTaskReason(t, c.ts.do, id); got != "Task "+task+" failed with status: FAILED and reason: '"+shown+"'" {
+			t.Errorf("run %s: reasonForIncompletion %q, want the reason '%s'", id, got, shown)
+		}
+	}
+	subTask := func(id string) model.Task {
+		t.Helper()
+		var tk model.Task
+		c.await("the SUB_WORKFLOW task names its child", func() error {
+			var err error
+			if tk, err = c.onlyTaskByRef(id, "sub"); err != nil || tk.Status != "IN_PROGRESS" || tk.SubWorkflowId == "" {
+				return fmt.Errorf("%s %q %v", tk.Status, tk.SubWorkflowId, err)
+			}
+			return nil
+		})
+		return tk
+	}
+	subUpdate := func(id string, tk model.Task, status string, reason *string) {
+		t.Helper()
+		body := map[string]any{"workflowInstanceId": id, "taskId": tk.TaskId, "status": status, "outputData": map[string]any{},
+			"subWorkflowId": tk.SubWorkflowId}
+		if reason != nil {
+			body["reasonForIncompletion"] = *reason
+		}
+		update(body)
+	}
+
+	// SUB_WORKFLOW, IN_PROGRESS giving "": "" (stored before the answer),
+	// kept by a COMPLETED update by reference (the Go client).
+	id := c.start("sre_parent")
+	tk := subTask(id)
+	subUpdate(id, tk, "IN_PROGRESS", &empty)
+	expect(id, "IN_PROGRESS", &empty)
+	if _, _, err := c.tc.UpdateTaskByRefName(c.ctx, map[string]any{}, id, "sub", "COMPLETED"); err != nil {
+		t.Fatalf("COMPLETED update by reference: %v", err)
+	}
+	expect(id, "COMPLETED", &empty)
+
+	// SUB_WORKFLOW, COMPLETED giving "": "".
+	id = c.start("sre_parent")
+	subUpdate(id, subTask(id), "COMPLETED", &empty)
+	expect(id, "COMPLETED", &empty)
+
+	// SUB_WORKFLOW, FAILED giving "": "", and the run's ''.
+	id = c.start("sre_parent")
+	tk = subTask(id)
+	subUpdate(id, tk, "FAILED", &empty)
+	expect(id, "FAILED", &empty)
+	runReason(id, tk.TaskId, "")
+
+	// SUB_WORKFLOW, FAILED giving none: none, and 'null'.
+	id = c.start("sre_parent")
+	tk = subTask(id)
+	subUpdate(id, tk, "FAILED", nil)
+	expect(id, "FAILED", nil)
+	runReason(id, tk.TaskId, "null")
+
+	// A signal of a WAIT an update IN_PROGRESS gave "" (or a text): the
+	// WAIT keeps it, COMPLETED or FAILED, and the run words it ''.
+	for _, tc := range []struct {
+		status string
+		reason *string
+	}{{"COMPLETED", &empty}, {"FAILED", &empty}, {"COMPLETED", &halfway}, {"FAILED", nil}} {
+		id := c.start("sre_wait")
+		task := c.awaitActive(id, "gate").TaskId
+		body := map[string]any{"workflowInstanceId": id, "taskId": task, "status": "IN_PROGRESS", "outputData": map[string]any{}}
+		if tc.reason != nil {
+			body["reasonForIncompletion"] = *tc.reason
+		}
+		update(body)
+		expect(id, "IN_PROGRESS", tc.reason)
+		if st, _, out := c.ts.do(t, "POST", "/api/tasks/"+id+"/"+tc.status+"/signal", `{"by":"signal"}`); st != 200 {
+			t.Fatalf("signal %s: %d %s", tc.status, st, out)
+		}
+		expect(id, tc.status, tc.reason)
+		if tc.status == "FAILED" {
+			shown := "null"
+			if tc.reason != nil {
+				shown = *tc.reason
+			}
+			runReason(id, task, shown)
+		}
+	}
+}
