@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -84,13 +82,16 @@ const (
 // Engine executes workflow definitions. It is safe for concurrent use; each
 // run has its own state.
 type Engine struct {
-	runs         runstore.Store
-	registry     *tasks.Registry
-	keyring      *seal.Keyring
-	secrets      SecretSourceFunc
-	envValues    interpolate.ValueSource
-	workers      map[string]WorkerFunc
-	defsDir      string
+	runs      runstore.Store
+	registry  *tasks.Registry
+	keyring   *seal.Keyring
+	secrets   SecretSourceFunc
+	envValues interpolate.ValueSource
+	workers   map[string]WorkerFunc
+	defsDir   string
+	// defsIdx: by definitions directory, the name and version of each
+	// of its files (defindex.go).
+	defsIdx      sync.Map
 	events       func(Event)
 	httpClient   *http.Client
 	pollInterval time.Duration
@@ -1083,43 +1084,4 @@ func (e *Engine) List(ctx context.Context, opt runstore.ListOptions) ([]runstore
 // the definitions directory.
 func (e *Engine) findDefinition(name string, version int) (*Definition, error) {
 	return e.findDefinitionIn(e.defsDir, name, version)
-}
-
-// findDefinitionIn is findDefinition in the directory dir.
-func (e *Engine) findDefinitionIn(dir, name string, version int) (*Definition, error) {
-	if dir == "" {
-		return nil, fmt.Errorf("%w: %q (no definitions directory configured)", ErrDefinitionNotFound, name)
-	}
-	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
-	if err != nil {
-		return nil, err
-	}
-	var best *Definition
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		var head struct {
-			Name    string `json:"name"`
-			Version int    `json:"version"`
-		}
-		if json.Unmarshal(b, &head) != nil || head.Name != name {
-			continue
-		}
-		if version != 0 && head.Version != version {
-			continue
-		}
-		def, err := e.Parse(b)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f, err)
-		}
-		if best == nil || def.Version > best.Version {
-			best = def
-		}
-	}
-	if best == nil {
-		return nil, fmt.Errorf("%w: %q in %s", ErrDefinitionNotFound, name, dir)
-	}
-	return best, nil
 }

@@ -41,6 +41,7 @@ func (r *runState) pinSubWorkflows() (map[string]int, error) {
 	pins := map[string]int{}
 	var missing []string
 	var err error
+	find := r.e.definitionsLookup() // one look at the directory for every name
 	walkTasks(r.def.Tasks, func(wt *WorkflowTask) {
 		if err != nil || !pinnable(wt) {
 			return
@@ -49,7 +50,7 @@ func (r *runState) pinSubWorkflows() (map[string]int, error) {
 		if _, done := pins[name]; done || slices.Contains(missing, name) {
 			return
 		}
-		def, ferr := r.e.findDefinition(name, 0)
+		def, ferr := find(name, 0)
 		switch {
 		case errors.Is(ferr, ErrDefinitionNotFound):
 			missing = append(missing, name)
