@@ -431,7 +431,7 @@ func (e *Engine) newRun(ctx context.Context, def *Definition, input json.RawMess
 		return nil, err
 	}
 	if cfg.refInput != nil {
-		if err := r.keepReferenceInput(cfg.refInput); err != nil {
+		if err := r.keepReferenceInput(input, cfg.refInput); err != nil {
 			return nil, err
 		}
 	}
@@ -495,7 +495,7 @@ func (r *runState) setWorkflowMember(data []byte, ptr string, mem *json.RawMessa
 	*mem, *stored, r.wfDoc = m, st, nil
 	switch ptr {
 	case "/input":
-		r.changedIn = true
+		r.changedIn, r.inPlain = true, nil
 	case "/variables":
 		r.changedVars = true
 	default:
@@ -597,11 +597,11 @@ func (e *Engine) loadDoc(ctx context.Context, id string, _ []byte, d *runDoc, pa
 	r.inStored, r.varStored, r.outStored = d.Input, d.Variables, d.Output
 	r.doc.Input = unseal(d.Input, "/input")
 	if d.SealedInput != "" {
-		in, err := r.openSealedInput(d.SealedInput)
+		in, plain, err := r.openSealedInput(d.SealedInput) // secrets.go
 		if err != nil {
 			errs = append(errs, err)
 		} else {
-			r.doc.Input = in
+			r.doc.Input, r.inPlain = in, plain
 		}
 	}
 	if d.RerunTask != "" {

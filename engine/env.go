@@ -55,7 +55,7 @@ func (r *runState) workflowDocLocked() []byte {
 		CreateTime            int64           `json:"createTime"`
 	}{
 		r.doc.WorkflowID, r.doc.WorkflowType, r.doc.Version, r.doc.Status,
-		orEmpty(r.doc.Input), out, orEmpty(r.doc.Variables), r.doc.CorrelationID,
+		orEmpty(r.exprInputLocked()), out, orEmpty(r.doc.Variables), r.doc.CorrelationID,
 		r.doc.ParentWorkflowID, r.doc.ParentWorkflowTaskID, 2, r.doc.ReasonForIncompletion, r.doc.CreateTime,
 	}
 	b, _ := json.Marshal(doc)

@@ -17,7 +17,7 @@ func TestReferenceInputProtectedBeforeARegistrationIsMasked(t *testing.T) {
 	r.mu.Lock()
 	r.remaskLocked() // builds the index
 	r.mu.Unlock()
-	if err := r.keepReferenceInput([]byte(`{"echo":"` + v + `"}`)); err != nil {
+	if err := r.keepReferenceInput(nil, []byte(`{"echo":"`+v+`"}`)); err != nil {
 		t.Fatal(err)
 	}
 	// v was registered, and the run's forms masked with it, while the

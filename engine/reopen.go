@@ -521,7 +521,7 @@ func (c *runState) restoreParentInput(input, refs []byte) error {
 	if err := c.setInput(input); err != nil {
 		return err
 	}
-	return c.keepReferenceInput(refs)
+	return c.keepReferenceInput(input, refs)
 }
 
 func equalJSON(a, b []byte) bool {

@@ -229,6 +229,10 @@ type runState struct {
 	// a value registered later (a `_secrets` leaf read from the workflow
 	// input, say) is masked retroactively in everything stored before.
 	maskedAt int
+	// inPlain, for a SUB_WORKFLOW child, is its input with the values its
+	// parent's task resolved (secrets.go): what its expressions read, where
+	// doc.Input masks them. nil when the two are the same.
+	inPlain []byte
 	// rx indexes the stored forms, so that a value registered later masks
 	// again only those it may be in (remask.go).
 	rx remaskIndex

@@ -122,9 +122,15 @@ const maxReasonBytes = 4 << 10
 const sealedInputPointer = "/sealedInput"
 
 // keepReferenceInput makes a SUB_WORKFLOW child store refs (its input with
-// the parent's secret references kept) as its input, and its in-memory
-// input (values masked outside `_secrets`) sealed, for a resume.
-func (r *runState) keepReferenceInput(refs []byte) error {
+// the parent's secret references kept, `_secrets` sealed for the child) as
+// its input, and keeps plain, its input with the values its parent's task
+// resolved (secret values, values read from the parent's sealed input), as
+// Conductor's SubWorkflow.start hands them: its expressions read it
+// (exprInputLocked) where its in-memory input masks them, as any run's
+// does. plain is sealed (sealedInput, bound to the child's id) for a
+// resume; its values are registered with the masker the child shares with
+// its parent, so whatever the child stores from them is masked.
+func (r *runState) keepReferenceInput(plain, refs []byte) error {
 	gen := r.sec.Generation() // what the stored form is masked with at least
 	_, stored, err := r.sec.Protect(refs, "/input")
 	if err != nil {
@@ -133,24 +139,47 @@ func (r *runState) keepReferenceInput(refs []byte) error {
 	r.mu.Lock()
 	mem := r.doc.Input
 	r.mu.Unlock()
-	sealed, err := r.sec.Seal(mem, sealedInputPointer)
+	if len(plain) == 0 || bytes.Equal(plain, mem) {
+		plain = nil
+	}
+	keep := plain
+	if keep == nil {
+		keep = mem
+	}
+	sealed, err := r.sec.Seal(keep, sealedInputPointer)
 	if err != nil {
 		return err
 	}
 	r.mu.Lock()
 	r.rx.producedLocked(gen)
-	r.inStored, r.doc.SealedInput, r.changedIn = stored, sealed, true
+	r.inStored, r.doc.SealedInput, r.inPlain, r.changedIn = stored, sealed, plain, true
 	r.mu.Unlock()
 	return nil
 }
 
-// openSealedInput is the in-memory input of a resumed SUB_WORKFLOW child;
-// its `_secrets` leaves are registered again.
-func (r *runState) openSealedInput(sealed string) ([]byte, error) {
-	mem, err := r.sec.Open(sealed, sealedInputPointer)
+// openSealedInput is the in-memory input of a resumed SUB_WORKFLOW child
+// (its `_secrets` leaves registered again) and, when it differs, the input
+// its expressions read (keepReferenceInput).
+func (r *runState) openSealedInput(sealed string) (mem, plain []byte, err error) {
+	plain, err = r.sec.Open(sealed, sealedInputPointer)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	mem, _, err = r.sec.Protect(mem, "/input")
-	return mem, err
+	if mem, _, err = r.sec.Protect(plain, "/input"); err != nil {
+		return nil, nil, err
+	}
+	if bytes.Equal(mem, plain) {
+		plain = nil
+	}
+	return mem, plain, nil
+}
+
+// exprInputLocked is the workflow input the run's expressions read: a
+// SUB_WORKFLOW child's input with its parent's values (keepReferenceInput),
+// else the in-memory input. Callers hold r.mu.
+func (r *runState) exprInputLocked() []byte {
+	if r.inPlain != nil {
+		return r.inPlain
+	}
+	return r.doc.Input
 }
