@@ -140,9 +140,10 @@ func TestTaskLogs(t *testing.T) {
 }
 
 // TestTaskLogsOfAChild: a parent resolves a secret and hands it to its
-// SUB_WORKFLOW child (whose input shows it masked); a line the child's
-// worker logs with the value is masked too: a child's lines are masked
-// with what its parents registered.
+// SUB_WORKFLOW child (whose input shows the reference; its worker polls
+// the value, as Conductor hands it); a line the child's worker logs with
+// the value is masked: a child's lines are masked with what its parents
+// registered.
 func TestTaskLogsOfAChild(t *testing.T) {
 	const value = "child-log-SECRET-value-1a2b"
 	ts := newConductorServer(t, nil)
@@ -163,7 +164,7 @@ func TestTaskLogsOfAChild(t *testing.T) {
 		_, _, body := ts.do(t, "GET", "/api/tasks/poll/batch/child_worker?workerid=w1&count=1&timeout=500", "")
 		_ = json.Unmarshal([]byte(body), &polled)
 	}
-	if len(polled) != 1 || polled[0].InputData["token"] != "***" {
+	if len(polled) != 1 || polled[0].InputData["token"] != value {
 		t.Fatalf("poll: %+v", polled)
 	}
 	taskID := polled[0].TaskId
