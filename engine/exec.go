@@ -422,6 +422,14 @@ func (r *runState) beginRecord(ctx context.Context, wt *WorkflowTask, ref string
 				// A retry of the run: a copy of the attempt
 				// (taskToBeRescheduled), started at once.
 				delay = r.e.shownStartDelay(prev, wt)
+			} else {
+				// DeciderService.retry copies the failed attempt's
+				// reasonForIncompletion onto the retry, where it stays
+				// until the task's next update (heldReason); a retry of
+				// the run clears it.
+				r.mu.Lock()
+				rec.Reason, rec.heldReason = prev.Reason, prev.Reason != ""
+				r.mu.Unlock()
 			}
 			r.e.setRetryStartDelay(rec, wt, delay)
 		}
@@ -842,6 +850,16 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 			// stays on the completed task too, as Conductor's
 			// updateTask sets it whatever the status.
 			reason := givenReason{text: r.sec.Excerpt(res.Reason, maxReasonBytes), empty: res.EmptyReason && res.Reason == ""}
+			if impl != nil && reason.text == "" && !reason.empty {
+				// A system task's execution sets no reason when it
+				// completes: a retry's or a rerun's kept one stays, as
+				// Conductor's record keeps it (heldReason).
+				r.mu.Lock()
+				if rec.heldReason {
+					reason.text = rec.Reason
+				}
+				r.mu.Unlock()
+			}
 			complete := r.completeReason
 			if res.OutputValid && len(res.Output) > 0 {
 				complete = r.completeValidReason
@@ -1553,7 +1571,7 @@ func (r *runState) waitProgress(ctx context.Context, rec *taskRecord, sig *signa
 	r.mu.Lock()
 	r.rx.producedLocked(gen)
 	rec.outMem, rec.outStored = mem, stored
-	rec.Reason, rec.rerunReason, rec.Callback, rec.Postponed = reason, false, max(sig.Callback, 0), postponed
+	rec.Reason, rec.heldReason, rec.Callback, rec.Postponed = reason, false, max(sig.Callback, 0), postponed
 	rec.EmptyReasonAt = ""
 	if reason == "" && sig.EmptyReason {
 		rec.EmptyReasonAt = rec.Status

@@ -362,7 +362,7 @@ func (t RemoteTask) PolledAt(ctx context.Context, workerID string, at time.Time)
 	// reason is transition's to keep.
 	var reason string
 	var empty bool
-	if !a.rec.rerunReason {
+	if !a.rec.heldReason {
 		reason, empty = a.rec.Reason, a.rec.emptyReason()
 	}
 	a.r.mu.Unlock()
@@ -483,11 +483,11 @@ func (t RemoteTask) progress(ctx context.Context, callbackAfter time.Duration, o
 	r.mu.Lock()
 	rec.Callback = int64(max(callbackAfter, 0) / time.Second)
 	if keep {
-		if !rec.rerunReason {
+		if !rec.heldReason {
 			reason, empty = rec.Reason, rec.emptyReason() // else transition keeps a rerun's
 		}
 	} else {
-		rec.rerunReason = false // the worker's update sets the reason
+		rec.heldReason = false // the worker's update sets the reason
 	}
 	r.mu.Unlock()
 	err := r.transitionReason(ctx, rec, TaskScheduled, reason, empty)

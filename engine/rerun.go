@@ -168,13 +168,13 @@ func (r *runState) remappedForkLocked(from *taskRecord) *taskRecord {
 // cleared, no poll counted; its task id, seq, retryCount, retriedTaskId,
 // input and reasonForIncompletion stay (Conductor does not reset the
 // reason: it stays while the task is scheduled and polled, until its next
-// update, rerunReason). The executor takes the record over as an
+// update, heldReason). The executor takes the record over as an
 // unfinished one (beginRecord). Callers hold r.mu.
 func (r *runState) resetForRerunLocked(t *taskRecord) {
 	t.Status, t.Scheduled, t.Start, t.End = TaskScheduled, r.nowMillis(), 0, 0
 	t.outMem, t.outStored = nil, nil
 	t.PollCount, t.Callback, t.WaitUntil, t.Awaiting = 0, 0, 0, false
-	t.rerunReason = t.Reason != ""
+	t.heldReason = t.Reason != ""
 	r.touchLocked(t)
 }
 
@@ -305,17 +305,23 @@ func (r *runState) openRerunTask(sealed string) error {
 }
 
 // keepRerunReason: on load, the record a rerun reset in place (its note
-// still in the run's head) keeps its reasonForIncompletion until the
-// task's next update, as in the process that reran it (rerunReason). What
-// the note holds of records whose attempt has ended since (the note stays
-// while a sibling's runs) is let go.
+// still in the run's head) and an unfinished retry keep their
+// reasonForIncompletion until the task's next update, as in the process
+// that scheduled them (heldReason). What the note holds of records whose
+// attempt has ended since (the note stays while a sibling's runs) is let
+// go.
 func (r *runState) keepRerunReason() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	for _, t := range r.tasks {
+		if t != nil && t.RetriedTaskID != "" && t.Reason != "" && (t.Status == TaskScheduled || t.Status == TaskInProgress) {
+			t.heldReason = true
+		}
+	}
 	for ref, id := range r.keptID {
 		t := r.byRef[ref]
 		if t != nil && t.TaskID == id && (t.Status == TaskScheduled || t.Status == TaskInProgress) {
-			t.rerunReason = t.Reason != ""
+			t.heldReason = t.Reason != ""
 		} else if t != nil && t.TaskID == id {
 			delete(r.keptID, ref)
 		}

@@ -131,10 +131,14 @@ type taskRecord struct {
 	// mapped; expressions do not see it yet (caseMapping, switch.go).
 	unmapped bool
 
-	// rerunReason: a rerun reset the record in place keeping its
-	// reasonForIncompletion, which stays until the task's next update
-	// (rerun.go), as Conductor's does.
-	rerunReason bool
+	// heldReason: the record keeps a reasonForIncompletion it did not
+	// end with, until the task's next update, as Conductor's does: a
+	// rerun reset it in place keeping its own (rerun.go), or it is a
+	// retry, which DeciderService.retry gives the failed attempt's
+	// (beginRecord). A SUB_WORKFLOW's ends when it starts its child
+	// (SubWorkflow's attach clears it); a system task that completes
+	// without a reason of its own keeps it (execLeaf).
+	heldReason bool
 
 	// keptWrapped: the SUB_WORKFLOW record a rerun reset in place runs
 	// with the child's input its stored input holds (replacementInput),
@@ -707,10 +711,10 @@ func (r *runState) transitionReason(ctx context.Context, t *taskRecord, status, 
 	r.mu.Lock()
 	r.rx.producedLocked(gen)
 	t.Status = status
-	if reason == "" && t.rerunReason && (status == TaskScheduled || status == TaskInProgress) {
-		reason = t.Reason // kept by a rerun until the task's next update
+	if reason == "" && t.heldReason && (status == TaskScheduled || (status == TaskInProgress && t.TaskType != TypeSubWorkflow)) {
+		reason = t.Reason // kept until the task's next update
 	} else {
-		t.rerunReason = false
+		t.heldReason = false
 	}
 	t.Reason, t.EmptyReasonAt = reason, ""
 	if empty && reason == "" {
