@@ -178,7 +178,13 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 	}
 	rec, input, done, err := r.beginControl(ctx, wt, ref, iter)
 	if n := r.rerunIterationOf(rec); err == nil && done && n > 0 {
-		return r.replayRerunIteration(ctx, wt, suffix, rec, n) // rerun.go
+		// Each iteration a rerun or a re-opening noted, in turn (rerun.go).
+		for ; n > 0; n = r.rerunIterationOf(rec) {
+			if err := r.replayRerunIteration(ctx, wt, suffix, rec, n); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	if err != nil || done {
 		if lr := r.resumedRest(ctx, wt, ref, suffix, err); lr != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -265,10 +266,7 @@ func (r *runState) keepRerunTaskLocked(k *rerunTask) {
 	}
 	r.keptLoops = nil
 	for _, l := range k.Loops {
-		if r.keptLoops == nil {
-			r.keptLoops = map[string]int{}
-		}
-		r.keptLoops[l.TaskID] = l.Iteration
+		r.keepLoopIterationLocked(l)
 	}
 	r.keptSibs = nil
 	for _, s := range k.Siblings {
@@ -645,8 +643,28 @@ func (r *runState) keptSubWorkflowStart(wt *WorkflowTask, rec *taskRecord) (*kep
 	return k, nil
 }
 
-// rerunIterationOf is the iteration of the COMPLETED DO_WHILE record rec
-// whose rest a rerun runs again (rerunLoop): 0 when none.
+// keepLoopIterationLocked adds l's iteration to the ones of its loop
+// whose rest runs again (keptLoops), kept ascending and once each.
+// Callers hold r.mu.
+func (r *runState) keepLoopIterationLocked(l rerunLoop) {
+	if l.Iteration <= 0 {
+		return
+	}
+	if r.keptLoops == nil {
+		r.keptLoops = map[string][]int{}
+	}
+	its := r.keptLoops[l.TaskID]
+	i := sort.SearchInts(its, l.Iteration)
+	if i < len(its) && its[i] == l.Iteration {
+		return
+	}
+	r.keptLoops[l.TaskID] = slices.Insert(its, i, l.Iteration)
+}
+
+// rerunIterationOf is the first iteration of the COMPLETED DO_WHILE
+// record rec whose rest a rerun runs again (rerunLoop): 0 when none. Two
+// SUB_WORKFLOW tasks re-opened at once in two of its iterations have
+// each its iteration's rest run, one after the other.
 func (r *runState) rerunIterationOf(rec *taskRecord) int {
 	if rec == nil {
 		return 0
@@ -656,7 +674,10 @@ func (r *runState) rerunIterationOf(rec *taskRecord) int {
 	if rec.Status != TaskCompleted && rec.Status != TaskCompletedWithErrors {
 		return 0
 	}
-	return r.keptLoops[rec.TaskID]
+	if its := r.keptLoops[rec.TaskID]; len(its) > 0 {
+		return its[0]
+	}
+	return 0
 }
 
 // replayRerunIteration runs the rest of iteration n of the DO_WHILE wt,
@@ -705,9 +726,16 @@ func (r *runState) replayRerunIteration(ctx context.Context, wt *WorkflowTask, s
 		}
 	}
 	r.mu.Lock()
-	if _, ok := r.keptLoops[rec.TaskID]; ok {
-		delete(r.keptLoops, rec.TaskID)
-		r.rerunNoteServedLocked()
+	if its, ok := r.keptLoops[rec.TaskID]; ok {
+		if i := sort.SearchInts(its, n); i < len(its) && its[i] == n {
+			its = slices.Delete(its, i, i+1)
+		}
+		if len(its) == 0 {
+			delete(r.keptLoops, rec.TaskID)
+			r.rerunNoteServedLocked()
+		} else {
+			r.keptLoops[rec.TaskID] = its
+		}
 	}
 	r.mu.Unlock()
 	return err
@@ -886,19 +914,24 @@ func (r *runState) reopenedInCompletedLoopsLocked(ids map[string]bool) error {
 			return fmt.Errorf("rerunTask: damaged")
 		}
 	}
-	if r.keptLoops == nil {
-		r.keptLoops = map[string]int{}
-	}
 	for _, l := range loops {
-		r.keptLoops[l.TaskID] = l.Iteration
+		r.keepLoopIterationLocked(l)
 	}
-	// The loops still to go through: a loop the note named whose
-	// iteration has run since is left out.
+	// The loops' iterations still to go through: one the note named
+	// whose rest has run since is left out. A loop holding re-opened
+	// tasks in several iterations is named once for each.
 	k.Loops = k.Loops[:0]
-	for id, n := range r.keptLoops {
-		k.Loops = append(k.Loops, rerunLoop{TaskID: id, Iteration: n})
+	for id, its := range r.keptLoops {
+		for _, n := range its {
+			k.Loops = append(k.Loops, rerunLoop{TaskID: id, Iteration: n})
+		}
 	}
-	sort.Slice(k.Loops, func(i, j int) bool { return k.Loops[i].TaskID < k.Loops[j].TaskID })
+	sort.Slice(k.Loops, func(i, j int) bool {
+		if k.Loops[i].TaskID != k.Loops[j].TaskID {
+			return k.Loops[i].TaskID < k.Loops[j].TaskID
+		}
+		return k.Loops[i].Iteration < k.Loops[j].Iteration
+	})
 	plain, err := json.Marshal(k)
 	if err != nil {
 		return err

@@ -716,23 +716,23 @@ func (r *runState) completedLoopsHoldingFailuresLocked() (string, []rerunLoop) {
 }
 
 // completedLoopsHoldingLocked lists the COMPLETED DO_WHILE records holding
-// a record that held says is to run again, each with the iteration that
-// holds the first such record, and the ref of one such record. Callers
-// hold r.mu.
+// a record that held says is to run again, with each iteration that holds
+// such a record (a loop holding them in two iterations is listed for
+// each), and the ref of one such record. Callers hold r.mu.
 func (r *runState) completedLoopsHoldingLocked(held func(*taskRecord) bool) (string, []rerunLoop) {
 	var ref string
 	var loops []rerunLoop
-	seen := map[string]bool{}
+	seen := map[rerunLoop]bool{}
 	for _, f := range r.tasks {
 		if !held(f) {
 			continue
 		}
 		for _, l := range r.tasks {
-			if !successfulTask(l.Status) || seen[l.TaskID] || !loopHolding(l, f) {
+			if !successfulTask(l.Status) || !loopHolding(l, f) {
 				continue
 			}
-			if n := heldIteration(l, f); n > 0 {
-				seen[l.TaskID] = true
+			if n := heldIteration(l, f); n > 0 && !seen[rerunLoop{TaskID: l.TaskID, Iteration: n}] {
+				seen[rerunLoop{TaskID: l.TaskID, Iteration: n}] = true
 				loops = append(loops, rerunLoop{TaskID: l.TaskID, Iteration: n})
 				if ref == "" {
 					ref = f.Ref

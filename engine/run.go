@@ -216,7 +216,7 @@ type runState struct {
 	keptID                         map[string]string      // rerun: the rerun task's id, by exact ref, until it is scheduled again
 	keptChild                      map[string]string      // rerun: the new child of a SUB_WORKFLOW task rerun in place, by task id (subworkflowchild.go)
 	keptSibs                       map[string][]byte      // rerun: the records reset in place that run with their stored input, by task id: a SUB_WORKFLOW's child input, nil for the record's own (rerun.go)
-	keptLoops                      map[string]int         // rerun: the COMPLETED DO_WHILEs holding the rerun task, by task id: the iteration whose rest runs again (rerun.go)
+	keptLoops                      map[string][]int       // rerun: the COMPLETED DO_WHILEs holding the rerun task, by task id: the iterations whose rest runs again, ascending (rerun.go)
 	reopenFailure                  string                 // a re-opened parent's kept failed task (reopen.go)
 	reopenKept                     map[string]bool        // a re-opened parent's failed tasks kept as they are, by id (reopen.go)
 	retryAsked                     map[string]bool        // ended attempts a retry asked to run again, by id (resume.go)
