@@ -120,9 +120,8 @@ func TestSubWorkflowVersionPinnedAtStart(t *testing.T) {
 // definition named without a version whose name has no definition refuses
 // the run's start with MetadataMapperService's words, wherever the task is
 // (a case never taken too, a task whose definition an expression gives);
-// nothing is stored. A name from an expression
-// is not looked up then (the run fails when it maps the task,
-// TestSubWorkflowWithoutDefinition); a version given as 0 is not either:
+// nothing is stored. A name from an expression is looked up as written
+// (TestSubWorkflowExpressionNamePinnedAsWritten); a version given as 0 is not:
 // the task fails as SubWorkflow.start's start of the latest does ("version=null").
 // A child whose own definition names one is refused: its task FAILS with
 // those words, as SubWorkflow.start fails it.
@@ -165,5 +164,73 @@ func TestSubWorkflowStartRefusedWithoutDefinition(t *testing.T) {
 		if wf.Status != engine.StatusFailed || len(wf.Tasks) != 1 || wf.Tasks[0].Status != engine.TaskFailed || wf.Tasks[0].Reason != tc.reason {
 			t.Fatalf("%s: run %s, tasks %+v; want FAILED, sw FAILED %q", tc.param, wf.Status, wf.Tasks, tc.reason)
 		}
+	}
+}
+
+// TestSubWorkflowStartRefusalNamesFirstInConductorOrder: of several
+// SUB_WORKFLOW tasks named without a version whose names have no
+// definition, the start's refusal names the first in the order Conductor's
+// WorkflowDef.collectTasks lists them, where populateTaskDefinitions
+// throws: each task before the tasks nested in it, a SWITCH's cases in the
+// order the definition writes them and then its default case, a fork's
+// branches in order, a loop's body, and the next task after all those
+// (a name given by an expression too, looked up as written). Each name
+// given a definition, the refusal names the next. wfrun named the first
+// in name order.
+func TestSubWorkflowStartRefusalNamesFirstInConductorOrder(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarness(t, runstore.NewMemory(), engine.WithRegistry(tasks.NewDefaultRegistry()), engine.WithDefinitionsDir(dir))
+	sub := func(ref, name string) string {
+		return `{"name":"` + ref + `","taskReferenceName":"` + ref + `","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"` + name + `"}}`
+	}
+	def, err := h.e.Parse([]byte(`{"name":"order","version":1,"schemaVersion":2,"tasks":[
+	  {"name":"sw","taskReferenceName":"sw","type":"SWITCH","evaluatorType":"value-param","expression":"c","inputParameters":{"c":"x"},
+	   "decisionCases":{"z":[` + sub("s1", "m_zcase") + `],"a":[` + sub("s2", "m_acase") + `]},"defaultCase":[` + sub("s3", "m_default") + `]},
+	  {"name":"fk","taskReferenceName":"fk","type":"FORK_JOIN","forkTasks":[
+	    [{"name":"lp","taskReferenceName":"lp","type":"DO_WHILE","loopCondition":"false","loopOver":[` + sub("s4", "m_nested") + `]},` + sub("s5", "m_fork1") + `],
+	    [` + sub("s6", "m_fork0") + `]]},
+	  {"name":"jn","taskReferenceName":"jn","type":"JOIN","joinOn":["s5","s6"]},
+	  {"name":"lp2","taskReferenceName":"lp2","type":"DO_WHILE","loopCondition":"false","loopOver":[` + sub("s7", "m_loop") + `]},
+	  ` + sub("s8", "${workflow.input.child}") + `]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"m_zcase", "m_acase", "m_default", "m_nested", "m_fork1", "m_fork0", "m_loop", "${workflow.input.child}"} {
+		want := "The Task " + name + " defined as a sub-workflow has no workflow definition available "
+		if _, err := h.e.Start(context.Background(), def, json.RawMessage(`{"child":"m_loop"}`)); err == nil || err.Error() != want {
+			t.Fatalf("start: %v, want %q", err, want)
+		}
+		b, _ := json.Marshal(name)
+		writeDefs(t, dir, `{"name":`+string(b)+`,"version":1,"schemaVersion":2,"tasks":[{"name":"set","taskReferenceName":"set","type":"SET_VARIABLE","inputParameters":{"x":1}}]}`)
+	}
+}
+
+// TestSubWorkflowExpressionNamePinnedAsWritten: a SUB_WORKFLOW task whose
+// name an expression gives, without a version, is pinned when the run
+// starts as Conductor's populateVersionForSubWorkflow pins it: the name is
+// looked up as written, "${workflow.input.child}". Without a definition of
+// that name the start is refused, though the name the expression gives has
+// one; with one (version 2 here), the task starts the name the expression
+// gives at that version, as SubWorkflowTaskMapper resolves the name and
+// keeps the version: pin_child version 2, not its latest, 3. wfrun looked
+// the resolved name up when the task started, running version 3.
+func TestSubWorkflowExpressionNamePinnedAsWritten(t *testing.T) {
+	dir := t.TempDir()
+	writeDefs(t, dir, pinChild("1"), pinChild("2"), pinChild("3"))
+	h := newHarness(t, runstore.NewMemory(), engine.WithRegistry(tasks.NewDefaultRegistry()), engine.WithDefinitionsDir(dir))
+	const parent = `{"name":"p","version":1,"schemaVersion":2,"tasks":[
+	  {"name":"top","taskReferenceName":"top","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"${workflow.input.child}"}}]}`
+	d, err := h.e.Parse([]byte(parent))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "The Task ${workflow.input.child} defined as a sub-workflow has no workflow definition available "
+	if _, err := h.e.Start(context.Background(), d, json.RawMessage(`{"child":"pin_child"}`)); err == nil || err.Error() != want {
+		t.Fatalf("start: %v, want %q", err, want)
+	}
+	writeDefs(t, dir, `{"name":"${workflow.input.child}","version":2,"schemaVersion":2,"tasks":[{"name":"set","taskReferenceName":"set","type":"SET_VARIABLE","inputParameters":{"x":1}}]}`)
+	res := h.run(parent, `{"child":"pin_child"}`)
+	if got := childVersions(t, h.e, res.RunID)["top"]; got != "v2 shown 2" {
+		t.Fatalf("child ran %q, want v2 shown 2", got)
 	}
 }

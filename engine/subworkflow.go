@@ -60,14 +60,24 @@ func (r *runState) subWorkflowNameFor(ctx context.Context, wt *WorkflowTask, tas
 			version, given = n, true
 		}
 	}
+	if !given {
+		// A name given by an expression, pinned when the run started
+		// (subpin.go): the version its text names, as Conductor's
+		// SubWorkflowTaskMapper resolves the name and keeps the version
+		// populateTaskDefinitions set.
+		if v, ok := r.pinnedVersion(wt); ok {
+			version, given = v, true
+		}
+	}
 	return name, version, given, nil
 }
 
 // subWorkflowMapperThrows is the run's end when Conductor's
 // SubWorkflowTaskMapper would throw mapping SUB_WORKFLOW wt at ref (no
 // record of it yet): a child named without a version (nor one pinned when
-// the run started, subpin.go: a name given by an expression, a task made
-// at run time) and without an inline definition, whose name has no
+// the run started, subpin.go: a task made at run time, or one of a run
+// stored by a wfrun that did not pin names given by expressions) and
+// without an inline definition, whose name has no
 // definition, ends the decision with a TerminateWorkflowException and the
 // run FAILED with the mapper's words, no task recorded. nil otherwise,
 // also when the name cannot be worked out (the task fails on it when it
