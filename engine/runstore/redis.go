@@ -70,14 +70,46 @@ func unavailable(err error) error {
 	return fmt.Errorf("%w: redis: %v", ErrUnavailable, err)
 }
 
-func taskField(seq int) string { return fmt.Sprintf("t:%010d", seq) }
+func taskField(seq int) string { return paddedField('t', seq) }
 
-func logField(pos int) string { return fmt.Sprintf("l:%010d", pos) }
+func logField(pos int) string { return paddedField('l', pos) }
+
+// paddedField is tag ":" n with n zero-padded to ten digits (fmt's
+// "%010d", without its allocations).
+func paddedField(tag byte, n int) string {
+	if n < 0 || n > 9999999999 {
+		return fmt.Sprintf("%c:%010d", tag, n)
+	}
+	b := [12]byte{tag, ':', '0', '0', '0', '0', '0', '0', '0', '0', '0', '0'}
+	for i := len(b) - 1; n > 0; i-- {
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[:])
+}
 
 // changeFields are the fields a change sets in a primary record's hash.
 func changeFields(ch *Change) []any {
-	fields := make([]any, 0, 2*(7+len(ch.Tasks)+len(ch.Log)))
-	for _, kv := range []struct {
+	return appendChangeFields(make([]any, 0, 2*changeFieldCount(ch)), ch)
+}
+
+// changeFieldCount is how many fields a change sets.
+func changeFieldCount(ch *Change) int {
+	n := len(ch.Tasks) + len(ch.Log)
+	for _, v := range [...][]byte{ch.Head, ch.Input, ch.Output, ch.Variables, ch.TaskDefs, ch.Mocks} {
+		if v != nil {
+			n++
+		}
+	}
+	if ch.DefinitionHash != "" {
+		n++
+	}
+	return n
+}
+
+// appendChangeFields appends the field/value pairs a change sets.
+func appendChangeFields(fields []any, ch *Change) []any {
+	for _, kv := range [...]struct {
 		k string
 		v []byte
 	}{{"head", ch.Head}, {"input", ch.Input}, {"output", ch.Output}, {"variables", ch.Variables}, {"taskDefs", ch.TaskDefs}, {"testMocks", ch.Mocks}} {
@@ -122,53 +154,79 @@ func (r *Redis) queueChange(ctx context.Context, p redis.Pipeliner, id string, c
 	return append(cmds, p.HSet(ctx, r.indexKey(), id, sumJS))
 }
 
-// commitScript is Commit's change, written as queueChange writes it unless
-// the run is archived (then it writes nothing and answers "archived"): a
-// MULTI/EXEC cannot make its commands depend on what a key holds. KEYS:
-// the archive, the primary record, the index, the document of an earlier
-// version, the definition. ARGV: the run id, its summary, what to do with
-// the definition ("" nothing, "h" a hash set, "d" and its text ARGV[4] to
-// store), the number n of task fields to delete, those fields, then the
-// field/value pairs to set. HSET and HDEL take their arguments in chunks:
-// unpack is bounded by Lua's stack.
-var commitScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return 'archived' end
-if ARGV[3] == 'd' then redis.call('SET', KEYS[5], ARGV[4], 'NX') end
-if ARGV[3] ~= '' then redis.call('DEL', KEYS[4]) end
-local n = tonumber(ARGV[5])
-local i = 6 + n
-while i <= #ARGV do
-  local j = math.min(i + 999, #ARGV)
-  redis.call('HSET', KEYS[2], unpack(ARGV, i, j))
-  i = j + 1
-end
-i = 6
-while i <= 5 + n do
-  local j = math.min(i + 999, 5 + n)
-  redis.call('HDEL', KEYS[2], unpack(ARGV, i, j))
-  i = j + 1
-end
-redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
-return 'ok'`)
+// commitGuard ends Commit's share of the MULTI/EXEC, after the plain HSET
+// and HDEL of the change's fields: a MULTI/EXEC cannot make a command
+// depend on what a key holds, so the script looks at the archive after
+// those commands ran and undoes them when it exists. Not archived: it
+// writes the summary to the index (and for a change that carries the
+// definition deletes the document of an earlier version and stores the
+// definition) and answers 1. Archived: it deletes the primary record, the
+// one those commands wrote to (none is kept beside an archive: one an
+// earlier version wrote after the archive goes too, as Load would return
+// it instead of the archive), and answers 0. The transaction runs as one
+// step, so no client ever sees the undone writes. The script travels as
+// text (EVAL), never by its hash: a server that does not know the hash
+// (new, restarted, its scripts flushed) would answer NOSCRIPT to the
+// script alone and leave the writes before it in place, unguarded.
+// KEYS: the archive, the primary record, the index and, with the
+// definition, the document of an earlier version and the definition.
+// ARGV: the run id, its summary and the definition's text to store when
+// it has none yet.
+const commitGuard = `if redis.call('EXISTS',KEYS[1])==1 then redis.call('DEL',KEYS[2]) return 0 end
+if KEYS[4] then redis.call('DEL',KEYS[4]) if ARGV[3] then redis.call('SET',KEYS[5],ARGV[3],'NX') end end
+redis.call('HSET',KEYS[3],ARGV[1],ARGV[2]) return 1`
 
-// commitArgs are commitScript's keys and arguments for a change.
-func (r *Redis) commitArgs(id string, ch *Change, sumJS []byte) ([]string, []any) {
-	keys := []string{r.key("archive", id), r.key("p", id), r.indexKey(), r.key("run", id), r.key("def", ch.DefinitionHash)}
-	fields := changeFields(ch)
-	args := make([]any, 0, 5+len(ch.DeleteTasks)+len(fields))
-	var def []byte
-	mode := ""
-	if ch.DefinitionHash != "" {
-		mode = "h"
-		if ch.Definition != nil {
-			mode, def = "d", ch.Definition
+// commitOp queues Commit's change: the HSET and HDEL of the primary
+// record as they are, then commitGuard.
+func (r *Redis) commitOp(ctx context.Context, id string, ch *Change, sumJS []byte) redisOp {
+	var pk any = r.key("p", id) // boxed once for both commands and the guard
+	archive, index := r.key("archive", id), r.indexKey()
+	var guard []any
+	if ch.DefinitionHash == "" {
+		guard = []any{"eval", commitGuard, 3, archive, pk, index, id, sumJS}
+	} else {
+		guard = []any{"eval", commitGuard, 5, archive, pk, index, r.key("run", id), r.key("def", ch.DefinitionHash), id, sumJS, ch.Definition}
+		if ch.Definition == nil {
+			guard = guard[:len(guard)-1]
 		}
 	}
-	args = append(args, id, sumJS, mode, def, len(ch.DeleteTasks))
-	for _, seq := range ch.DeleteTasks {
-		args = append(args, taskField(seq))
+	var set []any
+	if n := changeFieldCount(ch); n > 0 {
+		set = appendChangeFields(append(make([]any, 0, 2+2*n), "hset", pk), ch)
 	}
-	return keys, append(args, fields...)
+	var del []any
+	if len(ch.DeleteTasks) > 0 {
+		del = make([]any, 0, 2+len(ch.DeleteTasks))
+		del = append(del, "hdel", pk)
+		for _, seq := range ch.DeleteTasks {
+			del = append(del, taskField(seq))
+		}
+	}
+	return func(p redis.Pipeliner) func() error {
+		var setCmd, delCmd *redis.Cmd
+		if set != nil {
+			setCmd = p.Do(ctx, set...)
+		}
+		if del != nil {
+			delCmd = p.Do(ctx, del...)
+		}
+		guardCmd := p.Do(ctx, guard...)
+		return func() error {
+			for _, c := range [2]*redis.Cmd{setCmd, delCmd} {
+				if c != nil && c.Err() != nil {
+					return c.Err()
+				}
+			}
+			n, err := guardCmd.Int64()
+			switch {
+			case err != nil:
+				return err
+			case n == 0:
+				return archivedError(id)
+			}
+			return nil
+		}
+	}
 }
 
 // firstErr is the result of a write: the first error of its commands.
@@ -231,9 +289,9 @@ func isCommandError(err error) bool {
 }
 
 // Commit implements Store: one MULTI/EXEC, shared with concurrent writes,
-// in which a script writes the change unless the run is archived; a lease
-// to take is checked by a script first (and let go again when the run is
-// archived).
+// in which commitGuard keeps the change unless the run is archived; a
+// lease to take is checked by a script first (and let go again when the
+// run is archived).
 func (r *Redis) Commit(ctx context.Context, id string, ch *Change) error {
 	sumJS, err := encodeSummary(id, ch.Summary, false)
 	if err != nil {
@@ -244,12 +302,11 @@ func (r *Redis) Commit(ctx context.Context, id string, ch *Change) error {
 			return err
 		}
 	}
-	keys, args := r.commitArgs(id, ch, sumJS)
-	err = r.scriptWrite(ctx, id, false, ch.Size(), commitScript, keys, args, archivedError)
+	err = r.write(ctx, id, false, ch.Size(), r.commitOp(ctx, id, ch, sumJS))
 	if errors.Is(err, ErrArchived) && ch.Lease != nil {
 		_ = r.ReleaseLease(context.WithoutCancel(ctx), id, ch.Lease.Owner)
 	}
-	return unavailable(err)
+	return err
 }
 
 // Load implements Store.
@@ -399,7 +456,7 @@ func (r *Redis) scriptWrite(ctx context.Context, id string, once bool, size int,
 	}
 	err := ctx.Err()
 	if err == nil {
-		if err = write(true); redis.HasErrorPrefix(err, "NOSCRIPT") {
+		if err = write(true); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 			err = write(false)
 		}
 	}
