@@ -575,7 +575,7 @@ func deletePrimary(tx *bolt.Tx, id string) error {
 }
 
 // Archive implements Store: one bbolt transaction writes the archive and
-// deletes the primary record, its signals and its lease.
+// deletes the primary record, its signals, its answer slots and its lease.
 func (b *Bolt) Archive(ctx context.Context, id string, archived []byte, sum Summary) error {
 	if err := checkID(id); err != nil {
 		return err
@@ -609,6 +609,9 @@ func (b *Bolt) Archive(ctx context.Context, id string, archived []byte, sum Summ
 			return err
 		}
 		if err := deleteSignals(tx, id); err != nil {
+			return err
+		}
+		if err := deleteSlots(tx, id); err != nil { // slots.go
 			return err
 		}
 		if err := tx.Bucket(bucketLeases).Delete([]byte(id)); err != nil {
@@ -664,6 +667,9 @@ func (b *Bolt) Delete(ctx context.Context, id string) error {
 			}
 		}
 		if err := deleteTaskLogs(tx, id); err != nil {
+			return err
+		}
+		if err := deleteSlots(tx, id); err != nil { // slots.go
 			return err
 		}
 		return deleteSignals(tx, id)
@@ -737,6 +743,16 @@ func putLease(tx *bolt.Tx, id string, l Lease, ttl time.Duration) error {
 		return err
 	}
 	return lb.Put([]byte(id), js)
+}
+
+// RenewLease implements Leaser.
+func (b *Bolt) RenewLease(ctx context.Context, id string, l Lease, ttl time.Duration) error {
+	return b.update(ctx, id, true, 0, func(tx *bolt.Tx) error {
+		if hasArchived(tx, id) {
+			return leaseArchived(id)
+		}
+		return putLease(tx, id, l, ttl)
+	})
 }
 
 // ReleaseLease implements Leaser.

@@ -29,10 +29,15 @@
 //     from outside", written by `wfrun task complete`; "terminate"). They
 //     live beside the run, not in it, so a process writing the run can never
 //     overwrite them (no lost update): the runner takes (reads and deletes)
-//     pending signals and applies them itself;
+//     pending signals and applies them itself. A caller waiting for the
+//     runner's answer to its signal waits in an answer slot of its own
+//     (slots.go, PutSlot/TakeSlot): written in one step unless the other
+//     side marked it, never for an archived run, and removed with the run
+//     by Archive and Delete;
 //   - leases (Leaser): which process executes a run, with its pid, host and
 //     heartbeat; `wfrun serve` processes sharing one store use them to run
 //     each run in one process and to take over the runs of one that died.
+//     A heartbeat is RenewLease, which never leases an archived run again.
 //
 // Backends:
 //   - Bolt: one bbolt file ($WFRUN_HOME/runs.db). bbolt holds an exclusive

@@ -78,6 +78,13 @@ type Leaser interface {
 	// now+ttl. It fails with a *LeasedError when another owner holds a live
 	// lease. Renewing is acquiring again with the same owner.
 	AcquireLease(ctx context.Context, id string, l Lease, ttl time.Duration) error
+	// RenewLease renews the lease of run id that l.Owner holds, for ttl
+	// from now; a run without a lease (it expired and was dropped) is
+	// leased to l.Owner as AcquireLease does, unless the store holds the
+	// run archived: refused with ErrArchived then, and no lease is
+	// written (the run ended, in this process or another). A lease
+	// another live owner holds is refused with a *LeasedError.
+	RenewLease(ctx context.Context, id string, l Lease, ttl time.Duration) error
 	// ReleaseLease drops the lease of run id if owner holds it.
 	ReleaseLease(ctx context.Context, id, owner string) error
 	// GetLease returns the run's lease (live or not); ok is false when there
@@ -93,6 +100,11 @@ func grant(id string, cur Lease, has bool, l Lease, ttl time.Duration, now time.
 	l.Heartbeat = millis(now)
 	l.Expires = millis(now.Add(ttl))
 	return l, nil
+}
+
+// leaseArchived is RenewLease's answer for archived run id.
+func leaseArchived(id string) error {
+	return fmt.Errorf("renew the lease of run %s: %w", id, ErrArchived)
 }
 
 func decodeLease(b []byte) (Lease, bool) {

@@ -165,6 +165,7 @@ func (m *Memory) Archive(_ context.Context, id string, archived []byte, sum Summ
 	m.archive[id] = clone(archived)
 	delete(m.primary, id)
 	delete(m.signals, id)
+	m.deleteSlotsLocked(id)
 	delete(m.leases, id)
 	sum.ID, sum.Archived, sum.Lease = id, true, nil
 	m.sums[id] = sum
@@ -199,6 +200,7 @@ func (m *Memory) Delete(_ context.Context, id string) error {
 	delete(m.archive, id)
 	delete(m.sums, id)
 	delete(m.signals, id)
+	m.deleteSlotsLocked(id)
 	delete(m.leases, id)
 	delete(m.taskLogs, id)
 	return nil
@@ -228,6 +230,22 @@ func (m *Memory) TakeSignals(_ context.Context, id string) (map[string][]byte, e
 func (m *Memory) AcquireLease(_ context.Context, id string, l Lease, ttl time.Duration) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	cur, has := m.leases[id]
+	nl, err := grant(id, cur, has, l, ttl, time.Now())
+	if err != nil {
+		return err
+	}
+	m.leases[id] = nl
+	return nil
+}
+
+// RenewLease implements Leaser.
+func (m *Memory) RenewLease(_ context.Context, id string, l Lease, ttl time.Duration) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.archive[id]; ok {
+		return leaseArchived(id)
+	}
 	cur, has := m.leases[id]
 	nl, err := grant(id, cur, has, l, ttl, time.Now())
 	if err != nil {

@@ -422,12 +422,13 @@ func (r *Redis) List(ctx context.Context, opt ListOptions) ([]Summary, error) {
 // with no primary record (then it writes nothing and answers "archived":
 // another process ended the run first). KEYS: the archive, the primary
 // record, the document of an earlier version, the signals, the lease, the
-// index. ARGV: the run id, the archived document, its summary.
+// index, the set of the run's answer slots. ARGV: the run id, the archived
+// document, its summary, the prefix of the slots' hashes (slots.go).
 var archiveScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 and redis.call('EXISTS', KEYS[2], KEYS[3]) == 0 then return 'archived' end
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
-redis.call('HSET', KEYS[6], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[6], ARGV[1], ARGV[3])` + slotsScriptPart("7", "4") + `
 return 'ok'`)
 
 // scriptWrite is a write made by script sc in the shared MULTI/EXEC, sent
@@ -472,8 +473,8 @@ func (r *Redis) Archive(ctx context.Context, id string, archived []byte, sum Sum
 	if err != nil {
 		return err
 	}
-	keys := []string{r.key("archive", id), r.key("p", id), r.key("run", id), r.key("signals", id), r.key("lease", id), r.indexKey()}
-	return unavailable(r.scriptWrite(ctx, id, true, len(archived), archiveScript, keys, []any{id, archived, sumJS}, archiveRefused))
+	keys := []string{r.key("archive", id), r.key("p", id), r.key("run", id), r.key("signals", id), r.key("lease", id), r.indexKey(), r.slotSet(id)}
+	return unavailable(r.scriptWrite(ctx, id, true, len(archived), archiveScript, keys, []any{id, archived, sumJS, r.slotPrefix(id)}, archiveRefused))
 }
 
 // Restore implements Store with one MULTI/EXEC.
@@ -493,12 +494,14 @@ func (r *Redis) Restore(ctx context.Context, id string, ch *Change) error {
 	})
 }
 
-// deleteScript removes an ended run: refused while a primary record exists.
+// deleteScript removes an ended run: refused while a primary record
+// exists. KEYS[8] is the set of the run's answer slots, ARGV[2] the prefix
+// of their hashes (slots.go).
 var deleteScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return 'running' end
 if redis.call('EXISTS', KEYS[3]) == 0 then return 'missing' end
 redis.call('DEL', KEYS[3], KEYS[4], KEYS[5], KEYS[7])
-redis.call('HDEL', KEYS[6], ARGV[1])
+redis.call('HDEL', KEYS[6], ARGV[1])` + slotsScriptPart("8", "2") + `
 return 'ok'`)
 
 // Delete implements Store.
@@ -507,7 +510,8 @@ func (r *Redis) Delete(ctx context.Context, id string) error {
 	res, err := deleteScript.Run(ctx, r.c, []string{
 		r.key("p", id), r.key("run", id), r.key("archive", id), r.key("signals", id), r.key("lease", id), r.indexKey(),
 		r.key("taskLogs", id), // tasklogs.go
-	}, id).Text()
+		r.slotSet(id),
+	}, id, r.slotPrefix(id)).Text()
 	if err != nil {
 		return unavailable(err)
 	}
@@ -549,7 +553,10 @@ func (r *Redis) TakeSignals(ctx context.Context, id string) (map[string][]byte, 
 
 // acquireScript takes or renews a lease unless another owner holds it; it
 // returns the holder's lease when it does. Expiry is Redis's own TTL.
+// With KEYS[2] (RenewLease: the run's archive) it answers "archived" and
+// writes nothing when the run is archived.
 var acquireScript = redis.NewScript(`
+if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 1 then return 'archived' end
 local cur = redis.call('GET', KEYS[1])
 if cur and cur ~= ARGV[4] then
   local ok, l = pcall(cjson.decode, cur)
@@ -568,6 +575,20 @@ return 'ok'`)
 
 // AcquireLease implements Leaser.
 func (r *Redis) AcquireLease(ctx context.Context, id string, l Lease, ttl time.Duration) error {
+	return r.takeLease(ctx, id, l, ttl, false)
+}
+
+// RenewLease implements Leaser.
+func (r *Redis) RenewLease(ctx context.Context, id string, l Lease, ttl time.Duration) error {
+	return r.takeLease(ctx, id, l, ttl, true)
+}
+
+// takeLease is AcquireLease, or RenewLease (renew).
+func (r *Redis) takeLease(ctx context.Context, id string, l Lease, ttl time.Duration, renew bool) error {
+	keys := []string{r.key("lease", id)}
+	if renew {
+		keys = append(keys, r.key("archive", id))
+	}
 	if ttl < time.Millisecond {
 		ttl = time.Millisecond
 	}
@@ -584,9 +605,12 @@ func (r *Redis) AcquireLease(ctx context.Context, id string, l Lease, ttl time.D
 	// no longer exists): its lease is replaced like an expired one.
 	stale := ""
 	for range 2 {
-		res, err := acquireScript.Run(ctx, r.c, []string{r.key("lease", id)}, l.Owner, js, ttl.Milliseconds(), stale).Text()
+		res, err := acquireScript.Run(ctx, r.c, keys, l.Owner, js, ttl.Milliseconds(), stale).Text()
 		if err != nil {
 			return unavailable(err)
+		}
+		if res == "archived" {
+			return leaseArchived(id)
 		}
 		if res == "ok" {
 			r.held(l.Owner, id, true)

@@ -164,7 +164,7 @@ type Store interface {
 	// List returns run summaries, newest first, each with its lease.
 	List(ctx context.Context, opt ListOptions) ([]Summary, error)
 	// Archive stores the archived document and removes the primary record,
-	// its signals and its lease atomically. A run the store holds archived
+	// its signals, its answer slots and its lease atomically. A run the store holds archived
 	// with no primary record is refused with ErrArchived in that
 	// transaction (its archive stays): another process ended it first.
 	// After Restore the run is primary again and archives as before.
@@ -173,7 +173,8 @@ type Store interface {
 	// becomes exactly ch (previous parts are dropped) and the archive is
 	// removed, atomically.
 	Restore(ctx context.Context, id string, ch *Change) error
-	// Delete removes an ended run (its archive and index entry). A run with
+	// Delete removes an ended run (its archive and index entry, its
+	// signals, answer slots, lease and task logs). A run with
 	// a primary record is refused with ErrNotEnded.
 	Delete(ctx context.Context, id string) error
 	// PutSignal records an out-of-band message for a run, keyed by name
@@ -181,6 +182,13 @@ type Store interface {
 	PutSignal(ctx context.Context, id, key string, payload []byte) error
 	// TakeSignals returns and deletes the pending signals of a run.
 	TakeSignals(ctx context.Context, id string) (map[string][]byte, error)
+	// PutSlot stores member in answer slot key of run id (slots.go) in
+	// one step: unless the store holds the run archived (put false,
+	// nothing written), or unless (not "") is a member of the slot (put
+	// false, and the slot is emptied: the two met).
+	PutSlot(ctx context.Context, id, key, member string, payload []byte, unless string) (put bool, err error)
+	// TakeSlot returns and empties answer slot key of run id.
+	TakeSlot(ctx context.Context, id, key string) (map[string][]byte, error)
 	Leaser
 	Close() error
 }
