@@ -5,16 +5,21 @@ import (
 	"time"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/wfrun/wfrun/engine/runstore"
 )
 
-// Waiting for the process executing a run. Pause, ResumePaused and
-// UpdateVariables of a run another process executes store a signal for it
-// and wait for the outcome: the runner applies the signal within a lease
-// renewal (at once when told: signalnudge.go) and, when it cannot, leaves
-// an answer in a slot of its own (answerSlot); meanwhile the caller looks
-// at the stored run. One loop for both, polling the store with a backoff:
-// quick for a runner told at once, no more than ten looks a second for one
-// that takes its signals at its next renewal.
+// Waiting for the process executing a run. CompleteTaskStored, Pause,
+// ResumePaused and UpdateVariables of a run another process executes store
+// a signal for it and wait for the outcome: the runner applies the signal
+// within a lease renewal (at once when told: signalnudge.go) and answers
+// in a slot of the request's own (answerSlot; runstore.Store.PutSlot);
+// meanwhile the caller looks at the stored run. One loop for all, polling
+// the store with a backoff: quick for a runner told at once, no more than
+// ten looks a second for one that takes its signals at its next renewal.
+// A caller that stops waiting leaves the slot (leaveAnswer), and the store
+// meets its mark and the runner's answer in one step, whichever comes
+// first; the run's archive removes its slots.
 
 // answerPollFirst and answerPollMax bound the wait between two looks.
 const (
@@ -27,21 +32,29 @@ const answerKey = "outcome"
 
 // answerSlot is where the process executing run id answers the request it
 // took from the run's signals under key (a signal slot of its own: the
-// runner takes every signal of the run itself).
-func answerSlot(id, key string) string { return id + "/" + key }
+// runner takes every signal of the run itself; runstore.SlotID).
+func answerSlot(id, key string) string { return runstore.SlotID(id, key) }
 
 // awaitAnswer looks, until look is done (or fails) or ctx ends, at the
 // answer to the request stored for run id under key (answered: one is
-// there, taken) and lets look check the store.
+// there, taken) and lets look check the store. Returning without an
+// answer, it leaves the slot (leaveAnswer): the answer the runner may
+// still write is not kept for nobody.
 func (e *Engine) awaitAnswer(ctx context.Context, id, key string, look func(answer []byte, answered bool) (done bool, err error)) error {
-	slot := answerSlot(id, key)
 	wait := answerPollFirst
+	answered := false
+	defer func() {
+		if !answered {
+			e.leaveAnswer(context.WithoutCancel(ctx), id, key)
+		}
+	}()
 	for {
-		answers, err := e.runs.TakeSignals(ctx, slot)
+		answers, err := e.runs.TakeSlot(ctx, id, key)
 		if err != nil {
 			return err
 		}
-		answer, answered := answers[answerKey]
+		var answer []byte
+		answer, answered = answers[answerKey]
 		if done, err := look(answer, answered); done || err != nil {
 			return err
 		}
@@ -58,31 +71,49 @@ func docStatus(doc []byte) string { return gjson.GetBytes(doc, "status").Str }
 
 // goneKey is the member of its slot a caller that stopped waiting leaves
 // (leaveAnswer): the runner then writes no answer there (answerTo), which
-// nobody would take, and which would outlive the run.
+// nobody would take, and which would stay as long as the run.
 const goneKey = "gone"
 
+// leaveAnswerWait bounds leaveAnswer (its caller's context has ended).
+const leaveAnswerWait = 5 * time.Second
+
 // leaveAnswer tells the runner that the caller of request key of run id
-// waits no more: an answer already there is taken, else the slot is
-// marked (goneKey). An answer the runner writes between the two (it took
-// the slot before the mark and writes after it) stays until the run
-// store removes the run's slots.
+// waits no more: the slot is marked (goneKey), unless the answer is there
+// already — then the slot is emptied. The store does either in one step
+// (runstore.Store.PutSlot), as it writes the runner's answer unless the
+// slot is marked (answerTo): whichever comes second finds the other and
+// empties the slot, so nothing stays. An archived run keeps no slot: the
+// store writes none.
 func (e *Engine) leaveAnswer(ctx context.Context, id, key string) {
-	slot := answerSlot(id, key)
-	answers, err := e.runs.TakeSignals(ctx, slot)
-	if _, answered := answers[answerKey]; err != nil || answered {
-		return
-	}
-	_ = e.runs.PutSignal(ctx, slot, goneKey, []byte(`{}`))
+	ctx, cancel := context.WithTimeout(ctx, leaveAnswerWait)
+	defer cancel()
+	_, _ = e.runs.PutSlot(ctx, id, key, goneKey, []byte(`{}`), answerKey)
 }
 
-// answerTo stores answer in the slot of request key of run id, unless its
-// caller left (leaveAnswer): its mark is taken, and nothing is written.
-func (e *Engine) answerTo(ctx context.Context, id, key string, answer []byte) {
-	slot := answerSlot(id, key)
-	if marks, err := e.runs.TakeSignals(ctx, slot); err == nil {
-		if _, gone := marks[goneKey]; gone {
-			return
-		}
+// answerTo stores answer in the slot of request key of the run, unless
+// its caller left (leaveAnswer): the slot is emptied then, and nothing is
+// written.
+func (r *runState) answerTo(ctx context.Context, key string, answer []byte) {
+	if put, _ := r.e.runs.PutSlot(ctx, r.id, key, answerKey, answer, goneKey); put {
+		r.mu.Lock()
+		r.answeredAt = time.Now()
+		r.mu.Unlock()
 	}
-	_ = e.runs.PutSignal(ctx, slot, answerKey, answer)
+}
+
+// answerKeep is how long an answer is kept from the run's archive, which
+// removes the run's slots: its caller, looking every answerPollMax at
+// most, takes it within that time; a caller that finds the run archived
+// instead reads its stored end (an update of variables, not applied).
+const answerKeep = 2 * answerPollMax
+
+// keepAnswers waits, before the run is archived, until its latest answer
+// was answerKeep in its slot.
+func (r *runState) keepAnswers(ctx context.Context) {
+	r.mu.Lock()
+	at := r.answeredAt
+	r.mu.Unlock()
+	if !at.IsZero() {
+		_ = sleepCtx(ctx, answerKeep-time.Since(at))
+	}
 }

@@ -749,10 +749,7 @@ func (e *Engine) CompleteTaskStored(ctx context.Context, runID string, c Complet
 		return terminalTask(gjson.GetBytes(doc, `tasks.#(taskId=="`+taskID+`").status`).Str), nil
 	})
 	if err != nil && ctx.Err() != nil {
-		err = nil // stored for the runner
-		// Nobody waits in the slot any more: the runner writes no
-		// answer there (answerwait.go).
-		e.leaveAnswer(context.WithoutCancel(ctx), runID, key)
+		err = nil // stored for the runner, which answers nobody (answerwait.go)
 	}
 	return ref, taskID, err
 }

@@ -191,7 +191,7 @@ func (r *runState) ackVariables(ctx context.Context, key string, err error) {
 	if serr != nil {
 		return
 	}
-	_ = r.e.runs.PutSignal(ctx, slot, answerKey, []byte(sealed))
+	r.answerTo(ctx, key, []byte(sealed)) // answerwait.go
 }
 
 // loadRunDoc loads run id's stored document and decodes it.

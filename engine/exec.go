@@ -215,6 +215,7 @@ func (r *runState) finish(ctx context.Context, st *stopError) (*Result, error) {
 	r.mu.Lock()
 	outMem := r.doc.Output
 	r.mu.Unlock()
+	r.keepAnswers(ctx) // answerwait.go
 	err = r.archive(ctx)
 	if err == nil && r.endedOutside() {
 		// A write since, or the archive, found it archived (run.go):
@@ -1626,7 +1627,7 @@ func (r *runState) answerUpdate(ctx context.Context, key string) {
 	if key == "" {
 		return
 	}
-	r.e.answerTo(ctx, r.id, key, []byte(`"stored"`))
+	r.answerTo(ctx, key, []byte(`"stored"`))
 }
 
 // UpdatedInProgress is the Reason of the EventTask told once an update

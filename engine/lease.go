@@ -133,7 +133,13 @@ func (r *runState) keepLease(ctx context.Context, cancel context.CancelCauseFunc
 				continue
 			}
 			last = time.Now()
-			err := r.e.runs.AcquireLease(ctx, r.id, r.e.newLease(), ttl)
+			// Renewed, never taken anew for a run another process
+			// ended and archived (its archive removed the lease).
+			err := r.e.runs.RenewLease(ctx, r.id, r.e.newLease(), ttl)
+			if errors.Is(err, runstore.ErrArchived) {
+				r.endedElsewhere()
+				return
+			}
 			if errors.Is(err, runstore.ErrLeased) {
 				cancel(fmt.Errorf("%w: %v", ErrLeaseLost, err))
 				return
@@ -146,6 +152,20 @@ func (r *runState) keepLease(ctx context.Context, cancel context.CancelCauseFunc
 	return func() {
 		close(done)
 		<-exited
+	}
+}
+
+// endedElsewhere records that the store holds the run archived while
+// this process executes it (the lease keeper found it: lease.go): as for
+// a write that found it so (write), nothing more of it is stored here and
+// its execution stops; execute answers with the stored end.
+func (r *runState) endedElsewhere() {
+	r.mu.Lock()
+	r.archived, r.archivedOutside = true, true
+	stop := r.stopExec
+	r.mu.Unlock()
+	if stop != nil {
+		stop(errArchivedOutside)
 	}
 }
 

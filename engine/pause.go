@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -60,10 +61,13 @@ func (e *Engine) setPauseWithin(ctx context.Context, id string, pause bool) erro
 	if err != nil {
 		return err
 	}
-	from, to, key := StatusRunning, StatusPaused, pauseSignal
+	from, to, kind := StatusRunning, StatusPaused, pauseSignal
 	if !pause {
-		from, to, key = StatusPaused, StatusRunning, resumeSignal
+		from, to, kind = StatusPaused, StatusRunning, resumeSignal
 	}
+	// A key of its own: the runner answers each request in its own slot
+	// (answerwait.go), so each caller has its answer.
+	key := kind + ":" + newID()
 	// settled reports whether the run, as stored, needs no change (done)
 	// or cannot take it (err).
 	settled := func(d *runDoc, archived bool) (done bool, err error) {
@@ -129,10 +133,14 @@ func (e *Engine) setPauseHere(ctx context.Context, id string, pause bool, settle
 	return true, r.setPausedStatus(ctx, pause, false)
 }
 
+// pauseStored is the answer to a pause or resume the runner stored.
+const pauseStored = `"stored"`
+
 // awaitPause waits until run id, executed by another process or goroutine,
-// has status to (or ended): live is false when the process let go of it
-// first. err is what that process reported of a change it could not store
-// (its answer, answerwait.go), or the store's error.
+// has status to (or ended), or that process answered (it stored the
+// change: pauseStored, or could not: why): live is false when the process let go of
+// it first. err is what that process reported of a change it could not
+// store (its answer, answerwait.go), or the store's error.
 func (e *Engine) awaitPause(ctx context.Context, id, key, to string) (live bool, err error) {
 	// applied reads the stored run: changed, or ended.
 	applied := func() (bool, error) {
@@ -145,8 +153,11 @@ func (e *Engine) awaitPause(ctx context.Context, id, key, to string) (live bool,
 	}
 	live = true
 	err = e.awaitAnswer(ctx, id, key, func(why []byte, answered bool) (bool, error) {
-		if answered {
+		if answered && string(why) != pauseStored {
 			return true, fmt.Errorf("run %s: the process executing it could not store the change to %s: %s", id, to, why)
+		}
+		if answered {
+			return true, nil
 		}
 		if ok, err := applied(); ok || err != nil {
 			return true, err
@@ -171,21 +182,44 @@ func (e *Engine) awaitPause(ctx context.Context, id, key, to string) (live bool,
 }
 
 // applyPauseSignals applies pause/resume signals taken from the store (the
-// lease keeper calls it with each batch).
-// A change it cannot store is undone here and reported to the caller
-// waiting for it (awaitPause), which would otherwise wait for a status no
-// write brings.
+// lease keeper calls it with each batch) and answers each caller
+// (answerwait.go): pauseStored once the change is stored, else why not —
+// a change it cannot store is undone here, and its caller would otherwise
+// wait for a status no write brings.
 func (r *runState) applyPauseSignals(ctx context.Context) {
-	for _, key := range []string{pauseSignal, resumeSignal} {
-		if _, ok := r.takePending(key); !ok {
+	for _, kind := range []string{pauseSignal, resumeSignal} {
+		keys := r.takePendingKind(kind)
+		if len(keys) == 0 {
 			continue
 		}
 		// Written even when the run already has that status here: the
 		// caller waits for the store to show it.
-		if err := r.setPausedStatus(ctx, key == pauseSignal, true); err != nil {
-			_ = r.e.runs.PutSignal(ctx, answerSlot(r.id, key), answerKey, []byte(r.sec.Excerpt(err.Error(), maxReasonBytes)))
+		why := []byte(pauseStored)
+		if err := r.setPausedStatus(ctx, kind == pauseSignal, true); err != nil {
+			why = []byte(r.sec.Excerpt(err.Error(), maxReasonBytes))
+		}
+		for _, key := range keys {
+			r.answerTo(ctx, key, why)
 		}
 	}
+}
+
+// takePendingKind takes the pending signals of kind (pauseSignal,
+// resumeSignal): kind ":" a caller's own id, or kind itself (stored by an
+// earlier version, whose caller waits in that slot). It returns their keys.
+func (r *runState) takePendingKind(kind string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var keys []string
+	for k := range r.pending {
+		if k == kind || strings.HasPrefix(k, kind+":") {
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range keys {
+		r.dropPendingLocked(k)
+	}
+	return keys
 }
 
 // setPausedStatus sets the run PAUSED (pause) or RUNNING and writes it;
