@@ -281,7 +281,9 @@
 // failureTaskId and failedWorkflow (the failed run in its display form:
 // masked, `_secrets` as "***"), under the same correlationId; its id is the
 // output's "conductor.failure_workflow" (failureWorkflowVersion picks a
-// version).
+// version). The failure run executes only for an end that was stored: a
+// process whose end of the run is refused (another process ended it
+// first) drops the failure run it stored for it, unexecuted.
 //
 // The failure run and a START_WORKFLOW task's run are runs of their own, as
 // in Conductor: persisted before they execute, started and not waited for

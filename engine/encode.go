@@ -66,6 +66,10 @@ type runHead struct {
 	// the failed task that fails it again at its first step, sealed
 	// (reopen.go).
 	ReopenFailure string `json:"reopenFailure,omitempty"`
+	// FailureOf is, for a failureWorkflow's run until it first executes,
+	// the id of the run whose end started it (failure.go): it executes
+	// only once that end is stored, naming it.
+	FailureOf string `json:"failureOf,omitempty"`
 	// Priority (0-99), TaskToDomain and IdempotencyKey are the start
 	// request's (Conductor's Workflow members; domains.go, idempotency.go).
 	Priority       int               `json:"priority,omitempty"`

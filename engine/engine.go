@@ -332,6 +332,9 @@ type runConfig struct {
 	priority       int
 	taskToDomain   map[string]string
 	idempotencyKey string
+	// failureOf: the run is the failureWorkflow of run failureOf, which
+	// it waits for (failure.go).
+	failureOf string
 }
 
 // AsPrincipal sets who the run executes as (default: "local" with "*").
@@ -413,6 +416,7 @@ func (e *Engine) newRun(ctx context.Context, def *Definition, input json.RawMess
 		MaskedFields: def.MaskedFields, DefinitionHash: defHash(def.raw),
 		DefinitionPath: cfg.definitionPath, Principal: cfg.principal, Project: cfg.project, Environment: cfg.env,
 		Priority: cfg.priority, TaskToDomain: cfg.taskToDomain, IdempotencyKey: cfg.idempotencyKey,
+		FailureOf: cfg.failureOf,
 	}, WorkflowDefinition: def.raw}
 	if err := r.newSecrets(parent); err != nil {
 		return nil, err
@@ -445,7 +449,9 @@ func (e *Engine) newRun(ctx context.Context, def *Definition, input json.RawMess
 	if err := r.save(ctx); err != nil {
 		return nil, err
 	}
-	r.emit(Event{Kind: EventWorkflow, Status: StatusRunning})
+	if cfg.failureOf == "" { // else once it may execute (failure.go)
+		r.emit(Event{Kind: EventWorkflow, Status: StatusRunning})
+	}
 	return r, nil
 }
 

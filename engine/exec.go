@@ -67,6 +67,9 @@ func (r *runState) execute(ctx context.Context) (*Result, error) {
 			return res, nil
 		}
 	}
+	if res, gated, err := r.failureGate(ctx); gated {
+		return res, err // failure.go
+	}
 	if r.reopenFailure != "" {
 		return r.failReopened(ctx) // reopen.go
 	}
@@ -207,16 +210,24 @@ func (r *runState) finish(ctx context.Context, st *stopError) (*Result, error) {
 	r.doc.FailedTaskID = st.failedTaskID
 	r.wfDoc = nil
 	r.mu.Unlock()
+	var failureRun *runState
 	if r.def.FailureWorkflow != "" && failureStarts(st) {
-		if err := r.setOutput(r.startFailureWorkflow(ctx, st, out)); err != nil {
+		withFailure, child := r.startFailureWorkflow(ctx, st, out)
+		if err := r.setOutput(withFailure); err != nil {
 			return nil, err
 		}
+		failureRun = child
 	}
 	r.mu.Lock()
 	outMem := r.doc.Output
 	r.mu.Unlock()
 	r.keepAnswers(ctx) // answerwait.go
 	err = r.archive(ctx)
+	if failureRun != nil {
+		// It executes only if this end is the run's stored end (its
+		// gate, failure.go), whatever became of the archive.
+		r.e.startBackground(failureRun)
+	}
 	if err == nil && r.endedOutside() {
 		// A write since, or the archive, found it archived (run.go):
 		// this end was not stored, and is not announced.

@@ -3,8 +3,13 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/wfrun/wfrun/engine/runstore"
 )
 
 // failureStarts: Conductor starts the failureWorkflow when the decider ends a
@@ -49,22 +54,30 @@ func (r *runState) failureWorkflowName() string {
 	return strings.TrimSpace(s)
 }
 
-// startFailureWorkflow starts the failure workflow and returns the run
-// output with "conductor.failure_workflow" (the failure run's id, or why it
-// did not start). The failure run's input is the failed run's input plus
-// workflowId, reason, failureStatus, failureTaskId and failedWorkflow (the
-// failed run as a client sees it: masked, `_secrets` as "***"); it keeps the
-// failed run's correlationId.
-func (r *runState) startFailureWorkflow(ctx context.Context, st *stopError, out []byte) []byte {
+// startFailureWorkflow stores the failure workflow's run and returns it
+// (nil: none) with the run output holding "conductor.failure_workflow"
+// (the failure run's id, or why it did not start). The failure run's input
+// is the failed run's input plus workflowId, reason, failureStatus,
+// failureTaskId and failedWorkflow (the failed run as a client sees it:
+// masked, `_secrets` as "***"); it keeps the failed run's correlationId.
+//
+// The failure run is stored before the failed run's end (Conductor
+// records its id in that end), but executes only for an end that was
+// stored: its head names the failed run (FailureOf), and its gate
+// (failureGate) lets it execute once the failed run is archived with the
+// output naming it — else it is dropped. finish starts it once the archive
+// was tried; a process that dies before leaves it RUNNING, and Resume
+// passes it through the same gate.
+func (r *runState) startFailureWorkflow(ctx context.Context, st *stopError, out []byte) ([]byte, *runState) {
 	o := map[string]any{}
 	_ = json.Unmarshal(orEmpty(out), &o)
-	result := func() []byte {
+	result := func() ([]byte, *runState) {
 		b, _ := json.Marshal(o)
-		return b
+		return b, nil
 	}
 	name := r.failureWorkflowName()
 	if name == "" {
-		return out
+		return out, nil
 	}
 	def, err := r.e.findDefinition(name, r.def.FailureWorkflowVersion)
 	if err != nil {
@@ -104,7 +117,8 @@ func (r *runState) startFailureWorkflow(ctx context.Context, st *stopError, out 
 		}
 		domains = masked
 	}
-	cfg := &runConfig{principal: r.doc.Principal, project: r.doc.Project, env: r.doc.Environment, correlationID: correlationID, taskToDomain: domains}
+	cfg := &runConfig{principal: r.doc.Principal, project: r.doc.Project, env: r.doc.Environment, correlationID: correlationID, taskToDomain: domains,
+		failureOf: r.id}
 	child, err := r.e.newRun(ctx, def, input, cfg, "", "", r.sec)
 	if err != nil {
 		o["conductor.failure_workflow"] = r.sec.Text(fmt.Sprintf("Error workflow %s failed to start.  reason: %v", name, err))
@@ -113,9 +127,56 @@ func (r *runState) startFailureWorkflow(ctx context.Context, st *stopError, out 
 	// As Conductor's terminateWorkflow does, the failure run is started —
 	// persisted, with its id in this run's output — and not waited for: it
 	// is a run of its own (Engine.WaitStarted, Resume).
-	r.e.startBackground(child)
 	o["conductor.failure_workflow"] = child.id
-	return result()
+	b, _ := json.Marshal(o)
+	return b, child
+}
+
+// failureMember is the output member of a failed run naming its failure
+// run, as a gjson path.
+const failureMember = `output.conductor\.failure_workflow`
+
+// failureGate lets a failure run (FailureOf set) execute when the run it
+// was started for is archived with the end that names it: gated is false
+// then, and the run executes (its gate is gone with its next write).
+// Otherwise that end was not stored (another process ended the run first,
+// or the archive failed and the run ends again later with a failure run of
+// its own): the failure run is dropped — ended and deleted, never
+// executed — and gated is true, as it is when the check fails (err; the run
+// stays for Resume to check again).
+func (r *runState) failureGate(ctx context.Context) (res *Result, gated bool, err error) {
+	r.mu.Lock()
+	of := r.doc.FailureOf
+	r.mu.Unlock()
+	if of == "" {
+		return nil, false, nil
+	}
+	doc, archived, err := r.e.runs.Load(ctx, of)
+	if err != nil && !errors.Is(err, runstore.ErrNotFound) {
+		if !errors.Is(err, runstore.ErrUnavailable) {
+			r.releaseLease(ctx)
+		}
+		return nil, true, fmt.Errorf("run %s: the end of run %s that started it: %w", r.id, of, err)
+	}
+	if err == nil && archived && gjson.GetBytes(doc, failureMember).Str == r.id {
+		r.mu.Lock()
+		r.doc.FailureOf = ""
+		r.mu.Unlock()
+		r.emit(Event{Kind: EventWorkflow, Status: StatusRunning})
+		return nil, false, nil
+	}
+	reason := fmt.Sprintf("not started: the end of run %s that started it as its failureWorkflow was not stored", of)
+	r.mu.Lock()
+	r.doc.Status, r.doc.ReasonForIncompletion, r.doc.EndTime = StatusTerminated, reason, r.nowMillis()
+	r.mu.Unlock()
+	if err := r.archive(ctx); err != nil {
+		r.releaseLease(ctx)
+		return nil, true, err
+	}
+	if err := r.e.runs.Delete(context.WithoutCancel(ctx), r.id); err != nil {
+		return nil, true, fmt.Errorf("run %s: %s; delete: %w", r.id, reason, err)
+	}
+	return &Result{RunID: r.id, Status: StatusTerminated, Reason: reason}, true, nil
 }
 
 // failedWorkflowView is the failed run's document in its display form: the
@@ -138,7 +199,7 @@ func (r *runState) failedWorkflowView() (any, error) {
 	}
 	if m, ok := v.(map[string]any); ok {
 		// Bookkeeping of wfrun's store, not part of Conductor's Workflow.
-		for _, k := range []string{"principal", "definitionHash", "definitionPath", "nextSeq", "runLogLength", "runLogSeal", "registeredValues", "sealedInput", "rerunTask"} {
+		for _, k := range []string{"principal", "definitionHash", "definitionPath", "nextSeq", "runLogLength", "runLogSeal", "registeredValues", "sealedInput", "rerunTask", "failureOf"} {
 			delete(m, k)
 		}
 	}

@@ -1,0 +1,193 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/engine/runstore"
+)
+
+const (
+	failsDef  = `{"name":"fails","version":1,"schemaVersion":2,"failureWorkflow":"on_fail","tasks":[{"name":"end","taskReferenceName":"end","type":"TERMINATE","inputParameters":{"terminationStatus":"FAILED","terminationReason":"on purpose"}}]}`
+	onFailDef = `{"name":"on_fail","version":1,"schemaVersion":2,"tasks":[{"name":"notify","taskReferenceName":"notify","type":"SIMPLE"}]}`
+)
+
+// failureRig is an engine whose definitions directory holds on_fail, and
+// whose notify worker counts its calls.
+func failureRig(t *testing.T, rs runstore.Store, notified *atomic.Int64, opts ...engine.Option) *engine.Engine {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "on_fail.json"), []byte(onFailDef), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New(append([]engine.Option{engine.WithRunStore(rs), engine.WithDefinitionsDir(dir),
+		engine.WithKeyring(keyring(t, 21)), engine.WithPollInterval(5 * time.Millisecond),
+		engine.WithWorker("notify", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+			notified.Add(1)
+			return json.RawMessage(`{}`), nil
+		})}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// endArchiver archives run id as another process ending it would, just
+// before this process's own Archive of it; and fails the first Load of it
+// after that (fail), as a process dying there would not read it.
+type endArchiver struct {
+	runstore.Store
+	id string
+
+	mu       sync.Mutex
+	first    bool // another process archives the run first
+	archived bool
+	fail     bool
+}
+
+func (s *endArchiver) Archive(ctx context.Context, id string, archived []byte, sum runstore.Summary) error {
+	s.mu.Lock()
+	first := id == s.id && s.first
+	s.first = false
+	s.mu.Unlock()
+	if first {
+		other := strings.Replace(string(archived), `"status":"FAILED"`, `"status":"COMPLETED"`, 1)
+		other = strings.Replace(other, `"conductor.failure_workflow"`, `"not_this_end"`, 1)
+		osum := sum
+		osum.Status = "COMPLETED"
+		if err := s.Store.Archive(ctx, id, []byte(other), osum); err != nil {
+			return err
+		}
+	}
+	err := s.Store.Archive(ctx, id, archived, sum)
+	if err == nil && id == s.id {
+		s.mu.Lock()
+		s.archived = true
+		s.mu.Unlock()
+	}
+	return err
+}
+
+func (s *endArchiver) Load(ctx context.Context, id string) ([]byte, bool, error) {
+	s.mu.Lock()
+	fail := id == s.id && s.archived && s.fail
+	if fail {
+		s.fail = false
+	}
+	s.mu.Unlock()
+	if fail {
+		return nil, false, fmt.Errorf("%w: the process stops here", runstore.ErrUnavailable)
+	}
+	return s.Store.Load(ctx, id)
+}
+
+func runsOf(t *testing.T, rs runstore.Store, name string) []runstore.Summary {
+	t.Helper()
+	all, err := rs.List(context.Background(), runstore.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []runstore.Summary
+	for _, s := range all {
+		if s.WorkflowType == name {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// TestFailureRunOnlyForTheStoredEnd: a process ending a run FAILED whose
+// archive is refused (another process ended and archived the run first)
+// starts no failure run: the end that would have started it is not the
+// run's end. Conductor records the failure run's id in the failed run's
+// end, so that run is stored first; it never executes, and is removed.
+func TestFailureRunOnlyForTheStoredEnd(t *testing.T) {
+	for _, b := range slotBackends() {
+		t.Run(b.name, func(t *testing.T) {
+			id := "5b0d7a4e-0000-4000-8000-00000000b31f"
+			rs := &endArchiver{Store: b.open(t), id: id, first: true}
+			var notified atomic.Int64
+			e := failureRig(t, rs, &notified)
+			d, err := e.Parse([]byte(failsDef))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := e.Start(context.Background(), d, json.RawMessage(`{}`), engine.WithRunID(id))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Status != engine.StatusCompleted {
+				t.Fatalf("the run's stored end is the other process's: %s %q", res.Status, res.Reason)
+			}
+			if err := e.WaitStarted(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if n := notified.Load(); n != 0 {
+				t.Fatalf("a failure run executed %d times for an end that was not stored", n)
+			}
+			if runs := runsOf(t, rs.Store, "on_fail"); len(runs) != 0 {
+				t.Fatalf("failure runs left: %+v", runs)
+			}
+		})
+	}
+}
+
+// TestFailureRunResumedOnceAfterItsRunsEnd: a process that stored a
+// failed run's end and dies before its failure run executes leaves that
+// run RUNNING; Resume in another process executes it, once.
+func TestFailureRunResumedOnceAfterItsRunsEnd(t *testing.T) {
+	for _, b := range slotBackends() {
+		t.Run(b.name, func(t *testing.T) {
+			id := "5b0d7a4e-0000-4000-8000-00000000b32f"
+			rs := &endArchiver{Store: b.open(t), id: id, fail: true}
+			var notified atomic.Int64
+			e1 := failureRig(t, rs, &notified, engine.WithLeaseTTL(300*time.Millisecond))
+			d, err := e1.Parse([]byte(failsDef))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := e1.Start(context.Background(), d, json.RawMessage(`{}`), engine.WithRunID(id))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out map[string]any
+			_ = json.Unmarshal(res.Output, &out)
+			fid, _ := out["conductor.failure_workflow"].(string)
+			if res.Status != engine.StatusFailed || fid == "" {
+				t.Fatalf("run %s output %s", res.Status, res.Output)
+			}
+			_ = e1.WaitStarted(context.Background()) // its failure run stopped at its first step
+			if n := notified.Load(); n != 0 {
+				t.Fatalf("notified %d times before the resume", n)
+			}
+			if runs := runsOf(t, rs.Store, "on_fail"); len(runs) != 1 || runs[0].ID != fid || runs[0].Status != engine.StatusRunning {
+				t.Fatalf("failure runs %+v, want %s RUNNING", runs, fid)
+			}
+			e2 := failureRig(t, rs, &notified)
+			var fres *engine.Result
+			waitFor(t, "the failure run resumed", func() bool {
+				fres, err = e2.Resume(context.Background(), fid)
+				return !errors.Is(err, runstore.ErrLeased)
+			})
+			if err != nil || fres.Status != engine.StatusCompleted {
+				t.Fatalf("resumed failure run: %+v %v", fres, err)
+			}
+			if _, err := e2.Resume(context.Background(), fid); err == nil {
+				t.Fatal("the ended failure run resumed again")
+			}
+			if n := notified.Load(); n != 1 {
+				t.Fatalf("the failure run's task executed %d times, want once", n)
+			}
+		})
+	}
+}
