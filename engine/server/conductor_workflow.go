@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
@@ -29,12 +30,20 @@ type startRequest struct {
 	extra        []engine.RunOption
 	answer       func(w http.ResponseWriter, r *http.Request, id string)
 	test         bool // a workflow test: its inline definition may shadow a registered one
+	byName       bool // POST /api/workflow/{name}: Conductor's words for a missing definition differ
 	startOptions      // conductor_start.go
 }
 
 func (s *Server) startWorkflowRequest(w http.ResponseWriter, r *http.Request, p store.Principal) {
 	var req startRequest
 	if !s.decodeRequest(w, r, "StartWorkflowRequest", &req) {
+		return
+	}
+	if string(bytes.TrimSpace(req.Input)) == "null" {
+		// Conductor's startWorkflow refuses an input given as null
+		// (validateWorkflow's IllegalArgumentException, a 400); one left
+		// out is the request's empty map.
+		conductorError(w, r, http.StatusBadRequest, "NULL input passed when starting workflow")
 		return
 	}
 	s.start(w, r, p, req)
@@ -66,7 +75,7 @@ func (s *Server) startWorkflowByName(w http.ResponseWriter, r *http.Request, p s
 		return
 	}
 	q := r.URL.Query()
-	req := startRequest{Name: r.PathValue("name"), CorrelationID: q.Get("correlationId"), Input: body}
+	req := startRequest{Name: r.PathValue("name"), CorrelationID: q.Get("correlationId"), Input: body, byName: true}
 	if !req.fromQuery(w, r) {
 		return
 	}
@@ -88,6 +97,10 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request, p store.Principal
 	inline := !(len(raw) == 0 || string(raw) == "null")
 	if !inline {
 		b, err := s.conductor.defs.workflow(req.Name, req.Version)
+		if errors.Is(err, ErrNoDefinition) {
+			conductorError(w, r, http.StatusNotFound, noWorkflowDefinition(req.Name, req.Version, req.byName))
+			return
+		}
 		if err != nil {
 			s.metaError(w, r, err)
 			return
@@ -156,13 +169,20 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request, p store.Principal
 	})
 	if err != nil {
 		s.releaseStart(r, &req.startOptions, def.Name, id)
-		status := http.StatusBadRequest
-		if errors.Is(err, runstore.ErrUnavailable) {
+		status, retryable := http.StatusBadRequest, false
+		switch {
+		case errors.Is(err, runstore.ErrUnavailable):
 			// The store is away, the request is fine: a 500, retryable, as
 			// Conductor answers a TransientException.
+			status, retryable = http.StatusInternalServerError, true
+		case errors.Is(err, engine.ErrDefinitionNotFound):
+			// A SUB_WORKFLOW task names, without a version, a workflow
+			// with no definition: Conductor's MetadataMapperService
+			// throws a TerminateWorkflowException, which its REST layer
+			// maps to no status: a 500, not retryable.
 			status = http.StatusInternalServerError
 		}
-		conductorError(w, r, status, s.masker.MaskString(err.Error()))
+		conductorErrorRetryable(w, r, status, s.masker.MaskString(err.Error()), retryable)
 		return
 	}
 	// Answered once the run's first tasks are scheduled and its worker
@@ -173,6 +193,21 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request, p store.Principal
 		return
 	}
 	writeText(w, http.StatusOK, id)
+}
+
+// noWorkflowDefinition is Conductor's NotFoundException message for the
+// start of a workflow name without a definition (version 0: the latest,
+// Java's null): MetadataServiceImpl's for POST /api/workflow/{name}
+// (byName), MetadataMapperService's for a StartWorkflowRequest.
+func noWorkflowDefinition(name string, version int, byName bool) string {
+	v := "null"
+	if version != 0 {
+		v = strconv.Itoa(version)
+	}
+	if byName {
+		return fmt.Sprintf("No such workflow found by name: %s, version: %s", name, v)
+	}
+	return fmt.Sprintf("No such workflow defined. name=%s, version=%s", name, v)
 }
 
 // runPathID is the run id the request's path names: {id}, or

@@ -503,9 +503,10 @@ func (s *Server) runActionRetried(ctx context.Context, p store.Principal, a even
 	}
 }
 
-// callFailure is the error of an internal call that answered status.
+// callFailure is the error of an internal call that answered status:
+// transient (tried again) for a 5xx its ErrorResponse marks retryable.
 func callFailure(status int, body []byte) error {
-	if status >= http.StatusInternalServerError {
+	if status >= http.StatusInternalServerError && answerRetryable(body) {
 		return fmt.Errorf("%w: %s", errTransient, callError(status, body))
 	}
 	return errors.New(callError(status, body))

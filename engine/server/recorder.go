@@ -40,6 +40,19 @@ func (c *recorder) code() int {
 
 // answerMessage is the message of a Conductor error answer (its JSON
 // "message"); "" when body carries none.
+// answerRetryable reports whether an error answer's ErrorResponse says
+// the request may succeed if sent again (retryable); an answer without it
+// may.
+func answerRetryable(body []byte) bool {
+	var e struct {
+		Retryable *bool `json:"retryable"`
+	}
+	if json.Unmarshal(body, &e) != nil || e.Retryable == nil {
+		return true
+	}
+	return *e.Retryable
+}
+
 func answerMessage(body []byte) string {
 	var e struct {
 		Message string `json:"message"`

@@ -168,8 +168,16 @@ func writeEmpty(w http.ResponseWriter, status int) {
 
 // conductorError writes Conductor's error shape.
 func conductorError(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	conductorErrorRetryable(w, r, status, msg, status >= 500)
+}
+
+// conductorErrorRetryable is conductorError saying whether the request
+// may succeed if sent again: Conductor's ErrorResponse marks a
+// TransientException retryable, and only that (a 500 for an exception it
+// maps to no status, such as TerminateWorkflowException, is not).
+func conductorErrorRetryable(w http.ResponseWriter, r *http.Request, status int, msg string, retryable bool) {
 	writeJSON(w, status, map[string]any{
-		"status": status, "message": msg, "instance": hostname, "retryable": status >= 500,
+		"status": status, "message": msg, "instance": hostname, "retryable": retryable,
 	})
 }
 
