@@ -189,6 +189,7 @@ func appendHeadTail(b []byte, h *runHead) []byte {
 	b = appendOptStr(b, "sealedInput", h.SealedInput)
 	b = appendOptStr(b, "rerunTask", h.RerunTask)
 	b = appendOptStr(b, "reopenFailure", h.ReopenFailure)
+	b = appendOptStr(b, "failureOf", h.FailureOf)
 	if h.Priority != 0 {
 		b = appendIntMember(b, "priority", int64(h.Priority))
 	}
@@ -232,7 +233,7 @@ func encodeRunHead(h *runHead) []byte {
 // runHeadSize is a capacity hint for an encoded head.
 func runHeadSize(h *runHead) int {
 	n := 340 + len(h.WorkflowType) + len(h.CorrelationID) + len(h.ReasonForIncompletion) + len(h.DefinitionPath) +
-		len(h.Principal.Name) + len(h.Project) + len(h.Environment) + len(h.RunLogSeal) + len(h.SealedInput) + len(h.RerunTask) + len(h.ReopenFailure) + len(h.IdempotencyKey)
+		len(h.Principal.Name) + len(h.Project) + len(h.Environment) + len(h.RunLogSeal) + len(h.SealedInput) + len(h.RerunTask) + len(h.ReopenFailure) + len(h.FailureOf) + len(h.IdempotencyKey)
 	for k, v := range h.TaskToDomain {
 		n += len(k) + len(v) + 6
 	}

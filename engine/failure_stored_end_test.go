@@ -49,17 +49,25 @@ type endArchiver struct {
 	runstore.Store
 	id string
 
-	mu       sync.Mutex
-	first    bool // another process archives the run first
-	archived bool
-	fail     bool
+	mu          sync.Mutex
+	first       bool // another process archives the run first
+	failArchive bool // the process dies as it archives the run
+	tried       bool // the run's archive was tried
+	fail        bool // the first Load of the run after that fails
 }
 
 func (s *endArchiver) Archive(ctx context.Context, id string, archived []byte, sum runstore.Summary) error {
 	s.mu.Lock()
 	first := id == s.id && s.first
 	s.first = false
+	dies := id == s.id && s.failArchive
+	if id == s.id {
+		s.tried = true
+	}
 	s.mu.Unlock()
+	if dies {
+		return fmt.Errorf("%w: the process stops here", runstore.ErrUnavailable)
+	}
 	if first {
 		other := strings.Replace(string(archived), `"status":"FAILED"`, `"status":"COMPLETED"`, 1)
 		other = strings.Replace(other, `"conductor.failure_workflow"`, `"not_this_end"`, 1)
@@ -69,18 +77,12 @@ func (s *endArchiver) Archive(ctx context.Context, id string, archived []byte, s
 			return err
 		}
 	}
-	err := s.Store.Archive(ctx, id, archived, sum)
-	if err == nil && id == s.id {
-		s.mu.Lock()
-		s.archived = true
-		s.mu.Unlock()
-	}
-	return err
+	return s.Store.Archive(ctx, id, archived, sum)
 }
 
 func (s *endArchiver) Load(ctx context.Context, id string) ([]byte, bool, error) {
 	s.mu.Lock()
-	fail := id == s.id && s.archived && s.fail
+	fail := id == s.id && s.tried && s.fail
 	if fail {
 		s.fail = false
 	}
@@ -187,6 +189,49 @@ func TestFailureRunResumedOnceAfterItsRunsEnd(t *testing.T) {
 			}
 			if n := notified.Load(); n != 1 {
 				t.Fatalf("the failure run's task executed %d times, want once", n)
+			}
+		})
+	}
+}
+
+// TestFailureRunOfAnEndNeverStoredIsDropped: a process that stored the
+// failure run of a run's end and dies before that end is stored leaves
+// the failure run RUNNING; Resume in another process drops it unexecuted
+// (the run's end, when it comes, starts a failure run of its own).
+func TestFailureRunOfAnEndNeverStoredIsDropped(t *testing.T) {
+	for _, b := range slotBackends() {
+		t.Run(b.name, func(t *testing.T) {
+			id := "5b0d7a4e-0000-4000-8000-00000000b33f"
+			rs := &endArchiver{Store: b.open(t), id: id, failArchive: true, fail: true}
+			var notified atomic.Int64
+			e1 := failureRig(t, rs, &notified, engine.WithLeaseTTL(300*time.Millisecond))
+			d, err := e1.Parse([]byte(failsDef))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e1.Start(context.Background(), d, json.RawMessage(`{}`), engine.WithRunID(id)); !errors.Is(err, runstore.ErrUnavailable) {
+				t.Fatalf("Start = %v, want the archive's failure", err)
+			}
+			_ = e1.WaitStarted(context.Background())
+			runs := runsOf(t, rs.Store, "on_fail")
+			if len(runs) != 1 || runs[0].Status != engine.StatusRunning {
+				t.Fatalf("failure runs %+v, want one RUNNING", runs)
+			}
+			fid := runs[0].ID
+			e2 := failureRig(t, rs, &notified)
+			var fres *engine.Result
+			waitFor(t, "the failure run resumed", func() bool {
+				fres, err = e2.Resume(context.Background(), fid)
+				return !errors.Is(err, runstore.ErrLeased)
+			})
+			if err != nil || fres.Status != engine.StatusTerminated {
+				t.Fatalf("resumed failure run: %+v %v", fres, err)
+			}
+			if n := notified.Load(); n != 0 {
+				t.Fatalf("the failure run of an end never stored executed %d times", n)
+			}
+			if runs := runsOf(t, rs.Store, "on_fail"); len(runs) != 0 {
+				t.Fatalf("failure runs left: %+v", runs)
 			}
 		})
 	}
