@@ -164,6 +164,10 @@ type WorkflowTask struct {
 	// dynamicOf: the DYNAMIC task this task is the resolved task of
 	// (dynamic.go), whose definition it takes.
 	dynamicOf *WorkflowTask
+	// mappedBy: for a task a FORK_JOIN_DYNAMIC forked, the task id of the
+	// fork's record that mapped it: the definitions that mapping took are
+	// found under it (taskdefsnap.go, mappedOverride).
+	mappedBy string
 	// subParams resolves a subWorkflowParam name/version given as
 	// expressions ({"name":..,"version":..}).
 	subParams *interpolate.Template

@@ -22,9 +22,13 @@ import (
 // the fork's STORED input (masked, secret references kept as references),
 // recorded in its inputData (forkedTasks, forkedTaskDefs), and read back from
 // there on replay.
-func (r *runState) dynamicFork(wt *WorkflowTask, rec *taskRecord, _ []byte, done bool) ([]*WorkflowTask, error) {
+//
+// Each forked task is marked with the fork record's task id (mappedBy):
+// the definitions its mapping took are found under it (taskdefsnap.go).
+func (r *runState) dynamicFork(ctx context.Context, wt *WorkflowTask, rec *taskRecord, _ []byte, done bool) ([]*WorkflowTask, error) {
 	r.mu.Lock()
 	stored := append([]byte(nil), rec.inMem...)
+	forkID := rec.TaskID
 	r.mu.Unlock()
 	in := map[string]any{}
 	if err := json.Unmarshal(orEmpty(stored), &in); err != nil {
@@ -32,7 +36,11 @@ func (r *runState) dynamicFork(wt *WorkflowTask, rec *taskRecord, _ []byte, done
 	}
 	if done {
 		raw, _ := json.Marshal(in["forkedTaskDefs"])
-		return r.parseDynamicTasks(wt, raw)
+		tasks, err := r.parseDynamicTasks(wt, raw)
+		for _, t := range tasks {
+			t.mappedBy = forkID
+		}
+		return tasks, err
 	}
 	list, err := r.dynamicTaskList(wt, rec, in)
 	if err != nil {
@@ -47,17 +55,30 @@ func (r *runState) dynamicFork(wt *WorkflowTask, rec *taskRecord, _ []byte, done
 		return nil, err
 	}
 	refs := make([]string, len(tasks))
-	var names []string
+	var ms []mapping
 	for i, t := range tasks {
 		refs[i] = t.TaskReferenceName
-		if t.TaskDefinition == nil {
-			names = append(names, t.Name)
+		t.mappedBy = forkID
+		if t.TaskDefinition != nil {
+			continue
+		}
+		ms = append(ms, mapping{ref: t.TaskReferenceName, name: t.Name})
+		if t.Type == TypeDynamic {
+			// Mapped with the fork (getTasksToBeScheduled): the
+			// DynamicTaskMapper of a task without a definition of its
+			// own name takes the one registered for the name it
+			// resolves, now.
+			if name, _, err := r.dynamicName(ctx, t); err == nil && name != "" {
+				ms = append(ms, mapping{ref: t.TaskReferenceName, name: name})
+			}
 		}
 	}
 	// ForkJoinDynamicTaskMapper gives each WorkflowTask it forks without
 	// a taskDefinition the one registered for its name now: the run holds
-	// it from here on (holdMapped), written with this record.
-	if err := r.holdMapped(names); err != nil {
+	// it from here on, or, where it differs from the one the run holds
+	// for the name, notes it for this mapping (holdMappings), written
+	// with this record.
+	if err := r.holdMappings(forkID, ms); err != nil {
 		return nil, err
 	}
 	in["forkedTasks"], in["forkedTaskDefs"] = refs, list
@@ -485,7 +506,7 @@ func (r *runState) dynamicTarget(ctx context.Context, wt *WorkflowTask) (name st
 	// A DYNAMIC task a dynamic fork made without a definition:
 	// DynamicTaskMapper gives it the one registered for the name it
 	// resolves, now (held by the run from here on: mappedDef).
-	d, err := r.mappedDef(name)
+	d, err := r.mappedDef(wt, name)
 	if err != nil {
 		return "", false, err
 	}

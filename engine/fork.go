@@ -114,7 +114,7 @@ func (r *runState) execFork(ctx context.Context, wt *WorkflowTask, join *Workflo
 	}
 	branches, joinOn := wt.ForkTasks, join.JoinOn
 	if wt.Type == TypeForkJoinDynamic {
-		dyn, err := r.dynamicFork(wt, rec, input, done)
+		dyn, err := r.dynamicFork(ctx, wt, rec, input, done)
 		if err != nil {
 			err = r.failTask(ctx, rec, TaskFailedTerminal, err.Error())
 			return nil, orElse(err, closeDecision(ctx))

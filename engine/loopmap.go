@@ -181,7 +181,7 @@ func (r *runState) mapFork(ctx context.Context, list []*WorkflowTask, i int, suf
 	}
 	branches, joinOn := wt.ForkTasks, join.JoinOn
 	if wt.Type == TypeForkJoinDynamic {
-		dyn, err := r.dynamicFork(wt, rec, input, false)
+		dyn, err := r.dynamicFork(ctx, wt, rec, input, false)
 		if err != nil {
 			_ = r.failTask(ctx, rec, TaskFailedTerminal, err.Error())
 			return nil

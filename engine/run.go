@@ -228,7 +228,11 @@ type runState struct {
 	// (taskdefsnap.go): replaced whole, never changed in place, as the
 	// dynamic tasks the run maps add theirs (holdMapped, under mapMu).
 	taskDefSnap atomic.Pointer[map[string]*TaskDef]
-	mapMu       sync.Mutex
+	// mappedSnap is what mappings took that differs from taskDefSnap's
+	// definition of the name (taskdefsnap.go), replaced whole too; nil:
+	// nothing differs.
+	mappedSnap atomic.Pointer[mappedDefs]
+	mapMu      sync.Mutex
 	// maskedAt is the masker size when the stored forms were last masked:
 	// a value registered later (a `_secrets` leaf read from the workflow
 	// input, say) is masked retroactively in everything stored before.

@@ -25,9 +25,16 @@ import (
 // (holdMapped, "none" included): ForkJoinDynamicTaskMapper and
 // DynamicTaskMapper copy the definition onto the WorkflowTask stored with
 // the task, so a definition registered or changed later applies neither
-// to the task's retries and timeouts nor to its record. A run stored by an
-// older wfrun has no snapshot: it keeps taking the registry's current
-// definitions, as it always did.
+// to the task's retries and timeouts nor to its record. Each mapping takes
+// the registry's definition of its moment: a later mapping of a name (a
+// dynamic fork in a DO_WHILE's next iteration, another fork) whose
+// registered definition differs from the one the snapshot holds for the
+// name (the start's, for a name of the run's definition too, or the first
+// mapping's) has it noted under the fork's record and the task's
+// reference (mappedDefs), each distinct definition once, so that the
+// task keeps it, also across a resume. A run stored by an older wfrun has
+// no snapshot: it keeps taking the registry's current definitions, as it
+// always did.
 //
 // The same snapshot holds the versions the run's start pinned its
 // version-less SUB_WORKFLOW names to (subpin.go), which Conductor's
@@ -68,7 +75,7 @@ func (r *runState) snapshotTaskDefs() error {
 	case len(pins) == 0 && snap == nil && r.subPins == nil:
 		return nil // nothing to keep, nothing kept
 	case len(pins) == 0 && snap != nil:
-		plain, err = json.Marshal(snap)
+		plain, err = encodeSnap(snap, nil, nil)
 	default:
 		// With pins: [task definitions or null, pins].
 		plain, err = json.Marshal([]any{snap, pins})
@@ -110,17 +117,25 @@ func (r *runState) openTaskDefs(sealed string) error {
 // keepTaskDefs makes plain (sealed: its stored form) the run's snapshot;
 // changed: the next write carries it. plain is the task definitions by
 // name or, when the run pins sub-workflow versions, the JSON list [task
-// definitions or null, versions by name]. A name of the definition it
+// definitions or null, versions by name], or, when mappings took
+// definitions that differ from the ones held by name, the list [task
+// definitions, versions or null, mappedDefs]. A name of the definition it
 // holds no definition for is held as none (snapshots written before held
 // it as null).
 func (r *runState) keepTaskDefs(sealed string, plain []byte, changed bool) error {
 	var snap map[string]*TaskDef
 	var pins map[string]int
+	var mapped *mappedDefs
 	if trimmed := bytes.TrimSpace(plain); len(trimmed) > 0 && trimmed[0] == '[' {
 		var parts []json.RawMessage
-		if json.Unmarshal(trimmed, &parts) != nil || len(parts) != 2 || json.Unmarshal(parts[0], &snap) != nil ||
-			json.Unmarshal(parts[1], &pins) != nil || pins == nil {
+		if json.Unmarshal(trimmed, &parts) != nil || len(parts) < 2 || len(parts) > 3 || json.Unmarshal(parts[0], &snap) != nil ||
+			json.Unmarshal(parts[1], &pins) != nil || (pins == nil && len(parts) == 2) {
 			return fmt.Errorf("taskDefs: damaged")
+		}
+		if len(parts) == 3 {
+			if snap == nil || json.Unmarshal(parts[2], &mapped) != nil || mapped.check() != nil {
+				return fmt.Errorf("taskDefs: damaged")
+			}
 		}
 		for name, v := range pins {
 			if v <= 0 {
@@ -152,10 +167,84 @@ func (r *runState) keepTaskDefs(sealed string, plain []byte, changed bool) error
 	} else {
 		r.taskDefSnap.Store(nil)
 	}
+	r.mappedSnap.Store(mapped)
 	r.changedTaskDefs = r.changedTaskDefs || changed
 	r.mu.Unlock()
 	return nil
 }
+
+// mappedDefs is what the run's mappings took that differs from the
+// definition its snapshot holds for the name: under the task id of the
+// FORK_JOIN_DYNAMIC record whose mapping made the task, the task's
+// reference and the name mapped (its own, or for a DYNAMIC task the name
+// it resolves), the index in Defs of the definition taken, -1 for none.
+// Defs holds each distinct definition once however many mappings took it.
+type mappedDefs struct {
+	Defs []*TaskDef                           `json:"defs"`
+	By   map[string]map[string]map[string]int `json:"by"`
+}
+
+// check reports a damaged mappedDefs: an index out of Defs, a definition
+// that does not validate.
+func (m *mappedDefs) check() error {
+	if m == nil || m.By == nil {
+		return fmt.Errorf("no mappings")
+	}
+	for _, d := range m.Defs {
+		if d == nil {
+			return fmt.Errorf("a null definition")
+		}
+		if err := d.Validate(); err != nil {
+			return err
+		}
+	}
+	for _, refs := range m.By {
+		for _, names := range refs {
+			for _, i := range names {
+				if i < -1 || i >= len(m.Defs) {
+					return fmt.Errorf("index %d", i)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// encodeSnap is the plain form of a snapshot (keepTaskDefs' forms).
+func encodeSnap(snap map[string]*TaskDef, pins map[string]int, mapped *mappedDefs) ([]byte, error) {
+	switch {
+	case mapped != nil && len(mapped.By) > 0:
+		var p any
+		if len(pins) > 0 {
+			p = pins
+		}
+		return json.Marshal([]any{snap, p, mapped})
+	case len(pins) > 0:
+		return json.Marshal([]any{snap, pins})
+	}
+	return json.Marshal(snap)
+}
+
+// mappedOverride is the definition the mapping by the fork record forkID
+// took for name as the task ref (nil: none), when it differs from the one
+// the snapshot holds for name; ok false when it does not.
+func (r *runState) mappedOverride(forkID, ref, name string) (td *TaskDef, ok bool) {
+	m := r.mappedSnap.Load()
+	if m == nil {
+		return nil, false
+	}
+	i, ok := m.By[forkID][ref][name]
+	if !ok {
+		return nil, false
+	}
+	if i < 0 {
+		return nil, true
+	}
+	return m.Defs[i], true
+}
+
+// mapping is a name a fork's mapping gives the task ref.
+type mapping struct{ ref, name string }
 
 // snap is the run's snapshot, nil when it has none.
 func (r *runState) snap() map[string]*TaskDef {
@@ -172,57 +261,75 @@ func (r *runState) snap() map[string]*TaskDef {
 // definition once per run however many tasks take it (SPEC §8). The next
 // write carries it, with the record of the mapping. A run without a
 // snapshot (no registry, or stored by an older wfrun) is left as it is.
-//
-// A name the snapshot holds keeps its definition: the one the run started
-// with for a name of its definition, the one of the first mapping for
-// another (Conductor's mapper would take the registry's of each mapping).
 func (r *runState) holdMapped(names []string) error {
+	ms := make([]mapping, 0, len(names))
+	for _, n := range names {
+		ms = append(ms, mapping{name: n})
+	}
+	return r.holdMappings("", ms)
+}
+
+// holdMappings is holdMapped for the tasks the fork record forkID maps
+// ("": a mapping outside a fork's): a name the snapshot holds keeps its
+// definition there (the one the run started with for a name of its
+// definition, the first mapping's for another), and when the registry's
+// definition of the moment differs from it, the mapping's task takes the
+// registry's, noted under forkID and its reference (mappedDefs), as
+// ForkJoinDynamicTaskMapper and DynamicTaskMapper take the registered
+// definition at each mapping.
+func (r *runState) holdMappings(forkID string, ms []mapping) error {
 	if r.e.taskDefs == nil || r.snap() == nil {
 		return nil
 	}
 	r.mapMu.Lock()
 	defer r.mapMu.Unlock()
-	old := r.snap()
+	old, oldMapped := r.snap(), r.mappedSnap.Load()
 	var add map[string]*TaskDef
-	for _, name := range names {
-		if name == "" {
+	var over []mapping
+	var overDefs []*TaskDef
+	for _, m := range ms {
+		if m.name == "" {
 			continue
 		}
-		if _, held := old[name]; held {
+		d, ok := r.e.taskDefs.TaskDef(m.name)
+		if !ok {
+			d = nil
+		}
+		if held, ok := old[m.name]; ok {
+			if _, noted := r.mappedOverride(forkID, m.ref, m.name); forkID != "" && !noted && !sameTaskDef(held, d) {
+				over, overDefs = append(over, m), append(overDefs, d)
+			}
 			continue
 		}
-		if _, dup := add[name]; dup {
+		if _, dup := add[m.name]; dup {
 			continue
 		}
 		if add == nil {
 			add = map[string]*TaskDef{}
 		}
-		d, ok := r.e.taskDefs.TaskDef(name)
-		if !ok {
-			d = nil
-		}
-		add[name] = d
+		add[m.name] = d
 	}
-	if len(add) == 0 {
+	if len(add) == 0 && len(over) == 0 {
 		return nil
 	}
-	merged := make(map[string]*TaskDef, len(old)+len(add))
-	for name, d := range old {
-		merged[name] = d
+	merged := old
+	if len(add) > 0 {
+		merged = make(map[string]*TaskDef, len(old)+len(add))
+		for name, d := range old {
+			merged[name] = d
+		}
+		for name, d := range add {
+			merged[name] = d
+		}
 	}
-	for name, d := range add {
-		merged[name] = d
+	mapped := oldMapped
+	if len(over) > 0 {
+		mapped = withOverrides(oldMapped, forkID, over, overDefs)
 	}
 	r.mu.Lock()
 	pins := r.subPins // set with the snapshot, before the run executes
 	r.mu.Unlock()
-	var plain []byte
-	var err error
-	if len(pins) > 0 {
-		plain, err = json.Marshal([]any{merged, pins}) // keepTaskDefs' form with pins
-	} else {
-		plain, err = json.Marshal(merged)
-	}
+	plain, err := encodeSnap(merged, pins, mapped)
 	if err != nil {
 		return fmt.Errorf("task definitions: %w", err)
 	}
@@ -233,15 +340,74 @@ func (r *runState) holdMapped(names []string) error {
 	r.mu.Lock()
 	r.doc.TaskDefs = sealed
 	r.taskDefSnap.Store(&merged)
+	r.mappedSnap.Store(mapped)
 	r.changedTaskDefs = true
 	r.mu.Unlock()
 	return nil
 }
 
-// mappedDef is the definition a task of name made at run time takes (nil:
-// none), held from its first mapping on (holdMapped); the registry's of
-// the moment for a run without a snapshot.
-func (r *runState) mappedDef(name string) (*TaskDef, error) {
+// withOverrides is old (nil: none) with the definitions defs the fork
+// record forkID's mappings ms took, a new value (old is never changed in
+// place): a definition equal to one Defs holds is that one.
+func withOverrides(old *mappedDefs, forkID string, ms []mapping, defs []*TaskDef) *mappedDefs {
+	m := &mappedDefs{By: map[string]map[string]map[string]int{}}
+	index := map[string]int{}
+	if old != nil {
+		m.Defs = append(m.Defs, old.Defs...)
+		for id, refs := range old.By {
+			m.By[id] = refs
+		}
+		for i, d := range old.Defs {
+			if b, err := json.Marshal(d); err == nil {
+				index[string(b)] = i
+			}
+		}
+	}
+	refs := map[string]map[string]int{}
+	for ref, names := range m.By[forkID] {
+		refs[ref] = names
+	}
+	for k, mp := range ms {
+		i := -1
+		if defs[k] != nil {
+			b, err := json.Marshal(defs[k])
+			if j, ok := index[string(b)]; ok && err == nil {
+				i = j
+			} else {
+				i = len(m.Defs)
+				m.Defs = append(m.Defs, defs[k])
+				if err == nil {
+					index[string(b)] = i
+				}
+			}
+		}
+		names := make(map[string]int, len(refs[mp.ref])+1)
+		for n, x := range refs[mp.ref] {
+			names[n] = x
+		}
+		names[mp.name] = i
+		refs[mp.ref] = names
+	}
+	m.By[forkID] = refs
+	return m
+}
+
+// sameTaskDef reports whether a and b (nil: none) are the same definition.
+func sameTaskDef(a, b *TaskDef) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	x, err1 := json.Marshal(a)
+	y, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && bytes.Equal(x, y)
+}
+
+// mappedDef is the definition task wt takes for name, a name it maps at
+// run time (nil: none): the one its fork's mapping took when that
+// differs from the run's (mappedOverride), else the one the run holds
+// from the name's first mapping on (holdMapped); the registry's of the
+// moment for a run without a snapshot.
+func (r *runState) mappedDef(wt *WorkflowTask, name string) (*TaskDef, error) {
 	if r.e.taskDefs == nil {
 		return nil, nil
 	}
@@ -249,6 +415,11 @@ func (r *runState) mappedDef(name string) (*TaskDef, error) {
 		return nil, err
 	}
 	if snap := r.snap(); snap != nil {
+		if wt != nil && wt.mappedBy != "" {
+			if td, ok := r.mappedOverride(wt.mappedBy, wt.TaskReferenceName, name); ok {
+				return td, nil
+			}
+		}
 		return snap[name], nil
 	}
 	d, _ := r.e.taskDefs.TaskDef(name)
@@ -281,6 +452,13 @@ func (r *runState) policy(wt *WorkflowTask) taskPolicy {
 		}
 	}
 	if snap := r.snap(); wt.TaskDefinition == nil && snap != nil {
+		if wt.mappedBy != "" {
+			// The definition its fork's mapping took, where it differs
+			// from the run's (none: no ad-hoc one for a forked task).
+			if td, ok := r.mappedOverride(wt.mappedBy, wt.TaskReferenceName, wt.Name); ok {
+				return policyOf(wt, td)
+			}
+		}
 		if td, held := snap[wt.Name]; held {
 			if td == nil {
 				td = r.adHocDef(wt)

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
@@ -34,8 +35,9 @@ const taskDefsMember = "taskDefinitions"
 // to open the snapshot).
 func (e *Engine) withTaskDefs(id string, doc []byte, sec *runsecrets.Run) []byte {
 	var snap map[string]*TaskDef
+	var mapped *mappedDefs
 	if r := e.activeRun(id); r != nil {
-		snap = r.snap()
+		snap, mapped = r.snap(), r.mappedSnap.Load()
 	} else {
 		sealed := gjson.GetBytes(doc, "taskDefs")
 		if sealed.Type != gjson.String || sealed.Str == "" || e.keyring == nil {
@@ -52,9 +54,13 @@ func (e *Engine) withTaskDefs(id string, doc []byte, sec *runsecrets.Run) []byte
 			return doc
 		}
 		if trimmed := bytes.TrimSpace(plain); len(trimmed) > 0 && trimmed[0] == '[' {
-			// [task definitions, sub-workflow pins] (keepTaskDefs).
+			// [task definitions, sub-workflow pins] or [task
+			// definitions, pins or null, mappedDefs] (keepTaskDefs).
 			var parts []json.RawMessage
-			if json.Unmarshal(trimmed, &parts) != nil || len(parts) != 2 {
+			if json.Unmarshal(trimmed, &parts) != nil || len(parts) < 2 || len(parts) > 3 {
+				return doc
+			}
+			if len(parts) == 3 && (json.Unmarshal(parts[2], &mapped) != nil || mapped.check() != nil) {
 				return doc
 			}
 			plain = parts[0]
@@ -76,7 +82,45 @@ func (e *Engine) withTaskDefs(id string, doc []byte, sec *runsecrets.Run) []byte
 		return doc
 	}
 	if out, err := sjson.SetRawBytes(doc, taskDefsMember, b); err == nil {
-		return out
+		return withMappedDefs(out, mapped)
 	}
+	return doc
+}
+
+// withMappedDefs is doc with the definition each forked task's mapping
+// took, where it differs from the one the run holds for the name
+// (mappedDefs), as its taskDefinition in its fork record's
+// inputData.forkedTaskDefs: ForkJoinDynamicTaskMapper records the
+// WorkflowTasks it forked with the definitions it copied onto them, and
+// a reader of the task's WorkflowTask (serve's records) finds it there.
+func withMappedDefs(doc []byte, mapped *mappedDefs) []byte {
+	if mapped == nil || len(mapped.By) == 0 {
+		return doc
+	}
+	gjson.GetBytes(doc, "tasks").ForEach(func(i, t gjson.Result) bool {
+		refs := mapped.By[t.Get("taskId").String()]
+		if refs == nil {
+			return true
+		}
+		t.Get("inputData.forkedTaskDefs").ForEach(func(j, wt gjson.Result) bool {
+			if wt.Get("taskDefinition").Exists() {
+				return true
+			}
+			k, ok := refs[wt.Get("taskReferenceName").String()][wt.Get("name").String()]
+			if !ok || k < 0 {
+				return true
+			}
+			b, err := json.Marshal(mapped.Defs[k])
+			if err != nil {
+				return true
+			}
+			path := "tasks." + strconv.FormatInt(i.Int(), 10) + ".inputData.forkedTaskDefs." + strconv.FormatInt(j.Int(), 10) + ".taskDefinition"
+			if out, err := sjson.SetRawBytes(doc, path, b); err == nil {
+				doc = out
+			}
+			return true
+		})
+		return true
+	})
 	return doc
 }
