@@ -136,6 +136,8 @@ type Bolt struct {
 	direct       bool
 	alone        bool
 	forceJournal bool
+	// live are runs Commit found not archived (liveRuns).
+	live liveRuns
 }
 
 var _ Store = (*Bolt)(nil)
@@ -413,13 +415,59 @@ func (b *Bolt) Commit(ctx context.Context, id string, ch *Change) error {
 	}
 	entry := encodeEntry(entryChange, id, ch, sumJS)
 	return b.update(ctx, id, false, ch.Size(), func(tx *bolt.Tx) error {
-		// The archive is written to its bucket directly (never through
-		// the journal), so this transaction sees it.
-		if hasArchived(tx, id) {
-			return archivedError(id)
+		if err := b.refuseArchived(tx, id); err != nil {
+			return err
 		}
 		return b.applyBolt(tx, id, ch, sumJS, entry)
 	})
+}
+
+// liveRuns are the runs Commit found not archived in earlier transactions
+// on db, the file as this process has it open. While it is open the file
+// is this process's alone (bbolt holds an exclusive lock on it; another
+// process gets it after a close, and a new *bolt.DB comes with the next
+// open), and only Archive writes an archive, forgetting its run here
+// first. So a run found here has no archive: Commit skips looking it up,
+// which opens the archive bucket in every transaction (allocations a
+// lone writer pays on every write). Touched only inside write
+// transactions and their commit handlers, which the leader of the group
+// commit runs one at a time.
+type liveRuns struct {
+	db  *bolt.DB
+	ids map[string]struct{}
+}
+
+// maxLiveRuns bounds liveRuns: past it, it starts over.
+const maxLiveRuns = 4096
+
+// refuseArchived is ErrArchived when run id is archived in tx. The archive
+// is written to its bucket directly (never through the journal), so tx
+// sees it.
+func (b *Bolt) refuseArchived(tx *bolt.Tx, id string) error {
+	db := tx.DB()
+	if b.live.db == db {
+		if _, ok := b.live.ids[id]; ok {
+			return nil
+		}
+	}
+	if hasArchived(tx, id) {
+		return archivedError(id)
+	}
+	tx.OnCommit(func() {
+		if b.live.db != db || len(b.live.ids) >= maxLiveRuns {
+			b.live = liveRuns{db: db, ids: map[string]struct{}{}}
+		}
+		b.live.ids[id] = struct{}{}
+	})
+	return nil
+}
+
+// forgetLive drops run id from liveRuns, now (for the writes after it in
+// tx) and once tx committed (after the commit handlers of the writes
+// before it in tx, which found it not archived).
+func (b *Bolt) forgetLive(tx *bolt.Tx, id string) {
+	delete(b.live.ids, id)
+	tx.OnCommit(func() { delete(b.live.ids, id) })
 }
 
 // loadParts reads run id's primary record in the parts layout (ok false:
@@ -587,6 +635,7 @@ func (b *Bolt) Archive(ctx context.Context, id string, archived []byte, sum Summ
 	end := encodeEntry(entryEnd, id, nil, nil)
 	stored := prepareArchive(archived)
 	return b.update(ctx, id, true, len(archived), func(tx *bolt.Tx) error {
+		b.forgetLive(tx, id)
 		// Archived already (the archive is never journaled, so this
 		// transaction sees it) with no primary record: another process
 		// ended the run first. The record is looked up (journal
