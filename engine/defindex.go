@@ -39,6 +39,8 @@ type defsIndex struct {
 	gen    uint64 // the scans made
 	// reads counts the files read for their head (tests).
 	reads int
+	// bodies counts the files read whole through readNamed (tests).
+	bodies int
 }
 
 // defsFile is what the index knows of one file, as it was read: a file
@@ -152,6 +154,21 @@ func (x *defsIndex) readHead(path string, st fileStamp, now int64) *defsFile {
 		f.ok, f.name, f.version = true, head.Name, head.Version
 	}
 	return f
+}
+
+// readNamed reads the files of dir holding name, whatever their version,
+// in file name order: the files it cannot read are left out.
+func (x *defsIndex) readNamed(dir, name string) [][]byte {
+	var out [][]byte
+	for _, f := range x.scan(dir)[name] {
+		x.mu.Lock()
+		x.bodies++
+		x.mu.Unlock()
+		if b, err := os.ReadFile(f.path); err == nil {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 // findDefinitionIn is findDefinition in the directory dir.

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -84,12 +83,9 @@ func (e *Engine) intactDefinition(ctx context.Context, id string, d *runDoc, dep
 		}
 	}
 	if e.defsDir != "" {
-		files, _ := filepath.Glob(filepath.Join(e.defsDir, "*.json"))
-		for _, f := range files {
-			if b, err := os.ReadFile(f); err == nil {
-				cands = append(cands, b)
-			}
-		}
+		// Only a file holding the run's name can hold its definition: the
+		// directory's index names them without reading the others again.
+		cands = append(cands, e.defsIndexOf(e.defsDir).readNamed(e.defsDir, d.WorkflowType)...)
 	}
 	if d.ParentWorkflowID != "" && depth < maxSubWorkflowDepth {
 		if doc, _, err := e.runs.Load(ctx, d.ParentWorkflowID); err == nil {
