@@ -878,6 +878,7 @@ func (e *Engine) storeUpdate(ctx context.Context, runID, status string, output j
 	sig := signal{Status: status, SealedOutput: sealed, TaskID: taskID, Reason: reason.text, EmptyReason: reason.empty}
 	if reason.pending {
 		sig.Reason, sig.EmptyReason = storedReason(found.Reason)
+		sig.MergeOutput = true // its output under the signal's members
 	}
 	if progress {
 		sig.Answer = answer
@@ -891,8 +892,10 @@ func (e *Engine) storeUpdate(ctx context.Context, runID, status string, output j
 	case found.TaskType != TypeSubWorkflow:
 		if byRef {
 			// Conductor's TaskResult made from the pending task keeps
-			// its reasonForIncompletion.
+			// its reasonForIncompletion, and its outputData under the
+			// update's members.
 			sig.Reason, sig.EmptyReason = storedReason(found.Reason)
+			sig.MergeOutput = true
 		}
 	case sub != nil:
 		sig.SubWorkflowID, sig.Callback = sub.id, sub.callback

@@ -1501,7 +1501,16 @@ func (r *runState) waitTask(ctx context.Context, wt *WorkflowTask, rec *taskReco
 		moved := r.signalsTaken() // an update IN_PROGRESS is told of: taken at once
 		if sig, ok := r.takePending(rec.Ref); ok {
 			if sig.Status != TaskInProgress {
-				return ended(sig.result())
+				res := sig.result()
+				if sig.MergeOutput {
+					// Built from the pending task (a signal, an update
+					// by reference): its output under the update's.
+					r.mu.Lock()
+					base := rec.outMem
+					r.mu.Unlock()
+					res.Output = overOutput(base, res.Output)
+				}
+				return ended(res)
 			}
 			if sig.TaskID == "" || sig.TaskID == rec.TaskID {
 				next := int64(0)

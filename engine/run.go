@@ -341,10 +341,11 @@ type signal struct {
 	// EmptyReason: the update gave the empty reason (Conductor's "", not
 	// null); a signal stored without it gave none.
 	EmptyReason bool `json:"emptyReason,omitempty"`
-	// MergeOutput: an update IN_PROGRESS by reference of a task waiting
-	// for its completion from outside, whose output is the task's with
-	// the update's members over it (Conductor's TaskResult made from the
-	// pending task, its outputData putAll the update's).
+	// MergeOutput: an update by reference (IN_PROGRESS or final) or a
+	// signal of a task waiting for its completion from outside, whose
+	// output is the task's with the update's members over it (Conductor's
+	// TaskResult made from the pending task, its outputData putAll the
+	// update's).
 	MergeOutput bool `json:"mergeOutput,omitempty"`
 	// Answer, for an update IN_PROGRESS, names the slot the runner
 	// answers in once it stored the update (answerSlot; CompleteTaskStored).
