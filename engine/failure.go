@@ -60,6 +60,9 @@ func (r *runState) failureWorkflowName() string {
 // is the failed run's input plus workflowId, reason, failureStatus,
 // failureTaskId and failedWorkflow (the failed run as a client sees it:
 // masked, `_secrets` as "***"); it keeps the failed run's correlationId.
+// That is the input the failure run stores and shows; its expressions read
+// the failed run's input with the values it held (failureRunInput), kept
+// in its sealedInput, as a SUB_WORKFLOW child keeps its parent's values.
 //
 // The failure run is stored before the failed run's end (Conductor
 // records its id in that end), but executes only for an end that was
@@ -92,6 +95,10 @@ func (r *runState) startFailureWorkflow(ctx context.Context, st *stopError, out 
 	in := map[string]any{}
 	r.mu.Lock()
 	_ = json.Unmarshal(orEmpty(r.doc.Input), &in)
+	// The failed run's input with the values it holds: its `_secrets`
+	// and maskedFields values, a child's values from its parent
+	// (exprInputLocked). Its stored form and every view say "***".
+	plainIn, plainErr := decodeJSON(orEmpty(r.exprInputLocked()))
 	correlationID := r.doc.CorrelationID
 	// The failed run's taskToDomain, as Conductor starts the failure
 	// workflow with it (a test run's own domain, too).
@@ -102,11 +109,19 @@ func (r *runState) startFailureWorkflow(ctx context.Context, st *stopError, out 
 		in["failureTaskId"] = st.failedTaskID
 	}
 	in["failedWorkflow"] = failed
-	input, err := encodeJSON(in)
+	stored, err := encodeJSON(in)
+	var input []byte
+	if err == nil {
+		input, err = failureRunInput(in, plainIn, plainErr)
+	}
 	if err != nil {
 		o["conductor.failure_workflow"] = fmt.Sprintf("Error workflow %s failed to start.  reason: %v", name, err)
 		return result()
 	}
+	// The failure run stores the masked form (its references input, as a
+	// SUB_WORKFLOW child stores its parent's references) and runs with the
+	// values, sealed in its sealedInput bound to its id (keepReferenceInput).
+	refs := withInputTemplate(stored, def.InputTemplate)
 	// The failed run's head is stored as given, but this copy is made now:
 	// masked with every value the run registered since it started.
 	correlationID = r.sec.Text(correlationID)
@@ -118,7 +133,7 @@ func (r *runState) startFailureWorkflow(ctx context.Context, st *stopError, out 
 		domains = masked
 	}
 	cfg := &runConfig{principal: r.doc.Principal, project: r.doc.Project, env: r.doc.Environment, correlationID: correlationID, taskToDomain: domains,
-		failureOf: r.id}
+		failureOf: r.id, refInput: refs}
 	child, err := r.e.newRun(ctx, def, input, cfg, "", "", r.sec)
 	if err != nil {
 		o["conductor.failure_workflow"] = r.sec.Text(fmt.Sprintf("Error workflow %s failed to start.  reason: %v", name, err))
@@ -205,3 +220,46 @@ func (r *runState) failedWorkflowView() (any, error) {
 	}
 	return v, nil
 }
+
+// failureRunInput is the input the failure run's expressions read: the
+// failed run's input members and failedWorkflow.input with the values the
+// failed run holds (plain: its `_secrets` and maskedFields values, a
+// child's values from its parent), where masked (the stored form: the
+// failed run's in-memory input and its view) says "***". Conductor's
+// failure workflow gets the failed run as stored, values in clear. The
+// values were registered by the failed run, whose masker the failure run
+// shares (and journals), so whatever the failure run stores from them is
+// masked.
+func failureRunInput(masked map[string]any, plain any, plainErr error) ([]byte, error) {
+	if plainErr != nil {
+		return nil, plainErr
+	}
+	pm, ok := plain.(map[string]any)
+	if !ok {
+		return encodeJSON(masked)
+	}
+	in := make(map[string]any, len(masked)+len(pm))
+	for k, v := range masked {
+		in[k] = v
+	}
+	for k, v := range pm {
+		if _, ours := failureMembers[k]; !ours {
+			in[k] = v
+		}
+	}
+	if f, ok := masked["failedWorkflow"].(map[string]any); ok {
+		g := make(map[string]any, len(f))
+		for k, v := range f {
+			g[k] = v
+		}
+		if _, has := g["input"]; has {
+			g["input"] = pm
+		}
+		in["failedWorkflow"] = g
+	}
+	return encodeJSON(in)
+}
+
+// failureMembers are the members startFailureWorkflow sets over the failed
+// run's input.
+var failureMembers = map[string]struct{}{"workflowId": {}, "reason": {}, "failureStatus": {}, "failureTaskId": {}, "failedWorkflow": {}}
