@@ -119,9 +119,20 @@ func (r *runState) checkDynamicFork(ctx context.Context, wt *WorkflowTask) error
 		return err
 	}
 	// Each forked task is mapped with the fork (getTasksToBeScheduled):
-	// a DYNAMIC one whose DynamicTaskMapper throws fails the run before
-	// anything of the fork is recorded.
+	// a DYNAMIC one whose DynamicTaskMapper throws, or a SUB_WORKFLOW
+	// one whose SubWorkflowTaskMapper throws (a child without a
+	// definition), fails the run before anything of the fork is recorded.
 	for _, t := range forked {
+		if t.Type == TypeSubWorkflow {
+			if err := r.subWorkflowMapperThrows(ctx, t, t.TaskReferenceName); err != nil {
+				var stop *stopError
+				if errors.As(err, &stop) {
+					return errors.New(stop.reason)
+				}
+				return err
+			}
+			continue
+		}
 		if t.Type != TypeDynamic {
 			continue
 		}
