@@ -93,3 +93,26 @@ func (r *runState) releasePassEvents(h *eventHold, rec *taskRecord) {
 		r.releaseEvents(h, rec == nil || !r.dropped(rec))
 	}
 }
+
+// announceScheduled returns the hold of the SCHEDULED event of rec, the
+// record of a synchronous task just made (created) by a fork's branch: the
+// ring announces it with the other tasks of its pass when the turn goes
+// around (branchTurn.scheduled, announceLocked), before any of them runs,
+// as Conductor's scheduleTask stores every task of the pass before the
+// decide executes the synchronous ones. nil outside a fork and for a
+// record made earlier (its events go out as it is written).
+func (r *runState) announceScheduled(ctx context.Context, rec *taskRecord, created bool) *eventHold {
+	if !created {
+		return nil
+	}
+	if b, ok := ctx.Value(branchKey{}).(*branchTurn); !ok || b == nil {
+		return nil
+	}
+	r.mu.Lock()
+	ev := Event{Kind: EventTask, TaskRef: rec.Ref, TaskType: rec.TaskType, TaskID: rec.TaskID, Status: TaskScheduled}
+	if rec.heldReason {
+		ev.Reason = rec.Reason // a retry's, kept until its next update (transitionReason)
+	}
+	r.mu.Unlock()
+	return &eventHold{ref: rec.Ref, r: r, held: []Event{ev}}
+}

@@ -396,6 +396,7 @@ func (r *runState) beginRetry(ctx context.Context, wt *WorkflowTask, ref string,
 
 // beginRecord is begin without waiting for the fork's decision.
 func (r *runState) beginRecord(ctx context.Context, wt *WorkflowTask, ref string, iter, retry int, callback int64) (rec *taskRecord, input []byte, done bool, fail *tasks.Result, err error) {
+	created, sctx := false, ctx // a record made here; the context of its SCHEDULED write
 	if !mappedWithFirstTask[wt.Type] {
 		// However it returns (a record that stands, kept as it is, a
 		// skip, an input that fails), the case's mapping it ends is over
@@ -424,6 +425,7 @@ func (r *runState) beginRecord(ctx context.Context, wt *WorkflowTask, ref string
 			return nil, nil, false, nil, err
 		}
 		prev := rec
+		created = true
 		rec = &taskRecord{Ref: ref, TaskType: recordType(wt), TaskDefName: recordDefName(wt), Status: TaskScheduled,
 			RetryCount: retry, Iteration: iter, Scheduled: r.nowMillis(), Callback: callback, wt: wt}
 		rec.passes, rec.passRound = passOf(ctx) // switch.go: dropPass
@@ -477,7 +479,17 @@ func (r *runState) beginRecord(ctx context.Context, wt *WorkflowTask, ref string
 	// when its turn comes back, as it runs: until then its record is not
 	// written (encode.go), so a fork of them writes each once.
 	if executedByDecider[wt.Type] {
-		notifyScheduled(ctx, wt.Type)
+		// Conductor stores every task of a pass SCHEDULED before the
+		// decide executes any of them: in a fork, the record's SCHEDULED
+		// goes out with its pass (announceScheduled), not when it runs.
+		if h := r.announceScheduled(ctx, rec, created); h != nil {
+			notifyScheduled(withEventHold(ctx, h), wt.Type)
+			r.releaseEvents(h, !r.dropped(rec)) // when the ring did not announce it
+			// Its SCHEDULED is out: the one its input's write makes is not.
+			sctx = withEventHold(ctx, &eventHold{ref: ref})
+		} else {
+			notifyScheduled(ctx, wt.Type)
+		}
 		if r.dropped(rec) {
 			// Its pass was thrown away meanwhile (dropPass): never run.
 			return rec, nil, false, nil, errForkStopped
@@ -530,7 +542,7 @@ func (r *runState) beginRecord(ctx context.Context, wt *WorkflowTask, ref string
 		}
 		if raw == nil {
 			_ = r.setTaskData(rec, []byte("{}"), nil)
-			return rec, nil, false, &tasks.Result{Status: tasks.FailedTerminal, Reason: "input: " + r.sec.Text(secretErr.Error())}, r.transition(ctx, rec, TaskScheduled, "")
+			return rec, nil, false, &tasks.Result{Status: tasks.FailedTerminal, Reason: "input: " + r.sec.Text(secretErr.Error())}, r.transition(sctx, rec, TaskScheduled, "")
 		}
 	}
 	if rec.RetriedTaskID != "" && !replaced && retriedWithItsInput(wt.Type) {
@@ -551,7 +563,7 @@ func (r *runState) beginRecord(ctx context.Context, wt *WorkflowTask, ref string
 		return rec, nil, false, &tasks.Result{Status: tasks.FailedTerminal, Reason: "input: " + err.Error()}, nil
 	}
 	if rec.Status == TaskScheduled {
-		if err := r.transition(ctx, rec, TaskScheduled, ""); err != nil {
+		if err := r.transition(sctx, rec, TaskScheduled, ""); err != nil {
 			return rec, nil, false, nil, err
 		}
 	}

@@ -487,6 +487,10 @@ func (b *branchTurn) scheduled(ctx context.Context, sync, schedules bool) {
 	if p.turn != b.m {
 		return // a record of a previous process, scheduled out of turn
 	}
+	if h, _ := ctx.Value(eventHoldKey{}).(*eventHold); h != nil && h.r != nil {
+		// Its SCHEDULED goes out with the pass (announceScheduled).
+		p.held = append(p.held, passHold{round: p.round, h: h})
+	}
 	p.passLocked(b.m, false)
 	if p.waitLocked(ctx, b.m, func() bool { return p.turn == b.m || !slices.Contains(p.ring, b.m) }) == nil && !schedules {
 		p.ran[b.m] = true
