@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -125,7 +126,7 @@ func (h *rerunHarness) start(file, input string, opts ...engine.RunOption) strin
 		input = "{}"
 	}
 	h.n++
-	id := fmt.Sprintf("%s-%d", file, h.n)
+	id := fmt.Sprintf("%s-%d", filepath.Base(file), h.n) // a run id holds no "/"
 	h.roots = append(h.roots, id)
 	h.bg.Add(1)
 	go func() {

@@ -405,6 +405,8 @@ func (e *Engine) newRun(ctx context.Context, def *Definition, input json.RawMess
 	}
 	if cfg.id == "" {
 		cfg.id = newID()
+	} else if err := runstore.CheckRunID(cfg.id); err != nil {
+		return nil, fmt.Errorf("start %s: %w", def.Name, err)
 	}
 	r := e.newState(def, cfg.id)
 	r.test = cfg.test

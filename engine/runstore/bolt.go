@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 	"unicode"
@@ -63,7 +64,7 @@ const (
 
 // ErrBadRunID is returned for a run id the store cannot key: empty, not
 // UTF-8, or with a control character (NUL among them).
-var ErrBadRunID = errors.New("run id is empty, not UTF-8 or contains a control character")
+var ErrBadRunID = errors.New("run id is empty, not UTF-8 or contains a control character or \"/\"")
 
 func checkID(id string) error {
 	if !validID([]byte(id)) {
@@ -84,6 +85,18 @@ func validID(id []byte) bool {
 		}
 	}
 	return true
+}
+
+// CheckRunID is checkID for the id of a run being written: it also
+// refuses "/", which separates a run's id from the key of one of its
+// answer slots (SlotID), so that no run's id is another's slot and the
+// Archive or Delete of run "a" never takes the signals of run "a/b".
+// Commit calls it on every backend; an engine Start calls it first.
+func CheckRunID(id string) error {
+	if !validID([]byte(id)) || strings.Contains(id, "/") {
+		return fmt.Errorf("%w: %q", ErrBadRunID, id)
+	}
+	return nil
 }
 
 func runPrefix(id string) []byte { return append([]byte(id), 0) }
@@ -406,7 +419,7 @@ func putParts(pb *bolt.Bucket, id string, ch *Change, sumJS []byte) error {
 
 // Commit implements Store.
 func (b *Bolt) Commit(ctx context.Context, id string, ch *Change) error {
-	if err := checkID(id); err != nil {
+	if err := CheckRunID(id); err != nil {
 		return err
 	}
 	sumJS, err := encodeSummary(id, ch.Summary, false)

@@ -100,6 +100,9 @@ func (m *Memory) applyLocked(id string, ch *Change) {
 
 // Commit implements Store.
 func (m *Memory) Commit(_ context.Context, id string, ch *Change) error {
+	if err := CheckRunID(id); err != nil {
+		return err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.archive[id]; ok {

@@ -293,6 +293,9 @@ func isCommandError(err error) bool {
 // lease to take is checked by a script first (and let go again when the
 // run is archived).
 func (r *Redis) Commit(ctx context.Context, id string, ch *Change) error {
+	if err := CheckRunID(id); err != nil {
+		return err
+	}
 	sumJS, err := encodeSummary(id, ch.Summary, false)
 	if err != nil {
 		return err
