@@ -19,10 +19,13 @@ import (
 // for. A file written, replaced or removed between two lookups is seen by
 // the second, as when every lookup read every file.
 //
-// A file whose modification time is less than racyWindow before the
-// moment the index read it may be written again without its state
-// changing (timestamps are coarse, a second on some file systems): its
-// head is read again by every lookup until its state is older than that.
+// A file whose modification time, or change time where the system gives
+// it, is less than racyWindow before the moment the index read it may be
+// written again without its state changing (timestamps are coarse, a
+// second on some file systems; a copy that keeps the modification time,
+// as cp -p, rsync -t or an unpacked archive do, sets it back but not the
+// change time): its head is read again by every lookup until its state
+// is older than that.
 
 // racyWindow: a file modified this recently when its head was read is
 // read again by the next lookup.
@@ -41,6 +44,9 @@ type defsIndex struct {
 	reads int
 	// bodies counts the files read whole through readNamed (tests).
 	bodies int
+	// clock, when set, is the index's time (tests: files written by the
+	// test a moment ago are older than racyWindow); else time.Now.
+	clock func() time.Time
 }
 
 // defsFile is what the index knows of one file, as it was read: a file
@@ -84,9 +90,12 @@ func (x *defsIndex) scan(dir string) map[string][]*defsFile {
 		names, _ = d.Readdirnames(-1) // the names read before an error
 		d.Close()
 	}
-	now := time.Now().UnixNano()
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	now := time.Now()
+	if x.clock != nil {
+		now = x.clock()
+	}
 	if x.files == nil {
 		x.files = map[string]*defsFile{}
 	}
@@ -106,7 +115,7 @@ func (x *defsIndex) scan(dir string) map[string][]*defsFile {
 			continue // gone, or a directory
 		}
 		if f == nil || f.racy || f.stamp != st {
-			g := x.readHead(path, st, now)
+			g := x.readHead(path, st, now.UnixNano())
 			changed = changed || f == nil || g.ok != f.ok || g.name != f.name || g.version != f.version
 			f = g
 			x.files[base] = f
@@ -140,7 +149,7 @@ func (x *defsIndex) scan(dir string) map[string][]*defsFile {
 // at now (Unix ns).
 func (x *defsIndex) readHead(path string, st fileStamp, now int64) *defsFile {
 	x.reads++
-	f := &defsFile{path: path, stamp: st, racy: st.mod > now-int64(racyWindow)}
+	f := &defsFile{path: path, stamp: st, racy: max(st.mod, st.sys.changed()) > now-int64(racyWindow)}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		f.racy = true // not kept: a file made readable may keep its state

@@ -59,6 +59,7 @@ func TestDefinitionsIndexReadsChangesOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	SettleDefinitionsIndex(e, dir)
 	var subs []string
 	for i := range 10 {
 		subs = append(subs, fmt.Sprintf(`{"name":"s%d","taskReferenceName":"s%d","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"c%d"}}`, i, i, i))
@@ -148,6 +149,7 @@ func BenchmarkDefinitionsLookup(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			SettleDefinitionsIndex(e, dir)
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := e.findDefinition("c3", 0); err != nil {
@@ -155,5 +157,45 @@ func BenchmarkDefinitionsLookup(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestDefinitionsIndexCopyKeepingModTime: a file copied in with its
+// modification time kept (cp -p, rsync -t, an unpacked archive) has an
+// old modification time but a new change time; rewritten again within
+// the change time's tick, with the same size and modification time, its
+// state looks the same. The index judges a file's freshness by the later
+// of the two times, so it reads such a file again at the next lookup.
+// The test makes the index forget the rewrite's other changes (change
+// time, inode), as a coarse clock would.
+func TestDefinitionsIndexCopyKeepingModTime(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "c.json")
+	old := time.Now().Add(-time.Hour).Truncate(time.Second)
+	writeIndexDef(t, f, "c", 1, old)
+	if st, ok := statFile(f); !ok || st.sys.changed() == 0 {
+		t.Skip("this system gives no change time")
+	}
+	e, err := New(WithDefinitionsDir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := e.findDefinition("c", 0); err != nil || d.Version != 1 {
+		t.Fatalf("c: %v %v, want version 1", d, err)
+	}
+	writeIndexDef(t, f, "d", 2, old) // same size, same modification time
+	st, ok := statFile(f)
+	if !ok {
+		t.Fatal("stat")
+	}
+	x := e.defsIndexOf(dir)
+	x.mu.Lock()
+	x.files["c.json"].stamp.sys = st.sys
+	x.mu.Unlock()
+	if d, err := e.findDefinition("d", 0); err != nil || d.Version != 2 {
+		t.Fatalf("d: %v, want version 2", err)
+	}
+	if _, err := e.findDefinition("c", 0); !errors.Is(err, ErrDefinitionNotFound) {
+		t.Fatalf("c: %v, want not found", err)
 	}
 }

@@ -12,6 +12,9 @@ type sysStamp struct {
 	ino, dev uint64
 }
 
+// changed is the file's change time, Unix ns.
+func (s sysStamp) changed() int64 { return s.ctime }
+
 // statFile is the state of file path (ok false: it cannot be looked at,
 // or it is a directory), read without the allocations of os.Stat.
 func statFile(path string) (fileStamp, bool) {

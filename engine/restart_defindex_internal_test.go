@@ -53,6 +53,7 @@ func TestRestartOfMaskedRunReadsOnlyItsNamedFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	SettleDefinitionsIndex(e, dir)
 	d, err := e.Parse([]byte(def))
 	if err != nil {
 		t.Fatal(err)
