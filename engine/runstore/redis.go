@@ -534,10 +534,19 @@ func (r *Redis) PutSignal(ctx context.Context, id, key string, payload []byte) e
 
 // TakeSignals implements Store (HGETALL + DEL in one MULTI/EXEC).
 func (r *Redis) TakeSignals(ctx context.Context, id string) (map[string][]byte, error) {
+	return r.takeHash(ctx, r.key("signals", id), nil)
+}
+
+// takeHash returns and deletes hash key, in one MULTI/EXEC with what also
+// queues (nil: nothing more).
+func (r *Redis) takeHash(ctx context.Context, key string, also func(p redis.Pipeliner)) (map[string][]byte, error) {
 	var get *redis.MapStringStringCmd
 	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		get = p.HGetAll(ctx, r.key("signals", id))
-		p.Del(ctx, r.key("signals", id))
+		get = p.HGetAll(ctx, key)
+		p.Del(ctx, key)
+		if also != nil {
+			also(p)
+		}
 		return nil
 	})
 	if err != nil {

@@ -158,24 +158,7 @@ func (r *Redis) PutSlot(ctx context.Context, id, key, member string, payload []b
 
 // TakeSlot implements Store (HGETALL, DEL and SREM in one MULTI/EXEC).
 func (r *Redis) TakeSlot(ctx context.Context, id, key string) (map[string][]byte, error) {
-	var get *redis.MapStringStringCmd
-	sid := r.key("signals", SlotID(id, key))
-	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		get = p.HGetAll(ctx, sid)
-		p.Del(ctx, sid)
+	return r.takeHash(ctx, r.key("signals", SlotID(id, key)), func(p redis.Pipeliner) {
 		p.SRem(ctx, r.slotSet(id), key)
-		return nil
 	})
-	if err != nil {
-		return nil, unavailable(err)
-	}
-	m := get.Val()
-	if len(m) == 0 {
-		return nil, nil
-	}
-	out := make(map[string][]byte, len(m))
-	for k, v := range m {
-		out[k] = []byte(v)
-	}
-	return out, nil
 }
