@@ -93,7 +93,7 @@ func validID(id []byte) bool {
 // Archive or Delete of run "a" never takes the signals of run "a/b".
 // Commit calls it on every backend; an engine Start calls it first.
 func CheckRunID(id string) error {
-	if !validID([]byte(id)) || strings.Contains(id, "/") {
+	if id == "" || !utf8.ValidString(id) || strings.IndexFunc(id, func(c rune) bool { return c == '/' || unicode.IsControl(c) }) >= 0 {
 		return fmt.Errorf("%w: %q", ErrBadRunID, id)
 	}
 	return nil
