@@ -129,16 +129,19 @@ func (e *Engine) awaitVariablesOutcome(ctx context.Context, id, key string, sec 
 		if answered {
 			return true, openVariablesOutcome(id, answerSlot(id, key), sealed, sec)
 		}
+		// The lease first, then the run: an archive between the two
+		// (which removes the lease) is seen as the run's end, not as a
+		// runner that let go.
+		l, held, err := e.runs.GetLease(ctx, id)
+		if err != nil {
+			return true, err
+		}
 		_, archived, err := e.runs.Load(ctx, id)
 		if err != nil {
 			return true, err
 		}
 		if archived {
 			return true, fmt.Errorf("%w: run %s ended before the variables update", ErrNotRunning, id)
-		}
-		l, held, err := e.runs.GetLease(ctx, id)
-		if err != nil {
-			return true, err
 		}
 		return !held || !l.Live(time.Now()) || time.Now().After(deadline), nil
 	})
