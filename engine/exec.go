@@ -1507,6 +1507,18 @@ func (r *runState) waitTask(ctx context.Context, wt *WorkflowTask, rec *taskReco
 		r.mu.Unlock()
 		return res
 	}
+	// onDue is the WAIT's look at its due time: its result when it ends
+	// (done), else it waits on.
+	onDue := func() (tasks.Result, bool) {
+		done, err := looked()
+		if err != nil {
+			return tasks.Result{Status: tasks.Failed, Reason: r.sec.Excerpt(err.Error(), maxReasonBytes)}, true
+		}
+		if !done {
+			return tasks.Result{}, false
+		}
+		return ended(tasks.Result{Status: tasks.Completed, Output: json.RawMessage("{}")}), true
+	}
 	poll := time.NewTicker(r.e.pollInterval)
 	defer poll.Stop()
 	for {
@@ -1548,20 +1560,16 @@ func (r *runState) waitTask(ctx context.Context, wt *WorkflowTask, rec *taskReco
 		// away) must not starve it.
 		select {
 		case <-due:
-			if done, err := looked(); err != nil {
-				return tasks.Result{Status: tasks.Failed, Reason: r.sec.Excerpt(err.Error(), maxReasonBytes)}
-			} else if done {
-				return ended(tasks.Result{Status: tasks.Completed, Output: json.RawMessage("{}")})
+			if res, done := onDue(); done {
+				return res
 			}
 			continue
 		default:
 		}
 		select {
 		case <-due:
-			if done, err := looked(); err != nil {
-				return tasks.Result{Status: tasks.Failed, Reason: r.sec.Excerpt(err.Error(), maxReasonBytes)}
-			} else if done {
-				return ended(tasks.Result{Status: tasks.Completed, Output: json.RawMessage("{}")})
+			if res, done := onDue(); done {
+				return res
 			}
 		case <-ctx.Done():
 			return tasks.Result{Status: tasks.Failed, Reason: ctx.Err().Error()}

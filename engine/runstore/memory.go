@@ -16,8 +16,11 @@ type Memory struct {
 	archive map[string][]byte
 	sums    map[string]Summary
 	signals map[string]map[string][]byte
-	leases  map[string]Lease
-	keys    map[string][]byte // key claims (keys.go)
+	// slots: the answer slots (signal ids SlotID) each run holds, so
+	// that its Archive and Delete remove them without a scan (slots.go).
+	slots  map[string]map[string]struct{}
+	leases map[string]Lease
+	keys   map[string][]byte // key claims (keys.go)
 	// taskLogs are the runs' task logs (tasklogs.go).
 	taskLogs map[string][]TaskLogEntry
 	records  map[string]map[string][]byte // records.go
@@ -34,6 +37,7 @@ func NewMemory() *Memory {
 		archive: map[string][]byte{},
 		sums:    map[string]Summary{},
 		signals: map[string]map[string][]byte{},
+		slots:   map[string]map[string]struct{}{},
 		leases:  map[string]Lease{},
 	}
 }
@@ -215,6 +219,7 @@ func (m *Memory) PutSignal(_ context.Context, id, key string, payload []byte) er
 	defer m.mu.Unlock()
 	if m.signals[id] == nil {
 		m.signals[id] = map[string][]byte{}
+		m.noteSlotLocked(id)
 	}
 	m.signals[id][key] = clone(payload)
 	return nil
@@ -225,7 +230,7 @@ func (m *Memory) TakeSignals(_ context.Context, id string) (map[string][]byte, e
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s := m.signals[id]
-	delete(m.signals, id)
+	m.dropSignalsLocked(id)
 	return s, nil
 }
 

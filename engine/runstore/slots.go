@@ -41,11 +41,12 @@ func (m *Memory) PutSlot(_ context.Context, id, key, member string, payload []by
 	}
 	sid := SlotID(id, key)
 	if _, marked := m.signals[sid][unless]; marked && unless != "" {
-		delete(m.signals, sid)
+		m.dropSignalsLocked(sid)
 		return false, nil
 	}
 	if m.signals[sid] == nil {
 		m.signals[sid] = map[string][]byte{}
+		m.noteSlotLocked(sid)
 	}
 	m.signals[sid][member] = clone(payload)
 	return true, nil
@@ -58,9 +59,33 @@ func (m *Memory) TakeSlot(ctx context.Context, id, key string) (map[string][]byt
 
 // deleteSlotsLocked removes the slots of run id (m.mu held).
 func (m *Memory) deleteSlotsLocked(id string) {
-	for sid := range m.signals {
-		if isSlotOf(sid, id) {
-			delete(m.signals, sid)
+	for sid := range m.slots[id] {
+		delete(m.signals, sid)
+	}
+	delete(m.slots, id)
+}
+
+// noteSlotLocked indexes signal id sid under its run when it is a slot
+// (a run id holds no "/": CheckRunID), however it was written (m.mu held).
+func (m *Memory) noteSlotLocked(sid string) {
+	run, _, ok := strings.Cut(sid, "/")
+	if !ok {
+		return
+	}
+	if m.slots[run] == nil {
+		m.slots[run] = map[string]struct{}{}
+	}
+	m.slots[run][sid] = struct{}{}
+}
+
+// dropSignalsLocked removes the signals of id, and id from its run's
+// slots when it is one (m.mu held).
+func (m *Memory) dropSignalsLocked(id string) {
+	delete(m.signals, id)
+	if run, _, ok := strings.Cut(id, "/"); ok {
+		delete(m.slots[run], id)
+		if len(m.slots[run]) == 0 {
+			delete(m.slots, run)
 		}
 	}
 }
