@@ -58,6 +58,11 @@ func (s *Server) readInput(w http.ResponseWriter, r *http.Request) ([]byte, bool
 		s.bodyError(w, r, err)
 		return nil, false
 	}
+	return s.checkInput(w, r, body)
+}
+
+// checkInput is readInput on a body already read.
+func (s *Server) checkInput(w http.ResponseWriter, r *http.Request, body []byte) ([]byte, bool) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return []byte("{}"), true
 	}
@@ -69,8 +74,28 @@ func (s *Server) readInput(w http.ResponseWriter, r *http.Request) ([]byte, bool
 	return body, true
 }
 
+// missingStartInput is the message Conductor's POST /api/workflow/{name}
+// answers when the body is empty or JSON null: its input is a required
+// @RequestBody, and Spring's "Required request body is missing" is no
+// exception ApplicationExceptionMapper maps to a status, so a 500 that is
+// not retryable.
+const missingStartInput = "Required request body is missing: public java.lang.String " +
+	"com.netflix.conductor.rest.controllers.WorkflowResource.startWorkflow(java.lang.String," +
+	"java.lang.Integer,java.lang.String,int,java.util.Map<java.lang.String, java.lang.Object>)"
+
 func (s *Server) startWorkflowByName(w http.ResponseWriter, r *http.Request, p store.Principal) {
-	body, ok := s.readInput(w, r)
+	body, err := s.readBody(w, r)
+	if err != nil {
+		s.bodyError(w, r, err)
+		return
+	}
+	if t := bytes.TrimSpace(body); len(t) == 0 || string(t) == "null" {
+		// An input left out is no empty input to Conductor: a client
+		// that means {} says so (the Go SDK's nil input is null).
+		conductorErrorRetryable(w, r, http.StatusInternalServerError, missingStartInput, false)
+		return
+	}
+	body, ok := s.checkInput(w, r, body)
 	if !ok {
 		return
 	}
