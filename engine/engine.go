@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 
 	"github.com/wfrun/wfrun/engine/runstore"
@@ -731,12 +730,13 @@ func (e *Engine) CompleteTaskStored(ctx context.Context, runID string, c Complet
 		return "", "", fmt.Errorf("%w: status %q: CompleteTaskStored takes IN_PROGRESS", ErrBadCompletion, c.Status)
 	}
 	key := "update-" + newID()
+	var seq int
 	if c.TaskID != "" {
 		sub := &subUpdate{id: c.SubWorkflowID, callback: c.CallbackAfterSeconds}
-		ref, taskID, err = e.storeUpdate(ctx, runID, c.Status, c.Output, c.TaskID, givenReason{text: c.Reason, empty: c.EmptyReason && c.Reason == ""},
+		ref, taskID, seq, err = e.storeUpdate(ctx, runID, c.Status, c.Output, c.TaskID, givenReason{text: c.Reason, empty: c.EmptyReason && c.Reason == ""},
 			"task with id "+c.TaskID, func(t *taskDoc) bool { return t.TaskID == c.TaskID }, sub, key)
 	} else {
-		ref, taskID, err = e.storeUpdate(ctx, runID, c.Status, c.Output, "", givenReason{}, fmt.Sprintf("task %q", c.Ref), func(t *taskDoc) bool {
+		ref, taskID, seq, err = e.storeUpdate(ctx, runID, c.Status, c.Output, "", givenReason{}, fmt.Sprintf("task %q", c.Ref), func(t *taskDoc) bool {
 			return t.ReferenceTaskName == c.Ref || baseRef(t.ReferenceTaskName) == c.Ref
 		}, nil, key)
 	}
@@ -747,14 +747,7 @@ func (e *Engine) CompleteTaskStored(ctx context.Context, runID string, c Complet
 		if answered {
 			return true, nil
 		}
-		doc, archived, err := e.runs.Load(ctx, runID)
-		if err != nil {
-			return false, err
-		}
-		if archived || terminalWorkflow(docStatus(doc)) {
-			return true, nil
-		}
-		return terminalTask(gjson.GetBytes(doc, `tasks.#(taskId=="`+taskID+`").status`).Str), nil
+		return e.attemptEnded(ctx, runID, taskID, seq)
 	})
 	if err != nil && ctx.Err() != nil {
 		err = nil // stored for the runner, which answers nobody (answerwait.go)
@@ -798,14 +791,14 @@ func (e *Engine) completeTask(ctx context.Context, runID, status string, output 
 // sub, when given, carries what an update of a SUB_WORKFLOW task also says
 // (Completion): such an update may say IN_PROGRESS.
 func (e *Engine) completeTaskReason(ctx context.Context, runID, status string, output json.RawMessage, taskID string, reason givenReason, what string, match func(*taskDoc) bool, sub *subUpdate) (string, error) {
-	ref, _, err := e.storeUpdate(ctx, runID, status, output, taskID, reason, what, match, sub, "")
+	ref, _, _, err := e.storeUpdate(ctx, runID, status, output, taskID, reason, what, match, sub, "")
 	return ref, err
 }
 
-// storeUpdate is completeTaskReason; it also returns the id of the
+// storeUpdate is completeTaskReason; it also returns the id and seq of the
 // attempt the update is for, and gives an update IN_PROGRESS answer (when
 // not "") as the slot the runner answers in once it stored it.
-func (e *Engine) storeUpdate(ctx context.Context, runID, status string, output json.RawMessage, taskID string, reason givenReason, what string, match func(*taskDoc) bool, sub *subUpdate, answer string) (string, string, error) {
+func (e *Engine) storeUpdate(ctx context.Context, runID, status string, output json.RawMessage, taskID string, reason givenReason, what string, match func(*taskDoc) bool, sub *subUpdate, answer string) (string, string, int, error) {
 	// IN_PROGRESS is taken for a SUB_WORKFLOW task and a task waiting for
 	// its completion from outside (subUpdate.check, once the task is
 	// found), by id or by reference as Conductor's updateTask takes it.
@@ -815,21 +808,21 @@ func (e *Engine) storeUpdate(ctx context.Context, runID, status string, output j
 	}
 	status, output, err := checkCompletion(status, output)
 	if err != nil {
-		return "", "", err
+		return "", "", 0, err
 	}
 	if progress {
 		status = TaskInProgress
 	}
 	doc, archived, err := e.runs.Load(ctx, runID)
 	if err != nil {
-		return "", "", err
+		return "", "", 0, err
 	}
 	var d runDoc
 	if err := json.Unmarshal(doc, &d); err != nil {
-		return "", "", fmt.Errorf("run %s: damaged document: %w", runID, err)
+		return "", "", 0, fmt.Errorf("run %s: damaged document: %w", runID, err)
 	}
 	if archived || (d.Status != StatusRunning && d.Status != StatusPaused) {
-		return "", "", fmt.Errorf("%w: run %s is %s", ErrNotRunning, runID, d.Status)
+		return "", "", 0, fmt.Errorf("%w: run %s is %s", ErrNotRunning, runID, d.Status)
 	}
 	var found *taskDoc
 	for i := range d.Tasks {
@@ -839,18 +832,18 @@ func (e *Engine) storeUpdate(ctx context.Context, runID, status string, output j
 		}
 	}
 	if found == nil {
-		return "", "", fmt.Errorf("%w: run %s has no %s yet", ErrNotWaiting, runID, what)
+		return "", "", 0, fmt.Errorf("%w: run %s has no %s yet", ErrNotWaiting, runID, what)
 	}
 	if found.Status != TaskInProgress && found.Status != TaskScheduled {
-		return "", "", fmt.Errorf("%w: task %q is %s", ErrNotWaiting, found.ReferenceTaskName, found.Status)
+		return "", "", 0, fmt.Errorf("%w: task %q is %s", ErrNotWaiting, found.ReferenceTaskName, found.Status)
 	}
 	// A SUB_WORKFLOW task is taken too, as Conductor's updateTask takes
 	// it (subworkflow_update.go).
 	if found.TaskType != TypeWait && found.TaskType != TypeHuman && found.TaskType != TypeSubWorkflow && !found.Awaiting {
 		if e.workerTask(found) {
-			return "", "", fmt.Errorf("%w: task %q (%s) is not handed to a worker yet: try again", ErrNotWaiting, found.ReferenceTaskName, found.TaskType)
+			return "", "", 0, fmt.Errorf("%w: task %q (%s) is not handed to a worker yet: try again", ErrNotWaiting, found.ReferenceTaskName, found.TaskType)
 		}
-		return "", "", fmt.Errorf("%w: task %q is a %s task, completed by wfrun itself", ErrNotWaiting, found.ReferenceTaskName, found.TaskType)
+		return "", "", 0, fmt.Errorf("%w: task %q is a %s task, completed by wfrun itself", ErrNotWaiting, found.ReferenceTaskName, found.TaskType)
 	}
 	// An update IN_PROGRESS by id of a task waiting for its completion
 	// from outside (a WAIT, a HUMAN, an asyncComplete task) is stored as
@@ -864,18 +857,18 @@ func (e *Engine) storeUpdate(ctx context.Context, runID, status string, output j
 	outside := progress && found.TaskType != TypeSubWorkflow && (taskID != "" && sub != nil || byRef) && !e.workerTask(found)
 	if !outside {
 		if err := sub.check(found, status, func(id string) bool { return e.ownChild(ctx, runID, found.TaskID, id) }); err != nil {
-			return "", "", err
+			return "", "", 0, err
 		}
 	}
 	// Sealed now: the output rests in the run store until a runner takes
 	// it, and may carry values (`_secrets`) the runner will protect.
 	sec, err := runsecrets.New(runID, nil, e.keyring)
 	if err != nil {
-		return "", "", err
+		return "", "", 0, err
 	}
 	sealed, err := sec.SealCompletion(found.ReferenceTaskName, output)
 	if err != nil {
-		return "", "", err
+		return "", "", 0, err
 	}
 	sig := signal{Status: status, SealedOutput: sealed, TaskID: taskID, Reason: reason.text, EmptyReason: reason.empty}
 	if reason.pending {
@@ -915,7 +908,7 @@ func (e *Engine) storeUpdate(ctx context.Context, runID, status string, output j
 	// The reason too: it may quote a value the run protects, and this
 	// process has no masker for the run (signalseal.go).
 	if err := sealSignalReason(sec, found.ReferenceTaskName, &sig); err != nil {
-		return "", "", err
+		return "", "", 0, err
 	}
 	// Each update under a key of its own, applied in the order stored: a
 	// later one (an IN_PROGRESS after a completion) no longer replaces
@@ -928,7 +921,7 @@ func (e *Engine) storeUpdate(ctx context.Context, runID, status string, output j
 	}
 	payload, _ := json.Marshal(sig)
 	if err := e.runs.PutSignal(ctx, runID, key, payload); err != nil {
-		return "", "", err
+		return "", "", 0, err
 	}
 	if found.TaskType == TypeSubWorkflow || outside {
 		// Its parent waits for its lease keeper to take the signal
@@ -936,7 +929,7 @@ func (e *Engine) storeUpdate(ctx context.Context, runID, status string, output j
 		// than at its next look.
 		e.signalStored(ctx, runID)
 	}
-	return found.ReferenceTaskName, found.TaskID, nil
+	return found.ReferenceTaskName, found.TaskID, found.Seq, nil
 }
 
 // workerTask reports whether record t is a SIMPLE task handed to remote

@@ -241,7 +241,13 @@ func (r *record) replayEntry(kind byte, body []byte) error {
 // of the previous layout) with its journal entries applied.
 // damaged reports an entry whose header does not decode (passed over).
 func loadRecord(tx *bolt.Tx, id string) (r record, damaged bool, err error) {
-	r.p, r.live = loadParts(tx, id)
+	return loadRecordFrom(tx, id, loadParts)
+}
+
+// loadRecordFrom is loadRecord with the base parts read by base (a
+// reader of some of them: LoadTask's head and one task).
+func loadRecordFrom(tx *bolt.Tx, id string, base func(*bolt.Tx, string) (parts, bool)) (r record, damaged bool, err error) {
+	r.p, r.live = base(tx, id)
 	if !r.live {
 		r.p, r.live = loadNested(tx, id)
 	}

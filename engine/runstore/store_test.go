@@ -71,6 +71,7 @@ func TestConformance(t *testing.T) {
 		{"CommitAfterArchive", testCommitAfterArchive},
 		{"LargeCommit", testLargeCommit},
 		{"ArchiveAfterArchive", testArchiveAfterArchive},
+		{"LoadTask", testLoadTask},
 	}
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
