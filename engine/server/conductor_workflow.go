@@ -39,6 +39,12 @@ func (s *Server) startWorkflowRequest(w http.ResponseWriter, r *http.Request, p 
 	if !s.decodeRequest(w, r, "StartWorkflowRequest", &req) {
 		return
 	}
+	// Conductor validates the request's constraints as the service is
+	// called, before it looks for the definition.
+	if v := priorityViolation(req.Priority, false); v != nil {
+		constraintsFailed(w, v)
+		return
+	}
 	if string(bytes.TrimSpace(req.Input)) == "null" {
 		// Conductor's startWorkflow refuses an input given as null
 		// (validateWorkflow's IllegalArgumentException, a 400); one left
@@ -102,6 +108,10 @@ func (s *Server) startWorkflowByName(w http.ResponseWriter, r *http.Request, p s
 	q := r.URL.Query()
 	req := startRequest{Name: r.PathValue("name"), CorrelationID: q.Get("correlationId"), Input: body, byName: true}
 	if !req.fromQuery(w, r) {
+		return
+	}
+	if v := priorityViolation(req.Priority, true); v != nil {
+		constraintsFailed(w, v)
 		return
 	}
 	if v := q.Get("version"); v != "" {
