@@ -198,6 +198,7 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 	if err != nil {
 		return err
 	}
+	itemsVary := hasItems && !orkesItems && loopItemsVary(wt)
 	keep := 0
 	if n, ok := inMap["keepLastN"].(float64); ok && n >= 1 {
 		keep = int(n)
@@ -389,7 +390,7 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 			// do the rests of the failed loops inside it.
 			return &loopRest{rest: failed.rest, loop: wt, inner: failed.inner}
 		}
-		if wt.program == nil {
+		if wt.program == nil && !itemsVary {
 			if !hasItems {
 				break
 			}
@@ -399,7 +400,7 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 		// before each evaluation, so "${loop_ref.output.iteration}" in them
 		// sees the iteration that just ended.
 		cond := map[string]any{}
-		if wt.input != nil {
+		if wt.input != nil && (wt.program != nil || itemsVary) {
 			b, _, err := wt.input.Execute(ctx, &runEnv{r: r, taskID: rec.TaskID, values: r.e.envValues}, interpolate.DeferSecrets, nil)
 			if err != nil {
 				return failLoop(TaskFailedTerminal, "loopCondition input: "+err.Error())
@@ -410,6 +411,19 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 				cond[k] = v
 			}
 		}
+		if itemsVary {
+			// DoWhile evaluates the list again, as the iteration left
+			// the run, for the condition and the next loopItem: a
+			// longer list has more iterations, a shorter one fewer.
+			fresh, _, _, err := r.readLoopItems(ctx, wt, rec, cond)
+			if err != nil {
+				return failLoop(TaskFailedTerminal, "items: "+err.Error())
+			}
+			items = fresh
+		}
+		if wt.program == nil {
+			continue
+		}
 		// As Conductor's evaluateCondition: the loop's whole output under
 		// its ref, then each loop-over task's latest output, then (over
 		// items) the current loopIndex and loopItem.
@@ -418,7 +432,10 @@ func (r *runState) execDoWhile(ctx context.Context, wt *WorkflowTask, suffix str
 			cond[k] = v
 		}
 		if hasItems {
-			cond["loopIndex"], cond["loopItem"] = i-1, items[i-1]
+			cond["loopIndex"] = i - 1
+			if i <= len(items) {
+				cond["loopItem"] = items[i-1]
+			}
 		}
 		v, err := wt.program.Eval(ctx, cond)
 		if err != nil {
@@ -469,10 +486,19 @@ func (r *runState) iterationMapThrows(ctx context.Context, wt *WorkflowTask, ite
 // current item also named "item" (orkes). hasItems is false for a loop
 // over a condition.
 func (r *runState) loopItems(ctx context.Context, wt *WorkflowTask, rec *taskRecord, inMap map[string]any) (items []any, hasItems, orkes bool, err error) {
+	items, hasItems, orkes, err = r.readLoopItems(ctx, wt, rec, inMap)
+	if err != nil {
+		return nil, false, false, r.failTask(ctx, rec, TaskFailedTerminal, "items: "+err.Error())
+	}
+	return items, hasItems, orkes, nil
+}
+
+// readLoopItems is loopItems, a template's error returned as it is.
+func (r *runState) readLoopItems(ctx context.Context, wt *WorkflowTask, rec *taskRecord, inMap map[string]any) (items []any, hasItems, orkes bool, err error) {
 	if wt.items != nil && !blankJSONString(wt.Items) {
 		b, _, err := wt.items.Execute(ctx, &runEnv{r: r, taskID: rec.TaskID, values: r.e.envValues}, interpolate.DeferSecrets, nil)
 		if err != nil {
-			return nil, false, false, r.failTask(ctx, rec, TaskFailedTerminal, "items: "+err.Error())
+			return nil, false, false, err
 		}
 		var v any
 		_ = json.Unmarshal(b, &v)
@@ -490,6 +516,39 @@ func (r *runState) loopItems(ctx context.Context, wt *WorkflowTask, rec *taskRec
 		return listOf(inMap["items"]), true, true, nil
 	}
 	return nil, false, false, nil
+}
+
+// loopItemsVary reports whether the list DO_WHILE wt iterates over may be
+// another after an iteration: Conductor's DoWhile evaluates it again for
+// each condition and each next loopItem, so a list read from the run's
+// variables or a task's output follows them. One given as it is, or read
+// whole from the run's input (which no task changes), is read once: a
+// loop over a long list then costs no more per iteration than a short one.
+func loopItemsVary(wt *WorkflowTask) bool {
+	var raw map[string]json.RawMessage
+	_ = json.Unmarshal(wt.InputParameters, &raw)
+	for _, src := range []json.RawMessage{wt.Items, raw["_items"]} {
+		if bytes.Contains(src, []byte("${")) && !fromRunInput(src) {
+			return true
+		}
+	}
+	return false
+}
+
+// fromRunInput: src is a JSON string that is one whole reference into the
+// run's input, with no expression nested in it.
+func fromRunInput(src json.RawMessage) bool {
+	var s string
+	if json.Unmarshal(src, &s) != nil {
+		return false
+	}
+	s = strings.TrimSpace(s)
+	const head = "${workflow.input"
+	if !strings.HasPrefix(s, head) || !strings.HasSuffix(s, "}") {
+		return false
+	}
+	rest := s[len(head) : len(s)-1]
+	return (rest == "" || rest[0] == '.' || rest[0] == '[') && !strings.ContainsAny(rest, "${}")
 }
 
 // listOf is v as the list a DO_WHILE iterates over (evaluateItemsList): a
