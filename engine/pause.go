@@ -235,9 +235,15 @@ func (r *runState) setPausedStatus(ctx context.Context, pause, always bool) erro
 		status = StatusPaused
 	}
 	changed := r.doc.Status != status
+	lastRetried := r.doc.LastRetriedTime
 	if pause {
 		r.pauseLocked()
 	} else {
+		if changed {
+			// Conductor's resumeWorkflow: the workflow's timeout counts
+			// again from the resume (watchWorkflow).
+			r.doc.LastRetriedTime = r.nowMillis()
+		}
 		r.unpauseLocked()
 	}
 	r.mu.Unlock()
@@ -254,6 +260,7 @@ func (r *runState) setPausedStatus(ctx context.Context, pause, always bool) erro
 			if pause {
 				r.unpauseLocked()
 			} else {
+				r.doc.LastRetriedTime = lastRetried
 				r.pauseLocked()
 			}
 		}

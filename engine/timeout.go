@@ -107,8 +107,12 @@ func attemptTimedOut(actx context.Context) *attemptTimeout {
 }
 
 // watchWorkflow enforces the definition's timeoutSeconds from the run's
-// creation: TIME_OUT_WF cancels the run (cause *workflowTimeout); ALERT_ONLY
-// (Conductor's default) only reports it.
+// creation, or from its last retry or resume (lastRetriedTime, Conductor's
+// checkWorkflowTimeout): TIME_OUT_WF cancels the run (cause
+// *workflowTimeout); ALERT_ONLY (Conductor's default) only reports it. A
+// PAUSED run is not timed out: Conductor's decider no longer looks at it,
+// and its resume counts the timeout again from then (resumeWorkflow sets
+// lastRetriedTime).
 func (r *runState) watchWorkflow(cancel context.CancelCauseFunc) func() {
 	if r.def.TimeoutSeconds <= 0 {
 		return func() {}
@@ -117,20 +121,50 @@ func (r *runState) watchWorkflow(cancel context.CancelCauseFunc) func() {
 	if policy == "" {
 		policy = TimeoutAlertOnly
 	}
-	r.mu.Lock()
-	from := r.doc.CreateTime
-	if r.doc.LastRetriedTime > 0 {
-		from = r.doc.LastRetriedTime // a retried run's timeout counts from the retry
+	// base is the time the timeout counts from, and, while the run is
+	// PAUSED, what closes when it is resumed.
+	base := func() (from int64, unpaused <-chan struct{}) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		from = r.doc.CreateTime
+		if r.doc.LastRetriedTime > 0 {
+			from = r.doc.LastRetriedTime // a retried or resumed run's timeout counts from then
+		}
+		if r.doc.Status == StatusPaused {
+			if r.unpaused == nil {
+				r.unpaused = make(chan struct{})
+			}
+			unpaused = r.unpaused
+		}
+		return from, unpaused
 	}
-	r.mu.Unlock()
-	deadline := time.UnixMilli(from).Add(time.Duration(r.def.TimeoutSeconds) * time.Second)
-	ch, stop := r.e.clock.After(deadline.Sub(r.e.now()))
 	done := make(chan struct{})
 	go func() {
-		defer stop()
-		select {
-		case <-done:
-		case <-ch:
+		from, _ := base()
+		for {
+			deadline := time.UnixMilli(from).Add(time.Duration(r.def.TimeoutSeconds) * time.Second)
+			ch, stop := r.e.clock.After(deadline.Sub(r.e.now()))
+			select {
+			case <-done:
+				stop()
+				return
+			case <-ch:
+			}
+			stop()
+			now, unpaused := base()
+			if unpaused != nil {
+				select {
+				case <-done:
+					return
+				case <-unpaused:
+				}
+				from, _ = base()
+				continue
+			}
+			if now != from {
+				from = now // resumed or retried since: counted from then
+				continue
+			}
 			elapsed := (r.nowMillis() - from) / 1000
 			reason := fmt.Sprintf("Workflow timed out after %d seconds. Timeout configured as %d seconds. Timeout policy configured to %s",
 				elapsed, r.def.TimeoutSeconds, policy)
@@ -139,6 +173,7 @@ func (r *runState) watchWorkflow(cancel context.CancelCauseFunc) func() {
 				return
 			}
 			cancel(&workflowTimeout{reason: reason})
+			return
 		}
 	}()
 	return func() { close(done) }
