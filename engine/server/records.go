@@ -85,6 +85,7 @@ func (s *Server) executionDoc(view []byte) (map[string]any, error) {
 		return doc, nil
 	}
 	rs.walkForked(list)
+	rs.mapped = map[string]forkedTask{}
 	retried := map[string]bool{}
 	for _, it := range list {
 		if t, ok := it.(map[string]any); ok {
@@ -102,6 +103,9 @@ func (s *Server) executionDoc(view []byte) (map[string]any, error) {
 			taskDefaults(t, doc)
 			id, _ := t["taskId"].(string)
 			rs.complete(t, retried[id])
+			// A fork record comes before the tasks it forked: they
+			// take its mapping's WorkflowTasks.
+			rs.noteMapping(t)
 		}
 	}
 	deriveUpdateTime(doc, list)
@@ -163,6 +167,19 @@ type recordShaper struct {
 	// forking while walkForked indexes them.
 	forked  map[string]bool
 	forking bool
+	// mapped is, by the reference of the record it made (its iteration's
+	// suffix included), the WorkflowTask the latest fork record so far
+	// forked (noteMapping): each mapping's own, with the definition
+	// that mapping took, where the same reference is forked again (a
+	// dynamic fork in a DO_WHILE maps its tasks in each iteration).
+	mapped map[string]forkedTask
+}
+
+// forkedTask is a WorkflowTask a fork record's forkedTaskDefs hold, with
+// the key its shown form is cached under.
+type forkedTask struct {
+	key string
+	wt  map[string]any
 }
 
 func (s *Server) newRecordShaper(def, taskDefs any) *recordShaper {
@@ -224,6 +241,32 @@ func (rs *recordShaper) walkForked(records []any) {
 			if in, ok := t["inputData"].(map[string]any); ok {
 				rs.walk(in["forkedTaskDefs"])
 			}
+		}
+	}
+}
+
+// noteMapping: when record t is a dynamic fork's (its inputData holds
+// forkedTaskDefs), the records it forked, named by the forked tasks'
+// references with the fork record's iteration suffix (a fork in a
+// DO_WHILE's iteration 2, fj__2, forks x as x__2), take its WorkflowTasks
+// from here on, as ForkJoinDynamicTaskMapper stores each mapping's
+// WorkflowTask with the task it makes.
+func (rs *recordShaper) noteMapping(t map[string]any) {
+	in, _ := t["inputData"].(map[string]any)
+	if in == nil || in["forkedTaskDefs"] == nil {
+		return
+	}
+	ref, _ := t["referenceTaskName"].(string)
+	id, _ := t["taskId"].(string)
+	suffix := ""
+	if _, own := rs.byRef[ref]; !own || rs.forked[ref] {
+		suffix = ref[len(baseRef(ref)):]
+	}
+	tasks, _ := in["forkedTaskDefs"].([]any)
+	for _, it := range tasks {
+		wt, _ := it.(map[string]any)
+		if r, _ := wt["taskReferenceName"].(string); r != "" {
+			rs.mapped[r+suffix] = forkedTask{key: id + "\x00" + r, wt: wt}
 		}
 	}
 }
@@ -397,6 +440,15 @@ func (rs *recordShaper) workflowTask(ref string) any {
 		rs.shown[ref] = nil
 		return nil
 	}
+	return rs.showTask(ref, src, rs.forked[ref])
+}
+
+// showTask is src, a task configuration, as workflowTask shows it,
+// cached under key.
+func (rs *recordShaper) showTask(key string, src map[string]any, forked bool) any {
+	if wt, ok := rs.shown[key]; ok {
+		return wt
+	}
 	wt := make(map[string]any, len(src)+8)
 	for k, v := range src {
 		wt[k] = v
@@ -417,11 +469,11 @@ func (rs *recordShaper) workflowTask(ref string) any {
 	}
 	// A dynamic fork's task is made at run time and takes no ad-hoc
 	// definition.
-	if d := rs.definitionOf(wt, rs.forked[ref]); d != nil {
+	if d := rs.definitionOf(wt, forked); d != nil {
 		wt["taskDefinition"] = d
 	}
 	shown := rs.s.maskValue(wt)
-	rs.shown[ref] = shown
+	rs.shown[key] = shown
 	return shown
 }
 
@@ -437,14 +489,22 @@ func (rs *recordShaper) workflowTask(ref string) any {
 func (rs *recordShaper) complete(t map[string]any, retried bool) {
 	ref, _ := t["referenceTaskName"].(string)
 	// A definition may name a task x__1 itself: the exact reference first.
-	wt, _ := rs.workflowTask(ref).(map[string]any)
+	// A forked task: the WorkflowTask of the mapping that made it.
+	var wt map[string]any
+	m, mapped := rs.mapped[ref]
+	if mapped {
+		wt, _ = rs.showTask(m.key, m.wt, true).(map[string]any)
+	}
+	if wt == nil {
+		wt, _ = rs.workflowTask(ref).(map[string]any)
+	}
 	if wt == nil {
 		wt, _ = rs.workflowTask(baseRef(ref)).(map[string]any)
 	}
 	if wt != nil {
 		own := wt["taskDefinition"] != nil
 		wt = dynamicNameRan(subWorkflowVersionRan(wt, t), t)
-		if !own && wt["type"] == engine.TypeDynamic && (rs.forked[ref] || rs.forked[baseRef(ref)]) {
+		if !own && wt["type"] == engine.TypeDynamic && (mapped || rs.forked[ref] || rs.forked[baseRef(ref)]) {
 			// A DYNAMIC task a dynamic fork made without a
 			// definition: DynamicTaskMapper gives it the one of the
 			// name it resolves (held by the run since).
