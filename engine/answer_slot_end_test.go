@@ -441,3 +441,179 @@ func viewSlotRun(t *testing.T, e *engine.Engine, id string) slotRunView {
 	_ = json.Unmarshal(b, &v)
 	return v
 }
+
+// answerGate holds a caller's looks at its answer slots (TakeSlot) until
+// open is closed.
+type answerGate struct {
+	runstore.Store
+	open chan struct{}
+}
+
+func (g *answerGate) TakeSlot(ctx context.Context, id, key string) (map[string][]byte, error) {
+	select {
+	case <-g.open:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return g.Store.TakeSlot(ctx, id, key)
+}
+
+// archiveAt records when the run store was asked to archive a run.
+type archiveAt struct {
+	runstore.Store
+	mu sync.Mutex
+	at time.Time
+}
+
+func (a *archiveAt) Archive(ctx context.Context, id string, archived []byte, sum runstore.Summary) error {
+	a.mu.Lock()
+	a.at = time.Now()
+	a.mu.Unlock()
+	return a.Store.Archive(ctx, id, archived, sum)
+}
+
+// TestAnswerOutlivesTheArchive: a run that answered a variables update
+// and then ended is archived at once (no wait for its caller to look),
+// and its caller, in another process that looks only after the archive,
+// still takes the answer: the update was applied (nil, not
+// ErrNotRunning). The taken answer leaves nothing in the store.
+func TestAnswerOutlivesTheArchive(t *testing.T) {
+	for _, b := range slotBackends() {
+		t.Run(b.name, func(t *testing.T) {
+			id := "5b0d7a4e-0000-4000-8000-00000000b14f"
+			w := newSlotWatch(b.open(t), id)
+			w.holdAnswer = true
+			runner := &archiveAt{Store: w}
+			k := keyring(t, 14)
+			h := newHarness(t, runner, engine.WithKeyring(k))
+			done := startSlotRun(t, h, id)
+			gate := &answerGate{Store: w, open: make(chan struct{})}
+			e2 := newHarness(t, gate, engine.WithKeyring(k)).e // another process
+			varsErr := make(chan error, 1)
+			go func() {
+				varsErr <- e2.UpdateVariables(context.Background(), id, json.RawMessage(`{"n":7}`), false)
+			}()
+			<-w.answerAt
+			close(w.release)
+			<-w.answered
+			answered := time.Now()
+			// The run ends at once after its answer.
+			if _, err := h.e.CompleteTask(context.Background(), id, "w", engine.TaskCompleted, json.RawMessage(`{}`)); err != nil {
+				t.Fatal(err)
+			}
+			res := <-done
+			if res == nil || res.Status != engine.StatusCompleted {
+				t.Fatalf("run %+v", res)
+			}
+			runner.mu.Lock()
+			waited := runner.at.Sub(answered)
+			runner.mu.Unlock()
+			// Nothing holds the archive back for the caller: before,
+			// it waited 200 ms after the answer.
+			if waited >= 200*time.Millisecond {
+				t.Errorf("the run was archived %v after its answer, want at once", waited)
+			}
+			if v := viewSlotRun(t, h.e, id); v.Variables["n"] != float64(7) {
+				t.Fatalf("the update was not applied: %+v", v)
+			}
+			close(gate.open) // the caller looks only now
+			select {
+			case err := <-varsErr:
+				if err != nil {
+					t.Fatalf("UpdateVariables applied before the run's end: %v, want nil", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("UpdateVariables still waits after the run ended")
+			}
+			if held := w.held(t); len(held) != 0 {
+				t.Fatalf("after the answer was taken its slot holds %v", held)
+			}
+			if b.raw != nil {
+				if keys := b.raw(t, w.Store, id); len(keys) != 0 {
+					t.Fatalf("after the answer was taken the store holds %v", keys)
+				}
+			}
+		})
+	}
+}
+
+// lookGate holds a caller's look at the run's lease (GetLease) that
+// follows its first look at its answer slot (TakeSlot), until open is
+// closed; at is closed once it holds it.
+type lookGate struct {
+	runstore.Store
+	mu       sync.Mutex
+	tookSlot bool
+	held     bool
+	at, open chan struct{}
+}
+
+func (g *lookGate) TakeSlot(ctx context.Context, id, key string) (map[string][]byte, error) {
+	g.mu.Lock()
+	g.tookSlot = true
+	g.mu.Unlock()
+	return g.Store.TakeSlot(ctx, id, key)
+}
+
+func (g *lookGate) GetLease(ctx context.Context, id string) (runstore.Lease, bool, error) {
+	g.mu.Lock()
+	hold := g.tookSlot && !g.held
+	g.held = g.held || hold
+	g.mu.Unlock()
+	if hold {
+		close(g.at)
+		<-g.open
+	}
+	return g.Store.GetLease(ctx, id)
+}
+
+// TestAnswerBetweenTwoLooks: the runner answers a variables update and
+// the run ends (archived) after its caller looked at its slot (empty)
+// and before it looks at the run (archived): the caller looks at the
+// slot once more and learns the update was applied (nil), not
+// ErrNotRunning.
+func TestAnswerBetweenTwoLooks(t *testing.T) {
+	for _, b := range slotBackends() {
+		t.Run(b.name, func(t *testing.T) {
+			id := "5b0d7a4e-0000-4000-8000-00000000b15f"
+			w := newSlotWatch(b.open(t), id)
+			w.holdAnswer = true
+			k := keyring(t, 15)
+			h := newHarness(t, w, engine.WithKeyring(k))
+			done := startSlotRun(t, h, id)
+			gate := &lookGate{Store: w, at: make(chan struct{}), open: make(chan struct{})}
+			e2 := newHarness(t, gate, engine.WithKeyring(k)).e // another process
+			varsErr := make(chan error, 1)
+			go func() {
+				varsErr <- e2.UpdateVariables(context.Background(), id, json.RawMessage(`{"n":8}`), false)
+			}()
+			<-w.answerAt // the runner is about to answer
+			<-gate.at    // the caller found its slot empty
+			close(w.release)
+			<-w.answered
+			if _, err := h.e.CompleteTask(context.Background(), id, "w", engine.TaskCompleted, json.RawMessage(`{}`)); err != nil {
+				t.Fatal(err)
+			}
+			if res := <-done; res == nil || res.Status != engine.StatusCompleted {
+				t.Fatalf("run %+v", res)
+			}
+			close(gate.open) // the caller looks at the run: archived
+			select {
+			case err := <-varsErr:
+				if err != nil {
+					t.Fatalf("UpdateVariables applied before the run's end: %v, want nil", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("UpdateVariables still waits after the run ended")
+			}
+			if held := w.held(t); len(held) != 0 {
+				t.Fatalf("after the answer was taken its slot holds %v", held)
+			}
+			if b.raw != nil {
+				if keys := b.raw(t, w.Store, id); len(keys) != 0 {
+					t.Fatalf("after the answer was taken the store holds %v", keys)
+				}
+			}
+		})
+	}
+}

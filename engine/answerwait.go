@@ -19,7 +19,11 @@ import (
 // ten looks a second for one that takes its signals at its next renewal.
 // A caller that stops waiting leaves the slot (leaveAnswer), and the store
 // meets its mark and the runner's answer in one step, whichever comes
-// first; the run's archive removes its slots.
+// first. The run's archive removes its slots but those holding an answer
+// not taken yet (runstore's slots.go): a run that answers and then ends is
+// archived at once, and its caller, in this process or another, still
+// takes the answer after the archive (awaitAnswer looks once more when the
+// run ended); Delete removes what a caller that died left.
 
 // answerPollFirst and answerPollMax bound the wait between two looks.
 const (
@@ -27,8 +31,9 @@ const (
 	answerPollMax   = 100 * time.Millisecond
 )
 
-// answerKey is the member of its slot the runner's answer is stored under.
-const answerKey = "outcome"
+// answerKey is the member of its slot the runner's answer is stored under
+// (an answer outlives the run's archive in its slot).
+const answerKey = runstore.SlotAnswer
 
 // answerSlot is where the process executing run id answers the request it
 // took from the run's signals under key (a signal slot of its own: the
@@ -56,6 +61,14 @@ func (e *Engine) awaitAnswer(ctx context.Context, id, key string, look func(answ
 		var answer []byte
 		answer, answered = answers[answerKey]
 		if done, err := look(answer, answered); done || err != nil {
+			if answered || ctx.Err() != nil {
+				return err
+			}
+			if last, lerr := e.runs.TakeSlot(ctx, id, key); lerr == nil {
+				if answer, answered = last[answerKey]; answered {
+					_, err = look(answer, true)
+				}
+			}
 			return err
 		}
 		if err := sleepCtx(ctx, wait); err != nil {
@@ -71,7 +84,7 @@ func docStatus(doc []byte) string { return gjson.GetBytes(doc, "status").Str }
 
 // goneKey is the member of its slot a caller that stopped waiting leaves
 // (leaveAnswer): the runner then writes no answer there (answerTo), which
-// nobody would take, and which would stay as long as the run.
+// nobody would take, and which would stay until the run is deleted.
 const goneKey = "gone"
 
 // leaveAnswerWait bounds leaveAnswer (its caller's context has ended).
@@ -82,8 +95,8 @@ const leaveAnswerWait = 5 * time.Second
 // already — then the slot is emptied. The store does either in one step
 // (runstore.Store.PutSlot), as it writes the runner's answer unless the
 // slot is marked (answerTo): whichever comes second finds the other and
-// empties the slot, so nothing stays. An archived run keeps no slot: the
-// store writes none.
+// empties the slot, so nothing stays, also after the run's archive (the
+// store writes no slot for an archived run, but empties a met one).
 func (e *Engine) leaveAnswer(ctx context.Context, id, key string) {
 	ctx, cancel := context.WithTimeout(ctx, leaveAnswerWait)
 	defer cancel()
@@ -92,28 +105,7 @@ func (e *Engine) leaveAnswer(ctx context.Context, id, key string) {
 
 // answerTo stores answer in the slot of request key of the run, unless
 // its caller left (leaveAnswer): the slot is emptied then, and nothing is
-// written.
+// written. The answer outlives the run's archive until taken.
 func (r *runState) answerTo(ctx context.Context, key string, answer []byte) {
-	if put, _ := r.e.runs.PutSlot(ctx, r.id, key, answerKey, answer, goneKey); put {
-		r.mu.Lock()
-		r.answeredAt = time.Now()
-		r.mu.Unlock()
-	}
-}
-
-// answerKeep is how long an answer is kept from the run's archive, which
-// removes the run's slots: its caller, looking every answerPollMax at
-// most, takes it within that time; a caller that finds the run archived
-// instead reads its stored end (an update of variables, not applied).
-const answerKeep = 2 * answerPollMax
-
-// keepAnswers waits, before the run is archived, until its latest answer
-// was answerKeep in its slot.
-func (r *runState) keepAnswers(ctx context.Context) {
-	r.mu.Lock()
-	at := r.answeredAt
-	r.mu.Unlock()
-	if !at.IsZero() {
-		_ = sleepCtx(ctx, answerKeep-time.Since(at))
-	}
+	_, _ = r.e.runs.PutSlot(ctx, r.id, key, answerKey, answer, goneKey)
 }

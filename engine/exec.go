@@ -221,7 +221,6 @@ func (r *runState) finish(ctx context.Context, st *stopError) (*Result, error) {
 	r.mu.Lock()
 	outMem := r.doc.Output
 	r.mu.Unlock()
-	r.keepAnswers(ctx) // answerwait.go
 	err = r.archive(ctx)
 	if failureRun != nil {
 		// It executes only if this end is the run's stored end (its

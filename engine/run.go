@@ -291,9 +291,6 @@ type runState struct {
 	// execution this process runs (execute sets it), guarded by mu.
 	archivedOutside bool
 	stopExec        context.CancelCauseFunc
-	// answeredAt is when the run last answered a caller (answerwait.go),
-	// guarded by mu.
-	answeredAt time.Time
 	// lease is held while this process executes the run (lease.go).
 	lease leaseState
 	// leaseGen: the engine's outsideGen when this process took the run's

@@ -673,7 +673,7 @@ func (b *Bolt) Archive(ctx context.Context, id string, archived []byte, sum Summ
 		if err := deleteSignals(tx, id); err != nil {
 			return err
 		}
-		if err := deleteSlots(tx, id); err != nil { // slots.go
+		if err := deleteSlots(tx, id, true); err != nil { // slots.go
 			return err
 		}
 		if err := tx.Bucket(bucketLeases).Delete([]byte(id)); err != nil {
@@ -731,7 +731,7 @@ func (b *Bolt) Delete(ctx context.Context, id string) error {
 		if err := deleteTaskLogs(tx, id); err != nil {
 			return err
 		}
-		if err := deleteSlots(tx, id); err != nil { // slots.go
+		if err := deleteSlots(tx, id, false); err != nil { // slots.go
 			return err
 		}
 		return deleteSignals(tx, id)
@@ -743,6 +743,9 @@ func signalKey(id, key string) []byte { return []byte(id + "\x00" + key) }
 // PutSignal implements Store.
 func (b *Bolt) PutSignal(ctx context.Context, id, key string, payload []byte) error {
 	return b.update(ctx, id, true, len(payload), func(tx *bolt.Tx) error {
+		if hasArchived(tx, id) {
+			return nil // nobody takes it: the run ended (Store.PutSignal)
+		}
 		return tx.Bucket(bucketSignals).Put(signalKey(id, key), payload)
 	})
 }

@@ -33,7 +33,9 @@
 //     runner's answer to its signal waits in an answer slot of its own
 //     (slots.go, PutSlot/TakeSlot): written in one step unless the other
 //     side marked it, never for an archived run, and removed with the run
-//     by Archive and Delete;
+//     by Archive (but an answer not taken yet, which stays for its caller
+//     until taken or the run deleted) and Delete; a signal is not written
+//     for an archived run;
 //   - leases (Leaser): which process executes a run, with its pid, host and
 //     heartbeat; `wfrun serve` processes sharing one store use them to run
 //     each run in one process and to take over the runs of one that died.

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/redis/go-redis/v9"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -49,4 +50,40 @@ func SignalKeys(ctx context.Context, s Store) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// GuardRedisScripts makes the Redis store's scripts that touch a run's
+// keys fail on a key of the store they were not given in KEYS (as Redis
+// Cluster and the scripting rules want every key declared; a single
+// server does not check it), until the returned function puts them back.
+func GuardRedisScripts() func() {
+	type script struct {
+		s   **redis.Script
+		src string
+	}
+	all := []script{{&archiveScript, archiveSrc}, {&deleteScript, deleteSrc}, {&putSlotScript, putSlotSrc}, {&putSignalScript, putSignalSrc}}
+	old := make([]*redis.Script, len(all))
+	for i, sc := range all {
+		old[i] = *sc.s
+		*sc.s = redis.NewScript(`
+local declared = {}
+for _, k in ipairs(KEYS) do declared[k] = true end
+local prefix = 'wfrun:{wfrun-runs}:'
+local server = redis
+local redis = {}
+function redis.call(...)
+  for _, a in ipairs({...}) do
+    if type(a) == 'string' and string.sub(a, 1, #prefix) == prefix and not declared[a] then
+      error('undeclared key ' .. a)
+    end
+  end
+  return server.call(...)
+end
+` + sc.src)
+	}
+	return func() {
+		for i, sc := range all {
+			*sc.s = old[i]
+		}
+	}
 }

@@ -172,7 +172,7 @@ func (m *Memory) Archive(_ context.Context, id string, archived []byte, sum Summ
 	m.archive[id] = clone(archived)
 	delete(m.primary, id)
 	delete(m.signals, id)
-	m.deleteSlotsLocked(id)
+	m.deleteSlotsLocked(id, true)
 	delete(m.leases, id)
 	sum.ID, sum.Archived, sum.Lease = id, true, nil
 	m.sums[id] = sum
@@ -207,7 +207,7 @@ func (m *Memory) Delete(_ context.Context, id string) error {
 	delete(m.archive, id)
 	delete(m.sums, id)
 	delete(m.signals, id)
-	m.deleteSlotsLocked(id)
+	m.deleteSlotsLocked(id, false)
 	delete(m.leases, id)
 	delete(m.taskLogs, id)
 	return nil
@@ -217,6 +217,9 @@ func (m *Memory) Delete(_ context.Context, id string) error {
 func (m *Memory) PutSignal(_ context.Context, id, key string, payload []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if _, ok := m.archive[id]; ok {
+		return nil // nobody takes it: the run ended (Store.PutSignal)
+	}
 	if m.signals[id] == nil {
 		m.signals[id] = map[string][]byte{}
 		m.noteSlotLocked(id)

@@ -425,14 +425,18 @@ func (r *Redis) List(ctx context.Context, opt ListOptions) ([]Summary, error) {
 // with no primary record (then it writes nothing and answers "archived":
 // another process ended the run first). KEYS: the archive, the primary
 // record, the document of an earlier version, the signals, the lease, the
-// index, the set of the run's answer slots. ARGV: the run id, the archived
-// document, its summary, the prefix of the slots' hashes (slots.go).
-var archiveScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 and redis.call('EXISTS', KEYS[2], KEYS[3]) == 0 then return 'archived' end
+// index, the set of the run's answer slots, then the slots' hashes. ARGV:
+// the run id, the archived document, its summary, then the slots' keys
+// (slots.go: a slot holding an answer stays).
+var archiveScript = redis.NewScript(archiveSrc)
+
+var archiveSrc = `
+if redis.call('EXISTS', KEYS[1]) == 1 and redis.call('EXISTS', KEYS[2], KEYS[3]) == 0 then return 'archived' end` +
+	slotsScriptPart(7, 8, 4, true) + `
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
-redis.call('HSET', KEYS[6], ARGV[1], ARGV[3])` + slotsScriptPart("7", "4") + `
-return 'ok'`)
+redis.call('HSET', KEYS[6], ARGV[1], ARGV[3])` + slotsScriptDel(7, 8, 4) + `
+return 'ok'`
 
 // scriptWrite is a write made by script sc in the shared MULTI/EXEC, sent
 // by its hash and, once per server (and after its scripts were flushed),
@@ -453,6 +457,8 @@ func (r *Redis) scriptWrite(ctx context.Context, id string, once bool, size int,
 					return err
 				case res == "archived":
 					return refused(id)
+				case res == slotsStale:
+					return errSlotsStale
 				}
 				return nil
 			}
@@ -469,16 +475,30 @@ func (r *Redis) scriptWrite(ctx context.Context, id string, once bool, size int,
 
 // Archive implements Store with a script in one MULTI/EXEC (shared like
 // Commit's) that writes nothing when the run is archived already with no
-// primary record.
+// primary record. The run's slots are read first (runSlots), and again
+// while the script finds their set changed meanwhile.
 func (r *Redis) Archive(ctx context.Context, id string, archived []byte, sum Summary) error {
 	r.dropRun(id) // its lease goes with it
 	sumJS, err := encodeSummary(id, sum, true)
 	if err != nil {
 		return err
 	}
-	keys := []string{r.key("archive", id), r.key("p", id), r.key("run", id), r.key("signals", id), r.key("lease", id), r.indexKey(), r.slotSet(id)}
-	return unavailable(r.scriptWrite(ctx, id, true, len(archived), archiveScript, keys, []any{id, archived, sumJS, r.slotPrefix(id)}, archiveRefused))
+	for range slotsRetries {
+		hashes, slots, err := r.runSlots(ctx, id)
+		if err != nil {
+			return err
+		}
+		keys := append([]string{r.key("archive", id), r.key("p", id), r.key("run", id), r.key("signals", id), r.key("lease", id), r.indexKey(), r.slotSet(id)}, hashes...)
+		err = r.scriptWrite(ctx, id, true, len(archived), archiveScript, keys, append([]any{id, archived, sumJS}, slots...), archiveRefused)
+		if !errors.Is(err, errSlotsStale) {
+			return unavailable(err)
+		}
+	}
+	return unavailable(errSlotsStale)
 }
+
+// errSlotsStale is a script's answer slotsStale (slots.go).
+var errSlotsStale = errors.New("the run's answer slots kept changing")
 
 // Restore implements Store with one MULTI/EXEC.
 func (r *Redis) Restore(ctx context.Context, id string, ch *Change) error {
@@ -498,38 +518,59 @@ func (r *Redis) Restore(ctx context.Context, id string, ch *Change) error {
 }
 
 // deleteScript removes an ended run: refused while a primary record
-// exists. KEYS[8] is the set of the run's answer slots, ARGV[2] the prefix
-// of their hashes (slots.go).
-var deleteScript = redis.NewScript(`
+// exists. KEYS[8] is the set of the run's answer slots, KEYS[9...] their
+// hashes, ARGV[2...] their keys (slots.go).
+var deleteScript = redis.NewScript(deleteSrc)
+
+var deleteSrc = `
 if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return 'running' end
-if redis.call('EXISTS', KEYS[3]) == 0 then return 'missing' end
+if redis.call('EXISTS', KEYS[3]) == 0 then return 'missing' end` +
+	slotsScriptPart(8, 9, 2, false) + `
 redis.call('DEL', KEYS[3], KEYS[4], KEYS[5], KEYS[7])
-redis.call('HDEL', KEYS[6], ARGV[1])` + slotsScriptPart("8", "2") + `
-return 'ok'`)
+redis.call('HDEL', KEYS[6], ARGV[1])` + slotsScriptDel(8, 9, 2) + `
+return 'ok'`
 
 // Delete implements Store.
 func (r *Redis) Delete(ctx context.Context, id string) error {
 	r.dropRun(id)
-	res, err := deleteScript.Run(ctx, r.c, []string{
-		r.key("p", id), r.key("run", id), r.key("archive", id), r.key("signals", id), r.key("lease", id), r.indexKey(),
-		r.key("taskLogs", id), // tasklogs.go
-		r.slotSet(id),
-	}, id, r.slotPrefix(id)).Text()
-	if err != nil {
-		return unavailable(err)
+	for range slotsRetries {
+		hashes, slots, err := r.runSlots(ctx, id)
+		if err != nil {
+			return err
+		}
+		res, err := deleteScript.Run(ctx, r.c, append([]string{
+			r.key("p", id), r.key("run", id), r.key("archive", id), r.key("signals", id), r.key("lease", id), r.indexKey(),
+			r.key("taskLogs", id), // tasklogs.go
+			r.slotSet(id),
+		}, hashes...), append([]any{id}, slots...)...).Text()
+		if err != nil {
+			return unavailable(err)
+		}
+		switch res {
+		case "running":
+			return ErrNotEnded
+		case "missing":
+			return ErrNotFound
+		case slotsStale:
+			continue
+		}
+		return nil
 	}
-	switch res {
-	case "running":
-		return ErrNotEnded
-	case "missing":
-		return ErrNotFound
-	}
-	return nil
+	return unavailable(errSlotsStale)
 }
+
+// putSignalScript is PutSignal: nothing is written for an archived run.
+// KEYS: the signals, the run's archive. ARGV: the key, the payload.
+var putSignalScript = redis.NewScript(putSignalSrc)
+
+var putSignalSrc = `
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1`
 
 // PutSignal implements Store.
 func (r *Redis) PutSignal(ctx context.Context, id, key string, payload []byte) error {
-	return unavailable(r.c.HSet(ctx, r.key("signals", id), key, payload).Err())
+	return unavailable(putSignalScript.Run(ctx, r.c, []string{r.key("signals", id), r.key("archive", id)}, key, payload).Err())
 }
 
 // TakeSignals implements Store (HGETALL + DEL in one MULTI/EXEC).

@@ -20,6 +20,8 @@ func TestAnswerSlots(t *testing.T) {
 		{"GoWithDelete", testSlotsGoWithDelete},
 		{"RenewLease", testRenewLease},
 	}
+	// Redis: every key a script touches is one it was given.
+	defer runstore.GuardRedisScripts()()
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
 			for _, c := range suite {
@@ -105,7 +107,9 @@ func testSlotsMeet(t *testing.T, s runstore.Store) {
 }
 
 // testSlotsGoWithArchive: Archive removes the run's slots with it (and
-// nothing of a neighbour's); none is written afterwards.
+// nothing of a neighbour's) but those holding an answer, which stay
+// readable until taken or met, or the run deleted; none is written
+// afterwards, nor a signal.
 func testSlotsGoWithArchive(t *testing.T, s runstore.Store) {
 	for _, id := range []string{"a1", "a10", "a1-x"} {
 		if err := s.Commit(ctx, id, first(id)); err != nil {
@@ -126,37 +130,68 @@ func testSlotsGoWithArchive(t *testing.T, s runstore.Store) {
 	if err := s.Archive(ctx, "a1", []byte(`{"end":1}`), sum("COMPLETED", 1)); err != nil {
 		t.Fatal(err)
 	}
-	if keys := keysOf(t, s, "a1"); len(keys) != 0 {
-		t.Fatalf("after Archive the store holds %v", keys)
+	// The answers stay (in Redis, with the set naming them); the
+	// caller's mark and the run's signals go.
+	wantKept := "a1/__wfrun_pause a1/update-1"
+	if _, isRedis := s.(*runstore.Redis); isRedis {
+		wantKept = "a1/__wfrun_pause a1/update-1 slots:a1"
+	}
+	if keys := strings.Join(keysOf(t, s, "a1"), " "); keys != wantKept {
+		t.Fatalf("after Archive the store holds %q, want the answers %q", keys, wantKept)
 	}
 	for _, id := range []string{"a10", "a1-x"} {
-		if keys := strings.Join(keysOf(t, s, id), " "); !strings.Contains(keys, id+"/update-1") || !strings.Contains(keys, id+"/__wfrun_pause") {
-			t.Fatalf("a neighbour's signals and slots after Archive: %v", keys)
+		keys := " " + strings.Join(keysOf(t, s, id), " ") + " "
+		for _, k := range []string{id, id + "/update-1", id + "/__wfrun_pause"} {
+			if !strings.Contains(keys, " "+k+" ") {
+				t.Fatalf("a neighbour's signals and slots after Archive: %v, want %s", keys, k)
+			}
 		}
 	}
-	// Late writers: an answer, a caller's mark.
+	// Late writers: an answer, a caller's mark, a signal.
 	if put, err := s.PutSlot(ctx, "a1", "update-2", "outcome", []byte(`"stored"`), "gone"); put || err != nil {
 		t.Fatalf("PutSlot after Archive = %v %v, want not put", put, err)
 	}
 	if put, err := s.PutSlot(ctx, "a1", "update-3", "gone", []byte(`{}`), "outcome"); put || err != nil {
 		t.Fatalf("PutSlot(gone) after Archive = %v %v, want not put", put, err)
 	}
+	if err := s.PutSignal(ctx, "a1", "late", []byte(`{}`)); err != nil {
+		t.Fatalf("PutSignal after Archive = %v", err)
+	}
+	if keys := strings.Join(keysOf(t, s, "a1"), " "); keys != wantKept {
+		t.Fatalf("after late writes the store holds %q, want %q", keys, wantKept)
+	}
+	// The callers: one takes its answer, one leaves (and meets it).
+	if got, err := s.TakeSlot(ctx, "a1", "update-1"); err != nil || string(got["outcome"]) != `"stored"` {
+		t.Fatalf("TakeSlot after Archive = %q %v, want the answer", got, err)
+	}
+	if put, err := s.PutSlot(ctx, "a1", "__wfrun_pause", "gone", []byte(`{}`), "outcome"); put || err != nil {
+		t.Fatalf("leave after Archive = %v %v, want not put", put, err)
+	}
 	if keys := keysOf(t, s, "a1"); len(keys) != 0 {
-		t.Fatalf("after late PutSlot the store holds %v", keys)
+		t.Fatalf("after the answers were taken and met the store holds %v", keys)
 	}
 	// Restored, the run takes slots again, and its next archive removes
-	// them.
+	// them but an answer; Delete removes that one.
 	if err := s.Restore(ctx, "a1", first("a1")); err != nil {
 		t.Fatal(err)
 	}
 	if put, err := s.PutSlot(ctx, "a1", "update-4", "outcome", []byte(`"stored"`), "gone"); !put || err != nil {
 		t.Fatalf("PutSlot after Restore = %v %v", put, err)
 	}
+	if put, err := s.PutSlot(ctx, "a1", "update-5", "gone", []byte(`{}`), "outcome"); !put || err != nil {
+		t.Fatalf("PutSlot(gone) after Restore = %v %v", put, err)
+	}
 	if err := s.Archive(ctx, "a1", []byte(`{"end":2}`), sum("COMPLETED", 1)); err != nil {
 		t.Fatal(err)
 	}
+	if keys := strings.Join(keysOf(t, s, "a1"), " "); !strings.HasPrefix(keys, "a1/update-4") || strings.Contains(keys, "update-5") {
+		t.Fatalf("after the second Archive the store holds %q, want the answer alone", keys)
+	}
+	if err := s.Delete(ctx, "a1"); err != nil {
+		t.Fatal(err)
+	}
 	if keys := keysOf(t, s, "a1"); len(keys) != 0 {
-		t.Fatalf("after the second Archive the store holds %v", keys)
+		t.Fatalf("after Delete the store holds %v", keys)
 	}
 }
 

@@ -164,7 +164,8 @@ type Store interface {
 	// List returns run summaries, newest first, each with its lease.
 	List(ctx context.Context, opt ListOptions) ([]Summary, error)
 	// Archive stores the archived document and removes the primary record,
-	// its signals, its answer slots and its lease atomically. A run the store holds archived
+	// its signals, its answer slots (but those holding an answer, which
+	// stay for their callers: slots.go) and its lease atomically. A run the store holds archived
 	// with no primary record is refused with ErrArchived in that
 	// transaction (its archive stays): another process ended it first.
 	// After Restore the run is primary again and archives as before.
@@ -178,14 +179,19 @@ type Store interface {
 	// a primary record is refused with ErrNotEnded.
 	Delete(ctx context.Context, id string) error
 	// PutSignal records an out-of-band message for a run, keyed by name
-	// (a later one with the same key replaces it).
+	// (a later one with the same key replaces it). For a run the store
+	// holds archived nothing is written (nobody would take it; it would
+	// stay until Delete), and no error returned: the caller learns the
+	// end from the run.
 	PutSignal(ctx context.Context, id, key string, payload []byte) error
 	// TakeSignals returns and deletes the pending signals of a run.
 	TakeSignals(ctx context.Context, id string) (map[string][]byte, error)
 	// PutSlot stores member in answer slot key of run id (slots.go) in
-	// one step: unless the store holds the run archived (put false,
-	// nothing written), or unless (not "") is a member of the slot (put
-	// false, and the slot is emptied: the two met).
+	// one step: unless (not "") is a member of the slot (put false, and
+	// the slot is emptied: the two met, also after the archive), or
+	// unless the store holds the run archived (put false, nothing
+	// written). Archive keeps a slot holding an answer (SlotAnswer)
+	// until it is taken or met, or the run deleted.
 	PutSlot(ctx context.Context, id, key, member string, payload []byte, unless string) (put bool, err error)
 	// TakeSlot returns and empties answer slot key of run id.
 	TakeSlot(ctx context.Context, id, key string) (map[string][]byte, error)
