@@ -1023,6 +1023,11 @@ func (e *Engine) Show(ctx context.Context, id string) ([]byte, error) {
 			return nil, fmt.Errorf("run %s: view: %w", id, err)
 		}
 	}
+	// A failure run's gate (failure.go) is the engine's own, until it
+	// first executes: no view shows it.
+	if view, err = sjson.DeleteBytes(view, "failureOf"); err != nil {
+		return nil, fmt.Errorf("run %s: view: %w", id, err)
+	}
 	for _, t := range d.Tasks {
 		if t.Status == TaskSkipped {
 			if view, err = skippedFirst(view); err != nil { // skip.go

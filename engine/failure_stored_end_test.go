@@ -236,3 +236,42 @@ func TestFailureRunOfAnEndNeverStoredIsDropped(t *testing.T) {
 		})
 	}
 }
+
+// TestFailureRunGateNotInItsView: a failure run waiting at its gate (the
+// process that stored its run's end died before it executed) shows no
+// gate: failureOf is the engine's own, stored but in no view.
+func TestFailureRunGateNotInItsView(t *testing.T) {
+	id := "5b0d7a4e-0000-4000-8000-00000000b34f"
+	rs := &endArchiver{Store: runstore.NewMemory(), id: id, fail: true}
+	var notified atomic.Int64
+	e := failureRig(t, rs, &notified, engine.WithLeaseTTL(300*time.Millisecond))
+	d, err := e.Parse([]byte(failsDef))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Start(context.Background(), d, json.RawMessage(`{}`), engine.WithRunID(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]any
+	_ = json.Unmarshal(res.Output, &out)
+	fid, _ := out["conductor.failure_workflow"].(string)
+	if fid == "" {
+		t.Fatalf("no failure run: %s", res.Output)
+	}
+	_ = e.WaitStarted(context.Background()) // stopped at its gate
+	stored, _, err := rs.Store.Load(context.Background(), fid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(stored), `"failureOf":"`+id+`"`) {
+		t.Fatalf("the failure run is not at its gate: %s", stored)
+	}
+	view, err := e.Show(context.Background(), fid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(view), "failureOf") {
+		t.Fatalf("the view shows the gate: %s", view)
+	}
+}

@@ -32,8 +32,9 @@ var workflowCollections = map[string]func() any{
 }
 
 // workflowInternal are members of the stored run that are wfrun's own
-// (who runs it, the definition's hash and file, the journal's counts).
-var workflowInternal = []string{"principal", "definitionHash", "definitionPath", "nextSeq", "runLogLength", "runLogSeal"}
+// (who runs it, the definition's hash and file, the journal's counts, a
+// failure run's gate).
+var workflowInternal = []string{"principal", "definitionHash", "definitionPath", "nextSeq", "runLogLength", "runLogSeal", "failureOf"}
 
 // executionDoc is the Conductor Workflow of a run view.
 func (s *Server) executionDoc(view []byte) (map[string]any, error) {
