@@ -70,6 +70,13 @@ type runHead struct {
 	// the id of the run whose end started it (failure.go): it executes
 	// only once that end is stored, naming it.
 	FailureOf string `json:"failureOf,omitempty"`
+	// RestartedFailures names, space-separated, the failure runs that
+	// stored ends of this run named before a restart, retry or rerun
+	// replaced them (reopenHeadLocked; at most maxRestartedFailures, the
+	// latest last): such an end was stored, so its failure run's gate
+	// lets it execute, as Conductor's failure workflow runs whatever
+	// becomes of the failed run since.
+	RestartedFailures string `json:"restartedFailures,omitempty"`
 	// Priority (0-99), TaskToDomain and IdempotencyKey are the start
 	// request's (Conductor's Workflow members; domains.go, idempotency.go).
 	Priority       int               `json:"priority,omitempty"`
@@ -190,6 +197,7 @@ func appendHeadTail(b []byte, h *runHead) []byte {
 	b = appendOptStr(b, "rerunTask", h.RerunTask)
 	b = appendOptStr(b, "reopenFailure", h.ReopenFailure)
 	b = appendOptStr(b, "failureOf", h.FailureOf)
+	b = appendOptStr(b, "restartedFailures", h.RestartedFailures)
 	if h.Priority != 0 {
 		b = appendIntMember(b, "priority", int64(h.Priority))
 	}
@@ -233,7 +241,7 @@ func encodeRunHead(h *runHead) []byte {
 // runHeadSize is a capacity hint for an encoded head.
 func runHeadSize(h *runHead) int {
 	n := 340 + len(h.WorkflowType) + len(h.CorrelationID) + len(h.ReasonForIncompletion) + len(h.DefinitionPath) +
-		len(h.Principal.Name) + len(h.Project) + len(h.Environment) + len(h.RunLogSeal) + len(h.SealedInput) + len(h.RerunTask) + len(h.ReopenFailure) + len(h.FailureOf) + len(h.IdempotencyKey)
+		len(h.Principal.Name) + len(h.Project) + len(h.Environment) + len(h.RunLogSeal) + len(h.SealedInput) + len(h.RerunTask) + len(h.ReopenFailure) + len(h.FailureOf) + len(h.RestartedFailures) + len(h.IdempotencyKey)
 	for k, v := range h.TaskToDomain {
 		n += len(k) + len(v) + 6
 	}

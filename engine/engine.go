@@ -1023,10 +1023,12 @@ func (e *Engine) Show(ctx context.Context, id string) ([]byte, error) {
 			return nil, fmt.Errorf("run %s: view: %w", id, err)
 		}
 	}
-	// A failure run's gate (failure.go) is the engine's own, until it
-	// first executes: no view shows it.
-	if view, err = sjson.DeleteBytes(view, "failureOf"); err != nil {
-		return nil, fmt.Errorf("run %s: view: %w", id, err)
+	// A failure run's gate and a failed run's restarted failure runs
+	// (failure.go) are the engine's own: no view shows them.
+	for _, k := range []string{"failureOf", "restartedFailures"} {
+		if view, err = sjson.DeleteBytes(view, k); err != nil {
+			return nil, fmt.Errorf("run %s: view: %w", id, err)
+		}
 	}
 	for _, t := range d.Tasks {
 		if t.Status == TaskSkipped {

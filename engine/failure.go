@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/tidwall/gjson"
@@ -152,8 +153,11 @@ func (r *runState) startFailureWorkflow(ctx context.Context, st *stopError, out 
 const failureMember = `output.conductor\.failure_workflow`
 
 // failureGate lets a failure run (FailureOf set) execute when the run it
-// was started for is archived with the end that names it: gated is false
-// then, and the run executes (its gate is gone with its next write).
+// was started for is archived with the end that names it, or names it
+// among the failure runs of ends a restart replaced (restartedFailures:
+// that end was stored; Conductor's restart leaves a failure workflow it
+// started alone): gated is false then, and the run executes (its gate is
+// gone with its next write).
 // Otherwise that end was not stored (another process ended the run first,
 // or the archive failed and the run ends again later with a failure run of
 // its own): the failure run is dropped — ended and deleted, never
@@ -173,7 +177,7 @@ func (r *runState) failureGate(ctx context.Context) (res *Result, gated bool, er
 		}
 		return nil, true, fmt.Errorf("run %s: the end of run %s that started it: %w", r.id, of, err)
 	}
-	if err == nil && archived && gjson.GetBytes(doc, failureMember).Str == r.id {
+	if err == nil && (archived && gjson.GetBytes(doc, failureMember).Str == r.id || restartedFailure(doc, r.id)) {
 		r.mu.Lock()
 		r.doc.FailureOf = ""
 		r.mu.Unlock()
@@ -192,6 +196,30 @@ func (r *runState) failureGate(ctx context.Context) (res *Result, gated bool, er
 		return nil, true, fmt.Errorf("run %s: %s; delete: %w", r.id, reason, err)
 	}
 	return &Result{RunID: r.id, Status: StatusTerminated, Reason: reason}, true, nil
+}
+
+// maxRestartedFailures bounds runHead.RestartedFailures.
+const maxRestartedFailures = 8
+
+// keepFailureRunLocked records, as an ended run is reopened (restart,
+// retry, rerun), the failure run its stored end names, if any, in
+// RestartedFailures (a text there that is no run id, the reason one
+// failed to start, is not). Callers hold r.mu.
+func (r *runState) keepFailureRunLocked() {
+	id := gjson.GetBytes(r.doc.Output, `conductor\.failure_workflow`).Str
+	ids := strings.Fields(r.doc.RestartedFailures)
+	if id == "" || strings.ContainsAny(id, " \t") || slices.Contains(ids, id) {
+		return
+	}
+	ids = append(ids, id)
+	ids = ids[max(0, len(ids)-maxRestartedFailures):]
+	r.doc.RestartedFailures = strings.Join(ids, " ")
+}
+
+// restartedFailure reports whether run doc names failure run id among the
+// failure runs of ends a restart replaced.
+func restartedFailure(doc []byte, id string) bool {
+	return slices.Contains(strings.Fields(gjson.GetBytes(doc, "restartedFailures").Str), id)
 }
 
 // failedWorkflowView is the failed run's document in its display form: the
@@ -214,7 +242,7 @@ func (r *runState) failedWorkflowView() (any, error) {
 	}
 	if m, ok := v.(map[string]any); ok {
 		// Bookkeeping of wfrun's store, not part of Conductor's Workflow.
-		for _, k := range []string{"principal", "definitionHash", "definitionPath", "nextSeq", "runLogLength", "runLogSeal", "registeredValues", "sealedInput", "rerunTask", "failureOf"} {
+		for _, k := range []string{"principal", "definitionHash", "definitionPath", "nextSeq", "runLogLength", "runLogSeal", "registeredValues", "sealedInput", "rerunTask", "failureOf", "restartedFailures"} {
 			delete(m, k)
 		}
 	}

@@ -275,3 +275,70 @@ func TestFailureRunGateNotInItsView(t *testing.T) {
 		t.Fatalf("the view shows the gate: %s", view)
 	}
 }
+
+// TestFailureRunOfARestartedEndExecutes: a failed run's end is stored,
+// naming its failure run, and the run is restarted before that failure
+// run passed its gate (the process that stored the end died first). As
+// Conductor's restart leaves the failure workflow it started alone, the
+// failure run executes when resumed (the end that started it was stored;
+// the restart recorded it), besides the failure run of the run's next end.
+func TestFailureRunOfARestartedEndExecutes(t *testing.T) {
+	for _, b := range slotBackends() {
+		t.Run(b.name, func(t *testing.T) {
+			id := "5b0d7a4e-0000-4000-8000-00000000b35f"
+			rs := &endArchiver{Store: b.open(t), id: id, fail: true}
+			var notified atomic.Int64
+			e1 := failureRig(t, rs, &notified, engine.WithLeaseTTL(300*time.Millisecond))
+			d, err := e1.Parse([]byte(failsDef))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := e1.Start(context.Background(), d, json.RawMessage(`{}`), engine.WithRunID(id))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out map[string]any
+			_ = json.Unmarshal(res.Output, &out)
+			first, _ := out["conductor.failure_workflow"].(string)
+			if res.Status != engine.StatusFailed || first == "" {
+				t.Fatalf("run %s output %s", res.Status, res.Output)
+			}
+			_ = e1.WaitStarted(context.Background()) // stopped at its gate
+			again, err := e1.Restart(context.Background(), id, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = nil
+			_ = json.Unmarshal(again.Output, &out)
+			second, _ := out["conductor.failure_workflow"].(string)
+			if again.Status != engine.StatusFailed || second == "" || second == first {
+				t.Fatalf("restarted run %s output %s", again.Status, again.Output)
+			}
+			if err := e1.WaitStarted(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if n := notified.Load(); n != 1 {
+				t.Fatalf("notified %d times, want once (the second end's failure run)", n)
+			}
+			e2 := failureRig(t, rs, &notified)
+			var fres *engine.Result
+			waitFor(t, "the first failure run resumed", func() bool {
+				fres, err = e2.Resume(context.Background(), first)
+				return !errors.Is(err, runstore.ErrLeased)
+			})
+			if err != nil || fres.Status != engine.StatusCompleted {
+				t.Fatalf("the failure run of the restarted end: %+v %v, want it executed", fres, err)
+			}
+			if n := notified.Load(); n != 2 {
+				t.Fatalf("notified %d times, want twice", n)
+			}
+			view, err := e2.Show(context.Background(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(view), "restartedFailures") {
+				t.Fatalf("the view shows the restarted failure runs: %s", view)
+			}
+		})
+	}
+}

@@ -559,6 +559,7 @@ func (r *runState) restoreRestarted(ctx context.Context) error {
 // reopenHeadLocked puts an ended run's head back to RUNNING. Callers
 // hold r.mu.
 func (r *runState) reopenHeadLocked() {
+	r.keepFailureRunLocked()
 	r.doc.Status, r.doc.ReasonForIncompletion, r.doc.FailedTaskID, r.doc.EndTime = StatusRunning, "", "", 0
 	r.doc.Output, r.outStored, r.wfDoc = nil, nil, nil
 }
