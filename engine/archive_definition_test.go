@@ -17,16 +17,19 @@ import (
 	"github.com/wfrun/wfrun/tasks"
 )
 
-// A definition that holds a secret's value written literally (pasted into
-// a task's input instead of referenced) keeps it while the run executes,
-// but the archived run's copy of the definition is masked with every value
-// the run registered, as the rest of the archive is. A restart finds the
+// A definition that holds a value written literally (pasted into a task's
+// input) that the run registers only once it runs (here a task output's
+// `_secrets`; the value of a secret the definition names is refused at
+// the start: TestDefinitionHoldingASecretsValueIsRefused) keeps it while
+// the run executes, but the archived run's copy of the definition is
+// masked with every value the run registered, as the rest of the archive
+// is. A restart finds the
 // definition as it ran (by its hash) where a copy is kept; without one it
 // is refused rather than run with "***" in place of the literal.
 func TestArchivedDefinitionMasksLiteralValues(t *testing.T) {
 	const value = "lit-7d3e9a1b5c42"
 	def := `{"name":"literal_value","version":1,"schemaVersion":2,"tasks":[
-	 {"name":"read","taskReferenceName":"read","type":"INLINE","inputParameters":{"evaluatorType":"javascript","k":"${workflow.secrets.api}","expression":"$.k.length"}},
+	 {"name":"read","taskReferenceName":"read","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"({_secrets:{k:'` + value + `'}})"}},
 	 {"name":"pasted","taskReferenceName":"pasted","type":"INLINE","inputParameters":{"evaluatorType":"javascript","note":"Bearer ` + value + `","expression":"$.note.length"}}],
 	 "outputParameters":{"n":"${pasted.output.result}"}}`
 	for _, keepCopy := range []bool{true, false} {
@@ -88,7 +91,7 @@ func TestArchivedDefinitionMasksLiteralValues(t *testing.T) {
 func TestRunViewMasksLiteralValuesInItsDefinition(t *testing.T) {
 	const value = "lit-4b8e2f6a1d93"
 	def := `{"name":"literal_view","version":1,"schemaVersion":2,"tasks":[
-	 {"name":"read","taskReferenceName":"read","type":"INLINE","inputParameters":{"evaluatorType":"javascript","k":"${workflow.secrets.api}","expression":"$.k.length"}},
+	 {"name":"read","taskReferenceName":"read","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"({_secrets:{k:'` + value + `'}})"}},
 	 {"name":"hold","taskReferenceName":"hold","type":"HUMAN","inputParameters":{"note":"Bearer ` + value + `"}}]}`
 	ctx := context.Background()
 	rs := runstore.NewMemory()

@@ -422,9 +422,6 @@ func (e *Engine) newRun(ctx context.Context, def *Definition, input json.RawMess
 	if err := r.newSecrets(parent); err != nil {
 		return nil, err
 	}
-	if err := r.protectDefinition(); err != nil { // subworkflow.go
-		return nil, err
-	}
 	if err := r.snapshotTaskDefs(); err != nil { // taskdefsnap.go
 		return nil, err
 	}
@@ -445,6 +442,15 @@ func (e *Engine) newRun(ctx context.Context, def *Definition, input json.RawMess
 		return nil, err
 	}
 	if err := r.setVariables(vars); err != nil {
+		return nil, err
+	}
+	// With every value the run holds before it stores anything (its
+	// input's `_secrets`, a parent's values) and those its definition
+	// names.
+	if err := r.checkDefinitionValues(ctx); err != nil { // defvalues.go
+		return nil, err
+	}
+	if err := r.protectDefinition(); err != nil { // subworkflow.go
 		return nil, err
 	}
 	if err := r.save(ctx); err != nil {

@@ -334,7 +334,8 @@ func (g *rig) redisValues(t *testing.T) map[string][]byte {
 }
 
 // Every secret read a task makes — template references and HTTP auth — is
-// recorded in the store's audit trail with the run id and the task.
+// recorded in the store's audit trail with the run id and the task; the
+// start's reads, with the run id.
 func TestSecretReadsAreAuditedWithRunAndTask(t *testing.T) {
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, `{}`) }))
 	defer api.Close()
@@ -361,12 +362,22 @@ func TestSecretReadsAreAuditedWithRunAndTask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	names := map[string]bool{}
+	names, started := map[string]bool{}, map[string]bool{}
 	for _, ev := range evs {
-		if ev.Task != "call" {
-			t.Fatalf("audit event without its task: %+v", ev)
+		switch ev.Task {
+		case "call":
+			names[ev.Name] = true
+		case "":
+			// The run's start reads the names its definition reads, with
+			// the run id: it checks that the definition holds none of
+			// their values (defvalues.go).
+			started[ev.Name] = true
+		default:
+			t.Fatalf("audit event of another task: %+v", ev)
 		}
-		names[ev.Name] = true
+	}
+	if !started["api_token"] || !started["other"] || len(started) != 2 {
+		t.Fatalf("the start's reads for run %s: %+v", res.RunID, evs)
 	}
 	if !names["api_token"] || !names["other"] {
 		t.Fatalf("audit events for run %s: %+v", res.RunID, evs)

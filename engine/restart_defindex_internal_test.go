@@ -33,7 +33,7 @@ func bodyReads(e *Engine, dir string) int {
 func TestRestartOfMaskedRunReadsOnlyItsNamedFiles(t *testing.T) {
 	const value = "lit-0b6f2c9e81d4"
 	def := `{"name":"pasted_value","version":1,"schemaVersion":2,"tasks":[
-	 {"name":"read","taskReferenceName":"read","type":"INLINE","inputParameters":{"evaluatorType":"javascript","k":"${workflow.secrets.api}","expression":"$.k.length"}},
+	 {"name":"read","taskReferenceName":"read","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"({_secrets:{k:'` + value + `'}})"}},
 	 {"name":"pasted","taskReferenceName":"pasted","type":"INLINE","inputParameters":{"evaluatorType":"javascript","note":"Bearer ` + value + `","expression":"$.note.length"}}],
 	 "outputParameters":{"n":"${pasted.output.result}"}}`
 	dir := t.TempDir()

@@ -17,12 +17,7 @@ import (
 // newSecrets builds the run's secret boundary. parent, when not nil, is the
 // run whose masker a SUB_WORKFLOW or failure workflow shares.
 func (r *runState) newSecrets(parent *runsecrets.Run) error {
-	var src runsecrets.Source
-	if r.e.secrets != nil {
-		if s := r.e.secrets(r.doc.Principal, r.doc.Project, r.doc.Environment); s != nil {
-			src = s
-		}
-	}
+	src := r.secretSource()
 	opts := []runsecrets.Option{
 		runsecrets.WithMaskedFields(r.def.MaskedFields),
 		runsecrets.Requiring(r.def.secretNeeds()),
@@ -35,6 +30,17 @@ func (r *runState) newSecrets(parent *runsecrets.Run) error {
 		return err
 	}
 	r.sec = sec
+	return nil
+}
+
+// secretSource is the secret source of the run's principal and scope
+// (nil: none configured).
+func (r *runState) secretSource() runsecrets.Source {
+	if r.e.secrets != nil {
+		if s := r.e.secrets(r.doc.Principal, r.doc.Project, r.doc.Environment); s != nil {
+			return s
+		}
+	}
 	return nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/wfrun/wfrun/engine/runstore"
 	"github.com/wfrun/wfrun/internal/redistest"
 	"github.com/wfrun/wfrun/interpolate"
+	"github.com/wfrun/wfrun/store"
 )
 
 const visibleToken = "tok-visible-5e1d"
@@ -378,6 +379,11 @@ type blockingSecrets struct {
 }
 
 func (b *blockingSecrets) Secret(ctx context.Context, name string) ([]byte, error) {
+	if _, task := store.RunOf(ctx); task == "" {
+		// The run's start, checking its definition holds no value of
+		// the secret (defvalues.go): only a task's read is held.
+		return json.RawMessage(`"` + visibleToken + `"`), nil
+	}
 	b.once.Do(func() { close(b.asked) })
 	select {
 	case <-b.release:

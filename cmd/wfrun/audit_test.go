@@ -127,7 +127,8 @@ func TestAuditLsAndVerify(t *testing.T) {
 	}
 }
 
-// A run's secret reads are in the trail with the run id and the task ref.
+// A run's secret reads are in the trail with the run id and the task ref
+// (its start's, with the run id).
 func TestAuditRecordsRunReads(t *testing.T) {
 	cliEnv(t)
 	mustRun(t, "", "secret", "set", "api_token", "--value", "audit-run-token-77")
@@ -150,10 +151,17 @@ func TestAuditRecordsRunReads(t *testing.T) {
 	if len(evs) == 0 {
 		t.Fatalf("no audit record for run %s: %s", m[1], mustRun(t, "", "audit", "ls"))
 	}
+	tasks := map[string]int{}
 	for _, e := range evs {
-		if e.Op != store.OpGet || e.Name != "api_token" || e.Run != m[1] || e.Task != "use_token" || e.Outcome != store.OutcomeAllowed || e.Version != 1 {
+		// The task's read, and the run's start's (no task): it checks that
+		// the definition holds no value of a secret it names.
+		if e.Op != store.OpGet || e.Name != "api_token" || e.Run != m[1] || (e.Task != "use_token" && e.Task != "") || e.Outcome != store.OutcomeAllowed || e.Version != 1 {
 			t.Fatalf("run read record: %+v", e)
 		}
+		tasks[e.Task]++
+	}
+	if tasks["use_token"] == 0 || tasks[""] != 1 {
+		t.Fatalf("run read records by task: %v", tasks)
 	}
 	mustRun(t, "", "audit", "verify")
 }

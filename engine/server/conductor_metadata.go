@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -28,8 +29,12 @@ func (s *Server) metaError(w http.ResponseWriter, r *http.Request, err error) {
 
 var errBadRequest = errors.New("bad request")
 
-// validateWorkflowDef checks a definition as the engine will run it.
-func (s *Server) validateWorkflowDef(raw []byte) error {
+// validateWorkflowDef checks a definition as the engine will run it. A
+// definition holding in clear the value of a secret it names, as the
+// registering principal p reads it, is refused as a run's start refuses
+// it (engine.CheckDefinitionValues): the definitions store keeps it as it
+// is, and every run of it would.
+func (s *Server) validateWorkflowDef(ctx context.Context, p store.Principal, raw []byte) error {
 	var h defHead
 	if json.Unmarshal(raw, &h) == nil {
 		if err := validDefName(h.Name); err != nil {
@@ -44,7 +49,10 @@ func (s *Server) validateWorkflowDef(raw []byte) error {
 	if err != nil {
 		return err
 	}
-	return engine.CheckRegistrable(d)
+	if err := engine.CheckRegistrable(d); err != nil {
+		return err
+	}
+	return s.conductor.eng.CheckDefinitionValues(ctx, d, enginePrincipal(p), "", "")
 }
 
 func (s *Server) readJSON(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
@@ -97,7 +105,7 @@ func (s *Server) registerWorkflow(w http.ResponseWriter, r *http.Request, p stor
 	if !ok || !s.mayWriteMetadata(w, r, p, defName(body)) {
 		return
 	}
-	if err := s.validateWorkflowDef(body); err != nil {
+	if err := s.validateWorkflowDef(r.Context(), p, body); err != nil {
 		s.metaError(w, r, err)
 		return
 	}
@@ -124,7 +132,7 @@ func (s *Server) updateWorkflows(w http.ResponseWriter, r *http.Request, p store
 		return
 	}
 	for _, d := range list {
-		if err := s.validateWorkflowDef(d); err != nil {
+		if err := s.validateWorkflowDef(r.Context(), p, d); err != nil {
 			s.metaError(w, r, err)
 			return
 		}

@@ -1,0 +1,226 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/wfrun/wfrun/runsecrets"
+	"github.com/wfrun/wfrun/tasks"
+)
+
+// ErrDefinitionHoldsSecret is matched (errors.Is) by the refusal of a
+// definition that holds a secret's value in clear (definitionValueError).
+var ErrDefinitionHoldsSecret = errors.New("workflow definition holds a secret's value")
+
+// definitionValueError: a definition holds, at pointer at, the value of a
+// secret the run registers. A run stores its definition as it is, keyed
+// by hash and never masked again, and a masked copy would run "***" after
+// a resume: such a definition is refused before anything is stored. The
+// error names the secret (never its value), or says the value came from
+// the parent run when no name the definition reads gives it.
+type definitionValueError struct {
+	at, name string
+}
+
+func (e *definitionValueError) Error() string {
+	at := e.at
+	if at == "" {
+		at = "(the whole document)"
+	}
+	if e.name == "" {
+		return fmt.Sprintf("workflowDef %s holds the value of a secret its parent run resolved: pass it as an input (it reaches the child sealed), never in the definition", at)
+	}
+	return fmt.Sprintf("workflowDef %s holds the value of secret %s: use ${workflow.secrets.%s}", at, e.name, e.name)
+}
+
+// Is makes the refusal an invalid definition too: `wfrun serve` answers it
+// 400, as a definition it cannot take.
+func (e *definitionValueError) Is(target error) bool {
+	return target == ErrDefinitionHoldsSecret || target == ErrInvalidDefinition
+}
+
+// checkDefinitionValues refuses r's definition when it holds in clear a
+// value the run's masker registers (definitionValues): what is registered
+// when the run starts (a parent's values, for a child run) and the values
+// of every secret the definition names, read now as a resume reads them
+// (runsecrets.Reread) and so registered with the run's masker. r.mu is
+// not held: the run is not shared yet.
+func (r *runState) checkDefinitionValues(ctx context.Context) error {
+	names := checkedSecretNames(r.def)
+	r.sec.Reread(r.sec.ForTask(ctx, ""), names)
+	if r.sec.Generation() == 0 {
+		return nil
+	}
+	return definitionValues(ctx, r.def, r.sec, names, func() (*runsecrets.Run, error) {
+		return runsecrets.New(r.id, r.secretSource(), r.e.keyring)
+	})
+}
+
+// CheckDefinitionValues refuses def when it holds in clear the value of
+// a secret it names, as principal p in (project, environment) reads it:
+// the check a run makes at its start (checkDefinitionValues), for a
+// definition registered to run later (`wfrun serve`'s metadata API). The
+// error names the secret and the JSON pointer, never the value. Names p
+// may not read are left out, as a resumed run leaves them.
+func (e *Engine) CheckDefinitionValues(ctx context.Context, def *Definition, p Principal, project, environment string) error {
+	names := checkedSecretNames(def)
+	if len(names) == 0 || e.secrets == nil {
+		return nil
+	}
+	src := e.secrets(p, project, environment)
+	if src == nil {
+		return nil
+	}
+	fresh := func() (*runsecrets.Run, error) { return runsecrets.New("definition-check", src, e.keyring) }
+	sec, err := fresh()
+	if err != nil {
+		return err
+	}
+	sec.Reread(ctx, names)
+	if sec.Generation() == 0 {
+		return nil
+	}
+	return definitionValues(ctx, def, sec, names, fresh)
+}
+
+// definitionValues reports where def holds a value sec's masker
+// registers (the one recogniser of values: definitionLeak) and, reading
+// each name again into a fresh boundary, the secret whose value it is.
+func definitionValues(ctx context.Context, def *Definition, sec *runsecrets.Run, names []string, fresh func() (*runsecrets.Run, error)) error {
+	at, ok := definitionLeak(def, sec)
+	if !ok {
+		return nil
+	}
+	for _, n := range names {
+		one, err := fresh()
+		if err != nil {
+			return err
+		}
+		if _, err := one.Secret(sec.ForTask(ctx, ""), n); err != nil {
+			continue
+		}
+		if a, ok := definitionLeak(def, one); ok {
+			return &definitionValueError{at: sec.Text(a), name: n}
+		}
+	}
+	return &definitionValueError{at: sec.Text(at)}
+}
+
+// definitionLeak reports the JSON pointer of the first member of def's
+// document that sec's masker changes. A definition built from run data
+// keeps values under `_secrets` (sealed when stored: protectDefinition),
+// so only what Protect masks outside them counts; any other definition
+// is stored as it is, `_secrets` members included.
+func definitionLeak(def *Definition, sec *runsecrets.Run) (string, bool) {
+	var masked []byte
+	var err error
+	if def.fromRunData {
+		masked, _, err = sec.Protect(def.raw, definitionPointer)
+	} else {
+		masked, err = sec.Masker().MaskJSON(def.raw)
+	}
+	if err != nil {
+		return "", true // not JSON the masker can read: refused, at the document
+	}
+	if string(masked) == string(def.raw) {
+		return "", false
+	}
+	var a, b any
+	if json.Unmarshal(def.raw, &a) != nil || json.Unmarshal(masked, &b) != nil {
+		return "", true
+	}
+	return firstDifference(a, b, "")
+}
+
+// firstDifference is the JSON pointer of the first place where a and b
+// (decoded JSON) differ: array items in order, object members by name.
+// A member whose name differs is reported at its object.
+func firstDifference(a, b any, at string) (string, bool) {
+	switch x := a.(type) {
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return at, true
+		}
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			v, ok := y[k]
+			if !ok {
+				return at, true
+			}
+			if p, ok := firstDifference(x[k], v, at+"/"+pointerEscape(k)); ok {
+				return p, true
+			}
+		}
+		return "", false
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return at, true
+		}
+		for i := range x {
+			if p, ok := firstDifference(x[i], y[i], at+"/"+itoa(i)); ok {
+				return p, true
+			}
+		}
+		return "", false
+	}
+	if s, ok := a.(string); ok && oneExpression(s) {
+		// An expression is no value, though it may be registered as one:
+		// a parent's SUB_WORKFLOW record holds its inline child definition
+		// in its input, whose `_secrets` leaves (expressions there) its
+		// masker registers.
+		return "", false
+	}
+	if !reflect.DeepEqual(a, b) {
+		return at, true
+	}
+	return "", false
+}
+
+// oneExpression reports text that is one ${...} expression and nothing
+// else.
+func oneExpression(s string) bool {
+	return len(s) > 3 && strings.HasPrefix(s, "${") && strings.HasSuffix(s, "}") && !strings.Contains(s[2:], "${")
+}
+
+// checkedSecretNames are the names whose values a definition is checked
+// for (definitionSecrets, sorted) but EXEC bundles: a bundle's value is a
+// JSON document whose leaves the masker registers, the names of its
+// environment variables and the paths of its files among them, which
+// the EXEC command that uses it names by design.
+func checkedSecretNames(d *Definition) []string {
+	bundles := map[string]bool{}
+	var walk func(d *Definition)
+	walk = func(d *Definition) {
+		walkTasks(d.Tasks, func(t *WorkflowTask) {
+			if t.Type == tasks.TypeExec {
+				for _, n := range t.staticSecrets {
+					bundles[n] = true
+				}
+			}
+			if t.subDef != nil {
+				walk(t.subDef)
+			}
+		})
+	}
+	walk(d)
+	var out []string
+	for n := range definitionSecrets(d) {
+		if !bundles[n] {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
