@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/wfrun/wfrun/masking"
 	"github.com/wfrun/wfrun/runsecrets"
 	"github.com/wfrun/wfrun/tasks"
 )
@@ -223,4 +224,47 @@ func checkedSecretNames(d *Definition) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// redactedAt is the JSON pointer of the first string of doc, outside
+// `_secrets`, that holds the masker's "***": where a definition built
+// from run data took a value the run had masked (a task's output holds
+// a registered value masked, its `_secrets` in clear).
+func redactedAt(doc []byte) (string, bool) {
+	if !strings.Contains(string(doc), masking.Redacted) {
+		return "", false
+	}
+	var v any
+	if json.Unmarshal(doc, &v) != nil {
+		return "", false
+	}
+	var walk func(v any, at string) (string, bool)
+	walk = func(v any, at string) (string, bool) {
+		switch x := v.(type) {
+		case map[string]any:
+			keys := make([]string, 0, len(x))
+			for k := range x {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				if runsecrets.IsSecretsKey(k) {
+					continue
+				}
+				if p, ok := walk(x[k], at+"/"+pointerEscape(k)); ok {
+					return p, true
+				}
+			}
+		case []any:
+			for i, c := range x {
+				if p, ok := walk(c, at+"/"+itoa(i)); ok {
+					return p, true
+				}
+			}
+		case string:
+			return at, strings.Contains(x, masking.Redacted)
+		}
+		return "", false
+	}
+	return walk(v, "")
 }

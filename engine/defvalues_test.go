@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,7 +21,7 @@ import (
 // litDefEngine runs over rs with the secret dyn_key (dynDefSecret) and a
 // definitions directory holding defs (file name → JSON); its worker
 // "echo" answers its input.
-func litDefEngine(t *testing.T, rs runstore.Store, defs map[string]string) *engine.Engine {
+func litDefEngine(t *testing.T, rs runstore.Store, defs map[string]string, more ...engine.Option) *engine.Engine {
 	t.Helper()
 	dir := t.TempDir()
 	for name, d := range defs {
@@ -36,19 +37,19 @@ func litDefEngine(t *testing.T, rs runstore.Store, defs map[string]string) *engi
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := engine.New(
+	e, err := engine.New(append([]engine.Option{
 		engine.WithRegistry(tasks.NewDefaultRegistry()),
 		engine.WithRunStore(rs),
 		engine.WithKeyring(ring),
 		engine.WithDefinitionsDir(dir),
-		engine.WithPollInterval(20*time.Millisecond),
+		engine.WithPollInterval(20 * time.Millisecond),
 		engine.WithSecrets(func(engine.Principal, string, string) interpolate.SecretSource {
 			return interpolate.MapSecrets{"dyn_key": json.RawMessage(`"` + dynDefSecret + `"`)}
 		}),
 		engine.WithWorker("echo", func(_ context.Context, in json.RawMessage) (json.RawMessage, error) {
 			return in, nil
 		}),
-	)
+	}, more...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,5 +133,45 @@ func TestDefinitionHoldingASecretsValueIsRefused(t *testing.T) {
 			}
 			noDynDefSecret(t, "after the refusals", b.raw(t))
 		})
+	}
+}
+
+// TestSubWorkflowDefinitionFromAMaskedOutputIsRefused: a SUB_WORKFLOW's
+// definition built from a task's output that held a secret's value
+// outside `_secrets` (masked in the run: "***") is refused, the task
+// failing with a reason naming the expression (so the task) and the
+// pointer, where the child ran with "***" in place of the value.
+func TestSubWorkflowDefinitionFromAMaskedOutputIsRefused(t *testing.T) {
+	var mu sync.Mutex
+	var ran []string
+	e := litDefEngine(t, runstore.NewMemory(), nil, engine.WithEvents(func(ev engine.Event) {
+		if ev.Kind == engine.EventTask && ev.TaskRef == "e" {
+			mu.Lock()
+			ran = append(ran, ev.Status)
+			mu.Unlock()
+		}
+	}))
+	d, err := e.Parse([]byte(`{"name":"masked_def_parent","version":1,"schemaVersion":2,"tasks":[
+	  {"name":"mk","taskReferenceName":"mk","type":"INLINE","inputParameters":{"tok":"${workflow.secrets.dyn_key}","evaluatorType":"javascript",
+	    "expression":"({name:'mchild',version:1,schemaVersion:2,tasks:[{name:'echo',taskReferenceName:'e',type:'SIMPLE',inputParameters:{headers:{Authorization:'Bearer '+$.tok}}}]})"}},
+	  {"name":"sw","taskReferenceName":"sw","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"mchild","version":1,"workflowDefinition":"${mk.output.result}"}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Start(context.Background(), d, json.RawMessage(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `subWorkflowParam.workflowDefinition "${mk.output.result}": /tasks/0/inputParameters/headers/Authorization holds "***" where a secret's value was`
+	if res.Status != engine.StatusFailed || !strings.Contains(res.Reason, want) {
+		t.Errorf("%s %q, want FAILED saying %q", res.Status, res.Reason, want)
+	}
+	if strings.Contains(res.Reason, dynDefSecret[:8]) {
+		t.Error("the reason holds the value")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(ran) != 0 {
+		t.Errorf("the child's task ran: %v", ran)
 	}
 }

@@ -157,6 +157,14 @@ func (r *runState) subWorkflowDefinition(ctx context.Context, wt *WorkflowTask, 
 		return nil, fmt.Errorf("subWorkflowParam.workflowDefinition %s resolved to %s, not a workflow definition (a JSON object)",
 			wt.SubWorkflowParam.WorkflowDefinition, jsonKindOf(raw))
 	}
+	// The run's task outputs hold its registered values masked (only
+	// `_secrets` keep them): a definition taken from one would hand its
+	// child "***" where the value was, silently. It is refused; the value
+	// itself is gone, and with it which secret it was.
+	if at, ok := redactedAt(raw); ok { // defvalues.go
+		return nil, fmt.Errorf("subWorkflowParam.workflowDefinition %s: %s holds \"***\" where a secret's value was (masked in the output it was read from): give the child the value under _secrets or as its input, never in its definition",
+			wt.SubWorkflowParam.WorkflowDefinition, at)
+	}
 	def, err := r.e.parseUnregistered(raw)
 	if err != nil {
 		return nil, fmt.Errorf("subWorkflowParam.workflowDefinition: %w", err)

@@ -82,14 +82,16 @@ func TestSubWorkflowWithoutWorkflowInputGetsTheTaskInput(t *testing.T) {
 
 // TestSubWorkflowTaskInputToChildKeepsSecretsOut: the task's whole input,
 // handed to a child without workflowInput, holds an inline definition
-// built at run time from a secret's value; the child's stored input (and
-// every stored byte of both runs) shows it masked, as any run input.
+// built at run time from a secret's value (under `_secrets`: outside, the
+// definition is refused, TestSubWorkflowDefinitionFromAMaskedOutputIsRefused);
+// the child's stored input (and every stored byte of both runs) keeps it
+// out, as any run input.
 func TestSubWorkflowTaskInputToChildKeepsSecretsOut(t *testing.T) {
 	rs := runstore.NewMemory()
 	h := newHarness(t, rs, engine.WithRegistry(tasks.NewDefaultRegistry()))
 	res := h.run(`{"name":"wi_secret","version":1,"schemaVersion":2,"tasks":[
 	  {"name":"mk","taskReferenceName":"mk","type":"INLINE","inputParameters":{"tok":"${workflow.secrets.api_token}","evaluatorType":"javascript",
-	    "expression":"({name:'wi_built',version:1,schemaVersion:2,tasks:[{name:'set',taskReferenceName:'set',type:'SET_VARIABLE',inputParameters:{k:$.tok}}]})"}},
+	    "expression":"({name:'wi_built',version:1,schemaVersion:2,tasks:[{name:'set',taskReferenceName:'set',type:'SET_VARIABLE',inputParameters:{_secrets:{k:$.tok}}}]})"}},
 	  {"name":"sw","taskReferenceName":"sw","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"wi_built","version":1,"workflowDefinition":"${mk.output.result}"}}]}`, `{}`)
 	wf := viewRun(t, h.e, res.RunID)
 	if wf.Status != engine.StatusCompleted {
