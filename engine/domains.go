@@ -2,8 +2,11 @@ package engine
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"time"
+
+	"github.com/wfrun/wfrun/masking"
 )
 
 // Task domains and priority, as Conductor's WorkflowExecutor applies them
@@ -139,4 +142,27 @@ func (r *runState) queueRemote(t *RemoteTask, rec *taskRecord) {
 		r.mu.Unlock()
 	}
 	t.Domain = domain
+}
+
+// plainDomains refuses a taskToDomain a run resolved for a run it starts
+// (a SUB_WORKFLOW's subWorkflowParam, a START_WORKFLOW request) that holds
+// a value the run's masker registered — a secret's value the run was
+// handed by its parent, say: a domain is a queue name, stored in clear in
+// the run's head and in every task record, polled for by name and shown;
+// a masked copy ("***") would queue the tasks in a domain no worker
+// polls. It names the task type, never the value.
+func (r *runState) plainDomains(m map[string]string) error {
+	types := make([]string, 0, len(m))
+	for k := range m {
+		types = append(types, k)
+	}
+	sort.Strings(types)
+	for _, k := range types {
+		// "***": the value, masked in the input it was read from (a
+		// START_WORKFLOW's request is its task's masked input).
+		if r.sec.Text(k) != k || r.sec.Text(m[k]) != m[k] || strings.Contains(m[k], masking.Redacted) {
+			return fmt.Errorf("taskToDomain %q holds a secret's value: a domain is stored in clear and shown; build it from non-secret input", r.sec.Text(k))
+		}
+	}
+	return nil
 }

@@ -183,6 +183,9 @@ func (r *runState) startOptionsOf(ctx context.Context, o *startOptions, workflow
 	if err := CheckIdempotencyStrategy(o.IdempotencyStrategy); err != nil {
 		return tasks.Result{Status: tasks.Failed, Reason: "START_WORKFLOW: " + err.Error()}, true
 	}
+	if err := r.plainDomains(o.TaskToDomain); err != nil { // domains.go
+		return tasks.Result{Status: tasks.FailedTerminal, Reason: "START_WORKFLOW: " + err.Error()}, true
+	}
 	cfg.taskToDomain = o.TaskToDomain
 	if len(cfg.taskToDomain) == 0 {
 		r.mu.Lock()

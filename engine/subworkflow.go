@@ -684,6 +684,12 @@ func (r *runState) subWorkflowExtras(ctx context.Context, wt *WorkflowTask, rec 
 		out["priority"] = int(n)
 	}
 	if hasJSON(v.TaskToDomain) && v.TaskToDomain[0] == '{' {
+		var m map[string]string
+		if json.Unmarshal(v.TaskToDomain, &m) == nil {
+			if err := r.plainDomains(m); err != nil { // domains.go
+				return nil, fmt.Errorf("subWorkflowParam.%w", err)
+			}
+		}
 		out["subWorkflowTaskToDomain"] = v.TaskToDomain
 	}
 	var key string
