@@ -75,13 +75,15 @@ type taskRecord struct {
 	Start         int64
 	End           int64
 	WaitUntil     int64
-	Awaiting      bool  // waits for an external completion (CompleteTask)
 	Callback      int64 // a worker's callbackAfterSeconds (IN_PROGRESS update)
 	// Postponed is when a WAIT an update IN_PROGRESS put back in its
 	// queue is looked at again (Unix ms; 0: at its end), exec.go.
-	Postponed     int64
-	StartDelay    int64 // a retry's delay: its startDelayInSeconds (DeciderService.retry)
-	ZeroDelay     bool  // a StartDelay of 0 is stored, not shown as a startDelay (startdelay.go)
+	Postponed  int64
+	StartDelay int64 // a retry's delay: its startDelayInSeconds (DeciderService.retry)
+	// Awaiting and ZeroDelay side by side: a bool between two int64s
+	// takes eight bytes (taskRecordSize).
+	Awaiting      bool // waits for an external completion (CompleteTask)
+	ZeroDelay     bool // a StartDelay of 0 is stored, not shown as a startDelay (startdelay.go)
 	SubWorkflowID string
 	RetriedTaskID string // the attempt this one retries
 	Domain        string // the queue domain of a worker task (domains.go)
@@ -112,21 +114,12 @@ type taskRecord struct {
 	loop              *loopState // a running DO_WHILE's output (loop.go)
 	outIdx            *objIndex  // output's members, for references into a large output (env.go)
 	enc               []byte     // cached persisted form (see encode.go)
-	dirty             bool       // changed since the last write (in runState.dirty)
-	forgotten         bool       // dropped from the run (keepLastN)
-	opensDecision     bool       // a FORK whose begin opened a decision (forkdecision.go)
-	noStart           bool       // a SUB_WORKFLOW rerun in place: its startTime stays 0 (rerun.go)
-	wt                *WorkflowTask
-	later             *laterInput     // a remote task's input, resolved at hand-off (remote_handoff.go)
-	answered          *attemptOutcome // a worker's answer waits for the write of this attempt's end (remote_stored.go)
-	env               runEnv          // its input's environment (begin)
-	rx                taskIndexState  // what the run's remaskIndex holds of it (remask.go)
-
-	// passes, passRound: the fork passes and the round in which a fork
-	// branch scheduled it (dropPass).
-	passes    *forkPasses
-	passRound int
-
+	// The flags, dirty to keptWrapped, side by side: a bool between two
+	// words takes one (taskRecordSize).
+	dirty         bool // changed since the last write (in runState.dirty)
+	forgotten     bool // dropped from the run (keepLastN)
+	opensDecision bool // a FORK whose begin opened a decision (forkdecision.go)
+	noStart       bool // a SUB_WORKFLOW rerun in place: its startTime stays 0 (rerun.go)
 	// unmapped: a SWITCH or DECISION whose case's first task is being
 	// mapped; expressions do not see it yet (caseMapping, switch.go).
 	unmapped bool
@@ -144,6 +137,17 @@ type taskRecord struct {
 	// with the child's input its stored input holds (replacementInput),
 	// which stays as it is, workflowInput within (rerun.go).
 	keptWrapped bool
+
+	wt       *WorkflowTask
+	later    *laterInput     // a remote task's input, resolved at hand-off (remote_handoff.go)
+	answered *attemptOutcome // a worker's answer waits for the write of this attempt's end (remote_stored.go)
+	env      runEnv          // its input's environment (begin)
+	rx       taskIndexState  // what the run's remaskIndex holds of it (remask.go)
+
+	// passes, passRound: the fork passes and the round in which a fork
+	// branch scheduled it (dropPass).
+	passes    *forkPasses
+	passRound int
 
 	// retried: the record of the attempt this one retries (its
 	// RetriedTaskID), once known (retriedRecordLocked, rerun.go).
