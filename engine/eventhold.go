@@ -32,6 +32,11 @@ type eventHold struct {
 	mu       sync.Mutex
 	held     []Event
 	released bool
+	// announced: the hold of a SCHEDULED announced with its fork's pass
+	// (announceScheduled). Once released, the events of its record that
+	// come through it are dropped: the SCHEDULED its input's write makes
+	// again is out already.
+	announced bool
 }
 
 func withEventHold(ctx context.Context, h *eventHold) context.Context {
@@ -48,7 +53,7 @@ func holdEvent(ctx context.Context, ev Event) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.released {
-		return false
+		return h.announced
 	}
 	h.held = append(h.held, ev)
 	return true
@@ -114,5 +119,14 @@ func (r *runState) announceScheduled(ctx context.Context, rec *taskRecord, creat
 		ev.Reason = rec.Reason // a retry's, kept until its next update (transitionReason)
 	}
 	r.mu.Unlock()
-	return &eventHold{ref: rec.Ref, r: r, held: []Event{ev}}
+	a := &announcedHold{eventHold: eventHold{ref: rec.Ref, r: r, announced: true}, ev: [1]Event{ev}}
+	a.held = a.ev[:]
+	return &a.eventHold
+}
+
+// announcedHold is announceScheduled's hold with room for its one event:
+// one allocation a task of a fork's pass, not two.
+type announcedHold struct {
+	eventHold
+	ev [1]Event
 }

@@ -482,10 +482,12 @@ func (r *runState) beginRecord(ctx context.Context, wt *WorkflowTask, ref string
 		// decide executes any of them: in a fork, the record's SCHEDULED
 		// goes out with its pass (announceScheduled), not when it runs.
 		if h := r.announceScheduled(ctx, rec, created); h != nil {
-			notifyScheduled(withEventHold(ctx, h), wt.Type)
+			hctx := withEventHold(ctx, h)
+			notifyScheduled(hctx, wt.Type)
 			r.releaseEvents(h, !r.dropped(rec)) // when the ring did not announce it
-			// Its SCHEDULED is out: the one its input's write makes is not.
-			sctx = withEventHold(ctx, &eventHold{ref: ref})
+			// Its SCHEDULED is out: the one its input's write makes is
+			// not (h, released, drops it: eventHold.announced).
+			sctx = hctx
 		} else {
 			notifyScheduled(ctx, wt.Type)
 		}
