@@ -16,17 +16,25 @@ import (
 	"github.com/conductor-sdk/conductor-go/sdk/settings"
 )
 
-// shapeRunSecret is a secret value the shape run's definition also holds
-// as a literal: every view of the definition shows it "***".
+// shapeRunSecret is a value the shape run's definition holds as a literal
+// and the run registers once it runs (the loop's INLINE returns it under
+// `_secrets`): every view of the definition shows it "***". (A definition
+// holding the value of a secret it names is refused at registration:
+// TestServeRefusesDefinitionsHoldingASecretsValue.)
 const shapeRunSecret = "shape-literal-VALUE-9931"
+
+// shapeKeyValue is the value of secret shape_key, which the worker task's
+// input references.
+const shapeKeyValue = "shape-key-VALUE-5582"
 
 // shapeRun registers a task definition and a workflow whose worker task
 // fails once (retried) and completes, after an INLINE task inside a
 // DO_WHILE of two iterations; the definition references a secret and
-// holds a known secret value literally. It returns the finished run's id.
+// holds literally a value the run registers (shapeRunSecret). It returns
+// the finished run's id.
 func shapeRun(t *testing.T, ts *conductorServer) string {
 	t.Helper()
-	if st, _, body := ts.do(t, "PUT", "/api/secrets/shape_key", shapeRunSecret); st != 200 {
+	if st, _, body := ts.do(t, "PUT", "/api/secrets/shape_key", shapeKeyValue); st != 200 {
 		t.Fatalf("put secret: %d %s", st, body)
 	}
 	taskDefs := `[{"name":"shape_worker","retryCount":1,"retryDelaySeconds":0,"timeoutSeconds":600,"responseTimeoutSeconds":300,"ownerEmail":"a@example.com","description":"shape worker"}]`
@@ -35,7 +43,7 @@ func shapeRun(t *testing.T, ts *conductorServer) string {
 	}
 	def := `{"name":"record_shapes","version":1,"schemaVersion":2,"tasks":[
 	  {"name":"loop","taskReferenceName":"loop","type":"DO_WHILE","loopCondition":"$.loop['iteration'] < 2",
-	   "loopOver":[{"name":"calc","taskReferenceName":"calc","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"1+1"}}]},
+	   "loopOver":[{"name":"calc","taskReferenceName":"calc","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"({_secrets:{k:'` + shapeRunSecret + `'}, n:1+1})"}}]},
 	  {"name":"shape_worker","taskReferenceName":"work","startDelay":1,"inputParameters":{
 	     "token":"${workflow.secrets.shape_key}","literal":"` + shapeRunSecret + `","who":"${workflow.input.who}"}}]}`
 	if st, _, body := ts.do(t, "POST", "/api/metadata/workflow", def); st != 200 {
