@@ -36,33 +36,39 @@ func noPiece(t *testing.T, what, text string, values ...string) {
 // an env: secret store never reach it, whatever their prefix, and neither
 // does wfrun's own configuration. Artifacts: stdout, stderr, show.
 func TestWorkerEnvironmentIsAnAllowlist(t *testing.T) {
-	cliEnv(t)
-	// Random letters: a word such as "secret" could be in the checkout's path,
-	// which the worker sees in PWD.
-	const unreferenced = "Zq8Mx3Vw7Kp2Nt6Rb4Yh"
-	t.Setenv("WFRUN_STORE", "env:MYAPP_")
-	t.Setenv("MYAPP_DB_PASSWORD", unreferenced)
-	t.Setenv("OTHER_SERVICE_TOKEN", unreferenced+"-2")
-	dir := t.TempDir()
-	wf := filepath.Join(dir, "wf.json")
-	if err := os.WriteFile(wf, []byte(`{"name":"w","tasks":[{"name":"env","taskReferenceName":"env"}]}`), 0o600); err != nil {
-		t.Fatal(err)
+	// A store under LC_ (a prefix the locale settings share) or TMP keeps
+	// its variables from the command as well as one under a name of its own.
+	for _, prefix := range []string{"MYAPP_", "LC_WFS_", "TMP"} {
+		t.Run(prefix, func(t *testing.T) {
+			cliEnv(t)
+			// Random letters: a word such as "secret" could be in the checkout's path,
+			// which the worker sees in PWD.
+			const unreferenced = "Zq8Mx3Vw7Kp2Nt6Rb4Yh"
+			t.Setenv("WFRUN_STORE", "env:"+prefix)
+			t.Setenv(prefix+"DB_PASSWORD", unreferenced)
+			t.Setenv("OTHER_SERVICE_TOKEN", unreferenced+"-2")
+			dir := t.TempDir()
+			wf := filepath.Join(dir, "wf.json")
+			if err := os.WriteFile(wf, []byte(`{"name":"w","tasks":[{"name":"env","taskReferenceName":"env"}]}`), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			out, errOut, code := wfrun(t, "", "run", wf, "--worker", `env=printf '{"env":"%s","path":"%s"}' "$(env | tr '\n' ' ' | tr -d '"\\')" "$PATH"`)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			var got struct{ Env, Path string }
+			if err := json.Unmarshal([]byte(out), &got); err != nil || got.Path == "" {
+				t.Fatalf("worker output %s (%v)", out, err)
+			}
+			for _, name := range []string{prefix + "DB_PASSWORD", "OTHER_SERVICE_TOKEN", "WFRUN_STORE", "WFRUN_HOME"} {
+				if strings.Contains(got.Env, name+"=") {
+					t.Fatalf("the worker saw %s: %s", name, got.Env)
+				}
+			}
+			noPiece(t, "stdout", out, unreferenced)
+			noPiece(t, "stderr", errOut, unreferenced)
+		})
 	}
-	out, errOut, code := wfrun(t, "", "run", wf, "--worker", `env=printf '{"env":"%s","path":"%s"}' "$(env | tr '\n' ' ' | tr -d '"\\')" "$PATH"`)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errOut)
-	}
-	var got struct{ Env, Path string }
-	if err := json.Unmarshal([]byte(out), &got); err != nil || got.Path == "" {
-		t.Fatalf("worker output %s (%v)", out, err)
-	}
-	for _, name := range []string{"MYAPP_DB_PASSWORD", "OTHER_SERVICE_TOKEN", "WFRUN_STORE", "WFRUN_HOME"} {
-		if strings.Contains(got.Env, name+"=") {
-			t.Fatalf("the worker saw %s: %s", name, got.Env)
-		}
-	}
-	noPiece(t, "stdout", out, unreferenced)
-	noPiece(t, "stderr", errOut, unreferenced)
 }
 
 // A failing worker's stderr is cut for the reason only once it is masked:

@@ -24,6 +24,7 @@ import (
 	"github.com/wfrun/wfrun/masking"
 	"github.com/wfrun/wfrun/runsecrets"
 	"github.com/wfrun/wfrun/store"
+	"github.com/wfrun/wfrun/store/open"
 	"github.com/wfrun/wfrun/tasks"
 )
 
@@ -184,7 +185,7 @@ func openEngine(cmd *cobra.Command, f *engineFlags, events func(engine.Event)) (
 				c.Close()
 				return nil, usageErr(fmt.Errorf("--worker %q: want NAME=COMMAND", w))
 			}
-			opts = append(opts, engine.WithWorker(name, commandWorker(command)))
+			opts = append(opts, engine.WithWorker(name, commandWorker(command, open.EnvPrefixes(cfg.URL))))
 		}
 	}
 	e, err := engine.New(opts...)
@@ -209,11 +210,13 @@ func (f failingSource) Put(context.Context, string, json.RawMessage, int64) (*st
 // commandWorker runs `sh -c command` with the task input on stdin. Its
 // stdout must be a JSON object (the task output); stderr is kept for the
 // failure reason, which the engine masks.
-func commandWorker(command string) engine.WorkerFunc {
+// storePrefixes are the variable prefixes of the env: secret stores in use
+// (open.EnvPrefixes): none of their variables reaches the command.
+func commandWorker(command string, storePrefixes []string) engine.WorkerFunc {
 	return func(ctx context.Context, input json.RawMessage) (json.RawMessage, error) {
 		cmd := exec.CommandContext(ctx, "sh", "-c", command)
 		cmd.Stdin = strings.NewReader(string(input))
-		cmd.Env = workerEnv(os.Environ())
+		cmd.Env = workerEnv(os.Environ(), storePrefixes)
 		if md := engine.RuntimeMetadata(ctx); len(md) > 0 {
 			path, remove, err := writeRuntimeMetadata(md)
 			if err != nil {
@@ -287,16 +290,33 @@ var workerEnvAllowed = map[string]bool{
 }
 
 // workerEnv is the environment of worker commands: the allowlisted
-// variables of env, plus the LC_* locale settings.
-func workerEnv(env []string) []string {
+// variables of env, plus the LC_* locale settings, but never a variable
+// of an env: secret store (storePrefixes), whatever its prefix: a store
+// under LC_ or HOME_ keeps its values from the command too.
+func workerEnv(env []string, storePrefixes []string) []string {
 	out := env[:0:0]
 	for _, kv := range env {
 		name, _, _ := strings.Cut(kv, "=")
+		if inStore(name, storePrefixes) {
+			continue
+		}
 		if workerEnvAllowed[strings.ToUpper(name)] || strings.HasPrefix(name, "LC_") {
 			out = append(out, kv)
 		}
 	}
 	return out
+}
+
+// inStore reports a variable an env: store with one of prefixes reads
+// (it takes every variable whose name starts with its prefix; compared
+// here without case, as Windows names variables).
+func inStore(name string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if len(name) >= len(p) && strings.EqualFold(name[:len(p)], p) {
+			return true
+		}
+	}
+	return false
 }
 
 type limitedBuffer struct {
