@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -118,6 +119,16 @@ func runWorker(cmd *cobra.Command, f *workerFlags) error {
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	logger.Info("polling", "server", f.server, "tasks", strings.Join(f.tasks, ","))
+	logger.Info("polling", "server", redactedURL(f.server), "tasks", strings.Join(f.tasks, ","))
 	return w.Run(ctx)
+}
+
+// redactedURL is server as a log line may show it: a password in its
+// userinfo (a proxy's basic auth) replaced, as Go's own errors show a URL.
+func redactedURL(server string) string {
+	u, err := url.Parse(server)
+	if err != nil {
+		return "(a URL that does not parse)"
+	}
+	return u.Redacted()
 }
