@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +16,26 @@ import (
 	"github.com/wfrun/wfrun/runsecrets"
 	"github.com/wfrun/wfrun/tasks"
 )
+
+// errRedirectElsewhere refuses a redirect from the Conductor server to
+// another origin.
+var errRedirectElsewhere = errors.New("redirect to another scheme, host or port refused: the worker's key secret and token go to its --server only")
+
+// sameOriginRedirect is the worker's own client's redirect rule: a server
+// may redirect within its origin, never elsewhere. Go's client drops
+// Authorization on such a hop but keeps X-Authorization, and a 307/308
+// resends POST /api/token's body, the key secret: neither may reach
+// another host.
+func sameOriginRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	from := via[0].URL
+	if req.URL.Scheme != from.Scheme || req.URL.Host != from.Host {
+		return errRedirectElsewhere
+	}
+	return nil
+}
 
 // tokenSource holds the X-Authorization token, as the Orkes SDKs do: a key
 // id and secret are exchanged at POST /api/token; a 404 there means a

@@ -114,7 +114,7 @@ func New(cfg Config) (*Worker, error) {
 		cfg.WorkerID, _ = os.Hostname()
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: cfg.PollTimeout + 30*time.Second}
+		cfg.HTTPClient = &http.Client{Timeout: cfg.PollTimeout + 30*time.Second, CheckRedirect: sameOriginRedirect}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
