@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -291,8 +292,14 @@ func (w *Worker) run(ctx context.Context, rs *runsecrets.Run, kind string, t pol
 }
 
 // resolve resolves `$<…>` in the polled input from the worker's own
-// secrets. The server already interpreted `${…}`: what is left of that
-// spelling is literal text, so it is escaped first and comes out as sent.
+// secrets, at the places only where the task's definition (the poll's
+// workflowTask.inputParameters, as written) holds the string literally: a
+// `$<…>` in text the server substituted (run input, a remote answer) stays
+// literal text. The names a task reads secrets by (auth.secret, secretKey,
+// bundles) must be literal in the definition too, or the task is refused:
+// run data never chooses which secret is read. The server already
+// interpreted `${…}`: what is left of that spelling is literal text, so it
+// is escaped first and comes out as sent.
 func (w *Worker) resolve(ctx context.Context, rs *runsecrets.Run, t polledTask) ([]byte, error) {
 	in := t.InputData
 	if len(in) == 0 || string(in) == "null" {
@@ -305,11 +312,19 @@ func (w *Worker) resolve(ctx context.Context, rs *runsecrets.Run, t polledTask) 
 	if _, ok := v.(map[string]any); !ok {
 		return nil, errors.New("polled inputData is not a JSON object")
 	}
-	escaped, err := json.Marshal(escapeBraces(v))
+	tpl, hasTpl, err := definitionInput(t.WorkflowTask)
 	if err != nil {
 		return nil, err
 	}
-	tpl, err := interpolate.Compile(escaped, interpolate.WithLocation("/inputData"))
+	marked, err := markLiteral(v, tpl, hasTpl, "inputData", "")
+	if err != nil {
+		return nil, err
+	}
+	escaped, err := json.Marshal(marked)
+	if err != nil {
+		return nil, err
+	}
+	ctpl, err := interpolate.Compile(escaped, interpolate.WithLocation("/inputData"))
 	if err != nil {
 		return nil, err
 	}
@@ -318,29 +333,155 @@ func (w *Worker) resolve(ctx context.Context, rs *runsecrets.Run, t polledTask) 
 	if err != nil {
 		return nil, err
 	}
-	_, transient, err := rs.Resolve(ctx, tpl, env)
+	_, transient, err := rs.Resolve(ctx, ctpl, env)
 	return transient, err
 }
 
-// escapeBraces makes every `${` of v literal for interpolate (`$${`).
-func escapeBraces(v any) any {
+// definitionInput is the inputParameters of the poll's workflowTask, as the
+// definition writes them; hasTpl is false when the poll carries no
+// workflowTask.
+func definitionInput(raw json.RawMessage) (tpl any, hasTpl bool, err error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, false, nil
+	}
+	var wt struct {
+		InputParameters map[string]any `json:"inputParameters"`
+	}
+	if err := json.Unmarshal(raw, &wt); err != nil {
+		return nil, false, fmt.Errorf("polled workflowTask is not a JSON object: %w", err)
+	}
+	if wt.InputParameters == nil {
+		return map[string]any{}, true, nil
+	}
+	return wt.InputParameters, true, nil
+}
+
+// secretNameField reports whether key k (under parent) names a secret a
+// task reads or writes: auth.secret (HTTP), secretKey (UPDATE_SECRET),
+// bundles (EXEC).
+func secretNameField(parent, k string) bool {
+	return k == "secretKey" || k == "bundles" || (parent == "auth" && k == "secret")
+}
+
+// markLiteral returns v ready for interpolate: every `${` escaped, and every
+// `$<` escaped too unless the string is the definition's literal string at
+// the same place (tpl). It refuses a secret's name that is not literal in
+// the definition, and a `$<…>` it cannot tell from run data.
+func markLiteral(v, tpl any, hasTpl bool, path, parent string) (any, error) {
 	switch x := v.(type) {
 	case string:
-		return strings.ReplaceAll(x, "${", "$${")
+		ts, isStr := tpl.(string)
+		if isStr && sameLiteral(x, ts) {
+			return strings.ReplaceAll(x, "${", "$${"), nil
+		}
+		if strings.Contains(x, "$<") {
+			if !hasTpl {
+				return nil, fmt.Errorf("%s holds $<…> but the poll carries no workflowTask: the worker cannot tell the definition's text from run data, and resolves no secret", path)
+			}
+			if isStr && strings.Contains(ts, "$<") {
+				return nil, fmt.Errorf("%s: $<…> resolves only in a string the task definition writes literally (no ${…} in it)", path)
+			}
+		}
+		return strings.ReplaceAll(strings.ReplaceAll(x, "${", "$${"), "$<", "$$<"), nil
 	case map[string]any:
+		tm, _ := tpl.(map[string]any)
 		out := make(map[string]any, len(x))
 		for k, c := range x {
-			out[k] = escapeBraces(c)
+			cp := path + "." + k
+			var tc any
+			if tm != nil {
+				tc = tm[k]
+			}
+			if secretNameField(parent, k) && c != nil {
+				if !hasTpl {
+					return nil, fmt.Errorf("%s names a secret but the poll carries no workflowTask to check it is written in the task definition: refused", cp)
+				}
+				if !literalEqual(c, tc) {
+					return nil, fmt.Errorf("%s names a secret: it must be written literally in the task definition's inputParameters, not come from run data", cp)
+				}
+			}
+			m, err := markLiteral(c, tc, hasTpl, cp, k)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = m
 		}
-		return out
+		return out, nil
 	case []any:
+		ta, _ := tpl.([]any)
 		out := make([]any, len(x))
 		for i, c := range x {
-			out[i] = escapeBraces(c)
+			var tc any
+			if i < len(ta) {
+				tc = ta[i]
+			}
+			m, err := markLiteral(c, tc, hasTpl, fmt.Sprintf("%s[%d]", path, i), parent)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = m
 		}
-		return out
+		return out, nil
 	}
-	return v
+	return v, nil
+}
+
+// sameLiteral reports whether the polled string s is the definition's string
+// ts with no `${…}` expression in it: as written (a Conductor server), or
+// with its `$${` and `$$<` escapes undone (wfrun serve shows definitions in
+// wfrun's spelling, where a Conductor `$<` is written `$$<`).
+func sameLiteral(s, ts string) bool {
+	var b strings.Builder
+	for i := 0; i < len(ts); i++ {
+		c := ts[i]
+		if c == '$' && i+2 < len(ts) && ts[i+1] == '$' && (ts[i+2] == '{' || ts[i+2] == '<') {
+			b.WriteByte('$')
+			b.WriteByte(ts[i+2])
+			i += 2
+			continue
+		}
+		if c == '$' && i+1 < len(ts) && ts[i+1] == '{' {
+			return false
+		}
+		b.WriteByte(c)
+	}
+	return s == ts || s == b.String()
+}
+
+// literalEqual reports whether the polled value v is the definition's tpl
+// as written, with no `${…}` in it.
+func literalEqual(v, tpl any) bool {
+	switch t := tpl.(type) {
+	case string:
+		s, ok := v.(string)
+		return ok && sameLiteral(s, t)
+	case map[string]any:
+		m, ok := v.(map[string]any)
+		if !ok || len(m) != len(t) {
+			return false
+		}
+		for k, c := range t {
+			mc, ok := m[k]
+			if !ok || !literalEqual(mc, c) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		a, ok := v.([]any)
+		if !ok || len(a) != len(t) {
+			return false
+		}
+		for i := range t {
+			if !literalEqual(a[i], t[i]) {
+				return false
+			}
+		}
+		return true
+	case nil:
+		return false
+	}
+	return reflect.DeepEqual(v, tpl)
 }
 
 // clean removes every `_secrets` subtree of an output after registering its
