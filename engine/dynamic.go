@@ -371,38 +371,23 @@ func (r *runState) parseDynamicTasks(fork *WorkflowTask, raw []byte) ([]*Workflo
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	allowed := r.def.secretNames()
+	allowed := definitionSecrets(r.def)
 	for _, t := range list {
+		// Template references and the names tasks read or write by name
+		// (auth.secret, bundles, secretKey), in inline child definitions
+		// too: the one set definitionSecrets gathers.
 		var bad []string
-		walkTasks([]*WorkflowTask{t}, func(x *WorkflowTask) {
-			if x.input == nil {
-				return
+		for n := range definitionSecrets(&Definition{Tasks: []*WorkflowTask{t}}) {
+			if !allowed[n] {
+				bad = append(bad, n)
 			}
-			for _, n := range x.input.SecretNames() {
-				if !allowed[n] {
-					bad = append(bad, n)
-				}
-			}
-		})
+		}
 		if len(bad) > 0 {
 			sort.Strings(bad)
 			return nil, fmt.Errorf("dynamic task %q references secrets the workflow definition does not (%s): run data cannot choose a secret", t.TaskReferenceName, strings.Join(bad, ", "))
 		}
 	}
 	return list, nil
-}
-
-// secretNames is every secret name the definition's task inputs reference.
-func (d *Definition) secretNames() map[string]bool {
-	names := map[string]bool{}
-	walkTasks(d.Tasks, func(t *WorkflowTask) {
-		if t.input != nil {
-			for _, n := range t.input.SecretNames() {
-				names[n] = true
-			}
-		}
-	})
-	return names
 }
 
 func jsonText(v any) string {
@@ -470,6 +455,9 @@ func (r *runState) dynamicTask(ctx context.Context, wt *WorkflowTask) (*Workflow
 	t.Name, t.Type, t.dynamicOf = name, TypeSimple, wt
 	if system {
 		t.Type = name
+		if err := r.dynamicSecretRules(&t); err != nil {
+			return nil, err
+		}
 	}
 	if !owned || r.e.dynTaskCount.Add(1) > maxDynamicTasks {
 		if owned {
@@ -482,6 +470,31 @@ func (r *runState) dynamicTask(ctx context.Context, wt *WorkflowTask) (*Workflow
 		r.e.dynTaskCount.Add(-1)
 	}
 	return v.(*WorkflowTask), nil
+}
+
+// dynamicSecretRules applies the load-time secret rules (secretRules) to
+// the type a DYNAMIC task resolves to at run time, and refuses a secret
+// name it reads or writes by name that the running definition does not
+// read: run data never chooses which secret is read or overwritten.
+func (r *runState) dynamicSecretRules(t *WorkflowTask) error {
+	t.staticSecrets = nil
+	v := &validator{cfg: &parseConfig{registry: r.e.registry}, runTime: true}
+	v.secretRules(t)
+	if err := v.err(); err != nil {
+		return &stopError{status: StatusFailed, reason: fmt.Sprintf("dynamic task %q as %s: %v", t.TaskReferenceName, t.Type, err)}
+	}
+	allowed := definitionSecrets(r.def)
+	var bad []string
+	for _, n := range t.staticSecrets {
+		if !allowed[n] {
+			bad = append(bad, n)
+		}
+	}
+	if len(bad) > 0 {
+		sort.Strings(bad)
+		return &stopError{status: StatusFailed, reason: fmt.Sprintf("dynamic task %q as %s references secrets the workflow definition does not (%s): run data cannot choose a secret", t.TaskReferenceName, t.Type, strings.Join(bad, ", "))}
+	}
+	return nil
 }
 
 // dynamicTarget is the name DYNAMIC task wt runs as and whether the
