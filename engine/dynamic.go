@@ -480,8 +480,13 @@ func (r *runState) dynamicSecretRules(t *WorkflowTask) error {
 	t.staticSecrets = nil
 	v := &validator{cfg: &parseConfig{registry: r.e.registry}, runTime: true}
 	v.secretRules(t)
-	if err := v.err(); err != nil {
-		return &stopError{status: StatusFailed, reason: fmt.Sprintf("dynamic task %q as %s: %v", t.TaskReferenceName, t.Type, err)}
+	if len(v.problems) > 0 {
+		// One line, as the other refusals: where and why, never a value.
+		msgs := make([]string, len(v.problems))
+		for i, p := range v.problems {
+			msgs[i] = p.Location + ": " + p.Message
+		}
+		return &stopError{status: StatusFailed, reason: fmt.Sprintf("dynamic task %q as %s: %s", t.TaskReferenceName, t.Type, strings.Join(msgs, "; "))}
 	}
 	allowed := definitionSecrets(r.def)
 	var bad []string
