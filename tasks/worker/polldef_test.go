@@ -108,3 +108,92 @@ func TestWorkerPollWorkflowTaskForms(t *testing.T) {
 		t.Errorf("capture server got %q", got)
 	}
 }
+
+// pollOnce serves polls (Conductor Task JSON) to a worker running kinds
+// with secret x = value, and returns the results it posted, by taskId.
+func pollOnce(t *testing.T, kinds map[string]string, value string, polls ...string) map[string]map[string]any {
+	t.Helper()
+	var mu sync.Mutex
+	results := map[string]map[string]any{}
+	want := len(polls)
+	done := make(chan struct{})
+	conductor := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/api/tasks/poll/batch/"):
+			name := strings.TrimPrefix(r.URL.Path, "/api/tasks/poll/batch/")
+			mu.Lock()
+			var out []string
+			for i, p := range polls {
+				if strings.Contains(p, `"taskDefName":"`+name+`"`) {
+					out = []string{p}
+					polls = append(polls[:i:i], polls[i+1:]...)
+					break
+				}
+			}
+			mu.Unlock()
+			_, _ = io.WriteString(w, "["+strings.Join(out, ",")+"]")
+		case r.URL.Path == "/api/tasks" && r.Method == http.MethodPost:
+			var res map[string]any
+			_ = json.NewDecoder(r.Body).Decode(&res)
+			mu.Lock()
+			results[res["taskId"].(string)] = res
+			if len(results) == want {
+				close(done)
+			}
+			mu.Unlock()
+			_, _ = io.WriteString(w, "ok")
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer conductor.Close()
+	secrets := memory.New()
+	v, _ := json.Marshal(value)
+	if _, err := secrets.Put(context.Background(), &store.Secret{Name: "x", Value: v}); err != nil {
+		t.Fatal(err)
+	}
+	w, err := worker.New(worker.Config{Server: conductor.URL, Tasks: kinds,
+		Secrets:     store.NewRunView(secrets, store.LocalPrincipal, "", ""),
+		Concurrency: 1, PollTimeout: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel() // before conductor.Close, which waits for the polls
+	stopped := make(chan struct{})
+	go func() { _ = w.Run(ctx); close(stopped) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no results")
+	}
+	cancel()
+	<-stopped
+	mu.Lock()
+	defer mu.Unlock()
+	return results
+}
+
+// TestWorkerNoSecretInProgramText: a definition's literal `$<…>` in an
+// INLINE expression or a jq queryExpression is refused, as the engine
+// refuses it: the value never becomes code, and nothing the worker posts
+// holds it or a piece of it.
+func TestWorkerNoSecretInProgramText(t *testing.T) {
+	const value = "Zq_tok-9f8e7d6c5b4a"
+	js := `{"evaluatorType":"javascript","expression":"var s = \"$<workflow.secrets.x>\"; s.split(\"\").join(\" \")"}`
+	jq := `{"queryExpression":".x | \"$<workflow.secrets.x>\"","x":1}`
+	results := pollOnce(t, map[string]string{"js": "INLINE", "jq": "JSON_JQ_TRANSFORM"}, value,
+		`{"taskId":"t1","workflowInstanceId":"w1","taskDefName":"js","inputData":`+js+`,"workflowTask":{"inputParameters":`+js+`}}`,
+		`{"taskId":"t2","workflowInstanceId":"w2","taskDefName":"jq","inputData":`+jq+`,"workflowTask":{"inputParameters":`+jq+`}}`)
+	for id, field := range map[string]string{"t1": "expression", "t2": "queryExpression"} {
+		res := results[id]
+		reason, _ := res["reasonForIncompletion"].(string)
+		if res["status"] != "FAILED_WITH_TERMINAL_ERROR" || !strings.Contains(reason, field+": a secret reference must not be part of program text") {
+			t.Errorf("%s: %v", id, res)
+		}
+		b, _ := json.Marshal(res)
+		if strings.Contains(string(b), "Zq_tok") || strings.Contains(string(b), "9f8e7d6c5b4a") || strings.Contains(string(b), "Z q _ t") {
+			t.Errorf("%s: the result holds the secret: %s", id, b)
+		}
+	}
+}

@@ -269,7 +269,7 @@ func (w *Worker) run(ctx context.Context, rs *runsecrets.Run, kind string, t pol
 			res = tasks.Result{Status: tasks.FailedTerminal, Reason: rs.Excerpt(fmt.Sprintf("internal error in %s task: %v", kind, p), 4096)}
 		}
 	}()
-	input, err := w.resolve(ctx, rs, t)
+	input, err := w.resolve(ctx, rs, kind, t)
 	if err != nil {
 		return tasks.Result{Status: tasks.FailedTerminal, Reason: rs.Excerpt(err.Error(), 4096)}
 	}
@@ -300,7 +300,7 @@ func (w *Worker) run(ctx context.Context, rs *runsecrets.Run, kind string, t pol
 // run data never chooses which secret is read. The server already
 // interpreted `${…}`: what is left of that spelling is literal text, so it
 // is escaped first and comes out as sent.
-func (w *Worker) resolve(ctx context.Context, rs *runsecrets.Run, t polledTask) ([]byte, error) {
+func (w *Worker) resolve(ctx context.Context, rs *runsecrets.Run, kind string, t polledTask) ([]byte, error) {
 	in := t.InputData
 	if len(in) == 0 || string(in) == "null" {
 		return []byte("{}"), nil
@@ -320,6 +320,9 @@ func (w *Worker) resolve(ctx context.Context, rs *runsecrets.Run, t polledTask) 
 	if err != nil {
 		return nil, err
 	}
+	if err := noSecretInProgram(kind, marked.(map[string]any)); err != nil {
+		return nil, err
+	}
 	escaped, err := json.Marshal(marked)
 	if err != nil {
 		return nil, err
@@ -335,6 +338,33 @@ func (w *Worker) resolve(ctx context.Context, rs *runsecrets.Run, t polledTask) 
 	}
 	_, transient, err := rs.Resolve(ctx, ctpl, env)
 	return transient, err
+}
+
+// programFields are the inputs a task type runs as program text.
+var programFields = map[string][]string{
+	tasks.TypeInline:          {"expression", "scriptExpression"},
+	tasks.TypeJSONJQTransform: {"queryExpression"},
+}
+
+// noSecretInProgram refuses a `$<…>` the worker would resolve into program
+// text (INLINE expression, jq queryExpression), as the engine refuses it
+// when it validates a definition: the value would become code, and
+// evaluator errors quote code.
+func noSecretInProgram(kind string, in map[string]any) error {
+	for _, k := range programFields[kind] {
+		c, ok := in[k]
+		if !ok {
+			continue
+		}
+		raw, err := json.Marshal(c)
+		if err != nil {
+			return err
+		}
+		if tpl, err := interpolate.Compile(raw); err != nil || tpl.HasSecrets() {
+			return fmt.Errorf("inputData.%s: a secret reference must not be part of program text (its value would become code): pass it as an input parameter and read it there", k)
+		}
+	}
+	return nil
 }
 
 // definitionInput is the inputParameters of the poll's workflowTask, as the
