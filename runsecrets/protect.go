@@ -206,6 +206,11 @@ func encodeJSON(v any) ([]byte, error) {
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
+// SecretLeaves lists the string and number leaves under `_secrets` keys of
+// v, a JSON value decoded with UseNumber: the values the boundary registers
+// (sealed strings and secret references are not values).
+func SecretLeaves(v any) []string { return secretLeaves(v, nil) }
+
 // secretLeaves lists the string and number leaves under `_secrets` keys of
 // v and under the top-level keys in top.
 func secretLeaves(v any, top map[string]bool) []string {

@@ -197,3 +197,17 @@ func TestWorkerNoSecretInProgramText(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkerRegistersNumberSecrets: a number under `_secrets` of a task's
+// output is registered like a string: its copy elsewhere reaches the
+// server masked.
+func TestWorkerRegistersNumberSecrets(t *testing.T) {
+	in := `{"evaluatorType":"javascript","expression":"(function(){ return {\"_secrets\": {\"pin\": 987654321, \"s\": \"strleaf-1122\"}, \"copy\": 987654321, \"copys\": \"strleaf-1122\"}; })()"}`
+	results := pollOnce(t, map[string]string{"js": "INLINE"}, "unused-value",
+		`{"taskId":"t1","workflowInstanceId":"w1","taskDefName":"js","inputData":`+in+`,"workflowTask":{"inputParameters":`+in+`}}`)
+	b, _ := json.Marshal(results["t1"])
+	if results["t1"]["status"] != "COMPLETED" || strings.Contains(string(b), "987654321") || strings.Contains(string(b), "strleaf-1122") ||
+		!strings.Contains(string(b), `"copy":"***"`) {
+		t.Errorf("posted: %s", b)
+	}
+}

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -515,56 +516,42 @@ func literalEqual(v, tpl any) bool {
 }
 
 // clean removes every `_secrets` subtree of an output after registering its
-// leaves (so copies elsewhere are masked), then masks the rest: the server
-// stores references and "***" only.
+// leaves, strings and numbers (so copies elsewhere are masked), then masks
+// the rest: the server stores references and "***" only.
 func clean(rs *runsecrets.Run, out json.RawMessage) (json.RawMessage, error) {
 	if len(out) == 0 || string(out) == "null" {
 		return json.RawMessage("{}"), nil
 	}
+	dec := json.NewDecoder(bytes.NewReader(out))
+	dec.UseNumber()
 	var v any
-	if err := json.Unmarshal(out, &v); err != nil {
+	if err := dec.Decode(&v); err != nil {
 		return nil, fmt.Errorf("task output is not JSON: %w", err)
 	}
-	var leaves []string
-	v = dropSecrets(v, &leaves)
-	rs.RegisterValues(leaves...)
+	rs.RegisterValues(runsecrets.SecretLeaves(v)...)
+	v = dropSecrets(v)
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
 	}
-	return rs.Mask(b), nil
+	// MaskJSON: a number is masked as the value "***", keeping JSON valid.
+	return rs.Masker().MaskJSON(b)
 }
 
-func dropSecrets(v any, leaves *[]string) any {
+func dropSecrets(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, c := range x {
 			if runsecrets.IsSecretsKey(k) {
-				collect(c, leaves)
 				delete(x, k)
 				continue
 			}
-			x[k] = dropSecrets(c, leaves)
+			x[k] = dropSecrets(c)
 		}
 	case []any:
 		for i, c := range x {
-			x[i] = dropSecrets(c, leaves)
+			x[i] = dropSecrets(c)
 		}
 	}
 	return v
-}
-
-func collect(v any, dst *[]string) {
-	switch x := v.(type) {
-	case string:
-		*dst = append(*dst, x)
-	case map[string]any:
-		for _, c := range x {
-			collect(c, dst)
-		}
-	case []any:
-		for _, c := range x {
-			collect(c, dst)
-		}
-	}
 }
