@@ -182,7 +182,9 @@ func TestKillWhileWorkerRunsThenResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = os.WriteFile(gate, nil, 0o600) }) // the killed run's worker ends too
-	worker := "slow=echo ran >> " + counter + "; while [ ! -e " + gate + " ]; do sleep 0.02; done; cat >/dev/null; echo '{\"ok\":true}'"
+	// The loop also ends when the test's directory is gone: the gate written
+	// at cleanup may be removed with it before a killed run's worker looks.
+	worker := "slow=echo ran >> " + counter + "; while [ ! -e " + gate + " ] && [ -d " + dir + " ]; do sleep 0.02; done; cat >/dev/null; echo '{\"ok\":true}'"
 	cmd, sc, _ := cliProcess(t, "run", wf, "--worker", worker)
 	var log strings.Builder
 	runID := waitLine(t, sc, regexp.MustCompile(`run ([0-9a-f-]{36}) \(slowwork\) RUNNING`), &log)[1]
