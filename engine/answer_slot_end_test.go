@@ -229,12 +229,19 @@ func endSlotRun(t *testing.T, b slotBackend, h *harness, w *slotWatch, done <-ch
 	if res := <-done; res == nil || res.Status != engine.StatusCompleted {
 		t.Fatalf("run %+v", res)
 	}
+	noSlotsLeft(t, b, w, "after the run ended")
+}
+
+// noSlotsLeft checks that run w.id's slots hold nothing, and that the
+// store itself holds nothing of them where the backend can look.
+func noSlotsLeft(t *testing.T, b slotBackend, w *slotWatch, when string) {
+	t.Helper()
 	if held := w.held(t); len(held) != 0 {
-		t.Fatalf("after the run ended its slots hold %v", held)
+		t.Fatalf("%s its slots hold %v", when, held)
 	}
 	if b.raw != nil {
 		if keys := b.raw(t, w.Store, w.id); len(keys) != 0 {
-			t.Fatalf("after the run ended the store holds %v", keys)
+			t.Fatalf("%s the store holds %v", when, keys)
 		}
 	}
 }
@@ -412,14 +419,7 @@ func TestAnswerWaiterLearnsTheRunEnded(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("the runner never learned the run ended")
 			}
-			if held := w.held(t); len(held) != 0 {
-				t.Fatalf("after the run ended its slots hold %v", held)
-			}
-			if b.raw != nil {
-				if keys := b.raw(t, w.Store, id); len(keys) != 0 {
-					t.Fatalf("after the run ended the store holds %v", keys)
-				}
-			}
+			noSlotsLeft(t, b, w, "after the run ended")
 		})
 	}
 }
@@ -525,14 +525,7 @@ func TestAnswerOutlivesTheArchive(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("UpdateVariables still waits after the run ended")
 			}
-			if held := w.held(t); len(held) != 0 {
-				t.Fatalf("after the answer was taken its slot holds %v", held)
-			}
-			if b.raw != nil {
-				if keys := b.raw(t, w.Store, id); len(keys) != 0 {
-					t.Fatalf("after the answer was taken the store holds %v", keys)
-				}
-			}
+			noSlotsLeft(t, b, w, "after the answer was taken")
 		})
 	}
 }
@@ -606,14 +599,7 @@ func TestAnswerBetweenTwoLooks(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("UpdateVariables still waits after the run ended")
 			}
-			if held := w.held(t); len(held) != 0 {
-				t.Fatalf("after the answer was taken its slot holds %v", held)
-			}
-			if b.raw != nil {
-				if keys := b.raw(t, w.Store, id); len(keys) != 0 {
-					t.Fatalf("after the answer was taken the store holds %v", keys)
-				}
-			}
+			noSlotsLeft(t, b, w, "after the answer was taken")
 		})
 	}
 }

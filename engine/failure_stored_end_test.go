@@ -108,6 +108,29 @@ func runsOf(t *testing.T, rs runstore.Store, name string) []runstore.Summary {
 	return out
 }
 
+// startFails starts failsDef as run id on e: its result, or its error.
+func startFails(t *testing.T, e *engine.Engine, id string) (*engine.Result, error) {
+	t.Helper()
+	d, err := e.Parse([]byte(failsDef))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.Start(context.Background(), d, json.RawMessage(`{}`), engine.WithRunID(id))
+}
+
+// resumeOnceFree resumes run id on e once its lease (the process that
+// stopped it) has expired.
+func resumeOnceFree(t *testing.T, e *engine.Engine, id string) (*engine.Result, error) {
+	t.Helper()
+	var res *engine.Result
+	var err error
+	waitFor(t, "run "+id+" resumed", func() bool {
+		res, err = e.Resume(context.Background(), id)
+		return !errors.Is(err, runstore.ErrLeased)
+	})
+	return res, err
+}
+
 // TestFailureRunOnlyForTheStoredEnd: a process ending a run FAILED whose
 // archive is refused (another process ended and archived the run first)
 // starts no failure run: the end that would have started it is not the
@@ -120,11 +143,7 @@ func TestFailureRunOnlyForTheStoredEnd(t *testing.T) {
 			rs := &endArchiver{Store: b.open(t), id: id, first: true}
 			var notified atomic.Int64
 			e := failureRig(t, rs, &notified)
-			d, err := e.Parse([]byte(failsDef))
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := e.Start(context.Background(), d, json.RawMessage(`{}`), engine.WithRunID(id))
+			res, err := startFails(t, e, id)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -154,18 +173,12 @@ func TestFailureRunResumedOnceAfterItsRunsEnd(t *testing.T) {
 			rs := &endArchiver{Store: b.open(t), id: id, fail: true}
 			var notified atomic.Int64
 			e1 := failureRig(t, rs, &notified, engine.WithLeaseTTL(300*time.Millisecond))
-			d, err := e1.Parse([]byte(failsDef))
+			res, err := startFails(t, e1, id)
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := e1.Start(context.Background(), d, json.RawMessage(`{}`), engine.WithRunID(id))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var out map[string]any
-			_ = json.Unmarshal(res.Output, &out)
-			fid, _ := out["conductor.failure_workflow"].(string)
-			if res.Status != engine.StatusFailed || fid == "" {
+			fid := failureRunOf(t, res)
+			if res.Status != engine.StatusFailed {
 				t.Fatalf("run %s output %s", res.Status, res.Output)
 			}
 			_ = e1.WaitStarted(context.Background()) // its failure run stopped at its first step
@@ -176,11 +189,7 @@ func TestFailureRunResumedOnceAfterItsRunsEnd(t *testing.T) {
 				t.Fatalf("failure runs %+v, want %s RUNNING", runs, fid)
 			}
 			e2 := failureRig(t, rs, &notified)
-			var fres *engine.Result
-			waitFor(t, "the failure run resumed", func() bool {
-				fres, err = e2.Resume(context.Background(), fid)
-				return !errors.Is(err, runstore.ErrLeased)
-			})
+			fres, err := resumeOnceFree(t, e2, fid)
 			if err != nil || fres.Status != engine.StatusCompleted {
 				t.Fatalf("resumed failure run: %+v %v", fres, err)
 			}
@@ -205,11 +214,7 @@ func TestFailureRunOfAnEndNeverStoredIsDropped(t *testing.T) {
 			rs := &endArchiver{Store: b.open(t), id: id, failArchive: true, fail: true}
 			var notified atomic.Int64
 			e1 := failureRig(t, rs, &notified, engine.WithLeaseTTL(300*time.Millisecond))
-			d, err := e1.Parse([]byte(failsDef))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := e1.Start(context.Background(), d, json.RawMessage(`{}`), engine.WithRunID(id)); !errors.Is(err, runstore.ErrUnavailable) {
+			if _, err := startFails(t, e1, id); !errors.Is(err, runstore.ErrUnavailable) {
 				t.Fatalf("Start = %v, want the archive's failure", err)
 			}
 			_ = e1.WaitStarted(context.Background())
@@ -219,11 +224,7 @@ func TestFailureRunOfAnEndNeverStoredIsDropped(t *testing.T) {
 			}
 			fid := runs[0].ID
 			e2 := failureRig(t, rs, &notified)
-			var fres *engine.Result
-			waitFor(t, "the failure run resumed", func() bool {
-				fres, err = e2.Resume(context.Background(), fid)
-				return !errors.Is(err, runstore.ErrLeased)
-			})
+			fres, err := resumeOnceFree(t, e2, fid)
 			if err != nil || fres.Status != engine.StatusTerminated {
 				t.Fatalf("resumed failure run: %+v %v", fres, err)
 			}
@@ -245,20 +246,11 @@ func TestFailureRunGateNotInItsView(t *testing.T) {
 	rs := &endArchiver{Store: runstore.NewMemory(), id: id, fail: true}
 	var notified atomic.Int64
 	e := failureRig(t, rs, &notified, engine.WithLeaseTTL(300*time.Millisecond))
-	d, err := e.Parse([]byte(failsDef))
+	res, err := startFails(t, e, id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := e.Start(context.Background(), d, json.RawMessage(`{}`), engine.WithRunID(id))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out map[string]any
-	_ = json.Unmarshal(res.Output, &out)
-	fid, _ := out["conductor.failure_workflow"].(string)
-	if fid == "" {
-		t.Fatalf("no failure run: %s", res.Output)
-	}
+	fid := failureRunOf(t, res)
 	_ = e.WaitStarted(context.Background()) // stopped at its gate
 	stored, _, err := rs.Store.Load(context.Background(), fid)
 	if err != nil {
@@ -289,18 +281,12 @@ func TestFailureRunOfARestartedEndExecutes(t *testing.T) {
 			rs := &endArchiver{Store: b.open(t), id: id, fail: true}
 			var notified atomic.Int64
 			e1 := failureRig(t, rs, &notified, engine.WithLeaseTTL(300*time.Millisecond))
-			d, err := e1.Parse([]byte(failsDef))
+			res, err := startFails(t, e1, id)
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := e1.Start(context.Background(), d, json.RawMessage(`{}`), engine.WithRunID(id))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var out map[string]any
-			_ = json.Unmarshal(res.Output, &out)
-			first, _ := out["conductor.failure_workflow"].(string)
-			if res.Status != engine.StatusFailed || first == "" {
+			first := failureRunOf(t, res)
+			if res.Status != engine.StatusFailed {
 				t.Fatalf("run %s output %s", res.Status, res.Output)
 			}
 			_ = e1.WaitStarted(context.Background()) // stopped at its gate
@@ -308,10 +294,8 @@ func TestFailureRunOfARestartedEndExecutes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out = nil
-			_ = json.Unmarshal(again.Output, &out)
-			second, _ := out["conductor.failure_workflow"].(string)
-			if again.Status != engine.StatusFailed || second == "" || second == first {
+			second := failureRunOf(t, again)
+			if again.Status != engine.StatusFailed || second == first {
 				t.Fatalf("restarted run %s output %s", again.Status, again.Output)
 			}
 			if err := e1.WaitStarted(context.Background()); err != nil {
@@ -321,11 +305,7 @@ func TestFailureRunOfARestartedEndExecutes(t *testing.T) {
 				t.Fatalf("notified %d times, want once (the second end's failure run)", n)
 			}
 			e2 := failureRig(t, rs, &notified)
-			var fres *engine.Result
-			waitFor(t, "the first failure run resumed", func() bool {
-				fres, err = e2.Resume(context.Background(), first)
-				return !errors.Is(err, runstore.ErrLeased)
-			})
+			fres, err := resumeOnceFree(t, e2, first)
 			if err != nil || fres.Status != engine.StatusCompleted {
 				t.Fatalf("the failure run of the restarted end: %+v %v, want it executed", fres, err)
 			}
