@@ -471,12 +471,18 @@ func (r *runState) beginRecord(ctx context.Context, wt *WorkflowTask, ref string
 	if rec.wt != wt {
 		rec.wt = wt
 	}
+	// The input is resolved as the task is mapped, before the branch's
+	// turn passes: Conductor's mappers build each task's input
+	// (ParametersUtils) as the decider maps it, before the decide executes
+	// any synchronous task of the pass, so a task does not see what a
+	// sibling branch's task of its pass does (taskinput.go).
+	in := r.mapInput(ctx, wt, rec, ref)
 	// The branch's turn passes once the record of a task that waits is
-	// whole (its input resolved), as Conductor's mapper builds a task
-	// before the next one: a fork's decision is written with those records
-	// complete (forkdecision.go). A synchronous task's input is resolved
-	// when its turn comes back, as it runs: until then its record is not
-	// written (encode.go), so a fork of them writes each once.
+	// whole, as Conductor's mapper builds a task before the next one: a
+	// fork's decision is written with those records complete
+	// (forkdecision.go). A synchronous task's record takes its input when
+	// its turn comes back, as it runs: until then it is not written
+	// (encode.go), so a fork of them writes each once.
 	if executedByDecider[wt.Type] {
 		// Conductor stores every task of a pass SCHEDULED before the
 		// decide executes any of them: in a fork, the record's SCHEDULED
@@ -498,63 +504,17 @@ func (r *runState) beginRecord(ctx context.Context, wt *WorkflowTask, ref string
 	} else {
 		defer notifyScheduled(ctx, wt.Type)
 	}
-	// The record's room for its environment: one allocation fewer a task.
-	rec.env = runEnv{r: r, taskID: rec.TaskID, values: r.e.envValues}
-	env := &rec.env
-	raw, transient := []byte("{}"), []byte("{}")
-	var secretErr error
-	inTmpl, defaults := r.e.inputTemplate(wt, r.policy(wt))
-	replaced := false
-	if ov := r.replacementInput(ref, inTmpl); ov != nil {
-		// A rerun's taskInput: data given by the caller, resolved from
-		// nothing (a secret reference in it stays text).
-		inTmpl, raw, transient, replaced = nil, ov, ov, true
-	}
-	if wt.Type == TypeJoin {
-		raw = withJoinOn(raw, r.joinList(wt, ref))
-		transient = raw
-	}
-	if wt.Type == TypeExclusiveJoin {
-		// Its mapper's input, whatever the inputParameters say.
-		inTmpl, raw = nil, exclusiveJoinInput(wt)
-		transient = raw
-	}
-	if inTmpl != nil {
-		// One call: the stored form (secret references kept), the transient
-		// form (values) and every value used registered, BEFORE the task
-		// runs, so whatever it echoes is masked. The transient form comes
-		// from the ORIGINAL template, never from the stored one: an escaped
-		// $${workflow.secrets.x} stays data.
-		rec.later = nil
-		if r.e.remoteSimple(wt) && inTmpl.HasSecrets() {
-			// Handed to remote workers: the references resolve when a
-			// worker's poll takes the task (RemoteTask.Resolve), not now.
-			raw, transient, secretErr = r.resolveLater(ctx, rec, inTmpl, env, defaults)
-		} else if cc := r.checkedCase(ref, wt); cc != nil {
-			// Resolved when this decide checked its mappers
-			// (mapperthrow.go): its secrets are read once.
-			raw, transient = cc.stored, cc.input
-		} else {
-			raw, transient, secretErr = r.sec.Resolve(r.sec.ForTask(ctx, ref), inTmpl, env)
-		}
-		raw, transient = templateDefaults(raw, defaults), templateDefaults(transient, defaults)
-		if wt.Type == TypeJoin && raw != nil {
-			raw, transient = withJoinOn(raw, r.joinList(wt, ref)), withJoinOn(transient, r.joinList(wt, ref))
-		}
-		if raw == nil {
-			_ = r.setTaskData(rec, []byte("{}"), nil)
-			return rec, nil, false, &tasks.Result{Status: tasks.FailedTerminal, Reason: "input: " + r.sec.Text(secretErr.Error())}, r.transition(sctx, rec, TaskScheduled, "")
-		}
-	}
-	if rec.RetriedTaskID != "" && !replaced && retriedWithItsInput(wt.Type) {
-		raw, transient = r.retryInput(rec, raw, transient) // rerun.go
+	raw, transient, secretErr := in.raw, in.transient, in.secretErr
+	if raw == nil {
+		_ = r.setTaskData(rec, []byte("{}"), nil)
+		return rec, nil, false, &tasks.Result{Status: tasks.FailedTerminal, Reason: "input: " + r.sec.Text(secretErr.Error())}, r.transition(sctx, rec, TaskScheduled, "")
 	}
 	if !mappedWithFirstTask[wt.Type] {
 		// A SWITCH, DECISION or FORK maps first tasks of its own with it.
 		endCaseMapping(ctx, r) // switch.go
 	}
 	var inErr error
-	if inTmpl != nil {
+	if in.templated {
 		inErr = r.setResolvedInput(rec, raw)
 	} else if !r.keptWrapped(rec) {
 		// Not a template's output (a rerun's replacement input): checked.
