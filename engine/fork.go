@@ -369,9 +369,11 @@ func (r *runState) joinOptionalFailures(joinOn []string, suffix string) string {
 }
 
 // forkOutcome prefers the error that caused a fork to stop over the
-// cancellations it caused.
+// cancellations it caused, whichever branch comes first: a stopError, then
+// any other error that is not a cancellation (a permissive task's failure
+// in a DO_WHILE iteration, iterationFailed, which fails the loop).
 func forkOutcome(ctx context.Context, errs []error) error {
-	var first error
+	var first, cause error
 	for _, e := range errs {
 		if e == nil {
 			continue
@@ -380,9 +382,15 @@ func forkOutcome(ctx context.Context, errs []error) error {
 		if errors.As(e, &st) {
 			return e
 		}
+		if cause == nil && !errors.Is(e, context.Canceled) && !errors.Is(e, errForkStopped) {
+			cause = e
+		}
 		if first == nil {
 			first = e
 		}
+	}
+	if cause != nil {
+		return cause
 	}
 	if first != nil && ctx.Err() == nil && errors.Is(first, context.Canceled) {
 		return nil
