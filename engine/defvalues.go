@@ -205,9 +205,23 @@ func checkedSecretNames(d *Definition) []string {
 	var walk func(d *Definition)
 	walk = func(d *Definition) {
 		walkTasks(d.Tasks, func(t *WorkflowTask) {
-			if t.Type == tasks.TypeExec {
+			switch t.Type {
+			case tasks.TypeExec:
 				for _, n := range t.staticSecrets {
 					bundles[n] = true
+				}
+			case TypeDynamic:
+				// It may become an EXEC task: its bundles are bundles.
+				var in map[string]json.RawMessage
+				var list []json.RawMessage
+				if json.Unmarshal(t.InputParameters, &in) == nil {
+					_ = json.Unmarshal(in["bundles"], &list)
+				}
+				for _, b := range list {
+					var n string
+					if json.Unmarshal(b, &n) == nil {
+						bundles[n] = true
+					}
 				}
 			}
 			if t.subDef != nil {

@@ -59,7 +59,12 @@ func TestRunDataCannotChooseSecretOfTasksBuiltAtRunTime(t *testing.T) {
 			e := g.engine(t, rotationRegistry(false))
 			d, err := e.Parse([]byte(c.def))
 			if err != nil {
-				t.Fatal(err)
+				// A name from an expression in a definition's DYNAMIC
+				// task is refused at load.
+				if !strings.Contains(c.name, "from-input") || !strings.Contains(err.Error(), "literal secret name") {
+					t.Fatal(err)
+				}
+				return
 			}
 			res, err := e.Start(context.Background(), d, json.RawMessage(c.input))
 			if err == nil && res.Status == "COMPLETED" {

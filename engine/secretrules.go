@@ -41,57 +41,21 @@ func (v *validator) secretRules(t *WorkflowTask) {
 	}
 	switch t.Type {
 	case tasks.TypeHTTP, tasks.TypeHTTPPoll:
-		auth, where := in["auth"], loc+"/auth"
-		if req, ok := in["http_request"]; ok {
-			var nested map[string]json.RawMessage
-			if json.Unmarshal(req, &nested) == nil {
-				if a, ok := nested["auth"]; ok {
-					auth, where = a, loc+"/http_request/auth"
-				}
-			} else {
-				var s string
-				if json.Unmarshal(req, &s) == nil && isExpression(s) {
-					v.add(loc+"/http_request", "must be a JSON object: with auth, the request cannot come whole from an expression")
-				}
-			}
-		}
-		if len(auth) == 0 || string(auth) == "null" {
-			break
-		}
-		var a map[string]json.RawMessage
-		if json.Unmarshal(auth, &a) != nil {
-			v.add(where, "must be a JSON object {type, secret[, region, service]}, not an expression")
-			break
-		}
-		if s, ok := a["secret"]; ok {
-			static(where+"/secret", s)
-		}
+		v.httpAuthName(in, loc, static, true)
 	case tasks.TypeExec:
-		raw, ok := in["bundles"]
-		if !ok || string(raw) == "null" {
-			break
-		}
-		var list []json.RawMessage
-		if json.Unmarshal(raw, &list) != nil {
-			v.add(loc+"/bundles", "must be a list of literal secret names")
-			break
-		}
-		for i, b := range list {
-			static(loc+"/bundles/"+itoa(i), b)
-		}
+		v.bundleNames(in, loc, static, true)
 	case tasks.TypeUpdateSecret:
-		raw, ok := in["_secrets"]
-		if !ok {
-			break
-		}
-		var sec map[string]json.RawMessage
-		if json.Unmarshal(raw, &sec) != nil {
-			v.add(loc+"/_secrets", "must be a JSON object {secretKey, secretValue}")
-			break
-		}
-		if k, ok := sec["secretKey"]; ok {
-			static(loc+"/_secrets/secretKey", k)
-		}
+		v.secretKeyName(in, loc, static, true)
+	case TypeDynamic:
+		// Its inputParameters are the input of the task it becomes
+		// (DynamicTaskMapper), an HTTP, EXEC or UPDATE_SECRET task among
+		// them: the names there are literal and recorded now, as theirs.
+		// A member of another shape (auth or bundles from an expression)
+		// may be a worker's input; it is refused at run time if the task
+		// becomes one that reads it by name (dynamicSecretRules).
+		v.httpAuthName(in, loc, static, false)
+		v.bundleNames(in, loc, static, false)
+		v.secretKeyName(in, loc, static, false)
 	case tasks.TypeInline, TypeLambda:
 		for _, k := range []string{"expression", "scriptExpression"} {
 			if raw, ok := in[k]; ok {
@@ -107,6 +71,77 @@ func (v *validator) secretRules(t *WorkflowTask) {
 		v.noSecretInText(t.loc+"/caseExpression", t.CaseExpression)
 	case TypeDoWhile:
 		v.noSecretInText(t.loc+"/loopCondition", t.LoopCondition)
+	}
+}
+
+// httpAuthName checks the auth.secret of an HTTP task's input (flat, or
+// under http_request). strict refuses an auth or http_request that is not
+// a JSON object.
+func (v *validator) httpAuthName(in map[string]json.RawMessage, loc string, static func(string, json.RawMessage), strict bool) {
+	auth, where := in["auth"], loc+"/auth"
+	if req, ok := in["http_request"]; ok {
+		var nested map[string]json.RawMessage
+		if json.Unmarshal(req, &nested) == nil {
+			if a, ok := nested["auth"]; ok {
+				auth, where = a, loc+"/http_request/auth"
+			}
+		} else if strict {
+			var s string
+			if json.Unmarshal(req, &s) == nil && isExpression(s) {
+				v.add(loc+"/http_request", "must be a JSON object: with auth, the request cannot come whole from an expression")
+			}
+		}
+	}
+	if len(auth) == 0 || string(auth) == "null" {
+		return
+	}
+	var a map[string]json.RawMessage
+	if json.Unmarshal(auth, &a) != nil {
+		if strict {
+			v.add(where, "must be a JSON object {type, secret[, region, service]}, not an expression")
+		}
+		return
+	}
+	if s, ok := a["secret"]; ok {
+		static(where+"/secret", s)
+	}
+}
+
+// bundleNames checks an EXEC task's bundles. strict refuses bundles that
+// are not a list.
+func (v *validator) bundleNames(in map[string]json.RawMessage, loc string, static func(string, json.RawMessage), strict bool) {
+	raw, ok := in["bundles"]
+	if !ok || string(raw) == "null" {
+		return
+	}
+	var list []json.RawMessage
+	if json.Unmarshal(raw, &list) != nil {
+		if strict {
+			v.add(loc+"/bundles", "must be a list of literal secret names")
+		}
+		return
+	}
+	for i, b := range list {
+		static(loc+"/bundles/"+itoa(i), b)
+	}
+}
+
+// secretKeyName checks an UPDATE_SECRET task's _secrets.secretKey. strict
+// refuses a _secrets that is not a JSON object.
+func (v *validator) secretKeyName(in map[string]json.RawMessage, loc string, static func(string, json.RawMessage), strict bool) {
+	raw, ok := in["_secrets"]
+	if !ok {
+		return
+	}
+	var sec map[string]json.RawMessage
+	if json.Unmarshal(raw, &sec) != nil {
+		if strict {
+			v.add(loc+"/_secrets", "must be a JSON object {secretKey, secretValue}")
+		}
+		return
+	}
+	if k, ok := sec["secretKey"]; ok {
+		static(loc+"/_secrets/secretKey", k)
 	}
 }
 
