@@ -472,6 +472,18 @@ func (r *runState) dynamicTask(ctx context.Context, wt *WorkflowTask) (*Workflow
 	return v.(*WorkflowTask), nil
 }
 
+// dynamicOperatorReason is why a DYNAMIC task that names one of the
+// types the engine runs itself (SWITCH, DO_WHILE, FORK_JOIN, JOIN,
+// SUB_WORKFLOW, TERMINATE, WAIT, ...) fails. Conductor schedules such a
+// task as its system task, which reads what it can from the input and
+// the DYNAMIC task's WorkflowTask: a SWITCH completes choosing nothing, a
+// FORK never starts, a TERMINATE or SUB_WORKFLOW reads its input. wfrun
+// runs a DYNAMIC task as a worker or registry task only: run as a worker
+// of that name, it would wait for ever for a worker no poll hands it to.
+func dynamicOperatorReason(name string) string {
+	return fmt.Sprintf("a DYNAMIC task runs as a worker or system task (HTTP, INLINE, ...), not as %s: the engine runs %s from the workflow definition, put it there", name, name)
+}
+
 // dynamicSecretRules applies the load-time secret rules (secretRules) to
 // the type a DYNAMIC task resolves to at run time, and refuses a secret
 // name it reads or writes by name that the running definition does not

@@ -1016,6 +1016,9 @@ func (r *runState) runLeaf(ctx context.Context, wt *WorkflowTask, rec *taskRecor
 	case TypeLambda:
 		return r.lambda(ctx, wt, input)
 	case TypeSimple:
+		if wt.dynamicOf != nil && (controlTypes[wt.Name] || wt.Name == TypeFork) && wt.Name != TypeSimple {
+			return tasks.Result{Status: tasks.FailedTerminal, Reason: dynamicOperatorReason(wt.Name)}
+		}
 		fn, ok := r.e.workers[wt.Name]
 		if !ok && r.e.remote != nil {
 			return r.remoteTask(ctx, wt, rec, input)
