@@ -171,6 +171,12 @@ func (e *Engine) restartWith(ctx context.Context, id string, fromStart bool, fro
 		return nil, err
 	}
 	if o != nil && o.latestDefinition {
+		// A definition other than the one the run started with: refused,
+		// as a start refuses it, when it holds in clear the value of a
+		// secret it names, before anything is stored (defvalues.go).
+		if err := r.checkDefinitionValues(ctx); err != nil {
+			return nil, err
+		}
 		// useLatestDefinitions: the task definitions registered now too,
 		// not the ones the run started with (taskdefsnap.go).
 		if err := r.snapshotTaskDefs(); err != nil {
