@@ -27,6 +27,12 @@ var ErrDefinitionHoldsSecret = errors.New("workflow definition holds a secret's 
 // the parent run when no name the definition reads gives it.
 type definitionValueError struct {
 	at, name string
+	// field is the path in a JSON secret of the field whose value the
+	// definition holds (jsonSecretField), "" for the value whole;
+	// inText: the secret's value is a JSON document inside a string,
+	// which no field path reads.
+	field  string
+	inText bool
 }
 
 func (e *definitionValueError) Error() string {
@@ -34,8 +40,17 @@ func (e *definitionValueError) Error() string {
 	if at == "" {
 		at = "(the whole document)"
 	}
-	if e.name == "" {
+	switch {
+	case e.name == "":
 		return fmt.Sprintf("workflowDef %s holds the value of a secret its parent run resolved: pass it as an input (it reaches the child sealed), never in the definition", at)
+	case e.field != "" && e.inText:
+		return fmt.Sprintf("workflowDef %s holds the value of field %s of the JSON document in secret %s: use ${workflow.secrets.%s}", at, e.field, e.name, e.name)
+	case e.field != "":
+		read := e.name + "." + e.field
+		if e.field[0] == '[' {
+			read = e.name + e.field
+		}
+		return fmt.Sprintf("workflowDef %s holds the value of field %s of secret %s: use ${workflow.secrets.%s}", at, e.field, e.name, read)
 	}
 	return fmt.Sprintf("workflowDef %s holds the value of secret %s: use ${workflow.secrets.%s}", at, e.name, e.name)
 }
@@ -103,14 +118,101 @@ func definitionValues(ctx context.Context, def *Definition, sec *runsecrets.Run,
 		if err != nil {
 			return err
 		}
-		if _, err := one.Secret(sec.ForTask(ctx, ""), n); err != nil {
+		raw, err := one.Secret(sec.ForTask(ctx, ""), n)
+		if err != nil {
 			continue
 		}
 		if a, ok := definitionLeak(def, one); ok {
-			return &definitionValueError{at: sec.Text(a), name: n}
+			e := &definitionValueError{at: sec.Text(a), name: n}
+			field, inText, err := jsonSecretField(def, raw, one, fresh)
+			if err != nil {
+				return err
+			}
+			if field != "" {
+				e.field, e.inText = sec.Text(field), inText
+			}
+			return e
 		}
 	}
 	return &definitionValueError{at: sec.Text(at)}
+}
+
+// jsonSecretField is the path (as ${workflow.secrets.NAME.path} reads
+// it) of the first field of JSON secret value raw, in key order, whose
+// value def holds: the masker registers each string field of a JSON
+// secret (4 bytes and more) as a value of its own, which a definition may
+// hold without meaning the secret (a user name "deploy"); read is the
+// boundary that read raw, whose masker says which fields it registered.
+// inText: raw is a JSON string holding the document. "" when raw is no
+// JSON document or no single field is held (the document whole, say).
+func jsonSecretField(def *Definition, raw []byte, read *runsecrets.Run, fresh func() (*runsecrets.Run, error)) (field string, inText bool, err error) {
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return "", false, nil
+	}
+	if s, ok := v.(string); ok {
+		t := strings.TrimSpace(s)
+		if t == "" || (t[0] != '{' && t[0] != '[') || json.Unmarshal([]byte(t), &v) != nil {
+			return "", false, nil
+		}
+		inText = true
+	}
+	var walk func(v any, path string) (string, error)
+	walk = func(v any, path string) (string, error) {
+		switch x := v.(type) {
+		case string:
+			if path == "" || read.Text(x) == x {
+				return "", nil // the value whole, or a field too short to be masked
+			}
+			one, err := fresh()
+			if err != nil {
+				return "", err
+			}
+			one.Register(x)
+			if _, ok := definitionLeak(def, one); ok {
+				return path, nil
+			}
+		case map[string]any:
+			keys := make([]string, 0, len(x))
+			for k := range x {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				if p, err := walk(x[k], path+fieldStep(path, k)); p != "" || err != nil {
+					return p, err
+				}
+			}
+		case []any:
+			for i, e := range x {
+				if p, err := walk(e, path+"["+itoa(i)+"]"); p != "" || err != nil {
+					return p, err
+				}
+			}
+		}
+		return "", nil
+	}
+	field, err = walk(v, "")
+	return field, inText, err
+}
+
+// fieldStep is key as a step of a field path after path: .key, or
+// ['key'] when key is not a plain name.
+func fieldStep(path, key string) string {
+	plain := key != ""
+	for _, c := range key {
+		if !(c == '_' || c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			plain = false
+			break
+		}
+	}
+	switch {
+	case !plain:
+		return "['" + strings.ReplaceAll(key, "'", "\\'") + "']"
+	case path == "":
+		return key
+	}
+	return "." + key
 }
 
 // definitionLeak reports the JSON pointer of the first member of def's
