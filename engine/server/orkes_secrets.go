@@ -138,7 +138,7 @@ func stringLeaves(v any, dst []string) []string {
 	return dst
 }
 
-func (s *Server) putSecret(w http.ResponseWriter, r *http.Request, st store.Store, _ store.Principal) {
+func (s *Server) putSecret(w http.ResponseWriter, r *http.Request, st store.Store, p store.Principal) {
 	body, err := s.readBody(w, r)
 	if err != nil {
 		s.bodyError(w, r, err)
@@ -150,10 +150,20 @@ func (s *Server) putSecret(w http.ResponseWriter, r *http.Request, st store.Stor
 		return
 	}
 	val := orkesValue(body)
-	s.registerValue(val)
+	// The value joins the server's masker only once the caller may write
+	// it: before the write when a name scope allows it, after it when a tag
+	// grant did (the store checks the secret's tags). A refused body never
+	// does, or any caller could blank chosen words out of the server's logs.
+	byName := p.CanName(store.ActionSet, r.PathValue("key"))
+	if byName {
+		s.registerValue(val)
+	}
 	if _, err := st.Put(r.Context(), &store.Secret{Name: r.PathValue("key"), Value: val}); err != nil {
 		s.secretError(w, r, err)
 		return
+	}
+	if !byName {
+		s.registerValue(val)
 	}
 	writeEmpty(w, http.StatusOK)
 }

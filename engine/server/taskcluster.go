@@ -154,7 +154,13 @@ func (s *Server) tcSet(w http.ResponseWriter, r *http.Request, body []byte, st s
 		tcError(w, r, "InputValidationError", "payload.expires is required")
 		return
 	}
-	s.registerValue(in.Secret)
+	// The value joins the server's masker only once the caller may write
+	// it (putSecret says why): before the write when a name scope allows
+	// it, after it when a tag grant did.
+	byName := p.CanName(store.ActionSet, name)
+	if byName {
+		s.registerValue(in.Secret)
+	}
 	exp := in.Expires.UTC()
 	if !exp.Before(tcNever) {
 		exp = time.Time{}
@@ -162,6 +168,9 @@ func (s *Server) tcSet(w http.ResponseWriter, r *http.Request, body []byte, st s
 	if _, err := st.Put(r.Context(), &store.Secret{Name: name, Value: in.Secret, Expires: exp}); err != nil {
 		s.tcStoreError(w, r, err)
 		return
+	}
+	if !byName {
+		s.registerValue(in.Secret)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{})
 }
