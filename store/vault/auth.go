@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -59,6 +61,10 @@ type conn struct {
 	mount   string
 	prefix  string
 	timeout time.Duration
+	// addr is the address as messages show it, hide the credentials its
+	// userinfo holds (shownAddress).
+	addr string
+	hide []string
 
 	mu      sync.Mutex // guards the fields below and serialises logins
 	authed  bool
@@ -123,6 +129,7 @@ func newConn(o Options) (*conn, error) {
 	if err := checkPath(mount); err != nil {
 		return nil, fmt.Errorf("vault: mount %q: not a usable Vault path", o.Mount)
 	}
+	addr, hide := shownAddress(o.Address)
 	timeout := o.Timeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
@@ -152,7 +159,7 @@ func newConn(o Options) (*conn, error) {
 	}
 	client, err := api.NewClient(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("vault: address %q: %w", o.Address, err)
+		return nil, fmt.Errorf("vault: address %s: %s", addr, scrubText(err.Error(), hide...))
 	}
 	// NewClient also reads VAULT_TOKEN and VAULT_NAMESPACE from the process
 	// environment; the options are the one source of truth.
@@ -161,12 +168,12 @@ func newConn(o Options) (*conn, error) {
 	if o.Namespace != "" {
 		client.SetNamespace(o.Namespace)
 	}
-	return &conn{client: client, method: method, opts: o, mount: mount, prefix: prefix, timeout: timeout}, nil
+	return &conn{client: client, method: method, opts: o, mount: mount, prefix: prefix, timeout: timeout, addr: addr, hide: hide}, nil
 }
 
 // where describes the store for messages (no credentials).
 func (c *conn) where() string {
-	return fmt.Sprintf("Vault %s, KV v2 mount %q, prefix %q", c.opts.Address, c.mount, c.prefix)
+	return fmt.Sprintf("Vault %s, KV v2 mount %q, prefix %q", c.addr, c.mount, c.prefix)
 }
 
 // do runs f with a logged-in client. A login-based client that is refused
@@ -262,7 +269,7 @@ func (c *conn) useToken(ctx context.Context) (*api.Secret, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: token lookup at %s: %v", store.ErrUnavailable, c.opts.Address, scrub(err, c.opts.Token))
+		return nil, fmt.Errorf("%w: token lookup at %s: %v", store.ErrUnavailable, c.addr, c.scrub(err, c.opts.Token))
 	}
 	renewable, _ := self.TokenIsRenewable()
 	ttl, _ := self.TokenTTL()
@@ -297,11 +304,11 @@ func (c *conn) login(ctx context.Context, kind, mount string, body map[string]an
 	var re *api.ResponseError
 	switch {
 	case errors.As(err, &re) && re.StatusCode < 500:
-		return nil, fmt.Errorf("%w: %s login at %s refused (HTTP %d)", store.ErrForbidden, kind, c.opts.Address, re.StatusCode)
+		return nil, fmt.Errorf("%w: %s login at %s refused (HTTP %d)", store.ErrForbidden, kind, c.addr, re.StatusCode)
 	case err != nil:
-		return nil, fmt.Errorf("%w: %s login at %s: %v", store.ErrUnavailable, kind, c.opts.Address, scrubAll(err, body))
+		return nil, fmt.Errorf("%w: %s login at %s: %v", store.ErrUnavailable, kind, c.addr, c.scrubAll(err, body))
 	case sec == nil || sec.Auth == nil || sec.Auth.ClientToken == "":
-		return nil, fmt.Errorf("%w: %s login at %s returned no token", store.ErrForbidden, kind, c.opts.Address)
+		return nil, fmt.Errorf("%w: %s login at %s returned no token", store.ErrForbidden, kind, c.addr)
 	}
 	c.client.SetToken(sec.Auth.ClientToken)
 	return sec, nil
@@ -333,22 +340,65 @@ func (c *conn) watch(auth *api.Secret) {
 
 // scrub removes secret from err's text (defence in depth: the api package's
 // errors name the URL, never a body or header).
-func scrub(err error, secret string) string {
-	s := err.Error()
-	if secret != "" {
-		s = strings.ReplaceAll(s, secret, "***")
+// scrub is err's text without secret and the address's credentials.
+func (c *conn) scrub(err error, secret string) string {
+	return scrubText(err.Error(), append([]string{secret}, c.hide...)...)
+}
+
+// scrubAll is err's text without the string values of body (a login's
+// credentials) and the address's credentials.
+func (c *conn) scrubAll(err error, body map[string]any) string {
+	hide := append([]string(nil), c.hide...)
+	for _, v := range body {
+		if str, ok := v.(string); ok {
+			hide = append(hide, str)
+		}
+	}
+	return scrubText(err.Error(), hide...)
+}
+
+// scrubText replaces every non-empty string of hide in s with "***",
+// longest first (one may hold another).
+func scrubText(s string, hide ...string) string {
+	hide = append([]string(nil), hide...)
+	sort.Slice(hide, func(i, j int) bool { return len(hide[i]) > len(hide[j]) })
+	for _, h := range hide {
+		if h != "" {
+			s = strings.ReplaceAll(s, h, "***")
+		}
 	}
 	return s
 }
 
-func scrubAll(err error, body map[string]any) string {
-	s := err.Error()
-	for _, v := range body {
-		if str, ok := v.(string); ok && str != "" {
-			s = strings.ReplaceAll(s, str, "***")
+// shownAddress is addr as messages show it, and the credentials to keep
+// out of any text that may quote it: a userinfo's password (as written
+// and decoded) is replaced as url.URL.Redacted does; an address that does
+// not parse as a URL with a host is not shown at all (a parse error would
+// quote it whole).
+func shownAddress(addr string) (string, []string) {
+	u, err := url.Parse(addr)
+	if err != nil || u.Host == "" {
+		var hide []string
+		if i := strings.Index(addr, "://"); i >= 0 {
+			if at := strings.LastIndex(addr[i+3:], "@"); at >= 0 {
+				hide = append(hide, addr[i+3:i+3+at])
+			}
+		}
+		return "(VAULT_ADDR, not a URL with a host)", hide
+	}
+	var hide []string
+	if u.User != nil {
+		if pw, ok := u.User.Password(); ok {
+			hide = append(hide, pw)
+		}
+		rest := addr[strings.Index(addr, "://")+3:]
+		if at := strings.LastIndex(rest[:strings.IndexAny(rest+"/", "/?#")], "@"); at >= 0 {
+			if _, raw, ok := strings.Cut(rest[:at], ":"); ok {
+				hide = append(hide, raw)
+			}
 		}
 	}
-	return s
+	return u.Redacted(), hide
 }
 
 // checkMount asks Vault what the mount is, so that a KV version 1 mount (or
@@ -361,7 +411,7 @@ func (c *conn) checkMount(ctx context.Context) error {
 	case errors.As(err, &re) && re.StatusCode < 500:
 		return nil
 	case err != nil:
-		return fmt.Errorf("%w: %s: %v", store.ErrUnavailable, c.where(), scrub(err, c.client.Token()))
+		return fmt.Errorf("%w: %s: %v", store.ErrUnavailable, c.where(), c.scrub(err, c.client.Token()))
 	case sec == nil || sec.Data == nil:
 		return nil
 	}

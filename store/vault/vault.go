@@ -450,7 +450,7 @@ func (c *conn) classify(op, name, path string, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s secret %q: %w: %w", op, name, store.ErrUnavailable, err)
 	}
-	return fmt.Errorf("%s secret %q: %w: %s: %v", op, name, store.ErrUnavailable, c.where(), err)
+	return fmt.Errorf("%s secret %q: %w: %s: %v", op, name, store.ErrUnavailable, c.where(), c.scrub(err, ""))
 }
 
 func cut(s string, n int) string {
