@@ -126,6 +126,7 @@ func (s *Server) initConductor() error {
 	if s.shared != nil {
 		c.queue.shared = newSharedQueue(s.shared, eng.Transit())
 		c.queue.shared.ownerGone = c.kickTakeover
+		c.queue.shared.warn = c.queue.warnf
 		c.queue.waiting = eng.TaskAttemptWaiting
 		c.queue.signalled = eng.SignalStored
 		if err := c.queue.shared.listen(c.ctx, c.queue.wakeName, c.queue.told); err != nil {

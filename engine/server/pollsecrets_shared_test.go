@@ -128,7 +128,7 @@ func TestSharedQueueResolvesAtPoll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain, err := tr.Open([]byte(blob), "shared queue task", taskID)
+	plain, err := tr.Open([]byte(blob), "shared queue task", taskID+"\x00rotating_task")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,4 +204,43 @@ func TestSharedQueueHandOffFailure(t *testing.T) {
 	if keys, _ := rc.Keys(context.Background(), "wfrun:{wfrun-queue}:task:*").Result(); len(keys) != 0 {
 		t.Fatalf("tasks left in the shared queue: %v", keys)
 	}
+}
+
+// TestSharedQueueEntryStaysInItsQueue: Redis is storage, not trusted. A
+// task's id moved from its type's pending set into another type's is not
+// handed to a worker polling that other type: the entry is sealed bound
+// to its queue, the poll refuses it, and the run's secrets are never read
+// for it.
+func TestSharedQueueEntryStaysInItsQueue(t *testing.T) {
+	const tokV, onlyV = "tok-moved-Hs8Lq2", "only-moved-Vc7Nw1"
+	st := memory.New()
+	putSecret(t, st, "TOKEN", tokV)
+	putSecret(t, st, "ONLY", onlyV)
+	a, b, _, id, taskID, rc := sharedRotating(t, st)
+	ctx := context.Background()
+	from, to := "wfrun:{wfrun-queue}:pending:rotating_task", "wfrun:{wfrun-queue}:pending:other_task"
+	score, err := rc.ZScore(ctx, from, taskID).Result()
+	if err != nil {
+		t.Fatalf("the task is not pending in its queue: %v", err)
+	}
+	if err := rc.ZRem(ctx, from, taskID).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.ZAdd(ctx, to, redis.Z{Score: score, Member: taskID}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*testServer{b, a} {
+		_, _, body := s.do(t, "GET", "/api/tasks/poll/batch/other_task?workerid=wx&count=3&timeout=500", "")
+		if body != "[]" {
+			t.Fatalf("a poll of other_task got a task moved into its queue: %s", body)
+		}
+	}
+	if reads := tokenReads(t, st, id); len(reads) != 0 {
+		t.Fatalf("TOKEN was read for a task polled from another queue: %+v", reads)
+	}
+	if !strings.Contains(b.logs.String(), "does not open in the queue it was polled from") && !strings.Contains(a.logs.String(), "does not open in the queue it was polled from") {
+		t.Error("no log line says a moved entry was refused")
+	}
+	a.assertNoLeak(t, tokV, onlyV)
+	b.assertNoLeak(t, tokV, onlyV)
 }

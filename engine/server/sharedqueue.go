@@ -74,11 +74,13 @@ type sharedQueue struct {
 	// ownerGone is called when a task's owner does not listen (nil: not
 	// told): the process taking its runs over offers the task again.
 	ownerGone func()
-	transit   *runsecrets.Transit // seals each task's hash content, bound to its id
-	offer     *redis.Script
-	claim     *redis.Script
-	drop      *redis.Script
-	back      *redis.Script
+	// warn (nil: silent) is told of an entry a poll refused to open.
+	warn    func(msg string, args ...any)
+	transit *runsecrets.Transit // seals each task's hash content, bound to entryBinding
+	offer   *redis.Script
+	claim   *redis.Script
+	drop    *redis.Script
+	back    *redis.Script
 }
 
 func newSharedQueue(c redis.UniversalClient, transit *runsecrets.Transit) *sharedQueue {
@@ -203,8 +205,16 @@ type sharedTask struct {
 	Scheduled int64             `json:"scheduled"`
 }
 
-// transitKind is what a shared task's blob is sealed as (with its id).
+// transitKind is what a shared task's blob is sealed as (with entryBinding).
 const transitKind = "shared queue task"
+
+// entryBinding is what a shared task's blob is bound to: its id and the
+// queue (task type and domain) it is offered in. Redis is storage, not
+// trusted: an id moved into another queue's pending set must not open
+// there, or a worker allowed to poll only that queue would get the task,
+// its ${workflow.secrets.*} resolved. The hand-off a claim leads to is
+// bound to the claim's token (sharedhandoff.go).
+func entryBinding(id, queue string) string { return id + "\x00" + queue }
 
 // put offers d; it reports the worker holding it when a poll already
 // claimed it (a run taken over from a process that died).
@@ -213,7 +223,7 @@ func (s *sharedQueue) put(ctx context.Context, d *delivery) (claimedBy string, c
 	if err != nil {
 		return "", false, err
 	}
-	blob, err := s.transit.Seal(plain, transitKind, d.id)
+	blob, err := s.transit.Seal(plain, transitKind, entryBinding(d.id, d.queue))
 	if err != nil {
 		return "", false, err
 	}
@@ -247,18 +257,30 @@ func (s *sharedQueue) take(ctx context.Context, name, workerID string, n int, no
 	var out []claimed
 	for i := 0; i+2 < len(res); i += 3 {
 		c := claimed{id: res[i], owner: res[i+2], token: token}
-		plain, err := s.transit.Open([]byte(res[i+1]), transitKind, c.id)
+		plain, err := s.transit.Open([]byte(res[i+1]), transitKind, entryBinding(c.id, name))
 		if err == nil {
 			err = json.Unmarshal(plain, &c.task)
 		}
 		if err != nil {
-			// Not ours to hand out (another keyring, or damaged): the owner's
-			// clocks time it out.
+			// Not ours to hand out (another keyring, damaged, sealed by a
+			// version that bound it to its id only, or moved here from
+			// another queue): the owner applies the recorded claim as a
+			// poll, and the task's response timeout retries it, offered
+			// in its own queue.
+			s.refused(c.id, name)
 			continue
 		}
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// refused says a poll of queue claimed task id and could not open its
+// entry: it hands it to no worker.
+func (s *sharedQueue) refused(id, queue string) {
+	if s.warn != nil {
+		s.warn("shared task queue: an entry does not open in the queue it was polled from; not handed out", "taskId", id, "queue", queue)
+	}
 }
 
 // remove drops task id if this process still owns it.
