@@ -29,6 +29,27 @@ type workerFlags struct {
 	environment string
 	domain      string
 	logLevel    string
+	scopes      []string
+}
+
+// workerPrincipal is who `wfrun worker` reads and writes secrets as: the
+// operator's scopes, never the local CLI's "*". The Conductor server chooses
+// the definitions a worker runs (and a definition may be built from run
+// data), so it must not choose which of the store's secrets go where: with
+// no scope given the worker reads no secret at all.
+func workerPrincipal(scopes []string) (store.Principal, error) {
+	var out []string
+	for _, s := range scopes {
+		for _, f := range strings.Fields(s) {
+			for i := 0; i < len(f); i++ {
+				if f[i] < 0x21 || f[i] > 0x7e {
+					return store.Principal{}, fmt.Errorf("--scope %q: a scope is printable ASCII", f)
+				}
+			}
+			out = append(out, f)
+		}
+	}
+	return store.Principal{Name: "worker", Scopes: out}, nil
 }
 
 func newWorkerCmd() *cobra.Command {
@@ -44,10 +65,16 @@ its own store (--store, WFRUN_STORE): the server never holds the value. The outp
 back with _secrets removed and every used value masked.
 Auth as the Orkes SDKs: --key-id and the key secret (WFRUN_KEY_SECRET, or --key-secret)
 are exchanged for a token; a server without /api/token is used without auth.
+The server chooses the definitions, so it must not choose the secrets: the worker reads
+and writes only the secrets its --scope flags grant (as a serve principal's scopes, e.g.
+secrets:get:api_token, secrets:get:team/*, secrets:set:rotated; env WFRUN_WORKER_SCOPES,
+space-separated). Without one it reads no secret. A denied read fails the task, naming
+the secret, and is audited as denied.
 SIGINT/SIGTERM stop polling; running tasks finish (up to --stop-grace).`,
-		Example: `  wfrun worker --server http://localhost:8080/api --task wfrun_http=HTTP
+		Example: `  wfrun worker --server http://localhost:8080/api --task wfrun_http=HTTP --scope secrets:get:api_token
   WFRUN_KEY_SECRET=… wfrun worker --server https://play.orkes.io/api --key-id KEY \
-      --task wfrun_http=HTTP --task wfrun_rotate=UPDATE_SECRET --concurrency 16`,
+      --task wfrun_http=HTTP --task wfrun_rotate=UPDATE_SECRET --concurrency 16 \
+      --scope 'secrets:get:orders/*' --scope secrets:set:orders/token`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runWorker(cmd, &f) },
 	}
@@ -62,6 +89,7 @@ SIGINT/SIGTERM stop polling; running tasks finish (up to --stop-grace).`,
 	fl.StringVar(&f.domain, "domain", "", "task domain to poll (the runs' taskToDomain); default: tasks without a domain")
 	fl.StringVar(&f.project, "project", "", "project scope for secret resolution")
 	fl.StringVar(&f.environment, "environment", "", "environment scope for secret resolution")
+	fl.StringArrayVar(&f.scopes, "scope", nil, "scope the worker's secret reads and writes need, e.g. secrets:get:api_token (repeatable; env WFRUN_WORKER_SCOPES; default none: no secret is read)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	addConfigFlags(cmd)
 	return cmd
@@ -76,6 +104,15 @@ func runWorker(cmd *cobra.Command, f *workerFlags) error {
 	env(&f.server, "WFRUN_SERVER")
 	env(&f.keyID, "WFRUN_KEY_ID")
 	env(&f.keySecret, "WFRUN_KEY_SECRET")
+	if len(f.scopes) == 0 {
+		if v := os.Getenv("WFRUN_WORKER_SCOPES"); v != "" {
+			f.scopes = []string{v}
+		}
+	}
+	principal, err := workerPrincipal(f.scopes)
+	if err != nil {
+		return usageErr(err)
+	}
 	if f.server == "" {
 		return usageErr(fmt.Errorf("--server is required (or WFRUN_SERVER)"))
 	}
@@ -111,7 +148,7 @@ func runWorker(cmd *cobra.Command, f *workerFlags) error {
 	logger := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 	w, err := worker.New(worker.Config{
 		Server: f.server, KeyID: f.keyID, KeySecret: f.keySecret, Tasks: taskMap, Registry: reg, Domain: f.domain,
-		Secrets:     store.NewRunView(st, store.LocalPrincipal, f.project, f.environment),
+		Secrets:     store.NewRunView(st, principal, f.project, f.environment),
 		Concurrency: f.concurrency, PollTimeout: f.pollTimeout, StopGrace: f.grace, Logger: logger,
 	})
 	if err != nil {
@@ -119,7 +156,10 @@ func runWorker(cmd *cobra.Command, f *workerFlags) error {
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	logger.Info("polling", "server", redactedURL(f.server), "tasks", strings.Join(f.tasks, ","))
+	if len(principal.Scopes) == 0 {
+		logger.Warn("no --scope given: the worker reads and writes no secret; a task that names one fails")
+	}
+	logger.Info("polling", "server", redactedURL(f.server), "tasks", strings.Join(f.tasks, ","), "scopes", strings.Join(principal.Scopes, " "))
 	return w.Run(ctx)
 }
 
