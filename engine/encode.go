@@ -50,6 +50,12 @@ type runHead struct {
 	// RunLogSeal is RunLogLength sealed to the run (runlog.go), written
 	// with every head: a count edited or dropped does not open.
 	RunLogSeal string `json:"runLogSeal,omitempty"`
+	// HeadSeal attests, bound to the run (headseal.go), the members that
+	// say what the run is and may read (appendHeadStatic's: its parent,
+	// definition hash, principal and scopes, project, environment) and
+	// RunLogLength: a head whose members were edited, or copied from
+	// another run, does not load.
+	HeadSeal string `json:"headSeal,omitempty"`
 	// SealedInput is, for a SUB_WORKFLOW child, its in-memory input sealed
 	// (runsecrets.Run.Seal): the visible input keeps the parent's secret
 	// references, and a resumed child reads its input from here.
@@ -182,13 +188,14 @@ func appendHeadStatic(b []byte, h *runHead) []byte {
 	return appendOptStr(b, "environment", h.Environment)
 }
 
-// appendHeadCounts appends nextSeq, runLogLength and runLogSeal.
+// appendHeadCounts appends nextSeq, runLogLength, runLogSeal and headSeal.
 func appendHeadCounts(b []byte, h *runHead) []byte {
 	b = appendIntMember(b, "nextSeq", int64(h.NextSeq))
 	if h.RunLogLength != 0 {
 		b = appendIntMember(b, "runLogLength", int64(h.RunLogLength))
 	}
-	return appendOptStr(b, "runLogSeal", h.RunLogSeal)
+	b = appendOptStr(b, "runLogSeal", h.RunLogSeal)
+	return appendOptStr(b, "headSeal", h.HeadSeal)
 }
 
 // appendHeadTail appends the members after runLogSeal.
@@ -241,7 +248,7 @@ func encodeRunHead(h *runHead) []byte {
 // runHeadSize is a capacity hint for an encoded head.
 func runHeadSize(h *runHead) int {
 	n := 340 + len(h.WorkflowType) + len(h.CorrelationID) + len(h.ReasonForIncompletion) + len(h.DefinitionPath) +
-		len(h.Principal.Name) + len(h.Project) + len(h.Environment) + len(h.RunLogSeal) + len(h.SealedInput) + len(h.RerunTask) + len(h.ReopenFailure) + len(h.FailureOf) + len(h.RestartedFailures) + len(h.IdempotencyKey)
+		len(h.Principal.Name) + len(h.Project) + len(h.Environment) + len(h.RunLogSeal) + len(h.HeadSeal) + len(h.SealedInput) + len(h.RerunTask) + len(h.ReopenFailure) + len(h.FailureOf) + len(h.RestartedFailures) + len(h.IdempotencyKey)
 	for k, v := range h.TaskToDomain {
 		n += len(k) + len(v) + 6
 	}
@@ -260,6 +267,9 @@ func runHeadSize(h *runHead) int {
 type headCache struct {
 	static    headStatic
 	staticEnc []byte // nil: nothing cached
+	// seal is HeadSeal for staticEnc and the log length sealLength.
+	seal       string
+	sealLength int
 }
 
 // headStatic is what appendHeadStatic reads, its slices copied.
@@ -285,16 +295,25 @@ func (a *headStatic) equal(b *headStatic) bool {
 }
 
 // encodeHeadLocked is encodeRunHead(&r.doc.runHead), reusing what headCache
-// holds. Callers hold r.mu.
-func (r *runState) encodeHeadLocked() []byte {
+// holds, with HeadSeal attesting the static members and the log length
+// (attested again only when they change). Callers hold r.mu.
+func (r *runState) encodeHeadLocked() ([]byte, error) {
 	h, c := &r.doc.runHead, &r.headEnc
 	if st := staticOf(h); c.staticEnc == nil || !c.static.equal(&st) {
 		st.maskedFields, st.scopes = slices.Clone(st.maskedFields), slices.Clone(st.scopes)
-		c.static, c.staticEnc = st, appendHeadStatic(nil, h)
+		c.static, c.staticEnc, c.seal = st, appendHeadStatic(nil, h), ""
 	}
+	if c.seal == "" || c.sealLength != h.RunLogLength {
+		seal, err := r.sec.Attest(headSealPointer, headAttested(c.staticEnc, h.RunLogLength))
+		if err != nil {
+			return nil, err
+		}
+		c.seal, c.sealLength = seal, h.RunLogLength
+	}
+	h.HeadSeal = c.seal
 	b := appendHeadChanging(r.scratchLocked(runHeadSize(h)), h)
 	b = appendHeadCounts(append(b, c.staticEnc...), h)
-	return r.exactLocked(append(appendHeadTail(b, h), '}'))
+	return r.exactLocked(append(appendHeadTail(b, h), '}')), nil
 }
 
 // maxScratch bounds the encoding buffer a run keeps between writes.
@@ -439,13 +458,15 @@ func appendMember(dst []byte, key string, raw []byte) []byte {
 // Callers hold r.mu.
 func (r *runState) encodeLocked() ([]byte, error) {
 	r.remaskLocked()
-	head := r.encodeHeadLocked()
+	head, err := r.encodeHeadLocked()
+	if err != nil {
+		return nil, err
+	}
 	if len(r.doc.MocksUsed) > 0 {
 		// Not in the run's log, which is not part of the whole document:
 		// a retried or restarted test run goes on from these counts.
 		head = append(appendMocksUsed(head[:len(head)-1:len(head)-1], r.doc.MocksUsed), '}')
 	}
-	var err error
 	encs := make([][]byte, len(r.tasks))
 	for i, t := range r.tasks {
 		if t.enc == nil {
@@ -482,7 +503,10 @@ func (r *runState) changeLocked(full bool) (_ *runstore.Change, err error) {
 			r.log.pending = slices.Concat(entries, r.log.pending)
 		}
 	}()
-	head := r.encodeHeadLocked()
+	head, err := r.encodeHeadLocked()
+	if err != nil {
+		return nil, err
+	}
 	// Head and every task document are encoded afresh and never modified
 	// afterwards (a change of a task drops its encoding: touchLocked), so
 	// they are handed over to the store.

@@ -6,6 +6,9 @@ import (
 	"reflect"
 	"regexp"
 	"testing"
+
+	"github.com/wfrun/wfrun/runsecrets"
+	"github.com/wfrun/wfrun/store/seal"
 )
 
 // The hand-written head encoders write what json.Marshal of the head
@@ -104,9 +107,20 @@ func TestNewIDIsARandomUUID(t *testing.T) {
 
 // A run's head encoded through its cache is the head encoded afresh, after
 // every kind of change: each cached member changed (slices in place too),
-// the log's length grown and dropped, the changing members moved on.
+// the log's length grown and dropped, the changing members moved on; and
+// the head's seal verifies after each, attested again only when a member
+// it covers changed.
 func TestHeadCacheMatchesFreshEncoding(t *testing.T) {
-	r := &runState{}
+	ring, err := seal.NewKeyring(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec, err := runsecrets.New("w", nil, ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Engine{keyring: ring}
+	r := &runState{sec: sec}
 	h := &r.doc.runHead
 	*h = runHead{WorkflowID: "w", WorkflowType: "t", Status: StatusRunning, CreateTime: 1, UpdateTime: 2, SchemaVersion: 2,
 		MaskedFields: []string{"a", "b"}, DefinitionHash: "h", Principal: Principal{Name: "p", Scopes: []string{"x"}}}
@@ -130,11 +144,27 @@ func TestHeadCacheMatchesFreshEncoding(t *testing.T) {
 		func() { h.RunLogLength = 0 },
 		func() { h.MaskedFields, h.Principal.Scopes = nil, nil },
 	}
+	uncovered := map[int]bool{1: true, 3: true, 13: true, 14: true, 15: true} // steps changing nothing the seal covers
+	prev := ""
 	for i, step := range steps {
 		step()
-		got, want := r.encodeHeadLocked(), encodeRunHead(h)
-		if !bytes.Equal(got, want) {
+		got, err := r.encodeHeadLocked()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := encodeRunHead(h); !bytes.Equal(got, want) {
 			t.Fatalf("step %d:\n got %s\nwant %s", i, got, want)
 		}
+		var d runDoc
+		if err := json.Unmarshal(got, &d); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.verifyHeadSeal("w", &d); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if i > 0 && uncovered[i] != (d.HeadSeal == prev) {
+			t.Fatalf("step %d: attested again: %v", i, d.HeadSeal != prev)
+		}
+		prev = d.HeadSeal
 	}
 }

@@ -81,13 +81,18 @@ const (
 // Engine executes workflow definitions. It is safe for concurrent use; each
 // run has its own state.
 type Engine struct {
-	runs      runstore.Store
-	registry  *tasks.Registry
-	keyring   *seal.Keyring
-	secrets   SecretSourceFunc
-	envValues interpolate.ValueSource
-	workers   map[string]WorkerFunc
-	defsDir   string
+	runs     runstore.Store
+	registry *tasks.Registry
+	keyring  *seal.Keyring
+	// ownKey: the keyring was made at New (no WithKeyring).
+	ownKey bool
+	// unsealedHeads: runs whose head carries no seal are believed
+	// (WithUnsealedHeads).
+	unsealedHeads bool
+	secrets       SecretSourceFunc
+	envValues     interpolate.ValueSource
+	workers       map[string]WorkerFunc
+	defsDir       string
 	// defsIdx: by definitions directory, the name and version of each
 	// of its files (defindex.go).
 	defsIdx      sync.Map
@@ -154,6 +159,13 @@ func WithRegistry(r *tasks.Registry) Option { return func(e *Engine) { e.registr
 // Without one, a random per-Engine key is used: runs then cannot be resumed
 // by another process.
 func WithKeyring(k *seal.Keyring) Option { return func(e *Engine) { e.keyring = k } }
+
+// WithUnsealedHeads makes the engine believe a stored run whose head
+// carries no seal (a run stored by a wfrun before heads were sealed,
+// headseal.go) instead of refusing it; the run's next write seals its head.
+// It is for the one resume of such runs after an upgrade, on a run store
+// nobody else can write: a head stripped of its seal is believed too.
+func WithUnsealedHeads() Option { return func(e *Engine) { e.unsealedHeads = true } }
 
 // WithSecrets sets how a run resolves ${workflow.secrets.*}.
 func WithSecrets(f SecretSourceFunc) Option { return func(e *Engine) { e.secrets = f } }
@@ -301,7 +313,7 @@ func New(opts ...Option) (*Engine, error) {
 		if err != nil {
 			return nil, err
 		}
-		e.keyring = k
+		e.keyring, e.ownKey = k, true
 	}
 	return e, nil
 }
@@ -582,6 +594,9 @@ func (e *Engine) load(ctx context.Context, id string, allowArchived bool, parent
 
 // loadDoc rebuilds the in-memory state of a persisted run.
 func (e *Engine) loadDoc(ctx context.Context, id string, _ []byte, d *runDoc, parent *runsecrets.Run) (*runState, error) {
+	if err := e.checkHead(id, d); err != nil { // headseal.go
+		return nil, err
+	}
 	def, err := e.parseStored(d.WorkflowDefinition) // subworkflow.go
 	if err != nil {
 		return nil, fmt.Errorf("run %s: stored definition: %w", id, err)

@@ -161,8 +161,9 @@ func TestJoinResumeWithBranchStillRunning(t *testing.T) {
 	defer cancel()
 	slowStarted := make(chan struct{})
 	var slowOnce sync.Once
+	ring := keyring(t, 1) // the same keyring in both processes: it seals the head
 	newEngine := func() *engine.Engine {
-		e, err := engine.New(engine.WithRunStore(rs),
+		e, err := engine.New(engine.WithRunStore(rs), engine.WithKeyring(ring),
 			engine.WithWorker("quick", func(context.Context, json.RawMessage) (json.RawMessage, error) {
 				quick.Add(1)
 				return json.RawMessage(`{"q":1}`), nil

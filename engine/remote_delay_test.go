@@ -115,8 +115,9 @@ func TestRemoteDelayResumed(t *testing.T) {
 		<-ctx.Done() // waits for a worker until the run stops
 		return tasks.Result{Status: tasks.Failed, Reason: "interrupted"}
 	})
+	ring := keyring(t, 1) // the same keyring in both processes: it seals the head
 	newEngine := func() *engine.Engine {
-		e, err := engine.New(engine.WithClock(clock), engine.WithRunStore(store), engine.WithRemoteDelays(), worker)
+		e, err := engine.New(engine.WithClock(clock), engine.WithRunStore(store), engine.WithKeyring(ring), engine.WithRemoteDelays(), worker)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -39,7 +39,7 @@ func TestSiblingChildTerminatedBetweenTasks(t *testing.T) {
 			id := "child-" + tc.name
 			doc := `{"workflowId":"` + id + `","workflowName":"c","version":1,"status":"` + tc.status +
 				`","parentWorkflowId":"p","parentWorkflowTaskId":"pt","tasks":[` + tc.tasks + `]}`
-			if err := rs.Archive(ctx, id, []byte(doc), runstore.Summary{Status: tc.status}); err != nil {
+			if err := rs.Archive(ctx, id, withSealedHead(t, e, id, doc), runstore.Summary{Status: tc.status}); err != nil {
 				t.Fatal(err)
 			}
 			er, running, err := e.siblingChild(ctx, id)

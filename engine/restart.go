@@ -58,9 +58,18 @@ func (e *Engine) ended(ctx context.Context, er *endedRun) (*endedRun, error) {
 		return nil, fmt.Errorf("%w: run %s is %s (use resume)", ErrStillRunning, id, er.d.Status)
 	}
 	if er.archived {
+		// The head first: the definition is looked for by what it says.
+		if err := e.verifyHeadSeal(id, &er.d); err != nil {
+			return nil, err
+		}
 		if err := e.intactDefinition(ctx, id, &er.d, 0); err != nil {
 			return nil, err
 		}
+	}
+	// Checked before a restart changes anything (useLatestDefinition
+	// replaces the definition and its hash; the next write seals them).
+	if err := e.checkHead(id, &er.d); err != nil {
+		return nil, err
 	}
 	return er, nil
 }

@@ -186,6 +186,8 @@ type runDoc struct {
 	// RunLog is the run's log (runlog.go): entries appended, each written
 	// once.
 	RunLog []json.RawMessage `json:"runLog,omitempty"`
+	// headChecked: the head was authenticated as read (checkHead).
+	headChecked bool
 	// RegisteredValues and MocksUsed are the head members an earlier wfrun
 	// kept what the log keeps in, rewritten with every write: read when
 	// such a run is loaded, moved to the log by its next write.

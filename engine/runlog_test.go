@@ -26,10 +26,10 @@ const logDef = `{"name":"runlog","tasks":[{"name":"loop","taskReferenceName":"lo
   {"name":"echo","taskReferenceName":"echo","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"'echo log-token-' + 'value-2 legacy-only-' + 'value-42'"}}],
  "outputParameters":{"echo":"${echo.output.result}"}}`
 
-func logEngine(t *testing.T, rs runstore.Store, events func(engine.Event)) *engine.Engine {
+func logEngine(t *testing.T, rs runstore.Store, events func(engine.Event), opts ...engine.Option) *engine.Engine {
 	t.Helper()
-	e, err := engine.New(engine.WithRunStore(rs), engine.WithKeyring(keyring(t, 1)), engine.WithPollInterval(5*time.Millisecond),
-		engine.WithRegistry(tasks.NewDefaultRegistry()), engine.WithEvents(events))
+	e, err := engine.New(append([]engine.Option{engine.WithRunStore(rs), engine.WithKeyring(keyring(t, 1)), engine.WithPollInterval(5 * time.Millisecond),
+		engine.WithRegistry(tasks.NewDefaultRegistry()), engine.WithEvents(events)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,9 +121,9 @@ func (s *storedRun) restoreWith(t *testing.T, rs runstore.Store, id string, log 
 }
 
 // resumeLogRun approves and resumes run id in another process.
-func resumeLogRun(t *testing.T, rs runstore.Store, id string) (*engine.Result, error) {
+func resumeLogRun(t *testing.T, rs runstore.Store, id string, opts ...engine.Option) (*engine.Result, error) {
 	t.Helper()
-	e := logEngine(t, rs, nil)
+	e := logEngine(t, rs, nil, opts...)
 	if _, err := e.CompleteTask(context.Background(), id, "approve", "", json.RawMessage(`{}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -241,11 +241,15 @@ func TestRunLogReadsAnEarlierHead(t *testing.T) {
 	s.doc["registeredValues"], _ = json.Marshal(journal)
 	delete(s.doc, "runLogLength")
 	delete(s.doc, "runLogSeal")
+	delete(s.doc, "headSeal") // an earlier wfrun sealed no head
 	s.restoreWith(t, rs.Store, "log-legacy", nil)
 	rs.mu.Lock()
 	rs.changes = nil
 	rs.mu.Unlock()
-	res, err := resumeLogRun(t, rs, "log-legacy")
+	if _, err := resumeLogRun(t, rs, "log-legacy"); !errors.Is(err, engine.ErrHeadNotAuthentic) {
+		t.Fatalf("an unsealed head resumed without WithUnsealedHeads: %v", err)
+	}
+	res, err := resumeLogRun(t, rs, "log-legacy", engine.WithUnsealedHeads())
 	if err != nil || res.Status != engine.StatusCompleted {
 		t.Fatalf("resume: %v %+v", err, res)
 	}
@@ -260,6 +264,9 @@ func TestRunLogReadsAnEarlierHead(t *testing.T) {
 	for i, c := range rs.changes {
 		if strings.Contains(string(c.Head), "registeredValues") {
 			t.Fatalf("write %d still carries registeredValues in the head", i)
+		}
+		if !strings.Contains(string(c.Head), `"headSeal"`) {
+			t.Fatalf("write %d does not seal the head", i)
 		}
 	}
 }
@@ -308,7 +315,8 @@ func TestRunLogLengthIsSealed(t *testing.T) {
 			}
 			s.restoreWith(t, rs, id, c.edit(s))
 			res, err := resumeLogRun(t, rs, id)
-			if err == nil || !strings.Contains(err.Error(), "runLog") {
+			// The count is attested by the head's seal too (headseal.go).
+			if err == nil || !strings.Contains(err.Error(), "runLog") && !errors.Is(err, engine.ErrHeadNotAuthentic) {
 				out := ""
 				if res != nil {
 					out = string(res.Output)

@@ -13,6 +13,9 @@ import (
 // value copied to another run or another place does not open.
 const SealedPrefix = "wfrun-sealed:v1:"
 
+// AttestPrefix starts an Attest text: it holds no data, sealed or not.
+const AttestPrefix = "wfrun-attest:v1:"
+
 // journalPointer is where Journal's output is bound (its AAD).
 const journalPointer = "/registeredValues"
 
@@ -136,28 +139,66 @@ func (r *Run) aad(ptr string) []byte { return []byte(r.id + "|" + ptr) }
 
 // sealString seals plain for storage at ptr.
 func (r *Run) sealString(plain []byte, ptr string) (string, error) {
-	ct, err := r.ring.Seal(plain, r.aad(ptr))
+	return r.sealAAD(SealedPrefix, plain, ptr, r.aad(ptr))
+}
+
+func (r *Run) sealAAD(prefix string, plain []byte, ptr string, aad []byte) (string, error) {
+	ct, err := r.ring.Seal(plain, aad)
 	if err != nil {
 		return "", fmt.Errorf("seal %s: %w", ptr, err)
 	}
-	return SealedPrefix + base64.StdEncoding.EncodeToString(ct), nil
+	return prefix + base64.StdEncoding.EncodeToString(ct), nil
 }
 
 // openString opens a sealString result stored at ptr.
 func (r *Run) openString(s, ptr string) ([]byte, error) {
-	if !strings.HasPrefix(s, SealedPrefix) {
+	return r.openAAD(SealedPrefix, s, ptr, r.aad(ptr))
+}
+
+func (r *Run) openAAD(prefix, s, ptr string, aad []byte) ([]byte, error) {
+	if !strings.HasPrefix(s, prefix) {
 		return nil, fmt.Errorf("%s: %w: not a sealed value", ptr, ErrSealed)
 	}
-	ct, err := base64.StdEncoding.DecodeString(s[len(SealedPrefix):])
+	ct, err := base64.StdEncoding.DecodeString(s[len(prefix):])
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: damaged encoding", ptr, ErrSealed)
 	}
-	plain, err := r.ring.Open(ct, r.aad(ptr))
+	plain, err := r.ring.Open(ct, aad)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: %v", ptr, ErrSealed, err)
 	}
 	return plain, nil
 }
+
+// Attest returns a seal over data that keeps none of it: a text of a few
+// dozen bytes, stored at ptr beside data (which stays in clear), that
+// Verify accepts only for this run, ptr and the same bytes. It is for what
+// storage holds in clear but must not be changed, such as the members of
+// a run's head that say what the run may read.
+func (r *Run) Attest(ptr string, data []byte) (string, error) {
+	return r.sealAAD(AttestPrefix, nil, ptr, r.attestAAD(ptr, data))
+}
+
+// Verify checks an Attest text stored at ptr against data: anything else
+// (another run, another place, other bytes, another keyring) is an error
+// wrapping ErrSealed that names ptr only.
+func (r *Run) Verify(attestation, ptr string, data []byte) error {
+	plain, err := r.openAAD(AttestPrefix, attestation, ptr, r.attestAAD(ptr, data))
+	if err == nil && len(plain) != 0 {
+		err = fmt.Errorf("%s: %w: not an attestation", ptr, ErrSealed)
+	}
+	return err
+}
+
+// attestAAD starts with a NUL, which no run id (nor so Seal's data)
+// starts with: an attestation is never a seal's.
+func (r *Run) attestAAD(ptr string, data []byte) []byte {
+	aad := make([]byte, 0, len(attestTag)+len(r.id)+len(ptr)+len(data)+2)
+	aad = append(append(append(append(aad, attestTag...), r.id...), '|'), ptr...)
+	return append(append(aad, '|'), data...)
+}
+
+const attestTag = "\x00attest\x00"
 
 // Seal seals plain for storage at ptr (a JSON pointer inside the run): it
 // opens only with Open for the same run and pointer.

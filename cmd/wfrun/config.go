@@ -97,6 +97,7 @@ func envValuesOption(cmd *cobra.Command) ([]engine.Option, error) {
 func addLimitFlags(cmd *cobra.Command) {
 	cmd.Flags().Int64("max-variables-kb", 0, "largest size of a run's variables a SET_VARIABLE may leave, in KiB (env WFRUN_MAX_VARIABLES_KB; default 256, as Conductor's maxWorkflowVariablesPayloadSizeThreshold)")
 	cmd.Flags().Int("max-loop-iterations", 0, "most iterations a DO_WHILE may run (env WFRUN_MAX_LOOP_ITERATIONS; default 10000)")
+	cmd.Flags().Bool("trust-unsealed-runs", false, "believe stored runs whose head carries no seal (runs a wfrun before 2026-12 stored): once, after an upgrade, on a run store nobody else writes")
 }
 
 // limitOptions are the engine options of the limits the user set: a flag,
@@ -122,6 +123,9 @@ func limitOptions(cmd *cobra.Command) ([]engine.Option, error) {
 			return nil, usageErr(fmt.Errorf("%s %q: want a positive whole number", from, spec))
 		}
 		opts = append(opts, l.option(n))
+	}
+	if f := cmd.Flag("trust-unsealed-runs"); f != nil && f.Value.String() == "true" {
+		opts = append(opts, engine.WithUnsealedHeads())
 	}
 	return opts, nil
 }

@@ -1,0 +1,83 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/wfrun/wfrun/runsecrets"
+)
+
+// A run's head says what the run is and what it may read: its definition
+// (by hash: the definition is a part of the stored run of its own), its
+// principal and scopes, project and environment, its parent. Storage is not
+// trusted with them: someone who can write the run store (a Redis shared by
+// several hosts) could otherwise point a stored run at another definition or
+// widen its scopes, and the next process to resume it would read the
+// secrets the edited run names. Every head carries HeadSeal, an attestation
+// (runsecrets.Run.Attest) of those members as encoded (appendHeadStatic)
+// and of the run's log length, bound to the run's id: a run loads only if
+// it verifies with the engine's keyring and the stored definition's hash is
+// the attested one. A head edited, copied from another run, stripped of its
+// seal or written by a wfrun that did not seal heads (before 2026-12) is
+// refused with one line naming the run; nothing in it is believed.
+//
+// What the seal cannot tell: the run put back as a whole to an earlier
+// write of itself (its own earlier head, seal and parts), which storage
+// alone cannot tell from the latest.
+
+// ErrHeadNotAuthentic: a stored run's head does not verify (headseal.go).
+var ErrHeadNotAuthentic = errors.New("stored run head is not authentic")
+
+// headSealPointer is where a head's attestation is bound.
+const headSealPointer = "/headSeal"
+
+// headAttested is what HeadSeal attests: the head's static members as
+// encoded and its log length.
+func headAttested(static []byte, logLength int) []byte {
+	b := make([]byte, 0, len(static)+24)
+	b = append(append(b, static...), `,"runLogLength":`...)
+	return strconv.AppendInt(b, int64(logLength), 10)
+}
+
+// checkHead authenticates d, a head read from the run store for run id, and
+// its definition. d.headChecked records that it did, so a caller that
+// replaces the definition after the check (a restart on the latest
+// definition) is not refused for it.
+func (e *Engine) checkHead(id string, d *runDoc) error {
+	if d.headChecked {
+		return nil
+	}
+	if err := e.verifyHeadSeal(id, d); err != nil {
+		return err
+	}
+	if d.DefinitionHash == "" || defHash(d.WorkflowDefinition) != d.DefinitionHash {
+		return fmt.Errorf("%w: run %s: its stored definition is not the one its head names", ErrHeadNotAuthentic, id)
+	}
+	d.headChecked = true
+	return nil
+}
+
+// verifyHeadSeal checks d's HeadSeal against its members (not its
+// definition: an archived run's is found again first, by the hash the seal
+// attests).
+func (e *Engine) verifyHeadSeal(id string, d *runDoc) error {
+	if d.HeadSeal == "" {
+		if e.unsealedHeads {
+			return nil
+		}
+		return fmt.Errorf("%w: run %s: its head carries no seal (stored by a wfrun before heads were sealed, or written into the store by hand); to resume runs an earlier wfrun stored, once, on a store nobody else writes: --trust-unsealed-runs (engine.WithUnsealedHeads)", ErrHeadNotAuthentic, id)
+	}
+	sec, err := runsecrets.New(id, nil, e.keyring)
+	if err != nil {
+		return err
+	}
+	if err := sec.Verify(d.HeadSeal, headSealPointer, headAttested(appendHeadStatic(nil, &d.runHead), d.RunLogLength)); err != nil {
+		why := "its members were edited, it was copied from another run, or it was sealed with another keyring"
+		if e.ownKey {
+			why = "this engine made its own keyring at New: every engine sharing a run store needs the same one, engine.WithKeyring"
+		}
+		return fmt.Errorf("%w: run %s: its head does not verify (%s): %v", ErrHeadNotAuthentic, id, why, err)
+	}
+	return nil
+}

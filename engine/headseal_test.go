@@ -1,0 +1,187 @@
+package engine_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/internal/redistest"
+	"github.com/wfrun/wfrun/interpolate"
+	"github.com/wfrun/wfrun/store"
+	"github.com/wfrun/wfrun/store/memory"
+)
+
+// headDef waits for an approval, then hands its worker the one secret it
+// reads; headAttackDef is what someone who can write the run store would
+// put in its place: the same run reading another secret.
+const (
+	headDef = `{"name":"headseal","tasks":[
+  {"name":"approve","taskReferenceName":"approve","type":"HUMAN"},
+  {"name":"capture","taskReferenceName":"use","inputParameters":{"k":"${workflow.secrets.public_token}"}}]}`
+	headAttackDef = `{"name":"headseal","tasks":[{"name":"approve","taskReferenceName":"approve","type":"HUMAN"},{"name":"capture","taskReferenceName":"use","inputParameters":{"k":"${workflow.secrets.deploy_key}"}}]}`
+	deployKey     = "prod-deploy-key-9f3a7c"
+)
+
+// A stored run's head says what the run may read: its definition (by
+// hash), its principal and scopes. Someone who can write the run store
+// (a Redis several hosts share) edits them: the next process to resume the
+// run refuses it, and the secret the edit asks for is never read. Each
+// edit on memory, bolt and a real redis-server; an untouched run resumes;
+// a head without a seal resumes only on WithUnsealedHeads.
+func TestStoredRunHeadIsAuthenticated(t *testing.T) {
+	stores := map[string]func(t *testing.T) runstore.Store{
+		"memory": func(t *testing.T) runstore.Store { return runstore.NewMemory() },
+		"bolt": func(t *testing.T) runstore.Store {
+			s, err := runstore.OpenBolt(filepath.Join(t.TempDir(), "runs.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		},
+		"redis": func(t *testing.T) runstore.Store {
+			s, err := runstore.OpenRedis("redis://" + redistest.Start(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		},
+	}
+	attackHash := sha256.Sum256([]byte(headAttackDef))
+	widen := func(s *storedRun) {
+		s.doc["principal"] = json.RawMessage(`{"name":"ci","scopes":["*"]}`)
+	}
+	swap := func(s *storedRun) {
+		s.doc["workflowDefinition"] = json.RawMessage(headAttackDef)
+		s.doc["definitionHash"], _ = json.Marshal(hex.EncodeToString(attackHash[:]))
+	}
+	cases := []struct {
+		name string
+		edit func(s *storedRun, other *storedRun)
+		// unsealed: resumes on WithUnsealedHeads (nothing else is wrong)
+		unsealed bool
+	}{
+		{"untouched", func(*storedRun, *storedRun) {}, false},
+		{"scopes widened", func(s, _ *storedRun) { widen(s) }, false},
+		{"definition swapped", func(s, _ *storedRun) { swap(s) }, false},
+		{"definition swapped and scopes widened", func(s, _ *storedRun) { swap(s); widen(s) }, false},
+		{"project changed", func(s, _ *storedRun) { s.doc["project"] = json.RawMessage(`"prod"`) }, false},
+		{"seal of another run", func(s, other *storedRun) { s.doc["headSeal"] = other.doc["headSeal"] }, false},
+		{"seal stripped", func(s, _ *storedRun) { delete(s.doc, "headSeal") }, true},
+		{"seal stripped, scopes widened", func(s, _ *storedRun) { delete(s.doc, "headSeal"); widen(s) }, true},
+	}
+	for name, mk := range stores {
+		t.Run(name, func(t *testing.T) {
+			rs := mk(t)
+			secrets := memory.New()
+			ctx := context.Background()
+			for k, v := range map[string]string{"public_token": "public-token-5521", "deploy_key": deployKey} {
+				if _, err := secrets.Put(ctx, &store.Secret{Name: k, Value: json.RawMessage(`"` + v + `"`)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var mu sync.Mutex
+			var seen []string
+			newEngine := func(opts ...engine.Option) *engine.Engine {
+				e, err := engine.New(append([]engine.Option{engine.WithRunStore(rs), engine.WithKeyring(keyring(t, 1)),
+					engine.WithPollInterval(5 * time.Millisecond),
+					engine.WithSecrets(func(p engine.Principal, project, env string) interpolate.SecretSource {
+						return store.NewRunView(secrets, store.Principal{Name: p.Name, Scopes: p.Scopes}, project, env)
+					}),
+					engine.WithWorker("capture", func(_ context.Context, in json.RawMessage) (json.RawMessage, error) {
+						mu.Lock()
+						seen = append(seen, string(in))
+						mu.Unlock()
+						return json.RawMessage(`{"ok":true}`), nil
+					})}, opts...)...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return e
+			}
+			start := func(id string) {
+				t.Helper()
+				ctx, cancel := context.WithCancel(ctx)
+				defer cancel()
+				e := newEngine(engine.WithEvents(func(ev engine.Event) {
+					if ev.Kind == engine.EventWaiting {
+						cancel()
+					}
+				}))
+				d, err := e.Parse([]byte(headDef))
+				if err != nil {
+					t.Fatal(err)
+				}
+				res, err := e.Start(ctx, d, nil, engine.WithRunID(id),
+					engine.AsPrincipal(engine.Principal{Name: "ci", Scopes: []string{"secrets:get:public_token"}}))
+				if !errors.Is(err, engine.ErrInterrupted) || res.Status != engine.StatusRunning {
+					t.Fatalf("want interrupted, got %v %+v", err, res)
+				}
+			}
+			start("head-other")
+			other := loadStoredRun(t, rs, "head-other")
+			for i, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					id := "head-" + string(rune('a'+i))
+					start(id)
+					s := loadStoredRun(t, rs, id)
+					if s.doc["headSeal"] == nil {
+						t.Fatal("the stored head has no headSeal")
+					}
+					c.edit(s, other)
+					s.restoreWith(t, rs, id, s.log)
+					mu.Lock()
+					seen = nil
+					mu.Unlock()
+					resume := func(opts ...engine.Option) (*engine.Result, error) {
+						e := newEngine(opts...)
+						if _, err := e.CompleteTask(ctx, id, "approve", "", json.RawMessage(`{}`)); err != nil {
+							t.Fatal(err)
+						}
+						return e.Resume(ctx, id)
+					}
+					res, err := resume()
+					if c.name == "untouched" {
+						if err != nil || res.Status != engine.StatusCompleted {
+							t.Fatalf("untouched run: %v %+v", err, res)
+						}
+					} else {
+						if !errors.Is(err, engine.ErrHeadNotAuthentic) {
+							t.Fatalf("an edited head resumed: %v %+v", err, res)
+						}
+						if strings.Contains(err.Error(), deployKey) || !strings.Contains(err.Error(), id) {
+							t.Fatalf("error: %v", err)
+						}
+					}
+					if c.unsealed {
+						res, err := resume(engine.WithUnsealedHeads())
+						if err != nil || res.Status != engine.StatusCompleted {
+							t.Fatalf("unsealed head on WithUnsealedHeads: %v %+v", err, res)
+						}
+						// Archived now: its head was written sealed.
+						if raw, _, err := rs.Load(ctx, id); err != nil || !strings.Contains(string(raw), `"headSeal":"wfrun-attest:v1:`) {
+							t.Fatalf("the resumed run's head is still unsealed: %v %s", err, raw)
+						}
+					}
+					mu.Lock()
+					defer mu.Unlock()
+					for _, in := range seen {
+						if strings.Contains(in, deployKey) && !c.unsealed {
+							t.Fatalf("the edited run read deploy_key: %s", in)
+						}
+					}
+				})
+			}
+		})
+	}
+}
