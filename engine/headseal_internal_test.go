@@ -1,11 +1,14 @@
 package engine
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 
+	"github.com/wfrun/wfrun/engine/runstore"
 	"github.com/wfrun/wfrun/runsecrets"
 )
 
@@ -82,5 +85,41 @@ func TestCheckHeadComparesTheDefinitionWithItsHash(t *testing.T) {
 	}
 	if err := other.checkHead("r1", &d); !errors.Is(err, ErrHeadNotAuthentic) || !strings.Contains(err.Error(), "WithKeyring") {
 		t.Fatalf("another engine's own keyring: %v", err)
+	}
+}
+
+// An ended run is authenticated before a restart or retry changes
+// anything: one whose scopes were widened after it ended is refused, the
+// same run intact restarts.
+func TestEndedRunHeadIsAuthenticatedBeforeRestart(t *testing.T) {
+	ctx := context.Background()
+	for _, edited := range []bool{false, true} {
+		rs := runstore.NewMemory()
+		e, err := New(WithRunStore(rs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		def := `{"name":"ended","tasks":[{"name":"t","taskReferenceName":"t","type":"SET_VARIABLE","inputParameters":{"x":1}}]}`
+		doc := withSealedHead(t, e, "ended-1", `{"workflowId":"ended-1","workflowType":"ended","version":1,"status":"FAILED","schemaVersion":2,
+			"principal":{"name":"ci","scopes":["secrets:get:a"]},"nextSeq":0,"input":{},"output":{},"variables":{},"tasks":[],"workflowDefinition":`+def+`}`)
+		if edited {
+			doc = bytes.Replace(doc, []byte(`"scopes":["secrets:get:a"]`), []byte(`"scopes":["*"]`), 1)
+		}
+		if err := rs.Archive(ctx, "ended-1", doc, runstore.Summary{WorkflowType: "ended", Status: StatusFailed}); err != nil {
+			t.Fatal(err)
+		}
+		res, err := e.Restart(ctx, "ended-1", true)
+		if edited {
+			if !errors.Is(err, ErrHeadNotAuthentic) {
+				t.Fatalf("restart of an edited head: %v %+v", err, res)
+			}
+			if _, err := e.Retry(ctx, "ended-1", false); !errors.Is(err, ErrHeadNotAuthentic) {
+				t.Fatalf("retry of an edited head: %v", err)
+			}
+			continue
+		}
+		if err != nil || res.Status != StatusCompleted {
+			t.Fatalf("restart: %v %+v", err, res)
+		}
 	}
 }
