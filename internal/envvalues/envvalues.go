@@ -16,12 +16,13 @@ var ErrBadSpec = errors.New("bad env values source")
 
 // credentialVariables are the variables (and prefixes of variables) that
 // hold credentials: wfrun's master key, its store URL (a Redis URL may hold
-// a password), its server keys, Vault's login, and the env secret stores'
-// default prefixes (wfrun's, Conductor's, Prefect's).
+// a password), its server keys, Vault's login and address (whose userinfo
+// may hold a password), and the env secret stores' default prefixes
+// (wfrun's, Conductor's, Prefect's).
 var credentialVariables = []string{
 	"WFRUN_MASTER_KEY", "WFRUN_STORE", "WFRUN_KEY_SECRET", "WFRUN_SECRET_",
 	"CONDUCTOR_SECRET_", "PREFECT__CONTEXT__SECRETS__",
-	"VAULT_TOKEN", "VAULT_SECRET_ID", "VAULT_ROLE_ID",
+	"VAULT_TOKEN", "VAULT_SECRET_ID", "VAULT_ROLE_ID", "VAULT_ADDR",
 }
 
 // Parse returns the source spec names ("env:PREFIX" or "file:PATH"), with

@@ -92,6 +92,8 @@ func TestParseRefusesCredentialPrefixes(t *testing.T) {
 		{spec: "env:CONDUCTOR_"},
 		{spec: "env:CONDUCTOR_SECRET_"},
 		{spec: "env:VAULT_"},
+		{spec: "env:VAULT_A"}, // VAULT_ADDR's userinfo may hold a password
+		{spec: "env:VAULT_ADDR"},
 		{spec: "env:PREFECT__CONTEXT__"},
 		{spec: "env:APP_", reserved: []string{"APP_SECRET_"}},
 		{spec: "env:APP_SECRET_X_", reserved: []string{"APP_SECRET_"}},
