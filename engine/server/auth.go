@@ -47,7 +47,9 @@ var (
 // AuthConfig is the content of `wfrun serve --auth FILE` (YAML or JSON).
 //
 //	tokenKey: base64 of at least 32 random bytes (signs JWTs; share it between
-//	          serve processes; random per process when absent)
+//	          serve processes; random per process when absent). A token
+//	          holds only for the keySecret it was issued with: replacing
+//	          an application's keySecret ends its tokens.
 //	tokenTTL: 1h
 //	applications:               # Orkes application keys
 //	  - keyId: ci
@@ -101,6 +103,7 @@ type AuthConfig struct {
 	ttl             time.Duration  // parsed TokenTTL
 	key             []byte         // decoded TokenKey
 	apps            map[string]int // keyId → index
+	marks           []string       // by application: secretMark of its keySecret
 	tc              map[string]int // clientId → index
 }
 
@@ -193,6 +196,7 @@ func (c *AuthConfig) init() error {
 			return fmt.Errorf("applications[%d] (%s): principal %q is reserved", i, a.KeyID, name)
 		}
 		c.apps[a.KeyID] = i
+		c.marks = append(c.marks, c.secretMark(a.KeySecret))
 	}
 	for i, t := range c.TaskclusterKeys {
 		switch {
@@ -257,17 +261,27 @@ func (c *AuthConfig) login(keyID, keySecret string, now time.Time) (string, time
 		return "", time.Time{}, ErrBadCredentials
 	}
 	exp := now.Add(c.ttl)
-	return c.sign(jwtClaims{Sub: keyID, Iat: now.Unix(), Exp: exp.Unix(), Iss: "wfrun"}), exp, nil
+	return c.sign(jwtClaims{Sub: keyID, Iat: now.Unix(), Exp: exp.Unix(), Iss: "wfrun", Mark: c.marks[i]}), exp, nil
 }
 
-// jwtClaims are the claims of wfrun's tokens: the key id and the lifetime.
-// The principal and scopes are looked up on every request, so removing a key
-// from the configuration revokes its tokens at the next restart.
+// secretMark is what a token carries of the key secret it was issued for:
+// an HMAC under the token key, which tells nothing of the secret.
+func (c *AuthConfig) secretMark(keySecret string) string {
+	mac := hmac.New(sha256.New, c.key)
+	mac.Write([]byte("wfrun-key-secret\x00" + keySecret))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:16])
+}
+
+// jwtClaims are the claims of wfrun's tokens: the key id, the lifetime and
+// the mark of the key secret it was issued for. The principal and scopes
+// are looked up on every request, so removing a key from the configuration
+// revokes its tokens at the next restart, and so does a new key secret.
 type jwtClaims struct {
-	Sub string `json:"sub"`
-	Iat int64  `json:"iat"`
-	Exp int64  `json:"exp"`
-	Iss string `json:"iss"`
+	Sub  string `json:"sub"`
+	Iat  int64  `json:"iat"`
+	Exp  int64  `json:"exp"`
+	Iss  string `json:"iss"`
+	Mark string `json:"ksm"`
 }
 
 var jwtHeader = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
@@ -306,7 +320,8 @@ func (c *AuthConfig) verify(token string, now time.Time) (store.Principal, error
 		return store.Principal{}, ErrExpiredToken
 	}
 	i, ok := c.apps[cl.Sub]
-	if !ok {
+	if !ok || subtle.ConstantTimeCompare([]byte(cl.Mark), []byte(c.marks[i])) != 1 {
+		// An unknown key, or one whose secret changed since.
 		return store.Principal{}, ErrInvalidToken
 	}
 	return c.Applications[i].principal(), nil
