@@ -89,10 +89,12 @@ type Engine struct {
 	// unsealedHeads: runs whose head carries no seal are believed
 	// (WithUnsealedHeads).
 	unsealedHeads bool
-	secrets       SecretSourceFunc
-	envValues     interpolate.ValueSource
-	workers       map[string]WorkerFunc
-	defsDir       string
+	// angleForWorkers: remote workers' tasks keep `$<…>` (WithAngleForWorkers).
+	angleForWorkers bool
+	secrets         SecretSourceFunc
+	envValues       interpolate.ValueSource
+	workers         map[string]WorkerFunc
+	defsDir         string
 	// defsIdx: by definitions directory, the name and version of each
 	// of its files (defindex.go).
 	defsIdx      sync.Map
@@ -234,6 +236,14 @@ type RemoteWorkerFunc func(ctx context.Context, t RemoteTask) tasks.Result
 
 // WithRemoteWorker sets the handler of SIMPLE tasks that have no WithWorker handler.
 func WithRemoteWorker(fn RemoteWorkerFunc) Option { return func(e *Engine) { e.remote = fn } }
+
+// WithAngleForWorkers makes every task handed to the remote worker
+// (WithRemoteWorker) keep `$<…>` in its input as written, whichever
+// definition the task comes from (registered, an inline sub-workflow or
+// START_WORKFLOW definition, a DYNAMIC task, a task definition's
+// inputTemplate): the worker resolves it from its own store (SPEC §1), and
+// this engine reads no secret for it. `${…}` resolves as always.
+func WithAngleForWorkers() Option { return func(e *Engine) { e.angleForWorkers = true } }
 
 // WithRemoteLimits says the RemoteWorkerFunc enforces the task
 // definitions' concurrentExecLimit and rateLimitPerFrequency for the tasks

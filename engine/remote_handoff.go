@@ -110,3 +110,10 @@ func (a *remoteAttempt) over() bool {
 	defer a.mu.Unlock()
 	return a.ended
 }
+
+// remoteRecord reports whether rec is handed to the remote worker: a task
+// whose type is its name (a SIMPLE task, or a DYNAMIC task naming one) that
+// no local worker, registered executor or control type runs.
+func (e *Engine) remoteRecord(rec *taskRecord) bool {
+	return e.workerTask(&taskDoc{taskHead: taskHead{TaskType: rec.TaskType, TaskDefName: rec.TaskDefName}})
+}

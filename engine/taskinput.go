@@ -31,6 +31,15 @@ func (r *runState) mapInput(ctx context.Context, wt *WorkflowTask, rec *taskReco
 	env := &rec.env
 	in := mappedInput{raw: []byte("{}"), transient: []byte("{}")}
 	inTmpl, defaults := r.e.inputTemplate(wt, r.policy(wt))
+	if r.e.angleForWorkers && inTmpl != nil && r.e.remoteRecord(rec) {
+		// The worker resolves `$<…>` (WithAngleForWorkers).
+		kept, err := inTmpl.KeepingAngle()
+		if err != nil {
+			in.raw, in.transient, in.secretErr = nil, nil, err
+			return in
+		}
+		inTmpl = kept
+	}
 	replaced := false
 	if ov := r.replacementInput(ref, inTmpl); ov != nil {
 		// A rerun's taskInput: data given by the caller, resolved from

@@ -108,7 +108,7 @@ func (h Hole) check(doc []byte, prev int) (*expr, bool) {
 	if h.Start < prev || h.End < h.Start || h.End > len(doc) || len(h.Expr) < 3 || h.Expr[0] != '$' {
 		return nil, false
 	}
-	x, end, err := scanExpr(h.Expr, 0, 0)
+	x, end, err := scanExpr(h.Expr, 0, 0, false)
 	if err != nil || end != len(h.Expr) || x.ref == nil || x.ref.kind != kindSecret {
 		return nil, false
 	}

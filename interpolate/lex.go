@@ -23,7 +23,8 @@ type piece struct {
 
 // parseString splits a decoded JSON string into literal parts and expressions. Escapes
 // "$${" and "$$<" lose exactly one '$'. A '$' not followed by '{' or '<' is literal.
-func parseString(s string) ([]part, error) {
+// With keepAngle, "$<" and "$$<" are literal text, kept as written (KeepAngle).
+func parseString(s string, keepAngle bool) ([]part, error) {
 	var parts []part
 	var lit []byte
 	flush := func() {
@@ -40,6 +41,15 @@ func parseString(s string) ([]part, error) {
 			continue
 		}
 		n := s[i+1]
+		if keepAngle && (n == '<' || n == '$' && i+2 < len(s) && s[i+2] == '<') {
+			// "$<" or "$$<": kept, both '$' of an escape too.
+			for ; s[i] == '$'; i++ {
+				lit = append(lit, '$')
+			}
+			lit = append(lit, '<')
+			i++
+			continue
+		}
 		if n == '$' && i+2 < len(s) && (s[i+2] == '{' || s[i+2] == '<') {
 			lit = append(lit, '$', s[i+2])
 			i += 3
@@ -50,7 +60,7 @@ func parseString(s string) ([]part, error) {
 			i++
 			continue
 		}
-		x, end, err := scanExpr(s, i, 0)
+		x, end, err := scanExpr(s, i, 0, keepAngle)
 		if err != nil {
 			return nil, err
 		}
@@ -67,7 +77,7 @@ func parseString(s string) ([]part, error) {
 // outside brackets and parentheses (so a filter like [?(@.n > 1)] is fine). Quoted text in
 // brackets is skipped, except that nested expressions are recognised everywhere, so
 // ['${workflow.input.key}'] works as in Conductor.
-func scanExpr(s string, start, depth int) (*expr, int, error) {
+func scanExpr(s string, start, depth int, keepAngle bool) (*expr, int, error) {
 	open := s[start+1]
 	if depth >= maxNesting {
 		return nil, 0, &Error{Offset: start, Msg: "expressions nested too deeply", Err: ErrSyntax}
@@ -78,8 +88,8 @@ func scanExpr(s string, start, depth int) (*expr, int, error) {
 	brackets, braces := 0, 0
 	for i := start + 2; i < len(s); {
 		c := s[i]
-		if c == '$' && i+1 < len(s) && (s[i+1] == '{' || s[i+1] == '<') {
-			inner, end, err := scanExpr(s, i, depth+1)
+		if c == '$' && i+1 < len(s) && (s[i+1] == '{' || s[i+1] == '<' && !keepAngle) {
+			inner, end, err := scanExpr(s, i, depth+1, keepAngle)
 			if err != nil {
 				return nil, 0, err
 			}

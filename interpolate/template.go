@@ -6,13 +6,15 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Option configures Compile.
 type Option func(*config)
 
 type config struct {
-	location string
+	location  string
+	keepAngle bool
 }
 
 // WithLocation sets the JSON Pointer prefix used in error messages, e.g.
@@ -22,11 +24,23 @@ func WithLocation(prefix string) Option {
 	return func(c *config) { c.location = strings.TrimSuffix(prefix, "/") }
 }
 
+// KeepAngle makes `$<…>` plain text: it, and its escape `$$<`, are kept as
+// written, for the component that executes the task to resolve (a remote
+// worker: SPEC §1); `${…}` and `$${` are what they always are.
+func KeepAngle() Option { return func(c *config) { c.keepAngle = true } }
+
 // Template is a compiled JSON document. It is immutable after Compile and safe for
 // concurrent use by many goroutines; all per-execution state lives in Execute.
 type Template struct {
 	src   []byte
 	nodes []*strNode // string values holding expressions or escapes, in document order
+	// location and keepAngle are the options it was compiled with.
+	location  string
+	keepAngle bool
+	// angle is the KeepAngle form, compiled once when first asked for.
+	angleOnce sync.Once
+	angle     *Template
+	angleErr  error
 
 	hasExpr     bool
 	hasSecrets  bool
@@ -75,7 +89,7 @@ func Compile(doc []byte, opts ...Option) (*Template, error) {
 		}
 		return nil, &Error{Location: cfg.location, Offset: off, Msg: msg, Err: ErrSyntax}
 	}
-	t := &Template{src: doc}
+	t := &Template{src: doc, location: cfg.location, keepAngle: cfg.keepAngle}
 	c := compiler{t: t, prefix: cfg.location, secrets: map[string]bool{}, refs: map[string]bool{}}
 	if err := c.walk(); err != nil {
 		return nil, err
@@ -118,6 +132,17 @@ func (t *Template) SecretNames() []string { return append([]string(nil), t.secre
 // References returns the task reference names the document reads, sorted and unique. Only
 // statically known roots are listed (a root computed by a nested expression is not).
 func (t *Template) References() []string { return append([]string(nil), t.refs...) }
+
+// KeepingAngle returns t compiled with KeepAngle (t itself when it was):
+// the same document and location. It is compiled once, on first use, and
+// kept with t.
+func (t *Template) KeepingAngle() (*Template, error) {
+	if t.keepAngle {
+		return t, nil
+	}
+	t.angleOnce.Do(func() { t.angle, t.angleErr = Compile(t.src, WithLocation(t.location), KeepAngle()) })
+	return t.angle, t.angleErr
+}
 
 // Source returns the document the template was compiled from. The engine must run
 // ResolveSecrets over this original, never over a stored DeferSecrets output: escapes were
@@ -236,7 +261,7 @@ func (c *compiler) value(start, end int) error {
 		return nil
 	}
 	loc := c.pointer()
-	parts, err := parseString(s)
+	parts, err := parseString(s, c.t.keepAngle)
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) {

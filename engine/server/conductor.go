@@ -93,7 +93,7 @@ func (s *Server) initConductor() error {
 	opts = append(opts,
 		engine.WithDefinitionsDir(s.conductorDir),
 		engine.WithTaskDefs(c.defs),
-		engine.WithRemoteWorker(c.queue.dispatch), engine.WithRemoteLimits(), engine.WithRemoteDelays(),
+		engine.WithRemoteWorker(c.queue.dispatch), engine.WithAngleForWorkers(), engine.WithRemoteLimits(), engine.WithRemoteDelays(),
 		engine.WithLastPoll(c.queue.lastPoll),
 		engine.WithEvents(func(ev engine.Event) {
 			if ev.Kind == engine.EventTask {

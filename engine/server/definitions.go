@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/tidwall/gjson"
@@ -275,8 +274,9 @@ func writeFileAtomic(path string, b []byte) error {
 }
 
 // prepareDefinition turns a registered definition into what the engine
-// runs: SIMPLE tasks keep `$<…>` verbatim for the remote worker (SPEC §1:
-// the server only interprets `${…}`).
+// runs: the document decoded (numbers as written) and encoded again. A
+// worker task's `$<…>` is kept for its worker by the engine itself
+// (engine.WithAngleForWorkers), wherever the task comes from.
 func (d *defStore) prepareDefinition(raw []byte) ([]byte, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
@@ -284,53 +284,5 @@ func (d *defStore) prepareDefinition(raw []byte) ([]byte, error) {
 	if err := dec.Decode(&doc); err != nil {
 		return nil, err
 	}
-	var walk func(list any)
-	walk = func(list any) {
-		items, _ := list.([]any)
-		for _, it := range items {
-			t, ok := it.(map[string]any)
-			if !ok {
-				continue
-			}
-			typ, _ := t["type"].(string)
-			if typ == "" || typ == "SIMPLE" {
-				if in, ok := t["inputParameters"]; ok {
-					t["inputParameters"] = keepAngle(in)
-				}
-			}
-			if dc, ok := t["decisionCases"].(map[string]any); ok {
-				for _, c := range dc {
-					walk(c)
-				}
-			}
-			walk(t["defaultCase"])
-			walk(t["loopOver"])
-			if ft, ok := t["forkTasks"].([]any); ok {
-				for _, b := range ft {
-					walk(b)
-				}
-			}
-		}
-	}
-	walk(doc["tasks"])
 	return json.Marshal(doc)
-}
-
-// keepAngle escapes every `$<` in the strings of v so that resolution
-// gives back the original text: `$<x>` → `$$<x>` (resolves to `$<x>`),
-// and an escaped `$$<x>` → `$$$<x>` (resolves to `$$<x>`).
-func keepAngle(v any) any {
-	switch x := v.(type) {
-	case string:
-		return strings.ReplaceAll(x, "$<", "$$<")
-	case map[string]any:
-		for k, c := range x {
-			x[k] = keepAngle(c)
-		}
-	case []any:
-		for i, c := range x {
-			x[i] = keepAngle(c)
-		}
-	}
-	return v
 }
