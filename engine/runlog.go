@@ -218,6 +218,6 @@ func (r *runState) openLog(ctx context.Context, d *runDoc) error {
 	r.doc.MocksUsed = used
 	// The definition's static names are read again: values used before
 	// the process died may appear in later outputs.
-	r.sec.Reread(ctx, r.def.staticSecretNames())
+	r.sec.Reread(ctx, r.def.staticSecretNames(r.e))
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/wfrun/wfrun/interpolate"
 	"github.com/wfrun/wfrun/runsecrets"
 	"github.com/wfrun/wfrun/tasks"
 )
@@ -20,7 +21,7 @@ func (r *runState) newSecrets(parent *runsecrets.Run) error {
 	src := r.secretSource()
 	opts := []runsecrets.Option{
 		runsecrets.WithMaskedFields(r.def.MaskedFields),
-		runsecrets.Requiring(r.def.secretNeeds()),
+		runsecrets.Requiring(r.def.secretNeeds(r.e)),
 	}
 	if parent != nil {
 		opts = append(opts, runsecrets.ChildOf(parent))
@@ -46,10 +47,10 @@ func (r *runState) secretSource() runsecrets.Source {
 
 // secretNeeds says whether the definition reads secrets (templates, HTTP
 // auth, EXEC bundles) or writes them (UPDATE_SECRET).
-func (d *Definition) secretNeeds() runsecrets.Needs {
+func (d *Definition) secretNeeds(e *Engine) runsecrets.Needs {
 	var n runsecrets.Needs
 	walkTasks(d.Tasks, func(t *WorkflowTask) {
-		if t.input != nil && t.input.HasSecrets() {
+		if in := e.readInput(t); in != nil && in.HasSecrets() {
 			n.Read = true
 		}
 		if len(t.staticSecrets) > 0 {
@@ -65,7 +66,7 @@ func (d *Definition) secretNeeds() runsecrets.Needs {
 // staticSecretNames lists every secret name the definition names
 // statically: template references, HTTP auth.secret, EXEC bundles and
 // UPDATE_SECRET keys. A resumed run reads them again (runsecrets.Reread).
-func (d *Definition) staticSecretNames() []string {
+func (d *Definition) staticSecretNames(e *Engine) []string {
 	seen := map[string]bool{}
 	var names []string
 	add := func(n string) {
@@ -75,8 +76,8 @@ func (d *Definition) staticSecretNames() []string {
 		}
 	}
 	walkTasks(d.Tasks, func(t *WorkflowTask) {
-		if t.input != nil {
-			for _, n := range t.input.SecretNames() {
+		if in := e.readInput(t); in != nil {
+			for _, n := range in.SecretNames() {
 				add(n)
 			}
 		}
@@ -188,4 +189,18 @@ func (r *runState) exprInputLocked() []byte {
 		return r.inPlain
 	}
 	return r.doc.Input
+}
+
+// readInput is t's input template as this engine reads secrets for it: a
+// task handed to the remote worker keeps `$<…>` for the worker
+// (WithAngleForWorkers), so its `$<…>` names are not this engine's.
+func (e *Engine) readInput(t *WorkflowTask) *interpolate.Template {
+	if t.input == nil || !e.angleForWorkers || !e.remoteSimple(t) {
+		return t.input
+	}
+	kept, err := t.input.KeepingAngle()
+	if err != nil {
+		return t.input
+	}
+	return kept
 }
