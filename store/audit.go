@@ -429,7 +429,10 @@ func (l *auditLog) each(ctx context.Context, fn func(key string, e AuditEvent, d
 // VerifyAudit checks the whole chain: every event's hash, its link to the
 // one before, consecutive sequence numbers, and the sealed head (so a
 // removed last event is found too). It returns how many events it checked;
-// a failure names the first event that does not verify.
+// a failure names the first event that does not verify. Then it checks the
+// secrets against the trail (checkRecords): a current record an older
+// sealed copy of itself replaced, or one put back after its delete, is an
+// ErrIntegrity naming the secret.
 func (s *Barrier) VerifyAudit(ctx context.Context) (int, error) {
 	l := s.sh.audit
 	_, h, err := l.head(ctx)
@@ -438,7 +441,11 @@ func (s *Barrier) VerifyAudit(ctx context.Context) (int, error) {
 	}
 	var n int64
 	prev := ""
+	last := map[Key]AuditEvent{}
 	err = l.each(ctx, func(k string, e AuditEvent, derr error) error {
+		if derr == nil {
+			noteWrite(last, e)
+		}
 		n++
 		where := fmt.Sprintf("record %d (%s)", n, k)
 		switch {
@@ -460,7 +467,59 @@ func (s *Barrier) VerifyAudit(ctx context.Context) (int, error) {
 	if h.Seq != n || h.Hash != prev {
 		return int(n), fmt.Errorf("%w: the trail ends at record %d but the head says %s; records were removed from the end or added after it", ErrAuditBroken, n, strconv.FormatInt(h.Seq, 10))
 	}
-	return int(n), nil
+	return int(n), s.checkRecords(ctx, last)
+}
+
+// noteWrite keeps, by secret, the last event of the trail that wrote or
+// removed its current record.
+func noteWrite(last map[Key]AuditEvent, e AuditEvent) {
+	if e.Outcome != OutcomeAllowed {
+		return
+	}
+	switch e.Op {
+	case OpSet, OpTag, OpImport, OpDelete, OpSweep:
+	default:
+		return
+	}
+	sc, err := ParseScopeKey(e.Scope)
+	if err != nil {
+		return
+	}
+	last[Key{sc, e.Name}] = e
+}
+
+// checkRecords compares every current record with the trail's last write
+// of it. Each record opens only under its own key, but storage could still
+// hold an older sealed copy of a record put back in its place (a rotated
+// token restored, a deleted secret brought back): the record's version then
+// is not the one the trail wrote last. The read path does not look (it
+// would cost a read of the trail per read); this check does. What it
+// cannot see: the trail and the records put back together to an earlier
+// state of the whole store (SECURITY.md).
+func (s *Barrier) checkRecords(ctx context.Context, last map[Key]AuditEvent) error {
+	seen := map[Key]bool{}
+	err := s.sh.eachCurrent(ctx, func(k Key, sec *Secret) error {
+		seen[k] = true
+		e, ok := last[k]
+		switch {
+		case !ok:
+			return fmt.Errorf("%w: secret %q (%s) is stored at version %d, which the audit trail never wrote: written around the store", ErrIntegrity, k.Name, k.Scope, sec.Version)
+		case e.Op == OpDelete || e.Op == OpSweep:
+			return fmt.Errorf("%w: secret %q (%s) is stored at version %d, but the audit trail deleted it (record %d): a deleted secret was put back", ErrIntegrity, k.Name, k.Scope, sec.Version, e.Seq)
+		case e.Version != sec.Version:
+			return fmt.Errorf("%w: secret %q (%s) is stored at version %d, but the audit trail last wrote version %d (record %d): an older copy of the record was put back", ErrIntegrity, k.Name, k.Scope, sec.Version, e.Version, e.Seq)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for k, e := range last {
+		if !seen[k] && e.Op != OpDelete && e.Op != OpSweep {
+			return fmt.Errorf("%w: secret %q (%s): the audit trail wrote version %d (record %d), the store holds none: removed around the store", ErrIntegrity, k.Name, k.Scope, e.Version, e.Seq)
+		}
+	}
+	return nil
 }
 
 // Auditor is a store that keeps an audit trail (every Barrier, and a

@@ -92,7 +92,7 @@ func newAuditLsCmd() *cobra.Command {
 func newAuditVerifyCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:     "verify",
-		Short:   "Check the audit trail's hash chain; exit 1 naming the first record that does not verify",
+		Short:   "Check the audit trail's hash chain and every secret against it; exit 1 naming the first record or secret that does not verify",
 		Example: "  wfrun audit verify",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) (err error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -143,6 +144,52 @@ func RunAttacks(t *testing.T, newTarget func(t *testing.T) Target) {
 		overwrite(t, st, "h/o/tok@0000000000000002", v1)
 		_, err = s.History(ctx, "tok", 0)
 		wantIntegrity(t, "history v1 over v2", err, "tok-v1", "tok-v2")
+	})
+
+	// An older sealed copy of the current record put back under its own
+	// key opens (its key is the same): the trail tells it, as it tells a
+	// deleted secret put back and a record removed around the store.
+	t.Run("CurrentRecordRolledBack", func(t *testing.T) {
+		tg := newTarget(t)
+		r, _ := newRing(t)
+		s := tg.open(t, r)
+		put(t, s, &store.Secret{Name: "tok", Value: str("rotated-out-token")})
+		st := s.Storage()
+		old := raw(t, st, "c/o/tok")
+		put(t, s, &store.Secret{Name: "tok", Value: str("current-token")})
+		put(t, s, &store.Secret{Name: "gone", Value: str("deleted-value")})
+		gone := raw(t, st, "c/o/gone")
+		if err := s.Delete(ctx, "gone"); err != nil {
+			t.Fatal(err)
+		}
+		put(t, s, &store.Secret{Name: "kept", Value: str("kept-value")})
+		if n, err := s.VerifyAudit(ctx); err != nil || n != 5 {
+			t.Fatalf("untouched store: %d records, %v", n, err)
+		}
+		overwrite(t, st, "c/o/tok", old)
+		_, err := s.VerifyAudit(ctx)
+		wantIntegrity(t, "tok rolled back", err, "rotated-out-token", "current-token")
+		if !strings.Contains(err.Error(), `"tok"`) || !strings.Contains(err.Error(), "version 1") {
+			t.Fatalf("error does not name the secret and its version: %v", err)
+		}
+		if err := st.Commit(ctx, nil, []store.Write{{Key: "c/o/tok", Value: nil}}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.VerifyAudit(ctx)
+		wantIntegrity(t, "tok removed", err, "current-token")
+		put(t, s, &store.Secret{Name: "tok", Value: str("current-token-2")})
+		overwrite(t, st, "c/o/gone", gone)
+		_, err = s.VerifyAudit(ctx)
+		wantIntegrity(t, "gone put back", err, "deleted-value")
+		if !strings.Contains(err.Error(), `"gone"`) {
+			t.Fatalf("error does not name the secret: %v", err)
+		}
+		if err := st.Commit(ctx, nil, []store.Write{{Key: "c/o/gone", Value: nil}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.VerifyAudit(ctx); err != nil {
+			t.Fatalf("restored: %v", err)
+		}
 	})
 
 	t.Run("NoCiphertextLeftAfterDelete", func(t *testing.T) {
