@@ -185,6 +185,9 @@ func textOf(raw json.RawMessage) string {
 // parseExec checks the parts of the input that need no secret store.
 func (e *Exec) parseExec(input json.RawMessage) (*execInput, *execPlan, error) {
 	var in execInput
+	if err := exactMembers(input, "EXEC: input", "command", "env", "files", "bundles", "timeoutSeconds"); err != nil {
+		return nil, nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(input))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {

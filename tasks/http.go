@@ -169,6 +169,9 @@ func decodeHTTPInput(raw []byte, valid bool, in *httpInput) error {
 		return nil
 	}
 	*in = httpInput{}
+	if err := exactMembers(raw, "input", "auth", "http_request"); err != nil {
+		return err
+	}
 	var full struct {
 		httpInput
 		// Shadows httpInput.Headers, so a non-object is rejected as before.

@@ -52,6 +52,9 @@ func ParseAuth(raw json.RawMessage) (*Auth, error) {
 	if len(t) == 0 || string(t) == "null" {
 		return nil, nil
 	}
+	if err := exactMembers(t, "auth", "type", "secret", "region", "service"); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadAuth, err)
+	}
 	dec := json.NewDecoder(bytes.NewReader(t))
 	dec.DisallowUnknownFields()
 	var a Auth
@@ -219,4 +222,25 @@ func signSigV4(ctx context.Context, req *http.Request, body []byte, creds aws.Cr
 	}
 	return v4.NewSigner().SignHTTP(ctx, creds, req, payloadHash, service, region, now,
 		func(o *v4.SignerOptions) { o.DisableURIPathEscaping = s3 })
+}
+
+// exactMembers refuses a member of the JSON object raw (what) spelled in
+// another letter case than one of names. encoding/json would match it
+// anyway, and the load-time rules that keep run input from choosing a
+// secret (the engine's, the worker's) read members by their exact names: a
+// "Secret" taken for "secret" would be a name no rule checked. Anything
+// that is not an object is left to the decoder.
+func exactMembers(raw []byte, what string, names ...string) error {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return nil
+	}
+	for k := range m {
+		for _, n := range names {
+			if k != n && strings.EqualFold(k, n) {
+				return fmt.Errorf("%s: member %q must be spelled %q", what, k, n)
+			}
+		}
+	}
+	return nil
 }
