@@ -127,6 +127,19 @@ func TestWorkerRunDataChoosesNoSecret(t *testing.T) {
 		t.Errorf("capture server got %q: want the literal header resolved and the run input's text as sent", got)
 	}
 
+	// The same key names in another part of a task's input are data: an
+	// HTTP body's own "bundles" and "secretKey" come from run input.
+	exec = run("body_keys", `{"name":"wfrun_http","taskReferenceName":"post","type":"SIMPLE","inputParameters":{
+	  "http_request":{"uri":"`+target.URL+`/keys","method":"POST",
+	    "body":{"bundles":"${workflow.input.b}","secretKey":"${workflow.input.k}","auth":{"secret":"${workflow.input.s}"}}}}}`,
+		`{"b":"bundle-list-1","k":"key-name-2","s":"not-an-auth-3"}`)
+	mu.Lock()
+	got = captured.String()
+	mu.Unlock()
+	if !strings.Contains(exec, `"status":"COMPLETED"`) || !strings.Contains(got, "bundle-list-1") || !strings.Contains(got, "key-name-2") {
+		t.Errorf("body_keys: %s\ncaptured %q", exec, got)
+	}
+
 	// auth.secret from run input: refused.
 	exec = run("auth_name", `{"name":"wfrun_http","taskReferenceName":"get","type":"SIMPLE","inputParameters":{
 	  "http_request":{"uri":"`+target.URL+`/auth","method":"GET",
@@ -134,6 +147,15 @@ func TestWorkerRunDataChoosesNoSecret(t *testing.T) {
 		`{"tokenName":"db-pass"}`)
 	if !strings.Contains(exec, `"status":"FAILED"`) || !strings.Contains(exec, "auth.secret names a secret") {
 		t.Errorf("auth_name: %s", exec)
+	}
+
+	// The whole request from run input, its auth in other letter cases (the
+	// HTTP executor matches those keys in any case): refused too.
+	exec = run("auth_case", `{"name":"wfrun_http","taskReferenceName":"get","type":"SIMPLE","inputParameters":{
+	  "http_request":"${workflow.input.req}"}}`,
+		`{"req":{"uri":"`+target.URL+`/case","method":"GET","Auth":{"type":"bearer","Secret":"db-pass"}}}`)
+	if !strings.Contains(exec, `"status":"FAILED"`) || !strings.Contains(exec, "names a secret") {
+		t.Errorf("auth_case: %s", exec)
 	}
 
 	// UPDATE_SECRET's secretKey from run input: refused, the store untouched.

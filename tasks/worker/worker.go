@@ -317,7 +317,7 @@ func (w *Worker) resolve(ctx context.Context, rs *runsecrets.Run, kind string, t
 	if err != nil {
 		return nil, err
 	}
-	marked, err := markLiteral(v, tpl, hasTpl, "inputData", "")
+	marked, err := markLiteral(kind, v, tpl, hasTpl, "inputData", nil)
 	if err != nil {
 		return nil, err
 	}
@@ -387,18 +387,41 @@ func definitionInput(raw json.RawMessage) (tpl any, hasTpl bool, err error) {
 	return wt.InputParameters, true, nil
 }
 
-// secretNameField reports whether key k (under parent) names a secret a
-// task reads or writes: auth.secret (HTTP), secretKey (UPDATE_SECRET),
-// bundles (EXEC).
-func secretNameField(parent, k string) bool {
-	return k == "secretKey" || k == "bundles" || (parent == "auth" && k == "secret")
+// secretNameField reports whether the member at keys (the object keys from
+// the input's top; "[]" for an array element) names a secret a task of kind
+// reads or writes, where its executor looks for it and as it matches keys:
+// HTTP's auth.secret at the top or under http_request (encoding/json
+// matches those keys in any case), UPDATE_SECRET's _secrets.secretKey
+// (exact keys), EXEC's bundles (any case). Elsewhere, or in another kind's
+// input, the same keys are data no executor reads a secret by.
+func secretNameField(kind string, keys []string) bool {
+	fold := func(want ...string) bool {
+		if len(keys) != len(want) {
+			return false
+		}
+		for i, w := range want {
+			if !strings.EqualFold(keys[i], w) {
+				return false
+			}
+		}
+		return true
+	}
+	switch kind {
+	case tasks.TypeHTTP:
+		return fold("auth", "secret") || fold("http_request", "auth", "secret")
+	case tasks.TypeUpdateSecret:
+		return len(keys) == 2 && keys[0] == "_secrets" && keys[1] == "secretKey"
+	case tasks.TypeExec:
+		return fold("bundles")
+	}
+	return false
 }
 
 // markLiteral returns v ready for interpolate: every `${` escaped, and every
 // `$<` escaped too unless the string is the definition's literal string at
 // the same place (tpl). It refuses a secret's name that is not literal in
 // the definition, and a `$<…>` it cannot tell from run data.
-func markLiteral(v, tpl any, hasTpl bool, path, parent string) (any, error) {
+func markLiteral(kind string, v, tpl any, hasTpl bool, path string, keys []string) (any, error) {
 	switch x := v.(type) {
 	case string:
 		ts, isStr := tpl.(string)
@@ -423,7 +446,8 @@ func markLiteral(v, tpl any, hasTpl bool, path, parent string) (any, error) {
 			if tm != nil {
 				tc = tm[k]
 			}
-			if secretNameField(parent, k) && c != nil {
+			ck := append(keys[:len(keys):len(keys)], k)
+			if secretNameField(kind, ck) && c != nil {
 				if !hasTpl {
 					return nil, fmt.Errorf("%s names a secret but the poll carries no workflowTask to check it is written in the task definition: refused", cp)
 				}
@@ -431,7 +455,7 @@ func markLiteral(v, tpl any, hasTpl bool, path, parent string) (any, error) {
 					return nil, fmt.Errorf("%s names a secret: it must be written literally in the task definition's inputParameters, not come from run data", cp)
 				}
 			}
-			m, err := markLiteral(c, tc, hasTpl, cp, k)
+			m, err := markLiteral(kind, c, tc, hasTpl, cp, ck)
 			if err != nil {
 				return nil, err
 			}
@@ -446,7 +470,7 @@ func markLiteral(v, tpl any, hasTpl bool, path, parent string) (any, error) {
 			if i < len(ta) {
 				tc = ta[i]
 			}
-			m, err := markLiteral(c, tc, hasTpl, fmt.Sprintf("%s[%d]", path, i), parent)
+			m, err := markLiteral(kind, c, tc, hasTpl, fmt.Sprintf("%s[%d]", path, i), append(keys[:len(keys):len(keys)], "[]"))
 			if err != nil {
 				return nil, err
 			}
