@@ -6,15 +6,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/wfrun/wfrun/engine"
-	"github.com/wfrun/wfrun/engine/runstore"
-	"github.com/wfrun/wfrun/internal/redistest"
 	"github.com/wfrun/wfrun/interpolate"
 	"github.com/wfrun/wfrun/store"
 	"github.com/wfrun/wfrun/store/memory"
@@ -38,25 +35,6 @@ const (
 // edit on memory, bolt and a real redis-server; an untouched run resumes;
 // a head without a seal resumes only on WithUnsealedHeads.
 func TestStoredRunHeadIsAuthenticated(t *testing.T) {
-	stores := map[string]func(t *testing.T) runstore.Store{
-		"memory": func(t *testing.T) runstore.Store { return runstore.NewMemory() },
-		"bolt": func(t *testing.T) runstore.Store {
-			s, err := runstore.OpenBolt(filepath.Join(t.TempDir(), "runs.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			return s
-		},
-		"redis": func(t *testing.T) runstore.Store {
-			s, err := runstore.OpenRedis("redis://" + redistest.Start(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			return s
-		},
-	}
 	attackHash := sha256.Sum256([]byte(headAttackDef))
 	widen := func(s *storedRun) {
 		s.doc["principal"] = json.RawMessage(`{"name":"ci","scopes":["*"]}`)
@@ -80,9 +58,9 @@ func TestStoredRunHeadIsAuthenticated(t *testing.T) {
 		{"seal stripped", func(s, _ *storedRun) { delete(s.doc, "headSeal") }, true},
 		{"seal stripped, scopes widened", func(s, _ *storedRun) { delete(s.doc, "headSeal"); widen(s) }, true},
 	}
-	for name, mk := range stores {
+	for name, mk := range visibleStores(t) {
 		t.Run(name, func(t *testing.T) {
-			rs := mk(t)
+			rs := mk()
 			secrets := memory.New()
 			ctx := context.Background()
 			for k, v := range map[string]string{"public_token": "public-token-5521", "deploy_key": deployKey} {

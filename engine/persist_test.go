@@ -13,7 +13,6 @@ import (
 
 	"github.com/wfrun/wfrun/engine"
 	"github.com/wfrun/wfrun/engine/runstore"
-	"github.com/wfrun/wfrun/internal/redistest"
 	"github.com/wfrun/wfrun/interpolate"
 	"github.com/wfrun/wfrun/store/seal"
 )
@@ -36,26 +35,11 @@ const persistDef = `{"name":"persist","tasks":[
 // Engine over the same store: completed tasks are not run again, sealed
 // `_secrets` come back in clear for the next task, nothing is stored in clear.
 func TestInterruptAndResumeOnStores(t *testing.T) {
-	stores := map[string]func(t *testing.T) runstore.Store{
-		"bolt": func(t *testing.T) runstore.Store {
-			s, err := runstore.OpenBolt(filepath.Join(t.TempDir(), "runs.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
-		},
-		"redis": func(t *testing.T) runstore.Store {
-			s, err := runstore.OpenRedis("redis://" + redistest.Start(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			return s
-		},
-	}
+	stores := visibleStores(t)
+	delete(stores, "memory") // a memory store is not another process's
 	for name, mk := range stores {
 		t.Run(name, func(t *testing.T) {
-			rs := mk(t)
+			rs := mk()
 			var issued, used atomic.Int64
 			var sawKey atomic.Value
 			newEngine := func(k *seal.Keyring, events func(engine.Event)) *engine.Engine {

@@ -119,6 +119,8 @@ func visibleEngine(t *testing.T, rs runstore.Store, release <-chan struct{}) *en
 	return e
 }
 
+// visibleStores makes a run store of each kind: memory, bolt, and a real
+// redis-server.
 func visibleStores(t *testing.T) map[string]func() runstore.Store {
 	return map[string]func() runstore.Store{
 		"memory": func() runstore.Store { return runstore.NewMemory() },
