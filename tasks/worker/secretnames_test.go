@@ -140,6 +140,20 @@ func TestWorkerRunDataChoosesNoSecret(t *testing.T) {
 		t.Errorf("body_keys: %s\ncaptured %q", exec, got)
 	}
 
+	// A definition string mixing the server's ${…} and the worker's $<…>:
+	// the definition's reference resolves, the one run input brought is
+	// sent as text.
+	exec = run("mixed", `{"name":"wfrun_http","taskReferenceName":"post","type":"SIMPLE","inputParameters":{
+	  "http_request":{"uri":"`+target.URL+`/mixed","method":"GET",
+	    "headers":{"Authorization":"Bearer $<workflow.secrets.notes-token> for ${workflow.input.who}"}}}}`,
+		`{"who":"$<workflow.secrets.db-pass>"}`)
+	mu.Lock()
+	got = captured.String()
+	mu.Unlock()
+	if !strings.Contains(exec, `"status":"COMPLETED"`) || !strings.Contains(got, "/mixed Bearer public-token-abc for $<workflow.secrets.db-pass>") {
+		t.Errorf("mixed: %s\ncaptured %q", exec, got)
+	}
+
 	// auth.secret from run input: refused.
 	exec = run("auth_name", `{"name":"wfrun_http","taskReferenceName":"get","type":"SIMPLE","inputParameters":{
 	  "http_request":{"uri":"`+target.URL+`/auth","method":"GET",

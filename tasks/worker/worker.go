@@ -433,7 +433,12 @@ func markLiteral(kind string, v, tpl any, hasTpl bool, path string, keys []strin
 				return nil, fmt.Errorf("%s holds $<…> but the poll carries no workflowTask: the worker cannot tell the definition's text from run data, and resolves no secret", path)
 			}
 			if isStr && strings.Contains(ts, "$<") {
-				return nil, fmt.Errorf("%s: $<…> resolves only in a string the task definition writes literally (no ${…} in it)", path)
+				// The definition mixes ${…} and $<…>: its $<…> parts resolve
+				// if the polled string aligns with it one way only.
+				if m, ok := mixedLiteral(x, ts); ok {
+					return m, nil
+				}
+				return nil, fmt.Errorf("%s: $<…> resolves only where the polled text aligns with the task definition's string in one way", path)
 			}
 		}
 		return strings.ReplaceAll(strings.ReplaceAll(x, "${", "$${"), "$<", "$$<"), nil
