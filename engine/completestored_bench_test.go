@@ -58,7 +58,9 @@ func startWaiting(b *testing.B, e *engine.Engine, n int) (id, taskID string, seq
 // runstore.TaskReader, as every store was read before), look=task reads
 // the run's head and the attempt's record. ns/op is mostly the wait
 // between looks (20 ms first); B/op and allocs/op show what a completion
-// costs, including the one whole-run read that finds the task.
+// costs, including the read that finds the task: its record alone, found
+// through the seq its id carries (tasklook.go), on look=task; the run
+// whole on look=run.
 //
 // BenchmarkCompleteTaskStored/look-only is the look alone
 // (attemptEnded), on the same runs.

@@ -844,23 +844,12 @@ func (e *Engine) storeUpdate(ctx context.Context, runID, status string, output j
 	if progress {
 		status = TaskInProgress
 	}
-	doc, archived, err := e.runs.Load(ctx, runID)
+	runStatus, found, archived, err := e.updatedTask(ctx, runID, taskID, match)
 	if err != nil {
 		return "", "", 0, err
 	}
-	var d runDoc
-	if err := json.Unmarshal(doc, &d); err != nil {
-		return "", "", 0, fmt.Errorf("run %s: damaged document: %w", runID, err)
-	}
-	if archived || (d.Status != StatusRunning && d.Status != StatusPaused) {
-		return "", "", 0, fmt.Errorf("%w: run %s is %s", ErrNotRunning, runID, d.Status)
-	}
-	var found *taskDoc
-	for i := range d.Tasks {
-		t := &d.Tasks[i]
-		if match(t) {
-			found = t
-		}
+	if archived || (runStatus != StatusRunning && runStatus != StatusPaused) {
+		return "", "", 0, fmt.Errorf("%w: run %s is %s", ErrNotRunning, runID, runStatus)
 	}
 	if found == nil {
 		return "", "", 0, fmt.Errorf("%w: run %s has no %s yet", ErrNotWaiting, runID, what)
@@ -961,6 +950,42 @@ func (e *Engine) storeUpdate(ctx context.Context, runID, status string, output j
 		e.signalStored(ctx, runID)
 	}
 	return found.ReferenceTaskName, found.TaskID, found.Seq, nil
+}
+
+// updatedTask is the status of run runID and the latest record match
+// accepts (nil: none), for storeUpdate: the record of attempt taskID
+// alone when its id says where it is (lookTask), else the run read whole.
+func (e *Engine) updatedTask(ctx context.Context, runID, taskID string, match func(*taskDoc) bool) (status string, found *taskDoc, archived bool, err error) {
+	if taskID != "" {
+		head, task, archived, ok, err := e.lookTask(ctx, runID, taskID)
+		if err != nil {
+			return "", nil, false, err
+		}
+		if ok && !archived { // an archived run's status: read whole below
+			var t taskDoc
+			if err := json.Unmarshal(task, &t); err != nil {
+				return "", nil, false, fmt.Errorf("run %s: damaged task record %s: %w", runID, taskID, err)
+			}
+			if !match(&t) {
+				return docStatus(head), nil, false, nil
+			}
+			return docStatus(head), &t, false, nil
+		}
+	}
+	doc, archived, err := e.runs.Load(ctx, runID)
+	if err != nil {
+		return "", nil, false, err
+	}
+	var d runDoc
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return "", nil, false, fmt.Errorf("run %s: damaged document: %w", runID, err)
+	}
+	for i := range d.Tasks {
+		if t := &d.Tasks[i]; match(t) {
+			found = t
+		}
+	}
+	return d.Status, found, archived, nil
 }
 
 // workerTask reports whether record t is a SIMPLE task handed to remote

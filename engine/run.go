@@ -607,7 +607,7 @@ func (r *runState) addTaskLocked(t *taskRecord) {
 			t.TaskID = r.takeKeptIDLocked(t.Ref) // rerun.go
 		}
 		if t.TaskID == "" {
-			t.TaskID = newID()
+			t.TaskID = taskIDAt(t.Seq) // tasklook.go
 		}
 	}
 	t.BaseRef = baseRef(t.Ref)

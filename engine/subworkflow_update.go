@@ -9,6 +9,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/wfrun/wfrun/engine/runstore"
 )
 
 // A SUB_WORKFLOW task completed from outside. Conductor's updateTask takes
@@ -84,6 +88,12 @@ func (u *subUpdate) check(found *taskDoc, status string, own func(id string) boo
 // IN_PROGRESS naming none) may be named again, as Conductor's updateTask
 // sets any subWorkflowId and the task then follows that child.
 func (e *Engine) ownChild(ctx context.Context, parent, taskID, id string) bool {
+	if tr, ok := e.runs.(runstore.TaskReader); ok {
+		// The child's head alone: its parent members are there.
+		if head, _, archived, err := tr.LoadTask(ctx, id, 0); err == nil && !archived {
+			return gjson.GetBytes(head, "parentWorkflowId").Str == parent && gjson.GetBytes(head, "parentWorkflowTaskId").Str == taskID
+		}
+	}
 	doc, _, err := e.runs.Load(ctx, id)
 	if err != nil {
 		return false

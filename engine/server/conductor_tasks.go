@@ -426,11 +426,10 @@ func (s *Server) awaitQueuedRef(r *http.Request, runID, ref string) (string, boo
 // awaitsUpdate: task record t is a system task waiting for its completion
 // from outside (a WAIT, a HUMAN, an asyncComplete HTTP or EVENT), which
 // Conductor's updateTask takes by task id as it takes a worker's answer.
-func awaitsUpdate(t map[string]any) bool {
-	waiting, _ := t["awaitingCompletion"].(bool)
-	switch t["taskType"] {
+func awaitsUpdate(t engine.TaskState) bool {
+	switch t.Type {
 	case engine.TypeWait, engine.TypeHuman, tasks.TypeHTTP, engine.TypeEvent:
-		return waiting
+		return t.Awaiting
 	}
 	return false
 }
@@ -447,12 +446,11 @@ func (e *missingScopeError) Error() string { return "missing scope " + e.scope }
 // needs (POST /api/tasks/{workflowId}/{ref}/{status}): workflows:manage of
 // the run's workflow, or having started the run. A caller who may not
 // read the run is told the task is unknown.
-func (s *Server) mayUpdate(ctx context.Context, p store.Principal, runID string, t map[string]any) error {
+func (s *Server) mayUpdate(ctx context.Context, p store.Principal, runID string, t engine.TaskState) error {
 	if s.auth == nil {
 		return nil
 	}
-	typ, _ := t["taskType"].(string)
-	if name, _ := t["taskDefName"].(string); s.conductor.eng.TaskKind(typ, name) == engine.KindWorker {
+	if name := t.DefName; s.conductor.eng.TaskKind(t.Type, name) == engine.KindWorker {
 		if !p.Satisfies(ScopePollPrefix + name) {
 			// The answer does not name the task of a run the caller
 			// may not read.
@@ -466,7 +464,7 @@ func (s *Server) mayUpdate(ctx context.Context, p store.Principal, runID string,
 	}
 	switch ok, readable, missing := mayRunAs(p, needManage, wfType, owner); {
 	case !readable:
-		return fmt.Errorf("%w: %v", ErrUnknownTask, t["taskId"])
+		return fmt.Errorf("%w: %v", ErrUnknownTask, t.TaskID)
 	case !ok:
 		return &missingScopeError{scope: missing}
 	}
@@ -494,44 +492,39 @@ func (s *Server) forwardUpdate(r *http.Request, res taskResult, p store.Principa
 	if runID == "" {
 		return "", "", fmt.Errorf("%w: %s", ErrUnknownTask, res.TaskID)
 	}
-	doc, err := s.execution(r.Context(), runID)
+	// The attempt's record, not the run (engine.StoredAttempt): an
+	// answer costs the same in a run of ten tasks or of thousands.
+	st, err := c.eng.StoredAttempt(r.Context(), runID, res.TaskID)
 	if err != nil {
-		return "", "", fmt.Errorf("%w: %s (run %s: %v)", ErrUnknownTask, res.TaskID, runID, err)
+		return "", "", fmt.Errorf("%w: %s (run %s: %v)", ErrUnknownTask, res.TaskID, runID, s.masker.MaskString(err.Error()))
 	}
-	task := taskOf(doc, res.TaskID)
-	if parent, _ := doc["parentWorkflowId"].(string); task == nil && parent != "" && doc["parentWorkflowTaskId"] == res.TaskID {
+	if !st.Found && st.ParentID != "" && st.ParentTaskID == res.TaskID {
 		// The SUB_WORKFLOW task of the run's parent, named with its
 		// child's id: Conductor's updateTask finds a task by its id,
 		// whatever run the update names.
-		if pdoc, err := s.execution(r.Context(), parent); err == nil {
-			if task = taskOf(pdoc, res.TaskID); task != nil {
-				runID, doc = parent, pdoc
-				res.WorkflowInstanceID = parent
-			}
+		if pst, err := c.eng.StoredAttempt(r.Context(), st.ParentID, res.TaskID); err == nil && pst.Found {
+			runID, st = st.ParentID, pst
+			res.WorkflowInstanceID = runID
 		}
 	}
-	if other := s.conductor.tasks.runOf(res.TaskID); task == nil && other != "" && other != runID {
+	if other := c.tasks.runOf(res.TaskID); !st.Found && other != "" && other != runID {
 		// A task of another run this process knows (a child's task named
 		// with its parent's id): found by its id, as Conductor finds it.
-		if odoc, err := s.execution(r.Context(), other); err == nil {
-			if task = taskOf(odoc, res.TaskID); task != nil {
-				runID, doc = other, odoc
-				res.WorkflowInstanceID = other
-			}
+		if ost, err := c.eng.StoredAttempt(r.Context(), other, res.TaskID); err == nil && ost.Found {
+			runID, st = other, ost
+			res.WorkflowInstanceID = other
 		}
 	}
-	if task == nil {
+	if !st.Found {
 		return "", "", fmt.Errorf("%w: %s", ErrUnknownTask, res.TaskID)
 	}
-	name, _ = task["taskDefName"].(string)
-	domain, _ = task["domain"].(string)
+	task := st.Task
+	name, domain = task.DefName, task.Domain
 	if err := s.mayUpdate(r.Context(), p, runID, task); err != nil {
 		return "", "", err
 	}
-	status, _ := task["status"].(string)
-	wfStatus, _ := doc["status"].(string)
-	if (status != engine.TaskScheduled && status != engine.TaskInProgress) || (wfStatus != engine.StatusRunning && wfStatus != engine.StatusPaused) {
-		return "", "", fmt.Errorf("%w: task %s is %s", errTaskEnded, res.TaskID, status)
+	if !task.Open() || (st.RunStatus != engine.StatusRunning && st.RunStatus != engine.StatusPaused) {
+		return "", "", fmt.Errorf("%w: task %s is %s", errTaskEnded, res.TaskID, task.Status)
 	}
 	c.mu.Lock()
 	local := c.active[runID] != nil
@@ -540,7 +533,7 @@ func (s *Server) forwardUpdate(r *http.Request, res taskResult, p store.Principa
 	// A restart here that handed its run to the process executing the
 	// run's parent (engine.Executes is false) is not local.
 	if local && c.eng.Executes(runID) {
-		if awaitsUpdate(task) || task["taskType"] == engine.TypeSubWorkflow {
+		if awaitsUpdate(task) || task.Type == engine.TypeSubWorkflow {
 			// A task waiting for an external completion, or a SUB_WORKFLOW
 			// task (its child runs on), answered by its id as Conductor's
 			// updateTask takes it.
@@ -563,7 +556,7 @@ func (s *Server) forwardUpdate(r *http.Request, res taskResult, p store.Principa
 		}
 		return name, domain, nil
 	}
-	if task["taskType"] == engine.TypeSubWorkflow {
+	if task.Type == engine.TypeSubWorkflow {
 		// Stored in the run store, where the executing process takes it.
 		return name, domain, s.completeWaitingByID(r, runID, res)
 	}
@@ -613,18 +606,6 @@ func completionOf(taskID, status string, output json.RawMessage, res workerResul
 	c := engine.Completion{TaskID: taskID, Status: status, Output: output}
 	c.Reason, c.EmptyReason = res.reasonText()
 	return c
-}
-
-// taskOf is the record of task id in run view doc (nil: none).
-func taskOf(doc map[string]any, id string) map[string]any {
-	var task map[string]any
-	list, _ := doc["tasks"].([]any)
-	for _, it := range list {
-		if t, _ := it.(map[string]any); t != nil && t["taskId"] == id {
-			task = t
-		}
-	}
-	return task
 }
 
 // completeWaitingByID completes (or fails) a WAIT or HUMAN task this
@@ -681,12 +662,13 @@ func (s *Server) awaitTaskEnded(r *http.Request, runID, taskID string) error {
 	tick := time.NewTicker(signalTick)
 	defer tick.Stop()
 	for {
-		doc, err := s.execution(r.Context(), runID)
+		// The attempt's record, not the run (engine.StoredAttempt).
+		st, err := s.conductor.eng.StoredAttempt(r.Context(), runID, taskID)
 		if err != nil {
 			return err
 		}
-		if ended, err := s.taskEnded(r.Context(), runID, doc, engine.Signalled{RunID: runID, TaskID: taskID}); err != nil || ended {
-			return err
+		if terminalStatus(st.RunStatus) || !st.Found || !st.Task.Open() {
+			return nil
 		}
 		if f := s.conductor.endWait.Load(); f != nil {
 			(*f)()

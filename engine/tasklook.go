@@ -1,0 +1,191 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/wfrun/wfrun/engine/runstore"
+)
+
+// An answer to a task by its id — a worker's update that reaches a serve
+// process other than the one executing the run, `wfrun task complete
+// --task-id`, a poll of a task another process offered — names a run and
+// an attempt, not the attempt's record. Reading the run whole to find the
+// record costs what the run holds: a run of n tasks answered that way
+// costs O(n²). So a task id carries the seq of its record (taskIDAt): the
+// one record is read (runstore.TaskReader) and believed only when it is
+// the attempt's, its taskId and seq those asked for. Anything else — an id
+// made by an earlier wfrun, or before its record had a seq (a case checked
+// before it is mapped), an id a rerun kept for a record of another seq, a
+// store that reads runs whole only — reads the run whole, as before.
+//
+// The seq is not hidden (it is in the record, which the API shows) and
+// not trusted (the record read must carry the id); the id keeps 90 random
+// bits besides.
+
+// taskIDAt returns a new random UUID-shaped id (version 4) for the record
+// at seq: its first 32 bits are seq XOR its last 32.
+func taskIDAt(seq int) string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	binary.BigEndian.PutUint32(b[0:4], uint32(seq)^binary.BigEndian.Uint32(b[12:16]))
+	return uuidString(b)
+}
+
+// seqHint is the seq taskIDAt put in id (false: id is not UUID-shaped, or
+// carries no seq above 0).
+func seqHint(id string) (int, bool) {
+	if len(id) != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' {
+		return 0, false
+	}
+	var hi, lo [4]byte
+	if _, err := hex.Decode(hi[:], []byte(id[0:8])); err != nil {
+		return 0, false
+	}
+	if _, err := hex.Decode(lo[:], []byte(id[28:36])); err != nil {
+		return 0, false
+	}
+	seq := binary.BigEndian.Uint32(hi[:]) ^ binary.BigEndian.Uint32(lo[:])
+	if seq == 0 || seq > 1<<31-1 {
+		return 0, false
+	}
+	return int(seq), true
+}
+
+// lookTask reads run runID's head and the record of attempt taskID
+// through the seq its id carries. ok false: the store cannot say by one
+// record (the caller reads the run whole); archived: the run is archived
+// (head and task nil). A run the store does not hold is
+// runstore.ErrNotFound.
+func (e *Engine) lookTask(ctx context.Context, runID, taskID string) (head, task []byte, archived, ok bool, err error) {
+	tr, isReader := e.runs.(runstore.TaskReader)
+	seq, hinted := seqHint(taskID)
+	if !isReader || !hinted {
+		return nil, nil, false, false, nil
+	}
+	head, task, archived, err = tr.LoadTask(ctx, runID, seq)
+	if err != nil || archived {
+		return nil, nil, archived, err == nil, err
+	}
+	if id := gjson.GetBytes(task, "taskId"); id.Type != gjson.String || id.Str != taskID {
+		return nil, nil, false, false, nil
+	}
+	if n := gjson.GetBytes(task, "seq"); n.Type != gjson.Number || n.Raw != itoa(seq) {
+		return nil, nil, false, false, nil
+	}
+	return head, task, false, true, nil
+}
+
+// TaskAttemptWaiting reports whether the attempt with task id taskID of
+// run runID still waits for a worker, as the run store holds it: the run
+// is RUNNING or PAUSED and the attempt SCHEDULED or IN_PROGRESS. A run
+// that is not stored (or no longer holds the attempt) is not waiting. A
+// server sharing its task queue with other processes asks before handing
+// out a task of a run another process executes: a run terminated, timed
+// out or failed elsewhere leaves no task for a worker. It reads the
+// attempt's record, not the run (lookTask).
+func (e *Engine) TaskAttemptWaiting(ctx context.Context, runID, taskID string) (bool, error) {
+	head, task, archived, ok, err := e.lookTask(ctx, runID, taskID)
+	if errors.Is(err, runstore.ErrNotFound) || archived {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if ok {
+		if st := docStatus(head); st != StatusRunning && st != StatusPaused {
+			return false, nil
+		}
+		st := gjson.GetBytes(task, "status").Str
+		return st == TaskScheduled || st == TaskInProgress, nil
+	}
+	doc, _, err := e.runs.Load(ctx, runID)
+	if errors.Is(err, runstore.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var d struct {
+		Status string `json:"status"`
+		Tasks  []struct {
+			TaskID string `json:"taskId"`
+			Status string `json:"status"`
+		} `json:"tasks"`
+	}
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return false, fmt.Errorf("run %s: damaged document: %w", runID, err)
+	}
+	if d.Status != StatusRunning && d.Status != StatusPaused {
+		return false, nil
+	}
+	for _, t := range d.Tasks {
+		if t.TaskID == taskID {
+			return t.Status == TaskScheduled || t.Status == TaskInProgress, nil
+		}
+	}
+	return false, nil
+}
+
+// AttemptState is what the run store holds of an attempt and its run.
+type AttemptState struct {
+	// RunStatus is the run's status; ParentID and ParentTaskID its
+	// parent's id and the parent's SUB_WORKFLOW task id, for a child.
+	RunStatus, ParentID, ParentTaskID string
+	// Task is the attempt's record, when Found.
+	Task  TaskState
+	Found bool
+}
+
+// StoredAttempt is run runID's AttemptState for attempt taskID, as
+// StoredState reads it, from the attempt's record alone where its id
+// says where it is (lookTask): a look that costs the same in a run of
+// ten tasks or of thousands.
+func (e *Engine) StoredAttempt(ctx context.Context, runID, taskID string) (AttemptState, error) {
+	e.visibleNow(runID)
+	head, task, archived, ok, err := e.lookTask(ctx, runID, taskID)
+	if err != nil {
+		return AttemptState{}, err
+	}
+	if ok && !archived {
+		st := AttemptState{RunStatus: docStatus(head), Task: taskStateOf(gjson.ParseBytes(task)), Found: true}
+		st.ParentID, st.ParentTaskID = gjson.GetBytes(head, "parentWorkflowId").Str, gjson.GetBytes(head, "parentWorkflowTaskId").Str
+		return st, nil
+	}
+	doc, _, err := e.runs.Load(ctx, runID)
+	if err != nil {
+		return AttemptState{}, err
+	}
+	if !gjson.ValidBytes(doc) {
+		return AttemptState{}, fmt.Errorf("run %s: damaged document", runID)
+	}
+	var st AttemptState
+	gjson.ParseBytes(doc).ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "status":
+			st.RunStatus = v.Str
+		case "parentWorkflowId":
+			st.ParentID = v.Str
+		case "parentWorkflowTaskId":
+			st.ParentTaskID = v.Str
+		case "tasks":
+			v.ForEach(func(_, tv gjson.Result) bool {
+				if tv.Get("taskId").Str == taskID {
+					st.Task, st.Found = taskStateOf(tv), true
+				}
+				return true
+			})
+		}
+		return true
+	})
+	return st, nil
+}
