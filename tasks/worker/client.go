@@ -177,10 +177,19 @@ func (w *Worker) report(ctx context.Context, t polledTask, rs *runsecrets.Run, r
 	default:
 		status = string(tasks.FailedTerminal)
 	}
-	body, _ := json.Marshal(map[string]any{
-		"workflowInstanceId": t.WorkflowInstanceID, "taskId": t.TaskID, "workerId": w.cfg.WorkerID,
-		"status": status, "outputData": out, "reasonForIncompletion": reason,
-	})
+	report := func(status string, out any, reason string) ([]byte, error) {
+		return json.Marshal(map[string]any{
+			"workflowInstanceId": t.WorkflowInstanceID, "taskId": t.TaskID, "workerId": w.cfg.WorkerID,
+			"status": status, "outputData": out, "reasonForIncompletion": reason,
+		})
+	}
+	body, err := report(status, out, reason)
+	if err != nil {
+		// Never an empty body: the task fails, saying why (the error
+		// itself may quote the output, and is not sent).
+		status = string(tasks.FailedTerminal)
+		body, _ = report(status, map[string]any{}, "wfrun worker: the task's output could not be encoded as JSON")
+	}
 	// The task's own deadline may have passed; the report gets its own.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
