@@ -57,15 +57,8 @@ func (e *Engine) State(ctx context.Context, id string) (RunState, error) {
 // unwritten in-flight record).
 func (e *Engine) StoredState(ctx context.Context, id string) (RunState, error) {
 	e.visibleNow(id)
-	doc, _, err := e.runs.Load(ctx, id)
-	if err != nil {
-		return RunState{}, err
-	}
-	if !gjson.ValidBytes(doc) {
-		return RunState{}, fmt.Errorf("run %s: damaged document", id)
-	}
 	var st RunState
-	gjson.ParseBytes(doc).ForEach(func(k, v gjson.Result) bool {
+	err := e.readStored(ctx, id, func(k, v gjson.Result) {
 		switch k.Str {
 		case "status":
 			st.Status = v.Str
@@ -75,9 +68,28 @@ func (e *Engine) StoredState(ctx context.Context, id string) (RunState, error) {
 				return true
 			})
 		}
+	})
+	if err != nil {
+		return RunState{}, err
+	}
+	return st, nil
+}
+
+// readStored reads run id whole and calls member with each of its
+// members.
+func (e *Engine) readStored(ctx context.Context, id string, member func(k, v gjson.Result)) error {
+	doc, _, err := e.runs.Load(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !gjson.ValidBytes(doc) {
+		return fmt.Errorf("run %s: damaged document", id)
+	}
+	gjson.ParseBytes(doc).ForEach(func(k, v gjson.Result) bool {
+		member(k, v)
 		return true
 	})
-	return st, nil
+	return nil
 }
 
 // ExecutedElsewhere reports whether another live process executes run id:

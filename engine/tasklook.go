@@ -5,9 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"fmt"
 
 	"github.com/tidwall/gjson"
 
@@ -94,46 +92,14 @@ func (e *Engine) lookTask(ctx context.Context, runID, taskID string) (head, task
 // out or failed elsewhere leaves no task for a worker. It reads the
 // attempt's record, not the run (lookTask).
 func (e *Engine) TaskAttemptWaiting(ctx context.Context, runID, taskID string) (bool, error) {
-	head, task, archived, ok, err := e.lookTask(ctx, runID, taskID)
-	if errors.Is(err, runstore.ErrNotFound) || archived {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	if ok {
-		if st := docStatus(head); st != StatusRunning && st != StatusPaused {
-			return false, nil
-		}
-		st := gjson.GetBytes(task, "status").Str
-		return st == TaskScheduled || st == TaskInProgress, nil
-	}
-	doc, _, err := e.runs.Load(ctx, runID)
+	st, err := e.StoredAttempt(ctx, runID, taskID)
 	if errors.Is(err, runstore.ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	var d struct {
-		Status string `json:"status"`
-		Tasks  []struct {
-			TaskID string `json:"taskId"`
-			Status string `json:"status"`
-		} `json:"tasks"`
-	}
-	if err := json.Unmarshal(doc, &d); err != nil {
-		return false, fmt.Errorf("run %s: damaged document: %w", runID, err)
-	}
-	if d.Status != StatusRunning && d.Status != StatusPaused {
-		return false, nil
-	}
-	for _, t := range d.Tasks {
-		if t.TaskID == taskID {
-			return t.Status == TaskScheduled || t.Status == TaskInProgress, nil
-		}
-	}
-	return false, nil
+	return (st.RunStatus == StatusRunning || st.RunStatus == StatusPaused) && st.Found && st.Task.Open(), nil
 }
 
 // AttemptState is what the run store holds of an attempt and its run.
@@ -161,15 +127,8 @@ func (e *Engine) StoredAttempt(ctx context.Context, runID, taskID string) (Attem
 		st.ParentID, st.ParentTaskID = gjson.GetBytes(head, "parentWorkflowId").Str, gjson.GetBytes(head, "parentWorkflowTaskId").Str
 		return st, nil
 	}
-	doc, _, err := e.runs.Load(ctx, runID)
-	if err != nil {
-		return AttemptState{}, err
-	}
-	if !gjson.ValidBytes(doc) {
-		return AttemptState{}, fmt.Errorf("run %s: damaged document", runID)
-	}
 	var st AttemptState
-	gjson.ParseBytes(doc).ForEach(func(k, v gjson.Result) bool {
+	err = e.readStored(ctx, runID, func(k, v gjson.Result) {
 		switch k.Str {
 		case "status":
 			st.RunStatus = v.Str
@@ -185,7 +144,6 @@ func (e *Engine) StoredAttempt(ctx context.Context, runID, taskID string) (Attem
 				return true
 			})
 		}
-		return true
 	})
-	return st, nil
+	return st, err
 }
