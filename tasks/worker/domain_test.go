@@ -11,12 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wfrun/wfrun/engine"
-	"github.com/wfrun/wfrun/engine/runstore"
-	"github.com/wfrun/wfrun/engine/server"
 	"github.com/wfrun/wfrun/internal/testkit"
-	"github.com/wfrun/wfrun/store/memory"
-	"github.com/wfrun/wfrun/tasks"
 	"github.com/wfrun/wfrun/tasks/worker"
 )
 
@@ -30,13 +25,7 @@ func TestWorkerPollsItsDomain(t *testing.T) {
 		_, _ = w.Write([]byte(`{"ok":true}`))
 	}))
 	defer target.Close()
-	srv, err := server.New(memory.New(), server.WithLogger(slog.New(slog.DiscardHandler)),
-		server.WithConductor(t.TempDir(), engine.WithRunStore(runstore.NewMemory()), engine.WithRegistry(tasks.NewDefaultRegistry())))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	defer hs.Close()
+	hs := serveForWorkers(t)
 	def := `{"name":"domain_http","version":1,"schemaVersion":2,"tasks":[
 	  {"name":"wfrun_http","taskReferenceName":"call","type":"SIMPLE","inputParameters":{
 	    "http_request":{"uri":"` + target.URL + `","method":"GET"}}}]}`

@@ -12,30 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wfrun/wfrun/engine"
-	"github.com/wfrun/wfrun/engine/runstore"
-	"github.com/wfrun/wfrun/engine/server"
 	"github.com/wfrun/wfrun/internal/testkit"
 	"github.com/wfrun/wfrun/store"
 	"github.com/wfrun/wfrun/store/memory"
 	"github.com/wfrun/wfrun/tasks"
 	"github.com/wfrun/wfrun/tasks/worker"
 )
-
-// serve starts wfrun serve (no secrets of its own) and returns its URL and
-// run store.
-func serve(t *testing.T) (string, runstore.Store) {
-	t.Helper()
-	runs := runstore.NewMemory()
-	srv, err := server.New(memory.New(), server.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
-		server.WithConductor(t.TempDir(), engine.WithRunStore(runs), engine.WithRegistry(tasks.NewDefaultRegistry())))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(hs.Close)
-	return hs.URL, runs
-}
 
 func waitDone(t *testing.T, base, id string) string {
 	t.Helper()
@@ -61,7 +43,7 @@ func TestWorkerConcurrencyLimit(t *testing.T) {
 		_, _ = io.WriteString(w, `{}`)
 	}))
 	defer target.Close()
-	base, _ := serve(t)
+	base := serveForWorkers(t).URL
 	w, err := worker.New(worker.Config{Server: base, Tasks: map[string]string{"slow_http": "HTTP"},
 		Concurrency: 3, PollTimeout: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
@@ -98,7 +80,8 @@ func TestWorkerConcurrencyLimit(t *testing.T) {
 // references only.
 func TestWorkerUpdateSecret(t *testing.T) {
 	const newValue = "rotated-token-AB12CD34"
-	base, runs := serve(t)
+	sv := serveForWorkers(t)
+	base, runs := sv.URL, sv.Runs
 	secrets := memory.New()
 	w, err := worker.New(worker.Config{Server: base, Tasks: map[string]string{"wfrun_rotate": tasks.TypeUpdateSecret},
 		Secrets: store.NewRunView(secrets, store.LocalPrincipal, "", ""), PollTimeout: 100 * time.Millisecond,

@@ -2,7 +2,6 @@ package worker_test
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,13 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wfrun/wfrun/engine"
-	"github.com/wfrun/wfrun/engine/runstore"
-	"github.com/wfrun/wfrun/engine/server"
 	"github.com/wfrun/wfrun/internal/testkit"
-	"github.com/wfrun/wfrun/interpolate"
 	"github.com/wfrun/wfrun/store"
-	"github.com/wfrun/wfrun/store/memory"
 	"github.com/wfrun/wfrun/tasks"
 	"github.com/wfrun/wfrun/tasks/worker"
 )
@@ -44,28 +38,9 @@ func TestWorkerRunDataChoosesNoSecret(t *testing.T) {
 	}))
 	defer target.Close()
 
-	serverSecrets := memory.New()
-	runs := runstore.NewMemory()
-	srv, err := server.New(serverSecrets,
-		server.WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))),
-		server.WithConductor(t.TempDir(),
-			engine.WithRunStore(runs), engine.WithRegistry(tasks.NewDefaultRegistry()),
-			engine.WithSecrets(func(p engine.Principal, project, env string) interpolate.SecretSource {
-				return store.NewRunView(serverSecrets, store.Principal{Name: p.Name, Scopes: p.Scopes}, project, env)
-			})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	defer hs.Close()
-
-	workerSecrets := memory.New()
-	for name, val := range map[string]string{"db-pass": secret, "notes-token": "public-token-abc"} {
-		v, _ := json.Marshal(val)
-		if _, err := workerSecrets.Put(context.Background(), &store.Secret{Name: name, Value: v}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	sv := serveForWorkers(t)
+	hs := sv
+	workerSecrets := secretsHolding(t, map[string]string{"db-pass": secret, "notes-token": "public-token-abc"})
 	workerLogs := &testkit.SyncBuffer{}
 	w, err := worker.New(worker.Config{
 		Server: hs.URL, Tasks: map[string]string{"wfrun_http": "HTTP", "wfrun_rotate": tasks.TypeUpdateSecret},

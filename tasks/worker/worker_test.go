@@ -11,14 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wfrun/wfrun/engine"
-	"github.com/wfrun/wfrun/engine/runstore"
-	"github.com/wfrun/wfrun/engine/server"
 	"github.com/wfrun/wfrun/internal/testkit"
-	"github.com/wfrun/wfrun/interpolate"
 	"github.com/wfrun/wfrun/store"
-	"github.com/wfrun/wfrun/store/memory"
-	"github.com/wfrun/wfrun/tasks"
 	"github.com/wfrun/wfrun/tasks/worker"
 )
 
@@ -39,28 +33,12 @@ func TestWorkerResolvesOnlyItsOwnSecrets(t *testing.T) {
 	defer target.Close()
 
 	// The server side: its own (empty) secret store and run store.
-	serverSecrets := memory.New()
-	runs := runstore.NewMemory()
-	serverLogs := &testkit.SyncBuffer{}
-	srv, err := server.New(serverSecrets,
-		server.WithLogger(slog.New(slog.NewJSONHandler(serverLogs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
-		server.WithConductor(t.TempDir(),
-			engine.WithRunStore(runs), engine.WithRegistry(tasks.NewDefaultRegistry()),
-			engine.WithSecrets(func(p engine.Principal, project, env string) interpolate.SecretSource {
-				return store.NewRunView(serverSecrets, store.Principal{Name: p.Name, Scopes: p.Scopes}, project, env)
-			})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	defer hs.Close()
+	sv := serveForWorkers(t)
+	serverSecrets, runs, serverLogs := sv.Secrets, sv.Runs, sv.Logs
+	hs := sv
 
 	// The worker side: the only store that holds x.
-	workerSecrets := memory.New()
-	v, _ := json.Marshal(value)
-	if _, err := workerSecrets.Put(context.Background(), &store.Secret{Name: "x", Value: v}); err != nil {
-		t.Fatal(err)
-	}
+	workerSecrets := secretsHolding(t, map[string]string{"x": value})
 	workerLogs := &testkit.SyncBuffer{}
 	w, err := worker.New(worker.Config{
 		Server: hs.URL, Tasks: map[string]string{"wfrun_http": "HTTP"},
