@@ -42,7 +42,12 @@ type runHead struct {
 	Principal            Principal `json:"principal"`
 	Project              string    `json:"project,omitempty"`
 	Environment          string    `json:"environment,omitempty"`
-	NextSeq              int       `json:"nextSeq"`
+	// RecordSeals says that every task record of the run carries its
+	// recordSeal (recordseal.go): attested with the members above, so it
+	// is not dropped from a run whose records are sealed. A run an earlier
+	// wfrun stored has none, until its next write seals every record.
+	RecordSeals bool `json:"recordSeals,omitempty"`
+	NextSeq     int  `json:"nextSeq"`
 	// RunLogLength is how many entries the run's log holds (runlog.go):
 	// the journal of the values it registered and how far its mocks got,
 	// appended to rather than rewritten with each write.
@@ -185,7 +190,11 @@ func appendHeadStatic(b []byte, h *runHead) []byte {
 	}
 	b = append(b, '}')
 	b = appendOptStr(b, "project", h.Project)
-	return appendOptStr(b, "environment", h.Environment)
+	b = appendOptStr(b, "environment", h.Environment)
+	if h.RecordSeals {
+		b = append(b, `,"recordSeals":true`...)
+	}
+	return b
 }
 
 // appendHeadCounts appends nextSeq, runLogLength, runLogSeal and headSeal.
@@ -247,7 +256,7 @@ func encodeRunHead(h *runHead) []byte {
 
 // runHeadSize is a capacity hint for an encoded head.
 func runHeadSize(h *runHead) int {
-	n := 340 + len(h.WorkflowType) + len(h.CorrelationID) + len(h.ReasonForIncompletion) + len(h.DefinitionPath) +
+	n := 360 + len(h.WorkflowType) + len(h.CorrelationID) + len(h.ReasonForIncompletion) + len(h.DefinitionPath) +
 		len(h.Principal.Name) + len(h.Project) + len(h.Environment) + len(h.RunLogSeal) + len(h.HeadSeal) + len(h.SealedInput) + len(h.RerunTask) + len(h.ReopenFailure) + len(h.FailureOf) + len(h.RestartedFailures) + len(h.IdempotencyKey)
 	for k, v := range h.TaskToDomain {
 		n += len(k) + len(v) + 6
@@ -281,17 +290,19 @@ type headStatic struct {
 	principal              string
 	scopes                 []string
 	project, environment   string
+	recordSeals            bool
 }
 
 func staticOf(h *runHead) headStatic {
 	return headStatic{h.ParentWorkflowID, h.ParentWorkflowTaskID, h.SchemaVersion, h.MaskedFields, h.DefinitionHash,
-		h.DefinitionPath, h.Principal.Name, h.Principal.Scopes, h.Project, h.Environment}
+		h.DefinitionPath, h.Principal.Name, h.Principal.Scopes, h.Project, h.Environment, h.RecordSeals}
 }
 
 func (a *headStatic) equal(b *headStatic) bool {
 	return a.parentID == b.parentID && a.parentTaskID == b.parentTaskID && a.schemaVersion == b.schemaVersion &&
 		slices.Equal(a.maskedFields, b.maskedFields) && a.defHash == b.defHash && a.defPath == b.defPath &&
-		a.principal == b.principal && slices.Equal(a.scopes, b.scopes) && a.project == b.project && a.environment == b.environment
+		a.principal == b.principal && slices.Equal(a.scopes, b.scopes) && a.project == b.project && a.environment == b.environment &&
+		a.recordSeals == b.recordSeals
 }
 
 // encodeHeadLocked is encodeRunHead(&r.doc.runHead), reusing what headCache
@@ -503,6 +514,17 @@ func (r *runState) changeLocked(full bool) (_ *runstore.Change, err error) {
 			r.log.pending = slices.Concat(entries, r.log.pending)
 		}
 	}()
+	if !r.doc.RecordSeals {
+		// The run's first write, or the first of a run an earlier wfrun
+		// stored: every record is written, sealed (recordseal.go), and
+		// the head says so from this write on.
+		r.doc.RecordSeals = true
+		for _, t := range r.tasks {
+			if !t.forgotten {
+				r.reencodeLocked(t)
+			}
+		}
+	}
 	head, err := r.encodeHeadLocked()
 	if err != nil {
 		return nil, err
@@ -642,8 +664,12 @@ func (r *runState) reencodeLocked(t *taskRecord) {
 }
 
 func (r *runState) encodeTask(t *taskRecord) ([]byte, error) {
-	b := appendTaskHead(r.scratchLocked(taskHeadSize(t, r.id)+len(t.inStored)+len(t.outStored)+32), t, r.id)
+	b := appendTaskHead(r.scratchLocked(taskHeadSize(t, r.id)+len(t.inStored)+len(t.outStored)+32+recordSealSize), t, r.id)
 	b = appendMember(b, "inputData", t.inStored)
 	b = appendMember(b, "outputData", t.outStored)
-	return r.exactLocked(append(b, '}')), nil
+	b, err := r.sealRecord(b, t.Seq) // recordseal.go
+	if err != nil {
+		return nil, err
+	}
+	return r.exactLocked(b), nil
 }

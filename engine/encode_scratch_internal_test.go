@@ -1,15 +1,27 @@
 package engine
 
 import (
+	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/wfrun/wfrun/runsecrets"
+	"github.com/wfrun/wfrun/store/seal"
 )
 
 // TestEncodeBufferNeverAliased: what changeLocked hands to the store never
 // shares its array with the run's encoding buffer (the next encoding would
 // overwrite it), small records and large ones alike.
 func TestEncodeBufferNeverAliased(t *testing.T) {
-	r := &runState{id: "run-1"}
+	ring, err := seal.NewKeyring(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec, err := runsecrets.New("run-1", nil, ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &runState{id: "run-1", sec: sec}
 	for _, size := range []int{10, 3000, maxScratch + 1, 10, 2 * maxScratch} {
 		rec := &taskRecord{TaskID: "t", Ref: "r", Status: TaskCompleted, outStored: []byte(`{"v":"` + strings.Repeat("x", size) + `"}`)}
 		r.mu.Lock()

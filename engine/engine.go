@@ -603,8 +603,11 @@ func (e *Engine) load(ctx context.Context, id string, allowArchived bool, parent
 }
 
 // loadDoc rebuilds the in-memory state of a persisted run.
-func (e *Engine) loadDoc(ctx context.Context, id string, _ []byte, d *runDoc, parent *runsecrets.Run) (*runState, error) {
+func (e *Engine) loadDoc(ctx context.Context, id string, doc []byte, d *runDoc, parent *runsecrets.Run) (*runState, error) {
 	if err := e.checkHead(id, d); err != nil { // headseal.go
+		return nil, err
+	}
+	if err := e.checkRecords(id, doc, d); err != nil { // recordseal.go
 		return nil, err
 	}
 	def, err := e.parseStored(d.WorkflowDefinition) // subworkflow.go
@@ -980,6 +983,9 @@ func (e *Engine) updatedTask(ctx context.Context, runID, taskID string, match fu
 	if err := json.Unmarshal(doc, &d); err != nil {
 		return "", nil, false, fmt.Errorf("run %s: damaged document: %w", runID, err)
 	}
+	if err := e.checkStoredDoc(runID, doc, &d, archived); err != nil { // recordseal.go
+		return "", nil, false, err
+	}
 	for i := range d.Tasks {
 		if t := &d.Tasks[i]; match(t) {
 			found = t
@@ -1042,6 +1048,7 @@ func (e *Engine) Show(ctx context.Context, id string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	doc = stripRecordSeals(doc) // the store's bookkeeping (recordseal.go)
 	// With its task definitions (taskdefview.go), its copies masked
 	// (headview.go).
 	if masked, err := e.showRunHead(ctx, id, doc, archived); err == nil {

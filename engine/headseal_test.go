@@ -124,6 +124,9 @@ func TestStoredRunHeadIsAuthenticated(t *testing.T) {
 					resume := func(opts ...engine.Option) (*engine.Result, error) {
 						e := newEngine(opts...)
 						if _, err := e.CompleteTask(ctx, id, "approve", "", json.RawMessage(`{}`)); err != nil {
+							if errors.Is(err, engine.ErrHeadNotAuthentic) {
+								return nil, err // refused already: nothing stored
+							}
 							t.Fatal(err)
 						}
 						return e.Resume(ctx, id)

@@ -71,6 +71,9 @@ func (e *Engine) ended(ctx context.Context, er *endedRun) (*endedRun, error) {
 	if err := e.checkHead(id, &er.d); err != nil {
 		return nil, err
 	}
+	if err := e.checkRecords(id, er.doc, &er.d); err != nil { // recordseal.go
+		return nil, err
+	}
 	return er, nil
 }
 

@@ -549,6 +549,10 @@ func (r *runState) archive(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Its records as archived, sealed again (recordseal.go).
+	if archived, err = resealRecords(archived, r.sec); err != nil {
+		return err
+	}
 	sctx := newPersistCtx(ctx, persistDeadline)
 	defer sctx.stop()
 	if err := r.e.runs.Archive(sctx, r.id, archived, sum); err != nil {

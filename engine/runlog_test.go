@@ -125,6 +125,9 @@ func resumeLogRun(t *testing.T, rs runstore.Store, id string, opts ...engine.Opt
 	t.Helper()
 	e := logEngine(t, rs, nil, opts...)
 	if _, err := e.CompleteTask(context.Background(), id, "approve", "", json.RawMessage(`{}`)); err != nil {
+		if errors.Is(err, engine.ErrHeadNotAuthentic) {
+			return nil, err // a run that does not verify takes no completion
+		}
 		t.Fatal(err)
 	}
 	return e.Resume(context.Background(), id)

@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/tidwall/gjson"
 
@@ -80,6 +82,10 @@ func (e *Engine) lookTask(ctx context.Context, runID, taskID string) (head, task
 	if n := gjson.GetBytes(task, "seq"); n.Type != gjson.Number || n.Raw != itoa(seq) {
 		return nil, nil, false, false, nil
 	}
+	// Authenticated, not believed (recordseal.go).
+	if err := e.checkStoredTask(runID, head, task); err != nil {
+		return nil, nil, false, false, err
+	}
 	return head, task, false, true, nil
 }
 
@@ -127,8 +133,19 @@ func (e *Engine) StoredAttempt(ctx context.Context, runID, taskID string) (Attem
 		st.ParentID, st.ParentTaskID = gjson.GetBytes(head, "parentWorkflowId").Str, gjson.GetBytes(head, "parentWorkflowTaskId").Str
 		return st, nil
 	}
+	doc, archived, err := e.runs.Load(ctx, runID)
+	if err != nil {
+		return AttemptState{}, err
+	}
+	var d runDoc
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return AttemptState{}, fmt.Errorf("run %s: damaged document: %w", runID, err)
+	}
+	if err := e.checkStoredDoc(runID, doc, &d, archived); err != nil {
+		return AttemptState{}, err
+	}
 	var st AttemptState
-	err = e.readStored(ctx, runID, func(k, v gjson.Result) {
+	err = eachMember(runID, doc, func(k, v gjson.Result) {
 		switch k.Str {
 		case "status":
 			st.RunStatus = v.Str

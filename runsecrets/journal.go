@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // SealedPrefix starts every sealed string this package stores: the sealed
@@ -176,14 +177,49 @@ func (r *Run) openAAD(prefix, s, ptr string, aad []byte) ([]byte, error) {
 // storage holds in clear but must not be changed, such as the members of
 // a run's head that say what the run may read.
 func (r *Run) Attest(ptr string, data []byte) (string, error) {
-	return r.sealAAD(AttestPrefix, nil, ptr, r.attestAAD(ptr, data))
+	b, err := r.AppendAttest(nil, ptr, data)
+	return string(b), err
 }
+
+// AppendAttest appends Attest(ptr, data) to dst (data may be dst itself:
+// it is read before dst grows). Its buffers are reused, so an attestation
+// per record written costs no allocation of its own.
+func (r *Run) AppendAttest(dst []byte, ptr string, data []byte) ([]byte, error) {
+	bp := attestBufs.Get().(*[]byte)
+	aad := r.appendAttestAAD((*bp)[:0], ptr, data)
+	n := len(aad)
+	// The ciphertext (id, nonce, tag) goes after the associated data, in
+	// the same buffer: they do not overlap.
+	buf, err := r.ring.AppendSeal(aad, nil, aad[:n:n])
+	if err == nil {
+		dst = base64.StdEncoding.AppendEncode(append(dst, AttestPrefix...), buf[n:])
+	} else {
+		err = fmt.Errorf("seal %s: %w", ptr, err)
+	}
+	if cap(buf) <= maxAttestBuf {
+		*bp = buf[:0]
+		attestBufs.Put(bp)
+	}
+	return dst, err
+}
+
+// attestBufs holds buffers for AppendAttest; one larger than maxAttestBuf
+// (a record holding a large output) is not kept.
+var attestBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+const maxAttestBuf = 64 << 10
 
 // Verify checks an Attest text stored at ptr against data: anything else
 // (another run, another place, other bytes, another keyring) is an error
 // wrapping ErrSealed that names ptr only.
 func (r *Run) Verify(attestation, ptr string, data []byte) error {
-	plain, err := r.openAAD(AttestPrefix, attestation, ptr, r.attestAAD(ptr, data))
+	bp := attestBufs.Get().(*[]byte)
+	aad := r.appendAttestAAD((*bp)[:0], ptr, data)
+	plain, err := r.openAAD(AttestPrefix, attestation, ptr, aad)
+	if cap(aad) <= maxAttestBuf {
+		*bp = aad[:0]
+		attestBufs.Put(bp)
+	}
 	if err == nil && len(plain) != 0 {
 		err = fmt.Errorf("%s: %w: not an attestation", ptr, ErrSealed)
 	}
@@ -192,8 +228,7 @@ func (r *Run) Verify(attestation, ptr string, data []byte) error {
 
 // attestAAD starts with a NUL, which no run id (nor so Seal's data)
 // starts with: an attestation is never a seal's.
-func (r *Run) attestAAD(ptr string, data []byte) []byte {
-	aad := make([]byte, 0, len(attestTag)+len(r.id)+len(ptr)+len(data)+2)
+func (r *Run) appendAttestAAD(aad []byte, ptr string, data []byte) []byte {
 	aad = append(append(append(append(aad, attestTag...), r.id...), '|'), ptr...)
 	return append(append(aad, '|'), data...)
 }

@@ -118,17 +118,26 @@ func (k *Keyring) KeyID() string { return k.primary.id }
 
 // Seal encrypts plaintext under the primary key, binding aad.
 func (k *Keyring) Seal(plaintext, aad []byte) ([]byte, error) {
+	return k.AppendSeal(make([]byte, 0, 2+len(k.primary.id)+nonceSize+len(plaintext)+k.primary.aead.Overhead()), plaintext, aad)
+}
+
+// AppendSeal is Seal appending the ciphertext to dst, whose spare capacity
+// must not overlap plaintext or aad: a caller that seals often (an
+// attestation per record written) reuses its buffers.
+func (k *Keyring) AppendSeal(dst, plaintext, aad []byte) ([]byte, error) {
 	id := k.primary.id
-	out := make([]byte, 0, 2+len(id)+nonceSize+len(plaintext)+k.primary.aead.Overhead())
-	out = append(out, formatV1, byte(len(id)))
-	out = append(out, id...)
-	nonce := make([]byte, nonceSize)
+	dst = append(dst, formatV1, byte(len(id)))
+	dst = append(dst, id...)
+	n := len(dst)
+	dst = append(dst, zeroNonce[:]...)
+	nonce := dst[n : n+nonceSize]
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, fmt.Errorf("seal: random nonce: %w", err)
 	}
-	out = append(out, nonce...)
-	return k.primary.aead.Seal(out, nonce, plaintext, aad), nil
+	return k.primary.aead.Seal(dst, nonce, plaintext, aad), nil
 }
+
+var zeroNonce [nonceSize]byte
 
 // Open decrypts a ciphertext made by Seal with the same aad.
 func (k *Keyring) Open(ciphertext, aad []byte) ([]byte, error) {

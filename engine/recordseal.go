@@ -1,0 +1,239 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/wfrun/wfrun/runsecrets"
+)
+
+// A stored task record says how far the run got: a task COMPLETED with its
+// output, FAILED, waiting. Someone who can write the run store (a Redis
+// several hosts share) could mark an approval given, or a task done with an
+// output of their choosing, and the process that resumes the run would go
+// on from there. So each record this wfrun writes ends with recordSeal: an
+// attestation (runsecrets.Run.Attest, bound to the run and to the record's
+// seq) of the record's bytes before it. A run is resumed, restarted,
+// retried or taken over only if every record verifies (checkRecords): an
+// edited record, one moved to another seq or another run, or one whose
+// seal was stripped is refused with one line naming it.
+//
+// The head says whether its records are sealed (RecordSeals, attested by
+// the head's own seal, so it cannot be dropped): a run an earlier wfrun
+// stored has unsealed records, believed as before, and its first write
+// here seals every record. Archiving rewrites records (`_secrets` values
+// become "***"): the archive seals them again (resealRecords), so a
+// restart or retry of an archived run checks them too.
+//
+// Not detected (SECURITY.md): a record put back to an earlier write of
+// itself, or removed (the task then runs again); the run's variables,
+// input, output and status (head members not attested).
+
+// ErrRecordNotAuthentic: a stored task record does not verify.
+var ErrRecordNotAuthentic = errors.New("stored task record is not authentic")
+
+// recordSealMember is the last member of every sealed task record; its
+// value, an attestation, holds no quote or backslash.
+const recordSealMember = `,"recordSeal":"`
+
+// recordSealSize bounds what the member adds to a record (capacity hint).
+const recordSealSize = 96
+
+// recordPointer is where the attestation of the record at seq is bound.
+func recordPointer(seq int64) string { return "/tasks/" + strconv.FormatInt(seq, 10) + "/recordSeal" }
+
+// sealRecord closes b, an encoded task record still open (no closing
+// brace), with its recordSeal. Callers hold r.mu.
+func (r *runState) sealRecord(b []byte, seq int) ([]byte, error) {
+	n := len(b)
+	b, err := r.sec.AppendAttest(append(b, recordSealMember...), recordPointer(int64(seq)), b[:n])
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '"', '}'), nil
+}
+
+// splitRecordSeal returns the bytes a record's seal attests and the seal
+// (ok false: raw does not end with a recordSeal member).
+func splitRecordSeal(raw []byte) (body []byte, seal string, ok bool) {
+	if !bytes.HasSuffix(raw, []byte(`"}`)) {
+		return nil, "", false
+	}
+	i := bytes.LastIndex(raw, []byte(recordSealMember))
+	if i < 0 {
+		return nil, "", false
+	}
+	s := raw[i+len(recordSealMember) : len(raw)-2]
+	if bytes.ContainsAny(s, "\"\\") {
+		return nil, "", false
+	}
+	return raw[:i], string(s), true
+}
+
+// eachRecord calls fn with each task record of doc, a run document, as a
+// slice of doc (not a copy), and t, its parsed form; it returns where the
+// tasks array starts and ends in doc (ok false: doc has none, or it could
+// not be placed).
+func eachRecord(doc []byte, fn func(raw []byte, t gjson.Result) bool) (start, end int, ok bool) {
+	tasks := gjson.GetBytes(doc, "tasks")
+	start, end = tasks.Index, tasks.Index+len(tasks.Raw)
+	if !tasks.IsArray() || start <= 0 || end > len(doc) || doc[start] != '[' || doc[end-1] != ']' {
+		return 0, 0, false
+	}
+	placed := true
+	tasks.ForEach(func(_, t gjson.Result) bool {
+		i, j := t.Index, t.Index+len(t.Raw)
+		if i <= start || j >= end || doc[i] != t.Raw[0] || doc[j-1] != t.Raw[len(t.Raw)-1] {
+			placed = false
+			return false
+		}
+		return fn(doc[i:j], t)
+	})
+	return start, end, placed
+}
+
+// checkRecords verifies every task record of doc, run id's stored
+// document (d decoded from it), when its head says they are sealed.
+func (e *Engine) checkRecords(id string, doc []byte, d *runDoc) error {
+	if !d.RecordSeals {
+		return nil
+	}
+	sec, err := runsecrets.New(id, nil, e.keyring)
+	if err != nil {
+		return err
+	}
+	var bad error
+	if _, _, ok := eachRecord(doc, func(raw []byte, t gjson.Result) bool {
+		bad = recordError(sec, id, raw, t)
+		return bad == nil
+	}); !ok && bad == nil && gjson.GetBytes(doc, "tasks").Exists() {
+		bad = fmt.Errorf("%w: run %s: its task records cannot be read", ErrRecordNotAuthentic, id)
+	}
+	return bad
+}
+
+// recordError is why task record t of run id does not verify (nil: it
+// does).
+func recordError(sec *runsecrets.Run, id string, raw []byte, t gjson.Result) error {
+	seq := t.Get("seq")
+	body, seal, ok := splitRecordSeal(raw)
+	switch {
+	case seq.Type != gjson.Number:
+		return fmt.Errorf("%w: run %s: a task record has no seq", ErrRecordNotAuthentic, id)
+	case !ok:
+		return fmt.Errorf("%w: run %s: task record %d (%q) carries no seal", ErrRecordNotAuthentic, id, seq.Int(), t.Get("referenceTaskName").Str)
+	}
+	if err := sec.Verify(seal, recordPointer(seq.Int()), body); err != nil {
+		return fmt.Errorf("%w: run %s: task record %d (%q) does not verify (edited, moved from another place or run, or sealed with another keyring): %v",
+			ErrRecordNotAuthentic, id, seq.Int(), t.Get("referenceTaskName").Str, err)
+	}
+	return nil
+}
+
+// checkStoredTask authenticates what a look at one attempt read (lookTask):
+// the run's head, as checkHead does but for its definition, which the look
+// does not read, and the attempt's record when the head says records are
+// sealed.
+func (e *Engine) checkStoredTask(id string, head, task []byte) error {
+	var h runDoc
+	if err := json.Unmarshal(head, &h); err != nil {
+		return fmt.Errorf("run %s: damaged head: %w", id, err)
+	}
+	if err := e.verifyHeadSeal(id, &h); err != nil {
+		return err
+	}
+	if !h.RecordSeals {
+		return nil
+	}
+	sec, err := runsecrets.New(id, nil, e.keyring)
+	if err != nil {
+		return err
+	}
+	return recordError(sec, id, task, gjson.ParseBytes(task))
+}
+
+// checkStoredDoc authenticates run id's stored document, read whole by a
+// look at one attempt (d decoded from doc): its head and records, as a
+// resume checks them. An archived run is not checked: nothing is taken
+// from it but that it ended.
+func (e *Engine) checkStoredDoc(id string, doc []byte, d *runDoc, archived bool) error {
+	if archived {
+		return nil
+	}
+	if err := e.checkHead(id, d); err != nil {
+		return err
+	}
+	return e.checkRecords(id, doc, d)
+}
+
+// resealRecords seals again each task record of doc, a run document whose
+// records were rewritten after they were sealed (an archive's `_secrets`
+// values made "***"): a record without a seal is left as it is.
+func resealRecords(doc []byte, sec *runsecrets.Run) ([]byte, error) {
+	if !bytes.Contains(doc, []byte(recordSealMember)) {
+		return doc, nil
+	}
+	var out []byte
+	var err error
+	n := 0
+	_, end, ok := eachRecord(doc, func(raw []byte, t gjson.Result) bool {
+		if out == nil {
+			out = append(make([]byte, 0, len(doc)+64), doc[:t.Index]...)
+		} else {
+			out = append(out, ',')
+		}
+		n++
+		body, _, sealed := splitRecordSeal(raw)
+		seq := t.Get("seq")
+		if !sealed || seq.Type != gjson.Number {
+			out = append(out, raw...)
+			return true
+		}
+		out, err = sec.AppendAttest(append(append(out, body...), recordSealMember...), recordPointer(seq.Int()), body)
+		out = append(out, '"', '}')
+		return err == nil
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case !ok:
+		return nil, errors.New("reseal task records: cannot place them")
+	case n == 0:
+		return doc, nil
+	}
+	return append(out, doc[end-1:]...), nil
+}
+
+// stripRecordSeals removes the recordSeal member of each task record of
+// doc, a stored run document: a view shows Conductor's Task, not the
+// store's bookkeeping.
+func stripRecordSeals(doc []byte) []byte {
+	if !bytes.Contains(doc, []byte(recordSealMember)) {
+		return doc
+	}
+	var out []byte
+	n := 0
+	_, end, ok := eachRecord(doc, func(raw []byte, t gjson.Result) bool {
+		if out == nil {
+			out = append(make([]byte, 0, len(doc)), doc[:t.Index]...)
+		} else {
+			out = append(out, ',')
+		}
+		n++
+		if body, _, sealed := splitRecordSeal(raw); sealed {
+			out = append(append(out, body...), '}')
+		} else {
+			out = append(out, raw...)
+		}
+		return true
+	})
+	if !ok || n == 0 {
+		return doc
+	}
+	return append(out, doc[end-1:]...)
+}

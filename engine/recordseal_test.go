@@ -1,0 +1,212 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/interpolate"
+	"github.com/wfrun/wfrun/store"
+	"github.com/wfrun/wfrun/store/memory"
+)
+
+// storedRecords is run s's stored task records, as stored.
+func storedRecords(t *testing.T, s *storedRun) []string {
+	t.Helper()
+	var raws []json.RawMessage
+	if err := json.Unmarshal(s.doc["tasks"], &raws); err != nil {
+		t.Fatal(err)
+	}
+	out := make([]string, len(raws))
+	for i, r := range raws {
+		out[i] = string(r)
+	}
+	return out
+}
+
+// setRecords puts records back into s, byte for byte.
+func setRecords(s *storedRun, records []string) {
+	s.doc["tasks"] = json.RawMessage("[" + strings.Join(records, ",") + "]")
+}
+
+// unsealed is record raw without its recordSeal member.
+func unsealed(raw string) string {
+	if i := strings.LastIndex(raw, `,"recordSeal":"`); i > 0 {
+		return raw[:i] + "}"
+	}
+	return raw
+}
+
+// A stored task record says how far a run got. Someone who can write the
+// run store marks the approval a run waits for as given: the process that
+// resumes the run refuses it, naming the record, and the task after the
+// approval never gets its secret. So for a record whose seal was
+// stripped, one from another run, and a head that no longer says its
+// records are sealed. An untouched run resumes; a run an earlier wfrun
+// stored (no record sealed) resumes and its next write seals them. On
+// memory, bolt and a real redis-server.
+func TestStoredTaskRecordsAreAuthenticated(t *testing.T) {
+	approved := func(raw string) string {
+		return strings.Replace(raw, `"status":"IN_PROGRESS"`, `"status":"COMPLETED"`, 1)
+	}
+	cases := []struct {
+		name string
+		edit func(t *testing.T, s, other *storedRun)
+		// approve: the approval is given through the API before the
+		// resume; legacy: an earlier wfrun's run (WithUnsealedHeads).
+		approve, legacy bool
+		want            error
+	}{
+		{"untouched", func(*testing.T, *storedRun, *storedRun) {}, true, false, nil},
+		{"approval forged", func(t *testing.T, s, _ *storedRun) {
+			r := storedRecords(t, s)
+			r[0] = approved(r[0])
+			setRecords(s, r)
+		}, false, false, engine.ErrRecordNotAuthentic},
+		{"approval forged, seal stripped", func(t *testing.T, s, _ *storedRun) {
+			r := storedRecords(t, s)
+			r[0] = unsealed(approved(r[0]))
+			setRecords(s, r)
+		}, false, false, engine.ErrRecordNotAuthentic},
+		{"record of another run", func(t *testing.T, s, other *storedRun) {
+			r, o := storedRecords(t, s), storedRecords(t, other)
+			r[0] = o[0]
+			setRecords(s, r)
+		}, true, false, engine.ErrRecordNotAuthentic},
+		{"head says unsealed, approval forged", func(t *testing.T, s, _ *storedRun) {
+			delete(s.doc, "recordSeals")
+			r := storedRecords(t, s)
+			r[0] = unsealed(approved(r[0]))
+			setRecords(s, r)
+		}, false, false, engine.ErrHeadNotAuthentic},
+		{"an earlier wfrun's run", func(t *testing.T, s, _ *storedRun) {
+			delete(s.doc, "recordSeals")
+			delete(s.doc, "headSeal")
+			r := storedRecords(t, s)
+			for i := range r {
+				r[i] = unsealed(r[i])
+			}
+			setRecords(s, r)
+		}, true, true, nil},
+	}
+	for name, mk := range visibleStores(t) {
+		t.Run(name, func(t *testing.T) {
+			rs := mk()
+			secrets := memory.New()
+			ctx := context.Background()
+			if _, err := secrets.Put(ctx, &store.Secret{Name: "public_token", Value: json.RawMessage(`"public-token-5521"`)}); err != nil {
+				t.Fatal(err)
+			}
+			var mu sync.Mutex
+			calls := 0
+			newEngine := func(opts ...engine.Option) *engine.Engine {
+				e, err := engine.New(append([]engine.Option{engine.WithRunStore(rs), engine.WithKeyring(keyring(t, 1)),
+					engine.WithPollInterval(5 * time.Millisecond),
+					engine.WithSecrets(func(p engine.Principal, project, env string) interpolate.SecretSource {
+						return store.NewRunView(secrets, store.Principal{Name: p.Name, Scopes: p.Scopes}, project, env)
+					}),
+					engine.WithWorker("capture", func(_ context.Context, in json.RawMessage) (json.RawMessage, error) {
+						mu.Lock()
+						calls++
+						mu.Unlock()
+						return json.RawMessage(`{"ok":true}`), nil
+					})}, opts...)...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return e
+			}
+			start := func(id string) {
+				t.Helper()
+				ctx, cancel := context.WithCancel(ctx)
+				defer cancel()
+				e := newEngine(engine.WithEvents(func(ev engine.Event) {
+					if ev.Kind == engine.EventWaiting {
+						cancel()
+					}
+				}))
+				d, err := e.Parse([]byte(headDef))
+				if err != nil {
+					t.Fatal(err)
+				}
+				res, err := e.Start(ctx, d, nil, engine.WithRunID(id),
+					engine.AsPrincipal(engine.Principal{Name: "ci", Scopes: []string{"secrets:get:public_token"}}))
+				if !errors.Is(err, engine.ErrInterrupted) || res.Status != engine.StatusRunning {
+					t.Fatalf("want interrupted, got %v %+v", err, res)
+				}
+			}
+			start("rec-other")
+			other := loadStoredRun(t, rs, "rec-other")
+			for i, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					id := "rec-" + string(rune('a'+i))
+					start(id)
+					s := loadStoredRun(t, rs, id)
+					if r := storedRecords(t, s); len(r) != 1 || !strings.Contains(r[0], `"referenceTaskName":"approve"`) ||
+						!strings.Contains(r[0], `,"recordSeal":"wfrun-attest:v1:`) || string(s.doc["recordSeals"]) != "true" {
+						t.Fatalf("stored run: records %v, recordSeals %s", r, s.doc["recordSeals"])
+					}
+					c.edit(t, s, other)
+					s.restoreWith(t, rs, id, s.log)
+					mu.Lock()
+					calls = 0
+					mu.Unlock()
+					var opts []engine.Option
+					if c.legacy {
+						opts = append(opts, engine.WithUnsealedHeads())
+					}
+					e := newEngine(opts...)
+					if c.approve {
+						// A completion of a run that does not verify is
+						// refused too.
+						if _, err := e.CompleteTask(ctx, id, "approve", "", json.RawMessage(`{}`)); (err == nil) != (c.want == nil) ||
+							(c.want != nil && !errors.Is(err, c.want)) {
+							t.Fatalf("completion: %v", err)
+						}
+					}
+					res, err := e.Resume(ctx, id)
+					mu.Lock()
+					n := calls
+					mu.Unlock()
+					if c.want == nil {
+						if err != nil || res.Status != engine.StatusCompleted || n != 1 {
+							t.Fatalf("resumed: %v %+v, the worker called %d times", err, res, n)
+						}
+						// Archived: its records were written sealed, and
+						// sealed again as archived.
+						raw, archived, err := rs.Load(ctx, id)
+						if err != nil || !archived || strings.Count(string(raw), `,"recordSeal":"wfrun-attest:v1:`) != 2 ||
+							!strings.Contains(string(raw), `"recordSeals":true`) {
+							t.Fatalf("archived run: %v %v %s", archived, err, raw)
+						}
+						// A view shows Conductor's records, without the seals.
+						view, err := e.Show(ctx, id)
+						if err != nil || strings.Contains(string(view), "recordSeal\"") {
+							t.Fatalf("view: %v %s", err, view)
+						}
+						// The archived run is rerun from its last task,
+						// its approval kept: its records verify.
+						use := gjson.GetBytes(raw, `tasks.#(referenceTaskName=="use").taskId`).Str
+						if res, err := e.Rerun(ctx, id, use); err != nil || res.Status != engine.StatusCompleted {
+							t.Fatalf("rerun of the archived run: %v %+v", err, res)
+						}
+						return
+					}
+					if !errors.Is(err, c.want) || !strings.Contains(err.Error(), id) || strings.Contains(err.Error(), "\n") {
+						t.Fatalf("an edited run resumed, or a bad error: %v %+v", err, res)
+					}
+					if n != 0 {
+						t.Fatalf("the edited run called the worker %d times", n)
+					}
+				})
+			}
+		})
+	}
+}
