@@ -1048,7 +1048,6 @@ func (e *Engine) Show(ctx context.Context, id string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	doc = stripRecordSeals(doc) // the store's bookkeeping (recordseal.go)
 	// With its task definitions (taskdefview.go), its copies masked
 	// (headview.go).
 	if masked, err := e.showRunHead(ctx, id, doc, archived); err == nil {
@@ -1062,6 +1061,7 @@ func (e *Engine) Show(ctx context.Context, id string) ([]byte, error) {
 		}
 		doc = e.withTaskDefs(id, again, nil)
 	}
+	doc = stripRecordSeals(doc) // the store's bookkeeping (recordseal.go)
 	var d struct {
 		MaskedFields []string `json:"maskedFields"`
 		Status       string   `json:"status"`
