@@ -47,7 +47,10 @@ type runHead struct {
 	// is not dropped from a run whose records are sealed. A run an earlier
 	// wfrun stored has none, until its next write seals every record.
 	RecordSeals bool `json:"recordSeals,omitempty"`
-	NextSeq     int  `json:"nextSeq"`
+	// VariablesSealed says that VariablesSeal attests the run's variables
+	// (recordseal.go): attested with the members above, as RecordSeals.
+	VariablesSealed bool `json:"variablesSealed,omitempty"`
+	NextSeq         int  `json:"nextSeq"`
 	// RunLogLength is how many entries the run's log holds (runlog.go):
 	// the journal of the values it registered and how far its mocks got,
 	// appended to rather than rewritten with each write.
@@ -88,6 +91,10 @@ type runHead struct {
 	// lets it execute, as Conductor's failure workflow runs whatever
 	// becomes of the failed run since.
 	RestartedFailures string `json:"restartedFailures,omitempty"`
+	// VariablesSeal attests the run's stored variables, bound to the run
+	// (recordseal.go): written with every head, made again when they
+	// change.
+	VariablesSeal string `json:"variablesSeal,omitempty"`
 	// Priority (0-99), TaskToDomain and IdempotencyKey are the start
 	// request's (Conductor's Workflow members; domains.go, idempotency.go).
 	Priority       int               `json:"priority,omitempty"`
@@ -194,6 +201,9 @@ func appendHeadStatic(b []byte, h *runHead) []byte {
 	if h.RecordSeals {
 		b = append(b, `,"recordSeals":true`...)
 	}
+	if h.VariablesSealed {
+		b = append(b, `,"variablesSealed":true`...)
+	}
 	return b
 }
 
@@ -214,6 +224,7 @@ func appendHeadTail(b []byte, h *runHead) []byte {
 	b = appendOptStr(b, "reopenFailure", h.ReopenFailure)
 	b = appendOptStr(b, "failureOf", h.FailureOf)
 	b = appendOptStr(b, "restartedFailures", h.RestartedFailures)
+	b = appendOptStr(b, "variablesSeal", h.VariablesSeal)
 	if h.Priority != 0 {
 		b = appendIntMember(b, "priority", int64(h.Priority))
 	}
@@ -257,7 +268,7 @@ func encodeRunHead(h *runHead) []byte {
 // runHeadSize is a capacity hint for an encoded head.
 func runHeadSize(h *runHead) int {
 	n := 360 + len(h.WorkflowType) + len(h.CorrelationID) + len(h.ReasonForIncompletion) + len(h.DefinitionPath) +
-		len(h.Principal.Name) + len(h.Project) + len(h.Environment) + len(h.RunLogSeal) + len(h.HeadSeal) + len(h.SealedInput) + len(h.RerunTask) + len(h.ReopenFailure) + len(h.FailureOf) + len(h.RestartedFailures) + len(h.IdempotencyKey)
+		len(h.Principal.Name) + len(h.Project) + len(h.Environment) + len(h.RunLogSeal) + len(h.HeadSeal) + len(h.SealedInput) + len(h.RerunTask) + len(h.ReopenFailure) + len(h.FailureOf) + len(h.RestartedFailures) + len(h.IdempotencyKey) + len(h.VariablesSeal)
 	for k, v := range h.TaskToDomain {
 		n += len(k) + len(v) + 6
 	}
@@ -290,19 +301,19 @@ type headStatic struct {
 	principal              string
 	scopes                 []string
 	project, environment   string
-	recordSeals            bool
+	recordSeals, varsSeal  bool
 }
 
 func staticOf(h *runHead) headStatic {
 	return headStatic{h.ParentWorkflowID, h.ParentWorkflowTaskID, h.SchemaVersion, h.MaskedFields, h.DefinitionHash,
-		h.DefinitionPath, h.Principal.Name, h.Principal.Scopes, h.Project, h.Environment, h.RecordSeals}
+		h.DefinitionPath, h.Principal.Name, h.Principal.Scopes, h.Project, h.Environment, h.RecordSeals, h.VariablesSealed}
 }
 
 func (a *headStatic) equal(b *headStatic) bool {
 	return a.parentID == b.parentID && a.parentTaskID == b.parentTaskID && a.schemaVersion == b.schemaVersion &&
 		slices.Equal(a.maskedFields, b.maskedFields) && a.defHash == b.defHash && a.defPath == b.defPath &&
 		a.principal == b.principal && slices.Equal(a.scopes, b.scopes) && a.project == b.project && a.environment == b.environment &&
-		a.recordSeals == b.recordSeals
+		a.recordSeals == b.recordSeals && a.varsSeal == b.varsSeal
 }
 
 // encodeHeadLocked is encodeRunHead(&r.doc.runHead), reusing what headCache
@@ -524,6 +535,13 @@ func (r *runState) changeLocked(full bool) (_ *runstore.Change, err error) {
 				r.reencodeLocked(t)
 			}
 		}
+	}
+	if r.changedVars || full || !r.stored || !r.doc.VariablesSealed {
+		// The variables part this write carries, attested in the head.
+		if err := r.sealVariablesLocked(); err != nil {
+			return nil, err
+		}
+		r.changedVars = true
 	}
 	head, err := r.encodeHeadLocked()
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
 
 	"github.com/wfrun/wfrun/runsecrets"
 )
@@ -30,9 +31,13 @@ import (
 // become "***"): the archive seals them again (resealRecords), so a
 // restart or retry of an archived run checks them too.
 //
-// Not detected (SECURITY.md): a record put back to an earlier write of
-// itself, or removed (the task then runs again); the run's variables,
-// input, output and status (head members not attested).
+// The run's variables are attested the same way (VariablesSeal, in the
+// head, made again when they change; VariablesSealed, attested with the
+// head, says they are).
+//
+// Not detected (SECURITY.md): a record or the variables put back to an
+// earlier write of themselves, a record removed (the task then runs
+// again); the run's input, output and status (head members not attested).
 
 // ErrRecordNotAuthentic: a stored task record does not verify.
 var ErrRecordNotAuthentic = errors.New("stored task record is not authentic")
@@ -97,15 +102,40 @@ func eachRecord(doc []byte, fn func(raw []byte, t gjson.Result) bool) (start, en
 	return start, end, placed
 }
 
+// variablesPointer is where the attestation of a run's variables is
+// bound.
+const variablesPointer = "/variables/variablesSeal"
+
+// sealVariablesLocked attests the variables the next write stores
+// (VariablesSeal), and says from then on that the run's variables are
+// sealed. Callers hold r.mu.
+func (r *runState) sealVariablesLocked() error {
+	seal, err := r.sec.Attest(variablesPointer, orEmpty(r.varStored))
+	if err != nil {
+		return err
+	}
+	r.doc.VariablesSeal, r.doc.VariablesSealed = seal, true
+	return nil
+}
+
 // checkRecords verifies every task record of doc, run id's stored
-// document (d decoded from it), when its head says they are sealed.
+// document (d decoded from it), when its head says they are sealed, and
+// its variables when it says they are.
 func (e *Engine) checkRecords(id string, doc []byte, d *runDoc) error {
-	if !d.RecordSeals {
+	if !d.RecordSeals && !d.VariablesSealed {
 		return nil
 	}
 	sec, err := runsecrets.New(id, nil, e.keyring)
 	if err != nil {
 		return err
+	}
+	if d.VariablesSealed {
+		if err := sec.Verify(d.VariablesSeal, variablesPointer, orEmpty(d.Variables)); err != nil {
+			return fmt.Errorf("%w: run %s: its variables do not verify (edited, or copied from another run): %v", ErrRecordNotAuthentic, id, err)
+		}
+	}
+	if !d.RecordSeals {
+		return nil
 	}
 	var bad error
 	if _, _, ok := eachRecord(doc, func(raw []byte, t gjson.Result) bool {
@@ -175,6 +205,21 @@ func (e *Engine) checkStoredDoc(id string, doc []byte, d *runDoc, archived bool)
 // records were rewritten after they were sealed (an archive's `_secrets`
 // values made "***"): a record without a seal is left as it is.
 func resealRecords(doc []byte, sec *runsecrets.Run) ([]byte, error) {
+	if v := gjson.GetBytes(doc, "variablesSeal"); v.Exists() {
+		// The variables as archived.
+		vars := gjson.GetBytes(doc, "variables")
+		raw := []byte("{}")
+		if vars.Exists() {
+			raw = []byte(vars.Raw)
+		}
+		seal, err := sec.Attest(variablesPointer, raw)
+		if err != nil {
+			return nil, err
+		}
+		if doc, err = sjson.SetBytes(doc, "variablesSeal", seal); err != nil {
+			return nil, err
+		}
+	}
 	if !bytes.Contains(doc, []byte(recordSealMember)) {
 		return doc, nil
 	}

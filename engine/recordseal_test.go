@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/wfrun/wfrun/interpolate"
 	"github.com/wfrun/wfrun/store"
 	"github.com/wfrun/wfrun/store/memory"
+	"github.com/wfrun/wfrun/tasks"
 )
 
 // storedRecords is run s's stored task records, as stored.
@@ -206,6 +209,91 @@ func TestStoredTaskRecordsAreAuthenticated(t *testing.T) {
 						t.Fatalf("the edited run called the worker %d times", n)
 					}
 				})
+			}
+		})
+	}
+}
+
+// varsDef sets approved=false, waits for a HUMAN task, and hands its worker
+// the secret only when the variable says approved.
+const varsDef = `{"name":"varseal","tasks":[
+  {"name":"init","taskReferenceName":"init","type":"SET_VARIABLE","inputParameters":{"approved":false}},
+  {"name":"approve","taskReferenceName":"approve","type":"HUMAN"},
+  {"name":"gate","taskReferenceName":"gate","type":"SWITCH","evaluatorType":"value-param","expression":"a",
+   "inputParameters":{"a":"${workflow.variables.approved}"},
+   "decisionCases":{"true":[{"name":"capture","taskReferenceName":"use","inputParameters":{"k":"${workflow.secrets.public_token}"}}]}}]}`
+
+// A run's variables are attested too: someone who can write the run store
+// sets the variable a later SWITCH reads to let a task have its secret;
+// the process that resumes the run refuses it. Untouched, the run
+// resumes and the gate stays shut. On memory, bolt and a real
+// redis-server.
+func TestStoredVariablesAreAuthenticated(t *testing.T) {
+	for name, mk := range visibleStores(t) {
+		t.Run(name, func(t *testing.T) {
+			rs := mk()
+			secrets := memory.New()
+			ctx := context.Background()
+			if _, err := secrets.Put(ctx, &store.Secret{Name: "public_token", Value: json.RawMessage(`"public-token-5521"`)}); err != nil {
+				t.Fatal(err)
+			}
+			var calls atomic.Int32
+			newEngine := func(opts ...engine.Option) *engine.Engine {
+				e, err := engine.New(append([]engine.Option{engine.WithRunStore(rs), engine.WithKeyring(keyring(t, 1)),
+					engine.WithPollInterval(5 * time.Millisecond), engine.WithRegistry(tasks.NewDefaultRegistry()),
+					engine.WithSecrets(func(p engine.Principal, project, env string) interpolate.SecretSource {
+						return store.NewRunView(secrets, store.Principal{Name: p.Name, Scopes: p.Scopes}, project, env)
+					}),
+					engine.WithWorker("capture", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+						calls.Add(1)
+						return json.RawMessage(`{"ok":true}`), nil
+					})}, opts...)...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return e
+			}
+			for _, forge := range []bool{false, true} {
+				id := fmt.Sprintf("vars-%v", forge)
+				func() {
+					ctx, cancel := context.WithCancel(ctx)
+					defer cancel()
+					e := newEngine(engine.WithEvents(func(ev engine.Event) {
+						if ev.Kind == engine.EventWaiting {
+							cancel()
+						}
+					}))
+					d, err := e.Parse([]byte(varsDef))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if _, err := e.Start(ctx, d, nil, engine.WithRunID(id),
+						engine.AsPrincipal(engine.Principal{Name: "ci", Scopes: []string{"secrets:get:public_token"}})); !errors.Is(err, engine.ErrInterrupted) {
+						t.Fatalf("want interrupted, got %v", err)
+					}
+				}()
+				s := loadStoredRun(t, rs, id)
+				if string(s.doc["variables"]) != `{"approved":false}` || string(s.doc["variablesSealed"]) != "true" || s.doc["variablesSeal"] == nil {
+					t.Fatalf("stored variables %s, sealed %s", s.doc["variables"], s.doc["variablesSealed"])
+				}
+				if forge {
+					s.doc["variables"] = json.RawMessage(`{"approved":true}`)
+				}
+				s.restoreWith(t, rs, id, s.log)
+				e := newEngine()
+				calls.Store(0)
+				_, cerr := e.CompleteTask(ctx, id, "approve", "", json.RawMessage(`{}`))
+				res, err := e.Resume(ctx, id)
+				if !forge {
+					if cerr != nil || err != nil || res.Status != engine.StatusCompleted || calls.Load() != 0 {
+						t.Fatalf("untouched run: %v %v %+v, worker called %d times", cerr, err, res, calls.Load())
+					}
+					continue
+				}
+				if !errors.Is(cerr, engine.ErrRecordNotAuthentic) || !errors.Is(err, engine.ErrRecordNotAuthentic) ||
+					!strings.Contains(err.Error(), "variables") || calls.Load() != 0 {
+					t.Fatalf("forged variables: completion %v, resume %v %+v, worker called %d times", cerr, err, res, calls.Load())
+				}
 			}
 		})
 	}
