@@ -139,8 +139,9 @@ func (r *runState) takeStoredState(ctx context.Context) (ended *Result) {
 		return nil
 	}
 	var s struct {
-		Status    string          `json:"status"`
-		Variables json.RawMessage `json:"variables"`
+		Status        string          `json:"status"`
+		Variables     json.RawMessage `json:"variables"`
+		VariablesSeal string          `json:"variablesSeal"`
 	}
 	if json.Unmarshal(doc, &s) != nil && !archived {
 		return nil
@@ -154,7 +155,13 @@ func (r *runState) takeStoredState(ctx context.Context) (ended *Result) {
 	}
 	r.mu.Lock()
 	changed := len(s.Variables) > 0 && !bytes.Equal(s.Variables, r.varStored)
+	sealed := r.doc.VariablesSealed
 	r.mu.Unlock()
+	if changed && sealed && r.sec.Verify(s.VariablesSeal, variablesPointer, orEmpty(s.Variables)) != nil {
+		// Not written by a wfrun holding the run's keyring
+		// (recordseal.go): the run keeps its own.
+		changed = false
+	}
 	if changed {
 		// Through the run's door: unsealed, and protected again as
 		// SET_VARIABLE's are (its `_secrets` registered and sealed).
