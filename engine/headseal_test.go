@@ -7,14 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/wfrun/wfrun/engine"
-	"github.com/wfrun/wfrun/interpolate"
-	"github.com/wfrun/wfrun/store"
-	"github.com/wfrun/wfrun/store/memory"
 )
 
 // headDef waits for an approval, then hands its worker the one secret it
@@ -61,51 +56,9 @@ func TestStoredRunHeadIsAuthenticated(t *testing.T) {
 	for name, mk := range visibleStores(t) {
 		t.Run(name, func(t *testing.T) {
 			rs := mk()
-			secrets := memory.New()
+			kit := newSealKit(t, rs)
 			ctx := context.Background()
-			for k, v := range map[string]string{"public_token": "public-token-5521", "deploy_key": deployKey} {
-				if _, err := secrets.Put(ctx, &store.Secret{Name: k, Value: json.RawMessage(`"` + v + `"`)}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			var mu sync.Mutex
-			var seen []string
-			newEngine := func(opts ...engine.Option) *engine.Engine {
-				e, err := engine.New(append([]engine.Option{engine.WithRunStore(rs), engine.WithKeyring(keyring(t, 1)),
-					engine.WithPollInterval(5 * time.Millisecond),
-					engine.WithSecrets(func(p engine.Principal, project, env string) interpolate.SecretSource {
-						return store.NewRunView(secrets, store.Principal{Name: p.Name, Scopes: p.Scopes}, project, env)
-					}),
-					engine.WithWorker("capture", func(_ context.Context, in json.RawMessage) (json.RawMessage, error) {
-						mu.Lock()
-						seen = append(seen, string(in))
-						mu.Unlock()
-						return json.RawMessage(`{"ok":true}`), nil
-					})}, opts...)...)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return e
-			}
-			start := func(id string) {
-				t.Helper()
-				ctx, cancel := context.WithCancel(ctx)
-				defer cancel()
-				e := newEngine(engine.WithEvents(func(ev engine.Event) {
-					if ev.Kind == engine.EventWaiting {
-						cancel()
-					}
-				}))
-				d, err := e.Parse([]byte(headDef))
-				if err != nil {
-					t.Fatal(err)
-				}
-				res, err := e.Start(ctx, d, nil, engine.WithRunID(id),
-					engine.AsPrincipal(engine.Principal{Name: "ci", Scopes: []string{"secrets:get:public_token"}}))
-				if !errors.Is(err, engine.ErrInterrupted) || res.Status != engine.StatusRunning {
-					t.Fatalf("want interrupted, got %v %+v", err, res)
-				}
-			}
+			newEngine, start := kit.engine, func(id string) { t.Helper(); kit.startWaiting(headDef, id) }
 			start("head-other")
 			other := loadStoredRun(t, rs, "head-other")
 			for i, c := range cases {
@@ -118,9 +71,7 @@ func TestStoredRunHeadIsAuthenticated(t *testing.T) {
 					}
 					c.edit(s, other)
 					s.restoreWith(t, rs, id, s.log)
-					mu.Lock()
-					seen = nil
-					mu.Unlock()
+					kit.inputs()
 					resume := func(opts ...engine.Option) (*engine.Result, error) {
 						e := newEngine(opts...)
 						if _, err := e.CompleteTask(ctx, id, "approve", "", json.RawMessage(`{}`)); err != nil {
@@ -154,9 +105,7 @@ func TestStoredRunHeadIsAuthenticated(t *testing.T) {
 							t.Fatalf("the resumed run's head is still unsealed: %v %s", err, raw)
 						}
 					}
-					mu.Lock()
-					defer mu.Unlock()
-					for _, in := range seen {
+					for _, in := range kit.inputs() {
 						if strings.Contains(in, deployKey) && !c.unsealed {
 							t.Fatalf("the edited run read deploy_key: %s", in)
 						}

@@ -6,18 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/tidwall/gjson"
 
 	"github.com/wfrun/wfrun/engine"
-	"github.com/wfrun/wfrun/interpolate"
-	"github.com/wfrun/wfrun/store"
-	"github.com/wfrun/wfrun/store/memory"
-	"github.com/wfrun/wfrun/tasks"
 )
 
 // storedRecords is run s's stored task records, as stored.
@@ -102,49 +95,9 @@ func TestStoredTaskRecordsAreAuthenticated(t *testing.T) {
 	for name, mk := range visibleStores(t) {
 		t.Run(name, func(t *testing.T) {
 			rs := mk()
-			secrets := memory.New()
+			kit := newSealKit(t, rs)
 			ctx := context.Background()
-			if _, err := secrets.Put(ctx, &store.Secret{Name: "public_token", Value: json.RawMessage(`"public-token-5521"`)}); err != nil {
-				t.Fatal(err)
-			}
-			var mu sync.Mutex
-			calls := 0
-			newEngine := func(opts ...engine.Option) *engine.Engine {
-				e, err := engine.New(append([]engine.Option{engine.WithRunStore(rs), engine.WithKeyring(keyring(t, 1)),
-					engine.WithPollInterval(5 * time.Millisecond),
-					engine.WithSecrets(func(p engine.Principal, project, env string) interpolate.SecretSource {
-						return store.NewRunView(secrets, store.Principal{Name: p.Name, Scopes: p.Scopes}, project, env)
-					}),
-					engine.WithWorker("capture", func(_ context.Context, in json.RawMessage) (json.RawMessage, error) {
-						mu.Lock()
-						calls++
-						mu.Unlock()
-						return json.RawMessage(`{"ok":true}`), nil
-					})}, opts...)...)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return e
-			}
-			start := func(id string) {
-				t.Helper()
-				ctx, cancel := context.WithCancel(ctx)
-				defer cancel()
-				e := newEngine(engine.WithEvents(func(ev engine.Event) {
-					if ev.Kind == engine.EventWaiting {
-						cancel()
-					}
-				}))
-				d, err := e.Parse([]byte(headDef))
-				if err != nil {
-					t.Fatal(err)
-				}
-				res, err := e.Start(ctx, d, nil, engine.WithRunID(id),
-					engine.AsPrincipal(engine.Principal{Name: "ci", Scopes: []string{"secrets:get:public_token"}}))
-				if !errors.Is(err, engine.ErrInterrupted) || res.Status != engine.StatusRunning {
-					t.Fatalf("want interrupted, got %v %+v", err, res)
-				}
-			}
+			newEngine, start := kit.engine, func(id string) { t.Helper(); kit.startWaiting(headDef, id) }
 			start("rec-other")
 			other := loadStoredRun(t, rs, "rec-other")
 			for i, c := range cases {
@@ -158,9 +111,7 @@ func TestStoredTaskRecordsAreAuthenticated(t *testing.T) {
 					}
 					c.edit(t, s, other)
 					s.restoreWith(t, rs, id, s.log)
-					mu.Lock()
-					calls = 0
-					mu.Unlock()
+					kit.inputs()
 					var opts []engine.Option
 					if c.legacy {
 						opts = append(opts, engine.WithUnsealedHeads())
@@ -175,9 +126,7 @@ func TestStoredTaskRecordsAreAuthenticated(t *testing.T) {
 						}
 					}
 					res, err := e.Resume(ctx, id)
-					mu.Lock()
-					n := calls
-					mu.Unlock()
+					n := len(kit.inputs())
 					if c.want == nil {
 						if err != nil || res.Status != engine.StatusCompleted || n != 1 {
 							t.Fatalf("resumed: %v %+v, the worker called %d times", err, res, n)
@@ -231,68 +180,33 @@ const varsDef = `{"name":"varseal","tasks":[
 func TestStoredVariablesAreAuthenticated(t *testing.T) {
 	for name, mk := range visibleStores(t) {
 		t.Run(name, func(t *testing.T) {
-			rs := mk()
-			secrets := memory.New()
+			kit := newSealKit(t, mk())
 			ctx := context.Background()
-			if _, err := secrets.Put(ctx, &store.Secret{Name: "public_token", Value: json.RawMessage(`"public-token-5521"`)}); err != nil {
-				t.Fatal(err)
-			}
-			var calls atomic.Int32
-			newEngine := func(opts ...engine.Option) *engine.Engine {
-				e, err := engine.New(append([]engine.Option{engine.WithRunStore(rs), engine.WithKeyring(keyring(t, 1)),
-					engine.WithPollInterval(5 * time.Millisecond), engine.WithRegistry(tasks.NewDefaultRegistry()),
-					engine.WithSecrets(func(p engine.Principal, project, env string) interpolate.SecretSource {
-						return store.NewRunView(secrets, store.Principal{Name: p.Name, Scopes: p.Scopes}, project, env)
-					}),
-					engine.WithWorker("capture", func(context.Context, json.RawMessage) (json.RawMessage, error) {
-						calls.Add(1)
-						return json.RawMessage(`{"ok":true}`), nil
-					})}, opts...)...)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return e
-			}
 			for _, forge := range []bool{false, true} {
 				id := fmt.Sprintf("vars-%v", forge)
-				func() {
-					ctx, cancel := context.WithCancel(ctx)
-					defer cancel()
-					e := newEngine(engine.WithEvents(func(ev engine.Event) {
-						if ev.Kind == engine.EventWaiting {
-							cancel()
-						}
-					}))
-					d, err := e.Parse([]byte(varsDef))
-					if err != nil {
-						t.Fatal(err)
-					}
-					if _, err := e.Start(ctx, d, nil, engine.WithRunID(id),
-						engine.AsPrincipal(engine.Principal{Name: "ci", Scopes: []string{"secrets:get:public_token"}})); !errors.Is(err, engine.ErrInterrupted) {
-						t.Fatalf("want interrupted, got %v", err)
-					}
-				}()
-				s := loadStoredRun(t, rs, id)
+				kit.startWaiting(varsDef, id)
+				s := loadStoredRun(t, kit.rs, id)
 				if string(s.doc["variables"]) != `{"approved":false}` || string(s.doc["variablesSealed"]) != "true" || s.doc["variablesSeal"] == nil {
 					t.Fatalf("stored variables %s, sealed %s", s.doc["variables"], s.doc["variablesSealed"])
 				}
 				if forge {
 					s.doc["variables"] = json.RawMessage(`{"approved":true}`)
 				}
-				s.restoreWith(t, rs, id, s.log)
-				e := newEngine()
-				calls.Store(0)
+				s.restoreWith(t, kit.rs, id, s.log)
+				e := kit.engine()
+				kit.inputs()
 				_, cerr := e.CompleteTask(ctx, id, "approve", "", json.RawMessage(`{}`))
 				res, err := e.Resume(ctx, id)
+				n := len(kit.inputs())
 				if !forge {
-					if cerr != nil || err != nil || res.Status != engine.StatusCompleted || calls.Load() != 0 {
-						t.Fatalf("untouched run: %v %v %+v, worker called %d times", cerr, err, res, calls.Load())
+					if cerr != nil || err != nil || res.Status != engine.StatusCompleted || n != 0 {
+						t.Fatalf("untouched run: %v %v %+v, worker called %d times", cerr, err, res, n)
 					}
 					continue
 				}
 				if !errors.Is(cerr, engine.ErrRecordNotAuthentic) || !errors.Is(err, engine.ErrRecordNotAuthentic) ||
-					!strings.Contains(err.Error(), "variables") || calls.Load() != 0 {
-					t.Fatalf("forged variables: completion %v, resume %v %+v, worker called %d times", cerr, err, res, calls.Load())
+					!strings.Contains(err.Error(), "variables") || n != 0 {
+					t.Fatalf("forged variables: completion %v, resume %v %+v, worker called %d times", cerr, err, res, n)
 				}
 			}
 		})
