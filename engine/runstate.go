@@ -82,11 +82,6 @@ func (e *Engine) readStored(ctx context.Context, id string, member func(k, v gjs
 	if err != nil {
 		return err
 	}
-	return eachMember(id, doc, member)
-}
-
-// eachMember calls member with each member of doc, run id's document.
-func eachMember(id string, doc []byte, member func(k, v gjson.Result)) error {
 	if !gjson.ValidBytes(doc) {
 		return fmt.Errorf("run %s: damaged document", id)
 	}

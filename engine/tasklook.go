@@ -144,23 +144,14 @@ func (e *Engine) StoredAttempt(ctx context.Context, runID, taskID string) (Attem
 	if err := e.checkStoredDoc(runID, doc, &d, archived); err != nil {
 		return AttemptState{}, err
 	}
-	var st AttemptState
-	err = eachMember(runID, doc, func(k, v gjson.Result) {
-		switch k.Str {
-		case "status":
-			st.RunStatus = v.Str
-		case "parentWorkflowId":
-			st.ParentID = v.Str
-		case "parentWorkflowTaskId":
-			st.ParentTaskID = v.Str
-		case "tasks":
-			v.ForEach(func(_, tv gjson.Result) bool {
-				if tv.Get("taskId").Str == taskID {
-					st.Task, st.Found = taskStateOf(tv), true
-				}
-				return true
-			})
+	// Read from the document decoded for its check, not parsed again.
+	st := AttemptState{RunStatus: d.Status, ParentID: d.ParentWorkflowID, ParentTaskID: d.ParentWorkflowTaskID}
+	for i := range d.Tasks {
+		if t := &d.Tasks[i]; t.TaskID == taskID {
+			st.Task = TaskState{TaskID: t.TaskID, Ref: t.ReferenceTaskName, Type: t.TaskType, DefName: t.TaskDefName,
+				Status: t.Status, Domain: t.Domain, Awaiting: t.Awaiting}
+			st.Found = true
 		}
-	})
-	return st, err
+	}
+	return st, nil
 }
