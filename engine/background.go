@@ -46,6 +46,14 @@ func (b *background) leave(id string) {
 	}
 }
 
+// has reports whether run id is among the background runs: executed here
+// or about to be (its goroutine may not have marked it active yet).
+func (b *background) has(id string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ids[id]
+}
+
 // startBackground executes r in the background.
 func (e *Engine) startBackground(r *runState) {
 	b := &e.bg

@@ -125,6 +125,9 @@ type Engine struct {
 	updateSeq atomic.Int64
 	// bg executes the runs the engine starts on its own (background.go).
 	bg background
+	// beforeExecute, set by tests only, is called as an execution of a
+	// run begins, before anything of it is looked at.
+	beforeExecute func(id string)
 	// vis writes the records of tasks that keep running (visible.go).
 	vis visibility
 	// active are the runs this engine executes now (their lease is this

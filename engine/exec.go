@@ -43,6 +43,9 @@ func (s *stopError) Error() string { return s.status + ": " + s.reason }
 // DO_WHILE its recorded iteration), so a resumed run continues exactly where
 // the persisted state says, without re-running completed tasks.
 func (r *runState) execute(ctx context.Context) (*Result, error) {
+	if f := r.e.beforeExecute; f != nil {
+		f(r.id)
+	}
 	// An execution here that already ended the run may still be letting
 	// go of it (letgo.go).
 	if err := r.e.awaitLetGo(ctx, r.id); err != nil {

@@ -355,9 +355,13 @@ func (r *runState) reopenIfChildRuns(ctx context.Context, taskID, child, note st
 
 // childFree: run child is executed neither here nor by another live
 // process. A lease of this engine's that nothing here executes was given
-// to it by a restart (handOff).
+// to it by a restart (handOff). A child this engine executes in the
+// background (an update ended its SUB_WORKFLOW task while it ran: runChild
+// adopts it before the task ends) is not free even before its execution
+// marked it active: its parent's record, ended by that update, is not
+// re-opened for it.
 func (e *Engine) childFree(ctx context.Context, child string) bool {
-	if e.isActive(child) {
+	if e.isActive(child) || e.bg.has(child) {
 		return false
 	}
 	l, held, err := e.runs.GetLease(ctx, child)
