@@ -50,7 +50,11 @@ type runHead struct {
 	// VariablesSealed says that VariablesSeal attests the run's variables
 	// (recordseal.go): attested with the members above, as RecordSeals.
 	VariablesSealed bool `json:"variablesSealed,omitempty"`
-	NextSeq         int  `json:"nextSeq"`
+	// OutcomeSealed says that OutcomeSeal attests the run's status,
+	// reasonForIncompletion and output (recordseal.go): attested with the
+	// members above, as RecordSeals.
+	OutcomeSealed bool `json:"outcomeSealed,omitempty"`
+	NextSeq       int  `json:"nextSeq"`
 	// RunLogLength is how many entries the run's log holds (runlog.go):
 	// the journal of the values it registered and how far its mocks got,
 	// appended to rather than rewritten with each write.
@@ -95,6 +99,10 @@ type runHead struct {
 	// (recordseal.go): written with every head, made again when they
 	// change.
 	VariablesSeal string `json:"variablesSeal,omitempty"`
+	// OutcomeSeal attests the run's status, reasonForIncompletion and
+	// stored output, bound to the run (recordseal.go): written with every
+	// head, made again when one of them changes.
+	OutcomeSeal string `json:"outcomeSeal,omitempty"`
 	// Priority (0-99), TaskToDomain and IdempotencyKey are the start
 	// request's (Conductor's Workflow members; domains.go, idempotency.go).
 	Priority       int               `json:"priority,omitempty"`
@@ -204,6 +212,9 @@ func appendHeadStatic(b []byte, h *runHead) []byte {
 	if h.VariablesSealed {
 		b = append(b, `,"variablesSealed":true`...)
 	}
+	if h.OutcomeSealed {
+		b = append(b, `,"outcomeSealed":true`...)
+	}
 	return b
 }
 
@@ -225,6 +236,7 @@ func appendHeadTail(b []byte, h *runHead) []byte {
 	b = appendOptStr(b, "failureOf", h.FailureOf)
 	b = appendOptStr(b, "restartedFailures", h.RestartedFailures)
 	b = appendOptStr(b, "variablesSeal", h.VariablesSeal)
+	b = appendOptStr(b, "outcomeSeal", h.OutcomeSeal)
 	if h.Priority != 0 {
 		b = appendIntMember(b, "priority", int64(h.Priority))
 	}
@@ -268,7 +280,7 @@ func encodeRunHead(h *runHead) []byte {
 // runHeadSize is a capacity hint for an encoded head.
 func runHeadSize(h *runHead) int {
 	n := 360 + len(h.WorkflowType) + len(h.CorrelationID) + len(h.ReasonForIncompletion) + len(h.DefinitionPath) +
-		len(h.Principal.Name) + len(h.Project) + len(h.Environment) + len(h.RunLogSeal) + len(h.HeadSeal) + len(h.SealedInput) + len(h.RerunTask) + len(h.ReopenFailure) + len(h.FailureOf) + len(h.RestartedFailures) + len(h.IdempotencyKey) + len(h.VariablesSeal)
+		len(h.Principal.Name) + len(h.Project) + len(h.Environment) + len(h.RunLogSeal) + len(h.HeadSeal) + len(h.SealedInput) + len(h.RerunTask) + len(h.ReopenFailure) + len(h.FailureOf) + len(h.RestartedFailures) + len(h.IdempotencyKey) + len(h.VariablesSeal) + len(h.OutcomeSeal)
 	for k, v := range h.TaskToDomain {
 		n += len(k) + len(v) + 6
 	}
@@ -302,18 +314,19 @@ type headStatic struct {
 	scopes                 []string
 	project, environment   string
 	recordSeals, varsSeal  bool
+	outcomeSeal            bool
 }
 
 func staticOf(h *runHead) headStatic {
 	return headStatic{h.ParentWorkflowID, h.ParentWorkflowTaskID, h.SchemaVersion, h.MaskedFields, h.DefinitionHash,
-		h.DefinitionPath, h.Principal.Name, h.Principal.Scopes, h.Project, h.Environment, h.RecordSeals, h.VariablesSealed}
+		h.DefinitionPath, h.Principal.Name, h.Principal.Scopes, h.Project, h.Environment, h.RecordSeals, h.VariablesSealed, h.OutcomeSealed}
 }
 
 func (a *headStatic) equal(b *headStatic) bool {
 	return a.parentID == b.parentID && a.parentTaskID == b.parentTaskID && a.schemaVersion == b.schemaVersion &&
 		slices.Equal(a.maskedFields, b.maskedFields) && a.defHash == b.defHash && a.defPath == b.defPath &&
 		a.principal == b.principal && slices.Equal(a.scopes, b.scopes) && a.project == b.project && a.environment == b.environment &&
-		a.recordSeals == b.recordSeals && a.varsSeal == b.varsSeal
+		a.recordSeals == b.recordSeals && a.varsSeal == b.varsSeal && a.outcomeSeal == b.outcomeSeal
 }
 
 // encodeHeadLocked is encodeRunHead(&r.doc.runHead), reusing what headCache
@@ -542,6 +555,13 @@ func (r *runState) changeLocked(full bool) (_ *runstore.Change, err error) {
 			return nil, err
 		}
 		r.changedVars = true
+	}
+	if r.changedOut || full || !r.stored || !r.doc.OutcomeSealed || r.sealedOutcome != (outcomeKey{r.doc.Status, r.doc.ReasonForIncompletion}) {
+		// The status, reason and output this write stores, attested in
+		// the head.
+		if err := r.sealOutcomeLocked(); err != nil {
+			return nil, err
+		}
 	}
 	head, err := r.encodeHeadLocked()
 	if err != nil {

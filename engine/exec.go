@@ -1905,7 +1905,11 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 		}
 		if terminalWorkflow(cd.Status) {
 			// The child ended before this process could record it (crash
-			// between the two writes): take its recorded outcome.
+			// between the two writes): take its recorded outcome, once it
+			// verifies (recordseal.go).
+			if err := r.e.checkOutcome(childID, &cd); err != nil {
+				return r.failTask(ctx, rec, TaskFailedTerminal, "sub-workflow: "+err.Error())
+			}
 			return r.subWorkflowDone(ctx, rec, shortName(cd.WorkflowType, cd.Version, childID), cd.Status, cd.ReasonForIncompletion, cd.Output, canRetry)
 		}
 		// The child that runs on (a resume, a re-open): built from the

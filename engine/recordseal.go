@@ -118,15 +118,80 @@ func (r *runState) sealVariablesLocked() error {
 	return nil
 }
 
-// checkRecords verifies every task record of doc, run id's stored
-// document (d decoded from it), when its head says they are sealed, and
-// its variables when it says they are.
-func (e *Engine) checkRecords(id string, doc []byte, d *runDoc) error {
-	if !d.RecordSeals && !d.VariablesSealed {
+// outcomePointer is where the attestation of a run's outcome (its
+// status, reasonForIncompletion and output) is bound.
+const outcomePointer = "/outcomeSeal"
+
+// outcomeKey is the status and reason an outcome seal attests.
+type outcomeKey struct{ status, reason string }
+
+// outcomeAttested is what a run's outcome seal attests: its status, its
+// reasonForIncompletion (as stored) and its stored output, each apart.
+func outcomeAttested(status, reason string, output []byte) []byte {
+	b := make([]byte, 0, len(status)+len(reason)+len(output)+24)
+	b = strconv.AppendInt(b, int64(len(status)), 10)
+	b = append(append(b, ':'), status...)
+	b = strconv.AppendInt(b, int64(len(reason)), 10)
+	b = append(append(b, ':'), reason...)
+	return append(b, output...)
+}
+
+// sealOutcomeLocked attests the status, reason and output the next write
+// stores (OutcomeSeal), and says from then on that the run's outcome is
+// sealed. Callers hold r.mu.
+func (r *runState) sealOutcomeLocked() error {
+	seal, err := r.sec.Attest(outcomePointer, outcomeAttested(r.doc.Status, r.doc.ReasonForIncompletion, orEmpty(r.outStored)))
+	if err != nil {
+		return err
+	}
+	r.doc.OutcomeSeal, r.doc.OutcomeSealed = seal, true
+	r.sealedOutcome = outcomeKey{r.doc.Status, r.doc.ReasonForIncompletion}
+	return nil
+}
+
+// outcomeError is why run id's stored status, reason and output (d) do
+// not verify when its head says they are sealed (nil: they do).
+func outcomeError(sec *runsecrets.Run, id string, d *runDoc) error {
+	if !d.OutcomeSealed {
+		return nil
+	}
+	if err := sec.Verify(d.OutcomeSeal, outcomePointer, outcomeAttested(d.Status, d.ReasonForIncompletion, orEmpty(d.Output))); err != nil {
+		return fmt.Errorf("%w: run %s: its status, reason or output (%s) do not verify (edited, or copied from another run): %v", ErrRecordNotAuthentic, id, d.Status, err)
+	}
+	return nil
+}
+
+// checkOutcome authenticates what another run takes from run id's stored
+// document d, read whole: its head (not its definition, which it does not
+// read), and its status, reason and output when the head says they are
+// sealed. A parent takes its child's end so, a SUB_WORKFLOW task following
+// a run its idempotency key names too.
+func (e *Engine) checkOutcome(id string, d *runDoc) error {
+	if err := e.verifyHeadSeal(id, d); err != nil {
+		return err
+	}
+	if !d.OutcomeSealed {
 		return nil
 	}
 	sec, err := runsecrets.New(id, nil, e.keyring)
 	if err != nil {
+		return err
+	}
+	return outcomeError(sec, id, d)
+}
+
+// checkRecords verifies every task record of doc, run id's stored
+// document (d decoded from it), when its head says they are sealed, and
+// its variables and outcome when it says they are.
+func (e *Engine) checkRecords(id string, doc []byte, d *runDoc) error {
+	if !d.RecordSeals && !d.VariablesSealed && !d.OutcomeSealed {
+		return nil
+	}
+	sec, err := runsecrets.New(id, nil, e.keyring)
+	if err != nil {
+		return err
+	}
+	if err := outcomeError(sec, id, d); err != nil {
 		return err
 	}
 	if d.VariablesSealed {
@@ -217,6 +282,21 @@ func resealRecords(doc []byte, sec *runsecrets.Run) ([]byte, error) {
 			return nil, err
 		}
 		if doc, err = sjson.SetBytes(doc, "variablesSeal", seal); err != nil {
+			return nil, err
+		}
+	}
+	if v := gjson.GetBytes(doc, "outcomeSeal"); v.Exists() {
+		// The output as archived.
+		out := gjson.GetBytes(doc, "output")
+		raw := []byte("{}")
+		if out.Exists() {
+			raw = []byte(out.Raw)
+		}
+		seal, err := sec.Attest(outcomePointer, outcomeAttested(gjson.GetBytes(doc, "status").Str, gjson.GetBytes(doc, "reasonForIncompletion").Str, raw))
+		if err != nil {
+			return nil, err
+		}
+		if doc, err = sjson.SetBytes(doc, "outcomeSeal", seal); err != nil {
 			return nil, err
 		}
 	}

@@ -212,3 +212,93 @@ func TestStoredVariablesAreAuthenticated(t *testing.T) {
 		})
 	}
 }
+
+const outcomeDef = `{"name":"outseal","tasks":[
+  {"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW",
+   "subWorkflowParam":{"name":"outseal_child","workflowDefinition":{"name":"outseal_child","version":1,"schemaVersion":2,
+    "tasks":[{"name":"approve","taskReferenceName":"approve","type":"HUMAN"}],
+    "outputParameters":{"approved":"${approve.output.approved}"}}}},
+  {"name":"gate","taskReferenceName":"gate","type":"SWITCH","evaluatorType":"value-param","expression":"a",
+   "inputParameters":{"a":"${sub.output.approved}"},
+   "decisionCases":{"true":[{"name":"capture","taskReferenceName":"use","inputParameters":{"k":"${workflow.secrets.public_token}"}}]}}]}`
+
+// A run's status, reason and output are attested too: someone who can
+// write the run store marks a child that waits for an approval COMPLETED
+// with the output of an approval given; the parent, resumed, would take
+// that end and hand the next task its secret. It fails the SUB_WORKFLOW
+// task instead, naming the child, and the task never runs. A child that
+// really ended that way is taken, and a run whose head no longer says its
+// outcome is sealed does not load. On memory, bolt and a real
+// redis-server.
+func TestStoredOutcomeIsAuthenticated(t *testing.T) {
+	for name, mk := range visibleStores(t) {
+		t.Run(name, func(t *testing.T) {
+			kit := newSealKit(t, mk())
+			ctx := context.Background()
+			for _, forge := range []string{"", "output", "status", "flag"} {
+				id := "outcome-" + forge
+				kit.startWaiting(outcomeDef, id)
+				child := gjson.Get(storedRecords(t, loadStoredRun(t, kit.rs, id))[0], "subWorkflowId").Str
+				s := loadStoredRun(t, kit.rs, child)
+				if string(s.doc["outcomeSealed"]) != "true" || s.doc["outcomeSeal"] == nil {
+					t.Fatalf("child %s: outcome sealed %s", child, s.doc["outcomeSealed"])
+				}
+				e := kit.engine()
+				switch forge {
+				case "":
+					// The approval given, the child resumed to its end.
+					if _, err := e.CompleteTask(ctx, child, "approve", "", json.RawMessage(`{"approved":true}`)); err != nil {
+						t.Fatal(err)
+					}
+					if res, err := e.Resume(ctx, child); err != nil || res.Status != engine.StatusCompleted {
+						t.Fatalf("child: %v %+v", err, res)
+					}
+				case "output":
+					// The child's stored end: COMPLETED with the approval
+					// given, its seal that of the waiting run.
+					s.doc["status"] = json.RawMessage(`"COMPLETED"`)
+					s.doc["output"] = json.RawMessage(`{"approved":true}`)
+					s.restoreWith(t, kit.rs, child, s.log)
+				case "status":
+					// Its status alone: the output of an end copied from
+					// a child that ended so keeps its own seal.
+					s.doc["status"] = json.RawMessage(`"COMPLETED"`)
+					s.restoreWith(t, kit.rs, child, s.log)
+				case "flag":
+					delete(s.doc, "outcomeSealed")
+					delete(s.doc, "outcomeSeal")
+					s.doc["status"] = json.RawMessage(`"COMPLETED"`)
+					s.doc["output"] = json.RawMessage(`{"approved":true}`)
+					s.restoreWith(t, kit.rs, child, s.log)
+				}
+				kit.inputs()
+				res, err := e.Resume(ctx, id)
+				n := len(kit.inputs())
+				if forge == "" {
+					if err != nil || res.Status != engine.StatusCompleted || n != 1 {
+						t.Fatalf("untouched child: %v %+v, worker called %d times", err, res, n)
+					}
+					continue
+				}
+				if err != nil || res.Status != engine.StatusFailed || n != 0 {
+					t.Fatalf("forged child (%s): %v %+v, worker called %d times; want the run FAILED, the worker not called", forge, err, res, n)
+				}
+				why := engine.ErrRecordNotAuthentic.Error()
+				if forge == "flag" {
+					why = engine.ErrHeadNotAuthentic.Error()
+				}
+				if !strings.Contains(res.Reason, child) || !strings.Contains(res.Reason, why) {
+					t.Fatalf("forged child (%s): reason %q, want it to name %s and say %q", forge, res.Reason, child, why)
+				}
+				view, err := e.Show(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rec := gjson.GetBytes(view, "tasks.0.reasonForIncompletion").Str
+				if !strings.Contains(rec, child) || !strings.Contains(rec, why) {
+					t.Fatalf("forged child (%s): the SUB_WORKFLOW task's reason %q, want it to name %s and say %q", forge, rec, child, why)
+				}
+			}
+		})
+	}
+}

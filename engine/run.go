@@ -273,9 +273,12 @@ type runState struct {
 	// the first write of this process has created the record in full.
 	dirty                              []*taskRecord
 	changedIn, changedVars, changedOut bool
-	changedTaskDefs, changedMocks      bool
-	stored                             bool
-	deleted                            []int // seqs of records forgotten (keepLastN)
+	// sealedOutcome is the status and reason OutcomeSeal attests
+	// (recordseal.go).
+	sealedOutcome                 outcomeKey
+	changedTaskDefs, changedMocks bool
+	stored                        bool
+	deleted                       []int // seqs of records forgotten (keepLastN)
 	// resumed: the run was loaded from the store (not started here).
 	resumed bool
 	// archived: archive stored this run in its archived form (guarded by

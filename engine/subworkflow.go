@@ -780,6 +780,9 @@ func (r *runState) followExisting(ctx context.Context, rec *taskRecord, id strin
 			return r.failTask(ctx, rec, TaskFailedTerminal, fmt.Sprintf("sub-workflow %s: damaged run document", id))
 		}
 		if terminalWorkflow(cd.Status) {
+			if err := r.e.checkOutcome(id, &cd); err != nil { // recordseal.go
+				return r.failTask(ctx, rec, TaskFailedTerminal, "sub-workflow: "+err.Error())
+			}
 			return r.subWorkflowDone(ctx, rec, shortName(cd.WorkflowType, cd.Version, id), cd.Status, cd.ReasonForIncompletion, cd.Output, canRetry)
 		}
 		if err := r.e.sleep(ctx, r.e.pollInterval); err != nil {

@@ -439,6 +439,9 @@ func (r *runState) followChild(ctx context.Context, rec *taskRecord, child strin
 		if doc, _, lerr := r.e.runs.Load(ctx, child); lerr == nil {
 			var cd runDoc
 			if json.Unmarshal(doc, &cd) == nil && terminalWorkflow(cd.Status) {
+				if err := r.e.checkOutcome(child, &cd); err != nil { // recordseal.go
+					return nil, true, r.failTask(ctx, rec, TaskFailedTerminal, "sub-workflow: "+err.Error())
+				}
 				return nil, true, r.subWorkflowDone(ctx, rec, shortName(cd.WorkflowType, cd.Version, child), cd.Status, cd.ReasonForIncompletion, cd.Output, canRetry)
 			}
 		}
