@@ -33,11 +33,13 @@ import (
 //
 // The run's variables are attested the same way (VariablesSeal, in the
 // head, made again when they change; VariablesSealed, attested with the
-// head, says they are).
+// head, says they are), and so are its status, reasonForIncompletion and
+// output together (OutcomeSeal, OutcomeSealed): a parent takes a child's
+// stored end only if it verifies (checkOutcome).
 //
-// Not detected (SECURITY.md): a record or the variables put back to an
-// earlier write of themselves, a record removed (the task then runs
-// again); the run's input, output and status (head members not attested).
+// Not detected (SECURITY.md): a record, the variables or the outcome put
+// back to an earlier write of themselves, a record removed (the task then
+// runs again); the run's input (a head member not attested).
 
 // ErrRecordNotAuthentic: a stored task record does not verify.
 var ErrRecordNotAuthentic = errors.New("stored task record is not authentic")
