@@ -54,7 +54,10 @@ type runHead struct {
 	// reasonForIncompletion and output (recordseal.go): attested with the
 	// members above, as RecordSeals.
 	OutcomeSealed bool `json:"outcomeSealed,omitempty"`
-	NextSeq       int  `json:"nextSeq"`
+	// InputSealed says that InputSeal attests the run's stored input
+	// (recordseal.go): attested with the members above, as RecordSeals.
+	InputSealed bool `json:"inputSealed,omitempty"`
+	NextSeq     int  `json:"nextSeq"`
 	// RunLogLength is how many entries the run's log holds (runlog.go):
 	// the journal of the values it registered and how far its mocks got,
 	// appended to rather than rewritten with each write.
@@ -103,6 +106,10 @@ type runHead struct {
 	// stored output, bound to the run (recordseal.go): written with every
 	// head, made again when one of them changes.
 	OutcomeSeal string `json:"outcomeSeal,omitempty"`
+	// InputSeal attests the run's stored input, bound to the run
+	// (recordseal.go): written with every head, made again when it
+	// changes (a rerun's workflowInput).
+	InputSeal string `json:"inputSeal,omitempty"`
 	// Priority (0-99), TaskToDomain and IdempotencyKey are the start
 	// request's (Conductor's Workflow members; domains.go, idempotency.go).
 	Priority       int               `json:"priority,omitempty"`
@@ -215,6 +222,9 @@ func appendHeadStatic(b []byte, h *runHead) []byte {
 	if h.OutcomeSealed {
 		b = append(b, `,"outcomeSealed":true`...)
 	}
+	if h.InputSealed {
+		b = append(b, `,"inputSealed":true`...)
+	}
 	return b
 }
 
@@ -237,6 +247,7 @@ func appendHeadTail(b []byte, h *runHead) []byte {
 	b = appendOptStr(b, "restartedFailures", h.RestartedFailures)
 	b = appendOptStr(b, "variablesSeal", h.VariablesSeal)
 	b = appendOptStr(b, "outcomeSeal", h.OutcomeSeal)
+	b = appendOptStr(b, "inputSeal", h.InputSeal)
 	if h.Priority != 0 {
 		b = appendIntMember(b, "priority", int64(h.Priority))
 	}
@@ -280,7 +291,7 @@ func encodeRunHead(h *runHead) []byte {
 // runHeadSize is a capacity hint for an encoded head.
 func runHeadSize(h *runHead) int {
 	n := 360 + len(h.WorkflowType) + len(h.CorrelationID) + len(h.ReasonForIncompletion) + len(h.DefinitionPath) +
-		len(h.Principal.Name) + len(h.Project) + len(h.Environment) + len(h.RunLogSeal) + len(h.HeadSeal) + len(h.SealedInput) + len(h.RerunTask) + len(h.ReopenFailure) + len(h.FailureOf) + len(h.RestartedFailures) + len(h.IdempotencyKey) + len(h.VariablesSeal) + len(h.OutcomeSeal)
+		len(h.Principal.Name) + len(h.Project) + len(h.Environment) + len(h.RunLogSeal) + len(h.HeadSeal) + len(h.SealedInput) + len(h.RerunTask) + len(h.ReopenFailure) + len(h.FailureOf) + len(h.RestartedFailures) + len(h.IdempotencyKey) + len(h.VariablesSeal) + len(h.OutcomeSeal) + len(h.InputSeal)
 	for k, v := range h.TaskToDomain {
 		n += len(k) + len(v) + 6
 	}
@@ -314,19 +325,20 @@ type headStatic struct {
 	scopes                 []string
 	project, environment   string
 	recordSeals, varsSeal  bool
-	outcomeSeal            bool
+	outcomeSeal, inputSeal bool
 }
 
 func staticOf(h *runHead) headStatic {
 	return headStatic{h.ParentWorkflowID, h.ParentWorkflowTaskID, h.SchemaVersion, h.MaskedFields, h.DefinitionHash,
-		h.DefinitionPath, h.Principal.Name, h.Principal.Scopes, h.Project, h.Environment, h.RecordSeals, h.VariablesSealed, h.OutcomeSealed}
+		h.DefinitionPath, h.Principal.Name, h.Principal.Scopes, h.Project, h.Environment, h.RecordSeals, h.VariablesSealed, h.OutcomeSealed, h.InputSealed}
 }
 
 func (a *headStatic) equal(b *headStatic) bool {
 	return a.parentID == b.parentID && a.parentTaskID == b.parentTaskID && a.schemaVersion == b.schemaVersion &&
 		slices.Equal(a.maskedFields, b.maskedFields) && a.defHash == b.defHash && a.defPath == b.defPath &&
 		a.principal == b.principal && slices.Equal(a.scopes, b.scopes) && a.project == b.project && a.environment == b.environment &&
-		a.recordSeals == b.recordSeals && a.varsSeal == b.varsSeal && a.outcomeSeal == b.outcomeSeal
+		a.recordSeals == b.recordSeals && a.varsSeal == b.varsSeal && a.outcomeSeal == b.outcomeSeal &&
+		a.inputSeal == b.inputSeal
 }
 
 // encodeHeadLocked is encodeRunHead(&r.doc.runHead), reusing what headCache
@@ -555,6 +567,13 @@ func (r *runState) changeLocked(full bool) (_ *runstore.Change, err error) {
 			return nil, err
 		}
 		r.changedVars = true
+	}
+	if r.changedIn || full || !r.stored || !r.doc.InputSealed {
+		// The input this write carries, attested in the head.
+		if err := r.sealInputLocked(); err != nil {
+			return nil, err
+		}
+		r.changedIn = true
 	}
 	if r.changedOut || full || !r.stored || !r.doc.OutcomeSealed || r.sealedOutcome != (outcomeKey{r.doc.Status, r.doc.ReasonForIncompletion}) {
 		// The status, reason and output this write stores, attested in

@@ -35,11 +35,12 @@ import (
 // head, made again when they change; VariablesSealed, attested with the
 // head, says they are), and so are its status, reasonForIncompletion and
 // output together (OutcomeSeal, OutcomeSealed): a parent takes a child's
-// stored end only if it verifies (checkOutcome).
+// stored end only if it verifies (checkOutcome); and so is its input
+// (InputSeal, InputSealed).
 //
 // Not detected (SECURITY.md): a record, the variables or the outcome put
 // back to an earlier write of themselves, a record removed (the task then
-// runs again); the run's input (a head member not attested).
+// runs again).
 
 // ErrRecordNotAuthentic: a stored task record does not verify.
 var ErrRecordNotAuthentic = errors.New("stored task record is not authentic")
@@ -120,6 +121,20 @@ func (r *runState) sealVariablesLocked() error {
 	return nil
 }
 
+// inputPointer is where the attestation of a run's stored input is bound.
+const inputPointer = "/inputSeal"
+
+// sealInputLocked attests the input the next write stores (InputSeal), and
+// says from then on that the run's input is sealed. Callers hold r.mu.
+func (r *runState) sealInputLocked() error {
+	seal, err := r.sec.Attest(inputPointer, orEmpty(r.inStored))
+	if err != nil {
+		return err
+	}
+	r.doc.InputSeal, r.doc.InputSealed = seal, true
+	return nil
+}
+
 // outcomePointer is where the attestation of a run's outcome (its
 // status, reasonForIncompletion and output) is bound.
 const outcomePointer = "/outcomeSeal"
@@ -186,12 +201,17 @@ func (e *Engine) checkOutcome(id string, d *runDoc) error {
 // document (d decoded from it), when its head says they are sealed, and
 // its variables and outcome when it says they are.
 func (e *Engine) checkRecords(id string, doc []byte, d *runDoc) error {
-	if !d.RecordSeals && !d.VariablesSealed && !d.OutcomeSealed {
+	if !d.RecordSeals && !d.VariablesSealed && !d.OutcomeSealed && !d.InputSealed {
 		return nil
 	}
 	sec, err := runsecrets.New(id, nil, e.keyring)
 	if err != nil {
 		return err
+	}
+	if d.InputSealed {
+		if err := sec.Verify(d.InputSeal, inputPointer, orEmpty(d.Input)); err != nil {
+			return fmt.Errorf("%w: run %s: its input does not verify (edited, or copied from another run): %v", ErrRecordNotAuthentic, id, err)
+		}
 	}
 	if err := outcomeError(sec, id, d); err != nil {
 		return err
@@ -272,33 +292,34 @@ func (e *Engine) checkStoredDoc(id string, doc []byte, d *runDoc, archived bool)
 // records were rewritten after they were sealed (an archive's `_secrets`
 // values made "***"): a record without a seal is left as it is.
 func resealRecords(doc []byte, sec *runsecrets.Run) ([]byte, error) {
-	if v := gjson.GetBytes(doc, "variablesSeal"); v.Exists() {
-		// The variables as archived.
-		vars := gjson.GetBytes(doc, "variables")
-		raw := []byte("{}")
-		if vars.Exists() {
-			raw = []byte(vars.Raw)
-		}
-		seal, err := sec.Attest(variablesPointer, raw)
-		if err != nil {
-			return nil, err
-		}
-		if doc, err = sjson.SetBytes(doc, "variablesSeal", seal); err != nil {
-			return nil, err
-		}
+	// The head's attestations of parts the archive may have rewritten,
+	// made again over those parts as archived.
+	outcome := func(out []byte) []byte {
+		return outcomeAttested(gjson.GetBytes(doc, "status").Str, gjson.GetBytes(doc, "reasonForIncompletion").Str, out)
 	}
-	if v := gjson.GetBytes(doc, "outcomeSeal"); v.Exists() {
-		// The output as archived.
-		out := gjson.GetBytes(doc, "output")
-		raw := []byte("{}")
-		if out.Exists() {
-			raw = []byte(out.Raw)
+	for _, a := range []struct {
+		seal, part, pointer string
+		attested            func(part []byte) []byte // nil: the part as it is
+	}{
+		{"variablesSeal", "variables", variablesPointer, nil},
+		{"inputSeal", "input", inputPointer, nil},
+		{"outcomeSeal", "output", outcomePointer, outcome},
+	} {
+		if !gjson.GetBytes(doc, a.seal).Exists() {
+			continue
 		}
-		seal, err := sec.Attest(outcomePointer, outcomeAttested(gjson.GetBytes(doc, "status").Str, gjson.GetBytes(doc, "reasonForIncompletion").Str, raw))
+		part := []byte("{}")
+		if v := gjson.GetBytes(doc, a.part); v.Exists() {
+			part = []byte(v.Raw)
+		}
+		if a.attested != nil {
+			part = a.attested(part)
+		}
+		seal, err := sec.Attest(a.pointer, part)
 		if err != nil {
 			return nil, err
 		}
-		if doc, err = sjson.SetBytes(doc, "outcomeSeal", seal); err != nil {
+		if doc, err = sjson.SetBytes(doc, a.seal, seal); err != nil {
 			return nil, err
 		}
 	}

@@ -302,3 +302,49 @@ func TestStoredOutcomeIsAuthenticated(t *testing.T) {
 		})
 	}
 }
+
+const inputDef = `{"name":"inseal","tasks":[
+  {"name":"approve","taskReferenceName":"approve","type":"HUMAN"},
+  {"name":"capture","taskReferenceName":"use","inputParameters":{"to":"${workflow.input.dest}","k":"${workflow.secrets.public_token}"}}]}`
+
+// A run's input is attested too: someone who can write the run store
+// points the input a task takes its destination from elsewhere, and the
+// task would send its secret there once the run resumes. The resume is
+// refused, naming the input, and the task never runs; an untouched run
+// resumes and its task gets the input it started with. On memory, bolt
+// and a real redis-server.
+func TestStoredInputIsAuthenticated(t *testing.T) {
+	for name, mk := range visibleStores(t) {
+		t.Run(name, func(t *testing.T) {
+			kit := newSealKit(t, mk())
+			ctx := context.Background()
+			for _, forge := range []bool{false, true} {
+				id := fmt.Sprintf("input-%v", forge)
+				kit.startWaitingWith(inputDef, id, json.RawMessage(`{"dest":"https://ledger.example/in"}`))
+				s := loadStoredRun(t, kit.rs, id)
+				if string(s.doc["inputSealed"]) != "true" || s.doc["inputSeal"] == nil {
+					t.Fatalf("stored input %s, sealed %s", s.doc["input"], s.doc["inputSealed"])
+				}
+				if forge {
+					s.doc["input"] = json.RawMessage(`{"dest":"https://collector.example/in"}`)
+				}
+				s.restoreWith(t, kit.rs, id, s.log)
+				e := kit.engine()
+				kit.inputs()
+				_, cerr := e.CompleteTask(ctx, id, "approve", "", json.RawMessage(`{}`))
+				res, err := e.Resume(ctx, id)
+				got := kit.inputs()
+				if !forge {
+					if cerr != nil || err != nil || res.Status != engine.StatusCompleted || len(got) != 1 || !strings.Contains(got[0], "https://ledger.example/in") {
+						t.Fatalf("untouched run: %v %v %+v, worker got %q", cerr, err, res, got)
+					}
+					continue
+				}
+				if !errors.Is(cerr, engine.ErrRecordNotAuthentic) || !errors.Is(err, engine.ErrRecordNotAuthentic) ||
+					!strings.Contains(err.Error(), "input") || len(got) != 0 {
+					t.Fatalf("forged input: completion %v, resume %v %+v, worker got %q", cerr, err, res, got)
+				}
+			}
+		})
+	}
+}

@@ -61,6 +61,12 @@ func (k *sealKit) engine(opts ...engine.Option) *engine.Engine {
 // until it waits for an outside completion, and leaves it there.
 func (k *sealKit) startWaiting(def, id string) {
 	k.t.Helper()
+	k.startWaitingWith(def, id, nil)
+}
+
+// startWaitingWith is startWaiting with the run's input.
+func (k *sealKit) startWaitingWith(def, id string, input json.RawMessage) {
+	k.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	e := k.engine(engine.WithEvents(func(ev engine.Event) {
@@ -72,7 +78,7 @@ func (k *sealKit) startWaiting(def, id string) {
 	if err != nil {
 		k.t.Fatal(err)
 	}
-	res, err := e.Start(ctx, d, nil, engine.WithRunID(id),
+	res, err := e.Start(ctx, d, input, engine.WithRunID(id),
 		engine.AsPrincipal(engine.Principal{Name: "ci", Scopes: []string{"secrets:get:public_token"}}))
 	if !errors.Is(err, engine.ErrInterrupted) || res.Status != engine.StatusRunning {
 		k.t.Fatalf("want interrupted, got %v %+v", err, res)
