@@ -113,11 +113,17 @@ const variablesPointer = "/variables/variablesSeal"
 // (VariablesSeal), and says from then on that the run's variables are
 // sealed. Callers hold r.mu.
 func (r *runState) sealVariablesLocked() error {
-	seal, err := r.sec.Attest(variablesPointer, orEmpty(r.varStored))
+	return r.attestLocked(variablesPointer, orEmpty(r.varStored), &r.doc.VariablesSeal, &r.doc.VariablesSealed)
+}
+
+// attestLocked sets *seal to the attestation of data at ptr and *sealed,
+// the head's word that the part is sealed, to true. Callers hold r.mu.
+func (r *runState) attestLocked(ptr string, data []byte, seal *string, sealed *bool) error {
+	a, err := r.sec.Attest(ptr, data)
 	if err != nil {
 		return err
 	}
-	r.doc.VariablesSeal, r.doc.VariablesSealed = seal, true
+	*seal, *sealed = a, true
 	return nil
 }
 
@@ -127,12 +133,7 @@ const inputPointer = "/inputSeal"
 // sealInputLocked attests the input the next write stores (InputSeal), and
 // says from then on that the run's input is sealed. Callers hold r.mu.
 func (r *runState) sealInputLocked() error {
-	seal, err := r.sec.Attest(inputPointer, orEmpty(r.inStored))
-	if err != nil {
-		return err
-	}
-	r.doc.InputSeal, r.doc.InputSealed = seal, true
-	return nil
+	return r.attestLocked(inputPointer, orEmpty(r.inStored), &r.doc.InputSeal, &r.doc.InputSealed)
 }
 
 // outcomePointer is where the attestation of a run's outcome (its
@@ -157,13 +158,11 @@ func outcomeAttested(status, reason string, output []byte) []byte {
 // stores (OutcomeSeal), and says from then on that the run's outcome is
 // sealed. Callers hold r.mu.
 func (r *runState) sealOutcomeLocked() error {
-	seal, err := r.sec.Attest(outcomePointer, outcomeAttested(r.doc.Status, r.doc.ReasonForIncompletion, orEmpty(r.outStored)))
-	if err != nil {
-		return err
+	err := r.attestLocked(outcomePointer, outcomeAttested(r.doc.Status, r.doc.ReasonForIncompletion, orEmpty(r.outStored)), &r.doc.OutcomeSeal, &r.doc.OutcomeSealed)
+	if err == nil {
+		r.sealedOutcome = outcomeKey{r.doc.Status, r.doc.ReasonForIncompletion}
 	}
-	r.doc.OutcomeSeal, r.doc.OutcomeSealed = seal, true
-	r.sealedOutcome = outcomeKey{r.doc.Status, r.doc.ReasonForIncompletion}
-	return nil
+	return err
 }
 
 // outcomeError is why run id's stored status, reason and output (d) do
