@@ -198,7 +198,7 @@ func (e *Engine) checkOutcome(id string, d *runDoc) error {
 
 // checkRecords verifies every task record of doc, run id's stored
 // document (d decoded from it), when its head says they are sealed, and
-// its variables and outcome when it says they are.
+// its variables, input and outcome when it says they are.
 func (e *Engine) checkRecords(id string, doc []byte, d *runDoc) error {
 	if !d.RecordSeals && !d.VariablesSealed && !d.OutcomeSealed && !d.InputSealed {
 		return nil
