@@ -62,12 +62,17 @@ func startWaiting(b *testing.B, e *engine.Engine, n int) (id, taskID string, seq
 // through the seq its id carries (tasklook.go), on look=task; the run
 // whole on look=run.
 //
+// look=ref answers by reference ("w", no attempt id), as Conductor's
+// update by reference name does: the record is found through the run's
+// reference index (refindex.go); before it, by reference read the run
+// whole, as look=run does.
+//
 // BenchmarkCompleteTaskStored/look-only is the look alone
 // (attemptEnded), on the same runs.
 func BenchmarkCompleteTaskStored(b *testing.B) {
 	for _, st := range []string{"memory", "bolt", "redis"} {
 		for _, n := range []int{10, 100, 1000} {
-			for _, look := range []string{"run", "task"} {
+			for _, look := range []string{"run", "task", "ref"} {
 				b.Run(fmt.Sprintf("store=%s/tasks=%d/look=%s", st, n, look), func(b *testing.B) {
 					rs := benchStore(b, st)
 					if look == "run" {
@@ -82,7 +87,11 @@ func BenchmarkCompleteTaskStored(b *testing.B) {
 						b.ReportAllocs()
 						for i := 0; i < b.N; i++ {
 							out := json.RawMessage(fmt.Sprintf(`{"n":%d}`, i))
-							if _, got, err := e.CompleteTaskStored(context.Background(), id, engine.Completion{TaskID: taskID, Status: engine.TaskInProgress, Output: out}); err != nil || got != taskID {
+							c := engine.Completion{TaskID: taskID, Status: engine.TaskInProgress, Output: out}
+							if look == "ref" {
+								c.TaskID, c.Ref = "", "w"
+							}
+							if _, got, err := e.CompleteTaskStored(context.Background(), id, c); err != nil || got != taskID {
 								b.Fatalf("%q %v", got, err)
 							}
 						}

@@ -596,6 +596,7 @@ func (r *runState) changeLocked(full bool) (_ *runstore.Change, err error) {
 		for _, t := range r.tasks {
 			r.touchLocked(t)
 		}
+		r.unindexAllLocked() // the record is written whole: its index too
 		ch.DefinitionHash, ch.Definition = r.doc.DefinitionHash, r.storedDefinitionLocked()
 		r.changedTaskDefs, r.changedMocks = true, true
 	}
@@ -621,6 +622,7 @@ func (r *runState) changeLocked(full bool) (_ *runstore.Change, err error) {
 	}
 	r.changedIn, r.changedVars, r.changedOut = false, false, false
 	ch.DeleteTasks, r.deleted = r.deleted, nil
+	r.staleRefsLocked(ch) // refindex.go
 	keep := r.dirty[:0]
 	for _, t := range r.dirty {
 		if t.forgotten {
@@ -640,6 +642,9 @@ func (r *runState) changeLocked(full bool) (_ *runstore.Change, err error) {
 		}
 		t.dirty = false
 		ch.Tasks = append(ch.Tasks, runstore.Task{Seq: t.Seq, Doc: t.enc})
+		if !t.indexed {
+			r.indexLocked(ch, t) // refindex.go
+		}
 	}
 	clear(r.dirty[len(keep):])
 	r.dirty = keep
@@ -651,13 +656,14 @@ func (r *runState) changeLocked(full bool) (_ *runstore.Change, err error) {
 type changeOfOne struct {
 	ch   runstore.Change
 	task [1]runstore.Task
+	refs [2]runstore.RefEntry // a new record's reference index entries (refindex.go)
 }
 
 // newChange returns an empty Change whose Tasks have room for n records.
 func newChange(n int) *runstore.Change {
 	if n <= 1 {
 		c := &changeOfOne{}
-		c.ch.Tasks = c.task[:0]
+		c.ch.Tasks, c.ch.Refs = c.task[:0], c.refs[:0]
 		return &c.ch
 	}
 	return &runstore.Change{Tasks: make([]runstore.Task, 0, n)}
@@ -685,6 +691,7 @@ func (r *runState) markChangedLocked(ch *runstore.Change) {
 		r.stored = false
 	}
 	r.deleted = append(r.deleted, ch.DeleteTasks...)
+	r.unindexLocked(ch.Refs)
 }
 
 // forgetLocked drops a task record from the run: expressions no longer see
@@ -699,6 +706,7 @@ func (r *runState) forgetLocked(t *taskRecord) {
 		delete(r.latest, t.BaseRef)
 	}
 	r.deleted = append(r.deleted, t.Seq)
+	r.forgetRefLocked(t)
 	r.rx.forget(t)
 }
 

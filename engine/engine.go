@@ -692,6 +692,7 @@ func (e *Engine) loadDoc(ctx context.Context, id string, doc []byte, d *runDoc, 
 		t.wt, _ = def.Task(t.BaseRef)
 		r.tasks = append(r.tasks, t)
 		r.byRef[t.Ref], r.latest[t.BaseRef] = t, t
+		r.storedRefLocked(t) // refindex.go
 	}
 	r.keepRerunReason() // rerun.go
 	if len(errs) > 0 {
@@ -707,9 +708,7 @@ func (e *Engine) loadDoc(ctx context.Context, id string, doc []byte, d *runDoc, 
 // completion is stored as a signal and applied by the runner (or by the next
 // Resume). ref may omit the DO_WHILE "__N" suffix. It returns the exact ref.
 func (e *Engine) CompleteTask(ctx context.Context, runID, ref, status string, output json.RawMessage) (string, error) {
-	return e.completeTask(ctx, runID, status, output, "", fmt.Sprintf("task %q", ref), func(t *taskDoc) bool {
-		return t.ReferenceTaskName == ref || baseRef(t.ReferenceTaskName) == ref
-	})
+	return e.completeTask(ctx, runID, status, output, refMatch(ref))
 }
 
 // Completion is an external completion of a task (CompleteTaskWith).
@@ -746,11 +745,9 @@ func (e *Engine) CompleteTaskWith(ctx context.Context, runID string, c Completio
 	reason := givenReason{text: c.Reason, empty: c.EmptyReason && c.Reason == ""}
 	sub := &subUpdate{id: c.SubWorkflowID, callback: c.CallbackAfterSeconds}
 	if c.TaskID != "" {
-		return e.completeTaskReason(ctx, runID, c.Status, c.Output, c.TaskID, reason, "task with id "+c.TaskID, func(t *taskDoc) bool { return t.TaskID == c.TaskID }, sub)
+		return e.completeTaskReason(ctx, runID, c.Status, c.Output, idMatch(c.TaskID), reason, sub)
 	}
-	return e.completeTaskReason(ctx, runID, c.Status, c.Output, "", reason, fmt.Sprintf("task %q", c.Ref), func(t *taskDoc) bool {
-		return t.ReferenceTaskName == c.Ref || baseRef(t.ReferenceTaskName) == c.Ref
-	}, sub)
+	return e.completeTaskReason(ctx, runID, c.Status, c.Output, refMatch(c.Ref), reason, sub)
 }
 
 // CompleteTaskStored is CompleteTaskWith for an update IN_PROGRESS (of a
@@ -770,12 +767,9 @@ func (e *Engine) CompleteTaskStored(ctx context.Context, runID string, c Complet
 	var seq int
 	if c.TaskID != "" {
 		sub := &subUpdate{id: c.SubWorkflowID, callback: c.CallbackAfterSeconds}
-		ref, taskID, seq, err = e.storeUpdate(ctx, runID, c.Status, c.Output, c.TaskID, givenReason{text: c.Reason, empty: c.EmptyReason && c.Reason == ""},
-			"task with id "+c.TaskID, func(t *taskDoc) bool { return t.TaskID == c.TaskID }, sub, key)
+		ref, taskID, seq, err = e.storeUpdate(ctx, runID, c.Status, c.Output, idMatch(c.TaskID), givenReason{text: c.Reason, empty: c.EmptyReason && c.Reason == ""}, sub, key)
 	} else {
-		ref, taskID, seq, err = e.storeUpdate(ctx, runID, c.Status, c.Output, "", givenReason{}, fmt.Sprintf("task %q", c.Ref), func(t *taskDoc) bool {
-			return t.ReferenceTaskName == c.Ref || baseRef(t.ReferenceTaskName) == c.Ref
-		}, nil, key)
+		ref, taskID, seq, err = e.storeUpdate(ctx, runID, c.Status, c.Output, refMatch(c.Ref), givenReason{}, nil, key)
 	}
 	if err != nil {
 		return "", "", err
@@ -818,24 +812,25 @@ func storedReason(s *string) (text string, empty bool) {
 	return deref(s), s != nil && *s == ""
 }
 
-// completeTask stores the completion of the latest record match accepts;
-// with taskID the signal applies to that attempt only.
-func (e *Engine) completeTask(ctx context.Context, runID, status string, output json.RawMessage, taskID, what string, match func(*taskDoc) bool) (string, error) {
-	return e.completeTaskReason(ctx, runID, status, output, taskID, givenReason{}, what, match, nil)
+// completeTask stores the completion of the latest record m names; by id
+// the signal applies to that attempt only.
+func (e *Engine) completeTask(ctx context.Context, runID, status string, output json.RawMessage, m taskMatch) (string, error) {
+	return e.completeTaskReason(ctx, runID, status, output, m, givenReason{}, nil)
 }
 
 // completeTaskReason is completeTask with a reason for incompletion.
 // sub, when given, carries what an update of a SUB_WORKFLOW task also says
 // (Completion): such an update may say IN_PROGRESS.
-func (e *Engine) completeTaskReason(ctx context.Context, runID, status string, output json.RawMessage, taskID string, reason givenReason, what string, match func(*taskDoc) bool, sub *subUpdate) (string, error) {
-	ref, _, _, err := e.storeUpdate(ctx, runID, status, output, taskID, reason, what, match, sub, "")
+func (e *Engine) completeTaskReason(ctx context.Context, runID, status string, output json.RawMessage, m taskMatch, reason givenReason, sub *subUpdate) (string, error) {
+	ref, _, _, err := e.storeUpdate(ctx, runID, status, output, m, reason, sub, "")
 	return ref, err
 }
 
 // storeUpdate is completeTaskReason; it also returns the id and seq of the
 // attempt the update is for, and gives an update IN_PROGRESS answer (when
 // not "") as the slot the runner answers in once it stored it.
-func (e *Engine) storeUpdate(ctx context.Context, runID, status string, output json.RawMessage, taskID string, reason givenReason, what string, match func(*taskDoc) bool, sub *subUpdate, answer string) (string, string, int, error) {
+func (e *Engine) storeUpdate(ctx context.Context, runID, status string, output json.RawMessage, m taskMatch, reason givenReason, sub *subUpdate, answer string) (string, string, int, error) {
+	taskID := m.id
 	// IN_PROGRESS is taken for a SUB_WORKFLOW task and a task waiting for
 	// its completion from outside (subUpdate.check, once the task is
 	// found), by id or by reference as Conductor's updateTask takes it.
@@ -850,7 +845,7 @@ func (e *Engine) storeUpdate(ctx context.Context, runID, status string, output j
 	if progress {
 		status = TaskInProgress
 	}
-	runStatus, found, archived, err := e.updatedTask(ctx, runID, taskID, match)
+	runStatus, found, archived, err := e.updatedTask(ctx, runID, m)
 	if err != nil {
 		return "", "", 0, err
 	}
@@ -858,7 +853,7 @@ func (e *Engine) storeUpdate(ctx context.Context, runID, status string, output j
 		return "", "", 0, fmt.Errorf("%w: run %s is %s", ErrNotRunning, runID, runStatus)
 	}
 	if found == nil {
-		return "", "", 0, fmt.Errorf("%w: run %s has no %s yet", ErrNotWaiting, runID, what)
+		return "", "", 0, fmt.Errorf("%w: run %s has no %s yet", ErrNotWaiting, runID, m.what())
 	}
 	if found.Status != TaskInProgress && found.Status != TaskScheduled {
 		return "", "", 0, fmt.Errorf("%w: task %q is %s", ErrNotWaiting, found.ReferenceTaskName, found.Status)
@@ -958,25 +953,30 @@ func (e *Engine) storeUpdate(ctx context.Context, runID, status string, output j
 	return found.ReferenceTaskName, found.TaskID, found.Seq, nil
 }
 
-// updatedTask is the status of run runID and the latest record match
-// accepts (nil: none), for storeUpdate: the record of attempt taskID
-// alone when its id says where it is (lookTask), else the run read whole.
-func (e *Engine) updatedTask(ctx context.Context, runID, taskID string, match func(*taskDoc) bool) (status string, found *taskDoc, archived bool, err error) {
-	if taskID != "" {
-		head, task, archived, ok, err := e.lookTask(ctx, runID, taskID)
-		if err != nil {
-			return "", nil, false, err
+// updatedTask is the status of run runID and the latest record m names
+// (nil: none), for storeUpdate: by id the attempt's record alone when its
+// id says where it is (lookTask), by reference the record the run's
+// reference index names when it waits (lookRef), else the run read whole.
+func (e *Engine) updatedTask(ctx context.Context, runID string, m taskMatch) (status string, found *taskDoc, archived bool, err error) {
+	var head, task []byte
+	var ok bool
+	if m.id != "" {
+		head, task, archived, ok, err = e.lookTask(ctx, runID, m.id)
+	} else {
+		head, task, archived, ok, err = e.lookRef(ctx, runID, m.ref) // refindex.go
+	}
+	if err != nil {
+		return "", nil, false, err
+	}
+	if ok && !archived { // an archived run's status: read whole below
+		var t taskDoc
+		if err := json.Unmarshal(task, &t); err != nil {
+			return "", nil, false, fmt.Errorf("run %s: damaged task record of %s: %w", runID, m.what(), err)
 		}
-		if ok && !archived { // an archived run's status: read whole below
-			var t taskDoc
-			if err := json.Unmarshal(task, &t); err != nil {
-				return "", nil, false, fmt.Errorf("run %s: damaged task record %s: %w", runID, taskID, err)
-			}
-			if !match(&t) {
-				return docStatus(head), nil, false, nil
-			}
-			return docStatus(head), &t, false, nil
+		if !m.match(&t) {
+			return docStatus(head), nil, false, nil
 		}
+		return docStatus(head), &t, false, nil
 	}
 	doc, archived, err := e.runs.Load(ctx, runID)
 	if err != nil {
@@ -990,7 +990,7 @@ func (e *Engine) updatedTask(ctx context.Context, runID, taskID string, match fu
 		return "", nil, false, err
 	}
 	for i := range d.Tasks {
-		if t := &d.Tasks[i]; match(t) {
+		if t := &d.Tasks[i]; m.match(t) {
 			found = t
 		}
 	}

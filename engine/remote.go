@@ -515,7 +515,7 @@ func (t RemoteTask) progress(ctx context.Context, callbackAfter time.Duration, o
 // attempt is the one waiting, never by a retry that replaced it (a worker
 // answering late, through another process sharing the run store).
 func (e *Engine) CompleteTaskAttempt(ctx context.Context, runID, taskID, status string, output json.RawMessage) (string, error) {
-	return e.completeTask(ctx, runID, status, output, taskID, "task with id "+taskID, func(t *taskDoc) bool { return t.TaskID == taskID })
+	return e.completeTask(ctx, runID, status, output, idMatch(taskID))
 }
 
 // Nudge tells the engine that an answer for this attempt was just stored in

@@ -138,6 +138,10 @@ type taskRecord struct {
 	// which stays as it is, workflowInput within (rerun.go).
 	keptWrapped bool
 
+	// indexed: the run store's reference index names this record for
+	// its references, or a later one (refindex.go).
+	indexed bool
+
 	wt       *WorkflowTask
 	later    *laterInput     // a remote task's input, resolved at hand-off (remote_handoff.go)
 	answered *attemptOutcome // a worker's answer waits for the write of this attempt's end (remote_stored.go)
@@ -228,6 +232,8 @@ type runState struct {
 	retryAsked                     map[string]bool        // ended attempts a retry asked to run again, by id (resume.go)
 	subPins                        map[string]int         // the versions its start pinned sub-workflow names to (subpin.go)
 	latest                         map[string]*taskRecord // ref without __N → latest attempt of any iteration
+	refIdx                         map[string]int         // the run store's reference index as this process wrote it (refindex.go)
+	refStale                       map[string]struct{}    // its entries that name a record forgotten since (refindex.go)
 	caseChecks                     map[string]*caseCheck  // SWITCH/DECISION inputs and cases mapperThrows resolved, by exact ref (mapperthrow.go)
 	wfDoc                          []byte                 // cached Workflow() document
 	// taskDefSnap is the task definitions the run applies, by name

@@ -45,9 +45,7 @@ func (e *Engine) Signal(ctx context.Context, runID, status string, output json.R
 	}
 	// Conductor's signalTask builds its update from the pending task
 	// (TaskResult(pending)): the task's reasonForIncompletion stays.
-	ref, err := e.completeTaskReason(ctx, found.RunID, status, output, found.TaskID, givenReason{pending: true}, "task "+found.TaskID, func(t *taskDoc) bool {
-		return t.TaskID == found.TaskID
-	}, nil)
+	ref, err := e.completeTaskReason(ctx, found.RunID, status, output, idMatch(found.TaskID), givenReason{pending: true}, nil)
 	if err != nil {
 		return Signalled{}, err
 	}

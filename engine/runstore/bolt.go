@@ -47,11 +47,14 @@ var (
 // next to each other: a write usually dirties one leaf page per run, which
 // is what a group commit of many runs pays for.
 const (
-	tagDef       = 'd'
-	tagInput     = 'i'
-	tagTaskDefs  = 'k'
-	tagMocks     = 'm'
-	tagOutput    = 'o'
+	tagDef      = 'd'
+	tagInput    = 'i'
+	tagTaskDefs = 'k'
+	tagMocks    = 'm'
+	tagOutput   = 'o'
+	// tagRef keys the run's reference index (id 0x00 'r' ref): the
+	// value is the seq (8 bytes, big-endian) of the record ref names.
+	tagRef       = 'r'
 	tagTask      = 't'
 	tagHead      = 'u'
 	tagVariables = 'v'
@@ -106,6 +109,10 @@ func partKey(id string, tag byte) []byte { return append(runPrefix(id), tag) }
 func taskKey(id string, seq int) []byte {
 	k := partKey(id, tagTask)
 	return binary.BigEndian.AppendUint64(k, uint64(seq))
+}
+
+func refKey(id, ref string) []byte {
+	return append(partKey(id, tagRef), ref...)
 }
 
 func logKey(id string, pos int) []byte {
@@ -409,6 +416,20 @@ func putParts(pb *bolt.Bucket, id string, ch *Change, sumJS []byte) error {
 			return err
 		}
 	}
+	for _, r := range ch.Refs {
+		if r.Ref == "" {
+			continue
+		}
+		var err error
+		if r.Seq <= 0 {
+			err = pb.Delete(refKey(id, r.Ref))
+		} else {
+			err = pb.Put(refKey(id, r.Ref), refValue(r.Seq))
+		}
+		if err != nil {
+			return err
+		}
+	}
 	if ch.DefinitionHash != "" {
 		if err := pb.Put(partKey(id, tagDef), []byte(ch.DefinitionHash)); err != nil {
 			return err
@@ -500,6 +521,11 @@ func loadParts(tx *bolt.Tx, id string) (p parts, ok bool) {
 				p.log = map[int][]byte{}
 			}
 			p.log[int(binary.BigEndian.Uint64(rest[1:]))] = v
+		case len(rest) > 1 && rest[0] == tagRef:
+			if p.refs == nil {
+				p.refs = map[string]int{}
+			}
+			p.refs[string(rest[1:])] = refSeq(v)
 		case len(rest) != 1:
 		case rest[0] == tagHead:
 			p.head = v

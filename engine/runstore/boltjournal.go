@@ -71,7 +71,7 @@ var errBadEntry = ErrDamagedEntry
 func encodeEntry(kind byte, id string, ch *Change, sumJS []byte) []byte {
 	n := 1 + binary.MaxVarintLen64 + len(id)
 	if ch != nil {
-		n += ch.Size() + len(sumJS) + len(ch.DefinitionHash) + 3*binary.MaxVarintLen64*(len(ch.Tasks)+len(ch.Log)+len(ch.DeleteTasks)+6)
+		n += ch.Size() + len(sumJS) + len(ch.DefinitionHash) + 3*binary.MaxVarintLen64*(len(ch.Tasks)+len(ch.Log)+len(ch.DeleteTasks)+len(ch.Refs)+6)
 	}
 	b := make([]byte, 0, n)
 	b = append(b, kind)
@@ -111,6 +111,15 @@ func encodeEntry(kind byte, id string, ch *Change, sumJS []byte) []byte {
 	for _, seq := range ch.DeleteTasks {
 		b = append(b, tagDeleteTask)
 		b = binary.AppendUvarint(b, uint64(seq))
+	}
+	for _, r := range ch.Refs {
+		if r.Ref == "" {
+			continue
+		}
+		b = append(b, tagRef)
+		b = binary.AppendUvarint(b, uint64(max(r.Seq, 0)))
+		b = binary.AppendUvarint(b, uint64(len(r.Ref)))
+		b = append(b, r.Ref...)
 	}
 	put(tagSummary, sumJS)
 	return b
@@ -166,7 +175,7 @@ func (p *parts) apply(body []byte) error {
 		tag := body[0]
 		body = body[1:]
 		seq := -1
-		if tag == tagTask || tag == tagLog || tag == tagDeleteTask {
+		if tag == tagTask || tag == tagLog || tag == tagDeleteTask || tag == tagRef {
 			n, w := binary.Uvarint(body)
 			if w <= 0 || n > 1<<62 {
 				return errBadEntry
@@ -185,6 +194,11 @@ func (p *parts) apply(body []byte) error {
 		switch tag {
 		case tagTask:
 			p.tasks[seq] = v
+		case tagRef:
+			if p.refs == nil {
+				p.refs = map[string]int{}
+			}
+			p.refs[string(v)] = seq
 		case tagLog:
 			if p.log == nil {
 				p.log = map[int][]byte{}
@@ -421,6 +435,13 @@ func foldJournal(tx *bolt.Tx) (n int, err error) {
 		for pos, doc := range p.log {
 			f.puts[string(logKey(id, pos))] = clone(doc)
 		}
+		for ref, seq := range p.refs {
+			if seq > 0 {
+				f.puts[string(refKey(id, ref))] = refValue(seq)
+			} else {
+				f.puts[string(refKey(id, ref))] = nil
+			}
+		}
 		for _, seq := range deletedTasks(e.body) {
 			f.puts[string(taskKey(id, seq))] = nil
 		}
@@ -483,7 +504,7 @@ func validBody(body []byte) bool {
 		tag := body[0]
 		body = body[1:]
 		switch tag {
-		case tagTask, tagLog, tagDeleteTask:
+		case tagTask, tagLog, tagDeleteTask, tagRef:
 			n, w := binary.Uvarint(body)
 			if w <= 0 || n > 1<<62 {
 				return false
@@ -512,7 +533,7 @@ func deletedTasks(body []byte) []int {
 	for len(body) > 0 {
 		tag := body[0]
 		body = body[1:]
-		if tag == tagTask || tag == tagLog || tag == tagDeleteTask {
+		if tag == tagTask || tag == tagLog || tag == tagDeleteTask || tag == tagRef {
 			n, w := binary.Uvarint(body)
 			if w <= 0 {
 				return out

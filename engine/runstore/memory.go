@@ -89,6 +89,18 @@ func (m *Memory) applyLocked(id string, ch *Change) {
 	for _, seq := range ch.DeleteTasks {
 		delete(p.tasks, seq)
 	}
+	for _, r := range ch.Refs {
+		switch {
+		case r.Ref == "":
+		case r.Seq <= 0:
+			delete(p.refs, r.Ref)
+		default:
+			if p.refs == nil {
+				p.refs = map[string]int{}
+			}
+			p.refs[r.Ref] = r.Seq
+		}
+	}
 	if ch.DefinitionHash != "" {
 		p.defHash = ch.DefinitionHash
 		if _, ok := m.defs[ch.DefinitionHash]; !ok && ch.Definition != nil {

@@ -74,6 +74,10 @@ func taskField(seq int) string { return paddedField('t', seq) }
 
 func logField(pos int) string { return paddedField('l', pos) }
 
+// refField is the field of an entry of the run's reference index; its
+// value is the seq in decimal.
+func refField(ref string) string { return "r:" + ref }
+
 // paddedField is tag ":" n with n zero-padded to ten digits (fmt's
 // "%010d", without its allocations).
 func paddedField(tag byte, n int) string {
@@ -96,6 +100,11 @@ func changeFields(ch *Change) []any {
 // changeFieldCount is how many fields a change sets.
 func changeFieldCount(ch *Change) int {
 	n := len(ch.Tasks) + len(ch.Log)
+	for _, r := range ch.Refs {
+		if r.Ref != "" && r.Seq > 0 {
+			n++
+		}
+	}
 	for _, v := range [...][]byte{ch.Head, ch.Input, ch.Output, ch.Variables, ch.TaskDefs, ch.Mocks} {
 		if v != nil {
 			n++
@@ -123,10 +132,30 @@ func appendChangeFields(fields []any, ch *Change) []any {
 	for _, e := range ch.Log {
 		fields = append(fields, logField(e.Pos), e.Doc)
 	}
+	for _, r := range ch.Refs {
+		if r.Ref != "" && r.Seq > 0 {
+			fields = append(fields, refField(r.Ref), strconv.Itoa(r.Seq))
+		}
+	}
 	if ch.DefinitionHash != "" {
 		fields = append(fields, "def", ch.DefinitionHash)
 	}
 	return fields
+}
+
+// deletedFields are the fields a change deletes from a primary record's
+// hash: its deleted task records and reference index entries.
+func deletedFields(ch *Change) []string {
+	var del []string
+	for _, seq := range ch.DeleteTasks {
+		del = append(del, taskField(seq))
+	}
+	for _, r := range ch.Refs {
+		if r.Ref != "" && r.Seq <= 0 {
+			del = append(del, refField(r.Ref))
+		}
+	}
+	return del
 }
 
 // queueChange queues a change's commands (Restore's, after the record and
@@ -144,11 +173,7 @@ func (r *Redis) queueChange(ctx context.Context, p redis.Pipeliner, id string, c
 	if len(fields) > 0 {
 		cmds = append(cmds, p.HSet(ctx, r.key("p", id), fields...))
 	}
-	if len(ch.DeleteTasks) > 0 {
-		del := make([]string, len(ch.DeleteTasks))
-		for i, seq := range ch.DeleteTasks {
-			del[i] = taskField(seq)
-		}
+	if del := deletedFields(ch); len(del) > 0 {
 		cmds = append(cmds, p.HDel(ctx, r.key("p", id), del...))
 	}
 	return append(cmds, p.HSet(ctx, r.indexKey(), id, sumJS))
@@ -195,11 +220,11 @@ func (r *Redis) commitOp(ctx context.Context, id string, ch *Change, sumJS []byt
 		set = appendChangeFields(append(make([]any, 0, 2+2*n), "hset", pk), ch)
 	}
 	var del []any
-	if len(ch.DeleteTasks) > 0 {
-		del = make([]any, 0, 2+len(ch.DeleteTasks))
+	if fields := deletedFields(ch); len(fields) > 0 {
+		del = make([]any, 0, 2+len(fields))
 		del = append(del, "hdel", pk)
-		for _, seq := range ch.DeleteTasks {
-			del = append(del, taskField(seq))
+		for _, f := range fields {
+			del = append(del, f)
 		}
 	}
 	return func(p redis.Pipeliner) func() error {

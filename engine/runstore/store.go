@@ -108,6 +108,11 @@ type Change struct {
 	Tasks []Task
 	// DeleteTasks are the seqs of task records to delete.
 	DeleteTasks []int
+	// Refs are entries of the run's reference index (RefReader) to set:
+	// a reference name and the seq of the task record it names now (0
+	// deletes the entry). The index is what the writer says it is; a
+	// reader checks the record it names before believing it.
+	Refs []RefEntry
 	// DefinitionHash names the run's definition; Definition is its text,
 	// stored under the hash once and shared by every run of it. Both are set
 	// on a run's first write (and by Restore).
@@ -133,6 +138,13 @@ type Task struct {
 	Doc []byte
 }
 
+// RefEntry is one entry of a run's reference index: Ref names the task
+// record at Seq (0: none).
+type RefEntry struct {
+	Ref string
+	Seq int
+}
+
 // LogEntry is one entry of a run's log: a JSON value at position Pos.
 type LogEntry struct {
 	Pos int
@@ -147,6 +159,9 @@ func (c *Change) Size() int {
 	}
 	for _, e := range c.Log {
 		n += len(e.Doc)
+	}
+	for _, r := range c.Refs {
+		n += len(r.Ref) + 8
 	}
 	return n
 }
@@ -253,7 +268,8 @@ type parts struct {
 	taskDefs                       []byte // nil: the record has none
 	mocks                          []byte // nil: the record has none
 	log                            map[int][]byte
-	summary                        []byte // the encoded Summary (bolt)
+	refs                           map[string]int // the reference index (0: deleted)
+	summary                        []byte         // the encoded Summary (bolt)
 	defHash                        string
 	tasks                          map[int][]byte
 }

@@ -72,6 +72,7 @@ func TestConformance(t *testing.T) {
 		{"LargeCommit", testLargeCommit},
 		{"ArchiveAfterArchive", testArchiveAfterArchive},
 		{"LoadTask", testLoadTask},
+		{"LoadTaskRef", testLoadTaskRef},
 	}
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package runstore
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -30,11 +31,44 @@ type TaskReader interface {
 	LoadTask(ctx context.Context, id string, seq int) (head, task []byte, archived bool, err error)
 }
 
+// RefReader reads the task record a reference name names now, through
+// the run's reference index (the entries Change.Refs sets), with the
+// run's head and without the rest of the run: an answer to a task by its
+// reference (Conductor's update by reference name) costs the same in a
+// run of ten tasks or of thousands. The index is what the writer said it
+// is, stored as untrusted as the rest: the caller checks the record
+// (its reference, its seal) before it believes it, and reads the run
+// whole when the index names none.
+type RefReader interface {
+	// LoadTaskRef is LoadTask for the record the reference index names
+	// for ref: task is nil when it names none, or a record the run no
+	// longer holds.
+	LoadTaskRef(ctx context.Context, id, ref string) (head, task []byte, archived bool, err error)
+}
+
 var (
 	_ TaskReader = (*Memory)(nil)
 	_ TaskReader = (*Bolt)(nil)
 	_ TaskReader = (*Redis)(nil)
+	_ RefReader  = (*Memory)(nil)
+	_ RefReader  = (*Bolt)(nil)
+	_ RefReader  = (*Redis)(nil)
 )
+
+// refValue and refSeq encode and decode a bolt reference index entry's
+// value: the seq, 8 bytes big-endian (0 for a value that is not).
+func refValue(seq int) []byte { return binary.BigEndian.AppendUint64(nil, uint64(seq)) }
+
+func refSeq(v []byte) int {
+	if len(v) != 8 {
+		return 0
+	}
+	n := binary.BigEndian.Uint64(v)
+	if n > 1<<62 {
+		return 0
+	}
+	return int(n)
+}
 
 // LoadTask implements TaskReader.
 func (m *Memory) LoadTask(_ context.Context, id string, seq int) ([]byte, []byte, bool, error) {
@@ -52,6 +86,26 @@ func (m *Memory) LoadTask(_ context.Context, id string, seq int) ([]byte, []byte
 	return nil, nil, false, ErrNotFound
 }
 
+// LoadTaskRef implements RefReader.
+func (m *Memory) LoadTaskRef(_ context.Context, id, ref string) ([]byte, []byte, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if p, ok := m.primary[id]; ok {
+		if p.head == nil {
+			return nil, nil, false, fmt.Errorf("run %s: run record has no head", id)
+		}
+		var task []byte
+		if seq := p.refs[ref]; seq > 0 {
+			task = clone(p.tasks[seq])
+		}
+		return clone(p.head), task, false, nil
+	}
+	if _, ok := m.archive[id]; ok {
+		return nil, nil, true, nil
+	}
+	return nil, nil, false, ErrNotFound
+}
+
 // LoadTask implements TaskReader: the head and task keys of the parts,
 // with the run's journal entries applied over them, as Load applies them
 // over every part.
@@ -59,6 +113,54 @@ func (b *Bolt) LoadTask(ctx context.Context, id string, seq int) (head, task []b
 	if err := checkID(id); err != nil {
 		return nil, nil, false, err
 	}
+	err = b.view(ctx, func(tx *bolt.Tx) error {
+		head, task, archived, err = b.taskTx(tx, id, seq)
+		return err
+	})
+	return head, task, archived, err
+}
+
+// LoadTaskRef implements RefReader: the reference index entry of the
+// parts with the run's journal entries applied over it, then LoadTask's
+// read of the record it names, in one transaction.
+func (b *Bolt) LoadTaskRef(ctx context.Context, id, ref string) (head, task []byte, archived bool, err error) {
+	if err := checkID(id); err != nil {
+		return nil, nil, false, err
+	}
+	err = b.view(ctx, func(tx *bolt.Tx) error {
+		base := func(tx *bolt.Tx, id string) (p parts, ok bool) {
+			pb := tx.Bucket(bucketParts)
+			prefix := runPrefix(id)
+			if k, _ := pb.Cursor().Seek(prefix); k == nil || !bytes.HasPrefix(k, prefix) {
+				return loadNested(tx, id)
+			}
+			if v := pb.Get(refKey(id, ref)); v != nil {
+				p.refs = map[string]int{ref: refSeq(v)}
+			}
+			return p, true
+		}
+		r, damaged, err := loadRecordFrom(tx, id, base)
+		if damaged {
+			b.foldDue.Store(true) // as Load
+		}
+		if err != nil {
+			return fmt.Errorf("run store %s: %w", b.f.path, err)
+		}
+		seq := 0
+		if r.live {
+			seq = r.p.refs[ref]
+		}
+		head, task, archived, err = b.taskTx(tx, id, seq)
+		if seq <= 0 {
+			task = nil
+		}
+		return err
+	})
+	return head, task, archived, err
+}
+
+// taskTx is LoadTask's read in tx.
+func (b *Bolt) taskTx(tx *bolt.Tx, id string, seq int) (head, task []byte, archived bool, err error) {
 	base := func(tx *bolt.Tx, id string) (p parts, ok bool) {
 		pb := tx.Bucket(bucketParts)
 		prefix := runPrefix(id)
@@ -72,34 +174,29 @@ func (b *Bolt) LoadTask(ctx context.Context, id string, seq int) (head, task []b
 		}
 		return p, true
 	}
-	err = b.view(ctx, func(tx *bolt.Tx) error {
-		r, damaged, err := loadRecordFrom(tx, id, base)
-		if damaged {
-			b.foldDue.Store(true) // as Load
+	r, damaged, err := loadRecordFrom(tx, id, base)
+	if damaged {
+		b.foldDue.Store(true) // as Load
+	}
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("run store %s: %w", b.f.path, err)
+	}
+	if r.live {
+		if r.p.head == nil {
+			return nil, nil, false, fmt.Errorf("run %s: run record has no head", id)
 		}
-		if err != nil {
-			return fmt.Errorf("run store %s: %w", b.f.path, err)
-		}
-		if r.live {
-			if r.p.head == nil {
-				return fmt.Errorf("run %s: run record has no head", id)
-			}
-			// Copies: nothing of the mmap escapes the transaction.
-			head, task = clone(r.p.head), clone(r.p.tasks[seq])
-			return nil
-		}
-		if v := tx.Bucket(bucketLegacy).Get([]byte(id)); v != nil {
-			head, task = wholeDocTask(v, seq)
-			return nil
-		}
-		ab := tx.Bucket(bucketArchive)
-		if ab.Bucket([]byte(id)) != nil || ab.Get([]byte(id)) != nil {
-			archived = true
-			return nil
-		}
-		return ErrNotFound
-	})
-	return head, task, archived, err
+		// Copies: nothing of the mmap escapes the transaction.
+		return clone(r.p.head), clone(r.p.tasks[seq]), false, nil
+	}
+	if v := tx.Bucket(bucketLegacy).Get([]byte(id)); v != nil {
+		head, task = wholeDocTask(v, seq)
+		return head, task, false, nil
+	}
+	ab := tx.Bucket(bucketArchive)
+	if ab.Bucket([]byte(id)) != nil || ab.Get([]byte(id)) != nil {
+		return nil, nil, true, nil
+	}
+	return nil, nil, false, ErrNotFound
 }
 
 // LoadTask implements TaskReader: two fields of the run's hash, in one
@@ -140,6 +237,27 @@ func (r *Redis) LoadTask(ctx context.Context, id string, seq int) ([]byte, []byt
 		return nil, nil, true, nil
 	}
 	return nil, nil, false, ErrNotFound
+}
+
+// LoadTaskRef implements RefReader: the index entry, then LoadTask's read
+// of the record it names (a change between the two is the caller's to
+// notice: the record it reads is checked before it is believed).
+func (r *Redis) LoadTaskRef(ctx context.Context, id, ref string) ([]byte, []byte, bool, error) {
+	seq := 0
+	v, err := r.c.HGet(ctx, r.key("p", id), refField(ref)).Result()
+	switch {
+	case err == nil:
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			seq = n
+		}
+	case !errors.Is(err, redis.Nil):
+		return nil, nil, false, unavailable(err)
+	}
+	head, task, archived, err := r.LoadTask(ctx, id, seq)
+	if seq == 0 {
+		task = nil
+	}
+	return head, task, archived, err
 }
 
 // wholeDocTask is LoadTask's answer for a run stored whole (the earlier

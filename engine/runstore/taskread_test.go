@@ -80,3 +80,91 @@ func testLoadTask(t *testing.T, s runstore.Store) {
 		t.Fatalf("LoadTask(deleted) = %v, want ErrNotFound", err)
 	}
 }
+
+// LoadTaskRef gives the head and the record the reference index names, as
+// the writes left it: an entry set with its record, moved to a later
+// record, moved back and deleted (a rerun), naming a record the run does
+// not hold, dropped by a restore. The index is not part of the document.
+func testLoadTaskRef(t *testing.T, s runstore.Store) {
+	rr, ok := s.(runstore.RefReader)
+	if !ok {
+		t.Fatalf("%T does not implement runstore.RefReader", s)
+	}
+	check := func(step, ref, wantHead, wantTask string, wantArchived bool) {
+		t.Helper()
+		head, task, archived, err := rr.LoadTaskRef(ctx, "r1", ref)
+		if err != nil {
+			t.Fatalf("%s: LoadTaskRef(%q): %v", step, ref, err)
+		}
+		if string(head) != wantHead || string(task) != wantTask || archived != wantArchived || (wantTask == "") != (task == nil) {
+			t.Fatalf("%s: LoadTaskRef(%q) = %q %q %v, want %q %q %v", step, ref, head, task, archived, wantHead, wantTask, wantArchived)
+		}
+	}
+	if _, _, _, err := rr.LoadTaskRef(ctx, "r1", "a"); !errors.Is(err, runstore.ErrNotFound) {
+		t.Fatalf("LoadTaskRef(missing) = %v, want ErrNotFound", err)
+	}
+	if err := s.Commit(ctx, "r1", first("r1")); err != nil {
+		t.Fatal(err)
+	}
+	head1 := `{"workflowId":"r1","status":"RUNNING"}`
+	check("first write", "a", head1, "", false)
+	a1, a2, w := `{"seq":1,"ref":"a"}`, `{"seq":2,"ref":"a"}`, `{"seq":3,"ref":"w__1"}`
+	steps := []struct {
+		ch   *runstore.Change
+		want map[string]string
+	}{
+		{&runstore.Change{Summary: sum("RUNNING", 1), Tasks: []runstore.Task{{Seq: 1, Doc: []byte(a1)}}, Refs: []runstore.RefEntry{{Ref: "a", Seq: 1}}},
+			map[string]string{"a": a1, "w": ""}},
+		// A retry of a and a loop's task, its reference and base.
+		{&runstore.Change{Summary: sum("RUNNING", 1), Tasks: []runstore.Task{{Seq: 2, Doc: []byte(a2)}, {Seq: 3, Doc: []byte(w)}},
+			Refs: []runstore.RefEntry{{Ref: "a", Seq: 2}, {Ref: "w__1", Seq: 3}, {Ref: "w", Seq: 3}}},
+			map[string]string{"a": a2, "w": w, "w__1": w}},
+		// A rerun from a's first attempt: the later records go, a names
+		// its first attempt again, w none.
+		{&runstore.Change{Summary: sum("RUNNING", 1), DeleteTasks: []int{2, 3},
+			Refs: []runstore.RefEntry{{Ref: "a", Seq: 1}, {Ref: "w__1"}, {Ref: "w"}}},
+			map[string]string{"a": a1, "w": "", "w__1": ""}},
+		// An entry naming a record the run does not hold.
+		{&runstore.Change{Summary: sum("RUNNING", 1), Refs: []runstore.RefEntry{{Ref: "x", Seq: 9}}},
+			map[string]string{"a": a1, "x": ""}},
+	}
+	for i, st := range steps {
+		if err := s.Commit(ctx, "r1", st.ch); err != nil {
+			t.Fatal(err)
+		}
+		for ref, want := range st.want {
+			check("step "+string(rune('1'+i)), ref, head1, want, false)
+		}
+	}
+	if doc, _ := load(t, s, "r1"); doc != `{"workflowId":"r1","status":"RUNNING","input":{"a":1},"output":{},"variables":{},"tasks":[`+a1+`],"workflowDefinition":{"name":"wf"}}` {
+		t.Fatalf("Load = %s", doc)
+	}
+	// Another run's index is not this one's (ids that prefix each other).
+	c := first("r1x")
+	c.Tasks, c.Refs = []runstore.Task{{Seq: 4, Doc: []byte(`{"seq":4}`)}}, []runstore.RefEntry{{Ref: "b", Seq: 4}}
+	if err := s.Commit(ctx, "r1x", c); err != nil {
+		t.Fatal(err)
+	}
+	check("neighbour", "b", head1, "", false)
+	if err := s.Archive(ctx, "r1", []byte(`{"tasks":[`+a1+`]}`), sum("COMPLETED", 1)); err != nil {
+		t.Fatal(err)
+	}
+	check("archived", "a", "", "", true)
+	// A restore's record is exactly its change: the earlier index goes.
+	rc := &runstore.Change{Summary: sum("RUNNING", 1), Head: []byte(`{"workflowId":"r1"}`),
+		Tasks: []runstore.Task{{Seq: 5, Doc: []byte(`{"seq":5}`)}}, Refs: []runstore.RefEntry{{Ref: "c", Seq: 5}}, DefinitionHash: "h1"}
+	if err := s.Restore(ctx, "r1", rc); err != nil {
+		t.Fatal(err)
+	}
+	check("restored", "a", `{"workflowId":"r1"}`, "", false)
+	check("restored", "c", `{"workflowId":"r1"}`, `{"seq":5}`, false)
+	if err := s.Archive(ctx, "r1", []byte(`{}`), sum("FAILED", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, "r1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := rr.LoadTaskRef(ctx, "r1", "c"); !errors.Is(err, runstore.ErrNotFound) {
+		t.Fatalf("LoadTaskRef(deleted) = %v, want ErrNotFound", err)
+	}
+}

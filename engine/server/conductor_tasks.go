@@ -320,9 +320,19 @@ func (s *Server) completeByRef(w http.ResponseWriter, r *http.Request, p store.P
 		// A loop's task named without its iteration suffix, as Conductor's
 		// getPendingTaskForWorkflow finds it: the worker task of that
 		// iteration, answered through the queue like any worker task.
-		if st, err := s.conductor.eng.State(r.Context(), runID); err == nil {
-			if t, ok := pendingState(st, ref); ok {
-				queued = t.Ref
+		// A run executed elsewhere is looked at through its reference
+		// index first, not read whole.
+		found := false
+		if !s.conductor.eng.Executes(runID) {
+			if st, err := s.conductor.eng.StoredPending(r.Context(), runID, ref); err == nil && st.Found && st.Task.Open() {
+				queued, found = st.Task.Ref, true
+			}
+		}
+		if !found {
+			if st, err := s.conductor.eng.State(r.Context(), runID); err == nil {
+				if t, ok := pendingState(st, ref); ok {
+					queued = t.Ref
+				}
 			}
 		}
 	}
@@ -352,7 +362,10 @@ func (s *Server) completeByRef(w http.ResponseWriter, r *http.Request, p store.P
 	// Conductor answers the task's id: the record waiting now (read
 	// before the completion applies).
 	waiting := ""
-	if st, err := s.conductor.eng.StoredState(r.Context(), runID); err == nil {
+	if st, err := s.conductor.eng.StoredPending(r.Context(), runID, ref); err == nil && st.Found && st.Task.Open() {
+		// Through the run's reference index: the run is not read whole.
+		waiting = st.Task.TaskID
+	} else if st, err := s.conductor.eng.StoredState(r.Context(), runID); err == nil {
 		if t, ok := pendingState(st, ref); ok {
 			waiting = t.TaskID
 		}

@@ -72,14 +72,14 @@ func TestUpdateThroughAnotherProcessReadsTheAttemptAlone(t *testing.T) {
 	}
 	count := &wholeReadsOf{}
 	a, b := newServer(nil), newServer(count)
-	// 150 INLINE tasks, a worker's task, and a HUMAN task that keeps the
-	// run RUNNING once the worker's task ended.
+	// 150 INLINE tasks, a worker's task, and two HUMAN tasks that keep
+	// the run RUNNING once the worker's task ended.
 	var tasksJSON []string
 	for i := range 150 {
 		tasksJSON = append(tasksJSON, fmt.Sprintf(`{"name":"i%d","taskReferenceName":"i%d","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"%d"}}`, i, i, i))
 	}
 	tasksJSON = append(tasksJSON, `{"name":"slow_task","taskReferenceName":"work","type":"SIMPLE"}`,
-		`{"name":"hold","taskReferenceName":"hold","type":"HUMAN"}`)
+		`{"name":"hold","taskReferenceName":"hold","type":"HUMAN"}`, `{"name":"hold2","taskReferenceName":"hold2","type":"HUMAN"}`)
 	def := `{"name":"long_then_simple","version":1,"schemaVersion":2,"tasks":[` + strings.Join(tasksJSON, ",") + `]}`
 	if st, _, body := a.do(t, "POST", "/api/metadata/workflow", def); st != 200 {
 		t.Fatalf("register: %d %s", st, body)
@@ -111,5 +111,39 @@ func TestUpdateThroughAnotherProcessReadsTheAttemptAlone(t *testing.T) {
 	view := waitView(t, b, id, `"referenceTaskName":"hold"`)
 	if !strings.Contains(view, "answered via B") {
 		t.Errorf("run after the answer through B: %s", view)
+	}
+	// The HUMAN task answered by reference through B (Conductor's update
+	// by reference name): found through the run's reference index, not
+	// the run read whole; the answer is the task's id.
+	humanID := ""
+	for deadline := time.Now().Add(20 * time.Second); humanID == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		_, _, v := b.do(t, "GET", "/api/workflow/"+id+"?includeTasks=true", "")
+		var wf struct {
+			Tasks []struct{ ReferenceTaskName, TaskID, Status string }
+		}
+		_ = json.Unmarshal([]byte(v), &wf)
+		for _, tk := range wf.Tasks {
+			if tk.ReferenceTaskName == "hold" && tk.Status == "IN_PROGRESS" {
+				humanID = tk.TaskID
+			}
+		}
+	}
+	if humanID == "" {
+		t.Fatal("the HUMAN task never waited")
+	}
+	count.loads.Store(0)
+	count.counting.Store(true)
+	st, _, body = b.do(t, "POST", "/api/tasks/"+id+"/hold/COMPLETED", `{"by":"ref via B"}`)
+	count.counting.Store(false)
+	if st != 200 || body != humanID {
+		t.Fatalf("update by reference through B: %d %s, want 200 %s", st, body, humanID)
+	}
+	if n := count.loads.Load(); n != 0 {
+		t.Errorf("B read the run whole %d times to take one answer by reference", n)
+	}
+	// Taken, and the run went on to the next HUMAN task (an ended run
+	// is archived, and an archived run is read whole).
+	if view := waitView(t, b, id, `"referenceTaskName":"hold2"`); !strings.Contains(view, "ref via B") {
+		t.Errorf("run after the answer by reference through B lacks its output")
 	}
 }

@@ -1,0 +1,185 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/tasks"
+)
+
+func (w *wholeReadCount) LoadTaskRef(ctx context.Context, id, ref string) ([]byte, []byte, bool, error) {
+	return w.Store.(runstore.RefReader).LoadTaskRef(ctx, id, ref)
+}
+
+// refLoop is a chain of n INLINE tasks, then a loop of 4 iterations
+// keeping the last 2, each a WAIT "w" then an INLINE, then a WAIT "last".
+func refLoop(n int) string {
+	c := inlineChain(n)
+	i := strings.LastIndex(c, `]`)
+	return c[:i] + `,{"name":"loop","taskReferenceName":"loop","type":"DO_WHILE","inputParameters":{"keepLastN":2},
+	  "loopCondition":"$.loop['iteration'] < 4",
+	  "loopOver":[{"name":"w","taskReferenceName":"w","type":"WAIT"},
+	    {"name":"after","taskReferenceName":"after","type":"INLINE","inputParameters":{"evaluatorType":"expr","expression":"a","a":"${w.output.i}"}}]},
+	  {"name":"last","taskReferenceName":"last","type":"WAIT"}` + c[i:]
+}
+
+// A process that does not execute a run answers one of its tasks by
+// reference — Conductor's update by reference name, `wfrun task complete
+// RUN REF` — from the record the run's reference index names: the run is
+// not read whole, so an answer costs the same in a run of ten tasks or of
+// thousands. A loop's task is answered by its reference without the
+// iteration suffix, iteration after iteration, while the loop forgets the
+// older ones (keepLastN). An index entry naming a record that does not
+// carry the reference is not believed: the run is read whole and the
+// answer goes where it belongs. On memory, bolt and a real redis-server.
+func TestAnswerByRefReadsTheRecordAlone(t *testing.T) {
+	for name, mk := range visibleStores(t) {
+		t.Run(name, func(t *testing.T) {
+			rs := mk()
+			id := "5b0d7a4e-0000-4000-8000-00000000a7e2"
+			k := keyring(t, 22)
+			h := newHarness(t, rs, engine.WithKeyring(k), engine.WithRegistry(tasks.NewDefaultRegistry()))
+			d, err := h.e.Parse([]byte(refLoop(30)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() {
+				_, err := h.e.Start(context.Background(), d, json.RawMessage(`{"start":1}`), engine.WithRunID(id))
+				done <- err
+			}()
+			ctx := context.Background()
+			waiting := func(ref string) (taskID string, seq int) {
+				waitFor(t, ref+" waits", func() bool {
+					doc, err := h.e.Show(ctx, id)
+					r := gjson.GetBytes(doc, `tasks.#(referenceTaskName=="`+ref+`")`)
+					taskID, seq = r.Get("taskId").Str, int(r.Get("seq").Int())
+					return err == nil && r.Get("status").Str == engine.TaskInProgress
+				})
+				return taskID, seq
+			}
+			// Another process sharing the store.
+			count := &wholeReadCount{Store: rs, id: id}
+			other := newHarness(t, count, engine.WithKeyring(k), engine.WithRegistry(tasks.NewDefaultRegistry())).e
+
+			for i := 1; i <= 4; i++ {
+				exact := fmt.Sprintf("w__%d", i)
+				taskID, _ := waiting(exact)
+				st, err := other.StoredPending(ctx, id, "w")
+				if err != nil || !st.Found || st.Task.TaskID != taskID || st.Task.Ref != exact || st.RunStatus != engine.StatusRunning {
+					t.Fatalf("iteration %d: StoredPending(w) = %+v, %v", i, st, err)
+				}
+				if got, err := other.CompleteTask(ctx, id, "w", engine.TaskCompleted, json.RawMessage(fmt.Sprintf(`{"i":%d}`, i))); err != nil || got != exact {
+					t.Fatalf("iteration %d: CompleteTask(w) = %q, %v", i, got, err)
+				}
+				if n := count.loads.Load(); n != 0 {
+					t.Fatalf("iteration %d: answering w read the run whole %d times", i, n)
+				}
+			}
+			waiting("last")
+			// The index names another record for "last" (w__4's, ended,
+			// authentic): not believed.
+			doc, err := h.e.Show(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w4 := int(gjson.GetBytes(doc, `tasks.#(referenceTaskName=="w__4").seq`).Int())
+			if err := rs.Commit(ctx, id, &runstore.Change{Summary: summaryOf(t, rs, id), Refs: []runstore.RefEntry{{Ref: "last", Seq: w4}}}); err != nil {
+				t.Fatal(err)
+			}
+			if st, err := other.StoredPending(ctx, id, "last"); err != nil || st.Found {
+				t.Fatalf("StoredPending(last) through a forged entry = %+v, %v; want not found", st, err)
+			}
+			if got, err := other.CompleteTaskWith(ctx, id, engine.Completion{Ref: "last", Status: engine.TaskCompleted, Output: json.RawMessage(`{"done":true}`)}); err != nil || got != "last" {
+				t.Fatalf("CompleteTaskWith(last) = %q, %v", got, err)
+			}
+			if n := count.loads.Load(); n != 1 {
+				t.Fatalf("the forged entry read the run whole %d times, want once", n)
+			}
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("the run did not end")
+			}
+			doc, err = h.e.Show(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := gjson.GetBytes(doc, "status").Str; s != engine.StatusCompleted {
+				t.Fatalf("run %s", s)
+			}
+			for i := 3; i <= 4; i++ {
+				if got := gjson.GetBytes(doc, fmt.Sprintf(`tasks.#(referenceTaskName=="after__%d").outputData.result`, i)).Int(); got != int64(i) {
+					t.Fatalf("after__%d read w's output %d, want %d", i, got, i)
+				}
+			}
+			if got := gjson.GetBytes(doc, `tasks.#(referenceTaskName=="last").outputData.done`).Bool(); !got {
+				t.Fatalf("last's output: %s", gjson.GetBytes(doc, `tasks.#(referenceTaskName=="last")`).Raw)
+			}
+			if _, err := other.CompleteTask(ctx, id, "w", engine.TaskCompleted, nil); !errors.Is(err, engine.ErrNotRunning) {
+				t.Fatalf("an answer after the end: %v", err)
+			}
+
+			// A rerun from the last iteration's WAIT writes the run whole,
+			// its index too: w names that WAIT again, then last its new
+			// record.
+			w4id := gjson.GetBytes(doc, `tasks.#(referenceTaskName=="w__4").taskId`).Str
+			go func() {
+				_, err := h.e.Rerun(context.Background(), id, w4id)
+				done <- err
+			}()
+			waiting("w__4")
+			count.loads.Store(0)
+			if got, err := other.CompleteTask(ctx, id, "w", engine.TaskCompleted, json.RawMessage(`{"i":40}`)); err != nil || got != "w__4" {
+				t.Fatalf("after the rerun: CompleteTask(w) = %q, %v", got, err)
+			}
+			waiting("last")
+			if got, err := other.CompleteTask(ctx, id, "last", engine.TaskCompleted, nil); err != nil || got != "last" {
+				t.Fatalf("after the rerun: CompleteTask(last) = %q, %v", got, err)
+			}
+			if n := count.loads.Load(); n != 0 {
+				t.Fatalf("after the rerun: answers by reference read the run whole %d times", n)
+			}
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("the rerun did not end")
+			}
+			if doc, err = h.e.Show(ctx, id); err != nil || gjson.GetBytes(doc, `tasks.#(referenceTaskName=="after__4").outputData.result`).Int() != 40 {
+				t.Fatalf("after the rerun: %v %s", err, gjson.GetBytes(doc, `tasks.#(referenceTaskName=="after__4")`).Raw)
+			}
+		})
+	}
+}
+
+// summaryOf is run id's List entry.
+func summaryOf(t *testing.T, rs runstore.Store, id string) runstore.Summary {
+	t.Helper()
+	all, err := rs.List(context.Background(), runstore.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range all {
+		if s.ID == id {
+			s.Lease = nil
+			return s
+		}
+	}
+	t.Fatalf("run %s is not listed", id)
+	return runstore.Summary{}
+}
