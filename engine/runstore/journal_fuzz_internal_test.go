@@ -11,7 +11,7 @@ import (
 func FuzzJournalEntry(f *testing.F) {
 	ch := &Change{Head: []byte(`{"h":1}`), Input: []byte(`{}`), Output: []byte(`{"o":2}`), Variables: []byte(`{}`),
 		DefinitionHash: "abc", Tasks: []Task{{Seq: 3, Doc: []byte(`{"t":3}`)}}, DeleteTasks: []int{1},
-		Log: []LogEntry{{Pos: 2, Doc: []byte(`"e2"`)}}}
+		Log: []LogEntry{{Pos: 2, Doc: []byte(`"e2"`)}}, Refs: []RefEntry{{Ref: "w", Seq: 3}, {Ref: "w__1"}}}
 	f.Add(encodeEntry(entryChange, "run-1", ch, []byte(`{"id":"run-1"}`)))
 	f.Add(encodeEntry(entryRestore, "run-1", ch, nil))
 	f.Add(encodeEntry(entryEnd, "run-1", nil, nil))
