@@ -5,14 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/tidwall/gjson"
 
 	"github.com/wfrun/wfrun/engine"
 	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/internal/redistest"
 	"github.com/wfrun/wfrun/tasks"
 )
 
@@ -182,4 +185,106 @@ func summaryOf(t *testing.T, rs runstore.Store, id string) runstore.Summary {
 	}
 	t.Fatalf("run %s is not listed", id)
 	return runstore.Summary{}
+}
+
+// A run resumed by another process (its first stopped) keeps its
+// reference index: that process knows which entries name which records,
+// moves them as its loop forgets iterations, and answers by reference
+// still read no run whole.
+func TestAnswerByRefAfterResume(t *testing.T) {
+	stores := visibleStores(t)
+	// On redis the index's entries are read as they are stored: those of
+	// the forgotten iterations are gone, not left behind for good.
+	var client *redis.Client
+	stores["redis"] = func() runstore.Store {
+		client = redis.NewClient(&redis.Options{Addr: redistest.Start(t)})
+		t.Cleanup(func() { client.Close() })
+		return runstore.NewRedis(client)
+	}
+	for name, mk := range stores {
+		t.Run(name, func(t *testing.T) {
+			rs := mk()
+			id := "5b0d7a4e-0000-4000-8000-00000000a7e3"
+			k := keyring(t, 23)
+			a := newHarness(t, rs, engine.WithKeyring(k), engine.WithRegistry(tasks.NewDefaultRegistry())).e
+			d, err := a.Parse([]byte(refLoop(5)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			stop, cancel := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() {
+				_, err := a.Start(stop, d, json.RawMessage(`{"start":1}`), engine.WithRunID(id))
+				done <- err
+			}()
+			count := &wholeReadCount{Store: rs, id: id}
+			other := newHarness(t, count, engine.WithKeyring(k), engine.WithRegistry(tasks.NewDefaultRegistry())).e
+			waiting := func(ref string) {
+				waitFor(t, ref+" waits", func() bool {
+					st, err := other.StoredPending(ctx, id, ref)
+					return err == nil && st.Found && st.Task.Status == engine.TaskInProgress
+				})
+			}
+			waiting("w__1")
+			if _, err := other.CompleteTask(ctx, id, "w", engine.TaskCompleted, json.RawMessage(`{"i":1}`)); err != nil {
+				t.Fatal(err)
+			}
+			waiting("w__2")
+			cancel()
+			if err := <-done; !errors.Is(err, engine.ErrInterrupted) {
+				t.Fatalf("the stopped run: %v", err)
+			}
+			b := newHarness(t, rs, engine.WithKeyring(k), engine.WithRegistry(tasks.NewDefaultRegistry())).e
+			go func() {
+				_, err := b.Resume(ctx, id)
+				done <- err
+			}()
+			for i := 2; i <= 4; i++ {
+				waiting(fmt.Sprintf("w__%d", i))
+				if got, err := other.CompleteTask(ctx, id, "w", engine.TaskCompleted, json.RawMessage(fmt.Sprintf(`{"i":%d}`, i))); err != nil || got != fmt.Sprintf("w__%d", i) {
+					t.Fatalf("iteration %d after the resume: %q, %v", i, got, err)
+				}
+			}
+			waiting("last")
+			// The iterations the loop forgot are not named any more.
+			rr := rs.(runstore.RefReader)
+			if _, task, _, err := rr.LoadTaskRef(ctx, id, "w__1"); err != nil || task != nil {
+				t.Fatalf("w__1, forgotten before the stop: %s, %v", task, err)
+			}
+			if _, task, _, err := rr.LoadTaskRef(ctx, id, "w__2"); err != nil || task != nil {
+				t.Fatalf("w__2, forgotten after the resume: %s, %v", task, err)
+			}
+			if name == "redis" {
+				fields, err := client.HKeys(ctx, "wfrun:{wfrun-runs}:p:"+id).Result()
+				if err != nil {
+					t.Fatal(err)
+				}
+				var refs []string
+				for _, f := range fields {
+					if strings.HasPrefix(f, "r:") {
+						refs = append(refs, f)
+					}
+				}
+				slices.Sort(refs)
+				if want := "r:after r:after__3 r:after__4 r:last r:loop r:t0 r:t1 r:t2 r:t3 r:t4 r:w r:w__3 r:w__4"; strings.Join(refs, " ") != want {
+					t.Fatalf("index entries stored: %s\nwant %s", strings.Join(refs, " "), want)
+				}
+			}
+			if _, err := other.CompleteTask(ctx, id, "last", engine.TaskCompleted, nil); err != nil {
+				t.Fatal(err)
+			}
+			if n := count.loads.Load(); n != 0 {
+				t.Fatalf("answers by reference read the run whole %d times", n)
+			}
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("the resumed run did not end")
+			}
+		})
+	}
 }
