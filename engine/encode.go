@@ -643,7 +643,10 @@ func (r *runState) changeLocked(full bool) (_ *runstore.Change, err error) {
 		t.dirty = false
 		ch.Tasks = append(ch.Tasks, runstore.Task{Seq: t.Seq, Doc: t.enc})
 		if !t.indexed {
-			r.indexLocked(ch, t) // refindex.go
+			// Its first write: the store keys its id to the run and
+			// its references to it (refindex.go).
+			ch.Tasks[len(ch.Tasks)-1].ID = t.TaskID
+			r.indexLocked(ch, t)
 		}
 	}
 	clear(r.dirty[len(keep):])
@@ -677,14 +680,18 @@ func (r *runState) markChangedLocked(ch *runstore.Change) {
 	r.changedTaskDefs = r.changedTaskDefs || ch.TaskDefs != nil
 	r.changedMocks = r.changedMocks || ch.Mocks != nil
 	r.log.pending = slices.Concat(ch.Log, r.log.pending)
-	bySeq := make(map[int]*taskRecord, len(ch.Tasks))
+	bySeq := make(map[int]bool, len(ch.Tasks))
 	for _, t := range ch.Tasks {
-		bySeq[t.Seq] = nil
+		bySeq[t.Seq] = t.ID != ""
 	}
 	for _, t := range r.tasks {
-		if _, ok := bySeq[t.Seq]; ok && !t.dirty {
+		first, ok := bySeq[t.Seq]
+		if ok && !t.dirty {
 			t.dirty = true
 			r.dirty = append(r.dirty, t)
+		}
+		if first {
+			t.indexed = false // its id and references go with its next write
 		}
 	}
 	if ch.DefinitionHash != "" {

@@ -217,3 +217,16 @@ func (e *Engine) StoredPending(ctx context.Context, runID, ref string) (AttemptS
 	st.ParentID, st.ParentTaskID = gjson.GetBytes(head, "parentWorkflowId").Str, gjson.GetBytes(head, "parentWorkflowTaskId").Str
 	return st, nil
 }
+
+// TaskRun is the run the run store's task index keys task id taskID to
+// ("": none), and whether that index holds every task of the store
+// (runstore.TaskRunReader). A store that keeps no such index answers ""
+// and not complete. What it names is untrusted: the caller reads that run
+// and finds the task in it, or not.
+func (e *Engine) TaskRun(ctx context.Context, taskID string) (runID string, complete bool, err error) {
+	tr, ok := e.runs.(runstore.TaskRunReader)
+	if !ok || taskID == "" {
+		return "", false, nil
+	}
+	return tr.TaskRun(ctx, taskID)
+}

@@ -173,6 +173,9 @@ func (r *Redis) queueChange(ctx context.Context, p redis.Pipeliner, id string, c
 	if len(fields) > 0 {
 		cmds = append(cmds, p.HSet(ctx, r.key("p", id), fields...))
 	}
+	if hset, sadd := r.taskIndexArgs(id, ch); hset != nil { // taskindex.go
+		cmds = append(cmds, p.Do(ctx, hset...), p.Do(ctx, sadd...))
+	}
 	if del := deletedFields(ch); len(del) > 0 {
 		cmds = append(cmds, p.HDel(ctx, r.key("p", id), del...))
 	}
@@ -193,12 +196,15 @@ func (r *Redis) queueChange(ctx context.Context, p redis.Pipeliner, id string, c
 // text (EVAL), never by its hash: a server that does not know the hash
 // (new, restarted, its scripts flushed) would answer NOSCRIPT to the
 // script alone and leave the writes before it in place, unguarded.
-// KEYS: the archive, the primary record, the index and, with the
-// definition, the document of an earlier version and the definition.
-// ARGV: the run id, its summary and the definition's text to store when
-// it has none yet.
+// A commit that finds the runs' index empty also marks the task index
+// complete (taskindex.go): no run is in the store that it missed.
+// KEYS: the archive, the primary record, the index, the task index's
+// mark and, with the definition, the document of an earlier version and
+// the definition. ARGV: the run id, its summary and the definition's text
+// to store when it has none yet.
 const commitGuard = `if redis.call('EXISTS',KEYS[1])==1 then redis.call('DEL',KEYS[2]) return 0 end
-if KEYS[4] then redis.call('DEL',KEYS[4]) if ARGV[3] then redis.call('SET',KEYS[5],ARGV[3],'NX') end end
+if KEYS[5] then redis.call('DEL',KEYS[5]) if ARGV[3] then redis.call('SET',KEYS[6],ARGV[3],'NX') end end
+if redis.call('HLEN',KEYS[3])==0 then redis.call('SET',KEYS[4],'1','NX') end
 redis.call('HSET',KEYS[3],ARGV[1],ARGV[2]) return 1`
 
 // commitOp queues Commit's change: the HSET and HDEL of the primary
@@ -208,9 +214,9 @@ func (r *Redis) commitOp(ctx context.Context, id string, ch *Change, sumJS []byt
 	archive, index := r.key("archive", id), r.indexKey()
 	var guard []any
 	if ch.DefinitionHash == "" {
-		guard = []any{"eval", commitGuard, 3, archive, pk, index, id, sumJS}
+		guard = []any{"eval", commitGuard, 4, archive, pk, index, r.taskDoneKey(), id, sumJS}
 	} else {
-		guard = []any{"eval", commitGuard, 5, archive, pk, index, r.key("run", id), r.key("def", ch.DefinitionHash), id, sumJS, ch.Definition}
+		guard = []any{"eval", commitGuard, 6, archive, pk, index, r.taskDoneKey(), r.key("run", id), r.key("def", ch.DefinitionHash), id, sumJS, ch.Definition}
 		if ch.Definition == nil {
 			guard = guard[:len(guard)-1]
 		}
@@ -227,17 +233,21 @@ func (r *Redis) commitOp(ctx context.Context, id string, ch *Change, sumJS []byt
 			del = append(del, f)
 		}
 	}
+	hset, sadd := r.taskIndexArgs(id, ch) // taskindex.go
 	return func(p redis.Pipeliner) func() error {
-		var setCmd, delCmd *redis.Cmd
+		var setCmd, delCmd, hsetCmd, saddCmd *redis.Cmd
 		if set != nil {
 			setCmd = p.Do(ctx, set...)
 		}
 		if del != nil {
 			delCmd = p.Do(ctx, del...)
 		}
+		if hset != nil {
+			hsetCmd, saddCmd = p.Do(ctx, hset...), p.Do(ctx, sadd...)
+		}
 		guardCmd := p.Do(ctx, guard...)
 		return func() error {
-			for _, c := range [2]*redis.Cmd{setCmd, delCmd} {
+			for _, c := range [4]*redis.Cmd{setCmd, delCmd, hsetCmd, saddCmd} {
 				if c != nil && c.Err() != nil {
 					return c.Err()
 				}
@@ -579,7 +589,7 @@ func (r *Redis) Delete(ctx context.Context, id string) error {
 		case slotsStale:
 			continue
 		}
-		return nil
+		return r.deleteTaskIndex(ctx, id) // taskindex.go
 	}
 	return unavailable(errSlotsStale)
 }

@@ -136,6 +136,10 @@ type Change struct {
 type Task struct {
 	Seq int
 	Doc []byte
+	// ID, when set, is the record's taskId: the store keys it to the run
+	// (TaskRunReader). The writer sets it with the record's first write;
+	// an entry stays until the run is deleted.
+	ID string
 }
 
 // RefEntry is one entry of a run's reference index: Ref names the task

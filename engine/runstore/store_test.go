@@ -73,6 +73,7 @@ func TestConformance(t *testing.T) {
 		{"ArchiveAfterArchive", testArchiveAfterArchive},
 		{"LoadTask", testLoadTask},
 		{"LoadTaskRef", testLoadTaskRef},
+		{"TaskRun", testTaskRun},
 	}
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {

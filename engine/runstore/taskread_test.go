@@ -168,3 +168,63 @@ func testLoadTaskRef(t *testing.T, s runstore.Store) {
 		t.Fatalf("LoadTaskRef(deleted) = %v, want ErrNotFound", err)
 	}
 }
+
+// TaskRun names the run a task id was written in, from the record's first
+// write on, archived or restored, until the run is deleted; a store made
+// empty keeps a complete index.
+func testTaskRun(t *testing.T, s runstore.Store) {
+	tr, ok := s.(runstore.TaskRunReader)
+	if !ok {
+		t.Fatalf("%T does not implement runstore.TaskRunReader", s)
+	}
+	_, noIndex := s.(*runstore.Bolt) // keeps none (taskindex.go)
+	check := func(step, taskID, want string) {
+		t.Helper()
+		got, complete, err := tr.TaskRun(ctx, taskID)
+		if noIndex {
+			want = ""
+		}
+		if err != nil || got != want || complete == noIndex {
+			t.Fatalf("%s: TaskRun(%q) = %q %v %v, want %q, complete %v", step, taskID, got, complete, err, want, !noIndex)
+		}
+	}
+	check("empty", "ta", "")
+	c := first("r1")
+	c.Tasks = []runstore.Task{{Seq: 1, Doc: []byte(`{"seq":1,"taskId":"ta"}`), ID: "ta"}}
+	if err := s.Commit(ctx, "r1", c); err != nil {
+		t.Fatal(err)
+	}
+	c = first("r2")
+	c.Tasks = []runstore.Task{{Seq: 1, Doc: []byte(`{"seq":1,"taskId":"tb"}`), ID: "tb"}}
+	if err := s.Commit(ctx, "r2", c); err != nil {
+		t.Fatal(err)
+	}
+	// A rewrite of the record without its id leaves the entry.
+	if err := s.Commit(ctx, "r1", &runstore.Change{Summary: sum("RUNNING", 1), Tasks: []runstore.Task{{Seq: 1, Doc: []byte(`{"seq":1,"taskId":"ta","status":"COMPLETED"}`)}, {Seq: 2, Doc: []byte(`{"seq":2,"taskId":"tc"}`), ID: "tc"}}}); err != nil {
+		t.Fatal(err)
+	}
+	check("written", "ta", "r1")
+	check("written", "tb", "r2")
+	check("written", "tc", "r1")
+	check("unknown", "td", "")
+	if err := s.Archive(ctx, "r1", []byte(`{"tasks":[{"taskId":"ta"},{"taskId":"tc"}]}`), sum("COMPLETED", 1)); err != nil {
+		t.Fatal(err)
+	}
+	check("archived", "ta", "r1")
+	rc := &runstore.Change{Summary: sum("RUNNING", 1), Head: []byte(`{"workflowId":"r1"}`),
+		Tasks: []runstore.Task{{Seq: 3, Doc: []byte(`{"seq":3,"taskId":"te"}`), ID: "te"}}, DefinitionHash: "h1"}
+	if err := s.Restore(ctx, "r1", rc); err != nil {
+		t.Fatal(err)
+	}
+	check("restored", "te", "r1")
+	if err := s.Archive(ctx, "r1", []byte(`{}`), sum("FAILED", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, "r1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"ta", "tc", "te"} {
+		check("deleted", id, "")
+	}
+	check("the other run", "tb", "r2")
+}

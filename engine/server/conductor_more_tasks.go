@@ -24,11 +24,12 @@ import (
 var errNoTask = errors.New("Task not found for taskId")
 
 // findTask finds the task with id taskID for p and its run's view. A task
-// this process's queue holds, or its task index (taskindex.go) knows, names
-// its run; any other is looked for in the stored runs, those that have not
-// ended first, newest first (a run whose stored text does not hold the id
-// is not decoded): that cost grows with the runs stored, as the run store
-// indexes runs, not tasks. A run p may not read
+// this process's queue holds, its task index (taskindex.go) or the run
+// store's (runstore.TaskRunReader) knows, names its run. Only a store
+// holding runs an earlier wfrun wrote, before it kept a task index, is
+// looked through for any other: the stored runs, those that have not ended
+// first, newest first (a run whose stored text does not hold the id is not
+// decoded), a cost that grows with the runs stored. A run p may not read
 // is not loaded at all unless p holds a task scope (tasks:read, tasks:poll:
 // its worker tasks may be readable, mayReadTask). The caller must then
 // check it may see the task.
@@ -62,6 +63,19 @@ func (s *Server) findTask(ctx context.Context, p store.Principal, taskID string)
 				return run, task, nil
 			}
 		}
+	}
+	// The run store's task index names the run (runstore.TaskRunReader):
+	// that run is read, not every run. A task id it does not know, of a
+	// store whose index holds every task, is no task.
+	if runID, complete, err := s.conductor.eng.TaskRun(ctx, taskID); err == nil && (runID != "" || complete) {
+		if runID == "" || (!taskScoped && !s.mayReadRunSummary(ctx, p, runID)) {
+			return nil, nil, errNoTask
+		}
+		run, task, err := lookIn(runID)
+		if err == nil {
+			s.conductor.tasks.put(taskID, runID)
+		}
+		return run, task, err
 	}
 	all, err := s.conductor.eng.List(ctx, runstore.ListOptions{})
 	if err != nil {
