@@ -4,21 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/wfrun/wfrun/engine"
 	"github.com/wfrun/wfrun/engine/runstore"
-	"github.com/wfrun/wfrun/engine/server"
 	"github.com/wfrun/wfrun/internal/redistest"
-	"github.com/wfrun/wfrun/internal/testkit"
-	"github.com/wfrun/wfrun/store/memory"
 	"github.com/wfrun/wfrun/store/seal"
-	"github.com/wfrun/wfrun/tasks"
 )
 
 // wholeReadsOf is a Redis run store that counts its whole-run reads
@@ -49,29 +42,9 @@ func TestUpdateThroughAnotherProcessReadsTheAttemptAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	newServer := func(count *wholeReadsOf) *testServer {
-		rs, err := runstore.OpenRedis(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = rs.Close() })
-		var runs runstore.Store = rs
-		if count != nil {
-			count.Redis = rs
-			runs = count
-		}
-		logs := &testkit.SyncBuffer{}
-		srv, err := server.New(memory.New(), server.WithLogger(slog.New(slog.NewJSONHandler(logs, nil))),
-			server.WithConductor(defs, engine.WithRunStore(runs), engine.WithKeyring(ring), engine.WithRegistry(tasks.NewDefaultRegistry())))
-		if err != nil {
-			t.Fatal(err)
-		}
-		hs := httptest.NewServer(srv.Handler())
-		t.Cleanup(hs.Close)
-		return &testServer{Server: hs, srv: srv, logs: logs}
-	}
 	count := &wholeReadsOf{}
-	a, b := newServer(nil), newServer(count)
+	a := redisServe(t, url, defs, ring, nil)
+	b := redisServe(t, url, defs, ring, func(rs *runstore.Redis) runstore.Store { count.Redis = rs; return count })
 	// 150 INLINE tasks, a worker's task, and two HUMAN tasks that keep
 	// the run RUNNING once the worker's task ended.
 	var tasksJSON []string

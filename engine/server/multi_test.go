@@ -24,6 +24,31 @@ import (
 // a definitions directory. A worker polls a task from A (which executes
 // the run) and answers through B, as behind a load balancer: B delivers
 // the answer through the run store and A's run completes with it, masked.
+// redisServe starts a serve process on the redis run store at url, with
+// the definitions directory and keyring every process sharing it has;
+// wrap, when given, wraps its run store (a store counting its reads).
+func redisServe(t *testing.T, url, defs string, ring *seal.Keyring, wrap func(*runstore.Redis) runstore.Store) *testServer {
+	t.Helper()
+	rs, err := runstore.OpenRedis(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rs.Close() })
+	var runs runstore.Store = rs
+	if wrap != nil {
+		runs = wrap(rs)
+	}
+	logs := &testkit.SyncBuffer{}
+	srv, err := server.New(memory.New(), server.WithLogger(slog.New(slog.NewJSONHandler(logs, nil))),
+		server.WithConductor(defs, engine.WithRunStore(runs), engine.WithKeyring(ring), engine.WithRegistry(tasks.NewDefaultRegistry())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	return &testServer{Server: hs, srv: srv, logs: logs}
+}
+
 func TestUpdateThroughAnotherProcess(t *testing.T) {
 	url := "redis://" + redistest.Start(t) + "/0"
 	defs := t.TempDir()
@@ -32,23 +57,7 @@ func TestUpdateThroughAnotherProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	newServer := func() *testServer {
-		runs, err := runstore.OpenRedis(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = runs.Close() })
-		logs := &testkit.SyncBuffer{}
-		srv, err := server.New(memory.New(), server.WithLogger(slog.New(slog.NewJSONHandler(logs, nil))),
-			server.WithConductor(defs, engine.WithRunStore(runs), engine.WithKeyring(ring), engine.WithRegistry(tasks.NewDefaultRegistry())))
-		if err != nil {
-			t.Fatal(err)
-		}
-		hs := httptest.NewServer(srv.Handler())
-		t.Cleanup(hs.Close)
-		return &testServer{Server: hs, srv: srv, logs: logs}
-	}
-	a, b := newServer(), newServer()
+	a, b := redisServe(t, url, defs, ring, nil), redisServe(t, url, defs, ring, nil)
 	if st, _, body := a.do(t, "POST", "/api/metadata/workflow", simpleDef); st != 200 {
 		t.Fatalf("register: %d %s", st, body)
 	}

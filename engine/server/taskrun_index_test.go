@@ -3,19 +3,12 @@ package server_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
-	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 
-	"github.com/wfrun/wfrun/engine"
 	"github.com/wfrun/wfrun/engine/runstore"
-	"github.com/wfrun/wfrun/engine/server"
 	"github.com/wfrun/wfrun/internal/redistest"
-	"github.com/wfrun/wfrun/internal/testkit"
-	"github.com/wfrun/wfrun/store/memory"
 	"github.com/wfrun/wfrun/store/seal"
-	"github.com/wfrun/wfrun/tasks"
 )
 
 // allReads is a Redis run store that counts its whole-run reads (Load).
@@ -41,28 +34,7 @@ func TestTaskByIDReadsItsRunAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	newServer := func(count *allReads) *testServer {
-		rs, err := runstore.OpenRedis(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = rs.Close() })
-		var runs runstore.Store = rs
-		if count != nil {
-			count.Redis = rs
-			runs = count
-		}
-		logs := &testkit.SyncBuffer{}
-		srv, err := server.New(memory.New(), server.WithLogger(slog.New(slog.NewJSONHandler(logs, nil))),
-			server.WithConductor(defs, engine.WithRunStore(runs), engine.WithKeyring(ring), engine.WithRegistry(tasks.NewDefaultRegistry())))
-		if err != nil {
-			t.Fatal(err)
-		}
-		hs := httptest.NewServer(srv.Handler())
-		t.Cleanup(hs.Close)
-		return &testServer{Server: hs, srv: srv, logs: logs}
-	}
-	a := newServer(nil)
+	a := redisServe(t, url, defs, ring, nil)
 	def := `{"name":"three_inline","version":1,"schemaVersion":2,"tasks":[
 	  {"name":"i0","taskReferenceName":"i0","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"0"}},
 	  {"name":"i1","taskReferenceName":"i1","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"1"}},
@@ -89,7 +61,7 @@ func TestTaskByIDReadsItsRunAlone(t *testing.T) {
 		}
 	}
 	count := &allReads{}
-	b := newServer(count)
+	b := redisServe(t, url, defs, ring, func(rs *runstore.Redis) runstore.Store { count.Redis = rs; return count })
 	st, _, body := b.do(t, "GET", "/api/tasks/"+taskID, "")
 	if st != 200 {
 		t.Fatalf("GET the task through B: %d %s", st, body)
