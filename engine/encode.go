@@ -623,6 +623,12 @@ func (r *runState) changeLocked(full bool) (_ *runstore.Change, err error) {
 	r.changedIn, r.changedVars, r.changedOut = false, false, false
 	ch.DeleteTasks, r.deleted = r.deleted, nil
 	r.staleRefsLocked(ch) // refindex.go
+	if !r.tagged || full || !r.stored {
+		// The run's tag, which its task ids carry (tasklook.go): with
+		// its first write, and the first this process makes of a run
+		// it resumed (write sets tagged).
+		ch.RunTag = runTag(r.id)
+	}
 	keep := r.dirty[:0]
 	for _, t := range r.dirty {
 		if t.forgotten {
@@ -643,9 +649,8 @@ func (r *runState) changeLocked(full bool) (_ *runstore.Change, err error) {
 		t.dirty = false
 		ch.Tasks = append(ch.Tasks, runstore.Task{Seq: t.Seq, Doc: t.enc})
 		if !t.indexed {
-			// Its first write: the store keys its id to the run and
-			// its references to it (refindex.go).
-			ch.Tasks[len(ch.Tasks)-1].ID = t.TaskID
+			// Its first write: the store's reference index names it
+			// (refindex.go).
 			r.indexLocked(ch, t)
 		}
 	}
@@ -680,18 +685,14 @@ func (r *runState) markChangedLocked(ch *runstore.Change) {
 	r.changedTaskDefs = r.changedTaskDefs || ch.TaskDefs != nil
 	r.changedMocks = r.changedMocks || ch.Mocks != nil
 	r.log.pending = slices.Concat(ch.Log, r.log.pending)
-	bySeq := make(map[int]bool, len(ch.Tasks))
+	bySeq := make(map[int]*taskRecord, len(ch.Tasks))
 	for _, t := range ch.Tasks {
-		bySeq[t.Seq] = t.ID != ""
+		bySeq[t.Seq] = nil
 	}
 	for _, t := range r.tasks {
-		first, ok := bySeq[t.Seq]
-		if ok && !t.dirty {
+		if _, ok := bySeq[t.Seq]; ok && !t.dirty {
 			t.dirty = true
 			r.dirty = append(r.dirty, t)
-		}
-		if first {
-			t.indexed = false // its id and references go with its next write
 		}
 	}
 	if ch.DefinitionHash != "" {

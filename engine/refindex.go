@@ -218,15 +218,22 @@ func (e *Engine) StoredPending(ctx context.Context, runID, ref string) (AttemptS
 	return st, nil
 }
 
-// TaskRun is the run the run store's task index keys task id taskID to
-// ("": none), and whether that index holds every task of the store
-// (runstore.TaskRunReader). A store that keeps no such index answers ""
-// and not complete. What it names is untrusted: the caller reads that run
-// and finds the task in it, or not.
-func (e *Engine) TaskRun(ctx context.Context, taskID string) (runID string, complete bool, err error) {
+// TaskRuns are the runs task id taskID may be a task of: those the run
+// store keeps with the run tag the id carries (tasklook.go,
+// runstore.TaskRunReader), and whether every run of the store has its tag.
+// A store that keeps no tags answers none and not complete. What it names
+// is untrusted: the caller reads those runs and finds the task, or not.
+func (e *Engine) TaskRuns(ctx context.Context, taskID string) (runs []string, complete bool, err error) {
 	tr, ok := e.runs.(runstore.TaskRunReader)
-	if !ok || taskID == "" {
-		return "", false, nil
+	if !ok {
+		return nil, false, nil
 	}
-	return tr.TaskRun(ctx, taskID)
+	tag, ok := taskIDTag(taskID)
+	if !ok {
+		// Not an id this engine makes: no run of a store whose every
+		// run has its tag holds it.
+		_, complete, err := tr.RunsTagged(ctx, "")
+		return nil, complete, err
+	}
+	return tr.RunsTagged(ctx, tag)
 }

@@ -284,6 +284,7 @@ type runState struct {
 	sealedOutcome                 outcomeKey
 	changedTaskDefs, changedMocks bool
 	stored                        bool
+	tagged                        bool  // the run store keeps the run's tag (tasklook.go)
 	deleted                       []int // seqs of records forgotten (keepLastN)
 	// resumed: the run was loaded from the store (not started here).
 	resumed bool
@@ -496,6 +497,7 @@ func (r *runState) write(ctx context.Context, deadline time.Duration, only func(
 	}
 	r.mu.Lock()
 	r.stored = true
+	r.tagged = r.tagged || ch.RunTag != ""
 	r.vis.saves++
 	if ch.Lease != nil {
 		r.lease.held, r.leaseGen = true, gen
@@ -620,7 +622,7 @@ func (r *runState) addTaskLocked(t *taskRecord) {
 			t.TaskID = r.takeKeptIDLocked(t.Ref) // rerun.go
 		}
 		if t.TaskID == "" {
-			t.TaskID = taskIDAt(t.Seq) // tasklook.go
+			t.TaskID = taskIDAt(t.Seq, r.id) // tasklook.go
 		}
 	}
 	t.BaseRef = baseRef(t.Ref)

@@ -3,11 +3,13 @@ package engine
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/tidwall/gjson"
 
@@ -27,18 +29,66 @@ import (
 // store that reads runs whole only — reads the run whole, as before.
 //
 // The seq is not hidden (it is in the record, which the API shows) and
-// not trusted (the record read must carry the id); the id keeps 90 random
-// bits besides.
+// not trusted (the record read must carry the id); the id keeps 60 random
+// bits besides it and its run's tag (newTaskID).
 
 // taskIDAt returns a new random UUID-shaped id (version 4) for the record
-// at seq: its first 32 bits are seq XOR its last 32.
-func taskIDAt(seq int) string {
+// at seq of run runID: its first 32 bits are seq XOR its last 32, and it
+// carries the run's tag (newTaskID).
+func taskIDAt(seq int, runID string) string {
+	b := newTaskIDBytes(runID)
+	binary.BigEndian.PutUint32(b[0:4], uint32(seq)^binary.BigEndian.Uint32(b[12:16]))
+	return uuidString(b)
+}
+
+// A task asked for by its id alone names no run. So a task id carries
+// its run's tag: bytes 8 to 11 (after the variant bits, 30 bits) are the
+// first bits of the SHA-256 of the run id, which the run store keeps with
+// the run (runstore.Change.RunTag, runstore.TaskRunReader): the runs with
+// that tag — one, but for a collision — are where the task is looked for,
+// not every run of the store. The tag hides nothing (the run id is shown
+// beside the task) and is not trusted: the task must be found in the run.
+
+// newTaskID returns a new random UUID-shaped id (version 4) carrying run
+// runID's tag, with no seq (taskIDAt's).
+func newTaskID(runID string) string {
+	return uuidString(newTaskIDBytes(runID))
+}
+
+func newTaskIDBytes(runID string) [16]byte {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	binary.BigEndian.PutUint32(b[0:4], uint32(seq)^binary.BigEndian.Uint32(b[12:16]))
-	return uuidString(b)
+	tag := runTagBytes(runID)
+	copy(b[8:12], tag[:])
+	return b
+}
+
+// runTagBytes is run runID's tag as a task id carries it: the variant
+// bits, then 30 bits of the SHA-256 of the id.
+func runTagBytes(runID string) [4]byte {
+	h := sha256.Sum256([]byte(runID))
+	h[0] = h[0]&0x3f | 0x80
+	return [4]byte(h[:4])
+}
+
+// runTag is run runID's tag as the run store keeps it (hex).
+func runTag(runID string) string {
+	t := runTagBytes(runID)
+	return hex.EncodeToString(t[:])
+}
+
+// taskIDTag is the run tag task id id carries (false: id is not
+// UUID-shaped).
+func taskIDTag(id string) (string, bool) {
+	if len(id) != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' {
+		return "", false
+	}
+	tag := strings.ToLower(id[19:23] + id[24:28])
+	if _, err := hex.DecodeString(tag); err != nil {
+		return "", false
+	}
+	return tag, true
 }
 
 // seqHint is the seq taskIDAt put in id (false: id is not UUID-shaped, or

@@ -24,10 +24,10 @@ type Memory struct {
 	// taskLogs are the runs' task logs (tasklogs.go).
 	taskLogs map[string][]TaskLogEntry
 	records  map[string]map[string][]byte // records.go
-	// taskRuns and runTasks are the task index (taskindex.go).
-	taskRuns map[string]string
-	runTasks map[string]map[string]struct{}
-	stats    Stats
+	// tagged and runTags are the runs' tags (taskindex.go).
+	tagged  map[string]map[string]struct{}
+	runTags map[string]string
+	stats   Stats
 }
 
 var _ Store = (*Memory)(nil)
@@ -82,9 +82,9 @@ func (m *Memory) applyLocked(id string, ch *Change) {
 	}
 	for _, t := range ch.Tasks {
 		p.tasks[t.Seq] = keep(t.Doc)
-		if t.ID != "" {
-			m.indexTaskLocked(id, t.ID)
-		}
+	}
+	if ch.RunTag != "" {
+		m.tagLocked(id, ch.RunTag)
 	}
 	for _, e := range ch.Log {
 		if p.log == nil {
@@ -228,10 +228,7 @@ func (m *Memory) Delete(_ context.Context, id string) error {
 	m.deleteSlotsLocked(id, false)
 	delete(m.leases, id)
 	delete(m.taskLogs, id)
-	for t := range m.runTasks[id] {
-		delete(m.taskRuns, t)
-	}
-	delete(m.runTasks, id)
+	m.untagLocked(id)
 	return nil
 }
 

@@ -173,8 +173,8 @@ func (r *Redis) queueChange(ctx context.Context, p redis.Pipeliner, id string, c
 	if len(fields) > 0 {
 		cmds = append(cmds, p.HSet(ctx, r.key("p", id), fields...))
 	}
-	if hset, sadd := r.taskIndexArgs(id, ch); hset != nil { // taskindex.go
-		cmds = append(cmds, p.Do(ctx, hset...), p.Do(ctx, sadd...))
+	if ch.RunTag != "" { // taskindex.go
+		cmds = append(cmds, p.SAdd(ctx, r.taggedKey(ch.RunTag), id), p.HSet(ctx, r.runTagsKey(), id, ch.RunTag))
 	}
 	if del := deletedFields(ch); len(del) > 0 {
 		cmds = append(cmds, p.HDel(ctx, r.key("p", id), del...))
@@ -233,7 +233,6 @@ func (r *Redis) commitOp(ctx context.Context, id string, ch *Change, sumJS []byt
 			del = append(del, f)
 		}
 	}
-	hset, sadd := r.taskIndexArgs(id, ch) // taskindex.go
 	return func(p redis.Pipeliner) func() error {
 		var setCmd, delCmd, hsetCmd, saddCmd *redis.Cmd
 		if set != nil {
@@ -242,8 +241,9 @@ func (r *Redis) commitOp(ctx context.Context, id string, ch *Change, sumJS []byt
 		if del != nil {
 			delCmd = p.Do(ctx, del...)
 		}
-		if hset != nil {
-			hsetCmd, saddCmd = p.Do(ctx, hset...), p.Do(ctx, sadd...)
+		if ch.RunTag != "" { // taskindex.go
+			saddCmd = p.Do(ctx, "sadd", r.taggedKey(ch.RunTag), id)
+			hsetCmd = p.Do(ctx, "hset", r.runTagsKey(), id, ch.RunTag)
 		}
 		guardCmd := p.Do(ctx, guard...)
 		return func() error {
@@ -589,7 +589,7 @@ func (r *Redis) Delete(ctx context.Context, id string) error {
 		case slotsStale:
 			continue
 		}
-		return r.deleteTaskIndex(ctx, id) // taskindex.go
+		return r.untag(ctx, id) // taskindex.go
 	}
 	return unavailable(errSlotsStale)
 }

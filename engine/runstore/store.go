@@ -108,6 +108,10 @@ type Change struct {
 	Tasks []Task
 	// DeleteTasks are the seqs of task records to delete.
 	DeleteTasks []int
+	// RunTag, when set, is the run's tag (TaskRunReader): the store keeps
+	// it with the run until the run is deleted. The writer sets it with
+	// the run's first write, and again when it resumes a run.
+	RunTag string
 	// Refs are entries of the run's reference index (RefReader) to set:
 	// a reference name and the seq of the task record it names now (0
 	// deletes the entry). The index is what the writer says it is; a
@@ -136,10 +140,6 @@ type Change struct {
 type Task struct {
 	Seq int
 	Doc []byte
-	// ID, when set, is the record's taskId: the store keys it to the run
-	// (TaskRunReader). The writer sets it with the record's first write;
-	// an entry stays until the run is deleted.
-	ID string
 }
 
 // RefEntry is one entry of a run's reference index: Ref names the task

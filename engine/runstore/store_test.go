@@ -73,7 +73,7 @@ func TestConformance(t *testing.T) {
 		{"ArchiveAfterArchive", testArchiveAfterArchive},
 		{"LoadTask", testLoadTask},
 		{"LoadTaskRef", testLoadTaskRef},
-		{"TaskRun", testTaskRun},
+		{"RunsTagged", testRunsTagged},
 	}
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {

@@ -9,9 +9,9 @@ import (
 	"github.com/wfrun/wfrun/internal/redistest"
 )
 
-// A store that held runs before it kept the task index (an earlier wfrun
-// wrote them) says its index is not complete: a task id it does not know
-// may be a task of one of those runs. The ids written since are known.
+// A store that held runs before it kept their tags (an earlier wfrun wrote
+// them) says not every run has its tag: a task id whose tag no run has may
+// be a task of one of those runs. The tags written since are kept.
 func TestTaskIndexIncompleteOverEarlierRuns(t *testing.T) {
 	t.Run("redis", func(t *testing.T) {
 		c := redis.NewClient(&redis.Options{Addr: redistest.Start(t)})
@@ -29,15 +29,15 @@ func TestTaskIndexIncompleteOverEarlierRuns(t *testing.T) {
 func checkIncomplete(t *testing.T, s runstore.Store) {
 	t.Helper()
 	tr := s.(runstore.TaskRunReader)
-	if run, complete, err := tr.TaskRun(ctx, "unknown"); err != nil || run != "" || complete {
-		t.Fatalf("TaskRun(unknown) over earlier runs = %q %v %v, want not complete", run, complete, err)
+	if runs, complete, err := tr.RunsTagged(ctx, "aa"); err != nil || len(runs) != 0 || complete {
+		t.Fatalf("RunsTagged(aa) over earlier runs = %q %v %v, want not complete", runs, complete, err)
 	}
 	c := first("new")
-	c.Tasks = []runstore.Task{{Seq: 1, Doc: []byte(`{"seq":1}`), ID: "tn"}}
+	c.RunTag = "aa"
 	if err := s.Commit(ctx, "new", c); err != nil {
 		t.Fatal(err)
 	}
-	if run, complete, err := tr.TaskRun(ctx, "tn"); err != nil || run != "new" || complete {
-		t.Fatalf("TaskRun(tn) = %q %v %v, want new, not complete", run, complete, err)
+	if runs, complete, err := tr.RunsTagged(ctx, "aa"); err != nil || len(runs) != 1 || runs[0] != "new" || complete {
+		t.Fatalf("RunsTagged(aa) = %q %v %v, want new, not complete", runs, complete, err)
 	}
 }

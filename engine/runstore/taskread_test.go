@@ -2,6 +2,7 @@ package runstore_test
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/wfrun/wfrun/engine/runstore"
@@ -169,62 +170,56 @@ func testLoadTaskRef(t *testing.T, s runstore.Store) {
 	}
 }
 
-// TaskRun names the run a task id was written in, from the record's first
+// RunsTagged names the runs written with a tag, from the run's first
 // write on, archived or restored, until the run is deleted; a store made
-// empty keeps a complete index.
-func testTaskRun(t *testing.T, s runstore.Store) {
+// empty has every run tagged.
+func testRunsTagged(t *testing.T, s runstore.Store) {
 	tr, ok := s.(runstore.TaskRunReader)
 	if !ok {
 		t.Fatalf("%T does not implement runstore.TaskRunReader", s)
 	}
-	_, noIndex := s.(*runstore.Bolt) // keeps none (taskindex.go)
-	check := func(step, taskID, want string) {
+	_, noTags := s.(*runstore.Bolt) // keeps none (taskindex.go)
+	check := func(step, tag string, want ...string) {
 		t.Helper()
-		got, complete, err := tr.TaskRun(ctx, taskID)
-		if noIndex {
-			want = ""
+		got, complete, err := tr.RunsTagged(ctx, tag)
+		slices.Sort(got)
+		if noTags {
+			want = nil
 		}
-		if err != nil || got != want || complete == noIndex {
-			t.Fatalf("%s: TaskRun(%q) = %q %v %v, want %q, complete %v", step, taskID, got, complete, err, want, !noIndex)
+		if err != nil || !slices.Equal(got, want) || complete == noTags {
+			t.Fatalf("%s: RunsTagged(%q) = %q %v %v, want %q, complete %v", step, tag, got, complete, err, want, !noTags)
 		}
 	}
-	check("empty", "ta", "")
-	c := first("r1")
-	c.Tasks = []runstore.Task{{Seq: 1, Doc: []byte(`{"seq":1,"taskId":"ta"}`), ID: "ta"}}
-	if err := s.Commit(ctx, "r1", c); err != nil {
+	check("empty", "aa")
+	for _, r := range []struct{ id, tag string }{{"r1", "aa"}, {"r2", "bb"}, {"r3", "aa"}} {
+		c := first(r.id)
+		c.RunTag = r.tag
+		if err := s.Commit(ctx, r.id, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A later write without it leaves it.
+	if err := s.Commit(ctx, "r1", &runstore.Change{Summary: sum("RUNNING", 1), Variables: []byte(`{"v":1}`)}); err != nil {
 		t.Fatal(err)
 	}
-	c = first("r2")
-	c.Tasks = []runstore.Task{{Seq: 1, Doc: []byte(`{"seq":1,"taskId":"tb"}`), ID: "tb"}}
-	if err := s.Commit(ctx, "r2", c); err != nil {
+	check("written", "aa", "r1", "r3")
+	check("written", "bb", "r2")
+	check("unknown", "cc")
+	if err := s.Archive(ctx, "r1", []byte(`{}`), sum("COMPLETED", 1)); err != nil {
 		t.Fatal(err)
 	}
-	// A rewrite of the record without its id leaves the entry.
-	if err := s.Commit(ctx, "r1", &runstore.Change{Summary: sum("RUNNING", 1), Tasks: []runstore.Task{{Seq: 1, Doc: []byte(`{"seq":1,"taskId":"ta","status":"COMPLETED"}`)}, {Seq: 2, Doc: []byte(`{"seq":2,"taskId":"tc"}`), ID: "tc"}}}); err != nil {
-		t.Fatal(err)
-	}
-	check("written", "ta", "r1")
-	check("written", "tb", "r2")
-	check("written", "tc", "r1")
-	check("unknown", "td", "")
-	if err := s.Archive(ctx, "r1", []byte(`{"tasks":[{"taskId":"ta"},{"taskId":"tc"}]}`), sum("COMPLETED", 1)); err != nil {
-		t.Fatal(err)
-	}
-	check("archived", "ta", "r1")
-	rc := &runstore.Change{Summary: sum("RUNNING", 1), Head: []byte(`{"workflowId":"r1"}`),
-		Tasks: []runstore.Task{{Seq: 3, Doc: []byte(`{"seq":3,"taskId":"te"}`), ID: "te"}}, DefinitionHash: "h1"}
+	check("archived", "aa", "r1", "r3")
+	rc := &runstore.Change{Summary: sum("RUNNING", 1), Head: []byte(`{"workflowId":"r1"}`), DefinitionHash: "h1", RunTag: "aa"}
 	if err := s.Restore(ctx, "r1", rc); err != nil {
 		t.Fatal(err)
 	}
-	check("restored", "te", "r1")
+	check("restored", "aa", "r1", "r3")
 	if err := s.Archive(ctx, "r1", []byte(`{}`), sum("FAILED", 1)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Delete(ctx, "r1"); err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range []string{"ta", "tc", "te"} {
-		check("deleted", id, "")
-	}
-	check("the other run", "tb", "r2")
+	check("deleted", "aa", "r3")
+	check("the other run", "bb", "r2")
 }

@@ -24,10 +24,10 @@ import (
 var errNoTask = errors.New("Task not found for taskId")
 
 // findTask finds the task with id taskID for p and its run's view. A task
-// this process's queue holds, its task index (taskindex.go) or the run
-// store's (runstore.TaskRunReader) knows, names its run. Only a store
-// holding runs an earlier wfrun wrote, before it kept a task index, is
-// looked through for any other: the stored runs, those that have not ended
+// this process's queue holds or its task index (taskindex.go) knows names
+// its run; else the run tag the id carries names the runs to read
+// (runstore.TaskRunReader). Only a store holding runs an earlier wfrun
+// wrote, before it kept their tags, is looked through for any other: the stored runs, those that have not ended
 // first, newest first (a run whose stored text does not hold the id is not
 // decoded), a cost that grows with the runs stored. A run p may not read
 // is not loaded at all unless p holds a task scope (tasks:read, tasks:poll:
@@ -64,18 +64,27 @@ func (s *Server) findTask(ctx context.Context, p store.Principal, taskID string)
 			}
 		}
 	}
-	// The run store's task index names the run (runstore.TaskRunReader):
-	// that run is read, not every run. A task id it does not know, of a
-	// store whose index holds every task, is no task.
-	if runID, complete, err := s.conductor.eng.TaskRun(ctx, taskID); err == nil && (runID != "" || complete) {
-		if runID == "" || (!taskScoped && !s.mayReadRunSummary(ctx, p, runID)) {
+	// The run store keeps each run's tag, which the task id carries
+	// (runstore.TaskRunReader): the runs with that tag are read, not every
+	// run. In a store whose every run has its tag, a task none of them
+	// holds is no task.
+	if runs, complete, err := s.conductor.eng.TaskRuns(ctx, taskID); err == nil && (len(runs) > 0 || complete) {
+		for _, runID := range runs {
+			if !taskScoped && !s.mayReadRunSummary(ctx, p, runID) {
+				continue
+			}
+			run, task, err := lookIn(runID)
+			switch {
+			case err == nil:
+				s.conductor.tasks.put(taskID, runID)
+				return run, task, nil
+			case !errors.Is(err, errNoTask) && !errors.Is(err, runstore.ErrNotFound):
+				return nil, nil, err
+			}
+		}
+		if complete {
 			return nil, nil, errNoTask
 		}
-		run, task, err := lookIn(runID)
-		if err == nil {
-			s.conductor.tasks.put(taskID, runID)
-		}
-		return run, task, err
 	}
 	all, err := s.conductor.eng.List(ctx, runstore.ListOptions{})
 	if err != nil {
