@@ -26,13 +26,14 @@ var errNoTask = errors.New("Task not found for taskId")
 // findTask finds the task with id taskID for p and its run's view. A task
 // this process's queue holds or its task index (taskindex.go) knows names
 // its run; else the run tag the id carries names the runs to read
-// (runstore.TaskRunReader). Only a store holding runs an earlier wfrun
-// wrote, before it kept their tags, is looked through for any other: the stored runs, those that have not ended
-// first, newest first (a run whose stored text does not hold the id is not
-// decoded), a cost that grows with the runs stored. A run p may not read
-// is not loaded at all unless p holds a task scope (tasks:read, tasks:poll:
-// its worker tasks may be readable, mayReadTask). The caller must then
-// check it may see the task.
+// (runstore.TaskRunReader). Only a store holding runs without a tag (an
+// earlier wfrun wrote them; a bolt store keeps none) is looked through for
+// any other: the stored runs, those that have not ended first, newest
+// first (a run whose stored text does not hold the id is not decoded), a
+// cost that grows with the runs stored. A run p may not read is not loaded
+// at all unless p holds a task scope (tasks:read, tasks:poll: its worker
+// tasks may be readable, mayReadTask). The caller must then check it may
+// see the task.
 func (s *Server) findTask(ctx context.Context, p store.Principal, taskID string) (run, task map[string]any, err error) {
 	if taskID == "" {
 		return nil, nil, errNoTask
