@@ -57,6 +57,12 @@ type runHead struct {
 	// InputSealed says that InputSeal attests the run's stored input
 	// (recordseal.go): attested with the members above, as RecordSeals.
 	InputSealed bool `json:"inputSealed,omitempty"`
+	// PartsSealed says that PartsSeal attests the run's stored input,
+	// variables, status, reasonForIncompletion and output together
+	// (recordseal.go), in place of the three seals above, which a run
+	// sealed so no longer carries: attested with the members above, as
+	// RecordSeals.
+	PartsSealed bool `json:"partsSealed,omitempty"`
 	NextSeq     int  `json:"nextSeq"`
 	// RunLogLength is how many entries the run's log holds (runlog.go):
 	// the journal of the values it registered and how far its mocks got,
@@ -110,6 +116,11 @@ type runHead struct {
 	// (recordseal.go): written with every head, made again when it
 	// changes (a rerun's workflowInput).
 	InputSeal string `json:"inputSeal,omitempty"`
+	// PartsSeal attests, bound to the run (recordseal.go), the digests of
+	// the run's stored input, variables and outcome (status,
+	// reasonForIncompletion and output): written with every head, made
+	// again when one of them changes.
+	PartsSeal string `json:"partsSeal,omitempty"`
 	// Priority (0-99), TaskToDomain and IdempotencyKey are the start
 	// request's (Conductor's Workflow members; domains.go, idempotency.go).
 	Priority       int               `json:"priority,omitempty"`
@@ -225,6 +236,9 @@ func appendHeadStatic(b []byte, h *runHead) []byte {
 	if h.InputSealed {
 		b = append(b, `,"inputSealed":true`...)
 	}
+	if h.PartsSealed {
+		b = append(b, `,"partsSealed":true`...)
+	}
 	return b
 }
 
@@ -248,6 +262,7 @@ func appendHeadTail(b []byte, h *runHead) []byte {
 	b = appendOptStr(b, "variablesSeal", h.VariablesSeal)
 	b = appendOptStr(b, "outcomeSeal", h.OutcomeSeal)
 	b = appendOptStr(b, "inputSeal", h.InputSeal)
+	b = appendOptStr(b, "partsSeal", h.PartsSeal)
 	if h.Priority != 0 {
 		b = appendIntMember(b, "priority", int64(h.Priority))
 	}
@@ -291,7 +306,7 @@ func encodeRunHead(h *runHead) []byte {
 // runHeadSize is a capacity hint for an encoded head.
 func runHeadSize(h *runHead) int {
 	n := 360 + len(h.WorkflowType) + len(h.CorrelationID) + len(h.ReasonForIncompletion) + len(h.DefinitionPath) +
-		len(h.Principal.Name) + len(h.Project) + len(h.Environment) + len(h.RunLogSeal) + len(h.HeadSeal) + len(h.SealedInput) + len(h.RerunTask) + len(h.ReopenFailure) + len(h.FailureOf) + len(h.RestartedFailures) + len(h.IdempotencyKey) + len(h.VariablesSeal) + len(h.OutcomeSeal) + len(h.InputSeal)
+		len(h.Principal.Name) + len(h.Project) + len(h.Environment) + len(h.RunLogSeal) + len(h.HeadSeal) + len(h.SealedInput) + len(h.RerunTask) + len(h.ReopenFailure) + len(h.FailureOf) + len(h.RestartedFailures) + len(h.IdempotencyKey) + len(h.VariablesSeal) + len(h.OutcomeSeal) + len(h.InputSeal) + len(h.PartsSeal)
 	for k, v := range h.TaskToDomain {
 		n += len(k) + len(v) + 6
 	}
@@ -326,11 +341,12 @@ type headStatic struct {
 	project, environment   string
 	recordSeals, varsSeal  bool
 	outcomeSeal, inputSeal bool
+	partsSeal              bool
 }
 
 func staticOf(h *runHead) headStatic {
 	return headStatic{h.ParentWorkflowID, h.ParentWorkflowTaskID, h.SchemaVersion, h.MaskedFields, h.DefinitionHash,
-		h.DefinitionPath, h.Principal.Name, h.Principal.Scopes, h.Project, h.Environment, h.RecordSeals, h.VariablesSealed, h.OutcomeSealed, h.InputSealed}
+		h.DefinitionPath, h.Principal.Name, h.Principal.Scopes, h.Project, h.Environment, h.RecordSeals, h.VariablesSealed, h.OutcomeSealed, h.InputSealed, h.PartsSealed}
 }
 
 func (a *headStatic) equal(b *headStatic) bool {
@@ -338,7 +354,7 @@ func (a *headStatic) equal(b *headStatic) bool {
 		slices.Equal(a.maskedFields, b.maskedFields) && a.defHash == b.defHash && a.defPath == b.defPath &&
 		a.principal == b.principal && slices.Equal(a.scopes, b.scopes) && a.project == b.project && a.environment == b.environment &&
 		a.recordSeals == b.recordSeals && a.varsSeal == b.varsSeal && a.outcomeSeal == b.outcomeSeal &&
-		a.inputSeal == b.inputSeal
+		a.inputSeal == b.inputSeal && a.partsSeal == b.partsSeal
 }
 
 // encodeHeadLocked is encodeRunHead(&r.doc.runHead), reusing what headCache
@@ -561,26 +577,10 @@ func (r *runState) changeLocked(full bool) (_ *runstore.Change, err error) {
 			}
 		}
 	}
-	if r.changedVars || full || !r.stored || !r.doc.VariablesSealed {
-		// The variables part this write carries, attested in the head.
-		if err := r.sealVariablesLocked(); err != nil {
-			return nil, err
-		}
-		r.changedVars = true
-	}
-	if r.changedIn || full || !r.stored || !r.doc.InputSealed {
-		// The input this write carries, attested in the head.
-		if err := r.sealInputLocked(); err != nil {
-			return nil, err
-		}
-		r.changedIn = true
-	}
-	if r.changedOut || full || !r.stored || !r.doc.OutcomeSealed || r.sealedOutcome != (outcomeKey{r.doc.Status, r.doc.ReasonForIncompletion}) {
-		// The status, reason and output this write stores, attested in
-		// the head.
-		if err := r.sealOutcomeLocked(); err != nil {
-			return nil, err
-		}
+	// The input, variables and outcome this write stores, attested
+	// together in the head (recordseal.go).
+	if err := r.sealPartsLocked(full); err != nil {
+		return nil, err
 	}
 	head, err := r.encodeHeadLocked()
 	if err != nil {

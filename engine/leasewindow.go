@@ -140,8 +140,12 @@ func (r *runState) takeStoredState(ctx context.Context) (ended *Result) {
 	}
 	var s struct {
 		Status        string          `json:"status"`
+		Reason        string          `json:"reasonForIncompletion"`
+		Input         json.RawMessage `json:"input"`
 		Variables     json.RawMessage `json:"variables"`
+		Output        json.RawMessage `json:"output"`
 		VariablesSeal string          `json:"variablesSeal"`
+		PartsSeal     string          `json:"partsSeal"`
 	}
 	if json.Unmarshal(doc, &s) != nil && !archived {
 		return nil
@@ -155,11 +159,13 @@ func (r *runState) takeStoredState(ctx context.Context) (ended *Result) {
 	}
 	r.mu.Lock()
 	changed := len(s.Variables) > 0 && !bytes.Equal(s.Variables, r.varStored)
-	sealed := r.doc.VariablesSealed
+	sealed := r.doc.VariablesSealed || r.doc.PartsSealed
 	r.mu.Unlock()
-	if changed && sealed && r.sec.Verify(s.VariablesSeal, variablesPointer, orEmpty(s.Variables)) != nil {
+	if changed && sealed && r.sec.Verify(s.PartsSeal, partsPointer, storedParts(s.Input, s.Variables, s.Status, s.Reason, s.Output)) != nil &&
+		r.sec.Verify(s.VariablesSeal, variablesPointer, orEmpty(s.Variables)) != nil {
 		// Not written by a wfrun holding the run's keyring
-		// (recordseal.go): the run keeps its own.
+		// (recordseal.go), whichever way it sealed them: the run keeps
+		// its own.
 		changed = false
 	}
 	if changed {

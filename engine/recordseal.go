@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,12 +32,14 @@ import (
 // become "***"): the archive seals them again (resealRecords), so a
 // restart or retry of an archived run checks them too.
 //
-// The run's variables are attested the same way (VariablesSeal, in the
-// head, made again when they change; VariablesSealed, attested with the
-// head, says they are), and so are its status, reasonForIncompletion and
-// output together (OutcomeSeal, OutcomeSealed): a parent takes a child's
-// stored end only if it verifies (checkOutcome); and so is its input
-// (InputSeal, InputSealed).
+// The run's input, variables and outcome (status, reasonForIncompletion
+// and output) are attested the same way, together: PartsSeal, in the
+// head, attests their three digests and is made again when one of them
+// changes; PartsSealed, attested with the head, says they are. A parent
+// takes a child's stored end only if it verifies (checkOutcome). A run an
+// earlier wfrun stored may carry one seal per part instead (InputSeal,
+// VariablesSeal, OutcomeSeal and their flags): they are checked as they
+// were, until the run's next write here seals it the new way.
 //
 // Not detected (SECURITY.md): a record, the variables or the outcome put
 // back to an earlier write of themselves, a record removed (the task then
@@ -105,45 +108,99 @@ func eachRecord(doc []byte, fn func(raw []byte, t gjson.Result) bool) (start, en
 	return start, end, placed
 }
 
-// variablesPointer is where the attestation of a run's variables is
-// bound.
+// variablesPointer is where the attestation of a run's variables was
+// bound (VariablesSeal, written by an earlier wfrun).
 const variablesPointer = "/variables/variablesSeal"
 
-// sealVariablesLocked attests the variables the next write stores
-// (VariablesSeal), and says from then on that the run's variables are
-// sealed. Callers hold r.mu.
-func (r *runState) sealVariablesLocked() error {
-	return r.attestLocked(variablesPointer, orEmpty(r.varStored), &r.doc.VariablesSeal, &r.doc.VariablesSealed)
+// inputPointer is where the attestation of a run's stored input was bound
+// (InputSeal, written by an earlier wfrun).
+const inputPointer = "/inputSeal"
+
+// outcomePointer is where the attestation of a run's outcome (its status,
+// reasonForIncompletion and output) was bound (OutcomeSeal, written by an
+// earlier wfrun).
+const outcomePointer = "/outcomeSeal"
+
+// The parts of a run PartsSeal attests, by their digests.
+const (
+	partInput = iota
+	partVariables
+	partOutcome // status, reasonForIncompletion and output (outcomeAttested)
+	numParts
+)
+
+// partsPointer is where the attestation of a run's parts is bound.
+const partsPointer = "/partsSeal"
+
+// partsVersion starts what PartsSeal attests.
+const partsVersion = "wfrun-parts:v1:"
+
+// partsAttested is what a run's PartsSeal attests: the digests of its
+// parts, in their order.
+func partsAttested(d *[numParts][sha256.Size]byte) []byte {
+	b := make([]byte, 0, len(partsVersion)+numParts*sha256.Size)
+	b = append(b, partsVersion...)
+	for i := range d {
+		b = append(b, d[i][:]...)
+	}
+	return b
 }
 
-// attestLocked sets *seal to the attestation of data at ptr and *sealed,
-// the head's word that the part is sealed, to true. Callers hold r.mu.
-func (r *runState) attestLocked(ptr string, data []byte, seal *string, sealed *bool) error {
-	a, err := r.sec.Attest(ptr, data)
+// storedParts is partsAttested of a stored run's input, variables, status,
+// reason and output.
+func storedParts(input, variables []byte, status, reason string, output []byte) []byte {
+	var d [numParts][sha256.Size]byte
+	d[partInput] = sha256.Sum256(orEmpty(input))
+	d[partVariables] = sha256.Sum256(orEmpty(variables))
+	d[partOutcome] = sha256.Sum256(outcomeAttested(status, reason, orEmpty(output)))
+	return partsAttested(&d)
+}
+
+// sealPartsLocked attests the input, variables and outcome the next write
+// stores (PartsSeal, one attestation of their three digests), when one of
+// them changed since the last write or full (the run written whole), and
+// says from then on that the run's parts are sealed so. A part's digest
+// is made again only when the part changed: a write that changes the
+// variables hashes the variables, not the input. A run whose head carries
+// the three seals of an earlier wfrun (VariablesSealed, InputSealed,
+// OutcomeSealed) takes PartsSeal in their place at its first write here.
+// Callers hold r.mu.
+func (r *runState) sealPartsLocked(full bool) error {
+	// Written whole, for the first time, or sealed another way so far:
+	// every part is attested as this write stores it.
+	whole := full || !r.stored || !r.doc.PartsSealed
+	again := whole
+	if whole || r.changedIn || !r.partsKnown[partInput] {
+		r.partDigests[partInput], r.partsKnown[partInput] = sha256.Sum256(orEmpty(r.inStored)), true
+		r.changedIn, again = r.changedIn || whole, true
+	}
+	if whole || r.changedVars || !r.partsKnown[partVariables] {
+		r.partDigests[partVariables], r.partsKnown[partVariables] = sha256.Sum256(orEmpty(r.varStored)), true
+		r.changedVars, again = r.changedVars || whole, true
+	}
+	outcome := outcomeKey{r.doc.Status, r.doc.ReasonForIncompletion}
+	if whole || r.changedOut || !r.partsKnown[partOutcome] || r.sealedOutcome != outcome {
+		r.partDigests[partOutcome] = sha256.Sum256(outcomeAttested(outcome.status, outcome.reason, orEmpty(r.outStored)))
+		r.partsKnown[partOutcome], r.sealedOutcome, again = true, outcome, true
+	}
+	if !again {
+		return nil
+	}
+	a, err := r.sec.Attest(partsPointer, partsAttested(&r.partDigests))
 	if err != nil {
+		r.partsKnown = [numParts]bool{}
 		return err
 	}
-	*seal, *sealed = a, true
+	r.doc.PartsSeal, r.doc.PartsSealed = a, true
+	r.doc.VariablesSeal, r.doc.InputSeal, r.doc.OutcomeSeal = "", "", ""
+	r.doc.VariablesSealed, r.doc.InputSealed, r.doc.OutcomeSealed = false, false, false
 	return nil
 }
 
-// inputPointer is where the attestation of a run's stored input is bound.
-const inputPointer = "/inputSeal"
-
-// sealInputLocked attests the input the next write stores (InputSeal), and
-// says from then on that the run's input is sealed. Callers hold r.mu.
-func (r *runState) sealInputLocked() error {
-	return r.attestLocked(inputPointer, orEmpty(r.inStored), &r.doc.InputSeal, &r.doc.InputSealed)
-}
-
-// outcomePointer is where the attestation of a run's outcome (its
-// status, reasonForIncompletion and output) is bound.
-const outcomePointer = "/outcomeSeal"
-
-// outcomeKey is the status and reason an outcome seal attests.
+// outcomeKey is the status and reason an outcome's digest is of.
 type outcomeKey struct{ status, reason string }
 
-// outcomeAttested is what a run's outcome seal attests: its status, its
+// outcomeAttested is the outcome part of a run: its status, its
 // reasonForIncompletion (as stored) and its stored output, each apart.
 func outcomeAttested(status, reason string, output []byte) []byte {
 	b := make([]byte, 0, len(status)+len(reason)+len(output)+24)
@@ -154,20 +211,15 @@ func outcomeAttested(status, reason string, output []byte) []byte {
 	return append(b, output...)
 }
 
-// sealOutcomeLocked attests the status, reason and output the next write
-// stores (OutcomeSeal), and says from then on that the run's outcome is
-// sealed. Callers hold r.mu.
-func (r *runState) sealOutcomeLocked() error {
-	err := r.attestLocked(outcomePointer, outcomeAttested(r.doc.Status, r.doc.ReasonForIncompletion, orEmpty(r.outStored)), &r.doc.OutcomeSeal, &r.doc.OutcomeSealed)
-	if err == nil {
-		r.sealedOutcome = outcomeKey{r.doc.Status, r.doc.ReasonForIncompletion}
-	}
-	return err
-}
-
 // outcomeError is why run id's stored status, reason and output (d) do
-// not verify when its head says they are sealed (nil: they do).
+// not verify when its head says they are sealed (nil: they do). Its input
+// and variables are attested with them (PartsSeal) and checked too.
 func outcomeError(sec *runsecrets.Run, id string, d *runDoc) error {
+	if d.PartsSealed {
+		if err := sec.Verify(d.PartsSeal, partsPointer, storedParts(d.Input, d.Variables, d.Status, d.ReasonForIncompletion, d.Output)); err != nil {
+			return fmt.Errorf("%w: run %s: its input, variables, status, reason or output (%s) do not verify (edited, or copied from another run): %v", ErrRecordNotAuthentic, id, d.Status, err)
+		}
+	}
 	if !d.OutcomeSealed {
 		return nil
 	}
@@ -186,7 +238,7 @@ func (e *Engine) checkOutcome(id string, d *runDoc) error {
 	if err := e.verifyHeadSeal(id, d); err != nil {
 		return err
 	}
-	if !d.OutcomeSealed {
+	if !d.OutcomeSealed && !d.PartsSealed {
 		return nil
 	}
 	sec, err := runsecrets.New(id, nil, e.keyring)
@@ -200,7 +252,7 @@ func (e *Engine) checkOutcome(id string, d *runDoc) error {
 // document (d decoded from it), when its head says they are sealed, and
 // its variables, input and outcome when it says they are.
 func (e *Engine) checkRecords(id string, doc []byte, d *runDoc) error {
-	if !d.RecordSeals && !d.VariablesSealed && !d.OutcomeSealed && !d.InputSealed {
+	if !d.RecordSeals && !d.VariablesSealed && !d.OutcomeSealed && !d.InputSealed && !d.PartsSealed {
 		return nil
 	}
 	sec, err := runsecrets.New(id, nil, e.keyring)
@@ -295,6 +347,22 @@ func resealRecords(doc []byte, sec *runsecrets.Run) ([]byte, error) {
 	// made again over those parts as archived.
 	outcome := func(out []byte) []byte {
 		return outcomeAttested(gjson.GetBytes(doc, "status").Str, gjson.GetBytes(doc, "reasonForIncompletion").Str, out)
+	}
+	if gjson.GetBytes(doc, "partsSeal").Exists() {
+		raw := func(part string) []byte {
+			if v := gjson.GetBytes(doc, part); v.Exists() {
+				return []byte(v.Raw)
+			}
+			return nil
+		}
+		seal, err := sec.Attest(partsPointer, storedParts(raw("input"), raw("variables"),
+			gjson.GetBytes(doc, "status").Str, gjson.GetBytes(doc, "reasonForIncompletion").Str, raw("output")))
+		if err != nil {
+			return nil, err
+		}
+		if doc, err = sjson.SetBytes(doc, "partsSeal", seal); err != nil {
+			return nil, err
+		}
 	}
 	for _, a := range []struct {
 		seal, part, pointer string

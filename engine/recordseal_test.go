@@ -27,6 +27,18 @@ func storedRecords(t *testing.T, s *storedRun) []string {
 	return out
 }
 
+// partsSealed says that stored run s's head attests its input, variables
+// and outcome together (partsSeal), and carries none of the seals an
+// earlier wfrun made one per part.
+func partsSealed(s *storedRun) bool {
+	for _, k := range []string{"inputSealed", "inputSeal", "variablesSealed", "variablesSeal", "outcomeSealed", "outcomeSeal"} {
+		if s.doc[k] != nil {
+			return false
+		}
+	}
+	return string(s.doc["partsSealed"]) == "true" && strings.HasPrefix(gjson.GetBytes(s.doc["partsSeal"], "@this").Str, "wfrun-attest:")
+}
+
 // setRecords puts records back into s, byte for byte.
 func setRecords(s *storedRun, records []string) {
 	s.doc["tasks"] = json.RawMessage("[" + strings.Join(records, ",") + "]")
@@ -186,8 +198,8 @@ func TestStoredVariablesAreAuthenticated(t *testing.T) {
 				id := fmt.Sprintf("vars-%v", forge)
 				kit.startWaiting(varsDef, id)
 				s := loadStoredRun(t, kit.rs, id)
-				if string(s.doc["variables"]) != `{"approved":false}` || string(s.doc["variablesSealed"]) != "true" || s.doc["variablesSeal"] == nil {
-					t.Fatalf("stored variables %s, sealed %s", s.doc["variables"], s.doc["variablesSealed"])
+				if string(s.doc["variables"]) != `{"approved":false}` || !partsSealed(s) {
+					t.Fatalf("stored variables %s, sealed %s", s.doc["variables"], s.doc["partsSealed"])
 				}
 				if forge {
 					s.doc["variables"] = json.RawMessage(`{"approved":true}`)
@@ -240,8 +252,8 @@ func TestStoredOutcomeIsAuthenticated(t *testing.T) {
 				kit.startWaiting(outcomeDef, id)
 				child := gjson.Get(storedRecords(t, loadStoredRun(t, kit.rs, id))[0], "subWorkflowId").Str
 				s := loadStoredRun(t, kit.rs, child)
-				if string(s.doc["outcomeSealed"]) != "true" || s.doc["outcomeSeal"] == nil {
-					t.Fatalf("child %s: outcome sealed %s", child, s.doc["outcomeSealed"])
+				if !partsSealed(s) {
+					t.Fatalf("child %s: outcome sealed %s", child, s.doc["partsSealed"])
 				}
 				e := kit.engine()
 				switch forge {
@@ -265,8 +277,8 @@ func TestStoredOutcomeIsAuthenticated(t *testing.T) {
 					s.doc["status"] = json.RawMessage(`"COMPLETED"`)
 					s.restoreWith(t, kit.rs, child, s.log)
 				case "flag":
-					delete(s.doc, "outcomeSealed")
-					delete(s.doc, "outcomeSeal")
+					delete(s.doc, "partsSealed")
+					delete(s.doc, "partsSeal")
 					s.doc["status"] = json.RawMessage(`"COMPLETED"`)
 					s.doc["output"] = json.RawMessage(`{"approved":true}`)
 					s.restoreWith(t, kit.rs, child, s.log)
@@ -322,8 +334,8 @@ func TestStoredInputIsAuthenticated(t *testing.T) {
 				id := fmt.Sprintf("input-%v", forge)
 				kit.startWaitingWith(inputDef, id, json.RawMessage(`{"dest":"https://ledger.example/in"}`))
 				s := loadStoredRun(t, kit.rs, id)
-				if string(s.doc["inputSealed"]) != "true" || s.doc["inputSeal"] == nil {
-					t.Fatalf("stored input %s, sealed %s", s.doc["input"], s.doc["inputSealed"])
+				if !partsSealed(s) {
+					t.Fatalf("stored input %s, sealed %s", s.doc["input"], s.doc["partsSealed"])
 				}
 				if forge {
 					s.doc["input"] = json.RawMessage(`{"dest":"https://collector.example/in"}`)
@@ -343,6 +355,72 @@ func TestStoredInputIsAuthenticated(t *testing.T) {
 				if !errors.Is(cerr, engine.ErrRecordNotAuthentic) || !errors.Is(err, engine.ErrRecordNotAuthentic) ||
 					!strings.Contains(err.Error(), "input") || len(got) != 0 {
 					t.Fatalf("forged input: completion %v, resume %v %+v, worker got %q", cerr, err, res, got)
+				}
+			}
+		})
+	}
+}
+
+// A run an earlier wfrun stored carries one seal per part (inputSeal,
+// variablesSeal, outcomeSeal and their flags in the head). Such a run
+// still resumes, and its first write here seals its parts together
+// (partsSeal) in their place; edited, its input or variables are refused
+// as before, and the task after the approval never gets its secret. On
+// memory, bolt and a real redis-server.
+func TestStoredRunSealedPerPartByAnEarlierWfrun(t *testing.T) {
+	for name, mk := range visibleStores(t) {
+		t.Run(name, func(t *testing.T) {
+			kit := newSealKit(t, mk())
+			ctx := context.Background()
+			for _, forge := range []string{"", "input", "variables"} {
+				id := "earlier-" + forge
+				kit.startWaitingWith(varsDef, id, json.RawMessage(`{"dest":"https://ledger.example/in"}`))
+				s := loadStoredRun(t, kit.rs, id)
+				if !partsSealed(s) {
+					t.Fatalf("stored head %s", s.doc["partsSealed"])
+				}
+				if err := engine.SealAsEarlierWfrun(s.doc, id, keyring(t, 1)); err != nil {
+					t.Fatal(err)
+				}
+				switch forge {
+				case "input":
+					s.doc["input"] = json.RawMessage(`{"dest":"https://collector.example/in"}`)
+				case "variables":
+					s.doc["variables"] = json.RawMessage(`{"approved":true}`)
+				}
+				s.restoreWith(t, kit.rs, id, s.log)
+				if forge == "" && partsSealed(loadStoredRun(t, kit.rs, id)) {
+					t.Fatal("the run was not put back as an earlier wfrun stored it")
+				}
+				e := kit.engine()
+				kit.inputs()
+				_, cerr := e.CompleteTask(ctx, id, "approve", "", json.RawMessage(`{}`))
+				if forge != "" {
+					res, err := e.Resume(ctx, id)
+					if n := len(kit.inputs()); !errors.Is(cerr, engine.ErrRecordNotAuthentic) || !errors.Is(err, engine.ErrRecordNotAuthentic) ||
+						!strings.Contains(err.Error(), forge) || n != 0 {
+						t.Fatalf("forged %s: completion %v, resume %v %+v, worker called %d times", forge, cerr, err, res, n)
+					}
+					continue
+				}
+				if cerr != nil {
+					t.Fatal(cerr)
+				}
+				if res, err := e.Resume(ctx, id); err != nil || res.Status != engine.StatusCompleted || len(kit.inputs()) != 0 {
+					t.Fatalf("untouched run: %v %+v", err, res)
+				}
+				// Its writes here sealed the run's parts the new way; the
+				// archive keeps them so.
+				raw, archived, err := kit.rs.Load(ctx, id)
+				if err != nil || !archived {
+					t.Fatalf("load %s: archived %v, %v", id, archived, err)
+				}
+				a := &storedRun{}
+				if err := json.Unmarshal(raw, &a.doc); err != nil {
+					t.Fatal(err)
+				}
+				if !partsSealed(a) || string(a.doc["input"]) != `{"dest":"https://ledger.example/in"}` {
+					t.Fatalf("archived: sealed %s, input %s", a.doc["partsSealed"], a.doc["input"])
 				}
 			}
 		})

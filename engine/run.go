@@ -279,8 +279,12 @@ type runState struct {
 	// the first write of this process has created the record in full.
 	dirty                              []*taskRecord
 	changedIn, changedVars, changedOut bool
-	// sealedOutcome is the status and reason OutcomeSeal attests
-	// (recordseal.go).
+	// partDigests are the digests of the parts PartsSeal attests (its
+	// input, variables and outcome), those partsKnown says hold as the
+	// last write stored them; sealedOutcome is the status and reason the
+	// outcome's is of (recordseal.go).
+	partDigests                   [numParts][sha256.Size]byte
+	partsKnown                    [numParts]bool
 	sealedOutcome                 outcomeKey
 	changedTaskDefs, changedMocks bool
 	stored                        bool

@@ -231,7 +231,7 @@ func TestTaskDefsInAnEarlierHeadMoveToTheirPart(t *testing.T) {
 	}
 	ch := &runstore.Change{Input: m["input"], Variables: m["variables"], Output: []byte(`{}`),
 		DefinitionHash: hash, Definition: m["workflowDefinition"]}
-	for _, k := range []string{"input", "output", "variables", "tasks", "workflowDefinition", "endTime", "reasonForIncompletion", "failedTaskId", "headSeal", "outcomeSealed", "outcomeSeal", "inputSealed", "inputSeal"} {
+	for _, k := range []string{"input", "output", "variables", "tasks", "workflowDefinition", "endTime", "reasonForIncompletion", "failedTaskId", "headSeal", "partsSealed", "partsSeal"} {
 		delete(m, k)
 	}
 	m["status"] = json.RawMessage(`"RUNNING"`)
