@@ -68,8 +68,9 @@ type runHead struct {
 	// the journal of the values it registered and how far its mocks got,
 	// appended to rather than rewritten with each write.
 	RunLogLength int `json:"runLogLength,omitempty"`
-	// RunLogSeal is RunLogLength sealed to the run (runlog.go), written
-	// with every head: a count edited or dropped does not open.
+	// RunLogSeal is RunLogLength sealed to the run, as an earlier wfrun
+	// wrote it with every head (runlog.go): checked when present, dropped
+	// at the run's next write here, where HeadSeal attests the count.
 	RunLogSeal string `json:"runLogSeal,omitempty"`
 	// HeadSeal attests, bound to the run (headseal.go), the members that
 	// say what the run is and may read (appendHeadStatic's: its parent,

@@ -50,8 +50,8 @@ func TestStoredRunHeadIsAuthenticated(t *testing.T) {
 		{"definition swapped and scopes widened", func(s, _ *storedRun) { swap(s); widen(s) }, false},
 		{"project changed", func(s, _ *storedRun) { s.doc["project"] = json.RawMessage(`"prod"`) }, false},
 		{"seal of another run", func(s, other *storedRun) { s.doc["headSeal"] = other.doc["headSeal"] }, false},
-		{"seal stripped", func(s, _ *storedRun) { delete(s.doc, "headSeal") }, true},
-		{"seal stripped, scopes widened", func(s, _ *storedRun) { delete(s.doc, "headSeal"); widen(s) }, true},
+		{"seal stripped", func(s, _ *storedRun) { stripHeadSeal(t, s) }, true},
+		{"seal stripped, scopes widened", func(s, _ *storedRun) { stripHeadSeal(t, s); widen(s) }, true},
 	}
 	for name, mk := range visibleStores(t) {
 		t.Run(name, func(t *testing.T) {

@@ -96,7 +96,7 @@ func TestStoredTaskRecordsAreAuthenticated(t *testing.T) {
 		}, false, false, engine.ErrHeadNotAuthentic},
 		{"an earlier wfrun's run", func(t *testing.T, s, _ *storedRun) {
 			delete(s.doc, "recordSeals")
-			delete(s.doc, "headSeal")
+			stripHeadSeal(t, s)
 			r := storedRecords(t, s)
 			for i := range r {
 				r[i] = unsealed(r[i])

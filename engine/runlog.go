@@ -28,12 +28,13 @@ import (
 // boundary bound to the run and to the entry's position ("/runLog/N/…"),
 // so an entry copied from another run or position, edited or cut short
 // does not open. The head says how many entries the log holds
-// (runLogLength) and carries that count sealed to the run (runLogSeal,
-// written with every head once the log has an entry, a few dozen bytes;
-// sealed again only when the count changes): a count that does not
-// match its seal, a count or log without a seal, or a log missing one of
-// the counted entries fails to load, naming the run and the entry. What
-// the seal cannot tell: an older head's count and seal put back with the
+// (runLogLength), a count its own seal attests (headSeal, headseal.go):
+// a count edited, one whose head carries no seal, or a log missing one of
+// the counted entries fails to load, naming the run and the entry. A head
+// an earlier wfrun wrote may carry the count sealed on its own as well
+// (runLogSeal): it is checked as before, and the run's next write drops
+// it (the head seal covers the count; ~90 bytes less in every head). What
+// the seals cannot tell: an older head's count and seal put back with the
 // log cut to it (the run rolled back to an earlier write of itself, as
 // replacing the whole journal did before), and a head stripped of count,
 // seal and every entry, which reads as a run an earlier wfrun stored
@@ -48,9 +49,6 @@ import (
 type runLog struct {
 	// length is how many entries the log holds once pending are written.
 	length int
-	// sealed is length sealed (runLogSeal) and sealedLength what it seals.
-	sealed       string
-	sealedLength int
 	// values is how many of the values registered with the run's masker
 	// (runsecrets.Run.Registered) the log holds.
 	values int
@@ -127,20 +125,9 @@ func (r *runState) appendLogLocked() ([]runstore.LogEntry, error) {
 		l.values = n
 		clear(l.mocks)
 	}
-	if l.length == 0 {
-		// Nothing to drop: no seal (a run that registered nothing
-		// resumes under another keyring, as it always could).
-		l.sealed, l.sealedLength = "", 0
-	} else if l.sealed == "" || l.sealedLength != l.length {
-		sealed, err := r.sec.Seal(strconv.AppendInt(nil, int64(l.length), 10), runLogLengthPointer)
-		if err != nil {
-			return nil, fmt.Errorf("runLogLength: %w", err)
-		}
-		l.sealed, l.sealedLength = sealed, l.length
-	}
 	entries := l.pending
 	l.pending = nil
-	r.doc.RunLogLength, r.doc.RunLogSeal = l.length, l.sealed
+	r.doc.RunLogLength, r.doc.RunLogSeal = l.length, "" // the head's seal attests the count
 	return entries, nil
 }
 
@@ -150,11 +137,24 @@ const runLogLengthPointer = "/runLogLength"
 // checkLogLength authenticates the head's count of log entries.
 func (r *runState) checkLogLength(d *runDoc) error {
 	if d.RunLogSeal == "" {
+		if d.HeadSeal != "" {
+			// The head's seal attests the count (0 too: a count and
+			// log dropped together). Checked here unless checkHead
+			// did (a restart on the latest definition has changed
+			// the head since): not every reader of a stored run
+			// checks the head before its log (chainMasker, for a
+			// view).
+			if d.headChecked {
+				return nil
+			}
+			return r.e.verifyHeadSeal(r.id, d)
+		}
 		if d.RunLogLength != 0 || len(d.RunLog) != 0 {
 			return fmt.Errorf("runLog: the head's count (%d, %d entries stored) is not sealed", d.RunLogLength, len(d.RunLog))
 		}
-		return nil // an empty log, an earlier wfrun's head, an archived run's
+		return nil // an empty log: an earlier wfrun's head, an archived run's
 	}
+	// An earlier wfrun's head: the count sealed on its own.
 	plain, err := r.sec.Open(d.RunLogSeal, runLogLengthPointer)
 	if err != nil {
 		return fmt.Errorf("runLogSeal: %w", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -274,11 +275,37 @@ func TestRunLogReadsAnEarlierHead(t *testing.T) {
 	}
 }
 
-// The head's count of log entries is sealed to the run with every head
-// write: a count edited (to 0: every value dropped; or cut with the log),
-// a count without its seal, or a seal copied from another run fails the
-// resume, naming the log; the run masks what it registered or does not
-// resume at all.
+// stripHeadSeal makes s's head one a wfrun wrote before heads were sealed:
+// no headSeal, and the count of its log entries sealed on its own
+// (runLogSeal), as that wfrun sealed it (under keyring(t, 1)).
+func stripHeadSeal(t *testing.T, s *storedRun) {
+	t.Helper()
+	delete(s.doc, "headSeal")
+	if n := string(s.doc["runLogLength"]); n == "" || n == "0" {
+		return
+	}
+	var id string
+	if err := json.Unmarshal(s.doc["workflowId"], &id); err != nil {
+		t.Fatal(err)
+	}
+	sec, err := runsecrets.New(id, nil, keyring(t, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := sec.Seal(s.doc["runLogLength"], "/runLogLength")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.doc["runLogSeal"], _ = json.Marshal(sealed)
+}
+
+// The head's count of log entries is attested by the head's seal: a count
+// edited (to 0: every value dropped; or cut with the log), a head whose
+// seal was stripped, or one carrying another run's seal fails the resume,
+// and the view of the run (whose masker is built from its log) too; the
+// run masks what it registered or does not resume at all. The head
+// carries no seal of the count of its own (runLogSeal, an earlier wfrun's:
+// TestRunLogReadsAnEarlierCountSeal).
 func TestRunLogLengthIsSealed(t *testing.T) {
 	rs := runstore.NewMemory()
 	startLogRun(t, rs, "len-other")
@@ -299,12 +326,12 @@ func TestRunLogLengthIsSealed(t *testing.T) {
 			s.doc["runLogLength"] = json.RawMessage("1")
 			return s.log[:1]
 		}},
-		{"count without its seal", func(s *storedRun) []json.RawMessage {
-			delete(s.doc, "runLogSeal")
+		{"head seal stripped", func(s *storedRun) []json.RawMessage {
+			delete(s.doc, "headSeal")
 			return s.log
 		}},
 		{"seal of another run", func(s *storedRun) []json.RawMessage {
-			s.doc["runLogSeal"] = other.doc["runLogSeal"]
+			s.doc["headSeal"] = other.doc["headSeal"]
 			return s.log
 		}},
 	}
@@ -313,12 +340,17 @@ func TestRunLogLengthIsSealed(t *testing.T) {
 			id := "len-" + string(rune('a'+i))
 			startLogRun(t, rs, id)
 			s := loadStoredRun(t, rs, id)
-			if s.doc["runLogSeal"] == nil {
-				t.Fatal("the head has no runLogSeal")
+			if s.doc["runLogSeal"] != nil || s.doc["headSeal"] == nil || string(s.doc["runLogLength"]) == "0" {
+				t.Fatalf("head: runLogSeal %s, headSeal %s, runLogLength %s", s.doc["runLogSeal"], s.doc["headSeal"], s.doc["runLogLength"])
 			}
-			s.restoreWith(t, rs, id, c.edit(s))
+			log := c.edit(s)
+			s.restoreWith(t, rs, id, log)
+			// A view builds its masker from the log it finds (none:
+			// nothing to mask with, headview.go).
+			if view, err := logEngine(t, rs, nil).Show(context.Background(), id); err == nil && log != nil {
+				t.Fatalf("shown: %s", view)
+			}
 			res, err := resumeLogRun(t, rs, id)
-			// The count is attested by the head's seal too (headseal.go).
 			if err == nil || !strings.Contains(err.Error(), "runLog") && !errors.Is(err, engine.ErrHeadNotAuthentic) {
 				out := ""
 				if res != nil {
@@ -327,5 +359,56 @@ func TestRunLogLengthIsSealed(t *testing.T) {
 				t.Fatalf("resumed: %v (output %s)", err, out)
 			}
 		})
+	}
+}
+
+// A head an earlier wfrun wrote carries the count of log entries sealed on
+// its own too (runLogSeal): it is checked as before — one of another run
+// fails the resume, naming the log — and, when it holds, the run resumes
+// and its writes here carry no runLogSeal (the head's seal attests the
+// count).
+func TestRunLogReadsAnEarlierCountSeal(t *testing.T) {
+	rs := &headStore{Store: runstore.NewMemory()}
+	for _, own := range []bool{true, false} {
+		id := fmt.Sprintf("count-seal-%v", own)
+		startLogRun(t, rs, id)
+		s := loadStoredRun(t, rs, id)
+		sealFor := id
+		if !own {
+			sealFor = "another-run"
+		}
+		sec, err := runsecrets.New(sealFor, nil, keyring(t, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealed, err := sec.Seal(s.doc["runLogLength"], "/runLogLength")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.doc["runLogSeal"], _ = json.Marshal(sealed)
+		s.restoreWith(t, rs.Store, id, s.log)
+		rs.mu.Lock()
+		rs.changes = nil
+		rs.mu.Unlock()
+		res, err := resumeLogRun(t, rs, id)
+		if !own {
+			if err == nil || !strings.Contains(err.Error(), "runLogSeal") {
+				t.Fatalf("a count sealed for another run resumed: %v %+v", err, res)
+			}
+			continue
+		}
+		if err != nil || res.Status != engine.StatusCompleted {
+			t.Fatalf("resume: %v %+v", err, res)
+		}
+		rs.mu.Lock()
+		if len(rs.changes) == 0 {
+			t.Fatal("the resumed run wrote nothing")
+		}
+		for i, c := range rs.changes {
+			if strings.Contains(string(c.Head), "runLogSeal") {
+				t.Fatalf("write %d still carries runLogSeal", i)
+			}
+		}
+		rs.mu.Unlock()
 	}
 }
