@@ -288,6 +288,14 @@ func stripHeadSeal(t *testing.T, s *storedRun) {
 	if err := json.Unmarshal(s.doc["workflowId"], &id); err != nil {
 		t.Fatal(err)
 	}
+	sealCount(t, s, id)
+}
+
+// sealCount gives s's head its count of log entries sealed on its own
+// (runLogSeal) to run id, as a wfrun before heads were sealed wrote it
+// (under keyring(t, 1)).
+func sealCount(t *testing.T, s *storedRun, id string) {
+	t.Helper()
 	sec, err := runsecrets.New(id, nil, keyring(t, 1))
 	if err != nil {
 		t.Fatal(err)
@@ -377,15 +385,7 @@ func TestRunLogReadsAnEarlierCountSeal(t *testing.T) {
 		if !own {
 			sealFor = "another-run"
 		}
-		sec, err := runsecrets.New(sealFor, nil, keyring(t, 1))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sealed, err := sec.Seal(s.doc["runLogLength"], "/runLogLength")
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.doc["runLogSeal"], _ = json.Marshal(sealed)
+		sealCount(t, s, sealFor)
 		s.restoreWith(t, rs.Store, id, s.log)
 		rs.mu.Lock()
 		rs.changes = nil
