@@ -259,7 +259,7 @@ func (r *runState) nextTaskID(ref string) string {
 			return id
 		}
 	}
-	return newTaskID(r.id) // tasklook.go
+	return uuidString(newTaskIDBytes(r.tag)) // tasklook.go
 }
 
 // takeCheckedIDLocked gives rec, a new record for ref, the id its input was

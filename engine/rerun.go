@@ -156,7 +156,7 @@ func resetInPlace(from *taskRecord) bool {
 // maps the fork again; the executor takes the new record over, resolving
 // its input and mapping the branches (fork.go). Callers hold r.mu.
 func (r *runState) remappedForkLocked(from *taskRecord) *taskRecord {
-	t := &taskRecord{TaskID: taskIDAt(from.Seq, r.id), Ref: from.Ref, BaseRef: from.BaseRef, TaskType: from.TaskType, TaskDefName: from.TaskDefName,
+	t := &taskRecord{TaskID: taskIDAtTag(from.Seq, r.tag), Ref: from.Ref, BaseRef: from.BaseRef, TaskType: from.TaskType, TaskDefName: from.TaskDefName,
 		Status: TaskScheduled, Iteration: from.Iteration, Seq: from.Seq, Scheduled: r.nowMillis(),
 		Domain: from.Domain, IsolationGroupID: from.IsolationGroupID, ExecutionNameSpace: from.ExecutionNameSpace, wt: from.wt}
 	r.touchLocked(t)

@@ -205,6 +205,7 @@ type runState struct {
 	e      *Engine
 	def    *Definition
 	id     string
+	tag    [4]byte         // the run's tag, which its task ids carry (tasklook.go)
 	sec    *runsecrets.Run // every secret of the run goes through it
 	events func(Event)
 
@@ -626,7 +627,7 @@ func (r *runState) addTaskLocked(t *taskRecord) {
 			t.TaskID = r.takeKeptIDLocked(t.Ref) // rerun.go
 		}
 		if t.TaskID == "" {
-			t.TaskID = taskIDAt(t.Seq, r.id) // tasklook.go
+			t.TaskID = taskIDAtTag(t.Seq, r.tag) // tasklook.go
 		}
 	}
 	t.BaseRef = baseRef(t.Ref)

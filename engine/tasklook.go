@@ -36,7 +36,13 @@ import (
 // at seq of run runID: its first 32 bits are seq XOR its last 32, and it
 // carries the run's tag (newTaskID).
 func taskIDAt(seq int, runID string) string {
-	b := newTaskIDBytes(runID)
+	return taskIDAtTag(seq, runTagBytes(runID))
+}
+
+// taskIDAtTag is taskIDAt for a run whose tag is known (runState.tag):
+// the run's id is not hashed again for each of its records.
+func taskIDAtTag(seq int, tag [4]byte) string {
+	b := newTaskIDBytes(tag)
 	binary.BigEndian.PutUint32(b[0:4], uint32(seq)^binary.BigEndian.Uint32(b[12:16]))
 	return uuidString(b)
 }
@@ -52,14 +58,15 @@ func taskIDAt(seq int, runID string) string {
 // newTaskID returns a new random UUID-shaped id (version 4) carrying run
 // runID's tag, with no seq (taskIDAt's).
 func newTaskID(runID string) string {
-	return uuidString(newTaskIDBytes(runID))
+	return uuidString(newTaskIDBytes(runTagBytes(runID)))
 }
 
-func newTaskIDBytes(runID string) [16]byte {
+// newTaskIDBytes is a new random version 4 UUID carrying tag, a run's tag
+// (runTagBytes).
+func newTaskIDBytes(tag [4]byte) [16]byte {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40
-	tag := runTagBytes(runID)
 	copy(b[8:12], tag[:])
 	return b
 }
