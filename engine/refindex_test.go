@@ -35,6 +35,21 @@ func refLoop(n int) string {
 	  {"name":"last","taskReferenceName":"last","type":"WAIT"}` + c[i:]
 }
 
+// awaitEnded waits, at most 30 s, for the error sent on done when what (a
+// run, a rerun, a resume executed in the background) ended, and fails t
+// unless it ended without one.
+func awaitEnded(t *testing.T, done <-chan error, what string) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal(what + " did not end")
+	}
+}
+
 // A process that does not execute a run answers one of its tasks by
 // reference — Conductor's update by reference name, `wfrun task complete
 // RUN REF` — from the record the run's reference index names: the run is
@@ -108,14 +123,7 @@ func TestAnswerByRefReadsTheRecordAlone(t *testing.T) {
 			if n := count.loads.Load(); n != 1 {
 				t.Fatalf("the forged entry read the run whole %d times, want once", n)
 			}
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatal(err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Fatal("the run did not end")
-			}
+			awaitEnded(t, done, "the run")
 			doc, err = h.e.Show(ctx, id)
 			if err != nil {
 				t.Fatal(err)
@@ -155,14 +163,7 @@ func TestAnswerByRefReadsTheRecordAlone(t *testing.T) {
 			if n := count.loads.Load(); n != 0 {
 				t.Fatalf("after the rerun: answers by reference read the run whole %d times", n)
 			}
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatal(err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Fatal("the rerun did not end")
-			}
+			awaitEnded(t, done, "the rerun")
 			if doc, err = h.e.Show(ctx, id); err != nil || gjson.GetBytes(doc, `tasks.#(referenceTaskName=="after__4").outputData.result`).Int() != 40 {
 				t.Fatalf("after the rerun: %v %s", err, gjson.GetBytes(doc, `tasks.#(referenceTaskName=="after__4")`).Raw)
 			}
@@ -277,14 +278,7 @@ func TestAnswerByRefAfterResume(t *testing.T) {
 			if n := count.loads.Load(); n != 0 {
 				t.Fatalf("answers by reference read the run whole %d times", n)
 			}
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatal(err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Fatal("the resumed run did not end")
-			}
+			awaitEnded(t, done, "the resumed run")
 		})
 	}
 }

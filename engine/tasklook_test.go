@@ -6,7 +6,6 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/tidwall/gjson"
 
@@ -92,14 +91,7 @@ func TestAnswerByIDReadsTheAttemptAlone(t *testing.T) {
 			if n := count.loads.Load(); n != 0 {
 				t.Fatalf("answering attempt %s read its run whole %d times", taskID, n)
 			}
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatal(err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Fatal("the run did not end")
-			}
+			awaitEnded(t, done, "the run")
 			if ok, err := other.TaskAttemptWaiting(ctx, id, taskID); err != nil || ok {
 				t.Fatalf("TaskAttemptWaiting after the end = %v, %v; want false", ok, err)
 			}
