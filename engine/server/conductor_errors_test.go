@@ -149,13 +149,24 @@ func TestConductorTerminate(t *testing.T) {
 }
 
 // TestConductorPauseResume: a paused run schedules nothing new; resumed, it
-// goes on with the worker's answer.
+// goes on with the worker's answer. A run that is not PAUSED is not resumed:
+// Conductor's IllegalStateException, a 500 not retryable, in its words.
 func TestConductorPauseResume(t *testing.T) {
 	ts := newConductorServer(t, nil)
 	if st, _, body := ts.do(t, "POST", "/api/metadata/workflow", simpleDef); st != 200 {
 		t.Fatalf("register: %d %s", st, body)
 	}
 	_, _, id := ts.do(t, "POST", "/api/workflow/one_simple", `{"k":"v"}`)
+	notPaused := func(status string) {
+		t.Helper()
+		st, _, body := ts.do(t, "PUT", "/api/workflow/"+id+"/resume", "")
+		var e map[string]any
+		if err := json.Unmarshal([]byte(body), &e); err != nil || st != 500 || e["status"] != 500.0 || e["retryable"] != false ||
+			e["message"] != "The workflow "+id+" is not PAUSED so cannot resume. Current status is "+status {
+			t.Errorf("resume of a %s run: %d %s", status, st, body)
+		}
+	}
+	notPaused("RUNNING")
 	if st, _, body := ts.do(t, "PUT", "/api/workflow/"+id+"/pause", ""); st != 200 {
 		t.Fatalf("pause: %d %s", st, body)
 	}
@@ -183,6 +194,7 @@ func TestConductorPauseResume(t *testing.T) {
 	if !strings.Contains(body, `"COMPLETED"`) || !strings.Contains(body, `"r":"ok"`) {
 		t.Errorf("after resume: %s", body)
 	}
+	notPaused("COMPLETED")
 }
 
 // TestConductorRerunFromTask: POST /api/workflow/{id}/rerun with

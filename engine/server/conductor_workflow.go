@@ -761,8 +761,9 @@ func (s *Server) pauseWorkflow(w http.ResponseWriter, r *http.Request, _ store.P
 	writeEmpty(w, http.StatusOK)
 }
 
-// resumeWorkflow resumes a PAUSED run, and continues a RUNNING run that no
-// process executes (its serve stopped): completed tasks are not run again.
+// resumeWorkflow resumes a PAUSED run, wherever it executes; one no process
+// executes (its serve stopped) is taken up here. Any other run is refused as
+// Conductor refuses it.
 func (s *Server) resumeWorkflow(w http.ResponseWriter, r *http.Request, _ store.Principal) {
 	id := r.PathValue("id")
 	wake, decided := s.conductor.deciding(id)
@@ -772,25 +773,26 @@ func (s *Server) resumeWorkflow(w http.ResponseWriter, r *http.Request, _ store.
 		s.runError(w, r, err)
 		return
 	}
-	if st.Status == engine.StatusPaused {
-		if err := s.conductor.eng.ResumePaused(r.Context(), id); err != nil {
-			s.runError(w, r, err)
-			return
-		}
-	} else if st.Status != engine.StatusRunning {
-		conductorError(w, r, http.StatusConflict, "run "+id+" is "+st.Status+", not PAUSED or RUNNING")
+	if st.Status != engine.StatusPaused {
+		// Conductor's resumeWorkflow throws IllegalStateException, which
+		// its ApplicationExceptionMapper maps to no status: a 500, not
+		// retryable. A RUNNING run no process executes (its serve stopped)
+		// is taken over by PUT /api/workflow/decide/{id}, as in Conductor.
+		conductorErrorRetryable(w, r, http.StatusInternalServerError,
+			"The workflow "+id+" is not PAUSED so cannot resume. Current status is "+st.Status, false)
+		return
+	}
+	if err := s.conductor.eng.ResumePaused(r.Context(), id); err != nil {
+		s.runError(w, r, err)
 		return
 	}
 	s.conductor.mu.Lock()
 	here := s.conductor.active[id] != nil
 	s.conductor.mu.Unlock()
-	if !here || st.Status == engine.StatusRunning {
+	if !here {
 		// Nobody here executes it; if another live process does, Resume is
-		// refused with runstore.ErrLeased and that process goes on. A RUNNING
-		// run this process is letting go of (its tasks ended, the end not
-		// stored: that may fail and leave it RUNNING) is waited for, then
-		// resumed; one executing here goes on (ErrStillRunning). A PAUSED
-		// run executing here takes the resume from the store.
+		// refused with runstore.ErrLeased and that process goes on, taking
+		// the resume from the store, as a PAUSED run executing here does.
 		_ = s.conductor.launchWait(id, false, func(ctx context.Context) error {
 			_, err := s.conductor.eng.Resume(ctx, id)
 			if err != nil && !errors.Is(err, engine.ErrInterrupted) && !errors.Is(err, runstore.ErrLeased) && !errors.Is(err, engine.ErrNotRunning) {

@@ -220,8 +220,8 @@ func TestDomainKeptAfterTakeover(t *testing.T) {
 	id := ca.start(t, model.StartWorkflowRequest{Name: "moved_flow", Version: 1, Priority: 2, TaskToDomain: map[string]string{"moved_task": "kept"}})
 	ca.waitSize(t, "kept:moved_task", 1)
 	stopA()
-	if st, _, body := b.do(t, "PUT", "/api/workflow/"+id+"/resume", ""); st != http.StatusNoContent {
-		t.Fatalf("resume on B: %d %s", st, body)
+	if st, _, body := b.do(t, "PUT", "/api/workflow/decide/"+id, ""); st != http.StatusOK {
+		t.Fatalf("decide on B: %d %s", st, body)
 	}
 	if got := cb.poll(t, "moved_task", "", 1, 500*time.Millisecond); len(got) != 0 {
 		t.Fatalf("a poll without a domain got %+v", got)

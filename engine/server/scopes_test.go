@@ -171,7 +171,8 @@ func TestRunScopes(t *testing.T) {
 		"execution":        {method: "GET", path: "/api/workflow/%s", ok: 200},
 		"status":           {method: "GET", path: "/api/workflow/%s/status", ok: 200},
 		"pause":            {method: "PUT", path: "/api/workflow/%s/pause", ok: 200, manage: true},
-		"resume":           {method: "PUT", path: "/api/workflow/%s/resume", ok: 204, manage: true},
+		"resume":           {method: "PUT", path: "/api/workflow/%s/resume", ok: 500, manage: true}, // RUNNING, not PAUSED: Conductor's 500
+		"decide":           {method: "PUT", path: "/api/workflow/decide/%s", ok: 200, manage: true},
 		"skiptask":         {method: "PUT", path: "/api/workflow/%s/skiptask/later", ok: 200, manage: true},
 		"resetcallbacks":   {method: "POST", path: "/api/workflow/%s/resetcallbacks", ok: 200, manage: true},
 		"terminate":        {method: "POST", path: "/api/workflow/%s/terminate", ok: 200, manage: true},

@@ -58,7 +58,7 @@ func (g *endGate) Archive(ctx context.Context, id string, archived []byte, sum r
 	return g.Store.Archive(ctx, id, archived, sum)
 }
 
-// A resume sent while this process is letting go of a run whose end could
+// A decide sent while this process is letting go of a run whose end could
 // not be stored (RUNNING, every task ended) waits for it to let go, then
 // resumes the run, which completes; it is not answered "executing here"
 // and left RUNNING with nobody executing it.
@@ -81,11 +81,11 @@ func TestResumeOfARunThatIsEnding(t *testing.T) {
 		return d.Status == "RUNNING" && len(d.Tasks) == 1 && d.Tasks[0].Status == "COMPLETED"
 	})
 	time.AfterFunc(200*time.Millisecond, func() { close(gate.release) })
-	if st, _, body := ts.do(t, "PUT", "/api/workflow/"+id+"/resume", ""); st != 204 {
-		t.Fatalf("resume: %d %s", st, body)
+	if st, _, body := ts.do(t, "PUT", "/api/workflow/decide/"+id, ""); st != 200 {
+		t.Fatalf("decide: %d %s", st, body)
 	}
 	d = ts.waitRun(t, id, "COMPLETED", func(d runDoc) bool { return d.Status == "COMPLETED" })
 	if len(d.Tasks) != 1 {
-		t.Fatalf("after the resume: %+v", d)
+		t.Fatalf("after the decide: %+v", d)
 	}
 }

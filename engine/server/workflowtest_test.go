@@ -298,8 +298,8 @@ func TestWorkflowTestAPIIsolatedAfterResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := newConductorServerWith(t, runs, []engine.Option{engine.WithKeyring(ring)})
-	if code, _, body := b.do(t, "PUT", "/api/workflow/"+got.WorkflowID+"/resume", ""); code != http.StatusNoContent {
-		t.Fatalf("resume on another server: %d %s", code, body)
+	if code, _, body := b.do(t, "PUT", "/api/workflow/decide/"+got.WorkflowID, ""); code != http.StatusOK {
+		t.Fatalf("decide on another server: %d %s", code, body)
 	}
 	if _, _, polled := b.do(t, "GET", "/api/tasks/poll/batch/task2?count=1&timeout=500", ""); polled != "[]" {
 		t.Fatalf("a worker without the test's domain polled its task: %s", polled)
