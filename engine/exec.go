@@ -1455,14 +1455,21 @@ func (r *runState) waitTask(ctx context.Context, wt *WorkflowTask, rec *taskReco
 	defer func() { stopDue() }()
 	// looked is what the WAIT's look at its due time does: it ends, or it
 	// was taken from its queue before its end and waits on (false).
+	// Each look counts a poll (AsyncSystemTaskExecutor increments the
+	// pollCount of a task that does not complete asynchronously before it
+	// executes it): the one that ends the WAIT is stored with its end.
 	looked := func() (bool, error) {
 		if postponed == 0 || (waitUntil != 0 && postponed >= waitUntil) || (waitUntil != 0 && !r.e.now().Before(time.UnixMilli(waitUntil))) {
+			r.mu.Lock()
+			rec.PollCount++
+			r.mu.Unlock()
 			return true, nil
 		}
-		if err := r.waitTakenEarly(ctx, rec, waitUntil); err != nil {
+		next, err := r.waitTakenEarly(ctx, rec, waitUntil)
+		if err != nil {
 			return false, err
 		}
-		postponed = 0
+		postponed = next
 		arm()
 		return false, nil
 	}
@@ -1612,19 +1619,26 @@ const systemTaskCallback = 30
 // waitTakenEarly is the look at WAIT record rec taken from its queue
 // before its end (waitUntil; 0: none), an update IN_PROGRESS having put
 // it back for less: as Conductor's AsyncSystemTaskExecutor, finding the
-// wait not over, it sets callbackAfterSeconds to the seconds left
-// (Wait.getEvaluationOffset: whole seconds, at least 1; for a WAIT
-// without an end, the system task callback) and stores the task.
-func (r *runState) waitTakenEarly(ctx context.Context, rec *taskRecord, waitUntil int64) error {
-	callback := int64(systemTaskCallback)
+// wait not over, it counts the poll, sets callbackAfterSeconds to the
+// seconds left (Wait.getEvaluationOffset: whole seconds, at least 1; for
+// a WAIT without an end, the system task callback) and stores the task.
+// It returns when the WAIT is looked at next, stored with it (Unix ms;
+// 0: at its end): a WAIT without an end is put back in its queue for the
+// callback, and so looked at again every 30 s, each look stored, until
+// it is completed from outside.
+func (r *runState) waitTakenEarly(ctx context.Context, rec *taskRecord, waitUntil int64) (int64, error) {
+	callback, next := int64(systemTaskCallback), int64(0)
 	if waitUntil != 0 {
 		callback = max(int64(time.UnixMilli(waitUntil).Sub(r.e.now())/time.Second), 1)
+	} else {
+		next = r.e.now().Add(systemTaskCallback * time.Second).UnixMilli()
 	}
 	r.mu.Lock()
-	rec.Callback, rec.Postponed = callback, 0
+	rec.Callback, rec.Postponed = callback, next
+	rec.PollCount++
 	r.touchLocked(rec)
 	r.mu.Unlock()
-	return r.save(ctx)
+	return next, r.save(ctx)
 }
 
 // answerUpdate tells the caller of CompleteTaskStored, waiting in the

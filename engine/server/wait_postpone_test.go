@@ -148,9 +148,11 @@ func TestTimedWaitPostponementSurvivesARestart(t *testing.T) {
 // never out of its queue by itself) updated IN_PROGRESS with
 // callbackAfterSeconds 5 comes out of its queue 5 s later; Wait.execute
 // leaves it waiting and, Wait.getEvaluationOffset giving none,
-// AsyncSystemTaskExecutor sets callbackAfterSeconds to the system task
-// callback (systemTaskWorkerCallbackDuration, 30 s) and stores the task.
-// It still waits for its completion from outside.
+// AsyncSystemTaskExecutor counts the poll, sets callbackAfterSeconds to
+// the system task callback (systemTaskWorkerCallbackDuration, 30 s),
+// postpones it in its queue for that long and stores the task: it is
+// looked at again every 30 s, each look counted and stored. It still
+// waits for its completion from outside.
 func TestUntimedWaitUpdatedInProgressIsLookedAtAfterTheCallback(t *testing.T) {
 	start := time.Unix(1_700_000_000, 0)
 	clock := engine.NewManualClock(start)
@@ -178,14 +180,35 @@ func TestUntimedWaitUpdatedInProgressIsLookedAtAfterTheCallback(t *testing.T) {
 		_ = clock.WaitForWaiters(ctx, clock.Waiters()+1)
 	}
 	clock.Advance(5 * time.Second)
-	c.await("the WAIT looked at shows the system task callback", func() error {
-		tk := c.mustOnlyTaskByRef(id, "uwpr")
-		if tk.Status != "IN_PROGRESS" || tk.CallbackAfterSeconds != 30 || tk.UpdateTime != at.UnixMilli() {
-			return fmt.Errorf("%s callbackAfterSeconds %d updateTime +%s; want IN_PROGRESS, 30, +5s",
-				tk.Status, tk.CallbackAfterSeconds, time.UnixMilli(tk.UpdateTime).Sub(start))
+	looked := func(at time.Time, polls int32) {
+		t.Helper()
+		c.await(fmt.Sprintf("look %d at the WAIT shows the system task callback", polls), func() error {
+			tk := c.mustOnlyTaskByRef(id, "uwpr")
+			if tk.Status != "IN_PROGRESS" || tk.CallbackAfterSeconds != 30 || tk.UpdateTime != at.UnixMilli() || tk.PollCount != polls {
+				return fmt.Errorf("%s callbackAfterSeconds %d updateTime +%s pollCount %d; want IN_PROGRESS, 30, +%s, %d",
+					tk.Status, tk.CallbackAfterSeconds, time.UnixMilli(tk.UpdateTime).Sub(start), tk.PollCount, at.Sub(start), polls)
+			}
+			return nil
+		})
+	}
+	looked(at, 1)
+	// The next looks: every 30 s, not sooner.
+	for polls := int32(2); polls <= 3; polls++ {
+		for !clock.Pending(at.Add(30 * time.Second)) {
+			if ctx.Err() != nil {
+				t.Fatalf("no timer of the WAIT's look %d", polls)
+			}
+			_ = clock.WaitForWaiters(ctx, clock.Waiters()+1)
 		}
-		return nil
-	})
+		clock.Advance(29 * time.Second)
+		time.Sleep(50 * time.Millisecond)
+		if tk := c.mustOnlyTaskByRef(id, "uwpr"); tk.PollCount != polls-1 {
+			t.Fatalf("looked at before the callback passed: pollCount %d", tk.PollCount)
+		}
+		clock.Advance(time.Second)
+		at = at.Add(30 * time.Second)
+		looked(at, polls)
+	}
 	if _, _, err := c.tc.UpdateTaskByRefName(c.ctx, map[string]any{"done": true}, id, "uwpr", "COMPLETED"); err != nil {
 		t.Fatalf("COMPLETED update by reference: %v", err)
 	}

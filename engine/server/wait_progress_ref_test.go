@@ -137,7 +137,8 @@ func TestWaitUpdatedInProgressByRefThroughAnotherProcess(t *testing.T) {
 // once its waitTimeout has passed). So a WAIT of 10 s updated IN_PROGRESS
 // by id at 4 s with callbackAfterSeconds 20 ends at 24 s, not at 10 s;
 // one updated by reference at 4 s keeps its callbackAfterSeconds (10, the
-// mapper's) and ends at 14 s. On the engine's clock, moved by the test.
+// mapper's) and ends at 14 s. The look that ends it counts a poll
+// (AsyncSystemTaskExecutor). On the engine's clock, moved by the test.
 func TestTimedWaitUpdatedInProgressWaitsForTheCallback(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -187,6 +188,10 @@ func TestTimedWaitUpdatedInProgressWaitsForTheCallback(t *testing.T) {
 			wf := c.awaitStatus(id, "COMPLETED")
 			if end := wf.Tasks[0].EndTime; end != start.Add(tc.ends).UnixMilli() {
 				t.Fatalf("the WAIT ended at +%s, want +%s", time.UnixMilli(end).Sub(start), tc.ends)
+			}
+			// One look, the one that ended it: the update is no poll.
+			if n := wf.Tasks[0].PollCount; n != 1 {
+				t.Fatalf("the WAIT's pollCount is %d, want 1", n)
 			}
 		})
 	}
