@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -72,18 +71,12 @@ func newTaskIDBytes(tag [4]byte) [16]byte {
 }
 
 // runTagBytes is run runID's tag as a task id carries it: the variant
-// bits, then 30 bits of the SHA-256 of the id.
-func runTagBytes(runID string) [4]byte {
-	h := sha256.Sum256([]byte(runID))
-	h[0] = h[0]&0x3f | 0x80
-	return [4]byte(h[:4])
-}
+// bits, then 30 bits of the SHA-256 of the id (runstore.RunTagBytes, which
+// a store that keeps no tag computes).
+func runTagBytes(runID string) [4]byte { return runstore.RunTagBytes(runID) }
 
-// runTag is run runID's tag as the run store keeps it (hex).
-func runTag(runID string) string {
-	t := runTagBytes(runID)
-	return hex.EncodeToString(t[:])
-}
+// runTag is runTagBytes as the run store keeps it.
+func runTag(runID string) string { return runstore.RunTag(runID) }
 
 // taskIDTag is the run tag task id id carries (false: id is not
 // UUID-shaped).

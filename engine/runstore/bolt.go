@@ -39,6 +39,12 @@ var (
 	bucketLegacy = []byte("runs")
 
 	allBuckets = [][]byte{bucketParts, bucketJournal, bucketDefs, bucketArchive, bucketIndex, bucketSignals, bucketLeases, bucketNested, bucketLegacy, bucketDamaged}
+
+	// bucketTags holds keyTagsComplete when the file held no run as it
+	// was made (or first opened by a wfrun whose task ids carry their
+	// run's tag): every run's task ids then carry its tag (RunsTagged).
+	bucketTags      = []byte("tags")
+	keyTagsComplete = []byte("complete")
 )
 
 // The parts of a primary record are keys id 0x00 tag [seq] of one bucket,
@@ -158,6 +164,8 @@ type Bolt struct {
 	forceJournal bool
 	// live are runs Commit found not archived (liveRuns).
 	live liveRuns
+	// tags are the runs' tags (RunsTagged).
+	tags boltTags
 }
 
 var _ Store = (*Bolt)(nil)
@@ -194,7 +202,7 @@ func OpenBolt(path string, opts ...BoltOption) (*Bolt, error) {
 func ensureBuckets(db *bolt.DB) error {
 	missing := false
 	_ = db.View(func(tx *bolt.Tx) error {
-		for _, name := range allBuckets {
+		for _, name := range append(allBuckets, bucketTags) {
 			if tx.Bucket(name) == nil {
 				missing = true
 			}
@@ -205,6 +213,17 @@ func ensureBuckets(db *bolt.DB) error {
 		return nil
 	}
 	return db.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketTags) == nil {
+			tb, err := tx.CreateBucket(bucketTags)
+			if err != nil {
+				return err
+			}
+			if holdsNoRun(tx) {
+				if err := tb.Put(keyTagsComplete, []byte{1}); err != nil {
+					return err
+				}
+			}
+		}
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
@@ -212,6 +231,18 @@ func ensureBuckets(db *bolt.DB) error {
 		}
 		return nil
 	})
+}
+
+// holdsNoRun reports whether tx's file holds no run in any layout.
+func holdsNoRun(tx *bolt.Tx) bool {
+	for _, name := range [][]byte{bucketParts, bucketJournal, bucketIndex, bucketNested, bucketLegacy} {
+		if b := tx.Bucket(name); b != nil {
+			if k, _ := b.Cursor().First(); k != nil {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Path returns the file the store uses.
@@ -448,12 +479,19 @@ func (b *Bolt) Commit(ctx context.Context, id string, ch *Change) error {
 		return err
 	}
 	entry := encodeEntry(entryChange, id, ch, sumJS)
-	return b.update(ctx, id, false, ch.Size(), func(tx *bolt.Tx) error {
+	var epoch uint64
+	err = b.update(ctx, id, false, ch.Size(), func(tx *bolt.Tx) error {
 		if err := b.refuseArchived(tx, id); err != nil {
 			return err
 		}
+		epoch = b.f.epoch
 		return b.applyBolt(tx, id, ch, sumJS, entry)
 	})
+	if err == nil && ch.RunTag != "" {
+		// A run's first write (or a resume's): its tag is its id's.
+		b.tags.add(id, epoch)
+	}
+	return err
 }
 
 // liveRuns are the runs Commit found not archived in earlier transactions
@@ -719,7 +757,8 @@ func (b *Bolt) Restore(ctx context.Context, id string, ch *Change) error {
 		return err
 	}
 	entry := encodeEntry(entryRestore, id, ch, sumJS)
-	return b.update(ctx, id, false, ch.Size(), func(tx *bolt.Tx) error {
+	var epoch uint64
+	err = b.update(ctx, id, false, ch.Size(), func(tx *bolt.Tx) error {
 		if err := deletePrimary(tx, id); err != nil {
 			return err
 		}
@@ -729,13 +768,18 @@ func (b *Bolt) Restore(ctx context.Context, id string, ch *Change) error {
 		if err := tx.Bucket(bucketIndex).Delete([]byte(id)); err != nil {
 			return err
 		}
+		epoch = b.f.epoch
 		return b.applyBolt(tx, id, ch, sumJS, entry)
 	})
+	if err == nil {
+		b.tags.add(id, epoch)
+	}
+	return err
 }
 
 // Delete implements Store.
 func (b *Bolt) Delete(ctx context.Context, id string) error {
-	return b.update(ctx, id, true, 0, func(tx *bolt.Tx) error {
+	err := b.update(ctx, id, true, 0, func(tx *bolt.Tx) error {
 		r, _, err := loadRecord(tx, id)
 		if err != nil {
 			return fmt.Errorf("run store %s: %w", b.f.path, err)
@@ -762,6 +806,10 @@ func (b *Bolt) Delete(ctx context.Context, id string) error {
 		}
 		return deleteSignals(tx, id)
 	})
+	if err == nil {
+		b.tags.drop(id)
+	}
+	return err
 }
 
 func signalKey(id, key string) []byte { return []byte(id + "\x00" + key) }

@@ -39,6 +39,14 @@ type boltFile struct {
 	closed   bool
 	lastUse  atomic.Int64
 	timer    *time.Timer
+	// epoch changes when the file is opened after another process wrote
+	// it (or first opened): what this process keeps of the file in
+	// memory (boltTags) holds within one epoch. lastTx is the file's
+	// last transaction when this process closed it (seen: it did).
+	// Changed only with rw held exclusively.
+	epoch  uint64
+	lastTx int
+	seen   bool
 }
 
 // handOver is how long a holder that gave the file up stays off it.
@@ -114,6 +122,9 @@ func (f *boltFile) open(ctx context.Context) error {
 					return fmt.Errorf("%w: %s: %v", ErrUnavailable, f.path, err)
 				}
 			}
+			if tx := lastTx(db); !f.seen || tx != f.lastTx {
+				f.epoch++
+			}
 			f.db = db
 			f.wantSeen = f.wantMtime()
 			f.lastUse.Store(time.Now().UnixNano())
@@ -182,6 +193,7 @@ func (f *boltFile) release(handover bool) {
 	if f.db == nil {
 		return
 	}
+	f.lastTx, f.seen = lastTx(f.db), true
 	_ = f.db.Close()
 	f.db = nil
 	if handover {
@@ -202,4 +214,15 @@ func (f *boltFile) close() error {
 	err := f.db.Close()
 	f.db = nil
 	return err
+}
+
+// lastTx is the id of db's last committed transaction (bbolt counts them
+// in its meta page: a write by any process moves it).
+func lastTx(db *bolt.DB) int {
+	id := -1
+	_ = db.View(func(tx *bolt.Tx) error {
+		id = tx.ID()
+		return nil
+	})
+	return id
 }

@@ -24,3 +24,10 @@ func SetPresence(ttl, every time.Duration) func() {
 	presenceTTL, presenceEvery = ttl, every
 	return func() { presenceTTL, presenceEvery = oldTTL, oldEvery }
 }
+
+// TagBuilds is how many times b made its runs' tags from the file.
+func (b *Bolt) TagBuilds() int {
+	b.tags.mu.Lock()
+	defer b.tags.mu.Unlock()
+	return b.tags.builds
+}

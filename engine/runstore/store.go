@@ -108,9 +108,10 @@ type Change struct {
 	Tasks []Task
 	// DeleteTasks are the seqs of task records to delete.
 	DeleteTasks []int
-	// RunTag, when set, is the run's tag (TaskRunReader): the store keeps
-	// it with the run until the run is deleted. The writer sets it with
-	// the run's first write, and again when it resumes a run.
+	// RunTag, when set, is the run's tag (TaskRunReader), RunTag(id):
+	// the store keeps it with the run until the run is deleted. The
+	// writer sets it with the run's first write, and again when it
+	// resumes a run.
 	RunTag string
 	// Refs are entries of the run's reference index (RefReader) to set:
 	// a reference name and the seq of the task record it names now (0

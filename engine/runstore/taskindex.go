@@ -1,11 +1,36 @@
 package runstore
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"slices"
+	"sync"
 
 	"github.com/redis/go-redis/v9"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/wfrun/wfrun/internal/boltfile"
 )
+
+// RunTagBytes is run id's tag as a task id carries it (bytes 8 to 11):
+// the UUID variant bits, then 30 bits of the SHA-256 of the id. It hides
+// nothing (the run id is shown beside its tasks).
+func RunTagBytes(id string) [4]byte {
+	h := sha256.Sum256([]byte(id))
+	h[0] = h[0]&0x3f | 0x80
+	return [4]byte(h[:4])
+}
+
+// RunTag is RunTagBytes as text (8 lowercase hex digits): what
+// Change.RunTag holds and RunsTagged is asked for.
+func RunTag(id string) string {
+	t := RunTagBytes(id)
+	return hex.EncodeToString(t[:])
+}
 
 // TaskRunReader finds the runs a task id may be a task of. A task id
 // carries its run's tag (the engine's); the store keeps each run's tag
@@ -68,13 +93,113 @@ func (m *Memory) RunsTagged(_ context.Context, tag string) ([]string, bool, erro
 	return out, true, nil
 }
 
-// RunsTagged implements TaskRunReader: a bolt store keeps no tags. A
-// tag key per run is a page of its own in the commit that creates the run
-// (tags are random): measured, 16 concurrent runs of ten tasks wrote 15%
-// more and fell under 5x one run's runs/s. A bolt file is one process's at
-// a time, which knows the tasks it ran (serve's in-memory index) until it
-// restarts; its look by task id alone reads the runs.
-func (b *Bolt) RunsTagged(context.Context, string) ([]string, bool, error) { return nil, false, nil }
+// RunsTagged implements TaskRunReader. A bolt store writes no tag (a tag
+// key per run is a page of its own in the commit that creates the run:
+// measured, 16 concurrent runs of ten tasks wrote 15% more and fell under
+// 5x one run's runs/s); a run's tag is its id's (RunTag), so the store
+// keeps them in memory (boltTags): made from the run ids of the file at
+// the first look, kept with this process's writes, made again when
+// another process wrote the file since (boltFile's epoch).
+func (b *Bolt) RunsTagged(ctx context.Context, tag string) ([]string, bool, error) {
+	var runs []string
+	var complete bool
+	err := b.f.with(ctx, func(db *bolt.DB) error {
+		t := &b.tags
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if !t.built || t.epoch != b.f.epoch {
+			if err := boltfile.View(db, t.build); err != nil {
+				return err
+			}
+			t.built, t.epoch = true, b.f.epoch
+		}
+		runs, complete = slices.Clone(t.byTag[tag]), t.complete
+		return nil
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("run store %s: %w", b.f.path, err)
+	}
+	return runs, complete, nil
+}
+
+// boltTags are the tags of a bolt store's runs (Bolt.RunsTagged), by tag.
+type boltTags struct {
+	mu    sync.Mutex
+	built bool
+	// epoch is the file's (boltFile.epoch) the tags were made in.
+	epoch    uint64
+	byTag    map[string][]string
+	complete bool
+	builds   int // how many times they were made (tests)
+}
+
+// build makes the tags from every run id of the file: primary records
+// (their parts, the journal, the earlier layouts) and archived runs. An
+// id of a run the journal deleted may be among them: the caller reads the
+// runs named and finds the task there, or not.
+func (t *boltTags) build(tx *bolt.Tx) error {
+	ids := map[string]struct{}{}
+	c := tx.Bucket(bucketParts).Cursor()
+	for k, _ := c.First(); k != nil; {
+		i := bytes.IndexByte(k, 0)
+		if i < 0 {
+			k, _ = c.Next()
+			continue
+		}
+		id := string(k[:i])
+		ids[id] = struct{}{}
+		k, _ = c.Seek(append(runPrefix(id), 0xff))
+	}
+	for _, name := range [][]byte{bucketIndex, bucketNested, bucketLegacy} {
+		_ = tx.Bucket(name).ForEach(func(k, _ []byte) error {
+			ids[string(k)] = struct{}{}
+			return nil
+		})
+	}
+	jc := tx.Bucket(bucketJournal).Cursor()
+	for _, v := jc.First(); v != nil; _, v = jc.Next() {
+		if _, eid, _, err := entryHeader(v); err == nil {
+			ids[string(eid)] = struct{}{}
+		}
+	}
+	t.byTag = make(map[string][]string, len(ids))
+	for id := range ids {
+		tag := RunTag(id)
+		t.byTag[tag] = append(t.byTag[tag], id)
+	}
+	t.complete = tx.Bucket(bucketTags).Get(keyTagsComplete) != nil
+	t.builds++
+	return nil
+}
+
+// add keeps run id's tag, written by this process in the file's epoch
+// (taken in the write's transaction): tags made in another epoch are not
+// this file's as it is now, and are made again at the next look.
+func (t *boltTags) add(id string, epoch uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.built || t.epoch != epoch {
+		return
+	}
+	tag := RunTag(id)
+	if !slices.Contains(t.byTag[tag], id) {
+		t.byTag[tag] = append(t.byTag[tag], id)
+	}
+}
+
+// drop forgets deleted run id.
+func (t *boltTags) drop(id string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.built {
+		return
+	}
+	tag := RunTag(id)
+	t.byTag[tag] = slices.DeleteFunc(t.byTag[tag], func(r string) bool { return r == id })
+	if len(t.byTag[tag]) == 0 {
+		delete(t.byTag, tag)
+	}
+}
 
 // The redis store's tags: set "tagged:<tag>" holds the runs of a tag,
 // hash "runtags" each run's tag (for Delete). Key "runtags-complete" says

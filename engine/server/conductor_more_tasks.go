@@ -27,7 +27,7 @@ var errNoTask = errors.New("Task not found for taskId")
 // this process's queue holds or its task index (taskindex.go) knows names
 // its run; else the run tag the id carries names the runs to read
 // (runstore.TaskRunReader). Only a store holding runs without a tag (an
-// earlier wfrun wrote them; a bolt store keeps none) is looked through for
+// earlier wfrun wrote them) is looked through for
 // any other: the stored runs, those that have not ended first, newest
 // first (a run whose stored text does not hold the id is not decoded), a
 // cost that grows with the runs stored. A run p may not read is not loaded
