@@ -552,6 +552,7 @@ func (r *runState) encodeLocked() ([]byte, error) {
 // r.mu.
 func (r *runState) changeLocked(full bool) (_ *runstore.Change, err error) {
 	r.remaskLocked()
+	r.compactRemaskQueueLocked() // remask.go
 	if full || !r.stored {
 		// The record is written whole: its log too, from its start.
 		r.resetLogLocked()

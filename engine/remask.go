@@ -300,6 +300,32 @@ func (r *runState) buildRemaskIndexLocked() {
 	}
 }
 
+// compactRemaskQueueLocked drops from the remask queue, and from the
+// index, the records the run no longer holds (keepLastN, a restart) once
+// the queue names more records than twice what the run holds, and some.
+// A run that registers no value for a long time (a keepLastN loop after
+// its secrets were read) syncs its index at no write, and would otherwise
+// hold every record it touched and dropped since, its memory growing with
+// the loop. The records it holds stay queued: indexing them is left to the
+// next remask, which may never come.
+func (r *runState) compactRemaskQueueLocked() {
+	x := &r.rx
+	if x.idx == nil || len(x.queue) <= 2*len(r.tasks)+64 {
+		return
+	}
+	keep := x.queue[:0]
+	for _, t := range x.queue {
+		if r.holdsLocked(t) {
+			keep = append(keep, t)
+			continue
+		}
+		t.rx.queued = false
+		x.deleteTask(t)
+	}
+	clear(x.queue[len(keep):])
+	x.queue = keep
+}
+
 // syncRemaskIndexLocked indexes the forms that changed since the last sync:
 // the records touched and the workflow members replaced.
 func (r *runState) syncRemaskIndexLocked() {

@@ -297,6 +297,28 @@ func TestKeepLastNLoopKeepsASmallRemaskIndex(t *testing.T) {
 	}
 }
 
+// A keepLastN loop after the run's only value was registered (the index
+// of stored forms built, no remask since) does not hold the records it
+// touched and dropped: the queue of records to index again stays within
+// a bound of what the run holds, however long the loop runs.
+func TestKeepLastNLoopAfterItsSecretsHoldsNoDroppedRecords(t *testing.T) {
+	def := `{"name":"early","tasks":[
+	  {"name":"reg","taskReferenceName":"reg","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"({_secrets: {tok: 'token-value-early'}})"}},
+	  {"name":"loop","taskReferenceName":"loop","type":"DO_WHILE","inputParameters":{"keepLastN":2},
+	   "loopCondition":"if ($.loop['iteration'] < 300) { true; } else { false; }",
+	   "loopOver":[{"name":"step","taskReferenceName":"step","type":"INLINE","inputParameters":{"evaluatorType":"javascript","expression":"1"}}]}]}`
+	rx, _ := remaskWork(t, def)
+	if rx.idx == nil {
+		t.Fatal("no index of stored forms was built")
+	}
+	if n := len(rx.queue); n > 2*8+64 {
+		t.Fatalf("the remask queue holds %d records after 300 iterations keeping 2", n)
+	}
+	if n := rx.idx.Len(); n > 16 {
+		t.Fatalf("the index holds %d forms after 300 iterations keeping 2", n)
+	}
+}
+
 // SPEC §8 "per-task CPU ... within 2× of the 10-task case", for the
 // DO_WHILE record itself: its output holds a `_secrets` member per
 // iteration, and protecting it (masked, each member sealed) must cost per
