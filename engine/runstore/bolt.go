@@ -126,6 +126,22 @@ func logKey(id string, pos int) []byte {
 	return binary.BigEndian.AppendUint64(k, uint64(pos))
 }
 
+// eachPartsRun calls fn with the id of each run the parts bucket holds,
+// in key order, through cursor c: one seek per run, past its parts (fn may
+// move c meanwhile).
+func eachPartsRun(c *bolt.Cursor, fn func(id string)) {
+	for k, _ := c.First(); k != nil; {
+		i := bytes.IndexByte(k, 0)
+		if i < 0 {
+			k, _ = c.Next()
+			continue
+		}
+		id := string(k[:i])
+		fn(id)
+		k, _ = c.Seek(append(runPrefix(id), 0xff))
+	}
+}
+
 // runKeys returns (copies of) every key of run id's primary record.
 func runKeys(b *bolt.Bucket, id string) [][]byte {
 	prefix := runPrefix(id)
@@ -644,20 +660,13 @@ func (b *Bolt) List(ctx context.Context, opt ListOptions) ([]Summary, error) {
 		journal := journalSummaries(tx)
 		// One seek per run: to its summary, then past its parts.
 		c := tx.Bucket(bucketParts).Cursor()
-		for k, _ := c.First(); k != nil; {
-			i := bytes.IndexByte(k, 0)
-			if i < 0 {
-				k, _ = c.Next()
-				continue
-			}
-			id := string(k[:i])
+		eachPartsRun(c, func(id string) {
 			if r := journal[id]; r == nil || !r.reset {
 				if sk, v := c.Seek(partKey(id, tagSummary)); sk != nil && bytes.Equal(sk, partKey(id, tagSummary)) {
 					add(v)
 				}
 			}
-			k, _ = c.Seek(append(runPrefix(id), 0xff))
-		}
+		})
 		for _, r := range journal {
 			if r.live && r.p.summary != nil {
 				add(r.p.summary)

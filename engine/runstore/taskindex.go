@@ -1,7 +1,6 @@
 package runstore
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -139,17 +138,7 @@ type boltTags struct {
 // runs named and finds the task there, or not.
 func (t *boltTags) build(tx *bolt.Tx) error {
 	ids := map[string]struct{}{}
-	c := tx.Bucket(bucketParts).Cursor()
-	for k, _ := c.First(); k != nil; {
-		i := bytes.IndexByte(k, 0)
-		if i < 0 {
-			k, _ = c.Next()
-			continue
-		}
-		id := string(k[:i])
-		ids[id] = struct{}{}
-		k, _ = c.Seek(append(runPrefix(id), 0xff))
-	}
+	eachPartsRun(tx.Bucket(bucketParts).Cursor(), func(id string) { ids[id] = struct{}{} })
 	for _, name := range [][]byte{bucketIndex, bucketNested, bucketLegacy} {
 		_ = tx.Bucket(name).ForEach(func(k, _ []byte) error {
 			ids[string(k)] = struct{}{}

@@ -11,10 +11,6 @@ import (
 	"github.com/conductor-sdk/conductor-go/sdk/model"
 
 	"github.com/wfrun/wfrun/engine"
-	"github.com/wfrun/wfrun/engine/runstore"
-	"github.com/wfrun/wfrun/engine/server"
-	"github.com/wfrun/wfrun/store/memory"
-	"github.com/wfrun/wfrun/tasks"
 )
 
 // TestSharedQueueDomainsAndPriority: two serve processes on one Redis (run
@@ -126,24 +122,7 @@ func TestSharedIdempotencyKeys(t *testing.T) {
 func TestIdempotencyKeysSurviveRestart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "runs.db")
 	defs := t.TempDir()
-	open := func() (*testServer, func()) {
-		runs, err := runstore.OpenBolt(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv, err := server.New(memory.New(), server.WithConductor(defs, engine.WithRunStore(runs), engine.WithRegistry(tasks.NewDefaultRegistry())))
-		if err != nil {
-			t.Fatal(err)
-		}
-		hs := serveTest(t, srv)
-		return &testServer{Server: hs, srv: srv}, func() {
-			hs.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = srv.Shutdown(ctx)
-			_ = runs.Close()
-		}
-	}
+	open := func() (*testServer, func()) { return boltServe(t, path, defs, nil) }
 	a, stop := open()
 	newSDK(t, a.URL, taskFlow("kept_idem", "kept_task"))
 	st, _, first := a.do(t, "POST", "/api/workflow", `{"name":"kept_idem","idempotencyKey":"once"}`)

@@ -62,37 +62,42 @@ func TestTaskByIDReadsItsRunAlone(t *testing.T) {
 	t.Run("bolt after a restart", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "runs.db")
 		defs := t.TempDir()
-		serve := func(wrap func(*runstore.Bolt) runstore.Store) (*testServer, func()) {
-			runs, err := runstore.OpenBolt(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var rs runstore.Store = runs
-			if wrap != nil {
-				rs = wrap(runs)
-			}
-			srv, err := server.New(memory.New(), server.WithConductor(defs, engine.WithRunStore(rs), engine.WithRegistry(tasks.NewDefaultRegistry())))
-			if err != nil {
-				t.Fatal(err)
-			}
-			hs := serveTest(t, srv)
-			return &testServer{Server: hs, srv: srv}, func() {
-				hs.Close()
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				_ = srv.Shutdown(ctx)
-				_ = runs.Close()
-			}
-		}
-		a, stopA := serve(nil)
+		a, stopA := boltServe(t, path, defs, nil)
 		count := &boltReads{}
 		checkTaskByIDReadsItsRun(t, a, func() *testServer {
 			stopA()
-			b, stopB := serve(func(rs *runstore.Bolt) runstore.Store { count.Bolt = rs; return count })
+			b, stopB := boltServe(t, path, defs, func(rs *runstore.Bolt) runstore.Store { count.Bolt = rs; return count })
 			t.Cleanup(stopB)
 			return b
 		}, &count.loads)
 	})
+}
+
+// boltServe is a serve process over the bolt run store at path (wrapped
+// by wrap when given), and the function that stops it and closes the
+// store, as a process that exits.
+func boltServe(t *testing.T, path, defs string, wrap func(*runstore.Bolt) runstore.Store) (*testServer, func()) {
+	t.Helper()
+	runs, err := runstore.OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rs runstore.Store = runs
+	if wrap != nil {
+		rs = wrap(runs)
+	}
+	srv, err := server.New(memory.New(), server.WithConductor(defs, engine.WithRunStore(rs), engine.WithRegistry(tasks.NewDefaultRegistry())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := serveTest(t, srv)
+	return &testServer{Server: hs, srv: srv}, func() {
+		hs.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		_ = runs.Close()
+	}
 }
 
 // checkTaskByIDReadsItsRun runs 12 runs on a, then asks the serve process
