@@ -591,7 +591,12 @@ func (r *runState) changeLocked(full bool) (_ *runstore.Change, err error) {
 	// Head and every task document are encoded afresh and never modified
 	// afterwards (a change of a task drops its encoding: touchLocked), so
 	// they are handed over to the store.
-	ch := newChange(len(r.dirty))
+	var ch *runstore.Change
+	if full {
+		ch = newChange(len(r.dirty))
+	} else {
+		ch = r.writeChangeLocked(len(r.dirty))
+	}
 	ch.Summary, ch.Head, ch.HandOver, ch.Log = r.summaryLocked(), head, true, entries
 	if full || !r.stored {
 		r.changedIn, r.changedVars, r.changedOut = true, true, true
@@ -667,6 +672,20 @@ type changeOfOne struct {
 	ch   runstore.Change
 	task [1]runstore.Task
 	refs [2]runstore.RefEntry // a new record's reference index entries (refindex.go)
+}
+
+// writeChangeLocked is newChange for write, which holds saveMu from the
+// change's making to its commit: a change of one record is the run's own
+// (runState.oneChange), emptied, as no store keeps a Change past its
+// Commit (they keep its members' bytes, never the Change or its slices).
+func (r *runState) writeChangeLocked(n int) *runstore.Change {
+	if n > 1 {
+		return newChange(n)
+	}
+	c := &r.oneChange
+	*c = changeOfOne{}
+	c.ch.Tasks, c.ch.Refs = c.task[:0], c.refs[:0]
+	return &c.ch
 }
 
 // newChange returns an empty Change whose Tasks have room for n records.

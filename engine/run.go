@@ -278,7 +278,9 @@ type runState struct {
 	// What the next write carries (see changeLocked): task records and
 	// workflow members changed since the last write. stored is false until
 	// the first write of this process has created the record in full.
-	dirty                              []*taskRecord
+	dirty []*taskRecord
+	// oneChange is write's change of one record (writeChangeLocked).
+	oneChange                          changeOfOne
 	changedIn, changedVars, changedOut bool
 	// partDigests are the digests of the parts PartsSeal attests (its
 	// input, variables and outcome), those partsKnown says hold as the

@@ -176,7 +176,10 @@ type Store interface {
 	// Commit applies a change to the primary record of a run, creating it
 	// when needed, in one transaction. A run the store holds archived is
 	// refused with ErrArchived in that transaction (its lease, if the
-	// change asks for one, is not taken).
+	// change asks for one, is not taken). The store keeps no reference to
+	// ch or to its slices once Commit returns (the writer makes its next
+	// change in them); the bytes it keeps are its own, or handed over
+	// (HandOver).
 	Commit(ctx context.Context, id string, ch *Change) error
 	// Load returns the run document: the primary record assembled from its
 	// parts (see Assemble), or else the archived document.
