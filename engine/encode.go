@@ -634,7 +634,7 @@ func (r *runState) changeLocked(full bool) (_ *runstore.Change, err error) {
 		// The run's tag, which its task ids carry (tasklook.go): with
 		// its first write, and the first this process makes of a run
 		// it resumed (write sets tagged).
-		ch.RunTag = runTag(r.id)
+		ch.RunTag = runstore.RunTag(r.id)
 	}
 	keep := r.dirty[:0]
 	for _, t := range r.dirty {

@@ -489,7 +489,7 @@ func (e *Engine) newRun(ctx context.Context, def *Definition, input json.RawMess
 
 func (e *Engine) newState(def *Definition, id string) *runState {
 	return &runState{
-		e: e, def: def, id: id, tag: runTagBytes(id), events: e.events,
+		e: e, def: def, id: id, tag: runstore.RunTagBytes(id), events: e.events,
 		byRef: map[string]*taskRecord{}, latest: map[string]*taskRecord{}, pending: map[string]signal{},
 	}
 }

@@ -1,6 +1,10 @@
 package engine
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/wfrun/wfrun/engine/runstore"
+)
 
 // A task id carries its seq (taskIDAt) and its run's tag (newTaskID too):
 // both read back from the id, and ids of one run differ but in nothing
@@ -13,8 +17,8 @@ func TestTaskIDCarriesSeqAndRunTag(t *testing.T) {
 		if got, ok := seqHint(id); !ok || got != seq {
 			t.Fatalf("taskIDAt(%d): seqHint(%s) = %d %v", seq, id, got, ok)
 		}
-		if tag, ok := taskIDTag(id); !ok || tag != runTag(run) {
-			t.Fatalf("taskIDAt(%d): tag %q %v, want %q", seq, tag, ok, runTag(run))
+		if tag, ok := taskIDTag(id); !ok || tag != runstore.RunTag(run) {
+			t.Fatalf("taskIDAt(%d): tag %q %v, want %q", seq, tag, ok, runstore.RunTag(run))
 		}
 		if id[14] != '4' || (id[19] < '8' || id[19] > 'b') {
 			t.Fatalf("taskIDAt(%d) = %s: not a version 4 UUID", seq, id)
@@ -25,11 +29,11 @@ func TestTaskIDCarriesSeqAndRunTag(t *testing.T) {
 		seen[id] = true
 	}
 	id := newTaskID(run)
-	if tag, ok := taskIDTag(id); !ok || tag != runTag(run) {
-		t.Fatalf("newTaskID: tag %q %v, want %q", tag, ok, runTag(run))
+	if tag, ok := taskIDTag(id); !ok || tag != runstore.RunTag(run) {
+		t.Fatalf("newTaskID: tag %q %v, want %q", tag, ok, runstore.RunTag(run))
 	}
-	if runTag(run) == runTag(run+"x") {
-		t.Fatalf("two runs share the tag %s", runTag(run))
+	if runstore.RunTag(run) == runstore.RunTag(run+"x") {
+		t.Fatalf("two runs share the tag %s", runstore.RunTag(run))
 	}
 	for _, bad := range []string{"", "not-a-uuid", "5b0d7a4e-0000-4000-zz00-00000000a7e4", "5b0d7a4e00004000800000000000a7e4"} {
 		if _, ok := taskIDTag(bad); ok {

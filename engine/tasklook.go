@@ -35,7 +35,7 @@ import (
 // at seq of run runID: its first 32 bits are seq XOR its last 32, and it
 // carries the run's tag (newTaskID).
 func taskIDAt(seq int, runID string) string {
-	return taskIDAtTag(seq, runTagBytes(runID))
+	return taskIDAtTag(seq, runstore.RunTagBytes(runID))
 }
 
 // taskIDAtTag is taskIDAt for a run whose tag is known (runState.tag):
@@ -57,11 +57,11 @@ func taskIDAtTag(seq int, tag [4]byte) string {
 // newTaskID returns a new random UUID-shaped id (version 4) carrying run
 // runID's tag, with no seq (taskIDAt's).
 func newTaskID(runID string) string {
-	return uuidString(newTaskIDBytes(runTagBytes(runID)))
+	return uuidString(newTaskIDBytes(runstore.RunTagBytes(runID)))
 }
 
 // newTaskIDBytes is a new random version 4 UUID carrying tag, a run's tag
-// (runTagBytes).
+// (runstore.RunTagBytes).
 func newTaskIDBytes(tag [4]byte) [16]byte {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
@@ -69,14 +69,6 @@ func newTaskIDBytes(tag [4]byte) [16]byte {
 	copy(b[8:12], tag[:])
 	return b
 }
-
-// runTagBytes is run runID's tag as a task id carries it: the variant
-// bits, then 30 bits of the SHA-256 of the id (runstore.RunTagBytes, which
-// a store that keeps no tag computes).
-func runTagBytes(runID string) [4]byte { return runstore.RunTagBytes(runID) }
-
-// runTag is runTagBytes as the run store keeps it.
-func runTag(runID string) string { return runstore.RunTag(runID) }
 
 // taskIDTag is the run tag task id id carries (false: id is not
 // UUID-shaped).

@@ -353,13 +353,7 @@ func (s *Server) decideWorkflow(w http.ResponseWriter, r *http.Request, _ store.
 	}
 	if st.Status == engine.StatusRunning {
 		s.conductor.queue.repairRun(r.Context(), id)
-		_ = s.conductor.launchWait(id, false, func(ctx context.Context) error {
-			_, err := s.conductor.eng.Resume(ctx, id)
-			if err != nil && !errors.Is(err, engine.ErrInterrupted) && !errors.Is(err, runstore.ErrLeased) && !errors.Is(err, engine.ErrNotRunning) {
-				s.log.Warn("decide: resume stopped", "workflowId", id, "error", s.masker.MaskString(err.Error()))
-			}
-			return err
-		})
+		s.resumeHere(id, "decide: resume stopped")
 	}
 	writeEmpty(w, http.StatusOK)
 }

@@ -793,17 +793,25 @@ func (s *Server) resumeWorkflow(w http.ResponseWriter, r *http.Request, _ store.
 		// Nobody here executes it; if another live process does, Resume is
 		// refused with runstore.ErrLeased and that process goes on, taking
 		// the resume from the store, as a PAUSED run executing here does.
-		_ = s.conductor.launchWait(id, false, func(ctx context.Context) error {
-			_, err := s.conductor.eng.Resume(ctx, id)
-			if err != nil && !errors.Is(err, engine.ErrInterrupted) && !errors.Is(err, runstore.ErrLeased) && !errors.Is(err, engine.ErrNotRunning) {
-				s.log.Warn("resume stopped", "workflowId", id, "error", s.masker.MaskString(err.Error()))
-			}
-			return err
-		})
+		s.resumeHere(id, "resume stopped")
 	}
 	// Answered after the run's next decision, as a start (startdecide.go).
 	s.awaitDecision(r.Context(), id, wake)
 	writeEmpty(w, http.StatusNoContent)
+}
+
+// resumeHere executes run id here from what is stored (engine.Resume), in
+// the background, unless this process executes it already; a live process
+// executing it elsewhere keeps it (runstore.ErrLeased). Another failure is
+// logged under msg, masked.
+func (s *Server) resumeHere(id, msg string) {
+	_ = s.conductor.launchWait(id, false, func(ctx context.Context) error {
+		_, err := s.conductor.eng.Resume(ctx, id)
+		if err != nil && !errors.Is(err, engine.ErrInterrupted) && !errors.Is(err, runstore.ErrLeased) && !errors.Is(err, engine.ErrNotRunning) {
+			s.log.Warn(msg, "workflowId", id, "error", s.masker.MaskString(err.Error()))
+		}
+		return err
+	})
 }
 
 // terminateWorkflow ends a RUNNING run as TERMINATED, whichever serve
