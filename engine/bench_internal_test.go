@@ -47,6 +47,14 @@ import (
 //     still when other processes take a core now and then);
 //   - impl=wfrun-no-network: impl=wfrun with an executor that returns the
 //     recorded response at once: the engine's own cost per task;
+//   - impl=net-http+engine-time: the bare loop, each request followed by a
+//     busy loop (arithmetic only: no memory touched, nothing allocated) as
+//     long as the engine's own part of a task (impl=wfrun-no-network's
+//     time, measured first in this sub-benchmark): what the machine
+//     charges for that much CPU between requests, apart from anything the
+//     engine does to the requests (on a VM where parking and waking a
+//     thread is dear, time between requests costs more than itself: the
+//     idle threads stop spinning and each request wakes them again);
 //   - impl=wfrun-default-client: impl=wfrun with the tasks package's
 //     default client (http.DefaultTransport's settings: proxy from the
 //     environment, idle connection timer), shown for scale;
@@ -191,16 +199,34 @@ func BenchmarkHTTPTask(b *testing.B) {
 		slices.Sort(wfs)
 		b.ReportMetric(float64(wfs[b.N/2])/float64(nets[b.N/2]), "p50-wfrun/net-http")
 	})
-	b.Run("impl=wfrun-no-network", func(b *testing.B) {
-		// The engine's own part of impl=wfrun: the same task with an
-		// executor that returns the response impl=wfrun receives, at once.
-		reg := tasks.NewDefaultRegistry()
-		reg.Register("HTTP", recordedTask(`{"response":{"statusCode":200,"reasonPhrase":"200 OK","headers":{"Content-Length":["61"],"Content-Type":["application/json"],"Date":["Tue, 01 Dec 2026 01:14:30 GMT"]},"body":`+body+`}}`))
-		eNoNet, err := New(WithRegistry(reg), secrets)
-		if err != nil {
-			b.Fatal(err)
+	// eNoNet runs the task with an executor that returns the response
+	// impl=wfrun receives, at once: the engine's own part of impl=wfrun.
+	reg := tasks.NewDefaultRegistry()
+	reg.Register("HTTP", recordedTask(`{"response":{"statusCode":200,"reasonPhrase":"200 OK","headers":{"Content-Length":["61"],"Content-Type":["application/json"],"Date":["Tue, 01 Dec 2026 01:14:30 GMT"]},"body":`+body+`}}`))
+	eNoNet, err := New(WithRegistry(reg), secrets)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("impl=wfrun-no-network", func(b *testing.B) { attempt(b, eNoNet) })
+	b.Run("impl=net-http+engine-time", func(b *testing.B) {
+		task := leafTask(b, eNoNet, def)
+		const warm, measured = 2000, 20000
+		var t0 time.Time
+		for i := 0; i < warm+measured; i++ {
+			if i == warm {
+				t0 = time.Now()
+			}
+			task()
 		}
-		attempt(b, eNoNet)
+		engineTime := time.Since(t0) / measured
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			netHTTP(b)
+			busyFor(engineTime)
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(engineTime.Nanoseconds()), "busy-ns/op")
 	})
 	b.Run("impl=wfrun-default-client", func(b *testing.B) { attempt(b, eDefault) })
 	b.Run("impl=wfrun-run", func(b *testing.B) {
@@ -212,6 +238,22 @@ func BenchmarkHTTPTask(b *testing.B) {
 			}
 		}
 	})
+}
+
+// busySink keeps busyFor's arithmetic from being optimised away.
+var busySink uint64
+
+// busyFor keeps the goroutine busy for d with arithmetic in registers:
+// CPU time that touches no memory and allocates nothing.
+func busyFor(d time.Duration) {
+	t0 := time.Now()
+	x := uint64(1)
+	for time.Since(t0) < d {
+		for j := 0; j < 32; j++ {
+			x = x*6364136223846793005 + 1442695040888963407
+		}
+	}
+	busySink += x
 }
 
 // reportCPU reports the process's CPU time (every goroutine: client,
