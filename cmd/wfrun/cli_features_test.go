@@ -186,6 +186,24 @@ func TestSecretConventions(t *testing.T) {
 	}
 }
 
+// A JSON number is masked by its text, so one of under 4 digits cannot be
+// masked either: set warns of it as of a short string (a whole value or a
+// field), without echoing it.
+func TestSecretSetWarnsShortNumber(t *testing.T) {
+	cliEnv(t)
+	_, errOut, code := cli(t, "", "secret", "set", "pin", "--json", `{"code":48213,"short":12}`)
+	if code != 0 || !strings.Contains(errOut, "field short is 2 bytes") || strings.Contains(errOut, "12 ") {
+		t.Errorf("short number field: exit %d: %q", code, errOut)
+	}
+	if strings.Contains(errOut, "field code") {
+		t.Errorf("warning for a long number: %q", errOut)
+	}
+	_, errOut, code = cli(t, "", "secret", "set", "n", "--json", `7`)
+	if code != 0 || !strings.Contains(errOut, "cannot be masked") || strings.Contains(errOut, "7 ") {
+		t.Errorf("short number: exit %d: %q", code, errOut)
+	}
+}
+
 // A 2 MiB input does not make show's table (or runs) print a 2 MiB row.
 func TestTablesElideLongValues(t *testing.T) {
 	cliEnv(t)

@@ -49,16 +49,23 @@ func shortValueWarnings(name string, val json.RawMessage) []string {
 	var out []string
 	var walk func(path string, v any)
 	walk = func(path string, v any) {
-		switch t := v.(type) {
-		case string:
-			if len(t) > 0 && len(t) < masking.DefaultMinLength {
+		short := func(text string) {
+			if len(text) > 0 && len(text) < masking.DefaultMinLength {
 				where := fmt.Sprintf("secret %q", name)
 				if path != "" {
 					where += " field " + path
 				}
 				out = append(out, fmt.Sprintf("warning: %s is %d bytes: values under %d bytes cannot be masked, so a run using it would print and store it in clear; use a longer value",
-					where, len(t), masking.DefaultMinLength))
+					where, len(text), masking.DefaultMinLength))
 			}
+		}
+		switch t := v.(type) {
+		case string:
+			short(t)
+		case json.Number:
+			// A number is registered, and shown, as its text: 12 is as
+			// short as "12".
+			short(t.String())
 		case map[string]any:
 			keys := make([]string, 0, len(t))
 			for k := range t {
