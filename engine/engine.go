@@ -761,7 +761,7 @@ func (e *Engine) CompleteTaskWith(ctx context.Context, runID string, c Completio
 // exact ref and the id of the attempt the update is for.
 func (e *Engine) CompleteTaskStored(ctx context.Context, runID string, c Completion) (ref, taskID string, err error) {
 	if c.Status != TaskInProgress {
-		return "", "", fmt.Errorf("%w: status %q: CompleteTaskStored takes IN_PROGRESS", ErrBadCompletion, c.Status)
+		return "", "", fmt.Errorf("%w: status: CompleteTaskStored takes IN_PROGRESS", ErrBadCompletion)
 	}
 	key := "update-" + newID()
 	var seq int
@@ -1024,7 +1024,9 @@ func checkCompletion(status string, output json.RawMessage) (string, json.RawMes
 	switch status {
 	case TaskCompleted, TaskFailed, TaskFailedTerminal:
 	default:
-		return "", nil, fmt.Errorf("%w: status %q: want COMPLETED, FAILED or FAILED_WITH_TERMINAL_ERROR", ErrBadCompletion, status)
+		// The status is the caller's text, not quoted: it may be a value
+		// the caller was handed, put in the wrong field.
+		return "", nil, fmt.Errorf("%w: status: want COMPLETED, FAILED or FAILED_WITH_TERMINAL_ERROR", ErrBadCompletion)
 	}
 	if output = bytes.TrimSpace(output); len(output) == 0 {
 		output = json.RawMessage("{}")

@@ -245,7 +245,7 @@ func (s *Server) updateTask(v2 bool) conductorHandler {
 			// (a worker answering after its response timeout, a second
 			// answer): success, and the update is not applied.
 			s.log.Info("task update ignored: the task already ended", "taskId", res.TaskID,
-				"workflowId", res.WorkflowInstanceID, "status", res.Status)
+				"workflowId", res.WorkflowInstanceID, "status", loggedStatus(res.Status))
 			err = nil
 		}
 		if err != nil {
@@ -482,6 +482,18 @@ func (s *Server) mayUpdate(ctx context.Context, p store.Principal, runID string,
 		return &missingScopeError{scope: missing}
 	}
 	return nil
+}
+
+// loggedStatus is an update's status as a log line shows it: one of the
+// task statuses, else a placeholder. The status is the worker's text, and
+// a worker that mixes up its fields may put there the secret value it was
+// handed, which only its run's masker knows.
+func loggedStatus(status string) string {
+	switch status {
+	case engine.TaskCompleted, engine.TaskFailed, engine.TaskFailedTerminal, engine.TaskInProgress, engine.TaskScheduled:
+		return status
+	}
+	return "(not a task status)"
 }
 
 // errTaskEnded: an update for a task whose attempt already ended.

@@ -520,7 +520,9 @@ func (q *queue) deliverLocked(ctx context.Context, d *delivery, res workerResult
 		return nil
 	default:
 		q.mu.Unlock()
-		return fmt.Errorf("status %q: want COMPLETED, FAILED, FAILED_WITH_TERMINAL_ERROR or IN_PROGRESS", res.Status)
+		// The status is the worker's text, not quoted: a worker that mixes
+		// up its fields may put there the secret value it was handed.
+		return errors.New("status: want COMPLETED, FAILED, FAILED_WITH_TERMINAL_ERROR or IN_PROGRESS")
 	}
 	if len(r.Output) > 0 && string(r.Output) != "null" && r.Output[0] != '{' {
 		q.mu.Unlock()

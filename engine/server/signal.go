@@ -60,7 +60,8 @@ func (s *Server) signal(w http.ResponseWriter, r *http.Request) (engine.Signalle
 	switch status {
 	case engine.TaskCompleted, engine.TaskFailed, engine.TaskFailedTerminal:
 	default:
-		conductorError(w, r, http.StatusBadRequest, fmt.Sprintf("status %q: a signal delivers COMPLETED, FAILED or FAILED_WITH_TERMINAL_ERROR", status))
+		// Not quoted: it is the caller's text (queue.go's deliverLocked).
+		conductorError(w, r, http.StatusBadRequest, "status: a signal delivers COMPLETED, FAILED or FAILED_WITH_TERMINAL_ERROR")
 		return engine.Signalled{}, false
 	}
 	got, err := s.conductor.eng.Signal(r.Context(), runID, status, body)
