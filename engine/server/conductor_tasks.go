@@ -253,7 +253,7 @@ func (s *Server) updateTask(v2 bool) conductorHandler {
 			return
 		}
 		if v2 {
-			s.nextTask(w, r, res, name, domain, ended)
+			s.nextTask(w, r, p, res, name, domain, ended)
 			return
 		}
 		writeText(w, http.StatusOK, res.TaskID)
@@ -262,14 +262,17 @@ func (s *Server) updateTask(v2 bool) conductorHandler {
 
 // nextTask answers update-v2: the next task of name in domain for the
 // worker when the update ended its task, else 204. The poll waits up to
-// nextTaskWait, as Conductor's single poll does (100 ms).
-func (s *Server) nextTask(w http.ResponseWriter, r *http.Request, res taskResult, name, domain string, ended bool) {
+// nextTaskWait, as Conductor's single poll does (100 ms). It is a poll,
+// made for p only when p may poll name: an update of a task no worker
+// polls (a WAIT completed by id) needs no poll scope, and a worker task
+// of that name, in any run, holds resolved secrets.
+func (s *Server) nextTask(w http.ResponseWriter, r *http.Request, p store.Principal, res taskResult, name, domain string, ended bool) {
 	switch res.Status {
 	case engine.TaskCompleted, engine.TaskFailed, engine.TaskFailedTerminal:
 	default:
 		ended = false
 	}
-	if !ended || name == "" || strings.Contains(name, ":") || strings.Contains(domain, ":") {
+	if !ended || name == "" || strings.Contains(name, ":") || strings.Contains(domain, ":") || !s.allowed(p, ScopePollPrefix+name) {
 		writeEmpty(w, http.StatusNoContent)
 		return
 	}
