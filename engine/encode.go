@@ -519,8 +519,9 @@ func appendMember(dst []byte, key string, raw []byte) []byte {
 }
 
 // encodeLocked renders the whole persisted document (archive, restart).
-// Callers hold r.mu.
-func (r *runState) encodeLocked() ([]byte, error) {
+// Records changed since their last encoding are stamped at (0: the clock
+// is read). Callers hold r.mu.
+func (r *runState) encodeLocked(at int64) ([]byte, error) {
 	r.remaskLocked()
 	head, err := r.encodeHeadLocked()
 	if err != nil {
@@ -534,7 +535,7 @@ func (r *runState) encodeLocked() ([]byte, error) {
 	encs := make([][]byte, len(r.tasks))
 	for i, t := range r.tasks {
 		if t.enc == nil {
-			if t.enc, err = r.encodeTask(t); err != nil {
+			if t.enc, err = r.encodeTask(t, &at); err != nil {
 				return nil, err
 			}
 		}
@@ -549,8 +550,9 @@ func (r *runState) encodeLocked() ([]byte, error) {
 // members and task records that changed since the last write (all of them
 // when full), and the definition on the run's first write. It clears the
 // dirty marks; a failed write puts them back (markChanged). Callers hold
-// r.mu.
-func (r *runState) changeLocked(full bool) (_ *runstore.Change, err error) {
+// r.mu. Records changed since their last encoding are stamped at (0: the
+// clock is read).
+func (r *runState) changeLocked(full bool, at int64) (_ *runstore.Change, err error) {
 	r.remaskLocked()
 	r.compactRemaskQueueLocked() // remask.go
 	if full || !r.stored {
@@ -649,7 +651,7 @@ func (r *runState) changeLocked(full bool) (_ *runstore.Change, err error) {
 			continue
 		}
 		if t.enc == nil {
-			if t.enc, err = r.encodeTask(t); err != nil {
+			if t.enc, err = r.encodeTask(t, &at); err != nil {
 				return nil, err
 			}
 		}
@@ -742,8 +744,22 @@ func (r *runState) forgetLocked(t *taskRecord) {
 // touchLocked marks a task record changed: its cached encodings are dropped
 // and the next write carries it. Callers hold r.mu.
 func (r *runState) touchLocked(t *taskRecord) {
-	t.Updated = r.nowMillis()
+	t.unstamped = true
 	r.reencodeLocked(t)
+}
+
+// stampLocked sets the update time of t, changed since it was last
+// encoded (touchLocked), to *at, read from the clock at the first record
+// that needs it: the records one write encodes share one reading.
+// Callers hold r.mu.
+func (r *runState) stampLocked(t *taskRecord, at *int64) {
+	if !t.unstamped {
+		return
+	}
+	if *at == 0 {
+		*at = r.nowMillis()
+	}
+	t.Updated, t.unstamped = *at, false
 }
 
 // reencodeLocked is touchLocked without the update time: the record is
@@ -757,7 +773,8 @@ func (r *runState) reencodeLocked(t *taskRecord) {
 	r.rx.queueLocked(t)
 }
 
-func (r *runState) encodeTask(t *taskRecord) ([]byte, error) {
+func (r *runState) encodeTask(t *taskRecord, at *int64) ([]byte, error) {
+	r.stampLocked(t, at)
 	b := appendTaskHead(r.scratchLocked(taskHeadSize(t, r.id)+len(t.inStored)+len(t.outStored)+32+recordSealSize), t, r.id)
 	b = appendMember(b, "inputData", t.inStored)
 	b = appendMember(b, "outputData", t.outStored)

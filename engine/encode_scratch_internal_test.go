@@ -25,10 +25,11 @@ func TestEncodeBufferNeverAliased(t *testing.T) {
 	for _, size := range []int{10, 3000, maxScratch + 1, 10, 2 * maxScratch} {
 		rec := &taskRecord{TaskID: "t", Ref: "r", Status: TaskCompleted, outStored: []byte(`{"v":"` + strings.Repeat("x", size) + `"}`)}
 		r.mu.Lock()
-		a, _ := r.encodeTask(rec)
+		var at int64
+		a, _ := r.encodeTask(rec, &at)
 		keep := string(a)
 		other := &taskRecord{TaskID: "u", Ref: "s", Status: TaskFailed, outStored: []byte(`{"w":"` + strings.Repeat("y", size/2) + `"}`)}
-		b, _ := r.encodeTask(other)
+		b, _ := r.encodeTask(other, &at)
 		r.mu.Unlock()
 		if string(a) != keep {
 			t.Fatalf("size %d: the first encoding changed when the second was made", size)

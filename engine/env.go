@@ -119,6 +119,8 @@ func taskEnvDoc(r *runState, t *taskRecord) []byte {
 }
 
 func taskEnvDocWith(r *runState, t *taskRecord, out []byte) []byte {
+	var at int64
+	r.stampLocked(t, &at)
 	b := appendTaskHead(make([]byte, 0, taskHeadSize(t, r.id)+len(r.doc.CorrelationID)+len(t.inMem)+len(out)+32), t, r.id)
 	b = appendOptStr(b, "correlationId", r.doc.CorrelationID)
 	b = appendMember(b, "input", t.inMem)

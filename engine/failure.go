@@ -227,7 +227,7 @@ func restartedFailure(doc []byte, id string) bool {
 // and no sealed blob is copied into the failure run.
 func (r *runState) failedWorkflowView() (any, error) {
 	r.mu.Lock()
-	doc, err := r.encodeLocked()
+	doc, err := r.encodeLocked(0)
 	r.mu.Unlock()
 	if err != nil {
 		return nil, err

@@ -586,7 +586,7 @@ func (r *runState) reopenHeadLocked() {
 // archive), with this engine's lease.
 func (r *runState) restore(ctx context.Context) error {
 	r.mu.Lock()
-	ch, err := r.changeLocked(true)
+	ch, err := r.changeLocked(true, 0)
 	r.mu.Unlock()
 	if err != nil {
 		return err

@@ -103,8 +103,13 @@ type taskRecord struct {
 	WorkerID  string
 	PollCount int
 	// Updated is when the record last changed (Conductor's updateTime):
-	// every change a task's execution makes goes through touchLocked.
+	// every change a task's execution makes goes through touchLocked,
+	// which marks it unstamped; the record's next encoding (its write, or
+	// the document expressions read) stamps it with the time it is
+	// encoded (stampLocked), as Conductor's DAO sets updateTime when it
+	// writes the task. One clock read per write, however many changes.
 	Updated   int64
+	unstamped bool
 	published string // the queue an EVENT task published to, as sent (event.go)
 
 	inMem, inStored   []byte
@@ -467,7 +472,7 @@ func (r *runState) write(ctx context.Context, deadline time.Duration, only func(
 		return nil
 	}
 	r.doc.UpdateTime = r.nowMillis()
-	ch, err := r.changeLocked(false)
+	ch, err := r.changeLocked(false, r.doc.UpdateTime)
 	var gen uint64
 	if err == nil && !r.lease.held && only == nil {
 		l := r.e.newLease()
@@ -551,7 +556,7 @@ func (r *runState) archive(ctx context.Context) error {
 	}
 	r.doc.UpdateTime = r.nowMillis()
 	r.doc.RunLogLength, r.doc.RunLogSeal, r.doc.SealedInput, r.doc.RerunTask, r.doc.ReopenFailure = 0, "", "", "", "" // an archived run is never resumed
-	doc, err := r.encodeLocked()
+	doc, err := r.encodeLocked(r.doc.UpdateTime)
 	sum := r.summaryLocked()
 	r.mu.Unlock()
 	if err != nil {
