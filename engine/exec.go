@@ -369,17 +369,18 @@ func (r *runState) execTask(ctx context.Context, wt *WorkflowTask, suffix string
 // process; or a new SCHEDULED record. input is the transient (secrets
 // resolved) input; a resolution problem is returned as a terminal failure.
 func (r *runState) begin(ctx context.Context, wt *WorkflowTask, ref string, iter, retry int) (rec *taskRecord, input []byte, done bool, fail *tasks.Result, err error) {
-	return r.beginRetry(ctx, wt, ref, iter, retry, 0)
+	return r.beginRetry(ctx, wt, ref, iter, retry, 0, nil)
 }
 
 // beginRetry is begin for a retry that waits callback seconds before it
 // runs: its record shows callbackAfterSeconds from its first write, as
-// Conductor schedules it (a reader never sees the retry without it).
-func (r *runState) beginRetry(ctx context.Context, wt *WorkflowTask, ref string, iter, retry int, callback int64) (rec *taskRecord, input []byte, done bool, fail *tasks.Result, err error) {
+// Conductor schedules it (a reader never sees the retry without it). pol
+// is the task's policy when the caller has it (nil: looked up).
+func (r *runState) beginRetry(ctx context.Context, wt *WorkflowTask, ref string, iter, retry int, callback int64, pol *taskPolicy) (rec *taskRecord, input []byte, done bool, fail *tasks.Result, err error) {
 	// In a fork its events wait until its pass stands (eventhold.go).
 	hctx, hold := r.holdPassEvents(ctx, wt, ref)
 	defer func() { r.releasePassEvents(hold, rec) }()
-	rec, input, done, fail, err = r.beginRecord(hctx, wt, ref, iter, retry, callback)
+	rec, input, done, fail, err = r.beginRecord(hctx, wt, ref, iter, retry, callback, pol)
 	if err == nil && !done && startsAfterDecision(wt.Type) {
 		// Scheduled in a fork's decision: it starts once that is written
 		// (forkdecision.go), unless the fork stopped (forkpasses.go).
@@ -397,7 +398,7 @@ func (r *runState) beginRetry(ctx context.Context, wt *WorkflowTask, ref string,
 }
 
 // beginRecord is begin without waiting for the fork's decision.
-func (r *runState) beginRecord(ctx context.Context, wt *WorkflowTask, ref string, iter, retry int, callback int64) (rec *taskRecord, input []byte, done bool, fail *tasks.Result, err error) {
+func (r *runState) beginRecord(ctx context.Context, wt *WorkflowTask, ref string, iter, retry int, callback int64, pol *taskPolicy) (rec *taskRecord, input []byte, done bool, fail *tasks.Result, err error) {
 	created, sctx := false, ctx // a record made here; the context of its SCHEDULED write
 	if !mappedWithFirstTask[wt.Type] {
 		// However it returns (a record that stands, kept as it is, a
@@ -452,7 +453,7 @@ func (r *runState) beginRecord(ctx context.Context, wt *WorkflowTask, ref string
 		if r.e.remoteSimple(wt) {
 			rec.Domain = r.taskDomain(wt.Name) // chosen as it is scheduled (domains.go)
 		}
-		r.isolate(rec, wt)
+		r.isolate(rec, wt, pol)
 		checked := r.checkedCase(ref, wt) // mapperthrow.go
 		r.mu.Lock()
 		r.takeCheckedIDLocked(rec, checked)
@@ -479,7 +480,7 @@ func (r *runState) beginRecord(ctx context.Context, wt *WorkflowTask, ref string
 	// (ParametersUtils) as the decider maps it, before the decide executes
 	// any synchronous task of the pass, so a task does not see what a
 	// sibling branch's task of its pass does (taskinput.go).
-	in := r.mapInput(ctx, wt, rec, ref)
+	in := r.mapInput(ctx, wt, rec, ref, pol)
 	// The branch's turn passes once the record of a task that waits is
 	// whole, as Conductor's mapper builds a task before the next one: a
 	// fork's decision is written with those records complete
@@ -717,7 +718,7 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 		}
 	}()
 	for {
-		rec, input, done, fail, err := r.beginRetry(ctx, wt, ref, iter, retry, retryAfter)
+		rec, input, done, fail, err := r.beginRetry(ctx, wt, ref, iter, retry, retryAfter, &pol)
 		if err != nil {
 			return err
 		}
@@ -1798,7 +1799,7 @@ func (r *runState) subWorkflowAttempt(ctx context.Context, wt *WorkflowTask, ref
 	// The record goes IN_PROGRESS once it has its child (inProgressWith),
 	// as Conductor's SubWorkflow.start records both in one update: no view
 	// shows it IN_PROGRESS without a subWorkflowId.
-	rec, input, done, fail, err := r.beginRetry(ctx, wt, ref, iter, retry, callback)
+	rec, input, done, fail, err := r.beginRetry(ctx, wt, ref, iter, retry, callback, nil)
 	if err != nil || done {
 		return err
 	}

@@ -262,7 +262,7 @@ func (r *runState) recordJoin(ctx context.Context, join *WorkflowTask, suffix st
 	}
 	rec := &taskRecord{Ref: ref, TaskType: TypeJoin, TaskDefName: TypeJoin, Status: TaskInProgress,
 		Iteration: iter, Scheduled: r.nowMillis(), Start: r.nowMillis(), wt: join}
-	r.isolate(rec, join)
+	r.isolate(rec, join, nil)
 	r.mu.Lock()
 	r.addTaskLocked(rec)
 	r.mu.Unlock()

@@ -26,9 +26,10 @@ package engine
 // enforced from the definition (limits.go).
 
 // isolate records the definition settings wt's mapper copies to rec.
-func (r *runState) isolate(rec *taskRecord, wt *WorkflowTask) {
+// given is wt's policy when the caller has it (nil: looked up).
+func (r *runState) isolate(rec *taskRecord, wt *WorkflowTask, given *taskPolicy) {
 	if wt.dynamicOf != nil {
-		rec.ResponseTimeoutSeconds = remoteResponseTimeout(r.policy(wt))
+		rec.ResponseTimeoutSeconds = remoteResponseTimeout(r.policyOr(given, wt))
 		return
 	}
 	both, groupOnly, limits := false, false, false
@@ -42,7 +43,7 @@ func (r *runState) isolate(rec *taskRecord, wt *WorkflowTask) {
 	default:
 		return
 	}
-	pol := r.policy(wt)
+	pol := r.policyOr(given, wt)
 	if limits && (pol.hasDef() || wt.Type != "HTTP" && wt.Type != "KAFKA_PUBLISH") {
 		rec.RateLimitPerFrequency, rec.RateLimitFrequencyInSeconds = pol.ratePerFreq, pol.rateFreqSeconds
 		if !pol.hasDef() {

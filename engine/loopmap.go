@@ -115,7 +115,7 @@ var mappedInProgress = map[string]bool{
 // the decision's next write: the one that cancels it); a worker task has
 // none until it is polled.
 func (r *runState) recordMapped(ctx context.Context, wt *WorkflowTask, ref string, iter int) {
-	rec, _, done, fail, err := r.beginRecord(ctx, wt, ref, iter, 0, 0)
+	rec, _, done, fail, err := r.beginRecord(ctx, wt, ref, iter, 0, 0, nil)
 	if err != nil || done || fail != nil || rec == nil {
 		return
 	}

@@ -475,6 +475,15 @@ func (r *runState) policy(wt *WorkflowTask) taskPolicy {
 	return p
 }
 
+// policyOr is *given when the caller looked wt's policy up already (an
+// attempt's execution reads it once: execLeaf), else policy's.
+func (r *runState) policyOr(given *taskPolicy, wt *WorkflowTask) taskPolicy {
+	if given != nil {
+		return *given
+	}
+	return r.policy(wt)
+}
+
 // adHocDef is the ad-hoc definition of wt when it is a task of the run's
 // definition (ownsTask), nil otherwise: the one the definition built when
 // it was validated (policy runs twice per task: not rebuilt each time).

@@ -25,12 +25,13 @@ type mappedInput struct {
 // when it runs (a synchronous task's record is written once, encode.go).
 // The transient form is held until then, and dropped with the record's
 // run.
-func (r *runState) mapInput(ctx context.Context, wt *WorkflowTask, rec *taskRecord, ref string) mappedInput {
+// pol is the task's policy when the caller has it (nil: looked up).
+func (r *runState) mapInput(ctx context.Context, wt *WorkflowTask, rec *taskRecord, ref string, pol *taskPolicy) mappedInput {
 	// The record's room for its environment: one allocation fewer a task.
 	rec.env = runEnv{r: r, taskID: rec.TaskID, values: r.e.envValues}
 	env := &rec.env
 	in := mappedInput{raw: []byte("{}"), transient: []byte("{}")}
-	inTmpl, defaults := r.e.inputTemplate(wt, r.policy(wt))
+	inTmpl, defaults := r.e.inputTemplate(wt, r.policyOr(pol, wt))
 	if r.e.angleForWorkers && inTmpl != nil && r.e.remoteRecord(rec) {
 		// The worker resolves `$<…>` (WithAngleForWorkers).
 		kept, err := inTmpl.KeepingAngle()
