@@ -101,12 +101,41 @@ func mixedParts(ts string) (parts []mixedPart, ok bool) {
 // string ts: the `$<…>` parts of ts kept, every other `${` and `$<` escaped
 // (what the server substituted stays text). ok is false otherwise.
 func mixedLiteral(s, ts string) (string, bool) {
-	if len(s) > maxMixedLen {
-		return "", false
-	}
 	parts, ok := mixedParts(ts)
 	if !ok {
 		return "", false
+	}
+	ends, ok := alignMixed(s, parts)
+	if !ok {
+		return "", false
+	}
+	var b strings.Builder
+	escape := func(t string) {
+		b.WriteString(strings.ReplaceAll(strings.ReplaceAll(t, "${", "$${"), "$<", "$$<"))
+	}
+	j := 0
+	for i, p := range parts {
+		switch {
+		case p.angle:
+			b.WriteString(p.text)
+		case p.curly:
+			escape(s[j:ends[i]])
+		default:
+			escape(p.text)
+		}
+		j = ends[i]
+	}
+	return b.String(), true
+}
+
+// alignMixed aligns the polled string s with the parts of a definition's
+// string: literal text and `$<…>` parts as written, in order, each `${…}`
+// part whatever the server put there. When s aligns in exactly one way,
+// ends[i] is where part i ends in s; ok is false otherwise (no way, several,
+// or s longer than maxMixedLen).
+func alignMixed(s string, parts []mixedPart) (ends []int, ok bool) {
+	if len(s) > maxMixedLen {
+		return nil, false
 	}
 	n := len(s)
 	// ways[i][j]: in how many ways (0, 1, or 2 for "more") parts[i:]
@@ -134,30 +163,20 @@ func mixedLiteral(s, ts string) (string, bool) {
 		}
 	}
 	if ways[0][0] != 1 {
-		return "", false
+		return nil, false
 	}
-	var b strings.Builder
-	escape := func(t string) {
-		b.WriteString(strings.ReplaceAll(strings.ReplaceAll(t, "${", "$${"), "$<", "$$<"))
-	}
+	ends = make([]int, len(parts))
 	j := 0
 	for i, p := range parts {
 		if !p.curly {
-			if p.angle {
-				b.WriteString(p.text)
-			} else {
-				escape(p.text)
-			}
 			j += len(p.text)
-			continue
+		} else {
+			// The one end from which the rest matches.
+			for ways[i+1][j] == 0 {
+				j++
+			}
 		}
-		// The one end from which the rest matches.
-		k := j
-		for ways[i+1][k] == 0 {
-			k++
-		}
-		escape(s[j:k])
-		j = k
+		ends[i] = j
 	}
-	return b.String(), true
+	return ends, true
 }

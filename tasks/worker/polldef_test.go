@@ -12,8 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wfrun/wfrun/internal/testkit"
 	"github.com/wfrun/wfrun/store"
 	"github.com/wfrun/wfrun/store/memory"
+	"github.com/wfrun/wfrun/tasks"
 	"github.com/wfrun/wfrun/tasks/worker"
 )
 
@@ -113,6 +115,15 @@ func TestWorkerPollWorkflowTaskForms(t *testing.T) {
 // with secret x = value, and returns the results it posted, by taskId.
 func pollOnce(t *testing.T, kinds map[string]string, value string, polls ...string) map[string]map[string]any {
 	t.Helper()
+	results, _ := pollOnceWith(t, nil, kinds, value, polls...)
+	return results
+}
+
+// pollOnceWith is pollOnce with the worker's registry (nil: the default)
+// that also returns the worker's log.
+func pollOnceWith(t *testing.T, reg *tasks.Registry, kinds map[string]string, value string, polls ...string) (map[string]map[string]any, string) {
+	t.Helper()
+	logs := &testkit.SyncBuffer{}
 	var mu sync.Mutex
 	results := map[string]map[string]any{}
 	want := len(polls)
@@ -152,9 +163,9 @@ func pollOnce(t *testing.T, kinds map[string]string, value string, polls ...stri
 	if _, err := secrets.Put(context.Background(), &store.Secret{Name: "x", Value: v}); err != nil {
 		t.Fatal(err)
 	}
-	w, err := worker.New(worker.Config{Server: conductor.URL, Tasks: kinds,
+	w, err := worker.New(worker.Config{Server: conductor.URL, Tasks: kinds, Registry: reg,
 		Secrets:     store.NewRunView(secrets, store.LocalPrincipal, "", ""),
-		Concurrency: 1, PollTimeout: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Concurrency: 1, PollTimeout: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +182,7 @@ func pollOnce(t *testing.T, kinds map[string]string, value string, polls ...stri
 	<-stopped
 	mu.Lock()
 	defer mu.Unlock()
-	return results
+	return results, logs.String()
 }
 
 // TestWorkerNoSecretInProgramText: a definition's literal `$<…>` in an

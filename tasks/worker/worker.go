@@ -317,6 +317,9 @@ func (w *Worker) resolve(ctx context.Context, rs *runsecrets.Run, kind string, t
 	if err != nil {
 		return nil, err
 	}
+	// The server resolved the definition's ${workflow.secrets.…} before
+	// the poll: the text it put there is a secret to this task too.
+	rs.RegisterValues(serverResolved(v, tpl, nil)...)
 	marked, err := markLiteral(kind, v, tpl, hasTpl, "inputData", nil)
 	if err != nil {
 		return nil, err
@@ -339,6 +342,84 @@ func (w *Worker) resolve(ctx context.Context, rs *runsecrets.Run, kind string, t
 	}
 	_, transient, err := rs.Resolve(ctx, ctpl, env)
 	return transient, err
+}
+
+// serverResolved lists the text the server substituted for
+// `${workflow.secrets.…}` in the polled value v, found where the
+// definition's tpl holds such a reference: the whole value for a string
+// that is one expression (its compact JSON, for an object secret), the part
+// that aligns with the reference for one embedded in text, and the whole
+// polled string when it does not align in one way.
+func serverResolved(v, tpl any, dst []string) []string {
+	switch tc := tpl.(type) {
+	case string:
+		if !strings.Contains(tc, "${") {
+			return dst
+		}
+		s, isStr := v.(string)
+		if !isStr {
+			if v == nil || !curlySecret(tc) {
+				return dst
+			}
+			b, err := json.Marshal(v)
+			if err == nil {
+				dst = append(dst, string(b))
+			}
+			return dst
+		}
+		parts, ok := mixedParts(tc)
+		if !ok {
+			if curlySecret(tc) {
+				dst = append(dst, s)
+			}
+			return dst
+		}
+		secretAt := make([]bool, len(parts))
+		found := false
+		for i, p := range parts {
+			if p.curly && curlySecret(p.text) {
+				secretAt[i], found = true, true
+			}
+		}
+		if !found {
+			return dst
+		}
+		ends, ok := alignMixed(s, parts)
+		if !ok {
+			return append(dst, s)
+		}
+		j := 0
+		for i := range parts {
+			if secretAt[i] {
+				dst = append(dst, s[j:ends[i]])
+			}
+			j = ends[i]
+		}
+	case map[string]any:
+		if m, ok := v.(map[string]any); ok {
+			for k, c := range tc {
+				dst = serverResolved(m[k], c, dst)
+			}
+		}
+	case []any:
+		if a, ok := v.([]any); ok {
+			for i := range min(len(a), len(tc)) {
+				dst = serverResolved(a[i], tc[i], dst)
+			}
+		}
+	}
+	return dst
+}
+
+// curlySecret reports whether the definition's text ts may hold a
+// `${workflow.secrets.…}` (text that does not compile counts, when it
+// names the secrets root).
+func curlySecret(ts string) bool {
+	tpl, err := interpolate.CompileExpr(ts)
+	if err != nil {
+		return strings.Contains(ts, "secrets")
+	}
+	return tpl.HasSecrets()
 }
 
 // programFields are the inputs a task type runs as program text.

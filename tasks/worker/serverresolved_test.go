@@ -1,0 +1,53 @@
+package worker_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/wfrun/wfrun/tasks"
+)
+
+// TestWorkerMasksServerResolvedSecrets: a Conductor server resolves
+// `${workflow.secrets.NAME}` before the poll (Orkes, Conductor OSS, wfrun
+// serve), so the polled input holds the value where the task's definition
+// (the poll's workflowTask) holds the reference. The worker treats that
+// text as a secret: the HTTP target's echo of a header goes back masked,
+// and an EXEC command that prints a value from its argv is masked in the
+// worker's log and in what it posts — whole string or embedded in text.
+func TestWorkerMasksServerResolvedSecrets(t *testing.T) {
+	const srv = "srv-resolved-VALUE-31d9"
+	const srv2 = "second-srv-VALUE-8a2f"
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]string{"auth": r.Header.Get("Authorization"), "key": r.Header.Get("X-Key")})
+	}))
+	defer target.Close()
+
+	httpTpl := `{"http_request":{"uri":"` + target.URL + `","method":"GET","headers":{"Authorization":"Bearer ${workflow.secrets.srv}","X-Key":"${workflow.secrets['srv2']}"}}}`
+	httpIn := `{"http_request":{"uri":"` + target.URL + `","method":"GET","headers":{"Authorization":"Bearer ` + srv + `","X-Key":"` + srv2 + `"}}}`
+	execTpl := `{"command":["sh","-c","echo token=${workflow.secrets.srv} >&2; echo ${workflow.input.n}:${workflow.secrets.srv2}"]}`
+	execIn := `{"command":["sh","-c","echo token=` + srv + ` >&2; echo 7:` + srv2 + `"]}`
+	reg := tasks.NewDefaultRegistry()
+	tasks.RegisterExec(reg)
+	results, logs := pollOnceWith(t, reg, map[string]string{"h": tasks.TypeHTTP, "x": tasks.TypeExec}, "unused-value",
+		`{"taskId":"t1","workflowInstanceId":"w1","taskDefName":"h","inputData":`+httpIn+`,"workflowTask":{"inputParameters":`+httpTpl+`}}`,
+		`{"taskId":"t2","workflowInstanceId":"w2","taskDefName":"x","inputData":`+execIn+`,"workflowTask":{"inputParameters":`+execTpl+`}}`)
+	for id, res := range results {
+		b, _ := json.Marshal(res)
+		if res["status"] != "COMPLETED" || strings.Contains(string(b), srv) || strings.Contains(string(b), srv2) {
+			t.Errorf("%s posted: %s", id, b)
+		}
+	}
+	if b, _ := json.Marshal(results["t1"]); !strings.Contains(string(b), `"auth":"Bearer ***"`) {
+		t.Errorf("t1 posted: %s", b)
+	}
+	if b, _ := json.Marshal(results["t2"]); !strings.Contains(string(b), `7:***`) {
+		t.Errorf("t2 posted: %s", b)
+	}
+	if strings.Contains(logs, srv) || strings.Contains(logs, srv2) || !strings.Contains(logs, "token=***") {
+		t.Errorf("worker log:\n%s", logs)
+	}
+}
