@@ -51,3 +51,23 @@ func TestWorkerMasksServerResolvedSecrets(t *testing.T) {
 		t.Errorf("worker log:\n%s", logs)
 	}
 }
+
+// TestWorkerWarnsOfShortSecrets: a secret value too short to be masked
+// (under 4 bytes) that a task resolves goes back as the task gives it; the
+// worker's log says so, as a run's log does, naming the length and never
+// the value.
+func TestWorkerWarnsOfShortSecrets(t *testing.T) {
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	defer target.Close()
+	in := `{"http_request":{"uri":"` + target.URL + `","method":"GET","headers":{"X-Pin":"$<workflow.secrets.x>"}}}`
+	results, logs := pollOnceWith(t, nil, map[string]string{"h": tasks.TypeHTTP}, "q7z",
+		`{"taskId":"t1","workflowInstanceId":"w1","taskDefName":"h","inputData":`+in+`,"workflowTask":{"inputParameters":`+in+`}}`)
+	if results["t1"]["status"] != "COMPLETED" {
+		t.Fatalf("posted: %v", results["t1"])
+	}
+	if !strings.Contains(logs, "too short to mask") || !strings.Contains(logs, "length=3") || strings.Contains(logs, "q7z") {
+		t.Errorf("worker log:\n%s", logs)
+	}
+}

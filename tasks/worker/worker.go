@@ -246,8 +246,10 @@ func (w *Worker) execute(ctx context.Context, kind string, t polledTask) {
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(t.ResponseTimeoutSeconds)*time.Second)
 		defer cancel()
 	}
+	// A value too short to mask is said in the worker's log (its length,
+	// never the value), as a run's masker says it.
 	rs, err := runsecrets.New(t.WorkflowInstanceID+"/"+t.TaskID, w.cfg.Secrets, w.ring,
-		runsecrets.WithMaskerOptions(masking.WithLogger(nil)))
+		runsecrets.WithMaskerOptions(masking.WithLogger(w.log.With("task", t.TaskDefName, "taskId", t.TaskID))))
 	if err != nil {
 		w.report(ctx, t, nil, tasks.Result{Status: tasks.FailedTerminal, Reason: err.Error()})
 		return
