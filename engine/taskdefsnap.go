@@ -486,7 +486,7 @@ func (r *runState) policyOr(given *taskPolicy, wt *WorkflowTask) taskPolicy {
 
 // adHocDef is the ad-hoc definition of wt when it is a task of the run's
 // definition (ownsTask), nil otherwise: the one the definition built when
-// it was validated (policy runs twice per task: not rebuilt each time).
+// it was validated (policy runs for every attempt and record: not rebuilt each time).
 func (r *runState) adHocDef(wt *WorkflowTask) *TaskDef {
 	if !r.ownsTask(wt) {
 		return nil
