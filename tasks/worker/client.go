@@ -150,11 +150,41 @@ func (w *Worker) poll(ctx context.Context, name string, count int) ([]polledTask
 	if st != http.StatusOK {
 		return nil, fmt.Errorf("poll %s: server answered %d", name, st)
 	}
-	var got []polledTask
-	if err := json.Unmarshal(body, &got); err != nil {
+	var list []json.RawMessage
+	if err := json.Unmarshal(body, &list); err != nil {
 		return nil, fmt.Errorf("poll %s: the answer is not a task list", name)
 	}
+	// One task at a time: a task whose fields do not decode is answered
+	// (failed, naming the field), not dropped with the others.
+	got := make([]polledTask, 0, len(list))
+	for i, raw := range list {
+		var t polledTask
+		if err := json.Unmarshal(raw, &t); err != nil {
+			var id struct {
+				TaskID             string `json:"taskId"`
+				WorkflowInstanceID string `json:"workflowInstanceId"`
+				TaskDefName        string `json:"taskDefName"`
+			}
+			if json.Unmarshal(raw, &id) != nil || id.TaskID == "" {
+				w.log.Warn("polled task without a taskId: not run, not answered", "task", name, "index", i)
+				continue
+			}
+			t = polledTask{TaskID: id.TaskID, WorkflowInstanceID: id.WorkflowInstanceID, TaskDefName: id.TaskDefName,
+				malformed: fieldError(err)}
+		}
+		got = append(got, t)
+	}
 	return got, nil
+}
+
+// fieldError says which field of a polled task did not decode, and as
+// what, never the value it holds.
+func fieldError(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("polled task: field %s is a JSON %s, want %s", te.Field, te.Value, te.Type)
+	}
+	return "polled task: not a Conductor task object"
 }
 
 // report sends the task's result (output cleaned: `_secrets` removed,

@@ -71,3 +71,30 @@ func TestWorkerWarnsOfShortSecrets(t *testing.T) {
 		t.Errorf("worker log:\n%s", logs)
 	}
 }
+
+// TestWorkerAnswersAMalformedPolledTask: a polled task whose fields do not
+// have Conductor's types (a runtimeMetadata value that is an object) is
+// answered, failed with a reason naming the field, never dropped, and the
+// tasks polled with it run.
+func TestWorkerAnswersAMalformedPolledTask(t *testing.T) {
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	defer target.Close()
+	in := `{"http_request":{"uri":"` + target.URL + `","method":"GET"}}`
+	good := `{"taskId":"t2","workflowInstanceId":"w2","taskDefName":"h","inputData":` + in + `,"workflowTask":{"inputParameters":` + in + `}}`
+	bad := `{"taskId":"t1","workflowInstanceId":"w1","taskDefName":"h","inputData":` + in + `,"workflowTask":{"inputParameters":` + in + `},
+	  "runtimeMetadata":{"API_KEY":{"key":"meta-VALUE-5c1d"}}}`
+	results, logs := pollOnceWith(t, nil, map[string]string{"h": tasks.TypeHTTP}, "unused-value", bad+","+good)
+	if results["t2"]["status"] != "COMPLETED" {
+		t.Errorf("t2: %v", results["t2"])
+	}
+	reason, _ := results["t1"]["reasonForIncompletion"].(string)
+	if results["t1"]["status"] != "FAILED_WITH_TERMINAL_ERROR" || !strings.Contains(reason, "runtimeMetadata") {
+		t.Errorf("t1: %v", results["t1"])
+	}
+	b, _ := json.Marshal(results)
+	if strings.Contains(string(b), "meta-VALUE-5c1d") || strings.Contains(logs, "meta-VALUE-5c1d") {
+		t.Errorf("posted %s\nlog:\n%s", b, logs)
+	}
+}

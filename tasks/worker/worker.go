@@ -235,10 +235,18 @@ type polledTask struct {
 	// RuntimeMetadata: the secrets and env values the task's definition
 	// declares, as the server resolved them for this poll.
 	RuntimeMetadata map[string]string `json:"runtimeMetadata"`
+
+	// malformed says why the polled task did not decode (a field of the
+	// wrong type): it is answered as failed, not run.
+	malformed string
 }
 
 // execute runs one polled task and reports its result.
 func (w *Worker) execute(ctx context.Context, kind string, t polledTask) {
+	if t.malformed != "" {
+		w.report(ctx, t, nil, tasks.Result{Status: tasks.FailedTerminal, Reason: t.malformed})
+		return
+	}
 	// Answer within the response timeout: after it the server gives the
 	// task to another worker and refuses this answer.
 	if t.ResponseTimeoutSeconds > 0 {
