@@ -210,7 +210,12 @@ func (w *Worker) pollLoop(ctx, taskCtx context.Context, name, kind string, runni
 			continue
 		}
 		backoff = 100 * time.Millisecond
-		for _, t := range got {
+		for i, t := range got {
+			if i >= free {
+				// The server sent more than asked (count is a request):
+				// the task is taken, so it runs, when a slot is free.
+				w.slots <- struct{}{}
+			}
 			running.Add(1)
 			go func() {
 				defer running.Done()
