@@ -17,6 +17,7 @@ import (
 
 	"github.com/wfrun/wfrun/internal/privdir"
 	"github.com/wfrun/wfrun/internal/procgroup"
+	"github.com/wfrun/wfrun/interpolate"
 	"github.com/wfrun/wfrun/masking"
 	"github.com/wfrun/wfrun/store"
 )
@@ -65,9 +66,12 @@ const defaultExecPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin
 // reaches the command.
 //
 // Every env value, file content and bundle value is registered with the run's
-// masker before the command starts. stdout and stderr are streamed line by
-// line, masked, to Services.Logf, and returned masked in the output
-// {"stdout", "stderr", "exitCode"} (each stream keeps its first
+// masker before the command starts. A command whose argv would hold a
+// secret — a ${workflow.secrets.X} in the definition's command, or a
+// bundle's value — is refused: a command line is readable by every user
+// of the host. stdout and stderr are streamed
+// line by line, masked, to Services.Logf, and returned masked in the
+// output {"stdout", "stderr", "exitCode"} (each stream keeps its first
 // DefaultExecOutputLimit bytes). The command runs in its own process group;
 // on timeout or cancellation the whole group is killed, children included.
 // A non-zero exit is Failed, with the output; a timeout is Failed with
@@ -257,6 +261,9 @@ func (e *Exec) Validate(def json.RawMessage) []error {
 			return nil
 		}
 		var errs []error
+		if commandHasSecret(in) {
+			errs = append(errs, fmt.Errorf("inputParameters.command: a secret reference in argv: %s", errSecretInArgv))
+		}
 		var files map[string]json.RawMessage
 		if json.Unmarshal(top["files"], &files) == nil {
 			for fp := range files {
@@ -271,6 +278,10 @@ func (e *Exec) Validate(def json.RawMessage) []error {
 	}
 	if _, _, err := e.parseExec(in); err != nil {
 		return []error{fmt.Errorf("inputParameters: %w", err)}
+	}
+	if commandHasSecret(in) {
+		// A $<workflow.secrets.X>, resolved by the worker that runs it.
+		return []error{fmt.Errorf("inputParameters.command: a secret reference in argv: %s", errSecretInArgv)}
 	}
 	return nil
 }
@@ -304,6 +315,9 @@ func (e *Exec) Execute(ctx context.Context, req *Request) Result {
 	if err := checkDuplicatePaths(plan.files); err != nil {
 		return fail(FailedTerminal, err)
 	}
+	if err := checkArgv(req.Def, plan.argv, bundleEnv, plan.files); err != nil {
+		return fail(FailedTerminal, err)
+	}
 	// Everything secret is registered before anything runs.
 	if svc.Masker != nil {
 		for _, kv := range append(bundleEnv, plan.env...) {
@@ -331,6 +345,58 @@ func (e *Exec) Execute(ctx context.Context, req *Request) Result {
 		return fail(FailedTerminal, err)
 	}
 	return e.run(ctx, req, svc, dir, plan, bundleEnv, mask)
+}
+
+// errSecretInArgv is the reason a command line holding a secret is refused.
+const errSecretInArgv = "a command line is visible to every user of the host (ps, /proc): pass secrets in env, files or bundles"
+
+// commandHasSecret reports whether the command of an EXEC input template
+// (a definition's inputParameters) references workflow.secrets.
+func commandHasSecret(inputParameters json.RawMessage) bool {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(inputParameters, &top) != nil || rawNull(top["command"]) {
+		return false
+	}
+	tpl, err := interpolate.Compile(top["command"])
+	if err != nil {
+		return bytes.Contains(top["command"], []byte("workflow.secrets"))
+	}
+	return tpl.HasSecrets()
+}
+
+// checkArgv refuses a command line that would carry a secret: argv is
+// readable by every user of the host (/proc/PID/cmdline, ps). It looks at
+// the definition's command (def, when given: a ${workflow.secrets.X} there
+// arrives resolved) and at the values the task's bundles inject. The error
+// names the argument's position, never its text.
+func checkArgv(def json.RawMessage, argv []string, bundleEnv []string, files []execFile) error {
+	if len(def) > 0 {
+		var d struct {
+			InputParameters json.RawMessage `json:"inputParameters"`
+		}
+		if json.Unmarshal(def, &d) == nil && commandHasSecret(d.InputParameters) {
+			return fmt.Errorf("EXEC: command references a secret; %s", errSecretInArgv)
+		}
+	}
+	var values []string
+	for _, kv := range bundleEnv {
+		if _, v, _ := strings.Cut(kv, "="); len(v) >= masking.DefaultMinLength {
+			values = append(values, v)
+		}
+	}
+	for _, f := range files {
+		if f.origin != "files" && len(f.content) >= masking.DefaultMinLength {
+			values = append(values, f.content)
+		}
+	}
+	for i, a := range argv {
+		for _, v := range values {
+			if strings.Contains(a, v) {
+				return fmt.Errorf("EXEC: command argument %d holds a bundle's value; %s", i, errSecretInArgv)
+			}
+		}
+	}
+	return nil
 }
 
 // loadBundles fetches each bundle, appends its files to the plan and

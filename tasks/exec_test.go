@@ -397,3 +397,65 @@ func exWaitGone(t *testing.T, pidText string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A command line is readable by every user of the host (/proc/PID/cmdline,
+// ps): a secret in argv is refused before anything runs, whether the
+// definition puts a ${workflow.secrets.X} (or $<…>) in the command, which
+// arrives resolved, or a bundle's value is written in it. Secrets reach a
+// command through env, files and bundles.
+func TestExecRefusesSecretInArgv(t *testing.T) {
+	for _, tc := range []struct {
+		name, defCommand string
+		argv             func(dir string) []string
+	}{
+		{"resolved reference as an argument", `["sh","-c","touch /x/ran","${workflow.secrets.tok}"]`, func(dir string) []string {
+			return []string{"sh", "-c", "touch " + dir + "/ran", exEnvSecret}
+		}},
+		{"reference inside a shell script", `["sh","-c","touch /x/ran; curl -H 'Authorization: Bearer $<workflow.secrets.tok>' x"]`, func(dir string) []string {
+			return []string{"sh", "-c", "touch " + dir + "/ran; curl -H 'Authorization: Bearer " + exEnvSecret + "' x"}
+		}},
+		{"a bundle's value", "", func(dir string) []string {
+			return []string{"sh", "-c", "touch " + dir + "/ran", "sh", "--token=" + exBundleToken}
+		}},
+		{"a bundle's file", "", func(dir string) []string {
+			return []string{"sh", "-c", "touch " + dir + "/ran", "sh", exFileSecret}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := exEnv(t)
+			e.svc.Masker.Register(exEnvSecret) // as the engine's resolution does
+			dir := t.TempDir()
+			in, err := json.Marshal(map[string]any{"command": tc.argv(dir), "bundles": []string{"ci/deploy-bundle"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := &tasks.Request{WorkflowID: "wf", TaskID: "t", RefName: "exec_ref", TaskType: tasks.TypeExec, Input: in, Services: e.svc}
+			if tc.defCommand != "" {
+				req.Def = json.RawMessage(`{"type":"EXEC","inputParameters":{"command":` + tc.defCommand + `,"bundles":["ci/deploy-bundle"]}}`)
+				if errs := tasks.NewExec().Validate(req.Def); len(errs) != 1 || !strings.Contains(errs[0].Error(), "inputParameters.command") {
+					t.Errorf("Validate: %v, want the command refused", errs)
+				}
+			}
+			r := tasks.NewExec().Execute(context.Background(), req)
+			if r.Status != tasks.FailedTerminal || !strings.Contains(r.Reason, "command") {
+				t.Fatalf("%s: %q, want a terminal failure about the command", r.Status, r.Reason)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "ran")); err == nil {
+				t.Fatal("the command ran with a secret in its argv")
+			}
+			exNoLeak(t, r, e.logText())
+		})
+	}
+	// A command that names the bundle's variable and file, and plain
+	// settings, still runs.
+	e := exEnv(t)
+	def := json.RawMessage(`{"type":"EXEC","inputParameters":{"command":["sh","-c","test -n \"$BUNDLE_TOKEN\" && test -f conf/creds.pem","eu-west-1"],"env":{"REGION":"eu-west-1"},"bundles":["ci/deploy-bundle"]}}`)
+	if errs := tasks.NewExec().Validate(def); len(errs) != 0 {
+		t.Fatalf("Validate: %v", errs)
+	}
+	in := json.RawMessage(`{"command":["sh","-c","test -n \"$BUNDLE_TOKEN\" && test -f conf/creds.pem","eu-west-1"],"env":{"REGION":"eu-west-1"},"bundles":["ci/deploy-bundle"]}`)
+	r := tasks.NewExec().Execute(context.Background(), &tasks.Request{RefName: "exec_ref", TaskType: tasks.TypeExec, Def: def, Input: in, Services: e.svc})
+	if r.Status != tasks.Completed {
+		t.Fatalf("%s: %s", r.Status, r.Reason)
+	}
+}
