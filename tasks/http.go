@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -577,14 +578,24 @@ func transportReason(ctx context.Context, err error, method string, connectMS, r
 }
 
 // redactURLError rewrites a *url.Error so its URL has no query, fragment or
-// user info.
+// user info. A parse error's reason quotes the part of the URL at fault
+// (`invalid port ":…" after host`), which may be the head of a password
+// whose '/' ended the authority early: a piece no masker matches. The
+// quoted part is left out.
 func redactURLError(err error) error {
 	var ue *url.Error
 	if !errors.As(err, &ue) {
 		return err
 	}
-	return fmt.Errorf("%s %s: %v", ue.Op, redactURL(ue.URL), ue.Err)
+	reason := ue.Err.Error()
+	if ue.Op == "parse" {
+		reason = quotedText.ReplaceAllLiteralString(reason, `"…"`)
+	}
+	return fmt.Errorf("%s %s: %s", ue.Op, redactURL(ue.URL), reason)
 }
+
+// quotedText matches a Go-quoted string (%q) in an error's text.
+var quotedText = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
 
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)

@@ -193,3 +193,25 @@ func TestJQErrorPreviewsQuoteNoPiece(t *testing.T) {
 		})
 	}
 }
+
+// A URI that does not parse is refused with url.Parse's reason, which
+// quotes the part at fault: a password holding '/' (base64 tokens do) in
+// the userinfo ends the authority early, and its head is quoted as a
+// "port" that no masker can match. The quoted part is left out.
+func TestHTTPUnparsableURIQuotesNoPiece(t *testing.T) {
+	pw := leakToken[:12] + "/" + leakToken[12:] + "+more/Tail=="
+	for _, uri := range []string{
+		"http://admin:" + pw + "@127.0.0.1:1/x",
+		"http://" + leakToken + ":x@127.0.0.1:1/x", // no '/': parses, the dial fails
+	} {
+		res := execute(t, tasks.TypeHTTP, map[string]any{"uri": uri, "method": "GET"}, &tasks.Services{Masker: maskerWith(pw, leakToken)})
+		if res.Status == tasks.Completed {
+			t.Fatalf("%s: completed", uri)
+		}
+		assertNoPiece(t, "reason", res.Reason, pw, leakToken)
+	}
+	res := execute(t, tasks.TypeHTTP, map[string]any{"uri": "http://admin:" + pw + "@127.0.0.1:1/x", "method": "GET"}, &tasks.Services{Masker: maskerWith(pw)})
+	if res.Status != tasks.FailedTerminal || !strings.Contains(res.Reason, "invalid port") {
+		t.Fatalf("%s: %q, want the kind of fault kept", res.Status, res.Reason)
+	}
+}
