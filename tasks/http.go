@@ -370,7 +370,7 @@ func (t *HTTPTask) call(ctx context.Context, svc *Services, in *httpInput) (json
 	}
 	hreq, err := http.NewRequestWithContext(callCtx, method, in.URI, bodyReader)
 	if err != nil {
-		return nil, Result{Status: FailedTerminal, Reason: mask(svc, "invalid HTTP request: "+redactURLError(err).Error())}
+		return nil, Result{Status: FailedTerminal, Reason: mask(svc, "invalid HTTP request: "+redactURLError(svc, err).Error())}
 	}
 	if policy != nil {
 		policy.origin = hreq.URL
@@ -388,12 +388,12 @@ func (t *HTTPTask) call(ctx context.Context, svc *Services, in *httpInput) (json
 
 	resp, err := client.Do(hreq)
 	if err != nil {
-		return nil, Result{Status: Failed, Reason: mask(svc, transportReason(ctx, readTimedOut(cc, err), method, connectMS, readMS))}
+		return nil, Result{Status: Failed, Reason: mask(svc, transportReason(ctx, svc, readTimedOut(cc, err), method, connectMS, readMS))}
 	}
 	defer resp.Body.Close()
 	out, respBody, err := readResponse(resp, t.opts.maxResponse)
 	if err != nil {
-		return nil, Result{Status: Failed, Reason: mask(svc, transportReason(ctx, readTimedOut(cc, err), method, connectMS, readMS))}
+		return nil, Result{Status: Failed, Reason: mask(svc, transportReason(ctx, svc, readTimedOut(cc, err), method, connectMS, readMS))}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		// The body is masked whole, and only then made one line and cut:
@@ -553,7 +553,7 @@ func readTimedOut(cc *callConns, err error) error {
 
 // transportReason explains a failed call without the URL's query string,
 // which may carry credentials.
-func transportReason(ctx context.Context, err error, method string, connectMS, readMS int64) string {
+func transportReason(ctx context.Context, svc *Services, err error, method string, connectMS, readMS int64) string {
 	switch {
 	case ctx.Err() != nil:
 		return "HTTP call canceled: " + ctx.Err().Error()
@@ -574,15 +574,17 @@ func transportReason(ctx context.Context, err error, method string, connectMS, r
 		return fmt.Sprintf("HTTP %s: no complete response within %dms (connectionTimeOut %dms + readTimeOut %dms)",
 			method, connectMS+readMS, connectMS, readMS)
 	}
-	return "HTTP " + method + ": " + redactURLError(err).Error()
+	return "HTTP " + method + ": " + redactURLError(svc, err).Error()
 }
 
 // redactURLError rewrites a *url.Error so its URL has no query, fragment or
-// user info. A parse error's reason quotes the part of the URL at fault
+// user info. The URL is masked whole before it is cut: a URI that is one
+// secret (a webhook URL, its path the token) cut first would no longer
+// match, and its path would be shown in clear. A parse error's reason quotes the part of the URL at fault
 // (`invalid port ":…" after host`), which may be the head of a password
 // whose '/' ended the authority early: a piece no masker matches. The
 // quoted part is left out.
-func redactURLError(err error) error {
+func redactURLError(svc *Services, err error) error {
 	var ue *url.Error
 	if !errors.As(err, &ue) {
 		return err
@@ -591,7 +593,7 @@ func redactURLError(err error) error {
 	if ue.Op == "parse" {
 		reason = quotedText.ReplaceAllLiteralString(reason, `"…"`)
 	}
-	return fmt.Errorf("%s %s: %s", ue.Op, redactURL(ue.URL), reason)
+	return fmt.Errorf("%s %s: %s", ue.Op, redactURL(mask(svc, ue.URL)), reason)
 }
 
 // quotedText matches a Go-quoted string (%q) in an error's text.

@@ -215,3 +215,27 @@ func TestHTTPUnparsableURIQuotesNoPiece(t *testing.T) {
 		t.Fatalf("%s: %q, want the kind of fault kept", res.Status, res.Reason)
 	}
 }
+
+// A whole URI can be one secret (a webhook URL whose path is the token). A
+// transport failure names the URL without its query: the URL is masked
+// whole first, and only then cut, or the path — the token — would be
+// shown in clear, the cut text no longer matching the registered value.
+func TestHTTPTransportErrorMasksURIBeforeCut(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		c, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			_ = c.Close() // the client sees EOF
+		}
+	}))
+	defer srv.Close()
+	for _, uri := range []string{
+		srv.URL + "/services/" + leakToken + "?wait=true",
+		srv.URL + "/services/" + leakToken + "#frag",
+	} {
+		res := execute(t, tasks.TypeHTTP, map[string]any{"uri": uri, "method": "POST", "body": map[string]any{"text": "hi"}}, &tasks.Services{Masker: maskerWith(uri)})
+		if res.Status != tasks.Failed || !strings.Contains(res.Reason, "EOF") {
+			t.Fatalf("%s: %q", res.Status, res.Reason)
+		}
+		assertNoPiece(t, "reason", res.Reason, leakToken)
+	}
+}
