@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wfrun/wfrun/internal/privdir"
 	"github.com/wfrun/wfrun/internal/procgroup"
@@ -541,8 +542,10 @@ type streamMasker interface {
 // lineWriter receives one stream of the command: it keeps the first bytes
 // (capture) and logs each complete line, a long line in pieces. With a
 // streamMasker the stream is masked before it reaches the lineWriter, so
-// the capture limit and the pieces cut masked text only; otherwise each
-// line is masked on its own. exec.Cmd copies the pipe into it from one
+// the capture limit and the pieces cut masked text only; otherwise
+// (whole) each line is masked whole and never logged in pieces, and the
+// capture keeps execMaskHeadroom more bytes so that the output is masked
+// before it is cut (capture.kept). exec.Cmd copies the pipe into it from one
 // goroutine and Wait waits for that copy, bounded by WaitDelay, so a
 // grandchild holding the pipe open cannot hang the task.
 type lineWriter struct {
@@ -551,6 +554,11 @@ type lineWriter struct {
 	logf      func(string, ...any)
 	mask      func(string) string
 	partial   []byte
+	// whole: the masker cannot mask a stream (not a streamMasker), so
+	// only whole lines are masked and logged; a line too long to hold
+	// is left out of the log (the output keeps it), never cut first.
+	whole    bool
+	skipping bool // whole: the current line was too long to hold
 }
 
 func (w *lineWriter) Write(p []byte) (int, error) {
@@ -570,22 +578,61 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 	}
 	rest := copy(w.partial, w.partial[start:])
 	w.partial = w.partial[:rest]
-	if len(w.partial) >= maxExecLogLine {
+	switch {
+	case !w.whole && len(w.partial) >= maxExecLogLine:
 		w.log(w.partial)
+		w.partial = w.partial[:0]
+	case w.whole && len(w.partial) >= maxExecLogLine+execMaskHeadroom:
+		w.skipping = true
 		w.partial = w.partial[:0]
 	}
 	return len(p), nil
 }
 
 func (w *lineWriter) log(line []byte) {
+	if w.skipping {
+		w.skipping = false
+		w.logf("%s", fmt.Sprintf("EXEC %s %s: (a line longer than %d bytes, left out of the log)", w.ref, w.name, maxExecLogLine+execMaskHeadroom))
+		return
+	}
 	w.logf("%s", fmt.Sprintf("EXEC %s %s: %s", w.ref, w.name, w.mask(strings.TrimRight(string(line), "\r"))))
 }
 
 func (w *lineWriter) flush() {
-	if w.logf != nil && len(w.partial) > 0 {
+	if w.logf != nil && (len(w.partial) > 0 || w.skipping) {
 		w.log(w.partial)
 		w.partial = w.partial[:0]
 	}
+}
+
+// execMaskHeadroom is how far past a cut a stream is kept when the masker
+// cannot mask a stream: the longest form of a secret value (a 64 KiB value
+// JSON-escaped as \uXXXX). A value across the cut is then whole in what is
+// masked, and the text that may hold its head is dropped after masking.
+const execMaskHeadroom = 6 * store.MaxValueSize
+
+// kept is the output text of a stream: masked whole, then cut to limit
+// bytes. Masked as a stream (streamed), c holds masked text already. Else
+// c holds raw text up to limit plus execMaskHeadroom: after masking it,
+// when the stream went on past it, its last execMaskHeadroom bytes are
+// dropped (masking never lengthens text, so they cover every byte a value
+// cut at the end of c could have left) before the cut to limit.
+func (c *capture) kept(mask func(string) string, limit int, streamed bool) (string, bool) {
+	s, cut := mask(c.buf.String()), c.truncated
+	if streamed {
+		return s, cut
+	}
+	if cut {
+		s = s[:max(len(s)-execMaskHeadroom, 0)]
+	}
+	if len(s) > limit {
+		i := limit
+		for i > 0 && !utf8.RuneStart(s[i]) {
+			i--
+		}
+		s, cut = s[:i], true
+	}
+	return s, cut
 }
 
 func (e *Exec) run(ctx context.Context, req *Request, svc *Services, dir string, plan *execPlan, bundleEnv []string, mask func(string) string) Result {
@@ -604,7 +651,13 @@ func (e *Exec) run(ctx context.Context, req *Request, svc *Services, dir string,
 	errW := &lineWriter{capture: capture{limit: e.outputLimit}, name: "stderr", ref: req.RefName, logf: svc.Logf, mask: mask}
 	cmd.Stdout, cmd.Stderr = outW, errW
 	var streams []*masking.Writer
-	if sm, ok := svc.Masker.(streamMasker); ok {
+	sm, streamed := svc.Masker.(streamMasker)
+	if !streamed {
+		// Each line is masked whole, and the output after masking.
+		outW.whole, errW.whole = true, true
+		outW.limit += execMaskHeadroom
+		errW.limit += execMaskHeadroom
+	} else {
 		// Mask the stream, then cut it into lines, pieces and the capture.
 		so, se := sm.NewWriter(outW), sm.NewWriter(errW)
 		cmd.Stdout, cmd.Stderr = so, se
@@ -629,7 +682,8 @@ func (e *Exec) run(ctx context.Context, req *Request, svc *Services, dir string,
 	}
 	outW.flush()
 	errW.flush()
-	outC, errC := &outW.capture, &errW.capture
+	stdout, outCut := outW.kept(mask, e.outputLimit, streamed)
+	stderr, errCut := errW.kept(mask, e.outputLimit, streamed)
 
 	exitCode := -1
 	if cmd.ProcessState != nil {
@@ -640,11 +694,11 @@ func (e *Exec) run(ctx context.Context, req *Request, svc *Services, dir string,
 		exitCode = -1
 	}
 	out := map[string]any{
-		"stdout":   cutText(mask(outC.buf.String()), outC.truncated),
-		"stderr":   cutText(mask(errC.buf.String()), errC.truncated),
+		"stdout":   cutText(stdout, outCut),
+		"stderr":   cutText(stderr, errCut),
 		"exitCode": exitCode,
 	}
-	if outC.truncated || errC.truncated {
+	if outCut || errCut {
 		out["truncated"] = true
 	}
 	b, err := json.Marshal(out)
