@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/wfrun/wfrun/interpolate"
 	"github.com/wfrun/wfrun/masking"
 	"github.com/wfrun/wfrun/store"
+	"github.com/wfrun/wfrun/store/env"
 )
 
 // TypeExec is the task type name of Exec.
@@ -33,7 +35,8 @@ const (
 	maxExecLogLine         = 4 << 10 // a longer line is logged in pieces
 )
 
-// defaultExecPath is the command's PATH when the wfrun process has none.
+// defaultExecPath is the command's PATH when the wfrun process has none,
+// or when its PATH is a variable of an env: secret store.
 const defaultExecPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // Exec is wfrun's EXEC task: it runs a local command with environment
@@ -60,9 +63,9 @@ const defaultExecPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin
 // `a/../../x`) is refused before anything runs; files are created through an
 // os.Root, so no symbolic link can redirect a write outside it either.
 //
-// The environment is a minimal base — PATH (the wfrun process's PATH, which
-// holds no secrets), HOME and TMPDIR (the work directory), LANG=C.UTF-8 —
-// then bundle variables in bundle order, then env (env wins). Nothing else
+// The environment is a minimal base — PATH (the wfrun process's PATH, unless
+// an env: secret store reads it: see WithExecStorePrefixes), HOME and TMPDIR
+// (the work directory), LANG=C.UTF-8 — then bundle variables in bundle order, then env (env wins). Nothing else
 // of the wfrun process's environment (which may hold WFRUN_MASTER_KEY)
 // reaches the command.
 //
@@ -78,8 +81,9 @@ const defaultExecPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin
 // A non-zero exit is Failed, with the output; a timeout is Failed with
 // exitCode -1.
 type Exec struct {
-	timeout     time.Duration
-	outputLimit int
+	timeout       time.Duration
+	outputLimit   int
+	storePrefixes []string
 }
 
 // ExecOption configures NewExec.
@@ -102,6 +106,15 @@ func WithExecOutputLimit(n int) ExecOption {
 			e.outputLimit = n
 		}
 	}
+}
+
+// WithExecStorePrefixes names the variable prefixes of the env: secret
+// stores the program serves secrets from (open.EnvPrefixes). When one of
+// them covers PATH (env:PAT, env:P), PATH is a secret: the command gets
+// defaultExecPath instead of the process's PATH, and a command name without
+// a slash is looked up there too.
+func WithExecStorePrefixes(prefixes []string) ExecOption {
+	return func(e *Exec) { e.storePrefixes = slices.Clone(prefixes) }
 }
 
 // NewExec returns the EXEC executor.
@@ -482,12 +495,29 @@ func pathErr(err error) error {
 	return err
 }
 
-func baseEnv(dir string) []string {
+func baseEnv(dir string, storePrefixes []string) []string {
 	path := os.Getenv("PATH")
-	if path == "" {
+	if path == "" || env.Reads("PATH", storePrefixes) {
 		path = defaultExecPath
 	}
 	return []string{"PATH=" + path, "HOME=" + dir, "TMPDIR=" + dir, "LANG=C.UTF-8"}
+}
+
+// commandPath is the program to run for argv0. When the process's PATH is
+// a secret (baseEnv), a bare name is looked up in defaultExecPath, not in
+// it: where a program was found (which the command can read from
+// /proc/self/exe), or whether it was, would tell a piece of the secret.
+func commandPath(argv0 string, storePrefixes []string) (string, bool) {
+	if strings.ContainsRune(argv0, '/') || strings.ContainsRune(argv0, filepath.Separator) || !env.Reads("PATH", storePrefixes) {
+		return argv0, true
+	}
+	for _, d := range filepath.SplitList(defaultExecPath) {
+		p := filepath.Join(d, argv0)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
+			return p, true
+		}
+	}
+	return "", false
 }
 
 // mergeEnv applies layers in order; a later NAME replaces an earlier one.
@@ -638,9 +668,14 @@ func (c *capture) kept(mask func(string) string, limit int, streamed bool) (stri
 func (e *Exec) run(ctx context.Context, req *Request, svc *Services, dir string, plan *execPlan, bundleEnv []string, mask func(string) string) Result {
 	ctx, cancel := context.WithTimeout(ctx, plan.timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, plan.argv[0], plan.argv[1:]...)
+	prog, ok := commandPath(plan.argv[0], e.storePrefixes)
+	if !ok {
+		return Result{Status: FailedTerminal, Reason: mask(fmt.Sprintf("EXEC: cannot start %q: not found in the command's PATH", plan.argv[0]))}
+	}
+	cmd := exec.CommandContext(ctx, prog, plan.argv[1:]...)
+	cmd.Args[0] = plan.argv[0]
 	cmd.Dir = dir
-	cmd.Env = mergeEnv(baseEnv(dir), bundleEnv, plan.env)
+	cmd.Env = mergeEnv(baseEnv(dir, e.storePrefixes), bundleEnv, plan.env)
 	cmd.Stdin = nil
 	procgroup.Set(cmd)
 	cmd.Cancel = func() error { return procgroup.Kill(cmd) }

@@ -24,6 +24,7 @@ import (
 	"github.com/wfrun/wfrun/masking"
 	"github.com/wfrun/wfrun/runsecrets"
 	"github.com/wfrun/wfrun/store"
+	"github.com/wfrun/wfrun/store/env"
 	"github.com/wfrun/wfrun/store/open"
 	"github.com/wfrun/wfrun/tasks"
 )
@@ -60,11 +61,13 @@ func (f *engineFlags) add(cmd *cobra.Command) {
 }
 
 // cliRegistry is the task registry of run, resume and restart: the default
-// tasks (UPDATE_SECRET included), and EXEC only when allowed.
-func cliRegistry(allowExec bool) *tasks.Registry {
+// tasks (UPDATE_SECRET included), and EXEC only when allowed. storePrefixes
+// are those of the env: secret stores in use (open.EnvPrefixes): EXEC keeps
+// their variables, PATH included, from its commands.
+func cliRegistry(allowExec bool, storePrefixes []string) *tasks.Registry {
 	reg := tasks.NewDefaultRegistry()
 	if allowExec {
-		tasks.RegisterExec(reg)
+		tasks.RegisterExec(reg, tasks.WithExecStorePrefixes(storePrefixes))
 	}
 	return reg
 }
@@ -126,7 +129,7 @@ func openEngine(cmd *cobra.Command, f *engineFlags, events func(engine.Event)) (
 	opts := []engine.Option{
 		engine.WithRunStore(c.runs),
 		engine.WithKeyring(ring),
-		engine.WithRegistry(cliRegistry(f != nil && f.allowExec)),
+		engine.WithRegistry(cliRegistry(f != nil && f.allowExec, open.EnvPrefixes(cfg.URL))),
 		engine.WithSecrets(func(p engine.Principal, project, environment string) interpolate.SecretSource {
 			// The secret store opens lazily: a workflow without secrets does
 			// not need it.
@@ -290,14 +293,14 @@ var workerEnvAllowed = map[string]bool{
 }
 
 // workerEnv is the environment of worker commands: the allowlisted
-// variables of env, plus the LC_* locale settings, but never a variable
-// of an env: secret store (storePrefixes), whatever its prefix: a store
-// under LC_ or HOME_ keeps its values from the command too.
-func workerEnv(env []string, storePrefixes []string) []string {
-	out := env[:0:0]
-	for _, kv := range env {
+// variables of environ, plus the LC_* locale settings, but never a
+// variable of an env: secret store (storePrefixes, env.Reads), whatever its
+// prefix: a store under LC_ or HOME_ keeps its values from the command too.
+func workerEnv(environ []string, storePrefixes []string) []string {
+	out := environ[:0:0]
+	for _, kv := range environ {
 		name, _, _ := strings.Cut(kv, "=")
-		if inStore(name, storePrefixes) {
+		if env.Reads(name, storePrefixes) {
 			continue
 		}
 		if workerEnvAllowed[strings.ToUpper(name)] || strings.HasPrefix(name, "LC_") {
@@ -305,18 +308,6 @@ func workerEnv(env []string, storePrefixes []string) []string {
 		}
 	}
 	return out
-}
-
-// inStore reports a variable an env: store with one of prefixes reads
-// (it takes every variable whose name starts with its prefix; compared
-// here without case, as Windows names variables).
-func inStore(name string, prefixes []string) bool {
-	for _, p := range prefixes {
-		if len(name) >= len(p) && strings.EqualFold(name[:len(p)], p) {
-			return true
-		}
-	}
-	return false
 }
 
 type limitedBuffer struct {

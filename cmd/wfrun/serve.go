@@ -22,6 +22,7 @@ import (
 	"github.com/wfrun/wfrun/internal/redisurl"
 	"github.com/wfrun/wfrun/interpolate"
 	"github.com/wfrun/wfrun/store"
+	"github.com/wfrun/wfrun/store/open"
 )
 
 type serveFlags struct {
@@ -147,7 +148,7 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 		engine.WithRunStore(runs),
 		engine.WithLeaseTTL(f.leaseTTL),
 		engine.WithKeyring(ring),
-		engine.WithRegistry(cliRegistry(f.allowExec)),
+		engine.WithRegistry(cliRegistry(f.allowExec, open.EnvPrefixes(cfg.URL))),
 		engine.WithSecrets(func(p engine.Principal, project, environment string) interpolate.SecretSource {
 			return store.NewRunView(st, store.Principal{Name: p.Name, Scopes: p.Scopes}, project, environment)
 		}),

@@ -41,7 +41,7 @@ definition is invalid.`,
 			if err := out.check(); err != nil {
 				return err
 			}
-			reg := cliRegistry(allowExec)
+			reg := cliRegistry(allowExec, nil) // validation runs no command
 			var results []validation
 			bad := 0
 			for _, p := range args {

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wfrun/wfrun/store"
+	"github.com/wfrun/wfrun/store/open"
 	"github.com/wfrun/wfrun/tasks"
 	"github.com/wfrun/wfrun/tasks/worker"
 )
@@ -136,7 +137,7 @@ func runWorker(cmd *cobra.Command, f *workerFlags) error {
 		}
 		if kind == tasks.TypeExec {
 			// Asked for by name: the operator runs these commands on purpose.
-			tasks.RegisterExec(reg)
+			tasks.RegisterExec(reg, tasks.WithExecStorePrefixes(open.EnvPrefixes(storeConfig(cmd).URL)))
 		}
 		taskMap[name] = kind
 	}

@@ -23,6 +23,20 @@ import (
 // DefaultPrefix is the variable prefix used unless WithPrefix says otherwise.
 const DefaultPrefix = "WFRUN_SECRET_"
 
+// Reads reports whether an env store with one of prefixes reads the
+// variable name (a store takes every variable whose name starts with its
+// prefix). Names are compared without case, as Windows names variables:
+// whatever keeps clear of a store's variables (a worker's environment,
+// EXEC's PATH) keeps clear of every spelling of them.
+func Reads(name string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if len(name) >= len(p) && strings.EqualFold(name[:len(p)], p) {
+			return true
+		}
+	}
+	return false
+}
+
 // Option configures New.
 type Option func(*Store)
 
