@@ -44,21 +44,10 @@ func (r *Run) ResolveDeferred(ctx context.Context, d interpolate.Deferred) ([]by
 	return out, nil
 }
 
-// registerUsed registers the values a resolution used: each leaf, and
-// each secret's whole value (a JSON secret whose fields are all too short
-// to mask is still masked where it appears whole).
+// registerUsed registers the values a resolution used (usedValues).
 func (r *Run) registerUsed(rec *recording, used []interpolate.Secret) {
 	if len(used) == 0 {
 		return
 	}
-	vals := make([]string, 0, 2*len(used))
-	seen := map[string]bool{}
-	for _, s := range used {
-		vals = append(vals, s.Value)
-		if raw, ok := rec.get(s.Name); ok && !seen[s.Name] {
-			seen[s.Name] = true
-			vals = append(vals, secretText(raw))
-		}
-	}
-	r.register(vals...)
+	r.register(usedValues(rec, used)...)
 }

@@ -73,24 +73,47 @@ func (r *Run) registerResolved(rec *recording, used []interpolate.Secret) {
 		// one value to register.
 		r.register(used[0].Value)
 	case len(used) > 0:
-		vals := make([]string, 0, len(used)+1)
-		var seen map[string]bool // names whose whole value is in vals; one name needs no set
-		for _, s := range used {
-			vals = append(vals, s.Value)
-			// The whole value too: a JSON secret whose fields are all too
-			// short to mask is still masked where it appears whole.
-			if raw, ok := rec.get(s.Name); ok && !seen[s.Name] {
-				if len(used) > 1 {
-					if seen == nil {
-						seen = map[string]bool{}
-					}
-					seen[s.Name] = true
-				}
-				vals = append(vals, secretText(raw))
-			}
-		}
-		r.register(vals...)
+		r.register(usedValues(rec, used)...)
 	}
+}
+
+// usedValues are the texts to register for the values a resolution
+// substituted (used), with rec the values its source returned: each leaf,
+// and each secret's whole value (a JSON secret whose fields are all too
+// short to mask is still masked where it appears whole). A bundle's leaves
+// are left out, its names and paths among them: its values and contents
+// stand for it (secretTexts).
+func usedValues(rec *recording, used []interpolate.Secret) []string {
+	vals := make([]string, 0, len(used)+1)
+	// Names whose whole value is in vals, true for a bundle; one name
+	// needs no map.
+	var seen map[string]bool
+	for _, s := range used {
+		if bundle, done := seen[s.Name]; done {
+			if !bundle {
+				vals = append(vals, s.Value)
+			}
+			continue
+		}
+		raw, ok := rec.get(s.Name)
+		if !ok {
+			vals = append(vals, s.Value)
+			continue
+		}
+		texts, bundle := bundleTexts(raw)
+		if bundle {
+			vals = append(vals, texts...)
+		} else {
+			vals = append(vals, s.Value, secretText(raw))
+		}
+		if len(used) > 1 {
+			if seen == nil {
+				seen = map[string]bool{}
+			}
+			seen[s.Name] = bundle
+		}
+	}
+	return vals
 }
 
 // isText reports whether the value recorded for name is a JSON string

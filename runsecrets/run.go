@@ -194,9 +194,39 @@ func (r *Run) Register(value string) bool {
 
 // RegisterSecret registers a secret's JSON value: the text of a JSON string,
 // or the compact JSON of anything else (the masker then registers its string
-// leaves and the whole document).
+// leaves and the whole document); for an EXEC bundle, its values only
+// (secretTexts).
 func (r *Run) RegisterSecret(raw []byte) {
-	r.register(secretText(raw))
+	r.register(secretTexts(raw)...)
+}
+
+// secretTexts are the texts to register for a secret's JSON value: its
+// text (secretText), or for an EXEC bundle (store.ParseBundle) the values
+// of its variables and the contents of its files, and nothing else. A
+// bundle's variable names and file paths are not secret (`wfrun secret
+// get` lists them, the command names them); registered, they would mask
+// innocent text such as DEPLOY_TOKEN wherever it appears.
+func secretTexts(raw []byte) []string {
+	if texts, ok := bundleTexts(raw); ok {
+		return texts
+	}
+	return []string{secretText(raw)}
+}
+
+// bundleTexts are the values and file contents of raw when it is a bundle.
+func bundleTexts(raw []byte) ([]string, bool) {
+	b, ok := store.ParseBundle(raw)
+	if !ok {
+		return nil, false
+	}
+	out := make([]string, 0, len(b.EnvVars)+len(b.Files))
+	for _, v := range b.EnvVars {
+		out = append(out, v.Value)
+	}
+	for _, f := range b.Files {
+		out = append(out, f.Content)
+	}
+	return out, true
 }
 
 // secretText is the text a task would send for a secret value.

@@ -428,9 +428,12 @@ func (e *Exec) loadBundles(ctx context.Context, svc *Services, names []string, p
 		if err != nil {
 			return nil, fmt.Errorf("EXEC: bundle: %w", err)
 		}
-		// Only values and contents are registered (in Execute), not the
-		// bundle's JSON: its leaves include variable names and file paths,
-		// which must stay readable in output and errors.
+		// Values and contents are secret: the run's boundary registered
+		// them as it read the bundle (runsecrets.Run.RegisterSecret), and
+		// Execute registers them again for a Secrets that does not.
+		// Variable names and file paths are not secret (`wfrun secret get`
+		// lists them) and are registered by neither: they stay readable
+		// in output and errors.
 		b, ok := store.ParseBundle(raw)
 		if !ok {
 			return nil, fmt.Errorf(`EXEC: secret %q is not a bundle: want {"env_vars":[{"name","value"}],"files":[{"path","content"}]}`, n)
