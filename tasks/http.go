@@ -51,9 +51,10 @@ import (
 //     and port. A list of hosts ("api.example.com" or "host:port") also
 //     allows those hosts; a request redirected there carries no body and
 //     none of the task's headers (custom headers, auth credentials,
-//     X-Amz-Security-Token, cookies), and a 307/308 that would resend the
-//     body there fails the task. false follows no redirect. A redirect
-//     that is not followed is the response (a 3xx fails the task).
+//     X-Amz-Security-Token, cookies) nor any cookie of the client's Jar,
+//     and a 307/308 that would resend the body there fails the task.
+//     false follows no redirect. A redirect that is not followed is the
+//     response (a 3xx fails the task).
 //
 // The output is {"response":{"statusCode","reasonPhrase","headers","body"}};
 // headers map to lists of values; a JSON object or array body is kept as
@@ -347,6 +348,9 @@ func (t *HTTPTask) call(ctx context.Context, svc *Services, in *httpInput) (json
 		// A copy: the shared client keeps no per-task state.
 		c := *client
 		c.CheckRedirect = policy.check
+		if c.Jar != nil && len(policy.hosts) > 0 {
+			c.Jar = originJar{jar: c.Jar, policy: policy}
+		}
 		c.Transport, timed = t.opts.transports.get(client.Transport)
 		client = &c
 	}

@@ -130,6 +130,28 @@ func (p *redirectPolicy) check(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
+// originJar is a client's cookie Jar for a call that may be redirected to
+// a host of its followRedirects list: it gives cookies only to requests to
+// the task's origin. http.Client adds the jar's cookies to each hop after
+// CheckRedirect (which strips the task's own Cookie header), and a jar
+// scopes cookies by host and domain, not by port or scheme (RFC 6265): the
+// session the origin set on its redirecting response would go to the same
+// host on another port, or to a sibling of a Domain cookie. What the hops'
+// responses set is still stored.
+type originJar struct {
+	jar    http.CookieJar
+	policy *redirectPolicy
+}
+
+func (j originJar) SetCookies(u *url.URL, cookies []*http.Cookie) { j.jar.SetCookies(u, cookies) }
+
+func (j originJar) Cookies(u *url.URL) []*http.Cookie {
+	if !sameOrigin(u, j.policy.origin) {
+		return nil
+	}
+	return j.jar.Cookies(u)
+}
+
 func (p *redirectPolicy) allowed(u *url.URL) bool {
 	if p.origin.Scheme == "https" && u.Scheme != "https" {
 		return false // never downgrade
