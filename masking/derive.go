@@ -4,14 +4,19 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"math"
 	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 )
 
 // derive appends to dst the forms of value that are registered with it: the
 // value, its trimmed form, each trimmed line of a multi-line value, the string
-// leaves of a JSON value, and for each of those the encodings below. Forms
-// shorter than minLen are skipped.
+// leaves of a JSON value, the texts programs print for a JSON number
+// (numberForms), and for each of those the encodings below. Forms shorter
+// than minLen are skipped.
 func derive(value string, minLen int, dst []string) []string {
 	bases := []string{value}
 	if t := strings.TrimSpace(value); t != value {
@@ -39,6 +44,7 @@ func derive(value string, minLen int, dst []string) []string {
 			bases = append(bases, jsonSpellings(t, v)...)
 		}
 	}
+	bases = append(bases, numberForms(strings.TrimSpace(value))...)
 	add := func(f string) {
 		if len(f) >= minLen {
 			dst = append(dst, f)
@@ -212,4 +218,66 @@ func pySpaced(compact []byte) string {
 		}
 	}
 	return string(out)
+}
+
+// jsonNumber matches a JSON number literal.
+var jsonNumber = regexp.MustCompile(`^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$`)
+
+// numberForms returns the texts other than t that programs print for the
+// JSON number t. JavaScript, Java, Python, jq and Go read a JSON number as
+// the nearest double and print that, in notations of their own: a secret
+// 12345678901234567890 is printed 12345678901234567000 (JavaScript, Go's
+// encoding/json), 1.2345678901234567e+19 (Go, Python) or
+// 1.2345678901234567E19 (Java, jackson-jq), and 123456789.123456789 is
+// 123456789.12345679 or 1.2345678912345679E8. None of them is t, and most
+// of t's digits show in each: they are registered with it. A number a
+// double holds exactly (most integers below 2^53) prints as itself in
+// most of them, and adds little.
+func numberForms(t string) []string {
+	if len(t) == 0 || len(t) > 64 || (t[0] != '-' && (t[0] < '0' || t[0] > '9')) || !jsonNumber.MatchString(t) {
+		return nil
+	}
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return nil
+	}
+	var out []string
+	addForm := func(s string) {
+		if s != t && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	if a := math.Abs(f); a < 1e21 {
+		// JavaScript's Number#toString and Go's encoding/json below 1e21,
+		// Python's repr between 1e-4 and 1e16.
+		addForm(strconv.FormatFloat(f, 'f', -1, 64))
+	}
+	e := strconv.FormatFloat(f, 'e', -1, 64) // Go's %e, Python's repr outside that range
+	addForm(e)
+	addForm(strconv.FormatFloat(f, 'g', -1, 64)) // Go's %v
+	mant, exp, _ := strings.Cut(e, "e")
+	n, _ := strconv.Atoi(exp)
+	// JavaScript past 1e21 (and below 1e-6): no leading zeros in the
+	// exponent, its sign always.
+	js := mant + "e+" + strconv.Itoa(n)
+	if n < 0 {
+		js = mant + "e" + strconv.Itoa(n)
+	}
+	addForm(js)
+	// Java's Double.toString (jackson-jq, GraalJS's Java numbers): a plain
+	// decimal between 1e-3 and 1e7, else computerized scientific notation,
+	// a fraction part always.
+	if a := math.Abs(f); a >= 1e-3 && a < 1e7 {
+		d := strconv.FormatFloat(f, 'f', -1, 64)
+		if !strings.Contains(d, ".") {
+			d += ".0"
+		}
+		addForm(d)
+	} else {
+		if !strings.Contains(mant, ".") {
+			mant += ".0"
+		}
+		addForm(mant + "E" + strconv.Itoa(n))
+	}
+	return out
 }
