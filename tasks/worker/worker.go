@@ -256,7 +256,7 @@ func (w *Worker) execute(ctx context.Context, kind string, t polledTask) {
 	// task to another worker and refuses this answer.
 	if t.ResponseTimeoutSeconds > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(t.ResponseTimeoutSeconds)*time.Second)
+		ctx, cancel = context.WithTimeout(ctx, workDeadline(time.Duration(t.ResponseTimeoutSeconds)*time.Second))
 		defer cancel()
 	}
 	// A value too short to mask is said in the worker's log (its length,
@@ -277,6 +277,21 @@ func (w *Worker) execute(ctx context.Context, kind string, t polledTask) {
 	}
 	res := w.run(ctx, rs, kind, t)
 	w.report(ctx, t, rs, res)
+}
+
+// workDeadline is how long a polled task may work, from its receipt, for a
+// response timeout of rt. The server counts rt from the poll, which is
+// earlier than the receipt, and the answer must still travel back (and may
+// be retried) after the work stops: work that ran all of rt would be
+// answered after the server gave the task away, and the worker's own
+// "timed out" would be refused. So the work stops a margin early: a tenth
+// of rt (the share that grows with what a long timeout's network and
+// server may take), at least 1s (a round trip and a retry on a slow link)
+// and at most 5s (a long timeout need not give up more), but never more
+// than half of rt, so a short timeout still leaves the task time to work.
+func workDeadline(rt time.Duration) time.Duration {
+	margin := min(max(rt/10, time.Second), 5*time.Second, rt/2)
+	return rt - margin
 }
 
 func (w *Worker) run(ctx context.Context, rs *runsecrets.Run, kind string, t polledTask) (res tasks.Result) {
