@@ -83,7 +83,8 @@ func TestWorkerStderrMaskedBeforeCut(t *testing.T) {
 	if err := os.WriteFile(wf, []byte(`{"name":"w","tasks":[{"name":"leaky","taskReferenceName":"leaky","retryCount":0,"inputParameters":{"t":"${workflow.secrets.tok}"}}]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	worker := `leaky=head -c 4080 /dev/zero | tr '\0' x >&2; sed 's/.*"t":"\([^"]*\)".*/\1/' >&2; exit 3`
+	// More follows the value, so the masked stream is cut too.
+	worker := `leaky=head -c 4080 /dev/zero | tr '\0' x >&2; sed 's/.*"t":"\([^"]*\)".*/\1/' >&2; head -c 300 /dev/zero | tr '\0' y >&2; exit 3`
 	out, errOut, code := wfrun(t, "", "run", wf, "--worker", worker)
 	if code != 1 || !strings.Contains(errOut, "worker command failed") {
 		t.Fatalf("exit %d: %s", code, errOut)

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -231,9 +232,9 @@ func commandWorker(command string, storePrefixes []string) engine.WorkerFunc {
 		var stdout, stderr limitedBuffer
 		stdout.max, stderr.max = 16<<20, 4<<10
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		// stderr is kept for the failure reason, and only its first bytes:
-		// it is masked as a stream before it is cut, so a value across the
-		// cut is never half kept.
+		// stderr is kept for the failure reason, and only its first bytes
+		// (the reason then ends with the cut mark): it is masked as a stream
+		// before it is cut, so a value across the cut is never half kept.
 		var masked *masking.Writer
 		if sec := runsecrets.FromContext(ctx); sec != nil {
 			masked = sec.NewWriter(&stderr)
@@ -252,7 +253,7 @@ func commandWorker(command string, storePrefixes []string) engine.WorkerFunc {
 			}
 			return nil, fmt.Errorf("worker command failed: %v", err)
 		}
-		out := strings.TrimSpace(stdout.String())
+		out := strings.TrimSpace(string(stdout.Bytes()))
 		if out == "" {
 			out = "{}"
 		}
@@ -310,23 +311,45 @@ func workerEnv(environ []string, storePrefixes []string) []string {
 	return out
 }
 
+// limitedBuffer keeps the first max bytes written to it. What it is given
+// must already be masked: it cuts, it does not mask.
 type limitedBuffer struct {
 	b   []byte
 	max int
+	cut bool // bytes were dropped
 }
 
 func (l *limitedBuffer) Write(p []byte) (int, error) {
-	if room := l.max - len(l.b); room > 0 {
-		if len(p) > room {
-			l.b = append(l.b, p[:room]...)
-		} else {
-			l.b = append(l.b, p...)
-		}
+	n := len(p)
+	if room := max(l.max-len(l.b), 0); n > room {
+		p, l.cut = p[:room], true
 	}
-	return len(p), nil
+	l.b = append(l.b, p...)
+	return n, nil
 }
 
-func (l *limitedBuffer) String() string { return string(l.b) }
+// Bytes is what was kept, as it was written.
+func (l *limitedBuffer) Bytes() []byte { return l.b }
+
+// String is the text kept for a reader: when bytes were dropped, it ends
+// at a whole UTF-8 sequence and with masking.CutMark, as every text wfrun
+// cuts does, so a reader sees it was cut (and a value registered later
+// whose head ends it is masked there when the text is masked again).
+func (l *limitedBuffer) String() string {
+	if !l.cut {
+		return string(l.b)
+	}
+	kept := l.b
+	// The cut may have split the last sequence: drop what is left of it.
+	last := len(kept) - 1
+	for last > 0 && !utf8.RuneStart(kept[last]) {
+		last--
+	}
+	if last >= 0 && !utf8.FullRune(kept[last:]) {
+		kept = kept[:last]
+	}
+	return string(kept) + masking.CutMark
+}
 
 // readJSONArg reads "JSON" or "@file" (or "@-" for stdin).
 func readJSONArg(cmd *cobra.Command, flag, v string) (json.RawMessage, error) {
