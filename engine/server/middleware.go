@@ -58,7 +58,11 @@ func (w *statusWriter) Flush() {
 
 // instrument logs each request (method, path, route, status, duration,
 // principal: never a body, never a header value), counts it, and turns a
-// handler panic into a 500 instead of a dropped connection.
+// handler panic into a 500 instead of a dropped connection. The path and a
+// panic's text are the client's or a value's text (a token pasted into a
+// URL, a value a panic quotes): they are masked here, where they are
+// written, not only by the logger's handler; the method is a standard one
+// or "other" (methodLabel), as /metrics has it.
 func (s *Server) instrument(next *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -71,7 +75,7 @@ func (s *Server) instrument(next *http.ServeMux) http.Handler {
 		}
 		defer func() {
 			if p := recover(); p != nil {
-				s.log.Error("handler panic", "route", route, "panic", fmt.Sprint(p))
+				s.log.Error("handler panic", "route", route, "panic", s.masker.MaskString(fmt.Sprint(p)))
 				if sw.status == 0 {
 					conductorError(sw, r, http.StatusInternalServerError, "internal error")
 				}
@@ -87,7 +91,7 @@ func (s *Server) instrument(next *http.ServeMux) http.Handler {
 			if route == "GET /metrics" || route == "GET /healthz" || route == "GET /health" || (sw.status < 400 && isPoll(route)) {
 				level = slog.LevelDebug
 			}
-			s.log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "route", route,
+			s.log.Log(r.Context(), level, "request", "method", methodLabel(r.Method), "path", s.masker.MaskString(r.URL.Path), "route", route,
 				"status", sw.status, "bytes", sw.bytes, "durationMs", float64(d.Microseconds())/1000, "principal", principal)
 		}()
 		next.ServeHTTP(sw, r)

@@ -113,7 +113,9 @@ func (s *Server) routes() {
 		s.conductorRoutes(m)
 	}
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		conductorError(w, r, http.StatusNotFound, fmt.Sprintf("no API at %s %s", r.Method, r.URL.Path))
+		// The method and path are the client's text: a value the server
+		// knows as a secret is masked (the whole text, as sent back).
+		conductorError(w, r, http.StatusNotFound, s.masker.MaskString(fmt.Sprintf("no API at %s %s", r.Method, r.URL.Path)))
 	})
 }
 
