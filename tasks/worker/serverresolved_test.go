@@ -15,8 +15,11 @@ import (
 // serve), so the polled input holds the value where the task's definition
 // (the poll's workflowTask) holds the reference. The worker treats that
 // text as a secret: the HTTP target's echo of a header goes back masked,
-// and an EXEC command that prints a value from its argv is masked in the
-// worker's log and in what it posts — whole string or embedded in text.
+// whole string or embedded in text, and an EXEC command that prints a
+// value it got in its environment is masked in the worker's log and in
+// what it posts. An EXEC whose command line holds such a reference is
+// refused (a command line is readable by every user of the host), with
+// nothing of the value in its answer.
 func TestWorkerMasksServerResolvedSecrets(t *testing.T) {
 	const srv = "srv-resolved-VALUE-31d9"
 	const srv2 = "second-srv-VALUE-8a2f"
@@ -26,26 +29,33 @@ func TestWorkerMasksServerResolvedSecrets(t *testing.T) {
 	}))
 	defer target.Close()
 
-	httpTpl := `{"http_request":{"uri":"` + target.URL + `","method":"GET","headers":{"Authorization":"Bearer ${workflow.secrets.srv}","X-Key":"${workflow.secrets['srv2']}"}}}`
-	httpIn := `{"http_request":{"uri":"` + target.URL + `","method":"GET","headers":{"Authorization":"Bearer ` + srv + `","X-Key":"` + srv2 + `"}}}`
-	execTpl := `{"command":["sh","-c","echo token=${workflow.secrets.srv} >&2; echo ${workflow.input.n}:${workflow.secrets.srv2}"]}`
-	execIn := `{"command":["sh","-c","echo token=` + srv + ` >&2; echo 7:` + srv2 + `"]}`
+	httpTpl := `{"http_request":{"uri":"` + target.URL + `","method":"GET","headers":{"Authorization":"Bearer ${workflow.secrets.srv}","X-Key":"${workflow.input.n}:${workflow.secrets['srv2']}"}}}`
+	httpIn := `{"http_request":{"uri":"` + target.URL + `","method":"GET","headers":{"Authorization":"Bearer ` + srv + `","X-Key":"7:` + srv2 + `"}}}`
+	argvTpl := `{"command":["sh","-c","echo token=${workflow.secrets.srv}"]}`
+	argvIn := `{"command":["sh","-c","echo token=` + srv + `"]}`
+	envTpl := `{"command":["sh","-c","echo token=$T >&2; echo out=$T"],"env":{"T":"${workflow.secrets.srv}"}}`
+	envIn := `{"command":["sh","-c","echo token=$T >&2; echo out=$T"],"env":{"T":"` + srv + `"}}`
 	reg := tasks.NewDefaultRegistry()
 	tasks.RegisterExec(reg)
 	results, logs := pollOnceWith(t, reg, map[string]string{"h": tasks.TypeHTTP, "x": tasks.TypeExec}, "unused-value",
 		`{"taskId":"t1","workflowInstanceId":"w1","taskDefName":"h","inputData":`+httpIn+`,"workflowTask":{"inputParameters":`+httpTpl+`}}`,
-		`{"taskId":"t2","workflowInstanceId":"w2","taskDefName":"x","inputData":`+execIn+`,"workflowTask":{"inputParameters":`+execTpl+`}}`)
+		`{"taskId":"t2","workflowInstanceId":"w2","taskDefName":"x","inputData":`+argvIn+`,"workflowTask":{"inputParameters":`+argvTpl+`}}`,
+		`{"taskId":"t3","workflowInstanceId":"w3","taskDefName":"x","inputData":`+envIn+`,"workflowTask":{"inputParameters":`+envTpl+`}}`)
+	want := map[string]string{"t1": "COMPLETED", "t2": "FAILED_WITH_TERMINAL_ERROR", "t3": "COMPLETED"}
 	for id, res := range results {
 		b, _ := json.Marshal(res)
-		if res["status"] != "COMPLETED" || strings.Contains(string(b), srv) || strings.Contains(string(b), srv2) {
+		if res["status"] != want[id] || strings.Contains(string(b), srv) || strings.Contains(string(b), srv2) {
 			t.Errorf("%s posted: %s", id, b)
 		}
 	}
-	if b, _ := json.Marshal(results["t1"]); !strings.Contains(string(b), `"auth":"Bearer ***"`) {
+	if b, _ := json.Marshal(results["t1"]); !strings.Contains(string(b), `"auth":"Bearer ***"`) || !strings.Contains(string(b), `"key":"7:***"`) {
 		t.Errorf("t1 posted: %s", b)
 	}
-	if b, _ := json.Marshal(results["t2"]); !strings.Contains(string(b), `7:***`) {
-		t.Errorf("t2 posted: %s", b)
+	if reason, _ := results["t2"]["reasonForIncompletion"].(string); !strings.Contains(reason, "command") {
+		t.Errorf("t2 reason: %q", reason)
+	}
+	if b, _ := json.Marshal(results["t3"]); !strings.Contains(string(b), `out=***`) {
+		t.Errorf("t3 posted: %s", b)
 	}
 	if strings.Contains(logs, srv) || strings.Contains(logs, srv2) || !strings.Contains(logs, "token=***") {
 		t.Errorf("worker log:\n%s", logs)
