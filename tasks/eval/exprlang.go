@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/expr-lang/expr"
@@ -59,17 +60,21 @@ func (e *exprEvaluator) Compile(expression string) (p Program, err error) {
 		expr.MaxNodes(e.cfg.exprMaxNodes),
 	)
 	if err != nil {
-		return nil, e.wrap(PhaseCompile, ErrCompile, err)
+		return nil, e.wrap(PhaseCompile, ErrCompile, err, expression)
 	}
 	return &exprProgram{ev: e, prg: prg}, nil
 }
 
-func (e *exprEvaluator) wrap(phase Phase, kind error, err error) *Error {
+// wrap turns an expr-lang error into an *Error. src is the expression:
+// expr-lang's snippet of the failing line has each TAB turned into a space,
+// so a resolved value holding a TAB would no longer be the value a masker
+// knows; the line is quoted from src as it is instead.
+func (e *exprEvaluator) wrap(phase Phase, kind error, err error, src string) *Error {
 	var fe *file.Error
 	if errors.As(err, &fe) {
 		msg := fe.Message
 		if fe.Snippet != "" {
-			msg += fe.Snippet
+			msg += snippet(src, fe.Line, fe.Column, fe.Snippet)
 		}
 		return e.cfg.newError(TypeExpr, phase, kind, fe.Line, fe.Column+1, msg)
 	}
@@ -103,11 +108,22 @@ func (p *exprProgram) Eval(ctx context.Context, input any) (out any, err error) 
 	machine.MemoryBudget = ev.cfg.exprMemBudget
 	res, err := machine.Run(p.prg, env)
 	if err != nil {
-		return nil, ev.wrap(PhaseEval, ErrEval, err)
+		return nil, ev.wrap(PhaseEval, ErrEval, err, p.prg.Source().String())
 	}
 	out, err = normalize(res)
 	if err != nil {
 		return nil, ev.cfg.newError(TypeExpr, PhaseEval, ErrEval, 0, 0, err.Error())
 	}
 	return out, nil
+}
+
+// snippet is expr-lang's quote of line (1-based) of src with a caret under
+// column (0-based, in runes), the line as it is (TABs kept); fallback, the
+// library's own snippet, when src has no such line.
+func snippet(src string, line, column int, fallback string) string {
+	lines := strings.Split(src, "\n")
+	if line < 1 || line > len(lines) {
+		return fallback
+	}
+	return "\n | " + lines[line-1] + "\n | " + strings.Repeat(".", column) + "^"
 }
