@@ -58,7 +58,9 @@ func (t *InlineTask) Execute(ctx context.Context, req *Request) Result {
 	}
 	p, status, reason := inlineProgram(t.cache, in)
 	if p == nil {
-		return failure(status, mask(req.Services, reason))
+		// A parser's words may quote a token of a value the expression
+		// holds: masked with the pieces of values, as evaluation errors.
+		return failure(status, maskCode(req.Services, reason, 0))
 	}
 	v, err := p.Eval(ctx, in)
 	if err != nil {

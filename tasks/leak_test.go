@@ -239,3 +239,20 @@ func TestHTTPTransportErrorMasksURIBeforeCut(t *testing.T) {
 		assertNoPiece(t, "reason", res.Reason, leakToken)
 	}
 }
+
+// An expression that does not compile is reported with the parser's
+// words, which can quote a token of a resolved value the expression holds
+// (a password with a quote in it ends the literal early: expr-lang then
+// reports "unexpected token Identifier(\"<rest of the value>\")"), a piece
+// no pattern matches. Every such piece is masked.
+func TestInlineCompileErrorMasksPiecesOfValues(t *testing.T) {
+	value := "Zq8Xw7Vu6Ts5Rr4Q'p3On2Ml1Kk0Jj9Hh8Gg7Ff6E"
+	res := execute(t, tasks.TypeInline, map[string]any{
+		"evaluatorType": "expr", "x": "y", "expression": "$.x == '" + value + "'",
+	}, &tasks.Services{Masker: maskerWith(value)})
+	if res.Status != tasks.FailedTerminal || !strings.Contains(res.Reason, "compile") {
+		t.Fatalf("want a compile error, got %s %q", res.Status, res.Reason)
+	}
+	assertNoPiece(t, "INLINE reason", res.Reason, value)
+	assertNoPiece(t, "INLINE output", string(res.Output), value)
+}
