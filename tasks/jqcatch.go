@@ -14,7 +14,7 @@ import (
 // a secret, which no value masking recognises once its tail is gone,
 // would reach the task's output. maskCaught rewrites each try B catch C
 // into try B catch (_wfrun_caught($masker) | C): the handler gets the
-// message masked whole and then its pieces (runsecrets.CodeExcerpt), as
+// message masked whole and then its pieces (maskPieces: glued to other text too), as
 // every failure reason is. $masker is the run's masker, given to the
 // query as a variable; the query's own mentions of that name read as an
 // undefined variable's (reserveVariables). A query that binds that name itself (`as`, a
@@ -58,7 +58,9 @@ func jqCaught(v any, args []any) any {
 		return "***"
 	}
 	if mv.m != nil {
-		return runsecrets.CodeExcerpt(mv.m, s, 0)
+		// With the pieces glued to other text too: gojq's preview of
+		// "id:" + a secret is cut inside one word ("id:Zq8X… ...").
+		return maskPieces(mv.m, s)
 	}
 	return s
 }

@@ -131,3 +131,26 @@ func TestJQCaughtMessageQuotesNoPiece(t *testing.T) {
 	}
 	assertNoPiece(t, "jq reason", res.Reason, secret)
 }
+
+// gojq cuts a preview at 30 bytes; when the query glued a secret to other
+// text ("id:" + .tok), the cut leaves a head of the secret inside a word
+// ("id:Zq8Xw7…") that word masking does not take for a piece. A caught
+// message is masked as failure reasons are, with the pieces glued to text.
+func TestJQCaughtGluedPreviewQuotesNoPiece(t *testing.T) {
+	secret := "Zq8Xw7Vu6Ts5Rr4Qp3On2Ml1Kk0Jj9Hh8Gg7Ff6E"
+	for _, query := range []string{
+		`try (("id:" + .tok) | tonumber) catch .`,
+		`try (("token=" + .tok) | has("a")) catch .`,
+		`try (("id:" + .tok) | .[]) catch .`,
+		`try (["id:" + .tok] | implode) catch .`,
+		`try (("id:" + .tok) | join(",")) catch .`,
+	} {
+		t.Run(query, func(t *testing.T) {
+			res := execute(t, tasks.TypeJSONJQTransform, map[string]any{"queryExpression": query, "tok": secret}, &tasks.Services{Masker: maskerWith(secret)})
+			if res.Status != tasks.Completed || !strings.Contains(string(res.Output), "cannot") {
+				t.Fatalf("%s %q %s, want COMPLETED with the caught message", res.Status, res.Reason, res.Output)
+			}
+			assertNoPiece(t, "jq output", string(res.Output), secret)
+		})
+	}
+}
