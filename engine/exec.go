@@ -1233,7 +1233,9 @@ func (r *runState) lambda(ctx context.Context, wt *WorkflowTask, input []byte) t
 		_ = json.Unmarshal(input, &in)
 		p, err := eval.Compile(eval.TypeJavaScript, "(function(){ "+in.Script+"\n})()")
 		if err != nil {
-			return tasks.Result{Status: tasks.FailedTerminal, Reason: "scriptExpression: " + err.Error()}
+			// The parser's words may quote a piece of a value the
+			// script holds: masked with the pieces of values.
+			return tasks.Result{Status: tasks.FailedTerminal, Reason: r.sec.CodeExcerpt("scriptExpression: "+err.Error(), maxReasonBytes)}
 		}
 		prog = p
 	}

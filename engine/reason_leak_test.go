@@ -109,3 +109,34 @@ func TestIdempotencyKeyFromASecretIsRefused(t *testing.T) {
 		})
 	}
 }
+
+// A LAMBDA whose script holds a secret value (a `_secrets` leaf of an
+// earlier output) compiles when it runs; a script that does not compile
+// fails with the parser's words, which can quote a piece of the value (a
+// template literal's bad escape: `invalid escape: \u: "wxyz"`). The piece
+// is masked, as evaluation errors' are.
+func TestLambdaCompileErrorMasksPiecesOfValues(t *testing.T) {
+	g := newRig(t, "bolt", 2)
+	tok := "tok_" + randHex(16) + `\uwxyzQ-tail`
+	g.put(t, "tok", tok)
+	e := g.engine(t, rotationRegistry(false))
+	d, err := e.Parse([]byte(`{"name":"lambda_compile_leak","version":1,"tasks":[
+ {"name":"pick","taskReferenceName":"pick","type":"INLINE","inputParameters":{"v":"${workflow.secrets.tok}",
+  "evaluatorType":"javascript","expression":"({_secrets: {k: $.v}})"}},
+ {"name":"la","taskReferenceName":"la","type":"LAMBDA","inputParameters":{
+  "scriptExpression":"return ` + "`" + `${pick.output.result._secrets.k}` + "`" + `;"}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Start(context.Background(), d, json.RawMessage(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != engine.StatusFailed || !strings.Contains(res.Reason, "invalid escape") {
+		t.Fatalf("want FAILED with the script's compile error, got %s %q", res.Status, res.Reason)
+	}
+	if strings.Contains(res.Reason, "wxyz") {
+		t.Fatalf("reason quotes a piece of the secret: %q", res.Reason)
+	}
+	g.leakCheck(t, e, nil, tok)
+}
