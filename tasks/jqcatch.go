@@ -47,15 +47,21 @@ func maskCaught(q *gojq.Query) {
 // (error(v)) is handed over as jackson-jq hands it, as the exception's
 // message: v's text (JsonNode.asText: "" for an array or object), masked.
 func jqCaught(v any, args []any) any {
-	s, ok := v.(string)
-	if !ok {
-		s = jacksonText(nil, v)
-	}
-	mv, ok := args[0].(jqMaskerValue)
-	if !ok {
+	mv, isMasker := args[0].(jqMaskerValue)
+	if !isMasker {
 		// Not the masker wfrun passed: nothing can mask the message, so
 		// none of it is handed over.
 		return "***"
+	}
+	var s string
+	switch v := v.(type) {
+	case string:
+		s = v
+	case jqCaughtFromJSON:
+		// fromjson's message, its text masked before it is cut.
+		s = v.err.reason(mv.m)
+	default:
+		s = jacksonText(nil, v)
 	}
 	if mv.m != nil {
 		// With the pieces glued to other text too: gojq's preview of

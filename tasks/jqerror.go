@@ -163,6 +163,11 @@ var jqBinopWordings = map[string]string{
 // ok is false for an error it has no wording for. m masks the values it
 // quotes (nil: none); the caller masks the whole reason again.
 func jacksonRuntimeReason(m runsecrets.Masker, err error) (string, bool) {
+	// Before ValueError, which it implements for try/catch (jqCaught).
+	var fe *jqFromJSONError
+	if errors.As(err, &fe) {
+		return fe.reason(m), true
+	}
 	var ve gojq.ValueError
 	if errors.As(err, &ve) {
 		var he *gojq.HaltError
@@ -170,10 +175,6 @@ func jacksonRuntimeReason(m runsecrets.Masker, err error) (string, bool) {
 			// error(x): the message is x as text (JsonQueryUserException).
 			return jacksonText(m, ve.Value()), true
 		}
-	}
-	var fe *jqFromJSONError
-	if errors.As(err, &fe) {
-		return fe.reason(m), true
 	}
 	var me *jqModuloError
 	if errors.As(err, &me) {

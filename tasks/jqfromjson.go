@@ -43,9 +43,19 @@ type jqMsgPart struct {
 	src, token bool
 }
 
-// Error is the message unmasked, as a try/catch in the query reads it
-// (the query has the text anyway).
+// Error is the message unmasked (the text cut before it could be masked).
 func (e *jqFromJSONError) Error() string { return e.render(nil) }
+
+// Value makes the error a gojq.ValueError, so that a try/catch hands its
+// handler the error itself rather than Error's text: the handler's first
+// step (jqCaught) renders it with the run's masker, the text masked before
+// it is cut. Error's text, cut first, could keep the head of a secret the
+// cut split. The value is no error itself (gojq takes an error value met
+// on the way for a new failure).
+func (e *jqFromJSONError) Value() any { return jqCaughtFromJSON{e} }
+
+// jqCaughtFromJSON is a fromjson failure handed to a try's handler.
+type jqCaughtFromJSON struct{ err *jqFromJSONError }
 
 func (e *jqFromJSONError) reason(m runsecrets.Masker) string { return e.render(m) }
 

@@ -154,3 +154,21 @@ func TestJQCaughtGluedPreviewQuotesNoPiece(t *testing.T) {
 		})
 	}
 }
+
+// fromjson's message quotes the text it failed on, cut at Jackson's 500
+// characters. A try/catch handed that message cut before it was masked: a
+// secret across the cut, glued to the text before it, left its head in
+// the task's output. The caught message is masked first, then cut.
+func TestJQCaughtFromJSONMasksBeforeCut(t *testing.T) {
+	secret := "Zq8Xw7Vu6Ts5Rr4Qp3On2Ml1Kk0Jj9Hh8Gg7Ff6E"
+	for _, pad := range []int{480, 490, 495} {
+		res := execute(t, tasks.TypeJSONJQTransform, map[string]any{
+			"queryExpression": `try ((.pad + .tok) | fromjson) catch .`,
+			"tok":             secret, "pad": strings.Repeat("a", pad),
+		}, &tasks.Services{Masker: maskerWith(secret)})
+		if res.Status != tasks.Completed || !strings.Contains(string(res.Output), "Unrecognized token") {
+			t.Fatalf("pad %d: %s %q %s, want COMPLETED with fromjson's message", pad, res.Status, res.Reason, res.Output)
+		}
+		assertNoPiece(t, "jq output", string(res.Output), secret)
+	}
+}
