@@ -331,9 +331,16 @@ func (r *runState) publishedQueue(ctx context.Context, t *taskRecord) (string, s
 }
 
 // awaitAsyncComplete keeps an asyncComplete HTTP task whose call succeeded
-// IN_PROGRESS, its output (the response) recorded, until it is completed
-// from outside, as Conductor's HttpTask.start leaves it.
+// IN_PROGRESS, its output (the response, past its outputFilter) recorded,
+// until it is completed from outside, as Conductor's HttpTask.start leaves
+// it. The completion's output joins that output; the filter is not applied
+// again.
 func (r *runState) awaitAsyncComplete(ctx context.Context, wt *WorkflowTask, rec *taskRecord, out []byte) tasks.Result {
+	if wt.outputFilter != nil {
+		r.mu.Lock()
+		rec.filtered = true
+		r.mu.Unlock()
+	}
 	if err := r.setTaskData(rec, nil, out); err != nil {
 		return tasks.Result{Status: tasks.FailedTerminal, Reason: "output: " + err.Error()}
 	}

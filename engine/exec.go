@@ -816,6 +816,13 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 			res = r.runLeaf(ctx, wt, rec, withoutOutputFilter(wt, input), impl)
 		}
 		release()
+		// An asyncComplete HTTP task's result already went through its
+		// outputFilter (awaitAsyncComplete): taken here, after every
+		// return of runLeaf, so no later attempt sees it.
+		r.mu.Lock()
+		filtered := rec.filtered
+		rec.filtered = false
+		r.mu.Unlock()
 		if ctx.Err() != nil {
 			// Interrupted or the run ended: the record stays IN_PROGRESS
 			// (resume re-runs this attempt; finish cancels it).
@@ -829,7 +836,7 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 				}
 				return &stopError{status: StatusTimedOut, reason: timedOut.reason, failedRef: rec.Ref, failedTaskID: rec.TaskID}
 			}
-		} else {
+		} else if !filtered {
 			// Before anything of the output is masked, stored or shown.
 			res = r.applyOutputFilter(ctx, wt, rec, res)
 		}
@@ -1068,7 +1075,8 @@ func (r *runState) runLeaf(ctx context.Context, wt *WorkflowTask, rec *taskRecor
 		waiting, out := rec.Awaiting, rec.outMem
 		r.mu.Unlock()
 		if waiting {
-			// Resumed while it waited for its completion: the call was made.
+			// Resumed while it waited for its completion: the call was
+			// made, its output recorded past its outputFilter.
 			return r.awaitAsyncComplete(ctx, wt, rec, out)
 		}
 	}
@@ -1082,6 +1090,13 @@ func (r *runState) runLeaf(ctx context.Context, wt *WorkflowTask, rec *taskRecor
 	}
 	res = impl.Execute(r.sec.ForTask(ctx, rec.Ref), &call.req)
 	if res.Status == tasks.Completed && wt.Type == tasks.TypeHTTP && asyncComplete(wt) {
+		// The response is recorded for the wait: its outputFilter applies
+		// first, so the raw response is never stored.
+		if wt.outputFilter != nil {
+			if res = r.applyOutputFilter(ctx, wt, rec, res); res.Status != tasks.Completed {
+				return res
+			}
+		}
 		if err := r.startedWaiting(ctx, rec); err != nil {
 			return tasks.Result{Status: tasks.Failed, Reason: r.sec.Excerpt(err.Error(), maxReasonBytes)}
 		}

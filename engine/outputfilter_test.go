@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/wfrun/wfrun/engine"
 )
@@ -278,4 +279,64 @@ func BenchmarkOutputFilter(b *testing.B) {
 			}
 		})
 	}
+}
+
+// An asyncComplete HTTP task waits IN_PROGRESS for its completion with its
+// output recorded: with an outputFilter that output is the filter's result,
+// never the raw response (the token it selects into _secrets, the rest of
+// the body), neither in the stored run nor in its view while it waits; the
+// completion's output joins the filtered output.
+func TestOutputFilterAsyncCompleteStoresNoRawOutput(t *testing.T) {
+	ctx := context.Background()
+	g := newRig(t, "bolt", 10)
+	token := "tok-async-" + randHex(12)
+	fs := newFilterServer(t, token, "")
+	e := g.engine(t, rotationRegistry(false))
+	def, err := e.Parse([]byte(`{"name":"async_filtered","schemaVersion":2,"tasks":[
+	  {"name":"get","taskReferenceName":"get","type":"HTTP","asyncComplete":true,"inputParameters":{
+	    "uri":"${workflow.input.url}","method":"GET",
+	    "outputFilter":{"_secrets":{"token":"$${get.output.response.body.token}"},"plan":"$${get.output.response.body.account.plan}"}}},
+	  {"name":"use","taskReferenceName":"use","type":"INLINE","inputParameters":{
+	    "evaluatorType":"javascript","t":"${get.output._secrets.token}","expression":"$.t.length"}}],
+	 "outputParameters":{"get":"${get.output}","len":"${use.output.result}"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type outcome struct {
+		res *engine.Result
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := e.Start(ctx, def, json.RawMessage(`{"url":"`+fs.URL+`/token"}`), engine.WithRunID("async-filtered"))
+		done <- outcome{res, err}
+	}()
+	var v runView
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		b, err := e.Show(ctx, "async-filtered")
+		if err == nil && json.Unmarshal(b, &v) == nil && len(v.Tasks) == 1 && v.Tasks[0].Status == engine.TaskInProgress && v.Tasks[0].Output != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the HTTP task is not waiting: %+v", v)
+		}
+	}
+	if v.Tasks[0].Output["response"] != nil || v.Tasks[0].Output["plan"] != "pro" {
+		t.Fatalf("waiting output is not the filter's result: %v", v.Tasks[0].Output)
+	}
+	g.leakCheck(t, e, nil, token, "raw-body-marker")
+	if _, err := e.CompleteTask(ctx, "async-filtered", "get", engine.TaskCompleted, json.RawMessage(`{"approved":true}`)); err != nil {
+		t.Fatal(err)
+	}
+	var o outcome
+	select {
+	case o = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the run did not end")
+	}
+	if o.err != nil || o.res.Status != engine.StatusCompleted {
+		t.Fatalf("%v %+v", o.err, o.res)
+	}
+	jsonEq(t, o.res.Output, `{"get":{"_secrets":"***","plan":"pro","approved":true},"len":`+fmt.Sprint(len(token))+`}`)
+	g.leakCheck(t, e, map[string]string{"output": string(o.res.Output)}, token, "raw-body-marker")
 }

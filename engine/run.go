@@ -80,10 +80,13 @@ type taskRecord struct {
 	// queue is looked at again (Unix ms; 0: at its end), exec.go.
 	Postponed  int64
 	StartDelay int64 // a retry's delay: its startDelayInSeconds (DeciderService.retry)
-	// Awaiting and ZeroDelay side by side: a bool between two int64s
-	// takes eight bytes (taskRecordSize).
-	Awaiting      bool // waits for an external completion (CompleteTask)
-	ZeroDelay     bool // a StartDelay of 0 is stored, not shown as a startDelay (startdelay.go)
+	// Awaiting, ZeroDelay and filtered side by side: a bool between two
+	// int64s takes eight bytes (taskRecordSize).
+	Awaiting  bool // waits for an external completion (CompleteTask)
+	ZeroDelay bool // a StartDelay of 0 is stored, not shown as a startDelay (startdelay.go)
+	// filtered: this attempt's result already went through its
+	// outputFilter (an asyncComplete HTTP task's, before its wait).
+	filtered      bool
 	SubWorkflowID string
 	RetriedTaskID string // the attempt this one retries
 	Domain        string // the queue domain of a worker task (domains.go)
