@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -217,7 +218,7 @@ func (r *runState) runOutputFilter(ctx context.Context, wt *WorkflowTask, rec *t
 		refs: [2]string{rec.Ref, wt.TaskReferenceName}, own: doc}
 	out, _, err := wt.outputFilter.tmpl.Execute(ctx, env, interpolate.DeferSecrets, nil)
 	if err != nil {
-		return nil, "cannot be resolved: " + err.Error()
+		return nil, "cannot be resolved: " + filterErrorText(err)
 	}
 	v, err := decodeJSON(out)
 	if err != nil {
@@ -232,6 +233,20 @@ func (r *runState) runOutputFilter(ctx context.Context, wt *WorkflowTask, rec *t
 		}
 	}
 	return out, ""
+}
+
+// filterErrorText is the text of an error resolving an outputFilter. The
+// syntax error a filter can meet at run time is a computed path's, which
+// spells the path it built from values of the raw output (the value the
+// filter was to seal, which no masker knows yet): it says where, not what.
+func filterErrorText(err error) string {
+	var ie *interpolate.Error
+	if errors.As(err, &ie) && errors.Is(ie.Err, interpolate.ErrSyntax) {
+		c := *ie
+		c.Msg = "a computed path is not a valid path (details withheld: the task's output goes through its outputFilter)"
+		return c.Error()
+	}
+	return err.Error()
 }
 
 // filterEnv is the interpolate.Env of an outputFilter: the run, except that

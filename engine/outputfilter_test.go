@@ -340,3 +340,41 @@ func TestOutputFilterAsyncCompleteStoresNoRawOutput(t *testing.T) {
 	jsonEq(t, o.res.Output, `{"get":{"_secrets":"***","plan":"pro","approved":true},"len":`+fmt.Sprint(len(token))+`}`)
 	g.leakCheck(t, e, map[string]string{"output": string(o.res.Output)}, token, "raw-body-marker")
 }
+
+// A filter that builds a path from the task's output (a computed path)
+// fails when the value makes no valid key: the reason names the filter
+// location, never the value, which is the raw output the filter keeps
+// from the store and no masker knows (here the token it was to seal).
+func TestOutputFilterComputedPathErrorQuotesNoOutput(t *testing.T) {
+	ctx := context.Background()
+	g := newRig(t, "bolt", 10)
+	// No 4 bytes of it (after "Bearer ") are hex: the reason holds ids.
+	token := "Bearer tok-Zq8Xw7Vu6Ts5Rr4Qp3On9Lm2Kj"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"kind":%q,"tokens":{"a":1}}`, token)
+	}))
+	defer srv.Close()
+	e := g.engine(t, rotationRegistry(false))
+	def, err := e.Parse([]byte(`{"name":"computed","schemaVersion":2,"tasks":[{"name":"get","taskReferenceName":"get","type":"HTTP",
+	  "inputParameters":{"uri":"` + srv.URL + `","method":"GET",
+	    "outputFilter":{"_secrets":{"t":"$${get.output.response.body.tokens.$${get.output.response.body.kind}}"}}}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Start(ctx, def, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != engine.StatusFailed || !strings.Contains(res.Reason, "outputFilter of task get: cannot be resolved: ") ||
+		!strings.Contains(res.Reason, "/outputFilter/_secrets/t") {
+		t.Fatalf("%s: %s", res.Status, res.Reason)
+	}
+	tail := strings.TrimPrefix(token, "Bearer ")
+	for i := 0; i+4 <= len(tail); i++ {
+		if strings.Contains(res.Reason, tail[i:i+4]) {
+			t.Fatalf("reason quotes %q of the output's token: %s", tail[i:i+4], res.Reason)
+		}
+	}
+	g.leakCheck(t, e, map[string]string{"reason": res.Reason}, tail)
+}
