@@ -261,6 +261,12 @@ func TestSecretRulesAtLoad(t *testing.T) {
 			"/tasks/0/inputParameters/http_request/auth/secret"},
 		{"auth object from an expression", `{"name":"h","taskReferenceName":"h","type":"HTTP","inputParameters":{"uri":"http://x","method":"GET","auth":"${workflow.input.auth}"}}`,
 			"/tasks/0/inputParameters/auth"},
+		// A null auth in http_request is no auth there: the task uses the
+		// top-level one, which run input must not choose either.
+		{"auth beside an http_request whose auth is null", `{"name":"h","taskReferenceName":"h","type":"HTTP","inputParameters":{"auth":"${workflow.input.auth}","http_request":{"uri":"http://x","method":"GET","auth":null}}}`,
+			"/tasks/0/inputParameters/auth"},
+		{"auth.secret beside an http_request whose auth is null", `{"name":"h","taskReferenceName":"h","type":"HTTP_POLL","inputParameters":{"auth":{"type":"bearer","secret":"${workflow.input.which}"},"http_request":{"uri":"http://x","method":"GET","auth":null,"terminationCondition":"true"}}}`,
+			"/tasks/0/inputParameters/auth/secret"},
 		{"bundle from run input", `{"name":"x","taskReferenceName":"x","type":"EXEC","inputParameters":{"command":["true"],"bundles":["ok","${workflow.input.b}"]}}`,
 			"/tasks/0/inputParameters/bundles/1"},
 		{"UPDATE_SECRET key from run input", `{"name":"u","taskReferenceName":"u","type":"UPDATE_SECRET","inputParameters":{"_secrets":{"secretKey":"${workflow.input.k}","secretValue":"v"}}}`,

@@ -82,7 +82,9 @@ func (v *validator) httpAuthName(in map[string]json.RawMessage, loc string, stat
 	if req, ok := in["http_request"]; ok {
 		var nested map[string]json.RawMessage
 		if json.Unmarshal(req, &nested) == nil {
-			if a, ok := nested["auth"]; ok {
+			// A null auth there is none: the task then uses the
+			// top-level auth (tasks.parseHTTPInput), checked below.
+			if a, ok := nested["auth"]; ok && !rawIsNull(a) {
 				auth, where = a, loc+"/http_request/auth"
 			}
 		} else if strict {
