@@ -63,7 +63,12 @@ type runHead struct {
 	// sealed so no longer carries: attested with the members above, as
 	// RecordSeals.
 	PartsSealed bool `json:"partsSealed,omitempty"`
-	NextSeq     int  `json:"nextSeq"`
+	// RequestSealed says that HeadSeal attests the start request's members
+	// too (Priority, TaskToDomain, IdempotencyKey, Test; headRequest):
+	// attested with the members above, as RecordSeals. A run an earlier
+	// wfrun stored has it not, until its next write here.
+	RequestSealed bool `json:"requestSealed,omitempty"`
+	NextSeq       int  `json:"nextSeq"`
 	// RunLogLength is how many entries the run's log holds (runlog.go):
 	// the journal of the values it registered and how far its mocks got,
 	// appended to rather than rewritten with each write.
@@ -240,6 +245,9 @@ func appendHeadStatic(b []byte, h *runHead) []byte {
 	if h.PartsSealed {
 		b = append(b, `,"partsSealed":true`...)
 	}
+	if h.RequestSealed {
+		b = append(b, `,"requestSealed":true`...)
+	}
 	return b
 }
 
@@ -264,6 +272,12 @@ func appendHeadTail(b []byte, h *runHead) []byte {
 	b = appendOptStr(b, "outcomeSeal", h.OutcomeSeal)
 	b = appendOptStr(b, "inputSeal", h.InputSeal)
 	b = appendOptStr(b, "partsSeal", h.PartsSeal)
+	return appendHeadRequest(b, h)
+}
+
+// appendHeadRequest appends the members the run's start request set:
+// priority, taskToDomain, idempotencyKey and test (the head's last).
+func appendHeadRequest(b []byte, h *runHead) []byte {
 	if h.Priority != 0 {
 		b = appendIntMember(b, "priority", int64(h.Priority))
 	}
@@ -343,11 +357,22 @@ type headStatic struct {
 	recordSeals, varsSeal  bool
 	outcomeSeal, inputSeal bool
 	partsSeal              bool
+	// The start request's members, attested when requestSealed.
+	requestSealed bool
+	priority      int
+	taskToDomain  map[string]string
+	idempotency   string
+	test          bool
 }
 
 func staticOf(h *runHead) headStatic {
-	return headStatic{h.ParentWorkflowID, h.ParentWorkflowTaskID, h.SchemaVersion, h.MaskedFields, h.DefinitionHash,
-		h.DefinitionPath, h.Principal.Name, h.Principal.Scopes, h.Project, h.Environment, h.RecordSeals, h.VariablesSealed, h.OutcomeSealed, h.InputSealed, h.PartsSealed}
+	st := headStatic{h.ParentWorkflowID, h.ParentWorkflowTaskID, h.SchemaVersion, h.MaskedFields, h.DefinitionHash,
+		h.DefinitionPath, h.Principal.Name, h.Principal.Scopes, h.Project, h.Environment, h.RecordSeals, h.VariablesSealed, h.OutcomeSealed, h.InputSealed, h.PartsSealed,
+		h.RequestSealed, 0, nil, "", false}
+	if h.RequestSealed {
+		st.priority, st.taskToDomain, st.idempotency, st.test = h.Priority, h.TaskToDomain, h.IdempotencyKey, h.Test
+	}
+	return st
 }
 
 func (a *headStatic) equal(b *headStatic) bool {
@@ -355,7 +380,9 @@ func (a *headStatic) equal(b *headStatic) bool {
 		slices.Equal(a.maskedFields, b.maskedFields) && a.defHash == b.defHash && a.defPath == b.defPath &&
 		a.principal == b.principal && slices.Equal(a.scopes, b.scopes) && a.project == b.project && a.environment == b.environment &&
 		a.recordSeals == b.recordSeals && a.varsSeal == b.varsSeal && a.outcomeSeal == b.outcomeSeal &&
-		a.inputSeal == b.inputSeal && a.partsSeal == b.partsSeal
+		a.inputSeal == b.inputSeal && a.partsSeal == b.partsSeal &&
+		a.requestSealed == b.requestSealed && a.priority == b.priority && maps.Equal(a.taskToDomain, b.taskToDomain) &&
+		a.idempotency == b.idempotency && a.test == b.test
 }
 
 // encodeHeadLocked is encodeRunHead(&r.doc.runHead), reusing what headCache
@@ -364,11 +391,11 @@ func (a *headStatic) equal(b *headStatic) bool {
 func (r *runState) encodeHeadLocked() ([]byte, error) {
 	h, c := &r.doc.runHead, &r.headEnc
 	if st := staticOf(h); c.staticEnc == nil || !c.static.equal(&st) {
-		st.maskedFields, st.scopes = slices.Clone(st.maskedFields), slices.Clone(st.scopes)
+		st.maskedFields, st.scopes, st.taskToDomain = slices.Clone(st.maskedFields), slices.Clone(st.scopes), maps.Clone(st.taskToDomain)
 		c.static, c.staticEnc, c.seal = st, appendHeadStatic(nil, h), ""
 	}
 	if c.seal == "" || c.sealLength != h.RunLogLength {
-		seal, err := r.sec.Attest(headSealPointer, headAttested(c.staticEnc, h.RunLogLength))
+		seal, err := r.sec.Attest(headSealPointer, headAttested(c.staticEnc, headRequest(h), h.RunLogLength))
 		if err != nil {
 			return nil, err
 		}
@@ -570,6 +597,9 @@ func (r *runState) changeLocked(full bool, at int64) (_ *runstore.Change, err er
 			r.log.pending = slices.Concat(entries, r.log.pending)
 		}
 	}()
+	// From this write on, the head's seal attests the start request's
+	// members too (headseal.go).
+	r.doc.RequestSealed = true
 	if !r.doc.RecordSeals {
 		// The run's first write, or the first of a run an earlier wfrun
 		// stored: every record is written, sealed (recordseal.go), and

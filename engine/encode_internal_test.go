@@ -57,8 +57,11 @@ func TestHeadEncodersMatchJSONMarshal(t *testing.T) {
 			SchemaVersion: 2, MaskedFields: []string{"a", odd}, DefinitionHash: "h", DefinitionPath: odd,
 			Principal: Principal{Name: odd, Scopes: []string{"*", "x"}}, Project: "pr", Environment: "env", NextSeq: 7,
 			RunLogLength: 4, RunLogSeal: "wfrun-sealed:v1:len", SealedInput: "wfrun-sealed:v1:def", Priority: 7,
-			TaskToDomain: map[string]string{"*": "d1,NO_DOMAIN", odd: odd, "a": "b"}, IdempotencyKey: odd},
+			TaskToDomain: map[string]string{"*": "d1,NO_DOMAIN", odd: odd, "a": "b"}, IdempotencyKey: odd, RequestSealed: true},
 		{WorkflowID: "w", MaskedFields: []string{}, Principal: Principal{Scopes: []string{}}},
+		{WorkflowID: "w", WorkflowType: "x", Status: StatusRunning, DefinitionHash: "h", Principal: Principal{Name: "local"},
+			RecordSeals: true, PartsSealed: true, RequestSealed: true, NextSeq: 2, HeadSeal: "s", PartsSeal: "p",
+			Priority: 3, TaskToDomain: map[string]string{"*": "d"}, IdempotencyKey: "k", Test: true},
 	}
 	for i, h := range heads {
 		want, err := json.Marshal(h)
@@ -143,8 +146,15 @@ func TestHeadCacheMatchesFreshEncoding(t *testing.T) {
 		func() { h.ReopenFailure = "rf" },
 		func() { h.RunLogLength = 0 },
 		func() { h.MaskedFields, h.Principal.Scopes = nil, nil },
+		func() { h.TaskToDomain = map[string]string{"*": "d"} }, // not attested yet: an earlier wfrun's head
+		func() { h.RequestSealed = true },
+		func() { h.TaskToDomain["*"] = "e" },
+		func() { h.Priority = 5 },
+		func() { h.IdempotencyKey = "k" },
+		func() { h.Test = true },
+		func() { h.UpdateTime = 10 },
 	}
-	uncovered := map[int]bool{1: true, 3: true, 13: true, 14: true, 15: true} // steps changing nothing the seal covers
+	uncovered := map[int]bool{1: true, 3: true, 13: true, 14: true, 15: true, 18: true, 24: true} // steps changing nothing the seal covers
 	prev := ""
 	for i, step := range steps {
 		step()

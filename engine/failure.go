@@ -242,7 +242,7 @@ func (r *runState) failedWorkflowView() (any, error) {
 	}
 	if m, ok := v.(map[string]any); ok {
 		// Bookkeeping of wfrun's store, not part of Conductor's Workflow.
-		for _, k := range []string{"principal", "definitionHash", "definitionPath", "nextSeq", "runLogLength", "runLogSeal", "headSeal", "recordSeals", "variablesSealed", "variablesSeal", "outcomeSealed", "outcomeSeal", "inputSealed", "inputSeal", "partsSealed", "partsSeal", "registeredValues", "sealedInput", "rerunTask", "failureOf", "restartedFailures"} {
+		for _, k := range []string{"principal", "definitionHash", "definitionPath", "nextSeq", "runLogLength", "runLogSeal", "headSeal", "recordSeals", "variablesSealed", "variablesSeal", "outcomeSealed", "outcomeSeal", "inputSealed", "inputSeal", "partsSealed", "partsSeal", "requestSealed", "registeredValues", "sealedInput", "rerunTask", "failureOf", "restartedFailures"} {
 			delete(m, k)
 		}
 		list, _ := m["tasks"].([]any)

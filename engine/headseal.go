@@ -3,7 +3,11 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
+
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
 
 	"github.com/wfrun/wfrun/runsecrets"
 )
@@ -16,7 +20,8 @@ import (
 // widen its scopes, and the next process to resume it would read the
 // secrets the edited run names. Every head carries HeadSeal, an attestation
 // (runsecrets.Run.Attest) of those members as encoded (appendHeadStatic)
-// and of the run's log length, bound to the run's id: a run loads only if
+// and of the run's log length (and of its start request's members,
+// headRequest, once RequestSealed says so), bound to the run's id: a run loads only if
 // it verifies with the engine's keyring and the stored definition's hash is
 // the attested one. A head edited, copied from another run, stripped of its
 // seal or written by a wfrun that did not seal heads (before 2026-12) is
@@ -33,11 +38,25 @@ var ErrHeadNotAuthentic = errors.New("stored run head is not authentic")
 const headSealPointer = "/headSeal"
 
 // headAttested is what HeadSeal attests: the head's static members as
-// encoded and its log length.
-func headAttested(static []byte, logLength int) []byte {
-	b := make([]byte, 0, len(static)+24)
-	b = append(append(b, static...), `,"runLogLength":`...)
+// encoded, its start request's members (headRequest) and its log length.
+func headAttested(static, request []byte, logLength int) []byte {
+	b := make([]byte, 0, len(static)+len(request)+24)
+	b = append(append(append(b, static...), request...), `,"runLogLength":`...)
 	return strconv.AppendInt(b, int64(logLength), 10)
+}
+
+// headRequest is what HeadSeal attests of h's start request: its
+// priority, taskToDomain, idempotencyKey and test mark as encoded, when h
+// says they are attested (RequestSealed; nil: a head an earlier wfrun
+// wrote, whose seal does not cover them). Unattested, they would let
+// whoever can write the run store send the run's worker tasks, and the
+// secrets in their input, to the queue of a domain their worker polls,
+// or strip a test run's mark and have its mocked tasks run for real.
+func headRequest(h *runHead) []byte {
+	if !h.RequestSealed {
+		return nil
+	}
+	return appendHeadRequest(nil, h)
 }
 
 // checkHead authenticates d, a head read from the run store for run id, and
@@ -72,7 +91,7 @@ func (e *Engine) verifyHeadSeal(id string, d *runDoc) error {
 	if err != nil {
 		return err
 	}
-	if err := sec.Verify(d.HeadSeal, headSealPointer, headAttested(appendHeadStatic(nil, &d.runHead), d.RunLogLength)); err != nil {
+	if err := sec.Verify(d.HeadSeal, headSealPointer, headAttested(appendHeadStatic(nil, &d.runHead), headRequest(&d.runHead), d.RunLogLength)); err != nil {
 		why := "its members were edited, it was copied from another run, or it was sealed with another keyring"
 		if e.ownKey {
 			why = "this engine made its own keyring at New: every engine sharing a run store needs the same one, engine.WithKeyring"
@@ -80,4 +99,29 @@ func (e *Engine) verifyHeadSeal(id string, d *runDoc) error {
 		return fmt.Errorf("%w: run %s: its head does not verify (%s): %v", ErrHeadNotAuthentic, id, why, err)
 	}
 	return nil
+}
+
+// resealMaskedRequest is doc, a run document about to be archived from
+// head, with its HeadSeal made again when the archive masked a start
+// request's member the seal attests (maskRunHead: a value the run
+// registered in its idempotencyKey or taskToDomain), so the archived run
+// still verifies as archived.
+func resealMaskedRequest(doc []byte, head *runHead, sec *runsecrets.Run) ([]byte, error) {
+	if !head.RequestSealed {
+		return doc, nil
+	}
+	h := *head
+	h.IdempotencyKey = gjson.GetBytes(doc, "idempotencyKey").Str
+	if d := gjson.GetBytes(doc, "taskToDomain"); d.IsObject() {
+		h.TaskToDomain = map[string]string{}
+		d.ForEach(func(k, v gjson.Result) bool { h.TaskToDomain[k.Str] = v.Str; return true })
+	}
+	if h.IdempotencyKey == head.IdempotencyKey && maps.Equal(h.TaskToDomain, head.TaskToDomain) {
+		return doc, nil
+	}
+	seal, err := sec.Attest(headSealPointer, headAttested(appendHeadStatic(nil, &h), headRequest(&h), h.RunLogLength))
+	if err != nil {
+		return nil, err
+	}
+	return sjson.SetBytes(doc, "headSeal", seal)
 }

@@ -561,6 +561,7 @@ func (r *runState) archive(ctx context.Context) error {
 	r.doc.RunLogLength, r.doc.RunLogSeal, r.doc.SealedInput, r.doc.RerunTask, r.doc.ReopenFailure = 0, "", "", "", "" // an archived run is never resumed
 	doc, err := r.encodeLocked(r.doc.UpdateTime)
 	sum := r.summaryLocked()
+	head := r.doc.runHead
 	r.mu.Unlock()
 	if err != nil {
 		return err
@@ -569,6 +570,9 @@ func (r *runState) archive(ctx context.Context) error {
 	// stored, are masked for good, and so is a value the definition holds
 	// written out (pasted in place of a reference): headview.go.
 	if doc, err = maskRunCopies(doc, r.sec, true, true); err != nil {
+		return err
+	}
+	if doc, err = resealMaskedRequest(doc, &head, r.sec); err != nil {
 		return err
 	}
 	archived, err := r.sec.Archive(doc)
