@@ -1046,12 +1046,25 @@ var sealedMembers = []string{"registeredValues", "sealedInput", "rerunTask", "re
 // need them), so their copies elsewhere in the run — the workflow input a
 // task read them from — are masked in the view too, as Orkes shows them.
 // The view names the task definitions the run applies as
-// "taskDefinitions" (taskdefview.go).
+// "taskDefinitions" (taskdefview.go). The stored run is authenticated
+// before it is shown (checkStoredDoc).
 func (e *Engine) Show(ctx context.Context, id string) ([]byte, error) {
 	e.visibleNow(id)
 	doc, archived, err := e.runs.Load(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	// Authenticated, not believed, as a resume reads it (recordseal.go):
+	// a record or head edited in the store is an error naming the run,
+	// not a run a client is shown.
+	if !archived {
+		var d runDoc
+		if err := json.Unmarshal(doc, &d); err != nil {
+			return nil, fmt.Errorf("run %s: damaged document: %w", id, err)
+		}
+		if err := e.checkStoredDoc(id, doc, &d, archived); err != nil {
+			return nil, err
+		}
 	}
 	// With its task definitions (taskdefview.go), its copies masked
 	// (headview.go).

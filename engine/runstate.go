@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -54,42 +55,29 @@ func (e *Engine) State(ctx context.Context, id string) (RunState, error) {
 
 // StoredState is run id's RunState as the run store holds it, as Show
 // reads it (a run this engine executes is written first when it has an
-// unwritten in-flight record).
+// unwritten in-flight record). What it reads is authenticated, as a
+// resume authenticates it (checkStoredDoc): a head or record edited in
+// the store is an error naming the run, not a state a client is shown.
 func (e *Engine) StoredState(ctx context.Context, id string) (RunState, error) {
 	e.visibleNow(id)
-	var st RunState
-	err := e.readStored(ctx, id, func(k, v gjson.Result) {
-		switch k.Str {
-		case "status":
-			st.Status = v.Str
-		case "tasks":
-			v.ForEach(func(_, tv gjson.Result) bool {
-				st.Tasks = append(st.Tasks, taskStateOf(tv))
-				return true
-			})
-		}
-	})
+	doc, archived, err := e.runs.Load(ctx, id)
 	if err != nil {
 		return RunState{}, err
 	}
+	var d runDoc
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return RunState{}, fmt.Errorf("run %s: damaged document: %w", id, err)
+	}
+	if err := e.checkStoredDoc(id, doc, &d, archived); err != nil { // recordseal.go
+		return RunState{}, err
+	}
+	st := RunState{Status: d.Status, Tasks: make([]TaskState, 0, len(d.Tasks))}
+	for i := range d.Tasks {
+		t := &d.Tasks[i]
+		st.Tasks = append(st.Tasks, TaskState{TaskID: t.TaskID, Ref: t.ReferenceTaskName, Type: t.TaskType, DefName: t.TaskDefName,
+			Status: t.Status, Domain: t.Domain, Awaiting: t.Awaiting})
+	}
 	return st, nil
-}
-
-// readStored reads run id whole and calls member with each of its
-// members.
-func (e *Engine) readStored(ctx context.Context, id string, member func(k, v gjson.Result)) error {
-	doc, _, err := e.runs.Load(ctx, id)
-	if err != nil {
-		return err
-	}
-	if !gjson.ValidBytes(doc) {
-		return fmt.Errorf("run %s: damaged document", id)
-	}
-	gjson.ParseBytes(doc).ForEach(func(k, v gjson.Result) bool {
-		member(k, v)
-		return true
-	})
-	return nil
 }
 
 // ExecutedElsewhere reports whether another live process executes run id:
