@@ -230,7 +230,7 @@ func commandWorker(command string, storePrefixes []string) engine.WorkerFunc {
 			cmd.Env = append(cmd.Env, runtimeMetadataEnv+"="+path)
 		}
 		var stdout, stderr limitedBuffer
-		stdout.max, stderr.max = 16<<20, 4<<10
+		stdout.max, stderr.max = maxWorkerStdout, 4<<10
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		// stderr is kept for the failure reason, and only its first bytes
 		// (the reason then ends with the cut mark): it is masked as a stream
@@ -252,6 +252,9 @@ func commandWorker(command string, storePrefixes []string) engine.WorkerFunc {
 				return nil, fmt.Errorf("worker command failed (%v): %s", err, msg)
 			}
 			return nil, fmt.Errorf("worker command failed: %v", err)
+		}
+		if stdout.cut {
+			return nil, fmt.Errorf("worker command printed more than %d MiB on stdout; a task's output is at most that", maxWorkerStdout>>20)
 		}
 		out := strings.TrimSpace(string(stdout.Bytes()))
 		if out == "" {
@@ -310,6 +313,10 @@ func workerEnv(environ []string, storePrefixes []string) []string {
 	}
 	return out
 }
+
+// maxWorkerStdout bounds what a worker command may print on stdout (its
+// task's output).
+const maxWorkerStdout = 16 << 20
 
 // limitedBuffer keeps the first max bytes written to it. What it is given
 // must already be masked: it cuts, it does not mask.

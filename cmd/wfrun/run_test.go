@@ -385,6 +385,11 @@ func TestWorkerCommandEnvironment(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "did not print a JSON object") {
 		t.Fatalf("bad worker output: %d %s", code, errOut)
 	}
+	// Output past the limit is said as such, not as output that is no JSON.
+	_, errOut, code = wfrun(t, "", "run", wf, "--worker", `env=printf '{"a":"'; yes | head -c 16777300; printf '"}'`)
+	if code != 1 || !strings.Contains(errOut, "more than 16 MiB on stdout") {
+		t.Fatalf("worker output past the limit: %d %s", code, errOut)
+	}
 }
 
 func TestRunVarsShowYAMLAndRuns(t *testing.T) {
