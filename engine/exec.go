@@ -817,12 +817,15 @@ func (r *runState) execLeaf(ctx context.Context, wt *WorkflowTask, suffix string
 		}
 		release()
 		// An asyncComplete HTTP task's result already went through its
-		// outputFilter (awaitAsyncComplete): taken here, after every
-		// return of runLeaf, so no later attempt sees it.
-		r.mu.Lock()
-		filtered := rec.filtered
-		rec.filtered = false
-		r.mu.Unlock()
+		// outputFilter (awaitAsyncComplete, which marks only a task that
+		// has one): taken here, after every return of runLeaf, so no later
+		// attempt sees it.
+		var filtered bool
+		if wt.outputFilter != nil {
+			r.mu.Lock()
+			filtered, rec.filtered = rec.filtered, false
+			r.mu.Unlock()
+		}
 		if ctx.Err() != nil {
 			// Interrupted or the run ended: the record stays IN_PROGRESS
 			// (resume re-runs this attempt; finish cancels it).
