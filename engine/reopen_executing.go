@@ -454,13 +454,29 @@ func (e *Engine) executedParentStep(ctx context.Context, child *runDoc, leased b
 
 // reopenableIn reports whether run id, as stored, is RUNNING or PAUSED with the
 // record taskID an ended latest attempt of a SUB_WORKFLOW task that is not
-// optional and that started child.
+// optional and that started child. A run that has ended (archived, or its
+// status terminal) is errParentEnded: the walk that found it running reads
+// it again, as an ended parent to re-open (its execution here may not have
+// let go yet, which loadEnded waits for).
 func (e *Engine) reopenableIn(ctx context.Context, id, taskID, child string) (bool, error) {
-	d, err := e.loadLive(ctx, id)
-	if d == nil || err != nil {
+	doc, archived, err := e.runs.Load(ctx, id)
+	if errors.Is(err, runstore.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
 		return false, err
 	}
-	return e.reopenableDoc(d, taskID, child)
+	if archived {
+		return false, errParentEnded
+	}
+	var d runDoc
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return false, fmt.Errorf("run %s: damaged document: %w", id, err)
+	}
+	if terminalWorkflow(d.Status) {
+		return false, errParentEnded
+	}
+	return e.reopenableDoc(&d, taskID, child)
 }
 
 // loadLive loads run id's document; nil when it is gone or archived.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tidwall/gjson"
 	"github.com/wfrun/wfrun/engine"
 	"github.com/wfrun/wfrun/engine/runstore"
 )
@@ -220,5 +221,149 @@ func TestChildRerunWhileItsParentEnds(t *testing.T) {
 	}
 	if v := viewRun(t, e, "ending-parent"); v.Status != engine.StatusCompleted {
 		t.Fatalf("parent %s after its child's rerun: %+v", v.Status, v.Tasks)
+	}
+}
+
+// endingStore holds, once armed, the executor of run id inside the
+// Archive that stores it ended (the write is in the store; the execution
+// has not let go), and answers the next `stale` Loads of that run with its
+// document as it was just before (RUNNING, its SUB_WORKFLOW task FAILED).
+type endingStore struct {
+	runstore.Store
+	id       string
+	mu       sync.Mutex
+	armed    bool
+	stored   chan struct{} // closed once the ended run is archived and held
+	release  chan struct{}
+	staleDoc []byte
+	stale    int
+}
+
+func (s *endingStore) Archive(ctx context.Context, id string, archived []byte, sum runstore.Summary) error {
+	s.mu.Lock()
+	armed := s.armed && id == s.id
+	s.mu.Unlock()
+	if !armed {
+		return s.Store.Archive(ctx, id, archived, sum)
+	}
+	before, _, err := s.Store.Load(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := s.Store.Archive(ctx, id, archived, sum); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.armed, s.staleDoc = false, before
+	s.mu.Unlock()
+	close(s.stored)
+	<-s.release
+	return nil
+}
+
+func (s *endingStore) Load(ctx context.Context, id string) ([]byte, bool, error) {
+	s.mu.Lock()
+	if s.stale > 0 && id == s.id {
+		s.stale--
+		doc := s.staleDoc
+		s.mu.Unlock()
+		return doc, false, nil
+	}
+	s.mu.Unlock()
+	return s.Store.Load(ctx, id)
+}
+
+// TestChildRerunWhileItsParentStoresItsEnd: a rerun (restart, retry) of an ended child reads
+// its parent RUNNING (its SUB_WORKFLOW task FAILED), and the parent's
+// executor, still in this process, stores the run FAILED before the walk
+// looks at it again. The walk used to find nothing to re-open then (the
+// parent, executed here, was not one to re-open as stored), and the parent
+// stayed FAILED while its child ran again and completed (seen in CI as
+// TestChildRunAgainBeforeItsParentTookItsEnd/rerun failing now and then).
+// It now reads the parent again, waits for its execution to let go, and
+// re-opens it as an ended parent.
+func TestChildRerunWhileItsParentStoresItsEnd(t *testing.T) {
+	for _, op := range []string{"rerun", "restart", "retry"} {
+		t.Run(op, func(t *testing.T) { childAgainWhileParentStoresEnd(t, op) })
+	}
+}
+
+func childAgainWhileParentStoresEnd(t *testing.T, op string) {
+	ctx := context.Background()
+	es := &endingStore{Store: runstore.NewMemory(), id: "storing-parent", stored: make(chan struct{}), release: make(chan struct{})}
+	var calls atomic.Int32
+	e, err := engine.New(engine.WithRunStore(es), engine.WithWorker("w", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+		if calls.Add(1) == 1 {
+			return nil, errors.New("failed by the test")
+		}
+		return json.RawMessage(`{"ok":true}`), nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := e.Parse([]byte(`{"name":"storing_parent","tasks":[
+	  {"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"storing_child","workflowDefinition":
+	    {"name":"storing_child","tasks":[{"name":"w","taskReferenceName":"w","retryCount":0}]}}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	es.mu.Lock()
+	es.armed = true
+	es.mu.Unlock()
+	started := make(chan error, 1)
+	go func() {
+		_, err := e.Start(ctx, def, nil, engine.WithRunID("storing-parent"))
+		started <- err
+	}()
+	select {
+	case <-es.stored:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the parent never stored its end")
+	}
+	doc, _, err := es.Store.Load(ctx, "storing-parent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := gjson.GetBytes(doc, "tasks.0.subWorkflowId").Str
+	childDoc, _, err := es.Store.Load(ctx, child)
+	if err != nil {
+		t.Fatal(err)
+	}
+	taskID := gjson.GetBytes(childDoc, "tasks.0.taskId").Str
+	// The rerun's first two reads of the parent (whether it waits for the
+	// child's end to be taken, and the walk's) find it RUNNING; the one
+	// after finds it archived FAILED, its execution here not yet let go.
+	es.mu.Lock()
+	es.stale = 2
+	es.mu.Unlock()
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		close(es.release)
+	}()
+	switch op {
+	case "rerun":
+		_, err = e.RerunWith(ctx, child, engine.RerunOptions{FromTaskID: taskID})
+	case "restart":
+		_, err = e.Restart(ctx, child, false)
+	case "retry":
+		_, err = e.Retry(ctx, child, false)
+	}
+	if err != nil {
+		t.Fatalf("%s of the child: %v", op, err)
+	}
+	if err := <-started; err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		v := viewRun(t, e, "storing-parent")
+		if v.Status == engine.StatusCompleted {
+			if len(v.Tasks) != 1 || v.Tasks[0].SubWorkflowID != child || v.Tasks[0].Status != engine.TaskCompleted {
+				t.Fatalf("parent's tasks %+v, want its SUB_WORKFLOW COMPLETED with child %s", v.Tasks, child)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("parent %s after its child's %s (child %s)", v.Status, op, viewRun(t, e, child).Status)
+		}
 	}
 }
