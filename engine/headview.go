@@ -70,7 +70,7 @@ func maskRunHead(doc []byte, sec *runsecrets.Run) ([]byte, error) {
 // definition as it ran by its hash (intactDefinition), or is refused.
 func maskArchivedDefinition(doc []byte, sec *runsecrets.Run) ([]byte, error) {
 	// A view's task definitions (taskdefview.go) likewise.
-	for _, k := range []string{"workflowDefinition", taskDefsMember} {
+	for _, k := range []string{"workflowDefinition", taskDefsMember, mappedDefsMember} {
 		def := gjson.GetBytes(doc, k)
 		if !def.IsObject() {
 			continue

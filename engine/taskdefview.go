@@ -29,6 +29,18 @@ import (
 // taskDefsMember is the view member that names the run's task definitions.
 const taskDefsMember = "taskDefinitions"
 
+// mappedDefsMember is the view member that names what the run's mappings
+// took that differs from the definition it holds for the name (its
+// mappedDefs as stored: "defs", each distinct definition once, and "by",
+// under the task id of the FORK_JOIN_DYNAMIC record whose mapping made a
+// task, the task's reference and the name mapped — its own, or for a
+// DYNAMIC task the name it resolves — the index in defs of the definition
+// taken, -1 for none), so that what shows a forked task's record (serve's
+// records) shows the definition its own mapping took: none where the
+// registry had none then, and for a forked DYNAMIC task the one of the
+// name it resolved. Left out when no mapping differs.
+const mappedDefsMember = "mappedTaskDefinitions"
+
 // withTaskDefs is doc, a stored run, with its task definitions added as
 // taskDefsMember (before showRunHead masks the view's definitions). sec is
 // the run's secrets when the view has them already (nil: a handle is made
@@ -81,10 +93,18 @@ func (e *Engine) withTaskDefs(id string, doc []byte, sec *runsecrets.Run) []byte
 	if err != nil {
 		return doc
 	}
-	if out, err := sjson.SetRawBytes(doc, taskDefsMember, b); err == nil {
-		return withMappedDefs(out, mapped)
+	out, err := sjson.SetRawBytes(doc, taskDefsMember, b)
+	if err != nil {
+		return doc
 	}
-	return doc
+	if mapped != nil && len(mapped.By) > 0 {
+		if m, err := json.Marshal(mapped); err == nil {
+			if o, err := sjson.SetRawBytes(out, mappedDefsMember, m); err == nil {
+				out = o
+			}
+		}
+	}
+	return withMappedDefs(out, mapped)
 }
 
 // withMappedDefs is doc with the definition each forked task's mapping
