@@ -68,8 +68,9 @@ func (s *Server) executionDoc(view []byte) (map[string]any, error) {
 	}
 	// The definition the run executes, as Conductor keeps it with the
 	// run (its own tasks' taskDefinition included when it has one).
-	rs := s.newRecordShaper(doc["workflowDefinition"], doc["taskDefinitions"])
+	rs := s.newRecordShaper(doc["workflowDefinition"], doc["taskDefinitions"], doc["mappedTaskDefinitions"])
 	delete(doc, "taskDefinitions")
+	delete(doc, "mappedTaskDefinitions")
 	if def, ok := doc["workflowDefinition"].(map[string]any); ok {
 		// Masked after the task definitions are in: a literal the server
 		// knows as a secret is "***" wherever it sits.
@@ -174,18 +175,33 @@ type recordShaper struct {
 	// that mapping took, where the same reference is forked again (a
 	// dynamic fork in a DO_WHILE maps its tasks in each iteration).
 	mapped map[string]forkedTask
+	// tookDefs and tookBy are the view's mappedTaskDefinitions: what
+	// the mappings took that differs from the definition the run holds
+	// for the name ("defs"; "by": fork record's task id, forked task's
+	// reference, name mapped, index in defs or -1 for none).
+	tookDefs []any
+	tookBy   map[string]any
 }
 
 // forkedTask is a WorkflowTask a fork record's forkedTaskDefs hold, with
-// the key its shown form is cached under.
+// the key its shown form is cached under and what its mapping took that
+// differs from the definitions the run holds (took: by name, nil for
+// none), as ForkJoinDynamicTaskMapper copied it onto the WorkflowTask
+// (DynamicTaskMapper, for a forked DYNAMIC task, that of the name it
+// resolves).
 type forkedTask struct {
-	key string
-	wt  map[string]any
+	key  string
+	wt   map[string]any
+	took map[string]any
 }
 
-func (s *Server) newRecordShaper(def, taskDefs any) *recordShaper {
+func (s *Server) newRecordShaper(def, taskDefs, mapped any) *recordShaper {
 	started, _ := taskDefs.(map[string]any)
 	rs := &recordShaper{s: s, byRef: map[string]map[string]any{}, shown: map[string]any{}, started: started, forked: map[string]bool{}}
+	if m, ok := mapped.(map[string]any); ok {
+		rs.tookDefs, _ = m["defs"].([]any)
+		rs.tookBy, _ = m["by"].(map[string]any)
+	}
 	if d, ok := def.(map[string]any); ok {
 		rs.walk(d["tasks"])
 	}
@@ -264,12 +280,33 @@ func (rs *recordShaper) noteMapping(t map[string]any) {
 		suffix = ref[len(baseRef(ref)):]
 	}
 	tasks, _ := in["forkedTaskDefs"].([]any)
+	refs, _ := rs.tookBy[id].(map[string]any)
 	for _, it := range tasks {
 		wt, _ := it.(map[string]any)
 		if r, _ := wt["taskReferenceName"].(string); r != "" {
-			rs.mapped[r+suffix] = forkedTask{key: id + "\x00" + r, wt: wt}
+			rs.mapped[r+suffix] = forkedTask{key: id + "\x00" + r, wt: wt, took: rs.took(refs[r])}
 		}
 	}
+}
+
+// took is the definitions by name that names (a "by" entry of the view's
+// mappedTaskDefinitions: name to index in its defs, -1 for none) gives,
+// nil for none; nil when names has none.
+func (rs *recordShaper) took(names any) map[string]any {
+	m, _ := names.(map[string]any)
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]any, len(m))
+	for name, v := range m {
+		i := numberOf(v)
+		if i >= 0 && i < int64(len(rs.tookDefs)) {
+			out[name] = rs.tookDefs[i]
+		} else {
+			out[name] = nil // none registered when it was mapped
+		}
+	}
+	return out
 }
 
 // baseRef is a task reference without the __N suffixes of loop
@@ -320,7 +357,7 @@ func adHocTaskDef(name string, simple bool) map[string]any {
 // task's taskDefinition in workflowDefinition as in its records.
 func (rs *recordShaper) populateTaskDefinitions(list any) {
 	eachTaskConfig(list, func(wt map[string]any) {
-		if d := rs.definitionOf(wt, false); d != nil {
+		if d := rs.definitionOf(wt, false, nil); d != nil {
 			wt["taskDefinition"] = d
 		}
 	})
@@ -372,17 +409,21 @@ func dynamicNameRan(wt, t map[string]any) map[string]any {
 }
 
 // definitionOf is the taskDefinition to add to task configuration wt
-// (nil: none to add): none when it has its own; the definition the run
-// started with for its name; else the ad-hoc one, except for a task a
-// dynamic fork made (forked), whatever its type: ForkJoinDynamicTaskMapper
-// gives the WorkflowTasks it forks the registered definition of their
-// name or none, and the ad-hoc ones are given at the run's start, to the
-// tasks of its definition only.
-func (rs *recordShaper) definitionOf(wt map[string]any, forked bool) any {
+// (nil: none to add): none when it has its own; the one its mapping took
+// for its name where that differs from the run's (took, by name: a nil
+// there is none); the definition the run started with for its name; else
+// the ad-hoc one, except for a task a dynamic fork made (forked),
+// whatever its type: ForkJoinDynamicTaskMapper gives the WorkflowTasks it
+// forks the registered definition of their name or none, and the ad-hoc
+// ones are given at the run's start, to the tasks of its definition only.
+func (rs *recordShaper) definitionOf(wt map[string]any, forked bool, took map[string]any) any {
 	if wt["taskDefinition"] != nil {
 		return nil
 	}
 	name, _ := wt["name"].(string)
+	if d, ok := took[name]; ok && forked {
+		return d
+	}
 	if d := rs.taskDef(name); d != nil {
 		return d
 	}
@@ -441,12 +482,13 @@ func (rs *recordShaper) workflowTask(ref string) any {
 		rs.shown[ref] = nil
 		return nil
 	}
-	return rs.showTask(ref, src, rs.forked[ref])
+	return rs.showTask(ref, src, rs.forked[ref], nil)
 }
 
 // showTask is src, a task configuration, as workflowTask shows it,
-// cached under key.
-func (rs *recordShaper) showTask(key string, src map[string]any, forked bool) any {
+// cached under key; took: what the mapping that made it took
+// (definitionOf).
+func (rs *recordShaper) showTask(key string, src map[string]any, forked bool, took map[string]any) any {
 	if wt, ok := rs.shown[key]; ok {
 		return wt
 	}
@@ -470,7 +512,7 @@ func (rs *recordShaper) showTask(key string, src map[string]any, forked bool) an
 	}
 	// A dynamic fork's task is made at run time and takes no ad-hoc
 	// definition.
-	if d := rs.definitionOf(wt, forked); d != nil {
+	if d := rs.definitionOf(wt, forked, took); d != nil {
 		wt["taskDefinition"] = d
 	}
 	shown := rs.s.maskValue(wt)
@@ -494,7 +536,7 @@ func (rs *recordShaper) complete(t map[string]any, retried bool) {
 	var wt map[string]any
 	m, mapped := rs.mapped[ref]
 	if mapped {
-		wt, _ = rs.showTask(m.key, m.wt, true).(map[string]any)
+		wt, _ = rs.showTask(m.key, m.wt, true, m.took).(map[string]any)
 	}
 	if wt == nil {
 		wt, _ = rs.workflowTask(ref).(map[string]any)
@@ -508,8 +550,10 @@ func (rs *recordShaper) complete(t map[string]any, retried bool) {
 		if !own && wt["type"] == engine.TypeDynamic && (mapped || rs.forked[ref] || rs.forked[baseRef(ref)]) {
 			// A DYNAMIC task a dynamic fork made without a
 			// definition: DynamicTaskMapper gives it the one of the
-			// name it resolves (held by the run since).
-			if d := rs.definitionOf(wt, true); d != nil {
+			// name it resolves, registered when it was mapped (its
+			// mapping's where that differs from the run's, else held
+			// by the run since).
+			if d := rs.definitionOf(wt, true, m.took); d != nil {
 				wt["taskDefinition"] = rs.s.maskValue(d)
 			}
 		}
