@@ -111,7 +111,19 @@ func maskRunCopies(doc []byte, sec *runsecrets.Run, head, defs bool) ([]byte, er
 // the archive). The run's secrets, when a mask needs them, also open its
 // task definitions: one handle a view. An archived run's head and
 // definition were masked when it was archived.
+//
+// The fork records' forkedTaskDefs then take the definitions their
+// mappings took from the masked view (withMappedDefs).
 func (e *Engine) showRunHead(ctx context.Context, id string, doc []byte, archived bool) ([]byte, error) {
+	doc, err := e.maskedRunHead(ctx, id, doc, archived)
+	if err != nil {
+		return nil, err
+	}
+	return withMappedDefs(doc), nil
+}
+
+// maskedRunHead is showRunHead but for the fork records' definitions.
+func (e *Engine) maskedRunHead(ctx context.Context, id string, doc []byte, archived bool) ([]byte, error) {
 	if archived {
 		return e.withTaskDefs(id, doc, nil), nil
 	}

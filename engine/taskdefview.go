@@ -104,17 +104,27 @@ func (e *Engine) withTaskDefs(id string, doc []byte, sec *runsecrets.Run) []byte
 			}
 		}
 	}
-	return withMappedDefs(out, mapped)
+	return out
 }
 
-// withMappedDefs is doc with the definition each forked task's mapping
-// took, where it differs from the one the run holds for the name
-// (mappedDefs), as its taskDefinition in its fork record's
-// inputData.forkedTaskDefs: ForkJoinDynamicTaskMapper records the
-// WorkflowTasks it forked with the definitions it copied onto them, and
-// a reader of the task's WorkflowTask (serve's records) finds it there.
-func withMappedDefs(doc []byte, mapped *mappedDefs) []byte {
-	if mapped == nil || len(mapped.By) == 0 {
+// withMappedDefs is doc, a view with its task definitions (withTaskDefs)
+// masked (showRunHead), with the definition each forked task's mapping
+// took, where it differs from the one the run holds for the name, as its
+// taskDefinition in its fork record's inputData.forkedTaskDefs:
+// ForkJoinDynamicTaskMapper records the WorkflowTasks it forked with the
+// definitions it copied onto them. The definitions are taken from the
+// view's mappedDefsMember as masked, so that a value pasted into one is
+// masked there as it is in the member.
+func withMappedDefs(doc []byte) []byte {
+	m := gjson.GetBytes(doc, mappedDefsMember)
+	if !m.IsObject() {
+		return doc
+	}
+	var mapped struct {
+		Defs []json.RawMessage                    `json:"defs"`
+		By   map[string]map[string]map[string]int `json:"by"`
+	}
+	if json.Unmarshal([]byte(m.Raw), &mapped) != nil || len(mapped.By) == 0 {
 		return doc
 	}
 	gjson.GetBytes(doc, "tasks").ForEach(func(i, t gjson.Result) bool {
@@ -127,15 +137,11 @@ func withMappedDefs(doc []byte, mapped *mappedDefs) []byte {
 				return true
 			}
 			k, ok := refs[wt.Get("taskReferenceName").String()][wt.Get("name").String()]
-			if !ok || k < 0 {
-				return true
-			}
-			b, err := json.Marshal(mapped.Defs[k])
-			if err != nil {
+			if !ok || k < 0 || k >= len(mapped.Defs) {
 				return true
 			}
 			path := "tasks." + strconv.FormatInt(i.Int(), 10) + ".inputData.forkedTaskDefs." + strconv.FormatInt(j.Int(), 10) + ".taskDefinition"
-			if out, err := sjson.SetRawBytes(doc, path, b); err == nil {
+			if out, err := sjson.SetRawBytes(doc, path, mapped.Defs[k]); err == nil {
 				doc = out
 			}
 			return true
