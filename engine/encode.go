@@ -68,7 +68,12 @@ type runHead struct {
 	// attested with the members above, as RecordSeals. A run an earlier
 	// wfrun stored has it not, until its next write here.
 	RequestSealed bool `json:"requestSealed,omitempty"`
-	NextSeq       int  `json:"nextSeq"`
+	// FailuresSealed says that HeadSeal attests FailureOf and
+	// RestartedFailures too (headFailures): attested with the members
+	// above, as RecordSeals. A run an earlier wfrun stored has it not,
+	// until its next write here.
+	FailuresSealed bool `json:"failuresSealed,omitempty"`
+	NextSeq        int  `json:"nextSeq"`
 	// RunLogLength is how many entries the run's log holds (runlog.go):
 	// the journal of the values it registered and how far its mocks got,
 	// appended to rather than rewritten with each write.
@@ -248,6 +253,9 @@ func appendHeadStatic(b []byte, h *runHead) []byte {
 	if h.RequestSealed {
 		b = append(b, `,"requestSealed":true`...)
 	}
+	if h.FailuresSealed {
+		b = append(b, `,"failuresSealed":true`...)
+	}
 	return b
 }
 
@@ -363,14 +371,21 @@ type headStatic struct {
 	taskToDomain  map[string]string
 	idempotency   string
 	test          bool
+	// A failure run's gate and a failed run's restarted failure runs,
+	// attested when failuresSealed.
+	failuresSealed               bool
+	failureOf, restartedFailures string
 }
 
 func staticOf(h *runHead) headStatic {
 	st := headStatic{h.ParentWorkflowID, h.ParentWorkflowTaskID, h.SchemaVersion, h.MaskedFields, h.DefinitionHash,
 		h.DefinitionPath, h.Principal.Name, h.Principal.Scopes, h.Project, h.Environment, h.RecordSeals, h.VariablesSealed, h.OutcomeSealed, h.InputSealed, h.PartsSealed,
-		h.RequestSealed, 0, nil, "", false}
+		h.RequestSealed, 0, nil, "", false, h.FailuresSealed, "", ""}
 	if h.RequestSealed {
 		st.priority, st.taskToDomain, st.idempotency, st.test = h.Priority, h.TaskToDomain, h.IdempotencyKey, h.Test
+	}
+	if h.FailuresSealed {
+		st.failureOf, st.restartedFailures = h.FailureOf, h.RestartedFailures
 	}
 	return st
 }
@@ -382,7 +397,8 @@ func (a *headStatic) equal(b *headStatic) bool {
 		a.recordSeals == b.recordSeals && a.varsSeal == b.varsSeal && a.outcomeSeal == b.outcomeSeal &&
 		a.inputSeal == b.inputSeal && a.partsSeal == b.partsSeal &&
 		a.requestSealed == b.requestSealed && a.priority == b.priority && maps.Equal(a.taskToDomain, b.taskToDomain) &&
-		a.idempotency == b.idempotency && a.test == b.test
+		a.idempotency == b.idempotency && a.test == b.test &&
+		a.failuresSealed == b.failuresSealed && a.failureOf == b.failureOf && a.restartedFailures == b.restartedFailures
 }
 
 // encodeHeadLocked is encodeRunHead(&r.doc.runHead), reusing what headCache
@@ -395,7 +411,7 @@ func (r *runState) encodeHeadLocked() ([]byte, error) {
 		c.static, c.staticEnc, c.seal = st, appendHeadStatic(nil, h), ""
 	}
 	if c.seal == "" || c.sealLength != h.RunLogLength {
-		seal, err := r.sec.Attest(headSealPointer, headAttested(c.staticEnc, headRequest(h), h.RunLogLength))
+		seal, err := r.sec.Attest(headSealPointer, headAttested(c.staticEnc, headSealedMembers(h), h.RunLogLength))
 		if err != nil {
 			return nil, err
 		}
@@ -600,6 +616,8 @@ func (r *runState) changeLocked(full bool, at int64) (_ *runstore.Change, err er
 	// From this write on, the head's seal attests the start request's
 	// members too (headseal.go).
 	r.doc.RequestSealed = true
+	// And its failure members (headFailures).
+	r.doc.FailuresSealed = true
 	if !r.doc.RecordSeals {
 		// The run's first write, or the first of a run an earlier wfrun
 		// stored: every record is written, sealed (recordseal.go), and

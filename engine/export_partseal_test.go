@@ -39,7 +39,7 @@ func SealAsEarlierWfrun(doc map[string]json.RawMessage, id string, ring *seal.Ke
 			return err
 		}
 	}
-	if d.HeadSeal, err = sec.Attest(headSealPointer, headAttested(appendHeadStatic(nil, &d.runHead), headRequest(&d.runHead), d.RunLogLength)); err != nil {
+	if d.HeadSeal, err = sec.Attest(headSealPointer, headAttested(appendHeadStatic(nil, &d.runHead), headSealedMembers(&d.runHead), d.RunLogLength)); err != nil {
 		return err
 	}
 	delete(doc, "partsSealed")

@@ -24,7 +24,7 @@ func SealHeadAsEarlierWfrun(doc map[string]json.RawMessage, id string, ring *sea
 	if err := json.Unmarshal(raw, &d); err != nil {
 		return err
 	}
-	if d.HeadSeal, err = sec.Attest(headSealPointer, headAttested(appendHeadStatic(nil, &d.runHead), headRequest(&d.runHead), d.RunLogLength)); err != nil {
+	if d.HeadSeal, err = sec.Attest(headSealPointer, headAttested(appendHeadStatic(nil, &d.runHead), headSealedMembers(&d.runHead), d.RunLogLength)); err != nil {
 		return err
 	}
 	doc["headSeal"], err = json.Marshal(d.HeadSeal)

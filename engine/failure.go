@@ -177,6 +177,22 @@ func (r *runState) failureGate(ctx context.Context) (res *Result, gated bool, er
 		}
 		return nil, true, fmt.Errorf("run %s: the end of run %s that started it: %w", r.id, of, err)
 	}
+	if err == nil {
+		// Authenticated, not believed: its head (restartedFailures) and
+		// its outcome (the output naming this run), as a parent takes a
+		// child's end (checkOutcome). A run that does not verify leaves
+		// this one gated, for Resume to check again.
+		var d runDoc
+		if err = json.Unmarshal(doc, &d); err != nil {
+			err = fmt.Errorf("run %s: damaged document: %w", of, err)
+		} else {
+			err = r.e.checkOutcome(of, &d)
+		}
+		if err != nil {
+			r.releaseLease(ctx)
+			return nil, true, fmt.Errorf("run %s: the end of run %s that started it: %w", r.id, of, err)
+		}
+	}
 	if err == nil && (archived && gjson.GetBytes(doc, failureMember).Str == r.id || restartedFailure(doc, r.id)) {
 		r.mu.Lock()
 		r.doc.FailureOf = ""
@@ -242,7 +258,7 @@ func (r *runState) failedWorkflowView() (any, error) {
 	}
 	if m, ok := v.(map[string]any); ok {
 		// Bookkeeping of wfrun's store, not part of Conductor's Workflow.
-		for _, k := range []string{"principal", "definitionHash", "definitionPath", "nextSeq", "runLogLength", "runLogSeal", "headSeal", "recordSeals", "variablesSealed", "variablesSeal", "outcomeSealed", "outcomeSeal", "inputSealed", "inputSeal", "partsSealed", "partsSeal", "requestSealed", "registeredValues", "sealedInput", "rerunTask", "failureOf", "restartedFailures"} {
+		for _, k := range []string{"principal", "definitionHash", "definitionPath", "nextSeq", "runLogLength", "runLogSeal", "headSeal", "recordSeals", "variablesSealed", "variablesSeal", "outcomeSealed", "outcomeSeal", "inputSealed", "inputSeal", "partsSealed", "partsSeal", "requestSealed", "failuresSealed", "registeredValues", "sealedInput", "rerunTask", "failureOf", "restartedFailures"} {
 			delete(m, k)
 		}
 		list, _ := m["tasks"].([]any)

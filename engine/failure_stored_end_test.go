@@ -15,6 +15,7 @@ import (
 
 	"github.com/wfrun/wfrun/engine"
 	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/store/seal"
 )
 
 const (
@@ -54,6 +55,9 @@ type endArchiver struct {
 	failArchive bool // the process dies as it archives the run
 	tried       bool // the run's archive was tried
 	fail        bool // the first Load of the run after that fails
+	// ring seals the other process's end as that process would
+	// (first).
+	ring *seal.Keyring
 }
 
 func (s *endArchiver) Archive(ctx context.Context, id string, archived []byte, sum runstore.Summary) error {
@@ -73,7 +77,11 @@ func (s *endArchiver) Archive(ctx context.Context, id string, archived []byte, s
 		other = strings.Replace(other, `"conductor.failure_workflow"`, `"not_this_end"`, 1)
 		osum := sum
 		osum.Status = "COMPLETED"
-		if err := s.Store.Archive(ctx, id, []byte(other), osum); err != nil {
+		resealed, err := engine.ResealArchived([]byte(other), id, s.ring)
+		if err != nil {
+			return err
+		}
+		if err := s.Store.Archive(ctx, id, resealed, osum); err != nil {
 			return err
 		}
 	}
@@ -140,7 +148,7 @@ func TestFailureRunOnlyForTheStoredEnd(t *testing.T) {
 	for _, b := range slotBackends() {
 		t.Run(b.name, func(t *testing.T) {
 			id := "5b0d7a4e-0000-4000-8000-00000000b31f"
-			rs := &endArchiver{Store: b.open(t), id: id, first: true}
+			rs := &endArchiver{Store: b.open(t), id: id, first: true, ring: keyring(t, 21)}
 			var notified atomic.Int64
 			e := failureRig(t, rs, &notified)
 			res, err := startFails(t, e, id)

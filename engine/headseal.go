@@ -21,7 +21,8 @@ import (
 // secrets the edited run names. Every head carries HeadSeal, an attestation
 // (runsecrets.Run.Attest) of those members as encoded (appendHeadStatic)
 // and of the run's log length (and of its start request's members,
-// headRequest, once RequestSealed says so), bound to the run's id: a run loads only if
+// headRequest, once RequestSealed says so, and of its failure members,
+// appendHeadFailures, once FailuresSealed does), bound to the run's id: a run loads only if
 // it verifies with the engine's keyring and the stored definition's hash is
 // the attested one. A head edited, copied from another run, stripped of its
 // seal or written by a wfrun that did not seal heads (before 2026-12) is
@@ -38,11 +39,34 @@ var ErrHeadNotAuthentic = errors.New("stored run head is not authentic")
 const headSealPointer = "/headSeal"
 
 // headAttested is what HeadSeal attests: the head's static members as
-// encoded, its start request's members (headRequest) and its log length.
-func headAttested(static, request []byte, logLength int) []byte {
-	b := make([]byte, 0, len(static)+len(request)+24)
-	b = append(append(append(b, static...), request...), `,"runLogLength":`...)
+// encoded, its other attested members (headSealedMembers) and its log length.
+func headAttested(static, members []byte, logLength int) []byte {
+	b := make([]byte, 0, len(static)+len(members)+24)
+	b = append(append(append(b, static...), members...), `,"runLogLength":`...)
 	return strconv.AppendInt(b, int64(logLength), 10)
+}
+
+// headSealedMembers is what HeadSeal attests of h besides its static members:
+// its start request's (headRequest) and its failure members
+// (headFailures), each as its flags say.
+func headSealedMembers(h *runHead) []byte {
+	return appendHeadFailures(headRequest(h), h)
+}
+
+// appendHeadFailures appends what HeadSeal attests of h's failure
+// members, when h says they are attested (FailuresSealed; nothing: a head
+// an earlier wfrun wrote): failureOf, a failure run's gate, and
+// restartedFailures, the failure runs of a failed run's ends a restart
+// replaced (failure.go). Unattested, whoever can write the run store
+// would remove a failure run's gate and have it execute for an end never
+// stored, or name a failure run among a run's restarted ones to let it
+// through its gate; or set a gate to have a run dropped unexecuted.
+func appendHeadFailures(b []byte, h *runHead) []byte {
+	if !h.FailuresSealed {
+		return b
+	}
+	b = appendOptStr(b, "failureOf", h.FailureOf)
+	return appendOptStr(b, "restartedFailures", h.RestartedFailures)
 }
 
 // headRequest is what HeadSeal attests of h's start request: its
@@ -91,7 +115,7 @@ func (e *Engine) verifyHeadSeal(id string, d *runDoc) error {
 	if err != nil {
 		return err
 	}
-	if err := sec.Verify(d.HeadSeal, headSealPointer, headAttested(appendHeadStatic(nil, &d.runHead), headRequest(&d.runHead), d.RunLogLength)); err != nil {
+	if err := sec.Verify(d.HeadSeal, headSealPointer, headAttested(appendHeadStatic(nil, &d.runHead), headSealedMembers(&d.runHead), d.RunLogLength)); err != nil {
 		why := "its members were edited, it was copied from another run, or it was sealed with another keyring"
 		if e.ownKey {
 			why = "this engine made its own keyring at New: every engine sharing a run store needs the same one, engine.WithKeyring"
@@ -119,7 +143,7 @@ func resealMaskedRequest(doc []byte, head *runHead, sec *runsecrets.Run) ([]byte
 	if h.IdempotencyKey == head.IdempotencyKey && maps.Equal(h.TaskToDomain, head.TaskToDomain) {
 		return doc, nil
 	}
-	seal, err := sec.Attest(headSealPointer, headAttested(appendHeadStatic(nil, &h), headRequest(&h), h.RunLogLength))
+	seal, err := sec.Attest(headSealPointer, headAttested(appendHeadStatic(nil, &h), headSealedMembers(&h), h.RunLogLength))
 	if err != nil {
 		return nil, err
 	}

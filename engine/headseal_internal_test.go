@@ -37,7 +37,7 @@ func withSealedHead(t *testing.T, e *Engine, id string, doc string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seal, err := sec.Attest(headSealPointer, headAttested(appendHeadStatic(nil, &d.runHead), headRequest(&d.runHead), d.RunLogLength))
+	seal, err := sec.Attest(headSealPointer, headAttested(appendHeadStatic(nil, &d.runHead), headSealedMembers(&d.runHead), d.RunLogLength))
 	if err != nil {
 		t.Fatal(err)
 	}

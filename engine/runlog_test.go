@@ -74,8 +74,10 @@ func loadStoredRun(t *testing.T, rs runstore.Store, id string) *storedRun {
 	if err := json.Unmarshal(raw, &s.doc); err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal(s.doc["runLog"], &s.log); err != nil {
-		t.Fatal(err)
+	if l, ok := s.doc["runLog"]; ok { // a run that registered no value has none
+		if err := json.Unmarshal(l, &s.log); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return s
 }
