@@ -339,6 +339,19 @@ func (e *Engine) checkStoredDoc(id string, doc []byte, d *runDoc, archived bool)
 	return e.checkRecords(id, doc, d)
 }
 
+// checkArchivedDoc authenticates run id's archived document (d decoded
+// from doc) for a reader that takes more from it than that it ended (its
+// status and task records: StoredAttempt): its head, but for its
+// definition (an archived run's is masked and found again by the hash the
+// seal attests), and its records, input, variables and outcome, which the
+// archive sealed again as archived (resealRecords).
+func (e *Engine) checkArchivedDoc(id string, doc []byte, d *runDoc) error {
+	if err := e.verifyHeadSeal(id, d); err != nil {
+		return err
+	}
+	return e.checkRecords(id, doc, d)
+}
+
 // resealRecords seals again each task record of doc, a run document whose
 // records were rewritten after they were sealed (an archive's `_secrets`
 // values made "***"): a record without a seal is left as it is.

@@ -163,7 +163,10 @@ type AttemptState struct {
 // StoredAttempt is run runID's AttemptState for attempt taskID, as
 // StoredState reads it, from the attempt's record alone where its id
 // says where it is (lookTask): a look that costs the same in a run of
-// ten tasks or of thousands.
+// ten tasks or of thousands. What it reads is authenticated: the head's
+// seal and the record's (lookTask), or the run read whole as a resume
+// checks it, an archived run as a restart does (checkArchivedDoc). A
+// record or head edited in the store is an error naming the run.
 func (e *Engine) StoredAttempt(ctx context.Context, runID, taskID string) (AttemptState, error) {
 	e.visibleNow(runID)
 	head, task, archived, ok, err := e.lookTask(ctx, runID, taskID)
@@ -183,7 +186,15 @@ func (e *Engine) StoredAttempt(ctx context.Context, runID, taskID string) (Attem
 	if err := json.Unmarshal(doc, &d); err != nil {
 		return AttemptState{}, fmt.Errorf("run %s: damaged document: %w", runID, err)
 	}
-	if err := e.checkStoredDoc(runID, doc, &d, archived); err != nil {
+	// Authenticated, not believed, archived too: an archived run's
+	// record edited open and its status RUNNING would be a task a worker
+	// is handed or answers (checkArchivedDoc).
+	if archived {
+		err = e.checkArchivedDoc(runID, doc, &d)
+	} else {
+		err = e.checkStoredDoc(runID, doc, &d, false)
+	}
+	if err != nil {
 		return AttemptState{}, err
 	}
 	// Read from the document decoded for its check, not parsed again.
