@@ -1037,6 +1037,36 @@ func checkCompletion(status string, output json.RawMessage) (string, json.RawMes
 	return status, output, nil
 }
 
+// headBookkeeping are the members of a stored run's head that are wfrun's
+// own, not Conductor's Workflow: who runs it, its definition's hash and
+// file, its journal's counts, its seals and the flags saying what they
+// cover, a failure run's gate, a failed run's restarted failure runs.
+// engineOnly: no view shows it (Show drops it); the others a server reads
+// from a view before it drops them (the run's principal: its access
+// check), and every other reader drops them (HeadBookkeeping).
+var headBookkeeping = [...]struct {
+	member     string
+	engineOnly bool
+}{
+	{"principal", false}, {"definitionHash", false}, {"definitionPath", false}, {"nextSeq", false},
+	{"runLogLength", false}, {"runLogSeal", false}, {"headSeal", false},
+	{"recordSeals", false}, {"variablesSealed", false}, {"variablesSeal", false}, {"outcomeSealed", false}, {"outcomeSeal", false},
+	{"inputSealed", false}, {"inputSeal", false}, {"partsSealed", false}, {"partsSeal", false},
+	{"requestSealed", false}, {"failuresSealed", false},
+	{"failureOf", true}, {"restartedFailures", true},
+}
+
+// HeadBookkeeping returns the members of a run's view (Show) that are
+// wfrun's own bookkeeping, not the run as a client knows it: a server's
+// execution document and `wfrun show` drop them.
+func HeadBookkeeping() []string {
+	out := make([]string, len(headBookkeeping))
+	for i, b := range headBookkeeping {
+		out[i] = b.member
+	}
+	return out
+}
+
 // sealedMembers are the members of a stored run that hold sealed values.
 var sealedMembers = []string{"registeredValues", "sealedInput", "rerunTask", "reopenFailure", "taskDefs", "testMocks", "runLog"}
 
@@ -1106,8 +1136,11 @@ func (e *Engine) Show(ctx context.Context, id string) ([]byte, error) {
 	}
 	// A failure run's gate and a failed run's restarted failure runs
 	// (failure.go) are the engine's own: no view shows them.
-	for _, k := range []string{"failureOf", "restartedFailures"} {
-		if view, err = sjson.DeleteBytes(view, k); err != nil {
+	for _, b := range headBookkeeping {
+		if !b.engineOnly {
+			continue
+		}
+		if view, err = sjson.DeleteBytes(view, b.member); err != nil {
 			return nil, fmt.Errorf("run %s: view: %w", id, err)
 		}
 	}

@@ -258,7 +258,9 @@ func (r *runState) failedWorkflowView() (any, error) {
 	}
 	if m, ok := v.(map[string]any); ok {
 		// Bookkeeping of wfrun's store, not part of Conductor's Workflow.
-		for _, k := range []string{"principal", "definitionHash", "definitionPath", "nextSeq", "runLogLength", "runLogSeal", "headSeal", "recordSeals", "variablesSealed", "variablesSeal", "outcomeSealed", "outcomeSeal", "inputSealed", "inputSeal", "partsSealed", "partsSeal", "requestSealed", "failuresSealed", "registeredValues", "sealedInput", "rerunTask", "failureOf", "restartedFailures"} {
+		// Its sealed members too: no ciphertext is copied into the
+		// failure run.
+		for _, k := range slices.Concat(HeadBookkeeping(), sealedMembers) {
 			delete(m, k)
 		}
 		list, _ := m["tasks"].([]any)

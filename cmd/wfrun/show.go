@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/wfrun/wfrun/engine"
 )
 
 // shownRun is what `wfrun show` renders from the masked view.
@@ -69,6 +71,10 @@ masked before storage, and _secrets, _masked and maskedFields values display as 
 			if m, ok := doc.(map[string]any); ok && format != formatTable && format != "" {
 				// The stored definition is kept for resume; it is noise here.
 				delete(m, "workflowDefinition")
+				// So is the engine's bookkeeping (seals, counts, principal).
+				for _, k := range engine.HeadBookkeeping() {
+					delete(m, k)
+				}
 			}
 			var s shownRun
 			if err := json.Unmarshal(view, &s); err != nil {

@@ -32,9 +32,10 @@ var workflowCollections = map[string]func() any{
 }
 
 // workflowInternal are members of the stored run that are wfrun's own
-// (who runs it, the definition's hash and file, the journal's counts, a
-// failure run's gate, the failure runs of restarted ends).
-var workflowInternal = []string{"principal", "definitionHash", "definitionPath", "nextSeq", "runLogLength", "runLogSeal", "headSeal", "recordSeals", "variablesSealed", "variablesSeal", "outcomeSealed", "outcomeSeal", "inputSealed", "inputSeal", "partsSealed", "partsSeal", "requestSealed", "failuresSealed", "failureOf", "restartedFailures"}
+// (engine.HeadBookkeeping: who runs it, the definition's hash and file,
+// the journal's counts, the seals, a failure run's gate, the failure runs
+// of restarted ends).
+var workflowInternal = engine.HeadBookkeeping()
 
 // executionDoc is the Conductor Workflow of a run view.
 func (s *Server) executionDoc(view []byte) (map[string]any, error) {
