@@ -298,10 +298,13 @@ func oneExpression(s string) bool {
 }
 
 // checkedSecretNames are the names whose values a definition is checked
-// for (definitionSecrets, sorted) but EXEC bundles: a bundle's value is a
-// JSON document whose leaves the masker registers, the names of its
-// environment variables and the paths of its files among them, which
-// the EXEC command that uses it names by design.
+// for (definitionSecrets, sorted) but EXEC bundles: the masker registers a
+// bundle's values and its files' contents, and each line of a multi-line
+// content (a script's `set -e`, a config file's `[default]`) as a value of
+// its own; a definition holding such a line beside the EXEC task that
+// uses the bundle (its command, another script) holds no secret, and
+// would be refused. A bundle's value pasted into a definition is masked
+// wherever the run shows it, as any registered value is.
 func checkedSecretNames(d *Definition) []string {
 	bundles := map[string]bool{}
 	var walk func(d *Definition)
