@@ -384,8 +384,11 @@ func TestAnswerWaiterLearnsTheRunEnded(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ended := strings.Replace(string(doc), `"status":"RUNNING"`, `"status":"TERMINATED"`, 1)
-			if err := w.Store.Archive(bg, id, []byte(ended), runstore.Summary{WorkflowType: "slot_end", Version: 1, Status: "TERMINATED"}); err != nil {
+			ended, err := engine.ResealArchived([]byte(strings.Replace(string(doc), `"status":"RUNNING"`, `"status":"TERMINATED"`, 1)), id, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Store.Archive(bg, id, ended, runstore.Summary{WorkflowType: "slot_end", Version: 1, Status: "TERMINATED"}); err != nil {
 				t.Fatal(err)
 			}
 			for _, c := range []struct {

@@ -1084,10 +1084,10 @@ func (e *Engine) Show(ctx context.Context, id string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Authenticated, not believed, as a resume reads it (recordseal.go):
-	// a record or head edited in the store is an error naming the run,
-	// not a run a client is shown.
-	if !archived {
+	// Authenticated, not believed, as a resume reads it, or an archived
+	// run as a restart does (recordseal.go): a record or head edited in
+	// the store is an error naming the run, not a run a client is shown.
+	{
 		var d runDoc
 		if err := json.Unmarshal(doc, &d); err != nil {
 			return nil, fmt.Errorf("run %s: damaged document: %w", id, err)

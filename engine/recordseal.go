@@ -326,12 +326,14 @@ func (e *Engine) checkStoredTask(id string, head, task []byte) error {
 }
 
 // checkStoredDoc authenticates run id's stored document, read whole by a
-// look at one attempt (d decoded from doc): its head and records, as a
-// resume checks them. An archived run is not checked: nothing is taken
-// from it but that it ended.
+// look at one attempt or a view (d decoded from doc): its head and
+// records, as a resume checks them; an archived run as a restart does
+// (checkArchivedDoc): what a view shows of it (its status, tasks and
+// outputs) and what a server's wait takes from it (how it ended) are
+// read from it.
 func (e *Engine) checkStoredDoc(id string, doc []byte, d *runDoc, archived bool) error {
 	if archived {
-		return nil
+		return e.checkArchivedDoc(id, doc, d)
 	}
 	if err := e.checkHead(id, d); err != nil {
 		return err

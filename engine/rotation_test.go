@@ -44,6 +44,9 @@ type rig struct {
 	runs    runstore.Store
 	dir     string          // bolt: the directory of secrets.db and runs.db
 	rdb     *goredis.Client // redis: a client to dump every key
+	// ring is every engine's keyring: processes sharing a run store
+	// share one (engine.WithKeyring), as `wfrun` does from its store.
+	ring *seal.Keyring
 
 	mu     sync.Mutex
 	events bytes.Buffer // progress lines as a CLI would print them
@@ -60,7 +63,7 @@ func randHex(n int) string {
 
 func newRig(t *testing.T, backend string, history int) *rig {
 	t.Helper()
-	g := &rig{backend: backend}
+	g := &rig{backend: backend, ring: keyring(t, 41)}
 	k, err := seal.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
@@ -140,6 +143,7 @@ func (g *rig) engine(t *testing.T, reg *tasks.Registry) *engine.Engine {
 	e, err := engine.New(
 		engine.WithRegistry(reg),
 		engine.WithRunStore(g.runs),
+		engine.WithKeyring(g.ring),
 		engine.WithSecrets(func(p engine.Principal, project, env string) interpolate.SecretSource {
 			return store.NewRunView(g.secrets, store.Principal{Name: p.Name, Scopes: p.Scopes}, project, env)
 		}),

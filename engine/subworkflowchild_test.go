@@ -249,7 +249,9 @@ func (s *squatStore) Commit(ctx context.Context, id string, ch *runstore.Change)
 // fails, naming the id.
 func TestSubWorkflowChildOfAnotherParentNotTakenOver(t *testing.T) {
 	mem := runstore.NewMemory()
-	other, err := engine.New(engine.WithRunStore(mem))
+	// Another process of the deployment: the same keyring.
+	ring := keyring(t, 29)
+	other, err := engine.New(engine.WithRunStore(mem), engine.WithKeyring(ring))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +266,7 @@ func TestSubWorkflowChildOfAnotherParentNotTakenOver(t *testing.T) {
 			t.Errorf("squatter: %v", err)
 		}
 	}}
-	e, err := engine.New(engine.WithRunStore(rs), engine.WithWorker("maybe", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+	e, err := engine.New(engine.WithRunStore(rs), engine.WithKeyring(ring), engine.WithWorker("maybe", func(context.Context, json.RawMessage) (json.RawMessage, error) {
 		return json.RawMessage(`{}`), nil
 	}))
 	if err != nil {

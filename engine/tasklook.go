@@ -188,13 +188,8 @@ func (e *Engine) StoredAttempt(ctx context.Context, runID, taskID string) (Attem
 	}
 	// Authenticated, not believed, archived too: an archived run's
 	// record edited open and its status RUNNING would be a task a worker
-	// is handed or answers (checkArchivedDoc).
-	if archived {
-		err = e.checkArchivedDoc(runID, doc, &d)
-	} else {
-		err = e.checkStoredDoc(runID, doc, &d, false)
-	}
-	if err != nil {
+	// is handed or answers (checkStoredDoc).
+	if err := e.checkStoredDoc(runID, doc, &d, archived); err != nil {
 		return AttemptState{}, err
 	}
 	// Read from the document decoded for its check, not parsed again.

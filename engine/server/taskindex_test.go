@@ -6,8 +6,21 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wfrun/wfrun/engine"
 	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/store/seal"
 )
+
+// sharedRing is the keyring of the serve processes a test runs on one run
+// store: the processes of one deployment share one.
+func sharedRing(t *testing.T) []engine.Option {
+	t.Helper()
+	ring, err := seal.NewKeyring([]byte("fedcba9876543210fedcba9876543210"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []engine.Option{engine.WithKeyring(ring)}
+}
 
 // TestGetTaskReadsItsRunOnly: GET /api/tasks/{taskId} of a task that is
 // not queued reads the task's run only, not every run, when the server
@@ -17,7 +30,8 @@ import (
 func TestGetTaskReadsItsRunOnly(t *testing.T) {
 	const value = "task-index-SECRET-value-9e02"
 	runs := &loadCounter{Store: runstore.NewMemory()}
-	ts := newConductorServer(t, runs)
+	ring := sharedRing(t)
+	ts := newConductorServerWith(t, runs, ring)
 	putSecret(t, ts.store, "api_key", value)
 	def := `{"name":"indexed","version":1,"schemaVersion":2,"tasks":[
 	  {"name":"setv","taskReferenceName":"setv","type":"SET_VARIABLE","inputParameters":{"token":"${workflow.secrets.api_key}"}}],
@@ -49,7 +63,7 @@ func TestGetTaskReadsItsRunOnly(t *testing.T) {
 	if st, _, loads := get(ts, "no-such-task"); st != 404 || loads < n {
 		t.Errorf("unknown task: %d, %d run reads (want every run read)", st, loads)
 	}
-	other := newConductorServer(t, runs)
+	other := newConductorServerWith(t, runs, ring)
 	// The oldest run is read among the last (runs of one millisecond may
 	// come in any order).
 	if st, _, loads := get(other, first); st != 200 || loads < n/2 {
@@ -66,7 +80,8 @@ func TestGetTaskReadsItsRunOnly(t *testing.T) {
 // same task.
 func TestTaskSearchByIDReadsItsRunOnly(t *testing.T) {
 	runs := &loadCounter{Store: runstore.NewMemory()}
-	ts := newConductorServer(t, runs)
+	ring := sharedRing(t)
+	ts := newConductorServerWith(t, runs, ring)
 	def := `{"name":"indexed2","version":1,"schemaVersion":2,"tasks":[{"name":"setv","taskReferenceName":"setv","type":"SET_VARIABLE","inputParameters":{"x":1}}]}`
 	if st, _, body := ts.do(t, "POST", "/api/metadata/workflow", def); st != 200 {
 		t.Fatalf("register: %d %s", st, body)
@@ -77,7 +92,7 @@ func TestTaskSearchByIDReadsItsRunOnly(t *testing.T) {
 		id := startByName(t, ts, "indexed2")
 		ids = append(ids, ts.waitRun(t, id, "completed", func(d runDoc) bool { return d.Status == "COMPLETED" }).Tasks[0].TaskID)
 	}
-	other := newConductorServer(t, runs)
+	other := newConductorServerWith(t, runs, ring)
 	for _, c := range []struct {
 		name     string
 		ts       *conductorServer

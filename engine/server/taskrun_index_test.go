@@ -86,7 +86,12 @@ func boltServe(t *testing.T, path, defs string, wrap func(*runstore.Bolt) runsto
 	if wrap != nil {
 		rs = wrap(runs)
 	}
-	srv, err := server.New(memory.New(), server.WithConductor(defs, engine.WithRunStore(rs), engine.WithRegistry(tasks.NewDefaultRegistry())))
+	// The processes of one deployment share a keyring.
+	ring, err := seal.NewKeyring([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(memory.New(), server.WithConductor(defs, engine.WithRunStore(rs), engine.WithKeyring(ring), engine.WithRegistry(tasks.NewDefaultRegistry())))
 	if err != nil {
 		t.Fatal(err)
 	}
