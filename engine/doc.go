@@ -124,7 +124,11 @@
 // also replaces the `_secrets` templates of the stored definition: a
 // restart takes the definition back from a copy whose hash the run
 // recorded (its file, the definitions directory, its parent's inline
-// sub-workflow), and fails with ErrArchivedSecrets without one.
+// sub-workflow), and fails with ErrArchivedSecrets without one. A value the
+// run registered that its task definitions hold (pasted into one) is masked
+// in the archived snapshot of them for good; a restart that would apply
+// them fails with ErrArchivedSecrets unless it takes the task definitions
+// registered now (RestartOptions.UseLatestDefinitions).
 //
 // # Control flow
 //

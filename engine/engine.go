@@ -1040,7 +1040,9 @@ func checkCompletion(status string, output json.RawMessage) (string, json.RawMes
 // headBookkeeping are the members of a stored run's head that are wfrun's
 // own, not Conductor's Workflow: who runs it, its definition's hash and
 // file, its journal's counts, its seals and the flags saying what they
-// cover, a failure run's gate, a failed run's restarted failure runs.
+// cover (and an archived run's mark that its task definitions were
+// masked, taskdefarchive.go), a failure run's gate, a failed run's
+// restarted failure runs.
 // engineOnly: no view shows it (Show drops it); the others a server reads
 // from a view before it drops them (the run's principal: its access
 // check), and every other reader drops them (HeadBookkeeping).
@@ -1052,7 +1054,7 @@ var headBookkeeping = [...]struct {
 	{"runLogLength", false}, {"runLogSeal", false}, {"headSeal", false},
 	{"recordSeals", false}, {"variablesSealed", false}, {"variablesSeal", false}, {"outcomeSealed", false}, {"outcomeSeal", false},
 	{"inputSealed", false}, {"inputSeal", false}, {"partsSealed", false}, {"partsSeal", false},
-	{"requestSealed", false}, {"failuresSealed", false},
+	{"requestSealed", false}, {"failuresSealed", false}, {"taskDefsMasked", false},
 	{"failureOf", true}, {"restartedFailures", true},
 }
 

@@ -93,7 +93,7 @@ func (e *Engine) parentsToReopen(ctx context.Context, d *runDoc) ([]reopenStep, 
 		if wt, ok := def.Task(baseRef(sub.ReferenceTaskName)); ok && wt.Optional {
 			break
 		}
-		if err := e.checkArchived(pr, false, false); err != nil {
+		if err := e.checkArchived(pr, false, false, false); err != nil {
 			return nil, err
 		}
 		steps = append(steps, reopenStep{run: pr, taskID: sub.TaskID})
@@ -401,7 +401,7 @@ func (e *Engine) siblingChild(ctx context.Context, id string) (er *endedRun, run
 	if er, err = e.ended(ctx, er); err != nil {
 		return nil, false, err
 	}
-	if err := e.checkArchived(er, false, true); err != nil {
+	if err := e.checkArchived(er, false, true, false); err != nil {
 		return nil, false, err
 	}
 	return er, false, nil

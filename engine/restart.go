@@ -175,7 +175,7 @@ func (e *Engine) restartWith(ctx context.Context, id string, fromStart bool, fro
 	// A child re-opened by its parent gets its input from the parent again
 	// (restoreParentInput), as a rerun's workflowInput replaces it.
 	inputGiven := len(parents) > 0 || (o != nil && hasJSON(o.WorkflowInput))
-	if err := e.checkArchived(er, fromStart, inputGiven); err != nil {
+	if err := e.checkArchived(er, fromStart, inputGiven, o != nil && o.latestDefinition); err != nil {
 		return nil, err
 	}
 	r, err := e.prepareRestart(ctx, er, fromStart, fromTaskID, o)
@@ -291,10 +291,16 @@ func (er *endedRun) hasTask(taskID string) bool {
 }
 
 // checkArchived refuses to run again an archived run whose re-execution
-// needs `_secrets` data that archiving replaced by "***".
-func (e *Engine) checkArchived(er *endedRun, fromStart, inputGiven bool) error {
+// needs `_secrets` data that archiving replaced by "***", or the task
+// definitions it masked (taskdefarchive.go) unless it takes the ones
+// registered now (latestDefs).
+func (e *Engine) checkArchived(er *endedRun, fromStart, inputGiven, latestDefs bool) error {
 	if !er.archived {
 		return nil
+	}
+	if er.d.TaskDefsMasked && !latestDefs {
+		return fmt.Errorf("%w: cannot restart run %s: archiving masked a secret's value written into its task definitions, which the restarted run would apply (restart it from the start with the latest definitions to take the ones registered now)",
+			ErrArchivedSecrets, er.id)
 	}
 	var need []string
 	for _, p := range runsecrets.ArchivedSecretsNeeded(er.doc) {

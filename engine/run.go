@@ -192,6 +192,9 @@ type runDoc struct {
 	// subpin.go): a part of the stored run of its own, not a member
 	// of the head every write carries.
 	TaskDefs string `json:"taskDefs,omitempty"`
+	// TaskDefsMasked: the archive masked a value the run registered in
+	// its TaskDefs (taskdefarchive.go); a restart that runs them is refused.
+	TaskDefsMasked bool `json:"taskDefsMasked,omitempty"`
 	// TestMocks is a test run's mocks, sealed (mock.go): a part of the
 	// stored run of its own, written once.
 	TestMocks string `json:"testMocks,omitempty"`
@@ -570,6 +573,10 @@ func (r *runState) archive(ctx context.Context) error {
 	// stored, are masked for good, and so is a value the definition holds
 	// written out (pasted in place of a reference): headview.go.
 	if doc, err = maskRunCopies(doc, r.sec, true, true); err != nil {
+		return err
+	}
+	// Its task definitions likewise (taskdefarchive.go).
+	if doc, err = maskArchivedTaskDefs(doc, r.sec); err != nil {
 		return err
 	}
 	if doc, err = resealMaskedRequest(doc, &head, r.sec); err != nil {

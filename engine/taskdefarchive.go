@@ -1,0 +1,62 @@
+package engine
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
+
+	"github.com/wfrun/wfrun/runsecrets"
+)
+
+// A run's task-definition snapshot (taskdefsnap.go) is stored sealed, and a
+// view opens it (withTaskDefs). A definition holds no secret's value by
+// design, but one a user pasted into it (an inputTemplate, a description)
+// is a value the run may register: a view of a run that still has its
+// values masks the opened definitions with them (showRunHead), and the
+// archive, which keeps none of them, masks the snapshot for good as it
+// masks the run's copy of its workflow definition (maskArchivedDefinition):
+// the snapshot is opened, masked with every value the run registered, and
+// when that changed it, sealed again in its masked form and marked
+// (taskDefsMasked). A run whose snapshot holds no value of it is archived
+// with the snapshot as it was.
+//
+// A restart of an archived run whose snapshot was masked would run the
+// masked definitions ("***" where a template held the value): unlike the
+// workflow definition, whose intact copy is found again by its hash
+// (intactDefinition), the snapshot holds the registry's definitions of
+// their moment, of which no intact copy is kept, so such a restart is
+// refused with ErrArchivedSecrets (checkArchived), unless it takes the
+// task definitions registered now (RestartWith's UseLatestDefinitions).
+
+// taskDefsMaskedMember marks an archived run whose task-definition
+// snapshot the archive masked (runDoc.TaskDefsMasked).
+const taskDefsMaskedMember = "taskDefsMasked"
+
+// maskArchivedTaskDefs is doc, a run document about to be archived, with
+// its task-definition snapshot masked with every value sec registered,
+// sealed again and marked, when masking changes it; doc as it is when the
+// run has no snapshot or the snapshot holds none of its values.
+func maskArchivedTaskDefs(doc []byte, sec *runsecrets.Run) ([]byte, error) {
+	sealed := gjson.GetBytes(doc, "taskDefs")
+	if sealed.Type != gjson.String || sealed.Str == "" {
+		return doc, nil
+	}
+	plain, err := sec.Open(sealed.Str, taskDefsPointer)
+	if err != nil {
+		return nil, fmt.Errorf("archive its task definitions: %w", err)
+	}
+	masked := sec.Remask(plain, taskDefsPointer)
+	if bytes.Equal(masked, plain) {
+		return doc, nil
+	}
+	resealed, err := sec.Seal(masked, taskDefsPointer)
+	if err != nil {
+		return nil, err
+	}
+	if doc, err = sjson.SetBytes(doc, "taskDefs", resealed); err != nil {
+		return nil, err
+	}
+	return sjson.SetBytes(doc, taskDefsMaskedMember, true)
+}
