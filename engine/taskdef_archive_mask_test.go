@@ -33,7 +33,7 @@ func pastedDef(name, v string) *engine.TaskDef {
 // the run and never the value. A run whose definitions hold no value of
 // it keeps them as they are and restarts.
 func TestArchivedTaskDefinitionsAreMasked(t *testing.T) {
-	for _, backend := range []string{"memory", "bolt"} {
+	for _, backend := range []string{"memory", "bolt", "redis"} {
 		t.Run(backend, func(t *testing.T) {
 			v := "tok-tdarch-" + randHex(12)
 			zero := 0
@@ -45,13 +45,8 @@ func TestArchivedTaskDefinitionsAreMasked(t *testing.T) {
 				t.Fatal(err)
 			}
 			var rs runstore.Store = runstore.NewMemory()
-			if backend == "bolt" {
-				b, err := runstore.OpenBolt(t.TempDir() + "/runs.db")
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { _ = b.Close() })
-				rs = b
+			if backend != "memory" {
+				rs = newRig(t, backend, 0).runs
 			}
 			dir := t.TempDir()
 			ok := func(_ context.Context, _ json.RawMessage) (json.RawMessage, error) { return json.RawMessage(`{}`), nil }
