@@ -564,7 +564,7 @@ func (r *runState) archive(ctx context.Context) error {
 	r.doc.RunLogLength, r.doc.RunLogSeal, r.doc.SealedInput, r.doc.RerunTask, r.doc.ReopenFailure = 0, "", "", "", "" // an archived run is never resumed
 	doc, err := r.encodeLocked(r.doc.UpdateTime)
 	sum := r.summaryLocked()
-	head := r.doc.runHead
+	head, taskDefs := r.doc.runHead, r.doc.TaskDefs
 	r.mu.Unlock()
 	if err != nil {
 		return err
@@ -576,7 +576,7 @@ func (r *runState) archive(ctx context.Context) error {
 		return err
 	}
 	// Its task definitions likewise (taskdefarchive.go).
-	if doc, err = maskArchivedTaskDefs(doc, r.sec); err != nil {
+	if doc, err = maskArchivedTaskDefs(doc, taskDefs, r.sec); err != nil {
 		return err
 	}
 	if doc, err = resealMaskedRequest(doc, &head, r.sec); err != nil {

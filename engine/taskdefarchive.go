@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 
-	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 
 	"github.com/wfrun/wfrun/runsecrets"
@@ -34,16 +33,17 @@ import (
 // snapshot the archive masked (runDoc.TaskDefsMasked).
 const taskDefsMaskedMember = "taskDefsMasked"
 
-// maskArchivedTaskDefs is doc, a run document about to be archived, with
-// its task-definition snapshot masked with every value sec registered,
-// sealed again and marked, when masking changes it; doc as it is when the
-// run has no snapshot or the snapshot holds none of its values.
-func maskArchivedTaskDefs(doc []byte, sec *runsecrets.Run) ([]byte, error) {
-	sealed := gjson.GetBytes(doc, "taskDefs")
-	if sealed.Type != gjson.String || sealed.Str == "" {
+// maskArchivedTaskDefs is doc, a run document about to be archived whose
+// task-definition snapshot is sealed (its TaskDefs: given, so that the
+// common run, without one, costs no look into doc), with the snapshot
+// masked with every value sec registered, sealed again and marked, when
+// masking changes it; doc as it is when the run has no snapshot or the
+// snapshot holds none of its values.
+func maskArchivedTaskDefs(doc []byte, sealed string, sec *runsecrets.Run) ([]byte, error) {
+	if sealed == "" {
 		return doc, nil
 	}
-	plain, err := sec.Open(sealed.Str, taskDefsPointer)
+	plain, err := sec.Open(sealed, taskDefsPointer)
 	if err != nil {
 		return nil, fmt.Errorf("archive its task definitions: %w", err)
 	}
