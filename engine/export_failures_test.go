@@ -11,24 +11,7 @@ import (
 // member, as a wfrun before FailuresSealed stored it: its head's seal,
 // made again with ring, does not cover failureOf and restartedFailures.
 func SealFailuresAsEarlierWfrun(doc map[string]json.RawMessage, id string, ring *seal.Keyring) error {
-	sec, err := runsecrets.New(id, nil, ring)
-	if err != nil {
-		return err
-	}
-	delete(doc, "failuresSealed")
-	raw, err := json.Marshal(doc)
-	if err != nil {
-		return err
-	}
-	var d runDoc
-	if err := json.Unmarshal(raw, &d); err != nil {
-		return err
-	}
-	if d.HeadSeal, err = sec.Attest(headSealPointer, headAttested(appendHeadStatic(nil, &d.runHead), headSealedMembers(&d.runHead), d.RunLogLength)); err != nil {
-		return err
-	}
-	doc["headSeal"], err = json.Marshal(d.HeadSeal)
-	return err
+	return resealHeadWithout(doc, id, ring, "failuresSealed")
 }
 
 // ResealArchived seals again, with ring, what run id's archived document
