@@ -47,6 +47,9 @@ import (
 //     still when other processes take a core now and then);
 //   - impl=wfrun-no-network: impl=wfrun with an executor that returns the
 //     recorded response at once: the engine's own cost per task;
+//   - impl=tasks-http+engine-work: impl=tasks-http's request, each followed
+//     by impl=wfrun-no-network's task: the engine's own work between
+//     requests, done apart from the request path;
 //   - impl=net-http+engine-time: the bare loop, each request followed by a
 //     busy loop (arithmetic only: no memory touched, nothing allocated) as
 //     long as the engine's own part of a task (impl=wfrun-no-network's
@@ -208,6 +211,27 @@ func BenchmarkHTTPTask(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Run("impl=wfrun-no-network", func(b *testing.B) { attempt(b, eNoNet) })
+	b.Run("impl=tasks-http+engine-work", func(b *testing.B) {
+		// impl=tasks-http's request followed by impl=wfrun-no-network's
+		// task: the engine's own work done between two requests, apart
+		// from the request path (compare with impl=wfrun, and with
+		// impl=net-http+engine-time, where the time between requests is
+		// spent in registers only).
+		impl, _ := tasks.NewDefaultRegistry().Lookup("HTTP")
+		in := []byte(`{"uri":"` + url + `","method":"GET","headers":{"Authorization":"Bearer ` + token + `"}}`)
+		svc := &tasks.Services{Masker: masking.New(), HTTPClient: client}
+		task := leafTask(b, eNoNet, def)
+		b.ReportAllocs()
+		cpu := cpuNanos()
+		defer reportCPU(b, cpu)
+		for i := 0; i < b.N; i++ {
+			res := impl.Execute(context.Background(), &tasks.Request{TaskType: "HTTP", Input: in, Def: def.Tasks[0].raw, Services: svc})
+			if res.Status != tasks.Completed {
+				b.Fatal(res.Reason)
+			}
+			task()
+		}
+	})
 	b.Run("impl=net-http+engine-time", func(b *testing.B) {
 		task := leafTask(b, eNoNet, def)
 		const warm, measured = 2000, 20000
