@@ -113,6 +113,9 @@ masked before storage, and _secrets, _masked and maskedFields values display as 
 	}
 	addConfigFlags(cmd)
 	addOutputFlag(cmd, &format)
+	// A run is authenticated before it is shown: one an earlier wfrun
+	// stored (no head seal) is shown only when the user says to believe it.
+	cmd.Flags().Bool("trust-unsealed-runs", false, "believe stored runs whose head carries no seal (runs a wfrun before 2026-12 stored)")
 	return cmd
 }
 
