@@ -3,7 +3,6 @@ package engine
 import (
 	"bytes"
 	"encoding/json"
-	"strconv"
 
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
@@ -115,6 +114,12 @@ func (e *Engine) withTaskDefs(id string, doc []byte, sec *runsecrets.Run) []byte
 // definitions it copied onto them. The definitions are taken from the
 // view's mappedDefsMember as masked, so that a value pasted into one is
 // masked there as it is in the member.
+//
+// The view is read once and written once: each definition goes in as the
+// last member of its WorkflowTask, before the object's closing brace, the
+// rest of the view copied as it is around them, so a run whose forks took
+// many changed definitions costs what its view is long, not that length
+// once per definition.
 func withMappedDefs(doc []byte) []byte {
 	m := gjson.GetBytes(doc, mappedDefsMember)
 	if !m.IsObject() {
@@ -127,26 +132,61 @@ func withMappedDefs(doc []byte) []byte {
 	if json.Unmarshal([]byte(m.Raw), &mapped) != nil || len(mapped.By) == 0 {
 		return doc
 	}
-	gjson.GetBytes(doc, "tasks").ForEach(func(i, t gjson.Result) bool {
+	// Where each definition goes: the offset of its WorkflowTask's
+	// closing brace in doc, in increasing order (the tasks and their
+	// forked WorkflowTasks are met in the order doc holds them).
+	type insert struct {
+		at    int
+		empty bool // the WorkflowTask has no member: no comma before it
+		def   json.RawMessage
+	}
+	var ins []insert
+	grow := 0
+	located := true
+	gjson.GetBytes(doc, "tasks").ForEach(func(_, t gjson.Result) bool {
 		refs := mapped.By[t.Get("taskId").String()]
 		if refs == nil {
 			return true
 		}
-		t.Get("inputData.forkedTaskDefs").ForEach(func(j, wt gjson.Result) bool {
-			if wt.Get("taskDefinition").Exists() {
+		t.Get("inputData.forkedTaskDefs").ForEach(func(_, wt gjson.Result) bool {
+			if !wt.IsObject() || wt.Get("taskDefinition").Exists() {
 				return true
 			}
 			k, ok := refs[wt.Get("taskReferenceName").String()][wt.Get("name").String()]
 			if !ok || k < 0 || k >= len(mapped.Defs) {
 				return true
 			}
-			path := "tasks." + strconv.FormatInt(i.Int(), 10) + ".inputData.forkedTaskDefs." + strconv.FormatInt(j.Int(), 10) + ".taskDefinition"
-			if out, err := sjson.SetRawBytes(doc, path, mapped.Defs[k]); err == nil {
-				doc = out
+			end := wt.Index + len(wt.Raw) - 1
+			if wt.Index <= 0 || end >= len(doc) || string(doc[wt.Index:end+1]) != wt.Raw {
+				// Not where the parse says (it cannot be, for a view
+				// wfrun encoded): no definition is added rather than
+				// one in the wrong place.
+				located = false
+				return false
 			}
+			empty := true
+			wt.ForEach(func(_, _ gjson.Result) bool {
+				empty = false
+				return false
+			})
+			ins = append(ins, insert{at: end, empty: empty, def: mapped.Defs[k]})
+			grow += len(`,"taskDefinition":`) + len(mapped.Defs[k])
 			return true
 		})
-		return true
+		return located
 	})
-	return doc
+	if !located || len(ins) == 0 {
+		return doc
+	}
+	out := make([]byte, 0, len(doc)+grow)
+	from := 0
+	for _, in := range ins {
+		out = append(out, doc[from:in.at]...)
+		if !in.empty {
+			out = append(out, ',')
+		}
+		out = append(append(out, `"taskDefinition":`...), in.def...)
+		from = in.at
+	}
+	return append(out, doc[from:]...)
 }
