@@ -593,16 +593,36 @@ func (r *runState) failTaskReason(ctx context.Context, rec *taskRecord, status, 
 	if rec.wt != nil && rec.wt.Optional {
 		return r.transitionReason(ctx, rec, TaskCompletedWithErrors, reason, empty)
 	}
+	// Re-opens of it from here on follow its end (afterFailureSince).
+	r.mu.Lock()
+	reopens := r.side.reopens[rec.Ref]
+	r.mu.Unlock()
 	if err := r.transitionReason(ctx, rec, status, reason, empty); err != nil {
 		return err
 	}
-	return r.afterFailure(ctx, rec, status, reason)
+	return r.afterFailureSince(ctx, rec, status, reason, reopens)
 }
 
 // afterFailure is what follows rec's unsuccessful end (status, reason)
 // when no attempt retries it: nil when the run goes on past it (a
-// permissive task), else the run's end.
+// permissive task, or one re-opened since it ended), else the run's end.
 func (r *runState) afterFailure(ctx context.Context, rec *taskRecord, status, reason string) error {
+	r.mu.Lock()
+	reopens := r.side.reopens[rec.Ref]
+	r.mu.Unlock()
+	return r.afterFailureSince(ctx, rec, status, reason, reopens)
+}
+
+// afterFailureSince is afterFailure for a record re-opened reopens times
+// when it ended. Its end is stored before the run's list stops on it, so
+// a child that runs again can re-open it in between (reopenExecuting):
+// then the re-open's outcome stands, as for a run that was PAUSED
+// (failWhilePaused), and the list goes on past it once its child has
+// ended. Otherwise the list stops on it, and from that decision on the
+// record is not re-opened here (reopenSide.failing): a re-open taken on
+// the run's way to its end would be cancelled with it, terminating the
+// child that runs again; refused, it re-opens the run once it has ended.
+func (r *runState) afterFailureSince(ctx context.Context, rec *taskRecord, status, reason string, reopens int) error {
 	if rec.wt != nil && rec.wt.Permissive {
 		if rec.Ref != rec.wt.TaskReferenceName {
 			// Inside a DO_WHILE iteration (its ref has the "__N" suffix):
@@ -625,6 +645,22 @@ func (r *runState) afterFailure(ctx context.Context, rec *taskRecord, status, re
 		wfStatus = StatusTerminated // Conductor's retry(): a CANCELED task terminates the run
 	}
 	r.mu.Lock()
+	if r.side.reopens[rec.Ref] != reopens {
+		wait := r.side.running[rec.Ref]
+		r.mu.Unlock()
+		if wait != nil {
+			select {
+			case <-wait:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	}
+	if r.side.failing == nil {
+		r.side.failing = map[string]bool{}
+	}
+	r.side.failing[rec.TaskID] = true
 	empty := reason == "" && rec.emptyReason()
 	r.mu.Unlock()
 	return &stopError{status: wfStatus, reason: taskFailedReasonGiven(rec.TaskID, wfStatus, reason, empty),

@@ -48,6 +48,10 @@ type reopenSide struct {
 	cancel  context.CancelCauseFunc  // ends the run's task list (execute)
 	err     error                    // the first failure of a re-opened task
 	closed  bool                     // the run is ending: nothing more is re-opened
+	// failing: the records the run's task list stops on (afterFailure
+	// decided it), by id: not re-opened here; a child of one that runs
+	// again re-opens the run once it has ended, as for an ended parent.
+	failing map[string]bool
 }
 
 // reopenTarget is a SUB_WORKFLOW record to re-open in a run this process
@@ -123,7 +127,8 @@ func (r *runState) recordLocked(taskID string) *taskRecord {
 	return nil
 }
 
-// reopenableLocked: the run takes re-opens (it is not ending) and taskID
+// reopenableLocked: the run takes re-opens (it is not ending) and taskID,
+// not a record its task list stops on (reopenSide.failing),
 // is an ended latest attempt of a SUB_WORKFLOW task that started child and
 // is not re-opened already, and that is not optional unless it is a
 // sibling: updateAndPushParents stops at an optional task whose child runs
@@ -131,7 +136,7 @@ func (r *runState) recordLocked(taskID string) *taskRecord {
 // whether they are optional or not (as reopenParents does for a parent
 // that ended). Callers hold r.mu.
 func (r *runState) reopenableLocked(taskID, child string, sibling bool) bool {
-	if r.side.closed || r.side.cancel == nil || r.runCtx == nil || r.runCtx.Err() != nil {
+	if r.side.closed || r.side.failing[taskID] || r.side.cancel == nil || r.runCtx == nil || r.runCtx.Err() != nil {
 		return false
 	}
 	rec := r.recordLocked(taskID)
