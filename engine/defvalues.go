@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"slices"
 	"sort"
@@ -139,26 +141,42 @@ func definitionValues(ctx context.Context, def *Definition, sec *runsecrets.Run,
 
 // jsonSecretField is the path (as ${workflow.secrets.NAME.path} reads
 // it) of the first field of JSON secret value raw, in key order, whose
-// value def holds: the masker registers each string field of a JSON
-// secret (4 bytes and more) as a value of its own, which a definition may
+// value def holds: the masker registers each string and number field of
+// a JSON secret (4 bytes and more) as a value of its own, which a definition may
 // hold without meaning the secret (a user name "deploy"); read is the
 // boundary that read raw, whose masker says which fields it registered.
 // inText: raw is a JSON string holding the document. "" when raw is no
 // JSON document or no single field is held (the document whole, say).
 func jsonSecretField(def *Definition, raw []byte, read *runsecrets.Run, fresh func() (*runsecrets.Run, error)) (field string, inText bool, err error) {
+	// Numbers as their text: the masker registers a number field as it
+	// is written (12345678901234567890, not its nearest double).
+	decode := func(b []byte, v *any) error {
+		d := json.NewDecoder(bytes.NewReader(b))
+		d.UseNumber()
+		if err := d.Decode(v); err != nil {
+			return err
+		}
+		if _, err := d.Token(); err != io.EOF {
+			return fmt.Errorf("more than one JSON value")
+		}
+		return nil
+	}
 	var v any
-	if json.Unmarshal(raw, &v) != nil {
+	if decode(raw, &v) != nil {
 		return "", false, nil
 	}
 	if s, ok := v.(string); ok {
 		t := strings.TrimSpace(s)
-		if t == "" || (t[0] != '{' && t[0] != '[') || json.Unmarshal([]byte(t), &v) != nil {
+		if t == "" || (t[0] != '{' && t[0] != '[') || decode([]byte(t), &v) != nil {
 			return "", false, nil
 		}
 		inText = true
 	}
 	var walk func(v any, path string) (string, error)
 	walk = func(v any, path string) (string, error) {
+		if n, ok := v.(json.Number); ok {
+			v = string(n) // registered as a string field is
+		}
 		switch x := v.(type) {
 		case string:
 			if path == "" || read.Text(x) == x {

@@ -54,3 +54,55 @@ func TestDefinitionHoldingAJSONSecretsFieldNamesTheField(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONSecretsNumberField: a number field of a JSON secret (4 bytes or
+// more) is a value as a string field is. A run that prints only it
+// stores "***" (the template registers the fields it resolves), and a
+// definition holding it in clear is refused naming the field, as the
+// run's masker, which registers the secret's value whole at the start,
+// registers the field too.
+func TestJSONSecretsNumberField(t *testing.T) {
+	store := runstore.NewMemory()
+	e := litDefEngine(t, store, nil, engine.WithSecrets(func(engine.Principal, string, string) interpolate.SecretSource {
+		return interpolate.MapSecrets{"acct": json.RawMessage(`{"user":"svc","pin":48213907,"big":12345678901234567890,"port":443}`)}
+	}))
+	d, err := e.Parse([]byte(`{"name":"pin","version":1,"schemaVersion":2,"tasks":[
+	  {"name":"show","taskReferenceName":"show","type":"INLINE","inputParameters":{"evaluatorType":"javascript","a":"${workflow.secrets.acct}",
+	   "expression":"(function(){ return {pin: $.a.pin, text: 'pin ' + $.a.pin, big: String($.a.big), port: $.a.port}; })()"}}],
+	  "outputParameters":{"pin":"${show.output.result.pin}"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Start(context.Background(), d, json.RawMessage(`{}`))
+	if err != nil || res.Status != engine.StatusCompleted {
+		t.Fatalf("%v %+v", err, res)
+	}
+	view, err := e.Show(context.Background(), res.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, _, err := store.Load(context.Background(), res.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"48213907", "12345678901234567", "1.2345678901234567e+19"} {
+		for what, doc := range map[string][]byte{"stored run": stored, "view": view, "output": res.Output} {
+			if strings.Contains(string(doc), v) {
+				t.Errorf("the number field %s shows in the %s: %s", v, what, doc)
+			}
+		}
+	}
+	if !strings.Contains(string(view), `"port":443`) {
+		t.Errorf("a 3-digit number field was masked: %s", view)
+	}
+	d, err = e.Parse([]byte(`{"name":"pin_def","version":1,"schemaVersion":2,"tasks":[{"name":"echo","taskReferenceName":"a","type":"SIMPLE",
+	  "inputParameters":{"u":"${workflow.secrets.acct.user}","code":48213907}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.Start(context.Background(), d, json.RawMessage(`{}`))
+	want := "workflowDef /tasks/0/inputParameters/code holds the value of field pin of secret acct: use ${workflow.secrets.acct.pin}"
+	if !errors.Is(err, engine.ErrDefinitionHoldsSecret) || !strings.Contains(err.Error(), want) {
+		t.Errorf("%v, want %q", err, want)
+	}
+}

@@ -14,7 +14,7 @@ import (
 
 // derive appends to dst the forms of value that are registered with it: the
 // value, its trimmed form, each trimmed line of a multi-line value, the string
-// leaves of a JSON value, the texts programs print for a JSON number
+// and number leaves of a JSON value, the texts programs print for a JSON number
 // (numberForms), and for each of those the encodings below. Forms shorter
 // than minLen are skipped.
 func derive(value string, minLen int, dst []string) []string {
@@ -36,7 +36,14 @@ func derive(value string, minLen int, dst []string) []string {
 	if t := strings.TrimSpace(value); len(t) > 0 && (t[0] == '{' || t[0] == '[') {
 		var v any
 		if json.Unmarshal([]byte(t), &v) == nil {
-			bases = jsonLeaves(v, minLen, bases)
+			// The leaves are read from a decoding that keeps each number's
+			// text: 12345678901234567890 is that, not its nearest double.
+			var exact any
+			d := json.NewDecoder(strings.NewReader(t))
+			d.UseNumber()
+			if d.Decode(&exact) == nil {
+				bases = jsonLeaves(exact, minLen, bases)
+			}
 			// Fields shorter than minLen are not registered, so the
 			// document is, whole, in the spellings programs re-encode it
 			// to: compact (JavaScript, Go), keys sorted (Go maps) and
@@ -64,11 +71,19 @@ func derive(value string, minLen int, dst []string) []string {
 	return dst
 }
 
+// jsonLeaves appends to dst the string and number leaves of v (decoded
+// with UseNumber) at least minLen bytes long: a number as its text in the
+// document and as programs print it (numberForms), as a secret that is a
+// number is registered. true, false and null are not secret.
 func jsonLeaves(v any, minLen int, dst []string) []string {
 	switch x := v.(type) {
 	case string:
 		if len(x) >= minLen {
 			dst = append(dst, x)
+		}
+	case json.Number:
+		if n := string(x); len(n) >= minLen {
+			dst = append(append(dst, n), numberForms(n)...)
 		}
 	case map[string]any:
 		for _, e := range x {

@@ -66,3 +66,50 @@ func containsDigitsRun(s string, n int) bool {
 	}
 	return false
 }
+
+// TestJSONSecretNumberLeaves: a JSON secret's number leaves are registered
+// as its string leaves are: a task that prints only the number shows ***.
+func TestJSONSecretNumberLeaves(t *testing.T) {
+	m := New(WithLogger(nil))
+	m.Register(`{"user":"svc","pin":48213907,"big":12345678901234567890,"neg":-7351,"port":443,"tls":true,"f":0.5,"n":null}`)
+	for _, text := range []string{
+		"pin is 48213907",
+		`{"pin":48213907}`,
+		`{"pin":"48213907"}`,
+		"account 12345678901234567890",
+		"JS: 12345678901234567000",
+		"jq: 1.2345678901234567E19",
+		"go: 1.2345678901234567e+19",
+		"offset -7351",
+	} {
+		got := m.MaskString(text)
+		if containsDigitsRun(got, 4) {
+			t.Errorf("MaskString(%q) = %q: a number leaf shows", text, got)
+		}
+	}
+	// Leaves under 4 bytes are not registered (443 is everywhere), nor are
+	// true and null: the whole document still is.
+	for _, text := range []string{"port 443", "tls true", "n null", "f 0.5", "user svc"} {
+		if got := m.MaskString(text); got != text {
+			t.Errorf("MaskString(%q) = %q: a short leaf was registered", text, got)
+		}
+	}
+	if got := m.MaskString(`x {"user":"svc","pin":48213907,"big":12345678901234567890,"neg":-7351,"port":443,"tls":true,"f":0.5,"n":null} y`); got != "x *** y" {
+		t.Errorf("the whole document: %q", got)
+	}
+}
+
+// TestJSONSecretSpellingsKeepGoNumbers: a document's re-encoded spellings
+// are Go's, as a Go program prints the decoded document (1.0 as 1, 1e3 as
+// 1000), whatever the leaves are read with.
+func TestJSONSecretSpellingsKeepGoNumbers(t *testing.T) {
+	m := New(WithLogger(nil))
+	m.Register(`{"b":1e3,"a":1.0,"s":"xy"}`)
+	if got := m.MaskString(`cfg {"a":1,"b":1000,"s":"xy"} end`); got != "cfg *** end" {
+		t.Errorf("keys-sorted Go spelling not masked: %q", got)
+	}
+	// 1e3 and 1.0 are leaves too short to register.
+	if got := m.MaskString("1e3 1.0"); got != "1e3 1.0" {
+		t.Errorf("short number leaves registered: %q", got)
+	}
+}
