@@ -659,7 +659,7 @@ func (e *Engine) loadDoc(ctx context.Context, id string, doc []byte, d *runDoc, 
 		}
 	}
 	if d.TaskDefs != "" {
-		if err := r.openTaskDefs(d.TaskDefs); err != nil {
+		if err := r.openTaskDefs(d.TaskDefs, d.TaskDefsMasked); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
 
 	"github.com/wfrun/wfrun/engine"
 	"github.com/wfrun/wfrun/engine/runstore"
@@ -96,6 +97,30 @@ func TestArchivedTaskDefinitionsAreMasked(t *testing.T) {
 				t.Fatalf("want ErrArchivedSecrets naming the run and its task definitions, got %v", err)
 			}
 			noValueIn(t, "the refusal", []byte(err.Error()), v)
+			// The mark is attested, not believed: with it removed from the
+			// store, the restart would run "***" where the template held
+			// the value; the snapshot does not open without it.
+			unmarked := forgedArchive{Store: rs, edit: func(doc []byte) []byte {
+				out, err := sjson.DeleteBytes(doc, "taskDefsMasked")
+				if err != nil || string(out) == string(doc) {
+					t.Fatalf("no mark to remove: %v", err)
+				}
+				return out
+			}}
+			forged, err := engine.New(engine.WithRunStore(unmarked), engine.WithKeyring(keyring(t, 7)), engine.WithTaskDefs(defs),
+				engine.WithRegistry(tasks.NewDefaultRegistry()), engine.WithWorker("pasted", ok), engine.WithWorker("clean", ok),
+				engine.WithDefinitionsDir(dir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := forged.Restart(ctx, id, true)
+			if err == nil || errors.Is(err, engine.ErrArchivedSecrets) {
+				t.Fatalf("restart of the run whose mark was removed: %v %+v", err, res)
+			}
+			noValueIn(t, "the refusal of the unmarked run", []byte(err.Error()), v)
+			if _, archived, err := rs.Load(ctx, id); err != nil || !archived {
+				t.Fatalf("the run is not left archived: %v %v", archived, err)
+			}
 			// With the task definitions registered now, it restarts.
 			if err := defs.Put(&engine.TaskDef{Name: "pasted", Description: "fixed", RetryCount: &zero}); err != nil {
 				t.Fatal(err)

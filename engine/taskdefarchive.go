@@ -17,8 +17,8 @@ import (
 // archive, which keeps none of them, masks the snapshot for good as it
 // masks the run's copy of its workflow definition (maskArchivedDefinition):
 // the snapshot is opened, masked with every value the run registered, and
-// when that changed it, sealed again in its masked form and marked
-// (taskDefsMasked). A run whose snapshot holds no value of it is archived
+// when that changed it, sealed again in its masked form under a binding of
+// its own and marked (taskDefsMasked). A run whose snapshot holds no value of it is archived
 // with the snapshot as it was.
 //
 // A restart of an archived run whose snapshot was masked would run the
@@ -32,6 +32,30 @@ import (
 // taskDefsMaskedMember marks an archived run whose task-definition
 // snapshot the archive masked (runDoc.TaskDefsMasked).
 const taskDefsMaskedMember = "taskDefsMasked"
+
+// taskDefsMaskedPointer binds a snapshot the archive masked: the mark is
+// not believed, it is attested. A mark removed (a restart would then run
+// "***" where a template held the value) or added leaves the snapshot
+// sealed under the other binding, which does not open.
+const taskDefsMaskedPointer = taskDefsPointer + "/masked"
+
+// openSnapshot opens a run's sealed snapshot under the binding its mark
+// (masked) names. A marked snapshot an earlier wfrun masked was sealed
+// again under the plain binding, and opens under it too: a mark added to
+// a snapshot the archive did not mask only refuses a restart that could
+// have run, and removing one opens nothing.
+func openSnapshot(sec *runsecrets.Run, sealed string, masked bool) ([]byte, error) {
+	if !masked {
+		return sec.Open(sealed, taskDefsPointer)
+	}
+	plain, err := sec.Open(sealed, taskDefsMaskedPointer)
+	if err != nil {
+		if earlier, err2 := sec.Open(sealed, taskDefsPointer); err2 == nil {
+			return earlier, nil
+		}
+	}
+	return plain, err
+}
 
 // maskArchivedTaskDefs is doc, a run document about to be archived whose
 // task-definition snapshot is sealed (its TaskDefs: given, so that the
@@ -51,7 +75,7 @@ func maskArchivedTaskDefs(doc []byte, sealed string, sec *runsecrets.Run) ([]byt
 	if bytes.Equal(masked, plain) {
 		return doc, nil
 	}
-	resealed, err := sec.Seal(masked, taskDefsPointer)
+	resealed, err := sec.Seal(masked, taskDefsMaskedPointer)
 	if err != nil {
 		return nil, err
 	}

@@ -105,9 +105,9 @@ func (r *runState) registeredTaskNames(fn func(name string)) {
 }
 
 // openTaskDefs restores a stored run's snapshot: authenticated, bound to
-// this run.
-func (r *runState) openTaskDefs(sealed string) error {
-	plain, err := r.sec.Open(sealed, taskDefsPointer)
+// this run, and masked by its archive or not as the run says (masked).
+func (r *runState) openTaskDefs(sealed string, masked bool) error {
+	plain, err := openSnapshot(r.sec, sealed, masked)
 	if err != nil {
 		return fmt.Errorf("taskDefs: %w", err)
 	}

@@ -60,7 +60,7 @@ func (e *Engine) withTaskDefs(id string, doc []byte, sec *runsecrets.Run) []byte
 				return doc
 			}
 		}
-		plain, err := sec.Open(sealed.Str, taskDefsPointer)
+		plain, err := openSnapshot(sec, sealed.Str, gjson.GetBytes(doc, taskDefsMaskedMember).Bool())
 		if err != nil {
 			return doc
 		}
