@@ -60,6 +60,15 @@ func (e *Engine) State(ctx context.Context, id string) (RunState, error) {
 // the store is an error naming the run, not a state a client is shown.
 func (e *Engine) StoredState(ctx context.Context, id string) (RunState, error) {
 	e.visibleNow(id)
+	return e.WrittenState(ctx, id)
+}
+
+// WrittenState is StoredState as the run's writes left it, without first
+// writing an in-flight record this engine holds unwritten (visibleNow),
+// so it never waits behind a write of the run under way: for a caller
+// that waits for the executor's own writes and is woken by each of them
+// (serve's answers that wait for a decision to be stored).
+func (e *Engine) WrittenState(ctx context.Context, id string) (RunState, error) {
 	doc, archived, err := e.runs.Load(ctx, id)
 	if err != nil {
 		return RunState{}, err

@@ -81,9 +81,19 @@ func TestStartAnswersOnceDecisionStored(t *testing.T) {
 	// A worker task's record is written awaiting before it is offered to
 	// pollers, which the decision waits for: a WAIT's is made waiting in
 	// the executor's memory first.
-	for _, tc := range []struct{ name, task string }{
-		{"WAIT", `{"name":"sd_wait","taskReferenceName":"first","type":"WAIT"}`},
-		{"HUMAN", `{"name":"sd_human","taskReferenceName":"first","type":"HUMAN"}`},
+	//
+	// heldLook: the start looks at the run only once the write is held
+	// (woken then, not by the write's start): it finds the decision in
+	// the executor's memory, not stored, and waits for the write. A look
+	// that wrote the run itself first waited behind the held write, seen
+	// waiting by nothing until the write ended.
+	for _, tc := range []struct {
+		name, task string
+		heldLook   bool
+	}{
+		{"WAIT", `{"name":"sd_wait","taskReferenceName":"first","type":"WAIT"}`, false},
+		{"HUMAN", `{"name":"sd_human","taskReferenceName":"first","type":"HUMAN"}`, false},
+		{"HUMAN looked at while its write is held", `{"name":"sd_human","taskReferenceName":"first","type":"HUMAN"}`, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// The first write that records a task waiting is held. The
@@ -94,10 +104,15 @@ func TestStartAnswersOnceDecisionStored(t *testing.T) {
 			// deadline. So the held write wakes it, as any change of the
 			// run may then: it looks again while the write is held.
 			var srv *server.Server // set before the gate is armed
+			heldID := make(chan string, 1)
 			runs := newGatedStore(func(_ context.Context, _ runstore.Store, id string, ch *runstore.Change) bool {
 				for _, tk := range ch.Tasks {
 					if bytes.Contains(tk.Doc, []byte(`"awaitingCompletion":true`)) {
-						server.WakeDeciding(srv, id)
+						if tc.heldLook {
+							heldID <- id
+						} else {
+							server.WakeDeciding(srv, id)
+						}
 						return true
 					}
 				}
@@ -117,6 +132,16 @@ func TestStartAnswersOnceDecisionStored(t *testing.T) {
 				st, _, body := ts.do(t, "POST", "/api/workflow/sd_flow", `{}`)
 				got <- answered{st, body}
 			}()
+			if tc.heldLook {
+				select {
+				case id := <-heldID:
+					<-runs.entered
+					server.WakeDeciding(srv, id)
+				case a := <-got:
+					close(runs.release)
+					t.Fatalf("the start answered (%d %s) before the decision's write", a.status, a.body)
+				}
+			}
 			awaitBefore(t, "the start", got, runs.release, map[string]<-chan struct{}{
 				"the decision's write": runs.entered, "the start waiting for that write": waiting})
 			close(runs.release)

@@ -163,7 +163,10 @@ func (s *Server) decided(ctx context.Context, id string) (done, here bool) {
 	if !st.Here {
 		return true, false // read from the store already
 	}
-	stored, err := eng.StoredState(ctx, id)
+	// As written, not written first: a look that wrote the run itself
+	// would wait behind the executor's write under way, which wakes the
+	// wait when it is done.
+	stored, err := eng.WrittenState(ctx, id)
 	if err != nil || stored.Status != engine.StatusRunning {
 		return true, true
 	}
