@@ -194,8 +194,8 @@ func (r *Run) Register(value string) bool {
 
 // RegisterSecret registers a secret's JSON value: the text of a JSON string,
 // or the compact JSON of anything else (the masker then registers its string
-// leaves and the whole document); for an EXEC bundle, its values only
-// (secretTexts).
+// and number leaves and the whole document); for an EXEC bundle, its values
+// only (secretTexts).
 func (r *Run) RegisterSecret(raw []byte) {
 	r.register(secretTexts(raw)...)
 }

@@ -36,10 +36,10 @@ const (
 // any other JSON value (an object such as {"ACCESS_KEY":…}, a number) as
 // that JSON.
 //
-// Masking: the new value (and the string leaves of a JSON value) is
-// registered with the run's masker before it is written, so it is masked from
-// the moment it exists in the store; the value it replaces is registered too,
-// because during the grace window (below) both are live credentials.
+// Masking: the new value (and the string and number leaves of a JSON value)
+// is registered with the run's masker before it is written, so it is masked
+// from the moment it exists in the store; the value it replaces is registered
+// too, because during the grace window (below) both are live credentials.
 //
 // Concurrency: the write is a compare-and-swap on the version read just
 // before it; on a conflict the task re-reads and retries with jittered
@@ -187,7 +187,8 @@ func isEmptyJSON(raw json.RawMessage) bool {
 
 // maskForms returns the strings to register for a JSON secret value: the
 // decoded text of a JSON string (what a task would send), or the JSON text
-// of anything else (the masker registers its string leaves itself).
+// of anything else (the masker registers its string and number leaves
+// itself).
 func maskForms(value json.RawMessage) string {
 	v := bytes.TrimSpace(value)
 	if len(v) > 0 && v[0] == '"' {

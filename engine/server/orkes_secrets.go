@@ -112,8 +112,9 @@ func valueText(v json.RawMessage) string {
 	return string(v)
 }
 
-// registerValue registers a value's text and its string leaves with the
-// server's masker before the value is handled any further.
+// registerValue registers a value's text (a JSON document's string and
+// number leaves with it: the masker derives them) and its string leaves
+// with the server's masker before the value is handled any further.
 func (s *Server) registerValue(v json.RawMessage) {
 	s.masker.Register(valueText(v))
 	var any_ any
