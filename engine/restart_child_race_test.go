@@ -48,44 +48,10 @@ func (g *gatedStore) Commit(ctx context.Context, id string, ch *runstore.Change)
 func TestChildRunAgainBeforeItsParentTookItsEnd(t *testing.T) {
 	for _, op := range []string{"rerun", "restart", "retry"} {
 		t.Run(op, func(t *testing.T) {
-			ctx := context.Background()
 			gs := &gatedStore{Store: runstore.NewMemory(), id: "race-parent", open: make(chan struct{}), held: make(chan struct{})}
-			var calls atomic.Int32
 			first := make(chan struct{})
-			e, err := engine.New(engine.WithRunStore(gs), engine.WithWorker("w", func(context.Context, json.RawMessage) (json.RawMessage, error) {
-				if calls.Add(1) == 1 {
-					<-first
-					return nil, errors.New("failed by the test")
-				}
-				return json.RawMessage(`{"ok":true}`), nil
-			}))
-			if err != nil {
-				t.Fatal(err)
-			}
-			def, err := e.Parse([]byte(`{"name":"race_parent","tasks":[
-			  {"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"race_child","workflowDefinition":
-			    {"name":"race_child","tasks":[{"name":"w","taskReferenceName":"w","retryCount":0}]}}}]}`))
-			if err != nil {
-				t.Fatal(err)
-			}
-			started := make(chan error, 1)
-			go func() {
-				_, err := e.Start(ctx, def, nil, engine.WithRunID("race-parent"))
-				started <- err
-			}()
-			var child string
-			for deadline := time.Now().Add(10 * time.Second); child == "" || calls.Load() == 0; time.Sleep(time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatal("the child's task never started")
-				}
-				if b, err := e.Show(ctx, "race-parent"); err == nil {
-					var v runView
-					_ = json.Unmarshal(b, &v)
-					if len(v.Tasks) == 1 {
-						child = v.Tasks[0].SubWorkflowID
-					}
-				}
-			}
+			e, def, calls := childUnderParent(t, gs, "race_parent", first)
+			child, started := startParent(t, e, def, "race-parent", calls)
 			// The parent's writes are held from now on: the child ends, the
 			// parent does not take it yet.
 			gs.mu.Lock()
@@ -102,18 +68,7 @@ func TestChildRunAgainBeforeItsParentTookItsEnd(t *testing.T) {
 			}
 			taskID := viewRun(t, e, child).Tasks[0].TaskID
 			done := make(chan error, 1)
-			go func() {
-				var err error
-				switch op {
-				case "rerun":
-					_, err = e.RerunWith(ctx, child, engine.RerunOptions{FromTaskID: taskID})
-				case "restart":
-					_, err = e.Restart(ctx, child, false)
-				case "retry":
-					_, err = e.Retry(ctx, child, false)
-				}
-				done <- err
-			}()
+			go func() { done <- runChildAgain(e, op, child, taskID) }()
 			select {
 			case <-gs.held:
 			case <-time.After(10 * time.Second):
@@ -127,19 +82,94 @@ func TestChildRunAgainBeforeItsParentTookItsEnd(t *testing.T) {
 			if err := <-started; err != nil {
 				t.Fatalf("start: %v", err)
 			}
-			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-				v := viewRun(t, e, "race-parent")
-				if v.Status == engine.StatusCompleted {
-					if len(v.Tasks) != 1 || v.Tasks[0].SubWorkflowID != child || v.Tasks[0].Status != engine.TaskCompleted {
-						t.Fatalf("parent's tasks %+v, want its SUB_WORKFLOW COMPLETED with child %s", v.Tasks, child)
-					}
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("parent %s after its child's %s (child %s)", v.Status, op, viewRun(t, e, child).Status)
-				}
-			}
+			awaitParentCompleted(t, e, "race-parent", child, op)
 		})
+	}
+}
+
+// childUnderParent is an engine on rs whose worker "w" fails its first
+// call (once first is closed, when first is not nil) and succeeds after,
+// and the definition of a parent named name whose SUB_WORKFLOW runs a
+// child of that one task.
+func childUnderParent(t *testing.T, rs runstore.Store, name string, first <-chan struct{}) (*engine.Engine, *engine.Definition, *atomic.Int32) {
+	t.Helper()
+	calls := new(atomic.Int32)
+	e, err := engine.New(engine.WithRunStore(rs), engine.WithWorker("w", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+		if calls.Add(1) == 1 {
+			if first != nil {
+				<-first
+			}
+			return nil, errors.New("failed by the test")
+		}
+		return json.RawMessage(`{"ok":true}`), nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := e.Parse([]byte(`{"name":"` + name + `","tasks":[
+	  {"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"` + name + `_child","workflowDefinition":
+	    {"name":"` + name + `_child","tasks":[{"name":"w","taskReferenceName":"w","retryCount":0}]}}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, def, calls
+}
+
+// startParent starts def as run id in the background (its error on the
+// channel) and returns its child's id once the child's task has started.
+func startParent(t *testing.T, e *engine.Engine, def *engine.Definition, id string, calls *atomic.Int32) (string, <-chan error) {
+	t.Helper()
+	started := make(chan error, 1)
+	go func() {
+		_, err := e.Start(context.Background(), def, nil, engine.WithRunID(id))
+		started <- err
+	}()
+	var child string
+	for deadline := time.Now().Add(10 * time.Second); child == "" || calls.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the child's task never started")
+		}
+		if b, err := e.Show(context.Background(), id); err == nil {
+			var v runView
+			_ = json.Unmarshal(b, &v)
+			if len(v.Tasks) == 1 {
+				child = v.Tasks[0].SubWorkflowID
+			}
+		}
+	}
+	return child, started
+}
+
+// runChildAgain runs child again as op says: rerun from its task taskID,
+// restart, or retry.
+func runChildAgain(e *engine.Engine, op, child, taskID string) error {
+	var err error
+	switch op {
+	case "rerun":
+		_, err = e.RerunWith(context.Background(), child, engine.RerunOptions{FromTaskID: taskID})
+	case "restart":
+		_, err = e.Restart(context.Background(), child, false)
+	case "retry":
+		_, err = e.Retry(context.Background(), child, false)
+	}
+	return err
+}
+
+// awaitParentCompleted fails unless run parent completes, its one
+// SUB_WORKFLOW task COMPLETED with child, after the child's op.
+func awaitParentCompleted(t *testing.T, e *engine.Engine, parent, child, op string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		v := viewRun(t, e, parent)
+		if v.Status == engine.StatusCompleted {
+			if len(v.Tasks) != 1 || v.Tasks[0].SubWorkflowID != child || v.Tasks[0].Status != engine.TaskCompleted {
+				t.Fatalf("parent's tasks %+v, want its SUB_WORKFLOW COMPLETED with child %s", v.Tasks, child)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("parent %s after its child's %s (child %s)", v.Status, op, viewRun(t, e, child).Status)
+		}
 	}
 }
 
@@ -291,22 +321,7 @@ func TestChildRerunWhileItsParentStoresItsEnd(t *testing.T) {
 func childAgainWhileParentStoresEnd(t *testing.T, op string) {
 	ctx := context.Background()
 	es := &endingStore{Store: runstore.NewMemory(), id: "storing-parent", stored: make(chan struct{}), release: make(chan struct{})}
-	var calls atomic.Int32
-	e, err := engine.New(engine.WithRunStore(es), engine.WithWorker("w", func(context.Context, json.RawMessage) (json.RawMessage, error) {
-		if calls.Add(1) == 1 {
-			return nil, errors.New("failed by the test")
-		}
-		return json.RawMessage(`{"ok":true}`), nil
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	def, err := e.Parse([]byte(`{"name":"storing_parent","tasks":[
-	  {"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"storing_child","workflowDefinition":
-	    {"name":"storing_child","tasks":[{"name":"w","taskReferenceName":"w","retryCount":0}]}}}]}`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, def, _ := childUnderParent(t, es, "storing_parent", nil)
 	es.mu.Lock()
 	es.armed = true
 	es.mu.Unlock()
@@ -340,30 +355,11 @@ func childAgainWhileParentStoresEnd(t *testing.T, op string) {
 		time.Sleep(300 * time.Millisecond)
 		close(es.release)
 	}()
-	switch op {
-	case "rerun":
-		_, err = e.RerunWith(ctx, child, engine.RerunOptions{FromTaskID: taskID})
-	case "restart":
-		_, err = e.Restart(ctx, child, false)
-	case "retry":
-		_, err = e.Retry(ctx, child, false)
-	}
-	if err != nil {
+	if err := runChildAgain(e, op, child, taskID); err != nil {
 		t.Fatalf("%s of the child: %v", op, err)
 	}
 	if err := <-started; err != nil {
 		t.Fatalf("start: %v", err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		v := viewRun(t, e, "storing-parent")
-		if v.Status == engine.StatusCompleted {
-			if len(v.Tasks) != 1 || v.Tasks[0].SubWorkflowID != child || v.Tasks[0].Status != engine.TaskCompleted {
-				t.Fatalf("parent's tasks %+v, want its SUB_WORKFLOW COMPLETED with child %s", v.Tasks, child)
-			}
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("parent %s after its child's %s (child %s)", v.Status, op, viewRun(t, e, child).Status)
-		}
-	}
+	awaitParentCompleted(t, e, "storing-parent", child, op)
 }

@@ -2,10 +2,7 @@ package engine_test
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,44 +46,10 @@ func (s *heldAfterStore) Commit(ctx context.Context, id string, ch *runstore.Cha
 func TestChildRunAgainWhileItsParentFailsOnIt(t *testing.T) {
 	for _, op := range []string{"rerun", "restart", "retry"} {
 		t.Run(op, func(t *testing.T) {
-			ctx := context.Background()
 			hs := &heldAfterStore{Store: runstore.NewMemory(), id: "fail-parent", hold: 400 * time.Millisecond}
-			var calls atomic.Int32
 			first := make(chan struct{})
-			e, err := engine.New(engine.WithRunStore(hs), engine.WithWorker("w", func(context.Context, json.RawMessage) (json.RawMessage, error) {
-				if calls.Add(1) == 1 {
-					<-first
-					return nil, errors.New("failed by the test")
-				}
-				return json.RawMessage(`{"ok":true}`), nil
-			}))
-			if err != nil {
-				t.Fatal(err)
-			}
-			def, err := e.Parse([]byte(`{"name":"fail_parent","tasks":[
-			  {"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"fail_child","workflowDefinition":
-			    {"name":"fail_child","tasks":[{"name":"w","taskReferenceName":"w","retryCount":0}]}}}]}`))
-			if err != nil {
-				t.Fatal(err)
-			}
-			started := make(chan error, 1)
-			go func() {
-				_, err := e.Start(ctx, def, nil, engine.WithRunID("fail-parent"))
-				started <- err
-			}()
-			var child string
-			for deadline := time.Now().Add(10 * time.Second); child == "" || calls.Load() == 0; time.Sleep(time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatal("the child's task never started")
-				}
-				if b, err := e.Show(ctx, "fail-parent"); err == nil {
-					var v runView
-					_ = json.Unmarshal(b, &v)
-					if len(v.Tasks) == 1 {
-						child = v.Tasks[0].SubWorkflowID
-					}
-				}
-			}
+			e, def, calls := childUnderParent(t, hs, "fail_parent", first)
+			child, started := startParent(t, e, def, "fail-parent", calls)
 			// The parent's next write (its task FAILED with the child's end)
 			// is held once stored.
 			hs.mu.Lock()
@@ -101,33 +64,13 @@ func TestChildRunAgainWhileItsParentFailsOnIt(t *testing.T) {
 					break
 				}
 			}
-			taskID := viewRun(t, e, child).Tasks[0].TaskID
-			switch op {
-			case "rerun":
-				_, err = e.RerunWith(ctx, child, engine.RerunOptions{FromTaskID: taskID})
-			case "restart":
-				_, err = e.Restart(ctx, child, false)
-			case "retry":
-				_, err = e.Retry(ctx, child, false)
-			}
-			if err != nil {
+			if err := runChildAgain(e, op, child, viewRun(t, e, child).Tasks[0].TaskID); err != nil {
 				t.Fatalf("%s of the child: %v", op, err)
 			}
 			if err := <-started; err != nil {
 				t.Fatalf("start: %v", err)
 			}
-			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-				v := viewRun(t, e, "fail-parent")
-				if v.Status == engine.StatusCompleted {
-					if len(v.Tasks) != 1 || v.Tasks[0].SubWorkflowID != child || v.Tasks[0].Status != engine.TaskCompleted {
-						t.Fatalf("parent's tasks %+v, want its SUB_WORKFLOW COMPLETED with child %s", v.Tasks, child)
-					}
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("parent %s after its child's %s (child %s)", v.Status, op, viewRun(t, e, child).Status)
-				}
-			}
+			awaitParentCompleted(t, e, "fail-parent", child, op)
 		})
 	}
 }
