@@ -537,7 +537,7 @@ func (r *runState) setWorkflowMember(data []byte, ptr string, mem *json.RawMessa
 	case "/variables":
 		r.changedVars = true
 	default:
-		r.changedOut = true
+		r.changedOut, r.failureRun = true, ""
 	}
 	r.mu.Unlock()
 	return nil

@@ -216,7 +216,7 @@ func (r *runState) finish(ctx context.Context, st *stopError) (*Result, error) {
 	var failureRun *runState
 	if r.def.FailureWorkflow != "" && failureStarts(st) {
 		withFailure, child := r.startFailureWorkflow(ctx, st, out)
-		if err := r.setOutput(withFailure); err != nil {
+		if err := r.setFailureOutput(withFailure, child); err != nil {
 			return nil, err
 		}
 		failureRun = child
@@ -242,6 +242,9 @@ func (r *runState) finish(ctx context.Context, st *stopError) (*Result, error) {
 	view, err := r.displayOutput(outMem)
 	if err != nil {
 		return nil, err
+	}
+	if failureRun != nil {
+		view = namingFailureRun(view, failureRun.id)
 	}
 	return &Result{RunID: r.id, Status: st.status, Output: view, Reason: r.sec.Text(st.reason), FailedTaskRef: st.failedRef}, nil
 }

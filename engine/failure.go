@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
 
 	"github.com/wfrun/wfrun/engine/runstore"
 )
@@ -149,8 +150,50 @@ func (r *runState) startFailureWorkflow(ctx context.Context, st *stopError, out 
 }
 
 // failureMember is the output member of a failed run naming its failure
-// run, as a gjson path.
-const failureMember = `output.conductor\.failure_workflow`
+// run, as a gjson path; failureOutMember is that path in the output.
+const (
+	failureMember    = `output.` + failureOutMember
+	failureOutMember = `conductor\.failure_workflow`
+)
+
+// setFailureOutput stores out, the failed run's output, naming its
+// failure run child (nil: the reason none started). A value the run
+// registered can occur inside the failure run's id by chance (a 4-digit
+// PIN in about one id in 2,000; the failure run's own secrets are
+// registered as it starts, with the masker it shares): masked, the member
+// would name no run, and the failure run's gate, which takes the failed
+// run's stored end to name it, would drop it; a restart would keep the
+// masked text among restartedFailures. An id is not a secret (the failure
+// run shows it as its workflowId), so the member keeps the id as the
+// engine wrote it, in both forms and when the stored form is masked again
+// (remask.go); the rest of the output is masked as before.
+func (r *runState) setFailureOutput(out []byte, child *runState) error {
+	if err := r.setOutput(out); err != nil || child == nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failureRun = child.id
+	r.doc.Output = namingFailureRun(r.doc.Output, child.id)
+	r.outStored = namingFailureRun(r.outStored, child.id)
+	r.wfDoc = nil
+	return nil
+}
+
+// namingFailureRun is out, a form of a failed run's output (stored,
+// in-memory or displayed), with its member naming the failure run set back
+// to id where masking changed it. A member it does not hold is not added.
+func namingFailureRun(out []byte, id string) []byte {
+	m := gjson.GetBytes(out, failureOutMember)
+	if !m.Exists() || m.Str == id {
+		return out
+	}
+	b, err := sjson.SetBytes(out, failureOutMember, id)
+	if err != nil {
+		return out
+	}
+	return b
+}
 
 // failureGate lets a failure run (FailureOf set) execute when the run it
 // was started for is archived with the end that names it, or names it

@@ -168,6 +168,9 @@ func (r *runState) remaskLocked() {
 			r.varStored = r.remaskForm(k, since, r.varStored, &x.vars, &r.changedVars)
 		case formRunOut:
 			r.outStored = r.remaskForm(k, since, r.outStored, &x.out, &r.changedOut)
+			if r.failureRun != "" {
+				r.outStored = namingFailureRun(r.outStored, r.failureRun) // failure.go
+			}
 		case formRunReason:
 			if m := r.remaskText(k, since, r.doc.ReasonForIncompletion, &x.reason); m != r.doc.ReasonForIncompletion {
 				r.doc.ReasonForIncompletion, r.wfDoc = m, nil

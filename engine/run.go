@@ -248,6 +248,9 @@ type runState struct {
 	refStale                       map[string]struct{}    // its entries that name a record forgotten since (refindex.go)
 	caseChecks                     map[string]*caseCheck  // SWITCH/DECISION inputs and cases mapperThrows resolved, by exact ref (mapperthrow.go)
 	wfDoc                          []byte                 // cached Workflow() document
+	// failureRun is the failure run the output names, kept as written
+	// when the output is masked again (setFailureOutput, failure.go).
+	failureRun string
 	// taskDefSnap is the task definitions the run applies, by name
 	// (taskdefsnap.go): replaced whole, never changed in place, as the
 	// dynamic tasks the run maps add theirs (holdMapped, under mapMu).
