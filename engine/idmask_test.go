@@ -151,8 +151,17 @@ func TestFailureRunWhoseIDHoldsAValue(t *testing.T) {
 				t.Fatalf("the failure run's stored input and task input: %s", fraw)
 			}
 			for _, id := range []string{idMaskFailed, fid} {
-				if _, err := e.Show(ctx, id); err != nil {
+				v, err := e.Show(ctx, id)
+				if err != nil {
 					t.Fatalf("show %s: %v", id, err)
+				}
+				if id == idMaskFailed {
+					var shown struct {
+						Output map[string]string `json:"output"`
+					}
+					if err := json.Unmarshal(v, &shown); err != nil || shown.Output["conductor.failure_workflow"] != fid {
+						t.Fatalf("show %s names failure run %q (%v), want %s", id, shown.Output["conductor.failure_workflow"], err, fid)
+					}
 				}
 			}
 			// The restart reads firstFailure again: the restarted run
