@@ -624,6 +624,7 @@ func (e *Engine) loadDoc(ctx context.Context, id string, doc []byte, d *runDoc, 
 	if err := r.newSecrets(parent); err != nil {
 		return nil, fmt.Errorf("run %s: %w", id, err)
 	}
+	r.keepNamedIDs(d) // secrets.go
 	if err := r.openDefinition(); err != nil {
 		return nil, fmt.Errorf("run %s: stored definition: %w", id, err)
 	}

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 
+	"github.com/tidwall/gjson"
 	"github.com/wfrun/wfrun/interpolate"
 	"github.com/wfrun/wfrun/runsecrets"
 	"github.com/wfrun/wfrun/tasks"
@@ -32,6 +34,34 @@ func (r *runState) newSecrets(parent *runsecrets.Run) error {
 	}
 	r.sec = sec
 	return nil
+}
+
+// keepNamedIDs keeps whole, in the run's masker, the ids of other runs
+// that stored document d names as the engine wrote them: its parent, the
+// run a failure run was started for, the failure runs it started, its
+// SUB_WORKFLOW children and the runs its START_WORKFLOW tasks started
+// (runsecrets.Run.KeepID; its own id New keeps). A run executing keeps
+// them as it starts them; a run read back from its store needs them named
+// again, so that a value registered later is not masked inside them when
+// its outputs are masked again. Each is kept only if it is a lowercase
+// UUID; the records they come from were authenticated (checkRecords,
+// checkHead) before.
+func (r *runState) keepNamedIDs(d *runDoc) {
+	r.sec.KeepID(d.ParentWorkflowID)
+	r.sec.KeepID(d.FailureOf)
+	for _, id := range strings.Fields(d.RestartedFailures) {
+		r.sec.KeepID(id)
+	}
+	if id := gjson.GetBytes(d.Output, failureOutMember).Str; id != "" {
+		r.sec.KeepID(id)
+	}
+	for i := range d.Tasks {
+		t := &d.Tasks[i]
+		r.sec.KeepID(t.SubWorkflowID)
+		if t.TaskType == TypeStartWorkflow && t.TaskID != "" {
+			r.sec.KeepID(startedRunID(t.TaskID))
+		}
+	}
 }
 
 // secretSource is the secret source of the run's principal and scope

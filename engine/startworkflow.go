@@ -43,7 +43,7 @@ func (r *runState) startWorkflowTask(ctx context.Context, rec *taskRecord) tasks
 		if !archived {
 			r.continueStarted(ctx, cfg.id, doc)
 		}
-		return startedOutput(cfg.id)
+		return r.startedOutput(cfg.id)
 	} else if !errors.Is(err, runstore.ErrNotFound) {
 		return tasks.Result{Status: tasks.Failed, Reason: "START_WORKFLOW: " + r.sec.Text(err.Error())}
 	}
@@ -101,10 +101,14 @@ func (r *runState) startWorkflowTask(ctx context.Context, rec *taskRecord) tasks
 		return tasks.Result{Status: tasks.Failed, Reason: "START_WORKFLOW: " + err.Error()}
 	}
 	r.e.startBackground(child)
-	return startedOutput(child.id)
+	return r.startedOutput(child.id)
 }
 
-func startedOutput(id string) tasks.Result {
+// startedOutput is the task's output naming the run it started, id,
+// which the run's masker keeps whole (runsecrets.Run.KeepID): a value the
+// run registered that occurs inside it by chance is not masked there.
+func (r *runState) startedOutput(id string) tasks.Result {
+	r.sec.KeepID(id)
 	out, _ := json.Marshal(map[string]string{"workflowId": id})
 	return tasks.Result{Status: tasks.Completed, Output: out}
 }
@@ -203,7 +207,7 @@ func (r *runState) startOptionsOf(ctx context.Context, o *startOptions, workflow
 	case err != nil:
 		return tasks.Result{Status: tasks.Failed, Reason: "START_WORKFLOW: " + r.sec.Text(err.Error())}, true
 	case existing != "":
-		return startedOutput(existing), true
+		return r.startedOutput(existing), true
 	}
 	cfg.idempotencyKey = o.IdempotencyKey
 	return tasks.Result{}, false

@@ -347,6 +347,7 @@ func (e *Engine) chainMaskerFrom(ctx context.Context, id string, first []byte, e
 		if err := r.newSecrets(sec); err != nil {
 			return nil, fmt.Errorf("run %s: %w", d.WorkflowID, err)
 		}
+		r.keepNamedIDs(d) // secrets.go
 		// An archived ancestor keeps no run log (its values are gone with
 		// it); what its head still holds is restored.
 		if err := r.openLog(ctx, &r.doc); err != nil {

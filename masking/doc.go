@@ -43,6 +43,14 @@
 //     block scalars), with \n, \r\n or \r breaks, raw or written as \n
 //     escapes inside a JSON string.
 //
+// # Ids left whole
+//
+// A caller names with KeepID the ids it generated and shows as they are
+// (wfrun's run ids): a registered value found only inside an occurrence of
+// a kept id is not masked there, since masking it would mark which
+// characters of an id shown whole elsewhere are the value. Every other
+// occurrence is masked as above.
+//
 // # What no masker catches
 //
 // Masking recognises a value by its bytes; code that transforms the value

@@ -46,6 +46,8 @@ type Masker struct {
 	}
 
 	snap atomic.Pointer[matcher]
+
+	keep *idSet // KeepID's ids (keepids.go), shared by every snapshot
 }
 
 // Option configures a Masker.
@@ -71,7 +73,7 @@ func WithLogger(l *slog.Logger) Option {
 
 // New returns an empty Masker.
 func New(opts ...Option) *Masker {
-	m := &Masker{minLen: DefaultMinLength, seen: map[string]struct{}{}, logger: slog.Default()}
+	m := &Masker{minLen: DefaultMinLength, seen: map[string]struct{}{}, logger: slog.Default(), keep: &idSet{}}
 	for _, o := range opts {
 		o(m)
 	}
@@ -174,7 +176,7 @@ func (m *Masker) publish(fresh []string) {
 func (m *Masker) rebuild() {
 	a := buildAutomaton(m.patterns)
 	m.built, m.pend = len(m.patterns), nil
-	m.snap.Store(&matcher{ac: a, maxLen: a.maxLen, hasStar: a.hasStar})
+	m.snap.Store(&matcher{ac: a, maxLen: a.maxLen, hasStar: a.hasStar, keep: m.keep})
 }
 
 func (m *Masker) pending() int {

@@ -10,6 +10,7 @@ type matcher struct {
 	pend    pendView // patterns registered since ac was built
 	maxLen  int      // longest pattern; bounds the streaming look-behind
 	hasStar bool     // some pattern contains '*', so a replacement may create a new match
+	keep    *idSet   // the Masker's kept ids (nil: none; ContainsAny's matchers)
 }
 
 func (mt *matcher) empty() bool {
@@ -54,10 +55,10 @@ func (mt *matcher) scan(b []byte, dst []span, hold int) ([]span, int) {
 	if hold >= 0 {
 		cut = max(trimmedLen(b)-hold, 0)
 	}
-	if !mayHaveViews(b) {
-		return dst, cut
+	if mayHaveViews(b) {
+		dst, cut = mt.scanViews(b, dst, base, hold, cut)
 	}
-	return mt.scanViews(b, dst, base, hold, cut)
+	return append(dst[:base], mt.keep.drop(b, dst[base:])...), cut
 }
 
 // scanViews is the part of scan for texts that have views (kept apart so

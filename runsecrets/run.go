@@ -143,8 +143,17 @@ func New(id string, src Source, ring *seal.Keyring, opts ...Option) (*Run, error
 			seen:   map[string]bool{},
 		}
 	}
+	// The run's own id is shown as it is (its workflowId): a value found
+	// inside it is not masked there (masking.Masker.KeepID says why).
+	r.reg.masker.KeepID(id)
 	return r, nil
 }
+
+// KeepID names id, another run's id the engine generated and shows as it
+// is (a child's, the failed run's of a failure run, one START_WORKFLOW
+// started), as an id the run's masker leaves whole (masking.Masker.KeepID):
+// false unless id is a lowercase UUID. Each run's own id is kept by New.
+func (r *Run) KeepID(id string) bool { return r.reg.masker.KeepID(id) }
 
 // ID returns the run id bound into every seal.
 func (r *Run) ID() string { return r.id }
