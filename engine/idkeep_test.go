@@ -20,7 +20,8 @@ import (
 // inside a run's random id: "pin" is, for the run reading it, the first 8
 // characters of its own id; "startedPin" the first 8 of the id of the run
 // its START_WORKFLOW task "start" started; "childPin" the first 8 of its
-// SUB_WORKFLOW task "call"'s child's.
+// SUB_WORKFLOW task "call"'s child's; "taskPin" the first 8 of the task
+// id of its task "call".
 type idPinSecrets struct{ rs runstore.Store }
 
 func (s idPinSecrets) Secret(ctx context.Context, name string) ([]byte, error) {
@@ -30,14 +31,17 @@ func (s idPinSecrets) Secret(ctx context.Context, name string) ([]byte, error) {
 		if len(run) >= 8 {
 			return json.Marshal(run[:8])
 		}
-	case "startedPin", "childPin":
+	case "startedPin", "childPin", "taskPin":
 		doc, _, err := s.rs.Load(ctx, run)
 		if err != nil {
 			return nil, err
 		}
 		path := `tasks.#(referenceTaskName=="start").outputData.workflowId`
-		if name == "childPin" {
+		switch name {
+		case "childPin":
 			path = `tasks.#(referenceTaskName=="call").subWorkflowId`
+		case "taskPin":
+			path = `tasks.#(referenceTaskName=="call").taskId`
 		}
 		if id := gjson.GetBytes(doc, path).Str; len(id) >= 8 {
 			return json.Marshal(id[:8])
@@ -53,14 +57,15 @@ const (
 	idParent = `{"name":"ids_parent","version":1,"schemaVersion":2,"tasks":[
 	  {"name":"call","taskReferenceName":"call","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"kid","version":1}},
 	  {"name":"start","taskReferenceName":"start","type":"START_WORKFLOW","inputParameters":{"startWorkflow":{"name":"kid","version":1,"input":{}}}},
-	  {"name":"look","taskReferenceName":"look","type":"SET_VARIABLE","inputParameters":{"pin":"${workflow.secrets.pin}","startedPin":"${workflow.secrets.startedPin}"}}],
-	  "outputParameters":{"sub":"${call.output.subWorkflowId}","started":"${start.output.workflowId}","me":"${workflow.workflowId}",
+	  {"name":"look","taskReferenceName":"look","type":"SET_VARIABLE","inputParameters":{"pin":"${workflow.secrets.pin}","startedPin":"${workflow.secrets.startedPin}","taskPin":"${workflow.secrets.taskPin}"}}],
+	  "outputParameters":{"sub":"${call.output.subWorkflowId}","started":"${start.output.workflowId}","me":"${workflow.workflowId}","callTask":"${call.taskId}",
 	    "kidSaw":"${call.output.me}","kidParent":"${call.output.parent}"}}`
 )
 
 // TestIDsHoldingAValueAreShownWhole: a value the runs registered that
 // occurs inside an id the engine wrote — the run's own, its SUB_WORKFLOW
-// child's, the run its START_WORKFLOW started, the parent a child names —
+// child's, the run its START_WORKFLOW started, the parent a child names,
+// a task's id (${call.taskId}) —
 // is not masked there: the outputs name the runs as their records do (a
 // masked copy beside the record's own would name no run and mark which
 // characters of the id are the value). The values themselves stay masked
@@ -99,10 +104,11 @@ func TestIDsHoldingAValueAreShownWhole(t *testing.T) {
 			}
 			child := gjson.GetBytes(view, `tasks.#(referenceTaskName=="call").subWorkflowId`).Str
 			started := gjson.GetBytes(view, `tasks.#(referenceTaskName=="start").outputData.workflowId`).Str
-			if len(child) != 36 || len(started) != 36 {
+			callTask := gjson.GetBytes(view, `tasks.#(referenceTaskName=="call").taskId`).Str
+			if len(child) != 36 || len(started) != 36 || len(callTask) != 36 {
 				t.Fatalf("child %q, started %q: %s", child, started, view)
 			}
-			want := map[string]string{"sub": child, "started": started, "me": res.RunID, "kidSaw": child, "kidParent": res.RunID}
+			want := map[string]string{"sub": child, "started": started, "me": res.RunID, "kidSaw": child, "kidParent": res.RunID, "callTask": callTask}
 			outputs := map[string]json.RawMessage{"result": res.Output}
 			outputs["shown"] = json.RawMessage(gjson.GetBytes(view, "output").Raw)
 			if raw, _, err := rs.Load(ctx, res.RunID); err != nil {
@@ -115,7 +121,7 @@ func TestIDsHoldingAValueAreShownWhole(t *testing.T) {
 				if got := gjson.GetBytes(raw, `tasks.#(referenceTaskName=="start").outputData.workflowId`).Str; got != started {
 					t.Errorf("stored START_WORKFLOW outputData.workflowId %q, want %s", got, started)
 				}
-				for _, k := range []string{"pin", "startedPin"} {
+				for _, k := range []string{"pin", "startedPin", "taskPin"} {
 					if got := gjson.GetBytes(raw, "variables."+k).Str; got != "***" {
 						t.Errorf("stored variable %s %q, want ***", k, got)
 					}

@@ -32,6 +32,11 @@ func (r *runState) newSecrets(parent *runsecrets.Run) error {
 	if err != nil {
 		return err
 	}
+	// Its task ids carry its tag (tasklook.go) and are shown whole in its
+	// records: a value found inside one is not masked there either (as
+	// for its run id, which New keeps).
+	tag := r.tag
+	sec.KeepIDsWhere(func(id []byte) bool { return carriesTag(id, tag) })
 	r.sec = sec
 	return nil
 }

@@ -83,6 +83,22 @@ func taskIDTag(id string) (string, bool) {
 	return tag, true
 }
 
+// carriesTag reports whether id, a UUID's 36 bytes, carries run tag tag
+// as newTaskIDBytes writes it (bytes 8 to 11).
+func carriesTag(id []byte, tag [4]byte) bool {
+	if len(id) != 36 || id[23] != '-' {
+		return false
+	}
+	var b [4]byte
+	if _, err := hex.Decode(b[:2], id[19:23]); err != nil {
+		return false
+	}
+	if _, err := hex.Decode(b[2:], id[24:28]); err != nil {
+		return false
+	}
+	return b == tag
+}
+
 // seqHint is the seq taskIDAt put in id (false: id is not UUID-shaped, or
 // carries no seq above 0).
 func seqHint(id string) (int, bool) {

@@ -46,7 +46,8 @@
 // # Ids left whole
 //
 // A caller names with KeepID the ids it generated and shows as they are
-// (wfrun's run ids): a registered value found only inside an occurrence of
+// (wfrun's run ids), or with KeepIDsWhere a rule that tells them (wfrun's
+// task ids carry their run's tag): a registered value found only inside an occurrence of
 // a kept id is not masked there, since masking it would mark which
 // characters of an id shown whole elsewhere are the value. Every other
 // occurrence is masked as above.

@@ -37,13 +37,27 @@ func (m *Masker) KeepID(id string) bool {
 	return true
 }
 
+// KeepIDsWhere is KeepID for ids a caller makes by a rule rather than one
+// by one (wfrun's task ids carry their run's tag): a registered value
+// found only inside an occurrence of a lowercase UUID that match accepts
+// is not masked there. match sees the 36 bytes of the UUID only, must not
+// keep them, and should accept only ids the caller made: what it accepts
+// is shown as it is. Nil is ignored.
+func (m *Masker) KeepIDsWhere(match func(id []byte) bool) {
+	if m == nil || m.keep == nil || match == nil {
+		return
+	}
+	m.keep.addRule(match)
+}
+
 // idSet is the ids a Masker keeps. Its snapshots (matchers) share it, so a
 // kept id applies at once to every snapshot, whatever was registered
 // since.
 type idSet struct {
-	n   atomic.Int32 // len(ids): the check costs nothing while it is 0
-	mu  sync.RWMutex
-	ids map[string]struct{}
+	n     atomic.Int32 // len(ids)+len(rules): the check costs nothing while it is 0
+	mu    sync.RWMutex
+	ids   map[string]struct{}
+	rules []func(id []byte) bool
 }
 
 func (k *idSet) add(id string) {
@@ -53,14 +67,30 @@ func (k *idSet) add(id string) {
 		k.ids = map[string]struct{}{}
 	}
 	k.ids[id] = struct{}{}
-	k.n.Store(int32(min(len(k.ids), 1<<30)))
+	k.n.Store(int32(min(len(k.ids)+len(k.rules), 1<<30)))
 }
 
+func (k *idSet) addRule(match func([]byte) bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.rules = append(k.rules, match)
+	k.n.Store(int32(min(len(k.ids)+len(k.rules), 1<<30)))
+}
+
+// has reports whether b, a lowercase UUID, is a kept id or one a rule
+// accepts.
 func (k *idSet) has(b []byte) bool {
 	k.mu.RLock()
-	_, ok := k.ids[string(b)]
-	k.mu.RUnlock()
-	return ok
+	defer k.mu.RUnlock()
+	if _, ok := k.ids[string(b)]; ok {
+		return true
+	}
+	for _, match := range k.rules {
+		if match(b) {
+			return true
+		}
+	}
+	return false
 }
 
 // drop removes from sp, spans of b, each one that lies within an

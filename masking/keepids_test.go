@@ -216,3 +216,30 @@ func TestPropertyKeptIDs(t *testing.T) {
 		}
 	}
 }
+
+// KeepIDsWhere keeps the ids a rule accepts, from when it is added; nil
+// is ignored.
+func TestKeepIDsWhere(t *testing.T) {
+	m := New()
+	m.Register("4821")
+	m.KeepIDsWhere(nil)
+	if got := m.MaskString(otherID); got == otherID {
+		t.Fatalf("a nil rule kept an id: %q", got)
+	}
+	var seen [][]byte
+	m.KeepIDsWhere(func(id []byte) bool {
+		seen = append(seen, id)
+		return strings.HasSuffix(string(id), "7d8e")
+	})
+	if got := m.MaskString("task " + otherID + " pin 4821"); got != "task "+otherID+" pin ***" {
+		t.Errorf("id the rule accepts: %q", got)
+	}
+	if got := m.MaskString(keptID); strings.Contains(got, "4821") {
+		t.Errorf("id the rule refuses: %q", got)
+	}
+	for _, id := range seen {
+		if !isID(id) {
+			t.Errorf("the rule was asked about %q", id)
+		}
+	}
+}

@@ -155,6 +155,10 @@ func New(id string, src Source, ring *seal.Keyring, opts ...Option) (*Run, error
 // false unless id is a lowercase UUID. Each run's own id is kept by New.
 func (r *Run) KeepID(id string) bool { return r.reg.masker.KeepID(id) }
 
+// KeepIDsWhere is KeepID for ids the engine makes by a rule (a run's task
+// ids carry its tag): masking.Masker.KeepIDsWhere.
+func (r *Run) KeepIDsWhere(match func(id []byte) bool) { r.reg.masker.KeepIDsWhere(match) }
+
 // ID returns the run id bound into every seal.
 func (r *Run) ID() string { return r.id }
 
