@@ -19,8 +19,12 @@ import (
 // gets it (Conductor OSS resolves TaskDef.runtimeMetadata at poll time and
 // masks nothing): the HTTP target echoes a declared value back, and the
 // worker's answer carries it masked, in the output and in a failure reason.
+// A declared PIN that occurs inside the server's task and workflow ids is
+// masked where it stands alone, not inside the ids the target echoes: the
+// server shows those ids whole (masking.Masker.KeepID says why).
 func TestWorkerMasksRuntimeMetadata(t *testing.T) {
 	const key = "declared-KEY-6b1e0c"
+	const taskID, runID = "9b2c4821-0d3e-4f5a-8b6c-7d8e9f0a1b2c", "4821aa00-1b2c-4d3e-9f40-5a6b7c8d9e0f"
 	for _, tc := range []struct {
 		name, targetStatus, wantStatus string
 	}{
@@ -33,7 +37,7 @@ func TestWorkerMasksRuntimeMetadata(t *testing.T) {
 				if tc.targetStatus == "500" {
 					w.WriteHeader(http.StatusInternalServerError)
 				}
-				_, _ = io.WriteString(w, `{"echo":"the key is `+key+`"}`)
+				_, _ = io.WriteString(w, `{"echo":"the key is `+key+`","task":"`+taskID+`","run":"`+runID+`","pin":"pin 4821"}`)
 			}))
 			defer target.Close()
 			var mu sync.Mutex
@@ -52,17 +56,17 @@ func TestWorkerMasksRuntimeMetadata(t *testing.T) {
 						return
 					}
 					task, _ := json.Marshal([]map[string]any{{
-						"taskId": "t1", "workflowInstanceId": "wf1", "referenceTaskName": "call", "taskDefName": "wfrun_http",
+						"taskId": taskID, "workflowInstanceId": runID, "referenceTaskName": "call", "taskDefName": "wfrun_http",
 						"taskType": "wfrun_http", "status": "IN_PROGRESS", "responseTimeoutSeconds": 30,
 						"inputData":       map[string]any{"http_request": map[string]any{"uri": target.URL, "method": "GET"}},
-						"runtimeMetadata": map[string]string{"API_KEY": key, "REGION": "us-east-1"},
+						"runtimeMetadata": map[string]string{"API_KEY": key, "REGION": "us-east-1", "PIN": "4821"},
 					}})
 					_, _ = w.Write(task)
 				case r.URL.Path == "/api/tasks" && r.Method == http.MethodPost:
 					b, _ := io.ReadAll(r.Body)
 					updates <- b
 					w.Header().Set("Content-Type", "text/plain")
-					_, _ = io.WriteString(w, "t1")
+					_, _ = io.WriteString(w, taskID)
 				default:
 					http.NotFound(w, r)
 				}
@@ -87,6 +91,9 @@ func TestWorkerMasksRuntimeMetadata(t *testing.T) {
 				_ = json.Unmarshal(b, &res)
 				if res.Status != tc.wantStatus || strings.Contains(string(b), key) || !strings.Contains(string(b), "the key is ***") {
 					t.Fatalf("update %s: want %s with the declared value masked", b, tc.wantStatus)
+				}
+				if strings.Contains(string(b), "pin 4821") || strings.Count(string(b), taskID) < 2 || strings.Count(string(b), runID) < 2 {
+					t.Fatalf("update %s: want the PIN masked and the ids echoed whole", b)
 				}
 			case <-time.After(10 * time.Second):
 				t.Fatal("no update within 10s")

@@ -267,6 +267,12 @@ func (w *Worker) execute(ctx context.Context, kind string, t polledTask) {
 		w.report(ctx, t, nil, tasks.Result{Status: tasks.FailedTerminal, Reason: err.Error()})
 		return
 	}
+	// The server's ids for the task and its run are shown whole by the
+	// server: a value found inside them is not masked there
+	// (masking.Masker.KeepID; a Conductor server's ids are lowercase
+	// UUIDs, anything else is not kept).
+	rs.KeepID(t.WorkflowInstanceID)
+	rs.KeepID(t.TaskID)
 	// The server resolved the definition's runtimeMetadata (the worker does
 	// not: the declaration lives in the server's task definition, and the
 	// worker's own secrets come in as $<…>). The values are secret-grade:
