@@ -50,23 +50,7 @@ func FuzzKeptIDs(f *testing.F) {
 			}
 			return
 		}
-		var ids []span
-		for i := 0; ; {
-			j := strings.Index(input[i:], keptID)
-			if j < 0 {
-				break
-			}
-			ids = append(ids, span{i + j, i + j + idLen})
-			i += j + 1
-		}
-		within := func(s span) bool {
-			for _, id := range ids {
-				if id.start <= s.start && s.end <= id.end {
-					return true
-				}
-			}
-			return false
-		}
+		within := withinKeptID(input)
 		sp := m.snap.Load().spans(b, nil)
 		for _, s := range sp {
 			if within(s) {
@@ -80,11 +64,7 @@ func FuzzKeptIDs(f *testing.F) {
 			if within(o) {
 				continue
 			}
-			covered := false
-			for _, s := range sp {
-				covered = covered || s.start <= o.start && o.end <= s.end
-			}
-			if !covered {
+			if !coveredBy(sp, o) {
 				t.Fatalf("range %v masked without kept ids is not masked (spans %v)", o, sp)
 			}
 		}

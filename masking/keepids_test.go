@@ -168,23 +168,7 @@ func TestPropertyKeptIDs(t *testing.T) {
 			b.WriteString(pieces[rng.IntN(len(pieces))])
 		}
 		in := b.String()
-		var ids []span
-		for i := 0; ; {
-			j := strings.Index(in[i:], keptID)
-			if j < 0 {
-				break
-			}
-			ids = append(ids, span{i + j, i + j + idLen})
-			i += j + 1
-		}
-		within := func(s span) bool {
-			for _, id := range ids {
-				if id.start <= s.start && s.end <= id.end {
-					return true
-				}
-			}
-			return false
-		}
+		within := withinKeptID(in)
 		sp := m.snap.Load().spans([]byte(in), nil)
 		for _, v := range values {
 			for i := 0; ; {
@@ -197,11 +181,7 @@ func TestPropertyKeptIDs(t *testing.T) {
 				if within(o) {
 					continue
 				}
-				covered := false
-				for _, s := range sp {
-					covered = covered || s.start <= o.start && o.end <= s.end
-				}
-				if !covered {
+				if !coveredBy(sp, o) {
 					t.Fatalf("%q: %q at %d not masked (spans %v)", in, v, o.start, sp)
 				}
 			}
@@ -242,4 +222,36 @@ func TestKeepIDsWhere(t *testing.T) {
 			t.Errorf("the rule was asked about %q", id)
 		}
 	}
+}
+
+// withinKeptID returns whether a span of text lies within an occurrence in
+// text of keptID.
+func withinKeptID(text string) func(span) bool {
+	var ids []span
+	for i := 0; ; {
+		j := strings.Index(text[i:], keptID)
+		if j < 0 {
+			break
+		}
+		ids = append(ids, span{i + j, i + j + idLen})
+		i += j + 1
+	}
+	return func(s span) bool {
+		for _, id := range ids {
+			if id.start <= s.start && s.end <= id.end {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// coveredBy reports whether one of sp covers o.
+func coveredBy(sp []span, o span) bool {
+	for _, s := range sp {
+		if s.start <= o.start && o.end <= s.end {
+			return true
+		}
+	}
+	return false
 }
