@@ -48,9 +48,12 @@ type reopenSide struct {
 	cancel  context.CancelCauseFunc  // ends the run's task list (execute)
 	err     error                    // the first failure of a re-opened task
 	closed  bool                     // the run is ending: nothing more is re-opened
-	// failing: the records the run's task list stops on (afterFailure
-	// decided it), by id: not re-opened here; a child of one that runs
-	// again re-opens the run once it has ended, as for an ended parent.
+	// failing: the ended records the run's task list has decided on, by
+	// id: it stops on them (afterFailure) or retries them with a new
+	// attempt (retryUnlessReopened). Not re-opened here: a child of one
+	// that runs again re-opens the run once it has ended, as for an ended
+	// parent, or runs alone once the retry is stored (it is no longer its
+	// parent's latest attempt).
 	failing map[string]bool
 }
 

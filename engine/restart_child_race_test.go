@@ -93,6 +93,16 @@ func TestChildRunAgainBeforeItsParentTookItsEnd(t *testing.T) {
 // child of that one task.
 func childUnderParent(t *testing.T, rs runstore.Store, name string, first <-chan struct{}) (*engine.Engine, *engine.Definition, *atomic.Int32) {
 	t.Helper()
+	return childUnderParentWith(t, rs, name, first, "")
+}
+
+// childUnderParentWith is childUnderParent with more members of the
+// parent's SUB_WORKFLOW task: sub, when not empty, is `"key":value,…`.
+func childUnderParentWith(t *testing.T, rs runstore.Store, name string, first <-chan struct{}, sub string) (*engine.Engine, *engine.Definition, *atomic.Int32) {
+	t.Helper()
+	if sub != "" {
+		sub += ","
+	}
 	calls := new(atomic.Int32)
 	e, err := engine.New(engine.WithRunStore(rs), engine.WithWorker("w", func(context.Context, json.RawMessage) (json.RawMessage, error) {
 		if calls.Add(1) == 1 {
@@ -107,7 +117,7 @@ func childUnderParent(t *testing.T, rs runstore.Store, name string, first <-chan
 		t.Fatal(err)
 	}
 	def, err := e.Parse([]byte(`{"name":"` + name + `","tasks":[
-	  {"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"` + name + `_child","workflowDefinition":
+	  {"name":"sub","taskReferenceName":"sub","type":"SUB_WORKFLOW",` + sub + `"subWorkflowParam":{"name":"` + name + `_child","workflowDefinition":
 	    {"name":"` + name + `_child","tasks":[{"name":"w","taskReferenceName":"w","retryCount":0}]}}}]}`))
 	if err != nil {
 		t.Fatal(err)

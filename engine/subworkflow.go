@@ -244,12 +244,49 @@ func (r *runState) subWorkflowDone(ctx context.Context, rec *taskRecord, child, 
 	}
 	reason = fmt.Sprintf("Sub workflow %s failure reason: %s", child, reason)
 	if canRetry && taskStatus != TaskCanceled {
-		if err := r.transition(ctx, rec, taskStatus, r.sec.Excerpt(reason, maxReasonBytes)); err != nil {
-			return err
-		}
-		return errRetrySubWorkflow
+		return r.retryUnlessReopened(ctx, rec, taskStatus, r.sec.Excerpt(reason, maxReasonBytes), false)
 	}
 	return r.failTask(ctx, rec, taskStatus, reason)
+}
+
+// retryUnlessReopened stores SUB_WORKFLOW record rec ended unsuccessfully
+// (status, reason; empty as for transitionReason) and returns
+// errRetrySubWorkflow: its task retries it with a new attempt. Its end is
+// stored before the retry is, so its child, run again in between, can
+// re-open it (reopenExecuting), as Conductor's updateAndPushParents re-opens
+// a task its decider has not retried yet: then the re-open's outcome
+// stands, no retry is scheduled, and nil is returned once the re-opened
+// child has ended (the run goes on past it, or ends with the re-opened
+// task's failure, reopenedEnded), as afterFailureSince does for a record
+// its list stops on. Otherwise, from that decision on the record is not
+// re-opened here (reopenSide.failing): two executions of one task's
+// attempts would run its child twice.
+func (r *runState) retryUnlessReopened(ctx context.Context, rec *taskRecord, status, reason string, empty bool) error {
+	r.mu.Lock()
+	reopens := r.side.reopens[rec.Ref]
+	r.mu.Unlock()
+	if err := r.transitionReason(ctx, rec, status, reason, empty); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	if r.side.reopens[rec.Ref] != reopens {
+		wait := r.side.running[rec.Ref]
+		r.mu.Unlock()
+		if wait != nil {
+			select {
+			case <-wait:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	}
+	if r.side.failing == nil {
+		r.side.failing = map[string]bool{}
+	}
+	r.side.failing[rec.TaskID] = true
+	r.mu.Unlock()
+	return errRetrySubWorkflow
 }
 
 // inProgressWith stores a SUB_WORKFLOW record IN_PROGRESS with the child

@@ -605,10 +605,7 @@ func (r *runState) subWorkflowUpdated(ctx context.Context, rec *taskRecord, sig 
 		return r.transitionReason(ctx, rec, TaskCompleted, reason, empty)
 	}
 	if canRetry && sig.Status == TaskFailed {
-		if err := r.transitionReason(ctx, rec, TaskFailed, reason, empty); err != nil {
-			return err
-		}
-		return errRetrySubWorkflow
+		return r.retryUnlessReopened(ctx, rec, TaskFailed, reason, empty)
 	}
 	return r.failTaskReason(ctx, rec, sig.Status, reason, empty)
 }
