@@ -13,34 +13,55 @@ import (
 	"github.com/wfrun/wfrun/engine/runstore"
 )
 
-// heldFailedStore stores run id's writes and holds, after storing it, the
-// first one that writes a task record FAILED: the run's executor has not
-// gone on from it (to the task's retry) while every reader finds it stored.
+// heldWriteStore holds the first write of run id that hold matches:
+// after storing it (after), when every reader finds it stored, or before.
 // held is closed when the hold begins; the write goes on when open is.
-type heldFailedStore struct {
+type heldWriteStore struct {
 	runstore.Store
-	id   string
-	once sync.Once
-	held chan struct{}
-	open chan struct{}
+	id    string
+	hold  func(*runstore.Change) bool
+	after bool
+	once  sync.Once
+	held  chan struct{}
+	open  chan struct{}
 }
 
-func (s *heldFailedStore) Commit(ctx context.Context, id string, ch *runstore.Change) error {
-	err := s.Store.Commit(ctx, id, ch)
-	if id != s.id || err != nil {
-		return err
+func newHeldWriteStore(id string, after bool, hold func(*runstore.Change) bool) *heldWriteStore {
+	return &heldWriteStore{Store: runstore.NewMemory(), id: id, hold: hold, after: after, held: make(chan struct{}), open: make(chan struct{})}
+}
+
+func (s *heldWriteStore) Commit(ctx context.Context, id string, ch *runstore.Change) error {
+	if id != s.id || !s.hold(ch) {
+		return s.Store.Commit(ctx, id, ch)
 	}
-	for _, tk := range ch.Tasks {
-		if gjson.GetBytes(tk.Doc, "status").String() == engine.TaskFailed {
-			first := false
-			s.once.Do(func() { first = true; close(s.held) })
-			if first {
-				<-s.open
-			}
-			break
-		}
+	first := false
+	s.once.Do(func() { first = true })
+	if !first {
+		return s.Store.Commit(ctx, id, ch)
+	}
+	var err error
+	if s.after {
+		err = s.Store.Commit(ctx, id, ch)
+	}
+	close(s.held)
+	<-s.open
+	if !s.after {
+		err = s.Store.Commit(ctx, id, ch)
 	}
 	return err
+}
+
+// writesTask: ch writes a task record with status, or (seq > 0) the
+// record at seq.
+func writesTask(status string, seq int) func(*runstore.Change) bool {
+	return func(ch *runstore.Change) bool {
+		for _, tk := range ch.Tasks {
+			if (seq == 0 || tk.Seq == seq) && (status == "" || gjson.GetBytes(tk.Doc, "status").String() == status) {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 // retryWindowRuns names each sub-run's parent apart: a child's id derives
@@ -61,7 +82,7 @@ func TestChildRunAgainWhileItsParentRetriesIt(t *testing.T) {
 	for _, op := range []string{"rerun", "restart", "retry"} {
 		t.Run(op, func(t *testing.T) {
 			parent := fmt.Sprintf("retry-parent-%d", retryWindowRuns.Add(1))
-			hs := &heldFailedStore{Store: runstore.NewMemory(), id: parent, held: make(chan struct{}), open: make(chan struct{})}
+			hs := newHeldWriteStore(parent, true, writesTask(engine.TaskFailed, 0))
 			first := make(chan struct{})
 			e, def, calls := childUnderParentWith(t, hs, "retry_parent", first, `"retryCount":1,"retryLogic":"FIXED","retryDelaySeconds":0`)
 			child, started := startParent(t, e, def, parent, calls)
@@ -99,6 +120,71 @@ func TestChildRunAgainWhileItsParentRetriesIt(t *testing.T) {
 			}
 			if len(runs) != 2 {
 				t.Errorf("%d runs stored, want 2 (the parent and its one child): %+v", len(runs), runs)
+			}
+		})
+	}
+}
+
+// TestChildRunAgainOnceItsParentRetriesIt: a child run again once its
+// parent has decided to retry the attempt that started it (the retry's
+// write is under way) is no longer its parent's latest attempt's: the
+// operation waits for the retry to be stored, then runs the child alone,
+// and the parent completes with its retry's own child. Nothing hangs and
+// no child runs twice.
+func TestChildRunAgainOnceItsParentRetriesIt(t *testing.T) {
+	for _, op := range []string{"rerun", "restart", "retry"} {
+		t.Run(op, func(t *testing.T) {
+			parent := fmt.Sprintf("retry-parent-%d", retryWindowRuns.Add(1))
+			hs := newHeldWriteStore(parent, false, writesTask("", 2))
+			first := make(chan struct{})
+			e, def, calls := childUnderParentWith(t, hs, "retried_parent", first, `"retryCount":1,"retryLogic":"FIXED","retryDelaySeconds":0`)
+			child, started := startParent(t, e, def, parent, calls)
+			close(first)
+			select {
+			case <-hs.held:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the parent never wrote its retry")
+			}
+			done := make(chan error, 1)
+			go func() { done <- runChildAgain(e, op, child, viewRun(t, e, child).Tasks[0].TaskID) }()
+			time.Sleep(100 * time.Millisecond) // the operation is under way
+			close(hs.open)
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("%s of the child: %v", op, err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatalf("%s of the child never returned (parent %s, child %s)", op, viewRun(t, e, parent).Status, viewRun(t, e, child).Status)
+			}
+			if err := <-started; err != nil {
+				t.Fatalf("start: %v", err)
+			}
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+				v := viewRun(t, e, parent)
+				if v.Status == engine.StatusCompleted {
+					if len(v.Tasks) != 2 || v.Tasks[0].Status != engine.TaskFailed || v.Tasks[0].SubWorkflowID != child ||
+						v.Tasks[1].Status != engine.TaskCompleted || v.Tasks[1].SubWorkflowID == child || v.Tasks[1].SubWorkflowID == "" {
+						t.Fatalf("parent's tasks %+v, want its first attempt FAILED with child %s and its retry COMPLETED with another", v.Tasks, child)
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("parent %s after its child's %s", v.Status, op)
+				}
+			}
+			if v := viewRun(t, e, child); v.Status != engine.StatusCompleted {
+				t.Errorf("child %s after its %s, want COMPLETED", v.Status, op)
+			}
+			if n := calls.Load(); n != 3 {
+				t.Errorf("worker called %d times, want 3 (the first child's task twice, the retry's child's once)", n)
+			}
+			runs, err := e.List(context.Background(), runstore.ListOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(runs) != 3 {
+				t.Errorf("%d runs stored, want 3 (the parent and its two children): %+v", len(runs), runs)
 			}
 		})
 	}
