@@ -647,6 +647,23 @@ func (r *runState) afterFailureSince(ctx context.Context, rec *taskRecord, statu
 	case TaskCanceled:
 		wfStatus = StatusTerminated // Conductor's retry(): a CANCELED task terminates the run
 	}
+	if reopened, err := r.decideEnded(ctx, rec, reopens); reopened {
+		return err
+	}
+	r.mu.Lock()
+	empty := reason == "" && rec.emptyReason()
+	r.mu.Unlock()
+	return &stopError{status: wfStatus, reason: taskFailedReasonGiven(rec.TaskID, wfStatus, reason, empty),
+		failedRef: rec.Ref, failedTaskID: rec.TaskID}
+}
+
+// decideEnded is the run's decision on rec, stored ended after it was
+// re-opened reopens times: when it has been re-opened since
+// (reopenExecuting), the re-open's outcome stands: decideEnded waits for
+// the re-opened child to end (ctx's error if ctx ends first) and reports
+// reopened. Otherwise the record is decided on (reopenSide.failing: not
+// re-opened here from now on) and reopened is false.
+func (r *runState) decideEnded(ctx context.Context, rec *taskRecord, reopens int) (reopened bool, err error) {
 	r.mu.Lock()
 	if r.side.reopens[rec.Ref] != reopens {
 		wait := r.side.running[rec.Ref]
@@ -655,19 +672,17 @@ func (r *runState) afterFailureSince(ctx context.Context, rec *taskRecord, statu
 			select {
 			case <-wait:
 			case <-ctx.Done():
-				return ctx.Err()
+				return true, ctx.Err()
 			}
 		}
-		return nil
+		return true, nil
 	}
 	if r.side.failing == nil {
 		r.side.failing = map[string]bool{}
 	}
 	r.side.failing[rec.TaskID] = true
-	empty := reason == "" && rec.emptyReason()
 	r.mu.Unlock()
-	return &stopError{status: wfStatus, reason: taskFailedReasonGiven(rec.TaskID, wfStatus, reason, empty),
-		failedRef: rec.Ref, failedTaskID: rec.TaskID}
+	return false, nil
 }
 
 // recordType is the taskType a record carries, as Conductor's mappers set

@@ -64,6 +64,39 @@ func writesTask(status string, seq int) func(*runstore.Change) bool {
 	}
 }
 
+// awaitHeld waits until hs holds its write, failing with never if it
+// does not within 10 s.
+func awaitHeld(t *testing.T, hs *heldWriteStore, never string) {
+	t.Helper()
+	select {
+	case <-hs.held:
+	case <-time.After(10 * time.Second):
+		t.Fatal(never)
+	}
+}
+
+// childAgainWhileHeld runs child again (op) while hs holds its parent's
+// write, lets the write go on once the operation is under way, and waits
+// for the operation, then for the parent's Start (started).
+func childAgainWhileHeld(t *testing.T, e *engine.Engine, hs *heldWriteStore, op, parent, child string, started <-chan error) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- runChildAgain(e, op, child, viewRun(t, e, child).Tasks[0].TaskID) }()
+	time.Sleep(100 * time.Millisecond) // the operation is under way
+	close(hs.open)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("%s of the child: %v", op, err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s of the child never returned (parent %s, child %s)", op, viewRun(t, e, parent).Status, viewRun(t, e, child).Status)
+	}
+	if err := <-started; err != nil {
+		t.Fatalf("start: %v", err)
+	}
+}
+
 // retryWindowRuns names each sub-run's parent apart: a child's id derives
 // from its parent's, and one process runs them all under -count.
 var retryWindowRuns atomic.Int32
@@ -87,29 +120,11 @@ func TestChildRunAgainWhileItsParentRetriesIt(t *testing.T) {
 			e, def, calls := childUnderParentWith(t, hs, "retry_parent", first, `"retryCount":1,"retryLogic":"FIXED","retryDelaySeconds":0`)
 			child, started := startParent(t, e, def, parent, calls)
 			close(first)
-			select {
-			case <-hs.held:
-			case <-time.After(10 * time.Second):
-				t.Fatal("the parent never stored its task FAILED")
-			}
+			awaitHeld(t, hs, "the parent never stored its task FAILED")
 			if v := viewRun(t, e, parent); len(v.Tasks) != 1 || v.Tasks[0].Status != engine.TaskFailed {
 				t.Fatalf("held parent's tasks %+v, want its one attempt FAILED", v.Tasks)
 			}
-			done := make(chan error, 1)
-			go func() { done <- runChildAgain(e, op, child, viewRun(t, e, child).Tasks[0].TaskID) }()
-			time.Sleep(100 * time.Millisecond) // the operation is under way
-			close(hs.open)
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatalf("%s of the child: %v", op, err)
-				}
-			case <-time.After(20 * time.Second):
-				t.Fatalf("%s of the child never returned (parent %s, child %s)", op, viewRun(t, e, parent).Status, viewRun(t, e, child).Status)
-			}
-			if err := <-started; err != nil {
-				t.Fatalf("start: %v", err)
-			}
+			childAgainWhileHeld(t, e, hs, op, parent, child, started)
 			awaitParentCompleted(t, e, parent, child, op)
 			if n := calls.Load(); n != 2 {
 				t.Errorf("worker called %d times, want 2 (the child's failed task and its run again)", n)
@@ -140,26 +155,8 @@ func TestChildRunAgainOnceItsParentRetriesIt(t *testing.T) {
 			e, def, calls := childUnderParentWith(t, hs, "retried_parent", first, `"retryCount":1,"retryLogic":"FIXED","retryDelaySeconds":0`)
 			child, started := startParent(t, e, def, parent, calls)
 			close(first)
-			select {
-			case <-hs.held:
-			case <-time.After(10 * time.Second):
-				t.Fatal("the parent never wrote its retry")
-			}
-			done := make(chan error, 1)
-			go func() { done <- runChildAgain(e, op, child, viewRun(t, e, child).Tasks[0].TaskID) }()
-			time.Sleep(100 * time.Millisecond) // the operation is under way
-			close(hs.open)
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatalf("%s of the child: %v", op, err)
-				}
-			case <-time.After(20 * time.Second):
-				t.Fatalf("%s of the child never returned (parent %s, child %s)", op, viewRun(t, e, parent).Status, viewRun(t, e, child).Status)
-			}
-			if err := <-started; err != nil {
-				t.Fatalf("start: %v", err)
-			}
+			awaitHeld(t, hs, "the parent never wrote its retry")
+			childAgainWhileHeld(t, e, hs, op, parent, child, started)
 			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
 				v := viewRun(t, e, parent)
 				if v.Status == engine.StatusCompleted {

@@ -268,24 +268,9 @@ func (r *runState) retryUnlessReopened(ctx context.Context, rec *taskRecord, sta
 	if err := r.transitionReason(ctx, rec, status, reason, empty); err != nil {
 		return err
 	}
-	r.mu.Lock()
-	if r.side.reopens[rec.Ref] != reopens {
-		wait := r.side.running[rec.Ref]
-		r.mu.Unlock()
-		if wait != nil {
-			select {
-			case <-wait:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-		return nil
+	if reopened, err := r.decideEnded(ctx, rec, reopens); reopened {
+		return err
 	}
-	if r.side.failing == nil {
-		r.side.failing = map[string]bool{}
-	}
-	r.side.failing[rec.TaskID] = true
-	r.mu.Unlock()
 	return errRetrySubWorkflow
 }
 
