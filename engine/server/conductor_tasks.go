@@ -442,9 +442,15 @@ func (s *Server) awaitQueuedRef(r *http.Request, runID, ref string) (string, boo
 // awaitsUpdate: task record t is a system task waiting for its completion
 // from outside (a WAIT, a HUMAN, an asyncComplete HTTP or EVENT), which
 // Conductor's updateTask takes by task id as it takes a worker's answer.
+// A WAIT or HUMAN always is, from the moment it shows: its record is
+// IN_PROGRESS before its execution marks the attempt as awaiting
+// (Awaiting), and an update that comes in between is kept until it waits.
+// An HTTP or EVENT task is only once it is marked so (asyncComplete).
 func awaitsUpdate(t engine.TaskState) bool {
 	switch t.Type {
-	case engine.TypeWait, engine.TypeHuman, tasks.TypeHTTP, engine.TypeEvent:
+	case engine.TypeWait, engine.TypeHuman:
+		return true
+	case tasks.TypeHTTP, engine.TypeEvent:
 		return t.Awaiting
 	}
 	return false
