@@ -74,6 +74,11 @@ func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 
 // executeRoot is execute on a given command tree.
 func executeRoot(ctx context.Context, root *cobra.Command, args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
+	if args == nil {
+		// No arguments: cobra would read the process's own (os.Args)
+		// for a nil slice, which in a test binary are the test's flags.
+		args = []string{}
+	}
 	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
