@@ -97,6 +97,34 @@ func childAgainWhileHeld(t *testing.T, e *engine.Engine, hs *heldWriteStore, op,
 	}
 }
 
+// retryingParentHeld starts a parent whose SUB_WORKFLOW task is retried
+// once, on a store that holds its first write hold matches (after storing
+// it, or before), lets the child's task fail, and returns once the write
+// is held (failing with never if it is not).
+func retryingParentHeld(t *testing.T, after bool, hold func(*runstore.Change) bool, never string) (e *engine.Engine, hs *heldWriteStore, parent, child string, started <-chan error, calls *atomic.Int32) {
+	t.Helper()
+	parent = fmt.Sprintf("retry-parent-%d", retryWindowRuns.Add(1))
+	hs = newHeldWriteStore(parent, after, hold)
+	first := make(chan struct{})
+	e, def, calls := childUnderParentWith(t, hs, "retry_parent", first, `"retryCount":1,"retryLogic":"FIXED","retryDelaySeconds":0`)
+	child, started = startParent(t, e, def, parent, calls)
+	close(first)
+	awaitHeld(t, hs, never)
+	return e, hs, parent, child, started, calls
+}
+
+// wantRuns fails unless e's store holds n runs (which: what they are).
+func wantRuns(t *testing.T, e *engine.Engine, n int, which string) {
+	t.Helper()
+	runs, err := e.List(context.Background(), runstore.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != n {
+		t.Errorf("%d runs stored, want %d (%s): %+v", len(runs), n, which, runs)
+	}
+}
+
 // retryWindowRuns names each sub-run's parent apart: a child's id derives
 // from its parent's, and one process runs them all under -count.
 var retryWindowRuns atomic.Int32
@@ -114,13 +142,7 @@ var retryWindowRuns atomic.Int32
 func TestChildRunAgainWhileItsParentRetriesIt(t *testing.T) {
 	for _, op := range []string{"rerun", "restart", "retry"} {
 		t.Run(op, func(t *testing.T) {
-			parent := fmt.Sprintf("retry-parent-%d", retryWindowRuns.Add(1))
-			hs := newHeldWriteStore(parent, true, writesTask(engine.TaskFailed, 0))
-			first := make(chan struct{})
-			e, def, calls := childUnderParentWith(t, hs, "retry_parent", first, `"retryCount":1,"retryLogic":"FIXED","retryDelaySeconds":0`)
-			child, started := startParent(t, e, def, parent, calls)
-			close(first)
-			awaitHeld(t, hs, "the parent never stored its task FAILED")
+			e, hs, parent, child, started, calls := retryingParentHeld(t, true, writesTask(engine.TaskFailed, 0), "the parent never stored its task FAILED")
 			if v := viewRun(t, e, parent); len(v.Tasks) != 1 || v.Tasks[0].Status != engine.TaskFailed {
 				t.Fatalf("held parent's tasks %+v, want its one attempt FAILED", v.Tasks)
 			}
@@ -129,13 +151,7 @@ func TestChildRunAgainWhileItsParentRetriesIt(t *testing.T) {
 			if n := calls.Load(); n != 2 {
 				t.Errorf("worker called %d times, want 2 (the child's failed task and its run again)", n)
 			}
-			runs, err := e.List(context.Background(), runstore.ListOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(runs) != 2 {
-				t.Errorf("%d runs stored, want 2 (the parent and its one child): %+v", len(runs), runs)
-			}
+			wantRuns(t, e, 2, "the parent and its one child")
 		})
 	}
 }
@@ -149,13 +165,7 @@ func TestChildRunAgainWhileItsParentRetriesIt(t *testing.T) {
 func TestChildRunAgainOnceItsParentRetriesIt(t *testing.T) {
 	for _, op := range []string{"rerun", "restart", "retry"} {
 		t.Run(op, func(t *testing.T) {
-			parent := fmt.Sprintf("retry-parent-%d", retryWindowRuns.Add(1))
-			hs := newHeldWriteStore(parent, false, writesTask("", 2))
-			first := make(chan struct{})
-			e, def, calls := childUnderParentWith(t, hs, "retried_parent", first, `"retryCount":1,"retryLogic":"FIXED","retryDelaySeconds":0`)
-			child, started := startParent(t, e, def, parent, calls)
-			close(first)
-			awaitHeld(t, hs, "the parent never wrote its retry")
+			e, hs, parent, child, started, calls := retryingParentHeld(t, false, writesTask("", 2), "the parent never wrote its retry")
 			childAgainWhileHeld(t, e, hs, op, parent, child, started)
 			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
 				v := viewRun(t, e, parent)
@@ -176,13 +186,7 @@ func TestChildRunAgainOnceItsParentRetriesIt(t *testing.T) {
 			if n := calls.Load(); n != 3 {
 				t.Errorf("worker called %d times, want 3 (the first child's task twice, the retry's child's once)", n)
 			}
-			runs, err := e.List(context.Background(), runstore.ListOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(runs) != 3 {
-				t.Errorf("%d runs stored, want 3 (the parent and its two children): %+v", len(runs), runs)
-			}
+			wantRuns(t, e, 3, "the parent and its two children")
 		})
 	}
 }
