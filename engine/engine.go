@@ -1110,7 +1110,7 @@ func (e *Engine) Show(ctx context.Context, id string) ([]byte, error) {
 		if archived || lerr != nil || !nowArchived {
 			return nil, fmt.Errorf("run %s: view: %w", id, err)
 		}
-		doc = withMappedDefs(e.withTaskDefs(id, again, nil))
+		doc = withMappedDefs(e.withTaskDefs(id, again, nil, true))
 	}
 	doc = stripRecordSeals(doc) // the store's bookkeeping (recordseal.go)
 	var d struct {

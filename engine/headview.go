@@ -125,11 +125,11 @@ func (e *Engine) showRunHead(ctx context.Context, id string, doc []byte, archive
 // maskedRunHead is showRunHead but for the fork records' definitions.
 func (e *Engine) maskedRunHead(ctx context.Context, id string, doc []byte, archived bool) ([]byte, error) {
 	if archived {
-		return e.withTaskDefs(id, doc, nil), nil
+		return e.withTaskDefs(id, doc, nil, true), nil
 	}
 	head, def := hasHeadMembers(doc), mayHoldRunValues(doc) || e.isActive(id)
 	if !head && !def {
-		return e.withTaskDefs(id, doc, nil), nil
+		return e.withTaskDefs(id, doc, nil, false), nil
 	}
 	sec, err := e.chainMaskerFrom(ctx, id, doc, true)
 	if err != nil {
@@ -138,7 +138,7 @@ func (e *Engine) maskedRunHead(ctx context.Context, id string, doc []byte, archi
 	if def && sec == nil {
 		return nil, fmt.Errorf("masking its definition: %w", err)
 	}
-	return maskRunCopies(e.withTaskDefs(id, doc, sec), sec, head, def)
+	return maskRunCopies(e.withTaskDefs(id, doc, sec, false), sec, head, def)
 }
 
 // mayHoldRunValues reports whether a stored, unarchived run may have

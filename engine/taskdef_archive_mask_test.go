@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
@@ -210,4 +211,74 @@ func TestArchivedRemappedDefinitionsAreMasked(t *testing.T) {
 		t.Fatalf("no fork record shows the masked remapped definition: %s", strings.ReplaceAll(string(view), v, "<value>"))
 	}
 	noValueIn(t, "the archived run's view", view, v)
+}
+
+// showOnArchive is a run store that shows each run through show as soon as
+// its archive is stored, before the execution that archived it lets go of
+// the run.
+type showOnArchive struct {
+	runstore.Store
+	show func(id string)
+}
+
+func (s showOnArchive) Archive(ctx context.Context, id string, archived []byte, sum runstore.Summary) error {
+	err := s.Store.Archive(ctx, id, archived, sum)
+	if err == nil {
+		s.show(id)
+	}
+	return err
+}
+
+// TestArchivedTaskDefinitionsMaskedAsTheRunLetsGo: a view of a run read
+// between its archive and the moment its execution lets go of it (its
+// end, as a client polling for it sees it first) shows the archive's
+// masked task definitions, not the execution's own, unmasked, snapshot.
+func TestArchivedTaskDefinitionsMaskedAsTheRunLetsGo(t *testing.T) {
+	v := "tok-tdletgo-" + randHex(12)
+	defs := engine.NewTaskDefs()
+	if err := defs.Put(pastedDef("pasted", v)); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var e *engine.Engine
+	views := make(chan []byte, 1)
+	rs := showOnArchive{Store: runstore.NewMemory(), show: func(id string) {
+		got := make(chan []byte, 1)
+		go func() {
+			view, err := e.Show(ctx, id)
+			if err != nil {
+				view = []byte("show: " + err.Error())
+			}
+			got <- view
+		}()
+		select {
+		case view := <-got:
+			views <- view
+		case <-time.After(10 * time.Second):
+			views <- []byte("the view waited for the execution")
+		}
+	}}
+	ok := func(_ context.Context, _ json.RawMessage) (json.RawMessage, error) { return json.RawMessage(`{}`), nil }
+	var err error
+	e, err = engine.New(engine.WithRunStore(rs), engine.WithKeyring(keyring(t, 7)), engine.WithTaskDefs(defs),
+		engine.WithRegistry(tasks.NewDefaultRegistry()), engine.WithWorker("pasted", ok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.Parse([]byte(`{"name":"td_letgo","version":1,"schemaVersion":2,"tasks":[
+	 {"name":"a","taskReferenceName":"a","type":"INLINE","inputParameters":{"evaluatorType":"javascript","v":"${workflow.input.v}","expression":"({_secrets: {t: $.v}})"}},
+	 {"name":"pasted","taskReferenceName":"t","type":"SIMPLE"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Start(ctx, d, json.RawMessage(`{"v":"`+v+`"}`))
+	if err != nil || res.Status != engine.StatusCompleted {
+		t.Fatalf("run: %v %+v", err, res)
+	}
+	view := <-views
+	if got := gjson.GetBytes(view, "taskDefinitions.pasted.description").String(); got != "pasted ***" {
+		t.Fatalf("the view as the run lets go shows its definition as %q (%s)", strings.ReplaceAll(got, v, "<value>"),
+			strings.ReplaceAll(string(view), v, "<value>"))
+	}
+	noValueIn(t, "the view as the run lets go", view, v)
 }

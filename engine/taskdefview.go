@@ -43,11 +43,14 @@ const mappedDefsMember = "mappedTaskDefinitions"
 // withTaskDefs is doc, a stored run, with its task definitions added as
 // taskDefsMember (before showRunHead masks the view's definitions). sec is
 // the run's secrets when the view has them already (nil: a handle is made
-// to open the snapshot).
-func (e *Engine) withTaskDefs(id string, doc []byte, sec *runsecrets.Run) []byte {
+// to open the snapshot). archived: doc is the run's archived form, whose
+// snapshot the archive masked; it is the one shown, never the snapshot of
+// the execution still letting go of the run, which is unmasked and which
+// no view of an archived run masks (maskedRunHead).
+func (e *Engine) withTaskDefs(id string, doc []byte, sec *runsecrets.Run, archived bool) []byte {
 	var snap map[string]*TaskDef
 	var mapped *mappedDefs
-	if r := e.activeRun(id); r != nil {
+	if r := e.activeRun(id); r != nil && !archived {
 		snap, mapped = r.snap(), r.mappedSnap.Load()
 	} else {
 		sealed := gjson.GetBytes(doc, "taskDefs")
