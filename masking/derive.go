@@ -67,6 +67,17 @@ func derive(value string, minLen int, dst []string) []string {
 		for _, f := range base64Forms(b) {
 			add(f)
 		}
+		// A value written into a JSON document that is then base64-encoded
+		// (a JWT's payload, jq's tostring | @base64, an "X-Payload:
+		// base64(json)" header) is there JSON-escaped: where escaping
+		// changes it, the base64 of its escaped spellings too.
+		for _, e := range []string{jsonEscape(b), goJSONEscape(b)} {
+			if e != b {
+				for _, f := range base64Forms(e) {
+					add(f)
+				}
+			}
+		}
 	}
 	return dst
 }

@@ -27,7 +27,10 @@
 //     base64 in the standard and URL-safe alphabets, padded and at each of
 //     the three byte alignments inside a larger blob (only the characters
 //     that depend on the value alone, so "Basic base64(user:password)" is
-//     masked whatever the user name).
+//     masked whatever the user name);
+//   - base64 of each JSON-escaped spelling that differs from the form (a
+//     value inside a JSON document that is then base64-encoded: a JWT's
+//     payload, jq's tostring | @base64).
 //
 // Found by scanning decoded views of the text as well as the text itself
 // (each decoded byte remembers where it came from, and the whole escape is

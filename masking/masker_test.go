@@ -3,6 +3,7 @@ package masking
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -236,6 +237,31 @@ func TestConcurrentRegisterAndMask(t *testing.T) {
 			v := fmt.Sprintf("secret-%d-%d", g, i)
 			if got := m.MaskString("[" + v + "]"); got != "[***]" {
 				t.Fatalf("%s: %q", v, got)
+			}
+		}
+	}
+}
+
+// A value inside a JSON document that is then base64-encoded (a JWT's
+// payload, jq's tostring | @base64) is there JSON-escaped: a value holding
+// a character JSON escapes is caught too, at every alignment, in both
+// alphabets and with both escapers' spellings (Go's escapes <, > and &).
+func TestBase64OfJSONEscapedValue(t *testing.T) {
+	for _, pw := range []string{`pass"word-Zq7Lm2Xv9Kp4`, `pass\word-Zq7Lm2Xv9Kp4`, "pass<word>&Zq7Lm2Xv9Kp4", "line1-Zq7Lm\nline2-Xv9Kp4"} {
+		m := New()
+		m.Register(pw)
+		goEsc, _ := json.Marshal(pw)
+		minimal := strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(string(goEsc))
+		for _, esc := range []string{string(goEsc), minimal} {
+			for pre := 0; pre < 4; pre++ {
+				doc := `{"sub":"` + strings.Repeat("u", pre) + `","pw":` + esc + `,"n":1}`
+				for name, enc := range map[string]*base64.Encoding{"std": base64.StdEncoding, "url": base64.RawURLEncoding} {
+					blob := enc.EncodeToString([]byte(doc))
+					got := m.MaskString("Bearer x." + blob + ".y")
+					if !strings.Contains(got, Redacted) {
+						t.Errorf("%q, escaped %q, prefix %d, %s: not masked", pw, esc, pre, name)
+					}
+				}
 			}
 		}
 	}
