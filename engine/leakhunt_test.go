@@ -1,0 +1,1205 @@
+package engine_test
+
+// A generative leak hunt: seeded random Conductor-style workflows that
+// pass secrets through every task type the engine runs without a network
+// (but a local httptest server), make tasks fail in ways whose error text
+// would quote the value, and then scan everything the engine stores or
+// shows for any form of any value.
+//
+//	go test -run TestLeakHuntGenerated ./engine/          (fixed seeds)
+//	go test -run '^$' -fuzz FuzzLeakHunt ./engine/        (more seeds)
+//
+// Surfaces scanned for each workflow: Start's error, the Result (status,
+// reason, failed task, output), every Event (all fields), slog and log
+// package output, Show of every run the store lists (parent, children,
+// failure runs), RunSummary and List entries, every byte the run store was
+// handed (Commit's Change: head, input, output, variables, task docs,
+// definition, log, refs, task defs, mocks; Archive's document; Restore;
+// signals and slots), every document Load returns after the end (primary
+// or archived), the run store's task logs, and the engine's TaskLogs view.
+//
+// Not scanned: what the local HTTP server receives (it is the task's
+// destination). Never generated: transformations SECURITY.md says no
+// masker can catch (reversed, re-cased, split, hashed, hex ...): values are
+// only passed whole, concatenated with other text, JSON-stringified or
+// URL/base64/HTML-encoded in the forms SPEC §3 registers.
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"html"
+	"io"
+	"log"
+	"log/slog"
+	"math/rand"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/interpolate"
+	"github.com/wfrun/wfrun/tasks"
+)
+
+// knownLeakShapes are generator shapes that hit a leak already pinned down
+// by a failing reproducer in leakhunt_repro_test.go. The generator does not
+// emit them, so that TestLeakHuntGenerated and FuzzLeakHunt keep hunting
+// for new leaks while the fix is made. Remove an entry when its reproducer
+// passes.
+var knownLeakShapes = map[string]string{}
+
+// ---------------------------------------------------------------- secrets
+
+type lhSecret struct {
+	name  string
+	value json.RawMessage // as the secret source returns it
+	// needles are the raw values to look for (each ≥ 8 bytes): the
+	// string value; a multi-line value and each of its lines; a JSON
+	// object's compact form and each of its string fields.
+	needles []string
+	// wholeOnly are values searched for whole (in every form), not by
+	// pieces.
+	wholeOnly []string
+}
+
+const (
+	lhAlnum   = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	lhSpecial = "\"\\/<>&+= %?#'"
+)
+
+var lhNonASCII = []string{"é", "ü", "ß", "日", "本", "€", "ж", "🔑"}
+
+// lhValue is a random value of n bytes (n in [min,max]) from a charset
+// chosen by kind: 0 letters and digits, 1 with JSON/URL/HTML specials,
+// 2 with non-ASCII too.
+func lhValue(rng *rand.Rand, kind, min, max int) string {
+	n := min + rng.Intn(max-min+1)
+	var b strings.Builder
+	// Start and end with a letter: a leading or trailing space would be
+	// masked "trimmed", which is fine, but keeps reports simpler.
+	b.WriteByte(lhAlnum[rng.Intn(52)])
+	for b.Len() < n-1 {
+		switch r := rng.Intn(10); {
+		case kind >= 1 && r < 3:
+			b.WriteByte(lhSpecial[rng.Intn(len(lhSpecial))])
+		case kind >= 2 && r == 3:
+			s := lhNonASCII[rng.Intn(len(lhNonASCII))]
+			if b.Len()+len(s) > n-1 {
+				continue
+			}
+			b.WriteString(s)
+		default:
+			b.WriteByte(lhAlnum[rng.Intn(len(lhAlnum))])
+		}
+	}
+	b.WriteByte(lhAlnum[rng.Intn(52)])
+	return b.String()
+}
+
+func lhSecrets(rng *rand.Rand) []lhSecret {
+	var out []lhSecret
+	str := func(name, v string) {
+		b, _ := json.Marshal(v)
+		out = append(out, lhSecret{name: name, value: b, needles: []string{v}})
+	}
+	str("lh_alnum", lhValue(rng, 0, 20, 40))
+	str("lh_special", lhValue(rng, 1, 20, 40))
+	str("lh_unicode", lhValue(rng, 2, 20, 40))
+	str("lh_token", "tok-"+lhValue(rng, rng.Intn(3), 20, 36))
+	// A JSON number too long for a double: masked as written and as
+	// programs print the nearest double (SECURITY.md).
+	num := fmt.Sprintf("%d%018d", 1+rng.Intn(9), rng.Int63n(1e18))
+	out = append(out, lhSecret{name: "lh_num", value: json.RawMessage(num), needles: []string{num}})
+	// A multi-line value: each line ≥ 8 bytes.
+	lines := []string{lhValue(rng, 0, 10, 14), lhValue(rng, 1, 10, 14), lhValue(rng, 0, 10, 14)}
+	multi := strings.Join(lines, "\n")
+	mb, _ := json.Marshal(multi)
+	out = append(out, lhSecret{name: "lh_multi", value: mb, needles: append([]string{multi}, lines...)})
+	// A JSON-object secret: masked whole and by each field.
+	obj := map[string]string{"user": lhValue(rng, 0, 10, 16), "pass": lhValue(rng, 1, 20, 30), "key": lhValue(rng, 2, 12, 20)}
+	var ob bytes.Buffer
+	enc := json.NewEncoder(&ob)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(obj)
+	compact := strings.TrimSuffix(ob.String(), "\n")
+	// The compact form is searched whole only (wholeOnly): its pieces
+	// are JSON syntax that any document holds.
+	out = append(out, lhSecret{name: "lh_obj", value: json.RawMessage(compact), needles: []string{obj["user"], obj["pass"], obj["key"]}, wholeOnly: []string{compact}})
+	return out
+}
+
+// ---------------------------------------------------------------- needles
+
+// lhPattern is one byte string whose presence in a surface is a leak.
+type lhPattern struct {
+	text   string
+	secret string // the secret's name
+	form   string // which form (raw, json, base64 ...)
+}
+
+// lhMatcher finds any of many patterns (each ≥ 8 bytes) in one pass,
+// indexed by their first 4 bytes.
+type lhMatcher struct {
+	byPrefix map[uint32][]int
+	pats     []lhPattern
+}
+
+func lhEscapeJSON(s string, html bool) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(html)
+	_ = enc.Encode(s)
+	out := strings.TrimSuffix(b.String(), "\n")
+	return out[1 : len(out)-1]
+}
+
+// lhEscapeJSONAll escapes every non-alphanumeric byte-rune as \uXXXX (a
+// JSON writer's fully escaped form), and '/' as \/.
+func lhEscapeJSONAll(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r < 128 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'):
+			b.WriteRune(r)
+		case r == '/':
+			b.WriteString(`\/`)
+		case r > 0xFFFF:
+			r -= 0x10000
+			fmt.Fprintf(&b, `\u%04x\u%04x`, 0xD800+(r>>10), 0xDC00+(r&0x3FF))
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+	}
+	return b.String()
+}
+
+// lhEscapeURIStrict is RFC 3986 percent-encoding of everything but the
+// unreserved characters (jq's @uri, JavaScript's encodeURIComponent but
+// for !'()*).
+func lhEscapeURIStrict(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~' {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// lhBase64Forms are the base64 forms of v as it occurs at any alignment
+// inside a longer encoded text: the full 4-character groups that only v's
+// bytes determine.
+func lhBase64Forms(v string) []string {
+	var out []string
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding} {
+		for shift := 0; shift < 3; shift++ {
+			pad := strings.Repeat("\x00", shift)
+			e := enc.EncodeToString([]byte(pad + v))
+			start := 0
+			if shift > 0 {
+				start = 4 // the first group mixes padding and value
+			}
+			full := (shift + len(v)) / 3 * 4
+			if full-start >= 8 {
+				out = append(out, e[start:full])
+			}
+		}
+	}
+	return out
+}
+
+func newLHMatcher(secrets []lhSecret) *lhMatcher {
+	m := &lhMatcher{byPrefix: map[uint32][]int{}}
+	seen := map[string]bool{}
+	add := func(text, secret, form string) {
+		if len(text) < 8 || seen[text] {
+			return
+		}
+		seen[text] = true
+		m.pats = append(m.pats, lhPattern{text: text, secret: secret, form: form})
+		k := binary.LittleEndian.Uint32([]byte(text[:4]))
+		m.byPrefix[k] = append(m.byPrefix[k], len(m.pats)-1)
+	}
+	escapes := []struct {
+		form string
+		fn   func(string) string
+	}{
+		{"raw", func(s string) string { return s }},
+		{"json", func(s string) string { return lhEscapeJSON(s, false) }},
+		{"json-html", func(s string) string { return lhEscapeJSON(s, true) }},
+		{"json-all", lhEscapeJSONAll},
+		{"url-query", url.QueryEscape},
+		{"url-path", url.PathEscape},
+		{"url-strict", lhEscapeURIStrict},
+		{"html", html.EscapeString},
+	}
+	for _, s := range secrets {
+		for _, v := range s.wholeOnly {
+			for _, e := range escapes {
+				add(e.fn(v), s.name, e.form+" whole")
+			}
+			for _, b := range lhBase64Forms(v) {
+				add(b, s.name, "base64")
+			}
+		}
+		for _, v := range s.needles {
+			// Whole value, in every form.
+			for _, e := range escapes {
+				add(e.fn(v), s.name, e.form+" whole")
+			}
+			for _, b := range lhBase64Forms(v) {
+				add(b, s.name, "base64")
+			}
+			// Every piece of ≥ 8 bytes (on rune boundaries for the
+			// escaped forms), raw and escaped: 8 bytes is the shortest
+			// piece, so windows of exactly 8 catch every longer one.
+			for i := 0; i+8 <= len(v); i++ {
+				add(v[i:i+8], s.name, "raw piece")
+				if !utf8.RuneStart(v[i]) {
+					continue
+				}
+				j := i + 8
+				for j < len(v) && !utf8.RuneStart(v[j]) {
+					j++
+				}
+				for _, e := range escapes[1:] {
+					add(e.fn(v[i:j]), s.name, e.form+" piece")
+				}
+			}
+		}
+	}
+	return m
+}
+
+// find returns the first pattern found in text and its offset.
+func (m *lhMatcher) find(text []byte) (int, *lhPattern) {
+	for i := 0; i+8 <= len(text); i++ {
+		idx, ok := m.byPrefix[binary.LittleEndian.Uint32(text[i:i+4])]
+		if !ok {
+			continue
+		}
+		for _, p := range idx {
+			if bytes.HasPrefix(text[i:], []byte(m.pats[p].text)) {
+				return i, &m.pats[p]
+			}
+		}
+	}
+	return -1, nil
+}
+
+// scrub replaces every pattern in text with <secret:NAME>, so that a
+// report can quote a surface (the test's output is a surface too).
+func (m *lhMatcher) scrub(text []byte) string {
+	var b strings.Builder
+	for i := 0; i < len(text); {
+		best := -1
+		if i+8 <= len(text) {
+			for _, p := range m.byPrefix[binary.LittleEndian.Uint32(text[i:i+4])] {
+				if bytes.HasPrefix(text[i:], []byte(m.pats[p].text)) && (best < 0 || len(m.pats[p].text) > len(m.pats[best].text)) {
+					best = p
+				}
+			}
+		}
+		if best >= 0 {
+			fmt.Fprintf(&b, "<secret:%s>", m.pats[best].secret)
+			i += len(m.pats[best].text)
+			continue
+		}
+		b.WriteByte(text[i])
+		i++
+	}
+	out := b.String()
+	if _, p := m.find([]byte(out)); p != nil {
+		return "<unprintable: scrubbing left a piece of a value>"
+	}
+	return out
+}
+
+// ---------------------------------------------------------------- spy store
+
+// lhSpy is a memory run store that keeps a copy of every byte it is
+// handed, so the hunt scans what was written, not only what is left.
+type lhSpy struct {
+	*runstore.Memory
+	mu     sync.Mutex
+	writes []lhSurface
+}
+
+type lhSurface struct {
+	name string
+	text []byte
+}
+
+func (s *lhSpy) note(name string, parts ...[]byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var b []byte
+	for _, p := range parts {
+		b = append(b, p...)
+		b = append(b, '\n')
+	}
+	s.writes = append(s.writes, lhSurface{name, b})
+}
+
+func (s *lhSpy) noteChange(what, id string, ch *runstore.Change) {
+	sum, _ := json.Marshal(ch.Summary)
+	parts := [][]byte{sum, ch.Head, ch.Input, ch.Output, ch.Variables, ch.TaskDefs, ch.Mocks, ch.Definition, []byte(ch.RunTag)}
+	for _, t := range ch.Tasks {
+		parts = append(parts, t.Doc)
+	}
+	for _, l := range ch.Log {
+		parts = append(parts, l.Doc)
+	}
+	for _, r := range ch.Refs {
+		parts = append(parts, []byte(r.Ref))
+	}
+	s.note(what+" "+id, parts...)
+}
+
+func (s *lhSpy) Commit(ctx context.Context, id string, ch *runstore.Change) error {
+	s.noteChange("store Commit", id, ch)
+	return s.Memory.Commit(ctx, id, ch)
+}
+
+func (s *lhSpy) Restore(ctx context.Context, id string, ch *runstore.Change) error {
+	s.noteChange("store Restore", id, ch)
+	return s.Memory.Restore(ctx, id, ch)
+}
+
+func (s *lhSpy) Archive(ctx context.Context, id string, archived []byte, sum runstore.Summary) error {
+	sb, _ := json.Marshal(sum)
+	s.note("store Archive "+id, archived, sb)
+	return s.Memory.Archive(ctx, id, archived, sum)
+}
+
+func (s *lhSpy) PutSignal(ctx context.Context, id, key string, payload []byte) error {
+	s.note("store PutSignal "+id, []byte(key), payload)
+	return s.Memory.PutSignal(ctx, id, key, payload)
+}
+
+func (s *lhSpy) PutSlot(ctx context.Context, id, key, member string, payload []byte, unless string) (bool, error) {
+	s.note("store PutSlot "+id, []byte(key), []byte(member), payload, []byte(unless))
+	return s.Memory.PutSlot(ctx, id, key, member, payload, unless)
+}
+
+// ---------------------------------------------------------------- HTTP
+
+// lhServer: /echo answers 200 with the request (method, URL, headers,
+// body) as JSON; /fail answers 500 with the same echo.
+func lhServer() *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		echo, _ := json.Marshal(map[string]any{"method": r.Method, "url": r.URL.String(), "headers": r.Header, "body": string(body)})
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Echo-Url", r.URL.String())
+		if strings.HasPrefix(r.URL.Path, "/fail") {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+		_, _ = w.Write(echo)
+	}))
+}
+
+// ---------------------------------------------------------------- generator
+
+type lhGen struct {
+	rng     *rand.Rand
+	url     string
+	secrets []lhSecret
+	n       int
+	// refs: expressions that read a value a task made from a secret
+	// (outputs of earlier top-level tasks, variables).
+	refs   []string
+	shapes map[string]int
+	vars   int
+}
+
+// variant picks a shape of a task: one that fails (and then the task is
+// optional, half of the time, so that the run goes on) with probability
+// 0.3, else one that succeeds.
+func (g *lhGen) variant(t map[string]any, ok []string, failing []string) string {
+	if len(failing) > 0 && g.rng.Intn(10) < 3 {
+		if s := g.pick(failing...); s != "" {
+			if g.rng.Intn(2) == 0 {
+				t["optional"] = true
+				g.shapes["optional failing task"]++
+			}
+			return s
+		}
+	}
+	return g.pick(ok...)
+}
+
+// pick returns one of the shapes not listed in knownLeakShapes (or "").
+func (g *lhGen) pick(shapes ...string) string {
+	var ok []string
+	for _, s := range shapes {
+		if _, known := knownLeakShapes[s]; !known {
+			ok = append(ok, s)
+		}
+	}
+	if len(ok) == 0 {
+		return ""
+	}
+	s := ok[g.rng.Intn(len(ok))]
+	g.shapes[s]++
+	return s
+}
+
+func (g *lhGen) ref(prefix string) string {
+	g.n++
+	return fmt.Sprintf("%s_%d", prefix, g.n)
+}
+
+func (g *lhGen) secretRef() string {
+	s := g.secrets[g.rng.Intn(len(g.secrets))]
+	if s.name == "lh_obj" && g.rng.Intn(2) == 0 {
+		f := []string{"user", "pass", "key"}[g.rng.Intn(3)]
+		return "${workflow.secrets.lh_obj." + f + "}"
+	}
+	return "${workflow.secrets." + s.name + "}"
+}
+
+// headerRef is a secret that makes a valid header value (not lh_multi).
+func (g *lhGen) headerRef() string {
+	for {
+		if r := g.secretRef(); !strings.Contains(r, "lh_multi") {
+			return r
+		}
+	}
+}
+
+// value is an input value carrying a secret (or a value made from one).
+func (g *lhGen) value() any {
+	switch r := g.rng.Intn(10); {
+	case r < 4:
+		return g.secretRef()
+	case r < 6:
+		return "pre " + g.secretRef() + " post"
+	case r < 8 && len(g.refs) > 0:
+		return g.refs[g.rng.Intn(len(g.refs))]
+	case r < 9:
+		return map[string]any{"a": g.secretRef(), "n": 1, "_secrets": map[string]any{"s": g.secretRef()}}
+	default:
+		return []any{g.secretRef(), "x"}
+	}
+}
+
+// simple is a task that does not end the run early nor nests.
+func (g *lhGen) simple(top bool) map[string]any {
+	switch g.rng.Intn(7) {
+	case 0, 1:
+		return g.inline(top)
+	case 2:
+		return g.jq(top)
+	case 3:
+		return g.setVariable(top)
+	case 4:
+		return g.httpTask(top)
+	case 5:
+		return g.dynamic(top)
+	default:
+		return g.wait(top)
+	}
+}
+
+func (g *lhGen) inline(top bool) map[string]any {
+	ref := g.ref("inline")
+	ev := []string{"javascript", "graaljs"}[g.rng.Intn(2)]
+	in := map[string]any{"evaluatorType": ev, "v": g.value()}
+	t := map[string]any{"name": ref, "taskReferenceName": ref, "type": "INLINE"}
+	switch g.variant(t, []string{"inline:copy", "inline:secrets", "inline:concat", "inline:stringify", "inline:uri", "inline:valueparam", "inline:field"},
+		[]string{"inline:throw", "inline:throwjson", "inline:parse", "inline:parsewrapped", "inline:eval", "inline:badpath", "inline:badsecretspath"}) {
+	case "inline:badpath":
+		// A JSON path into a secret that has no such member.
+		in["v"] = "${workflow.secrets." + g.secrets[g.rng.Intn(len(g.secrets))].name + ".nope.deeper}"
+		in["expression"] = "$.v"
+	case "inline:badsecretspath":
+		in["v"] = g.value()
+		in["expression"] = "$.v.nope.deeper"
+	case "inline:copy":
+		in["expression"] = "$.v"
+	case "inline:secrets":
+		in["expression"] = "({copy: $.v, _secrets: {x: $.v}, n: 1})"
+		if top {
+			g.refs = append(g.refs, "${"+ref+".output.result._secrets.x}", "${"+ref+".output.result.copy}")
+		}
+	case "inline:concat":
+		in["expression"] = "'value: ' + $.v + ' end'"
+	case "inline:stringify":
+		in["expression"] = "JSON.stringify({a: $.v})"
+	case "inline:uri":
+		in["expression"] = "encodeURIComponent(typeof $.v == 'string' ? $.v : JSON.stringify($.v))"
+	case "inline:throw":
+		in["expression"] = "(function(){ throw new Error('bad value ' + $.v); })()"
+	case "inline:throwjson":
+		in["expression"] = "(function(){ throw JSON.stringify({v: $.v}); })()"
+	case "inline:parse":
+		in["expression"] = "JSON.parse($.v)"
+	case "inline:parsewrapped":
+		in["expression"] = "JSON.parse('{\"a\": ' + $.v + '}')"
+	case "inline:eval":
+		in["expression"] = "eval($.v)"
+	case "inline:valueparam":
+		in = map[string]any{"evaluatorType": "value-param", "value": g.value(), "expression": "value"}
+	case "inline:field":
+		in["v"] = "${workflow.secrets.lh_obj}"
+		in["expression"] = "$.v.pass + ' and ' + $.v.user"
+	}
+	if top {
+		g.refs = append(g.refs, "${"+ref+".output.result}")
+	}
+	t["inputParameters"] = in
+	return t
+}
+
+func (g *lhGen) jq(top bool) map[string]any {
+	ref := g.ref("jq")
+	in := map[string]any{"x": g.value()}
+	q := map[string]string{
+		"jq:copy":     ".x",
+		"jq:secrets":  "{copy: .x, _secrets: {y: .x}}",
+		"jq:error":    "error(.x)",
+		"jq:errorcat": `error("bad: " + (.x|tostring))`,
+		"jq:tonumber": ".x | tonumber",
+		"jq:fromjson": ".x | fromjson",
+		"jq:index":    ".x.foo",
+		"jq:add":      ".x + 1",
+		"jq:base64":   ".x | tostring | @base64",
+		"jq:uri":      ".x | tostring | @uri",
+		"jq:json":     ".x | @json",
+		"jq:html":     ".x | tostring | @html",
+		"jq:tostring": "{a: .x} | tostring",
+		"jq:keys":     ".x | keys",
+		"jq:test":     `.x | test("[")`,
+	}
+	t := map[string]any{"name": ref, "taskReferenceName": ref, "type": "JSON_JQ_TRANSFORM", "inputParameters": in}
+	s := g.variant(t, []string{"jq:copy", "jq:secrets", "jq:base64", "jq:uri", "jq:json", "jq:html", "jq:tostring"},
+		[]string{"jq:error", "jq:errorcat", "jq:tonumber", "jq:fromjson", "jq:index", "jq:add", "jq:keys", "jq:test"})
+	in["queryExpression"] = q[s]
+	if top {
+		g.refs = append(g.refs, "${"+ref+".output.result}")
+		if s == "jq:secrets" {
+			g.refs = append(g.refs, "${"+ref+".output.result._secrets.y}")
+		}
+	}
+	return t
+}
+
+func (g *lhGen) setVariable(top bool) map[string]any {
+	ref := g.ref("setvar")
+	g.vars++
+	name := fmt.Sprintf("var%d", g.vars)
+	in := map[string]any{name: g.value()}
+	if g.pick("setvar:plain", "setvar:secrets") == "setvar:secrets" {
+		in["_secrets"] = map[string]any{name: g.secretRef()}
+	}
+	if top {
+		g.refs = append(g.refs, "${workflow.variables."+name+"}")
+	}
+	return map[string]any{"name": ref, "taskReferenceName": ref, "type": "SET_VARIABLE", "inputParameters": in}
+}
+
+func (g *lhGen) httpTask(top bool) map[string]any {
+	ref := g.ref("http")
+	path := "/echo"
+	req := map[string]any{
+		"method":  "POST",
+		"headers": map[string]any{"X-Secret": g.headerRef(), "Authorization": "Bearer " + g.headerRef()},
+		"body":    map[string]any{"a": g.value(), "b": "pre " + g.secretRef()},
+	}
+	t := map[string]any{"name": ref, "taskReferenceName": ref, "type": "HTTP"}
+	switch g.variant(t, []string{"http:echo", "http:query", "http:secretsbody", "http:flat", "http:textbody"}, []string{"http:fail", "http:badheader"}) {
+	case "http:textbody":
+		req["body"] = "text " + g.secretRef() + " and " + g.secretRef()
+		req["contentType"] = "text/plain"
+	case "http:fail":
+		path = "/fail"
+	case "http:query":
+		// Only a URL-safe value goes into the query unescaped: a '#' or
+		// '?' in a value would cut it (the URL's syntax splits it), and
+		// the server would echo a piece of it, which no masker can
+		// recognise (SECURITY.md: split). The query shape tests the
+		// masking of URLs, not the user's failure to escape.
+		path = "/echo?q=" + []string{"${workflow.secrets.lh_alnum}", "${workflow.secrets.lh_obj.user}"}[g.rng.Intn(2)]
+	case "http:badheader":
+		// A value whose newline (lh_multi) or other bytes make an invalid
+		// header: the client's error may quote the header.
+		req["headers"] = map[string]any{"X-Bad": "${workflow.secrets.lh_multi}", "X-Also": g.secretRef()}
+	case "http:secretsbody":
+		req["body"] = map[string]any{"_secrets": map[string]any{"k": g.secretRef()}, "open": g.value()}
+	case "http:flat":
+		in := map[string]any{"uri": g.url + path, "method": "PUT", "headers": req["headers"], "body": req["body"]}
+		if top {
+			g.refs = append(g.refs, "${"+ref+".output.response.body}")
+		}
+		t["inputParameters"] = in
+		return t
+	}
+	req["uri"] = g.url + path
+	if top {
+		g.refs = append(g.refs, "${"+ref+".output.response.body}", "${"+ref+".output.response.body.headers}")
+	}
+	t["inputParameters"] = map[string]any{"http_request": req}
+	return t
+}
+
+func (g *lhGen) dynamic(top bool) map[string]any {
+	ref := g.ref("dyn")
+	t := map[string]any{"name": ref, "taskReferenceName": ref, "type": "DYNAMIC", "dynamicTaskNameParam": "tn"}
+	worker := "lh_echo"
+	if g.variant(t, []string{"dynamic:echo"}, []string{"dynamic:fail"}) == "dynamic:fail" {
+		worker = "lh_fail"
+	}
+	if top {
+		g.refs = append(g.refs, "${"+ref+".output.echo}")
+	}
+	t["inputParameters"] = map[string]any{"tn": worker, "v": g.value()}
+	return t
+}
+
+func (g *lhGen) wait(bool) map[string]any {
+	ref := g.ref("wait")
+	in := map[string]any{"duration": "5ms"}
+	t := map[string]any{"name": ref, "taskReferenceName": ref, "type": "WAIT", "inputParameters": in}
+	switch g.variant(t, []string{"wait:ok"}, []string{"wait:badduration", "wait:baduntil"}) {
+	case "wait:badduration":
+		in["duration"] = g.secretRef()
+	case "wait:baduntil":
+		t["inputParameters"] = map[string]any{"until": g.secretRef()}
+	}
+	return t
+}
+
+func (g *lhGen) switchTask(depth int) map[string]any {
+	ref := g.ref("switch")
+	t := map[string]any{"name": ref, "taskReferenceName": ref, "type": "SWITCH",
+		"inputParameters": map[string]any{"v": g.value()},
+		"decisionCases":   map[string]any{"a": g.seq(depth+1, 1), "true": g.seq(depth+1, 1)},
+		"defaultCase":     g.seq(depth+1, 1)}
+	switch g.variant(t, []string{"switch:valueparam", "switch:jsvalue", "switch:jsbool"}, []string{"switch:jsthrow", "switch:jsparse", "switch:jsfield"}) {
+	case "switch:valueparam":
+		t["evaluatorType"], t["expression"] = "value-param", "v"
+	case "switch:jsvalue":
+		t["evaluatorType"], t["expression"] = "javascript", "$.v"
+	case "switch:jsbool":
+		t["evaluatorType"], t["expression"] = "javascript", "$.v != null && $.v.length > 3 ? 'a' : 'b'"
+	case "switch:jsthrow":
+		t["evaluatorType"], t["expression"] = "javascript", "(function(){ throw new Error('no case for ' + $.v); })()"
+	case "switch:jsparse":
+		t["evaluatorType"], t["expression"] = "javascript", "JSON.parse($.v)"
+	case "switch:jsfield":
+		t["evaluatorType"], t["expression"] = "javascript", "$.v.missing.deeper"
+	}
+	return t
+}
+
+func (g *lhGen) decision(depth int) map[string]any {
+	ref := g.ref("decision")
+	t := map[string]any{"name": ref, "taskReferenceName": ref, "type": "DECISION",
+		"inputParameters": map[string]any{"v": g.value()},
+		"decisionCases":   map[string]any{"x": g.seq(depth+1, 1)},
+		"defaultCase":     g.seq(depth+1, 1)}
+	if g.pick("decision:param", "decision:expr") == "decision:param" {
+		t["caseValueParam"] = "v"
+	} else {
+		t["caseExpression"] = "$.v + ' case'"
+	}
+	return t
+}
+
+func (g *lhGen) doWhile(depth int) map[string]any {
+	ref := g.ref("loop")
+	t := map[string]any{"name": ref, "taskReferenceName": ref, "type": "DO_WHILE",
+		"inputParameters": map[string]any{"v": g.value()},
+		"loopOver":        g.seq(depth+1, 1+g.rng.Intn(2))}
+	switch g.variant(t, []string{"dowhile:count", "dowhile:usevalue"}, []string{"dowhile:throw", "dowhile:parse"}) {
+	case "dowhile:count":
+		t["loopCondition"] = "$." + ref + "['iteration'] < 2"
+	case "dowhile:usevalue":
+		t["loopCondition"] = "$." + ref + "['iteration'] < 2 && String($.v).length > 0"
+	case "dowhile:throw":
+		t["loopCondition"] = "(function(){ throw new Error('loop on ' + $.v); })()"
+	case "dowhile:parse":
+		t["loopCondition"] = "JSON.parse($.v)"
+	}
+	return t
+}
+
+func (g *lhGen) fork(depth int) []any {
+	ref := g.ref("fork")
+	b1, b2 := g.seq(depth+1, 1), g.seq(depth+1, 1+g.rng.Intn(2))
+	last := func(b []any) string { return b[len(b)-1].(map[string]any)["taskReferenceName"].(string) }
+	g.shapes["fork"]++
+	return []any{
+		map[string]any{"name": ref, "taskReferenceName": ref, "type": "FORK_JOIN", "forkTasks": []any{b1, b2}},
+		map[string]any{"name": ref + "_join", "taskReferenceName": ref + "_join", "type": "JOIN", "joinOn": []any{last(b1), last(b2)}},
+	}
+}
+
+func (g *lhGen) dynamicFork() []any {
+	ref := g.ref("dfork")
+	g.shapes["dynamicfork"]++
+	var ts []any
+	inputs := map[string]any{}
+	for i := 0; i < 1+g.rng.Intn(2); i++ {
+		tr := fmt.Sprintf("%s_b%d", ref, i)
+		ts = append(ts, map[string]any{"name": tr, "taskReferenceName": tr, "type": "INLINE"})
+		expr := "$.v + ' branch'"
+		if g.rng.Intn(3) == 0 {
+			expr = "(function(){ throw new Error('branch ' + $.v); })()"
+		}
+		inputs[tr] = map[string]any{"evaluatorType": "javascript", "expression": expr, "v": g.value()}
+	}
+	return []any{
+		map[string]any{"name": ref, "taskReferenceName": ref, "type": "FORK_JOIN_DYNAMIC",
+			"dynamicForkTasksParam": "ts", "dynamicForkTasksInputParamName": "in",
+			"inputParameters": map[string]any{"ts": ts, "in": inputs}},
+		map[string]any{"name": ref + "_join", "taskReferenceName": ref + "_join", "type": "JOIN"},
+	}
+}
+
+func (g *lhGen) subWorkflow(depth int) map[string]any {
+	ref := g.ref("sub")
+	g.shapes["subworkflow"]++
+	child := map[string]any{"name": "lh_child_" + ref, "version": 1, "schemaVersion": 2,
+		"tasks": []any{
+			map[string]any{"name": "c_" + ref, "taskReferenceName": "c_" + ref, "type": "INLINE",
+				"inputParameters": map[string]any{"evaluatorType": "javascript", "v": "${workflow.input.v}", "w": g.secretRef(),
+					"expression": []string{"$.v + ' ' + $.w", "(function(){ throw new Error('child ' + $.v); })()", "({_secrets: {k: $.w}, c: $.v})"}[g.rng.Intn(3)]}},
+		},
+		"outputParameters": map[string]any{"o": "${c_" + ref + ".output.result}", "w": g.secretRef()},
+	}
+	if depth < 2 && g.rng.Intn(3) == 0 {
+		child["tasks"] = append(child["tasks"].([]any), g.simple(false))
+	}
+	if g.rng.Intn(3) == 0 {
+		child["failureWorkflow"] = "lh_on_fail"
+	}
+	return map[string]any{"name": ref, "taskReferenceName": ref, "type": "SUB_WORKFLOW",
+		"inputParameters":  map[string]any{"v": g.value()},
+		"subWorkflowParam": map[string]any{"name": "lh_child_" + ref, "version": 1, "workflowDefinition": child}}
+}
+
+func (g *lhGen) terminate() map[string]any {
+	ref := g.ref("term")
+	g.shapes["terminate"]++
+	status := []string{"COMPLETED", "FAILED", "TERMINATED"}[g.rng.Intn(3)]
+	return map[string]any{"name": ref, "taskReferenceName": ref, "type": "TERMINATE",
+		"inputParameters": map[string]any{"terminationStatus": status,
+			"terminationReason": "stopped on " + g.secretRef(),
+			"workflowOutput":    map[string]any{"x": g.value(), "_secrets": map[string]any{"y": g.secretRef()}}}}
+}
+
+// seq is n tasks at nesting depth.
+func (g *lhGen) seq(depth, n int) []any {
+	var out []any
+	for i := 0; i < n; i++ {
+		if depth >= 2 {
+			out = append(out, g.simple(false))
+			continue
+		}
+		top := depth == 0
+		switch r := g.rng.Intn(20); {
+		case r < 9:
+			out = append(out, g.simple(top))
+		case r < 11:
+			out = append(out, g.switchTask(depth))
+		case r < 12:
+			out = append(out, g.decision(depth))
+		case r < 14:
+			out = append(out, g.doWhile(depth))
+		case r < 15:
+			out = append(out, g.fork(depth)...)
+		case r < 16:
+			out = append(out, g.dynamicFork()...)
+		case r < 18:
+			out = append(out, g.subWorkflow(depth))
+		default:
+			out = append(out, g.simple(top))
+		}
+	}
+	return out
+}
+
+// lhDefinition is the seed's workflow definition and the shapes it uses.
+func lhDefinition(seed int64, url string, secrets []lhSecret) ([]byte, map[string]int) {
+	g := &lhGen{rng: rand.New(rand.NewSource(seed ^ 0x5eed)), url: url, secrets: secrets, shapes: map[string]int{}}
+	ts := g.seq(0, 2+g.rng.Intn(5))
+	if g.rng.Intn(6) == 0 {
+		ts = append(ts, g.terminate())
+	}
+	def := map[string]any{"name": fmt.Sprintf("lh_%d", seed), "version": 1, "schemaVersion": 2, "tasks": ts,
+		"outputParameters": map[string]any{"out": g.value(), "last": g.value(), "_secrets": map[string]any{"s": g.secretRef()}}}
+	if g.rng.Intn(2) == 0 {
+		def["failureWorkflow"] = "lh_on_fail"
+		g.shapes["failureWorkflow"]++
+	}
+	if g.rng.Intn(3) == 0 {
+		def["variables"] = map[string]any{"init": "plain"}
+		if g.pick("defvariables:secret") != "" {
+			def["variables"] = map[string]any{"init": g.secretRef(), "_secrets": map[string]any{"k": g.secretRef()}}
+		}
+	}
+	if g.rng.Intn(4) == 0 {
+		def["maskedFields"] = []any{"out"}
+	}
+	b, err := json.Marshal(def)
+	if err != nil {
+		panic(err)
+	}
+	return b, g.shapes
+}
+
+// lhFailureDef is the failure workflow: it copies what it is given (the
+// failed run's reason and masked run) into task outputs and its output.
+const lhFailureDef = `{"name":"lh_on_fail","version":1,"schemaVersion":2,"tasks":[
+ {"name":"f_copy","taskReferenceName":"f_copy","type":"INLINE","inputParameters":{"evaluatorType":"javascript",
+  "r":"${workflow.input.reason}","w":"${workflow.input.failedWorkflow}","expression":"({reason: $.r, run: $.w})"}},
+ {"name":"f_jq","taskReferenceName":"f_jq","type":"JSON_JQ_TRANSFORM","inputParameters":{"r":"${workflow.input.reason}","queryExpression":"{r: .r}"}}],
+ "outputParameters":{"reason":"${workflow.input.reason}","copy":"${f_copy.output.result}"}}`
+
+// ---------------------------------------------------------------- run
+
+// lhLeak is one finding, already scrubbed of the value.
+type lhLeak struct {
+	surface, secret, form, context string
+}
+
+type lhHunt struct {
+	dir string // definitions directory (the failure workflow)
+	srv *httptest.Server
+
+	logMu sync.Mutex
+	logs  bytes.Buffer
+}
+
+func newLHHunt(tb testing.TB) *lhHunt {
+	tb.Helper()
+	h := &lhHunt{dir: tb.TempDir(), srv: lhServer()}
+	tb.Cleanup(h.srv.Close)
+	if err := os.WriteFile(filepath.Join(h.dir, "lh_on_fail.json"), []byte(lhFailureDef), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	prevSlog := slog.Default()
+	prevLog := log.Writer()
+	w := lockedWriter{&h.logMu, &h.logs}
+	slog.SetDefault(slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	log.SetOutput(w) // after slog.SetDefault, which redirects log
+	tb.Cleanup(func() {
+		slog.SetDefault(prevSlog)
+		log.SetOutput(prevLog)
+	})
+	return h
+}
+
+// lhResult is what one seed produced.
+type lhResult struct {
+	def      []byte
+	shapes   map[string]int
+	status   string
+	surfaces int
+	runs     int
+	leaks    []lhLeak
+	matcher  *lhMatcher
+	startErr string // scrubbed
+	reason   string // scrubbed
+	// tasks counts the task records of every run's view by type and
+	// status ("INLINE COMPLETED").
+	tasks map[string]int
+}
+
+// run executes the seed's workflow and scans every surface.
+func (h *lhHunt) run(tb testing.TB, seed int64) *lhResult {
+	tb.Helper()
+	rng := rand.New(rand.NewSource(seed))
+	secrets := lhSecrets(rng)
+	def, shapes := lhDefinition(seed, h.srv.URL, secrets)
+	return h.runDef(tb, secrets, def, shapes)
+}
+
+func (h *lhHunt) runDef(tb testing.TB, secrets []lhSecret, def []byte, shapes map[string]int) *lhResult {
+	tb.Helper()
+	m := newLHMatcher(secrets)
+	res := &lhResult{def: def, shapes: shapes, matcher: m, tasks: map[string]int{}}
+	src := interpolate.MapSecrets{}
+	for _, s := range secrets {
+		src[s.name] = s.value
+	}
+	spy := &lhSpy{Memory: runstore.NewMemory()}
+	var evMu sync.Mutex
+	var events []engine.Event
+	h.logMu.Lock()
+	h.logs.Reset()
+	h.logMu.Unlock()
+	worker := func(fail bool) engine.WorkerFunc {
+		return func(_ context.Context, in json.RawMessage) (json.RawMessage, error) {
+			if fail {
+				return nil, fmt.Errorf("worker refused input %s", in)
+			}
+			return json.RawMessage(`{"echo":` + string(in) + `}`), nil
+		}
+	}
+	e, err := engine.New(
+		engine.WithRegistry(tasks.NewDefaultRegistry()),
+		engine.WithRunStore(spy),
+		engine.WithDefinitionsDir(h.dir),
+		engine.WithPollInterval(2*time.Millisecond),
+		engine.WithMaxLoopIterations(5),
+		engine.WithWorker("lh_echo", worker(false)),
+		engine.WithWorker("lh_fail", worker(true)),
+		engine.WithSecrets(func(engine.Principal, string, string) interpolate.SecretSource { return src }),
+		engine.WithEvents(func(ev engine.Event) {
+			evMu.Lock()
+			events = append(events, ev)
+			evMu.Unlock()
+		}),
+	)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var surfaces []lhSurface
+	add := func(name string, b []byte) { surfaces = append(surfaces, lhSurface{name, b}) }
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	d, err := e.Parse(def)
+	if err != nil {
+		add("Parse error", []byte(err.Error()))
+		res.startErr = "parse: " + m.scrub([]byte(err.Error()))
+	} else {
+		r, err := e.Start(ctx, d, json.RawMessage(`{"plain":"input"}`))
+		if err != nil {
+			add("Start error", []byte(err.Error()))
+			res.startErr = m.scrub([]byte(err.Error()))
+		}
+		if r != nil {
+			res.status = r.Status
+			res.reason = m.scrub([]byte(r.Reason))
+			rb, _ := json.Marshal(r)
+			add("Result", rb)
+		}
+		if err := e.WaitStarted(ctx); err != nil {
+			add("WaitStarted error", []byte(err.Error()))
+		}
+	}
+	evMu.Lock()
+	for i, ev := range events {
+		b, _ := json.Marshal(ev)
+		add(fmt.Sprintf("Event %d (%s %s %s)", i, ev.Kind, ev.TaskRef, ev.Status), b)
+	}
+	evMu.Unlock()
+	sums, err := e.List(ctx, runstore.ListOptions{})
+	if err != nil {
+		add("List error", []byte(err.Error()))
+	}
+	sb, _ := json.Marshal(sums)
+	add("List", sb)
+	res.runs = len(sums)
+	for _, s := range sums {
+		if view, err := e.Show(ctx, s.ID); err != nil {
+			add("Show error "+s.ID, []byte(err.Error()))
+		} else {
+			add("Show "+s.WorkflowType+" "+s.ID, view)
+			h.taskLogs(ctx, e, s.ID, view, add, res.tasks)
+		}
+		if doc, archived, err := spy.Load(ctx, s.ID); err == nil {
+			add(fmt.Sprintf("store Load %s archived=%v", s.ID, archived), doc)
+		}
+		if sum, err := e.RunSummary(ctx, s.ID); err == nil {
+			b, _ := json.Marshal(sum)
+			add("RunSummary "+s.ID, b)
+		}
+		if st, err := e.State(ctx, s.ID); err == nil {
+			b, _ := json.Marshal(st)
+			add("State "+s.ID, b)
+		}
+		if logs, err := spy.TaskLogs(ctx, s.ID); err == nil {
+			b, _ := json.Marshal(logs)
+			add("store TaskLogs "+s.ID, b)
+		}
+	}
+	spy.mu.Lock()
+	surfaces = append(surfaces, spy.writes...)
+	spy.mu.Unlock()
+	h.logMu.Lock()
+	add("logs", append([]byte(nil), h.logs.Bytes()...))
+	h.logMu.Unlock()
+	res.surfaces = len(surfaces)
+	for _, s := range surfaces {
+		at, p := m.find(s.text)
+		if p == nil {
+			continue
+		}
+		lo, hi := at-120, at+len(p.text)+120
+		if lo < 0 {
+			lo = 0
+		}
+		if hi > len(s.text) {
+			hi = len(s.text)
+		}
+		res.leaks = append(res.leaks, lhLeak{surface: s.name, secret: p.secret, form: p.form, context: m.scrub(s.text[lo:hi])})
+	}
+	return res
+}
+
+// taskLogs adds the engine's TaskLogs view of every task the run's view
+// names.
+func (h *lhHunt) taskLogs(ctx context.Context, e *engine.Engine, runID string, view []byte, add func(string, []byte), counts map[string]int) {
+	var v struct {
+		Tasks []struct {
+			TaskID   string `json:"taskId"`
+			TaskType string `json:"taskType"`
+			Status   string `json:"status"`
+			Reason   string `json:"reasonForIncompletion"`
+		} `json:"tasks"`
+	}
+	if json.Unmarshal(view, &v) != nil {
+		return
+	}
+	for _, t := range v.Tasks {
+		counts[t.TaskType+" "+t.Status]++
+		if t.Reason != "" {
+			r := t.Reason
+			if len(r) > 90 {
+				r = r[:90]
+			}
+			counts["reason: "+t.TaskType+": "+r]++
+		}
+		if t.TaskID == "" {
+			continue
+		}
+		if logs, err := e.TaskLogs(ctx, runID, t.TaskID); err == nil && len(logs) > 0 {
+			b, _ := json.Marshal(logs)
+			add("TaskLogs "+runID+" "+t.TaskID, b)
+		}
+	}
+}
+
+// report fails tb for every leak of res, quoting only scrubbed text.
+func (res *lhResult) report(tb testing.TB, seed int64) {
+	tb.Helper()
+	if len(res.leaks) == 0 {
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "seed %d: %d leak(s); shapes %v\n", seed, len(res.leaks), lhShapeList(res.shapes))
+	for _, l := range res.leaks {
+		fmt.Fprintf(&b, "  surface %q: secret %s (form %s) in …%s…\n", l.surface, l.secret, l.form, l.context)
+	}
+	fmt.Fprintf(&b, "  definition: %s\n", res.matcher.scrub(res.def))
+	tb.Error(b.String())
+}
+
+func lhShapeList(m map[string]int) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// lhRaceScale is set by leakhunt_race_test.go under -race.
+var lhRaceScale = 1
+
+func TestLeakHuntGenerated(t *testing.T) {
+	n := 300 / lhRaceScale
+	if testing.Short() {
+		n = 40
+	}
+	h := newLHHunt(t)
+	shapes := map[string]int{}
+	statuses := map[string]int{}
+	surfaces, runs, startErrs := 0, 0, 0
+	taskCounts := map[string]int{}
+	reasons := map[string]int{}
+	begin := time.Now()
+	for seed := int64(1); seed <= int64(n); seed++ {
+		res := h.run(t, seed)
+		res.report(t, seed)
+		for k, v := range res.shapes {
+			shapes[k] += v
+		}
+		statuses[res.status]++
+		for k, v := range res.tasks {
+			if strings.HasPrefix(k, "reason: ") {
+				reasons[k]++ // views are masked: no value here
+				continue
+			}
+			taskCounts[k] += v
+		}
+		surfaces += res.surfaces
+		runs += res.runs
+		if res.startErr != "" {
+			startErrs++
+			if startErrs <= 5 {
+				t.Logf("seed %d: start error (scrubbed): %s", seed, res.startErr)
+			}
+		}
+	}
+	t.Logf("%d workflows in %v: %d runs (children and failure runs included), %d surfaces scanned, statuses %v, %d start errors",
+		n, time.Since(begin).Round(time.Millisecond), runs, surfaces, statuses, startErrs)
+	t.Logf("shapes generated: %v", shapes)
+	t.Logf("task records (type status) in the runs' views: %v", taskCounts)
+	if testing.Verbose() {
+		t.Logf("reasons (scrubbed, cut): %v", reasons)
+	}
+}
+
+func FuzzLeakHunt(f *testing.F) {
+	for _, s := range []int64{1, 2, 3, 42, 1000} {
+		f.Add(s)
+	}
+	h := newLHHunt(f)
+	f.Fuzz(func(t *testing.T, seed int64) {
+		h.run(t, seed).report(t, seed)
+	})
+}
+
+// TestLeakHuntMatcher checks the hunt's own detector: every form of a
+// value, and every piece of 8 bytes, is found; text without one is not.
+func TestLeakHuntMatcher(t *testing.T) {
+	v := `ab"c\d/e<f&g+h=i j日k🔑lmnopq`
+	b, _ := json.Marshal(v)
+	m := newLHMatcher([]lhSecret{{name: "s", value: b, needles: []string{v}}})
+	found := []string{
+		"x" + v + "y",
+		string(b),
+		lhEscapeJSONAll(v),
+		url.QueryEscape(v),
+		url.PathEscape(v),
+		html.EscapeString(v),
+		base64.StdEncoding.EncodeToString([]byte("1" + v)),
+		base64.URLEncoding.EncodeToString([]byte("12" + v + "3")),
+		"…" + v[3:11] + "…",
+		lhEscapeJSON(v[2:12], false),
+	}
+	for _, f := range found {
+		if _, p := m.find([]byte(f)); p == nil {
+			t.Errorf("not found: form %q", m.scrub([]byte(f)))
+		}
+	}
+	for _, f := range []string{"***", v[:7], `{"a":"***","b":"x"}`, base64.StdEncoding.EncodeToString([]byte(v[:5]))} {
+		if _, p := m.find([]byte(f)); p != nil {
+			t.Errorf("found %s in %q", p.form, f)
+		}
+	}
+	if got := m.scrub([]byte("pre " + v + " post")); got != "pre <secret:s> post" {
+		t.Errorf("scrub: %q", got)
+	}
+}
