@@ -405,9 +405,17 @@ func (s *lhSpy) PutSlot(ctx context.Context, id, key, member string, payload []b
 func lhServer() *httptest.Server {
 	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		echo, _ := json.Marshal(map[string]any{"method": r.Method, "url": r.URL.String(), "headers": r.Header, "body": string(body)})
+		pad := 0
+		_, _ = fmt.Sscan(r.URL.Query().Get("pad"), &pad)
+		// pad puts the echo at a chosen offset of the body: a value
+		// straddles the cut of an excerpt.
+		echo, _ := json.Marshal(map[string]any{"a_pad": strings.Repeat("p", pad), "method": r.Method, "url": r.URL.String(), "headers": r.Header, "body": string(body)})
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("X-Echo-Url", r.URL.String())
+		// A response header that carries a request's header back.
+		if v := r.Header.Get("X-Secret"); v != "" {
+			w.Header().Set("X-Echo-Secret", v)
+		}
 		if strings.HasPrefix(r.URL.Path, "/fail") {
 			w.WriteHeader(http.StatusInternalServerError)
 		}
@@ -484,13 +492,31 @@ func (g *lhGen) headerRef() string {
 	}
 }
 
+// padLen is a length of padding that puts a value at, or across, the
+// places where texts are cut: jq's 30-byte previews, the 256-byte excerpt
+// of an HTTP error, longer limits.
+func (g *lhGen) padLen() int {
+	switch g.rng.Intn(4) {
+	case 0:
+		return g.rng.Intn(40)
+	case 1:
+		return 200 + g.rng.Intn(80)
+	case 2:
+		return 480 + g.rng.Intn(60)
+	default:
+		return 950 + g.rng.Intn(120)
+	}
+}
+
 // value is an input value carrying a secret (or a value made from one).
 func (g *lhGen) value() any {
 	switch r := g.rng.Intn(10); {
 	case r < 4:
 		return g.secretRef()
-	case r < 6:
+	case r < 5:
 		return "pre " + g.secretRef() + " post"
+	case r < 6:
+		return strings.Repeat("x", g.padLen()) + g.secretRef() + strings.Repeat("y", g.rng.Intn(300))
 	case r < 8 && len(g.refs) > 0:
 		return g.refs[g.rng.Intn(len(g.refs))]
 	case r < 9:
@@ -523,7 +549,7 @@ func (g *lhGen) inline(top bool) map[string]any {
 	ev := []string{"javascript", "graaljs"}[g.rng.Intn(2)]
 	in := map[string]any{"evaluatorType": ev, "v": g.value()}
 	t := map[string]any{"name": ref, "taskReferenceName": ref, "type": "INLINE"}
-	switch g.variant(t, []string{"inline:copy", "inline:secrets", "inline:concat", "inline:stringify", "inline:uri", "inline:valueparam", "inline:field"},
+	switch g.variant(t, []string{"inline:copy", "inline:secrets", "inline:concat", "inline:stringify", "inline:uri", "inline:valueparam", "inline:field", "inline:keyed", "inline:masked"},
 		[]string{"inline:throw", "inline:throwjson", "inline:parse", "inline:parsewrapped", "inline:eval", "inline:badpath", "inline:badsecretspath"}) {
 	case "inline:badpath":
 		// A JSON path into a secret that has no such member.
@@ -539,6 +565,14 @@ func (g *lhGen) inline(top bool) map[string]any {
 		if top {
 			g.refs = append(g.refs, "${"+ref+".output.result._secrets.x}", "${"+ref+".output.result.copy}")
 		}
+	case "inline:keyed":
+		// The value as a key of the output (not as a value).
+		in["expression"] = "(function(){ var o = {}; o[typeof $.v == 'string' ? $.v : JSON.stringify($.v)] = 1; return {k: o}; })()"
+	case "inline:masked":
+		// A value under _masked (kept, shown as "***") and the input's
+		// own _masked subtree.
+		in["_masked"] = map[string]any{"m": g.secretRef()}
+		in["expression"] = "({_masked: {m: $.v}, again: $._masked})"
 	case "inline:concat":
 		in["expression"] = "'value: ' + $.v + ' end'"
 	case "inline:stringify":
@@ -585,11 +619,12 @@ func (g *lhGen) jq(top bool) map[string]any {
 		"jq:json":     ".x | @json",
 		"jq:html":     ".x | tostring | @html",
 		"jq:tostring": "{a: .x} | tostring",
+		"jq:keyed":    "{(.x | tostring): 1}",
 		"jq:keys":     ".x | keys",
 		"jq:test":     `.x | test("[")`,
 	}
 	t := map[string]any{"name": ref, "taskReferenceName": ref, "type": "JSON_JQ_TRANSFORM", "inputParameters": in}
-	s := g.variant(t, []string{"jq:copy", "jq:secrets", "jq:base64", "jq:uri", "jq:json", "jq:html", "jq:tostring"},
+	s := g.variant(t, []string{"jq:copy", "jq:secrets", "jq:base64", "jq:uri", "jq:json", "jq:html", "jq:tostring", "jq:keyed"},
 		[]string{"jq:error", "jq:errorcat", "jq:tonumber", "jq:fromjson", "jq:index", "jq:add", "jq:keys", "jq:test"})
 	in["queryExpression"] = q[s]
 	if top {
@@ -624,12 +659,17 @@ func (g *lhGen) httpTask(top bool) map[string]any {
 		"body":    map[string]any{"a": g.value(), "b": "pre " + g.secretRef()},
 	}
 	t := map[string]any{"name": ref, "taskReferenceName": ref, "type": "HTTP"}
-	switch g.variant(t, []string{"http:echo", "http:query", "http:secretsbody", "http:flat", "http:textbody"}, []string{"http:fail", "http:badheader"}) {
+	switch g.variant(t, []string{"http:echo", "http:query", "http:secretsbody", "http:flat", "http:textbody", "http:outputfilter"}, []string{"http:fail", "http:badheader", "http:badfilter"}) {
+	case "http:outputfilter":
+		req["outputFilter"] = map[string]any{"_secrets": map[string]any{"h": "$${" + ref + ".output.response.headers}"},
+			"body": "$${" + ref + ".output.response.body.body}", "label": "got $${" + ref + ".output.response.body.headers} for ${workflow.input.plain}"}
+	case "http:badfilter":
+		req["outputFilter"] = map[string]any{"x": "$${" + ref + ".output.response.body.body.nope}"}
 	case "http:textbody":
 		req["body"] = "text " + g.secretRef() + " and " + g.secretRef()
 		req["contentType"] = "text/plain"
 	case "http:fail":
-		path = "/fail"
+		path = fmt.Sprintf("/fail?pad=%d", g.padLen())
 	case "http:query":
 		// Only a URL-safe value goes into the query unescaped: a '#' or
 		// '?' in a value would cut it (the URL's syntax splits it), and
