@@ -682,12 +682,17 @@ func (g *lhGen) httpTask(top bool) map[string]any {
 		"body":    map[string]any{"a": g.value(), "b": "pre " + g.secretRef()},
 	}
 	t := map[string]any{"name": ref, "taskReferenceName": ref, "type": "HTTP"}
-	switch g.variant(t, []string{"http:echo", "http:query", "http:secretsbody", "http:flat", "http:textbody", "http:outputfilter"}, []string{"http:fail", "http:badheader", "http:badfilter"}) {
+	switch g.variant(t, []string{"http:echo", "http:query", "http:secretsbody", "http:flat", "http:textbody", "http:outputfilter", "http:auth"}, []string{"http:fail", "http:badheader", "http:badfilter"}) {
 	case "http:outputfilter":
 		req["outputFilter"] = map[string]any{"_secrets": map[string]any{"h": "$${" + ref + ".output.response.headers}"},
 			"body": "$${" + ref + ".output.response.body.body}", "label": "got $${" + ref + ".output.response.body.headers} for ${workflow.input.plain}"}
 	case "http:badfilter":
 		req["outputFilter"] = map[string]any{"x": "$${" + ref + ".output.response.body.body.nope}"}
+	case "http:auth":
+		// HTTP auth from a secret named in the definition (not a
+		// template): the server echoes the Authorization header.
+		req["auth"] = map[string]any{"type": "bearer", "secret": []string{"lh_token", "lh_alnum", "lh_special", "lh_unicode"}[g.rng.Intn(4)]}
+		delete(req["headers"].(map[string]any), "Authorization")
 	case "http:textbody":
 		req["body"] = "text " + g.secretRef() + " and " + g.secretRef()
 		req["contentType"] = "text/plain"
