@@ -734,10 +734,10 @@ func (g *lhGen) dynamic(top bool) map[string]any {
 	if g.variant(t, []string{"dynamic:echo"}, []string{"dynamic:fail"}) == "dynamic:fail" {
 		worker = "lh_fail"
 	}
-	if top {
+	t["inputParameters"] = map[string]any{"tn": worker, "v": g.value()}
+	if top { // after its own input: a task does not read its own output
 		g.refs = append(g.refs, "${"+ref+".output.echo}")
 	}
-	t["inputParameters"] = map[string]any{"tn": worker, "v": g.value()}
 	return t
 }
 
