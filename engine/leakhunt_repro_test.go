@@ -1,8 +1,9 @@
 package engine_test
 
-// Reproducers of the leaks the generative leak hunt (leakhunt_test.go)
-// found. Each fails on the code it was found on; its shape is listed in
-// knownLeakShapes so that the hunt keeps running while it is fixed.
+// The leaks the generative leak hunt (leakhunt_test.go) found, each
+// pinned by a test that failed on the code it was found on. While one is
+// open its shape is listed in knownLeakShapes, so that the hunt keeps
+// running until it is fixed.
 
 import (
 	"context"
@@ -17,34 +18,19 @@ import (
 	"github.com/wfrun/wfrun/tasks"
 )
 
-// A value holding a character that JSON escapes (`"` or `\`), written
-// into a JSON document (jq tostring, JavaScript JSON.stringify) that is
-// then base64-encoded (jq @base64, a JWT segment, an
-// "X-Payload: base64(json)" header) is stored and shown unmasked: decoding
-// the task's output gives the value back, JSON-escaped. The same workflow
-// with a value that JSON leaves as it is (letters and digits) is masked,
-// since its JSON-escaped form is its raw form, whose base64 is registered.
-//
-// SECURITY.md lists "base64 ..., nested up to three levels" among the
-// masked forms, and JSON-escaped is one of them; masking/doc.go's "Not
-// masked" list has "any encoding applied twice beyond the nesting above"
-// (the nesting of JSON, HTML and URL escapes that decoded views undo). One
-// of the two must change: register base64 of the JSON-escaped forms, or
-// list base64 of an escaped value among what no masker catches.
-//
-// Cause: masking/derive.go:60-69 registers base64Forms(b) only for each
-// base b (raw, trimmed, lines, leaves, JSON spellings, number forms), not
-// for jsonEscape(b) / goJSONEscape(b); and the decoded views
-// (masking/decode.go decodeOnce) undo JSON, HTML and URL escapes but never
-// base64, so base64(jsonEscape(value)) matches no pattern in any view.
-//
-// Found by TestLeakHuntGenerated/FuzzLeakHunt (fuzz seed 1350, shape
-// "jq:base64json").
-func TestLeakBase64OfJSONEscapedValue(t *testing.T) {
+// TestBase64OfJSONEscapedValueInRuns: a value holding a character that
+// JSON escapes (`"` or `\`), written into a JSON document (jq tostring,
+// JavaScript JSON.stringify) that is then base64-encoded (jq @base64, a
+// JWT segment, an "X-Payload: base64(json)" header), is masked in the
+// task's output, the view and the stored run, as a value JSON leaves as
+// it is (letters and digits) always was: the masker registers the base64
+// of a value's JSON-escaped spellings (masking/derive.go). Found by the
+// leak hunt (fuzz seed 1350, shape "jq:base64json"), which failed on it.
+func TestBase64OfJSONEscapedValueInRuns(t *testing.T) {
 	for _, tc := range []struct{ name, value string }{
 		{"quote", `pass"word-Zq7Lm2Xv9Kp4`},
 		{"backslash", `pass\word-Zq7Lm2Xv9Kp4`},
-		{"letters only, masked today (control)", "passXword-Zq7Lm2Xv9Kp4"},
+		{"letters only (control)", "passXword-Zq7Lm2Xv9Kp4"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			vb, _ := json.Marshal(tc.value)
