@@ -1046,6 +1046,7 @@ func lhScenarios(secrets []lhSecret) []lhScenario {
 		{"run-input-correlation-idempotency", func(h *hunt) { lhInputScenario(h, val) }},
 		{"retry-restart-rerun-terminate", func(h *hunt) { lhAgainScenario(h, val) }},
 		{"events", func(h *hunt) { lhEventsScenario(h) }},
+		{"synchronous-answers", func(h *hunt) { lhSyncScenario(h, val, allIn) }},
 		{"bad-requests", func(h *hunt) { lhBadRequests(h, val, allIn) }},
 		{"bad-requests-secrets-api", func(h *hunt) {
 			// The values also put through the Orkes secrets API: the
@@ -1437,5 +1438,61 @@ func lhEventsScenario(h *hunt) {
 			h.summary(r)
 		}
 	}
+	h.sweep("ended")
+}
+
+// lhSyncScenario: the answers that carry a run (not GETs): Orkes'
+// synchronous execute (POST /api/workflow/execute/{name}/{version}, until
+// a WAIT and to the end), the synchronous task update (POST
+// /api/tasks/{id}/{ref}/{status}/sync) with values in its output, the
+// variables update, and the correlated batch (POST
+// /api/workflow/correlated/batch, POST /api/workflow/{name}/correlated).
+func lhSyncScenario(h *hunt, val map[string]string, allIn string) {
+	h.register(`{"name":"lh_sync","version":1,"schemaVersion":2,"tasks":[
+	 {"name":"setv","taskReferenceName":"setv","type":"SET_VARIABLE","inputParameters":{` + allIn + `}},
+	 {"name":"mk","taskReferenceName":"mk","type":"INLINE","inputParameters":{"evaluatorType":"javascript",` + allIn + `,
+	   "expression":"({echo: $.plain + $.special + $.uni + $.multi, o: $.obj, _secrets: {k: $.special}})"}},
+	 {"name":"wait","taskReferenceName":"wait","type":"WAIT","inputParameters":{}},
+	 {"name":"jq","taskReferenceName":"jq","type":"JSON_JQ_TRANSFORM","inputParameters":{"w":"${wait.output}","k":"${mk.output.result._secrets.k}","queryExpression":"{w: .w, k: .k}"}}],
+	 "outputParameters":{"mk":"${mk.output}","jq":"${jq.output}","vars":"${workflow.variables}"}}`)
+	req, _ := json.Marshal(map[string]any{"input": map[string]any{}, "correlationId": "lh-corr"})
+	code, _, body := h.ts.do(h.t, "POST", "/api/workflow/execute/lh_sync/1?waitUntilTaskRef=wait&waitForSeconds=10", string(req))
+	h.surfaces["POST /api/workflow/execute/{name}/{version} answer"] = true
+	h.check("POST /api/workflow/execute/{name}/{version} answer", body)
+	if code != 200 {
+		h.t.Fatalf("execute: %d %s", code, h.redactText(body))
+	}
+	h.noteDoc(body)
+	var run struct{ WorkflowID, TargetWorkflowID string }
+	_ = json.Unmarshal([]byte(body), &run)
+	id := run.WorkflowID
+	if id == "" {
+		id = run.TargetWorkflowID
+	}
+	if id == "" {
+		ids := lhUUID.FindAllString(body, 1)
+		if len(ids) == 0 {
+			h.t.Fatalf("execute answered no run id")
+		}
+		id = ids[0]
+	}
+	h.runs[id] = true
+	h.corrIDs["lh-corr"] = true
+	h.waitTask(id, "wait", "IN_PROGRESS")
+	h.mustDo("POST", "/api/workflow/"+id+"/variables", `{"late":`+lhJS(val["LH_MULTI"])+`}`, 200)
+	h.sweep("waiting")
+	out, _ := json.Marshal(map[string]any{"back": val["LH_PLAIN"], "obj": json.RawMessage(val["LH_JSON"]), "sp": val["LH_SPECIAL"]})
+	h.surfaces["POST /api/tasks/{workflowId}/{ref}/{status}/sync answer"] = true
+	h.mustDo("POST", "/api/tasks/"+id+"/wait/COMPLETED/sync", string(out), 200)
+	h.wait(id, "COMPLETED", "FAILED")
+	h.summary(id)
+	h.surfaces["POST /api/workflow/correlated/batch answer"] = true
+	h.mustDo("POST", "/api/workflow/correlated/batch?includeClosed=true&includeTasks=true", `{"workflowNames":["lh_sync"],"correlationIds":["lh-corr"]}`, 200)
+	h.surfaces["POST /api/workflow/{name}/correlated answer"] = true
+	h.mustDo("POST", "/api/workflow/lh_sync/correlated?includeClosed=true&includeTasks=true", `["lh-corr"]`, 200)
+	// Executed to its end: a second run, its WAIT completed by the update.
+	code, _, body = h.ts.do(h.t, "POST", "/api/workflow/execute/lh_sync/1?waitForSeconds=1", string(req))
+	h.check("POST /api/workflow/execute/{name}/{version} answer (second)", body)
+	h.noteDoc(body)
 	h.sweep("ended")
 }
