@@ -447,6 +447,7 @@ var lhKnownLeaks = func() []lhExclusion {
 	for _, sc := range []string{"run-input-correlation-idempotency", "retry-restart-rerun-terminate"} {
 		add(b, sc, "LH_UNI", "server log: request GET /api/workflow/{name}/correlated/{correlationId}")
 	}
+	add(b, "retry-restart-rerun-terminate", "LH_SPECIAL", "server log: request GET /api/workflow/{name}/correlated/{correlationId}")
 	// The access log masks the path-decoded text, where a space sent as
 	// "+" stays "+".
 	add("TestLeakAccessLogPathWithPlus", "bad-requests-secrets-api", "LH_SPECIAL", "server log: request GET /api/secrets/v1/secret/{name...}")
@@ -454,6 +455,7 @@ var lhKnownLeaks = func() []lhExclusion {
 	// idempotency key as given (masked only in views and at archive).
 	add("TestLeakCorrelationAndIdempotencyKeyStored", "run-input-correlation-idempotency", "LH_UNI", "raw run store")
 	add("TestLeakCorrelationAndIdempotencyKeyStored", "run-input-correlation-idempotency", "LH_MULTI", "raw run store")
+	add("TestLeakCorrelationAndIdempotencyKeyStored", "retry-restart-rerun-terminate", "LH_SPECIAL", "raw run store") // a rerun's correlationId
 	return out
 }()
 
@@ -1301,6 +1303,14 @@ func lhAgainScenario(h *hunt, val map[string]string) {
 	h.summary(a)
 	h.summary(b)
 	h.sweep("terminated")
+	// b rerun from the start with a value in its new correlationId: it
+	// waits again.
+	rerunB, _ := json.Marshal(map[string]any{"correlationId": val["LH_SPECIAL"]})
+	h.mustDo("POST", "/api/workflow/"+b+"/rerun", string(rerunB), 200)
+	h.corrIDs[val["LH_SPECIAL"]] = true
+	h.waitTask(b, "wait", "IN_PROGRESS")
+	h.sweep("rerun waiting")
+	h.mustDo("DELETE", "/api/workflow/"+b+"?reason=done", "", 200)
 	h.mustDo("POST", "/api/workflow/"+a+"/restart", "", 204)
 	h.waitTask(a, "wait", "IN_PROGRESS")
 	h.mustDo("DELETE", "/api/workflow/"+a+"/terminate-remove?reason="+url.QueryEscape("gone "+val["LH_SPECIAL"]), "", 200)
