@@ -64,7 +64,9 @@ func (s *Server) bulk(one http.HandlerFunc) conductorHandler {
 			if msg == "" {
 				msg = http.StatusText(rec.code())
 			}
-			resp.BulkErrorResults[id] = msg
+			// Keyed by the id as given: the client's text, masked as the
+			// message is (maskAnswer).
+			resp.BulkErrorResults[maskAnswer(r, id)] = msg
 		}
 		writeJSON(w, http.StatusOK, resp)
 	}

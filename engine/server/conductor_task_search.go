@@ -152,7 +152,7 @@ func (s *Server) knownTaskRuns(expr searchExpr) *condition {
 // the matches) holds keeps its run's view (nil keep: none does). It answers a bad request itself.
 func (s *Server) findTasks(w http.ResponseWriter, r *http.Request, p store.Principal, keep func(match int) bool) ([]taskMatch, bool) {
 	q := r.URL.Query()
-	expr, err := parseSearchOver(q.Get("query"), taskSearchFields)
+	expr, err := parseSearchOver(q.Get("query"), taskSearchFields, s.masker.MaskString)
 	if err != nil {
 		conductorError(w, r, http.StatusBadRequest, "task search: "+err.Error())
 		return nil, false

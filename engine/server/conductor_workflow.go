@@ -42,7 +42,7 @@ func (s *Server) startWorkflowRequest(w http.ResponseWriter, r *http.Request, p 
 	// Conductor validates the request's constraints as the service is
 	// called, before it looks for the definition.
 	if v := priorityViolation(req.Priority, false); v != nil {
-		constraintsFailed(w, v)
+		constraintsFailed(w, r, v)
 		return
 	}
 	if string(bytes.TrimSpace(req.Input)) == "null" {
@@ -111,7 +111,7 @@ func (s *Server) startWorkflowByName(w http.ResponseWriter, r *http.Request, p s
 		return
 	}
 	if v := priorityViolation(req.Priority, true); v != nil {
-		constraintsFailed(w, v)
+		constraintsFailed(w, r, v)
 		return
 	}
 	if v := q.Get("version"); v != "" {
@@ -456,7 +456,7 @@ func (s *Server) searchPage(w http.ResponseWriter, r *http.Request, p store.Prin
 	if !ok {
 		return 0, nil, false
 	}
-	expr, err := parseSearch(q.Get("query"))
+	expr, err := parseSearch(q.Get("query"), s.masker.MaskString)
 	if err != nil {
 		conductorError(w, r, http.StatusBadRequest, err.Error())
 		return 0, nil, false

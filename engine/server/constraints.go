@@ -21,7 +21,16 @@ type constraintViolation struct {
 // constraintsFailed answers violations as Conductor's
 // ConstraintViolationException: a 400 whose message sends the reader to the
 // list, with no instance (the mapper sets none) and not retryable.
-func constraintsFailed(w http.ResponseWriter, violations []constraintViolation) {
+func constraintsFailed(w http.ResponseWriter, r *http.Request, violations []constraintViolation) {
+	for i, v := range violations {
+		// The refused value and the messages quoting it are the client's
+		// text (maskAnswer).
+		violations[i].Message = maskAnswer(r, v.Message)
+		if v.Invalid != nil {
+			m := maskAnswer(r, *v.Invalid)
+			violations[i].Invalid = &m
+		}
+	}
 	writeJSON(w, http.StatusBadRequest, map[string]any{
 		"status": http.StatusBadRequest, "message": "Validation failed, check below errors for detail.",
 		"retryable": false, "validationErrors": violations,

@@ -398,9 +398,10 @@ func (s *Server) eventError(w http.ResponseWriter, r *http.Request, err error) {
 	var fe *fieldError
 	switch {
 	case errors.As(err, &fe):
+		// The handler's own text, which a message may quote (maskAnswer).
 		writeJSON(w, http.StatusBadRequest, map[string]any{
-			"status": http.StatusBadRequest, "message": fe.Error(), "instance": hostname, "retryable": false,
-			"validationErrors": []map[string]any{{"path": fe.Path, "message": fe.Msg}},
+			"status": http.StatusBadRequest, "message": maskAnswer(r, fe.Error()), "instance": hostname, "retryable": false,
+			"validationErrors": []map[string]any{{"path": maskAnswer(r, fe.Path), "message": maskAnswer(r, fe.Msg)}},
 		})
 	case errors.Is(err, errNoHandler):
 		conductorError(w, r, http.StatusNotFound, err.Error())

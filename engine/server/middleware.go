@@ -16,6 +16,9 @@ import (
 type reqInfo struct {
 	mu        sync.Mutex
 	principal string
+	// masker is the server's (Server.masker), for the answers written
+	// by functions that have only the request (maskAnswer).
+	masker *masking.Masker
 }
 
 type reqInfoKey struct{}
@@ -66,7 +69,7 @@ func (w *statusWriter) Flush() {
 func (s *Server) instrument(next *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		ri := &reqInfo{}
+		ri := &reqInfo{masker: s.masker}
 		r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, ri))
 		sw := &statusWriter{ResponseWriter: w}
 		_, route := next.Handler(r)

@@ -101,17 +101,18 @@ func (c *condition) compare(a, b string) int {
 	return strings.Compare(a, b)
 }
 
-// parseSearch parses query ("" or "*": nil, everything matches).
-func parseSearch(query string) (searchExpr, error) {
-	return parseSearchOver(query, searchFields)
+// parseSearch parses query ("" or "*": nil, everything matches); mask
+// masks what of the query an error quotes (nil: nothing).
+func parseSearch(query string, mask func(string) string) (searchExpr, error) {
+	return parseSearchOver(query, searchFields, mask)
 }
 
 // parseSearchOver parses query over the names of fields (true: numeric).
-func parseSearchOver(query string, fields map[string]bool) (searchExpr, error) {
+func parseSearchOver(query string, fields map[string]bool, mask func(string) string) (searchExpr, error) {
 	if q := strings.TrimSpace(query); q == "" || q == "*" {
 		return nil, nil
 	}
-	p := &searchParser{in: query, fields: fields}
+	p := &searchParser{in: query, fields: fields, mask: mask}
 	e, err := p.query()
 	if err != nil {
 		return nil, err
@@ -127,6 +128,8 @@ type searchParser struct {
 	pos    int
 	depth  int
 	fields map[string]bool // the names a query may use; true: numeric
+	// mask masks the query's text an error quotes (nil: none).
+	mask func(string) string
 }
 
 // maxSearchDepth bounds nested parentheses and chained terms.
@@ -144,6 +147,12 @@ func (p *searchParser) skip() {
 
 func (p *searchParser) rest() string {
 	r := p.in[p.pos:]
+	if p.mask != nil && p.mask(p.in) != p.in {
+		// The query holds a value the server knows, which may begin
+		// before the excerpt would (a piece of it that no pattern
+		// matches): none of the query is quoted.
+		return "***"
+	}
 	if len(r) > 20 {
 		r = r[:20] + "…"
 	}

@@ -35,7 +35,7 @@ func TestParseSearch(t *testing.T) {
 		{"*", true},
 		{"", true},
 	} {
-		e, err := parseSearch(tc.query)
+		e, err := parseSearch(tc.query, nil)
 		if err != nil {
 			t.Errorf("%q: %v", tc.query, err)
 			continue
@@ -45,7 +45,7 @@ func TestParseSearch(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"status", "status = ", "nope = 1", "status IN RUNNING", "status = 'open", "(status = X", "status = X AND", "startTime > yesterday", "status ~ X", "status = X )"} {
-		if _, err := parseSearch(bad); !errors.Is(err, errBadQuery) {
+		if _, err := parseSearch(bad, nil); !errors.Is(err, errBadQuery) {
 			t.Errorf("%q: %v, want errBadQuery", bad, err)
 		}
 	}
@@ -58,7 +58,7 @@ func FuzzSearchQuery(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, q string) {
-		e, err := parseSearch(q)
+		e, err := parseSearch(q, nil)
 		if err != nil {
 			if !errors.Is(err, errBadQuery) {
 				t.Fatalf("%q: %v", q, err)
@@ -76,7 +76,7 @@ func TestParseSearchDepth(t *testing.T) {
 	for range 1000 {
 		deep += "("
 	}
-	if _, err := parseSearch(deep + "status = X"); !errors.Is(err, errBadQuery) {
+	if _, err := parseSearch(deep+"status = X", nil); !errors.Is(err, errBadQuery) {
 		t.Fatalf("deep nesting: %v", err)
 	}
 }

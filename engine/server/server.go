@@ -179,7 +179,7 @@ func conductorError(w http.ResponseWriter, r *http.Request, status int, msg stri
 // maps to no status, such as TerminateWorkflowException, is not).
 func conductorErrorRetryable(w http.ResponseWriter, r *http.Request, status int, msg string, retryable bool) {
 	writeJSON(w, status, map[string]any{
-		"status": status, "message": msg, "instance": hostname, "retryable": retryable,
+		"status": status, "message": maskAnswer(r, msg), "instance": hostname, "retryable": retryable,
 	})
 }
 

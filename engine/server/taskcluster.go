@@ -55,10 +55,10 @@ func tcError(w http.ResponseWriter, r *http.Request, code, msg string) {
 	}
 	params := map[string]string{}
 	if n := r.PathValue("name"); n != "" {
-		params["name"] = n
+		params["name"] = maskAnswer(r, n) // the client's text, as the message's
 	}
 	writeJSON(w, status, map[string]any{
-		"code": code, "message": msg,
+		"code": code, "message": maskAnswer(r, msg),
 		"requestInfo": map[string]any{"method": strings.ToLower(r.Method), "params": params, "payload": map[string]any{}, "time": time.Now().UTC().Format(time.RFC3339Nano)},
 	})
 }
