@@ -48,6 +48,8 @@ type Masker struct {
 	snap atomic.Pointer[matcher]
 
 	keep *idSet // KeepID's ids (keepids.go), shared by every snapshot
+
+	also *Masker // WithAlso: every value registered here is registered there too
 }
 
 // Option configures a Masker.
@@ -69,6 +71,14 @@ func WithMinLength(n int) Option {
 // value.
 func WithLogger(l *slog.Logger) Option {
 	return func(m *Masker) { m.logger = l }
+}
+
+// WithAlso makes every value registered with the Masker also registered
+// with m (a process-wide masker for log lines that knows more values than
+// this one, say). m applies its own minimum length and logger. The chain
+// must not loop back to the Masker.
+func WithAlso(m *Masker) Option {
+	return func(x *Masker) { x.also = m }
 }
 
 // New returns an empty Masker.
@@ -96,6 +106,9 @@ func (m *Masker) Register(value string) bool {
 // one RegisterAll of the same values (BenchmarkRegister). A batch is still
 // cheaper than the same values one by one, so pass what you have at once.
 func (m *Masker) RegisterAll(values ...string) int {
+	if m.also != nil {
+		defer m.also.RegisterAll(values...) // after m.mu is released
+	}
 	accepted := 0
 	var forms, vals []string
 	for _, v := range values {
