@@ -64,6 +64,7 @@ type config struct {
 	maskedFields []string
 	needs        Needs
 	parent       *Run
+	also         *masking.Masker
 }
 
 // WithMaskerOptions passes options to the run's masker (minimum length,
@@ -86,6 +87,21 @@ func Requiring(needs Needs) Option { return func(c *config) { c.needs = needs } 
 // the child and the other way round. Sealing stays bound to the child's id.
 func ChildOf(parent *Run) Option { return func(c *config) { c.parent = parent } }
 
+// AlsoRegisterWith makes every value the run registers also registered
+// with m, a masker of the embedder's own (a process-wide one for its log
+// lines, say): values resolved from templates, `_secrets` leaves, both
+// sides of an UPDATE_SECRET, values restored from a journal on resume,
+// and those of child runs (ChildOf shares the parent's registry, so a
+// child forwards to the masker its parent was given, and to its own if it
+// names another). Each value is passed on once per run, as the run's
+// masker gets it; m applies its own minimum length, and its own logger to
+// the warning about a shorter value (give it masking.WithLogger(nil) so
+// that the run's masker alone warns). m keeps a value once however many
+// runs register it (masking.Masker.RegisterAll). m is not told which ids
+// the run keeps whole (KeepID): a value found inside a run or task id is
+// masked there.
+func AlsoRegisterWith(m *masking.Masker) Option { return func(c *config) { c.also = m } }
+
 // Run is the secret lifecycle of one workflow run. It is safe for
 // concurrent use by the run's tasks.
 type Run struct {
@@ -107,6 +123,9 @@ type registry struct {
 	views *masking.Masker
 	// journals caches each run's sealed Journal by how many values it holds.
 	journals map[string]journal
+	// also are the embedders' maskers (AlsoRegisterWith) that every value
+	// accepted by masker is registered with too.
+	also []*masking.Masker
 }
 
 // New returns the secret boundary of run id. src may be nil for a run that
@@ -142,6 +161,9 @@ func New(id string, src Source, ring *seal.Keyring, opts ...Option) (*Run, error
 			views:  masking.New(masking.WithLogger(nil)),
 			seen:   map[string]bool{},
 		}
+	}
+	if c.also != nil {
+		r.reg.addAlso(c.also)
 	}
 	// The run's own id is shown as it is (its workflowId): a value found
 	// inside it is not masked there (masking.Masker.KeepID says why).
@@ -193,7 +215,31 @@ func (r *Run) register(values ...string) int {
 	if n := reg.masker.RegisterAll(fresh...); n != len(fresh) && len(fresh) == 1 {
 		reg.seen[fresh[0]] = false
 	}
+	// This is the one place a run's values reach its masker (resolution,
+	// `_secrets` leaves, UPDATE_SECRET, Restore, child runs): the
+	// embedders' maskers learn them here too. Each applies its own minimum
+	// length (and its own logger to the warning about a shorter value).
+	for _, m := range reg.also {
+		m.RegisterAll(fresh...)
+	}
 	return len(fresh)
+}
+
+// addAlso adds m to the maskers every registered value is passed on to
+// (AlsoRegisterWith), with the values registered so far (a child run
+// naming a masker its parent did not have).
+func (reg *registry) addAlso(m *masking.Masker) {
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	for _, a := range reg.also {
+		if a == m {
+			return
+		}
+	}
+	reg.also = append(reg.also, m)
+	if len(reg.values) > 0 {
+		m.RegisterAll(reg.values...)
+	}
 }
 
 // Register is the door for a value that entered the run by any other way
