@@ -76,7 +76,7 @@ func (r *runState) checkDefinitionValues(ctx context.Context) error {
 		return nil
 	}
 	return definitionValues(ctx, r.def, r.sec, names, func() (*runsecrets.Run, error) {
-		return runsecrets.New(r.id, r.secretSource(), r.e.keyring)
+		return r.e.newRunSecrets(r.id, r.secretSource())
 	})
 }
 
@@ -95,7 +95,7 @@ func (e *Engine) CheckDefinitionValues(ctx context.Context, def *Definition, p P
 	if src == nil {
 		return nil
 	}
-	fresh := func() (*runsecrets.Run, error) { return runsecrets.New("definition-check", src, e.keyring) }
+	fresh := func() (*runsecrets.Run, error) { return e.newRunSecrets("definition-check", src) }
 	sec, err := fresh()
 	if err != nil {
 		return err

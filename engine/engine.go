@@ -17,6 +17,7 @@ import (
 
 	"github.com/wfrun/wfrun/engine/runstore"
 	"github.com/wfrun/wfrun/interpolate"
+	"github.com/wfrun/wfrun/masking"
 	"github.com/wfrun/wfrun/runsecrets"
 	"github.com/wfrun/wfrun/store/seal"
 	"github.com/wfrun/wfrun/tasks"
@@ -149,6 +150,9 @@ type Engine struct {
 	// records itself, once its record is in the run and before the
 	// record is written (skip.go).
 	skipRecorded func(runID, ref string)
+	// processMasker learns every value a run of this engine registers
+	// (WithProcessMasker).
+	processMasker *masking.Masker
 }
 
 // Option configures New.
@@ -171,6 +175,28 @@ func WithKeyring(k *seal.Keyring) Option { return func(e *Engine) { e.keyring = 
 // It is for the one resume of such runs after an upgrade, on a run store
 // nobody else can write: a head stripped of its seal is believed too.
 func WithUnsealedHeads() Option { return func(e *Engine) { e.unsealedHeads = true } }
+
+// WithProcessMasker makes every value a run of this engine registers with
+// its masker (resolved secrets, `_secrets` leaves, both sides of an
+// UPDATE_SECRET, HTTP auth and EXEC bundle values, values read back when a
+// run resumes, a child run's) also registered with m
+// (runsecrets.AlsoRegisterWith): an embedder masks its own log lines with
+// it. Build m with masking.WithLogger(nil): the run's masker already warns
+// about a value too short to mask. m learns the values of every run,
+// whoever started it: use it for text no client sees (logs), not to mask
+// what one principal is answered (it would tell which text is a value of
+// another principal's run).
+func WithProcessMasker(m *masking.Masker) Option { return func(e *Engine) { e.processMasker = m } }
+
+// newRunSecrets is runsecrets.New with the engine's keyring and its
+// process masker: every secret boundary the engine builds for a run goes
+// through it.
+func (e *Engine) newRunSecrets(id string, src runsecrets.Source, opts ...runsecrets.Option) (*runsecrets.Run, error) {
+	if e.processMasker != nil {
+		opts = append(opts, runsecrets.AlsoRegisterWith(e.processMasker))
+	}
+	return runsecrets.New(id, src, e.keyring, opts...)
+}
 
 // WithSecrets sets how a run resolves ${workflow.secrets.*}.
 func WithSecrets(f SecretSourceFunc) Option { return func(e *Engine) { e.secrets = f } }
@@ -884,7 +910,7 @@ func (e *Engine) storeUpdate(ctx context.Context, runID, status string, output j
 	}
 	// Sealed now: the output rests in the run store until a runner takes
 	// it, and may carry values (`_secrets`) the runner will protect.
-	sec, err := runsecrets.New(runID, nil, e.keyring)
+	sec, err := e.newRunSecrets(runID, nil)
 	if err != nil {
 		return "", "", 0, err
 	}

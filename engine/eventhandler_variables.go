@@ -97,7 +97,7 @@ func (e *Engine) UpdateVariables(ctx context.Context, id string, vars json.RawMe
 	// Sealed: the values rest in the run store until the runner takes
 	// them, in the order they were sent (variablesKey).
 	key := variablesKey(time.Now())
-	sec, err := runsecrets.New(id, nil, e.keyring)
+	sec, err := e.newRunSecrets(id, nil)
 	if err != nil {
 		return err
 	}

@@ -111,7 +111,7 @@ func (e *Engine) verifyHeadSeal(id string, d *runDoc) error {
 		}
 		return fmt.Errorf("%w: run %s: its head carries no seal (stored by a wfrun before heads were sealed, or written into the store by hand); to resume runs an earlier wfrun stored, once, on a store nobody else writes: --trust-unsealed-runs (engine.WithUnsealedHeads)", ErrHeadNotAuthentic, id)
 	}
-	sec, err := runsecrets.New(id, nil, e.keyring)
+	sec, err := e.newRunSecrets(id, nil)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/wfrun/wfrun/engine/runstore"
-	"github.com/wfrun/wfrun/runsecrets"
 )
 
 // ErrLeaseLost: another process took the run over while this one executed
@@ -199,7 +198,7 @@ func (e *Engine) terminate(ctx context.Context, id, reason string, prep func(*ru
 			return e.terminateChildren(ctx, id, reason)
 		}
 		sig := signal{Status: StatusTerminated, Reason: reason}
-		sec, err := runsecrets.New(id, nil, e.keyring)
+		sec, err := e.newRunSecrets(id, nil)
 		if err != nil {
 			return err
 		}

@@ -241,7 +241,7 @@ func (e *Engine) checkOutcome(id string, d *runDoc) error {
 	if !d.OutcomeSealed && !d.PartsSealed {
 		return nil
 	}
-	sec, err := runsecrets.New(id, nil, e.keyring)
+	sec, err := e.newRunSecrets(id, nil)
 	if err != nil {
 		return err
 	}
@@ -255,7 +255,7 @@ func (e *Engine) checkRecords(id string, doc []byte, d *runDoc) error {
 	if !d.RecordSeals && !d.VariablesSealed && !d.OutcomeSealed && !d.InputSealed && !d.PartsSealed {
 		return nil
 	}
-	sec, err := runsecrets.New(id, nil, e.keyring)
+	sec, err := e.newRunSecrets(id, nil)
 	if err != nil {
 		return err
 	}
@@ -318,7 +318,7 @@ func (e *Engine) checkStoredTask(id string, head, task []byte) error {
 	if !h.RecordSeals {
 		return nil
 	}
-	sec, err := runsecrets.New(id, nil, e.keyring)
+	sec, err := e.newRunSecrets(id, nil)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"reflect"
 
 	"github.com/wfrun/wfrun/engine/runstore"
-	"github.com/wfrun/wfrun/runsecrets"
 )
 
 // A child run that runs again (retry, restart, rerun) re-opens its parent,
@@ -698,7 +697,7 @@ func (e *Engine) reopenGen(ctx context.Context, runID, taskID string) (int, erro
 	if d == nil || err != nil || d.ReopenFailure == "" {
 		return 0, err
 	}
-	sec, err := runsecrets.New(runID, nil, e.keyring)
+	sec, err := e.newRunSecrets(runID, nil)
 	if err != nil {
 		return 0, err
 	}

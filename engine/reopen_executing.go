@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/wfrun/wfrun/engine/runstore"
-	"github.com/wfrun/wfrun/runsecrets"
 )
 
 // A child that runs again while a process executes its parent (the usual
@@ -305,7 +304,7 @@ func (e *Engine) reopenSignal(ctx context.Context, runID, taskID, child, note st
 	if err != nil {
 		return nil, err
 	}
-	sec, err := runsecrets.New(runID, nil, e.keyring)
+	sec, err := e.newRunSecrets(runID, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -28,7 +28,7 @@ func (r *runState) newSecrets(parent *runsecrets.Run) error {
 	if parent != nil {
 		opts = append(opts, runsecrets.ChildOf(parent))
 	}
-	sec, err := runsecrets.New(r.id, src, r.e.keyring, opts...)
+	sec, err := r.e.newRunSecrets(r.id, src, opts...)
 	if err != nil {
 		return err
 	}

@@ -11,8 +11,6 @@ import (
 
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
-
-	"github.com/wfrun/wfrun/runsecrets"
 )
 
 // ErrNotSkippable: a skip of a task the run's definition does not have, or
@@ -66,7 +64,7 @@ func (e *Engine) SkipTask(ctx context.Context, runID, ref string, req SkipReques
 			return fmt.Errorf("%w: task %q of run %s has already been processed (%s)", ErrNotSkippable, ref, runID, d.Tasks[i].Status)
 		}
 	}
-	sec, err := runsecrets.New(runID, nil, e.keyring)
+	sec, err := e.newRunSecrets(runID, nil)
 	if err != nil {
 		return err
 	}

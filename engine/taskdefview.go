@@ -59,7 +59,7 @@ func (e *Engine) withTaskDefs(id string, doc []byte, sec *runsecrets.Run, archiv
 		}
 		if sec == nil {
 			var err error
-			if sec, err = runsecrets.New(id, nil, e.keyring); err != nil {
+			if sec, err = e.newRunSecrets(id, nil); err != nil {
 				return doc
 			}
 		}
