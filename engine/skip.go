@@ -50,14 +50,21 @@ func (e *Engine) SkipTask(ctx context.Context, runID, ref string, req SkipReques
 		return fmt.Errorf("run %s: damaged document: %w", runID, err)
 	}
 	if archived || d.Status != StatusRunning {
-		return fmt.Errorf("%w: run %s is %s, task %q cannot be skipped", ErrNotRunning, runID, d.Status, ref)
+		// ref is the caller's text, not yet known to be one of the
+		// definition's: not quoted (it may hold a value; see below).
+		return fmt.Errorf("%w: run %s is %s, its tasks cannot be skipped", ErrNotRunning, runID, d.Status)
 	}
 	def, err := e.Parse(d.WorkflowDefinition)
 	if err != nil {
 		return fmt.Errorf("run %s: definition: %w", runID, err)
 	}
 	if _, ok := def.Task(ref); !ok {
-		return fmt.Errorf("%w: run %s: the definition %s has no task %q", ErrNotSkippable, runID, d.WorkflowType, ref)
+		// A reference name the definition has is configuration, no
+		// secret; one it does not have is the caller's text, which may
+		// hold a value the run registered: it is not quoted (masked with
+		// the masker of some run instead, the answer would tell the
+		// caller which text is a value).
+		return fmt.Errorf("%w: run %s: the definition %s has no task of that reference name", ErrNotSkippable, runID, d.WorkflowType)
 	}
 	for i := range d.Tasks {
 		if d.Tasks[i].ReferenceTaskName == ref {
@@ -151,7 +158,9 @@ func (e *Engine) awaitSkip(ctx context.Context, runID, ref string) error {
 			return fmt.Errorf("%w: task %q of run %s was reached before the skip (%s)", ErrNotSkippable, ref, runID, t.Status)
 		}
 		if archived || d.Status != StatusRunning {
-			return fmt.Errorf("%w: run %s is %s, task %q cannot be skipped", ErrNotRunning, runID, d.Status, ref)
+			// ref is the caller's text, not yet known to be one of the
+			// definition's: not quoted (it may hold a value; see below).
+			return fmt.Errorf("%w: run %s is %s, its tasks cannot be skipped", ErrNotRunning, runID, d.Status)
 		}
 		if !executed || time.Now().After(deadline) {
 			// The skip stays stored: the runner, or a process resuming
