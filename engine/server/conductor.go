@@ -107,6 +107,8 @@ func (s *Server) initConductor() error {
 		// A call waiting for what a read of its run shows (a decision
 		// stored: startdecide.go) looks again at each write.
 		engine.WithWritten(c.pokeDeciding),
+		// Every value a run registers reaches the log masker (New).
+		engine.WithProcessMasker(s.logMasker),
 		engine.WithSignalNotify(func(ctx context.Context, id string) {
 			if sq := c.queue.shared; sq != nil {
 				sq.signalStored(ctx, id)

@@ -266,7 +266,7 @@ func (s *Server) pollDataOf(w http.ResponseWriter, r *http.Request, p store.Prin
 // data another process wrote to the shared queue passed its masker only).
 func (s *Server) maskPollData(list []pollDataJSON) []pollDataJSON {
 	for i := range list {
-		list[i].WorkerID = s.masker.MaskString(list[i].WorkerID)
+		list[i].WorkerID = s.pollMasker().MaskString(list[i].WorkerID)
 	}
 	return list
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wfrun/wfrun/engine"
+	"github.com/wfrun/wfrun/masking"
 	"github.com/wfrun/wfrun/store"
 	"github.com/wfrun/wfrun/tasks"
 )
@@ -158,9 +159,26 @@ const maxPollWorkerID = 256
 // pollWorkerID is the workerid a poll gives, as the queue keeps it (its
 // poll data, the record of the task it hands): the worker's own text,
 // which may quote anything, masked whole with the values the server knows
-// (its credentials, the secrets it was given) and then cut.
+// (its credentials, the secrets it was given; with auth off, the values
+// its runs registered too: pollMasker) and then cut.
 func (s *Server) pollWorkerID(r *http.Request) string {
-	return s.masker.ExcerptString(r.URL.Query().Get("workerid"), maxPollWorkerID)
+	return s.pollMasker().ExcerptString(r.URL.Query().Get("workerid"), maxPollWorkerID)
+}
+
+// pollMasker masks the worker ids the server keeps and shows again (poll
+// data, a task's workerId). With auth on, it is the server's masker, as
+// for any answer (New says why: masked with the values of every run, the
+// poll data would tell a worker which id it sent is another principal's
+// value). With auth off every caller is the one local principal, who may
+// read every run and every secret: no one is asked a question they could
+// not answer anyway, so the ids are masked with everything the process
+// learned (the log masker), as a value a run read must not be kept and
+// shown as a worker's name.
+func (s *Server) pollMasker() *masking.Masker {
+	if s.auth == nil {
+		return s.logMasker
+	}
+	return s.masker
 }
 
 // pollOne is the single poll: a Task, or 204 when none.
@@ -278,7 +296,7 @@ func (s *Server) nextTask(w http.ResponseWriter, r *http.Request, p store.Princi
 	}
 	// The update's workerId is the worker's text, kept as a poll's
 	// workerid is (pollWorkerID).
-	worker := s.masker.ExcerptString(res.WorkerID, maxPollWorkerID)
+	worker := s.pollMasker().ExcerptString(res.WorkerID, maxPollWorkerID)
 	got := s.conductor.queue.poll(r.Context(), s.conductor.polls, name, domain, worker, 1, nextTaskWait)
 	if len(got) == 0 {
 		writeEmpty(w, http.StatusNoContent)

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -78,7 +80,7 @@ func (s *Server) instrument(next *http.ServeMux) http.Handler {
 		}
 		defer func() {
 			if p := recover(); p != nil {
-				s.log.Error("handler panic", "route", route, "panic", s.masker.MaskString(fmt.Sprint(p)))
+				s.log.Error("handler panic", "route", route, "panic", s.logMasker.MaskString(fmt.Sprint(p)))
 				if sw.status == 0 {
 					conductorError(sw, r, http.StatusInternalServerError, "internal error")
 				}
@@ -94,12 +96,54 @@ func (s *Server) instrument(next *http.ServeMux) http.Handler {
 			if route == "GET /metrics" || route == "GET /healthz" || route == "GET /health" || (sw.status < 400 && isPoll(route)) {
 				level = slog.LevelDebug
 			}
-			s.log.Log(r.Context(), level, "request", "method", methodLabel(r.Method), "path", s.masker.MaskString(r.URL.Path), "route", route,
+			s.log.Log(r.Context(), level, "request", "method", methodLabel(r.Method), "path", s.logPath(r.URL), "route", route,
 				"status", sw.status, "bytes", sw.bytes, "durationMs", float64(d.Microseconds())/1000, "principal", principal)
 		}()
 		next.ServeHTTP(sw, r)
 	})
 }
+
+// logPath is the request's path as the access log writes it, masked with
+// the log masker in every form a client may have sent a value in: the
+// decoded path (r.URL.Path); the path as sent (EscapedPath: a value
+// URL-escaped, the forms the masker registers, QueryEscape's with '+' for
+// a space and %22 for a quote, PathEscape's with %20); and the decoded
+// path with '+' read as a space (a Taskcluster client query-escapes the
+// names it puts in a path, and path decoding keeps its '+'). A path that
+// holds no value in any form is written decoded, as before. One that
+// does is written as sent, masked; should that text, decoded again in
+// either reading, still hold a value (a value in one form beside another
+// in a form only decoding reveals), the decoded path is written masked in
+// both readings ('+' then shows as a space), and failing that not at all:
+// the log line names the route.
+func (s *Server) logPath(u *url.URL) string {
+	m := s.logMasker
+	p := u.Path
+	esc := u.EscapedPath()
+	if clean(m, p) && clean(m, esc) && clean(m, plusAsSpace(p)) {
+		return p
+	}
+	if d := m.MaskString(p); d != p && esc == p {
+		// Nothing escaped: the decoded path is the one sent.
+		if clean(m, plusAsSpace(d)) {
+			return d
+		}
+	}
+	x := m.MaskString(esc)
+	if dx, err := url.PathUnescape(x); err == nil && clean(m, dx) && clean(m, plusAsSpace(dx)) {
+		return x
+	}
+	if y := m.MaskString(plusAsSpace(m.MaskString(p))); clean(m, y) {
+		return y
+	}
+	return masking.Redacted
+}
+
+// clean reports whether masking leaves s as it is.
+func clean(m *masking.Masker, s string) bool { return m.MaskString(s) == s }
+
+// plusAsSpace reads '+' as a space, as query unescaping does.
+func plusAsSpace(s string) string { return strings.ReplaceAll(s, "+", " ") }
 
 // methodLabel is a request's method as /metrics labels it: a standard
 // method, else "other". The method is the client's text, any HTTP token:

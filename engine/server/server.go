@@ -26,17 +26,20 @@ const DefaultMaxBody = 10 << 20
 
 // Server serves the HTTP APIs. Build it with New; it is safe for concurrent use.
 type Server struct {
-	secrets  store.Store
-	auth     *AuthConfig
-	log      *slog.Logger
-	masker   *masking.Masker
-	now      func() time.Time
-	maxBody  int64
-	nonces   nonceCache
-	metrics  *metrics
-	registry *prometheus.Registry
-	mux      *http.ServeMux
-	started  time.Time
+	secrets store.Store
+	auth    *AuthConfig
+	log     *slog.Logger
+	masker  *masking.Masker
+	// logMasker masks what the server logs: it knows every value masker
+	// knows and every value the server's runs registered (see New).
+	logMasker *masking.Masker
+	now       func() time.Time
+	maxBody   int64
+	nonces    nonceCache
+	metrics   *metrics
+	registry  *prometheus.Registry
+	mux       *http.ServeMux
+	started   time.Time
 
 	takeover     time.Duration
 	conductorDir string
@@ -72,14 +75,39 @@ func New(st store.Store, opts ...Option) (*Server, error) {
 	for _, o := range opts {
 		o(s)
 	}
-	s.masker = masking.New(masking.WithLogger(nil))
+	// Two maskers, for two audiences.
+	//
+	// Logs (the slog handler, the access log line) mask with logMasker:
+	// every value the process learned — the server's own (masker's,
+	// passed on by WithAlso) and every value a run of its engine
+	// registered (engine.WithProcessMasker: `${workflow.secrets.X}`,
+	// `_secrets` leaves, UPDATE_SECRET, HTTP auth, values restored on
+	// resume, child runs). A client puts any text in a path, a worker id or
+	// a query, and the log must not keep a value a run read, whoever's run
+	// it was; no client reads the log, so masking it with everything tells
+	// no client anything.
+	//
+	// Answers (error messages and other text echoed to a client) mask with
+	// masker: the values the server itself handled (its credentials, the
+	// values of the Orkes secrets API), as before. Masking a client's echo
+	// with the values of every run would make each answer an oracle: send
+	// a guess in a path or an id, and a "***" in the answer says that the
+	// guess is the value of a secret some run — possibly another
+	// principal's — has read. Answers that concern one run the caller may
+	// read are masked by that run's own masker (the engine's views); text
+	// the caller made up is better not echoed at all (see SkipTask). With
+	// auth off there is one principal, who may read every run and secret:
+	// what the server keeps of a client's text and shows again (a poll's
+	// worker id) is masked with logMasker then (pollMasker).
+	s.logMasker = masking.New(masking.WithLogger(nil))
+	s.masker = masking.New(masking.WithLogger(nil), masking.WithAlso(s.logMasker))
 	if s.auth != nil {
 		s.masker.RegisterAll(s.auth.credentials()...)
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
-	s.log = slog.New(newMaskingHandler(s.log.Handler(), s.masker))
+	s.log = slog.New(newMaskingHandler(s.log.Handler(), s.logMasker))
 	s.registry = prometheus.NewRegistry()
 	s.metrics = newMetrics(s.registry)
 	if err := s.initConductor(); err != nil {
@@ -90,9 +118,16 @@ func New(st store.Store, opts ...Option) (*Server, error) {
 }
 
 // Masker is the server's masker: every secret value and credential the
-// server handled is registered with it. Embedders mask their own log
-// lines with it.
+// server handled is registered with it, and the answers to clients are
+// masked with it. A value registered with it is masked in the logs too
+// (LogMasker learns it).
 func (s *Server) Masker() *masking.Masker { return s.masker }
+
+// LogMasker masks the server's log lines: it knows the values Masker
+// knows and every value the server's runs registered. Embedders mask
+// their own log lines with it; never what is sent to a client (New says
+// why).
+func (s *Server) LogMasker() *masking.Masker { return s.logMasker }
 
 // Logger is the server's masked logger.
 func (s *Server) Logger() *slog.Logger { return s.log }
