@@ -3,6 +3,8 @@ package runsecrets_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/wfrun/wfrun/interpolate"
@@ -129,5 +131,27 @@ func TestAlsoRegisterWithSeesEveryDoor(t *testing.T) {
 		if proc.Len() != n {
 			t.Fatalf("run %d: the process masker grew from %d to %d patterns for values it had", i, n, proc.Len())
 		}
+	}
+}
+
+// "***", what a masked value became (a `_secrets` leaf of a message that
+// left a run masked, fed back as another run's input), is no value: it is
+// not registered and the masker does not warn about it; a value that is
+// too short still warns.
+func TestRedactedMarkerIsNotRegistered(t *testing.T) {
+	var logs strings.Builder
+	r, err := runsecrets.New("run-r", nil, ring(t), runsecrets.WithMaskerOptions(masking.WithLogger(slog.New(slog.NewTextHandler(&logs, nil)))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.Protect([]byte(`{"_secrets":{"m":"***","o":"***"}}`), "/input"); err != nil {
+		t.Fatal(err)
+	}
+	if r.Registered() != 0 || logs.Len() != 0 {
+		t.Fatalf("registered %d values, logged %q", r.Registered(), logs.String())
+	}
+	r.Register("abc")
+	if !strings.Contains(logs.String(), "too short") {
+		t.Fatalf("no warning for a 3-byte value: %q", logs.String())
 	}
 }

@@ -202,6 +202,12 @@ func (r *Run) register(values ...string) int {
 	defer reg.mu.Unlock()
 	var fresh []string
 	for _, v := range values {
+		// "***" is what a masked value became (a `_secrets` leaf of a
+		// message or document that left a run masked, fed back as input):
+		// no value, and too short to register, it would only warn.
+		if v == masking.Redacted {
+			continue
+		}
 		if _, seen := reg.seen[v]; !seen && v != "" {
 			reg.seen[v] = true
 			fresh = append(fresh, v)
