@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sort"
 	"sync"
@@ -153,6 +154,8 @@ type Engine struct {
 	// processMasker learns every value a run of this engine registers
 	// (WithProcessMasker).
 	processMasker *masking.Masker
+	// maskerLog gets the runs' maskers' warnings (WithMaskerLogger).
+	maskerLog *slog.Logger
 }
 
 // Option configures New.
@@ -188,12 +191,20 @@ func WithUnsealedHeads() Option { return func(e *Engine) { e.unsealedHeads = tru
 // another principal's run).
 func WithProcessMasker(m *masking.Masker) Option { return func(e *Engine) { e.processMasker = m } }
 
+// WithMaskerLogger sets where the maskers of the engine's runs warn about
+// a value too short to mask (the warning names its length, never the
+// value); default slog.Default(). A server gives its own log.
+func WithMaskerLogger(l *slog.Logger) Option { return func(e *Engine) { e.maskerLog = l } }
+
 // newRunSecrets is runsecrets.New with the engine's keyring and its
 // process masker: every secret boundary the engine builds for a run goes
 // through it.
 func (e *Engine) newRunSecrets(id string, src runsecrets.Source, opts ...runsecrets.Option) (*runsecrets.Run, error) {
 	if e.processMasker != nil {
 		opts = append(opts, runsecrets.AlsoRegisterWith(e.processMasker))
+	}
+	if e.maskerLog != nil {
+		opts = append(opts, runsecrets.WithMaskerOptions(masking.WithLogger(e.maskerLog)))
 	}
 	return runsecrets.New(id, src, e.keyring, opts...)
 }

@@ -109,6 +109,9 @@ func (s *Server) initConductor() error {
 		engine.WithWritten(c.pokeDeciding),
 		// Every value a run registers reaches the log masker (New).
 		engine.WithProcessMasker(s.logMasker),
+		// A run's warning about a value too short to mask goes to the
+		// server's log, not to Go's default logger.
+		engine.WithMaskerLogger(s.log),
 		engine.WithSignalNotify(func(ctx context.Context, id string) {
 			if sq := c.queue.shared; sq != nil {
 				sq.signalStored(ctx, id)
