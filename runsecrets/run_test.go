@@ -15,7 +15,7 @@ import (
 	"github.com/wfrun/wfrun/store/seal"
 )
 
-func ring(t *testing.T) *seal.Keyring {
+func ring(t testing.TB) *seal.Keyring {
 	t.Helper()
 	k, err := seal.NewKeyring([]byte("fedcba9876543210fedcba9876543210"))
 	if err != nil {
