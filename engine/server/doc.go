@@ -114,6 +114,10 @@
 // # What is never written anywhere
 //
 // Request and response bodies are never logged. Every value the server
-// handles is registered with the server's masker, and every log line passes
-// through a masking slog handler before it is written.
+// handles is registered with the server's masker, every value one of its
+// runs registers with its log masker too (engine.WithProcessMasker), and
+// every log line passes through a masking slog handler with the log masker
+// before it is written; the access log masks a request's path decoded, as
+// sent and with '+' read as a space. Answers to clients mask with the
+// server's masker only (New says why).
 package server
