@@ -441,28 +441,14 @@ var lhKnownLeaks = func() []lhExclusion {
 			"bad request: GET /api/workflow/search-by-tasks?freeText=<secret:LH_PLAIN>&sort=<secret:LH_UNI>%3AASC (",
 			"bad request: POST /api/event (answer 400)")
 	}
-	// The same answers (and poll data) for values only the runs read.
+	// The same answers for values only the runs read.
 	add(a, "bad-requests", "LH_SPECIAL",
 		"bad request: GET /api/secrets/<secret:LH_SPECIAL> (",
 		"bad request: PUT /api/secrets/<secret:LH_SPECIAL> (",
 		"bad request: POST /api/metadata/taskdefs (answer 400)",
-		"bad request: POST /api/metadata/workflow (answer 400)",
-		"GET /api/tasks/queue/polldata/all")
+		"bad request: POST /api/metadata/workflow (answer 400)")
 	add(a, "bad-requests", "LH_PLAIN",
-		"bad request: POST /api/tasks/ID/<secret:LH_PLAIN>/COMPLETED (",
-		"bad request: PUT /api/workflow/ID/skiptask/<secret:LH_PLAIN> (")
-	// Open: the server's log is masked with the server's own values only,
-	// not with the values its runs read, and the access log masks the
-	// path as decoded, where a space a client sent as "+" stays "+".
-	const b = "open: the server log does not know the runs' values"
-	for _, secret := range []string{"LH_PLAIN", "LH_SPECIAL", "LH_UNI"} {
-		add(b, "bad-requests", secret, "server log: request ")
-	}
-	for _, sc := range []string{"run-input-correlation-idempotency", "retry-restart-rerun-terminate"} {
-		add(b, sc, "LH_UNI", "server log: request GET /api/workflow/{name}/correlated/{correlationId}")
-	}
-	add(b, "retry-restart-rerun-terminate", "LH_SPECIAL", "server log: request GET /api/workflow/{name}/correlated/{correlationId}")
-	add("open: the access log reads a '+' as sent", "bad-requests-secrets-api", "LH_SPECIAL", "server log: request GET /api/secrets/v1/secret/{name...}")
+		"bad request: POST /api/tasks/ID/<secret:LH_PLAIN>/COMPLETED (")
 	// By design (SECURITY.md, "Kept as given"): a running run's stored head
 	// keeps the correlationId and the idempotency key as given (masked in
 	// views, in the search summaries and at archive).
