@@ -16,7 +16,9 @@ package engine_test
 // handed (Commit's Change: head, input, output, variables, task docs,
 // definition, log, refs, task defs, mocks; Archive's document; Restore;
 // signals and slots), every document Load returns after the end (primary
-// or archived), the run store's task logs, and the engine's TaskLogs view.
+// or archived), the run store's task logs, the engine's TaskLogs view, and
+// every line the EVENT sink (a WriterSink, as `wfrun run --event-sink
+// file:PATH` uses) was handed.
 //
 // Not scanned: what the local HTTP server receives (it is the task's
 // destination). Never generated: transformations SECURITY.md says no
@@ -145,6 +147,12 @@ func lhSecrets(rng *rand.Rand) []lhSecret {
 	// The compact form is searched whole only (wholeOnly): its pieces
 	// are JSON syntax that any document holds.
 	out = append(out, lhSecret{name: "lh_obj", value: json.RawMessage(compact), needles: []string{obj["user"], obj["pass"], obj["key"]}, wholeOnly: []string{compact}})
+	// An EXEC bundle: its variable's value and its file's content are
+	// secret, its names and paths are not.
+	bv, bf := lhValue(rng, 1, 16, 24), lhValue(rng, 2, 16, 24)
+	bundle, _ := json.Marshal(map[string]any{"env_vars": []any{map[string]string{"name": "LH_BV", "value": bv}},
+		"files": []any{map[string]string{"path": "b.txt", "content": bf}}})
+	out = append(out, lhSecret{name: "lh_bundle", value: bundle, needles: []string{bv, bf}, wholeOnly: []string{string(bundle)}})
 	return out
 }
 
@@ -485,6 +493,9 @@ func (g *lhGen) ref(prefix string) string {
 
 func (g *lhGen) secretRef() string {
 	s := g.secrets[g.rng.Intn(len(g.secrets))]
+	for s.name == "lh_bundle" { // EXEC's, not a template's
+		s = g.secrets[g.rng.Intn(len(g.secrets))]
+	}
 	if s.name == "lh_obj" && g.rng.Intn(2) == 0 {
 		f := []string{"user", "pass", "key"}[g.rng.Intn(3)]
 		return "${workflow.secrets.lh_obj." + f + "}"
@@ -537,7 +548,7 @@ func (g *lhGen) value() any {
 
 // simple is a task that does not end the run early nor nests.
 func (g *lhGen) simple(top bool) map[string]any {
-	switch g.rng.Intn(7) {
+	switch g.rng.Intn(12) {
 	case 0, 1:
 		return g.inline(top)
 	case 2:
@@ -548,9 +559,120 @@ func (g *lhGen) simple(top bool) map[string]any {
 		return g.httpTask(top)
 	case 5:
 		return g.dynamic(top)
+	case 6:
+		return g.lambda(top)
+	case 7:
+		return g.exec(top)
+	case 8:
+		return g.httpPoll(top)
+	case 9:
+		return g.event(top)
+	case 10:
+		return g.startWorkflow(top)
 	default:
 		return g.wait(top)
 	}
+}
+
+func (g *lhGen) lambda(top bool) map[string]any {
+	ref := g.ref("lambda")
+	in := map[string]any{"v": g.value()}
+	t := map[string]any{"name": ref, "taskReferenceName": ref, "type": "LAMBDA", "inputParameters": in}
+	switch g.variant(t, []string{"lambda:copy", "lambda:secrets", "lambda:concat"}, []string{"lambda:throw", "lambda:parse"}) {
+	case "lambda:copy":
+		in["scriptExpression"] = "return {r: $.v};"
+	case "lambda:secrets":
+		in["scriptExpression"] = "return {_secrets: {s: $.v}, c: $.v};"
+	case "lambda:concat":
+		in["scriptExpression"] = "return 'got ' + JSON.stringify($.v) + ' end';"
+	case "lambda:throw":
+		in["scriptExpression"] = "throw new Error('lambda on ' + $.v);"
+	case "lambda:parse":
+		in["scriptExpression"] = "return JSON.parse($.v);"
+	}
+	if top {
+		g.refs = append(g.refs, "${"+ref+".output.result}")
+	}
+	return t
+}
+
+// exec runs sh with values in env, files and the bundle lh_bundle, and
+// prints them to stdout and stderr (whole, in a sentence, JSON-quoted by
+// the shell's printf), then exits 0 or fails.
+func (g *lhGen) exec(top bool) map[string]any {
+	ref := g.ref("exec")
+	in := map[string]any{
+		"env":   map[string]any{"LH_A": g.value(), "LH_B": g.secretRef()},
+		"files": map[string]any{"f.txt": g.value(), "d/g.json": map[string]any{"k": g.secretRef()}},
+	}
+	t := map[string]any{"name": ref, "taskReferenceName": ref, "type": "EXEC", "inputParameters": in}
+	script := `printf 'a=%s\n' "$LH_A"; cat f.txt; echo; cat d/g.json; printf 'b: %s\n' "$LH_B" >&2`
+	shape := g.variant(t, []string{"exec:echo", "exec:bundle"}, []string{"exec:fail", "exec:bundlefail"})
+	if strings.Contains(shape, "bundle") {
+		in["bundles"] = []any{"lh_bundle"}
+		script += `; printf 'bv=%s\n' "$LH_BV"; cat b.txt >&2`
+	}
+	if strings.HasSuffix(shape, "fail") {
+		script += "; exit 3"
+	}
+	in["command"] = []any{"sh", "-c", script}
+	if top {
+		g.refs = append(g.refs, "${"+ref+".output.stdout}")
+	}
+	return t
+}
+
+func (g *lhGen) httpPoll(top bool) map[string]any {
+	ref := g.ref("poll")
+	req := map[string]any{
+		"uri":             g.url + "/echo",
+		"method":          "POST",
+		"headers":         map[string]any{"X-Secret": g.headerRef()},
+		"body":            map[string]any{"a": g.value()},
+		"pollingInterval": 0.002,
+		"maxPollCount":    2,
+	}
+	t := map[string]any{"name": ref, "taskReferenceName": ref, "type": "HTTP_POLL", "inputParameters": map[string]any{"http_request": req}}
+	switch g.variant(t, []string{"httppoll:done"}, []string{"httppoll:never", "httppoll:throw", "httppoll:fail"}) {
+	case "httppoll:done":
+		req["terminationCondition"] = "$.output.response.body.body.length > 0"
+	case "httppoll:never":
+		req["terminationCondition"] = "$.output.response.body.body.length < 0"
+	case "httppoll:throw":
+		req["terminationCondition"] = "(function(){ throw new Error('poll ' + $.output.response.body.body); })()"
+	case "httppoll:fail":
+		req["terminationCondition"] = "true"
+		req["uri"] = fmt.Sprintf("%s/fail?pad=%d", g.url, g.padLen())
+	}
+	if top {
+		g.refs = append(g.refs, "${"+ref+".output.response.body}")
+	}
+	return t
+}
+
+// event publishes a message holding values to the hunt's file sink.
+func (g *lhGen) event(bool) map[string]any {
+	ref := g.ref("event")
+	in := map[string]any{"v": g.value(), "w": "text " + g.secretRef()}
+	if g.pick("event:plain", "event:secrets") == "event:secrets" {
+		in["_secrets"] = map[string]any{"s": g.secretRef()}
+	}
+	return map[string]any{"name": ref, "taskReferenceName": ref, "type": "EVENT", "sink": "conductor:lh_queue", "inputParameters": in}
+}
+
+// startWorkflow starts lh_started (in the definitions directory) with a
+// value in its input and correlationId.
+func (g *lhGen) startWorkflow(bool) map[string]any {
+	ref := g.ref("start")
+	req := map[string]any{"name": "lh_started", "version": 1, "input": map[string]any{"v": g.value(), "fail": false}}
+	t := map[string]any{"name": ref, "taskReferenceName": ref, "type": "START_WORKFLOW", "inputParameters": map[string]any{"startWorkflow": req}}
+	switch g.variant(t, []string{"startworkflow:ok"}, []string{"startworkflow:childfails", "startworkflow:missing"}) {
+	case "startworkflow:childfails":
+		req["input"].(map[string]any)["fail"] = true
+	case "startworkflow:missing":
+		req["name"] = "lh_no_such_workflow"
+	}
+	return t
 }
 
 func (g *lhGen) inline(top bool) map[string]any {
@@ -681,12 +803,15 @@ func (g *lhGen) httpTask(top bool) map[string]any {
 		"body":    map[string]any{"a": g.value(), "b": "pre " + g.secretRef()},
 	}
 	t := map[string]any{"name": ref, "taskReferenceName": ref, "type": "HTTP"}
+	// outputFilter sits in inputParameters, beside http_request (Orkes;
+	// engine/outputfilter.go), not inside it.
+	var filter any
 	switch g.variant(t, []string{"http:echo", "http:query", "http:secretsbody", "http:flat", "http:textbody", "http:outputfilter", "http:auth"}, []string{"http:fail", "http:badheader", "http:badfilter"}) {
 	case "http:outputfilter":
-		req["outputFilter"] = map[string]any{"_secrets": map[string]any{"h": "$${" + ref + ".output.response.headers}"},
+		filter = map[string]any{"_secrets": map[string]any{"h": "$${" + ref + ".output.response.headers}"},
 			"body": "$${" + ref + ".output.response.body.body}", "label": "got $${" + ref + ".output.response.body.headers} for ${workflow.input.plain}"}
 	case "http:badfilter":
-		req["outputFilter"] = map[string]any{"x": "$${" + ref + ".output.response.body.body.nope}"}
+		filter = map[string]any{"x": "$${" + ref + ".output.response.body.body.nope}"}
 	case "http:auth":
 		// HTTP auth from a secret named in the definition (not a
 		// template): the server echoes the Authorization header.
@@ -723,6 +848,9 @@ func (g *lhGen) httpTask(top bool) map[string]any {
 		g.refs = append(g.refs, "${"+ref+".output.response.body}", "${"+ref+".output.response.body.headers}")
 	}
 	t["inputParameters"] = map[string]any{"http_request": req}
+	if filter != nil {
+		t["inputParameters"].(map[string]any)["outputFilter"] = filter
+	}
 	return t
 }
 
@@ -759,7 +887,14 @@ func (g *lhGen) switchTask(depth int) map[string]any {
 		"inputParameters": map[string]any{"v": g.value()},
 		"decisionCases":   map[string]any{"a": g.seq(depth+1, 1), "true": g.seq(depth+1, 1)},
 		"defaultCase":     g.seq(depth+1, 1)}
-	switch g.variant(t, []string{"switch:valueparam", "switch:jsvalue", "switch:jsbool"}, []string{"switch:jsthrow", "switch:jsparse", "switch:jsfield"}) {
+	switch g.variant(t, []string{"switch:valueparam", "switch:jsvalue", "switch:jsbool", "switch:secretkey"}, []string{"switch:jsthrow", "switch:jsparse", "switch:jsfield"}) {
+	case "switch:secretkey":
+		// A secret reference in a decisionCases key: the input holds the
+		// same reference, so the case matches if keys are resolved.
+		r := g.secretRef()
+		t["inputParameters"] = map[string]any{"v": r}
+		t["decisionCases"].(map[string]any)[r] = g.seq(depth+1, 1)
+		t["evaluatorType"], t["expression"] = "value-param", "v"
 	case "switch:valueparam":
 		t["evaluatorType"], t["expression"] = "value-param", "v"
 	case "switch:jsvalue":
@@ -795,7 +930,20 @@ func (g *lhGen) doWhile(depth int) map[string]any {
 	t := map[string]any{"name": ref, "taskReferenceName": ref, "type": "DO_WHILE",
 		"inputParameters": map[string]any{"v": g.value()},
 		"loopOver":        g.seq(depth+1, 1+g.rng.Intn(2))}
-	switch g.variant(t, []string{"dowhile:count", "dowhile:usevalue"}, []string{"dowhile:throw", "dowhile:parse"}) {
+	switch g.variant(t, []string{"dowhile:count", "dowhile:usevalue", "dowhile:items", "dowhile:itemsref", "dowhile:orkesitems"}, []string{"dowhile:throw", "dowhile:parse"}) {
+	case "dowhile:items":
+		// Secrets in items (a list goes in inputParameters._items): each
+		// iteration's loopItem is a value.
+		t["inputParameters"].(map[string]any)["_items"] = []any{g.secretRef(), g.value()}
+		t["loopCondition"] = "$." + ref + "['iteration'] < 2"
+	case "dowhile:itemsref":
+		// items as text: a template naming a secret.
+		t["items"] = []string{"${workflow.secrets.lh_obj}", "${workflow.secrets.lh_multi}", g.secretRef()}[g.rng.Intn(3)]
+		t["loopCondition"] = "$." + ref + "['iteration'] < 3"
+	case "dowhile:orkesitems":
+		// Orkes: items in inputParameters.
+		t["inputParameters"] = map[string]any{"items": []any{g.value(), g.secretRef()}}
+		t["loopCondition"] = "$." + ref + "['iteration'] < 2"
 	case "dowhile:count":
 		t["loopCondition"] = "$." + ref + "['iteration'] < 2"
 	case "dowhile:usevalue":
@@ -941,6 +1089,13 @@ const lhFailureDef = `{"name":"lh_on_fail","version":1,"schemaVersion":2,"tasks"
  {"name":"f_jq","taskReferenceName":"f_jq","type":"JSON_JQ_TRANSFORM","inputParameters":{"r":"${workflow.input.reason}","queryExpression":"{r: .r}"}}],
  "outputParameters":{"reason":"${workflow.input.reason}","copy":"${f_copy.output.result}"}}`
 
+// lhStartedDef is what START_WORKFLOW starts: it copies its input's
+// value into a task output and its output, and fails when asked to.
+const lhStartedDef = `{"name":"lh_started","version":1,"schemaVersion":2,"tasks":[
+ {"name":"s_copy","taskReferenceName":"s_copy","type":"INLINE","inputParameters":{"evaluatorType":"javascript",
+  "v":"${workflow.input.v}","fail":"${workflow.input.fail}","expression":"(function(){ if ($.fail) throw new Error('started ' + $.v); return {v: $.v}; })()"}}],
+ "outputParameters":{"v":"${s_copy.output.result.v}"}}`
+
 // ---------------------------------------------------------------- run
 
 // lhLeak is one finding, already scrubbed of the value.
@@ -960,8 +1115,10 @@ func newLHHunt(tb testing.TB) *lhHunt {
 	tb.Helper()
 	h := &lhHunt{dir: tb.TempDir(), srv: lhServer()}
 	tb.Cleanup(h.srv.Close)
-	if err := os.WriteFile(filepath.Join(h.dir, "lh_on_fail.json"), []byte(lhFailureDef), 0o600); err != nil {
-		tb.Fatal(err)
+	for name, def := range map[string]string{"lh_on_fail.json": lhFailureDef, "lh_started.json": lhStartedDef} {
+		if err := os.WriteFile(filepath.Join(h.dir, name), []byte(def), 0o600); err != nil {
+			tb.Fatal(err)
+		}
 	}
 	prevSlog := slog.Default()
 	prevLog := log.Writer()
@@ -1022,8 +1179,13 @@ func (h *lhHunt) runDef(tb testing.TB, secrets []lhSecret, def []byte, shapes ma
 			return json.RawMessage(`{"echo":` + string(in) + `}`), nil
 		}
 	}
+	var sinkMu sync.Mutex
+	var sink bytes.Buffer
+	reg := tasks.NewDefaultRegistry()
+	tasks.RegisterExec(reg)
 	e, err := engine.New(
-		engine.WithRegistry(tasks.NewDefaultRegistry()),
+		engine.WithRegistry(reg),
+		engine.WithEventSink(engine.NewWriterSink(lockedWriter{&sinkMu, &sink})),
 		engine.WithRunStore(spy),
 		engine.WithDefinitionsDir(h.dir),
 		engine.WithPollInterval(2*time.Millisecond),
@@ -1070,19 +1232,33 @@ func (h *lhHunt) runDef(tb testing.TB, secrets []lhSecret, def []byte, shapes ma
 		add(fmt.Sprintf("Event %d (%s %s %s)", i, ev.Kind, ev.TaskRef, ev.Status), b)
 	}
 	evMu.Unlock()
+	res.runs = h.scanRuns(ctx, e, spy, add, res.tasks)
+	h.logMu.Lock()
+	add("logs", append([]byte(nil), h.logs.Bytes()...))
+	h.logMu.Unlock()
+	sinkMu.Lock()
+	add("event sink", append([]byte(nil), sink.Bytes()...))
+	sinkMu.Unlock()
+	res.surfaces = len(surfaces)
+	res.leaks = lhFindLeaks(m, surfaces, "")
+	return res
+}
+
+// scanRuns adds every run the engine lists, as every view and read shows
+// it, and every byte spy was handed; it returns the number of runs.
+func (h *lhHunt) scanRuns(ctx context.Context, e *engine.Engine, spy *lhSpy, add func(string, []byte), counts map[string]int) int {
 	sums, err := e.List(ctx, runstore.ListOptions{})
 	if err != nil {
 		add("List error", []byte(err.Error()))
 	}
 	sb, _ := json.Marshal(sums)
 	add("List", sb)
-	res.runs = len(sums)
 	for _, s := range sums {
 		if view, err := e.Show(ctx, s.ID); err != nil {
 			add("Show error "+s.ID, []byte(err.Error()))
 		} else {
 			add("Show "+s.WorkflowType+" "+s.ID, view)
-			h.taskLogs(ctx, e, s.ID, view, add, res.tasks)
+			h.taskLogs(ctx, e, s.ID, view, add, counts)
 		}
 		if doc, archived, err := spy.Load(ctx, s.ID); err == nil {
 			add(fmt.Sprintf("store Load %s archived=%v", s.ID, archived), doc)
@@ -1101,12 +1277,17 @@ func (h *lhHunt) runDef(tb testing.TB, secrets []lhSecret, def []byte, shapes ma
 		}
 	}
 	spy.mu.Lock()
-	surfaces = append(surfaces, spy.writes...)
+	for _, w := range spy.writes {
+		add(w.name, w.text)
+	}
 	spy.mu.Unlock()
-	h.logMu.Lock()
-	add("logs", append([]byte(nil), h.logs.Bytes()...))
-	h.logMu.Unlock()
-	res.surfaces = len(surfaces)
+	return len(sums)
+}
+
+// lhFindLeaks returns the first value m finds in each surface, scrubbed;
+// step prefixes each surface's name.
+func lhFindLeaks(m *lhMatcher, surfaces []lhSurface, step string) []lhLeak {
+	var leaks []lhLeak
 	for _, s := range surfaces {
 		at, p := m.find(s.text)
 		if p == nil {
@@ -1119,9 +1300,9 @@ func (h *lhHunt) runDef(tb testing.TB, secrets []lhSecret, def []byte, shapes ma
 		if hi > len(s.text) {
 			hi = len(s.text)
 		}
-		res.leaks = append(res.leaks, lhLeak{surface: s.name, secret: p.secret, form: p.form, context: m.scrub(s.text[lo:hi])})
+		leaks = append(leaks, lhLeak{surface: step + s.name, secret: p.secret, form: p.form, context: m.scrub(s.text[lo:hi])})
 	}
-	return res
+	return leaks
 }
 
 // taskLogs adds the engine's TaskLogs view of every task the run's view
