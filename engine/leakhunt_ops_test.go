@@ -575,3 +575,69 @@ func TestLeakHuntOps(t *testing.T) {
 	}
 	t.Logf("%d seeds in %v: %d scans after operations", n, time.Since(begin).Round(time.Millisecond), steps)
 }
+
+// TestLeakHuntRotateFromPlainData: UPDATE_SECRET rotates to values that
+// the run held as plain data before they became secrets — a token in an
+// HTTP response's body (no outputFilter, no _secrets) and one in the run
+// input — and a later task prints them. What the run stored before the
+// rotation held them in clear (nothing knew them as secrets yet), so the
+// store's earlier writes are not scanned; what the run shows and keeps
+// after its end is (engine/remask.go: "A value registered mid-run ... must
+// be masked in everything the run stored before"): Result, views, every
+// run's stored document and archive, summaries, state, task logs, and the
+// store writes and progress events made after the rotation task's record
+// was written.
+func TestLeakHuntRotateFromPlainData(t *testing.T) {
+	h := newLHHunt(t)
+	for seed := int64(1); seed <= int64(3); seed++ {
+		o := newLHOps(t, h, seed)
+		def := fmt.Sprintf(`{"name":"lh_rotplain_%d","version":1,"schemaVersion":2,"tasks":[
+		 {"name":"issue","taskReferenceName":"issue","type":"HTTP","inputParameters":{"http_request":{"uri":%q,"method":"POST"}}},
+		 {"name":"rotate","taskReferenceName":"rotate","type":"UPDATE_SECRET","inputParameters":{"_secrets":{"secretKey":"lh_rot","secretValue":"${issue.output.response.body.access_token}"}}},
+		 {"name":"rotate_in","taskReferenceName":"rotate_in","type":"UPDATE_SECRET","inputParameters":{"_secrets":{"secretKey":"lh_rot2","secretValue":"${workflow.input.newtok}"}}},
+		 {"name":"use","taskReferenceName":"use","type":"EXEC","inputParameters":{"env":{"A":"${workflow.secrets.lh_rot}","B":"${workflow.secrets.lh_rot2}"},
+		  "command":["sh","-c","printf 'a=%%s b=%%s\\n' \"$A\" \"$B\"; exit 2"]}}],
+		 "outputParameters":{"issued":"${issue.output.response.body}","input":"${workflow.input}","out":"${use.output.stdout}"}}`, seed, o.issue.URL+"/token")
+		e := o.engine(t, nil)
+		d, err := e.Parse([]byte(def))
+		if err != nil {
+			t.Fatalf("parse: %s", o.m.scrub([]byte(err.Error())))
+		}
+		input, _ := json.Marshal(map[string]any{"newtok": o.newInput})
+		res, err := e.Start(context.Background(), d, input)
+		o.note("start", res, err)
+		if res == nil || res.Status != engine.StatusFailed || res.FailedTaskRef != "use" {
+			t.Fatalf("seed %d: want FAILED at use: %s", seed, strings.Join(o.trail, "; "))
+		}
+		// Keep only the store writes made after rotate_in's record.
+		o.spy.mu.Lock()
+		from := len(o.spy.writes)
+		for i, w := range o.spy.writes {
+			if strings.Contains(string(w.text), `"referenceTaskName":"rotate_in"`) && strings.Contains(string(w.text), `"status":"COMPLETED"`) {
+				from = i + 1
+				break
+			}
+		}
+		kept, all := len(o.spy.writes)-from, len(o.spy.writes)
+		o.spy.writes = o.spy.writes[from:]
+		o.spy.mu.Unlock()
+		if kept == 0 {
+			t.Fatalf("seed %d: no store write after the rotation's record (of %d)", seed, all)
+		}
+		if seed == 1 {
+			t.Logf("seed 1: %d of %d store writes are after the rotation; %s", kept, all, strings.Join(o.trail, "; "))
+		}
+		o.mu.Lock()
+		// Progress printed up to rotate_in's end is before the rotation.
+		cut := 0
+		for i, ev := range o.events {
+			if ev.TaskRef == "rotate_in" {
+				cut = i + 1
+			}
+		}
+		o.events = o.events[cut:]
+		o.mu.Unlock()
+		o.scan(t, e, "the run's end")
+		o.report(t, def)
+	}
+}
