@@ -32,6 +32,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -1206,12 +1207,19 @@ func (h *lhHunt) runDef(tb testing.TB, secrets []lhSecret, def []byte, shapes ma
 	add := func(name string, b []byte) { surfaces = append(surfaces, lhSurface{name, b}) }
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
+	runID := "" // an ended run that did not complete
 	d, err := e.Parse(def)
 	if err != nil {
 		add("Parse error", []byte(err.Error()))
 		res.startErr = "parse: " + m.scrub([]byte(err.Error()))
 	} else {
-		r, err := e.Start(ctx, d, json.RawMessage(`{"plain":"input"}`))
+		// The definition is a file (as `wfrun run FILE`), so that a
+		// re-execution finds it after archiving masked its _secrets.
+		path := filepath.Join(h.dir, fmt.Sprintf("lh_run_%x.json", len(def)))
+		if err := os.WriteFile(path, def, 0o600); err != nil {
+			tb.Fatal(err)
+		}
+		r, err := e.Start(ctx, d, json.RawMessage(`{"plain":"input"}`), engine.WithDefinitionPath(path))
 		if err != nil {
 			add("Start error", []byte(err.Error()))
 			res.startErr = m.scrub([]byte(err.Error()))
@@ -1225,22 +1233,76 @@ func (h *lhHunt) runDef(tb testing.TB, secrets []lhSecret, def []byte, shapes ma
 		if err := e.WaitStarted(ctx); err != nil {
 			add("WaitStarted error", []byte(err.Error()))
 		}
+		if r != nil && r.Status != engine.StatusCompleted && r.Status != engine.StatusRunning {
+			runID = r.RunID
+		}
 	}
-	evMu.Lock()
-	for i, ev := range events {
-		b, _ := json.Marshal(ev)
-		add(fmt.Sprintf("Event %d (%s %s %s)", i, ev.Kind, ev.TaskRef, ev.Status), b)
+	// collect scans every surface as it is now: what the operations so
+	// far returned (surfaces), events, every run, the store's writes, logs
+	// and the sink.
+	collect := func(step string, counts map[string]int) []lhLeak {
+		all := append([]lhSurface(nil), surfaces...)
+		addAll := func(name string, b []byte) { all = append(all, lhSurface{name, b}) }
+		evMu.Lock()
+		for i, ev := range events {
+			b, _ := json.Marshal(ev)
+			addAll(fmt.Sprintf("Event %d (%s %s %s)", i, ev.Kind, ev.TaskRef, ev.Status), b)
+		}
+		evMu.Unlock()
+		res.runs = h.scanRuns(ctx, e, spy, addAll, counts)
+		h.logMu.Lock()
+		addAll("logs", append([]byte(nil), h.logs.Bytes()...))
+		h.logMu.Unlock()
+		sinkMu.Lock()
+		addAll("event sink", append([]byte(nil), sink.Bytes()...))
+		sinkMu.Unlock()
+		res.surfaces += len(all)
+		return lhFindLeaks(m, all, step)
 	}
-	evMu.Unlock()
-	res.runs = h.scanRuns(ctx, e, spy, add, res.tasks)
-	h.logMu.Lock()
-	add("logs", append([]byte(nil), h.logs.Bytes()...))
-	h.logMu.Unlock()
-	sinkMu.Lock()
-	add("event sink", append([]byte(nil), sink.Bytes()...))
-	sinkMu.Unlock()
-	res.surfaces = len(surfaces)
-	res.leaks = lhFindLeaks(m, surfaces, "")
+	res.leaks = collect("", res.tasks)
+	if runID == "" {
+		return res
+	}
+	// An ended run that did not complete is retried (from its failed
+	// tasks) and then restarted from the start, and everything is
+	// scanned again; refusals (SPEC §3: a re-execution that needs
+	// archived _secrets data) are counted.
+	for _, op := range []string{"retry", "restart"} {
+		var r *engine.Result
+		var err error
+		if op == "retry" {
+			r, err = e.Retry(ctx, runID, false)
+		} else {
+			r, err = e.Restart(ctx, runID, true)
+		}
+		if err := e.WaitStarted(ctx); err != nil {
+			add(op+" WaitStarted error", []byte(err.Error()))
+		}
+		outcome := "op:" + op + " "
+		switch {
+		case errors.Is(err, engine.ErrArchivedSecrets):
+			outcome += "refused (archived _secrets)"
+		case err != nil:
+			outcome += "error"
+			add(op+" error", []byte(err.Error()))
+		case r != nil:
+			outcome += r.Status
+		}
+		if r != nil {
+			rb, _ := json.Marshal(r)
+			add(op+" Result", rb)
+		}
+		res.shapes[outcome]++
+	}
+	for _, l := range collect("after retry and restart: ", map[string]int{}) {
+		dup := false
+		for _, k := range res.leaks {
+			dup = dup || k.secret == l.secret && "after retry and restart: "+k.surface == l.surface
+		}
+		if !dup {
+			res.leaks = append(res.leaks, l)
+		}
+	}
 	return res
 }
 
