@@ -868,22 +868,30 @@ func (h *hunt) poll(tt string) map[string]any {
 			continue
 		}
 		task := got[0]
-		rest := map[string]any{}
-		for k, v := range task {
-			if k != "inputData" && k != "runtimeMetadata" {
-				rest[k] = v
-			}
-		}
-		b, _ := json.Marshal(rest)
-		h.check("GET /api/tasks/poll/batch/{type} (all but inputData, runtimeMetadata)", string(b))
-		h.taskTypes[tt] = true
-		if id, ok := task["taskId"].(string); ok {
-			h.tasks[id] = true
-		}
-		return task
+		return h.polled("GET /api/tasks/poll/batch/{type}", tt, task)
 	}
 	h.t.Fatalf("poll %s: no task", tt)
 	return nil
+}
+
+// polled checks what a poll answered of task (all but its inputData and
+// runtimeMetadata, which hand the worker its values) and notes its type
+// and id for the sweep.
+func (h *hunt) polled(route, tt string, task map[string]any) map[string]any {
+	h.t.Helper()
+	rest := map[string]any{}
+	for k, v := range task {
+		if k != "inputData" && k != "runtimeMetadata" {
+			rest[k] = v
+		}
+	}
+	b, _ := json.Marshal(rest)
+	h.check(route+" (all but inputData, runtimeMetadata)", string(b))
+	h.taskTypes[tt] = true
+	if id, ok := task["taskId"].(string); ok {
+		h.tasks[id] = true
+	}
+	return task
 }
 
 // pollOne polls one task of type tt with GET /api/tasks/poll/{type} (a
@@ -900,19 +908,7 @@ func (h *hunt) pollOne(tt string) map[string]any {
 		if code != 200 || json.Unmarshal([]byte(body), &task) != nil {
 			h.t.Fatalf("poll %s: %d %s", tt, code, h.redactText(body))
 		}
-		rest := map[string]any{}
-		for k, v := range task {
-			if k != "inputData" && k != "runtimeMetadata" {
-				rest[k] = v
-			}
-		}
-		b, _ := json.Marshal(rest)
-		h.check("GET /api/tasks/poll/{type} (all but inputData, runtimeMetadata)", string(b))
-		h.taskTypes[tt] = true
-		if id, ok := task["taskId"].(string); ok {
-			h.tasks[id] = true
-		}
-		return task
+		return h.polled("GET /api/tasks/poll/{type}", tt, task)
 	}
 	h.t.Fatalf("poll %s: no task", tt)
 	return nil
