@@ -120,7 +120,9 @@ func (s *Server) logPath(u *url.URL) string {
 	m := s.logMasker
 	p := u.Path
 	esc := u.EscapedPath()
-	if clean(m, p) && clean(m, esc) && clean(m, plusAsSpace(p)) {
+	// Each distinct reading masked once: on most requests the path is sent
+	// unescaped and holds no '+', and all three readings are the same text.
+	if clean(m, p) && (esc == p || clean(m, esc)) && (!strings.Contains(p, "+") || clean(m, plusAsSpace(p))) {
 		return p
 	}
 	if d := m.MaskString(p); d != p && esc == p {
