@@ -38,6 +38,7 @@ import (
 
 	"github.com/wfrun/wfrun/engine"
 	"github.com/wfrun/wfrun/engine/runstore"
+	"github.com/wfrun/wfrun/internal/leakscan"
 	"github.com/wfrun/wfrun/interpolate"
 	"github.com/wfrun/wfrun/store"
 	"github.com/wfrun/wfrun/store/memory"
@@ -52,8 +53,8 @@ import (
 type lhOps struct {
 	h       *lhHunt
 	seed    int64
-	secrets []lhSecret
-	m       *lhMatcher
+	secrets []leakscan.Secret
+	m       *leakscan.Matcher
 	sec     *memory.Store
 	spy     *lhSpy
 	ring    *seal.Keyring
@@ -79,16 +80,16 @@ type lhOps struct {
 func newLHOps(tb testing.TB, h *lhHunt, seed int64) *lhOps {
 	tb.Helper()
 	rng := rand.New(rand.NewSource(seed ^ 0x0b5))
-	o := &lhOps{h: h, seed: seed, secrets: lhSecrets(rng), sec: memory.New(), spy: &lhSpy{Memory: runstore.NewMemory()},
+	o := &lhOps{h: h, seed: seed, secrets: leakscan.Secrets(rng), sec: memory.New(), spy: &lhSpy{Memory: runstore.NewMemory()},
 		ring: keyring(tb.(*testing.T), byte(seed))}
-	o.oldRot = "rot-" + lhValue(rng, 1, 20, 30)
-	o.newHTTP = "http-" + lhValue(rng, 2, 20, 30)
-	o.oldRot2 = "rot2-" + lhValue(rng, 0, 20, 30)
-	o.newInput = "input-" + lhValue(rng, 1, 20, 30)
-	o.external = "ext-" + lhValue(rng, 1, 20, 30)
+	o.oldRot = "rot-" + leakscan.Value(rng, 1, 20, 30)
+	o.newHTTP = "http-" + leakscan.Value(rng, 2, 20, 30)
+	o.oldRot2 = "rot2-" + leakscan.Value(rng, 0, 20, 30)
+	o.newInput = "input-" + leakscan.Value(rng, 1, 20, 30)
+	o.external = "ext-" + leakscan.Value(rng, 1, 20, 30)
 	ctx := context.Background()
 	for _, s := range o.secrets {
-		if _, err := o.sec.Put(ctx, &store.Secret{Name: s.name, Value: s.value}); err != nil {
+		if _, err := o.sec.Put(ctx, &store.Secret{Name: s.Name, Value: s.Value}); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -98,12 +99,12 @@ func newLHOps(tb testing.TB, h *lhHunt, seed int64) *lhOps {
 			tb.Fatal(err)
 		}
 	}
-	all := append([]lhSecret(nil), o.secrets...)
+	all := append([]leakscan.Secret(nil), o.secrets...)
 	for name, v := range map[string]string{"lh_rot (old)": o.oldRot, "lh_rot (new, HTTP)": o.newHTTP,
 		"lh_rot2 (old)": o.oldRot2, "lh_rot2 (new, input)": o.newInput, "external completion": o.external} {
-		all = append(all, lhSecret{name: name, needles: []string{v}})
+		all = append(all, leakscan.Secret{Name: name, Needles: []string{v}})
 	}
-	o.m = newLHMatcher(all)
+	o.m = leakscan.NewMatcher(all)
 	o.issue = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		b, _ := json.Marshal(map[string]any{"access_token": o.newHTTP, "expires_in": 3600})
@@ -158,7 +159,7 @@ func (o *lhOps) note(step string, res *engine.Result, err error) {
 		}
 	}
 	if err != nil {
-		out += " error " + o.m.scrub([]byte(err.Error()))
+		out += " error " + o.m.Scrub([]byte(err.Error()))
 	}
 	now := time.Now()
 	if !o.last.IsZero() {
@@ -224,7 +225,7 @@ func (o *lhOps) report(tb testing.TB, def string) {
 	for _, l := range o.leaks {
 		fmt.Fprintf(&b, "  surface %q: secret %s (form %s) in …%s…\n", l.surface, l.secret, l.form, l.context)
 	}
-	fmt.Fprintf(&b, "  definition: %s\n", o.m.scrub([]byte(def)))
+	fmt.Fprintf(&b, "  definition: %s\n", o.m.Scrub([]byte(def)))
 	tb.Error(b.String())
 }
 
@@ -297,7 +298,7 @@ func (o *lhOps) def() string {
 // the masker knows the values of its run (SECURITY.md, "What is masked":
 // "Every value a run uses is registered").
 func (o *lhOps) quote(what string, first, ext bool) string {
-	q := fmt.Sprintf("%s: new %s, input %s, pass %s", what, o.newHTTP, o.newInput, o.secrets[6].needles[1])
+	q := fmt.Sprintf("%s: new %s, input %s, pass %s", what, o.newHTTP, o.newInput, o.secrets[6].Needles[1])
 	if first {
 		q += ", old " + o.oldRot
 	}
@@ -389,7 +390,7 @@ func (o *lhOps) plainDef() string {
 
 // plainQuote is operator text quoting the values a plainDef run uses.
 func (o *lhOps) plainQuote(what string) string {
-	return fmt.Sprintf("%s: rot %s, rot2 %s, pass %s", what, o.newHTTP, o.newInput, o.secrets[6].needles[1])
+	return fmt.Sprintf("%s: rot %s, rot2 %s, pass %s", what, o.newHTTP, o.newInput, o.secrets[6].Needles[1])
 }
 
 // plainCompletion completes or fails a plainDef run's HUMAN with an
@@ -444,7 +445,7 @@ func (o *lhOps) runOps(t *testing.T) {
 	})
 	d, err := e1.Parse([]byte(def))
 	if err != nil {
-		t.Fatalf("parse: %s", o.m.scrub([]byte(err.Error())))
+		t.Fatalf("parse: %s", o.m.Scrub([]byte(err.Error())))
 	}
 	path := o.defFile(t, fmt.Sprintf("lh_ops_%d", o.seed), def)
 	res, err := e1.Start(crashCtx, d, input, engine.WithDefinitionPath(path))
@@ -452,7 +453,7 @@ func (o *lhOps) runOps(t *testing.T) {
 	o.note("start", res, err)
 	if !errors.Is(err, engine.ErrInterrupted) || res == nil {
 		r, _ := json.Marshal(res)
-		t.Fatalf("want an interrupted run, got %s %s", o.m.scrub([]byte(fmt.Sprint(err))), o.m.scrub(r))
+		t.Fatalf("want an interrupted run, got %s %s", o.m.Scrub([]byte(fmt.Sprint(err))), o.m.Scrub(r))
 	}
 	id := res.RunID
 	o.scan(t, e1, "crash while HUMAN waits")
@@ -468,7 +469,7 @@ func (o *lhOps) runOps(t *testing.T) {
 	res, err = e3.Resume(ctx, id)
 	o.note("resume", res, err)
 	if res == nil || res.Status != engine.StatusFailed {
-		t.Errorf("resume: %s", o.m.scrub([]byte(fmt.Sprint(err, res))))
+		t.Errorf("resume: %s", o.m.Scrub([]byte(fmt.Sprint(err, res))))
 	}
 	o.scan(t, e3, "resume after the crash")
 
@@ -485,13 +486,13 @@ func (o *lhOps) runOps(t *testing.T) {
 	e4 := o.engine(t, o.completeOnWait(t, &status))
 	pd, err := e4.Parse([]byte(plain))
 	if err != nil {
-		t.Fatalf("parse: %s", o.m.scrub([]byte(err.Error())))
+		t.Fatalf("parse: %s", o.m.Scrub([]byte(err.Error())))
 	}
 	ppath := o.defFile(t, fmt.Sprintf("lh_ops_plain_%d", o.seed), plain)
 	res, err = e4.Start(ctx, pd, json.RawMessage(`{"plain":"input"}`), engine.WithDefinitionPath(ppath))
 	o.note("plain start", res, err)
 	if res == nil {
-		t.Fatalf("plain start: %s", o.m.scrub([]byte(fmt.Sprint(err))))
+		t.Fatalf("plain start: %s", o.m.Scrub([]byte(fmt.Sprint(err))))
 	}
 	pid := res.RunID
 	o.scan(t, e4, "plain run, HUMAN completed while running")
@@ -601,7 +602,7 @@ func TestLeakHuntRotateFromPlainData(t *testing.T) {
 		e := o.engine(t, nil)
 		d, err := e.Parse([]byte(def))
 		if err != nil {
-			t.Fatalf("parse: %s", o.m.scrub([]byte(err.Error())))
+			t.Fatalf("parse: %s", o.m.Scrub([]byte(err.Error())))
 		}
 		input, _ := json.Marshal(map[string]any{"newtok": o.newInput})
 		res, err := e.Start(context.Background(), d, input)
