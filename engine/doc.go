@@ -311,6 +311,8 @@
 // retryCount applies) with output {} and a reason naming the filter
 // location. Orkes' rotation template relies on this:
 // {"_secrets":{"token":"$${retrieve_token.output.response.body.token}"}}.
+// An HTTP task's filter written inside http_request is refused at load: it
+// would be ignored there and the whole response stored.
 //
 // EXEC (tasks.Exec) runs local commands and is not in the default registry;
 // a definition using it is refused with a message saying how to enable it

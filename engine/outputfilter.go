@@ -87,6 +87,26 @@ func promote(v any, path []string, checks *[][]string) any {
 	return v
 }
 
+// misplacedOutputFilter refuses an HTTP task's outputFilter written inside
+// http_request. The filter is read from inputParameters only, where Orkes
+// reads it; inside the request it would be ignored and the whole response
+// stored, the very thing a filter that keeps a token under _secrets is
+// written to prevent. A definition that does not mean what it says is
+// refused, not run.
+func (v *validator) misplacedOutputFilter(t *WorkflowTask, in map[string]json.RawMessage) {
+	if t.Type != tasks.TypeHTTP && t.Type != tasks.TypeHTTPPoll {
+		return
+	}
+	var req map[string]json.RawMessage
+	if json.Unmarshal(in["http_request"], &req) != nil {
+		return
+	}
+	if raw, ok := req[outputFilterKey]; ok && !rawIsNull(raw) {
+		v.add(t.loc+"/inputParameters/http_request/"+outputFilterKey,
+			"outputFilter is read from inputParameters, beside http_request (as Orkes reads it): here it would be ignored and the whole response stored; move it up one level")
+	}
+}
+
 // outputFilter compiles t's inputParameters.outputFilter, if any. Problems
 // are reported at /…/inputParameters/outputFilter like any other template
 // problem (unterminated expressions, references to unknown tasks).
@@ -98,6 +118,7 @@ func (v *validator) outputFilter(t *WorkflowTask) {
 	if json.Unmarshal(t.InputParameters, &in) != nil {
 		return
 	}
+	v.misplacedOutputFilter(t, in)
 	raw, ok := in[outputFilterKey]
 	if !ok || rawIsNull(raw) {
 		return

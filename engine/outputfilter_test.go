@@ -220,6 +220,40 @@ func TestOutputFilterValidation(t *testing.T) {
 	}
 }
 
+// An outputFilter written inside http_request would be ignored (it is read
+// from inputParameters, as Orkes reads it) and the whole response stored:
+// the definition is refused, naming where the filter is and where it
+// belongs. A SIMPLE task's http_request is its worker's data, not a request.
+func TestOutputFilterInsideHTTPRequestRefused(t *testing.T) {
+	e, err := engine.New(engine.WithRegistry(rotationRegistry(false)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	filter := `"outputFilter":{"_secrets":{"token":"$${get.output.response.body.token}"}}`
+	for typ, extra := range map[string]string{"HTTP": "", "HTTP_POLL": `,"terminationCondition":"true"`} {
+		_, err := e.Parse([]byte(`{"name":"v","tasks":[{"name":"get","taskReferenceName":"get","type":"` + typ + `",
+		  "inputParameters":{"http_request":{"uri":"http://127.0.0.1:1/","method":"GET"` + extra + `,` + filter + `}}}]}`))
+		want := "/tasks/0/inputParameters/http_request/outputFilter: outputFilter is read from inputParameters, beside http_request"
+		if !errors.Is(err, engine.ErrInvalidDefinition) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want %q", typ, err, want)
+		}
+		// Beside http_request it is the task's filter.
+		if _, err := e.Parse([]byte(`{"name":"v","tasks":[{"name":"get","taskReferenceName":"get","type":"` + typ + `",
+		  "inputParameters":{"http_request":{"uri":"http://127.0.0.1:1/","method":"GET"` + extra + `},` + filter + `}}]}`)); err != nil {
+			t.Errorf("%s with the filter beside http_request: %v", typ, err)
+		}
+		// A null one there is none.
+		if _, err := e.Parse([]byte(`{"name":"v","tasks":[{"name":"get","taskReferenceName":"get","type":"` + typ + `",
+		  "inputParameters":{"http_request":{"uri":"http://127.0.0.1:1/","method":"GET"` + extra + `,"outputFilter":null}}}]}`)); err != nil {
+			t.Errorf("%s with a null outputFilter in http_request: %v", typ, err)
+		}
+	}
+	if _, err := e.Parse([]byte(`{"name":"v","tasks":[{"name":"w","taskReferenceName":"w","type":"SIMPLE",
+	  "inputParameters":{"http_request":{"outputFilter":{"a":1}}}}]}`)); err != nil {
+		t.Errorf("a SIMPLE task's http_request data: %v", err)
+	}
+}
+
 // Inside a DO_WHILE the task's own reference reads the current iteration's
 // raw output; each iteration stores only its filtered output.
 func TestOutputFilterInLoop(t *testing.T) {
