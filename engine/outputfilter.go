@@ -4,19 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"sort"
-	"strings"
 
 	"github.com/tidwall/sjson"
 
 	"github.com/wfrun/wfrun/interpolate"
 	"github.com/wfrun/wfrun/tasks"
+	"github.com/wfrun/wfrun/tasks/outputfilter"
 )
 
 // outputFilterKey is the inputParameters key of Orkes' outputFilter.
-const outputFilterKey = "outputFilter"
+const outputFilterKey = outputfilter.Key
 
 // outputFilter is a task's compiled inputParameters.outputFilter (Orkes).
 //
@@ -38,53 +36,6 @@ type outputFilter struct {
 	// values that hold an expression: a whole expression that resolves to
 	// null there means the task's output lacks what the filter selects.
 	checks [][]string
-}
-
-// promoteEscapes removes one level of escape, as input resolution does:
-// "$${" becomes "${" and "$$<" becomes "$<"; the rest is kept as written.
-// Unescaped expressions therefore stay expressions and are resolved again
-// when the filter runs, against the same run.
-func promoteEscapes(s string) string {
-	if !strings.Contains(s, "$$") {
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s))
-	for i := 0; i < len(s); {
-		if s[i] == '$' && i+2 < len(s) && s[i+1] == '$' && (s[i+2] == '{' || s[i+2] == '<') {
-			b.WriteByte('$')
-			b.WriteByte(s[i+2])
-			i += 3
-			continue
-		}
-		b.WriteByte(s[i])
-		i++
-	}
-	return b.String()
-}
-
-// promote rewrites every string value of a decoded filter with
-// promoteEscapes and records where expressions are.
-func promote(v any, path []string, checks *[][]string) any {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, c := range x {
-			x[k] = promote(c, append(path[:len(path):len(path)], k), checks)
-		}
-		return x
-	case []any:
-		for i, c := range x {
-			x[i] = promote(c, append(path[:len(path):len(path)], itoa(i)), checks)
-		}
-		return x
-	case string:
-		p := promoteEscapes(x)
-		if strings.Contains(p, "${") || strings.Contains(p, "$<") {
-			*checks = append(*checks, path)
-		}
-		return p
-	}
-	return v
 }
 
 // misplacedOutputFilter refuses an HTTP task's outputFilter written inside
@@ -131,27 +82,13 @@ func (v *validator) outputFilter(t *WorkflowTask) {
 		v.add(loc, "outputFilter is not supported on %s tasks", t.Type)
 		return
 	}
-	switch bytes.TrimSpace(raw)[0] {
-	case '{', '"':
-	default:
-		v.add(loc, "outputFilter must be a JSON object (or one expression giving an object)")
-		return
-	}
-	doc, err := decodeJSON(raw)
+	p, err := outputfilter.Prepare(raw)
 	if err != nil {
 		v.add(loc, "%v", err)
 		return
 	}
-	f := &outputFilter{}
-	doc = promote(doc, nil, &f.checks)
-	// Document order is lost in decoding; a fixed order keeps the reported
-	// problem the same from run to run.
-	sort.Slice(f.checks, func(i, j int) bool { return pointerLess(pointerOf(f.checks[i]), pointerOf(f.checks[j])) })
-	src, err := encodeJSON(doc)
-	if err != nil {
-		v.add(loc, "%v", err)
-		return
-	}
+	f := &outputFilter{checks: p.Checks}
+	src := p.JSON
 	f.tmpl = v.compile(src, loc)
 	if f.tmpl == nil {
 		return
@@ -202,7 +139,7 @@ func (r *runState) applyOutputFilter(ctx context.Context, wt *WorkflowTask, rec 
 	if res.Status != tasks.Completed {
 		// A failure reason may quote the raw output (the HTTP task adds a
 		// body excerpt): that part is withheld like the output itself.
-		res.Reason = withholdReason(res.Reason, res.Output)
+		res.Reason = outputfilter.WithholdReason(res.Reason, res.Output)
 	}
 	out, reason := r.runOutputFilter(ctx, wt, rec, res)
 	if reason == "" {
@@ -239,35 +176,12 @@ func (r *runState) runOutputFilter(ctx context.Context, wt *WorkflowTask, rec *t
 		refs: [2]string{rec.Ref, wt.TaskReferenceName}, own: doc}
 	out, _, err := wt.outputFilter.tmpl.Execute(ctx, env, interpolate.DeferSecrets, nil)
 	if err != nil {
-		return nil, "cannot be resolved: " + filterErrorText(err)
+		return nil, "cannot be resolved: " + outputfilter.ErrorText(err)
 	}
-	v, err := decodeJSON(out)
-	if err != nil {
-		return nil, "result is not valid JSON"
-	}
-	if _, ok := v.(map[string]any); !ok {
-		return nil, "result must be a JSON object, got " + kindOf(v)
-	}
-	for _, path := range wt.outputFilter.checks {
-		if val, found := lookupPath(v, path); found && val == nil {
-			return nil, fmt.Sprintf("%s resolved to null: the task's output has no such value", pointerOf(path))
-		}
+	if reason := outputfilter.Check(out, wt.outputFilter.checks); reason != "" {
+		return nil, reason
 	}
 	return out, ""
-}
-
-// filterErrorText is the text of an error resolving an outputFilter. The
-// syntax error a filter can meet at run time is a computed path's, which
-// spells the path it built from values of the raw output (the value the
-// filter was to seal, which no masker knows yet): it says where, not what.
-func filterErrorText(err error) string {
-	var ie *interpolate.Error
-	if errors.As(err, &ie) && errors.Is(ie.Err, interpolate.ErrSyntax) {
-		c := *ie
-		c.Msg = "a computed path is not a valid path (details withheld: the task's output goes through its outputFilter)"
-		return c.Error()
-	}
-	return err.Error()
 }
 
 // filterEnv is the interpolate.Env of an outputFilter: the run, except that
@@ -285,40 +199,6 @@ func (e *filterEnv) Task(ref string) ([]byte, bool) {
 	return e.runEnv.Task(ref)
 }
 
-func lookupPath(v any, path []string) (any, bool) {
-	for _, seg := range path {
-		switch x := v.(type) {
-		case map[string]any:
-			c, ok := x[seg]
-			if !ok {
-				return nil, false
-			}
-			v = c
-		case []any:
-			i := -1
-			if _, err := fmt.Sscanf(seg, "%d", &i); err != nil || i < 0 || i >= len(x) {
-				return nil, false
-			}
-			v = x[i]
-		default:
-			return nil, false
-		}
-	}
-	return v, true
-}
-
-func pointerOf(path []string) string {
-	if len(path) == 0 {
-		return "the filter"
-	}
-	var b strings.Builder
-	for _, s := range path {
-		b.WriteByte('/')
-		b.WriteString(pointerEscape(s))
-	}
-	return b.String()
-}
-
 func kindOf(v any) string {
 	switch v.(type) {
 	case nil:
@@ -333,42 +213,4 @@ func kindOf(v any) string {
 		return "an array"
 	}
 	return "an object"
-}
-
-// withholdReason cuts a failure reason before the first ": " when it
-// quotes a string of the raw output (a whole value, or the start of a long
-// one, as an excerpt would), so "HTTP 500 Internal Server Error: {…body…}"
-// keeps its status and loses the body.
-func withholdReason(reason string, raw []byte) string {
-	if reason == "" || len(raw) == 0 {
-		return reason
-	}
-	v, err := decodeJSON(raw)
-	if err != nil {
-		return reason
-	}
-	quoted := false
-	var walk func(any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			for _, c := range x {
-				walk(c)
-			}
-		case []any:
-			for _, c := range x {
-				walk(c)
-			}
-		case string:
-			if len(x) >= 6 && strings.Contains(reason, x[:min(len(x), 24)]) {
-				quoted = true
-			}
-		}
-	}
-	walk(v)
-	if !quoted {
-		return reason
-	}
-	head, _, _ := strings.Cut(reason, ": ")
-	return head + " (details withheld: the task's output goes through its outputFilter)"
 }
