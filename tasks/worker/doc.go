@@ -17,6 +17,12 @@
 // subtree removed and every value the task used masked, so the server
 // stores references and "***" only.
 //
+// An outputFilter (Orkes) in the polled input is applied by the worker,
+// compiled from the poll's workflowTask, before the answer is cleaned: a
+// Conductor server does not know it, and only what it selects is sent
+// (outputfilter.go). A server that applies it itself (wfrun serve) hands
+// the task over without it, and the worker leaves it to the server.
+//
 // A polled task's runtimeMetadata (the secrets and env values its task
 // definition declares, resolved by the server at poll time — Conductor OSS
 // and wfrun serve both do) is not resolved again by the worker: the

@@ -306,9 +306,16 @@ func (w *Worker) run(ctx context.Context, rs *runsecrets.Run, kind string, t pol
 			res = tasks.Result{Status: tasks.FailedTerminal, Reason: rs.Excerpt(fmt.Sprintf("internal error in %s task: %v", kind, p), 4096)}
 		}
 	}()
+	filter, err := polledFilter(kind, t)
+	if err != nil {
+		return tasks.Result{Status: tasks.FailedTerminal, Reason: rs.Excerpt(err.Error(), 4096)}
+	}
 	input, err := w.resolve(ctx, rs, kind, t)
 	if err != nil {
 		return tasks.Result{Status: tasks.FailedTerminal, Reason: rs.Excerpt(err.Error(), 4096)}
+	}
+	if filter != nil {
+		input = withoutFilter(input)
 	}
 	impl, _ := w.cfg.Registry.Lookup(kind)
 	req := &tasks.Request{
@@ -324,6 +331,9 @@ func (w *Worker) run(ctx context.Context, rs *runsecrets.Run, kind string, t pol
 	res = impl.Execute(ctx, req)
 	if res.Status == tasks.InProgress {
 		return tasks.Result{Status: tasks.FailedTerminal, Reason: kind + " task asked for an asynchronous completion, which a worker cannot give"}
+	}
+	if filter != nil {
+		res = filter.apply(ctx, t, res)
 	}
 	return res
 }
