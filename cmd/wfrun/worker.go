@@ -63,7 +63,9 @@ each with a wfrun task type: HTTP, EXEC, UPDATE_SECRET (or INLINE, JSON_JQ_TRANS
 HTTP_POLL). A Conductor server only interprets ${…}, so write $<workflow.secrets.NAME> in
 those tasks' inputParameters: the server passes it through and the worker resolves it from
 its own store (--store, WFRUN_STORE): the server never holds the value. The output goes
-back with _secrets removed and every used value masked.
+back with every used value masked and each _secrets leaf sealed for the run with the
+store's master key, which a later task of the run reading it gets opened (every worker
+of one server needs the same WFRUN_MASTER_KEY).
 Auth as the Orkes SDKs: --key-id and the key secret (WFRUN_KEY_SECRET, or --key-secret)
 are exchanged for a token; a server without /api/token is used without auth.
 The server chooses the definitions, so it must not choose the secrets: the worker reads
@@ -146,11 +148,17 @@ func runWorker(cmd *cobra.Command, f *workerFlags) error {
 		return err
 	}
 	defer st.Close()
+	// The store's master key seals the `_secrets` leaves the worker
+	// answers, for the run's later tasks (tasks/worker/sealed.go).
+	ring, err := storeConfig(cmd).Keyring()
+	if err != nil {
+		return fmt.Errorf("master key: %w", err)
+	}
 	logger := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 	w, err := worker.New(worker.Config{
 		Server: f.server, KeyID: f.keyID, KeySecret: f.keySecret, Tasks: taskMap, Registry: reg, Domain: f.domain,
 		Secrets:     store.NewRunView(st, principal, f.project, f.environment),
-		Concurrency: f.concurrency, PollTimeout: f.pollTimeout, StopGrace: f.grace, Logger: logger,
+		Concurrency: f.concurrency, PollTimeout: f.pollTimeout, StopGrace: f.grace, Logger: logger, Seal: ring,
 	})
 	if err != nil {
 		return usageErr(err)

@@ -193,7 +193,7 @@ func (w *Worker) report(ctx context.Context, t polledTask, rs *runsecrets.Run, r
 	out := json.RawMessage("{}")
 	reason := res.Reason
 	if rs != nil {
-		cleaned, err := clean(rs, res.Output)
+		cleaned, err := clean(rs, w.cfg.Seal, t.WorkflowInstanceID, res.Output)
 		if err != nil {
 			res = tasks.Result{Status: tasks.FailedTerminal, Reason: err.Error()}
 		} else {

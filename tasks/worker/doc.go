@@ -13,9 +13,11 @@
 // `$<workflow.secrets.x>` in a task's input arrives verbatim and the worker
 // resolves it from its own store, through the run boundary (runsecrets):
 // the server never holds the value. Whatever `${…}` text is left in the
-// polled input stays literal. The output goes back with every `_secrets`
-// subtree removed and every value the task used masked, so the server
-// stores references and "***" only.
+// polled input stays literal. The output goes back with every value the
+// task used masked and every `_secrets` leaf sealed for the run
+// (Config.Seal; sealed.go) — or removed, without a key —, so the server
+// stores references, sealed leaves and "***" only. A later task of the run
+// that reads such a leaf gets it opened.
 //
 // An outputFilter (Orkes) in the polled input is applied by the worker,
 // compiled from the poll's workflowTask, before the answer is cleaned: a

@@ -21,10 +21,10 @@ import (
 // the filter among its input and stores whatever the worker answers. So
 // the worker applies it, as wfrun's engine does for its own tasks: the
 // filter is resolved against the task's own raw output and its result
-// replaces the output before the answer is cleaned (`_secrets` removed,
-// values masked). The whole response of an HTTP task with a filter never
-// reaches the server; what the filter puts under `_secrets` (the rotation
-// template's token) does not either.
+// replaces the output before the answer is cleaned (values masked,
+// `_secrets` leaves sealed or removed). The whole response of an HTTP task
+// with a filter never reaches the server; what the filter puts under
+// `_secrets` (the rotation template's token) reaches it only sealed.
 //
 // A server that applies the filter itself (wfrun serve) takes it out of the
 // input it hands over; the worker then leaves it to the server. A Conductor

@@ -68,6 +68,12 @@ type Config struct {
 	// StopGrace is how long running tasks may take to finish after Run's
 	// context ends (default 30s); then they are cancelled.
 	StopGrace time.Duration
+	// Seal, when set, seals each `_secrets` leaf of an answer for its run
+	// instead of leaving it out, and opens such leaves in a later task's
+	// input (sealed.go): a value passes from task to task through the
+	// server without the server holding it. Every worker of one server
+	// needs the same keyring (`wfrun worker` uses the store's master key).
+	Seal *seal.Keyring
 }
 
 // Worker polls a Conductor server and runs wfrun tasks for it.
@@ -366,6 +372,10 @@ func (w *Worker) resolve(ctx context.Context, rs *runsecrets.Run, kind string, t
 	// The server resolved the definition's ${workflow.secrets.…} before
 	// the poll: the text it put there is a secret to this task too.
 	rs.RegisterValues(serverResolved(v, tpl, nil)...)
+	// A `_secrets` leaf an earlier task of the run answered sealed.
+	if v, err = openSealed(w.cfg.Seal, t.WorkflowInstanceID, v, "inputData", rs.RegisterValues); err != nil {
+		return nil, err
+	}
 	marked, err := markLiteral(kind, v, tpl, hasTpl, "inputData", nil)
 	if err != nil {
 		return nil, err
@@ -671,10 +681,12 @@ func literalEqual(v, tpl any) bool {
 	return reflect.DeepEqual(v, tpl)
 }
 
-// clean removes every `_secrets` subtree of an output after registering its
-// leaves, strings and numbers (so copies elsewhere are masked), then masks
-// the rest: the server stores references and "***" only.
-func clean(rs *runsecrets.Run, out json.RawMessage) (json.RawMessage, error) {
+// clean registers the leaves, strings and numbers, of every `_secrets`
+// subtree of an output (so copies elsewhere are masked), seals them for the
+// run when the worker has a key (sealed.go) or else removes the subtrees,
+// then masks the rest: the server stores references, sealed leaves and
+// "***" only.
+func clean(rs *runsecrets.Run, ring *seal.Keyring, workflowID string, out json.RawMessage) (json.RawMessage, error) {
 	if len(out) == 0 || string(out) == "null" {
 		return json.RawMessage("{}"), nil
 	}
@@ -685,13 +697,22 @@ func clean(rs *runsecrets.Run, out json.RawMessage) (json.RawMessage, error) {
 		return nil, fmt.Errorf("task output is not JSON: %w", err)
 	}
 	rs.RegisterValues(runsecrets.SecretLeaves(v)...)
-	v = dropSecrets(v)
+	var leaves [][]byte
+	if ring != nil {
+		v = slotSecrets(v, false, &leaves)
+	} else {
+		v = dropSecrets(v)
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
 	}
 	// MaskJSON: a number is masked as the value "***", keeping JSON valid.
-	return rs.Masker().MaskJSON(b)
+	masked, err := rs.Masker().MaskJSON(b)
+	if err != nil || ring == nil {
+		return masked, err
+	}
+	return fillSlots(ring, workflowID, masked, leaves)
 }
 
 func dropSecrets(v any) any {
