@@ -118,14 +118,12 @@ func (p *redirectPolicy) check(req *http.Request, via []*http.Request) error {
 	if req.GetBody != nil || (req.Body != nil && req.Body != http.NoBody) {
 		return errCrossHostBody
 	}
-	// Another host: none of the task's headers go there (custom headers
-	// may hold secrets, and net/http forwards all but a few).
+	// Another host: none of the task's headers go there, not even Accept
+	// or User-Agent — each may be built from the task's input (accept, a
+	// headers entry), which may hold a secret, and net/http forwards all
+	// but a few. The client sends its own defaults instead.
 	for k := range req.Header {
-		switch http.CanonicalHeaderKey(k) {
-		case "Accept", "Accept-Encoding", "Accept-Language", "User-Agent":
-		default:
-			req.Header.Del(k)
-		}
+		req.Header.Del(k)
 	}
 	return nil
 }
