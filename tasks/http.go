@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -307,6 +308,12 @@ func (t *HTTPTask) call(ctx context.Context, svc *Services, in *httpInput) (json
 	if in.Method == "" {
 		return nil, Result{Status: Failed, Reason: "No HTTP method specified"}
 	}
+	if strings.Contains(in.URI, "#") && strings.Count(mask(svc, in.URI), "#") < strings.Count(in.URI, "#") {
+		// A '#' inside a secret value: a URL ends there (the rest is a
+		// fragment, never sent), so the request would carry a piece of
+		// the value that no masker knows — and would be wrong.
+		return nil, Result{Status: FailedTerminal, Reason: "uri: a secret value in it holds '#', where a URL is cut: the part after it would not be sent; URL-encode the value (%23)"}
+	}
 	method := strings.ToUpper(in.Method)
 	if !validMethod(method) {
 		return nil, Result{Status: FailedTerminal, Reason: mask(svc, fmt.Sprintf("invalid HTTP method %q", in.Method))}
@@ -469,8 +476,17 @@ func timeoutMS(raw json.RawMessage, def int64) (int64, error) {
 	if f < 0 {
 		return 0, fmt.Errorf("must not be negative, got %v", f)
 	}
+	// Past this many milliseconds a time.Duration overflows: the call
+	// would time out at once. The value is not quoted (it may be a
+	// number secret, printed here in a form no masker knows).
+	if f > maxTimeoutMS {
+		return 0, fmt.Errorf("too large: at most %d ms", int64(maxTimeoutMS))
+	}
 	return int64(f), nil
 }
+
+// maxTimeoutMS is the longest timeout a time.Duration holds, in ms.
+const maxTimeoutMS = float64(math.MaxInt64 / int64(time.Millisecond))
 
 // requestBody returns the bytes to send: nil for no body, the raw text for a
 // string body with a non-JSON content type, the body's JSON otherwise. The

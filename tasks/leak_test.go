@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/wfrun/wfrun/masking"
@@ -255,4 +256,27 @@ func TestInlineCompileErrorMasksPiecesOfValues(t *testing.T) {
 	}
 	assertNoPiece(t, "INLINE reason", res.Reason, value)
 	assertNoPiece(t, "INLINE output", string(res.Output), value)
+}
+
+// A secret value holding '#' put raw into a URI would be cut there by the
+// URL: the part before it sent (a piece no masker knows, echoed back by
+// many servers), the rest dropped. The task fails before any request,
+// saying how to write it; a '#' outside the values (a fragment) is kept.
+func TestHTTPRefusesSecretCutAtHash(t *testing.T) {
+	const value = "Frag0Prefix9#rest-of-the-value"
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		_, _ = io.WriteString(w, `{"uri":"`+r.RequestURI+`"}`)
+	}))
+	defer srv.Close()
+	svc := &tasks.Services{Masker: maskerWith(value)}
+	res := execute(t, tasks.TypeHTTP, map[string]any{"uri": srv.URL + "/echo?q=" + value, "method": "GET"}, svc)
+	if res.Status != tasks.FailedTerminal || !strings.Contains(res.Reason, "holds '#'") || strings.Contains(res.Reason, "Frag0") || hits.Load() != 0 {
+		t.Errorf("raw: %s %q, %d requests", res.Status, res.Reason, hits.Load())
+	}
+	res = execute(t, tasks.TypeHTTP, map[string]any{"uri": srv.URL + "/echo?q=" + url.QueryEscape(value) + "#frag", "method": "GET"}, svc)
+	if res.Status != tasks.Completed || hits.Load() != 1 {
+		t.Errorf("escaped, with a fragment: %s %q", res.Status, res.Reason)
+	}
 }
