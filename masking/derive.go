@@ -71,9 +71,19 @@ func derive(value string, minLen int, dst []string) []string {
 		// (a JWT's payload, jq's tostring | @base64, an "X-Payload:
 		// base64(json)" header) is there JSON-escaped: where escaping
 		// changes it, the base64 of its escaped spellings too.
-		for _, e := range []string{jsonEscape(b), goJSONEscape(b)} {
-			if e != b {
-				for _, f := range base64Forms(e) {
+		// A JSON document quoted as a string inside another before the
+		// base64 (an echo service's body, a token whose payload carries a
+		// request) escapes it twice.
+		for _, esc := range []func(string) string{jsonEscape, goJSONEscape} {
+			e := esc(b)
+			if e == b {
+				continue
+			}
+			for _, f := range base64Forms(e) {
+				add(f)
+			}
+			if e2 := esc(e); e2 != e {
+				for _, f := range base64Forms(e2) {
 					add(f)
 				}
 			}
@@ -277,6 +287,12 @@ func numberForms(t string) []string {
 		// JavaScript's Number#toString and Go's encoding/json below 1e21,
 		// Python's repr between 1e-4 and 1e16.
 		addForm(strconv.FormatFloat(f, 'f', -1, 64))
+	}
+	if a := math.Abs(f); a < 1e21 && f == math.Trunc(f) {
+		// The double's exact integer value: what a program that turns it
+		// into an integer prints (Go's %.0f, int64(f), a time.Duration of
+		// that many units), 9123456789012345856 for 9123456789012345678.
+		addForm(strconv.FormatFloat(f, 'f', 0, 64))
 	}
 	e := strconv.FormatFloat(f, 'e', -1, 64) // Go's %e, Python's repr outside that range
 	addForm(e)

@@ -252,7 +252,11 @@ func TestBase64OfJSONEscapedValue(t *testing.T) {
 		m.Register(pw)
 		goEsc, _ := json.Marshal(pw)
 		minimal := strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(string(goEsc))
-		for _, esc := range []string{string(goEsc), minimal} {
+		// Twice: a JSON document quoted as a string inside another.
+		twice, _ := json.Marshal(`{"pw":` + string(goEsc) + `}`)
+		twiceMin, _ := json.Marshal(`{"pw":` + minimal + `}`)
+		twiceMin = []byte(strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(string(twiceMin)))
+		for _, esc := range []string{string(goEsc), minimal, string(twice), string(twiceMin)} {
 			for pre := 0; pre < 4; pre++ {
 				doc := `{"sub":"` + strings.Repeat("u", pre) + `","pw":` + esc + `,"n":1}`
 				for name, enc := range map[string]*base64.Encoding{"std": base64.StdEncoding, "url": base64.RawURLEncoding} {
