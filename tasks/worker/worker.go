@@ -596,6 +596,12 @@ func markLiteral(kind string, v, tpl any, hasTpl bool, path string, keys []strin
 				if !literalEqual(c, tc) {
 					return nil, fmt.Errorf("%s names a secret: it must be written literally in the task definition's inputParameters, not come from run data", cp)
 				}
+				if holdsReference(c) {
+					// Literal text, but it would resolve: a secret's value
+					// would become a name, which the store and its audit
+					// keep in clear.
+					return nil, fmt.Errorf("%s names a secret: it must be a literal secret name, not an expression", cp)
+				}
 			}
 			m, err := markLiteral(kind, c, tc, hasTpl, cp, ck)
 			if err != nil {
@@ -621,6 +627,28 @@ func markLiteral(kind string, v, tpl any, hasTpl bool, path string, keys []strin
 		return out, nil
 	}
 	return v, nil
+}
+
+// holdsReference reports whether v holds a `$<…>` or `${…}` reference in
+// any of its strings.
+func holdsReference(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return strings.Contains(x, "$<") || strings.Contains(x, "${")
+	case map[string]any:
+		for _, c := range x {
+			if holdsReference(c) {
+				return true
+			}
+		}
+	case []any:
+		for _, c := range x {
+			if holdsReference(c) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // sameLiteral reports whether the polled string s is the definition's string
