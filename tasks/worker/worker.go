@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -359,7 +360,9 @@ func (w *Worker) resolve(ctx context.Context, rs *runsecrets.Run, kind string, t
 		return []byte("{}"), nil
 	}
 	var v any
-	if err := json.Unmarshal(in, &v); err != nil {
+	// Numbers keep their text: a 19-digit one goes to the task as the
+	// server sent it, not as its nearest double.
+	if err := decodeNumbers(in, &v); err != nil {
 		return nil, fmt.Errorf("polled inputData is not JSON: %w", err)
 	}
 	if _, ok := v.(map[string]any); !ok {
@@ -505,6 +508,20 @@ func noSecretInProgram(kind string, in map[string]any) error {
 	return nil
 }
 
+// decodeNumbers is json.Unmarshal keeping numbers as json.Number, one
+// JSON value and nothing after it.
+func decodeNumbers(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("invalid character after top-level value")
+	}
+	return nil
+}
+
 // definitionInput is the inputParameters of the poll's workflowTask, as the
 // definition writes them; hasTpl is false when the poll carries no
 // workflowTask.
@@ -515,7 +532,7 @@ func definitionInput(raw json.RawMessage) (tpl any, hasTpl bool, err error) {
 	var wt struct {
 		InputParameters map[string]any `json:"inputParameters"`
 	}
-	if err := json.Unmarshal(raw, &wt); err != nil {
+	if err := decodeNumbers(raw, &wt); err != nil {
 		return nil, false, fmt.Errorf("polled workflowTask is not a JSON object: %w", err)
 	}
 	if wt.InputParameters == nil {
