@@ -164,9 +164,11 @@ func b64Forms(v string) []string {
 var lhEscapes = regexp.MustCompile(`\\u[0-9a-fA-F]{4}|\\.|%[0-9A-Fa-f]{2}|&[#0-9a-zA-Z]+;`)
 
 // lhRandomEnough: a piece of an encoded value is looked for only when it
-// holds at least two letters or digits once its escapes are taken out: so
-// each holds random characters of the value, not only escapes and a JSON
-// secret's structure (`\\\":\\\"` is in any twice-escaped JSON).
+// holds at least three letters or digits once its escapes are taken out:
+// so each holds random characters of the value, not only escapes. With two,
+// a piece such as `\u003cwo` (a value's '<' then "wo") is in every
+// `$<workflow…` a task's input shows escaped: a false leak, one run in a
+// few hundred.
 func lhRandomEnough(w string) bool {
 	n := 0
 	for _, c := range []byte(lhEscapes.ReplaceAllString(w, "")) {
@@ -174,7 +176,7 @@ func lhRandomEnough(w string) bool {
 			n++
 		}
 	}
-	return n >= 2
+	return n >= 3
 }
 
 func lhBuildNeedles(secrets []lhSecret) *lhNeedles {
@@ -197,6 +199,13 @@ func lhBuildNeedles(secrets []lhSecret) *lhNeedles {
 			for _, l := range obj {
 				leaves = append(leaves, l)
 			}
+			// A JSON secret is looked for whole in its forms, and by
+			// pieces of its leaves only: a piece of its structure
+			// (`t","p":"` where a leaf ends in t) is any document's.
+			for _, f := range []string{s.value, jsonEsc(s.value, true), jsonEsc(s.value, false), jsonUEsc(s.value)} {
+				n.whole = append(n.whole, lhNeedle{name: s.name, form: "whole", text: f})
+			}
+			texts = nil
 		}
 		for _, v := range append(texts, leaves...) {
 			e1 := jsonEsc(v, true)
