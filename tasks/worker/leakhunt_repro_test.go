@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,10 +13,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/wfrun/wfrun/internal/leakscan"
-	"github.com/wfrun/wfrun/runsecrets"
 	"github.com/wfrun/wfrun/store"
 	"github.com/wfrun/wfrun/store/bolt"
 	"github.com/wfrun/wfrun/store/seal"
@@ -113,8 +110,8 @@ func TestWorkerLeakSecretNameFromValue(t *testing.T) {
 			}
 			reg := tasks.NewDefaultRegistry()
 			tasks.RegisterExec(reg)
-			results := lhwReproPoll(t, reg, store.NewRunView(st, store.Principal{Name: "worker", Scopes: []string{"secrets:get:x", "secrets:get:rot_*", "secrets:set:rot_*"}}, "", ""),
-				map[string]string{"k": tc.kind},
+			results, _ := pollWith(t, worker.Config{Tasks: map[string]string{"k": tc.kind}, Registry: reg,
+				Secrets: store.NewRunView(st, store.Principal{Name: "worker", Scopes: []string{"secrets:get:x", "secrets:get:rot_*", "secrets:set:rot_*"}}, "", "")},
 				`{"taskId":"t1","workflowInstanceId":"w1","taskDefName":"k","inputData":`+tc.in+`,"workflowTask":{"inputParameters":`+tc.in+`}}`)
 			raw, _ := os.ReadFile(path)
 			if bytes.Contains(raw, []byte(value)) {
@@ -122,58 +119,6 @@ func TestWorkerLeakSecretNameFromValue(t *testing.T) {
 			}
 		})
 	}
-}
-
-// lhwReproPoll serves polls to a worker with the given secrets and returns
-// what it posted, by taskId.
-func lhwReproPoll(t *testing.T, reg *tasks.Registry, secrets runsecrets.Source, kinds map[string]string, polls ...string) map[string]map[string]any {
-	t.Helper()
-	var mu sync.Mutex
-	results := map[string]map[string]any{}
-	want := strings.Count(strings.Join(polls, ""), `"taskId"`)
-	done := make(chan struct{})
-	conductor := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case strings.HasPrefix(r.URL.Path, "/api/tasks/poll/batch/"):
-			mu.Lock()
-			out := polls
-			polls = nil
-			mu.Unlock()
-			_, _ = io.WriteString(w, "["+strings.Join(out, ",")+"]")
-		case r.URL.Path == "/api/tasks" && r.Method == http.MethodPost:
-			var res map[string]any
-			_ = json.NewDecoder(r.Body).Decode(&res)
-			mu.Lock()
-			results[res["taskId"].(string)] = res
-			if len(results) == want {
-				close(done)
-			}
-			mu.Unlock()
-			_, _ = io.WriteString(w, "ok")
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	defer conductor.Close()
-	w, err := worker.New(worker.Config{Server: conductor.URL, Tasks: kinds, Registry: reg, Secrets: secrets,
-		Concurrency: 1, PollTimeout: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stopped := make(chan struct{})
-	go func() { _ = w.Run(ctx); close(stopped) }()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		t.Fatal("no results")
-	}
-	cancel()
-	<-stopped
-	mu.Lock()
-	defer mu.Unlock()
-	return results
 }
 
 // TestWorkerLeakBase64OfDoublyEscapedValue: the destination answers with

@@ -123,6 +123,20 @@ func pollOnce(t *testing.T, kinds map[string]string, value string, polls ...stri
 // that also returns the worker's log.
 func pollOnceWith(t *testing.T, reg *tasks.Registry, kinds map[string]string, value string, polls ...string) (map[string]map[string]any, string) {
 	t.Helper()
+	secrets := memory.New()
+	v, _ := json.Marshal(value)
+	if _, err := secrets.Put(context.Background(), &store.Secret{Name: "x", Value: v}); err != nil {
+		t.Fatal(err)
+	}
+	return pollWith(t, worker.Config{Tasks: kinds, Registry: reg, Secrets: store.NewRunView(secrets, store.LocalPrincipal, "", "")}, polls...)
+}
+
+// pollWith serves polls (Conductor Task JSON, each to a poll of its
+// taskDefName) to a worker configured as cfg (its Server, Concurrency,
+// PollTimeout and Logger set here), and returns the results it posted, by
+// taskId, and its log.
+func pollWith(t *testing.T, cfg worker.Config, polls ...string) (map[string]map[string]any, string) {
+	t.Helper()
 	logs := &testkit.SyncBuffer{}
 	var mu sync.Mutex
 	results := map[string]map[string]any{}
@@ -158,14 +172,9 @@ func pollOnceWith(t *testing.T, reg *tasks.Registry, kinds map[string]string, va
 		}
 	}))
 	defer conductor.Close()
-	secrets := memory.New()
-	v, _ := json.Marshal(value)
-	if _, err := secrets.Put(context.Background(), &store.Secret{Name: "x", Value: v}); err != nil {
-		t.Fatal(err)
-	}
-	w, err := worker.New(worker.Config{Server: conductor.URL, Tasks: kinds, Registry: reg,
-		Secrets:     store.NewRunView(secrets, store.LocalPrincipal, "", ""),
-		Concurrency: 1, PollTimeout: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	cfg.Server, cfg.Concurrency, cfg.PollTimeout = conductor.URL, 1, 50*time.Millisecond
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	w, err := worker.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
