@@ -186,7 +186,7 @@ func openSealed(ring *seal.Keyring, workflowID string, v any, path string, regis
 			register(string(leaf))
 			if i == 0 && len(rest) == 0 && b.Len() == 0 {
 				var val any
-				if err := json.Unmarshal(leaf, &val); err != nil {
+				if err := decodeNumbers(leaf, &val); err != nil {
 					return nil, fmt.Errorf("%s: %w", path, errSealed)
 				}
 				return val, nil
