@@ -296,11 +296,14 @@ func firstDifference(a, b any, at string) (string, bool) {
 		}
 		return "", false
 	}
-	if s, ok := a.(string); ok && oneExpression(s) {
+	if s, ok := a.(string); ok && oneExpression(s) && !(strings.HasPrefix(s, "${workflow.secrets") && !reflect.DeepEqual(a, b)) {
 		// An expression is no value, though it may be registered as one:
 		// a parent's SUB_WORKFLOW record holds its inline child definition
 		// in its input, whose `_secrets` leaves (expressions there) its
-		// masker registers.
+		// masker registers. But a secret reference whose text holds a
+		// value is one: a value typed as the name,
+		// ${workflow.secrets.<value>}, would be stored with the
+		// definition and audited as the name read.
 		return "", false
 	}
 	if !reflect.DeepEqual(a, b) {

@@ -105,6 +105,11 @@ func TestDefinitionHoldingASecretsValueIsRefused(t *testing.T) {
 				  {"name":"echo","taskReferenceName":"a","type":"SIMPLE","inputParameters":{"tok":"${workflow.secrets.dyn_key}"}},
 				  {"name":"sw","taskReferenceName":"sw","type":"SUB_WORKFLOW","subWorkflowParam":{"name":"x","version":1,"workflowDefinition":` + litDefChild + `}}]}`,
 					"workflowDef /tasks/1/subWorkflowParam/workflowDefinition/tasks/0/inputParameters/headers/Authorization holds the value of secret dyn_key"},
+				// The value typed as a reference's name: the run would
+				// store it with the definition and read it as a name.
+				{"as a secret reference's name", `{"name":"asname","version":1,"schemaVersion":2,"tasks":[
+				  {"name":"echo","taskReferenceName":"a","type":"SIMPLE","inputParameters":{"tok":"${workflow.secrets.dyn_key}","oops":"${workflow.secrets.` + dynDefSecret + `}"}}]}`,
+					"workflowDef /tasks/0/inputParameters/oops holds the value of secret dyn_key"},
 			}
 			for _, c := range refused {
 				res, err := start(c.def)
