@@ -211,24 +211,12 @@ func (g *lhGen) ref(prefix string) string {
 }
 
 func (g *lhGen) secretRef() string {
-	s := g.secrets[g.rng.Intn(len(g.secrets))]
-	for s.Name == "lh_bundle" { // EXEC's, not a template's
-		s = g.secrets[g.rng.Intn(len(g.secrets))]
-	}
-	if s.Name == "lh_obj" && g.rng.Intn(2) == 0 {
-		f := []string{"user", "pass", "key"}[g.rng.Intn(3)]
-		return "${workflow.secrets.lh_obj." + f + "}"
-	}
-	return "${workflow.secrets." + s.Name + "}"
+	return leakscan.SecretRef(g.rng, g.secrets, func(n string) bool { return n == "lh_bundle" }) // EXEC's, not a template's
 }
 
 // headerRef is a secret that makes a valid header value (not lh_multi).
 func (g *lhGen) headerRef() string {
-	for {
-		if r := g.secretRef(); !strings.Contains(r, "lh_multi") {
-			return r
-		}
-	}
+	return leakscan.HeaderRef(g.rng, g.secrets, func(n string) bool { return n == "lh_bundle" })
 }
 
 // padLen is a length of padding that puts a value at, or across, the

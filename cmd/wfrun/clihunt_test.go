@@ -477,27 +477,13 @@ func (g *chGen) ref(prefix string) string {
 	return fmt.Sprintf("%s_%d", prefix, g.n)
 }
 
-// templateSecrets are the secrets a template may name (lh_bundle is EXEC's).
-func (g *chGen) secretRef() string {
-	for {
-		s := g.h.secrets[g.rng.Intn(len(g.h.secrets))]
-		switch {
-		case s.Name == "lh_bundle" || strings.HasPrefix(s.Name, "lh_new"):
-			continue
-		case s.Name == "lh_obj" && g.rng.Intn(2) == 0:
-			return "${workflow.secrets.lh_obj." + []string{"user", "pass", "key"}[g.rng.Intn(3)] + "}"
-		}
-		return "${workflow.secrets." + s.Name + "}"
-	}
-}
+// chTemplateSkip reports the secrets a template may not name: lh_bundle
+// (EXEC's) and the lh_new ones (not in the store yet).
+func chTemplateSkip(n string) bool { return n == "lh_bundle" || strings.HasPrefix(n, "lh_new") }
 
-func (g *chGen) headerRef() string {
-	for {
-		if r := g.secretRef(); !strings.Contains(r, "lh_multi") {
-			return r
-		}
-	}
-}
+func (g *chGen) secretRef() string { return leakscan.SecretRef(g.rng, g.h.secrets, chTemplateSkip) }
+
+func (g *chGen) headerRef() string { return leakscan.HeaderRef(g.rng, g.h.secrets, chTemplateSkip) }
 
 func (g *chGen) padLen() int {
 	switch g.rng.Intn(3) {

@@ -306,3 +306,28 @@ func (m *Matcher) Scrub(text []byte) string {
 	}
 	return out
 }
+
+// SecretRef is a `${workflow.secrets…}` reference to one of secrets, drawn
+// from rng, skipping those skip names (a bundle, which only EXEC reads by
+// name): a JSON secret is referenced whole or, half the time, by one of
+// lh_obj's fields.
+func SecretRef(rng *rand.Rand, secrets []Secret, skip func(name string) bool) string {
+	s := secrets[rng.Intn(len(secrets))]
+	for skip(s.Name) {
+		s = secrets[rng.Intn(len(secrets))]
+	}
+	if s.Name == "lh_obj" && rng.Intn(2) == 0 {
+		return "${workflow.secrets.lh_obj." + []string{"user", "pass", "key"}[rng.Intn(3)] + "}"
+	}
+	return "${workflow.secrets." + s.Name + "}"
+}
+
+// HeaderRef is SecretRef for a value that must make a valid HTTP header:
+// never lh_multi, whose lines a header cannot hold.
+func HeaderRef(rng *rand.Rand, secrets []Secret, skip func(name string) bool) string {
+	for {
+		if r := SecretRef(rng, secrets, skip); !strings.Contains(r, "lh_multi") {
+			return r
+		}
+	}
+}

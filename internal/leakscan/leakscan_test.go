@@ -73,3 +73,24 @@ func TestSecretsShapes(t *testing.T) {
 		}
 	}
 }
+
+// SecretRef never names a skipped secret; HeaderRef never lh_multi.
+func TestSecretRef(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	secrets := Secrets(rng)
+	skip := func(n string) bool { return n == "lh_bundle" }
+	seen := map[string]bool{}
+	for i := 0; i < 500; i++ {
+		r := SecretRef(rng, secrets, skip)
+		if strings.Contains(r, "lh_bundle") || !strings.HasPrefix(r, "${workflow.secrets.lh_") {
+			t.Fatalf("SecretRef: %s", r)
+		}
+		seen[r] = true
+		if h := HeaderRef(rng, secrets, skip); strings.Contains(h, "lh_multi") || strings.Contains(h, "lh_bundle") {
+			t.Fatalf("HeaderRef: %s", h)
+		}
+	}
+	if !seen["${workflow.secrets.lh_obj}"] || !seen["${workflow.secrets.lh_obj.pass}"] || !seen["${workflow.secrets.lh_multi}"] {
+		t.Errorf("not every shape drawn: %v", seen)
+	}
+}
