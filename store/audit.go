@@ -212,6 +212,10 @@ const auditHeadKey = "m/audit"
 type auditHead struct {
 	Seq  int64  `json:"seq"`
 	Hash string `json:"hash"`
+	// NameKey keys the fingerprints of names no secret holds (blindName).
+	// It lives in the sealed head, so rekey seals it again with the head
+	// and every process appending to the trail shares it.
+	NameKey []byte `json:"nameKey,omitempty"`
 }
 
 func auditKey(seq int64) string { return fmt.Sprintf("%s%016x", auditPrefix, seq) }
@@ -358,7 +362,7 @@ func (l *auditLog) commitWith(ctx context.Context, conds []Cond, writes []Write,
 
 // chain links evs after head h: it returns the writes of the events and of
 // the new sealed head (last), the new head and its sealed data.
-func (l *auditLog) chain(h auditHead, now time.Time, principal string, ri runInfo, evs []AuditEvent) ([]Write, auditHead, []byte, error) {
+func (l *auditLog) chain(h auditHead, now time.Time, principal string, ri runInfo, evs []AuditEvent) (_ []Write, _ auditHead, _ []byte, err error) {
 	all := make([]Write, 0, len(evs)+1)
 	for _, e := range evs {
 		if e.Principal == "" {
@@ -366,6 +370,14 @@ func (l *auditLog) chain(h auditHead, now time.Time, principal string, ri runInf
 		}
 		if e.Run == "" {
 			e.Run, e.Task = ri.run, ri.task
+		}
+		if blindName(e) {
+			if h.NameKey == nil {
+				if h.NameKey, err = newNameKey(); err != nil {
+					return nil, h, nil, err
+				}
+			}
+			e.Name = nameFingerprint(h.NameKey, e.Name)
 		}
 		e.Time = now
 		e.Seq = h.Seq + 1
@@ -376,7 +388,7 @@ func (l *auditLog) chain(h auditHead, now time.Time, principal string, ri runInf
 			return nil, h, nil, err
 		}
 		all = append(all, Write{auditKey(e.Seq), data})
-		h = auditHead{Seq: e.Seq, Hash: e.Hash}
+		h.Seq, h.Hash = e.Seq, e.Hash
 	}
 	pt, _ := json.Marshal(h)
 	hdata, err := l.b.ring.Seal(pt, recordAAD(auditHeadKey))
@@ -388,15 +400,26 @@ func (l *auditLog) chain(h auditHead, now time.Time, principal string, ri runInf
 
 // AuditFilter selects events for ReadAudit.
 type AuditFilter struct {
-	Name string // only events about this secret name
+	Name string // only events about this secret name (or its fingerprint)
 	Run  string // only events for this run id
 }
 
-// ReadAudit returns the events matching f, oldest first.
+// ReadAudit returns the events matching f, oldest first. A name filter
+// also matches the events that record the name by its fingerprint.
 func (s *Barrier) ReadAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error) {
+	fp := ""
+	if f.Name != "" {
+		_, h, err := s.sh.audit.head(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if h.NameKey != nil {
+			fp = nameFingerprint(h.NameKey, f.Name)
+		}
+	}
 	var out []AuditEvent
 	err := s.sh.audit.each(ctx, func(_ string, e AuditEvent, _ error) error {
-		if (f.Name == "" || e.Name == f.Name) && (f.Run == "" || e.Run == f.Run) {
+		if (f.Name == "" || e.Name == f.Name || (fp != "" && e.Name == fp)) && (f.Run == "" || e.Run == f.Run) {
 			out = append(out, e)
 		}
 		return nil

@@ -274,6 +274,71 @@ func RunAttacks(t *testing.T, newTarget func(t *testing.T) Target) {
 		// The old key alone is now refused at open.
 		assertWrongKey(t, tg, oldRing)
 	})
+
+	t.Run("NamesNoSecretHoldsAreFingerprinted", func(t *testing.T) { runNameFingerprints(t, newTarget(t)) })
+}
+
+// runNameFingerprints checks that a name no secret holds never reaches the
+// audit trail in clear (it may be a value typed where a name goes), that
+// ReadAudit's name filter still finds its events, under the same key after
+// the store is opened again and after a rekey, and that a held name stays
+// in clear.
+func runNameFingerprints(t *testing.T, tg Target) {
+	ctx := context.Background()
+	const typed = "Zq7Kp2Lm9Xw4Rt6Yb3Nc" // a value, typed where a name goes
+	r, key := newRing(t)
+	b := tg.open(t, r)
+	s := store.WithAccess(b, store.LocalPrincipal)
+	if _, err := s.Put(ctx, &store.Secret{Name: "api_key", Value: str(typed)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, typed); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("get of a missing name: %v", err)
+	}
+	if _, err := s.History(ctx, typed, 2); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("history of a missing name: %v", err)
+	}
+	if err := s.Delete(ctx, typed); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := store.GetMany(ctx, s, []string{"api_key", typed}); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(tg.Dump(t), []byte(typed)) {
+		t.Fatal("the storage holds a name no secret holds in clear")
+	}
+	check := func(what string, b *store.Barrier, records int) {
+		t.Helper()
+		evs, err := b.ReadAudit(ctx, store.AuditFilter{Name: typed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fp := ""
+		for _, e := range evs {
+			if e.Outcome != store.OutcomeNotFound || !strings.HasPrefix(e.Name, "hmac-sha256:") || (fp != "" && e.Name != fp) {
+				t.Fatalf("%s: event %+v: want not-found, one fingerprint", what, e)
+			}
+			fp = e.Name
+		}
+		if len(evs) != 4 {
+			t.Fatalf("%s: the name filter found %d events, want 4 (get, history, delete, the run-style read)", what, len(evs))
+		}
+		held, err := b.ReadAudit(ctx, store.AuditFilter{Name: "api_key"})
+		if err != nil || len(held) != 2 || held[1].Name != "api_key" {
+			t.Fatalf("%s: a held name's events: %+v %v", what, held, err)
+		}
+		if n, err := b.VerifyAudit(ctx); err != nil || n != records {
+			t.Fatalf("%s: verify: %d %v", what, n, err)
+		}
+	}
+	check("first", b, 6)
+	check("opened again", tg.open(t, r), 6)
+	next, _ := newRing(t, key)
+	rk := tg.open(t, next)
+	if _, err := rk.Rekey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check("after rekey", rk, 7) // and the rekey's own record
 }
 
 func assertWrongKey(t *testing.T, tg Target, r *seal.Keyring) {
