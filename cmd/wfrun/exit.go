@@ -105,8 +105,10 @@ func enforceConventions(root *cobra.Command) {
 	walk(root)
 }
 
+// unknownCommand does not print the name given: it may be a value typed
+// in the wrong place (withheld.go).
 func unknownCommand(c *cobra.Command, name string) error {
-	msg := fmt.Sprintf("unknown command %q for %q", name, c.CommandPath())
+	msg := fmt.Sprintf("unknown command %q for %q", withheld, c.CommandPath())
 	if s := c.SuggestionsFor(name); len(s) > 0 {
 		msg += fmt.Sprintf("; did you mean %q?", s[0])
 	}

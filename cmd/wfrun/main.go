@@ -47,7 +47,7 @@ WFRUN_OUTPUT (default for -o), NO_COLOR (no colours).`,
 	root.PersistentFlags().Bool("verbose", false, "print diagnostic detail (driver messages, stack traces of internal errors) on stderr")
 	// A malformed or unknown flag anywhere is bad usage; subcommands inherit
 	// this unless they set their own.
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageErr(withholdArgument(c, err)) })
 	// Each subcommand lives in its own file; add new ones in commands().
 	root.AddCommand(commands()...)
 	enforceConventions(root)

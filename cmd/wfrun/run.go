@@ -183,11 +183,12 @@ func openEngine(cmd *cobra.Command, f *engineFlags, events func(engine.Event)) (
 		}
 		opts = append(opts, sinks...)
 		c.closeSink = closeSinks
-		for _, w := range f.workers {
+		for i, w := range f.workers {
 			name, command, ok := strings.Cut(w, "=")
 			if !ok || strings.TrimSpace(name) == "" || strings.TrimSpace(command) == "" {
 				c.Close()
-				return nil, usageErr(fmt.Errorf("--worker %q: want NAME=COMMAND", w))
+				// Not quoted: a command may hold a credential.
+				return nil, usageErr(fmt.Errorf("the %s --worker is not NAME=COMMAND", ordinal(i+1)))
 			}
 			opts = append(opts, engine.WithWorker(name, commandWorker(command, open.EnvPrefixes(cfg.URL))))
 		}
@@ -563,7 +564,7 @@ EXEC tasks run local commands and are refused unless --allow-exec is given.`,
 			defer c.Close()
 			def, err := c.Parse(b)
 			if err != nil {
-				return invalidErr(fmt.Errorf("%s: %w", args[0], err))
+				return invalidErr(maskedDefinitionErr(cmd, c.Engine, b, fmt.Errorf("%s: %w", args[0], err), project, environ))
 			}
 			for _, w := range definitionWarnings(def) {
 				fmt.Fprintf(cmd.ErrOrStderr(), "%s: warning: %s\n", args[0], w)
@@ -572,10 +573,11 @@ EXEC tasks run local commands and are refused unless --allow-exec is given.`,
 			if abs, err := filepath.Abs(args[0]); err == nil {
 				opts = append(opts, engine.WithDefinitionPath(abs))
 			}
-			for _, kv := range vars {
+			for i, kv := range vars {
 				k, v, ok := strings.Cut(kv, "=")
 				if !ok || k == "" {
-					return usageErr(fmt.Errorf("--var %q: want NAME=VALUE", kv))
+					// Not quoted: it may be a value typed without its NAME=.
+					return usageErr(fmt.Errorf("the %s --var has no NAME= (want NAME=VALUE)", ordinal(i+1)))
 				}
 				val := json.RawMessage(v)
 				if !json.Valid(val) {
@@ -623,7 +625,7 @@ EXEC tasks run local commands and are refused unless --allow-exec is given.`,
 	cmd.Flags().IntVar(&maxRuns, "max-runs", 0, "with --every: stop after N runs (0: no limit)")
 	cmd.Flags().StringVar(&mocks, "mocks", "", "a test run: task outcomes mocked from FILE (Conductor's WorkflowTestRequest JSON)")
 	// A malformed flag value (--every soon) is bad usage: exit status 2.
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageErr(withholdArgument(c, err)) })
 	return cmd
 }
 

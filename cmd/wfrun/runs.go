@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -42,7 +43,7 @@ func afterToken(list []runstore.Summary, tok string) ([]runstore.Summary, error)
 	ts, id, ok := strings.Cut(string(b), ",")
 	t, perr := strconv.ParseInt(ts, 10, 64)
 	if err != nil || !ok || perr != nil {
-		return nil, usageErr(fmt.Errorf("--continuation-token %q: not a token printed by 'wfrun runs'", tok))
+		return nil, usageErr(errors.New("--continuation-token: not a token printed by 'wfrun runs'"))
 	}
 	for i, s := range list {
 		if s.CreateTime < t || (s.CreateTime == t && s.ID < id) {

@@ -83,7 +83,7 @@ func withStore(cmd *cobra.Command, sf *scopeFlags, fn func(s store.Store, scope 
 // validName turns a bad name into a usage error (exit 2).
 func validName(name string) error {
 	if err := store.ValidateName(name); err != nil {
-		return usageErr(err)
+		return usageErr(withhold(err, name))
 	}
 	return nil
 }
@@ -109,10 +109,11 @@ func parseExpires(s string, now time.Time) (time.Time, error) {
 
 func parseTags(args []string) (map[string]string, error) {
 	tags := map[string]string{}
-	for _, a := range args {
+	for i, a := range args {
 		k, v, ok := strings.Cut(a, "=")
 		if !ok || k == "" {
-			return nil, fmt.Errorf("tag %q: want key=value", a)
+			// Not quoted: it may be a value typed without its key=.
+			return nil, fmt.Errorf("the %s tag has no key= (want key=value)", ordinal(i+1))
 		}
 		tags[k] = v
 	}
@@ -431,6 +432,7 @@ yaml, include it as "value".`,
 			}
 			return withStore(cmd, &sf, func(s store.Store, _ store.Scope) error {
 				sec, err := s.Get(cmd.Context(), args[0])
+				err = withholdMissing(err, args[0])
 				// An expired secret shows its metadata (state: expired); its
 				// value is never returned.
 				if err != nil && !(errors.Is(err, store.ErrExpired) && sec != nil && !reveal) {
@@ -628,14 +630,17 @@ func newSecretRmCmd() *cobra.Command {
 					if err := s.Delete(cmd.Context(), n); err != nil {
 						return err
 					}
+					if !existed {
+						n = withheld // a name no secret holds may be a value
+					}
 					done = append(done, removal{n, scope.String(), existed})
 				}
 				return out.render(cmd.OutOrStdout(), done, func(t *table) {
-					for _, r := range done {
+					for i, r := range done {
 						if r.Removed {
 							t.line(fmt.Sprintf("removed secret %q", r.Name))
 						} else {
-							t.line(fmt.Sprintf("secret %q does not exist: nothing to remove", r.Name))
+							t.line(fmt.Sprintf("no secret of the %s name: nothing to remove (a name no secret holds is not shown)", ordinal(i+1)))
 						}
 					}
 				})
@@ -677,12 +682,12 @@ func newSecretTagCmd() *cobra.Command {
 			return withStore(cmd, &sf, func(s store.Store, _ store.Scope) error {
 				if len(tags) > 0 {
 					if err := s.SetTags(cmd.Context(), name, tags); err != nil {
-						return err
+						return withholdMissing(err, name)
 					}
 				}
 				if len(remove) > 0 {
 					if err := s.DeleteTags(cmd.Context(), name, remove...); err != nil {
-						return err
+						return withholdMissing(err, name)
 					}
 				}
 				sec, err := s.Get(cmd.Context(), name)
@@ -735,7 +740,7 @@ func newSecretHistoryCmd() *cobra.Command {
 			return withStore(cmd, &sf, func(s store.Store, _ store.Scope) error {
 				h, err := s.History(cmd.Context(), args[0], n)
 				if err != nil {
-					return err
+					return withholdMissing(err, args[0])
 				}
 				views := make([]*secretView, len(h))
 				for i, sec := range h {

@@ -57,16 +57,20 @@ when it is not, so scripts can test it. An expired secret still exists until
 					return err
 				}
 				found = ok
+				shown := name
+				if !ok {
+					shown = withheld // a name no secret holds may be a value
+				}
 				v := struct {
 					Name   string `json:"name"`
 					Scope  string `json:"scope"`
 					Exists bool   `json:"exists"`
-				}{name, scope.String(), ok}
+				}{shown, scope.String(), ok}
 				return out.render(cmd.OutOrStdout(), v, func(t *table) {
 					if ok {
 						t.line(fmt.Sprintf("secret %q exists (%s)", name, scope))
 					} else {
-						t.line(fmt.Sprintf("secret %q does not exist (%s)", name, scope))
+						t.line(fmt.Sprintf("no secret of that name (%s)", scope))
 					}
 				})
 			})

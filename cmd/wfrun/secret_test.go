@@ -142,7 +142,7 @@ func TestSecretBadInput(t *testing.T) {
 		{"bad expires", []string{"secret", "set", "keep", "--value", "a", "--expires", "tomorrow"}, "", 2, "--expires", ""},
 		{"bad tag", []string{"secret", "set", "keep", "--value", "a", "--tag", "novalue"}, "", 2, "key=value", ""},
 		{"empty stdin", []string{"secret", "set", "keep"}, "", 2, "empty value", ""},
-		{"missing", []string{"secret", "get", "nope"}, "", 1, `secret "nope": secret not found`, ""},
+		{"missing", []string{"secret", "get", "nope"}, "", 1, `secret "***": secret not found`, ""},
 		{"bad output", []string{"secret", "get", "keep", "-o", "xml"}, "", 2, "want table, json or yaml", ""},
 		{"bad scope", []string{"secret", "get", "keep", "--project", "a/b"}, "", 2, "invalid scope", ""},
 		{"bad token", []string{"secret", "ls", "--continuation-token", "zzz"}, "", 2, "invalid continuation token", ""},

@@ -55,7 +55,7 @@ definition is invalid.`,
 						v.Warnings = literalURIWarnings(b)
 						v.Warnings = append(v.Warnings, definitionWarnings(def)...)
 					} else {
-						err = fmt.Errorf("%s: %w", p, err)
+						err = maskedDefinitionErr(cmd, nil, b, fmt.Errorf("%s: %w", p, err), "", "")
 					}
 				}
 				if err != nil {
