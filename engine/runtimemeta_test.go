@@ -153,17 +153,17 @@ func TestRuntimeMetadata(t *testing.T) {
 						t.Errorf("a worker echoing the value back: output %s, want it masked", echo)
 					}
 				}
-				evs, err := st.ReadAudit(ctx, store.AuditFilter{Run: res.RunID})
+				// By name: a name no secret holds is audited by its
+				// fingerprint, which the name filter matches.
+				evs, err := st.ReadAudit(ctx, store.AuditFilter{Run: res.RunID, Name: tc.declared[0]})
 				if err != nil {
 					t.Fatal(err)
 				}
-				reads := map[string]string{}
+				read := false
 				for _, ev := range evs {
-					if ev.Task == "declared_ref" {
-						reads[ev.Name] = ev.Outcome
-					}
+					read = read || ev.Task == "declared_ref"
 				}
-				if _, ok := reads[tc.declared[0]]; !ok {
+				if !read {
 					t.Errorf("audit of run %s has no read of %s by task declared_ref: %+v", res.RunID, tc.declared[0], evs)
 				}
 			})
