@@ -1,13 +1,12 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"regexp"
 	"sort"
+	"strings"
 
-	"github.com/wfrun/wfrun/store"
+	"github.com/wfrun/wfrun/interpolate"
 )
 
 // MaskDefinitionError masks err, the refusal of definition raw (it did not
@@ -44,51 +43,47 @@ func (e *Engine) MaskDefinitionError(ctx context.Context, raw []byte, err error,
 	return sec.Masker().MaskError(err)
 }
 
-// secretNameRefs find the name of a secret reference in any spelling a
-// template takes: workflow.secrets.NAME (up to the next '.', where a
-// field path starts), workflow.secrets['NAME'] and ["NAME"].
-var secretNameRefs = regexp.MustCompile(`workflow\.secrets(?:\.([A-Za-z0-9_/:-]+)|\[\s*'([^']*)'\s*\]|\[\s*"([^"]*)"\s*\])`)
-
-// rawSecretNames are the valid secret names that raw's strings reference
-// (raw's text, when raw is not JSON), sorted, each once. Names are looked
-// for in every string, not only where a template is read: more names read
-// means more values masked, never fewer.
+// rawSecretNames are the secret names that raw's strings reference, as
+// the template compiler reads them (a string that does not compile on its
+// own is skipped), sorted, each once. Names are looked for in every
+// string, not only where a template is read: more names read means more
+// values masked, never fewer. Nothing when raw is not JSON.
 func rawSecretNames(raw []byte) []string {
-	var texts []string
-	d := json.NewDecoder(bytes.NewReader(raw))
 	var v any
-	if d.Decode(&v) == nil {
-		var walk func(v any)
-		walk = func(v any) {
-			switch x := v.(type) {
-			case string:
-				texts = append(texts, x)
-			case []any:
-				for _, i := range x {
-					walk(i)
-				}
-			case map[string]any:
-				for _, i := range x {
-					walk(i)
-				}
-			}
-		}
-		walk(v)
-	} else {
-		texts = []string{string(raw)}
+	if json.Unmarshal(raw, &v) != nil {
+		return nil
 	}
 	seen := map[string]bool{}
 	var out []string
-	for _, t := range texts {
-		for _, m := range secretNameRefs.FindAllStringSubmatch(t, -1) {
-			for _, n := range m[1:] {
-				if n != "" && !seen[n] && store.ValidateName(n) == nil {
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case string:
+			if !strings.Contains(x, "workflow.secrets") {
+				return
+			}
+			doc, _ := json.Marshal(x)
+			tpl, err := interpolate.Compile(doc)
+			if err != nil {
+				return
+			}
+			for _, n := range tpl.SecretNames() {
+				if !seen[n] {
 					seen[n] = true
 					out = append(out, n)
 				}
 			}
+		case []any:
+			for _, i := range x {
+				walk(i)
+			}
+		case map[string]any:
+			for _, i := range x {
+				walk(i)
+			}
 		}
 	}
+	walk(v)
 	sort.Strings(out)
 	return out
 }
