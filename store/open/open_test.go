@@ -83,6 +83,10 @@ func TestOpenErrors(t *testing.T) {
 		// A parse error quotes the URL: withheld when it holds a password.
 		{"redis://user:hunter2@127.0.0.1:badport/0", open.ErrBadURL, "does not parse"},
 		{"redis://:12/hunter2@" + free + "/0", open.ErrBadURL, "does not parse"},
+		// A credential given as a query parameter the store does not take.
+		{"redis://" + free + "/0?password=hunter2", open.ErrBadURL, "password=xxxxx"},
+		{"redis+sentinel://" + free + "/0?master=m&sentinel_password=hunter2", open.ErrBadURL, "sentinel_password=xxxxx"},
+		{"vault://" + free + "/secret?token=hvs.hunter2", open.ErrBadURL, "token=xxxxx"},
 	}
 	for _, c := range cases {
 		_, err := open.Open(context.Background(), cfg(t, c.url, nil))
@@ -90,7 +94,7 @@ func TestOpenErrors(t *testing.T) {
 			t.Errorf("%s: %v, want %v containing %q", c.url, err, c.want, c.text)
 		}
 		if err != nil && strings.Contains(err.Error(), "hunter2") {
-			t.Errorf("error leaks the Redis password: %v", err)
+			t.Errorf("error leaks the password: %v", err)
 		}
 	}
 }

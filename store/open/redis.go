@@ -16,7 +16,9 @@ import (
 	"github.com/wfrun/wfrun/store/seal"
 )
 
-// redactURL hides the password of a Redis URL for error messages.
+// redactURL hides the password of a store URL for error messages, and
+// the value of every query parameter not known to hold none: a user may
+// write ?password=… or ?token=…, which the store refuses, quoting the URL.
 func redactURL(u string) string {
 	p, err := url.Parse(u)
 	if err != nil {
@@ -27,7 +29,38 @@ func redactURL(u string) string {
 		// or the query: Redacted would show it.
 		return "(a URL whose password is not URL-escaped)"
 	}
+	if p.RawQuery != "" {
+		q, err := url.ParseQuery(p.RawQuery)
+		if err != nil {
+			return "(a URL whose query does not parse)"
+		}
+		for k, vs := range q {
+			if !plainURLParams[k] {
+				for i := range vs {
+					vs[i] = "xxxxx"
+				}
+			}
+		}
+		p.RawQuery = q.Encode()
+	}
 	return p.Redacted()
+}
+
+// plainURLParams are the query parameters of store URLs (wfrun's own,
+// go-redis's, the Vault backend's) whose values are not secret.
+var plainURLParams = map[string]bool{
+	// wfrun
+	"prefix": true, "history": true, "master": true,
+	// the Vault backend
+	"auth": true, "namespace": true, "cacert": true, "capath": true, "approle_mount": true,
+	"kube_role": true, "kube_mount": true, "kube_token_file": true,
+	// go-redis
+	"db": true, "protocol": true, "client_name": true, "max_retries": true, "min_retry_backoff": true,
+	"max_retry_backoff": true, "dial_timeout": true, "read_timeout": true, "write_timeout": true,
+	"context_timeout_enabled": true, "pool_fifo": true, "pool_size": true, "pool_timeout": true,
+	"min_idle_conns": true, "max_idle_conns": true, "max_active_conns": true, "conn_max_idle_time": true,
+	"conn_max_lifetime": true, "skip_verify": true, "addr": true, "max_redirects": true, "read_only": true,
+	"route_by_latency": true, "route_randomly": true, "sentinel_username": true,
 }
 
 // splitOwnParams removes wfrun's own query parameters (prefix, history)
