@@ -35,6 +35,13 @@ var errBadRequest = errors.New("bad request")
 // it (engine.CheckDefinitionValues): the definitions store keeps it as it
 // is, and every run of it would.
 func (s *Server) validateWorkflowDef(ctx context.Context, p store.Principal, raw []byte) error {
+	// A refusal before CheckDefinitionValues may quote a value of a
+	// secret the definition names, typed where a name goes
+	// (maskDefinitionError).
+	return s.maskDefinitionError(ctx, p, raw, s.validWorkflowDef(ctx, p, raw))
+}
+
+func (s *Server) validWorkflowDef(ctx context.Context, p store.Principal, raw []byte) error {
 	var h defHead
 	if json.Unmarshal(raw, &h) == nil {
 		if err := validDefName(h.Name); err != nil {

@@ -154,7 +154,7 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request, p store.Principal
 		err = engine.CheckRegistrable(def)
 	}
 	if err != nil {
-		s.metaError(w, r, err)
+		s.metaError(w, r, s.maskDefinitionError(r.Context(), p, raw, err))
 		return
 	}
 	if !s.mayStart(w, r, p, def.Name) {
