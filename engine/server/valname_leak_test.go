@@ -245,9 +245,9 @@ func TestServeValueAsNameDefinitionOtherNames(t *testing.T) {
 	vnDefinitionProbe(t, "task name", "taskReferenceName")
 }
 
-// vnSecretsRequests are the secrets APIs' requests with v where the
-// secret's name goes.
-func vnSecretsRequests(v string) [][3]string {
+// vnSecretsLookups are the secrets APIs' requests with v where the
+// secret's name goes, about a name no secret has (or an invalid one).
+func vnSecretsLookups(v string) [][3]string {
 	pe := url.PathEscape(v)
 	return [][3]string{
 		{"GET", "/api/secrets/" + pe, ""},
@@ -255,8 +255,16 @@ func vnSecretsRequests(v string) [][3]string {
 		{"GET", "/api/secrets/" + pe + "/tags", ""},
 		{"PUT", "/api/secrets/" + pe + "/tags", `[{"key":"a","value":"b"}]`},
 		{"DELETE", "/api/secrets/" + pe + "/tags", `[{"key":"a","value":"b"}]`},
-		{"DELETE", "/api/secrets/" + pe, ""},
 		{"GET", "/api/secrets/v1/secret/" + pe, ""},
+	}
+}
+
+// vnSecretsWrites write and delete a secret named v (a valid name is then
+// a secret's name).
+func vnSecretsWrites(v string) [][3]string {
+	pe := url.PathEscape(v)
+	return [][3]string{
+		{"DELETE", "/api/secrets/" + pe, ""},
 		{"DELETE", "/api/secrets/v1/secret/" + pe, ""},
 		{"PUT", "/api/secrets/v1/secret/" + pe, `{"secret":{"a":"b"},"expires":"2099-01-01T00:00:00Z"}`},
 		{"PUT", "/api/secrets/" + pe, `"some-new-value-123"`},
@@ -266,16 +274,20 @@ func vnSecretsRequests(v string) [][3]string {
 	}
 }
 
-// vnSecretsAPI sends vnSecretsRequests for both values to a server no
-// run has read the secrets from ("cold") and to one whose run has
-// ("warm": its log masker knows the values), and checks the answers
-// (answer) or the log (log), and the run store.
-func vnSecretsAPI(t *testing.T, answer, log bool) {
+func vnSecretsRequests(v string) [][3]string {
+	return append(vnSecretsLookups(v), vnSecretsWrites(v)...)
+}
+
+// vnSecretsAPI sends requests(v) for both values to a server no run has
+// read the secrets from ("cold") and to one whose run has ("warm": its log
+// masker knows the values), and checks the answers (answer) or the log
+// (log), and the run store.
+func vnSecretsAPI(t *testing.T, requests func(string) [][3]string, answer, log bool) {
 	for _, warm := range []bool{false, true} {
 		t.Run(map[bool]string{false: "cold", true: "warm"}[warm], func(t *testing.T) {
 			f := newVNFixture(t, warm)
 			for _, v := range []string{f.key, f.tok} {
-				for _, r := range vnSecretsRequests(v) {
+				for _, r := range requests(v) {
 					f.probe(r[0], r[1], r[2], answer, log)
 				}
 			}
@@ -288,21 +300,35 @@ func vnSecretsAPI(t *testing.T, answer, log bool) {
 
 // TestServeValueAsNameSecretsAPIAnswer: a secret's value typed as the
 // secret's name in the Orkes and Taskcluster secrets APIs (auth off: the
-// caller may read every secret, so masking tells it nothing). The answers
-// quote it back ("secret \"…\": secret not found", "invalid secret name:
-// \"…\"", Taskcluster's requestInfo.params.name) unless the server
-// handled the value through the API before (then its masker has it:
-// TestServeValueAsNameSecretsAPIHandled). The server can know: the request
-// is about secrets and the store holds the value.
-func TestServeValueAsNameSecretsAPIAnswer(t *testing.T) { vnSecretsAPI(t, true, false) }
+// caller may read every secret). The answers quote it back ("secret
+// \"…\": secret not found", "invalid secret name: \"…\"", Taskcluster's
+// requestInfo.params.name) unless the server handled the value through the
+// API before (then its own masker has it:
+// TestServeValueAsNameSecretsAPIHandled). The server could know: the
+// request is about secrets and the store holds the value. (answermask.go
+// and lhKnownLeaks call this echo by design: masking it with the store's
+// values would make the answer an oracle with auth on.)
+func TestServeValueAsNameSecretsAPIAnswer(t *testing.T) {
+	vnSecretsAPI(t, vnSecretsRequests, true, false)
+}
 
-// TestServeValueAsNameSecretsAPILog: the same requests' access log lines
-// record the path with the value on a server whose runs have not read the
-// secret ("cold"; "warm" passes: the log masker knows the value). The
-// store holds the value, the log masker does not.
-func TestServeValueAsNameSecretsAPILog(t *testing.T) { vnSecretsAPI(t, false, true) }
+// TestServeValueAsNameSecretsAPILog: the access log lines of lookups of a
+// name no secret has, or an invalid one, record the path with the value on
+// a server whose runs have not read the secret ("cold"; "warm" passes: the
+// log masker knows the value). No client reads the log: not an oracle.
+func TestServeValueAsNameSecretsAPILog(t *testing.T) {
+	vnSecretsAPI(t, vnSecretsLookups, false, true)
+}
 
-// TestServeValueAsNameSecretsAPIHandled: as TestServeValueAsNameSecretsAPI
+// TestServeValueAsNameSecretsAPIWriteLog: writing and deleting a secret
+// named with another's value (a valid name: the write succeeds, the name
+// then is a secret's; an invalid one is refused) logs the path with it on
+// a "cold" server.
+func TestServeValueAsNameSecretsAPIWriteLog(t *testing.T) {
+	vnSecretsAPI(t, vnSecretsWrites, false, true)
+}
+
+// TestServeValueAsNameSecretsAPIHandled: as TestServeValueAsNameSecretsAPIAnswer
 // after the client read both secrets through the Orkes API, so the
 // server's own masker (the one answers are masked with) holds the values.
 func TestServeValueAsNameSecretsAPIHandled(t *testing.T) {
@@ -353,5 +379,38 @@ func TestServeValueAsNameLogWarm(t *testing.T) {
 	}
 	if l := f.runStore(); l != "" {
 		t.Errorf("%s", l)
+	}
+}
+
+// TestServeValueAsNameStoredWarm: with auth off (one principal, who may
+// read every secret and run) and a run of this process having read both
+// secrets (its log masker knows the values), a client registers a task
+// definition named with a value, a workflow definition that names no
+// secret but has the value as a task type (and a task named so), and
+// starts a run of an inline definition whose name and task names are the
+// value: each is taken (200) and the value is kept in the definitions
+// directory and the run store. The server could know (the process masker
+// has the value; with auth off, masking or refusing with it is no oracle,
+// as pollMasker reasons); SECURITY.md's "a definition is kept as its
+// author wrote it" covers a value pasted in a definition's text, not one
+// the server knows typed as a name.
+func TestServeValueAsNameStoredWarm(t *testing.T) {
+	f := newVNFixture(t, true)
+	e := strings.Trim(vnJS(f.key), `"`)
+	for _, r := range [][3]string{
+		{"POST", "/api/metadata/taskdefs", `[{"name":"` + e + `","ownerEmail":"a@example.com","retryCount":0}]`},
+		{"POST", "/api/metadata/workflow", `{"name":"vn_plain","version":1,"schemaVersion":2,"tasks":[{"name":"` + e + `","taskReferenceName":"w","type":"SIMPLE"}]}`},
+		{"POST", "/api/workflow", `{"name":"x","version":1,"workflowDef":{"name":"` + e + `","version":1,"schemaVersion":2,"tasks":[{"name":"` + e + `","taskReferenceName":"w","type":"SIMPLE"}]}}`},
+	} {
+		code, _ := f.answer(r[0], r[1], r[2])
+		if code == 200 {
+			t.Logf("%s: 200 (taken)", f.label(r[0], r[1]))
+		}
+	}
+	if l := f.defsDir(); l != "" {
+		t.Errorf("a value the server knows, typed as a name: %s", l)
+	}
+	if l := f.runStore(); l != "" {
+		t.Errorf("a value the server knows, typed as a name: %s", l)
 	}
 }
