@@ -21,6 +21,24 @@ type reqInfo struct {
 	// masker is the server's (Server.masker), for the answers written
 	// by functions that have only the request (maskAnswer).
 	masker *masking.Masker
+	// nameHidden: the request's path names a secret by a name no secret
+	// has, or by an invalid one (hideSecretName); the access log writes
+	// its route instead.
+	nameHidden bool
+}
+
+// hideSecretName keeps the secret name in r's path out of the access log:
+// a secrets API request named a secret no secret has that name of, or
+// gave an invalid name. Such a "name" is as likely a value pasted where
+// the name goes, which the log masker knows only when a run of this
+// process read it (the audit trail records such a name as a keyed
+// fingerprint for the same reason); the log line names the route.
+func hideSecretName(r *http.Request) {
+	if ri, ok := r.Context().Value(reqInfoKey{}).(*reqInfo); ok {
+		ri.mu.Lock()
+		ri.nameHidden = true
+		ri.mu.Unlock()
+	}
 }
 
 type reqInfoKey struct{}
@@ -90,13 +108,19 @@ func (s *Server) instrument(next *http.ServeMux) http.Handler {
 			s.metrics.requests.WithLabelValues(route, methodLabel(r.Method), code).Inc()
 			s.metrics.latency.WithLabelValues(route).Observe(d.Seconds())
 			ri.mu.Lock()
-			principal := ri.principal
+			principal, hidden := ri.principal, ri.nameHidden
 			ri.mu.Unlock()
+			path := ""
+			if _, pattern, ok := strings.Cut(route, " "); hidden && ok {
+				path = pattern // "/api/secrets/{key}": the name left out
+			} else {
+				path = s.logPath(r.URL)
+			}
 			level := slog.LevelInfo
 			if route == "GET /metrics" || route == "GET /healthz" || route == "GET /health" || (sw.status < 400 && isPoll(route)) {
 				level = slog.LevelDebug
 			}
-			s.log.Log(r.Context(), level, "request", "method", methodLabel(r.Method), "path", s.logPath(r.URL), "route", route,
+			s.log.Log(r.Context(), level, "request", "method", methodLabel(r.Method), "path", path, "route", route,
 				"status", sw.status, "bytes", sw.bytes, "durationMs", float64(d.Microseconds())/1000, "principal", principal)
 		}()
 		next.ServeHTTP(sw, r)

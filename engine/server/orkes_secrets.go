@@ -54,6 +54,9 @@ func (s *Server) orkes(h orkesHandler) http.HandlerFunc {
 // secretError maps a store error to the status the Orkes clients expect.
 func (s *Server) secretError(w http.ResponseWriter, r *http.Request, err error) {
 	status := storeStatus(err)
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidName) {
+		hideSecretName(r)
+	}
 	if status == http.StatusForbidden {
 		s.metrics.denied.WithLabelValues("orkes").Inc()
 	}
@@ -208,6 +211,9 @@ func (s *Server) secretExists(w http.ResponseWriter, r *http.Request, st store.S
 	case err == nil:
 		writeJSON(w, http.StatusOK, true)
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrExpired):
+		if errors.Is(err, store.ErrNotFound) {
+			hideSecretName(r)
+		}
 		writeJSON(w, http.StatusOK, false)
 	default:
 		s.secretError(w, r, err)

@@ -104,6 +104,9 @@ func (s *Server) tc(h tcHandler) http.HandlerFunc {
 // tcStoreError maps a store error to Taskcluster's codes.
 func (s *Server) tcStoreError(w http.ResponseWriter, r *http.Request, err error) {
 	msg := s.masker.MaskString(err.Error())
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidName) {
+		hideSecretName(r)
+	}
 	switch storeStatus(err) {
 	case http.StatusNotFound:
 		tcError(w, r, "ResourceNotFound", "Secret not found")
