@@ -414,3 +414,28 @@ func TestServeValueAsNameStoredWarm(t *testing.T) {
 		t.Errorf("a value the server knows, typed as a name: %s", l)
 	}
 }
+
+// TestServeValueAsNamePollDataWarm: with auth off and a run of this
+// process having read both secrets, a worker polls a task type that is a
+// secret's value: the poll data (GET /api/tasks/queue/polldata/all, kept
+// and shown to every later caller) shows it as a queue name, while the
+// same poll's worker id, the same value, shows "***" (pollMasker: with
+// auth off, what the server keeps of a client's text is masked with the
+// log masker). The server knows the value.
+func TestServeValueAsNamePollDataWarm(t *testing.T) {
+	f := newVNFixture(t, true)
+	for _, v := range []string{f.key, f.tok} {
+		f.do("GET", "/api/tasks/poll/batch/"+url.PathEscape(v)+"?count=1&timeout=1&workerid="+url.QueryEscape(v), "")
+	}
+	f.do("GET", "/api/tasks/poll/batch/vn_plain_queue?count=1&timeout=1&workerid=w1", "")
+	code, body := f.do("GET", "/api/tasks/queue/polldata/all", "")
+	if _, p := f.m.Find([]byte(body)); p != nil {
+		t.Errorf("GET /api/tasks/queue/polldata/all (%d) holds <secret:%s>: %s", code, p.Secret, f.scrub(body))
+	}
+	if !strings.Contains(body, `"vn_plain_queue"`) || !strings.Contains(body, `"w1"`) {
+		t.Errorf("poll data lost the plain poll: %s", f.scrub(body))
+	}
+	if l := f.newLog(); l != "" {
+		t.Errorf("%s", l)
+	}
+}
