@@ -128,6 +128,7 @@ func (s *Server) initConductor() error {
 	c.queue.stopping = func() bool { return c.ctx.Err() != nil }
 	c.queue.warn = s.log.Warn
 	c.queue.mask = s.masker.MaskString
+	c.queue.maskPoll = s.pollMasker().MaskString
 	if s.shared != nil {
 		c.queue.shared = newSharedQueue(s.shared, eng.Transit())
 		c.queue.shared.ownerGone = c.kickTakeover

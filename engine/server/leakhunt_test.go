@@ -401,9 +401,9 @@ var lhKnownLeaks = func() []lhExclusion {
 	// where the values are only in the store, the client's text comes back
 	// to the client as it sent it.
 	const a = "answermask.go: echoes the client's text"
-	// Poll data likewise records a poll's task type and worker id masked
-	// with the server's values only (notePoll, pollWorkerID).
-	add(a, "bad-requests", "LH_PLAIN", "GET /api/tasks/queue/polldata/all")
+	// Poll data is not among them: with auth off it records a poll's task
+	// type and worker id masked with the log masker (pollMasker,
+	// TestServeValueAsNamePollDataWarm).
 	// Known, left: a Taskcluster name that holds a value with both a
 	// literal '+' (sent %2B) and a space (sent '+', kept '+' as the real
 	// service reads the path), quoted with Go escapes by the InputError

@@ -87,6 +87,9 @@ type queue struct {
 	pollWriteWait atomic.Pointer[func()]
 	warn          func(msg string, args ...any) // the server's masked logger
 	mask          func(string) string           // the server's masker (text sent to other processes)
+	// maskPoll masks the task type and domain a poll names, kept and shown
+	// as poll data: the poll masker (Server.pollMasker), as the worker id.
+	maskPoll func(string) string
 	// polled: when a worker last polled each task type and domain
 	// (queuedomains.go).
 	polled map[pollKey]pollInfo

@@ -74,11 +74,14 @@ type pollInfo struct {
 // notePoll records a poll of taskType in domain now (Conductor records it
 // for every poll, whether it gets a task or not).
 func (q *queue) notePoll(ctx context.Context, taskType, domain, worker string) {
-	if q.mask != nil {
+	if m := q.maskPoll; m != nil {
 		// The poll's text, kept and shown (poll data) as the worker id
-		// is: a task type or domain a client made of a value the server
-		// knows is recorded masked. No queue the engine fills has such
-		// a name (a definition holding a value is refused).
+		// is, masked as it is (pollMasker): a task type or domain a
+		// client made of a value the server knows is recorded masked. No
+		// queue the engine fills has such a name (a definition holding a
+		// value is refused).
+		taskType, domain = m(taskType), m(domain)
+	} else if q.mask != nil {
 		taskType, domain = q.mask(taskType), q.mask(domain)
 	}
 	p := pollInfo{q.now(), worker}
