@@ -120,8 +120,14 @@ func (f *vnFixture) runStore() string {
 		f.t.Fatal(err)
 	}
 	if i, p := f.m.Find(b); p != nil {
-		lo, hi := max(0, i-120), min(len(b), i+120)
-		return fmt.Sprintf("raw run store holds <secret:%s> (%s): %s", p.Secret, p.Form, f.scrub(string(b[lo:hi])))
+		// Scrubbed, then cut: the window's edges may cut a value, and
+		// a piece under 8 bytes is not scrubbed, so they are left out.
+		lo, hi := max(0, i-200), min(len(b), i+200)
+		x := f.m.Scrub(b[lo:hi])
+		if len(x) > 128 {
+			x = x[64 : len(x)-64]
+		}
+		return fmt.Sprintf("raw run store holds <secret:%s> (%s): …%s…", p.Secret, p.Form, x)
 	}
 	return ""
 }
