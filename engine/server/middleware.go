@@ -22,14 +22,15 @@ type reqInfo struct {
 	// by functions that have only the request (maskAnswer).
 	masker *masking.Masker
 	// nameHidden: the request's path names a secret by a name no secret
-	// has, or by an invalid one (hideSecretName); the access log writes
-	// its route instead.
+	// has, an invalid one, or one the caller may not read
+	// (hideSecretName); the access log writes its route instead.
 	nameHidden bool
 }
 
-// hideSecretName keeps the secret name in r's path out of the access log:
-// a secrets API request named a secret no secret has that name of, or
-// gave an invalid name. Such a "name" is as likely a value pasted where
+// hideSecretName keeps the secret name in r's path out of the access log
+// (and its error answer, withholdSecretName): a secrets API request named
+// a secret no secret has that name of, gave an invalid name, or one the
+// caller may not read. Such a "name" is as likely a value pasted where
 // the name goes, which the log masker knows only when a run of this
 // process read it (the audit trail records such a name as a keyed
 // fingerprint for the same reason); the log line names the route.
@@ -39,6 +40,17 @@ func hideSecretName(r *http.Request) {
 		ri.nameHidden = true
 		ri.mu.Unlock()
 	}
+}
+
+// nameHiddenIn reports whether hideSecretName was called for r.
+func nameHiddenIn(r *http.Request) bool {
+	ri, ok := r.Context().Value(reqInfoKey{}).(*reqInfo)
+	if !ok {
+		return false
+	}
+	ri.mu.Lock()
+	defer ri.mu.Unlock()
+	return ri.nameHidden
 }
 
 type reqInfoKey struct{}

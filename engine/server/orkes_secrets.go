@@ -7,6 +7,8 @@ import (
 	"errors"
 	"net/http"
 	"sort"
+	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/wfrun/wfrun/store"
@@ -54,17 +56,38 @@ func (s *Server) orkes(h orkesHandler) http.HandlerFunc {
 // secretError maps a store error to the status the Orkes clients expect.
 func (s *Server) secretError(w http.ResponseWriter, r *http.Request, err error) {
 	status := storeStatus(err)
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidName) {
-		hideSecretName(r)
-	}
 	if status == http.StatusForbidden {
 		s.metrics.denied.WithLabelValues("orkes").Inc()
 	}
 	if status >= 500 {
 		s.log.Error("secret store", "path", r.URL.Path, "error", err.Error())
 	}
-	conductorError(w, r, status, s.masker.MaskString(err.Error()))
+	conductorError(w, r, status, withholdSecretName(r, err, s.masker.MaskString(err.Error())))
 }
+
+// withholdSecretName is msg, an error answer about the secret the request's
+// path names, without that name when no secret holds it, it is invalid, or
+// the caller may not read it: it may be a value typed where a name goes
+// (the rule of the CLI and of the audit trail), and the caller knows what
+// it asked. Forbidden is answered so whether or not the secret exists, so
+// the rule tells nothing of which names exist. The access log line leaves
+// the name out too (hideSecretName).
+func withholdSecretName(r *http.Request, err error, msg string) string {
+	if !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrInvalidName) && !errors.Is(err, store.ErrForbidden) {
+		return msg
+	}
+	hideSecretName(r)
+	for _, n := range []string{r.PathValue("key"), r.PathValue("name")} {
+		if len(n) >= 4 { // shorter text is never masked either
+			msg = strings.ReplaceAll(msg, strconv.Quote(n), strconv.Quote(withheldName))
+			msg = strings.ReplaceAll(msg, n, withheldName)
+		}
+	}
+	return msg
+}
+
+// withheldName stands for a secret name an answer does not quote.
+const withheldName = "***"
 
 func storeStatus(err error) int {
 	switch {

@@ -56,6 +56,9 @@ func tcError(w http.ResponseWriter, r *http.Request, code, msg string) {
 	params := map[string]string{}
 	if n := r.PathValue("name"); n != "" {
 		params["name"] = maskAnswer(r, n) // the client's text, as the message's
+		if nameHiddenIn(r) {
+			params["name"] = withheldName // withholdSecretName
+		}
 	}
 	writeJSON(w, status, map[string]any{
 		"code": code, "message": maskAnswer(r, msg),
@@ -103,10 +106,7 @@ func (s *Server) tc(h tcHandler) http.HandlerFunc {
 
 // tcStoreError maps a store error to Taskcluster's codes.
 func (s *Server) tcStoreError(w http.ResponseWriter, r *http.Request, err error) {
-	msg := s.masker.MaskString(err.Error())
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidName) {
-		hideSecretName(r)
-	}
+	msg := withholdSecretName(r, err, s.masker.MaskString(err.Error()))
 	switch storeStatus(err) {
 	case http.StatusNotFound:
 		tcError(w, r, "ResourceNotFound", "Secret not found")

@@ -326,14 +326,6 @@ func TestServeValueAsNameSecretsAPILog(t *testing.T) {
 	vnSecretsAPI(t, vnSecretsLookups, false, true)
 }
 
-// TestServeValueAsNameSecretsAPIWriteLog: writing and deleting a secret
-// named with another's value (a valid name: the write succeeds, the name
-// then is a secret's; an invalid one is refused) logs the path with it on
-// a "cold" server.
-func TestServeValueAsNameSecretsAPIWriteLog(t *testing.T) {
-	vnSecretsAPI(t, vnSecretsWrites, false, true)
-}
-
 // TestServeValueAsNameSecretsAPIHandled: as TestServeValueAsNameSecretsAPIAnswer
 // after the client read both secrets through the Orkes API, so the
 // server's own masker (the one answers are masked with) holds the values.
@@ -385,39 +377,6 @@ func TestServeValueAsNameLogWarm(t *testing.T) {
 	}
 	if l := f.runStore(); l != "" {
 		t.Errorf("%s", l)
-	}
-}
-
-// TestServeValueAsNameStoredWarm: with auth off (one principal, who may
-// read every secret and run) and a run of this process having read both
-// secrets (its log masker knows the values), a client registers a task
-// definition named with a value, a workflow definition that names no
-// secret but has the value as a task type (and a task named so), and
-// starts a run of an inline definition whose name and task names are the
-// value: each is taken (200) and the value is kept in the definitions
-// directory and the run store. The server could know (the process masker
-// has the value; with auth off, masking or refusing with it is no oracle,
-// as pollMasker reasons); SECURITY.md's "a definition is kept as its
-// author wrote it" covers a value pasted in a definition's text, not one
-// the server knows typed as a name.
-func TestServeValueAsNameStoredWarm(t *testing.T) {
-	f := newVNFixture(t, true)
-	e := strings.Trim(vnJS(f.key), `"`)
-	for _, r := range [][3]string{
-		{"POST", "/api/metadata/taskdefs", `[{"name":"` + e + `","ownerEmail":"a@example.com","retryCount":0}]`},
-		{"POST", "/api/metadata/workflow", `{"name":"vn_plain","version":1,"schemaVersion":2,"tasks":[{"name":"` + e + `","taskReferenceName":"w","type":"SIMPLE"}]}`},
-		{"POST", "/api/workflow", `{"name":"x","version":1,"workflowDef":{"name":"` + e + `","version":1,"schemaVersion":2,"tasks":[{"name":"` + e + `","taskReferenceName":"w","type":"SIMPLE"}]}}`},
-	} {
-		code, _ := f.answer(r[0], r[1], r[2])
-		if code == 200 {
-			t.Logf("%s: 200 (taken)", f.label(r[0], r[1]))
-		}
-	}
-	if l := f.defsDir(); l != "" {
-		t.Errorf("a value the server knows, typed as a name: %s", l)
-	}
-	if l := f.runStore(); l != "" {
-		t.Errorf("a value the server knows, typed as a name: %s", l)
 	}
 }
 
