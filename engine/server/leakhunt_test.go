@@ -161,14 +161,17 @@ func b64Forms(v string) []string {
 	return out
 }
 
-var lhEscapes = regexp.MustCompile(`\\u[0-9a-fA-F]{4}|\\.|%[0-9A-Fa-f]{2}|&[#0-9a-zA-Z]+;`)
+// lhEscapes are escapes, whole or cut by a window's edge (`IN\\u003` is
+// "IN" and a piece of a twice-escaped '>'), and what they escape.
+var lhEscapes = regexp.MustCompile(`\\+u[0-9a-fA-F]{0,4}|\\+[^u]?|%[0-9A-Fa-f]{0,2}|&[#0-9a-zA-Z]*;?`)
 
 // lhRandomEnough: a piece of an encoded value is looked for only when it
 // holds at least three letters or digits once its escapes are taken out:
 // so each holds random characters of the value, not only escapes. With two,
 // a piece such as `\u003cwo` (a value's '<' then "wo") is in every
 // `$<workflow…` a task's input shows escaped: a false leak, one run in a
-// few hundred.
+// few hundred. A cut escape counts for nothing either: `IN\\u003` (a
+// value's "IN>" escaped twice) is in `LH_PLAIN>` escaped twice.
 func lhRandomEnough(w string) bool {
 	n := 0
 	for _, c := range []byte(lhEscapes.ReplaceAllString(w, "")) {
@@ -1531,4 +1534,30 @@ func lhSyncScenario(h *hunt, val map[string]string, allIn string) {
 	h.check("POST /api/workflow/execute/{name}/{version} answer (second)", body)
 	h.noteDoc(body)
 	h.sweep("ended")
+}
+
+// TestLeakHuntNeedlesFindEveryForm: the sweep's detector finds each
+// secret in every form it looks for, inside other text, however its
+// escapes are cut (lhRandomEnough leaves enough pieces).
+func TestLeakHuntNeedlesFindEveryForm(t *testing.T) {
+	for range 20 {
+		secrets := lhSecrets(t)
+		n := lhBuildNeedles(secrets)
+		for _, s := range secrets {
+			v := s.value
+			forms := map[string]string{
+				"raw": v, "json": jsonEsc(v, true), "json, no HTML escapes": jsonEsc(v, false), "json \\u": jsonUEsc(v),
+				"json twice": jsonEsc(jsonEsc(v, true), true), "query": url.QueryEscape(v), "path": url.PathEscape(v),
+				"html": html.EscapeString(v),
+			}
+			for i, f := range b64Forms(v) {
+				forms[fmt.Sprintf("base64 %d", i)] = f
+			}
+			for form, text := range forms {
+				if got := n.find(`{"x":"before `+text+` after"}`, nil); got[s.name] == "" {
+					t.Errorf("%s in form %s not found", s.name, form)
+				}
+			}
+		}
+	}
 }
