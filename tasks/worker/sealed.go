@@ -70,21 +70,54 @@ func slotSecrets(v any, under bool, leaves *[][]byte) any {
 
 // fillSlots puts the sealed leaves in place of their placeholders in a
 // masked answer. A placeholder masking altered (a registered value inside
-// it) becomes null: the leaf is not sent, as without a key.
+// it) becomes null: the leaf is not sent, as without a key. One pass over
+// the answer finds every placeholder, however many leaves it has.
 func fillSlots(ring *seal.Keyring, workflowID string, masked []byte, leaves [][]byte) ([]byte, error) {
-	altered := false
-	for i, leaf := range leaves {
-		slot := []byte(`"` + sealSlot(i) + `"`)
-		if bytes.Count(masked, slot) != 1 {
-			altered = true
-			continue
+	type slot struct{ start, end, leaf int }
+	var slots []slot
+	count := make([]int, len(leaves))
+	prefix := []byte(`"` + strings.TrimSuffix(sealSlot(0), "0"))
+	for at := 0; ; {
+		j := bytes.Index(masked[at:], prefix)
+		if j < 0 {
+			break
 		}
-		ct, err := ring.Seal(leaf, sealAAD(workflowID))
+		start := at + j
+		digits := start + len(prefix)
+		end := digits
+		for end < len(masked) && masked[end] >= '0' && masked[end] <= '9' {
+			end++
+		}
+		if end < len(masked) && masked[end] == '"' {
+			if i, err := strconv.Atoi(string(masked[digits:end])); err == nil && i < len(leaves) && sealSlot(i) == string(masked[start+1:end]) {
+				slots = append(slots, slot{start, end + 1, i})
+				count[i]++
+			}
+		}
+		at = digits
+	}
+	altered := false
+	for _, c := range count {
+		altered = altered || c != 1
+	}
+	out := make([]byte, 0, len(masked)+len(slots)*64)
+	last := 0
+	for _, sl := range slots {
+		if count[sl.leaf] != 1 {
+			continue // altered: left as it is, dropped below
+		}
+		ct, err := ring.Seal(leaves[sl.leaf], sealAAD(workflowID))
 		if err != nil {
 			return nil, err
 		}
-		masked = bytes.Replace(masked, slot, []byte(`"`+sealedPrefix+base64.RawURLEncoding.EncodeToString(ct)+`"`), 1)
+		out = append(out, masked[last:sl.start]...)
+		out = append(out, '"')
+		out = append(out, sealedPrefix...)
+		out = base64.RawURLEncoding.AppendEncode(out, ct)
+		out = append(out, '"')
+		last = sl.end
 	}
+	masked = append(out, masked[last:]...)
 	if !altered {
 		return masked, nil
 	}

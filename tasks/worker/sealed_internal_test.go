@@ -3,6 +3,7 @@ package worker
 import (
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -131,5 +132,89 @@ func TestSealedLeavesWithoutKeyOrAltered(t *testing.T) {
 	answer, err = clean(rs, ring, "wf-1", json.RawMessage(`{"_secrets":{"k":"value-Zz90Yy81"},"a":1}`))
 	if err != nil || strings.Contains(string(answer), "value-Zz90") || strings.Contains(string(answer), "slot") || !strings.Contains(string(answer), `"k":null`) {
 		t.Errorf("altered placeholder: %s %v", answer, err)
+	}
+}
+
+// fillSlots puts each leaf in its own placeholder's place, telling slot 1
+// from slot 10; a placeholder found twice or not at all (masking altered
+// it) leaves its leaf out, and only that one.
+func TestFillSlots(t *testing.T) {
+	ring := testRing(t)
+	leaves := make([][]byte, 12)
+	var doc strings.Builder
+	doc.WriteString(`{"_secrets":{`)
+	for i := range leaves {
+		leaves[i] = []byte(`"leaf-value-` + strings.Repeat("x", i) + `"`)
+		if i > 0 {
+			doc.WriteString(",")
+		}
+		slot := sealSlot(i)
+		switch i {
+		case 3:
+			slot = "***" // masking altered it
+		case 5:
+			slot = sealSlot(7) // 7 twice
+		}
+		doc.WriteString(`"k` + strings.Repeat("0", i) + `":"` + slot + `"`)
+	}
+	doc.WriteString(`},"text":"` + sealSlot(1) + `0 is not a slot"}`)
+	out, err := fillSlots(ring, "wf-1", []byte(doc.String()), leaves)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct {
+		Secrets map[string]any `json:"_secrets"`
+		Text    string         `json:"text"`
+	}
+	if err := json.Unmarshal(out, &v); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	for i := range leaves {
+		got, _ := v.Secrets["k"+strings.Repeat("0", i)].(string)
+		switch i {
+		case 3, 5, 7:
+			if got != "" {
+				t.Errorf("leaf %d: %q, want it left out", i, got)
+			}
+			continue
+		}
+		b, err := openLeaf(ring, "wf-1", strings.TrimPrefix(got, sealedPrefix))
+		if err != nil || string(b) != string(leaves[i]) {
+			t.Errorf("leaf %d: opens to %s (%v), want %s", i, b, err, leaves[i])
+		}
+	}
+	if v.Text != sealSlot(1)+"0 is not a slot" {
+		t.Errorf("text outside _secrets changed: %q", v.Text)
+	}
+}
+
+// BenchmarkFillSlots: an answer of about 64 KB with k `_secrets` leaves;
+// the time per byte stays flat as k grows (one pass over the answer).
+func BenchmarkFillSlots(b *testing.B) {
+	ring, err := seal.NewKeyring(make([]byte, 32))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, k := range []int{1, 16, 256} {
+		leaves := make([][]byte, k)
+		var doc strings.Builder
+		doc.WriteString(`{"body":"` + strings.Repeat("x", 64<<10) + `","_secrets":{`)
+		for i := range leaves {
+			leaves[i] = []byte(`"v"`)
+			if i > 0 {
+				doc.WriteString(",")
+			}
+			doc.WriteString(`"k` + strconv.Itoa(i) + `":"` + sealSlot(i) + `"`)
+		}
+		doc.WriteString(`}}`)
+		masked := []byte(doc.String())
+		b.Run("leaves="+strconv.Itoa(k), func(b *testing.B) {
+			b.SetBytes(int64(len(masked)))
+			for range b.N {
+				if _, err := fillSlots(ring, "wf-1", masked, leaves); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
