@@ -219,34 +219,33 @@ func vnDefinitionProbe(t *testing.T, positions ...string) {
 
 // TestServeValueAsNameDefinitionTaskType: a definition that reads
 // ${workflow.secrets.api_key} and has api_key's value as a task type is
-// refused as "unknown task type" quoting the value: the parse error comes
-// before the check that would name the secret instead
-// (engine.CheckDefinitionValues), and the answer is masked with the
-// server's own values only. The server can know: the same definition
-// names the secret, and the caller may read it.
+// refused as "unknown task type" before the check that would name the
+// secret (engine.CheckDefinitionValues): the refusal is masked with the
+// values of the secrets the definition names that the caller may read
+// (engine.MaskDefinitionError).
 func TestServeValueAsNameDefinitionTaskType(t *testing.T) {
 	vnDefinitionProbe(t, "task type")
 }
 
 // TestServeValueAsNameDefinitionSecretRef: the value typed as the NAME in
 // ${workflow.secrets.NAME}, in a definition that also names the secret:
-// a value that is not a valid name is refused as "invalid secret name"
-// quoting it.
+// a value that is not a valid name is refused as "invalid secret name",
+// masked.
 func TestServeValueAsNameDefinitionSecretRef(t *testing.T) {
 	vnDefinitionProbe(t, "NAME in ${workflow.secrets.NAME}")
 }
 
 // TestServeValueAsNameDefinitionWorkflowName: the value typed as the
 // definition's name: a value that is not a valid definition name is
-// refused as "definition name … allowed are …" quoting it.
+// refused as "definition name … allowed are …", masked.
 func TestServeValueAsNameDefinitionWorkflowName(t *testing.T) {
 	vnDefinitionProbe(t, "workflow name")
 }
 
 // TestServeValueAsNameDefinitionOtherNames: the value as a task's name or
 // taskReferenceName, in a definition that names the secret: refused
-// (engine.CheckDefinitionValues) without quoting it. Passes on main; kept
-// as the guard of the positions the other tests do not cover.
+// (engine.CheckDefinitionValues) without quoting it: the guard of the
+// positions the other tests do not cover.
 func TestServeValueAsNameDefinitionOtherNames(t *testing.T) {
 	vnDefinitionProbe(t, "task name", "taskReferenceName")
 }
@@ -291,37 +290,26 @@ func vnSecretsRequests(v string) [][3]string {
 func vnSecretsAPI(t *testing.T, requests func(string) [][3]string, answer, log bool) {
 	for _, warm := range []bool{false, true} {
 		t.Run(map[bool]string{false: "cold", true: "warm"}[warm], func(t *testing.T) {
-			f := newVNFixture(t, warm)
-			for _, v := range []string{f.key, f.tok} {
-				for _, r := range requests(v) {
-					f.probe(r[0], r[1], r[2], answer, log)
-				}
-			}
-			if l := f.runStore(); l != "" {
-				t.Errorf("%s", l)
-			}
+			newVNFixture(t, warm).probeAll(requests, answer, log)
 		})
 	}
 }
 
 // TestServeValueAsNameSecretsAPIAnswer: a secret's value typed as the
 // secret's name in the Orkes and Taskcluster secrets APIs (auth off: the
-// caller may read every secret). The answers quote it back ("secret
-// \"…\": secret not found", "invalid secret name: \"…\"", Taskcluster's
-// requestInfo.params.name) unless the server handled the value through the
-// API before (then its own masker has it:
-// TestServeValueAsNameSecretsAPIHandled). The server could know: the
-// request is about secrets and the store holds the value. (answermask.go
-// and lhKnownLeaks call this echo by design: masking it with the store's
-// values would make the answer an oracle with auth on.)
+// caller may read every secret). An error answer about a name no secret
+// holds, an invalid one or one the caller may not read does not quote it
+// (withholdSecretName: "secret \"***\": secret not found", Taskcluster's
+// requestInfo.params.name "***"), whatever the value: masking it with the
+// store's values instead would make the answer an oracle with auth on.
 func TestServeValueAsNameSecretsAPIAnswer(t *testing.T) {
 	vnSecretsAPI(t, vnSecretsRequests, true, false)
 }
 
 // TestServeValueAsNameSecretsAPILog: the access log lines of lookups of a
-// name no secret has, or an invalid one, record the path with the value on
-// a server whose runs have not read the secret ("cold"; "warm" passes: the
-// log masker knows the value). No client reads the log: not an oracle.
+// name no secret has, or an invalid one, record the route, not the path,
+// also on a server whose runs have not read the secret ("cold"; "warm":
+// the log masker knows the value).
 func TestServeValueAsNameSecretsAPILog(t *testing.T) {
 	vnSecretsAPI(t, vnSecretsLookups, false, true)
 }
@@ -367,26 +355,31 @@ func vnNameRequests(v string) [][3]string {
 // search, poll task type, task id, definition names) log nothing of it.
 // Their answers are not checked: they concern nothing secret, and masking
 // them with the values the runs read would make each answer an oracle
-// (server.New). Passes on main; a guard.
+// (server.New). A guard.
 func TestServeValueAsNameLogWarm(t *testing.T) {
-	f := newVNFixture(t, true)
+	newVNFixture(t, true).probeAll(vnNameRequests, false, true)
+}
+
+// probeAll sends requests(v) for both values and checks the answers
+// (answer) or the log (log), then the run store.
+func (f *vnFixture) probeAll(requests func(string) [][3]string, answer, log bool) {
 	for _, v := range []string{f.key, f.tok} {
-		for _, r := range vnNameRequests(v) {
-			f.probe(r[0], r[1], r[2], false, true)
+		for _, r := range requests(v) {
+			f.probe(r[0], r[1], r[2], answer, log)
 		}
 	}
 	if l := f.runStore(); l != "" {
-		t.Errorf("%s", l)
+		f.t.Errorf("%s", l)
 	}
 }
 
 // TestServeValueAsNamePollDataWarm: with auth off and a run of this
 // process having read both secrets, a worker polls a task type that is a
 // secret's value: the poll data (GET /api/tasks/queue/polldata/all, kept
-// and shown to every later caller) shows it as a queue name, while the
-// same poll's worker id, the same value, shows "***" (pollMasker: with
-// auth off, what the server keeps of a client's text is masked with the
-// log masker). The server knows the value.
+// and shown to every later caller) shows its queue name "***", as the
+// same poll's worker id (pollMasker: with auth off, what the server keeps
+// of a client's text is masked with the log masker, which knows the
+// value).
 func TestServeValueAsNamePollDataWarm(t *testing.T) {
 	f := newVNFixture(t, true)
 	for _, v := range []string{f.key, f.tok} {
