@@ -10,6 +10,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/wfrun/wfrun/masking"
+	"github.com/wfrun/wfrun/store"
 )
 
 // Protect turns data a run is about to keep (a task's input or output, the
@@ -227,11 +228,22 @@ func secretLeaves(v any, top map[string]bool) []string {
 }
 
 // collectLeaves appends the leaves of v found under a key named key (or all
-// of them when in is true). Sealed strings are not values.
+// of them when in is true). Sealed strings are not values, nor is the name
+// of UPDATE_SECRET's shape (updateSecretName).
 func collectLeaves(v any, in bool, key string, dst *[]string) {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, c := range x {
+			if k == key && key == masking.SecretsKey {
+				if m, ok := c.(map[string]any); ok && updateSecretName(m) {
+					for mk, mc := range m {
+						if mk != "secretKey" {
+							collectLeaves(mc, true, key, dst)
+						}
+					}
+					continue
+				}
+			}
 			collectLeaves(c, in || k == key, key, dst)
 		}
 	case []any:
@@ -247,6 +259,19 @@ func collectLeaves(v any, in bool, key string, dst *[]string) {
 			*dst = append(*dst, x.String())
 		}
 	}
+}
+
+// updateSecretName reports whether m, the object under a `_secrets` key,
+// has UPDATE_SECRET's shape {secretKey, secretValue}: its secretKey is the
+// name of the secret written (SPEC §4: a static name, like
+// ${workflow.secrets.NAME}), not a value. Registered, the name would be
+// masked wherever it appears in the run ("rotated_token was rotated" shown
+// "*** was rotated"); it is still sealed in storage and shown "***" in
+// views with the rest of `_secrets`.
+func updateSecretName(m map[string]any) bool {
+	name, ok := m["secretKey"].(string)
+	_, hasValue := m["secretValue"]
+	return ok && hasValue && store.ValidateName(name) == nil
 }
 
 func (r *Run) maskOutsideSecrets(v any, top map[string]bool) any {
