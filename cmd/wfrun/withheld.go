@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wfrun/wfrun/masking"
 	"github.com/wfrun/wfrun/store"
 )
 
@@ -24,42 +25,35 @@ import (
 // withheld is what output shows for withheld text.
 const withheld = "***"
 
-// withhold returns err with every spelling of each of texts in its message
-// (as typed, and quoted as %q quotes it) replaced by "***"; errors.Is and
-// errors.As see err's chain as before.
+// withhold returns err with every form of each of texts in its message
+// withheld (withholder); errors.Is and errors.As see err's chain as before.
 func withhold(err error, texts ...string) error {
 	if err == nil {
 		return nil
 	}
-	msg := err.Error()
-	masked := withholdText(msg, texts...)
-	if masked == msg {
-		return err
-	}
-	return &withheldError{msg: masked, err: err}
+	return withholder(texts...).MaskError(err)
 }
 
-// withholdText withholds texts of 4 bytes and more: a shorter value is
-// never masked either (masking.WithMinLength), so withholding it would
-// only hide a typo.
+// withholdText is s with every form of each of texts withheld.
 func withholdText(s string, texts ...string) string {
+	return withholder(texts...).MaskString(s)
+}
+
+// withholder is a masker of texts: every form the masker knows of each (as
+// typed, escaped as JSON, URL or HTML, each line, …) and as Go's %q writes
+// it, replaced by "***". Texts under 4 bytes are not withheld: a value
+// that short is never masked either, so withholding it would only hide a
+// typo.
+func withholder(texts ...string) *masking.Masker {
+	m := masking.New(masking.WithLogger(nil))
 	for _, t := range texts {
-		if len(t) < 4 {
-			continue
+		m.Register(t)
+		if q := strconv.Quote(t); q[1:len(q)-1] != t {
+			m.Register(q[1 : len(q)-1])
 		}
-		s = strings.ReplaceAll(s, strconv.Quote(t), strconv.Quote(withheld))
-		s = strings.ReplaceAll(s, t, withheld)
 	}
-	return s
+	return m
 }
-
-type withheldError struct {
-	msg string
-	err error
-}
-
-func (e *withheldError) Error() string { return e.msg }
-func (e *withheldError) Unwrap() error { return e.err }
 
 // badFlagValue is pflag's error for a flag value that does not parse:
 // `invalid argument "X" for "-e, --every" flag: time: invalid duration
@@ -82,7 +76,7 @@ func withholdArgument(cmd *cobra.Command, err error) error {
 	if uerr != nil {
 		arg = m[1]
 	}
-	reason := withholdText(msg[len(m[0]):], append([]string{arg}, strings.Split(arg, "\n")...)...)
+	reason := withholdText(msg[len(m[0]):], arg) // each line too
 	// The parser may quote the value in escapes of its own (time's \x0a,
 	// \xe2\x82\xac): any 4 bytes of it left over drop the reason.
 	for i := 0; i+4 <= len(arg); i++ {
@@ -99,7 +93,7 @@ func withholdArgument(cmd *cobra.Command, err error) error {
 		}
 		reason = "not a valid " + kind
 	}
-	return &withheldError{msg: fmt.Sprintf("invalid argument %q for %q flag: %s", withheld, m[2], reason), err: err}
+	return fmt.Errorf("invalid argument %q for %q flag: %s", withholdText(arg, arg), m[2], reason)
 }
 
 // ordinal is "1st", "2nd", … for errors that name an argument by place.
