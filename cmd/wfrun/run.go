@@ -564,7 +564,7 @@ EXEC tasks run local commands and are refused unless --allow-exec is given.`,
 			defer c.Close()
 			def, err := c.Parse(b)
 			if err != nil {
-				return invalidErr(maskedDefinitionErr(cmd, c.Engine, b, fmt.Errorf("%s: %w", args[0], err), project, environ))
+				return invalidErr(c.MaskDefinitionError(cmd.Context(), b, fmt.Errorf("%s: %w", args[0], err), localPrincipal, project, environ))
 			}
 			for _, w := range definitionWarnings(def) {
 				fmt.Fprintf(cmd.ErrOrStderr(), "%s: warning: %s\n", args[0], w)

@@ -42,6 +42,8 @@ definition is invalid.`,
 				return err
 			}
 			reg := cliRegistry(allowExec, nil) // validation runs no command
+			masker := newDefinitionMasker(cmd)
+			defer masker.Close()
 			var results []validation
 			bad := 0
 			for _, p := range args {
@@ -55,7 +57,7 @@ definition is invalid.`,
 						v.Warnings = literalURIWarnings(b)
 						v.Warnings = append(v.Warnings, definitionWarnings(def)...)
 					} else {
-						err = maskedDefinitionErr(cmd, nil, b, fmt.Errorf("%s: %w", p, err), "", "")
+						err = masker.mask(b, fmt.Errorf("%s: %w", p, err))
 					}
 				}
 				if err != nil {
